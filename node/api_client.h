@@ -1,0 +1,23 @@
+/*
+ * api_client.h - a blocking client of the node's local API (shedctl, tests).
+ *
+ * One REQ socket per call, so a timed-out call never leaves the socket in a
+ * state where the next request is refused.
+ */
+#ifndef SHED_API_CLIENT_H
+#define SHED_API_CLIENT_H
+
+#include "node/api_msg.h"
+
+#include <stddef.h>
+
+#define SHED_API_DEFAULT_TIMEOUT_MS 5000
+
+/* Send `req` to `endpoint`, wait up to timeout_ms for the reply and decode it
+ * into *rep (free with wire_msg_free (&api_proto, rep)). API_ERROR replies are
+ * returned as success with rep->hdr.type == API_ERROR. Returns 0, or -1 with
+ * a one-line reason in err (node not running, timeout, bad reply). */
+int shed_api_call (const char *endpoint, const api_msg_t *req, api_msg_t *rep, int timeout_ms,
+                   char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,4 @@
+/* api_msg.c - descriptor tables for the local API (see api_msg.h). */
+#include "node/api_msg.h"
+
+WIRE_DEFINE_PROTO (api, API_MESSAGES, API_VERSION_MIN, API_VERSION, NULL)

@@ -1,0 +1,161 @@
+/* api_test.c - the local API server and client over a real ipc socket. */
+#include "node/api_client.h"
+#include "node/api_server.h"
+
+#include <czmq.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+typedef struct {
+    char dir[64];
+    char endpoint[128];
+    shed_api_server_t *server;
+    pthread_t thread;
+    volatile int stop;
+    int calls;
+} fixture_t;
+
+static void
+s_status (shed_api_call_t *call, const api_msg_t *req, void *arg)
+{
+    fixture_t *f = arg;
+    f->calls++;
+    api_msg_t rep = { .hdr.type = API_STATUS_REP };
+    snprintf (rep.u.api_status_rep.name, sizeof rep.u.api_status_rep.name, "n%d", f->calls);
+    snprintf (rep.u.api_status_rep.public_key, 64, "pk");
+    snprintf (rep.u.api_status_rep.version, 32, "v");
+    shed_api_reply (&call, &rep);
+}
+
+static void *
+s_serve (void *arg)
+{
+    fixture_t *f = arg;
+    zpoller_t *poller = zpoller_new (shed_api_server_sock (f->server), NULL);
+    while (!f->stop)
+        if (zpoller_wait (poller, 50))
+            shed_api_server_handle (f->server);
+    zpoller_destroy (&poller);
+    return NULL;
+}
+
+static int
+setup (void **state)
+{
+    fixture_t *f = calloc (1, sizeof *f);
+    snprintf (f->dir, sizeof f->dir, "/tmp/shed-api-test-XXXXXX");
+    assert_non_null (mkdtemp (f->dir));
+    snprintf (f->endpoint, sizeof f->endpoint, "ipc://%s/api.sock", f->dir);
+    char err[256];
+    f->server = shed_api_server_new (f->endpoint, err, sizeof err);
+    assert_non_null (f->server);
+    shed_api_server_on (f->server, API_STATUS_REQ, s_status, f);
+    pthread_create (&f->thread, NULL, s_serve, f);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown (void **state)
+{
+    fixture_t *f = *state;
+    f->stop = 1;
+    pthread_join (f->thread, NULL);
+    shed_api_server_destroy (&f->server);
+    char path[160];
+    snprintf (path, sizeof path, "%s/api.sock", f->dir);
+    unlink (path);
+    rmdir (f->dir);
+    free (f);
+    return 0;
+}
+
+static void
+test_roundtrip (void **state)
+{
+    fixture_t *f = *state;
+    api_msg_t req = { .hdr.type = API_STATUS_REQ }, rep;
+    char err[256];
+    for (int i = 1; i <= 3; i++) {
+        assert_int_equal (shed_api_call (f->endpoint, &req, &rep, 2000, err, sizeof err), 0);
+        assert_int_equal (rep.hdr.type, API_STATUS_REP);
+        char want[8];
+        snprintf (want, sizeof want, "n%d", i);
+        assert_string_equal (rep.u.api_status_rep.name, want);
+        wire_msg_free (&api_proto, &rep);
+    }
+}
+
+static void
+test_unsupported (void **state)
+{
+    fixture_t *f = *state;
+    /* An API_ERROR sent as a request decodes but has no handler. */
+    api_msg_t req = { .hdr.type = API_ERROR }, rep;
+    req.u.api_error.code = 1;
+    char err[256];
+    assert_int_equal (shed_api_call (f->endpoint, &req, &rep, 2000, err, sizeof err), 0);
+    assert_int_equal (rep.hdr.type, API_ERROR);
+    assert_int_equal (rep.u.api_error.code, API_ERR_UNSUPPORTED);
+    wire_msg_free (&api_proto, &rep);
+}
+
+/* Garbage bytes get an API_ERROR reply and a count, and the server keeps
+ * serving. */
+static void
+test_garbage (void **state)
+{
+    fixture_t *f = *state;
+    const char *junk[] = { "", "\xc1", "\x81\x00", "\xdd\xff\xff\xff\xff", "hello" };
+    for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++) {
+        zsock_t *req = zsock_new_req (f->endpoint);
+        zsock_set_rcvtimeo (req, 2000);
+        zframe_t *fr = zframe_new (junk[i], strlen (junk[i]));
+        zframe_send (&fr, req, 0);
+        fr = zframe_recv (req);
+        assert_non_null (fr);
+        api_msg_t rep;
+        assert_int_equal (wire_decode (&api_proto, zframe_data (fr), zframe_size (fr), &rep,
+                                       NULL), 0);
+        assert_int_equal (rep.hdr.type, API_ERROR);
+        assert_int_equal (rep.u.api_error.code, API_ERR_BAD_REQUEST);
+        wire_msg_free (&api_proto, &rep);
+        zframe_destroy (&fr);
+        zsock_destroy (&req);
+    }
+    assert_true (shed_api_server_bad_requests (f->server) >= 5);
+    test_roundtrip (state);
+}
+
+static void
+test_not_running (void **state)
+{
+    api_msg_t req = { .hdr.type = API_STATUS_REQ }, rep;
+    char err[256];
+    assert_int_not_equal (shed_api_call ("ipc:///tmp/shed-no-such-dir/api.sock", &req, &rep,
+                                         200, err, sizeof err), 0);
+    assert_non_null (strstr (err, "not running"));
+    assert_int_not_equal (shed_api_call ("tcp://127.0.0.1:1", &req, &rep, 200, err,
+                                         sizeof err), 0);
+    assert_non_null (strstr (err, "no reply"));
+}
+
+int
+main (void)
+{
+    zsys_init ();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (test_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_unsupported, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_garbage, setup, teardown),
+        cmocka_unit_test (test_not_running),
+    };
+    int rc = cmocka_run_group_tests (tests, NULL, NULL);
+    zsys_shutdown ();
+    return rc;
+}

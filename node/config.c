@@ -1,0 +1,551 @@
+/*
+ * config.c - see config.h.
+ *
+ * The YAML file is read with libyaml's event parser: a mapping of known keys,
+ * one level of sections ("gossip:") and two list/map-valued keys (join, tags).
+ * Anything else is an error that names the file line and the key, because a
+ * silently ignored typo in a daemon's config costs hours.
+ */
+#include "node/config.h"
+
+#include "crypto/identity.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <yaml.h>
+
+/* -------------------------------------------------------------------------
+ * Directive table: one row per key the file or the command line may set.
+ */
+typedef enum {
+    D_NAME,     /* node name */
+    D_HOSTPORT, /* host[:port] into bind_addr/bind_port */
+    D_ADDR,     /* IPv4 literal */
+    D_PATH,     /* filesystem path */
+    D_ENDPOINT, /* ZeroMQ endpoint */
+    D_JOIN,     /* scalar or sequence of host:port */
+    D_LEVEL,    /* log level */
+    D_BOOL,
+    D_KEY,      /* base64 32-byte key */
+    D_PROFILE,  /* lan | wan */
+    D_TAGS,     /* mapping of str -> str */
+} directive_kind_t;
+
+typedef struct {
+    const char *key;
+    directive_kind_t kind;
+    size_t offset;
+    size_t size;
+} directive_t;
+
+#define SLOT(member) offsetof (shed_config_t, member), sizeof (((shed_config_t *) 0)->member)
+
+static const directive_t s_directives[] = {
+    { "name",           D_NAME,     SLOT (name) },
+    { "bind",           D_HOSTPORT, SLOT (bind_addr) },
+    { "advertise",      D_ADDR,     SLOT (advertise_addr) },
+    { "data_dir",       D_PATH,     SLOT (data_dir) },
+    { "api",            D_ENDPOINT, SLOT (api_endpoint) },
+    { "join",           D_JOIN,     SLOT (join) },
+    { "log_level",      D_LEVEL,    SLOT (log_level) },
+    { "encrypt_key",    D_KEY,      SLOT (encrypt_key) },
+    { "discover",       D_BOOL,     SLOT (discover) },
+    { "gossip.profile", D_PROFILE,  SLOT (profile) },
+    { "tags",           D_TAGS,     SLOT (tags) },
+};
+
+/* Keys that open a section of further keys. */
+static const char *s_sections[] = { "gossip" };
+
+static const directive_t *
+s_find (const char *key)
+{
+    for (size_t i = 0; i < sizeof s_directives / sizeof s_directives[0]; i++)
+        if (strcmp (s_directives[i].key, key) == 0)
+            return &s_directives[i];
+    return NULL;
+}
+
+static bool
+s_is_section (const char *key)
+{
+    for (size_t i = 0; i < sizeof s_sections / sizeof s_sections[0]; i++)
+        if (strcmp (s_sections[i], key) == 0)
+            return true;
+    return false;
+}
+
+static int
+s_copy (char *dst, size_t size, const char *value, char *why, size_t whylen)
+{
+    size_t len = strlen (value);
+    if (len >= size) {
+        snprintf (why, whylen, "value longer than %zu bytes", size - 1);
+        return -1;
+    }
+    memcpy (dst, value, len + 1);
+    return 0;
+}
+
+static bool
+s_ipv4_valid (const char *text)
+{
+    unsigned a, b, c, d;
+    char tail;
+    return sscanf (text, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a < 256 && b < 256
+           && c < 256 && d < 256;
+}
+
+bool
+shed_node_name_valid (const char *name)
+{
+    size_t len = strlen (name);
+    if (len == 0 || len > SHED_NAME_MAX || !isalnum ((unsigned char) name[0]))
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char) name[i];
+        if (!isalnum (c) && c != '-' && c != '_' && c != '.')
+            return false;
+    }
+    return true;
+}
+
+int
+shed_parse_hostport (const char *text, char *host, size_t hostlen, uint16_t *port,
+                     uint16_t default_port)
+{
+    const char *colon = strrchr (text, ':');
+    size_t hlen = colon ? (size_t) (colon - text) : strlen (text);
+    if (hlen == 0 || hlen >= hostlen)
+        return -1;
+    memcpy (host, text, hlen);
+    host[hlen] = '\0';
+    *port = default_port;
+    if (colon) {
+        char *end;
+        errno = 0;
+        unsigned long p = strtoul (colon + 1, &end, 10);
+        if (errno || *end || colon[1] == '\0' || p == 0 || p > 65535)
+            return -1;
+        *port = (uint16_t) p;
+    }
+    return 0;
+}
+
+/* Apply one scalar to the slot a directive names. `why` gets the reason. */
+static int
+s_apply (shed_config_t *cfg, const directive_t *d, const char *subkey, const char *value,
+         char *why, size_t whylen)
+{
+    char *slot = (char *) cfg + d->offset;
+    switch (d->kind) {
+    case D_NAME:
+        if (!shed_node_name_valid (value)) {
+            snprintf (why, whylen,
+                      "'%s' is not a valid node name (1-63 of A-Z a-z 0-9 . _ -, "
+                      "starting with a letter or digit)", value);
+            return -1;
+        }
+        return s_copy (slot, d->size, value, why, whylen);
+    case D_HOSTPORT: {
+        char host[64];
+        uint16_t port;
+        if (shed_parse_hostport (value, host, sizeof host, &port, cfg->bind_port) != 0
+            || !s_ipv4_valid (host)) {
+            snprintf (why, whylen, "expected IPv4[:PORT], got '%s'", value);
+            return -1;
+        }
+        strcpy (cfg->bind_addr, host);
+        cfg->bind_port = port;
+        return 0;
+    }
+    case D_ADDR:
+        if (*value && !s_ipv4_valid (value)) {
+            snprintf (why, whylen, "expected an IPv4 address, got '%s'", value);
+            return -1;
+        }
+        return s_copy (slot, d->size, value, why, whylen);
+    case D_PATH:
+        if (*value == '\0') {
+            snprintf (why, whylen, "empty path");
+            return -1;
+        }
+        return s_copy (slot, d->size, value, why, whylen);
+    case D_ENDPOINT:
+        if (*value && !strstr (value, "://")) {
+            snprintf (why, whylen, "expected a ZeroMQ endpoint like ipc:///path, got '%s'",
+                      value);
+            return -1;
+        }
+        return s_copy (slot, d->size, value, why, whylen);
+    case D_JOIN: {
+        char host[128];
+        uint16_t port;
+        if (cfg->njoin >= SHED_JOIN_MAX) {
+            snprintf (why, whylen, "more than %d seeds", SHED_JOIN_MAX);
+            return -1;
+        }
+        if (shed_parse_hostport (value, host, sizeof host, &port, SHED_DEFAULT_PORT) != 0) {
+            snprintf (why, whylen, "expected HOST[:PORT], got '%s'", value);
+            return -1;
+        }
+        snprintf (cfg->join[cfg->njoin++], sizeof cfg->join[0], "%s:%u", host, port);
+        return 0;
+    }
+    case D_LEVEL:
+        if (shed_log_parse_level (value, &cfg->log_level) != 0) {
+            snprintf (why, whylen, "expected debug|info|warn|error, got '%s'", value);
+            return -1;
+        }
+        return 0;
+    case D_BOOL:
+        if (!strcmp (value, "true") || !strcmp (value, "yes") || !strcmp (value, "on"))
+            *(bool *) slot = true;
+        else if (!strcmp (value, "false") || !strcmp (value, "no") || !strcmp (value, "off"))
+            *(bool *) slot = false;
+        else {
+            snprintf (why, whylen, "expected true or false, got '%s'", value);
+            return -1;
+        }
+        return 0;
+    case D_KEY: {
+        uint8_t key[32];
+        int rc = shed_key_from_text (value, key);
+        memset (key, 0, sizeof key);   /* only validating here */
+        if (rc != 0) {
+            snprintf (why, whylen, "expected a base64 32-byte key (see 'shedctl keygen')");
+            return -1;
+        }
+        return s_copy (slot, d->size, value, why, whylen);
+    }
+    case D_PROFILE:
+        if (strcmp (value, "lan") && strcmp (value, "wan")) {
+            snprintf (why, whylen, "expected lan or wan, got '%s'", value);
+            return -1;
+        }
+        return s_copy (slot, d->size, value, why, whylen);
+    case D_TAGS: {
+        if (!subkey || !*subkey || strlen (subkey) >= sizeof cfg->tags[0].key) {
+            snprintf (why, whylen, "tag keys are 1-63 bytes");
+            return -1;
+        }
+        if (strlen (value) >= sizeof cfg->tags[0].value) {
+            snprintf (why, whylen, "tag values are at most 255 bytes");
+            return -1;
+        }
+        size_t i;
+        for (i = 0; i < cfg->ntags; i++)
+            if (strcmp (cfg->tags[i].key, subkey) == 0)
+                break;
+        if (i == cfg->ntags) {
+            if (cfg->ntags >= SHED_CFG_TAGS_MAX) {
+                snprintf (why, whylen, "more than %d tags", SHED_CFG_TAGS_MAX);
+                return -1;
+            }
+            cfg->ntags++;
+        }
+        strcpy (cfg->tags[i].key, subkey);
+        strcpy (cfg->tags[i].value, value);
+        return 0;
+    }
+    }
+    snprintf (why, whylen, "internal: unknown directive kind");
+    return -1;
+}
+
+void
+shed_config_defaults (shed_config_t *cfg)
+{
+    memset (cfg, 0, sizeof *cfg);
+    char host[256] = "";
+    if (gethostname (host, sizeof host - 1) != 0 || !*host)
+        strcpy (host, "node");
+    char *dot = strchr (host, '.');
+    if (dot)
+        *dot = '\0';
+    host[SHED_NAME_MAX] = '\0';
+    if (!shed_node_name_valid (host))
+        strcpy (host, "node");
+    strcpy (cfg->name, host);
+    strcpy (cfg->bind_addr, "0.0.0.0");
+    cfg->bind_port = SHED_DEFAULT_PORT;
+    strcpy (cfg->data_dir, SHED_DEFAULT_DATADIR);
+    cfg->log_level = SHED_LOG_INFO;
+    strcpy (cfg->profile, "lan");
+}
+
+int
+shed_config_set (shed_config_t *cfg, const char *key, const char *value, char *err,
+                 size_t errlen)
+{
+    const char *subkey = NULL;
+    const directive_t *d = s_find (key);
+    if (!d && strncmp (key, "tags.", 5) == 0) {
+        d = s_find ("tags");
+        subkey = key + 5;
+    }
+    if (!d) {
+        snprintf (err, errlen, "unknown key '%s'", key);
+        return -1;
+    }
+    char why[256];
+    if (s_apply (cfg, d, subkey, value, why, sizeof why) != 0) {
+        snprintf (err, errlen, "key '%s': %s", key, why);
+        return -1;
+    }
+    return 0;
+}
+
+/* -------------------------------------------------------------------------
+ * YAML walk
+ */
+typedef struct {
+    yaml_parser_t parser;
+    const char *origin;
+    char *err;
+    size_t errlen;
+    shed_config_t *cfg;
+} walk_t;
+
+static int
+s_fail (walk_t *w, const yaml_event_t *ev, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+static int
+s_fail (walk_t *w, const yaml_event_t *ev, const char *fmt, ...)
+{
+    char text[384];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (text, sizeof text, fmt, ap);
+    va_end (ap);
+    snprintf (w->err, w->errlen, "%s:%zu: %s", w->origin, ev ? ev->start_mark.line + 1 : 0,
+              text);
+    return -1;
+}
+
+/* Next event, turning libyaml's parse errors into our one-line form. */
+static int
+s_next (walk_t *w, yaml_event_t *ev)
+{
+    if (!yaml_parser_parse (&w->parser, ev)) {
+        snprintf (w->err, w->errlen, "%s:%zu: YAML syntax error: %s", w->origin,
+                  w->parser.problem_mark.line + 1,
+                  w->parser.problem ? w->parser.problem : "unknown");
+        return -1;
+    }
+    if (ev->type == YAML_ALIAS_EVENT) {
+        s_fail (w, ev, "YAML aliases are not supported");
+        yaml_event_delete (ev);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_scalar (walk_t *w, const char *key, const char *subkey, const yaml_event_t *ev)
+{
+    const directive_t *d = s_find (key);
+    if (!d)
+        return s_fail (w, ev, "unknown key '%s'", key);
+    char why[256];
+    if (s_apply (w->cfg, d, subkey, (const char *) ev->data.scalar.value, why, sizeof why))
+        return s_fail (w, ev, "key '%s': %s", key, why);
+    return 0;
+}
+
+static int s_mapping (walk_t *w, const char *prefix);
+
+/* Handle the value after `key` (already joined with its section prefix). */
+static int
+s_value (walk_t *w, const char *key, yaml_event_t *ev)
+{
+    const directive_t *d = s_find (key);
+    int rc = 0;
+    if (ev->type == YAML_SCALAR_EVENT) {
+        if (d && (d->kind == D_TAGS))
+            return s_fail (w, ev, "key '%s': expected a mapping of tag: value", key);
+        if (d && d->kind == D_JOIN)
+            w->cfg->njoin = 0;   /* a later source replaces the list */
+        return s_scalar (w, key, NULL, ev);
+    }
+    if (ev->type == YAML_SEQUENCE_START_EVENT) {
+        if (!d || d->kind != D_JOIN)
+            return d ? s_fail (w, ev, "key '%s': a list is not allowed here", key)
+                     : s_fail (w, ev, "unknown key '%s'", key);
+        w->cfg->njoin = 0;
+        while (rc == 0) {
+            yaml_event_t item;
+            if (s_next (w, &item))
+                return -1;
+            if (item.type == YAML_SEQUENCE_END_EVENT) {
+                yaml_event_delete (&item);
+                break;
+            }
+            if (item.type != YAML_SCALAR_EVENT)
+                rc = s_fail (w, &item, "key '%s': list items must be HOST:PORT strings", key);
+            else
+                rc = s_scalar (w, key, NULL, &item);
+            yaml_event_delete (&item);
+        }
+        return rc;
+    }
+    if (ev->type == YAML_MAPPING_START_EVENT) {
+        if (s_is_section (key))
+            return s_mapping (w, key);
+        if (!d || d->kind != D_TAGS)
+            return d ? s_fail (w, ev, "key '%s': a mapping is not allowed here", key)
+                     : s_fail (w, ev, "unknown key '%s'", key);
+        while (rc == 0) {
+            yaml_event_t k, v;
+            if (s_next (w, &k))
+                return -1;
+            if (k.type == YAML_MAPPING_END_EVENT) {
+                yaml_event_delete (&k);
+                break;
+            }
+            if (k.type != YAML_SCALAR_EVENT) {
+                rc = s_fail (w, &k, "key '%s': tag names must be strings", key);
+                yaml_event_delete (&k);
+                break;
+            }
+            if (s_next (w, &v)) {
+                yaml_event_delete (&k);
+                return -1;
+            }
+            if (v.type != YAML_SCALAR_EVENT)
+                rc = s_fail (w, &v, "key '%s.%s': tag values must be strings", key,
+                             (const char *) k.data.scalar.value);
+            else
+                rc = s_scalar (w, key, (const char *) k.data.scalar.value, &v);
+            yaml_event_delete (&k);
+            yaml_event_delete (&v);
+        }
+        return rc;
+    }
+    return s_fail (w, ev, "key '%s': unexpected YAML construct", key);
+}
+
+/* Read key/value pairs until the mapping ends. */
+static int
+s_mapping (walk_t *w, const char *prefix)
+{
+    for (;;) {
+        yaml_event_t k;
+        if (s_next (w, &k))
+            return -1;
+        if (k.type == YAML_MAPPING_END_EVENT) {
+            yaml_event_delete (&k);
+            return 0;
+        }
+        if (k.type != YAML_SCALAR_EVENT) {
+            int rc = s_fail (w, &k, "expected a key name");
+            yaml_event_delete (&k);
+            return rc;
+        }
+        char key[128];
+        int n = snprintf (key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "",
+                          (const char *) k.data.scalar.value);
+        if (n < 0 || (size_t) n >= sizeof key) {
+            int rc = s_fail (w, &k, "key name too long");
+            yaml_event_delete (&k);
+            return rc;
+        }
+        yaml_event_delete (&k);
+        yaml_event_t v;
+        if (s_next (w, &v))
+            return -1;
+        int rc = s_value (w, key, &v);
+        yaml_event_delete (&v);
+        if (rc)
+            return rc;
+    }
+}
+
+int
+shed_config_load_buffer (shed_config_t *cfg, const char *text, size_t len, const char *origin,
+                         char *err, size_t errlen)
+{
+    walk_t w = { .origin = origin, .err = err, .errlen = errlen, .cfg = cfg };
+    if (!yaml_parser_initialize (&w.parser)) {
+        snprintf (err, errlen, "%s: cannot initialise YAML parser", origin);
+        return -1;
+    }
+    yaml_parser_set_input_string (&w.parser, (const unsigned char *) text, len);
+    int rc = 0;
+    bool done = false;
+    while (rc == 0 && !done) {
+        yaml_event_t ev;
+        if (s_next (&w, &ev)) {
+            rc = -1;
+            break;
+        }
+        switch (ev.type) {
+        case YAML_STREAM_START_EVENT:
+        case YAML_DOCUMENT_START_EVENT:
+        case YAML_DOCUMENT_END_EVENT:
+            break;
+        case YAML_STREAM_END_EVENT:
+            done = true;
+            break;
+        case YAML_MAPPING_START_EVENT:
+            rc = s_mapping (&w, "");
+            break;
+        case YAML_SCALAR_EVENT:
+            /* An empty document is a scalar null: accept it, reject text. */
+            if (ev.data.scalar.length != 0)
+                rc = s_fail (&w, &ev, "the top level must be a mapping of key: value");
+            break;
+        default:
+            rc = s_fail (&w, &ev, "the top level must be a mapping of key: value");
+        }
+        yaml_event_delete (&ev);
+    }
+    yaml_parser_delete (&w.parser);
+    return rc;
+}
+
+int
+shed_config_load_file (shed_config_t *cfg, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen (path, "rb");
+    if (!f) {
+        snprintf (err, errlen, "%s: %s", path, strerror (errno));
+        return -1;
+    }
+    char *buf = malloc (1 << 20);
+    size_t len = buf ? fread (buf, 1, (1 << 20), f) : 0;
+    bool too_big = buf && len == (1 << 20);
+    fclose (f);
+    if (!buf || too_big) {
+        snprintf (err, errlen, "%s: %s", path, buf ? "file larger than 1 MiB" : "out of memory");
+        free (buf);
+        return -1;
+    }
+    int rc = shed_config_load_buffer (cfg, buf, len, path, err, errlen);
+    free (buf);
+    return rc;
+}
+
+int
+shed_config_finish (shed_config_t *cfg, char *err, size_t errlen)
+{
+    if (cfg->api_endpoint[0] == '\0') {
+        int n = snprintf (cfg->api_endpoint, sizeof cfg->api_endpoint, "ipc://%s/api.sock",
+                          cfg->data_dir);
+        /* ipc paths are limited by sun_path (108 bytes). */
+        if (n < 0 || (size_t) n >= sizeof cfg->api_endpoint || strlen (cfg->data_dir) > 95) {
+            snprintf (err, errlen, "data_dir '%s' is too long for an ipc socket path; set 'api'",
+                      cfg->data_dir);
+            return -1;
+        }
+    }
+    if (cfg->advertise_addr[0] == '\0' && strcmp (cfg->bind_addr, "0.0.0.0") != 0)
+        strcpy (cfg->advertise_addr, cfg->bind_addr);
+    return 0;
+}

@@ -1,0 +1,74 @@
+/*
+ * config.h - shed-node configuration: defaults, YAML file, command line.
+ *
+ * Precedence: built-in defaults < YAML file (--config) < command-line flags.
+ * Every key the file may hold is one row of the directive table in config.c
+ * (name, type, slot), so the loader, the error messages and docs/configuration.md
+ * list the same keys. Errors are one line naming the file, the line and the key:
+ *     config.yaml:7: key 'gossip.probe_interval_ms': expected an integer
+ */
+#ifndef SHED_NODE_CONFIG_H
+#define SHED_NODE_CONFIG_H
+
+#include "common/log.h"
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SHED_NAME_MAX        63
+#define SHED_JOIN_MAX        16
+#define SHED_CFG_TAGS_MAX    32
+#define SHED_DEFAULT_PORT    7946
+#define SHED_DEFAULT_DATADIR "/var/lib/shed"
+#define SHED_ENDPOINT_MAX    (PATH_MAX + 16)
+
+typedef struct {
+    char key[64];
+    char value[256];
+} shed_config_tag_t;
+
+typedef struct {
+    char name[SHED_NAME_MAX + 1];       /* node name, unique in the cluster */
+    char bind_addr[64];                 /* gossip bind address (IPv4 literal) */
+    uint16_t bind_port;                 /* gossip UDP (and push-pull TCP) port */
+    char advertise_addr[64];            /* address peers use; "" = bind_addr */
+    char data_dir[PATH_MAX];
+    char api_endpoint[SHED_ENDPOINT_MAX]; /* "" = ipc://<data_dir>/api.sock */
+    char join[SHED_JOIN_MAX][128];      /* seeds, host:port */
+    size_t njoin;
+    shed_log_level_t log_level;
+    char encrypt_key[64];               /* base64 key for a first start; wiped after use */
+    bool discover;                      /* LAN discovery with zbeacon */
+    char profile[8];                    /* gossip tunables profile: lan | wan */
+    shed_config_tag_t tags[SHED_CFG_TAGS_MAX];
+    size_t ntags;
+} shed_config_t;
+
+/* Fill with built-in defaults (name = short hostname). */
+void shed_config_defaults (shed_config_t *cfg);
+
+/* Merge a YAML file into cfg. Returns 0, or -1 with a one-line reason in err. */
+int shed_config_load_file (shed_config_t *cfg, const char *path, char *err, size_t errlen);
+
+/* Same, from a buffer (tests, fuzzing); `origin` names it in errors. */
+int shed_config_load_buffer (shed_config_t *cfg, const char *text, size_t len,
+                             const char *origin, char *err, size_t errlen);
+
+/* Set one key from text as the file would ("bind", "join", "tags.k", ...).
+ * Used for command-line overrides. Returns 0 or -1 with a reason. */
+int shed_config_set (shed_config_t *cfg, const char *key, const char *value, char *err,
+                     size_t errlen);
+
+/* Check cross-field rules and fill derived values (api endpoint). */
+int shed_config_finish (shed_config_t *cfg, char *err, size_t errlen);
+
+/* Node names: 1..63 of [A-Za-z0-9._-], starting with a letter or digit. */
+bool shed_node_name_valid (const char *name);
+
+/* Split "host:port" (port optional -> default_port). Returns 0 or -1. */
+int shed_parse_hostport (const char *text, char *host, size_t hostlen, uint16_t *port,
+                         uint16_t default_port);
+
+#endif

@@ -1,0 +1,156 @@
+/* config_test.c - YAML loading, overrides and one-line errors. */
+#include "node/config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+static int
+s_load (shed_config_t *cfg, const char *text, char *err, size_t errlen)
+{
+    shed_config_defaults (cfg);
+    return shed_config_load_buffer (cfg, text, strlen (text), "test.yaml", err, errlen);
+}
+
+static void
+test_defaults (void **state)
+{
+    shed_config_t cfg;
+    shed_config_defaults (&cfg);
+    assert_true (shed_node_name_valid (cfg.name));
+    assert_string_equal (cfg.bind_addr, "0.0.0.0");
+    assert_int_equal (cfg.bind_port, SHED_DEFAULT_PORT);
+    assert_string_equal (cfg.data_dir, SHED_DEFAULT_DATADIR);
+    char err[256];
+    assert_int_equal (shed_config_finish (&cfg, err, sizeof err), 0);
+    assert_string_equal (cfg.api_endpoint, "ipc://" SHED_DEFAULT_DATADIR "/api.sock");
+}
+
+static void
+test_full_file (void **state)
+{
+    const char *text = "# a node\n"
+                       "name: node-1\n"
+                       "bind: 198.18.0.11:7950\n"
+                       "data_dir: /tmp/x\n"
+                       "join:\n"
+                       "  - 198.18.0.12\n"
+                       "  - 198.18.0.13:8000\n"
+                       "log_level: debug\n"
+                       "discover: yes\n"
+                       "tags:\n"
+                       "  arch: x86_64\n"
+                       "  zone: a\n"
+                       "gossip:\n"
+                       "  profile: wan\n";
+    shed_config_t cfg;
+    char err[256] = "";
+    assert_int_equal (s_load (&cfg, text, err, sizeof err), 0);
+    assert_string_equal (cfg.name, "node-1");
+    assert_string_equal (cfg.bind_addr, "198.18.0.11");
+    assert_int_equal (cfg.bind_port, 7950);
+    assert_string_equal (cfg.data_dir, "/tmp/x");
+    assert_int_equal (cfg.njoin, 2);
+    assert_string_equal (cfg.join[0], "198.18.0.12:7946");
+    assert_string_equal (cfg.join[1], "198.18.0.13:8000");
+    assert_int_equal (cfg.log_level, SHED_LOG_DEBUG);
+    assert_true (cfg.discover);
+    assert_int_equal (cfg.ntags, 2);
+    assert_string_equal (cfg.tags[0].key, "arch");
+    assert_string_equal (cfg.tags[1].value, "a");
+    assert_string_equal (cfg.profile, "wan");
+    assert_int_equal (shed_config_finish (&cfg, err, sizeof err), 0);
+    assert_string_equal (cfg.advertise_addr, "198.18.0.11");
+}
+
+static void
+test_empty_file (void **state)
+{
+    shed_config_t cfg;
+    char err[256];
+    assert_int_equal (s_load (&cfg, "", err, sizeof err), 0);
+    assert_int_equal (s_load (&cfg, "# only a comment\n", err, sizeof err), 0);
+}
+
+/* Each bad file must fail with a message naming file, line and key. */
+static void
+test_errors (void **state)
+{
+    static const struct {
+        const char *text;
+        const char *expect;
+    } cases[] = {
+        { "name: ok\nbogus: 1\n", "test.yaml:2: unknown key 'bogus'" },
+        { "name: ok\n\nbind: 300.1.1.1\n", "test.yaml:3: key 'bind': expected IPv4[:PORT]" },
+        { "bind: 1.2.3.4:99999\n", "test.yaml:1: key 'bind'" },
+        { "name: -bad\n", "test.yaml:1: key 'name': '-bad' is not a valid node name" },
+        { "log_level: loud\n", "test.yaml:1: key 'log_level': expected debug|info|warn|error" },
+        { "discover: maybe\n", "test.yaml:1: key 'discover': expected true or false" },
+        { "gossip:\n  profile: moon\n", "test.yaml:2: key 'gossip.profile'" },
+        { "gossip:\n  nope: 1\n", "test.yaml:2: unknown key 'gossip.nope'" },
+        { "join:\n  - [a, b]\n", "test.yaml:2: key 'join': list items" },
+        { "join: 1.2.3.4:0\n", "test.yaml:1: key 'join'" },
+        { "tags: notamap\n", "test.yaml:1: key 'tags': expected a mapping" },
+        { "name: [a]\n", "test.yaml:1: key 'name': a list is not allowed here" },
+        { "- a\n- b\n", "test.yaml:1: the top level must be a mapping" },
+        { "just text\n", "test.yaml:1: the top level must be a mapping" },
+        { "name: a\n  bad: indent\n", "YAML syntax error" },
+        { "a: &x 1\nb: *x\n", "unknown key 'a'" },
+        { "encrypt_key: notbase64\n", "test.yaml:1: key 'encrypt_key'" },
+        { "api: /no/scheme\n", "test.yaml:1: key 'api'" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        shed_config_t cfg;
+        char err[256] = "";
+        int rc = s_load (&cfg, cases[i].text, err, sizeof err);
+        if (rc == 0 || !strstr (err, cases[i].expect))
+            fail_msg ("case %zu: rc=%d err='%s' expected '%s'", i, rc, err, cases[i].expect);
+        assert_null (strchr (err, '\n'));
+    }
+}
+
+static void
+test_overrides (void **state)
+{
+    shed_config_t cfg;
+    char err[256];
+    assert_int_equal (s_load (&cfg, "name: file\nbind: 10.0.0.1:7000\n", err, sizeof err), 0);
+    assert_int_equal (shed_config_set (&cfg, "name", "flag", err, sizeof err), 0);
+    assert_string_equal (cfg.name, "flag");
+    /* A bind without port keeps the port already configured. */
+    assert_int_equal (shed_config_set (&cfg, "bind", "10.0.0.2", err, sizeof err), 0);
+    assert_int_equal (cfg.bind_port, 7000);
+    assert_int_equal (shed_config_set (&cfg, "tags.role", "db", err, sizeof err), 0);
+    assert_string_equal (cfg.tags[0].key, "role");
+    assert_int_not_equal (shed_config_set (&cfg, "nope", "1", err, sizeof err), 0);
+    assert_non_null (strstr (err, "unknown key 'nope'"));
+}
+
+static void
+test_hostport (void **state)
+{
+    char host[64];
+    uint16_t port;
+    assert_int_equal (shed_parse_hostport ("a:1", host, sizeof host, &port, 9), 0);
+    assert_int_equal (port, 1);
+    assert_int_equal (shed_parse_hostport ("a", host, sizeof host, &port, 9), 0);
+    assert_int_equal (port, 9);
+    assert_int_not_equal (shed_parse_hostport (":1", host, sizeof host, &port, 9), 0);
+    assert_int_not_equal (shed_parse_hostport ("a:", host, sizeof host, &port, 9), 0);
+    assert_int_not_equal (shed_parse_hostport ("a:x", host, sizeof host, &port, 9), 0);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_defaults),  cmocka_unit_test (test_full_file),
+        cmocka_unit_test (test_empty_file), cmocka_unit_test (test_errors),
+        cmocka_unit_test (test_overrides), cmocka_unit_test (test_hostport),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}

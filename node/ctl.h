@@ -1,0 +1,36 @@
+/*
+ * ctl.h - what every shedctl command shares: global options and helpers.
+ * Each command group lives in its own ctl_<group>.c and is one row of the
+ * command table in shedctl.c.
+ */
+#ifndef SHED_CTL_H
+#define SHED_CTL_H
+
+#include "node/api_client.h"
+#include "node/json.h"
+
+#include <stdbool.h>
+
+typedef struct {
+    const char *endpoint;           /* --node, $SHED_NODE, or the default */
+    bool json;                      /* --json */
+    int timeout_ms;                 /* --timeout */
+} ctl_t;
+
+/* A command: argv[0] is the command name. Returns the process exit code. */
+typedef int (ctl_cmd_fn) (ctl_t *ctl, int argc, char **argv);
+
+/* Print "shedctl: <reason>" on stderr and return 1. */
+int ctl_fail (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+
+/* Call the node; on transport failure or an API_ERROR reply print the reason
+ * and return non-zero (rep is then freed). On success the caller frees rep. */
+int ctl_call (ctl_t *ctl, const api_msg_t *req, api_msg_t *rep, uint16_t expect_type);
+
+/* "3d 4h", "5m 2s", "800ms": short human durations. */
+void ctl_format_duration (uint64_t ms, char *out, size_t len);
+
+int ctl_status (ctl_t *ctl, int argc, char **argv);
+int ctl_keygen (ctl_t *ctl, int argc, char **argv);
+
+#endif

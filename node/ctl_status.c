@@ -1,0 +1,83 @@
+/* ctl_status.c - `shedctl status` and `shedctl keygen`. */
+#include "node/ctl.h"
+
+#include "crypto/keyring.h"
+#include "crypto/identity.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+int
+ctl_status (ctl_t *ctl, int argc, char **argv)
+{
+    if (argc > 1)
+        return ctl_fail ("status takes no arguments");
+    api_msg_t req = { .hdr.type = API_STATUS_REQ }, rep;
+    if (ctl_call (ctl, &req, &rep, API_STATUS_REP) != 0)
+        return 1;
+    const api_status_rep_t *r = &rep.u.api_status_rep;
+    if (ctl->json) {
+        json_t j;
+        json_init (&j, stdout);
+        json_obj_begin (&j);
+        json_key (&j, "name");          json_str (&j, r->name);
+        json_key (&j, "public_key");    json_str (&j, r->public_key);
+        json_key (&j, "version");       json_str (&j, r->version);
+        json_key (&j, "uptime_s");      json_u64 (&j, r->uptime_ms / 1000);
+        json_key (&j, "uptime_ms");     json_u64 (&j, r->uptime_ms);
+        json_key (&j, "pid");           json_u64 (&j, r->pid);
+        json_key (&j, "data_dir");      json_str (&j, r->data_dir);
+        json_key (&j, "addr");          json_str (&j, r->gossip_addr);
+        json_key (&j, "port");          json_u64 (&j, r->gossip_port);
+        json_key (&j, "members_alive"); json_u64 (&j, r->members_alive);
+        json_key (&j, "members_total"); json_u64 (&j, r->members_total);
+        json_key (&j, "tags");
+        json_obj_begin (&j);
+        for (size_t i = 0; i < r->tags.n; i++) {
+            json_key (&j, r->tags.items[i].key);
+            json_str (&j, r->tags.items[i].value);
+        }
+        json_obj_end (&j);
+        json_obj_end (&j);
+        json_end (&j);
+    }
+    else {
+        char up[32];
+        ctl_format_duration (r->uptime_ms, up, sizeof up);
+        printf ("Name:        %s\n", r->name);
+        printf ("Public key:  %s\n", r->public_key);
+        printf ("Version:     %s\n", r->version);
+        printf ("Uptime:      %s\n", up);
+        printf ("Address:     %s:%llu\n", r->gossip_addr, (unsigned long long) r->gossip_port);
+        printf ("Members:     %llu alive of %llu\n", (unsigned long long) r->members_alive,
+                (unsigned long long) r->members_total);
+        printf ("Data dir:    %s\n", r->data_dir);
+        if (r->tags.n) {
+            printf ("Tags:       ");
+            for (size_t i = 0; i < r->tags.n; i++)
+                printf (" %s=%s", r->tags.items[i].key, r->tags.items[i].value);
+            printf ("\n");
+        }
+    }
+    wire_msg_free (&api_proto, &rep);
+    return 0;
+}
+
+int
+ctl_keygen (ctl_t *ctl, int argc, char **argv)
+{
+    if (argc > 1)
+        return ctl_fail ("keygen takes no arguments");
+    uint8_t key[SHED_KEY_BYTES];
+    char text[SHED_KEY_TEXT_MAX];
+    shed_keyring_generate (key);
+    shed_key_to_text (key, text);
+    if (ctl->json)
+        printf ("{\"key\":\"%s\"}\n", text);
+    else
+        printf ("%s\n", text);
+    sodium_memzero (key, sizeof key);
+    sodium_memzero (text, sizeof text);
+    return 0;
+}

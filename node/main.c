@@ -1,0 +1,168 @@
+/*
+ * main.c - shed-node: the per-host daemon.
+ *
+ *   shed-node [--config FILE] [--name NAME] [--bind ADDR[:PORT]] [--data-dir DIR]
+ *             [--join HOST[:PORT]]... [--api ENDPOINT] [--advertise ADDR]
+ *             [--encrypt KEY] [--tag K=V]... [--discover] [--log-level LEVEL]
+ *   shed-node --version | --help
+ *
+ * Settings: defaults < --config file < flags. Exit codes: 0 clean shutdown,
+ * 1 runtime failure, 2 bad configuration or usage.
+ */
+#include "common/log.h"
+#include "common/version.h"
+#include "node/config.h"
+#include "node/node.h"
+
+#include <czmq.h>
+#include <getopt.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (out,
+             "usage: shed-node [options]\n"
+             "  -c, --config FILE       YAML configuration file\n"
+             "  -n, --name NAME         node name (default: short hostname)\n"
+             "  -b, --bind ADDR[:PORT]  gossip address (default 0.0.0.0:7946)\n"
+             "  -a, --advertise ADDR    address peers should use\n"
+             "  -d, --data-dir DIR      state directory (default /var/lib/shed)\n"
+             "  -j, --join HOST[:PORT]  seed node; repeatable\n"
+             "      --api ENDPOINT      local API (default ipc://DATA_DIR/api.sock)\n"
+             "  -e, --encrypt KEY       cluster key for a first start (shedctl keygen)\n"
+             "  -t, --tag K=V           node tag; repeatable\n"
+             "      --discover          find peers on the LAN with UDP beacons\n"
+             "  -l, --log-level LEVEL   debug|info|warn|error (default info)\n"
+             "  -V, --version           print the version and exit\n"
+             "  -h, --help              this text\n");
+}
+
+static const struct option s_options[] = {
+    { "config",    required_argument, NULL, 'c' },
+    { "name",      required_argument, NULL, 'n' },
+    { "bind",      required_argument, NULL, 'b' },
+    { "advertise", required_argument, NULL, 'a' },
+    { "data-dir",  required_argument, NULL, 'd' },
+    { "join",      required_argument, NULL, 'j' },
+    { "api",       required_argument, NULL, 'A' },
+    { "encrypt",   required_argument, NULL, 'e' },
+    { "tag",       required_argument, NULL, 't' },
+    { "discover",  no_argument,       NULL, 'D' },
+    { "log-level", required_argument, NULL, 'l' },
+    { "version",   no_argument,       NULL, 'V' },
+    { "help",      no_argument,       NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
+static const char *s_shortopts = "c:n:b:a:d:j:e:t:l:Vh";
+
+/* Map a flag to its config key (flags and file share the directive table). */
+static const char *
+s_flag_key (int opt)
+{
+    switch (opt) {
+    case 'n': return "name";
+    case 'b': return "bind";
+    case 'a': return "advertise";
+    case 'd': return "data_dir";
+    case 'j': return "join";
+    case 'A': return "api";
+    case 'e': return "encrypt_key";
+    case 'l': return "log_level";
+    default:  return NULL;
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+    shed_config_t cfg;
+    shed_config_defaults (&cfg);
+    char err[512];
+
+    /* Pass 1: --config, --version, --help, so flags can override the file. */
+    const char *config_path = NULL;
+    int opt;
+    opterr = 0;
+    while ((opt = getopt_long (argc, argv, s_shortopts, s_options, NULL)) != -1) {
+        if (opt == 'c')
+            config_path = optarg;
+        else if (opt == 'V') {
+            printf ("shed-node %s\n", SHED_VERSION_STRING);
+            return 0;
+        }
+        else if (opt == 'h') {
+            s_usage (stdout);
+            return 0;
+        }
+        else if (opt == '?') {
+            fprintf (stderr, "shed-node: unknown or incomplete option '%s'\n",
+                     argv[optind - 1]);
+            s_usage (stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf (stderr, "shed-node: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (config_path && shed_config_load_file (&cfg, config_path, err, sizeof err) != 0) {
+        fprintf (stderr, "shed-node: %s\n", err);
+        return 2;
+    }
+
+    /* Pass 2: flags override the file. A repeated --join replaces the file's
+     * list rather than appending to it. */
+    bool join_reset = false;
+    optind = 1;
+    while ((opt = getopt_long (argc, argv, s_shortopts, s_options, NULL)) != -1) {
+        int rc = 0;
+        if (opt == 'j' && !join_reset) {
+            cfg.njoin = 0;
+            join_reset = true;
+        }
+        if (opt == 'D')
+            cfg.discover = true;
+        else if (opt == 't') {
+            char key[80];
+            const char *eq = strchr (optarg, '=');
+            if (!eq || eq == optarg || (size_t) (eq - optarg) >= 64) {
+                fprintf (stderr, "shed-node: --tag expects KEY=VALUE, got '%s'\n", optarg);
+                return 2;
+            }
+            snprintf (key, sizeof key, "tags.%.*s", (int) (eq - optarg), optarg);
+            rc = shed_config_set (&cfg, key, eq + 1, err, sizeof err);
+        }
+        else if (s_flag_key (opt))
+            rc = shed_config_set (&cfg, s_flag_key (opt), optarg, err, sizeof err);
+        if (rc != 0) {
+            fprintf (stderr, "shed-node: %s\n", err);
+            return 2;
+        }
+    }
+    if (shed_config_finish (&cfg, err, sizeof err) != 0) {
+        fprintf (stderr, "shed-node: %s\n", err);
+        return 2;
+    }
+    shed_log_set_level (cfg.log_level);
+    if (sodium_init () < 0) {
+        fprintf (stderr, "shed-node: libsodium failed to initialise\n");
+        return 1;
+    }
+    signal (SIGPIPE, SIG_IGN);
+    zsys_init ();
+    zsys_set_logident ("shed-node");
+
+    shed_node_t *node = shed_node_new (&cfg, err, sizeof err);
+    sodium_memzero (cfg.encrypt_key, sizeof cfg.encrypt_key);
+    if (!node) {
+        fprintf (stderr, "shed-node: %s\n", err);
+        return 1;
+    }
+    int rc = shed_node_run (node);
+    shed_node_destroy (&node);
+    return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,232 @@
+/* node.c - see node.h. */
+#include "node/node.h"
+
+#include "common/fileutil.h"
+#include "common/log.h"
+#include "common/version.h"
+#include "crypto/identity.h"
+#include "crypto/keyring.h"
+#include "node/api_server.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <sodium.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct _shed_node_t {
+    shed_config_t cfg;
+    shed_identity_t *identity;
+    shed_keyring_t *keyring;
+    shed_api_server_t *api;
+    zloop_t *loop;
+    int64_t started_ms;             /* monotonic */
+    char keyring_path[PATH_MAX + 16];
+    int lock_fd;                    /* flock on <data_dir>/node.lock */
+};
+
+/* -------------------------------------------------------------------------
+ * Start-up helpers
+ */
+
+/* The keyring file wins over --encrypt (as Serf does): once a node has a
+ * keyring, rotation happens through `shedctl keys`, and a stale flag in a
+ * unit file must not undo it. */
+static shed_keyring_t *
+s_keyring_open (shed_node_t *self, char *err, size_t errlen)
+{
+    snprintf (self->keyring_path, sizeof self->keyring_path, "%s/%s", self->cfg.data_dir,
+              SHED_KEYRING_FILE);
+    char why[256] = "";
+    errno = 0;
+    shed_keyring_t *kr = shed_keyring_load (self->keyring_path, why, sizeof why);
+    if (kr) {
+        if (self->cfg.encrypt_key[0])
+            log_warn ("node", "encrypt_key ignored: a keyring already exists|path=%s",
+                      self->keyring_path);
+        return kr;
+    }
+    if (errno != ENOENT) {
+        snprintf (err, errlen, "%s", why);
+        return NULL;
+    }
+    kr = shed_keyring_new ();
+    uint8_t key[SHED_KEY_BYTES];
+    if (self->cfg.encrypt_key[0]) {
+        if (shed_key_from_text (self->cfg.encrypt_key, key) != 0) {
+            snprintf (err, errlen, "encrypt_key: not a base64 32-byte key");
+            shed_keyring_destroy (&kr);
+            return NULL;
+        }
+        log_info ("node", "created keyring from encrypt_key|path=%s", self->keyring_path);
+    }
+    else {
+        shed_keyring_generate (key);
+        log_warn ("node",
+                  "no cluster key given: generated a new one; other nodes need it to join "
+                  "(shedctl keys list)|path=%s", self->keyring_path);
+    }
+    shed_keyring_install (kr, key);
+    sodium_memzero (key, sizeof key);
+    if (shed_keyring_save (kr, self->keyring_path) != 0) {
+        snprintf (err, errlen, "%s: %s", self->keyring_path, strerror (errno));
+        shed_keyring_destroy (&kr);
+        return NULL;
+    }
+    return kr;
+}
+
+/* One node per data dir: two daemons sharing identity and records would
+ * corrupt both, and the second would steal the first's API socket. */
+static int
+s_lock_data_dir (shed_node_t *self, char *err, size_t errlen)
+{
+    char path[PATH_MAX + 16];
+    snprintf (path, sizeof path, "%s/node.lock", self->cfg.data_dir);
+    self->lock_fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (self->lock_fd < 0) {
+        snprintf (err, errlen, "%s: %s", path, strerror (errno));
+        return -1;
+    }
+    if (flock (self->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "?";
+        ssize_t n = pread (self->lock_fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 1] = '\0';
+        pid[strcspn (pid, "\n")] = '\0';
+        snprintf (err, errlen, "another shed-node (pid %s) is using data_dir %s", pid,
+                  self->cfg.data_dir);
+        return -1;
+    }
+    char text[32];
+    int n = snprintf (text, sizeof text, "%d\n", (int) getpid ());
+    if (ftruncate (self->lock_fd, 0) != 0 || pwrite (self->lock_fd, text, (size_t) n, 0) != n)
+        log_warn ("node", "cannot record pid in lock file|path=%s", path);
+    return 0;
+}
+
+/* -------------------------------------------------------------------------
+ * API handlers
+ */
+
+static void
+s_api_status (shed_api_call_t *call, const api_msg_t *req, void *arg)
+{
+    shed_node_t *self = arg;
+    api_msg_t rep = { .hdr.type = API_STATUS_REP };
+    api_status_rep_t *r = &rep.u.api_status_rep;
+    snprintf (r->name, sizeof r->name, "%s", self->cfg.name);
+    shed_key_to_text (shed_identity_x25519_public (self->identity), r->public_key);
+    snprintf (r->version, sizeof r->version, "%s", SHED_VERSION_STRING);
+    r->uptime_ms = (uint64_t) (zclock_mono () - self->started_ms);
+    r->pid = (uint64_t) getpid ();
+    snprintf (r->data_dir, sizeof r->data_dir, "%s", self->cfg.data_dir);
+    snprintf (r->gossip_addr, sizeof r->gossip_addr, "%s",
+              self->cfg.advertise_addr[0] ? self->cfg.advertise_addr : self->cfg.bind_addr);
+    r->gossip_port = self->cfg.bind_port;
+    r->members_alive = 1;
+    r->members_total = 1;
+    wire_tag_t tags[SHED_CFG_TAGS_MAX];
+    for (size_t i = 0; i < self->cfg.ntags; i++) {
+        snprintf (tags[i].key, sizeof tags[i].key, "%s", self->cfg.tags[i].key);
+        snprintf (tags[i].value, sizeof tags[i].value, "%s", self->cfg.tags[i].value);
+    }
+    r->tags.n = self->cfg.ntags;
+    r->tags.items = tags;
+    shed_api_reply (&call, &rep);
+}
+
+/* -------------------------------------------------------------------------
+ * Event loop readers
+ */
+
+static int
+s_on_api (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    shed_node_t *self = arg;
+    shed_api_server_handle (self->api);
+    return 0;
+}
+
+/* -------------------------------------------------------------------------
+ * Lifecycle
+ */
+
+shed_node_t *
+shed_node_new (const shed_config_t *cfg, char *err, size_t errlen)
+{
+    shed_node_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        snprintf (err, errlen, "out of memory");
+        return NULL;
+    }
+    self->cfg = *cfg;
+    self->started_ms = zclock_mono ();
+    self->lock_fd = -1;
+
+    if (shed_mkdir_p (self->cfg.data_dir, 0700) != 0) {
+        snprintf (err, errlen, "data_dir %s: %s", self->cfg.data_dir, strerror (errno));
+        goto fail;
+    }
+    if (s_lock_data_dir (self, err, errlen) != 0)
+        goto fail;
+    self->identity = shed_identity_load_or_create (self->cfg.data_dir, err, errlen);
+    if (!self->identity)
+        goto fail;
+    self->keyring = s_keyring_open (self, err, errlen);
+    sodium_memzero (self->cfg.encrypt_key, sizeof self->cfg.encrypt_key);
+    if (!self->keyring)
+        goto fail;
+
+    self->api = shed_api_server_new (self->cfg.api_endpoint, err, errlen);
+    if (!self->api)
+        goto fail;
+    shed_api_server_on (self->api, API_STATUS_REQ, s_api_status, self);
+
+    self->loop = zloop_new ();
+    zloop_reader (self->loop, shed_api_server_sock (self->api), s_on_api, self);
+
+    char pub[SHED_KEY_TEXT_MAX];
+    shed_key_to_text (shed_identity_x25519_public (self->identity), pub);
+    log_info ("node", "started|name=%s version=%s api=%s public_key=%s", self->cfg.name,
+              SHED_VERSION_STRING, self->cfg.api_endpoint, pub);
+    return self;
+
+fail:
+    shed_node_destroy (&self);
+    return NULL;
+}
+
+int
+shed_node_run (shed_node_t *self)
+{
+    assert (self);
+    /* zloop returns when a handler asks to stop or when czmq's SIGINT/SIGTERM
+     * handler sets zsys_interrupted. */
+    zloop_start (self->loop);
+    log_info ("node", "shutting down|name=%s", self->cfg.name);
+    return 0;
+}
+
+void
+shed_node_destroy (shed_node_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    shed_node_t *self = *self_p;
+    zloop_destroy (&self->loop);
+    shed_api_server_destroy (&self->api);
+    /* Only the lock holder may remove the socket file: a node that failed to
+     * start because another holds the lock must not break that one. */
+    if (self->lock_fd >= 0 && self->loop && strncmp (self->cfg.api_endpoint, "ipc://", 6) == 0)
+        unlink (self->cfg.api_endpoint + 6);
+    if (self->lock_fd >= 0)
+        close (self->lock_fd);
+    shed_keyring_destroy (&self->keyring);
+    shed_identity_destroy (&self->identity);
+    sodium_memzero (self, sizeof *self);
+    free (self);
+    *self_p = NULL;
+}
