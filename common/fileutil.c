@@ -7,6 +7,9 @@
  * target, then fsync() the directory so the rename itself is durable. Any
  * failure unlinks the temp file and leaves the old target untouched.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE         /* mkostemp */
+#endif
 #include "common/fileutil.h"
 
 #include <errno.h>
