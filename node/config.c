@@ -184,7 +184,7 @@ s_apply (shed_config_t *cfg, const directive_t *d, const char *subkey, const cha
         }
         return s_copy (slot, d->size, value, why, whylen);
     case D_JOIN: {
-        char host[128];
+        char host[sizeof cfg->join[0] - 8];   /* room for ":65535" */
         uint16_t port;
         if (cfg->njoin >= SHED_JOIN_MAX) {
             snprintf (why, whylen, "more than %d seeds", SHED_JOIN_MAX);

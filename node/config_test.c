@@ -98,7 +98,7 @@ test_errors (void **state)
         { "name: [a]\n", "test.yaml:1: key 'name': a list is not allowed here" },
         { "- a\n- b\n", "test.yaml:1: the top level must be a mapping" },
         { "just text\n", "test.yaml:1: the top level must be a mapping" },
-        { "name: a\n  bad: indent\n", "YAML syntax error" },
+        { "name: ok\njoin: [a, b\n", "YAML syntax error" },
         { "a: &x 1\nb: *x\n", "unknown key 'a'" },
         { "encrypt_key: notbase64\n", "test.yaml:1: key 'encrypt_key'" },
         { "api: /no/scheme\n", "test.yaml:1: key 'api'" },

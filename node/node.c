@@ -122,7 +122,7 @@ s_api_status (shed_api_call_t *call, const api_msg_t *req, void *arg)
     snprintf (r->version, sizeof r->version, "%s", SHED_VERSION_STRING);
     r->uptime_ms = (uint64_t) (zclock_mono () - self->started_ms);
     r->pid = (uint64_t) getpid ();
-    snprintf (r->data_dir, sizeof r->data_dir, "%s", self->cfg.data_dir);
+    snprintf (r->data_dir, sizeof r->data_dir, "%.*s", API_TEXT_MAX, self->cfg.data_dir);
     snprintf (r->gossip_addr, sizeof r->gossip_addr, "%s",
               self->cfg.advertise_addr[0] ? self->cfg.advertise_addr : self->cfg.bind_addr);
     r->gossip_port = self->cfg.bind_port;
