@@ -1,0 +1,532 @@
+# shellcheck shell=bash
+# integration/harness.sh: multi-host test harness for shed-cluster.
+#
+# Source it from a bash test script; it is a library, not a program:
+#
+#     . "$(dirname "$0")/harness.sh"
+#     h_init 3                     # namespaces, veths, bridge, traps
+#     for i in 1 2 3; do h_start_node "$i"; done
+#     for i in 1 2 3; do h_wait_ready "$i"; done
+#     h_ctl 2 status --json
+#
+# Topology built by `h_init N` (P = the PID of the sourcing shell, so that two
+# runs on one machine never collide; every name below carries it):
+#
+#   root namespace: untouched (no links, no routes, no nftables rules of ours)
+#
+#   +--------------- netns shP-br ---------------+
+#   |                                            |
+#   |                 bridge br0                 |
+#   |        +------------+-----------+          |
+#   |        |            |           |          |
+#   |       v1           v2    ...   vN          |   veth ends, bridge ports
+#   +--------|------------|-----------|----------+
+#            |            |           |             veth pairs
+#   +--------|---+ +------|-----+ +---|--------+
+#   |  eth0      | |  eth0      | |  eth0      |
+#   | 198.18.0.11| | 198.18.0.12| | 198.18.0.  |    underlay 198.18.0.0/16
+#   |      /16   | |      /16   | |   (10+N)   |
+#   |  lo up     | |  lo up     | |  lo up     |
+#   | shed-node  | | shed-node  | | shed-node  |    one daemon per namespace
+#   | (seed)     | | --join .11 | | --join .11 |    gossip UDP/TCP port 7946
+#   +------------+ +------------+ +------------+
+#     netns shPn1    netns shPn2    netns shPnN
+#
+# The bridge lives in its own namespace so nothing is added to the root
+# namespace; the veth pairs are created directly inside their namespaces.
+# Each node has a data directory, a log file and a local API socket under one
+# temporary directory:
+#
+#   $H_TMP/n<i>/data/api.sock   local API (ipc://), what shedctl talks to
+#   $H_TMP/n<i>/node.log        the node's stderr+stdout
+#
+# Fault injection uses nftables inside the node namespaces, in tables named
+# per run (shP_part for partitions, shP_loss for random loss); deleting the
+# namespaces removes them too, but h_heal / h_loss i 0 remove them earlier.
+#
+# Traffic goes only to addresses inside these namespaces (198.18.0.0/16 for the
+# underlay; the overlay, 198.19.0.0/16, lives inside the nodes' namespaces).
+#
+# Cleanup (h_cleanup, run by the EXIT/INT/TERM traps that h_init installs)
+# stops only the processes this harness started, by PID, deletes the
+# namespaces (which removes their veths, bridge and nftables tables) and the
+# temporary directory. When the script fails, it first prints the last 50
+# lines of each node's log. Set SHED_KEEP_TMP=1 to keep the temp dir.
+#
+# Environment:
+#   SHED_BUILD_DIR    build tree holding node/shed-node, node/shedctl
+#                     (default: <repo>/build)
+#   SHED_NODE_BIN     override the path of shed-node
+#   SHEDCTL_BIN       override the path of shedctl
+#   SHED_LOG_LEVEL    log level given to nodes (default: debug)
+#   SHED_TEST_DEADLINE  seconds after h_init at which the run is aborted
+#                     (with cleanup) if it has not finished (default 240;
+#                     0 disables). Keeps ctest's hard kill from leaving
+#                     namespaces behind.
+#   SHED_KEEP_TMP     1 keeps the temporary directory (logs, data dirs)
+#   SHED_CTL_TIMEOUT  seconds after which one shedctl call is killed (10)
+#
+# Exit code 77 means "skipped" (not root, or `ip netns` not usable); ctest is
+# told so with SKIP_RETURN_CODE 77.
+
+# ---------------------------------------------------------------- globals ----
+
+H_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+H_BUILD=${SHED_BUILD_DIR:-$H_REPO/build}
+H_NODE_BIN=${SHED_NODE_BIN:-$H_BUILD/node/shed-node}
+H_CTL_BIN=${SHEDCTL_BIN:-$H_BUILD/node/shedctl}
+H_GOSSIP_PORT=7946
+H_SKIP=77
+
+H_ID=""          # run id, "sh<pid>"
+H_N=0            # number of node namespaces
+H_TMP=""         # temp dir of this run
+H_BRNS=""        # bridge namespace
+H_NS=()          # H_NS[i]: namespace of node i
+H_PID=()         # H_PID[i]: PID of node i's shed-node, "" when not running
+H_STARTED_PIDS=()  # every node PID we started, for cleanup
+H_WATCHDOG=""
+H_CLEANED=0
+H_CREATED_NS=()  # namespaces actually created, in order
+
+# ---------------------------------------------------------------- helpers ----
+
+h_log()  { printf '[harness %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+h_fail() { printf '[harness] FAIL: %s\n' "$*" >&2; exit 1; }
+h_skip() { printf '[harness] SKIP: %s\n' "$*" >&2; exit "$H_SKIP"; }
+
+# h_assert_eq EXPECTED ACTUAL [WHAT]: fail the test unless they are equal.
+h_assert_eq() {
+    if [[ "$1" != "$2" ]]; then
+        h_fail "${3:-value}: expected '$1', got '$2'"
+    fi
+}
+
+# h_assert_ne A B [WHAT]: fail the test if they are equal.
+h_assert_ne() {
+    if [[ "$1" == "$2" ]]; then
+        h_fail "${3:-value}: expected something other than '$1'"
+    fi
+}
+
+# h_retry TIMEOUT CMD...: run CMD every 0.2 s until it succeeds or TIMEOUT
+# seconds pass. Returns 0 on success, else CMD's last status.
+h_retry() {
+    local timeout=$1 rc=0
+    shift
+    local deadline=$((SECONDS + timeout))
+    while :; do
+        "$@" && return 0
+        rc=$?
+        ((SECONDS >= deadline)) && return "$rc"
+        sleep 0.2
+    done
+}
+
+h_addr()     { echo "198.18.0.$((10 + $1))"; }
+h_ns()       { echo "${H_NS[$1]}"; }
+h_name()     { echo "node$1"; }
+h_datadir()  { echo "$H_TMP/n$1/data"; }
+h_logfile()  { echo "$H_TMP/n$1/node.log"; }
+h_endpoint() { echo "ipc://$H_TMP/n$1/data/api.sock"; }
+h_pid()      { echo "${H_PID[$1]:-}"; }
+
+# h_exec i CMD...: run CMD inside node i's namespace.
+h_exec() {
+    local i=$1
+    shift
+    ip netns exec "${H_NS[$i]}" "$@"
+}
+
+# h_ctl i ARGS...: run shedctl against node i (inside its namespace), e.g.
+# `h_ctl 2 --json status`. Killed after SHED_CTL_TIMEOUT seconds (default 10;
+# status 124 then) so a hung call cannot hang the test.
+h_ctl() {
+    local i=$1
+    shift
+    timeout "${SHED_CTL_TIMEOUT:-10}" \
+        ip netns exec "${H_NS[$i]}" "$H_CTL_BIN" --node "$(h_endpoint "$i")" "$@"
+}
+
+# h_alive i: true if node i's process is still running.
+h_alive() {
+    local pid=${H_PID[$1]:-}
+    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null
+}
+
+# ------------------------------------------------------------------ setup ----
+
+# h_check_env: skip (exit 77) unless we can create network namespaces.
+h_check_env() {
+    if [[ $(id -u) -ne 0 ]]; then
+        h_skip "integration tests need root (network namespaces); run as root"
+    fi
+    if ! command -v ip >/dev/null 2>&1; then
+        h_skip "iproute2 (ip) not installed"
+    fi
+    local probe="sh$$probe"
+    if ! ip netns add "$probe" 2>/dev/null; then
+        h_skip "'ip netns add' does not work here (no CAP_SYS_ADMIN or no netns support)"
+    fi
+    ip netns del "$probe" 2>/dev/null || true
+}
+
+# h_check_bins: fail unless the binaries exist.
+h_check_bins() {
+    [[ -x "$H_NODE_BIN" ]] || h_fail "shed-node not found at $H_NODE_BIN (build first, or set SHED_BUILD_DIR)"
+    [[ -x "$H_CTL_BIN" ]] || h_fail "shedctl not found at $H_CTL_BIN (build first, or set SHED_BUILD_DIR)"
+}
+
+# h_report_stale: namespaces left by runs of this harness whose shell is gone
+# (e.g. killed with SIGKILL). Empty ones are removed; the others are listed
+# so a person can look (we never end processes we did not start).
+h_report_stale() {
+    local ns pid
+    while read -r ns _; do
+        [[ "$ns" =~ ^sh([0-9]+)(n[0-9]+|-br)$ ]] || continue
+        pid=${BASH_REMATCH[1]}
+        kill -0 "$pid" 2>/dev/null && continue
+        if [[ -z "$(ip netns pids "$ns" 2>/dev/null)" ]]; then
+            ip netns del "$ns" 2>/dev/null && h_log "removed stale namespace $ns (run $pid is gone)"
+        else
+            h_log "warning: stale namespace $ns from run $pid still has processes: $(ip netns pids "$ns" | tr '\n' ' ')"
+        fi
+    done < <(ip netns list 2>/dev/null)
+    return 0
+}
+
+# h_init N: build the topology above for N nodes and install the traps.
+h_init() {
+    local n=${1:?usage: h_init N}
+    ((n >= 1 && n <= 200)) || h_fail "h_init: N must be 1..200"
+    h_check_env
+    h_check_bins
+
+    H_ID="sh$$"
+    H_N=$n
+    H_BRNS="$H_ID-br"
+    trap 'h__on_exit' EXIT
+    trap 'h_log "interrupted"; exit 130' INT
+    trap 'h_log "terminated"; exit 143' TERM
+
+    h_report_stale
+    H_TMP=$(mktemp -d "/tmp/shed-it.$$.XXXXXX") || h_fail "mktemp failed"
+    h_log "run $H_ID: $n nodes, temp dir $H_TMP"
+
+    ip netns add "$H_BRNS" || h_fail "cannot create namespace $H_BRNS"
+    H_CREATED_NS+=("$H_BRNS")
+    ip -n "$H_BRNS" link set lo up
+    ip -n "$H_BRNS" link add br0 type bridge || h_fail "cannot create bridge"
+    ip -n "$H_BRNS" link set br0 up
+
+    local i ns
+    for ((i = 1; i <= n; i++)); do
+        ns="${H_ID}n$i"
+        H_NS[i]=$ns
+        H_PID[i]=""
+        ip netns add "$ns" || h_fail "cannot create namespace $ns"
+        H_CREATED_NS+=("$ns")
+        ip -n "$ns" link set lo up
+        ip link add name eth0 netns "$ns" type veth peer name "v$i" netns "$H_BRNS" \
+            || h_fail "cannot create veth pair for node $i"
+        ip -n "$H_BRNS" link set "v$i" master br0
+        ip -n "$H_BRNS" link set "v$i" up
+        ip -n "$ns" addr add "$(h_addr "$i")/16" dev eth0
+        ip -n "$ns" link set eth0 up
+        mkdir -p "$H_TMP/n$i/data"
+        chmod 700 "$H_TMP/n$i/data"
+    done
+
+    local deadline=${SHED_TEST_DEADLINE:-240}
+    if ((deadline > 0)); then
+        # Runs in the background; sends TERM to this shell, whose trap
+        # cleans up. Killed by h_cleanup.
+        # A TERM to the watchdog ends its sleep too (no stray sleep left).
+        (
+            trap 'kill "$sp" 2>/dev/null; exit 0' TERM
+            sleep "$deadline" &
+            sp=$!
+            wait "$sp" || exit 0
+            echo "[harness] deadline of ${deadline}s reached, aborting" >&2
+            kill -TERM "$$"
+        ) &
+        H_WATCHDOG=$!
+    fi
+}
+
+# ------------------------------------------------------------------ nodes ----
+
+# h_start_node i [EXTRA ARGS...]: start shed-node in node i's namespace.
+# Node 1 is the seed; the others join it at 198.18.0.11:7946.
+h_start_node() {
+    local i=${1:?usage: h_start_node i [args]}
+    shift
+    if h_alive "$i"; then
+        h_fail "node $i already running (pid ${H_PID[$i]})"
+    fi
+    local args=(--name "$(h_name "$i")"
+                --bind "$(h_addr "$i"):$H_GOSSIP_PORT"
+                --data-dir "$(h_datadir "$i")"
+                --log-level "${SHED_LOG_LEVEL:-debug}")
+    if ((i != 1)); then
+        args+=(--join "$(h_addr 1):$H_GOSSIP_PORT")
+    fi
+    local log
+    log=$(h_logfile "$i")
+    echo "=== $(date '+%F %T') start: shed-node ${args[*]} $*" >>"$log"
+    ip netns exec "${H_NS[$i]}" "$H_NODE_BIN" "${args[@]}" "$@" >>"$log" 2>&1 &
+    H_PID[i]=$!
+    H_STARTED_PIDS+=("$!")
+    h_log "node $i started (pid ${H_PID[$i]}, $(h_addr "$i"), ns ${H_NS[$i]})"
+}
+
+# h_wait_ready i [TIMEOUT]: wait until `shedctl status` answers for node i.
+# Fails at once if the node process exits.
+h_wait_ready() {
+    local i=${1:?usage: h_wait_ready i [timeout]} timeout=${2:-20}
+    local deadline=$((SECONDS + timeout))
+    while :; do
+        if h_ctl "$i" status >/dev/null 2>&1; then
+            h_log "node $i ready"
+            return 0
+        fi
+        if ! h_alive "$i"; then
+            h_fail "node $i (pid ${H_PID[$i]:-none}) exited before it was ready"
+        fi
+        if ((SECONDS >= deadline)); then
+            h_fail "node $i not ready after ${timeout}s"
+        fi
+        sleep 0.1
+    done
+}
+
+# h_members_alive i: print node i's `members_alive` from `status --json`
+# (empty if the node does not report it).
+h_members_alive() {
+    h_ctl "$1" --json status 2>/dev/null | python3 -c '
+import json, sys
+try:
+    v = json.load(sys.stdin).get("members_alive")
+except ValueError:
+    v = None
+print("" if v is None else v)
+'
+}
+
+# h_wait_members N [TIMEOUT]: wait until every running node reports N alive
+# members. Returns 0 when they do, 1 on timeout, 2 if a node does not report
+# the count at all.
+h_wait_members() {
+    local want=${1:?usage: h_wait_members N [timeout]} timeout=${2:-10}
+    local deadline=$((SECONDS + timeout)) i got all
+    while :; do
+        all=1
+        for ((i = 1; i <= H_N; i++)); do
+            h_alive "$i" || continue
+            got=$(h_members_alive "$i")
+            [[ -n "$got" ]] || return 2
+            [[ "$got" == "$want" ]] || all=0
+        done
+        ((all)) && return 0
+        ((SECONDS >= deadline)) && return 1
+        sleep 0.2
+    done
+}
+
+# h_kill i [SIG]: send SIG (default KILL) to node i. After KILL the node is
+# reaped and marked stopped.
+h_kill() {
+    local i=${1:?usage: h_kill i [SIG]} sig=${2:-KILL}
+    local pid=${H_PID[$i]:-}
+    [[ -n "$pid" ]] || h_fail "h_kill: node $i is not running"
+    kill -s "$sig" "$pid" 2>/dev/null || true
+    h_log "node $i (pid $pid): sent SIG$sig"
+    if [[ "$sig" == KILL || "$sig" == 9 ]]; then
+        wait "$pid" 2>/dev/null || true
+        H_PID[i]=""
+    fi
+}
+
+# h_stop_node i [TIMEOUT]: SIGTERM node i, wait for it (SIGKILL after TIMEOUT
+# seconds, default 10). Returns the node's exit status (137 if killed).
+h_stop_node() {
+    local i=${1:?usage: h_stop_node i [timeout]} timeout=${2:-10}
+    local pid=${H_PID[$i]:-} rc=0
+    [[ -n "$pid" ]] || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + timeout))
+    while kill -0 "$pid" 2>/dev/null; do
+        if ((SECONDS >= deadline)); then
+            h_log "node $i (pid $pid) ignored SIGTERM for ${timeout}s: SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+            break
+        fi
+        sleep 0.1
+    done
+    wait "$pid" 2>/dev/null || rc=$?
+    H_PID[i]=""
+    h_log "node $i (pid $pid) stopped, exit status $rc"
+    return "$rc"
+}
+
+# ---------------------------------------------------------------- faults -----
+
+# h__nft i SCRIPT: load an nft script inside node i's namespace.
+h__nft() {
+    ip netns exec "${H_NS[$1]}" nft -f - <<<"$2"
+}
+
+h__part_table() { echo "${H_ID}_part"; }
+h__loss_table() { echo "${H_ID}_loss"; }
+
+# h_partition i j: drop all traffic between nodes i and j (both directions,
+# rules in both namespaces). Cumulative; undone by h_heal.
+h_partition() {
+    local i=${1:?usage: h_partition i j} j=${2:?usage: h_partition i j}
+    local t a b
+    t=$(h__part_table)
+    for pair in "$i $j" "$j $i"; do
+        read -r a b <<<"$pair"
+        h__nft "$a" "
+add table inet $t
+add chain inet $t in  { type filter hook input priority -10; policy accept; }
+add chain inet $t out { type filter hook output priority -10; policy accept; }
+add rule inet $t in  ip saddr $(h_addr "$b") drop
+add rule inet $t out ip daddr $(h_addr "$b") drop
+" || h_fail "nft: cannot partition $a from $b"
+    done
+    h_log "partitioned node $i <-> node $j"
+}
+
+# h_isolate i: drop all underlay traffic of node i (a partition from everyone).
+h_isolate() {
+    local i=${1:?usage: h_isolate i} t
+    t=$(h__part_table)
+    h__nft "$i" "
+add table inet $t
+add chain inet $t in  { type filter hook input priority -10; policy accept; }
+add chain inet $t out { type filter hook output priority -10; policy accept; }
+add rule inet $t in  iifname \"eth0\" drop
+add rule inet $t out oifname \"eth0\" drop
+" || h_fail "nft: cannot isolate node $i"
+    h_log "isolated node $i"
+}
+
+# h_heal: remove every partition (not the loss rules).
+h_heal() {
+    local i t
+    t=$(h__part_table)
+    for ((i = 1; i <= H_N; i++)); do
+        ip netns exec "${H_NS[$i]}" nft delete table inet "$t" 2>/dev/null || true
+    done
+    h_log "partitions healed"
+}
+
+# h_loss i PCT [in|out|both]: drop PCT% of node i's underlay packets at
+# random (nftables numgen), on ingress by default. Applying it on every node
+# with the default direction loses PCT% of every packet once. PCT 0 removes it.
+h_loss() {
+    local i=${1:?usage: h_loss i PCT [dir]} pct=${2:?usage: h_loss i PCT [dir]} dir=${3:-in}
+    local t rules=""
+    t=$(h__loss_table)
+    ip netns exec "${H_NS[$i]}" nft delete table inet "$t" 2>/dev/null || true
+    if ! [[ "$pct" =~ ^[0-9]+$ ]] || ((pct > 100)); then
+        h_fail "h_loss: PCT must be 0..100"
+    fi
+    if ((pct == 0)); then
+        h_log "node $i: no loss"
+        return 0
+    fi
+    case "$dir" in
+        in)   rules="add rule inet $t in iifname \"eth0\" numgen random mod 100 < $pct drop" ;;
+        out)  rules="add rule inet $t out oifname \"eth0\" numgen random mod 100 < $pct drop" ;;
+        both) rules="add rule inet $t in iifname \"eth0\" numgen random mod 100 < $pct drop
+add rule inet $t out oifname \"eth0\" numgen random mod 100 < $pct drop" ;;
+        *)    h_fail "h_loss: direction must be in, out or both" ;;
+    esac
+    h__nft "$i" "
+add table inet $t
+add chain inet $t in  { type filter hook input priority -20; policy accept; }
+add chain inet $t out { type filter hook output priority -20; policy accept; }
+$rules
+" || h_fail "nft: cannot set loss on node $i"
+    h_log "node $i: ${pct}% random loss ($dir)"
+}
+
+# ---------------------------------------------------------------- cleanup ----
+
+# h_dump_logs [LINES]: print the tail of every node's log.
+h_dump_logs() {
+    local lines=${1:-50} i f
+    for ((i = 1; i <= H_N; i++)); do
+        f=$(h_logfile "$i")
+        [[ -f "$f" ]] || continue
+        echo "----- node $i ($(h_name "$i")): last $lines lines of $f -----" >&2
+        tail -n "$lines" "$f" >&2
+    done
+    echo "----- end of node logs -----" >&2
+}
+
+# h_cleanup [STATUS]: stop our processes, delete namespaces and temp dir.
+# Idempotent. With a non-zero STATUS, print node logs first.
+h_cleanup() {
+    local status=${1:-0}
+    ((H_CLEANED)) && return 0
+    H_CLEANED=1
+    trap - INT TERM
+    if ((status != 0)) && [[ -n "$H_TMP" ]]; then
+        h_dump_logs 50
+    fi
+
+    local i pid
+    if [[ -n "$H_WATCHDOG" ]]; then
+        kill -TERM "$H_WATCHDOG" 2>/dev/null || true
+        wait "$H_WATCHDOG" 2>/dev/null || true
+        H_WATCHDOG=""
+    fi
+
+    # Nodes: SIGTERM, up to 5 s grace, then SIGKILL; only PIDs we started.
+    for ((i = 1; i <= H_N; i++)); do
+        pid=${H_PID[$i]:-}
+        [[ -n "$pid" ]] && kill -TERM "$pid" 2>/dev/null
+    done
+    local deadline=$((SECONDS + 5)) alive
+    while :; do
+        alive=0
+        for pid in "${H_STARTED_PIDS[@]}"; do
+            kill -0 "$pid" 2>/dev/null && alive=1
+        done
+        ((alive == 0 || SECONDS >= deadline)) && break
+        sleep 0.1
+    done
+    for pid in "${H_STARTED_PIDS[@]}"; do
+        if kill -0 "$pid" 2>/dev/null; then
+            h_log "pid $pid still running: SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+        wait "$pid" 2>/dev/null || true
+    done
+
+    # Namespaces: deleting them removes the veths, the bridge and the
+    # nftables tables inside them.
+    local ns
+    for ns in "${H_CREATED_NS[@]}"; do
+        ip netns del "$ns" 2>/dev/null || h_log "warning: could not delete namespace $ns"
+    done
+    H_CREATED_NS=()
+
+    if [[ -n "$H_TMP" && -d "$H_TMP" ]]; then
+        if [[ "${SHED_KEEP_TMP:-0}" == 1 ]]; then
+            h_log "kept $H_TMP"
+        else
+            rm -rf -- "$H_TMP"
+        fi
+    fi
+    h_log "cleaned up run $H_ID"
+}
+
+h__on_exit() {
+    local status=$?
+    h_cleanup "$status"
+    exit "$status"
+}

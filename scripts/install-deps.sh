@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# scripts/install-deps.sh: install the Debian 12 packages shed-cluster needs
+# to build, test and run its demo. Idempotent and non-interactive: when every
+# package is already installed it does nothing (no apt-get update either).
+# Runs as root, or through sudo when not root.
+set -euo pipefail
+
+PACKAGES=(
+    build-essential cmake pkg-config      # toolchain
+    clang clang-14 libclang-rt-14-dev     # libFuzzer, ASan/UBSan runtimes for clang
+    libczmq-dev libzmq3-dev               # ZeroMQ + czmq
+    libsodium-dev                         # crypto
+    libmsgpack-dev                        # msgpack-c (pkg-config: msgpack)
+    libcmocka-dev                         # unit tests
+    libyaml-dev                           # config files
+    libmnl-dev                            # netlink
+    iproute2 nftables                     # namespaces, veths, bridges, fault injection
+    iperf3                                # overlay benchmarks
+    python3                               # JSON checks in integration tests
+    procps                                # ps/pgrep, sysctl
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+    status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+    [[ "$status" == installed ]] || missing+=("$pkg")
+done
+
+if ((${#missing[@]} == 0)); then
+    echo "install-deps: all ${#PACKAGES[@]} packages already installed"
+    exit 0
+fi
+
+SUDO=()
+if [[ $(id -u) -ne 0 ]]; then
+    if command -v sudo >/dev/null 2>&1; then
+        SUDO=(sudo)
+    else
+        echo "install-deps: need root (or sudo) to install: ${missing[*]}" >&2
+        exit 1
+    fi
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"
+echo "install-deps: done"
