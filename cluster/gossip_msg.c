@@ -1,0 +1,112 @@
+/*
+ * gossip_msg.c - codec tables for the membership protocol (gossip_msg.h).
+ */
+#include "cluster/gossip_msg.h"
+
+#include <string.h>
+
+/* Semantic checks the field table cannot express. Run after decode (and
+ * before encode), so every consumer sees only sane records. */
+static int
+s_check_update (const gossip_update_t *u, const char **why)
+{
+    if (u->name [0] == '\0') {
+        *why = "empty member name";
+        return -1;
+    }
+    if (u->inc > SWIM_INC_MAX) {
+        *why = "absurd incarnation";
+        return -1;
+    }
+    if (u->kind == SWIM_UPD_ALIVE) {
+        if (u->addr [0] == '\0' || u->port == 0) {
+            *why = "alive without address";
+            return -1;
+        }
+        if (u->key.len != SWIM_KEY_BYTES) {
+            *why = "alive without identity key";
+            return -1;
+        }
+        if (u->vmin > u->vmax) {
+            *why = "protocol range inverted";
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int
+s_check_list (const gossip_update_t *items, size_t n, const char **why)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s_check_update (&items [i], why))
+            return -1;
+    return 0;
+}
+
+static int
+s_validate (uint16_t type, const void *body, const char **why)
+{
+    switch (type) {
+        case GOSSIP_PING: {
+            const gossip_ping_t *m = (const gossip_ping_t *) body;
+            if (m->from [0] == '\0') {
+                *why = "empty sender";
+                return -1;
+            }
+            return s_check_list (m->updates.items, m->updates.n, why);
+        }
+        case GOSSIP_ACK:
+        case GOSSIP_NACK: {
+            const gossip_ack_t *m = (const gossip_ack_t *) body;
+            if (m->from [0] == '\0') {
+                *why = "empty sender";
+                return -1;
+            }
+            return s_check_list (m->updates.items, m->updates.n, why);
+        }
+        case GOSSIP_PING_REQ: {
+            const gossip_ping_req_t *m = (const gossip_ping_req_t *) body;
+            if (m->from [0] == '\0' || m->target [0] == '\0') {
+                *why = "empty sender or target";
+                return -1;
+            }
+            if (m->taddr [0] == '\0' || m->tport == 0) {
+                *why = "ping-req without target address";
+                return -1;
+            }
+            return s_check_list (m->updates.items, m->updates.n, why);
+        }
+        case GOSSIP_GOSSIP: {
+            const gossip_gossip_t *m = (const gossip_gossip_t *) body;
+            if (m->from [0] == '\0') {
+                *why = "empty sender";
+                return -1;
+            }
+            return s_check_list (m->updates.items, m->updates.n, why);
+        }
+        case GOSSIP_PUSH_PULL: {
+            const gossip_push_pull_t *m = (const gossip_push_pull_t *) body;
+            if (m->from [0] == '\0') {
+                *why = "empty sender";
+                return -1;
+            }
+            return s_check_list (m->members.items, m->members.n, why);
+        }
+        case GOSSIP_KEY_OP: {
+            const gossip_key_op_t *m = (const gossip_key_op_t *) body;
+            if (m->op != GOSSIP_KEY_LIST && m->key.len != 32) {
+                *why = "key operation without a 32-byte key";
+                return -1;
+            }
+            return 0;
+        }
+        default:
+            return 0;
+    }
+}
+
+WIRE_DEFINE_RECORD (gossip_update, 0, GOSSIP_UPDATE_FIELDS)
+WIRE_DEFINE_RECORD (gossip_keyinfo, 0, GOSSIP_KEYINFO_FIELDS)
+WIRE_DEFINE_PROTO (gossip, GOSSIP_MESSAGES, GOSSIP_WIRE_VERSION_MIN, GOSSIP_WIRE_VERSION,
+                   s_validate)

@@ -1,0 +1,177 @@
+/*
+ * swim_internal.h - what the swim_*.c files share; not for other modules.
+ * Cross-file names are `swim__`, file-local ones `s_`.
+ */
+#ifndef SHED_SWIM_INTERNAL_H
+#define SHED_SWIM_INTERNAL_H
+
+#include "cluster/swim.h"
+
+#include <czmq.h>
+
+/* ---- Suspicion (swim_suspicion.c) ---------------------------------------
+ * Lifeguard's dynamic suspicion timeout, as in memberlist's suspicion.go:
+ *   timeout(C) = max - (max - min) * log(C + 1) / log(k + 1), at least min
+ * where C counts independent confirmations (distinct accusers other than the
+ * first) and k is how many we expect. A suspicion nobody confirms runs for
+ * `max`, which is what keeps a lossy but healthy member alive long enough to
+ * refute; one many members agree on expires after `min`. */
+typedef struct {
+    uint64_t start_ms;
+    uint64_t min_ms, max_ms;
+    uint32_t k;                               /* confirmations expected */
+    uint32_t n;                               /* confirmations so far */
+    char accusers [8][SWIM_NAME_MAX + 1];     /* first accuser + confirmers */
+    uint32_t naccusers;
+} swim_suspicion_t;
+
+void swim__suspicion_start (swim_suspicion_t *s, uint64_t now, uint32_t k, uint64_t min_ms,
+                            uint64_t max_ms, const char *accuser);
+/* True if `from` is a new independent confirmation (timeout shrank). */
+bool swim__suspicion_confirm (swim_suspicion_t *s, const char *from);
+uint64_t swim__suspicion_timeout (const swim_suspicion_t *s);
+uint64_t swim__suspicion_deadline (const swim_suspicion_t *s);
+
+/* ---- Awareness (swim_awareness.c) ---------------------------------------
+ * Lifeguard's local health: 0 is healthy, up to max. Timers scale by
+ * (score + 1). */
+typedef struct {
+    uint32_t score;
+    uint32_t max;
+} swim_awareness_t;
+
+void swim__awareness_apply (swim_awareness_t *a, int delta);
+uint64_t swim__awareness_scale (const swim_awareness_t *a, uint64_t base_ms);
+
+/* ---- Members ------------------------------------------------------------ */
+typedef struct {
+    swim_member_t pub;
+    bool suspect;                    /* suspicion below is live */
+    swim_suspicion_t suspicion;
+} swim_node_t;
+
+/* ---- Broadcast queue (swim_broadcast.c) --------------------------------- */
+typedef struct {
+    gossip_update_t update;          /* tags and key point into owned copies */
+    uint8_t keybuf [SWIM_KEY_BYTES];
+    size_t size;                     /* bytes it adds to an encoded packet */
+    uint32_t transmits;
+    uint64_t order;                  /* enqueue order: newer first on ties */
+} swim_bcast_t;
+
+typedef struct {
+    swim_bcast_t **items;
+    size_t n, cap;
+    uint64_t next_order;
+} swim_bqueue_t;
+
+void swim__bqueue_init (swim_bqueue_t *q);
+void swim__bqueue_clear (swim_bqueue_t *q);
+/* Queue `u` (copied), replacing any queued update about the same member. */
+void swim__bqueue_put (swim_bqueue_t *q, const gossip_update_t *u, size_t size);
+/* Pick updates for one packet: least transmitted first, newest first on
+ * ties, while they fit in `budget` bytes; `first`, if not NULL, names a
+ * member whose update goes first (the buddy system). Fills out[] with
+ * shallow copies valid until the next queue call; bumps transmit counts and
+ * retires those that reached `limit`. Returns the count. */
+size_t swim__bqueue_take (swim_bqueue_t *q, const char *first, size_t budget, uint32_t limit,
+                          gossip_update_t *out, size_t max, uint64_t *retired);
+/* Transmit count of the queued update about `name` (-1 if none). */
+/* Retire finished entries, return how many remain. */
+size_t swim__bqueue_pending (swim_bqueue_t *q, uint32_t limit);
+int swim__bqueue_transmits (swim_bqueue_t *q, const char *name);
+bool swim__bqueue_has (swim_bqueue_t *q, const char *name, uint32_t kind);
+
+/* ---- Copy helpers (swim_members.c) -------------------------------------- */
+/* Deep-copy tags (dst must be empty/zeroed). 0 or -1. */
+int swim__tags_copy (wire_tags_t *dst, const wire_tags_t *src);
+void swim__tags_free (wire_tags_t *tags);
+bool swim__tags_equal (const wire_tags_t *a, const wire_tags_t *b);
+
+/* ---- The core ------------------------------------------------------------ */
+typedef struct {
+    uint64_t seq;                    /* our seq towards the target */
+    char origin_addr [SWIM_ADDR_MAX + 1];
+    uint16_t origin_port;
+    uint64_t origin_seq;
+    uint64_t deadline_ms;
+} swim_relay_t;
+
+#define SWIM_RELAYS_MAX 64
+/* Least time between two repair push-pulls triggered by `known`. */
+#define SWIM_SYNC_GAP_MS 200
+
+struct _swim_t {
+    swim_config_t cfg;
+    swim_env_t env;
+    swim_stats_t stats;
+
+    swim_node_t **nodes;             /* nodes[0] is us */
+    size_t nnodes, capnodes;
+    zhashx_t *by_name;               /* name -> swim_node_t * (not owned) */
+    zhashx_t *refused;               /* name -> expiry (uintptr), event rate limit */
+
+    /* Probing: shuffled round-robin over the other members. */
+    swim_node_t **order;
+    size_t norder, caporder, order_idx;
+    struct {
+        bool active;
+        uint64_t seq;
+        char target [SWIM_NAME_MAX + 1];
+        uint64_t timeout_at, end_at;
+        bool indirect_sent, acked;
+        uint32_t expected_nacks, nacks;
+    } probe;
+    uint64_t probe_next_ms;
+    uint64_t seq;
+
+    swim_relay_t relays [SWIM_RELAYS_MAX];
+    size_t nrelays;
+
+    swim_bqueue_t bq;
+    swim_awareness_t awareness;
+    uint64_t gossip_next_ms;
+    uint64_t pushpull_next_ms;
+    uint64_t reap_next_ms;
+    uint64_t sync_next_ms;
+
+    bool joined;
+    bool joining_reply;              /* merging the answer to our join */
+    bool leaving;
+    char refused_why [200];
+    bool is_refused;
+};
+
+/* swim_members.c */
+swim_node_t *swim__lookup (swim_t *self, const char *name);
+/* Apply one update from the network; true if it changed our view. */
+bool swim__apply (swim_t *self, const gossip_update_t *u);
+/* Fill *u (shallow: points into the member) with the member's alive record. */
+void swim__alive_record (const swim_member_t *m, gossip_update_t *u);
+/* Queue a broadcast of `u`. */
+void swim__broadcast (swim_t *self, const gossip_update_t *u);
+/* Queue our own alive record. */
+void swim__broadcast_self (swim_t *self);
+/* Mark `node` dead/suspect/... and run the side effects. */
+void swim__set_dead (swim_t *self, swim_node_t *node, const char *accuser);
+void swim__remove (swim_t *self, swim_node_t *node);
+void swim__emit (swim_t *self, swim_event_kind_t kind, const swim_member_t *m,
+                 const char *reason);
+size_t swim__live_count (swim_t *self);     /* alive + suspect */
+size_t swim__alive_count (swim_t *self);
+uint32_t swim__retransmit_limit (swim_t *self);
+void swim__suspicion_bounds (swim_t *self, uint64_t *min_ms, uint64_t *max_ms);
+
+static inline uint64_t
+swim__now (swim_t *self)
+{
+    return self->env.now_ms (self->env.ctx);
+}
+
+static inline uint32_t
+swim__rand (swim_t *self, uint32_t n)
+{
+    return n ? self->env.random (self->env.ctx) % n : 0;
+}
+
+#endif
