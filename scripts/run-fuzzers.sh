@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# run-fuzzers.sh [SECONDS] [BUILD_DIR] - run every built libFuzzer target.
+#
+# For each executable BUILD_DIR/fuzz/fuzz_<name>, run it for SECONDS
+# (default 30) on a scratch copy of fuzz/corpus/<name>/ (a missing corpus
+# starts empty), so new inputs never pollute the committed seed corpus.
+# Crash, leak, timeout and OOM reproducers land in the scratch dir and are
+# reported and kept. Exits non-zero if any fuzzer failed, naming each one;
+# when all are clean the scratch dir is removed.
+#
+# Build the targets first:
+#   CC=clang cmake -S . -B build-fuzz -DSHED_FUZZ=ON && make -C build-fuzz fuzz_wire
+set -u
+
+seconds=${1:-30}
+build_dir=${2:-build-fuzz}
+repo=$(cd "$(dirname "$0")/.." && pwd)
+case $build_dir in /*) ;; *) build_dir=$PWD/$build_dir ;; esac
+
+if ! [[ $seconds =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ]; then
+    echo "usage: $0 [SECONDS] [BUILD_DIR]" >&2
+    exit 2
+fi
+if [ ! -d "$build_dir/fuzz" ]; then
+    echo "run-fuzzers: no $build_dir/fuzz (configure with CC=clang -DSHED_FUZZ=ON)" >&2
+    exit 2
+fi
+
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/shed-fuzz.XXXXXX")
+failed=()
+ran=0
+for bin in "$build_dir"/fuzz/fuzz_*; do
+    [ -f "$bin" ] && [ -x "$bin" ] || continue
+    target=$(basename "$bin")
+    name=${target#fuzz_}
+    work=$scratch/$name
+    mkdir -p "$work/corpus" "$work/artifacts"
+    if [ -d "$repo/fuzz/corpus/$name" ]; then
+        cp -R "$repo/fuzz/corpus/$name/." "$work/corpus/"
+    fi
+    echo "== $target: ${seconds}s, corpus $(ls "$work/corpus" | wc -l) files"
+    ran=$((ran + 1))
+    # libFuzzer exits non-zero on any finding (crash, leak, OOM, timeout)
+    # and writes the input to artifacts/; the final stats give the execs.
+    "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+           -print_final_stats=1 -artifact_prefix="$work/artifacts/" \
+           "$work/corpus" >"$work/log" 2>&1
+    rc=$?
+    grep -E '^stat::number_of_executed_units|^Done [0-9]+ runs' "$work/log" | tail -1
+    if [ $rc -ne 0 ] || [ -n "$(ls -A "$work/artifacts")" ]; then
+        echo "!! $target FAILED (exit $rc); artifacts in $work/artifacts, log $work/log"
+        grep -E 'ERROR|SUMMARY|check failed' "$work/log" | head -5
+        failed+=("$target")
+    fi
+done
+
+if [ $ran -eq 0 ]; then
+    echo "run-fuzzers: no fuzz_* binaries in $build_dir/fuzz" >&2
+    exit 2
+fi
+if [ ${#failed[@]} -ne 0 ]; then
+    echo "run-fuzzers: ${#failed[@]} of $ran fuzzers failed: ${failed[*]}"
+    exit 1
+fi
+rm -rf "$scratch"
+echo "run-fuzzers: all $ran fuzzers clean"
