@@ -349,7 +349,7 @@ s_apply_alive (swim_t *self, const gossip_update_t *u)
     bool key_differs = memcmp (u->key.data, node->pub.key, SWIM_KEY_BYTES) != 0;
     if (key_differs && (node->pub.state == SWIM_ALIVE || node->pub.state == SWIM_SUSPECT)) {
         self->stats.refused_conflict++;
-        char why [200];
+        char why [320];
         snprintf (why, sizeof why,
                   "name '%s' is held by another live identity (at %s:%u); refused the "
                   "newcomer at %s:%u",

@@ -1,0 +1,1094 @@
+/*
+ * membership.c - the membership actor (see membership.h for its interface).
+ *
+ * One thread, one poll loop over: the actor pipe, the UDP socket, the TCP
+ * listener, every open stream connection and the optional beacon. The loop
+ * sleeps until the core's next deadline. All sockets are non-blocking; a
+ * stream connection is a small state machine (write request, read reply
+ * for clients; read request, write reply for the server side) with a
+ * deadline, so a slow or dead peer costs a slot, never the loop.
+ */
+#include "cluster/membership.h"
+#include "common/log.h"
+#include "crypto/identity.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sodium.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define S_COMP          "membership"
+#define S_UDP_AD        "shed-gossip-udp-v1"  /* seal domain: datagrams */
+#define S_TCP_AD        "shed-gossip-tcp-v1"  /* seal domain: stream frames */
+#define S_CONNS_MAX     256                   /* open stream connections */
+#define S_CONN_TIMEOUT  2000                  /* ms for one whole exchange */
+#define S_KEYOP_TIMEOUT 3000
+#define S_JOIN_BACKOFF0 500                   /* first retry; doubles to 30 s */
+#define S_JOIN_BACKOFFN 30000
+
+/* Actor-level counters (the core keeps its own). */
+#define S_COUNTERS(C) \
+    C (udp_sent) C (udp_received) C (drop_short) C (drop_format) C (drop_keyid) \
+    C (drop_auth) C (drop_oversize) C (stream_served) C (stream_errors)
+
+typedef enum { CONN_SERVE, CONN_PUSHPULL, CONN_KEYOP } conn_kind_t;
+
+typedef struct {
+    int fd;
+    conn_kind_t kind;
+    bool writing;                 /* else reading */
+    uint8_t *out;
+    size_t outlen, outoff;
+    uint8_t hdr [4];
+    size_t hdroff;
+    uint8_t *in;
+    size_t inlen, inoff;
+    uint64_t deadline;
+    char peer [SWIM_ADDR_MAX + 1];
+    uint16_t port;
+    char name [SWIM_NAME_MAX + 1];   /* keyop: member asked */
+} conn_t;
+
+typedef struct {
+    zsock_t *pipe;
+    membership_config_t cfg;
+    shed_keyring_t *keyring;
+    swim_t *swim;
+    zsock_t *events;
+    zactor_t *beacon;
+    int udp, tcp;
+    conn_t *conns [S_CONNS_MAX];
+    size_t nconns;
+    bool terminated;
+    struct {
+#define S_FIELD(n) uint64_t n;
+        S_COUNTERS (S_FIELD)
+#undef S_FIELD
+    } st;
+    /* join */
+    uint64_t join_next_ms, join_backoff;
+    bool join_pending;             /* a JOIN command waits for its reply */
+    uint64_t join_reply_by;
+    /* leave */
+    bool leave_pending;
+    uint64_t leave_reply_by;
+    /* cluster-wide key operation */
+    struct {
+        bool active;
+        uint64_t id;
+        uint32_t op;
+        uint8_t key [SHED_KEY_BYTES];
+        size_t waiting;
+        uint64_t deadline;
+        zmsg_t *results;
+        bool failed;
+    } keyop;
+} self_t;
+
+/* ---- Small helpers ---------------------------------------------------------- */
+
+static uint64_t
+s_now (void *ctx)
+{
+    return (uint64_t) zclock_mono ();
+}
+
+static uint32_t
+s_random (void *ctx)
+{
+    return randombytes_random ();
+}
+
+static int
+s_nonblock (int fd)
+{
+    int flags = fcntl (fd, F_GETFL, 0);
+    return flags < 0 ? -1 : fcntl (fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+static int
+s_sockaddr (const char *addr, uint16_t port, struct sockaddr_in *sa)
+{
+    memset (sa, 0, sizeof *sa);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons (port);
+    return inet_pton (AF_INET, addr, &sa->sin_addr) == 1 ? 0 : -1;
+}
+
+/* Resolve "host:port" (IPv4) into a numeric address. 0 or -1. */
+static int
+s_resolve (const char *hostport, char *addr, size_t addrlen, uint16_t *port)
+{
+    char host [256];
+    const char *colon = strrchr (hostport, ':');
+    if (!colon || (size_t) (colon - hostport) >= sizeof host)
+        return -1;
+    memcpy (host, hostport, (size_t) (colon - hostport));
+    host [colon - hostport] = '\0';
+    long p = strtol (colon + 1, NULL, 10);
+    if (p <= 0 || p > 65535)
+        return -1;
+    struct addrinfo hints, *res = NULL;
+    memset (&hints, 0, sizeof hints);
+    hints.ai_family = AF_INET;
+    if (getaddrinfo (host, NULL, &hints, &res) || !res)
+        return -1;
+    inet_ntop (AF_INET, &((struct sockaddr_in *) res->ai_addr)->sin_addr, addr,
+               (socklen_t) addrlen);
+    freeaddrinfo (res);
+    *port = (uint16_t) p;
+    return 0;
+}
+
+/* Seal a message into a stream frame: length prefix + sealed bytes. */
+static uint8_t *
+s_frame (self_t *self, const uint8_t *msg, size_t len, size_t *framelen)
+{
+    size_t cap = 4 + len + SHED_SEAL_OVERHEAD;
+    uint8_t *frame = (uint8_t *) malloc (cap);
+    if (!frame)
+        return NULL;
+    size_t sealed = 0;
+    if (shed_keyring_seal (self->keyring, (const uint8_t *) S_TCP_AD, strlen (S_TCP_AD), msg,
+                           len, frame + 4, cap - 4, &sealed)) {
+        free (frame);
+        return NULL;
+    }
+    frame [0] = (uint8_t) (sealed >> 24);
+    frame [1] = (uint8_t) (sealed >> 16);
+    frame [2] = (uint8_t) (sealed >> 8);
+    frame [3] = (uint8_t) sealed;
+    *framelen = 4 + sealed;
+    return frame;
+}
+
+/* ---- Environment for the core ------------------------------------------------ */
+
+static void
+s_env_send (void *ctx, const char *addr, uint16_t port, const uint8_t *buf, size_t len)
+{
+    self_t *self = (self_t *) ctx;
+    uint8_t sealed [SWIM_PACKET_MAX + SHED_SEAL_OVERHEAD];
+    size_t slen = 0;
+    struct sockaddr_in sa;
+    if (s_sockaddr (addr, port, &sa))
+        return;
+    if (shed_keyring_seal (self->keyring, (const uint8_t *) S_UDP_AD, strlen (S_UDP_AD), buf,
+                           len, sealed, sizeof sealed, &slen))
+        return;
+    if (sendto (self->udp, sealed, slen, 0, (struct sockaddr *) &sa, sizeof sa) >= 0)
+        self->st.udp_sent++;
+}
+
+static conn_t *s_conn_open (self_t *self, const char *addr, uint16_t port, conn_kind_t kind,
+                            const uint8_t *msg, size_t len);
+
+static void
+s_env_stream (void *ctx, const char *addr, uint16_t port, const uint8_t *buf, size_t len)
+{
+    s_conn_open ((self_t *) ctx, addr, port, CONN_PUSHPULL, buf, len);
+}
+
+static void
+s_env_event (void *ctx, const swim_event_t *ev)
+{
+    self_t *self = (self_t *) ctx;
+    if (ev->kind == SWIM_EV_REFUSED)
+        log_warn (S_COMP, "refused: %s|member=%s", ev->reason ? ev->reason : "",
+                  ev->member->name);
+    else if (ev->kind == SWIM_EV_FAIL || ev->kind == SWIM_EV_LEAVE || ev->kind == SWIM_EV_JOIN)
+        log_info (S_COMP, "member %s|member=%s addr=%s:%u inc=%llu",
+                  swim_event_name (ev->kind), ev->member->name, ev->member->addr,
+                  (unsigned) ev->member->port, (unsigned long long) ev->member->incarnation);
+    if (!self->events)
+        return;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (swim_member_encode (ev->member, &buf, &len))
+        return;
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, swim_event_name (ev->kind));
+    zmsg_addstr (msg, ev->member->name);
+    zmsg_addmem (msg, buf, len);
+    zmsg_addstr (msg, ev->reason ? ev->reason : "");
+    free (buf);
+    zmsg_send (&msg, self->events);
+}
+
+/* ---- Stream connections ------------------------------------------------------- */
+
+static void
+s_conn_free (conn_t **conn_p)
+{
+    conn_t *conn = *conn_p;
+    if (!conn)
+        return;
+    if (conn->fd >= 0)
+        close (conn->fd);
+    free (conn->out);
+    free (conn->in);
+    free (conn);
+    *conn_p = NULL;
+}
+
+static conn_t *
+s_conn_add (self_t *self, int fd, conn_kind_t kind)
+{
+    if (self->nconns == S_CONNS_MAX) {
+        close (fd);
+        self->st.stream_errors++;
+        return NULL;
+    }
+    conn_t *conn = (conn_t *) zmalloc (sizeof (conn_t));
+    conn->fd = fd;
+    conn->kind = kind;
+    conn->deadline = s_now (NULL) + S_CONN_TIMEOUT;
+    self->conns [self->nconns++] = conn;
+    return conn;
+}
+
+static conn_t *
+s_conn_open (self_t *self, const char *addr, uint16_t port, conn_kind_t kind, const uint8_t *msg,
+             size_t len)
+{
+    struct sockaddr_in sa;
+    if (s_sockaddr (addr, port, &sa))
+        return NULL;
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    if (fd < 0 || s_nonblock (fd)) {
+        if (fd >= 0)
+            close (fd);
+        self->st.stream_errors++;
+        return NULL;
+    }
+    int one = 1;
+    setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect (fd, (struct sockaddr *) &sa, sizeof sa) && errno != EINPROGRESS) {
+        close (fd);
+        self->st.stream_errors++;
+        return NULL;
+    }
+    conn_t *conn = s_conn_add (self, fd, kind);
+    if (!conn)
+        return NULL;
+    snprintf (conn->peer, sizeof conn->peer, "%s", addr);
+    conn->port = port;
+    conn->out = s_frame (self, msg, len, &conn->outlen);
+    conn->writing = true;
+    if (!conn->out)
+        conn->deadline = 0;     /* reaped on the next pass */
+    return conn;
+}
+
+static void s_keyop_result (self_t *self, const char *name, const uint8_t *msg, size_t len);
+static void s_serve_keyop (self_t *self, conn_t *conn, const uint8_t *msg, size_t len);
+
+/* A complete frame arrived on `conn`: open it and act. Returns true if the
+ * connection now has a reply to write. */
+static bool
+s_conn_frame (self_t *self, conn_t *conn)
+{
+    uint8_t *pt = (uint8_t *) malloc (conn->inlen);
+    size_t ptlen = 0;
+    if (!pt)
+        return false;
+    int rc = shed_keyring_open (self->keyring, (const uint8_t *) S_TCP_AD, strlen (S_TCP_AD),
+                                conn->in, conn->inlen, pt, conn->inlen, &ptlen, NULL);
+    if (rc) {
+        if (rc == SHED_SEAL_ERR_KEYID)
+            self->st.drop_keyid++;
+        else if (rc == SHED_SEAL_ERR_AUTH)
+            self->st.drop_auth++;
+        else
+            self->st.drop_format++;
+        if (conn->kind == CONN_KEYOP)
+            s_keyop_result (self, conn->name, NULL, 0);
+        free (pt);
+        return false;
+    }
+    bool reply = false;
+    if (conn->kind == CONN_KEYOP)
+        s_keyop_result (self, conn->name, pt, ptlen);
+    else if (conn->kind == CONN_PUSHPULL)
+        swim_receive_stream (self->swim, conn->peer, conn->port, pt, ptlen, NULL, NULL);
+    else {
+        wire_hdr_t hdr;
+        self->st.stream_served++;
+        if (wire_peek (&gossip_proto, pt, ptlen, &hdr) == 0 && hdr.type == GOSSIP_KEY_OP) {
+            s_serve_keyop (self, conn, pt, ptlen);
+            reply = conn->out != NULL;
+        }
+        else {
+            uint8_t *out = NULL;
+            size_t outlen = 0;
+            swim_receive_stream (self->swim, conn->peer, conn->port, pt, ptlen, &out, &outlen);
+            if (out) {
+                conn->out = s_frame (self, out, outlen, &conn->outlen);
+                free (out);
+                reply = conn->out != NULL;
+            }
+        }
+    }
+    free (pt);
+    return reply;
+}
+
+/* Drive one connection; returns false when it is finished. */
+static bool
+s_conn_io (self_t *self, conn_t *conn)
+{
+    if (conn->writing) {
+        while (conn->outoff < conn->outlen) {
+            ssize_t n = send (conn->fd, conn->out + conn->outoff, conn->outlen - conn->outoff,
+                              MSG_NOSIGNAL);
+            if (n < 0)
+                return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINPROGRESS
+                       || errno == ENOTCONN;
+            conn->outoff += (size_t) n;
+        }
+        if (conn->kind == CONN_SERVE)
+            return false;           /* reply written: done */
+        conn->writing = false;      /* request written: read the reply */
+        return true;
+    }
+    while (conn->hdroff < 4) {
+        ssize_t n = recv (conn->fd, conn->hdr + conn->hdroff, 4 - conn->hdroff, 0);
+        if (n == 0)
+            return false;
+        if (n < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK;
+        conn->hdroff += (size_t) n;
+        if (conn->hdroff == 4) {
+            conn->inlen = ((size_t) conn->hdr [0] << 24) | ((size_t) conn->hdr [1] << 16)
+                          | ((size_t) conn->hdr [2] << 8) | conn->hdr [3];
+            if (conn->inlen < SHED_SEAL_OVERHEAD || conn->inlen > SWIM_STREAM_MAX) {
+                self->st.drop_oversize++;
+                return false;
+            }
+            conn->in = (uint8_t *) malloc (conn->inlen);
+            if (!conn->in)
+                return false;
+        }
+    }
+    while (conn->inoff < conn->inlen) {
+        ssize_t n = recv (conn->fd, conn->in + conn->inoff, conn->inlen - conn->inoff, 0);
+        if (n == 0)
+            return false;
+        if (n < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK;
+        conn->inoff += (size_t) n;
+    }
+    if (s_conn_frame (self, conn)) {
+        conn->writing = true;
+        conn->outoff = 0;
+        return s_conn_io (self, conn);
+    }
+    return false;
+}
+
+static void
+s_conn_close_at (self_t *self, size_t i)
+{
+    conn_t *conn = self->conns [i];
+    if (conn->kind == CONN_KEYOP && conn->name [0])
+        s_keyop_result (self, conn->name, NULL, 0);   /* no answer */
+    s_conn_free (&self->conns [i]);
+    self->conns [i] = self->conns [--self->nconns];
+}
+
+/* ---- Keyring operations ---------------------------------------------------------- */
+
+static int
+s_keyring_apply (self_t *self, uint32_t op, const uint8_t key [SHED_KEY_BYTES], char *why,
+                 size_t whylen)
+{
+    int rc = 0;
+    switch (op) {
+        case GOSSIP_KEY_INSTALL: rc = shed_keyring_install (self->keyring, key); break;
+        case GOSSIP_KEY_USE:     rc = shed_keyring_use (self->keyring, key); break;
+        case GOSSIP_KEY_REMOVE:  rc = shed_keyring_remove (self->keyring, key); break;
+        default:                 return 0;
+    }
+    if (rc) {
+        snprintf (why, whylen, "%s",
+                  rc == SHED_KR_ERR_FULL ? "keyring full"
+                  : rc == SHED_KR_ERR_ABSENT ? "key not installed"
+                  : rc == SHED_KR_ERR_PRIMARY ? "cannot remove the primary key"
+                                              : "keyring error");
+        return -1;
+    }
+    if (self->cfg.keyring_path [0] && shed_keyring_save (self->keyring, self->cfg.keyring_path)) {
+        snprintf (why, whylen, "saving keyring: %s", strerror (errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* "<keyid>,<keyid>*" for our keyring. */
+static void
+s_keyids (self_t *self, char *out, size_t outlen)
+{
+    out [0] = '\0';
+    size_t used = 0;
+    for (size_t i = 0; i < shed_keyring_count (self->keyring); i++) {
+        shed_keyring_entry_t e;
+        if (shed_keyring_entry (self->keyring, i, &e))
+            continue;
+        int n = snprintf (out + used, outlen - used, "%s%08x%s", used ? "," : "", e.id,
+                          e.primary ? "*" : "");
+        sodium_memzero (&e, sizeof e);
+        if (n < 0 || (size_t) n >= outlen - used)
+            break;
+        used += (size_t) n;
+    }
+}
+
+static void
+s_serve_keyop (self_t *self, conn_t *conn, const uint8_t *msg, size_t len)
+{
+    gossip_msg_t req;
+    if (wire_decode (&gossip_proto, msg, len, &req, NULL))
+        return;
+    gossip_msg_t rep;
+    memset (&rep, 0, sizeof rep);
+    rep.hdr.type = GOSSIP_KEY_REPLY;
+    gossip_key_reply_t *r = &rep.u.gossip_key_reply;
+    r->id = req.u.gossip_key_op.id;
+    snprintf (r->from, sizeof r->from, "%s", self->cfg.name);
+    r->ok = true;
+    if (req.u.gossip_key_op.op != GOSSIP_KEY_LIST) {
+        uint8_t key [SHED_KEY_BYTES];
+        memcpy (key, req.u.gossip_key_op.key.data, SHED_KEY_BYTES);
+        if (s_keyring_apply (self, (uint32_t) req.u.gossip_key_op.op, key, r->error,
+                             sizeof r->error))
+            r->ok = false;
+        sodium_memzero (key, sizeof key);
+    }
+    if (req.u.gossip_key_op.key.data)
+        sodium_memzero (req.u.gossip_key_op.key.data, req.u.gossip_key_op.key.len);
+    wire_msg_free (&gossip_proto, &req);
+    gossip_keyinfo_t infos [SWIM_KEYS_MAX];
+    size_t n = 0;
+    for (size_t i = 0; i < shed_keyring_count (self->keyring) && n < SWIM_KEYS_MAX; i++) {
+        shed_keyring_entry_t e;
+        if (shed_keyring_entry (self->keyring, i, &e))
+            continue;
+        memset (&infos [n], 0, sizeof infos [n]);
+        infos [n].id = e.id;
+        infos [n].primary = e.primary;
+        n++;
+        sodium_memzero (&e, sizeof e);
+    }
+    r->keys.n = n;
+    r->keys.items = infos;
+    uint8_t *out = NULL;
+    size_t outlen = 0;
+    if (wire_encode (&gossip_proto, &rep, &out, &outlen) == 0) {
+        conn->out = s_frame (self, out, outlen, &conn->outlen);
+        free (out);
+    }
+}
+
+static void
+s_keyop_finish (self_t *self)
+{
+    zmsg_t *reply = self->keyop.results;
+    self->keyop.results = NULL;
+    zmsg_pushstr (reply, self->keyop.failed ? "PARTIAL" : "OK");
+    zmsg_send (&reply, self->pipe);
+    sodium_memzero (self->keyop.key, sizeof self->keyop.key);
+    self->keyop.active = false;
+}
+
+static void
+s_keyop_result (self_t *self, const char *name, const uint8_t *msg, size_t len)
+{
+    if (!self->keyop.active || !name [0])
+        return;
+    gossip_msg_t rep;
+    if (!msg || wire_decode (&gossip_proto, msg, len, &rep, NULL)
+        || rep.hdr.type != GOSSIP_KEY_REPLY) {
+        zmsg_addstrf (self->keyop.results, "%s error no valid answer (wrong key or down?)",
+                      name);
+        self->keyop.failed = true;
+    }
+    else {
+        gossip_key_reply_t *r = &rep.u.gossip_key_reply;
+        if (r->ok) {
+            char ids [SWIM_KEYS_MAX * 10 + 1] = "";
+            size_t used = 0;
+            for (size_t i = 0; i < r->keys.n; i++)
+                used += (size_t) snprintf (ids + used, sizeof ids - used, "%s%08x%s",
+                                           i ? "," : "", (unsigned) r->keys.items [i].id,
+                                           r->keys.items [i].primary ? "*" : "");
+            zmsg_addstrf (self->keyop.results, "%s ok %s", name, ids);
+        }
+        else {
+            zmsg_addstrf (self->keyop.results, "%s error %s", name, r->error);
+            self->keyop.failed = true;
+        }
+        wire_msg_free (&gossip_proto, &rep);
+    }
+    if (self->keyop.waiting > 0 && --self->keyop.waiting == 0)
+        s_keyop_finish (self);
+}
+
+static void
+s_cmd_keys (self_t *self, zmsg_t *request)
+{
+    char *verb = zmsg_popstr (request);
+    char *text = zmsg_popstr (request);
+    uint32_t op = GOSSIP_KEY_LIST;
+    if (verb && streq (verb, "INSTALL"))
+        op = GOSSIP_KEY_INSTALL;
+    else if (verb && streq (verb, "USE"))
+        op = GOSSIP_KEY_USE;
+    else if (verb && streq (verb, "REMOVE"))
+        op = GOSSIP_KEY_REMOVE;
+    else if (!verb || !streq (verb, "LIST")) {
+        zstr_send (self->pipe, "ERROR unknown KEYS verb");
+        goto done;
+    }
+    if (self->keyop.active) {
+        zstr_send (self->pipe, "ERROR another key operation is running");
+        goto done;
+    }
+    memset (&self->keyop, 0, sizeof self->keyop);
+    if (op != GOSSIP_KEY_LIST && (!text || shed_key_from_text (text, self->keyop.key))) {
+        zstr_send (self->pipe, "ERROR key must be base64 of 32 bytes");
+        goto done;
+    }
+    char why [128];
+    if (s_keyring_apply (self, op, self->keyop.key, why, sizeof why)) {
+        zstr_sendf (self->pipe, "ERROR %s", why);
+        sodium_memzero (self->keyop.key, sizeof self->keyop.key);
+        goto done;
+    }
+    self->keyop.active = true;
+    self->keyop.op = op;
+    self->keyop.id = randombytes_random ();
+    self->keyop.results = zmsg_new ();
+    self->keyop.deadline = s_now (NULL) + S_KEYOP_TIMEOUT;
+    char ids [SWIM_KEYS_MAX * 10 + 1];
+    s_keyids (self, ids, sizeof ids);
+    zmsg_addstrf (self->keyop.results, "%s ok %s", self->cfg.name, ids);
+
+    gossip_msg_t msg;
+    memset (&msg, 0, sizeof msg);
+    msg.hdr.type = GOSSIP_KEY_OP;
+    msg.u.gossip_key_op.id = self->keyop.id;
+    msg.u.gossip_key_op.op = op;
+    if (op != GOSSIP_KEY_LIST) {
+        msg.u.gossip_key_op.key.data = self->keyop.key;
+        msg.u.gossip_key_op.key.len = SHED_KEY_BYTES;
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (wire_encode (&gossip_proto, &msg, &buf, &len) == 0) {
+        for (size_t i = 1; i < swim_size (self->swim); i++) {
+            const swim_member_t *m = swim_member_at (self->swim, i);
+            if (m->state != SWIM_ALIVE && m->state != SWIM_SUSPECT)
+                continue;
+            conn_t *conn = s_conn_open (self, m->addr, m->port, CONN_KEYOP, buf, len);
+            if (conn) {
+                snprintf (conn->name, sizeof conn->name, "%s", m->name);
+                self->keyop.waiting++;
+            }
+            else {
+                zmsg_addstrf (self->keyop.results, "%s error cannot connect", m->name);
+                self->keyop.failed = true;
+            }
+        }
+        sodium_memzero (buf, len);
+        free (buf);
+    }
+    if (self->keyop.waiting == 0)
+        s_keyop_finish (self);
+done:
+    zstr_free (&verb);
+    if (text)
+        sodium_memzero (text, strlen (text));
+    zstr_free (&text);
+}
+
+/* ---- Commands ------------------------------------------------------------------ */
+
+static void
+s_join_seeds (self_t *self)
+{
+    for (size_t i = 0; i < self->cfg.nseeds; i++) {
+        char addr [SWIM_ADDR_MAX + 1];
+        uint16_t port;
+        if (s_resolve (self->cfg.seeds [i], addr, sizeof addr, &port) == 0)
+            swim_join (self->swim, addr, port);
+        else
+            log_warn (S_COMP, "cannot resolve seed|seed=%s", self->cfg.seeds [i]);
+    }
+}
+
+static void
+s_cmd_stats (self_t *self)
+{
+    zmsg_t *msg = zmsg_new ();
+    swim_stats_t st;
+    swim_stats (self->swim, &st);
+#define S_ADD(n) zmsg_addstr (msg, #n); zmsg_addstrf (msg, "%llu", (unsigned long long) st.n);
+    SWIM_COUNTERS (S_ADD)
+#undef S_ADD
+#define S_ADD(n) zmsg_addstr (msg, #n); zmsg_addstrf (msg, "%llu", (unsigned long long) self->st.n);
+    S_COUNTERS (S_ADD)
+#undef S_ADD
+    zmsg_addstr (msg, "members");
+    zmsg_addstrf (msg, "%zu", swim_size (self->swim));
+    const char *names [] = { "alive", "suspect", "failed", "left" };
+    for (int s = 0; s < 4; s++) {
+        zmsg_addstr (msg, names [s]);
+        zmsg_addstrf (msg, "%zu", swim_count_state (self->swim, (swim_state_t) s));
+    }
+    zmsg_addstr (msg, "awareness");
+    zmsg_addstrf (msg, "%u", swim_awareness (self->swim));
+    zmsg_send (&msg, self->pipe);
+}
+
+static void
+s_handle_pipe (self_t *self)
+{
+    zmsg_t *request = zmsg_recv (self->pipe);
+    if (!request) {
+        self->terminated = true;
+        return;
+    }
+    char *command = zmsg_popstr (request);
+    if (!command)
+        ;
+    else if (streq (command, "$TERM"))
+        self->terminated = true;
+    else if (streq (command, "JOIN")) {
+        char *seed;
+        while ((seed = zmsg_popstr (request))) {
+            if (self->cfg.nseeds < MEMBERSHIP_SEEDS_MAX) {
+                bool dup = false;
+                for (size_t i = 0; i < self->cfg.nseeds; i++)
+                    dup |= streq (self->cfg.seeds [i], seed);
+                if (!dup)
+                    snprintf (self->cfg.seeds [self->cfg.nseeds++], sizeof self->cfg.seeds [0],
+                              "%s", seed);
+            }
+            char addr [SWIM_ADDR_MAX + 1];
+            uint16_t port;
+            if (s_resolve (seed, addr, sizeof addr, &port) == 0)
+                swim_join (self->swim, addr, port);
+            zstr_free (&seed);
+        }
+        if (swim_joined (self->swim))
+            zstr_send (self->pipe, "OK");
+        else {
+            self->join_pending = true;
+            self->join_reply_by = s_now (NULL) + self->cfg.join_timeout_ms;
+            self->join_backoff = S_JOIN_BACKOFF0;
+            self->join_next_ms = s_now (NULL) + self->join_backoff;
+        }
+    }
+    else if (streq (command, "LEAVE")) {
+        swim_leave (self->swim);
+        self->leave_pending = true;
+        self->leave_reply_by = s_now (NULL) + self->cfg.leave_timeout_ms;
+    }
+    else if (streq (command, "MEMBERS")) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        if (swim_members_encode (self->swim, &buf, &len) == 0) {
+            zframe_t *frame = zframe_new (buf, len);
+            zframe_send (&frame, self->pipe, 0);
+            free (buf);
+        }
+        else
+            zstr_send (self->pipe, "");
+    }
+    else if (streq (command, "TAGS")) {
+        char *verb = zmsg_popstr (request);
+        char *key = zmsg_popstr (request);
+        char *value = zmsg_popstr (request);
+        if (verb && key && streq (verb, "SET") && value)
+            zstr_send (self->pipe, swim_set_tag (self->swim, key, value) == 0
+                                       ? "OK" : "ERROR tag too long or too many tags");
+        else if (verb && key && streq (verb, "UNSET")) {
+            swim_unset_tag (self->swim, key);
+            zstr_send (self->pipe, "OK");
+        }
+        else
+            zstr_send (self->pipe, "ERROR usage: TAGS SET key value | TAGS UNSET key");
+        zstr_free (&verb);
+        zstr_free (&key);
+        zstr_free (&value);
+    }
+    else if (streq (command, "KEYS"))
+        s_cmd_keys (self, request);
+    else if (streq (command, "STATS"))
+        s_cmd_stats (self);
+    else {
+        log_error (S_COMP, "invalid command|command=%s", command);
+        zstr_send (self->pipe, "ERROR invalid command");
+    }
+    zstr_free (&command);
+    zmsg_destroy (&request);
+}
+
+/* ---- Sockets ---------------------------------------------------------------------- */
+
+static void
+s_handle_udp (self_t *self)
+{
+    uint8_t buf [65536];
+    uint8_t pt [65536];
+    for (int burst = 0; burst < 64; burst++) {
+        struct sockaddr_in sa;
+        socklen_t salen = sizeof sa;
+        ssize_t n = recvfrom (self->udp, buf, sizeof buf, 0, (struct sockaddr *) &sa, &salen);
+        if (n < 0)
+            return;
+        self->st.udp_received++;
+        if ((size_t) n < SHED_SEAL_OVERHEAD) {
+            self->st.drop_short++;
+            continue;
+        }
+        if ((size_t) n > SWIM_PACKET_MAX + SHED_SEAL_OVERHEAD) {
+            self->st.drop_oversize++;
+            continue;
+        }
+        size_t ptlen = 0;
+        int rc = shed_keyring_open (self->keyring, (const uint8_t *) S_UDP_AD, strlen (S_UDP_AD),
+                                    buf, (size_t) n, pt, sizeof pt, &ptlen, NULL);
+        if (rc) {
+            if (rc == SHED_SEAL_ERR_SHORT)
+                self->st.drop_short++;
+            else if (rc == SHED_SEAL_ERR_KEYID)
+                self->st.drop_keyid++;
+            else if (rc == SHED_SEAL_ERR_AUTH)
+                self->st.drop_auth++;
+            else
+                self->st.drop_format++;
+            continue;
+        }
+        char addr [INET_ADDRSTRLEN];
+        inet_ntop (AF_INET, &sa.sin_addr, addr, sizeof addr);
+        swim_receive (self->swim, addr, ntohs (sa.sin_port), pt, ptlen);
+    }
+}
+
+static void
+s_handle_accept (self_t *self)
+{
+    for (int burst = 0; burst < 16; burst++) {
+        struct sockaddr_in sa;
+        socklen_t salen = sizeof sa;
+        int fd = accept (self->tcp, (struct sockaddr *) &sa, &salen);
+        if (fd < 0)
+            return;
+        if (s_nonblock (fd)) {
+            close (fd);
+            continue;
+        }
+        conn_t *conn = s_conn_add (self, fd, CONN_SERVE);
+        if (conn) {
+            inet_ntop (AF_INET, &sa.sin_addr, conn->peer, sizeof conn->peer);
+            conn->port = ntohs (sa.sin_port);
+        }
+    }
+}
+
+static void
+s_handle_beacon (self_t *self)
+{
+    char *ipaddress = zstr_recv (self->beacon);
+    zframe_t *content = zframe_recv (self->beacon);
+    if (ipaddress && content && zframe_size (content) == 6
+        && memcmp (zframe_data (content), "SHED", 4) == 0 && !swim_joined (self->swim)) {
+        uint16_t port = (uint16_t) ((zframe_data (content) [4] << 8) | zframe_data (content) [5]);
+        if (!(streq (ipaddress, self->cfg.advertise_addr) && port == self->cfg.port))
+            swim_join (self->swim, ipaddress, port);
+    }
+    zstr_free (&ipaddress);
+    zframe_destroy (&content);
+}
+
+static int
+s_open_sockets (self_t *self, char *err, size_t errlen)
+{
+    struct sockaddr_in sa;
+    if (s_sockaddr (self->cfg.bind_addr, self->cfg.port, &sa)) {
+        snprintf (err, errlen, "bad bind address %s", self->cfg.bind_addr);
+        return -1;
+    }
+    int one = 1;
+    self->udp = socket (AF_INET, SOCK_DGRAM, 0);
+    self->tcp = socket (AF_INET, SOCK_STREAM, 0);
+    if (self->udp < 0 || self->tcp < 0) {
+        snprintf (err, errlen, "socket: %s", strerror (errno));
+        return -1;
+    }
+    setsockopt (self->tcp, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    int rcvbuf = 1 << 20;
+    setsockopt (self->udp, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    if (bind (self->udp, (struct sockaddr *) &sa, sizeof sa)
+        || bind (self->tcp, (struct sockaddr *) &sa, sizeof sa) || listen (self->tcp, 128)) {
+        snprintf (err, errlen, "bind %s:%u: %s", self->cfg.bind_addr, (unsigned) self->cfg.port,
+                  strerror (errno));
+        return -1;
+    }
+    s_nonblock (self->udp);
+    s_nonblock (self->tcp);
+    return 0;
+}
+
+/* ---- The actor --------------------------------------------------------------------- */
+
+static self_t *
+s_self_new (zsock_t *pipe, membership_config_t *cfg, shed_keyring_t *keyring, char *err,
+            size_t errlen)
+{
+    self_t *self = (self_t *) zmalloc (sizeof (self_t));
+    self->pipe = pipe;
+    self->cfg = *cfg;
+    self->keyring = keyring;
+    self->udp = self->tcp = -1;
+    if (!keyring || shed_keyring_count (keyring) == 0) {
+        snprintf (err, errlen, "no cluster key: install one (shedctl keygen) first");
+        return self;
+    }
+    if (!self->cfg.advertise_addr [0])
+        snprintf (self->cfg.advertise_addr, sizeof self->cfg.advertise_addr, "%s",
+                  streq (self->cfg.bind_addr, "0.0.0.0") ? "127.0.0.1" : self->cfg.bind_addr);
+    if (s_open_sockets (self, err, errlen))
+        return self;
+    if (self->cfg.events_endpoint [0]) {
+        self->events = zsock_new (ZMQ_PUB);
+        if (!self->events || zsock_bind (self->events, "%s", self->cfg.events_endpoint) < 0) {
+            snprintf (err, errlen, "cannot bind events endpoint %s", self->cfg.events_endpoint);
+            return self;
+        }
+    }
+    swim_config_t sc = self->cfg.swim;
+    snprintf (sc.name, sizeof sc.name, "%s", self->cfg.name);
+    snprintf (sc.addr, sizeof sc.addr, "%s", self->cfg.advertise_addr);
+    sc.port = self->cfg.port;
+    memcpy (sc.key, self->cfg.identity, SWIM_KEY_BYTES);
+    swim_env_t env = { self, s_now, s_random, s_env_send, s_env_stream, s_env_event };
+    self->swim = swim_new (&sc, &env);
+    if (!self->swim) {
+        snprintf (err, errlen, "invalid membership configuration");
+        return self;
+    }
+    if (self->cfg.beacon) {
+        self->beacon = zactor_new (zbeacon, NULL);
+        zsock_send (self->beacon, "si", "CONFIGURE", (int) self->cfg.beacon_port);
+        char *hostname = zstr_recv (self->beacon);
+        if (hostname && *hostname) {
+            uint8_t payload [6] = { 'S', 'H', 'E', 'D', (uint8_t) (self->cfg.port >> 8),
+                                    (uint8_t) self->cfg.port };
+            zsock_send (self->beacon, "sbi", "PUBLISH", payload, sizeof payload, 1000);
+            zsock_send (self->beacon, "sb", "SUBSCRIBE", "SHED", 4);
+        }
+        else
+            zactor_destroy (&self->beacon);     /* no broadcast interface */
+        zstr_free (&hostname);
+    }
+    s_join_seeds (self);
+    self->join_backoff = S_JOIN_BACKOFF0;
+    self->join_next_ms = s_now (NULL) + self->join_backoff;
+    return self;
+}
+
+static void
+s_self_destroy (self_t **self_p)
+{
+    self_t *self = *self_p;
+    if (!self)
+        return;
+    while (self->nconns)
+        s_conn_free (&self->conns [--self->nconns]);
+    zmsg_destroy (&self->keyop.results);
+    swim_destroy (&self->swim);
+    zactor_destroy (&self->beacon);
+    zsock_destroy (&self->events);
+    if (self->udp >= 0)
+        close (self->udp);
+    if (self->tcp >= 0)
+        close (self->tcp);
+    shed_keyring_destroy (&self->keyring);
+    free (self);
+    *self_p = NULL;
+}
+
+static void
+s_timers (self_t *self)
+{
+    uint64_t now = s_now (NULL);
+    swim_tick (self->swim);
+    if (self->cfg.nseeds && !swim_joined (self->swim) && !swim_refused (self->swim)
+        && now >= self->join_next_ms) {
+        s_join_seeds (self);
+        self->join_backoff = self->join_backoff * 2 > S_JOIN_BACKOFFN ? S_JOIN_BACKOFFN
+                                                                      : self->join_backoff * 2;
+        self->join_next_ms = now + self->join_backoff;
+    }
+    if (self->join_pending) {
+        if (swim_joined (self->swim)) {
+            zstr_send (self->pipe, "OK");
+            self->join_pending = false;
+        }
+        else if (swim_refused (self->swim)) {
+            zstr_sendf (self->pipe, "ERROR %s", swim_refused (self->swim));
+            self->join_pending = false;
+        }
+        else if (now >= self->join_reply_by) {
+            zstr_send (self->pipe, "ERROR join timed out; still retrying in the background");
+            self->join_pending = false;
+        }
+    }
+    if (self->leave_pending && (swim_leave_done (self->swim) || now >= self->leave_reply_by)) {
+        zstr_send (self->pipe, "OK");
+        self->leave_pending = false;
+    }
+    if (self->keyop.active && now >= self->keyop.deadline) {
+        /* Close what is still open; each closes with "no answer". */
+        for (size_t i = 0; i < self->nconns;)
+            if (self->conns [i]->kind == CONN_KEYOP && self->keyop.active)
+                s_conn_close_at (self, i);
+            else
+                i++;
+        if (self->keyop.active)
+            s_keyop_finish (self);
+    }
+    for (size_t i = 0; i < self->nconns;)
+        if (now >= self->conns [i]->deadline) {
+            self->st.stream_errors++;
+            s_conn_close_at (self, i);
+        }
+        else
+            i++;
+}
+
+static void
+s_actor (zsock_t *pipe, void *args)
+{
+    membership_config_t *cfg = (membership_config_t *) args;
+    /* The keyring travels in the config allocation (see membership_new). */
+    shed_keyring_t *keyring;
+    memcpy (&keyring, (uint8_t *) cfg + sizeof *cfg, sizeof keyring);
+    char err [512] = "";
+    self_t *self = s_self_new (pipe, cfg, keyring, err, sizeof err);
+    free (cfg);
+    zsock_signal (pipe, 0);
+    if (err [0]) {
+        zstr_sendf (pipe, "ERROR %s", err);
+        /* Wait for $TERM; the caller destroys us. */
+        char *cmd;
+        while ((cmd = zstr_recv (pipe))) {
+            bool term = streq (cmd, "$TERM");
+            zstr_free (&cmd);
+            if (term)
+                break;
+        }
+        s_self_destroy (&self);
+        return;
+    }
+    zstr_send (pipe, "OK");
+
+    zmq_pollitem_t items [4 + S_CONNS_MAX];
+    while (!self->terminated) {
+        size_t n = 0;
+        items [n++] = (zmq_pollitem_t) { zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0 };
+        items [n++] = (zmq_pollitem_t) { NULL, self->udp, ZMQ_POLLIN, 0 };
+        items [n++] = (zmq_pollitem_t) { NULL, self->tcp, ZMQ_POLLIN, 0 };
+        size_t beacon_at = n;
+        if (self->beacon)
+            items [n++] = (zmq_pollitem_t) { zsock_resolve (self->beacon), 0, ZMQ_POLLIN, 0 };
+        size_t conns_at = n;
+        for (size_t i = 0; i < self->nconns; i++)
+            items [n++] = (zmq_pollitem_t) { NULL, self->conns [i]->fd,
+                                             (short) (self->conns [i]->writing ? ZMQ_POLLOUT
+                                                                               : ZMQ_POLLIN), 0 };
+        uint64_t now = s_now (NULL);
+        uint64_t next = swim_next_deadline (self->swim);
+        if (self->join_pending || self->leave_pending || self->keyop.active || self->nconns)
+            next = next < now + 20 ? next : now + 20;
+        if (self->cfg.nseeds && !swim_joined (self->swim) && self->join_next_ms < next)
+            next = self->join_next_ms;
+        long timeout = next > now ? (long) (next - now) : 0;
+        if (timeout > 1000)
+            timeout = 1000;
+        int rc = zmq_poll (items, (int) n, timeout);
+        if (rc < 0 && zmq_errno () != EINTR)
+            break;
+        if (rc > 0) {
+            if (items [0].revents & ZMQ_POLLIN)
+                s_handle_pipe (self);
+            if (items [1].revents & ZMQ_POLLIN)
+                s_handle_udp (self);
+            if (items [2].revents & ZMQ_POLLIN)
+                s_handle_accept (self);
+            if (self->beacon && (items [beacon_at].revents & ZMQ_POLLIN))
+                s_handle_beacon (self);
+            /* Walk polled connections backwards: closing swaps in the last. */
+            size_t polled = n - conns_at;
+            for (size_t i = polled; i-- > 0;) {
+                if (i >= self->nconns || !items [conns_at + i].revents)
+                    continue;
+                if (!s_conn_io (self, self->conns [i]))
+                    s_conn_close_at (self, i);
+            }
+        }
+        s_timers (self);
+    }
+    s_self_destroy (&self);
+}
+
+/* ---- Public -------------------------------------------------------------------------- */
+
+void
+membership_config_defaults (membership_config_t *config)
+{
+    memset (config, 0, sizeof *config);
+    snprintf (config->bind_addr, sizeof config->bind_addr, "0.0.0.0");
+    config->port = SWIM_DEFAULT_PORT;
+    swim_config_lan (&config->swim);
+    config->beacon_port = 7947;
+    config->leave_timeout_ms = 3000;
+    config->join_timeout_ms = 5000;
+}
+
+zactor_t *
+membership_new (const membership_config_t *config, shed_keyring_t **keyring_p, char *err,
+                size_t errlen)
+{
+    assert (config);
+    assert (keyring_p);
+    /* One allocation carries the config and the keyring pointer into the
+     * actor thread, which owns both from then on. */
+    uint8_t *args = (uint8_t *) malloc (sizeof *config + sizeof (shed_keyring_t *));
+    if (!args) {
+        shed_keyring_destroy (keyring_p);
+        snprintf (err, errlen, "out of memory");
+        return NULL;
+    }
+    memcpy (args, config, sizeof *config);
+    memcpy (args + sizeof *config, keyring_p, sizeof (shed_keyring_t *));
+    *keyring_p = NULL;
+    zactor_t *actor = zactor_new (s_actor, args);
+    char *status = zstr_recv (actor);
+    if (!status || !streq (status, "OK")) {
+        snprintf (err, errlen, "%s", status ? status + (strncmp (status, "ERROR ", 6) ? 0 : 6)
+                                            : "membership actor failed");
+        zstr_free (&status);
+        zactor_destroy (&actor);
+        return NULL;
+    }
+    zstr_free (&status);
+    return actor;
+}

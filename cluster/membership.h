@@ -1,0 +1,100 @@
+/*
+ * membership.h - the membership actor: the SWIM core on real sockets.
+ *
+ * One czmq actor per node. It owns:
+ *   - one UDP socket (default port 7946) for probes and gossip; every
+ *     datagram is sealed with the cluster keyring and anything that does not
+ *     open is dropped and counted before it is parsed;
+ *   - one TCP listener on the same port number for push-pull full-state
+ *     exchange and cluster-wide keyring operations (frames: 4-byte
+ *     big-endian length, then a sealed gossip message; bounded sizes;
+ *     non-blocking, so two nodes syncing with each other never deadlock);
+ *   - the cluster keyring (nobody else touches it: the daemon goes through
+ *     the KEYS commands; after a change the actor saves it to keyring_path);
+ *   - a PUB socket bound at `events_endpoint` for membership events;
+ *   - optionally a zbeacon for LAN discovery (off by default).
+ *
+ * Commands on the actor pipe (czmq pictures; replies in the same form):
+ *
+ *   JOIN host:port...          "s..."  join through these seeds; keeps
+ *                                      retrying with backoff until joined.
+ *       reply "OK" once joined, "ERROR <reason>" if refused or not joined
+ *       within 5 s (retries continue in the background)
+ *   LEAVE                      "s"     leave gracefully: broadcast "left",
+ *                                      wait until it was sent (at most
+ *                                      leave_timeout_ms), stop probing.
+ *       reply "OK"
+ *   MEMBERS                    "s"     reply: one frame, a msgpack
+ *                                      GOSSIP_MEMBERS message (gossip_msg.h;
+ *                                      decode with gossip_proto): per member
+ *                                      kind (0 alive, 1 suspect, 2 failed,
+ *                                      3 left), name, inc, addr, port, tags,
+ *                                      vmin, vmax, key
+ *   TAGS SET key value         "sss"   reply "OK" or "ERROR <reason>"
+ *   TAGS UNSET key             "ss"    reply "OK"
+ *   KEYS LIST                  "ss"    cluster-wide; see below
+ *   KEYS INSTALL <base64 key>  "sss"   install everywhere (idempotent)
+ *   KEYS USE <base64 key>      "sss"   make primary everywhere
+ *   KEYS REMOVE <base64 key>   "sss"   remove everywhere (not the primary)
+ *       Applied locally first, then sent to every alive member over the
+ *       sealed stream; each applies and answers. Reply frames:
+ *       "OK" | "PARTIAL" | "ERROR <reason>", then one frame per node:
+ *       "<name> ok <keyids>" or "<name> error <reason>", keyids being
+ *       comma-separated 8-hex-digit key ids, the primary marked with '*'.
+ *       Rotation: INSTALL new, USE new, REMOVE old.
+ *   STATS                      "s"     reply: frames name, value, name,
+ *                                      value... (decimal strings): the swim
+ *                                      counters plus udp_sent, udp_received,
+ *                                      drop_short, drop_format, drop_keyid,
+ *                                      drop_auth, drop_oversize,
+ *                                      stream_served, stream_errors, members,
+ *                                      alive, suspect, failed, left,
+ *                                      awareness
+ *   $TERM                              stop (no leave: call LEAVE first)
+ *
+ * Events, published on `events_endpoint` (a PUB socket bound by the actor;
+ * SUB to it with an inproc endpoint in the same process), four frames:
+ *   [kind, name, member, reason]
+ *   kind    "join" | "update" | "suspect" | "fail" | "leave" | "reap" | "refused"
+ *   name    the member's name
+ *   member  msgpack GOSSIP_MEMBERS with that one member
+ *   reason  why (refused: the error to show the user; update: "refuted",
+ *           "changed", "tags"), else empty
+ */
+#ifndef SHED_MEMBERSHIP_H
+#define SHED_MEMBERSHIP_H
+
+#include "cluster/swim.h"
+#include "crypto/keyring.h"
+
+#include <czmq.h>
+
+#define MEMBERSHIP_SEEDS_MAX 16
+
+typedef struct {
+    char name [SWIM_NAME_MAX + 1];
+    char bind_addr [SWIM_ADDR_MAX + 1];       /* "0.0.0.0" by default */
+    char advertise_addr [SWIM_ADDR_MAX + 1];  /* what others use to reach us */
+    uint16_t port;                            /* UDP and TCP; 7946 */
+    uint8_t identity [SWIM_KEY_BYTES];        /* our X25519 public key */
+    swim_config_t swim;                       /* tunables (swim_config_lan) */
+    char events_endpoint [256];               /* e.g. "inproc://members"; "" = none */
+    char keyring_path [512];                  /* saved after key ops; "" = don't */
+    char seeds [MEMBERSHIP_SEEDS_MAX][300];   /* "host:port" joined at start */
+    size_t nseeds;
+    bool beacon;                              /* LAN discovery with zbeacon */
+    uint16_t beacon_port;                     /* 7947 by default */
+    uint32_t leave_timeout_ms;                /* 3000 */
+    uint32_t join_timeout_ms;                 /* 5000: JOIN replies by then */
+} membership_config_t;
+
+/* Defaults: LAN tunables, port 7946, bind 0.0.0.0, leave 3 s. */
+void membership_config_defaults (membership_config_t *config);
+
+/* Start the actor. Takes ownership of *keyring_p (sets it to NULL) whatever
+ * the outcome. Returns NULL with a one-line reason in err if the sockets
+ * cannot be set up. Destroy with zactor_destroy. */
+zactor_t *membership_new (const membership_config_t *config, shed_keyring_t **keyring_p,
+                          char *err, size_t errlen);
+
+#endif
