@@ -1,0 +1,703 @@
+/*
+ * links.c - the node-links actor: state store + CURVE ROUTER/DEALER sync
+ * (see links.h for sockets, protocol, commands and events).
+ */
+#include "cluster/links.h"
+#include "cluster/state.h"
+#include "common/log.h"
+
+#include <sodium.h>
+#include <zmq.h>
+
+#define S_COMP "links"
+
+typedef struct {
+    char name [STATE_ORIGIN_MAX + 1];
+    char *endpoint;
+    char pubkey [41];               /* z85 */
+    zsock_t *dealer;
+} s_peer_t;
+
+typedef struct {
+    uint64_t digests_sent, digests_recv, deltas_sent, deltas_recv;
+    uint64_t pushes_sent, pushes_recv, malformed, denied_msgs, send_drops;
+    uint64_t handshakes_ok, handshakes_refused;
+} s_counters_t;
+
+typedef struct {
+    zsock_t *pipe;
+    zpoller_t *poller;
+    state_t *store;
+    zap_t *zap;
+    char name [STATE_ORIGIN_MAX + 1];
+    char domain [ZAP_DOMAIN_MAX + 1];
+    uint8_t public_key [32];
+    uint8_t secret_key [32];        /* wiped at exit */
+    char pubkey_z85 [41];
+    zsock_t *router;
+    zsock_t *monitor;               /* PAIR reading the router's monitor */
+    zsock_t *events;                /* PUB */
+    char *endpoint;                 /* bound, resolved */
+    char *events_endpoint;
+    zhashx_t *peers;                /* name -> s_peer_t */
+    int interval_ms;
+    size_t budget;
+    int64_t next_round;
+    char error [256];               /* init failure, "" if fine */
+    bool terminated;
+    s_counters_t c;
+} self_t;
+
+/* ---- peers ---------------------------------------------------------------- */
+
+static void
+s_peer_destroy (s_peer_t **peer_p)
+{
+    if (*peer_p) {
+        s_peer_t *peer = *peer_p;
+        zsock_destroy (&peer->dealer);
+        zstr_free (&peer->endpoint);
+        free (peer);
+        *peer_p = NULL;
+    }
+}
+
+static void
+s_peer_free_fn (void **item)
+{
+    s_peer_destroy ((s_peer_t **) item);
+}
+
+/* A DEALER that only talks to the holder of `server_key`. */
+static zsock_t *
+s_dealer_new (self_t *self, const uint8_t server_key [32], const char *endpoint)
+{
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    if (!dealer)
+        return NULL;
+    void *h = zsock_resolve (dealer);
+    int zero = 0, one = 1, hwm = LINKS_PEER_HWM;
+    zmq_setsockopt (h, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt (h, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt (h, ZMQ_SNDTIMEO, &zero, sizeof zero);
+    /* Queue nothing for a peer we are not connected to: anti-entropy
+     * repairs what it missed, stale queued pushes would only waste. */
+    zmq_setsockopt (h, ZMQ_IMMEDIATE, &one, sizeof one);
+    if (zmq_setsockopt (h, ZMQ_CURVE_SERVERKEY, server_key, 32)
+    ||  zmq_setsockopt (h, ZMQ_CURVE_PUBLICKEY, self->public_key, 32)
+    ||  zmq_setsockopt (h, ZMQ_CURVE_SECRETKEY, self->secret_key, 32)
+    ||  zsock_connect (dealer, "%s", endpoint)) {
+        zsock_destroy (&dealer);
+        return NULL;
+    }
+    return dealer;
+}
+
+static void
+s_peer_remove (self_t *self, const char *name)
+{
+    s_peer_t *peer = (s_peer_t *) zhashx_lookup (self->peers, name);
+    if (peer) {
+        zpoller_remove (self->poller, peer->dealer);
+        zhashx_delete (self->peers, name);
+    }
+}
+
+static int
+s_peer_add (self_t *self, const char *name, const char *endpoint, const char *z85)
+{
+    uint8_t key [32];
+    if (!name || !state_origin_valid (name) || streq (name, self->name) || !endpoint
+    ||  !z85 || strlen (z85) != 40 || !zmq_z85_decode (key, z85))
+        return -1;
+    s_peer_remove (self, name);
+    s_peer_t *peer = (s_peer_t *) zmalloc (sizeof (s_peer_t));
+    assert (peer);
+    snprintf (peer->name, sizeof peer->name, "%s", name);
+    snprintf (peer->pubkey, sizeof peer->pubkey, "%s", z85);
+    peer->endpoint = strdup (endpoint);
+    peer->dealer = s_dealer_new (self, key, endpoint);
+    if (!peer->dealer) {
+        log_warn (S_COMP, "cannot connect to peer|peer=%s endpoint=%s", name, endpoint);
+        s_peer_destroy (&peer);
+        return -1;
+    }
+    zpoller_add (self->poller, peer->dealer);
+    zhashx_insert (self->peers, name, peer);
+    return 0;
+}
+
+/* ---- sending -------------------------------------------------------------- */
+
+/* Where a reply goes: back over the ROUTER to `rid`, or over a DEALER. */
+typedef struct {
+    zsock_t *sock;
+    zframe_t *rid;                  /* NULL for a DEALER */
+} s_dest_t;
+
+static int
+s_send (self_t *self, s_dest_t *dest, state_msg_t *msg)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = wire_encode (&state_proto, msg, &buf, &len);
+    state_msg_free (msg);
+    if (rc) {
+        log_error (S_COMP, "cannot encode|err=\"%s\"", wire_strerror (rc));
+        return -1;
+    }
+    zmsg_t *out = zmsg_new ();
+    if (dest->rid)
+        zmsg_addmem (out, zframe_data (dest->rid), zframe_size (dest->rid));
+    zmsg_addmem (out, buf, len);
+    free (buf);
+    if (zmsg_send (&out, dest->sock)) {
+        zmsg_destroy (&out);
+        self->c.send_drops++;
+        return -1;
+    }
+    return 0;
+}
+
+static void
+s_send_digest (self_t *self, s_dest_t *dest, bool reply)
+{
+    state_msg_t msg;
+    state_digest (self->store, reply, &msg);
+    if (s_send (self, dest, &msg) == 0)
+        self->c.digests_sent++;
+}
+
+/* Send every pending local change to every peer. */
+static void
+s_push_all (self_t *self)
+{
+    state_msg_t msg;
+    while (state_push (self->store, self->budget, &msg) == 1) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        int rc = wire_encode (&state_proto, &msg, &buf, &len);
+        state_msg_free (&msg);
+        if (rc)
+            break;
+        for (s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers); peer;
+             peer = (s_peer_t *) zhashx_next (self->peers)) {
+            zframe_t *frame = zframe_new (buf, len);
+            if (zframe_send (&frame, peer->dealer, 0)) {
+                zframe_destroy (&frame);
+                self->c.send_drops++;
+            }
+            else
+                self->c.pushes_sent++;
+        }
+        free (buf);
+    }
+    state_msg_free (&msg);
+}
+
+static void
+s_round (self_t *self)
+{
+    size_t n = zhashx_size (self->peers);
+    if (n == 0)
+        return;
+    size_t pick = randombytes_uniform ((uint32_t) n);
+    s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers);
+    while (pick--)
+        peer = (s_peer_t *) zhashx_next (self->peers);
+    s_dest_t dest = { peer->dealer, NULL };
+    s_send_digest (self, &dest, true);
+}
+
+static void
+s_schedule (self_t *self)
+{
+    /* +-25% jitter so nodes started together do not sync in lockstep. */
+    int spread = self->interval_ms / 2;
+    int jitter = spread > 0 ? (int) randombytes_uniform ((uint32_t) spread) - spread / 2 : 0;
+    self->next_round = zclock_mono () + self->interval_ms + jitter;
+}
+
+/* ---- receiving ------------------------------------------------------------ */
+
+static void
+s_handle_payload (self_t *self, zframe_t *payload, s_dest_t *dest)
+{
+    size_t len = zframe_size (payload);
+    if (len > STATE_FRAME_MAX) {
+        self->c.malformed++;
+        return;
+    }
+    state_msg_t msg;
+    const char *field = "";
+    int rc = wire_decode (&state_proto, zframe_data (payload), len, &msg, &field);
+    if (rc || !STATE_IS_NETWORK (msg.hdr.type)) {
+        if (rc == 0)
+            state_msg_free (&msg);
+        self->c.malformed++;
+        log_debug (S_COMP, "malformed frame dropped|err=\"%s\" field=%s",
+                   rc ? wire_strerror (rc) : "local type", field);
+        return;
+    }
+    switch (msg.hdr.type) {
+        case STATE_DIGEST: {
+            self->c.digests_recv++;
+            state_msg_t delta;
+            if (state_delta (self->store, &msg.u.state_digest, self->budget, &delta) == 1) {
+                if (s_send (self, dest, &delta) == 0)
+                    self->c.deltas_sent++;
+            }
+            else
+                state_msg_free (&delta);
+            if (msg.u.state_digest.reply)
+                s_send_digest (self, dest, false);
+            break;
+        }
+        case STATE_DELTA:
+            self->c.deltas_recv++;
+            state_apply (self->store, &msg);
+            /* The budget cut it short: ask for the rest now. */
+            if (msg.u.state_delta.more)
+                s_send_digest (self, dest, false);
+            break;
+        case STATE_PUSH:
+            self->c.pushes_recv++;
+            state_apply (self->store, &msg);
+            break;
+    }
+    state_msg_free (&msg);
+}
+
+static void
+s_recv_router (self_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->router);
+    if (!msg)
+        return;
+    zframe_t *rid = zmsg_pop (msg);
+    zframe_t *payload = zmsg_pop (msg);
+    if (!rid || !payload || zmsg_size (msg) != 0) {
+        self->c.malformed++;
+    }
+    else {
+        /* The ZAP handler admitted this key when it connected; the list
+         * may have changed since (DENY), so ask again per message. */
+        const char *uid = zframe_meta (payload, "User-Id");
+        if (!uid || !zap_allowed_z85 (self->zap, self->domain, uid))
+            self->c.denied_msgs++;
+        else {
+            s_dest_t dest = { self->router, rid };
+            s_handle_payload (self, payload, &dest);
+        }
+    }
+    zframe_destroy (&rid);
+    zframe_destroy (&payload);
+    zmsg_destroy (&msg);
+}
+
+static void
+s_recv_dealer (self_t *self, zsock_t *dealer)
+{
+    zmsg_t *msg = zmsg_recv (dealer);
+    if (!msg)
+        return;
+    if (zmsg_size (msg) != 1)
+        self->c.malformed++;
+    else {
+        s_dest_t dest = { dealer, NULL };
+        s_handle_payload (self, zmsg_first (msg), &dest);
+    }
+    zmsg_destroy (&msg);
+}
+
+/* Monitor events of the ROUTER: count handshakes, refused or not. A client
+ * without CURVE, or with a key the ZAP handler refuses, never gets past the
+ * handshake; these counters are how an operator sees it. */
+static void
+s_recv_monitor (self_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->monitor);
+    if (!msg)
+        return;
+    zframe_t *head = zmsg_first (msg);
+    if (head && zframe_size (head) >= 6) {
+        uint16_t event;
+        memcpy (&event, zframe_data (head), sizeof event);
+        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+            self->c.handshakes_ok++;
+        else
+        if (event & (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                     | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)) {
+            self->c.handshakes_refused++;
+            zframe_t *addr = zmsg_next (msg);
+            char *text = addr ? zframe_strdup (addr) : NULL;
+            log_info (S_COMP, "handshake refused|event=0x%x peer=%s", event,
+                      text ? text : "-");
+            zstr_free (&text);
+        }
+    }
+    zmsg_destroy (&msg);
+}
+
+/* ---- events --------------------------------------------------------------- */
+
+static const char *
+s_event_name (state_event_t ev)
+{
+    switch (ev) {
+        case STATE_EV_INSERTED: return "INSERTED";
+        case STATE_EV_UPDATED:  return "UPDATED";
+        case STATE_EV_DELETED:  return "DELETED";
+        case STATE_EV_ORIGIN:   return "ORIGIN";
+    }
+    return "?";
+}
+
+static void
+s_on_change (void *arg, state_event_t ev, const state_record_t *rec)
+{
+    self_t *self = (self_t *) arg;
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, rec->kind ? rec->kind : "$origin");
+    zmsg_addstr (msg, s_event_name (ev));
+    zmsg_addstr (msg, rec->origin);
+    zmsg_addstr (msg, rec->key ? rec->key : "");
+    zmsg_addstrf (msg, "%" PRIu64, rec->version);
+    zmsg_addstr (msg, state_status_name (rec->status));
+    if (ev == STATE_EV_DELETED || ev == STATE_EV_ORIGIN || !rec->value_len)
+        zmsg_addmem (msg, "", 0);
+    else
+        zmsg_addmem (msg, rec->value, rec->value_len);
+    if (zmsg_send (&msg, self->events))
+        zmsg_destroy (&msg);
+}
+
+/* ---- commands ------------------------------------------------------------- */
+
+static int
+s_list_one (void *arg, const state_record_t *rec)
+{
+    zmsg_t *reply = (zmsg_t *) arg;
+    zmsg_addstr (reply, rec->origin);
+    zmsg_addstr (reply, rec->kind);
+    zmsg_addstr (reply, rec->key);
+    zmsg_addstrf (reply, "%" PRIu64, rec->version);
+    zmsg_addstr (reply, state_status_name (rec->status));
+    zmsg_addmem (reply, rec->value, rec->value_len);
+    return 0;
+}
+
+static char *
+s_stats_text (self_t *self)
+{
+    const state_stats_t *st = state_stats (self->store);
+    uint64_t admitted = 0, refused = 0;
+    zap_counts (self->zap, self->domain, &admitted, &refused);
+    return zsys_sprintf (
+        "peers=%zu records=%zu digests_sent=%" PRIu64 " digests_recv=%" PRIu64
+        " deltas_sent=%" PRIu64 " deltas_recv=%" PRIu64 " pushes_sent=%" PRIu64
+        " pushes_recv=%" PRIu64 " applied=%" PRIu64 " stale=%" PRIu64
+        " refused_self=%" PRIu64 " refused_removed=%" PRIu64 " resets=%" PRIu64
+        " purged=%" PRIu64 " malformed=%" PRIu64 " denied_msgs=%" PRIu64
+        " send_drops=%" PRIu64 " handshakes_ok=%" PRIu64 " handshakes_refused=%" PRIu64
+        " zap_admitted=%" PRIu64 " zap_refused=%" PRIu64,
+        zhashx_size (self->peers), state_count (self->store, NULL, NULL),
+        self->c.digests_sent, self->c.digests_recv, self->c.deltas_sent, self->c.deltas_recv,
+        self->c.pushes_sent, self->c.pushes_recv, st->applied, st->stale, st->refused_self,
+        st->refused_removed, st->resets, st->purged, self->c.malformed, self->c.denied_msgs,
+        self->c.send_drops, self->c.handshakes_ok, self->c.handshakes_refused,
+        admitted, refused);
+}
+
+static int
+s_key_cmd (self_t *self, const char *z85, bool allow)
+{
+    uint8_t key [32];
+    if (!z85 || strlen (z85) != 40 || !zmq_z85_decode (key, z85))
+        return -1;
+    return allow ? zap_allow (self->zap, self->domain, key)
+                 : zap_deny (self->zap, self->domain, key);
+}
+
+static void
+s_reply_rc (self_t *self, int rc)
+{
+    zsock_send (self->pipe, "is", rc, rc ? state_strerror (rc) : "");
+}
+
+static void
+s_recv_pipe (self_t *self)
+{
+    zmsg_t *req = zmsg_recv (self->pipe);
+    if (!req) {
+        self->terminated = true;
+        return;
+    }
+    char *cmd = zmsg_popstr (req);
+    char *a = zmsg_popstr (req);
+    char *b = zmsg_popstr (req);
+    /* PUT's third argument is a value that may hold NULs: keep it a frame. */
+    zframe_t *value = cmd && streq (cmd, "PUT") ? zmsg_pop (req) : NULL;
+    char *c = value ? NULL : zmsg_popstr (req);
+    if (!cmd) {
+        log_warn (S_COMP, "empty command");
+    }
+    else
+    if (streq (cmd, "$TERM"))
+        self->terminated = true;
+    else
+    if (streq (cmd, "INIT-STATUS"))
+        zsock_send (self->pipe, "is", self->error [0] ? -1 : 0, self->error);
+    else
+    if (self->error [0]) {
+        /* Failed init: links_new saw it and destroys us; answer anyway. */
+        zsock_send (self->pipe, "i", -1);
+    }
+    else
+    if (streq (cmd, "PEER-ADD")) {
+        zsock_send (self->pipe, "i", s_peer_add (self, a, b, c));
+    }
+    else
+    if (streq (cmd, "PEER-REMOVE")) {
+        int rc = a && zhashx_lookup (self->peers, a) ? 0 : -1;
+        if (rc == 0)
+            s_peer_remove (self, a);
+        zsock_send (self->pipe, "i", rc);
+    }
+    else
+    if (streq (cmd, "ALLOW") || streq (cmd, "DENY"))
+        zsock_send (self->pipe, "i", s_key_cmd (self, a, streq (cmd, "ALLOW")));
+    else
+    if (streq (cmd, "PUT")) {
+        int rc = a && b ? state_put (self->store, a, b, value ? zframe_data (value) : NULL,
+                                     value ? zframe_size (value) : 0)
+                        : -STATE_ERR_ARG;
+        s_reply_rc (self, rc);
+        if (rc == 0)
+            s_push_all (self);
+    }
+    else
+    if (streq (cmd, "DELETE")) {
+        int rc = a && b ? state_delete (self->store, a, b) : -STATE_ERR_ARG;
+        s_reply_rc (self, rc);
+        if (rc == 0)
+            s_push_all (self);
+    }
+    else
+    if (streq (cmd, "GET")) {
+        state_record_t rec;
+        if (a && b && c && state_get (self->store, a, b, c, &rec) == 0 && !rec.tombstone)
+            zsock_send (self->pipe, "isb8", 1, state_status_name (rec.status), rec.value,
+                        rec.value_len, rec.version);
+        else
+            zsock_send (self->pipe, "isb8", 0, "", "", (size_t) 0, (uint64_t) 0);
+    }
+    else
+    if (streq (cmd, "LIST")) {
+        zmsg_t *reply = zmsg_new ();
+        state_foreach (self->store, NULL, a && *a ? a : NULL, false, s_list_one, reply);
+        zmsg_pushstrf (reply, "%zu", zmsg_size (reply) / 6);
+        zmsg_send (&reply, self->pipe);
+    }
+    else
+    if (streq (cmd, "ORIGIN-STATUS")) {
+        state_status_t st;
+        int rc = -1;
+        if (a && b && state_status_parse (b, &st) == 0)
+            rc = state_origin_set_status (self->store, a, st) ? -1 : 0;
+        zsock_send (self->pipe, "i", rc);
+    }
+    else
+    if (streq (cmd, "SYNC")) {
+        int rc = zhashx_size (self->peers) ? 0 : -1;
+        s_round (self);
+        zsock_send (self->pipe, "i", rc);
+    }
+    else
+    if (streq (cmd, "STATS")) {
+        char *text = s_stats_text (self);
+        zsock_send (self->pipe, "s", text);
+        zstr_free (&text);
+    }
+    else
+    if (streq (cmd, "ENDPOINT"))
+        zsock_send (self->pipe, "s", self->endpoint ? self->endpoint : "");
+    else
+    if (streq (cmd, "EVENTS"))
+        zsock_send (self->pipe, "s", self->events_endpoint ? self->events_endpoint : "");
+    else
+    if (streq (cmd, "PUBKEY"))
+        zsock_send (self->pipe, "s", self->pubkey_z85);
+    else {
+        log_warn (S_COMP, "unknown command|cmd=%s", cmd);
+        zsock_send (self->pipe, "i", -1);
+    }
+    zstr_free (&cmd);
+    zstr_free (&a);
+    zstr_free (&b);
+    zstr_free (&c);
+    zframe_destroy (&value);
+    zmsg_destroy (&req);
+}
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+static int s_instance;              /* unique inproc names per actor */
+
+static int
+s_init (self_t *self, const links_config_t *cfg)
+{
+    if (!cfg || !cfg->name || !cfg->endpoint || !cfg->public_key || !cfg->secret_key
+    ||  !cfg->zap) {
+        snprintf (self->error, sizeof self->error, "links: incomplete configuration");
+        return -1;
+    }
+    snprintf (self->name, sizeof self->name, "%s", cfg->name);
+    if (cfg->zap_domain)
+        snprintf (self->domain, sizeof self->domain, "%s", cfg->zap_domain);
+    else
+        snprintf (self->domain, sizeof self->domain, "links/%s", cfg->name);
+    memcpy (self->public_key, cfg->public_key, 32);
+    memcpy (self->secret_key, cfg->secret_key, 32);
+    zmq_z85_encode (self->pubkey_z85, self->public_key, 32);
+    self->zap = cfg->zap;
+    self->interval_ms = cfg->interval_ms > 0 ? cfg->interval_ms : LINKS_INTERVAL_DEFAULT;
+    self->budget = cfg->budget;
+
+    self->store = state_new (cfg->name, cfg->data_dir, self->error, sizeof self->error);
+    if (!self->store)
+        return -1;
+    if (cfg->tombstone_ttl_ms > 0)
+        state_set_tombstone_ttl (self->store, cfg->tombstone_ttl_ms);
+
+    int id = __atomic_add_fetch (&s_instance, 1, __ATOMIC_SEQ_CST);
+    self->events = zsock_new (ZMQ_PUB);
+    assert (self->events);
+    zsock_set_sndhwm (self->events, LINKS_EVENTS_HWM);
+    self->events_endpoint = zsys_sprintf ("inproc://shed-links-events-%d", id);
+    if (zsock_bind (self->events, "%s", self->events_endpoint)) {
+        snprintf (self->error, sizeof self->error, "links: cannot bind %s",
+                  self->events_endpoint);
+        return -1;
+    }
+    state_set_handler (self->store, s_on_change, self);
+
+    self->router = zsock_new (ZMQ_ROUTER);
+    assert (self->router);
+    zsock_set_linger (self->router, 0);
+    zsock_set_sndtimeo (self->router, 0);
+    if (zap_secure_server (self->router, self->public_key, self->secret_key, self->domain)) {
+        snprintf (self->error, sizeof self->error, "links: CURVE setup failed: %s",
+                  zmq_strerror (zmq_errno ()));
+        return -1;
+    }
+    /* Watch handshakes before binding so none is missed. */
+    char *mon = zsys_sprintf ("inproc://shed-links-monitor-%d", id);
+    int rc = zmq_socket_monitor (zsock_resolve (self->router), mon,
+                                 ZMQ_EVENT_HANDSHAKE_SUCCEEDED
+                                 | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+                                 | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                                 | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
+    if (rc == 0)
+        self->monitor = zsock_new_pair (mon);
+    zstr_free (&mon);
+    if (!self->monitor) {
+        snprintf (self->error, sizeof self->error, "links: cannot monitor the router");
+        return -1;
+    }
+    if (zsock_bind (self->router, "%s", cfg->endpoint) < 0) {
+        snprintf (self->error, sizeof self->error, "links: cannot bind %s: %s",
+                  cfg->endpoint, zmq_strerror (zmq_errno ()));
+        return -1;
+    }
+    self->endpoint = zsock_last_endpoint (self->router);
+    self->peers = zhashx_new ();
+    assert (self->peers);
+    zhashx_set_destructor (self->peers, s_peer_free_fn);
+    zpoller_add (self->poller, self->router);
+    zpoller_add (self->poller, self->monitor);
+    s_schedule (self);
+    log_info (S_COMP, "listening|endpoint=%s domain=%s", self->endpoint, self->domain);
+    return 0;
+}
+
+static void
+s_destroy (self_t *self)
+{
+    zhashx_destroy (&self->peers);
+    if (self->router)
+        zmq_socket_monitor (zsock_resolve (self->router), NULL, 0);
+    zsock_destroy (&self->monitor);
+    zsock_destroy (&self->router);
+    state_destroy (&self->store);   /* flushes our records */
+    zsock_destroy (&self->events);
+    zstr_free (&self->endpoint);
+    zstr_free (&self->events_endpoint);
+    zpoller_destroy (&self->poller);
+    sodium_memzero (self->secret_key, sizeof self->secret_key);
+}
+
+void
+links_actor (zsock_t *pipe, void *args)
+{
+    self_t self_s;
+    self_t *self = &self_s;
+    memset (self, 0, sizeof *self);
+    self->pipe = pipe;
+    self->poller = zpoller_new (pipe, NULL);
+    assert (self->poller);
+    if (s_init (self, (const links_config_t *) args))
+        log_error (S_COMP, "start failed|err=\"%s\"", self->error);
+    zsock_signal (pipe, 0);         /* args are no longer used */
+
+    while (!self->terminated) {
+        int64_t wait = -1;
+        if (!self->error [0]) {
+            wait = self->next_round - zclock_mono ();
+            if (wait < 0)
+                wait = 0;
+        }
+        void *which = zpoller_wait (self->poller, (int) wait);
+        if (which == pipe)
+            s_recv_pipe (self);
+        else
+        if (which && which == self->router)
+            s_recv_router (self);
+        else
+        if (which && which == self->monitor)
+            s_recv_monitor (self);
+        else
+        if (which)
+            s_recv_dealer (self, (zsock_t *) which);
+        else
+        if (zpoller_terminated (self->poller))
+            break;
+        if (!self->error [0] && zclock_mono () >= self->next_round) {
+            state_tick (self->store);
+            s_round (self);
+            s_schedule (self);
+        }
+    }
+    s_destroy (self);
+}
+
+zactor_t *
+links_new (const links_config_t *cfg, char *err, size_t errlen)
+{
+    zactor_t *actor = zactor_new (links_actor, (void *) (uintptr_t) cfg);
+    if (!actor) {
+        snprintf (err, errlen, "links: cannot start actor");
+        return NULL;
+    }
+    int rc = -1;
+    char *reason = NULL;
+    zstr_send (actor, "INIT-STATUS");
+    if (zsock_recv (actor, "is", &rc, &reason) == 0 && rc != 0) {
+        snprintf (err, errlen, "%s", reason ? reason : "links: start failed");
+        zstr_free (&reason);
+        zactor_destroy (&actor);
+        return NULL;
+    }
+    zstr_free (&reason);
+    return actor;
+}

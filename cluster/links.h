@@ -1,0 +1,107 @@
+/*
+ * links.h - node links: the actor that owns the replicated state store and
+ * keeps it in sync with peers over ZeroMQ secured by CURVE.
+ *
+ * Sockets:
+ *   ROUTER   bound at cfg->endpoint (e.g. tcp://198.18.0.1:7947), a CURVE
+ *            server with the node's X25519 key, ZAP domain cfg->zap_domain,
+ *            ZMQ_ZAP_ENFORCE_DOMAIN on: only keys ALLOWed in the shared
+ *            zap_t connect. Every message's "User-Id" (the client key the
+ *            ZAP handler vouched for) is checked again against the allow-list
+ *            so a key DENYed after it connected is ignored at once; a fresh
+ *            connection with it fails the handshake.
+ *   DEALER   one per peer, a CURVE client whose server key is the peer's
+ *            public key (as membership learned it), so we talk only to the
+ *            real holder of that key.
+ *   PUB      inproc change events (endpoint from the EVENTS command).
+ *
+ * Protocol (messages in state_msg.h, one frame each):
+ *   every interval (jitter +-25%) we send DIGEST{reply} to a random peer
+ *   over its DEALER; it answers DELTA (what we lack) and its own DIGEST; we
+ *   answer that with our DELTA. A DELTA with `more` gets a fresh DIGEST at
+ *   once, so a large catch-up streams without waiting for the timer. Local
+ *   writes go out immediately as PUSH to every peer. Frames over
+ *   STATE_FRAME_MAX, undecodable frames and non-network types are dropped
+ *   and counted.
+ *
+ * Start:
+ *     links_config_t cfg = { .name = "n1", .endpoint = "tcp://127.0.0.1:*",
+ *                            .public_key = pk, .secret_key = sk, .zap = zap };
+ *     char err [256];
+ *     zactor_t *links = links_new (&cfg, err, sizeof err);
+ * `cfg` is copied (keys included; the copy of the secret is wiped at exit);
+ * `zap` is shared and must outlive the actor.
+ *
+ * Commands on the actor pipe (czmq picture strings; every command gets a
+ * reply, so callers can use zsock_send + zsock_recv):
+ *   "ssss"  PEER-ADD name endpoint pubkey-z85     -> "i"  0 | -1
+ *           (re-adding a name replaces its endpoint and key)
+ *   "ss"    PEER-REMOVE name                      -> "i"  0 | -1 (unknown)
+ *   "ss"    ALLOW pubkey-z85                      -> "i"  0 | -1 (bad key)
+ *   "ss"    DENY pubkey-z85                       -> "i"  0 | -1
+ *   "sssb"  PUT kind key value                    -> "is" 0 | -err, reason
+ *   "sss"   DELETE kind key                       -> "is" 0 | -err, reason
+ *   "ssss"  GET origin kind key                   -> "isb8" found(1|0),
+ *                                                    origin status, value, version
+ *   "ss"    LIST kind ("" = every kind)           -> one message: count (decimal),
+ *                                                    then 6 frames per live record:
+ *                                                    origin kind key version status value
+ *                                                    (read with zmsg_recv)
+ *   "sss"   ORIGIN-STATUS name alive|unreachable|removed -> "i"
+ *   "s"     SYNC (an anti-entropy round now)      -> "i"  0 | -1 (no peers)
+ *   "s"     STATS                                 -> "s"  logfmt counters, see below
+ *   "s"     ENDPOINT (bound, port resolved)       -> "s"
+ *   "s"     EVENTS (PUB endpoint)                 -> "s"
+ *   "s"     PUBKEY (ours, z85)                    -> "s"
+ *   "s"     $TERM                                 (no reply; actor exits)
+ *
+ * Events on the PUB socket, 7 frames:
+ *   topic event origin key version status value
+ *   topic is the record kind ("node", "service"...) or "$origin";
+ *   event is INSERTED | UPDATED | DELETED | ORIGIN; version is decimal text;
+ *   status is alive | unreachable | removed; value is the record's bytes
+ *   (empty for DELETED and ORIGIN). Subscribe to "service" for services.
+ *   PUB drops on a full subscriber queue (SNDHWM 100000): a consumer that
+ *   fell behind re-reads with LIST.
+ *
+ * STATS counters (one line, key=value):
+ *   peers records digests_sent digests_recv deltas_sent deltas_recv
+ *   pushes_sent pushes_recv applied stale refused_self refused_removed
+ *   resets purged malformed denied_msgs send_drops handshakes_ok
+ *   handshakes_refused zap_admitted zap_refused
+ */
+#ifndef SHED_LINKS_H
+#define SHED_LINKS_H
+
+#include "cluster/zap.h"
+
+#include <czmq.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LINKS_DEFAULT_PORT        7947
+#define LINKS_INTERVAL_DEFAULT    1000      /* ms between anti-entropy rounds */
+#define LINKS_EVENTS_HWM          100000
+#define LINKS_PEER_HWM            1000      /* frames queued per peer */
+
+typedef struct {
+    const char *name;               /* this node (record origin) */
+    const char *endpoint;           /* ROUTER bind endpoint */
+    const char *data_dir;           /* NULL: state in memory only */
+    const uint8_t *public_key;      /* X25519, 32 bytes */
+    const uint8_t *secret_key;      /* X25519, 32 bytes */
+    zap_t *zap;                     /* shared ZAP handler (borrowed) */
+    const char *zap_domain;         /* NULL: "links/<name>" */
+    int interval_ms;                /* 0: LINKS_INTERVAL_DEFAULT */
+    int64_t tombstone_ttl_ms;       /* 0: STATE_TOMBSTONE_TTL_DEFAULT */
+    size_t budget;                  /* DELTA/PUSH byte budget, 0: default */
+} links_config_t;
+
+/* The actor function (args: links_config_t *, copied before it signals). */
+void links_actor (zsock_t *pipe, void *args);
+
+/* Start the actor and check that it came up (store loaded, socket bound).
+ * On failure returns NULL with a one-line reason in err. */
+zactor_t *links_new (const links_config_t *cfg, char *err, size_t errlen);
+
+#endif

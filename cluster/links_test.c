@@ -1,0 +1,431 @@
+/*
+ * links_test.c - node links over real CURVE sockets on 127.0.0.1.
+ *
+ * Three links actors with distinct identities converge; clients with a key
+ * that is not allowed, with no CURVE at all, or DENYed after they were
+ * admitted get nothing back, and the server counts the refusals. Ports are
+ * ephemeral; waits are polls with generous deadlines (no timing asserts).
+ */
+#include "cluster/links.h"
+#include "cluster/state_msg.h"
+#include "crypto/identity.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <sodium.h>
+#include <zmq.h>
+
+static zap_t *s_zap;
+
+typedef struct {
+    shed_identity_t *id;
+    zactor_t *actor;
+    char *endpoint;
+    char *pubkey;
+} s_node_t;
+
+static void
+s_node_start (s_node_t *node, const char *name)
+{
+    node->id = shed_identity_new_ephemeral ();
+    assert_non_null (node->id);
+    links_config_t cfg = {
+        .name = name,
+        .endpoint = "tcp://127.0.0.1:*",
+        .public_key = shed_identity_x25519_public (node->id),
+        .secret_key = shed_identity_x25519_secret (node->id),
+        .zap = s_zap,
+        .interval_ms = 100,
+    };
+    char err [256] = "";
+    node->actor = links_new (&cfg, err, sizeof err);
+    if (!node->actor)
+        fail_msg ("links_new: %s", err);
+    zstr_send (node->actor, "ENDPOINT");
+    node->endpoint = zstr_recv (node->actor);
+    zstr_send (node->actor, "PUBKEY");
+    node->pubkey = zstr_recv (node->actor);
+    assert_non_null (strstr (node->endpoint, "tcp://127.0.0.1:"));
+    assert_int_equal (strlen (node->pubkey), 40);
+}
+
+static void
+s_node_stop (s_node_t *node)
+{
+    zactor_destroy (&node->actor);
+    shed_identity_destroy (&node->id);
+    zstr_free (&node->endpoint);
+    zstr_free (&node->pubkey);
+}
+
+static int
+s_cmd_i (zactor_t *actor, const char *picture, ...)
+{
+    va_list args;
+    va_start (args, picture);
+    zsock_vsend (actor, picture, args);
+    va_end (args);
+    int rc = -99;
+    zsock_recv (actor, "i", &rc);
+    return rc;
+}
+
+static int
+s_put (zactor_t *actor, const char *kind, const char *key, const char *value)
+{
+    zsock_send (actor, "sssb", "PUT", kind, key, value, strlen (value));
+    int rc = -99;
+    char *why = NULL;
+    zsock_recv (actor, "is", &rc, &why);
+    zstr_free (&why);
+    return rc;
+}
+
+/* 1 if `origin/kind/key` holds `value` at `actor`. */
+static int
+s_has (zactor_t *actor, const char *origin, const char *kind, const char *key,
+       const char *value)
+{
+    zsock_send (actor, "ssss", "GET", origin, kind, key);
+    int found = 0;
+    char *status = NULL;
+    uint64_t version = 0;
+    void *data = NULL;
+    size_t size = 0;
+    zsock_recv (actor, "isb8", &found, &status, &data, &size, &version);
+    int ok = found && size == strlen (value) && memcmp (data, value, size) == 0;
+    zstr_free (&status);
+    free (data);
+    return ok;
+}
+
+static uint64_t
+s_stat (zactor_t *actor, const char *name)
+{
+    zstr_send (actor, "STATS");
+    char *text = zstr_recv (actor);
+    assert_non_null (text);
+    char *line = zsys_sprintf (" %s", text);
+    char *pat = zsys_sprintf (" %s=", name);
+    char *at = strstr (line, pat);
+    uint64_t v = at ? strtoull (at + strlen (pat), NULL, 10) : UINT64_MAX;
+    zstr_free (&pat);
+    zstr_free (&line);
+    zstr_free (&text);
+    return v;
+}
+
+static void
+s_connect_all (s_node_t *nodes, const char **names, int n)
+{
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            if (i == j)
+                continue;
+            assert_int_equal (s_cmd_i (nodes [i].actor, "ss", "ALLOW", nodes [j].pubkey), 0);
+            assert_int_equal (s_cmd_i (nodes [i].actor, "ssss", "PEER-ADD", names [j],
+                                       nodes [j].endpoint, nodes [j].pubkey), 0);
+        }
+}
+
+/* ---- convergence ---------------------------------------------------------- */
+
+static void
+test_three_converge (void **unused)
+{
+    const char *names [] = { "alpha", "beta", "gamma" };
+    s_node_t nodes [3];
+    for (int i = 0; i < 3; i++)
+        s_node_start (&nodes [i], names [i]);
+
+    /* Watch alpha's events. */
+    zstr_send (nodes [0].actor, "EVENTS");
+    char *events_ep = zstr_recv (nodes [0].actor);
+    zsock_t *events = zsock_new_sub (events_ep, "service");
+    assert_non_null (events);
+    zstr_free (&events_ep);
+
+    /* Written before anyone is connected: only anti-entropy can carry it. */
+    assert_int_equal (s_put (nodes [2].actor, "service", "db", "pg"), 0);
+    s_connect_all (nodes, names, 3);
+    zclock_sleep (100);
+    /* Written after: carried by PUSH (and anti-entropy). */
+    assert_int_equal (s_put (nodes [1].actor, "service", "web", "nginx"), 0);
+    assert_int_equal (s_put (nodes [0].actor, "node", "alpha", "cap"), 0);
+
+    int64_t deadline = zclock_mono () + 10000;
+    bool done = false;
+    while (!done && zclock_mono () < deadline) {
+        done = true;
+        for (int i = 0; i < 3; i++)
+            done = done && s_has (nodes [i].actor, "beta", "service", "web", "nginx")
+                        && s_has (nodes [i].actor, "gamma", "service", "db", "pg")
+                        && s_has (nodes [i].actor, "alpha", "node", "alpha", "cap");
+        if (!done)
+            zclock_sleep (50);
+    }
+    assert_true (done);
+
+    /* alpha published the service inserts. */
+    zpoller_t *poller = zpoller_new (events, NULL);
+    int inserted = 0;
+    while (zpoller_wait (poller, 500) == events) {
+        zmsg_t *ev = zmsg_recv (events);
+        assert_int_equal (zmsg_size (ev), 7);
+        char *topic = zmsg_popstr (ev);
+        char *what = zmsg_popstr (ev);
+        assert_string_equal (topic, "service");
+        if (streq (what, "INSERTED"))
+            inserted++;
+        zstr_free (&topic);
+        zstr_free (&what);
+        zmsg_destroy (&ev);
+    }
+    assert_int_equal (inserted, 2);
+    zpoller_destroy (&poller);
+    zsock_destroy (&events);
+
+    /* LIST from gamma: two services. */
+    zsock_send (nodes [2].actor, "ss", "LIST", "service");
+    zmsg_t *list = zmsg_recv (nodes [2].actor);
+    char *count = zmsg_popstr (list);
+    assert_string_equal (count, "2");
+    assert_int_equal (zmsg_size (list), 12);
+    zstr_free (&count);
+    zmsg_destroy (&list);
+
+    /* A delete propagates; a failed origin is flagged, a removed one goes. */
+    zsock_send (nodes [1].actor, "sss", "DELETE", "service", "web");
+    int rc = -1;
+    char *why = NULL;
+    zsock_recv (nodes [1].actor, "is", &rc, &why);
+    assert_int_equal (rc, 0);
+    zstr_free (&why);
+    deadline = zclock_mono () + 10000;
+    while (s_has (nodes [2].actor, "beta", "service", "web", "nginx") && zclock_mono () < deadline)
+        zclock_sleep (50);
+    assert_false (s_has (nodes [2].actor, "beta", "service", "web", "nginx"));
+
+    assert_int_equal (s_cmd_i (nodes [0].actor, "sss", "ORIGIN-STATUS", "gamma", "unreachable"), 0);
+    zsock_send (nodes [0].actor, "ssss", "GET", "gamma", "service", "db");
+    int found = 0;
+    char *status = NULL;
+    void *data = NULL;
+    size_t size = 0;
+    uint64_t version = 0;
+    zsock_recv (nodes [0].actor, "isb8", &found, &status, &data, &size, &version);
+    assert_int_equal (found, 1);
+    assert_string_equal (status, "unreachable");
+    zstr_free (&status);
+    free (data);
+    assert_int_equal (s_cmd_i (nodes [0].actor, "sss", "ORIGIN-STATUS", "gamma", "removed"), 0);
+    assert_false (s_has (nodes [0].actor, "gamma", "service", "db", "pg"));
+    assert_int_equal (s_cmd_i (nodes [0].actor, "sss", "ORIGIN-STATUS", "gamma", "bogus"), -1);
+
+    assert_true (s_stat (nodes [0].actor, "handshakes_ok") >= 2);
+    assert_int_equal (s_stat (nodes [0].actor, "malformed"), 0);
+    assert_int_equal (s_stat (nodes [0].actor, "peers"), 2);
+    assert_int_equal (s_cmd_i (nodes [0].actor, "ss", "PEER-REMOVE", "beta"), 0);
+    assert_int_equal (s_cmd_i (nodes [0].actor, "ss", "PEER-REMOVE", "beta"), -1);
+    for (int i = 0; i < 3; i++)
+        s_node_stop (&nodes [i]);
+}
+
+/* ---- refusals ------------------------------------------------------------- */
+
+/* Send a DIGEST asking for a reply; 1 if anything comes back in time. */
+static int
+s_probe (zsock_t *client, int timeout_ms)
+{
+    state_msg_t msg;
+    memset (&msg, 0, sizeof msg);
+    msg.hdr.type = STATE_DIGEST;
+    snprintf (msg.u.state_digest.from, sizeof msg.u.state_digest.from, "intruder");
+    msg.u.state_digest.reply = true;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal (wire_encode (&state_proto, &msg, &buf, &len), 0);
+    zframe_t *frame = zframe_new (buf, len);
+    free (buf);
+    zframe_send (&frame, client, ZFRAME_DONTWAIT);
+    zframe_destroy (&frame);
+    zpoller_t *poller = zpoller_new (client, NULL);
+    int got = zpoller_wait (poller, timeout_ms) == client;
+    zpoller_destroy (&poller);
+    return got;
+}
+
+static zsock_t *
+s_curve_client (const uint8_t pub [32], const uint8_t sec [32], const char *server_z85,
+                const char *endpoint)
+{
+    zsock_t *client = zsock_new (ZMQ_DEALER);
+    assert_non_null (client);
+    uint8_t server [32];
+    assert_non_null (zmq_z85_decode (server, server_z85));
+    void *h = zsock_resolve (client);
+    int zero = 0;
+    zmq_setsockopt (h, ZMQ_LINGER, &zero, sizeof zero);
+    assert_int_equal (zmq_setsockopt (h, ZMQ_CURVE_SERVERKEY, server, 32), 0);
+    assert_int_equal (zmq_setsockopt (h, ZMQ_CURVE_PUBLICKEY, pub, 32), 0);
+    assert_int_equal (zmq_setsockopt (h, ZMQ_CURVE_SECRETKEY, sec, 32), 0);
+    assert_int_equal (zsock_connect (client, "%s", endpoint), 0);
+    return client;
+}
+
+static void
+s_wait_stat_above (zactor_t *actor, const char *name, uint64_t above)
+{
+    int64_t deadline = zclock_mono () + 5000;
+    while (s_stat (actor, name) <= above && zclock_mono () < deadline)
+        zclock_sleep (20);
+    assert_true (s_stat (actor, name) > above);
+}
+
+static void
+test_refusals (void **unused)
+{
+    s_node_t node;
+    s_node_start (&node, "server");
+    assert_int_equal (s_put (node.actor, "service", "secret", "data"), 0);
+
+    /* 1. A valid CURVE key that is not a member. */
+    uint8_t pub [32], sec [32];
+    crypto_box_keypair (pub, sec);
+    uint64_t zap_refused = s_stat (node.actor, "zap_refused");
+    uint64_t refused = s_stat (node.actor, "handshakes_refused");
+    zsock_t *client = s_curve_client (pub, sec, node.pubkey, node.endpoint);
+    assert_int_equal (s_probe (client, 700), 0);
+    zsock_destroy (&client);
+    s_wait_stat_above (node.actor, "zap_refused", zap_refused);
+    s_wait_stat_above (node.actor, "handshakes_refused", refused);
+
+    /* 2. No CURVE at all. */
+    refused = s_stat (node.actor, "handshakes_refused");
+    client = zsock_new (ZMQ_DEALER);
+    zsock_set_linger (client, 0);
+    assert_int_equal (zsock_connect (client, "%s", node.endpoint), 0);
+    assert_int_equal (s_probe (client, 700), 0);
+    zsock_destroy (&client);
+    s_wait_stat_above (node.actor, "handshakes_refused", refused);
+
+    /* 3. A member's key but the wrong server key (a man in the middle's
+     * view): the handshake cannot complete. */
+    assert_int_equal (s_cmd_i (node.actor, "ss", "ALLOW", "not-a-key"), -1);
+    char z85 [41];
+    zmq_z85_encode (z85, pub, 32);
+    assert_int_equal (s_cmd_i (node.actor, "ss", "ALLOW", z85), 0);
+    uint8_t other_pub [32], other_sec [32];
+    crypto_box_keypair (other_pub, other_sec);
+    char other_z85 [41];
+    zmq_z85_encode (other_z85, other_pub, 32);
+    client = s_curve_client (pub, sec, other_z85, node.endpoint);
+    assert_int_equal (s_probe (client, 700), 0);
+    zsock_destroy (&client);
+
+    /* 4. Allowed: answered. Then DENY: the open connection is ignored at
+     * once and a new connection is refused. */
+    client = s_curve_client (pub, sec, node.pubkey, node.endpoint);
+    assert_int_equal (s_probe (client, 3000), 1);
+    zmsg_t *reply = zmsg_recv (client);
+    assert_non_null (reply);
+    zmsg_destroy (&reply);
+    /* Drain the digest that follows the delta. */
+    zpoller_t *poller = zpoller_new (client, NULL);
+    while (zpoller_wait (poller, 300) == client) {
+        reply = zmsg_recv (client);
+        zmsg_destroy (&reply);
+    }
+    zpoller_destroy (&poller);
+
+    assert_int_equal (s_cmd_i (node.actor, "ss", "DENY", z85), 0);
+    uint64_t denied = s_stat (node.actor, "denied_msgs");
+    assert_int_equal (s_probe (client, 700), 0);
+    assert_true (s_stat (node.actor, "denied_msgs") > denied);
+    zsock_destroy (&client);
+
+    zap_refused = s_stat (node.actor, "zap_refused");
+    client = s_curve_client (pub, sec, node.pubkey, node.endpoint);
+    assert_int_equal (s_probe (client, 700), 0);
+    zsock_destroy (&client);
+    s_wait_stat_above (node.actor, "zap_refused", zap_refused);
+    s_node_stop (&node);
+}
+
+/* ---- ZAP decisions (no sockets) -------------------------------------------- */
+
+static void
+test_zap_decide (void **unused)
+{
+    uint8_t key [32], other [32];
+    randombytes_buf (key, sizeof key);
+    randombytes_buf (other, sizeof other);
+    char uid [41];
+    assert_int_equal (zap_allow (s_zap, "d1", key), 0);
+    assert_int_equal (zap_decide (s_zap, "d1", "CURVE", key, 32, uid), 200);
+    char z85 [41];
+    zmq_z85_encode (z85, key, 32);
+    assert_string_equal (uid, z85);
+    assert_int_equal (zap_decide (s_zap, "d1", "CURVE", other, 32, uid), 400);
+    assert_int_equal (zap_decide (s_zap, "d2", "CURVE", key, 32, uid), 400);
+    assert_int_equal (zap_decide (s_zap, "d1", "NULL", NULL, 0, uid), 400);
+    assert_int_equal (zap_decide (s_zap, "d1", "PLAIN", key, 32, uid), 400);
+    assert_int_equal (zap_decide (s_zap, "d1", "CURVE", key, 31, uid), 400);
+    assert_int_equal (zap_allow (s_zap, "", key), -1);
+    assert_int_equal (zap_deny (s_zap, "d1", key), 0);
+    assert_int_equal (zap_decide (s_zap, "d1", "CURVE", key, 32, uid), 400);
+    uint64_t admitted, refused;
+    zap_counts (s_zap, "d1", &admitted, &refused);
+    assert_int_equal (admitted, 1);
+    assert_int_equal (refused, 5);
+    /* Only one handler per process. */
+    assert_null (zap_new ());
+}
+
+static void
+test_bad_config (void **unused)
+{
+    shed_identity_t *id = shed_identity_new_ephemeral ();
+    links_config_t cfg = {
+        .name = "x",
+        .endpoint = "tcp://256.0.0.1:1",
+        .public_key = shed_identity_x25519_public (id),
+        .secret_key = shed_identity_x25519_secret (id),
+        .zap = s_zap,
+    };
+    char err [256] = "";
+    assert_null (links_new (&cfg, err, sizeof err));
+    assert_non_null (strstr (err, "cannot bind"));
+    cfg.zap = NULL;
+    assert_null (links_new (&cfg, err, sizeof err));
+    shed_identity_destroy (&id);
+}
+
+static int
+s_setup (void **unused)
+{
+    s_zap = zap_new ();
+    return s_zap ? 0 : -1;
+}
+
+static int
+s_teardown (void **unused)
+{
+    zap_destroy (&s_zap);
+    return 0;
+}
+
+int
+main (void)
+{
+    zsys_init ();
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_zap_decide),
+        cmocka_unit_test (test_three_converge),
+        cmocka_unit_test (test_refusals),
+        cmocka_unit_test (test_bad_config),
+    };
+    return cmocka_run_group_tests (tests, s_setup, s_teardown);
+}
