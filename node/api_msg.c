@@ -1,4 +1,6 @@
 /* api_msg.c - descriptor tables for the local API (see api_msg.h). */
 #include "node/api_msg.h"
 
+WIRE_DEFINE_RECORD (api_addr, 0, API_ADDR_FIELDS)
+WIRE_DEFINE_RECORD (api_keynode, 0, API_KEYNODE_FIELDS)
 WIRE_DEFINE_PROTO (api, API_MESSAGES, API_VERSION_MIN, API_VERSION, NULL)

@@ -45,10 +45,74 @@ typedef enum {
     F (T, 11, members_total, WIRE_U64, 0,         WIRE_OPT, _)                 \
     F (T, 12, tags,       WIRE_TAGS, 64,          WIRE_OPT, _)
 
+/* A plain success with an optional message for people. */
+#define API_OK_FIELDS(F, T)                                                    \
+    F (T, 2, message,    WIRE_STR, API_TEXT_MAX, WIRE_OPT, _)
+
+/* ---- Membership -------------------------------------------------------- */
+#define API_ADDR_MAX     300        /* "host:port" */
+#define API_SEEDS_MAX    16
+
+#define API_ADDR_FIELDS(F, T)                                                  \
+    F (T, 1, addr,       WIRE_STR, API_ADDR_MAX, WIRE_REQ, _)
+WIRE_DECLARE_RECORD (api_addr, API_ADDR_FIELDS)
+
+#define API_MEMBERS_REQ_FIELDS(F, T)
+
+/* `members` is a GOSSIP_MEMBERS message (cluster/gossip_msg.h) passed
+ * through as the membership layer encoded it, so its member record is
+ * defined once. */
+#define API_MEMBERS_REP_FIELDS(F, T)                                           \
+    F (T, 2, members,    WIRE_BLOB, API_MAX_MSG - 4096, WIRE_REQ, _)
+
+#define API_JOIN_REQ_FIELDS(F, T)                                              \
+    F (T, 2, seeds,      WIRE_LIST, API_SEEDS_MAX, WIRE_REQ, api_addr)
+
+#define API_LEAVE_REQ_FIELDS(F, T)
+
+#define API_TAG_SET   0
+#define API_TAG_UNSET 1
+#define API_TAGS_REQ_FIELDS(F, T)                                              \
+    F (T, 2, op,         WIRE_U64, 1,   WIRE_REQ, _)                           \
+    F (T, 3, key,        WIRE_STR, 63,  WIRE_REQ, _)                           \
+    F (T, 4, value,      WIRE_STR, 255, WIRE_OPT, _)
+
+/* ---- Keyring (cluster-wide) ---------------------------------------------- */
+#define API_KEY_LIST    0
+#define API_KEY_INSTALL 1
+#define API_KEY_USE     2
+#define API_KEY_REMOVE  3
+#define API_KEYS_NODES_MAX 4096
+
+#define API_KEYS_REQ_FIELDS(F, T)                                              \
+    F (T, 2, op,         WIRE_U64, 3,   WIRE_REQ, _)                           \
+    F (T, 3, key,        WIRE_STR, 64,  WIRE_OPT, _)
+
+/* One node's answer: ok, and its key ids ("1a2b3c4d*,..." primary starred),
+ * or the error it gave. */
+#define API_KEYNODE_FIELDS(F, T)                                               \
+    F (T, 1, name,       WIRE_STR, 64,  WIRE_REQ, _)                           \
+    F (T, 2, ok,         WIRE_BOOL, 0,  WIRE_OPT, _)                           \
+    F (T, 3, keyids,     WIRE_STR, 160, WIRE_OPT, _)                           \
+    F (T, 4, error,      WIRE_STR, 200, WIRE_OPT, _)
+WIRE_DECLARE_RECORD (api_keynode, API_KEYNODE_FIELDS)
+
+#define API_KEYS_REP_FIELDS(F, T)                                              \
+    F (T, 2, status,     WIRE_STR, API_TEXT_MAX, WIRE_REQ, _)                  \
+    F (T, 3, nodes,      WIRE_LIST, API_KEYS_NODES_MAX, WIRE_OPT, api_keynode)
+
 #define API_MESSAGES(M)                                                        \
-    M (API_ERROR,      api_error,      1, API_ERROR_FIELDS)                    \
-    M (API_STATUS_REQ, api_status_req, 2, API_STATUS_REQ_FIELDS)               \
-    M (API_STATUS_REP, api_status_rep, 3, API_STATUS_REP_FIELDS)
+    M (API_ERROR,       api_error,       1, API_ERROR_FIELDS)                  \
+    M (API_STATUS_REQ,  api_status_req,  2, API_STATUS_REQ_FIELDS)             \
+    M (API_STATUS_REP,  api_status_rep,  3, API_STATUS_REP_FIELDS)             \
+    M (API_OK,          api_ok,          4, API_OK_FIELDS)                     \
+    M (API_MEMBERS_REQ, api_members_req, 5, API_MEMBERS_REQ_FIELDS)            \
+    M (API_MEMBERS_REP, api_members_rep, 6, API_MEMBERS_REP_FIELDS)            \
+    M (API_JOIN_REQ,    api_join_req,    7, API_JOIN_REQ_FIELDS)               \
+    M (API_LEAVE_REQ,   api_leave_req,   8, API_LEAVE_REQ_FIELDS)              \
+    M (API_TAGS_REQ,    api_tags_req,    9, API_TAGS_REQ_FIELDS)               \
+    M (API_KEYS_REQ,    api_keys_req,   10, API_KEYS_REQ_FIELDS)               \
+    M (API_KEYS_REP,    api_keys_rep,   11, API_KEYS_REP_FIELDS)
 
 WIRE_DECLARE_PROTO (api, API_MESSAGES)
 

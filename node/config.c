@@ -34,6 +34,8 @@ typedef enum {
     D_KEY,      /* base64 32-byte key */
     D_PROFILE,  /* lan | wan */
     D_TAGS,     /* mapping of str -> str */
+    D_U32,      /* unsigned integer within [min, max] */
+    D_F64,      /* number within [min, max] */
 } directive_kind_t;
 
 typedef struct {
@@ -41,22 +43,35 @@ typedef struct {
     directive_kind_t kind;
     size_t offset;
     size_t size;
+    double min, max;            /* D_U32 / D_F64 bounds */
 } directive_t;
 
 #define SLOT(member) offsetof (shed_config_t, member), sizeof (((shed_config_t *) 0)->member)
 
 static const directive_t s_directives[] = {
-    { "name",           D_NAME,     SLOT (name) },
-    { "bind",           D_HOSTPORT, SLOT (bind_addr) },
-    { "advertise",      D_ADDR,     SLOT (advertise_addr) },
-    { "data_dir",       D_PATH,     SLOT (data_dir) },
-    { "api",            D_ENDPOINT, SLOT (api_endpoint) },
-    { "join",           D_JOIN,     SLOT (join) },
-    { "log_level",      D_LEVEL,    SLOT (log_level) },
-    { "encrypt_key",    D_KEY,      SLOT (encrypt_key) },
-    { "discover",       D_BOOL,     SLOT (discover) },
-    { "gossip.profile", D_PROFILE,  SLOT (profile) },
-    { "tags",           D_TAGS,     SLOT (tags) },
+    { "name",           D_NAME,     SLOT (name), 0, 0 },
+    { "bind",           D_HOSTPORT, SLOT (bind_addr), 0, 0 },
+    { "advertise",      D_ADDR,     SLOT (advertise_addr), 0, 0 },
+    { "data_dir",       D_PATH,     SLOT (data_dir), 0, 0 },
+    { "api",            D_ENDPOINT, SLOT (api_endpoint), 0, 0 },
+    { "join",           D_JOIN,     SLOT (join), 0, 0 },
+    { "log_level",      D_LEVEL,    SLOT (log_level), 0, 0 },
+    { "encrypt_key",    D_KEY,      SLOT (encrypt_key), 0, 0 },
+    { "discover",       D_BOOL,     SLOT (discover), 0, 0 },
+    { "gossip.profile", D_PROFILE,  SLOT (profile), 0, 0 },
+    { "tags",           D_TAGS,     SLOT (tags), 0, 0 },
+    { "leave_on_terminate", D_BOOL, SLOT (leave_on_terminate), 0, 0 },
+    { "gossip.probe_interval_ms",    D_U32, SLOT (gossip.probe_interval_ms), 50, 60000 },
+    { "gossip.probe_timeout_ms",     D_U32, SLOT (gossip.probe_timeout_ms), 10, 60000 },
+    { "gossip.indirect_checks",      D_U32, SLOT (gossip.indirect_checks), 1, 16 },
+    { "gossip.gossip_interval_ms",   D_U32, SLOT (gossip.gossip_interval_ms), 10, 60000 },
+    { "gossip.gossip_nodes",         D_U32, SLOT (gossip.gossip_nodes), 1, 64 },
+    { "gossip.retransmit_mult",      D_U32, SLOT (gossip.retransmit_mult), 1, 64 },
+    { "gossip.pushpull_interval_ms", D_U32, SLOT (gossip.pushpull_interval_ms), 1000, 86400000 },
+    { "gossip.reap_dead_s",          D_U32, SLOT (gossip.reap_dead_s), 1, 31536000 },
+    { "gossip.reap_left_s",          D_U32, SLOT (gossip.reap_left_s), 1, 31536000 },
+    { "gossip.suspicion_mult",       D_F64, SLOT (gossip.suspicion_mult), 0.5, 100 },
+    { "gossip.suspicion_max_mult",   D_F64, SLOT (gossip.suspicion_max_mult), 1, 100 },
 };
 
 /* Keys that open a section of further keys. */
@@ -229,6 +244,27 @@ s_apply (shed_config_t *cfg, const directive_t *d, const char *subkey, const cha
             return -1;
         }
         return s_copy (slot, d->size, value, why, whylen);
+    case D_U32:
+    case D_F64: {
+        char *end;
+        errno = 0;
+        double v = strtod (value, &end);
+        bool integral = d->kind == D_F64 || strspn (value, "0123456789") == strlen (value);
+        if (errno || end == value || *end || !integral) {
+            snprintf (why, whylen, "expected %s, got '%s'",
+                      d->kind == D_U32 ? "a whole number" : "a number", value);
+            return -1;
+        }
+        if (v < d->min || v > d->max) {
+            snprintf (why, whylen, "%s is outside %g..%g", value, d->min, d->max);
+            return -1;
+        }
+        if (d->kind == D_U32)
+            *(uint32_t *) slot = (uint32_t) v;
+        else
+            *(double *) slot = v;
+        return 0;
+    }
     case D_TAGS: {
         if (!subkey || !*subkey || strlen (subkey) >= sizeof cfg->tags[0].key) {
             snprintf (why, whylen, "tag keys are 1-63 bytes");
@@ -277,6 +313,7 @@ shed_config_defaults (shed_config_t *cfg)
     strcpy (cfg->data_dir, SHED_DEFAULT_DATADIR);
     cfg->log_level = SHED_LOG_INFO;
     strcpy (cfg->profile, "lan");
+    cfg->leave_on_terminate = true;
 }
 
 int

@@ -44,6 +44,21 @@ typedef struct {
     char profile[8];                    /* gossip tunables profile: lan | wan */
     shed_config_tag_t tags[SHED_CFG_TAGS_MAX];
     size_t ntags;
+    bool leave_on_terminate;            /* leave gracefully on SIGTERM/SIGINT */
+    /* Gossip tunables on top of the profile; 0 = the profile's value. */
+    struct {
+        uint32_t probe_interval_ms;
+        uint32_t probe_timeout_ms;
+        uint32_t indirect_checks;
+        uint32_t gossip_interval_ms;
+        uint32_t gossip_nodes;
+        uint32_t retransmit_mult;
+        uint32_t pushpull_interval_ms;
+        uint32_t reap_dead_s;
+        uint32_t reap_left_s;
+        double suspicion_mult;
+        double suspicion_max_mult;
+    } gossip;
 } shed_config_t;
 
 /* Fill with built-in defaults (name = short hostname). */

@@ -46,7 +46,9 @@ test_full_file (void **state)
                        "  arch: x86_64\n"
                        "  zone: a\n"
                        "gossip:\n"
-                       "  profile: wan\n";
+                       "  profile: wan\n"
+                       "  probe_interval_ms: 750\n"
+                       "  suspicion_mult: 2.5\n";
     shed_config_t cfg;
     char err[256] = "";
     assert_int_equal (s_load (&cfg, text, err, sizeof err), 0);
@@ -63,6 +65,8 @@ test_full_file (void **state)
     assert_string_equal (cfg.tags[0].key, "arch");
     assert_string_equal (cfg.tags[1].value, "a");
     assert_string_equal (cfg.profile, "wan");
+    assert_int_equal (cfg.gossip.probe_interval_ms, 750);
+    assert_true (cfg.gossip.suspicion_mult > 2.4 && cfg.gossip.suspicion_mult < 2.6);
     assert_int_equal (shed_config_finish (&cfg, err, sizeof err), 0);
     assert_string_equal (cfg.advertise_addr, "198.18.0.11");
 }
@@ -102,6 +106,11 @@ test_errors (void **state)
         { "a: &x 1\nb: *x\n", "unknown key 'a'" },
         { "encrypt_key: notbase64\n", "test.yaml:1: key 'encrypt_key'" },
         { "api: /no/scheme\n", "test.yaml:1: key 'api'" },
+        { "gossip:\n  probe_interval_ms: fast\n",
+          "test.yaml:2: key 'gossip.probe_interval_ms': expected a whole number" },
+        { "gossip:\n  probe_interval_ms: 1.5\n", "expected a whole number" },
+        { "gossip:\n  probe_interval_ms: 5\n", "5 is outside 50..60000" },
+        { "gossip:\n  suspicion_mult: -1\n", "outside" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         shed_config_t cfg;

@@ -32,5 +32,10 @@ void ctl_format_duration (uint64_t ms, char *out, size_t len);
 
 int ctl_status (ctl_t *ctl, int argc, char **argv);
 int ctl_keygen (ctl_t *ctl, int argc, char **argv);
+int ctl_members (ctl_t *ctl, int argc, char **argv);
+int ctl_join (ctl_t *ctl, int argc, char **argv);
+int ctl_leave (ctl_t *ctl, int argc, char **argv);
+int ctl_tags (ctl_t *ctl, int argc, char **argv);
+int ctl_keys (ctl_t *ctl, int argc, char **argv);
 
 #endif

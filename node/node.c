@@ -7,6 +7,7 @@
 #include "crypto/identity.h"
 #include "crypto/keyring.h"
 #include "node/api_server.h"
+#include "node/node_members.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -26,6 +27,7 @@ struct _shed_node_t {
     int64_t started_ms;             /* monotonic */
     char keyring_path[PATH_MAX + 16];
     int lock_fd;                    /* flock on <data_dir>/node.lock */
+    shed_members_t *members;        /* membership actor + API handlers */
 };
 
 /* -------------------------------------------------------------------------
@@ -126,8 +128,7 @@ s_api_status (shed_api_call_t *call, const api_msg_t *req, void *arg)
     snprintf (r->gossip_addr, sizeof r->gossip_addr, "%s",
               self->cfg.advertise_addr[0] ? self->cfg.advertise_addr : self->cfg.bind_addr);
     r->gossip_port = self->cfg.bind_port;
-    r->members_alive = 1;
-    r->members_total = 1;
+    shed_members_counts (self->members, &r->members_alive, &r->members_total);
     wire_tag_t tags[SHED_CFG_TAGS_MAX];
     for (size_t i = 0; i < self->cfg.ntags; i++) {
         snprintf (tags[i].key, sizeof tags[i].key, "%s", self->cfg.tags[i].key);
@@ -188,6 +189,13 @@ shed_node_new (const shed_config_t *cfg, char *err, size_t errlen)
     self->loop = zloop_new ();
     zloop_reader (self->loop, shed_api_server_sock (self->api), s_on_api, self);
 
+    /* The membership actor takes the keyring: from here on only it touches
+     * the keys (cluster-wide key operations go through its pipe). */
+    self->members = shed_members_new (&self->cfg, self->identity, &self->keyring,
+                                      self->keyring_path, self->loop, self->api, err, errlen);
+    if (!self->members)
+        goto fail;
+
     char pub[SHED_KEY_TEXT_MAX];
     shed_key_to_text (shed_identity_x25519_public (self->identity), pub);
     log_info ("node", "started|name=%s version=%s api=%s public_key=%s", self->cfg.name,
@@ -207,6 +215,8 @@ shed_node_run (shed_node_t *self)
      * handler sets zsys_interrupted. */
     zloop_start (self->loop);
     log_info ("node", "shutting down|name=%s", self->cfg.name);
+    if (self->cfg.leave_on_terminate)
+        shed_members_leave (self->members);
     return 0;
 }
 
@@ -216,6 +226,7 @@ shed_node_destroy (shed_node_t **self_p)
     if (!self_p || !*self_p)
         return;
     shed_node_t *self = *self_p;
+    shed_members_destroy (&self->members);
     zloop_destroy (&self->loop);
     shed_api_server_destroy (&self->api);
     /* Only the lock holder may remove the socket file: a node that failed to

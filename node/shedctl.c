@@ -28,6 +28,13 @@ typedef struct {
 static const ctl_cmd_t s_commands[] = {
     { "status", ctl_status, "status                 the node's name, key, version, uptime" },
     { "keygen", ctl_keygen, "keygen                 print a new random cluster key" },
+    { "members", ctl_members,
+      "members [--status S] [--tag K=V]  cluster members (S: alive|suspect|failed|left)" },
+    { "join", ctl_join,     "join HOST[:PORT]...    join a cluster through these nodes" },
+    { "leave", ctl_leave,   "leave                  leave the cluster gracefully" },
+    { "tags", ctl_tags,     "tags set K=V... | tags unset K...  change this node's tags" },
+    { "keys", ctl_keys,
+      "keys list | install KEY | use KEY | remove KEY  cluster keyring, on every node" },
 };
 
 static void
