@@ -1,0 +1,170 @@
+/*
+ * agent_host.h - host side of the agent channel: one listener per shed.
+ *
+ * An agent_host_t is a czmq actor (one thread) that owns one Unix socket
+ * listener per shed, at a path the owner chooses (`<dir>/<shed>.sock` for a
+ * netns shed, Firecracker's `<vsock>_1026` for a microVM). The socket is the
+ * shed's identity: the origin of every event (node, shed) is stamped here
+ * from the owner's configuration, never taken from a payload.
+ *
+ * Every frame from an agent is checked in this order, cheapest first:
+ *   type byte known, length <= max_frame     (else: counted, connection closed,
+ *                                             framing cannot be trusted again)
+ *   direction (agent -> host types only)     (else: counted, one strike)
+ *   message and byte rate (token buckets)    (else: counted, one strike)
+ *   msgpack shape + validator (codec)        (else: counted, one strike)
+ *   protocol state (HELLO first, once)       (else: counted, one strike)
+ *   chunk streams: order, per-stream and total bounds (else: counted, strike)
+ * `abuse_limit` strikes within a minute close the connection and refuse the
+ * shed's reconnects for `abuse_cooldown_ms`. Other sheds are unaffected: each
+ * connection gets a bounded read per loop turn, sockets are non-blocking,
+ * and outbound queues are bounded (a full queue refuses the send).
+ *
+ * Events come out of a separate PAIR socket (agent_host_events) as owned
+ * agent_event_t pointers; commands and their replies use the actor pipe, so
+ * replies never mix with events (the zyre pattern). When the owner reads
+ * events slower than agents produce them, the host stops reading agent
+ * sockets (up to AGENT_HOST_EVENT_QUEUE events wait inside): agents then
+ * buffer, drop their oldest and report the count (a DROPPED message).
+ *
+ * Example:
+ *     agent_host_config_t cfg = { .node = "node-1", .metrics_interval_ms = 1000 };
+ *     agent_host_t *host = agent_host_new (&cfg);
+ *     agent_host_add_shed (host, "dev-1", "/run/shed/dev-1.agent.sock");
+ *     agent_event_t *ev = agent_host_recv (host, -1);
+ *     ... ev->kind, ev->shed, ev->seq, ev->msg.hdr.type, ev->msg.u.agent_metrics ...
+ *     agent_event_destroy (&ev);
+ *     agent_host_destroy (&host);
+ */
+#ifndef SHED_AGENT_HOST_H
+#define SHED_AGENT_HOST_H
+
+#include "agent/agent_msg.h"
+
+#include <czmq.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define AGENT_HOST_SHEDS_MAX    1024    /* listeners per host object */
+#define AGENT_HOST_EVENT_QUEUE  4096    /* events held before reads pause */
+#define AGENT_HOST_READ_BUDGET  (64u << 10) /* bytes read per connection per turn */
+
+typedef struct _agent_host_t agent_host_t;
+
+/* Zero means "the default" for every number. */
+typedef struct {
+    const char *node;                 /* origin node name (required) */
+    uint32_t max_frame;               /* payload bytes; default AGENT_FRAME_MAX_DEFAULT */
+    uint32_t metrics_interval_ms;     /* told to agents; default 5000 */
+    uint32_t heartbeat_ms;            /* both ways; 3x silence closes; default 5000 */
+    uint32_t hello_timeout_ms;        /* time to say hello; default 5000 */
+    uint32_t msgs_per_s;              /* per shed; default 2000 */
+    uint32_t msgs_burst;              /* default 2 * msgs_per_s */
+    uint32_t bytes_per_s;             /* per shed; default 4 MiB/s */
+    uint32_t bytes_burst;             /* default 2 * bytes_per_s */
+    uint32_t abuse_limit;             /* strikes per minute before a close; default 32 */
+    uint32_t abuse_cooldown_ms;       /* reconnects refused after an abuse close; default 2000 */
+    uint32_t out_queue_bytes;         /* host -> agent queue per shed; default 32 MiB */
+    uint32_t socket_mode;             /* listener permissions; default 0660 */
+} agent_host_config_t;
+
+/* What an event is. */
+typedef enum {
+    AGENT_EVENT_CONNECTED    = 1,     /* an agent said hello; msg is its HELLO */
+    AGENT_EVENT_MESSAGE      = 2,     /* msg is a decoded agent -> host message */
+    AGENT_EVENT_DISCONNECTED = 3,     /* the connection ended; see reason */
+} agent_event_kind_t;
+
+/* One event, owned by whoever holds the pointer. */
+typedef struct {
+    agent_event_kind_t kind;
+    char node[AGENT_NAME_MAX + 1];    /* from the host config */
+    char shed[AGENT_NAME_MAX + 1];    /* from agent_host_add_shed */
+    uint64_t seq;                     /* per (node, shed): 1, 2, 3... for the life
+                                         of the host object, across reconnects */
+    int64_t ts_ms;                    /* host wall clock when the frame was accepted */
+    char reason[AGENT_TEXT_MAX + 1];  /* DISCONNECTED: "eof", "timeout", "abuse: rate", ... */
+    agent_msg_t msg;                  /* hdr.type 0 for DISCONNECTED */
+} agent_event_t;
+
+void agent_event_destroy (agent_event_t **self_p);
+
+/* Topic for the event bus: `metrics.<node>.<shed>`, `proc.<node>.<shed>`,
+ * `log.<node>.<shed>.<stream>`, `service.<node>.<shed>.<name>`,
+ * `provision.<node>.<shed>`, `shed.<node>.<shed>` (connect/disconnect,
+ * dropped notices). Returns the length, or -1 if it did not fit. */
+int agent_event_topic (const agent_event_t *ev, char *buf, size_t size);
+
+/* Why frames were refused; indexes agent_host_stats_t.bad. */
+typedef enum {
+    AGENT_BAD_TYPE = 0,               /* unknown type byte (connection closed) */
+    AGENT_BAD_OVERSIZE,               /* length over max_frame (connection closed) */
+    AGENT_BAD_DIRECTION,              /* a host -> agent type from the agent */
+    AGENT_BAD_RATE,                   /* over the message or byte rate */
+    AGENT_BAD_DECODE,                 /* codec or validator refused it */
+    AGENT_BAD_STATE,                  /* no HELLO first, or a second HELLO */
+    AGENT_BAD_STREAM,                 /* chunk out of order or over a bound */
+    AGENT_BAD_MAX
+} agent_bad_t;
+
+/* Short name of a reason ("type", "oversize", ...). */
+const char *agent_bad_name (agent_bad_t why);
+
+typedef struct {
+    bool connected;                   /* an agent is connected and said hello */
+    uint64_t connections;             /* accepted connections */
+    uint64_t refused;                 /* connections refused during a cooldown */
+    uint64_t frames_in, bytes_in;
+    uint64_t frames_out, bytes_out;
+    uint64_t events;                  /* events handed to the owner */
+    uint64_t heartbeats;              /* heartbeats received (not delivered) */
+    uint64_t bad[AGENT_BAD_MAX];
+    uint64_t bad_total;
+    uint64_t closes_abuse;            /* closed for bad frames or rate */
+    uint64_t closes_timeout;
+    uint64_t agent_dropped;           /* sum of the agent's DROPPED counts */
+    uint64_t seq;                     /* last sequence number stamped */
+} agent_host_stats_t;
+
+/* Start the host actor. Returns NULL if the config is unusable (no node). */
+agent_host_t *agent_host_new (const agent_host_config_t *config);
+
+/* Stop, close every listener (removing their socket files), free queued
+ * events. NULL-safe; nulls the caller's pointer. */
+void agent_host_destroy (agent_host_t **self_p);
+
+/* Listen for shed `shed`'s agent at `path` (a stale socket file there is
+ * replaced). Returns 0, or -1 (bad name, path too long, duplicate shed,
+ * bind failure, AGENT_HOST_SHEDS_MAX reached). */
+int agent_host_add_shed (agent_host_t *self, const char *shed, const char *path);
+
+/* Close shed's listener and connection (a DISCONNECTED event follows if an
+ * agent was connected) and remove its socket file. Returns 0 or -1. */
+int agent_host_remove_shed (agent_host_t *self, const char *shed);
+
+/* Send a host -> agent message (PROVISION, CLOSE...). Larger than max_frame
+ * goes as a chunk stream. Returns 0 queued, -1 no such shed or no agent
+ * connected, -2 the shed's outbound queue is full, -3 not encodable or not a
+ * host -> agent type. */
+int agent_host_send (agent_host_t *self, const char *shed, const agent_msg_t *msg);
+
+/* Convenience: send a provisioning run. Same returns as agent_host_send. */
+int agent_host_provision (agent_host_t *self, const char *shed, const agent_provision_t *req);
+
+/* Latest METRICS of a shed into *out (caller frees with wire_msg_free
+ * (&agent_proto, out)), with the host time it arrived. Returns 0, or -1 if
+ * the shed is unknown or never sent any. */
+int agent_host_metrics (agent_host_t *self, const char *shed, agent_msg_t *out, int64_t *ts_ms);
+
+/* Counters of a shed. Returns 0 or -1 if unknown. */
+int agent_host_stats (agent_host_t *self, const char *shed, agent_host_stats_t *out);
+
+/* Socket that is readable when events wait (for zloop / zpoller). */
+zsock_t *agent_host_events (agent_host_t *self);
+
+/* Next event: timeout_ms -1 waits, 0 does not. NULL on timeout or
+ * interrupt. The caller owns the event. */
+agent_event_t *agent_host_recv (agent_host_t *self, int timeout_ms);
+
+#endif
