@@ -336,7 +336,7 @@ test_converge_20 (void **unused)
 {
     state_t *st [S_NODES];
     for (int i = 0; i < S_NODES; i++) {
-        char name [16];
+        char name [32];
         snprintf (name, sizeof name, "node-%02d", i);
         st [i] = s_store_new (name, NULL);
     }
@@ -366,7 +366,7 @@ test_small_budget (void **unused)
 {
     state_t *st [4];
     for (int i = 0; i < 4; i++) {
-        char name [16];
+        char name [32];
         snprintf (name, sizeof name, "b%d", i);
         st [i] = s_store_new (name, NULL);
     }
@@ -393,7 +393,7 @@ test_partition_heal (void **unused)
 {
     state_t *st [6];
     for (int i = 0; i < 6; i++) {
-        char name [16];
+        char name [32];
         snprintf (name, sizeof name, "p%d", i);
         st [i] = s_store_new (name, NULL);
     }
