@@ -37,15 +37,21 @@ typedef struct {
 static uint16_t
 s_base_port (int n)
 {
-    return (uint16_t) (20000 + randombytes_uniform (30000 - (uint32_t) n));
+    /* Below the kernel's ephemeral range (32768+), where our own outgoing
+     * push-pull connections take their source ports. */
+    return (uint16_t) (20000 + randombytes_uniform (12000 - (uint32_t) n));
 }
 
+/* Start n actors on consecutive ports from a random base. A port already in
+ * use (another program, an old TIME_WAIT) fails that start: try another base. */
 static cluster_t *
 s_cluster_new (int n)
 {
     cluster_t *c = (cluster_t *) calloc (1, sizeof *c);
     c->n = n;
     c->actors = (zactor_t **) calloc ((size_t) n, sizeof (zactor_t *));
+    int attempts = 0;
+retry:
     c->base = s_base_port (n);
     uint8_t key [SHED_KEY_BYTES];
     shed_keyring_generate (key);
@@ -66,8 +72,12 @@ s_cluster_new (int n)
         char err [256];
         c->actors [i] = membership_new (&cfg, &kr, err, sizeof err);
         if (!c->actors [i]) {
-            fprintf (stderr, "node %d: %s\n", i, err);
-            exit (1);
+            fprintf (stderr, "node %d: %s (retrying with another base port)\n", i, err);
+            for (int j = 0; j < i; j++)
+                zactor_destroy (&c->actors [j]);
+            if (++attempts == 5)
+                exit (1);
+            goto retry;
         }
     }
     sodium_memzero (key, sizeof key);
