@@ -323,7 +323,8 @@ dns_zone_builder_build (dns_zone_builder_t **self_p)
 
     /* Services: sort entries by (service, insertion), move the instances into
      * one array, and cut it into one span per service. */
-    qsort (self->entries, self->nentries, sizeof (s_entry_t), s_entry_cmp);
+    if (self->nentries)             /* qsort's base may not be NULL, even for 0 items */
+        qsort (self->entries, self->nentries, sizeof (s_entry_t), s_entry_cmp);
     if (self->nentries) {
         zone->instances = calloc (self->nentries, sizeof (dns_zone_instance_t));
         zone->services = calloc (self->nentries, sizeof (dns_zone_service_t));
@@ -347,8 +348,8 @@ dns_zone_builder_build (dns_zone_builder_t **self_p)
 
     /* Hosts: sort by (name, insertion) and merge, later addresses winning. */
     for (int k = 0; k < 2; k++) {
-        qsort (self->hosts[k], self->nhosts[k], sizeof (s_host_entry_t), s_host_cmp);
         if (self->nhosts[k]) {
+            qsort (self->hosts[k], self->nhosts[k], sizeof (s_host_entry_t), s_host_cmp);
             zone->hosts[k] = calloc (self->nhosts[k], sizeof (dns_zone_host_t));
             if (!zone->hosts[k])
                 goto oom;
