@@ -101,6 +101,21 @@ WIRE_DECLARE_RECORD (api_keynode, API_KEYNODE_FIELDS)
     F (T, 2, status,     WIRE_STR, API_TEXT_MAX, WIRE_REQ, _)                  \
     F (T, 3, nodes,      WIRE_LIST, API_KEYS_NODES_MAX, WIRE_OPT, api_keynode)
 
+/* ---- Replicated state (inspection) ---------------------------------------- */
+#define API_STATE_RECORDS_MAX 65536
+#define API_STATE_REQ_FIELDS(F, T)                                             \
+    F (T, 2, kind,       WIRE_STR, 31,  WIRE_OPT, _)
+#define API_STATEREC_FIELDS(F, T)                                              \
+    F (T, 1, origin,     WIRE_STR, 64,  WIRE_REQ, _)                           \
+    F (T, 2, kind,       WIRE_STR, 31,  WIRE_REQ, _)                           \
+    F (T, 3, key,        WIRE_STR, 255, WIRE_REQ, _)                           \
+    F (T, 4, version,    WIRE_U64, 0,   WIRE_OPT, _)                           \
+    F (T, 5, status,     WIRE_STR, 15,  WIRE_OPT, _)                           \
+    F (T, 6, size,       WIRE_U64, 0,   WIRE_OPT, _)
+WIRE_DECLARE_RECORD (api_staterec, API_STATEREC_FIELDS)
+#define API_STATE_REP_FIELDS(F, T)                                             \
+    F (T, 2, records,    WIRE_LIST, API_STATE_RECORDS_MAX, WIRE_OPT, api_staterec)
+
 #define API_MESSAGES(M)                                                        \
     M (API_ERROR,       api_error,       1, API_ERROR_FIELDS)                  \
     M (API_STATUS_REQ,  api_status_req,  2, API_STATUS_REQ_FIELDS)             \
@@ -112,7 +127,9 @@ WIRE_DECLARE_RECORD (api_keynode, API_KEYNODE_FIELDS)
     M (API_LEAVE_REQ,   api_leave_req,   8, API_LEAVE_REQ_FIELDS)              \
     M (API_TAGS_REQ,    api_tags_req,    9, API_TAGS_REQ_FIELDS)               \
     M (API_KEYS_REQ,    api_keys_req,   10, API_KEYS_REQ_FIELDS)               \
-    M (API_KEYS_REP,    api_keys_rep,   11, API_KEYS_REP_FIELDS)
+    M (API_KEYS_REP,    api_keys_rep,   11, API_KEYS_REP_FIELDS)               \
+    M (API_STATE_REQ,   api_state_req,  12, API_STATE_REQ_FIELDS)              \
+    M (API_STATE_REP,   api_state_rep,  13, API_STATE_REP_FIELDS)
 
 WIRE_DECLARE_PROTO (api, API_MESSAGES)
 

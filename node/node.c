@@ -8,6 +8,9 @@
 #include "crypto/keyring.h"
 #include "node/api_server.h"
 #include "node/node_members.h"
+#include "node/node_state.h"
+#include "cluster/records.h"
+#include "cluster/zap.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -28,6 +31,8 @@ struct _shed_node_t {
     char keyring_path[PATH_MAX + 16];
     int lock_fd;                    /* flock on <data_dir>/node.lock */
     shed_members_t *members;        /* membership actor + API handlers */
+    zap_t *zap;                     /* one ZAP handler for every CURVE socket */
+    shed_nstate_t *state;           /* replicated state over node links */
 };
 
 /* -------------------------------------------------------------------------
@@ -107,6 +112,40 @@ s_lock_data_dir (shed_node_t *self, char *err, size_t errlen)
     if (ftruncate (self->lock_fd, 0) != 0 || pwrite (self->lock_fd, text, (size_t) n, 0) != n)
         log_warn ("node", "cannot record pid in lock file|path=%s", path);
     return 0;
+}
+
+/* Our `node` record: what other nodes need to know about us beyond
+ * membership (endpoints, version, capacity). Re-put at every start so a
+ * record lost in a crash is restored. */
+static int
+s_publish_node_record (shed_node_t *self, char *err, size_t errlen)
+{
+    rec_msg_t rec = { .hdr.type = REC_NODE };
+    rec_node_t *n = &rec.u.rec_node;
+    snprintf (n->name, sizeof n->name, "%s", self->cfg.name);
+    snprintf (n->addr, sizeof n->addr, "%.*s", (int) sizeof n->addr - 1,
+              self->cfg.advertise_addr[0] ? self->cfg.advertise_addr : self->cfg.bind_addr);
+    n->gossip_port = self->cfg.bind_port;
+    snprintf (n->links, sizeof n->links, "%s", shed_nstate_endpoint (self->state));
+    snprintf (n->version, sizeof n->version, "%s", SHED_VERSION_STRING);
+    wire_tag_t tags[SHED_CFG_TAGS_MAX];
+    for (size_t i = 0; i < self->cfg.ntags; i++) {
+        snprintf (tags[i].key, sizeof tags[i].key, "%s", self->cfg.tags[i].key);
+        snprintf (tags[i].value, sizeof tags[i].value, "%s", self->cfg.tags[i].value);
+    }
+    n->tags.n = self->cfg.ntags;
+    n->tags.items = tags;
+    n->started_ms = (uint64_t) zclock_time ();
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = wire_encode (&rec_proto, &rec, &buf, &len);
+    if (rc != WIRE_OK) {
+        snprintf (err, errlen, "node record: %s", wire_strerror (rc));
+        return -1;
+    }
+    rc = shed_nstate_put (self->state, REC_KIND_NODE, self->cfg.name, buf, len, err, errlen);
+    free (buf);
+    return rc;
 }
 
 /* -------------------------------------------------------------------------
@@ -196,6 +235,18 @@ shed_node_new (const shed_config_t *cfg, char *err, size_t errlen)
     if (!self->members)
         goto fail;
 
+    self->zap = zap_new ();
+    if (!self->zap) {
+        snprintf (err, errlen, "cannot start the ZAP handler");
+        goto fail;
+    }
+    self->state = shed_nstate_new (&self->cfg, self->identity, self->zap, self->members,
+                                   self->loop, self->api, err, errlen);
+    if (!self->state)
+        goto fail;
+    if (s_publish_node_record (self, err, errlen) != 0)
+        goto fail;
+
     char pub[SHED_KEY_TEXT_MAX];
     shed_key_to_text (shed_identity_x25519_public (self->identity), pub);
     log_info ("node", "started|name=%s version=%s api=%s public_key=%s", self->cfg.name,
@@ -226,7 +277,9 @@ shed_node_destroy (shed_node_t **self_p)
     if (!self_p || !*self_p)
         return;
     shed_node_t *self = *self_p;
+    shed_nstate_destroy (&self->state);
     shed_members_destroy (&self->members);
+    zap_destroy (&self->zap);
     zloop_destroy (&self->loop);
     shed_api_server_destroy (&self->api);
     /* Only the lock holder may remove the socket file: a node that failed to

@@ -356,6 +356,11 @@ s_on_event (zloop_t *loop, zsock_t *sock, void *arg)
     return 0;
 }
 
+/* A listener added after the actor started has missed the events so far
+ * (and the SUB socket may have connected after some were published), so it
+ * is first told the current view as if it were news: "join" for alive and
+ * suspect members, "fail" for failed ones. Listeners treat repeats as
+ * harmless, so an event that also arrives live does no damage. */
 void
 shed_members_on_event (shed_members_t *self, shed_members_event_fn *fn, void *arg)
 {
@@ -364,6 +369,18 @@ shed_members_on_event (shed_members_t *self, shed_members_event_fn *fn, void *ar
     self->listeners[self->nlisteners].fn = fn;
     self->listeners[self->nlisteners].arg = arg;
     self->nlisteners++;
+    gossip_msg_t msg;
+    if (shed_members_list (self, &msg) != 0)
+        return;
+    const gossip_members_t *m = &msg.u.gossip_members;
+    for (size_t i = 0; i < m->members.n; i++) {
+        const gossip_update_t *u = &m->members.items[i];
+        if (u->kind == SWIM_UPD_ALIVE || u->kind == SWIM_UPD_SUSPECT)
+            fn ("join", u, "", arg);
+        else if (u->kind == SWIM_UPD_DEAD)
+            fn ("fail", u, "", arg);
+    }
+    wire_msg_free (&gossip_proto, &msg);
 }
 
 /* -------------------------------------------------------------------------

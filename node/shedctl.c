@@ -35,6 +35,7 @@ static const ctl_cmd_t s_commands[] = {
     { "tags", ctl_tags,     "tags set K=V... | tags unset K...  change this node's tags" },
     { "keys", ctl_keys,
       "keys list | install KEY | use KEY | remove KEY  cluster keyring, on every node" },
+    { "state", ctl_state,   "state [KIND]           replicated records held by this node" },
 };
 
 static void

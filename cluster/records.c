@@ -1,0 +1,61 @@
+/* records.c - descriptor tables and helpers for state record values. */
+#include "cluster/records.h"
+
+#include <string.h>
+
+static const char *s_health[] = { "passing", "warning", "critical" };
+
+/* Names and ids end up in DNS labels and state keys: keep them to
+ * [A-Za-z0-9_-] (ids may also hold '.'), checked on encode and decode. */
+static bool
+s_label_ok (const char *s, bool dots)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++) {
+        char c = *s;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+                  || c == '-' || c == '_' || (dots && c == '.');
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+static int
+s_validate (uint16_t type, const void *body, const char **why)
+{
+    if (type == REC_SERVICE) {
+        const rec_service_t *s = body;
+        if (!s_label_ok (s->name, false)) {
+            *why = "service name must be [A-Za-z0-9_-]";
+            return -1;
+        }
+        if (!s_label_ok (s->id, true)) {
+            *why = "service id must be [A-Za-z0-9_.-]";
+            return -1;
+        }
+        if (s->protocol[0] && strcmp (s->protocol, "tcp") && strcmp (s->protocol, "udp")) {
+            *why = "protocol must be tcp or udp";
+            return -1;
+        }
+    }
+    return 0;
+}
+
+WIRE_DEFINE_PROTO (rec, REC_MESSAGES, REC_VERSION_MIN, REC_VERSION, s_validate)
+
+const char *
+rec_health_name (uint64_t health)
+{
+    return health < 3 ? s_health[health] : "unknown";
+}
+
+int
+rec_health_parse (const char *text)
+{
+    for (int i = 0; i < 3; i++)
+        if (strcmp (text, s_health[i]) == 0)
+            return i;
+    return -1;
+}

@@ -1,0 +1,83 @@
+/*
+ * records.h - the values of replicated state records, defined once.
+ *
+ * The replicated store (state.h) keeps opaque bytes per (origin, kind, key);
+ * this protocol gives those bytes their shape. Every value is one wire
+ * message (docs/wire.md), so it carries a version and a type, unknown fields
+ * are ignored, and a decoder that meets a newer node's record still reads
+ * the fields it knows.
+ *
+ *   kind "node"     key = node name         REC_NODE     one per node
+ *   kind "service"  key = "<name>/<id>"     REC_SERVICE  one per instance
+ * Later kinds (shed, overlay) add their messages here.
+ */
+#ifndef SHED_RECORDS_H
+#define SHED_RECORDS_H
+
+#include "common/wire_gen.h"
+
+#define REC_VERSION_MIN 1
+#define REC_VERSION     1
+
+#define REC_KIND_NODE    "node"
+#define REC_KIND_SERVICE "service"
+
+#define REC_NAME_MAX     63         /* node, shed and service names */
+#define REC_ADDR_MAX     45         /* textual IPv4/IPv6 address */
+#define REC_ENDPOINT_MAX 128
+#define REC_TAGS_MAX     32
+#define REC_CHECK_MAX    255        /* check target: "host:port" or a command */
+#define REC_OUTPUT_MAX   255        /* last check output, trimmed */
+
+/* Service health, as Consul names it. */
+#define REC_HEALTH_PASSING  0
+#define REC_HEALTH_WARNING  1
+#define REC_HEALTH_CRITICAL 2
+
+/* Health check kinds. */
+#define REC_CHECK_NONE  0           /* health set by the registrant (agent) */
+#define REC_CHECK_TCP   1           /* connect to address:port */
+#define REC_CHECK_CMD   2           /* run a command; exit 0 pass, 1 warn, else critical */
+
+#define REC_NODE_FIELDS(F, T)                                                  \
+    F (T, 2,  name,        WIRE_STR,  REC_NAME_MAX,     WIRE_REQ, _)           \
+    F (T, 3,  addr,        WIRE_STR,  REC_ADDR_MAX,     WIRE_REQ, _)           \
+    F (T, 4,  gossip_port, WIRE_U64,  65535,            WIRE_OPT, _)           \
+    F (T, 5,  links,       WIRE_STR,  REC_ENDPOINT_MAX, WIRE_OPT, _)           \
+    F (T, 6,  events,      WIRE_STR,  REC_ENDPOINT_MAX, WIRE_OPT, _)           \
+    F (T, 7,  version,     WIRE_STR,  32,               WIRE_OPT, _)           \
+    F (T, 8,  tags,        WIRE_TAGS, REC_TAGS_MAX,     WIRE_OPT, _)           \
+    F (T, 9,  started_ms,  WIRE_U64,  0,                WIRE_OPT, _)           \
+    F (T, 10, cpus,        WIRE_U64,  0,                WIRE_OPT, _)           \
+    F (T, 11, memory_mb,   WIRE_U64,  0,                WIRE_OPT, _)           \
+    F (T, 12, disk_mb,     WIRE_U64,  0,                WIRE_OPT, _)           \
+    F (T, 13, gpus,        WIRE_U64,  0,                WIRE_OPT, _)           \
+    F (T, 14, draining,    WIRE_BOOL, 0,                WIRE_OPT, _)
+
+#define REC_SERVICE_FIELDS(F, T)                                               \
+    F (T, 2,  name,        WIRE_STR,  REC_NAME_MAX,     WIRE_REQ, _)           \
+    F (T, 3,  id,          WIRE_STR,  REC_NAME_MAX,     WIRE_REQ, _)           \
+    F (T, 4,  node,        WIRE_STR,  REC_NAME_MAX,     WIRE_REQ, _)           \
+    F (T, 5,  shed,        WIRE_STR,  REC_NAME_MAX,     WIRE_OPT, _)           \
+    F (T, 6,  address,     WIRE_STR,  REC_ADDR_MAX,     WIRE_REQ, _)           \
+    F (T, 7,  port,        WIRE_U64,  65535,            WIRE_REQ, _)           \
+    F (T, 8,  protocol,    WIRE_STR,  7,                WIRE_OPT, _)           \
+    F (T, 9,  tags,        WIRE_TAGS, REC_TAGS_MAX,     WIRE_OPT, _)           \
+    F (T, 10, health,      WIRE_U64,  2,                WIRE_OPT, _)           \
+    F (T, 11, check,       WIRE_U64,  2,                WIRE_OPT, _)           \
+    F (T, 12, check_target, WIRE_STR, REC_CHECK_MAX,    WIRE_OPT, _)           \
+    F (T, 13, interval_ms, WIRE_U64,  86400000,         WIRE_OPT, _)           \
+    F (T, 14, output,      WIRE_STR,  REC_OUTPUT_MAX,   WIRE_OPT, _)           \
+    F (T, 15, updated_ms,  WIRE_U64,  0,                WIRE_OPT, _)
+
+#define REC_MESSAGES(M)                                                        \
+    M (REC_NODE,    rec_node,    1, REC_NODE_FIELDS)                           \
+    M (REC_SERVICE, rec_service, 2, REC_SERVICE_FIELDS)
+
+WIRE_DECLARE_PROTO (rec, REC_MESSAGES)
+
+const char *rec_health_name (uint64_t health);
+/* "passing" | "warning" | "critical" -> 0..2, or -1. */
+int rec_health_parse (const char *text);
+
+#endif
