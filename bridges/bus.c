@@ -1,0 +1,1322 @@
+/*
+ * bus.c - the event bus actor (see bus.h and docs/events.md).
+ *
+ * One thread owns every socket; one recv_<source> handler per socket:
+ *   recv_pipe     commands and PUBLISH from the node
+ *   recv_origin   peers' (un)subscriptions and snapshot requests
+ *   recv_peer     a peer's own events and snapshot replies
+ *   recv_consumer local / remote consumers' (un)subscriptions, snapshot
+ *                 requests
+ * A timer (the poller timeout) expires peer snapshot requests that got no
+ * answer, so a dead peer never holds a consumer's snapshot for long.
+ */
+#include "bridges/bus.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <zmq.h>
+
+#define S_COMP "bus"
+
+/* Hidden behind ZMQ_BUILD_DRAFT_API in some libzmq 4.3 headers although
+ * the stable library honours it; the number is fixed in libzmq's ABI. */
+#ifndef ZMQ_ZAP_ENFORCE_DOMAIN
+#define ZMQ_ZAP_ENFORCE_DOMAIN 93
+#endif
+
+#define S_SNAPREQ_ROUTE  "$snapreq."     /* + nonce NUL prefixes...: a request */
+#define S_SUBS_MAX       4096            /* distinct prefixes tracked per socket */
+#define S_SUB_MAX        (EVENT_TOPIC_MAX + 1)
+
+/* ------------------------------------------------------------------------ */
+/*  Subscription sets                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* The prefixes some subscriber of an XPUB wants. A non-verbose XPUB tells
+ * us only the first subscribe and the last unsubscribe of each prefix, so a
+ * set (with a reference count when two sockets feed one set) is exact. */
+typedef struct {
+    uint8_t data [S_SUB_MAX];
+    size_t len;
+    int refs;
+} s_sub_t;
+
+typedef struct {
+    s_sub_t *items;
+    size_t n;
+    size_t cap;
+} s_subs_t;
+
+static s_sub_t *
+s_subs_find (s_subs_t *subs, const uint8_t *data, size_t len)
+{
+    for (size_t i = 0; i < subs->n; i++)
+        if (subs->items [i].len == len && memcmp (subs->items [i].data, data, len) == 0)
+            return &subs->items [i];
+    return NULL;
+}
+
+/* Returns 1 if this made the prefix appear, 0 if it was there, -1 if full. */
+static int
+s_subs_add (s_subs_t *subs, const uint8_t *data, size_t len)
+{
+    s_sub_t *sub = s_subs_find (subs, data, len);
+    if (sub) {
+        sub->refs++;
+        return 0;
+    }
+    if (len > S_SUB_MAX || subs->n >= S_SUBS_MAX)
+        return -1;
+    if (subs->n == subs->cap) {
+        size_t cap = subs->cap ? subs->cap * 2 : 8;
+        s_sub_t *items = realloc (subs->items, cap * sizeof (s_sub_t));
+        assert (items);
+        subs->items = items;
+        subs->cap = cap;
+    }
+    sub = &subs->items [subs->n++];
+    memcpy (sub->data, data, len);
+    sub->len = len;
+    sub->refs = 1;
+    return 1;
+}
+
+/* Returns 1 if this made the prefix disappear, else 0. */
+static int
+s_subs_remove (s_subs_t *subs, const uint8_t *data, size_t len)
+{
+    s_sub_t *sub = s_subs_find (subs, data, len);
+    if (!sub || --sub->refs > 0)
+        return 0;
+    *sub = subs->items [--subs->n];
+    return 1;
+}
+
+/* Does any prefix match the start of this frame? */
+static bool
+s_subs_match (const s_subs_t *subs, const uint8_t *frame, size_t len)
+{
+    for (size_t i = 0; i < subs->n; i++)
+        if (subs->items [i].len <= len
+        &&  memcmp (subs->items [i].data, frame, subs->items [i].len) == 0)
+            return true;
+    return false;
+}
+
+static void
+s_subs_clear (s_subs_t *subs)
+{
+    free (subs->items);
+    memset (subs, 0, sizeof *subs);
+}
+
+/* ------------------------------------------------------------------------ */
+/*  Types                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Last value of one (origin, topic) of a state-like topic. */
+typedef struct {
+    char origin [EVENT_NODE_MAX + 1];
+    bool local;                     /* we are the origin */
+    uint64_t boot;
+    uint64_t tseq;
+    uint8_t *frame;                 /* the live frame as published */
+    size_t len;
+} s_entry_t;
+
+/* A peer snapshot request in flight. */
+typedef struct {
+    char nonce [EVENT_NONCE_MAX + 1];
+    int64_t deadline;
+    uint8_t req [S_SUB_MAX * 2];    /* the request subscription, to undo it */
+    size_t req_len;
+} s_pending_t;
+
+typedef struct {
+    char name [EVENT_NODE_MAX + 1];
+    char endpoint [256];
+    uint8_t key [32];
+    zsock_t *xsub;                  /* CURVE client to the peer's origin XPUB */
+    uint64_t boot;                  /* last boot id seen from it, 0 = none */
+    zlistx_t *pending;              /* s_pending_t: snapshot requests in flight */
+} s_peer_t;
+
+/* A consumer's snapshot request waiting for peers' snapshots. */
+typedef struct {
+    zsock_t *sock;                  /* the XPUB it came on */
+    char nonce [EVENT_NONCE_MAX + 1];
+    char prefixes [EVENT_PREFIXES_MAX][S_SUB_MAX];
+    size_t nprefixes;
+    int64_t deadline;
+} s_request_t;
+
+typedef struct {
+    zsock_t *sock;
+    s_subs_t subs;
+    char endpoint [256];            /* as bound, port resolved */
+} s_xpub_t;
+
+typedef struct {
+    uint64_t published, invalid, origin_sent, origin_skipped, consumer_sent;
+    uint64_t peer_recv, peer_forwarded, forged, malformed, send_errors;
+    uint64_t cache_full, snapshots_served, peer_snaps_done, peer_snaps_timeout;
+} s_counters_t;
+
+typedef struct {
+    zsock_t *pipe;
+    zpoller_t *poller;
+    bool terminated;
+
+    /* configuration (copied) */
+    char name [EVENT_NODE_MAX + 1];
+    uint8_t public_key [32];
+    uint8_t secret_key [32];        /* wiped at exit */
+    zap_t *zap;
+    char origin_bind [256];
+    char ipc_bind [256];
+    char consumer_bind [256];
+    char peers_domain [ZAP_DOMAIN_MAX + 1];
+    char consumers_domain [ZAP_DOMAIN_MAX + 1];
+    int sndhwm;
+
+    s_xpub_t origin;                /* our own events, for peers */
+    s_xpub_t local;                 /* ipc consumers */
+    s_xpub_t remote;                /* TCP + CURVE consumers */
+    s_subs_t wanted;                /* union of local and remote consumer subs */
+
+    zhashx_t *peers;                /* name -> s_peer_t */
+    zhashx_t *cache;                /* "origin\x1ftopic" -> s_entry_t */
+    zhashx_t *tseqs;                /* topic -> per-topic counter (local origin) */
+    zlistx_t *requests;             /* s_request_t waiting for peers */
+    size_t peer_snaps_pending;      /* across all peers */
+
+    uint64_t boot;
+    uint64_t seq;                   /* last per-origin sequence used */
+    uint64_t nonce_counter;
+
+    uint8_t *buf;                   /* EVENT_FRAME_MAX scratch for encoding */
+    s_counters_t c;
+    char err [256];
+} self_t;
+
+/* ------------------------------------------------------------------------ */
+/*  Small helpers                                                           */
+/* ------------------------------------------------------------------------ */
+
+static void
+s_entry_destroy (void **item)
+{
+    s_entry_t *e = (s_entry_t *) *item;
+    if (e) {
+        free (e->frame);
+        free (e);
+        *item = NULL;
+    }
+}
+
+static void
+s_peer_destroy (void **item)
+{
+    s_peer_t *p = (s_peer_t *) *item;
+    if (p) {
+        zsock_destroy (&p->xsub);
+        zlistx_destroy (&p->pending);
+        free (p);
+        *item = NULL;
+    }
+}
+
+static void
+s_free_item (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+static int
+s_keyparse (const char *z85, uint8_t key [32])
+{
+    if (!z85 || strlen (z85) != 40)
+        return -1;
+    return zmq_z85_decode (key, z85) ? 0 : -1;
+}
+
+/* Send a subscription message (1 = subscribe, 0 = unsubscribe) upstream. */
+static void
+s_xsub_send (self_t *self, zsock_t *xsub, int on, const uint8_t *data, size_t len)
+{
+    uint8_t msg [S_SUB_MAX * 2 + 2];
+    if (len + 1 > sizeof msg)
+        return;
+    msg [0] = (uint8_t) on;
+    memcpy (msg + 1, data, len);
+    if (zmq_send (zsock_resolve (xsub), msg, len + 1, ZMQ_DONTWAIT) < 0)
+        self->c.send_errors++;
+}
+
+/* Could a topic under `prefix` be state-like (and so cached)? */
+static bool
+s_prefix_touches_state (const uint8_t *p, size_t len)
+{
+    static const char *const states [] = { "metrics.", "shed.", "member.", "service." };
+    for (size_t i = 0; i < sizeof states / sizeof states [0]; i++) {
+        size_t sl = strlen (states [i]);
+        size_t n = len < sl ? len : sl;
+        if (memcmp (p, states [i], n) == 0)
+            return true;
+    }
+    return false;
+}
+
+static int
+s_send_frame (self_t *self, s_xpub_t *xpub, const uint8_t *frame, size_t len)
+{
+    /* XPUB never blocks: a subscriber whose queue is full just misses the
+     * frame (its consumer sees a tseq gap). An error here is a real one. */
+    if (zmq_send (zsock_resolve (xpub->sock), frame, len, ZMQ_DONTWAIT) < 0) {
+        self->c.send_errors++;
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/*  Last-value cache                                                        */
+/* ------------------------------------------------------------------------ */
+
+static void
+s_cache_key (char *key, size_t cap, const char *origin, const char *topic)
+{
+    snprintf (key, cap, "%s\x1f%s", origin, topic);
+}
+
+/* Keep `frame` as the last value of (origin, topic) unless we hold a newer
+ * one of the same boot. */
+static void
+s_cache_put (self_t *self, const event_event_t *ev, const char *topic, bool local,
+             const uint8_t *frame, size_t len)
+{
+    char key [EVENT_NODE_MAX + EVENT_TOPIC_MAX + 3];
+    s_cache_key (key, sizeof key, ev->origin, topic);
+    s_entry_t *e = (s_entry_t *) zhashx_lookup (self->cache, key);
+    if (e) {
+        if (e->boot == ev->boot && e->tseq >= ev->tseq)
+            return;                 /* we have this one or newer */
+        uint8_t *copy = malloc (len);
+        assert (copy);
+        memcpy (copy, frame, len);
+        free (e->frame);
+        e->frame = copy;
+        e->len = len;
+        e->boot = ev->boot;
+        e->tseq = ev->tseq;
+        return;
+    }
+    if (zhashx_size (self->cache) >= EVENT_CACHE_MAX) {
+        self->c.cache_full++;
+        return;
+    }
+    e = (s_entry_t *) zmalloc (sizeof (s_entry_t));
+    assert (e);
+    snprintf (e->origin, sizeof e->origin, "%s", ev->origin);
+    e->local = local;
+    e->boot = ev->boot;
+    e->tseq = ev->tseq;
+    e->frame = malloc (len);
+    assert (e->frame);
+    memcpy (e->frame, frame, len);
+    e->len = len;
+    zhashx_insert (self->cache, key, e);
+}
+
+/* Drop cached entries of `origin` (all, or only those of another boot, or
+ * only topics under `prefix` that no remaining subscription covers). */
+static void
+s_cache_purge (self_t *self, const char *origin, uint64_t keep_boot, const uint8_t *prefix,
+               size_t prefix_len)
+{
+    zlistx_t *doomed = zlistx_new ();
+    assert (doomed);
+    zlistx_set_destructor (doomed, s_free_item);
+    for (s_entry_t *e = (s_entry_t *) zhashx_first (self->cache); e;
+         e = (s_entry_t *) zhashx_next (self->cache)) {
+        if (e->local)
+            continue;
+        if (origin && strcmp (e->origin, origin) != 0)
+            continue;
+        if (keep_boot && e->boot == keep_boot)
+            continue;
+        if (prefix) {
+            if (e->len < prefix_len || memcmp (e->frame, prefix, prefix_len) != 0)
+                continue;
+            if (s_subs_match (&self->wanted, e->frame, e->len))
+                continue;           /* another subscription still keeps it fresh */
+        }
+        zlistx_add_end (doomed, strdup ((const char *) zhashx_cursor (self->cache)));
+    }
+    for (char *key = (char *) zlistx_first (doomed); key; key = (char *) zlistx_next (doomed))
+        zhashx_delete (self->cache, key);
+    zlistx_destroy (&doomed);
+}
+
+/* Send every cached entry matching one of `prefixes` (origin: only ours)
+ * as snapshot items on route "$snap.<nonce>", then SNAP_END. */
+static void
+s_snapshot_serve (self_t *self, s_xpub_t *xpub, const char *nonce,
+                  char prefixes [][S_SUB_MAX], size_t nprefixes, bool own_only, bool partial)
+{
+    char route [sizeof EVENT_SNAP_ROUTE + EVENT_NONCE_MAX];
+    snprintf (route, sizeof route, "%s%s", EVENT_SNAP_ROUTE, nonce);
+    uint64_t items = 0;
+    for (s_entry_t *e = (s_entry_t *) zhashx_first (self->cache); e;
+         e = (s_entry_t *) zhashx_next (self->cache)) {
+        if (own_only && !e->local)
+            continue;
+        bool match = false;
+        for (size_t i = 0; i < nprefixes && !match; i++) {
+            size_t pl = strlen (prefixes [i]);
+            match = e->len >= pl && memcmp (e->frame, prefixes [i], pl) == 0;
+        }
+        if (!match)
+            continue;
+        event_msg_t msg;
+        const char *topic;
+        if (event_frame_decode (e->frame, e->len, &topic, &msg) != 0)
+            continue;               /* cannot happen: we validated it */
+        long len = event_frame_encode (route, &msg, self->buf, EVENT_FRAME_MAX);
+        wire_msg_free (&event_proto, &msg);
+        if (len > 0 && s_send_frame (self, xpub, self->buf, (size_t) len) == 0)
+            items++;
+    }
+    event_msg_t end;
+    memset (&end, 0, sizeof end);
+    end.hdr.type = EVENT_SNAP_END;
+    end.u.event_snap_end.items = items;
+    end.u.event_snap_end.partial = partial;
+    long len = event_frame_encode (route, &end, self->buf, EVENT_FRAME_MAX);
+    if (len > 0)
+        s_send_frame (self, xpub, self->buf, (size_t) len);
+    self->c.snapshots_served++;
+}
+
+/* Parse "$snapreq.<nonce>\0p1\0p2\0..." into nonce and prefixes. */
+static int
+s_snapreq_parse (const uint8_t *data, size_t len, char nonce [EVENT_NONCE_MAX + 1],
+                 char prefixes [][S_SUB_MAX], size_t *nprefixes)
+{
+    size_t rl = strlen (S_SNAPREQ_ROUTE);
+    const uint8_t *nul = memchr (data, 0, len);
+    if (!nul || (size_t) (nul - data) <= rl || (size_t) (nul - data) - rl > EVENT_NONCE_MAX)
+        return -1;
+    memcpy (nonce, data + rl, (size_t) (nul - data) - rl);
+    nonce [(nul - data) - rl] = 0;
+    *nprefixes = 0;
+    const uint8_t *p = nul + 1, *end = data + len;
+    while (p < end) {
+        const uint8_t *z = memchr (p, 0, (size_t) (end - p));
+        if (!z || (size_t) (z - p) >= S_SUB_MAX || *nprefixes >= EVENT_PREFIXES_MAX)
+            return -1;
+        memcpy (prefixes [*nprefixes], p, (size_t) (z - p));
+        prefixes [*nprefixes][z - p] = 0;
+        (*nprefixes)++;
+        p = z + 1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/*  Peer snapshots: fill our cache from a peer's own last values            */
+/* ------------------------------------------------------------------------ */
+
+static void
+s_peer_snapshot_request (self_t *self, s_peer_t *peer, const uint8_t *prefixes [],
+                         const size_t lens [], size_t n)
+{
+    if (n == 0)
+        return;
+    s_pending_t *pend = (s_pending_t *) zmalloc (sizeof (s_pending_t));
+    assert (pend);
+    /* Unique among the peer's subscribers: our random boot id + a counter. */
+    snprintf (pend->nonce, sizeof pend->nonce, "%016" PRIx64 "%" PRIx64, self->boot,
+              ++self->nonce_counter);
+    pend->deadline = zclock_mono () + EVENT_SNAP_WAIT_MS;
+
+    /* Reply route first, then the request, on the same pipe: when the
+     * peer reads the request our reply subscription is in place. */
+    uint8_t sub [S_SUB_MAX * 2];
+    int rl = snprintf ((char *) sub, sizeof sub, "%s%s", EVENT_SNAP_ROUTE, pend->nonce);
+    s_xsub_send (self, peer->xsub, 1, sub, (size_t) rl + 1);
+    uint8_t req [S_SUB_MAX * 2];
+    size_t len = (size_t) snprintf ((char *) req, sizeof req, "%s%s", S_SNAPREQ_ROUTE,
+                                    pend->nonce) + 1;
+    for (size_t i = 0; i < n && len + lens [i] + 1 <= sizeof req; i++) {
+        memcpy (req + len, prefixes [i], lens [i]);
+        len += lens [i];
+        req [len++] = 0;
+    }
+    s_xsub_send (self, peer->xsub, 1, req, len);
+    memcpy (pend->req, req, len);
+    pend->req_len = len;
+    zlistx_add_end (peer->pending, pend);
+    self->peer_snaps_pending++;
+}
+
+/* Forget a pending peer snapshot: unsubscribe its routes. */
+static void
+s_peer_snapshot_done (self_t *self, s_peer_t *peer, void *handle)
+{
+    s_pending_t *pend = (s_pending_t *) zlistx_handle_item (handle);
+    uint8_t sub [S_SUB_MAX * 2];
+    int rl = snprintf ((char *) sub, sizeof sub, "%s%s", EVENT_SNAP_ROUTE, pend->nonce);
+    s_xsub_send (self, peer->xsub, 0, sub, (size_t) rl + 1);
+    /* Undo the request too, or XSUB would repeat it on every reconnect. */
+    s_xsub_send (self, peer->xsub, 0, pend->req, pend->req_len);
+    zlistx_delete (peer->pending, handle);
+    assert (self->peer_snaps_pending > 0);
+    self->peer_snaps_pending--;
+}
+
+/* Ask `peer` for its last values under every wanted prefix. */
+static void
+s_peer_snapshot_all (self_t *self, s_peer_t *peer)
+{
+    const uint8_t *prefixes [EVENT_PREFIXES_MAX];
+    size_t lens [EVENT_PREFIXES_MAX];
+    size_t n = 0;
+    for (size_t i = 0; i < self->wanted.n; i++) {
+        s_sub_t *sub = &self->wanted.items [i];
+        if (sub->data [0] == EVENT_CTL_CHAR || !s_prefix_touches_state (sub->data, sub->len))
+            continue;
+        if (memchr (sub->data, 0, sub->len))
+            continue;               /* exact-topic subscriptions: not expressible */
+        prefixes [n] = sub->data;
+        lens [n] = sub->len;
+        if (++n == EVENT_PREFIXES_MAX) {
+            s_peer_snapshot_request (self, peer, prefixes, lens, n);
+            n = 0;
+        }
+    }
+    s_peer_snapshot_request (self, peer, prefixes, lens, n);
+}
+
+/* Serve consumer snapshot requests that no longer wait (or timed out). */
+static void
+s_requests_serve (self_t *self, bool force)
+{
+    int64_t now = zclock_mono ();
+    s_request_t *req = (s_request_t *) zlistx_first (self->requests);
+    while (req) {
+        bool due = self->peer_snaps_pending == 0 || force || now >= req->deadline;
+        if (!due) {
+            req = (s_request_t *) zlistx_next (self->requests);
+            continue;
+        }
+        s_xpub_t *xpub = req->sock == self->local.sock ? &self->local : &self->remote;
+        s_snapshot_serve (self, xpub, req->nonce, req->prefixes, req->nprefixes, false,
+                          self->peer_snaps_pending > 0);
+        zlistx_delete (self->requests, zlistx_cursor (self->requests));
+        req = (s_request_t *) zlistx_first (self->requests);
+    }
+}
+
+/* Expire peer snapshot requests nobody answered. */
+static void
+s_expire (self_t *self)
+{
+    int64_t now = zclock_mono ();
+    for (s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers); peer;
+         peer = (s_peer_t *) zhashx_next (self->peers)) {
+        s_pending_t *pend = (s_pending_t *) zlistx_first (peer->pending);
+        while (pend) {
+            if (now >= pend->deadline) {
+                self->c.peer_snaps_timeout++;
+                s_peer_snapshot_done (self, peer, zlistx_cursor (peer->pending));
+                pend = (s_pending_t *) zlistx_first (peer->pending);
+            }
+            else
+                pend = (s_pending_t *) zlistx_next (peer->pending);
+        }
+    }
+    s_requests_serve (self, false);
+}
+
+/* ------------------------------------------------------------------------ */
+/*  Socket setup                                                            */
+/* ------------------------------------------------------------------------ */
+
+static int
+s_curve_server (self_t *self, zsock_t *sock, const char *domain)
+{
+    void *h = zsock_resolve (sock);
+    int one = 1;
+    if (zmq_setsockopt (h, ZMQ_CURVE_SERVER, &one, sizeof one)
+    ||  zmq_setsockopt (h, ZMQ_CURVE_PUBLICKEY, self->public_key, 32)
+    ||  zmq_setsockopt (h, ZMQ_CURVE_SECRETKEY, self->secret_key, 32)
+    ||  zmq_setsockopt (h, ZMQ_ZAP_DOMAIN, domain, strlen (domain))
+    /* Fail closed: without this libzmq admits every CURVE client when no
+     * ZAP handler answers (czmq 4.2.1's setter for it does nothing). */
+    ||  zmq_setsockopt (h, ZMQ_ZAP_ENFORCE_DOMAIN, &one, sizeof one))
+        return -1;
+    return 0;
+}
+
+/* Create and bind one XPUB. Returns 0 or -1 with self->err set. */
+static int
+s_xpub_open (self_t *self, s_xpub_t *xpub, const char *bind, const char *domain)
+{
+    xpub->sock = zsock_new (ZMQ_XPUB);
+    assert (xpub->sock);
+    void *h = zsock_resolve (xpub->sock);
+    int hwm = self->sndhwm, zero = 0;
+    zmq_setsockopt (h, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt (h, ZMQ_LINGER, &zero, sizeof zero);
+    if (domain && s_curve_server (self, xpub->sock, domain)) {
+        snprintf (self->err, sizeof self->err, "%s: CURVE setup: %s", bind,
+                  zmq_strerror (errno));
+        return -1;
+    }
+    /* A few tries: after a re-bind the old listener closes asynchronously. */
+    int rc = -1;
+    for (int i = 0; i < 50 && rc != 0; i++) {
+        rc = zmq_bind (h, bind);
+        if (rc != 0 && errno == EADDRINUSE)
+            zclock_sleep (20);
+        else
+            break;
+    }
+    if (rc != 0) {
+        snprintf (self->err, sizeof self->err, "cannot bind %s: %s", bind,
+                  zmq_strerror (errno));
+        return -1;
+    }
+    size_t sz = sizeof xpub->endpoint;
+    zmq_getsockopt (h, ZMQ_LAST_ENDPOINT, xpub->endpoint, &sz);
+    return 0;
+}
+
+static void
+s_xpub_close (s_xpub_t *xpub)
+{
+    zsock_destroy (&xpub->sock);
+    s_subs_clear (&xpub->subs);
+}
+
+/* Cut every connection to the origin publisher (after DENY): close and
+ * bind again on the same resolved endpoint. Allowed peers reconnect and
+ * resubscribe by themselves; the denied key fails the ZAP handshake. */
+static void
+s_origin_rebind (self_t *self)
+{
+    if (!self->origin.sock)
+        return;
+    char endpoint [256];
+    snprintf (endpoint, sizeof endpoint, "%s", self->origin.endpoint);
+    zpoller_remove (self->poller, self->origin.sock);
+    s_xpub_close (&self->origin);
+    if (s_xpub_open (self, &self->origin, endpoint, self->peers_domain)) {
+        log_error (S_COMP, "origin publisher lost|reason=\"%s\"", self->err);
+        s_xpub_close (&self->origin);
+        return;
+    }
+    zpoller_add (self->poller, self->origin.sock);
+}
+
+/* ------------------------------------------------------------------------ */
+/*  Local events                                                            */
+/* ------------------------------------------------------------------------ */
+
+static void
+s_publish (self_t *self, const char *topic, const char *kind, const uint8_t *payload,
+           size_t size)
+{
+    if (!event_topic_valid (topic) || (kind && strlen (kind) > EVENT_KIND_MAX)
+    ||  size > EVENT_PAYLOAD_MAX) {
+        self->c.invalid++;
+        return;
+    }
+    /* The per-topic counter lives in the table as an integer, not a
+     * pointer: no allocation per topic beyond the key. Counters start at 1
+     * so a stored 0 (NULL) means "absent". */
+    uint64_t tseq = (uint64_t) (uintptr_t) zhashx_lookup (self->tseqs, topic);
+    if (tseq)
+        zhashx_update (self->tseqs, topic, (void *) (uintptr_t) (tseq + 1));
+    else
+    if (zhashx_size (self->tseqs) < EVENT_TOPICS_MAX)
+        zhashx_insert (self->tseqs, topic, (void *) (uintptr_t) 1);
+    tseq++;
+    if (tseq == 1 && !zhashx_lookup (self->tseqs, topic))
+        tseq = 0;                   /* table full: this topic goes untracked */
+
+    event_msg_t msg;
+    msg.hdr.version = 0;
+    msg.hdr.type = EVENT_EVENT;
+    event_event_t *ev = &msg.u.event_event;
+    /* Field by field: the struct is large (topic, payload view), and only
+     * these bytes are read by the encoder. */
+    memcpy (ev->origin, self->name, sizeof ev->origin);
+    ev->boot = self->boot;
+    ev->seq = ++self->seq;
+    ev->tseq = tseq;
+    ev->time_us = event_now_us ();
+    snprintf (ev->kind, sizeof ev->kind, "%s", kind ? kind : "");
+    ev->payload.data = (uint8_t *) (uintptr_t) payload;   /* encode only reads it */
+    ev->payload.len = size;
+    ev->topic [0] = 0;
+    long len = event_frame_encode (topic, &msg, self->buf, EVENT_FRAME_MAX);
+    if (len < 0) {
+        self->c.invalid++;
+        return;
+    }
+    self->c.published++;
+    size_t flen = (size_t) len;
+    if (self->origin.sock) {
+        if (s_subs_match (&self->origin.subs, self->buf, flen)) {
+            if (s_send_frame (self, &self->origin, self->buf, flen) == 0)
+                self->c.origin_sent++;
+        }
+        else
+            self->c.origin_skipped++;
+    }
+    if (self->local.sock && s_subs_match (&self->local.subs, self->buf, flen)
+    &&  s_send_frame (self, &self->local, self->buf, flen) == 0)
+        self->c.consumer_sent++;
+    if (self->remote.sock && s_subs_match (&self->remote.subs, self->buf, flen)
+    &&  s_send_frame (self, &self->remote, self->buf, flen) == 0)
+        self->c.consumer_sent++;
+    if (event_topic_is_state (topic))
+        s_cache_put (self, ev, topic, true, self->buf, flen);
+}
+
+/* ------------------------------------------------------------------------ */
+/*  Commands                                                                */
+/* ------------------------------------------------------------------------ */
+
+static int
+s_peer_add (self_t *self, const char *name, const char *endpoint, const char *z85)
+{
+    uint8_t key [32];
+    if (!event_node_valid (name) || !endpoint || strlen (endpoint) >= 256
+    ||  s_keyparse (z85, key) || streq (name, self->name))
+        return -1;
+    s_peer_t *old = (s_peer_t *) zhashx_lookup (self->peers, name);
+    if (old) {
+        zpoller_remove (self->poller, old->xsub);
+        self->peer_snaps_pending -= zlistx_size (old->pending);
+        zhashx_delete (self->peers, name);
+    }
+    s_peer_t *peer = (s_peer_t *) zmalloc (sizeof (s_peer_t));
+    assert (peer);
+    snprintf (peer->name, sizeof peer->name, "%s", name);
+    snprintf (peer->endpoint, sizeof peer->endpoint, "%s", endpoint);
+    memcpy (peer->key, key, 32);
+    peer->pending = zlistx_new ();
+    assert (peer->pending);
+    zlistx_set_destructor (peer->pending, s_free_item);
+    peer->xsub = zsock_new (ZMQ_XSUB);
+    assert (peer->xsub);
+    void *h = zsock_resolve (peer->xsub);
+    int hwm = EVENT_RCVHWM, zero = 0;
+    zmq_setsockopt (h, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt (h, ZMQ_LINGER, &zero, sizeof zero);
+    if (zmq_setsockopt (h, ZMQ_CURVE_SERVERKEY, key, 32)
+    ||  zmq_setsockopt (h, ZMQ_CURVE_PUBLICKEY, self->public_key, 32)
+    ||  zmq_setsockopt (h, ZMQ_CURVE_SECRETKEY, self->secret_key, 32)
+    ||  zmq_connect (h, endpoint)) {
+        log_warn (S_COMP, "cannot connect to peer|peer=%s endpoint=%s reason=\"%s\"", name,
+                  endpoint, zmq_strerror (errno));
+        void *item = peer;
+        s_peer_destroy (&item);
+        return -1;
+    }
+    zhashx_insert (self->peers, name, peer);
+    zpoller_add (self->poller, peer->xsub);
+    /* XSUB queues these until the connection is up (and re-sends them on
+     * every reconnect). */
+    for (size_t i = 0; i < self->wanted.n; i++)
+        s_xsub_send (self, peer->xsub, 1, self->wanted.items [i].data,
+                     self->wanted.items [i].len);
+    s_peer_snapshot_all (self, peer);
+    log_info (S_COMP, "peer added|peer=%s endpoint=%s", name, endpoint);
+    return 0;
+}
+
+static int
+s_peer_remove (self_t *self, const char *name)
+{
+    s_peer_t *peer = name ? (s_peer_t *) zhashx_lookup (self->peers, name) : NULL;
+    if (!peer)
+        return -1;
+    zpoller_remove (self->poller, peer->xsub);
+    self->peer_snaps_pending -= zlistx_size (peer->pending);
+    zhashx_delete (self->peers, name);
+    /* Its last values would no longer be kept fresh: forget them. */
+    s_cache_purge (self, name, 0, NULL, 0);
+    s_requests_serve (self, false);
+    log_info (S_COMP, "peer removed|peer=%s", name);
+    return 0;
+}
+
+static int
+s_zap_set (self_t *self, const char *domain, const char *z85, bool allow)
+{
+    uint8_t key [32];
+    if (!self->zap || s_keyparse (z85, key))
+        return -1;
+    return allow ? zap_allow (self->zap, domain, key) : zap_deny (self->zap, domain, key);
+}
+
+static void
+s_stats (self_t *self)
+{
+    uint64_t adm = 0, ref = 0, adm2 = 0, ref2 = 0;
+    if (self->zap) {
+        zap_counts (self->zap, self->peers_domain, &adm, &ref);
+        zap_counts (self->zap, self->consumers_domain, &adm2, &ref2);
+    }
+    s_counters_t *c = &self->c;
+    zstr_sendf (self->pipe,
+                "published=%" PRIu64 " invalid=%" PRIu64 " origin_sent=%" PRIu64
+                " origin_skipped=%" PRIu64 " consumer_sent=%" PRIu64 " peer_recv=%" PRIu64
+                " peer_forwarded=%" PRIu64 " forged=%" PRIu64 " malformed=%" PRIu64
+                " send_errors=%" PRIu64 " cache=%zu cache_full=%" PRIu64
+                " snapshots_served=%" PRIu64 " peer_snaps_done=%" PRIu64
+                " peer_snaps_timeout=%" PRIu64 " peers=%zu origin_subs=%zu consumer_subs=%zu"
+                " zap_admitted=%" PRIu64 " zap_refused=%" PRIu64,
+                c->published, c->invalid, c->origin_sent, c->origin_skipped, c->consumer_sent,
+                c->peer_recv, c->peer_forwarded, c->forged, c->malformed, c->send_errors,
+                zhashx_size (self->cache), c->cache_full, c->snapshots_served,
+                c->peer_snaps_done, c->peer_snaps_timeout, zhashx_size (self->peers),
+                self->origin.subs.n, self->wanted.n, adm + adm2, ref + ref2);
+}
+
+/* Fast path for PUBLISH: read the frames with zmq_msg, no zmsg. */
+static void
+s_recv_publish (self_t *self, void *pipe)
+{
+    zmq_msg_t parts [3];
+    int n = 0;
+    bool more = true;
+    while (more) {
+        zmq_msg_t part;
+        zmq_msg_init (&part);
+        if (zmq_msg_recv (&part, pipe, 0) < 0) {
+            zmq_msg_close (&part);
+            break;
+        }
+        more = zmq_msg_more (&part);
+        if (n < 3)
+            parts [n++] = part;
+        else
+            zmq_msg_close (&part);
+    }
+    if (n == 3) {
+        char topic [EVENT_TOPIC_MAX + 1], kind [EVENT_KIND_MAX + 1];
+        size_t tl = zmq_msg_size (&parts [0]), kl = zmq_msg_size (&parts [1]);
+        if (tl <= EVENT_TOPIC_MAX && kl <= EVENT_KIND_MAX) {
+            memcpy (topic, zmq_msg_data (&parts [0]), tl);
+            topic [tl] = 0;
+            memcpy (kind, zmq_msg_data (&parts [1]), kl);
+            kind [kl] = 0;
+            s_publish (self, topic, kind, (const uint8_t *) zmq_msg_data (&parts [2]),
+                       zmq_msg_size (&parts [2]));
+        }
+        else
+            self->c.invalid++;
+    }
+    else
+        self->c.invalid++;
+    for (int i = 0; i < n; i++)
+        zmq_msg_close (&parts [i]);
+}
+
+static void
+recv_pipe (self_t *self)
+{
+    void *pipe = zsock_resolve (self->pipe);
+    char cmd [32];
+    int n = zmq_recv (pipe, cmd, sizeof cmd - 1, 0);
+    if (n < 0) {
+        self->terminated = true;
+        return;
+    }
+    cmd [n < (int) sizeof cmd - 1 ? n : (int) sizeof cmd - 1] = 0;
+    int more = 0;
+    size_t ml = sizeof more;
+    zmq_getsockopt (pipe, ZMQ_RCVMORE, &more, &ml);
+    if (streq (cmd, "PUBLISH") && more) {
+        s_recv_publish (self, pipe);
+        return;
+    }
+    zmsg_t *args = more ? zmsg_recv (self->pipe) : zmsg_new ();
+    if (!args) {
+        self->terminated = true;
+        return;
+    }
+    if (streq (cmd, "$TERM"))
+        self->terminated = true;
+    else
+    if (streq (cmd, "PEER-ADD")) {
+        char *name = zmsg_popstr (args), *ep = zmsg_popstr (args), *key = zmsg_popstr (args);
+        zsock_send (self->pipe, "i", s_peer_add (self, name, ep, key));
+        zstr_free (&name);
+        zstr_free (&ep);
+        zstr_free (&key);
+    }
+    else
+    if (streq (cmd, "PEER-REMOVE")) {
+        char *name = zmsg_popstr (args);
+        zsock_send (self->pipe, "i", s_peer_remove (self, name));
+        zstr_free (&name);
+    }
+    else
+    if (streq (cmd, "ALLOW") || streq (cmd, "DENY")) {
+        char *key = zmsg_popstr (args);
+        bool allow = streq (cmd, "ALLOW");
+        int rc = s_zap_set (self, self->peers_domain, key, allow);
+        if (rc == 0 && !allow)
+            s_origin_rebind (self);
+        zsock_send (self->pipe, "i", rc);
+        zstr_free (&key);
+    }
+    else
+    if (streq (cmd, "CONSUMER-ALLOW") || streq (cmd, "CONSUMER-DENY")) {
+        char *key = zmsg_popstr (args);
+        zsock_send (self->pipe, "i",
+                    s_zap_set (self, self->consumers_domain, key, streq (cmd, "CONSUMER-ALLOW")));
+        zstr_free (&key);
+    }
+    else
+    if (streq (cmd, "ENDPOINTS"))
+        zsock_send (self->pipe, "sss", self->origin.endpoint, self->local.endpoint,
+                    self->remote.endpoint);
+    else
+    if (streq (cmd, "STATS"))
+        s_stats (self);
+    else
+        log_warn (S_COMP, "unknown command|cmd=%s", cmd);
+    zmsg_destroy (&args);
+}
+
+/* ------------------------------------------------------------------------ */
+/*  Socket handlers                                                         */
+/* ------------------------------------------------------------------------ */
+
+/* Read one subscription message from an XPUB into data/len/on. */
+static int
+s_read_sub (zsock_t *sock, uint8_t *data, size_t cap, size_t *len, int *on)
+{
+    uint8_t msg [S_SUB_MAX * 2 + 2];
+    int n = zmq_recv (zsock_resolve (sock), msg, sizeof msg, ZMQ_DONTWAIT);
+    if (n < 1 || (size_t) n > sizeof msg || (msg [0] != 0 && msg [0] != 1))
+        return -1;
+    *on = msg [0];
+    *len = (size_t) n - 1;
+    if (*len > cap)
+        return -1;
+    memcpy (data, msg + 1, *len);
+    return 0;
+}
+
+static bool
+s_is_snapreq (const uint8_t *data, size_t len)
+{
+    size_t rl = strlen (S_SNAPREQ_ROUTE);
+    return len > rl && memcmp (data, S_SNAPREQ_ROUTE, rl) == 0;
+}
+
+/* A peer (un)subscribed to our own events, or asks for our last values. */
+static void
+recv_origin (self_t *self)
+{
+    uint8_t data [S_SUB_MAX * 2];
+    size_t len;
+    int on;
+    if (s_read_sub (self->origin.sock, data, sizeof data, &len, &on))
+        return;
+    if (len > 0 && data [0] == EVENT_CTL_CHAR) {
+        char nonce [EVENT_NONCE_MAX + 1];
+        char prefixes [EVENT_PREFIXES_MAX][S_SUB_MAX];
+        size_t np;
+        if (on && s_is_snapreq (data, len)
+        &&  s_snapreq_parse (data, len, nonce, prefixes, &np) == 0)
+            s_snapshot_serve (self, &self->origin, nonce, prefixes, np, true, false);
+        return;
+    }
+    if (on)
+        s_subs_add (&self->origin.subs, data, len);
+    else
+        s_subs_remove (&self->origin.subs, data, len);
+}
+
+/* A local or remote consumer (un)subscribed, or asks for a snapshot. */
+static void
+recv_consumer (self_t *self, s_xpub_t *xpub)
+{
+    uint8_t data [S_SUB_MAX * 2];
+    size_t len;
+    int on;
+    if (s_read_sub (xpub->sock, data, sizeof data, &len, &on))
+        return;
+    if (len > 0 && data [0] == EVENT_CTL_CHAR) {
+        if (!on || !s_is_snapreq (data, len))
+            return;
+        s_request_t *req = (s_request_t *) zmalloc (sizeof (s_request_t));
+        assert (req);
+        if (s_snapreq_parse (data, len, req->nonce, req->prefixes, &req->nprefixes)) {
+            free (req);
+            return;
+        }
+        req->sock = xpub->sock;
+        req->deadline = zclock_mono () + EVENT_SNAP_WAIT_MS;
+        zlistx_add_end (self->requests, req);
+        s_requests_serve (self, false);
+        return;
+    }
+    if (on) {
+        s_subs_add (&xpub->subs, data, len);
+        if (s_subs_add (&self->wanted, data, len) == 1) {
+            /* First consumer of this prefix on this node: ask every peer
+             * for it, and for its current last values. */
+            const uint8_t *pp [1] = { data };
+            size_t pl [1] = { len };
+            bool state = s_prefix_touches_state (data, len) && !memchr (data, 0, len);
+            for (s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers); peer;
+                 peer = (s_peer_t *) zhashx_next (self->peers)) {
+                s_xsub_send (self, peer->xsub, 1, data, len);
+                if (state)
+                    s_peer_snapshot_request (self, peer, pp, pl, 1);
+            }
+        }
+    }
+    else {
+        s_subs_remove (&xpub->subs, data, len);
+        if (s_subs_remove (&self->wanted, data, len) == 1) {
+            for (s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers); peer;
+                 peer = (s_peer_t *) zhashx_next (self->peers))
+                s_xsub_send (self, peer->xsub, 0, data, len);
+            s_cache_purge (self, NULL, 0, data, len);
+        }
+    }
+}
+
+/* An event from a peer's origin publisher, or a snapshot reply. */
+static void
+recv_peer (self_t *self, s_peer_t *peer)
+{
+    void *h = zsock_resolve (peer->xsub);
+    zmq_msg_t msg;
+    zmq_msg_init (&msg);
+    if (zmq_msg_recv (&msg, h, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close (&msg);
+        return;
+    }
+    if (zmq_msg_more (&msg)) {
+        /* Not ours: one frame per event. Drain the rest. */
+        self->c.malformed++;
+        while (zmq_msg_more (&msg) && zmq_msg_recv (&msg, h, ZMQ_DONTWAIT) >= 0)
+            ;
+        zmq_msg_close (&msg);
+        return;
+    }
+    const uint8_t *frame = (const uint8_t *) zmq_msg_data (&msg);
+    size_t len = zmq_msg_size (&msg);
+    const char *route;
+    event_msg_t ev;
+    if (len > EVENT_FRAME_MAX || event_frame_decode (frame, len, &route, &ev) != 0) {
+        self->c.malformed++;
+        zmq_msg_close (&msg);
+        return;
+    }
+    if (route [0] == EVENT_CTL_CHAR) {
+        /* Snapshot reply: items fill our cache, SNAP_END closes it. */
+        size_t rl = strlen (EVENT_SNAP_ROUTE);
+        const char *nonce = strncmp (route, EVENT_SNAP_ROUTE, rl) == 0 ? route + rl : "";
+        if (ev.hdr.type == EVENT_EVENT) {
+            event_event_t *e = &ev.u.event_event;
+            if (strcmp (e->origin, peer->name) != 0 || !event_topic_valid (e->topic))
+                self->c.forged++;
+            else
+            if (event_topic_is_state (e->topic)) {
+                /* Cache it in live form (route = topic, no topic field),
+                 * so later snapshots and purges treat it like any other. */
+                if (peer->boot != e->boot) {
+                    s_cache_purge (self, peer->name, e->boot, NULL, 0);
+                    peer->boot = e->boot;
+                }
+                char topic [EVENT_TOPIC_MAX + 1];
+                memcpy (topic, e->topic, sizeof topic);
+                e->topic [0] = 0;
+                long flen = event_frame_encode (topic, &ev, self->buf, EVENT_FRAME_MAX);
+                if (flen > 0)
+                    s_cache_put (self, e, topic, false, self->buf, (size_t) flen);
+            }
+        }
+        else
+        if (ev.hdr.type == EVENT_SNAP_END) {
+            for (s_pending_t *p = (s_pending_t *) zlistx_first (peer->pending); p;
+                 p = (s_pending_t *) zlistx_next (peer->pending))
+                if (streq (p->nonce, nonce)) {
+                    self->c.peer_snaps_done++;
+                    s_peer_snapshot_done (self, peer, zlistx_cursor (peer->pending));
+                    s_requests_serve (self, false);
+                    break;
+                }
+        }
+        wire_msg_free (&event_proto, &ev);
+        zmq_msg_close (&msg);
+        return;
+    }
+    event_event_t *e = &ev.u.event_event;
+    if (ev.hdr.type != EVENT_EVENT || strcmp (e->origin, peer->name) != 0) {
+        /* Peers' publishers carry only their own events: anything else is
+         * a forgery (or a loop) and never goes further. */
+        self->c.forged++;
+        wire_msg_free (&event_proto, &ev);
+        zmq_msg_close (&msg);
+        return;
+    }
+    self->c.peer_recv++;
+    if (peer->boot != e->boot) {
+        /* The peer restarted: its old last values are history. */
+        if (peer->boot)
+            s_cache_purge (self, peer->name, e->boot, NULL, 0);
+        peer->boot = e->boot;
+    }
+    if (event_topic_is_state (route))
+        s_cache_put (self, e, route, false, frame, len);
+    wire_msg_free (&event_proto, &ev);
+
+    /* Forward the very same message (no copy) to the consumers. */
+    bool to_local = self->local.sock && s_subs_match (&self->local.subs, frame, len);
+    bool to_remote = self->remote.sock && s_subs_match (&self->remote.subs, frame, len);
+    if (to_local && to_remote) {
+        zmq_msg_t dup;
+        zmq_msg_init (&dup);
+        zmq_msg_copy (&dup, &msg);
+        if (zmq_msg_send (&dup, zsock_resolve (self->remote.sock), ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&dup);
+            self->c.send_errors++;
+        }
+        else
+            self->c.peer_forwarded++;
+        to_remote = false;
+    }
+    s_xpub_t *to = to_local ? &self->local : to_remote ? &self->remote : NULL;
+    if (to) {
+        if (zmq_msg_send (&msg, zsock_resolve (to->sock), ZMQ_DONTWAIT) < 0)
+            self->c.send_errors++;
+        else {
+            self->c.peer_forwarded++;
+            return;                 /* zmq owns the message now */
+        }
+    }
+    zmq_msg_close (&msg);
+}
+
+/* ------------------------------------------------------------------------ */
+/*  Actor                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static void
+s_self_destroy (self_t **self_p)
+{
+    assert (self_p);
+    self_t *self = *self_p;
+    if (!self)
+        return;
+    zpoller_destroy (&self->poller);
+    zhashx_destroy (&self->peers);
+    s_xpub_close (&self->origin);
+    s_xpub_close (&self->local);
+    s_xpub_close (&self->remote);
+    s_subs_clear (&self->wanted);
+    zhashx_destroy (&self->cache);
+    zhashx_destroy (&self->tseqs);
+    zlistx_destroy (&self->requests);
+    free (self->buf);
+    sodium_memzero (self->secret_key, sizeof self->secret_key);
+    free (self);
+    *self_p = NULL;
+}
+
+static int
+s_domain (char *out, const char *given, const char *base, const char *name)
+{
+    int n = given ? snprintf (out, ZAP_DOMAIN_MAX + 1, "%s", given)
+                  : snprintf (out, ZAP_DOMAIN_MAX + 1, "%s:%s", base, name);
+    return n > 0 && n <= ZAP_DOMAIN_MAX ? 0 : -1;
+}
+
+static self_t *
+s_self_new (zsock_t *pipe, const bus_config_t *cfg)
+{
+    self_t *self = (self_t *) zmalloc (sizeof (self_t));
+    assert (self);
+    self->pipe = pipe;
+    self->poller = zpoller_new (pipe, NULL);
+    assert (self->poller);
+    self->peers = zhashx_new ();
+    zhashx_set_destructor (self->peers, s_peer_destroy);
+    self->cache = zhashx_new ();
+    zhashx_set_destructor (self->cache, s_entry_destroy);
+    self->tseqs = zhashx_new ();                /* values are integers: no destructor */
+    self->requests = zlistx_new ();
+    zlistx_set_destructor (self->requests, s_free_item);
+    self->buf = malloc (EVENT_FRAME_MAX);
+    assert (self->peers && self->cache && self->tseqs && self->requests && self->buf);
+
+    if (!cfg || !event_node_valid (cfg->name) || !cfg->public_key || !cfg->secret_key) {
+        snprintf (self->err, sizeof self->err, "bus: need a valid name and keys");
+        return self;
+    }
+    snprintf (self->name, sizeof self->name, "%s", cfg->name);
+    memcpy (self->public_key, cfg->public_key, 32);
+    memcpy (self->secret_key, cfg->secret_key, 32);
+    self->zap = cfg->zap;
+    self->sndhwm = cfg->sndhwm > 0 ? cfg->sndhwm : EVENT_SNDHWM;
+    self->boot = cfg->boot;
+    while (self->boot == 0)
+        randombytes_buf (&self->boot, sizeof self->boot);
+    if (s_domain (self->peers_domain, cfg->peers_domain, EVENT_ZAP_PEERS, self->name)
+    ||  s_domain (self->consumers_domain, cfg->consumers_domain, EVENT_ZAP_CONSUMERS,
+                  self->name)) {
+        snprintf (self->err, sizeof self->err, "bus: ZAP domain over %d bytes",
+                  ZAP_DOMAIN_MAX);
+        return self;
+    }
+    if ((cfg->origin_endpoint || cfg->consumer_endpoint) && !self->zap) {
+        /* Without a ZAP handler ENFORCE_DOMAIN refuses everyone: say so
+         * now instead of failing every handshake later. */
+        snprintf (self->err, sizeof self->err, "bus: TCP endpoints need a ZAP handler");
+        return self;
+    }
+    if (cfg->origin_endpoint
+    &&  s_xpub_open (self, &self->origin, cfg->origin_endpoint, self->peers_domain))
+        return self;
+    if (cfg->ipc_endpoint && s_xpub_open (self, &self->local, cfg->ipc_endpoint, NULL))
+        return self;
+    if (cfg->consumer_endpoint
+    &&  s_xpub_open (self, &self->remote, cfg->consumer_endpoint, self->consumers_domain))
+        return self;
+    if (self->origin.sock)
+        zpoller_add (self->poller, self->origin.sock);
+    if (self->local.sock)
+        zpoller_add (self->poller, self->local.sock);
+    if (self->remote.sock)
+        zpoller_add (self->poller, self->remote.sock);
+    return self;
+}
+
+/* Poll timeout: short while snapshots are pending, else forever. */
+static int
+s_timeout (self_t *self)
+{
+    return self->peer_snaps_pending || zlistx_size (self->requests) ? 50 : -1;
+}
+
+void
+bus_actor (zsock_t *pipe, void *args)
+{
+    self_t *self = s_self_new (pipe, (const bus_config_t *) args);
+    /* zactor_new swallows the signal's status, so the start-up verdict
+     * follows as one string: "" or the reason (read by bus_new). */
+    zsock_signal (pipe, 0);
+    zstr_send (pipe, self->err);
+    if (self->err [0]) {
+        s_self_destroy (&self);
+        return;
+    }
+    log_info (S_COMP, "bus up|node=%s origin=%s local=%s remote=%s", self->name,
+              self->origin.endpoint, self->local.endpoint, self->remote.endpoint);
+
+    while (!self->terminated) {
+        void *which = zpoller_wait (self->poller, s_timeout (self));
+        if (which == self->pipe)
+            recv_pipe (self);
+        else
+        if (which && which == self->origin.sock)
+            recv_origin (self);
+        else
+        if (which && which == self->local.sock)
+            recv_consumer (self, &self->local);
+        else
+        if (which && which == self->remote.sock)
+            recv_consumer (self, &self->remote);
+        else
+        if (which) {
+            for (s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers); peer;
+                 peer = (s_peer_t *) zhashx_next (self->peers))
+                if (peer->xsub == which) {
+                    recv_peer (self, peer);
+                    break;
+                }
+        }
+        else
+        if (zpoller_terminated (self->poller))
+            break;
+        if (self->peer_snaps_pending || zlistx_size (self->requests))
+            s_expire (self);
+    }
+    s_self_destroy (&self);
+}
+
+zactor_t *
+bus_new (const bus_config_t *cfg, char *err, size_t errlen)
+{
+    zactor_t *actor = zactor_new (bus_actor, (void *) (uintptr_t) cfg);
+    char *verdict = actor ? zstr_recv (actor) : NULL;
+    if (!verdict || verdict [0]) {
+        if (err && errlen)
+            snprintf (err, errlen, "%s", verdict ? verdict : "bus: cannot start actor");
+        zstr_free (&verdict);
+        zactor_destroy (&actor);
+        return NULL;
+    }
+    zstr_free (&verdict);
+    return actor;
+}
+
+int
+bus_publish (zactor_t *bus, const char *topic, const char *kind, const void *payload,
+             size_t size)
+{
+    assert (bus);
+    void *h = zsock_resolve (bus);
+    /* Only the first frame can hit the pipe's HWM; once it is accepted
+     * libzmq takes the rest of the message. */
+    if (zmq_send (h, "PUBLISH", 7, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return -1;
+    zmq_send (h, topic, strlen (topic), ZMQ_SNDMORE);
+    zmq_send (h, kind ? kind : "", kind ? strlen (kind) : 0, ZMQ_SNDMORE);
+    zmq_send (h, payload, size, 0);
+    return 0;
+}
+
+int
+bus_command (zactor_t *bus, const char *command, const char *arg)
+{
+    assert (bus);
+    if (arg)
+        zsock_send (bus, "ss", command, arg);
+    else
+        zsock_send (bus, "s", command);
+    int rc = -1;
+    if (zsock_recv (bus, "i", &rc) != 0)
+        return -1;
+    return rc;
+}
+
+uint64_t
+bus_stat (const char *stats, const char *key)
+{
+    size_t kl = strlen (key);
+    for (const char *p = stats; p && *p; ) {
+        if (strncmp (p, key, kl) == 0 && p [kl] == '=')
+            return strtoull (p + kl + 1, NULL, 10);
+        p = strchr (p, ' ');
+        if (p)
+            p++;
+    }
+    return 0;
+}

@@ -1,0 +1,120 @@
+/*
+ * bus.h - the node's event bus: cluster-wide event fan-out over ZeroMQ
+ * pub/sub (DESIGN 8, docs/events.md).
+ *
+ *        node A                                   node B
+ *   +-----------------+   TCP + CURVE (ZAP)   +-----------------+
+ *   | PUBLISH --+     |                       |     +-- PUBLISH |
+ *   |           v     |                       |     v           |
+ *   |   origin XPUB <-+------ XSUB per peer --+ origin XPUB     |
+ *   |   (own events)  +-- XSUB per peer ------+-> (own events)  |
+ *   |           |     |                       |     |           |
+ *   |   local XPUB    |                       |   local XPUB    |  ipc
+ *   |   remote XPUB   |                       |   remote XPUB   |  TCP+CURVE
+ *   +-----------------+                       +-----------------+
+ *       consumers: own events + every peer's events they subscribed to
+ *
+ * Sockets of one bus actor:
+ *   origin  XPUB, TCP, CURVE server with the node's key, ZAP domain
+ *           cfg->peers_domain with ZMQ_ZAP_ENFORCE_DOMAIN, so only ALLOWed
+ *           keys connect. Carries ONLY events that originated here, so an
+ *           event crosses the network once: origin -> consumer's node.
+ *   peer    XSUB per PEER-ADD, a CURVE client pinned to the peer's key.
+ *           Receives the peer's own events; the envelope's origin must be
+ *           the peer's name (else dropped as forged).
+ *   local   XPUB on ipc (cfg->ipc_endpoint) for consumers on this host.
+ *   remote  XPUB on TCP + CURVE for remote consumers (cfg->consumer_endpoint),
+ *           ZAP domain cfg->consumers_domain (CONSUMER-ALLOW).
+ * Subscriptions of local and remote consumers are forwarded to every peer,
+ * so a topic nobody subscribed to never crosses the network; the origin
+ * XPUB does not even encode an event no peer subscribed to.
+ *
+ * Frames, topics and envelope: bridges/event_msg.h. Each event carries
+ * origin, boot id, per-origin `seq` and per-(origin, topic) `tseq`; a
+ * consumer sees a gap in `tseq` when something was dropped. XPUBs drop on
+ * a full subscriber queue (SNDHWM): a slow consumer never blocks the bus.
+ *
+ * Late joiners: the bus keeps the last event per (origin, topic) of the
+ * state-like topics; a consumer asks for a snapshot by subscribing to
+ * "$snap.<nonce>\0" and then "$snapreq.<nonce>\0<prefix>\0...": the reply
+ * (items, then SNAP_END) comes on the same ordered pipe as live events
+ * (bus_client does this). The bus fills its cache from peers the same way
+ * whenever it starts forwarding a new prefix or adds a peer.
+ *
+ * Start:
+ *     bus_config_t cfg = { .name = "n1", .public_key = pk, .secret_key = sk,
+ *                          .zap = zap, .origin_endpoint = "tcp://127.0.0.1:*",
+ *                          .ipc_endpoint = "ipc:///run/shed/events.sock" };
+ *     char err [256];
+ *     zactor_t *bus = bus_new (&cfg, err, sizeof err);
+ * `cfg` is copied (the secret key copy is wiped at exit); `zap` is shared
+ * (one ZAP handler per process) and must outlive the actor.
+ *
+ * Commands on the actor pipe (czmq picture strings). PUBLISH has no reply,
+ * so producers never wait; every other command gets one:
+ *   "sssb"  PUBLISH topic kind payload      (no reply; see bus_publish)
+ *   "ssss"  PEER-ADD name endpoint pubkey-z85     -> "i" 0 | -1
+ *           (re-adding a name replaces its endpoint and key)
+ *   "ss"    PEER-REMOVE name                      -> "i" 0 | -1 (unknown)
+ *   "ss"    ALLOW pubkey-z85   (origin publisher) -> "i" 0 | -1
+ *   "ss"    DENY pubkey-z85                       -> "i" 0 | -1
+ *           (also re-binds the origin publisher, so a connection made
+ *            before the DENY is cut; allowed peers reconnect and resubscribe)
+ *   "ss"    CONSUMER-ALLOW pubkey-z85 (remote)    -> "i" 0 | -1
+ *   "ss"    CONSUMER-DENY pubkey-z85              -> "i" 0 | -1
+ *   "s"     ENDPOINTS                             -> "sss" origin local remote
+ *           (bound, ports resolved; "" when not configured)
+ *   "s"     STATS                                 -> "s" logfmt counters:
+ *           published invalid origin_sent origin_skipped
+ *           consumer_sent peer_recv peer_forwarded forged malformed
+ *           send_errors cache cache_full snapshots_served peer_snaps_done
+ *           peer_snaps_timeout peers origin_subs consumer_subs
+ *           zap_admitted zap_refused
+ *   "s"     $TERM                                 (no reply; actor exits)
+ */
+#ifndef SHED_BUS_H
+#define SHED_BUS_H
+
+#include "bridges/event_msg.h"
+#include "cluster/zap.h"
+
+#include <czmq.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    const char *name;               /* this node: the origin of its events */
+    const uint8_t *public_key;      /* X25519 = CURVE, 32 bytes */
+    const uint8_t *secret_key;      /* 32 bytes */
+    zap_t *zap;                     /* shared ZAP handler (borrowed) */
+    const char *origin_endpoint;    /* e.g. tcp://198.18.0.1:7948; NULL: none */
+    const char *ipc_endpoint;       /* e.g. ipc:///run/shed/events.sock; NULL: none */
+    const char *consumer_endpoint;  /* remote consumers, tcp (CURVE); NULL: none */
+    const char *peers_domain;       /* NULL: "bus-peers:<name>" */
+    const char *consumers_domain;   /* NULL: "bus-consumers:<name>" */
+    int sndhwm;                     /* 0: EVENT_SNDHWM */
+    uint64_t boot;                  /* 0: random boot id */
+} bus_config_t;
+
+/* The actor function (args: bus_config_t *, copied before it signals).
+ * After the signal it sends one string: "" if it came up, else the reason
+ * (then it exits). bus_new reads it; use bus_new. */
+void bus_actor (zsock_t *pipe, void *args);
+
+/* Start the actor and check that it came up (sockets bound). On failure
+ * returns NULL with a one-line reason in err. */
+zactor_t *bus_new (const bus_config_t *cfg, char *err, size_t errlen);
+
+/* Publish one local-origin event (PUBLISH, without waiting: if the actor's
+ * pipe is full the event is dropped and -1 returned with errno EAGAIN; the
+ * caller counts it). Returns 0 when queued. */
+int bus_publish (zactor_t *bus, const char *topic, const char *kind, const void *payload,
+                 size_t size);
+
+/* Send a command with one string argument and read its "i" reply. */
+int bus_command (zactor_t *bus, const char *command, const char *arg);
+
+/* Read one counter out of a STATS line ("key=value ..."); 0 if absent. */
+uint64_t bus_stat (const char *stats, const char *key);
+
+#endif

@@ -1,0 +1,395 @@
+/* bus_client.c - see bus_client.h. */
+#include "bridges/bus_client.h"
+
+#include <sodium.h>
+#include <zmq.h>
+
+#define S_SNAPREQ_ROUTE "$snapreq."
+#define S_PREFIXES_MAX  EVENT_PREFIXES_MAX
+
+/* Last sequence seen on one (origin, topic). */
+typedef struct {
+    uint64_t boot;
+    uint64_t tseq;
+} s_track_t;
+
+/* A decoded event waiting in the queue. */
+typedef struct {
+    event_msg_t msg;
+    bool snapshot;
+    uint64_t gap;
+} s_item_t;
+
+struct _bus_client_t {
+    zsock_t *sub;
+    zlistx_t *prefixes;             /* char *: what we subscribed to */
+    zlistx_t *queue;                /* s_item_t: ready for recv */
+    zhashx_t *tracks;               /* "origin\x1ftopic" -> s_track_t */
+    event_msg_t current;            /* the event recv last returned (owns payload) */
+    uint64_t received, gaps, duplicates, malformed;
+};
+
+static void
+s_item_destroy (void **item)
+{
+    s_item_t *it = (s_item_t *) *item;
+    if (it) {
+        wire_msg_free (&event_proto, &it->msg);
+        free (it);
+        *item = NULL;
+    }
+}
+
+static void
+s_str_destroy (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+bus_client_t *
+bus_client_new (const char *endpoint, const uint8_t *server_key, const uint8_t *public_key,
+                const uint8_t *secret_key)
+{
+    return bus_client_new_hwm (endpoint, server_key, public_key, secret_key, 0);
+}
+
+bus_client_t *
+bus_client_new_hwm (const char *endpoint, const uint8_t *server_key,
+                    const uint8_t *public_key, const uint8_t *secret_key, int rcvhwm)
+{
+    if (!endpoint)
+        return NULL;
+    bus_client_t *self = (bus_client_t *) zmalloc (sizeof (bus_client_t));
+    assert (self);
+    self->sub = zsock_new (ZMQ_SUB);
+    self->prefixes = zlistx_new ();
+    self->queue = zlistx_new ();
+    self->tracks = zhashx_new ();
+    assert (self->sub && self->prefixes && self->queue && self->tracks);
+    zlistx_set_destructor (self->prefixes, s_str_destroy);
+    zlistx_set_destructor (self->queue, s_item_destroy);
+    zhashx_set_destructor (self->tracks, s_str_destroy);
+    void *h = zsock_resolve (self->sub);
+    int hwm = rcvhwm > 0 ? rcvhwm : EVENT_SNDHWM, zero = 0;
+    zmq_setsockopt (h, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt (h, ZMQ_LINGER, &zero, sizeof zero);
+    int rc = 0;
+    if (server_key) {
+        if (!public_key || !secret_key)
+            rc = -1;
+        else
+            rc = zmq_setsockopt (h, ZMQ_CURVE_SERVERKEY, server_key, 32)
+              || zmq_setsockopt (h, ZMQ_CURVE_PUBLICKEY, public_key, 32)
+              || zmq_setsockopt (h, ZMQ_CURVE_SECRETKEY, secret_key, 32);
+    }
+    if (rc || zmq_connect (h, endpoint) != 0) {
+        bus_client_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+bus_client_destroy (bus_client_t **self_p)
+{
+    assert (self_p);
+    bus_client_t *self = *self_p;
+    if (!self)
+        return;
+    zsock_destroy (&self->sub);
+    zlistx_destroy (&self->prefixes);
+    zlistx_destroy (&self->queue);
+    zhashx_destroy (&self->tracks);
+    wire_msg_free (&event_proto, &self->current);
+    free (self);
+    *self_p = NULL;
+}
+
+static int
+s_setsub (bus_client_t *self, int opt, const void *data, size_t len)
+{
+    return zmq_setsockopt (zsock_resolve (self->sub), opt, data, len);
+}
+
+int
+bus_client_subscribe (bus_client_t *self, const char *prefix)
+{
+    assert (self);
+    if (!prefix || strlen (prefix) > EVENT_TOPIC_MAX || prefix [0] == EVENT_CTL_CHAR
+    ||  zlistx_size (self->prefixes) >= S_PREFIXES_MAX)
+        return -1;
+    if (s_setsub (self, ZMQ_SUBSCRIBE, prefix, strlen (prefix)))
+        return -1;
+    zlistx_add_end (self->prefixes, strdup (prefix));
+    return 0;
+}
+
+int
+bus_client_unsubscribe (bus_client_t *self, const char *prefix)
+{
+    assert (self);
+    for (char *p = (char *) zlistx_first (self->prefixes); p;
+         p = (char *) zlistx_next (self->prefixes))
+        if (streq (p, prefix)) {
+            zlistx_delete (self->prefixes, zlistx_cursor (self->prefixes));
+            return s_setsub (self, ZMQ_UNSUBSCRIBE, prefix, strlen (prefix));
+        }
+    return -1;
+}
+
+zsock_t *
+bus_client_sock (bus_client_t *self)
+{
+    assert (self);
+    return self->sub;
+}
+
+/* Sequence bookkeeping for one event. Returns false if it must not be
+ * delivered: a duplicate, or (covered) a live state event that the
+ * snapshot already reflects. */
+static bool
+s_track (bus_client_t *self, const event_event_t *ev, bool covered_ok, uint64_t *gap)
+{
+    *gap = 0;
+    if (ev->tseq == 0)
+        return true;                /* untracked topic at the origin */
+    char key [EVENT_NODE_MAX + EVENT_TOPIC_MAX + 3];
+    snprintf (key, sizeof key, "%s\x1f%s", ev->origin, ev->topic);
+    s_track_t *t = (s_track_t *) zhashx_lookup (self->tracks, key);
+    if (!t) {
+        t = (s_track_t *) zmalloc (sizeof (s_track_t));
+        assert (t);
+        t->boot = ev->boot;
+        t->tseq = ev->tseq;
+        zhashx_insert (self->tracks, key, t);
+        return true;
+    }
+    if (t->boot != ev->boot) {
+        t->boot = ev->boot;         /* the origin restarted: a new series */
+        t->tseq = ev->tseq;
+        return true;
+    }
+    if (ev->tseq <= t->tseq) {
+        if (!covered_ok)
+            self->duplicates++;
+        return false;
+    }
+    *gap = ev->tseq - t->tseq - 1;
+    self->gaps += *gap;
+    t->tseq = ev->tseq;
+    return true;
+}
+
+/* Read one frame (no wait). Returns 1 and fills *item with a live event,
+ * 2 for a control frame (route in *route_out, message in *item), 0 when
+ * nothing is left, -1 on an unusable frame. */
+static int
+s_read (bus_client_t *self, s_item_t **item_p, char *route_out, size_t route_cap)
+{
+    zmq_msg_t msg;
+    zmq_msg_init (&msg);
+    if (zmq_msg_recv (&msg, zsock_resolve (self->sub), ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close (&msg);
+        return 0;
+    }
+    s_item_t *item = (s_item_t *) zmalloc (sizeof (s_item_t));
+    assert (item);
+    const char *route;
+    int rc = zmq_msg_more (&msg) ? -1
+           : event_frame_decode ((const uint8_t *) zmq_msg_data (&msg), zmq_msg_size (&msg),
+                                 &route, &item->msg);
+    if (rc) {
+        self->malformed++;
+        free (item);
+        /* drain a multi-part message */
+        while (zmq_msg_more (&msg) && zmq_msg_recv (&msg, zsock_resolve (self->sub), 0) >= 0)
+            ;
+        zmq_msg_close (&msg);
+        return -1;
+    }
+    snprintf (route_out, route_cap, "%s", route);
+    zmq_msg_close (&msg);
+    *item_p = item;
+    if (route_out [0] == EVENT_CTL_CHAR)
+        return 2;
+    if (item->msg.hdr.type != EVENT_EVENT) {
+        self->malformed++;
+        s_item_destroy ((void **) item_p);
+        return -1;
+    }
+    return 1;
+}
+
+static int
+s_wait (bus_client_t *self, int64_t deadline)
+{
+    int timeout = -1;
+    if (deadline >= 0) {
+        int64_t left = deadline - zclock_mono ();
+        timeout = left > 0 ? (int) left : 0;
+    }
+    zmq_pollitem_t item = { zsock_resolve (self->sub), 0, ZMQ_POLLIN, 0 };
+    return zmq_poll (&item, 1, timeout) > 0 ? 0 : -1;
+}
+
+int
+bus_client_snapshot (bus_client_t *self, int timeout_ms)
+{
+    assert (self);
+    char nonce [EVENT_NONCE_MAX + 1];
+    uint8_t rnd [8];
+    randombytes_buf (rnd, sizeof rnd);
+    for (int i = 0; i < 8; i++)
+        snprintf (nonce + i * 2, 3, "%02x", rnd [i]);
+    char route [sizeof EVENT_SNAP_ROUTE + EVENT_NONCE_MAX];
+    int rl = snprintf (route, sizeof route, "%s%s", EVENT_SNAP_ROUTE, nonce);
+
+    /* The reply route (exact: with its NUL), then the request; the node
+     * reads them in this order on our one pipe. */
+    uint8_t req [EVENT_PREFIXES_MAX * (EVENT_TOPIC_MAX + 1) + 64];
+    size_t len = (size_t) snprintf ((char *) req, sizeof req, "%s%s", S_SNAPREQ_ROUTE, nonce) + 1;
+    for (char *p = (char *) zlistx_first (self->prefixes); p;
+         p = (char *) zlistx_next (self->prefixes)) {
+        size_t pl = strlen (p);
+        memcpy (req + len, p, pl + 1);
+        len += pl + 1;
+    }
+    s_setsub (self, ZMQ_SUBSCRIBE, route, (size_t) rl + 1);
+    s_setsub (self, ZMQ_SUBSCRIBE, req, len);
+
+    zlistx_t *live = zlistx_new ();             /* live events while we wait */
+    zlistx_t *items = zlistx_new ();            /* snapshot items */
+    assert (live && items);
+    zlistx_set_destructor (live, s_item_destroy);
+    zlistx_set_destructor (items, s_item_destroy);
+    int64_t deadline = zclock_mono () + (timeout_ms < 0 ? 0 : timeout_ms);
+    int result = -1;
+    while (result < 0 && s_wait (self, timeout_ms < 0 ? -1 : deadline) == 0) {
+        s_item_t *item = NULL;
+        char r [EVENT_TOPIC_MAX + 1];
+        int rc;
+        while (result < 0 && (rc = s_read (self, &item, r, sizeof r)) != 0) {
+            if (rc == 1)
+                zlistx_add_end (live, item);
+            else
+            if (rc == 2 && streq (r, route) && item->msg.hdr.type == EVENT_EVENT
+                &&  event_topic_valid (item->msg.u.event_event.topic)) {
+                item->snapshot = true;
+                zlistx_add_end (items, item);
+            }
+            else
+            if (rc == 2 && streq (r, route) && item->msg.hdr.type == EVENT_SNAP_END) {
+                result = (int) zlistx_size (items);
+                s_item_destroy ((void **) &item);
+            }
+            else
+            if (rc == 2)
+                s_item_destroy ((void **) &item);   /* someone else's snapshot */
+        }
+    }
+    s_setsub (self, ZMQ_UNSUBSCRIBE, req, len);
+    s_setsub (self, ZMQ_UNSUBSCRIBE, route, (size_t) rl + 1);
+
+    /* Snapshot items first (they set each topic's sequence), then the live
+     * events that arrived meanwhile, minus those the snapshot covers. */
+    s_item_t *item;
+    while ((item = (s_item_t *) zlistx_detach (items, NULL))) {
+        if (s_track (self, &item->msg.u.event_event, false, &item->gap))
+            zlistx_add_end (self->queue, item);
+        else
+            s_item_destroy ((void **) &item);
+    }
+    while ((item = (s_item_t *) zlistx_detach (live, NULL))) {
+        bool state = event_topic_is_state (item->msg.u.event_event.topic);
+        if (s_track (self, &item->msg.u.event_event, state, &item->gap))
+            zlistx_add_end (self->queue, item);
+        else
+            s_item_destroy ((void **) &item);
+    }
+    zlistx_destroy (&items);
+    zlistx_destroy (&live);
+    return result;
+}
+
+static void
+s_fill (bus_client_t *self, s_item_t *item, bus_event_t *ev)
+{
+    wire_msg_free (&event_proto, &self->current);
+    self->current = item->msg;                  /* take ownership of the payload */
+    const event_event_t *e = &self->current.u.event_event;
+    memcpy (ev->topic, e->topic, sizeof ev->topic);
+    memcpy (ev->origin, e->origin, sizeof ev->origin);
+    memcpy (ev->kind, e->kind, sizeof ev->kind);
+    ev->boot = e->boot;
+    ev->seq = e->seq;
+    ev->tseq = e->tseq;
+    ev->time_us = e->time_us;
+    ev->payload = e->payload.data;
+    ev->size = e->payload.len;
+    ev->snapshot = item->snapshot;
+    ev->gap = item->gap;
+    free (item);
+    self->received++;
+}
+
+int
+bus_client_recv (bus_client_t *self, bus_event_t *ev, int timeout_ms)
+{
+    assert (self);
+    assert (ev);
+    s_item_t *item = (s_item_t *) zlistx_detach (self->queue, NULL);
+    if (item) {
+        s_fill (self, item, ev);
+        return 0;
+    }
+    int64_t deadline = timeout_ms < 0 ? -1 : zclock_mono () + timeout_ms;
+    while (true) {
+        char r [EVENT_TOPIC_MAX + 1];
+        int rc = s_read (self, &item, r, sizeof r);
+        if (rc == 1) {
+            if (s_track (self, &item->msg.u.event_event, false, &item->gap)) {
+                s_fill (self, item, ev);
+                return 0;
+            }
+            s_item_destroy ((void **) &item);
+            continue;
+        }
+        if (rc == 2) {
+            s_item_destroy ((void **) &item);   /* control traffic: not ours */
+            continue;
+        }
+        if (rc == -1)
+            continue;
+        if (s_wait (self, deadline) != 0)
+            return -1;
+    }
+}
+
+uint64_t
+bus_client_received (bus_client_t *self)
+{
+    assert (self);
+    return self->received;
+}
+
+uint64_t
+bus_client_gaps (bus_client_t *self)
+{
+    assert (self);
+    return self->gaps;
+}
+
+uint64_t
+bus_client_duplicates (bus_client_t *self)
+{
+    assert (self);
+    return self->duplicates;
+}
+
+uint64_t
+bus_client_malformed (bus_client_t *self)
+{
+    assert (self);
+    return self->malformed;
+}

@@ -1,0 +1,124 @@
+/*
+ * event_msg.h - the event bus protocol: every constant, limit, topic rule
+ * and message of cluster-wide event fan-out (docs/events.md).
+ *
+ * One ZeroMQ message = ONE frame:
+ *
+ *     <route> 0x00 <msgpack body>
+ *
+ * `route` is what pub/sub filters on (a subscription is a byte prefix of
+ * the frame). For a live event the route is the event's topic, e.g.
+ * `metrics.n1.web`; for a snapshot reply it is the requester's private
+ * `$snap.<nonce>`. One frame instead of [topic][body] halves the work of
+ * every hop: ZeroMQ allocates, queues and (CURVE) encrypts per frame.
+ * The NUL ends the route, so a subscription to an exact topic can end in
+ * NUL ("metrics.n1.web\0") and not match "metrics.n1.web2".
+ *
+ * Bodies (wire.h maps, defined once below):
+ *   EVENT     one event: origin node, boot id, per-origin sequence,
+ *             per-(origin, topic) sequence, time, kind, payload; `topic`
+ *             only when the route is not the topic (snapshot items).
+ *   SNAP_END  closes a snapshot reply: how many items preceded it.
+ *
+ * Topics: dot-separated, printable ASCII, no NUL, 1..EVENT_TOPIC_MAX
+ * bytes, never starting with '$' (reserved for bus control):
+ *   metrics.<node>.<shed>   proc.<node>.<shed>   log.<node>.<shed>.<stream>
+ *   shed.<node>.<shed>      member.<node>        service.<name>
+ * State-like prefixes (a last-value cache keeps the newest event per
+ * origin and topic, replayed to late joiners): metrics. shed. member.
+ * service.
+ */
+#ifndef SHED_EVENT_MSG_H
+#define SHED_EVENT_MSG_H
+
+#include "common/wire_gen.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ------------------------------------------------------------------------ */
+/*  Constants and limits                                                    */
+/* ------------------------------------------------------------------------ */
+
+#define EVENT_VERSION_MIN     1
+#define EVENT_VERSION         1
+
+#define EVENT_NODE_MAX        63            /* node name bytes (DNS label) */
+#define EVENT_TOPIC_MAX       255           /* topic bytes */
+#define EVENT_KIND_MAX        32            /* kind bytes, e.g. "agent.metrics" */
+#define EVENT_PAYLOAD_MAX     (1u << 20)    /* one agent frame at most */
+#define EVENT_FRAME_MAX       (EVENT_PAYLOAD_MAX + EVENT_TOPIC_MAX * 2 + 256)
+#define EVENT_PREFIXES_MAX    32            /* prefixes in one snapshot request */
+
+#define EVENT_CTL_CHAR        '$'           /* routes starting with it are control */
+#define EVENT_SNAP_ROUTE      "$snap."      /* + nonce: snapshot request / reply */
+#define EVENT_NONCE_MAX       32            /* nonce bytes after "$snap." */
+
+/* Default endpoints and socket tuning. */
+#define EVENT_ORIGIN_PORT     7948          /* origin publisher, TCP + CURVE */
+#define EVENT_CONSUMER_PORT   7949          /* remote consumers, TCP + CURVE */
+#define EVENT_IPC_NAME        "events.sock" /* local consumers, in the run dir */
+#define EVENT_ZAP_PEERS       "bus-peers"   /* ZAP domain of the origin publisher */
+#define EVENT_ZAP_CONSUMERS   "bus-consumers" /* ZAP domain of remote consumers */
+#define EVENT_SNDHWM          100000        /* frames queued per subscriber */
+#define EVENT_RCVHWM          100000        /* frames queued from each peer */
+#define EVENT_CACHE_MAX       65536         /* last-value entries kept */
+#define EVENT_TOPICS_MAX      65536         /* per-topic counters kept per origin */
+#define EVENT_SNAP_WAIT_MS    1000          /* wait for peers' snapshots at most */
+
+/* ------------------------------------------------------------------------ */
+/*  Messages                                                                */
+/* ------------------------------------------------------------------------ */
+
+#define EVENT_EVENT_FIELDS(F, T) \
+    F (T, 2, origin,  WIRE_STR,  EVENT_NODE_MAX,    WIRE_REQ, _)  \
+    F (T, 3, boot,    WIRE_U64,  0,                 WIRE_REQ, _)  \
+    F (T, 4, seq,     WIRE_U64,  0,                 WIRE_REQ, _)  \
+    F (T, 5, tseq,    WIRE_U64,  0,                 WIRE_OPT, _)  \
+    F (T, 6, time_us, WIRE_I64,  0,                 WIRE_REQ, _)  \
+    F (T, 7, kind,    WIRE_STR,  EVENT_KIND_MAX,    WIRE_OPT, _)  \
+    F (T, 8, payload, WIRE_BLOB, EVENT_PAYLOAD_MAX, WIRE_OPT, _)  \
+    F (T, 9, topic,   WIRE_STR,  EVENT_TOPIC_MAX,   WIRE_OPT, _)
+
+#define EVENT_SNAP_END_FIELDS(F, T) \
+    F (T, 2, items,   WIRE_U64,  0,                 WIRE_REQ, _)  \
+    F (T, 3, partial, WIRE_BOOL, 0,                 WIRE_OPT, _)
+
+#define EVENT_MESSAGES(M) \
+    M (EVENT_EVENT,    event_event,    1, EVENT_EVENT_FIELDS)    \
+    M (EVENT_SNAP_END, event_snap_end, 2, EVENT_SNAP_END_FIELDS)
+
+WIRE_DECLARE_PROTO (event, EVENT_MESSAGES)
+
+/* ------------------------------------------------------------------------ */
+/*  Frames and topics                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* Encode `msg` as one frame `route NUL body` into buf[cap]. Returns the
+ * frame length, or a negative wire_err_t (WIRE_ERR_TOO_BIG if it does not
+ * fit, WIRE_ERR_INVALID for a bad route). */
+long event_frame_encode (const char *route, const event_msg_t *msg, uint8_t *buf, size_t cap);
+
+/* Split a frame into its route (NUL-terminated inside the frame) and body.
+ * Returns 0, or -1 if there is no NUL or the route is empty or too long. */
+int event_frame_split (const uint8_t *frame, size_t len, const char **route,
+                       const uint8_t **body, size_t *body_len);
+
+/* Decode a whole frame: route and message. For an EVENT under a topic
+ * route, msg->u.event_event.topic is filled from the route. Returns 0 or a
+ * negative wire_err_t; *route points into the frame. */
+int event_frame_decode (const uint8_t *frame, size_t len, const char **route, event_msg_t *msg);
+
+/* A valid topic: 1..EVENT_TOPIC_MAX printable ASCII bytes (0x21..0x7e),
+ * not starting with '$'. */
+bool event_topic_valid (const char *topic);
+/* A valid node name: 1..EVENT_NODE_MAX bytes of [A-Za-z0-9_-]. */
+bool event_node_valid (const char *node);
+/* Does the topic fall under a state-like prefix (last-value cached)? */
+bool event_topic_is_state (const char *topic);
+
+/* Wall clock in microseconds since the epoch (envelope time_us). */
+int64_t event_now_us (void);
+
+#endif
