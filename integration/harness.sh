@@ -211,6 +211,9 @@ h_init() {
 
     h_report_stale
     H_TMP=$(mktemp -d "/tmp/shed-it.$$.XXXXXX") || h_fail "mktemp failed"
+    # One cluster key for the run: every node is started with it (unless its
+    # extra arguments bring their own --encrypt) so they can join each other.
+    H_KEY=$("$H_CTL_BIN" keygen) || h_fail "shedctl keygen failed"
     h_log "run $H_ID: $n nodes, temp dir $H_TMP"
 
     ip netns add "$H_BRNS" || h_fail "cannot create namespace $H_BRNS"
@@ -257,7 +260,8 @@ h_init() {
 # ------------------------------------------------------------------ nodes ----
 
 # h_start_node i [EXTRA ARGS...]: start shed-node in node i's namespace.
-# Node 1 is the seed; the others join it at 198.18.0.11:7946.
+# Node 1 is the seed; the others join it at 198.18.0.11:7946. Every node gets
+# the run's cluster key ($H_KEY) unless the extra args pass --encrypt.
 h_start_node() {
     local i=${1:?usage: h_start_node i [args]}
     shift
@@ -271,9 +275,12 @@ h_start_node() {
     if ((i != 1)); then
         args+=(--join "$(h_addr 1):$H_GOSSIP_PORT")
     fi
+    if [[ " $* " != *" --encrypt "* ]]; then
+        args+=(--encrypt "$H_KEY")
+    fi
     local log
     log=$(h_logfile "$i")
-    echo "=== $(date '+%F %T') start: shed-node ${args[*]} $*" >>"$log"
+    echo "=== $(date "+%F %T") start: shed-node ${args[*]//$H_KEY/<cluster-key>} $*" >>"$log"
     ip netns exec "${H_NS[$i]}" "$H_NODE_BIN" "${args[@]}" "$@" >>"$log" 2>&1 &
     H_PID[i]=$!
     H_STARTED_PIDS+=("$!")
@@ -323,7 +330,7 @@ h_wait_members() {
         all=1
         for ((i = 1; i <= H_N; i++)); do
             h_alive "$i" || continue
-            got=$(h_members_alive "$i")
+            got=$(h_members_alive "$i" || true)
             [[ -n "$got" ]] || return 2
             [[ "$got" == "$want" ]] || all=0
         done
@@ -473,6 +480,11 @@ h_cleanup() {
     local status=${1:-0}
     ((H_CLEANED)) && return 0
     H_CLEANED=1
+    # Cleanup must run to the end even when single steps fail (a node that
+    # already exited, a namespace already gone): no errexit in here.
+    local had_errexit=0
+    [[ $- == *e* ]] && had_errexit=1
+    set +e
     trap - INT TERM
     if ((status != 0)) && [[ -n "$H_TMP" ]]; then
         h_dump_logs 50
@@ -488,7 +500,9 @@ h_cleanup() {
     # Nodes: SIGTERM, up to 5 s grace, then SIGKILL; only PIDs we started.
     for ((i = 1; i <= H_N; i++)); do
         pid=${H_PID[$i]:-}
-        [[ -n "$pid" ]] && kill -TERM "$pid" 2>/dev/null
+        if [[ -n "$pid" ]]; then
+            kill -TERM "$pid" 2>/dev/null
+        fi
     done
     local deadline=$((SECONDS + 5)) alive
     while :; do
@@ -523,10 +537,13 @@ h_cleanup() {
         fi
     fi
     h_log "cleaned up run $H_ID"
+    ((had_errexit)) && set -e
+    return 0
 }
 
 h__on_exit() {
     local status=$?
+    set +e
     h_cleanup "$status"
     exit "$status"
 }
