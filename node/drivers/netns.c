@@ -1,0 +1,678 @@
+/*
+ * netns.c - the netns driver (see netns.h): namespaces, veths, cgroups and
+ * the shed's init process. Network calls live in netlink.c, cgroup files in
+ * cgroup.c, rate limits in tc.c; this file is the lifecycle.
+ */
+#include "node/drivers/netns.h"
+#include "node/drivers/cgroup.h"
+#include "node/drivers/drv_state.h"
+#include "node/drivers/netlink.h"
+#include "node/drivers/tc.h"
+#include "common/fileutil.h"
+#include "common/log.h"
+
+#include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef NSFS_MAGIC
+#define NSFS_MAGIC 0x6e736673
+#endif
+
+#define S_COMP "netns"
+
+typedef struct {
+    char data_dir [DRIVER_PATH_MAX];
+    char node [DRIVER_NAME_MAX + 1];
+    char netns_dir [DRIVER_PATH_MAX];
+    char bridge [DRIVER_IFNAME_MAX + 1];
+    char agent_path [DRIVER_PATH_MAX];
+    char tc_path [DRIVER_PATH_MAX];
+    int stop_timeout_ms;
+    uint32_t mtu;
+    cgroup_t *cg;
+} s_netns_t;
+
+/* ---- names and paths ---------------------------------------------------- */
+
+/* Paths are bounded where the config is accepted (data_dir and netns_dir
+ * at most S_DIR_MAX bytes), so these never truncate; going through
+ * vsnprintf keeps the compiler from guessing otherwise. */
+#define S_DIR_MAX 150
+
+static void __attribute__ ((format (printf, 3, 4)))
+s_fmt (char *buf, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (buf, size, fmt, ap);
+    va_end (ap);
+}
+
+static uint64_t
+s_fnv (const char *text)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (; *text; text++)
+        h = (h ^ (uint8_t) *text) * 0x100000001b3ULL;
+    return h;
+}
+
+static void
+s_ns_name (const char *node, const char *name, char *buf, size_t size)
+{
+    snprintf (buf, size, "shed-%s-%s", node, name);
+}
+
+static void
+s_veth (const char *ns_name, char veth [16])
+{
+    snprintf (veth, 16, "sv%010llx", (unsigned long long) (s_fnv (ns_name) & 0xffffffffffULL));
+}
+
+void
+driver_netns_paths (const driver_netns_config_t *config, const char *name,
+                    char *netns_path, size_t size, char veth [16])
+{
+    char ns [160];
+    s_ns_name (config->node_name ? config->node_name : "node", name, ns, sizeof ns);
+    snprintf (netns_path, size, "%s/%s", config->netns_dir ? config->netns_dir : "/run/netns",
+              ns);
+    s_veth (ns, veth);
+}
+
+static void
+s_paths (s_netns_t *self, const char *name, char *dir, char *ns_path, char veth [16])
+{
+    char ns [160];
+    s_ns_name (self->node, name, ns, sizeof ns);
+    if (dir)
+        snprintf (dir, PATH_MAX, "%s/sheds/%s", self->data_dir, name);
+    if (ns_path)
+        snprintf (ns_path, PATH_MAX, "%s/%s", self->netns_dir, ns);
+    if (veth)
+        s_veth (ns, veth);
+}
+
+/* ---- namespaces --------------------------------------------------------- */
+
+/* Like iproute2: the netns dir is a shared mount so that namespace mounts
+ * made here propagate to other mount namespaces (and back). */
+static int
+s_ns_dir_prepare (s_netns_t *self, driver_error_t *err)
+{
+    if (shed_mkdir_p (self->netns_dir, 0755) != 0)
+        return driver_fail (err, DRIVER_ERR_IO, "netns: mkdir %s: %s", self->netns_dir,
+                            strerror (errno));
+    if (mount ("", self->netns_dir, "none", MS_SHARED | MS_REC, NULL) == 0)
+        return 0;
+    if (errno != EINVAL)
+        return driver_fail (err, errno == EPERM ? DRIVER_ERR_PERMISSION : DRIVER_ERR_IO,
+                            "netns: make %s shared: %s", self->netns_dir, strerror (errno));
+    /* Not a mount point yet: bind it onto itself, then share it. */
+    if (mount (self->netns_dir, self->netns_dir, "none", MS_BIND | MS_REC, NULL) != 0
+        || mount ("", self->netns_dir, "none", MS_SHARED | MS_REC, NULL) != 0)
+        return driver_fail (err, errno == EPERM ? DRIVER_ERR_PERMISSION : DRIVER_ERR_IO,
+                            "netns: mount %s: %s", self->netns_dir, strerror (errno));
+    return 0;
+}
+
+static bool
+s_ns_present (const char *path)
+{
+    struct statfs sf;
+    return statfs (path, &sf) == 0 && sf.f_type == NSFS_MAGIC;
+}
+
+static int
+s_ns_create (s_netns_t *self, const char *path, driver_error_t *err)
+{
+    int rc = s_ns_dir_prepare (self, err);
+    if (rc)
+        return rc;
+    int fd = open (path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+    if (fd < 0)
+        return driver_fail (err, errno == EEXIST ? DRIVER_ERR_EXISTS : DRIVER_ERR_IO,
+                            "netns: create %s: %s", path, strerror (errno));
+    close (fd);
+    /* A child makes the namespace and pins it with a bind mount, so this
+     * (threaded) process never changes its own namespaces. */
+    pid_t pid = fork ();
+    if (pid < 0) {
+        unlink (path);
+        return driver_fail (err, DRIVER_ERR_IO, "netns: fork: %s", strerror (errno));
+    }
+    if (pid == 0) {
+        if (unshare (CLONE_NEWNET) != 0)
+            _exit (1);
+        if (mount ("/proc/self/ns/net", path, "none", MS_BIND, NULL) != 0)
+            _exit (2);
+        _exit (0);
+    }
+    int status = 0;
+    while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (!WIFEXITED (status) || WEXITSTATUS (status) != 0) {
+        unlink (path);
+        return driver_fail (err, DRIVER_ERR_PERMISSION, "netns: %s %s failed (need root)",
+                            WEXITSTATUS (status) == 1 ? "unshare for" : "bind mount of", path);
+    }
+    return 0;
+}
+
+static void
+s_ns_delete (const char *path)
+{
+    umount2 (path, MNT_DETACH);
+    unlink (path);
+}
+
+/* ---- network ------------------------------------------------------------ */
+
+static int
+s_net_setup (s_netns_t *self, const drv_state_t *st, const char *ns_path, driver_error_t *err)
+{
+    char why [DRIVER_MSG_MAX] = "";
+    int ns_fd = open (ns_path, O_RDONLY | O_CLOEXEC);
+    if (ns_fd < 0)
+        return driver_fail (err, DRIVER_ERR_IO, "netns: open %s: %s", ns_path, strerror (errno));
+    const char *bridge = st->bridge [0] ? st->bridge : self->bridge [0] ? self->bridge : NULL;
+    char mac [18];
+    if (st->mac [0])
+        snprintf (mac, sizeof mac, "%s", st->mac);
+    else {
+        /* Locally administered, derived from the namespace name: stable
+         * across restarts, so neighbours' ARP caches stay right. */
+        uint64_t h = s_fnv (ns_path);
+        snprintf (mac, sizeof mac, "02:%02x:%02x:%02x:%02x:%02x", (unsigned) (h >> 32) & 0xff,
+                  (unsigned) (h >> 24) & 0xff, (unsigned) (h >> 16) & 0xff,
+                  (unsigned) (h >> 8) & 0xff, (unsigned) h & 0xff);
+    }
+    int rc = 0;
+    if (nl_veth_create (st->veth, "eth0", ns_fd, why, sizeof why) != 0
+        || nl_link_set (-1, st->veth, bridge, NULL, self->mtu, true, why, sizeof why) != 0
+        || nl_link_set (ns_fd, "lo", NULL, NULL, 0, true, why, sizeof why) != 0
+        || nl_link_set (ns_fd, "eth0", NULL, mac, self->mtu, true, why, sizeof why) != 0
+        || (st->ip [0] && nl_addr_add (ns_fd, "eth0", st->ip, why, sizeof why) != 0)
+        || (st->gateway [0]
+            && nl_route_default (ns_fd, "eth0", st->gateway, why, sizeof why) != 0))
+        rc = driver_fail (err, DRIVER_ERR_IO, "netns: %s: %s", st->name, why);
+    if (rc == 0 && st->net_kbit
+        && (tc_rate_limit (self->tc_path, -1, st->veth, st->net_kbit, why, sizeof why) != 0
+            || tc_rate_limit (self->tc_path, ns_fd, "eth0", st->net_kbit, why, sizeof why) != 0))
+        rc = driver_fail (err, DRIVER_ERR_IO, "netns: %s: %s", st->name, why);
+    close (ns_fd);
+    return rc;
+}
+
+/* ---- cgroup ------------------------------------------------------------- */
+
+static int
+s_cgroup_setup (s_netns_t *self, const drv_state_t *st, driver_error_t *err)
+{
+    char why [DRIVER_MSG_MAX] = "";
+    cgroup_limits_t lim;
+    memset (&lim, 0, sizeof lim);
+    lim.cpus_milli = (uint32_t) st->cpus_milli;
+    lim.memory_bytes = st->memory_mb * 1024 * 1024;
+    lim.pids_max = (uint32_t) st->pids_max;
+    lim.io_read_bps = st->io_read_bps;
+    lim.io_write_bps = st->io_write_bps;
+    if ((lim.io_read_bps || lim.io_write_bps)
+        && cgroup_block_device (self->data_dir, lim.io_device, sizeof lim.io_device) != 0)
+        log_warn (S_COMP, "I/O limit not applied: data dir is not on a block device|shed=%s",
+                  st->name);
+    if (cgroup_create (self->cg, st->name, why, sizeof why) != 0
+        || cgroup_apply (self->cg, st->name, &lim, why, sizeof why) != 0)
+        return driver_fail (err, errno == EACCES || errno == EPERM ? DRIVER_ERR_PERMISSION
+                                                                   : DRIVER_ERR_IO,
+                            "netns: %s: %s", st->name, why);
+    return 0;
+}
+
+/* ---- the shed's init ---------------------------------------------------- */
+
+static void
+s_on_term (int sig)
+{
+    (void) sig;
+    _exit (0);
+}
+
+/* PID 1 of the shed when there is no agent: reap orphans, leave on TERM.
+ * Runs in a forked copy of the daemon: async-signal-safe calls only. */
+static void
+s_placeholder_init (void)
+{
+    prctl (PR_SET_NAME, "shed-init", 0, 0, 0);
+    struct sigaction sa;
+    memset (&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_term;
+    sigaction (SIGTERM, &sa, NULL);
+    sigaction (SIGINT, &sa, NULL);
+    for (;;)
+        if (waitpid (-1, NULL, 0) < 0 && errno == ECHILD)
+            pause ();
+}
+
+static int
+s_spawn (s_netns_t *self, drv_state_t *st, const char *dir, const char *ns_path,
+         driver_error_t *err)
+{
+    char why [DRIVER_MSG_MAX] = "";
+    /* Everything the children need is prepared before fork. */
+    char log_path [PATH_MAX], sock [DRIVER_PATH_MAX];
+    s_fmt (log_path, sizeof log_path, "%s/console.log", dir);
+    snprintf (sock, sizeof sock, "%s", st->agent_socket [0] ? st->agent_socket : "");
+    if (!sock [0])
+        s_fmt (sock, sizeof sock, "%s/agent.sock", dir);
+    const char *agent = st->agent_path [0] ? st->agent_path : self->agent_path;
+    bool have_agent = agent [0] && access (agent, X_OK) == 0;
+    char *argv [] = { (char *) "shed-agent", (char *) "--init", (char *) "--name", st->name,
+                      (char *) "--socket", sock, NULL };
+    int ns_fd = open (ns_path, O_RDONLY | O_CLOEXEC);
+    int log_fd = open (log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    int null_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+    int report [2] = { -1, -1 }, go [2] = { -1, -1 };
+    int rc = 0;
+    if (ns_fd < 0 || log_fd < 0 || null_fd < 0 || pipe2 (report, O_CLOEXEC) != 0
+        || pipe2 (go, O_CLOEXEC) != 0) {
+        rc = driver_fail (err, DRIVER_ERR_IO, "netns: start %s: %s", st->name, strerror (errno));
+        goto out;
+    }
+    pid_t mid = fork ();
+    if (mid < 0) {
+        rc = driver_fail (err, DRIVER_ERR_IO, "netns: start %s: fork: %s", st->name,
+                          strerror (errno));
+        goto out;
+    }
+    if (mid == 0) {
+        /* Intermediate: new session (no controlling tty, not in the
+         * daemon's process group), enter the netns, make a PID namespace
+         * whose first child is the shed's init, report its pid, leave. */
+        setsid ();
+        if (setns (ns_fd, CLONE_NEWNET) != 0 || unshare (CLONE_NEWPID) != 0)
+            _exit (1);
+        pid_t init = fork ();
+        if (init < 0)
+            _exit (2);
+        if (init == 0) {
+            char c;
+            close (report [0]);
+            close (go [1]);
+            /* Wait until the daemon moved us into the cgroup, so not one
+             * instruction of the shed runs outside its limits. */
+            if (read (go [0], &c, 1) != 1)
+                _exit (3);
+            dup2 (null_fd, 0);
+            dup2 (log_fd, 1);
+            dup2 (log_fd, 2);
+            /* Drop every descriptor the daemon had (sockets, locks). */
+            syscall (SYS_close_range, 3, ~0U, 0);
+            sigset_t all;
+            sigemptyset (&all);
+            sigprocmask (SIG_SETMASK, &all, NULL);
+            if (chdir (dir) != 0)
+                _exit (4);
+            if (have_agent)
+                execv (agent, argv);
+            s_placeholder_init ();
+            _exit (0);
+        }
+        ssize_t n = write (report [1], &init, sizeof init);
+        _exit (n == (ssize_t) sizeof init ? 0 : 5);
+    }
+    close (report [1]);
+    report [1] = -1;
+    close (go [0]);
+    go [0] = -1;
+    pid_t init = -1;
+    ssize_t n = read (report [0], &init, sizeof init);
+    int status = 0;
+    while (waitpid (mid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (n != (ssize_t) sizeof init || !WIFEXITED (status) || WEXITSTATUS (status) != 0) {
+        rc = driver_fail (err, DRIVER_ERR_PERMISSION, "netns: start %s: cannot enter the "
+                          "namespace or create a PID namespace (need root)", st->name);
+        goto out;
+    }
+    if (cgroup_attach (self->cg, st->name, init, why, sizeof why) != 0) {
+        kill (init, SIGKILL);
+        rc = driver_fail (err, DRIVER_ERR_IO, "netns: start %s: %s", st->name, why);
+        goto out;
+    }
+    if (write (go [1], "g", 1) != 1) {
+        kill (init, SIGKILL);
+        rc = driver_fail (err, DRIVER_ERR_IO, "netns: start %s: init vanished", st->name);
+        goto out;
+    }
+    st->pid = (uint64_t) init;
+    /* The start time pins the pid: a recycled pid is not our shed. */
+    for (int i = 0; i < 100 && !(st->starttime = drv_proc_starttime (init)); i++)
+        usleep (1000);
+    log_info (S_COMP, "shed started|shed=%s pid=%d agent=%s", st->name, (int) init,
+              have_agent ? "yes" : "placeholder");
+out:
+    if (ns_fd >= 0) close (ns_fd);
+    if (log_fd >= 0) close (log_fd);
+    if (null_fd >= 0) close (null_fd);
+    for (int i = 0; i < 2; i++) {
+        if (report [i] >= 0) close (report [i]);
+        if (go [i] >= 0) close (go [i]);
+    }
+    return rc;
+}
+
+/* ---- operations --------------------------------------------------------- */
+
+static int
+s_load (s_netns_t *self, const char *name, drv_state_t *st, char *dir, driver_error_t *err)
+{
+    s_paths (self, name, dir, NULL, NULL);
+    int rc = drv_state_load (dir, st, err);
+    if (rc == DRIVER_ERR_NOT_FOUND)
+        return driver_fail (err, rc, "netns: no shed %s here", name);
+    return rc;
+}
+
+static int
+s_stop_procs (s_netns_t *self, drv_state_t *st)
+{
+    int pid = (int) st->pid;
+    if (pid > 0 && drv_proc_alive (pid, st->starttime)) {
+        kill (pid, SIGTERM);
+        int waited = 0;
+        while (drv_proc_alive (pid, st->starttime) && waited < self->stop_timeout_ms) {
+            usleep (10000);
+            waited += 10;
+        }
+        if (drv_proc_alive (pid, st->starttime)) {
+            log_warn (S_COMP, "init ignored SIGTERM, killing|shed=%s pid=%d", st->name, pid);
+            kill (pid, SIGKILL);
+        }
+    }
+    /* Anything left in the cgroup (PID 1's death kills its namespace, but
+     * be sure), then wait for the group to empty. */
+    for (int i = 0; i < 200; i++) {
+        int n = cgroup_nprocs (self->cg, st->name);
+        if (n <= 0)
+            break;
+        if (i % 20 == 0)
+            cgroup_kill (self->cg, st->name);
+        usleep (5000);
+    }
+    st->pid = 0;
+    st->starttime = 0;
+    return 0;
+}
+
+static void
+s_teardown (s_netns_t *self, drv_state_t *st, const char *ns_path)
+{
+    char why [DRIVER_MSG_MAX] = "";
+    s_stop_procs (self, st);
+    nl_link_del (-1, st->veth, why, sizeof why);
+    s_ns_delete (ns_path);
+    if (cgroup_remove (self->cg, st->name, why, sizeof why) != 0)
+        log_warn (S_COMP, "%s", why);
+}
+
+static int
+s_create (void *impl, const driver_spec_t *spec, driver_error_t *err)
+{
+    s_netns_t *self = (s_netns_t *) impl;
+    char dir [PATH_MAX], ns_path [PATH_MAX], veth [16];
+    s_paths (self, spec->name, dir, ns_path, veth);
+    struct stat sb;
+    char state_path [PATH_MAX + 8];
+    snprintf (state_path, sizeof state_path, "%s/state", dir);
+    if (stat (state_path, &sb) == 0)
+        return driver_fail (err, DRIVER_ERR_EXISTS, "netns: shed %s already exists", spec->name);
+    if (shed_mkdir_p (dir, 0700) != 0)
+        return driver_fail (err, DRIVER_ERR_IO, "netns: mkdir %s: %s", dir, strerror (errno));
+
+    drv_state_t st;
+    drv_state_from_spec (&st, "netns", spec);
+    snprintf (st.veth, sizeof st.veth, "%s", veth);
+    s_fmt (st.netns, sizeof st.netns, "%s", ns_path);
+    if (!st.agent_socket [0])
+        s_fmt (st.agent_socket, sizeof st.agent_socket, "%s/agent.sock", dir);
+
+    /* A leftover namespace with this exact name (crash between steps) is
+     * ours to replace. */
+    if (s_ns_present (ns_path) || access (ns_path, F_OK) == 0)
+        s_teardown (self, &st, ns_path);
+    int rc = s_ns_create (self, ns_path, err);
+    if (rc == 0)
+        rc = s_net_setup (self, &st, ns_path, err);
+    if (rc == 0)
+        rc = s_cgroup_setup (self, &st, err);
+    if (rc == 0)
+        rc = drv_state_save (dir, &st, err);
+    if (rc != 0) {
+        s_teardown (self, &st, ns_path);
+        drv_remove_tree (dir);
+        return rc;
+    }
+    log_info (S_COMP, "shed created|shed=%s netns=%s veth=%s ip=%s", st.name, ns_path,
+              st.veth, st.ip);
+    return 0;
+}
+
+static int
+s_start (void *impl, const char *name, driver_error_t *err)
+{
+    s_netns_t *self = (s_netns_t *) impl;
+    char dir [PATH_MAX];
+    drv_state_t st;
+    int rc = s_load (self, name, &st, dir, err);
+    if (rc)
+        return rc;
+    if (st.pid && drv_proc_alive ((int) st.pid, st.starttime))
+        return 0;
+    /* After a host reboot the namespace and veth are gone: rebuild them
+     * from the spec, same name, same address. */
+    if (!s_ns_present (st.netns)) {
+        s_ns_delete (st.netns);
+        char why [DRIVER_MSG_MAX];
+        nl_link_del (-1, st.veth, why, sizeof why);
+        if ((rc = s_ns_create (self, st.netns, err)) != 0
+            || (rc = s_net_setup (self, &st, st.netns, err)) != 0)
+            return rc;
+    }
+    if ((rc = s_cgroup_setup (self, &st, err)) != 0)
+        return rc;
+    if ((rc = s_spawn (self, &st, dir, st.netns, err)) != 0)
+        return rc;
+    st.wanted_up = true;
+    return drv_state_save (dir, &st, err);
+}
+
+static int
+s_stop (void *impl, const char *name, driver_error_t *err)
+{
+    s_netns_t *self = (s_netns_t *) impl;
+    char dir [PATH_MAX];
+    drv_state_t st;
+    int rc = s_load (self, name, &st, dir, err);
+    if (rc)
+        return rc;
+    s_stop_procs (self, &st);
+    st.wanted_up = false;
+    log_info (S_COMP, "shed stopped|shed=%s", name);
+    return drv_state_save (dir, &st, err);
+}
+
+static int
+s_remove (void *impl, const char *name, driver_error_t *err)
+{
+    s_netns_t *self = (s_netns_t *) impl;
+    char dir [PATH_MAX];
+    drv_state_t st;
+    int rc = s_load (self, name, &st, dir, err);
+    if (rc)
+        return rc;
+    s_teardown (self, &st, st.netns);
+    if (drv_remove_tree (dir) != 0)
+        return driver_fail (err, DRIVER_ERR_IO, "netns: remove %s: %s", dir, strerror (errno));
+    log_info (S_COMP, "shed deleted|shed=%s", name);
+    return 0;
+}
+
+static int
+s_status (void *impl, const char *name, driver_status_t *out, driver_error_t *err)
+{
+    s_netns_t *self = (s_netns_t *) impl;
+    char dir [PATH_MAX];
+    drv_state_t st;
+    int rc = s_load (self, name, &st, dir, err);
+    if (rc == DRIVER_ERR_NOT_FOUND) {
+        out->state = DRIVER_ST_ABSENT;
+        return rc;
+    }
+    if (rc)
+        return rc;
+    snprintf (out->ip, sizeof out->ip, "%s", st.ip);
+    bool alive = st.pid && drv_proc_alive ((int) st.pid, st.starttime);
+    if (!s_ns_present (st.netns)) {
+        out->state = DRIVER_ST_ERROR;
+        snprintf (out->detail, sizeof out->detail, "network namespace %.200s missing", st.netns);
+    }
+    else
+    if (alive) {
+        out->state = DRIVER_ST_RUNNING;
+        out->pid = (int) st.pid;
+    }
+    else {
+        out->state = st.wanted_up ? DRIVER_ST_ERROR : DRIVER_ST_STOPPED;
+        if (st.wanted_up)
+            snprintf (out->detail, sizeof out->detail, "init process %d exited",
+                      (int) st.pid);
+    }
+    return 0;
+}
+
+static int
+s_usage (void *impl, const char *name, driver_usage_t *usage, driver_error_t *err)
+{
+    s_netns_t *self = (s_netns_t *) impl;
+    char dir [PATH_MAX];
+    drv_state_t st;
+    int rc = s_load (self, name, &st, dir, err);
+    if (rc)
+        return rc;
+    cgroup_usage (self->cg, name, usage);
+    uint64_t rx = 0, tx = 0;
+    /* Host end counters, mirrored: what the host end receives, the shed sent. */
+    if (nl_link_stats (-1, st.veth, &rx, &tx) == 0) {
+        usage->net_rx_bytes = tx;
+        usage->net_tx_bytes = rx;
+    }
+    return 0;
+}
+
+static int
+s_list (void *impl, driver_list_fn *fn, void *arg, driver_error_t *err)
+{
+    s_netns_t *self = (s_netns_t *) impl;
+    char path [PATH_MAX];
+    snprintf (path, sizeof path, "%s/sheds", self->data_dir);
+    DIR *d = opendir (path);
+    if (!d)
+        return errno == ENOENT ? 0 : driver_fail (err, DRIVER_ERR_IO, "netns: list %s: %s",
+                                                  path, strerror (errno));
+    struct dirent *e;
+    while ((e = readdir (d))) {
+        if (e->d_name [0] == '.')
+            continue;
+        char state [PATH_MAX + 300];
+        snprintf (state, sizeof state, "%s/%s/state", path, e->d_name);
+        if (access (state, F_OK) == 0)
+            fn (arg, e->d_name);
+    }
+    closedir (d);
+    return 0;
+}
+
+static void
+s_destroy (void *impl)
+{
+    s_netns_t *self = (s_netns_t *) impl;
+    if (self) {
+        cgroup_destroy (&self->cg);
+        free (self);
+    }
+}
+
+static const driver_ops_t s_ops = {
+    .name = "netns",
+    .create = s_create,
+    .start = s_start,
+    .stop = s_stop,
+    .remove = s_remove,
+    .status = s_status,
+    .usage = s_usage,
+    .list = s_list,
+    .destroy = s_destroy,
+};
+
+driver_t *
+driver_netns_new (const driver_netns_config_t *config, driver_error_t *err)
+{
+    assert (config);
+    if (!config->data_dir || !*config->data_dir) {
+        driver_fail (err, DRIVER_ERR_INVALID, "netns: data_dir is required");
+        return NULL;
+    }
+    if (strlen (config->data_dir) > S_DIR_MAX
+        || (config->netns_dir && strlen (config->netns_dir) > S_DIR_MAX)
+        || (config->node_name && strlen (config->node_name) > DRIVER_NAME_MAX)) {
+        driver_fail (err, DRIVER_ERR_INVALID, "netns: data_dir/netns_dir over %d bytes or "
+                     "node name over %d", S_DIR_MAX, DRIVER_NAME_MAX);
+        return NULL;
+    }
+    s_netns_t *self = (s_netns_t *) calloc (1, sizeof (s_netns_t));
+    if (!self) {
+        driver_fail (err, DRIVER_ERR_IO, "netns: out of memory");
+        return NULL;
+    }
+    snprintf (self->data_dir, sizeof self->data_dir, "%s", config->data_dir);
+    snprintf (self->node, sizeof self->node, "%s", config->node_name ? config->node_name : "node");
+    snprintf (self->netns_dir, sizeof self->netns_dir, "%s",
+              config->netns_dir ? config->netns_dir : "/run/netns");
+    snprintf (self->bridge, sizeof self->bridge, "%s", config->bridge ? config->bridge : "");
+    snprintf (self->agent_path, sizeof self->agent_path, "%s",
+              config->agent_path ? config->agent_path : "/usr/local/bin/shed-agent");
+    const char *tc = config->tc_path;
+    if (!tc)
+        tc = access ("/usr/sbin/tc", X_OK) == 0 ? "/usr/sbin/tc" : "/sbin/tc";
+    snprintf (self->tc_path, sizeof self->tc_path, "%s", tc);
+    self->stop_timeout_ms = config->stop_timeout_ms > 0 ? config->stop_timeout_ms : 5000;
+    self->mtu = config->mtu;
+    char why [DRIVER_MSG_MAX] = "";
+    self->cg = cgroup_new (config->cgroup_root, config->cgroup_parent ? config->cgroup_parent
+                                                                      : "shed",
+                           config->cgroup_version, why, sizeof why);
+    if (!self->cg) {
+        driver_fail (err, DRIVER_ERR_UNAVAILABLE, "netns: %s", why);
+        free (self);
+        return NULL;
+    }
+    return driver_new (&s_ops, self);
+}

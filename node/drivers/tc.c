@@ -1,0 +1,117 @@
+/*
+ * tc.c - tbf rate limits by exec'ing tc (see tc.h).
+ */
+#include "node/drivers/tc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Run tc with argv; capture stdout+stderr into out. Returns exit status,
+ * or -1 when it could not run. Everything the child does after fork is
+ * async-signal-safe: the daemon is threaded. */
+static int
+s_run (const char *tc_path, int ns_fd, char *const argv [], char *out, size_t size)
+{
+    int pipefd [2];
+    if (pipe2 (pipefd, O_CLOEXEC) != 0)
+        return -1;
+    pid_t pid = fork ();
+    if (pid < 0) {
+        close (pipefd [0]);
+        close (pipefd [1]);
+        return -1;
+    }
+    if (pid == 0) {
+        dup2 (pipefd [1], 1);
+        dup2 (pipefd [1], 2);
+        if (ns_fd >= 0 && setns (ns_fd, CLONE_NEWNET) != 0)
+            _exit (126);
+        execv (tc_path, argv);
+        _exit (127);
+    }
+    close (pipefd [1]);
+    size_t len = 0;
+    for (;;) {
+        char tmp [512];
+        ssize_t n = read (pipefd [0], tmp, sizeof tmp);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        if (out && len + 1 < size) {
+            size_t take = (size_t) n < size - 1 - len ? (size_t) n : size - 1 - len;
+            memcpy (out + len, tmp, take);
+            len += take;
+        }
+    }
+    if (out && size)
+        out [len] = '\0';
+    close (pipefd [0]);
+    int status;
+    while (waitpid (pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+static void
+s_first_line (char *text)
+{
+    char *nl = strchr (text, '\n');
+    if (nl)
+        *nl = '\0';
+}
+
+int
+tc_rate_limit (const char *tc_path, int ns_fd, const char *dev, uint64_t kbit,
+               char *why, size_t why_size)
+{
+    char out [512] = "";
+    char devname [16];
+    snprintf (devname, sizeof devname, "%s", dev);
+    int rc;
+    if (kbit == 0) {
+        char *argv [] = { "tc", "qdisc", "del", "dev", devname, "root", NULL };
+        /* Failure means there was no limit: fine either way. */
+        s_run (tc_path, ns_fd, argv, out, sizeof out);
+        return 0;
+    }
+    /* Burst: 10 ms at the rate, at least 16 KiB so one full-size frame
+     * (and GSO bursts) always passes; latency bounds the queue. */
+    uint64_t burst = kbit * 1000 / 8 / 100;
+    if (burst < 16384)
+        burst = 16384;
+    char rate [32], bursts [32];
+    snprintf (rate, sizeof rate, "%llukbit", (unsigned long long) kbit);
+    snprintf (bursts, sizeof bursts, "%llu", (unsigned long long) burst);
+    char *argv [] = { "tc", "qdisc", "replace", "dev", devname, "root", "tbf",
+                      "rate", rate, "burst", bursts, "latency", "50ms", NULL };
+    rc = s_run (tc_path, ns_fd, argv, out, sizeof out);
+    if (rc != 0) {
+        s_first_line (out);
+        if (rc < 0 || rc == 127)
+            snprintf (why, why_size, "tc: cannot run %s", tc_path);
+        else
+        if (rc == 126)
+            snprintf (why, why_size, "tc: cannot enter the shed's network namespace");
+        else
+            snprintf (why, why_size, "tc: rate limit on %s: %s", dev, out);
+        return -1;
+    }
+    return 0;
+}
+
+int
+tc_show (const char *tc_path, int ns_fd, const char *dev, char *buf, size_t size)
+{
+    char devname [16];
+    snprintf (devname, sizeof devname, "%s", dev);
+    char *argv [] = { "tc", "qdisc", "show", "dev", devname, NULL };
+    return s_run (tc_path, ns_fd, argv, buf, size) == 0 ? 0 : -1;
+}
