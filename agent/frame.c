@@ -452,6 +452,7 @@ struct _agent_outq_t {
     size_t head, count;
     size_t bytes;
     size_t sent;                /* bytes of the head frame already written */
+    size_t front;               /* frames at the head that may not be dropped */
     uint64_t dropped;           /* since the last take */
     uint64_t dropped_total;
 };
@@ -486,6 +487,7 @@ agent_outq_clear (agent_outq_t *self)
     }
     self->bytes = 0;
     self->sent = 0;
+    self->front = 0;
 }
 
 void
@@ -506,20 +508,23 @@ s_full (agent_outq_t *self, size_t len)
     return self->count >= self->max_frames || self->bytes + len > self->max_bytes;
 }
 
-/* Drop the oldest frame that has not started going out. */
+/* Drop the oldest frame that is neither pinned (pushed to the front: a
+ * hello or a drop notice must survive the very pressure it reports) nor
+ * half-written. */
 static bool
 s_drop_one (agent_outq_t *self)
 {
-    size_t skip = self->sent ? 1 : 0;       /* a half-written head stays */
+    size_t skip = self->front;
+    if (self->sent && skip == 0)
+        skip = 1;
     if (self->count <= skip)
         return false;
     size_t idx = (self->head + skip) % self->cap;
     free (self->ring[idx].data);
     self->bytes -= self->ring[idx].len;
-    /* Close the gap: shift the pinned head (if any) forward by one. */
-    if (skip) {
-        self->ring[idx] = self->ring[self->head];
-    }
+    /* Close the gap: shift the kept frames forward by one slot. */
+    for (size_t j = skip; j > 0; j--)
+        self->ring[(self->head + j) % self->cap] = self->ring[(self->head + j - 1) % self->cap];
     self->ring[self->head].data = NULL;
     self->head = (self->head + 1) % self->cap;
     self->count--;
@@ -576,6 +581,7 @@ agent_outq_push_front (agent_outq_t *self, uint8_t *frame, size_t len)
     }
     self->count++;
     self->bytes += len;
+    self->front++;
     return 0;
 }
 
@@ -619,6 +625,8 @@ agent_outq_flush (agent_outq_t *self, int fd, size_t budget_frames)
             self->head = (self->head + 1) % self->cap;
             self->count--;
             self->sent = 0;
+            if (self->front)
+                self->front--;
             done++;
             budget_frames--;
         }

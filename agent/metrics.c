@@ -1,0 +1,273 @@
+/*
+ * metrics.c - /proc parsers and the collector (see metrics.h).
+ */
+#include "agent/metrics.h"
+#include "agent/frame.h"
+
+#include "common/fileutil.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#define S_FILE_MAX (1u << 20)   /* /proc files we read are far smaller */
+
+int
+agent_parse_stat (const char *text, agent_cpu_sample_t *out)
+{
+    memset (out, 0, sizeof *out);
+    int have_total = 0;
+    for (const char *line = text; line && *line; line = strchr (line, '\n') ? strchr (line, '\n') + 1 : NULL) {
+        if (strncmp (line, "cpu ", 4) == 0) {
+            unsigned long long v[10] = { 0 };
+            int n = sscanf (line + 4, "%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
+                            &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]);
+            if (n < 4)
+                return -1;
+            /* user nice system idle iowait irq softirq steal [guest guest_nice,
+             * already inside user/nice]. Idle = idle + iowait. */
+            uint64_t total = 0;
+            for (int i = 0; i < n && i < 8; i++)
+                total += v[i];
+            out->total = total;
+            out->busy = total - v[3] - (n > 4 ? v[4] : 0);
+            have_total = 1;
+        }
+        else if (strncmp (line, "cpu", 3) == 0 && isdigit ((unsigned char) line[3]))
+            out->cpus++;
+        else if (strncmp (line, "btime ", 6) == 0)
+            out->btime = strtoull (line + 6, NULL, 10);
+    }
+    return have_total ? 0 : -1;
+}
+
+int
+agent_parse_meminfo (const char *text, uint64_t *used, uint64_t *total)
+{
+    uint64_t mem_total = 0, mem_avail = 0, mem_free = 0;
+    int have_total = 0, have_avail = 0;
+    for (const char *line = text; line && *line; line = strchr (line, '\n') ? strchr (line, '\n') + 1 : NULL) {
+        unsigned long long kb;
+        if (sscanf (line, "MemTotal: %llu kB", &kb) == 1) {
+            mem_total = kb * 1024;
+            have_total = 1;
+        }
+        else if (sscanf (line, "MemAvailable: %llu kB", &kb) == 1) {
+            mem_avail = kb * 1024;
+            have_avail = 1;
+        }
+        else if (sscanf (line, "MemFree: %llu kB", &kb) == 1)
+            mem_free = kb * 1024;
+    }
+    if (!have_total)
+        return -1;
+    /* Old kernels lack MemAvailable: fall back to MemFree. */
+    uint64_t avail = have_avail ? mem_avail : mem_free;
+    *total = mem_total;
+    *used = avail < mem_total ? mem_total - avail : 0;
+    return 0;
+}
+
+int
+agent_parse_loadavg (const char *text, double *l1, double *l5, double *l15)
+{
+    return sscanf (text, "%lf %lf %lf", l1, l5, l15) == 3 && *l1 >= 0 && *l5 >= 0 && *l15 >= 0
+         ? 0 : -1;
+}
+
+int
+agent_parse_netdev (const char *text, agent_nic_t *nics, size_t max, size_t *n, uint64_t *rx,
+                    uint64_t *tx)
+{
+    *n = 0;
+    *rx = *tx = 0;
+    int lines = 0;
+    for (const char *line = text; line && *line; line = strchr (line, '\n') ? strchr (line, '\n') + 1 : NULL) {
+        const char *colon = strchr (line, ':');
+        const char *eol = strchr (line, '\n');
+        if (!colon || (eol && colon > eol))
+            continue;           /* the two header lines */
+        const char *name = line;
+        while (*name == ' ')
+            name++;
+        size_t nlen = (size_t) (colon - name);
+        if (nlen == 0 || nlen > 15)
+            continue;
+        unsigned long long v[9];
+        if (sscanf (colon + 1, "%llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+                    &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8]) != 9)
+            continue;
+        lines++;
+        bool lo = nlen == 2 && strncmp (name, "lo", 2) == 0;
+        if (!lo) {
+            *rx += v[0];
+            *tx += v[8];
+        }
+        if (*n < max) {
+            memset (&nics[*n], 0, sizeof nics[*n]);
+            memcpy (nics[*n].name, name, nlen);
+            nics[*n].rx_bytes = v[0];
+            nics[*n].tx_bytes = v[8];
+            (*n)++;
+        }
+    }
+    return lines ? 0 : -1;
+}
+
+struct _agent_metrics_t {
+    char root[128];
+    char **mounts;              /* configured mount points, or NULL */
+    size_t nmounts;
+    agent_cpu_sample_t prev;
+    bool have_prev;
+    agent_disk_t disks[AGENT_DISKS_MAX];
+    agent_nic_t nics[AGENT_NICS_MAX];
+};
+
+agent_metrics_collector_t *
+agent_metrics_new (const char *proc_root, const char *const *mounts, size_t nmounts)
+{
+    agent_metrics_collector_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    snprintf (self->root, sizeof self->root, "%s", proc_root ? proc_root : "/proc");
+    if (mounts && nmounts) {
+        self->mounts = calloc (nmounts, sizeof *self->mounts);
+        for (size_t i = 0; self->mounts && i < nmounts; i++)
+            self->mounts[self->nmounts++] = strdup (mounts[i]);
+    }
+    return self;
+}
+
+void
+agent_metrics_destroy (agent_metrics_collector_t **self_p)
+{
+    assert (self_p);
+    agent_metrics_collector_t *self = *self_p;
+    if (self) {
+        for (size_t i = 0; i < self->nmounts; i++)
+            free (self->mounts[i]);
+        free (self->mounts);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+static char *
+s_read (agent_metrics_collector_t *self, const char *name)
+{
+    char path[256];
+    snprintf (path, sizeof path, "%s/%s", self->root, name);
+    return shed_read_file (path, S_FILE_MAX, NULL);
+}
+
+uint64_t
+agent_metrics_boot_time (agent_metrics_collector_t *self)
+{
+    char *text = s_read (self, "stat");
+    agent_cpu_sample_t s;
+    uint64_t bt = text && agent_parse_stat (text, &s) == 0 ? s.btime : 0;
+    free (text);
+    return bt;
+}
+
+static void
+s_disk (agent_metrics_collector_t *self, agent_metrics_t *m, const char *mount)
+{
+    if (m->disks.n >= AGENT_DISKS_MAX || strlen (mount) > AGENT_PATH_MAX)
+        return;
+    for (size_t i = 0; i < m->disks.n; i++)
+        if (strcmp (self->disks[i].mount, mount) == 0)
+            return;
+    struct statvfs sv;
+    if (statvfs (mount, &sv) != 0)
+        return;
+    agent_disk_t *d = &self->disks[m->disks.n++];
+    memset (d, 0, sizeof *d);
+    snprintf (d->mount, sizeof d->mount, "%s", mount);
+    d->total = (uint64_t) sv.f_blocks * sv.f_frsize;
+    d->used = (uint64_t) (sv.f_blocks - sv.f_bfree) * sv.f_frsize;
+}
+
+/* Count numeric entries of <root>: one per process. */
+static uint64_t
+s_count_procs (agent_metrics_collector_t *self)
+{
+    DIR *d = opendir (self->root);
+    if (!d)
+        return 0;
+    uint64_t n = 0;
+    struct dirent *e;
+    while ((e = readdir (d)))
+        if (isdigit ((unsigned char) e->d_name[0]))
+            n++;
+    closedir (d);
+    return n;
+}
+
+int
+agent_metrics_collect (agent_metrics_collector_t *self, agent_msg_t *out)
+{
+    assert (self);
+    memset (out, 0, sizeof *out);
+    out->hdr.type = AGENT_METRICS;
+    agent_metrics_t *m = &out->u.agent_metrics;
+    m->ts_ms = (uint64_t) agent_clock_wall_ms ();
+    m->disks.items = self->disks;
+    m->nics.items = self->nics;
+
+    char *text = s_read (self, "stat");
+    agent_cpu_sample_t cur;
+    if (text && agent_parse_stat (text, &cur) == 0) {
+        m->cpu_count = cur.cpus > 4096 ? 4096 : cur.cpus;
+        if (self->have_prev && cur.total > self->prev.total && cur.busy >= self->prev.busy) {
+            double pct = 100.0 * (double) (cur.busy - self->prev.busy)
+                       / (double) (cur.total - self->prev.total);
+            m->cpu_pct = pct > 100 ? 100 : pct;
+        }
+        if (cur.btime) {
+            int64_t up = agent_clock_wall_ms () / 1000 - (int64_t) cur.btime;
+            m->uptime_s = up > 0 ? (uint64_t) up : 0;
+        }
+        self->prev = cur;
+        self->have_prev = true;
+    }
+    free (text);
+
+    text = s_read (self, "meminfo");
+    if (text)
+        agent_parse_meminfo (text, &m->mem_used, &m->mem_total);
+    free (text);
+    text = s_read (self, "loadavg");
+    if (!text || agent_parse_loadavg (text, &m->load1, &m->load5, &m->load15) != 0)
+        m->load1 = m->load5 = m->load15 = 0;
+    free (text);
+    text = s_read (self, "net/dev");
+    if (text)
+        agent_parse_netdev (text, self->nics, AGENT_NICS_MAX, &m->nics.n, &m->net_rx, &m->net_tx);
+    free (text);
+    m->procs = s_count_procs (self);
+
+    if (self->nmounts)
+        for (size_t i = 0; i < self->nmounts; i++)
+            s_disk (self, m, self->mounts[i]);
+    else {
+        s_disk (self, m, "/");
+        text = s_read (self, "self/mounts");
+        for (char *line = text; line && *line;) {
+            char *eol = strchr (line, '\n');
+            if (eol)
+                *eol = '\0';
+            char dev[256], mnt[256];
+            if (sscanf (line, "%255s %255s", dev, mnt) == 2 && strncmp (dev, "/dev/", 5) == 0)
+                s_disk (self, m, mnt);
+            line = eol ? eol + 1 : NULL;
+        }
+        free (text);
+    }
+    return 0;
+}

@@ -1,0 +1,45 @@
+/*
+ * metrics.h - resource use of the shed, read from /proc and statvfs.
+ *
+ * CPU % needs two samples: the first collect reports 0 and every later one
+ * the busy share of all CPUs since the previous call (100 % = every CPU
+ * busy). The parsers take file text so tests feed them sample files from
+ * agent/testdata; the collector reads them under a configurable root.
+ */
+#ifndef SHED_AGENT_METRICS_H
+#define SHED_AGENT_METRICS_H
+
+#include "agent/agent_msg.h"
+
+#include <stdint.h>
+
+typedef struct {
+    uint64_t busy, total;       /* jiffies, all CPUs */
+    uint64_t cpus;
+    uint64_t btime;             /* boot time, unix seconds */
+} agent_cpu_sample_t;
+
+/* 0 on success, -1 if the text lacks what is needed. */
+int agent_parse_stat (const char *text, agent_cpu_sample_t *out);
+int agent_parse_meminfo (const char *text, uint64_t *used, uint64_t *total);
+int agent_parse_loadavg (const char *text, double *l1, double *l5, double *l15);
+/* Sums over all interfaces but lo, and fills up to `max` nics. */
+int agent_parse_netdev (const char *text, agent_nic_t *nics, size_t max, size_t *n,
+                        uint64_t *rx, uint64_t *tx);
+
+typedef struct _agent_metrics_t agent_metrics_collector_t;
+
+/* `proc_root` is "/proc" in production. `mounts` NULL means "/" plus every
+ * mount of a /dev block device, else a list of mount points. */
+agent_metrics_collector_t *agent_metrics_new (const char *proc_root, const char *const *mounts,
+                                              size_t nmounts);
+void agent_metrics_destroy (agent_metrics_collector_t **self_p);
+
+/* Fill a METRICS message. Its lists point into the collector, valid until
+ * the next collect: never wire_msg_free the result. */
+int agent_metrics_collect (agent_metrics_collector_t *self, agent_msg_t *out);
+
+/* Boot time (unix seconds) from <root>/stat, 0 if unknown. */
+uint64_t agent_metrics_boot_time (agent_metrics_collector_t *self);
+
+#endif

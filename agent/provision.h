@@ -1,0 +1,39 @@
+/*
+ * provision.h - runs provisioning runs sent by the host: steps in order,
+ * each `/bin/sh -c cmd` as the run's user (setuid/setgid when the agent is
+ * root; the user is ignored otherwise), with the step's input on stdin,
+ * streaming stdout/stderr back as PROVISION_OUTPUT, a PROC_EVENT STEP_DONE
+ * per step (exit code or signal, duration), and a PROVISION_DONE per run.
+ *
+ * One run at a time; up to AGENT_PROVISION_QUEUE more wait; beyond that a
+ * run is refused at once with PROVISION_DONE {ok: false, error: "busy"}.
+ * A step past its timeout_ms is killed (its process group, SIGKILL).
+ */
+#ifndef SHED_AGENT_PROVISION_H
+#define SHED_AGENT_PROVISION_H
+
+#include "agent/loop.h"
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#define AGENT_PROVISION_QUEUE 4
+
+typedef struct _agent_provisioner_t agent_provisioner_t;
+
+agent_provisioner_t *agent_provisioner_new (agent_emit_fn *emit, void *ctx);
+void agent_provisioner_destroy (agent_provisioner_t **self_p);
+
+/* Take a decoded PROVISION message: its contents move in and *msg is left
+ * zeroed. Returns 0 if queued, -1 if refused (and reported). */
+int agent_provisioner_submit (agent_provisioner_t *self, agent_msg_t *msg);
+
+bool agent_provisioner_reaped (agent_provisioner_t *self, pid_t pid, int status);
+size_t agent_provisioner_watches (agent_provisioner_t *self, agent_watch_t *w, size_t max);
+int64_t agent_provisioner_next_ms (agent_provisioner_t *self);
+void agent_provisioner_tick (agent_provisioner_t *self, int64_t now_ms);
+
+/* True while a run is in progress or queued. */
+bool agent_provisioner_busy (agent_provisioner_t *self);
+
+#endif
