@@ -1,0 +1,101 @@
+/*
+ * http.c - blocking requests with libcurl (see http.h).
+ */
+#include "node/drivers/http.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static pthread_once_t s_once = PTHREAD_ONCE_INIT;
+
+static void
+s_init (void)
+{
+    curl_global_init (CURL_GLOBAL_DEFAULT);
+}
+
+void
+http_global_init (void)
+{
+    pthread_once (&s_once, s_init);
+}
+
+static size_t
+s_write (char *data, size_t size, size_t nmemb, void *arg)
+{
+    http_reply_t *r = (http_reply_t *) arg;
+    size_t n = size * nmemb;
+    if (r->len + n > HTTP_BODY_MAX)
+        return 0;                       /* aborts the transfer */
+    char *grown = (char *) realloc (r->body, r->len + n + 1);
+    if (!grown)
+        return 0;
+    r->body = grown;
+    memcpy (r->body + r->len, data, n);
+    r->len += n;
+    r->body [r->len] = '\0';
+    return n;
+}
+
+int
+http_request (const char *base, const char *unix_path, const char *method,
+              const char *path, const char *json_body, long timeout_ms, http_reply_t *reply)
+{
+    http_global_init ();
+    memset (reply, 0, sizeof *reply);
+    CURL *curl = curl_easy_init ();
+    if (!curl) {
+        snprintf (reply->error, sizeof reply->error, "curl init failed");
+        return -1;
+    }
+    char url [1024];
+    snprintf (url, sizeof url, "%s%s", base ? base : "http://localhost", path);
+    struct curl_slist *headers = NULL;
+    headers = curl_slist_append (headers, "Accept: application/json");
+    if (json_body)
+        headers = curl_slist_append (headers, "Content-Type: application/json");
+    /* No "Expect: 100-continue" round trip for small bodies. */
+    headers = curl_slist_append (headers, "Expect:");
+    curl_easy_setopt (curl, CURLOPT_URL, url);
+    if (unix_path)
+        curl_easy_setopt (curl, CURLOPT_UNIX_SOCKET_PATH, unix_path);
+    curl_easy_setopt (curl, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt (curl, CURLOPT_HTTPHEADER, headers);
+    if (json_body) {
+        curl_easy_setopt (curl, CURLOPT_POSTFIELDS, json_body);
+        curl_easy_setopt (curl, CURLOPT_POSTFIELDSIZE, (long) strlen (json_body));
+    }
+    curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 10000L);
+    curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);      /* threaded daemon */
+    curl_easy_setopt (curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_write);
+    curl_easy_setopt (curl, CURLOPT_WRITEDATA, reply);
+    CURLcode rc = curl_easy_perform (curl);
+    int result = 0;
+    if (rc != CURLE_OK) {
+        snprintf (reply->error, sizeof reply->error, "%s", curl_easy_strerror (rc));
+        result = -1;
+    }
+    else
+        curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &reply->status);
+    if (!reply->body) {
+        reply->body = (char *) calloc (1, 1);
+        reply->len = 0;
+    }
+    curl_slist_free_all (headers);
+    curl_easy_cleanup (curl);
+    return result;
+}
+
+void
+http_reply_free (http_reply_t *reply)
+{
+    if (reply) {
+        free (reply->body);
+        reply->body = NULL;
+        reply->len = 0;
+    }
+}
