@@ -122,6 +122,8 @@ typedef struct {
     uint32_t gossip_to_dead_ms;       /* keep gossiping to the recently dead */
     uint32_t retransmit_mult;         /* limit = mult * ceil(log10(N + 1)) */
     uint32_t pushpull_interval_ms;    /* full-state sync with a random member; 0 = off */
+    uint32_t reconnect_interval_ms;   /* push-pull with a random failed member, so
+                                         a healed partition merges back; 0 = off */
     uint64_t reap_dead_ms;            /* forget dead members after this */
     uint64_t reap_left_ms;            /* forget left members after this */
     size_t   packet_max;              /* plaintext datagram budget */
