@@ -41,7 +41,7 @@ s_setup (void **state)
     snprintf (fx->path_a, sizeof fx->path_a, "%s/a.sock", fx->dir);
     snprintf (fx->path_b, sizeof fx->path_b, "%s/b.sock", fx->dir);
     agent_host_config_t cfg = {
-        .node = "node-1", .metrics_interval_ms = 700, .heartbeat_ms = 1000,
+        .node = "node-1", .metrics_interval_ms = 700, .heartbeat_ms = 3000,
         .msgs_per_s = 200, .msgs_burst = 400, .abuse_limit = 16, .abuse_cooldown_ms = 300,
     };
     fx->host = agent_host_new (&cfg);
