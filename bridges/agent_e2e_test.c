@@ -322,7 +322,7 @@ test_buffer_and_reconnect (void **state)
         }
         else if (ev->msg.hdr.type == AGENT_LOG) {
             logs++;
-            snprintf (last, sizeof last, "%s", s_text (ev));
+            snprintf (last, sizeof last, "%.63s", s_text (ev));
             /* The sequence numbers show the gap. */
             assert_true (ev->msg.u.agent_log.seq > 80);
         }
