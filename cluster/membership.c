@@ -51,7 +51,12 @@ typedef struct {
     uint64_t deadline;
     char peer [SWIM_ADDR_MAX + 1];
     uint16_t port;
-    char name [SWIM_NAME_MAX + 1];   /* keyop: member asked */
+    char name [SWIM_NAME_MAX + 1];   /* keyop: member asked; cleared once its
+                                        result was counted (exactly once) */
+    uint64_t keyop_id;               /* keyop: the operation it belongs to */
+    bool joining;                    /* push-pull opened while not yet joined */
+    bool answered;                   /* a whole frame arrived */
+    const char *why;                 /* why it ended without an answer */
 } conn_t;
 
 typedef struct {
@@ -74,6 +79,7 @@ typedef struct {
     uint64_t join_next_ms, join_backoff;
     bool join_pending;             /* a JOIN command waits for its reply */
     uint64_t join_reply_by;
+    char join_why [192];           /* last seed failure, for the JOIN reply */
     /* leave */
     bool leave_pending;
     uint64_t leave_reply_by;
@@ -191,7 +197,13 @@ static conn_t *s_conn_open (self_t *self, const char *addr, uint16_t port, conn_
 static void
 s_env_stream (void *ctx, const char *addr, uint16_t port, const uint8_t *buf, size_t len)
 {
-    s_conn_open ((self_t *) ctx, addr, port, CONN_PUSHPULL, buf, len);
+    self_t *self = (self_t *) ctx;
+    conn_t *conn = s_conn_open (self, addr, port, CONN_PUSHPULL, buf, len);
+    if (conn)
+        conn->joining = !swim_joined (self->swim);
+    else if (!swim_joined (self->swim))
+        snprintf (self->join_why, sizeof self->join_why, "seed %s:%u: cannot open a connection",
+                  addr, (unsigned) port);
 }
 
 static void
@@ -285,7 +297,7 @@ s_conn_open (self_t *self, const char *addr, uint16_t port, conn_kind_t kind, co
     return conn;
 }
 
-static void s_keyop_result (self_t *self, const char *name, const uint8_t *msg, size_t len);
+static void s_keyop_result (self_t *self, conn_t *conn, const uint8_t *msg, size_t len);
 static void s_serve_keyop (self_t *self, conn_t *conn, const uint8_t *msg, size_t len);
 
 /* A complete frame arrived on `conn`: open it and act. Returns true if the
@@ -306,14 +318,14 @@ s_conn_frame (self_t *self, conn_t *conn)
             self->st.drop_auth++;
         else
             self->st.drop_format++;
-        if (conn->kind == CONN_KEYOP)
-            s_keyop_result (self, conn->name, NULL, 0);
+        conn->why = "its answer did not open with our keyring (wrong cluster key?)";
         free (pt);
-        return false;
+        return false;           /* the close reports it (once) */
     }
+    conn->answered = true;
     bool reply = false;
     if (conn->kind == CONN_KEYOP)
-        s_keyop_result (self, conn->name, pt, ptlen);
+        s_keyop_result (self, conn, pt, ptlen);
     else if (conn->kind == CONN_PUSHPULL)
         swim_receive_stream (self->swim, conn->peer, conn->port, pt, ptlen, NULL, NULL);
     else {
@@ -346,9 +358,15 @@ s_conn_io (self_t *self, conn_t *conn)
         while (conn->outoff < conn->outlen) {
             ssize_t n = send (conn->fd, conn->out + conn->outoff, conn->outlen - conn->outoff,
                               MSG_NOSIGNAL);
-            if (n < 0)
-                return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINPROGRESS
-                       || errno == ENOTCONN;
+            if (n < 0) {
+                if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINPROGRESS
+                    || errno == ENOTCONN)
+                    return true;
+                conn->why = conn->outoff == 0 && errno == ECONNREFUSED
+                                ? "connection refused (not running there?)"
+                                : "connection lost while sending";
+                return false;
+            }
             conn->outoff += (size_t) n;
         }
         if (conn->kind == CONN_SERVE)
@@ -358,16 +376,25 @@ s_conn_io (self_t *self, conn_t *conn)
     }
     while (conn->hdroff < 4) {
         ssize_t n = recv (conn->fd, conn->hdr + conn->hdroff, 4 - conn->hdroff, 0);
-        if (n == 0)
+        if (n == 0) {
+            /* A peer that cannot open our request (another cluster key)
+             * closes without a word: that is the usual cause. */
+            conn->why = "closed the connection without answering (wrong cluster key?)";
             return false;
-        if (n < 0)
-            return errno == EAGAIN || errno == EWOULDBLOCK;
+        }
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return true;
+            conn->why = "connection lost while waiting for the answer";
+            return false;
+        }
         conn->hdroff += (size_t) n;
         if (conn->hdroff == 4) {
             conn->inlen = ((size_t) conn->hdr [0] << 24) | ((size_t) conn->hdr [1] << 16)
                           | ((size_t) conn->hdr [2] << 8) | conn->hdr [3];
             if (conn->inlen < SHED_SEAL_OVERHEAD || conn->inlen > SWIM_STREAM_MAX) {
                 self->st.drop_oversize++;
+                conn->why = "sent a frame of invalid length";
                 return false;
             }
             conn->in = (uint8_t *) malloc (conn->inlen);
@@ -377,10 +404,12 @@ s_conn_io (self_t *self, conn_t *conn)
     }
     while (conn->inoff < conn->inlen) {
         ssize_t n = recv (conn->fd, conn->in + conn->inoff, conn->inlen - conn->inoff, 0);
-        if (n == 0)
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+            conn->why = "connection lost in the middle of the answer";
             return false;
+        }
         if (n < 0)
-            return errno == EAGAIN || errno == EWOULDBLOCK;
+            return true;
         conn->inoff += (size_t) n;
     }
     if (s_conn_frame (self, conn)) {
@@ -395,8 +424,12 @@ static void
 s_conn_close_at (self_t *self, size_t i)
 {
     conn_t *conn = self->conns [i];
-    if (conn->kind == CONN_KEYOP && conn->name [0])
-        s_keyop_result (self, conn->name, NULL, 0);   /* no answer */
+    if (conn->kind == CONN_KEYOP)
+        s_keyop_result (self, conn, NULL, 0);   /* no-op if already counted */
+    else if (conn->kind == CONN_PUSHPULL && conn->joining && !conn->answered
+             && !swim_joined (self->swim))
+        snprintf (self->join_why, sizeof self->join_why, "seed %s:%u: %s", conn->peer,
+                  (unsigned) conn->port, conn->why ? conn->why : "did not answer");
     s_conn_free (&self->conns [i]);
     self->conns [i] = self->conns [--self->nconns];
 }
@@ -505,24 +538,48 @@ s_keyop_finish (self_t *self)
     self->keyop.active = false;
 }
 
+/* The outcome of one member's key operation: its answer (msg) or, with msg
+ * NULL, its failure (conn->why). Counted exactly once per connection: the
+ * connection's name is cleared here, so the close that follows an answer
+ * (or a failed open) does not count it a second time. */
 static void
-s_keyop_result (self_t *self, const char *name, const uint8_t *msg, size_t len)
+s_keyop_result (self_t *self, conn_t *conn, const uint8_t *msg, size_t len)
 {
-    if (!self->keyop.active || !name [0])
+    if (!conn->name [0])
         return;
+    char name [SWIM_NAME_MAX + 1];
+    memcpy (name, conn->name, sizeof name);
+    conn->name [0] = '\0';
+    if (!self->keyop.active || conn->keyop_id != self->keyop.id)
+        return;                  /* a straggler of an earlier operation */
     gossip_msg_t rep;
-    if (!msg || wire_decode (&gossip_proto, msg, len, &rep, NULL)
-        || rep.hdr.type != GOSSIP_KEY_REPLY) {
-        zmsg_addstrf (self->keyop.results, "%s error no valid answer (wrong key or down?)",
-                      name);
+    if (!msg) {
+        zmsg_addstrf (self->keyop.results, "%s error %s", name,
+                      conn->why ? conn->why : "no answer");
+        self->keyop.failed = true;
+    }
+    else if (wire_decode (&gossip_proto, msg, len, &rep, NULL)) {
+        zmsg_addstrf (self->keyop.results, "%s error invalid answer", name);
         self->keyop.failed = true;
     }
     else {
         gossip_key_reply_t *r = &rep.u.gossip_key_reply;
-        if (r->ok) {
+        if (rep.hdr.type != GOSSIP_KEY_REPLY || r->id != self->keyop.id) {
+            zmsg_addstrf (self->keyop.results, "%s error invalid answer", name);
+            self->keyop.failed = true;
+        }
+        else if (strcmp (r->from, name) != 0) {
+            /* Whoever listens at that address now is not the member we
+             * meant (restarted under another name?): don't report its
+             * keyring as that member's. */
+            zmsg_addstrf (self->keyop.results, "%s error answered by '%s' at %s:%u", name,
+                          r->from, conn->peer, (unsigned) conn->port);
+            self->keyop.failed = true;
+        }
+        else if (r->ok) {
             char ids [SWIM_KEYS_MAX * 10 + 1] = "";
             size_t used = 0;
-            for (size_t i = 0; i < r->keys.n; i++)
+            for (size_t i = 0; i < r->keys.n && used < sizeof ids; i++)
                 used += (size_t) snprintf (ids + used, sizeof ids - used, "%s%08x%s",
                                            i ? "," : "", (unsigned) r->keys.items [i].id,
                                            r->keys.items [i].primary ? "*" : "");
@@ -571,7 +628,7 @@ s_cmd_keys (self_t *self, zmsg_t *request)
     }
     self->keyop.active = true;
     self->keyop.op = op;
-    self->keyop.id = randombytes_random ();
+    self->keyop.id = ((uint64_t) randombytes_random () << 32) | randombytes_random ();
     self->keyop.results = zmsg_new ();
     self->keyop.deadline = s_now (NULL) + S_KEYOP_TIMEOUT;
     char ids [SWIM_KEYS_MAX * 10 + 1];
@@ -597,6 +654,7 @@ s_cmd_keys (self_t *self, zmsg_t *request)
             conn_t *conn = s_conn_open (self, m->addr, m->port, CONN_KEYOP, buf, len);
             if (conn) {
                 snprintf (conn->name, sizeof conn->name, "%s", m->name);
+                conn->keyop_id = self->keyop.id;
                 self->keyop.waiting++;
             }
             else {
@@ -670,6 +728,8 @@ s_handle_pipe (self_t *self)
         self->terminated = true;
     else if (streq (command, "JOIN")) {
         char *seed;
+        size_t valid = 0;
+        self->join_why [0] = '\0';
         while ((seed = zmsg_popstr (request))) {
             if (self->cfg.nseeds < MEMBERSHIP_SEEDS_MAX) {
                 bool dup = false;
@@ -681,12 +741,22 @@ s_handle_pipe (self_t *self)
             }
             char addr [SWIM_ADDR_MAX + 1];
             uint16_t port;
-            if (s_resolve (seed, addr, sizeof addr, &port) == 0)
+            if (s_resolve (seed, addr, sizeof addr, &port) == 0) {
                 swim_join (self->swim, addr, port);
+                valid++;
+            }
+            else
+                snprintf (self->join_why, sizeof self->join_why,
+                          "cannot resolve seed '%.100s' (host:port expected)", seed);
             zstr_free (&seed);
         }
         if (swim_joined (self->swim))
             zstr_send (self->pipe, "OK");
+        else if (swim_refused (self->swim))
+            zstr_sendf (self->pipe, "ERROR %s", swim_refused (self->swim));
+        else if (!valid)
+            zstr_sendf (self->pipe, "ERROR %s", self->join_why [0] ? self->join_why
+                                                                   : "no seed given");
         else {
             self->join_pending = true;
             self->join_reply_by = s_now (NULL) + self->cfg.join_timeout_ms;
@@ -932,6 +1002,14 @@ s_timers (self_t *self)
     swim_tick (self->swim);
     if (self->cfg.nseeds && !swim_joined (self->swim) && !swim_refused (self->swim)
         && now >= self->join_next_ms) {
+        /* Say why we are still alone: an operator whose node uses another
+         * cluster key sees only silence otherwise (the seeds drop what they
+         * cannot authenticate, before parsing, and do not answer). */
+        log_warn (S_COMP, "not joined yet, retrying seeds|why=\"%s\" hint=\"%s\" retry_ms=%llu",
+                  self->join_why [0] ? self->join_why : "no answer from any seed",
+                  "check the seed addresses and that this node has the cluster key "
+                  "(a wrong key gets no answer)",
+                  (unsigned long long) self->join_backoff);
         s_join_seeds (self);
         self->join_backoff = self->join_backoff * 2 > S_JOIN_BACKOFFN ? S_JOIN_BACKOFFN
                                                                       : self->join_backoff * 2;
@@ -947,7 +1025,8 @@ s_timers (self_t *self)
             self->join_pending = false;
         }
         else if (now >= self->join_reply_by) {
-            zstr_send (self->pipe, "ERROR join timed out; still retrying in the background");
+            zstr_sendf (self->pipe, "ERROR join timed out: %s; still retrying in the background",
+                        self->join_why [0] ? self->join_why : "no answer from any seed");
             self->join_pending = false;
         }
     }
@@ -958,8 +1037,10 @@ s_timers (self_t *self)
     if (self->keyop.active && now >= self->keyop.deadline) {
         /* Close what is still open; each closes with "no answer". */
         for (size_t i = 0; i < self->nconns;)
-            if (self->conns [i]->kind == CONN_KEYOP && self->keyop.active)
+            if (self->conns [i]->kind == CONN_KEYOP && self->keyop.active) {
+                self->conns [i]->why = "no answer in time";
                 s_conn_close_at (self, i);
+            }
             else
                 i++;
         if (self->keyop.active)
@@ -968,6 +1049,9 @@ s_timers (self_t *self)
     for (size_t i = 0; i < self->nconns;)
         if (now >= self->conns [i]->deadline) {
             self->st.stream_errors++;
+            if (!self->conns [i]->why)
+                self->conns [i]->why = self->conns [i]->out ? "no answer in time"
+                                                            : "cannot seal the request";
             s_conn_close_at (self, i);
         }
         else

@@ -19,7 +19,10 @@
  *   JOIN host:port...          "s..."  join through these seeds; keeps
  *                                      retrying with backoff until joined.
  *       reply "OK" once joined, "ERROR <reason>" if refused or not joined
- *       within 5 s (retries continue in the background)
+ *       within join_timeout_ms (retries continue in the background; the
+ *       reason names the last seed failure, e.g. "... closed the
+ *       connection without answering (wrong cluster key?)"), at once if
+ *       no seed resolves
  *   LEAVE                      "s"     leave gracefully: broadcast "left",
  *                                      wait until it was sent (at most
  *                                      leave_timeout_ms), stop probing.

@@ -49,7 +49,7 @@ void
 swim_config_lan (swim_config_t *c)
 {
     s_config_common (c);
-    c->probe_interval_ms = 500;
+    c->probe_interval_ms = 600;
     c->probe_timeout_ms = 200;
     c->suspicion_mult = 1.5;
     c->suspicion_max_mult = 4.0;

@@ -363,9 +363,10 @@ s_apply_alive (swim_t *self, const gossip_update_t *u)
         return false;
     }
     swim_state_t was = node->pub.state;
-    bool changed = strcmp (node->pub.addr, u->addr) != 0 || node->pub.port != u->port
-                   || node->pub.vmin != u->vmin || node->pub.vmax != u->vmax
-                   || !swim__tags_equal (&node->pub.tags, &u->tags) || key_differs;
+    bool moved = strcmp (node->pub.addr, u->addr) != 0 || node->pub.port != u->port
+                 || node->pub.vmin != u->vmin || node->pub.vmax != u->vmax || key_differs;
+    bool retagged = !swim__tags_equal (&node->pub.tags, &u->tags);
+    bool changed = moved || retagged;
     node->pub.incarnation = u->inc;
     snprintf (node->pub.addr, sizeof node->pub.addr, "%s", u->addr);
     node->pub.port = (uint16_t) u->port;
@@ -383,8 +384,8 @@ s_apply_alive (swim_t *self, const gossip_update_t *u)
         swim__emit (self, SWIM_EV_JOIN, &node->pub, NULL);
     else if (was == SWIM_SUSPECT)
         swim__emit (self, SWIM_EV_UPDATE, &node->pub, "refuted");
-    else if (changed)
-        swim__emit (self, SWIM_EV_UPDATE, &node->pub, "changed");
+    else if (changed)   /* "tags" when only the tags changed, as on the node itself */
+        swim__emit (self, SWIM_EV_UPDATE, &node->pub, moved ? "changed" : "tags");
     return true;
 }
 

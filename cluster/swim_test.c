@@ -13,6 +13,7 @@
  */
 #include "cluster/swim.h"
 
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -400,11 +401,15 @@ test_detect_kill_32 (void **state)
     }
     printf ("# detection mean %llu ms, worst %llu ms\n", (unsigned long long) (total / 5),
             (unsigned long long) worst);
-    /* Bound from the timers: up to ~2 intervals to be probed, 1 interval to
-     * fail the probe, min suspicion (1.5 * log10(32) * 500 ms = 1.1 s) once
-     * confirmed, plus gossip. Generous headroom for unlucky rounds. */
-    assert_true (worst < 5000);
-    assert_true (total / 5 < 3000);
+    /* Bound from the timers, all proportional to the probe interval P: up to
+     * ~2 intervals to be probed, 1 interval to fail the probe, min suspicion
+     * (1.5 * log10(32) * P = 2.26 P) once confirmed, plus gossip; generous
+     * headroom for unlucky rounds: worst 10 P, mean 6 P (5 s and 3 s at
+     * P = 500 ms, 6 s and 3.6 s at the LAN default 600 ms). */
+    swim_config_t lan;
+    swim_config_lan (&lan);
+    assert_true (worst < 10 * (uint64_t) lan.probe_interval_ms);
+    assert_true (total / 5 < 6 * (uint64_t) lan.probe_interval_ms);
 }
 
 static void
@@ -747,8 +752,12 @@ test_confirmations_shorten_timeout (void **state)
     printf ("# suspicion timeout: %llu -> %llu -> %llu -> %llu ms\n", (unsigned long long) t0,
             (unsigned long long) t1, (unsigned long long) t2, (unsigned long long) t3);
     assert_true (t0 > t1 && t1 > t2);
-    /* min = 1.5 * log10(21) * 500 ms; max = 4 * min */
-    assert_true (t2 >= 990 && t2 <= 1000);
+    /* min = suspicion_mult * log10(21) * probe interval (1.5, 600 ms on a
+     * LAN: 1190 ms); max = 4 * min */
+    swim_config_t lan;
+    swim_config_lan (&lan);
+    double min = lan.suspicion_mult * log10 (21.0) * lan.probe_interval_ms;
+    assert_true ((double) t2 >= min - 2 && (double) t2 <= min + 1);
     assert_int_equal (t3, t2);     /* k = 2: already at min */
     assert_true (t0 >= 4 * t3 - 4);
     s_sim_destroy (&sim);

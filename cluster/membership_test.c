@@ -1,0 +1,830 @@
+/*
+ * membership_test.c - the membership actor end to end on real sockets.
+ *
+ * Several actors in one process on 127.0.0.1 (random high ports, retried if
+ * taken), each with its own keyring file in a per-run temp directory and its
+ * own events endpoint. Every pipe command and every event kind is exercised:
+ * JOIN / MEMBERS / join events, TAGS SET / UNSET, LEAVE (left, not failed),
+ * a crash (suspect, then fail), a wrong cluster key (JOIN says why, the seed
+ * counts the drops), a name held by another identity (refused), KEYS LIST /
+ * INSTALL / USE / REMOVE (one answer per node, rotation, files on disk) and
+ * STATS. Tunables are fast (100 ms probes); every wait is a poll with a
+ * generous deadline, never a fixed sleep that the assertion depends on.
+ */
+#include "cluster/membership.h"
+#include "common/log.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define S_NODES_MAX  6
+#define S_WAIT_MS    8000      /* generous: CI runs sanitizers on 2 cores */
+
+typedef struct {
+    char name [SWIM_NAME_MAX + 1];
+    uint16_t port;
+    uint8_t identity [SWIM_KEY_BYTES];
+    char keyring_path [512];
+    zactor_t *actor;
+    zsock_t *sub;              /* events */
+} s_node_t;
+
+static char s_tmpdir [256];
+static unsigned s_seq;         /* unique events endpoints within the run */
+
+/* ---- Nodes ------------------------------------------------------------------- */
+
+static void
+s_tunables (membership_config_t *cfg)
+{
+    cfg->swim.probe_interval_ms = 100;
+    cfg->swim.probe_timeout_ms = 40;
+    cfg->swim.suspicion_mult = 4;        /* min 400 ms, max 1.6 s at N <= 10 */
+    cfg->swim.gossip_interval_ms = 20;
+    cfg->swim.pushpull_interval_ms = 2000;
+    cfg->leave_timeout_ms = 2000;
+    cfg->join_timeout_ms = 1500;
+}
+
+/* Start a node with cluster key `key` (and `key2` too if not NULL). A NULL
+ * identity means a fresh random one. */
+static void
+s_node_start (s_node_t *node, const char *name, const uint8_t *key, const uint8_t *identity)
+{
+    memset (node, 0, sizeof *node);
+    snprintf (node->name, sizeof node->name, "%s", name);
+    if (identity)
+        memcpy (node->identity, identity, SWIM_KEY_BYTES);
+    else
+        randombytes_buf (node->identity, SWIM_KEY_BYTES);
+    for (int attempt = 0; attempt < 20 && !node->actor; attempt++) {
+        node->port = (uint16_t) (20000 + randombytes_uniform (12000));
+        snprintf (node->keyring_path, sizeof node->keyring_path, "%s/%s-%u.keyring", s_tmpdir,
+                  name, (unsigned) node->port);
+        shed_keyring_t *kr = shed_keyring_new ();
+        assert_int_equal (shed_keyring_install (kr, key), 0);
+        assert_int_equal (shed_keyring_save (kr, node->keyring_path), 0);
+
+        membership_config_t cfg;
+        membership_config_defaults (&cfg);
+        s_tunables (&cfg);
+        snprintf (cfg.name, sizeof cfg.name, "%s", name);
+        snprintf (cfg.bind_addr, sizeof cfg.bind_addr, "127.0.0.1");
+        snprintf (cfg.advertise_addr, sizeof cfg.advertise_addr, "127.0.0.1");
+        cfg.port = node->port;
+        memcpy (cfg.identity, node->identity, SWIM_KEY_BYTES);
+        snprintf (cfg.events_endpoint, sizeof cfg.events_endpoint, "inproc://mt-events-%u-%u",
+                  (unsigned) getpid (), ++s_seq);
+        snprintf (cfg.keyring_path, sizeof cfg.keyring_path, "%s", node->keyring_path);
+        char err [256] = "";
+        node->actor = membership_new (&cfg, &kr, err, sizeof err);
+        assert_null (kr);                    /* ownership taken either way */
+        if (node->actor) {
+            node->sub = zsock_new_sub (cfg.events_endpoint, "");
+            assert_non_null (node->sub);
+        }
+        else {
+            unlink (node->keyring_path);
+            if (!strstr (err, "bind"))
+                fail_msg ("membership_new: %s", err);
+        }
+    }
+    assert_non_null (node->actor);
+}
+
+static void
+s_node_stop (s_node_t *node)
+{
+    zactor_destroy (&node->actor);
+    zsock_destroy (&node->sub);
+    if (node->keyring_path [0])
+        unlink (node->keyring_path);
+    node->keyring_path [0] = '\0';
+}
+
+/* Send a command (NULL-terminated string frames), return the whole reply. */
+static zmsg_t *
+s_cmd (s_node_t *node, const char *first, ...)
+{
+    zmsg_t *msg = zmsg_new ();
+    va_list args;
+    va_start (args, first);
+    for (const char *s = first; s; s = va_arg (args, const char *))
+        zmsg_addstr (msg, s);
+    va_end (args);
+    zmsg_send (&msg, node->actor);
+    zmsg_t *reply = zmsg_recv (node->actor);
+    assert_non_null (reply);
+    return reply;
+}
+
+/* Command with a one-frame text reply (caller frees). */
+static char *
+s_cmd_str (s_node_t *node, const char *first, ...)
+{
+    zmsg_t *msg = zmsg_new ();
+    va_list args;
+    va_start (args, first);
+    for (const char *s = first; s; s = va_arg (args, const char *))
+        zmsg_addstr (msg, s);
+    va_end (args);
+    zmsg_send (&msg, node->actor);
+    zmsg_t *reply = zmsg_recv (node->actor);
+    assert_non_null (reply);
+    assert_int_equal (zmsg_size (reply), 1);
+    char *text = zmsg_popstr (reply);
+    zmsg_destroy (&reply);
+    return text;
+}
+
+static void
+s_expect_ok (s_node_t *node, const char *first, ...)
+{
+    zmsg_t *msg = zmsg_new ();
+    va_list args;
+    va_start (args, first);
+    for (const char *s = first; s; s = va_arg (args, const char *))
+        zmsg_addstr (msg, s);
+    va_end (args);
+    zmsg_send (&msg, node->actor);
+    char *reply = zstr_recv (node->actor);
+    assert_non_null (reply);
+    if (!streq (reply, "OK"))
+        fail_msg ("%s: %s: expected OK, got '%s'", node->name, first, reply);
+    zstr_free (&reply);
+}
+
+static void
+s_join (s_node_t *node, const s_node_t *seed)
+{
+    char hostport [64];
+    snprintf (hostport, sizeof hostport, "127.0.0.1:%u", (unsigned) seed->port);
+    s_expect_ok (node, "JOIN", hostport, NULL);
+}
+
+/* MEMBERS, decoded. Caller frees with wire_msg_free. */
+static void
+s_members (s_node_t *node, gossip_msg_t *out)
+{
+    zstr_send (node->actor, "MEMBERS");
+    zframe_t *frame = zframe_recv (node->actor);
+    assert_non_null (frame);
+    int rc = wire_decode (&gossip_proto, zframe_data (frame), zframe_size (frame), out, NULL);
+    zframe_destroy (&frame);
+    assert_int_equal (rc, 0);
+    assert_int_equal (out->hdr.type, GOSSIP_MEMBERS);
+}
+
+/* Kind of member `name` as `node` sees it (0 alive .. 3 left), -1 unknown. */
+static int
+s_kind_of (s_node_t *node, const char *name)
+{
+    gossip_msg_t m;
+    s_members (node, &m);
+    int kind = -1;
+    for (size_t i = 0; i < m.u.gossip_members.members.n; i++)
+        if (streq (m.u.gossip_members.members.items [i].name, name))
+            kind = (int) m.u.gossip_members.members.items [i].kind;
+    wire_msg_free (&gossip_proto, &m);
+    return kind;
+}
+
+/* Value of tag `key` on member `name` as `node` sees it, "" if absent. */
+static void
+s_tag_of (s_node_t *node, const char *name, const char *key, char *value, size_t len)
+{
+    gossip_msg_t m;
+    s_members (node, &m);
+    value [0] = '\0';
+    for (size_t i = 0; i < m.u.gossip_members.members.n; i++) {
+        const gossip_update_t *u = &m.u.gossip_members.members.items [i];
+        if (!streq (u->name, name))
+            continue;
+        for (size_t t = 0; t < u->tags.n; t++)
+            if (streq (u->tags.items [t].key, key))
+                snprintf (value, len, "%s", u->tags.items [t].value);
+    }
+    wire_msg_free (&gossip_proto, &m);
+}
+
+/* Poll until every node in nodes[0..n) sees `name` with `kind`. */
+static bool
+s_wait_kind (s_node_t *nodes, size_t n, const char *name, int kind)
+{
+    int64_t until = zclock_mono () + S_WAIT_MS;
+    while (zclock_mono () < until) {
+        bool all = true;
+        for (size_t i = 0; i < n && all; i++)
+            all = s_kind_of (&nodes [i], name) == kind;
+        if (all)
+            return true;
+        zclock_sleep (10);
+    }
+    return false;
+}
+
+/* Poll until every node sees every other node alive. */
+static bool
+s_wait_converged (s_node_t *nodes, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!s_wait_kind (nodes, n, nodes [i].name, SWIM_UPD_ALIVE))
+            return false;
+    return true;
+}
+
+static bool
+s_wait_tag (s_node_t *nodes, size_t n, const char *name, const char *key, const char *want)
+{
+    int64_t until = zclock_mono () + S_WAIT_MS;
+    while (zclock_mono () < until) {
+        bool all = true;
+        for (size_t i = 0; i < n && all; i++) {
+            char value [WIRE_TAG_VALUE_MAX + 1];
+            s_tag_of (&nodes [i], name, key, value, sizeof value);
+            all = streq (value, want);
+        }
+        if (all)
+            return true;
+        zclock_sleep (10);
+    }
+    return false;
+}
+
+/* STATS as a lookup; -1 if absent. Also checks the reply's shape. */
+static long long
+s_stat (s_node_t *node, const char *name)
+{
+    zmsg_t *msg = s_cmd (node, "STATS", NULL);
+    assert_int_equal (zmsg_size (msg) % 2, 0);
+    long long value = -1;
+    char *k, *v;
+    while ((k = zmsg_popstr (msg))) {
+        v = zmsg_popstr (msg);
+        assert_non_null (v);
+        char *end = NULL;
+        long long x = strtoll (v, &end, 10);
+        assert_true (*v && end && *end == '\0');     /* decimal */
+        if (streq (k, name))
+            value = x;
+        zstr_free (&k);
+        zstr_free (&v);
+    }
+    zmsg_destroy (&msg);
+    return value;
+}
+
+/* Wait for an event of `kind` about `name` on node's SUB, skipping others.
+ * Copies the reason if asked. */
+static bool
+s_wait_event (s_node_t *node, const char *kind, const char *name, int timeout_ms, char *reason,
+              size_t reasonlen)
+{
+    int64_t until = zclock_mono () + timeout_ms;
+    while (zclock_mono () < until) {
+        zsock_set_rcvtimeo (node->sub, (int) (until - zclock_mono ()) + 1);
+        zmsg_t *ev = zmsg_recv (node->sub);
+        if (!ev)
+            return false;
+        assert_int_equal (zmsg_size (ev), 4);
+        char *k = zmsg_popstr (ev);
+        char *n = zmsg_popstr (ev);
+        zframe_t *member = zmsg_pop (ev);
+        char *why = zmsg_popstr (ev);
+        /* The member frame is a MEMBERS message with exactly that member. */
+        gossip_msg_t m;
+        assert_int_equal (wire_decode (&gossip_proto, zframe_data (member), zframe_size (member),
+                                       &m, NULL), 0);
+        assert_int_equal (m.u.gossip_members.members.n, 1);
+        assert_string_equal (m.u.gossip_members.members.items [0].name, n);
+        wire_msg_free (&gossip_proto, &m);
+        bool match = streq (k, kind) && streq (n, name);
+        if (match && reason)
+            snprintf (reason, reasonlen, "%s", why);
+        zstr_free (&k);
+        zstr_free (&n);
+        zstr_free (&why);
+        zframe_destroy (&member);
+        zmsg_destroy (&ev);
+        if (match)
+            return true;
+    }
+    return false;
+}
+
+/* True if an event of `kind` about `name` arrives within timeout_ms. */
+static bool
+s_event_seen (s_node_t *node, const char *kind, const char *name, int timeout_ms)
+{
+    return s_wait_event (node, kind, name, timeout_ms, NULL, 0);
+}
+
+/* Start n nodes with `key`, join all to node 0, wait until converged. */
+static void
+s_cluster (s_node_t *nodes, size_t n, const uint8_t *key)
+{
+    static const char *names [] = { "n1", "n2", "n3", "n4", "n5", "n6" };
+    for (size_t i = 0; i < n; i++)
+        s_node_start (&nodes [i], names [i], key, NULL);
+    for (size_t i = 1; i < n; i++)
+        s_join (&nodes [i], &nodes [0]);
+    assert_true (s_wait_converged (nodes, n));
+}
+
+static void
+s_cluster_stop (s_node_t *nodes, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        s_node_stop (&nodes [i]);
+}
+
+/* ---- Tests ------------------------------------------------------------------- */
+
+/* JOIN, MEMBERS (fields), join events, JOIN when joined, bad commands. */
+static void
+test_join_members_events (void **state)
+{
+    uint8_t key [SHED_KEY_BYTES];
+    shed_keyring_generate (key);
+    s_node_t nodes [4];
+    for (size_t i = 0; i < 4; i++) {
+        char name [8];
+        snprintf (name, sizeof name, "n%zu", i + 1);
+        s_node_start (&nodes [i], name, key, NULL);
+    }
+    for (size_t i = 1; i < 4; i++)
+        s_join (&nodes [i], &nodes [0]);
+    assert_true (s_wait_converged (nodes, 4));
+
+    /* Everybody's record is right everywhere. */
+    for (size_t i = 0; i < 4; i++) {
+        gossip_msg_t m;
+        s_members (&nodes [i], &m);
+        assert_int_equal (m.u.gossip_members.members.n, 4);
+        for (size_t j = 0; j < 4; j++) {
+            const gossip_update_t *u = &m.u.gossip_members.members.items [j];
+            const s_node_t *who = NULL;
+            for (size_t k = 0; k < 4; k++)
+                if (streq (nodes [k].name, u->name))
+                    who = &nodes [k];
+            assert_non_null (who);
+            assert_int_equal (u->kind, SWIM_UPD_ALIVE);
+            assert_string_equal (u->addr, "127.0.0.1");
+            assert_int_equal (u->port, who->port);
+            assert_int_equal (u->key.len, SWIM_KEY_BYTES);
+            assert_memory_equal (u->key.data, who->identity, SWIM_KEY_BYTES);
+            assert_true (u->vmin <= u->vmax);
+        }
+        wire_msg_free (&gossip_proto, &m);
+    }
+    /* Join events: the seed saw all three joiners, a joiner saw the others. */
+    for (size_t i = 1; i < 4; i++)
+        assert_true (s_event_seen (&nodes [0], "join", nodes [i].name, S_WAIT_MS));
+    assert_true (s_event_seen (&nodes [3], "join", "n1", S_WAIT_MS));
+    assert_true (s_event_seen (&nodes [1], "join", "n4", S_WAIT_MS));
+
+    /* JOIN again when joined: OK at once. */
+    s_join (&nodes [2], &nodes [1]);
+
+    /* Invalid commands get an error, and the actor keeps working. */
+    char *r = s_cmd_str (&nodes [0], "NOPE", NULL);
+    assert_true (strncmp (r, "ERROR", 5) == 0);
+    zstr_free (&r);
+    r = s_cmd_str (&nodes [0], "KEYS", "FROB", NULL);
+    assert_true (strncmp (r, "ERROR", 5) == 0);
+    zstr_free (&r);
+    r = s_cmd_str (&nodes [0], "KEYS", "INSTALL", "not-base64!", NULL);
+    assert_true (strncmp (r, "ERROR", 5) == 0);
+    zstr_free (&r);
+    assert_int_equal (s_kind_of (&nodes [0], "n2"), SWIM_UPD_ALIVE);
+    s_cluster_stop (nodes, 4);
+}
+
+/* TAGS SET / UNSET propagate; bad tags are refused. */
+static void
+test_tags (void **state)
+{
+    uint8_t key [SHED_KEY_BYTES];
+    shed_keyring_generate (key);
+    s_node_t nodes [3];
+    s_cluster (nodes, 3, key);
+
+    s_expect_ok (&nodes [0], "TAGS", "SET", "role", "web", NULL);
+    assert_true (s_wait_tag (nodes, 3, "n1", "role", "web"));
+    char reason [256];
+    assert_true (s_wait_event (&nodes [1], "update", "n1", S_WAIT_MS, reason, sizeof reason));
+    assert_string_equal (reason, "tags");
+
+    s_expect_ok (&nodes [0], "TAGS", "SET", "role", "db", NULL);
+    assert_true (s_wait_tag (nodes, 3, "n1", "role", "db"));
+    s_expect_ok (&nodes [1], "TAGS", "SET", "zone", "a", NULL);
+    assert_true (s_wait_tag (nodes, 3, "n2", "zone", "a"));
+
+    /* Too long a key (> 63 bytes) or value (> 255): ERROR, nothing changes. */
+    char longkey [WIRE_TAG_KEY_MAX + 2];
+    memset (longkey, 'k', sizeof longkey - 1);
+    longkey [sizeof longkey - 1] = '\0';
+    char *r = s_cmd_str (&nodes [0], "TAGS", "SET", longkey, "v", NULL);
+    assert_true (strncmp (r, "ERROR ", 6) == 0);
+    zstr_free (&r);
+    char longval [WIRE_TAG_VALUE_MAX + 2];
+    memset (longval, 'v', sizeof longval - 1);
+    longval [sizeof longval - 1] = '\0';
+    r = s_cmd_str (&nodes [0], "TAGS", "SET", "k", longval, NULL);
+    assert_true (strncmp (r, "ERROR ", 6) == 0);
+    zstr_free (&r);
+    r = s_cmd_str (&nodes [0], "TAGS", "SET", "k", NULL);       /* no value */
+    assert_true (strncmp (r, "ERROR ", 6) == 0);
+    zstr_free (&r);
+    char value [WIRE_TAG_VALUE_MAX + 1];
+    s_tag_of (&nodes [0], "n1", longkey, value, sizeof value);
+    assert_string_equal (value, "");
+
+    s_expect_ok (&nodes [0], "TAGS", "UNSET", "role", NULL);
+    assert_true (s_wait_tag (nodes, 3, "n1", "role", ""));
+    s_expect_ok (&nodes [0], "TAGS", "UNSET", "never-set", NULL);
+    assert_true (s_wait_tag (nodes, 3, "n2", "zone", "a"));
+    s_cluster_stop (nodes, 3);
+}
+
+/* LEAVE: OK, the others see "left" and a leave event, never a failure. */
+static void
+test_leave (void **state)
+{
+    uint8_t key [SHED_KEY_BYTES];
+    shed_keyring_generate (key);
+    s_node_t nodes [3];
+    s_cluster (nodes, 3, key);
+
+    s_expect_ok (&nodes [2], "LEAVE", NULL);
+    assert_true (s_wait_kind (nodes, 2, "n3", SWIM_UPD_LEFT));
+    assert_true (s_event_seen (&nodes [0], "leave", "n3", S_WAIT_MS));
+    assert_true (s_event_seen (&nodes [1], "leave", "n3", S_WAIT_MS));
+    s_node_stop (&nodes [2]);       /* its sockets close: must stay "left" */
+    assert_false (s_event_seen (&nodes [0], "fail", "n3", 1000));
+    assert_false (s_event_seen (&nodes [1], "fail", "n3", 100));
+    assert_int_equal (s_kind_of (&nodes [0], "n3"), SWIM_UPD_LEFT);
+    assert_int_equal (s_kind_of (&nodes [1], "n3"), SWIM_UPD_LEFT);
+    assert_int_equal (s_stat (&nodes [0], "left"), 1);
+    assert_int_equal (s_stat (&nodes [0], "failed"), 0);
+    s_cluster_stop (nodes, 2);
+}
+
+/* A node destroyed without LEAVE: suspect, then fail, within a bound. */
+static void
+test_crash_detected (void **state)
+{
+    uint8_t key [SHED_KEY_BYTES];
+    shed_keyring_generate (key);
+    s_node_t nodes [4];
+    s_cluster (nodes, 4, key);
+
+    int64_t start = zclock_mono ();
+    s_node_stop (&nodes [3]);
+    for (size_t i = 0; i < 3; i++) {
+        assert_true (s_event_seen (&nodes [i], "suspect", "n4", S_WAIT_MS));
+        assert_true (s_event_seen (&nodes [i], "fail", "n4", S_WAIT_MS));
+    }
+    int64_t took = zclock_mono () - start;
+    /* Max suspicion 1.6 s + a few probe intervals; generous for CI. */
+    assert_true (took < S_WAIT_MS);
+    assert_true (s_wait_kind (nodes, 3, "n4", SWIM_UPD_DEAD));
+    assert_int_equal (s_stat (&nodes [0], "failed"), 1);
+    /* The survivors are still fine with each other. */
+    assert_true (s_wait_converged (nodes, 3));
+    s_cluster_stop (nodes, 3);
+}
+
+/* A node with the wrong cluster key cannot join and is told why; the seed
+ * counts the unauthenticated input. */
+static void
+test_wrong_key (void **state)
+{
+    uint8_t key [SHED_KEY_BYTES], other [SHED_KEY_BYTES];
+    shed_keyring_generate (key);
+    shed_keyring_generate (other);
+    s_node_t nodes [2], intruder;
+    s_cluster (nodes, 2, key);
+    s_node_start (&intruder, "intruder", other, NULL);
+
+    char hostport [64];
+    snprintf (hostport, sizeof hostport, "127.0.0.1:%u", (unsigned) nodes [0].port);
+    char *r = s_cmd_str (&intruder, "JOIN", hostport, NULL);
+    printf ("# wrong key: %s\n", r);
+    assert_true (strncmp (r, "ERROR ", 6) == 0);
+    if (!strstr (r, "wrong cluster key"))
+        fail_msg ("JOIN reply does not say why: %s", r);
+    zstr_free (&r);
+    assert_true (s_stat (&nodes [0], "drop_auth") + s_stat (&nodes [0], "drop_keyid") > 0);
+    assert_int_equal (s_kind_of (&nodes [0], "intruder"), -1);
+    assert_int_equal (s_kind_of (&nodes [1], "intruder"), -1);
+    assert_int_equal (s_stat (&intruder, "members"), 1);
+    s_node_stop (&intruder);
+    s_cluster_stop (nodes, 2);
+}
+
+/* JOIN through seeds that cannot work says why. */
+static void
+test_join_errors (void **state)
+{
+    uint8_t key [SHED_KEY_BYTES];
+    shed_keyring_generate (key);
+    s_node_t gone, node;
+    s_node_start (&gone, "gone", key, NULL);
+    uint16_t closed = gone.port;
+    s_node_stop (&gone);                 /* nothing listens there now */
+    s_node_start (&node, "n1", key, NULL);
+
+    int64_t start = zclock_mono ();
+    char *r = s_cmd_str (&node, "JOIN", "no-port-here", NULL);
+    assert_true (strncmp (r, "ERROR ", 6) == 0);
+    assert_non_null (strstr (r, "cannot resolve"));
+    assert_true (zclock_mono () - start < 1000);       /* at once */
+    zstr_free (&r);
+
+    char hostport [64];
+    snprintf (hostport, sizeof hostport, "127.0.0.1:%u", (unsigned) closed);
+    r = s_cmd_str (&node, "JOIN", hostport, NULL);
+    printf ("# seed down: %s\n", r);
+    assert_true (strncmp (r, "ERROR ", 6) == 0);
+    assert_non_null (strstr (r, "refused"));
+    zstr_free (&r);
+    assert_int_equal (s_stat (&node, "members"), 1);
+    s_node_stop (&node);
+}
+
+/* A second node under a taken name with another identity is refused. */
+static void
+test_name_conflict (void **state)
+{
+    uint8_t key [SHED_KEY_BYTES];
+    shed_keyring_generate (key);
+    s_node_t nodes [2], impostor;
+    s_cluster (nodes, 2, key);
+    s_node_start (&impostor, "n2", key, NULL);
+
+    char hostport [64];
+    snprintf (hostport, sizeof hostport, "127.0.0.1:%u", (unsigned) nodes [0].port);
+    char *r = s_cmd_str (&impostor, "JOIN", hostport, NULL);
+    printf ("# same name: %s\n", r);
+    assert_true (strncmp (r, "ERROR ", 6) == 0);
+    if (!strstr (r, "held by another live identity"))
+        fail_msg ("JOIN reply does not say why: %s", r);
+    zstr_free (&r);
+    char reason [512];
+    assert_true (s_wait_event (&nodes [0], "refused", "n2", S_WAIT_MS, reason, sizeof reason));
+    assert_non_null (strstr (reason, "held by another live identity"));
+    assert_true (s_wait_event (&impostor, "refused", "n2", S_WAIT_MS, reason, sizeof reason));
+    assert_non_null (strstr (reason, "held by another live identity"));
+    assert_true (s_stat (&nodes [0], "refused_conflict") > 0);
+
+    /* The incumbent keeps its name, identity and port everywhere. */
+    s_node_stop (&impostor);
+    for (size_t i = 0; i < 2; i++) {
+        gossip_msg_t m;
+        s_members (&nodes [i], &m);
+        assert_int_equal (m.u.gossip_members.members.n, 2);
+        for (size_t j = 0; j < 2; j++) {
+            const gossip_update_t *u = &m.u.gossip_members.members.items [j];
+            if (streq (u->name, "n2")) {
+                assert_int_equal (u->kind, SWIM_UPD_ALIVE);
+                assert_int_equal (u->port, nodes [1].port);
+                assert_memory_equal (u->key.data, nodes [1].identity, SWIM_KEY_BYTES);
+            }
+        }
+        wire_msg_free (&gossip_proto, &m);
+    }
+    s_cluster_stop (nodes, 2);
+}
+
+/* A KEYS reply: status frame, then exactly one "<name> ok <ids>" per node,
+ * names distinct and exactly those of `nodes`, every line's ids == want. */
+static void
+s_check_keys_reply (zmsg_t *reply, s_node_t *nodes, size_t n, const char *want)
+{
+    char *status = zmsg_popstr (reply);
+    assert_non_null (status);
+    if (!streq (status, "OK") || zmsg_size (reply) != n) {
+        fprintf (stderr, "KEYS reply: %s", status);
+        for (zframe_t *f = zmsg_first (reply); f; f = zmsg_next (reply))
+            fprintf (stderr, " | %.*s", (int) zframe_size (f), (char *) zframe_data (f));
+        fprintf (stderr, "\n");
+        fail_msg ("KEYS: expected OK with %zu lines", n);
+    }
+    zstr_free (&status);
+    bool seen [S_NODES_MAX] = { false };
+    char *line;
+    while ((line = zmsg_popstr (reply))) {
+        char name [SWIM_NAME_MAX + 1], verdict [16], ids [256];
+        assert_int_equal (sscanf (line, "%64s %15s %255s", name, verdict, ids), 3);
+        size_t who = n;
+        for (size_t i = 0; i < n; i++)
+            if (streq (nodes [i].name, name))
+                who = i;
+        if (who == n || seen [who])
+            fail_msg ("KEYS: unexpected or repeated line '%s'", line);
+        seen [who] = true;
+        assert_string_equal (verdict, "ok");
+        if (!streq (ids, want))
+            fail_msg ("KEYS: %s has %s, expected %s", name, ids, want);
+        zstr_free (&line);
+    }
+    zmsg_destroy (&reply);
+}
+
+/* The keyring file of a node: exactly the keys `want` (in order), primary
+ * first-marked as in `primary`, mode 0600. */
+static void
+s_check_keyring_file (const s_node_t *node, const uint8_t *want [], size_t nwant,
+                      const uint8_t *primary)
+{
+    struct stat st;
+    assert_int_equal (stat (node->keyring_path, &st), 0);
+    assert_int_equal (st.st_mode & 0777, 0600);
+    char err [256] = "";
+    shed_keyring_t *kr = shed_keyring_load (node->keyring_path, err, sizeof err);
+    if (!kr)
+        fail_msg ("%s: %s", node->keyring_path, err);
+    assert_int_equal (shed_keyring_count (kr), nwant);
+    for (size_t i = 0; i < nwant; i++) {
+        shed_keyring_entry_t e;
+        assert_int_equal (shed_keyring_entry (kr, i, &e), 0);
+        assert_memory_equal (e.key, want [i], SHED_KEY_BYTES);
+        assert_int_equal (e.primary, memcmp (want [i], primary, SHED_KEY_BYTES) == 0);
+        sodium_memzero (&e, sizeof e);
+    }
+    shed_keyring_destroy (&kr);
+}
+
+/* KEYS LIST / INSTALL / USE / REMOVE across 3 nodes: one answer per node
+ * under its own name, rotation keeps everyone alive, files follow. */
+static void
+test_keys (void **state)
+{
+    uint8_t k1 [SHED_KEY_BYTES], k2 [SHED_KEY_BYTES];
+    shed_keyring_generate (k1);
+    shed_keyring_generate (k2);
+    char b1 [64], b2 [64], want [64];
+    sodium_bin2base64 (b1, sizeof b1, k1, sizeof k1, sodium_base64_VARIANT_ORIGINAL);
+    sodium_bin2base64 (b2, sizeof b2, k2, sizeof k2, sodium_base64_VARIANT_ORIGINAL);
+    uint32_t id1 = shed_keyring_key_id (k1), id2 = shed_keyring_key_id (k2);
+    s_node_t nodes [3];
+    s_cluster (nodes, 3, k1);
+
+    /* LIST from every node, repeatedly: each node answers exactly once. */
+    snprintf (want, sizeof want, "%08x*", id1);
+    for (int round = 0; round < 5; round++)
+        for (size_t i = 0; i < 3; i++)
+            s_check_keys_reply (s_cmd (&nodes [i], "KEYS", "LIST", NULL), nodes, 3, want);
+
+    /* Rotation: INSTALL new, USE new, REMOVE old. */
+    snprintf (want, sizeof want, "%08x*,%08x", id1, id2);
+    s_check_keys_reply (s_cmd (&nodes [0], "KEYS", "INSTALL", b2, NULL), nodes, 3, want);
+    /* Idempotent. */
+    s_check_keys_reply (s_cmd (&nodes [1], "KEYS", "INSTALL", b2, NULL), nodes, 3, want);
+    const uint8_t *both [] = { k1, k2 };
+    for (size_t i = 0; i < 3; i++)
+        s_check_keyring_file (&nodes [i], both, 2, k1);
+
+    snprintf (want, sizeof want, "%08x,%08x*", id1, id2);
+    s_check_keys_reply (s_cmd (&nodes [1], "KEYS", "USE", b2, NULL), nodes, 3, want);
+    for (size_t i = 0; i < 3; i++)
+        s_check_keyring_file (&nodes [i], both, 2, k2);
+
+    /* The primary cannot be removed. */
+    char *r = s_cmd_str (&nodes [2], "KEYS", "REMOVE", b2, NULL);
+    assert_true (strncmp (r, "ERROR ", 6) == 0);
+    assert_non_null (strstr (r, "primary"));
+    zstr_free (&r);
+
+    snprintf (want, sizeof want, "%08x*", id2);
+    s_check_keys_reply (s_cmd (&nodes [2], "KEYS", "REMOVE", b1, NULL), nodes, 3, want);
+    const uint8_t *only2 [] = { k2 };
+    for (size_t i = 0; i < 3; i++)
+        s_check_keyring_file (&nodes [i], only2, 1, k2);
+    /* Removing a key that is not there: an error, locally. */
+    r = s_cmd_str (&nodes [0], "KEYS", "REMOVE", b1, NULL);
+    assert_true (strncmp (r, "ERROR ", 6) == 0);
+    zstr_free (&r);
+
+    /* Everybody stays alive on the new key: traffic keeps flowing and is
+     * opened, nobody was ever suspected. */
+    long long sent0 = s_stat (&nodes [0], "udp_sent");
+    long long recv0 = s_stat (&nodes [0], "udp_received");
+    long long bad0 = s_stat (&nodes [0], "drop_keyid") + s_stat (&nodes [0], "drop_auth");
+    int64_t until = zclock_mono () + S_WAIT_MS;
+    while (zclock_mono () < until && s_stat (&nodes [0], "udp_received") < recv0 + 10)
+        zclock_sleep (20);
+    assert_true (s_stat (&nodes [0], "udp_sent") > sent0);
+    assert_true (s_stat (&nodes [0], "udp_received") >= recv0 + 10);
+    assert_int_equal (s_stat (&nodes [0], "drop_keyid") + s_stat (&nodes [0], "drop_auth"), bad0);
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal (s_stat (&nodes [i], "alive"), 3);
+        assert_int_equal (s_stat (&nodes [i], "failed"), 0);
+        assert_false (s_event_seen (&nodes [i], "fail", "n1", 0));
+        assert_false (s_event_seen (&nodes [i], "fail", "n2", 0));
+        assert_false (s_event_seen (&nodes [i], "fail", "n3", 0));
+    }
+    snprintf (want, sizeof want, "%08x*", id2);
+    s_check_keys_reply (s_cmd (&nodes [0], "KEYS", "LIST", NULL), nodes, 3, want);
+    sodium_memzero (k1, sizeof k1);
+    sodium_memzero (k2, sizeof k2);
+    s_cluster_stop (nodes, 3);
+}
+
+/* A key operation while a member is down: PARTIAL, that member named once
+ * with an error, everyone else ok. */
+static void
+test_keys_member_down (void **state)
+{
+    uint8_t key [SHED_KEY_BYTES];
+    shed_keyring_generate (key);
+    s_node_t nodes [3];
+    s_cluster (nodes, 3, key);
+    /* n3 vanishes; n1 still thinks it is alive for a moment. Its port is
+     * closed, so the connection is refused (or times out). */
+    s_node_stop (&nodes [2]);
+    zmsg_t *reply = s_cmd (&nodes [0], "KEYS", "LIST", NULL);
+    char *status = zmsg_popstr (reply);
+    int n3 = 0, ok = 0;
+    char *line;
+    while ((line = zmsg_popstr (reply))) {
+        if (strncmp (line, "n3 error", 8) == 0)
+            n3++;
+        else if (strstr (line, " ok "))
+            ok++;
+        zstr_free (&line);
+    }
+    zmsg_destroy (&reply);
+    /* Either n1 already knew n3 was gone (OK, 2 lines) or it asked it. */
+    if (streq (status, "PARTIAL"))
+        assert_int_equal (n3, 1);
+    else
+        assert_string_equal (status, "OK");
+    assert_int_equal (ok, 2);
+    zstr_free (&status);
+    s_cluster_stop (nodes, 2);
+}
+
+/* STATS: name/value pairs with the documented names. */
+static void
+test_stats (void **state)
+{
+    uint8_t key [SHED_KEY_BYTES];
+    shed_keyring_generate (key);
+    s_node_t nodes [2];
+    s_cluster (nodes, 2, key);
+    static const char *names [] = { "udp_sent", "udp_received", "drop_short", "drop_format",
+                                    "drop_keyid", "drop_auth", "drop_oversize",
+                                    "stream_served", "stream_errors", "members", "alive",
+                                    "suspect", "failed", "left", "awareness", "pings_sent",
+                                    "acks_sent", "probes", "pushpulls", "refused_conflict" };
+    for (size_t i = 0; i < sizeof names / sizeof names [0]; i++)
+        if (s_stat (&nodes [0], names [i]) < 0)
+            fail_msg ("STATS lacks %s", names [i]);
+    assert_int_equal (s_stat (&nodes [0], "members"), 2);
+    assert_int_equal (s_stat (&nodes [0], "alive"), 2);
+    assert_int_equal (s_stat (&nodes [0], "drop_auth"), 0);
+    assert_true (s_stat (&nodes [0], "stream_served") >= 1);     /* n2's join */
+    int64_t until = zclock_mono () + S_WAIT_MS;
+    while (zclock_mono () < until && s_stat (&nodes [1], "udp_sent") == 0)
+        zclock_sleep (10);
+    assert_true (s_stat (&nodes [1], "udp_sent") > 0);
+    s_cluster_stop (nodes, 2);
+}
+
+int
+main (void)
+{
+    if (sodium_init () < 0)
+        return 1;
+    shed_log_set_level (SHED_LOG_ERROR);
+    zsys_init ();
+    zsys_set_max_sockets (0);
+    snprintf (s_tmpdir, sizeof s_tmpdir, "%s/membership_test.XXXXXX",
+              getenv ("TMPDIR") ? getenv ("TMPDIR") : "/tmp");
+    if (!mkdtemp (s_tmpdir)) {
+        perror ("mkdtemp");
+        return 1;
+    }
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_join_members_events),
+        cmocka_unit_test (test_tags),
+        cmocka_unit_test (test_leave),
+        cmocka_unit_test (test_crash_detected),
+        cmocka_unit_test (test_wrong_key),
+        cmocka_unit_test (test_join_errors),
+        cmocka_unit_test (test_name_conflict),
+        cmocka_unit_test (test_keys),
+        cmocka_unit_test (test_keys_member_down),
+        cmocka_unit_test (test_stats),
+    };
+    int rc = cmocka_run_group_tests (tests, NULL, NULL);
+    rmdir (s_tmpdir);      /* every test removes its own files */
+    return rc;
+}
