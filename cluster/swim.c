@@ -11,6 +11,12 @@
  *                   broadcasts are pending, so an idle cluster sends only
  *                   its probes and their acks)
  *   pushpull_next   full-state sync with a random member
+ *   reconnect_next  full-state sync with a random FAILED member: after a
+ *                   partition heals nobody probes the members each side
+ *                   declared dead, and once the "dead" broadcasts are spent
+ *                   nothing is gossiped either; this exchange makes each side
+ *                   hear that it was declared dead, refute, and merge back
+ *                   (Serf's reconnect loop does the same)
  *   reap            forget members dead/left for long enough
  */
 #include "cluster/swim_internal.h"
@@ -56,6 +62,7 @@ swim_config_lan (swim_config_t *c)
     c->gossip_interval_ms = 50;
     c->gossip_to_dead_ms = 30000;
     c->pushpull_interval_ms = 30000;
+    c->reconnect_interval_ms = 5000;
 }
 
 void
@@ -69,6 +76,7 @@ swim_config_wan (swim_config_t *c)
     c->gossip_interval_ms = 500;
     c->gossip_to_dead_ms = 60000;
     c->pushpull_interval_ms = 60000;
+    c->reconnect_interval_ms = 30000;
 }
 
 /* ---- Lifecycle ------------------------------------------------------------ */
@@ -120,6 +128,8 @@ swim_new (const swim_config_t *config, const swim_env_t *env)
     self->gossip_next_ms = now;
     self->pushpull_next_ms = now + config->pushpull_interval_ms
                              + swim__rand (self, config->pushpull_interval_ms / 2 + 1);
+    self->reconnect_next_ms = now + config->reconnect_interval_ms
+                              + swim__rand (self, config->reconnect_interval_ms / 2 + 1);
     self->reap_next_ms = now + 1000;
     self->seq = self->env.random (self->env.ctx);
     return self;
@@ -541,6 +551,20 @@ swim_pushpull_random (swim_t *self)
         s_pushpull_send (self, pick->pub.addr, pick->pub.port, false);
 }
 
+/* Push-pull with one failed (not left) member chosen at random, if any. */
+static void
+s_reconnect_random (swim_t *self)
+{
+    size_t dead = 0;
+    swim_node_t *pick = NULL;
+    for (size_t i = 1; i < self->nnodes; i++)
+        if (self->nodes [i]->pub.state == SWIM_DEAD)
+            if (swim__rand (self, (uint32_t) ++dead) == 0)
+                pick = self->nodes [i];
+    if (pick)
+        s_pushpull_send (self, pick->pub.addr, pick->pub.port, false);
+}
+
 /* ---- Probing ---------------------------------------------------------------- */
 
 static void
@@ -761,6 +785,14 @@ swim_tick (swim_t *self)
         self->pushpull_next_ms = now + self->cfg.pushpull_interval_ms;
     }
 
+    if (self->cfg.reconnect_interval_ms && now >= self->reconnect_next_ms && !self->leaving) {
+        s_reconnect_random (self);
+        /* Jittered so the two sides of a healed partition do not sync in
+         * lock step. */
+        self->reconnect_next_ms = now + self->cfg.reconnect_interval_ms
+                                  + swim__rand (self, self->cfg.reconnect_interval_ms / 4 + 1);
+    }
+
     if (now >= self->reap_next_ms) {
         for (size_t i = 1; i < self->nnodes;) {
             swim_node_t *node = self->nodes [i];
@@ -804,6 +836,8 @@ swim_next_deadline (swim_t *self)
         S_MIN (self->gossip_next_ms);
     if (self->cfg.pushpull_interval_ms && !self->leaving)
         S_MIN (self->pushpull_next_ms);
+    if (self->cfg.reconnect_interval_ms && !self->leaving)
+        S_MIN (self->reconnect_next_ms);
 #undef S_MIN
     return next;
 }
