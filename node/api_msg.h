@@ -116,6 +116,75 @@ WIRE_DECLARE_RECORD (api_staterec, API_STATEREC_FIELDS)
 #define API_STATE_REP_FIELDS(F, T)                                             \
     F (T, 2, records,    WIRE_LIST, API_STATE_RECORDS_MAX, WIRE_OPT, api_staterec)
 
+/* ---- Service catalog (docs/catalog.md) ------------------------------------ */
+#define API_SERVICES_MAX    65536
+#define API_WATCH_WAIT_MAX  600000      /* ms a blocking query may be held */
+
+/* A registration: the instance as the client states it. Empty id, address
+ * and protocol take defaults (name, the node's advertise address, tcp);
+ * check 0 none | 1 tcp (check_target "IP:PORT") | 2 cmd (a shell command);
+ * health is the initial or, for check none, the stated health. */
+#define API_SVC_REGISTER_REQ_FIELDS(F, T)                                      \
+    F (T, 2,  name,         WIRE_STR,  63,        WIRE_REQ, _)                 \
+    F (T, 3,  id,           WIRE_STR,  63,        WIRE_OPT, _)                 \
+    F (T, 4,  shed,         WIRE_STR,  63,        WIRE_OPT, _)                 \
+    F (T, 5,  address,      WIRE_STR,  45,        WIRE_OPT, _)                 \
+    F (T, 6,  port,         WIRE_U64,  65535,     WIRE_REQ, _)                 \
+    F (T, 7,  protocol,     WIRE_STR,  7,         WIRE_OPT, _)                 \
+    F (T, 8,  tags,         WIRE_TAGS, 32,        WIRE_OPT, _)                 \
+    F (T, 9,  health,       WIRE_U64,  2,         WIRE_OPT, _)                 \
+    F (T, 10, check,        WIRE_U64,  2,         WIRE_OPT, _)                 \
+    F (T, 11, check_target, WIRE_STR,  255,       WIRE_OPT, _)                 \
+    F (T, 12, interval_ms,  WIRE_U64,  86400000,  WIRE_OPT, _)
+
+/* Deregister one of this node's instances by id, or by name when the name
+ * has exactly one instance here. */
+#define API_SVC_DEREGISTER_REQ_FIELDS(F, T)                                    \
+    F (T, 2, service,       WIRE_STR,  63,        WIRE_REQ, _)
+
+/* List: served instances, or every instance with `all`; `name` filters. */
+#define API_SVC_LIST_REQ_FIELDS(F, T)                                          \
+    F (T, 2, name,          WIRE_STR,  63,        WIRE_OPT, _)                 \
+    F (T, 3, all,           WIRE_BOOL, 0,         WIRE_OPT, _)
+
+/* Show: every instance of NAME (any health); API_ERR_NOT_FOUND if none. */
+#define API_SVC_SHOW_REQ_FIELDS(F, T)                                          \
+    F (T, 2, name,          WIRE_STR,  63,        WIRE_REQ, _)
+
+/* Blocking query: answered at once if the catalog index (for `name`, or the
+ * whole catalog when empty) moved past `index` (0 = now), else on the next
+ * change or after wait_ms (default 60 s, at most API_WATCH_WAIT_MAX).
+ * Answer: API_SVC_LIST_REP with every instance in scope, any health. */
+#define API_SVC_WATCH_REQ_FIELDS(F, T)                                         \
+    F (T, 2, name,          WIRE_STR,  63,        WIRE_OPT, _)                 \
+    F (T, 3, index,         WIRE_U64,  0,         WIRE_OPT, _)                 \
+    F (T, 4, wait_ms,       WIRE_U64,  API_WATCH_WAIT_MAX, WIRE_OPT, _)
+
+/* One instance as the catalog holds it. status: the origin's status
+ * (alive | unreachable); serving: passing/warning and reachable. */
+#define API_SVC_FIELDS(F, T)                                                   \
+    F (T, 1,  name,         WIRE_STR,  63,        WIRE_REQ, _)                 \
+    F (T, 2,  id,           WIRE_STR,  63,        WIRE_REQ, _)                 \
+    F (T, 3,  node,         WIRE_STR,  63,        WIRE_REQ, _)                 \
+    F (T, 4,  shed,         WIRE_STR,  63,        WIRE_OPT, _)                 \
+    F (T, 5,  address,      WIRE_STR,  45,        WIRE_REQ, _)                 \
+    F (T, 6,  port,         WIRE_U64,  65535,     WIRE_REQ, _)                 \
+    F (T, 7,  protocol,     WIRE_STR,  7,         WIRE_OPT, _)                 \
+    F (T, 8,  tags,         WIRE_TAGS, 32,        WIRE_OPT, _)                 \
+    F (T, 9,  health,       WIRE_U64,  2,         WIRE_OPT, _)                 \
+    F (T, 10, check,        WIRE_U64,  2,         WIRE_OPT, _)                 \
+    F (T, 11, check_target, WIRE_STR,  255,       WIRE_OPT, _)                 \
+    F (T, 12, interval_ms,  WIRE_U64,  86400000,  WIRE_OPT, _)                 \
+    F (T, 13, output,       WIRE_STR,  255,       WIRE_OPT, _)                 \
+    F (T, 14, updated_ms,   WIRE_U64,  0,         WIRE_OPT, _)                 \
+    F (T, 15, status,       WIRE_STR,  15,        WIRE_OPT, _)                 \
+    F (T, 16, serving,      WIRE_BOOL, 0,         WIRE_OPT, _)
+WIRE_DECLARE_RECORD (api_svc, API_SVC_FIELDS)
+
+#define API_SVC_LIST_REP_FIELDS(F, T)                                          \
+    F (T, 2, index,         WIRE_U64,  0,         WIRE_REQ, _)                 \
+    F (T, 3, services,      WIRE_LIST, API_SERVICES_MAX, WIRE_OPT, api_svc)
+
 #define API_MESSAGES(M)                                                        \
     M (API_ERROR,       api_error,       1, API_ERROR_FIELDS)                  \
     M (API_STATUS_REQ,  api_status_req,  2, API_STATUS_REQ_FIELDS)             \
@@ -129,7 +198,13 @@ WIRE_DECLARE_RECORD (api_staterec, API_STATEREC_FIELDS)
     M (API_KEYS_REQ,    api_keys_req,   10, API_KEYS_REQ_FIELDS)               \
     M (API_KEYS_REP,    api_keys_rep,   11, API_KEYS_REP_FIELDS)               \
     M (API_STATE_REQ,   api_state_req,  12, API_STATE_REQ_FIELDS)              \
-    M (API_STATE_REP,   api_state_rep,  13, API_STATE_REP_FIELDS)
+    M (API_STATE_REP,   api_state_rep,  13, API_STATE_REP_FIELDS)             \
+    M (API_SVC_REGISTER_REQ,   api_svc_register_req,   20, API_SVC_REGISTER_REQ_FIELDS)   \
+    M (API_SVC_DEREGISTER_REQ, api_svc_deregister_req, 21, API_SVC_DEREGISTER_REQ_FIELDS) \
+    M (API_SVC_LIST_REQ,       api_svc_list_req,       22, API_SVC_LIST_REQ_FIELDS)       \
+    M (API_SVC_LIST_REP,       api_svc_list_rep,       23, API_SVC_LIST_REP_FIELDS)       \
+    M (API_SVC_SHOW_REQ,       api_svc_show_req,       24, API_SVC_SHOW_REQ_FIELDS)       \
+    M (API_SVC_WATCH_REQ,      api_svc_watch_req,      25, API_SVC_WATCH_REQ_FIELDS)
 
 WIRE_DECLARE_PROTO (api, API_MESSAGES)
 

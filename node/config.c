@@ -10,6 +10,7 @@
 
 #include "crypto/identity.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -36,6 +37,8 @@ typedef enum {
     D_TAGS,     /* mapping of str -> str */
     D_U32,      /* unsigned integer within [min, max] */
     D_F64,      /* number within [min, max] */
+    D_LISTEN,   /* IPv4:PORT or [IPv6]:PORT, port 0 allowed (ephemeral) */
+    D_DOMAIN,   /* DNS domain: dot-separated labels of [A-Za-z0-9-] */
 } directive_kind_t;
 
 typedef struct {
@@ -72,10 +75,15 @@ static const directive_t s_directives[] = {
     { "gossip.reap_left_s",          D_U32, SLOT (gossip.reap_left_s), 1, 31536000 },
     { "gossip.suspicion_mult",       D_F64, SLOT (gossip.suspicion_mult), 0.5, 100 },
     { "gossip.suspicion_max_mult",   D_F64, SLOT (gossip.suspicion_max_mult), 1, 100 },
+    { "dns.enabled",    D_BOOL,     SLOT (dns.enabled), 0, 0 },
+    { "dns.addr",       D_LISTEN,   SLOT (dns.addr), 0, 0 },
+    { "dns.domain",     D_DOMAIN,   SLOT (dns.domain), 0, 0 },
+    { "dns.ttl_s",      D_U32,      SLOT (dns.ttl_s), 0, 3600 },
+    { "dns.neg_ttl_s",  D_U32,      SLOT (dns.neg_ttl_s), 0, 3600 },
 };
 
 /* Keys that open a section of further keys. */
-static const char *s_sections[] = { "gossip" };
+static const char *s_sections[] = { "gossip", "dns" };
 
 static const directive_t *
 s_find (const char *key)
@@ -265,6 +273,55 @@ s_apply (shed_config_t *cfg, const directive_t *d, const char *subkey, const cha
             *(double *) slot = v;
         return 0;
     }
+    case D_LISTEN: {
+        /* "IPv4:PORT" or "[IPv6]:PORT"; the port is required (0 = any). */
+        const char *colon = strrchr (value, ':');
+        char host[64];
+        unsigned char bin[16];
+        size_t hlen = colon ? (size_t) (colon - value) : 0;
+        const char *h = value;
+        if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') {
+            h++;
+            hlen -= 2;
+        }
+        char *end = NULL;
+        unsigned long port = colon ? strtoul (colon + 1, &end, 10) : 0;
+        bool ok = colon && hlen > 0 && hlen < sizeof host && colon[1] && !*end && port <= 65535
+                  && isdigit ((unsigned char) colon[1]);
+        if (ok) {
+            memcpy (host, h, hlen);
+            host[hlen] = '\0';
+            ok = (h == value ? inet_pton (AF_INET, host, bin) : inet_pton (AF_INET6, host, bin))
+                 == 1;
+        }
+        if (!ok) {
+            snprintf (why, whylen, "expected IPv4:PORT or [IPv6]:PORT, got '%s'", value);
+            return -1;
+        }
+        return s_copy (slot, d->size, value, why, whylen);
+    }
+    case D_DOMAIN: {
+        /* Labels of 1-63 [A-Za-z0-9-], not starting or ending with '-'. */
+        size_t len = strlen (value), label = 0;
+        bool ok = len > 0 && len < d->size && value[0] != '.' && value[len - 1] != '.';
+        for (size_t i = 0; ok && i <= len; i++) {
+            char c = value[i];
+            if (c == '.' || c == '\0') {
+                ok = label > 0 && label <= 63 && value[i - 1] != '-';
+                label = 0;
+            }
+            else if (isalnum ((unsigned char) c) || (c == '-' && label > 0))
+                label++;
+            else
+                ok = false;
+        }
+        if (!ok) {
+            snprintf (why, whylen, "'%s' is not a domain name (labels of A-Z a-z 0-9 -, "
+                      "at most %zu bytes)", value, d->size - 1);
+            return -1;
+        }
+        return s_copy (slot, d->size, value, why, whylen);
+    }
     case D_TAGS: {
         if (!subkey || !*subkey || strlen (subkey) >= sizeof cfg->tags[0].key) {
             snprintf (why, whylen, "tag keys are 1-63 bytes");
@@ -314,6 +371,9 @@ shed_config_defaults (shed_config_t *cfg)
     cfg->log_level = SHED_LOG_INFO;
     strcpy (cfg->profile, "lan");
     cfg->leave_on_terminate = true;
+    cfg->dns.enabled = true;
+    strcpy (cfg->dns.addr, "127.0.0.1:8600");
+    strcpy (cfg->dns.domain, "shed");
 }
 
 int

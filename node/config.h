@@ -59,6 +59,14 @@ typedef struct {
         double suspicion_mult;
         double suspicion_max_mult;
     } gossip;
+    /* DNS service discovery (bridges/dns_server.h, docs/dns.md). */
+    struct {
+        bool enabled;
+        char addr[64];                  /* "IPv4:PORT" or "[IPv6]:PORT" */
+        char domain[101];               /* served domain, e.g. "shed" */
+        uint32_t ttl_s;                 /* TTL of positive answers */
+        uint32_t neg_ttl_s;             /* SOA TTL/MINIMUM on negative answers */
+    } dns;
 } shed_config_t;
 
 /* Fill with built-in defaults (name = short hostname). */

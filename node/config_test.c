@@ -111,6 +111,16 @@ test_errors (void **state)
         { "gossip:\n  probe_interval_ms: 1.5\n", "expected a whole number" },
         { "gossip:\n  probe_interval_ms: 5\n", "5 is outside 50..60000" },
         { "gossip:\n  suspicion_mult: -1\n", "outside" },
+        { "dns:\n  addr: 127.0.0.1\n", "test.yaml:2: key 'dns.addr': expected IPv4:PORT" },
+        { "dns:\n  addr: localhost:53\n", "key 'dns.addr'" },
+        { "dns:\n  addr: ::1:53\n", "key 'dns.addr'" },
+        { "dns:\n  addr: 127.0.0.1:70000\n", "key 'dns.addr'" },
+        { "dns:\n  domain: bad_domain\n", "key 'dns.domain': 'bad_domain' is not a domain" },
+        { "dns:\n  domain: a..b\n", "key 'dns.domain'" },
+        { "dns:\n  domain: -a\n", "key 'dns.domain'" },
+        { "dns:\n  ttl_s: 3601\n", "key 'dns.ttl_s': 3601 is outside 0..3600" },
+        { "dns:\n  enabled: perhaps\n", "key 'dns.enabled': expected true or false" },
+        { "dns:\n  port: 53\n", "unknown key 'dns.port'" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         shed_config_t cfg;
@@ -140,6 +150,35 @@ test_overrides (void **state)
 }
 
 static void
+test_dns (void **state)
+{
+    shed_config_t cfg;
+    char err[256] = "";
+    shed_config_defaults (&cfg);
+    assert_true (cfg.dns.enabled);
+    assert_string_equal (cfg.dns.addr, "127.0.0.1:8600");
+    assert_string_equal (cfg.dns.domain, "shed");
+    assert_int_equal (cfg.dns.ttl_s, 0);
+    assert_int_equal (cfg.dns.neg_ttl_s, 0);
+    const char *text = "dns:\n"
+                       "  enabled: false\n"
+                       "  addr: 198.18.0.11:53\n"
+                       "  domain: cluster.example\n"
+                       "  ttl_s: 5\n"
+                       "  neg_ttl_s: 2\n";
+    assert_int_equal (s_load (&cfg, text, err, sizeof err), 0);
+    assert_false (cfg.dns.enabled);
+    assert_string_equal (cfg.dns.addr, "198.18.0.11:53");
+    assert_string_equal (cfg.dns.domain, "cluster.example");
+    assert_int_equal (cfg.dns.ttl_s, 5);
+    assert_int_equal (cfg.dns.neg_ttl_s, 2);
+    /* IPv6 and an ephemeral port (tests) are fine, as the flat key form. */
+    assert_int_equal (shed_config_set (&cfg, "dns.addr", "[::1]:0", err, sizeof err), 0);
+    assert_string_equal (cfg.dns.addr, "[::1]:0");
+    assert_int_equal (shed_config_set (&cfg, "dns.domain", "x-1.shed", err, sizeof err), 0);
+}
+
+static void
 test_hostport (void **state)
 {
     char host[64];
@@ -160,6 +199,7 @@ main (void)
         cmocka_unit_test (test_defaults),  cmocka_unit_test (test_full_file),
         cmocka_unit_test (test_empty_file), cmocka_unit_test (test_errors),
         cmocka_unit_test (test_overrides), cmocka_unit_test (test_hostport),
+        cmocka_unit_test (test_dns),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -38,5 +38,6 @@ int ctl_leave (ctl_t *ctl, int argc, char **argv);
 int ctl_tags (ctl_t *ctl, int argc, char **argv);
 int ctl_keys (ctl_t *ctl, int argc, char **argv);
 int ctl_state (ctl_t *ctl, int argc, char **argv);
+int ctl_services (ctl_t *ctl, int argc, char **argv);
 
 #endif

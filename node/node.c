@@ -7,6 +7,7 @@
 #include "crypto/identity.h"
 #include "crypto/keyring.h"
 #include "node/api_server.h"
+#include "node/node_catalog.h"
 #include "node/node_members.h"
 #include "node/node_state.h"
 #include "cluster/records.h"
@@ -33,6 +34,7 @@ struct _shed_node_t {
     shed_members_t *members;        /* membership actor + API handlers */
     zap_t *zap;                     /* one ZAP handler for every CURVE socket */
     shed_nstate_t *state;           /* replicated state over node links */
+    shed_catalog_t *catalog;        /* service catalog, health checks, DNS */
 };
 
 /* -------------------------------------------------------------------------
@@ -246,6 +248,9 @@ shed_node_new (const shed_config_t *cfg, char *err, size_t errlen)
         goto fail;
     if (s_publish_node_record (self, err, errlen) != 0)
         goto fail;
+    self->catalog = shed_catalog_new (&self->cfg, self->state, self->loop, self->api, err, errlen);
+    if (!self->catalog)
+        goto fail;
 
     char pub[SHED_KEY_TEXT_MAX];
     shed_key_to_text (shed_identity_x25519_public (self->identity), pub);
@@ -277,6 +282,7 @@ shed_node_destroy (shed_node_t **self_p)
     if (!self_p || !*self_p)
         return;
     shed_node_t *self = *self_p;
+    shed_catalog_destroy (&self->catalog);
     shed_nstate_destroy (&self->state);
     shed_members_destroy (&self->members);
     zap_destroy (&self->zap);

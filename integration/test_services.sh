@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# test_services.sh: the service catalog and DNS with real shed-node processes
+# in network namespaces (topology: see harness.sh; 3 nodes). What users see:
+#   1. a service with a TCP check on node 1 (against a listener inside node
+#      1's namespace) and one without a check on node 2 are listed by
+#      `shedctl services` on node 3 within a few seconds
+#   2. node 3's DNS (127.0.0.1:8600 inside its namespace, queried with dig)
+#      answers A and SRV for them, and A for the nodes; the time from
+#      register on node 1 to an answer on node 3 is printed (goal < 1 s)
+#   3. the listener stops: the instance turns critical and leaves DNS
+#      answers within the check interval + 1 s; `services` hides it,
+#      `services --all` shows it critical
+#   4. deregister on node 1: gone on every node and from DNS; deregistering
+#      another node's service fails with a clear reason
+#   5. `services watch web` on node 3 saw the registration, the health
+#      change and the removal
+set -euo pipefail
+. "$(dirname "$0")/harness.sh"
+
+command -v dig >/dev/null 2>&1 || h_skip "dig (bind9-dnsutils) is not installed"
+
+N=3
+PORT=18080              # the web listener inside node 1's namespace
+INTERVAL_S=1            # web's check interval
+LISTENER=""             # PID of the listener
+WATCHER=""              # PID of the `services watch` we run
+
+# Our own processes first, then the harness cleanup (with the status the
+# script is exiting with).
+trap 'st=$?; for p in $LISTENER $WATCHER; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; (exit $st); h__on_exit' EXIT
+
+h_init $N
+
+# The harness passes the run's cluster key; an older harness did not.
+extra=()
+if [[ -z "${H_KEY:-}" ]]; then
+    extra=(--encrypt "$("$H_CTL_BIN" keygen)")
+fi
+for ((i = 1; i <= N; i++)); do h_start_node "$i" "${extra[@]}"; done
+for ((i = 1; i <= N; i++)); do h_wait_ready "$i"; done
+h_wait_members $N 15 || h_fail "the $N nodes did not converge"
+
+now_ms() { date +%s%3N; }
+
+# dig_short i NAME TYPE: node i's DNS answer, one record per line.
+dig_short() {
+    h_exec "$1" dig -p 8600 @127.0.0.1 +short +time=1 +tries=1 "$2" "$3" 2>/dev/null || true
+}
+
+# dig_status i NAME TYPE: the rcode (NOERROR, NXDOMAIN, ...).
+dig_status() {
+    h_exec "$1" dig -p 8600 @127.0.0.1 +time=1 +tries=1 "$2" "$3" 2>/dev/null \
+        | sed -n 's/.*status: \([A-Z]*\),.*/\1/p'
+}
+
+# svc_field i NAME FIELD [--all]: FIELD of service NAME as node i lists it.
+svc_field() {
+    h_ctl "$1" services --json ${4:-} 2>/dev/null | python3 -c '
+import json, sys
+name, field = sys.argv[1], sys.argv[2]
+try:
+    for s in json.load(sys.stdin):
+        if s["name"] == name:
+            print(s[field]); break
+except ValueError:
+    pass
+' "$2" "$3"
+}
+
+has_answer()   { [[ "$(dig_short "$1" "$2" "$3")" == *"$4"* ]]; }
+no_answer()    { [[ -z "$(dig_short "$1" "$2" "$3")" ]]; }
+field_is()     { [[ "$(svc_field "$1" "$2" "$3" "${5:-}")" == "$4" ]]; }
+field_absent() { [[ -z "$(svc_field "$1" "$2" name --all)" ]]; }
+
+# 0. a listener for web inside node 1's namespace, and a watch on node 3
+ip netns exec "$(h_ns 1)" python3 -m http.server --bind "$(h_addr 1)" "$PORT" \
+    >"$H_TMP/listener.log" 2>&1 &
+LISTENER=$!
+h_retry 10 h_exec 1 python3 -c 'import socket, sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 1)' \
+    "$(h_addr 1)" "$PORT" 2>/dev/null || h_fail "the listener in node 1's namespace did not come up"
+ip netns exec "$(h_ns 3)" "$H_CTL_BIN" --node "$(h_endpoint 3)" services watch web \
+    >"$H_TMP/watch.out" 2>&1 &
+WATCHER=$!
+
+# 1. register on node 1 (TCP check) and node 2 (no check)
+t0=$(now_ms)
+h_ctl 1 services register web --port "$PORT" --check-tcp "$(h_addr 1):$PORT" \
+    --interval "${INTERVAL_S}s" --tag primary >/dev/null || h_fail "register web on node 1 failed"
+h_retry 5 has_answer 3 web.service.shed A "$(h_addr 1)" \
+    || h_fail "web.service.shed does not resolve on node 3: '$(dig_short 3 web.service.shed A)'"
+t1=$(now_ms)
+h_log "register on node 1 -> A answer on node 3: $((t1 - t0)) ms (TCP check included; goal < 1000)"
+h_ctl 2 services register db --port 5432 --tag env=test >/dev/null \
+    || h_fail "register db on node 2 failed"
+h_retry 5 field_is 3 db node node2 || h_fail "node 3 does not list db"
+h_retry 5 field_is 3 web health passing || h_fail "node 3 does not list web as passing"
+out=$(h_ctl 3 services)
+h_log "node 3: shedctl services"$'\n'"$out"
+[[ "$out" == *"NAME"*"HEALTH"* && "$out" == *web*node1*passing* && "$out" == *db*node2* ]] \
+    || h_fail "unexpected table on node 3"
+h_log "step 1 ok: both services listed on node 3"
+
+# 2. DNS on node 3: A, SRV (RFC 2782 and plain form), tags, nodes
+h_assert_eq "$(h_addr 1)" "$(dig_short 3 web.service.shed A)" "web A on node 3"
+h_assert_eq "$(h_addr 2)" "$(dig_short 3 db.service.shed A)" "db A on node 3"
+h_assert_eq "1 1 $PORT node1.node.shed." "$(dig_short 3 _web._tcp.service.shed SRV)" \
+    "web SRV on node 3"
+h_assert_eq "1 1 5432 node2.node.shed." "$(dig_short 3 db.service.shed SRV)" "db SRV on node 3"
+h_assert_eq "$(h_addr 1)" "$(dig_short 3 primary.web.service.shed A)" "tag lookup on node 3"
+h_assert_eq "$(h_addr 2)" "$(dig_short 3 env-test.db.service.shed A)" "K=V tag lookup"
+h_assert_eq "$(h_addr 2)" "$(dig_short 3 node2.node.shed A)" "node2 A on node 3"
+h_assert_eq NXDOMAIN "$(dig_status 3 nope.service.shed A)" "unknown service"
+h_log "step 2 ok: node 3 answers A and SRV"
+
+# 3. the listener stops: web turns critical and leaves DNS answers
+kill "$LISTENER"
+wait "$LISTENER" 2>/dev/null || true
+LISTENER=""
+t0=$(now_ms)
+h_retry $((INTERVAL_S + 3)) no_answer 3 web.service.shed A \
+    || h_fail "web still answered on node 3 after the listener stopped"
+t1=$(now_ms)
+h_log "listener stopped -> gone from node 3's DNS: $((t1 - t0)) ms (limit $((INTERVAL_S + 1))000)"
+((t1 - t0 <= (INTERVAL_S + 1) * 1000)) \
+    || h_fail "web left DNS answers after $((t1 - t0)) ms, over the check interval + 1 s"
+h_assert_eq NOERROR "$(dig_status 3 web.service.shed A)" "all-critical service is NODATA"
+h_retry 3 field_is 3 web health critical --all || h_fail "node 3 does not show web critical"
+[[ -z "$(svc_field 3 web name)" ]] || h_fail "node 3 lists critical web without --all"
+h_log "step 3 ok: critical web hidden from answers, shown with --all"
+
+# 4. deregister: only the owner may; then it is gone everywhere
+if h_ctl 3 services deregister db 2>"$H_TMP/err"; then
+    h_fail "node 3 deregistered node 2's service"
+fi
+h_log "deregister on the wrong node: $(cat "$H_TMP/err")"
+grep -q "registered on this node" "$H_TMP/err" || h_fail "no clear reason for the refusal"
+h_ctl 1 services deregister web >/dev/null || h_fail "deregister web on node 1 failed"
+for i in 1 2 3; do
+    h_retry 5 field_absent "$i" web || h_fail "web still listed on node $i after deregister"
+done
+h_assert_eq NXDOMAIN "$(dig_status 3 web.service.shed A)" "web after deregister"
+h_assert_eq "$(h_addr 2)" "$(dig_short 3 db.service.shed A)" "db still served"
+h_log "step 4 ok: web gone everywhere"
+
+# 5. what the watch on node 3 printed
+sleep 0.3
+kill "$WATCHER" 2>/dev/null || true
+wait "$WATCHER" 2>/dev/null || true
+WATCHER=""
+h_log "node 3: shedctl services watch web"$'\n'"$(cat "$H_TMP/watch.out")"
+grep -q '^+ web web node1 .*passing\|^+ web web node1 .*critical' "$H_TMP/watch.out" \
+    || h_fail "the watch did not see web registered"
+grep -q '^~ web web node1 [^ ]* critical' "$H_TMP/watch.out" \
+    || h_fail "the watch did not see web turn critical"
+grep -q '^- web web node1' "$H_TMP/watch.out" || h_fail "the watch did not see web removed"
+h_log "step 5 ok: the watch saw register, health change and removal"
+h_log "PASS"
