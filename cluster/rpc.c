@@ -1,0 +1,960 @@
+/*
+ * rpc.c - node-to-node request/response actor (see rpc.h).
+ */
+#include "cluster/rpc.h"
+#include "common/log.h"
+
+#include <inttypes.h>
+#include <sodium.h>
+#include <zmq.h>
+
+#define S_COMP "rpc"
+#define S_BACKOFF_MIN 100           /* ms before re-dialling a refused peer */
+#define S_BACKOFF_MAX 2000
+#define S_INCOMING_TTL 600000       /* ms an unanswered incoming request is kept */
+
+WIRE_DEFINE_PROTO (rpc, RPC_MESSAGES, RPC_VERSION_MIN, RPC_VERSION, NULL)
+
+/* Counters shared with the owner's thread (atomics). */
+typedef struct {
+    uint64_t requests_sent, requests_recv, responses_sent, responses_recv;
+    uint64_t timeouts, no_peer, malformed, denied_msgs, send_drops, late_responses;
+    uint64_t handshakes_refused, redials;
+} s_counters_t;
+
+typedef struct {
+    char name [RPC_NAME_MAX + 1];
+    char *endpoint;
+    uint8_t key [32];
+    char z85 [41];
+    zsock_t *dealer;
+    zsock_t *monitor;               /* PAIR reading the dealer's monitor */
+    int backoff;                    /* ms, next re-dial delay */
+    int64_t redial_at;              /* mono ms, 0 = none pending */
+} s_peer_t;
+
+/* A request we sent and wait for. */
+typedef struct {
+    uint64_t id;
+    char peer [RPC_NAME_MAX + 1];
+    int64_t deadline;
+    uint8_t *frame;                 /* encoded, kept to resend after a re-dial */
+    size_t len;
+} s_out_t;
+
+/* A request we received and the owner has not answered yet. */
+typedef struct {
+    uint64_t token;
+    uint64_t id;                    /* the sender's request id */
+    zframe_t *rid;                  /* ROUTER routing id */
+    int64_t expires;
+} s_in_t;
+
+typedef struct {
+    zsock_t *pipe;
+    zpoller_t *poller;
+    zap_t *zap;
+    char name [RPC_NAME_MAX + 1];
+    char domain [ZAP_DOMAIN_MAX + 1];
+    uint8_t public_key [32];
+    uint8_t secret_key [32];        /* wiped at exit */
+    zsock_t *router;
+    char *endpoint;
+    zhashx_t *peers;                /* name -> s_peer_t */
+    zhashx_t *out;                  /* "%016llx" id -> s_out_t */
+    zhashx_t *in;                   /* "%016llx" token -> s_in_t */
+    uint64_t next_token;
+    int instance;
+    int monitors;                   /* counter for unique monitor endpoints */
+    char error [256];
+    bool terminated;
+    s_counters_t *c;
+} self_t;
+
+struct _rpc_t {
+    zactor_t *actor;
+    char endpoint [256];
+    uint64_t next_id;
+    s_counters_t c;
+};
+
+#define S_INC(self, field) __atomic_add_fetch (&(self)->c->field, 1, __ATOMIC_RELAXED)
+
+static void
+s_str_free_fn (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+static void
+s_idkey (char key [17], uint64_t id)
+{
+    snprintf (key, 17, "%016" PRIx64, id);
+}
+
+/* Events to the owner. Numbers travel as text: czmq's binary pictures are
+ * not worth an endianness question. */
+static void
+s_emit_response (self_t *self, uint64_t id, int status, const char *error, const void *body,
+                 size_t len)
+{
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, "RESPONSE");
+    zmsg_addstrf (msg, "%" PRIu64, id);
+    zmsg_addstrf (msg, "%d", status);
+    zmsg_addstr (msg, error ? error : "");
+    zmsg_addmem (msg, body, len);
+    if (zmsg_send (&msg, self->pipe))
+        zmsg_destroy (&msg);
+}
+
+static void
+s_emit_request (self_t *self, const char *peer, uint64_t token, const char *method,
+                const void *body, size_t len)
+{
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, "REQUEST");
+    zmsg_addstr (msg, peer);
+    zmsg_addstrf (msg, "%" PRIu64, token);
+    zmsg_addstr (msg, method);
+    zmsg_addmem (msg, body, len);
+    if (zmsg_send (&msg, self->pipe))
+        zmsg_destroy (&msg);
+}
+
+/* ---- peers ----------------------------------------------------------------- */
+
+static void
+s_peer_close (s_peer_t *peer)
+{
+    if (peer->dealer)
+        zmq_socket_monitor (zsock_resolve (peer->dealer), NULL, 0);
+    zsock_destroy (&peer->monitor);
+    zsock_destroy (&peer->dealer);
+}
+
+static void
+s_peer_free_fn (void **item)
+{
+    s_peer_t *peer = (s_peer_t *) *item;
+    if (peer) {
+        s_peer_close (peer);
+        zstr_free (&peer->endpoint);
+        free (peer);
+        *item = NULL;
+    }
+}
+
+static void
+s_out_free_fn (void **item)
+{
+    s_out_t *out = (s_out_t *) *item;
+    if (out) {
+        free (out->frame);
+        free (out);
+        *item = NULL;
+    }
+}
+
+static void
+s_in_free_fn (void **item)
+{
+    s_in_t *in = (s_in_t *) *item;
+    if (in) {
+        zframe_destroy (&in->rid);
+        free (in);
+        *item = NULL;
+    }
+}
+
+/* Open the DEALER (CURVE client bound to the peer's key) and its monitor.
+ * The monitor is how we learn that the peer's ZAP refused us. */
+static int
+s_peer_open (self_t *self, s_peer_t *peer)
+{
+    peer->dealer = zsock_new (ZMQ_DEALER);
+    if (!peer->dealer)
+        return -1;
+    void *h = zsock_resolve (peer->dealer);
+    int zero = 0, hwm = 10000;
+    zmq_setsockopt (h, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt (h, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt (h, ZMQ_SNDTIMEO, &zero, sizeof zero);
+    char *mon = zsys_sprintf ("inproc://shed-rpc-mon-%d-%d", self->instance, ++self->monitors);
+    int rc = zmq_socket_monitor (h, mon, ZMQ_EVENT_HANDSHAKE_SUCCEEDED
+                                         | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+                                         | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                                         | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
+    if (rc == 0)
+        peer->monitor = zsock_new_pair (mon);
+    zstr_free (&mon);
+    if (!peer->monitor
+    ||  zmq_setsockopt (h, ZMQ_CURVE_SERVERKEY, peer->key, 32)
+    ||  zmq_setsockopt (h, ZMQ_CURVE_PUBLICKEY, self->public_key, 32)
+    ||  zmq_setsockopt (h, ZMQ_CURVE_SECRETKEY, self->secret_key, 32)
+    ||  zsock_connect (peer->dealer, "%s", peer->endpoint)) {
+        s_peer_close (peer);
+        return -1;
+    }
+    zpoller_add (self->poller, peer->dealer);
+    zpoller_add (self->poller, peer->monitor);
+    return 0;
+}
+
+static void
+s_peer_unpoll (self_t *self, s_peer_t *peer)
+{
+    if (peer->dealer)
+        zpoller_remove (self->poller, peer->dealer);
+    if (peer->monitor)
+        zpoller_remove (self->poller, peer->monitor);
+}
+
+/* Fail every pending request to `peer` with `status`. */
+static void
+s_fail_pending (self_t *self, const char *peer, int status, const char *why)
+{
+    zlistx_t *ids = zlistx_new ();
+    zlistx_set_destructor (ids, s_str_free_fn);
+    for (s_out_t *out = (s_out_t *) zhashx_first (self->out); out;
+         out = (s_out_t *) zhashx_next (self->out))
+        if (streq (out->peer, peer))
+            zlistx_add_end (ids, strdup ((const char *) zhashx_cursor (self->out)));
+    for (const char *key = (const char *) zlistx_first (ids); key;
+         key = (const char *) zlistx_next (ids)) {
+        s_out_t *out = (s_out_t *) zhashx_lookup (self->out, key);
+        s_emit_response (self, out->id, status, why, "", (size_t) 0);
+        zhashx_delete (self->out, key);
+    }
+    zlistx_destroy (&ids);
+}
+
+static void
+s_peer_remove (self_t *self, const char *name)
+{
+    s_peer_t *peer = (s_peer_t *) zhashx_lookup (self->peers, name);
+    if (peer) {
+        s_peer_unpoll (self, peer);
+        zhashx_delete (self->peers, name);
+    }
+}
+
+static void
+s_peer_add (self_t *self, const char *name, const char *endpoint, const uint8_t *key,
+            size_t keylen)
+{
+    if (!name || !*name || strlen (name) > RPC_NAME_MAX || !endpoint || keylen != 32) {
+        log_warn (S_COMP, "bad PEER-ADD|peer=%s", name ? name : "-");
+        return;
+    }
+    s_peer_t *old = (s_peer_t *) zhashx_lookup (self->peers, name);
+    if (old && streq (old->endpoint, endpoint) && memcmp (old->key, key, 32) == 0)
+        return;                     /* same peer again (membership update): keep it */
+    s_peer_remove (self, name);
+    s_peer_t *peer = (s_peer_t *) zmalloc (sizeof (s_peer_t));
+    assert (peer);
+    snprintf (peer->name, sizeof peer->name, "%s", name);
+    peer->endpoint = strdup (endpoint);
+    memcpy (peer->key, key, 32);
+    zmq_z85_encode (peer->z85, peer->key, 32);
+    peer->backoff = S_BACKOFF_MIN;
+    if (s_peer_open (self, peer)) {
+        log_warn (S_COMP, "cannot connect to peer|peer=%s endpoint=%s", name, endpoint);
+        /* Try again later rather than forget the peer. */
+        peer->redial_at = zclock_mono () + peer->backoff;
+    }
+    zhashx_insert (self->peers, name, peer);
+}
+
+/* After a refused handshake: a new DEALER, and what was pending goes again. */
+static void
+s_peer_redial (self_t *self, s_peer_t *peer)
+{
+    peer->redial_at = 0;
+    s_peer_unpoll (self, peer);
+    s_peer_close (peer);
+    S_INC (self, redials);
+    if (s_peer_open (self, peer)) {
+        peer->redial_at = zclock_mono () + peer->backoff;
+        return;
+    }
+    for (s_out_t *out = (s_out_t *) zhashx_first (self->out); out;
+         out = (s_out_t *) zhashx_next (self->out))
+        if (streq (out->peer, peer->name)) {
+            zframe_t *frame = zframe_new (out->frame, out->len);
+            if (zframe_send (&frame, peer->dealer, 0)) {
+                zframe_destroy (&frame);
+                S_INC (self, send_drops);
+            }
+        }
+}
+
+static void
+s_recv_monitor (self_t *self, s_peer_t *peer)
+{
+    zmsg_t *msg = zmsg_recv (peer->monitor);
+    if (!msg)
+        return;
+    zframe_t *head = zmsg_first (msg);
+    if (head && zframe_size (head) >= 6) {
+        uint16_t event;
+        memcpy (&event, zframe_data (head), sizeof event);
+        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+            peer->backoff = S_BACKOFF_MIN;
+        else
+        if (peer->redial_at == 0) {
+            /* Refused (most often: the peer has not allowed our key yet).
+             * libzmq will not retry this handshake itself. */
+            S_INC (self, handshakes_refused);
+            log_debug (S_COMP, "handshake refused, re-dialling|peer=%s event=0x%x in_ms=%d",
+                       peer->name, event, peer->backoff);
+            peer->redial_at = zclock_mono () + peer->backoff;
+            peer->backoff = peer->backoff * 2 > S_BACKOFF_MAX ? S_BACKOFF_MAX
+                                                               : peer->backoff * 2;
+        }
+    }
+    zmsg_destroy (&msg);
+}
+
+/* ---- requests and responses ----------------------------------------------- */
+
+static int
+s_encode_send (self_t *self, zsock_t *sock, zframe_t *rid, const rpc_msg_t *msg)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = wire_encode (&rpc_proto, msg, &buf, &len);
+    if (rc) {
+        log_error (S_COMP, "cannot encode|err=\"%s\"", wire_strerror (rc));
+        return -1;
+    }
+    zmsg_t *out = zmsg_new ();
+    if (rid)
+        zmsg_addmem (out, zframe_data (rid), zframe_size (rid));
+    zmsg_addmem (out, buf, len);
+    free (buf);
+    if (zmsg_send (&out, sock)) {
+        zmsg_destroy (&out);
+        S_INC (self, send_drops);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+s_cmd_request (self_t *self, const char *peer_name, uint64_t id, const char *method,
+               const uint8_t *body, size_t len, int timeout_ms)
+{
+    s_peer_t *peer = peer_name ? (s_peer_t *) zhashx_lookup (self->peers, peer_name) : NULL;
+    const char *why = NULL;
+    int status = RPC_ERR_NO_PEER;
+    if (!peer)
+        why = "unknown peer";
+    else
+    if (zhashx_size (self->out) >= RPC_PENDING_MAX) {
+        why = "too many requests in flight";
+        status = RPC_ERR_REFUSED;
+    }
+    else
+    if (!method || !*method || strlen (method) > RPC_METHOD_MAX || len > RPC_BODY_MAX) {
+        why = "bad request";
+        status = RPC_ERR_REFUSED;
+    }
+    if (why) {
+        if (status == RPC_ERR_NO_PEER)
+            S_INC (self, no_peer);
+        s_emit_response (self, id, status, why, "", (size_t) 0);
+        return;
+    }
+    rpc_msg_t msg = { .hdr.type = RPC_REQUEST };
+    msg.u.rpc_request.id = id;
+    snprintf (msg.u.rpc_request.method, sizeof msg.u.rpc_request.method, "%s", method);
+    msg.u.rpc_request.body.data = (uint8_t *) (uintptr_t) body;   /* encode only reads */
+    msg.u.rpc_request.body.len = len;
+    s_out_t *out = (s_out_t *) zmalloc (sizeof (s_out_t));
+    assert (out);
+    out->id = id;
+    snprintf (out->peer, sizeof out->peer, "%s", peer->name);
+    out->deadline = zclock_mono () + (timeout_ms > 0 ? timeout_ms : RPC_TIMEOUT_DEFAULT);
+    if (wire_encode (&rpc_proto, &msg, &out->frame, &out->len) != WIRE_OK) {
+        free (out);
+        s_emit_response (self, id, RPC_ERR_REFUSED, "cannot encode", "",
+                    (size_t) 0);
+        return;
+    }
+    char key [17];
+    s_idkey (key, id);
+    zhashx_update (self->out, key, out);
+    S_INC (self, requests_sent);
+    /* Queued by libzmq until connected; during a re-dial the request waits
+     * in `out` and goes with the new DEALER. */
+    if (peer->dealer) {
+        zframe_t *frame = zframe_new (out->frame, out->len);
+        if (zframe_send (&frame, peer->dealer, 0)) {
+            zframe_destroy (&frame);
+            S_INC (self, send_drops);
+        }
+    }
+}
+
+static void
+s_cmd_reply (self_t *self, uint64_t token, int status, const char *error, const uint8_t *body,
+             size_t len)
+{
+    char key [17];
+    s_idkey (key, token);
+    s_in_t *in = (s_in_t *) zhashx_lookup (self->in, key);
+    if (!in) {
+        log_debug (S_COMP, "reply to an unknown or expired request|token=%" PRIu64, token);
+        return;
+    }
+    rpc_msg_t msg = { .hdr.type = RPC_RESPONSE };
+    msg.u.rpc_response.id = in->id;
+    msg.u.rpc_response.status = status;
+    snprintf (msg.u.rpc_response.error, sizeof msg.u.rpc_response.error, "%s",
+              error ? error : "");
+    msg.u.rpc_response.body.data = (uint8_t *) (uintptr_t) body;
+    msg.u.rpc_response.body.len = len > RPC_BODY_MAX ? 0 : len;
+    if (s_encode_send (self, self->router, in->rid, &msg) == 0)
+        S_INC (self, responses_sent);
+    zhashx_delete (self->in, key);
+}
+
+/* The name registered for a verified key, else the key itself. */
+static const char *
+s_peer_by_key (self_t *self, const char *z85)
+{
+    for (s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers); peer;
+         peer = (s_peer_t *) zhashx_next (self->peers))
+        if (streq (peer->z85, z85))
+            return peer->name;
+    return z85;
+}
+
+static void
+s_recv_router (self_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->router);
+    if (!msg)
+        return;
+    zframe_t *rid = zmsg_pop (msg);
+    zframe_t *payload = zmsg_pop (msg);
+    rpc_msg_t req;
+    const char *field = "";
+    if (!rid || !payload || zmsg_size (msg) != 0 || zframe_size (payload) > RPC_FRAME_MAX)
+        S_INC (self, malformed);
+    else {
+        /* ZAP admitted the key when it connected; it may have been denied
+         * since, so check every message. */
+        const char *uid = zframe_meta (payload, "User-Id");
+        if (!uid || !zap_allowed_z85 (self->zap, self->domain, uid))
+            S_INC (self, denied_msgs);
+        else
+        if (wire_decode (&rpc_proto, zframe_data (payload), zframe_size (payload), &req,
+                         &field) != WIRE_OK || req.hdr.type != RPC_REQUEST) {
+            if (req.hdr.type == RPC_RESPONSE)
+                wire_msg_free (&rpc_proto, &req);
+            S_INC (self, malformed);
+        }
+        else {
+            if (zhashx_size (self->in) >= RPC_PENDING_MAX) {
+                rpc_msg_t rep = { .hdr.type = RPC_RESPONSE };
+                rep.u.rpc_response.id = req.u.rpc_request.id;
+                rep.u.rpc_response.status = RPC_ERR_REFUSED;
+                snprintf (rep.u.rpc_response.error, sizeof rep.u.rpc_response.error,
+                          "%s: too many requests in flight", self->name);
+                s_encode_send (self, self->router, rid, &rep);
+            }
+            else {
+                s_in_t *in = (s_in_t *) zmalloc (sizeof (s_in_t));
+                assert (in);
+                in->token = ++self->next_token;
+                in->id = req.u.rpc_request.id;
+                in->rid = rid;
+                rid = NULL;
+                in->expires = zclock_mono () + S_INCOMING_TTL;
+                char key [17];
+                s_idkey (key, in->token);
+                zhashx_update (self->in, key, in);
+                S_INC (self, requests_recv);
+                s_emit_request (self, s_peer_by_key (self, uid), in->token,
+                            req.u.rpc_request.method, req.u.rpc_request.body.data,
+                            req.u.rpc_request.body.len);
+            }
+            wire_msg_free (&rpc_proto, &req);
+        }
+    }
+    zframe_destroy (&rid);
+    zframe_destroy (&payload);
+    zmsg_destroy (&msg);
+}
+
+static void
+s_recv_dealer (self_t *self, zsock_t *dealer)
+{
+    zmsg_t *msg = zmsg_recv (dealer);
+    if (!msg)
+        return;
+    zframe_t *payload = zmsg_first (msg);
+    rpc_msg_t rep;
+    const char *field = "";
+    if (zmsg_size (msg) != 1 || zframe_size (payload) > RPC_FRAME_MAX
+    ||  wire_decode (&rpc_proto, zframe_data (payload), zframe_size (payload), &rep, &field)
+        != WIRE_OK) {
+        S_INC (self, malformed);
+        zmsg_destroy (&msg);
+        return;
+    }
+    if (rep.hdr.type != RPC_RESPONSE)
+        S_INC (self, malformed);
+    else {
+        char key [17];
+        s_idkey (key, rep.u.rpc_response.id);
+        if (!zhashx_lookup (self->out, key))
+            S_INC (self, late_responses);   /* timed out, or a resent duplicate */
+        else {
+            S_INC (self, responses_recv);
+            int64_t status = rep.u.rpc_response.status;
+            s_emit_response (self, rep.u.rpc_response.id,
+                        (int) (status < INT32_MIN ? INT32_MIN : status > INT32_MAX ? INT32_MAX
+                                                                                   : status),
+                        rep.u.rpc_response.error, rep.u.rpc_response.body.data,
+                        rep.u.rpc_response.body.len);
+            zhashx_delete (self->out, key);
+        }
+    }
+    wire_msg_free (&rpc_proto, &rep);
+    zmsg_destroy (&msg);
+}
+
+/* ---- timers ------------------------------------------------------------------ */
+
+static int64_t
+s_timers (self_t *self)
+{
+    int64_t now = zclock_mono ();
+    int64_t next = now + 1000;
+    zlistx_t *expired = zlistx_new ();
+    zlistx_set_destructor (expired, s_str_free_fn);
+    for (s_out_t *out = (s_out_t *) zhashx_first (self->out); out;
+         out = (s_out_t *) zhashx_next (self->out)) {
+        if (out->deadline <= now)
+            zlistx_add_end (expired, strdup ((const char *) zhashx_cursor (self->out)));
+        else
+        if (out->deadline < next)
+            next = out->deadline;
+    }
+    for (const char *key = (const char *) zlistx_first (expired); key;
+         key = (const char *) zlistx_next (expired)) {
+        s_out_t *out = (s_out_t *) zhashx_lookup (self->out, key);
+        S_INC (self, timeouts);
+        char why [128];
+        snprintf (why, sizeof why, "%s did not answer in time", out->peer);
+        s_emit_response (self, out->id, RPC_ERR_TIMEOUT, why, "",
+                    (size_t) 0);
+        zhashx_delete (self->out, key);
+    }
+    zlistx_purge (expired);
+    for (s_in_t *in = (s_in_t *) zhashx_first (self->in); in;
+         in = (s_in_t *) zhashx_next (self->in))
+        if (in->expires <= now)
+            zlistx_add_end (expired, strdup ((const char *) zhashx_cursor (self->in)));
+    for (const char *key = (const char *) zlistx_first (expired); key;
+         key = (const char *) zlistx_next (expired))
+        zhashx_delete (self->in, key);
+    zlistx_destroy (&expired);
+    for (s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers); peer;
+         peer = (s_peer_t *) zhashx_next (self->peers)) {
+        if (peer->redial_at && peer->redial_at <= now)
+            s_peer_redial (self, peer);
+        if (peer->redial_at && peer->redial_at < next)
+            next = peer->redial_at;
+    }
+    return next;
+}
+
+/* ---- commands ------------------------------------------------------------------ */
+
+static void
+s_recv_pipe (self_t *self)
+{
+    zmsg_t *req = zmsg_recv (self->pipe);
+    if (!req) {
+        self->terminated = true;
+        return;
+    }
+    char *cmd = zmsg_popstr (req);
+    if (!cmd)
+        log_warn (S_COMP, "empty command");
+    else
+    if (streq (cmd, "$TERM"))
+        self->terminated = true;
+    else
+    if (streq (cmd, "INIT-STATUS"))
+        zsock_send (self->pipe, "iss", self->error [0] ? -1 : 0, self->error,
+                    self->endpoint ? self->endpoint : "");
+    else
+    if (self->error [0])
+        ;                           /* failed init: rpc_new destroys us */
+    else
+    if (streq (cmd, "ALLOW") || streq (cmd, "DENY")) {
+        zframe_t *key = zmsg_pop (req);
+        if (key && zframe_size (key) == 32) {
+            if (streq (cmd, "ALLOW"))
+                zap_allow (self->zap, self->domain, zframe_data (key));
+            else
+                zap_deny (self->zap, self->domain, zframe_data (key));
+        }
+        zframe_destroy (&key);
+    }
+    else
+    if (streq (cmd, "PEER-ADD")) {
+        char *name = zmsg_popstr (req), *endpoint = zmsg_popstr (req);
+        zframe_t *key = zmsg_pop (req);
+        s_peer_add (self, name, endpoint, key ? zframe_data (key) : NULL,
+                    key ? zframe_size (key) : 0);
+        zstr_free (&name);
+        zstr_free (&endpoint);
+        zframe_destroy (&key);
+    }
+    else
+    if (streq (cmd, "PEER-REMOVE")) {
+        char *name = zmsg_popstr (req);
+        if (name) {
+            s_peer_remove (self, name);
+            s_fail_pending (self, name, RPC_ERR_NO_PEER, "peer left the cluster");
+        }
+        zstr_free (&name);
+    }
+    else
+    if (streq (cmd, "REQUEST")) {
+        char *peer = zmsg_popstr (req), *id = zmsg_popstr (req), *method = zmsg_popstr (req);
+        zframe_t *body = zmsg_pop (req);
+        char *timeout = zmsg_popstr (req);
+        if (id)
+            s_cmd_request (self, peer, strtoull (id, NULL, 10), method,
+                           body ? zframe_data (body) : NULL, body ? zframe_size (body) : 0,
+                           timeout ? atoi (timeout) : 0);
+        zstr_free (&peer);
+        zstr_free (&id);
+        zstr_free (&method);
+        zstr_free (&timeout);
+        zframe_destroy (&body);
+    }
+    else
+    if (streq (cmd, "REPLY")) {
+        char *token = zmsg_popstr (req), *status = zmsg_popstr (req), *error = zmsg_popstr (req);
+        zframe_t *body = zmsg_pop (req);
+        if (token && status)
+            s_cmd_reply (self, strtoull (token, NULL, 10), atoi (status), error,
+                         body ? zframe_data (body) : NULL, body ? zframe_size (body) : 0);
+        zstr_free (&token);
+        zstr_free (&status);
+        zstr_free (&error);
+        zframe_destroy (&body);
+    }
+    else
+        log_warn (S_COMP, "unknown command|cmd=%s", cmd);
+    zstr_free (&cmd);
+    zmsg_destroy (&req);
+}
+
+/* ---- lifecycle ------------------------------------------------------------------ */
+
+static int s_instances;
+
+static int
+s_init (self_t *self, const rpc_config_t *cfg)
+{
+    if (!cfg || !cfg->name || !cfg->endpoint || !cfg->public_key || !cfg->secret_key
+    ||  !cfg->zap) {
+        snprintf (self->error, sizeof self->error, "rpc: incomplete configuration");
+        return -1;
+    }
+    snprintf (self->name, sizeof self->name, "%s", cfg->name);
+    if (cfg->zap_domain)
+        snprintf (self->domain, sizeof self->domain, "%s", cfg->zap_domain);
+    else
+        snprintf (self->domain, sizeof self->domain, "rpc/%s", cfg->name);
+    memcpy (self->public_key, cfg->public_key, 32);
+    memcpy (self->secret_key, cfg->secret_key, 32);
+    self->zap = cfg->zap;
+    self->instance = __atomic_add_fetch (&s_instances, 1, __ATOMIC_SEQ_CST);
+    self->router = zsock_new (ZMQ_ROUTER);
+    assert (self->router);
+    zsock_set_linger (self->router, 0);
+    zsock_set_sndtimeo (self->router, 0);
+    if (zap_secure_server (self->router, self->public_key, self->secret_key, self->domain)) {
+        snprintf (self->error, sizeof self->error, "rpc: CURVE setup failed: %s",
+                  zmq_strerror (zmq_errno ()));
+        return -1;
+    }
+    if (zsock_bind (self->router, "%s", cfg->endpoint) < 0) {
+        snprintf (self->error, sizeof self->error, "rpc: cannot bind %s: %s", cfg->endpoint,
+                  zmq_strerror (zmq_errno ()));
+        return -1;
+    }
+    self->endpoint = zsock_last_endpoint (self->router);
+    zpoller_add (self->poller, self->router);
+    log_info (S_COMP, "listening|endpoint=%s domain=%s", self->endpoint, self->domain);
+    return 0;
+}
+
+static void
+s_rpc_actor (zsock_t *pipe, void *args)
+{
+    rpc_t *owner = (rpc_t *) ((void **) args) [0];
+    const rpc_config_t *cfg = (const rpc_config_t *) ((void **) args) [1];
+    self_t self_s;
+    self_t *self = &self_s;
+    memset (self, 0, sizeof *self);
+    self->pipe = pipe;
+    self->c = &owner->c;
+    self->poller = zpoller_new (pipe, NULL);
+    self->peers = zhashx_new ();
+    zhashx_set_destructor (self->peers, s_peer_free_fn);
+    self->out = zhashx_new ();
+    zhashx_set_destructor (self->out, s_out_free_fn);
+    self->in = zhashx_new ();
+    zhashx_set_destructor (self->in, s_in_free_fn);
+    if (s_init (self, cfg))
+        log_error (S_COMP, "start failed|err=\"%s\"", self->error);
+    zsock_signal (pipe, 0);         /* cfg is no longer used */
+
+    while (!self->terminated) {
+        int64_t wait = -1;
+        if (!self->error [0]) {
+            wait = s_timers (self) - zclock_mono ();
+            if (wait < 0)
+                wait = 0;
+        }
+        void *which = zpoller_wait (self->poller, (int) wait);
+        if (which == pipe)
+            s_recv_pipe (self);
+        else
+        if (which && which == self->router)
+            s_recv_router (self);
+        else
+        if (which) {
+            for (s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers); peer;
+                 peer = (s_peer_t *) zhashx_next (self->peers)) {
+                if (which == peer->dealer) {
+                    s_recv_dealer (self, peer->dealer);
+                    break;
+                }
+                if (which == peer->monitor) {
+                    s_recv_monitor (self, peer);
+                    break;
+                }
+            }
+        }
+        else
+        if (zpoller_terminated (self->poller))
+            break;
+    }
+    zhashx_destroy (&self->peers);
+    zhashx_destroy (&self->out);
+    zhashx_destroy (&self->in);
+    zsock_destroy (&self->router);
+    zstr_free (&self->endpoint);
+    zpoller_destroy (&self->poller);
+    sodium_memzero (self->secret_key, sizeof self->secret_key);
+}
+
+rpc_t *
+rpc_new (const rpc_config_t *cfg, char *err, size_t errlen)
+{
+    rpc_t *self = (rpc_t *) zmalloc (sizeof (rpc_t));
+    assert (self);
+    void *args [2] = { self, (void *) (uintptr_t) cfg };
+    self->actor = zactor_new (s_rpc_actor, args);
+    if (!self->actor) {
+        snprintf (err, errlen, "rpc: cannot start actor");
+        free (self);
+        return NULL;
+    }
+    int rc = -1;
+    char *reason = NULL, *endpoint = NULL;
+    zstr_send (self->actor, "INIT-STATUS");
+    if (zsock_recv (self->actor, "iss", &rc, &reason, &endpoint) != 0 || rc != 0) {
+        snprintf (err, errlen, "%s", reason && *reason ? reason : "rpc: start failed");
+        zstr_free (&reason);
+        zstr_free (&endpoint);
+        rpc_destroy (&self);
+        return NULL;
+    }
+    snprintf (self->endpoint, sizeof self->endpoint, "%s", endpoint);
+    zstr_free (&reason);
+    zstr_free (&endpoint);
+    return self;
+}
+
+void
+rpc_destroy (rpc_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    rpc_t *self = *self_p;
+    zactor_destroy (&self->actor);
+    free (self);
+    *self_p = NULL;
+}
+
+zsock_t *
+rpc_sock (rpc_t *self)
+{
+    assert (self);
+    return zactor_sock (self->actor);
+}
+
+const char *
+rpc_endpoint (rpc_t *self)
+{
+    assert (self);
+    return self->endpoint;
+}
+
+void
+rpc_allow (rpc_t *self, const uint8_t *key)
+{
+    assert (self);
+    zsock_send (self->actor, "sb", "ALLOW", key, (size_t) 32);
+}
+
+void
+rpc_deny (rpc_t *self, const uint8_t *key)
+{
+    assert (self);
+    zsock_send (self->actor, "sb", "DENY", key, (size_t) 32);
+}
+
+void
+rpc_peer_add (rpc_t *self, const char *name, const char *endpoint, const uint8_t *key)
+{
+    assert (self);
+    zsock_send (self->actor, "sssb", "PEER-ADD", name, endpoint, key, (size_t) 32);
+}
+
+void
+rpc_peer_remove (rpc_t *self, const char *name)
+{
+    assert (self);
+    zsock_send (self->actor, "ss", "PEER-REMOVE", name);
+}
+
+uint64_t
+rpc_request (rpc_t *self, const char *peer, const char *method, const uint8_t *body,
+             size_t len, int timeout_ms)
+{
+    assert (self);
+    uint64_t id = ++self->next_id;
+    char ids [24], tmo [16];
+    snprintf (ids, sizeof ids, "%" PRIu64, id);
+    snprintf (tmo, sizeof tmo, "%d", timeout_ms);
+    zsock_send (self->actor, "ssssbs", "REQUEST", peer, ids, method, body ? body : (const uint8_t *) "",
+                len, tmo);
+    return id;
+}
+
+void
+rpc_reply (rpc_t *self, uint64_t token, int status, const char *error, const uint8_t *body,
+           size_t len)
+{
+    assert (self);
+    char tok [24], st [16];
+    snprintf (tok, sizeof tok, "%" PRIu64, token);
+    snprintf (st, sizeof st, "%d", status);
+    zsock_send (self->actor, "ssssb", "REPLY", tok, st, error ? error : "",
+                body ? body : (const uint8_t *) "", len);
+}
+
+int
+rpc_recv (rpc_t *self, rpc_event_t *ev)
+{
+    assert (self);
+    memset (ev, 0, sizeof *ev);
+    zmsg_t *msg = zmsg_recv (zactor_sock (self->actor));
+    if (!msg)
+        return -1;
+    char *kind = zmsg_popstr (msg);
+    int rc = -1;
+    if (kind && streq (kind, "REQUEST") && zmsg_size (msg) == 4) {
+        char *peer = zmsg_popstr (msg);
+        char *token = zmsg_popstr (msg);
+        char *method = zmsg_popstr (msg);
+        zframe_t *body = zmsg_pop (msg);
+        ev->type = RPC_EV_REQUEST;
+        snprintf (ev->peer, sizeof ev->peer, "%s", peer ? peer : "");
+        ev->id = token ? strtoull (token, NULL, 10) : 0;
+        snprintf (ev->method, sizeof ev->method, "%s", method ? method : "");
+        ev->len = body ? zframe_size (body) : 0;
+        ev->body = (uint8_t *) malloc (ev->len + 1);
+        assert (ev->body);
+        if (ev->len)
+            memcpy (ev->body, zframe_data (body), ev->len);
+        ev->body [ev->len] = 0;     /* text bodies may be read as strings */
+        zstr_free (&peer);
+        zstr_free (&method);
+        zstr_free (&token);
+        zframe_destroy (&body);
+        rc = 0;
+    }
+    else
+    if (kind && streq (kind, "RESPONSE") && zmsg_size (msg) == 4) {
+        char *id = zmsg_popstr (msg);
+        char *status = zmsg_popstr (msg);    /* 'i' travels as text */
+        char *error = zmsg_popstr (msg);
+        zframe_t *body = zmsg_pop (msg);
+        ev->type = RPC_EV_RESPONSE;
+        ev->id = id ? strtoull (id, NULL, 10) : 0;
+        ev->status = status ? atoi (status) : RPC_ERR_REFUSED;
+        snprintf (ev->error, sizeof ev->error, "%s", error ? error : "");
+        ev->len = body ? zframe_size (body) : 0;
+        ev->body = (uint8_t *) malloc (ev->len + 1);
+        assert (ev->body);
+        if (ev->len)
+            memcpy (ev->body, zframe_data (body), ev->len);
+        ev->body [ev->len] = 0;     /* text bodies may be read as strings */
+        zstr_free (&id);
+        zstr_free (&status);
+        zstr_free (&error);
+        zframe_destroy (&body);
+        rc = 0;
+    }
+    zstr_free (&kind);
+    zmsg_destroy (&msg);
+    return rc;
+}
+
+void
+rpc_event_free (rpc_event_t *ev)
+{
+    if (ev) {
+        free (ev->body);
+        ev->body = NULL;
+        ev->len = 0;
+    }
+}
+
+char *
+rpc_stats (rpc_t *self)
+{
+    assert (self);
+    s_counters_t c;
+#define S_LOAD(f) c.f = __atomic_load_n (&self->c.f, __ATOMIC_RELAXED)
+    S_LOAD (requests_sent); S_LOAD (requests_recv); S_LOAD (responses_sent);
+    S_LOAD (responses_recv); S_LOAD (timeouts); S_LOAD (no_peer); S_LOAD (malformed);
+    S_LOAD (denied_msgs); S_LOAD (send_drops); S_LOAD (late_responses);
+    S_LOAD (handshakes_refused); S_LOAD (redials);
+#undef S_LOAD
+    return zsys_sprintf ("requests_sent=%" PRIu64 " requests_recv=%" PRIu64
+                         " responses_sent=%" PRIu64 " responses_recv=%" PRIu64
+                         " timeouts=%" PRIu64 " no_peer=%" PRIu64 " malformed=%" PRIu64
+                         " denied_msgs=%" PRIu64 " send_drops=%" PRIu64
+                         " late_responses=%" PRIu64 " handshakes_refused=%" PRIu64
+                         " redials=%" PRIu64,
+                         c.requests_sent, c.requests_recv, c.responses_sent, c.responses_recv,
+                         c.timeouts, c.no_peer, c.malformed, c.denied_msgs, c.send_drops,
+                         c.late_responses, c.handshakes_refused, c.redials);
+}
