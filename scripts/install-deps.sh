@@ -14,11 +14,14 @@ PACKAGES=(
     libcmocka-dev                         # unit tests
     libyaml-dev                           # config files
     libmnl-dev                            # netlink
+    libcurl4-openssl-dev                  # HTTP shed drivers (Firecracker, Shed server)
+    libmicrohttpd-dev                     # HTTP test servers for those drivers' tests
     libcurl4-openssl-dev                  # HTTP client: Firecracker and Shed server drivers
     libmicrohttpd-dev                     # HTTP test servers for those drivers
     iputils-ping                          # overlay and driver tests ping across namespaces
     iproute2 nftables                     # namespaces, veths, bridges, fault injection
     iperf3                                # overlay benchmarks
+    dnsmasq-base                          # DNS benchmark reference (binary only, no service)
     python3                               # JSON checks in integration tests
     procps                                # ps/pgrep, sysctl
 )
