@@ -14,8 +14,6 @@ PACKAGES=(
     libcmocka-dev                         # unit tests
     libyaml-dev                           # config files
     libmnl-dev                            # netlink
-    libcurl4-openssl-dev                  # HTTP shed drivers (Firecracker, Shed server)
-    libmicrohttpd-dev                     # HTTP test servers for those drivers' tests
     libcurl4-openssl-dev                  # HTTP client: Firecracker and Shed server drivers
     libmicrohttpd-dev                     # HTTP test servers for those drivers
     iputils-ping                          # overlay and driver tests ping across namespaces
