@@ -40,6 +40,9 @@
 #   $H_TMP/n<i>/data/api.sock   local API (ipc://), what shedctl talks to
 #   $H_TMP/n<i>/node.log        the node's stderr+stdout
 #
+# All nodes of a run share one cluster key (`shedctl keygen`, kept in $H_KEY,
+# passed with --encrypt unless h_start_node's extra args bring their own).
+#
 # Fault injection uses nftables inside the node namespaces, in tables named
 # per run (shP_part for partitions, shP_loss for random loss); deleting the
 # namespaces removes them too, but h_heal / h_loss i 0 remove them earlier.
@@ -81,6 +84,7 @@ H_SKIP=77
 H_ID=""          # run id, "sh<pid>"
 H_N=0            # number of node namespaces
 H_TMP=""         # temp dir of this run
+H_KEY=""         # cluster key of this run (shedctl keygen), given to every node
 H_BRNS=""        # bridge namespace
 H_NS=()          # H_NS[i]: namespace of node i
 H_PID=()         # H_PID[i]: PID of node i's shed-node, "" when not running
