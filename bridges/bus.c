@@ -29,6 +29,8 @@
 #define S_SUBS_MAX       4096            /* distinct prefixes tracked per socket */
 #define S_SUB_MAX        (EVENT_TOPIC_MAX + 1)
 #define S_BATCH          256             /* messages read per poll, per socket */
+#define S_REDIAL_MIN_MS  100             /* first re-dial after a refused handshake */
+#define S_REDIAL_MAX_MS  5000            /* backoff cap */
 
 /* ------------------------------------------------------------------------ */
 /*  Subscription sets                                                       */
@@ -139,6 +141,9 @@ typedef struct {
     char endpoint [256];
     uint8_t key [32];
     zsock_t *xsub;                  /* CURVE client to the peer's origin XPUB */
+    zsock_t *monitor;               /* PAIR reading the xsub's handshake events */
+    int64_t redial_at;              /* mono ms of the next re-dial, 0 = none due */
+    int backoff_ms;                 /* next re-dial delay after a refusal */
     uint64_t boot;                  /* last boot id seen from it, 0 = none */
     zlistx_t *pending;              /* s_pending_t: snapshot requests in flight */
 } s_peer_t;
@@ -162,6 +167,7 @@ typedef struct {
     uint64_t published, invalid, origin_sent, origin_skipped, consumer_sent;
     uint64_t peer_recv, peer_forwarded, forged, malformed, send_errors;
     uint64_t cache_full, snapshots_served, peer_snaps_done, peer_snaps_timeout;
+    uint64_t peer_refused, peer_redials;
 } s_counters_t;
 
 typedef struct {
@@ -195,6 +201,8 @@ typedef struct {
     uint64_t boot;
     uint64_t seq;                   /* last per-origin sequence used */
     uint64_t nonce_counter;
+    uint64_t monitor_counter;       /* unique inproc names for peer monitors */
+    size_t redials_pending;         /* peers with redial_at set */
 
     uint8_t *buf;                   /* EVENT_FRAME_MAX scratch for encoding */
     s_counters_t c;
@@ -221,6 +229,9 @@ s_peer_destroy (void **item)
 {
     s_peer_t *p = (s_peer_t *) *item;
     if (p) {
+        if (p->xsub && p->monitor)
+            zmq_socket_monitor (zsock_resolve (p->xsub), NULL, 0);
+        zsock_destroy (&p->monitor);
         zsock_destroy (&p->xsub);
         zlistx_destroy (&p->pending);
         free (p);
@@ -693,6 +704,120 @@ s_publish (self_t *self, const char *topic, const char *kind, const uint8_t *pay
 /*  Commands                                                                */
 /* ------------------------------------------------------------------------ */
 
+/* Close a peer's XSUB and its monitor (and take them off the poller). */
+static void
+s_peer_disconnect (self_t *self, s_peer_t *peer)
+{
+    if (peer->monitor) {
+        zpoller_remove (self->poller, peer->monitor);
+        zmq_socket_monitor (zsock_resolve (peer->xsub), NULL, 0);
+        zsock_destroy (&peer->monitor);
+    }
+    if (peer->xsub) {
+        zpoller_remove (self->poller, peer->xsub);
+        zsock_destroy (&peer->xsub);
+    }
+    if (peer->redial_at) {
+        peer->redial_at = 0;
+        self->redials_pending--;
+    }
+}
+
+/* Open the peer's XSUB (CURVE client pinned to its key) with a monitor on
+ * its handshakes, and (re)send every subscription it should carry: the
+ * wanted prefixes and the routes of snapshot requests still in flight.
+ * Returns 0 or -1 (errno from libzmq). */
+static int
+s_peer_connect (self_t *self, s_peer_t *peer)
+{
+    peer->xsub = zsock_new (ZMQ_XSUB);
+    assert (peer->xsub);
+    void *h = zsock_resolve (peer->xsub);
+    int hwm = EVENT_RCVHWM, zero = 0;
+    zmq_setsockopt (h, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt (h, ZMQ_LINGER, &zero, sizeof zero);
+    if (zmq_setsockopt (h, ZMQ_CURVE_SERVERKEY, peer->key, 32)
+    ||  zmq_setsockopt (h, ZMQ_CURVE_PUBLICKEY, self->public_key, 32)
+    ||  zmq_setsockopt (h, ZMQ_CURVE_SECRETKEY, self->secret_key, 32))
+        return -1;
+    /* libzmq 4.3 never retries a handshake the server refused (a ZAP
+     * denial is a protocol error that ends the session): if the peer has
+     * not ALLOWed our key yet when we dial, the link would stay dead. The
+     * monitor tells us, and we dial again after a backoff. */
+    char mon [64];
+    snprintf (mon, sizeof mon, "inproc://bus-peer-mon-%016" PRIx64 "-%" PRIu64, self->boot,
+              ++self->monitor_counter);
+    if (zmq_socket_monitor (h, mon, ZMQ_EVENT_HANDSHAKE_SUCCEEDED
+                                    | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                                    | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) == 0) {
+        peer->monitor = zsock_new_pair (mon);
+        if (peer->monitor)
+            zpoller_add (self->poller, peer->monitor);
+    }
+    if (zmq_connect (h, peer->endpoint))
+        return -1;
+    zpoller_add (self->poller, peer->xsub);
+    /* XSUB queues these until the connection is up (and re-sends them on
+     * every reconnect of this socket). */
+    for (size_t i = 0; i < self->wanted.n; i++)
+        s_xsub_send (self, peer->xsub, 1, self->wanted.items [i].data,
+                     self->wanted.items [i].len);
+    for (s_pending_t *p = (s_pending_t *) zlistx_first (peer->pending); p;
+         p = (s_pending_t *) zlistx_next (peer->pending)) {
+        uint8_t sub [S_SUB_MAX * 2];
+        int rl = snprintf ((char *) sub, sizeof sub, "%s%s", EVENT_SNAP_ROUTE, p->nonce);
+        s_xsub_send (self, peer->xsub, 1, sub, (size_t) rl + 1);
+        s_xsub_send (self, peer->xsub, 1, p->req, p->req_len);
+    }
+    return 0;
+}
+
+/* A handshake event of a peer's XSUB. */
+static void
+recv_monitor (self_t *self, s_peer_t *peer)
+{
+    zmsg_t *msg = zmsg_recv (peer->monitor);
+    if (!msg)
+        return;
+    zframe_t *head = zmsg_first (msg);
+    if (head && zframe_size (head) >= 6) {
+        uint16_t event;
+        memcpy (&event, zframe_data (head), sizeof event);
+        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+            peer->backoff_ms = 0;
+        else
+        if (!peer->redial_at) {
+            /* Refused (most likely: it has not ALLOWed our key yet). */
+            self->c.peer_refused++;
+            int delay = peer->backoff_ms ? peer->backoff_ms : S_REDIAL_MIN_MS;
+            peer->backoff_ms = delay * 2 > S_REDIAL_MAX_MS ? S_REDIAL_MAX_MS : delay * 2;
+            peer->redial_at = zclock_mono () + delay;
+            self->redials_pending++;
+            log_debug (S_COMP, "peer refused our handshake|peer=%s event=0x%x redial_ms=%d",
+                       peer->name, event, delay);
+        }
+    }
+    zmsg_destroy (&msg);
+}
+
+/* Dial again every peer whose re-dial is due: a fresh socket, because the
+ * refused session of the old one is gone for good. */
+static void
+s_redial (self_t *self)
+{
+    int64_t now = zclock_mono ();
+    for (s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers); peer;
+         peer = (s_peer_t *) zhashx_next (self->peers)) {
+        if (!peer->redial_at || now < peer->redial_at)
+            continue;
+        s_peer_disconnect (self, peer);
+        self->c.peer_redials++;
+        if (s_peer_connect (self, peer) != 0)
+            log_warn (S_COMP, "cannot re-dial peer|peer=%s endpoint=%s reason=\"%s\"",
+                      peer->name, peer->endpoint, zmq_strerror (errno));
+    }
+}
+
 static int
 s_peer_add (self_t *self, const char *name, const char *endpoint, const char *z85)
 {
@@ -702,7 +827,7 @@ s_peer_add (self_t *self, const char *name, const char *endpoint, const char *z8
         return -1;
     s_peer_t *old = (s_peer_t *) zhashx_lookup (self->peers, name);
     if (old) {
-        zpoller_remove (self->poller, old->xsub);
+        s_peer_disconnect (self, old);
         self->peer_snaps_pending -= zlistx_size (old->pending);
         zhashx_delete (self->peers, name);
     }
@@ -714,29 +839,15 @@ s_peer_add (self_t *self, const char *name, const char *endpoint, const char *z8
     peer->pending = zlistx_new ();
     assert (peer->pending);
     zlistx_set_destructor (peer->pending, s_free_item);
-    peer->xsub = zsock_new (ZMQ_XSUB);
-    assert (peer->xsub);
-    void *h = zsock_resolve (peer->xsub);
-    int hwm = EVENT_RCVHWM, zero = 0;
-    zmq_setsockopt (h, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    zmq_setsockopt (h, ZMQ_LINGER, &zero, sizeof zero);
-    if (zmq_setsockopt (h, ZMQ_CURVE_SERVERKEY, key, 32)
-    ||  zmq_setsockopt (h, ZMQ_CURVE_PUBLICKEY, self->public_key, 32)
-    ||  zmq_setsockopt (h, ZMQ_CURVE_SECRETKEY, self->secret_key, 32)
-    ||  zmq_connect (h, endpoint)) {
+    if (s_peer_connect (self, peer) != 0) {
         log_warn (S_COMP, "cannot connect to peer|peer=%s endpoint=%s reason=\"%s\"", name,
                   endpoint, zmq_strerror (errno));
+        s_peer_disconnect (self, peer);
         void *item = peer;
         s_peer_destroy (&item);
         return -1;
     }
     zhashx_insert (self->peers, name, peer);
-    zpoller_add (self->poller, peer->xsub);
-    /* XSUB queues these until the connection is up (and re-sends them on
-     * every reconnect). */
-    for (size_t i = 0; i < self->wanted.n; i++)
-        s_xsub_send (self, peer->xsub, 1, self->wanted.items [i].data,
-                     self->wanted.items [i].len);
     s_peer_snapshot_all (self, peer);
     log_info (S_COMP, "peer added|peer=%s endpoint=%s", name, endpoint);
     return 0;
@@ -748,7 +859,7 @@ s_peer_remove (self_t *self, const char *name)
     s_peer_t *peer = name ? (s_peer_t *) zhashx_lookup (self->peers, name) : NULL;
     if (!peer)
         return -1;
-    zpoller_remove (self->poller, peer->xsub);
+    s_peer_disconnect (self, peer);
     self->peer_snaps_pending -= zlistx_size (peer->pending);
     zhashx_delete (self->peers, name);
     /* Its last values would no longer be kept fresh: forget them. */
@@ -783,12 +894,14 @@ s_stats (self_t *self)
                 " send_errors=%" PRIu64 " cache=%zu cache_full=%" PRIu64
                 " snapshots_served=%" PRIu64 " peer_snaps_done=%" PRIu64
                 " peer_snaps_timeout=%" PRIu64 " peers=%zu origin_subs=%zu consumer_subs=%zu"
-                " zap_admitted=%" PRIu64 " zap_refused=%" PRIu64,
+                " zap_admitted=%" PRIu64 " zap_refused=%" PRIu64
+                " peer_refused=%" PRIu64 " peer_redials=%" PRIu64,
                 c->published, c->invalid, c->origin_sent, c->origin_skipped, c->consumer_sent,
                 c->peer_recv, c->peer_forwarded, c->forged, c->malformed, c->send_errors,
                 zhashx_size (self->cache), c->cache_full, c->snapshots_served,
                 c->peer_snaps_done, c->peer_snaps_timeout, zhashx_size (self->peers),
-                self->origin.subs.n, self->wanted.n, adm + adm2, ref + ref2);
+                self->origin.subs.n, self->wanted.n, adm + adm2, ref + ref2,
+                c->peer_refused, c->peer_redials);
 }
 
 /* Fast path for PUBLISH: read the frames with zmq_msg, no zmsg. */
@@ -1236,6 +1349,8 @@ s_self_new (zsock_t *pipe, const bus_config_t *cfg)
 static int
 s_timeout (self_t *self)
 {
+    if (self->redials_pending)
+        return 20;
     return self->peer_snaps_pending || zlistx_size (self->requests) ? 50 : -1;
 }
 
@@ -1275,12 +1390,19 @@ bus_actor (zsock_t *pipe, void *args)
                     recv_peer (self, peer);
                     break;
                 }
+                else
+                if (peer->monitor == which) {
+                    recv_monitor (self, peer);
+                    break;
+                }
         }
         else
         if (zpoller_terminated (self->poller))
             break;
         if (self->peer_snaps_pending || zlistx_size (self->requests))
             s_expire (self);
+        if (self->redials_pending)
+            s_redial (self);
     }
     s_self_destroy (&self);
 }

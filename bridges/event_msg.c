@@ -8,6 +8,7 @@
 static int s_validate (uint16_t type, const void *body, const char **why);
 
 WIRE_DEFINE_PROTO (event, EVENT_MESSAGES, EVENT_VERSION_MIN, EVENT_VERSION, s_validate)
+WIRE_DEFINE_PROTO (evpay, EVPAY_MESSAGES, EVENT_VERSION_MIN, EVENT_VERSION, NULL)
 
 static bool
 s_printable (const char *s, size_t max)

@@ -92,6 +92,52 @@
 WIRE_DECLARE_PROTO (event, EVENT_MESSAGES)
 
 /* ------------------------------------------------------------------------ */
+/*  Payloads the node itself publishes (docs/events.md "Payloads")          */
+/* ------------------------------------------------------------------------ */
+
+/* Agent events carry the agent message as the agent sent it (agent_proto,
+ * kind "agent.<type>"); the node's own events carry one of these (evpay
+ * protocol, its own version and type so a consumer can tell them apart):
+ *
+ *   EVPAY_MEMBER (kind "member") on `member.<node>`: a membership change.
+ *       `observer` is the node that saw it: the member itself for its own
+ *       join / update / leave, another node for suspect / fail (each
+ *       observer publishes its own observation, under its own origin).
+ *   EVPAY_RECORD (kind "record") on `service.<name>` and
+ *       `shed.<node>.<shed>`: a replicated record of the origin changed;
+ *       `value` is the record value as stored (cluster/records.h). */
+#define EVPAY_CHANGE_MAX     15
+#define EVPAY_TAGS_MAX       64
+
+#define EVPAY_MEMBER_FIELDS(F, T) \
+    F (T, 2,  node,     WIRE_STR,  EVENT_NODE_MAX,    WIRE_REQ, _)  \
+    F (T, 3,  change,   WIRE_STR,  EVPAY_CHANGE_MAX,  WIRE_REQ, _)  \
+    F (T, 4,  observer, WIRE_STR,  EVENT_NODE_MAX,    WIRE_REQ, _)  \
+    F (T, 5,  addr,     WIRE_STR,  63,                WIRE_OPT, _)  \
+    F (T, 6,  port,     WIRE_U64,  65535,             WIRE_OPT, _)  \
+    F (T, 7,  inc,      WIRE_U64,  0,                 WIRE_OPT, _)  \
+    F (T, 8,  tags,     WIRE_TAGS, EVPAY_TAGS_MAX,    WIRE_OPT, _)  \
+    F (T, 9,  reason,   WIRE_STR,  63,                WIRE_OPT, _)
+
+#define EVPAY_RECORD_FIELDS(F, T) \
+    F (T, 2,  change,   WIRE_STR,  EVPAY_CHANGE_MAX,  WIRE_REQ, _)  \
+    F (T, 3,  origin,   WIRE_STR,  EVENT_NODE_MAX,    WIRE_REQ, _)  \
+    F (T, 4,  rkind,    WIRE_STR,  31,                WIRE_REQ, _)  \
+    F (T, 5,  key,      WIRE_STR,  255,               WIRE_REQ, _)  \
+    F (T, 6,  version,  WIRE_U64,  0,                 WIRE_OPT, _)  \
+    F (T, 7,  status,   WIRE_STR,  15,                WIRE_OPT, _)  \
+    F (T, 8,  value,    WIRE_BLOB, EVENT_PAYLOAD_MAX / 2, WIRE_OPT, _)
+
+#define EVPAY_MESSAGES(M) \
+    M (EVPAY_MEMBER, evpay_member, 1, EVPAY_MEMBER_FIELDS) \
+    M (EVPAY_RECORD, evpay_record, 2, EVPAY_RECORD_FIELDS)
+
+WIRE_DECLARE_PROTO (evpay, EVPAY_MESSAGES)
+
+#define EVPAY_KIND_MEMBER    "member"
+#define EVPAY_KIND_RECORD    "record"
+
+/* ------------------------------------------------------------------------ */
 /*  Frames and topics                                                       */
 /* ------------------------------------------------------------------------ */
 

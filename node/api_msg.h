@@ -185,6 +185,51 @@ WIRE_DECLARE_RECORD (api_svc, API_SVC_FIELDS)
     F (T, 2, index,         WIRE_U64,  0,         WIRE_REQ, _)                 \
     F (T, 3, services,      WIRE_LIST, API_SERVICES_MAX, WIRE_OPT, api_svc)
 
+/* ---- Events and agents (docs/events.md), type ids 60-69 ------------------- */
+#define API_EVENTS_REQ_FIELDS(F, T)
+
+/* The node's event bus: where a local consumer connects, and counters. */
+#define API_EVENTS_REP_FIELDS(F, T)                                            \
+    F (T, 2, local,         WIRE_STR,  API_TEXT_MAX, WIRE_REQ, _)              \
+    F (T, 3, origin,        WIRE_STR,  API_TEXT_MAX, WIRE_OPT, _)              \
+    F (T, 4, remote,        WIRE_STR,  API_TEXT_MAX, WIRE_OPT, _)              \
+    F (T, 5, stats,         WIRE_STR,  1024,         WIRE_OPT, _)              \
+    F (T, 6, dropped,       WIRE_U64,  0,            WIRE_OPT, _)
+
+#define API_AGENTS_LIST   0
+#define API_AGENTS_ATTACH 1         /* debug: listen at <data_dir>/sheds/NAME/agent.sock */
+#define API_AGENTS_DETACH 2
+#define API_AGENTS_MAX    1024
+
+#define API_AGENTS_REQ_FIELDS(F, T)                                            \
+    F (T, 2, op,            WIRE_U64,  2,            WIRE_REQ, _)              \
+    F (T, 3, shed,          WIRE_STR,  63,           WIRE_OPT, _)
+
+/* One shed's agent channel: connection, counters, latest metrics. */
+#define API_AGENT_FIELDS(F, T)                                                 \
+    F (T, 1,  shed,         WIRE_STR,  63,           WIRE_REQ, _)              \
+    F (T, 2,  path,         WIRE_STR,  API_TEXT_MAX, WIRE_OPT, _)              \
+    F (T, 3,  connected,    WIRE_BOOL, 0,            WIRE_OPT, _)              \
+    F (T, 4,  connections,  WIRE_U64,  0,            WIRE_OPT, _)              \
+    F (T, 5,  frames_in,    WIRE_U64,  0,            WIRE_OPT, _)              \
+    F (T, 6,  events,       WIRE_U64,  0,            WIRE_OPT, _)              \
+    F (T, 7,  bad,          WIRE_U64,  0,            WIRE_OPT, _)              \
+    F (T, 8,  agent_dropped, WIRE_U64, 0,            WIRE_OPT, _)              \
+    F (T, 9,  published,    WIRE_U64,  0,            WIRE_OPT, _)              \
+    F (T, 10, bus_dropped,  WIRE_U64,  0,            WIRE_OPT, _)              \
+    F (T, 11, has_metrics,  WIRE_BOOL, 0,            WIRE_OPT, _)              \
+    F (T, 12, metrics_age_ms, WIRE_U64, 0,           WIRE_OPT, _)              \
+    F (T, 13, cpu_pct,      WIRE_F64,  0,            WIRE_OPT, _)              \
+    F (T, 14, mem_used,     WIRE_U64,  0,            WIRE_OPT, _)              \
+    F (T, 15, mem_total,    WIRE_U64,  0,            WIRE_OPT, _)              \
+    F (T, 16, load1,        WIRE_F64,  0,            WIRE_OPT, _)              \
+    F (T, 17, procs,        WIRE_U64,  0,            WIRE_OPT, _)
+WIRE_DECLARE_RECORD (api_agent, API_AGENT_FIELDS)
+
+#define API_AGENTS_REP_FIELDS(F, T)                                            \
+    F (T, 2, message,       WIRE_STR,  API_TEXT_MAX, WIRE_OPT, _)              \
+    F (T, 3, sheds,         WIRE_LIST, API_AGENTS_MAX, WIRE_OPT, api_agent)
+
 #define API_MESSAGES(M)                                                        \
     M (API_ERROR,       api_error,       1, API_ERROR_FIELDS)                  \
     M (API_STATUS_REQ,  api_status_req,  2, API_STATUS_REQ_FIELDS)             \
@@ -204,7 +249,11 @@ WIRE_DECLARE_RECORD (api_svc, API_SVC_FIELDS)
     M (API_SVC_LIST_REQ,       api_svc_list_req,       22, API_SVC_LIST_REQ_FIELDS)       \
     M (API_SVC_LIST_REP,       api_svc_list_rep,       23, API_SVC_LIST_REP_FIELDS)       \
     M (API_SVC_SHOW_REQ,       api_svc_show_req,       24, API_SVC_SHOW_REQ_FIELDS)       \
-    M (API_SVC_WATCH_REQ,      api_svc_watch_req,      25, API_SVC_WATCH_REQ_FIELDS)
+    M (API_SVC_WATCH_REQ,      api_svc_watch_req,      25, API_SVC_WATCH_REQ_FIELDS) \
+    M (API_EVENTS_REQ,         api_events_req,         60, API_EVENTS_REQ_FIELDS)         \
+    M (API_EVENTS_REP,         api_events_rep,         61, API_EVENTS_REP_FIELDS)         \
+    M (API_AGENTS_REQ,         api_agents_req,         62, API_AGENTS_REQ_FIELDS)         \
+    M (API_AGENTS_REP,         api_agents_rep,         63, API_AGENTS_REP_FIELDS)
 
 WIRE_DECLARE_PROTO (api, API_MESSAGES)
 

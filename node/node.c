@@ -7,7 +7,9 @@
 #include "crypto/identity.h"
 #include "crypto/keyring.h"
 #include "node/api_server.h"
+#include "node/node_agents.h"
 #include "node/node_catalog.h"
+#include "node/node_events.h"
 #include "node/node_members.h"
 #include "node/node_state.h"
 #include "cluster/records.h"
@@ -35,6 +37,8 @@ struct _shed_node_t {
     zap_t *zap;                     /* one ZAP handler for every CURVE socket */
     shed_nstate_t *state;           /* replicated state over node links */
     shed_catalog_t *catalog;        /* service catalog, health checks, DNS */
+    shed_events_t *events;          /* event bus: cluster-wide pub/sub */
+    shed_agents_t *agents;          /* agent channels of this node's sheds */
 };
 
 /* -------------------------------------------------------------------------
@@ -251,6 +255,14 @@ shed_node_new (const shed_config_t *cfg, char *err, size_t errlen)
     self->catalog = shed_catalog_new (&self->cfg, self->state, self->loop, self->api, err, errlen);
     if (!self->catalog)
         goto fail;
+    self->events = shed_events_new (&self->cfg, self->identity, self->zap, self->members,
+                                    self->state, self->loop, self->api, err, errlen);
+    if (!self->events)
+        goto fail;
+    self->agents = shed_agents_new (&self->cfg, self->events, self->catalog, self->loop,
+                                    self->api, err, errlen);
+    if (!self->agents)
+        goto fail;
 
     char pub[SHED_KEY_TEXT_MAX];
     shed_key_to_text (shed_identity_x25519_public (self->identity), pub);
@@ -271,8 +283,10 @@ shed_node_run (shed_node_t *self)
      * handler sets zsys_interrupted. */
     zloop_start (self->loop);
     log_info ("node", "shutting down|name=%s", self->cfg.name);
-    if (self->cfg.leave_on_terminate)
+    if (self->cfg.leave_on_terminate) {
+        shed_events_leaving (self->events);
         shed_members_leave (self->members);
+    }
     return 0;
 }
 
@@ -282,6 +296,8 @@ shed_node_destroy (shed_node_t **self_p)
     if (!self_p || !*self_p)
         return;
     shed_node_t *self = *self_p;
+    shed_agents_destroy (&self->agents);
+    shed_events_destroy (&self->events);
     shed_catalog_destroy (&self->catalog);
     shed_nstate_destroy (&self->state);
     shed_members_destroy (&self->members);

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# integration/test_events.sh: cluster-wide events end to end (docs/events.md).
+# 3 nodes in network namespaces (see harness.sh), consumers on node 3 only:
+#   - `shedctl events --json member.` on node 3 sees node 1's tags update
+#     (published by node 1, origin node1) and node 2's leave (published by
+#     node 2 before it goes, origin node2);
+#   - `shedctl agents attach web1` on node 1 gives an agent socket; a real
+#     shed-agent started in node 1's namespace connects to it, and a
+#     consumer on node 3 subscribed to `metrics.` and `log.` receives node
+#     1's metrics and the supervised process's log line `hi`, with origin
+#     node1 and strictly increasing per-origin sequence numbers;
+#   - a consumer on node 3 subscribed only to `metrics.` receives metrics
+#     and no `log.` event (subscriptions filter upstream).
+# Needs root; exits 77 (skip) otherwise.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR
+. "$(dirname "$0")/harness.sh"
+
+AGENT_BIN=${SHED_AGENT_BIN:-$H_BUILD/agent/shed-agent}
+[[ -x "$AGENT_BIN" ]] || h_skip "shed-agent not built: $AGENT_BIN"
+
+N=3
+h_init "$N"
+for ((i = 1; i <= N; i++)); do h_start_node "$i"; done
+for ((i = 1; i <= N; i++)); do h_wait_ready "$i" 30; done
+h_wait_members 3 20 || h_fail "the 3 nodes did not see each other"
+
+# t_consume I FILE ARGS...: run `shedctl events --json ARGS` on node I in the
+# background, output in FILE; the PID goes to T_PID (and to the harness's
+# list, so a failed run still stops it).
+T_PID=""
+t_consume() {
+    local i=$1 out=$2
+    shift 2
+    SHED_CTL_TIMEOUT=60 h_ctl "$i" events --json "$@" >"$out" 2>"$out.err" &
+    T_PID=$!
+    H_STARTED_PIDS+=("$T_PID")
+}
+
+# t_check FILE PYTHON: run the check (a python snippet over `events`, the
+# list of JSON objects read from FILE) and fail with its message.
+t_check() {
+    local file=$1 code=$2 why
+    if ! why=$(python3 - "$file" 2>&1 <<EOF
+import json, sys
+events = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+def fail(msg):
+    sys.exit(msg + "\n" + "\n".join(json.dumps(e) for e in events[-20:]))
+$code
+EOF
+    ); then
+        h_fail "$file: $why"
+    fi
+}
+
+# Subscriptions need a moment to travel from node 3 to the other nodes'
+# publishers; events before that are (correctly) not sent.
+SUB_SETTLE=2
+
+# ---- membership events --------------------------------------------------
+members_out=$H_TMP/members.jsonl
+t_consume 3 "$members_out" --timeout 15 member.
+members_pid=$T_PID
+sleep "$SUB_SETTLE"
+h_ctl 1 tags set role=events-test >/dev/null || h_fail "tags set on node 1 failed"
+sleep 1
+h_ctl 2 leave >/dev/null || h_fail "leave on node 2 failed"
+wait "$members_pid" || h_fail "events consumer for member. failed (see $members_out.err)"
+h_log "member events: $(wc -l <"$members_out")"
+t_check "$members_out" '
+tags = [e for e in events if e["topic"] == "member.node1" and e["origin"] == "node1"
+        and e["payload"].get("change") == "update"
+        and e["payload"].get("tags", {}).get("role") == "events-test"]
+if not tags: fail("no tags update from node1")
+leave = [e for e in events if e["topic"] == "member.node2" and e["origin"] == "node2"
+         and e["payload"].get("change") == "leave" and e["payload"].get("observer") == "node2"]
+if not leave: fail("no leave from node2")
+for e in events:
+    if e["kind"] != "member": fail("unexpected kind %r" % e["kind"])
+    if e["payload"].get("change") in ("join", "update", "leave") and e["origin"] != e["payload"]["node"]:
+        fail("own-change event published by another node: %r" % e)
+'
+
+# ---- agent events ---------------------------------------------------------
+path=$(h_ctl 1 agents attach web1) || h_fail "agents attach failed"
+h_log "agent socket: $path"
+[[ "$path" == "$(h_datadir 1)/sheds/web1/agent.sock" ]] || h_fail "unexpected agent socket path '$path'"
+
+both_out=$H_TMP/metrics-log.jsonl
+only_out=$H_TMP/metrics-only.jsonl
+t_consume 3 "$both_out" --timeout 20 metrics. log.
+both_pid=$T_PID
+t_consume 3 "$only_out" --timeout 20 metrics.
+only_pid=$T_PID
+sleep "$SUB_SETTLE"
+
+h_exec 1 "$AGENT_BIN" --connect "unix:$path" --shed web1 --metrics-interval 200 \
+    --run hello='sh -c "echo hi; sleep 0.2"' >"$H_TMP/agent.log" 2>&1 &
+agent_pid=$!
+H_STARTED_PIDS+=("$agent_pid")
+
+wait "$both_pid" || h_fail "events consumer for metrics./log. failed (see $both_out.err)"
+wait "$only_pid" || h_fail "events consumer for metrics. failed (see $only_out.err)"
+h_ctl 1 agents | sed 's/^/    /' >&2 || true
+agents_json=$(h_ctl 1 --json agents) || h_fail "shedctl agents failed"
+kill -TERM "$agent_pid" 2>/dev/null || true
+wait "$agent_pid" 2>/dev/null || true
+h_log "metrics+log events: $(wc -l <"$both_out"), metrics-only events: $(wc -l <"$only_out")"
+
+t_check "$both_out" '
+metrics = [e for e in events if e["topic"] == "metrics.node1.web1"]
+if not metrics: fail("no metrics.node1.web1 event")
+logs = [e for e in events if e["topic"].startswith("log.node1.web1.")]
+if not any(e["payload"].get("text") == "hi" for e in logs): fail("no log line hi")
+for e in metrics + logs:
+    if e["origin"] != "node1": fail("origin %r, expected node1" % e["origin"])
+seqs = [e["seq"] for e in events if e["origin"] == "node1"]
+if any(b <= a for a, b in zip(seqs, seqs[1:])): fail("per-origin seq not increasing: %r" % seqs)
+if any(e["gap"] for e in events): fail("sequence gaps reported")
+'
+t_check "$only_out" '
+if not any(e["topic"] == "metrics.node1.web1" for e in events): fail("no metrics event")
+bad = [e["topic"] for e in events if not e["topic"].startswith("metrics.")]
+if bad: fail("events outside metrics.: %r" % bad[:5])
+'
+python3 -c '
+import json, sys
+a = json.loads(sys.argv[1])
+w = [x for x in a if x["shed"] == "web1"]
+if not w or w[0]["events"] == 0 or w[0]["published"] == 0:
+    sys.exit("shedctl agents: web1 has no events: %r" % a)
+' "$agents_json" || h_fail "shedctl agents does not account for web1's events"
+h_log "PASS"

@@ -1,0 +1,56 @@
+/*
+ * node_agents.h - the daemon's side of the agent channel (docs/agent.md):
+ * one agent host (bridges/agent_host.h) for the node, every agent event
+ * forwarded to the event bus, agent services fed to the service catalog.
+ *
+ * Agent event -> bus (topic from agent_event_topic, origin = this node):
+ *   CONNECTED            shed.<node>.<shed>        kind agent.hello    payload HELLO
+ *   METRICS              metrics.<node>.<shed>     kind agent.metrics
+ *   PROC_EVENT           proc.<node>.<shed>        kind agent.proc
+ *   LOG                  log.<node>.<shed>.<stream> kind agent.log
+ *   SERVICE_*            service.<node>.<shed>.<name> kind agent.service_*
+ *   PROVISION_*          provision.<node>.<shed>   kind agent.provision_*
+ *   DROPPED              shed.<node>.<shed>        kind agent.dropped
+ *   DISCONNECTED         shed.<node>.<shed>        kind agent.disconnected
+ *                        (payload: an agent CLOSE carrying the reason)
+ * The payload is the agent message as the agent_proto encoding (what the
+ * agent sent, re-encoded after validation).
+ *
+ * Agent services -> catalog: SERVICE_REGISTER registers instance id
+ * "<shed>.<name>" (check none: the agent reports health), SERVICE_HEALTH
+ * sets its health, SERVICE_DEREGISTER removes it.
+ *
+ * The scheduler calls shed_agents_add when a shed starts (with the socket
+ * its driver gives the agent) and shed_agents_remove when it stops.
+ */
+#ifndef SHED_NODE_AGENTS_H
+#define SHED_NODE_AGENTS_H
+
+#include "node/api_server.h"
+#include "node/config.h"
+#include "node/node_catalog.h"
+#include "node/node_events.h"
+
+#include <czmq.h>
+
+typedef struct _shed_agents_t shed_agents_t;
+
+/* Start the agent host. `events` must outlive it; `catalog` may be NULL
+ * (agent services are then only published). NULL with a reason on failure. */
+shed_agents_t *shed_agents_new (const shed_config_t *cfg, shed_events_t *events,
+                                shed_catalog_t *catalog, zloop_t *loop, shed_api_server_t *api,
+                                char *err, size_t errlen);
+/* Close every listener (removing the socket files). NULL-safe. */
+void shed_agents_destroy (shed_agents_t **self_p);
+
+/* Listen for shed `shed`'s agent on the Unix socket `socket_path` (its
+ * directory is created 0700 if missing; a stale socket is replaced).
+ * Returns 0, or -1 with a one-line reason. */
+int shed_agents_add (shed_agents_t *self, const char *shed, const char *socket_path,
+                     char *err, size_t errlen);
+
+/* Stop listening for a shed (a connected agent is disconnected, its
+ * services deregistered). Returns 0, or -1 if unknown. */
+int shed_agents_remove (shed_agents_t *self, const char *shed);
+
+#endif
