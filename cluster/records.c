@@ -1,6 +1,7 @@
 /* records.c - descriptor tables and helpers for state record values. */
 #include "cluster/records.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const char *s_health[] = { "passing", "warning", "critical" };
@@ -37,6 +38,23 @@ s_validate (uint16_t type, const void *body, const char **why)
         }
         if (s->protocol[0] && strcmp (s->protocol, "tcp") && strcmp (s->protocol, "udp")) {
             *why = "protocol must be tcp or udp";
+            return -1;
+        }
+    }
+    if (type == REC_ENDPOINT) {
+        /* Every node programs its FDB and ARP table from these: refuse
+         * anything that is not a plain IPv4 address and a colon MAC. */
+        const rec_endpoint_t *e = body;
+        unsigned v[6], a, b, c, d;
+        char tail;
+        if (sscanf (e->mac, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4],
+                    &v[5], &tail) != 6 || strlen (e->mac) != 17) {
+            *why = "endpoint mac must be aa:bb:cc:dd:ee:ff";
+            return -1;
+        }
+        if (sscanf (e->ip, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) != 4 || a > 255 || b > 255
+            || c > 255 || d > 255) {
+            *why = "endpoint ip must be IPv4";
             return -1;
         }
     }

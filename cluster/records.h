@@ -9,6 +9,8 @@
  *
  *   kind "node"     key = node name         REC_NODE     one per node
  *   kind "service"  key = "<name>/<id>"     REC_SERVICE  one per instance
+ *   kind "overlay"  key = node name         REC_OVERLAY  one per node (docs/overlay.md)
+ *   kind "endpoint" key = MAC "02:00:..."   REC_ENDPOINT one per shed interface
  * Later kinds (shed, overlay) add their messages here.
  */
 #ifndef SHED_RECORDS_H
@@ -21,6 +23,8 @@
 
 #define REC_KIND_NODE    "node"
 #define REC_KIND_SERVICE "service"
+#define REC_KIND_OVERLAY  "overlay"
+#define REC_KIND_ENDPOINT "endpoint"
 
 #define REC_NAME_MAX     63         /* node, shed and service names */
 #define REC_ADDR_MAX     45         /* textual IPv4/IPv6 address */
@@ -70,9 +74,36 @@
     F (T, 14, output,      WIRE_STR,  REC_OUTPUT_MAX,   WIRE_OPT, _)           \
     F (T, 15, updated_ms,  WIRE_U64,  0,                WIRE_OPT, _)
 
+/* A node's overlay: its address block claim (claim_ms = wall clock of the
+ * claim, lower wins a conflict; see node/ipam.h), where its datapath
+ * listens, its X25519 key, MTU and mode ("encrypted" | "plain"). An empty
+ * block means "no block held" (all taken, or just lost a conflict). */
+#define REC_OVERLAY_FIELDS(F, T)                                               \
+    F (T, 2,  node,        WIRE_STR,  REC_NAME_MAX,     WIRE_REQ, _)           \
+    F (T, 3,  block,       WIRE_STR,  REC_ADDR_MAX + 4, WIRE_OPT, _)           \
+    F (T, 4,  claim_ms,    WIRE_U64,  0,                WIRE_OPT, _)           \
+    F (T, 5,  addr,        WIRE_STR,  REC_ADDR_MAX,     WIRE_REQ, _)           \
+    F (T, 6,  port,        WIRE_U64,  65535,            WIRE_REQ, _)           \
+    F (T, 7,  public_key,  WIRE_BIN,  32,               WIRE_OPT, _)           \
+    F (T, 8,  mtu,         WIRE_U64,  65535,            WIRE_OPT, _)           \
+    F (T, 9,  mode,        WIRE_STR,  15,               WIRE_OPT, _)           \
+    F (T, 10, vni,         WIRE_U64,  16777215,         WIRE_OPT, _)           \
+    F (T, 11, gateway,     WIRE_STR,  REC_ADDR_MAX,     WIRE_OPT, _)
+
+/* One shed interface on the overlay: key = its MAC; the owning node
+ * programs nothing for it, every other node points MAC -> node (FDB) and
+ * ip -> MAC (ARP / neighbour). */
+#define REC_ENDPOINT_FIELDS(F, T)                                              \
+    F (T, 2,  ip,          WIRE_STR,  REC_ADDR_MAX,     WIRE_REQ, _)           \
+    F (T, 3,  mac,         WIRE_STR,  17,               WIRE_REQ, _)           \
+    F (T, 4,  node,        WIRE_STR,  REC_NAME_MAX,     WIRE_REQ, _)           \
+    F (T, 5,  shed,        WIRE_STR,  REC_NAME_MAX,     WIRE_OPT, _)
+
 #define REC_MESSAGES(M)                                                        \
     M (REC_NODE,    rec_node,    1, REC_NODE_FIELDS)                           \
-    M (REC_SERVICE, rec_service, 2, REC_SERVICE_FIELDS)
+    M (REC_SERVICE, rec_service, 2, REC_SERVICE_FIELDS)                        \
+    M (REC_OVERLAY,  rec_overlay,  10, REC_OVERLAY_FIELDS)                     \
+    M (REC_ENDPOINT, rec_endpoint, 11, REC_ENDPOINT_FIELDS)
 
 WIRE_DECLARE_PROTO (rec, REC_MESSAGES)
 

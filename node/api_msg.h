@@ -230,6 +230,98 @@ WIRE_DECLARE_RECORD (api_agent, API_AGENT_FIELDS)
     F (T, 2, message,       WIRE_STR,  API_TEXT_MAX, WIRE_OPT, _)              \
     F (T, 3, sheds,         WIRE_LIST, API_AGENTS_MAX, WIRE_OPT, api_agent)
 
+/* ---- Overlay network (docs/overlay.md) ------------------------------------ */
+#define API_NET_PEERS_MAX   4096
+
+#define API_NETWORK_REQ_FIELDS(F, T)
+
+/* One node's block as its REC_OVERLAY record says. */
+#define API_NETBLOCK_FIELDS(F, T)                                              \
+    F (T, 1, node,         WIRE_STR,  63,        WIRE_REQ, _)                  \
+    F (T, 2, block,        WIRE_STR,  20,        WIRE_OPT, _)                  \
+    F (T, 3, addr,         WIRE_STR,  45,        WIRE_OPT, _)                  \
+    F (T, 4, port,         WIRE_U64,  65535,     WIRE_OPT, _)                  \
+    F (T, 5, mode,         WIRE_STR,  15,        WIRE_OPT, _)                  \
+    F (T, 6, status,       WIRE_STR,  15,        WIRE_OPT, _)
+WIRE_DECLARE_RECORD (api_netblock, API_NETBLOCK_FIELDS)
+
+/* One datapath peer: session state and counters; drops = reason -> count
+ * (non-zero only). session: "established" | "handshaking" | "plain". */
+#define API_NETPEER_FIELDS(F, T)                                               \
+    F (T, 1,  node,        WIRE_STR,  63,        WIRE_REQ, _)                  \
+    F (T, 2,  addr,        WIRE_STR,  45,        WIRE_OPT, _)                  \
+    F (T, 3,  port,        WIRE_U64,  65535,     WIRE_OPT, _)                  \
+    F (T, 4,  session,     WIRE_STR,  15,        WIRE_OPT, _)                  \
+    F (T, 5,  aead,        WIRE_STR,  23,        WIRE_OPT, _)                  \
+    F (T, 6,  key_age_ms,  WIRE_U64,  0,         WIRE_OPT, _)                  \
+    F (T, 7,  handshakes,  WIRE_U64,  0,         WIRE_OPT, _)                  \
+    F (T, 8,  tx_packets,  WIRE_U64,  0,         WIRE_OPT, _)                  \
+    F (T, 9,  tx_bytes,    WIRE_U64,  0,         WIRE_OPT, _)                  \
+    F (T, 10, rx_packets,  WIRE_U64,  0,         WIRE_OPT, _)                  \
+    F (T, 11, rx_bytes,    WIRE_U64,  0,         WIRE_OPT, _)                  \
+    F (T, 12, drops,       WIRE_TAGS, 32,        WIRE_OPT, _)
+WIRE_DECLARE_RECORD (api_netpeer, API_NETPEER_FIELDS)
+
+#define API_NETWORK_REP_FIELDS(F, T)                                           \
+    F (T, 2,  mode,        WIRE_STR,  15,        WIRE_REQ, _)                  \
+    F (T, 3,  cidr,        WIRE_STR,  20,        WIRE_OPT, _)                  \
+    F (T, 4,  block,       WIRE_STR,  20,        WIRE_OPT, _)                  \
+    F (T, 5,  ready,       WIRE_BOOL, 0,         WIRE_OPT, _)                  \
+    F (T, 6,  gateway,     WIRE_STR,  45,        WIRE_OPT, _)                  \
+    F (T, 7,  bridge,      WIRE_STR,  15,        WIRE_OPT, _)                  \
+    F (T, 8,  device,      WIRE_STR,  15,        WIRE_OPT, _)                  \
+    F (T, 9,  mtu,         WIRE_U64,  65535,     WIRE_OPT, _)                  \
+    F (T, 10, vni,         WIRE_U64,  16777215,  WIRE_OPT, _)                  \
+    F (T, 11, port,        WIRE_U64,  65535,     WIRE_OPT, _)                  \
+    F (T, 12, endpoints,   WIRE_U64,  0,         WIRE_OPT, _)                  \
+    F (T, 13, local_endpoints, WIRE_U64, 0,      WIRE_OPT, _)                  \
+    F (T, 14, arp_answered, WIRE_U64, 0,         WIRE_OPT, _)                  \
+    F (T, 15, drops,       WIRE_TAGS, 32,        WIRE_OPT, _)                  \
+    F (T, 16, blocks,      WIRE_LIST, API_NET_PEERS_MAX, WIRE_OPT, api_netblock) \
+    F (T, 17, peers,       WIRE_LIST, API_NET_PEERS_MAX, WIRE_OPT, api_netpeer)
+
+/* Give a shed an address on this node's block (published as an endpoint);
+ * the same name gets the same address again. */
+#define API_NET_ATTACH_REQ_FIELDS(F, T)                                        \
+    F (T, 2, shed,         WIRE_STR,  63,        WIRE_REQ, _)
+#define API_NET_ATTACH_REP_FIELDS(F, T)                                        \
+    F (T, 2, ip,           WIRE_STR,  45,        WIRE_REQ, _)                  \
+    F (T, 3, mac,          WIRE_STR,  17,        WIRE_REQ, _)                  \
+    F (T, 4, gateway,      WIRE_STR,  45,        WIRE_OPT, _)                  \
+    F (T, 5, prefix,       WIRE_U64,  32,        WIRE_OPT, _)                  \
+    F (T, 6, mtu,          WIRE_U64,  65535,     WIRE_OPT, _)                  \
+    F (T, 7, bridge,       WIRE_STR,  15,        WIRE_OPT, _)
+#define API_NET_DETACH_REQ_FIELDS(F, T)                                        \
+    F (T, 2, shed,         WIRE_STR,  63,        WIRE_REQ, _)
+
+/* ---- Sheds (docs/scheduling.md) --------------------------------------------- */
+#define API_SHEDS_MAX       65536
+#define API_SHED_REF_MAX    127         /* "name" or "name@node" */
+#define API_SHED_OP_START   0
+#define API_SHED_OP_STOP    1
+#define API_SHED_OP_DELETE  2
+
+#define API_CONSTRAINT_FIELDS(F, T)                                            \
+    F (T, 1, text,          WIRE_STR,  320,       WIRE_REQ, _)
+WIRE_DECLARE_RECORD (api_constraint, API_CONSTRAINT_FIELDS)
+
+/* Create: sizes in millicpus and MiB; empty strategy = the node's default;
+ * node pins the shed; request_id makes a retried create idempotent (empty:
+ * the node picks one). Answered with API_SHED_REP when the shed runs, or
+ * API_ERROR with the reason (per node when nothing fits). */
+#define API_SHED_CREATE_REQ_FIELDS(F, T)                                       \
+    F (T, 2,  name,         WIRE_STR,  63,        WIRE_REQ, _)                 \
+    F (T, 3,  cpus_milli,   WIRE_U64,  0,         WIRE_OPT, _)                 \
+    F (T, 4,  memory_mb,    WIRE_U64,  0,         WIRE_OPT, _)                 \
+    F (T, 5,  disk_mb,      WIRE_U64,  0,         WIRE_OPT, _)                 \
+    F (T, 6,  gpus,         WIRE_U64,  0,         WIRE_OPT, _)                 \
+    F (T, 7,  node,         WIRE_STR,  63,        WIRE_OPT, _)                 \
+    F (T, 8,  constraints,  WIRE_LIST, 16,        WIRE_OPT, api_constraint)    \
+    F (T, 9,  strategy,     WIRE_STR,  15,        WIRE_OPT, _)                 \
+    F (T, 10, tags,         WIRE_TAGS, 32,        WIRE_OPT, _)                 \
+    F (T, 11, image,        WIRE_STR,  255,       WIRE_OPT, _)                 \
+    F (T, 12, request_id,   WIRE_STR,  64,        WIRE_OPT, _)
+
 #define API_MESSAGES(M)                                                        \
     M (API_ERROR,       api_error,       1, API_ERROR_FIELDS)                  \
     M (API_STATUS_REQ,  api_status_req,  2, API_STATUS_REQ_FIELDS)             \
@@ -253,7 +345,12 @@ WIRE_DECLARE_RECORD (api_agent, API_AGENT_FIELDS)
     M (API_EVENTS_REQ,         api_events_req,         60, API_EVENTS_REQ_FIELDS)         \
     M (API_EVENTS_REP,         api_events_rep,         61, API_EVENTS_REP_FIELDS)         \
     M (API_AGENTS_REQ,         api_agents_req,         62, API_AGENTS_REQ_FIELDS)         \
-    M (API_AGENTS_REP,         api_agents_rep,         63, API_AGENTS_REP_FIELDS)
+    M (API_AGENTS_REP,         api_agents_rep,         63, API_AGENTS_REP_FIELDS) \
+    M (API_NETWORK_REQ,    api_network_req,    50, API_NETWORK_REQ_FIELDS)    \
+    M (API_NETWORK_REP,    api_network_rep,    51, API_NETWORK_REP_FIELDS)    \
+    M (API_NET_ATTACH_REQ, api_net_attach_req, 52, API_NET_ATTACH_REQ_FIELDS) \
+    M (API_NET_ATTACH_REP, api_net_attach_rep, 53, API_NET_ATTACH_REP_FIELDS) \
+    M (API_NET_DETACH_REQ, api_net_detach_req, 54, API_NET_DETACH_REQ_FIELDS)
 
 WIRE_DECLARE_PROTO (api, API_MESSAGES)
 

@@ -39,6 +39,9 @@ typedef enum {
     D_F64,      /* number within [min, max] */
     D_LISTEN,   /* IPv4:PORT or [IPv6]:PORT, port 0 allowed (ephemeral) */
     D_DOMAIN,   /* DNS domain: dot-separated labels of [A-Za-z0-9-] */
+    D_NETMODE,  /* overlay mode: encrypted | plain */
+    D_CIDR,     /* IPv4 a.b.c.d/len, no host bits */
+    D_IFNAME,   /* network interface name, 1-15 bytes */
 } directive_kind_t;
 
 typedef struct {
@@ -80,10 +83,22 @@ static const directive_t s_directives[] = {
     { "dns.domain",     D_DOMAIN,   SLOT (dns.domain), 0, 0 },
     { "dns.ttl_s",      D_U32,      SLOT (dns.ttl_s), 0, 3600 },
     { "dns.neg_ttl_s",  D_U32,      SLOT (dns.neg_ttl_s), 0, 3600 },
+    { "network.enabled",      D_BOOL,    SLOT (network.enabled), 0, 0 },
+    { "network.mode",         D_NETMODE, SLOT (network.mode), 0, 0 },
+    { "network.cidr",         D_CIDR,    SLOT (network.cidr), 0, 0 },
+    { "network.block_prefix", D_U32,     SLOT (network.block_prefix), 8, 30 },
+    { "network.vni",          D_U32,     SLOT (network.vni), 1, 16777215 },
+    { "network.bridge",       D_IFNAME,  SLOT (network.bridge), 0, 0 },
+    { "network.device",       D_IFNAME,  SLOT (network.device), 0, 0 },
+    { "network.mtu",          D_U32,     SLOT (network.mtu), 0, 65000 },
+    { "network.underlay_mtu", D_U32,     SLOT (network.underlay_mtu), 0, 65535 },
+    { "network.nat",          D_BOOL,    SLOT (network.nat), 0, 0 },
+    { "network.port",         D_U32,     SLOT (network.port), 0, 65535 },
+    { "network.settle_ms",    D_U32,     SLOT (network.settle_ms), 0, 600000 },
 };
 
 /* Keys that open a section of further keys. */
-static const char *s_sections[] = { "gossip", "dns" };
+static const char *s_sections[] = { "gossip", "dns", "network" };
 
 static const directive_t *
 s_find (const char *key)
@@ -322,6 +337,45 @@ s_apply (shed_config_t *cfg, const directive_t *d, const char *subkey, const cha
         }
         return s_copy (slot, d->size, value, why, whylen);
     }
+    case D_NETMODE:
+        if (strcmp (value, "encrypted") && strcmp (value, "plain")) {
+            snprintf (why, whylen, "expected encrypted or plain, got '%s'", value);
+            return -1;
+        }
+        return s_copy (slot, d->size, value, why, whylen);
+    case D_CIDR: {
+        char ip[20];
+        const char *slash = strchr (value, '/');
+        char *end = NULL;
+        long len = slash ? strtol (slash + 1, &end, 10) : -1;
+        bool ok = slash && (size_t) (slash - value) < sizeof ip && end != slash + 1 && !*end
+                  && len >= 8 && len <= 30;
+        struct in_addr in = { 0 };
+        if (ok) {
+            memcpy (ip, value, (size_t) (slash - value));
+            ip[slash - value] = '\0';
+            ok = s_ipv4_valid (ip) && inet_pton (AF_INET, ip, &in) == 1
+                 && (ntohl (in.s_addr) & ~(~0u << (32 - len))) == 0;
+        }
+        if (!ok) {
+            snprintf (why, whylen, "expected an IPv4 CIDR a.b.c.d/8..30 without host bits, "
+                      "got '%s'", value);
+            return -1;
+        }
+        return s_copy (slot, d->size, value, why, whylen);
+    }
+    case D_IFNAME: {
+        size_t len = strlen (value);
+        bool ok = len > 0 && len < 16 && strcmp (value, ".") && strcmp (value, "..");
+        for (size_t i = 0; ok && i < len; i++)
+            ok = isgraph ((unsigned char) value[i]) && value[i] != '/' && value[i] != ':';
+        if (!ok) {
+            snprintf (why, whylen, "'%s' is not an interface name (1-15 bytes, no '/', ':' "
+                      "or spaces)", value);
+            return -1;
+        }
+        return s_copy (slot, d->size, value, why, whylen);
+    }
     case D_TAGS: {
         if (!subkey || !*subkey || strlen (subkey) >= sizeof cfg->tags[0].key) {
             snprintf (why, whylen, "tag keys are 1-63 bytes");
@@ -374,6 +428,12 @@ shed_config_defaults (shed_config_t *cfg)
     cfg->dns.enabled = true;
     strcpy (cfg->dns.addr, "127.0.0.1:8600");
     strcpy (cfg->dns.domain, "shed");
+    cfg->network.enabled = true;
+    strcpy (cfg->network.mode, "encrypted");
+    strcpy (cfg->network.cidr, "198.19.0.0/16");
+    cfg->network.block_prefix = 24;
+    cfg->network.vni = 4242;
+    strcpy (cfg->network.bridge, "shbr0");
 }
 
 int

@@ -67,6 +67,21 @@ typedef struct {
         uint32_t ttl_s;                 /* TTL of positive answers */
         uint32_t neg_ttl_s;             /* SOA TTL/MINIMUM on negative answers */
     } dns;
+    /* Overlay network (node/node_overlay.h, docs/overlay.md). */
+    struct {
+        bool enabled;                   /* false: no bridge, no datapath */
+        char mode[12];                  /* "encrypted" | "plain" */
+        char cidr[20];                  /* cluster CIDR, a.b.c.d/len */
+        uint32_t block_prefix;          /* per-node block size */
+        uint32_t vni;                   /* 24-bit VXLAN network id */
+        char bridge[16];                /* node bridge (IFNAMSIZ) */
+        char device[16];                /* TAP (encrypted) / VXLAN (plain); "" = derived */
+        uint32_t mtu;                   /* shed MTU; 0 = computed from underlay_mtu */
+        uint32_t underlay_mtu;          /* 0 = 1500 */
+        bool nat;                       /* masquerade egress to the host network */
+        uint32_t port;                  /* overlay UDP port; 0 = gossip port + 4 */
+        uint32_t settle_ms;             /* block claim settle time */
+    } network;
 } shed_config_t;
 
 /* Fill with built-in defaults (name = short hostname). */

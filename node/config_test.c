@@ -192,6 +192,58 @@ test_hostport (void **state)
     assert_int_not_equal (shed_parse_hostport ("a:x", host, sizeof host, &port, 9), 0);
 }
 
+static void
+test_network (void **state)
+{
+    shed_config_t cfg;
+    char err[256] = "";
+    shed_config_defaults (&cfg);
+    assert_true (cfg.network.enabled);
+    assert_string_equal (cfg.network.mode, "encrypted");
+    assert_string_equal (cfg.network.cidr, "198.19.0.0/16");
+    assert_int_equal (cfg.network.block_prefix, 24);
+    assert_string_equal (cfg.network.bridge, "shbr0");
+    assert_int_equal (cfg.network.port, 0);
+    assert_int_equal (cfg.network.mtu, 0);
+    assert_false (cfg.network.nat);
+    const char *text = "network:\n"
+                       "  mode: plain\n"
+                       "  cidr: 10.20.0.0/14\n"
+                       "  block_prefix: 26\n"
+                       "  vni: 77\n"
+                       "  bridge: shbr12345\n"
+                       "  device: shvx12345\n"
+                       "  mtu: 1400\n"
+                       "  underlay_mtu: 9000\n"
+                       "  nat: on\n"
+                       "  port: 8000\n";
+    assert_int_equal (s_load (&cfg, text, err, sizeof err), 0);
+    assert_string_equal (cfg.network.mode, "plain");
+    assert_string_equal (cfg.network.cidr, "10.20.0.0/14");
+    assert_int_equal (cfg.network.block_prefix, 26);
+    assert_int_equal (cfg.network.vni, 77);
+    assert_string_equal (cfg.network.bridge, "shbr12345");
+    assert_string_equal (cfg.network.device, "shvx12345");
+    assert_int_equal (cfg.network.mtu, 1400);
+    assert_int_equal (cfg.network.underlay_mtu, 9000);
+    assert_true (cfg.network.nat);
+    assert_int_equal (cfg.network.port, 8000);
+
+    assert_int_equal (s_load (&cfg, "network:\n  mode: fast\n", err, sizeof err), -1);
+    assert_non_null (strstr (err, "network.mode"));
+    assert_int_equal (s_load (&cfg, "network:\n  cidr: 198.19.0.1/16\n", err, sizeof err), -1);
+    assert_non_null (strstr (err, "host bits"));
+    assert_int_equal (s_load (&cfg, "network:\n  cidr: 198.19.0.0/31\n", err, sizeof err), -1);
+    assert_int_equal (s_load (&cfg, "network:\n  bridge: a-very-long-bridge\n", err,
+                              sizeof err), -1);
+    assert_non_null (strstr (err, "interface name"));
+    assert_int_equal (s_load (&cfg, "network:\n  vni: 16777216\n", err, sizeof err), -1);
+    assert_int_equal (s_load (&cfg, "network:\n  block_prefix: 31\n", err, sizeof err), -1);
+    assert_int_equal (shed_config_set (&cfg, "network.bridge", "br/x", err, sizeof err), -1);
+    assert_int_equal (shed_config_set (&cfg, "network.enabled", "false", err, sizeof err), 0);
+    assert_false (cfg.network.enabled);
+}
+
 int
 main (void)
 {
@@ -199,7 +251,7 @@ main (void)
         cmocka_unit_test (test_defaults),  cmocka_unit_test (test_full_file),
         cmocka_unit_test (test_empty_file), cmocka_unit_test (test_errors),
         cmocka_unit_test (test_overrides), cmocka_unit_test (test_hostport),
-        cmocka_unit_test (test_dns),
+        cmocka_unit_test (test_dns), cmocka_unit_test (test_network),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -38,6 +38,7 @@ int ctl_leave (ctl_t *ctl, int argc, char **argv);
 int ctl_tags (ctl_t *ctl, int argc, char **argv);
 int ctl_keys (ctl_t *ctl, int argc, char **argv);
 int ctl_state (ctl_t *ctl, int argc, char **argv);
+int ctl_network (ctl_t *ctl, int argc, char **argv);
 int ctl_events (ctl_t *ctl, int argc, char **argv);
 int ctl_agents (ctl_t *ctl, int argc, char **argv);
 int ctl_services (ctl_t *ctl, int argc, char **argv);

@@ -12,6 +12,7 @@
 #include "node/node_events.h"
 #include "node/node_members.h"
 #include "node/node_state.h"
+#include "node/node_overlay.h"
 #include "cluster/records.h"
 #include "cluster/zap.h"
 
@@ -36,6 +37,7 @@ struct _shed_node_t {
     shed_members_t *members;        /* membership actor + API handlers */
     zap_t *zap;                     /* one ZAP handler for every CURVE socket */
     shed_nstate_t *state;           /* replicated state over node links */
+    shed_overlay_t *overlay;        /* bridge, address block, datapath */
     shed_catalog_t *catalog;        /* service catalog, health checks, DNS */
     shed_events_t *events;          /* event bus: cluster-wide pub/sub */
     shed_agents_t *agents;          /* agent channels of this node's sheds */
@@ -252,6 +254,12 @@ shed_node_new (const shed_config_t *cfg, char *err, size_t errlen)
         goto fail;
     if (s_publish_node_record (self, err, errlen) != 0)
         goto fail;
+    if (self->cfg.network.enabled) {
+        self->overlay = shed_overlay_new (&self->cfg, self->identity, self->members, self->state,
+                                          self->loop, self->api, err, errlen);
+        if (!self->overlay)
+            goto fail;
+    }
     self->catalog = shed_catalog_new (&self->cfg, self->state, self->loop, self->api, err, errlen);
     if (!self->catalog)
         goto fail;
@@ -299,6 +307,7 @@ shed_node_destroy (shed_node_t **self_p)
     shed_agents_destroy (&self->agents);
     shed_events_destroy (&self->events);
     shed_catalog_destroy (&self->catalog);
+    shed_overlay_destroy (&self->overlay);
     shed_nstate_destroy (&self->state);
     shed_members_destroy (&self->members);
     zap_destroy (&self->zap);

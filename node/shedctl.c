@@ -36,6 +36,8 @@ static const ctl_cmd_t s_commands[] = {
     { "keys", ctl_keys,
       "keys list | install KEY | use KEY | remove KEY  cluster keyring, on every node" },
     { "state", ctl_state,   "state [KIND]           replicated records held by this node" },
+    { "network", ctl_network,
+      "network | network attach|detach SHED  overlay: blocks, peers, sessions; address a shed" },
     { "events", ctl_events,
       "events [--snapshot] [--count N] [--timeout S] [PREFIX...]  follow the cluster's events" },
     { "agents", ctl_agents, "agents [SHED]          agent channels of this node's sheds" },
