@@ -103,7 +103,7 @@ make_shed() {
 }
 
 shed_ping() {   # shed_ping FROM_NODE TO_IP [SIZE]
-    ip netns exec "sh$$s$1" ping -c 2 -i 0.2 -W 2 -M do -s "${3:-56}" "$2" >/dev/null 2>&1
+    ip netns exec "sh$$s$1" ping -c 2 -i 0.2 -W 2 -M "do" -s "${3:-56}" "$2" >/dev/null 2>&1
 }
 
 # ------------------------------------------------------------ encrypted ----
