@@ -124,7 +124,8 @@ typedef struct {
     bool local;                     /* we are the origin */
     uint64_t boot;
     uint64_t tseq;
-    uint8_t *frame;                 /* the live frame as published */
+    zmq_msg_t msg;                  /* the live frame as published (shared, refcounted) */
+    const uint8_t *frame;           /* its data */
     size_t len;
 } s_entry_t;
 
@@ -218,7 +219,7 @@ s_entry_destroy (void **item)
 {
     s_entry_t *e = (s_entry_t *) *item;
     if (e) {
-        free (e->frame);
+        zmq_msg_close (&e->msg);
         free (e);
         *item = NULL;
     }
@@ -293,6 +294,21 @@ s_send_frame (self_t *self, s_xpub_t *xpub, const uint8_t *frame, size_t len)
     return 0;
 }
 
+/* Send a shared reference to `msg` (which stays ours). */
+static int
+s_send_msg (self_t *self, s_xpub_t *xpub, zmq_msg_t *msg)
+{
+    zmq_msg_t ref;
+    zmq_msg_init (&ref);
+    zmq_msg_copy (&ref, msg);
+    if (zmq_msg_send (&ref, zsock_resolve (xpub->sock), ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close (&ref);
+        self->c.send_errors++;
+        return -1;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /*  Last-value cache                                                        */
 /* ------------------------------------------------------------------------ */
@@ -303,43 +319,45 @@ s_cache_key (char *key, size_t cap, const char *origin, const char *topic)
     snprintf (key, cap, "%s\x1f%s", origin, topic);
 }
 
-/* Keep `frame` as the last value of (origin, topic) unless we hold a newer
- * one of the same boot. */
+/* Keep a frame as the last value of (origin, topic) unless we hold a newer
+ * one of the same boot. With `msg` the entry shares that ZeroMQ message
+ * (a reference count, no copy: the hot path of state topics); without,
+ * the bytes at frame/len are copied. */
 static void
-s_cache_put (self_t *self, const event_event_t *ev, const char *topic, bool local,
-             const uint8_t *frame, size_t len)
+s_cache_put (self_t *self, const char *origin, uint64_t boot, uint64_t tseq, const char *topic,
+             bool local, zmq_msg_t *msg, const uint8_t *frame, size_t len)
 {
     char key [EVENT_NODE_MAX + EVENT_TOPIC_MAX + 3];
-    s_cache_key (key, sizeof key, ev->origin, topic);
+    s_cache_key (key, sizeof key, origin, topic);
     s_entry_t *e = (s_entry_t *) zhashx_lookup (self->cache, key);
     if (e) {
-        if (e->boot == ev->boot && e->tseq >= ev->tseq)
+        if (e->boot == boot && e->tseq >= tseq)
             return;                 /* we have this one or newer */
-        uint8_t *copy = malloc (len);
-        assert (copy);
-        memcpy (copy, frame, len);
-        free (e->frame);
-        e->frame = copy;
-        e->len = len;
-        e->boot = ev->boot;
-        e->tseq = ev->tseq;
-        return;
+        zmq_msg_close (&e->msg);
     }
-    if (zhashx_size (self->cache) >= EVENT_CACHE_MAX) {
-        self->c.cache_full++;
-        return;
+    else {
+        if (zhashx_size (self->cache) >= EVENT_CACHE_MAX) {
+            self->c.cache_full++;
+            return;
+        }
+        e = (s_entry_t *) zmalloc (sizeof (s_entry_t));
+        assert (e);
+        snprintf (e->origin, sizeof e->origin, "%s", origin);
+        e->local = local;
+        zhashx_insert (self->cache, key, e);
     }
-    e = (s_entry_t *) zmalloc (sizeof (s_entry_t));
-    assert (e);
-    snprintf (e->origin, sizeof e->origin, "%s", ev->origin);
-    e->local = local;
-    e->boot = ev->boot;
-    e->tseq = ev->tseq;
-    e->frame = malloc (len);
-    assert (e->frame);
-    memcpy (e->frame, frame, len);
-    e->len = len;
-    zhashx_insert (self->cache, key, e);
+    e->boot = boot;
+    e->tseq = tseq;
+    zmq_msg_init (&e->msg);
+    if (msg)
+        zmq_msg_copy (&e->msg, msg);
+    else {
+        zmq_msg_close (&e->msg);
+        zmq_msg_init_size (&e->msg, len);
+        memcpy (zmq_msg_data (&e->msg), frame, len);
+    }
+    e->frame = (const uint8_t *) zmq_msg_data (&e->msg);
+    e->len = zmq_msg_size (&e->msg);
 }
 
 /* Drop cached entries of `origin` (all, or only those of another boot, or
@@ -682,22 +700,31 @@ s_publish (self_t *self, const char *topic, const char *kind, const uint8_t *pay
     }
     self->c.published++;
     size_t flen = (size_t) len;
+    bool to_origin = false;
     if (self->origin.sock) {
-        if (s_subs_match (&self->origin.subs, self->buf, flen)) {
-            if (s_send_frame (self, &self->origin, self->buf, flen) == 0)
-                self->c.origin_sent++;
-        }
-        else
+        to_origin = s_subs_match (&self->origin.subs, self->buf, flen);
+        if (!to_origin)
             self->c.origin_skipped++;
     }
-    if (self->local.sock && s_subs_match (&self->local.subs, self->buf, flen)
-    &&  s_send_frame (self, &self->local, self->buf, flen) == 0)
+    bool to_local = self->local.sock && s_subs_match (&self->local.subs, self->buf, flen);
+    bool to_remote = self->remote.sock && s_subs_match (&self->remote.subs, self->buf, flen);
+    bool state = event_topic_is_state (topic);
+    if (!to_origin && !to_local && !to_remote && !state)
+        return;
+    /* One copy of the frame, shared by reference between the sockets and
+     * the cache (each zmq_send of a buffer would copy it again). */
+    zmq_msg_t frame;
+    zmq_msg_init_size (&frame, flen);
+    memcpy (zmq_msg_data (&frame), self->buf, flen);
+    if (to_origin && s_send_msg (self, &self->origin, &frame) == 0)
+        self->c.origin_sent++;
+    if (to_local && s_send_msg (self, &self->local, &frame) == 0)
         self->c.consumer_sent++;
-    if (self->remote.sock && s_subs_match (&self->remote.subs, self->buf, flen)
-    &&  s_send_frame (self, &self->remote, self->buf, flen) == 0)
+    if (to_remote && s_send_msg (self, &self->remote, &frame) == 0)
         self->c.consumer_sent++;
-    if (event_topic_is_state (topic))
-        s_cache_put (self, ev, topic, true, self->buf, flen);
+    if (state)
+        s_cache_put (self, ev->origin, ev->boot, ev->tseq, topic, true, &frame, NULL, 0);
+    zmq_msg_close (&frame);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1127,6 +1154,57 @@ recv_consumer (self_t *self, s_xpub_t *xpub)
     }
 }
 
+/* A live event from a peer: checked by a field-level peek (no decode, no
+ * allocation), cached by reference if state-like, and the very same
+ * message forwarded to the consumers. Takes `msg`. */
+static bool
+s_recv_peer_live (self_t *self, s_peer_t *peer, zmq_msg_t *msg)
+{
+    const uint8_t *frame = (const uint8_t *) zmq_msg_data (msg);
+    size_t len = zmq_msg_size (msg);
+    event_peek_t pk;
+    if (event_frame_peek (frame, len, &pk) != 0 || !event_topic_valid (pk.route)) {
+        self->c.malformed++;
+        zmq_msg_close (msg);
+        return true;
+    }
+    if (pk.type != EVENT_EVENT || strcmp (pk.origin, peer->name) != 0) {
+        /* Peers' publishers carry only their own events: anything else is
+         * a forgery (or a loop) and never goes further. */
+        self->c.forged++;
+        zmq_msg_close (msg);
+        return true;
+    }
+    self->c.peer_recv++;
+    if (peer->boot != pk.boot) {
+        /* The peer restarted: its old last values are history. */
+        if (peer->boot)
+            s_cache_purge (self, peer->name, pk.boot, NULL, 0);
+        peer->boot = pk.boot;
+    }
+    if (event_topic_is_state (pk.route))
+        s_cache_put (self, pk.origin, pk.boot, pk.tseq, pk.route, false, msg, NULL, 0);
+
+    bool to_local = self->local.sock && s_subs_match (&self->local.subs, frame, len);
+    bool to_remote = self->remote.sock && s_subs_match (&self->remote.subs, frame, len);
+    if (to_local && to_remote) {
+        if (s_send_msg (self, &self->remote, msg) == 0)
+            self->c.peer_forwarded++;
+        to_remote = false;
+    }
+    s_xpub_t *to = to_local ? &self->local : to_remote ? &self->remote : NULL;
+    if (to) {
+        if (zmq_msg_send (msg, zsock_resolve (to->sock), ZMQ_DONTWAIT) < 0)
+            self->c.send_errors++;
+        else {
+            self->c.peer_forwarded++;
+            return true;            /* zmq owns the message now */
+        }
+    }
+    zmq_msg_close (msg);
+    return true;
+}
+
 /* An event from a peer's origin publisher, or a snapshot reply. Returns
  * false when nothing was waiting. */
 static bool
@@ -1151,7 +1229,14 @@ s_recv_peer_one (self_t *self, s_peer_t *peer)
     size_t len = zmq_msg_size (&msg);
     const char *route;
     event_msg_t ev;
-    if (len > EVENT_FRAME_MAX || event_frame_decode (frame, len, &route, &ev) != 0) {
+    if (len > EVENT_FRAME_MAX) {
+        self->c.malformed++;
+        zmq_msg_close (&msg);
+        return true;
+    }
+    if (frame [0] != EVENT_CTL_CHAR)
+        return s_recv_peer_live (self, peer, &msg);
+    if (event_frame_decode (frame, len, &route, &ev) != 0) {
         self->c.malformed++;
         zmq_msg_close (&msg);
         return true;
@@ -1177,7 +1262,8 @@ s_recv_peer_one (self_t *self, s_peer_t *peer)
                 e->topic [0] = 0;
                 long flen = event_frame_encode (topic, &ev, self->buf, EVENT_FRAME_MAX);
                 if (flen > 0)
-                    s_cache_put (self, e, topic, false, self->buf, (size_t) flen);
+                    s_cache_put (self, e->origin, e->boot, e->tseq, topic, false, NULL,
+                                 self->buf, (size_t) flen);
             }
         }
         else
@@ -1195,50 +1281,7 @@ s_recv_peer_one (self_t *self, s_peer_t *peer)
         zmq_msg_close (&msg);
         return true;
     }
-    event_event_t *e = &ev.u.event_event;
-    if (ev.hdr.type != EVENT_EVENT || strcmp (e->origin, peer->name) != 0) {
-        /* Peers' publishers carry only their own events: anything else is
-         * a forgery (or a loop) and never goes further. */
-        self->c.forged++;
-        wire_msg_free (&event_proto, &ev);
-        zmq_msg_close (&msg);
-        return true;
-    }
-    self->c.peer_recv++;
-    if (peer->boot != e->boot) {
-        /* The peer restarted: its old last values are history. */
-        if (peer->boot)
-            s_cache_purge (self, peer->name, e->boot, NULL, 0);
-        peer->boot = e->boot;
-    }
-    if (event_topic_is_state (route))
-        s_cache_put (self, e, route, false, frame, len);
     wire_msg_free (&event_proto, &ev);
-
-    /* Forward the very same message (no copy) to the consumers. */
-    bool to_local = self->local.sock && s_subs_match (&self->local.subs, frame, len);
-    bool to_remote = self->remote.sock && s_subs_match (&self->remote.subs, frame, len);
-    if (to_local && to_remote) {
-        zmq_msg_t dup;
-        zmq_msg_init (&dup);
-        zmq_msg_copy (&dup, &msg);
-        if (zmq_msg_send (&dup, zsock_resolve (self->remote.sock), ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close (&dup);
-            self->c.send_errors++;
-        }
-        else
-            self->c.peer_forwarded++;
-        to_remote = false;
-    }
-    s_xpub_t *to = to_local ? &self->local : to_remote ? &self->remote : NULL;
-    if (to) {
-        if (zmq_msg_send (&msg, zsock_resolve (to->sock), ZMQ_DONTWAIT) < 0)
-            self->c.send_errors++;
-        else {
-            self->c.peer_forwarded++;
-            return true;            /* zmq owns the message now */
-        }
-    }
     zmq_msg_close (&msg);
     return true;
 }

@@ -69,7 +69,7 @@
  *           consumer_sent peer_recv peer_forwarded forged malformed
  *           send_errors cache cache_full snapshots_served peer_snaps_done
  *           peer_snaps_timeout peers origin_subs consumer_subs
- *           zap_admitted zap_refused
+ *           zap_admitted zap_refused peer_refused peer_redials
  *   "s"     $TERM                                 (no reply; actor exits)
  */
 #ifndef SHED_BUS_H

@@ -146,3 +146,145 @@ event_frame_decode (const uint8_t *frame, size_t len, const char **route, event_
     }
     return 0;
 }
+
+/* ------------------------------------------------------------------------ */
+/*  Peek: the envelope's routing fields without a decode                    */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    const uint8_t *p, *end;
+} s_rd_t;
+
+static int
+s_rd_be (s_rd_t *r, size_t n, uint64_t *v)
+{
+    if ((size_t) (r->end - r->p) < n)
+        return -1;
+    *v = 0;
+    for (size_t i = 0; i < n; i++)
+        *v = *v << 8 | r->p [i];
+    r->p += n;
+    return 0;
+}
+
+/* One scalar: kind 'u' (unsigned, value in *v), 's' (str: *str, *v = len),
+ * 'b' (bin), 'o' (other scalar, skipped). -1 on containers or truncation. */
+static int
+s_rd_value (s_rd_t *r, char *kind, uint64_t *v, const uint8_t **str)
+{
+    if (r->p >= r->end)
+        return -1;
+    uint8_t c = *r->p++;
+    uint64_t n;
+    *kind = 'o';
+    *v = 0;
+    if (c <= 0x7f) { *kind = 'u'; *v = c; return 0; }
+    if (c >= 0xe0) { *kind = 'i'; *v = (uint64_t) (int64_t) (int8_t) c; return 0; }
+    if ((c & 0xe0) == 0xa0) { n = c & 0x1f; goto str; }
+    switch (c) {
+        case 0xc0: case 0xc2: case 0xc3: return 0;          /* nil, false, true */
+        case 0xcc: *kind = 'u'; return s_rd_be (r, 1, v);
+        case 0xcd: *kind = 'u'; return s_rd_be (r, 2, v);
+        case 0xce: *kind = 'u'; return s_rd_be (r, 4, v);
+        case 0xcf: *kind = 'u'; return s_rd_be (r, 8, v);
+        case 0xd0: *kind = 'i'; if (s_rd_be (r, 1, v)) return -1; *v = (uint64_t) (int64_t) (int8_t) *v; return 0;
+        case 0xd1: *kind = 'i'; if (s_rd_be (r, 2, v)) return -1; *v = (uint64_t) (int64_t) (int16_t) *v; return 0;
+        case 0xd2: *kind = 'i'; if (s_rd_be (r, 4, v)) return -1; *v = (uint64_t) (int64_t) (int32_t) *v; return 0;
+        case 0xd3: *kind = 'i'; return s_rd_be (r, 8, v);
+        case 0xca: return s_rd_be (r, 4, v);
+        case 0xcb: return s_rd_be (r, 8, v);
+        case 0xd9: if (s_rd_be (r, 1, &n)) return -1; goto str;
+        case 0xda: if (s_rd_be (r, 2, &n)) return -1; goto str;
+        case 0xdb: if (s_rd_be (r, 4, &n)) return -1; goto str;
+        case 0xc4: if (s_rd_be (r, 1, &n)) return -1; goto bin;
+        case 0xc5: if (s_rd_be (r, 2, &n)) return -1; goto bin;
+        case 0xc6: if (s_rd_be (r, 4, &n)) return -1; goto bin;
+        default: return -1;                                 /* containers, ext */
+    }
+str:
+    *kind = 's';
+    goto body;
+bin:
+    *kind = 'b';
+body:
+    if ((uint64_t) (r->end - r->p) < n)
+        return -1;
+    *str = r->p;
+    *v = n;
+    r->p += n;
+    return 0;
+}
+
+int
+event_frame_peek (const uint8_t *frame, size_t len, event_peek_t *out)
+{
+    const uint8_t *body;
+    size_t body_len;
+    if (event_frame_split (frame, len, &out->route, &body, &body_len))
+        return -1;
+    s_rd_t r = { body, body + body_len };
+    uint64_t entries;
+    if (r.p >= r.end)
+        return -1;
+    uint8_t c = *r.p++;
+    if ((c & 0xf0) == 0x80)
+        entries = c & 0x0f;
+    else
+    if (c == 0xde) {
+        if (s_rd_be (&r, 2, &entries))
+            return -1;
+    }
+    else
+        return -1;
+    out->type = 0;
+    out->origin [0] = 0;
+    out->boot = out->seq = out->tseq = 0;
+    out->time_us = 0;
+    out->kind = "";
+    out->kind_len = 0;
+    out->payload = NULL;
+    out->payload_len = 0;
+    out->has_topic = false;
+    uint64_t version = 0;
+    for (uint64_t i = 0; i < entries; i++) {
+        char kk, vk;
+        uint64_t key, v;
+        const uint8_t *str = NULL;
+        if (s_rd_value (&r, &kk, &key, &str) || kk != 'u'
+        ||  s_rd_value (&r, &vk, &v, &str))
+            return -1;
+        switch (key) {
+            case 0: if (vk != 'u') return -1; version = v; break;
+            case 1: if (vk != 'u' || v > 0xffff) return -1; out->type = (uint16_t) v; break;
+            case 2:
+                if (vk != 's' || v == 0 || v > EVENT_NODE_MAX)
+                    return -1;
+                memcpy (out->origin, str, (size_t) v);
+                out->origin [v] = 0;
+                break;
+            case 3: if (vk != 'u') return -1; out->boot = v; break;
+            case 4: if (vk != 'u') return -1; out->seq = v; break;
+            case 5: if (vk != 'u') return -1; out->tseq = v; break;
+            case 6: if (vk != 'u' && vk != 'i') return -1; out->time_us = (int64_t) v; break;
+            case 7:
+                if (vk != 's' || v > EVENT_KIND_MAX)
+                    return -1;
+                out->kind = (const char *) str;
+                out->kind_len = (size_t) v;
+                break;
+            case 8:
+                if (vk != 'b' || v > EVENT_PAYLOAD_MAX)
+                    return -1;
+                out->payload = str;
+                out->payload_len = (size_t) v;
+                break;
+            case 9: if (vk != 's') return -1; out->has_topic = v > 0; break;
+            default: break;
+        }
+    }
+    if (version < EVENT_VERSION_MIN || out->type == 0)
+        return -1;
+    if (out->type == EVENT_EVENT && (!event_node_valid (out->origin) || out->seq == 0))
+        return -1;
+    return 0;
+}

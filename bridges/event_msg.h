@@ -156,6 +156,31 @@ int event_frame_split (const uint8_t *frame, size_t len, const char **route,
  * negative wire_err_t; *route points into the frame. */
 int event_frame_decode (const uint8_t *frame, size_t len, const char **route, event_msg_t *msg);
 
+/* What a relaying bus needs from a live EVENT frame, read in place (no
+ * allocation, no msgpack-c): the per-event cost on a bus that forwards a
+ * peer's events is this scan, not a decode. */
+typedef struct {
+    const char *route;              /* into the frame (NUL-terminated there) */
+    uint16_t type;                  /* EVENT_EVENT / EVENT_SNAP_END */
+    char origin [EVENT_NODE_MAX + 1];
+    uint64_t boot;
+    uint64_t seq;
+    uint64_t tseq;
+    int64_t time_us;
+    const char *kind;               /* into the frame, NOT terminated: kind_len */
+    size_t kind_len;
+    const uint8_t *payload;         /* into the frame */
+    size_t payload_len;
+    bool has_topic;                 /* a `topic` field (snapshot items) is present */
+} event_peek_t;
+
+/* Scan a frame's route and its envelope's version, type, origin, boot, seq
+ * and tseq (other fields are stepped over, bounds-checked). Returns 0, or
+ * -1 if the frame is not a well-formed map of scalars (the caller then
+ * treats it as malformed, or decodes it fully). Does not validate the
+ * payload: consumers decode (and drop) what they cannot read. */
+int event_frame_peek (const uint8_t *frame, size_t len, event_peek_t *out);
+
 /* A valid topic: 1..EVENT_TOPIC_MAX printable ASCII bytes (0x21..0x7e),
  * not starting with '$'. */
 bool event_topic_valid (const char *topic);
