@@ -20,6 +20,8 @@ PACKAGES=(
     iproute2 nftables                     # namespaces, veths, bridges, fault injection
     iperf3                                # overlay benchmarks
     dnsmasq-base                          # DNS benchmark reference (binary only, no service)
+    dnsperf                               # bench/discovery.sh: DNS queries/s against a node and dnsmasq
+    bind9-dnsutils                        # dig in integration tests (test_services.sh, test_state.sh)
     python3                               # JSON checks in integration tests
     procps                                # ps/pgrep, sysctl
 )
