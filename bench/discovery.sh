@@ -192,7 +192,9 @@ qps=$(run_dnsperf 8600 shed-node)
 h_log "shed-node (node 1): $qps q/s"
 
 REF_PORT=8653
-h_exec 1 "$DNSMASQ" --keep-in-foreground --port="$REF_PORT" --listen-address=127.0.0.1 \
+# `ip netns exec` execs dnsmasq, so $! is dnsmasq itself (through a shell
+# function it would be a subshell, and killing that would leave dnsmasq).
+ip netns exec "$(h_ns 1)" "$DNSMASQ" --keep-in-foreground --port="$REF_PORT" --listen-address=127.0.0.1 \
     --bind-interfaces --no-resolv --no-hosts --addn-hosts="$HOSTS" --local=/shed/ \
     --conf-file=/dev/null --pid-file="$H_TMP/dnsmasq.pid" --user=root --group=root \
     >"$H_TMP/dnsmasq.log" 2>&1 &
@@ -203,6 +205,9 @@ ref_qps=$(run_dnsperf "$REF_PORT" dnsmasq)
 h_log "dnsmasq (same names, hosts file): $ref_qps q/s"
 kill "$DNSMASQ_PID" 2>/dev/null || true
 wait "$DNSMASQ_PID" 2>/dev/null || true
+ref_pid=$(cat "$H_TMP/dnsmasq.pid" 2>/dev/null || true)
+[[ -z "$ref_pid" || "$ref_pid" == "$DNSMASQ_PID" ]] \
+    || h_log "warning: dnsmasq wrote pid $ref_pid, we started $DNSMASQ_PID"
 DNSMASQ_PID=""
 
 # ---- 4. propagation: register on node 2, answered by node 5 -----------------
