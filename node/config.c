@@ -434,6 +434,25 @@ shed_config_defaults (shed_config_t *cfg)
     cfg->network.block_prefix = 24;
     cfg->network.vni = 4242;
     strcpy (cfg->network.bridge, "shbr0");
+    cfg->scheduler.overcommit_cpu = 1.0;
+    cfg->scheduler.overcommit_memory = 1.0;
+    cfg->scheduler.overcommit_disk = 1.0;
+    strcpy (cfg->scheduler.strategy, "binpack");
+    cfg->scheduler.max_attempts = 3;
+    cfg->scheduler.name_ttl_s = 60;
+    cfg->scheduler.claim_timeout_ms = 30000;
+    strcpy (cfg->driver.default_driver, "netns");
+}
+
+/* Errors quote the offending value, which may hold newlines or other
+ * control bytes (a folded YAML scalar, a hostile file): keep the message on
+ * one printable line. */
+static void
+s_one_line (char *text)
+{
+    for (unsigned char *p = (unsigned char *) text; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            *p = ' ';
 }
 
 int
@@ -448,11 +467,13 @@ shed_config_set (shed_config_t *cfg, const char *key, const char *value, char *e
     }
     if (!d) {
         snprintf (err, errlen, "unknown key '%s'", key);
+        s_one_line (err);
         return -1;
     }
     char why[256];
     if (s_apply (cfg, d, subkey, value, why, sizeof why) != 0) {
         snprintf (err, errlen, "key '%s': %s", key, why);
+        s_one_line (err);
         return -1;
     }
     return 0;
@@ -664,6 +685,8 @@ shed_config_load_buffer (shed_config_t *cfg, const char *text, size_t len, const
         yaml_event_delete (&ev);
     }
     yaml_parser_delete (&w.parser);
+    if (rc != 0)
+        s_one_line (err);
     return rc;
 }
 

@@ -106,6 +106,8 @@ test_errors (void **state)
         { "a: &x 1\nb: *x\n", "unknown key 'a'" },
         { "encrypt_key: notbase64\n", "test.yaml:1: key 'encrypt_key'" },
         { "api: /no/scheme\n", "test.yaml:1: key 'api'" },
+        /* found by fuzz_config: a folded scalar put a newline in the message */
+        { "name: node-1,bind:0.1d:0.12\n\n  zonoin:\n ", "test.yaml:1: key 'name': 'node-1,bind" },
         { "gossip:\n  probe_interval_ms: fast\n",
           "test.yaml:2: key 'gossip.probe_interval_ms': expected a whole number" },
         { "gossip:\n  probe_interval_ms: 1.5\n", "expected a whole number" },
