@@ -11,7 +11,10 @@
  *   kind "service"  key = "<name>/<id>"     REC_SERVICE  one per instance
  *   kind "overlay"  key = node name         REC_OVERLAY  one per node (docs/overlay.md)
  *   kind "endpoint" key = MAC "02:00:..."   REC_ENDPOINT one per shed interface
- * Later kinds (shed, overlay) add their messages here.
+ *   kind "shed"     key = shed name         REC_SHED     one per shed, by its node
+ *   kind "name"     key = shed name         REC_NAME     a name reservation, by the
+ *                                                        name's coordinator
+ * (docs/scheduling.md). Later kinds add their messages here.
  */
 #ifndef SHED_RECORDS_H
 #define SHED_RECORDS_H
@@ -23,6 +26,8 @@
 
 #define REC_KIND_NODE    "node"
 #define REC_KIND_SERVICE "service"
+#define REC_KIND_SHED    "shed"
+#define REC_KIND_NAME    "name"
 #define REC_KIND_OVERLAY  "overlay"
 #define REC_KIND_ENDPOINT "endpoint"
 
@@ -56,7 +61,22 @@
     F (T, 11, memory_mb,   WIRE_U64,  0,                WIRE_OPT, _)           \
     F (T, 12, disk_mb,     WIRE_U64,  0,                WIRE_OPT, _)           \
     F (T, 13, gpus,        WIRE_U64,  0,                WIRE_OPT, _)           \
-    F (T, 14, draining,    WIRE_BOOL, 0,                WIRE_OPT, _)
+    F (T, 14, draining,    WIRE_BOOL, 0,                WIRE_OPT, _)           \
+    /* Resources for placement (docs/scheduling.md): capacity in millicpus   \
+     * and MiB, what is kept for the host, overcommit ratios (0 = 1.0) and   \
+     * what admitted sheds hold. Updated on every admission and release. */ \
+    F (T, 15, cpu_milli,   WIRE_U64,  0,                WIRE_OPT, _)           \
+    F (T, 16, reserved_cpu_milli, WIRE_U64, 0,          WIRE_OPT, _)           \
+    F (T, 17, reserved_memory_mb, WIRE_U64, 0,          WIRE_OPT, _)           \
+    F (T, 18, reserved_disk_mb,   WIRE_U64, 0,          WIRE_OPT, _)           \
+    F (T, 19, alloc_cpu_milli,    WIRE_U64, 0,          WIRE_OPT, _)           \
+    F (T, 20, alloc_memory_mb,    WIRE_U64, 0,          WIRE_OPT, _)           \
+    F (T, 21, alloc_disk_mb,      WIRE_U64, 0,          WIRE_OPT, _)           \
+    F (T, 22, alloc_gpus,         WIRE_U64, 0,          WIRE_OPT, _)           \
+    F (T, 23, oc_cpu,             WIRE_F64, 0,          WIRE_OPT, _)           \
+    F (T, 24, oc_memory,          WIRE_F64, 0,          WIRE_OPT, _)           \
+    F (T, 25, oc_disk,            WIRE_F64, 0,          WIRE_OPT, _)           \
+    F (T, 26, sheds,              WIRE_U64, 0,          WIRE_OPT, _)
 
 #define REC_SERVICE_FIELDS(F, T)                                               \
     F (T, 2,  name,        WIRE_STR,  REC_NAME_MAX,     WIRE_REQ, _)           \
@@ -99,9 +119,42 @@
     F (T, 4,  node,        WIRE_STR,  REC_NAME_MAX,     WIRE_REQ, _)           \
     F (T, 5,  shed,        WIRE_STR,  REC_NAME_MAX,     WIRE_OPT, _)
 
+/* A shed, written only by the node that runs it. state: starting |
+ * running | stopped | error (Shed's words); `error` says why for error.
+ * cpus in millicpus. created_ms: wall clock at admission (duplicate
+ * resolution compares it). */
+#define REC_SHED_STATE_MAX 15
+#define REC_SHED_FIELDS(F, T)                                                  \
+    F (T, 2,  name,        WIRE_STR,  REC_NAME_MAX,     WIRE_REQ, _)           \
+    F (T, 3,  node,        WIRE_STR,  REC_NAME_MAX,     WIRE_REQ, _)           \
+    F (T, 4,  state,       WIRE_STR,  REC_SHED_STATE_MAX, WIRE_REQ, _)         \
+    F (T, 5,  cpus_milli,  WIRE_U64,  0,                WIRE_OPT, _)           \
+    F (T, 6,  memory_mb,   WIRE_U64,  0,                WIRE_OPT, _)           \
+    F (T, 7,  disk_mb,     WIRE_U64,  0,                WIRE_OPT, _)           \
+    F (T, 8,  gpus,        WIRE_U64,  0,                WIRE_OPT, _)           \
+    F (T, 9,  image,       WIRE_STR,  255,              WIRE_OPT, _)           \
+    F (T, 10, ip,          WIRE_STR,  REC_ADDR_MAX,     WIRE_OPT, _)           \
+    F (T, 11, mac,         WIRE_STR,  17,               WIRE_OPT, _)           \
+    F (T, 12, request_id,  WIRE_STR,  64,               WIRE_REQ, _)           \
+    F (T, 13, created_ms,  WIRE_U64,  0,                WIRE_OPT, _)           \
+    F (T, 14, error,       WIRE_STR,  REC_OUTPUT_MAX,   WIRE_OPT, _)           \
+    F (T, 15, tags,        WIRE_TAGS, REC_TAGS_MAX,     WIRE_OPT, _)           \
+    F (T, 16, driver,      WIRE_STR,  15,               WIRE_OPT, _)           \
+    F (T, 17, updated_ms,  WIRE_U64,  0,                WIRE_OPT, _)
+
+/* A name reservation, written by the name's coordinator (names.h). */
+#define REC_NAME_FIELDS(F, T)                                                  \
+    F (T, 2,  name,        WIRE_STR,  REC_NAME_MAX,     WIRE_REQ, _)           \
+    F (T, 3,  holder,      WIRE_STR,  REC_NAME_MAX,     WIRE_REQ, _)           \
+    F (T, 4,  request_id,  WIRE_STR,  64,               WIRE_REQ, _)           \
+    F (T, 5,  expires_ms,  WIRE_U64,  0,                WIRE_REQ, _)           \
+    F (T, 6,  created_ms,  WIRE_U64,  0,                WIRE_OPT, _)
+
 #define REC_MESSAGES(M)                                                        \
     M (REC_NODE,    rec_node,    1, REC_NODE_FIELDS)                           \
     M (REC_SERVICE, rec_service, 2, REC_SERVICE_FIELDS)                        \
+    M (REC_SHED,    rec_shed,   20, REC_SHED_FIELDS)                           \
+    M (REC_NAME,    rec_name,   21, REC_NAME_FIELDS)                        \
     M (REC_OVERLAY,  rec_overlay,  10, REC_OVERLAY_FIELDS)                     \
     M (REC_ENDPOINT, rec_endpoint, 11, REC_ENDPOINT_FIELDS)
 

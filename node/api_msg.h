@@ -322,8 +322,71 @@ WIRE_DECLARE_RECORD (api_constraint, API_CONSTRAINT_FIELDS)
     F (T, 11, image,        WIRE_STR,  255,       WIRE_OPT, _)                 \
     F (T, 12, request_id,   WIRE_STR,  64,        WIRE_OPT, _)
 
+/* One shed as a user sees it. state: starting | running | stopped | error
+ * | unreachable (owner failed) | lost (owner left or reaped). duplicate:
+ * another shed created across a partition kept this name; note says what
+ * to do. */
+#define API_SHED_FIELDS(F, T)                                                  \
+    F (T, 1,  name,         WIRE_STR,  63,        WIRE_REQ, _)                 \
+    F (T, 2,  node,         WIRE_STR,  63,        WIRE_REQ, _)                 \
+    F (T, 3,  state,        WIRE_STR,  15,        WIRE_REQ, _)                 \
+    F (T, 4,  cpus_milli,   WIRE_U64,  0,         WIRE_OPT, _)                 \
+    F (T, 5,  memory_mb,    WIRE_U64,  0,         WIRE_OPT, _)                 \
+    F (T, 6,  disk_mb,      WIRE_U64,  0,         WIRE_OPT, _)                 \
+    F (T, 7,  gpus,         WIRE_U64,  0,         WIRE_OPT, _)                 \
+    F (T, 8,  image,        WIRE_STR,  255,       WIRE_OPT, _)                 \
+    F (T, 9,  ip,           WIRE_STR,  45,        WIRE_OPT, _)                 \
+    F (T, 10, mac,          WIRE_STR,  17,        WIRE_OPT, _)                 \
+    F (T, 11, request_id,   WIRE_STR,  64,        WIRE_OPT, _)                 \
+    F (T, 12, created_ms,   WIRE_U64,  0,         WIRE_OPT, _)                 \
+    F (T, 13, error,        WIRE_STR,  255,       WIRE_OPT, _)                 \
+    F (T, 14, tags,         WIRE_TAGS, 32,        WIRE_OPT, _)                 \
+    F (T, 15, duplicate,    WIRE_BOOL, 0,         WIRE_OPT, _)                 \
+    F (T, 16, note,         WIRE_STR,  255,       WIRE_OPT, _)                 \
+    F (T, 17, driver,       WIRE_STR,  15,        WIRE_OPT, _)
+WIRE_DECLARE_RECORD (api_shed, API_SHED_FIELDS)
+
+/* A step of long work, ms since the request arrived. */
+#define API_STEP_FIELDS(F, T)                                                  \
+    F (T, 1, text,          WIRE_STR,  255,       WIRE_REQ, _)                 \
+    F (T, 2, ms,            WIRE_U64,  0,         WIRE_OPT, _)
+WIRE_DECLARE_RECORD (api_step, API_STEP_FIELDS)
+
+#define API_SHED_REP_FIELDS(F, T)                                              \
+    F (T, 2, shed,          WIRE_LIST, 1,         WIRE_OPT, api_shed)          \
+    F (T, 3, steps,         WIRE_LIST, 32,        WIRE_OPT, api_step)          \
+    F (T, 4, message,       WIRE_STR,  API_TEXT_MAX, WIRE_OPT, _)
+
+#define API_SHED_LIST_REQ_FIELDS(F, T)                                         \
+    F (T, 2, node,          WIRE_STR,  63,        WIRE_OPT, _)
+
+#define API_SHED_LIST_REP_FIELDS(F, T)                                         \
+    F (T, 2, sheds,         WIRE_LIST, API_SHEDS_MAX, WIRE_OPT, api_shed)
+
+#define API_SHED_SHOW_REQ_FIELDS(F, T)                                         \
+    F (T, 2, name,          WIRE_STR,  API_SHED_REF_MAX, WIRE_REQ, _)
+
+/* start | stop | delete, routed to the owning node. force (delete only):
+ * forget a lost or unreachable shed's record without its node. */
+#define API_SHED_OP_REQ_FIELDS(F, T)                                           \
+    F (T, 2, op,            WIRE_U64,  2,         WIRE_REQ, _)                 \
+    F (T, 3, name,          WIRE_STR,  API_SHED_REF_MAX, WIRE_REQ, _)          \
+    F (T, 4, force,         WIRE_BOOL, 0,         WIRE_OPT, _)
+
+/* Drain (or undrain) a node; empty node = the one asked. API_OK. */
+#define API_NODE_DRAIN_REQ_FIELDS(F, T)                                        \
+    F (T, 2, node,          WIRE_STR,  63,        WIRE_OPT, _)                 \
+    F (T, 3, drain,         WIRE_BOOL, 0,         WIRE_OPT, _)
+
 #define API_MESSAGES(M)                                                        \
     M (API_ERROR,       api_error,       1, API_ERROR_FIELDS)                  \
+    M (API_SHED_CREATE_REQ, api_shed_create_req, 30, API_SHED_CREATE_REQ_FIELDS) \
+    M (API_SHED_REP,        api_shed_rep,        31, API_SHED_REP_FIELDS)        \
+    M (API_SHED_LIST_REQ,   api_shed_list_req,   32, API_SHED_LIST_REQ_FIELDS)   \
+    M (API_SHED_LIST_REP,   api_shed_list_rep,   33, API_SHED_LIST_REP_FIELDS)   \
+    M (API_SHED_SHOW_REQ,   api_shed_show_req,   34, API_SHED_SHOW_REQ_FIELDS)   \
+    M (API_SHED_OP_REQ,     api_shed_op_req,     35, API_SHED_OP_REQ_FIELDS)     \
+    M (API_NODE_DRAIN_REQ,  api_node_drain_req,  36, API_NODE_DRAIN_REQ_FIELDS)  \
     M (API_STATUS_REQ,  api_status_req,  2, API_STATUS_REQ_FIELDS)             \
     M (API_STATUS_REP,  api_status_rep,  3, API_STATUS_REP_FIELDS)             \
     M (API_OK,          api_ok,          4, API_OK_FIELDS)                     \

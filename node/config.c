@@ -8,6 +8,7 @@
  */
 #include "node/config.h"
 
+#include "cluster/placement.h"
 #include "crypto/identity.h"
 
 #include <arpa/inet.h>
@@ -42,6 +43,10 @@ typedef enum {
     D_NETMODE,  /* overlay mode: encrypted | plain */
     D_CIDR,     /* IPv4 a.b.c.d/len, no host bits */
     D_IFNAME,   /* network interface name, 1-15 bytes */
+    D_SIZE,     /* "512M", "4G", bare number = MiB (placement_size_parse) */
+    D_CPUS,     /* "4", "0.5", "1500m" (placement_cpus_parse) */
+    D_STRATEGY, /* binpack | spread */
+    D_DRIVER,   /* netns (firecracker, shed-server when built) */
 } directive_kind_t;
 
 typedef struct {
@@ -95,10 +100,31 @@ static const directive_t s_directives[] = {
     { "network.nat",          D_BOOL,    SLOT (network.nat), 0, 0 },
     { "network.port",         D_U32,     SLOT (network.port), 0, 65535 },
     { "network.settle_ms",    D_U32,     SLOT (network.settle_ms), 0, 600000 },
+    { "resources.cpus",            D_CPUS,     SLOT (resources.cpus), 0, 0 },
+    { "resources.memory",          D_SIZE,     SLOT (resources.memory), 0, 0 },
+    { "resources.disk",            D_SIZE,     SLOT (resources.disk), 0, 0 },
+    { "resources.gpus",            D_U32,      SLOT (resources.gpus), 0, 1024 },
+    { "resources.reserved_cpus",   D_CPUS,     SLOT (resources.reserved_cpus), 0, 0 },
+    { "resources.reserved_memory", D_SIZE,     SLOT (resources.reserved_memory), 0, 0 },
+    { "resources.reserved_disk",   D_SIZE,     SLOT (resources.reserved_disk), 0, 0 },
+    { "scheduler.overcommit_cpu",    D_F64,    SLOT (scheduler.overcommit_cpu), 1, 100 },
+    { "scheduler.overcommit_memory", D_F64,    SLOT (scheduler.overcommit_memory), 1, 100 },
+    { "scheduler.overcommit_disk",   D_F64,    SLOT (scheduler.overcommit_disk), 1, 100 },
+    { "scheduler.strategy",          D_STRATEGY, SLOT (scheduler.strategy), 0, 0 },
+    { "scheduler.max_attempts",      D_U32,    SLOT (scheduler.max_attempts), 1, 16 },
+    { "scheduler.name_ttl_s",        D_U32,    SLOT (scheduler.name_ttl_s), 5, 3600 },
+    { "scheduler.claim_timeout_ms",  D_U32,    SLOT (scheduler.claim_timeout_ms), 500, 600000 },
+    { "driver.default",        D_DRIVER,   SLOT (driver.default_driver), 0, 0 },
+    { "driver.agent_path",     D_PATH,     SLOT (driver.agent_path), 0, 0 },
+    { "driver.netns_dir",      D_PATH,     SLOT (driver.netns_dir), 0, 0 },
+    { "driver.cgroup_parent",  D_PATH,     SLOT (driver.cgroup_parent), 0, 0 },
+    { "driver.cgroup_root",    D_PATH,     SLOT (driver.cgroup_root), 0, 0 },
+    { "driver.bridge",         D_IFNAME,   SLOT (driver.bridge), 0, 0 },
 };
 
 /* Keys that open a section of further keys. */
-static const char *s_sections[] = { "gossip", "dns", "network" };
+static const char *s_sections[] = { "gossip", "dns", "network", "resources", "scheduler",
+                                    "driver" };
 
 static const directive_t *
 s_find (const char *key)
@@ -241,6 +267,36 @@ s_apply (shed_config_t *cfg, const directive_t *d, const char *subkey, const cha
             return -1;
         }
         return 0;
+    case D_SIZE: {
+        uint64_t bytes;
+        if (placement_size_parse (value, 1024 * 1024, &bytes) != 0) {
+            snprintf (why, whylen, "expected a size like 512M or 4G, got '%s'", value);
+            return -1;
+        }
+        return s_copy (slot, d->size, value, why, whylen);
+    }
+    case D_CPUS: {
+        uint64_t milli;
+        if (placement_cpus_parse (value, &milli) != 0) {
+            snprintf (why, whylen, "expected cpus like 4, 0.5 or 1500m, got '%s'", value);
+            return -1;
+        }
+        return s_copy (slot, d->size, value, why, whylen);
+    }
+    case D_STRATEGY:
+        if (strcmp (value, "binpack") && strcmp (value, "spread")) {
+            snprintf (why, whylen, "expected binpack or spread, got '%s'", value);
+            return -1;
+        }
+        return s_copy (slot, d->size, value, why, whylen);
+    case D_DRIVER:
+        if (strcmp (value, "netns") && strcmp (value, "firecracker")
+            && strcmp (value, "shed-server")) {
+            snprintf (why, whylen, "expected netns, firecracker or shed-server, got '%s'",
+                      value);
+            return -1;
+        }
+        return s_copy (slot, d->size, value, why, whylen);
     case D_BOOL:
         if (!strcmp (value, "true") || !strcmp (value, "yes") || !strcmp (value, "on"))
             *(bool *) slot = true;

@@ -82,6 +82,35 @@ typedef struct {
         uint32_t port;                  /* overlay UDP port; 0 = gossip port + 4 */
         uint32_t settle_ms;             /* block claim settle time */
     } network;
+    /* Shed resources offered to the scheduler (docs/scheduling.md). Text
+     * as the user wrote it, "" = detected (cpus, memory) or 0 (disk: the
+     * data dir's file system). Sizes like "4G", cpus like "4", "1500m". */
+    struct {
+        char cpus[16];
+        char memory[24];
+        char disk[24];
+        uint32_t gpus;
+        char reserved_cpus[16];         /* kept for the host */
+        char reserved_memory[24];
+        char reserved_disk[24];
+    } resources;
+    struct {
+        double overcommit_cpu;          /* >= 1.0 */
+        double overcommit_memory;
+        double overcommit_disk;
+        char strategy[16];              /* default: binpack | spread */
+        uint32_t max_attempts;          /* claims per create (candidates tried) */
+        uint32_t name_ttl_s;            /* life of a name reservation */
+        uint32_t claim_timeout_ms;      /* one CLAIM RPC (create + start) */
+    } scheduler;
+    struct {
+        char default_driver[16];        /* netns */
+        char agent_path[PATH_MAX];      /* shed-agent binary; "" = driver default */
+        char netns_dir[PATH_MAX];       /* "" = /run/netns */
+        char cgroup_parent[128];        /* "" = "shed" */
+        char cgroup_root[PATH_MAX];     /* "" = /sys/fs/cgroup */
+        char bridge[16];                /* "" = the overlay's bridge, if any */
+    } driver;
 } shed_config_t;
 
 /* Fill with built-in defaults (name = short hostname). */

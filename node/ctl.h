@@ -43,4 +43,12 @@ int ctl_events (ctl_t *ctl, int argc, char **argv);
 int ctl_agents (ctl_t *ctl, int argc, char **argv);
 int ctl_services (ctl_t *ctl, int argc, char **argv);
 
+int ctl_create (ctl_t *ctl, int argc, char **argv);
+int ctl_list (ctl_t *ctl, int argc, char **argv);
+int ctl_show (ctl_t *ctl, int argc, char **argv);
+int ctl_start (ctl_t *ctl, int argc, char **argv);
+int ctl_stop (ctl_t *ctl, int argc, char **argv);
+int ctl_delete (ctl_t *ctl, int argc, char **argv);
+int ctl_node (ctl_t *ctl, int argc, char **argv);
+
 #endif

@@ -13,6 +13,7 @@
 #include "node/node_members.h"
 #include "node/node_state.h"
 #include "node/node_overlay.h"
+#include "node/node_sched.h"
 #include "cluster/records.h"
 #include "cluster/zap.h"
 
@@ -41,6 +42,7 @@ struct _shed_node_t {
     shed_catalog_t *catalog;        /* service catalog, health checks, DNS */
     shed_events_t *events;          /* event bus: cluster-wide pub/sub */
     shed_agents_t *agents;          /* agent channels of this node's sheds */
+    shed_sched_t *sched;            /* sheds: names, placement, claims, drivers */
 };
 
 /* -------------------------------------------------------------------------
@@ -187,6 +189,45 @@ s_api_status (shed_api_call_t *call, const api_msg_t *req, void *arg)
 }
 
 /* -------------------------------------------------------------------------
+ * Scheduler hooks: the overlay gives sheds addresses, the agent host
+ * listens on their agent sockets (node_sched.h).
+ */
+
+static int
+s_hook_net_attach (void *arg, const char *shed, char *ip, char *mac, char *gw, int *prefix,
+                   unsigned *mtu, char *err, size_t errlen)
+{
+    return shed_overlay_attach ((shed_overlay_t *) arg, shed, ip, mac, gw, prefix, mtu, err,
+                                errlen);
+}
+
+static void
+s_hook_net_detach (void *arg, const char *shed)
+{
+    char err[256];
+    shed_overlay_detach ((shed_overlay_t *) arg, shed, err, sizeof err);
+}
+
+static const char *
+s_hook_net_bridge (void *arg)
+{
+    return shed_overlay_bridge ((shed_overlay_t *) arg);
+}
+
+static int
+s_hook_agent_add (void *arg, const char *shed, const char *socket_path, char *err,
+                  size_t errlen)
+{
+    return shed_agents_add ((shed_agents_t *) arg, shed, socket_path, err, errlen);
+}
+
+static void
+s_hook_agent_remove (void *arg, const char *shed)
+{
+    shed_agents_remove ((shed_agents_t *) arg, shed);
+}
+
+/* -------------------------------------------------------------------------
  * Event loop readers
  */
 
@@ -271,6 +312,20 @@ shed_node_new (const shed_config_t *cfg, char *err, size_t errlen)
                                     self->api, err, errlen);
     if (!self->agents)
         goto fail;
+    shed_sched_hooks_t hooks = { 0 };
+    if (self->overlay) {
+        hooks.net_attach = s_hook_net_attach;
+        hooks.net_detach = s_hook_net_detach;
+        hooks.net_bridge = s_hook_net_bridge;
+        hooks.net_arg = self->overlay;
+    }
+    hooks.agent_add = s_hook_agent_add;
+    hooks.agent_remove = s_hook_agent_remove;
+    hooks.agent_arg = self->agents;
+    self->sched = shed_sched_new (&self->cfg, self->identity, self->zap, self->members,
+                                  self->state, self->loop, self->api, &hooks, err, errlen);
+    if (!self->sched)
+        goto fail;
 
     char pub[SHED_KEY_TEXT_MAX];
     shed_key_to_text (shed_identity_x25519_public (self->identity), pub);
@@ -304,6 +359,7 @@ shed_node_destroy (shed_node_t **self_p)
     if (!self_p || !*self_p)
         return;
     shed_node_t *self = *self_p;
+    shed_sched_destroy (&self->sched);
     shed_agents_destroy (&self->agents);
     shed_events_destroy (&self->events);
     shed_catalog_destroy (&self->catalog);

@@ -44,6 +44,16 @@ static const ctl_cmd_t s_commands[] = {
     { "services", ctl_services,
       "services [--all] | show NAME | register NAME --port P [...] | deregister NAME|ID |\n"
       "    watch [NAME]         the service catalog (see 'shedctl services register' usage)" },
+    { "create", ctl_create,
+      "create NAME [--cpus N] [--memory SIZE] [--disk SIZE] [--gpus N] [--node NODE]\n"
+      "    [--constraint K=V|K>=N|K!=V]... [--strategy binpack|spread] [--tag k=v]...\n"
+      "    [--image I] [--request-id ID]  create a shed somewhere with room" },
+    { "list", ctl_list,     "list [--node NODE]     every shed in the cluster, with node and state" },
+    { "show", ctl_show,     "show NAME[@NODE]       one shed" },
+    { "start", ctl_start,   "start NAME[@NODE]      start a stopped shed (on its node)" },
+    { "stop", ctl_stop,     "stop NAME[@NODE]       stop a shed, keeping it" },
+    { "delete", ctl_delete, "delete NAME[@NODE] [--force]  delete a shed (--force: forget a lost one)" },
+    { "node", ctl_node,     "node drain|undrain [NODE]  stop/resume placing new sheds on a node" },
 };
 
 static void

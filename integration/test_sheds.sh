@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# test_sheds.sh: the distributed scheduler with real shed-node processes in
+# network namespaces (topology: see harness.sh) and the netns driver.
+#   1. 3 nodes with small capacities (4 cpus, 4 GiB each, set in config)
+#   2. spread creates from different nodes land on 3 different nodes;
+#      binpack creates fill one node
+#   3. `list` from every node shows every shed with its node and state
+#   4. a create that fits nowhere fails with one reason per node
+#   5. stop / start / delete from a node that does not own the shed
+#   6. the same name created concurrently from 3 nodes: exactly one wins
+#   7. a drained node gets no new sheds; undrain
+#   8. kill -9 a node: its sheds show `unreachable` everywhere else;
+#      restarted, it re-adopts them (running again)
+# Each node's sheds live in per-run places: netns files under the run's temp
+# dir, cgroups under <run>-node<i> in a bind mount of /sys/fs/cgroup (an
+# `ip netns exec` process sees an empty /sys/fs/cgroup). Cleanup deletes the
+# sheds through the nodes, then kills whatever is left in our cgroups (by
+# PID, from cgroup.procs), removes the cgroups and the bind mount.
+set -euo pipefail
+. "$(dirname "$0")/harness.sh"
+
+h_init 3
+
+CG=""
+sheds_cleanup() {
+    set +e
+    local i
+    # Shed processes are detached from the nodes on purpose (they survive a
+    # daemon restart): stop what our cgroups still hold, by PID.
+    if [[ -n "$CG" ]] && mountpoint -q "$CG"; then
+        local d pid
+        for d in "$CG"/*/"$H_ID"-node*; do
+            [[ -d "$d" ]] || continue
+            while read -r pid; do
+                [[ -n "$pid" ]] && kill -KILL "$pid" 2>/dev/null
+            done < <(find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null)
+        done
+        sleep 0.3
+        for d in "$CG"/*/"$H_ID"-node*; do
+            [[ -d "$d" ]] || continue
+            find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+        done
+        umount -R "$CG" 2>/dev/null || umount -l "$CG" 2>/dev/null
+        rmdir "$CG" 2>/dev/null
+    fi
+}
+trap 'st=$?; sheds_cleanup; (exit $st); h__on_exit' EXIT
+
+CG="$H_TMP/cg"
+mkdir -p "$CG"
+mount --rbind /sys/fs/cgroup "$CG" || h_skip "cannot bind-mount /sys/fs/cgroup"
+mount --make-rslave "$CG"
+
+for i in 1 2 3; do
+    cat >"$H_TMP/n$i/config.yaml" <<EOF
+resources:
+  cpus: "4"
+  memory: 4G
+  disk: 20G
+scheduler:
+  strategy: binpack
+network:
+  enabled: false
+driver:
+  netns_dir: $H_TMP/n$i/netns
+  cgroup_root: $CG
+  cgroup_parent: $H_ID-node$i
+  agent_path: /nonexistent/shed-agent
+EOF
+done
+
+start() { h_start_node "$1" --config "$H_TMP/n$1/config.yaml"; }
+for i in 1 2 3; do start "$i"; done
+for i in 1 2 3; do h_wait_ready "$i"; done
+h_wait_members 3 15 || h_fail "3 nodes did not see each other"
+
+# field i NAME FIELD: FIELD of shed NAME in node i's `list --json`.
+field() {
+    h_ctl "$1" --json list 2>/dev/null | python3 -c '
+import json, sys
+name, f = sys.argv[1], sys.argv[2]
+try:
+    for s in json.load(sys.stdin):
+        if s["name"] == name:
+            print(s[f]); break
+except ValueError:
+    pass
+' "$2" "$3"
+}
+# is_state i NAME STATE: node i lists NAME in STATE ("" = not listed).
+is_state() { [[ "$(field "$1" "$2" state)" == "$3" ]]; }
+# has_count i N: node i lists N sheds.
+has_count() { [[ "$(count "$1")" == "$2" ]]; }
+count() { h_ctl "$1" --json list 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+node_records_ok() {
+    # every node sees 3 node records carrying capacity
+    h_ctl "$1" --json state node 2>/dev/null | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+sys.exit(0 if len([x for x in r if x.get("kind") == "node"]) >= 3 else 1)'
+}
+for i in 1 2 3; do h_retry 15 node_records_ok "$i" || h_fail "node $i does not see 3 node records"; done
+sleep 1.5   # capacity updates replicate (pushed at once; anti-entropy 1 s)
+
+h_log "--- spread: one shed per node"
+h_ctl 1 create s1 --cpus 1 --memory 1G --strategy spread || h_fail "create s1"
+sleep 0.5
+h_ctl 2 create s2 --cpus 1 --memory 1G --strategy spread || h_fail "create s2"
+sleep 0.5
+h_ctl 3 create s3 --cpus 1 --memory 1G --strategy spread --tag team=a || h_fail "create s3"
+sleep 0.5
+nodes="$(for s in s1 s2 s3; do field 1 $s node; done | sort -u | wc -l)"
+h_assert_eq 3 "$nodes" "distinct nodes of s1..s3 (spread)"
+
+h_log "--- binpack: fills one node"
+h_ctl 2 create b1 --cpus 1 --memory 1G || h_fail "create b1"
+sleep 0.5
+h_ctl 3 create b2 --cpus 1 --memory 1G || h_fail "create b2"
+h_assert_eq "$(field 1 b1 node)" "$(field 1 b2 node)" "b1 and b2 on the same node (binpack)"
+
+h_log "--- list from every node"
+for i in 1 2 3; do
+    h_retry 5 has_count "$i" 5 || h_fail "node $i lists $(count "$i") sheds, want 5"
+    for s in s1 s2 s3 b1 b2; do
+        h_assert_eq running "$(field "$i" $s state)" "state of $s seen from node $i"
+    done
+done
+h_ctl 1 list
+h_ctl 2 show s3
+
+h_log "--- nothing fits: reasons per node"
+if out=$(h_ctl 2 create huge --cpus 3 --memory 3500M 2>&1); then
+    h_fail "create of a shed that fits nowhere succeeded: $out"
+fi
+echo "$out"
+for n in node1 node2 node3; do
+    [[ "$out" == *"$n:"* ]] || h_fail "no reason for $n in: $out"
+done
+h_assert_eq "" "$(field 1 huge name)" "no record of the failed create"
+
+h_log "--- stop / start / delete from a non-owner"
+owner=$(field 1 s1 node)
+other=1
+[[ "$owner" == node1 ]] && other=2
+h_ctl "$other" stop s1 || h_fail "stop s1 from node $other"
+h_retry 5 is_state 3 s1 stopped || h_fail "s1 not stopped"
+h_ctl "$other" start s1 || h_fail "start s1 from node $other"
+h_retry 5 is_state 3 s1 running || h_fail "s1 not running again"
+h_ctl "$other" delete s1 || h_fail "delete s1 from node $other"
+h_retry 5 is_state 3 s1 "" || h_fail "s1 still listed after delete"
+# the name is free again at once
+h_ctl 3 create s1 --cpus 1 --memory 512M || h_fail "re-create s1"
+
+h_log "--- same name from 3 nodes at once: exactly one wins"
+pids=()
+for i in 1 2 3; do
+    (set +e; h_ctl "$i" create same --cpus 1 --memory 512M >"$H_TMP/same.$i" 2>&1
+     echo $? >"$H_TMP/same.$i.rc") &
+    pids+=($!)
+done
+wait "${pids[@]}"   # not a bare `wait`: the harness watchdog is a background job too
+ok=0
+for i in 1 2 3; do
+    rc=$(cat "$H_TMP/same.$i.rc")
+    echo "node $i: rc=$rc $(tail -1 "$H_TMP/same.$i")"
+    if [[ "$rc" == 0 ]]; then ok=$((ok + 1)); fi
+done
+h_assert_eq 1 "$ok" "successful concurrent creates of 'same'"
+sleep 1
+h_assert_eq 1 "$(h_ctl 2 --json list | python3 -c 'import json,sys; print(sum(1 for s in json.load(sys.stdin) if s["name"]=="same"))')" \
+    "sheds named 'same'"
+
+h_log "--- drain: new creates avoid the node"
+h_ctl 1 node drain node2 || h_fail "drain node2"
+sleep 1
+for s in d1 d2; do
+    h_ctl 3 create "$s" --cpus 0.5 --memory 256M --strategy spread || h_fail "create $s"
+    [[ "$(field 1 $s node)" != node2 ]] || h_fail "$s was placed on drained node2"
+done
+if h_ctl 1 create d3 --cpus 0.5 --memory 256M --node node2 2>"$H_TMP/d3.err"; then
+    h_fail "a create pinned to a drained node succeeded"
+fi
+grep -q "draining" "$H_TMP/d3.err" || h_fail "pinned create did not say draining: $(cat "$H_TMP/d3.err")"
+h_ctl 2 node undrain || h_fail "undrain node2"
+
+h_log "--- kill -9 a node: its sheds are unreachable; restart re-adopts them"
+victim=$(field 1 b1 node)
+vi=${victim#node}
+mine=$(h_ctl 1 --json list | python3 -c 'import json,sys; print(" ".join(s["name"] for s in json.load(sys.stdin) if s["node"]==sys.argv[1]))' "$victim")
+h_log "$victim holds: $mine"
+h_kill "$vi" KILL
+for i in 1 2 3; do
+    [[ "$i" == "$vi" ]] && continue
+    h_retry 20 is_state "$i" b1 unreachable || h_fail "node $i: b1 is '$(field "$i" b1 state)', want unreachable"
+done
+s_other=1; [[ "$vi" == 1 ]] && s_other=2
+h_ctl "$s_other" list
+if h_ctl "$s_other" stop b1 2>"$H_TMP/b1.err"; then h_fail "stop of a shed on a dead node succeeded"; fi
+grep -q unreachable "$H_TMP/b1.err" || h_fail "stop b1 did not say unreachable"
+start "$vi"
+h_wait_ready "$vi"
+for s in $mine; do
+    h_retry 20 is_state "$s_other" "$s" running || h_fail "$s not running after the restart of $victim ($(field "$s_other" "$s" state))"
+done
+
+h_log "--- clean up: delete every shed from node 1"
+for s in $(h_ctl 1 --json list | python3 -c 'import json,sys; print(" ".join(s["name"] for s in json.load(sys.stdin)))'); do
+    h_ctl 1 delete "$s" || h_fail "delete $s"
+done
+h_assert_eq 0 "$(count 2)" "sheds left"
+left=$(find "$CG"/*/"$H_ID"-node* -mindepth 1 -type d 2>/dev/null | wc -l)
+h_assert_eq 0 "$left" "shed cgroups left after delete"
+h_log "PASS"
