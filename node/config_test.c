@@ -246,6 +246,50 @@ test_network (void **state)
     assert_false (cfg.network.enabled);
 }
 
+static void
+test_sched (void **state)
+{
+    shed_config_t cfg;
+    char err[256] = "";
+    shed_config_defaults (&cfg);
+    assert_string_equal (cfg.resources.cpus, "");           /* detected */
+    assert_string_equal (cfg.scheduler.strategy, "binpack");
+    assert_true (cfg.scheduler.overcommit_memory == 1.0);
+    assert_int_equal (cfg.scheduler.max_attempts, 3);
+    assert_string_equal (cfg.driver.default_driver, "netns");
+    const char *text = "resources:\n"
+                       "  cpus: 1500m\n"
+                       "  memory: 4G\n"
+                       "  disk: 20480\n"
+                       "  gpus: 2\n"
+                       "  reserved_memory: 512M\n"
+                       "scheduler:\n"
+                       "  overcommit_memory: 1.5\n"
+                       "  strategy: spread\n"
+                       "  max_attempts: 5\n"
+                       "driver:\n"
+                       "  default: netns\n"
+                       "  cgroup_parent: shed-test\n"
+                       "  agent_path: /usr/local/bin/shed-agent\n";
+    assert_int_equal (s_load (&cfg, text, err, sizeof err), 0);
+    assert_string_equal (cfg.resources.cpus, "1500m");
+    assert_string_equal (cfg.resources.memory, "4G");
+    assert_int_equal (cfg.resources.gpus, 2);
+    assert_true (cfg.scheduler.overcommit_memory == 1.5);
+    assert_string_equal (cfg.scheduler.strategy, "spread");
+    assert_int_equal (cfg.scheduler.max_attempts, 5);
+    assert_string_equal (cfg.driver.cgroup_parent, "shed-test");
+    assert_int_equal (s_load (&cfg, "resources:\n  memory: lots\n", err, sizeof err), -1);
+    assert_non_null (strstr (err, "resources.memory"));
+    assert_int_equal (s_load (&cfg, "resources:\n  cpus: -1\n", err, sizeof err), -1);
+    assert_int_equal (s_load (&cfg, "scheduler:\n  strategy: random\n", err, sizeof err), -1);
+    assert_non_null (strstr (err, "binpack or spread"));
+    assert_int_equal (s_load (&cfg, "scheduler:\n  overcommit_cpu: 0.5\n", err, sizeof err), -1);
+    assert_int_equal (s_load (&cfg, "driver:\n  default: docker\n", err, sizeof err), -1);
+    assert_int_equal (shed_config_set (&cfg, "resources.cpus", "8", err, sizeof err), 0);
+    assert_string_equal (cfg.resources.cpus, "8");
+}
+
 int
 main (void)
 {
@@ -254,6 +298,7 @@ main (void)
         cmocka_unit_test (test_empty_file), cmocka_unit_test (test_errors),
         cmocka_unit_test (test_overrides), cmocka_unit_test (test_hostport),
         cmocka_unit_test (test_dns), cmocka_unit_test (test_network),
+        cmocka_unit_test (test_sched),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
