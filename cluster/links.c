@@ -16,12 +16,22 @@ typedef struct {
     char *endpoint;
     char pubkey [41];               /* z85 */
     zsock_t *dealer;
+    int64_t awaiting_since;         /* first unanswered DIGEST, 0 if none */
+    int64_t redial_backoff;         /* ms; doubles while the peer stays silent */
 } s_peer_t;
+
+/* A DIGEST with `reply` set is answered at once by a live peer. If nothing
+ * comes back on its DEALER for this long, the link is presumed stuck and
+ * redialled: libzmq never retries a CURVE handshake that the peer's ZAP
+ * refused (for example because we connected before that peer had learned
+ * our key from membership), so without this the link would stay dead. */
+#define S_REDIAL_AFTER_MS   3000
+#define S_REDIAL_MAX_MS     30000
 
 typedef struct {
     uint64_t digests_sent, digests_recv, deltas_sent, deltas_recv;
     uint64_t pushes_sent, pushes_recv, malformed, denied_msgs, send_drops;
-    uint64_t handshakes_ok, handshakes_refused;
+    uint64_t handshakes_ok, handshakes_refused, redials;
 } s_counters_t;
 
 typedef struct {
@@ -122,9 +132,39 @@ s_peer_add (self_t *self, const char *name, const char *endpoint, const char *z8
         s_peer_destroy (&peer);
         return -1;
     }
+    peer->redial_backoff = S_REDIAL_AFTER_MS;
     zpoller_add (self->poller, peer->dealer);
     zhashx_insert (self->peers, name, peer);
     return 0;
+}
+
+/* Replace a silent peer's DEALER with a fresh one (a new handshake). */
+static void
+s_peer_redial (self_t *self, s_peer_t *peer)
+{
+    uint8_t key [32];
+    if (!zmq_z85_decode (key, peer->pubkey))
+        return;
+    zsock_t *dealer = s_dealer_new (self, key, peer->endpoint);
+    if (!dealer)
+        return;
+    zpoller_remove (self->poller, peer->dealer);
+    zsock_destroy (&peer->dealer);
+    peer->dealer = dealer;
+    zpoller_add (self->poller, peer->dealer);
+    self->c.redials++;
+    log_debug (S_COMP, "redialled a silent peer|peer=%s endpoint=%s backoff_ms=%lld",
+               peer->name, peer->endpoint, (long long) peer->redial_backoff);
+}
+
+static s_peer_t *
+s_peer_by_dealer (self_t *self, zsock_t *dealer)
+{
+    for (s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers); peer;
+         peer = (s_peer_t *) zhashx_next (self->peers))
+        if (peer->dealer == dealer)
+            return peer;
+    return NULL;
 }
 
 /* ---- sending -------------------------------------------------------------- */
@@ -207,6 +247,19 @@ s_round (self_t *self)
         peer = (s_peer_t *) zhashx_next (self->peers);
     s_dest_t dest = { peer->dealer, NULL };
     s_send_digest (self, &dest, true);
+    int64_t now = zclock_mono ();
+    if (!peer->awaiting_since)
+        peer->awaiting_since = now;
+
+    /* Redial every peer that left a DIGEST unanswered for too long. */
+    for (s_peer_t *p = (s_peer_t *) zhashx_first (self->peers); p;
+         p = (s_peer_t *) zhashx_next (self->peers))
+        if (p->awaiting_since && now - p->awaiting_since >= p->redial_backoff) {
+            s_peer_redial (self, p);
+            p->awaiting_since = 0;
+            p->redial_backoff = p->redial_backoff * 2 > S_REDIAL_MAX_MS ? S_REDIAL_MAX_MS
+                                                                         : p->redial_backoff * 2;
+        }
 }
 
 static void
@@ -301,6 +354,12 @@ s_recv_dealer (self_t *self, zsock_t *dealer)
     zmsg_t *msg = zmsg_recv (dealer);
     if (!msg)
         return;
+    s_peer_t *peer = s_peer_by_dealer (self, dealer);
+    if (peer) {
+        /* The link works: forget any suspicion and reset the backoff. */
+        peer->awaiting_since = 0;
+        peer->redial_backoff = S_REDIAL_AFTER_MS;
+    }
     if (zmsg_size (msg) != 1)
         self->c.malformed++;
     else {
@@ -400,13 +459,13 @@ s_stats_text (self_t *self)
         " refused_self=%" PRIu64 " refused_removed=%" PRIu64 " resets=%" PRIu64
         " purged=%" PRIu64 " malformed=%" PRIu64 " denied_msgs=%" PRIu64
         " send_drops=%" PRIu64 " handshakes_ok=%" PRIu64 " handshakes_refused=%" PRIu64
-        " zap_admitted=%" PRIu64 " zap_refused=%" PRIu64,
+        " redials=%" PRIu64 " zap_admitted=%" PRIu64 " zap_refused=%" PRIu64,
         zhashx_size (self->peers), state_count (self->store, NULL, NULL),
         self->c.digests_sent, self->c.digests_recv, self->c.deltas_sent, self->c.deltas_recv,
         self->c.pushes_sent, self->c.pushes_recv, st->applied, st->stale, st->refused_self,
         st->refused_removed, st->resets, st->purged, self->c.malformed, self->c.denied_msgs,
         self->c.send_drops, self->c.handshakes_ok, self->c.handshakes_refused,
-        admitted, refused);
+        self->c.redials, admitted, refused);
 }
 
 static int

@@ -403,6 +403,35 @@ test_bad_config (void **unused)
     shed_identity_destroy (&id);
 }
 
+/* A connects to B before B allows A's key (membership events reach nodes
+ * in any order): B's ZAP refuses the handshake and libzmq never retries it.
+ * Once B allows A, A's links must redial on their own and deliver. B has no
+ * link to A, so only A's own dialling can carry the record. */
+static void
+test_late_allow_recovers (void **unused)
+{
+    s_node_t a, b;
+    s_node_start (&a, "late-a");
+    s_node_start (&b, "late-b");
+    assert_int_equal (s_cmd_i (a.actor, "ss", "ALLOW", b.pubkey), 0);
+    assert_int_equal (s_cmd_i (a.actor, "ssss", "PEER-ADD", "late-b", b.endpoint, b.pubkey), 0);
+    assert_int_equal (s_put (a.actor, "node", "late-a", "hello"), 0);
+    zclock_sleep (500);
+    assert_false (s_has (b.actor, "late-a", "node", "late-a", "hello"));
+    assert_int_equal (s_cmd_i (b.actor, "ss", "ALLOW", a.pubkey), 0);
+    int waited = 0;
+    while (!s_has (b.actor, "late-a", "node", "late-a", "hello") && waited < 15000) {
+        zclock_sleep (100);
+        waited += 100;
+    }
+    printf ("# delivered %d ms after the late ALLOW, redials=%llu\n", waited,
+            (unsigned long long) s_stat (a.actor, "redials"));
+    assert_true (s_has (b.actor, "late-a", "node", "late-a", "hello"));
+    assert_true (s_stat (a.actor, "redials") >= 1);
+    s_node_stop (&a);
+    s_node_stop (&b);
+}
+
 static int
 s_setup (void **unused)
 {
@@ -425,6 +454,7 @@ main (void)
         cmocka_unit_test (test_zap_decide),
         cmocka_unit_test (test_three_converge),
         cmocka_unit_test (test_refusals),
+        cmocka_unit_test (test_late_allow_recovers),
         cmocka_unit_test (test_bad_config),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
