@@ -4,7 +4,10 @@
 #include <czmq.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 int
 shed_api_call (const char *endpoint, const api_msg_t *req, api_msg_t *rep, int timeout_ms,
@@ -19,6 +22,25 @@ shed_api_call (const char *endpoint, const api_msg_t *req, api_msg_t *rep, int t
             snprintf (err, errlen, "shed-node is not running (no API socket at %s: %s)",
                       endpoint + 6, strerror (errno));
             return -1;
+        }
+        /* A node killed with -9 leaves its socket file behind; a plain
+         * connect tells at once whether anyone listens on it, instead of
+         * waiting out the reply timeout. */
+        struct sockaddr_un sun = { .sun_family = AF_UNIX };
+        if (strlen (endpoint + 6) < sizeof sun.sun_path) {
+            strcpy (sun.sun_path, endpoint + 6);
+            int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (fd >= 0) {
+                int rc = connect (fd, (struct sockaddr *) &sun, sizeof sun);
+                int saved = errno;
+                close (fd);
+                if (rc != 0 && saved == ECONNREFUSED) {
+                    snprintf (err, errlen,
+                              "shed-node is not running (nothing listens on the API socket %s)",
+                              endpoint + 6);
+                    return -1;
+                }
+            }
         }
     }
     uint8_t *buf = NULL;

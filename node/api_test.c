@@ -8,6 +8,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -143,6 +146,25 @@ test_not_running (void **state)
     assert_int_not_equal (shed_api_call ("tcp://127.0.0.1:1", &req, &rep, 200, err,
                                          sizeof err), 0);
     assert_non_null (strstr (err, "no reply"));
+
+    /* A socket file left by a killed node: refused at once, not after the
+     * reply timeout. */
+    char dir[] = "/tmp/shed-api-stale-XXXXXX";
+    assert_non_null (mkdtemp (dir));
+    char path[96], endpoint[128];
+    snprintf (path, sizeof path, "%s/api.sock", dir);
+    snprintf (endpoint, sizeof endpoint, "ipc://%s", path);
+    int fd = socket (AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    strcpy (sun.sun_path, path);
+    assert_int_equal (bind (fd, (struct sockaddr *) &sun, sizeof sun), 0);
+    close (fd);
+    int64_t t0 = zclock_mono ();
+    assert_int_not_equal (shed_api_call (endpoint, &req, &rep, 3000, err, sizeof err), 0);
+    assert_non_null (strstr (err, "not running"));
+    assert_true (zclock_mono () - t0 < 1000);
+    unlink (path);
+    rmdir (dir);
 }
 
 int
