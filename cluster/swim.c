@@ -536,33 +536,26 @@ swim_refused (swim_t *self)
     return self->is_refused ? self->refused_why : NULL;
 }
 
-void
-swim_pushpull_random (swim_t *self)
+/* Push-pull with one member in `state`, other than us, chosen uniformly
+ * (reservoir sampling), if there is any. */
+static void
+s_pushpull_random_in (swim_t *self, swim_state_t state)
 {
-    assert (self);
-    size_t live = 0;
+    size_t seen = 0;
     swim_node_t *pick = NULL;
-    /* Reservoir sample one alive member other than us. */
     for (size_t i = 1; i < self->nnodes; i++)
-        if (self->nodes [i]->pub.state == SWIM_ALIVE)
-            if (swim__rand (self, (uint32_t) ++live) == 0)
+        if (self->nodes [i]->pub.state == state)
+            if (swim__rand (self, (uint32_t) ++seen) == 0)
                 pick = self->nodes [i];
     if (pick)
         s_pushpull_send (self, pick->pub.addr, pick->pub.port, false);
 }
 
-/* Push-pull with one failed (not left) member chosen at random, if any. */
-static void
-s_reconnect_random (swim_t *self)
+void
+swim_pushpull_random (swim_t *self)
 {
-    size_t dead = 0;
-    swim_node_t *pick = NULL;
-    for (size_t i = 1; i < self->nnodes; i++)
-        if (self->nodes [i]->pub.state == SWIM_DEAD)
-            if (swim__rand (self, (uint32_t) ++dead) == 0)
-                pick = self->nodes [i];
-    if (pick)
-        s_pushpull_send (self, pick->pub.addr, pick->pub.port, false);
+    assert (self);
+    s_pushpull_random_in (self, SWIM_ALIVE);
 }
 
 /* ---- Probing ---------------------------------------------------------------- */
@@ -786,7 +779,7 @@ swim_tick (swim_t *self)
     }
 
     if (self->cfg.reconnect_interval_ms && now >= self->reconnect_next_ms && !self->leaving) {
-        s_reconnect_random (self);
+        s_pushpull_random_in (self, SWIM_DEAD);   /* failed, not left */
         /* Jittered so the two sides of a healed partition do not sync in
          * lock step. */
         self->reconnect_next_ms = now + self->cfg.reconnect_interval_ms
