@@ -9,8 +9,12 @@
 #   5. stop / start / delete from a node that does not own the shed
 #   6. the same name created concurrently from 3 nodes: exactly one wins
 #   7. a drained node gets no new sheds; undrain
-#   8. kill -9 a node: its sheds show `unreachable` everywhere else;
-#      restarted, it re-adopts them (running again)
+#   8. kill -9 a node: its sheds show `unreachable` everywhere else, then
+#      `lost` once it is reaped (gossip.reap_dead_s 15); restarted, it
+#      re-adopts them (running again)
+#   9. a partition: the same name created on both sides succeeds on both;
+#      after the heal every node flags the same one `duplicate` (the later
+#      one), deletes nothing; deleting it by NAME@NODE resolves it
 # Each node's sheds live in per-run places: netns files under the run's temp
 # dir, cgroups under <run>-node<i> in a bind mount of /sys/fs/cgroup (an
 # `ip netns exec` process sees an empty /sys/fs/cgroup). Cleanup deletes the
@@ -59,6 +63,8 @@ resources:
   disk: 20G
 scheduler:
   strategy: binpack
+gossip:
+  reap_dead_s: 15
 network:
   enabled: false
 driver:
@@ -197,11 +203,60 @@ s_other=1; [[ "$vi" == 1 ]] && s_other=2
 h_ctl "$s_other" list
 if h_ctl "$s_other" stop b1 2>"$H_TMP/b1.err"; then h_fail "stop of a shed on a dead node succeeded"; fi
 grep -q unreachable "$H_TMP/b1.err" || h_fail "stop b1 did not say unreachable"
+h_retry 40 is_state "$s_other" b1 lost || h_fail "b1 is '$(field "$s_other" b1 state)', want lost after the reap"
+h_ctl "$s_other" show b1
 start "$vi"
 h_wait_ready "$vi"
 for s in $mine; do
     h_retry 20 is_state "$s_other" "$s" running || h_fail "$s not running after the restart of $victim ($(field "$s_other" "$s" state))"
 done
+
+h_log "--- partition: the same name on both sides, a duplicate after the heal"
+# member_status i NAME: NAME's membership status as node i sees it.
+member_status() {
+    h_ctl "$1" members --json 2>/dev/null | python3 -c '
+import json, sys
+try:
+    for m in json.load(sys.stdin):
+        if m["name"] == sys.argv[1]:
+            print(m["status"]); break
+except ValueError:
+    pass
+' "$2"
+}
+sees() { [[ "$(member_status "$1" "$2")" == "$3" ]]; }
+h_partition 1 3
+h_partition 2 3
+h_retry 30 sees 1 node3 failed || h_fail "node 1 does not see node3 failed"
+h_retry 30 sees 3 node1 failed || h_fail "node 3 does not see node1 failed"
+h_retry 30 sees 3 node2 failed || h_fail "node 3 does not see node2 failed"
+h_ctl 1 create twin --cpus 0.5 --memory 256M || h_fail "create twin on the majority side"
+sleep 0.2
+h_ctl 3 create twin --cpus 0.5 --memory 256M || h_fail "create twin on node3's side"
+h_heal
+h_retry 60 sees 1 node3 alive || h_fail "node3 not alive again for node 1"
+h_retry 30 sees 3 node1 alive || h_fail "node1 not alive again for node 3"
+# verdict i: "<winner node> <duplicate node>" as node i sees twin.
+verdict() {
+    h_ctl "$1" --json list 2>/dev/null | python3 -c '
+import json, sys
+t = [s for s in json.load(sys.stdin) if s["name"] == "twin"]
+w = [s["node"] for s in t if not s["duplicate"]]
+d = [s["node"] for s in t if s["duplicate"]]
+print(" ".join(w + ["/"] + d) if len(t) == 2 and len(w) == 1 else "")'
+}
+has_verdict() { [[ -n "$(verdict "$1")" ]]; }
+for i in 1 2 3; do h_retry 20 has_verdict "$i" || h_fail "node $i does not flag one twin as duplicate"; done
+v1=$(verdict 1)
+h_log "twin: kept / duplicate = $v1"
+h_assert_eq "$v1" "$(verdict 2)" "verdict of node 2"
+h_assert_eq "$v1" "$(verdict 3)" "verdict of node 3"
+h_ctl 2 list | grep twin
+dupnode=${v1##*/ }
+if h_ctl 2 delete twin 2>"$H_TMP/twin.err"; then h_fail "delete of an ambiguous name succeeded"; fi
+grep -q "twin@" "$H_TMP/twin.err" || h_fail "ambiguous delete did not suggest NAME@NODE: $(cat "$H_TMP/twin.err")"
+h_ctl 2 delete "twin@$dupnode" || h_fail "delete twin@$dupnode"
+h_retry 5 is_state 1 twin running || h_fail "the kept twin is not running"
 
 h_log "--- clean up: delete every shed from node 1"
 for s in $(h_ctl 1 --json list | python3 -c 'import json,sys; print(" ".join(s["name"] for s in json.load(sys.stdin)))'); do

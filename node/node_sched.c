@@ -104,6 +104,7 @@ struct _shed_sched_t {
     zhashx_t *resv;                 /* name -> s_resv_t: reservations we granted */
     zhashx_t *cache;                /* "origin/name" -> zchunk_t: last shed record seen */
     zhashx_t *lost;                 /* "origin/name" -> zchunk_t: sheds of removed origins */
+    zhashx_t *gone;                 /* "origin/name" -> zchunk_t: deleted while not alive */
     zhashx_t *dup_warned;           /* names we warned about as duplicates */
     uint64_t counter;
 };
@@ -1388,11 +1389,12 @@ s_on_shed_change (const shed_record_t *rec, void *arg)
     snprintf (key, sizeof key, "%s/%s", rec->origin, rec->key);
     if (streq (rec->event, "DELETED")) {
         zchunk_t *last = (zchunk_t *) zhashx_lookup (self->cache, key);
-        if (last && streq (rec->status, "removed")) {
-            /* The origin left or was reaped: remember it as lost. */
-            zhashx_update (self->lost, key, zchunk_dup (last));
-            log_warn (S_COMP, "shed lost with its node|shed=%s node=%s", rec->key, rec->origin);
-        }
+        /* The store drops a removed origin's records BEFORE it marks the
+         * origin removed, so these DELETED events still say "unreachable".
+         * An owner's own delete comes from an alive origin. Keep the last
+         * record aside until the origin's status event tells which it was. */
+        if (last && !streq (rec->status, "alive"))
+            zhashx_update (self->gone, key, zchunk_dup (last));
         zhashx_delete (self->cache, key);
         return;
     }
@@ -1405,9 +1407,11 @@ s_on_shed_change (const shed_record_t *rec, void *arg)
         return;
     if (m.hdr.type == REC_SHED) {
         const rec_shed_t *r = &m.u.rec_shed;
-        /* A reservation we granted is fulfilled once the shed exists. */
+        /* A reservation we granted is fulfilled once the shed exists for
+         * good: not while `starting` (that claim may still fail and the
+         * create move on to the next candidate). */
         s_resv_t *rv = (s_resv_t *) zhashx_lookup (self->resv, r->name);
-        if (rv && streq (rv->rid, r->request_id))
+        if (rv && streq (rv->rid, r->request_id) && !streq (r->state, "starting"))
             s_resv_drop (self, r->name);
         /* Someone else's shed with the name of one of ours: a duplicate
          * made across a partition. Say so once, loudly; delete nothing. */
@@ -1428,6 +1432,35 @@ s_on_shed_change (const shed_record_t *rec, void *arg)
         }
     }
     wire_msg_free (&rec_proto, &m);
+}
+
+/* An origin changed status: removed (left, reaped) turns the records set
+ * aside into lost sheds; alive again drops them (its records flow back). */
+static void
+s_on_origin (const shed_record_t *rec, void *arg)
+{
+    shed_sched_t *self = arg;
+    bool removed = streq (rec->status, "removed");
+    size_t plen = strlen (rec->origin);
+    zlistx_t *keys = zlistx_new ();
+    zlistx_set_destructor (keys, s_free_fn);
+    for (zchunk_t *c = (zchunk_t *) zhashx_first (self->gone); c;
+         c = (zchunk_t *) zhashx_next (self->gone)) {
+        const char *key = (const char *) zhashx_cursor (self->gone);
+        if (strncmp (key, rec->origin, plen) == 0 && key [plen] == '/')
+            zlistx_add_end (keys, strdup (key));
+    }
+    for (const char *key = (const char *) zlistx_first (keys); key;
+         key = (const char *) zlistx_next (keys)) {
+        if (removed) {
+            zhashx_update (self->lost, key, zchunk_dup ((zchunk_t *) zhashx_lookup (self->gone,
+                                                                                    key)));
+            log_warn (S_COMP, "shed lost with its node|shed=%s node=%s", key + plen + 1,
+                      rec->origin);
+        }
+        zhashx_delete (self->gone, key);
+    }
+    zlistx_destroy (&keys);
 }
 
 static int
@@ -1884,6 +1917,8 @@ shed_sched_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_t
     zhashx_set_destructor (self->cache, s_chunk_free_fn);
     self->lost = zhashx_new ();
     zhashx_set_destructor (self->lost, s_chunk_free_fn);
+    self->gone = zhashx_new ();
+    zhashx_set_destructor (self->gone, s_chunk_free_fn);
     self->dup_warned = zhashx_new ();
     zhashx_set_destructor (self->dup_warned, s_free_fn);
 
@@ -1913,6 +1948,7 @@ shed_sched_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_t
     zloop_reader (loop, rpc_sock (self->rpc), s_on_rpc, self);
     self->timer = zloop_timer (loop, 1000, 0, s_on_timer, self);
     shed_nstate_on_change (state, REC_KIND_SHED, s_on_shed_change, self);
+    shed_nstate_on_change (state, "$origin", s_on_origin, self);
     shed_members_on_event (members, s_on_member, self);
     shed_api_server_on (api, API_SHED_CREATE_REQ, s_api_create, self);
     shed_api_server_on (api, API_SHED_LIST_REQ, s_api_list, self);
@@ -1956,6 +1992,7 @@ shed_sched_destroy (shed_sched_t **self_p)
     zhashx_destroy (&self->resv);
     zhashx_destroy (&self->cache);
     zhashx_destroy (&self->lost);
+    zhashx_destroy (&self->gone);
     zhashx_destroy (&self->dup_warned);
     free (self);
     *self_p = NULL;
