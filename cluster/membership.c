@@ -30,6 +30,8 @@
 #define S_KEYOP_TIMEOUT 3000
 #define S_JOIN_BACKOFF0 500                   /* first retry; doubles to 30 s */
 #define S_JOIN_BACKOFFN 30000
+#define S_BEACON_PEERS  64                    /* unknown beacon senders remembered */
+#define S_BEACON_RETRY  30000                 /* ms between joins of one unknown sender once joined */
 
 /* Actor-level counters (the core keeps its own). */
 #define S_COUNTERS(C) \
@@ -66,6 +68,11 @@ typedef struct {
     swim_t *swim;
     zsock_t *events;
     zactor_t *beacon;
+    struct {                         /* beacon senders we tried to join while joined */
+        char addr [SWIM_ADDR_MAX + 1];
+        uint16_t port;
+        uint64_t at;
+    } beacon_tries [S_BEACON_PEERS];
     int udp, tcp;
     conn_t *conns [S_CONNS_MAX];
     size_t nconns;
@@ -872,16 +879,68 @@ s_handle_accept (self_t *self)
     }
 }
 
+/* True if addr:port is a member we know (any state). */
+static bool
+s_known_addr (self_t *self, const char *addr, uint16_t port)
+{
+    for (size_t i = 0; i < swim_size (self->swim); i++) {
+        const swim_member_t *m = swim_member_at (self->swim, i);
+        if (m->port == port && streq (m->addr, addr))
+            return true;
+    }
+    return false;
+}
+
+/* Once joined, an unknown beacon sender (another cluster formed on the same
+ * LAN at the same time, or a node of another cluster key) is joined at most
+ * once per S_BEACON_RETRY. Returns true if we may try it now. */
+static bool
+s_beacon_may_try (self_t *self, const char *addr, uint16_t port)
+{
+    uint64_t now = s_now (NULL);
+    size_t oldest = 0;
+    for (size_t i = 0; i < S_BEACON_PEERS; i++) {
+        if (self->beacon_tries [i].port == port && streq (self->beacon_tries [i].addr, addr)) {
+            if (now - self->beacon_tries [i].at < S_BEACON_RETRY)
+                return false;
+            self->beacon_tries [i].at = now;
+            return true;
+        }
+        if (self->beacon_tries [i].at < self->beacon_tries [oldest].at)
+            oldest = i;
+    }
+    snprintf (self->beacon_tries [oldest].addr, sizeof self->beacon_tries [oldest].addr, "%s",
+              addr);
+    self->beacon_tries [oldest].port = port;
+    self->beacon_tries [oldest].at = now;
+    return true;
+}
+
+/* A beacon is "SHED", the sender's gossip port (2 bytes, big-endian), then
+ * its identity public key (32 bytes). The key makes every node's beacon
+ * different: zbeacon drops received beacons equal to the one it transmits
+ * itself (its echo filter), and with "SHED" + port alone every node on the
+ * default port sent the same 6 bytes, so no node ever heard another.
+ * Before we are joined every beacon is a join candidate; once joined, only
+ * senders we do not know (rate-limited), so two clusters that formed at the
+ * same time on one LAN still merge. */
 static void
 s_handle_beacon (self_t *self)
 {
     char *ipaddress = zstr_recv (self->beacon);
     zframe_t *content = zframe_recv (self->beacon);
-    if (ipaddress && content && zframe_size (content) == 6
-        && memcmp (zframe_data (content), "SHED", 4) == 0 && !swim_joined (self->swim)) {
+    if (ipaddress && content && zframe_size (content) >= 6
+        && memcmp (zframe_data (content), "SHED", 4) == 0 && !swim_refused (self->swim)) {
         uint16_t port = (uint16_t) ((zframe_data (content) [4] << 8) | zframe_data (content) [5]);
-        if (!(streq (ipaddress, self->cfg.advertise_addr) && port == self->cfg.port))
+        bool ours = streq (ipaddress, self->cfg.advertise_addr) && port == self->cfg.port;
+        if (!ours && !swim_joined (self->swim))
             swim_join (self->swim, ipaddress, port);
+        else if (!ours && !s_known_addr (self, ipaddress, port)
+                 && s_beacon_may_try (self, ipaddress, port)) {
+            log_info (S_COMP, "beacon from a node we do not know: joining it|peer=%s:%u",
+                      ipaddress, (unsigned) port);
+            swim_join (self->swim, ipaddress, port);
+        }
     }
     zstr_free (&ipaddress);
     zframe_destroy (&content);
@@ -959,8 +1018,10 @@ s_self_new (zsock_t *pipe, membership_config_t *cfg, shed_keyring_t *keyring, ch
         zsock_send (self->beacon, "si", "CONFIGURE", (int) self->cfg.beacon_port);
         char *hostname = zstr_recv (self->beacon);
         if (hostname && *hostname) {
-            uint8_t payload [6] = { 'S', 'H', 'E', 'D', (uint8_t) (self->cfg.port >> 8),
-                                    (uint8_t) self->cfg.port };
+            uint8_t payload [6 + SWIM_KEY_BYTES] = { 'S', 'H', 'E', 'D',
+                                                     (uint8_t) (self->cfg.port >> 8),
+                                                     (uint8_t) self->cfg.port };
+            memcpy (payload + 6, self->cfg.identity, SWIM_KEY_BYTES);
             zsock_send (self->beacon, "sbi", "PUBLISH", payload, sizeof payload, 1000);
             zsock_send (self->beacon, "sb", "SUBSCRIBE", "SHED", 4);
         }

@@ -20,6 +20,8 @@ PACKAGES=(
     iproute2 nftables                     # namespaces, veths, bridges, fault injection
     iperf3                                # overlay benchmarks
     dnsmasq-base                          # DNS benchmark reference (binary only, no service)
+    serf                                  # benchmarks only: HashiCorp Serf, bench/membership.sh reference
+                                          # (the package enables serf.service; under systemd: systemctl disable --now serf)
     dnsperf                               # bench/discovery.sh: DNS queries/s against a node and dnsmasq
     bind9-dnsutils                        # dig in integration tests (test_services.sh, test_state.sh)
     python3                               # JSON checks in integration tests
