@@ -378,6 +378,64 @@ WIRE_DECLARE_RECORD (api_step, API_STEP_FIELDS)
     F (T, 2, node,          WIRE_STR,  63,        WIRE_OPT, _)                 \
     F (T, 3, drain,         WIRE_BOOL, 0,         WIRE_OPT, _)
 
+/* ---- Agent logs and provisioning (docs/agent.md) ------------------------- */
+#define API_LOG_LINES_MAX    100000
+#define API_LOG_TEXT_MAX     4096
+#define API_PROV_STEPS_MAX   64
+
+/* The recent lines of a shed on this node (its per-shed ring buffer);
+ * stream "" = every stream; tail 0 = every line kept. */
+#define API_LOGS_REQ_FIELDS(F, T)                                              \
+    F (T, 2, shed,          WIRE_STR,  63,        WIRE_REQ, _)                 \
+    F (T, 3, stream,        WIRE_STR,  64,        WIRE_OPT, _)                 \
+    F (T, 4, tail,          WIRE_U64,  API_LOG_LINES_MAX, WIRE_OPT, _)
+#define API_LOGLINE_FIELDS(F, T)                                               \
+    F (T, 1, stream,        WIRE_STR,  64,        WIRE_REQ, _)                 \
+    F (T, 2, seq,           WIRE_U64,  0,         WIRE_OPT, _)                 \
+    F (T, 3, ts_ms,         WIRE_U64,  0,         WIRE_OPT, _)                 \
+    F (T, 4, text,          WIRE_STR,  API_LOG_TEXT_MAX, WIRE_REQ, _)          \
+    F (T, 5, partial,       WIRE_BOOL, 0,         WIRE_OPT, _)
+WIRE_DECLARE_RECORD (api_logline, API_LOGLINE_FIELDS)
+/* lines oldest first; evicted: lines that fell out of the ring so far;
+ * truncated: older lines left out to keep the reply under API_MAX_MSG. */
+#define API_LOGS_REP_FIELDS(F, T)                                              \
+    F (T, 2, node,          WIRE_STR,  63,        WIRE_REQ, _)                 \
+    F (T, 3, lines,         WIRE_LIST, API_LOG_LINES_MAX, WIRE_OPT, api_logline) \
+    F (T, 4, evicted,       WIRE_U64,  0,         WIRE_OPT, _)                 \
+    F (T, 5, truncated,     WIRE_BOOL, 0,         WIRE_OPT, _)
+
+#define API_PROVSTEP_FIELDS(F, T)                                              \
+    F (T, 1, name,          WIRE_STR,  63,        WIRE_REQ, _)                 \
+    F (T, 2, cmd,           WIRE_STR,  4096,      WIRE_REQ, _)                 \
+    F (T, 3, timeout_ms,    WIRE_U64,  0,         WIRE_OPT, _)
+WIRE_DECLARE_RECORD (api_provstep, API_PROVSTEP_FIELDS)
+/* Run steps in the shed's agent (on the node that has it). run: the
+ * client's id for the run (so it can pick the run's events off the bus
+ * before the answer), 0 = the node picks. Answered with API_PROVISION_REP
+ * when the run is over (timeout_ms, default 10 min), or API_ERROR. */
+#define API_PROVISION_REQ_FIELDS(F, T)                                         \
+    F (T, 2, shed,          WIRE_STR,  63,        WIRE_REQ, _)                 \
+    F (T, 3, user,          WIRE_STR,  32,        WIRE_OPT, _)                 \
+    F (T, 4, keep_going,    WIRE_BOOL, 0,         WIRE_OPT, _)                 \
+    F (T, 5, steps,         WIRE_LIST, API_PROV_STEPS_MAX, WIRE_REQ, api_provstep) \
+    F (T, 6, run,           WIRE_U64,  0,         WIRE_OPT, _)                 \
+    F (T, 7, timeout_ms,    WIRE_U64,  0,         WIRE_OPT, _)
+/* One step's result; ran false = not reached (an earlier step failed). */
+#define API_PROVRESULT_FIELDS(F, T)                                            \
+    F (T, 1, name,          WIRE_STR,  63,        WIRE_REQ, _)                 \
+    F (T, 2, ran,           WIRE_BOOL, 0,         WIRE_OPT, _)                 \
+    F (T, 3, exit_code,     WIRE_I64,  0,         WIRE_OPT, _)                 \
+    F (T, 4, signal,        WIRE_U64,  128,       WIRE_OPT, _)                 \
+    F (T, 5, duration_ms,   WIRE_U64,  0,         WIRE_OPT, _)
+WIRE_DECLARE_RECORD (api_provresult, API_PROVRESULT_FIELDS)
+#define API_PROVISION_REP_FIELDS(F, T)                                         \
+    F (T, 2, node,          WIRE_STR,  63,        WIRE_REQ, _)                 \
+    F (T, 3, run,           WIRE_U64,  0,         WIRE_REQ, _)                 \
+    F (T, 4, ok,            WIRE_BOOL, 0,         WIRE_OPT, _)                 \
+    F (T, 5, failed_step,   WIRE_I64,  0,         WIRE_OPT, _)                 \
+    F (T, 6, error,         WIRE_STR,  255,       WIRE_OPT, _)                 \
+    F (T, 7, steps,         WIRE_LIST, API_PROV_STEPS_MAX, WIRE_OPT, api_provresult)
+
 #define API_MESSAGES(M)                                                        \
     M (API_ERROR,       api_error,       1, API_ERROR_FIELDS)                  \
     M (API_SHED_CREATE_REQ, api_shed_create_req, 30, API_SHED_CREATE_REQ_FIELDS) \
@@ -413,7 +471,11 @@ WIRE_DECLARE_RECORD (api_step, API_STEP_FIELDS)
     M (API_NETWORK_REP,    api_network_rep,    51, API_NETWORK_REP_FIELDS)    \
     M (API_NET_ATTACH_REQ, api_net_attach_req, 52, API_NET_ATTACH_REQ_FIELDS) \
     M (API_NET_ATTACH_REP, api_net_attach_rep, 53, API_NET_ATTACH_REP_FIELDS) \
-    M (API_NET_DETACH_REQ, api_net_detach_req, 54, API_NET_DETACH_REQ_FIELDS)
+    M (API_NET_DETACH_REQ, api_net_detach_req, 54, API_NET_DETACH_REQ_FIELDS) \
+    M (API_LOGS_REQ,       api_logs_req,       64, API_LOGS_REQ_FIELDS)       \
+    M (API_LOGS_REP,       api_logs_rep,       65, API_LOGS_REP_FIELDS)       \
+    M (API_PROVISION_REQ,  api_provision_req,  66, API_PROVISION_REQ_FIELDS)  \
+    M (API_PROVISION_REP,  api_provision_rep,  67, API_PROVISION_REP_FIELDS)
 
 WIRE_DECLARE_PROTO (api, API_MESSAGES)
 

@@ -47,6 +47,8 @@ typedef enum {
     D_CPUS,     /* "4", "0.5", "1500m" (placement_cpus_parse) */
     D_STRATEGY, /* binpack | spread */
     D_DRIVER,   /* netns (firecracker, shed-server when built) */
+    D_HOOKS,    /* sequence of mappings {event, command, timeout_ms}; a scalar
+                 * (command line) is "PREFIX=COMMAND" */
 } directive_kind_t;
 
 typedef struct {
@@ -120,11 +122,20 @@ static const directive_t s_directives[] = {
     { "driver.cgroup_parent",  D_PATH,     SLOT (driver.cgroup_parent), 0, 0 },
     { "driver.cgroup_root",    D_PATH,     SLOT (driver.cgroup_root), 0, 0 },
     { "driver.bridge",         D_IFNAME,   SLOT (driver.bridge), 0, 0 },
+    { "hooks",                 D_HOOKS,    SLOT (hooks), 0, 0 },
+    { "hooks_concurrency",     D_U32,      SLOT (hooks_concurrency), 1, 64 },
+    { "hooks_queue",           D_U32,      SLOT (hooks_queue), 0, 100000 },
+    { "hooks_timeout_ms",      D_U32,      SLOT (hooks_timeout_ms), 100, 86400000 },
+    { "agents.metrics_interval_ms", D_U32, SLOT (agents.metrics_interval_ms), 100, 3600000 },
+    { "agents.heartbeat_ms",        D_U32, SLOT (agents.heartbeat_ms), 100, 600000 },
+    { "agents.msgs_per_s",          D_U32, SLOT (agents.msgs_per_s), 1, 10000000 },
+    { "agents.bytes_per_s",         D_U32, SLOT (agents.bytes_per_s), 65536, 1073741824 },
+    { "agents.log_lines",           D_U32, SLOT (agents.log_lines), 0, 100000 },
 };
 
 /* Keys that open a section of further keys. */
 static const char *s_sections[] = { "gossip", "dns", "network", "resources", "scheduler",
-                                    "driver" };
+                                    "driver", "agents" };
 
 static const directive_t *
 s_find (const char *key)
@@ -432,6 +443,43 @@ s_apply (shed_config_t *cfg, const directive_t *d, const char *subkey, const cha
         }
         return s_copy (slot, d->size, value, why, whylen);
     }
+    case D_HOOKS: {
+        /* One hook per call. From a file, `subkey` is the event prefix and
+         * `value` the command (s_hook_item); on the command line, the value
+         * is "PREFIX=COMMAND". */
+        const char *event = subkey, *command = value;
+        char prefix[sizeof cfg->hooks[0].event];
+        if (!event) {
+            const char *eq = strchr (value, '=');
+            if (!eq || (size_t) (eq - value) >= sizeof prefix) {
+                snprintf (why, whylen, "expected PREFIX=COMMAND, got '%s'", value);
+                return -1;
+            }
+            memcpy (prefix, value, (size_t) (eq - value));
+            prefix[eq - value] = '\0';
+            event = prefix;
+            command = eq + 1;
+        }
+        if (strlen (event) >= sizeof cfg->hooks[0].event || strchr (event, '$')
+            || strchr (event, ' ')) {
+            snprintf (why, whylen, "'%s' is not a topic prefix (at most 255 bytes, no spaces "
+                      "or '$')", event);
+            return -1;
+        }
+        if (!*command || strlen (command) >= sizeof cfg->hooks[0].command) {
+            snprintf (why, whylen, "a hook command is 1-%d bytes", SHED_HOOK_CMD_MAX);
+            return -1;
+        }
+        if (cfg->nhooks >= SHED_HOOKS_MAX) {
+            snprintf (why, whylen, "more than %d hooks", SHED_HOOKS_MAX);
+            return -1;
+        }
+        shed_config_hook_t *h = &cfg->hooks[cfg->nhooks++];
+        memset (h, 0, sizeof *h);
+        strcpy (h->event, event);
+        strcpy (h->command, command);
+        return 0;
+    }
     case D_TAGS: {
         if (!subkey || !*subkey || strlen (subkey) >= sizeof cfg->tags[0].key) {
             snprintf (why, whylen, "tag keys are 1-63 bytes");
@@ -498,6 +546,10 @@ shed_config_defaults (shed_config_t *cfg)
     cfg->scheduler.name_ttl_s = 60;
     cfg->scheduler.claim_timeout_ms = 30000;
     strcpy (cfg->driver.default_driver, "netns");
+    cfg->hooks_concurrency = 4;
+    cfg->hooks_queue = 64;
+    cfg->hooks_timeout_ms = 30000;
+    cfg->agents.log_lines = 1000;
 }
 
 /* Errors quote the offending value, which may hold newlines or other
@@ -595,6 +647,95 @@ s_scalar (walk_t *w, const char *key, const char *subkey, const yaml_event_t *ev
 
 static int s_mapping (walk_t *w, const char *prefix);
 
+/* One hook: a mapping of event, command and an optional timeout_ms, each a
+ * scalar. Errors name the item's line and the field. */
+static int
+s_hook_item (walk_t *w, const char *key, const yaml_event_t *start)
+{
+    char event[256] = "", command[SHED_HOOK_CMD_MAX + 1] = "", timeout[32] = "";
+    bool have_event = false, have_command = false;
+    int rc = 0;
+    while (rc == 0) {
+        yaml_event_t k, v;
+        if (s_next (w, &k))
+            return -1;
+        if (k.type == YAML_MAPPING_END_EVENT) {
+            yaml_event_delete (&k);
+            break;
+        }
+        if (k.type != YAML_SCALAR_EVENT) {
+            rc = s_fail (w, &k, "key '%s': hook fields are event, command, timeout_ms", key);
+            yaml_event_delete (&k);
+            break;
+        }
+        if (s_next (w, &v)) {
+            yaml_event_delete (&k);
+            return -1;
+        }
+        const char *f = (const char *) k.data.scalar.value;
+        const char *val = v.type == YAML_SCALAR_EVENT ? (const char *) v.data.scalar.value : NULL;
+        char *dst = !strcmp (f, "event") ? event : !strcmp (f, "command") ? command
+                  : !strcmp (f, "timeout_ms") ? timeout : NULL;
+        size_t cap = dst == event ? sizeof event : dst == command ? sizeof command
+                   : sizeof timeout;
+        if (!dst)
+            rc = s_fail (w, &k, "key '%s': unknown hook field '%s' (event, command, timeout_ms)",
+                         key, f);
+        else if (!val)
+            rc = s_fail (w, &v, "key '%s.%s': expected a string", key, f);
+        else if (strlen (val) >= cap)
+            rc = s_fail (w, &v, "key '%s.%s': longer than %zu bytes", key, f, cap - 1);
+        else {
+            strcpy (dst, val);
+            have_event |= dst == event;
+            have_command |= dst == command;
+        }
+        yaml_event_delete (&k);
+        yaml_event_delete (&v);
+    }
+    if (rc)
+        return rc;
+    if (!have_event || !have_command)
+        return s_fail (w, start, "key '%s': a hook needs event and command", key);
+    const directive_t *d = s_find (key);
+    char why[256];
+    if (s_apply (w->cfg, d, event, command, why, sizeof why))
+        return s_fail (w, start, "key '%s': %s", key, why);
+    if (*timeout) {
+        char *end;
+        errno = 0;
+        unsigned long t = strtoul (timeout, &end, 10);
+        if (errno || *end || !isdigit ((unsigned char) timeout[0]) || t < 100 || t > 86400000)
+            return s_fail (w, start, "key '%s.timeout_ms': expected 100..86400000, got '%s'",
+                           key, timeout);
+        w->cfg->hooks[w->cfg->nhooks - 1].timeout_ms = (uint32_t) t;
+    }
+    return 0;
+}
+
+/* hooks: [ {event: ..., command: ...}, ... ]; a later source replaces the list. */
+static int
+s_hooks (walk_t *w, const char *key)
+{
+    w->cfg->nhooks = 0;
+    for (;;) {
+        yaml_event_t item;
+        if (s_next (w, &item))
+            return -1;
+        if (item.type == YAML_SEQUENCE_END_EVENT) {
+            yaml_event_delete (&item);
+            return 0;
+        }
+        int rc = item.type == YAML_MAPPING_START_EVENT
+                     ? s_hook_item (w, key, &item)
+                     : s_fail (w, &item, "key '%s': list items must be {event: PREFIX, "
+                               "command: CMD}", key);
+        yaml_event_delete (&item);
+        if (rc)
+            return rc;
+    }
+}
+
 /* Handle the value after `key` (already joined with its section prefix). */
 static int
 s_value (walk_t *w, const char *key, yaml_event_t *ev)
@@ -606,8 +747,13 @@ s_value (walk_t *w, const char *key, yaml_event_t *ev)
             return s_fail (w, ev, "key '%s': expected a mapping of tag: value", key);
         if (d && d->kind == D_JOIN)
             w->cfg->njoin = 0;   /* a later source replaces the list */
+        if (d && d->kind == D_HOOKS)
+            return s_fail (w, ev, "key '%s': expected a list of {event: PREFIX, command: CMD}",
+                           key);
         return s_scalar (w, key, NULL, ev);
     }
+    if (ev->type == YAML_SEQUENCE_START_EVENT && d && d->kind == D_HOOKS)
+        return s_hooks (w, key);
     if (ev->type == YAML_SEQUENCE_START_EVENT) {
         if (!d || d->kind != D_JOIN)
             return d ? s_fail (w, ev, "key '%s': a list is not allowed here", key)

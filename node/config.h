@@ -29,6 +29,16 @@ typedef struct {
     char value[256];
 } shed_config_tag_t;
 
+/* An orchestration hook (node/node_hooks.h): run `command` for every event
+ * whose topic starts with `event`. */
+#define SHED_HOOKS_MAX       32
+#define SHED_HOOK_CMD_MAX    1023
+typedef struct {
+    char event[256];                    /* topic prefix, "" = every event */
+    char command[SHED_HOOK_CMD_MAX + 1];/* run as /bin/sh -c COMMAND */
+    uint32_t timeout_ms;                /* 0 = hooks_timeout_ms */
+} shed_config_hook_t;
+
 typedef struct {
     char name[SHED_NAME_MAX + 1];       /* node name, unique in the cluster */
     char bind_addr[64];                 /* gossip bind address (IPv4 literal) */
@@ -111,6 +121,20 @@ typedef struct {
         char cgroup_root[PATH_MAX];     /* "" = /sys/fs/cgroup */
         char bridge[16];                /* "" = the overlay's bridge, if any */
     } driver;
+    /* Orchestration hooks (node/node_hooks.h, docs/events.md). */
+    shed_config_hook_t hooks[SHED_HOOKS_MAX];
+    size_t nhooks;
+    uint32_t hooks_concurrency;         /* hook processes running at once */
+    uint32_t hooks_queue;               /* events waiting beyond those; more are dropped */
+    uint32_t hooks_timeout_ms;          /* default per-hook timeout (process group killed) */
+    /* Agent channels (node/node_agents.h, docs/agent.md); 0 = the host's default. */
+    struct {
+        uint32_t metrics_interval_ms;   /* told to agents in HELLO_ACK */
+        uint32_t heartbeat_ms;
+        uint32_t msgs_per_s;            /* per shed */
+        uint32_t bytes_per_s;           /* per shed */
+        uint32_t log_lines;             /* per-shed log history for `shedctl logs` */
+    } agents;
 } shed_config_t;
 
 /* Fill with built-in defaults (name = short hostname). */

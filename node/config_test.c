@@ -290,6 +290,62 @@ test_sched (void **state)
     assert_string_equal (cfg.resources.cpus, "8");
 }
 
+static void
+test_hooks_agents (void **state)
+{
+    shed_config_t cfg;
+    char err[256] = "";
+    const char *text = "hooks:\n"
+                       "  - event: proc.\n"
+                       "    command: /usr/local/bin/on-proc\n"
+                       "  - {event: \"member.\", command: \"logger -t shed\", timeout_ms: 5000}\n"
+                       "hooks_concurrency: 2\n"
+                       "agents:\n"
+                       "  metrics_interval_ms: 1000\n"
+                       "  log_lines: 50\n";
+    assert_int_equal (s_load (&cfg, text, err, sizeof err), 0);
+    assert_int_equal (cfg.nhooks, 2);
+    assert_string_equal (cfg.hooks[0].event, "proc.");
+    assert_string_equal (cfg.hooks[0].command, "/usr/local/bin/on-proc");
+    assert_int_equal (cfg.hooks[0].timeout_ms, 0);
+    assert_string_equal (cfg.hooks[1].event, "member.");
+    assert_int_equal (cfg.hooks[1].timeout_ms, 5000);
+    assert_int_equal (cfg.hooks_concurrency, 2);
+    assert_int_equal (cfg.hooks_queue, 64);
+    assert_int_equal (cfg.agents.metrics_interval_ms, 1000);
+    assert_int_equal (cfg.agents.log_lines, 50);
+
+    /* Errors name the line and the field. */
+    assert_int_equal (s_load (&cfg, "name: a\nhooks:\n  - event: proc.\n", err, sizeof err), -1);
+    assert_string_equal (err, "test.yaml:3: key 'hooks': a hook needs event and command");
+    assert_int_equal (s_load (&cfg, "hooks:\n  - {event: a., cmd: x}\n", err, sizeof err), -1);
+    assert_non_null (strstr (err, "test.yaml:2: key 'hooks': unknown hook field 'cmd'"));
+    assert_int_equal (s_load (&cfg, "hooks: /bin/true\n", err, sizeof err), -1);
+    assert_non_null (strstr (err, "test.yaml:1: key 'hooks': expected a list"));
+    assert_int_equal (s_load (&cfg, "hooks:\n  - proc.\n", err, sizeof err), -1);
+    assert_non_null (strstr (err, "test.yaml:2: key 'hooks': list items must be"));
+    assert_int_equal (s_load (&cfg, "hooks:\n  - {event: p, command: x, timeout_ms: 5}\n", err,
+                              sizeof err), -1);
+    assert_non_null (strstr (err, "timeout_ms"));
+    assert_int_equal (s_load (&cfg, "hooks:\n  - {event: \"a b\", command: x}\n", err,
+                              sizeof err), -1);
+    assert_non_null (strstr (err, "not a topic prefix"));
+    assert_int_equal (s_load (&cfg, "agents:\n  metrics_interval_ms: 5\n", err, sizeof err), -1);
+    assert_non_null (strstr (err, "agents.metrics_interval_ms"));
+    assert_int_equal (s_load (&cfg, "agents:\n  colour: red\n", err, sizeof err), -1);
+    assert_non_null (strstr (err, "unknown key 'agents.colour'"));
+
+    /* Command line: PREFIX=COMMAND, appended. */
+    shed_config_defaults (&cfg);
+    assert_int_equal (shed_config_set (&cfg, "hooks", "shed.=echo hi", err, sizeof err), 0);
+    assert_int_equal (cfg.nhooks, 1);
+    assert_string_equal (cfg.hooks[0].event, "shed.");
+    assert_string_equal (cfg.hooks[0].command, "echo hi");
+    assert_int_equal (shed_config_set (&cfg, "hooks", "no-equals", err, sizeof err), -1);
+    assert_int_equal (shed_config_set (&cfg, "agents.log_lines", "10", err, sizeof err), 0);
+    assert_int_equal (cfg.agents.log_lines, 10);
+}
+
 int
 main (void)
 {
@@ -298,7 +354,7 @@ main (void)
         cmocka_unit_test (test_empty_file), cmocka_unit_test (test_errors),
         cmocka_unit_test (test_overrides), cmocka_unit_test (test_hostport),
         cmocka_unit_test (test_dns), cmocka_unit_test (test_network),
-        cmocka_unit_test (test_sched),
+        cmocka_unit_test (test_sched), cmocka_unit_test (test_hooks_agents),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 #include "node/json.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef struct {
     const char *endpoint;           /* --node, $SHED_NODE, or the default */
@@ -31,6 +32,22 @@ int ctl_call (ctl_t *ctl, const api_msg_t *req, api_msg_t *rep, uint16_t expect_
 void ctl_format_duration (uint64_t ms, char *out, size_t len);
 
 int ctl_status (ctl_t *ctl, int argc, char **argv);
+/* status with a shed NAME: its live metrics (ctl_top.c); else ctl_status. */
+int ctl_status_any (ctl_t *ctl, int argc, char **argv);
+int ctl_top (ctl_t *ctl, int argc, char **argv);
+int ctl_logs (ctl_t *ctl, int argc, char **argv);
+int ctl_provision (ctl_t *ctl, int argc, char **argv);
+
+/* Helpers of the agent commands (ctl_top.c). A consumer of the local
+ * node's event endpoint (NULL with the reason printed). */
+struct _bus_client_t *ctl_bus_connect (ctl_t *ctl);
+/* Split "<prefix><node>.<shed>" (shed names have no dots; node names may).
+ * 0 or -1. */
+int ctl_topic_split (const char *topic, const char *prefix, char *node, size_t nodecap,
+                     char *shed, size_t shedcap);
+/* The node whose agent reports metrics for `shed` (from the bus's last
+ * values). 0, or -1 if none does. */
+int ctl_shed_owner (ctl_t *ctl, const char *shed, char *node, size_t nodecap);
 int ctl_keygen (ctl_t *ctl, int argc, char **argv);
 int ctl_members (ctl_t *ctl, int argc, char **argv);
 int ctl_join (ctl_t *ctl, int argc, char **argv);

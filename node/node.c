@@ -10,6 +10,7 @@
 #include "node/node_agents.h"
 #include "node/node_catalog.h"
 #include "node/node_events.h"
+#include "node/node_hooks.h"
 #include "node/node_members.h"
 #include "node/node_state.h"
 #include "node/node_overlay.h"
@@ -42,6 +43,7 @@ struct _shed_node_t {
     shed_catalog_t *catalog;        /* service catalog, health checks, DNS */
     shed_events_t *events;          /* event bus: cluster-wide pub/sub */
     shed_agents_t *agents;          /* agent channels of this node's sheds */
+    shed_hooks_t *hooks;            /* commands run on chosen events */
     shed_sched_t *sched;            /* sheds: names, placement, claims, drivers */
 };
 
@@ -312,6 +314,10 @@ shed_node_new (const shed_config_t *cfg, char *err, size_t errlen)
                                     self->api, err, errlen);
     if (!self->agents)
         goto fail;
+    self->hooks = shed_hooks_new (&self->cfg, shed_events_endpoint (self->events), self->loop,
+                                  err, errlen);
+    if (!self->hooks)
+        goto fail;
     shed_sched_hooks_t hooks = { 0 };
     if (self->overlay) {
         hooks.net_attach = s_hook_net_attach;
@@ -360,6 +366,7 @@ shed_node_destroy (shed_node_t **self_p)
         return;
     shed_node_t *self = *self_p;
     shed_sched_destroy (&self->sched);
+    shed_hooks_destroy (&self->hooks);
     shed_agents_destroy (&self->agents);
     shed_events_destroy (&self->events);
     shed_catalog_destroy (&self->catalog);

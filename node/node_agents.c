@@ -13,6 +13,8 @@
 
 #define S_COMP  "agents"
 #define S_BATCH 256                 /* agent events handled per loop turn */
+#define S_LOGS_REPLY_MAX (3u << 20) /* text bytes in one API_LOGS_REP (API_MAX_MSG is 4 MiB) */
+#define S_RUN_TIMEOUT_MS (10 * 60 * 1000)   /* default life of a provisioning run */
 
 /* Copy a string into a fixed field, cutting it if it must (names are
  * validated elsewhere; this only keeps the compiler's truncation checks
@@ -25,6 +27,15 @@ s_copy (char *dst, size_t cap, const char *src)
     dst[n] = '\0';
 }
 
+/* One log line kept for `shedctl logs`. */
+typedef struct {
+    char stream[AGENT_STREAM_NAME_MAX + 1];
+    uint64_t seq;
+    uint64_t ts_ms;
+    bool partial;
+    char *text;                     /* owned */
+} s_line_t;
+
 /* What we keep per shed beyond the host's own counters. */
 typedef struct {
     char shed[AGENT_NAME_MAX + 1];
@@ -32,7 +43,21 @@ typedef struct {
     uint64_t published;             /* events handed to the bus */
     uint64_t bus_dropped;           /* events the bus pipe refused */
     zlistx_t *services;             /* char *: catalog ids registered for it */
+    s_line_t *ring;                 /* the last log lines, cap entries */
+    size_t cap, head, n;            /* next slot to write, lines held */
+    uint64_t evicted;               /* lines pushed out of the ring */
 } s_shed_t;
+
+/* A provisioning run waiting for its PROVISION_DONE: the API call to
+ * answer and the steps' results as their STEP_DONE events arrive. */
+typedef struct {
+    char shed[AGENT_NAME_MAX + 1];
+    uint64_t run;
+    shed_api_call_t *call;          /* NULL: started in-process, nobody to tell */
+    int64_t deadline;               /* mono ms */
+    size_t nsteps;
+    api_provresult_t results[AGENT_STEPS_MAX];
+} s_run_t;
 
 struct _shed_agents_t {
     agent_host_t *host;
@@ -44,6 +69,10 @@ struct _shed_agents_t {
     zhashx_t *sheds;                /* shed -> s_shed_t */
     uint8_t *buf;                   /* encoding scratch, one max frame */
     size_t cap;
+    size_t log_lines;               /* ring size per shed */
+    zlistx_t *runs;                 /* s_run_t *: provisioning runs in flight */
+    int runs_timer;
+    uint64_t next_run;
 };
 
 static void
@@ -59,9 +88,202 @@ s_shed_free (void **item)
     s_shed_t *s = *item;
     if (s) {
         zlistx_destroy (&s->services);
+        for (size_t i = 0; s->ring && i < s->cap; i++)
+            free (s->ring[i].text);
+        free (s->ring);
         free (s);
     }
     *item = NULL;
+}
+
+/* -------------------------------------------------------------------------
+ * Log history: a ring of the last log_lines lines per shed
+ */
+
+static void
+s_ring_add (s_shed_t *s, const agent_log_t *log)
+{
+    if (!s->cap)
+        return;
+    s_line_t *l = &s->ring[s->head];
+    if (s->n == s->cap) {
+        s->evicted++;
+        free (l->text);
+    }
+    else
+        s->n++;
+    s_copy (l->stream, sizeof l->stream, log->stream);
+    l->seq = log->seq;
+    l->ts_ms = log->ts_ms;
+    l->partial = log->partial;
+    l->text = strdup (log->text);
+    s->head = (s->head + 1) % s->cap;
+}
+
+/* -------------------------------------------------------------------------
+ * Provisioning runs
+ */
+
+static void
+s_run_reply (shed_agents_t *self, s_run_t *r, bool ok, int64_t failed_step, const char *error)
+{
+    if (!r->call)
+        return;
+    api_msg_t rep = { .hdr.type = API_PROVISION_REP };
+    api_provision_rep_t *out = &rep.u.api_provision_rep;
+    s_copy (out->node, sizeof out->node, self->name);
+    out->run = r->run;
+    out->ok = ok;
+    out->failed_step = failed_step;
+    s_copy (out->error, sizeof out->error, error ? error : "");
+    out->steps.n = r->nsteps;
+    out->steps.items = r->results;
+    shed_api_reply (&r->call, &rep);
+}
+
+/* End every run of `shed` (all when NULL) that is still waiting. */
+static void
+s_runs_fail (shed_agents_t *self, const char *shed, const char *why)
+{
+    s_run_t *r = zlistx_first (self->runs);
+    while (r) {
+        void *cursor = zlistx_cursor (self->runs);
+        s_run_t *next = zlistx_next (self->runs);
+        if (!shed || !strcmp (r->shed, shed)) {
+            log_warn (S_COMP, "provisioning run ended without a result|shed=%s run=%llu "
+                      "reason=\"%s\"", r->shed, (unsigned long long) r->run, why);
+            s_run_reply (self, r, false, -1, why);
+            zlistx_delete (self->runs, cursor);
+        }
+        r = next;
+    }
+}
+
+static s_run_t *
+s_run_find (shed_agents_t *self, const char *shed, uint64_t run, void **cursor)
+{
+    for (s_run_t *r = zlistx_first (self->runs); r; r = zlistx_next (self->runs))
+        if (r->run == run && !strcmp (r->shed, shed)) {
+            if (cursor)
+                *cursor = zlistx_cursor (self->runs);
+            return r;
+        }
+    return NULL;
+}
+
+/* Follow a run through its agent's events. */
+static void
+s_run_event (shed_agents_t *self, const agent_event_t *ev)
+{
+    if (ev->kind == AGENT_EVENT_DISCONNECTED) {
+        char why[AGENT_TEXT_MAX + 1];
+        snprintf (why, sizeof why, "agent disconnected: %.200s", ev->reason);
+        s_runs_fail (self, ev->shed, why);
+        return;
+    }
+    if (ev->kind != AGENT_EVENT_MESSAGE)
+        return;
+    if (ev->msg.hdr.type == AGENT_PROC_EVENT
+        && ev->msg.u.agent_proc_event.kind == AGENT_PROC_STEP_DONE) {
+        const agent_proc_event_t *p = &ev->msg.u.agent_proc_event;
+        s_run_t *r = s_run_find (self, ev->shed, p->run, NULL);
+        if (r && p->step < r->nsteps) {
+            api_provresult_t *x = &r->results[p->step];
+            x->ran = true;
+            x->exit_code = p->exit_code;
+            x->signal = p->signal;
+            x->duration_ms = p->duration_ms;
+        }
+    }
+    else
+    if (ev->msg.hdr.type == AGENT_PROVISION_DONE) {
+        const agent_provision_done_t *d = &ev->msg.u.agent_provision_done;
+        void *cursor = NULL;
+        s_run_t *r = s_run_find (self, ev->shed, d->run, &cursor);
+        if (r) {
+            log_info (S_COMP, "provisioning run done|shed=%s run=%llu ok=%d failed_step=%lld",
+                      r->shed, (unsigned long long) r->run, d->ok, (long long) d->failed_step);
+            s_run_reply (self, r, d->ok, d->failed_step, d->error);
+            zlistx_delete (self->runs, cursor);
+        }
+    }
+}
+
+static int
+s_on_runs_timer (zloop_t *loop, int timer_id, void *arg)
+{
+    shed_agents_t *self = arg;
+    int64_t now = zclock_mono ();
+    s_run_t *r = zlistx_first (self->runs);
+    while (r) {
+        void *cursor = zlistx_cursor (self->runs);
+        s_run_t *next = zlistx_next (self->runs);
+        if (now >= r->deadline) {
+            s_run_reply (self, r, false, -1, "timed out waiting for the agent");
+            zlistx_delete (self->runs, cursor);
+        }
+        r = next;
+    }
+    return 0;
+}
+
+static void
+s_run_free (void **item)
+{
+    s_run_t *r = *item;
+    if (r) {
+        if (r->call)
+            shed_api_reply_error (&r->call, API_ERR_UNAVAILABLE, "the node is stopping");
+        free (r);
+    }
+    *item = NULL;
+}
+
+int
+shed_agents_provision (shed_agents_t *self, const char *shed, agent_provision_t *req,
+                       int timeout_ms, shed_api_call_t *call, char *err, size_t errlen)
+{
+    assert (self);
+    if (!shed || !zhashx_lookup (self->sheds, shed)) {
+        snprintf (err, errlen, "no agent listener for shed '%s' on node %s", shed ? shed : "",
+                  self->name);
+        return -1;
+    }
+    if (req->steps.n == 0 || req->steps.n > AGENT_STEPS_MAX) {
+        snprintf (err, errlen, "a run has 1 to %d steps", AGENT_STEPS_MAX);
+        return -1;
+    }
+    if (req->run == 0)
+        req->run = ((uint64_t) zclock_time () << 8) + (++self->next_run & 0xff);
+    if (s_run_find (self, shed, req->run, NULL)) {
+        snprintf (err, errlen, "run %llu is already in progress on shed '%s'",
+                  (unsigned long long) req->run, shed);
+        return -1;
+    }
+    int rc = agent_host_provision (self->host, shed, req);
+    if (rc != 0) {
+        snprintf (err, errlen, "%s", rc == -1 ? "the shed's agent is not connected"
+                                 : rc == -2 ? "the shed's agent is not reading (queue full)"
+                                            : "the steps cannot be encoded");
+        return -1;
+    }
+    s_run_t *r = calloc (1, sizeof *r);
+    if (!r) {
+        snprintf (err, errlen, "out of memory");
+        return -1;
+    }
+    s_copy (r->shed, sizeof r->shed, shed);
+    r->run = req->run;
+    r->call = call;
+    r->deadline = zclock_mono () + (timeout_ms > 0 ? timeout_ms : S_RUN_TIMEOUT_MS);
+    r->nsteps = req->steps.n;
+    const agent_step_t *steps = req->steps.items;
+    for (size_t i = 0; i < r->nsteps; i++)
+        s_copy (r->results[i].name, sizeof r->results[i].name, steps[i].name);
+    zlistx_add_end (self->runs, r);
+    log_info (S_COMP, "provisioning run sent|shed=%s run=%llu steps=%zu", shed,
+              (unsigned long long) r->run, r->nsteps);
+    return 0;
 }
 
 /* -------------------------------------------------------------------------
@@ -232,6 +454,9 @@ s_forward (shed_agents_t *self, agent_event_t *ev)
         s->bus_dropped++;
     if (ev->kind == AGENT_EVENT_MESSAGE)
         s_service (self, s, ev);
+    if (ev->kind == AGENT_EVENT_MESSAGE && ev->msg.hdr.type == AGENT_LOG)
+        s_ring_add (s, &ev->msg.u.agent_log);
+    s_run_event (self, ev);
     if (ev->kind == AGENT_EVENT_CONNECTED)
         log_info (S_COMP, "agent connected|shed=%s version=%s", ev->shed,
                   ev->msg.u.agent_hello.agent_version);
@@ -287,6 +512,10 @@ shed_agents_add (shed_agents_t *self, const char *shed, const char *socket_path,
         return -1;
     }
     s_shed_t *s = zmalloc (sizeof *s);
+    s->cap = self->log_lines;
+    s->ring = s->cap ? calloc (s->cap, sizeof *s->ring) : NULL;
+    if (s->cap && !s->ring)
+        s->cap = 0;
     snprintf (s->shed, sizeof s->shed, "%s", shed);
     snprintf (s->path, sizeof s->path, "%s", socket_path);
     s->services = zlistx_new ();
@@ -308,6 +537,7 @@ shed_agents_remove (shed_agents_t *self, const char *shed)
      * before forgetting the shed. */
     s_on_agent (self->loop, NULL, self);
     s_services_drop (self, s);
+    s_runs_fail (self, shed, "the shed's agent listener was removed");
     zhashx_delete (self->sheds, shed);
     log_info (S_COMP, "agent listener removed|shed=%s", shed);
     return 0;
@@ -398,6 +628,97 @@ s_api_agents (shed_api_call_t *call, const api_msg_t *req, void *arg)
 }
 
 /* -------------------------------------------------------------------------
+ * Local API: shedctl logs, shedctl provision
+ */
+
+static void
+s_api_logs (shed_api_call_t *call, const api_msg_t *req, void *arg)
+{
+    shed_agents_t *self = arg;
+    const api_logs_req_t *r = &req->u.api_logs_req;
+    s_shed_t *s = zhashx_lookup (self->sheds, r->shed);
+    if (!s) {
+        shed_api_reply_error (&call, API_ERR_NOT_FOUND, "no shed '%s' with an agent on node %s",
+                              r->shed, self->name);
+        return;
+    }
+    /* Walk newest to oldest to honour tail and the size bound, then
+     * reverse into oldest-first order. */
+    size_t want = r->tail ? r->tail : s->n, take = 0, bytes = 0;
+    size_t *idx = s->n ? calloc (s->n, sizeof *idx) : NULL;
+    bool truncated = false;
+    for (size_t k = 0; idx && k < s->n && take < want; k++) {
+        size_t i = (s->head + s->cap - 1 - k) % s->cap;
+        if (r->stream[0] && strcmp (s->ring[i].stream, r->stream))
+            continue;
+        size_t len = strlen (s->ring[i].text) + 96;
+        if (bytes + len > S_LOGS_REPLY_MAX) {
+            truncated = true;
+            break;
+        }
+        bytes += len;
+        idx[take++] = i;
+    }
+    api_logline_t *lines = take ? calloc (take, sizeof *lines) : NULL;
+    for (size_t k = 0; lines && k < take; k++) {
+        const s_line_t *l = &s->ring[idx[take - 1 - k]];
+        api_logline_t *x = &lines[k];
+        s_copy (x->stream, sizeof x->stream, l->stream);
+        x->seq = l->seq;
+        x->ts_ms = l->ts_ms;
+        x->partial = l->partial;
+        s_copy (x->text, sizeof x->text, l->text);
+    }
+    api_msg_t rep = { .hdr.type = API_LOGS_REP };
+    api_logs_rep_t *out = &rep.u.api_logs_rep;
+    s_copy (out->node, sizeof out->node, self->name);
+    out->lines.n = lines ? take : 0;
+    out->lines.items = lines;
+    out->evicted = s->evicted;
+    out->truncated = truncated;
+    shed_api_reply (&call, &rep);
+    free (lines);
+    free (idx);
+}
+
+static void
+s_api_provision (shed_api_call_t *call, const api_msg_t *req, void *arg)
+{
+    shed_agents_t *self = arg;
+    const api_provision_req_t *r = &req->u.api_provision_req;
+    agent_provision_t p;
+    memset (&p, 0, sizeof p);
+    p.run = r->run;
+    s_copy (p.user, sizeof p.user, r->user);
+    p.keep_going = r->keep_going;
+    const api_provstep_t *in = r->steps.items;
+    agent_step_t *steps = r->steps.n ? calloc (r->steps.n, sizeof *steps) : NULL;
+    for (size_t i = 0; steps && i < r->steps.n; i++) {
+        s_copy (steps[i].name, sizeof steps[i].name, in[i].name);
+        s_copy (steps[i].cmd, sizeof steps[i].cmd, in[i].cmd);
+        steps[i].timeout_ms = in[i].timeout_ms;
+        if (!agent_msg_name_ok (steps[i].name)) {
+            shed_api_reply_error (&call, API_ERR_INVALID, "step name '%s' is not valid "
+                                  "(letters, digits, - and _)", in[i].name);
+            free (steps);
+            return;
+        }
+    }
+    p.steps.n = steps ? r->steps.n : 0;
+    p.steps.items = steps;
+    char err[256];
+    uint64_t timeout = r->timeout_ms;
+    if (timeout > INT32_MAX)
+        timeout = INT32_MAX;
+    if (shed_agents_provision (self, r->shed, &p, (int) timeout, call, err, sizeof err) != 0)
+        shed_api_reply_error (&call, zhashx_lookup (self->sheds, r->shed) ? API_ERR_UNAVAILABLE
+                                                                           : API_ERR_NOT_FOUND,
+                              "%s", err);
+    /* else: the call now belongs to the run, answered at PROVISION_DONE */
+    free (steps);
+}
+
+/* -------------------------------------------------------------------------
  * Lifecycle
  */
 
@@ -419,7 +740,14 @@ shed_agents_new (const shed_config_t *cfg, shed_events_t *events, shed_catalog_t
     zhashx_set_destructor (self->sheds, s_shed_free);
     self->cap = AGENT_FRAME_MAX_DEFAULT + 4096;
     self->buf = malloc (self->cap);
-    agent_host_config_t hc = { .node = cfg->name };
+    self->log_lines = cfg->agents.log_lines;
+    self->runs = zlistx_new ();
+    zlistx_set_destructor (self->runs, s_run_free);
+    agent_host_config_t hc = { .node = cfg->name,
+                               .metrics_interval_ms = cfg->agents.metrics_interval_ms,
+                               .heartbeat_ms = cfg->agents.heartbeat_ms,
+                               .msgs_per_s = cfg->agents.msgs_per_s,
+                               .bytes_per_s = cfg->agents.bytes_per_s };
     self->host = self->buf ? agent_host_new (&hc) : NULL;
     if (!self->host) {
         snprintf (err, errlen, "cannot start the agent host");
@@ -428,6 +756,9 @@ shed_agents_new (const shed_config_t *cfg, shed_events_t *events, shed_catalog_t
     }
     zloop_reader (loop, agent_host_events (self->host), s_on_agent, self);
     shed_api_server_on (api, API_AGENTS_REQ, s_api_agents, self);
+    shed_api_server_on (api, API_LOGS_REQ, s_api_logs, self);
+    shed_api_server_on (api, API_PROVISION_REQ, s_api_provision, self);
+    self->runs_timer = zloop_timer (loop, 1000, 0, s_on_runs_timer, self);
     return self;
 }
 
@@ -439,6 +770,9 @@ shed_agents_destroy (shed_agents_t **self_p)
     shed_agents_t *self = *self_p;
     if (self->host && self->loop)
         zloop_reader_end (self->loop, agent_host_events (self->host));
+    if (self->runs_timer > 0 && self->loop)
+        zloop_timer_end (self->loop, self->runs_timer);
+    zlistx_destroy (&self->runs);
     agent_host_destroy (&self->host);
     zhashx_destroy (&self->sheds);
     free (self->buf);

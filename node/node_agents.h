@@ -22,10 +22,17 @@
  *
  * The scheduler calls shed_agents_add when a shed starts (with the socket
  * its driver gives the agent) and shed_agents_remove when it stops.
+ *
+ * History: the last `agents.log_lines` (default 1000) LOG lines of each
+ * shed are kept in a ring for API_LOGS_REQ (`shedctl logs`); older ones
+ * are counted as evicted. Provisioning: shed_agents_provision and
+ * API_PROVISION_REQ (`shedctl provision`), answered when the run ends.
+ * Agent limits and the metrics interval come from `agents.*` (config.h).
  */
 #ifndef SHED_NODE_AGENTS_H
 #define SHED_NODE_AGENTS_H
 
+#include "agent/agent_msg.h"
 #include "node/api_server.h"
 #include "node/config.h"
 #include "node/node_catalog.h"
@@ -50,7 +57,20 @@ int shed_agents_add (shed_agents_t *self, const char *shed, const char *socket_p
                      char *err, size_t errlen);
 
 /* Stop listening for a shed (a connected agent is disconnected, its
- * services deregistered). Returns 0, or -1 if unknown. */
+ * services deregistered, its provisioning runs failed). Returns 0, or -1
+ * if unknown. */
 int shed_agents_remove (shed_agents_t *self, const char *shed);
+
+/* Send a provisioning run to a shed's agent (the entry point for the API
+ * and, later, for requests routed from other nodes). req->run 0: a run id
+ * is chosen and written back. Progress is on the bus as usual
+ * (provision.<node>.<shed>, proc.<node>.<shed> step_done); when the run
+ * ends (PROVISION_DONE, the agent disconnecting, the shed removed, or
+ * timeout_ms passing; <= 0 = 10 minutes) `call`, if not NULL, is answered
+ * with API_PROVISION_REP (results per step). Returns 0 (the call now
+ * belongs to the run), or -1 with a one-line reason (the call is still
+ * the caller's). */
+int shed_agents_provision (shed_agents_t *self, const char *shed, agent_provision_t *req,
+                           int timeout_ms, shed_api_call_t *call, char *err, size_t errlen);
 
 #endif

@@ -26,7 +26,9 @@ typedef struct {
 } ctl_cmd_t;
 
 static const ctl_cmd_t s_commands[] = {
-    { "status", ctl_status, "status                 the node's name, key, version, uptime" },
+    { "status", ctl_status_any,
+      "status [NAME]          the node's name, key, version, uptime; with NAME: that shed's\n"
+      "    live resource use (CPU, memory, disk, net, load, processes) from its metrics" },
     { "keygen", ctl_keygen, "keygen                 print a new random cluster key" },
     { "members", ctl_members,
       "members [--status S] [--tag K=V]  cluster members (S: alive|suspect|failed|left)" },
@@ -41,6 +43,12 @@ static const ctl_cmd_t s_commands[] = {
     { "events", ctl_events,
       "events [--snapshot] [--count N] [--timeout S] [PREFIX...]  follow the cluster's events" },
     { "agents", ctl_agents, "agents [SHED]          agent channels of this node's sheds" },
+    { "top", ctl_top,       "top [--once] [--interval S]  every shed in the cluster by CPU, refreshed" },
+    { "logs", ctl_logs,
+      "logs NAME [--follow] [--stream S] [--tail N]  a shed's recent log lines (then live)" },
+    { "provision", ctl_provision,
+      "provision NAME --step CMD... [--file F] [--user U] [--keep-going] [--timeout-run S]\n"
+      "    run steps in the shed's agent, stream their output, print the results" },
     { "services", ctl_services,
       "services [--all] | show NAME | register NAME --port P [...] | deregister NAME|ID |\n"
       "    watch [NAME]         the service catalog (see 'shedctl services register' usage)" },

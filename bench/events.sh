@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# bench/events.sh: event fan-out on 3 real nodes (network namespaces,
+# integration/harness.sh), DESIGN.md section 12 / issue 7:
+#   agent (events_tool gen, speaking the agent protocol on shed `bench`'s
+#   socket on node 1) -> node 1 agent host -> node 1 bus -> TCP + CURVE ->
+#   node 3 bus -> ipc -> consumer (events_tool consume, a bus_client) on node 3
+#   1. sustained rate: N_FLAT ~100-byte LOG events as fast as the agent writes;
+#   2. latency and loss at a paced RATE (10k/s) for SECS seconds (the agent
+#      stamps CLOCK_REALTIME in each event; same machine, same clock);
+#   3. reference in the same run: raw libzmq PUB (node 1's namespace) ->
+#      SUB (node 3's), plaintext TCP, the same 100-byte messages.
+# Final line:
+#   RESULT events_per_s=... raw_zmq_per_s=... ratio=... p99_ms=... dropped=...
+# Goals: ratio >= 0.3, p99 < 2 ms, dropped = 0 at 10k/s.
+# Needs root. Build first: make shed-node shedctl events_tool (SHED_BUILD_DIR).
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR
+. "$(dirname "$0")/../integration/harness.sh"
+
+TOOL=${EVENTS_TOOL:-$H_BUILD/bench/events_tool}
+N_FLAT=${N_FLAT:-200000}
+RATE=${RATE:-10000}
+SECS=${SECS:-5}
+RAW_PORT=9170
+[[ -x "$TOOL" ]] || h_fail "events_tool not built: $TOOL"
+export SHED_LOG_LEVEL=${SHED_LOG_LEVEL:-info}
+export SHED_TEST_DEADLINE=${SHED_TEST_DEADLINE:-600}
+
+h_init 3
+# The agent host's per-shed limits (2000 msgs/s by default) would rightly
+# cut a flooding agent off; raise them for the benchmark's shed.
+cat >"$H_TMP/node1.yaml" <<EOF
+agents:
+  msgs_per_s: 10000000
+  bytes_per_s: 1073741824
+EOF
+h_start_node 1 --config "$H_TMP/node1.yaml"
+h_start_node 2
+h_start_node 3
+for i in 1 2 3; do h_wait_ready "$i" 60; done
+h_wait_members 3 60 || h_fail "the 3 nodes did not see each other"
+path=$(h_ctl 1 agents attach bench) || h_fail "agents attach failed"
+ep3="ipc://$(h_datadir 3)/events.sock"
+
+# b_consume N SECS OUT: start a consumer on node 3 and wait until it is
+# subscribed (it prints "ready"), plus time for the subscription to reach
+# node 1's publisher.
+C_PID=""
+b_consume() {
+    local n=$1 secs=$2 out=$3
+    h_exec 3 "$TOOL" consume "$ep3" log.node1.bench. "$n" "$secs" >"$out" 2>"$out.err" &
+    C_PID=$!
+    H_STARTED_PIDS+=("$C_PID")
+    local k
+    for ((k = 0; k < 100; k++)); do
+        grep -q '^ready' "$out" 2>/dev/null && break
+        sleep 0.1
+    done
+    sleep 2
+}
+field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" "$2" | tail -1; }
+
+# ---- 1. sustained rate --------------------------------------------------------
+b_consume "$N_FLAT" 90 "$H_TMP/flat.out"
+h_exec 1 "$TOOL" gen "$path" "$N_FLAT" 0 || h_fail "generator failed"
+wait "$C_PID" || true
+h_log "flat out: $(tail -1 "$H_TMP/flat.out")"
+events_per_s=$(field per_s "$H_TMP/flat.out")
+flat_lost=$(field lost "$H_TMP/flat.out")
+
+# ---- 2. latency and loss at RATE --------------------------------------------
+n_paced=$((RATE * SECS))
+b_consume "$n_paced" $((SECS + 30)) "$H_TMP/paced.out"
+h_exec 1 "$TOOL" gen "$path" "$n_paced" "$RATE" || h_fail "generator failed"
+wait "$C_PID" || true
+h_log "paced ${RATE}/s: $(tail -1 "$H_TMP/paced.out")"
+p99_ms=$(field p99_ms "$H_TMP/paced.out")
+p50_ms=$(field p50_ms "$H_TMP/paced.out")
+dropped=$(field lost "$H_TMP/paced.out")
+
+# ---- 3. raw libzmq PUB/SUB between the same namespaces -----------------------
+h_exec 3 "$TOOL" rawsub "tcp://$(h_addr 1):$RAW_PORT" "$N_FLAT" 60 >"$H_TMP/raw.out" 2>&1 &
+raw_pid=$!
+H_STARTED_PIDS+=("$raw_pid")
+h_exec 1 "$TOOL" rawpub "tcp://$(h_addr 1):$RAW_PORT" "$N_FLAT" || h_fail "rawpub failed"
+wait "$raw_pid" || true
+h_log "raw libzmq: $(tail -1 "$H_TMP/raw.out")"
+raw_per_s=$(field per_s "$H_TMP/raw.out")
+
+h_ctl 1 agents bench | sed 's/^/    /' >&2 || true
+ratio=$(python3 -c "import sys; a, b = float(sys.argv[1] or 0), float(sys.argv[2] or 0); print('%.3f' % (a / b if b else 0))" "$events_per_s" "$raw_per_s")
+h_log "flat-out run lost $flat_lost of $N_FLAT; paced p50 ${p50_ms} ms"
+echo "RESULT events_per_s=$events_per_s raw_zmq_per_s=$raw_per_s ratio=$ratio p99_ms=$p99_ms dropped=$dropped"

@@ -1,0 +1,254 @@
+/*
+ * events_tool.c - the processes of bench/events.sh (one binary, four roles):
+ *
+ *   events_tool gen PATH N RATE       an agent on a shed's socket: HELLO, then
+ *                                     N ~100-byte LOG events, RATE per second
+ *                                     (0 = as fast as it can write)
+ *   events_tool consume ENDPOINT PREFIX N SECONDS
+ *                                     a bus_client on a node's consumer
+ *                                     endpoint: waits for N events (at most
+ *                                     SECONDS), prints one line
+ *                                     `events=... secs=... per_s=... p50_ms=...
+ *                                     p99_ms=... lost=...`
+ *   events_tool rawpub ENDPOINT N     libzmq PUB (bound), N 100-byte messages
+ *   events_tool rawsub ENDPOINT N SECONDS
+ *                                     libzmq SUB (connects): `events=... per_s=...`
+ *
+ * Latency: the generator writes CLOCK_REALTIME (µs) into each LOG's ts_ms
+ * field; the consumer decodes the payload and takes now - that, so it is
+ * agent -> node 1 -> node 3 -> consumer (one machine, one clock). Losses:
+ * LOG seq numbers the consumer never saw (agent side) plus bus gaps.
+ * Rates count from the first to the last event received.
+ */
+#include "agent/frame.h"
+#include "bridges/bus_client.h"
+
+#include <czmq.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define S_MSG 100
+
+static int64_t
+s_real_us (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t
+s_mono_ns (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void
+s_write_all (int fd, const uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write (fd, p, n);
+        if (w <= 0) {
+            perror ("events_tool gen: write");
+            exit (3);
+        }
+        p += w;
+        n -= (size_t) w;
+    }
+}
+
+/* A LOG frame whose encoding is about 100 bytes. */
+static uint8_t *
+s_log_frame (uint64_t seq, size_t *len)
+{
+    agent_msg_t m;
+    memset (&m, 0, sizeof m);
+    m.hdr.type = AGENT_LOG;
+    snprintf (m.u.agent_log.stream, sizeof m.u.agent_log.stream, "bench");
+    m.u.agent_log.seq = seq;
+    m.u.agent_log.ts_ms = (uint64_t) s_real_us ();     /* µs, see the header */
+    snprintf (m.u.agent_log.text, sizeof m.u.agent_log.text,
+              "GET /api/items?page=%06" PRIu64 " 200 3ms ua=bench/1.0 x=abcdefghijklmnop", seq);
+    uint8_t *f = NULL;
+    if (agent_frame_encode (&m, AGENT_FRAME_MAX_DEFAULT, &f, len) != 0)
+        exit (2);
+    return f;
+}
+
+static int
+s_gen (const char *path, long n, long rate)
+{
+    int fd = socket (AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sa;
+    memset (&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    snprintf (sa.sun_path, sizeof sa.sun_path, "%s", path);
+    if (connect (fd, (struct sockaddr *) &sa, sizeof sa) != 0) {
+        perror ("events_tool gen: connect");
+        return 4;
+    }
+    agent_msg_t h;
+    memset (&h, 0, sizeof h);
+    h.hdr.type = AGENT_HELLO;
+    snprintf (h.u.agent_hello.agent_version, sizeof h.u.agent_hello.agent_version, "bench");
+    uint8_t *f;
+    size_t len;
+    agent_frame_encode (&h, AGENT_FRAME_MAX_DEFAULT, &f, &len);
+    s_write_all (fd, f, len);
+    free (f);
+    usleep (100 * 1000);
+    enum { BATCH = 64 };
+    uint8_t buf[BATCH * 200];
+    int64_t start = s_mono_ns ();
+    for (long i = 0; i < n;) {
+        if (rate > 0) {
+            /* absolute deadlines: no drift, no spinning */
+            int64_t due = start + i * (1000000000 / rate);
+            struct timespec ts = { (time_t) (due / 1000000000), (long) (due % 1000000000) };
+            while (clock_nanosleep (CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0)
+                ;
+            f = s_log_frame ((uint64_t) i + 1, &len);
+            s_write_all (fd, f, len);
+            free (f);
+            i++;
+            continue;
+        }
+        size_t used = 0;
+        for (int k = 0; k < BATCH && i < n; k++, i++) {
+            f = s_log_frame ((uint64_t) i + 1, &len);
+            memcpy (buf + used, f, len);
+            used += len;
+            free (f);
+        }
+        s_write_all (fd, buf, used);
+    }
+    /* Stay connected until the host has read everything: a close would
+     * not lose data, but the DISCONNECTED would land mid-measurement. */
+    sleep (2);
+    close (fd);
+    return 0;
+}
+
+static int
+s_cmp (const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
+    return x < y ? -1 : x > y;
+}
+
+static int
+s_consume (const char *endpoint, const char *prefix, long n, int seconds)
+{
+    bus_client_t *c = bus_client_new (endpoint, NULL, NULL, NULL);
+    if (!c)
+        return 2;
+    bus_client_subscribe (c, prefix);
+    bus_client_snapshot (c, 3000);          /* subscription in place before we say ready */
+    printf ("ready\n");
+    fflush (stdout);
+    int64_t *lat = calloc ((size_t) n, sizeof *lat);
+    long got = 0;
+    uint64_t max_seq = 0;
+    int64_t first = 0, last = 0, deadline = zclock_mono () + seconds * 1000;
+    while (got < n && zclock_mono () < deadline) {
+        bus_event_t ev;
+        if (bus_client_recv (c, &ev, 200) != 0 || ev.snapshot)
+            continue;
+        agent_msg_t m;
+        if (wire_decode (&agent_proto, ev.payload, ev.size, &m, NULL) != WIRE_OK)
+            continue;
+        if (m.hdr.type == AGENT_LOG) {
+            int64_t now = s_real_us ();
+            if (!first)
+                first = s_mono_ns ();
+            last = s_mono_ns ();
+            lat[got++] = now - (int64_t) m.u.agent_log.ts_ms;
+            if (m.u.agent_log.seq > max_seq)
+                max_seq = m.u.agent_log.seq;
+        }
+        wire_msg_free (&agent_proto, &m);
+    }
+    double secs = got > 1 ? (double) (last - first) / 1e9 : 0;
+    qsort (lat, (size_t) got, sizeof *lat, s_cmp);
+    double p50 = got ? (double) lat[got / 2] / 1000.0 : 0;
+    double p99 = got ? (double) lat[(size_t) ((double) got * 0.99)] / 1000.0 : 0;
+    long lost = (long) n - got;
+    printf ("events=%ld secs=%.3f per_s=%.0f p50_ms=%.3f p99_ms=%.3f lost=%ld bus_gaps=%" PRIu64
+            "\n", got, secs, secs > 0 ? (double) (got - 1) / secs : 0, p50, p99,
+            lost > 0 ? lost : 0, bus_client_gaps (c));
+    free (lat);
+    bus_client_destroy (&c);
+    return got == n ? 0 : 1;
+}
+
+static int
+s_rawpub (const char *endpoint, long n)
+{
+    zsock_t *pub = zsock_new (ZMQ_PUB);
+    zsock_set_sndhwm (pub, 1000000);
+    if (zsock_bind (pub, "%s", endpoint) < 0) {
+        fprintf (stderr, "events_tool rawpub: cannot bind %s\n", endpoint);
+        return 2;
+    }
+    sleep (2);                              /* slow joiner */
+    uint8_t msg[S_MSG];
+    memset (msg, 'x', sizeof msg);
+    for (long i = 0; i < n; i++)
+        zmq_send (zsock_resolve (pub), msg, sizeof msg, 0);
+    sleep (2);
+    zsock_destroy (&pub);
+    return 0;
+}
+
+static int
+s_rawsub (const char *endpoint, long n, int seconds)
+{
+    zsock_t *sub = zsock_new (ZMQ_SUB);
+    zsock_set_rcvhwm (sub, 1000000);
+    zsock_set_subscribe (sub, "");
+    if (zsock_connect (sub, "%s", endpoint) < 0)
+        return 2;
+    zsock_set_rcvtimeo (sub, 200);
+    uint8_t buf[S_MSG * 2];
+    long got = 0;
+    int64_t first = 0, last = 0, deadline = zclock_mono () + seconds * 1000;
+    while (got < n && zclock_mono () < deadline) {
+        if (zmq_recv (zsock_resolve (sub), buf, sizeof buf, 0) < 0)
+            continue;
+        if (!first)
+            first = s_mono_ns ();
+        last = s_mono_ns ();
+        got++;
+    }
+    double secs = got > 1 ? (double) (last - first) / 1e9 : 0;
+    printf ("events=%ld secs=%.3f per_s=%.0f\n", got, secs,
+            secs > 0 ? (double) (got - 1) / secs : 0);
+    zsock_destroy (&sub);
+    return 0;
+}
+
+int
+main (int argc, char **argv)
+{
+    zsys_init ();
+    zsys_set_logstream (NULL);
+    if (argc == 5 && !strcmp (argv[1], "gen"))
+        return s_gen (argv[2], atol (argv[3]), atol (argv[4]));
+    if (argc == 6 && !strcmp (argv[1], "consume"))
+        return s_consume (argv[2], argv[3], atol (argv[4]), atoi (argv[5]));
+    if (argc == 4 && !strcmp (argv[1], "rawpub"))
+        return s_rawpub (argv[2], atol (argv[3]));
+    if (argc == 5 && !strcmp (argv[1], "rawsub"))
+        return s_rawsub (argv[2], atol (argv[3]), atoi (argv[4]));
+    fprintf (stderr, "usage: events_tool gen PATH N RATE | consume ENDPOINT PREFIX N SECONDS |\n"
+                     "       rawpub ENDPOINT N | rawsub ENDPOINT N SECONDS\n");
+    return 2;
+}

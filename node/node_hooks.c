@@ -1,0 +1,614 @@
+/* node_hooks.c - see node_hooks.h. */
+#include "node/node_hooks.h"
+
+#include "agent/agent_msg.h"
+#include "bridges/event_msg.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define S_COMP      "hooks"
+#define S_TICK_MS   20              /* reaping / timeout check while hooks run */
+#define S_BATCH     256             /* bus events read per loop turn */
+#define S_OUT_LOG   200             /* bytes of a hook's output put in the log */
+
+/* One run of one hook for one event: prepared at dispatch (the event's
+ * payload is only valid until the next bus_client_recv), spawned later. */
+typedef struct {
+    size_t hook;                    /* index in hooks */
+    char *json;                     /* stdin */
+    size_t json_len;
+    char topic[EVENT_TOPIC_MAX + 1];
+    char origin[EVENT_NODE_MAX + 1];
+    char kind[EVENT_KIND_MAX + 1];
+    uint64_t seq;
+    int64_t time_us;
+    /* while running */
+    pid_t pid;
+    int out_fd;                     /* memfd: stdout + stderr */
+    int64_t started;                /* mono ms */
+    int64_t deadline;               /* mono ms */
+    bool killed;
+} s_job_t;
+
+struct _shed_hooks_t {
+    zloop_t *loop;                  /* borrowed */
+    bus_client_t *client;           /* NULL: dispatch only */
+    char node[SHED_NAME_MAX + 1];
+    shed_config_hook_t *hooks;      /* copy of the config's */
+    size_t nhooks;
+    uint32_t concurrency, queue_max, timeout_ms;
+    zlistx_t *queue;                /* s_job_t *, oldest first */
+    zlistx_t *running;              /* s_job_t * */
+    int tick_id;                    /* -1 when nothing runs */
+    shed_hooks_stats_t stats;
+};
+
+static void
+s_job_free (void **item)
+{
+    s_job_t *job = *item;
+    if (job) {
+        if (job->out_fd >= 0)
+            close (job->out_fd);
+        free (job->json);
+        free (job);
+    }
+    *item = NULL;
+}
+
+/* -------------------------------------------------------------------------
+ * Event -> JSON
+ */
+
+static const char *
+s_proc_kind (uint64_t k)
+{
+    static const char *const names[] = { "?", "start", "exit", "restart", "giveup", "step_done" };
+    return k < sizeof names / sizeof names[0] ? names[k] : "?";
+}
+
+static void
+s_json_agent (json_t *j, const agent_msg_t *m)
+{
+    switch (m->hdr.type) {
+        case AGENT_METRICS: {
+            const agent_metrics_t *x = &m->u.agent_metrics;
+            json_key (j, "cpu_pct");   json_f64 (j, x->cpu_pct);
+            json_key (j, "cpu_count"); json_u64 (j, x->cpu_count);
+            json_key (j, "mem_used");  json_u64 (j, x->mem_used);
+            json_key (j, "mem_total"); json_u64 (j, x->mem_total);
+            json_key (j, "load1");     json_f64 (j, x->load1);
+            json_key (j, "load5");     json_f64 (j, x->load5);
+            json_key (j, "load15");    json_f64 (j, x->load15);
+            json_key (j, "procs");     json_u64 (j, x->procs);
+            json_key (j, "net_rx");    json_u64 (j, x->net_rx);
+            json_key (j, "net_tx");    json_u64 (j, x->net_tx);
+            json_key (j, "uptime_s");  json_u64 (j, x->uptime_s);
+            json_key (j, "disks");
+            json_arr_begin (j);
+            const agent_disk_t *d = x->disks.items;
+            for (size_t i = 0; i < x->disks.n; i++) {
+                json_obj_begin (j);
+                json_key (j, "mount"); json_str (j, d[i].mount);
+                json_key (j, "used");  json_u64 (j, d[i].used);
+                json_key (j, "total"); json_u64 (j, d[i].total);
+                json_obj_end (j);
+            }
+            json_arr_end (j);
+            break;
+        }
+        case AGENT_PROC_EVENT: {
+            const agent_proc_event_t *p = &m->u.agent_proc_event;
+            json_key (j, "event");       json_str (j, s_proc_kind (p->kind));
+            json_key (j, "name");        json_str (j, p->name);
+            json_key (j, "pid");         json_u64 (j, p->pid);
+            json_key (j, "exit_code");   json_i64 (j, p->exit_code);
+            json_key (j, "signal");      json_u64 (j, p->signal);
+            json_key (j, "crashed");     json_bool (j, p->crashed);
+            json_key (j, "restarts");    json_u64 (j, p->restarts);
+            json_key (j, "run");         json_u64 (j, p->run);
+            json_key (j, "step");        json_u64 (j, p->step);
+            json_key (j, "duration_ms"); json_u64 (j, p->duration_ms);
+            break;
+        }
+        case AGENT_LOG:
+            json_key (j, "stream");  json_str (j, m->u.agent_log.stream);
+            json_key (j, "seq");     json_u64 (j, m->u.agent_log.seq);
+            json_key (j, "ts_ms");   json_u64 (j, m->u.agent_log.ts_ms);
+            json_key (j, "text");    json_str (j, m->u.agent_log.text);
+            json_key (j, "partial"); json_bool (j, m->u.agent_log.partial);
+            break;
+        case AGENT_HELLO:
+            json_key (j, "agent_version"); json_str (j, m->u.agent_hello.agent_version);
+            json_key (j, "hostname");      json_str (j, m->u.agent_hello.hostname);
+            json_key (j, "pid");           json_u64 (j, m->u.agent_hello.pid);
+            break;
+        case AGENT_CLOSE:
+            json_key (j, "code");   json_u64 (j, m->u.agent_close.code);
+            json_key (j, "reason"); json_str (j, m->u.agent_close.reason);
+            break;
+        case AGENT_DROPPED:
+            json_key (j, "count"); json_u64 (j, m->u.agent_dropped.count);
+            json_key (j, "total"); json_u64 (j, m->u.agent_dropped.total);
+            break;
+        case AGENT_SERVICE_REGISTER:
+            json_key (j, "service"); json_str (j, m->u.agent_service_register.name);
+            json_key (j, "port");    json_u64 (j, m->u.agent_service_register.port);
+            break;
+        case AGENT_SERVICE_DEREGISTER:
+            json_key (j, "service"); json_str (j, m->u.agent_service_deregister.name);
+            break;
+        case AGENT_SERVICE_HEALTH:
+            json_key (j, "service"); json_str (j, m->u.agent_service_health.name);
+            json_key (j, "status");  json_u64 (j, m->u.agent_service_health.status);
+            json_key (j, "output");  json_str (j, m->u.agent_service_health.output);
+            break;
+        case AGENT_PROVISION_OUTPUT: {
+            const agent_provision_output_t *o = &m->u.agent_provision_output;
+            char text[AGENT_OUTPUT_CHUNK_MAX + 1];
+            size_t n = o->data.len < AGENT_OUTPUT_CHUNK_MAX ? o->data.len : AGENT_OUTPUT_CHUNK_MAX;
+            memcpy (text, o->data.data, n);
+            text[n] = '\0';
+            for (size_t i = 0; i < n; i++)
+                if (!text[i])
+                    text[i] = '?';
+            json_key (j, "run");  json_u64 (j, o->run);
+            json_key (j, "step"); json_u64 (j, o->step);
+            json_key (j, "fd");   json_u64 (j, o->fd);
+            json_key (j, "data"); json_str (j, text);
+            break;
+        }
+        case AGENT_PROVISION_DONE: {
+            const agent_provision_done_t *d = &m->u.agent_provision_done;
+            json_key (j, "run");         json_u64 (j, d->run);
+            json_key (j, "ok");          json_bool (j, d->ok);
+            json_key (j, "steps_run");   json_u64 (j, d->steps_run);
+            json_key (j, "failed_step"); json_i64 (j, d->failed_step);
+            json_key (j, "error");       json_str (j, d->error);
+            break;
+        }
+        default:
+            json_key (j, "type"); json_u64 (j, m->hdr.type);
+            break;
+    }
+}
+
+void
+shed_event_json_payload (json_t *j, const char *kind, const uint8_t *payload, size_t size)
+{
+    if (!strncmp (kind, "agent.", 6)) {
+        agent_msg_t m;
+        if (wire_decode (&agent_proto, payload, size, &m, NULL) == WIRE_OK) {
+            json_obj_begin (j);
+            s_json_agent (j, &m);
+            json_obj_end (j);
+            wire_msg_free (&agent_proto, &m);
+            return;
+        }
+    }
+    else
+    if (!strcmp (kind, EVPAY_KIND_MEMBER) || !strcmp (kind, EVPAY_KIND_RECORD)) {
+        evpay_msg_t m;
+        if (wire_decode (&evpay_proto, payload, size, &m, NULL) == WIRE_OK) {
+            json_obj_begin (j);
+            if (m.hdr.type == EVPAY_MEMBER) {
+                const evpay_member_t *x = &m.u.evpay_member;
+                json_key (j, "node");     json_str (j, x->node);
+                json_key (j, "change");   json_str (j, x->change);
+                json_key (j, "observer"); json_str (j, x->observer);
+                json_key (j, "addr");     json_str (j, x->addr);
+                json_key (j, "port");     json_u64 (j, x->port);
+                json_key (j, "reason");   json_str (j, x->reason);
+                json_key (j, "tags");
+                json_obj_begin (j);
+                for (size_t i = 0; i < x->tags.n; i++) {
+                    json_key (j, x->tags.items[i].key);
+                    json_str (j, x->tags.items[i].value);
+                }
+                json_obj_end (j);
+            }
+            else
+            if (m.hdr.type == EVPAY_RECORD) {
+                const evpay_record_t *x = &m.u.evpay_record;
+                json_key (j, "change");  json_str (j, x->change);
+                json_key (j, "origin");  json_str (j, x->origin);
+                json_key (j, "kind");    json_str (j, x->rkind);
+                json_key (j, "key");     json_str (j, x->key);
+                json_key (j, "version"); json_u64 (j, x->version);
+                json_key (j, "status");  json_str (j, x->status);
+            }
+            json_obj_end (j);
+            wire_msg_free (&evpay_proto, &m);
+            return;
+        }
+    }
+    json_obj_begin (j);
+    json_key (j, "size"); json_u64 (j, size);
+    json_obj_end (j);
+}
+
+void
+shed_event_json (json_t *j, const bus_event_t *ev)
+{
+    char when[40];
+    time_t t = (time_t) (ev->time_us / 1000000);
+    struct tm tm;
+    gmtime_r (&t, &tm);
+    size_t n = strftime (when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf (when + n, sizeof when - n, ".%06dZ", (int) (ev->time_us % 1000000));
+    json_obj_begin (j);
+    json_key (j, "topic");   json_str (j, ev->topic);
+    json_key (j, "origin");  json_str (j, ev->origin);
+    json_key (j, "seq");     json_u64 (j, ev->seq);
+    json_key (j, "tseq");    json_u64 (j, ev->tseq);
+    json_key (j, "boot");    json_u64 (j, ev->boot);
+    json_key (j, "kind");    json_str (j, ev->kind);
+    json_key (j, "time_us"); json_i64 (j, ev->time_us);
+    json_key (j, "time");    json_str (j, when);
+    json_key (j, "gap");     json_u64 (j, ev->gap);
+    json_key (j, "payload"); shed_event_json_payload (j, ev->kind, ev->payload, ev->size);
+    json_obj_end (j);
+}
+
+/* -------------------------------------------------------------------------
+ * Running hooks
+ */
+
+static int s_on_tick (zloop_t *loop, int timer_id, void *arg);
+
+/* An anonymous file holding `data` (or empty), read from the start. */
+static int
+s_scratch (const char *name, const char *data, size_t len)
+{
+    int fd = memfd_create (name, MFD_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = write (fd, data + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            close (fd);
+            return -1;
+        }
+        off += (size_t) n;
+    }
+    lseek (fd, 0, SEEK_SET);
+    return fd;
+}
+
+static bool
+s_spawn (shed_hooks_t *self, s_job_t *job)
+{
+    const shed_config_hook_t *h = &self->hooks[job->hook];
+    int in_fd = s_scratch ("shed-hook-in", job->json, job->json_len);
+    job->out_fd = s_scratch ("shed-hook-out", NULL, 0);
+    if (in_fd < 0 || job->out_fd < 0) {
+        log_warn (S_COMP, "hook not run: no scratch file|event=%s topic=%s reason=\"%s\"",
+                  h->event, job->topic, strerror (errno));
+        if (in_fd >= 0)
+            close (in_fd);
+        return false;
+    }
+    /* The environment: ours (minus stale SHED_EVENT_*) plus the event's fields. */
+    size_t nenv = 0;
+    while (environ && environ[nenv])
+        nenv++;
+    char **envp = calloc (nenv + 8, sizeof *envp);
+    char e_node[96], e_hook[300], e_topic[300], e_origin[96], e_kind[64], e_seq[48], e_time[48];
+    snprintf (e_node, sizeof e_node, "SHED_NODE=%s", self->node);
+    snprintf (e_hook, sizeof e_hook, "SHED_HOOK_EVENT=%s", h->event);
+    snprintf (e_topic, sizeof e_topic, "SHED_EVENT_TOPIC=%s", job->topic);
+    snprintf (e_origin, sizeof e_origin, "SHED_EVENT_ORIGIN=%s", job->origin);
+    snprintf (e_kind, sizeof e_kind, "SHED_EVENT_KIND=%s", job->kind);
+    snprintf (e_seq, sizeof e_seq, "SHED_EVENT_SEQ=%" PRIu64, job->seq);
+    snprintf (e_time, sizeof e_time, "SHED_EVENT_TIME_US=%" PRId64, job->time_us);
+    size_t k = 0;
+    for (size_t i = 0; envp && i < nenv; i++)
+        if (strncmp (environ[i], "SHED_EVENT_", 11) && strncmp (environ[i], "SHED_HOOK_", 10)
+            && strncmp (environ[i], "SHED_NODE=", 10))
+            envp[k++] = environ[i];
+    if (envp) {
+        envp[k++] = e_node;
+        envp[k++] = e_hook;
+        envp[k++] = e_topic;
+        envp[k++] = e_origin;
+        envp[k++] = e_kind;
+        envp[k++] = e_seq;
+        envp[k++] = e_time;
+        envp[k] = NULL;
+    }
+    /* posix_spawn, not fork: the daemon has ZeroMQ threads, and the child
+     * must do nothing but set up its fds and exec. Its own process group
+     * lets the timeout kill whatever the shell started. */
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init (&fa);
+    posix_spawn_file_actions_adddup2 (&fa, in_fd, 0);
+    posix_spawn_file_actions_adddup2 (&fa, job->out_fd, 1);
+    posix_spawn_file_actions_adddup2 (&fa, job->out_fd, 2);
+    posix_spawnattr_init (&attr);
+    sigset_t none, dflt;
+    sigemptyset (&none);
+    sigemptyset (&dflt);
+    sigaddset (&dflt, SIGPIPE);
+    sigaddset (&dflt, SIGINT);
+    sigaddset (&dflt, SIGTERM);
+    sigaddset (&dflt, SIGCHLD);
+    posix_spawnattr_setsigmask (&attr, &none);
+    posix_spawnattr_setsigdefault (&attr, &dflt);
+    posix_spawnattr_setpgroup (&attr, 0);
+    posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
+                                         | POSIX_SPAWN_SETSIGDEF);
+    char command[sizeof h->command];
+    snprintf (command, sizeof command, "%s", h->command);
+    char *argv[] = { (char *) "/bin/sh", (char *) "-c", command, NULL };
+    int rc = envp ? posix_spawn (&job->pid, "/bin/sh", &fa, &attr, argv, envp) : ENOMEM;
+    posix_spawn_file_actions_destroy (&fa);
+    posix_spawnattr_destroy (&attr);
+    close (in_fd);
+    free (envp);
+    if (rc != 0) {
+        log_warn (S_COMP, "hook not run: cannot spawn /bin/sh|event=%s topic=%s reason=\"%s\"",
+                  h->event, job->topic, strerror (rc));
+        return false;
+    }
+    job->started = zclock_mono ();
+    job->deadline = job->started + (h->timeout_ms ? h->timeout_ms : self->timeout_ms);
+    log_debug (S_COMP, "hook started|event=%s topic=%s pid=%d", h->event, job->topic,
+               (int) job->pid);
+    return true;
+}
+
+/* Start queued runs while there is room. */
+static void
+s_pump (shed_hooks_t *self)
+{
+    while (zlistx_size (self->running) < self->concurrency && zlistx_size (self->queue)) {
+        s_job_t *job = zlistx_detach (self->queue, NULL);
+        if (s_spawn (self, job)) {
+            self->stats.started++;
+            zlistx_add_end (self->running, job);
+        }
+        else {
+            self->stats.spawn_errors++;
+            s_job_free ((void **) &job);
+        }
+    }
+    if (zlistx_size (self->running) && self->tick_id < 0 && self->loop)
+        self->tick_id = zloop_timer (self->loop, S_TICK_MS, 0, s_on_tick, self);
+}
+
+/* First line of what a hook printed, for the log. */
+static void
+s_output (s_job_t *job, char *out, size_t cap)
+{
+    out[0] = '\0';
+    ssize_t n = pread (job->out_fd, out, cap - 1, 0);
+    if (n <= 0)
+        return;
+    out[n] = '\0';
+    out[strcspn (out, "\r\n")] = '\0';
+}
+
+static void
+s_finish (shed_hooks_t *self, s_job_t *job, int wstatus)
+{
+    const shed_config_hook_t *h = &self->hooks[job->hook];
+    char out[S_OUT_LOG + 1];
+    s_output (job, out, sizeof out);
+    int64_t ms = zclock_mono () - job->started;
+    if (WIFEXITED (wstatus) && WEXITSTATUS (wstatus) == 0) {
+        self->stats.succeeded++;
+        log_info (S_COMP, "hook done|event=%s topic=%s status=0 ms=%" PRId64 " output=\"%s\"",
+                  h->event, job->topic, ms, out);
+        return;
+    }
+    self->stats.failed++;
+    if (job->killed)
+        log_warn (S_COMP, "hook timed out, process group killed|event=%s topic=%s ms=%" PRId64
+                  " output=\"%s\"", h->event, job->topic, ms, out);
+    else
+    if (WIFEXITED (wstatus))
+        log_warn (S_COMP, "hook failed|event=%s topic=%s status=%d ms=%" PRId64 " output=\"%s\"",
+                  h->event, job->topic, WEXITSTATUS (wstatus), ms, out);
+    else
+        log_warn (S_COMP, "hook killed|event=%s topic=%s signal=%d ms=%" PRId64 " output=\"%s\"",
+                  h->event, job->topic, WIFSIGNALED (wstatus) ? WTERMSIG (wstatus) : 0, ms, out);
+}
+
+/* Reap what exited, kill what overran, start what waits. A timer rather
+ * than SIGCHLD: czmq owns the signal handlers, and only our own pids are
+ * waited for (other components reap theirs). */
+static int
+s_on_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    shed_hooks_t *self = arg;
+    int64_t now = zclock_mono ();
+    s_job_t *job = zlistx_first (self->running);
+    while (job) {
+        int wstatus = 0;
+        pid_t r = waitpid (job->pid, &wstatus, WNOHANG);
+        if (r == job->pid || (r < 0 && errno == ECHILD)) {
+            s_finish (self, job, r == job->pid ? wstatus : 0);
+            void *cursor = zlistx_cursor (self->running);
+            job = zlistx_next (self->running);
+            zlistx_delete (self->running, cursor);
+            continue;
+        }
+        if (!job->killed && now >= job->deadline) {
+            kill (-job->pid, SIGKILL);
+            job->killed = true;
+            self->stats.timed_out++;
+        }
+        job = zlistx_next (self->running);
+    }
+    s_pump (self);
+    if (zlistx_size (self->running) == 0 && self->tick_id >= 0) {
+        zloop_timer_end (loop, self->tick_id);
+        self->tick_id = -1;
+    }
+    return 0;
+}
+
+int
+shed_hooks_dispatch (shed_hooks_t *self, const bus_event_t *ev)
+{
+    assert (self);
+    int queued = 0;
+    char *json = NULL;
+    size_t json_len = 0;
+    for (size_t i = 0; i < self->nhooks; i++) {
+        const shed_config_hook_t *h = &self->hooks[i];
+        if (strncmp (ev->topic, h->event, strlen (h->event)))
+            continue;
+        self->stats.matched++;
+        if (zlistx_size (self->queue) >= self->queue_max
+            && zlistx_size (self->running) >= self->concurrency) {
+            if (self->stats.dropped++ % 100 == 0)
+                log_warn (S_COMP, "hook queue full: event dropped|event=%s topic=%s "
+                          "dropped=%" PRIu64, h->event, ev->topic, self->stats.dropped);
+            continue;
+        }
+        if (!json) {
+            FILE *f = open_memstream (&json, &json_len);
+            if (!f)
+                return queued;
+            json_t j;
+            json_init (&j, f);
+            shed_event_json (&j, ev);
+            json_end (&j);
+            fclose (f);
+        }
+        s_job_t *job = calloc (1, sizeof *job);
+        if (!job)
+            break;
+        job->hook = i;
+        job->json = malloc (json_len + 1);
+        if (!job->json) {
+            free (job);
+            break;
+        }
+        memcpy (job->json, json, json_len + 1);
+        job->json_len = json_len;
+        job->out_fd = -1;
+        snprintf (job->topic, sizeof job->topic, "%s", ev->topic);
+        snprintf (job->origin, sizeof job->origin, "%s", ev->origin);
+        snprintf (job->kind, sizeof job->kind, "%s", ev->kind);
+        job->seq = ev->seq;
+        job->time_us = ev->time_us;
+        zlistx_add_end (self->queue, job);
+        queued++;
+    }
+    free (json);
+    s_pump (self);
+    return queued;
+}
+
+void
+shed_hooks_stats (shed_hooks_t *self, shed_hooks_stats_t *out)
+{
+    assert (self);
+    *out = self->stats;
+    out->running = (uint32_t) zlistx_size (self->running);
+    out->queued = (uint32_t) zlistx_size (self->queue);
+}
+
+/* -------------------------------------------------------------------------
+ * Following the bus
+ */
+
+static int
+s_on_bus (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    shed_hooks_t *self = arg;
+    bus_event_t ev;
+    for (int i = 0; i < S_BATCH && bus_client_recv (self->client, &ev, 0) == 0; i++)
+        shed_hooks_dispatch (self, &ev);
+    return 0;
+}
+
+shed_hooks_t *
+shed_hooks_new (const shed_config_t *cfg, const char *endpoint, zloop_t *loop, char *err,
+                size_t errlen)
+{
+    shed_hooks_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        snprintf (err, errlen, "out of memory");
+        return NULL;
+    }
+    self->loop = loop;
+    self->tick_id = -1;
+    snprintf (self->node, sizeof self->node, "%s", cfg->name);
+    self->concurrency = cfg->hooks_concurrency ? cfg->hooks_concurrency : 4;
+    self->queue_max = cfg->hooks_queue;
+    self->timeout_ms = cfg->hooks_timeout_ms ? cfg->hooks_timeout_ms : 30000;
+    self->nhooks = cfg->nhooks;
+    self->hooks = self->nhooks ? calloc (self->nhooks, sizeof *self->hooks) : NULL;
+    if (self->nhooks && !self->hooks) {
+        snprintf (err, errlen, "out of memory");
+        free (self);
+        return NULL;
+    }
+    if (self->nhooks)
+        memcpy (self->hooks, cfg->hooks, self->nhooks * sizeof *self->hooks);
+    self->queue = zlistx_new ();
+    self->running = zlistx_new ();
+    zlistx_set_destructor (self->queue, s_job_free);
+    zlistx_set_destructor (self->running, s_job_free);
+    if (endpoint && self->nhooks) {
+        self->client = bus_client_new (endpoint, NULL, NULL, NULL);
+        if (!self->client) {
+            snprintf (err, errlen, "hooks: cannot connect to the event endpoint %s", endpoint);
+            shed_hooks_destroy (&self);
+            return NULL;
+        }
+        for (size_t i = 0; i < self->nhooks; i++)
+            bus_client_subscribe (self->client, self->hooks[i].event);
+        zloop_reader (loop, bus_client_sock (self->client), s_on_bus, self);
+        log_info (S_COMP, "following %zu hook(s)|concurrency=%u queue=%u timeout_ms=%u",
+                  self->nhooks, self->concurrency, self->queue_max, self->timeout_ms);
+    }
+    return self;
+}
+
+void
+shed_hooks_destroy (shed_hooks_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    shed_hooks_t *self = *self_p;
+    if (self->client && self->loop)
+        zloop_reader_end (self->loop, bus_client_sock (self->client));
+    bus_client_destroy (&self->client);
+    if (self->tick_id >= 0 && self->loop)
+        zloop_timer_end (self->loop, self->tick_id);
+    /* The node is stopping: a hook still running would outlive it and
+     * become nobody's child. */
+    if (self->running)
+        for (s_job_t *job = zlistx_first (self->running); job;
+             job = zlistx_next (self->running)) {
+            kill (-job->pid, SIGKILL);
+            while (waitpid (job->pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        }
+    zlistx_destroy (&self->running);
+    zlistx_destroy (&self->queue);
+    free (self->hooks);
+    free (self);
+    *self_p = NULL;
+}
