@@ -123,6 +123,16 @@ h_assert_eq "$(h_addr 1)" "$(dig_short 3 primary.web.service.shed A)" "tag looku
 h_assert_eq "$(h_addr 2)" "$(dig_short 3 env-test.db.service.shed A)" "K=V tag lookup"
 h_assert_eq "$(h_addr 2)" "$(dig_short 3 node2.node.shed A)" "node2 A on node 3"
 h_assert_eq NXDOMAIN "$(dig_status 3 nope.service.shed A)" "unknown service"
+# RFC 2782 with _udp: only the UDP instances of a service
+h_ctl 2 services register dns --port 5353 --protocol udp >/dev/null \
+    || h_fail "register dns (udp) on node 2 failed"
+h_ctl 2 services register dns --id dns-tcp --port 5354 >/dev/null \
+    || h_fail "register dns (tcp) on node 2 failed"
+h_retry 5 has_answer 3 _dns._udp.service.shed SRV 5353 || h_fail "_dns._udp SRV not answered"
+h_assert_eq "1 1 5353 node2.node.shed." "$(dig_short 3 _dns._udp.service.shed SRV)" \
+    "_udp SRV lists only the udp instance"
+h_ctl 2 services deregister dns >/dev/null
+h_ctl 2 services deregister dns-tcp >/dev/null
 h_log "step 2 ok: node 3 answers A and SRV"
 
 # 3. the listener stops: web turns critical and leaves DNS answers

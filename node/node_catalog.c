@@ -487,15 +487,20 @@ s_publish_zone (shed_catalog_t *self)
         /* DNS tags are single labels: "K" for a tag without value, "K-V"
          * otherwise; tags that cannot be labels are skipped by the zone. */
         char labels[REC_TAGS_MAX][WIRE_TAG_KEY_MAX + WIRE_TAG_VALUE_MAX + 2];
-        const char *tags[REC_TAGS_MAX];
+        const char *tags[REC_TAGS_MAX + 1];
         size_t ntags = 0;
+        /* A udp service also carries the label "udp", so the RFC 2782 form
+         * _NAME._udp.service finds it (the resolver reads _PROTO other than
+         * _tcp as a tag; _tcp means any protocol, as in Consul). */
+        if (strcmp (inst->svc.protocol, "udp") == 0)
+            tags[ntags++] = "udp";
         for (size_t t = 0; t < inst->svc.tags.n && t < REC_TAGS_MAX; t++) {
             const wire_tag_t *tag = &inst->svc.tags.items[t];
             if (tag->value[0])
-                snprintf (labels[ntags], sizeof labels[0], "%s-%s", tag->key, tag->value);
+                snprintf (labels[t], sizeof labels[0], "%s-%s", tag->key, tag->value);
             else
-                snprintf (labels[ntags], sizeof labels[0], "%s", tag->key);
-            tags[ntags] = labels[ntags];
+                snprintf (labels[t], sizeof labels[0], "%s", tag->key);
+            tags[ntags] = labels[t];
             ntags++;
         }
         dns_instance_t di = {
