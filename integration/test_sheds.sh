@@ -5,7 +5,8 @@
 #   2. spread creates from different nodes land on 3 different nodes;
 #      binpack creates fill one node
 #   3. `list` from every node shows every shed with its node and state
-#   4. a create that fits nowhere fails with one reason per node
+#   4. a retried create (same --request-id, other node) creates nothing;
+#      constraints; a create that fits nowhere fails with one reason per node
 #   5. stop / start / delete from a node that does not own the shed
 #   6. the same name created concurrently from 3 nodes: exactly one wins
 #   7. a drained node gets no new sheds; undrain
@@ -133,6 +134,20 @@ for i in 1 2 3; do
 done
 h_ctl 1 list
 h_ctl 2 show s3
+
+h_log "--- idempotent request id, constraints"
+h_ctl 1 create idem --cpus 0.5 --memory 256M --request-id test-idem-1 || h_fail "create idem"
+out=$(h_ctl 3 create idem --cpus 0.5 --memory 256M --request-id test-idem-1) || h_fail "retried create idem"
+echo "$out"
+[[ "$out" == *"nothing done"* ]] || h_fail "a retried create did not say it was already done: $out"
+h_assert_eq 6 "$(count 2)" "sheds after a retried create"
+h_ctl 2 create pinned --cpus 0.5 --memory 256M --constraint node=node2 || h_fail "create with constraint"
+h_assert_eq node2 "$(field 1 pinned node)" "node of a shed constrained to node2"
+if h_ctl 2 create nowhere --cpus 0.5 --constraint arch=sparc 2>"$H_TMP/c.err"; then
+    h_fail "a create with an unmet constraint succeeded"
+fi
+grep -q "constraint arch=sparc" "$H_TMP/c.err" || h_fail "unmet constraint not explained: $(cat "$H_TMP/c.err")"
+h_ctl 1 delete idem && h_ctl 1 delete pinned || h_fail "delete idem/pinned"
 
 h_log "--- nothing fits: reasons per node"
 if out=$(h_ctl 2 create huge --cpus 3 --memory 3500M 2>&1); then
