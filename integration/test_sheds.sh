@@ -4,7 +4,8 @@
 #   1. 3 nodes with small capacities (4 cpus, 4 GiB each, set in config)
 #   2. spread creates from different nodes land on 3 different nodes;
 #      binpack creates fill one node
-#   3. `list` from every node shows every shed with its node and state
+#   3. `list` from every node shows every shed with its node and state;
+#      sheds have overlay addresses and reach each other across nodes
 #   4. a retried create (same --request-id, other node) creates nothing;
 #      constraints; a create that fits nowhere fails with one reason per node
 #   5. stop / start / delete from a node that does not own the shed
@@ -66,8 +67,6 @@ scheduler:
   strategy: binpack
 gossip:
   reap_dead_s: 15
-network:
-  enabled: false
 driver:
   netns_dir: $H_TMP/n$i/netns
   cgroup_root: $CG
@@ -134,6 +133,24 @@ for i in 1 2 3; do
 done
 h_ctl 1 list
 h_ctl 2 show s3
+
+h_log "--- overlay: sheds got addresses; one on node A pings one on node B"
+# shed_pid NAME: PID of the shed's init (from its cgroup; we started it).
+shed_pid() {
+    local n f
+    n=$(field 1 "$1" node)
+    f=$(ls "$CG"/*/"$H_ID-$n/$1/cgroup.procs" 2>/dev/null | head -1)
+    [[ -n "$f" ]] && head -1 "$f"
+}
+ipa=$(field 1 s1 ip)
+ipb=$(field 1 s2 ip)
+[[ "$ipa" == 198.19.* && "$ipb" == 198.19.* ]] || h_fail "sheds without overlay addresses: s1 '$ipa' s2 '$ipb'"
+pa=$(shed_pid s1)
+[[ -n "$pa" ]] || h_fail "no init process found for s1"
+# The first packets may wait for the overlay's peer session handshake.
+h_retry 10 nsenter -t "$pa" -n ping -c 1 -W 1 "$ipb" >/dev/null \
+    || h_fail "s1 ($ipa on $(field 1 s1 node)) cannot ping s2 ($ipb on $(field 1 s2 node))"
+h_log "s1 ($ipa, $(field 1 s1 node)) pings s2 ($ipb, $(field 1 s2 node))"
 
 h_log "--- idempotent request id, constraints"
 h_ctl 1 create idem --cpus 0.5 --memory 256M --request-id test-idem-1 || h_fail "create idem"
