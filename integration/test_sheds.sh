@@ -12,8 +12,9 @@
 #   6. the same name created concurrently from 3 nodes: exactly one wins
 #   7. a drained node gets no new sheds; undrain
 #   8. kill -9 a node: its sheds show `unreachable` everywhere else, then
-#      `lost` once it is reaped (gossip.reap_dead_s 15); restarted, it
-#      re-adopts them (running again)
+#      `lost` once it is reaped (gossip.reap_dead_s 15), forgotten on every
+#      node by `delete --force`; restarted, the node re-adopts them (running
+#      again, the forgotten one included: it still exists on its host)
 #   9. a partition: the same name created on both sides succeeds on both;
 #      after the heal every node flags the same one `duplicate` (the later
 #      one), deletes nothing; deleting it by NAME@NODE resolves it
@@ -237,6 +238,12 @@ if h_ctl "$s_other" stop b1 2>"$H_TMP/b1.err"; then h_fail "stop of a shed on a 
 grep -q unreachable "$H_TMP/b1.err" || h_fail "stop b1 did not say unreachable"
 h_retry 40 is_state "$s_other" b1 lost || h_fail "b1 is '$(field "$s_other" b1 state)', want lost after the reap"
 h_ctl "$s_other" show b1
+if h_ctl "$s_other" start b1 2>/dev/null; then h_fail "start of a lost shed succeeded"; fi
+h_ctl "$s_other" delete --force "b1@$victim" || h_fail "delete --force of lost b1"
+for i in 1 2 3; do
+    [[ "$i" == "$vi" ]] && continue
+    h_retry 5 is_state "$i" b1 "" || h_fail "node $i still lists b1 after delete --force"
+done
 # The seed (node 1) has no seeds of its own: a restarted node 1 joins node 2.
 if [[ "$vi" == 1 ]]; then
     h_start_node 1 --config "$H_TMP/n1/config.yaml" --join "$(h_addr 2):$H_GOSSIP_PORT"

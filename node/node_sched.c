@@ -798,6 +798,13 @@ s_serve_op (shed_sched_t *self, const nsched_op_t *op, nsched_result_t *res, uin
         res->ok = true;
         return;
     }
+    if (op->op == NSCHED_OP_FORGET) {
+        char key [2 * REC_NAME_MAX + 2];
+        snprintf (key, sizeof key, "%s/%s", op->node, op->name);
+        zhashx_delete (self->lost, key);
+        res->ok = true;
+        return;
+    }
     rec_msg_t rec;
     if (!s_own_get (self, op->name, &rec)) {
         snprintf (res->why, sizeof res->why, "no shed named %s on %s", op->name, self->name);
@@ -1694,12 +1701,20 @@ s_api_op (shed_api_call_t *call, const api_msg_t *msg, void *arg)
                        : req->op == API_SHED_OP_STOP ? "stop" : "delete";
     if (sh->lost) {
         if (req->op == API_SHED_OP_DELETE && req->force) {
-            char key [2 * REC_NAME_MAX + 2];
-            snprintf (key, sizeof key, "%s/%s", sh->origin, sh->m.u.rec_shed.name);
-            zhashx_delete (self->lost, key);
+            /* Every node remembers lost sheds on its own: tell them all. */
+            nsched_msg_t m = { .hdr.type = NSCHED_OP };
+            m.u.nsched_op.op = NSCHED_OP_FORGET;
+            snprintf (m.u.nsched_op.name, sizeof m.u.nsched_op.name, "%s",
+                      sh->m.u.rec_shed.name);
+            snprintf (m.u.nsched_op.node, sizeof m.u.nsched_op.node, "%s", sh->origin);
+            const char *names [1024];
+            size_t n = s_alive_names (self, names, 1024);
+            for (size_t k = 0; k < n; k++)
+                s_fire (self, names [k], "op", &m);
             api_msg_t ok = { .hdr.type = API_OK };
             snprintf (ok.u.api_ok.message, sizeof ok.u.api_ok.message,
-                      "forgot lost shed %s (was on %s)", sh->m.u.rec_shed.name, sh->origin);
+                      "forgot lost shed %s (was on %s) on %zu node%s", sh->m.u.rec_shed.name,
+                      sh->origin, n, n == 1 ? "" : "s");
             shed_api_reply (&call, &ok);
         }
         else

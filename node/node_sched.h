@@ -106,10 +106,12 @@ void shed_sched_destroy (shed_sched_t **self_p);
     F (T, 6, create_ms,   WIRE_U64,  0,             WIRE_OPT, _)               \
     F (T, 7, start_ms,    WIRE_U64,  0,             WIRE_OPT, _)
 /* OP on the owner: 0 start, 1 stop, 2 delete (method "op"); 3 drain,
- * 4 undrain (name ignored). */
+ * 4 undrain (name ignored); 5 forget: to every node, drop the remembered
+ * lost shed `name` of removed node `node`. */
 #define NSCHED_OP_FIELDS(F, T)                                                 \
-    F (T, 2, op,          WIRE_U64,  4,             WIRE_REQ, _)               \
-    F (T, 3, name,        WIRE_STR,  REC_NAME_MAX,  WIRE_OPT, _)
+    F (T, 2, op,          WIRE_U64,  5,             WIRE_REQ, _)               \
+    F (T, 3, name,        WIRE_STR,  REC_NAME_MAX,  WIRE_OPT, _)               \
+    F (T, 4, node,        WIRE_STR,  REC_NAME_MAX,  WIRE_OPT, _)
 
 #define NSCHED_MESSAGES(M)                                                     \
     M (NSCHED_RESERVE,     nsched_reserve,     1, NSCHED_RESERVE_FIELDS)       \
@@ -126,5 +128,6 @@ WIRE_DECLARE_PROTO (nsched, NSCHED_MESSAGES)
 #define NSCHED_OP_DELETE  2
 #define NSCHED_OP_DRAIN   3
 #define NSCHED_OP_UNDRAIN 4
+#define NSCHED_OP_FORGET  5
 
 #endif
