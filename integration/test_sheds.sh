@@ -18,6 +18,9 @@
 #   9. a partition: the same name created on both sides succeeds on both;
 #      after the heal every node flags the same one `duplicate` (the later
 #      one), deletes nothing; deleting it by NAME@NODE resolves it
+#  10. node 4 joins with the shed-server driver (a small mock of Shed's HTTP
+#      API in its namespace): a shed pinned to it is created, listed,
+#      stopped, started and deleted from other nodes through Shed's API
 # Each node's sheds live in per-run places: netns files under the run's temp
 # dir, cgroups under <run>-node<i> in a bind mount of /sys/fs/cgroup (an
 # `ip netns exec` process sees an empty /sys/fs/cgroup). Cleanup deletes the
@@ -26,12 +29,14 @@
 set -euo pipefail
 . "$(dirname "$0")/harness.sh"
 
-h_init 3
+h_init 4        # node 4 joins at the end, with the shed-server driver
 
 CG=""
+MOCK_PID=""
 sheds_cleanup() {
     set +e
     local i
+    [[ -n "$MOCK_PID" ]] && kill "$MOCK_PID" 2>/dev/null && wait "$MOCK_PID" 2>/dev/null
     # Shed processes are detached from the nodes on purpose (they survive a
     # daemon restart): stop what our cgroups still hold, by PID.
     if [[ -n "$CG" ]] && mountpoint -q "$CG"; then
@@ -255,6 +260,10 @@ for s in $mine; do
     h_retry 20 is_state "$s_other" "$s" running || h_fail "$s not running after the restart of $victim ($(field "$s_other" "$s" state))"
 done
 
+# The restarted node catches up with the others' records.
+total=$(count "$s_other")
+h_retry 20 has_count "$vi" "$total" || h_fail "restarted node $vi lists $(count "$vi") sheds, the others $total"
+
 h_log "--- delete every shed from node 1 (frees room for the next step)"
 for s in $(h_ctl 1 --json list | python3 -c 'import json,sys; print(" ".join(s["name"] for s in json.load(sys.stdin)))'); do
     h_ctl 1 delete "$s" || h_fail "delete $s"
@@ -307,6 +316,71 @@ if h_ctl 2 delete twin 2>"$H_TMP/twin.err"; then h_fail "delete of an ambiguous 
 grep -q "twin@" "$H_TMP/twin.err" || h_fail "ambiguous delete did not suggest NAME@NODE: $(cat "$H_TMP/twin.err")"
 h_ctl 2 delete "twin@$dupnode" || h_fail "delete twin@$dupnode"
 h_retry 5 is_state 1 twin running || h_fail "the kept twin is not running"
+
+h_log "--- node 4 with the shed-server driver"
+cat >"$H_TMP/mockshed.py" <<'EOF'
+# A minimal in-memory Shed server API (what the shed-server driver calls).
+import json, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+sheds = {}
+class H(BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def reply(self, code, obj):
+        b = json.dumps(obj).encode()
+        self.send_response(code); self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(b))); self.end_headers(); self.wfile.write(b)
+    def err(self, code, c, m): self.reply(code, {"error": {"code": c, "message": m}})
+    def parts(self): return self.path.rstrip("/").split("/")
+    def do_GET(self):
+        p = self.parts()
+        if self.path == "/api/info": return self.reply(200, {"version": "mock"})
+        if self.path == "/api/sheds": return self.reply(200, list(sheds.values()))
+        if len(p) == 4 and p[3] in sheds: return self.reply(200, sheds[p[3]])
+        self.err(404, "SHED_NOT_FOUND", "no such shed")
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+        p = self.parts()
+        if self.path == "/api/sheds":
+            if body["name"] in sheds: return self.err(409, "SHED_ALREADY_EXISTS", "exists")
+            sheds[body["name"]] = {"name": body["name"], "status": "stopped",
+                                   "cpus": body.get("cpus"), "memory_mb": body.get("memory_mb")}
+            return self.reply(201, sheds[body["name"]])
+        if len(p) == 5 and p[3] in sheds and p[4] in ("start", "stop"):
+            sheds[p[3]]["status"] = "running" if p[4] == "start" else "stopped"
+            return self.reply(200, sheds[p[3]])
+        self.err(404, "SHED_NOT_FOUND", "no such shed")
+    def do_DELETE(self):
+        p = self.parts()
+        if len(p) == 4 and sheds.pop(p[3], None) is not None: return self.reply(200, {})
+        self.err(404, "SHED_NOT_FOUND", "no such shed")
+HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+EOF
+ip netns exec "$(h_ns 4)" python3 "$H_TMP/mockshed.py" 18080 &
+MOCK_PID=$!
+cat >"$H_TMP/n4/config.yaml" <<EOF
+resources:
+  cpus: "2"
+  memory: 2G
+network:
+  enabled: false
+driver:
+  default: shed-server
+  shed_server_url: http://127.0.0.1:18080
+EOF
+h_start_node 4 --config "$H_TMP/n4/config.yaml"
+h_wait_ready 4
+h_wait_members 4 15 || h_fail "node 4 did not join"
+h_retry 10 h_exec 4 curl -sf http://127.0.0.1:18080/api/info >/dev/null || h_fail "mock Shed API not up"
+sleep 1
+h_ctl 1 create vm1 --node node4 --cpus 1 --memory 1G || h_fail "create vm1 on node4"
+h_assert_eq shed-server "$(h_ctl 2 --json show vm1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["driver"])')" "driver of vm1"
+api() { h_exec 4 curl -sf http://127.0.0.1:18080/api/sheds/vm1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])'; }
+h_assert_eq running "$(api)" "vm1 as Shed's API sees it"
+h_ctl 1 stop vm1 || h_fail "stop vm1"
+h_assert_eq stopped "$(api)" "vm1 after stop, in Shed's API"
+h_ctl 2 start vm1 || h_fail "start vm1"
+h_ctl 3 delete vm1 || h_fail "delete vm1"
+h_assert_eq "[]" "$(h_exec 4 curl -sf http://127.0.0.1:18080/api/sheds)" "Shed's sheds after delete"
 
 h_log "--- clean up"
 h_ctl 1 delete twin || h_fail "delete twin"

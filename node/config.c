@@ -46,7 +46,8 @@ typedef enum {
     D_SIZE,     /* "512M", "4G", bare number = MiB (placement_size_parse) */
     D_CPUS,     /* "4", "0.5", "1500m" (placement_cpus_parse) */
     D_STRATEGY, /* binpack | spread */
-    D_DRIVER,   /* netns (firecracker, shed-server when built) */
+    D_DRIVER,   /* netns | firecracker | shed-server */
+    D_URL,      /* http://HOST[:PORT][/PATH] */
     D_HOOKS,    /* sequence of mappings {event, command, timeout_ms}; a scalar
                  * (command line) is "PREFIX=COMMAND" */
 } directive_kind_t;
@@ -122,6 +123,9 @@ static const directive_t s_directives[] = {
     { "driver.cgroup_parent",  D_PATH,     SLOT (driver.cgroup_parent), 0, 0 },
     { "driver.cgroup_root",    D_PATH,     SLOT (driver.cgroup_root), 0, 0 },
     { "driver.bridge",         D_IFNAME,   SLOT (driver.bridge), 0, 0 },
+    { "driver.shed_server_url", D_URL,     SLOT (driver.shed_server_url), 0, 0 },
+    { "driver.firecracker_bin", D_PATH,    SLOT (driver.firecracker_bin), 0, 0 },
+    { "driver.kernel_image",   D_PATH,     SLOT (driver.kernel_image), 0, 0 },
     { "hooks",                 D_HOOKS,    SLOT (hooks), 0, 0 },
     { "hooks_concurrency",     D_U32,      SLOT (hooks_concurrency), 1, 64 },
     { "hooks_queue",           D_U32,      SLOT (hooks_queue), 0, 100000 },
@@ -297,6 +301,12 @@ s_apply (shed_config_t *cfg, const directive_t *d, const char *subkey, const cha
     case D_STRATEGY:
         if (strcmp (value, "binpack") && strcmp (value, "spread")) {
             snprintf (why, whylen, "expected binpack or spread, got '%s'", value);
+            return -1;
+        }
+        return s_copy (slot, d->size, value, why, whylen);
+    case D_URL:
+        if (strncmp (value, "http://", 7) && strncmp (value, "https://", 8)) {
+            snprintf (why, whylen, "expected an http:// or https:// URL, got '%s'", value);
             return -1;
         }
         return s_copy (slot, d->size, value, why, whylen);

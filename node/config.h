@@ -120,6 +120,9 @@ typedef struct {
         char cgroup_parent[128];        /* "" = "shed" */
         char cgroup_root[PATH_MAX];     /* "" = /sys/fs/cgroup */
         char bridge[16];                /* "" = the overlay's bridge, if any */
+        char shed_server_url[256];      /* shed-server: Shed's API, "" = http://127.0.0.1:8080 */
+        char firecracker_bin[PATH_MAX]; /* firecracker: the VMM binary */
+        char kernel_image[PATH_MAX];    /* firecracker: vmlinux */
     } driver;
     /* Orchestration hooks (node/node_hooks.h, docs/events.md). */
     shed_config_hook_t hooks[SHED_HOOKS_MAX];

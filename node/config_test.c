@@ -286,6 +286,10 @@ test_sched (void **state)
     assert_non_null (strstr (err, "binpack or spread"));
     assert_int_equal (s_load (&cfg, "scheduler:\n  overcommit_cpu: 0.5\n", err, sizeof err), -1);
     assert_int_equal (s_load (&cfg, "driver:\n  default: docker\n", err, sizeof err), -1);
+    assert_int_equal (shed_config_set (&cfg, "driver.shed_server_url", "ftp://x", err,
+                                       sizeof err), -1);
+    assert_int_equal (shed_config_set (&cfg, "driver.shed_server_url", "http://127.0.0.1:8080",
+                                       err, sizeof err), 0);
     assert_int_equal (shed_config_set (&cfg, "resources.cpus", "8", err, sizeof err), 0);
     assert_string_equal (cfg.resources.cpus, "8");
 }

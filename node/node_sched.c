@@ -17,6 +17,10 @@
 #include "common/log.h"
 #include "node/driver.h"
 #include "node/drivers/netns.h"
+#ifdef SHED_HAVE_HTTP_DRIVERS
+#include "node/drivers/firecracker.h"
+#include "node/drivers/shed_server.h"
+#endif
 
 #include <errno.h>
 #include <inttypes.h>
@@ -1805,11 +1809,36 @@ static void
 s_driver_open (shed_sched_t *self)
 {
     const shed_config_t *cfg = self->cfg;
-    if (strcmp (cfg->driver.default_driver, "netns") && cfg->driver.default_driver [0]) {
+    driver_error_t err = { 0 };
+    const char *which = cfg->driver.default_driver [0] ? cfg->driver.default_driver : "netns";
+    if (strcmp (which, "netns")) {
+#ifdef SHED_HAVE_HTTP_DRIVERS
+        if (streq (which, "shed-server")) {
+            driver_shed_server_config_t sc = {
+                .base_url = cfg->driver.shed_server_url [0] ? cfg->driver.shed_server_url
+                                                            : NULL,
+            };
+            self->driver = driver_shed_server_new (&sc, &err);
+        }
+        else {
+            driver_firecracker_config_t fc = {
+                .data_dir = cfg->data_dir,
+                .firecracker_bin = cfg->driver.firecracker_bin,
+                .kernel_image = cfg->driver.kernel_image,
+                .bridge = cfg->driver.bridge [0] ? cfg->driver.bridge : NULL,
+                .create_tap = true,
+            };
+            self->driver = driver_firecracker_new (&fc, &err);
+        }
+        if (!self->driver) {
+            snprintf (self->driver_error, sizeof self->driver_error, "%s", err.message);
+            log_error (S_COMP, "no driver|driver=%s err=\"%s\"", which, err.message);
+        }
+#else
         snprintf (self->driver_error, sizeof self->driver_error,
-                  "driver %s is not wired into the daemon yet (netns is)",
-                  cfg->driver.default_driver);
+                  "driver %s needs libcurl at build time (this build has netns only)", which);
         log_error (S_COMP, "no driver|err=\"%s\"", self->driver_error);
+#endif
         return;
     }
     driver_netns_config_t nc;
@@ -1821,7 +1850,6 @@ s_driver_open (shed_sched_t *self)
     nc.cgroup_parent = cfg->driver.cgroup_parent [0] ? cfg->driver.cgroup_parent : NULL;
     nc.bridge = cfg->driver.bridge [0] ? cfg->driver.bridge : NULL;
     nc.agent_path = cfg->driver.agent_path [0] ? cfg->driver.agent_path : NULL;
-    driver_error_t err = { 0 };
     self->driver = driver_netns_new (&nc, &err);
     if (!self->driver) {
         snprintf (self->driver_error, sizeof self->driver_error, "%s", err.message);
