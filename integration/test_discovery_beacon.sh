@@ -11,6 +11,7 @@
 #      four see 4 alive within 10 s (nothing else could merge them: gossip
 #      and push-pull only go to members one already knows)
 set -euo pipefail
+# shellcheck source=harness.sh
 . "$(dirname "$0")/harness.sh"
 
 # zbeacon broadcasts on one interface; the namespaces have lo and eth0 only,
