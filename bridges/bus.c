@@ -169,7 +169,20 @@ typedef struct {
     uint64_t peer_recv, peer_forwarded, forged, malformed, send_errors;
     uint64_t cache_full, snapshots_served, peer_snaps_done, peer_snaps_timeout;
     uint64_t peer_refused, peer_redials;
+    uint64_t batches_sent, batches_recv;
 } s_counters_t;
+
+/* Events of one (topic, kind) gathered during one turn of the loop; they
+ * leave as one EVENT_BATCH frame (or a plain EVENT when alone). */
+#define S_OPEN_MAX 8                /* distinct (topic, kind) gathered at once */
+typedef struct {
+    char topic [EVENT_TOPIC_MAX + 1];
+    char kind [EVENT_KIND_MAX + 1];
+    size_t n;
+    event_item_t items [EVENT_BATCH_MAX];
+    uint8_t *arena;                 /* payload copies, EVENT_BATCH_BYTES + ITEM_MAX */
+    size_t used;
+} s_batch_t;
 
 typedef struct {
     zsock_t *pipe;
@@ -206,6 +219,10 @@ typedef struct {
     size_t redials_pending;         /* peers with redial_at set */
 
     uint8_t *buf;                   /* EVENT_FRAME_MAX scratch for encoding */
+    s_batch_t *open [S_OPEN_MAX];   /* batches being gathered, in order of their start */
+    size_t nopen;
+    s_batch_t *spare [S_OPEN_MAX];  /* flushed, kept for reuse */
+    size_t nspare;
     s_counters_t c;
     char err [256];
 } self_t;
@@ -309,6 +326,8 @@ s_send_msg (self_t *self, s_xpub_t *xpub, zmq_msg_t *msg)
     return 0;
 }
 
+static void s_batches_flush (self_t *self);
+
 /* ------------------------------------------------------------------------ */
 /*  Last-value cache                                                        */
 /* ------------------------------------------------------------------------ */
@@ -398,6 +417,7 @@ s_snapshot_serve (self_t *self, s_xpub_t *xpub, const char *nonce,
 {
     char route [sizeof EVENT_SNAP_ROUTE + EVENT_NONCE_MAX];
     snprintf (route, sizeof route, "%s%s", EVENT_SNAP_ROUTE, nonce);
+    s_batches_flush (self);
     uint64_t items = 0;
     for (s_entry_t *e = (s_entry_t *) zhashx_first (self->cache); e;
          e = (s_entry_t *) zhashx_next (self->cache)) {
@@ -656,11 +676,135 @@ s_origin_rebind (self_t *self)
 /*  Local events                                                            */
 /* ------------------------------------------------------------------------ */
 
+/* Hand one encoded live frame (a single EVENT or an EVENT_BATCH of
+ * `nevents`) to every socket whose subscribers want its route. With
+ * `cache_it` (a single EVENT of a state-like topic) the frame also becomes
+ * the last value of (us, topic). */
+static void
+s_emit (self_t *self, const char *topic, const uint8_t *buf, size_t flen, size_t nevents,
+        bool cache_it, uint64_t tseq)
+{
+    bool to_origin = false;
+    if (self->origin.sock) {
+        to_origin = s_subs_match (&self->origin.subs, buf, flen);
+        if (!to_origin)
+            self->c.origin_skipped += nevents;
+    }
+    bool to_local = self->local.sock && s_subs_match (&self->local.subs, buf, flen);
+    bool to_remote = self->remote.sock && s_subs_match (&self->remote.subs, buf, flen);
+    if (!to_origin && !to_local && !to_remote && !cache_it)
+        return;
+    /* One copy of the frame, shared by reference between the sockets and
+     * the cache (each zmq_send of a buffer would copy it again). */
+    zmq_msg_t frame;
+    zmq_msg_init_size (&frame, flen);
+    memcpy (zmq_msg_data (&frame), buf, flen);
+    if (to_origin && s_send_msg (self, &self->origin, &frame) == 0) {
+        self->c.origin_sent += nevents;
+        if (nevents > 1)
+            self->c.batches_sent++;
+    }
+    if (to_local && s_send_msg (self, &self->local, &frame) == 0)
+        self->c.consumer_sent += nevents;
+    if (to_remote && s_send_msg (self, &self->remote, &frame) == 0)
+        self->c.consumer_sent += nevents;
+    if (cache_it)
+        s_cache_put (self, self->name, self->boot, tseq, topic, true, &frame, NULL, 0);
+    zmq_msg_close (&frame);
+}
+
+/* Encode one of our events as a single EVENT frame into self->buf. */
+static long
+s_encode_single (self_t *self, const char *topic, const char *kind, const event_item_t *it)
+{
+    event_msg_t msg;
+    msg.hdr.version = EVENT_VERSION_SINGLE;
+    msg.hdr.type = EVENT_EVENT;
+    event_event_t *ev = &msg.u.event_event;
+    /* Field by field: the struct is large (topic, payload view), and only
+     * these bytes are read by the encoder. */
+    memcpy (ev->origin, self->name, sizeof ev->origin);
+    ev->boot = self->boot;
+    ev->seq = it->seq;
+    ev->tseq = it->tseq;
+    ev->time_us = it->time_us;
+    snprintf (ev->kind, sizeof ev->kind, "%s", kind);
+    ev->payload = it->payload;
+    ev->topic [0] = 0;
+    return event_frame_encode (topic, &msg, self->buf, EVENT_FRAME_MAX);
+}
+
+/* Send one gathered batch (a plain EVENT if it holds one event) and put
+ * it back on the spare list. */
+static void
+s_batch_flush (self_t *self, size_t idx)
+{
+    s_batch_t *b = self->open [idx];
+    memmove (&self->open [idx], &self->open [idx + 1], (self->nopen - idx - 1) * sizeof b);
+    self->nopen--;
+    bool state = event_topic_is_state (b->topic);
+    if (b->n == 1) {
+        long len = s_encode_single (self, b->topic, b->kind, &b->items [0]);
+        if (len < 0)
+            self->c.invalid++;
+        else
+            s_emit (self, b->topic, self->buf, (size_t) len, 1, state, b->items [0].tseq);
+    }
+    else
+    if (b->n > 1) {
+        event_msg_t msg;
+        msg.hdr.version = 0;
+        msg.hdr.type = EVENT_BATCH;
+        event_batch_t *eb = &msg.u.event_batch;
+        memcpy (eb->origin, self->name, sizeof eb->origin);
+        eb->boot = self->boot;
+        memcpy (eb->kind, b->kind, sizeof eb->kind);
+        eb->items.n = b->n;
+        eb->items.items = b->items;
+        long len = event_frame_encode (b->topic, &msg, self->buf, EVENT_FRAME_MAX);
+        if (len < 0)
+            self->c.invalid += b->n;
+        else {
+            s_emit (self, b->topic, self->buf, (size_t) len, b->n, false, 0);
+            if (state) {
+                /* The last value is the batch's last event, kept (and
+                 * served to late joiners) as a single EVENT frame. */
+                const event_item_t *last = &b->items [b->n - 1];
+                len = s_encode_single (self, b->topic, b->kind, last);
+                if (len > 0)
+                    s_cache_put (self, self->name, self->boot, last->tseq, b->topic, true,
+                                 NULL, self->buf, (size_t) len);
+            }
+        }
+    }
+    b->n = 0;
+    b->used = 0;
+    if (self->nspare < S_OPEN_MAX)
+        self->spare [self->nspare++] = b;
+    else {
+        free (b->arena);
+        free (b);
+    }
+}
+
+/* Send everything gathered: at the end of each turn of the pipe (so an
+ * event waits at most for the rest of what was already queued: no timer,
+ * no added latency when the bus is idle), and before any snapshot goes out
+ * on a consumer socket (so a snapshot never overtakes older live events). */
+static void
+s_batches_flush (self_t *self)
+{
+    while (self->nopen)
+        s_batch_flush (self, 0);
+}
+
 static void
 s_publish (self_t *self, const char *topic, const char *kind, const uint8_t *payload,
            size_t size)
 {
-    if (!event_topic_valid (topic) || (kind && strlen (kind) > EVENT_KIND_MAX)
+    if (!kind)
+        kind = "";
+    if (!event_topic_valid (topic) || strlen (kind) > EVENT_KIND_MAX
     ||  size > EVENT_PAYLOAD_MAX) {
         self->c.invalid++;
         return;
@@ -678,53 +822,68 @@ s_publish (self_t *self, const char *topic, const char *kind, const uint8_t *pay
     if (tseq == 1 && !zhashx_lookup (self->tseqs, topic))
         tseq = 0;                   /* table full: this topic goes untracked */
 
-    event_msg_t msg;
-    msg.hdr.version = 0;
-    msg.hdr.type = EVENT_EVENT;
-    event_event_t *ev = &msg.u.event_event;
-    /* Field by field: the struct is large (topic, payload view), and only
-     * these bytes are read by the encoder. */
-    memcpy (ev->origin, self->name, sizeof ev->origin);
-    ev->boot = self->boot;
-    ev->seq = ++self->seq;
-    ev->tseq = tseq;
-    ev->time_us = event_now_us ();
-    snprintf (ev->kind, sizeof ev->kind, "%s", kind ? kind : "");
-    ev->payload.data = (uint8_t *) (uintptr_t) payload;   /* encode only reads it */
-    ev->payload.len = size;
-    ev->topic [0] = 0;
-    long len = event_frame_encode (topic, &msg, self->buf, EVENT_FRAME_MAX);
-    if (len < 0) {
-        self->c.invalid++;
-        return;
-    }
+    event_item_t item;
+    memset (&item, 0, sizeof item);
+    item.seq = ++self->seq;
+    item.tseq = tseq;
+    item.time_us = event_now_us ();
+    item.payload.data = (uint8_t *) (uintptr_t) payload;   /* encode only reads it */
+    item.payload.len = size;
     self->c.published++;
-    size_t flen = (size_t) len;
-    bool to_origin = false;
-    if (self->origin.sock) {
-        to_origin = s_subs_match (&self->origin.subs, self->buf, flen);
-        if (!to_origin)
-            self->c.origin_skipped++;
-    }
-    bool to_local = self->local.sock && s_subs_match (&self->local.subs, self->buf, flen);
-    bool to_remote = self->remote.sock && s_subs_match (&self->remote.subs, self->buf, flen);
-    bool state = event_topic_is_state (topic);
-    if (!to_origin && !to_local && !to_remote && !state)
+
+    /* The batch of this topic, if one is being gathered. A batch of the
+     * same topic under another kind goes first: per-topic order (tseq) is
+     * what consumers check. */
+    s_batch_t *b = NULL;
+    for (size_t i = 0; i < self->nopen; i++)
+        if (streq (self->open [i]->topic, topic)) {
+            if (streq (self->open [i]->kind, kind))
+                b = self->open [i];
+            else
+                s_batch_flush (self, i);
+            break;
+        }
+    if (size > EVENT_BATCH_ITEM_MAX) {
+        /* Big events travel alone, after what is gathered of their topic. */
+        for (size_t i = 0; b && i < self->nopen; i++)
+            if (self->open [i] == b)
+                s_batch_flush (self, i);
+        long len = s_encode_single (self, topic, kind, &item);
+        if (len < 0) {
+            self->c.invalid++;
+            return;
+        }
+        s_emit (self, topic, self->buf, (size_t) len, 1, event_topic_is_state (topic), tseq);
         return;
-    /* One copy of the frame, shared by reference between the sockets and
-     * the cache (each zmq_send of a buffer would copy it again). */
-    zmq_msg_t frame;
-    zmq_msg_init_size (&frame, flen);
-    memcpy (zmq_msg_data (&frame), self->buf, flen);
-    if (to_origin && s_send_msg (self, &self->origin, &frame) == 0)
-        self->c.origin_sent++;
-    if (to_local && s_send_msg (self, &self->local, &frame) == 0)
-        self->c.consumer_sent++;
-    if (to_remote && s_send_msg (self, &self->remote, &frame) == 0)
-        self->c.consumer_sent++;
-    if (state)
-        s_cache_put (self, ev->origin, ev->boot, ev->tseq, topic, true, &frame, NULL, 0);
-    zmq_msg_close (&frame);
+    }
+    if (b && (b->n == EVENT_BATCH_MAX || b->used + size > EVENT_BATCH_BYTES)) {
+        for (size_t i = 0; i < self->nopen; i++)
+            if (self->open [i] == b)
+                s_batch_flush (self, i);
+        b = NULL;
+    }
+    if (!b) {
+        if (self->nopen == S_OPEN_MAX)
+            s_batch_flush (self, 0);
+        if (self->nspare)
+            b = self->spare [--self->nspare];
+        else {
+            b = (s_batch_t *) zmalloc (sizeof (s_batch_t));
+            assert (b);
+            b->arena = (uint8_t *) malloc (EVENT_BATCH_BYTES + EVENT_BATCH_ITEM_MAX);
+            assert (b->arena);
+        }
+        snprintf (b->topic, sizeof b->topic, "%s", topic);
+        snprintf (b->kind, sizeof b->kind, "%s", kind);
+        b->n = 0;
+        b->used = 0;
+        self->open [self->nopen++] = b;
+    }
+    if (size)
+        memcpy (b->arena + b->used, payload, size);
+    item.payload.data = b->arena + b->used;
+    b->used += size;
+    b->items [b->n++] = item;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -922,13 +1081,14 @@ s_stats (self_t *self)
                 " snapshots_served=%" PRIu64 " peer_snaps_done=%" PRIu64
                 " peer_snaps_timeout=%" PRIu64 " peers=%zu origin_subs=%zu consumer_subs=%zu"
                 " zap_admitted=%" PRIu64 " zap_refused=%" PRIu64
-                " peer_refused=%" PRIu64 " peer_redials=%" PRIu64,
+                " peer_refused=%" PRIu64 " peer_redials=%" PRIu64
+                " batches_sent=%" PRIu64 " batches_recv=%" PRIu64,
                 c->published, c->invalid, c->origin_sent, c->origin_skipped, c->consumer_sent,
                 c->peer_recv, c->peer_forwarded, c->forged, c->malformed, c->send_errors,
                 zhashx_size (self->cache), c->cache_full, c->snapshots_served,
                 c->peer_snaps_done, c->peer_snaps_timeout, zhashx_size (self->peers),
                 self->origin.subs.n, self->wanted.n, adm + adm2, ref + ref2,
-                c->peer_refused, c->peer_redials);
+                c->peer_refused, c->peer_redials, c->batches_sent, c->batches_recv);
 }
 
 /* Fast path for PUBLISH: read the frames with zmq_msg, no zmsg. */
@@ -991,6 +1151,8 @@ s_recv_pipe_one (self_t *self)
         s_recv_publish (self, pipe);
         return true;
     }
+    /* Every other command sees what was published before it as sent. */
+    s_batches_flush (self);
     zmsg_t *args = more ? zmsg_recv (self->pipe) : zmsg_new ();
     if (!args) {
         self->terminated = true;
@@ -1050,6 +1212,7 @@ recv_pipe (self_t *self)
     for (int i = 0; i < S_BATCH && !self->terminated; i++)
         if (!s_recv_pipe_one (self))
             break;
+    s_batches_flush (self);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1154,9 +1317,10 @@ recv_consumer (self_t *self, s_xpub_t *xpub)
     }
 }
 
-/* A live event from a peer: checked by a field-level peek (no decode, no
- * allocation), cached by reference if state-like, and the very same
- * message forwarded to the consumers. Takes `msg`. */
+/* A live event (or batch of events) from a peer: checked by a field-level
+ * peek (no decode, no allocation), cached by reference if state-like, and
+ * the very same message forwarded to the consumers (bus_client reads
+ * batches). Takes `msg`. */
 static bool
 s_recv_peer_live (self_t *self, s_peer_t *peer, zmq_msg_t *msg)
 {
@@ -1168,28 +1332,62 @@ s_recv_peer_live (self_t *self, s_peer_t *peer, zmq_msg_t *msg)
         zmq_msg_close (msg);
         return true;
     }
-    if (pk.type != EVENT_EVENT || strcmp (pk.origin, peer->name) != 0) {
+    if ((pk.type != EVENT_EVENT && pk.type != EVENT_BATCH) || pk.has_topic
+    ||  strcmp (pk.origin, peer->name) != 0) {
         /* Peers' publishers carry only their own events: anything else is
          * a forgery (or a loop) and never goes further. */
         self->c.forged++;
         zmq_msg_close (msg);
         return true;
     }
-    self->c.peer_recv++;
+    size_t nevents = pk.type == EVENT_BATCH ? pk.nitems : 1;
+    self->c.peer_recv += nevents;
+    if (pk.type == EVENT_BATCH)
+        self->c.batches_recv++;
     if (peer->boot != pk.boot) {
         /* The peer restarted: its old last values are history. */
         if (peer->boot)
             s_cache_purge (self, peer->name, pk.boot, NULL, 0);
         peer->boot = pk.boot;
     }
-    if (event_topic_is_state (pk.route))
-        s_cache_put (self, pk.origin, pk.boot, pk.tseq, pk.route, false, msg, NULL, 0);
+    if (event_topic_is_state (pk.route)) {
+        if (pk.type == EVENT_EVENT)
+            s_cache_put (self, pk.origin, pk.boot, pk.tseq, pk.route, false, msg, NULL, 0);
+        else {
+            /* The batch's last event is the last value: keep it as the
+             * single EVENT it stands for. */
+            event_item_view_t it, last;
+            memset (&last, 0, sizeof last);
+            const uint8_t *pos = pk.items;
+            while (event_batch_next (&pk, &pos, &it) == 0)
+                last = it;
+            event_msg_t m;
+            m.hdr.version = EVENT_VERSION_SINGLE;
+            m.hdr.type = EVENT_EVENT;
+            event_event_t *ev = &m.u.event_event;
+            memcpy (ev->origin, pk.origin, sizeof ev->origin);
+            ev->boot = pk.boot;
+            ev->seq = last.seq;
+            ev->tseq = last.tseq;
+            ev->time_us = last.time_us;
+            size_t kl = pk.kind_len < EVENT_KIND_MAX ? pk.kind_len : EVENT_KIND_MAX;
+            memcpy (ev->kind, pk.kind, kl);
+            ev->kind [kl] = 0;
+            ev->payload.data = (uint8_t *) (uintptr_t) last.payload;
+            ev->payload.len = last.payload_len;
+            ev->topic [0] = 0;
+            long flen = event_frame_encode (pk.route, &m, self->buf, EVENT_FRAME_MAX);
+            if (flen > 0)
+                s_cache_put (self, pk.origin, pk.boot, last.tseq, pk.route, false, NULL,
+                             self->buf, (size_t) flen);
+        }
+    }
 
     bool to_local = self->local.sock && s_subs_match (&self->local.subs, frame, len);
     bool to_remote = self->remote.sock && s_subs_match (&self->remote.subs, frame, len);
     if (to_local && to_remote) {
         if (s_send_msg (self, &self->remote, msg) == 0)
-            self->c.peer_forwarded++;
+            self->c.peer_forwarded += nevents;
         to_remote = false;
     }
     s_xpub_t *to = to_local ? &self->local : to_remote ? &self->remote : NULL;
@@ -1197,7 +1395,7 @@ s_recv_peer_live (self_t *self, s_peer_t *peer, zmq_msg_t *msg)
         if (zmq_msg_send (msg, zsock_resolve (to->sock), ZMQ_DONTWAIT) < 0)
             self->c.send_errors++;
         else {
-            self->c.peer_forwarded++;
+            self->c.peer_forwarded += nevents;
             return true;            /* zmq owns the message now */
         }
     }
@@ -1314,6 +1512,14 @@ s_self_destroy (self_t **self_p)
     zhashx_destroy (&self->cache);
     zhashx_destroy (&self->tseqs);
     zlistx_destroy (&self->requests);
+    for (size_t i = 0; i < self->nopen; i++) {
+        free (self->open [i]->arena);
+        free (self->open [i]);
+    }
+    for (size_t i = 0; i < self->nspare; i++) {
+        free (self->spare [i]->arena);
+        free (self->spare [i]);
+    }
     free (self->buf);
     sodium_memzero (self->secret_key, sizeof self->secret_key);
     free (self);

@@ -11,6 +11,7 @@
 typedef struct {
     uint64_t boot;
     uint64_t tseq;
+    bool set;                       /* has seen an event */
 } s_track_t;
 
 /* A decoded event waiting in the queue. */
@@ -28,6 +29,10 @@ struct _bus_client_t {
     event_msg_t current;            /* the event recv last returned (owns payload) */
     zmq_msg_t current_msg;          /* or the frame it points into (fast path) */
     bool has_msg;
+    bool in_batch;                  /* current_msg is an EVENT_BATCH being walked */
+    event_peek_t bpk;               /* its peek (pointers into current_msg) */
+    const uint8_t *bpos;            /* next item */
+    s_track_t *btrack;              /* its (origin, topic) track, once looked up */
     uint64_t received, gaps, duplicates, malformed;
 };
 
@@ -149,20 +154,15 @@ bus_client_sock (bus_client_t *self)
     return self->sub;
 }
 
-/* Sequence bookkeeping for one event. Returns false if it must not be
- * delivered: a duplicate, or (covered) a live state event that the
- * snapshot already reflects. */
-static bool
-s_track_raw (bus_client_t *self, const char *origin, const char *topic, uint64_t boot,
-             uint64_t tseq, bool covered_ok, uint64_t *gap)
+/* The track of (origin, topic), created (not yet set) if new; NULL when
+ * the names are out of bounds. */
+static s_track_t *
+s_track_get (bus_client_t *self, const char *origin, const char *topic)
 {
-    *gap = 0;
-    if (tseq == 0)
-        return true;                /* untracked topic at the origin */
     char key [EVENT_NODE_MAX + EVENT_TOPIC_MAX + 3];
     size_t ol = strlen (origin), tl = strlen (topic);
     if (ol > EVENT_NODE_MAX || tl > EVENT_TOPIC_MAX)
-        return true;
+        return NULL;
     memcpy (key, origin, ol);
     key [ol] = 0x1f;
     memcpy (key + ol + 1, topic, tl + 1);
@@ -170,13 +170,22 @@ s_track_raw (bus_client_t *self, const char *origin, const char *topic, uint64_t
     if (!t) {
         t = (s_track_t *) zmalloc (sizeof (s_track_t));
         assert (t);
-        t->boot = boot;
-        t->tseq = tseq;
         zhashx_insert (self->tracks, key, t);
-        return true;
     }
-    if (t->boot != boot) {
-        t->boot = boot;         /* the origin restarted: a new series */
+    return t;
+}
+
+/* Sequence bookkeeping for one event on its track. Returns false if it
+ * must not be delivered: a duplicate, or (covered) a live state event that
+ * the snapshot already reflects. */
+static bool
+s_track_apply (bus_client_t *self, s_track_t *t, uint64_t boot, uint64_t tseq, bool covered_ok,
+               uint64_t *gap)
+{
+    *gap = 0;
+    if (!t->set || t->boot != boot) {
+        t->set = true;
+        t->boot = boot;             /* new, or the origin restarted: a new series */
         t->tseq = tseq;
         return true;
     }
@@ -192,16 +201,29 @@ s_track_raw (bus_client_t *self, const char *origin, const char *topic, uint64_t
 }
 
 static bool
+s_track_raw (bus_client_t *self, const char *origin, const char *topic, uint64_t boot,
+             uint64_t tseq, bool covered_ok, uint64_t *gap)
+{
+    *gap = 0;
+    if (tseq == 0)
+        return true;                /* untracked topic at the origin */
+    s_track_t *t = s_track_get (self, origin, topic);
+    return t ? s_track_apply (self, t, boot, tseq, covered_ok, gap) : true;
+}
+
+static bool
 s_track (bus_client_t *self, const event_event_t *ev, bool covered_ok, uint64_t *gap)
 {
     return s_track_raw (self, ev->origin, ev->topic, ev->boot, ev->tseq, covered_ok, gap);
 }
 
-/* Read one frame (no wait). Returns 1 and fills *item with a live event,
- * 2 for a control frame (route in *route_out, message in *item), 0 when
- * nothing is left, -1 on an unusable frame. */
+/* Read one frame (no wait). Returns 1 for live events (added to `live`:
+ * one, or each event of a batch), 2 for a control frame (route in
+ * *route_out, message in *item_p), 0 when nothing is left, -1 on an
+ * unusable frame. */
 static int
-s_read (bus_client_t *self, s_item_t **item_p, char *route_out, size_t route_cap)
+s_read (bus_client_t *self, zlistx_t *live, s_item_t **item_p, char *route_out,
+        size_t route_cap)
 {
     zmq_msg_t msg;
     zmq_msg_init (&msg);
@@ -226,14 +248,44 @@ s_read (bus_client_t *self, s_item_t **item_p, char *route_out, size_t route_cap
     }
     snprintf (route_out, route_cap, "%s", route);
     zmq_msg_close (&msg);
-    *item_p = item;
-    if (route_out [0] == EVENT_CTL_CHAR)
+    if (route_out [0] == EVENT_CTL_CHAR) {
+        *item_p = item;
         return 2;
+    }
+    if (item->msg.hdr.type == EVENT_BATCH) {
+        /* Each event of the batch becomes the EVENT it stands for. */
+        const event_batch_t *b = &item->msg.u.event_batch;
+        for (size_t i = 0; i < b->items.n; i++) {
+            const event_item_t *it = &b->items.items [i];
+            s_item_t *one = (s_item_t *) zmalloc (sizeof (s_item_t));
+            assert (one);
+            one->msg.hdr.version = EVENT_VERSION_SINGLE;
+            one->msg.hdr.type = EVENT_EVENT;
+            event_event_t *e = &one->msg.u.event_event;
+            memcpy (e->origin, b->origin, sizeof e->origin);
+            memcpy (e->kind, b->kind, sizeof e->kind);
+            snprintf (e->topic, sizeof e->topic, "%s", route_out);
+            e->boot = b->boot;
+            e->seq = it->seq;
+            e->tseq = it->tseq;
+            e->time_us = it->time_us;
+            if (it->payload.len) {
+                e->payload.data = (uint8_t *) malloc (it->payload.len);
+                assert (e->payload.data);
+                memcpy (e->payload.data, it->payload.data, it->payload.len);
+                e->payload.len = it->payload.len;
+            }
+            zlistx_add_end (live, one);
+        }
+        s_item_destroy ((void **) &item);
+        return 1;
+    }
     if (item->msg.hdr.type != EVENT_EVENT) {
         self->malformed++;
-        s_item_destroy ((void **) item_p);
+        s_item_destroy ((void **) &item);
         return -1;
     }
+    zlistx_add_end (live, item);
     return 1;
 }
 
@@ -279,16 +331,38 @@ bus_client_snapshot (bus_client_t *self, int timeout_ms)
     assert (live && items);
     zlistx_set_destructor (live, s_item_destroy);
     zlistx_set_destructor (items, s_item_destroy);
+    /* The rest of a batch we were walking is live and older than all that
+     * follows: it goes through the same merge as what arrives meanwhile. */
+    event_item_view_t it;
+    while (self->in_batch && event_batch_next (&self->bpk, &self->bpos, &it) == 0) {
+        s_item_t *one = (s_item_t *) zmalloc (sizeof (s_item_t));
+        assert (one);
+        one->msg.hdr.version = EVENT_VERSION_SINGLE;
+        one->msg.hdr.type = EVENT_EVENT;
+        event_event_t *e = &one->msg.u.event_event;
+        memcpy (e->origin, self->bpk.origin, sizeof e->origin);
+        memcpy (e->kind, self->bpk.kind, self->bpk.kind_len);
+        snprintf (e->topic, sizeof e->topic, "%s", self->bpk.route);
+        e->boot = self->bpk.boot;
+        e->seq = it.seq;
+        e->tseq = it.tseq;
+        e->time_us = it.time_us;
+        if (it.payload_len) {
+            e->payload.data = (uint8_t *) malloc (it.payload_len);
+            assert (e->payload.data);
+            memcpy (e->payload.data, it.payload, it.payload_len);
+            e->payload.len = it.payload_len;
+        }
+        zlistx_add_end (live, one);
+    }
+    self->in_batch = false;
     int64_t deadline = zclock_mono () + (timeout_ms < 0 ? 0 : timeout_ms);
     int result = -1;
     while (result < 0 && s_wait (self, timeout_ms < 0 ? -1 : deadline) == 0) {
         s_item_t *item = NULL;
         char r [EVENT_TOPIC_MAX + 1];
         int rc;
-        while (result < 0 && (rc = s_read (self, &item, r, sizeof r)) != 0) {
-            if (rc == 1)
-                zlistx_add_end (live, item);
-            else
+        while (result < 0 && (rc = s_read (self, live, &item, r, sizeof r)) != 0) {
             if (rc == 2 && streq (r, route) && item->msg.hdr.type == EVENT_EVENT
                 &&  event_topic_valid (item->msg.u.event_event.topic)) {
                 item->snapshot = true;
@@ -328,14 +402,12 @@ bus_client_snapshot (bus_client_t *self, int timeout_ms)
     return result;
 }
 
+static void s_release_current (bus_client_t *self);
+
 static void
 s_fill (bus_client_t *self, s_item_t *item, bus_event_t *ev)
 {
-    wire_msg_free (&event_proto, &self->current);
-    if (self->has_msg) {
-        zmq_msg_close (&self->current_msg);
-        self->has_msg = false;
-    }
+    s_release_current (self);
     self->current = item->msg;                  /* take ownership of the payload */
     const event_event_t *e = &self->current.u.event_event;
     memcpy (ev->topic, e->topic, sizeof ev->topic);
@@ -353,15 +425,75 @@ s_fill (bus_client_t *self, s_item_t *item, bus_event_t *ev)
     self->received++;
 }
 
+/* Drop whatever the last call returned from (decoded event or frame). */
+static void
+s_release_current (bus_client_t *self)
+{
+    wire_msg_free (&event_proto, &self->current);
+    if (self->has_msg) {
+        zmq_msg_close (&self->current_msg);
+        self->has_msg = false;
+    }
+    self->in_batch = false;
+}
+
+static bool
+s_kind_ok (const event_peek_t *pk)
+{
+    for (size_t i = 0; i < pk->kind_len; i++)
+        if (pk->kind [i] < 0x21 || pk->kind [i] > 0x7e)
+            return false;
+    return true;
+}
+
+/* The next event of the batch in current_msg: 1 delivered, 0 none left. */
+static int
+s_batch_next (bus_client_t *self, bus_event_t *ev)
+{
+    event_item_view_t it;
+    while (self->in_batch) {
+        if (event_batch_next (&self->bpk, &self->bpos, &it) != 0) {
+            self->in_batch = false;     /* the frame stays until the next read */
+            break;
+        }
+        uint64_t gap = 0;
+        if (it.tseq) {
+            if (!self->btrack)
+                self->btrack = s_track_get (self, self->bpk.origin, self->bpk.route);
+            if (self->btrack && !s_track_apply (self, self->btrack, self->bpk.boot, it.tseq,
+                                                false, &gap))
+                continue;
+        }
+        snprintf (ev->topic, sizeof ev->topic, "%s", self->bpk.route);
+        memcpy (ev->origin, self->bpk.origin, sizeof ev->origin);
+        memcpy (ev->kind, self->bpk.kind, self->bpk.kind_len);
+        ev->kind [self->bpk.kind_len] = 0;
+        ev->boot = self->bpk.boot;
+        ev->seq = it.seq;
+        ev->tseq = it.tseq;
+        ev->time_us = it.time_us;
+        ev->payload = it.payload;
+        ev->size = it.payload_len;
+        ev->snapshot = false;
+        ev->gap = gap;
+        self->received++;
+        return 1;
+    }
+    return 0;
+}
+
 /* The live path: an event read in place. The frame stays ours (as
  * current_msg) until the next call, so the payload is not copied and
- * msgpack-c never runs (event_frame_peek). Control frames outside a
- * snapshot are someone else's and skipped; anything else unreadable is
- * counted malformed. Returns 1 delivered, 0 nothing waiting. */
+ * msgpack-c never runs (event_frame_peek). A batch is walked one event per
+ * call. Control frames outside a snapshot are someone else's and skipped;
+ * anything else unreadable is counted malformed. Returns 1 delivered, 0
+ * nothing waiting. */
 static int
 s_read_fast (bus_client_t *self, bus_event_t *ev)
 {
     while (true) {
+        if (self->in_batch && s_batch_next (self, ev) == 1)
+            return 1;
         zmq_msg_t msg;
         zmq_msg_init (&msg);
         if (zmq_msg_recv (&msg, zsock_resolve (self->sub), ZMQ_DONTWAIT) < 0) {
@@ -372,10 +504,9 @@ s_read_fast (bus_client_t *self, bus_event_t *ev)
         size_t len = zmq_msg_size (&msg);
         event_peek_t pk;
         bool ok = !zmq_msg_more (&msg) && len > 0 && frame [0] != EVENT_CTL_CHAR
-               && event_frame_peek (frame, len, &pk) == 0 && pk.type == EVENT_EVENT
-               && !pk.has_topic && event_topic_valid (pk.route);
-        for (size_t i = 0; ok && i < pk.kind_len; i++)
-            ok = pk.kind [i] >= 0x21 && pk.kind [i] <= 0x7e;
+               && event_frame_peek (frame, len, &pk) == 0
+               && (pk.type == EVENT_EVENT || pk.type == EVENT_BATCH)
+               && !pk.has_topic && event_topic_valid (pk.route) && s_kind_ok (&pk);
         if (!ok) {
             /* Control traffic outside a snapshot is someone else's; the
              * rest is malformed. Either way not delivered. */
@@ -386,14 +517,28 @@ s_read_fast (bus_client_t *self, bus_event_t *ev)
             zmq_msg_close (&msg);
             continue;
         }
+        if (pk.type == EVENT_BATCH) {
+            s_release_current (self);
+            self->current_msg = msg;
+            self->has_msg = true;
+            if (zmq_msg_data (&self->current_msg) != frame
+            &&  event_frame_peek ((const uint8_t *) zmq_msg_data (&self->current_msg),
+                                  zmq_msg_size (&self->current_msg), &pk) != 0) {
+                s_release_current (self);   /* cannot happen: same bytes */
+                continue;
+            }
+            self->bpk = pk;
+            self->bpos = pk.items;
+            self->btrack = NULL;
+            self->in_batch = true;
+            continue;
+        }
         uint64_t gap;
         if (!s_track_raw (self, pk.origin, pk.route, pk.boot, pk.tseq, false, &gap)) {
             zmq_msg_close (&msg);
             continue;
         }
-        wire_msg_free (&event_proto, &self->current);
-        if (self->has_msg)
-            zmq_msg_close (&self->current_msg);
+        s_release_current (self);
         self->current_msg = msg;        /* keeps payload valid until the next call */
         self->has_msg = true;
         snprintf (ev->topic, sizeof ev->topic, "%s", pk.route);

@@ -7,6 +7,7 @@
 
 static int s_validate (uint16_t type, const void *body, const char **why);
 
+WIRE_DEFINE_RECORD (event_item, 0, EVENT_ITEM_FIELDS)
 WIRE_DEFINE_PROTO (event, EVENT_MESSAGES, EVENT_VERSION_MIN, EVENT_VERSION, s_validate)
 WIRE_DEFINE_PROTO (evpay, EVPAY_MESSAGES, EVENT_VERSION_MIN, EVENT_VERSION, NULL)
 
@@ -87,6 +88,27 @@ s_validate (uint16_t type, const void *body, const char **why)
             return -1;
         }
     }
+    else
+    if (type == EVENT_BATCH) {
+        const event_batch_t *b = (const event_batch_t *) body;
+        if (!event_node_valid (b->origin)) {
+            *why = "origin";
+            return -1;
+        }
+        if (b->kind [0] && !s_printable (b->kind, EVENT_KIND_MAX)) {
+            *why = "kind";
+            return -1;
+        }
+        if (b->items.n == 0 || b->items.n > EVENT_BATCH_MAX) {
+            *why = "items";
+            return -1;
+        }
+        for (size_t i = 0; i < b->items.n; i++)
+            if (b->items.items [i].seq == 0) {
+                *why = "seq";
+                return -1;
+            }
+    }
     return 0;
 }
 
@@ -133,6 +155,12 @@ event_frame_decode (const uint8_t *frame, size_t len, const char **route, event_
     int rc = wire_decode (&event_proto, body, body_len, msg, NULL);
     if (rc)
         return rc;
+    if (msg->hdr.type == EVENT_BATCH
+    &&  ((*route) [0] == EVENT_CTL_CHAR || !event_topic_valid (*route))) {
+        /* A batch is live events only: its route is their topic. */
+        wire_msg_free (&event_proto, msg);
+        return WIRE_ERR_INVALID;
+    }
     if (msg->hdr.type == EVENT_EVENT && (*route) [0] != EVENT_CTL_CHAR) {
         /* A live event: its route is its topic, which must be valid and
          * must not disagree with an explicit topic field. */
@@ -215,6 +243,92 @@ body:
     return 0;
 }
 
+/* One batch item: a map of scalars with seq >= 1 and a bounded payload. */
+static int
+s_peek_item (s_rd_t *r, event_item_view_t *out)
+{
+    uint64_t entries;
+    if (r->p >= r->end)
+        return -1;
+    uint8_t c = *r->p++;
+    if ((c & 0xf0) == 0x80)
+        entries = c & 0x0f;
+    else
+    if (c == 0xde) {
+        if (s_rd_be (r, 2, &entries))
+            return -1;
+    }
+    else
+        return -1;
+    out->seq = out->tseq = 0;
+    out->time_us = 0;
+    out->payload = (const uint8_t *) "";
+    out->payload_len = 0;
+    for (uint64_t i = 0; i < entries; i++) {
+        char kk, vk;
+        uint64_t key, v;
+        const uint8_t *str = NULL;
+        if (s_rd_value (r, &kk, &key, &str) || kk != 'u'
+        ||  s_rd_value (r, &vk, &v, &str))
+            return -1;
+        switch (key) {
+            case 0: if (vk != 'u') return -1; out->seq = v; break;
+            case 1: if (vk != 'u') return -1; out->tseq = v; break;
+            case 2: if (vk != 'u' && vk != 'i') return -1; out->time_us = (int64_t) v; break;
+            case 3:
+                if (vk != 'b' || v > EVENT_BATCH_ITEM_MAX)
+                    return -1;
+                out->payload = str;
+                out->payload_len = (size_t) v;
+                break;
+            default: break;
+        }
+    }
+    return out->seq == 0 ? -1 : 0;
+}
+
+/* The items array of a batch: checks every item, notes where they are. */
+static int
+s_peek_items (s_rd_t *r, event_peek_t *out)
+{
+    uint64_t n;
+    if (r->p >= r->end)
+        return -1;
+    uint8_t c = *r->p++;
+    if ((c & 0xf0) == 0x90)
+        n = c & 0x0f;
+    else
+    if (c == 0xdc) {
+        if (s_rd_be (r, 2, &n))
+            return -1;
+    }
+    else
+        return -1;
+    if (n == 0 || n > EVENT_BATCH_MAX || out->items)
+        return -1;
+    out->items = r->p;
+    for (uint64_t i = 0; i < n; i++) {
+        event_item_view_t item;
+        if (s_peek_item (r, &item))
+            return -1;
+    }
+    out->items_end = r->p;
+    out->nitems = (uint32_t) n;
+    return 0;
+}
+
+int
+event_batch_next (const event_peek_t *pk, const uint8_t **pos, event_item_view_t *out)
+{
+    if (!pk || pk->type != EVENT_BATCH || !*pos || *pos >= pk->items_end)
+        return -1;
+    s_rd_t r = { *pos, pk->items_end };
+    if (s_peek_item (&r, out))
+        return -1;
+    *pos = r.p;
+    return 0;
+}
+
 int
 event_frame_peek (const uint8_t *frame, size_t len, event_peek_t *out)
 {
@@ -245,13 +359,21 @@ event_frame_peek (const uint8_t *frame, size_t len, event_peek_t *out)
     out->payload = NULL;
     out->payload_len = 0;
     out->has_topic = false;
+    out->nitems = 0;
+    out->items = out->items_end = NULL;
     uint64_t version = 0;
     for (uint64_t i = 0; i < entries; i++) {
         char kk, vk;
         uint64_t key, v;
         const uint8_t *str = NULL;
-        if (s_rd_value (&r, &kk, &key, &str) || kk != 'u'
-        ||  s_rd_value (&r, &vk, &v, &str))
+        if (s_rd_value (&r, &kk, &key, &str) || kk != 'u')
+            return -1;
+        if (key == 10 && r.p < r.end && ((*r.p & 0xf0) == 0x90 || *r.p == 0xdc)) {
+            if (s_peek_items (&r, out))
+                return -1;
+            continue;
+        }
+        if (s_rd_value (&r, &vk, &v, &str))
             return -1;
         switch (key) {
             case 0: if (vk != 'u') return -1; version = v; break;
@@ -285,6 +407,11 @@ event_frame_peek (const uint8_t *frame, size_t len, event_peek_t *out)
     if (version < EVENT_VERSION_MIN || out->type == 0)
         return -1;
     if (out->type == EVENT_EVENT && (!event_node_valid (out->origin) || out->seq == 0))
+        return -1;
+    if (out->type == EVENT_BATCH
+    &&  (!event_node_valid (out->origin) || out->nitems == 0 || out->has_topic))
+        return -1;
+    if (out->type != EVENT_BATCH && out->items)
         return -1;
     return 0;
 }

@@ -42,7 +42,9 @@
 /* ------------------------------------------------------------------------ */
 
 #define EVENT_VERSION_MIN     1
-#define EVENT_VERSION         1
+#define EVENT_VERSION         2             /* 2 added EVENT_BATCH */
+#define EVENT_VERSION_SINGLE  1             /* EVENT and SNAP_END are still stamped 1,
+                                               so version-1 readers keep reading them */
 
 #define EVENT_NODE_MAX        63            /* node name bytes (DNS label) */
 #define EVENT_TOPIC_MAX       255           /* topic bytes */
@@ -67,6 +69,13 @@
 #define EVENT_TOPICS_MAX      65536         /* per-topic counters kept per origin */
 #define EVENT_SNAP_WAIT_MS    1000          /* wait for peers' snapshots at most */
 
+/* Batches (EVENT_BATCH): events of one (topic, kind) that a bus publishes in
+ * the same turn of its loop travel as one ZeroMQ message, so CURVE, the
+ * sockets and every hop after the origin pay per batch, not per event. */
+#define EVENT_BATCH_MAX       128           /* events in one batch */
+#define EVENT_BATCH_BYTES     (16u << 10)   /* payload bytes gathered before a flush */
+#define EVENT_BATCH_ITEM_MAX  (16u << 10)   /* larger events always travel alone */
+
 /* ------------------------------------------------------------------------ */
 /*  Messages                                                                */
 /* ------------------------------------------------------------------------ */
@@ -85,9 +94,28 @@
     F (T, 2, items,   WIRE_U64,  0,                 WIRE_REQ, _)  \
     F (T, 3, partial, WIRE_BOOL, 0,                 WIRE_OPT, _)
 
+/* One event inside a batch: the envelope fields that differ per event. */
+#define EVENT_ITEM_FIELDS(F, T) \
+    F (T, 0, seq,     WIRE_U64,  0,                    WIRE_REQ, _)  \
+    F (T, 1, tseq,    WIRE_U64,  0,                    WIRE_OPT, _)  \
+    F (T, 2, time_us, WIRE_I64,  0,                    WIRE_REQ, _)  \
+    F (T, 3, payload, WIRE_BLOB, EVENT_BATCH_ITEM_MAX, WIRE_OPT, _)
+
+WIRE_DECLARE_RECORD (event_item, EVENT_ITEM_FIELDS)
+
+/* EVENT_BATCH (protocol version 2): 1..EVENT_BATCH_MAX live events of the
+ * same origin, boot, topic (the route: batches are never snapshot items)
+ * and kind, in order. Each item is exactly the EVENT it stands for. */
+#define EVENT_BATCH_FIELDS(F, T) \
+    F (T, 2,  origin, WIRE_STR,  EVENT_NODE_MAX,    WIRE_REQ, _)  \
+    F (T, 3,  boot,   WIRE_U64,  0,                 WIRE_REQ, _)  \
+    F (T, 7,  kind,   WIRE_STR,  EVENT_KIND_MAX,    WIRE_OPT, _)  \
+    F (T, 10, items,  WIRE_LIST, EVENT_BATCH_MAX,   WIRE_REQ, event_item)
+
 #define EVENT_MESSAGES(M) \
     M (EVENT_EVENT,    event_event,    1, EVENT_EVENT_FIELDS)    \
-    M (EVENT_SNAP_END, event_snap_end, 2, EVENT_SNAP_END_FIELDS)
+    M (EVENT_SNAP_END, event_snap_end, 2, EVENT_SNAP_END_FIELDS) \
+    M (EVENT_BATCH,    event_batch,    3, EVENT_BATCH_FIELDS)
 
 WIRE_DECLARE_PROTO (event, EVENT_MESSAGES)
 
@@ -156,12 +184,12 @@ int event_frame_split (const uint8_t *frame, size_t len, const char **route,
  * negative wire_err_t; *route points into the frame. */
 int event_frame_decode (const uint8_t *frame, size_t len, const char **route, event_msg_t *msg);
 
-/* What a relaying bus needs from a live EVENT frame, read in place (no
- * allocation, no msgpack-c): the per-event cost on a bus that forwards a
- * peer's events is this scan, not a decode. */
+/* What a relaying bus needs from a live EVENT or EVENT_BATCH frame, read in
+ * place (no allocation, no msgpack-c): the per-event cost on a bus that
+ * forwards a peer's events is this scan, not a decode. */
 typedef struct {
     const char *route;              /* into the frame (NUL-terminated there) */
-    uint16_t type;                  /* EVENT_EVENT / EVENT_SNAP_END */
+    uint16_t type;                  /* EVENT_EVENT / EVENT_SNAP_END / EVENT_BATCH */
     char origin [EVENT_NODE_MAX + 1];
     uint64_t boot;
     uint64_t seq;
@@ -172,14 +200,34 @@ typedef struct {
     const uint8_t *payload;         /* into the frame */
     size_t payload_len;
     bool has_topic;                 /* a `topic` field (snapshot items) is present */
+    /* EVENT_BATCH only (seq, tseq, time_us, payload above stay 0): */
+    uint32_t nitems;                /* 1..EVENT_BATCH_MAX, each already checked */
+    const uint8_t *items;           /* the first item's map, into the frame */
+    const uint8_t *items_end;
 } event_peek_t;
 
 /* Scan a frame's route and its envelope's version, type, origin, boot, seq
  * and tseq (other fields are stepped over, bounds-checked). Returns 0, or
  * -1 if the frame is not a well-formed map of scalars (the caller then
- * treats it as malformed, or decodes it fully). Does not validate the
- * payload: consumers decode (and drop) what they cannot read. */
+ * treats it as malformed, or decodes it fully). For an EVENT_BATCH every
+ * item is checked here (a map of scalars, seq >= 1, payload within
+ * EVENT_BATCH_ITEM_MAX), so event_batch_next cannot fail on it later.
+ * Does not validate payloads: consumers decode (and drop) what they cannot
+ * read. */
 int event_frame_peek (const uint8_t *frame, size_t len, event_peek_t *out);
+
+/* One item of a peeked batch, in place. */
+typedef struct {
+    uint64_t seq;
+    uint64_t tseq;
+    int64_t time_us;
+    const uint8_t *payload;         /* into the frame; "" when absent */
+    size_t payload_len;
+} event_item_view_t;
+
+/* Walk a peeked batch: start with *pos = pk->items; each call fills *out,
+ * advances *pos and returns 0, or -1 at pk->items_end. */
+int event_batch_next (const event_peek_t *pk, const uint8_t **pos, event_item_view_t *out);
 
 /* A valid topic: 1..EVENT_TOPIC_MAX printable ASCII bytes (0x21..0x7e),
  * not starting with '$'. */
