@@ -16,6 +16,8 @@ typedef struct {
     size_t n, cap;
     catalog_node_t *nodes;
     size_t nnodes, nodes_cap;
+    catalog_shed_t *sheds;
+    size_t nsheds, sheds_cap;
 } s_view_t;
 
 struct _catalog_t {
@@ -39,6 +41,7 @@ s_view_clear (s_view_t *v)
     }
     v->n = 0;
     v->nnodes = 0;
+    v->nsheds = 0;
 }
 
 static void
@@ -47,6 +50,7 @@ s_view_free (s_view_t *v)
     s_view_clear (v);
     free (v->insts);
     free (v->nodes);
+    free (v->sheds);
     memset (v, 0, sizeof *v);
 }
 
@@ -129,6 +133,67 @@ s_bad (catalog_t *self, char *err, size_t errlen, const char *fmt, const char *a
     return -1;
 }
 
+/* Append name -> addr to a growable array of nodes or sheds. */
+static int
+s_named_append (catalog_node_t **arr, size_t *n, size_t *cap, const char *name,
+                const char *addr, bool unreachable)
+{
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 16;
+        catalog_node_t *grown = realloc (*arr, ncap * sizeof *grown);
+        if (!grown)
+            return -1;
+        *arr = grown;
+        *cap = ncap;
+    }
+    catalog_node_t *x = &(*arr)[(*n)++];
+    snprintf (x->name, sizeof x->name, "%s", name);
+    snprintf (x->addr, sizeof x->addr, "%s", addr);
+    x->unreachable = unreachable;
+    return 0;
+}
+
+static bool
+s_named_same (const catalog_node_t *a, size_t na, const catalog_node_t *b, size_t nb)
+{
+    if (na != nb)
+        return false;
+    for (size_t k = 0; k < na; k++)
+        if (strcmp (a[k].name, b[k].name) || strcmp (a[k].addr, b[k].addr)
+            || a[k].unreachable != b[k].unreachable)
+            return false;
+    return true;
+}
+
+/* A shed record: served in DNS while it runs and has an address. Written
+ * only by its node, so its `node` must be the origin and its key its name. */
+static int
+s_add_shed (catalog_t *self, const char *origin, const char *key, bool unreachable,
+            const uint8_t *value, size_t len, char *err, size_t errlen)
+{
+    rec_msg_t msg;
+    int rc = wire_decode (&rec_proto, value, len, &msg, NULL);
+    if (rc != WIRE_OK || msg.hdr.type != REC_SHED) {
+        if (rc == WIRE_OK)
+            wire_msg_free (&rec_proto, &msg);
+        return s_bad (self, err, errlen, "shed record %s of %s does not decode", key, origin);
+    }
+    const rec_shed_t *sh = &msg.u.rec_shed;
+    bool mismatch = strcmp (sh->node, origin) || strcmp (key, sh->name);
+    rc = 0;
+    if (!mismatch && sh->ip[0] && strcmp (sh->state, "running") == 0) {
+        s_view_t *v = &self->next;
+        rc = s_named_append (&v->sheds, &v->nsheds, &v->sheds_cap, sh->name, sh->ip,
+                             unreachable);
+        if (rc != 0)
+            snprintf (err, errlen, "out of memory");
+    }
+    wire_msg_free (&rec_proto, &msg);
+    if (mismatch)
+        return s_bad (self, err, errlen, "shed record %s of %s names another node", key, origin);
+    return rc;
+}
+
 static int
 s_add_node (catalog_t *self, const char *origin, const char *key, bool unreachable,
             const uint8_t *value, size_t len, char *err, size_t errlen)
@@ -142,22 +207,12 @@ s_add_node (catalog_t *self, const char *origin, const char *key, bool unreachab
     }
     bool mismatch = strcmp (msg.u.rec_node.name, origin) || strcmp (key, origin);
     s_view_t *v = &self->next;
-    if (!mismatch && v->nnodes == v->nodes_cap) {
-        size_t cap = v->nodes_cap ? v->nodes_cap * 2 : 16;
-        catalog_node_t *nodes = realloc (v->nodes, cap * sizeof *nodes);
-        if (!nodes) {
-            wire_msg_free (&rec_proto, &msg);
-            snprintf (err, errlen, "out of memory");
-            return -1;
-        }
-        v->nodes = nodes;
-        v->nodes_cap = cap;
-    }
-    if (!mismatch) {
-        catalog_node_t *n = &v->nodes[v->nnodes++];
-        snprintf (n->name, sizeof n->name, "%s", msg.u.rec_node.name);
-        snprintf (n->addr, sizeof n->addr, "%s", msg.u.rec_node.addr);
-        n->unreachable = unreachable;
+    if (!mismatch && s_named_append (&v->nodes, &v->nnodes, &v->nodes_cap,
+                                     msg.u.rec_node.name, msg.u.rec_node.addr,
+                                     unreachable) != 0) {
+        wire_msg_free (&rec_proto, &msg);
+        snprintf (err, errlen, "out of memory");
+        return -1;
     }
     wire_msg_free (&rec_proto, &msg);
     if (mismatch)
@@ -173,6 +228,8 @@ catalog_add (catalog_t *self, const char *kind, const char *origin, const char *
     assert (self);
     if (strcmp (kind, REC_KIND_NODE) == 0)
         return s_add_node (self, origin, key, unreachable, value, len, err, errlen);
+    if (strcmp (kind, REC_KIND_SHED) == 0)
+        return s_add_shed (self, origin, key, unreachable, value, len, err, errlen);
     if (strcmp (kind, REC_KIND_SERVICE) != 0)
         return 0;
 
@@ -235,6 +292,8 @@ catalog_commit (catalog_t *self)
         qsort (nw->insts, nw->n, sizeof *nw->insts, s_inst_cmp);
     if (nw->nnodes > 1)
         qsort (nw->nodes, nw->nnodes, sizeof *nw->nodes, s_node_cmp);
+    if (nw->nsheds > 1)
+        qsort (nw->sheds, nw->nsheds, sizeof *nw->sheds, s_node_cmp);
 
     /* Walk both sorted views one service name at a time; a name whose
      * group of instances differs in any way moves to the next index. */
@@ -266,13 +325,10 @@ catalog_commit (catalog_t *self)
     if (changed)
         self->index = next_index;
 
-    bool nodes_same = old->nnodes == nw->nnodes;
-    for (size_t k = 0; nodes_same && k < nw->nnodes; k++)
-        nodes_same = strcmp (old->nodes[k].name, nw->nodes[k].name) == 0
-                     && strcmp (old->nodes[k].addr, nw->nodes[k].addr) == 0
-                     && old->nodes[k].unreachable == nw->nodes[k].unreachable;
-    if (!nodes_same)
+    if (!s_named_same (old->nodes, old->nnodes, nw->nodes, nw->nnodes))
         changed |= CATALOG_CHANGED_NODES;
+    if (!s_named_same (old->sheds, old->nsheds, nw->sheds, nw->nsheds))
+        changed |= CATALOG_CHANGED_SHEDS;
 
     /* Swap: the old view's storage becomes the next snapshot's. */
     s_view_t tmp = *old;
@@ -359,6 +415,20 @@ catalog_node_at (const catalog_t *self, size_t i)
 {
     assert (self);
     return i < self->cur.nnodes ? &self->cur.nodes[i] : NULL;
+}
+
+size_t
+catalog_shed_count (const catalog_t *self)
+{
+    assert (self);
+    return self->cur.nsheds;
+}
+
+const catalog_shed_t *
+catalog_shed_at (const catalog_t *self, size_t i)
+{
+    assert (self);
+    return i < self->cur.nsheds ? &self->cur.sheds[i] : NULL;
 }
 
 uint64_t

@@ -54,6 +54,7 @@
 /* catalog_commit result bits. */
 #define CATALOG_CHANGED_SERVICES 1
 #define CATALOG_CHANGED_NODES    2
+#define CATALOG_CHANGED_SHEDS    4
 
 typedef struct _catalog_t catalog_t;
 
@@ -73,6 +74,10 @@ typedef struct {
     bool unreachable;
 } catalog_node_t;
 
+/* One running shed with an address, from its `shed` record: name ->
+ * address (for SHED.shed.DOMAIN); same shape as a node. */
+typedef catalog_node_t catalog_shed_t;
+
 /* ---- The view --------------------------------------------------------------- */
 
 catalog_t *catalog_new (void);
@@ -81,8 +86,8 @@ void catalog_destroy (catalog_t **self_p);
 /* Start a new snapshot (the current view stays readable until commit). */
 void catalog_begin (catalog_t *self);
 
-/* Add one live record to the snapshot. Kinds other than service and node
- * are ignored (returns 0). A record that does not decode, or whose content
+/* Add one live record to the snapshot. Kinds other than service, node and
+ * shed are ignored (returns 0). A record that does not decode, or whose content
  * does not match its origin and key, is left out and counted: returns -1
  * with a one-line reason. */
 int catalog_add (catalog_t *self, const char *kind, const char *origin, const char *key,
@@ -113,6 +118,10 @@ size_t catalog_find (const catalog_t *self, const char *name, size_t *first);
 /* Nodes, sorted by name. */
 size_t catalog_node_count (const catalog_t *self);
 const catalog_node_t *catalog_node_at (const catalog_t *self, size_t i);
+
+/* Running sheds with an address, sorted by name. */
+size_t catalog_shed_count (const catalog_t *self);
+const catalog_shed_t *catalog_shed_at (const catalog_t *self, size_t i);
 
 /* Records left out because they were malformed or inconsistent. */
 uint64_t catalog_bad_records (const catalog_t *self);

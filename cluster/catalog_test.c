@@ -233,8 +233,8 @@ test_view_building (void **state)
     s_add_node (cat, "n1", "198.18.0.11", false);
     /* Other kinds are not the catalog's business. */
     char err[256];
-    assert_int_equal (catalog_add (cat, "shed", "n1", "x", false, (const uint8_t *) "", 0, err,
-                                   sizeof err), 0);
+    assert_int_equal (catalog_add (cat, "overlay", "n1", "x", false, (const uint8_t *) "", 0,
+                                   err, sizeof err), 0);
     int changed = catalog_commit (cat);
     assert_int_equal (changed, CATALOG_CHANGED_SERVICES | CATALOG_CHANGED_NODES);
     assert_int_equal (catalog_index (cat), 2);
@@ -394,6 +394,49 @@ test_bad_records (void **state)
     catalog_destroy (&cat);
 }
 
+/* Sheds: running ones with an address are served (SHED.shed.DOMAIN);
+ * stopped ones are not; a record naming another node is counted as bad. */
+static void
+s_add_shed (catalog_t *cat, const char *origin, const char *name, const char *node,
+            const char *state, const char *ip, int expect)
+{
+    rec_msg_t m = { .hdr.type = REC_SHED };
+    snprintf (m.u.rec_shed.name, sizeof m.u.rec_shed.name, "%s", name);
+    snprintf (m.u.rec_shed.node, sizeof m.u.rec_shed.node, "%s", node);
+    snprintf (m.u.rec_shed.state, sizeof m.u.rec_shed.state, "%s", state);
+    snprintf (m.u.rec_shed.ip, sizeof m.u.rec_shed.ip, "%s", ip);
+    snprintf (m.u.rec_shed.request_id, sizeof m.u.rec_shed.request_id, "r-%s", name);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal (wire_encode (&rec_proto, &m, &buf, &len), 0);
+    char err[256];
+    assert_int_equal (catalog_add (cat, REC_KIND_SHED, origin, name, false, buf, len, err,
+                                   sizeof err), expect);
+    free (buf);
+}
+
+static void
+test_sheds (void **state)
+{
+    catalog_t *cat = catalog_new ();
+    catalog_begin (cat);
+    s_add_shed (cat, "n1", "web", "n1", "running", "198.19.1.2", 0);
+    s_add_shed (cat, "n2", "db", "n2", "running", "198.19.2.2", 0);
+    s_add_shed (cat, "n2", "old", "n2", "stopped", "198.19.2.3", 0);
+    s_add_shed (cat, "n1", "forged", "n2", "running", "198.19.2.9", -1);
+    assert_int_equal (catalog_commit (cat), CATALOG_CHANGED_SHEDS);
+    assert_int_equal (catalog_shed_count (cat), 2);
+    assert_string_equal (catalog_shed_at (cat, 0)->name, "db");
+    assert_string_equal (catalog_shed_at (cat, 1)->addr, "198.19.1.2");
+    assert_int_equal (catalog_bad_records (cat), 1);
+    /* The same snapshot again changes nothing. */
+    catalog_begin (cat);
+    s_add_shed (cat, "n1", "web", "n1", "running", "198.19.1.2", 0);
+    s_add_shed (cat, "n2", "db", "n2", "running", "198.19.2.2", 0);
+    assert_int_equal (catalog_commit (cat), 0);
+    catalog_destroy (&cat);
+}
+
 int
 main (void)
 {
@@ -402,6 +445,7 @@ main (void)
         cmocka_unit_test (test_prepare_defaults_and_errors),
         cmocka_unit_test (test_helpers),
         cmocka_unit_test (test_view_building),
+        cmocka_unit_test (test_sheds),
         cmocka_unit_test (test_index_bumps),
         cmocka_unit_test (test_unreachable_flagging),
         cmocka_unit_test (test_bad_records),

@@ -464,6 +464,75 @@ $rules
     h_log "node $i: ${pct}% random loss ($dir)"
 }
 
+# ------------------------------------------------------------------ sheds ----
+
+# h_sheds_init: let this run's nodes run sheds with the netns driver.
+# Processes started by `ip netns exec` see an empty /sys/fs/cgroup (it
+# remounts /sys), so the nodes get the real hierarchy through a bind mount
+# under the run's temp dir, and each node its own parent cgroup named after
+# the run. Cleanup (h_cleanup) kills what is left in those cgroups, by PID
+# from cgroup.procs (shed processes outlive their node on purpose), removes
+# the cgroups and the mounts.
+H_CG=""
+h_sheds_init() {
+    H_CG="$H_TMP/cg"
+    mkdir -p "$H_CG"
+    mount --rbind /sys/fs/cgroup "$H_CG" || { H_CG=""; h_skip "cannot bind-mount /sys/fs/cgroup"; }
+    mount --make-rslave "$H_CG"
+}
+
+# h_sheds_config i [EXTRA_YAML]: write node i's config for sheds (small
+# capacities, netns driver in the run's dirs, shed-agent from the build) and
+# print its path; EXTRA_YAML is appended as is.
+h_sheds_config() {
+    local i=${1:?usage: h_sheds_config i [yaml]} extra=${2:-}
+    local f="$H_TMP/n$i/config.yaml"
+    cat >"$f" <<EOF
+resources:
+  cpus: "4"
+  memory: 4G
+  disk: 20G
+driver:
+  netns_dir: $H_TMP/n$i/netns
+  cgroup_root: $H_CG
+  cgroup_parent: $H_ID-node$i
+  agent_path: $H_BUILD/agent/shed-agent
+$extra
+EOF
+    echo "$f"
+}
+
+# h_shed_pid NAME NODE_INDEX: PID of a shed's init (from its cgroup).
+h_shed_pid() {
+    local f
+    f=$(ls "$H_CG"/*/"$H_ID-node$2/$1/cgroup.procs" 2>/dev/null | head -1)
+    [[ -n "$f" ]] && head -1 "$f"
+}
+
+h__sheds_cleanup() {
+    [[ -n "$H_CG" ]] || return 0
+    local d pid
+    if mountpoint -q "$H_CG"; then
+        for d in "$H_CG"/*/"$H_ID"-node*; do
+            [[ -d "$d" ]] || continue
+            while read -r pid; do
+                [[ -n "$pid" ]] && kill -KILL "$pid" 2>/dev/null
+            done < <(find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null)
+        done
+        sleep 0.3
+        for d in "$H_CG"/*/"$H_ID"-node*; do
+            [[ -d "$d" ]] || continue
+            find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+        done
+        umount -R "$H_CG" 2>/dev/null || umount -l "$H_CG" 2>/dev/null
+    fi
+    # Network namespace files of sheds are bind mounts under the run's dir.
+    findmnt -rn -o TARGET 2>/dev/null | grep "^$H_TMP/" | sort -r | while read -r d; do
+        umount -l "$d" 2>/dev/null
+    done
+    H_CG=""
+}
+
 # ---------------------------------------------------------------- cleanup ----
 
 # h_dump_logs [LINES]: print the tail of every node's log.
@@ -524,6 +593,8 @@ h_cleanup() {
         fi
         wait "$pid" 2>/dev/null || true
     done
+
+    h__sheds_cleanup
 
     # Namespaces: deleting them removes the veths, the bridge and the
     # nftables tables inside them.

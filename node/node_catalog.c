@@ -482,6 +482,11 @@ s_publish_zone (shed_catalog_t *self)
         if (dns_zone_builder_add_node (zb, n->name, n->addr) != 0)
             log_debug ("catalog", "node not served by DNS|node=%s addr=%s", n->name, n->addr);
     }
+    for (size_t i = 0; i < catalog_shed_count (self->view); i++) {
+        const catalog_shed_t *sh = catalog_shed_at (self->view, i);
+        if (!sh->unreachable && dns_zone_builder_add_shed (zb, sh->name, sh->addr) != 0)
+            log_debug ("catalog", "shed not served by DNS|shed=%s addr=%s", sh->name, sh->addr);
+    }
     for (size_t i = 0; i < catalog_size (self->view); i++) {
         const catalog_instance_t *inst = catalog_at (self->view, i);
         /* DNS tags are single labels: "K" for a tag without value, "K-V"
@@ -634,7 +639,8 @@ s_rebuild (shed_catalog_t *self)
     self->last_rebuild_ms = zclock_mono ();
     catalog_begin (self->view);
     if (shed_nstate_list (self->state, REC_KIND_SERVICE, s_collect, self) < 0
-        || shed_nstate_list (self->state, REC_KIND_NODE, s_collect, self) < 0) {
+        || shed_nstate_list (self->state, REC_KIND_NODE, s_collect, self) < 0
+        || shed_nstate_list (self->state, REC_KIND_SHED, s_collect, self) < 0) {
         log_error ("catalog", "cannot list records from the state actor");
         catalog_begin (self->view);     /* drop the partial snapshot */
         return -1;
@@ -1045,6 +1051,7 @@ shed_catalog_new (const shed_config_t *cfg, shed_nstate_t *state, zloop_t *loop,
         s_checks_arm (l);
     shed_nstate_on_change (state, REC_KIND_SERVICE, s_on_record, self);
     shed_nstate_on_change (state, REC_KIND_NODE, s_on_record, self);
+    shed_nstate_on_change (state, REC_KIND_SHED, s_on_record, self);
     shed_nstate_on_change (state, "$origin", s_on_record, self);
     s_rebuild (self);
 

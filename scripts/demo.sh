@@ -54,64 +54,114 @@ export SHED_LOG_LEVEL=${SHED_LOG_LEVEL:-info}
 . "$ROOT/integration/harness.sh"
 
 h_init "$NODES"
-# Ctrl-C is how a demo ends: clean up quietly (no log dump) and exit 0.
 trap 'echo; h_log "stopping the cluster"; exit 0' INT TERM
+h_sheds_init
 
-for ((i = 1; i <= NODES; i++)); do h_start_node "$i"; done
+# Every node: room for a few sheds, the netns driver, shed-agent in each
+# shed reporting metrics every second, and a hook that records every failed
+# member it hears about.
+for ((i = 1; i <= NODES; i++)); do
+    h_sheds_config "$i" "agents:
+  metrics_interval_ms: 1000
+hooks:
+  - event: \"member.\"
+    command: \"cat >> $H_TMP/n$i/member-hook.log; echo >> $H_TMP/n$i/member-hook.log\"" >/dev/null
+    h_start_node "$i" --config "$H_TMP/n$i/config.yaml"
+done
 for ((i = 1; i <= NODES; i++)); do h_wait_ready "$i" 30; done
-h_log "waiting (up to 10 s) for every node to see $NODES alive members"
-mrc=0
-h_wait_members "$NODES" 10 || mrc=$?
-case "$mrc" in
-    0) h_log "membership converged: every node sees $NODES alive members" ;;
-    1) h_log "membership not converged after 10 s (showing it anyway)" ;;
-    *) h_log "nodes do not report a member count (showing status anyway)" ;;
-esac
+h_wait_members "$NODES" 15 || h_log "membership not converged after 15 s (showing it anyway)"
 
-# show: print what every node reports. Returns non-zero if one did not answer.
-show() {
-    local i rc=0 out
-    echo
-    echo "shed-cluster demo: $NODES nodes, run $H_ID, $("$H_NODE_BIN" --version)"
-    for ((i = 1; i <= NODES; i++)); do
-        echo
-        echo "=== node $i: $(h_name "$i") at $(h_addr "$i"):$H_GOSSIP_PORT (netns ${H_NS[$i]})"
-        echo "\$ shedctl status"
-        if ! h_ctl "$i" status; then
-            echo "!! node $i did not answer"
-            rc=1
-        fi
-        echo "\$ shedctl members"
-        if out=$(h_ctl "$i" members 2>&1); then
-            printf '%s\n' "$out"
-        else
-            printf '(not available: %s)\n' "$(printf '%s' "$out" | head -n 1)"
-        fi
-    done
-    return "$rc"
+RC=0
+# say TITLE: a section banner. run i CMD...: show and run a shedctl command on node i.
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() {
+    local i=$1
+    shift
+    printf '\n[node%s]$ shedctl %s\n' "$i" "$*"
+    h_ctl "$i" "$@" || { echo "!! failed"; RC=1; }
 }
+# field i SHED FIELD: a field of `list --json` on node i.
+field() {
+    h_ctl "$1" --json list 2>/dev/null | python3 -c '
+import json, sys
+for s in json.load(sys.stdin):
+    if s["name"] == sys.argv[1]:
+        print(s.get(sys.argv[2], "")); break' "$2" "$3"
+}
+node_index() { echo "${1#node}"; }
 
-rc=0
-show || rc=1
+say "1. Membership: $NODES nodes joined through node1 (SWIM + Lifeguard, keyring-sealed gossip)"
+run 1 status
+run 2 members
+
+say "2. Sheds: created from node2, placed across the cluster (spread)"
+for s in web db cache; do
+    run 2 create "$s" --cpus 1 --memory 512M --strategy spread
+done
+run 3 list
+
+say "3. One network: the sheds share an encrypted VXLAN overlay"
+run 1 network
+web_node=$(field 1 web node)
+db_node=$(field 1 db node)
+db_ip=$(field 1 db ip)
+web_pid=$(h_shed_pid web "$(node_index "$web_node")")
+if [[ -n "$web_pid" && -n "$db_ip" ]]; then
+    printf '\n[shed web on %s]$ ping -c 3 %s   # db, on %s\n' "$web_node" "$db_ip" "$db_node"
+    h_retry 10 nsenter -t "$web_pid" -n ping -c 1 -W 1 "$db_ip" >/dev/null 2>&1 || true
+    nsenter -t "$web_pid" -n ping -c 3 -i 0.2 "$db_ip" || { echo "!! ping failed"; RC=1; }
+else
+    echo "!! web or db has no address/process"; RC=1
+fi
+
+say "4. Service discovery: db registers a service; every node answers DNS for it"
+db_i=$(node_index "$db_node")
+run "$db_i" services register postgres --port 5432 --address "$db_ip" --shed db --tag primary
+sleep 1
+run 3 services
+if command -v dig >/dev/null 2>&1; then
+    printf '\n[node1]$ dig -p 8600 @127.0.0.1 +short postgres.service.shed A / _postgres._tcp SRV\n'
+    h_exec 1 dig -p 8600 @127.0.0.1 +short postgres.service.shed A || RC=1
+    h_exec 1 dig -p 8600 @127.0.0.1 +short _postgres._tcp.service.shed SRV || RC=1
+    printf '[node1]$ dig -p 8600 @127.0.0.1 +short db.shed.shed A\n'
+    h_exec 1 dig -p 8600 @127.0.0.1 +short db.shed.shed A || RC=1
+fi
+
+say "5. Events: agents in the sheds push metrics; any node sees the whole cluster's"
+run 3 events --count 4 --timeout 10 metrics.
+run 1 top --once
+run 2 status web
+
+say "6. Failure: node$NODES is killed (kill -9); the others notice within seconds"
+t0=$(date +%s%3N)
+h_kill "$NODES" KILL
+for _ in $(seq 1 100); do
+    if h_ctl 1 --json members 2>/dev/null | grep -q "\"name\":\"node$NODES\"[^}]*\"status\":\"failed\""; then
+        break
+    fi
+    sleep 0.1
+done
+echo "node$NODES reported failed on node1 after $(($(date +%s%3N) - t0)) ms"
+run 1 members
+run 1 list
+if [[ -s "$H_TMP/n1/member-hook.log" ]]; then
+    printf '\nnode1 ran its member. hook for:\n'
+    grep -o '"topic":"[^"]*"' "$H_TMP/n1/member-hook.log" | sort | uniq -c || true
+fi
 
 if ((ONCE)); then
-    exit "$rc"
+    exit "$RC"
 fi
 
 cat <<EOF
 
-The cluster is running. Try, in another shell:
-  ip netns exec ${H_NS[1]} $H_CTL_BIN --node $(h_endpoint 1) status
-  ip netns exec ${H_NS[2]} $H_CTL_BIN --node $(h_endpoint 2) --json members
+The cluster is running (node$NODES was killed: restart it with the commands in
+integration/harness.sh or just watch the others). Try, in another shell:
+  ip netns exec ${H_NS[1]} $H_CTL_BIN --node $(h_endpoint 1) members
+  ip netns exec ${H_NS[2]} $H_CTL_BIN --node $(h_endpoint 2) list
+  ip netns exec ${H_NS[1]} $H_CTL_BIN --node $(h_endpoint 1) events
 Node logs: $H_TMP/n<i>/node.log
 Press Ctrl-C to stop and remove everything.
 EOF
 
-while sleep 1; do
-    for ((i = 1; i <= NODES; i++)); do
-        if ! h_alive "$i"; then
-            h_log "node $i (pid ${H_PID[$i]}) exited unexpectedly"
-            exit 1
-        fi
-    done
-done
+while sleep 1; do :; done

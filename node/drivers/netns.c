@@ -284,8 +284,12 @@ s_spawn (s_netns_t *self, drv_state_t *st, const char *dir, const char *ns_path,
         s_fmt (sock, sizeof sock, "%s/agent.sock", dir);
     const char *agent = st->agent_path [0] ? st->agent_path : self->agent_path;
     bool have_agent = agent [0] && access (agent, X_OK) == 0;
-    char *argv [] = { (char *) "shed-agent", (char *) "--init", (char *) "--name", st->name,
-                      (char *) "--socket", sock, NULL };
+    /* shed-agent's own flags (agent/main.c): the shed name it believes it
+     * has is informational; the host names the shed by the socket. */
+    char connect [DRIVER_PATH_MAX + 8];
+    snprintf (connect, sizeof connect, "unix:%s", sock);
+    char *argv [] = { (char *) "shed-agent", (char *) "--init", (char *) "--shed", st->name,
+                      (char *) "--connect", connect, NULL };
     int ns_fd = open (ns_path, O_RDONLY | O_CLOEXEC);
     int log_fd = open (log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     int null_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
