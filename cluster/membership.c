@@ -28,7 +28,10 @@
 #define S_CONNS_MAX     256                   /* open stream connections */
 #define S_CONN_TIMEOUT  2000                  /* ms for one whole exchange */
 #define S_KEYOP_TIMEOUT 3000
-#define S_JOIN_BACKOFF0 500                   /* first retry; doubles to 30 s */
+#define S_JOIN_BACKOFF0 100                   /* first retry; doubles to 30 s. Short:
+                                                 nodes started together reach a seed
+                                                 that is not listening yet, and the
+                                                 first retry sets join convergence */
 #define S_JOIN_BACKOFFN 30000
 #define S_BEACON_PEERS  64                    /* unknown beacon senders remembered */
 #define S_BEACON_RETRY  30000                 /* ms between joins of one unknown sender once joined */
