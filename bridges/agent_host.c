@@ -44,45 +44,94 @@ agent_event_destroy (agent_event_t **self_p)
     }
 }
 
+/* buf[*pos..] += s; false if it does not fit (with the final NUL). */
+static bool
+s_topic_put (char *buf, size_t size, size_t *pos, const char *s)
+{
+    size_t n = strlen (s);
+    if (*pos + n + 1 > size)
+        return false;
+    memcpy (buf + *pos, s, n);
+    *pos += n;
+    buf[*pos] = 0;
+    return true;
+}
+
 int
 agent_event_topic (const agent_event_t *ev, char *buf, size_t size)
 {
     assert (ev);
-    int n;
-    const char *node = ev->node, *shed = ev->shed;
-    if (ev->kind != AGENT_EVENT_MESSAGE)
-        n = snprintf (buf, size, "shed.%s.%s", node, shed);
-    else switch (ev->msg.hdr.type) {
-        case AGENT_METRICS:
-            n = snprintf (buf, size, "metrics.%s.%s", node, shed);
-            break;
-        case AGENT_PROC_EVENT:
-            n = snprintf (buf, size, "proc.%s.%s", node, shed);
-            break;
-        case AGENT_LOG:
-            n = snprintf (buf, size, "log.%s.%s.%s", node, shed, ev->msg.u.agent_log.stream);
-            break;
-        case AGENT_SERVICE_REGISTER:
-            n = snprintf (buf, size, "service.%s.%s.%s", node, shed,
-                          ev->msg.u.agent_service_register.name);
-            break;
-        case AGENT_SERVICE_DEREGISTER:
-            n = snprintf (buf, size, "service.%s.%s.%s", node, shed,
-                          ev->msg.u.agent_service_deregister.name);
-            break;
-        case AGENT_SERVICE_HEALTH:
-            n = snprintf (buf, size, "service.%s.%s.%s", node, shed,
-                          ev->msg.u.agent_service_health.name);
-            break;
-        case AGENT_PROVISION_OUTPUT:
-        case AGENT_PROVISION_DONE:
-            n = snprintf (buf, size, "provision.%s.%s", node, shed);
-            break;
-        default:
-            n = snprintf (buf, size, "shed.%s.%s", node, shed);
-            break;
+    /* Built by hand, not snprintf: this runs for every event. */
+    const char *head = "shed.", *tail = NULL;
+    if (ev->kind == AGENT_EVENT_MESSAGE) {
+        switch (ev->msg.hdr.type) {
+            case AGENT_METRICS:     head = "metrics."; break;
+            case AGENT_PROC_EVENT:  head = "proc."; break;
+            case AGENT_LOG:         head = "log."; tail = ev->msg.u.agent_log.stream; break;
+            case AGENT_SERVICE_REGISTER:
+                head = "service.";
+                tail = ev->msg.u.agent_service_register.name;
+                break;
+            case AGENT_SERVICE_DEREGISTER:
+                head = "service.";
+                tail = ev->msg.u.agent_service_deregister.name;
+                break;
+            case AGENT_SERVICE_HEALTH:
+                head = "service.";
+                tail = ev->msg.u.agent_service_health.name;
+                break;
+            case AGENT_PROVISION_OUTPUT:
+            case AGENT_PROVISION_DONE:
+                head = "provision.";
+                break;
+            default:
+                break;
+        }
     }
-    return n < 0 || (size_t) n >= size ? -1 : n;
+    size_t pos = 0;
+    if (size == 0)
+        return -1;
+    buf[0] = 0;
+    if (!s_topic_put (buf, size, &pos, head) || !s_topic_put (buf, size, &pos, ev->node)
+    ||  !s_topic_put (buf, size, &pos, ".") || !s_topic_put (buf, size, &pos, ev->shed)
+    ||  (tail && (!s_topic_put (buf, size, &pos, ".") || !s_topic_put (buf, size, &pos, tail))))
+        return -1;
+    return (int) pos;
+}
+
+const char *
+agent_event_kind (const agent_event_t *ev)
+{
+    if (ev->kind == AGENT_EVENT_CONNECTED)
+        return "agent.hello";
+    if (ev->kind == AGENT_EVENT_DISCONNECTED)
+        return "agent.disconnected";
+    switch (ev->msg.hdr.type) {
+        case AGENT_METRICS:              return "agent.metrics";
+        case AGENT_PROC_EVENT:           return "agent.proc";
+        case AGENT_LOG:                  return "agent.log";
+        case AGENT_SERVICE_REGISTER:     return "agent.service_register";
+        case AGENT_SERVICE_DEREGISTER:   return "agent.service_deregister";
+        case AGENT_SERVICE_HEALTH:       return "agent.service_health";
+        case AGENT_PROVISION_OUTPUT:     return "agent.provision_output";
+        case AGENT_PROVISION_DONE:       return "agent.provision_done";
+        case AGENT_DROPPED:              return "agent.dropped";
+        default:                         return "agent.other";
+    }
+}
+
+void
+agent_event_close_msg (const agent_event_t *ev, agent_msg_t *out)
+{
+    memset (out, 0, sizeof *out);
+    out->hdr.type = AGENT_CLOSE;
+    const char *r = ev->reason;
+    out->u.agent_close.code = !strncmp (r, "abuse", 5)     ? AGENT_CLOSE_ABUSE
+                            : !strcmp (r, "replaced")      ? AGENT_CLOSE_REPLACED
+                            : !strcmp (r, "timeout") || !strcmp (r, "no hello")
+                                                           ? AGENT_CLOSE_TIMEOUT
+                                                           : AGENT_CLOSE_SHUTDOWN;
+    snprintf (out->u.agent_close.reason, sizeof out->u.agent_close.reason, "%s", r);
 }
 
 static const char *s_bad_names[AGENT_BAD_MAX] = {
@@ -122,9 +171,23 @@ typedef struct {
     int64_t metrics_ts_ms;
 } s_shed_t;
 
+/* Events on their way to the bus, sent as one message per loop turn:
+ * records `topic NUL kind NUL len:u32be payload` (bus.h). */
+#define S_PUB_MAX   256             /* BUS_PUBLISH_MANY */
+#define S_PUB_BYTES (256u << 10)    /* flush earlier when this much is gathered */
+typedef struct {
+    uint8_t *buf;                   /* S_PUB_BYTES + one record at most */
+    size_t used;
+    char sheds[S_PUB_MAX][AGENT_NAME_MAX + 1];  /* whose, to count a drop */
+    size_t n;
+} s_pub_t;
+
 typedef struct {
     zsock_t *pipe;                  /* commands from the owner */
     zsock_t *outbox;                /* events to the owner */
+    zsock_t *push;                  /* to the bus (publish_endpoint), or NULL */
+    s_pub_t *pub;
+    int64_t now_wall_ms;            /* wall clock of the current read */
     agent_host_config_t cfg;
     char node[AGENT_NAME_MAX + 1];
     zlist_t *sheds;                 /* s_shed_t */
@@ -245,21 +308,97 @@ s_shed_add (s_self_t *self, const char *name, const char *path)
 static agent_event_t *
 s_event_new (s_self_t *self, s_shed_t *shed, agent_event_kind_t kind)
 {
-    agent_event_t *ev = calloc (1, sizeof *ev);
+    /* Only the header is zeroed: the message is filled by its owner. */
+    agent_event_t *ev = malloc (sizeof *ev);
     if (!ev)
         return NULL;
+    memset (ev, 0, offsetof (agent_event_t, msg));
+    ev->msg.hdr.type = 0;
     ev->kind = kind;
     memcpy (ev->node, self->node, sizeof ev->node);
     memcpy (ev->shed, shed->name, sizeof ev->shed);
     ev->seq = ++shed->stats.seq;
-    ev->ts_ms = agent_clock_wall_ms ();
+    ev->ts_ms = self->now_wall_ms ? self->now_wall_ms : agent_clock_wall_ms ();
     return ev;
 }
 
+static s_shed_t *s_shed_find (s_self_t *self, const char *name);
+
+/* Send what is gathered for the bus: one message, never waiting. A full
+ * queue drops the lot (counted per shed; consumers see tseq gaps). */
 static void
-s_deliver (s_self_t *self, s_shed_t *shed, agent_event_t *ev)
+s_pub_flush (s_self_t *self)
+{
+    s_pub_t *p = self->pub;
+    if (!p || p->n == 0)
+        return;
+    bool ok = zmq_send (zsock_resolve (self->push), p->buf, p->used, ZMQ_DONTWAIT)
+              == (int) p->used;
+    for (size_t i = 0; i < p->n; i++) {
+        s_shed_t *shed = s_shed_find (self, p->sheds[i]);
+        if (shed && ok)
+            shed->stats.published++;
+        else if (shed)
+            shed->stats.bus_dropped++;
+    }
+    p->n = 0;
+    p->used = 0;
+}
+
+/* Queue one event for the bus; `payload` is the message's encoding as the
+ * agent sent it (NULL: encode the event's message, e.g. DISCONNECTED). */
+static void
+s_pub_add (s_self_t *self, s_shed_t *shed, const agent_event_t *ev, const uint8_t *payload,
+           size_t len)
+{
+    char topic[256];
+    int tl = agent_event_topic (ev, topic, sizeof topic);
+    uint8_t *owned = NULL;
+    if (tl >= 0 && !payload) {
+        agent_msg_t close_msg;
+        const agent_msg_t *m = &ev->msg;
+        if (ev->kind == AGENT_EVENT_DISCONNECTED) {
+            agent_event_close_msg (ev, &close_msg);
+            m = &close_msg;
+        }
+        if (wire_encode (&agent_proto, m, &owned, &len) != WIRE_OK)
+            tl = -1;
+        payload = owned;
+    }
+    const char *kind = agent_event_kind (ev);
+    size_t kl = strlen (kind), need = (size_t) tl + 1 + kl + 1 + 4 + len;
+    if (tl < 0 || need > self->cfg.max_frame + 1024u) {
+        shed->stats.bus_dropped++;
+        free (owned);
+        return;
+    }
+    s_pub_t *p = self->pub;
+    if (p->n == S_PUB_MAX || (p->n && p->used + need > S_PUB_BYTES))
+        s_pub_flush (self);
+    uint8_t *w = p->buf + p->used;
+    memcpy (w, topic, (size_t) tl + 1);
+    w += tl + 1;
+    memcpy (w, kind, kl + 1);
+    w += kl + 1;
+    w[0] = (uint8_t) (len >> 24);
+    w[1] = (uint8_t) (len >> 16);
+    w[2] = (uint8_t) (len >> 8);
+    w[3] = (uint8_t) len;
+    if (len)
+        memcpy (w + 4, payload, len);
+    p->used += need;
+    memcpy (p->sheds[p->n], shed->name, sizeof p->sheds[p->n]);
+    p->n++;
+    free (owned);
+}
+
+static void
+s_deliver (s_self_t *self, s_shed_t *shed, agent_event_t *ev, const uint8_t *payload,
+           size_t len)
 {
     shed->stats.events++;
+    if (self->pub)
+        s_pub_add (self, shed, ev, payload, len);
     zlist_append (self->pending, ev);
 }
 
@@ -305,8 +444,9 @@ s_close (s_self_t *self, s_shed_t *shed, uint64_t code, const char *reason)
     if (had_hello || code == AGENT_CLOSE_ABUSE) {
         agent_event_t *ev = s_event_new (self, shed, AGENT_EVENT_DISCONNECTED);
         if (ev) {
+            memset (&ev->msg, 0, sizeof ev->msg.hdr);
             snprintf (ev->reason, sizeof ev->reason, "%s", reason);
-            s_deliver (self, shed, ev);
+            s_deliver (self, shed, ev, NULL, 0);
         }
     }
 }
@@ -425,16 +565,16 @@ s_dispatch (s_self_t *self, s_shed_t *shed, agent_msg_t *msg, const uint8_t *pay
     /* The decoded message moves into the event: a struct copy hands over
      * its owned pointers. */
     ev->msg = *msg;
-    memset (msg, 0, sizeof *msg);
-    s_deliver (self, shed, ev);
+    memset (msg, 0, sizeof msg->hdr);
+    s_deliver (self, shed, ev, payload, len);
     return false;
 }
 
 /* One complete frame from the reader. Returns true if the connection closed. */
 static bool
-s_on_frame (s_self_t *self, s_shed_t *shed, uint8_t type, const uint8_t *payload, size_t len)
+s_on_frame (s_self_t *self, s_shed_t *shed, uint8_t type, const uint8_t *payload, size_t len,
+            int64_t now)
 {
-    int64_t now = agent_clock_mono_ms ();
     shed->stats.frames_in++;
     shed->last_rx_ms = now;
     if (!(agent_msg_direction (type) & AGENT_DIR_TO_HOST))
@@ -501,6 +641,9 @@ s_on_readable (s_self_t *self, s_shed_t *shed)
         return;
     }
     shed->stats.bytes_in += (uint64_t) n;
+    /* One clock read per read, not per frame: a read holds many frames. */
+    int64_t now = agent_clock_mono_ms ();
+    self->now_wall_ms = agent_clock_wall_ms ();
     size_t pos = 0;
     while (pos < (size_t) n) {
         size_t used = 0;
@@ -509,15 +652,19 @@ s_on_readable (s_self_t *self, s_shed_t *shed)
         if (rc == AGENT_READ_FRAME) {
             size_t len = 0;
             const uint8_t *payload = agent_reader_payload (shed->reader, &len);
-            if (s_on_frame (self, shed, agent_reader_type (shed->reader), payload, len))
+            if (s_on_frame (self, shed, agent_reader_type (shed->reader), payload, len, now)) {
+                self->now_wall_ms = 0;
                 return;
+            }
         }
         else if (rc < 0) {
             s_bad (self, shed, rc == AGENT_READ_ERR_TYPE ? AGENT_BAD_TYPE : AGENT_BAD_OVERSIZE,
                    "framing");
+            self->now_wall_ms = 0;
             return;
         }
     }
+    self->now_wall_ms = 0;
 }
 
 static void
@@ -717,6 +864,26 @@ s_actor (zsock_t *pipe, void *args)
     self.pending = zlist_new ();
     self.rbuf = malloc (AGENT_HOST_READ_BUDGET);
     assert (self.sheds && self.pending && self.rbuf);
+    if (self.cfg.publish_endpoint && self.cfg.publish_endpoint[0]) {
+        self.push = zsock_new (ZMQ_PUSH);
+        self.pub = calloc (1, sizeof *self.pub);
+        assert (self.push && self.pub);
+        /* One record may be a whole max frame beyond the flush mark. */
+        self.pub->buf = malloc (S_PUB_BYTES + self.cfg.max_frame + 1024u);
+        assert (self.pub->buf);
+        void *h = zsock_resolve (self.push);
+        int hwm = 1000, zero = 0;
+        zmq_setsockopt (h, ZMQ_SNDHWM, &hwm, sizeof hwm);
+        zmq_setsockopt (h, ZMQ_LINGER, &zero, sizeof zero);
+        if (zmq_connect (h, self.cfg.publish_endpoint) != 0) {
+            log_warn (S_COMP, "cannot connect to the bus|endpoint=%s err=\"%s\"",
+                      self.cfg.publish_endpoint, zmq_strerror (errno));
+            zsock_destroy (&self.push);
+            free (self.pub->buf);
+            free (self.pub);
+            self.pub = NULL;
+        }
+    }
     zsock_signal (pipe, 0);
 
     zmq_pollitem_t *items = NULL;
@@ -787,8 +954,14 @@ s_actor (zsock_t *pipe, void *args)
             s_tick (&self);
             self.next_tick_ms = agent_clock_mono_ms () + S_TICK_MS;
         }
+        s_pub_flush (&self);
         s_flush_events (&self);
     }
+    s_pub_flush (&self);
+    zsock_destroy (&self.push);
+    if (self.pub)
+        free (self.pub->buf);
+    free (self.pub);
 
     s_shed_t *s;
     while ((s = zlist_pop (self.sheds)))
@@ -813,6 +986,7 @@ struct _agent_host_t {
     zsock_t *outbox;                /* actor end (owned here, used there) */
     agent_host_config_t cfg;
     char node[AGENT_NAME_MAX + 1];
+    char publish[256];
     uint64_t next_stream;
 };
 
@@ -834,6 +1008,10 @@ agent_host_new (const agent_host_config_t *config)
     self->cfg = *config;
     snprintf (self->node, sizeof self->node, "%s", config->node);
     self->cfg.node = self->node;
+    if (config->publish_endpoint) {
+        snprintf (self->publish, sizeof self->publish, "%s", config->publish_endpoint);
+        self->cfg.publish_endpoint = self->publish;
+    }
     agent_host_config_t *c = &self->cfg;
     c->max_frame = s_or (c->max_frame, AGENT_FRAME_MAX_DEFAULT);
     if (c->max_frame < AGENT_FRAME_MAX_FLOOR)

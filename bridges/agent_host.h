@@ -67,6 +67,14 @@ typedef struct {
     uint32_t abuse_cooldown_ms;       /* reconnects refused after an abuse close; default 2000 */
     uint32_t out_queue_bytes;         /* host -> agent queue per shed; default 32 MiB */
     uint32_t socket_mode;             /* listener permissions; default 0660 */
+    const char *publish_endpoint;     /* optional: the event bus's publish socket
+                                         (bus_config_t.publish_endpoint). Every event
+                                         is then also published from the host's own
+                                         thread, [topic][kind][payload] batched per
+                                         loop turn (the payload is the agent's own
+                                         encoding, validated, not re-encoded); the
+                                         owner still receives every event. NULL: the
+                                         owner publishes (or not) itself. */
 } agent_host_config_t;
 
 /* What an event is. */
@@ -95,6 +103,13 @@ void agent_event_destroy (agent_event_t **self_p);
  * `provision.<node>.<shed>`, `shed.<node>.<shed>` (connect/disconnect,
  * dropped notices). Returns the length, or -1 if it did not fit. */
 int agent_event_topic (const agent_event_t *ev, char *buf, size_t size);
+
+/* Event kind on the bus: "agent.hello", "agent.log", "agent.disconnected"... */
+const char *agent_event_kind (const agent_event_t *ev);
+
+/* The CLOSE message a DISCONNECTED event is published as (code from the
+ * reason: abuse, replaced, timeout, else shutdown). */
+void agent_event_close_msg (const agent_event_t *ev, agent_msg_t *out);
 
 /* Why frames were refused; indexes agent_host_stats_t.bad. */
 typedef enum {
@@ -125,6 +140,8 @@ typedef struct {
     uint64_t closes_timeout;
     uint64_t agent_dropped;           /* sum of the agent's DROPPED counts */
     uint64_t seq;                     /* last sequence number stamped */
+    uint64_t published;               /* handed to the bus (publish_endpoint) */
+    uint64_t bus_dropped;             /* refused by a full bus queue, or not encodable */
 } agent_host_stats_t;
 
 /* Start the host actor. Returns NULL if the config is unusable (no node). */

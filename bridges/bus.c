@@ -201,6 +201,7 @@ typedef struct {
     char consumers_domain [ZAP_DOMAIN_MAX + 1];
     int sndhwm;
 
+    zsock_t *pull;                  /* cfg->publish_endpoint: producers' events */
     s_xpub_t origin;                /* our own events, for peers */
     s_xpub_t local;                 /* ipc consumers */
     s_xpub_t remote;                /* TCP + CURVE consumers */
@@ -1215,6 +1216,57 @@ recv_pipe (self_t *self)
     s_batches_flush (self);
 }
 
+/* Producers' events on the publish socket: one frame of records
+ * `topic NUL kind NUL len:u32be payload` (bus.h). */
+static void
+recv_pull (self_t *self)
+{
+    void *h = zsock_resolve (self->pull);
+    for (int m = 0; m < S_BATCH; m++) {
+        zmq_msg_t msg;
+        zmq_msg_init (&msg);
+        if (zmq_msg_recv (&msg, h, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&msg);
+            break;
+        }
+        if (zmq_msg_more (&msg)) {
+            self->c.invalid++;
+            while (zmq_msg_more (&msg) && zmq_msg_recv (&msg, h, ZMQ_DONTWAIT) >= 0)
+                ;
+            zmq_msg_close (&msg);
+            continue;
+        }
+        const uint8_t *p = (const uint8_t *) zmq_msg_data (&msg);
+        const uint8_t *end = p + zmq_msg_size (&msg);
+        while (p < end) {
+            size_t left = (size_t) (end - p);
+            const uint8_t *tz = memchr (p, 0, left < EVENT_TOPIC_MAX + 1 ? left : EVENT_TOPIC_MAX + 1);
+            if (!tz) {
+                self->c.invalid++;
+                break;
+            }
+            const char *topic = (const char *) p;
+            const uint8_t *k = tz + 1;
+            left = (size_t) (end - k);
+            const uint8_t *kz = memchr (k, 0, left < EVENT_KIND_MAX + 1 ? left : EVENT_KIND_MAX + 1);
+            if (!kz || (size_t) (end - kz - 1) < 4) {
+                self->c.invalid++;
+                break;
+            }
+            const uint8_t *l = kz + 1;
+            size_t len = (size_t) l [0] << 24 | (size_t) l [1] << 16 | (size_t) l [2] << 8 | l [3];
+            if (len > (size_t) (end - l - 4)) {
+                self->c.invalid++;
+                break;
+            }
+            s_publish (self, topic, (const char *) k, l + 4, len);
+            p = l + 4 + len;
+        }
+        zmq_msg_close (&msg);
+    }
+    s_batches_flush (self);
+}
+
 /* ------------------------------------------------------------------------ */
 /*  Socket handlers                                                         */
 /* ------------------------------------------------------------------------ */
@@ -1505,6 +1557,7 @@ s_self_destroy (self_t **self_p)
         return;
     zpoller_destroy (&self->poller);
     zhashx_destroy (&self->peers);
+    zsock_destroy (&self->pull);
     s_xpub_close (&self->origin);
     s_xpub_close (&self->local);
     s_xpub_close (&self->remote);
@@ -1585,6 +1638,20 @@ s_self_new (zsock_t *pipe, const bus_config_t *cfg)
     if (cfg->consumer_endpoint
     &&  s_xpub_open (self, &self->remote, cfg->consumer_endpoint, self->consumers_domain))
         return self;
+    if (cfg->publish_endpoint) {
+        self->pull = zsock_new (ZMQ_PULL);
+        assert (self->pull);
+        void *h = zsock_resolve (self->pull);
+        int hwm = BUS_PUBLISH_HWM, zero = 0;
+        zmq_setsockopt (h, ZMQ_RCVHWM, &hwm, sizeof hwm);
+        zmq_setsockopt (h, ZMQ_LINGER, &zero, sizeof zero);
+        if (zmq_bind (h, cfg->publish_endpoint) != 0) {
+            snprintf (self->err, sizeof self->err, "cannot bind %s: %s",
+                      cfg->publish_endpoint, zmq_strerror (errno));
+            return self;
+        }
+        zpoller_add (self->poller, self->pull);
+    }
     if (self->origin.sock)
         zpoller_add (self->poller, self->origin.sock);
     if (self->local.sock)
@@ -1622,6 +1689,9 @@ bus_actor (zsock_t *pipe, void *args)
         void *which = zpoller_wait (self->poller, s_timeout (self));
         if (which == self->pipe)
             recv_pipe (self);
+        else
+        if (which && which == self->pull)
+            recv_pull (self);
         else
         if (which && which == self->origin.sock)
             recv_origin (self);

@@ -94,6 +94,10 @@ typedef struct {
     const char *consumers_domain;   /* NULL: "bus-consumers:<name>" */
     int sndhwm;                     /* 0: EVENT_SNDHWM */
     uint64_t boot;                  /* 0: random boot id */
+    const char *publish_endpoint;   /* optional inproc:// PULL for producers on other
+                                       threads (e.g. the agent host): each message is
+                                       one frame of records, see bus_publish_record;
+                                       NULL: none (PUBLISH on the pipe only) */
 } bus_config_t;
 
 /* The actor function (args: bus_config_t *, copied before it signals).
@@ -110,6 +114,17 @@ zactor_t *bus_new (const bus_config_t *cfg, char *err, size_t errlen);
  * caller counts it). Returns 0 when queued. */
 int bus_publish (zactor_t *bus, const char *topic, const char *kind, const void *payload,
                  size_t size);
+
+/* Producers on other threads can skip the owner's thread: connect a PUSH
+ * socket to cfg->publish_endpoint and send one-frame messages of records
+ *     topic NUL kind NUL payload-length:u32 big-endian payload
+ * (events in order, up to BUS_PUBLISH_MANY per message; ZMQ_DONTWAIT: a full
+ * queue is the producer's drop to count). Same checks and stamping as
+ * PUBLISH; a record that does not parse ends its message (counted invalid). */
+#define BUS_PUBLISH_MANY    256
+/* The node's name for it: unique per node (its data dir's events socket). */
+#define BUS_PUBLISH_INPROC_FMT  "inproc://shed-bus-publish@%s/" EVENT_IPC_NAME
+#define BUS_PUBLISH_HWM     1000    /* messages queued on the publish socket */
 
 /* Send a command with one string argument and read its "i" reply. */
 int bus_command (zactor_t *bus, const char *command, const char *arg);

@@ -2,6 +2,7 @@
 #include "node/node_agents.h"
 
 #include "bridges/agent_host.h"
+#include "bridges/bus.h"
 #include "bridges/event_msg.h"
 #include "cluster/records.h"
 #include "common/fileutil.h"
@@ -40,8 +41,6 @@ typedef struct {
 typedef struct {
     char shed[AGENT_NAME_MAX + 1];
     char path[SHED_ENDPOINT_MAX];
-    uint64_t published;             /* events handed to the bus */
-    uint64_t bus_dropped;           /* events the bus pipe refused */
     zlistx_t *services;             /* char *: catalog ids registered for it */
     s_line_t *ring;                 /* the last log lines, cap entries */
     size_t cap, head, n;            /* next slot to write, lines held */
@@ -388,70 +387,15 @@ s_services_drop (shed_agents_t *self, s_shed_t *s)
  * Agent events -> bus
  */
 
-static const char *
-s_kind (const agent_event_t *ev)
-{
-    if (ev->kind == AGENT_EVENT_CONNECTED)
-        return "agent.hello";
-    if (ev->kind == AGENT_EVENT_DISCONNECTED)
-        return "agent.disconnected";
-    switch (ev->msg.hdr.type) {
-        case AGENT_METRICS:              return "agent.metrics";
-        case AGENT_PROC_EVENT:           return "agent.proc";
-        case AGENT_LOG:                  return "agent.log";
-        case AGENT_SERVICE_REGISTER:     return "agent.service_register";
-        case AGENT_SERVICE_DEREGISTER:   return "agent.service_deregister";
-        case AGENT_SERVICE_HEALTH:       return "agent.service_health";
-        case AGENT_PROVISION_OUTPUT:     return "agent.provision_output";
-        case AGENT_PROVISION_DONE:       return "agent.provision_done";
-        case AGENT_DROPPED:              return "agent.dropped";
-        default:                         return "agent.other";
-    }
-}
-
-static uint64_t
-s_close_code (const char *reason)
-{
-    if (!strncmp (reason, "abuse", 5))
-        return AGENT_CLOSE_ABUSE;
-    if (!strcmp (reason, "replaced"))
-        return AGENT_CLOSE_REPLACED;
-    if (!strcmp (reason, "timeout") || !strcmp (reason, "no hello"))
-        return AGENT_CLOSE_TIMEOUT;
-    return AGENT_CLOSE_SHUTDOWN;
-}
-
 static void
 s_forward (shed_agents_t *self, agent_event_t *ev)
 {
     s_shed_t *s = zhashx_lookup (self->sheds, ev->shed);
     if (!s)
         return;                     /* removed meanwhile */
-    char topic[EVENT_TOPIC_MAX + 1];
-    if (agent_event_topic (ev, topic, sizeof topic) < 0) {
-        s->bus_dropped++;
-        return;
-    }
-    agent_msg_t close_msg = { .hdr.type = AGENT_CLOSE };
-    const agent_msg_t *msg = &ev->msg;
-    if (ev->kind == AGENT_EVENT_DISCONNECTED) {
-        close_msg.u.agent_close.code = s_close_code (ev->reason);
-        snprintf (close_msg.u.agent_close.reason, sizeof close_msg.u.agent_close.reason, "%s",
-                  ev->reason);
-        msg = &close_msg;
-    }
-    size_t len = 0;
-    int rc = wire_encode_into (&agent_proto, msg, self->buf, self->cap, &len);
-    if (rc != WIRE_OK) {
-        log_warn (S_COMP, "agent event not re-encodable|shed=%s topic=%s reason=\"%s\"", ev->shed,
-                  topic, wire_strerror (rc));
-        s->bus_dropped++;
-        return;
-    }
-    if (shed_events_publish (self->events, topic, s_kind (ev), self->buf, len) == 0)
-        s->published++;
-    else
-        s->bus_dropped++;
+    /* Publishing is the agent host's (publish_endpoint): it hands the
+     * agent's own, validated encoding to the bus from its thread, batched.
+     * What is left here is what the node itself does with an event. */
     if (ev->kind == AGENT_EVENT_MESSAGE)
         s_service (self, s, ev);
     if (ev->kind == AGENT_EVENT_MESSAGE && ev->msg.hdr.type == AGENT_LOG)
@@ -553,10 +497,10 @@ s_fill (shed_agents_t *self, s_shed_t *s, api_agent_t *a)
     memset (a, 0, sizeof *a);
     snprintf (a->shed, sizeof a->shed, "%s", s->shed);
     s_copy (a->path, sizeof a->path, s->path);
-    a->published = s->published;
-    a->bus_dropped = s->bus_dropped;
     agent_host_stats_t st;
     if (agent_host_stats (self->host, s->shed, &st) == 0) {
+        a->published = st.published;
+        a->bus_dropped = st.bus_dropped;
         a->connected = st.connected;
         a->connections = st.connections;
         a->frames_in = st.frames_in;
@@ -743,7 +687,10 @@ shed_agents_new (const shed_config_t *cfg, shed_events_t *events, shed_catalog_t
     self->log_lines = cfg->agents.log_lines;
     self->runs = zlistx_new ();
     zlistx_set_destructor (self->runs, s_run_free);
+    char publish[SHED_ENDPOINT_MAX + 64];
+    snprintf (publish, sizeof publish, BUS_PUBLISH_INPROC_FMT, cfg->data_dir);
     agent_host_config_t hc = { .node = cfg->name,
+                               .publish_endpoint = publish,
                                .metrics_interval_ms = cfg->agents.metrics_interval_ms,
                                .heartbeat_ms = cfg->agents.heartbeat_ms,
                                .msgs_per_s = cfg->agents.msgs_per_s,

@@ -360,7 +360,12 @@ shed_events_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_
     /* A stale socket from a crash would make the bind fail; the data dir
      * is ours (locked), so nobody else can be using it. */
     unlink (self->ipc_path);
+    /* The agent host publishes straight to the bus on this socket
+     * (node_agents.c builds the same name), skipping our thread. */
+    char publish[SHED_ENDPOINT_MAX + 64];
+    snprintf (publish, sizeof publish, BUS_PUBLISH_INPROC_FMT, cfg->data_dir);
     bus_config_t bc = {
+        .publish_endpoint = publish,
         .name = cfg->name,
         .public_key = shed_identity_x25519_public (identity),
         .secret_key = shed_identity_x25519_secret (identity),
