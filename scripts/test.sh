@@ -8,7 +8,7 @@
 #      "skipped" otherwise)
 #   3. ASan+UBSan build in build-asan/; ctest -L unit
 #   4. libFuzzer build in build-fuzz/ (clang); every fuzz target runs
-#      FUZZ_SECONDS seconds (default 30) through scripts/run-fuzzers.sh
+#      FUZZ_SECONDS seconds (default 20) through scripts/run-fuzzers.sh
 #   5. a summary; exit status non-zero if any step failed
 #
 # A failed step does not stop the later ones (a failed build skips its tests).
@@ -16,13 +16,13 @@
 #   --no-deps     skip step 1
 #   --skip-asan   skip step 3
 #   --skip-fuzz   skip step 4
-# Environment: FUZZ_SECONDS (default 30), JOBS (default: nproc).
+# Environment: FUZZ_SECONDS (default 20), JOBS (default: nproc).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
-FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 JOBS=${JOBS:-$(nproc)}
 DO_DEPS=1 DO_ASAN=1 DO_FUZZ=1
 for arg in "$@"; do
