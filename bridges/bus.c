@@ -178,6 +178,9 @@ typedef struct {
 typedef struct {
     char topic [EVENT_TOPIC_MAX + 1];
     char kind [EVENT_KIND_MAX + 1];
+    bool tracked;                   /* the topic has a tseq counter */
+    bool counted;                   /* ... already in self->tseqs */
+    uint64_t tseq;                  /* last tseq given out (written back at flush) */
     size_t n;
     event_item_t items [EVENT_BATCH_MAX];
     uint8_t *arena;                 /* payload copies, EVENT_BATCH_BYTES + ITEM_MAX */
@@ -743,6 +746,13 @@ s_batch_flush (self_t *self, size_t idx)
     s_batch_t *b = self->open [idx];
     memmove (&self->open [idx], &self->open [idx + 1], (self->nopen - idx - 1) * sizeof b);
     self->nopen--;
+    if (b->tracked && b->tseq) {
+        /* The topic's counter, advanced here once per batch. */
+        if (b->counted)
+            zhashx_update (self->tseqs, b->topic, (void *) (uintptr_t) b->tseq);
+        else
+            zhashx_insert (self->tseqs, b->topic, (void *) (uintptr_t) b->tseq);
+    }
     bool state = event_topic_is_state (b->topic);
     if (b->n == 1) {
         long len = s_encode_single (self, b->topic, b->kind, &b->items [0]);
@@ -810,52 +820,56 @@ s_publish (self_t *self, const char *topic, const char *kind, const uint8_t *pay
         self->c.invalid++;
         return;
     }
-    /* The per-topic counter lives in the table as an integer, not a
-     * pointer: no allocation per topic beyond the key. Counters start at 1
-     * so a stored 0 (NULL) means "absent". */
-    uint64_t tseq = (uint64_t) (uintptr_t) zhashx_lookup (self->tseqs, topic);
-    if (tseq)
-        zhashx_update (self->tseqs, topic, (void *) (uintptr_t) (tseq + 1));
-    else
-    if (zhashx_size (self->tseqs) < EVENT_TOPICS_MAX)
-        zhashx_insert (self->tseqs, topic, (void *) (uintptr_t) 1);
-    tseq++;
-    if (tseq == 1 && !zhashx_lookup (self->tseqs, topic))
-        tseq = 0;                   /* table full: this topic goes untracked */
-
-    event_item_t item;
-    memset (&item, 0, sizeof item);
-    item.seq = ++self->seq;
-    item.tseq = tseq;
-    item.time_us = event_now_us ();
-    item.payload.data = (uint8_t *) (uintptr_t) payload;   /* encode only reads it */
-    item.payload.len = size;
     self->c.published++;
-
     /* The batch of this topic, if one is being gathered. A batch of the
      * same topic under another kind goes first: per-topic order (tseq) is
      * what consumers check. */
     s_batch_t *b = NULL;
     for (size_t i = 0; i < self->nopen; i++)
         if (streq (self->open [i]->topic, topic)) {
-            if (streq (self->open [i]->kind, kind))
+            if (streq (self->open [i]->kind, kind) && size <= EVENT_BATCH_ITEM_MAX)
                 b = self->open [i];
             else
-                s_batch_flush (self, i);
+                s_batch_flush (self, i);    /* also writes its tseq counter back */
             break;
         }
-    if (size > EVENT_BATCH_ITEM_MAX) {
-        /* Big events travel alone, after what is gathered of their topic. */
-        for (size_t i = 0; b && i < self->nopen; i++)
-            if (self->open [i] == b)
-                s_batch_flush (self, i);
-        long len = s_encode_single (self, topic, kind, &item);
-        if (len < 0) {
-            self->c.invalid++;
+    event_item_t item;
+    memset (&item, 0, sizeof item);
+    item.seq = ++self->seq;
+    item.time_us = event_now_us ();
+    item.payload.data = (uint8_t *) (uintptr_t) payload;   /* encode only reads it */
+    item.payload.len = size;
+    if (b) {
+        /* The counter is the batch's while it gathers: no table lookup. */
+        if (b->tracked)
+            item.tseq = ++b->tseq;
+    }
+    else {
+        /* The per-topic counter lives in the table as an integer, not a
+         * pointer: no allocation per topic beyond the key. Counters start
+         * at 1 so a stored 0 (NULL) means "absent"; 0 = untracked (the
+         * table is full). */
+        uint64_t last = (uint64_t) (uintptr_t) zhashx_lookup (self->tseqs, topic);
+        bool tracked = last || zhashx_size (self->tseqs) < EVENT_TOPICS_MAX;
+        item.tseq = tracked ? last + 1 : 0;
+        if (size > EVENT_BATCH_ITEM_MAX) {
+            /* Big events travel alone, after what was gathered of their
+             * topic (flushed above). */
+            if (tracked) {
+                if (last)
+                    zhashx_update (self->tseqs, topic, (void *) (uintptr_t) item.tseq);
+                else
+                    zhashx_insert (self->tseqs, topic, (void *) (uintptr_t) item.tseq);
+            }
+            long len = s_encode_single (self, topic, kind, &item);
+            if (len < 0) {
+                self->c.invalid++;
+                return;
+            }
+            s_emit (self, topic, self->buf, (size_t) len, 1, event_topic_is_state (topic),
+                    item.tseq);
             return;
         }
-        s_emit (self, topic, self->buf, (size_t) len, 1, event_topic_is_state (topic), tseq);
-        return;
     }
     if (b && (b->n == EVENT_BATCH_MAX || b->used + size > EVENT_BATCH_BYTES)) {
         for (size_t i = 0; i < self->nopen; i++)
@@ -878,6 +892,9 @@ s_publish (self_t *self, const char *topic, const char *kind, const uint8_t *pay
         snprintf (b->kind, sizeof b->kind, "%s", kind);
         b->n = 0;
         b->used = 0;
+        b->tracked = item.tseq != 0;
+        b->counted = item.tseq > 1;
+        b->tseq = item.tseq;
         self->open [self->nopen++] = b;
     }
     if (size)
