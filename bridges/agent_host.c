@@ -17,6 +17,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,13 +34,45 @@
 /*  1. Events and topics                                                    */
 /* ------------------------------------------------------------------------ */
 
+/* Events are 4+ KiB (the message union) and cross threads: made on the
+ * host's, freed on the owner's. glibc serves neither size nor pattern from
+ * its per-thread caches, so freed events wait here to be made again (a
+ * small process-wide stack; beyond it they are freed). */
+#define S_POOL_MAX 1024
+static pthread_mutex_t s_pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static agent_event_t *s_pool[S_POOL_MAX];
+static size_t s_pool_n;
+
+static agent_event_t *
+s_event_alloc (void)
+{
+    agent_event_t *ev = NULL;
+    pthread_mutex_lock (&s_pool_lock);
+    if (s_pool_n)
+        ev = s_pool[--s_pool_n];
+    pthread_mutex_unlock (&s_pool_lock);
+    return ev ? ev : malloc (sizeof *ev);
+}
+
+static void
+s_event_release (agent_event_t *ev)
+{
+    pthread_mutex_lock (&s_pool_lock);
+    if (s_pool_n < S_POOL_MAX) {
+        s_pool[s_pool_n++] = ev;
+        ev = NULL;
+    }
+    pthread_mutex_unlock (&s_pool_lock);
+    free (ev);
+}
+
 void
 agent_event_destroy (agent_event_t **self_p)
 {
     assert (self_p);
     if (*self_p) {
         wire_msg_free (&agent_proto, &(*self_p)->msg);
-        free (*self_p);
+        s_event_release (*self_p);
         *self_p = NULL;
     }
 }
@@ -187,6 +220,7 @@ typedef struct {
     zsock_t *outbox;                /* events to the owner */
     zsock_t *push;                  /* to the bus (publish_endpoint), or NULL */
     s_pub_t *pub;
+    agent_event_t *spare;           /* frames decode into its msg: no copy when kept */
     int64_t now_wall_ms;            /* wall clock of the current read */
     agent_host_config_t cfg;
     char node[AGENT_NAME_MAX + 1];
@@ -305,11 +339,23 @@ s_shed_add (s_self_t *self, const char *name, const char *path)
 /*  3. Frames                                                               */
 /* ------------------------------------------------------------------------ */
 
+/* Stamp an event's header (the message is filled by the caller). */
+static void
+s_event_init (s_self_t *self, s_shed_t *shed, agent_event_t *ev, agent_event_kind_t kind)
+{
+    memset (ev, 0, offsetof (agent_event_t, msg));
+    ev->kind = kind;
+    memcpy (ev->node, self->node, sizeof ev->node);
+    memcpy (ev->shed, shed->name, sizeof ev->shed);
+    ev->seq = ++shed->stats.seq;
+    ev->ts_ms = self->now_wall_ms ? self->now_wall_ms : agent_clock_wall_ms ();
+}
+
 static agent_event_t *
 s_event_new (s_self_t *self, s_shed_t *shed, agent_event_kind_t kind)
 {
     /* Only the header is zeroed: the message is filled by its owner. */
-    agent_event_t *ev = malloc (sizeof *ev);
+    agent_event_t *ev = s_event_alloc ();
     if (!ev)
         return NULL;
     memset (ev, 0, offsetof (agent_event_t, msg));
@@ -557,15 +603,24 @@ s_dispatch (s_self_t *self, s_shed_t *shed, agent_msg_t *msg, const uint8_t *pay
         default:
             break;
     }
-    agent_event_t *ev = s_event_new (self, shed, kind);
-    if (!ev) {
-        wire_msg_free (&agent_proto, msg);
-        return false;
+    agent_event_t *ev;
+    if (self->spare && msg == &self->spare->msg) {
+        /* Decoded in place: the spare becomes the event. */
+        ev = self->spare;
+        self->spare = NULL;
+        s_event_init (self, shed, ev, kind);
     }
-    /* The decoded message moves into the event: a struct copy hands over
-     * its owned pointers. */
-    ev->msg = *msg;
-    memset (msg, 0, sizeof msg->hdr);
+    else {
+        ev = s_event_new (self, shed, kind);
+        if (!ev) {
+            wire_msg_free (&agent_proto, msg);
+            return false;
+        }
+        /* The decoded message moves into the event: a struct copy hands
+         * over its owned pointers. */
+        ev->msg = *msg;
+        memset (msg, 0, sizeof msg->hdr);
+    }
     s_deliver (self, shed, ev, payload, len);
     return false;
 }
@@ -583,19 +638,23 @@ s_on_frame (s_self_t *self, s_shed_t *shed, uint8_t type, const uint8_t *payload
     ||  !agent_bucket_take (&shed->bytes, (double) (len + AGENT_FRAME_HEADER), now))
         return s_bad (self, shed, AGENT_BAD_RATE, NULL);
 
-    agent_msg_t msg;
+    /* Decode straight into a spare event: kept, it is handed over as is. */
+    if (!self->spare)
+        self->spare = s_event_alloc ();
+    agent_msg_t stack_msg;
+    agent_msg_t *msg = self->spare ? &self->spare->msg : &stack_msg;
     const char *field = NULL;
-    int rc = agent_frame_decode (type, payload, len, &msg, &field);
+    int rc = agent_frame_decode (type, payload, len, msg, &field);
     if (rc) {
         char detail[96];
         snprintf (detail, sizeof detail, "%s: %s", wire_strerror (rc), field ? field : "");
         return s_bad (self, shed, AGENT_BAD_DECODE, detail);
     }
     if (type != AGENT_CHUNK)
-        return s_dispatch (self, shed, &msg, payload, len);
+        return s_dispatch (self, shed, msg, payload, len);
 
     if (!shed->hello) {
-        wire_msg_free (&agent_proto, &msg);
+        wire_msg_free (&agent_proto, msg);
         return s_bad (self, shed, AGENT_BAD_STATE, "chunk before hello");
     }
     if (!shed->streams)
@@ -605,9 +664,9 @@ s_on_frame (s_self_t *self, s_shed_t *shed, uint8_t type, const uint8_t *payload
     uint8_t *whole = NULL;
     size_t whole_len = 0;
     rc = shed->streams
-       ? agent_streams_add (shed->streams, &msg.u.agent_chunk, &inner, &whole, &whole_len)
+       ? agent_streams_add (shed->streams, &msg->u.agent_chunk, &inner, &whole, &whole_len)
        : AGENT_STREAM_ERR_NOMEM;
-    wire_msg_free (&agent_proto, &msg);
+    wire_msg_free (&agent_proto, msg);
     if (rc < 0)
         return s_bad (self, shed, AGENT_BAD_STREAM, "reassembly");
     if (rc == AGENT_STREAM_PARTIAL)
@@ -615,10 +674,10 @@ s_on_frame (s_self_t *self, s_shed_t *shed, uint8_t type, const uint8_t *payload
     bool closed;
     if (!(agent_msg_direction (inner) & AGENT_DIR_TO_HOST) || inner == AGENT_HELLO)
         closed = s_bad (self, shed, AGENT_BAD_DIRECTION, "streamed type");
-    else if ((rc = agent_frame_decode (inner, whole, whole_len, &msg, &field)) != 0)
+    else if ((rc = agent_frame_decode (inner, whole, whole_len, msg, &field)) != 0)
         closed = s_bad (self, shed, AGENT_BAD_DECODE, "streamed message");
     else
-        closed = s_dispatch (self, shed, &msg, whole, whole_len);
+        closed = s_dispatch (self, shed, msg, whole, whole_len);
     free (whole);
     return closed;
 }
@@ -958,6 +1017,10 @@ s_actor (zsock_t *pipe, void *args)
         s_flush_events (&self);
     }
     s_pub_flush (&self);
+    if (self.spare) {
+        wire_msg_free (&agent_proto, &self.spare->msg);
+        free (self.spare);
+    }
     zsock_destroy (&self.push);
     if (self.pub)
         free (self.pub->buf);
