@@ -18,7 +18,7 @@ set -euo pipefail
 . "$(dirname "$0")/../integration/harness.sh"
 
 TOOL=${EVENTS_TOOL:-$H_BUILD/bench/events_tool}
-N_FLAT=${N_FLAT:-200000}
+N_FLAT=${N_FLAT:-1000000}
 RATE=${RATE:-10000}
 SECS=${SECS:-5}
 RAW_PORT=9170

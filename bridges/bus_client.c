@@ -32,6 +32,7 @@ struct _bus_client_t {
     bool in_batch;                  /* current_msg is an EVENT_BATCH being walked */
     event_peek_t bpk;               /* its peek (pointers into current_msg) */
     const uint8_t *bpos;            /* next item */
+    size_t broute_len;              /* strlen of its route (the topic) */
     s_track_t *btrack;              /* its (origin, topic) track, once looked up */
     uint64_t received, gaps, duplicates, malformed;
 };
@@ -464,7 +465,7 @@ s_batch_next (bus_client_t *self, bus_event_t *ev)
                                                 false, &gap))
                 continue;
         }
-        snprintf (ev->topic, sizeof ev->topic, "%s", self->bpk.route);
+        memcpy (ev->topic, self->bpk.route, self->broute_len + 1);
         memcpy (ev->origin, self->bpk.origin, sizeof ev->origin);
         memcpy (ev->kind, self->bpk.kind, self->bpk.kind_len);
         ev->kind [self->bpk.kind_len] = 0;
@@ -528,6 +529,7 @@ s_read_fast (bus_client_t *self, bus_event_t *ev)
                 continue;
             }
             self->bpk = pk;
+            self->broute_len = strnlen (pk.route, EVENT_TOPIC_MAX);
             self->bpos = pk.items;
             self->btrack = NULL;
             self->in_batch = true;
