@@ -11,7 +11,9 @@
 #define S_COMP "rpc"
 #define S_BACKOFF_MIN 100           /* ms before re-dialling a refused peer */
 #define S_BACKOFF_MAX 2000
-#define S_INCOMING_TTL 600000       /* ms an unanswered incoming request is kept */
+/* ms an unanswered incoming request is kept: longer than the longest
+ * provisioning run a peer may hold a request for (24 h, agents.provision) */
+#define S_INCOMING_TTL (25 * 3600 * 1000)
 
 WIRE_DEFINE_PROTO (rpc, RPC_MESSAGES, RPC_VERSION_MIN, RPC_VERSION, NULL)
 

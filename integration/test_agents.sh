@@ -8,12 +8,14 @@
 #      with code 3 reaches `shedctl events proc.` on node 3 AND the hook on
 #      node 1 (its file holds the event with exit_code 3);
 #   2. `shedctl status web` and `shedctl top --once` on node 3 show web's
-#      live metrics; `shedctl logs web` on node 1 shows "starting" (node 3
-#      names node 1 as the owner);
+#      live metrics; `shedctl logs web` on node 1 shows "starting", and so
+#      does `shedctl logs web` on node 3 (fetched from node 1 over the node
+#      RPC, agents.logs); an unknown shed is still "not found" on node 3;
 #   3. `shedctl provision web` on node 1 with three steps (echo one;
 #      sh -c 'echo two; exit 4'; echo never) streams the output and reports
-#      step 2's code 4, step 3 not run, exit status 1; on node 3 it names
-#      node 1;
+#      step 2's code 4, step 3 not run, exit status 1; on node 3,
+#      `provision web --step 'echo remote'` runs on node 1 (agents.provision)
+#      and shows the streamed line, the result and exit status 0;
 #   4. an "agent" flooding garbage on shed `bad`'s socket is cut off (bad
 #      frames counted) while web's metrics keep flowing to node 3;
 #   5. kill -9 node 2 and restart it: a consumer on node 3 subscribed to
@@ -128,11 +130,25 @@ h_ctl 1 logs web >"$H_TMP/logs.txt" || h_fail "shedctl logs web on node 1 failed
 grep -q 'starting' "$H_TMP/logs.txt" || h_fail "logs web has no 'starting': $(cat "$H_TMP/logs.txt")"
 h_ctl 1 logs web --json --stream crasher-out --tail 1 >"$H_TMP/logs.json" || h_fail "logs --json failed"
 grep -q '"text":"starting"' "$H_TMP/logs.json" || h_fail "logs --json: $(cat "$H_TMP/logs.json")"
-if h_ctl 3 logs web >/dev/null 2>"$H_TMP/logs3.err"; then
-    h_fail "logs web on node 3 (not the owner) succeeded"
+# History from another node: node 3 asks node 1 over the node RPC.
+h_ctl 3 logs web >"$H_TMP/logs3.txt" 2>"$H_TMP/logs3.err" \
+    || h_fail "logs web on node 3 failed: $(cat "$H_TMP/logs3.err")"
+grep -q '^\[crasher-out\] starting' "$H_TMP/logs3.txt" \
+    || h_fail "logs web on node 3 has no 'starting': $(cat "$H_TMP/logs3.txt" "$H_TMP/logs3.err")"
+h_ctl 3 logs web --json --stream crasher-out --tail 1 >"$H_TMP/logs3.json" \
+    || h_fail "logs --json on node 3 failed"
+python3 -c '
+import json, sys
+l = [json.loads(x) for x in open(sys.argv[1]) if x.strip()]
+assert len(l) == 1 and l[0]["text"] == "starting" and l[0]["node"] == "node1", l
+' "$H_TMP/logs3.json" || h_fail "logs --json on node 3: $(cat "$H_TMP/logs3.json")"
+sed 's/^/    node3: /' "$H_TMP/logs3.txt" >&2
+if h_ctl 3 logs nosuchshed >/dev/null 2>"$H_TMP/logs3x.err"; then
+    h_fail "logs of an unknown shed on node 3 succeeded"
 fi
-grep -q 'node node1' "$H_TMP/logs3.err" || h_fail "logs on node 3 does not name node1: $(cat "$H_TMP/logs3.err")"
-h_log "status, top and logs OK"
+grep -q "no node has an agent for shed 'nosuchshed'" "$H_TMP/logs3x.err" \
+    || h_fail "logs of an unknown shed on node 3: $(cat "$H_TMP/logs3x.err")"
+h_log "status, top and logs OK (history on node 3 came from node 1)"
 
 # ---- 3. provisioning --------------------------------------------------------
 rc=0
@@ -145,11 +161,23 @@ grep -q '^\[step-2\] two' "$H_TMP/prov.txt" || h_fail "no streamed output of ste
 grep -q '^step-2  *failed  *4 ' "$H_TMP/prov.txt" || h_fail "step 2 not reported failed with 4"
 grep -q '^step-3  *not run ' "$H_TMP/prov.txt" || h_fail "step 3 not reported as not run"
 if grep -q 'never' <(grep '^\[step' "$H_TMP/prov.txt"); then h_fail "step 3 ran"; fi
+# From node 3: routed to node 1, output streamed over the bus.
 rc=0
-h_ctl 3 provision web --step 'true' >/dev/null 2>"$H_TMP/prov3.err" || rc=$?
-h_assert_ne 0 "$rc" "provision on node 3 exit status"
-grep -q 'runs on node node1' "$H_TMP/prov3.err" || h_fail "provision on node 3: $(cat "$H_TMP/prov3.err")"
-h_log "provisioning OK"
+SHED_CTL_TIMEOUT=60 h_ctl 3 provision web --step 'echo remote' >"$H_TMP/prov3.txt" 2>&1 || rc=$?
+sed 's/^/    node3: /' "$H_TMP/prov3.txt" >&2
+h_assert_eq 0 "$rc" "provision on node 3 exit status"
+grep -q '^\[step-1\] remote' "$H_TMP/prov3.txt" || h_fail "no streamed output of the remote step"
+grep -q '^step-1  *ok  *0 ' "$H_TMP/prov3.txt" || h_fail "remote step not reported ok"
+grep -q '^run [0-9]* on node1: ok' "$H_TMP/prov3.txt" || h_fail "remote run not reported on node1"
+rc=0
+SHED_CTL_TIMEOUT=60 h_ctl 3 --json provision web --step 'exit 5' >"$H_TMP/prov3.json" 2>"$H_TMP/prov3j.err" || rc=$?
+h_assert_eq 1 "$rc" "failing provision on node 3 exit status"
+python3 -c '
+import json, sys
+r = json.loads(open(sys.argv[1]).read())
+assert r["node"] == "node1" and not r["ok"] and r["steps"][0]["exit_code"] == 5, r
+' "$H_TMP/prov3.json" || h_fail "provision --json on node 3: $(cat "$H_TMP/prov3.json")"
+h_log "provisioning OK (also from node 3, run on node 1)"
 
 # ---- 4. a garbage flood on another shed's socket ---------------------------
 bad_path=$(h_ctl 1 agents attach bad) || h_fail "agents attach bad failed"

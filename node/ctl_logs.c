@@ -3,10 +3,9 @@
  * then, with --follow, live lines from the event bus (`log.<node>.<NAME>.`
  * topics, from whichever node runs it).
  *
- * History lives on the shed's own node. Asked on another node, the command
- * names the owner (from the metrics the bus has) and, with --follow, shows
- * live lines only: fetching history across nodes needs a node-to-node
- * request that is not wired yet (docs/agent.md). */
+ * History lives on the shed's own node; asked on another node, the node
+ * fetches it from the owner over the node RPC (agents.logs, docs/agent.md),
+ * so the command works the same on every node. */
 #include "agent/agent_msg.h"
 #include "bridges/bus_client.h"
 #include "node/ctl.h"
@@ -121,10 +120,8 @@ ctl_logs (ctl_t *ctl, int argc, char **argv)
     }
     s_seen_t seen[S_SEEN_MAX];
     size_t nseen = 0;
-    char owner[64] = "";
     if (rep.hdr.type == API_LOGS_REP) {
         const api_logs_rep_t *x = &rep.u.api_logs_rep;
-        snprintf (owner, sizeof owner, "%s", x->node);
         if (x->truncated || (x->evicted && !tail))
             fprintf (stderr, "shedctl: older lines are gone (%" PRIu64 " fell out of the node's "
                      "buffer%s)\n", x->evicted, x->truncated ? "; reply size limit reached" : "");
@@ -144,26 +141,10 @@ ctl_logs (ctl_t *ctl, int argc, char **argv)
         wire_msg_free (&api_proto, &rep);
     }
     else
-    if (rep.hdr.type == API_ERROR && rep.u.api_error.code == API_ERR_NOT_FOUND) {
+    if (rep.hdr.type == API_ERROR && rep.u.api_error.code == API_ERR_NOT_FOUND && follow) {
+        /* No node has it (yet): its lines may still come. */
+        fprintf (stderr, "shedctl: %s; waiting for its lines\n", rep.u.api_error.message);
         wire_msg_free (&api_proto, &rep);
-        char node[64];
-        if (ctl_shed_owner (ctl, name, node, sizeof node) == 0) {
-            fprintf (stderr, "shedctl: shed '%s' runs on node %s, which keeps its history "
-                     "(run 'shedctl logs' there; history is not fetched across nodes yet)%s\n",
-                     name, node, follow ? "; following live lines" : "");
-            snprintf (owner, sizeof owner, "%s", node);
-        }
-        else
-        if (!follow) {
-            bus_client_destroy (&client);
-            return ctl_fail ("no shed '%s' with an agent on this node, and no node reports "
-                             "metrics for it", name);
-        }
-        else
-            fprintf (stderr, "shedctl: shed '%s' is not on this node and no node reports it "
-                     "yet; waiting for its lines\n", name);
-        if (!follow)
-            return 1;
     }
     else {
         int rc = ctl_fail ("%s", rep.hdr.type == API_ERROR ? rep.u.api_error.message

@@ -8,8 +8,9 @@
  * (random), so we know our run's events before the answer comes. Exit 0
  * when every step succeeded, 1 otherwise.
  *
- * The shed must be on the node asked: provisioning is not routed across
- * nodes yet, so on another node the command names the owner instead. */
+ * Any node will do: a node without the shed sends the run to the shed's
+ * node (agents.provision over the node RPC) and relays its answer; the
+ * stream comes over the bus as usual. */
 #include "agent/agent_msg.h"
 #include "bridges/bus_client.h"
 #include "node/ctl.h"
@@ -253,15 +254,8 @@ ctl_provision (ctl_t *ctl, int argc, char **argv)
     if (call->rc != 0)
         rc = ctl_fail ("%s", call->err);
     else
-    if (call->rep.hdr.type == API_ERROR) {
-        char node[64];
-        if (call->rep.u.api_error.code == API_ERR_NOT_FOUND
-            && ctl_shed_owner (ctl, name, node, sizeof node) == 0)
-            rc = ctl_fail ("shed '%s' runs on node %s: run 'shedctl provision' there "
-                           "(provisioning is not routed across nodes yet)", name, node);
-        else
-            rc = ctl_fail ("%s", call->rep.u.api_error.message);
-    }
+    if (call->rep.hdr.type == API_ERROR)
+        rc = ctl_fail ("%s", call->rep.u.api_error.message);
     else
     if (call->rep.hdr.type != API_PROVISION_REP)
         rc = ctl_fail ("unexpected reply type %u from the node", call->rep.hdr.type);

@@ -332,6 +332,10 @@ shed_node_new (const shed_config_t *cfg, char *err, size_t errlen)
                                   self->state, self->loop, self->api, &hooks, err, errlen);
     if (!self->sched)
         goto fail;
+    if (shed_agents_route (self->agents, self->sched) != 0) {
+        snprintf (err, errlen, "agents: cannot register the node RPC methods");
+        goto fail;
+    }
 
     char pub[SHED_KEY_TEXT_MAX];
     shed_key_to_text (shed_identity_x25519_public (self->identity), pub);
@@ -365,6 +369,8 @@ shed_node_destroy (shed_node_t **self_p)
     if (!self_p || !*self_p)
         return;
     shed_node_t *self = *self_p;
+    if (self->agents)
+        shed_agents_route (self->agents, NULL);
     shed_sched_destroy (&self->sched);
     shed_hooks_destroy (&self->hooks);
     shed_agents_destroy (&self->agents);

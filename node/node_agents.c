@@ -5,17 +5,25 @@
 #include "bridges/bus.h"
 #include "bridges/event_msg.h"
 #include "cluster/records.h"
+#include "cluster/rpc.h"
 #include "common/fileutil.h"
 #include "common/log.h"
+#include "node/node_sched.h"
 
 #include <errno.h>
 #include <libgen.h>
+#include <stdarg.h>
 #include <string.h>
 
 #define S_COMP  "agents"
 #define S_BATCH 256                 /* agent events handled per loop turn */
 #define S_LOGS_REPLY_MAX (3u << 20) /* text bytes in one API_LOGS_REP (API_MAX_MSG is 4 MiB) */
 #define S_RUN_TIMEOUT_MS (10 * 60 * 1000)   /* default life of a provisioning run */
+#define S_LOGS_RPC_MAX   (RPC_BODY_MAX - (128u << 10))  /* text bytes in a reply to a node */
+#define S_LOGS_RPC_TIMEOUT 10000            /* ms: agents.logs at another node */
+#define S_PROV_RPC_SLACK   10000            /* ms beyond the run's own timeout */
+#define S_RUN_TOKENS     4                  /* RPC requests waiting on one run (resends) */
+#define S_PEERS_MAX      1024
 
 /* Copy a string into a fixed field, cutting it if it must (names are
  * validated elsewhere; this only keeps the compiler's truncation checks
@@ -52,7 +60,10 @@ typedef struct {
 typedef struct {
     char shed[AGENT_NAME_MAX + 1];
     uint64_t run;
-    shed_api_call_t *call;          /* NULL: started in-process, nobody to tell */
+    shed_api_call_t *call;          /* NULL: started in-process or by a node */
+    char peer[REC_NAME_MAX + 1];    /* the node that asked (agents.provision) */
+    uint64_t tokens[S_RUN_TOKENS];  /* its RPC requests to answer (a resend adds one) */
+    size_t ntokens;
     int64_t deadline;               /* mono ms */
     size_t nsteps;
     api_provresult_t results[AGENT_STEPS_MAX];
@@ -72,6 +83,7 @@ struct _shed_agents_t {
     zlistx_t *runs;                 /* s_run_t *: provisioning runs in flight */
     int runs_timer;
     uint64_t next_run;
+    shed_sched_t *sched;            /* borrowed: node RPC (shed_agents_route), may be NULL */
 };
 
 static void
@@ -120,13 +132,51 @@ s_ring_add (s_shed_t *s, const agent_log_t *log)
 }
 
 /* -------------------------------------------------------------------------
+ * Answers to other nodes: the body of an agents.* response is always one
+ * api_proto message (the reply the local API would give, or API_ERROR).
+ */
+
+static void
+s_rpc_answer (shed_agents_t *self, uint64_t token, const api_msg_t *msg)
+{
+    if (!self->sched)
+        return;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = wire_encode (&api_proto, msg, &buf, &len);
+    if (rc != WIRE_OK || len > RPC_BODY_MAX)
+        shed_sched_rpc_reply (self->sched, token, SHED_SCHED_RPC_FAILED,
+                              rc != WIRE_OK ? "cannot encode the answer" : "answer too large",
+                              NULL, 0);
+    else
+        shed_sched_rpc_reply (self->sched, token, RPC_OK, NULL, buf, len);
+    free (buf);
+}
+
+static void
+s_rpc_error (shed_agents_t *self, uint64_t token, api_err_code_t code, const char *fmt, ...)
+    __attribute__ ((format (printf, 4, 5)));
+
+static void
+s_rpc_error (shed_agents_t *self, uint64_t token, api_err_code_t code, const char *fmt, ...)
+{
+    api_msg_t m = { .hdr.type = API_ERROR };
+    m.u.api_error.code = code;
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (m.u.api_error.message, sizeof m.u.api_error.message, fmt, ap);
+    va_end (ap);
+    s_rpc_answer (self, token, &m);
+}
+
+/* -------------------------------------------------------------------------
  * Provisioning runs
  */
 
 static void
 s_run_reply (shed_agents_t *self, s_run_t *r, bool ok, int64_t failed_step, const char *error)
 {
-    if (!r->call)
+    if (!r->call && !r->ntokens)
         return;
     api_msg_t rep = { .hdr.type = API_PROVISION_REP };
     api_provision_rep_t *out = &rep.u.api_provision_rep;
@@ -137,7 +187,11 @@ s_run_reply (shed_agents_t *self, s_run_t *r, bool ok, int64_t failed_step, cons
     s_copy (out->error, sizeof out->error, error ? error : "");
     out->steps.n = r->nsteps;
     out->steps.items = r->results;
-    shed_api_reply (&r->call, &rep);
+    if (r->call)
+        shed_api_reply (&r->call, &rep);
+    for (size_t i = 0; i < r->ntokens; i++)
+        s_rpc_answer (self, r->tokens[i], &rep);
+    r->ntokens = 0;
 }
 
 /* End every run of `shed` (all when NULL) that is still waiting. */
@@ -238,11 +292,12 @@ s_run_free (void **item)
     *item = NULL;
 }
 
-int
-shed_agents_provision (shed_agents_t *self, const char *shed, agent_provision_t *req,
-                       int timeout_ms, shed_api_call_t *call, char *err, size_t errlen)
+/* shed_agents_provision for a caller here (call) or on a node (peer,
+ * token). */
+static int
+s_provision (shed_agents_t *self, const char *shed, agent_provision_t *req, int timeout_ms,
+             shed_api_call_t *call, const char *peer, uint64_t token, char *err, size_t errlen)
 {
-    assert (self);
     if (!shed || !zhashx_lookup (self->sheds, shed)) {
         snprintf (err, errlen, "no agent listener for shed '%s' on node %s", shed ? shed : "",
                   self->name);
@@ -274,15 +329,27 @@ shed_agents_provision (shed_agents_t *self, const char *shed, agent_provision_t 
     s_copy (r->shed, sizeof r->shed, shed);
     r->run = req->run;
     r->call = call;
+    if (peer) {
+        s_copy (r->peer, sizeof r->peer, peer);
+        r->tokens[r->ntokens++] = token;
+    }
     r->deadline = zclock_mono () + (timeout_ms > 0 ? timeout_ms : S_RUN_TIMEOUT_MS);
     r->nsteps = req->steps.n;
     const agent_step_t *steps = req->steps.items;
     for (size_t i = 0; i < r->nsteps; i++)
         s_copy (r->results[i].name, sizeof r->results[i].name, steps[i].name);
     zlistx_add_end (self->runs, r);
-    log_info (S_COMP, "provisioning run sent|shed=%s run=%llu steps=%zu", shed,
-              (unsigned long long) r->run, r->nsteps);
+    log_info (S_COMP, "provisioning run sent|shed=%s run=%llu steps=%zu%s%s", shed,
+              (unsigned long long) r->run, r->nsteps, peer ? " for=" : "", peer ? peer : "");
     return 0;
+}
+
+int
+shed_agents_provision (shed_agents_t *self, const char *shed, agent_provision_t *req,
+                       int timeout_ms, shed_api_call_t *call, char *err, size_t errlen)
+{
+    assert (self);
+    return s_provision (self, shed, req, timeout_ms, call, NULL, 0, err, errlen);
 }
 
 /* -------------------------------------------------------------------------
@@ -575,17 +642,12 @@ s_api_agents (shed_api_call_t *call, const api_msg_t *req, void *arg)
  * Local API: shedctl logs, shedctl provision
  */
 
+/* The API_LOGS_REP for request r from shed s's ring: at most `max` bytes
+ * of text (older lines left out, truncated set). Free *lines after use. */
 static void
-s_api_logs (shed_api_call_t *call, const api_msg_t *req, void *arg)
+s_logs_fill (shed_agents_t *self, s_shed_t *s, const api_logs_req_t *r, size_t max,
+             api_msg_t *rep, api_logline_t **lines_out)
 {
-    shed_agents_t *self = arg;
-    const api_logs_req_t *r = &req->u.api_logs_req;
-    s_shed_t *s = zhashx_lookup (self->sheds, r->shed);
-    if (!s) {
-        shed_api_reply_error (&call, API_ERR_NOT_FOUND, "no shed '%s' with an agent on node %s",
-                              r->shed, self->name);
-        return;
-    }
     /* Walk newest to oldest to honour tail and the size bound, then
      * reverse into oldest-first order. */
     size_t want = r->tail ? r->tail : s->n, take = 0, bytes = 0;
@@ -596,7 +658,7 @@ s_api_logs (shed_api_call_t *call, const api_msg_t *req, void *arg)
         if (r->stream[0] && strcmp (s->ring[i].stream, r->stream))
             continue;
         size_t len = strlen (s->ring[i].text) + 96;
-        if (bytes + len > S_LOGS_REPLY_MAX) {
+        if (bytes + len > max) {
             truncated = true;
             break;
         }
@@ -613,23 +675,26 @@ s_api_logs (shed_api_call_t *call, const api_msg_t *req, void *arg)
         x->partial = l->partial;
         s_copy (x->text, sizeof x->text, l->text);
     }
-    api_msg_t rep = { .hdr.type = API_LOGS_REP };
-    api_logs_rep_t *out = &rep.u.api_logs_rep;
+    memset (rep, 0, sizeof *rep);
+    rep->hdr.type = API_LOGS_REP;
+    api_logs_rep_t *out = &rep->u.api_logs_rep;
     s_copy (out->node, sizeof out->node, self->name);
     out->lines.n = lines ? take : 0;
     out->lines.items = lines;
     out->evicted = s->evicted;
     out->truncated = truncated;
-    shed_api_reply (&call, &rep);
-    free (lines);
+    *lines_out = lines;
     free (idx);
 }
 
-static void
-s_api_provision (shed_api_call_t *call, const api_msg_t *req, void *arg)
+/* API_PROVISION_REQ -> agent PROVISION, and start the run for a caller
+ * here (call) or a node (peer, token). 0, or -1 with a reason and an API
+ * error code. */
+static int
+s_provision_req (shed_agents_t *self, const api_provision_req_t *r, shed_api_call_t *call,
+                 const char *peer, uint64_t token, api_err_code_t *code, char *err,
+                 size_t errlen)
 {
-    shed_agents_t *self = arg;
-    const api_provision_req_t *r = &req->u.api_provision_req;
     agent_provision_t p;
     memset (&p, 0, sizeof p);
     p.run = r->run;
@@ -642,24 +707,347 @@ s_api_provision (shed_api_call_t *call, const api_msg_t *req, void *arg)
         s_copy (steps[i].cmd, sizeof steps[i].cmd, in[i].cmd);
         steps[i].timeout_ms = in[i].timeout_ms;
         if (!agent_msg_name_ok (steps[i].name)) {
-            shed_api_reply_error (&call, API_ERR_INVALID, "step name '%s' is not valid "
-                                  "(letters, digits, - and _)", in[i].name);
+            *code = API_ERR_INVALID;
+            snprintf (err, errlen, "step name '%s' is not valid (letters, digits, - and _)",
+                      in[i].name);
             free (steps);
-            return;
+            return -1;
         }
     }
     p.steps.n = steps ? r->steps.n : 0;
     p.steps.items = steps;
-    char err[256];
     uint64_t timeout = r->timeout_ms;
     if (timeout > INT32_MAX)
         timeout = INT32_MAX;
-    if (shed_agents_provision (self, r->shed, &p, (int) timeout, call, err, sizeof err) != 0)
-        shed_api_reply_error (&call, zhashx_lookup (self->sheds, r->shed) ? API_ERR_UNAVAILABLE
-                                                                           : API_ERR_NOT_FOUND,
-                              "%s", err);
-    /* else: the call now belongs to the run, answered at PROVISION_DONE */
+    int rc = s_provision (self, r->shed, &p, (int) timeout, call, peer, token, err, errlen);
+    if (rc != 0)
+        *code = zhashx_lookup (self->sheds, r->shed) ? API_ERR_UNAVAILABLE : API_ERR_NOT_FOUND;
     free (steps);
+    return rc;
+}
+
+/* -------------------------------------------------------------------------
+ * Sheds of other nodes: the API call is held here and the request goes to
+ * the shed's node over the node RPC (agents.logs, agents.provision); that
+ * node's answer (an api_proto message) answers the call as it is.
+ *
+ * The owner comes from the replicated shed records (shed_sched_owner). A
+ * shed without a record (attached by hand, `shedctl agents attach`) is
+ * looked for on every alive node: logs ask them all and take the first
+ * history; provisioning first asks for one log line (agents.logs, tail 1)
+ * and sends the run only to the first node that has the shed, so a run
+ * never starts twice.
+ */
+
+typedef enum { F_LOGS, F_PROVISION } s_fwd_kind_t;
+
+typedef struct {
+    shed_agents_t *self;
+    shed_api_call_t *call;          /* answered exactly once */
+    s_fwd_kind_t kind;
+    char shed[AGENT_NAME_MAX + 1];
+    uint8_t *body;                  /* the API request, encoded */
+    size_t len;
+    int timeout_ms;                 /* of the request that does the work */
+    size_t refs;                    /* RPC calls still to come back */
+    bool done;                      /* call answered, or handed to a final leg */
+    char why[320];                  /* a node that failed to answer, for the error */
+} s_fwd_t;
+
+typedef struct {
+    s_fwd_t *f;
+    char peer[REC_NAME_MAX + 1];
+    bool final;                     /* its answer answers the call */
+} s_leg_t;
+
+static void s_on_leg (int status, const char *error, const uint8_t *body, size_t len, void *arg);
+
+static int
+s_fwd_send (s_fwd_t *f, const char *peer, const char *method, const uint8_t *body, size_t len,
+            int timeout_ms, bool final)
+{
+    if (!f->self->sched)
+        return -1;
+    s_leg_t *leg = calloc (1, sizeof *leg);
+    if (!leg)
+        return -1;
+    leg->f = f;
+    leg->final = final;
+    s_copy (leg->peer, sizeof leg->peer, peer);
+    if (shed_sched_rpc_call (f->self->sched, peer, method, body, len, timeout_ms, s_on_leg,
+                             leg) != 0) {
+        free (leg);
+        return -1;
+    }
+    f->refs++;
+    return 0;
+}
+
+static void
+s_fwd_free (s_fwd_t *f)
+{
+    if (f->call)
+        shed_api_reply_error (&f->call, API_ERR_INTERNAL, "request for shed '%s' lost", f->shed);
+    free (f->body);
+    free (f);
+}
+
+static void
+s_on_leg (int status, const char *error, const uint8_t *body, size_t len, void *arg)
+{
+    s_leg_t *leg = arg;
+    s_fwd_t *f = leg->f;
+    api_msg_t m;
+    bool decoded = status == RPC_OK && body
+                   && wire_decode (&api_proto, body, len, &m, NULL) == WIRE_OK;
+    const char *what = status != RPC_OK ? (error && *error ? error : "no answer")
+                                        : "bad answer";
+    if (leg->final || (f->kind == F_LOGS && !f->done && decoded
+                       && m.hdr.type == API_LOGS_REP)) {
+        if (decoded)
+            shed_api_reply (&f->call, &m);
+        else
+            shed_api_reply_error (&f->call, API_ERR_UNAVAILABLE,
+                                  "shed '%s' is on node %s, which did not answer: %s", f->shed,
+                                  leg->peer, what);
+        f->done = true;
+    }
+    else
+    if (!f->done && decoded && m.hdr.type == API_LOGS_REP) {
+        /* Provisioning: the shed is there; the run goes there alone. */
+        f->done = true;
+        if (s_fwd_send (f, leg->peer, "agents.provision", f->body, f->len, f->timeout_ms, true))
+            shed_api_reply_error (&f->call, API_ERR_UNAVAILABLE,
+                                  "cannot send the run to node %s", leg->peer);
+    }
+    else
+    if (!f->done && !decoded)
+        snprintf (f->why, sizeof f->why, "node %.63s did not answer: %.200s", leg->peer, what);
+    else
+    if (!f->done && m.hdr.type == API_ERROR && m.u.api_error.code != API_ERR_NOT_FOUND)
+        snprintf (f->why, sizeof f->why, "node %.63s: %.200s", leg->peer, m.u.api_error.message);
+    if (decoded)
+        wire_msg_free (&api_proto, &m);
+    free (leg);
+    if (--f->refs > 0)
+        return;
+    if (!f->done) {
+        if (f->why[0])
+            shed_api_reply_error (&f->call, API_ERR_UNAVAILABLE,
+                                  "no node answered with shed '%s' (%s)", f->shed, f->why);
+        else
+            shed_api_reply_error (&f->call, API_ERR_NOT_FOUND,
+                                  "no node has an agent for shed '%s'", f->shed);
+    }
+    s_fwd_free (f);
+}
+
+/* The shed is not here: send the request on. Takes the call. */
+static void
+s_fwd_start (shed_agents_t *self, shed_api_call_t *call, const api_msg_t *req, s_fwd_kind_t kind,
+           const char *shed, int timeout_ms)
+{
+    const char *method = kind == F_LOGS ? "agents.logs" : "agents.provision";
+    s_fwd_t *f = calloc (1, sizeof *f);
+    if (!f) {
+        shed_api_reply_error (&call, API_ERR_INTERNAL, "out of memory");
+        return;
+    }
+    f->self = self;
+    f->call = call;
+    f->kind = kind;
+    f->timeout_ms = timeout_ms;
+    s_copy (f->shed, sizeof f->shed, shed);
+    if (wire_encode (&api_proto, req, &f->body, &f->len) != WIRE_OK || f->len > RPC_BODY_MAX) {
+        shed_api_reply_error (&f->call, API_ERR_INVALID, "request too large to send to a node");
+        s_fwd_free (f);
+        return;
+    }
+    char owner[REC_NAME_MAX + 1];
+    if (shed_sched_owner (self->sched, shed, owner, sizeof owner) == 0) {
+        if (!strcmp (owner, self->name))
+            shed_api_reply_error (&f->call, API_ERR_NOT_FOUND,
+                                  "shed '%s' runs on this node (%s) but has no agent listener",
+                                  shed, self->name);
+        else
+        if (s_fwd_send (f, owner, method, f->body, f->len, timeout_ms, true) == 0) {
+            f->done = true;
+            return;                 /* answered by the leg */
+        }
+        else
+            shed_api_reply_error (&f->call, API_ERR_UNAVAILABLE,
+                                  "cannot send the request to node %s", owner);
+        s_fwd_free (f);
+        return;
+    }
+    /* No record: ask every alive node. */
+    uint8_t *probe = NULL;
+    size_t probe_len = 0;
+    if (kind == F_PROVISION) {
+        api_msg_t q = { .hdr.type = API_LOGS_REQ };
+        s_copy (q.u.api_logs_req.shed, sizeof q.u.api_logs_req.shed, shed);
+        q.u.api_logs_req.tail = 1;
+        if (wire_encode (&api_proto, &q, &probe, &probe_len) != WIRE_OK) {
+            shed_api_reply_error (&f->call, API_ERR_INTERNAL, "cannot encode a request");
+            s_fwd_free (f);
+            return;
+        }
+    }
+    char (*peers)[REC_NAME_MAX + 1] = calloc (S_PEERS_MAX, sizeof *peers);
+    size_t n = peers ? shed_sched_peers (self->sched, peers, S_PEERS_MAX) : 0;
+    for (size_t i = 0; i < n; i++)
+        if (kind == F_LOGS)
+            s_fwd_send (f, peers[i], method, f->body, f->len, timeout_ms, false);
+        else
+            s_fwd_send (f, peers[i], "agents.logs", probe, probe_len, S_LOGS_RPC_TIMEOUT, false);
+    free (probe);
+    free (peers);
+    if (f->refs == 0) {
+        shed_api_reply_error (&f->call, API_ERR_NOT_FOUND,
+                              "no shed '%s' with an agent on node %s, and no other node to ask",
+                              shed, self->name);
+        s_fwd_free (f);
+    }
+}
+
+/* -------------------------------------------------------------------------
+ * Node RPC: agents.logs, agents.provision (served for other nodes)
+ */
+
+static void
+s_rpc_logs (shed_sched_t *sched, const char *peer, uint64_t token, const uint8_t *body,
+            size_t len, void *arg)
+{
+    (void) peer;
+    shed_agents_t *self = arg;
+    api_msg_t req;
+    if (wire_decode (&api_proto, body, len, &req, NULL) != WIRE_OK) {
+        shed_sched_rpc_reply (sched, token, SHED_SCHED_RPC_FAILED, "malformed agents.logs",
+                              NULL, 0);
+        return;
+    }
+    if (req.hdr.type != API_LOGS_REQ)
+        shed_sched_rpc_reply (sched, token, SHED_SCHED_RPC_FAILED, "agents.logs wants a LOGS "
+                              "request", NULL, 0);
+    else {
+        const api_logs_req_t *r = &req.u.api_logs_req;
+        s_shed_t *s = zhashx_lookup (self->sheds, r->shed);
+        if (!s)
+            s_rpc_error (self, token, API_ERR_NOT_FOUND, "no shed '%s' with an agent on node %s",
+                         r->shed, self->name);
+        else {
+            api_msg_t rep;
+            api_logline_t *lines = NULL;
+            s_logs_fill (self, s, r, S_LOGS_RPC_MAX, &rep, &lines);
+            s_rpc_answer (self, token, &rep);
+            free (lines);
+        }
+    }
+    wire_msg_free (&api_proto, &req);
+}
+
+static void
+s_rpc_provision (shed_sched_t *sched, const char *peer, uint64_t token, const uint8_t *body,
+                 size_t len, void *arg)
+{
+    shed_agents_t *self = arg;
+    api_msg_t req;
+    if (wire_decode (&api_proto, body, len, &req, NULL) != WIRE_OK) {
+        shed_sched_rpc_reply (sched, token, SHED_SCHED_RPC_FAILED, "malformed agents.provision",
+                              NULL, 0);
+        return;
+    }
+    if (req.hdr.type != API_PROVISION_REQ)
+        shed_sched_rpc_reply (sched, token, SHED_SCHED_RPC_FAILED, "agents.provision wants a "
+                              "PROVISION request", NULL, 0);
+    else {
+        const api_provision_req_t *r = &req.u.api_provision_req;
+        s_run_t *run = r->run ? s_run_find (self, r->shed, r->run, NULL) : NULL;
+        if (run && run->ntokens && !strcmp (run->peer, peer)) {
+            /* The RPC layer sent it again (a re-dial): the run already
+             * goes on; answer this request with it too. */
+            if (run->ntokens < S_RUN_TOKENS)
+                run->tokens[run->ntokens++] = token;
+            else
+                s_rpc_error (self, token, API_ERR_INVALID, "run %llu is already in progress",
+                             (unsigned long long) r->run);
+        }
+        else {
+            char err[256];
+            api_err_code_t code = API_ERR_INTERNAL;
+            if (s_provision_req (self, r, NULL, peer, token, &code, err, sizeof err) != 0)
+                s_rpc_error (self, token, code, "%s", err);
+            /* else: answered when the run ends */
+        }
+    }
+    wire_msg_free (&api_proto, &req);
+}
+
+int
+shed_agents_route (shed_agents_t *self, shed_sched_t *sched)
+{
+    assert (self);
+    if (!sched) {
+        /* The scheduler goes first: answer the nodes waiting on runs here
+         * while it can still send. */
+        for (s_run_t *r = zlistx_first (self->runs); r; r = zlistx_next (self->runs)) {
+            for (size_t i = 0; i < r->ntokens; i++)
+                s_rpc_error (self, r->tokens[i], API_ERR_UNAVAILABLE,
+                             "node %s is stopping", self->name);
+            r->ntokens = 0;
+        }
+        self->sched = NULL;
+        return 0;
+    }
+    if (shed_sched_rpc_on (sched, "agents.logs", s_rpc_logs, self) != 0
+        || shed_sched_rpc_on (sched, "agents.provision", s_rpc_provision, self) != 0)
+        return -1;
+    self->sched = sched;
+    return 0;
+}
+
+/* -------------------------------------------------------------------------
+ * Local API: shedctl logs, shedctl provision
+ */
+
+static void
+s_api_logs (shed_api_call_t *call, const api_msg_t *req, void *arg)
+{
+    shed_agents_t *self = arg;
+    const api_logs_req_t *r = &req->u.api_logs_req;
+    s_shed_t *s = zhashx_lookup (self->sheds, r->shed);
+    if (!s && self->sched) {
+        s_fwd_start (self, call, req, F_LOGS, r->shed, S_LOGS_RPC_TIMEOUT);
+        return;
+    }
+    if (!s) {
+        shed_api_reply_error (&call, API_ERR_NOT_FOUND, "no shed '%s' with an agent on node %s",
+                              r->shed, self->name);
+        return;
+    }
+    api_msg_t rep;
+    api_logline_t *lines = NULL;
+    s_logs_fill (self, s, r, S_LOGS_REPLY_MAX, &rep, &lines);
+    shed_api_reply (&call, &rep);
+    free (lines);
+}
+
+static void
+s_api_provision (shed_api_call_t *call, const api_msg_t *req, void *arg)
+{
+    shed_agents_t *self = arg;
+    const api_provision_req_t *r = &req->u.api_provision_req;
+    if (!zhashx_lookup (self->sheds, r->shed) && self->sched) {
+        uint64_t timeout = (r->timeout_ms ? r->timeout_ms : S_RUN_TIMEOUT_MS) + S_PROV_RPC_SLACK;
+        s_fwd_start (self, call, req, F_PROVISION, r->shed,
+                   timeout > INT32_MAX ? INT32_MAX : (int) timeout);
+        return;
+    }
+    char err[256];
+    api_err_code_t code = API_ERR_INTERNAL;
+    if (s_provision_req (self, r, call, NULL, 0, &code, err, sizeof err) != 0)
+        shed_api_reply_error (&call, code, "%s", err);
+    /* else: the call now belongs to the run, answered at PROVISION_DONE */
 }
 
 /* -------------------------------------------------------------------------

@@ -27,6 +27,7 @@
  * shed are kept in a ring for API_LOGS_REQ (`shedctl logs`); older ones
  * are counted as evicted. Provisioning: shed_agents_provision and
  * API_PROVISION_REQ (`shedctl provision`), answered when the run ends.
+ * Both work from any node: shed_agents_route sends them to the shed's node.
  * Agent limits and the metrics interval come from `agents.*` (config.h).
  */
 #ifndef SHED_NODE_AGENTS_H
@@ -41,6 +42,7 @@
 #include <czmq.h>
 
 typedef struct _shed_agents_t shed_agents_t;
+typedef struct _shed_sched_t shed_sched_t;     /* node/node_sched.h */
 
 /* Start the agent host. `events` must outlive it; `catalog` may be NULL
  * (agent services are then only published). NULL with a reason on failure. */
@@ -62,7 +64,7 @@ int shed_agents_add (shed_agents_t *self, const char *shed, const char *socket_p
 int shed_agents_remove (shed_agents_t *self, const char *shed);
 
 /* Send a provisioning run to a shed's agent (the entry point for the API
- * and, later, for requests routed from other nodes). req->run 0: a run id
+ * and for requests routed from other nodes). req->run 0: a run id
  * is chosen and written back. Progress is on the bus as usual
  * (provision.<node>.<shed>, proc.<node>.<shed> step_done); when the run
  * ends (PROVISION_DONE, the agent disconnecting, the shed removed, or
@@ -72,5 +74,16 @@ int shed_agents_remove (shed_agents_t *self, const char *shed);
  * the caller's). */
 int shed_agents_provision (shed_agents_t *self, const char *shed, agent_provision_t *req,
                            int timeout_ms, shed_api_call_t *call, char *err, size_t errlen);
+
+/* Serve and route across nodes over the scheduler's node RPC: registers
+ * "agents.logs" and "agents.provision" (the body is the API request,
+ * api_proto; the answer's body is the API reply or API_ERROR), and from
+ * then on API_LOGS_REQ / API_PROVISION_REQ for a shed that is not on this
+ * node go to the shed's node (shed_sched_owner; without a record, every
+ * alive node is asked, see node_agents.c) and the call is answered with
+ * that node's reply. sched NULL detaches (call it before destroying the
+ * scheduler): nodes waiting on runs here are told the node is stopping.
+ * Returns 0, or -1 if the methods are taken. */
+int shed_agents_route (shed_agents_t *self, shed_sched_t *sched);
 
 #endif

@@ -65,14 +65,22 @@ typedef struct {
 } s_job_t;
 
 /* What an outstanding RPC is for. */
-typedef enum { P_JOB, P_CALL, P_FIRE } s_ptype_t;
+typedef enum { P_JOB, P_CALL, P_FIRE, P_EXT } s_ptype_t;
 typedef struct {
     s_ptype_t type;
     char rid [65];                  /* P_JOB */
     shed_api_call_t *call;          /* P_CALL: answered from the result */
+    shed_sched_rpc_cb *cb;          /* P_EXT: another component's call */
+    void *cb_arg;
     int64_t t0;
     char peer [REC_NAME_MAX + 1];
 } s_pending_t;
+
+/* A method another component serves (shed_sched_rpc_on). */
+typedef struct {
+    shed_sched_rpc_fn *fn;
+    void *arg;
+} s_method_t;
 
 typedef struct {
     char name [REC_NAME_MAX + 1];
@@ -110,6 +118,7 @@ struct _shed_sched_t {
     zhashx_t *lost;                 /* "origin/name" -> zchunk_t: sheds of removed origins */
     zhashx_t *gone;                 /* "origin/name" -> zchunk_t: deleted while not alive */
     zhashx_t *dup_warned;           /* names we warned about as duplicates */
+    zhashx_t *methods;              /* method -> s_method_t: other components' */
     uint64_t counter;
 };
 
@@ -1350,6 +1359,91 @@ s_on_result (shed_sched_t *self, s_pending_t *p, int status, const char *error,
         wire_msg_free (&nsched_proto, &rep);
 }
 
+/* ---- RPC for other components ------------------------------------------------ */
+
+static const char *s_builtin [] = { "reserve", "release", "claim", "op" };
+
+static bool
+s_builtin_method (const char *method)
+{
+    for (size_t i = 0; i < sizeof s_builtin / sizeof s_builtin [0]; i++)
+        if (streq (method, s_builtin [i]))
+            return true;
+    return false;
+}
+
+int
+shed_sched_rpc_on (shed_sched_t *self, const char *method, shed_sched_rpc_fn *fn, void *arg)
+{
+    assert (self);
+    if (!method || !*method || strlen (method) > RPC_METHOD_MAX || !fn
+    ||  s_builtin_method (method) || zhashx_lookup (self->methods, method))
+        return -1;
+    s_method_t *m = (s_method_t *) zmalloc (sizeof (s_method_t));
+    assert (m);
+    m->fn = fn;
+    m->arg = arg;
+    zhashx_insert (self->methods, method, m);
+    return 0;
+}
+
+void
+shed_sched_rpc_reply (shed_sched_t *self, uint64_t token, int status, const char *error,
+                      const uint8_t *body, size_t len)
+{
+    assert (self);
+    rpc_reply (self->rpc, token, status, error, body, len);
+}
+
+int
+shed_sched_rpc_call (shed_sched_t *self, const char *peer, const char *method,
+                     const uint8_t *body, size_t len, int timeout_ms, shed_sched_rpc_cb *cb,
+                     void *arg)
+{
+    assert (self);
+    if (!self->pending || !self->rpc                /* shutting down */
+    ||  !peer || !*peer || streq (peer, self->name) || !method || !*method
+    ||  strlen (method) > RPC_METHOD_MAX || len > RPC_BODY_MAX || !cb)
+        return -1;
+    s_pending_t *p = (s_pending_t *) zmalloc (sizeof (s_pending_t));
+    assert (p);
+    p->type = P_EXT;
+    p->cb = cb;
+    p->cb_arg = arg;
+    p->t0 = zclock_mono ();
+    snprintf (p->peer, sizeof p->peer, "%s", peer);
+    uint64_t id = rpc_request (self->rpc, peer, method, body, len, timeout_ms);
+    char key [24];
+    snprintf (key, sizeof key, "%" PRIu64, id);
+    zhashx_update (self->pending, key, p);
+    return 0;
+}
+
+int
+shed_sched_owner (shed_sched_t *self, const char *name, char node[], size_t size)
+{
+    assert (self);
+    s_sheds_t v;
+    s_sheds_load (self, &v, false);
+    const s_shed_t *w = name ? s_sheds_winner (&v, name) : NULL;
+    if (w)
+        snprintf (node, size, "%s", w->origin);
+    s_sheds_free (&v);
+    return w ? 0 : -1;
+}
+
+size_t
+shed_sched_peers (shed_sched_t *self, char names[][REC_NAME_MAX + 1], size_t max)
+{
+    assert (self);
+    size_t n = 0;
+    for (s_member_t *m = (s_member_t *) zhashx_first (self->members); m && n < max;
+         m = (s_member_t *) zhashx_next (self->members))
+        if (m->alive)
+            snprintf (names [n++], REC_NAME_MAX + 1, "%s", m->name);
+    return n;
+}
+
 /* ---- RPC events ------------------------------------------------------------- */
 
 static int
@@ -1361,6 +1455,18 @@ s_on_rpc (zloop_t *loop, zsock_t *sock, void *arg)
     rpc_event_t ev;
     if (rpc_recv (self->rpc, &ev) != 0)
         return 0;
+    s_method_t *ext = ev.type == RPC_EV_REQUEST
+                    ? (s_method_t *) zhashx_lookup (self->methods, ev.method) : NULL;
+    if (ext)
+        ext->fn (self, ev.peer, ev.id, ev.body, ev.len, ext->arg);
+    else
+    if (ev.type == RPC_EV_REQUEST && !s_builtin_method (ev.method)) {
+        char why [RPC_ERROR_MAX + 1];
+        s_fmt (why, sizeof why, "unknown method '%s' on node %s", ev.method, self->name);
+        log_warn (S_COMP, "rpc for an unknown method|peer=%s method=%s", ev.peer, ev.method);
+        rpc_reply (self->rpc, ev.id, SHED_SCHED_RPC_UNKNOWN, why, NULL, 0);
+    }
+    else
     if (ev.type == RPC_EV_REQUEST) {
         nsched_msg_t req;
         uint8_t *rep = NULL;
@@ -1382,7 +1488,10 @@ s_on_rpc (zloop_t *loop, zsock_t *sock, void *arg)
         s_pending_t *p = (s_pending_t *) zhashx_lookup (self->pending, key);
         if (p) {
             zhashx_delete (self->pending, key);
-            s_on_result (self, p, ev.status, ev.error, ev.body, ev.len);
+            if (p->type == P_EXT)
+                p->cb (ev.status, ev.error, ev.body, ev.len, p->cb_arg);
+            else
+                s_on_result (self, p, ev.status, ev.error, ev.body, ev.len);
             free (p);
         }
     }
@@ -1964,6 +2073,8 @@ shed_sched_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_t
     zhashx_set_destructor (self->gone, s_chunk_free_fn);
     self->dup_warned = zhashx_new ();
     zhashx_set_destructor (self->dup_warned, s_free_fn);
+    self->methods = zhashx_new ();
+    zhashx_set_destructor (self->methods, s_free_fn);
 
     char bind [128];
     snprintf (bind, sizeof bind, "tcp://%s:%u", cfg->bind_addr,
@@ -2019,13 +2130,26 @@ shed_sched_destroy (shed_sched_t **self_p)
         zloop_timer_end (self->loop, self->timer);
     /* Held API calls get an answer before the sockets go. */
     zhashx_destroy (&self->jobs);
-    for (s_pending_t *p = (s_pending_t *) zhashx_first (self->pending); p;
-         p = (s_pending_t *) zhashx_next (self->pending)) {
+    /* Other components' calls are told too (taken out first: a callback
+     * may call us). */
+    zlistx_t *ext = zlistx_new ();
+    for (s_pending_t *p = (s_pending_t *) (self->pending ? zhashx_first (self->pending) : NULL);
+         p; p = (s_pending_t *) zhashx_next (self->pending)) {
         if (p->type == P_CALL && p->call)
             shed_api_reply_error (&p->call, API_ERR_UNAVAILABLE, "node shutting down");
-        free (p);
+        if (p->type == P_EXT)
+            zlistx_add_end (ext, p);
+        else
+            free (p);
     }
     zhashx_destroy (&self->pending);
+    for (s_pending_t *p = (s_pending_t *) zlistx_first (ext); p;
+         p = (s_pending_t *) zlistx_next (ext)) {
+        p->cb (RPC_ERR_NO_PEER, "node shutting down", NULL, 0, p->cb_arg);
+        free (p);
+    }
+    zlistx_destroy (&ext);
+    zhashx_destroy (&self->methods);
     rpc_destroy (&self->rpc);
     driver_destroy (&self->driver);
     sched_admit_destroy (&self->admit);

@@ -20,6 +20,9 @@
  * API_SHED_LIST_REQ, API_SHED_SHOW_REQ, API_SHED_OP_REQ (start, stop,
  * delete), API_NODE_DRAIN_REQ.
  *
+ * Node RPC for other components: shed_sched_rpc_on / _reply / _call
+ * (below); the shed agents serve "agents.logs" and "agents.provision".
+ *
  * Hooks: the overlay gives a shed its address and the agent host listens
  * on its agent socket. Both are optional (NULL function: no address, no
  * agent) so the scheduler works without them.
@@ -64,6 +67,56 @@ shed_sched_t *shed_sched_new (const shed_config_t *cfg, const shed_identity_t *i
                               zloop_t *loop, shed_api_server_t *api,
                               const shed_sched_hooks_t *hooks, char *err, size_t errlen);
 void shed_sched_destroy (shed_sched_t **self_p);
+
+/* ---- node RPC for other components ----------------------------------------
+ *
+ * The scheduler owns the node's one RPC actor (cluster/rpc.h). Another
+ * component serves a method of its own with shed_sched_rpc_on and calls a
+ * peer's with shed_sched_rpc_call; everything runs on the daemon's loop.
+ * The scheduler's own methods ("reserve", "release", "claim", "op") cannot
+ * be taken; a request for a method nobody serves is answered with status
+ * SHED_SCHED_RPC_UNKNOWN and an error line naming it. */
+
+#define SHED_SCHED_RPC_FAILED  1    /* the handler's own failure (error line) */
+#define SHED_SCHED_RPC_UNKNOWN 2    /* no handler for the method on that node */
+
+/* A request for a registered method: `peer` asked (the name membership
+ * gave its key); answer exactly once, now or later, with
+ * shed_sched_rpc_reply (token). `body` is valid only during the call. */
+typedef void (shed_sched_rpc_fn) (shed_sched_t *self, const char *peer, uint64_t token,
+                                  const uint8_t *body, size_t len, void *arg);
+/* The answer to shed_sched_rpc_call: status RPC_OK with the peer's body,
+ * a positive status with the peer's error line, or RPC_ERR_TIMEOUT /
+ * RPC_ERR_NO_PEER (also when this node shuts down first). `body` is valid
+ * only during the call. Called exactly once, never from inside
+ * shed_sched_rpc_call. */
+typedef void (shed_sched_rpc_cb) (int status, const char *error, const uint8_t *body,
+                                  size_t len, void *arg);
+
+/* Serve `method` (at most RPC_METHOD_MAX bytes) with fn. 0, or -1 if the
+ * method is the scheduler's own or already taken. */
+int shed_sched_rpc_on (shed_sched_t *self, const char *method, shed_sched_rpc_fn *fn,
+                       void *arg);
+/* Answer a request handed to a shed_sched_rpc_fn. */
+void shed_sched_rpc_reply (shed_sched_t *self, uint64_t token, int status, const char *error,
+                           const uint8_t *body, size_t len);
+/* Ask `peer` (another node, by member name; not this node) to run
+ * `method`; body at most RPC_BODY_MAX bytes. timeout_ms <= 0 =
+ * RPC_TIMEOUT_DEFAULT. Returns 0 (cb will be called), or -1 (bad
+ * arguments: cb will not be called). */
+int shed_sched_rpc_call (shed_sched_t *self, const char *peer, const char *method,
+                         const uint8_t *body, size_t len, int timeout_ms,
+                         shed_sched_rpc_cb *cb, void *arg);
+
+/* The node that runs shed `name`, from the replicated shed records (the
+ * node that keeps the name when there are duplicates; lost sheds of
+ * removed nodes are not counted). 0 with the node's name in `node`, or -1
+ * when no live record names it. */
+int shed_sched_owner (shed_sched_t *self, const char *name, char node[], size_t size);
+
+/* The alive members other than this node (at most max names copied).
+ * Returns the count. */
+size_t shed_sched_peers (shed_sched_t *self, char names[][REC_NAME_MAX + 1], size_t max);
 
 /* ---- node-to-node messages (bodies of rpc requests), defined once ------- */
 
