@@ -484,6 +484,17 @@ s_reply_rc (self_t *self, int rc)
     zsock_send (self->pipe, "is", rc, rc ? state_strerror (rc) : "");
 }
 
+/* A local write is on disk before its caller hears it succeeded: the
+ * caller acts on it at once (a shed record written, then the shed started),
+ * and a node killed right after must find the record when it restarts. The
+ * periodic flush alone left up to one interval of such writes behind. */
+static void
+s_flush_local (self_t *self, int rc)
+{
+    if (rc == 0 && state_flush (self->store) != 0)
+        log_error (S_COMP, "cannot write local records to disk|name=%s", self->name);
+}
+
 static void
 s_recv_pipe (self_t *self)
 {
@@ -531,6 +542,7 @@ s_recv_pipe (self_t *self)
         int rc = a && b ? state_put (self->store, a, b, value ? zframe_data (value) : NULL,
                                      value ? zframe_size (value) : 0)
                         : -STATE_ERR_ARG;
+        s_flush_local (self, rc);
         s_reply_rc (self, rc);
         if (rc == 0)
             s_push_all (self);
@@ -538,6 +550,7 @@ s_recv_pipe (self_t *self)
     else
     if (streq (cmd, "DELETE")) {
         int rc = a && b ? state_delete (self->store, a, b) : -STATE_ERR_ARG;
+        s_flush_local (self, rc);
         s_reply_rc (self, rc);
         if (rc == 0)
             s_push_all (self);

@@ -35,8 +35,9 @@
  * reserved STATE_VERSION_CHUNK at a time and the reservation is on disk
  * before any version in it is used; a restarted store continues above the
  * reservation. Record changes are written by state_flush (called from
- * state_tick and state_destroy), so a crash may lose the last changes but
- * never makes a version repeat.
+ * state_tick and state_destroy; the links actor also calls it after every
+ * local write, before answering), so a crash never makes a version repeat
+ * and loses no local write that was acknowledged.
  *
  * Events: one callback for every visible change (insert, update, delete,
  * origin status), called synchronously from the mutating call.
