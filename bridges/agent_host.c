@@ -38,24 +38,32 @@
  * host's, freed on the owner's. glibc serves neither size nor pattern from
  * its per-thread caches, so freed events wait here to be made again (a
  * small process-wide stack; beyond it they are freed). */
-#define S_POOL_MAX 1024
+#define S_POOL_MAX  1024            /* process-wide */
+#define S_CACHE_MAX 64              /* per thread, moved to/from the pool in halves */
 static pthread_mutex_t s_pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static agent_event_t *s_pool[S_POOL_MAX];
 static size_t s_pool_n;
+/* Each thread keeps a few at hand, so the lock is taken once per
+ * S_CACHE_MAX / 2 events, not per event (the host makes, the owner frees). */
+static __thread agent_event_t *s_cache[S_CACHE_MAX];
+static __thread size_t s_cache_n;
 
 static agent_event_t *
 s_event_alloc (void)
 {
-    agent_event_t *ev = NULL;
-    pthread_mutex_lock (&s_pool_lock);
-    if (s_pool_n)
-        ev = s_pool[--s_pool_n];
-    pthread_mutex_unlock (&s_pool_lock);
-    return ev ? ev : malloc (sizeof *ev);
+    if (s_cache_n == 0) {
+        pthread_mutex_lock (&s_pool_lock);
+        while (s_pool_n && s_cache_n < S_CACHE_MAX / 2)
+            s_cache[s_cache_n++] = s_pool[--s_pool_n];
+        pthread_mutex_unlock (&s_pool_lock);
+    }
+    if (s_cache_n)
+        return s_cache[--s_cache_n];
+    return malloc (sizeof (agent_event_t));
 }
 
 static void
-s_event_release (agent_event_t *ev)
+s_event_release_global (agent_event_t *ev)
 {
     pthread_mutex_lock (&s_pool_lock);
     if (s_pool_n < S_POOL_MAX) {
@@ -64,6 +72,29 @@ s_event_release (agent_event_t *ev)
     }
     pthread_mutex_unlock (&s_pool_lock);
     free (ev);
+}
+
+static void
+s_event_release (agent_event_t *ev)
+{
+    if (s_cache_n == S_CACHE_MAX) {
+        pthread_mutex_lock (&s_pool_lock);
+        while (s_cache_n > S_CACHE_MAX / 2 && s_pool_n < S_POOL_MAX)
+            s_pool[s_pool_n++] = s_cache[--s_cache_n];
+        pthread_mutex_unlock (&s_pool_lock);
+        /* The pool is full: the rest of the thread's surplus goes back. */
+        while (s_cache_n > S_CACHE_MAX / 2)
+            free (s_cache[--s_cache_n]);
+    }
+    s_cache[s_cache_n++] = ev;
+}
+
+/* A thread that ends gives back what it holds. */
+static void
+s_cache_drain (void)
+{
+    while (s_cache_n)
+        s_event_release_global (s_cache[--s_cache_n]);
 }
 
 void
@@ -1021,6 +1052,7 @@ s_actor (zsock_t *pipe, void *args)
         wire_msg_free (&agent_proto, &self.spare->msg);
         free (self.spare);
     }
+    s_cache_drain ();
     zsock_destroy (&self.push);
     if (self.pub)
         free (self.pub->buf);

@@ -218,6 +218,7 @@ typedef struct {
 
     uint64_t boot;
     uint64_t seq;                   /* last per-origin sequence used */
+    int64_t now_us;                 /* time stamp shared by one publish message, 0: read it */
     uint64_t nonce_counter;
     uint64_t monitor_counter;       /* unique inproc names for peer monitors */
     size_t redials_pending;         /* peers with redial_at set */
@@ -836,7 +837,7 @@ s_publish (self_t *self, const char *topic, const char *kind, const uint8_t *pay
     event_item_t item;
     memset (&item, 0, sizeof item);
     item.seq = ++self->seq;
-    item.time_us = event_now_us ();
+    item.time_us = self->now_us ? self->now_us : event_now_us ();
     item.payload.data = (uint8_t *) (uintptr_t) payload;   /* encode only reads it */
     item.payload.len = size;
     if (b) {
@@ -1255,6 +1256,9 @@ recv_pull (self_t *self)
         }
         const uint8_t *p = (const uint8_t *) zmq_msg_data (&msg);
         const uint8_t *end = p + zmq_msg_size (&msg);
+        /* One clock read per message: its events were produced in one turn
+         * of the producer's loop, microseconds apart. */
+        self->now_us = event_now_us ();
         while (p < end) {
             size_t left = (size_t) (end - p);
             const uint8_t *tz = memchr (p, 0, left < EVENT_TOPIC_MAX + 1 ? left : EVENT_TOPIC_MAX + 1);
@@ -1279,6 +1283,7 @@ recv_pull (self_t *self)
             s_publish (self, topic, (const char *) k, l + 4, len);
             p = l + 4 + len;
         }
+        self->now_us = 0;
         zmq_msg_close (&msg);
     }
     s_batches_flush (self);
