@@ -5,9 +5,15 @@
  * way a bus reads a peer's publisher and a client reads its node. Whatever
  * decodes must re-encode under the same route and decode again to the same
  * bytes; failures must leave nothing allocated (ASan checks).
+ *
+ * The same bytes go through the in-place reader the hot paths use
+ * (event_frame_peek, event_batch_next): it must stay inside the frame, a
+ * batch it accepts must walk exactly `nitems` valid items, and where both
+ * readers accept a frame they must agree field by field.
  */
 #include "bridges/event_msg.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,13 +30,84 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
         }                                                                       \
     } while (0)
 
+/* The in-place reader; returns 0 if it accepted the frame. */
+static int
+s_peek (const uint8_t *data, size_t size, event_peek_t *pk)
+{
+    if (event_frame_peek (data, size, pk) != 0)
+        return -1;
+    const uint8_t *end = data + size;
+    S_CHECK ((const uint8_t *) pk->route >= data && (const uint8_t *) pk->route < end);
+    S_CHECK (pk->kind_len <= EVENT_KIND_MAX);
+    if (pk->kind_len)
+        S_CHECK ((const uint8_t *) pk->kind >= data && (const uint8_t *) pk->kind + pk->kind_len <= end);
+    if (pk->payload)
+        S_CHECK (pk->payload >= data && pk->payload + pk->payload_len <= end);
+    if (pk->type == EVENT_EVENT)
+        S_CHECK (pk->seq > 0 && event_node_valid (pk->origin));
+    if (pk->type != EVENT_BATCH) {
+        S_CHECK (pk->items == NULL && pk->nitems == 0);
+        return 0;
+    }
+    S_CHECK (event_node_valid (pk->origin) && !pk->has_topic);
+    S_CHECK (pk->nitems >= 1 && pk->nitems <= EVENT_BATCH_MAX);
+    S_CHECK (pk->items >= data && pk->items_end <= end && pk->items < pk->items_end);
+    const uint8_t *pos = pk->items;
+    event_item_view_t it;
+    uint32_t n = 0;
+    while (event_batch_next (pk, &pos, &it) == 0) {
+        S_CHECK (it.seq > 0);
+        S_CHECK (it.payload_len <= EVENT_BATCH_ITEM_MAX);
+        if (it.payload_len)
+            S_CHECK (it.payload >= data && it.payload + it.payload_len <= end);
+        n++;
+    }
+    S_CHECK (n == pk->nitems && pos == pk->items_end);
+    return 0;
+}
+
+/* Both readers accepted the frame: the same envelope, item by item. */
+static void
+s_agree (const event_peek_t *pk, const event_msg_t *m)
+{
+    if (m->hdr.type != pk->type)
+        return;                     /* e.g. a control route: peek reads only the body */
+    if (m->hdr.type == EVENT_EVENT) {
+        const event_event_t *e = &m->u.event_event;
+        S_CHECK (strcmp (e->origin, pk->origin) == 0);
+        S_CHECK (e->boot == pk->boot && e->seq == pk->seq && e->tseq == pk->tseq);
+        S_CHECK (e->payload.len == pk->payload_len);
+        if (e->payload.len)
+            S_CHECK (memcmp (e->payload.data, pk->payload, e->payload.len) == 0);
+    }
+    if (m->hdr.type == EVENT_BATCH) {
+        const event_batch_t *b = &m->u.event_batch;
+        S_CHECK (strcmp (b->origin, pk->origin) == 0 && b->boot == pk->boot);
+        S_CHECK (b->items.n == pk->nitems);
+        const uint8_t *pos = pk->items;
+        event_item_view_t it;
+        for (size_t i = 0; i < b->items.n; i++) {
+            S_CHECK (event_batch_next (pk, &pos, &it) == 0);
+            const event_item_t *x = &b->items.items [i];
+            S_CHECK (x->seq == it.seq && x->tseq == it.tseq && x->time_us == it.time_us);
+            S_CHECK (x->payload.len == it.payload_len);
+            if (it.payload_len)
+                S_CHECK (memcmp (x->payload.data, it.payload, it.payload_len) == 0);
+        }
+    }
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
+    event_peek_t pk;
+    bool peeked = s_peek (data, size, &pk) == 0;
     event_msg_t m;
     const char *route = NULL;
     if (event_frame_decode (data, size, &route, &m) != 0)
         return 0;
+    if (peeked)
+        s_agree (&pk, &m);
     S_CHECK (route != NULL && route [0] != 0);
     char r [EVENT_TOPIC_MAX + 1];
     snprintf (r, sizeof r, "%s", route);
@@ -38,6 +115,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         S_CHECK (event_topic_valid (m.u.event_event.topic));
         S_CHECK (strcmp (m.u.event_event.topic, r) == 0);
         S_CHECK (m.u.event_event.seq > 0);
+    }
+    if (m.hdr.type == EVENT_BATCH) {
+        /* Live events only, under their topic. */
+        S_CHECK (event_topic_valid (r));
+        S_CHECK (m.u.event_batch.items.n >= 1 && m.u.event_batch.items.n <= EVENT_BATCH_MAX);
+        for (size_t i = 0; i < m.u.event_batch.items.n; i++)
+            S_CHECK (m.u.event_batch.items.items [i].seq > 0);
     }
     /* The encoder writes every field, absent optional ones included, so
      * a re-encoding may be larger than a sparse input. */
