@@ -19,6 +19,8 @@ PACKAGES=(
     iputils-ping                          # overlay and driver tests ping across namespaces
     iproute2 nftables                     # namespaces, veths, bridges, fault injection
     iperf3                                # overlay benchmarks
+    fastd                                 # benchmarks only: bench/overlay.sh's reference tunnel (run by hand, no service)
+    tcpdump                               # integration/test_network.sh: no plaintext on the underlay capture
     dnsmasq-base                          # DNS benchmark reference (binary only, no service)
     serf                                  # benchmarks only: HashiCorp Serf, bench/membership.sh reference
                                           # (the package enables serf.service; under systemd: systemctl disable --now serf)
