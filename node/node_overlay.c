@@ -711,7 +711,10 @@ s_api_network (shed_api_call_t *call, const api_msg_t *req, void *arg)
             snprintf (b->addr, sizeof b->addr, "%s", n->raddr);
             b->port = n->rport;
             snprintf (b->mode, sizeof b->mode, "%s", n->mode);
-            snprintf (b->status, sizeof b->status, "%s", n->status);
+            /* Membership knows of a failure before the record's origin
+             * status changes (that waits for the state layer): say so. */
+            snprintf (b->status, sizeof b->status, "%s",
+                      n->member && !n->alive ? "unreachable" : n->status);
         }
     }
     r->blocks.n = nb;
