@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,9 +239,19 @@ typedef struct {
 /* Events on their way to the bus, sent as one message per loop turn:
  * records `topic NUL kind NUL len:u32be payload` (bus.h). */
 #define S_PUB_MAX   256             /* BUS_PUBLISH_MANY */
-#define S_PUB_BYTES (256u << 10)    /* flush earlier when this much is gathered */
+#define S_PUB_BYTES (64u << 10)     /* flush earlier when this much is gathered */
+#define S_PUB_BUFS  8               /* buffers in flight to the bus, handed over without a
+                                       copy; the bus gives each back when it is done */
 typedef struct {
-    uint8_t *buf;                   /* S_PUB_BYTES + one record at most */
+    uint8_t *data;                  /* S_PUB_BYTES */
+    atomic_bool busy;               /* with the bus (cleared on the bus's thread) */
+} s_pubbuf_t;
+
+typedef struct {
+    s_pubbuf_t bufs[S_PUB_BUFS];
+    s_pubbuf_t *slot;               /* where buf comes from; NULL: malloc'd */
+    uint8_t *buf;                   /* being filled, cap bytes */
+    size_t cap;
     size_t used;
     char sheds[S_PUB_MAX][AGENT_NAME_MAX + 1];  /* whose, to count a drop */
     size_t n;
@@ -403,14 +414,51 @@ static s_shed_t *s_shed_find (s_self_t *self, const char *name);
 
 /* Send what is gathered for the bus: one message, never waiting. A full
  * queue drops the lot (counted per shed; consumers see tseq gaps). */
+/* ZeroMQ's free function: the bus is done with a buffer. */
+static void
+s_pubbuf_free (void *data, void *hint)
+{
+    if (hint)
+        atomic_store_explicit (&((s_pubbuf_t *) hint)->busy, false, memory_order_release);
+    else
+        free (data);
+}
+
+/* A buffer to fill, of at least `need` bytes: a free one of the ring, else
+ * (the bus holds them all, or a record is bigger) one of its own. */
+static bool
+s_pub_take (s_pub_t *p, size_t need)
+{
+    p->used = 0;
+    p->slot = NULL;
+    if (need <= S_PUB_BYTES)
+        for (size_t i = 0; i < S_PUB_BUFS; i++)
+            if (!atomic_load_explicit (&p->bufs[i].busy, memory_order_acquire)) {
+                p->slot = &p->bufs[i];
+                p->buf = p->slot->data;
+                p->cap = S_PUB_BYTES;
+                return true;
+            }
+    p->cap = need > S_PUB_BYTES ? need : S_PUB_BYTES;
+    p->buf = malloc (p->cap);
+    return p->buf != NULL;
+}
+
 static void
 s_pub_flush (s_self_t *self)
 {
     s_pub_t *p = self->pub;
     if (!p || p->n == 0)
         return;
-    bool ok = zmq_send (zsock_resolve (self->push), p->buf, p->used, ZMQ_DONTWAIT)
-              == (int) p->used;
+    /* Handed over, not copied: ZeroMQ calls s_pubbuf_free when the bus
+     * has read it (or at once if the send fails). */
+    zmq_msg_t msg;
+    if (p->slot)
+        atomic_store_explicit (&p->slot->busy, true, memory_order_relaxed);
+    zmq_msg_init_data (&msg, p->buf, p->used, s_pubbuf_free, p->slot);
+    bool ok = zmq_msg_send (&msg, zsock_resolve (self->push), ZMQ_DONTWAIT) >= 0;
+    if (!ok)
+        zmq_msg_close (&msg);
     for (size_t i = 0; i < p->n; i++) {
         s_shed_t *shed = s_shed_find (self, p->sheds[i]);
         if (shed && ok)
@@ -419,6 +467,7 @@ s_pub_flush (s_self_t *self)
             shed->stats.bus_dropped++;
     }
     p->n = 0;
+    p->buf = NULL;
     p->used = 0;
 }
 
@@ -450,8 +499,13 @@ s_pub_add (s_self_t *self, s_shed_t *shed, const agent_event_t *ev, const uint8_
         return;
     }
     s_pub_t *p = self->pub;
-    if (p->n == S_PUB_MAX || (p->n && p->used + need > S_PUB_BYTES))
+    if (p->n == S_PUB_MAX || (p->n && p->used + need > p->cap))
         s_pub_flush (self);
+    if (!p->buf && !s_pub_take (p, need)) {
+        shed->stats.bus_dropped++;
+        free (owned);
+        return;
+    }
     uint8_t *w = p->buf + p->used;
     memcpy (w, topic, (size_t) tl + 1);
     w += tl + 1;
@@ -959,8 +1013,11 @@ s_actor (zsock_t *pipe, void *args)
         self.pub = calloc (1, sizeof *self.pub);
         assert (self.push && self.pub);
         /* One record may be a whole max frame beyond the flush mark. */
-        self.pub->buf = malloc (S_PUB_BYTES + self.cfg.max_frame + 1024u);
-        assert (self.pub->buf);
+        for (size_t i = 0; i < S_PUB_BUFS; i++) {
+            self.pub->bufs[i].data = malloc (S_PUB_BYTES);
+            assert (self.pub->bufs[i].data);
+            atomic_init (&self.pub->bufs[i].busy, false);
+        }
         void *h = zsock_resolve (self.push);
         int hwm = 1000, zero = 0;
         zmq_setsockopt (h, ZMQ_SNDHWM, &hwm, sizeof hwm);
@@ -969,7 +1026,8 @@ s_actor (zsock_t *pipe, void *args)
             log_warn (S_COMP, "cannot connect to the bus|endpoint=%s err=\"%s\"",
                       self.cfg.publish_endpoint, zmq_strerror (errno));
             zsock_destroy (&self.push);
-            free (self.pub->buf);
+            for (size_t i = 0; i < S_PUB_BUFS; i++)
+                free (self.pub->bufs[i].data);
             free (self.pub);
             self.pub = NULL;
         }
@@ -1048,15 +1106,28 @@ s_actor (zsock_t *pipe, void *args)
         s_flush_events (&self);
     }
     s_pub_flush (&self);
+    if (self.pub && self.pub->buf && !self.pub->slot)
+        free (self.pub->buf);      /* taken, never filled */
     if (self.spare) {
         wire_msg_free (&agent_proto, &self.spare->msg);
         free (self.spare);
     }
     s_cache_drain ();
     zsock_destroy (&self.push);
-    if (self.pub)
-        free (self.pub->buf);
-    free (self.pub);
+    /* Messages still queued toward the bus point into the ring: the bus
+     * (or the context, at its end) releases them through s_pubbuf_free,
+     * so the ring must outlive them. It is left to the process: a few
+     * hundred KiB, once per host object. */
+    if (self.pub) {
+        bool idle = true;
+        for (size_t i = 0; i < S_PUB_BUFS; i++)
+            idle = idle && !atomic_load_explicit (&self.pub->bufs[i].busy, memory_order_acquire);
+        if (idle) {
+            for (size_t i = 0; i < S_PUB_BUFS; i++)
+                free (self.pub->bufs[i].data);
+            free (self.pub);
+        }
+    }
 
     s_shed_t *s;
     while ((s = zlist_pop (self.sheds)))
