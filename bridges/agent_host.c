@@ -253,7 +253,7 @@ typedef struct {
     uint8_t *buf;                   /* being filled, cap bytes */
     size_t cap;
     size_t used;
-    char sheds[S_PUB_MAX][AGENT_NAME_MAX + 1];  /* whose, to count a drop */
+    s_shed_t *sheds[S_PUB_MAX];     /* whose, to count (flushed before a shed goes) */
     size_t n;
 } s_pub_t;
 
@@ -267,7 +267,8 @@ typedef struct {
     agent_host_config_t cfg;
     char node[AGENT_NAME_MAX + 1];
     zlist_t *sheds;                 /* s_shed_t */
-    zlist_t *pending;               /* agent_event_t not yet in the outbox */
+    agent_event_t **pending;        /* ring of events not yet in the outbox */
+    size_t pend_head, pend_n, pend_cap;
     bool terminated;
     int64_t next_tick_ms;
     uint8_t *rbuf;                  /* AGENT_HOST_READ_BUDGET bytes */
@@ -460,11 +461,10 @@ s_pub_flush (s_self_t *self)
     if (!ok)
         zmq_msg_close (&msg);
     for (size_t i = 0; i < p->n; i++) {
-        s_shed_t *shed = s_shed_find (self, p->sheds[i]);
-        if (shed && ok)
-            shed->stats.published++;
-        else if (shed)
-            shed->stats.bus_dropped++;
+        if (ok)
+            p->sheds[i]->stats.published++;
+        else
+            p->sheds[i]->stats.bus_dropped++;
     }
     p->n = 0;
     p->buf = NULL;
@@ -518,8 +518,7 @@ s_pub_add (s_self_t *self, s_shed_t *shed, const agent_event_t *ev, const uint8_
     if (len)
         memcpy (w + 4, payload, len);
     p->used += need;
-    memcpy (p->sheds[p->n], shed->name, sizeof p->sheds[p->n]);
-    p->n++;
+    p->sheds[p->n++] = shed;
     free (owned);
 }
 
@@ -530,7 +529,22 @@ s_deliver (s_self_t *self, s_shed_t *shed, agent_event_t *ev, const uint8_t *pay
     shed->stats.events++;
     if (self->pub)
         s_pub_add (self, shed, ev, payload, len);
-    zlist_append (self->pending, ev);
+    if (self->pend_n == self->pend_cap) {
+        /* Grow, keeping order (one read can add a few thousand). */
+        size_t cap = self->pend_cap * 2;
+        agent_event_t **ring = malloc (cap * sizeof *ring);
+        if (!ring) {
+            agent_event_destroy (&ev);
+            return;
+        }
+        for (size_t i = 0; i < self->pend_n; i++)
+            ring[i] = self->pending[(self->pend_head + i) % self->pend_cap];
+        free (self->pending);
+        self->pending = ring;
+        self->pend_cap = cap;
+        self->pend_head = 0;
+    }
+    self->pending[(self->pend_head + self->pend_n++) % self->pend_cap] = ev;
 }
 
 /* Queue a frame to the agent (refused when the queue is full). */
@@ -893,10 +907,12 @@ s_flush_events (s_self_t *self)
 {
     void *handle = zsock_resolve (self->outbox);
     agent_event_t *ev;
-    while ((ev = zlist_first (self->pending))) {
+    while (self->pend_n) {
+        ev = self->pending[self->pend_head];
         if (zmq_send (handle, &ev, sizeof ev, ZMQ_DONTWAIT) != sizeof ev)
             return;         /* full (or terminating): keep it for later */
-        zlist_pop (self->pending);
+        self->pend_head = (self->pend_head + 1) % self->pend_cap;
+        self->pend_n--;
     }
 }
 
@@ -934,6 +950,7 @@ s_on_command (s_self_t *self)
         int rc = shed ? 0 : -1;
         if (shed) {
             s_close (self, shed, AGENT_CLOSE_SHUTDOWN, "removed");
+            s_pub_flush (self);     /* its records point at it */
             zlist_remove (self->sheds, shed);
             s_shed_destroy (&shed);
         }
@@ -1005,7 +1022,8 @@ s_actor (zsock_t *pipe, void *args)
     snprintf (self.node, sizeof self.node, "%s", self.cfg.node);
     self.cfg.node = self.node;
     self.sheds = zlist_new ();
-    self.pending = zlist_new ();
+    self.pend_cap = 1024;
+    self.pending = malloc (self.pend_cap * sizeof *self.pending);
     self.rbuf = malloc (AGENT_HOST_READ_BUDGET);
     assert (self.sheds && self.pending && self.rbuf);
     if (self.cfg.publish_endpoint && self.cfg.publish_endpoint[0]) {
@@ -1049,12 +1067,12 @@ s_actor (zsock_t *pipe, void *args)
         }
         size_t n = 0;
         items[n++] = (zmq_pollitem_t) { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 };
-        bool backlog = zlist_size (self.pending) > 0;
+        bool backlog = self.pend_n > 0;
         items[n++] = (zmq_pollitem_t) { zsock_resolve (self.outbox), 0,
                                         backlog ? ZMQ_POLLOUT : 0, 0 };
         /* When the owner is behind, stop reading agents: backpressure
          * reaches them through their socket buffers. */
-        bool paused = zlist_size (self.pending) >= AGENT_HOST_EVENT_QUEUE;
+        bool paused = self.pend_n >= AGENT_HOST_EVENT_QUEUE;
         for (s_shed_t *s = zlist_first (self.sheds); s; s = zlist_next (self.sheds)) {
             slots[n] = (s_slot_t) { s, true };
             items[n++] = (zmq_pollitem_t) { NULL, s->listen_fd, paused ? 0 : ZMQ_POLLIN, 0 };
@@ -1112,7 +1130,6 @@ s_actor (zsock_t *pipe, void *args)
         wire_msg_free (&agent_proto, &self.spare->msg);
         free (self.spare);
     }
-    s_cache_drain ();
     zsock_destroy (&self.push);
     /* Messages still queued toward the bus point into the ring: the bus
      * (or the context, at its end) releases them through s_pubbuf_free,
@@ -1133,13 +1150,18 @@ s_actor (zsock_t *pipe, void *args)
     while ((s = zlist_pop (self.sheds)))
         s_shed_destroy (&s);
     agent_event_t *ev;
-    while ((ev = zlist_pop (self.pending)))
+    while (self.pend_n) {
+        ev = self.pending[self.pend_head];
+        self.pend_head = (self.pend_head + 1) % self.pend_cap;
+        self.pend_n--;
         agent_event_destroy (&ev);
+    }
     zlist_destroy (&self.sheds);
-    zlist_destroy (&self.pending);
+    free (self.pending);
     free (items);
     free (slots);
     free (self.rbuf);
+    s_cache_drain ();
 }
 
 /* ------------------------------------------------------------------------ */
