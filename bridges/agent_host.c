@@ -98,13 +98,33 @@ s_cache_drain (void)
         s_event_release_global (s_cache[--s_cache_n]);
 }
 
+/* Does a message of this type own memory (blob, tags or list fields)? Most
+ * agent messages (LOG, PROC_EVENT...) are flat: freeing one is nothing, and
+ * the 4 KiB wipe wire_msg_free does can be skipped (a decode into the
+ * pooled event wipes it anyway). */
+static bool
+s_owns_memory (uint16_t type)
+{
+    const wire_desc_t *desc = wire_proto_find (&agent_proto, type);
+    if (!desc)
+        return false;
+    for (size_t i = 0; i < desc->nfields; i++)
+        if (desc->fields[i].kind == WIRE_BLOB || desc->fields[i].kind == WIRE_TAGS
+        ||  desc->fields[i].kind == WIRE_LIST)
+            return true;
+    return false;
+}
+
 void
 agent_event_destroy (agent_event_t **self_p)
 {
     assert (self_p);
     if (*self_p) {
-        wire_msg_free (&agent_proto, &(*self_p)->msg);
-        s_event_release (*self_p);
+        agent_event_t *ev = *self_p;
+        if (s_owns_memory (ev->msg.hdr.type))
+            wire_msg_free (&agent_proto, &ev->msg);
+        ev->msg.hdr.type = 0;
+        s_event_release (ev);
         *self_p = NULL;
     }
 }
