@@ -93,9 +93,7 @@ s_dealer_new (self_t *self, const uint8_t server_key [32], const char *endpoint)
     /* Queue nothing for a peer we are not connected to: anti-entropy
      * repairs what it missed, stale queued pushes would only waste. */
     zmq_setsockopt (h, ZMQ_IMMEDIATE, &one, sizeof one);
-    if (zmq_setsockopt (h, ZMQ_CURVE_SERVERKEY, server_key, 32)
-    ||  zmq_setsockopt (h, ZMQ_CURVE_PUBLICKEY, self->public_key, 32)
-    ||  zmq_setsockopt (h, ZMQ_CURVE_SECRETKEY, self->secret_key, 32)
+    if (zap_secure_client (dealer, server_key, self->public_key, self->secret_key)
     ||  zsock_connect (dealer, "%s", endpoint)) {
         zsock_destroy (&dealer);
         return NULL;

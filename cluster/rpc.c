@@ -192,9 +192,7 @@ s_peer_open (self_t *self, s_peer_t *peer)
         peer->monitor = zsock_new_pair (mon);
     zstr_free (&mon);
     if (!peer->monitor
-    ||  zmq_setsockopt (h, ZMQ_CURVE_SERVERKEY, peer->key, 32)
-    ||  zmq_setsockopt (h, ZMQ_CURVE_PUBLICKEY, self->public_key, 32)
-    ||  zmq_setsockopt (h, ZMQ_CURVE_SECRETKEY, self->secret_key, 32)
+    ||  zap_secure_client (peer->dealer, peer->key, self->public_key, self->secret_key)
     ||  zsock_connect (peer->dealer, "%s", peer->endpoint)) {
         s_peer_close (peer);
         return -1;

@@ -284,3 +284,17 @@ zap_secure_server (zsock_t *sock, const uint8_t public_key [ZAP_KEY_BYTES],
         return -1;
     return 0;
 }
+
+int
+zap_secure_client (zsock_t *sock, const uint8_t server_key [ZAP_KEY_BYTES],
+                   const uint8_t public_key [ZAP_KEY_BYTES],
+                   const uint8_t secret_key [ZAP_KEY_BYTES])
+{
+    assert (sock);
+    void *handle = zsock_resolve (sock);
+    if (zmq_setsockopt (handle, ZMQ_CURVE_SERVERKEY, server_key, ZAP_KEY_BYTES)
+    ||  zmq_setsockopt (handle, ZMQ_CURVE_PUBLICKEY, public_key, ZAP_KEY_BYTES)
+    ||  zmq_setsockopt (handle, ZMQ_CURVE_SECRETKEY, secret_key, ZAP_KEY_BYTES))
+        return -1;
+    return 0;
+}

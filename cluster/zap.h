@@ -64,4 +64,11 @@ void zap_counts (zap_t *self, const char *domain, uint64_t *admitted, uint64_t *
 int zap_secure_server (zsock_t *sock, const uint8_t public_key [ZAP_KEY_BYTES],
                        const uint8_t secret_key [ZAP_KEY_BYTES], const char *domain);
 
+/* The client side: a socket that only completes a handshake with the holder
+ * of `server_key`, presenting our key pair. Call before connecting. Returns
+ * 0, or -1 (errno from libzmq). */
+int zap_secure_client (zsock_t *sock, const uint8_t server_key [ZAP_KEY_BYTES],
+                       const uint8_t public_key [ZAP_KEY_BYTES],
+                       const uint8_t secret_key [ZAP_KEY_BYTES]);
+
 #endif
