@@ -5,6 +5,7 @@
 #include "bridges/bus_client.h"
 #include "bridges/event_msg.h"
 #include "node/ctl.h"
+#include "node/event_json.h"
 
 #include <czmq.h>
 #include <inttypes.h>
@@ -30,14 +31,6 @@ s_human_size (uint64_t bytes, char *out, size_t len)
     snprintf (out, len, u ? "%.1f%c" : "%.0f%c", v, units[u]);
 }
 
-static const char *
-s_proc_kind (uint64_t k)
-{
-    static const char *const names[] = { "?", "start", "exit", "restart", "giveup", "step_done" };
-    return k < sizeof names / sizeof names[0] ? names[k] : "?";
-}
-
-/* One line of text about the payload, for people. */
 static void
 s_summary (const bus_event_t *ev, char *out, size_t len)
 {
@@ -64,7 +57,7 @@ s_summary (const bus_event_t *ev, char *out, size_t len)
             case AGENT_PROC_EVENT: {
                 const agent_proc_event_t *p = &m.u.agent_proc_event;
                 snprintf (out, len, "%s %s pid %" PRIu64 " code %" PRId64 " signal %" PRIu64 "%s",
-                          s_proc_kind (p->kind), p->name, p->pid, p->exit_code, p->signal,
+                          shed_event_proc_kind (p->kind), p->name, p->pid, p->exit_code, p->signal,
                           p->crashed ? " crashed" : "");
                 break;
             }
@@ -118,101 +111,6 @@ s_summary (const bus_event_t *ev, char *out, size_t len)
     wire_msg_free (&evpay_proto, &m);
 }
 
-/* The payload as a JSON value: decoded where we know the schema. */
-static void
-s_json_payload (json_t *j, const bus_event_t *ev)
-{
-    if (!strncmp (ev->kind, "agent.", 6)) {
-        agent_msg_t m;
-        if (wire_decode (&agent_proto, ev->payload, ev->size, &m, NULL) == WIRE_OK) {
-            json_obj_begin (j);
-            switch (m.hdr.type) {
-                case AGENT_METRICS: {
-                    const agent_metrics_t *x = &m.u.agent_metrics;
-                    json_key (j, "cpu_pct");   json_f64 (j, x->cpu_pct);
-                    json_key (j, "mem_used");  json_u64 (j, x->mem_used);
-                    json_key (j, "mem_total"); json_u64 (j, x->mem_total);
-                    json_key (j, "load1");     json_f64 (j, x->load1);
-                    json_key (j, "procs");     json_u64 (j, x->procs);
-                    json_key (j, "net_rx");    json_u64 (j, x->net_rx);
-                    json_key (j, "net_tx");    json_u64 (j, x->net_tx);
-                    json_key (j, "uptime_s");  json_u64 (j, x->uptime_s);
-                    break;
-                }
-                case AGENT_LOG:
-                    json_key (j, "stream");  json_str (j, m.u.agent_log.stream);
-                    json_key (j, "seq");     json_u64 (j, m.u.agent_log.seq);
-                    json_key (j, "text");    json_str (j, m.u.agent_log.text);
-                    json_key (j, "partial"); json_bool (j, m.u.agent_log.partial);
-                    break;
-                case AGENT_PROC_EVENT: {
-                    const agent_proc_event_t *p = &m.u.agent_proc_event;
-                    json_key (j, "event");     json_str (j, s_proc_kind (p->kind));
-                    json_key (j, "name");      json_str (j, p->name);
-                    json_key (j, "pid");       json_u64 (j, p->pid);
-                    json_key (j, "exit_code"); json_i64 (j, p->exit_code);
-                    json_key (j, "signal");    json_u64 (j, p->signal);
-                    json_key (j, "crashed");   json_bool (j, p->crashed);
-                    break;
-                }
-                case AGENT_CLOSE:
-                    json_key (j, "reason"); json_str (j, m.u.agent_close.reason);
-                    break;
-                case AGENT_HELLO:
-                    json_key (j, "agent_version"); json_str (j, m.u.agent_hello.agent_version);
-                    json_key (j, "hostname");      json_str (j, m.u.agent_hello.hostname);
-                    break;
-                default:
-                    json_key (j, "type"); json_u64 (j, m.hdr.type);
-                    json_key (j, "size"); json_u64 (j, ev->size);
-                    break;
-            }
-            json_obj_end (j);
-            wire_msg_free (&agent_proto, &m);
-            return;
-        }
-    }
-    else {
-        evpay_msg_t m;
-        if (wire_decode (&evpay_proto, ev->payload, ev->size, &m, NULL) == WIRE_OK) {
-            json_obj_begin (j);
-            if (m.hdr.type == EVPAY_MEMBER) {
-                const evpay_member_t *x = &m.u.evpay_member;
-                json_key (j, "node");     json_str (j, x->node);
-                json_key (j, "change");   json_str (j, x->change);
-                json_key (j, "observer"); json_str (j, x->observer);
-                json_key (j, "addr");     json_str (j, x->addr);
-                json_key (j, "port");     json_u64 (j, x->port);
-                json_key (j, "inc");      json_u64 (j, x->inc);
-                json_key (j, "tags");
-                json_obj_begin (j);
-                for (size_t i = 0; i < x->tags.n; i++) {
-                    json_key (j, x->tags.items[i].key);
-                    json_str (j, x->tags.items[i].value);
-                }
-                json_obj_end (j);
-                json_key (j, "reason");   json_str (j, x->reason);
-            }
-            else {
-                const evpay_record_t *x = &m.u.evpay_record;
-                json_key (j, "change");  json_str (j, x->change);
-                json_key (j, "origin");  json_str (j, x->origin);
-                json_key (j, "kind");    json_str (j, x->rkind);
-                json_key (j, "key");     json_str (j, x->key);
-                json_key (j, "version"); json_u64 (j, x->version);
-                json_key (j, "status");  json_str (j, x->status);
-                json_key (j, "size");    json_u64 (j, x->value.len);
-            }
-            json_obj_end (j);
-            wire_msg_free (&evpay_proto, &m);
-            return;
-        }
-    }
-    json_obj_begin (j);
-    json_key (j, "size"); json_u64 (j, ev->size);
-    json_obj_end (j);
-}
-
 static void
 s_print (ctl_t *ctl, const bus_event_t *ev)
 {
@@ -229,7 +127,7 @@ s_print (ctl_t *ctl, const bus_event_t *ev)
         json_key (&j, "kind");     json_str (&j, ev->kind);
         json_key (&j, "snapshot"); json_bool (&j, ev->snapshot);
         json_key (&j, "gap");      json_u64 (&j, ev->gap);
-        json_key (&j, "payload");  s_json_payload (&j, ev);
+        json_key (&j, "payload");  shed_event_json_payload (&j, ev->kind, ev->payload, ev->size);
         json_obj_end (&j);
         json_end (&j);
     }

@@ -69,10 +69,5 @@ int shed_hooks_dispatch (shed_hooks_t *self, const bus_event_t *ev);
 
 void shed_hooks_stats (shed_hooks_t *self, shed_hooks_stats_t *out);
 
-/* The event as one JSON object (what a hook reads on stdin). */
-void shed_event_json (json_t *j, const bus_event_t *ev);
-/* Only the payload, decoded by `kind` ("agent.*": agent_proto, "member" /
- * "record": evpay_proto), else {"size": N}. */
-void shed_event_json_payload (json_t *j, const char *kind, const uint8_t *payload, size_t size);
 
 #endif
