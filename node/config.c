@@ -657,13 +657,15 @@ s_scalar (walk_t *w, const char *key, const char *subkey, const yaml_event_t *ev
 
 static int s_mapping (walk_t *w, const char *prefix);
 
-/* One hook: a mapping of event, command and an optional timeout_ms, each a
- * scalar. Errors name the item's line and the field. */
+/* Walk a mapping whose keys must be scalars: fn gets each key and value
+ * event; the walk stops at the end of the mapping or at the first error.
+ * `keys_are` finishes the message for a key that is not a scalar. */
+typedef int (s_pair_fn) (walk_t *w, const char *key, const yaml_event_t *k,
+                         const yaml_event_t *v, void *arg);
+
 static int
-s_hook_item (walk_t *w, const char *key, const yaml_event_t *start)
+s_pairs (walk_t *w, const char *key, const char *keys_are, s_pair_fn *fn, void *arg)
 {
-    char event[256] = "", command[SHED_HOOK_CMD_MAX + 1] = "", timeout[32] = "";
-    bool have_event = false, have_command = false;
     int rc = 0;
     while (rc == 0) {
         yaml_event_t k, v;
@@ -674,7 +676,7 @@ s_hook_item (walk_t *w, const char *key, const yaml_event_t *start)
             break;
         }
         if (k.type != YAML_SCALAR_EVENT) {
-            rc = s_fail (w, &k, "key '%s': hook fields are event, command, timeout_ms", key);
+            rc = s_fail (w, &k, "key '%s': %s", key, keys_are);
             yaml_event_delete (&k);
             break;
         }
@@ -682,45 +684,80 @@ s_hook_item (walk_t *w, const char *key, const yaml_event_t *start)
             yaml_event_delete (&k);
             return -1;
         }
-        const char *f = (const char *) k.data.scalar.value;
-        const char *val = v.type == YAML_SCALAR_EVENT ? (const char *) v.data.scalar.value : NULL;
-        char *dst = !strcmp (f, "event") ? event : !strcmp (f, "command") ? command
-                  : !strcmp (f, "timeout_ms") ? timeout : NULL;
-        size_t cap = dst == event ? sizeof event : dst == command ? sizeof command
-                   : sizeof timeout;
-        if (!dst)
-            rc = s_fail (w, &k, "key '%s': unknown hook field '%s' (event, command, timeout_ms)",
-                         key, f);
-        else if (!val)
-            rc = s_fail (w, &v, "key '%s.%s': expected a string", key, f);
-        else if (strlen (val) >= cap)
-            rc = s_fail (w, &v, "key '%s.%s': longer than %zu bytes", key, f, cap - 1);
-        else {
-            strcpy (dst, val);
-            have_event |= dst == event;
-            have_command |= dst == command;
-        }
+        rc = fn (w, key, &k, &v, arg);
         yaml_event_delete (&k);
         yaml_event_delete (&v);
     }
+    return rc;
+}
+
+/* The fields of one hook while its mapping is read. */
+typedef struct {
+    char event[256];
+    char command[SHED_HOOK_CMD_MAX + 1];
+    char timeout[32];
+    bool have_event, have_command;
+} s_hook_fields_t;
+
+static int
+s_hook_field (walk_t *w, const char *key, const yaml_event_t *k, const yaml_event_t *v,
+              void *arg)
+{
+    s_hook_fields_t *h = arg;
+    const char *f = (const char *) k->data.scalar.value;
+    const char *val = v->type == YAML_SCALAR_EVENT ? (const char *) v->data.scalar.value : NULL;
+    char *dst = !strcmp (f, "event") ? h->event : !strcmp (f, "command") ? h->command
+              : !strcmp (f, "timeout_ms") ? h->timeout : NULL;
+    size_t cap = dst == h->event ? sizeof h->event : dst == h->command ? sizeof h->command
+               : sizeof h->timeout;
+    if (!dst)
+        return s_fail (w, k, "key '%s': unknown hook field '%s' (event, command, timeout_ms)",
+                       key, f);
+    if (!val)
+        return s_fail (w, v, "key '%s.%s': expected a string", key, f);
+    if (strlen (val) >= cap)
+        return s_fail (w, v, "key '%s.%s': longer than %zu bytes", key, f, cap - 1);
+    strcpy (dst, val);
+    h->have_event |= dst == h->event;
+    h->have_command |= dst == h->command;
+    return 0;
+}
+
+/* One hook: a mapping of event, command and an optional timeout_ms, each a
+ * scalar. Errors name the item's line and the field. */
+static int
+s_hook_item (walk_t *w, const char *key, const yaml_event_t *start)
+{
+    s_hook_fields_t h = { .have_event = false };
+    int rc = s_pairs (w, key, "hook fields are event, command, timeout_ms", s_hook_field, &h);
     if (rc)
         return rc;
-    if (!have_event || !have_command)
+    if (!h.have_event || !h.have_command)
         return s_fail (w, start, "key '%s': a hook needs event and command", key);
     const directive_t *d = s_find (key);
     char why[256];
-    if (s_apply (w->cfg, d, event, command, why, sizeof why))
+    if (s_apply (w->cfg, d, h.event, h.command, why, sizeof why))
         return s_fail (w, start, "key '%s': %s", key, why);
-    if (*timeout) {
+    if (*h.timeout) {
         char *end;
         errno = 0;
-        unsigned long t = strtoul (timeout, &end, 10);
-        if (errno || *end || !isdigit ((unsigned char) timeout[0]) || t < 100 || t > 86400000)
+        unsigned long t = strtoul (h.timeout, &end, 10);
+        if (errno || *end || !isdigit ((unsigned char) h.timeout[0]) || t < 100 || t > 86400000)
             return s_fail (w, start, "key '%s.timeout_ms': expected 100..86400000, got '%s'",
-                           key, timeout);
+                           key, h.timeout);
         w->cfg->hooks[w->cfg->nhooks - 1].timeout_ms = (uint32_t) t;
     }
     return 0;
+}
+
+/* One tag of a `tags` mapping: its value must be a scalar. */
+static int
+s_tag_pair (walk_t *w, const char *key, const yaml_event_t *k, const yaml_event_t *v, void *arg)
+{
+    if (v->type != YAML_SCALAR_EVENT)
+        return s_fail (w, v, "key '%s.%s': tag values must be strings", key,
+                       (const char *) k->data.scalar.value);
+    return s_scalar (w, key, (const char *) k->data.scalar.value, v);
 }
 
 /* hooks: [ {event: ..., command: ...}, ... ]; a later source replaces the list. */
@@ -791,32 +828,7 @@ s_value (walk_t *w, const char *key, yaml_event_t *ev)
         if (!d || d->kind != D_TAGS)
             return d ? s_fail (w, ev, "key '%s': a mapping is not allowed here", key)
                      : s_fail (w, ev, "unknown key '%s'", key);
-        while (rc == 0) {
-            yaml_event_t k, v;
-            if (s_next (w, &k))
-                return -1;
-            if (k.type == YAML_MAPPING_END_EVENT) {
-                yaml_event_delete (&k);
-                break;
-            }
-            if (k.type != YAML_SCALAR_EVENT) {
-                rc = s_fail (w, &k, "key '%s': tag names must be strings", key);
-                yaml_event_delete (&k);
-                break;
-            }
-            if (s_next (w, &v)) {
-                yaml_event_delete (&k);
-                return -1;
-            }
-            if (v.type != YAML_SCALAR_EVENT)
-                rc = s_fail (w, &v, "key '%s.%s': tag values must be strings", key,
-                             (const char *) k.data.scalar.value);
-            else
-                rc = s_scalar (w, key, (const char *) k.data.scalar.value, &v);
-            yaml_event_delete (&k);
-            yaml_event_delete (&v);
-        }
-        return rc;
+        return s_pairs (w, key, "tag names must be strings", s_tag_pair, NULL);
     }
     return s_fail (w, ev, "key '%s': unexpected YAML construct", key);
 }
