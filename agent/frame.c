@@ -133,10 +133,124 @@ agent_frame_send (const agent_msg_t *msg, uint32_t max_frame, uint64_t stream_id
     return rc;
 }
 
+/* An unsigned msgpack integer at p (fixint, uint8..64). */
+static bool
+s_fast_uint (const uint8_t **pp, const uint8_t *end, uint64_t *v)
+{
+    const uint8_t *p = *pp;
+    if (p >= end)
+        return false;
+    uint8_t c = *p++;
+    size_t w;
+    if (c <= 0x7f) {
+        *v = c;
+        *pp = p;
+        return true;
+    }
+    if (c < 0xcc || c > 0xcf)
+        return false;
+    w = (size_t) 1 << (c - 0xcc);
+    if ((size_t) (end - p) < w)
+        return false;
+    *v = 0;
+    for (size_t i = 0; i < w; i++)
+        *v = *v << 8 | p[i];
+    *pp = p + w;
+    return true;
+}
+
+/* A msgpack str (fixstr, str8, str16) at p: its bytes and length. */
+static bool
+s_fast_str (const uint8_t **pp, const uint8_t *end, const uint8_t **str, size_t *n)
+{
+    const uint8_t *p = *pp;
+    if (p >= end)
+        return false;
+    uint8_t c = *p++;
+    if ((c & 0xe0) == 0xa0)
+        *n = c & 0x1f;
+    else if (c == 0xd9 && p < end)
+        *n = *p++;
+    else if (c == 0xda && end - p >= 2) {
+        *n = (size_t) p[0] << 8 | p[1];
+        p += 2;
+    }
+    else
+        return false;
+    if ((size_t) (end - p) < *n || (*n && memchr (p, 0, *n)))
+        return false;
+    *str = p;
+    *pp = p + *n;
+    return true;
+}
+
+int
+agent_log_decode_fast (const uint8_t *payload, size_t len, agent_msg_t *msg)
+{
+    const uint8_t *p = payload, *end = payload + len;
+    if (!payload || len == 0 || (*p & 0xf0) != 0x80)
+        return 0;
+    size_t entries = *p++ & 0x0f;
+    uint64_t version = 0, type = 0, seq = 0, ts = 0;
+    const uint8_t *stream = NULL, *text = NULL;
+    size_t stream_len = 0, text_len = 0;
+    bool partial = false;
+    int last_key = -1;
+    unsigned seen = 0;
+    for (size_t i = 0; i < entries; i++) {
+        if (p >= end || *p > 6 || (int) *p <= last_key)
+            return 0;               /* unknown key or not in ascending order */
+        int key = *p++;
+        last_key = key;
+        seen |= 1u << key;
+        bool ok;
+        switch (key) {
+            case 0: ok = s_fast_uint (&p, end, &version); break;
+            case 1: ok = s_fast_uint (&p, end, &type); break;
+            case 2: ok = s_fast_str (&p, end, &stream, &stream_len); break;
+            case 3: ok = s_fast_uint (&p, end, &seq); break;
+            case 4: ok = s_fast_uint (&p, end, &ts); break;
+            case 5: ok = s_fast_str (&p, end, &text, &text_len); break;
+            default:
+                ok = p < end && (*p == 0xc2 || *p == 0xc3);
+                if (ok)
+                    partial = *p++ == 0xc3;
+                break;
+        }
+        if (!ok)
+            return 0;
+    }
+    /* Envelope, required fields, bounds and the validator's stream rule. */
+    if (p != end || (seen & 0x2f) != 0x2f
+    ||  version < AGENT_VERSION_MIN || version > AGENT_VERSION || type != AGENT_LOG
+    ||  stream_len == 0 || stream_len > AGENT_STREAM_NAME_MAX || text_len > AGENT_LOG_TEXT_MAX)
+        return 0;
+    for (size_t i = 0; i < stream_len; i++) {
+        char c = (char) stream[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+              || c == '_' || c == '-'))
+            return 0;
+    }
+    msg->hdr.version = (uint16_t) version;
+    msg->hdr.type = AGENT_LOG;
+    agent_log_t *log = &msg->u.agent_log;
+    memcpy (log->stream, stream, stream_len);
+    log->stream[stream_len] = '\0';
+    log->seq = seq;
+    log->ts_ms = ts;
+    if (text_len)
+        memcpy (log->text, text, text_len);
+    log->text[text_len] = '\0';
+    log->partial = partial;
+    return 1;
+}
+
 int
 agent_frame_decode (uint8_t type, const uint8_t *payload, size_t len, agent_msg_t *msg,
                     const char **field)
 {
+    if (type == AGENT_LOG && agent_log_decode_fast (payload, len, msg))
+        return WIRE_OK;
     int rc = wire_decode (&agent_proto, payload, len, msg, field);
     if (rc == WIRE_OK && msg->hdr.type != type) {
         wire_msg_free (&agent_proto, msg);

@@ -57,6 +57,17 @@ uint8_t *agent_frame_wrap (uint8_t type, const uint8_t *payload, size_t len, siz
 int agent_frame_decode (uint8_t type, const uint8_t *payload, size_t len, agent_msg_t *msg,
                         const char **field);
 
+/* The fast path agent_frame_decode takes for LOG, the one message an agent
+ * sends at a high rate: the canonical encoding (a fixmap with integer keys
+ * in ascending order, no unknown keys, minimal forms) is read in place,
+ * with every check the full decoder and validator make (types, bounds, no
+ * NUL in strings, stream name rule), into msg's header and agent_log only
+ * (the rest of the union is not cleared). Returns 1 if it decoded, 0 if
+ * the bytes are anything else (then the full decoder decides: it accepts
+ * a superset). Never accepts what wire_decode would refuse (fuzz_event
+ * checks the two agree). */
+int agent_log_decode_fast (const uint8_t *payload, size_t len, agent_msg_t *msg);
+
 /* ------------------------------------------------------------------------ */
 /*  Incremental reader                                                      */
 /* ------------------------------------------------------------------------ */

@@ -10,7 +10,13 @@
  * (event_frame_peek, event_batch_next): it must stay inside the frame, a
  * batch it accepts must walk exactly `nitems` valid items, and where both
  * readers accept a frame they must agree field by field.
+ *
+ * And the agent host's fast LOG decoder (agent_log_decode_fast, the hot
+ * path of every agent event): the same bytes read as an agent LOG payload;
+ * whatever it accepts, the full decoder (wire_decode + validator) must
+ * accept too, with the same fields.
  */
+#include "agent/frame.h"
 #include "bridges/event_msg.h"
 
 #include <stdbool.h>
@@ -97,9 +103,25 @@ s_agree (const event_peek_t *pk, const event_msg_t *m)
     }
 }
 
+static void
+s_agent_log (const uint8_t *data, size_t size)
+{
+    static agent_msg_t fast, full;      /* 4 KiB each: not on the stack */
+    if (!agent_log_decode_fast (data, size, &fast))
+        return;
+    S_CHECK (wire_decode (&agent_proto, data, size, &full, NULL) == WIRE_OK);
+    S_CHECK (full.hdr.type == AGENT_LOG && fast.hdr.type == AGENT_LOG);
+    S_CHECK (full.hdr.version == fast.hdr.version);
+    const agent_log_t *a = &fast.u.agent_log, *b = &full.u.agent_log;
+    S_CHECK (strcmp (a->stream, b->stream) == 0 && strcmp (a->text, b->text) == 0);
+    S_CHECK (a->seq == b->seq && a->ts_ms == b->ts_ms && a->partial == b->partial);
+    wire_msg_free (&agent_proto, &full);
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
+    s_agent_log (data, size);
     event_peek_t pk;
     bool peeked = s_peek (data, size, &pk) == 0;
     event_msg_t m;
