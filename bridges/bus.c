@@ -941,9 +941,7 @@ s_peer_connect (self_t *self, s_peer_t *peer)
     int hwm = EVENT_RCVHWM, zero = 0;
     zmq_setsockopt (h, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt (h, ZMQ_LINGER, &zero, sizeof zero);
-    if (zmq_setsockopt (h, ZMQ_CURVE_SERVERKEY, peer->key, 32)
-    ||  zmq_setsockopt (h, ZMQ_CURVE_PUBLICKEY, self->public_key, 32)
-    ||  zmq_setsockopt (h, ZMQ_CURVE_SECRETKEY, self->secret_key, 32))
+    if (zap_secure_client (peer->xsub, peer->key, self->public_key, self->secret_key))
         return -1;
     /* libzmq 4.3 never retries a handshake the server refused (a ZAP
      * denial is a protocol error that ends the session): if the peer has

@@ -1,5 +1,6 @@
 /* bus_client.c - see bus_client.h. */
 #include "bridges/bus_client.h"
+#include "cluster/zap.h"
 
 #include <sodium.h>
 #include <zmq.h>
@@ -87,9 +88,7 @@ bus_client_new_hwm (const char *endpoint, const uint8_t *server_key,
         if (!public_key || !secret_key)
             rc = -1;
         else
-            rc = zmq_setsockopt (h, ZMQ_CURVE_SERVERKEY, server_key, 32)
-              || zmq_setsockopt (h, ZMQ_CURVE_PUBLICKEY, public_key, 32)
-              || zmq_setsockopt (h, ZMQ_CURVE_SECRETKEY, secret_key, 32);
+            rc = zap_secure_client (self->sub, server_key, public_key, secret_key);
     }
     if (rc || zmq_connect (h, endpoint) != 0) {
         bus_client_destroy (&self);
