@@ -541,17 +541,20 @@ s_recv_pipe (self_t *self)
                                      value ? zframe_size (value) : 0)
                         : -STATE_ERR_ARG;
         s_flush_local (self, rc);
-        s_reply_rc (self, rc);
+        /* Push before answering: the caller may act on the change at once
+         * (delete a shed, then create one of the same name through another
+         * node), so the change should be on its way to the peers first. */
         if (rc == 0)
             s_push_all (self);
+        s_reply_rc (self, rc);
     }
     else
     if (streq (cmd, "DELETE")) {
         int rc = a && b ? state_delete (self->store, a, b) : -STATE_ERR_ARG;
         s_flush_local (self, rc);
-        s_reply_rc (self, rc);
         if (rc == 0)
             s_push_all (self);
+        s_reply_rc (self, rc);
     }
     else
     if (streq (cmd, "GET")) {
