@@ -187,9 +187,11 @@ s_fast_str (const uint8_t **pp, const uint8_t *end, const uint8_t **str, size_t 
 int
 agent_log_decode_fast (const uint8_t *payload, size_t len, agent_msg_t *msg)
 {
-    const uint8_t *p = payload, *end = payload + len;
-    if (!payload || len == 0 || (*p & 0xf0) != 0x80)
+    /* An empty frame has no payload pointer: check before any arithmetic
+     * on it (NULL + 0 is undefined behaviour). */
+    if (!payload || len == 0 || (*payload & 0xf0) != 0x80)
         return 0;
+    const uint8_t *p = payload, *end = payload + len;
     size_t entries = *p++ & 0x0f;
     uint64_t version = 0, type = 0, seq = 0, ts = 0;
     const uint8_t *stream = NULL, *text = NULL;
