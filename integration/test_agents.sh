@@ -82,7 +82,9 @@ all_pid=$T_PID
 sleep "$SUB_SETTLE"
 
 path=$(h_ctl 1 agents attach web) || h_fail "agents attach web failed"
-h_exec 1 "$AGENT_BIN" --connect "unix:$path" --shed web --restart never \
+# Not through h_exec: a function run with & is a subshell, and $! would
+# be its PID, not the agent's, so cleanup could not stop the agent.
+ip netns exec "${H_NS[1]}" "$AGENT_BIN" --connect "unix:$path" --shed web --restart never \
     --metrics-interval 200 --run crasher='sh -c "echo starting; exit 3"' \
     >"$H_TMP/agent-web.log" 2>&1 &
 agent_pid=$!

@@ -94,7 +94,9 @@ t_consume 3 "$only_out" --timeout 20 metrics.
 only_pid=$T_PID
 sleep "$SUB_SETTLE"
 
-h_exec 1 "$AGENT_BIN" --connect "unix:$path" --shed web1 --metrics-interval 200 \
+# Not through h_exec: a function run with & is a subshell, and $! would
+# be its PID, not the agent's, so cleanup could not stop the agent.
+ip netns exec "${H_NS[1]}" "$AGENT_BIN" --connect "unix:$path" --shed web1 --metrics-interval 200 \
     --run hello='sh -c "echo hi; sleep 0.2"' >"$H_TMP/agent.log" 2>&1 &
 agent_pid=$!
 H_STARTED_PIDS+=("$agent_pid")
