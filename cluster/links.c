@@ -16,15 +16,25 @@ typedef struct {
     char *endpoint;
     char pubkey [41];               /* z85 */
     zsock_t *dealer;
+    zsock_t *monitor;               /* PAIR reading the dealer's handshake events */
+    int64_t redial_at;              /* mono ms of a due re-dial, 0 if none */
+    int refused_backoff;            /* ms before the next re-dial after a refusal */
     int64_t awaiting_since;         /* first unanswered DIGEST, 0 if none */
     int64_t redial_backoff;         /* ms; doubles while the peer stays silent */
 } s_peer_t;
 
+/* libzmq 4.3 never retries a CURVE handshake that the peer's ZAP refused (a
+ * denial is a protocol error that ends the session). At start-up that is
+ * common: we learn a peer from membership a few ms before it learns us, dial,
+ * and are refused. Each DEALER has a monitor; a refusal schedules a fresh
+ * DEALER after S_REFUSED_FIRST_MS, doubling up to S_REDIAL_MAX_MS, so a new
+ * cluster's links are up within a few hundred ms instead of after the
+ * silent-peer timeout below. */
+#define S_REFUSED_FIRST_MS  100
+
 /* A DIGEST with `reply` set is answered at once by a live peer. If nothing
- * comes back on its DEALER for this long, the link is presumed stuck and
- * redialled: libzmq never retries a CURVE handshake that the peer's ZAP
- * refused (for example because we connected before that peer had learned
- * our key from membership), so without this the link would stay dead. */
+ * comes back on its DEALER for this long, the link is presumed stuck (a
+ * failure the monitor did not report) and redialled. */
 #define S_REDIAL_AFTER_MS   3000
 #define S_REDIAL_MAX_MS     30000
 
@@ -32,6 +42,7 @@ typedef struct {
     uint64_t digests_sent, digests_recv, deltas_sent, deltas_recv;
     uint64_t pushes_sent, pushes_recv, malformed, denied_msgs, send_drops;
     uint64_t handshakes_ok, handshakes_refused, redials;
+    uint64_t dial_refused;          /* our DEALERs refused by a peer */
 } s_counters_t;
 
 typedef struct {
@@ -50,6 +61,8 @@ typedef struct {
     char *endpoint;                 /* bound, resolved */
     char *events_endpoint;
     zhashx_t *peers;                /* name -> s_peer_t */
+    int instance;                   /* for unique inproc monitor names */
+    uint64_t monitors;              /* monitors opened so far */
     int interval_ms;
     size_t budget;
     int64_t next_round;
@@ -60,32 +73,37 @@ typedef struct {
 
 /* ---- peers ---------------------------------------------------------------- */
 
+/* Close a peer's DEALER and its monitor. */
 static void
-s_peer_destroy (s_peer_t **peer_p)
+s_dealer_close (self_t *self, s_peer_t *peer)
 {
-    if (*peer_p) {
-        s_peer_t *peer = *peer_p;
-        zsock_destroy (&peer->dealer);
-        zstr_free (&peer->endpoint);
-        free (peer);
-        *peer_p = NULL;
+    if (peer->monitor) {
+        if (self->poller)
+            zpoller_remove (self->poller, peer->monitor);
+        if (peer->dealer)
+            zmq_socket_monitor (zsock_resolve (peer->dealer), NULL, 0);
+        zsock_destroy (&peer->monitor);
     }
+    if (peer->dealer) {
+        if (self->poller)
+            zpoller_remove (self->poller, peer->dealer);
+        zsock_destroy (&peer->dealer);
+    }
+    peer->redial_at = 0;
 }
 
-static void
-s_peer_free_fn (void **item)
+/* Open a DEALER that only talks to the holder of the peer's key, with a
+ * monitor on its handshakes. Returns 0 or -1. */
+static int
+s_dealer_open (self_t *self, s_peer_t *peer)
 {
-    s_peer_destroy ((s_peer_t **) item);
-}
-
-/* A DEALER that only talks to the holder of `server_key`. */
-static zsock_t *
-s_dealer_new (self_t *self, const uint8_t server_key [32], const char *endpoint)
-{
-    zsock_t *dealer = zsock_new (ZMQ_DEALER);
-    if (!dealer)
-        return NULL;
-    void *h = zsock_resolve (dealer);
+    uint8_t key [32];
+    if (!zmq_z85_decode (key, peer->pubkey))
+        return -1;
+    peer->dealer = zsock_new (ZMQ_DEALER);
+    if (!peer->dealer)
+        return -1;
+    void *h = zsock_resolve (peer->dealer);
     int zero = 0, one = 1, hwm = LINKS_PEER_HWM;
     zmq_setsockopt (h, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt (h, ZMQ_SNDHWM, &hwm, sizeof hwm);
@@ -93,12 +111,38 @@ s_dealer_new (self_t *self, const uint8_t server_key [32], const char *endpoint)
     /* Queue nothing for a peer we are not connected to: anti-entropy
      * repairs what it missed, stale queued pushes would only waste. */
     zmq_setsockopt (h, ZMQ_IMMEDIATE, &one, sizeof one);
-    if (zap_secure_client (dealer, server_key, self->public_key, self->secret_key)
-    ||  zsock_connect (dealer, "%s", endpoint)) {
-        zsock_destroy (&dealer);
-        return NULL;
+    if (zap_secure_client (peer->dealer, key, self->public_key, self->secret_key)) {
+        s_dealer_close (self, peer);
+        return -1;
     }
-    return dealer;
+    char *mon = zsys_sprintf ("inproc://shed-links-dealer-%d-%" PRIu64, self->instance,
+                              ++self->monitors);
+    if (mon && zmq_socket_monitor (h, mon, ZMQ_EVENT_HANDSHAKE_SUCCEEDED
+                                           | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                                           | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) == 0)
+        peer->monitor = zsock_new_pair (mon);
+    zstr_free (&mon);
+    /* Without a monitor the silent-peer timeout still redials. */
+    if (zsock_connect (peer->dealer, "%s", peer->endpoint)) {
+        s_dealer_close (self, peer);
+        return -1;
+    }
+    zpoller_add (self->poller, peer->dealer);
+    if (peer->monitor)
+        zpoller_add (self->poller, peer->monitor);
+    return 0;
+}
+
+static void
+s_peer_destroy (self_t *self, s_peer_t **peer_p)
+{
+    if (*peer_p) {
+        s_peer_t *peer = *peer_p;
+        s_dealer_close (self, peer);
+        zstr_free (&peer->endpoint);
+        free (peer);
+        *peer_p = NULL;
+    }
 }
 
 static void
@@ -106,8 +150,8 @@ s_peer_remove (self_t *self, const char *name)
 {
     s_peer_t *peer = (s_peer_t *) zhashx_lookup (self->peers, name);
     if (peer) {
-        zpoller_remove (self->poller, peer->dealer);
-        zhashx_delete (self->peers, name);
+        zhashx_delete (self->peers, name);     /* no destructor: we free it */
+        s_peer_destroy (self, &peer);
     }
 }
 
@@ -124,45 +168,67 @@ s_peer_add (self_t *self, const char *name, const char *endpoint, const char *z8
     snprintf (peer->name, sizeof peer->name, "%s", name);
     snprintf (peer->pubkey, sizeof peer->pubkey, "%s", z85);
     peer->endpoint = strdup (endpoint);
-    peer->dealer = s_dealer_new (self, key, endpoint);
-    if (!peer->dealer) {
+    assert (peer->endpoint);
+    if (s_dealer_open (self, peer)) {
         log_warn (S_COMP, "cannot connect to peer|peer=%s endpoint=%s", name, endpoint);
-        s_peer_destroy (&peer);
+        s_peer_destroy (self, &peer);
         return -1;
     }
     peer->redial_backoff = S_REDIAL_AFTER_MS;
-    zpoller_add (self->poller, peer->dealer);
     zhashx_insert (self->peers, name, peer);
     return 0;
 }
 
-/* Replace a silent peer's DEALER with a fresh one (a new handshake). */
+/* Replace a peer's DEALER with a fresh one (a new handshake). */
 static void
 s_peer_redial (self_t *self, s_peer_t *peer)
 {
-    uint8_t key [32];
-    if (!zmq_z85_decode (key, peer->pubkey))
-        return;
-    zsock_t *dealer = s_dealer_new (self, key, peer->endpoint);
-    if (!dealer)
-        return;
-    zpoller_remove (self->poller, peer->dealer);
-    zsock_destroy (&peer->dealer);
-    peer->dealer = dealer;
-    zpoller_add (self->poller, peer->dealer);
+    s_dealer_close (self, peer);
     self->c.redials++;
-    log_debug (S_COMP, "redialled a silent peer|peer=%s endpoint=%s backoff_ms=%lld",
-               peer->name, peer->endpoint, (long long) peer->redial_backoff);
+    if (s_dealer_open (self, peer)) {
+        /* Try again at the next silent-peer check. */
+        log_warn (S_COMP, "cannot re-dial peer|peer=%s endpoint=%s", peer->name,
+                  peer->endpoint);
+        return;
+    }
+    log_debug (S_COMP, "redialled peer|peer=%s endpoint=%s", peer->name, peer->endpoint);
 }
 
+/* The peer whose DEALER (or, with `monitor`, whose monitor) is `sock`. */
 static s_peer_t *
-s_peer_by_dealer (self_t *self, zsock_t *dealer)
+s_peer_by_socket (self_t *self, void *sock, bool *monitor)
 {
     for (s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers); peer;
-         peer = (s_peer_t *) zhashx_next (self->peers))
-        if (peer->dealer == dealer)
+         peer = (s_peer_t *) zhashx_next (self->peers)) {
+        if (peer->dealer && (void *) peer->dealer == sock) {
+            *monitor = false;
             return peer;
+        }
+        if (peer->monitor && (void *) peer->monitor == sock) {
+            *monitor = true;
+            return peer;
+        }
+    }
     return NULL;
+}
+
+/* Redial every peer whose re-dial after a refusal is due; returns the
+ * earliest one still pending (mono ms), or 0. */
+static int64_t
+s_redial_due (self_t *self)
+{
+    int64_t now = zclock_mono (), next = 0;
+    for (s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers); peer;
+         peer = (s_peer_t *) zhashx_next (self->peers)) {
+        if (!peer->redial_at)
+            continue;
+        if (now >= peer->redial_at)
+            s_peer_redial (self, peer);     /* clears redial_at */
+        else
+        if (!next || peer->redial_at < next)
+            next = peer->redial_at;
+    }
+    return next;
 }
 
 /* ---- sending -------------------------------------------------------------- */
@@ -220,6 +286,10 @@ s_push_all (self_t *self)
             break;
         for (s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers); peer;
              peer = (s_peer_t *) zhashx_next (self->peers)) {
+            if (!peer->dealer) {
+                self->c.send_drops++;
+                continue;
+            }
             zframe_t *frame = zframe_new (buf, len);
             if (zframe_send (&frame, peer->dealer, 0)) {
                 zframe_destroy (&frame);
@@ -243,16 +313,19 @@ s_round (self_t *self)
     s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers);
     while (pick--)
         peer = (s_peer_t *) zhashx_next (self->peers);
-    s_dest_t dest = { peer->dealer, NULL };
-    s_send_digest (self, &dest, true);
     int64_t now = zclock_mono ();
-    if (!peer->awaiting_since)
-        peer->awaiting_since = now;
+    if (peer->dealer) {
+        s_dest_t dest = { peer->dealer, NULL };
+        s_send_digest (self, &dest, true);
+        if (!peer->awaiting_since)
+            peer->awaiting_since = now;
+    }
 
     /* Redial every peer that left a DIGEST unanswered for too long. */
     for (s_peer_t *p = (s_peer_t *) zhashx_first (self->peers); p;
          p = (s_peer_t *) zhashx_next (self->peers))
-        if (p->awaiting_since && now - p->awaiting_since >= p->redial_backoff) {
+        if ((p->awaiting_since && now - p->awaiting_since >= p->redial_backoff)
+        ||  (!p->dealer && !p->redial_at)) {
             s_peer_redial (self, p);
             p->awaiting_since = 0;
             p->redial_backoff = p->redial_backoff * 2 > S_REDIAL_MAX_MS ? S_REDIAL_MAX_MS
@@ -347,22 +420,54 @@ s_recv_router (self_t *self)
 }
 
 static void
-s_recv_dealer (self_t *self, zsock_t *dealer)
+s_recv_dealer (self_t *self, s_peer_t *peer)
 {
-    zmsg_t *msg = zmsg_recv (dealer);
+    zmsg_t *msg = zmsg_recv (peer->dealer);
     if (!msg)
         return;
-    s_peer_t *peer = s_peer_by_dealer (self, dealer);
-    if (peer) {
-        /* The link works: forget any suspicion and reset the backoff. */
-        peer->awaiting_since = 0;
-        peer->redial_backoff = S_REDIAL_AFTER_MS;
-    }
+    /* The link works: forget any suspicion and reset the backoffs. */
+    peer->awaiting_since = 0;
+    peer->redial_backoff = S_REDIAL_AFTER_MS;
+    peer->refused_backoff = 0;
     if (zmsg_size (msg) != 1)
         self->c.malformed++;
     else {
-        s_dest_t dest = { dealer, NULL };
+        s_dest_t dest = { peer->dealer, NULL };
         s_handle_payload (self, zmsg_first (msg), &dest);
+    }
+    zmsg_destroy (&msg);
+}
+
+/* A handshake event of one of our DEALERs. */
+static void
+s_recv_dealer_monitor (self_t *self, s_peer_t *peer)
+{
+    zmsg_t *msg = zmsg_recv (peer->monitor);
+    if (!msg)
+        return;
+    zframe_t *head = zmsg_first (msg);
+    if (head && zframe_size (head) >= 6) {
+        uint16_t event;
+        memcpy (&event, zframe_data (head), sizeof event);
+        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+            /* Pushes made while the link was down were dropped (IMMEDIATE):
+             * ask for the difference now rather than at a later round. */
+            peer->refused_backoff = 0;
+            s_dest_t dest = { peer->dealer, NULL };
+            s_send_digest (self, &dest, true);
+            if (!peer->awaiting_since)
+                peer->awaiting_since = zclock_mono ();
+        }
+        else
+        if (!peer->redial_at) {
+            /* Refused: most likely it has not learned our key yet. */
+            self->c.dial_refused++;
+            int delay = peer->refused_backoff ? peer->refused_backoff : S_REFUSED_FIRST_MS;
+            peer->refused_backoff = delay * 2 > S_REDIAL_MAX_MS ? S_REDIAL_MAX_MS : delay * 2;
+            peer->redial_at = zclock_mono () + delay;
+            log_debug (S_COMP, "peer refused our handshake|peer=%s event=0x%x redial_ms=%d",
+                       peer->name, event, delay);
+        }
     }
     zmsg_destroy (&msg);
 }
@@ -457,13 +562,14 @@ s_stats_text (self_t *self)
         " refused_self=%" PRIu64 " refused_removed=%" PRIu64 " resets=%" PRIu64
         " purged=%" PRIu64 " malformed=%" PRIu64 " denied_msgs=%" PRIu64
         " send_drops=%" PRIu64 " handshakes_ok=%" PRIu64 " handshakes_refused=%" PRIu64
-        " redials=%" PRIu64 " zap_admitted=%" PRIu64 " zap_refused=%" PRIu64,
+        " redials=%" PRIu64 " dial_refused=%" PRIu64
+        " zap_admitted=%" PRIu64 " zap_refused=%" PRIu64,
         zhashx_size (self->peers), state_count (self->store, NULL, NULL),
         self->c.digests_sent, self->c.digests_recv, self->c.deltas_sent, self->c.deltas_recv,
         self->c.pushes_sent, self->c.pushes_recv, st->applied, st->stale, st->refused_self,
         st->refused_removed, st->resets, st->purged, self->c.malformed, self->c.denied_msgs,
         self->c.send_drops, self->c.handshakes_ok, self->c.handshakes_refused,
-        self->c.redials, admitted, refused);
+        self->c.redials, self->c.dial_refused, admitted, refused);
 }
 
 static int
@@ -644,6 +750,7 @@ s_init (self_t *self, const links_config_t *cfg)
         state_set_tombstone_ttl (self->store, cfg->tombstone_ttl_ms);
 
     int id = __atomic_add_fetch (&s_instance, 1, __ATOMIC_SEQ_CST);
+    self->instance = id;
     self->events = zsock_new (ZMQ_PUB);
     assert (self->events);
     zsock_set_sndhwm (self->events, LINKS_EVENTS_HWM);
@@ -686,7 +793,6 @@ s_init (self_t *self, const links_config_t *cfg)
     self->endpoint = zsock_last_endpoint (self->router);
     self->peers = zhashx_new ();
     assert (self->peers);
-    zhashx_set_destructor (self->peers, s_peer_free_fn);
     zpoller_add (self->poller, self->router);
     zpoller_add (self->poller, self->monitor);
     s_schedule (self);
@@ -697,7 +803,12 @@ s_init (self_t *self, const links_config_t *cfg)
 static void
 s_destroy (self_t *self)
 {
-    zhashx_destroy (&self->peers);
+    if (self->peers) {
+        for (s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers); peer;
+             peer = (s_peer_t *) zhashx_next (self->peers))
+            s_peer_destroy (self, &peer);
+        zhashx_destroy (&self->peers);
+    }
     if (self->router)
         zmq_socket_monitor (zsock_resolve (self->router), NULL, 0);
     zsock_destroy (&self->monitor);
@@ -726,7 +837,12 @@ links_actor (zsock_t *pipe, void *args)
     while (!self->terminated) {
         int64_t wait = -1;
         if (!self->error [0]) {
-            wait = self->next_round - zclock_mono ();
+            int64_t now = zclock_mono ();
+            int64_t until = self->next_round;
+            int64_t redial = s_redial_due (self);
+            if (redial && redial < until)
+                until = redial;
+            wait = until - now;
             if (wait < 0)
                 wait = 0;
         }
@@ -740,8 +856,15 @@ links_actor (zsock_t *pipe, void *args)
         if (which && which == self->monitor)
             s_recv_monitor (self);
         else
-        if (which)
-            s_recv_dealer (self, (zsock_t *) which);
+        if (which) {
+            bool is_monitor = false;
+            s_peer_t *peer = s_peer_by_socket (self, which, &is_monitor);
+            if (peer && is_monitor)
+                s_recv_dealer_monitor (self, peer);
+            else
+            if (peer)
+                s_recv_dealer (self, peer);
+        }
         else
         if (zpoller_terminated (self->poller))
             break;

@@ -424,10 +424,16 @@ test_late_allow_recovers (void **unused)
         zclock_sleep (100);
         waited += 100;
     }
-    printf ("# delivered %d ms after the late ALLOW, redials=%llu\n", waited,
-            (unsigned long long) s_stat (a.actor, "redials"));
+    printf ("# delivered %d ms after the late ALLOW, redials=%llu dial_refused=%llu\n", waited,
+            (unsigned long long) s_stat (a.actor, "redials"),
+            (unsigned long long) s_stat (a.actor, "dial_refused"));
     assert_true (s_has (b.actor, "late-a", "node", "late-a", "hello"));
     assert_true (s_stat (a.actor, "redials") >= 1);
+    /* A's DEALER monitor saw the refusals and redialled on a 100 ms
+     * doubling backoff (next tries ~700 and ~1500 ms after the dial), not
+     * only after the 3 s silent-peer timeout. */
+    assert_true (s_stat (a.actor, "dial_refused") >= 1);
+    assert_true (waited <= 2500);
     s_node_stop (&a);
     s_node_stop (&b);
 }

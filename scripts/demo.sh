@@ -89,6 +89,13 @@ for s in json.load(sys.stdin):
         print(s.get(sys.argv[2], "")); break' "$2" "$3"
 }
 node_index() { echo "${1#node}"; }
+# sees i N: node i lists N running sheds (each node learns the others'
+# records within milliseconds; the demo shows a settled view).
+sees() {
+    [[ $(h_ctl "$1" --json list 2>/dev/null | grep -o '"state":"running"' | wc -l) -ge "$2" ]]
+}
+# sees_service i NAME: node i's catalog has service NAME.
+sees_service() { h_ctl "$1" --json services 2>/dev/null | grep -q "\"name\":\"$2\""; }
 
 say "1. Membership: $NODES nodes joined through node1 (SWIM + Lifeguard, keyring-sealed gossip)"
 run 1 status
@@ -98,6 +105,9 @@ say "2. Sheds: created from node2, placed across the cluster (spread)"
 for s in web db cache; do
     run 2 create "$s" --cpus 1 --memory 512M --strategy spread
 done
+for ((i = 1; i <= NODES; i++)); do
+    h_retry 5 sees "$i" 3 || echo "!! node$i does not list the 3 sheds after 5 s"
+done
 run 3 list
 
 say "3. One network: the sheds share an encrypted VXLAN overlay"
@@ -105,7 +115,7 @@ run 1 network
 web_node=$(field 1 web node)
 db_node=$(field 1 db node)
 db_ip=$(field 1 db ip)
-web_pid=$(h_shed_pid web "$(node_index "$web_node")")
+web_pid=$(h_shed_pid web "$(node_index "$web_node")") || web_pid=""
 if [[ -n "$web_pid" && -n "$db_ip" ]]; then
     printf '\n[shed web on %s]$ ping -c 3 %s   # db, on %s\n' "$web_node" "$db_ip" "$db_node"
     h_retry 10 nsenter -t "$web_pid" -n ping -c 1 -W 1 "$db_ip" >/dev/null 2>&1 || true
@@ -117,9 +127,12 @@ fi
 say "4. Service discovery: db registers a service; every node answers DNS for it"
 db_i=$(node_index "$db_node")
 run "$db_i" services register postgres --port 5432 --address "$db_ip" --shed db --tag primary
-sleep 1
+h_retry 5 sees_service 3 postgres || echo "!! node3 does not list postgres after 5 s"
 run 3 services
 if command -v dig >/dev/null 2>&1; then
+    # The catalog coalesces zone rebuilds (~100 ms): wait for node1's DNS.
+    dns_has() { [[ -n $(h_exec 1 dig -p 8600 @127.0.0.1 +short postgres.service.shed A 2>/dev/null) ]]; }
+    h_retry 5 dns_has || true
     printf '\n[node1]$ dig -p 8600 @127.0.0.1 +short postgres.service.shed A / _postgres._tcp SRV\n'
     h_exec 1 dig -p 8600 @127.0.0.1 +short postgres.service.shed A || RC=1
     h_exec 1 dig -p 8600 @127.0.0.1 +short _postgres._tcp.service.shed SRV || RC=1
