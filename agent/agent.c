@@ -235,6 +235,10 @@ agent_new (const agent_config_t *cfg)
     for (size_t i = 0; i < cfg->nmounts; i++)
         mounts[i] = cfg->mounts[i];
     self->metrics = agent_metrics_new (cfg->proc_root, mounts, cfg->nmounts);
+    /* A netns shed sees the host's /proc: its own use is in its cgroup. */
+    if (self->metrics && cfg->cgroup_root[0]
+        && agent_metrics_use_cgroup (self->metrics, cfg->cgroup_root) != 0)
+        log_warn (S_COMP, "cgroup metrics unavailable, using /proc|root=%s", cfg->cgroup_root);
     if (self->sigfd < 0 || !self->conn || !self->sup || !self->prov || !self->tail
     ||  !self->metrics) {
         log_error (S_COMP, "cannot start|connect=%s", cfg->connect);

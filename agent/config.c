@@ -271,6 +271,8 @@ s_root (s_ctx_t *c, yaml_node_t *root, agent_config_t *cfg)
         else if (!strcmp (key, "backoff_min_ms")) rc = s_u32 (c, v, &cfg->backoff_min_ms);
         else if (!strcmp (key, "backoff_max_ms")) rc = s_u32 (c, v, &cfg->backoff_max_ms);
         else if (!strcmp (key, "init")) rc = s_bool (c, v, &cfg->init);
+        else if (!strcmp (key, "cgroup_root"))
+            rc = s_str (c, v, cfg->cgroup_root, sizeof cfg->cgroup_root, "cgroup_root");
         else if (!strcmp (key, "log_level")) {
             const char *s = s_scalar (v);
             if (!s || shed_log_parse_level (s, &cfg->log_level))
@@ -360,6 +362,7 @@ agent_config_args (agent_config_t *cfg, int argc, char **argv, char *err, size_t
         { "backoff-min", required_argument, NULL, 'k' },
         { "backoff-max", required_argument, NULL, 'K' },
         { "proc-root", required_argument, NULL, 'p' },
+        { "cgroup-root", required_argument, NULL, 'G' },
         { "init", no_argument, NULL, 'i' },
         { "log-level", required_argument, NULL, 'l' },
         { "help", no_argument, NULL, 'h' },
@@ -438,6 +441,14 @@ agent_config_args (agent_config_t *cfg, int argc, char **argv, char *err, size_t
             case 'k': cfg->backoff_min_ms = (uint32_t) v; break;
             case 'K': cfg->backoff_max_ms = (uint32_t) v; break;
             case 'p': snprintf (cfg->proc_root, sizeof cfg->proc_root, "%s", optarg); break;
+            case 'G':
+                if (!optarg[0] || strlen (optarg) > AGENT_PATH_MAX) {
+                    snprintf (err, errlen, "--cgroup-root wants a directory (at most %d bytes)",
+                              AGENT_PATH_MAX);
+                    return -1;
+                }
+                snprintf (cfg->cgroup_root, sizeof cfg->cgroup_root, "%s", optarg);
+                break;
             case 'i': cfg->init = true; break;
             case 'l':
                 if (shed_log_parse_level (optarg, &cfg->log_level)) {

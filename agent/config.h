@@ -40,6 +40,8 @@ typedef struct {
     bool init;                          /* PID 1 duties */
     shed_log_level_t log_level;
     char proc_root[128];                /* "/proc"; tests may point elsewhere */
+    char cgroup_root[AGENT_PATH_MAX + 1]; /* "" = metrics from /proc only (a VM);
+                                           set by the netns driver: see metrics.h */
     char mounts[AGENT_MOUNTS_MAX][AGENT_PATH_MAX + 1];
     size_t nmounts;
     agent_proc_spec_t procs[AGENT_PROCS_MAX];

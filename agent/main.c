@@ -24,6 +24,8 @@ s_usage (FILE *out)
         "  --buffer-frames N        messages kept while disconnected (default 4096)\n"
         "  --buffer-bytes N         bytes kept while disconnected (default 4194304)\n"
         "  --backoff-min MS / --backoff-max MS   reconnect backoff (default 100 / 5000)\n"
+        "  --cgroup-root DIR        report CPU, memory, processes from this process's cgroup\n"
+        "                           under the hierarchy root DIR (netns sheds; /proc is the host's)\n"
         "  --init                   PID 1 duties: reap every orphan, stop children on SIGTERM\n"
         "  --log-level LEVEL        debug | info | warn | error\n");
 }

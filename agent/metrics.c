@@ -2,6 +2,7 @@
  * metrics.c - /proc parsers and the collector (see metrics.h).
  */
 #include "agent/metrics.h"
+#include "agent/cgroup_metrics.h"
 #include "agent/frame.h"
 
 #include "common/fileutil.h"
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <time.h>
 
 #define S_FILE_MAX (1u << 20)   /* /proc files we read are far smaller */
 
@@ -126,6 +128,11 @@ struct _agent_metrics_t {
     bool have_prev;
     agent_disk_t disks[AGENT_DISKS_MAX];
     agent_nic_t nics[AGENT_NICS_MAX];
+    /* cgroup mode (a netns shed); cg NULL in /proc mode (a VM). */
+    agent_cgroup_t *cg;
+    int64_t started_mono_ms, started_wall_ms;
+    uint64_t prev_cg_usage_ns, prev_cg_mono_ns;
+    bool have_prev_cg;
 };
 
 agent_metrics_collector_t *
@@ -152,9 +159,25 @@ agent_metrics_destroy (agent_metrics_collector_t **self_p)
         for (size_t i = 0; i < self->nmounts; i++)
             free (self->mounts[i]);
         free (self->mounts);
+        agent_cgroup_destroy (&self->cg);
         free (self);
         *self_p = NULL;
     }
+}
+
+int
+agent_metrics_use_cgroup (agent_metrics_collector_t *self, const char *cgroup_root)
+{
+    assert (self && cgroup_root);
+    agent_cgroup_t *cg = agent_cgroup_new (cgroup_root, self->root);
+    if (!cg)
+        return -1;
+    agent_cgroup_destroy (&self->cg);
+    self->cg = cg;
+    self->have_prev_cg = false;
+    self->started_mono_ms = agent_clock_mono_ms ();
+    self->started_wall_ms = agent_clock_wall_ms ();
+    return 0;
 }
 
 static char *
@@ -168,6 +191,8 @@ s_read (agent_metrics_collector_t *self, const char *name)
 uint64_t
 agent_metrics_boot_time (agent_metrics_collector_t *self)
 {
+    if (self->cg)
+        return (uint64_t) (self->started_wall_ms / 1000);
     char *text = s_read (self, "stat");
     agent_cpu_sample_t s;
     uint64_t bt = text && agent_parse_stat (text, &s) == 0 ? s.btime : 0;
@@ -209,6 +234,58 @@ s_count_procs (agent_metrics_collector_t *self)
     return n;
 }
 
+static uint64_t
+s_mono_ns (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000000ull + (uint64_t) ts.tv_nsec;
+}
+
+/* Replace the host's values in `m` by the shed's own where its cgroup
+ * gives them (see metrics.h). `host_cpus` and m->mem_total come from /proc
+ * (0 if unknown). Returns true if the process count was set. */
+static bool
+s_cgroup (agent_metrics_collector_t *self, agent_metrics_t *m, uint64_t host_cpus)
+{
+    int64_t up_ms = agent_clock_mono_ms () - self->started_mono_ms;
+    m->uptime_s = up_ms > 0 ? (uint64_t) up_ms / 1000 : 0;
+    agent_cgroup_sample_t cs;
+    if (agent_cgroup_read (self->cg, &cs) != 0) {
+        self->have_prev_cg = false;
+        return false;
+    }
+    if (cs.have_mem) {
+        /* A limit above the host's memory limits nothing. */
+        uint64_t host = m->mem_total;
+        m->mem_used = cs.mem_used;
+        m->mem_total = cs.have_mem_limit && (!host || cs.mem_limit < host) ? cs.mem_limit : host;
+    }
+    if (cs.have_cpu) {
+        uint64_t now = s_mono_ns ();
+        double cpus = cs.cpu_quota > 0 ? cs.cpu_quota : (double) (host_cpus ? host_cpus : 1);
+        if (host_cpus && cpus > (double) host_cpus)
+            cpus = (double) host_cpus;      /* a quota cannot buy CPUs the host lacks */
+        uint64_t count = (uint64_t) cpus;
+        if ((double) count < cpus)
+            count++;
+        m->cpu_count = count < 1 ? 1 : count > 4096 ? 4096 : count;
+        /* A usage that went down is a new group: start over. */
+        m->cpu_pct = self->have_prev_cg && cs.cpu_usage_ns >= self->prev_cg_usage_ns
+                   ? agent_cgroup_cpu_pct (cs.cpu_usage_ns - self->prev_cg_usage_ns,
+                                           now - self->prev_cg_mono_ns, cpus)
+                   : 0;
+        self->prev_cg_usage_ns = cs.cpu_usage_ns;
+        self->prev_cg_mono_ns = now;
+        self->have_prev_cg = true;
+    }
+    else
+        self->have_prev_cg = false;
+    if (cs.have_procs)
+        m->procs = cs.procs;
+    return cs.have_procs;
+}
+
 int
 agent_metrics_collect (agent_metrics_collector_t *self, agent_msg_t *out)
 {
@@ -222,7 +299,9 @@ agent_metrics_collect (agent_metrics_collector_t *self, agent_msg_t *out)
 
     char *text = s_read (self, "stat");
     agent_cpu_sample_t cur;
+    uint64_t host_cpus = 0;
     if (text && agent_parse_stat (text, &cur) == 0) {
+        host_cpus = cur.cpus;
         m->cpu_count = cur.cpus > 4096 ? 4096 : cur.cpus;
         if (self->have_prev && cur.total > self->prev.total && cur.busy >= self->prev.busy) {
             double pct = 100.0 * (double) (cur.busy - self->prev.busy)
@@ -250,7 +329,10 @@ agent_metrics_collect (agent_metrics_collector_t *self, agent_msg_t *out)
     if (text)
         agent_parse_netdev (text, self->nics, AGENT_NICS_MAX, &m->nics.n, &m->net_rx, &m->net_tx);
     free (text);
-    m->procs = s_count_procs (self);
+    /* In cgroup mode the host's process count is only the fallback: do not
+     * walk the host's /proc each interval when the group answers. */
+    if (!self->cg || !s_cgroup (self, m, host_cpus))
+        m->procs = s_count_procs (self);
 
     if (self->nmounts)
         for (size_t i = 0; i < self->nmounts; i++)

@@ -5,6 +5,19 @@
  * the busy share of all CPUs since the previous call (100 % = every CPU
  * busy). The parsers take file text so tests feed them sample files from
  * agent/testdata; the collector reads them under a configurable root.
+ *
+ * Two sources. In a VM, /proc is the shed's own and is all we read. In a
+ * netns shed /proc is the host's, so with agent_metrics_use_cgroup the
+ * collector reads the shed's own use from its cgroup (cgroup_metrics.h):
+ *   memory   the group's working set / its limit (the host's MemTotal when
+ *            there is no limit, or a limit above it)
+ *   CPU      the group's CPU time over wall time, as a % of its quota;
+ *            cpu_count = the quota rounded up (no quota: the host's CPUs)
+ *   procs    processes in the group
+ *   uptime   since the collector was made (the agent is the shed's init)
+ * and, having no per-group equivalent, keeps /proc for the load averages
+ * (the host's) and for anything the group's files cannot give. Network
+ * (/proc/net/dev is per network namespace) and disks are the same in both.
  */
 #ifndef SHED_AGENT_METRICS_H
 #define SHED_AGENT_METRICS_H
@@ -35,11 +48,19 @@ agent_metrics_collector_t *agent_metrics_new (const char *proc_root, const char 
                                               size_t nmounts);
 void agent_metrics_destroy (agent_metrics_collector_t **self_p);
 
+/* Read CPU, memory and processes from this process's cgroup under
+ * `cgroup_root` (the hierarchy root, e.g. /sys/fs/cgroup) from now on, and
+ * count uptime from now. The groups are looked up in <proc_root>/self/cgroup
+ * at the next collect (and again while none is found). 0, or -1 without
+ * memory (the collector then stays in /proc mode). */
+int agent_metrics_use_cgroup (agent_metrics_collector_t *self, const char *cgroup_root);
+
 /* Fill a METRICS message. Its lists point into the collector, valid until
  * the next collect: never wire_msg_free the result. */
 int agent_metrics_collect (agent_metrics_collector_t *self, agent_msg_t *out);
 
-/* Boot time (unix seconds) from <root>/stat, 0 if unknown. */
+/* Boot time (unix seconds) from <root>/stat, 0 if unknown; in cgroup mode
+ * when the collector started to count (the shed's "boot"). */
 uint64_t agent_metrics_boot_time (agent_metrics_collector_t *self);
 
 #endif

@@ -1,13 +1,18 @@
 /*
- * metrics_test.c - /proc parsers against sample files in agent/testdata,
- * the live collector on this machine, and the config parsers.
+ * metrics_test.c - /proc and cgroup parsers against sample files in
+ * agent/testdata, the live collector on this machine, the collector in
+ * cgroup mode over temporary trees laid out like cgroup v1 and v2, and the
+ * config parsers.
  */
+#include "agent/cgroup_metrics.h"
 #include "agent/config.h"
 #include "agent/metrics.h"
 
 #include "common/fileutil.h"
 
 #include <fcntl.h>
+#include <ftw.h>
+#include <time.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -69,6 +74,387 @@ test_parsers (void **state)
     free (t);
 }
 
+/* ---- cgroup parsers ------------------------------------------------------ */
+
+static void
+test_cgroup_parsers (void **state)
+{
+    uint64_t v;
+    bool unl;
+    assert_int_equal (agent_cgroup_parse_u64 ("268435456\n", &v), 0);
+    assert_int_equal (v, 268435456);
+    assert_int_equal (agent_cgroup_parse_u64 ("-1\n", &v), -1);
+    assert_int_equal (agent_cgroup_parse_u64 ("12abc\n", &v), -1);
+    assert_int_equal (agent_cgroup_parse_u64 ("", &v), -1);
+    assert_int_equal (agent_cgroup_parse_u64 ("99999999999999999999999\n", &v), -1);
+
+    assert_int_equal (agent_cgroup_parse_limit ("536870912\n", &v, &unl), 0);
+    assert_false (unl);
+    assert_int_equal (v, 536870912);
+    assert_int_equal (agent_cgroup_parse_limit ("max\n", &v, &unl), 0);
+    assert_true (unl);
+    assert_int_equal (agent_cgroup_parse_limit ("9223372036854771712\n", &v, &unl), 0);
+    assert_true (unl);                          /* v1's "no limit" */
+    assert_int_equal (agent_cgroup_parse_limit ("maximum\n", &v, &unl), -1);
+    assert_int_equal (agent_cgroup_parse_limit ("lots\n", &v, &unl), -1);
+
+    char *t = s_sample ("cgroup_v1_memory.stat");
+    assert_int_equal (agent_cgroup_parse_key (t, "total_inactive_file", &v), 0);
+    assert_int_equal (v, 41943040);
+    assert_int_equal (agent_cgroup_parse_key (t, "inactive_file", &v), 0);
+    assert_int_equal (v, 40000000);             /* whole words only */
+    assert_int_equal (agent_cgroup_parse_key (t, "inactive", &v), -1);
+    free (t);
+    t = s_sample ("cgroup_v2_memory.stat");
+    assert_int_equal (agent_cgroup_parse_key (t, "inactive_file", &v), 0);
+    assert_int_equal (v, 20971520);
+    assert_int_equal (agent_cgroup_parse_key (t, "total_inactive_file", &v), -1);
+    free (t);
+    t = s_sample ("cgroup_v2_cpu.stat");
+    assert_int_equal (agent_cgroup_parse_key (t, "usage_usec", &v), 0);
+    assert_int_equal (v, 1234567);
+    free (t);
+    assert_int_equal (agent_cgroup_parse_key ("usage_usec banana\n", "usage_usec", &v), -1);
+    assert_int_equal (agent_cgroup_parse_key ("", "usage_usec", &v), -1);
+
+    double cpus = -1;
+    assert_int_equal (agent_cgroup_parse_cpu_max ("100000 100000\n", &cpus), 0);
+    assert_true (cpus == 1.0);
+    assert_int_equal (agent_cgroup_parse_cpu_max ("150000 100000\n", &cpus), 0);
+    assert_true (cpus == 1.5);
+    assert_int_equal (agent_cgroup_parse_cpu_max ("max 100000\n", &cpus), 0);
+    assert_true (cpus == 0);
+    assert_int_equal (agent_cgroup_parse_cpu_max ("100000 0\n", &cpus), -1);
+    assert_int_equal (agent_cgroup_parse_cpu_max ("max\n", &cpus), -1);
+    assert_int_equal (agent_cgroup_parse_cpu_max ("garbage\n", &cpus), -1);
+    assert_int_equal (agent_cgroup_parse_cfs ("50000\n", "100000\n", &cpus), 0);
+    assert_true (cpus == 0.5);
+    assert_int_equal (agent_cgroup_parse_cfs ("-1\n", "100000\n", &cpus), 0);
+    assert_true (cpus == 0);
+    assert_int_equal (agent_cgroup_parse_cfs ("-2\n", "100000\n", &cpus), -1);
+    assert_int_equal (agent_cgroup_parse_cfs ("50000\n", "0\n", &cpus), -1);
+
+    t = s_sample ("cgroup.procs");
+    assert_int_equal (agent_cgroup_count_procs (t), 3);
+    free (t);
+    assert_int_equal (agent_cgroup_count_procs ("1\njunk\n0\n2 x\n9\n"), 2);
+    assert_int_equal (agent_cgroup_count_procs (""), 0);
+
+    char ctrls[64], path[128];
+    t = s_sample ("cgroup_v1_self");
+    assert_int_equal (agent_cgroup_parse_self (t, "memory", ctrls, sizeof ctrls, path,
+                                               sizeof path), 0);
+    assert_string_equal (ctrls, "memory");
+    assert_string_equal (path, "/shed/web");
+    assert_int_equal (agent_cgroup_parse_self (t, "cpuacct", ctrls, sizeof ctrls, path,
+                                               sizeof path), 0);
+    assert_string_equal (ctrls, "cpu,cpuacct");
+    assert_int_equal (agent_cgroup_parse_self (t, "cpu", ctrls, sizeof ctrls, path,
+                                               sizeof path), 0);
+    assert_string_equal (ctrls, "cpu,cpuacct");     /* not cpuset */
+    assert_int_equal (agent_cgroup_parse_self (t, "net_prio", ctrls, sizeof ctrls, path,
+                                               sizeof path), 0);
+    assert_string_equal (path, "/");
+    assert_int_equal (agent_cgroup_parse_self (t, NULL, ctrls, sizeof ctrls, path,
+                                               sizeof path), 0);
+    assert_string_equal (path, "/user.slice/session-3.scope");
+    assert_int_equal (agent_cgroup_parse_self (t, "io", ctrls, sizeof ctrls, path,
+                                               sizeof path), -1);
+    /* Too small a buffer is refused, not truncated. */
+    assert_int_equal (agent_cgroup_parse_self (t, "memory", ctrls, sizeof ctrls, path, 5), -1);
+    free (t);
+    t = s_sample ("cgroup_v2_self");
+    assert_int_equal (agent_cgroup_parse_self (t, NULL, ctrls, sizeof ctrls, path,
+                                               sizeof path), 0);
+    assert_string_equal (path, "/shed/web");
+    assert_string_equal (ctrls, "");
+    assert_int_equal (agent_cgroup_parse_self (t, "memory", ctrls, sizeof ctrls, path,
+                                               sizeof path), -1);
+    free (t);
+    assert_int_equal (agent_cgroup_parse_self ("0::/a/../../etc\n", NULL, ctrls, sizeof ctrls,
+                                               path, sizeof path), -1);
+    assert_int_equal (agent_cgroup_parse_self ("0::relative\n", NULL, ctrls, sizeof ctrls,
+                                               path, sizeof path), -1);
+    assert_int_equal (agent_cgroup_parse_self ("garbage\n::\n1:x\n", NULL, ctrls,
+                                               sizeof ctrls, path, sizeof path), -1);
+    assert_int_equal (agent_cgroup_parse_self ("0::/a:b\n", NULL, ctrls, sizeof ctrls, path,
+                                               sizeof path), 0);
+    assert_string_equal (path, "/a:b");
+
+    assert_true (agent_cgroup_cpu_pct (1000000000, 1000000000, 1) == 100);
+    assert_true (agent_cgroup_cpu_pct (500000000, 1000000000, 2) == 25);
+    assert_true (agent_cgroup_cpu_pct (5000000000, 1000000000, 1) == 100);    /* capped */
+    assert_true (agent_cgroup_cpu_pct (0, 1000000000, 1) == 0);
+    assert_true (agent_cgroup_cpu_pct (1, 0, 1) == 0);
+    assert_true (agent_cgroup_cpu_pct (1, 1, 0) == 0);
+}
+
+/* ---- the collector over temporary trees ---------------------------------- */
+
+typedef struct {
+    char dir[64];               /* /tmp/agent-cg-XXXXXX */
+    char proc[128], cg[128];    /* <dir>/proc, <dir>/cg */
+} s_tree_t;
+
+/* <dir>/<rel> = text, making directories on the way. */
+static void
+s_put (const char *dir, const char *rel, const char *text)
+{
+    char path[512];
+    snprintf (path, sizeof path, "%s/%s", dir, rel);
+    char *slash = strrchr (path, '/');
+    *slash = '\0';
+    assert_int_equal (shed_mkdir_p (path, 0755), 0);
+    *slash = '/';
+    assert_int_equal (shed_write_file_atomic (path, text, strlen (text), 0644), 0);
+}
+
+static void
+s_put_sample (const char *dir, const char *rel, const char *sample)
+{
+    char *t = s_sample (sample);
+    s_put (dir, rel, t);
+    free (t);
+}
+
+static void
+s_del (const char *dir, const char *rel)
+{
+    char path[512];
+    snprintf (path, sizeof path, "%s/%s", dir, rel);
+    assert_int_equal (unlink (path), 0);
+}
+
+/* A fake /proc from the samples (host: 2 CPUs, 4028500 kB, load 0.52,
+ * booted 1700000000), self/cgroup from `self_sample`. */
+static void
+s_tree (s_tree_t *t, const char *self_sample)
+{
+    snprintf (t->dir, sizeof t->dir, "/tmp/agent-cg-XXXXXX");
+    assert_non_null (mkdtemp (t->dir));
+    snprintf (t->proc, sizeof t->proc, "%s/proc", t->dir);
+    snprintf (t->cg, sizeof t->cg, "%s/cg", t->dir);
+    s_put_sample (t->proc, "stat", "stat");
+    s_put_sample (t->proc, "meminfo", "meminfo");
+    s_put_sample (t->proc, "loadavg", "loadavg");
+    s_put_sample (t->proc, "net/dev", "netdev");
+    if (self_sample)
+        s_put_sample (t->proc, "self/cgroup", self_sample);
+    assert_int_equal (shed_mkdir_p (t->cg, 0755), 0);
+}
+
+static int
+s_rm (const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void) sb; (void) flag; (void) ftw;
+    return remove (path);
+}
+
+static void
+s_tree_free (s_tree_t *t)
+{
+    nftw (t->dir, s_rm, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static agent_metrics_collector_t *
+s_collector (const s_tree_t *t)
+{
+    const char *mounts[] = { "/" };
+    agent_metrics_collector_t *m = agent_metrics_new (t->proc, mounts, 1);
+    assert_non_null (m);
+    assert_int_equal (agent_metrics_use_cgroup (m, t->cg), 0);
+    return m;
+}
+
+/* Collect and check that the message passes the validator. */
+static agent_metrics_t
+s_collect (agent_metrics_collector_t *c)
+{
+    agent_msg_t msg;
+    assert_int_equal (agent_metrics_collect (c, &msg), 0);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal (wire_encode (&agent_proto, &msg, &buf, &len), 0);
+    free (buf);
+    return msg.u.agent_metrics;
+}
+
+#define HOST_MEM (4028500ull * 1024)
+#define MIB (1024ull * 1024)
+
+static void
+test_cgroup_collect_v1 (void **state)
+{
+    s_tree_t t;
+    s_tree (&t, "cgroup_v1_self");
+    /* cpu and cpuacct mounted together, as most distributions do. */
+    s_put (t.cg, "cpu,cpuacct/shed/web/cpuacct.usage", "1000\n");
+    s_put (t.cg, "cpu,cpuacct/shed/web/cpu.cfs_quota_us", "100000\n");
+    s_put (t.cg, "cpu,cpuacct/shed/web/cpu.cfs_period_us", "100000\n");
+    s_put (t.cg, "memory/shed/web/memory.usage_in_bytes", "100000000\n");
+    s_put (t.cg, "memory/shed/web/memory.limit_in_bytes", "268435456\n");
+    s_put_sample (t.cg, "memory/shed/web/memory.stat", "cgroup_v1_memory.stat");
+    s_put_sample (t.cg, "pids/shed/web/cgroup.procs", "cgroup.procs");
+
+    agent_metrics_collector_t *c = s_collector (&t);
+    agent_metrics_t m = s_collect (c);
+    assert_int_equal (m.mem_used, 100000000 - 41943040);
+    assert_int_equal (m.mem_total, 256 * MIB);
+    assert_int_equal (m.cpu_count, 1);
+    assert_true (m.cpu_pct == 0);               /* first sample */
+    assert_int_equal (m.procs, 3);
+    assert_true (m.uptime_s < 5);               /* the agent's, not the host's */
+    assert_true (m.load1 == 0.52);              /* the host's: no per-group load */
+    assert_int_equal (m.net_rx, 9876543 + 100);
+    uint64_t bt = agent_metrics_boot_time (c);
+    assert_true (bt + 5 >= (uint64_t) time (NULL) && bt <= (uint64_t) time (NULL));
+
+    /* 50 s of CPU within a few ms: a full CPU (capped). */
+    s_put (t.cg, "cpu,cpuacct/shed/web/cpuacct.usage", "50000001000\n");
+    usleep (2000);
+    m = s_collect (c);
+    assert_true (m.cpu_pct == 100);
+    /* No new CPU time: idle. */
+    usleep (2000);
+    m = s_collect (c);
+    assert_true (m.cpu_pct == 0);
+
+    /* Unlimited: the host's memory and CPUs. */
+    s_put (t.cg, "memory/shed/web/memory.limit_in_bytes", "9223372036854771712\n");
+    s_put (t.cg, "cpu,cpuacct/shed/web/cpu.cfs_quota_us", "-1\n");
+    m = s_collect (c);
+    assert_int_equal (m.mem_total, HOST_MEM);
+    assert_int_equal (m.cpu_count, 2);
+    /* A limit above the host's memory is no limit either. */
+    s_put (t.cg, "memory/shed/web/memory.limit_in_bytes", "68719476736\n");
+    m = s_collect (c);
+    assert_int_equal (m.mem_total, HOST_MEM);
+
+    /* No memory.stat: the raw usage. No pids group: the memory group's procs. */
+    s_del (t.cg, "memory/shed/web/memory.stat");
+    s_put (t.cg, "memory/shed/web/cgroup.procs", "1\n2\n");
+    s_del (t.cg, "pids/shed/web/cgroup.procs");
+    m = s_collect (c);
+    assert_int_equal (m.mem_used, 100000000);
+    assert_int_equal (m.procs, 2);
+
+    /* Garbage: /proc values, no crash. */
+    s_put (t.cg, "memory/shed/web/memory.usage_in_bytes", "\x01garbage\xff\n");
+    s_put (t.cg, "cpu,cpuacct/shed/web/cpuacct.usage", "");
+    s_put (t.cg, "memory/shed/web/cgroup.procs", "not a pid\n-3\n");
+    m = s_collect (c);
+    assert_int_equal (m.mem_total, HOST_MEM);
+    assert_int_equal (m.mem_used, (4028500ull - 3021500ull) * 1024);
+    assert_int_equal (m.cpu_count, 2);
+    assert_int_equal (m.procs, 0);
+    agent_metrics_destroy (&c);
+
+    /* The same through the reader: the errors are counted. */
+    agent_cgroup_t *cg = agent_cgroup_new (t.cg, t.proc);
+    agent_cgroup_sample_t cs;
+    assert_int_equal (agent_cgroup_read (cg, &cs), 0);
+    assert_int_equal (agent_cgroup_version (cg), 1);
+    assert_false (cs.have_mem);
+    assert_false (cs.have_cpu);
+    assert_true (agent_cgroup_errors (cg) >= 2);
+    agent_cgroup_destroy (&cg);
+    assert_null (cg);
+
+    /* cpu and cpuacct mounted apart (each its own directory). */
+    s_tree_t t2;
+    s_tree (&t2, "cgroup_v1_self");
+    s_put (t2.cg, "cpuacct/shed/web/cpuacct.usage", "1000\n");
+    s_put (t2.cg, "cpu/shed/web/cpu.cfs_quota_us", "50000\n");
+    s_put (t2.cg, "cpu/shed/web/cpu.cfs_period_us", "100000\n");
+    c = s_collector (&t2);
+    m = s_collect (c);
+    assert_int_equal (m.cpu_count, 1);          /* half a CPU, rounded up */
+    assert_int_equal (m.mem_total, HOST_MEM);   /* no memory group: /proc */
+    s_put (t2.cg, "cpuacct/shed/web/cpuacct.usage", "999000000000\n");
+    m = s_collect (c);
+    assert_true (m.cpu_pct == 100);
+    agent_metrics_destroy (&c);
+
+    s_tree_free (&t);
+    s_tree_free (&t2);
+}
+
+static void
+test_cgroup_collect_v2 (void **state)
+{
+    s_tree_t t;
+    s_tree (&t, "cgroup_v2_self");
+    s_put (t.cg, "cgroup.controllers", "cpuset cpu io memory pids\n");
+    s_put (t.cg, "shed/web/memory.current", "100000000\n");
+    s_put (t.cg, "shed/web/memory.max", "max\n");
+    s_put_sample (t.cg, "shed/web/memory.stat", "cgroup_v2_memory.stat");
+    s_put_sample (t.cg, "shed/web/cpu.stat", "cgroup_v2_cpu.stat");
+    s_put (t.cg, "shed/web/cpu.max", "150000 100000\n");
+    s_put_sample (t.cg, "shed/web/cgroup.procs", "cgroup.procs");
+
+    agent_metrics_collector_t *c = s_collector (&t);
+    agent_metrics_t m = s_collect (c);
+    assert_int_equal (m.mem_used, 100000000 - 20971520);
+    assert_int_equal (m.mem_total, HOST_MEM);   /* "max" */
+    assert_int_equal (m.cpu_count, 2);          /* 1.5 rounded up */
+    assert_int_equal (m.procs, 3);
+    assert_true (m.uptime_s < 5);
+
+    s_put (t.cg, "shed/web/memory.max", "536870912\n");
+    s_put (t.cg, "shed/web/cpu.max", "100000 100000\n");
+    s_put (t.cg, "shed/web/cpu.stat", "usage_usec 901234567\nuser_usec 1\n");
+    usleep (2000);
+    m = s_collect (c);
+    assert_int_equal (m.mem_total, 512 * MIB);
+    assert_int_equal (m.cpu_count, 1);
+    assert_true (m.cpu_pct == 100);
+
+    /* No quota: every host CPU; a quota beyond the host's: the host's. */
+    s_put (t.cg, "shed/web/cpu.max", "max 100000\n");
+    m = s_collect (c);
+    assert_int_equal (m.cpu_count, 2);
+    s_put (t.cg, "shed/web/cpu.max", "800000 100000\n");
+    m = s_collect (c);
+    assert_int_equal (m.cpu_count, 2);
+
+    /* Garbage and missing files: /proc values. */
+    s_put (t.cg, "shed/web/cpu.stat", "usage_usec banana\n");
+    s_put (t.cg, "shed/web/cpu.max", "lots\n");
+    s_del (t.cg, "shed/web/memory.current");
+    s_del (t.cg, "shed/web/cgroup.procs");
+    m = s_collect (c);
+    assert_int_equal (m.mem_total, HOST_MEM);
+    assert_int_equal (m.mem_used, (4028500ull - 3021500ull) * 1024);
+    assert_int_equal (m.cpu_count, 2);
+    assert_int_equal (m.procs, 0);              /* the fake /proc has no pids */
+    agent_metrics_destroy (&c);
+    s_tree_free (&t);
+}
+
+static void
+test_cgroup_not_found (void **state)
+{
+    /* No self/cgroup, a group at the root, a group whose dir is missing:
+     * all /proc mode, except the uptime. */
+    const char *selfs[] = { NULL, "cgroup_v2_self", NULL };
+    for (int i = 0; i < 3; i++) {
+        s_tree_t t;
+        s_tree (&t, selfs[i]);
+        s_put (t.cg, "cgroup.controllers", "memory\n");
+        if (i == 2) {
+            s_put (t.proc, "self/cgroup", "0::/\n");
+            s_put (t.cg, "memory.current", "1\n");
+        }
+        agent_metrics_collector_t *c = s_collector (&t);
+        agent_metrics_t m = s_collect (c);
+        assert_int_equal (m.mem_total, HOST_MEM);
+        assert_int_equal (m.cpu_count, 2);
+        assert_true (m.uptime_s < 5);
+        agent_metrics_destroy (&c);
+        s_tree_free (&t);
+    }
+}
+
 static void
 test_collect_live (void **state)
 {
@@ -93,6 +479,22 @@ test_collect_live (void **state)
     assert_true (agent_metrics_boot_time (m) > 1000000000);
     agent_metrics_destroy (&m);
     assert_null (m);
+
+    /* This machine's real cgroup files (whatever version, wherever this
+     * test runs: maybe in no group at all): sane values, never a crash. */
+    m = agent_metrics_new ("/proc", NULL, 0);
+    assert_int_equal (agent_metrics_use_cgroup (m, "/sys/fs/cgroup"), 0);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal (agent_metrics_collect (m, &msg), 0);
+        assert_true (x->cpu_count >= 1);
+        assert_true (x->cpu_pct >= 0 && x->cpu_pct <= 100);
+        assert_true (x->mem_total > 0);
+        assert_true (x->uptime_s < 5);
+        assert_int_equal (wire_encode (&agent_proto, &msg, &buf, &len), 0);
+        free (buf);
+        usleep (20 * 1000);
+    }
+    agent_metrics_destroy (&m);
 }
 
 static void
@@ -158,6 +560,12 @@ test_config (void **state)
     assert_int_equal (cfg->procs[1].restart, AGENT_RESTART_NEVER);
     assert_int_equal (cfg->nservices, 1);
     assert_string_equal (cfg->connect, "unix:/x");
+    assert_string_equal (cfg->cgroup_root, "");         /* a VM: /proc only */
+    char *cg_argv[] = { "shed-agent", "--cgroup-root", "/sys/fs/cgroup", NULL };
+    assert_int_equal (agent_config_args (cfg, 3, cg_argv, err, sizeof err), 0);
+    assert_string_equal (cfg->cgroup_root, "/sys/fs/cgroup");
+    char *cg_bad[] = { "shed-agent", "--cgroup-root", "", NULL };
+    assert_int_equal (agent_config_args (cfg, 3, cg_bad, err, sizeof err), -1);
     char *bad_argv[] = { "shed-agent", "--run", "nocmd", NULL };
     agent_config_defaults (cfg);
     assert_int_equal (agent_config_args (cfg, 3, bad_argv, err, sizeof err), -1);
@@ -169,6 +577,10 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_parsers),
+        cmocka_unit_test (test_cgroup_parsers),
+        cmocka_unit_test (test_cgroup_collect_v1),
+        cmocka_unit_test (test_cgroup_collect_v2),
+        cmocka_unit_test (test_cgroup_not_found),
         cmocka_unit_test (test_collect_live),
         cmocka_unit_test (test_config),
     };
