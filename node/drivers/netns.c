@@ -44,6 +44,9 @@ typedef struct {
     char bridge [DRIVER_IFNAME_MAX + 1];
     char agent_path [DRIVER_PATH_MAX];
     char tc_path [DRIVER_PATH_MAX];
+    /* The cgroup hierarchy root, for the agent: see s_spawn. "" when too
+     * long for the agent's flag (it then reports from /proc). */
+    char cgroup_root [DRIVER_PATH_MAX];
     int stop_timeout_ms;
     uint32_t mtu;
     cgroup_t *cg;
@@ -285,11 +288,21 @@ s_spawn (s_netns_t *self, drv_state_t *st, const char *dir, const char *ns_path,
     const char *agent = st->agent_path [0] ? st->agent_path : self->agent_path;
     bool have_agent = agent [0] && access (agent, X_OK) == 0;
     /* shed-agent's own flags (agent/main.c): the shed name it believes it
-     * has is informational; the host names the shed by the socket. */
+     * has is informational; the host names the shed by the socket. The
+     * shed shares the host's /proc, so the agent reads its own CPU, memory
+     * and processes from its cgroup: it gets the hierarchy root we use and
+     * finds its groups below it from /proc/self/cgroup (agent/
+     * cgroup_metrics.h says why that beats passing each v1 controller's
+     * directory). Only the agent gets these flags (argv is used for nothing
+     * else), built here because the child may only exec after fork. */
     char connect [DRIVER_PATH_MAX + 8];
     snprintf (connect, sizeof connect, "unix:%s", sock);
     char *argv [] = { (char *) "shed-agent", (char *) "--init", (char *) "--shed", st->name,
-                      (char *) "--connect", connect, NULL };
+                      (char *) "--connect", connect, NULL, NULL, NULL };
+    if (have_agent && self->cgroup_root [0]) {
+        argv [6] = (char *) "--cgroup-root";
+        argv [7] = self->cgroup_root;
+    }
     int ns_fd = open (ns_path, O_RDONLY | O_CLOEXEC);
     int log_fd = open (log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     int null_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -667,6 +680,12 @@ driver_netns_new (const driver_netns_config_t *config, driver_error_t *err)
     if (!tc)
         tc = access ("/usr/sbin/tc", X_OK) == 0 ? "/usr/sbin/tc" : "/sbin/tc";
     snprintf (self->tc_path, sizeof self->tc_path, "%s", tc);
+    /* The agent takes at most 255 bytes (AGENT_PATH_MAX) for its root. */
+    const char *cg_root = config->cgroup_root ? config->cgroup_root : "/sys/fs/cgroup";
+    if (strlen (cg_root) <= 255)
+        snprintf (self->cgroup_root, sizeof self->cgroup_root, "%s", cg_root);
+    else
+        log_warn (S_COMP, "cgroup_root over 255 bytes: sheds' agents report host metrics");
     self->stop_timeout_ms = config->stop_timeout_ms > 0 ? config->stop_timeout_ms : 5000;
     self->mtu = config->mtu;
     char why [DRIVER_MSG_MAX] = "";

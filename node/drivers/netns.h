@@ -11,7 +11,9 @@
  *   cgroup      <cgroup_root>[/<ctrl>]/<cgroup_parent>/NAME (v1 or v2)
  *   rate limit  tc tbf both ways when net_kbit is set (tc.h)
  *   processes   a new PID namespace whose PID 1 is `shed-agent --init
- *               --name NAME --socket SOCK` when the agent binary exists,
+ *               --shed NAME --connect unix:SOCK --cgroup-root ROOT` (ROOT:
+ *               cgroup_root; the agent reports its cgroup's use, as the
+ *               shed's /proc is the host's) when the agent binary exists,
  *               else a built-in placeholder init that reaps children and
  *               exits on SIGTERM. The init is detached from the daemon
  *               (double fork, setsid): sheds outlive a daemon restart.
