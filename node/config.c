@@ -39,6 +39,7 @@ typedef enum {
     D_U32,      /* unsigned integer within [min, max] */
     D_F64,      /* number within [min, max] */
     D_LISTEN,   /* IPv4:PORT or [IPv6]:PORT, port 0 allowed (ephemeral) */
+    D_METRICS,  /* as D_LISTEN, or "" (no endpoint); remembers it was set */
     D_DOMAIN,   /* DNS domain: dot-separated labels of [A-Za-z0-9-] */
     D_NETMODE,  /* overlay mode: encrypted | plain */
     D_CIDR,     /* IPv4 a.b.c.d/len, no host bits */
@@ -130,6 +131,8 @@ static const directive_t s_directives[] = {
     { "hooks_concurrency",     D_U32,      SLOT (hooks_concurrency), 1, 64 },
     { "hooks_queue",           D_U32,      SLOT (hooks_queue), 0, 100000 },
     { "hooks_timeout_ms",      D_U32,      SLOT (hooks_timeout_ms), 100, 86400000 },
+    { "metrics.enabled",            D_BOOL,    SLOT (metrics.enabled), 0, 0 },
+    { "metrics.listen",             D_METRICS, SLOT (metrics.listen), 0, 0 },
     { "agents.metrics_interval_ms", D_U32, SLOT (agents.metrics_interval_ms), 100, 3600000 },
     { "agents.heartbeat_ms",        D_U32, SLOT (agents.heartbeat_ms), 100, 600000 },
     { "agents.msgs_per_s",          D_U32, SLOT (agents.msgs_per_s), 1, 10000000 },
@@ -139,7 +142,7 @@ static const directive_t s_directives[] = {
 
 /* Keys that open a section of further keys. */
 static const char *s_sections[] = { "gossip", "dns", "network", "resources", "scheduler",
-                                    "driver", "agents" };
+                                    "driver", "agents", "metrics" };
 
 static const directive_t *
 s_find (const char *key)
@@ -365,6 +368,16 @@ s_apply (shed_config_t *cfg, const directive_t *d, const char *subkey, const cha
             *(double *) slot = v;
         return 0;
     }
+    case D_METRICS:
+        /* An explicit address is a promise the operator relies on (a
+         * scrape config points at it): node.c fails the start if it cannot
+         * be bound, where the default only warns. */
+        cfg->metrics.explicit_listen = true;
+        if (*value == '\0') {
+            *slot = '\0';
+            return 0;
+        }
+        __attribute__ ((fallthrough));     /* the same shapes as D_LISTEN */
     case D_LISTEN: {
         /* "IPv4:PORT" or "[IPv6]:PORT"; the port is required (0 = any). */
         const char *colon = strrchr (value, ':');
@@ -560,6 +573,8 @@ shed_config_defaults (shed_config_t *cfg)
     cfg->hooks_queue = 64;
     cfg->hooks_timeout_ms = 30000;
     cfg->agents.log_lines = 1000;
+    cfg->metrics.enabled = true;
+    strcpy (cfg->metrics.listen, SHED_METRICS_DEFAULT_LISTEN);
 }
 
 /* Errors quote the offending value, which may hold newlines or other

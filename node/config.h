@@ -23,6 +23,7 @@
 #define SHED_DEFAULT_PORT    7946
 #define SHED_DEFAULT_DATADIR "/var/lib/shed"
 #define SHED_ENDPOINT_MAX    (PATH_MAX + 16)
+#define SHED_METRICS_DEFAULT_LISTEN "127.0.0.1:7951"   /* gossip port + 5 by default */
 
 typedef struct {
     char key[64];
@@ -130,6 +131,13 @@ typedef struct {
     uint32_t hooks_concurrency;         /* hook processes running at once */
     uint32_t hooks_queue;               /* events waiting beyond those; more are dropped */
     uint32_t hooks_timeout_ms;          /* default per-hook timeout (process group killed) */
+    /* Prometheus endpoint (node/node_metrics.h, docs/operations.md "Metrics"). */
+    struct {
+        bool enabled;                   /* false: no endpoint */
+        char listen[64];                /* "IPv4:PORT" or "[IPv6]:PORT"; "" = no endpoint */
+        bool explicit_listen;           /* set by the file or a flag, not the default:
+                                           then a failed bind stops the start */
+    } metrics;
     /* Agent channels (node/node_agents.h, docs/agent.md); 0 = the host's default. */
     struct {
         uint32_t metrics_interval_ms;   /* told to agents in HELLO_ACK */

@@ -123,6 +123,12 @@ test_errors (void **state)
         { "dns:\n  ttl_s: 3601\n", "key 'dns.ttl_s': 3601 is outside 0..3600" },
         { "dns:\n  enabled: perhaps\n", "key 'dns.enabled': expected true or false" },
         { "dns:\n  port: 53\n", "unknown key 'dns.port'" },
+        { "metrics:\n  listen: 127.0.0.1\n",
+          "test.yaml:2: key 'metrics.listen': expected IPv4:PORT or [IPv6]:PORT" },
+        { "metrics:\n  listen: localhost:7951\n", "key 'metrics.listen'" },
+        { "metrics:\n  enabled: maybe\n", "key 'metrics.enabled': expected true or false" },
+        { "metrics:\n  port: 7951\n", "unknown key 'metrics.port'" },
+        { "metrics: 127.0.0.1:7951\n", "unknown key 'metrics'" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         shed_config_t cfg;
@@ -178,6 +184,37 @@ test_dns (void **state)
     assert_int_equal (shed_config_set (&cfg, "dns.addr", "[::1]:0", err, sizeof err), 0);
     assert_string_equal (cfg.dns.addr, "[::1]:0");
     assert_int_equal (shed_config_set (&cfg, "dns.domain", "x-1.shed", err, sizeof err), 0);
+}
+
+static void
+test_metrics (void **state)
+{
+    shed_config_t cfg;
+    char err[256] = "";
+    shed_config_defaults (&cfg);
+    assert_true (cfg.metrics.enabled);
+    assert_string_equal (cfg.metrics.listen, "127.0.0.1:7951");
+    assert_false (cfg.metrics.explicit_listen);
+    /* An address from the file is explicit (a failed bind stops the node). */
+    assert_int_equal (s_load (&cfg, "metrics:\n  listen: 198.18.0.11:9100\n", err, sizeof err),
+                      0);
+    assert_string_equal (cfg.metrics.listen, "198.18.0.11:9100");
+    assert_true (cfg.metrics.explicit_listen);
+    /* "" turns the endpoint off, as the flow mapping in the docs says. */
+    assert_int_equal (s_load (&cfg, "metrics: {listen: \"\"}\n", err, sizeof err), 0);
+    assert_string_equal (cfg.metrics.listen, "");
+    assert_true (cfg.metrics.enabled);
+    assert_int_equal (s_load (&cfg, "metrics:\n  enabled: false\n", err, sizeof err), 0);
+    assert_false (cfg.metrics.enabled);
+    assert_false (cfg.metrics.explicit_listen);
+    /* The command line (--metrics-listen) sets the same key. */
+    shed_config_defaults (&cfg);
+    assert_int_equal (shed_config_set (&cfg, "metrics.listen", "[::1]:0", err, sizeof err), 0);
+    assert_string_equal (cfg.metrics.listen, "[::1]:0");
+    assert_true (cfg.metrics.explicit_listen);
+    assert_int_not_equal (shed_config_set (&cfg, "metrics.listen", "7951", err, sizeof err), 0);
+    assert_non_null (strstr (err, "key 'metrics.listen'"));
+    assert_string_equal (cfg.metrics.listen, "[::1]:0");
 }
 
 static void
@@ -358,6 +395,7 @@ main (void)
         cmocka_unit_test (test_empty_file), cmocka_unit_test (test_errors),
         cmocka_unit_test (test_overrides), cmocka_unit_test (test_hostport),
         cmocka_unit_test (test_dns), cmocka_unit_test (test_network),
+        cmocka_unit_test (test_metrics),
         cmocka_unit_test (test_sched), cmocka_unit_test (test_hooks_agents),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

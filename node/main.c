@@ -4,6 +4,7 @@
  *   shed-node [--config FILE] [--name NAME] [--bind ADDR[:PORT]] [--data-dir DIR]
  *             [--join HOST[:PORT]]... [--api ENDPOINT] [--advertise ADDR]
  *             [--encrypt KEY] [--tag K=V]... [--discover] [--log-level LEVEL]
+ *             [--metrics-listen ADDR:PORT]
  *   shed-node --version | --help
  *
  * Settings: defaults < --config file < flags. Exit codes: 0 clean shutdown,
@@ -36,6 +37,8 @@ s_usage (FILE *out)
              "  -e, --encrypt KEY       cluster key for a first start (shedctl keygen)\n"
              "  -t, --tag K=V           node tag; repeatable\n"
              "      --discover          find peers on the LAN with UDP beacons\n"
+             "      --metrics-listen ADDR:PORT\n"
+             "                          Prometheus endpoint (default 127.0.0.1:7951, \"\" = off)\n"
              "  -l, --log-level LEVEL   debug|info|warn|error (default info)\n"
              "  -V, --version           print the version and exit\n"
              "  -h, --help              this text\n");
@@ -53,6 +56,7 @@ static const struct option s_options[] = {
     { "tag",       required_argument, NULL, 't' },
     { "discover",  no_argument,       NULL, 'D' },
     { "log-level", required_argument, NULL, 'l' },
+    { "metrics-listen", required_argument, NULL, 'M' },
     { "version",   no_argument,       NULL, 'V' },
     { "help",      no_argument,       NULL, 'h' },
     { NULL, 0, NULL, 0 },
@@ -72,6 +76,7 @@ s_flag_key (int opt)
     case 'A': return "api";
     case 'e': return "encrypt_key";
     case 'l': return "log_level";
+    case 'M': return "metrics.listen";
     default:  return NULL;
     }
 }

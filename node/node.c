@@ -12,6 +12,8 @@
 #include "node/node_events.h"
 #include "node/node_hooks.h"
 #include "node/node_members.h"
+#include "node/node_metrics.h"
+#include "node/node_metrics_render.h"
 #include "node/node_state.h"
 #include "node/node_overlay.h"
 #include "node/node_sched.h"
@@ -45,6 +47,7 @@ struct _shed_node_t {
     shed_agents_t *agents;          /* agent channels of this node's sheds */
     shed_hooks_t *hooks;            /* commands run on chosen events */
     shed_sched_t *sched;            /* sheds: names, placement, claims, drivers */
+    shed_metrics_t *metrics;        /* Prometheus endpoint; NULL when off or not bound */
 };
 
 /* -------------------------------------------------------------------------
@@ -230,6 +233,57 @@ s_hook_agent_remove (void *arg, const char *shed)
 }
 
 /* -------------------------------------------------------------------------
+ * Metrics: rendered here, on the loop's thread, for the endpoint's HTTP
+ * threads (node_metrics.h).
+ */
+
+static void
+s_render_metrics (shed_prom_t *prom, void *arg)
+{
+    shed_node_t *self = arg;
+    shed_metrics_sources_t src = {
+        .node = self->cfg.name,
+        .version = SHED_VERSION_STRING,
+        .started_mono_ms = self->started_ms,
+        .members = self->members,
+        .state = self->state,
+        .overlay = self->overlay,
+        .catalog = self->catalog,
+        .events = self->events,
+        .agents = self->agents,
+        .hooks = self->hooks,
+        .sched = self->sched,
+    };
+    shed_metrics_render (prom, &src);
+}
+
+/* Started last, when every component it reads exists. The default address
+ * may be taken (several nodes on one loopback, a benchmark): the node runs
+ * on without the endpoint. An address the operator chose is a promise a
+ * scrape config relies on: failing to keep it stops the start. */
+static int
+s_start_metrics (shed_node_t *self, char *err, size_t errlen)
+{
+    if (!self->cfg.metrics.enabled || !self->cfg.metrics.listen[0]) {
+        log_info ("node", "metrics endpoint off");
+        return 0;
+    }
+    char why[256];
+    self->metrics = shed_metrics_new (self->cfg.metrics.listen, self->loop, s_render_metrics,
+                                      self, 0, why, sizeof why);
+    if (self->metrics) {
+        log_info ("node", "metrics listening|addr=%s", shed_metrics_address (self->metrics));
+        return 0;
+    }
+    if (self->cfg.metrics.explicit_listen) {
+        snprintf (err, errlen, "%s", why);
+        return -1;
+    }
+    log_warn ("node", "metrics endpoint not started, continuing without it|why=\"%s\"", why);
+    return 0;
+}
+
+/* -------------------------------------------------------------------------
  * Event loop readers
  */
 
@@ -336,6 +390,8 @@ shed_node_new (const shed_config_t *cfg, char *err, size_t errlen)
         snprintf (err, errlen, "agents: cannot register the node RPC methods");
         goto fail;
     }
+    if (s_start_metrics (self, err, errlen) != 0)
+        goto fail;
 
     char pub[SHED_KEY_TEXT_MAX];
     shed_key_to_text (shed_identity_x25519_public (self->identity), pub);
@@ -369,6 +425,9 @@ shed_node_destroy (shed_node_t **self_p)
     if (!self_p || !*self_p)
         return;
     shed_node_t *self = *self_p;
+    /* First: its HTTP threads wait on the loop's render socket, and a
+     * render reads every component below. */
+    shed_metrics_destroy (&self->metrics);
     if (self->agents)
         shed_agents_route (self->agents, NULL);
     shed_sched_destroy (&self->sched);

@@ -591,6 +591,23 @@ s_fill (shed_agents_t *self, s_shed_t *s, api_agent_t *a)
     }
 }
 
+void
+shed_agents_stats (shed_agents_t *self, shed_agents_stats_fn *fn, void *arg)
+{
+    assert (self);
+    for (s_shed_t *s = zhashx_first (self->sheds); s; s = zhashx_next (self->sheds)) {
+        agent_host_stats_t st;
+        if (agent_host_stats (self->host, s->shed, &st) != 0)
+            continue;
+        agent_msg_t m;
+        int64_t ts = 0;
+        bool have = agent_host_metrics (self->host, s->shed, &m, &ts) == 0;
+        fn (s->shed, &st, have ? &m.u.agent_metrics : NULL, arg);
+        if (have)
+            wire_msg_free (&agent_proto, &m);
+    }
+}
+
 static void
 s_api_agents (shed_api_call_t *call, const api_msg_t *req, void *arg)
 {

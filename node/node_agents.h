@@ -34,6 +34,7 @@
 #define SHED_NODE_AGENTS_H
 
 #include "agent/agent_msg.h"
+#include "bridges/agent_host.h"
 #include "node/api_server.h"
 #include "node/config.h"
 #include "node/node_catalog.h"
@@ -74,6 +75,13 @@ int shed_agents_remove (shed_agents_t *self, const char *shed);
  * the caller's). */
 int shed_agents_provision (shed_agents_t *self, const char *shed, agent_provision_t *req,
                            int timeout_ms, shed_api_call_t *call, char *err, size_t errlen);
+
+/* Each shed with an agent listener on this node, for the metrics endpoint:
+ * fn gets its name, its agent host counters and its agent's latest METRICS
+ * (NULL if none arrived yet). Pointers are valid only during the call. */
+typedef void (shed_agents_stats_fn) (const char *shed, const agent_host_stats_t *stats,
+                                     const agent_metrics_t *latest, void *arg);
+void shed_agents_stats (shed_agents_t *self, shed_agents_stats_fn *fn, void *arg);
 
 /* Serve and route across nodes over the scheduler's node RPC: registers
  * "agents.logs" and "agents.provision" (the body is the API request,

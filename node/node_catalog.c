@@ -856,6 +856,16 @@ shed_catalog_set_health (shed_catalog_t *self, const char *id, int health, const
     return 0;
 }
 
+int
+shed_catalog_dns_stats (shed_catalog_t *self, dns_server_stats_t *out)
+{
+    assert (self);
+    if (!self->dns)
+        return -1;
+    dns_server_stats (self->dns, out);
+    return 0;
+}
+
 uint16_t
 shed_catalog_dns_port (shed_catalog_t *self)
 {

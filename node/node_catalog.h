@@ -28,6 +28,7 @@
 #ifndef SHED_NODE_CATALOG_H
 #define SHED_NODE_CATALOG_H
 
+#include "bridges/dns_server.h"
 #include "cluster/catalog.h"
 #include "node/api_server.h"
 #include "node/config.h"
@@ -74,6 +75,9 @@ int shed_catalog_deregister (shed_catalog_t *self, const char *name_or_id, char 
  * Writes the record only if health or output changed. 0, -1, or -2 unknown. */
 int shed_catalog_set_health (shed_catalog_t *self, const char *id, int health,
                              const char *output, char *err, size_t errlen);
+
+/* The DNS server's counters into *out. Returns 0, or -1 when DNS is off. */
+int shed_catalog_dns_stats (shed_catalog_t *self, dns_server_stats_t *out);
 
 /* The DNS port actually bound (0 when DNS is off). */
 uint16_t shed_catalog_dns_port (shed_catalog_t *self);

@@ -324,6 +324,14 @@ shed_events_endpoint (shed_events_t *self)
     return self->local;
 }
 
+char *
+shed_events_stats (shed_events_t *self)
+{
+    assert (self);
+    zstr_send (self->bus, "STATS");
+    return zstr_recv (self->bus);
+}
+
 uint64_t
 shed_events_dropped (shed_events_t *self)
 {

@@ -65,6 +65,11 @@ void shed_events_leaving (shed_events_t *self);
 /* Local consumer endpoint (ipc://.../events.sock). */
 const char *shed_events_endpoint (shed_events_t *self);
 
+/* The bus actor's counters (STATS, bridges/bus.h) as one line
+ * "name=value ...". A new string the caller frees, or NULL if the actor
+ * did not answer. */
+char *shed_events_stats (shed_events_t *self);
+
 /* Events dropped because the bus pipe was full. */
 uint64_t shed_events_dropped (shed_events_t *self);
 

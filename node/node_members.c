@@ -152,6 +152,28 @@ shed_members_counts (shed_members_t *self, uint64_t *alive, uint64_t *total)
     wire_msg_free (&gossip_proto, &msg);
 }
 
+char *
+shed_members_stats (shed_members_t *self)
+{
+    assert (self);
+    zmsg_t *reply = s_command (self, "STATS", NULL);
+    if (!reply)
+        return NULL;
+    /* Frames come as name, value, name, value... */
+    char *text = strdup ("");
+    while (text && zmsg_size (reply) >= 2) {
+        char *name = zmsg_popstr (reply), *value = zmsg_popstr (reply);
+        char *next = zsys_sprintf ("%s%s%s=%s", text, *text ? " " : "", name ? name : "?",
+                                   value ? value : "0");
+        free (text);
+        text = next;
+        zstr_free (&name);
+        zstr_free (&value);
+    }
+    zmsg_destroy (&reply);
+    return text;
+}
+
 void
 shed_members_leave (shed_members_t *self)
 {

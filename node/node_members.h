@@ -41,6 +41,11 @@ void shed_members_counts (shed_members_t *self, uint64_t *alive, uint64_t *total
  * wire_msg_free (&gossip_proto, out). Returns 0 or -1. */
 int shed_members_list (shed_members_t *self, gossip_msg_t *out);
 
+/* The membership actor's counters (STATS, cluster/membership.h) as one
+ * line "name=value name=value ..." (read one with bus_stat). A new string
+ * the caller frees, or NULL if the actor did not answer. */
+char *shed_members_stats (shed_members_t *self);
+
 /* Leave the cluster gracefully (blocks up to the leave timeout). */
 void shed_members_leave (shed_members_t *self);
 

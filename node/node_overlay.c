@@ -637,6 +637,17 @@ shed_overlay_detach (shed_overlay_t *self, const char *shed, char *err, size_t e
     return 0;
 }
 
+int
+shed_overlay_stats (shed_overlay_t *self, overlay_stats_t *out, overlay_peer_stats_t *peers,
+                    size_t cap, size_t *npeers)
+{
+    assert (self);
+    if (!self->dp)
+        return -1;
+    overlay_stats (self->dp, out, peers, cap, npeers);
+    return 0;
+}
+
 bool
 shed_overlay_ready (shed_overlay_t *self)
 {

@@ -28,6 +28,7 @@
 #include "node/config.h"
 #include "node/node_members.h"
 #include "node/node_state.h"
+#include "node/overlay/overlay.h"
 
 #include <czmq.h>
 
@@ -61,6 +62,13 @@ int shed_overlay_attach (shed_overlay_t *self, const char *shed,
 /* Withdraw the shed's endpoint record and free its address. 0, or -1
  * (errno ENOENT: not attached). */
 int shed_overlay_detach (shed_overlay_t *self, const char *shed, char *err, size_t errlen);
+
+/* The encrypted datapath's counters (overlay_stats, node/overlay/overlay.h):
+ * totals into *out and up to cap peers into the caller's peers array,
+ * *npeers = the number of peers (may exceed cap). Returns 0, or -1 when
+ * there is no such datapath (mode plain: the kernel counts). */
+int shed_overlay_stats (shed_overlay_t *self, overlay_stats_t *out,
+                        overlay_peer_stats_t *peers, size_t cap, size_t *npeers);
 
 /* True once our block claim has settled (attach succeeds). */
 bool shed_overlay_ready (shed_overlay_t *self);

@@ -1432,6 +1432,49 @@ shed_sched_owner (shed_sched_t *self, const char *name, char node[], size_t size
     return w ? 0 : -1;
 }
 
+void
+shed_sched_stats (shed_sched_t *self, shed_sched_stats_t *out)
+{
+    assert (self);
+    memset (out, 0, sizeof *out);
+    const sched_capacity_t *c = &self->capacity;
+    out->capacity = c->capacity;
+    out->reserved = c->reserved;
+    sched_admit_allocated (self->admit, &out->allocated);
+    for (int r = 0; r < PLACE_RES_COUNT; r++) {
+        /* The same arithmetic placement uses to decide what fits. */
+        uint64_t cap = c->capacity.v [r], res = c->reserved.v [r];
+        double ratio = c->overcommit [r] >= 1.0 ? c->overcommit [r] : 1.0;
+        double eff = res >= cap ? 0 : (double) (cap - res) * ratio;
+        out->effective.v [r] = ratio == 1.0 && res < cap ? cap - res
+                             : eff >= 1.8e19 ? UINT64_MAX : (uint64_t) eff;
+    }
+    out->admitted = sched_admit_count (self->admit);
+    out->draining = self->draining;
+    out->creates_running = self->jobs ? zhashx_size (self->jobs) : 0;
+    s_sheds_t v;
+    s_sheds_load (self, &v, false);
+    for (size_t i = 0; i < v.n; i++) {
+        if (strcmp (v.items [i].origin, self->name))
+            continue;
+        const char *state = v.items [i].m.u.rec_shed.state;
+        size_t k = 0;
+        while (k < out->nstates && strcmp (out->states [k].state, state))
+            k++;
+        if (k == out->nstates) {
+            if (k == SHED_SCHED_STATES_MAX)
+                continue;
+            snprintf (out->states [k].state, sizeof out->states [k].state, "%s", state);
+            out->nstates++;
+        }
+        out->states [k].count++;
+    }
+    s_sheds_free (&v);
+    char *rpc = self->rpc ? rpc_stats (self->rpc) : NULL;
+    snprintf (out->rpc, sizeof out->rpc, "%s", rpc ? rpc : "");
+    free (rpc);
+}
+
 size_t
 shed_sched_peers (shed_sched_t *self, char names[][REC_NAME_MAX + 1], size_t max)
 {

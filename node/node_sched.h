@@ -30,6 +30,7 @@
 #ifndef SHED_NODE_SCHED_H
 #define SHED_NODE_SCHED_H
 
+#include "cluster/placement.h"
 #include "cluster/records.h"
 #include "cluster/zap.h"
 #include "common/wire_gen.h"
@@ -117,6 +118,28 @@ int shed_sched_owner (shed_sched_t *self, const char *name, char node[], size_t 
 /* The alive members other than this node (at most max names copied).
  * Returns the count. */
 size_t shed_sched_peers (shed_sched_t *self, char names[][REC_NAME_MAX + 1], size_t max);
+
+/* ---- this node's scheduler in numbers (the metrics endpoint) ------------- */
+
+#define SHED_SCHED_STATES_MAX 16
+typedef struct {
+    place_resources_t capacity;     /* offered to sheds (detected or configured) */
+    place_resources_t reserved;     /* kept for the host */
+    place_resources_t effective;    /* (capacity - reserved) x overcommit, as placement */
+    place_resources_t allocated;    /* sum of the sheds admitted here */
+    size_t admitted;                /* sheds holding resources here */
+    bool draining;
+    size_t creates_running;         /* creates this node coordinates, not answered yet */
+    struct {
+        char state[REC_SHED_STATE_MAX + 1];
+        uint64_t count;
+    } states[SHED_SCHED_STATES_MAX];    /* this node's shed records by state */
+    size_t nstates;
+    char rpc[512];                  /* node RPC counters, "name=value ..." (rpc_stats) */
+} shed_sched_stats_t;
+
+/* Fill *out (the caller's). Reads the replicated shed records: O(sheds). */
+void shed_sched_stats (shed_sched_t *self, shed_sched_stats_t *out);
 
 /* ---- node-to-node messages (bodies of rpc requests), defined once ------- */
 

@@ -108,6 +108,14 @@ shed_nstate_endpoint (shed_nstate_t *self)
     return self->endpoint;
 }
 
+char *
+shed_nstate_stats (shed_nstate_t *self)
+{
+    assert (self);
+    zstr_send (self->links, "STATS");
+    return zstr_recv (self->links);
+}
+
 /* -------------------------------------------------------------------------
  * Change events -> listeners
  */

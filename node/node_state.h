@@ -62,6 +62,11 @@ int shed_nstate_list (shed_nstate_t *self, const char *kind, shed_record_fn *fn,
 void shed_nstate_on_change (shed_nstate_t *self, const char *kind, shed_record_fn *fn,
                             void *arg);
 
+/* The links actor's counters (STATS, cluster/links.h) as one line
+ * "name=value ...". A new string the caller frees, or NULL if the actor
+ * did not answer. */
+char *shed_nstate_stats (shed_nstate_t *self);
+
 /* The links ROUTER endpoint actually bound. */
 const char *shed_nstate_endpoint (shed_nstate_t *self);
 
