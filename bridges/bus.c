@@ -220,7 +220,6 @@ typedef struct {
     uint64_t seq;                   /* last per-origin sequence used */
     int64_t now_us;                 /* time stamp shared by one publish message, 0: read it */
     uint64_t nonce_counter;
-    uint64_t monitor_counter;       /* unique inproc names for peer monitors */
     size_t redials_pending;         /* peers with redial_at set */
 
     uint8_t *buf;                   /* EVENT_FRAME_MAX scratch for encoding */
@@ -915,8 +914,7 @@ s_peer_disconnect (self_t *self, s_peer_t *peer)
 {
     if (peer->monitor) {
         zpoller_remove (self->poller, peer->monitor);
-        zmq_socket_monitor (zsock_resolve (peer->xsub), NULL, 0);
-        zsock_destroy (&peer->monitor);
+        zap_monitor_destroy (peer->xsub, &peer->monitor);
     }
     if (peer->xsub) {
         zpoller_remove (self->poller, peer->xsub);
@@ -947,16 +945,9 @@ s_peer_connect (self_t *self, s_peer_t *peer)
      * denial is a protocol error that ends the session): if the peer has
      * not ALLOWed our key yet when we dial, the link would stay dead. The
      * monitor tells us, and we dial again after a backoff. */
-    char mon [64];
-    snprintf (mon, sizeof mon, "inproc://bus-peer-mon-%016" PRIx64 "-%" PRIu64, self->boot,
-              ++self->monitor_counter);
-    if (zmq_socket_monitor (h, mon, ZMQ_EVENT_HANDSHAKE_SUCCEEDED
-                                    | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
-                                    | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) == 0) {
-        peer->monitor = zsock_new_pair (mon);
-        if (peer->monitor)
-            zpoller_add (self->poller, peer->monitor);
-    }
+    peer->monitor = zap_monitor_new (peer->xsub);
+    if (peer->monitor)
+        zpoller_add (self->poller, peer->monitor);
     if (zmq_connect (h, peer->endpoint))
         return -1;
     zpoller_add (self->poller, peer->xsub);
@@ -979,28 +970,21 @@ s_peer_connect (self_t *self, s_peer_t *peer)
 static void
 recv_monitor (self_t *self, s_peer_t *peer)
 {
-    zmsg_t *msg = zmsg_recv (peer->monitor);
-    if (!msg)
-        return;
-    zframe_t *head = zmsg_first (msg);
-    if (head && zframe_size (head) >= 6) {
-        uint16_t event;
-        memcpy (&event, zframe_data (head), sizeof event);
-        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
-            peer->backoff_ms = 0;
-        else
-        if (!peer->redial_at) {
-            /* Refused (most likely: it has not ALLOWed our key yet). */
-            self->c.peer_refused++;
-            int delay = peer->backoff_ms ? peer->backoff_ms : S_REDIAL_MIN_MS;
-            peer->backoff_ms = delay * 2 > S_REDIAL_MAX_MS ? S_REDIAL_MAX_MS : delay * 2;
-            peer->redial_at = zclock_mono () + delay;
-            self->redials_pending++;
-            log_debug (S_COMP, "peer refused our handshake|peer=%s event=0x%x redial_ms=%d",
-                       peer->name, event, delay);
-        }
+    uint16_t event = 0;
+    int rc = zap_monitor_recv (peer->monitor, &event);
+    if (rc == 1)
+        peer->backoff_ms = 0;
+    else
+    if (rc == 0 && !peer->redial_at) {
+        /* Refused (most likely: it has not ALLOWed our key yet). */
+        self->c.peer_refused++;
+        int delay = peer->backoff_ms ? peer->backoff_ms : S_REDIAL_MIN_MS;
+        peer->backoff_ms = delay * 2 > S_REDIAL_MAX_MS ? S_REDIAL_MAX_MS : delay * 2;
+        peer->redial_at = zclock_mono () + delay;
+        self->redials_pending++;
+        log_debug (S_COMP, "peer refused our handshake|peer=%s event=0x%x redial_ms=%d",
+                   peer->name, event, delay);
     }
-    zmsg_destroy (&msg);
 }
 
 /* Dial again every peer whose re-dial is due: a fresh socket, because the

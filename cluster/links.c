@@ -61,8 +61,6 @@ typedef struct {
     char *endpoint;                 /* bound, resolved */
     char *events_endpoint;
     zhashx_t *peers;                /* name -> s_peer_t */
-    int instance;                   /* for unique inproc monitor names */
-    uint64_t monitors;              /* monitors opened so far */
     int interval_ms;
     size_t budget;
     int64_t next_round;
@@ -80,9 +78,7 @@ s_dealer_close (self_t *self, s_peer_t *peer)
     if (peer->monitor) {
         if (self->poller)
             zpoller_remove (self->poller, peer->monitor);
-        if (peer->dealer)
-            zmq_socket_monitor (zsock_resolve (peer->dealer), NULL, 0);
-        zsock_destroy (&peer->monitor);
+        zap_monitor_destroy (peer->dealer, &peer->monitor);
     }
     if (peer->dealer) {
         if (self->poller)
@@ -115,14 +111,8 @@ s_dealer_open (self_t *self, s_peer_t *peer)
         s_dealer_close (self, peer);
         return -1;
     }
-    char *mon = zsys_sprintf ("inproc://shed-links-dealer-%d-%" PRIu64, self->instance,
-                              ++self->monitors);
-    if (mon && zmq_socket_monitor (h, mon, ZMQ_EVENT_HANDSHAKE_SUCCEEDED
-                                           | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
-                                           | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) == 0)
-        peer->monitor = zsock_new_pair (mon);
-    zstr_free (&mon);
     /* Without a monitor the silent-peer timeout still redials. */
+    peer->monitor = zap_monitor_new (peer->dealer);
     if (zsock_connect (peer->dealer, "%s", peer->endpoint)) {
         s_dealer_close (self, peer);
         return -1;
@@ -442,34 +432,27 @@ s_recv_dealer (self_t *self, s_peer_t *peer)
 static void
 s_recv_dealer_monitor (self_t *self, s_peer_t *peer)
 {
-    zmsg_t *msg = zmsg_recv (peer->monitor);
-    if (!msg)
-        return;
-    zframe_t *head = zmsg_first (msg);
-    if (head && zframe_size (head) >= 6) {
-        uint16_t event;
-        memcpy (&event, zframe_data (head), sizeof event);
-        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
-            /* Pushes made while the link was down were dropped (IMMEDIATE):
-             * ask for the difference now rather than at a later round. */
-            peer->refused_backoff = 0;
-            s_dest_t dest = { peer->dealer, NULL };
-            s_send_digest (self, &dest, true);
-            if (!peer->awaiting_since)
-                peer->awaiting_since = zclock_mono ();
-        }
-        else
-        if (!peer->redial_at) {
-            /* Refused: most likely it has not learned our key yet. */
-            self->c.dial_refused++;
-            int delay = peer->refused_backoff ? peer->refused_backoff : S_REFUSED_FIRST_MS;
-            peer->refused_backoff = delay * 2 > S_REDIAL_MAX_MS ? S_REDIAL_MAX_MS : delay * 2;
-            peer->redial_at = zclock_mono () + delay;
-            log_debug (S_COMP, "peer refused our handshake|peer=%s event=0x%x redial_ms=%d",
-                       peer->name, event, delay);
-        }
+    uint16_t event = 0;
+    int rc = zap_monitor_recv (peer->monitor, &event);
+    if (rc == 1) {
+        /* Pushes made while the link was down were dropped (IMMEDIATE):
+         * ask for the difference now rather than at a later round. */
+        peer->refused_backoff = 0;
+        s_dest_t dest = { peer->dealer, NULL };
+        s_send_digest (self, &dest, true);
+        if (!peer->awaiting_since)
+            peer->awaiting_since = zclock_mono ();
     }
-    zmsg_destroy (&msg);
+    else
+    if (rc == 0 && !peer->redial_at) {
+        /* Refused: most likely it has not learned our key yet. */
+        self->c.dial_refused++;
+        int delay = peer->refused_backoff ? peer->refused_backoff : S_REFUSED_FIRST_MS;
+        peer->refused_backoff = delay * 2 > S_REDIAL_MAX_MS ? S_REDIAL_MAX_MS : delay * 2;
+        peer->redial_at = zclock_mono () + delay;
+        log_debug (S_COMP, "peer refused our handshake|peer=%s event=0x%x redial_ms=%d",
+                   peer->name, event, delay);
+    }
 }
 
 /* Monitor events of the ROUTER: count handshakes, refused or not. A client
@@ -750,7 +733,6 @@ s_init (self_t *self, const links_config_t *cfg)
         state_set_tombstone_ttl (self->store, cfg->tombstone_ttl_ms);
 
     int id = __atomic_add_fetch (&s_instance, 1, __ATOMIC_SEQ_CST);
-    self->instance = id;
     self->events = zsock_new (ZMQ_PUB);
     assert (self->events);
     zsock_set_sndhwm (self->events, LINKS_EVENTS_HWM);

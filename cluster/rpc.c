@@ -66,8 +66,6 @@ typedef struct {
     zhashx_t *out;                  /* "%016llx" id -> s_out_t */
     zhashx_t *in;                   /* "%016llx" token -> s_in_t */
     uint64_t next_token;
-    int instance;
-    int monitors;                   /* counter for unique monitor endpoints */
     char error [256];
     bool terminated;
     s_counters_t *c;
@@ -130,9 +128,7 @@ s_emit_request (self_t *self, const char *peer, uint64_t token, const char *meth
 static void
 s_peer_close (s_peer_t *peer)
 {
-    if (peer->dealer)
-        zmq_socket_monitor (zsock_resolve (peer->dealer), NULL, 0);
-    zsock_destroy (&peer->monitor);
+    zap_monitor_destroy (peer->dealer, &peer->monitor);
     zsock_destroy (&peer->dealer);
 }
 
@@ -183,14 +179,7 @@ s_peer_open (self_t *self, s_peer_t *peer)
     zmq_setsockopt (h, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt (h, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt (h, ZMQ_SNDTIMEO, &zero, sizeof zero);
-    char *mon = zsys_sprintf ("inproc://shed-rpc-mon-%d-%d", self->instance, ++self->monitors);
-    int rc = zmq_socket_monitor (h, mon, ZMQ_EVENT_HANDSHAKE_SUCCEEDED
-                                         | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
-                                         | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-                                         | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
-    if (rc == 0)
-        peer->monitor = zsock_new_pair (mon);
-    zstr_free (&mon);
+    peer->monitor = zap_monitor_new (peer->dealer);
     if (!peer->monitor
     ||  zap_secure_client (peer->dealer, peer->key, self->public_key, self->secret_key)
     ||  zsock_connect (peer->dealer, "%s", peer->endpoint)) {
@@ -293,28 +282,19 @@ s_peer_redial (self_t *self, s_peer_t *peer)
 static void
 s_recv_monitor (self_t *self, s_peer_t *peer)
 {
-    zmsg_t *msg = zmsg_recv (peer->monitor);
-    if (!msg)
-        return;
-    zframe_t *head = zmsg_first (msg);
-    if (head && zframe_size (head) >= 6) {
-        uint16_t event;
-        memcpy (&event, zframe_data (head), sizeof event);
-        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
-            peer->backoff = S_BACKOFF_MIN;
-        else
-        if (peer->redial_at == 0) {
-            /* Refused (most often: the peer has not allowed our key yet).
-             * libzmq will not retry this handshake itself. */
-            S_INC (self, handshakes_refused);
-            log_debug (S_COMP, "handshake refused, re-dialling|peer=%s event=0x%x in_ms=%d",
-                       peer->name, event, peer->backoff);
-            peer->redial_at = zclock_mono () + peer->backoff;
-            peer->backoff = peer->backoff * 2 > S_BACKOFF_MAX ? S_BACKOFF_MAX
-                                                               : peer->backoff * 2;
-        }
+    uint16_t event = 0;
+    int rc = zap_monitor_recv (peer->monitor, &event);
+    if (rc == 1)
+        peer->backoff = S_BACKOFF_MIN;
+    else
+    if (rc == 0 && peer->redial_at == 0) {
+        /* Refused (most often: the peer has not allowed our key yet). */
+        S_INC (self, handshakes_refused);
+        log_debug (S_COMP, "handshake refused, re-dialling|peer=%s event=0x%x in_ms=%d",
+                   peer->name, event, peer->backoff);
+        peer->redial_at = zclock_mono () + peer->backoff;
+        peer->backoff = peer->backoff * 2 > S_BACKOFF_MAX ? S_BACKOFF_MAX : peer->backoff * 2;
     }
-    zmsg_destroy (&msg);
 }
 
 /* ---- requests and responses ----------------------------------------------- */
@@ -662,8 +642,6 @@ s_recv_pipe (self_t *self)
 
 /* ---- lifecycle ------------------------------------------------------------------ */
 
-static int s_instances;
-
 static int
 s_init (self_t *self, const rpc_config_t *cfg)
 {
@@ -680,7 +658,6 @@ s_init (self_t *self, const rpc_config_t *cfg)
     memcpy (self->public_key, cfg->public_key, 32);
     memcpy (self->secret_key, cfg->secret_key, 32);
     self->zap = cfg->zap;
-    self->instance = __atomic_add_fetch (&s_instances, 1, __ATOMIC_SEQ_CST);
     self->router = zsock_new (ZMQ_ROUTER);
     assert (self->router);
     zsock_set_linger (self->router, 0);

@@ -5,7 +5,10 @@
 #include "cluster/zap.h"
 #include "common/log.h"
 
+#include <inttypes.h>
 #include <pthread.h>
+#include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #define S_COMP "zap"
@@ -297,4 +300,55 @@ zap_secure_client (zsock_t *sock, const uint8_t server_key [ZAP_KEY_BYTES],
     ||  zmq_setsockopt (handle, ZMQ_CURVE_SECRETKEY, secret_key, ZAP_KEY_BYTES))
         return -1;
     return 0;
+}
+
+/* ---- handshake monitors --------------------------------------------------- */
+
+static uint64_t s_monitors;         /* unique inproc names, process-wide */
+
+zsock_t *
+zap_monitor_new (zsock_t *sock)
+{
+    assert (sock);
+    uint64_t id = __atomic_add_fetch (&s_monitors, 1, __ATOMIC_SEQ_CST);
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "inproc://shed-handshake-%d-%" PRIu64, (int) getpid (),
+              id);
+    if (zmq_socket_monitor (zsock_resolve (sock), endpoint,
+                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+                            | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                            | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0)
+        return NULL;
+    zsock_t *monitor = zsock_new_pair (endpoint);
+    if (!monitor)
+        zmq_socket_monitor (zsock_resolve (sock), NULL, 0);
+    return monitor;
+}
+
+void
+zap_monitor_destroy (zsock_t *sock, zsock_t **monitor_p)
+{
+    if (*monitor_p && sock)
+        zmq_socket_monitor (zsock_resolve (sock), NULL, 0);
+    zsock_destroy (monitor_p);
+}
+
+int
+zap_monitor_recv (zsock_t *monitor, uint16_t *event)
+{
+    zmsg_t *msg = zmsg_recv (monitor);
+    if (!msg)
+        return -1;
+    /* Frame 1: event (u16) + value (u32), native byte order; frame 2: address. */
+    zframe_t *head = zmsg_first (msg);
+    int rc = -1;
+    if (head && zframe_size (head) >= 6) {
+        uint16_t ev;
+        memcpy (&ev, zframe_data (head), sizeof ev);
+        if (event)
+            *event = ev;
+        rc = ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED ? 1 : 0;
+    }
+    zmsg_destroy (&msg);
+    return rc;
 }

@@ -71,4 +71,19 @@ int zap_secure_client (zsock_t *sock, const uint8_t server_key [ZAP_KEY_BYTES],
                        const uint8_t public_key [ZAP_KEY_BYTES],
                        const uint8_t secret_key [ZAP_KEY_BYTES]);
 
+/* Handshake monitor of a CURVE client socket. libzmq 4.3 never retries a
+ * handshake the server refused (a ZAP denial is a protocol error that ends
+ * the session), so every dialler watches its handshakes and dials again
+ * after a refusal. Returns a PAIR socket that becomes readable once per
+ * handshake outcome, or NULL if libzmq cannot monitor `sock`. The caller
+ * owns it and frees it with zap_monitor_destroy. */
+zsock_t *zap_monitor_new (zsock_t *sock);
+
+/* Stop monitoring `sock` and destroy the monitor (NULL-safe). */
+void zap_monitor_destroy (zsock_t *sock, zsock_t **monitor_p);
+
+/* Read one outcome from a monitor: 1 = handshake succeeded, 0 = refused or
+ * failed (`event`, if not NULL, gets libzmq's event code), -1 = nothing. */
+int zap_monitor_recv (zsock_t *monitor, uint16_t *event);
+
 #endif
