@@ -17,6 +17,7 @@
 #include <time.h>
 
 #define S_FILE_MAX (1u << 20)   /* /proc files we read are far smaller */
+#define S_CPU_WINDOW_MIN_NS (50ull * 1000 * 1000)
 
 int
 agent_parse_stat (const char *text, agent_cpu_sample_t *out)
@@ -132,6 +133,7 @@ struct _agent_metrics_t {
     agent_cgroup_t *cg;
     int64_t started_mono_ms, started_wall_ms;
     uint64_t prev_cg_usage_ns, prev_cg_mono_ns;
+    double last_cg_pct;
     bool have_prev_cg;
 };
 
@@ -242,6 +244,28 @@ s_mono_ns (void)
     return (uint64_t) ts.tv_sec * 1000000000ull + (uint64_t) ts.tv_nsec;
 }
 
+/* The group's CPU % of `cpus` CPUs since the previous call; 0 the first
+ * time and after the usage went down (a new group). Over a few ms (the
+ * sample right after the priming one, when the host's ack comes at once)
+ * the % would be mostly the agent's own start: the older base is kept and
+ * the last value repeated until the window is S_CPU_WINDOW_MIN_NS long. */
+static double
+s_cg_cpu_pct (agent_metrics_collector_t *self, uint64_t usage_ns, double cpus)
+{
+    uint64_t now = s_mono_ns ();
+    bool grew = self->have_prev_cg && usage_ns >= self->prev_cg_usage_ns;
+    if (grew && now - self->prev_cg_mono_ns < S_CPU_WINDOW_MIN_NS)
+        return self->last_cg_pct;
+    double pct = grew ? agent_cgroup_cpu_pct (usage_ns - self->prev_cg_usage_ns,
+                                              now - self->prev_cg_mono_ns, cpus)
+                      : 0;
+    self->last_cg_pct = pct;
+    self->prev_cg_usage_ns = usage_ns;
+    self->prev_cg_mono_ns = now;
+    self->have_prev_cg = true;
+    return pct;
+}
+
 /* Replace the host's values in `m` by the shed's own where its cgroup
  * gives them (see metrics.h). `host_cpus` and m->mem_total come from /proc
  * (0 if unknown). Returns true if the process count was set. */
@@ -262,7 +286,6 @@ s_cgroup (agent_metrics_collector_t *self, agent_metrics_t *m, uint64_t host_cpu
         m->mem_total = cs.have_mem_limit && (!host || cs.mem_limit < host) ? cs.mem_limit : host;
     }
     if (cs.have_cpu) {
-        uint64_t now = s_mono_ns ();
         double cpus = cs.cpu_quota > 0 ? cs.cpu_quota : (double) (host_cpus ? host_cpus : 1);
         if (host_cpus && cpus > (double) host_cpus)
             cpus = (double) host_cpus;      /* a quota cannot buy CPUs the host lacks */
@@ -270,14 +293,7 @@ s_cgroup (agent_metrics_collector_t *self, agent_metrics_t *m, uint64_t host_cpu
         if ((double) count < cpus)
             count++;
         m->cpu_count = count < 1 ? 1 : count > 4096 ? 4096 : count;
-        /* A usage that went down is a new group: start over. */
-        m->cpu_pct = self->have_prev_cg && cs.cpu_usage_ns >= self->prev_cg_usage_ns
-                   ? agent_cgroup_cpu_pct (cs.cpu_usage_ns - self->prev_cg_usage_ns,
-                                           now - self->prev_cg_mono_ns, cpus)
-                   : 0;
-        self->prev_cg_usage_ns = cs.cpu_usage_ns;
-        self->prev_cg_mono_ns = now;
-        self->have_prev_cg = true;
+        m->cpu_pct = s_cg_cpu_pct (self, cs.cpu_usage_ns, cpus);
     }
     else
         self->have_prev_cg = false;
