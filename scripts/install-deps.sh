@@ -15,7 +15,7 @@ PACKAGES=(
     libyaml-dev                           # config files
     libmnl-dev                            # netlink
     libcurl4-openssl-dev                  # HTTP client: Firecracker and Shed server drivers
-    libmicrohttpd-dev                     # HTTP test servers for those drivers
+    libmicrohttpd-dev                     # shed-node's /metrics endpoint; HTTP test servers for the drivers
     iputils-ping                          # overlay and driver tests ping across namespaces
     iproute2 nftables                     # namespaces, veths, bridges, fault injection
     iperf3                                # overlay benchmarks
@@ -27,6 +27,8 @@ PACKAGES=(
     dnsperf                               # bench/discovery.sh: DNS queries/s against a node and dnsmasq
     bind9-dnsutils                        # dig in integration tests (test_services.sh, test_state.sh)
     python3                               # JSON checks in integration tests
+    python3-prometheus-client             # integration/test_metrics.sh parses /metrics with the real parser
+    curl                                  # integration/test_metrics.sh, scripts/demo.sh: scrape /metrics
     procps                                # ps/pgrep, sysctl
 )
 
