@@ -50,17 +50,17 @@ s_open (int ns_fd, int *err)
     return nl;
 }
 
-/* Send one request with NLM_F_ACK and read until the ACK; `cb` sees data
- * messages (GET). Returns 0 or -errno. */
-static int
-s_talk (int ns_fd, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+int
+nl_talk (int ns_fd, struct nlmsghdr *nlh, nl_msg_fn *fn, void *arg)
 {
     int err = 0;
     struct mnl_socket *nl = s_open (ns_fd, &err);
     if (!nl)
         return -err;
+    /* Unique per request even when two threads talk in the same second. */
+    static unsigned seq;
     nlh->nlmsg_flags |= NLM_F_ACK;
-    nlh->nlmsg_seq = (unsigned) time (NULL);
+    nlh->nlmsg_seq = (unsigned) time (NULL) + __atomic_add_fetch (&seq, 1, __ATOMIC_RELAXED);
     unsigned portid = mnl_socket_get_portid (nl);
     int rc = 0;
     if (mnl_socket_sendto (nl, nlh, nlh->nlmsg_len) < 0)
@@ -73,7 +73,7 @@ s_talk (int ns_fd, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
                 rc = -errno;
                 break;
             }
-            int r = mnl_cb_run (buf, (size_t) n, nlh->nlmsg_seq, portid, cb, data);
+            int r = mnl_cb_run (buf, (size_t) n, nlh->nlmsg_seq, portid, fn, arg);
             if (r <= MNL_CB_STOP) {
                 rc = r < 0 ? -errno : 0;
                 break;
@@ -91,8 +91,8 @@ s_why (char *why, size_t why_size, const char *what, const char *name, int rc)
         snprintf (why, why_size, "netlink: %s %s: %s", what, name, strerror (-rc));
 }
 
-static struct nlmsghdr *
-s_link_msg (char *buf, uint16_t type, uint16_t flags, struct ifinfomsg **ifm_out)
+struct nlmsghdr *
+nl_link_msg (void *buf, uint16_t type, uint16_t flags, struct ifinfomsg **ifm_out)
 {
     struct nlmsghdr *nlh = mnl_nlmsg_put_header (buf);
     nlh->nlmsg_type = type;
@@ -139,10 +139,10 @@ static int
 s_link_get (int ns_fd, const char *ifname, s_link_info_t *info)
 {
     char buf [MNL_SOCKET_BUFFER_SIZE];
-    struct nlmsghdr *nlh = s_link_msg (buf, RTM_GETLINK, 0, NULL);
+    struct nlmsghdr *nlh = nl_link_msg (buf, RTM_GETLINK, 0, NULL);
     mnl_attr_put_strz (nlh, IFLA_IFNAME, ifname);
     memset (info, 0, sizeof *info);
-    return s_talk (ns_fd, nlh, s_link_cb, info);
+    return nl_talk (ns_fd, nlh, s_link_cb, info);
 }
 
 unsigned
@@ -172,7 +172,7 @@ int
 nl_veth_create (const char *host, const char *peer, int peer_ns_fd, char *why, size_t why_size)
 {
     char buf [MNL_SOCKET_BUFFER_SIZE];
-    struct nlmsghdr *nlh = s_link_msg (buf, RTM_NEWLINK,
+    struct nlmsghdr *nlh = nl_link_msg (buf, RTM_NEWLINK,
                                        NLM_F_CREATE | NLM_F_EXCL, NULL);
     mnl_attr_put_strz (nlh, IFLA_IFNAME, host);
     struct nlattr *linkinfo = mnl_attr_nest_start (nlh, IFLA_LINKINFO);
@@ -189,7 +189,7 @@ nl_veth_create (const char *host, const char *peer, int peer_ns_fd, char *why, s
     mnl_attr_nest_end (nlh, peerinfo);
     mnl_attr_nest_end (nlh, infodata);
     mnl_attr_nest_end (nlh, linkinfo);
-    int rc = s_talk (-1, nlh, NULL, NULL);
+    int rc = nl_talk (-1, nlh, NULL, NULL);
     if (rc)
         s_why (why, why_size, "create veth", host, rc);
     return rc;
@@ -199,13 +199,13 @@ int
 nl_bridge_create (int ns_fd, const char *name, char *why, size_t why_size)
 {
     char buf [MNL_SOCKET_BUFFER_SIZE];
-    struct nlmsghdr *nlh = s_link_msg (buf, RTM_NEWLINK,
+    struct nlmsghdr *nlh = nl_link_msg (buf, RTM_NEWLINK,
                                        NLM_F_CREATE | NLM_F_EXCL, NULL);
     mnl_attr_put_strz (nlh, IFLA_IFNAME, name);
     struct nlattr *linkinfo = mnl_attr_nest_start (nlh, IFLA_LINKINFO);
     mnl_attr_put_strz (nlh, IFLA_INFO_KIND, "bridge");
     mnl_attr_nest_end (nlh, linkinfo);
-    int rc = s_talk (ns_fd, nlh, NULL, NULL);
+    int rc = nl_talk (ns_fd, nlh, NULL, NULL);
     if (rc)
         s_why (why, why_size, "create bridge", name, rc);
     return rc;
@@ -243,7 +243,7 @@ nl_link_set (int ns_fd, const char *ifname, const char *master, const char *mac,
     }
     char buf [MNL_SOCKET_BUFFER_SIZE];
     struct ifinfomsg *ifm;
-    struct nlmsghdr *nlh = s_link_msg (buf, RTM_NEWLINK, 0, &ifm);
+    struct nlmsghdr *nlh = nl_link_msg (buf, RTM_NEWLINK, 0, &ifm);
     ifm->ifi_index = (int) index;
     ifm->ifi_change = IFF_UP;
     ifm->ifi_flags = up ? IFF_UP : 0;
@@ -259,7 +259,7 @@ nl_link_set (int ns_fd, const char *ifname, const char *master, const char *mac,
         }
         mnl_attr_put (nlh, IFLA_ADDRESS, sizeof hw, hw);
     }
-    int rc = s_talk (ns_fd, nlh, NULL, NULL);
+    int rc = nl_talk (ns_fd, nlh, NULL, NULL);
     if (rc)
         s_why (why, why_size, "set link", ifname, rc);
     return rc;
@@ -273,9 +273,9 @@ nl_link_del (int ns_fd, const char *ifname, char *why, size_t why_size)
         return -ENODEV;
     char buf [MNL_SOCKET_BUFFER_SIZE];
     struct ifinfomsg *ifm;
-    struct nlmsghdr *nlh = s_link_msg (buf, RTM_DELLINK, 0, &ifm);
+    struct nlmsghdr *nlh = nl_link_msg (buf, RTM_DELLINK, 0, &ifm);
     ifm->ifi_index = (int) index;
-    int rc = s_talk (ns_fd, nlh, NULL, NULL);
+    int rc = nl_talk (ns_fd, nlh, NULL, NULL);
     if (rc && rc != -ENODEV)
         s_why (why, why_size, "delete link", ifname, rc);
     return rc;
@@ -330,7 +330,7 @@ nl_addr_add (int ns_fd, const char *ifname, const char *cidr, char *why, size_t 
     ifa->ifa_index = index;
     mnl_attr_put (nlh, IFA_LOCAL, sizeof addr, &addr);
     mnl_attr_put (nlh, IFA_ADDRESS, sizeof addr, &addr);
-    int rc = s_talk (ns_fd, nlh, NULL, NULL);
+    int rc = nl_talk (ns_fd, nlh, NULL, NULL);
     if (rc == -EEXIST)
         rc = 0;
     if (rc)
@@ -365,7 +365,7 @@ nl_route_default (int ns_fd, const char *ifname, const char *gateway,
     rtm->rtm_type = RTN_UNICAST;
     mnl_attr_put (nlh, RTA_GATEWAY, sizeof gw, &gw);
     mnl_attr_put_u32 (nlh, RTA_OIF, index);
-    int rc = s_talk (ns_fd, nlh, NULL, NULL);
+    int rc = nl_talk (ns_fd, nlh, NULL, NULL);
     if (rc == -EEXIST)
         rc = 0;
     if (rc)

@@ -13,9 +13,23 @@
 #ifndef SHED_DRV_NETLINK_H
 #define SHED_DRV_NETLINK_H
 
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* The transport under every call, for modules that build their own
+ * requests (the overlay's VXLAN device, FDB and neighbour entries): send
+ * `nlh` with NLM_F_ACK in ns_fd's namespace and read until the ACK; `fn`
+ * (may be NULL) sees each data message of the reply. 0 or -errno. */
+typedef int (nl_msg_fn) (const struct nlmsghdr *nlh, void *arg);
+int nl_talk (int ns_fd, struct nlmsghdr *nlh, nl_msg_fn *fn, void *arg);
+
+/* Start an RTM_{NEW,DEL,GET}LINK request in `buf` (MNL_SOCKET_BUFFER_SIZE
+ * bytes); *ifm_out, if not NULL, gets its ifinfomsg. */
+struct nlmsghdr *nl_link_msg (void *buf, uint16_t type, uint16_t flags,
+                              struct ifinfomsg **ifm_out);
 
 /* veth pair: `host` here, `peer` created directly inside `peer_ns_fd`. */
 int nl_veth_create (const char *host, const char *peer, int peer_ns_fd,
