@@ -9,6 +9,7 @@
  * same code answers a peer over RPC and ourselves by a direct call.
  */
 #include "node/node_sched.h"
+#include "node/ipam.h"
 
 #include "cluster/names.h"
 #include "cluster/placement.h"
@@ -35,6 +36,12 @@
 #define S_STEPS_MAX   32
 #define S_RESERVE_TIMEOUT 5000
 #define S_OP_TIMEOUT  30000
+/* A claim that arrives before this node's address block has settled (the
+ * first network.settle_ms after start) waits on the loop, polled this often,
+ * for at most the settle time plus this margin; the main thread never
+ * sleeps for it. */
+#define S_DEFER_POLL_MS 100
+#define S_DEFER_MARGIN_MS 1000
 
 WIRE_DEFINE_PROTO (nsched, NSCHED_MESSAGES, NSCHED_VERSION_MIN, NSCHED_VERSION, NULL)
 
@@ -76,6 +83,16 @@ typedef struct {
     char peer [REC_NAME_MAX + 1];
 } s_pending_t;
 
+/* A deferred claim (see S_DEFER_POLL_MS): answered from s_on_defer. */
+typedef struct {
+    uint8_t *req;                   /* the encoded NSCHED_CLAIM, owned */
+    size_t len;
+    char origin [REC_NAME_MAX + 1];
+    uint64_t rpc_id;                /* a peer's request to answer, or ... */
+    s_pending_t *local;             /* ... our own request's pending result, owned */
+    int64_t deadline;               /* mono ms: then one last try that may fail */
+} s_deferred_t;
+
 /* A method another component serves (shed_sched_rpc_on). */
 typedef struct {
     shed_sched_rpc_fn *fn;
@@ -101,6 +118,8 @@ struct _shed_sched_t {
     shed_api_server_t *api;
     zloop_t *loop;
     int timer;
+    int defer_timer;                /* -1 while nothing is deferred */
+    zlistx_t *deferred;             /* s_deferred_t *, oldest first */
     rpc_t *rpc;
     driver_t *driver;
     char driver_error [256];        /* why there is no driver */
@@ -670,9 +689,11 @@ s_agent_remove (shed_sched_t *self, const char *name)
         self->hooks.agent_remove (self->hooks.agent_arg, name);
 }
 
-static void
+/* Returns true when the claim must wait for our address block (only with
+ * may_defer): nothing was changed, the caller answers it later. */
+static bool
 s_serve_claim (shed_sched_t *self, const nsched_claim_t *c, nsched_result_t *res,
-               uint8_t **blob)
+               uint8_t **blob, bool may_defer)
 {
     rec_msg_t own;
     if (s_own_get (self, c->name, &own)) {
@@ -685,11 +706,11 @@ s_serve_claim (shed_sched_t *self, const nsched_claim_t *c, nsched_result_t *res
         else
             snprintf (res->why, sizeof res->why, "a shed named %s already runs here", c->name);
         wire_msg_free (&rec_proto, &own);
-        return;
+        return false;
     }
     if (!self->driver) {
         snprintf (res->why, sizeof res->why, "no driver: %s", self->driver_error);
-        return;
+        return false;
     }
     place_resources_t need = { { c->cpus_milli, c->memory_mb * S_MIB, c->disk_mb * S_MIB,
                                  c->gpus } };
@@ -699,7 +720,7 @@ s_serve_claim (shed_sched_t *self, const nsched_claim_t *c, nsched_result_t *res
     if (rc < 0) {
         snprintf (res->why, sizeof res->why, "%s",
                   why [0] ? why : sched_admit_strerror (rc));
-        return;
+        return false;
     }
     res->admitted = true;
     int64_t t0 = zclock_mono ();
@@ -730,22 +751,16 @@ s_serve_claim (shed_sched_t *self, const nsched_claim_t *c, nsched_result_t *res
         char ip [46] = "", mac [18] = "", gw [46] = "", err [256] = "";
         int prefix = 0;
         unsigned mtu = 0;
-        int arc = -1;
-        /* The overlay's block claim settles shortly after start. */
-        for (int i = 0; i < 20 && arc != 0; i++) {
-            errno = 0;
-            arc = self->hooks.net_attach (self->hooks.net_arg, c->name, ip, mac, gw, &prefix,
+        errno = 0;
+        int arc = self->hooks.net_attach (self->hooks.net_arg, c->name, ip, mac, gw, &prefix,
                                           &mtu, err, sizeof err);
-            if (arc != 0 && errno != EAGAIN)
-                break;
-            if (arc != 0)
-                zclock_sleep (100);
-        }
         if (arc != 0) {
+            /* The overlay's block claim settles shortly after start. */
+            bool wait = errno == EAGAIN && may_defer;
             sched_admit_release (self->admit, c->name);
             res->admitted = false;
             snprintf (res->why, sizeof res->why, "no overlay address: %s", err);
-            return;
+            return wait;
         }
         snprintf (spec.ip, sizeof spec.ip, "%s/%d", ip, prefix);
         snprintf (spec.mac, sizeof spec.mac, "%s", mac);
@@ -789,7 +804,7 @@ s_serve_claim (shed_sched_t *self, const nsched_claim_t *c, nsched_result_t *res
         snprintf (res->why, sizeof res->why, "%s", derr.message);
         log_warn (S_COMP, "create failed|shed=%s err=\"%s\"", c->name, derr.message);
         s_publish_node (self);
-        return;
+        return false;
     }
     snprintf (r->state, sizeof r->state, "running");
     s_own_put (self, &rec);
@@ -798,6 +813,7 @@ s_serve_claim (shed_sched_t *self, const nsched_claim_t *c, nsched_result_t *res
     s_result_shed (res, &rec, blob);
     log_info (S_COMP, "shed running|shed=%s request_id=%s create_ms=%" PRIu64 " start_ms=%" PRIu64,
               c->name, c->request_id, res->create_ms, res->start_ms);
+    return false;
 }
 
 static void
@@ -871,10 +887,12 @@ s_serve_op (shed_sched_t *self, const nsched_op_t *op, nsched_result_t *res, uin
     wire_msg_free (&rec_proto, &rec);
 }
 
-/* Serve one request, ours or a peer's. rep_out: encoded NSCHED message. */
+/* Serve one request, ours or a peer's. rep_out: encoded NSCHED message.
+ * Returns 0, -1 (unsupported), or 1: a claim deferred (only with may_defer;
+ * nothing in rep_out). */
 static int
 s_serve (shed_sched_t *self, const char *origin, const nsched_msg_t *req, uint8_t **rep_out,
-         size_t *rep_len)
+         size_t *rep_len, bool may_defer)
 {
     nsched_msg_t rep;
     memset (&rep, 0, sizeof rep);
@@ -891,7 +909,10 @@ s_serve (shed_sched_t *self, const char *origin, const nsched_msg_t *req, uint8_
         break;
     case NSCHED_CLAIM:
         rep.hdr.type = NSCHED_RESULT;
-        s_serve_claim (self, &req->u.nsched_claim, &rep.u.nsched_result, &blob);
+        if (s_serve_claim (self, &req->u.nsched_claim, &rep.u.nsched_result, &blob, may_defer)) {
+            free (blob);
+            return 1;
+        }
         break;
     case NSCHED_OP:
         rep.hdr.type = NSCHED_RESULT;
@@ -948,6 +969,92 @@ s_job_free_fn (void **item)
     }
 }
 
+/* ---- deferred claims ---------------------------------------------------------- */
+
+static void
+s_deferred_free (s_deferred_t **d_p)
+{
+    if (*d_p) {
+        free ((*d_p)->req);
+        free ((*d_p)->local);
+        free (*d_p);
+        *d_p = NULL;
+    }
+}
+
+static int s_on_defer (zloop_t *loop, int timer_id, void *arg);
+
+/* Hold a claim until our address block settles. Takes `req` and `local`. */
+static void
+s_defer (shed_sched_t *self, const char *origin, uint8_t *req, size_t len, uint64_t rpc_id,
+         s_pending_t *local)
+{
+    s_deferred_t *d = (s_deferred_t *) zmalloc (sizeof (s_deferred_t));
+    assert (d);
+    d->req = req;
+    d->len = len;
+    snprintf (d->origin, sizeof d->origin, "%s", origin);
+    d->rpc_id = rpc_id;
+    d->local = local;
+    uint32_t settle = self->cfg->network.settle_ms ? self->cfg->network.settle_ms
+                                                   : IPAM_SETTLE_MS_DEFAULT;
+    d->deadline = zclock_mono () + (int64_t) settle + S_DEFER_MARGIN_MS;
+    zlistx_add_end (self->deferred, d);
+    if (self->defer_timer < 0 && self->loop)
+        self->defer_timer = zloop_timer (self->loop, S_DEFER_POLL_MS, 0, s_on_defer, self);
+    log_debug (S_COMP, "claim waits for the address block|origin=%s", origin);
+}
+
+/* Answer a claim that is no longer deferred: rc and rep from s_serve. */
+static void s_on_result (shed_sched_t *self, s_pending_t *p, int status, const char *error,
+                         const uint8_t *body, size_t len);
+static void
+s_deferred_answer (shed_sched_t *self, s_deferred_t *d, int rc, const uint8_t *rep, size_t len)
+{
+    if (d->local)
+        s_on_result (self, d->local, rc == 0 ? RPC_OK : RPC_ERR_REFUSED, "cannot serve", rep, len);
+    else
+    if (rc == 0)
+        rpc_reply (self->rpc, d->rpc_id, RPC_OK, NULL, rep, len);
+    else
+        rpc_reply (self->rpc, d->rpc_id, 1, "malformed request", NULL, 0);
+}
+
+static int
+s_on_defer (zloop_t *loop, int timer_id, void *arg)
+{
+    shed_sched_t *self = arg;
+    /* Take the list: answering may run a job that defers another claim. */
+    zlistx_t *todo = self->deferred;
+    self->deferred = zlistx_new ();
+    assert (self->deferred);
+    int64_t now = zclock_mono ();
+    s_deferred_t *d;
+    while ((d = (s_deferred_t *) zlistx_detach (todo, NULL))) {
+        nsched_msg_t req;
+        uint8_t *rep = NULL;
+        size_t len = 0;
+        int rc = -1;
+        if (wire_decode (&nsched_proto, d->req, d->len, &req, NULL) == WIRE_OK) {
+            rc = s_serve (self, d->origin, &req, &rep, &len, now < d->deadline);
+            wire_msg_free (&nsched_proto, &req);
+        }
+        if (rc == 1)
+            zlistx_add_end (self->deferred, d);
+        else {
+            s_deferred_answer (self, d, rc, rep, len);
+            s_deferred_free (&d);
+        }
+        free (rep);
+    }
+    zlistx_destroy (&todo);
+    if (zlistx_size (self->deferred) == 0) {
+        zloop_timer_end (loop, timer_id);
+        self->defer_timer = -1;
+    }
+    return 0;
+}
+
 /* Send `msg` to `peer`, or serve it ourselves; the result arrives at
  * s_on_result either way. */
 static void
@@ -959,7 +1066,16 @@ s_send (shed_sched_t *self, const char *peer, const char *method, const nsched_m
     if (streq (peer, self->name)) {
         uint8_t *rep = NULL;
         size_t len = 0;
-        int rc = s_serve (self, self->name, msg, &rep, &len);
+        int rc = s_serve (self, self->name, msg, &rep, &len, true);
+        if (rc == 1) {
+            uint8_t *buf = NULL;
+            size_t blen = 0;
+            if (s_encode (&nsched_proto, msg, &buf, &blen) == 0) {
+                s_defer (self, self->name, buf, blen, 0, p);
+                return;
+            }
+            rc = -1;
+        }
         s_on_result (self, p, rc == 0 ? RPC_OK : RPC_ERR_REFUSED, "cannot serve", rep, len);
         free (rep);
         free (p);
@@ -1517,7 +1633,14 @@ s_on_rpc (zloop_t *loop, zsock_t *sock, void *arg)
         if (wire_decode (&nsched_proto, ev.body, ev.len, &req, NULL) != WIRE_OK)
             rpc_reply (self->rpc, ev.id, 1, "malformed request", NULL, 0);
         else {
-            if (s_serve (self, ev.peer, &req, &rep, &len) == 0)
+            int rc = s_serve (self, ev.peer, &req, &rep, &len, true);
+            uint8_t *copy = rc == 1 ? (uint8_t *) malloc (ev.len ? ev.len : 1) : NULL;
+            if (rc == 1 && copy) {
+                memcpy (copy, ev.body, ev.len);
+                s_defer (self, ev.peer, copy, ev.len, ev.id, NULL);
+            }
+            else
+            if (rc == 0)
                 rpc_reply (self->rpc, ev.id, RPC_OK, NULL, rep, len);
             else
                 rpc_reply (self->rpc, ev.id, 1, "unsupported request", NULL, 0);
@@ -2099,6 +2222,9 @@ shed_sched_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_t
     self->api = api;
     self->loop = loop;
     self->timer = -1;
+    self->defer_timer = -1;
+    self->deferred = zlistx_new ();
+    assert (self->deferred);
     if (hooks)
         self->hooks = *hooks;
     self->members = zhashx_new ();
@@ -2171,6 +2297,17 @@ shed_sched_destroy (shed_sched_t **self_p)
         zloop_reader_end (self->loop, rpc_sock (self->rpc));
     if (self->timer >= 0 && self->loop)
         zloop_timer_end (self->loop, self->timer);
+    if (self->defer_timer >= 0 && self->loop)
+        zloop_timer_end (self->loop, self->defer_timer);
+    /* Deferred claims: a peer gets an answer; ours belong to jobs, which
+     * answer their callers below. */
+    s_deferred_t *d;
+    while (self->deferred && (d = (s_deferred_t *) zlistx_detach (self->deferred, NULL))) {
+        if (!d->local && self->rpc)
+            rpc_reply (self->rpc, d->rpc_id, 1, "node shutting down", NULL, 0);
+        s_deferred_free (&d);
+    }
+    zlistx_destroy (&self->deferred);
     /* Held API calls get an answer before the sockets go. */
     zhashx_destroy (&self->jobs);
     /* Other components' calls are told too (taken out first: a callback
