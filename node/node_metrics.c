@@ -168,9 +168,14 @@ s_on_http (void *cls, struct MHD_Connection *conn, const char *url, const char *
     char *text = NULL;
     size_t len = 0;
     if (s_fetch (self, &text, &len) != 0) {
-        log_warn (S_COMP, "render not answered in time: 503|timeout_ms=%d", self->timeout_ms);
+        bool stopping = atomic_load (&self->stopping);
+        if (!stopping)
+            log_warn (S_COMP, "render not answered in time: 503|timeout_ms=%d",
+                      self->timeout_ms);
         return s_respond_text (conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-                               "the node's main loop did not answer in time\n", NULL);
+                               stopping ? "the node is stopping\n"
+                                        : "the node's main loop did not answer in time\n",
+                               NULL);
     }
     return s_respond (conn, MHD_HTTP_OK, SHED_PROM_CONTENT_TYPE, text, len, NULL);
 }
@@ -295,11 +300,12 @@ shed_metrics_new (const char *listen_addr, zloop_t *loop, shed_metrics_render_fn
     }
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD
                    | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+    /* The logger first: MHD complains (on stderr) about any option before it. */
     self->mhd = MHD_start_daemon (flags, 0, NULL, NULL, s_on_http, self,
+                                  MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, self,
                                   MHD_OPTION_LISTEN_SOCKET, (MHD_socket) fd,
                                   MHD_OPTION_CONNECTION_LIMIT, (unsigned) SHED_METRICS_CONNECTIONS,
                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 10,
-                                  MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, self,
                                   MHD_OPTION_END);
     if (!self->mhd) {
         snprintf (err, errlen, "metrics.listen %s: libmicrohttpd did not start", listen_addr);
