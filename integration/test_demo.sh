@@ -30,6 +30,9 @@ grep -q "Members:     3 alive of 3" "$out" || h_fail "membership did not show 3 
 grep -q " 0% packet loss" "$out" || h_fail "sheds on two nodes did not ping each other"
 grep -q "db.shed.shed" "$out" || h_fail "DNS did not answer for the service / shed"
 grep -qE "^[0-9:.]+ metrics\.node[0-9]\." "$out" || h_fail "no metrics events from the sheds' agents"
+grep -qE '^shed_members\{status="alive"\} 3$' "$out" || h_fail "node1's /metrics did not show 3 members alive"
+grep -qE '^shed_overlay_peer_packets_total\{peer="node[0-9]+",direction="tx"\} [1-9]' "$out" \
+    || h_fail "node1's /metrics shows no overlay packets to a peer"
 grep -qE "node3 +198\.18\.0\.13:7946 +failed" "$out" || h_fail "the killed node was not reported failed"
 grep -qE " unreachable " "$out" || h_fail "the killed node's sheds were not reported unreachable"
 if grep -q "did not answer\|!! " "$out"; then

@@ -23,7 +23,7 @@
 #define SHED_DEFAULT_PORT    7946
 #define SHED_DEFAULT_DATADIR "/var/lib/shed"
 #define SHED_ENDPOINT_MAX    (PATH_MAX + 16)
-#define SHED_METRICS_DEFAULT_LISTEN "127.0.0.1:7951"   /* gossip port + 5 by default */
+#define SHED_METRICS_DEFAULT_LISTEN "127.0.0.1:7951"   /* fixed, beside 7946-7950 */
 
 typedef struct {
     char key[64];

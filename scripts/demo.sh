@@ -144,6 +144,12 @@ say "5. Events: agents in the sheds push metrics; any node sees the whole cluste
 run 3 events --count 4 --timeout 10 metrics.
 run 1 top --once
 run 2 status web
+# The same numbers for Prometheus: every node serves /metrics on its own
+# 127.0.0.1:7951 (docs/operations.md, "Metrics").
+re='^shed_(members\{status="alive"|sheds\{|overlay_peer_packets_total\{)'
+printf "\n[node1]\$ curl -s http://127.0.0.1:7951/metrics | grep -E '%s'\n" "$re"
+h_exec 1 curl -s --max-time 5 http://127.0.0.1:7951/metrics | grep -E "$re" \
+    || { echo "!! no metrics from node1"; RC=1; }
 
 say "6. Failure: node$NODES is killed (kill -9); the others notice within seconds"
 t0=$(date +%s%3N)
