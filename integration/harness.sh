@@ -75,7 +75,7 @@
 # ---------------------------------------------------------------- globals ----
 
 H_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-H_BUILD=${SHED_BUILD_DIR:-$H_REPO/build}
+H_BUILD=$(realpath -m -- "${SHED_BUILD_DIR:-$H_REPO/build}")   # absolute: agents start after a chdir
 H_NODE_BIN=${SHED_NODE_BIN:-$H_BUILD/node/shed-node}
 H_CTL_BIN=${SHEDCTL_BIN:-$H_BUILD/node/shedctl}
 H_GOSSIP_PORT=7946

@@ -31,6 +31,8 @@ while (($#)); do
     esac
     shift
 done
+# Absolute: the nodes start agents from it after changing directory.
+BUILD_DIR=$(realpath -m -- "$BUILD_DIR")
 if ! [[ "$NODES" =~ ^[0-9]+$ ]] || ((NODES < 1 || NODES > 50)); then
     echo "demo.sh: --nodes must be 1..50" >&2
     exit 2
