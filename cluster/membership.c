@@ -38,7 +38,7 @@
 
 /* Actor-level counters (the core keeps its own). */
 #define S_COUNTERS(C) \
-    C (udp_sent) C (udp_received) C (drop_short) C (drop_format) C (drop_keyid) \
+    C (udp_sent) C (udp_received) C (udp_bytes_sent) C (udp_bytes_received) C (drop_short) C (drop_format) C (drop_keyid) \
     C (drop_auth) C (drop_oversize) C (stream_served) C (stream_errors)
 
 typedef enum { CONN_SERVE, CONN_PUSHPULL, CONN_KEYOP } conn_kind_t;
@@ -197,8 +197,10 @@ s_env_send (void *ctx, const char *addr, uint16_t port, const uint8_t *buf, size
     if (shed_keyring_seal (self->keyring, (const uint8_t *) S_UDP_AD, strlen (S_UDP_AD), buf,
                            len, sealed, sizeof sealed, &slen))
         return;
-    if (sendto (self->udp, sealed, slen, 0, (struct sockaddr *) &sa, sizeof sa) >= 0)
+    if (sendto (self->udp, sealed, slen, 0, (struct sockaddr *) &sa, sizeof sa) >= 0) {
         self->st.udp_sent++;
+        self->st.udp_bytes_sent += slen;
+    }
 }
 
 static conn_t *s_conn_open (self_t *self, const char *addr, uint16_t port, conn_kind_t kind,
@@ -833,6 +835,7 @@ s_handle_udp (self_t *self)
         if (n < 0)
             return;
         self->st.udp_received++;
+        self->st.udp_bytes_received += (uint64_t) n;
         if ((size_t) n < SHED_SEAL_OVERHEAD) {
             self->st.drop_short++;
             continue;

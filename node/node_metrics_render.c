@@ -55,6 +55,9 @@ static const s_row_t s_members_rows[] = {
     { "shed_gossip_packets_total", C, "Sealed gossip datagrams (UDP) sent and received.",
       "direction", "sent", "udp_sent" },
     { "shed_gossip_packets_total", C, NULL, "direction", "received", "udp_received" },
+    { "shed_gossip_bytes_total", C, "Bytes of sealed gossip datagrams (UDP) sent and received.",
+      "direction", "sent", "udp_bytes_sent" },
+    { "shed_gossip_bytes_total", C, NULL, "direction", "received", "udp_bytes_received" },
     { "shed_gossip_messages_sent_total", C, "SWIM messages sent, by type.",
       "type", "ping", "pings_sent" },
     { "shed_gossip_messages_sent_total", C, NULL, "type", "ack", "acks_sent" },
@@ -344,6 +347,14 @@ s_sched (shed_prom_t *prom, shed_sched_t *sched)
     shed_prom_family (prom, "shed_sched_creates_in_progress", G,
                       "Creates this node coordinates that are not answered yet.");
     shed_prom_u64 (prom, (uint64_t) st->creates_running, NULL);
+    shed_prom_family (prom, "shed_sched_creates_total", C,
+                      "Creates this node coordinated (shedctl create sent here), by result.");
+    shed_prom_u64 (prom, st->creates_ok, "result", "running", NULL);
+    shed_prom_u64 (prom, st->creates_failed, "result", "failed", NULL);
+    shed_prom_family (prom, "shed_sched_claims_deferred_total", C,
+                      "Claims that arrived before this node's address block settled and "
+                      "waited for it on the loop.");
+    shed_prom_u64 (prom, st->claims_deferred, NULL);
     ROWS (prom, s_rpc_rows, st->rpc);
     free (st);
 }

@@ -139,6 +139,7 @@ struct _shed_sched_t {
     zhashx_t *dup_warned;           /* names we warned about as duplicates */
     zhashx_t *methods;              /* method -> s_method_t: other components' */
     uint64_t counter;
+    uint64_t creates_ok, creates_failed, claims_deferred;   /* for shed_sched_stats */
 };
 
 static void s_job_fail (shed_sched_t *self, s_job_t *job, api_err_code_t code, const char *fmt,
@@ -1000,6 +1001,7 @@ s_defer (shed_sched_t *self, const char *origin, uint8_t *req, size_t len, uint6
                                                    : IPAM_SETTLE_MS_DEFAULT;
     d->deadline = zclock_mono () + (int64_t) settle + S_DEFER_MARGIN_MS;
     zlistx_add_end (self->deferred, d);
+    self->claims_deferred++;
     if (self->defer_timer < 0 && self->loop)
         self->defer_timer = zloop_timer (self->loop, S_DEFER_POLL_MS, 0, s_on_defer, self);
     log_debug (S_COMP, "claim waits for the address block|origin=%s", origin);
@@ -1136,6 +1138,7 @@ s_job_fail (shed_sched_t *self, s_job_t *job, api_err_code_t code, const char *f
     vsnprintf (why, sizeof why, fmt, ap);
     va_end (ap);
     log_info (S_COMP, "create failed|shed=%s request_id=%s why=\"%s\"", job->name, job->rid, why);
+    self->creates_failed++;
     shed_api_call_t *call;
     while ((call = (shed_api_call_t *) zlistx_detach (job->calls, NULL)))
         shed_api_reply_error (&call, code, "%s", why);
@@ -1146,6 +1149,7 @@ static void
 s_job_succeed (shed_sched_t *self, s_job_t *job, const rec_msg_t *rec, const char *origin,
                const char *message)
 {
+    self->creates_ok++;
     s_shed_t sh;
     memset (&sh, 0, sizeof sh);
     snprintf (sh.origin, sizeof sh.origin, "%s", origin);
@@ -1568,6 +1572,9 @@ shed_sched_stats (shed_sched_t *self, shed_sched_stats_t *out)
     out->admitted = sched_admit_count (self->admit);
     out->draining = self->draining;
     out->creates_running = self->jobs ? zhashx_size (self->jobs) : 0;
+    out->creates_ok = self->creates_ok;
+    out->creates_failed = self->creates_failed;
+    out->claims_deferred = self->claims_deferred;
     s_sheds_t v;
     s_sheds_load (self, &v, false);
     for (size_t i = 0; i < v.n; i++) {

@@ -130,6 +130,9 @@ typedef struct {
     size_t admitted;                /* sheds holding resources here */
     bool draining;
     size_t creates_running;         /* creates this node coordinates, not answered yet */
+    uint64_t creates_ok;            /* creates this node coordinated: answered running */
+    uint64_t creates_failed;        /* ... answered with an error */
+    uint64_t claims_deferred;       /* claims that waited for our address block */
     struct {
         char state[REC_SHED_STATE_MAX + 1];
         uint64_t count;
