@@ -55,6 +55,13 @@ driver_name (driver_t *self)
     return self->ops->name;
 }
 
+const char *
+driver_agent_suffix (driver_t *self)
+{
+    assert (self);
+    return self->ops->agent_suffix ? self->ops->agent_suffix : "";
+}
+
 int
 driver_fail (driver_error_t *err, int code, const char *fmt, ...)
 {

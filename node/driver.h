@@ -113,6 +113,10 @@ typedef struct {
 typedef void (driver_list_fn) (void *arg, const char *name);
 typedef struct {
     const char *name;               /* "netns", "firecracker", "shed-server" */
+    /* The host's agent listener is spec.agent_socket + this ("" or NULL: the
+     * socket itself; Firecracker: "_1026", where its vsock device connects
+     * a guest's connection to host port 1026). */
+    const char *agent_suffix;
     int (*create) (void *impl, const driver_spec_t *spec, driver_error_t *err);
     int (*start) (void *impl, const char *name, driver_error_t *err);
     int (*stop) (void *impl, const char *name, driver_error_t *err);
@@ -130,6 +134,8 @@ typedef struct _driver_t driver_t;
 driver_t *driver_new (const driver_ops_t *ops, void *impl);
 void driver_destroy (driver_t **self_p);
 const char *driver_name (driver_t *self);
+/* ops->agent_suffix, never NULL. */
+const char *driver_agent_suffix (driver_t *self);
 
 int driver_create (driver_t *self, const driver_spec_t *spec, driver_error_t *err);
 int driver_start (driver_t *self, const char *name, driver_error_t *err);

@@ -677,8 +677,11 @@ s_agent_add (shed_sched_t *self, const char *name)
 {
     if (!self->hooks.agent_add)
         return;
-    char sock [DRIVER_PATH_MAX], err [256];
-    s_agent_socket (self, name, sock, sizeof sock);
+    char base [DRIVER_PATH_MAX], sock [DRIVER_PATH_MAX + 16], err [256];
+    s_agent_socket (self, name, base, sizeof base);
+    /* Where the driver's shed connects to: the socket itself for netns,
+     * <uds_path>_1026 for a Firecracker vsock. */
+    s_fmt (sock, sizeof sock, "%s%s", base, self->driver ? driver_agent_suffix (self->driver) : "");
     if (self->hooks.agent_add (self->hooks.agent_arg, name, sock, err, sizeof err))
         log_warn (S_COMP, "no agent channel|shed=%s err=\"%s\"", name, err);
 }

@@ -463,6 +463,7 @@ s_destroy (void *impl)
 
 static const driver_ops_t s_ops = {
     .name = "firecracker",
+    .agent_suffix = "_1026",        /* shed-agent dials vsock CID 2 port 1026 */
     .create = s_create,
     .start = s_start,
     .stop = s_stop,

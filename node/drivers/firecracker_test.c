@@ -157,6 +157,9 @@ test_firecracker_calls (void **state)
     assert_int_equal (json_get_num (b, strlen (b), "guest_cid", &cid), 0);
     assert_true (cid >= 3);
     (void) uds;
+    /* The guest's agent dials vsock port 1026; Firecracker connects that to
+     * <uds_path>_1026 on the host, where the node must listen. */
+    assert_string_equal (driver_agent_suffix (d), "_1026");
 
     s_expect_put (srv, 5, "/actions");
     b = s_body (srv, 5, &req);
