@@ -23,8 +23,9 @@ typedef struct _shed_api_call_t shed_api_call_t;
  * valid only during the call; copy what you keep. */
 typedef void (shed_api_handler_fn) (shed_api_call_t *call, const api_msg_t *req, void *arg);
 
-/* Bind `endpoint`. For ipc:// endpoints the socket file is made mode 0600.
- * NULL with a reason in err on failure. */
+/* Bind `endpoint`, which must be ipc:// (the API does not authenticate its
+ * clients: the socket file, made mode 0600, is its access control). NULL
+ * with a reason in err on failure or for any other transport. */
 shed_api_server_t *shed_api_server_new (const char *endpoint, char *err, size_t errlen);
 void shed_api_server_destroy (shed_api_server_t **self_p);
 

@@ -167,6 +167,22 @@ test_not_running (void **state)
     rmdir (dir);
 }
 
+/* No authentication on the API: a TCP (or any non-ipc) endpoint would hand
+ * the node to whoever reaches the port, so the server refuses to bind one. */
+static void
+test_tcp_refused (void **state)
+{
+    static const char *endpoints[] = { "tcp://127.0.0.1:0", "tcp://*:*", "inproc://api",
+                                       "ipc://" };
+    for (size_t i = 0; i < sizeof endpoints / sizeof endpoints[0]; i++) {
+        char err[256] = "";
+        shed_api_server_t *server = shed_api_server_new (endpoints[i], err, sizeof err);
+        if (server)
+            fail_msg ("%s was bound", endpoints[i]);
+        assert_non_null (strstr (err, "only ipc:// endpoints are allowed"));
+    }
+}
+
 int
 main (void)
 {
@@ -176,6 +192,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_unsupported, setup, teardown),
         cmocka_unit_test_setup_teardown (test_garbage, setup, teardown),
         cmocka_unit_test (test_not_running),
+        cmocka_unit_test (test_tcp_refused),
     };
     int rc = cmocka_run_group_tests (tests, NULL, NULL);
     zsys_shutdown ();

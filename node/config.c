@@ -29,7 +29,7 @@ typedef enum {
     D_HOSTPORT, /* host[:port] into bind_addr/bind_port */
     D_ADDR,     /* IPv4 literal */
     D_PATH,     /* filesystem path */
-    D_ENDPOINT, /* ZeroMQ endpoint */
+    D_ENDPOINT, /* ipc:// ZeroMQ endpoint (the API is unauthenticated) */
     D_JOIN,     /* scalar or sequence of host:port */
     D_LEVEL,    /* log level */
     D_BOOL,
@@ -259,9 +259,13 @@ s_apply (shed_config_t *cfg, const directive_t *d, const char *subkey, const cha
         }
         return s_copy (slot, d->size, value, why, whylen);
     case D_ENDPOINT:
-        if (*value && !strstr (value, "://")) {
-            snprintf (why, whylen, "expected a ZeroMQ endpoint like ipc:///path, got '%s'",
-                      value);
+        /* The local API has no CURVE/ZAP: whoever reaches it controls the
+         * node (keyring included). An ipc socket in the data dir (0600) is
+         * the only protection it has, so tcp:// and the like are refused
+         * until the API authenticates its clients. "" = the default. */
+        if (*value && (strncmp (value, "ipc://", 6) != 0 || value[6] == '\0')) {
+            snprintf (why, whylen, "expected an ipc:///path endpoint (the local API has no "
+                      "authentication, so tcp:// and others are refused), got '%s'", value);
             return -1;
         }
         return s_copy (slot, d->size, value, why, whylen);

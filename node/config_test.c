@@ -387,6 +387,38 @@ test_hooks_agents (void **state)
     assert_int_equal (cfg.agents.log_lines, 10);
 }
 
+/* The local API has no authentication: only an ipc socket (0600, in the
+ * data dir) may carry it, from the file and from --api alike. */
+static void
+test_api_endpoint (void **state)
+{
+    shed_config_t cfg;
+    char err[256] = "";
+    assert_int_equal (s_load (&cfg, "api: ipc:///run/shed/api.sock\n", err, sizeof err), 0);
+    assert_string_equal (cfg.api_endpoint, "ipc:///run/shed/api.sock");
+    assert_int_equal (shed_config_finish (&cfg, err, sizeof err), 0);
+    assert_string_equal (cfg.api_endpoint, "ipc:///run/shed/api.sock");
+    static const char *refused[] = { "tcp://127.0.0.1:7950", "tcp://*:7950",
+                                     "ws://0.0.0.0:80", "inproc://api", "ipc://",
+                                     "IPC:///x", " ipc:///x" };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        char text[128];
+        snprintf (text, sizeof text, "name: n1\napi: \"%s\"\n", refused[i]);
+        err[0] = '\0';
+        if (s_load (&cfg, text, err, sizeof err) == 0)
+            fail_msg ("api '%s' was accepted", refused[i]);
+        if (!strstr (err, "test.yaml:2: key 'api': expected an ipc:///path endpoint"))
+            fail_msg ("api '%s': err='%s'", refused[i], err);
+        assert_null (strchr (err, '\n'));
+        assert_int_not_equal (shed_config_set (&cfg, "api", refused[i], err, sizeof err), 0);
+        assert_non_null (strstr (err, "key 'api': expected an ipc:///path endpoint"));
+    }
+    /* "" keeps the default, derived from data_dir. */
+    assert_int_equal (s_load (&cfg, "api: \"\"\ndata_dir: /tmp/d\n", err, sizeof err), 0);
+    assert_int_equal (shed_config_finish (&cfg, err, sizeof err), 0);
+    assert_string_equal (cfg.api_endpoint, "ipc:///tmp/d/api.sock");
+}
+
 int
 main (void)
 {
@@ -397,6 +429,7 @@ main (void)
         cmocka_unit_test (test_dns), cmocka_unit_test (test_network),
         cmocka_unit_test (test_metrics),
         cmocka_unit_test (test_sched), cmocka_unit_test (test_hooks_agents),
+        cmocka_unit_test (test_api_endpoint),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
