@@ -133,6 +133,7 @@ static const directive_t s_directives[] = {
     { "hooks_timeout_ms",      D_U32,      SLOT (hooks_timeout_ms), 100, 86400000 },
     { "metrics.enabled",            D_BOOL,    SLOT (metrics.enabled), 0, 0 },
     { "metrics.listen",             D_METRICS, SLOT (metrics.listen), 0, 0 },
+    { "state.tombstone_ttl_s",      D_U32, SLOT (state.tombstone_ttl_s), 1, 31536000 },
     { "agents.metrics_interval_ms", D_U32, SLOT (agents.metrics_interval_ms), 100, 3600000 },
     { "agents.heartbeat_ms",        D_U32, SLOT (agents.heartbeat_ms), 100, 600000 },
     { "agents.msgs_per_s",          D_U32, SLOT (agents.msgs_per_s), 1, 10000000 },
@@ -142,7 +143,7 @@ static const directive_t s_directives[] = {
 
 /* Keys that open a section of further keys. */
 static const char *s_sections[] = { "gossip", "dns", "network", "resources", "scheduler",
-                                    "driver", "agents", "metrics" };
+                                    "driver", "agents", "metrics", "state" };
 
 static const directive_t *
 s_find (const char *key)
@@ -577,6 +578,7 @@ shed_config_defaults (shed_config_t *cfg)
     cfg->hooks_queue = 64;
     cfg->hooks_timeout_ms = 30000;
     cfg->agents.log_lines = 1000;
+    cfg->state.tombstone_ttl_s = 3600;  /* STATE_TOMBSTONE_TTL_DEFAULT */
     cfg->metrics.enabled = true;
     strcpy (cfg->metrics.listen, SHED_METRICS_DEFAULT_LISTEN);
 }

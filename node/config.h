@@ -138,6 +138,10 @@ typedef struct {
         bool explicit_listen;           /* set by the file or a flag, not the default:
                                            then a failed bind stops the start */
     } metrics;
+    /* Replicated state (node/node_state.h, docs/state.md). */
+    struct {
+        uint32_t tombstone_ttl_s;       /* a delete's tombstone lives this long */
+    } state;
     /* Agent channels (node/node_agents.h, docs/agent.md); 0 = the host's default. */
     struct {
         uint32_t metrics_interval_ms;   /* told to agents in HELLO_ACK */

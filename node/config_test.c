@@ -387,6 +387,46 @@ test_hooks_agents (void **state)
     assert_int_equal (cfg.agents.log_lines, 10);
 }
 
+/* state.tombstone_ttl_s: how long a delete is remembered (node_state.c
+ * hands it to the links actor in ms). */
+static void
+test_state (void **state)
+{
+    shed_config_t cfg;
+    char err[256] = "";
+    shed_config_defaults (&cfg);
+    assert_int_equal (cfg.state.tombstone_ttl_s, 3600);
+    assert_int_equal (s_load (&cfg, "state:\n  tombstone_ttl_s: 86400\n", err, sizeof err), 0);
+    assert_int_equal (cfg.state.tombstone_ttl_s, 86400);
+    assert_int_equal (s_load (&cfg, "state: {tombstone_ttl_s: 1}\n", err, sizeof err), 0);
+    assert_int_equal (cfg.state.tombstone_ttl_s, 1);
+    assert_int_equal (s_load (&cfg, "state:\n  tombstone_ttl_s: 31536000\n", err, sizeof err),
+                      0);
+    assert_int_equal (cfg.state.tombstone_ttl_s, 31536000);
+    assert_int_equal (shed_config_set (&cfg, "state.tombstone_ttl_s", "120", err, sizeof err), 0);
+    assert_int_equal (cfg.state.tombstone_ttl_s, 120);
+    static const struct {
+        const char *text, *expect;
+    } bad[] = {
+        { "state:\n  tombstone_ttl_s: 0\n",
+          "test.yaml:2: key 'state.tombstone_ttl_s': 0 is outside 1..3.1536e+07" },
+        { "state:\n  tombstone_ttl_s: 31536001\n",
+          "key 'state.tombstone_ttl_s': 31536001 is outside" },
+        { "state:\n  tombstone_ttl_s: 1h\n",
+          "key 'state.tombstone_ttl_s': expected a whole number, got '1h'" },
+        { "state:\n  tombstone_ttl_s: -5\n",
+          "key 'state.tombstone_ttl_s': expected a whole number" },
+        { "state:\n  tombstone_ttl: 60\n", "test.yaml:2: unknown key 'state.tombstone_ttl'" },
+        { "state: 60\n", "unknown key 'state'" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        int rc = s_load (&cfg, bad[i].text, err, sizeof err);
+        if (rc == 0 || !strstr (err, bad[i].expect))
+            fail_msg ("case %zu: rc=%d err='%s' expected '%s'", i, rc, err, bad[i].expect);
+    }
+}
+
 /* The local API has no authentication: only an ipc socket (0600, in the
  * data dir) may carry it, from the file and from --api alike. */
 static void
@@ -429,7 +469,7 @@ main (void)
         cmocka_unit_test (test_dns), cmocka_unit_test (test_network),
         cmocka_unit_test (test_metrics),
         cmocka_unit_test (test_sched), cmocka_unit_test (test_hooks_agents),
-        cmocka_unit_test (test_api_endpoint),
+        cmocka_unit_test (test_api_endpoint), cmocka_unit_test (test_state),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -268,6 +268,8 @@ shed_nstate_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_
         .public_key = shed_identity_x25519_public (identity),
         .secret_key = shed_identity_x25519_secret (identity),
         .zap = zap,
+        /* 0 (a config not from shed_config_defaults) = the store's 1 h. */
+        .tombstone_ttl_ms = (int64_t) cfg->state.tombstone_ttl_s * 1000,
     };
     self->links = links_new (&lc, err, errlen);
     if (!self->links) {
@@ -290,7 +292,8 @@ shed_nstate_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_
     zloop_reader (loop, self->events, s_on_change, self);
     shed_members_on_event (members, s_on_member, self);
     shed_api_server_on (api, API_STATE_REQ, s_api_state, self);
-    log_info ("state", "node links up|endpoint=%s", self->endpoint);
+    log_info ("state", "node links up|endpoint=%s tombstone_ttl_ms=%lld", self->endpoint,
+              (long long) lc.tombstone_ttl_ms);
     return self;
 }
 
