@@ -10,7 +10,9 @@
 #     1's metrics and the supervised process's log line `hi`, with origin
 #     node1 and strictly increasing per-origin sequence numbers;
 #   - a consumer on node 3 subscribed only to `metrics.` receives metrics
-#     and no `log.` event (subscriptions filter upstream).
+#     and no `log.` event (subscriptions filter upstream);
+#   - `shedctl logs web1 --follow` on node 3 shows the live line `hi`, from
+#     node1.
 # Needs root; exits 77 (skip) otherwise.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
@@ -100,6 +102,22 @@ ip netns exec "${H_NS[1]}" "$AGENT_BIN" --connect "unix:$path" --shed web1 --met
     --run hello='sh -c "echo hi; sleep 0.2"' >"$H_TMP/agent.log" 2>&1 &
 agent_pid=$!
 H_STARTED_PIDS+=("$agent_pid")
+
+# `shedctl logs web1 --follow` on node 3, started once the agent reports
+# (so it finds web1's node and subscribes to log.node1.web1 only): the
+# supervised process prints "hi" at every restart. timeout ends it.
+web1_seen() { h_ctl 3 status web1 >/dev/null 2>&1; }
+h_retry 10 web1_seen || h_fail "web1's metrics did not reach node 3"
+follow_rc=0
+SHED_CTL_TIMEOUT=6 h_ctl 3 logs web1 --follow --json >"$H_TMP/follow.jsonl" 2>"$H_TMP/follow.err" \
+    || follow_rc=$?
+[[ $follow_rc == 124 ]] || h_fail "logs --follow ended by itself ($follow_rc): $(cat "$H_TMP/follow.err")"
+t_check "$H_TMP/follow.jsonl" '
+hi = [e for e in events if e.get("text") == "hi"]
+if not hi: fail("logs --follow on node 3 showed no live line hi")
+if any(e.get("node") != "node1" for e in events): fail("lines from another node")
+'
+h_log "logs --follow on node 3: $(wc -l <"$H_TMP/follow.jsonl") lines"
 
 wait "$both_pid" || h_fail "events consumer for metrics./log. failed (see $both_out.err)"
 wait "$only_pid" || h_fail "events consumer for metrics. failed (see $only_out.err)"

@@ -48,6 +48,15 @@ int ctl_topic_split (const char *topic, const char *prefix, char *node, size_t n
 /* The node whose agent reports metrics for `shed` (from the bus's last
  * values). 0, or -1 if none does. */
 int ctl_shed_owner (ctl_t *ctl, const char *shed, char *node, size_t nodecap);
+/* The node a shed runs on, from its replicated record (`show`), else from
+ * the latest metrics (an agent attached without a shed record). 0 or -1. */
+int ctl_shed_node (ctl_t *ctl, const char *shed, char *node, size_t nodecap);
+/* Subscribe to HEAD<node>.<shed> (HEAD like "log."), narrowed to the shed's
+ * node when it is known, else to all of HEAD: events of other sheds never
+ * cross the network for a command that follows one shed. The caller still
+ * filters (a prefix of "web" also matches "web2"). */
+void ctl_subscribe_shed (ctl_t *ctl, struct _bus_client_t *client, const char *head,
+                         const char *node, const char *shed);
 int ctl_keygen (ctl_t *ctl, int argc, char **argv);
 int ctl_members (ctl_t *ctl, int argc, char **argv);
 int ctl_join (ctl_t *ctl, int argc, char **argv);

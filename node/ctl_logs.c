@@ -105,7 +105,9 @@ ctl_logs (ctl_t *ctl, int argc, char **argv)
         client = ctl_bus_connect (ctl);
         if (!client)
             return 1;
-        bus_client_subscribe (client, "log.");
+        char node[64] = "";
+        ctl_shed_node (ctl, name, node, sizeof node);
+        ctl_subscribe_shed (ctl, client, "log.", node, name);
         bus_client_snapshot (client, ctl->timeout_ms);
     }
     api_msg_t req = { .hdr.type = API_LOGS_REQ }, rep;

@@ -153,8 +153,10 @@ ctl_provision (ctl_t *ctl, int argc, char **argv)
         free (steps);
         return 1;
     }
-    bus_client_subscribe (client, "provision.");
-    bus_client_subscribe (client, "proc.");
+    char owner[64] = "";
+    ctl_shed_node (ctl, name, owner, sizeof owner);
+    ctl_subscribe_shed (ctl, client, "provision.", owner, name);
+    ctl_subscribe_shed (ctl, client, "proc.", owner, name);
     bus_client_snapshot (client, ctl->timeout_ms);
 
     s_call_t *call = calloc (1, sizeof *call);

@@ -5,7 +5,9 @@
  * owner (docs/scheduling.md). Create prints its progress (placing, claimed,
  * starting, running) and exits non-zero with one line on failure.
  */
+#include "bridges/bus_client.h"
 #include "cluster/placement.h"
+#include "node/api_client.h"
 #include "node/ctl.h"
 
 #include <czmq.h>
@@ -310,6 +312,37 @@ ctl_show (ctl_t *ctl, int argc, char **argv)
         s_print_shed (&sr->shed.items [0]);
     wire_msg_free (&api_proto, &rep);
     return 0;
+}
+
+int
+ctl_shed_node (ctl_t *ctl, const char *shed, char *node, size_t nodecap)
+{
+    api_msg_t req = { .hdr.type = API_SHED_SHOW_REQ }, rep;
+    snprintf (req.u.api_shed_show_req.name, sizeof req.u.api_shed_show_req.name, "%s", shed);
+    char err [512];
+    int rc = -1;
+    if (shed_api_call (ctl->endpoint, &req, &rep, ctl->timeout_ms, err, sizeof err) == 0) {
+        if (rep.hdr.type == API_SHED_REP && rep.u.api_shed_rep.shed.n > 0
+        &&  rep.u.api_shed_rep.shed.items [0].node [0]) {
+            snprintf (node, nodecap, "%s", rep.u.api_shed_rep.shed.items [0].node);
+            rc = 0;
+        }
+        wire_msg_free (&api_proto, &rep);
+    }
+    return rc == 0 ? 0 : ctl_shed_owner (ctl, shed, node, nodecap);
+}
+
+void
+ctl_subscribe_shed (ctl_t *ctl, bus_client_t *client, const char *head, const char *node,
+                    const char *shed)
+{
+    (void) ctl;
+    char prefix [256];
+    if (node && node [0])
+        snprintf (prefix, sizeof prefix, "%s%s.%s", head, node, shed);
+    else
+        snprintf (prefix, sizeof prefix, "%s", head);
+    bus_client_subscribe (client, prefix);
 }
 
 /* ---- start / stop / delete ----------------------------------------------------- */
