@@ -133,6 +133,8 @@ static const directive_t s_directives[] = {
     { "hooks_timeout_ms",      D_U32,      SLOT (hooks_timeout_ms), 100, 86400000 },
     { "metrics.enabled",            D_BOOL,    SLOT (metrics.enabled), 0, 0 },
     { "metrics.listen",             D_METRICS, SLOT (metrics.listen), 0, 0 },
+    { "events.consumer_listen",     D_LISTEN,  SLOT (events.consumer_listen), 0, 0 },
+    { "events.consumer_keys",       D_PATH,    SLOT (events.consumer_keys), 0, 0 },
     { "state.tombstone_ttl_s",      D_U32, SLOT (state.tombstone_ttl_s), 1, 31536000 },
     { "agents.metrics_interval_ms", D_U32, SLOT (agents.metrics_interval_ms), 100, 3600000 },
     { "agents.heartbeat_ms",        D_U32, SLOT (agents.heartbeat_ms), 100, 600000 },
@@ -143,7 +145,7 @@ static const directive_t s_directives[] = {
 
 /* Keys that open a section of further keys. */
 static const char *s_sections[] = { "gossip", "dns", "network", "resources", "scheduler",
-                                    "driver", "agents", "metrics", "state" };
+                                    "driver", "agents", "metrics", "state", "events" };
 
 static const directive_t *
 s_find (const char *key)

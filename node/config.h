@@ -138,6 +138,13 @@ typedef struct {
         bool explicit_listen;           /* set by the file or a flag, not the default:
                                            then a failed bind stops the start */
     } metrics;
+    /* Remote event consumers (node/node_events.h, docs/events.md): an XPUB
+     * on TCP with CURVE for consumers on other hosts, admitting only the
+     * public keys listed in a file. Off while consumer_listen is "". */
+    struct {
+        char consumer_listen[64];       /* "IPv4:PORT" or "[IPv6]:PORT" */
+        char consumer_keys[PATH_MAX];   /* one base64 X25519 public key per line */
+    } events;
     /* Replicated state (node/node_state.h, docs/state.md). */
     struct {
         uint32_t tombstone_ttl_s;       /* a delete's tombstone lives this long */

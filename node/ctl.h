@@ -16,6 +16,12 @@ typedef struct {
     const char *endpoint;           /* --node, $SHED_NODE, or the default */
     bool json;                      /* --json */
     int timeout_ms;                 /* --timeout */
+    /* Remote event consumer (events, top, status SHED from another host):
+     * the node's CURVE consumer endpoint, its public key, and a directory
+     * holding our identity (shedctl keygen --identity DIR). */
+    const char *events_endpoint;    /* --events tcp://HOST:PORT, NULL: local ipc */
+    const char *server_key;         /* --server-key BASE64 (the node's public key) */
+    const char *identity_dir;       /* --identity DIR */
 } ctl_t;
 
 /* A command: argv[0] is the command name. Returns the process exit code. */

@@ -193,16 +193,10 @@ ctl_events (ctl_t *ctl, int argc, char **argv)
     if (nprefixes == 0)
         prefixes[nprefixes++] = "";
 
-    api_msg_t req = { .hdr.type = API_EVENTS_REQ }, rep;
-    if (ctl_call (ctl, &req, &rep, API_EVENTS_REP) != 0)
-        return 1;
-    char endpoint[API_TEXT_MAX + 1];
-    snprintf (endpoint, sizeof endpoint, "%s", rep.u.api_events_rep.local);
-    wire_msg_free (&api_proto, &rep);
-
-    bus_client_t *client = bus_client_new (endpoint, NULL, NULL, NULL);
+    /* The local node's ipc endpoint, or a remote node's CURVE one (--events). */
+    bus_client_t *client = ctl_bus_connect (ctl);
     if (!client)
-        return ctl_fail ("cannot connect to the event endpoint %s", endpoint);
+        return 1;
     for (size_t i = 0; i < nprefixes; i++)
         bus_client_subscribe (client, prefixes[i]);
     int64_t deadline = timeout_s > 0 ? zclock_mono () + (int64_t) (timeout_s * 1000) : -1;

@@ -2,8 +2,10 @@
 #include "node/ctl.h"
 
 #include "crypto/keyring.h"
+#include "common/fileutil.h"
 #include "crypto/identity.h"
 
+#include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -67,8 +69,26 @@ ctl_status (ctl_t *ctl, int argc, char **argv)
 int
 ctl_keygen (ctl_t *ctl, int argc, char **argv)
 {
+    if (argc == 3 && !strcmp (argv[1], "--identity")) {
+        /* A remote consumer's identity: its X25519 public key goes into the
+         * node's events.consumer_keys file. An existing one is kept. */
+        char err[256];
+        if (shed_mkdir_p (argv[2], 0700) != 0)
+            return ctl_fail ("cannot create %s: %s", argv[2], strerror (errno));
+        shed_identity_t *id = shed_identity_load_or_create (argv[2], err, sizeof err);
+        if (!id)
+            return ctl_fail ("%s", err);
+        char text[SHED_KEY_TEXT_MAX];
+        shed_key_to_text (shed_identity_x25519_public (id), text);
+        shed_identity_destroy (&id);
+        if (ctl->json)
+            printf ("{\"public_key\":\"%s\",\"identity\":\"%s\"}\n", text, argv[2]);
+        else
+            printf ("%s\n", text);
+        return 0;
+    }
     if (argc > 1)
-        return ctl_fail ("keygen takes no arguments");
+        return ctl_fail ("usage: keygen [--identity DIR]");
     uint8_t key[SHED_KEY_BYTES];
     char text[SHED_KEY_TEXT_MAX];
     shed_keyring_generate (key);

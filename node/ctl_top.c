@@ -5,19 +5,61 @@
  * updates. Nothing runs inside the sheds. */
 #include "agent/agent_msg.h"
 #include "bridges/bus_client.h"
+#include "crypto/identity.h"
 #include "node/ctl.h"
 
 #include <czmq.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define S_SHEDS_MAX 4096
+
+/* A CURVE consumer of a node's remote endpoint, as the identity in
+ * --identity DIR (the node must list its public key in events.consumer_keys). */
+static bus_client_t *
+s_bus_connect_remote (ctl_t *ctl)
+{
+    if (!ctl->server_key || !ctl->identity_dir) {
+        ctl_fail ("--events needs --server-key (the node's public key, see shedctl status) and "
+                  "--identity DIR (see shedctl keygen --identity)");
+        return NULL;
+    }
+    uint8_t server[32];
+    if (shed_key_from_text (ctl->server_key, server) != 0) {
+        ctl_fail ("--server-key: not a base64 32-byte key");
+        return NULL;
+    }
+    char path[PATH_MAX + 32];
+    snprintf (path, sizeof path, "%s/%s", ctl->identity_dir, SHED_IDENTITY_FILE);
+    if (access (path, R_OK) != 0) {
+        ctl_fail ("no identity in %s (create one with: shedctl keygen --identity %s)",
+                  ctl->identity_dir, ctl->identity_dir);
+        return NULL;
+    }
+    char err[256];
+    shed_identity_t *id = shed_identity_load_or_create (ctl->identity_dir, err, sizeof err);
+    if (!id) {
+        ctl_fail ("%s", err);
+        return NULL;
+    }
+    bus_client_t *client = bus_client_new (ctl->events_endpoint, server,
+                                           shed_identity_x25519_public (id),
+                                           shed_identity_x25519_secret (id));
+    shed_identity_destroy (&id);
+    if (!client)
+        ctl_fail ("cannot connect to the event endpoint %s", ctl->events_endpoint);
+    return client;
+}
 
 bus_client_t *
 ctl_bus_connect (ctl_t *ctl)
 {
+    if (ctl->events_endpoint)
+        return s_bus_connect_remote (ctl);
     api_msg_t req = { .hdr.type = API_EVENTS_REQ }, rep;
     if (ctl_call (ctl, &req, &rep, API_EVENTS_REP) != 0)
         return NULL;

@@ -129,9 +129,38 @@ s_lock_data_dir (shed_node_t *self, char *err, size_t errlen)
     return 0;
 }
 
+/* Our tags as the wire carries them (at most SHED_CFG_TAGS_MAX). */
+static size_t
+s_wire_tags (shed_node_t *self, wire_tag_t *out)
+{
+    const shed_config_tag_t *tags;
+    size_t n = shed_members_tags (self->members, &tags);
+    for (size_t i = 0; i < n; i++) {
+        snprintf (out[i].key, sizeof out[i].key, "%s", tags[i].key);
+        snprintf (out[i].value, sizeof out[i].value, "%s", tags[i].value);
+    }
+    return n;
+}
+
+static int
+s_put_node_record (shed_node_t *self, const rec_msg_t *rec, char *err, size_t errlen)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = wire_encode (&rec_proto, rec, &buf, &len);
+    if (rc != WIRE_OK) {
+        snprintf (err, errlen, "node record: %s", wire_strerror (rc));
+        return -1;
+    }
+    rc = shed_nstate_put (self->state, REC_KIND_NODE, self->cfg.name, buf, len, err, errlen);
+    free (buf);
+    return rc;
+}
+
 /* Our `node` record: what other nodes need to know about us beyond
- * membership (endpoints, version, capacity). Re-put at every start so a
- * record lost in a crash is restored. */
+ * membership (endpoints, version, tags; node_sched.c adds capacity and
+ * allocation to the same record). Re-put at every start so a record lost
+ * in a crash is restored. */
 static int
 s_publish_node_record (shed_node_t *self, char *err, size_t errlen)
 {
@@ -144,23 +173,55 @@ s_publish_node_record (shed_node_t *self, char *err, size_t errlen)
     snprintf (n->links, sizeof n->links, "%s", shed_nstate_endpoint (self->state));
     snprintf (n->version, sizeof n->version, "%s", SHED_VERSION_STRING);
     wire_tag_t tags[SHED_CFG_TAGS_MAX];
-    for (size_t i = 0; i < self->cfg.ntags; i++) {
-        snprintf (tags[i].key, sizeof tags[i].key, "%s", self->cfg.tags[i].key);
-        snprintf (tags[i].value, sizeof tags[i].value, "%s", self->cfg.tags[i].value);
-    }
-    n->tags.n = self->cfg.ntags;
+    n->tags.n = s_wire_tags (self, tags);
     n->tags.items = tags;
     n->started_ms = (uint64_t) zclock_time ();
+    return s_put_node_record (self, &rec, err, errlen);
+}
+
+/* Our tags changed (`shedctl tags set/unset`, node_members.c): placement
+ * and `status` on every node read them from our node record, so re-put it
+ * with the new tags and everything else as it stands (node_sched.c's
+ * capacity and allocation fields included: both write on this thread, each
+ * keeping the other's fields). */
+static void
+s_on_tags (const shed_config_tag_t *tags, size_t ntags, void *arg)
+{
+    shed_node_t *self = arg;
+    char err[256] = "";
     uint8_t *buf = NULL;
     size_t len = 0;
-    int rc = wire_encode (&rec_proto, &rec, &buf, &len);
-    if (rc != WIRE_OK) {
-        snprintf (err, errlen, "node record: %s", wire_strerror (rc));
-        return -1;
-    }
-    rc = shed_nstate_put (self->state, REC_KIND_NODE, self->cfg.name, buf, len, err, errlen);
+    rec_msg_t rec;
+    memset (&rec, 0, sizeof rec);
+    int found = shed_nstate_get_mine (self->state, REC_KIND_NODE, self->cfg.name, &buf, &len);
+    bool decoded = found == 1 && wire_decode (&rec_proto, buf, len, &rec, NULL) == WIRE_OK;
     free (buf);
-    return rc;
+    int rc;
+    if (decoded && rec.hdr.type == REC_NODE) {
+        wire_tag_t wtags[SHED_CFG_TAGS_MAX];
+        for (size_t i = 0; i < ntags && i < SHED_CFG_TAGS_MAX; i++) {
+            snprintf (wtags[i].key, sizeof wtags[i].key, "%s", tags[i].key);
+            snprintf (wtags[i].value, sizeof wtags[i].value, "%s", tags[i].value);
+        }
+        /* The decoded tags are owned by rec: swap ours in for the encode
+         * only, so wire_msg_free releases the right array. */
+        wire_tags_t decoded_tags = rec.u.rec_node.tags;
+        rec.u.rec_node.tags.n = ntags < SHED_CFG_TAGS_MAX ? ntags : SHED_CFG_TAGS_MAX;
+        rec.u.rec_node.tags.items = wtags;
+        rc = s_put_node_record (self, &rec, err, sizeof err);
+        rec.u.rec_node.tags = decoded_tags;
+    }
+    else {
+        /* Missing or unreadable: write it whole (the scheduler re-adds
+         * its fields on its next publish). */
+        log_warn ("node", "own node record %s: writing it afresh",
+                  found < 0 ? "not readable (state actor silent)" : "missing");
+        rc = s_publish_node_record (self, err, sizeof err);
+    }
+    if (found == 1)     /* what a decode allocated, even a failed one */
+        wire_msg_free (&rec_proto, &rec);
+    if (rc != 0)
+        log_error ("node", "cannot update the node record with new tags|err=\"%s\"", err);
 }
 
 /* -------------------------------------------------------------------------
@@ -183,12 +244,9 @@ s_api_status (shed_api_call_t *call, const api_msg_t *req, void *arg)
               self->cfg.advertise_addr[0] ? self->cfg.advertise_addr : self->cfg.bind_addr);
     r->gossip_port = self->cfg.bind_port;
     shed_members_counts (self->members, &r->members_alive, &r->members_total);
+    /* The current tags (run-time changes included), not the config's. */
     wire_tag_t tags[SHED_CFG_TAGS_MAX];
-    for (size_t i = 0; i < self->cfg.ntags; i++) {
-        snprintf (tags[i].key, sizeof tags[i].key, "%s", self->cfg.tags[i].key);
-        snprintf (tags[i].value, sizeof tags[i].value, "%s", self->cfg.tags[i].value);
-    }
-    r->tags.n = self->cfg.ntags;
+    r->tags.n = s_wire_tags (self, tags);
     r->tags.items = tags;
     shed_api_reply (&call, &rep);
 }
@@ -351,6 +409,7 @@ shed_node_new (const shed_config_t *cfg, char *err, size_t errlen)
         goto fail;
     if (s_publish_node_record (self, err, errlen) != 0)
         goto fail;
+    shed_members_on_tags (self->members, s_on_tags, self);
     if (self->cfg.network.enabled) {
         self->overlay = shed_overlay_new (&self->cfg, self->identity, self->members, self->state,
                                           self->loop, self->api, err, errlen);

@@ -3,9 +3,11 @@
 
 #include "bridges/bus.h"
 #include "common/log.h"
+#include "crypto/identity.h"
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -339,6 +341,50 @@ shed_events_dropped (shed_events_t *self)
     return self->dropped;
 }
 
+/* Admit the remote consumers listed in `path`: one base64 X25519 public
+ * key per line (as `shedctl keygen --identity` prints it); blank lines and
+ * lines starting with '#' are skipped. 0, or -1 with "FILE:LINE: why". */
+static int
+s_allow_consumers (zactor_t *bus, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen (path, "r");
+    if (!f) {
+        snprintf (err, errlen, "events.consumer_keys %s: %s", path, strerror (errno));
+        return -1;
+    }
+    char line[256];
+    int lineno = 0, rc = 0, allowed = 0;
+    while (rc == 0 && fgets (line, sizeof line, f)) {
+        lineno++;
+        char *p = line + strspn (line, " \t");
+        p[strcspn (p, " \t\r\n")] = '\0';
+        if (!*p || *p == '#')
+            continue;
+        uint8_t key[32];
+        char z85[41];
+        if (shed_key_from_text (p, key) != 0) {
+            snprintf (err, errlen, "events.consumer_keys %s:%d: not a base64 32-byte public key",
+                      path, lineno);
+            rc = -1;
+            break;
+        }
+        shed_key_to_z85 (key, z85);
+        int ok = -1;
+        zstr_sendx (bus, "CONSUMER-ALLOW", z85, NULL);
+        if (zsock_recv (bus, "i", &ok) != 0 || ok != 0) {
+            snprintf (err, errlen, "events.consumer_keys %s:%d: the bus refused the key", path,
+                      lineno);
+            rc = -1;
+        }
+        else
+            allowed++;
+    }
+    fclose (f);
+    if (rc == 0)
+        log_info (S_COMP, "remote consumers admitted|keys=%d file=%s", allowed, path);
+    return rc;
+}
+
 shed_events_t *
 shed_events_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_t *zap,
                  shed_members_t *members, shed_nstate_t *state, zloop_t *loop,
@@ -372,7 +418,19 @@ shed_events_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_
      * (node_agents.c builds the same name), skipping our thread. */
     char publish[SHED_ENDPOINT_MAX + 64];
     snprintf (publish, sizeof publish, BUS_PUBLISH_INPROC_FMT, cfg->data_dir);
+    /* Remote consumers: only with a list of the keys they may use. */
+    char consumer[96] = "";
+    if (cfg->events.consumer_listen[0]) {
+        if (!cfg->events.consumer_keys[0]) {
+            snprintf (err, errlen, "events.consumer_listen needs events.consumer_keys (a file "
+                      "of the consumers' public keys)");
+            shed_events_destroy (&self);
+            return NULL;
+        }
+        snprintf (consumer, sizeof consumer, "tcp://%s", cfg->events.consumer_listen);
+    }
     bus_config_t bc = {
+        .consumer_endpoint = consumer[0] ? consumer : NULL,
         .publish_endpoint = publish,
         .name = cfg->name,
         .public_key = shed_identity_x25519_public (identity),
@@ -390,6 +448,10 @@ shed_events_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_
         shed_events_destroy (&self);
         return NULL;
     }
+    if (consumer[0] && s_allow_consumers (self->bus, cfg->events.consumer_keys, err, errlen)) {
+        shed_events_destroy (&self);
+        return NULL;
+    }
     if (chmod (self->ipc_path, 0600) != 0)
         log_warn (S_COMP, "cannot chmod the events socket|path=%s reason=\"%s\"",
                   self->ipc_path, strerror (errno));
@@ -399,7 +461,8 @@ shed_events_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_
     shed_nstate_on_change (state, "shed", s_on_record, self);
     shed_api_server_on (api, API_EVENTS_REQ, s_api_events, self);
     shed_api_server_on (api, API_LEAVE_REQ, s_api_leave, self);
-    log_info (S_COMP, "event bus up|origin=%s local=%s", origin, self->local);
+    log_info (S_COMP, "event bus up|origin=%s local=%s remote=%s", origin, self->local,
+              consumer[0] ? consumer : "-");
     return self;
 }
 

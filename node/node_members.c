@@ -3,6 +3,7 @@
 
 #include "cluster/membership.h"
 #include "common/log.h"
+#include "node/node_tags.h"
 
 #include <arpa/inet.h>
 #include <sodium.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #define MEMBERS_LISTENERS_MAX 8
+#define MEMBERS_TAG_LISTENERS_MAX 4
 
 struct _shed_members_t {
     zactor_t *actor;
@@ -25,6 +27,19 @@ struct _shed_members_t {
         void *arg;
     } listeners[MEMBERS_LISTENERS_MAX];
     size_t nlisteners;
+    /* Our tags: the configuration's (base), the run-time changes kept in
+     * DATA_DIR/tags, and the two merged (what the actor gossips). */
+    shed_config_tag_t base[SHED_CFG_TAGS_MAX];
+    size_t nbase;
+    shed_tag_changes_t changes;
+    shed_config_tag_t tags[SHED_CFG_TAGS_MAX];
+    size_t ntags;
+    char tags_path[PATH_MAX + 16];
+    struct {
+        shed_members_tags_fn *fn;
+        void *arg;
+    } tag_listeners[MEMBERS_TAG_LISTENERS_MAX];
+    size_t ntag_listeners;
 };
 
 /* -------------------------------------------------------------------------
@@ -251,6 +266,43 @@ s_api_leave (shed_api_call_t *call, const api_msg_t *req, void *arg)
     shed_api_reply (&call, &rep);
 }
 
+size_t
+shed_members_tags (shed_members_t *self, const shed_config_tag_t **tags)
+{
+    assert (self);
+    *tags = self->tags;
+    return self->ntags;
+}
+
+void
+shed_members_on_tags (shed_members_t *self, shed_members_tags_fn *fn, void *arg)
+{
+    assert (self);
+    assert (self->ntag_listeners < MEMBERS_TAG_LISTENERS_MAX);
+    self->tag_listeners[self->ntag_listeners].fn = fn;
+    self->tag_listeners[self->ntag_listeners].arg = arg;
+    self->ntag_listeners++;
+}
+
+/* Put the actor's tag `key` back as `tags` has it (present or absent). */
+static void
+s_tag_restore (shed_members_t *self, const char *key)
+{
+    for (size_t i = 0; i < self->ntags; i++)
+        if (strcmp (self->tags[i].key, key) == 0) {
+            zmsg_t *reply = s_command (self, "TAGS", "SET", key, self->tags[i].value, NULL);
+            zmsg_destroy (&reply);
+            return;
+        }
+    zmsg_t *reply = s_command (self, "TAGS", "UNSET", key, NULL);
+    zmsg_destroy (&reply);
+}
+
+/* `tags set/unset`: gossip first (the actor checks sizes and counts), then
+ * the file, so a restart keeps what the cluster was told; if the file
+ * cannot be written the actor is put back and the caller told, rather than
+ * running with tags the next start would lose. Then the listeners (node.c
+ * re-puts our node record, which placement reads). */
 static void
 s_api_tags (shed_api_call_t *call, const api_msg_t *req, void *arg)
 {
@@ -260,15 +312,41 @@ s_api_tags (shed_api_call_t *call, const api_msg_t *req, void *arg)
         shed_api_reply_error (&call, API_ERR_INVALID, "empty tag key");
         return;
     }
-    zmsg_t *reply = t->op == API_TAG_SET ? s_command (self, "TAGS", "SET", t->key, t->value, NULL)
-                                         : s_command (self, "TAGS", "UNSET", t->key, NULL);
-    char why[256];
+    bool set = t->op == API_TAG_SET;
+    shed_tag_changes_t changes = self->changes;
+    if (shed_tag_changes_record (&changes, self->base, self->nbase, t->key,
+                                 set ? t->value : NULL) != 0) {
+        shed_api_reply_error (&call, API_ERR_INVALID, "tag too long or too many tags");
+        return;
+    }
+    shed_config_tag_t tags[SHED_CFG_TAGS_MAX];
+    size_t ntags;
+    if (shed_tags_merge (self->base, self->nbase, &changes, tags, &ntags, SHED_CFG_TAGS_MAX)) {
+        shed_api_reply_error (&call, API_ERR_INVALID, "more than %d tags", SHED_CFG_TAGS_MAX);
+        return;
+    }
+    zmsg_t *reply = set ? s_command (self, "TAGS", "SET", t->key, t->value, NULL)
+                        : s_command (self, "TAGS", "UNSET", t->key, NULL);
+    char why[PATH_MAX + 64];
     int rc = s_reply_status (reply, why, sizeof why);
     zmsg_destroy (&reply);
     if (rc != 0) {
         shed_api_reply_error (&call, API_ERR_INVALID, "%s", why);
         return;
     }
+    if (shed_tag_changes_save (&changes, self->tags_path, why, sizeof why) != 0) {
+        s_tag_restore (self, t->key);
+        log_error ("members", "cannot save tags, change undone|err=\"%s\"", why);
+        shed_api_reply_error (&call, API_ERR_UNAVAILABLE, "tag not changed: %s", why);
+        return;
+    }
+    self->changes = changes;
+    memcpy (self->tags, tags, sizeof tags);
+    self->ntags = ntags;
+    log_info ("members", "tag %s|key=%s value=\"%s\" tags=%zu", set ? "set" : "unset", t->key,
+              set ? t->value : "", ntags);
+    for (size_t i = 0; i < self->ntag_listeners; i++)
+        self->tag_listeners[i].fn (self->tags, self->ntags, self->tag_listeners[i].arg);
     api_msg_t rep = { .hdr.type = API_OK };
     shed_api_reply (&call, &rep);
 }
@@ -409,6 +487,28 @@ shed_members_on_event (shed_members_t *self, shed_members_event_fn *fn, void *ar
  * Lifecycle
  */
 
+/* Our tags at start: the configuration's, then DATA_DIR/tags over them
+ * (run-time changes win, as with Serf's tags file). */
+static int
+s_tags_init (shed_members_t *self, const shed_config_t *cfg, char *err, size_t errlen)
+{
+    self->nbase = cfg->ntags < SHED_CFG_TAGS_MAX ? cfg->ntags : SHED_CFG_TAGS_MAX;
+    memcpy (self->base, cfg->tags, self->nbase * sizeof self->base[0]);
+    snprintf (self->tags_path, sizeof self->tags_path, "%s/%s", cfg->data_dir, SHED_TAGS_FILE);
+    if (shed_tag_changes_load (&self->changes, self->tags_path, err, errlen) != 0)
+        return -1;
+    if (shed_tags_merge (self->base, self->nbase, &self->changes, self->tags, &self->ntags,
+                         SHED_CFG_TAGS_MAX) != 0) {
+        snprintf (err, errlen, "%s: with the config's tags, more than %d tags",
+                  self->tags_path, SHED_CFG_TAGS_MAX);
+        return -1;
+    }
+    if (self->changes.n)
+        log_info ("members", "run-time tag changes applied over the config|path=%s "
+                  "changes=%zu tags=%zu", self->tags_path, self->changes.n, self->ntags);
+    return 0;
+}
+
 shed_members_t *
 shed_members_new (const shed_config_t *cfg, const shed_identity_t *identity,
                   shed_keyring_t **keyring_p, const char *keyring_path, zloop_t *loop,
@@ -422,6 +522,11 @@ shed_members_new (const shed_config_t *cfg, const shed_identity_t *identity,
     }
     self->loop = loop;
     snprintf (self->name, sizeof self->name, "%s", cfg->name);
+    if (s_tags_init (self, cfg, err, errlen) != 0) {
+        shed_keyring_destroy (keyring_p);
+        free (self);
+        return NULL;
+    }
 
     membership_config_t mc;
     membership_config_defaults (&mc);
@@ -463,13 +568,13 @@ shed_members_new (const shed_config_t *cfg, const shed_identity_t *identity,
     }
     zloop_reader (loop, self->events, s_on_event, self);
 
-    for (size_t i = 0; i < cfg->ntags; i++) {
+    for (size_t i = 0; i < self->ntags; i++) {
         char why[256];
-        zmsg_t *reply = s_command (self, "TAGS", "SET", cfg->tags[i].key, cfg->tags[i].value,
+        zmsg_t *reply = s_command (self, "TAGS", "SET", self->tags[i].key, self->tags[i].value,
                                    NULL);
         if (s_reply_status (reply, why, sizeof why) != 0) {
             zmsg_destroy (&reply);
-            snprintf (err, errlen, "tag '%s': %s", cfg->tags[i].key, why);
+            snprintf (err, errlen, "tag '%s': %s", self->tags[i].key, why);
             shed_members_destroy (&self);
             return NULL;
         }

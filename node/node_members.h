@@ -3,7 +3,9 @@
  * actor (cluster/membership.h) from the node's configuration, serves the
  * membership and keyring requests of the local API, and turns the actor's
  * events into log lines and callbacks for other components (replicated
- * state, event bus, overlay) that follow who is in the cluster.
+ * state, event bus, overlay) that follow who is in the cluster. It owns this
+ * node's tags: the configuration's, overridden by run-time changes that it
+ * keeps in DATA_DIR/tags (node_tags.h).
  */
 #ifndef SHED_NODE_MEMBERS_H
 #define SHED_NODE_MEMBERS_H
@@ -33,6 +35,17 @@ void shed_members_destroy (shed_members_t **self_p);
 
 /* Add a listener for membership events (at most a few; components). */
 void shed_members_on_event (shed_members_t *self, shed_members_event_fn *fn, void *arg);
+
+/* This node's tags now: the configuration's with the run-time changes of
+ * `shedctl tags set/unset` applied (node_tags.h; kept in DATA_DIR/tags).
+ * Sets *tags to an array owned by self, valid until the next change;
+ * returns its length. */
+size_t shed_members_tags (shed_members_t *self, const shed_config_tag_t **tags);
+
+/* Called after our tags changed through the API (already gossiped and
+ * saved), with the whole new set (valid during the call). At most 4. */
+typedef void (shed_members_tags_fn) (const shed_config_tag_t *tags, size_t ntags, void *arg);
+void shed_members_on_tags (shed_members_t *self, shed_members_tags_fn *fn, void *arg);
 
 /* Alive members and all known members (ourselves included). */
 void shed_members_counts (shed_members_t *self, uint64_t *alive, uint64_t *total);

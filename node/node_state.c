@@ -61,6 +61,31 @@ shed_nstate_delete (shed_nstate_t *self, const char *kind, const char *key, char
 }
 
 int
+shed_nstate_get_mine (shed_nstate_t *self, const char *kind, const char *key, uint8_t **value,
+                      size_t *len)
+{
+    assert (self);
+    *value = NULL;
+    *len = 0;
+    zsock_send (self->links, "ssss", "GET", self->name, kind, key);
+    int found = 0;
+    char *status = NULL;
+    uint8_t *data = NULL;
+    size_t size = 0;
+    uint64_t version = 0;
+    if (zsock_recv (self->links, "isb8", &found, &status, &data, &size, &version) != 0)
+        return -1;
+    zstr_free (&status);
+    if (found != 1) {
+        free (data);
+        return 0;
+    }
+    *value = data;
+    *len = size;
+    return 1;
+}
+
+int
 shed_nstate_list (shed_nstate_t *self, const char *kind, shed_record_fn *fn, void *arg)
 {
     assert (self);

@@ -55,6 +55,12 @@ int shed_nstate_put (shed_nstate_t *self, const char *kind, const char *key,
 int shed_nstate_delete (shed_nstate_t *self, const char *kind, const char *key, char *err,
                         size_t errlen);
 
+/* One of this node's own live records: 1 with a copy of its value in
+ * *value (caller frees) and *len, 0 if there is none (or it is deleted),
+ * -1 if the actor did not answer. */
+int shed_nstate_get_mine (shed_nstate_t *self, const char *kind, const char *key,
+                          uint8_t **value, size_t *len);
+
 /* Call fn for every live record of `kind` ("" = all). Returns the count or -1. */
 int shed_nstate_list (shed_nstate_t *self, const char *kind, shed_record_fn *fn, void *arg);
 

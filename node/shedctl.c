@@ -29,7 +29,8 @@ static const ctl_cmd_t s_commands[] = {
     { "status", ctl_status_any,
       "status [NAME]          the node's name, key, version, uptime; with NAME: that shed's\n"
       "    live resource use (CPU, memory, disk, net, load, processes) from its metrics" },
-    { "keygen", ctl_keygen, "keygen                 print a new random cluster key" },
+    { "keygen", ctl_keygen, "keygen [--identity DIR] print a new random cluster key, or create a\n"
+      "                                   remote consumer's identity in DIR and print its public key" },
     { "members", ctl_members,
       "members [--status S] [--tag K=V]  cluster members (S: alive|suspect|failed|left)" },
     { "join", ctl_join,     "join HOST[:PORT]...    join a cluster through these nodes" },
@@ -72,6 +73,10 @@ s_usage (FILE *out)
              "  --node ENDPOINT   node API (default $SHED_NODE or ipc://%s/api.sock)\n"
              "  --json            machine-readable output\n"
              "  --timeout MS      how long to wait for the node (default %d)\n"
+             "  --events tcp://HOST:PORT --server-key KEY --identity DIR\n"
+             "                    events, top and status SHED from another host: the node's\n"
+             "                    remote consumer endpoint (events.consumer_listen), its public\n"
+             "                    key (shedctl status) and our identity (keygen --identity)\n"
              "commands:\n",
              SHED_DEFAULT_DATADIR, SHED_API_DEFAULT_TIMEOUT_MS);
     for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++)
@@ -141,6 +146,9 @@ main (int argc, char **argv)
         { "node",    required_argument, NULL, 'n' },
         { "json",    no_argument,       NULL, 'j' },
         { "timeout", required_argument, NULL, 't' },
+        { "events",     required_argument, NULL, 'e' },
+        { "server-key", required_argument, NULL, 'k' },
+        { "identity",   required_argument, NULL, 'i' },
         { "version", no_argument,       NULL, 'V' },
         { "help",    no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -148,10 +156,13 @@ main (int argc, char **argv)
     int opt;
     opterr = 0;
     /* '+' stops at the first non-option: the rest belongs to the command. */
-    while ((opt = getopt_long (argc, argv, "+n:jt:Vh", options, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, "+n:jt:Vhe:k:i:", options, NULL)) != -1) {
         switch (opt) {
         case 'n': ctl.endpoint = optarg; break;
         case 'j': ctl.json = true; break;
+        case 'e': ctl.events_endpoint = optarg; break;
+        case 'k': ctl.server_key = optarg; break;
+        case 'i': ctl.identity_dir = optarg; break;
         case 't': {
             char *end;
             long v = strtol (optarg, &end, 10);
