@@ -130,6 +130,10 @@ driver_spec_check (const driver_spec_t *spec, driver_error_t *err)
             return driver_fail (err, DRIVER_ERR_INVALID, "%s: bad MAC '%s' (unicast "
                                 "aa:bb:cc:dd:ee:ff)", spec->name, spec->mac);
     }
+    /* 68: the IPv4 minimum; 65535: the largest a link takes. */
+    if (spec->mtu && (spec->mtu < 68 || spec->mtu > 65535))
+        return driver_fail (err, DRIVER_ERR_INVALID, "%s: MTU %u out of range (68-65535)",
+                            spec->name, (unsigned) spec->mtu);
     if (spec->bridge [0] && strlen (spec->bridge) > DRIVER_IFNAME_MAX)
         return driver_fail (err, DRIVER_ERR_INVALID, "%s: bridge name too long", spec->name);
     return 0;

@@ -76,6 +76,11 @@ typedef struct {
     char mac [18];                  /* "02:..:.." or "" for a derived one */
     char gateway [16];              /* default route, or "" */
     char bridge [DRIVER_IFNAME_MAX + 1];
+    /* MTU of the shed's link (both veth ends; a VM's TAP): the overlay's
+     * inner MTU (1402 encrypted, 1450 plain), so a full-size frame from the
+     * shed fits the bridge and the tunnel instead of being dropped there.
+     * 0 = the driver's default (the kernel's 1500). */
+    uint32_t mtu;
     /* Agent: binary to run as the first process and the socket it serves
      * the agent channel on (Unix socket for netns sheds, the vsock UDS
      * base for Firecracker: the agent channel is <agent_socket>_1026). */

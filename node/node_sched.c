@@ -769,6 +769,7 @@ s_serve_claim (shed_sched_t *self, const nsched_claim_t *c, nsched_result_t *res
         snprintf (spec.ip, sizeof spec.ip, "%s/%d", ip, prefix);
         snprintf (spec.mac, sizeof spec.mac, "%s", mac);
         snprintf (spec.gateway, sizeof spec.gateway, "%s", gw);
+        spec.mtu = mtu;             /* the overlay's inner MTU, for both veth ends */
         snprintf (r->ip, sizeof r->ip, "%s", ip);
         snprintf (r->mac, sizeof r->mac, "%s", mac);
     }

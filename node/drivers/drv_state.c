@@ -38,6 +38,7 @@ drv_state_from_spec (drv_state_t *st, const char *driver, const driver_spec_t *s
     S_COPY (st->mac, spec->mac);
     S_COPY (st->gateway, spec->gateway);
     S_COPY (st->bridge, spec->bridge);
+    st->mtu = spec->mtu;
     S_COPY (st->agent_path, spec->agent_path);
     S_COPY (st->agent_socket, spec->agent_socket);
 }
@@ -60,6 +61,7 @@ drv_state_to_spec (const drv_state_t *st, driver_spec_t *spec)
     S_COPY (spec->mac, st->mac);
     S_COPY (spec->gateway, st->gateway);
     S_COPY (spec->bridge, st->bridge);
+    spec->mtu = (uint32_t) st->mtu;
     S_COPY (spec->agent_path, st->agent_path);
     S_COPY (spec->agent_socket, st->agent_socket);
 }

@@ -73,7 +73,7 @@ s_tap_name (const char *name, char tap [16])
 
 /* A persistent TAP owned by root, attached to the bridge. */
 static int
-s_tap_create (const char *tap, const char *bridge, driver_error_t *err)
+s_tap_create (const char *tap, const char *bridge, uint32_t mtu, driver_error_t *err)
 {
     int fd = open ("/dev/net/tun", O_RDWR | O_CLOEXEC);
     if (fd < 0)
@@ -91,7 +91,9 @@ s_tap_create (const char *tap, const char *bridge, driver_error_t *err)
     }
     close (fd);
     char why [DRIVER_MSG_MAX];
-    if (nl_link_set (-1, tap, bridge [0] ? bridge : NULL, NULL, 0, true, why, sizeof why) != 0)
+    /* The overlay's MTU on the host end; the guest sets its own eth0
+     * (Firecracker has no API for it). */
+    if (nl_link_set (-1, tap, bridge [0] ? bridge : NULL, NULL, mtu, true, why, sizeof why) != 0)
         return driver_fail (err, DRIVER_ERR_IO, "firecracker: %s", why);
     return 0;
 }
@@ -221,7 +223,7 @@ s_create (void *impl, const driver_spec_t *spec, driver_error_t *err)
         snprintf (st.bridge, sizeof st.bridge, "%s", self->bridge);
     int rc = 0;
     if (self->create_tap)
-        rc = s_tap_create (st.veth, st.bridge, err);
+        rc = s_tap_create (st.veth, st.bridge, (uint32_t) st.mtu, err);
     if (rc == 0)
         rc = drv_state_save (dir, &st, err);
     if (rc != 0) {

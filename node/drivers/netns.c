@@ -207,11 +207,15 @@ s_net_setup (s_netns_t *self, const drv_state_t *st, const char *ns_path, driver
                   (unsigned) (h >> 24) & 0xff, (unsigned) (h >> 16) & 0xff,
                   (unsigned) (h >> 8) & 0xff, (unsigned) h & 0xff);
     }
+    /* Both ends get the overlay's MTU (the spec's, kept in the state file
+     * so a rebuild after a reboot gets it too): a shed that believed in
+     * 1500 would send frames the bridge and the tunnel drop. */
+    uint32_t mtu = st->mtu ? (uint32_t) st->mtu : self->mtu;
     int rc = 0;
     if (nl_veth_create (st->veth, "eth0", ns_fd, why, sizeof why) != 0
-        || nl_link_set (-1, st->veth, bridge, NULL, self->mtu, true, why, sizeof why) != 0
+        || nl_link_set (-1, st->veth, bridge, NULL, mtu, true, why, sizeof why) != 0
         || nl_link_set (ns_fd, "lo", NULL, NULL, 0, true, why, sizeof why) != 0
-        || nl_link_set (ns_fd, "eth0", NULL, mac, self->mtu, true, why, sizeof why) != 0
+        || nl_link_set (ns_fd, "eth0", NULL, mac, mtu, true, why, sizeof why) != 0
         || (st->ip [0] && nl_addr_add (ns_fd, "eth0", st->ip, why, sizeof why) != 0)
         || (st->gateway [0]
             && nl_route_default (ns_fd, "eth0", st->gateway, why, sizeof why) != 0))
@@ -487,8 +491,8 @@ s_create (void *impl, const driver_spec_t *spec, driver_error_t *err)
         drv_remove_tree (dir);
         return rc;
     }
-    log_info (S_COMP, "shed created|shed=%s netns=%s veth=%s ip=%s", st.name, ns_path,
-              st.veth, st.ip);
+    log_info (S_COMP, "shed created|shed=%s netns=%s veth=%s ip=%s mtu=%u", st.name, ns_path,
+              st.veth, st.ip, st.mtu ? (unsigned) st.mtu : (unsigned) self->mtu);
     return 0;
 }
 
