@@ -10,6 +10,7 @@
 
 #include "cluster/placement.h"
 #include "crypto/identity.h"
+#include "node/drivers/tc.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -49,6 +50,7 @@ typedef enum {
     D_STRATEGY, /* binpack | spread */
     D_DRIVER,   /* netns | firecracker | shed-server */
     D_URL,      /* http://HOST[:PORT][/PATH] */
+    D_RATE,     /* "100mbit", "1gbit", "0" (tc_rate_parse) */
     D_HOOKS,    /* sequence of mappings {event, command, timeout_ms}; a scalar
                  * (command line) is "PREFIX=COMMAND" */
 } directive_kind_t;
@@ -127,6 +129,11 @@ static const directive_t s_directives[] = {
     { "driver.shed_server_url", D_URL,     SLOT (driver.shed_server_url), 0, 0 },
     { "driver.firecracker_bin", D_PATH,    SLOT (driver.firecracker_bin), 0, 0 },
     { "driver.kernel_image",   D_PATH,     SLOT (driver.kernel_image), 0, 0 },
+    { "driver.pids_max",       D_U32,      SLOT (driver.pids_max), 0, 4194304 },
+    { "driver.io_read_bps",    D_SIZE,     SLOT (driver.io_read_bps), 0, 0 },
+    { "driver.io_write_bps",   D_SIZE,     SLOT (driver.io_write_bps), 0, 0 },
+    { "driver.net_rate",       D_RATE,     SLOT (driver.net_rate), 0, 0 },
+    { "driver.agent_config",   D_PATH,     SLOT (driver.agent_config), 0, 0 },
     { "hooks",                 D_HOOKS,    SLOT (hooks), 0, 0 },
     { "hooks_concurrency",     D_U32,      SLOT (hooks_concurrency), 1, 64 },
     { "hooks_queue",           D_U32,      SLOT (hooks_queue), 0, 100000 },
@@ -320,6 +327,15 @@ s_apply (shed_config_t *cfg, const directive_t *d, const char *subkey, const cha
             return -1;
         }
         return s_copy (slot, d->size, value, why, whylen);
+    case D_RATE: {
+        uint64_t kbit;
+        if (tc_rate_parse (value, &kbit) != 0) {
+            snprintf (why, whylen, "expected a rate like 100mbit or 1gbit (0 = no limit), "
+                      "got '%s'", value);
+            return -1;
+        }
+        return s_copy (slot, d->size, value, why, whylen);
+    }
     case D_DRIVER:
         if (strcmp (value, "netns") && strcmp (value, "firecracker")
             && strcmp (value, "shed-server")) {
@@ -576,6 +592,7 @@ shed_config_defaults (shed_config_t *cfg)
     cfg->scheduler.name_ttl_s = 60;
     cfg->scheduler.claim_timeout_ms = 30000;
     strcpy (cfg->driver.default_driver, "netns");
+    cfg->driver.pids_max = 4096;
     cfg->hooks_concurrency = 4;
     cfg->hooks_queue = 64;
     cfg->hooks_timeout_ms = 30000;

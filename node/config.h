@@ -124,6 +124,12 @@ typedef struct {
         char shed_server_url[256];      /* shed-server: Shed's API, "" = http://127.0.0.1:8080 */
         char firecracker_bin[PATH_MAX]; /* firecracker: the VMM binary */
         char kernel_image[PATH_MAX];    /* firecracker: vmlinux */
+        /* Limits every shed of this node gets (docs/drivers.md). */
+        uint32_t pids_max;              /* pids.max; 0 = no limit */
+        char io_read_bps[24];           /* a size per second ("50M"); "" or "0" = no limit */
+        char io_write_bps[24];
+        char net_rate[24];              /* tc rate each way ("100mbit"); "" or "0" = no limit */
+        char agent_config[PATH_MAX];    /* agent YAML copied into each new netns shed; "" = none */
     } driver;
     /* Orchestration hooks (node/node_hooks.h, docs/events.md). */
     shed_config_hook_t hooks[SHED_HOOKS_MAX];

@@ -331,6 +331,42 @@ test_sched (void **state)
     assert_string_equal (cfg.resources.cpus, "8");
 }
 
+/* Limits and agent config every shed of the node gets (driver.*). */
+static void
+test_driver_limits (void **state)
+{
+    shed_config_t cfg;
+    char err[256] = "";
+    shed_config_defaults (&cfg);
+    assert_int_equal (cfg.driver.pids_max, 4096);
+    assert_string_equal (cfg.driver.net_rate, "");
+    assert_string_equal (cfg.driver.io_read_bps, "");
+    assert_string_equal (cfg.driver.agent_config, "");
+    const char *text = "driver:\n"
+                       "  pids_max: 64\n"
+                       "  io_read_bps: 50M\n"
+                       "  io_write_bps: 10M\n"
+                       "  net_rate: 100mbit\n"
+                       "  agent_config: /etc/shed/agent.yaml\n";
+    assert_int_equal (s_load (&cfg, text, err, sizeof err), 0);
+    assert_int_equal (cfg.driver.pids_max, 64);
+    assert_string_equal (cfg.driver.io_read_bps, "50M");
+    assert_string_equal (cfg.driver.io_write_bps, "10M");
+    assert_string_equal (cfg.driver.net_rate, "100mbit");
+    assert_string_equal (cfg.driver.agent_config, "/etc/shed/agent.yaml");
+    assert_int_equal (shed_config_set (&cfg, "driver.pids_max", "0", err, sizeof err), 0);
+    assert_int_equal (shed_config_set (&cfg, "driver.net_rate", "0", err, sizeof err), 0);
+    /* A bare number would be bits for tc and kbit for net_kbit: refused. */
+    assert_int_equal (s_load (&cfg, "driver:\n  net_rate: 1000\n", err, sizeof err), -1);
+    assert_non_null (strstr (err, "driver.net_rate"));
+    assert_non_null (strstr (err, "100mbit"));
+    assert_int_equal (s_load (&cfg, "driver:\n  net_rate: fast\n", err, sizeof err), -1);
+    assert_int_equal (s_load (&cfg, "driver:\n  io_read_bps: quick\n", err, sizeof err), -1);
+    assert_non_null (strstr (err, "driver.io_read_bps"));
+    assert_int_equal (s_load (&cfg, "driver:\n  pids_max: 5000000\n", err, sizeof err), -1);
+    assert_int_equal (s_load (&cfg, "driver:\n  agent_config: \"\"\n", err, sizeof err), -1);
+}
+
 static void
 test_hooks_agents (void **state)
 {
@@ -468,7 +504,8 @@ main (void)
         cmocka_unit_test (test_overrides), cmocka_unit_test (test_hostport),
         cmocka_unit_test (test_dns), cmocka_unit_test (test_network),
         cmocka_unit_test (test_metrics),
-        cmocka_unit_test (test_sched), cmocka_unit_test (test_hooks_agents),
+        cmocka_unit_test (test_sched), cmocka_unit_test (test_driver_limits),
+        cmocka_unit_test (test_hooks_agents),
         cmocka_unit_test (test_api_endpoint), cmocka_unit_test (test_state),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "node/driver.h"
 #include "node/drivers/netns.h"
+#include "node/drivers/tc.h"
 #ifdef SHED_HAVE_HTTP_DRIVERS
 #include "node/drivers/firecracker.h"
 #include "node/drivers/shed_server.h"
@@ -693,6 +694,29 @@ s_agent_remove (shed_sched_t *self, const char *name)
         self->hooks.agent_remove (self->hooks.agent_arg, name);
 }
 
+/* The limits this node puts on every shed (driver.pids_max, io_*_bps,
+ * net_rate): the claim carries only what placement counts (cpus, memory,
+ * disk), the rest is the node's policy. The text was checked when the
+ * config was loaded, so a parse failure here cannot happen; it would mean
+ * "no limit". */
+static void
+s_spec_node_limits (shed_sched_t *self, driver_spec_t *spec)
+{
+    const shed_config_t *cfg = self->cfg;
+    spec->pids_max = cfg->driver.pids_max;
+    uint64_t v = 0;
+    if (cfg->driver.io_read_bps [0]
+        && placement_size_parse (cfg->driver.io_read_bps, S_MIB, &v) == 0)
+        spec->io_read_bps = v;
+    v = 0;
+    if (cfg->driver.io_write_bps [0]
+        && placement_size_parse (cfg->driver.io_write_bps, S_MIB, &v) == 0)
+        spec->io_write_bps = v;
+    v = 0;
+    if (cfg->driver.net_rate [0] && tc_rate_parse (cfg->driver.net_rate, &v) == 0)
+        spec->net_kbit = v;
+}
+
 /* Returns true when the claim must wait for our address block (only with
  * may_defer): nothing was changed, the caller answers it later. */
 static bool
@@ -750,6 +774,7 @@ s_serve_claim (shed_sched_t *self, const nsched_claim_t *c, nsched_result_t *res
     spec.cpus_milli = (uint32_t) c->cpus_milli;
     spec.memory_mb = c->memory_mb;
     spec.disk_mb = c->disk_mb;
+    s_spec_node_limits (self, &spec);
     snprintf (spec.image, sizeof spec.image, "%s", c->image);
     if (self->hooks.net_attach) {
         char ip [46] = "", mac [18] = "", gw [46] = "", err [256] = "";

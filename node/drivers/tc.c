@@ -3,9 +3,12 @@
  */
 #include "node/drivers/tc.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <sched.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,4 +117,37 @@ tc_show (const char *tc_path, int ns_fd, const char *dev, char *buf, size_t size
     snprintf (devname, sizeof devname, "%s", dev);
     char *argv [] = { "tc", "qdisc", "show", "dev", devname, NULL };
     return s_run (tc_path, ns_fd, argv, buf, size) == 0 ? 0 : -1;
+}
+
+int
+tc_rate_parse (const char *text, uint64_t *kbit)
+{
+    if (!text || !isdigit ((unsigned char) text [0]))
+        return -1;
+    char *end;
+    errno = 0;
+    double num = strtod (text, &end);
+    if (errno || end == text || !isfinite (num) || num < 0)
+        return -1;
+    if (*end == '\0') {
+        if (num != 0)
+            return -1;
+        *kbit = 0;
+        return 0;
+    }
+    static const struct { const char *unit; double bits; } units [] = {
+        { "bit", 1 }, { "kbit", 1e3 }, { "mbit", 1e6 }, { "gbit", 1e9 }, { "tbit", 1e12 },
+        { "bps", 8 }, { "kbps", 8e3 }, { "mbps", 8e6 }, { "gbps", 8e9 }, { "tbps", 8e12 },
+    };
+    for (size_t i = 0; i < sizeof units / sizeof units [0]; i++) {
+        if (strcasecmp (end, units [i].unit) != 0)
+            continue;
+        double k = ceil (num * units [i].bits / 1000.0);
+        /* tc takes 64-bit rates in bytes/s; far above any link. */
+        if (k > 1e15)
+            return -1;
+        *kbit = (uint64_t) k;
+        return 0;
+    }
+    return -1;
 }

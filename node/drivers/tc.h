@@ -19,6 +19,14 @@
 int tc_rate_limit (const char *tc_path, int ns_fd, const char *dev, uint64_t kbit,
                    char *why, size_t why_size);
 
+/* Parse a rate as tc writes it: a number (decimals allowed) and a unit,
+ * bit|kbit|mbit|gbit|tbit (SI, as tc: 1mbit = 1000 kbit) or bytes per
+ * second bps|kbps|mbps|gbps|tbps (x8), case-insensitive; "0" (no limit)
+ * is the one bare number: a bare 1000 could be bits (tc) or kbit (our
+ * net_kbit), so it is refused rather than guessed. kbit/s into *kbit,
+ * rounded up (a non-zero rate never becomes "no limit"). 0 or -1. */
+int tc_rate_parse (const char *text, uint64_t *kbit);
+
 /* Run `tc qdisc show dev DEV` (for tests): output into buf. */
 int tc_show (const char *tc_path, int ns_fd, const char *dev, char *buf, size_t size);
 
