@@ -2161,6 +2161,7 @@ s_driver_open (shed_sched_t *self)
     nc.cgroup_parent = cfg->driver.cgroup_parent [0] ? cfg->driver.cgroup_parent : NULL;
     nc.bridge = cfg->driver.bridge [0] ? cfg->driver.bridge : NULL;
     nc.agent_path = cfg->driver.agent_path [0] ? cfg->driver.agent_path : NULL;
+    nc.agent_config = cfg->driver.agent_config [0] ? cfg->driver.agent_config : NULL;
     self->driver = driver_netns_new (&nc, &err);
     if (!self->driver) {
         snprintf (self->driver_error, sizeof self->driver_error, "%s", err.message);

@@ -49,6 +49,7 @@ typedef struct {
     char cgroup_root [DRIVER_PATH_MAX];
     int stop_timeout_ms;
     uint32_t mtu;
+    char agent_config [PATH_MAX];   /* "" = sheds get no agent.yaml from us */
     cgroup_t *cg;
 } s_netns_t;
 
@@ -302,10 +303,20 @@ s_spawn (s_netns_t *self, drv_state_t *st, const char *dir, const char *ns_path,
     char connect [DRIVER_PATH_MAX + 8];
     snprintf (connect, sizeof connect, "unix:%s", sock);
     char *argv [] = { (char *) "shed-agent", (char *) "--init", (char *) "--shed", st->name,
-                      (char *) "--connect", connect, NULL, NULL, NULL };
+                      (char *) "--connect", connect, NULL, NULL, NULL, NULL, NULL };
+    size_t argc = 6;
     if (have_agent && self->cgroup_root [0]) {
-        argv [6] = (char *) "--cgroup-root";
-        argv [7] = self->cgroup_root;
+        argv [argc++] = (char *) "--cgroup-root";
+        argv [argc++] = self->cgroup_root;
+    }
+    /* The shed's own agent.yaml (a copy of driver.agent_config made at
+     * create, or one an operator put there): what it supervises, tails and
+     * registers. The command line above still wins for the channel. */
+    char agent_conf [PATH_MAX];
+    s_fmt (agent_conf, sizeof agent_conf, "%s/agent.yaml", dir);
+    if (have_agent && access (agent_conf, R_OK) == 0) {
+        argv [argc++] = (char *) "--config";
+        argv [argc++] = agent_conf;
     }
     int ns_fd = open (ns_path, O_RDONLY | O_CLOEXEC);
     int log_fd = open (log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -387,8 +398,9 @@ s_spawn (s_netns_t *self, drv_state_t *st, const char *dir, const char *ns_path,
     /* The start time pins the pid: a recycled pid is not our shed. */
     for (int i = 0; i < 100 && !(st->starttime = drv_proc_starttime (init)); i++)
         usleep (1000);
-    log_info (S_COMP, "shed started|shed=%s pid=%d agent=%s", st->name, (int) init,
-              have_agent ? "yes" : "placeholder");
+    log_info (S_COMP, "shed started|shed=%s pid=%d agent=%s%s", st->name, (int) init,
+              have_agent ? "yes" : "placeholder",
+              have_agent && argv [argc - 1] == agent_conf ? " config=agent.yaml" : "");
 out:
     if (ns_fd >= 0) close (ns_fd);
     if (log_fd >= 0) close (log_fd);
@@ -401,6 +413,33 @@ out:
 }
 
 /* ---- operations --------------------------------------------------------- */
+
+/* Give a new shed its own agent.yaml: a copy of the node's agent_config
+ * (copied, not linked, so a later edit of the node's file never changes a
+ * running shed's behaviour at its next restart). A file already in the
+ * shed's directory was put there for this shed and wins. */
+static int
+s_agent_config_copy (s_netns_t *self, const char *name, const char *dir, driver_error_t *err)
+{
+    if (!self->agent_config [0])
+        return 0;
+    char dst [PATH_MAX];
+    s_fmt (dst, sizeof dst, "%s/agent.yaml", dir);
+    if (access (dst, F_OK) == 0)
+        return 0;
+    size_t len = 0;
+    char *text = shed_read_file (self->agent_config, 1 << 20, &len);
+    if (!text)
+        return driver_fail (err, DRIVER_ERR_IO, "netns: %s: agent config %.150s: %s", name,
+                            self->agent_config, strerror (errno));
+    int rc = shed_write_file_atomic (dst, text, len, 0600);
+    int saved = errno;
+    free (text);
+    if (rc != 0)
+        return driver_fail (err, DRIVER_ERR_IO, "netns: %s: write %.150s: %s", name, dst,
+                            strerror (saved));
+    return 0;
+}
 
 static int
 s_load (s_netns_t *self, const char *name, drv_state_t *st, char *dir, driver_error_t *err)
@@ -479,7 +518,9 @@ s_create (void *impl, const driver_spec_t *spec, driver_error_t *err)
      * ours to replace. */
     if (s_ns_present (ns_path) || access (ns_path, F_OK) == 0)
         s_teardown (self, &st, ns_path);
-    int rc = s_ns_create (self, ns_path, err);
+    int rc = s_agent_config_copy (self, spec->name, dir, err);
+    if (rc == 0)
+        rc = s_ns_create (self, ns_path, err);
     if (rc == 0)
         rc = s_net_setup (self, &st, ns_path, err);
     if (rc == 0)
@@ -692,6 +733,18 @@ driver_netns_new (const driver_netns_config_t *config, driver_error_t *err)
         log_warn (S_COMP, "cgroup_root over 255 bytes: sheds' agents report host metrics");
     self->stop_timeout_ms = config->stop_timeout_ms > 0 ? config->stop_timeout_ms : 5000;
     self->mtu = config->mtu;
+    if (config->agent_config && *config->agent_config) {
+        if (strlen (config->agent_config) >= sizeof self->agent_config) {
+            driver_fail (err, DRIVER_ERR_INVALID, "netns: agent_config path too long");
+            free (self);
+            return NULL;
+        }
+        snprintf (self->agent_config, sizeof self->agent_config, "%s", config->agent_config);
+        /* Said now, not only at the first create that needs it. */
+        if (access (self->agent_config, R_OK) != 0)
+            log_warn (S_COMP, "agent config not readable: creates will fail|path=%s err=\"%s\"",
+                      self->agent_config, strerror (errno));
+    }
     char why [DRIVER_MSG_MAX] = "";
     self->cg = cgroup_new (config->cgroup_root, config->cgroup_parent ? config->cgroup_parent
                                                                       : "shed",

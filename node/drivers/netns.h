@@ -11,13 +11,19 @@
  *   cgroup      <cgroup_root>[/<ctrl>]/<cgroup_parent>/NAME (v1 or v2)
  *   rate limit  tc tbf both ways when net_kbit is set (tc.h)
  *   processes   a new PID namespace whose PID 1 is `shed-agent --init
- *               --shed NAME --connect unix:SOCK --cgroup-root ROOT` (ROOT:
+ *               --shed NAME --connect unix:SOCK --cgroup-root ROOT
+ *               [--config DIR/agent.yaml]` (ROOT:
  *               cgroup_root; the agent reports its cgroup's use, as the
  *               shed's /proc is the host's) when the agent binary exists,
  *               else a built-in placeholder init that reaps children and
  *               exits on SIGTERM. The init is detached from the daemon
  *               (double fork, setsid): sheds outlive a daemon restart.
- *   files       <data_dir>/sheds/NAME/{state,console.log}
+ *   agent conf  create copies agent_config (if set) to <data_dir>/sheds/NAME/
+ *               agent.yaml unless a file is already there; start passes
+ *               `--config <that file>` to the agent when it exists. The shed
+ *               keeps its own copy: editing it (then stop/start) changes
+ *               that shed only, editing the node's file changes later sheds.
+ *   files       <data_dir>/sheds/NAME/{state,console.log,agent.yaml}
  *
  * Stop: SIGTERM to the init, SIGKILL after stop_timeout_ms; when PID 1 of a
  * PID namespace dies the kernel kills the rest. The namespace, veth and
@@ -44,7 +50,8 @@ typedef struct {
                                    /usr/local/bin/shed-agent */
     const char *tc_path;        /* default: /usr/sbin/tc or /sbin/tc */
     int stop_timeout_ms;        /* default 5000 */
-    uint32_t mtu;               /* veth MTU; 0 = kernel default */
+    uint32_t mtu;               /* veth MTU when a spec has none; 0 = kernel default */
+    const char *agent_config;   /* agent YAML copied to each new shed's dir (below) */
 } driver_netns_config_t;
 
 driver_t *driver_netns_new (const driver_netns_config_t *config, driver_error_t *err);
