@@ -15,6 +15,7 @@
 #include "cluster/placement.h"
 #include "cluster/rpc.h"
 #include "cluster/sched_admit.h"
+#include "common/fileutil.h"
 #include "common/log.h"
 #include "node/driver.h"
 #include "node/drivers/netns.h"
@@ -846,11 +847,60 @@ s_serve_claim (shed_sched_t *self, const nsched_claim_t *c, nsched_result_t *res
     return false;
 }
 
+/* ---- drain, kept in <data_dir>/drain --------------------------------------- */
+
+/* A drained node must stay drained across a restart (an operator drains to
+ * empty a node for maintenance; the restart is often part of it). The file
+ * always exists once drain or undrain was asked: "1" or "0", written
+ * atomically, so a crash leaves the old answer or the new one. */
+static void
+s_drain_path (const shed_sched_t *self, char *path, size_t size)
+{
+    s_fmt (path, size, "%s/drain", self->cfg->data_dir);
+}
+
+static int
+s_drain_save (const shed_sched_t *self, bool draining, char *why, size_t whylen)
+{
+    char path [PATH_MAX];
+    s_drain_path (self, path, sizeof path);
+    if (shed_write_file_atomic (path, draining ? "1\n" : "0\n", 2, 0600) != 0) {
+        s_fmt (why, whylen, "cannot record the drain in %s: %s", path, strerror (errno));
+        return -1;
+    }
+    return 0;
+}
+
+static bool
+s_drain_load (const shed_sched_t *self)
+{
+    char path [PATH_MAX];
+    s_drain_path (self, path, sizeof path);
+    size_t len = 0;
+    char *text = shed_read_file (path, 64, &len);
+    if (!text) {
+        if (errno != ENOENT)
+            log_warn (S_COMP, "cannot read the drain state, not draining|path=%s err=\"%s\"",
+                      path, strerror (errno));
+        return false;
+    }
+    bool draining = text [0] == '1';
+    free (text);
+    return draining;
+}
+
 static void
 s_serve_op (shed_sched_t *self, const nsched_op_t *op, nsched_result_t *res, uint8_t **blob)
 {
     if (op->op == NSCHED_OP_DRAIN || op->op == NSCHED_OP_UNDRAIN) {
-        self->draining = op->op == NSCHED_OP_DRAIN;
+        bool draining = op->op == NSCHED_OP_DRAIN;
+        /* Recorded first: a drain the node would forget at its next start
+         * is refused rather than half done. */
+        if (s_drain_save (self, draining, res->why, sizeof res->why) != 0) {
+            log_error (S_COMP, "%s", res->why);
+            return;
+        }
+        self->draining = draining;
         sched_admit_set_draining (self->admit, self->draining);
         s_publish_node (self);
         log_info (S_COMP, "%s", self->draining ? "draining: no new sheds" : "undrained");
@@ -2295,6 +2345,10 @@ shed_sched_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_t
     }
     s_capacity (self);
     self->admit = sched_admit_new (&self->capacity);
+    self->draining = s_drain_load (self);
+    sched_admit_set_draining (self->admit, self->draining);
+    if (self->draining)
+        log_info (S_COMP, "draining (recorded before the restart): no new sheds");
     self->placement = placement_new (randombytes_random () | 1);
     self->result = place_result_new ();
     s_driver_open (self);
