@@ -23,6 +23,7 @@
 #include "node/drivers/drv_state.h"
 #include "node/drivers/netlink.h"
 #include "node/drivers/tc.h"
+#include "common/fileutil.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -108,8 +109,8 @@ s_group_teardown (void **state)
     /* Whatever a failed check left behind. */
     driver_netns_config_t c = s_config ();
     driver_t *d = driver_netns_new (&c, NULL);
-    const char *names [] = { "web-a", "web-b" };
-    for (size_t i = 0; d && i < 2; i++)
+    const char *names [] = { "web-a", "web-b", "web-c" };
+    for (size_t i = 0; d && i < 3; i++)
         driver_remove (d, names [i], NULL);
     driver_destroy (&d);
     const char *ctrls [] = { "cpu", "cpuacct", "memory", "blkio", "pids", "" };
@@ -204,6 +205,36 @@ s_expect_file (const char *path, const char *want)
         fail_msg ("%s: got '%s', want '%s'", path, got, want);
 }
 
+/* A link's MTU as `ip -o link` shows it, in our namespace or (ns_path not
+ * NULL) in a shed's; 0 if it cannot be read. */
+static unsigned
+s_link_mtu (const char *ns_path, const char *dev)
+{
+    char cmd [512];
+    if (ns_path)
+        snprintf (cmd, sizeof cmd, "nsenter --net=%s ip -o link show dev %s", ns_path, dev);
+    else
+        snprintf (cmd, sizeof cmd, "ip -o link show dev %s", dev);
+    FILE *p = popen (cmd, "r");
+    if (!p)
+        return 0;
+    char line [1024] = "";
+    if (!fgets (line, sizeof line, p))
+        line [0] = '\0';
+    pclose (p);
+    const char *m = strstr (line, " mtu ");
+    return m ? (unsigned) strtoul (m + 5, NULL, 10) : 0;
+}
+
+static void
+s_write_text (const char *path, const char *text)
+{
+    FILE *f = fopen (path, "w");
+    assert_non_null (f);
+    fputs (text, f);
+    fclose (f);
+}
+
 typedef struct {
     int count;
     bool a, b;
@@ -223,6 +254,11 @@ test_lifecycle (void **state)
 {
     S_NEED_ROOT ();
     driver_netns_config_t cfg = s_config ();
+    /* The node's agent config: every new shed gets its own copy. */
+    char agent_yaml [256];
+    snprintf (agent_yaml, sizeof agent_yaml, "%s/agent.yaml", s_tmp);
+    s_write_text (agent_yaml, "processes:\n  - {name: x, cmd: \"exit 3\"}\n");
+    cfg.agent_config = agent_yaml;
     driver_error_t err = { 0, "" };
     driver_t *d = driver_netns_new (&cfg, &err);
     if (!d)
@@ -231,7 +267,16 @@ test_lifecycle (void **state)
 
     driver_spec_t a = s_spec ("web-a", "198.19.0.10/16");
     a.net_kbit = 10000;
+    a.mtu = 1402;                   /* the overlay's, encrypted mode */
     driver_spec_t b = s_spec ("web-b", "198.19.0.11/16");
+    /* web-b's own agent.yaml, put there before the create: it wins. */
+    char path_b [512];
+    snprintf (path_b, sizeof path_b, "%s/sheds/web-b", s_data);
+    char mk [600];
+    snprintf (mk, sizeof mk, "mkdir -p %s", path_b);
+    assert_int_equal (system (mk), 0);
+    strncat (path_b, "/agent.yaml", sizeof path_b - strlen (path_b) - 1);
+    s_write_text (path_b, "# web-b's own\n");
     if (driver_create (d, &a, &err) != 0)
         fail_msg ("%s", err.message);
     if (driver_create (d, &b, &err) != 0)
@@ -261,6 +306,24 @@ test_lifecycle (void **state)
     assert_true (s_echo (sa, sb, "198.19.0.11", 7002, "198.19.0.10", 7001));
     close (sa);
     close (sb);
+
+    /* The spec's MTU on both ends of web-a's link; web-b (none) keeps
+     * the kernel's. */
+    assert_int_equal (s_link_mtu (NULL, veth_a), 1402);
+    assert_int_equal (s_link_mtu (ns_a, "eth0"), 1402);
+    assert_int_equal (s_link_mtu (ns_b, "eth0"), 1500);
+
+    /* Agent config: web-a got a copy of the node's file, web-b kept its own. */
+    char copy [512], *text;
+    snprintf (copy, sizeof copy, "%s/sheds/web-a/agent.yaml", s_data);
+    text = shed_read_file (copy, 4096, NULL);
+    assert_non_null (text);
+    assert_non_null (strstr (text, "exit 3"));
+    free (text);
+    text = shed_read_file (path_b, 4096, NULL);
+    assert_non_null (text);
+    assert_string_equal (text, "# web-b's own\n");
+    free (text);
 
     /* Limits in the real cgroup files (v1 here, v2 elsewhere). */
     char why [256];
@@ -307,6 +370,34 @@ test_lifecycle (void **state)
     assert_int_equal (st.state, DRIVER_ST_RUNNING);
     assert_int_not_equal (st.pid, pid_a);
     pid_a = st.pid;
+
+    /* After a host reboot (namespace and veth gone) start rebuilds the
+     * link from the state file: the MTU included. */
+    assert_int_equal (driver_stop (d, "web-a", &err), 0);
+    umount2 (ns_a, MNT_DETACH);
+    unlink (ns_a);
+    char why2 [256];
+    nl_link_del (-1, veth_a, why2, sizeof why2);
+    if (driver_start (d, "web-a", &err) != 0)
+        fail_msg ("%s", err.message);
+    assert_int_equal (s_link_mtu (NULL, veth_a), 1402);
+    assert_int_equal (s_link_mtu (ns_a, "eth0"), 1402);
+    assert_int_equal (driver_status (d, "web-a", &st, &err), 0);
+    pid_a = st.pid;
+
+    /* A node agent config that cannot be read fails the create, naming it. */
+    {
+        driver_netns_config_t bad_cfg = cfg;
+        bad_cfg.agent_config = "/nonexistent/agent.yaml";
+        driver_t *d2 = driver_netns_new (&bad_cfg, &err);
+        assert_non_null (d2);
+        driver_spec_t c = s_spec ("web-c", "198.19.0.12/16");
+        assert_int_equal (driver_create (d2, &c, &err), DRIVER_ERR_IO);
+        assert_non_null (strstr (err.message, "/nonexistent/agent.yaml"));
+        snprintf (copy, sizeof copy, "%s/sheds/web-c", s_data);
+        assert_int_equal (access (copy, F_OK), -1);
+        driver_destroy (&d2);
+    }
 
     /* A "restarted daemon": a new driver finds both sheds, running. */
     driver_destroy (&d);
