@@ -117,7 +117,7 @@ static const s_row_t s_state_rows[] = {
     { "shed_state_refused_total", C, NULL, "reason", "denied", "denied_msgs" },
     { "shed_state_resets_total", C, "Origins reset (a peer restarted without its records).",
       NULL, NULL, "resets" },
-    { "shed_state_purged_total", C, "Records of removed origins purged.", NULL, NULL,
+    { "shed_state_purged_total", C, "Tombstones purged after state.tombstone_ttl_s.", NULL, NULL,
       "purged" },
     { "shed_state_send_drops_total", C, "Messages dropped on a full peer queue.", NULL, NULL,
       "send_drops" },
