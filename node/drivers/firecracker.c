@@ -11,6 +11,7 @@
 
 #include <assert.h>
 #include <dirent.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -235,6 +236,28 @@ s_create (void *impl, const driver_spec_t *spec, driver_error_t *err)
     return rc;
 }
 
+/* `base` plus, when the shed has an overlay address ("a.b.c.d/len"), the
+ * kernel's ip= parameter for eth0. */
+static void
+s_boot_args (const char *base, const char *name, const char *ip, const char *gateway,
+             char *out, size_t size)
+{
+    char addr [20] = "";
+    unsigned len = 0;
+    struct in_addr a;
+    if (ip && sscanf (ip, "%19[0-9.]/%u", addr, &len) == 2 && len <= 32
+    &&  inet_pton (AF_INET, addr, &a) == 1) {
+        uint32_t mask = len ? htonl (0xffffffffu << (32 - len)) : 0;
+        char maskt [INET_ADDRSTRLEN];
+        struct in_addr m = { .s_addr = mask };
+        inet_ntop (AF_INET, &m, maskt, sizeof maskt);
+        s_fmt (out, size, "%s ip=%s::%s:%s:%s:eth0:off", base, addr,
+               gateway ? gateway : "", maskt, name);
+    }
+    else
+        s_fmt (out, size, "%s", base);
+}
+
 static int
 s_start (void *impl, const char *name, driver_error_t *err)
 {
@@ -257,7 +280,13 @@ s_start (void *impl, const char *name, driver_error_t *err)
     if ((rc = s_api (self, sock, name, "PUT", "/machine-config", body, NULL, err)))
         goto fail;
     json_quote (self->kernel, q1, sizeof q1);
-    json_quote (self->boot_args, q2, sizeof q2);
+    /* The guest learns its overlay address from the kernel command line
+     * (ip=CLIENT::GATEWAY:NETMASK:HOSTNAME:eth0:off, the kernel's own IP
+     * autoconfiguration): no DHCP server on the overlay, nothing to run in
+     * the image before the agent can reach the network. */
+    char args [DRIVER_PATH_MAX + 128];
+    s_boot_args (self->boot_args, name, st.ip, st.gateway, args, sizeof args);
+    json_quote (args, q2, sizeof q2);
     s_fmt (body, sizeof body, "{\"kernel_image_path\":%s,\"boot_args\":%s}", q1, q2);
     if ((rc = s_api (self, sock, name, "PUT", "/boot-source", body, NULL, err)))
         goto fail;
@@ -273,8 +302,10 @@ s_start (void *impl, const char *name, driver_error_t *err)
         s_fmt (body, sizeof body, "{\"iface_id\":\"eth0\",\"host_dev_name\":\"%s\"}", st.veth);
     if ((rc = s_api (self, sock, name, "PUT", "/network-interfaces/eth0", body, NULL, err)))
         goto fail;
-    /* Guest CIDs 0-2 are reserved; any unique value >= 3 per host works,
-     * derived from the name so it is stable across restarts. */
+    /* Guest CIDs 0-2 are reserved. Firecracker backs each VM's vsock with
+     * its own Unix socket (uds_path), so the CID is only seen inside the
+     * guest and need not be unique across VMs; derived from the name so it
+     * is stable across restarts. */
     uint32_t cid = 3;
     for (const char *p = name; *p; p++)
         cid = cid * 31 + (uint8_t) *p;

@@ -107,6 +107,8 @@ test_firecracker_calls (void **state)
     spec.memory_mb = 1024;
     snprintf (spec.image, sizeof spec.image, "/var/lib/shed/images/rootfs.ext4");
     snprintf (spec.mac, sizeof spec.mac, "02:00:c6:13:00:0a");
+    snprintf (spec.ip, sizeof spec.ip, "198.19.1.5/16");
+    snprintf (spec.gateway, sizeof spec.gateway, "198.19.1.1");
     assert_int_equal (driver_create (d, &spec, &err), 0);
     assert_int_equal (driver_create (d, &spec, &err), DRIVER_ERR_EXISTS);
 
@@ -131,7 +133,9 @@ test_firecracker_calls (void **state)
     s_expect_put (srv, 1, "/boot-source");
     b = s_body (srv, 1, &req);
     S_STR (b, "kernel_image_path", "/var/lib/shed/vmlinux");
-    S_STR (b, "boot_args", "console=ttyS0 reboot=k panic=1 pci=off");
+    /* The overlay address reaches the guest on the kernel command line. */
+    S_STR (b, "boot_args", "console=ttyS0 reboot=k panic=1 pci=off "
+                           "ip=198.19.1.5::198.19.1.1:255.255.0.0:web:eth0:off");
 
     s_expect_put (srv, 2, "/drives/rootfs");
     b = s_body (srv, 2, &req);
