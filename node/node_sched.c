@@ -2066,7 +2066,9 @@ s_api_op (shed_api_call_t *call, const api_msg_t *msg, void *arg)
                        : req->op == API_SHED_OP_STOP ? "stop" : "delete";
     if (sh->lost) {
         if (req->op == API_SHED_OP_DELETE && req->force) {
-            /* Every node remembers lost sheds on its own: tell them all. */
+            /* Every node remembers lost sheds on its own: tell them all
+             * (fire and forget: FORGET is idempotent, and the reply says
+             * how many were told, not how many answered). */
             nsched_msg_t m = { .hdr.type = NSCHED_OP };
             m.u.nsched_op.op = NSCHED_OP_FORGET;
             snprintf (m.u.nsched_op.name, sizeof m.u.nsched_op.name, "%s",
@@ -2078,8 +2080,8 @@ s_api_op (shed_api_call_t *call, const api_msg_t *msg, void *arg)
                 s_fire (self, names [k], "op", &m);
             api_msg_t ok = { .hdr.type = API_OK };
             snprintf (ok.u.api_ok.message, sizeof ok.u.api_ok.message,
-                      "forgot lost shed %s (was on %s) on %zu node%s", sh->m.u.rec_shed.name,
-                      sh->origin, n, n == 1 ? "" : "s");
+                      "told %zu node%s to forget lost shed %s (was on %s)", n,
+                      n == 1 ? "" : "s", sh->m.u.rec_shed.name, sh->origin);
             shed_api_reply (&call, &ok);
         }
         else
