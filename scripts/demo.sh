@@ -59,11 +59,21 @@ h_init "$NODES"
 trap 'echo; h_log "stopping the cluster"; exit 0' INT TERM
 h_sheds_init
 
+# A remote event consumer's identity (its public key goes into node 1's
+# events.consumer_keys): section 5 reads the cluster's events with it from
+# another host, over CURVE.
+"$H_CTL_BIN" keygen --identity "$H_TMP/consumer" >"$H_TMP/consumers"
+
 # Every node: room for a few sheds, the netns driver, shed-agent in each
 # shed reporting metrics every second, and a hook that records every failed
-# member it hears about.
+# member it hears about. Node 1 also serves remote event consumers.
 for ((i = 1; i <= NODES; i++)); do
-    h_sheds_config "$i" "agents:
+    remote_yaml=""
+    ((i == 1)) && remote_yaml="events:
+  consumer_listen: \"$(h_addr 1):7952\"
+  consumer_keys: $H_TMP/consumers"
+    h_sheds_config "$i" "$remote_yaml
+agents:
   metrics_interval_ms: 1000
 hooks:
   - event: \"member.\"
@@ -146,6 +156,14 @@ say "5. Events: agents in the sheds push metrics; any node sees the whole cluste
 run 3 events --count 4 --timeout 10 metrics.
 run 1 top --once
 run 2 status web
+# A consumer on another host: node 2's namespace, talking only to node 1's
+# CURVE consumer endpoint, pinning node 1's key, as the identity made above.
+n1_key=$(h_ctl 1 --json status 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["public_key"])' || true)
+printf '\n[host of node2]$ shedctl --events tcp://%s:7952 --server-key %s --identity %s events --count 2 --timeout 10 metrics.\n' \
+    "$(h_addr 1)" "$n1_key" "$H_TMP/consumer"
+h_exec 2 timeout 15 "$H_CTL_BIN" --events "tcp://$(h_addr 1):7952" --server-key "$n1_key" \
+    --identity "$H_TMP/consumer" events --count 2 --timeout 10 metrics. \
+    || { echo "!! the remote consumer got no events"; RC=1; }
 # The same numbers for Prometheus: every node serves /metrics on its own
 # 127.0.0.1:7951 (docs/operations.md, "Metrics").
 re='^shed_(members\{status="alive"|sheds\{|overlay_peer_packets_total\{)'
