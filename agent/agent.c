@@ -230,6 +230,12 @@ agent_new (const agent_config_t *cfg)
     self->conn = agent_conn_new (&cc, s_on_host_msg, self);
     self->sup = agent_supervisor_new (s_emit, self);
     self->prov = agent_provisioner_new (s_emit, self);
+    if (self->prov && cfg->provision_user[0]) {
+        agent_provisioner_set_user (self->prov, cfg->provision_user);
+        if (geteuid () != 0)
+            log_warn (S_COMP, "not root: provisioning runs as this user, not provision_user|"
+                      "user=%s", cfg->provision_user);
+    }
     self->tail = agent_tail_new (s_emit, self);
     const char *mounts[AGENT_MOUNTS_MAX];
     for (size_t i = 0; i < cfg->nmounts; i++)

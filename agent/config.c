@@ -273,6 +273,8 @@ s_root (s_ctx_t *c, yaml_node_t *root, agent_config_t *cfg)
         else if (!strcmp (key, "init")) rc = s_bool (c, v, &cfg->init);
         else if (!strcmp (key, "cgroup_root"))
             rc = s_str (c, v, cfg->cgroup_root, sizeof cfg->cgroup_root, "cgroup_root");
+        else if (!strcmp (key, "provision_user"))
+            rc = s_str (c, v, cfg->provision_user, sizeof cfg->provision_user, "provision_user");
         else if (!strcmp (key, "log_level")) {
             const char *s = s_scalar (v);
             if (!s || shed_log_parse_level (s, &cfg->log_level))
@@ -363,6 +365,7 @@ agent_config_args (agent_config_t *cfg, int argc, char **argv, char *err, size_t
         { "backoff-max", required_argument, NULL, 'K' },
         { "proc-root", required_argument, NULL, 'p' },
         { "cgroup-root", required_argument, NULL, 'G' },
+        { "provision-user", required_argument, NULL, 'u' },
         { "init", no_argument, NULL, 'i' },
         { "log-level", required_argument, NULL, 'l' },
         { "help", no_argument, NULL, 'h' },
@@ -448,6 +451,14 @@ agent_config_args (agent_config_t *cfg, int argc, char **argv, char *err, size_t
                     return -1;
                 }
                 snprintf (cfg->cgroup_root, sizeof cfg->cgroup_root, "%s", optarg);
+                break;
+            case 'u':
+                if (strlen (optarg) > AGENT_USER_MAX) {
+                    snprintf (err, errlen, "--provision-user wants a user name (at most %d bytes)",
+                              AGENT_USER_MAX);
+                    return -1;
+                }
+                snprintf (cfg->provision_user, sizeof cfg->provision_user, "%s", optarg);
                 break;
             case 'i': cfg->init = true; break;
             case 'l':

@@ -5,6 +5,7 @@
 #ifndef SHED_AGENT_CONFIG_H
 #define SHED_AGENT_CONFIG_H
 
+#include "agent/provision.h"
 #include "agent/supervisor.h"
 #include "agent/tail.h"
 
@@ -42,6 +43,9 @@ typedef struct {
     char proc_root[128];                /* "/proc"; tests may point elsewhere */
     char cgroup_root[AGENT_PATH_MAX + 1]; /* "" = metrics from /proc only (a VM);
                                            set by the netns driver: see metrics.h */
+    char provision_user[AGENT_USER_MAX + 1]; /* the shed user: provisioning steps
+                                           run as it when a run names no user
+                                           (and the agent is root); "" = ours */
     char mounts[AGENT_MOUNTS_MAX][AGENT_PATH_MAX + 1];
     size_t nmounts;
     agent_proc_spec_t procs[AGENT_PROCS_MAX];

@@ -24,6 +24,7 @@
 struct _agent_provisioner_t {
     agent_emit_fn *emit;
     void *ctx;
+    char user[AGENT_USER_MAX + 1];      /* the shed user, "" = ours */
     agent_msg_t *queue[AGENT_PROVISION_QUEUE + 1];  /* [0] is running */
     size_t nqueue;
     /* The running step of queue[0]. */
@@ -51,6 +52,16 @@ agent_provisioner_new (agent_emit_fn *emit, void *ctx)
         self->out_fd = self->err_fd = self->in_fd = -1;
     }
     return self;
+}
+
+int
+agent_provisioner_set_user (agent_provisioner_t *self, const char *user)
+{
+    assert (self);
+    if (user && strlen (user) > AGENT_USER_MAX)
+        return -1;
+    snprintf (self->user, sizeof self->user, "%s", user ? user : "");
+    return 0;
 }
 
 static void
@@ -110,18 +121,45 @@ s_start_step (agent_provisioner_t *self)
     int in[2] = { -1, -1 };
     if (st->input.len && pipe2 (in, O_CLOEXEC) < 0)
         in[0] = in[1] = -1;
-    self->pid = agent_spawn (st->cmd, run->user, st->cwd, &st->env, in[0], &self->out_fd,
+    /* The run's own user, else the shed user (both only matter as root). */
+    const char *user = run->user[0] ? run->user : self->user;
+    self->pid = agent_spawn (st->cmd, user, st->cwd, &st->env, in[0], &self->out_fd,
                              &self->err_fd);
+    int spawn_errno = errno;
     if (in[0] >= 0)
         close (in[0]);
     self->in_fd = in[1];
     if (self->in_fd >= 0)
         fcntl (self->in_fd, F_SETFL, O_NONBLOCK);
     if (self->pid < 0) {
-        snprintf (self->error, sizeof self->error, "step %s: cannot start: %s", st->name,
-                  strerror (errno));
+        /* agent_spawn says ENOENT only for a user it cannot find. */
+        char why[AGENT_TEXT_MAX + 1];
+        if (spawn_errno == ENOENT && user[0])
+            snprintf (why, sizeof why, "step %s: cannot start: no such user '%s'", st->name,
+                      user);
+        else
+            snprintf (why, sizeof why, "step %s: cannot start: %s", st->name,
+                      strerror (spawn_errno));
+        /* The run's error is its first failure's (keep_going may go on). */
+        if (!self->error[0])
+            snprintf (self->error, sizeof self->error, "%s", why);
         self->out_fd = self->err_fd = -1;
         s_close_fds (self);
+        /* Say it on the step's stderr too: whoever follows the output
+         * sees why the step exited 127 without running. */
+        char line[AGENT_TEXT_MAX + 16];
+        snprintf (line, sizeof line, "shed-agent: %s\n", why);
+        agent_msg_t m;
+        memset (&m, 0, sizeof m);
+        m.hdr.type = AGENT_PROVISION_OUTPUT;
+        agent_provision_output_t *o = &m.u.agent_provision_output;
+        o->run = run->run;
+        o->step = self->step;
+        o->fd = AGENT_FD_STDERR;
+        o->data.data = (uint8_t *) line;
+        o->data.len = strlen (line);
+        self->out_off[AGENT_FD_STDERR] += o->data.len;
+        self->emit (self->ctx, &m);
         self->spawn_failed = true;
         self->reaped = true;
         self->status = 127 << 8;

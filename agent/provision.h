@@ -1,6 +1,7 @@
 /*
  * provision.h - runs provisioning runs sent by the host: steps in order,
- * each `/bin/sh -c cmd` as the run's user (setuid/setgid when the agent is
+ * each `/bin/sh -c cmd` as the run's user, or when the run names none the
+ * shed user (agent_provisioner_set_user; setuid/setgid when the agent is
  * root; the user is ignored otherwise), with the step's input on stdin,
  * streaming stdout/stderr back as PROVISION_OUTPUT, a PROC_EVENT STEP_DONE
  * per step (exit code or signal, duration), and a PROVISION_DONE per run.
@@ -18,11 +19,19 @@
 #include <sys/types.h>
 
 #define AGENT_PROVISION_QUEUE 4
+#define AGENT_USER_MAX 32       /* a PROVISION's `user` (str32), provision_user */
 
 typedef struct _agent_provisioner_t agent_provisioner_t;
 
 agent_provisioner_t *agent_provisioner_new (agent_emit_fn *emit, void *ctx);
 void agent_provisioner_destroy (agent_provisioner_t **self_p);
+
+/* The shed user: who a step runs as when its run names no user ("" or
+ * NULL: the agent's own user). Like a run's user, it takes effect only when
+ * the agent is root; a user that does not exist fails each step it would
+ * run (exit 127, "no such user" on the step's stderr and in PROVISION_DONE).
+ * Longer than AGENT_USER_MAX: -1, unchanged. */
+int agent_provisioner_set_user (agent_provisioner_t *self, const char *user);
 
 /* Take a decoded PROVISION message: its contents move in and *msg is left
  * zeroed. Returns 0 if queued, -1 if refused (and reported). */

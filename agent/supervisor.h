@@ -65,7 +65,8 @@ size_t agent_supervisor_running (agent_supervisor_t *self);
 /* Used by the supervisor and provisioning: fork + exec `/bin/sh -c cmd`
  * in its own process group with stdout/stderr to new pipes (and stdin from
  * `stdin_fd`, or /dev/null when -1), as `user` if we are root and it is
- * set, in `cwd` if set, with `env` pairs added. Returns the pid or -1. */
+ * set, in `cwd` if set, with `env` pairs added. Returns the pid or -1
+ * (errno ENOENT: we are root and `user` does not exist). */
 pid_t agent_spawn (const char *cmd, const char *user, const char *cwd,
                    const wire_tags_t *env, int stdin_fd, int *out_fd, int *err_fd);
 
