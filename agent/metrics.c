@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
 
 #define S_FILE_MAX (1u << 20)   /* /proc files we read are far smaller */
 #define S_CPU_WINDOW_MIN_NS (50ull * 1000 * 1000)
@@ -220,6 +221,63 @@ s_disk (agent_metrics_collector_t *self, agent_metrics_t *m, const char *mount)
     d->used = (uint64_t) (sv.f_blocks - sv.f_bfree) * sv.f_frsize;
 }
 
+/* A mount point as <root>/self/mounts spells it: space, tab, newline and
+ * backslash as octal escapes ("\040"). Decoded in place. */
+static void
+s_unescape (char *s)
+{
+    char *w = s;
+    for (const char *r = s; *r; ) {
+        if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7'
+        &&  r[3] >= '0' && r[3] <= '7') {
+            *w++ = (char) ((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+            r += 4;
+        }
+        else
+            *w++ = *r++;
+    }
+    *w = '\0';
+}
+
+/* The mount point holding our working directory: the longest mount point
+ * of <root>/self/mounts that is the directory or one of its parents. 0, or
+ * -1 if there is no working directory or mount table. */
+static int
+s_cwd_mount (agent_metrics_collector_t *self, char *out, size_t size)
+{
+    char cwd[4096];
+    if (!getcwd (cwd, sizeof cwd) || cwd[0] != '/')
+        return -1;              /* none, or outside our root: "(unreachable)" */
+    char *text = s_read (self, "self/mounts");
+    if (!text)
+        return -1;
+    size_t best = 0;
+    bool found = false;
+    for (char *line = text; line && *line;) {
+        char *eol = strchr (line, '\n');
+        if (eol)
+            *eol = '\0';
+        char dev[256], mnt[4096];
+        if (sscanf (line, "%255s %4095s", dev, mnt) == 2) {
+            s_unescape (mnt);
+            size_t len = strlen (mnt);
+            while (len > 1 && mnt[len - 1] == '/')
+                mnt[--len] = '\0';
+            bool holds = mnt[0] == '/'
+                      && (len == 1
+                          || (strncmp (cwd, mnt, len) == 0 && (cwd[len] == '/' || !cwd[len])));
+            if (holds && len < size && (!found || len >= best)) {
+                memcpy (out, mnt, len + 1);
+                best = len;
+                found = true;
+            }
+        }
+        line = eol ? eol + 1 : NULL;
+    }
+    free (text);
+    return found ? 0 : -1;
+}
+
 /* Count numeric entries of <root>: one per process. */
 static uint64_t
 s_count_procs (agent_metrics_collector_t *self)
@@ -353,6 +411,14 @@ agent_metrics_collect (agent_metrics_collector_t *self, agent_msg_t *out)
     if (self->nmounts)
         for (size_t i = 0; i < self->nmounts; i++)
             s_disk (self, m, self->mounts[i]);
+    else if (self->cg) {
+        /* A netns shed sees the host's mounts: its disks are "/" and the
+         * mount holding its directory (our working directory). */
+        s_disk (self, m, "/");
+        char mnt[AGENT_PATH_MAX + 1];
+        if (s_cwd_mount (self, mnt, sizeof mnt) == 0 && strcmp (mnt, "/") != 0)
+            s_disk (self, m, mnt);
+    }
     else {
         s_disk (self, m, "/");
         text = s_read (self, "self/mounts");

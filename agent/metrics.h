@@ -17,7 +17,11 @@
  *   uptime   since the collector was made (the agent is the shed's init)
  * and, having no per-group equivalent, keeps /proc for the load averages
  * (the host's) and for anything the group's files cannot give. Network
- * (/proc/net/dev is per network namespace) and disks are the same in both.
+ * (/proc/net/dev is per network namespace) is the same in both. Disks,
+ * unless mount points are configured: in /proc mode "/" and every /dev
+ * mount; in cgroup mode (the shed sees the host's mounts) only "/" and
+ * the mount holding the working directory (the shed's directory: the
+ * driver starts the agent there), found in <proc_root>/self/mounts.
  */
 #ifndef SHED_AGENT_METRICS_H
 #define SHED_AGENT_METRICS_H
@@ -43,7 +47,8 @@ int agent_parse_netdev (const char *text, agent_nic_t *nics, size_t max, size_t 
 typedef struct _agent_metrics_t agent_metrics_collector_t;
 
 /* `proc_root` is "/proc" in production. `mounts` NULL means "/" plus every
- * mount of a /dev block device, else a list of mount points. */
+ * mount of a /dev block device (in cgroup mode: "/" plus the mount of the
+ * working directory), else a list of mount points. */
 agent_metrics_collector_t *agent_metrics_new (const char *proc_root, const char *const *mounts,
                                               size_t nmounts);
 void agent_metrics_destroy (agent_metrics_collector_t **self_p);

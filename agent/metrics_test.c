@@ -1,8 +1,8 @@
 /*
  * metrics_test.c - /proc and cgroup parsers against sample files in
  * agent/testdata, the live collector on this machine, the collector in
- * cgroup mode over temporary trees laid out like cgroup v1 and v2, and the
- * config parsers.
+ * cgroup mode over temporary trees laid out like cgroup v1 and v2 (and the
+ * disks it reports there), and the config parsers.
  */
 #include "agent/cgroup_metrics.h"
 #include "agent/config.h"
@@ -464,6 +464,100 @@ test_cgroup_not_found (void **state)
     }
 }
 
+/* The disks of a collector over `t` with its working directory in `cwd`. */
+static agent_metrics_t
+s_collect_in (agent_metrics_collector_t *c, const char *cwd)
+{
+    char here[4096];
+    assert_non_null (getcwd (here, sizeof here));
+    assert_int_equal (chdir (cwd), 0);
+    agent_metrics_t m = s_collect (c);
+    assert_int_equal (chdir (here), 0);
+    return m;
+}
+
+static bool
+s_has_disk (const agent_metrics_t *m, const char *mount)
+{
+    for (size_t i = 0; i < m->disks.n; i++)
+        if (strcmp (m->disks.items[i].mount, mount) == 0)
+            return true;
+    return false;
+}
+
+static void
+test_cgroup_disks (void **state)
+{
+    /* The host's mount table, as a netns shed sees it: host disks that
+     * exist here (statvfs works on them), a host mount that does not, and
+     * the shed's directory <dir>/my shed (a space: "\040") on its own. */
+    s_tree_t t;
+    s_tree (&t, "cgroup_v2_self");
+    s_put (t.cg, "cgroup.controllers", "memory\n");
+    char shed[160], sub[200], table[1024];
+    snprintf (shed, sizeof shed, "%s/my shed", t.dir);
+    snprintf (sub, sizeof sub, "%s/work", shed);
+    assert_int_equal (shed_mkdir_p (sub, 0755), 0);
+    snprintf (table, sizeof table,
+              "/dev/vda1 / ext4 rw,relatime 0 0\n"
+              "proc /proc proc rw 0 0\n"
+              "/dev/vda1 /tmp ext4 rw,relatime 0 0\n"
+              "/dev/vdb /proc ext4 rw 0 0\n"
+              "/dev/vdc /run/netns/no-such-dir-here ext4 rw 0 0\n"
+              "tmpfs %s/my\\040shed tmpfs rw 0 0\n"
+              "/dev/vdd %s/my ext4 rw 0 0\n", t.dir, t.dir);
+    s_put (t.proc, "self/mounts", table);
+
+    /* /proc mode (a VM): "/" and every /dev mount, as before. */
+    agent_metrics_collector_t *c = agent_metrics_new (t.proc, NULL, 0);
+    assert_non_null (c);
+    agent_metrics_t m = s_collect_in (c, sub);
+    assert_true (s_has_disk (&m, "/"));
+    assert_true (s_has_disk (&m, "/tmp"));
+    assert_true (s_has_disk (&m, "/proc"));
+    assert_false (s_has_disk (&m, shed));       /* tmpfs: not a /dev mount */
+    agent_metrics_destroy (&c);
+
+    /* cgroup mode (a netns shed): "/" and the mount holding the working
+     * directory (the longest mount point above it), nothing of the host's. */
+    c = agent_metrics_new (t.proc, NULL, 0);
+    assert_int_equal (agent_metrics_use_cgroup (c, t.cg), 0);
+    m = s_collect_in (c, sub);
+    assert_int_equal (m.disks.n, 2);
+    assert_string_equal (m.disks.items[0].mount, "/");
+    assert_string_equal (m.disks.items[1].mount, shed);
+    assert_true (m.disks.items[1].total > 0);
+    /* At the mount point itself: the same. */
+    m = s_collect_in (c, shed);
+    assert_int_equal (m.disks.n, 2);
+    assert_string_equal (m.disks.items[1].mount, shed);
+    /* A directory on a host mount (/tmp here): that one, still only two. */
+    m = s_collect_in (c, t.dir);
+    assert_int_equal (m.disks.n, 2);
+    assert_string_equal (m.disks.items[1].mount, "/tmp");
+    /* A directory on "/": just "/". */
+    m = s_collect_in (c, "/");
+    assert_int_equal (m.disks.n, 1);
+    assert_string_equal (m.disks.items[0].mount, "/");
+    /* No mount table: just "/". */
+    s_del (t.proc, "self/mounts");
+    m = s_collect_in (c, sub);
+    assert_int_equal (m.disks.n, 1);
+    assert_string_equal (m.disks.items[0].mount, "/");
+    agent_metrics_destroy (&c);
+
+    /* Configured mounts win in cgroup mode too. */
+    s_put (t.proc, "self/mounts", table);
+    const char *mounts[] = { "/", "/tmp", "/proc" };
+    c = agent_metrics_new (t.proc, mounts, 3);
+    assert_int_equal (agent_metrics_use_cgroup (c, t.cg), 0);
+    m = s_collect_in (c, sub);
+    assert_int_equal (m.disks.n, 3);
+    assert_string_equal (m.disks.items[2].mount, "/proc");
+    agent_metrics_destroy (&c);
+    s_tree_free (&t);
+}
+
 static void
 test_collect_live (void **state)
 {
@@ -590,6 +684,7 @@ main (void)
         cmocka_unit_test (test_cgroup_collect_v1),
         cmocka_unit_test (test_cgroup_collect_v2),
         cmocka_unit_test (test_cgroup_not_found),
+        cmocka_unit_test (test_cgroup_disks),
         cmocka_unit_test (test_collect_live),
         cmocka_unit_test (test_config),
     };
