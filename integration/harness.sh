@@ -464,6 +464,38 @@ $rules
     h_log "node $i: ${pct}% random loss ($dir)"
 }
 
+# ----------------------------------------------------------------- events ----
+
+# h_consume i FILE ARGS...: run `shedctl events --json ARGS` on node i in the
+# background, output in FILE (stderr in FILE.err); its PID goes to
+# H_CONSUME_PID and to the cleanup list, so a failed run still stops it.
+# Give it --count/--timeout: it is killed after SHED_CTL_TIMEOUT (90) s.
+H_CONSUME_PID=""
+h_consume() {
+    local i=$1 out=$2
+    shift 2
+    SHED_CTL_TIMEOUT=${SHED_CTL_TIMEOUT:-90} h_ctl "$i" events --json "$@" >"$out" 2>"$out.err" &
+    H_CONSUME_PID=$!
+    H_STARTED_PIDS+=("$H_CONSUME_PID")
+}
+
+# h_check_events FILE PYTHON: run the check (a python snippet over `events`,
+# the list of JSON objects read from FILE, with fail(msg)) and h_fail with
+# its message and the last events.
+h_check_events() {
+    local file=$1 code=$2 why
+    if ! why=$(python3 - "$file" 2>&1 <<EOF
+import json, sys
+events = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+def fail(msg):
+    sys.exit(msg + "\n" + "\n".join(json.dumps(e) for e in events[-20:]))
+$code
+EOF
+    ); then
+        h_fail "$file: $why"
+    fi
+}
+
 # ------------------------------------------------------------------ sheds ----
 
 # h_sheds_init: let this run's nodes run sheds with the netns driver.

@@ -47,38 +47,15 @@ for ((i = 2; i <= N; i++)); do h_start_node "$i"; done
 for ((i = 1; i <= N; i++)); do h_wait_ready "$i" 30; done
 h_wait_members 3 20 || h_fail "the 3 nodes did not see each other"
 
-T_PID=""
-t_consume() {
-    local i=$1 out=$2
-    shift 2
-    SHED_CTL_TIMEOUT=90 h_ctl "$i" events --json "$@" >"$out" 2>"$out.err" &
-    T_PID=$!
-    H_STARTED_PIDS+=("$T_PID")
-}
-
-t_check() {
-    local file=$1 code=$2 why
-    if ! why=$(python3 - "$file" 2>&1 <<EOF
-import json, sys
-events = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-def fail(msg):
-    sys.exit(msg + "\n" + "\n".join(json.dumps(e) for e in events[-20:]))
-$code
-EOF
-    ); then
-        h_fail "$file: $why"
-    fi
-}
-
 SUB_SETTLE=2
 
 # ---- 1. crash -> proc event on node 3 and the hook on node 1 ---------------
 proc_out=$H_TMP/proc.jsonl
-t_consume 3 "$proc_out" --count 2 --timeout 30 proc.node1.web
-proc_pid=$T_PID
+h_consume 3 "$proc_out" --count 2 --timeout 30 proc.node1.web
+proc_pid=$H_CONSUME_PID
 all_out=$H_TMP/all.jsonl
-t_consume 3 "$all_out" --timeout 200
-all_pid=$T_PID
+h_consume 3 "$all_out" --timeout 200
+all_pid=$H_CONSUME_PID
 sleep "$SUB_SETTLE"
 
 path=$(h_ctl 1 agents attach web) || h_fail "agents attach web failed"
@@ -91,7 +68,7 @@ agent_pid=$!
 H_STARTED_PIDS+=("$agent_pid")
 
 wait "$proc_pid" || h_fail "no start+exit proc events on node 3 (see $proc_out.err)"
-t_check "$proc_out" '
+h_check_events "$proc_out" '
 ex = [e for e in events if e["payload"].get("event") == "exit"]
 if not ex: fail("no exit event")
 p = ex[0]["payload"]
@@ -184,8 +161,8 @@ h_log "provisioning OK (also from node 3, run on node 1)"
 # ---- 4. a garbage flood on another shed's socket ---------------------------
 bad_path=$(h_ctl 1 agents attach bad) || h_fail "agents attach bad failed"
 flow_out=$H_TMP/flow.jsonl
-t_consume 3 "$flow_out" --timeout 6 metrics.node1.web
-flow_pid=$T_PID
+h_consume 3 "$flow_out" --timeout 6 metrics.node1.web
+flow_pid=$H_CONSUME_PID
 h_exec 1 python3 - "$bad_path" <<'EOF' &
 import os, socket, sys, time
 end = time.time() + 5
@@ -226,8 +203,8 @@ h_start_node 2
 h_wait_ready 2 30
 restart_us=$(($(date +%s%N) / 1000))
 n2_out=$H_TMP/node2.jsonl
-t_consume 2 "$n2_out" --count 5 --timeout 30 metrics.node1.web
-n2_pid=$T_PID
+h_consume 2 "$n2_out" --count 5 --timeout 30 metrics.node1.web
+n2_pid=$H_CONSUME_PID
 wait "$n2_pid" || h_fail "a consumer on the restarted node 2 got no metrics from node 1"
 # Node 2's join was published before anyone re-linked to it (and so went
 # nowhere, as it should); changes it makes now must reach node 3.
@@ -248,7 +225,7 @@ done
 # what we check, whatever its exit status.
 kill -INT "$all_pid" 2>/dev/null || true
 wait "$all_pid" 2>/dev/null || true
-t_check "$all_out" "
+h_check_events "$all_out" "
 kill_us, restart_us = $kill_us, $restart_us
 n1 = [e for e in events if e['origin'] == 'node1' and e['topic'] == 'metrics.node1.web']
 if not [e for e in n1 if e['time_us'] > restart_us]: fail('no node1 metrics after node 2 restarted')

@@ -27,49 +27,21 @@ for ((i = 1; i <= N; i++)); do h_start_node "$i"; done
 for ((i = 1; i <= N; i++)); do h_wait_ready "$i" 30; done
 h_wait_members 3 20 || h_fail "the 3 nodes did not see each other"
 
-# t_consume I FILE ARGS...: run `shedctl events --json ARGS` on node I in the
-# background, output in FILE; the PID goes to T_PID (and to the harness's
-# list, so a failed run still stops it).
-T_PID=""
-t_consume() {
-    local i=$1 out=$2
-    shift 2
-    SHED_CTL_TIMEOUT=60 h_ctl "$i" events --json "$@" >"$out" 2>"$out.err" &
-    T_PID=$!
-    H_STARTED_PIDS+=("$T_PID")
-}
-
-# t_check FILE PYTHON: run the check (a python snippet over `events`, the
-# list of JSON objects read from FILE) and fail with its message.
-t_check() {
-    local file=$1 code=$2 why
-    if ! why=$(python3 - "$file" 2>&1 <<EOF
-import json, sys
-events = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-def fail(msg):
-    sys.exit(msg + "\n" + "\n".join(json.dumps(e) for e in events[-20:]))
-$code
-EOF
-    ); then
-        h_fail "$file: $why"
-    fi
-}
-
 # Subscriptions need a moment to travel from node 3 to the other nodes'
 # publishers; events before that are (correctly) not sent.
 SUB_SETTLE=2
 
 # ---- membership events --------------------------------------------------
 members_out=$H_TMP/members.jsonl
-t_consume 3 "$members_out" --timeout 15 member.
-members_pid=$T_PID
+h_consume 3 "$members_out" --timeout 15 member.
+members_pid=$H_CONSUME_PID
 sleep "$SUB_SETTLE"
 h_ctl 1 tags set role=events-test >/dev/null || h_fail "tags set on node 1 failed"
 sleep 1
 h_ctl 2 leave >/dev/null || h_fail "leave on node 2 failed"
 wait "$members_pid" || h_fail "events consumer for member. failed (see $members_out.err)"
 h_log "member events: $(wc -l <"$members_out")"
-t_check "$members_out" '
+h_check_events "$members_out" '
 tags = [e for e in events if e["topic"] == "member.node1" and e["origin"] == "node1"
         and e["payload"].get("change") == "update"
         and e["payload"].get("tags", {}).get("role") == "events-test"]
@@ -90,10 +62,10 @@ h_log "agent socket: $path"
 
 both_out=$H_TMP/metrics-log.jsonl
 only_out=$H_TMP/metrics-only.jsonl
-t_consume 3 "$both_out" --timeout 20 metrics. log.
-both_pid=$T_PID
-t_consume 3 "$only_out" --timeout 20 metrics.
-only_pid=$T_PID
+h_consume 3 "$both_out" --timeout 20 metrics. log.
+both_pid=$H_CONSUME_PID
+h_consume 3 "$only_out" --timeout 20 metrics.
+only_pid=$H_CONSUME_PID
 sleep "$SUB_SETTLE"
 
 # Not through h_exec: a function run with & is a subshell, and $! would
@@ -112,7 +84,7 @@ follow_rc=0
 SHED_CTL_TIMEOUT=6 h_ctl 3 logs web1 --follow --json >"$H_TMP/follow.jsonl" 2>"$H_TMP/follow.err" \
     || follow_rc=$?
 [[ $follow_rc == 124 ]] || h_fail "logs --follow ended by itself ($follow_rc): $(cat "$H_TMP/follow.err")"
-t_check "$H_TMP/follow.jsonl" '
+h_check_events "$H_TMP/follow.jsonl" '
 hi = [e for e in events if e.get("text") == "hi"]
 if not hi: fail("logs --follow on node 3 showed no live line hi")
 if any(e.get("node") != "node1" for e in events): fail("lines from another node")
@@ -127,7 +99,7 @@ kill -TERM "$agent_pid" 2>/dev/null || true
 wait "$agent_pid" 2>/dev/null || true
 h_log "metrics+log events: $(wc -l <"$both_out"), metrics-only events: $(wc -l <"$only_out")"
 
-t_check "$both_out" '
+h_check_events "$both_out" '
 metrics = [e for e in events if e["topic"] == "metrics.node1.web1"]
 if not metrics: fail("no metrics.node1.web1 event")
 logs = [e for e in events if e["topic"].startswith("log.node1.web1.")]
@@ -138,7 +110,7 @@ seqs = [e["seq"] for e in events if e["origin"] == "node1"]
 if any(b <= a for a, b in zip(seqs, seqs[1:])): fail("per-origin seq not increasing: %r" % seqs)
 if any(e["gap"] for e in events): fail("sequence gaps reported")
 '
-t_check "$only_out" '
+h_check_events "$only_out" '
 if not any(e["topic"] == "metrics.node1.web1" for e in events): fail("no metrics event")
 bad = [e["topic"] for e in events if not e["topic"].startswith("metrics.")]
 if bad: fail("events outside metrics.: %r" % bad[:5])
