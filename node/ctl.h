@@ -36,6 +36,8 @@ int ctl_call (ctl_t *ctl, const api_msg_t *req, api_msg_t *rep, uint16_t expect_
 
 /* "3d 4h", "5m 2s", "800ms": short human durations. */
 void ctl_format_duration (uint64_t ms, char *out, size_t len);
+/* "512B", "1.5K", "23.5G": short human sizes (binary units). */
+void ctl_format_size (uint64_t bytes, char *out, size_t len);
 
 int ctl_status (ctl_t *ctl, int argc, char **argv);
 /* status with a shed NAME: its live metrics (ctl_top.c); else ctl_status. */

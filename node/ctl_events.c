@@ -19,19 +19,6 @@
  */
 
 static void
-s_human_size (uint64_t bytes, char *out, size_t len)
-{
-    const char *units = "BKMGTP";
-    double v = (double) bytes;
-    int u = 0;
-    while (v >= 1024 && u < 5) {
-        v /= 1024;
-        u++;
-    }
-    snprintf (out, len, u ? "%.1f%c" : "%.0f%c", v, units[u]);
-}
-
-static void
 s_summary (const bus_event_t *ev, char *out, size_t len)
 {
     snprintf (out, len, "%zu bytes", ev->size);
@@ -43,8 +30,8 @@ s_summary (const bus_event_t *ev, char *out, size_t len)
         switch (m.hdr.type) {
             case AGENT_METRICS: {
                 const agent_metrics_t *x = &m.u.agent_metrics;
-                s_human_size (x->mem_used, a, sizeof a);
-                s_human_size (x->mem_total, b, sizeof b);
+                ctl_format_size (x->mem_used, a, sizeof a);
+                ctl_format_size (x->mem_total, b, sizeof b);
                 snprintf (out, len, "cpu %.1f%% mem %s/%s load %.2f procs %" PRIu64, x->cpu_pct,
                           a, b, x->load1, x->procs);
                 break;
@@ -319,8 +306,8 @@ ctl_agents (ctl_t *ctl, int argc, char **argv)
             char cpu[16] = "-", mem[32] = "-", load[16] = "-", procs[16] = "-", age[32] = "-";
             if (x->has_metrics) {
                 char u[16], t[16];
-                s_human_size (x->mem_used, u, sizeof u);
-                s_human_size (x->mem_total, t, sizeof t);
+                ctl_format_size (x->mem_used, u, sizeof u);
+                ctl_format_size (x->mem_total, t, sizeof t);
                 snprintf (cpu, sizeof cpu, "%.1f%%", x->cpu_pct);
                 snprintf (mem, sizeof mem, "%s/%s", u, t);
                 snprintf (load, sizeof load, "%.2f", x->load1);

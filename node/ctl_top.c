@@ -104,19 +104,6 @@ typedef struct {
     char disks[512];                /* "/ 1.2G/10G, /data ..." */
 } s_sample_t;
 
-static void
-s_size (uint64_t bytes, char *out, size_t len)
-{
-    const char *units = "BKMGTP";
-    double v = (double) bytes;
-    int u = 0;
-    while (v >= 1024 && u < 5) {
-        v /= 1024;
-        u++;
-    }
-    snprintf (out, len, u ? "%.1f%c" : "%.0f%c", v, units[u]);
-}
-
 /* Decode a metrics event into *s. 0, or -1 if it is not one. */
 static int
 s_sample (const bus_event_t *ev, s_sample_t *s)
@@ -140,8 +127,8 @@ s_sample (const bus_event_t *ev, s_sample_t *s)
         s->disk_used += d[i].used;
         s->disk_total += d[i].total;
         char u[16], t[16];
-        s_size (d[i].used, u, sizeof u);
-        s_size (d[i].total, t, sizeof t);
+        ctl_format_size (d[i].used, u, sizeof u);
+        ctl_format_size (d[i].total, t, sizeof t);
         if (n < sizeof s->disks)
             n += (size_t) snprintf (s->disks + n, sizeof s->disks - n, "%s%s %s/%s",
                                     i ? ", " : "", d[i].mount, u, t);
@@ -252,13 +239,13 @@ s_print_one (ctl_t *ctl, const s_sample_t *s)
     printf ("Sample age:  %s\n", age);
     printf ("CPU:         %.1f%% of %" PRIu64 " CPU%s\n", m->cpu_pct, m->cpu_count,
             m->cpu_count == 1 ? "" : "s");
-    s_size (m->mem_used, a, sizeof a);
-    s_size (m->mem_total, b, sizeof b);
+    ctl_format_size (m->mem_used, a, sizeof a);
+    ctl_format_size (m->mem_total, b, sizeof b);
     printf ("Memory:      %s / %s (%.1f%%)\n", a, b,
             m->mem_total ? 100.0 * (double) m->mem_used / (double) m->mem_total : 0.0);
     printf ("Disk:        %s\n", s->disks[0] ? s->disks : "-");
-    s_size (m->net_rx, a, sizeof a);
-    s_size (m->net_tx, b, sizeof b);
+    ctl_format_size (m->net_rx, a, sizeof a);
+    ctl_format_size (m->net_tx, b, sizeof b);
     printf ("Network:     rx %s  tx %s\n", a, b);
     printf ("Load:        %.2f %.2f %.2f\n", m->load1, m->load5, m->load15);
     printf ("Processes:   %" PRIu64 "\n", m->procs);
@@ -347,12 +334,12 @@ s_table (ctl_t *ctl, zhashx_t *sheds, bool clear)
     for (size_t k = 0; k < i; k++) {
         const s_sample_t *s = rows[k];
         char mu[16], mt[16], du[16], dt[16], rx[16], tx[16], mem[40], disk[40], age[32];
-        s_size (s->m.mem_used, mu, sizeof mu);
-        s_size (s->m.mem_total, mt, sizeof mt);
-        s_size (s->disk_used, du, sizeof du);
-        s_size (s->disk_total, dt, sizeof dt);
-        s_size (s->m.net_rx, rx, sizeof rx);
-        s_size (s->m.net_tx, tx, sizeof tx);
+        ctl_format_size (s->m.mem_used, mu, sizeof mu);
+        ctl_format_size (s->m.mem_total, mt, sizeof mt);
+        ctl_format_size (s->disk_used, du, sizeof du);
+        ctl_format_size (s->disk_total, dt, sizeof dt);
+        ctl_format_size (s->m.net_rx, rx, sizeof rx);
+        ctl_format_size (s->m.net_tx, tx, sizeof tx);
         snprintf (mem, sizeof mem, "%s/%s", mu, mt);
         snprintf (disk, sizeof disk, "%s/%s", du, dt);
         ctl_format_duration (s_age_ms (s), age, sizeof age);

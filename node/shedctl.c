@@ -131,6 +131,19 @@ ctl_format_duration (uint64_t ms, char *out, size_t len)
                   (unsigned long long) (s % 86400 / 3600));
 }
 
+void
+ctl_format_size (uint64_t bytes, char *out, size_t len)
+{
+    const char *units = "BKMGTP";
+    double v = (double) bytes;
+    int u = 0;
+    while (v >= 1024 && u < 5) {
+        v /= 1024;
+        u++;
+    }
+    snprintf (out, len, u ? "%.1f%c" : "%.0f%c", v, units[u]);
+}
+
 int
 main (int argc, char **argv)
 {
