@@ -31,37 +31,18 @@ set -euo pipefail
 
 h_init 4        # node 4 joins at the end, with the shed-server driver
 
-CG=""
 MOCK_PID=""
 sheds_cleanup() {
     set +e
-    local i
     [[ -n "$MOCK_PID" ]] && kill "$MOCK_PID" 2>/dev/null && wait "$MOCK_PID" 2>/dev/null
-    # Shed processes are detached from the nodes on purpose (they survive a
-    # daemon restart): stop what our cgroups still hold, by PID.
-    if [[ -n "$CG" ]] && mountpoint -q "$CG"; then
-        local d pid
-        for d in "$CG"/*/"$H_ID"-node*; do
-            [[ -d "$d" ]] || continue
-            while read -r pid; do
-                [[ -n "$pid" ]] && kill -KILL "$pid" 2>/dev/null
-            done < <(find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null)
-        done
-        sleep 0.3
-        for d in "$CG"/*/"$H_ID"-node*; do
-            [[ -d "$d" ]] || continue
-            find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
-        done
-        umount -R "$CG" 2>/dev/null || umount -l "$CG" 2>/dev/null
-        rmdir "$CG" 2>/dev/null
-    fi
 }
 trap 'st=$?; sheds_cleanup; (exit $st); h__on_exit' EXIT
 
-CG="$H_TMP/cg"
-mkdir -p "$CG"
-mount --rbind /sys/fs/cgroup "$CG" || h_skip "cannot bind-mount /sys/fs/cgroup"
-mount --make-rslave "$CG"
+# The real cgroup hierarchy under the run's dir; h_cleanup stops what the
+# sheds' cgroups still hold (they outlive their nodes on purpose) and
+# removes the cgroups and the mount.
+h_sheds_init
+CG=$H_CG
 
 for i in 1 2 3; do
     cat >"$H_TMP/n$i/config.yaml" <<EOF
