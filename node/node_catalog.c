@@ -3,6 +3,7 @@
 
 #include "bridges/dns_server.h"
 #include "common/log.h"
+#include "common/spawnutil.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -363,19 +364,7 @@ s_check_cmd (s_local_t *l)
     posix_spawn_file_actions_addopen (&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2 (&fa, fds[1], 1);
     posix_spawn_file_actions_adddup2 (&fa, fds[1], 2);
-    posix_spawnattr_init (&attr);
-    sigset_t none, dflt;
-    sigemptyset (&none);
-    sigemptyset (&dflt);
-    sigaddset (&dflt, SIGPIPE);
-    sigaddset (&dflt, SIGINT);
-    sigaddset (&dflt, SIGTERM);
-    sigaddset (&dflt, SIGCHLD);
-    posix_spawnattr_setsigmask (&attr, &none);
-    posix_spawnattr_setsigdefault (&attr, &dflt);
-    posix_spawnattr_setpgroup (&attr, 0);
-    posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
-                                         | POSIX_SPAWN_SETSIGDEF);
+    shed_spawnattr_child (&attr);
     char *argv[] = { (char *) "/bin/sh", (char *) "-c", l->svc.check_target, NULL };
     pid_t pid;
     int rc = posix_spawn (&pid, "/bin/sh", &fa, &attr, argv, environ);

@@ -4,6 +4,7 @@
 #include "agent/agent_msg.h"
 #include "bridges/event_msg.h"
 #include "common/log.h"
+#include "common/spawnutil.h"
 #include "node/event_json.h"
 
 #include <errno.h>
@@ -152,19 +153,7 @@ s_spawn (shed_hooks_t *self, s_job_t *job)
     posix_spawn_file_actions_adddup2 (&fa, in_fd, 0);
     posix_spawn_file_actions_adddup2 (&fa, job->out_fd, 1);
     posix_spawn_file_actions_adddup2 (&fa, job->out_fd, 2);
-    posix_spawnattr_init (&attr);
-    sigset_t none, dflt;
-    sigemptyset (&none);
-    sigemptyset (&dflt);
-    sigaddset (&dflt, SIGPIPE);
-    sigaddset (&dflt, SIGINT);
-    sigaddset (&dflt, SIGTERM);
-    sigaddset (&dflt, SIGCHLD);
-    posix_spawnattr_setsigmask (&attr, &none);
-    posix_spawnattr_setsigdefault (&attr, &dflt);
-    posix_spawnattr_setpgroup (&attr, 0);
-    posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
-                                         | POSIX_SPAWN_SETSIGDEF);
+    shed_spawnattr_child (&attr);
     char command[sizeof h->command];
     snprintf (command, sizeof command, "%s", h->command);
     char *argv[] = { (char *) "/bin/sh", (char *) "-c", command, NULL };
