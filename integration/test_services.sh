@@ -105,6 +105,21 @@ h_log "node 3: shedctl services"$'\n'"$out"
     || h_fail "unexpected table on node 3"
 h_log "step 1 ok: both services listed on node 3"
 
+# 1b. command checks, run by the owner through /bin/sh: exit 0 passes,
+# exit 2 is critical (the Nagios convention; critical instances are listed
+# only with --all), seen from node 3.
+h_ctl 2 services register okcmd --port 1 --check-cmd "test -d /" --interval 1s >/dev/null \
+    || h_fail "register okcmd failed"
+h_ctl 2 services register badcmd --port 2 --check-cmd "echo broken; exit 2" --interval 1s \
+    >/dev/null || h_fail "register badcmd failed"
+h_retry 5 field_is 3 okcmd health passing || h_fail "okcmd (exit 0) is not passing on node 3"
+h_retry 5 field_is 3 badcmd health critical --all || h_fail "badcmd (exit 2) is not critical on node 3"
+h_ctl 2 services deregister okcmd >/dev/null && h_ctl 2 services deregister badcmd >/dev/null \
+    || h_fail "deregister the command-checked services failed"
+h_retry 5 field_absent 3 okcmd && h_retry 5 field_absent 3 badcmd \
+    || h_fail "node 3 still lists the command-checked services"
+h_log "step 1b ok: command checks pass on exit 0, critical on exit 2"
+
 # 2. DNS on node 3: A, SRV (RFC 2782 and plain form), tags, nodes
 # An SRV target is NODE.node.DOMAIN only once node 3 holds that node's
 # `node` record (else HEX.addr.DOMAIN, also correct): a service record is
