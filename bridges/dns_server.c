@@ -13,6 +13,7 @@
  * the slot, so a writer that replaces it may free it: the actor never saw
  * it. The actor alone frees the zone it serves from. */
 #include "bridges/dns_server.h"
+#include "bridges/dns_ratelimit.h"
 #include "bridges/dns_resolve.h"
 #include "common/log.h"
 
@@ -21,6 +22,7 @@
 #include <czmq.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -33,12 +35,14 @@
 #define S_UDP_IN_MAX   DNS_UDP_MAX          /* bigger queries are dropped: nobody needs them */
 #define S_TCP_OUT_HIGH (256 * 1024)         /* stop reading a connection that does not read us */
 #define S_BIND_TRIES   16                   /* ephemeral port: UDP and TCP must agree */
+#define S_RATE_SLOTS   4096                 /* sources tracked by the rate limiter */
 
 /* Counter slots; one atomic each so readers on other threads see whole values. */
 enum {
     C_QUERIES_UDP, C_QUERIES_TCP,
     C_NOERROR, C_FORMERR, C_SERVFAIL, C_NXDOMAIN, C_NOTIMP, C_REFUSED, C_OTHER,
-    C_TRUNCATED, C_DROPPED, C_TCP_ACCEPTED, C_TCP_REJECTED, C_TCP_IDLE, C_ZONES,
+    C_TRUNCATED, C_DROPPED, C_TCP_ACCEPTED, C_TCP_REJECTED, C_TCP_IDLE, C_RATE_LIMITED,
+    C_ZONES,
     C_COUNT
 };
 
@@ -54,11 +58,15 @@ struct _dns_server_t {
     dns_resolve_config_t rcfg;
     unsigned tcp_max_conns;
     unsigned tcp_idle_ms;
+    char device[IF_NAMESIZE];               /* "" = any interface */
+    uint32_t rate_qps, rate_burst;          /* 0 = no limiter */
+    unsigned tcp_max_per_source;
 };
 
 /* One TCP connection: a 2-byte-length framed stream of queries. */
 typedef struct {
     int fd;
+    struct sockaddr_storage peer;           /* for the per-source limits */
     uint8_t *in;                            /* 2 + DNS_TCP_MAX bytes */
     size_t in_len;
     uint8_t *out;                           /* framed answers not yet written */
@@ -81,6 +89,7 @@ typedef struct {
     uint8_t (*out)[DNS_UDP_MAX];
     struct sockaddr_storage peers[S_BATCH];
     uint8_t *tcp_answer;                    /* DNS_TCP_MAX scratch */
+    dns_ratelimit_t *limiter;               /* NULL: no rate limit */
 } self_t;
 
 static inline void
@@ -102,6 +111,17 @@ s_count_result (dns_server_t *server, const dns_resolve_result_t *r)
         case DNS_RCODE_REFUSED:     s_count (server, C_REFUSED); break;
         default:                    s_count (server, C_OTHER); break;
     }
+}
+
+/* One token for `peer`; false (counted) when over the limit. */
+static bool
+s_rate_ok (self_t *self, const struct sockaddr_storage *peer)
+{
+    if (!self->limiter
+        || dns_ratelimit_allow (self->limiter, (const struct sockaddr *) peer, zclock_mono ()))
+        return true;
+    s_count (self->server, C_RATE_LIMITED);
+    return false;
 }
 
 /* Adopt the newest published zone, if any. Called right after input arrives. */
@@ -209,6 +229,14 @@ s_bind (self_t *self)
             goto fail;
         setsockopt (t, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         setsockopt (u, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+        /* A packet for our address that arrives on another interface (the
+         * host's weak-host model accepts it) is not for us: a listener
+         * meant for one network must not answer the others. */
+        const char *dev = self->server->device;
+        if (dev[0]
+            && (setsockopt (u, SOL_SOCKET, SO_BINDTODEVICE, dev, (socklen_t) strlen (dev))
+                || setsockopt (t, SOL_SOCKET, SO_BINDTODEVICE, dev, (socklen_t) strlen (dev))))
+            goto fail;
         if (bind (u, (struct sockaddr *) &ss, sslen))
             goto fail;
         s_set_port (&ss, s_get_port (u));
@@ -225,8 +253,9 @@ fail:
             if (t >= 0)
                 close (t);
             if (!(ephemeral && err == EADDRINUSE)) {
-                log_error ("dns", "cannot bind|addr=%s error=\"%s\"", self->server->addr,
-                           strerror (err));
+                log_error ("dns", "cannot bind|addr=%s device=%s error=\"%s\"",
+                           self->server->addr, self->server->device[0] ? self->server->device
+                                                                       : "-", strerror (err));
                 return -1;
             }
         }
@@ -265,6 +294,11 @@ s_udp_batch (self_t *self)
             s_count (self->server, C_DROPPED);   /* oversized: not a query we want */
             continue;
         }
+        /* Over the limit: no answer at all. An answer (even REFUSED) would
+         * still cost us the work and make us a reflector for spoofed
+         * sources; silence makes a stub resolver back off. */
+        if (!s_rate_ok (self, &self->peers[i]))
+            continue;
         dns_resolve_result_t res;
         size_t len = dns_resolve (&self->server->rcfg, self->zone, self->in[i], msgs[i].msg_len,
                                   DNS_TRANSPORT_UDP, self->out[nr], DNS_UDP_MAX, &self->rng,
@@ -308,17 +342,52 @@ s_conn_close (self_t *self, s_conn_t *conn)
     self->nconns--;
 }
 
+static bool
+s_same_host (const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return false;
+    if (a->ss_family == AF_INET)
+        return memcmp (&((const struct sockaddr_in *) a)->sin_addr,
+                       &((const struct sockaddr_in *) b)->sin_addr, 4) == 0;
+    if (a->ss_family == AF_INET6)
+        return memcmp (&((const struct sockaddr_in6 *) a)->sin6_addr,
+                       &((const struct sockaddr_in6 *) b)->sin6_addr, 16) == 0;
+    return true;
+}
+
 static void
 s_tcp_accept (self_t *self)
 {
     while (true) {
-        int fd = accept4 (self->tcp_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof peer;
+        memset (&peer, 0, sizeof peer);
+        int fd = accept4 (self->tcp_fd, (struct sockaddr *) &peer, &plen,
+                          SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return;
+        if (!s_rate_ok (self, &peer)) {
+            close (fd);
+            continue;
+        }
         s_conn_t *slot = NULL;
-        for (size_t i = 0; i < self->server->tcp_max_conns && !slot; i++)
-            if (self->conns[i].fd < 0)
-                slot = &self->conns[i];
+        unsigned same = 0;
+        for (size_t i = 0; i < self->server->tcp_max_conns; i++) {
+            if (self->conns[i].fd < 0) {
+                if (!slot)
+                    slot = &self->conns[i];
+            }
+            else
+            if (s_same_host (&self->conns[i].peer, &peer))
+                same++;
+        }
+        if (self->server->tcp_max_per_source && same >= self->server->tcp_max_per_source) {
+            /* One client must not hold every slot and lock the others out. */
+            close (fd);
+            s_count (self->server, C_RATE_LIMITED);
+            continue;
+        }
         if (!slot) {
             /* Over the limit: closing at once is the clearest signal, and the
              * client falls back to another server or retries later. */
@@ -334,6 +403,7 @@ s_tcp_accept (self_t *self)
             continue;
         }
         slot->fd = fd;
+        slot->peer = peer;
         slot->last_active = zclock_mono ();
         self->nconns++;
         s_count (self->server, C_TCP_ACCEPTED);
@@ -411,6 +481,12 @@ s_conn_read (self_t *self, s_conn_t *conn)
         if (conn->in_len - off < 2 + flen)
             break;
         s_count (self->server, C_QUERIES_TCP);
+        if (!s_rate_ok (self, &conn->peer)) {
+            /* A stream cannot skip an answer (the client waits for it in
+             * order): over the limit, the connection goes. */
+            s_conn_close (self, conn);
+            return;
+        }
         dns_resolve_result_t res;
         size_t len = dns_resolve (&self->server->rcfg, self->zone, conn->in + off + 2, flen,
                                   DNS_TRANSPORT_TCP, self->tcp_answer, DNS_TCP_MAX, &self->rng,
@@ -444,6 +520,7 @@ s_self_destroy (self_t **self_p)
     if (self->tcp_fd >= 0)
         close (self->tcp_fd);
     dns_zone_unref (&self->zone);
+    dns_ratelimit_destroy (&self->limiter);
     free (self->in);
     free (self->out);
     free (self->tcp_answer);
@@ -465,7 +542,13 @@ s_self_new (zsock_t *pipe, dns_server_t *server)
     self->in = malloc (S_BATCH * sizeof *self->in);
     self->out = malloc (S_BATCH * sizeof *self->out);
     self->tcp_answer = malloc (DNS_TCP_MAX);
-    if (!self->conns || !self->in || !self->out || !self->tcp_answer) {
+    if (server->rate_qps)
+        self->limiter = dns_ratelimit_new (server->rate_qps,
+                                           server->rate_burst ? server->rate_burst
+                                                              : 2 * server->rate_qps,
+                                           S_RATE_SLOTS, self->rng);
+    if (!self->conns || !self->in || !self->out || !self->tcp_answer
+        || (server->rate_qps && !self->limiter)) {
         s_self_destroy (&self);
         return NULL;
     }
@@ -496,7 +579,9 @@ s_actor (zsock_t *pipe, void *args)
     bool ok = self && s_bind (self) == 0;
     if (ok) {
         atomic_store (&server->port, s_get_port (self->udp_fd));
-        log_info ("dns", "listening|addr=%s port=%u", server->addr, atomic_load (&server->port));
+        log_info ("dns", "listening|addr=%s port=%u device=%s rate_qps=%u", server->addr,
+                  atomic_load (&server->port), server->device[0] ? server->device : "-",
+                  server->rate_qps);
     }
     atomic_store (&server->bound, ok ? 1 : -1);
     zsock_signal (pipe, 0);
@@ -581,6 +666,10 @@ dns_server_config_defaults (dns_server_config_t *cfg)
     cfg->neg_ttl_s = DNS_SERVER_DEFAULT_NEG_TTL;
     cfg->tcp_max_conns = DNS_SERVER_DEFAULT_TCP_CONNS;
     cfg->tcp_idle_ms = DNS_SERVER_DEFAULT_TCP_IDLE;
+    cfg->device = NULL;
+    cfg->rate_qps = 0;
+    cfg->rate_burst = 0;
+    cfg->tcp_max_per_source = 0;
 }
 
 dns_server_t *
@@ -593,6 +682,7 @@ dns_server_new (const dns_server_config_t *cfg)
     const char *addr = cfg->addr ? cfg->addr : DNS_SERVER_DEFAULT_ADDR;
     const char *domain = cfg->domain ? cfg->domain : DNS_SERVER_DEFAULT_DOMAIN;
     if (strlen (addr) >= sizeof self->addr || cfg->ttl_s > DNS_SERVER_MAX_TTL
+        || (cfg->device && strlen (cfg->device) >= sizeof self->device)
         || cfg->neg_ttl_s > DNS_SERVER_MAX_TTL
         || dns_resolve_config_init (&self->rcfg, domain, cfg->ttl_s, cfg->neg_ttl_s)) {
         log_error ("dns", "bad configuration|addr=%s domain=%s ttl_s=%u", addr, domain,
@@ -603,6 +693,10 @@ dns_server_new (const dns_server_config_t *cfg)
     snprintf (self->addr, sizeof self->addr, "%s", addr);
     self->tcp_max_conns = cfg->tcp_max_conns ? cfg->tcp_max_conns : DNS_SERVER_DEFAULT_TCP_CONNS;
     self->tcp_idle_ms = cfg->tcp_idle_ms ? cfg->tcp_idle_ms : DNS_SERVER_DEFAULT_TCP_IDLE;
+    snprintf (self->device, sizeof self->device, "%s", cfg->device ? cfg->device : "");
+    self->rate_qps = cfg->rate_qps;
+    self->rate_burst = cfg->rate_burst;
+    self->tcp_max_per_source = cfg->tcp_max_per_source;
     atomic_init (&self->pending, NULL);
     for (int i = 0; i < C_COUNT; i++)
         atomic_init (&self->counters[i], 0);
@@ -670,6 +764,7 @@ dns_server_stats (dns_server_t *self, dns_server_stats_t *out)
     out->tcp_accepted = S_LOAD (C_TCP_ACCEPTED);
     out->tcp_rejected = S_LOAD (C_TCP_REJECTED);
     out->tcp_idle_closed = S_LOAD (C_TCP_IDLE);
+    out->rate_limited = S_LOAD (C_RATE_LIMITED);
     out->zones_published = S_LOAD (C_ZONES);
 #undef S_LOAD
 }

@@ -34,6 +34,13 @@ typedef struct {
     uint32_t neg_ttl_s;             /* dns.neg_ttl_s: SOA TTL/MINIMUM on negative answers */
     unsigned tcp_max_conns;         /* dns.tcp_max_conns: further connections are closed at once */
     unsigned tcp_idle_ms;           /* dns.tcp_idle_ms: idle TCP connections are closed */
+    /* For listeners that face untrusted clients (the shed listener,
+     * docs/dns.md); all off by default. */
+    const char *device;             /* SO_BINDTODEVICE: answer only what arrives on it */
+    uint32_t rate_qps;              /* per source address: UDP queries, TCP connections and
+                                     * frames per second (0 = unlimited); over it: dropped */
+    uint32_t rate_burst;            /* bucket size (0 = 2 x rate_qps) */
+    unsigned tcp_max_per_source;    /* open TCP connections per source address (0 = any) */
 } dns_server_config_t;
 
 #define DNS_SERVER_DEFAULT_ADDR      "127.0.0.1:8600"
@@ -56,10 +63,13 @@ typedef struct {
     uint64_t dropped;               /* malformed input not answered (no header, oversized, ...) */
     uint64_t tcp_accepted, tcp_rejected;  /* rejected: over tcp_max_conns */
     uint64_t tcp_idle_closed;
+    uint64_t rate_limited;          /* queries and connections dropped over rate_qps or
+                                     * tcp_max_per_source */
     uint64_t zones_published;
 } dns_server_stats_t;
 
-/* Start the server: binds UDP and TCP on cfg->addr before returning.
+/* Start the server: binds UDP and TCP on cfg->addr (on cfg->device, if
+ * given) before returning.
  * Returns NULL (and logs why) on a bad config or when the address is taken.
  * No zone yet means SERVFAIL answers, so publish one promptly. */
 dns_server_t *dns_server_new (const dns_server_config_t *cfg);

@@ -596,6 +596,88 @@ test_config_errors (void **state)
     dns_server_destroy (&other);            /* NULL-safe */
 }
 
+/* The shed listener's settings (docs/dns.md): bound to one device, a
+ * per-source rate limit (over it: silence), a per-source TCP cap. */
+static void
+test_untrusted_listener (void **state)
+{
+    (void) state;
+    dns_server_config_t cfg;
+    dns_server_config_defaults (&cfg);
+    cfg.addr = "127.0.0.1:0";
+    cfg.device = "nosuchdev0";
+    assert_null (dns_server_new (&cfg));            /* no such device: not bound */
+    cfg.device = "lo";
+    cfg.rate_qps = 50;
+    cfg.rate_burst = 10;
+    cfg.tcp_max_per_source = 2;
+    dns_server_t *srv = dns_server_new (&cfg);
+    if (!srv) {
+        /* SO_BINDTODEVICE refused (an old kernel without CAP_NET_RAW):
+         * the limits below do not depend on it. */
+        cfg.device = NULL;
+        srv = dns_server_new (&cfg);
+    }
+    assert_non_null (srv);
+    uint16_t port = dns_server_port (srv);
+    dns_zone_t *zone = s_zone (NULL);
+    dns_server_set_zone (srv, zone);
+    dns_zone_unref (&zone);
+
+    /* 40 queries at once: the burst (10) and what 50/s refills meanwhile
+     * are answered, the rest dropped without an answer. */
+    int fd = s_udp_socket ();
+    struct timeval tv = { 0, 300 * 1000 };
+    setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct sockaddr_in sa = s_addr (port);
+    uint8_t q[512];
+    size_t qlen = s_query (q, 9, "web.service.shed", DNS_TYPE_A, 0);
+    for (int i = 0; i < 40; i++)
+        assert_int_equal (sendto (fd, q, qlen, 0, (struct sockaddr *) &sa, sizeof sa),
+                          (ssize_t) qlen);
+    int answered = 0;
+    while (recv (fd, s_resp.msg, sizeof s_resp.msg, 0) > 0)
+        answered++;
+    close (fd);
+    assert_true (answered >= 10);
+    assert_true (answered < 30);
+    dns_server_stats_t st;
+    dns_server_stats (srv, &st);
+    assert_int_equal (st.rate_limited, (uint64_t) (40 - answered));
+    assert_int_equal (st.queries_udp, 40);
+
+    /* Garbage under the limit never crashes it, and after a pause (the
+     * bucket refills) it answers again. */
+    fd = s_udp_socket ();
+    srand (777);
+    for (int i = 0; i < 300; i++) {
+        uint8_t junk[200];
+        size_t n = (size_t) (rand () % (int) sizeof junk);
+        for (size_t k = 0; k < n; k++)
+            junk[k] = (uint8_t) rand ();
+        sendto (fd, junk, n, 0, (struct sockaddr *) &sa, sizeof sa);
+    }
+    close (fd);
+    usleep (500 * 1000);
+    s_udp_ask (port, "web.service.shed", DNS_TYPE_A);
+    assert_int_equal (s_resp.r.ancount, 3);
+
+    /* TCP: two connections from one address, the third closed at once. */
+    int fds[3];
+    for (int i = 0; i < 3; i++)
+        fds[i] = s_tcp_connect (port);
+    for (int i = 0; i < 2; i++) {
+        s_tcp_send_query (fds[i], "web.service.shed", DNS_TYPE_A);
+        s_tcp_read_answer (fds[i], &s_resp);
+        assert_int_equal (s_resp.r.ancount, 3);
+    }
+    uint8_t b[4];
+    assert_true (recv (fds[2], b, sizeof b, 0) <= 0);
+    for (int i = 0; i < 3; i++)
+        close (fds[i]);
+    dns_server_destroy (&srv);
+}
+
 static void
 test_dig_if_present (void **state)
 {
@@ -642,6 +724,7 @@ main (void)
         cmocka_unit_test (test_garbage),
         cmocka_unit_test (test_tcp_limits),
         cmocka_unit_test (test_config_errors),
+        cmocka_unit_test (test_untrusted_listener),
         cmocka_unit_test (test_dig_if_present),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
