@@ -94,6 +94,10 @@ static const directive_t s_directives[] = {
     { "dns.domain",     D_DOMAIN,   SLOT (dns.domain), 0, 0 },
     { "dns.ttl_s",      D_U32,      SLOT (dns.ttl_s), 0, 3600 },
     { "dns.neg_ttl_s",  D_U32,      SLOT (dns.neg_ttl_s), 0, 3600 },
+    { "dns.shed_listen",     D_BOOL, SLOT (dns.shed_listen), 0, 0 },
+    { "dns.shed_port",       D_U32,  SLOT (dns.shed_port), 1, 65535 },
+    { "dns.shed_rate_qps",   D_U32,  SLOT (dns.shed_rate_qps), 0, 1000000 },
+    { "dns.shed_rate_burst", D_U32,  SLOT (dns.shed_rate_burst), 0, 1000000 },
     { "network.enabled",      D_BOOL,    SLOT (network.enabled), 0, 0 },
     { "network.mode",         D_NETMODE, SLOT (network.mode), 0, 0 },
     { "network.cidr",         D_CIDR,    SLOT (network.cidr), 0, 0 },
@@ -578,6 +582,10 @@ shed_config_defaults (shed_config_t *cfg)
     cfg->dns.enabled = true;
     strcpy (cfg->dns.addr, "127.0.0.1:8600");
     strcpy (cfg->dns.domain, "shed");
+    cfg->dns.shed_listen = true;
+    cfg->dns.shed_port = 53;
+    cfg->dns.shed_rate_qps = 500;
+    cfg->dns.shed_rate_burst = 1000;
     cfg->network.enabled = true;
     strcpy (cfg->network.mode, "encrypted");
     strcpy (cfg->network.cidr, "198.19.0.0/16");

@@ -77,6 +77,12 @@ typedef struct {
         char domain[101];               /* served domain, e.g. "shed" */
         uint32_t ttl_s;                 /* TTL of positive answers */
         uint32_t neg_ttl_s;             /* SOA TTL/MINIMUM on negative answers */
+        /* The shed listener: the same zone on the overlay gateway, for
+         * sheds (node/node_dns.h, docs/dns.md). */
+        bool shed_listen;               /* answer on <gateway>:shed_port */
+        uint32_t shed_port;             /* 53: what resolv.conf can name */
+        uint32_t shed_rate_qps;         /* per shed address; 0 = unlimited */
+        uint32_t shed_rate_burst;       /* 0 = 2 x shed_rate_qps */
     } dns;
     /* Overlay network (node/node_overlay.h, docs/overlay.md). */
     struct {

@@ -123,6 +123,8 @@ test_errors (void **state)
         { "dns:\n  ttl_s: 3601\n", "key 'dns.ttl_s': 3601 is outside 0..3600" },
         { "dns:\n  enabled: perhaps\n", "key 'dns.enabled': expected true or false" },
         { "dns:\n  port: 53\n", "unknown key 'dns.port'" },
+        { "dns:\n  shed_port: 0\n", "key 'dns.shed_port': 0 is outside 1..65535" },
+        { "dns:\n  shed_listen: sometimes\n", "key 'dns.shed_listen': expected true or false" },
         { "metrics:\n  listen: 127.0.0.1\n",
           "test.yaml:2: key 'metrics.listen': expected IPv4:PORT or [IPv6]:PORT" },
         { "metrics:\n  listen: localhost:7951\n", "key 'metrics.listen'" },
@@ -168,18 +170,30 @@ test_dns (void **state)
     assert_string_equal (cfg.dns.domain, "shed");
     assert_int_equal (cfg.dns.ttl_s, 0);
     assert_int_equal (cfg.dns.neg_ttl_s, 0);
+    assert_true (cfg.dns.shed_listen);
+    assert_int_equal (cfg.dns.shed_port, 53);
+    assert_int_equal (cfg.dns.shed_rate_qps, 500);
+    assert_int_equal (cfg.dns.shed_rate_burst, 1000);
     const char *text = "dns:\n"
                        "  enabled: false\n"
                        "  addr: 198.18.0.11:53\n"
                        "  domain: cluster.example\n"
                        "  ttl_s: 5\n"
-                       "  neg_ttl_s: 2\n";
+                       "  neg_ttl_s: 2\n"
+                       "  shed_listen: false\n"
+                       "  shed_port: 5353\n"
+                       "  shed_rate_qps: 0\n"
+                       "  shed_rate_burst: 7\n";
     assert_int_equal (s_load (&cfg, text, err, sizeof err), 0);
     assert_false (cfg.dns.enabled);
     assert_string_equal (cfg.dns.addr, "198.18.0.11:53");
     assert_string_equal (cfg.dns.domain, "cluster.example");
     assert_int_equal (cfg.dns.ttl_s, 5);
     assert_int_equal (cfg.dns.neg_ttl_s, 2);
+    assert_false (cfg.dns.shed_listen);
+    assert_int_equal (cfg.dns.shed_port, 5353);
+    assert_int_equal (cfg.dns.shed_rate_qps, 0);
+    assert_int_equal (cfg.dns.shed_rate_burst, 7);
     /* IPv6 and an ephemeral port (tests) are fine, as the flat key form. */
     assert_int_equal (shed_config_set (&cfg, "dns.addr", "[::1]:0", err, sizeof err), 0);
     assert_string_equal (cfg.dns.addr, "[::1]:0");
