@@ -3,6 +3,7 @@
  */
 #include "agent/provision.h"
 #include "agent/frame.h"
+#include "agent/passwd.h"
 #include "agent/supervisor.h"
 
 #include "common/log.h"
@@ -25,6 +26,9 @@ struct _agent_provisioner_t {
     agent_emit_fn *emit;
     void *ctx;
     char user[AGENT_USER_MAX + 1];      /* the shed user, "" = ours */
+    char default_user[AGENT_USER_MAX + 1]; /* if it exists; "" = none */
+    char etc_root[AGENT_PATH_MAX + 1];  /* where etc/passwd is: "/" */
+    char run_user[AGENT_USER_MAX + 1];  /* who the running run's steps run as */
     agent_msg_t *queue[AGENT_PROVISION_QUEUE + 1];  /* [0] is running */
     size_t nqueue;
     /* The running step of queue[0]. */
@@ -50,6 +54,7 @@ agent_provisioner_new (agent_emit_fn *emit, void *ctx)
         self->emit = emit;
         self->ctx = ctx;
         self->out_fd = self->err_fd = self->in_fd = -1;
+        snprintf (self->etc_root, sizeof self->etc_root, "/");
     }
     return self;
 }
@@ -61,6 +66,26 @@ agent_provisioner_set_user (agent_provisioner_t *self, const char *user)
     if (user && strlen (user) > AGENT_USER_MAX)
         return -1;
     snprintf (self->user, sizeof self->user, "%s", user ? user : "");
+    return 0;
+}
+
+int
+agent_provisioner_set_default_user (agent_provisioner_t *self, const char *user)
+{
+    assert (self);
+    if (user && strlen (user) > AGENT_USER_MAX)
+        return -1;
+    snprintf (self->default_user, sizeof self->default_user, "%s", user ? user : "");
+    return 0;
+}
+
+int
+agent_provisioner_set_etc_root (agent_provisioner_t *self, const char *root)
+{
+    assert (self);
+    if (!root || !root[0] || strlen (root) > AGENT_PATH_MAX)
+        return -1;
+    snprintf (self->etc_root, sizeof self->etc_root, "%s", root);
     return 0;
 }
 
@@ -121,10 +146,18 @@ s_start_step (agent_provisioner_t *self)
     int in[2] = { -1, -1 };
     if (st->input.len && pipe2 (in, O_CLOEXEC) < 0)
         in[0] = in[1] = -1;
-    /* The run's own user, else the shed user (both only matter as root). */
-    const char *user = run->user[0] ? run->user : self->user;
-    self->pid = agent_spawn (st->cmd, user, st->cwd, &st->env, in[0], &self->out_fd,
-                             &self->err_fd);
+    /* Users only matter as root: otherwise we could not become them. */
+    const char *user = self->run_user;
+    agent_user_t who;
+    bool switch_user = user[0] && geteuid () == 0;
+    if (switch_user && agent_user_lookup (self->etc_root, user, &who) != 0) {
+        log_warn (S_COMP, "no such user|user=%s", user);
+        self->pid = -1;
+        errno = ENOENT;
+    }
+    else
+        self->pid = agent_spawn (st->cmd, switch_user ? &who : NULL, st->cwd, &st->env, in[0],
+                                 &self->out_fd, &self->err_fd);
     int spawn_errno = errno;
     if (in[0] >= 0)
         close (in[0]);
@@ -132,7 +165,8 @@ s_start_step (agent_provisioner_t *self)
     if (self->in_fd >= 0)
         fcntl (self->in_fd, F_SETFL, O_NONBLOCK);
     if (self->pid < 0) {
-        /* agent_spawn says ENOENT only for a user it cannot find. */
+        /* ENOENT here: the user lookup above (agent_spawn forks, it does
+         * not open paths). */
         char why[AGENT_TEXT_MAX + 1];
         if (spawn_errno == ENOENT && user[0])
             snprintf (why, sizeof why, "step %s: cannot start: no such user '%s'", st->name,
@@ -180,6 +214,17 @@ s_next_run (agent_provisioner_t *self)
     self->failed_step = -1;
     self->steps_run = 0;
     self->error[0] = '\0';
+    /* Who the run's steps run as, decided once per run: its own user,
+     * else the shed user, else the default user (`shed`) if the shed has
+     * one, else ours. The default is looked up here, not per step, so a
+     * run whose first step creates the user does not change hands midway. */
+    const agent_provision_t *run = &self->queue[0]->u.agent_provision;
+    agent_user_t who;
+    const char *user = run->user[0] ? run->user : self->user;
+    if (!user[0] && self->default_user[0] && geteuid () == 0
+        && agent_user_lookup (self->etc_root, self->default_user, &who) == 0)
+        user = self->default_user;
+    snprintf (self->run_user, sizeof self->run_user, "%s", user);
     s_start_step (self);
 }
 

@@ -1,8 +1,11 @@
 /*
  * provision.h - runs provisioning runs sent by the host: steps in order,
  * each `/bin/sh -c cmd` as the run's user, or when the run names none the
- * shed user (agent_provisioner_set_user; setuid/setgid when the agent is
- * root; the user is ignored otherwise), with the step's input on stdin,
+ * shed user (agent_provisioner_set_user), or the default user `shed` if
+ * the shed has one (agent_provisioner_set_default_user); users are looked
+ * up in the shed's own etc/passwd and etc/group (passwd.h) and taken on
+ * (setgroups, setgid, setuid) when the agent is root, ignored otherwise;
+ * with the step's input on stdin,
  * streaming stdout/stderr back as PROVISION_OUTPUT, a PROC_EVENT STEP_DONE
  * per step (exit code or signal, duration), and a PROVISION_DONE per run.
  *
@@ -32,6 +35,17 @@ void agent_provisioner_destroy (agent_provisioner_t **self_p);
  * run (exit 127, "no such user" on the step's stderr and in PROVISION_DONE).
  * Longer than AGENT_USER_MAX: -1, unchanged. */
 int agent_provisioner_set_user (agent_provisioner_t *self, const char *user);
+
+/* The default user: who a step runs as when neither its run nor the shed
+ * user names one, if it exists in the shed's etc/passwd when the run
+ * starts (else the agent's own user). shed-agent sets "shed" unless it
+ * runs in a netns shed (whose /etc/passwd is the host's). "" or NULL:
+ * none. Only as root, like the others. Longer than AGENT_USER_MAX: -1. */
+int agent_provisioner_set_default_user (agent_provisioner_t *self, const char *user);
+
+/* Where etc/passwd and etc/group are read: "/" (the shed's root); tests
+ * point it at a tree of their own. -1 if empty or too long. */
+int agent_provisioner_set_etc_root (agent_provisioner_t *self, const char *root);
 
 /* Take a decoded PROVISION message: its contents move in and *msg is left
  * zeroed. Returns 0 if queued, -1 if refused (and reported). */

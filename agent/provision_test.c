@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,6 +70,11 @@ s_emit (void *ctx, const agent_msg_t *msg)
 /* One run of one step `cmd` as `user` ("" = none named) through a
  * provisioner whose shed user is `shed_user` (NULL = not set), driven the
  * way agent.c drives it: poll its fds, reap, tick. */
+/* When set: the provisioner's etc root and default user (NULL: not set,
+ * the host's /etc and no default). */
+static const char *s_etc_root;
+static const char *s_default_user;
+
 static s_seen_t
 s_run (const char *shed_user, const char *user, const char *cmd)
 {
@@ -78,6 +84,10 @@ s_run (const char *shed_user, const char *user, const char *cmd)
     assert_non_null (p);
     if (shed_user)
         assert_int_equal (agent_provisioner_set_user (p, shed_user), 0);
+    if (s_etc_root)
+        assert_int_equal (agent_provisioner_set_etc_root (p, s_etc_root), 0);
+    if (s_default_user)
+        assert_int_equal (agent_provisioner_set_default_user (p, s_default_user), 0);
 
     /* Through the codec, so the message owns its storage as a decoded one. */
     agent_step_t step;
@@ -169,6 +179,85 @@ test_shed_user (void **state)
 }
 
 static void
+s_write (const char *dir, const char *rel, const char *text)
+{
+    char path[256];
+    snprintf (path, sizeof path, "%s/%s", dir, rel);
+    FILE *f = fopen (path, "w");
+    assert_non_null (f);
+    fputs (text, f);
+    fclose (f);
+}
+
+/* The default user `shed`, from a shed's own etc tree (not the host's):
+ * taken when it exists and nothing else names a user, with its groups
+ * (supplementary ones from etc/group, root's dropped), HOME, USER,
+ * LOGNAME and a user's PATH; root still available by name; an explicit
+ * shed user wins; no `shed` in the tree: root, as before. */
+static void
+test_default_user (void **state)
+{
+    (void) state;
+    if (geteuid () != 0) {
+        print_message ("SKIP test_default_user: needs root (users are ignored otherwise)\n");
+        skip ();
+    }
+    char dir[] = "/tmp/agent-provision-etc-XXXXXX";
+    assert_non_null (mkdtemp (dir));
+    char etc[64];
+    snprintf (etc, sizeof etc, "%s/etc", dir);
+    assert_int_equal (mkdir (etc, 0755), 0);
+    s_write (dir, "etc/passwd",
+             "root:x:0:0:root:/root:/bin/sh\n"
+             "shed:x:4242:4243:Shed:/home/shed:/bin/sh\n"
+             "dev:x:4300:4300::/home/dev:/bin/sh\n");
+    s_write (dir, "etc/group", "root:x:0:\nshed:x:4243:\nusers:x:4244:dev,shed\n"
+             "wheel:x:4245:root\n");
+    s_etc_root = dir;
+    s_default_user = "shed";
+
+    s_seen_t s = s_run (NULL, "", "echo $(id -u) $(id -g) $(id -G); echo $HOME $USER $LOGNAME;"
+                        " echo $PATH");
+    assert_true (s.ok);
+    assert_string_equal (s.out, "4242 4243 4243 4244\n/home/shed shed shed\n"
+                                "/usr/local/bin:/usr/bin:/bin\n");
+
+    /* Root inside is still there when a run asks for it. */
+    s = s_run (NULL, "root", "echo $(id -u) $(id -G) $HOME $USER; echo $PATH");
+    assert_true (s.ok);
+    assert_string_equal (s.out, "0 0 4245 /root root\n"
+                                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n");
+
+    /* provision_user wins over the default. */
+    s = s_run ("dev", "", "id -u");
+    assert_true (s.ok);
+    assert_string_equal (s.out, "4300\n");
+
+    /* No `shed` in this shed: the agent's own user, as before. */
+    s_write (dir, "etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
+    s = s_run (NULL, "", "id -u");
+    assert_true (s.ok);
+    assert_string_equal (s.out, "0\n");
+    /* No passwd at all (a scratch image): root still works by name. */
+    char path[128];
+    snprintf (path, sizeof path, "%s/etc/passwd", dir);
+    unlink (path);
+    s = s_run (NULL, "root", "id -u");
+    assert_true (s.ok);
+    assert_string_equal (s.out, "0\n");
+    s = s_run (NULL, "shed", "id -u");
+    assert_false (s.ok);
+    assert_int_equal (s.exit_code, 127);
+
+    s_etc_root = NULL;
+    s_default_user = NULL;
+    snprintf (path, sizeof path, "%s/etc/group", dir);
+    unlink (path);
+    rmdir (etc);
+    rmdir (dir);
+}
+
+static void
 test_set_user_bounds (void **state)
 {
     (void) state;
@@ -182,6 +271,11 @@ test_set_user_bounds (void **state)
     name[AGENT_USER_MAX + 1] = '\0';
     assert_int_equal (agent_provisioner_set_user (p, name), -1);
     assert_int_equal (agent_provisioner_set_user (p, NULL), 0);
+    assert_int_equal (agent_provisioner_set_default_user (p, name), -1);
+    assert_int_equal (agent_provisioner_set_default_user (p, "shed"), 0);
+    assert_int_equal (agent_provisioner_set_etc_root (p, ""), -1);
+    assert_int_equal (agent_provisioner_set_etc_root (p, NULL), -1);
+    assert_int_equal (agent_provisioner_set_etc_root (p, "/"), 0);
     agent_provisioner_destroy (&p);
 }
 
@@ -224,6 +318,7 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_shed_user),
+        cmocka_unit_test (test_default_user),
         cmocka_unit_test (test_set_user_bounds),
         cmocka_unit_test (test_config),
     };

@@ -11,7 +11,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +22,8 @@
 #define S_HEALTHY_MS 10000      /* ran this long: backoff resets */
 #define S_DRAIN_GRACE_MS 1000   /* wait for pipes after the reap */
 #define S_READ_MAX 16384
+#define S_PATH_ROOT "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define S_PATH_USER "/usr/local/bin:/usr/bin:/bin"
 
 typedef enum { S_IDLE, S_RUNNING, S_EXITED, S_WAITING, S_DONE } s_state_t;
 
@@ -60,8 +61,21 @@ struct _agent_supervisor_t {
 
 /* ------------------------------------------------------------------------ */
 
+/* In the child: say why it cannot start on its stderr (the step's output
+ * shows it) and exit 126, as a shell does for a command it cannot run. */
+static void
+s_child_fail (const char *what, const char *user)
+{
+    char msg[256];
+    int n = snprintf (msg, sizeof msg, "shed-agent: cannot %s for user '%s': %s\n", what,
+                      user, strerror (errno));
+    if (n > 0 && write (2, msg, (size_t) n < sizeof msg ? (size_t) n : sizeof msg - 1) < 0)
+        _exit (126);
+    _exit (126);
+}
+
 pid_t
-agent_spawn (const char *cmd, const char *user, const char *cwd, const wire_tags_t *env,
+agent_spawn (const char *cmd, const agent_user_t *user, const char *cwd, const wire_tags_t *env,
              int stdin_fd, int *out_fd, int *err_fd)
 {
     int out[2], err[2];
@@ -71,17 +85,6 @@ agent_spawn (const char *cmd, const char *user, const char *cwd, const wire_tags
         close (out[0]);
         close (out[1]);
         return -1;
-    }
-    /* Look the user up before fork: getpwnam is not async-signal-safe. */
-    struct passwd *pw = NULL;
-    if (user && user[0] && geteuid () == 0) {
-        pw = getpwnam (user);
-        if (!pw) {
-            log_warn (S_COMP, "no such user|user=%s", user);
-            close (out[0]); close (out[1]); close (err[0]); close (err[1]);
-            errno = ENOENT;
-            return -1;
-        }
     }
     pid_t pid = fork ();
     if (pid < 0) {
@@ -99,14 +102,26 @@ agent_spawn (const char *cmd, const char *user, const char *cwd, const wire_tags
         int in = stdin_fd >= 0 ? stdin_fd : open ("/dev/null", O_RDONLY);
         if (in < 0 || dup2 (in, 0) < 0 || dup2 (out[1], 1) < 0 || dup2 (err[1], 2) < 0)
             _exit (126);
-        if (pw) {
-            if (initgroups (pw->pw_name, pw->pw_gid) != 0 || setgid (pw->pw_gid) != 0
-            ||  setuid (pw->pw_uid) != 0)
-                _exit (126);
-            setenv ("HOME", pw->pw_dir, 1);
-            setenv ("USER", pw->pw_name, 1);
-            setenv ("LOGNAME", pw->pw_name, 1);
+        if (user) {
+            /* Groups first (the agent's own supplementary groups, root's,
+             * must not leak into the step), then the gid, then the uid:
+             * after setuid we could no longer change the others. Each is
+             * checked: a step must never run with half of root's ids. */
+            if (setgroups (user->ngroups, user->groups) != 0)
+                s_child_fail ("setgroups", user->name);
+            if (setgid (user->gid) != 0)
+                s_child_fail ("setgid", user->name);
+            if (setuid (user->uid) != 0)
+                s_child_fail ("setuid", user->name);
+            setenv ("HOME", user->home, 1);
+            setenv ("USER", user->name, 1);
+            setenv ("LOGNAME", user->name, 1);
+            /* Debian's login defaults: root gets the sbin directories. */
+            setenv ("PATH", user->uid == 0 ? S_PATH_ROOT : S_PATH_USER, 1);
         }
+        else if (!getenv ("PATH"))
+            /* A container's init may start with an empty environment. */
+            setenv ("PATH", geteuid () == 0 ? S_PATH_ROOT : S_PATH_USER, 1);
         if (cwd && cwd[0] && chdir (cwd) != 0)
             _exit (126);
         for (size_t i = 0; env && i < env->n; i++)

@@ -16,6 +16,7 @@
 #define SHED_AGENT_SUPERVISOR_H
 
 #include "agent/loop.h"
+#include "agent/passwd.h"
 
 #include <stdbool.h>
 #include <sys/types.h>
@@ -64,10 +65,14 @@ size_t agent_supervisor_running (agent_supervisor_t *self);
 
 /* Used by the supervisor and provisioning: fork + exec `/bin/sh -c cmd`
  * in its own process group with stdout/stderr to new pipes (and stdin from
- * `stdin_fd`, or /dev/null when -1), as `user` if we are root and it is
- * set, in `cwd` if set, with `env` pairs added. Returns the pid or -1
- * (errno ENOENT: we are root and `user` does not exist). */
-pid_t agent_spawn (const char *cmd, const char *user, const char *cwd,
+ * `stdin_fd`, or /dev/null when -1), in `cwd` if set, with `env` pairs
+ * added last (they win). With `user` (looked up by the caller, see
+ * passwd.h; only meaningful when we are root) the child takes on its
+ * groups (setgroups), gid and uid, each checked (a failure exits 126 with
+ * the reason on the child's stderr), and gets HOME, USER, LOGNAME and a
+ * PATH for that user; without, the child keeps our ids and environment
+ * (PATH set only if we have none). Returns the pid or -1. */
+pid_t agent_spawn (const char *cmd, const agent_user_t *user, const char *cwd,
                    const wire_tags_t *env, int stdin_fd, int *out_fd, int *err_fd);
 
 #endif
