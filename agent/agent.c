@@ -27,6 +27,8 @@
 
 #define S_COMP "agent"
 #define S_STOP_GRACE_MS 5000
+#define AGENT_CONTAINER_CGROUP_ROOT "/sys/fs/cgroup"
+#define AGENT_DEFAULT_USER "shed"
 
 typedef struct {
     int fd;                     /* non-blocking connect in progress, or -1 */
@@ -230,6 +232,12 @@ agent_new (const agent_config_t *cfg)
     self->conn = agent_conn_new (&cc, s_on_host_msg, self);
     self->sup = agent_supervisor_new (s_emit, self);
     self->prov = agent_provisioner_new (s_emit, self);
+    /* The default user `shed`, when the shed has one: a shed's own
+     * /etc/passwd (container, VM). A netns shed's /etc/passwd is the
+     * host's: a host user that happens to be called shed is no shed user. */
+    bool netns = cfg->cgroup_root[0] && !cfg->container;
+    if (self->prov && !netns)
+        agent_provisioner_set_default_user (self->prov, AGENT_DEFAULT_USER);
     if (self->prov && cfg->provision_user[0]) {
         agent_provisioner_set_user (self->prov, cfg->provision_user);
         if (geteuid () != 0)
@@ -241,10 +249,15 @@ agent_new (const agent_config_t *cfg)
     for (size_t i = 0; i < cfg->nmounts; i++)
         mounts[i] = cfg->mounts[i];
     self->metrics = agent_metrics_new (cfg->proc_root, mounts, cfg->nmounts);
-    /* A netns shed sees the host's /proc: its own use is in its cgroup. */
-    if (self->metrics && cfg->cgroup_root[0]
-        && agent_metrics_use_cgroup (self->metrics, cfg->cgroup_root) != 0)
-        log_warn (S_COMP, "cgroup metrics unavailable, using /proc|root=%s", cfg->cgroup_root);
+    /* A netns shed sees the host's /proc: its own use is in its cgroup. A
+     * container has its own /proc (processes) but the host's /proc/stat
+     * and meminfo: its use is in the cgroup mounted at /sys/fs/cgroup. */
+    const char *cg_root = cfg->cgroup_root[0] ? cfg->cgroup_root
+                        : cfg->container ? AGENT_CONTAINER_CGROUP_ROOT : "";
+    if (self->metrics && cg_root[0]
+        && (cfg->container ? agent_metrics_use_container (self->metrics, cg_root)
+                           : agent_metrics_use_cgroup (self->metrics, cg_root)) != 0)
+        log_warn (S_COMP, "cgroup metrics unavailable, using /proc|root=%s", cg_root);
     if (self->sigfd < 0 || !self->conn || !self->sup || !self->prov || !self->tail
     ||  !self->metrics) {
         log_error (S_COMP, "cannot start|connect=%s", cfg->connect);

@@ -242,6 +242,7 @@ enum { S_F_MEM_USAGE, S_F_MEM_STAT, S_F_MEM_LIMIT, S_F_CPU_USAGE, S_F_CPU_QUOTA,
 struct _agent_cgroup_t {
     char root[S_PATH_MAX];
     char proc_root[S_PATH_MAX];
+    bool container;                 /* the root is the shed's own group */
     int version;                    /* 0 until found */
     char dir[S_ROLES][S_PATH_MAX];  /* "" = not found */
     uint64_t errors;
@@ -258,6 +259,15 @@ agent_cgroup_new (const char *root, const char *proc_root)
         return NULL;
     snprintf (self->root, sizeof self->root, "%s", root);
     snprintf (self->proc_root, sizeof self->proc_root, "%s", proc_root ? proc_root : "/proc");
+    return self;
+}
+
+agent_cgroup_t *
+agent_cgroup_new_container (const char *root, const char *proc_root)
+{
+    agent_cgroup_t *self = agent_cgroup_new (root, proc_root);
+    if (self)
+        self->container = true;
     return self;
 }
 
@@ -306,20 +316,59 @@ s_try_dir (const agent_cgroup_t *self, const char *sub, size_t sub_len, const ch
     return true;
 }
 
+/* Container mode: the groups are the mount roots (see cgroup_metrics.h).
+ * v1: <root>/<controller> (runc mounts each hierarchy there, and links
+ * each controller's name to a shared one like "cpu,cpuacct"), else the
+ * hierarchy named by <proc>/self/cgroup's controller list, whole or item
+ * by item. The paths in self/cgroup are not used: in a cgroup namespace
+ * they are "/", and without one they are the host's. */
+static int
+s_resolve_container (agent_cgroup_t *self, int version)
+{
+    char file[S_PATH_MAX + 16];
+    snprintf (file, sizeof file, "%s/self/cgroup", self->proc_root);
+    char *text = version == 1 ? shed_read_file (file, S_FILE_MAX, NULL) : NULL;
+    char ctrls[256], path[S_PATH_MAX];
+    bool found = false;
+    for (int r = 0; r < S_ROLES; r++) {
+        char *dir = self->dir[r];
+        dir[0] = '\0';
+        if (version == 2)
+            s_try_dir (self, "", 0, "", dir);
+        else if (!s_try_dir (self, s_v1_ctrl[r], strlen (s_v1_ctrl[r]), "", dir)
+                 && agent_cgroup_parse_self (text, s_v1_ctrl[r], ctrls, sizeof ctrls, path,
+                                             sizeof path) == 0
+                 && !s_try_dir (self, ctrls, strlen (ctrls), "", dir))
+            for (const char *p = ctrls; *p && !dir[0];) {
+                size_t n = strcspn (p, ",");
+                s_try_dir (self, p, n, "", dir);
+                p += n + (p[n] == ',');
+            }
+        found |= dir[0] != '\0';
+    }
+    free (text);
+    if (!found)
+        return -1;
+    self->version = version;
+    return 0;
+}
+
 /* Find the group dirs from <proc>/self/cgroup. A group at "/" is the host's
  * root, not a shed: not used. */
 static int
 s_resolve (agent_cgroup_t *self)
 {
+    char probe[S_PATH_MAX + 32];
+    snprintf (probe, sizeof probe, "%s/cgroup.controllers", self->root);
+    struct stat st;
+    int version = stat (probe, &st) == 0 ? 2 : 1;
+    if (self->container)
+        return s_resolve_container (self, version);
     char file[S_PATH_MAX + 16];
     snprintf (file, sizeof file, "%s/self/cgroup", self->proc_root);
     char *text = shed_read_file (file, S_FILE_MAX, NULL);
     if (!text)
         return -1;
-    char probe[S_PATH_MAX + 32];
-    snprintf (probe, sizeof probe, "%s/cgroup.controllers", self->root);
-    struct stat st;
-    int version = stat (probe, &st) == 0 ? 2 : 1;
     char ctrls[256], path[S_PATH_MAX];
     bool found = false;
     for (int r = 0; r < S_ROLES; r++) {

@@ -25,6 +25,18 @@
  *   CPU quota     cpu.cfs_quota_us / cpu.cfs_period_us ; cpu.max "Q P"
  *   processes     lines of cgroup.procs (pids, memory or cpu group)
  *
+ * Containers (agent_cgroup_new_container): in an OCI container the shed
+ * has its own cgroup namespace and runc mounts its groups at
+ * /sys/fs/cgroup (read-only): v2, the mount is the group; v1, each
+ * <root>/<controller> is the group of that controller. <proc>/self/cgroup
+ * then says "/" (the namespace's root; without a cgroup namespace it
+ * would say the host's path, which does not exist under this mount), so
+ * the group is taken to be the mount root itself, the whole shed even if
+ * something inside made subgroups (the usage files count descendants). In
+ * v1, self/cgroup's controller lists are still used to find a hierarchy
+ * mounted under its combined name ("cpu,cpuacct") without per-controller
+ * links.
+ *
  * Nothing here is fatal: a file that is missing or does not parse leaves
  * its `have_` flag false (and counts one error); the collector then uses
  * /proc for that value. The parsers take text so tests feed sample files.
@@ -87,6 +99,11 @@ typedef struct _agent_cgroup_t agent_cgroup_t;
  * where self/cgroup is ("/proc"). Copies both. NULL only without memory;
  * groups are found on the first read (and again while none is found). */
 agent_cgroup_t *agent_cgroup_new (const char *root, const char *proc_root);
+/* Container mode (an OCI container: cgroup namespace, runc's cgroup
+ * mounts): `root` (/sys/fs/cgroup) is itself the shed's group, v2, or
+ * holds one directory per v1 controller that is the shed's group of that
+ * controller; see "Containers" above. */
+agent_cgroup_t *agent_cgroup_new_container (const char *root, const char *proc_root);
 void agent_cgroup_destroy (agent_cgroup_t **self_p);
 
 /* Fill `out` with what can be read. 0 if the shed's group(s) were found,

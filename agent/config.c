@@ -271,6 +271,7 @@ s_root (s_ctx_t *c, yaml_node_t *root, agent_config_t *cfg)
         else if (!strcmp (key, "backoff_min_ms")) rc = s_u32 (c, v, &cfg->backoff_min_ms);
         else if (!strcmp (key, "backoff_max_ms")) rc = s_u32 (c, v, &cfg->backoff_max_ms);
         else if (!strcmp (key, "init")) rc = s_bool (c, v, &cfg->init);
+        else if (!strcmp (key, "container")) rc = s_bool (c, v, &cfg->container);
         else if (!strcmp (key, "cgroup_root"))
             rc = s_str (c, v, cfg->cgroup_root, sizeof cfg->cgroup_root, "cgroup_root");
         else if (!strcmp (key, "provision_user"))
@@ -367,6 +368,7 @@ agent_config_args (agent_config_t *cfg, int argc, char **argv, char *err, size_t
         { "cgroup-root", required_argument, NULL, 'G' },
         { "provision-user", required_argument, NULL, 'u' },
         { "init", no_argument, NULL, 'i' },
+        { "container", no_argument, NULL, 'O' },
         { "log-level", required_argument, NULL, 'l' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -461,6 +463,7 @@ agent_config_args (agent_config_t *cfg, int argc, char **argv, char *err, size_t
                 snprintf (cfg->provision_user, sizeof cfg->provision_user, "%s", optarg);
                 break;
             case 'i': cfg->init = true; break;
+            case 'O': cfg->container = true; break;
             case 'l':
                 if (shed_log_parse_level (optarg, &cfg->log_level)) {
                     snprintf (err, errlen, "--log-level is debug, info, warn or error");

@@ -43,6 +43,9 @@ typedef struct {
     char proc_root[128];                /* "/proc"; tests may point elsewhere */
     char cgroup_root[AGENT_PATH_MAX + 1]; /* "" = metrics from /proc only (a VM);
                                            set by the netns driver: see metrics.h */
+    bool container;                     /* an OCI container (container driver):
+                                           metrics from the cgroup mount at
+                                           cgroup_root, default /sys/fs/cgroup */
     char provision_user[AGENT_USER_MAX + 1]; /* the shed user: provisioning steps
                                            run as it when a run names no user
                                            (and the agent is root); "" = ours */

@@ -26,8 +26,12 @@ s_usage (FILE *out)
         "  --backoff-min MS / --backoff-max MS   reconnect backoff (default 100 / 5000)\n"
         "  --cgroup-root DIR        report CPU, memory, processes from this process's cgroup\n"
         "                           under the hierarchy root DIR (netns sheds; /proc is the host's)\n"
+        "  --container              an OCI container (PID 1, own /proc, cgroup namespace):\n"
+        "                           metrics from the cgroup mount (--cgroup-root, default\n"
+        "                           /sys/fs/cgroup), processes from /proc, disk: /\n"
         "  --provision-user NAME    the shed user: provisioning steps run as NAME when a run\n"
-        "                           names no user (only when the agent is root)\n"
+        "                           names no user (default: `shed` if /etc/passwd has it,\n"
+        "                           except in netns sheds; only when the agent is root)\n"
         "  --init                   PID 1 duties: reap every orphan, stop children on SIGTERM\n"
         "  --log-level LEVEL        debug | info | warn | error\n");
 }

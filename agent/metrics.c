@@ -132,6 +132,7 @@ struct _agent_metrics_t {
     agent_nic_t nics[AGENT_NICS_MAX];
     /* cgroup mode (a netns shed); cg NULL in /proc mode (a VM). */
     agent_cgroup_t *cg;
+    bool container;             /* own PID and mount namespaces too */
     int64_t started_mono_ms, started_wall_ms;
     uint64_t prev_cg_usage_ns, prev_cg_mono_ns;
     double last_cg_pct;
@@ -168,19 +169,33 @@ agent_metrics_destroy (agent_metrics_collector_t **self_p)
     }
 }
 
-int
-agent_metrics_use_cgroup (agent_metrics_collector_t *self, const char *cgroup_root)
+static int
+s_use (agent_metrics_collector_t *self, const char *cgroup_root, bool container)
 {
     assert (self && cgroup_root);
-    agent_cgroup_t *cg = agent_cgroup_new (cgroup_root, self->root);
+    agent_cgroup_t *cg = container ? agent_cgroup_new_container (cgroup_root, self->root)
+                                   : agent_cgroup_new (cgroup_root, self->root);
     if (!cg)
         return -1;
     agent_cgroup_destroy (&self->cg);
     self->cg = cg;
+    self->container = container;
     self->have_prev_cg = false;
     self->started_mono_ms = agent_clock_mono_ms ();
     self->started_wall_ms = agent_clock_wall_ms ();
     return 0;
+}
+
+int
+agent_metrics_use_cgroup (agent_metrics_collector_t *self, const char *cgroup_root)
+{
+    return s_use (self, cgroup_root, false);
+}
+
+int
+agent_metrics_use_container (agent_metrics_collector_t *self, const char *cgroup_root)
+{
+    return s_use (self, cgroup_root, true);
 }
 
 static char *
@@ -404,13 +419,20 @@ agent_metrics_collect (agent_metrics_collector_t *self, agent_msg_t *out)
         agent_parse_netdev (text, self->nics, AGENT_NICS_MAX, &m->nics.n, &m->net_rx, &m->net_tx);
     free (text);
     /* In cgroup mode the host's process count is only the fallback: do not
-     * walk the host's /proc each interval when the group answers. */
-    if (!self->cg || !s_cgroup (self, m, host_cpus))
+     * walk the host's /proc each interval when the group answers. In a
+     * container /proc is the shed's own PID namespace: every process of
+     * the shed, also those in subgroups its group's cgroup.procs omits. */
+    if (!self->cg || !s_cgroup (self, m, host_cpus) || self->container)
         m->procs = s_count_procs (self);
 
     if (self->nmounts)
         for (size_t i = 0; i < self->nmounts; i++)
             s_disk (self, m, self->mounts[i]);
+    else if (self->container)
+        /* The shed's own root (its disk); its other mounts are the
+         * runtime's binds of host files (resolv.conf, the agent) that
+         * would report the host's disk. */
+        s_disk (self, m, "/");
     else if (self->cg) {
         /* A netns shed sees the host's mounts: its disks are "/" and the
          * mount holding its directory (our working directory). */

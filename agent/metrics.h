@@ -22,6 +22,15 @@
  * mount; in cgroup mode (the shed sees the host's mounts) only "/" and
  * the mount holding the working directory (the shed's directory: the
  * driver starts the agent there), found in <proc_root>/self/mounts.
+ *
+ * Container mode (agent_metrics_use_container; an OCI container, the
+ * agent its PID 1): the cgroup is read as in cgroup mode but found at the
+ * cgroup mount's root (cgroup_metrics.h, "Containers"); /proc is the
+ * shed's own PID namespace, so processes are counted there (the whole
+ * shed, subgroups included); /proc/stat, /proc/meminfo and the load are
+ * still the host's (no per-namespace versions), so the cgroup's values
+ * replace them as in cgroup mode; disks: only "/" (the shed's own root)
+ * unless mount points are configured.
  */
 #ifndef SHED_AGENT_METRICS_H
 #define SHED_AGENT_METRICS_H
@@ -59,6 +68,10 @@ void agent_metrics_destroy (agent_metrics_collector_t **self_p);
  * at the next collect (and again while none is found). 0, or -1 without
  * memory (the collector then stays in /proc mode). */
 int agent_metrics_use_cgroup (agent_metrics_collector_t *self, const char *cgroup_root);
+
+/* Container mode (see above): `cgroup_root` is the shed's cgroup mount,
+ * /sys/fs/cgroup. 0, or -1 without memory. */
+int agent_metrics_use_container (agent_metrics_collector_t *self, const char *cgroup_root);
 
 /* Fill a METRICS message. Its lists point into the collector, valid until
  * the next collect: never wire_msg_free the result. */

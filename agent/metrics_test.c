@@ -464,6 +464,145 @@ test_cgroup_not_found (void **state)
     }
 }
 
+/* A container collector over `t` (no configured mounts: the default disks). */
+static agent_metrics_collector_t *
+s_container (const s_tree_t *t)
+{
+    agent_metrics_collector_t *m = agent_metrics_new (t->proc, NULL, 0);
+    assert_non_null (m);
+    assert_int_equal (agent_metrics_use_container (m, t->cg), 0);
+    return m;
+}
+
+/* PIDs in the fake /proc: the container's own PID namespace. */
+static void
+s_pids (const s_tree_t *t, int n)
+{
+    for (int i = 1; i <= n; i++) {
+        char rel[32];
+        snprintf (rel, sizeof rel, "%d/comm", i * 7);
+        s_put (t->proc, rel, "sh\n");
+    }
+}
+
+/* Container mode, cgroup v2: the cgroup namespace makes self/cgroup say
+ * "/" and the mount root is the shed's group. Processes come from the
+ * container's own /proc (also those in subgroups that cgroup.procs of the
+ * root omits); the disk is "/" only. */
+static void
+test_container_v2 (void **state)
+{
+    s_tree_t t;
+    s_tree (&t, NULL);
+    s_put (t.proc, "self/cgroup", "0::/\n");
+    s_put (t.proc, "self/mounts",
+           "overlay / overlay rw 0 0\n"
+           "/dev/sda1 /etc/resolv.conf ext4 ro 0 0\n"
+           "/dev/sda1 /.shed/agent ext4 ro 0 0\n");
+    s_pids (&t, 4);
+    s_put (t.cg, "cgroup.controllers", "cpuset cpu io memory pids\n");
+    s_put (t.cg, "memory.current", "100000000\n");
+    s_put (t.cg, "memory.max", "268435456\n");
+    s_put_sample (t.cg, "memory.stat", "cgroup_v2_memory.stat");
+    s_put_sample (t.cg, "cpu.stat", "cgroup_v2_cpu.stat");
+    s_put (t.cg, "cpu.max", "50000 100000\n");
+    s_put (t.cg, "cgroup.procs", "1\n");
+    s_put (t.cg, "build/cgroup.procs", "7\n14\n21\n");
+
+    agent_metrics_collector_t *c = s_container (&t);
+    agent_metrics_t m = s_collect (c);
+    assert_int_equal (m.mem_used, 100000000 - 20971520);
+    assert_int_equal (m.mem_total, 256 * MIB);
+    assert_int_equal (m.cpu_count, 1);          /* half a CPU, rounded up */
+    assert_int_equal (m.procs, 4);              /* /proc, not the root's cgroup.procs */
+    assert_true (m.uptime_s < 5);
+    assert_int_equal (m.disks.n, 1);
+    assert_string_equal (m.disks.items[0].mount, "/");
+
+    s_put (t.cg, "cpu.stat", "usage_usec 901234567\n");
+    usleep (60 * 1000);
+    m = s_collect (c);
+    assert_true (m.cpu_pct == 100);
+    agent_metrics_destroy (&c);
+
+    /* The same tree in netns mode: a group at "/" is the host's, ignored. */
+    c = s_collector (&t);
+    m = s_collect (c);
+    assert_int_equal (m.mem_total, HOST_MEM);
+    agent_metrics_destroy (&c);
+
+    /* Without a cgroup namespace self/cgroup names the host's path, which
+     * is not under this mount: container mode does not care. */
+    s_put (t.proc, "self/cgroup", "0::/shed/web\n");
+    c = s_container (&t);
+    m = s_collect (c);
+    assert_int_equal (m.mem_total, 256 * MIB);
+    agent_metrics_destroy (&c);
+
+    /* Nothing readable under the mount: /proc values, no crash. */
+    s_del (t.cg, "memory.current");
+    s_del (t.cg, "cpu.stat");
+    c = s_container (&t);
+    m = s_collect (c);
+    assert_int_equal (m.mem_total, HOST_MEM);
+    assert_int_equal (m.cpu_count, 2);
+    assert_int_equal (m.procs, 4);
+    agent_metrics_destroy (&c);
+    s_tree_free (&t);
+}
+
+/* Container mode, cgroup v1 (this host's hybrid layout): one directory
+ * per controller, each the shed's group: as runc mounts them (cpu and
+ * cpuacct links to "cpu,cpuacct"), or under the combined name only, found
+ * through self/cgroup's controller list. */
+static void
+test_container_v1 (void **state)
+{
+    for (int layout = 0; layout < 3; layout++) {
+        s_tree_t t;
+        s_tree (&t, NULL);
+        s_pids (&t, 2);
+        if (layout < 2)
+            s_put (t.proc, "self/cgroup", "12:pids:/\n7:cpu,cpuacct:/\n4:memory:/\n0::/\n");
+        s_put (t.cg, "unified/cgroup.controllers", "\n");      /* hybrid: not v2 */
+        s_put (t.cg, "cpu,cpuacct/cpuacct.usage", "1000\n");
+        s_put (t.cg, "cpu,cpuacct/cpu.cfs_quota_us", "200000\n");
+        s_put (t.cg, "cpu,cpuacct/cpu.cfs_period_us", "100000\n");
+        s_put (t.cg, "memory/memory.usage_in_bytes", "100000000\n");
+        s_put (t.cg, "memory/memory.limit_in_bytes", "9223372036854771712\n");
+        s_put_sample (t.cg, "memory/memory.stat", "cgroup_v1_memory.stat");
+        s_put (t.cg, "pids/cgroup.procs", "1\n");
+        if (layout != 1) {
+            char from[256], to[256];
+            snprintf (to, sizeof to, "%s/cpu", t.cg);
+            assert_int_equal (symlink ("cpu,cpuacct", to), 0);
+            snprintf (from, sizeof from, "%s/cpuacct", t.cg);
+            assert_int_equal (symlink ("cpu,cpuacct", from), 0);
+        }
+        agent_metrics_collector_t *c = s_container (&t);
+        agent_metrics_t m = s_collect (c);
+        assert_int_equal (m.mem_used, 100000000 - 41943040);
+        assert_int_equal (m.mem_total, HOST_MEM);       /* no limit */
+        assert_int_equal (m.cpu_count, 2);
+        assert_int_equal (m.procs, 2);
+        s_put (t.cg, "cpu,cpuacct/cpuacct.usage", "999000000000\n");
+        usleep (60 * 1000);
+        m = s_collect (c);
+        assert_true (m.cpu_pct == 100);
+        agent_metrics_destroy (&c);
+
+        agent_cgroup_t *cg = agent_cgroup_new_container (t.cg, t.proc);
+        agent_cgroup_sample_t cs;
+        assert_int_equal (agent_cgroup_read (cg, &cs), 0);
+        assert_int_equal (agent_cgroup_version (cg), 1);
+        assert_true (cs.have_mem && cs.have_cpu && cs.have_procs);
+        assert_int_equal (cs.procs, 1);
+        assert_int_equal (agent_cgroup_errors (cg), 0);
+        agent_cgroup_destroy (&cg);
+        s_tree_free (&t);
+    }
+}
+
 /* The disks of a collector over `t` with its working directory in `cwd`. */
 static agent_metrics_t
 s_collect_in (agent_metrics_collector_t *c, const char *cwd)
@@ -667,6 +806,10 @@ test_config (void **state)
     char *cg_argv[] = { "shed-agent", "--cgroup-root", "/sys/fs/cgroup", NULL };
     assert_int_equal (agent_config_args (cfg, 3, cg_argv, err, sizeof err), 0);
     assert_string_equal (cfg->cgroup_root, "/sys/fs/cgroup");
+    assert_false (cfg->container);
+    char *ct_argv[] = { "shed-agent", "--container", NULL };
+    assert_int_equal (agent_config_args (cfg, 2, ct_argv, err, sizeof err), 0);
+    assert_true (cfg->container);
     char *cg_bad[] = { "shed-agent", "--cgroup-root", "", NULL };
     assert_int_equal (agent_config_args (cfg, 3, cg_bad, err, sizeof err), -1);
     char *bad_argv[] = { "shed-agent", "--run", "nocmd", NULL };
@@ -684,6 +827,8 @@ main (void)
         cmocka_unit_test (test_cgroup_collect_v1),
         cmocka_unit_test (test_cgroup_collect_v2),
         cmocka_unit_test (test_cgroup_not_found),
+        cmocka_unit_test (test_container_v2),
+        cmocka_unit_test (test_container_v1),
         cmocka_unit_test (test_cgroup_disks),
         cmocka_unit_test (test_collect_live),
         cmocka_unit_test (test_config),
