@@ -291,6 +291,28 @@ s_hook_agent_remove (void *arg, const char *shed)
 }
 
 /* -------------------------------------------------------------------------
+ * Sheds reaching the node's services from inside: a shed's services are
+ * published at its overlay address, and DNS answers on the gateway
+ * (docs/dns.md, "The shed listener").
+ */
+
+static int
+s_shed_address (void *arg, const char *shed, char *ip, size_t size)
+{
+    char text[SHED_OVERLAY_ADDR_MAX];
+    if (shed_overlay_address ((shed_overlay_t *) arg, shed, text) != 0)
+        return -1;
+    snprintf (ip, size, "%s", text);
+    return 0;
+}
+
+static void
+s_on_gateway (const char *gateway, const char *bridge, void *arg)
+{
+    shed_dns_set_gateway ((shed_dns_t *) arg, gateway, bridge);
+}
+
+/* -------------------------------------------------------------------------
  * Metrics: rendered here, on the loop's thread, for the endpoint's HTTP
  * threads (node_metrics.h).
  */
@@ -427,6 +449,12 @@ shed_node_new (const shed_config_t *cfg, char *err, size_t errlen)
                                     self->api, err, errlen);
     if (!self->agents)
         goto fail;
+    if (self->overlay) {
+        shed_agents_on_address (self->agents, s_shed_address, self->overlay);
+        if (shed_catalog_dns (self->catalog))
+            shed_overlay_on_gateway (self->overlay, s_on_gateway,
+                                     shed_catalog_dns (self->catalog));
+    }
     self->hooks = shed_hooks_new (&self->cfg, shed_events_endpoint (self->events), self->loop,
                                   err, errlen);
     if (!self->hooks)
@@ -493,6 +521,10 @@ shed_node_destroy (shed_node_t **self_p)
     shed_hooks_destroy (&self->hooks);
     shed_agents_destroy (&self->agents);
     shed_events_destroy (&self->events);
+    /* The overlay outlives the catalog: it must not call into the DNS
+     * listeners the catalog takes down with it. */
+    if (self->overlay)
+        shed_overlay_on_gateway (self->overlay, NULL, NULL);
     shed_catalog_destroy (&self->catalog);
     shed_overlay_destroy (&self->overlay);
     shed_nstate_destroy (&self->state);

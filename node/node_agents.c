@@ -84,6 +84,8 @@ struct _shed_agents_t {
     int runs_timer;
     uint64_t next_run;
     shed_sched_t *sched;            /* borrowed: node RPC (shed_agents_route), may be NULL */
+    shed_agents_addr_fn *addr_fn;   /* a shed's own address (shed_agents_on_address) */
+    void *addr_arg;
 };
 
 static void
@@ -397,9 +399,15 @@ s_service (shed_agents_t *self, s_shed_t *s, const agent_event_t *ev)
             s_service_id (ev->shed, r->name, id, sizeof id);
             snprintf (svc.id, sizeof svc.id, "%s", id);
             snprintf (svc.shed, sizeof svc.shed, "%s", ev->shed);
-            /* TODO(scheduler): the shed's own overlay address once sheds
-             * have records; until then the catalog's default (the node's
-             * advertise address). */
+            /* The service listens in the shed, so it is reached at the
+             * shed's own address (its overlay address: what other sheds
+             * can reach, and what DNS names SHED.shed). A shed without
+             * one (no overlay on this node) falls back to the catalog's
+             * default, the node's advertise address. */
+            if (!self->addr_fn
+                || self->addr_fn (self->addr_arg, ev->shed, svc.address, sizeof svc.address))
+                log_debug (S_COMP, "shed has no address of its own: service published with "
+                           "the node's|shed=%s service=%s", ev->shed, r->name);
             svc.port = r->port;
             snprintf (svc.protocol, sizeof svc.protocol, "%.7s", r->protocol);
             svc.tags.n = r->tags.n;
@@ -998,6 +1006,14 @@ s_rpc_provision (shed_sched_t *sched, const char *peer, uint64_t token, const ui
         }
     }
     wire_msg_free (&api_proto, &req);
+}
+
+void
+shed_agents_on_address (shed_agents_t *self, shed_agents_addr_fn *fn, void *arg)
+{
+    assert (self);
+    self->addr_fn = fn;
+    self->addr_arg = arg;
 }
 
 int

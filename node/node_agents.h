@@ -17,8 +17,10 @@
  * agent sent, re-encoded after validation).
  *
  * Agent services -> catalog: SERVICE_REGISTER registers instance id
- * "<shed>.<name>" (check none: the agent reports health), SERVICE_HEALTH
- * sets its health, SERVICE_DEREGISTER removes it.
+ * "<shed>.<name>" at the shed's own address (shed_agents_on_address; the
+ * node's advertise address if it has none) with check none (the agent
+ * reports health), SERVICE_HEALTH sets its health, SERVICE_DEREGISTER
+ * removes it.
  *
  * The scheduler calls shed_agents_add when a shed starts (with the socket
  * its driver gives the agent) and shed_agents_remove when it stops.
@@ -82,6 +84,13 @@ int shed_agents_provision (shed_agents_t *self, const char *shed, agent_provisio
 typedef void (shed_agents_stats_fn) (const char *shed, const agent_host_stats_t *stats,
                                      const agent_metrics_t *latest, void *arg);
 void shed_agents_stats (shed_agents_t *self, shed_agents_stats_fn *fn, void *arg);
+
+/* Where the services of shed `shed` listen: its own address into ip (at
+ * most size bytes). 0, or -1 when it has none. */
+typedef int (shed_agents_addr_fn) (void *arg, const char *shed, char *ip, size_t size);
+/* Set the lookup used for every later SERVICE_REGISTER (the daemon wires
+ * the overlay's shed addresses here, node.c). fn NULL: the node's address. */
+void shed_agents_on_address (shed_agents_t *self, shed_agents_addr_fn *fn, void *arg);
 
 /* Serve and route across nodes over the scheduler's node RPC: registers
  * "agents.logs" and "agents.provision" (the body is the API request,

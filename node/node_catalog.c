@@ -61,7 +61,7 @@ struct _shed_catalog_t {
     int rebuild_id;                 /* pending rebuild timer, -1 */
     int64_t last_rebuild_ms;
     uint64_t last_bad;              /* bad records already reported */
-    dns_server_t *dns;
+    shed_dns_t *dns;                /* NULL when dns.enabled is false */
     char dns_domain[101];
 };
 
@@ -513,7 +513,7 @@ s_publish_zone (shed_catalog_t *self)
     }
     dns_zone_t *zone = dns_zone_builder_build (&zb);
     if (zone) {
-        dns_server_set_zone (self->dns, zone);
+        shed_dns_publish (self->dns, zone);
         dns_zone_unref (&zone);
     }
 }
@@ -851,15 +851,21 @@ shed_catalog_dns_stats (shed_catalog_t *self, dns_server_stats_t *out)
     assert (self);
     if (!self->dns)
         return -1;
-    dns_server_stats (self->dns, out);
-    return 0;
+    return shed_dns_stats (self->dns, false, out);
 }
 
 uint16_t
 shed_catalog_dns_port (shed_catalog_t *self)
 {
     assert (self);
-    return self->dns ? dns_server_port (self->dns) : 0;
+    return self->dns ? shed_dns_port (self->dns) : 0;
+}
+
+shed_dns_t *
+shed_catalog_dns (shed_catalog_t *self)
+{
+    assert (self);
+    return self->dns;
 }
 
 /* -------------------------------------------------------------------------
@@ -1017,25 +1023,12 @@ shed_catalog_new (const shed_config_t *cfg, shed_nstate_t *state, zloop_t *loop,
         return NULL;
     }
     if (cfg->dns.enabled) {
-        dns_server_config_t dc;
-        dns_server_config_defaults (&dc);
-        dc.addr = cfg->dns.addr;
-        dc.domain = cfg->dns.domain;
-        dc.ttl_s = cfg->dns.ttl_s;
-        dc.neg_ttl_s = cfg->dns.neg_ttl_s;
-        self->dns = dns_server_new (&dc);
+        /* Publishes an empty zone until our first rebuild: NXDOMAIN
+         * rather than SERVFAIL. */
+        self->dns = shed_dns_new (cfg, loop, err, errlen);
         if (!self->dns) {
-            snprintf (err, errlen,
-                      "cannot start DNS on %s (address in use or invalid; set dns.addr, or "
-                      "dns.enabled: false)", cfg->dns.addr);
             shed_catalog_destroy (&self);
             return NULL;
-        }
-        /* Until the first rebuild: answer NXDOMAIN rather than SERVFAIL. */
-        dns_zone_t *empty = dns_zone_new_empty ();
-        if (empty) {
-            dns_server_set_zone (self->dns, empty);
-            dns_zone_unref (&empty);
         }
         snprintf (self->dns_domain, sizeof self->dns_domain, "%s", cfg->dns.domain);
     }
@@ -1087,7 +1080,7 @@ shed_catalog_destroy (shed_catalog_t **self_p)
     }
     if (self->rebuild_id >= 0)
         zloop_timer_end (self->loop, self->rebuild_id);
-    dns_server_destroy (&self->dns);
+    shed_dns_destroy (&self->dns);
     catalog_destroy (&self->view);
     free (self);
     *self_p = NULL;

@@ -15,9 +15,10 @@
  *     service and node records whenever they or an origin's status change,
  *     coalesced: at most every CATALOG_REBUILD_MIN_MS, and a read of the API
  *     first applies a pending rebuild so a client reads its own writes.
- *   - DNS: the DNS server (bridges/dns_server.h) started from the dns.*
- *     keys; an empty zone is published at start and a fresh zone after
- *     every rebuild that changed services or nodes.
+ *   - DNS: the DNS listeners (node/node_dns.h: the host one on dns.addr,
+ *     the shed one on the overlay gateway) started from the dns.* keys; an
+ *     empty zone is published at start and a fresh zone after every
+ *     rebuild that changed services, nodes or sheds.
  *   - API: SERVICE_REGISTER / DEREGISTER / LIST / SHOW / WATCH (api_msg.h).
  *     WATCH is a blocking query: the call is kept (the event loop never
  *     waits) and answered on the next change in its scope or at its wait.
@@ -32,6 +33,7 @@
 #include "cluster/catalog.h"
 #include "node/api_server.h"
 #include "node/config.h"
+#include "node/node_dns.h"
 #include "node/node_state.h"
 
 #include <czmq.h>
@@ -76,10 +78,15 @@ int shed_catalog_deregister (shed_catalog_t *self, const char *name_or_id, char 
 int shed_catalog_set_health (shed_catalog_t *self, const char *id, int health,
                              const char *output, char *err, size_t errlen);
 
-/* The DNS server's counters into *out. Returns 0, or -1 when DNS is off. */
+/* The host DNS listener's counters into *out. Returns 0, or -1 when DNS is
+ * off. */
 int shed_catalog_dns_stats (shed_catalog_t *self, dns_server_stats_t *out);
 
 /* The DNS port actually bound (0 when DNS is off). */
 uint16_t shed_catalog_dns_port (shed_catalog_t *self);
+
+/* The DNS listeners (NULL when dns.enabled is false), for the daemon to
+ * hand the overlay's gateway to (shed_dns_set_gateway). */
+shed_dns_t *shed_catalog_dns (shed_catalog_t *self);
 
 #endif

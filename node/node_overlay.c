@@ -69,6 +69,8 @@ struct _shed_overlay_t {
     overlay_t *dp;                  /* encrypted mode */
     bool was_ready;
     char gateway[SHED_OVERLAY_ADDR_MAX];    /* set on the bridge; "" none */
+    shed_overlay_gateway_fn *on_gateway;    /* told each time the gateway is set */
+    void *on_gateway_arg;
     char published[256];            /* last REC_OVERLAY summary we put */
 
     zhashx_t *nodes;                /* name -> s_node_t */
@@ -449,6 +451,10 @@ s_on_ready (shed_overlay_t *self)
         ipam_block_text (self->ipam, b, block, sizeof block);
     log_info ("overlay", "address block ready|block=%s gateway=%s/%d sheds=%zu", block, gw,
               prefix, ipam_count (self->ipam));
+    /* Only once the address is on the bridge: a listener on it (the shed
+     * DNS listener) cannot bind before. */
+    if (self->on_gateway && self->gateway[0])
+        self->on_gateway (self->gateway, self->cfg.network.bridge, self->on_gateway_arg);
 }
 
 static int
@@ -646,6 +652,28 @@ shed_overlay_stats (shed_overlay_t *self, overlay_stats_t *out, overlay_peer_sta
         return -1;
     overlay_stats (self->dp, out, peers, cap, npeers);
     return 0;
+}
+
+int
+shed_overlay_address (shed_overlay_t *self, const char *shed, char ip[SHED_OVERLAY_ADDR_MAX])
+{
+    assert (self);
+    uint8_t mac[6];
+    char text[IPAM_ADDR_MAX];
+    if (!shed || ipam_lookup (self->ipam, shed, text, mac) != 0)
+        return -1;
+    snprintf (ip, SHED_OVERLAY_ADDR_MAX, "%s", text);
+    return 0;
+}
+
+void
+shed_overlay_on_gateway (shed_overlay_t *self, shed_overlay_gateway_fn *fn, void *arg)
+{
+    assert (self);
+    self->on_gateway = fn;
+    self->on_gateway_arg = arg;
+    if (fn && self->gateway[0])
+        fn (self->gateway, self->cfg.network.bridge, arg);
 }
 
 bool

@@ -70,6 +70,19 @@ int shed_overlay_detach (shed_overlay_t *self, const char *shed, char *err, size
 int shed_overlay_stats (shed_overlay_t *self, overlay_stats_t *out,
                         overlay_peer_stats_t *peers, size_t cap, size_t *npeers);
 
+/* The address shed `shed` holds on this node (what attach gave it, in the
+ * current block), into ip. 0, or -1 when it has none. */
+int shed_overlay_address (shed_overlay_t *self, const char *shed,
+                          char ip[SHED_OVERLAY_ADDR_MAX]);
+
+/* Called with the gateway address and the bridge each time the gateway
+ * has been put on the bridge (start, restart, a move to another block),
+ * on the loop's thread. */
+typedef void (shed_overlay_gateway_fn) (const char *gateway, const char *bridge, void *arg);
+/* Set (or, fn NULL, clear) that callback; if the gateway is already set,
+ * fn is called at once. */
+void shed_overlay_on_gateway (shed_overlay_t *self, shed_overlay_gateway_fn *fn, void *arg);
+
 /* True once our block claim has settled (attach succeeds). */
 bool shed_overlay_ready (shed_overlay_t *self);
 /* The node bridge shed interfaces join. */
