@@ -49,6 +49,7 @@ struct _agent_t {
     bool stopping;
     int64_t stop_deadline_ms;
     bool killed;
+    bool pid1;                  /* init of a PID namespace (container, VM) */
 };
 
 static void
@@ -175,6 +176,16 @@ s_reap (agent_t *self)
     }
 }
 
+/* Do we still have a child, running or not yet reaped? (As PID 1: is
+ * any other process of the shed left?) */
+static bool
+s_have_children (void)
+{
+    siginfo_t si;
+    memset (&si, 0, sizeof si);
+    return waitid (P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0 || errno != ECHILD;
+}
+
 static void
 s_on_signal (void *arg, int fd, short revents)
 {
@@ -188,6 +199,11 @@ s_on_signal (void *arg, int fd, short revents)
             self->stopping = true;
             self->stop_deadline_ms = agent_clock_mono_ms () + S_STOP_GRACE_MS;
             agent_supervisor_stop_all (self->sup);
+            /* As PID 1 every process of the shed is ours to stop: when we
+             * exit the kernel SIGKILLs whatever is left, so first give
+             * them (steps, daemons started by steps) the same grace. */
+            if (self->pid1)
+                kill (-1, SIGTERM);
         }
     }
 }
@@ -220,7 +236,8 @@ agent_new (const agent_config_t *cfg)
     sigprocmask (SIG_BLOCK, &set, NULL);
     signal (SIGPIPE, SIG_IGN);
     self->sigfd = signalfd (-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (cfg->init && getpid () != 1)
+    self->pid1 = getpid () == 1;
+    if (cfg->init && !self->pid1)
         /* Not PID 1 (tests, or under another init): still adopt orphans. */
         prctl (PR_SET_CHILD_SUBREAPER, 1);
 
@@ -362,7 +379,7 @@ agent_run (agent_t *self)
     for (;;) {
         int64_t now = agent_clock_mono_ms ();
         if (self->stopping) {
-            if (agent_supervisor_running (self->sup) == 0)
+            if (agent_supervisor_running (self->sup) == 0 && !(self->pid1 && s_have_children ()))
                 break;
             if (now >= self->stop_deadline_ms) {
                 if (self->killed)
@@ -371,6 +388,8 @@ agent_run (agent_t *self)
                 self->killed = true;
                 self->stop_deadline_ms = now + 500;
                 agent_supervisor_kill_all (self->sup);
+                if (self->pid1)
+                    kill (-1, SIGKILL);
             }
         }
         size_t n = 0;

@@ -3,6 +3,7 @@
  */
 #include "agent/agent.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -36,9 +37,26 @@ s_usage (FILE *out)
         "  --log-level LEVEL        debug | info | warn | error\n");
 }
 
+/* An init may start with stdin, stdout or stderr closed. Left closed, the
+ * next pipe or socket would take the number, and a child's dup2 onto 0-2
+ * would then close or clobber it: hold them open on /dev/null. */
+static void
+s_std_fds (void)
+{
+    for (int fd = 0; fd < 3; fd++)
+        if (fcntl (fd, F_GETFD) < 0) {
+            int n = open ("/dev/null", O_RDWR);
+            if (n >= 0 && n != fd) {
+                dup2 (n, fd);
+                close (n);
+            }
+        }
+}
+
 int
 main (int argc, char **argv)
 {
+    s_std_fds ();
     agent_config_t *cfg = malloc (sizeof *cfg);
     if (!cfg)
         return 1;
