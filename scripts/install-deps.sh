@@ -30,6 +30,10 @@ PACKAGES=(
     python3-prometheus-client             # integration/test_metrics.sh parses /metrics with the real parser
     curl                                  # integration/test_metrics.sh, scripts/demo.sh: scrape /metrics
     procps                                # ps/pgrep, sysctl
+    libarchive-dev                        # node/images: image archives (tar, tar.gz, tar.zst)
+    zstd                                  # scripts/build-image.sh: .tar.zst images
+    busybox-static                        # scripts/build-image.sh busybox: the tests' tiny image
+    mmdebstrap                            # scripts/build-image.sh debian: a minimal Debian root (demo)
 )
 
 missing=()
