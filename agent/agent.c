@@ -110,7 +110,9 @@ s_on_host_msg (void *ctx, agent_msg_t *msg)
             self->next_metrics_ms = agent_clock_mono_ms ();
         s_register_services (self);
     }
-    else if (msg->hdr.type == AGENT_PROVISION && !self->stopping) {
+    else if (msg->hdr.type == AGENT_PROVISION) {
+        /* Refused with "agent stopping" when we stop: the host learns at
+         * once rather than at its run's timeout. */
         agent_provisioner_submit (self->prov, msg);
         return;
     }
@@ -199,6 +201,7 @@ s_on_signal (void *arg, int fd, short revents)
             self->stopping = true;
             self->stop_deadline_ms = agent_clock_mono_ms () + S_STOP_GRACE_MS;
             agent_supervisor_stop_all (self->sup);
+            agent_provisioner_stop (self->prov);
             /* As PID 1 every process of the shed is ours to stop: when we
              * exit the kernel SIGKILLs whatever is left, so first give
              * them (steps, daemons started by steps) the same grace. */
@@ -379,7 +382,11 @@ agent_run (agent_t *self)
     for (;;) {
         int64_t now = agent_clock_mono_ms ();
         if (self->stopping) {
-            if (agent_supervisor_running (self->sup) == 0 && !(self->pid1 && s_have_children ()))
+            /* Done when nothing of ours runs: supervised processes, the
+             * step (its PROVISION_DONE goes out before our CLOSE) and, as
+             * PID 1, any process of the shed. */
+            if (agent_supervisor_running (self->sup) == 0 && !agent_provisioner_busy (self->prov)
+                && !(self->pid1 && s_have_children ()))
                 break;
             if (now >= self->stop_deadline_ms) {
                 if (self->killed)
@@ -388,6 +395,7 @@ agent_run (agent_t *self)
                 self->killed = true;
                 self->stop_deadline_ms = now + 500;
                 agent_supervisor_kill_all (self->sup);
+                agent_provisioner_kill (self->prov);
                 if (self->pid1)
                     kill (-1, SIGKILL);
             }

@@ -21,6 +21,7 @@
 
 #define S_COMP "provision"
 #define S_DRAIN_GRACE_MS 1000
+#define S_STOPPING "agent stopping"
 
 struct _agent_provisioner_t {
     agent_emit_fn *emit;
@@ -29,6 +30,7 @@ struct _agent_provisioner_t {
     char default_user[AGENT_USER_MAX + 1]; /* if it exists; "" = none */
     char etc_root[AGENT_PATH_MAX + 1];  /* where etc/passwd is: "/" */
     char run_user[AGENT_USER_MAX + 1];  /* who the running run's steps run as */
+    bool stopping;                      /* the agent stops: no new steps */
     agent_msg_t *queue[AGENT_PROVISION_QUEUE + 1];  /* [0] is running */
     size_t nqueue;
     /* The running step of queue[0]. */
@@ -233,6 +235,11 @@ agent_provisioner_submit (agent_provisioner_t *self, agent_msg_t *msg)
 {
     assert (self);
     assert (msg->hdr.type == AGENT_PROVISION);
+    if (self->stopping) {
+        s_done (self, msg->u.agent_provision.run, false, -1, 0, S_STOPPING);
+        wire_msg_free (&agent_proto, msg);
+        return -1;
+    }
     if (self->nqueue > AGENT_PROVISION_QUEUE) {
         s_done (self, msg->u.agent_provision.run, false, -1, 0, "busy");
         wire_msg_free (&agent_proto, msg);
@@ -343,6 +350,50 @@ agent_provisioner_next_ms (agent_provisioner_t *self)
                                               : AGENT_NEVER;
 }
 
+/* The agent stops: every waiting run ends without running. */
+static void
+s_drop_queue (agent_provisioner_t *self)
+{
+    for (size_t i = 0; i < self->nqueue; i++) {
+        s_done (self, self->queue[i]->u.agent_provision.run, false, -1, 0, S_STOPPING);
+        wire_msg_free (&agent_proto, self->queue[i]);
+        free (self->queue[i]);
+    }
+    self->nqueue = 0;
+}
+
+void
+agent_provisioner_stop (agent_provisioner_t *self)
+{
+    assert (self);
+    if (self->stopping)
+        return;
+    self->stopping = true;
+    if (self->active) {
+        /* The running step gets the grace the supervised processes get;
+         * the agent SIGKILLs what is left when it is over. */
+        if (!self->reaped && self->pid > 0)
+            kill (-self->pid, SIGTERM);
+        /* queue[0] ends when its step does; the others now. */
+        for (size_t i = 1; i < self->nqueue; i++) {
+            s_done (self, self->queue[i]->u.agent_provision.run, false, -1, 0, S_STOPPING);
+            wire_msg_free (&agent_proto, self->queue[i]);
+            free (self->queue[i]);
+        }
+        self->nqueue = self->nqueue ? 1 : 0;
+    }
+    else
+        s_drop_queue (self);
+}
+
+void
+agent_provisioner_kill (agent_provisioner_t *self)
+{
+    assert (self);
+    if (self->active && !self->reaped && self->pid > 0)
+        kill (-self->pid, SIGKILL);
+}
+
 static void
 s_step_done (agent_provisioner_t *self)
 {
@@ -383,18 +434,23 @@ s_step_done (agent_provisioner_t *self)
                       e->signal ? (long long) e->signal : (long long) e->exit_code);
     }
     bool more = self->step + 1 < run->steps.n && (!failed || run->keep_going);
-    if (more) {
+    if (more && !self->stopping) {
         self->step++;
         s_start_step (self);
         return;
     }
-    s_done (self, run->run, self->failed_step < 0, self->failed_step, self->steps_run,
-            self->error);
+    /* Steps left out because the agent stops: the run did not succeed. */
+    bool cut = more && self->stopping;
+    s_done (self, run->run, self->failed_step < 0 && !cut, self->failed_step, self->steps_run,
+            self->error[0] || !cut ? self->error : S_STOPPING);
     wire_msg_free (&agent_proto, self->queue[0]);
     free (self->queue[0]);
     memmove (self->queue, self->queue + 1, (self->nqueue - 1) * sizeof self->queue[0]);
     self->nqueue--;
-    s_next_run (self);
+    if (self->stopping)
+        s_drop_queue (self);
+    else
+        s_next_run (self);
 }
 
 void

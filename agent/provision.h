@@ -51,6 +51,14 @@ int agent_provisioner_set_etc_root (agent_provisioner_t *self, const char *root)
  * zeroed. Returns 0 if queued, -1 if refused (and reported). */
 int agent_provisioner_submit (agent_provisioner_t *self, agent_msg_t *msg);
 
+/* The agent stops: the running step gets SIGTERM (its process group),
+ * no further step starts, its run ends with PROVISION_DONE {ok: false,
+ * error: "agent stopping"} (or the step's own failure) once the step is
+ * reaped, waiting runs end at once the same way, and new runs are refused
+ * so. agent_provisioner_kill: SIGKILL the running step (the grace is over). */
+void agent_provisioner_stop (agent_provisioner_t *self);
+void agent_provisioner_kill (agent_provisioner_t *self);
+
 bool agent_provisioner_reaped (agent_provisioner_t *self, pid_t pid, int status);
 size_t agent_provisioner_watches (agent_provisioner_t *self, agent_watch_t *w, size_t max);
 int64_t agent_provisioner_next_ms (agent_provisioner_t *self);

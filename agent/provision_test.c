@@ -257,6 +257,103 @@ test_default_user (void **state)
     rmdir (dir);
 }
 
+/* Every PROVISION_DONE, in order. */
+typedef struct {
+    int n;
+    uint64_t run[8];
+    bool ok[8];
+    uint64_t steps_run[8];
+    char error[8][AGENT_TEXT_MAX + 1];
+} s_dones_t;
+
+static void
+s_emit_done (void *ctx, const agent_msg_t *msg)
+{
+    s_dones_t *d = ctx;
+    if (msg->hdr.type != AGENT_PROVISION_DONE || d->n == 8)
+        return;
+    const agent_provision_done_t *x = &msg->u.agent_provision_done;
+    d->run[d->n] = x->run;
+    d->ok[d->n] = x->ok;
+    d->steps_run[d->n] = x->steps_run;
+    snprintf (d->error[d->n], sizeof d->error[d->n], "%s", x->error);
+    d->n++;
+}
+
+static void
+s_submit (agent_provisioner_t *p, uint64_t run, const char *cmd1, const char *cmd2)
+{
+    agent_step_t steps[2];
+    memset (steps, 0, sizeof steps);
+    snprintf (steps[0].name, sizeof steps[0].name, "one");
+    snprintf (steps[0].cmd, sizeof steps[0].cmd, "%s", cmd1);
+    snprintf (steps[1].name, sizeof steps[1].name, "two");
+    snprintf (steps[1].cmd, sizeof steps[1].cmd, "%s", cmd2);
+    agent_msg_t msg;
+    memset (&msg, 0, sizeof msg);
+    msg.hdr.type = AGENT_PROVISION;
+    msg.u.agent_provision.run = run;
+    msg.u.agent_provision.steps.n = 2;
+    msg.u.agent_provision.steps.items = steps;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal (wire_encode (&agent_proto, &msg, &buf, &len), 0);
+    agent_msg_t in;
+    assert_int_equal (wire_decode (&agent_proto, buf, len, &in, NULL), 0);
+    free (buf);
+    agent_provisioner_submit (p, &in);
+}
+
+/* The agent stops (SIGTERM): the running step gets SIGTERM, the next step
+ * of its run does not start, the run ends "killed by signal 15", a
+ * waiting run ends "agent stopping" at once, a new run is refused so. */
+static void
+test_stop (void **state)
+{
+    (void) state;
+    s_dones_t d;
+    memset (&d, 0, sizeof d);
+    agent_provisioner_t *p = agent_provisioner_new (s_emit_done, &d);
+    assert_non_null (p);
+    s_submit (p, 1, "sleep 30", "echo never");
+    s_submit (p, 2, "echo queued", "echo queued");
+    usleep (100 * 1000);
+    agent_provisioner_stop (p);
+    assert_int_equal (d.n, 1);
+    assert_int_equal (d.run[0], 2);
+    assert_false (d.ok[0]);
+    assert_string_equal (d.error[0], "agent stopping");
+    s_submit (p, 3, "echo late", "echo late");
+    assert_int_equal (d.n, 2);
+    assert_int_equal (d.run[1], 3);
+    assert_string_equal (d.error[1], "agent stopping");
+
+    int64_t until = agent_clock_mono_ms () + 10000;
+    while (agent_provisioner_busy (p) && agent_clock_mono_ms () < until) {
+        agent_watch_t w[8];
+        size_t n = agent_provisioner_watches (p, w, 8);
+        struct pollfd pfd[8];
+        for (size_t i = 0; i < n; i++)
+            pfd[i] = (struct pollfd) { w[i].fd, w[i].events, 0 };
+        poll (pfd, n, 20);
+        for (size_t i = 0; i < n; i++)
+            if (pfd[i].revents)
+                w[i].fn (w[i].arg, pfd[i].fd, pfd[i].revents);
+        int status;
+        pid_t pid;
+        while ((pid = waitpid (-1, &status, WNOHANG)) > 0)
+            agent_provisioner_reaped (p, pid, status);
+        agent_provisioner_tick (p, agent_clock_mono_ms ());
+    }
+    assert_false (agent_provisioner_busy (p));
+    assert_int_equal (d.n, 3);
+    assert_int_equal (d.run[2], 1);
+    assert_false (d.ok[2]);
+    assert_int_equal (d.steps_run[2], 1);           /* "two" never ran */
+    assert_non_null (strstr (d.error[2], "killed by signal 15"));
+    agent_provisioner_destroy (&p);
+}
+
 static void
 test_set_user_bounds (void **state)
 {
@@ -319,6 +416,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_shed_user),
         cmocka_unit_test (test_default_user),
+        cmocka_unit_test (test_stop),
         cmocka_unit_test (test_set_user_bounds),
         cmocka_unit_test (test_config),
     };
