@@ -146,6 +146,20 @@ h_alive 3 || h_fail "node 3 died on garbage DNS input"
 sleep 1.5     # the rate limit's bucket refills (dns.shed_rate_qps)
 h_retry 5 answers || h_fail "node 3 no longer answers after garbage: '$(cdig postgres.service.shed A)'"
 h_log "node 3 alive and answering after 3000+ garbage datagrams"
+# metric NAME: the value of one series on node 3's /metrics ("" if absent).
+metric() {
+    h_exec 3 curl -sS --max-time 5 http://127.0.0.1:7951/metrics 2>/dev/null \
+        | awk -v n="$1" '$1 == n { print $2; exit }'
+}
+if command -v curl >/dev/null 2>&1; then
+    h_assert_eq 1 "$(metric shed_dns_shed_listening)" "shed_dns_shed_listening on node 3"
+    bad=$(metric 'shed_dns_shed_dropped_total{reason="malformed"}')
+    limited=$(metric 'shed_dns_shed_dropped_total{reason="rate_limited"}')
+    formerr=$(metric 'shed_dns_shed_responses_total{rcode="formerr"}')
+    ((${bad:-0} > 0 && ${formerr:-0} > 0)) \
+        || h_fail "garbage not counted: malformed=$bad formerr=$formerr"
+    h_log "node 3's shed listener: malformed=$bad formerr=$formerr rate_limited=${limited:-?}"
+fi
 
 h_log "--- 5. $DB deleted: its service goes"
 h_ctl 1 delete "$DB" >/dev/null || h_fail "delete $DB"

@@ -299,6 +299,37 @@ s_dns (shed_prom_t *prom, shed_catalog_t *catalog)
     shed_prom_family (prom, "shed_dns_zones_published_total", C,
                       "Zone snapshots published to the DNS server (catalog rebuilds).");
     shed_prom_u64 (prom, st.zones_published, NULL);
+
+    /* The shed listener on the overlay gateway (node_dns.h): families of
+     * their own, so the host listener's series keep their labels. */
+    shed_dns_t *dns = shed_catalog_dns (catalog);
+    if (!dns || shed_dns_stats (dns, true, &st) != 0)
+        return;
+    shed_prom_family (prom, "shed_dns_shed_listening", G,
+                      "1 while the shed DNS listener answers on the overlay gateway.");
+    shed_prom_u64 (prom, shed_dns_shed_addr (dns)[0] ? 1 : 0, NULL);
+    shed_prom_family (prom, "shed_dns_shed_queries_total", C,
+                      "Queries received by the shed DNS listener, by transport.");
+    shed_prom_u64 (prom, st.queries_udp, "transport", "udp", NULL);
+    shed_prom_u64 (prom, st.queries_tcp, "transport", "tcp", NULL);
+    shed_prom_family (prom, "shed_dns_shed_responses_total", C,
+                      "Answers sent by the shed DNS listener, by rcode.");
+    shed_prom_u64 (prom, st.rcode_noerror, "rcode", "noerror", NULL);
+    shed_prom_u64 (prom, st.rcode_formerr, "rcode", "formerr", NULL);
+    shed_prom_u64 (prom, st.rcode_servfail, "rcode", "servfail", NULL);
+    shed_prom_u64 (prom, st.rcode_nxdomain, "rcode", "nxdomain", NULL);
+    shed_prom_u64 (prom, st.rcode_notimp, "rcode", "notimp", NULL);
+    shed_prom_u64 (prom, st.rcode_refused, "rcode", "refused", NULL);
+    shed_prom_u64 (prom, st.rcode_other, "rcode", "other", NULL);
+    shed_prom_family (prom, "shed_dns_shed_dropped_total", C,
+                      "Input to the shed DNS listener not answered, by reason.");
+    shed_prom_u64 (prom, st.dropped, "reason", "malformed", NULL);
+    shed_prom_u64 (prom, st.rate_limited, "reason", "rate_limited", NULL);
+    shed_prom_family (prom, "shed_dns_shed_tcp_connections_total", C,
+                      "TCP connections to the shed DNS listener, by outcome.");
+    shed_prom_u64 (prom, st.tcp_accepted, "result", "accepted", NULL);
+    shed_prom_u64 (prom, st.tcp_rejected, "result", "rejected", NULL);
+    shed_prom_u64 (prom, st.tcp_idle_closed, "result", "idle_closed", NULL);
 }
 
 /* ---- scheduler ------------------------------------------------------------------- */
