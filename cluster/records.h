@@ -14,6 +14,8 @@
  *   kind "shed"     key = shed name         REC_SHED     one per shed, by its node
  *   kind "name"     key = shed name         REC_NAME     a name reservation, by the
  *                                                        name's coordinator
+ *   kind "image"    key = image name        REC_IMAGE    one per image a node holds,
+ *                                                        by that node (docs/images.md)
  * (docs/scheduling.md). Later kinds add their messages here.
  */
 #ifndef SHED_RECORDS_H
@@ -30,6 +32,7 @@
 #define REC_KIND_NAME    "name"
 #define REC_KIND_OVERLAY  "overlay"
 #define REC_KIND_ENDPOINT "endpoint"
+#define REC_KIND_IMAGE    "image"
 
 #define REC_NAME_MAX     63         /* node, shed and service names */
 #define REC_ADDR_MAX     45         /* textual IPv4/IPv6 address */
@@ -150,13 +153,23 @@
     F (T, 5,  expires_ms,  WIRE_U64,  0,                WIRE_REQ, _)           \
     F (T, 6,  created_ms,  WIRE_U64,  0,                WIRE_OPT, _)
 
+/* An image this node holds (node/images/image_store.h): its name, the
+ * sha256 of its archive, archive and unpacked bytes. Placement sends a
+ * create that names an image only to nodes with such a record. */
+#define REC_IMAGE_FIELDS(F, T)                                                 \
+    F (T, 2,  name,        WIRE_STR,  REC_NAME_MAX,     WIRE_REQ, _)           \
+    F (T, 3,  digest,      WIRE_STR,  64,               WIRE_REQ, _)           \
+    F (T, 4,  size,        WIRE_U64,  0,                WIRE_OPT, _)           \
+    F (T, 5,  unpacked,    WIRE_U64,  0,                WIRE_OPT, _)
+
 #define REC_MESSAGES(M)                                                        \
     M (REC_NODE,    rec_node,    1, REC_NODE_FIELDS)                           \
     M (REC_SERVICE, rec_service, 2, REC_SERVICE_FIELDS)                        \
     M (REC_SHED,    rec_shed,   20, REC_SHED_FIELDS)                           \
     M (REC_NAME,    rec_name,   21, REC_NAME_FIELDS)                        \
     M (REC_OVERLAY,  rec_overlay,  10, REC_OVERLAY_FIELDS)                     \
-    M (REC_ENDPOINT, rec_endpoint, 11, REC_ENDPOINT_FIELDS)
+    M (REC_ENDPOINT, rec_endpoint, 11, REC_ENDPOINT_FIELDS)                   \
+    M (REC_IMAGE,    rec_image,    30, REC_IMAGE_FIELDS)
 
 WIRE_DECLARE_PROTO (rec, REC_MESSAGES)
 

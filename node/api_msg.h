@@ -436,6 +436,64 @@ WIRE_DECLARE_RECORD (api_provresult, API_PROVRESULT_FIELDS)
     F (T, 6, error,         WIRE_STR,  255,       WIRE_OPT, _)                 \
     F (T, 7, steps,         WIRE_LIST, API_PROV_STEPS_MAX, WIRE_OPT, api_provresult)
 
+/* ---- Images (docs/images.md), type ids 70-79 ------------------------------ */
+/* The node never opens a path a client names (it runs as root, clients
+ * need not): shedctl reads the archive and streams it in chunks into a
+ * staging file the node owns, then asks for the import. */
+#define API_IMAGE_CHUNK_MAX   (512u << 10)  /* bytes of archive per request */
+#define API_IMAGE_UPLOAD_MAX  32            /* upload id: 32 hex chars */
+#define API_IMAGE_REF_MAX     71            /* a name or "sha256:<64 hex>" */
+#define API_IMAGES_MAX        4096
+
+/* Start an upload of `size` bytes to import as `name`: API_IMAGE_UPLOAD_REP
+ * with the upload id, or API_ERROR (bad name, name taken by other bytes is
+ * found only at commit, size over the node's limit, too many uploads). */
+#define API_IMAGE_BEGIN_REQ_FIELDS(F, T)                                       \
+    F (T, 2, name,          WIRE_STR,  63,        WIRE_REQ, _)                 \
+    F (T, 3, size,          WIRE_U64,  0,         WIRE_REQ, _)
+/* Bytes [offset, offset + len) of the archive, in order (offset must equal
+ * what the node has received). */
+#define API_IMAGE_CHUNK_REQ_FIELDS(F, T)                                       \
+    F (T, 2, upload,        WIRE_STR,  API_IMAGE_UPLOAD_MAX, WIRE_REQ, _)      \
+    F (T, 3, offset,        WIRE_U64,  0,         WIRE_REQ, _)                 \
+    F (T, 4, data,          WIRE_BLOB, API_IMAGE_CHUNK_MAX, WIRE_REQ, _)
+/* Every byte sent: check the client's sha256 of what it read against the
+ * node's of what arrived, then unpack (off the node's event loop) and
+ * answer API_IMAGE_LIST_REP with the one image, or API_ERROR. */
+#define API_IMAGE_COMMIT_REQ_FIELDS(F, T)                                      \
+    F (T, 2, upload,        WIRE_STR,  API_IMAGE_UPLOAD_MAX, WIRE_REQ, _)      \
+    F (T, 3, sha256,        WIRE_STR,  64,        WIRE_REQ, _)
+/* Drop an upload (shedctl failed reading its file). API_OK. */
+#define API_IMAGE_ABORT_REQ_FIELDS(F, T)                                       \
+    F (T, 2, upload,        WIRE_STR,  API_IMAGE_UPLOAD_MAX, WIRE_REQ, _)
+#define API_IMAGE_UPLOAD_REP_FIELDS(F, T)                                      \
+    F (T, 2, upload,        WIRE_STR,  API_IMAGE_UPLOAD_MAX, WIRE_REQ, _)      \
+    F (T, 3, received,      WIRE_U64,  0,         WIRE_OPT, _)                 \
+    F (T, 4, chunk_max,     WIRE_U64,  0,         WIRE_OPT, _)
+/* One image as this node holds it. existed (import only): the bytes were
+ * already here, only the name was added. */
+#define API_IMAGE_FIELDS(F, T)                                                 \
+    F (T, 1,  name,           WIRE_STR,  63,           WIRE_REQ, _)            \
+    F (T, 2,  digest,         WIRE_STR,  64,           WIRE_REQ, _)            \
+    F (T, 3,  archive_size,   WIRE_U64,  0,            WIRE_OPT, _)            \
+    F (T, 4,  unpacked_bytes, WIRE_U64,  0,            WIRE_OPT, _)            \
+    F (T, 5,  files,          WIRE_U64,  0,            WIRE_OPT, _)            \
+    F (T, 6,  entries,        WIRE_U64,  0,            WIRE_OPT, _)            \
+    F (T, 7,  imported_ms,    WIRE_U64,  0,            WIRE_OPT, _)            \
+    F (T, 8,  os_name,        WIRE_STR,  255,          WIRE_OPT, _)            \
+    F (T, 9,  rootfs,         WIRE_STR,  API_TEXT_MAX, WIRE_OPT, _)            \
+    F (T, 10, existed,        WIRE_BOOL, 0,            WIRE_OPT, _)
+WIRE_DECLARE_RECORD (api_image, API_IMAGE_FIELDS)
+/* list (name empty) or show (name: an image name or digest). */
+#define API_IMAGE_LIST_REQ_FIELDS(F, T)                                        \
+    F (T, 2, name,          WIRE_STR,  API_IMAGE_REF_MAX, WIRE_OPT, _)
+#define API_IMAGE_LIST_REP_FIELDS(F, T)                                        \
+    F (T, 2, images,        WIRE_LIST, API_IMAGES_MAX, WIRE_OPT, api_image)
+/* Remove a name (its tree too when no other name has it); refused while
+ * a shed on this node uses it. API_OK. */
+#define API_IMAGE_RM_REQ_FIELDS(F, T)                                          \
+    F (T, 2, name,          WIRE_STR,  63,        WIRE_REQ, _)
+
 #define API_MESSAGES(M)                                                        \
     M (API_ERROR,       api_error,       1, API_ERROR_FIELDS)                  \
     M (API_SHED_CREATE_REQ, api_shed_create_req, 30, API_SHED_CREATE_REQ_FIELDS) \
@@ -475,7 +533,15 @@ WIRE_DECLARE_RECORD (api_provresult, API_PROVRESULT_FIELDS)
     M (API_LOGS_REQ,       api_logs_req,       64, API_LOGS_REQ_FIELDS)       \
     M (API_LOGS_REP,       api_logs_rep,       65, API_LOGS_REP_FIELDS)       \
     M (API_PROVISION_REQ,  api_provision_req,  66, API_PROVISION_REQ_FIELDS)  \
-    M (API_PROVISION_REP,  api_provision_rep,  67, API_PROVISION_REP_FIELDS)
+    M (API_PROVISION_REP,  api_provision_rep,  67, API_PROVISION_REP_FIELDS)  \
+    M (API_IMAGE_BEGIN_REQ,  api_image_begin_req,  70, API_IMAGE_BEGIN_REQ_FIELDS)  \
+    M (API_IMAGE_CHUNK_REQ,  api_image_chunk_req,  71, API_IMAGE_CHUNK_REQ_FIELDS)  \
+    M (API_IMAGE_COMMIT_REQ, api_image_commit_req, 72, API_IMAGE_COMMIT_REQ_FIELDS) \
+    M (API_IMAGE_ABORT_REQ,  api_image_abort_req,  73, API_IMAGE_ABORT_REQ_FIELDS)  \
+    M (API_IMAGE_UPLOAD_REP, api_image_upload_rep, 74, API_IMAGE_UPLOAD_REP_FIELDS) \
+    M (API_IMAGE_LIST_REQ,   api_image_list_req,   75, API_IMAGE_LIST_REQ_FIELDS)   \
+    M (API_IMAGE_LIST_REP,   api_image_list_rep,   76, API_IMAGE_LIST_REP_FIELDS)   \
+    M (API_IMAGE_RM_REQ,     api_image_rm_req,     77, API_IMAGE_RM_REQ_FIELDS)
 
 WIRE_DECLARE_PROTO (api, API_MESSAGES)
 

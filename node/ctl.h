@@ -85,4 +85,6 @@ int ctl_stop (ctl_t *ctl, int argc, char **argv);
 int ctl_delete (ctl_t *ctl, int argc, char **argv);
 int ctl_node (ctl_t *ctl, int argc, char **argv);
 
+int ctl_image (ctl_t *ctl, int argc, char **argv);
+
 #endif

@@ -11,6 +11,7 @@
 #include "node/node_catalog.h"
 #include "node/node_events.h"
 #include "node/node_hooks.h"
+#include "node/node_images.h"
 #include "node/node_members.h"
 #include "node/node_metrics.h"
 #include "node/node_metrics_render.h"
@@ -47,6 +48,7 @@ struct _shed_node_t {
     shed_agents_t *agents;          /* agent channels of this node's sheds */
     shed_hooks_t *hooks;            /* commands run on chosen events */
     shed_sched_t *sched;            /* sheds: names, placement, claims, drivers */
+    shed_images_t *images;          /* image store, uploads, REC_IMAGE records */
     shed_metrics_t *metrics;        /* Prometheus endpoint; NULL when off or not bound */
 };
 
@@ -432,6 +434,9 @@ shed_node_new (const shed_config_t *cfg, char *err, size_t errlen)
     if (s_publish_node_record (self, err, errlen) != 0)
         goto fail;
     shed_members_on_tags (self->members, s_on_tags, self);
+    self->images = shed_images_new (&self->cfg, self->state, self->loop, self->api, err, errlen);
+    if (!self->images)
+        goto fail;
     if (self->cfg.network.enabled) {
         self->overlay = shed_overlay_new (&self->cfg, self->identity, self->members, self->state,
                                           self->loop, self->api, err, errlen);
@@ -518,6 +523,7 @@ shed_node_destroy (shed_node_t **self_p)
     if (self->agents)
         shed_agents_route (self->agents, NULL);
     shed_sched_destroy (&self->sched);
+    shed_images_destroy (&self->images);
     shed_hooks_destroy (&self->hooks);
     shed_agents_destroy (&self->agents);
     shed_events_destroy (&self->events);

@@ -63,6 +63,9 @@ static const ctl_cmd_t s_commands[] = {
     { "stop", ctl_stop,     "stop NAME[@NODE]       stop a shed, keeping it" },
     { "delete", ctl_delete, "delete NAME[@NODE] [--force]  delete a shed (--force: forget a lost one)" },
     { "node", ctl_node,     "node drain|undrain [NODE]  stop/resume placing new sheds on a node" },
+    { "image", ctl_image,
+      "image import NAME FILE | list | show NAME | rm NAME  root file system images on this\n"
+      "    node (FILE: tar, tar.gz or tar.zst, read by shedctl and sent to the node)" },
 };
 
 static void

@@ -342,6 +342,8 @@ image_store_resolve (image_store_t *self, const char *ref, char digest[65], char
     return 0;
 }
 
+static void s_first_name (image_store_t *self, const char *digest, char *out, size_t size);
+
 int
 image_store_show (image_store_t *self, const char *ref, image_info_t *info, char *why,
                   size_t why_size)
@@ -352,9 +354,32 @@ image_store_show (image_store_t *self, const char *ref, image_info_t *info, char
         return -1;
     if (s_meta_read (self, digest, info, why, why_size) != 0)
         return -1;
-    if (!image_digest_parse (ref, digest))
+    char by_digest[IMAGE_DIGEST_HEX + 1];
+    if (!image_digest_parse (ref, by_digest))
         snprintf (info->name, sizeof info->name, "%s", ref);
+    else
+        s_first_name (self, digest, info->name, sizeof info->name);
     return 0;
+}
+
+/* The first name (in directory order) pointing at digest, or "". */
+static void
+s_first_name (image_store_t *self, const char *digest, char *out, size_t size)
+{
+    out[0] = '\0';
+    DIR *d = opendir (self->names);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir (d))) {
+        char have[IMAGE_DIGEST_HEX + 1];
+        if (de->d_name[0] != '.' && image_name_valid (de->d_name, NULL, 0)
+            && s_name_read (self, de->d_name, have) == 0 && strcmp (have, digest) == 0) {
+            snprintf (out, size, "%.63s", de->d_name);
+            break;
+        }
+    }
+    closedir (d);
 }
 
 static int

@@ -285,6 +285,7 @@ test_store (void **state)
     free (items);
     assert_int_equal (image_store_show (store, hex_b, &info, why, sizeof why), 0);
     assert_string_equal (info.digest, hex_b);
+    assert_string_equal (info.name, "gamma");              /* a name of those bytes */
     assert_int_equal (image_store_show (store, "zeta", &info, why, sizeof why), -1);
     assert_int_equal (errno, ENOENT);
 
