@@ -306,6 +306,19 @@ s_push_reject (place_result_t *result, size_t nnodes, size_t index,
     return true;
 }
 
+/* Does the node hold the image `ref` (a name, "sha256:<hex>" or "<hex>")? */
+static bool
+s_image_held (const place_node_t *node, const char *ref)
+{
+    for (size_t k = 0; k < node->nimages; k++) {
+        const char *have = node->images [k];
+        if (strcmp (have, ref) == 0
+        ||  (strncmp (have, "sha256:", 7) == 0 && strcmp (have + 7, ref) == 0))
+            return true;
+    }
+    return false;
+}
+
 /* Candidate a ranks before b: higher score, then smaller name, so the
  * order does not depend on the order of the view. */
 static bool
@@ -355,6 +368,11 @@ placement_place (placement_t *self, const place_node_t *nodes, size_t nnodes,
                 break;
         if (c < request->nconstraints) {
             s_push_reject (result, nnodes, i, PLACE_R_CONSTRAINT, (int) c, 0);
+            continue;
+        }
+        if (request->image && *request->image && !strchr (request->image, '/')
+        &&  !s_image_held (node, request->image)) {
+            s_push_reject (result, nnodes, i, PLACE_R_IMAGE, 0, 0);
             continue;
         }
         double wsum = 0, usum = 0;
@@ -482,6 +500,10 @@ place_result_reason (const place_result_t *self, size_t i, char *buf, size_t siz
             s_amount (rj->detail, self->request->need.v [rj->detail], need, sizeof need);
             snprintf (buf, size, "%s: %s %s free < %s", node->name,
                       placement_res_name ((place_res_t) rj->detail), have, need);
+            break;
+        case PLACE_R_IMAGE:
+            snprintf (buf, size, "%s: image %s not on this node", node->name,
+                      self->request->image);
             break;
         default:
             snprintf (buf, size, "%s: not eligible", node->name);

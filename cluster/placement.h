@@ -6,7 +6,8 @@
  * place_node_t per node, borrowed, not copied) and a REQUEST; the engine
  *
  *   1. filters: alive, not draining, pinned node (if any), tag constraints,
- *      and "fits": for every resource, request <= free, where
+ *      the request's image held (docs/images.md), and "fits": for every
+ *      resource, request <= free, where
  *          effective = (capacity - reserved) * overcommit
  *          free      = effective - allocated
  *      Each node that does not pass gets ONE reason (the first check it
@@ -14,6 +15,7 @@
  *          node2: memory 3.1 GiB free < 4 GiB
  *          node3: draining
  *          node4: constraint arch=arm64 not met (x86_64)
+ *          node5: image debian not on this node
  *
  *   2. scores each feasible node in [0, 100] by its utilisation AFTER the
  *      placement, u_r = (allocated_r + request_r) / effective_r, over the
@@ -85,6 +87,10 @@ typedef struct {
     place_resources_t allocated;            /* sum of admitted sheds */
     const place_tag_t *tags;
     size_t ntags;
+    /* The images the node holds: each name and "sha256:<hex>" digest (its
+     * REC_IMAGE records). */
+    const char *const *images;
+    size_t nimages;
 } place_node_t;
 
 typedef enum {
@@ -115,6 +121,10 @@ typedef struct {
     const char *pinned;         /* --node NAME, or NULL */
     place_constraint_t constraints [PLACE_CONSTRAINTS_MAX];
     size_t nconstraints;
+    /* An image the node must hold: a name, "sha256:<hex>" or "<hex>"; NULL
+     * or "" for none. A reference with a '/' is a path a driver reads
+     * itself (Firecracker's root file): not checked here. */
+    const char *image;
 } place_request_t;
 
 /* Why a node was filtered out. */
@@ -125,6 +135,7 @@ typedef enum {
     PLACE_R_NOT_PINNED,         /* another node was asked for (not listed) */
     PLACE_R_CONSTRAINT,         /* a constraint did not hold */
     PLACE_R_RESOURCE,           /* a resource did not fit */
+    PLACE_R_IMAGE,              /* the request's image is not on the node */
 } place_reason_t;
 
 typedef struct _placement_t placement_t;

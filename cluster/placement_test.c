@@ -70,6 +70,64 @@ s_engine_no_random (void)
 
 /* ---- filters and reasons ------------------------------------------------ */
 
+/* ---- images --------------------------------------------------------------- */
+
+static void
+test_images (void **state)
+{
+    static const char *const has_bb [] = { "busybox", "sha256:"
+        "792d92af8605516d06363158b47e1bcb0874fcb550e3ca0fc0b92f026768ed5a" };
+    static const char *const has_deb [] = { "debian", "sha256:"
+        "0000000000000000000000000000000000000000000000000000000000000001" };
+    place_node_t nodes [3];
+    nodes [0] = s_node ("node1", 0.1, s_x86_a, 2);
+    nodes [1] = s_node ("node2", 0.5, s_x86_a, 2);
+    nodes [1].images = has_bb;
+    nodes [1].nimages = 2;
+    nodes [2] = s_node ("node3", 0.8, s_x86_a, 2);
+    nodes [2].images = has_deb;
+    nodes [2].nimages = 2;
+    placement_t *p = s_engine_no_random ();
+    place_result_t *res = place_result_new ();
+    place_request_t req = s_req (1000, GiB);
+
+    /* by name, by digest with and without "sha256:": only node2 */
+    const char *refs [] = { "busybox",
+        "sha256:792d92af8605516d06363158b47e1bcb0874fcb550e3ca0fc0b92f026768ed5a",
+        "792d92af8605516d06363158b47e1bcb0874fcb550e3ca0fc0b92f026768ed5a" };
+    for (size_t i = 0; i < 3; i++) {
+        req.image = refs [i];
+        assert_int_equal (placement_place (p, nodes, 3, &req, res), 1);
+        assert_string_equal (place_result_name (res, 0), "node2");
+    }
+    /* nowhere: every node says why */
+    req.image = "alpine";
+    assert_int_equal (placement_place (p, nodes, 3, &req, res), 0);
+    char *why = place_result_explain (res);
+    assert_string_equal (why, "node1: image alpine not on this node; "
+                              "node2: image alpine not on this node; "
+                              "node3: image alpine not on this node");
+    free (why);
+    char line [128];
+    assert_int_equal (place_result_reason (res, 0, line, sizeof line), PLACE_R_IMAGE);
+    /* no image, or a path a driver reads itself: not filtered */
+    req.image = NULL;
+    assert_int_equal (placement_place (p, nodes, 3, &req, res), 3);
+    req.image = "";
+    assert_int_equal (placement_place (p, nodes, 3, &req, res), 3);
+    req.image = "/var/lib/shed/rootfs.ext4";
+    assert_int_equal (placement_place (p, nodes, 3, &req, res), 3);
+    /* a dead node is reported dead, not as lacking the image */
+    nodes [0].alive = false;
+    req.image = "busybox";
+    assert_int_equal (placement_place (p, nodes, 3, &req, res), 1);
+    why = place_result_explain (res);
+    assert_string_equal (why, "node1: not alive; node3: image busybox not on this node");
+    free (why);
+    place_result_destroy (&res);
+    placement_destroy (&p);
+}
+
 static void
 test_filter_reasons (void **state)
 {
@@ -389,6 +447,7 @@ main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_filter_reasons),
+        cmocka_unit_test (test_images),
         cmocka_unit_test (test_overcommit_and_reserved),
         cmocka_unit_test (test_binpack_and_spread),
         cmocka_unit_test (test_pinned),

@@ -10,6 +10,7 @@
  */
 #include "node/node_sched.h"
 #include "node/ipam.h"
+#include "node/node_images.h"
 
 #include "cluster/names.h"
 #include "cluster/placement.h"
@@ -1309,6 +1310,8 @@ s_job_place (shed_sched_t *self, s_job_t *job)
 {
     s_nviews_t v = { 0 };
     shed_nstate_list (self->state, REC_KIND_NODE, s_collect_node, &v);
+    /* Which node holds which image (REC_IMAGE, docs/images.md). */
+    shed_image_view_t *images = shed_image_view_new (self->state);
     place_node_t *nodes = calloc (v.n + 1, sizeof *nodes);
     assert (nodes);
     for (size_t i = 0; i < v.n; i++) {
@@ -1343,6 +1346,7 @@ s_job_place (shed_sched_t *self, s_job_t *job)
             nv->tags [t] = (place_tag_t) { r->tags.items [t].key, r->tags.items [t].value };
         pn->tags = nv->tags;
         pn->ntags = nt;
+        pn->nimages = shed_image_view_node (images, nv->origin, &pn->images);
     }
     place_request_t req;
     memset (&req, 0, sizeof req);
@@ -1354,6 +1358,7 @@ s_job_place (shed_sched_t *self, s_job_t *job)
     req.pinned = job->pin [0] ? job->pin : NULL;
     memcpy (req.constraints, job->constraints, sizeof req.constraints);
     req.nconstraints = job->nconstraints;
+    req.image = job->image [0] ? job->image : NULL;
     size_t n = placement_place (self->placement, nodes, v.n, &req, self->result);
     job->ncand = 0;
     job->next = 0;
@@ -1365,6 +1370,7 @@ s_job_place (shed_sched_t *self, s_job_t *job)
         wire_msg_free (&rec_proto, &v.items [i].m);
     free (v.items);
     free (nodes);
+    shed_image_view_destroy (&images);
     if (n == 0) {
         s_job_release_name (self, job);
         if (job->pin [0] && (!explain || !*explain))
