@@ -566,8 +566,8 @@ s_name_free (image_store_t *self, const char *name, const char *digest, char *wh
     if (s_name_read (self, name, have) != 0)
         return errno == ENOENT ? 0 : (snprintf (why, why_size, "image '%s': %s", name,
                                                 strerror (errno)), -1);
-    if (strcmp (have, digest) == 0 && s_blob_exists (self, digest))
-        return 1;
+    if (strcmp (have, digest) == 0)
+        return s_blob_exists (self, digest) ? 1 : 0;  /* tree lost: unpack it again */
     snprintf (why, why_size,
               "image '%s' already exists with other contents (sha256:%.12s...); "
               "shedctl image rm %s first", name, have, name);

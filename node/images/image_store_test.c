@@ -248,6 +248,20 @@ test_store (void **state)
     assert_true (existed);
     assert_string_equal (info.digest, hex_a);
 
+    /* a tree lost under its name (a disk repaired by hand): the same bytes
+     * unpack it again */
+    char blob[PATH_MAX + 128];
+    snprintf (blob, sizeof blob, "%s/images/blobs/%s", data, hex_a);
+    assert_int_equal (image_rmtree (blob), 0);
+    assert_int_equal (image_store_resolve (store, "beta", digest, rootfs, sizeof rootfs, why,
+                                           sizeof why), -1);
+    assert_non_null (strstr (why, "is missing"));
+    if (s_import (store, "beta", s_file_a, &info, &existed, why, sizeof why) != 0)
+        fail_msg ("import beta again: %s", why);
+    assert_false (existed);
+    assert_int_equal (image_store_resolve (store, "alpha", digest, rootfs, sizeof rootfs, why,
+                                           sizeof why), 0);
+
     /* a name is never moved to other bytes */
     assert_int_equal (s_import (store, "alpha", s_file_b, &info, &existed, why, sizeof why), -1);
     assert_non_null (strstr (why, "already exists with other contents"));
