@@ -463,9 +463,27 @@ s_space_check (const char *dir, const s_pass_t *pass, char *why, size_t why_size
     return 0;
 }
 
+static int
+s_unpack_fd (int fd, const char *dest, const image_unpack_opts_t *opts_in,
+             image_unpack_stats_t *stats, char *why, size_t why_size);
+
+/* Reasons quote entry names and libarchive's messages (which quote names
+ * too): keep them one printable line. */
 int
-image_unpack_fd (int fd, const char *dest, const image_unpack_opts_t *opts_in,
+image_unpack_fd (int fd, const char *dest, const image_unpack_opts_t *opts,
                  image_unpack_stats_t *stats, char *why, size_t why_size)
+{
+    int rc = s_unpack_fd (fd, dest, opts, stats, why, why_size);
+    if (rc != 0 && why_size)
+        for (char *p = why; *p; p++)
+            if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                *p = '?';
+    return rc;
+}
+
+static int
+s_unpack_fd (int fd, const char *dest, const image_unpack_opts_t *opts_in,
+             image_unpack_stats_t *stats, char *why, size_t why_size)
 {
     image_unpack_opts_t opts = { .owners = geteuid () == 0,
                                  .reserve_bytes = IMAGE_RESERVE_DEFAULT };

@@ -361,6 +361,12 @@ test_unpack_refused (void **state)
         { "./lnk/sub/", AE_IFDIR, 0755, NULL, NULL, NULL, 0, 0 },
     };
     s_expect_refused ("dir-below-symlink", dirbelow, 2, 3, "below the symlink 'lnk'");
+    /* a name with a newline stays one line in the reason */
+    static const s_ent_t nl[] = {
+        { "./l\nx", AE_IFLNK, 0777, NULL, "/etc", NULL, 0, 0 },
+        { "./l\nx/passwd", AE_IFREG, 0644, "x", NULL, NULL, 0, 0 },
+    };
+    s_expect_refused ("newline", nl, 2, 3, "below the symlink 'l?x'");
     static const s_ent_t belowfile[] = { { "./bin/busybox/x", AE_IFREG, 0644, "x", NULL, NULL, 0, 0 } };
     s_expect_refused ("below-file", belowfile, 1, 3, "below the file 'bin/busybox'");
     /* a file replaced by a symlink later in the archive */
