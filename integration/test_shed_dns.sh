@@ -9,6 +9,8 @@
 #      `dig @<node 3 gateway> postgres.service.shed` (UDP and TCP) answers
 #      DB's overlay address; `_postgres._tcp.service.shed SRV` answers
 #      port 5432 with target DB.shed.shed, whose A is DB's address;
+#      `getent hosts postgres.service.shed` (and `postgres.service` through
+#      `search shed`) with the resolv.conf the drivers write;
 #   3. a name outside the domain gets REFUSED; a query for the gateway
 #      address that reaches node 3 over the underlay is not answered (the
 #      listener is bound to the bridge);
@@ -102,6 +104,27 @@ h_assert_eq "1 1 5432 $DB.shed.shed." "$(cdig +short _postgres._tcp.service.shed
 h_assert_eq "1 1 5432 $DB.shed.shed." "$(cdig +short postgres.service.shed SRV)" "plain SRV"
 h_assert_eq "$DB_IP" "$(cdig +short "$DB.shed.shed" A)" "the SRV target's A"
 cdig _postgres._tcp.service.shed SRV +noall +answer +additional | sed 's/^/    /' >&2
+# What a program in the shed does: the C library's resolver, reading the
+# /etc/resolv.conf the drivers write (nameserver <gateway>, search shed;
+# docs/dns.md). The netns driver shares the host's files, so the file is
+# bind-mounted over /etc/resolv.conf in a mount namespace of this command.
+printf 'nameserver %s\nsearch shed\noptions timeout:2 attempts:1\n' "$GW3" >"$H_TMP/resolv.conf"
+# in_client_resolv CMD...: CMD in CLIENT's network namespace with that file.
+in_client_resolv() {
+    in_client unshare -m sh -c 'mount --bind "$0" /etc/resolv.conf && exec "$@"' \
+        "$H_TMP/resolv.conf" "$@"
+}
+if in_client_resolv true 2>/dev/null; then
+    h_assert_eq "$DB_IP" "$(in_client_resolv getent hosts postgres.service.shed | awk '{print $1}')" \
+        "getent hosts postgres.service.shed in $CLIENT"
+    h_assert_eq "$DB_IP" "$(in_client_resolv getent ahostsv4 postgres.service | awk 'NR==1 {print $1}')" \
+        "getent ahostsv4 postgres.service (search shed) in $CLIENT"
+    h_assert_eq "$DB_IP" "$(in_client_resolv getent hosts "$DB.shed.shed" | awk '{print $1}')" \
+        "getent hosts $DB.shed.shed in $CLIENT"
+    h_log "getent hosts postgres.service.shed (in $CLIENT, resolv.conf -> $GW3) -> $DB_IP"
+else
+    h_log "no mount namespace for a private resolv.conf here: getent checks skipped"
+fi
 
 h_log "--- 3. other names are refused; the listener is on the bridge only"
 h_assert_eq REFUSED "$(cdig debian.org A | status_of)" "a name outside the domain"
