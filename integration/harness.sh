@@ -514,8 +514,11 @@ h_sheds_init() {
 }
 
 # h_sheds_config i [EXTRA_YAML]: write node i's config for sheds (small
-# capacities, netns driver in the run's dirs, shed-agent from the build) and
-# print its path; EXTRA_YAML is appended as is.
+# capacities, the H_DRIVER driver (default netns; container: see
+# h_container_init) in the run's dirs, shed-agent from the build) and print
+# its path; EXTRA_YAML is appended as is. Each node gets its own uid ranges
+# for container sheds (id_base), as nodes on separate hosts would not share
+# any: 256 ranges of 65536 ids per node.
 h_sheds_config() {
     local i=${1:?usage: h_sheds_config i [yaml]} extra=${2:-}
     local f="$H_TMP/n$i/config.yaml"
@@ -525,10 +528,13 @@ resources:
   memory: 4G
   disk: 20G
 driver:
+  default: ${H_DRIVER:-netns}
   netns_dir: $H_TMP/n$i/netns
   cgroup_root: $H_CG
   cgroup_parent: $H_ID-node$i
   agent_path: $H_BUILD/agent/shed-agent
+  runtime_root: $H_TMP/runc
+  id_base: $((0x70000000 + i * 0x01000000))
 $extra
 EOF
     echo "$f"

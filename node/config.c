@@ -138,6 +138,12 @@ static const directive_t s_directives[] = {
     { "driver.io_write_bps",   D_SIZE,     SLOT (driver.io_write_bps), 0, 0 },
     { "driver.net_rate",       D_RATE,     SLOT (driver.net_rate), 0, 0 },
     { "driver.agent_config",   D_PATH,     SLOT (driver.agent_config), 0, 0 },
+    { "driver.runtime",        D_PATH,     SLOT (driver.runtime), 0, 0 },
+    { "driver.runtime_root",   D_PATH,     SLOT (driver.runtime_root), 0, 0 },
+    { "driver.default_image",  D_PATH,     SLOT (driver.default_image), 0, 0 },
+    { "driver.disk",           D_SIZE,     SLOT (driver.disk), 0, 0 },
+    /* 65536 <= base, and base + 4096 ranges of 65536 stay below 2^32. */
+    { "driver.id_base",        D_U32,      SLOT (driver.id_base), 65536, 4026531840.0 },
     { "hooks",                 D_HOOKS,    SLOT (hooks), 0, 0 },
     { "hooks_concurrency",     D_U32,      SLOT (hooks_concurrency), 1, 64 },
     { "hooks_queue",           D_U32,      SLOT (hooks_queue), 0, 100000 },
@@ -341,10 +347,10 @@ s_apply (shed_config_t *cfg, const directive_t *d, const char *subkey, const cha
         return s_copy (slot, d->size, value, why, whylen);
     }
     case D_DRIVER:
-        if (strcmp (value, "netns") && strcmp (value, "firecracker")
-            && strcmp (value, "shed-server")) {
-            snprintf (why, whylen, "expected netns, firecracker or shed-server, got '%s'",
-                      value);
+        if (strcmp (value, "auto") && strcmp (value, "container") && strcmp (value, "netns")
+            && strcmp (value, "firecracker") && strcmp (value, "shed-server")) {
+            snprintf (why, whylen, "expected auto, container, netns, firecracker or "
+                      "shed-server, got '%s'", value);
             return -1;
         }
         return s_copy (slot, d->size, value, why, whylen);
@@ -599,7 +605,9 @@ shed_config_defaults (shed_config_t *cfg)
     cfg->scheduler.max_attempts = 3;
     cfg->scheduler.name_ttl_s = 60;
     cfg->scheduler.claim_timeout_ms = 30000;
-    strcpy (cfg->driver.default_driver, "netns");
+    strcpy (cfg->driver.default_driver, "auto");
+    strcpy (cfg->driver.disk, "10G");
+    cfg->driver.id_base = 0x70000000u;
     cfg->driver.pids_max = 4096;
     cfg->hooks_concurrency = 4;
     cfg->hooks_queue = 64;

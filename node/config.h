@@ -121,7 +121,7 @@ typedef struct {
         uint32_t claim_timeout_ms;      /* one CLAIM RPC (create + start) */
     } scheduler;
     struct {
-        char default_driver[16];        /* netns */
+        char default_driver[16];        /* auto | container | netns | firecracker | shed-server */
         char agent_path[PATH_MAX];      /* shed-agent binary; "" = driver default */
         char netns_dir[PATH_MAX];       /* "" = /run/netns */
         char cgroup_parent[128];        /* "" = "shed" */
@@ -135,7 +135,13 @@ typedef struct {
         char io_read_bps[24];           /* a size per second ("50M"); "" or "0" = no limit */
         char io_write_bps[24];
         char net_rate[24];              /* tc rate each way ("100mbit"); "" or "0" = no limit */
-        char agent_config[PATH_MAX];    /* agent YAML copied into each new netns shed; "" = none */
+        char agent_config[PATH_MAX];    /* agent YAML copied into each new shed; "" = none */
+        /* container driver (docs/drivers.md) */
+        char runtime[PATH_MAX];         /* runc/crun; "" = found in /usr/sbin, /usr/bin, ... */
+        char runtime_root[PATH_MAX];    /* the runtime's state dir; "" = /run/shed-runc */
+        char default_image[64];         /* image of a create without --image; "" = required */
+        char disk[24];                  /* a shed's disk without --disk ("10G") */
+        uint32_t id_base;               /* first host uid of the sheds' ranges */
     } driver;
     /* Orchestration hooks (node/node_hooks.h, docs/events.md). */
     shed_config_hook_t hooks[SHED_HOOKS_MAX];

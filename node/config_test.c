@@ -307,7 +307,7 @@ test_sched (void **state)
     assert_string_equal (cfg.scheduler.strategy, "binpack");
     assert_true (cfg.scheduler.overcommit_memory == 1.0);
     assert_int_equal (cfg.scheduler.max_attempts, 3);
-    assert_string_equal (cfg.driver.default_driver, "netns");
+    assert_string_equal (cfg.driver.default_driver, "auto");
     const char *text = "resources:\n"
                        "  cpus: 1500m\n"
                        "  memory: 4G\n"

@@ -56,6 +56,12 @@ driver_name (driver_t *self)
 }
 
 const char *
+driver_agent_socket_name (driver_t *self)
+{
+    return self->ops->agent_socket_name ? self->ops->agent_socket_name : "agent.sock";
+}
+
+const char *
 driver_agent_suffix (driver_t *self)
 {
     assert (self);

@@ -1,7 +1,9 @@
 /*
  * driver.h - one small interface between shed-node and whatever runs a
- * shed: a network namespace (netns, the default), a Firecracker microVM, or
- * an existing Shed server on the same host.
+ * shed: an OCI container (container, the default where runc or crun is
+ * installed), a network namespace with host-root processes for trusted
+ * code (netns), a Firecracker microVM, or an existing Shed server on the
+ * same host.
  *
  * The node owns one driver_t; the driver owns its backend state (files
  * under the data dir, processes, sockets). Calls are by shed name:
@@ -112,6 +114,8 @@ typedef struct {
     uint64_t net_rx_bytes;          /* as the shed sees it */
     uint64_t net_tx_bytes;
     uint32_t pids;
+    uint64_t disk_used_bytes;       /* the shed's own disk (container); 0 = n/a */
+    uint64_t disk_total_bytes;
 } driver_usage_t;
 
 /* The vtable a driver implements; `impl` is its private state. */
@@ -122,6 +126,10 @@ typedef struct {
      * socket itself; Firecracker: "_1026", where its vsock device connects
      * a guest's connection to host port 1026). */
     const char *agent_suffix;
+    /* The agent socket's path below the shed's directory (<data_dir>/
+     * sheds/NAME/): NULL = "agent.sock"; the container driver binds a
+     * directory holding only the socket into the shed: "chan/agent.sock". */
+    const char *agent_socket_name;
     int (*create) (void *impl, const driver_spec_t *spec, driver_error_t *err);
     int (*start) (void *impl, const char *name, driver_error_t *err);
     int (*stop) (void *impl, const char *name, driver_error_t *err);
@@ -141,6 +149,8 @@ void driver_destroy (driver_t **self_p);
 const char *driver_name (driver_t *self);
 /* ops->agent_suffix, never NULL. */
 const char *driver_agent_suffix (driver_t *self);
+/* ops->agent_socket_name, never NULL. */
+const char *driver_agent_socket_name (driver_t *self);
 
 int driver_create (driver_t *self, const driver_spec_t *spec, driver_error_t *err);
 int driver_start (driver_t *self, const char *name, driver_error_t *err);

@@ -19,12 +19,8 @@
 #include "common/fileutil.h"
 #include "common/log.h"
 #include "node/driver.h"
-#include "node/drivers/netns.h"
+#include "node/node_driver.h"
 #include "node/drivers/tc.h"
-#ifdef SHED_HAVE_HTTP_DRIVERS
-#include "node/drivers/firecracker.h"
-#include "node/drivers/shed_server.h"
-#endif
 
 #include <errno.h>
 #include <inttypes.h>
@@ -669,10 +665,14 @@ s_result_shed (nsched_result_t *res, const rec_msg_t *rec, uint8_t **blob)
     }
 }
 
+/* Where the node listens for a shed's agent: below the shed's directory,
+ * where the driver puts it (container: chan/agent.sock, bound into the
+ * shed; the others: agent.sock). */
 static void
 s_agent_socket (shed_sched_t *self, const char *name, char *out, size_t size)
 {
-    s_fmt (out, size, "%s/sheds/%s/agent.sock", self->cfg->data_dir, name);
+    s_fmt (out, size, "%s/sheds/%s/%s", self->cfg->data_dir, name,
+           self->driver ? driver_agent_socket_name (self->driver) : "agent.sock");
 }
 
 static void
@@ -2177,54 +2177,9 @@ s_capacity (shed_sched_t *self)
 static void
 s_driver_open (shed_sched_t *self)
 {
-    const shed_config_t *cfg = self->cfg;
-    driver_error_t err = { 0 };
-    const char *which = cfg->driver.default_driver [0] ? cfg->driver.default_driver : "netns";
-    if (strcmp (which, "netns")) {
-#ifdef SHED_HAVE_HTTP_DRIVERS
-        if (streq (which, "shed-server")) {
-            driver_shed_server_config_t sc = {
-                .base_url = cfg->driver.shed_server_url [0] ? cfg->driver.shed_server_url
-                                                            : NULL,
-            };
-            self->driver = driver_shed_server_new (&sc, &err);
-        }
-        else {
-            driver_firecracker_config_t fc = {
-                .data_dir = cfg->data_dir,
-                .firecracker_bin = cfg->driver.firecracker_bin,
-                .kernel_image = cfg->driver.kernel_image,
-                .bridge = cfg->driver.bridge [0] ? cfg->driver.bridge : NULL,
-                .create_tap = true,
-            };
-            self->driver = driver_firecracker_new (&fc, &err);
-        }
-        if (!self->driver) {
-            snprintf (self->driver_error, sizeof self->driver_error, "%s", err.message);
-            log_error (S_COMP, "no driver|driver=%s err=\"%s\"", which, err.message);
-        }
-#else
-        snprintf (self->driver_error, sizeof self->driver_error,
-                  "driver %s needs libcurl at build time (this build has netns only)", which);
+    self->driver = node_driver_open (self->cfg, self->driver_error, sizeof self->driver_error);
+    if (!self->driver)
         log_error (S_COMP, "no driver|err=\"%s\"", self->driver_error);
-#endif
-        return;
-    }
-    driver_netns_config_t nc;
-    memset (&nc, 0, sizeof nc);
-    nc.data_dir = cfg->data_dir;
-    nc.node_name = cfg->name;
-    nc.netns_dir = cfg->driver.netns_dir [0] ? cfg->driver.netns_dir : NULL;
-    nc.cgroup_root = cfg->driver.cgroup_root [0] ? cfg->driver.cgroup_root : NULL;
-    nc.cgroup_parent = cfg->driver.cgroup_parent [0] ? cfg->driver.cgroup_parent : NULL;
-    nc.bridge = cfg->driver.bridge [0] ? cfg->driver.bridge : NULL;
-    nc.agent_path = cfg->driver.agent_path [0] ? cfg->driver.agent_path : NULL;
-    nc.agent_config = cfg->driver.agent_config [0] ? cfg->driver.agent_config : NULL;
-    self->driver = driver_netns_new (&nc, &err);
-    if (!self->driver) {
-        snprintf (self->driver_error, sizeof self->driver_error, "%s", err.message);
-        log_error (S_COMP, "no driver|err=\"%s\"", err.message);
-    }
 }
 
 static void

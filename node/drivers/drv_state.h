@@ -37,7 +37,10 @@
     F (T, 21, veth,          WIRE_STR, DRIVER_IFNAME_MAX, WIRE_OPT, _) \
     F (T, 22, netns,         WIRE_STR, DRIVER_PATH_MAX-1, WIRE_OPT, _) \
     F (T, 23, wanted_up,     WIRE_BOOL, 0,                WIRE_OPT, _) \
-    F (T, 24, mtu,           WIRE_U64, 0,                 WIRE_OPT, _)
+    F (T, 24, mtu,           WIRE_U64, 0,                 WIRE_OPT, _) \
+    F (T, 25, id_base,       WIRE_U64, 0,                 WIRE_OPT, _) \
+    F (T, 26, image_digest,  WIRE_STR, 64,                WIRE_OPT, _) \
+    F (T, 27, image_root,    WIRE_STR, DRIVER_PATH_MAX-1, WIRE_OPT, _)
 
 #define DRV_MESSAGES(M) \
     M (DRV_STATE, drv_state, 1, DRV_STATE_FIELDS)

@@ -7,7 +7,7 @@
 #include "node/drivers/cgroup.h"
 #include "node/drivers/drv_state.h"
 #include "node/drivers/netlink.h"
-#include "node/drivers/tc.h"
+#include "node/drivers/shednet.h"
 #include "common/fileutil.h"
 #include "common/log.h"
 
@@ -30,10 +30,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-#ifndef NSFS_MAGIC
-#define NSFS_MAGIC 0x6e736673
-#endif
 
 #define S_COMP "netns"
 
@@ -69,164 +65,47 @@ s_fmt (char *buf, size_t size, const char *fmt, ...)
     va_end (ap);
 }
 
-static uint64_t
-s_fnv (const char *text)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (; *text; text++)
-        h = (h ^ (uint8_t) *text) * 0x100000001b3ULL;
-    return h;
-}
-
 static void
-s_ns_name (const char *node, const char *name, char *buf, size_t size)
+s_netcfg (const s_netns_t *self, shednet_config_t *cfg)
 {
-    snprintf (buf, size, "shed-%s-%s", node, name);
-}
-
-static void
-s_veth (const char *ns_name, char veth [16])
-{
-    snprintf (veth, 16, "sv%010llx", (unsigned long long) (s_fnv (ns_name) & 0xffffffffffULL));
+    memset (cfg, 0, sizeof *cfg);
+    cfg->comp = S_COMP;
+    cfg->netns_dir = self->netns_dir;
+    cfg->bridge = self->bridge;
+    cfg->tc_path = self->tc_path;
+    cfg->mtu = self->mtu;
 }
 
 void
 driver_netns_paths (const driver_netns_config_t *config, const char *name,
                     char *netns_path, size_t size, char veth [16])
 {
-    char ns [160];
-    s_ns_name (config->node_name ? config->node_name : "node", name, ns, sizeof ns);
-    snprintf (netns_path, size, "%s/%s", config->netns_dir ? config->netns_dir : "/run/netns",
-              ns);
-    s_veth (ns, veth);
+    shednet_paths (config->netns_dir ? config->netns_dir : "/run/netns",
+                   config->node_name ? config->node_name : "node", name, netns_path, size, veth);
 }
 
 static void
 s_paths (s_netns_t *self, const char *name, char *dir, char *ns_path, char veth [16])
 {
-    char ns [160];
-    s_ns_name (self->node, name, ns, sizeof ns);
     if (dir)
         snprintf (dir, PATH_MAX, "%s/sheds/%s", self->data_dir, name);
-    if (ns_path)
-        snprintf (ns_path, PATH_MAX, "%s/%s", self->netns_dir, ns);
-    if (veth)
-        s_veth (ns, veth);
-}
-
-/* ---- namespaces --------------------------------------------------------- */
-
-/* Like iproute2: the netns dir is a shared mount so that namespace mounts
- * made here propagate to other mount namespaces (and back). */
-static int
-s_ns_dir_prepare (s_netns_t *self, driver_error_t *err)
-{
-    if (shed_mkdir_p (self->netns_dir, 0755) != 0)
-        return driver_fail (err, DRIVER_ERR_IO, "netns: mkdir %s: %s", self->netns_dir,
-                            strerror (errno));
-    if (mount ("", self->netns_dir, "none", MS_SHARED | MS_REC, NULL) == 0)
-        return 0;
-    if (errno != EINVAL)
-        return driver_fail (err, errno == EPERM ? DRIVER_ERR_PERMISSION : DRIVER_ERR_IO,
-                            "netns: make %s shared: %s", self->netns_dir, strerror (errno));
-    /* Not a mount point yet: bind it onto itself, then share it. */
-    if (mount (self->netns_dir, self->netns_dir, "none", MS_BIND | MS_REC, NULL) != 0
-        || mount ("", self->netns_dir, "none", MS_SHARED | MS_REC, NULL) != 0)
-        return driver_fail (err, errno == EPERM ? DRIVER_ERR_PERMISSION : DRIVER_ERR_IO,
-                            "netns: mount %s: %s", self->netns_dir, strerror (errno));
-    return 0;
-}
-
-static bool
-s_ns_present (const char *path)
-{
-    struct statfs sf;
-    return statfs (path, &sf) == 0 && sf.f_type == NSFS_MAGIC;
+    shednet_paths (self->netns_dir, self->node, name, ns_path, PATH_MAX, veth);
 }
 
 static int
 s_ns_create (s_netns_t *self, const char *path, driver_error_t *err)
 {
-    int rc = s_ns_dir_prepare (self, err);
-    if (rc)
-        return rc;
-    int fd = open (path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
-    if (fd < 0)
-        return driver_fail (err, errno == EEXIST ? DRIVER_ERR_EXISTS : DRIVER_ERR_IO,
-                            "netns: create %s: %s", path, strerror (errno));
-    close (fd);
-    /* A child makes the namespace and pins it with a bind mount, so this
-     * (threaded) process never changes its own namespaces. */
-    pid_t pid = fork ();
-    if (pid < 0) {
-        unlink (path);
-        return driver_fail (err, DRIVER_ERR_IO, "netns: fork: %s", strerror (errno));
-    }
-    if (pid == 0) {
-        if (unshare (CLONE_NEWNET) != 0)
-            _exit (1);
-        if (mount ("/proc/self/ns/net", path, "none", MS_BIND, NULL) != 0)
-            _exit (2);
-        _exit (0);
-    }
-    int status = 0;
-    while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (!WIFEXITED (status) || WEXITSTATUS (status) != 0) {
-        unlink (path);
-        return driver_fail (err, DRIVER_ERR_PERMISSION, "netns: %s %s failed (need root)",
-                            WEXITSTATUS (status) == 1 ? "unshare for" : "bind mount of", path);
-    }
-    return 0;
+    shednet_config_t cfg;
+    s_netcfg (self, &cfg);
+    return shednet_ns_create (&cfg, path, err);
 }
-
-static void
-s_ns_delete (const char *path)
-{
-    umount2 (path, MNT_DETACH);
-    unlink (path);
-}
-
-/* ---- network ------------------------------------------------------------ */
 
 static int
 s_net_setup (s_netns_t *self, const drv_state_t *st, const char *ns_path, driver_error_t *err)
 {
-    char why [DRIVER_MSG_MAX] = "";
-    int ns_fd = open (ns_path, O_RDONLY | O_CLOEXEC);
-    if (ns_fd < 0)
-        return driver_fail (err, DRIVER_ERR_IO, "netns: open %s: %s", ns_path, strerror (errno));
-    const char *bridge = st->bridge [0] ? st->bridge : self->bridge [0] ? self->bridge : NULL;
-    char mac [18];
-    if (st->mac [0])
-        snprintf (mac, sizeof mac, "%s", st->mac);
-    else {
-        /* Locally administered, derived from the namespace name: stable
-         * across restarts, so neighbours' ARP caches stay right. */
-        uint64_t h = s_fnv (ns_path);
-        snprintf (mac, sizeof mac, "02:%02x:%02x:%02x:%02x:%02x", (unsigned) (h >> 32) & 0xff,
-                  (unsigned) (h >> 24) & 0xff, (unsigned) (h >> 16) & 0xff,
-                  (unsigned) (h >> 8) & 0xff, (unsigned) h & 0xff);
-    }
-    /* Both ends get the overlay's MTU (the spec's, kept in the state file
-     * so a rebuild after a reboot gets it too): a shed that believed in
-     * 1500 would send frames the bridge and the tunnel drop. */
-    uint32_t mtu = st->mtu ? (uint32_t) st->mtu : self->mtu;
-    int rc = 0;
-    if (nl_veth_create (st->veth, "eth0", ns_fd, why, sizeof why) != 0
-        || nl_link_set (-1, st->veth, bridge, NULL, mtu, true, why, sizeof why) != 0
-        || nl_link_set (ns_fd, "lo", NULL, NULL, 0, true, why, sizeof why) != 0
-        || nl_link_set (ns_fd, "eth0", NULL, mac, mtu, true, why, sizeof why) != 0
-        || (st->ip [0] && nl_addr_add (ns_fd, "eth0", st->ip, why, sizeof why) != 0)
-        || (st->gateway [0]
-            && nl_route_default (ns_fd, "eth0", st->gateway, why, sizeof why) != 0))
-        rc = driver_fail (err, DRIVER_ERR_IO, "netns: %s: %s", st->name, why);
-    if (rc == 0 && st->net_kbit
-        && (tc_rate_limit (self->tc_path, -1, st->veth, st->net_kbit, why, sizeof why) != 0
-            || tc_rate_limit (self->tc_path, ns_fd, "eth0", st->net_kbit, why, sizeof why) != 0))
-        rc = driver_fail (err, DRIVER_ERR_IO, "netns: %s: %s", st->name, why);
-    close (ns_fd);
-    return rc;
+    shednet_config_t cfg;
+    s_netcfg (self, &cfg);
+    return shednet_link_setup (&cfg, st, ns_path, err);
 }
 
 /* ---- cgroup ------------------------------------------------------------- */
@@ -488,7 +367,7 @@ s_teardown (s_netns_t *self, drv_state_t *st, const char *ns_path)
     char why [DRIVER_MSG_MAX] = "";
     s_stop_procs (self, st);
     nl_link_del (-1, st->veth, why, sizeof why);
-    s_ns_delete (ns_path);
+    shednet_ns_delete (ns_path);
     if (cgroup_remove (self->cg, st->name, why, sizeof why) != 0)
         log_warn (S_COMP, "%s", why);
 }
@@ -516,7 +395,7 @@ s_create (void *impl, const driver_spec_t *spec, driver_error_t *err)
 
     /* A leftover namespace with this exact name (crash between steps) is
      * ours to replace. */
-    if (s_ns_present (ns_path) || access (ns_path, F_OK) == 0)
+    if (shednet_ns_present (ns_path) || access (ns_path, F_OK) == 0)
         s_teardown (self, &st, ns_path);
     int rc = s_agent_config_copy (self, spec->name, dir, err);
     if (rc == 0)
@@ -550,8 +429,8 @@ s_start (void *impl, const char *name, driver_error_t *err)
         return 0;
     /* After a host reboot the namespace and veth are gone: rebuild them
      * from the spec, same name, same address. */
-    if (!s_ns_present (st.netns)) {
-        s_ns_delete (st.netns);
+    if (!shednet_ns_present (st.netns)) {
+        shednet_ns_delete (st.netns);
         char why [DRIVER_MSG_MAX];
         nl_link_del (-1, st.veth, why, sizeof why);
         if ((rc = s_ns_create (self, st.netns, err)) != 0
@@ -612,7 +491,7 @@ s_status (void *impl, const char *name, driver_status_t *out, driver_error_t *er
         return rc;
     snprintf (out->ip, sizeof out->ip, "%s", st.ip);
     bool alive = st.pid && drv_proc_alive ((int) st.pid, st.starttime);
-    if (!s_ns_present (st.netns)) {
+    if (!shednet_ns_present (st.netns)) {
         out->state = DRIVER_ST_ERROR;
         snprintf (out->detail, sizeof out->detail, "network namespace %.200s missing", st.netns);
     }
