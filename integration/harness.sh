@@ -507,6 +507,9 @@ EOF
 # the cgroups and the mounts.
 H_CG=""
 h_sheds_init() {
+    # Container sheds: the shed's root (an unprivileged uid) must walk to
+    # its bundle under the node's data dir (docs/drivers.md).
+    chmod o+x "$H_TMP" "$H_TMP"/n* 2>/dev/null || true
     H_CG="$H_TMP/cg"
     mkdir -p "$H_CG"
     mount --rbind /sys/fs/cgroup "$H_CG" || { H_CG=""; h_skip "cannot bind-mount /sys/fs/cgroup"; }

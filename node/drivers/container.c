@@ -150,7 +150,19 @@ s_id_pick (s_ctr_t *self, uint32_t *base, driver_error_t *err)
 static int
 s_search_path (s_ctr_t *self, const char *dir, driver_error_t *err)
 {
-    char sheds [PATH_MAX];
+    char sheds [PATH_MAX], up [PATH_MAX];
+    /* The data dir's ancestors are the operator's: say which one is in the
+     * way rather than change it. */
+    s_fmt (up, sizeof up, "%s", self->data_dir);
+    for (char *slash = strrchr (up, '/'); slash && slash != up; slash = strrchr (up, '/')) {
+        *slash = '\0';
+        struct stat sb;
+        if (stat (up, &sb) == 0 && !(sb.st_mode & S_IXOTH))
+            return driver_fail (err, DRIVER_ERR_PERMISSION, "container: %s (mode %04o) is not "
+                                "searchable by other users, but a shed's root (an unprivileged "
+                                "uid) must reach its bundle below it: chmod o+x %s",
+                                up, (unsigned) (sb.st_mode & 07777), up);
+    }
     s_fmt (sheds, sizeof sheds, "%s/sheds", self->data_dir);
     if (shed_mkdir_p (dir, 0711) != 0 || chmod (self->data_dir, 0711) != 0
         || chmod (sheds, 0711) != 0 || chmod (dir, 0711) != 0)
