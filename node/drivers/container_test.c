@@ -184,6 +184,9 @@ s_group_teardown (void **state)
 {
     (void) state;
     if (s_tmp [0]) {
+        /* Containers a failed check left running (they hold the disks). */
+        s_sh ("for c in $(%s --root %s list -q 2>/dev/null); do %s --root %s delete -f $c; "
+              "done >/dev/null 2>&1", s_runc, s_rtroot, s_runc, s_rtroot);
         s_sh ("for f in %s/netns/* %s/netns; do umount -l $f; done >/dev/null 2>&1", s_tmp, s_tmp);
         s_sh ("umount -R %s/data/sheds/*/rootfs %s/data/sheds/*/lower %s/data/sheds/*/disk "
               ">/dev/null 2>&1; rm -rf %s %s", s_tmp, s_tmp, s_tmp, s_tmp, s_rtroot);
