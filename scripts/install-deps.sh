@@ -31,6 +31,10 @@ PACKAGES=(
     curl                                  # integration/test_metrics.sh, scripts/demo.sh: scrape /metrics
     procps                                # ps/pgrep, sysctl
     libarchive-dev                        # node/images: image archives (tar, tar.gz, tar.zst)
+    libjansson-dev                        # container driver: the OCI config.json, runc's state and log
+    runc                                  # container driver: the OCI runtime (docs/drivers.md)
+    e2fsprogs                             # container driver: mkfs.ext4 for each shed's disk
+    file                                  # integration tests check that shed-agent is static
     zstd                                  # scripts/build-image.sh: .tar.zst images
     busybox-static                        # scripts/build-image.sh busybox: the tests' tiny image
     mmdebstrap                            # scripts/build-image.sh debian: a minimal Debian root (demo)
