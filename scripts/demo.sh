@@ -58,13 +58,24 @@ export SHED_LOG_LEVEL=${SHED_LOG_LEVEL:-info}
 h_init "$NODES"
 trap 'echo; h_log "stopping the cluster"; exit 0' INT TERM
 h_sheds_init
+# Sheds are isolated containers (runc, user namespaces, their own root from
+# an image) wherever a runtime is installed; netns (host root, trusted code
+# only) otherwise. The image: a tiny busybox root built from Debian's
+# busybox-static (scripts/build-image.sh).
+if command -v runc >/dev/null 2>&1 && file -L "$H_BUILD/agent/shed-agent" | grep -q 'statically linked'; then
+    export H_DRIVER=container
+    "$ROOT/scripts/build-image.sh" busybox "$H_TMP/busybox.tar.gz" >/dev/null
+else
+    export H_DRIVER=netns
+    h_log "no runc or no static shed-agent: sheds use the netns driver (host root)"
+fi
 
 # A remote event consumer's identity (its public key goes into node 1's
 # events.consumer_keys): section 5 reads the cluster's events with it from
 # another host, over CURVE.
 "$H_CTL_BIN" keygen --identity "$H_TMP/consumer" >"$H_TMP/consumers"
 
-# Every node: room for a few sheds, the netns driver, shed-agent in each
+# Every node: room for a few sheds, the $H_DRIVER driver, shed-agent in each
 # shed reporting metrics every second, and a hook that records every failed
 # member it hears about. Node 1 also serves remote event consumers.
 for ((i = 1; i <= NODES; i++)); do
@@ -113,9 +124,19 @@ say "1. Membership: $NODES nodes joined through node1 (SWIM + Lifeguard, keyring
 run 1 status
 run 2 members
 
-say "2. Sheds: created from node2, placed across the cluster (spread)"
+IMAGE_ARGS=()
+if [[ "$H_DRIVER" == container ]]; then
+    say "2. Images and sheds: a root filesystem imported on every node; sheds made from it, placed across the cluster (spread)"
+    for ((i = 1; i <= NODES; i++)); do
+        run "$i" image import busybox "$H_TMP/busybox.tar.gz"
+    done
+    run 1 image list
+    IMAGE_ARGS=(--image busybox --disk 1G)
+else
+    say "2. Sheds: created from node2, placed across the cluster (spread)"
+fi
 for s in web db cache; do
-    run 2 create "$s" --cpus 1 --memory 512M --strategy spread
+    run 2 create "$s" --cpus 1 --memory 512M --strategy spread "${IMAGE_ARGS[@]}"
 done
 for ((i = 1; i <= NODES; i++)); do
     h_retry 5 sees "$i" 3 || echo "!! node$i does not list the 3 sheds after 5 s"
@@ -136,6 +157,27 @@ else
     echo "!! web or db has no address/process"; RC=1
 fi
 
+# prov i SHED CMD [args]: show and run CMD inside SHED through its agent
+# (the shed's provisioning channel: what code in the shed can do).
+prov() {
+    local i=$1 shed=$2 cmd=$3
+    shift 3
+    printf '\n[inside shed %s]$ %s\n' "$shed" "$cmd"
+    SHED_CTL_TIMEOUT=30 h_ctl "$i" provision "$shed" --step "$cmd" "$@" 2>/dev/null \
+        | sed '/^--- step-[0-9]*: /,$d; s/^\[step-[0-9]*\] //' || true
+}
+web_i=$(node_index "$web_node")
+if [[ "$H_DRIVER" == container ]]; then
+    say "3b. Isolation: a shed is a machine of its own (its root, its processes, no host keys)"
+    agent_up() { [[ $(h_ctl "$web_i" provision web --step 'echo up' 2>/dev/null) == *up* ]]; }
+    h_retry 20 agent_up || echo "!! the agent of web does not answer"
+    prov "$web_i" web 'hostname; id -un; grep PRETTY /etc/os-release; df -h / | tail -1'
+    prov "$web_i" web 'ps -o pid,user,comm'
+    prov "$web_i" web "cat $(h_datadir "$web_i")/keyring || echo 'refused: the node'\''s keyring is not in this shed'" --user root
+    printf '\n[host of %s]$ grep Uid /proc/%s/status   # web'\''s PID 1, seen from the host\n' "$web_node" "$web_pid"
+    grep Uid "/proc/$web_pid/status" || true
+fi
+
 say "4. Service discovery: db registers a service; every node answers DNS for it"
 db_i=$(node_index "$db_node")
 run "$db_i" services register postgres --port 5432 --address "$db_ip" --shed db --tag primary
@@ -150,6 +192,12 @@ if command -v dig >/dev/null 2>&1; then
     h_exec 1 dig -p 8600 @127.0.0.1 +short _postgres._tcp.service.shed SRV || RC=1
     printf '[node1]$ dig -p 8600 @127.0.0.1 +short db.shed.shed A\n'
     h_exec 1 dig -p 8600 @127.0.0.1 +short db.shed.shed A || RC=1
+fi
+if [[ "$H_DRIVER" == container ]]; then
+    # From inside a shed: its resolver is its node's gateway (docs/dns.md).
+    in_web() { [[ $(h_ctl "$web_i" provision web --step 'nslookup postgres.service.shed' 2>/dev/null) == *"$db_ip"* ]]; }
+    h_retry 10 in_web || echo "!! web does not resolve postgres yet"
+    prov "$web_i" web 'cat /etc/resolv.conf; nslookup postgres.service.shed'
 fi
 
 say "5. Events: agents in the sheds push metrics; any node sees the whole cluster's"
