@@ -343,12 +343,44 @@ test_second_shed_gets_its_own_range (void **state)
     driver_destroy (&d);
 }
 
+/* A missing runtime fails the driver with one line; a runtime that fails
+ * fails the start with one line naming it, and the create is undone by the
+ * caller's remove. */
+static void
+test_runtime_missing_or_failing (void **state)
+{
+    (void) state;
+    S_SKIP_IF_NEEDED ();
+    driver_error_t err = { 0 };
+    driver_container_config_t cfg = s_config ();
+    cfg.runtime = "/nonexistent/runc";
+    assert_null (driver_container_new (&cfg, &err));
+    assert_int_equal (err.code, DRIVER_ERR_UNAVAILABLE);
+    assert_non_null (strstr (err.message, "/nonexistent/runc not found"));
+    assert_null (strchr (err.message, '\n'));
+
+    cfg.runtime = "/bin/false";
+    driver_t *d = driver_container_new (&cfg, &err);
+    assert_non_null (d);
+    driver_spec_t spec = s_spec ("broken");
+    assert_int_equal (driver_create (d, &spec, &err), 0);
+    assert_int_equal (driver_start (d, "broken", &err), DRIVER_ERR_BACKEND);
+    assert_non_null (strstr (err.message, "start broken: /bin/false run exited 1"));
+    assert_null (strchr (err.message, '\n'));
+    driver_status_t st = { 0 };
+    assert_int_equal (driver_status (d, "broken", &st, &err), 0);
+    assert_int_equal (st.state, DRIVER_ST_ERROR);
+    assert_int_equal (driver_remove (d, "broken", &err), 0);
+    driver_destroy (&d);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_lifecycle_and_isolation),
         cmocka_unit_test (test_second_shed_gets_its_own_range),
+        cmocka_unit_test (test_runtime_missing_or_failing),
     };
     return cmocka_run_group_tests (tests, s_group_setup, s_group_teardown);
 }
