@@ -172,3 +172,26 @@ drv_remove_tree (const char *path)
     closedir (d);
     return rmdir (path);
 }
+
+int
+drv_state_list (const char *data_dir, const char *comp, driver_list_fn *fn, void *arg,
+                driver_error_t *err)
+{
+    char path [PATH_MAX];
+    snprintf (path, sizeof path, "%.*s/sheds", PATH_MAX - 16, data_dir);
+    DIR *d = opendir (path);
+    if (!d)
+        return errno == ENOENT ? 0 : driver_fail (err, DRIVER_ERR_IO, "%s: list %s: %s", comp,
+                                                  path, strerror (errno));
+    struct dirent *e;
+    while ((e = readdir (d))) {
+        if (e->d_name [0] == '.')
+            continue;
+        char state [PATH_MAX + 300];
+        snprintf (state, sizeof state, "%s/%s/state", path, e->d_name);
+        if (access (state, F_OK) == 0)
+            fn (arg, e->d_name);
+    }
+    closedir (d);
+    return 0;
+}

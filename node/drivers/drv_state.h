@@ -55,6 +55,11 @@ void drv_state_to_spec (const drv_state_t *st, driver_spec_t *spec);
 int drv_state_save (const char *dir, const drv_state_t *st, driver_error_t *err);
 int drv_state_load (const char *dir, drv_state_t *st, driver_error_t *err);
 
+/* Call fn for every <data_dir>/sheds/NAME holding a state file (what a
+ * restarted daemon re-adopts). comp prefixes the error. */
+int drv_state_list (const char *data_dir, const char *comp, driver_list_fn *fn, void *arg,
+                    driver_error_t *err);
+
 /* Start time (clock ticks since boot, /proc/PID/stat field 22) of a live,
  * non-zombie process; 0 if none. */
 uint64_t drv_proc_starttime (int pid);

@@ -532,23 +532,7 @@ static int
 s_list (void *impl, driver_list_fn *fn, void *arg, driver_error_t *err)
 {
     s_netns_t *self = (s_netns_t *) impl;
-    char path [PATH_MAX];
-    snprintf (path, sizeof path, "%s/sheds", self->data_dir);
-    DIR *d = opendir (path);
-    if (!d)
-        return errno == ENOENT ? 0 : driver_fail (err, DRIVER_ERR_IO, "netns: list %s: %s",
-                                                  path, strerror (errno));
-    struct dirent *e;
-    while ((e = readdir (d))) {
-        if (e->d_name [0] == '.')
-            continue;
-        char state [PATH_MAX + 300];
-        snprintf (state, sizeof state, "%s/%s/state", path, e->d_name);
-        if (access (state, F_OK) == 0)
-            fn (arg, e->d_name);
-    }
-    closedir (d);
-    return 0;
+    return drv_state_list (self->data_dir, S_COMP, fn, arg, err);
 }
 
 static void

@@ -2,6 +2,7 @@
  * rootfs.c - a container shed's disk and overlay root (see rootfs.h).
  */
 #include "node/drivers/rootfs.h"
+#include "node/drivers/drv_exec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -82,45 +83,6 @@ rootfs_is_mountpoint (const char *path)
 
 /* ---- the disk ----------------------------------------------------------- */
 
-static int
-s_run (const char *bin, char *const argv [], char *out, size_t size)
-{
-    int pipefd [2];
-    if (pipe2 (pipefd, O_CLOEXEC) != 0)
-        return -1;
-    pid_t pid = fork ();
-    if (pid < 0) {
-        close (pipefd [0]);
-        close (pipefd [1]);
-        return -1;
-    }
-    if (pid == 0) {
-        int null_fd = open ("/dev/null", O_RDONLY);
-        if (null_fd >= 0)
-            dup2 (null_fd, 0);
-        dup2 (pipefd [1], 1);
-        dup2 (pipefd [1], 2);
-        execv (bin, argv);
-        _exit (127);
-    }
-    close (pipefd [1]);
-    size_t have = 0;
-    ssize_t n;
-    char sink [256];
-    while ((n = read (pipefd [0], have + 1 < size ? out + have : sink,
-                      have + 1 < size ? size - have - 1 : sizeof sink)) > 0
-           || (n < 0 && errno == EINTR))
-        if (n > 0 && have + 1 < size)
-            have += (size_t) n;
-    if (size)
-        out [have] = '\0';
-    close (pipefd [0]);
-    int status = 0;
-    while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
-}
-
 /* The first line of a tool's output, for a one-line error. */
 static const char *
 s_first_line (char *text)
@@ -154,7 +116,7 @@ rootfs_disk_create (const rootfs_spec_t *spec, char *why, size_t why_size)
     char *argv [] = { (char *) "mkfs.ext4", (char *) "-q", (char *) "-F", (char *) "-m",
                       (char *) "0", (char *) "-E", (char *) "root_owner=0:0", img, NULL };
     char out [512] = "";
-    int rc = s_run (spec->mkfs_path, argv, out, sizeof out);
+    int rc = drv_exec (spec->mkfs_path, -1, argv, out, sizeof out);
     if (rc != 0) {
         unlink (img);
         if (rc == 127)

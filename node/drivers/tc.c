@@ -2,6 +2,7 @@
  * tc.c - tbf rate limits by exec'ing tc (see tc.h).
  */
 #include "node/drivers/tc.h"
+#include "node/drivers/drv_exec.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -14,54 +15,6 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-/* Run tc with argv; capture stdout+stderr into out. Returns exit status,
- * or -1 when it could not run. Everything the child does after fork is
- * async-signal-safe: the daemon is threaded. */
-static int
-s_run (const char *tc_path, int ns_fd, char *const argv [], char *out, size_t size)
-{
-    int pipefd [2];
-    if (pipe2 (pipefd, O_CLOEXEC) != 0)
-        return -1;
-    pid_t pid = fork ();
-    if (pid < 0) {
-        close (pipefd [0]);
-        close (pipefd [1]);
-        return -1;
-    }
-    if (pid == 0) {
-        dup2 (pipefd [1], 1);
-        dup2 (pipefd [1], 2);
-        if (ns_fd >= 0 && setns (ns_fd, CLONE_NEWNET) != 0)
-            _exit (126);
-        execv (tc_path, argv);
-        _exit (127);
-    }
-    close (pipefd [1]);
-    size_t len = 0;
-    for (;;) {
-        char tmp [512];
-        ssize_t n = read (pipefd [0], tmp, sizeof tmp);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        if (out && len + 1 < size) {
-            size_t take = (size_t) n < size - 1 - len ? (size_t) n : size - 1 - len;
-            memcpy (out + len, tmp, take);
-            len += take;
-        }
-    }
-    if (out && size)
-        out [len] = '\0';
-    close (pipefd [0]);
-    int status;
-    while (waitpid (pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return -1;
-    return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
-}
 
 static void
 s_first_line (char *text)
@@ -82,7 +35,7 @@ tc_rate_limit (const char *tc_path, int ns_fd, const char *dev, uint64_t kbit,
     if (kbit == 0) {
         char *argv [] = { "tc", "qdisc", "del", "dev", devname, "root", NULL };
         /* Failure means there was no limit: fine either way. */
-        s_run (tc_path, ns_fd, argv, out, sizeof out);
+        drv_exec (tc_path, ns_fd, argv, out, sizeof out);
         return 0;
     }
     /* Burst: 10 ms at the rate, at least 16 KiB so one full-size frame
@@ -95,7 +48,7 @@ tc_rate_limit (const char *tc_path, int ns_fd, const char *dev, uint64_t kbit,
     snprintf (bursts, sizeof bursts, "%llu", (unsigned long long) burst);
     char *argv [] = { "tc", "qdisc", "replace", "dev", devname, "root", "tbf",
                       "rate", rate, "burst", bursts, "latency", "50ms", NULL };
-    rc = s_run (tc_path, ns_fd, argv, out, sizeof out);
+    rc = drv_exec (tc_path, ns_fd, argv, out, sizeof out);
     if (rc != 0) {
         s_first_line (out);
         if (rc < 0 || rc == 127)
@@ -116,7 +69,7 @@ tc_show (const char *tc_path, int ns_fd, const char *dev, char *buf, size_t size
     char devname [16];
     snprintf (devname, sizeof devname, "%s", dev);
     char *argv [] = { "tc", "qdisc", "show", "dev", devname, NULL };
-    return s_run (tc_path, ns_fd, argv, buf, size) == 0 ? 0 : -1;
+    return drv_exec (tc_path, ns_fd, argv, buf, size) == 0 ? 0 : -1;
 }
 
 int
