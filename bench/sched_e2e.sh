@@ -57,6 +57,7 @@ resources:
 network:
   enabled: false
 driver:
+  default: netns
   netns_dir: $H_TMP/n$i/netns
   cgroup_root: $CG
   cgroup_parent: $H_ID-node$i

@@ -55,6 +55,7 @@ scheduler:
 gossip:
   reap_dead_s: 15
 driver:
+  default: netns
   netns_dir: $H_TMP/n$i/netns
   cgroup_root: $CG
   cgroup_parent: $H_ID-node$i
