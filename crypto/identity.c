@@ -1,7 +1,8 @@
 /*
  * identity.c - see identity.h.
  *
- * The identity file (`<data_dir>/identity.key`, mode exactly 0600):
+ * The identity file (`<data_dir>/identity.key`, mode exactly 0600, owned by
+ * the daemon's uid or root):
  *
  *     shed-identity v1
  *     x25519-public <base64 of 32 bytes>
@@ -33,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sodium.h>
 #include <zmq.h>
@@ -314,6 +316,15 @@ shed_identity_load_or_create (const char *data_dir, char *err, size_t errlen)
     if ((st.st_mode & 07777) != 0600) {
         s_set_err (err, errlen, "%s: mode %04o, expected 0600",
                    path, (unsigned) (st.st_mode & 07777));
+        errno = EPERM;
+        return NULL;
+    }
+    //  Owned by us or root: another local user who owns the file can read
+    //  it whatever its mode, or have put an identity of their own there
+    //  (docs/crypto.md, "Identity file").
+    if (st.st_uid != geteuid () && st.st_uid != 0) {
+        s_set_err (err, errlen, "%s: owned by uid %u, expected uid %u (this daemon) "
+                   "or root", path, (unsigned) st.st_uid, (unsigned) geteuid ());
         errno = EPERM;
         return NULL;
     }

@@ -140,6 +140,29 @@ test_bad_mode (void **state)
     shed_identity_destroy (&id);
 }
 
+/* A key file someone else owns is refused even at mode 0600: its owner
+ * can read it and could have swapped in a key of their own. Needs root to
+ * chown; skipped otherwise. */
+static void
+test_bad_owner (void **state)
+{
+    if (geteuid () != 0)
+        skip ();
+    char err [256] = "", path [PATH_MAX];
+    s_keypath (path, sizeof path, state);
+    shed_identity_t *id = shed_identity_load_or_create (*state, err, sizeof err);
+    assert_non_null (id);
+    shed_identity_destroy (&id);
+    assert_int_equal (chown (path, 54321, 54321), 0);
+    s_expect_error (state, "owned by uid 54321");
+    s_expect_error (state, SHED_IDENTITY_FILE);
+    //  Not replaced either: back to our uid, the same file loads again.
+    assert_int_equal (chown (path, geteuid (), getegid ()), 0);
+    id = shed_identity_load_or_create (*state, err, sizeof err);
+    assert_non_null (id);
+    shed_identity_destroy (&id);
+}
+
 static void
 test_corrupted_lines (void **state)
 {
@@ -383,6 +406,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_create_and_reload, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_creates_data_dir, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_bad_mode, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_bad_owner, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_corrupted_lines, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_truncated, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_mismatched_keys, s_setup, s_teardown),

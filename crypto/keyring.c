@@ -12,7 +12,7 @@
  *
  * Keyring file: one key per line, "primary <base64>" or "key <base64>"
  * (standard base64 with padding, 32 bytes). Order of lines is the order of
- * installation. Mode must be exactly 0600.
+ * installation. Mode must be exactly 0600, the owner the daemon's uid or root.
  */
 #include "crypto/keyring.h"
 #include "crypto/identity.h"
@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -465,6 +466,14 @@ shed_keyring_load (const char *path, char *err, size_t errlen)
     if ((st.st_mode & 07777) != 0600) {
         s_set_err (err, errlen, "%s: mode %04o, expected 0600",
                    path, (unsigned) (st.st_mode & 07777));
+        errno = EPERM;
+        return NULL;
+    }
+    //  Owned by us or root, like the identity file: another owner can read
+    //  the cluster keys, or have written keys of their own (docs/crypto.md).
+    if (st.st_uid != geteuid () && st.st_uid != 0) {
+        s_set_err (err, errlen, "%s: owned by uid %u, expected uid %u (this daemon) "
+                   "or root", path, (unsigned) st.st_uid, (unsigned) geteuid ());
         errno = EPERM;
         return NULL;
     }

@@ -518,6 +518,21 @@ test_load_errors (void **state)
     s_expect_load_error (path, text, 0600, "line 1: bad base64");
     s_expect_load_error (path, "primary\n", 0600, "line 1: expected");
 
+    //  Owned by another uid: refused even at 0600 (that user can read the
+    //  keys or have written their own). chown needs root.
+    if (geteuid () == 0) {
+        snprintf (text, sizeof text, "primary %s\n", k1);
+        assert_int_equal (shed_write_file_atomic (path, text, strlen (text), 0600), 0);
+        assert_int_equal (chown (path, 54321, 54321), 0);
+        shed_keyring_t *ring = shed_keyring_load (path, err, sizeof err);
+        if (ring || !strstr (err, "owned by uid 54321"))
+            fail_msg ("foreign owner: want \"owned by uid 54321\", got \"%s\"", err);
+        assert_int_equal (chown (path, geteuid (), getegid ()), 0);
+        ring = shed_keyring_load (path, err, sizeof err);
+        assert_non_null (ring);
+        shed_keyring_destroy (&ring);
+    }
+
     //  Too many keys.
     char many [SHED_KEYRING_MAX * 64 + 128] = "";
     for (int i = 0; i <= SHED_KEYRING_MAX; i++) {
