@@ -33,9 +33,10 @@ shed_api_server_new (const char *endpoint, char *err, size_t errlen)
         return NULL;
     }
     /* No CURVE/ZAP here: the socket file's mode is the API's only access
-     * control, so nothing but ipc:// is bound (config.c refuses the rest
-     * with the key's line; this keeps a caller that skips it honest). */
-    if (strncmp (endpoint, "ipc://", 6) != 0 || endpoint[6] == '\0') {
+     * control, so nothing but ipc:// on a file is bound (not ipc://@name,
+     * an abstract socket without a mode; config.c refuses the rest with
+     * the key's line; this keeps a caller that skips it honest). */
+    if (strncmp (endpoint, "ipc://", 6) != 0 || endpoint[6] == '\0' || endpoint[6] == '@') {
         snprintf (err, errlen, "local API at %s: only ipc:// endpoints are allowed (the API "
                   "has no authentication)", endpoint);
         free (self);

@@ -168,12 +168,13 @@ test_not_running (void **state)
 }
 
 /* No authentication on the API: a TCP (or any non-ipc) endpoint would hand
- * the node to whoever reaches the port, so the server refuses to bind one. */
+ * the node to whoever reaches the port, so the server refuses to bind one;
+ * so is an abstract ipc socket (no file, no mode: any local user). */
 static void
 test_tcp_refused (void **state)
 {
     static const char *endpoints[] = { "tcp://127.0.0.1:0", "tcp://*:*", "inproc://api",
-                                       "ipc://" };
+                                       "ipc://", "ipc://@shed-api" };
     for (size_t i = 0; i < sizeof endpoints / sizeof endpoints[0]; i++) {
         char err[256] = "";
         shed_api_server_t *server = shed_api_server_new (endpoints[i], err, sizeof err);

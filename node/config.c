@@ -288,6 +288,13 @@ s_apply (shed_config_t *cfg, const directive_t *d, const char *subkey, const cha
                       "authentication, so tcp:// and others are refused), got '%s'", value);
             return -1;
         }
+        /* ipc://@name is a Linux abstract socket: no file, so no mode, and
+         * any local user can connect to it. */
+        if (value[0] == 'i' && value[6] == '@') {
+            snprintf (why, whylen, "abstract ipc socket '%s' refused: it has no file mode, "
+                      "so any local user could connect; use ipc:///path", value);
+            return -1;
+        }
         return s_copy (slot, d->size, value, why, whylen);
     case D_JOIN: {
         char host[sizeof cfg->join[0] - 8];   /* room for ":65535" */

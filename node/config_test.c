@@ -503,6 +503,21 @@ test_api_endpoint (void **state)
         assert_int_not_equal (shed_config_set (&cfg, "api", refused[i], err, sizeof err), 0);
         assert_non_null (strstr (err, "key 'api': expected an ipc:///path endpoint"));
     }
+    /* An abstract socket (ipc://@name) has no file, so no mode: any local
+     * user could connect. Refused with its own reason. */
+    static const char *abstract[] = { "ipc://@shed-api", "ipc://@" };
+    for (size_t i = 0; i < sizeof abstract / sizeof abstract[0]; i++) {
+        char text[128];
+        snprintf (text, sizeof text, "name: n1\napi: \"%s\"\n", abstract[i]);
+        err[0] = '\0';
+        if (s_load (&cfg, text, err, sizeof err) == 0)
+            fail_msg ("api '%s' was accepted", abstract[i]);
+        if (!strstr (err, "test.yaml:2: key 'api': abstract ipc socket"))
+            fail_msg ("api '%s': err='%s'", abstract[i], err);
+        assert_null (strchr (err, '\n'));
+        assert_int_not_equal (shed_config_set (&cfg, "api", abstract[i], err, sizeof err), 0);
+        assert_non_null (strstr (err, "key 'api': abstract ipc socket"));
+    }
     /* "" keeps the default, derived from data_dir. */
     assert_int_equal (s_load (&cfg, "api: \"\"\ndata_dir: /tmp/d\n", err, sizeof err), 0);
     assert_int_equal (shed_config_finish (&cfg, err, sizeof err), 0);
