@@ -14,6 +14,7 @@ PACKAGES=(
     libcmocka-dev                         # unit tests
     libyaml-dev                           # config files
     libmnl-dev                            # netlink
+    libnftables-dev                       # nftables through libnftables, no shell: shed anti-spoofing, plain-mode member filter
     libcurl4-openssl-dev                  # HTTP client: Firecracker and Shed server drivers
     libmicrohttpd-dev                     # shed-node's /metrics endpoint; HTTP test servers for the drivers
     iputils-ping                          # overlay and driver tests ping across namespaces

@@ -79,6 +79,7 @@ s_netcfg (const s_ctr_t *self, shednet_config_t *cfg)
 {
     memset (cfg, 0, sizeof *cfg);
     cfg->comp = S_COMP;
+    cfg->node = self->node;
     cfg->netns_dir = self->netns_dir;
     cfg->bridge = self->bridge;
     cfg->tc_path = self->tc_path;
@@ -388,8 +389,9 @@ s_teardown (s_ctr_t *self, drv_state_t *st, const char *dir, driver_error_t *err
 {
     char why [DRIVER_MSG_MAX] = "";
     s_stop_container (self, st);
-    if (st->veth [0])
-        nl_link_del (-1, st->veth, why, sizeof why);
+    shednet_config_t net;
+    s_netcfg (self, &net);
+    shednet_link_remove (&net, st);     /* the veth and its anti-spoofing chain */
     if (st->netns [0])
         shednet_ns_delete (st->netns);
     /* Never remove a tree that still has the shed's disk mounted in it. */

@@ -70,6 +70,7 @@ s_netcfg (const s_netns_t *self, shednet_config_t *cfg)
 {
     memset (cfg, 0, sizeof *cfg);
     cfg->comp = S_COMP;
+    cfg->node = self->node;
     cfg->netns_dir = self->netns_dir;
     cfg->bridge = self->bridge;
     cfg->tc_path = self->tc_path;
@@ -366,7 +367,9 @@ s_teardown (s_netns_t *self, drv_state_t *st, const char *ns_path)
 {
     char why [DRIVER_MSG_MAX] = "";
     s_stop_procs (self, st);
-    nl_link_del (-1, st->veth, why, sizeof why);
+    shednet_config_t cfg;
+    s_netcfg (self, &cfg);
+    shednet_link_remove (&cfg, st);     /* the veth and its anti-spoofing chain */
     shednet_ns_delete (ns_path);
     if (cgroup_remove (self->cg, st->name, why, sizeof why) != 0)
         log_warn (S_COMP, "%s", why);

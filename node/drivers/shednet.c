@@ -5,7 +5,9 @@
 #include "node/drivers/shednet.h"
 #include "node/drivers/netlink.h"
 #include "node/drivers/tc.h"
+#include "node/overlay/nftables.h"
 #include "common/fileutil.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -188,6 +190,13 @@ shednet_link_setup (const shednet_config_t *cfg, const drv_state_t *st, const ch
      * so a rebuild after a reboot gets it too): a shed that believed in
      * 1500 would send frames the bridge and the tunnel drop. */
     uint32_t mtu = st->mtu ? (uint32_t) st->mtu : cfg->mtu;
+    /* The rules match the port by name, so they go in before the veth
+     * exists: no frame of the shed ever crosses the bridge unchecked. */
+    if (shed_nft_antispoof_add (cfg->node ? cfg->node : "node", st->veth, mac, st->ip, why,
+                                sizeof why) != 0) {
+        close (ns_fd);
+        return driver_fail (err, DRIVER_ERR_IO, "%s: %s: %s", cfg->comp, st->name, why);
+    }
     int rc = 0;
     if (nl_veth_create (st->veth, "eth0", ns_fd, why, sizeof why) != 0
         || nl_link_set (-1, st->veth, bridge, NULL, mtu, true, why, sizeof why) != 0
@@ -206,4 +215,15 @@ shednet_link_setup (const shednet_config_t *cfg, const drv_state_t *st, const ch
                           cfg->comp, st->name);
     close (ns_fd);
     return rc;
+}
+
+void
+shednet_link_remove (const shednet_config_t *cfg, const drv_state_t *st)
+{
+    char why [DRIVER_MSG_MAX] = "";
+    if (!st->veth [0])
+        return;
+    nl_link_del (-1, st->veth, why, sizeof why);
+    if (shed_nft_antispoof_del (cfg->node ? cfg->node : "node", st->veth, why, sizeof why) != 0)
+        log_warn (cfg->comp, "%s: %s", st->name, why);
 }

@@ -27,6 +27,7 @@
 
 typedef struct {
     const char *comp;           /* error prefix: "netns", "container" */
+    const char *node;           /* node name: its anti-spoofing table (NULL: "node") */
     const char *netns_dir;      /* where namespace files live */
     const char *bridge;         /* used when the state names none; may be "" */
     const char *tc_path;        /* tc binary for rate limits */
@@ -52,9 +53,15 @@ int shednet_ns_create (const shednet_config_t *cfg, const char *path, driver_err
 void shednet_ns_delete (const char *path);
 
 /* veth into the namespace, addresses, MTU, default route, rate limits
- * (and sysctls when cfg->unprivileged_ports), from the shed's state. */
+ * (and sysctls when cfg->unprivileged_ports), from the shed's state. The
+ * veth's host end gets its anti-spoofing chain first (frames from it must
+ * carry the shed's MAC and address: node/overlay/nftables.h); a shed whose
+ * rules cannot be installed is not set up. */
 int shednet_link_setup (const shednet_config_t *cfg, const drv_state_t *st, const char *ns_path,
                         driver_error_t *err);
+/* Undo shednet_link_setup on the host: the veth (absent is fine) and its
+ * anti-spoofing chain. */
+void shednet_link_remove (const shednet_config_t *cfg, const drv_state_t *st);
 
 /* FNV-1a 64, for stable derived names and MACs. */
 uint64_t shednet_hash (const char *text);
