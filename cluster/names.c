@@ -56,9 +56,18 @@ names_weight (const char *name, const char *member)
 int
 names_coordinator (const char *name, const char *const *members, size_t n)
 {
+    return names_coordinator_skip (name, members, NULL, n);
+}
+
+int
+names_coordinator_skip (const char *name, const char *const *members, const bool *skip,
+                        size_t n)
+{
     int best = -1;
     uint64_t best_w = 0;
     for (size_t i = 0; i < n; i++) {
+        if (skip && skip [i])
+            continue;
         uint64_t w = names_weight (name, members [i]);
         if (best < 0 || w > best_w
         ||  (w == best_w && strcmp (members [i], members [best]) < 0)) {

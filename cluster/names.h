@@ -56,6 +56,16 @@ uint64_t names_weight (const char *name, const char *member);
  * n == 0. Ties (never in practice) go to the smaller member name. */
 int names_coordinator (const char *name, const char *const *members, size_t n);
 
+/* Failover (docs/scheduling.md, "Coordinator failover"): the coordinator
+ * among the members not in `skip` (skip[i] true: membership suspects it, or
+ * it did not answer this create). Because rendezvous weights do not depend
+ * on the other members, this is exactly the coordinator that nodes which
+ * already removed the skipped members compute, so a suspicion moves a name
+ * to the node it would move to if the member failed. Returns the index, or
+ * -1 when every member is skipped (or n == 0). skip may be NULL. */
+int names_coordinator_skip (const char *name, const char *const *members, const bool *skip,
+                            size_t n);
+
 /* A shed that holds a name, as the replicated state shows it. */
 typedef struct {
     const char *name;

@@ -174,12 +174,62 @@ test_resolve (void **state)
     assert_false (c [2].duplicate);
 }
 
+/* Failover: skipping a suspected coordinator gives the next node in the
+ * rendezvous order, the same node that members which already removed it
+ * compute; skipping a node that is not the coordinator changes nothing;
+ * the order continues through further skips; all skipped gives -1. */
+static void
+test_coordinator_failover (void **state)
+{
+    (void) state;
+    const char *five [] = { "node1", "node2", "node3", "node4", "node5" };
+    for (int i = 0; i < 2000; i++) {
+        char name [16];
+        snprintf (name, sizeof name, "f%d", i);
+        int c = names_coordinator (name, five, 5);
+        bool skip [5] = { false };
+        assert_int_equal (names_coordinator_skip (name, five, skip, 5), c);
+        assert_int_equal (names_coordinator_skip (name, five, NULL, 5), c);
+        /* A suspect that coordinates nothing here moves nothing. */
+        skip [(c + 1) % 5] = true;
+        assert_int_equal (names_coordinator_skip (name, five, skip, 5), c);
+        skip [(c + 1) % 5] = false;
+        /* The coordinator suspected: the next by weight, and exactly the
+         * coordinator of the view without it. */
+        skip [c] = true;
+        int next = names_coordinator_skip (name, five, skip, 5);
+        assert_true (next >= 0 && next != c);
+        const char *rest [4];
+        size_t n = 0;
+        for (int k = 0; k < 5; k++)
+            if (k != c)
+                rest [n++] = five [k];
+        assert_string_equal (five [next], rest [names_coordinator (name, rest, n)]);
+        for (int k = 0; k < 5; k++)
+            if (k != c && k != next)
+                assert_true (names_weight (name, five [k]) < names_weight (name, five [next]));
+        assert_true (names_weight (name, five [next]) < names_weight (name, five [c]));
+        /* Two suspects: the third in order. */
+        skip [next] = true;
+        int third = names_coordinator_skip (name, five, skip, 5);
+        assert_true (third >= 0 && third != c && third != next);
+        for (int k = 0; k < 5; k++)
+            if (!skip [k] && k != third)
+                assert_true (names_weight (name, five [k]) < names_weight (name, five [third]));
+        for (int k = 0; k < 5; k++)
+            skip [k] = true;
+        assert_int_equal (names_coordinator_skip (name, five, skip, 5), -1);
+    }
+    assert_int_equal (names_coordinator_skip ("web", five, NULL, 0), -1);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_valid),
         cmocka_unit_test (test_coordinator),
+        cmocka_unit_test (test_coordinator_failover),
         cmocka_unit_test (test_decide),
         cmocka_unit_test (test_concurrent_reserve),
         cmocka_unit_test (test_resolve),
