@@ -110,3 +110,35 @@ WIRE_DEFINE_RECORD (gossip_update, 0, GOSSIP_UPDATE_FIELDS)
 WIRE_DEFINE_RECORD (gossip_keyinfo, 0, GOSSIP_KEYINFO_FIELDS)
 WIRE_DEFINE_PROTO (gossip, GOSSIP_MESSAGES, GOSSIP_WIRE_VERSION_MIN, GOSSIP_WIRE_VERSION,
                    s_validate)
+
+static void
+s_put64 (uint8_t *out, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        out [i] = (uint8_t) v;
+}
+
+static uint64_t
+s_get64 (const uint8_t *in)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | in [i];
+    return v;
+}
+
+void
+gossip_stamp_put (uint8_t out [GOSSIP_STAMP_BYTES], const gossip_stamp_t *stamp)
+{
+    s_put64 (out, stamp->boot);
+    s_put64 (out + 8, stamp->counter);
+    s_put64 (out + 16, stamp->ts_ms);
+}
+
+void
+gossip_stamp_get (const uint8_t in [GOSSIP_STAMP_BYTES], gossip_stamp_t *stamp)
+{
+    stamp->boot = s_get64 (in);
+    stamp->counter = s_get64 (in + 8);
+    stamp->ts_ms = s_get64 (in + 16);
+}

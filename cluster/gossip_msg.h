@@ -38,10 +38,16 @@
 #include "common/wire_gen.h"
 
 /* ---- Protocol versions -------------------------------------------------- */
-#define GOSSIP_WIRE_VERSION_MIN  1     /* oldest codec version we decode */
-#define GOSSIP_WIRE_VERSION      1     /* codec version we encode */
-#define SWIM_PROTO_MIN           1     /* membership semantics we understand */
-#define SWIM_PROTO_MAX           1
+/* Version 2 (docs/membership.md section 1): every sealed datagram and
+ * stream frame carries a stamp (sender boot id, counter, wall clock) inside
+ * the seal, stream frames open a small sealed header before any body is
+ * allocated, and KEY_OP carries an epoch. Version 1 peers cannot open any
+ * of it (the seal domains changed), so both ranges start at 2: an old node
+ * looks like a node with another cluster key (counted as drop_v1). */
+#define GOSSIP_WIRE_VERSION_MIN  2     /* oldest codec version we decode */
+#define GOSSIP_WIRE_VERSION      2     /* codec version we encode */
+#define SWIM_PROTO_MIN           2     /* membership semantics we understand */
+#define SWIM_PROTO_MAX           2
 
 /* ---- Limits (all untrusted input is checked against these) -------------- */
 #define SWIM_NAME_MAX        64        /* bytes in a node name */
@@ -65,6 +71,34 @@
 /* Stream (TCP) frames: 4-byte big-endian length, then a sealed message.
  * 4096 members * ~1 KiB worst case each stays under this bound. */
 #define SWIM_STREAM_MAX      (8u * 1024 * 1024)
+
+/* ---- Sealed framing, version 2 (docs/membership.md section 1) ------------
+ * Seal domains (associated data): a v1 packet never opens as v2. */
+#define GOSSIP_UDP_AD        "shed-gossip-udp-v2"
+#define GOSSIP_TCP_HDR_AD    "shed-gossip-tcp-hdr-v2"
+#define GOSSIP_TCP_AD        "shed-gossip-tcp-v2"   /* + the sealed header */
+#define GOSSIP_UDP_AD_V1     "shed-gossip-udp-v1"   /* only to recognise old peers */
+/* The stamp, first in every sealed plaintext: boot id (random per actor
+ * start), counter (per boot and per channel), sender wall clock in ms since
+ * the Unix epoch; all big-endian. */
+#define GOSSIP_STAMP_BYTES   24
+/* Stream frame = sealed header (GOSSIP_TCP_HDR_SEALED bytes, plaintext:
+ * 4-byte body length + stamp) then the sealed body of that length, whose
+ * associated data is GOSSIP_TCP_AD followed by the sealed header bytes (a
+ * body cannot be spliced under another header). */
+#define GOSSIP_TCP_HDR_PT     (4 + GOSSIP_STAMP_BYTES)
+#define GOSSIP_TCP_HDR_SEALED (GOSSIP_TCP_HDR_PT + 45)   /* + SHED_SEAL_OVERHEAD */
+/* Accepted clock difference between a stamp and our clock, either way. */
+#define GOSSIP_CLOCK_SKEW_MS 30000
+
+typedef struct {
+    uint64_t boot;
+    uint64_t counter;
+    uint64_t ts_ms;
+} gossip_stamp_t;
+
+void gossip_stamp_put (uint8_t out [GOSSIP_STAMP_BYTES], const gossip_stamp_t *stamp);
+void gossip_stamp_get (const uint8_t in [GOSSIP_STAMP_BYTES], gossip_stamp_t *stamp);
 
 #define SWIM_DEFAULT_PORT    7946
 
@@ -140,10 +174,13 @@ WIRE_DECLARE_RECORD (gossip_keyinfo, GOSSIP_KEYINFO_FIELDS)
     F (T, 4, reply,   WIRE_BOOL, 0,                WIRE_OPT, _) \
     F (T, 5, members, WIRE_LIST, SWIM_MAX_MEMBERS, WIRE_OPT, gossip_update)
 
+/* epoch: strictly increasing per cluster (docs/membership.md section 6); a
+ * change with an epoch <= the last one applied is ignored. */
 #define GOSSIP_KEY_OP_FIELDS(F, T) \
     F (T, 2, id,      WIRE_U64,  0,                WIRE_REQ, _) \
     F (T, 3, op,      WIRE_U64,  3,                WIRE_REQ, _) \
-    F (T, 4, key,     WIRE_BLOB, 32,               WIRE_OPT, _)
+    F (T, 4, key,     WIRE_BLOB, 32,               WIRE_OPT, _) \
+    F (T, 5, epoch,   WIRE_U64,  0,                WIRE_OPT, _)
 
 #define GOSSIP_KEY_REPLY_FIELDS(F, T) \
     F (T, 2, id,      WIRE_U64,  0,                WIRE_REQ, _) \

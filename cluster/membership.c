@@ -9,8 +9,10 @@
  * deadline, so a slow or dead peer costs a slot, never the loop.
  */
 #include "cluster/membership.h"
+#include "common/fileutil.h"
 #include "common/log.h"
 #include "crypto/identity.h"
+#include "crypto/replay.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,10 +25,18 @@
 #include <unistd.h>
 
 #define S_COMP          "membership"
-#define S_UDP_AD        "shed-gossip-udp-v1"  /* seal domain: datagrams */
-#define S_TCP_AD        "shed-gossip-tcp-v1"  /* seal domain: stream frames */
+#define S_BEACON_AD     "shed-beacon-v2"      /* seal domain: discovery beacons */
+#define S_BEACON_MAGIC  "SHD2"                /* beacon prefix (v1 was "SHED", unsealed) */
+#define S_BEACON_REPUBLISH 10000              /* ms: fresh stamp, well inside the skew window */
 #define S_CONNS_MAX     256                   /* open stream connections */
+/* Incoming connections may hold at most this many slots, so a flood of
+ * accepted connections never starves our own push-pulls, joins and key
+ * operations (docs/membership.md section 1). */
+#define S_CONNS_IN_MAX  192
+#define S_CONNS_PER_SRC 4                     /* incoming connections per source address */
+#define S_PREAUTH_TIMEOUT 1000                /* ms for an incoming sealed header to open */
 #define S_CONN_TIMEOUT  2000                  /* ms for one whole exchange */
+#define S_SENDERS_MAX   (2 * SWIM_MAX_MEMBERS) /* replay windows kept (one per sender boot) */
 #define S_KEYOP_TIMEOUT 3000
 #define S_JOIN_BACKOFF0 100                   /* first retry; doubles to 30 s. Short:
                                                  nodes started together reach a seed
@@ -39,7 +49,9 @@
 /* Actor-level counters (the core keeps its own). */
 #define S_COUNTERS(C) \
     C (udp_sent) C (udp_received) C (udp_bytes_sent) C (udp_bytes_received) C (drop_short) C (drop_format) C (drop_keyid) \
-    C (drop_auth) C (drop_oversize) C (stream_served) C (stream_errors)
+    C (drop_auth) C (drop_oversize) C (stream_served) C (stream_errors) \
+    C (drop_replay) C (drop_clock) C (drop_v1) C (drop_conn_source) C (drop_conn_full) \
+    C (drop_preauth) C (keyop_stale) C (drop_beacon)
 
 typedef enum { CONN_SERVE, CONN_PUSHPULL, CONN_KEYOP } conn_kind_t;
 
@@ -49,8 +61,10 @@ typedef struct {
     bool writing;                 /* else reading */
     uint8_t *out;
     size_t outlen, outoff;
-    uint8_t hdr [4];
+    uint8_t hdr [GOSSIP_TCP_HDR_SEALED];   /* the sealed header, kept: the body's AD */
     size_t hdroff;
+    bool authed;                  /* the sealed header opened: only then is `in` allocated */
+    uint64_t opened_at;
     uint8_t *in;
     size_t inlen, inoff;
     uint64_t deadline;
@@ -63,6 +77,13 @@ typedef struct {
     bool answered;                   /* a whole frame arrived */
     const char *why;                 /* why it ended without an answer */
 } conn_t;
+
+/* One sender boot's replay windows (docs/crypto.md "Replay windows"). */
+typedef struct {
+    uint64_t boot;
+    uint64_t seen;                /* monotonic ms of its last accepted stamp */
+    shed_replay_t win [2];        /* 0: datagrams, 1: stream frames */
+} s_sender_t;
 
 typedef struct {
     zsock_t *pipe;
@@ -77,6 +98,12 @@ typedef struct {
         uint64_t at;
     } beacon_tries [S_BEACON_PEERS];
     int udp, tcp;
+    uint64_t boot;                   /* our stamp boot id, random per start */
+    uint64_t counter [2];            /* our stamp counters: datagrams, streams */
+    s_sender_t *senders;
+    size_t nsenders, senders_cap;
+    uint64_t key_epoch;              /* last key operation applied */
+    uint64_t beacon_published;
     conn_t *conns [S_CONNS_MAX];
     size_t nconns;
     bool terminated;
@@ -161,25 +188,110 @@ s_resolve (const char *hostport, char *addr, size_t addrlen, uint16_t *port)
     return 0;
 }
 
-/* Seal a message into a stream frame: length prefix + sealed bytes. */
+/* Our next stamp on a channel (0 datagrams, 1 streams). */
+static void
+s_stamp_next (self_t *self, int channel, uint8_t out [GOSSIP_STAMP_BYTES])
+{
+    gossip_stamp_t st = { self->boot, ++self->counter [channel], (uint64_t) zclock_time () };
+    gossip_stamp_put (out, &st);
+}
+
+/* Check an authenticated stamp: the sender's clock within the skew window
+ * of ours, and a counter this sender boot has not used on this channel.
+ * Returns 0 or -1 (counted). Call only after the seal opened, so a forger
+ * cannot move a window (docs/crypto.md "Replay windows"). */
+static int
+s_stamp_check (self_t *self, const uint8_t in [GOSSIP_STAMP_BYTES], int channel)
+{
+    gossip_stamp_t st;
+    gossip_stamp_get (in, &st);
+    uint64_t wall = (uint64_t) zclock_time ();
+    uint64_t skew = st.ts_ms > wall ? st.ts_ms - wall : wall - st.ts_ms;
+    if (skew > GOSSIP_CLOCK_SKEW_MS) {
+        if (self->st.drop_clock++ % 1000 == 0)
+            log_warn (S_COMP, "dropped gossip stamped too far from our clock (replay, or a "
+                      "clock off by more than %d s: run NTP)|skew_ms=%llu",
+                      GOSSIP_CLOCK_SKEW_MS / 1000, (unsigned long long) skew);
+        return -1;
+    }
+    uint64_t now = s_now (NULL);
+    s_sender_t *slot = NULL, *idle = NULL;
+    for (size_t i = 0; i < self->nsenders; i++) {
+        if (self->senders [i].boot == st.boot) {
+            slot = &self->senders [i];
+            break;
+        }
+        /* Idle for twice the skew window: any packet of it we could still
+         * be shown is stamped too far in the past, so its window can go. */
+        if (!idle && now - self->senders [i].seen > 2 * GOSSIP_CLOCK_SKEW_MS)
+            idle = &self->senders [i];
+    }
+    if (!slot) {
+        if (idle)
+            slot = idle;
+        else {
+            if (self->nsenders == self->senders_cap && self->senders_cap < S_SENDERS_MAX) {
+                size_t cap = self->senders_cap ? self->senders_cap * 2 : 64;
+                s_sender_t *grown = (s_sender_t *) realloc (self->senders, cap * sizeof *grown);
+                if (grown) {
+                    self->senders = grown;
+                    self->senders_cap = cap;
+                }
+            }
+            if (self->nsenders == self->senders_cap) {
+                self->st.drop_replay++;     /* cannot track it: refuse, never guess */
+                return -1;
+            }
+            slot = &self->senders [self->nsenders++];
+        }
+        slot->boot = st.boot;
+        shed_replay_init (&slot->win [0]);
+        shed_replay_init (&slot->win [1]);
+    }
+    if (!shed_replay_check (&slot->win [channel], st.counter)) {
+        self->st.drop_replay++;
+        return -1;
+    }
+    slot->seen = now;
+    return 0;
+}
+
+/* Seal a message into a stream frame (docs/membership.md section 1): a
+ * sealed header (body length + stamp), then the sealed body, whose AD binds
+ * it to that header. */
 static uint8_t *
 s_frame (self_t *self, const uint8_t *msg, size_t len, size_t *framelen)
 {
-    size_t cap = 4 + len + SHED_SEAL_OVERHEAD;
+    size_t body = len + SHED_SEAL_OVERHEAD;
+    if (body > SWIM_STREAM_MAX)
+        return NULL;
+    size_t cap = GOSSIP_TCP_HDR_SEALED + body;
     uint8_t *frame = (uint8_t *) malloc (cap);
     if (!frame)
         return NULL;
-    size_t sealed = 0;
-    if (shed_keyring_seal (self->keyring, (const uint8_t *) S_TCP_AD, strlen (S_TCP_AD), msg,
-                           len, frame + 4, cap - 4, &sealed)) {
+    uint8_t hpt [GOSSIP_TCP_HDR_PT];
+    hpt [0] = (uint8_t) (body >> 24);
+    hpt [1] = (uint8_t) (body >> 16);
+    hpt [2] = (uint8_t) (body >> 8);
+    hpt [3] = (uint8_t) body;
+    s_stamp_next (self, 1, hpt + 4);
+    uint8_t ad [sizeof GOSSIP_TCP_AD - 1 + GOSSIP_TCP_HDR_SEALED];
+    size_t hlen = 0, blen = 0;
+    if (shed_keyring_seal (self->keyring, (const uint8_t *) GOSSIP_TCP_HDR_AD,
+                           strlen (GOSSIP_TCP_HDR_AD), hpt, sizeof hpt, frame,
+                           GOSSIP_TCP_HDR_SEALED, &hlen)
+        || hlen != GOSSIP_TCP_HDR_SEALED) {
         free (frame);
         return NULL;
     }
-    frame [0] = (uint8_t) (sealed >> 24);
-    frame [1] = (uint8_t) (sealed >> 16);
-    frame [2] = (uint8_t) (sealed >> 8);
-    frame [3] = (uint8_t) sealed;
-    *framelen = 4 + sealed;
+    memcpy (ad, GOSSIP_TCP_AD, sizeof GOSSIP_TCP_AD - 1);
+    memcpy (ad + sizeof GOSSIP_TCP_AD - 1, frame, GOSSIP_TCP_HDR_SEALED);
+    if (shed_keyring_seal (self->keyring, ad, sizeof ad, msg, len, frame + hlen, cap - hlen,
+                           &blen)) {
+        free (frame);
+        return NULL;
+    }
+    *framelen = hlen + blen;
     return frame;
 }
 
@@ -189,13 +301,16 @@ static void
 s_env_send (void *ctx, const char *addr, uint16_t port, const uint8_t *buf, size_t len)
 {
     self_t *self = (self_t *) ctx;
-    uint8_t sealed [SWIM_PACKET_MAX + SHED_SEAL_OVERHEAD];
+    uint8_t pt [GOSSIP_STAMP_BYTES + SWIM_PACKET_MAX];
+    uint8_t sealed [GOSSIP_STAMP_BYTES + SWIM_PACKET_MAX + SHED_SEAL_OVERHEAD];
     size_t slen = 0;
     struct sockaddr_in sa;
-    if (s_sockaddr (addr, port, &sa))
+    if (s_sockaddr (addr, port, &sa) || len > SWIM_PACKET_MAX)
         return;
-    if (shed_keyring_seal (self->keyring, (const uint8_t *) S_UDP_AD, strlen (S_UDP_AD), buf,
-                           len, sealed, sizeof sealed, &slen))
+    s_stamp_next (self, 0, pt);
+    memcpy (pt + GOSSIP_STAMP_BYTES, buf, len);
+    if (shed_keyring_seal (self->keyring, (const uint8_t *) GOSSIP_UDP_AD, strlen (GOSSIP_UDP_AD),
+                           pt, GOSSIP_STAMP_BYTES + len, sealed, sizeof sealed, &slen))
         return;
     if (sendto (self->udp, sealed, slen, 0, (struct sockaddr *) &sa, sizeof sa) >= 0) {
         self->st.udp_sent++;
@@ -271,7 +386,8 @@ s_conn_add (self_t *self, int fd, conn_kind_t kind)
     conn_t *conn = (conn_t *) zmalloc (sizeof (conn_t));
     conn->fd = fd;
     conn->kind = kind;
-    conn->deadline = s_now (NULL) + S_CONN_TIMEOUT;
+    conn->opened_at = s_now (NULL);
+    conn->deadline = conn->opened_at + (kind == CONN_SERVE ? S_PREAUTH_TIMEOUT : S_CONN_TIMEOUT);
     self->conns [self->nconns++] = conn;
     return conn;
 }
@@ -321,8 +437,11 @@ s_conn_frame (self_t *self, conn_t *conn)
     size_t ptlen = 0;
     if (!pt)
         return false;
-    int rc = shed_keyring_open (self->keyring, (const uint8_t *) S_TCP_AD, strlen (S_TCP_AD),
-                                conn->in, conn->inlen, pt, conn->inlen, &ptlen, NULL);
+    uint8_t ad [sizeof GOSSIP_TCP_AD - 1 + GOSSIP_TCP_HDR_SEALED];
+    memcpy (ad, GOSSIP_TCP_AD, sizeof GOSSIP_TCP_AD - 1);
+    memcpy (ad + sizeof GOSSIP_TCP_AD - 1, conn->hdr, GOSSIP_TCP_HDR_SEALED);
+    int rc = shed_keyring_open (self->keyring, ad, sizeof ad, conn->in, conn->inlen, pt,
+                                conn->inlen, &ptlen, NULL);
     if (rc) {
         if (rc == SHED_SEAL_ERR_KEYID)
             self->st.drop_keyid++;
@@ -386,11 +505,14 @@ s_conn_io (self_t *self, conn_t *conn)
         conn->writing = false;      /* request written: read the reply */
         return true;
     }
-    while (conn->hdroff < 4) {
-        ssize_t n = recv (conn->fd, conn->hdr + conn->hdroff, 4 - conn->hdroff, 0);
-        if (n == 0) {
+    while (conn->hdroff < GOSSIP_TCP_HDR_SEALED) {
+        ssize_t n = recv (conn->fd, conn->hdr + conn->hdroff,
+                          GOSSIP_TCP_HDR_SEALED - conn->hdroff, 0);
+        if (n == 0 || (n < 0 && errno == ECONNRESET && conn->hdroff == 0)) {
             /* A peer that cannot open our request (another cluster key)
-             * closes without a word: that is the usual cause. */
+             * closes without a word: that is the usual cause. It closes
+             * after the sealed header, with our body unread, so the close
+             * often arrives as a reset. */
             conn->why = "closed the connection without answering (wrong cluster key?)";
             return false;
         }
@@ -401,14 +523,38 @@ s_conn_io (self_t *self, conn_t *conn)
             return false;
         }
         conn->hdroff += (size_t) n;
-        if (conn->hdroff == 4) {
-            conn->inlen = ((size_t) conn->hdr [0] << 24) | ((size_t) conn->hdr [1] << 16)
-                          | ((size_t) conn->hdr [2] << 8) | conn->hdr [3];
+        if (conn->hdroff == GOSSIP_TCP_HDR_SEALED) {
+            /* Nothing is allocated for the body until its header opened
+             * with our keyring and its stamp is fresh: a stranger costs a
+             * slot for at most S_PREAUTH_TIMEOUT and 73 bytes. */
+            uint8_t hpt [GOSSIP_TCP_HDR_PT];
+            size_t hlen = 0;
+            int rc = shed_keyring_open (self->keyring, (const uint8_t *) GOSSIP_TCP_HDR_AD,
+                                        strlen (GOSSIP_TCP_HDR_AD), conn->hdr,
+                                        GOSSIP_TCP_HDR_SEALED, hpt, sizeof hpt, &hlen, NULL);
+            if (rc || hlen != GOSSIP_TCP_HDR_PT) {
+                if (rc == SHED_SEAL_ERR_KEYID)
+                    self->st.drop_keyid++;
+                else if (rc == SHED_SEAL_ERR_AUTH)
+                    self->st.drop_auth++;
+                else
+                    self->st.drop_format++;
+                conn->why = "its answer did not open with our keyring (wrong cluster key?)";
+                return false;
+            }
+            conn->inlen = ((size_t) hpt [0] << 24) | ((size_t) hpt [1] << 16)
+                          | ((size_t) hpt [2] << 8) | hpt [3];
             if (conn->inlen < SHED_SEAL_OVERHEAD || conn->inlen > SWIM_STREAM_MAX) {
                 self->st.drop_oversize++;
                 conn->why = "sent a frame of invalid length";
                 return false;
             }
+            if (s_stamp_check (self, hpt + 4, 1)) {
+                conn->why = "its answer was a replay or stamped too far from our clock";
+                return false;
+            }
+            conn->authed = true;
+            conn->deadline = conn->opened_at + S_CONN_TIMEOUT;
             conn->in = (uint8_t *) malloc (conn->inlen);
             if (!conn->in)
                 return false;
@@ -474,6 +620,45 @@ s_keyring_apply (self_t *self, uint32_t op, const uint8_t key [SHED_KEY_BYTES], 
     return 0;
 }
 
+/* The last key operation's epoch lives beside the keyring, in
+ * "<keyring_path>.epoch" (decimal, 0600), so a restarted node still ignores
+ * operations older than the last it applied (docs/membership.md section 6). */
+static void
+s_epoch_path (self_t *self, char *path, size_t pathlen)
+{
+    snprintf (path, pathlen, "%s.epoch", self->cfg.keyring_path);
+}
+
+static void
+s_epoch_load (self_t *self)
+{
+    if (!self->cfg.keyring_path [0])
+        return;
+    char path [600];
+    s_epoch_path (self, path, sizeof path);
+    size_t len = 0;
+    char *text = shed_read_file (path, 64, &len);
+    if (!text)
+        return;                     /* none yet: any epoch is newer */
+    char buf [65];
+    memcpy (buf, text, len < 64 ? len : 64);
+    buf [len < 64 ? len : 64] = '\0';
+    free (text);
+    self->key_epoch = strtoull (buf, NULL, 10);
+}
+
+static int
+s_epoch_save (self_t *self, uint64_t epoch)
+{
+    self->key_epoch = epoch;
+    if (!self->cfg.keyring_path [0])
+        return 0;
+    char path [600], text [32];
+    s_epoch_path (self, path, sizeof path);
+    int n = snprintf (text, sizeof text, "%llu\n", (unsigned long long) epoch);
+    return shed_write_file_atomic (path, text, (size_t) n, 0600);
+}
+
 /* "<keyid>,<keyid>*" for our keyring. */
 static void
 s_keyids (self_t *self, char *out, size_t outlen)
@@ -506,12 +691,28 @@ s_serve_keyop (self_t *self, conn_t *conn, const uint8_t *msg, size_t len)
     r->id = req.u.gossip_key_op.id;
     snprintf (r->from, sizeof r->from, "%s", self->cfg.name);
     r->ok = true;
-    if (req.u.gossip_key_op.op != GOSSIP_KEY_LIST) {
+    uint64_t epoch = req.u.gossip_key_op.epoch;
+    if (req.u.gossip_key_op.op != GOSSIP_KEY_LIST && epoch <= self->key_epoch) {
+        /* Older than (or the same as) the last change we applied: a replay
+         * or a straggler. Applying it could undo a rotation (USE K2 after
+         * USE K3 splits the cluster), so it is ignored and counted. */
+        self->st.keyop_stale++;
+        log_warn (S_COMP, "stale key operation ignored|epoch=%llu last=%llu peer=%s",
+                  (unsigned long long) epoch, (unsigned long long) self->key_epoch, conn->peer);
+        snprintf (r->error, sizeof r->error, "stale key operation (epoch %llu, last applied %llu)",
+                  (unsigned long long) epoch, (unsigned long long) self->key_epoch);
+        r->ok = false;
+    }
+    else if (req.u.gossip_key_op.op != GOSSIP_KEY_LIST) {
         uint8_t key [SHED_KEY_BYTES];
         memcpy (key, req.u.gossip_key_op.key.data, SHED_KEY_BYTES);
         if (s_keyring_apply (self, (uint32_t) req.u.gossip_key_op.op, key, r->error,
                              sizeof r->error))
             r->ok = false;
+        else if (s_epoch_save (self, epoch)) {
+            snprintf (r->error, sizeof r->error, "saving key epoch: %s", strerror (errno));
+            r->ok = false;
+        }
         sodium_memzero (key, sizeof key);
     }
     if (req.u.gossip_key_op.key.data)
@@ -633,8 +834,17 @@ s_cmd_keys (self_t *self, zmsg_t *request)
         goto done;
     }
     char why [128];
+    /* Epochs only grow: the wall clock when it is ahead, else last + 1. */
+    uint64_t epoch = (uint64_t) zclock_time ();
+    if (epoch <= self->key_epoch)
+        epoch = self->key_epoch + 1;
     if (s_keyring_apply (self, op, self->keyop.key, why, sizeof why)) {
         zstr_sendf (self->pipe, "ERROR %s", why);
+        sodium_memzero (self->keyop.key, sizeof self->keyop.key);
+        goto done;
+    }
+    if (op != GOSSIP_KEY_LIST && s_epoch_save (self, epoch)) {
+        zstr_sendf (self->pipe, "ERROR saving key epoch: %s", strerror (errno));
         sodium_memzero (self->keyop.key, sizeof self->keyop.key);
         goto done;
     }
@@ -652,6 +862,7 @@ s_cmd_keys (self_t *self, zmsg_t *request)
     msg.hdr.type = GOSSIP_KEY_OP;
     msg.u.gossip_key_op.id = self->keyop.id;
     msg.u.gossip_key_op.op = op;
+    msg.u.gossip_key_op.epoch = op != GOSSIP_KEY_LIST ? epoch : 0;
     if (op != GOSSIP_KEY_LIST) {
         msg.u.gossip_key_op.key.data = self->keyop.key;
         msg.u.gossip_key_op.key.len = SHED_KEY_BYTES;
@@ -845,8 +1056,23 @@ s_handle_udp (self_t *self)
             continue;
         }
         size_t ptlen = 0;
-        int rc = shed_keyring_open (self->keyring, (const uint8_t *) S_UDP_AD, strlen (S_UDP_AD),
-                                    buf, (size_t) n, pt, sizeof pt, &ptlen, NULL);
+        int rc = shed_keyring_open (self->keyring, (const uint8_t *) GOSSIP_UDP_AD,
+                                    strlen (GOSSIP_UDP_AD), buf, (size_t) n, pt, sizeof pt, &ptlen,
+                                    NULL);
+        if (rc == SHED_SEAL_ERR_AUTH
+            && shed_keyring_open (self->keyring, (const uint8_t *) GOSSIP_UDP_AD_V1,
+                                  strlen (GOSSIP_UDP_AD_V1), buf, (size_t) n, pt, sizeof pt,
+                                  &ptlen, NULL) == 0) {
+            /* A version 1 node (no replay stamps) with our key: say so
+             * instead of letting it look like a wrong key. Never applied. */
+            sodium_memzero (pt, ptlen);
+            if (self->st.drop_v1++ % 100 == 0) {
+                char from [INET_ADDRSTRLEN];
+                inet_ntop (AF_INET, &sa.sin_addr, from, sizeof from);
+                log_warn (S_COMP, "gossip from a version 1 node ignored: upgrade it|peer=%s", from);
+            }
+            continue;
+        }
         if (rc) {
             if (rc == SHED_SEAL_ERR_SHORT)
                 self->st.drop_short++;
@@ -858,28 +1084,74 @@ s_handle_udp (self_t *self)
                 self->st.drop_format++;
             continue;
         }
+        if (ptlen < GOSSIP_STAMP_BYTES) {
+            self->st.drop_format++;
+            continue;
+        }
+        if (s_stamp_check (self, pt, 0))
+            continue;
         char addr [INET_ADDRSTRLEN];
         inet_ntop (AF_INET, &sa.sin_addr, addr, sizeof addr);
-        swim_receive (self->swim, addr, ntohs (sa.sin_port), pt, ptlen);
+        swim_receive (self->swim, addr, ntohs (sa.sin_port), pt + GOSSIP_STAMP_BYTES,
+                      ptlen - GOSSIP_STAMP_BYTES);
     }
+}
+
+/* Admission of an incoming connection from `peer` (docs/membership.md
+ * section 1): at most S_CONNS_PER_SRC per source address, at most
+ * S_CONNS_IN_MAX in all (the rest of the slots are for our own streams);
+ * when full, the oldest incoming connection whose header has not opened
+ * yet makes room, so a flood of idle connections cycles through its own
+ * slots while a member's header (sent at once) opens within an RTT.
+ * Returns true if it may be added. */
+static bool
+s_admit (self_t *self, const char *peer)
+{
+    size_t incoming = 0, same = 0, oldest = SIZE_MAX;
+    for (size_t i = 0; i < self->nconns; i++) {
+        conn_t *c = self->conns [i];
+        if (c->kind != CONN_SERVE)
+            continue;
+        incoming++;
+        if (streq (c->peer, peer))
+            same++;
+        if (!c->authed && (oldest == SIZE_MAX || c->opened_at < self->conns [oldest]->opened_at))
+            oldest = i;
+    }
+    if (same >= S_CONNS_PER_SRC) {
+        self->st.drop_conn_source++;
+        return false;
+    }
+    if (incoming < S_CONNS_IN_MAX && self->nconns < S_CONNS_MAX)
+        return true;
+    if (oldest == SIZE_MAX) {
+        self->st.drop_conn_full++;
+        return false;
+    }
+    self->st.drop_preauth++;
+    self->conns [oldest]->why = "evicted before its header opened";
+    s_conn_close_at (self, oldest);
+    return true;
 }
 
 static void
 s_handle_accept (self_t *self)
 {
-    for (int burst = 0; burst < 16; burst++) {
+    for (int burst = 0; burst < 64; burst++) {
         struct sockaddr_in sa;
         socklen_t salen = sizeof sa;
         int fd = accept (self->tcp, (struct sockaddr *) &sa, &salen);
         if (fd < 0)
             return;
-        if (s_nonblock (fd)) {
+        char peer [INET_ADDRSTRLEN];
+        inet_ntop (AF_INET, &sa.sin_addr, peer, sizeof peer);
+        if (s_nonblock (fd) || !s_admit (self, peer)) {
             close (fd);
             continue;
         }
         conn_t *conn = s_conn_add (self, fd, CONN_SERVE);
         if (conn) {
-            inet_ntop (AF_INET, &sa.sin_addr, conn->peer, sizeof conn->peer);
+            snprintf (conn->peer, sizeof conn->peer, "%s", peer);
             conn->port = ntohs (sa.sin_port);
         }
     }
@@ -922,32 +1194,92 @@ s_beacon_may_try (self_t *self, const char *addr, uint16_t port)
     return true;
 }
 
-/* A beacon is "SHED", the sender's gossip port (2 bytes, big-endian), then
- * its identity public key (32 bytes). The key makes every node's beacon
- * different: zbeacon drops received beacons equal to the one it transmits
- * itself (its echo filter), and with "SHED" + port alone every node on the
- * default port sent the same 6 bytes, so no node ever heard another.
+/* A beacon (docs/membership.md section 1) is "SHD2" then, sealed with the
+ * cluster keyring (AD "shed-beacon-v2"): a stamp, the sender's gossip port
+ * (2 bytes, big-endian), its identity public key (32 bytes) and its
+ * advertised address. Only a node holding the cluster key can make us dial
+ * anything, and we dial the sealed address, not the packet's source. The
+ * stamp bounds a captured beacon to the skew window; there is no per-sender
+ * counter check because zbeacon repeats one payload on purpose, and a
+ * replay can only make us dial a real member. The identity key also keeps
+ * every node's beacon different for zbeacon's echo filter.
  * Before we are joined every beacon is a join candidate; once joined, only
  * senders we do not know (rate-limited), so two clusters that formed at the
  * same time on one LAN still merge. */
+#define S_BEACON_PT_MAX (GOSSIP_STAMP_BYTES + 2 + SWIM_KEY_BYTES + SWIM_ADDR_MAX)
+
+static void
+s_beacon_publish (self_t *self)
+{
+    uint8_t pt [S_BEACON_PT_MAX];
+    size_t alen = strlen (self->cfg.advertise_addr);
+    s_stamp_next (self, 0, pt);
+    pt [GOSSIP_STAMP_BYTES] = (uint8_t) (self->cfg.port >> 8);
+    pt [GOSSIP_STAMP_BYTES + 1] = (uint8_t) self->cfg.port;
+    memcpy (pt + GOSSIP_STAMP_BYTES + 2, self->cfg.identity, SWIM_KEY_BYTES);
+    memcpy (pt + GOSSIP_STAMP_BYTES + 2 + SWIM_KEY_BYTES, self->cfg.advertise_addr, alen);
+    uint8_t payload [4 + S_BEACON_PT_MAX + SHED_SEAL_OVERHEAD];
+    memcpy (payload, S_BEACON_MAGIC, 4);
+    size_t slen = 0;
+    if (shed_keyring_seal (self->keyring, (const uint8_t *) S_BEACON_AD, strlen (S_BEACON_AD),
+                           pt, GOSSIP_STAMP_BYTES + 2 + SWIM_KEY_BYTES + alen, payload + 4,
+                           sizeof payload - 4, &slen))
+        return;
+    zsock_send (self->beacon, "sbi", "PUBLISH", payload, 4 + slen, 1000);
+    self->beacon_published = s_now (NULL);
+}
+
 static void
 s_handle_beacon (self_t *self)
 {
     char *ipaddress = zstr_recv (self->beacon);
     zframe_t *content = zframe_recv (self->beacon);
-    if (ipaddress && content && zframe_size (content) >= 6
-        && memcmp (zframe_data (content), "SHED", 4) == 0 && !swim_refused (self->swim)) {
-        uint16_t port = (uint16_t) ((zframe_data (content) [4] << 8) | zframe_data (content) [5]);
-        bool ours = streq (ipaddress, self->cfg.advertise_addr) && port == self->cfg.port;
-        if (!ours && !swim_joined (self->swim))
-            swim_join (self->swim, ipaddress, port);
-        else if (!ours && !s_known_addr (self, ipaddress, port)
-                 && s_beacon_may_try (self, ipaddress, port)) {
-            log_info (S_COMP, "beacon from a node we do not know: joining it|peer=%s:%u",
-                      ipaddress, (unsigned) port);
-            swim_join (self->swim, ipaddress, port);
-        }
+    uint8_t pt [S_BEACON_PT_MAX];
+    size_t ptlen = 0;
+    if (!ipaddress || !content || zframe_size (content) < 4
+        || memcmp (zframe_data (content), S_BEACON_MAGIC, 4) != 0 || swim_refused (self->swim))
+        goto done;
+    gossip_stamp_t st;
+    if (shed_keyring_open (self->keyring, (const uint8_t *) S_BEACON_AD, strlen (S_BEACON_AD),
+                           zframe_data (content) + 4, zframe_size (content) - 4, pt, sizeof pt,
+                           &ptlen, NULL)
+        || ptlen < GOSSIP_STAMP_BYTES + 2 + SWIM_KEY_BYTES + 7) {
+        if (self->st.drop_beacon++ % 100 == 0)
+            log_warn (S_COMP, "beacon that does not open with our keyring ignored|peer=%s",
+                      ipaddress);
+        goto done;
     }
+    gossip_stamp_get (pt, &st);
+    uint64_t wall = (uint64_t) zclock_time ();
+    if ((st.ts_ms > wall ? st.ts_ms - wall : wall - st.ts_ms) > GOSSIP_CLOCK_SKEW_MS) {
+        self->st.drop_clock++;
+        goto done;
+    }
+    uint16_t port = (uint16_t) ((pt [GOSSIP_STAMP_BYTES] << 8) | pt [GOSSIP_STAMP_BYTES + 1]);
+    char addr [SWIM_ADDR_MAX + 1];
+    size_t alen = ptlen - GOSSIP_STAMP_BYTES - 2 - SWIM_KEY_BYTES;
+    memcpy (addr, pt + GOSSIP_STAMP_BYTES + 2 + SWIM_KEY_BYTES, alen);
+    addr [alen] = '\0';
+    struct sockaddr_in sa;
+    if (port == 0 || s_sockaddr (addr, port, &sa)) {
+        self->st.drop_beacon++;
+        goto done;
+    }
+    /* A node that advertises a loopback or wildcard address cannot be
+     * reached there from another host: use where the beacon came from. */
+    uint32_t a = ntohl (sa.sin_addr.s_addr);
+    if ((a >> 24) == 127 || a == 0)
+        snprintf (addr, sizeof addr, "%s", ipaddress);
+    bool ours = memcmp (pt + GOSSIP_STAMP_BYTES + 2, self->cfg.identity, SWIM_KEY_BYTES) == 0;
+    if (!ours && !swim_joined (self->swim))
+        swim_join (self->swim, addr, port);
+    else if (!ours && !s_known_addr (self, addr, port) && s_beacon_may_try (self, addr, port)) {
+        log_info (S_COMP, "beacon from a node we do not know: joining it|peer=%s:%u", addr,
+                  (unsigned) port);
+        swim_join (self->swim, addr, port);
+    }
+done:
+    sodium_memzero (pt, sizeof pt);
     zstr_free (&ipaddress);
     zframe_destroy (&content);
 }
@@ -971,7 +1303,7 @@ s_open_sockets (self_t *self, char *err, size_t errlen)
     int rcvbuf = 1 << 20;
     setsockopt (self->udp, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     if (bind (self->udp, (struct sockaddr *) &sa, sizeof sa)
-        || bind (self->tcp, (struct sockaddr *) &sa, sizeof sa) || listen (self->tcp, 128)) {
+        || bind (self->tcp, (struct sockaddr *) &sa, sizeof sa) || listen (self->tcp, 512)) {
         snprintf (err, errlen, "bind %s:%u: %s", self->cfg.bind_addr, (unsigned) self->cfg.port,
                   strerror (errno));
         return -1;
@@ -992,6 +1324,7 @@ s_self_new (zsock_t *pipe, membership_config_t *cfg, shed_keyring_t *keyring, ch
     self->cfg = *cfg;
     self->keyring = keyring;
     self->udp = self->tcp = -1;
+    randombytes_buf (&self->boot, sizeof self->boot);
     if (!keyring || shed_keyring_count (keyring) == 0) {
         snprintf (err, errlen, "no cluster key: install one (shedctl keygen) first");
         return self;
@@ -1001,6 +1334,7 @@ s_self_new (zsock_t *pipe, membership_config_t *cfg, shed_keyring_t *keyring, ch
                   streq (self->cfg.bind_addr, "0.0.0.0") ? "127.0.0.1" : self->cfg.bind_addr);
     if (s_open_sockets (self, err, errlen))
         return self;
+    s_epoch_load (self);
     if (self->cfg.events_endpoint [0]) {
         self->events = zsock_new (ZMQ_PUB);
         if (!self->events || zsock_bind (self->events, "%s", self->cfg.events_endpoint) < 0) {
@@ -1024,12 +1358,8 @@ s_self_new (zsock_t *pipe, membership_config_t *cfg, shed_keyring_t *keyring, ch
         zsock_send (self->beacon, "si", "CONFIGURE", (int) self->cfg.beacon_port);
         char *hostname = zstr_recv (self->beacon);
         if (hostname && *hostname) {
-            uint8_t payload [6 + SWIM_KEY_BYTES] = { 'S', 'H', 'E', 'D',
-                                                     (uint8_t) (self->cfg.port >> 8),
-                                                     (uint8_t) self->cfg.port };
-            memcpy (payload + 6, self->cfg.identity, SWIM_KEY_BYTES);
-            zsock_send (self->beacon, "sbi", "PUBLISH", payload, sizeof payload, 1000);
-            zsock_send (self->beacon, "sb", "SUBSCRIBE", "SHED", 4);
+            s_beacon_publish (self);
+            zsock_send (self->beacon, "sb", "SUBSCRIBE", S_BEACON_MAGIC, 4);
         }
         else
             zactor_destroy (&self->beacon);     /* no broadcast interface */
@@ -1058,6 +1388,7 @@ s_self_destroy (self_t **self_p)
     if (self->tcp >= 0)
         close (self->tcp);
     shed_keyring_destroy (&self->keyring);
+    free (self->senders);
     free (self);
     *self_p = NULL;
 }
@@ -1067,6 +1398,8 @@ s_timers (self_t *self)
 {
     uint64_t now = s_now (NULL);
     swim_tick (self->swim);
+    if (self->beacon && now - self->beacon_published >= S_BEACON_REPUBLISH)
+        s_beacon_publish (self);
     if (self->cfg.nseeds && !swim_joined (self->swim) && !swim_refused (self->swim)
         && now >= self->join_next_ms) {
         /* Say why we are still alone: an operator whose node uses another
@@ -1115,7 +1448,10 @@ s_timers (self_t *self)
     }
     for (size_t i = 0; i < self->nconns;)
         if (now >= self->conns [i]->deadline) {
-            self->st.stream_errors++;
+            if (self->conns [i]->kind == CONN_SERVE && !self->conns [i]->authed)
+                self->st.drop_preauth++;    /* a stranger's idle connection */
+            else
+                self->st.stream_errors++;
             if (!self->conns [i]->why)
                 self->conns [i]->why = self->conns [i]->out ? "no answer in time"
                                                             : "cannot seal the request";

@@ -48,7 +48,8 @@ s_config_common (swim_config_t *c)
     c->retransmit_mult = 4;
     c->reap_dead_ms = 24ull * 3600 * 1000;
     c->reap_left_ms = 3600ull * 1000;
-    c->packet_max = SWIM_PACKET_MAX - 45;   /* minus the keyring seal overhead */
+    /* minus the keyring seal overhead and the replay stamp (membership.c) */
+    c->packet_max = SWIM_PACKET_MAX - 45 - GOSSIP_STAMP_BYTES;
 }
 
 void
@@ -94,8 +95,10 @@ swim_new (const swim_config_t *config, const swim_env_t *env)
     assert (self);
     self->cfg = *config;
     self->env = *env;
-    if (self->cfg.packet_max > SWIM_PACKET_MAX)
-        self->cfg.packet_max = SWIM_PACKET_MAX;
+    /* The actor adds the seal and the stamp; the sealed datagram must still
+     * fit SWIM_PACKET_MAX (and the receiver's oversize check). */
+    if (self->cfg.packet_max > SWIM_PACKET_MAX - 45 - GOSSIP_STAMP_BYTES)
+        self->cfg.packet_max = SWIM_PACKET_MAX - 45 - GOSSIP_STAMP_BYTES;
     self->by_name = zhashx_new ();
     self->refused = zhashx_new ();
     swim__bqueue_init (&self->bq);
