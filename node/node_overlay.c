@@ -5,13 +5,12 @@
 #include "common/log.h"
 #include "node/ipam.h"
 #include "node/overlay/hostnet.h"
+#include "node/overlay/nftables.h"
 #include "node/overlay/overlay.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #define TICK_MS          500
 #define PEER_STATS_MAX   1024
@@ -64,6 +63,9 @@ struct _shed_overlay_t {
     char nft_table[80];             /* plain mode filter; "" = none installed */
     char nat_table[80];
     bool bridge_created;
+    /* Addresses from gossip or records that are no address (docs/overlay.md,
+     * "plain mode"): refused before anything uses them, counted here. */
+    uint64_t bad_addr;
 
     ipam_t *ipam;
     overlay_t *dp;                  /* encrypted mode */
@@ -101,24 +103,30 @@ s_mac_parse (const char *text, uint8_t mac[6])
     return 0;
 }
 
-/* Run `nft -f -` with a script (plain-mode filter, NAT). The tables are
- * ours alone (named after the node), so a whole-table script is atomic and
- * never touches anyone else's rules. */
+/* Run an nftables script (plain-mode filter, NAT) through libnftables, no
+ * shell. The tables are ours alone (named after the node), so a whole-table
+ * script is atomic and never touches anyone else's rules. */
 static int
 s_nft (const char *script, char *why, size_t whylen)
 {
-    FILE *p = popen ("nft -f - 2>&1", "w");
-    if (!p) {
-        snprintf (why, whylen, "cannot run nft: %s", strerror (errno));
-        return -1;
-    }
-    fputs (script, p);
-    int status = pclose (p);
-    if (status == -1 || !WIFEXITED (status) || WEXITSTATUS (status) != 0) {
-        snprintf (why, whylen, "nft refused the rules (is nftables installed?)");
-        return -1;
-    }
-    return 0;
+    return shed_nft_run (script, NULL, 0, why, whylen);
+}
+
+/* An address from gossip or a record, in its canonical text (inet_pton,
+ * inet_ntop), or false: counted and logged, never used. `want` 4 takes
+ * IPv4 only. Text that is not exactly an address ("1.1.1.1 }\nflush
+ * ruleset") would otherwise reach nftables and netlink. */
+static bool
+s_addr_ok (shed_overlay_t *self, const char *text, int want, char out[ADDR_TEXT_MAX],
+           const char *what, const char *from)
+{
+    int family = shed_nft_addr_canon (text, out);
+    if (family > 0 && (!want || family == want))
+        return true;
+    self->bad_addr++;
+    out[0] = '\0';
+    log_warn ("overlay", "refused a bad address|what=%s from=%s", what, from);
+    return false;
 }
 
 static s_node_t *
@@ -148,13 +156,10 @@ s_plain_peer (shed_overlay_t *self, const char *addr, bool add)
     char why[256];
     if (hostnet_fdb (self->device, zero, addr, add, true, why, sizeof why) != 0)
         log_warn ("overlay", "%s|peer=%s", why, addr);
-    if (self->nft_table[0]) {
-        char script[256];
-        snprintf (script, sizeof script, "%s element inet %s members { %s }\n",
-                  add ? "add" : "delete", self->nft_table, addr);
-        if (s_nft (script, why, sizeof why) != 0)
-            log_warn ("overlay", "member filter: %s|peer=%s", why, addr);
-    }
+    /* shed_nft_member re-validates addr: only a canonical address goes
+     * into the script. */
+    if (self->nft_table[0] && shed_nft_member (self->nft_table, addr, add, why, sizeof why) != 0)
+        log_warn ("overlay", "member filter: %s|peer=%s", why, addr);
 }
 
 static void
@@ -273,12 +278,13 @@ static void
 s_endpoint_set (shed_overlay_t *self, const char *origin, const rec_endpoint_t *v)
 {
     uint8_t mac[6];
-    if (s_mac_parse (v->mac, mac) != 0)
+    char ip[ADDR_TEXT_MAX];
+    if (s_mac_parse (v->mac, mac) != 0 || !s_addr_ok (self, v->ip, 4, ip, "endpoint", origin))
         return;
     char key[SHED_OVERLAY_MAC_MAX];
     s_mac_text (mac, key);
     s_endpoint_t *e = zhashx_lookup (self->endpoints, key);
-    if (e && (strcmp (e->node, origin) != 0 || strcmp (e->ip, v->ip) != 0))
+    if (e && (strcmp (e->node, origin) != 0 || strcmp (e->ip, ip) != 0))
         s_endpoint_remove (self, key, e->node);
     e = zhashx_lookup (self->endpoints, key);
     if (!e) {
@@ -287,19 +293,17 @@ s_endpoint_set (shed_overlay_t *self, const char *origin, const rec_endpoint_t *
         zhashx_insert (self->endpoints, key, e);
     }
     memcpy (e->mac, mac, 6);
-    snprintf (e->ip, sizeof e->ip, "%.15s", v->ip);
+    snprintf (e->ip, sizeof e->ip, "%.15s", ip);
     /* The record's origin is the owner: the store only takes an origin's
      * records from that origin, so a member cannot claim another's MAC. */
     snprintf (e->node, sizeof e->node, "%s", origin);
     if (self->dp) {
-        if (overlay_fdb_set (self->dp, mac, origin) != 0 || overlay_arp_set (self->dp, v->ip, mac)
-                                                              != 0)
-            log_warn ("overlay", "cannot program endpoint|mac=%s ip=%s node=%s", key, v->ip,
-                      origin);
+        if (overlay_fdb_set (self->dp, mac, origin) != 0 || overlay_arp_set (self->dp, ip, mac) != 0)
+            log_warn ("overlay", "cannot program endpoint|mac=%s ip=%s node=%s", key, ip, origin);
     }
     else
         s_plain_endpoint (self, e, true);
-    log_debug ("overlay", "endpoint|mac=%s ip=%s node=%s", key, v->ip, origin);
+    log_debug ("overlay", "endpoint|mac=%s ip=%s node=%s", key, ip, origin);
 }
 
 /* -------------------------------------------------------------------------
@@ -495,13 +499,18 @@ s_on_member (const char *kind, const gossip_update_t *m, const char *reason, voi
     if (strcmp (m->name, self->cfg.name) == 0)
         return;
     if (!strcmp (kind, "join") || (!strcmp (kind, "update") && m->kind == SWIM_UPD_ALIVE)) {
+        char addr[ADDR_TEXT_MAX];
         if (m->key.len != 32 || !m->addr[0])
+            return;
+        /* Validated here, where the member address enters the overlay: it
+         * goes into the peer table, netlink and (plain mode) nftables. */
+        if (!s_addr_ok (self, m->addr, 0, addr, "member", m->name))
             return;
         s_node_t *n = s_node (self, m->name);
         n->member = true;
         n->alive = true;
         memcpy (n->key, m->key.data, 32);
-        snprintf (n->maddr, sizeof n->maddr, "%s", m->addr);
+        snprintf (n->maddr, sizeof n->maddr, "%s", addr);
         n->gport = (uint16_t) m->port;
         s_sync_peer (self, n);
     }
@@ -544,7 +553,9 @@ s_on_record (const shed_record_t *rec, void *arg)
         const rec_overlay_t *o = &v.u.rec_overlay;
         n->rec = true;
         snprintf (n->block, sizeof n->block, "%s", o->block);
-        snprintf (n->raddr, sizeof n->raddr, "%s", o->addr);
+        /* Shown only (the peer is reached at its membership address). */
+        if (!o->addr[0] || !s_addr_ok (self, o->addr, 0, n->raddr, "overlay record", rec->origin))
+            n->raddr[0] = '\0';
         n->rport = (uint16_t) o->port;
         snprintf (n->mode, sizeof n->mode, "%s", o->mode);
         snprintf (n->status, sizeof n->status, "%s", rec->status);
@@ -760,7 +771,7 @@ s_api_network (shed_api_call_t *call, const api_msg_t *req, void *arg)
     r->blocks.items = blocks;
 
     /* Peers with their sessions and counters. */
-    wire_tag_t gdrops[OVERLAY_DROP_COUNT];
+    wire_tag_t gdrops[OVERLAY_DROP_COUNT + 1];
     overlay_peer_stats_t *ps = NULL;
     size_t np = 0;
     api_netpeer_t *peers = NULL;
@@ -814,6 +825,14 @@ s_api_network (shed_api_call_t *call, const api_msg_t *req, void *arg)
             p->port = n->pport;
             snprintf (p->session, sizeof p->session, "plain");
         }
+    }
+    /* Bad addresses are refused before the datapath or nftables, in both
+     * modes: one more drop reason. */
+    if (self->bad_addr && r->drops.n < OVERLAY_DROP_COUNT + 1) {
+        wire_tag_t *t = &gdrops[r->drops.n++];
+        snprintf (t->key, sizeof t->key, "bad_addr");
+        snprintf (t->value, sizeof t->value, "%llu", (unsigned long long) self->bad_addr);
+        r->drops.items = gdrops;
     }
     r->peers.n = np;
     r->peers.items = peers;
@@ -871,17 +890,6 @@ s_api_detach (shed_api_call_t *call, const api_msg_t *req, void *arg)
  * Lifecycle
  */
 
-/* nftables names: [A-Za-z0-9_] only (node names may hold '.' and '-'). */
-static void
-s_table_name (const char *node, const char *suffix, char *out, size_t len)
-{
-    size_t n = (size_t) snprintf (out, len, "shed_");
-    for (const char *p = node; *p && n + 1 < len; p++)
-        out[n++] = isalnum ((unsigned char) *p) ? *p : '_';
-    out[n] = '\0';
-    snprintf (out + n, len - n, "%s", suffix);
-}
-
 static int
 s_start_plain (shed_overlay_t *self, char *err, size_t errlen)
 {
@@ -897,21 +905,10 @@ s_start_plain (shed_overlay_t *self, char *err, size_t errlen)
         return -1;
     }
     /* Accept VXLAN only from members: a set the membership events fill. */
-    char table[80], script[1024];
-    s_table_name (self->cfg.name, "", table, sizeof table);
-    snprintf (script, sizeof script,
-              "table inet %s {}\n"
-              "delete table inet %s\n"
-              "table inet %s {\n"
-              "  set members { type ipv4_addr; }\n"
-              "  chain input {\n"
-              "    type filter hook input priority -10; policy accept;\n"
-              "    udp dport %u ip saddr @members accept\n"
-              "    udp dport %u counter drop\n"
-              "  }\n"
-              "}\n",
-              table, table, table, (unsigned) self->port, (unsigned) self->port);
-    if (s_nft (script, why, sizeof why) != 0) {
+    char table[SHED_NFT_NAME_MAX], script[SHED_NFT_SCRIPT_MAX];
+    shed_nft_table_name (self->cfg.name, "", table, sizeof table);
+    if (shed_nft_members_table_script (table, self->port, script, sizeof script) != 0
+        || s_nft (script, why, sizeof why) != 0) {
         snprintf (err, errlen, "plain mode member filter: %s", why);
         return -1;
     }
@@ -925,7 +922,7 @@ static void
 s_start_nat (shed_overlay_t *self)
 {
     char table[80], script[768], why[256];
-    s_table_name (self->cfg.name, "_nat", table, sizeof table);
+    shed_nft_table_name (self->cfg.name, "_nat", table, sizeof table);
     snprintf (script, sizeof script,
               "table ip %s {}\n"
               "delete table ip %s\n"

@@ -4,6 +4,11 @@
  * never floods the overlay (and a member cannot answer for addresses it
  * does not own). Requests for unknown addresses are flooded like other
  * broadcast, so the gateway and anything outside the table still resolve.
+ *
+ * The table is also the authority on who holds an address: an ARP frame
+ * claiming a table address for another MAC, whichever way it goes, is a
+ * spoof and is dropped (overlay__arp_spoofed; docs/overlay.md, "ARP and
+ * broadcast").
  */
 #include "node/overlay/overlay_int.h"
 
@@ -158,4 +163,25 @@ overlay__arp_answer (const overlay_arp_t *self, const uint8_t *frame, size_t len
     memcpy (ra + 18, sender_mac, 6);        //  target hw: the asker
     memcpy (ra + 24, sender_ip, 4);
     return true;
+}
+
+bool
+overlay__arp_spoofed (const overlay_arp_t *self, const uint8_t *frame, size_t len)
+{
+    assert (self);
+    if (!frame || len < OVERLAY_ARP_FRAME || s_get16 (frame + 12) != ETH_P_ARP_)
+        return false;
+    const uint8_t *arp = frame + 14;
+    if (s_get16 (arp) != ARP_HW_ETHER || s_get16 (arp + 2) != 0x0800 || arp [4] != 6
+    ||  arp [5] != 4)
+        return false;
+    const uint8_t *sender_mac = arp + 8;
+    if (memcmp (sender_mac, frame + 6, 6) != 0)
+        return true;
+    uint32_t sender;
+    memcpy (&sender, arp + 14, 4);
+    uint8_t owner [6];
+    //  A zero sender (a probe) claims nothing.
+    return sender != 0 && overlay__arp_lookup (self, sender, owner)
+        && memcmp (owner, sender_mac, 6) != 0;
 }

@@ -57,7 +57,8 @@
     X (OVERLAY_DROP_NO_SESSION,  "no_session")       /* TX: no confirmed key yet */         \
     X (OVERLAY_DROP_NO_FDB,      "no_fdb")           /* TX: unicast MAC with no owner */    \
     X (OVERLAY_DROP_TOO_BIG,     "too_big")          /* TX: frame over a datagram */        \
-    X (OVERLAY_DROP_IO,          "io")               /* send or TAP write failed */
+    X (OVERLAY_DROP_IO,          "io")               /* send or TAP write failed */        \
+    X (OVERLAY_DROP_ARP_SPOOF,   "arp_spoof")        /* ARP sender not the address' owner */
 
 #define OVERLAY_DROP_ENUM_(name, text) name,
 typedef enum { OVERLAY_DROPS (OVERLAY_DROP_ENUM_) OVERLAY_DROP_COUNT } overlay_drop_t;

@@ -144,6 +144,10 @@ void overlay__arp_destroy (overlay_arp_t **self_p);
 int overlay__arp_set (overlay_arp_t *self, uint32_t ip_be, const uint8_t mac [6]);
 int overlay__arp_del (overlay_arp_t *self, uint32_t ip_be);
 bool overlay__arp_lookup (const overlay_arp_t *self, uint32_t ip_be, uint8_t mac [6]);
+//  An ARP frame (IPv4 over Ethernet) whose sender hardware address is not
+//  the frame's source, or whose sender IP the table holds for another MAC:
+//  someone answering or announcing an address that is not its own.
+bool overlay__arp_spoofed (const overlay_arp_t *self, const uint8_t *frame, size_t len);
 //  If frame is an ARP request for an address we know, write the reply
 //  frame into reply and return true.
 bool overlay__arp_answer (const overlay_arp_t *self, const uint8_t *frame, size_t len,

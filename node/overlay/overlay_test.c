@@ -223,6 +223,22 @@ test_arp (void **state)
     s_arp_request (req, s_mac_a, "198.19.1.1", "198.19.2.1");
     req [13] = 0x00;
     assert_false (overlay__arp_answer (arp, req, sizeof req, reply));
+    //  Spoofs: the table's address claimed for another MAC (a gratuitous
+    //  ARP or a reply), or an ARP sender that is not the frame's source.
+    s_arp_request (req, s_mac_b, "198.19.2.1", "198.19.2.1");
+    assert_false (overlay__arp_spoofed (arp, req, sizeof req));      //  the owner
+    s_arp_request (req, s_mac_a, "198.19.2.1", "198.19.2.1");
+    assert_true (overlay__arp_spoofed (arp, req, sizeof req));
+    s_arp_request (req, s_mac_a, "198.19.2.1", "198.19.1.1");
+    req [14 + 7] = 2;
+    assert_true (overlay__arp_spoofed (arp, req, sizeof req));
+    s_arp_request (req, s_mac_a, "198.19.1.1", "198.19.2.1");
+    assert_false (overlay__arp_spoofed (arp, req, sizeof req));      //  not in the table
+    memcpy (req + 6, s_mac_c, 6);
+    assert_true (overlay__arp_spoofed (arp, req, sizeof req));       //  sender hw != source
+    s_arp_request (req, s_mac_a, "0.0.0.0", "198.19.2.1");
+    assert_false (overlay__arp_spoofed (arp, req, sizeof req));      //  a probe
+    assert_false (overlay__arp_spoofed (arp, req, sizeof req - 1));
     //  Delete.
     assert_int_equal (overlay__arp_del (arp, ip.s_addr), 0);
     assert_int_equal (overlay__arp_del (arp, ip.s_addr), -1);
@@ -456,6 +472,50 @@ test_broadcast_and_arp (void **state)
     shed_identity_destroy (&idc);
 }
 
+//  A gratuitous ARP claiming a remote shed's address (C's, by the table):
+//  dropped on TX before it is sealed, and on RX from a member that sends it
+//  anyway; the owner's own announcement passes.
+static void
+test_arp_spoof (void **state)
+{
+    pair_t *p = *state;
+    //  B knows 198.19.9.2 is C's shed; A does not (yet): A seals it, B drops.
+    assert_int_equal (overlay_arp_set (p->b, "198.19.9.2", s_mac_c), 0);
+    uint8_t *slot = overlay__txq_slot (p->txq);
+    memset (slot + OVERLAY_OFF_VNET, 0, OVERLAY_VNET_HDR_BYTES);
+    s_arp_request (slot + OVERLAY_OFF_FRAME, s_mac_a, "198.19.9.2", "198.19.9.2");
+    assert_int_equal (overlay__tx_frame (p->a, p->txq, OVERLAY_ARP_FRAME), OVERLAY_OK);
+    overlay__tx_flush (p->a, p->txq);
+    assert_int_equal (p->ca->sent, 1);
+    assert_int_equal (s_deliver (p, p->a, p->b), OVERLAY_DROP_ARP_SPOOF);
+    assert_int_equal (p->cb->written, 0);
+    overlay_peer_stats_t ps;
+    size_t n;
+    overlay_stats (p->b, NULL, &ps, 1, &n);
+    assert_int_equal (ps.drops [OVERLAY_DROP_ARP_SPOOF], 1);        //  blamed on peer a
+
+    //  Once A knows the owner too, it never sends it.
+    assert_int_equal (overlay_arp_set (p->a, "198.19.9.2", s_mac_c), 0);
+    slot = overlay__txq_slot (p->txq);
+    memset (slot + OVERLAY_OFF_VNET, 0, OVERLAY_VNET_HDR_BYTES);
+    s_arp_request (slot + OVERLAY_OFF_FRAME, s_mac_a, "198.19.9.2", "198.19.9.2");
+    assert_int_equal (overlay__tx_frame (p->a, p->txq, OVERLAY_ARP_FRAME),
+                      OVERLAY_DROP_ARP_SPOOF);
+    overlay__tx_flush (p->a, p->txq);
+    assert_int_equal (p->ca->sent, 0);
+    assert_int_equal (s_drops (p->a, OVERLAY_DROP_ARP_SPOOF), 1);
+
+    //  A's own address, announced by A: flooded and delivered.
+    slot = overlay__txq_slot (p->txq);
+    memset (slot + OVERLAY_OFF_VNET, 0, OVERLAY_VNET_HDR_BYTES);
+    s_arp_request (slot + OVERLAY_OFF_FRAME, s_mac_a, "198.19.1.1", "198.19.1.1");
+    assert_int_equal (overlay__tx_frame (p->a, p->txq, OVERLAY_ARP_FRAME), OVERLAY_OK);
+    overlay__tx_flush (p->a, p->txq);
+    assert_int_equal (p->ca->sent, 1);
+    assert_int_equal (s_deliver (p, p->a, p->b), OVERLAY_OK);
+    assert_int_equal (p->cb->written, 1);
+}
+
 //  Seal one frame at A for B and return the datagram (in c->data[0]).
 static size_t
 s_one_datagram (pair_t *p, uint8_t *out)
@@ -615,6 +675,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_offload_superframe, s_pair_setup, s_pair_teardown),
         cmocka_unit_test_setup_teardown (test_broadcast_and_arp, s_pair_setup, s_pair_teardown),
         cmocka_unit_test_setup_teardown (test_drops_by_reason, s_pair_setup, s_pair_teardown),
+        cmocka_unit_test_setup_teardown (test_arp_spoof, s_pair_setup, s_pair_teardown),
         cmocka_unit_test_setup_teardown (test_stranger_handshake, s_pair_setup, s_pair_teardown),
         cmocka_unit_test_setup_teardown (test_rekey_through_timer, s_pair_setup, s_pair_teardown),
     };

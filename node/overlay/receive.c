@@ -89,6 +89,10 @@ s_data (overlay_t *self, int q, overlay_peer_t *peer, uint8_t *buf, size_t len)
     struct virtio_net_hdr vh;
     if (overlay_offload_decode (buf + OVERLAY_OFF_OFFLOAD, frame_len, &vh) != 0)
         return s_drop (self, peer, OVERLAY_DROP_INNER);
+    //  A member announcing another's address: the table (from the
+    //  address owners' records) says who holds it.
+    if (overlay__arp_spoofed (self->arp, buf + OVERLAY_OFF_FRAME, frame_len))
+        return s_drop (self, peer, OVERLAY_DROP_ARP_SPOOF);
     //  Our TAP reads the vnet header right before the frame: no copy.
     memcpy (buf + OVERLAY_OFF_VNET, &vh, sizeof vh);
     if (self->io.tap_write (self, q, buf + OVERLAY_OFF_VNET, sizeof vh + frame_len) != 0)

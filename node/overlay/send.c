@@ -98,6 +98,13 @@ overlay__tx_frame (overlay_t *self, overlay_txq_t *txq, size_t frame_len)
         overlay__drop (self, NULL, OVERLAY_DROP_TOO_BIG);
         return OVERLAY_DROP_TOO_BIG;
     }
+    //  A local shed claiming a remote shed's address (the bridge's
+    //  per-port rules stop this first; this holds for anything on the
+    //  bridge, docs/overlay.md "Anti-spoofing").
+    if (overlay__arp_spoofed (self->arp, frame, frame_len)) {
+        overlay__drop (self, NULL, OVERLAY_DROP_ARP_SPOOF);
+        return OVERLAY_DROP_ARP_SPOOF;
+    }
     bool group = frame [0] & 1;
     if (group) {
         //  ARP we can answer never leaves this node.
