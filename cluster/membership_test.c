@@ -19,6 +19,11 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <sodium.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -102,8 +107,12 @@ s_node_stop (s_node_t *node)
 {
     zactor_destroy (&node->actor);
     zsock_destroy (&node->sub);
-    if (node->keyring_path [0])
+    if (node->keyring_path [0]) {
         unlink (node->keyring_path);
+        char epoch [600];
+        snprintf (epoch, sizeof epoch, "%s.epoch", node->keyring_path);
+        unlink (epoch);
+    }
     node->keyring_path [0] = '\0';
 }
 
@@ -798,6 +807,269 @@ test_stats (void **state)
     s_cluster_stop (nodes, 2);
 }
 
+
+/* ---- Outsiders and replays (docs/membership.md section 1) ---------------- */
+
+/* A socket of `type` bound to 127.0.0.<last> (any port). */
+static int
+s_socket_from (int type, int last)
+{
+    int fd = socket (AF_INET, type, 0);
+    assert_true (fd >= 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET };
+    sa.sin_addr.s_addr = htonl ((127u << 24) | (unsigned) last);
+    assert_int_equal (bind (fd, (struct sockaddr *) &sa, sizeof sa), 0);
+    return fd;
+}
+
+static void
+s_connect (int fd, uint16_t port)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons (port) };
+    sa.sin_addr.s_addr = htonl (0x7f000001);
+    assert_int_equal (connect (fd, (struct sockaddr *) &sa, sizeof sa), 0);
+}
+
+/* A sealed v2 datagram: stamp + PING from "ghost" to `target`. */
+static size_t
+s_sealed_ping (const uint8_t *key, const char *target, uint64_t boot, uint64_t counter,
+               int64_t clock_offset_ms, uint8_t *out, size_t cap)
+{
+    gossip_msg_t msg;
+    memset (&msg, 0, sizeof msg);
+    msg.hdr.type = GOSSIP_PING;
+    msg.u.gossip_ping.seq = 7;
+    snprintf (msg.u.gossip_ping.from, sizeof msg.u.gossip_ping.from, "ghost");
+    snprintf (msg.u.gossip_ping.target, sizeof msg.u.gossip_ping.target, "%s", target);
+    uint8_t pt [1400];
+    size_t len = 0;
+    assert_int_equal (wire_encode_into (&gossip_proto, &msg, pt + GOSSIP_STAMP_BYTES,
+                                        sizeof pt - GOSSIP_STAMP_BYTES, &len), 0);
+    gossip_stamp_t st = { boot, counter, (uint64_t) (zclock_time () + clock_offset_ms) };
+    gossip_stamp_put (pt, &st);
+    shed_keyring_t *kr = shed_keyring_new ();
+    assert_int_equal (shed_keyring_install (kr, key), 0);
+    size_t slen = 0;
+    assert_int_equal (shed_keyring_seal (kr, (const uint8_t *) GOSSIP_UDP_AD,
+                                         strlen (GOSSIP_UDP_AD), pt, GOSSIP_STAMP_BYTES + len,
+                                         out, cap, &slen), 0);
+    shed_keyring_destroy (&kr);
+    return slen;
+}
+
+/* Datagrams that arrive on fd within ms. */
+static int
+s_count_datagrams (int fd, int ms)
+{
+    int n = 0;
+    int64_t until = zclock_mono () + ms;
+    struct pollfd p = { fd, POLLIN, 0 };
+    while (zclock_mono () < until && poll (&p, 1, (int) (until - zclock_mono ())) > 0) {
+        uint8_t buf [2048];
+        if (recv (fd, buf, sizeof buf, 0) > 0)
+            n++;
+    }
+    return n;
+}
+
+/* A captured PING sent again gets no second ACK (it used to reflect one per
+ * copy), and a PING stamped a minute ago gets none at all. */
+static void
+test_replay_udp (void **state)
+{
+    uint8_t key [SHED_KEY_BYTES];
+    shed_keyring_generate (key);
+    s_node_t node;
+    s_node_start (&node, "n1", key, NULL);
+    int fd = s_socket_from (SOCK_DGRAM, 1);
+    struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons (node.port) };
+    to.sin_addr.s_addr = htonl (0x7f000001);
+    uint8_t pkt [1500];
+    uint64_t boot = randombytes_random ();
+    size_t len = s_sealed_ping (key, "n1", boot, 1, 0, pkt, sizeof pkt);
+    assert_true (sendto (fd, pkt, len, 0, (struct sockaddr *) &to, sizeof to) > 0);
+    assert_int_equal (s_count_datagrams (fd, 500), 1);          /* the genuine one: ACK */
+    for (int i = 0; i < 3; i++)
+        assert_true (sendto (fd, pkt, len, 0, (struct sockaddr *) &to, sizeof to) > 0);
+    assert_int_equal (s_count_datagrams (fd, 500), 0);          /* replays: nothing */
+    assert_int_equal (s_stat (&node, "drop_replay"), 3);
+    len = s_sealed_ping (key, "n1", boot, 2, -60000, pkt, sizeof pkt);
+    assert_true (sendto (fd, pkt, len, 0, (struct sockaddr *) &to, sizeof to) > 0);
+    assert_int_equal (s_count_datagrams (fd, 300), 0);
+    assert_int_equal (s_stat (&node, "drop_clock"), 1);
+    /* The window is per sender boot: the next counter still works. */
+    len = s_sealed_ping (key, "n1", boot, 3, 0, pkt, sizeof pkt);
+    assert_true (sendto (fd, pkt, len, 0, (struct sockaddr *) &to, sizeof to) > 0);
+    assert_int_equal (s_count_datagrams (fd, 500), 1);
+    close (fd);
+    s_node_stop (&node);
+}
+
+/* A sealed v2 stream frame holding `msg`. */
+static size_t
+s_sealed_frame (const uint8_t *key, const gossip_msg_t *msg, uint8_t *out, size_t cap)
+{
+    uint8_t pt [512];
+    size_t len = 0;
+    assert_int_equal (wire_encode_into (&gossip_proto, msg, pt, sizeof pt, &len), 0);
+    shed_keyring_t *kr = shed_keyring_new ();
+    assert_int_equal (shed_keyring_install (kr, key), 0);
+    uint8_t hpt [GOSSIP_TCP_HDR_PT];
+    size_t body = len + SHED_SEAL_OVERHEAD;
+    hpt [0] = 0;
+    hpt [1] = (uint8_t) (body >> 16);
+    hpt [2] = (uint8_t) (body >> 8);
+    hpt [3] = (uint8_t) body;
+    gossip_stamp_t st = { randombytes_random (), 1, (uint64_t) zclock_time () };
+    gossip_stamp_put (hpt + 4, &st);
+    size_t hl = 0, bl = 0;
+    assert_int_equal (shed_keyring_seal (kr, (const uint8_t *) GOSSIP_TCP_HDR_AD,
+                                         strlen (GOSSIP_TCP_HDR_AD), hpt, sizeof hpt, out, cap,
+                                         &hl), 0);
+    assert_int_equal (hl, GOSSIP_TCP_HDR_SEALED);
+    uint8_t ad [sizeof GOSSIP_TCP_AD - 1 + GOSSIP_TCP_HDR_SEALED];
+    memcpy (ad, GOSSIP_TCP_AD, sizeof GOSSIP_TCP_AD - 1);
+    memcpy (ad + sizeof GOSSIP_TCP_AD - 1, out, GOSSIP_TCP_HDR_SEALED);
+    assert_int_equal (shed_keyring_seal (kr, ad, sizeof ad, pt, len, out + hl, cap - hl, &bl),
+                      0);
+    shed_keyring_destroy (&kr);
+    return hl + bl;
+}
+
+/* A KEY_OP "use K1" from before a rotation to K2 (its epoch is older than
+ * the last applied) is ignored and counted; it used to flip the node back
+ * to K1 and cut it off from the cluster. */
+static void
+test_keyop_stale_epoch (void **state)
+{
+    uint8_t k1 [SHED_KEY_BYTES], k2 [SHED_KEY_BYTES];
+    shed_keyring_generate (k1);
+    shed_keyring_generate (k2);
+    char b2 [64], want [64];
+    sodium_bin2base64 (b2, sizeof b2, k2, sizeof k2, sodium_base64_VARIANT_ORIGINAL);
+    s_node_t nodes [2];
+    s_cluster (nodes, 2, k1);
+    zmsg_t *r = s_cmd (&nodes [0], "KEYS", "INSTALL", b2, NULL);
+    char *status = zmsg_popstr (r);
+    assert_string_equal (status, "OK");
+    zstr_free (&status);
+    zmsg_destroy (&r);
+    r = s_cmd (&nodes [0], "KEYS", "USE", b2, NULL);
+    status = zmsg_popstr (r);
+    assert_string_equal (status, "OK");
+    zstr_free (&status);
+    zmsg_destroy (&r);
+
+    gossip_msg_t op;
+    memset (&op, 0, sizeof op);
+    op.hdr.type = GOSSIP_KEY_OP;
+    op.u.gossip_key_op.id = 42;
+    op.u.gossip_key_op.op = GOSSIP_KEY_USE;
+    op.u.gossip_key_op.epoch = 1;                   /* long before the rotation */
+    op.u.gossip_key_op.key.data = k1;
+    op.u.gossip_key_op.key.len = SHED_KEY_BYTES;
+    uint8_t frame [1024];
+    size_t flen = s_sealed_frame (k2, &op, frame, sizeof frame);
+    int fd = s_socket_from (SOCK_STREAM, 1);
+    s_connect (fd, nodes [1].port);
+    assert_int_equal (send (fd, frame, flen, 0), (ssize_t) flen);
+    int64_t until = zclock_mono () + S_WAIT_MS;
+    while (s_stat (&nodes [1], "keyop_stale") < 1 && zclock_mono () < until)
+        zclock_sleep (10);
+    assert_int_equal (s_stat (&nodes [1], "keyop_stale"), 1);
+    close (fd);
+    /* Still on K2 everywhere. */
+    r = s_cmd (&nodes [0], "KEYS", "LIST", NULL);
+    status = zmsg_popstr (r);
+    assert_string_equal (status, "OK");
+    zstr_free (&status);
+    snprintf (want, sizeof want, "%08x*", shed_keyring_key_id (k2));
+    char *line;
+    int lines = 0;
+    while ((line = zmsg_popstr (r))) {
+        if (!strstr (line, want))
+            fail_msg ("after the stale op: %s", line);
+        lines++;
+        zstr_free (&line);
+    }
+    assert_int_equal (lines, 2);
+    zmsg_destroy (&r);
+    s_cluster_stop (nodes, 2);
+}
+
+/* True if the server closes fd within ms. */
+static bool
+s_closed_within (int fd, int ms)
+{
+    struct pollfd p = { fd, POLLIN, 0 };
+    if (poll (&p, 1, ms) <= 0)
+        return false;
+    uint8_t b [16];
+    ssize_t n = recv (fd, b, sizeof b, MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+/* Before authentication a stranger gets 73 bytes of reading, a slot per
+ * source address up to 4, and cannot starve our own streams. It used to
+ * make the node allocate a claimed length of up to 8 MiB on 4 bytes, hold
+ * 256 shared slots for 2 s each, and block key operations and push-pulls. */
+static void
+test_tcp_preauth (void **state)
+{
+    uint8_t key [SHED_KEY_BYTES];
+    shed_keyring_generate (key);
+    s_node_t nodes [2];
+    s_cluster (nodes, 2, key);
+
+    /* An old-style 8 MiB length prefix and garbage: closed as soon as the
+     * header-sized prefix fails to open, no 8 MiB read is waited for. */
+    int fd = s_socket_from (SOCK_STREAM, 2);
+    s_connect (fd, nodes [0].port);
+    uint8_t junk [GOSSIP_TCP_HDR_SEALED] = { 0x00, 0x80, 0x00, 0x00 };
+    assert_int_equal (send (fd, junk, sizeof junk, 0), (ssize_t) sizeof junk);
+    assert_true (s_closed_within (fd, 500));
+    close (fd);
+    assert_true (s_stat (&nodes [0], "drop_auth") + s_stat (&nodes [0], "drop_format") >= 1);
+
+    /* Per source: the 5th idle connection from one address is closed. */
+    int same [6];
+    for (int i = 0; i < 6; i++) {
+        same [i] = s_socket_from (SOCK_STREAM, 3);
+        s_connect (same [i], nodes [0].port);
+    }
+    assert_true (s_closed_within (same [5], 1000));
+    assert_true (s_stat (&nodes [0], "drop_conn_source") >= 2);
+
+    /* A flood of idle connections from many addresses (more than the
+     * incoming slots) while the node runs a cluster-wide key operation. */
+    enum { FLOOD = 240 };
+    int flood [FLOOD];
+    for (int i = 0; i < FLOOD; i++) {
+        flood [i] = s_socket_from (SOCK_STREAM, 10 + i / 4);
+        s_connect (flood [i], nodes [0].port);
+    }
+    zclock_sleep (100);
+    zmsg_t *r = s_cmd (&nodes [0], "KEYS", "LIST", NULL);
+    char *status = zmsg_popstr (r);
+    assert_string_equal (status, "OK");
+    zstr_free (&status);
+    assert_int_equal (zmsg_size (r), 2);
+    zmsg_destroy (&r);
+    /* n2 can still push-pull with n1 (its stream is served, not starved). */
+    long long served = s_stat (&nodes [0], "stream_served");
+    int64_t until = zclock_mono () + S_WAIT_MS;
+    while (s_stat (&nodes [0], "stream_served") == served && zclock_mono () < until)
+        zclock_sleep (20);
+    assert_true (s_stat (&nodes [0], "stream_served") > served);
+    assert_true (s_stat (&nodes [0], "drop_preauth") + s_stat (&nodes [0], "drop_conn_full") > 0);
+    for (int i = 0; i < FLOOD; i++)
+        close (flood [i]);
+    for (int i = 0; i < 6; i++)
+        close (same [i]);
+    assert_int_equal (s_kind_of (&nodes [0], "n2"), SWIM_UPD_ALIVE);
+    s_cluster_stop (nodes, 2);
+}
+
 int
 main (void)
 {
@@ -823,6 +1095,9 @@ main (void)
         cmocka_unit_test (test_keys),
         cmocka_unit_test (test_keys_member_down),
         cmocka_unit_test (test_stats),
+        cmocka_unit_test (test_replay_udp),
+        cmocka_unit_test (test_keyop_stale_epoch),
+        cmocka_unit_test (test_tcp_preauth),
     };
     int rc = cmocka_run_group_tests (tests, NULL, NULL);
     rmdir (s_tmpdir);      /* every test removes its own files */
