@@ -50,6 +50,13 @@
 #define AGENT_STREAM_MAX         (16u << 20)/* one reassembled message */
 #define AGENT_STREAMS_TOTAL_MAX  (32u << 20)/* all streams in flight, per connection */
 #define AGENT_STREAMS_OPEN_MAX   4          /* concurrent streams per connection */
+/* Agent -> host streams are bounded far lower: every agent -> host message
+ * fits one frame (the largest, METRICS with 32 disks and 32 nics, is under
+ * 20 KiB), so a stream there can only be a way to make the host hold and
+ * decode memory (docs/agent.md, "Streams"). PROVISION (host -> agent) keeps
+ * AGENT_STREAM_MAX for its step inputs. */
+#define AGENT_STREAM_TO_HOST_MAX        (256u << 10)
+#define AGENT_STREAMS_TO_HOST_TOTAL_MAX (1u << 20)  /* all open, per connection */
 
 #define AGENT_NAME_MAX           63         /* shed, process, service names */
 #define AGENT_STREAM_NAME_MAX    64         /* log stream names */

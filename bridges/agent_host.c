@@ -221,6 +221,7 @@ agent_event_close_msg (const agent_event_t *ev, agent_msg_t *out)
 
 static const char *s_bad_names[AGENT_BAD_MAX] = {
     "type", "oversize", "direction", "rate", "decode", "state", "stream",
+    "reconnect", "service_cap", "stream_cap", "service_id", "catalog",
 };
 
 const char *
@@ -243,13 +244,18 @@ typedef struct {
     int64_t connected_ms;           /* monotonic */
     int64_t last_rx_ms, last_tx_ms;
     int64_t cooldown_until_ms;      /* refuse connections until then */
+    /* The shed's, not a connection's: a close-and-reconnect must not buy a
+     * fresh budget (docs/agent.md, section 5). Set up once in s_shed_add. */
     int64_t strike_window_ms;       /* start of the current strike window */
     uint32_t strikes;
+    agent_bucket_t msgs, bytes;
+    agent_bucket_t accepts;         /* connections per second */
+    zhashx_t *services;             /* service names registered (value unused) */
+    zhashx_t *streams_seen;         /* log stream names used (value unused) */
     agent_reader_t *reader;
     agent_streams_t *streams;
     agent_outq_t *outq;
     uint64_t next_stream;           /* host -> agent chunk stream ids */
-    agent_bucket_t msgs, bytes;
     agent_host_stats_t stats;
     uint8_t *metrics;               /* payload of the latest METRICS */
     size_t metrics_len;
@@ -302,7 +308,6 @@ s_conn_reset (s_shed_t *shed)
     shed->fd = -1;
     shed->hello = false;
     shed->closing = false;
-    shed->strikes = 0;
     agent_reader_destroy (&shed->reader);
     agent_streams_destroy (&shed->streams);
     if (shed->outq)
@@ -322,6 +327,8 @@ s_shed_destroy (s_shed_t **shed_p)
         unlink (shed->path);
     }
     agent_outq_destroy (&shed->outq);
+    zhashx_destroy (&shed->services);
+    zhashx_destroy (&shed->streams_seen);
     free (shed->metrics);
     free (shed);
     *shed_p = NULL;
@@ -369,6 +376,14 @@ s_shed_add (s_self_t *self, const char *name, const char *path)
     }
     snprintf (shed->path, sizeof shed->path, "%s", path);
     shed->outq = agent_outq_new (65536, self->cfg.out_queue_bytes, false);
+    shed->services = zhashx_new ();
+    shed->streams_seen = zhashx_new ();
+    int64_t now = agent_clock_mono_ms ();
+    shed->strike_window_ms = now;
+    agent_bucket_init (&shed->msgs, self->cfg.msgs_per_s, self->cfg.msgs_burst, now);
+    agent_bucket_init (&shed->bytes, self->cfg.bytes_per_s, self->cfg.bytes_burst, now);
+    agent_bucket_init (&shed->accepts, self->cfg.accepts_per_s, 2.0 * self->cfg.accepts_per_s,
+                       now);
 
     /* Replace a stale socket file left by a previous run, nothing else. */
     struct stat st;
@@ -380,7 +395,7 @@ s_shed_add (s_self_t *self, const char *name, const char *path)
     sa.sun_family = AF_UNIX;
     memcpy (sa.sun_path, shed->path, strlen (shed->path));
     int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (!shed->outq || fd < 0
+    if (!shed->outq || !shed->services || !shed->streams_seen || fd < 0
     ||  bind (fd, (struct sockaddr *) &sa, sizeof sa) < 0
     ||  chmod (path, self->cfg.socket_mode) < 0
     ||  listen (fd, 8) < 0) {
@@ -389,6 +404,8 @@ s_shed_add (s_self_t *self, const char *name, const char *path)
         if (fd >= 0)
             close (fd);
         agent_outq_destroy (&shed->outq);
+        zhashx_destroy (&shed->services);
+        zhashx_destroy (&shed->streams_seen);
         free (shed);
         return -1;
     }
@@ -547,7 +564,10 @@ s_deliver (s_self_t *self, s_shed_t *shed, agent_event_t *ev, const uint8_t *pay
            size_t len)
 {
     shed->stats.events++;
-    if (self->pub)
+    unsigned type = ev->kind == AGENT_EVENT_MESSAGE ? ev->msg.hdr.type : 0;
+    bool service = type == AGENT_SERVICE_REGISTER || type == AGENT_SERVICE_DEREGISTER
+                || type == AGENT_SERVICE_HEALTH;
+    if (self->pub && !(service && self->cfg.owner_publishes_services))
         s_pub_add (self, shed, ev, payload, len);
     if (self->pend_n == self->pend_cap) {
         /* Grow, keeping order (one read can add a few thousand). */
@@ -625,7 +645,69 @@ s_abuse_close (s_self_t *self, s_shed_t *shed, agent_bad_t why)
               agent_bad_name (why), shed->strikes);
     shed->stats.closes_abuse++;
     shed->cooldown_until_ms = agent_clock_mono_ms () + self->cfg.abuse_cooldown_ms;
+    /* The cooldown is the penalty; the next connection starts a new
+     * window (strikes are not reset by anything else). */
+    shed->strikes = 0;
+    shed->strike_window_ms = agent_clock_mono_ms ();
     s_close (self, shed, AGENT_CLOSE_ABUSE, reason);
+}
+
+/* Count a quota refusal (no strike: the frame was well formed). The first
+ * of each reason and then every power of two is logged, so a flood of
+ * refusals is visible without flooding the log. */
+static void
+s_refuse (s_shed_t *shed, agent_bad_t why, const char *name)
+{
+    uint64_t n = ++shed->stats.bad[why];
+    shed->stats.bad_total++;
+    if ((n & (n - 1)) == 0)
+        log_warn (S_COMP, "agent refused|shed=%s reason=%s count=%llu name=\"%s\"", shed->name,
+                  agent_bad_name (why), (unsigned long long) n, name ? name : "");
+}
+
+/* The shed's quotas on names (services, log streams), which bound what it
+ * can make the node and the bus hold. Returns false if `msg` is refused. */
+static bool
+s_quota_ok (s_self_t *self, s_shed_t *shed, const agent_msg_t *msg)
+{
+    const char *name = NULL;
+    switch (msg->hdr.type) {
+        case AGENT_LOG:
+            name = msg->u.agent_log.stream;
+            if (zhashx_lookup (shed->streams_seen, name))
+                return true;
+            if (zhashx_size (shed->streams_seen) >= self->cfg.streams_max) {
+                s_refuse (shed, AGENT_BAD_STREAM_CAP, name);
+                return false;
+            }
+            zhashx_insert (shed->streams_seen, name, shed);
+            return true;
+        case AGENT_SERVICE_REGISTER:
+            name = msg->u.agent_service_register.name;
+            if (zhashx_lookup (shed->services, name))
+                return true;
+            if (zhashx_size (shed->services) >= self->cfg.services_max) {
+                s_refuse (shed, AGENT_BAD_SERVICE_CAP, name);
+                return false;
+            }
+            zhashx_insert (shed->services, name, shed);
+            return true;
+        case AGENT_SERVICE_DEREGISTER:
+        case AGENT_SERVICE_HEALTH:
+            /* Only names it holds: anything else would reach the bus as
+             * topics of names the shed never had. */
+            name = msg->hdr.type == AGENT_SERVICE_HEALTH ? msg->u.agent_service_health.name
+                                                         : msg->u.agent_service_deregister.name;
+            if (!zhashx_lookup (shed->services, name)) {
+                s_refuse (shed, AGENT_BAD_SERVICE_CAP, name);
+                return false;
+            }
+            if (msg->hdr.type == AGENT_SERVICE_DEREGISTER)
+                zhashx_delete (shed->services, name);
+            return true;
+        default:
+            return true;
+    }
 }
 
 /* Count a refused frame; returns true if the connection was closed. */
@@ -672,7 +754,7 @@ s_on_hello (s_self_t *self, s_shed_t *shed, agent_msg_t *msg)
     if (strcmp (msg->u.agent_hello.shed, shed->name) != 0 && msg->u.agent_hello.shed[0])
         log_info (S_COMP, "agent believes another name|shed=%s claimed=\"%s\"", shed->name,
                   msg->u.agent_hello.shed);
-    log_info (S_COMP, "agent connected|shed=%s version=%s", shed->name,
+    log_info (S_COMP, "agent connected|shed=%s version=\"%s\"", shed->name,
               msg->u.agent_hello.agent_version);
 }
 
@@ -720,6 +802,10 @@ s_dispatch (s_self_t *self, s_shed_t *shed, agent_msg_t *msg, const uint8_t *pay
             shed->stats.agent_dropped += msg->u.agent_dropped.count;
             break;
         default:
+            if (!s_quota_ok (self, shed, msg)) {
+                wire_msg_free (&agent_proto, msg);
+                return false;
+            }
             break;
     }
     agent_event_t *ev;
@@ -777,7 +863,8 @@ s_on_frame (s_self_t *self, s_shed_t *shed, uint8_t type, const uint8_t *payload
         return s_bad (self, shed, AGENT_BAD_STATE, "chunk before hello");
     }
     if (!shed->streams)
-        shed->streams = agent_streams_new (AGENT_STREAM_MAX, AGENT_STREAMS_TOTAL_MAX,
+        shed->streams = agent_streams_new (AGENT_STREAM_TO_HOST_MAX,
+                                           AGENT_STREAMS_TO_HOST_TOTAL_MAX,
                                            AGENT_STREAMS_OPEN_MAX);
     uint8_t inner = 0;
     uint8_t *whole = NULL;
@@ -857,11 +944,24 @@ s_on_accept (s_self_t *self, s_shed_t *shed)
         close (fd);
         return;
     }
+    if (!agent_bucket_take (&shed->accepts, 1, now)) {
+        /* A reconnect loop costs the host an accept and a close, nothing
+         * more: the connection never gets a reader or a hello timer. */
+        shed->stats.refused++;
+        s_refuse (shed, AGENT_BAD_RECONNECT, NULL);
+        close (fd);
+        return;
+    }
     if (shed->fd >= 0)
         /* The newest connection wins: a restarted agent must not wait for
          * the old connection's timeout. Both are inside the same shed. */
         s_close (self, shed, AGENT_CLOSE_REPLACED, "replaced");
-    shed->reader = agent_reader_new (self->cfg.max_frame);
+    /* Frames from the agent are bounded like its streams: no agent -> host
+     * message needs more, and decoding costs ~25x a frame's size in
+     * msgpack objects (docs/agent.md, "Memory of one frame"). max_frame
+     * still bounds what the host sends. */
+    shed->reader = agent_reader_new (self->cfg.max_frame < AGENT_STREAM_TO_HOST_MAX
+                                     ? self->cfg.max_frame : AGENT_STREAM_TO_HOST_MAX);
     if (!shed->reader) {
         close (fd);
         return;
@@ -870,11 +970,7 @@ s_on_accept (s_self_t *self, s_shed_t *shed)
     shed->connected_ms = now;
     shed->last_rx_ms = now;
     shed->last_tx_ms = now;
-    shed->strike_window_ms = now;
-    shed->strikes = 0;
     shed->stats.connections++;
-    agent_bucket_init (&shed->msgs, self->cfg.msgs_per_s, self->cfg.msgs_burst, now);
-    agent_bucket_init (&shed->bytes, self->cfg.bytes_per_s, self->cfg.bytes_burst, now);
 }
 
 static void
@@ -1011,6 +1107,16 @@ s_on_command (s_self_t *self)
                         (uint64_t) shed->metrics_ts_ms);
         else
             zsock_send (self->pipe, "ib8", -1, NULL, (size_t) 0, (uint64_t) 0);
+    }
+    else if (streq (cmd, "COUNT")) {
+        /* No answer: the owner does not wait for it. */
+        char *why = zmsg_popstr (msg);
+        int r = why ? atoi (why) : -1;
+        if (shed && r >= 0 && r < AGENT_BAD_MAX) {
+            shed->stats.bad[r]++;
+            shed->stats.bad_total++;
+        }
+        free (why);
     }
     else if (streq (cmd, "STATS")) {
         if (shed)
@@ -1237,6 +1343,9 @@ agent_host_new (const agent_host_config_t *config)
     c->abuse_cooldown_ms = s_or (c->abuse_cooldown_ms, 2000);
     c->out_queue_bytes = s_or (c->out_queue_bytes, 32u << 20);
     c->socket_mode = s_or (c->socket_mode, 0660);
+    c->accepts_per_s = s_or (c->accepts_per_s, 5);
+    c->services_max = s_or (c->services_max, 64);
+    c->streams_max = s_or (c->streams_max, 32);
     /* Bursts must hold one full frame or a big frame could never pass. */
     if (c->bytes_burst < c->max_frame + AGENT_FRAME_HEADER)
         c->bytes_burst = c->max_frame + AGENT_FRAME_HEADER;
@@ -1386,6 +1495,17 @@ agent_host_metrics (agent_host_t *self, const char *shed, agent_msg_t *out, int6
     }
     zframe_destroy (&frame);
     return rc;
+}
+
+void
+agent_host_count (agent_host_t *self, const char *shed, agent_bad_t why)
+{
+    assert (self);
+    if (!shed || (unsigned) why >= AGENT_BAD_MAX)
+        return;
+    char r[16];
+    snprintf (r, sizeof r, "%d", (int) why);
+    zstr_sendx (self->actor, "COUNT", shed, r, NULL);
 }
 
 int

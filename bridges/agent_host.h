@@ -15,8 +15,12 @@
  *   msgpack shape + validator (codec)        (else: counted, one strike)
  *   protocol state (HELLO first, once)       (else: counted, one strike)
  *   chunk streams: order, per-stream and total bounds (else: counted, strike)
+ *   per-shed quotas: distinct service and log stream names (else: counted,
+ *                                             dropped, no strike)
  * `abuse_limit` strikes within a minute close the connection and refuse the
- * shed's reconnects for `abuse_cooldown_ms`. Other sheds are unaffected: each
+ * shed's reconnects for `abuse_cooldown_ms`. Rate buckets, strikes and
+ * quotas belong to the shed, not to a connection: a reconnect resets none of
+ * them, and reconnects themselves are rate-limited (`accepts_per_s`). Other sheds are unaffected: each
  * connection gets a bounded read per loop turn, sockets are non-blocking,
  * and outbound queues are bounded (a full queue refuses the send).
  *
@@ -67,6 +71,14 @@ typedef struct {
     uint32_t abuse_cooldown_ms;       /* reconnects refused after an abuse close; default 2000 */
     uint32_t out_queue_bytes;         /* host -> agent queue per shed; default 32 MiB */
     uint32_t socket_mode;             /* listener permissions; default 0660 */
+    uint32_t accepts_per_s;           /* connections accepted per shed per second
+                                         (burst 2x); beyond: closed at once, counted
+                                         under "reconnect"; default 5 */
+    uint32_t services_max;            /* distinct service names per shed; default 64 */
+    uint32_t streams_max;             /* distinct log stream names per shed; default 32 */
+    bool owner_publishes_services;    /* SERVICE_* events are not published by the
+                                         host: the owner publishes each one once its
+                                         catalog accepted it (node_agents.c) */
     const char *publish_endpoint;     /* optional: the event bus's publish socket
                                          (bus_config_t.publish_endpoint). Every event
                                          is then also published from the host's own
@@ -120,6 +132,15 @@ typedef enum {
     AGENT_BAD_DECODE,                 /* codec or validator refused it */
     AGENT_BAD_STATE,                  /* no HELLO first, or a second HELLO */
     AGENT_BAD_STREAM,                 /* chunk out of order or over a bound */
+    /* Not strikes: refusals by quota, counted and dropped (never delivered
+     * nor published). These bounds hold per shed across its connections. */
+    AGENT_BAD_RECONNECT,              /* a connection over accepts_per_s (closed) */
+    AGENT_BAD_SERVICE_CAP,            /* a new service name over services_max, or a
+                                         DEREGISTER/HEALTH for a name never registered */
+    AGENT_BAD_STREAM_CAP,             /* a LOG on a new stream name over streams_max */
+    /* Counted by the owner (agent_host_count): */
+    AGENT_BAD_SERVICE_ID,             /* (shed, service) has no catalog id that fits */
+    AGENT_BAD_CATALOG,                /* the catalog refused a registration */
     AGENT_BAD_MAX
 } agent_bad_t;
 
@@ -173,6 +194,10 @@ int agent_host_provision (agent_host_t *self, const char *shed, const agent_prov
  * (&agent_proto, out)), with the host time it arrived. Returns 0, or -1 if
  * the shed is unknown or never sent any. */
 int agent_host_metrics (agent_host_t *self, const char *shed, agent_msg_t *out, int64_t *ts_ms);
+
+/* Count a refusal the owner made (AGENT_BAD_SERVICE_ID, AGENT_BAD_CATALOG)
+ * in the shed's counters; no strike. Asynchronous: no answer. */
+void agent_host_count (agent_host_t *self, const char *shed, agent_bad_t why);
 
 /* Counters of a shed. Returns 0 or -1 if unknown. */
 int agent_host_stats (agent_host_t *self, const char *shed, agent_host_stats_t *out);

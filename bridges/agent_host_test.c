@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -436,6 +437,402 @@ test_add_remove (void **state)
     close (fd);
 }
 
+
+/* A fixture with small quotas and a bus endpoint, for the per-shed bounds
+ * that must survive a reconnect (docs/agent.md, section 5). */
+typedef struct {
+    s_fix_t fx;
+    zsock_t *pull;                  /* what the host published */
+} s_qfix_t;
+
+static int
+s_setup_quota (void **state)
+{
+    s_qfix_t *q = calloc (1, sizeof *q);
+    s_fix_t *fx = &q->fx;
+    snprintf (fx->dir, sizeof fx->dir, "/tmp/agent-host-test-XXXXXX");
+    assert_non_null (mkdtemp (fx->dir));
+    snprintf (fx->path_a, sizeof fx->path_a, "%s/a.sock", fx->dir);
+    snprintf (fx->path_b, sizeof fx->path_b, "%s/b.sock", fx->dir);
+    /* A new endpoint each time: inproc names outlive a closed socket a little. */
+    static int seq;
+    char pub[64];
+    snprintf (pub, sizeof pub, "inproc://agent-host-test-pub-%d", ++seq);
+    q->pull = zsock_new_pull (pub);
+    assert_non_null (q->pull);
+    agent_host_config_t cfg = {
+        .node = "node-1", .heartbeat_ms = 3000, .msgs_per_s = 200, .msgs_burst = 400,
+        .abuse_limit = 16, .abuse_cooldown_ms = 300, .accepts_per_s = 2,
+        .services_max = 4, .streams_max = 3, .owner_publishes_services = true,
+        .publish_endpoint = pub,
+    };
+    fx->host = agent_host_new (&cfg);
+    assert_non_null (fx->host);
+    assert_int_equal (agent_host_add_shed (fx->host, "shed-a", fx->path_a), 0);
+    assert_int_equal (agent_host_add_shed (fx->host, "shed-b", fx->path_b), 0);
+    *state = q;
+    return 0;
+}
+
+static int
+s_teardown_quota (void **state)
+{
+    s_qfix_t *q = *state;
+    void *inner = &q->fx;
+    s_teardown (&inner);            /* frees fx: it is q's first member */
+    zsock_destroy (&q->pull);
+    return 0;
+}
+
+/* Connect and say hello; the CONNECTED event is consumed. */
+static int
+s_hello (s_fix_t *fx, const char *path)
+{
+    int fd = s_connect (path);
+    s_send_sample (fd, AGENT_HELLO);
+    agent_event_t *ev;
+    while ((ev = s_next (fx, 2000)) && ev->kind != AGENT_EVENT_CONNECTED)
+        agent_event_destroy (&ev);
+    assert_non_null (ev);
+    agent_event_destroy (&ev);
+    return fd;
+}
+
+/* Close and take events until the shed's DISCONNECTED. */
+static void
+s_bye (s_fix_t *fx, int fd)
+{
+    close (fd);
+    agent_event_t *ev;
+    while ((ev = s_next (fx, 2000)) && ev->kind != AGENT_EVENT_DISCONNECTED)
+        agent_event_destroy (&ev);
+    agent_event_destroy (&ev);
+}
+
+static void
+s_send_n (int fd, const agent_msg_t *m, size_t n)
+{
+    uint8_t *f = NULL;
+    size_t flen = 0;
+    assert_int_equal (agent_frame_encode (m, AGENT_FRAME_MAX_DEFAULT, &f, &flen), 0);
+    uint8_t *all = malloc (flen * n);
+    for (size_t i = 0; i < n; i++)
+        memcpy (all + i * flen, f, flen);
+    s_send_all (fd, all, flen * n);
+    free (all);
+    free (f);
+}
+
+/* Close-and-reconnect buys neither a fresh rate budget nor fresh strikes,
+ * and reconnecting in a loop is itself limited. */
+static void
+test_limits_survive_reconnect (void **state)
+{
+    s_fix_t *fx = &((s_qfix_t *) *state)->fx;
+    agent_host_stats_t st;
+    agent_msg_t log;
+    agent_sample (AGENT_LOG, &log);
+
+    /* 1. Rate: most of the 400-message burst on one connection, then the
+     * rest of a flood on the next. */
+    int fd = s_hello (fx, fx->path_b);
+    s_send_n (fd, &log, 380);
+    usleep (100 * 1000);
+    s_bye (fx, fd);
+    assert_int_equal (agent_host_stats (fx->host, "shed-b", &st), 0);
+    assert_int_equal (st.bad[AGENT_BAD_RATE], 0);
+    fd = s_hello (fx, fx->path_b);
+    s_send_n (fd, &log, 80);
+    usleep (200 * 1000);
+    assert_int_equal (agent_host_stats (fx->host, "shed-b", &st), 0);
+    assert_true (st.bad[AGENT_BAD_RATE] >= 10);
+    s_bye (fx, fd);
+    usleep (2100 * 1000);           /* the bucket refills (200/s) */
+
+    /* 2. Strikes: 10 bad frames, reconnect, 10 more: 16 close. */
+    agent_host_stats_t before;
+    agent_host_stats (fx->host, "shed-b", &before);
+    uint8_t junk[] = { AGENT_LOG, 0, 0, 0, 3, 0xc1, 0xc1, 0xc1 };
+    fd = s_hello (fx, fx->path_b);
+    for (int i = 0; i < 10; i++)
+        s_send_all (fd, junk, sizeof junk);
+    usleep (100 * 1000);
+    s_bye (fx, fd);
+    fd = s_hello (fx, fx->path_b);
+    for (int i = 0; i < 10; i++)
+        s_send_all (fd, junk, sizeof junk);
+    assert_true (s_peer_closed (fd, 2000));
+    close (fd);
+    agent_host_stats (fx->host, "shed-b", &st);
+    assert_int_equal (st.closes_abuse, before.closes_abuse + 1);
+    usleep (1500 * 1000);           /* cooldown over, accept bucket full again */
+
+    /* 3. A reconnect loop: 2 per second (burst 4) get through. */
+    agent_host_stats (fx->host, "shed-b", &before);
+    for (int i = 0; i < 20; i++) {
+        int c = s_connect (fx->path_b);
+        usleep (5 * 1000);
+        close (c);
+    }
+    usleep (200 * 1000);
+    agent_host_stats (fx->host, "shed-b", &st);
+    assert_true (st.connections - before.connections <= 5);
+    assert_true (st.bad[AGENT_BAD_RECONNECT] >= 15);
+
+    /* Shed A never noticed. */
+    agent_host_stats (fx->host, "shed-a", &st);
+    assert_int_equal (st.bad_total, 0);
+    agent_event_t *ev;
+    while ((ev = s_next (fx, 100)))
+        agent_event_destroy (&ev);
+}
+
+/* Topics the host published since the last call, joined by spaces. */
+static void
+s_published (zsock_t *pull, char *out, size_t cap)
+{
+    size_t pos = 0;
+    out[0] = 0;
+    zframe_t *f;
+    while (zsock_events (pull) & ZMQ_POLLIN && (f = zframe_recv (pull))) {
+        const uint8_t *p = zframe_data (f), *end = p + zframe_size (f);
+        while (p < end) {
+            size_t tl = strnlen ((const char *) p, (size_t) (end - p));
+            pos += (size_t) snprintf (out + pos, cap - pos, "%.*s ", (int) tl, p);
+            p += tl + 1;
+            p += strnlen ((const char *) p, (size_t) (end - p)) + 1;
+            uint32_t len = (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16
+                         | (uint32_t) p[2] << 8 | p[3];
+            p += 4 + len;
+            if (pos >= cap)
+                pos = cap - 1;
+        }
+        zframe_destroy (&f);
+    }
+}
+
+typedef struct {
+    int regs, deregs, logs;
+    bool saw_new2, saw_s9;
+} s_tally_t;
+
+/* Count events until one of kind `until` (0: until quiet). */
+static void
+s_tally (s_fix_t *fx, s_tally_t *t, agent_event_kind_t until)
+{
+    agent_event_t *ev;
+    while ((ev = s_next (fx, until ? 2000 : 300))) {
+        bool stop = ev->kind == until;
+        if (ev->kind == AGENT_EVENT_MESSAGE) {
+            unsigned type = ev->msg.hdr.type;
+            t->regs += type == AGENT_SERVICE_REGISTER;
+            t->deregs += type == AGENT_SERVICE_DEREGISTER;
+            t->logs += type == AGENT_LOG;
+            if (type == AGENT_SERVICE_REGISTER
+                && !strcmp (ev->msg.u.agent_service_register.name, "new-2"))
+                t->saw_new2 = true;
+            if (type == AGENT_LOG && !strcmp (ev->msg.u.agent_log.stream, "s9"))
+                t->saw_s9 = true;
+        }
+        agent_event_destroy (&ev);
+        if (stop)
+            break;
+    }
+}
+
+/* Distinct service and log stream names are capped per shed, across
+ * reconnects; what is refused is counted and never delivered or
+ * published, and service events are left to the owner to publish. */
+static void
+test_name_quotas (void **state)
+{
+    s_qfix_t *q = *state;
+    s_fix_t *fx = &q->fx;
+    s_tally_t t = { 0 };
+    int fd = s_connect (fx->path_b);
+    s_send_sample (fd, AGENT_HELLO);
+    agent_msg_t m;
+    agent_sample (AGENT_SERVICE_REGISTER, &m);
+    for (int i = 0; i < 10; i++) {
+        snprintf (m.u.agent_service_register.name, sizeof m.u.agent_service_register.name,
+                  "svc-%d", i);
+        s_send_msg (fd, &m);
+    }
+    s_send_msg (fd, &m);                        /* svc-9 again: refused again */
+    snprintf (m.u.agent_service_register.name, sizeof m.u.agent_service_register.name,
+              "svc-0");
+    s_send_msg (fd, &m);                        /* held: accepted again */
+    agent_msg_t d;
+    memset (&d, 0, sizeof d);
+    d.hdr.type = AGENT_SERVICE_DEREGISTER;
+    snprintf (d.u.agent_service_deregister.name, sizeof d.u.agent_service_deregister.name,
+              "nope");
+    s_send_msg (fd, &d);                        /* never registered: refused */
+    snprintf (d.u.agent_service_deregister.name, sizeof d.u.agent_service_deregister.name,
+              "svc-1");
+    s_send_msg (fd, &d);                        /* frees a slot */
+    agent_msg_t log;
+    agent_sample (AGENT_LOG, &log);
+    for (int i = 0; i < 6; i++) {
+        snprintf (log.u.agent_log.stream, sizeof log.u.agent_log.stream, "s%d", i);
+        s_send_msg (fd, &log);
+    }
+    usleep (200 * 1000);
+    close (fd);
+    s_tally (fx, &t, AGENT_EVENT_DISCONNECTED);
+
+    /* Reconnected: still four services held (svc-0, 2, 3 + one free
+     * slot), still three streams. */
+    fd = s_connect (fx->path_b);
+    s_send_sample (fd, AGENT_HELLO);
+    snprintf (m.u.agent_service_register.name, sizeof m.u.agent_service_register.name, "new-1");
+    s_send_msg (fd, &m);
+    snprintf (m.u.agent_service_register.name, sizeof m.u.agent_service_register.name, "new-2");
+    s_send_msg (fd, &m);
+    snprintf (log.u.agent_log.stream, sizeof log.u.agent_log.stream, "s9");
+    s_send_msg (fd, &log);
+    snprintf (log.u.agent_log.stream, sizeof log.u.agent_log.stream, "s0");
+    s_send_msg (fd, &log);
+    usleep (200 * 1000);
+    s_tally (fx, &t, 0);
+    assert_int_equal (t.regs, 4 + 1 + 1);       /* svc-0..3, svc-0 again, new-1 */
+    assert_int_equal (t.deregs, 1);
+    assert_int_equal (t.logs, 3 + 1);           /* s0..s2, then s0 */
+    assert_false (t.saw_new2);
+    assert_false (t.saw_s9);
+    agent_host_stats_t st;
+    assert_int_equal (agent_host_stats (fx->host, "shed-b", &st), 0);
+    assert_int_equal (st.bad[AGENT_BAD_SERVICE_CAP], 6 + 1 + 1 + 1);
+    assert_int_equal (st.bad[AGENT_BAD_STREAM_CAP], 3 + 1);
+    assert_int_equal (st.closes_abuse, 0);      /* quotas are not strikes */
+
+    /* On the bus: logs, no service event (the owner publishes those). */
+    char topics[8192];
+    s_published (q->pull, topics, sizeof topics);
+    assert_non_null (strstr (topics, "log.node-1.shed-b.s0 "));
+    assert_null (strstr (topics, "log.node-1.shed-b.s9 "));
+    assert_null (strstr (topics, "service."));
+
+    /* Counts from the owner land in the same counters. */
+    agent_host_count (fx->host, "shed-b", AGENT_BAD_CATALOG);
+    agent_host_stats (fx->host, "shed-b", &st);
+    assert_int_equal (st.bad[AGENT_BAD_CATALOG], 1);
+    assert_string_equal (agent_bad_name (AGENT_BAD_SERVICE_ID), "service_id");
+    close (fd);
+}
+
+/* An agent -> host stream over AGENT_STREAM_TO_HOST_MAX is refused at its
+ * first chunk (agent -> host messages all fit a frame). */
+static void
+test_agent_stream_bound (void **state)
+{
+    s_fix_t *fx = *state;
+    int fd = s_hello (fx, fx->path_b);
+    size_t total = AGENT_STREAM_TO_HOST_MAX + 1;
+    uint8_t *data = calloc (1, 64 << 10);
+    agent_msg_t c;
+    memset (&c, 0, sizeof c);
+    c.hdr.type = AGENT_CHUNK;
+    c.u.agent_chunk.stream = 7;
+    c.u.agent_chunk.type = AGENT_LOG;
+    c.u.agent_chunk.total = total;
+    c.u.agent_chunk.data.data = data;
+    c.u.agent_chunk.data.len = 64 << 10;
+    s_send_msg (fd, &c);
+    usleep (200 * 1000);
+    agent_host_stats_t st;
+    assert_int_equal (agent_host_stats (fx->host, "shed-b", &st), 0);
+    assert_int_equal (st.bad[AGENT_BAD_STREAM], 1);
+    free (data);
+    close (fd);
+    agent_event_t *ev;
+    while ((ev = s_next (fx, 200)))
+        agent_event_destroy (&ev);
+}
+
+static long
+s_maxrss_kib (void)
+{
+    struct rusage ru;
+    getrusage (RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+/* Peak memory of the worst frames the host decodes on its thread, as the
+ * process's maxrss growth (docs/agent.md, "Memory of one frame"): the
+ * largest frame it reads from an agent as one msgpack array of nils
+ * (msgpack-c makes a 24-byte object of each before the descriptor refuses
+ * it), and four agent -> host streams held open at their bound. */
+static void
+test_worst_frame_memory (void **state)
+{
+    s_fix_t *fx = *state;
+    int fd = s_hello (fx, fx->path_b);
+    long base = s_maxrss_kib ();
+
+    /* Four streams, each one chunk short of its end. */
+    size_t part = (AGENT_STREAM_TO_HOST_MAX - 1024) / 2;
+    uint8_t *data = calloc (1, part);
+    for (int k = 0; k < 4; k++)
+        for (int i = 0; i < 2; i++) {
+            agent_msg_t c;
+            memset (&c, 0, sizeof c);
+            c.hdr.type = AGENT_CHUNK;
+            c.u.agent_chunk.stream = 100 + (uint64_t) k;
+            c.u.agent_chunk.type = AGENT_LOG;
+            c.u.agent_chunk.offset = (uint64_t) i * part;
+            c.u.agent_chunk.total = AGENT_STREAM_TO_HOST_MAX;
+            c.u.agent_chunk.data.data = data;
+            c.u.agent_chunk.data.len = part;
+            s_send_msg (fd, &c);
+        }
+    free (data);
+    usleep (300 * 1000);
+    long streams = s_maxrss_kib () - base;
+
+    /* The largest frame the host reads from an agent:
+     * { 0: 1, 1: LOG, 5: [nil x ~256k] }. */
+    size_t len = AGENT_STREAM_TO_HOST_MAX;
+    uint8_t *f = malloc (AGENT_FRAME_HEADER + len);
+    uint8_t *p = f;
+    *p++ = AGENT_LOG;
+    *p++ = (uint8_t) (len >> 24); *p++ = (uint8_t) (len >> 16);
+    *p++ = (uint8_t) (len >> 8);  *p++ = (uint8_t) len;
+    uint8_t *start = p;
+    *p++ = 0x83; *p++ = 0x00; *p++ = 0x01; *p++ = 0x01; *p++ = AGENT_LOG; *p++ = 0x05;
+    uint32_t n = (uint32_t) (len - (size_t) (p - start) - 5);
+    *p++ = 0xdd;
+    *p++ = (uint8_t) (n >> 24); *p++ = (uint8_t) (n >> 16);
+    *p++ = (uint8_t) (n >> 8);  *p++ = (uint8_t) n;
+    memset (p, 0xc0, n);
+    for (int i = 0; i < 3; i++)
+        s_send_all (fd, f, AGENT_FRAME_HEADER + len);
+    free (f);
+    usleep (500 * 1000);
+    long frame = s_maxrss_kib () - base;
+    agent_host_stats_t st;
+    assert_int_equal (agent_host_stats (fx->host, "shed-b", &st), 0);
+    assert_int_equal (st.bad[AGENT_BAD_DECODE], 3);
+    printf ("RESULT agent_streams_maxrss_kib=%ld agent_worst_frame_maxrss_kib=%ld\n",
+            streams, frame);
+    /* Generous: ASan builds keep freed memory in quarantine. */
+    assert_true (frame < 128 * 1024);
+
+    /* One byte more is refused from its header, before any allocation. */
+    uint8_t hdr[] = { AGENT_LOG, 0, 0, 0, 0 };
+    len = AGENT_STREAM_TO_HOST_MAX + 1;
+    hdr[1] = (uint8_t) (len >> 24); hdr[2] = (uint8_t) (len >> 16);
+    hdr[3] = (uint8_t) (len >> 8);  hdr[4] = (uint8_t) len;
+    s_send_all (fd, hdr, sizeof hdr);
+    assert_true (s_peer_closed (fd, 2000));
+    agent_host_stats (fx->host, "shed-b", &st);
+    assert_int_equal (st.bad[AGENT_BAD_OVERSIZE], 1);
+    close (fd);
+    agent_event_t *ev;
+    while ((ev = s_next (fx, 200)))
+        agent_event_destroy (&ev);
+}
+
 int
 main (void)
 {
@@ -444,6 +841,11 @@ main (void)
         cmocka_unit_test_setup_teardown (test_agent_stream, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_abuse, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_add_remove, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_limits_survive_reconnect, s_setup_quota,
+                                         s_teardown_quota),
+        cmocka_unit_test_setup_teardown (test_name_quotas, s_setup_quota, s_teardown_quota),
+        cmocka_unit_test_setup_teardown (test_agent_stream_bound, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_worst_frame_memory, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -15,11 +15,14 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <sodium.h>
 #include <yaml.h>
 
 /* -------------------------------------------------------------------------
@@ -35,6 +38,7 @@ typedef enum {
     D_LEVEL,    /* log level */
     D_BOOL,
     D_KEY,      /* base64 32-byte key */
+    D_KEYFILE,  /* path of a file holding a D_KEY, 0600 or stricter, ours */
     D_PROFILE,  /* lan | wan */
     D_TAGS,     /* mapping of str -> str */
     D_U32,      /* unsigned integer within [min, max] */
@@ -74,6 +78,7 @@ static const directive_t s_directives[] = {
     { "join",           D_JOIN,     SLOT (join), 0, 0 },
     { "log_level",      D_LEVEL,    SLOT (log_level), 0, 0 },
     { "encrypt_key",    D_KEY,      SLOT (encrypt_key), 0, 0 },
+    { "encrypt_key_file", D_KEYFILE, SLOT (encrypt_key), 0, 0 },
     { "discover",       D_BOOL,     SLOT (discover), 0, 0 },
     { "gossip.profile", D_PROFILE,  SLOT (profile), 0, 0 },
     { "tags",           D_TAGS,     SLOT (tags), 0, 0 },
@@ -158,6 +163,9 @@ static const directive_t s_directives[] = {
     { "agents.msgs_per_s",          D_U32, SLOT (agents.msgs_per_s), 1, 10000000 },
     { "agents.bytes_per_s",         D_U32, SLOT (agents.bytes_per_s), 65536, 1073741824 },
     { "agents.log_lines",           D_U32, SLOT (agents.log_lines), 0, 100000 },
+    { "agents.services_max",        D_U32, SLOT (agents.services_max), 1, 4096 },
+    { "agents.streams_max",         D_U32, SLOT (agents.streams_max), 1, 4096 },
+    { "agents.accepts_per_s",       D_U32, SLOT (agents.accepts_per_s), 1, 1000 },
 };
 
 /* Keys that open a section of further keys. */
@@ -237,6 +245,58 @@ shed_parse_hostport (const char *text, char *host, size_t hostlen, uint16_t *por
         *port = (uint16_t) p;
     }
     return 0;
+}
+
+/* Read a cluster key from `path` into `out`. The file must be a regular file
+ * owned by us or root with no group/other bits (0600 or stricter): whoever
+ * else can read it has the key, whoever else owns or can write it chooses
+ * it. Checked on the open descriptor, so a swap between check and read does
+ * not help. The buffer is wiped on every path. */
+static int
+s_read_key_file (const char *path, char *out, size_t outlen, char *why, size_t whylen)
+{
+    int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        snprintf (why, whylen, "%s: %s", path, strerror (errno));
+        return -1;
+    }
+    struct stat st;
+    char buf[256];
+    int rc = -1;
+    ssize_t n = 0;
+    if (fstat (fd, &st) != 0)
+        snprintf (why, whylen, "%s: %s", path, strerror (errno));
+    else if (!S_ISREG (st.st_mode))
+        snprintf (why, whylen, "%s: not a regular file", path);
+    else if (st.st_uid != geteuid () && st.st_uid != 0)
+        snprintf (why, whylen, "%s: owned by uid %u, expected uid %u (this daemon) or root",
+                  path, (unsigned) st.st_uid, (unsigned) geteuid ());
+    else if ((st.st_mode & 0177) != 0)
+        snprintf (why, whylen, "%s: mode %04o, expected 0600 or stricter (chmod 600 it)",
+                  path, (unsigned) (st.st_mode & 07777));
+    else if ((n = read (fd, buf, sizeof buf - 1)) < 0)
+        snprintf (why, whylen, "%s: %s", path, strerror (errno));
+    else {
+        /* One key, as `shedctl keygen` prints it: surrounding white space
+         * (the newline) is dropped, anything else is not a key. */
+        buf[n] = '\0';
+        char *start = buf, *end = buf + n;
+        while (*start && isspace ((unsigned char) *start))
+            start++;
+        while (end > start && isspace ((unsigned char) end[-1]))
+            *--end = '\0';
+        uint8_t key[32];
+        bool ok = (size_t) n < sizeof buf - 1 && shed_key_from_text (start, key) == 0;
+        sodium_memzero (key, sizeof key);
+        if (!ok)
+            snprintf (why, whylen, "%s: expected a base64 32-byte key (see 'shedctl keygen')",
+                      path);
+        else
+            rc = s_copy (out, outlen, start, why, whylen);
+    }
+    sodium_memzero (buf, sizeof buf);
+    close (fd);
+    return rc;
 }
 
 /* Apply one scalar to the slot a directive names. `why` gets the reason. */
@@ -381,6 +441,8 @@ s_apply (shed_config_t *cfg, const directive_t *d, const char *subkey, const cha
         }
         return s_copy (slot, d->size, value, why, whylen);
     }
+    case D_KEYFILE:
+        return s_read_key_file (value, slot, d->size, why, whylen);
     case D_PROFILE:
         if (strcmp (value, "lan") && strcmp (value, "wan")) {
             snprintf (why, whylen, "expected lan or wan, got '%s'", value);
@@ -658,6 +720,33 @@ shed_config_set (shed_config_t *cfg, const char *key, const char *value, char *e
         return -1;
     }
     return 0;
+}
+
+int
+shed_config_key_from_env (shed_config_t *cfg, char *err, size_t errlen)
+{
+    char *value = getenv (SHED_ENCRYPT_KEY_ENV);
+    if (!value)
+        return 0;
+    int rc = shed_config_set (cfg, "encrypt_key", value, err, errlen);
+    if (rc != 0)
+        /* The generic message names the key 'encrypt_key'; say where the
+         * value came from instead, and never echo it. */
+        snprintf (err, errlen, "%s: expected a base64 32-byte key (see 'shedctl keygen')",
+                  SHED_ENCRYPT_KEY_ENV);
+    /* getenv points into the environment block the kernel shows in
+     * /proc/PID/environ: wipe the value there, then drop the variable so
+     * hooks and drivers started later do not inherit it. */
+    sodium_memzero (value, strlen (value));
+    unsetenv (SHED_ENCRYPT_KEY_ENV);
+    return rc;
+}
+
+void
+shed_config_wipe_arg (char *arg)
+{
+    if (arg)
+        memset (arg, 'x', strlen (arg));
 }
 
 /* -------------------------------------------------------------------------

@@ -174,6 +174,9 @@ typedef struct {
         uint32_t msgs_per_s;            /* per shed */
         uint32_t bytes_per_s;           /* per shed */
         uint32_t log_lines;             /* per-shed log history for `shedctl logs` */
+        uint32_t services_max;          /* distinct service names per shed (64) */
+        uint32_t streams_max;           /* distinct log stream names per shed (32) */
+        uint32_t accepts_per_s;         /* agent connections per shed per second (5) */
     } agents;
 } shed_config_t;
 
@@ -194,6 +197,21 @@ int shed_config_set (shed_config_t *cfg, const char *key, const char *value, cha
 
 /* Check cross-field rules and fill derived values (api endpoint). */
 int shed_config_finish (shed_config_t *cfg, char *err, size_t errlen);
+
+/* The environment variable that may carry the cluster key for a first start
+ * (between the YAML file and the flags), so it need not be on the command
+ * line, where ps shows it to every local user (docs/operations.md). */
+#define SHED_ENCRYPT_KEY_ENV "SHED_ENCRYPT_KEY"
+
+/* If SHED_ENCRYPT_KEY is set: validate it into cfg->encrypt_key, overwrite
+ * its value in place and unset it, so neither children nor /proc/PID/environ
+ * keep it. Returns 0 (also when unset) or -1 with a reason that never
+ * quotes the value. */
+int shed_config_key_from_env (shed_config_t *cfg, char *err, size_t errlen);
+
+/* Overwrite a command-line argument in place with 'x's (same length), so
+ * /proc/PID/cmdline and ps no longer show a secret passed on it. NULL-safe. */
+void shed_config_wipe_arg (char *arg);
 
 /* Node names: 1..63 of [A-Za-z0-9._-], starting with a letter or digit. */
 bool shed_node_name_valid (const char *name);

@@ -358,45 +358,86 @@ shed_agents_provision (shed_agents_t *self, const char *shed, agent_provision_t 
  * Agent services -> catalog
  */
 
-static void
-s_service_id (const char *shed, const char *name, char *id, size_t cap)
+/* The catalog id of shed `shed`'s service `name`: "<shed>.<name>", whole.
+ * Shed names have no dot, so the first dot splits the id back into the
+ * pair: two different pairs never share an id, and a shed can name only
+ * ids that start with its own name. A pair longer than a record name
+ * (REC_NAME_MAX) has no such id: -1, and the caller refuses it (cutting
+ * either part is what let sheds collide: docs/agent.md, section 5). */
+int
+shed_agents_service_id (const char *shed, const char *name, char *id, size_t cap)
 {
-    /* "<shed>.<name>", the shed part cut so the id fits a record name */
-    size_t nl = strnlen (name, REC_NAME_MAX);
-    size_t sl = strnlen (shed, REC_NAME_MAX);
-    if (sl + 1 + nl > REC_NAME_MAX)
-        sl = REC_NAME_MAX > nl + 1 ? REC_NAME_MAX - nl - 1 : 0;
-    if (cap < sl + nl + 2)
-        return;
+    size_t sl = strlen (shed), nl = strlen (name);
+    if (sl == 0 || nl == 0 || sl + 1 + nl > REC_NAME_MAX || sl + 1 + nl >= cap
+    ||  memchr (shed, '.', sl))
+        return -1;
     memcpy (id, shed, sl);
     id[sl] = '.';
     memcpy (id + sl + 1, name, nl);
     id[sl + 1 + nl] = '\0';
+    return 0;
 }
 
-static void
-s_service_forget (s_shed_t *s, const char *id)
+/* Is id one of the shed's registered services? With `forget`, drop it. */
+static bool
+s_service_held (s_shed_t *s, const char *id, bool forget)
 {
     for (char *x = zlistx_first (s->services); x; x = zlistx_next (s->services))
         if (!strcmp (x, id)) {
-            zlistx_delete (s->services, zlistx_cursor (s->services));
-            return;
+            if (forget)
+                zlistx_delete (s->services, zlistx_cursor (s->services));
+            return true;
         }
+    return false;
+}
+
+/* Publish a service event the catalog took (the agent host leaves these
+ * to us: owner_publishes_services), so the bus never carries a service
+ * the node refused. */
+static void
+s_service_publish (shed_agents_t *self, const agent_event_t *ev)
+{
+    char topic[256];
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (!self->events || agent_event_topic (ev, topic, sizeof topic) < 0)
+        return;
+    if (wire_encode (&agent_proto, &ev->msg, &buf, &len) == WIRE_OK)
+        shed_events_publish (self->events, topic, agent_event_kind (ev), buf, len);
+    free (buf);
 }
 
 static void
 s_service (shed_agents_t *self, s_shed_t *s, const agent_event_t *ev)
 {
-    if (!self->catalog)
-        return;
+    const char *name = NULL;
+    switch (ev->msg.hdr.type) {
+        case AGENT_SERVICE_REGISTER:   name = ev->msg.u.agent_service_register.name; break;
+        case AGENT_SERVICE_DEREGISTER: name = ev->msg.u.agent_service_deregister.name; break;
+        case AGENT_SERVICE_HEALTH:     name = ev->msg.u.agent_service_health.name; break;
+        default:                       return;
+    }
     char id[REC_NAME_MAX + 1], err[256];
+    if (shed_agents_service_id (ev->shed, name, id, sizeof id) != 0) {
+        /* The host already bounds how many names a shed has, so this is
+         * logged at most services_max times per shed and connection. */
+        if (ev->msg.hdr.type == AGENT_SERVICE_REGISTER)
+            log_warn (S_COMP, "agent service refused|shed=%s service=%s reason=\"shed and "
+                      "service names together over %d bytes: no catalog id\"", ev->shed, name,
+                      REC_NAME_MAX - 1);
+        agent_host_count (self->host, ev->shed, AGENT_BAD_SERVICE_ID);
+        return;
+    }
+    if (!self->catalog) {
+        s_service_publish (self, ev);
+        return;
+    }
     switch (ev->msg.hdr.type) {
         case AGENT_SERVICE_REGISTER: {
             const agent_service_register_t *r = &ev->msg.u.agent_service_register;
             rec_service_t svc;
             memset (&svc, 0, sizeof svc);
             snprintf (svc.name, sizeof svc.name, "%s", r->name);
-            s_service_id (ev->shed, r->name, id, sizeof id);
             snprintf (svc.id, sizeof svc.id, "%s", id);
             snprintf (svc.shed, sizeof svc.shed, "%s", ev->shed);
             /* The service listens in the shed, so it is reached at the
@@ -414,25 +455,32 @@ s_service (shed_agents_t *self, s_shed_t *s, const agent_event_t *ev)
             svc.tags.items = r->tags.items;
             svc.health = REC_HEALTH_PASSING;
             svc.check = REC_CHECK_NONE;
-            if (shed_catalog_register (self->catalog, &svc, NULL, err, sizeof err) != 0)
+            if (shed_catalog_register (self->catalog, &svc, NULL, err, sizeof err) != 0) {
                 log_warn (S_COMP, "agent service refused|shed=%s service=%s reason=\"%s\"",
                           ev->shed, r->name, err);
+                agent_host_count (self->host, ev->shed, AGENT_BAD_CATALOG);
+            }
             else {
-                s_service_forget (s, id);
+                s_service_held (s, id, true);
                 zlistx_add_end (s->services, strdup (id));
+                s_service_publish (self, ev);
             }
             break;
         }
         case AGENT_SERVICE_DEREGISTER:
-            s_service_id (ev->shed, ev->msg.u.agent_service_deregister.name, id, sizeof id);
+            /* Only what this shed registered (the id starts with its own
+             * name anyway; this also keeps refused names off the bus). */
+            if (!s_service_held (s, id, true))
+                break;
             if (shed_catalog_deregister (self->catalog, id, err, sizeof err) == -1)
                 log_warn (S_COMP, "agent service deregister failed|shed=%s id=%s reason=\"%s\"",
                           ev->shed, id, err);
-            s_service_forget (s, id);
+            s_service_publish (self, ev);
             break;
         case AGENT_SERVICE_HEALTH: {
             const agent_service_health_t *h = &ev->msg.u.agent_service_health;
-            s_service_id (ev->shed, h->name, id, sizeof id);
+            if (!s_service_held (s, id, false))
+                break;
             /* agent: 1 passing 2 warning 3 critical; records: 0 1 2 */
             int health = h->status >= 1 && h->status <= 3 ? (int) h->status - 1
                                                           : REC_HEALTH_CRITICAL;
@@ -440,6 +488,8 @@ s_service (shed_agents_t *self, s_shed_t *s, const agent_event_t *ev)
                 == -1)
                 log_warn (S_COMP, "agent service health failed|shed=%s id=%s reason=\"%s\"",
                           ev->shed, id, err);
+            else
+                s_service_publish (self, ev);
             break;
         }
         default:
@@ -477,7 +527,7 @@ s_forward (shed_agents_t *self, agent_event_t *ev)
         s_ring_add (s, &ev->msg.u.agent_log);
     s_run_event (self, ev);
     if (ev->kind == AGENT_EVENT_CONNECTED)
-        log_info (S_COMP, "agent connected|shed=%s version=%s", ev->shed,
+        log_info (S_COMP, "agent connected|shed=%s version=\"%s\"", ev->shed,
                   ev->msg.u.agent_hello.agent_version);
     else
     if (ev->kind == AGENT_EVENT_DISCONNECTED)
@@ -1115,7 +1165,11 @@ shed_agents_new (const shed_config_t *cfg, shed_events_t *events, shed_catalog_t
                                .metrics_interval_ms = cfg->agents.metrics_interval_ms,
                                .heartbeat_ms = cfg->agents.heartbeat_ms,
                                .msgs_per_s = cfg->agents.msgs_per_s,
-                               .bytes_per_s = cfg->agents.bytes_per_s };
+                               .bytes_per_s = cfg->agents.bytes_per_s,
+                               .services_max = cfg->agents.services_max,
+                               .streams_max = cfg->agents.streams_max,
+                               .accepts_per_s = cfg->agents.accepts_per_s,
+                               .owner_publishes_services = true };
     self->host = self->buf ? agent_host_new (&hc) : NULL;
     if (!self->host) {
         snprintf (err, errlen, "cannot start the agent host");

@@ -17,10 +17,13 @@
  * agent sent, re-encoded after validation).
  *
  * Agent services -> catalog: SERVICE_REGISTER registers instance id
- * "<shed>.<name>" at the shed's own address (shed_agents_on_address; the
+ * "<shed>.<name>" (shed_agents_service_id; a pair over a record name is
+ * refused) at the shed's own address (shed_agents_on_address; the
  * node's advertise address if it has none) with check none (the agent
  * reports health), SERVICE_HEALTH sets its health, SERVICE_DEREGISTER
- * removes it.
+ * removes it. Service events are published here, after the catalog took
+ * them (never by the agent host), so the bus carries only accepted ones;
+ * the host caps names per shed (agents.services_max, agents.streams_max).
  *
  * The scheduler calls shed_agents_add when a shed starts (with the socket
  * its driver gives the agent) and shed_agents_remove when it stops.
@@ -102,5 +105,10 @@ void shed_agents_on_address (shed_agents_t *self, shed_agents_addr_fn *fn, void 
  * scheduler): nodes waiting on runs here are told the node is stopping.
  * Returns 0, or -1 if the methods are taken. */
 int shed_agents_route (shed_agents_t *self, shed_sched_t *sched);
+
+/* The catalog id of shed `shed`'s service `name` into id (cap bytes):
+ * "<shed>.<name>", unique per pair. Returns 0, or -1 when the pair has no
+ * id that fits a record name (REC_NAME_MAX): such services are refused. */
+int shed_agents_service_id (const char *shed, const char *name, char *id, size_t cap);
 
 #endif
