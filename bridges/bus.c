@@ -11,6 +11,7 @@
  * answer, so a dead peer never holds a consumer's snapshot for long.
  */
 #include "bridges/bus.h"
+#include "cluster/zmq_limits.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -621,6 +622,7 @@ s_xpub_open (self_t *self, s_xpub_t *xpub, const char *bind, const char *domain)
 {
     xpub->sock = zsock_new (ZMQ_XPUB);
     assert (xpub->sock);
+    shed_zmq_limit_network (xpub->sock, SHED_ZMQ_MAXMSG_SUBSCRIBE);
     void *h = zsock_resolve (xpub->sock);
     int hwm = self->sndhwm, zero = 0;
     zmq_setsockopt (h, ZMQ_SNDHWM, &hwm, sizeof hwm);
@@ -935,6 +937,7 @@ s_peer_connect (self_t *self, s_peer_t *peer)
 {
     peer->xsub = zsock_new (ZMQ_XSUB);
     assert (peer->xsub);
+    shed_zmq_limit_network (peer->xsub, SHED_ZMQ_MAXMSG_DEFAULT);
     void *h = zsock_resolve (peer->xsub);
     int hwm = EVENT_RCVHWM, zero = 0;
     zmq_setsockopt (h, ZMQ_RCVHWM, &hwm, sizeof hwm);

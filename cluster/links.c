@@ -2,6 +2,7 @@
  * links.c - the node-links actor: state store + CURVE ROUTER/DEALER sync
  * (see links.h for sockets, protocol, commands and events).
  */
+#include "cluster/zmq_limits.h"
 #include "cluster/links.h"
 #include "cluster/state.h"
 #include "common/log.h"
@@ -99,6 +100,7 @@ s_dealer_open (self_t *self, s_peer_t *peer)
     peer->dealer = zsock_new (ZMQ_DEALER);
     if (!peer->dealer)
         return -1;
+    shed_zmq_limit_network (peer->dealer, SHED_ZMQ_MAXMSG_DEFAULT);
     void *h = zsock_resolve (peer->dealer);
     int zero = 0, one = 1, hwm = LINKS_PEER_HWM;
     zmq_setsockopt (h, ZMQ_LINGER, &zero, sizeof zero);
@@ -746,6 +748,7 @@ s_init (self_t *self, const links_config_t *cfg)
 
     self->router = zsock_new (ZMQ_ROUTER);
     assert (self->router);
+    shed_zmq_limit_network (self->router, SHED_ZMQ_MAXMSG_DEFAULT);
     zsock_set_linger (self->router, 0);
     zsock_set_sndtimeo (self->router, 0);
     if (zap_secure_server (self->router, self->public_key, self->secret_key, self->domain)) {

@@ -1,6 +1,7 @@
 /*
  * rpc.c - node-to-node request/response actor (see rpc.h).
  */
+#include "cluster/zmq_limits.h"
 #include "cluster/rpc.h"
 #include "common/log.h"
 
@@ -174,6 +175,7 @@ s_peer_open (self_t *self, s_peer_t *peer)
     peer->dealer = zsock_new (ZMQ_DEALER);
     if (!peer->dealer)
         return -1;
+    shed_zmq_limit_network (peer->dealer, SHED_ZMQ_MAXMSG_DEFAULT);
     void *h = zsock_resolve (peer->dealer);
     int zero = 0, hwm = 10000;
     zmq_setsockopt (h, ZMQ_LINGER, &zero, sizeof zero);
@@ -660,6 +662,7 @@ s_init (self_t *self, const rpc_config_t *cfg)
     self->zap = cfg->zap;
     self->router = zsock_new (ZMQ_ROUTER);
     assert (self->router);
+    shed_zmq_limit_network (self->router, SHED_ZMQ_MAXMSG_DEFAULT);
     zsock_set_linger (self->router, 0);
     zsock_set_sndtimeo (self->router, 0);
     if (zap_secure_server (self->router, self->public_key, self->secret_key, self->domain)) {
