@@ -42,7 +42,9 @@ for bin in "$build_dir"/fuzz/fuzz_*; do
     ran=$((ran + 1))
     # libFuzzer exits non-zero on any finding (crash, leak, OOM, timeout)
     # and writes the input to artifacts/; the final stats give the execs.
-    "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    # -malloc_limit_mb: one allocation over 512 MiB is a finding (a decoder
+    # trusting a declared length), not just a slow run.
+    "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512 \
            -print_final_stats=1 -artifact_prefix="$work/artifacts/" \
            "$work/corpus" >"$work/log" 2>&1
     rc=$?
