@@ -25,6 +25,15 @@ extern char **environ;
 #define S_TICK_MS   20              /* reaping / timeout check while hooks run */
 #define S_BATCH     256             /* bus events read per loop turn */
 #define S_OUT_LOG   200             /* bytes of a hook's output put in the log */
+#define S_CONTROL   0               /* member., shed. */
+#define S_GUEST     1               /* the rest */
+
+static int
+s_class (const char *topic)
+{
+    return strncmp (topic, "member.", 7) == 0 || strncmp (topic, "shed.", 5) == 0 ? S_CONTROL
+                                                                                  : S_GUEST;
+}
 
 /* One run of one hook for one event: prepared at dispatch (the event's
  * payload is only valid until the next bus_client_recv), spawned later. */
@@ -52,7 +61,12 @@ struct _shed_hooks_t {
     shed_config_hook_t *hooks;      /* copy of the config's */
     size_t nhooks;
     uint32_t concurrency, queue_max, timeout_ms;
-    zlistx_t *queue;                /* s_job_t *, oldest first */
+    /* Two queues, each with its own bound (queue_max): membership and shed
+     * lifecycle events (member., shed.: the cluster's own) and everything
+     * else, which a shed's agent can produce at will (metrics, proc, log,
+     * provision). A guest's flood fills only its class; the node's own
+     * events are never dropped for it and start first (docs/events.md). */
+    zlistx_t *queue[2];             /* s_job_t *, oldest first */
     zlistx_t *running;              /* s_job_t * */
     int tick_id;                    /* -1 when nothing runs */
     shed_hooks_stats_t stats;
@@ -178,8 +192,11 @@ s_spawn (shed_hooks_t *self, s_job_t *job)
 static void
 s_pump (shed_hooks_t *self)
 {
-    while (zlistx_size (self->running) < self->concurrency && zlistx_size (self->queue)) {
-        s_job_t *job = zlistx_detach (self->queue, NULL);
+    while (zlistx_size (self->running) < self->concurrency
+           && (zlistx_size (self->queue[S_CONTROL]) || zlistx_size (self->queue[S_GUEST]))) {
+        zlistx_t *q = zlistx_size (self->queue[S_CONTROL]) ? self->queue[S_CONTROL]
+                                                           : self->queue[S_GUEST];
+        s_job_t *job = zlistx_detach (q, NULL);
         if (s_spawn (self, job)) {
             self->stats.started++;
             zlistx_add_end (self->running, job);
@@ -272,16 +289,21 @@ shed_hooks_dispatch (shed_hooks_t *self, const bus_event_t *ev)
     int queued = 0;
     char *json = NULL;
     size_t json_len = 0;
+    int cls = s_class (ev->topic);
+    zlistx_t *queue = self->queue[cls];
     for (size_t i = 0; i < self->nhooks; i++) {
         const shed_config_hook_t *h = &self->hooks[i];
         if (strncmp (ev->topic, h->event, strlen (h->event)))
             continue;
         self->stats.matched++;
-        if (zlistx_size (self->queue) >= self->queue_max
+        if (zlistx_size (queue) >= self->queue_max
             && zlistx_size (self->running) >= self->concurrency) {
+            if (cls == S_CONTROL)
+                self->stats.dropped_control++;
             if (self->stats.dropped++ % 100 == 0)
                 log_warn (S_COMP, "hook queue full: event dropped|event=%s topic=%s "
-                          "dropped=%" PRIu64, h->event, ev->topic, self->stats.dropped);
+                          "class=%s dropped=%" PRIu64, h->event, ev->topic,
+                          cls == S_CONTROL ? "control" : "guest", self->stats.dropped);
             continue;
         }
         if (!json) {
@@ -311,7 +333,7 @@ shed_hooks_dispatch (shed_hooks_t *self, const bus_event_t *ev)
         snprintf (job->kind, sizeof job->kind, "%s", ev->kind);
         job->seq = ev->seq;
         job->time_us = ev->time_us;
-        zlistx_add_end (self->queue, job);
+        zlistx_add_end (queue, job);
         queued++;
     }
     free (json);
@@ -325,7 +347,8 @@ shed_hooks_stats (shed_hooks_t *self, shed_hooks_stats_t *out)
     assert (self);
     *out = self->stats;
     out->running = (uint32_t) zlistx_size (self->running);
-    out->queued = (uint32_t) zlistx_size (self->queue);
+    out->queued = (uint32_t) (zlistx_size (self->queue[S_CONTROL])
+                              + zlistx_size (self->queue[S_GUEST]));
 }
 
 /* -------------------------------------------------------------------------
@@ -366,9 +389,11 @@ shed_hooks_new (const shed_config_t *cfg, const char *endpoint, zloop_t *loop, c
     }
     if (self->nhooks)
         memcpy (self->hooks, cfg->hooks, self->nhooks * sizeof *self->hooks);
-    self->queue = zlistx_new ();
+    for (int c = 0; c < 2; c++) {
+        self->queue[c] = zlistx_new ();
+        zlistx_set_destructor (self->queue[c], s_job_free);
+    }
     self->running = zlistx_new ();
-    zlistx_set_destructor (self->queue, s_job_free);
     zlistx_set_destructor (self->running, s_job_free);
     if (endpoint && self->nhooks) {
         self->client = bus_client_new (endpoint, NULL, NULL, NULL);
@@ -407,7 +432,8 @@ shed_hooks_destroy (shed_hooks_t **self_p)
                 ;
         }
     zlistx_destroy (&self->running);
-    zlistx_destroy (&self->queue);
+    zlistx_destroy (&self->queue[S_CONTROL]);
+    zlistx_destroy (&self->queue[S_GUEST]);
     free (self->hooks);
     free (self);
     *self_p = NULL;

@@ -48,6 +48,7 @@ typedef struct {
     uint64_t failed;                /* non-zero exit or killed by a signal */
     uint64_t timed_out;             /* killed at the timeout (also counted failed) */
     uint64_t dropped;               /* queue full */
+    uint64_t dropped_control;       /* of which member./shed. events (their own queue) */
     uint64_t spawn_errors;          /* posix_spawn or scratch file failed */
     uint32_t running;
     uint32_t queued;

@@ -213,6 +213,49 @@ test_timeout_and_queue (void **state)
     zloop_destroy (&loop);
 }
 
+/* A guest's flood of events fills only its own queue: membership and
+ * shed-lifecycle events keep their budget and start first. */
+static void
+test_guest_flood_does_not_starve_membership (void **state)
+{
+    (void) state;
+    zloop_t *loop = zloop_new ();
+    shed_config_t cfg;
+    shed_config_defaults (&cfg);
+    cfg.hooks_concurrency = 1;
+    cfg.hooks_queue = 4;
+    char err[256], cmd[256];
+    assert_int_equal (shed_config_set (&cfg, "hooks", "proc.=sleep 0.2", err, sizeof err), 0);
+    snprintf (cmd, sizeof cmd, "member.=echo ok > %s/member-ran", s_dir);
+    assert_int_equal (shed_config_set (&cfg, "hooks", cmd, err, sizeof err), 0);
+    shed_hooks_t *hooks = shed_hooks_new (&cfg, NULL, loop, err, sizeof err);
+    assert_non_null (hooks);
+    bus_event_t ev;
+    memset (&ev, 0, sizeof ev);
+    snprintf (ev.kind, sizeof ev.kind, "test");
+    ev.payload = (const uint8_t *) "";
+    snprintf (ev.topic, sizeof ev.topic, "proc.node1.web");
+    for (int i = 0; i < 200; i++)
+        shed_hooks_dispatch (hooks, &ev);
+    shed_hooks_stats_t st;
+    shed_hooks_stats (hooks, &st);
+    assert_int_equal (st.dropped, 200 - 1 - 4);     /* one runs, four wait */
+    snprintf (ev.topic, sizeof ev.topic, "member.node2");
+    assert_int_equal (shed_hooks_dispatch (hooks, &ev), 1);
+    shed_hooks_stats (hooks, &st);
+    assert_int_equal (st.dropped_control, 0);
+    /* It runs next, before the guest's queued four. */
+    s_run (loop, hooks, 2, 5000);
+    char path[128];
+    snprintf (path, sizeof path, "%s/member-ran", s_dir);
+    char *text = s_slurp (path);
+    assert_non_null (text);
+    assert_string_equal (text, "ok\n");
+    free (text);
+    shed_hooks_destroy (&hooks);
+    zloop_destroy (&loop);
+}
+
 int
 main (void)
 {
@@ -222,6 +265,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_event_on_stdin),
         cmocka_unit_test (test_timeout_and_queue),
+        cmocka_unit_test (test_guest_flood_does_not_starve_membership),
     };
     int rc = cmocka_run_group_tests (tests, NULL, NULL);
     char cmd[128];

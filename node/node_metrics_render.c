@@ -522,8 +522,10 @@ s_hooks (shed_prom_t *prom, shed_hooks_t *hooks)
     shed_prom_u64 (prom, st.timed_out, "result", "timeout", NULL);
     shed_prom_u64 (prom, st.spawn_errors, "result", "spawn_error", NULL);
     shed_prom_family (prom, "shed_hooks_dropped_total", C,
-                      "Hook runs dropped because the queue was full.");
-    shed_prom_u64 (prom, st.dropped, NULL);
+                      "Hook runs dropped because their queue was full, by class (control: "
+                      "member. and shed. events; guest: the rest).");
+    shed_prom_u64 (prom, st.dropped_control, "class", "control", NULL);
+    shed_prom_u64 (prom, st.dropped - st.dropped_control, "class", "guest", NULL);
     shed_prom_family (prom, "shed_hooks_running", G, "Hook processes running now.");
     shed_prom_u64 (prom, st.running, NULL);
     shed_prom_family (prom, "shed_hooks_queued", G, "Hook runs waiting for a free slot.");
