@@ -1,11 +1,15 @@
 /* config_test.c - YAML loading, overrides and one-line errors. */
 #include "node/config.h"
 
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -524,6 +528,130 @@ test_api_endpoint (void **state)
     assert_string_equal (cfg.api_endpoint, "ipc:///tmp/d/api.sock");
 }
 
+/* A key made for these tests: 32 bytes of 0x01, base64. */
+#define TEST_KEY "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="
+
+/* Write `text` to a fresh temp file with `mode`; the path goes to `path`. */
+static void
+s_key_file (char *path, size_t cap, const char *text, mode_t mode)
+{
+    snprintf (path, cap, "/tmp/shed-config-key-XXXXXX");
+    int fd = mkstemp (path);
+    assert_true (fd >= 0);
+    assert_int_equal (write (fd, text, strlen (text)), (ssize_t) strlen (text));
+    assert_int_equal (fchmod (fd, mode), 0);
+    close (fd);
+}
+
+static void
+s_expect_key_file_error (const char *path, const char *needle)
+{
+    shed_config_t cfg;
+    char err[512] = "";
+    shed_config_defaults (&cfg);
+    if (shed_config_set (&cfg, "encrypt_key_file", path, err, sizeof err) == 0)
+        fail_msg ("%s was accepted (want \"%s\")", path, needle);
+    if (!strstr (err, needle) || !strstr (err, "key 'encrypt_key_file'"))
+        fail_msg ("%s: want \"%s\", got \"%s\"", path, needle, err);
+    assert_null (strchr (err, '\n'));
+    assert_string_equal (cfg.encrypt_key, "");
+}
+
+/* --encrypt-file / encrypt_key_file: the cluster key from a file nobody
+ * else can read or have written, so it never shows in ps. */
+static void
+test_encrypt_key_file (void **state)
+{
+    shed_config_t cfg;
+    char err[512] = "", path[PATH_MAX], text[PATH_MAX + 64];
+    s_key_file (path, sizeof path, TEST_KEY "\n", 0600);
+    shed_config_defaults (&cfg);
+    assert_int_equal (shed_config_set (&cfg, "encrypt_key_file", path, err, sizeof err), 0);
+    assert_string_equal (cfg.encrypt_key, TEST_KEY);
+    /* From the YAML file too. */
+    snprintf (text, sizeof text, "name: n1\nencrypt_key_file: %s\n", path);
+    assert_int_equal (s_load (&cfg, text, err, sizeof err), 0);
+    assert_string_equal (cfg.encrypt_key, TEST_KEY);
+    /* Stricter than 0600 is fine. */
+    assert_int_equal (chmod (path, 0400), 0);
+    shed_config_defaults (&cfg);
+    assert_int_equal (shed_config_set (&cfg, "encrypt_key_file", path, err, sizeof err), 0);
+    assert_string_equal (cfg.encrypt_key, TEST_KEY);
+    /* Readable or writable by group or others: refused. */
+    assert_int_equal (chmod (path, 0644), 0);
+    s_expect_key_file_error (path, "mode 0644, expected 0600 or stricter");
+    assert_int_equal (chmod (path, 0620), 0);
+    s_expect_key_file_error (path, "mode 0620");
+    assert_int_equal (chmod (path, 0700), 0);
+    s_expect_key_file_error (path, "mode 0700");
+    snprintf (text, sizeof text, "name: n1\nencrypt_key_file: %s\n", path);
+    assert_int_not_equal (s_load (&cfg, text, err, sizeof err), 0);
+    assert_non_null (strstr (err, "test.yaml:2: key 'encrypt_key_file'"));
+    /* Owned by another user: refused whatever the mode (needs root). */
+    assert_int_equal (chmod (path, 0600), 0);
+    if (geteuid () == 0) {
+        assert_int_equal (chown (path, 54321, 54321), 0);
+        s_expect_key_file_error (path, "owned by uid 54321");
+        assert_int_equal (chown (path, 0, 0), 0);
+    }
+    unlink (path);
+    s_expect_key_file_error (path, "No such file");
+    /* Not a key, or a key with more after it. */
+    s_key_file (path, sizeof path, "not-a-key\n", 0600);
+    s_expect_key_file_error (path, "expected a base64 32-byte key");
+    unlink (path);
+    s_key_file (path, sizeof path, TEST_KEY " " TEST_KEY "\n", 0600);
+    s_expect_key_file_error (path, "expected a base64 32-byte key");
+    unlink (path);
+    s_expect_key_file_error ("/tmp", "not a regular file");
+}
+
+/* SHED_ENCRYPT_KEY: read once, then gone from the environment. */
+static void
+test_encrypt_key_env (void **state)
+{
+    shed_config_t cfg;
+    char err[256] = "";
+    shed_config_defaults (&cfg);
+    unsetenv (SHED_ENCRYPT_KEY_ENV);
+    assert_int_equal (shed_config_key_from_env (&cfg, err, sizeof err), 0);
+    assert_string_equal (cfg.encrypt_key, "");
+
+    assert_int_equal (setenv (SHED_ENCRYPT_KEY_ENV, TEST_KEY, 1), 0);
+    char *value = getenv (SHED_ENCRYPT_KEY_ENV);
+    assert_int_equal (shed_config_key_from_env (&cfg, err, sizeof err), 0);
+    assert_string_equal (cfg.encrypt_key, TEST_KEY);
+    assert_null (getenv (SHED_ENCRYPT_KEY_ENV));
+    (void) value;
+
+    assert_int_equal (setenv (SHED_ENCRYPT_KEY_ENV, "bad", 1), 0);
+    shed_config_defaults (&cfg);
+    assert_int_not_equal (shed_config_key_from_env (&cfg, err, sizeof err), 0);
+    assert_non_null (strstr (err, SHED_ENCRYPT_KEY_ENV ": expected a base64 32-byte key"));
+    assert_null (strstr (err, "bad"));
+    assert_null (getenv (SHED_ENCRYPT_KEY_ENV));
+    assert_string_equal (cfg.encrypt_key, "");
+}
+
+/* The --encrypt argument is overwritten in place, so /proc/PID/cmdline (and
+ * ps) no longer shows it; its length and its neighbours stay. */
+static void
+test_wipe_arg (void **state)
+{
+    char args[] = "--encrypt\0" TEST_KEY "\0--name";
+    char *key = args + strlen ("--encrypt") + 1;
+    shed_config_wipe_arg (key);
+    assert_string_equal (args, "--encrypt");
+    assert_int_equal (strlen (key), strlen (TEST_KEY));
+    assert_null (strstr (key, "AQEB"));
+    assert_int_equal (strspn (key, "x"), strlen (TEST_KEY));
+    assert_string_equal (key + strlen (key) + 1, "--name");
+    char eq[] = "--encrypt=" TEST_KEY;
+    shed_config_wipe_arg (strchr (eq, '=') + 1);
+    assert_string_equal (eq, "--encrypt=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+    shed_config_wipe_arg (NULL);
+}
+
 int
 main (void)
 {
@@ -536,6 +664,8 @@ main (void)
         cmocka_unit_test (test_sched), cmocka_unit_test (test_driver_limits),
         cmocka_unit_test (test_hooks_agents),
         cmocka_unit_test (test_api_endpoint), cmocka_unit_test (test_state),
+        cmocka_unit_test (test_encrypt_key_file), cmocka_unit_test (test_encrypt_key_env),
+        cmocka_unit_test (test_wipe_arg),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

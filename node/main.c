@@ -3,12 +3,17 @@
  *
  *   shed-node [--config FILE] [--name NAME] [--bind ADDR[:PORT]] [--data-dir DIR]
  *             [--join HOST[:PORT]]... [--api ENDPOINT] [--advertise ADDR]
- *             [--encrypt KEY] [--tag K=V]... [--discover] [--log-level LEVEL]
- *             [--metrics-listen ADDR:PORT]
+ *             [--encrypt-file PATH | --encrypt KEY] [--tag K=V]... [--discover]
+ *             [--log-level LEVEL] [--metrics-listen ADDR:PORT]
  *   shed-node --version | --help
  *
- * Settings: defaults < --config file < flags. Exit codes: 0 clean shutdown,
- * 1 runtime failure, 2 bad configuration or usage.
+ * Settings: defaults < --config file < SHED_ENCRYPT_KEY < flags. Exit codes:
+ * 0 clean shutdown, 1 runtime failure, 2 bad configuration or usage.
+ *
+ * The cluster key is a secret and every local user can read a process's
+ * command line: --encrypt-file (or SHED_ENCRYPT_KEY) is the way to pass it;
+ * --encrypt KEY still works, and its argument is overwritten in place once
+ * parsed, which shortens but cannot close the window (docs/operations.md).
  */
 #include "common/log.h"
 #include "common/version.h"
@@ -34,7 +39,10 @@ s_usage (FILE *out)
              "  -d, --data-dir DIR      state directory (default /var/lib/shed)\n"
              "  -j, --join HOST[:PORT]  seed node; repeatable\n"
              "      --api ENDPOINT      local API (default ipc://DATA_DIR/api.sock)\n"
-             "  -e, --encrypt KEY       cluster key for a first start (shedctl keygen)\n"
+             "      --encrypt-file PATH cluster key for a first start, from a file (0600,\n"
+             "                          owned by root or this uid); or SHED_ENCRYPT_KEY=KEY\n"
+             "  -e, --encrypt KEY       the same on the command line (visible to local users\n"
+             "                          until it is wiped just after start: prefer the file)\n"
              "  -t, --tag K=V           node tag; repeatable\n"
              "      --discover          find peers on the LAN with UDP beacons\n"
              "      --metrics-listen ADDR:PORT\n"
@@ -53,6 +61,7 @@ static const struct option s_options[] = {
     { "join",      required_argument, NULL, 'j' },
     { "api",       required_argument, NULL, 'A' },
     { "encrypt",   required_argument, NULL, 'e' },
+    { "encrypt-file", required_argument, NULL, 'E' },
     { "tag",       required_argument, NULL, 't' },
     { "discover",  no_argument,       NULL, 'D' },
     { "log-level", required_argument, NULL, 'l' },
@@ -75,6 +84,7 @@ s_flag_key (int opt)
     case 'j': return "join";
     case 'A': return "api";
     case 'e': return "encrypt_key";
+    case 'E': return "encrypt_key_file";
     case 'l': return "log_level";
     case 'M': return "metrics.listen";
     default:  return NULL;
@@ -118,6 +128,10 @@ main (int argc, char **argv)
         fprintf (stderr, "shed-node: %s\n", err);
         return 2;
     }
+    if (shed_config_key_from_env (&cfg, err, sizeof err) != 0) {
+        fprintf (stderr, "shed-node: %s\n", err);
+        return 2;
+    }
 
     /* Pass 2: flags override the file. A repeated --join replaces the file's
      * list rather than appending to it. */
@@ -143,6 +157,9 @@ main (int argc, char **argv)
         }
         else if (s_flag_key (opt))
             rc = shed_config_set (&cfg, s_flag_key (opt), optarg, err, sizeof err);
+        /* The key is copied (or refused): take it off /proc/PID/cmdline. */
+        if (opt == 'e')
+            shed_config_wipe_arg (optarg);
         if (rc != 0) {
             fprintf (stderr, "shed-node: %s\n", err);
             return 2;
