@@ -536,11 +536,16 @@ shed_node_destroy (shed_node_t **self_p)
     shed_nstate_destroy (&self->state);
     shed_members_destroy (&self->members);
     zap_destroy (&self->zap);
+    /* Only the node that bound the socket file removes it: a node that
+     * failed to start because another holds the lock must not break that
+     * one. Decided before the teardown below clears what it is known by
+     * (the check used to test the loop after zloop_destroy had cleared it,
+     * so a clean stop left the file behind). */
+    bool remove_api = self->lock_fd >= 0 && self->api
+                      && strncmp (self->cfg.api_endpoint, "ipc://", 6) == 0;
     zloop_destroy (&self->loop);
     shed_api_server_destroy (&self->api);
-    /* Only the lock holder may remove the socket file: a node that failed to
-     * start because another holds the lock must not break that one. */
-    if (self->lock_fd >= 0 && self->loop && strncmp (self->cfg.api_endpoint, "ipc://", 6) == 0)
+    if (remove_api)
         unlink (self->cfg.api_endpoint + 6);
     if (self->lock_fd >= 0)
         close (self->lock_fd);
