@@ -1,6 +1,7 @@
 /* api_server.c - see api_server.h. */
 #include "node/api_server.h"
 
+#include "cluster/names.h"
 #include "common/log.h"
 
 #include <stdarg.h>
@@ -145,6 +146,53 @@ shed_api_reply_error (shed_api_call_t **call_p, api_err_code_t code, const char 
     shed_api_reply (call_p, &rep);
 }
 
+/* Names are refused over their limit, never cut to it: a truncated name is
+ * another shed's name (`create` of a 70-character name once created one of
+ * its first 63; `delete` could have deleted that one). The codec already
+ * refuses a string over its field's bound; this says which bound, in the
+ * words of the name rule (cluster/names.c). */
+static void
+s_bad_request (shed_api_call_t **call_p, zframe_t *body, int rc, const char *field)
+{
+    wire_hdr_t hdr;
+    const wire_desc_t *desc = NULL;
+    if (rc == WIRE_ERR_LENGTH && *field
+        && wire_peek (&api_proto, zframe_data (body), zframe_size (body), &hdr) == WIRE_OK)
+        desc = wire_proto_find (&api_proto, hdr.type);
+    for (size_t i = 0; desc && i < desc->nfields; i++) {
+        const wire_field_t *fd = &desc->fields[i];
+        if (fd->kind == WIRE_STR && strcmp (fd->name, field) == 0) {
+            shed_api_reply_error (call_p, API_ERR_INVALID, "invalid %s: %s is longer than %llu "
+                                  "characters", field, field, (unsigned long long) fd->max);
+            return;
+        }
+    }
+    shed_api_reply_error (call_p, API_ERR_BAD_REQUEST, "bad request: %s%s%s",
+                          wire_strerror (rc), *field ? " in field " : "", field);
+}
+
+/* A shed reference is "name" or "name@node" in one field of
+ * API_SHED_REF_MAX bytes; each part must fit a name (63), or the owner's
+ * handler would cut it. Returns 0, or -1 with `why`. */
+static int
+s_check_shed_ref (const char *ref, char *why, size_t whylen)
+{
+    const char *at = strchr (ref, '@');
+    size_t name_len = at ? (size_t) (at - ref) : strlen (ref);
+    size_t node_len = at ? strlen (at + 1) : 0;
+    if (name_len > NAMES_MAX) {
+        snprintf (why, whylen, "invalid shed name '%.*s...': name is longer than %d characters",
+                  NAMES_MAX, ref, NAMES_MAX);
+        return -1;
+    }
+    if (node_len > NAMES_MAX) {
+        snprintf (why, whylen, "invalid node name '%.*s...': name is longer than %d characters",
+                  NAMES_MAX, at + 1, NAMES_MAX);
+        return -1;
+    }
+    return 0;
+}
+
 void
 shed_api_server_handle (shed_api_server_t *self)
 {
@@ -174,15 +222,24 @@ shed_api_server_handle (shed_api_server_t *self)
     api_msg_t req;
     const char *field = "";
     int rc = wire_decode (&api_proto, zframe_data (body), zframe_size (body), &req, &field);
-    zframe_destroy (&body);
     if (rc != WIRE_OK) {
         self->bad_requests++;
         log_debug ("api", "bad request|err=%s field=%s", wire_strerror (rc), field);
-        shed_api_reply_error (&call, API_ERR_BAD_REQUEST, "bad request: %s%s%s",
-                              wire_strerror (rc), *field ? " in field " : "", field);
+        s_bad_request (&call, body, rc, field);
+        zframe_destroy (&body);
         return;
     }
+    zframe_destroy (&body);
     uint16_t type = req.hdr.type;
+    char why[160];
+    const char *ref = type == API_SHED_OP_REQ     ? req.u.api_shed_op_req.name
+                    : type == API_SHED_SHOW_REQ   ? req.u.api_shed_show_req.name
+                    : NULL;
+    if (ref && s_check_shed_ref (ref, why, sizeof why) != 0) {
+        self->bad_requests++;
+        shed_api_reply_error (&call, API_ERR_INVALID, "%s", why);
+    }
+    else
     if (type >= API_HANDLERS_MAX || !self->handlers[type].fn) {
         shed_api_reply_error (&call, API_ERR_UNSUPPORTED,
                               "this node does not support request type %u", type);

@@ -3,6 +3,7 @@
 #include "node/api_server.h"
 
 #include <czmq.h>
+#include <msgpack.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,7 +22,18 @@ typedef struct {
     pthread_t thread;
     volatile int stop;
     int calls;
+    volatile int ops;               /* API_SHED_OP_REQs that reached the handler */
 } fixture_t;
+
+static void
+s_shed_op (shed_api_call_t *call, const api_msg_t *req, void *arg)
+{
+    fixture_t *f = arg;
+    (void) req;
+    f->ops++;
+    api_msg_t rep = { .hdr.type = API_OK };
+    shed_api_reply (&call, &rep);
+}
 
 static void
 s_status (shed_api_call_t *call, const api_msg_t *req, void *arg)
@@ -58,6 +70,7 @@ setup (void **state)
     f->server = shed_api_server_new (f->endpoint, err, sizeof err);
     assert_non_null (f->server);
     shed_api_server_on (f->server, API_STATUS_REQ, s_status, f);
+    shed_api_server_on (f->server, API_SHED_OP_REQ, s_shed_op, f);
     pthread_create (&f->thread, NULL, s_serve, f);
     *state = f;
     return 0;
@@ -135,6 +148,82 @@ test_garbage (void **state)
     test_roundtrip (state);
 }
 
+/* Send raw bytes as a request; return the decoded reply (caller frees). */
+static void
+s_raw_call (fixture_t *f, const char *data, size_t len, api_msg_t *rep)
+{
+    zsock_t *req = zsock_new_req (f->endpoint);
+    zsock_set_rcvtimeo (req, 2000);
+    zframe_t *fr = zframe_new (data, len);
+    zframe_send (&fr, req, 0);
+    fr = zframe_recv (req);
+    assert_non_null (fr);
+    assert_int_equal (wire_decode (&api_proto, zframe_data (fr), zframe_size (fr), rep, NULL),
+                      0);
+    zframe_destroy (&fr);
+    zsock_destroy (&req);
+}
+
+/* A shed name over its limit is refused with the limit, never cut to it:
+ * `create` of a 70-character name once made a shed of its first 63. */
+static void
+test_long_names (void **state)
+{
+    fixture_t *f = *state;
+    char name70[71];
+    memset (name70, 'a', 70);
+    name70[70] = '\0';
+
+    /* create: {version, type, name: 70 bytes} as a client built without the
+     * 63-byte struct would send it. */
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 3);
+    msgpack_pack_uint64 (&pk, WIRE_KEY_VERSION);
+    msgpack_pack_uint64 (&pk, API_VERSION);
+    msgpack_pack_uint64 (&pk, WIRE_KEY_TYPE);
+    msgpack_pack_uint64 (&pk, API_SHED_CREATE_REQ);
+    msgpack_pack_uint64 (&pk, 2);
+    msgpack_pack_str (&pk, 70);
+    msgpack_pack_str_body (&pk, name70, 70);
+    api_msg_t rep;
+    s_raw_call (f, sb.data, sb.size, &rep);
+    msgpack_sbuffer_destroy (&sb);
+    assert_int_equal (rep.hdr.type, API_ERROR);
+    if (!strstr (rep.u.api_error.message, "name is longer than 63 characters"))
+        fail_msg ("create of a 70-character name: '%s'", rep.u.api_error.message);
+    wire_msg_free (&api_proto, &rep);
+
+    /* start/stop/delete carry "name@node" (up to 127 bytes on the wire):
+     * each part is held to 63, before any handler sees it. */
+    char err[256];
+    char ref_node[160];
+    snprintf (ref_node, sizeof ref_node, "web@%s", name70);
+    const char *refs[] = { name70, ref_node };
+    for (size_t i = 0; i < 2; i++) {
+        api_msg_t req = { .hdr.type = API_SHED_OP_REQ };
+        req.u.api_shed_op_req.op = API_SHED_OP_DELETE;
+        snprintf (req.u.api_shed_op_req.name, sizeof req.u.api_shed_op_req.name, "%s", refs[i]);
+        assert_int_equal (shed_api_call (f->endpoint, &req, &rep, 2000, err, sizeof err), 0);
+        assert_int_equal (rep.hdr.type, API_ERROR);
+        assert_int_equal (rep.u.api_error.code, API_ERR_INVALID);
+        if (!strstr (rep.u.api_error.message, "is longer than 63 characters"))
+            fail_msg ("delete '%s': '%s'", refs[i], rep.u.api_error.message);
+        wire_msg_free (&api_proto, &rep);
+    }
+    assert_int_equal (f->ops, 0);
+    /* At the limit: passed on. */
+    api_msg_t req = { .hdr.type = API_SHED_OP_REQ };
+    snprintf (req.u.api_shed_op_req.name, sizeof req.u.api_shed_op_req.name, "%.63s@%.63s",
+              name70, name70);
+    assert_int_equal (shed_api_call (f->endpoint, &req, &rep, 2000, err, sizeof err), 0);
+    assert_int_equal (rep.hdr.type, API_OK);
+    wire_msg_free (&api_proto, &rep);
+    assert_int_equal (f->ops, 1);
+}
+
 static void
 test_not_running (void **state)
 {
@@ -192,6 +281,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown (test_unsupported, setup, teardown),
         cmocka_unit_test_setup_teardown (test_garbage, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_long_names, setup, teardown),
         cmocka_unit_test (test_not_running),
         cmocka_unit_test (test_tcp_refused),
     };

@@ -98,6 +98,19 @@ s_create_usage (void)
                      "[--strategy binpack|spread] [--tag k=v]... [--image I] [--request-id ID]");
 }
 
+/* Copy an argument into its request field, or say it does not fit: a value
+ * cut to the field is another value (a 70-character name once created the
+ * shed named by its first 63). Returns 0, or shedctl's failure exit code. */
+static int
+s_arg (char *dst, size_t cap, const char *what, const char *value)
+{
+    size_t len = strlen (value);
+    if (len >= cap)
+        return ctl_fail ("%s '%.40s...' is longer than %zu characters", what, value, cap - 1);
+    memcpy (dst, value, len + 1);
+    return 0;
+}
+
 int
 ctl_create (ctl_t *ctl, int argc, char **argv)
 {
@@ -156,7 +169,10 @@ ctl_create (ctl_t *ctl, int argc, char **argv)
                 return ctl_fail ("--gpus: expected a whole number, got '%s'", optarg);
             break;
         }
-        case 'n': snprintf (r->node, sizeof r->node, "%s", optarg); break;
+        case 'n':
+            if (s_arg (r->node, sizeof r->node, "--node", optarg))
+                return 1;
+            break;
         case 'C': {
             if (r->constraints.n >= 16)
                 return ctl_fail ("at most 16 constraints");
@@ -164,8 +180,9 @@ ctl_create (ctl_t *ctl, int argc, char **argv)
             char why [256];
             if (placement_constraint_parse (optarg, &pc, why, sizeof why))
                 return ctl_fail ("--constraint '%s': %s", optarg, why);
-            snprintf (constraints [r->constraints.n].text, sizeof constraints [0].text, "%s",
-                      optarg);
+            if (s_arg (constraints [r->constraints.n].text, sizeof constraints [0].text,
+                       "--constraint", optarg))
+                return 1;
             r->constraints.n++;
             break;
         }
@@ -178,20 +195,35 @@ ctl_create (ctl_t *ctl, int argc, char **argv)
             const char *eq = strchr (optarg, '=');
             if (!eq || eq == optarg || r->tags.n >= 32)
                 return ctl_fail ("--tag: expected key=value, got '%s'", optarg);
+            if ((size_t) (eq - optarg) >= sizeof tags [0].key)
+                return ctl_fail ("--tag key '%.40s...' is longer than %zu characters", optarg,
+                                 sizeof tags [0].key - 1);
             snprintf (tags [r->tags.n].key, sizeof tags [0].key, "%.*s", (int) (eq - optarg),
                       optarg);
-            snprintf (tags [r->tags.n].value, sizeof tags [0].value, "%s", eq + 1);
+            if (s_arg (tags [r->tags.n].value, sizeof tags [0].value, "--tag value", eq + 1))
+                return 1;
             r->tags.n++;
             break;
         }
-        case 'i': snprintf (r->image, sizeof r->image, "%s", optarg); break;
-        case 'r': snprintf (r->request_id, sizeof r->request_id, "%s", optarg); break;
+        case 'i':
+            if (s_arg (r->image, sizeof r->image, "--image", optarg))
+                return 1;
+            break;
+        case 'r':
+            if (s_arg (r->request_id, sizeof r->request_id, "--request-id", optarg))
+                return 1;
+            break;
         default:
             return s_create_usage ();
         }
     }
     if (!name)
         return s_create_usage ();
+    /* Over the limit: refused in the name rule's own words (the node checks
+     * the whole rule, and the length again: node/api_server.c). */
+    char why [160];
+    if (strlen (name) >= sizeof r->name && !placement_name_valid (name, why, sizeof why))
+        return ctl_fail ("%s", why);
     snprintf (r->name, sizeof r->name, "%s", name);
     r->constraints.items = constraints;
     r->tags.items = tags;
@@ -293,7 +325,9 @@ ctl_show (ctl_t *ctl, int argc, char **argv)
     if (argc != 2)
         return ctl_fail ("usage: shedctl show NAME[@NODE] [--json]");
     api_msg_t req = { .hdr.type = API_SHED_SHOW_REQ };
-    snprintf (req.u.api_shed_show_req.name, sizeof req.u.api_shed_show_req.name, "%s", argv [1]);
+    if (s_arg (req.u.api_shed_show_req.name, sizeof req.u.api_shed_show_req.name,
+               "NAME[@NODE]", argv [1]))
+        return 1;
     api_msg_t rep;
     if (ctl_call (ctl, &req, &rep, API_SHED_REP))
         return 1;
@@ -367,7 +401,9 @@ s_op (ctl_t *ctl, int argc, char **argv, int op)
     api_msg_t req = { .hdr.type = API_SHED_OP_REQ };
     req.u.api_shed_op_req.op = (uint64_t) op;
     req.u.api_shed_op_req.force = force;
-    snprintf (req.u.api_shed_op_req.name, sizeof req.u.api_shed_op_req.name, "%s", name);
+    if (s_arg (req.u.api_shed_op_req.name, sizeof req.u.api_shed_op_req.name, "NAME[@NODE]",
+               name))
+        return 1;
     int saved = ctl->timeout_ms;
     if (ctl->timeout_ms < 60000)
         ctl->timeout_ms = 60000;    /* a stop may wait for the shed's init */
