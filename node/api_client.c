@@ -78,7 +78,7 @@ shed_api_call (const char *endpoint, const api_msg_t *req, api_msg_t *rep, int t
     if (!frame) {
         snprintf (err, errlen, "no reply from shed-node at %s within %d ms (is it running?)",
                   endpoint, timeout_ms);
-        return -1;
+        return SHED_API_NO_REPLY;
     }
     const char *field = "";
     rc = wire_decode (&api_proto, zframe_data (frame), zframe_size (frame), rep, &field);
@@ -89,4 +89,15 @@ shed_api_call (const char *endpoint, const api_msg_t *req, api_msg_t *rep, int t
         return -1;
     }
     return 0;
+}
+
+bool
+shed_api_alive (const char *endpoint, int timeout_ms)
+{
+    api_msg_t req = { .hdr.type = API_STATUS_REQ }, rep;
+    char err[256];
+    if (shed_api_call (endpoint, &req, &rep, timeout_ms, err, sizeof err) != 0)
+        return false;
+    wire_msg_free (&api_proto, &rep);
+    return true;
 }

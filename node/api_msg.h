@@ -320,7 +320,12 @@ WIRE_DECLARE_RECORD (api_constraint, API_CONSTRAINT_FIELDS)
     F (T, 9,  strategy,     WIRE_STR,  15,        WIRE_OPT, _)                 \
     F (T, 10, tags,         WIRE_TAGS, 32,        WIRE_OPT, _)                 \
     F (T, 11, image,        WIRE_STR,  255,       WIRE_OPT, _)                 \
-    F (T, 12, request_id,   WIRE_STR,  64,        WIRE_OPT, _)
+    F (T, 12, request_id,   WIRE_STR,  64,        WIRE_OPT, _)                 \
+    F (T, 13, timeout_ms,   WIRE_U64,  0,         WIRE_OPT, _)
+
+/* timeout_ms (create, start/stop/delete): the node answers by then, with
+ * "outcome unknown" when a peer it waits on has not answered (0: the
+ * node's default, docs/scheduling.md "Deadlines"). Older nodes ignore it. */
 
 /* One shed as a user sees it. state: starting | running | stopped | error
  * | unreachable (owner failed) | lost (owner left or reaped). duplicate:
@@ -367,11 +372,15 @@ WIRE_DECLARE_RECORD (api_step, API_STEP_FIELDS)
     F (T, 2, name,          WIRE_STR,  API_SHED_REF_MAX, WIRE_REQ, _)
 
 /* start | stop | delete, routed to the owning node. force (delete only):
- * forget a lost or unreachable shed's record without its node. */
+ * forget a lost or unreachable shed's record without its node. request_id:
+ * a retry with the same id is answered from what the first attempt did
+ * (a delete whose shed is gone succeeds), not done twice. */
 #define API_SHED_OP_REQ_FIELDS(F, T)                                           \
     F (T, 2, op,            WIRE_U64,  2,         WIRE_REQ, _)                 \
     F (T, 3, name,          WIRE_STR,  API_SHED_REF_MAX, WIRE_REQ, _)          \
-    F (T, 4, force,         WIRE_BOOL, 0,         WIRE_OPT, _)
+    F (T, 4, force,         WIRE_BOOL, 0,         WIRE_OPT, _)                 \
+    F (T, 5, request_id,    WIRE_STR,  64,        WIRE_OPT, _)                 \
+    F (T, 6, timeout_ms,    WIRE_U64,  0,         WIRE_OPT, _)
 
 /* Drain (or undrain) a node; empty node = the one asked. API_OK. */
 #define API_NODE_DRAIN_REQ_FIELDS(F, T)                                        \

@@ -16,6 +16,7 @@ typedef struct {
     const char *endpoint;           /* --node, $SHED_NODE, or the default */
     bool json;                      /* --json */
     int timeout_ms;                 /* --timeout */
+    bool timeout_set;               /* --timeout given: also the node's deadline */
     /* Remote event consumer (events, top, status SHED from another host):
      * the node's CURVE consumer endpoint, its public key, and a directory
      * holding our identity (shedctl keygen --identity DIR). */
@@ -33,6 +34,23 @@ int ctl_fail (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 /* Call the node; on transport failure or an API_ERROR reply print the reason
  * and return non-zero (rep is then freed). On success the caller frees rep. */
 int ctl_call (ctl_t *ctl, const api_msg_t *req, api_msg_t *rep, uint16_t expect_type);
+
+/* After SHED_API_NO_REPLY for a mutation: "outcome unknown ..." with the
+ * request id when the node is running (it answers a status request), else
+ * the transport's reason. Prints it and returns 1. */
+int ctl_fail_no_reply (ctl_t *ctl, const char *err, const char *name, const char *request_id);
+
+/* A mutation (create, start, stop, delete) with a deadline: the node is
+ * given deadline_ms and answers by then; we wait SHED_API_REPLY_MARGIN_MS
+ * longer so its reason arrives. expect_type 0: any reply but API_ERROR.
+ * Failures are printed (ctl_fail_no_reply for a missing reply); returns 0
+ * or the exit code. */
+int ctl_mutate (ctl_t *ctl, const api_msg_t *req, api_msg_t *rep, uint16_t expect_type,
+                uint64_t deadline_ms, const char *name, const char *request_id);
+
+/* A fresh request id for a mutation ("req-" and 16 hex digits), so a
+ * timed-out call can be retried safely (--request-id). */
+void ctl_request_id (char *out, size_t size);
 
 /* "3d 4h", "5m 2s", "800ms": short human durations. */
 void ctl_format_duration (uint64_t ms, char *out, size_t len);

@@ -158,6 +158,8 @@ s_simple (ctl_t *ctl, const api_msg_t *req)
     return 0;
 }
 
+#define S_JOIN_DEADLINE_MS 5000    /* membership's join_timeout_ms default */
+
 int
 ctl_join (ctl_t *ctl, int argc, char **argv)
 {
@@ -174,7 +176,16 @@ ctl_join (ctl_t *ctl, int argc, char **argv)
     api_msg_t req = { .hdr.type = API_JOIN_REQ };
     req.u.api_join_req.seeds.n = (size_t) argc - 1;
     req.u.api_join_req.seeds.items = seeds;
-    return s_simple (ctl, &req);
+    /* The node answers a join by its join_timeout_ms (5 s by default) with
+     * the seed and why it failed; waiting exactly that long would lose the
+     * reason to our own timeout. */
+    int saved = ctl->timeout_ms;
+    int deadline = ctl->timeout_set && ctl->timeout_ms > S_JOIN_DEADLINE_MS ? ctl->timeout_ms
+                                                                            : S_JOIN_DEADLINE_MS;
+    ctl->timeout_ms = deadline + SHED_API_REPLY_MARGIN_MS;
+    int rc = s_simple (ctl, &req);
+    ctl->timeout_ms = saved;
+    return rc;
 }
 
 int

@@ -17,7 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define S_CREATE_TIMEOUT_MS 120000  /* create waits for claim, driver, start */
+#define S_CREATE_TIMEOUT_MS 30000   /* create's default deadline (docs/scheduling.md) */
+#define S_OP_TIMEOUT_MS     10000   /* start, stop, delete: the node's default */
 
 static void
 s_json_shed (json_t *j, const api_shed_t *s)
@@ -230,12 +231,13 @@ ctl_create (ctl_t *ctl, int argc, char **argv)
     bool progress = !ctl->json && isatty (STDERR_FILENO);
     if (progress)
         fprintf (stderr, "placing %s...\n", name);
-    int saved = ctl->timeout_ms;
-    if (ctl->timeout_ms < S_CREATE_TIMEOUT_MS)
-        ctl->timeout_ms = S_CREATE_TIMEOUT_MS;
+    /* Our own request id when none is given, so a call that times out can
+     * be retried safely; the node answers by the deadline (--timeout). */
+    if (!r->request_id [0])
+        ctl_request_id (r->request_id, sizeof r->request_id);
+    r->timeout_ms = (uint64_t) (ctl->timeout_set ? ctl->timeout_ms : S_CREATE_TIMEOUT_MS);
     api_msg_t rep;
-    int rc = ctl_call (ctl, &req, &rep, API_SHED_REP);
-    ctl->timeout_ms = saved;
+    int rc = ctl_mutate (ctl, &req, &rep, API_SHED_REP, r->timeout_ms, name, r->request_id);
     if (rc)
         return rc;
     const api_shed_rep_t *sr = &rep.u.api_shed_rep;
@@ -386,9 +388,14 @@ s_op (ctl_t *ctl, int argc, char **argv, int op)
 {
     const char *name = NULL;
     bool force = false;
+    const char *rid = NULL;
     for (int i = 1; i < argc; i++) {
         if (op == API_SHED_OP_DELETE && !strcmp (argv [i], "--force"))
             force = true;
+        else
+        if (!strcmp (argv [i], "--request-id") && i + 1 < argc
+        &&  strlen (argv [i + 1]) <= 64)
+            rid = argv [++i];
         else
         if (!name && argv [i][0] != '-')
             name = argv [i];
@@ -396,28 +403,23 @@ s_op (ctl_t *ctl, int argc, char **argv, int op)
             name = NULL, i = argc;
     }
     if (!name)
-        return ctl_fail ("usage: shedctl %s NAME[@NODE]%s", argv [0],
+        return ctl_fail ("usage: shedctl %s NAME[@NODE]%s [--request-id ID]", argv [0],
                          op == API_SHED_OP_DELETE ? " [--force]" : "");
     api_msg_t req = { .hdr.type = API_SHED_OP_REQ };
-    req.u.api_shed_op_req.op = (uint64_t) op;
-    req.u.api_shed_op_req.force = force;
-    if (s_arg (req.u.api_shed_op_req.name, sizeof req.u.api_shed_op_req.name, "NAME[@NODE]",
-               name))
+    api_shed_op_req_t *o = &req.u.api_shed_op_req;
+    o->op = (uint64_t) op;
+    o->force = force;
+    if (s_arg (o->name, sizeof o->name, "NAME[@NODE]", name))
         return 1;
-    int saved = ctl->timeout_ms;
-    if (ctl->timeout_ms < 60000)
-        ctl->timeout_ms = 60000;    /* a stop may wait for the shed's init */
-    char err [512];
+    /* A request id makes a retry after "outcome unknown" safe. */
+    if (rid)
+        snprintf (o->request_id, sizeof o->request_id, "%s", rid);
+    else
+        ctl_request_id (o->request_id, sizeof o->request_id);
+    o->timeout_ms = (uint64_t) (ctl->timeout_set ? ctl->timeout_ms : S_OP_TIMEOUT_MS);
     api_msg_t rep;
-    int rc = shed_api_call (ctl->endpoint, &req, &rep, ctl->timeout_ms, err, sizeof err);
-    ctl->timeout_ms = saved;
-    if (rc)
-        return ctl_fail ("%s", err);
-    if (rep.hdr.type == API_ERROR) {
-        ctl_fail ("%s", rep.u.api_error.message);
-        wire_msg_free (&api_proto, &rep);
+    if (ctl_mutate (ctl, &req, &rep, 0, o->timeout_ms, name, o->request_id))
         return 1;
-    }
     if (ctl->json) {
         json_t j;
         json_init (&j, stdout);

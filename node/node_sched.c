@@ -33,7 +33,18 @@
 #define S_COMP        "sched"
 #define S_MIB         (1024ull * 1024ull)
 #define S_STEPS_MAX   32
-#define S_RESERVE_TIMEOUT 5000
+#define S_RESERVE_TIMEOUT 3000   /* one coordinator's turn: then the next (failover) */
+/* How long an API call may wait on peers before it is answered anyway
+ * (docs/scheduling.md, "Deadlines"): the request's timeout_ms, else these.
+ * A create's claim may legitimately take a while (image, disk, start), so
+ * its default is the claim timeout's; ops default to 10 s. */
+#define S_DEADLINE_CREATE_MS 30000
+#define S_DEADLINE_OP_MS     10000
+#define S_DEADLINE_MAX_MS    3600000
+#define S_DEADLINE_POLL_MS   200
+#define S_SKIP_MAX           8      /* coordinators one create may give up on */
+#define S_OPS_MAX            4096   /* op request ids remembered (retries) */
+#define S_OPS_TTL_MS         3600000
 #define S_OP_TIMEOUT  30000
 /* A claim that arrives before this node's address block has settled (the
  * first network.settle_ms after start) waits on the loop, polled this often,
@@ -68,6 +79,11 @@ typedef struct {
     size_t ncand, next;
     char reasons [1024];
     char target [REC_NAME_MAX + 1];
+    int64_t deadline;               /* mono ms: answered by then, whatever peers do */
+    uint64_t timeout_ms;
+    uint32_t seq;                   /* of the request in flight: older results are stale */
+    char skip [S_SKIP_MAX][REC_NAME_MAX + 1];   /* coordinators that did not answer */
+    size_t nskip;
 } s_job_t;
 
 /* What an outstanding RPC is for. */
@@ -80,7 +96,20 @@ typedef struct {
     void *cb_arg;
     int64_t t0;
     char peer [REC_NAME_MAX + 1];
+    uint32_t seq;                   /* P_JOB: the job's seq when sent */
+    int64_t deadline;               /* P_CALL: answered by then */
+    uint64_t timeout_ms;
+    char op [16];                   /* P_CALL: "delete", ... */
+    char name [REC_NAME_MAX + 1];   /* P_CALL: the shed */
 } s_pending_t;
+
+/* An op request id this node routed (a retry with it is answered from it). */
+typedef struct {
+    char name [REC_NAME_MAX + 1];
+    char node [REC_NAME_MAX + 1];
+    uint64_t op;
+    uint64_t at_ms;
+} s_opdone_t;
 
 /* A deferred claim (see S_DEFER_POLL_MS): answered from s_on_defer. */
 typedef struct {
@@ -101,6 +130,8 @@ typedef struct {
 typedef struct {
     char name [REC_NAME_MAX + 1];
     bool alive;
+    bool suspect;                   /* alive but suspected: not a coordinator */
+    bool failed;
 } s_member_t;
 
 typedef struct {
@@ -118,6 +149,7 @@ struct _shed_sched_t {
     zloop_t *loop;
     int timer;
     int defer_timer;                /* -1 while nothing is deferred */
+    int deadline_timer;
     zlistx_t *deferred;             /* s_deferred_t *, oldest first */
     rpc_t *rpc;
     driver_t *driver;
@@ -137,6 +169,7 @@ struct _shed_sched_t {
     zhashx_t *gone;                 /* "origin/name" -> zchunk_t: deleted while not alive */
     zhashx_t *dup_warned;           /* names we warned about as duplicates */
     zhashx_t *methods;              /* method -> s_method_t: other components' */
+    zhashx_t *ops;                  /* op request id -> s_opdone_t */
     uint64_t counter;
     uint64_t creates_ok, creates_failed, claims_deferred;   /* for shed_sched_stats */
 };
@@ -485,6 +518,20 @@ s_publish_node (shed_sched_t *self)
 
 /* ---- membership -> rpc peers, alive set ------------------------------------ */
 
+static void s_peer_trouble (shed_sched_t *self, const char *peer, bool failed);
+
+/* What membership says of `peer`, for messages. */
+static const char *
+s_peer_status (shed_sched_t *self, const char *peer)
+{
+    if (streq (peer, self->name))
+        return "this node";
+    s_member_t *m = (s_member_t *) zhashx_lookup (self->members, peer);
+    if (!m)
+        return "not a member";
+    return m->suspect ? "suspect" : m->alive ? "alive" : m->failed ? "failed" : "gone";
+}
+
 static void
 s_on_member (const char *kind, const gossip_update_t *m, const char *reason, void *arg)
 {
@@ -500,9 +547,12 @@ s_on_member (const char *kind, const gossip_update_t *m, const char *reason, voi
         zhashx_insert (self->members, m->name, mem);
     }
     bool keyed = m->key.len == 32;
+    bool was_suspect = mem->suspect;
     if (!strcmp (kind, "join") || (!strcmp (kind, "update") && m->kind == SWIM_UPD_ALIVE)
     ||  !strcmp (kind, "suspect")) {
         mem->alive = true;
+        mem->failed = false;
+        mem->suspect = !strcmp (kind, "suspect");
         if (keyed) {
             char endpoint [128];
             snprintf (endpoint, sizeof endpoint, "tcp://%s:%u", m->addr,
@@ -514,15 +564,27 @@ s_on_member (const char *kind, const gossip_update_t *m, const char *reason, voi
         }
     }
     else
-    if (!strcmp (kind, "fail"))
+    if (!strcmp (kind, "fail")) {
         mem->alive = false;         /* keep the peer: it may come back */
+        mem->suspect = false;
+        mem->failed = true;
+    }
     else
     if (!strcmp (kind, "leave") || !strcmp (kind, "reap")) {
         mem->alive = false;
+        mem->suspect = false;
         if (keyed)
             rpc_deny (self->rpc, m->key.data);
         rpc_peer_remove (self->rpc, m->name);
     }
+    /* Creates and ops waiting on it must not wait out their deadline:
+     * a suspect coordinator is replaced at once, a failed peer's pending
+     * work is answered now (docs/scheduling.md, "Deadlines"). */
+    if (mem->suspect && !was_suspect)
+        s_peer_trouble (self, m->name, false);
+    else
+    if (!mem->alive)
+        s_peer_trouble (self, m->name, true);
 }
 
 /* Alive members, ourselves included, for the coordinator choice. */
@@ -1185,6 +1247,7 @@ s_job_send (shed_sched_t *self, s_job_t *job, const char *peer, const char *meth
     assert (p);
     p->type = P_JOB;
     snprintf (p->rid, sizeof p->rid, "%s", job->rid);
+    p->seq = ++job->seq;
     s_send (self, peer, method, msg, timeout_ms, p);
 }
 
@@ -1250,19 +1313,54 @@ s_job_succeed (shed_sched_t *self, s_job_t *job, const rec_msg_t *rec, const cha
     s_job_destroy (self, job);
 }
 
+/* Time left before the job's deadline, at most `cap` ms (0: none left). */
+static int
+s_job_left (const s_job_t *job, int cap)
+{
+    int64_t left = job->deadline - zclock_mono ();
+    if (left <= 0)
+        return 0;
+    return left < cap ? (int) left : cap;
+}
+
+static bool
+s_job_skipped (const s_job_t *job, const char *peer)
+{
+    for (size_t i = 0; i < job->nskip; i++)
+        if (streq (job->skip [i], peer))
+            return true;
+    return false;
+}
+
+/* Reserve at the name's coordinator among the members membership does not
+ * suspect and that have not failed this create already (names.h,
+ * names_coordinator_skip): a slow or stopped node costs a create at most
+ * one reserve timeout, not the create. We are never skipped. */
 static void
 s_job_reserve (shed_sched_t *self, s_job_t *job)
 {
     const char *names [1024];
+    bool skip [1024];
     size_t n = s_alive_names (self, names, 1024);
-    int c = names_coordinator (job->name, names, n);
+    for (size_t i = 0; i < n; i++) {
+        s_member_t *m = (s_member_t *) zhashx_lookup (self->members, names [i]);
+        skip [i] = !streq (names [i], self->name)
+                   && ((m && m->suspect) || s_job_skipped (job, names [i]));
+    }
+    int c = names_coordinator_skip (job->name, names, skip, n);
+    if (c < 0)
+        c = 0;                      /* ourselves: never skipped */
+    if (job->coordinator [0] && !streq (job->coordinator, names [c]))
+        s_job_step (job, "name coordinator %s did not answer (%s): asking %s",
+                    job->coordinator, s_peer_status (self, job->coordinator), names [c]);
     snprintf (job->coordinator, sizeof job->coordinator, "%s", names [c]);
     job->phase = J_RESERVE;
     nsched_msg_t msg = { .hdr.type = NSCHED_RESERVE };
     snprintf (msg.u.nsched_reserve.name, sizeof msg.u.nsched_reserve.name, "%s", job->name);
     snprintf (msg.u.nsched_reserve.request_id, sizeof msg.u.nsched_reserve.request_id, "%s",
               job->rid);
-    s_job_send (self, job, job->coordinator, "reserve", &msg, S_RESERVE_TIMEOUT);
+    int timeout = s_job_left (job, S_RESERVE_TIMEOUT);
+    s_job_send (self, job, job->coordinator, "reserve", &msg, timeout > 0 ? timeout : 1);
 }
 
 /* The placement view from `node` records: numbers as each node published
@@ -1413,7 +1511,10 @@ s_job_claim_next (shed_sched_t *self, s_job_t *job)
     int timeout = (int) self->cfg->scheduler.claim_timeout_ms;
     if (timeout <= 0)
         timeout = 30000;
-    s_job_send (self, job, job->target, "claim", &msg, timeout);
+    /* Bounded by the API deadline too; a claim cut short is "outcome
+     * unknown" (s_on_result), never retried elsewhere. */
+    timeout = s_job_left (job, timeout);
+    s_job_send (self, job, job->target, "claim", &msg, timeout > 0 ? timeout : 1);
 }
 
 static void
@@ -1491,21 +1592,36 @@ s_on_result (shed_sched_t *self, s_pending_t *p, int status, const char *error,
                    && wire_decode (&nsched_proto, body, len, &rep, NULL) == WIRE_OK;
     if (p->type == P_JOB) {
         s_job_t *job = (s_job_t *) zhashx_lookup (self->jobs, p->rid);
-        if (!job)
-            ;
+        if (!job || p->seq != job->seq)
+            ;                       /* answered already, or superseded (failover) */
         else
         if (!decoded) {
-            if (job->phase == J_RESERVE)
-                s_job_fail (self, job, API_ERR_UNAVAILABLE,
-                            "name coordinator %s for %s did not answer: %s", p->peer, job->name,
-                            error && *error ? error : "bad reply");
+            if (job->phase == J_RESERVE) {
+                /* Nothing was reserved that we know of: the next
+                 * coordinator in rendezvous order decides (names.h). */
+                if (job->nskip < S_SKIP_MAX && !streq (p->peer, self->name))
+                    snprintf (job->skip [job->nskip++], sizeof job->skip [0], "%s", p->peer);
+                if (s_job_left (job, INT32_MAX) > 0 && job->nskip < S_SKIP_MAX
+                &&  !streq (p->peer, self->name))
+                    s_job_reserve (self, job);
+                else {
+                    s_job_release_name (self, job);
+                    s_job_fail (self, job, API_ERR_UNAVAILABLE,
+                                "name coordinator %s for %s did not answer: %s (membership: %s); "
+                                "nothing was created", p->peer, job->name,
+                                error && *error ? error : "bad reply",
+                                s_peer_status (self, p->peer));
+                }
+            }
             else {
                 /* The target may have created it anyway: moving on could
                  * create it twice. Stop; a retry with the same request id
                  * finds what happened. */
                 s_job_fail (self, job, API_ERR_UNAVAILABLE,
-                            "claim on %s did not complete: %s (retry with --request-id %s)",
-                            p->peer, error && *error ? error : "bad reply", job->rid);
+                            "claim on %s did not complete: %s (membership: %s): outcome unknown: "
+                            "check with `shedctl show %s` or retry with --request-id %s",
+                            p->peer, error && *error ? error : "bad reply",
+                            s_peer_status (self, p->peer), job->name, job->rid);
             }
         }
         else
@@ -1518,11 +1634,17 @@ s_on_result (shed_sched_t *self, s_pending_t *p, int status, const char *error,
             s_job_fail (self, job, API_ERR_INTERNAL, "%s answered out of protocol", p->peer);
     }
     else
+    if (p->type == P_CALL && !p->call)
+        ;                           /* answered at its deadline already */
+    else
     if (p->type == P_CALL) {
         shed_api_call_t *call = p->call;
         if (!decoded || rep.hdr.type != NSCHED_RESULT)
-            shed_api_reply_error (&call, API_ERR_UNAVAILABLE, "%s did not answer: %s", p->peer,
-                                  error && *error ? error : "bad reply");
+            shed_api_reply_error (&call, API_ERR_UNAVAILABLE,
+                                  "%s %s: %s did not answer: %s (membership: %s): outcome unknown: "
+                                  "check with `shedctl show %s` or retry with --request-id %s",
+                                  p->op, p->name, p->peer, error && *error ? error : "bad reply",
+                                  s_peer_status (self, p->peer), p->name, p->rid);
         else
         if (!rep.u.nsched_result.ok)
             shed_api_reply_error (&call, API_ERR_INVALID, "%s: %s", p->peer,
@@ -1562,6 +1684,109 @@ s_on_result (shed_sched_t *self, s_pending_t *p, int status, const char *error,
     }
     if (decoded)
         wire_msg_free (&nsched_proto, &rep);
+}
+
+/* ---- deadlines (docs/scheduling.md, "Deadlines") ------------------------------ */
+
+static void
+s_deadline_msg (shed_sched_t *self, s_job_t *job, char *why, size_t size)
+{
+    if (job->phase == J_RESERVE)
+        s_fmt (why, size, "create %s: name coordinator %s did not answer within %" PRIu64
+               " ms (membership: %s); nothing was created", job->name, job->coordinator,
+               job->timeout_ms, s_peer_status (self, job->coordinator));
+    else
+        s_fmt (why, size, "create %s: claim on %s did not answer within %" PRIu64 " ms "
+               "(membership: %s): outcome unknown: check with `shedctl show %s` or retry "
+               "with --request-id %s", job->name, job->target, job->timeout_ms,
+               s_peer_status (self, job->target), job->name, job->rid);
+}
+
+/* An API call waiting on a peer is answered by its deadline, whatever the
+ * RPC layer does: the one place that makes "every call answers" true. */
+static int
+s_on_deadline (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    shed_sched_t *self = arg;
+    int64_t now = zclock_mono ();
+    zlistx_t *late = zlistx_new ();
+    zlistx_set_destructor (late, s_free_fn);
+    for (s_job_t *job = (s_job_t *) zhashx_first (self->jobs); job;
+         job = (s_job_t *) zhashx_next (self->jobs))
+        if (job->deadline && job->deadline <= now)
+            zlistx_add_end (late, strdup (job->rid));
+    for (const char *rid = (const char *) zlistx_first (late); rid;
+         rid = (const char *) zlistx_next (late)) {
+        s_job_t *job = (s_job_t *) zhashx_lookup (self->jobs, rid);
+        if (!job)
+            continue;
+        char why [API_TEXT_MAX + 1];
+        s_deadline_msg (self, job, why, sizeof why);
+        if (job->phase == J_RESERVE)
+            s_job_release_name (self, job);
+        s_job_fail (self, job, API_ERR_UNAVAILABLE, "%s", why);
+    }
+    zlistx_destroy (&late);
+    for (s_pending_t *p = (s_pending_t *) zhashx_first (self->pending); p;
+         p = (s_pending_t *) zhashx_next (self->pending))
+        if (p->type == P_CALL && p->call && p->deadline && p->deadline <= now) {
+            shed_api_reply_error (&p->call, API_ERR_UNAVAILABLE,
+                                  "%s %s: %s did not answer within %" PRIu64 " ms (membership: "
+                                  "%s): outcome unknown: check with `shedctl show %s` or retry "
+                                  "with --request-id %s", p->op, p->name, p->peer, p->timeout_ms,
+                                  s_peer_status (self, p->peer), p->name, p->rid);
+            p->call = NULL;         /* the late result is dropped (s_on_result) */
+        }
+    return 0;
+}
+
+/* Membership suspects `peer` (or declared it failed/gone): a create whose
+ * coordinator it is asks the next one now; with `failed`, a claim or op
+ * waiting on it is answered now as outcome unknown (it may have acted
+ * before it went silent). */
+static void
+s_peer_trouble (shed_sched_t *self, const char *peer, bool failed)
+{
+    zlistx_t *rids = zlistx_new ();
+    zlistx_set_destructor (rids, s_free_fn);
+    for (s_job_t *job = (s_job_t *) zhashx_first (self->jobs); job;
+         job = (s_job_t *) zhashx_next (self->jobs))
+        if ((job->phase == J_RESERVE && streq (job->coordinator, peer))
+        ||  (failed && job->phase == J_CLAIM && streq (job->target, peer)))
+            zlistx_add_end (rids, strdup (job->rid));
+    for (const char *rid = (const char *) zlistx_first (rids); rid;
+         rid = (const char *) zlistx_next (rids)) {
+        s_job_t *job = (s_job_t *) zhashx_lookup (self->jobs, rid);
+        if (!job)
+            continue;
+        if (job->phase == J_RESERVE && streq (job->coordinator, peer)) {
+            if (failed && job->nskip < S_SKIP_MAX)
+                snprintf (job->skip [job->nskip++], sizeof job->skip [0], "%s", peer);
+            log_info (S_COMP, "name coordinator suspected, failing over|shed=%s coordinator=%s",
+                      job->name, peer);
+            s_job_reserve (self, job);
+        }
+        else
+        if (job->phase == J_CLAIM && streq (job->target, peer))
+            s_job_fail (self, job, API_ERR_UNAVAILABLE,
+                        "create %s: %s failed during the claim: outcome unknown: check with "
+                        "`shedctl show %s` or retry with --request-id %s", job->name, peer,
+                        job->name, job->rid);
+    }
+    zlistx_destroy (&rids);
+    if (!failed)
+        return;
+    for (s_pending_t *p = (s_pending_t *) zhashx_first (self->pending); p;
+         p = (s_pending_t *) zhashx_next (self->pending))
+        if (p->type == P_CALL && p->call && streq (p->peer, peer)) {
+            shed_api_reply_error (&p->call, API_ERR_UNAVAILABLE,
+                                  "%s %s: %s failed before it answered: outcome unknown: check "
+                                  "with `shedctl show %s` or retry with --request-id %s", p->op,
+                                  p->name, peer, p->name, p->rid);
+            p->call = NULL;
+        }
 }
 
 /* ---- RPC for other components ------------------------------------------------ */
@@ -1859,6 +2084,14 @@ s_on_timer (zloop_t *loop, int timer_id, void *arg)
         log_debug (S_COMP, "name reservation expired|name=%s", name);
         s_resv_drop (self, name);
     }
+    zlistx_purge (expired);
+    for (s_opdone_t *d = (s_opdone_t *) zhashx_first (self->ops); d;
+         d = (s_opdone_t *) zhashx_next (self->ops))
+        if (d->at_ms + S_OPS_TTL_MS <= now)
+            zlistx_add_end (expired, strdup ((const char *) zhashx_cursor (self->ops)));
+    for (const char *rid = (const char *) zlistx_first (expired); rid;
+         rid = (const char *) zlistx_next (expired))
+        zhashx_delete (self->ops, rid);
     zlistx_destroy (&expired);
     return 0;
 }
@@ -1878,6 +2111,10 @@ s_api_create (shed_api_call_t *call, const api_msg_t *msg, void *arg)
     s_job_t *job = (s_job_t *) zmalloc (sizeof (s_job_t));
     assert (job);
     job->t0 = zclock_mono ();
+    job->timeout_ms = req->timeout_ms ? req->timeout_ms : S_DEADLINE_CREATE_MS;
+    if (job->timeout_ms > S_DEADLINE_MAX_MS)
+        job->timeout_ms = S_DEADLINE_MAX_MS;
+    job->deadline = job->t0 + (int64_t) job->timeout_ms;
     snprintf (job->name, sizeof job->name, "%s", req->name);
     job->cpus_milli = req->cpus_milli ? req->cpus_milli : 1000;
     job->memory_mb = req->memory_mb ? req->memory_mb : 512;
@@ -2043,13 +2280,23 @@ s_api_show (shed_api_call_t *call, const api_msg_t *msg, void *arg)
 /* Route to `node` (or serve here) and answer `call` from the result. */
 static void
 s_route_call (shed_sched_t *self, shed_api_call_t *call, const char *node,
-              const nsched_msg_t *msg)
+              const nsched_msg_t *msg, const char *op, const char *name, const char *rid,
+              uint64_t timeout_ms)
 {
     s_pending_t *p = (s_pending_t *) zmalloc (sizeof (s_pending_t));
     assert (p);
     p->type = P_CALL;
     p->call = call;
-    s_send (self, node, "op", msg, S_OP_TIMEOUT, p);
+    if (!timeout_ms)
+        timeout_ms = S_DEADLINE_OP_MS;
+    if (timeout_ms > S_DEADLINE_MAX_MS)
+        timeout_ms = S_DEADLINE_MAX_MS;
+    p->timeout_ms = timeout_ms;
+    p->deadline = zclock_mono () + (int64_t) timeout_ms;
+    snprintf (p->op, sizeof p->op, "%s", op);
+    snprintf (p->name, sizeof p->name, "%s", name);
+    snprintf (p->rid, sizeof p->rid, "%s", rid);
+    s_send (self, node, "op", msg, (int) timeout_ms, p);
 }
 
 static void
@@ -2057,19 +2304,39 @@ s_api_op (shed_api_call_t *call, const api_msg_t *msg, void *arg)
 {
     shed_sched_t *self = arg;
     const api_shed_op_req_t *req = &msg->u.api_shed_op_req;
+    const char *opname = req->op == API_SHED_OP_START ? "start"
+                       : req->op == API_SHED_OP_STOP ? "stop" : "delete";
+    char rid [65];
+    if (req->request_id [0])
+        snprintf (rid, sizeof rid, "%s", req->request_id);
+    else
+        s_fmt (rid, sizeof rid, "%s-op-%" PRIu64 "-%08x", self->name, ++self->counter,
+               randombytes_random ());
+    s_opdone_t *done = req->request_id [0] ? (s_opdone_t *) zhashx_lookup (self->ops, rid)
+                                           : NULL;
     s_sheds_t v;
     s_sheds_load (self, &v, true);
     char why [256];
     api_err_code_t code;
     int i = s_resolve (&v, req->name, why, sizeof why, &code);
+    if (i < 0 && done && done->op == req->op && req->op == API_SHED_OP_DELETE
+    &&  code == API_ERR_NOT_FOUND) {
+        /* A retried delete whose first attempt went through (its answer
+         * was lost or came after the deadline): done, not "no such shed". */
+        api_msg_t ok = { .hdr.type = API_OK };
+        snprintf (ok.u.api_ok.message, sizeof ok.u.api_ok.message,
+                  "%s already deleted on %s (same request id %s): nothing done", done->name,
+                  done->node, rid);
+        shed_api_reply (&call, &ok);
+        s_sheds_free (&v);
+        return;
+    }
     if (i < 0) {
         shed_api_reply_error (&call, code, "%s", why);
         s_sheds_free (&v);
         return;
     }
     const s_shed_t *sh = &v.items [i];
-    const char *opname = req->op == API_SHED_OP_START ? "start"
-                       : req->op == API_SHED_OP_STOP ? "stop" : "delete";
     if (sh->lost) {
         if (req->op == API_SHED_OP_DELETE && req->force) {
             /* Every node remembers lost sheds on its own: tell them all
@@ -2113,7 +2380,16 @@ s_api_op (shed_api_call_t *call, const api_msg_t *msg, void *arg)
     char node [REC_NAME_MAX + 1];
     snprintf (node, sizeof node, "%s", sh->origin);
     s_sheds_free (&v);
-    s_route_call (self, call, node, &m);
+    if (req->request_id [0] && !done && zhashx_size (self->ops) < S_OPS_MAX) {
+        s_opdone_t *d = (s_opdone_t *) zmalloc (sizeof (s_opdone_t));
+        assert (d);
+        snprintf (d->name, sizeof d->name, "%s", m.u.nsched_op.name);
+        snprintf (d->node, sizeof d->node, "%s", node);
+        d->op = req->op;
+        d->at_ms = s_wall_ms ();
+        zhashx_insert (self->ops, rid, d);
+    }
+    s_route_call (self, call, node, &m, opname, m.u.nsched_op.name, rid, req->timeout_ms);
 }
 
 static void
@@ -2135,7 +2411,7 @@ s_api_drain (shed_api_call_t *call, const api_msg_t *msg, void *arg)
     }
     nsched_msg_t m = { .hdr.type = NSCHED_OP };
     m.u.nsched_op.op = req->drain ? NSCHED_OP_DRAIN : NSCHED_OP_UNDRAIN;
-    s_route_call (self, call, node, &m);
+    s_route_call (self, call, node, &m, req->drain ? "drain" : "undrain", node, "(none)", 0);
 }
 
 /* ---- start-up: capacity, driver, re-adoption -------------------------------- */
@@ -2273,6 +2549,7 @@ shed_sched_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_t
     self->loop = loop;
     self->timer = -1;
     self->defer_timer = -1;
+    self->deadline_timer = -1;
     self->deferred = zlistx_new ();
     assert (self->deferred);
     if (hooks)
@@ -2294,6 +2571,8 @@ shed_sched_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_t
     zhashx_set_destructor (self->dup_warned, s_free_fn);
     self->methods = zhashx_new ();
     zhashx_set_destructor (self->methods, s_free_fn);
+    self->ops = zhashx_new ();
+    zhashx_set_destructor (self->ops, s_free_fn);
 
     char bind [128];
     snprintf (bind, sizeof bind, "tcp://%s:%u", cfg->bind_addr,
@@ -2324,6 +2603,7 @@ shed_sched_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_t
 
     zloop_reader (loop, rpc_sock (self->rpc), s_on_rpc, self);
     self->timer = zloop_timer (loop, 1000, 0, s_on_timer, self);
+    self->deadline_timer = zloop_timer (loop, S_DEADLINE_POLL_MS, 0, s_on_deadline, self);
     shed_nstate_on_change (state, REC_KIND_SHED, s_on_shed_change, self);
     shed_nstate_on_change (state, "$origin", s_on_origin, self);
     shed_members_on_event (members, s_on_member, self);
@@ -2353,6 +2633,8 @@ shed_sched_destroy (shed_sched_t **self_p)
         zloop_timer_end (self->loop, self->timer);
     if (self->defer_timer >= 0 && self->loop)
         zloop_timer_end (self->loop, self->defer_timer);
+    if (self->deadline_timer >= 0 && self->loop)
+        zloop_timer_end (self->loop, self->deadline_timer);
     /* Deferred claims: a peer gets an answer; ours belong to jobs, which
      * answer their callers below. */
     s_deferred_t *d;
@@ -2395,6 +2677,7 @@ shed_sched_destroy (shed_sched_t **self_p)
     zhashx_destroy (&self->lost);
     zhashx_destroy (&self->gone);
     zhashx_destroy (&self->dup_warned);
+    zhashx_destroy (&self->ops);
     free (self);
     *self_p = NULL;
 }

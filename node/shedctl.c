@@ -59,9 +59,10 @@ static const ctl_cmd_t s_commands[] = {
       "    [--image I] [--request-id ID]  create a shed somewhere with room" },
     { "list", ctl_list,     "list [--node NODE]     every shed in the cluster, with node and state" },
     { "show", ctl_show,     "show NAME[@NODE]       one shed" },
-    { "start", ctl_start,   "start NAME[@NODE]      start a stopped shed (on its node)" },
-    { "stop", ctl_stop,     "stop NAME[@NODE]       stop a shed, keeping it" },
-    { "delete", ctl_delete, "delete NAME[@NODE] [--force]  delete a shed (--force: forget a lost one)" },
+    { "start", ctl_start,   "start NAME[@NODE] [--request-id ID]  start a stopped shed (on its node)" },
+    { "stop", ctl_stop,     "stop NAME[@NODE] [--request-id ID]  stop a shed, keeping it" },
+    { "delete", ctl_delete, "delete NAME[@NODE] [--force] [--request-id ID]  delete a shed (--force: forget\n"
+      "    a lost one; --request-id: a retry after \"outcome unknown\" is safe)" },
     { "node", ctl_node,     "node drain|undrain [NODE]  stop/resume placing new sheds on a node" },
     { "image", ctl_image,
       "image import NAME FILE | list | show NAME | rm NAME  root file system images on this\n"
@@ -75,7 +76,9 @@ s_usage (FILE *out)
              "usage: shedctl [--node ENDPOINT] [--json] [--timeout MS] COMMAND [ARGS]\n"
              "  --node ENDPOINT   node API (default $SHED_NODE or ipc://%s/api.sock)\n"
              "  --json            machine-readable output\n"
-             "  --timeout MS      how long to wait for the node (default %d)\n"
+             "  --timeout MS      how long to wait for the node (default %d); create, start,\n"
+             "                    stop and delete give it to the node as their deadline\n"
+             "                    (defaults 30000 for create, 10000 for the others)\n"
              "  --events tcp://HOST:PORT --server-key KEY --identity DIR\n"
              "                    events, top and status SHED from another host: the node's\n"
              "                    remote consumer endpoint (events.consumer_listen), its public\n"
@@ -115,6 +118,53 @@ ctl_call (ctl_t *ctl, const api_msg_t *req, api_msg_t *rep, uint16_t expect_type
         return 1;
     }
     return 0;
+}
+
+int
+ctl_fail_no_reply (ctl_t *ctl, const char *err, const char *name, const char *request_id)
+{
+    /* "is it running?" only when it is not: a node that answers a status
+     * ping was running, and may have done what it was asked. */
+    if (!shed_api_alive (ctl->endpoint, 2000))
+        return ctl_fail ("%s", err);
+    return ctl_fail ("no answer from shed-node at %s within %d ms, which is running: "
+                     "outcome unknown: check with `shedctl show %s` or retry with "
+                     "--request-id %s", ctl->endpoint, ctl->timeout_ms, name, request_id);
+}
+
+int
+ctl_mutate (ctl_t *ctl, const api_msg_t *req, api_msg_t *rep, uint16_t expect_type,
+            uint64_t deadline_ms, const char *name, const char *request_id)
+{
+    char err[512];
+    int wait = (int) deadline_ms + SHED_API_REPLY_MARGIN_MS;
+    int rc = shed_api_call (ctl->endpoint, req, rep, wait, err, sizeof err);
+    if (rc == SHED_API_NO_REPLY) {
+        int saved = ctl->timeout_ms;
+        ctl->timeout_ms = wait;
+        ctl_fail_no_reply (ctl, err, name, request_id);
+        ctl->timeout_ms = saved;
+        return 1;
+    }
+    if (rc != 0)
+        return ctl_fail ("%s", err);
+    if (rep->hdr.type == API_ERROR) {
+        ctl_fail ("%s", rep->u.api_error.message);
+        wire_msg_free (&api_proto, rep);
+        return 1;
+    }
+    if (expect_type && rep->hdr.type != expect_type) {
+        ctl_fail ("unexpected reply type %u from the node", rep->hdr.type);
+        wire_msg_free (&api_proto, rep);
+        return 1;
+    }
+    return 0;
+}
+
+void
+ctl_request_id (char *out, size_t size)
+{
+    snprintf (out, size, "req-%08x%08x", randombytes_random (), randombytes_random ());
 }
 
 void
@@ -185,6 +235,7 @@ main (int argc, char **argv)
             if (*end || v <= 0 || v > 3600000)
                 return ctl_fail ("--timeout expects milliseconds, got '%s'", optarg);
             ctl.timeout_ms = (int) v;
+            ctl.timeout_set = true;
             break;
         }
         case 'V': printf ("shedctl %s\n", SHED_VERSION_STRING); return 0;
