@@ -29,6 +29,13 @@
 #define S_SNAPREQ_ROUTE  "$snapreq."     /* + nonce NUL prefixes...: a request */
 #define S_SUBS_MAX       4096            /* distinct prefixes tracked per socket */
 #define S_SUB_MAX        (EVENT_TOPIC_MAX + 1)
+/* The last-value cache is shared by every origin and every shed: each
+ * owner (an origin node and the shed its topic names, see s_cache_owner)
+ * may hold at most this many entries, and when the whole cache is full
+ * the owner holding the most gives one up. A shed inventing topics only
+ * ever evicts its own (docs/events.md, "Last values"). */
+#define S_OWNER_CACHE_MAX 1024
+#define S_OWNER_KEY_MAX  (EVENT_NODE_MAX + EVENT_TOPIC_MAX + 3)
 #define S_BATCH          256             /* messages read per poll, per socket */
 #define S_REDIAL_MIN_MS  100             /* first re-dial after a refused handshake */
 #define S_REDIAL_MAX_MS  5000            /* backoff cap */
@@ -122,6 +129,7 @@ s_subs_clear (s_subs_t *subs)
 /* Last value of one (origin, topic) of a state-like topic. */
 typedef struct {
     char origin [EVENT_NODE_MAX + 1];
+    char owner [S_OWNER_KEY_MAX];   /* s_cache_owner: whose budget it counts in */
     bool local;                     /* we are the origin */
     uint64_t boot;
     uint64_t tseq;
@@ -169,6 +177,7 @@ typedef struct {
     uint64_t published, invalid, origin_sent, origin_skipped, consumer_sent;
     uint64_t peer_recv, peer_forwarded, forged, malformed, send_errors;
     uint64_t cache_full, snapshots_served, peer_snaps_done, peer_snaps_timeout;
+    uint64_t cache_evicted;         /* entries the largest owner gave up */
     uint64_t peer_refused, peer_redials;
     uint64_t batches_sent, batches_recv;
 } s_counters_t;
@@ -213,6 +222,7 @@ typedef struct {
 
     zhashx_t *peers;                /* name -> s_peer_t */
     zhashx_t *cache;                /* "origin\x1ftopic" -> s_entry_t */
+    zhashx_t *owners;               /* owner -> entries it holds (uintptr_t) */
     zhashx_t *tseqs;                /* topic -> per-topic counter (local origin) */
     zlistx_t *requests;             /* s_request_t waiting for peers */
     size_t peer_snaps_pending;      /* across all peers */
@@ -343,6 +353,74 @@ s_cache_key (char *key, size_t cap, const char *origin, const char *topic)
     snprintf (key, cap, "%s\x1f%s", origin, topic);
 }
 
+/* Whose budget an entry counts in: its origin and the shed its topic names
+ * (the third dot-separated part: metrics.NODE.SHED, log.NODE.SHED.STREAM),
+ * or the origin alone (member.NODE). */
+static void
+s_cache_owner (char *owner, size_t cap, const char *origin, const char *topic)
+{
+    const char *shed = strchr (topic, '.');
+    shed = shed ? strchr (shed + 1, '.') : NULL;
+    if (!shed) {
+        snprintf (owner, cap, "%s\x1f", origin);
+        return;
+    }
+    shed++;
+    size_t n = strcspn (shed, ".");
+    snprintf (owner, cap, "%s\x1f%.*s", origin, (int) n, shed);
+}
+
+static size_t
+s_owner_count (self_t *self, const char *owner)
+{
+    return (size_t) (uintptr_t) zhashx_lookup (self->owners, owner);
+}
+
+static void
+s_owner_add (self_t *self, const char *owner, int delta)
+{
+    size_t n = s_owner_count (self, owner);
+    n = delta < 0 ? (n ? n - 1 : 0) : n + 1;
+    if (n)
+        zhashx_update (self->owners, owner, (void *) (uintptr_t) n);
+    else
+        zhashx_delete (self->owners, owner);
+}
+
+/* The cache is full: the owner holding the most entries gives one up,
+ * unless that would be `asking` itself or one no larger than it (then
+ * nobody is over their fair share and the new entry waits). 0 if room
+ * was made. A scan, but only when the whole cache is full and a smaller
+ * owner asks: the rare case. */
+static int
+s_cache_evict_largest (self_t *self, const char *asking)
+{
+    const char *largest = NULL;
+    size_t most = 0;
+    for (void *v = zhashx_first (self->owners); v; v = zhashx_next (self->owners)) {
+        if ((size_t) (uintptr_t) v > most) {
+            most = (size_t) (uintptr_t) v;
+            largest = (const char *) zhashx_cursor (self->owners);
+        }
+    }
+    if (!largest || strcmp (largest, asking) == 0 || most <= s_owner_count (self, asking) + 1)
+        return -1;
+    char owner [S_OWNER_KEY_MAX];
+    snprintf (owner, sizeof owner, "%s", largest);
+    for (s_entry_t *e = (s_entry_t *) zhashx_first (self->cache); e;
+         e = (s_entry_t *) zhashx_next (self->cache)) {
+        if (strcmp (e->owner, owner) == 0) {
+            char key [S_OWNER_KEY_MAX];
+            snprintf (key, sizeof key, "%s", (const char *) zhashx_cursor (self->cache));
+            zhashx_delete (self->cache, key);
+            s_owner_add (self, owner, -1);
+            self->c.cache_evicted++;
+            return 0;
+        }
+    }
+    return -1;
+}
+
 /* Keep a frame as the last value of (origin, topic) unless we hold a newer
  * one of the same boot. With `msg` the entry shares that ZeroMQ message
  * (a reference count, no copy: the hot path of state topics); without,
@@ -360,13 +438,19 @@ s_cache_put (self_t *self, const char *origin, uint64_t boot, uint64_t tseq, con
         zmq_msg_close (&e->msg);
     }
     else {
-        if (zhashx_size (self->cache) >= EVENT_CACHE_MAX) {
+        char owner [S_OWNER_KEY_MAX];
+        s_cache_owner (owner, sizeof owner, origin, topic);
+        if (s_owner_count (self, owner) >= S_OWNER_CACHE_MAX
+            || (zhashx_size (self->cache) >= EVENT_CACHE_MAX
+                && s_cache_evict_largest (self, owner) != 0)) {
             self->c.cache_full++;
             return;
         }
         e = (s_entry_t *) zmalloc (sizeof (s_entry_t));
         assert (e);
         snprintf (e->origin, sizeof e->origin, "%s", origin);
+        snprintf (e->owner, sizeof e->owner, "%s", owner);
+        s_owner_add (self, owner, +1);
         e->local = local;
         zhashx_insert (self->cache, key, e);
     }
@@ -409,8 +493,12 @@ s_cache_purge (self_t *self, const char *origin, uint64_t keep_boot, const uint8
         }
         zlistx_add_end (doomed, strdup ((const char *) zhashx_cursor (self->cache)));
     }
-    for (char *key = (char *) zlistx_first (doomed); key; key = (char *) zlistx_next (doomed))
+    for (char *key = (char *) zlistx_first (doomed); key; key = (char *) zlistx_next (doomed)) {
+        s_entry_t *e = (s_entry_t *) zhashx_lookup (self->cache, key);
+        if (e)
+            s_owner_add (self, e->owner, -1);
         zhashx_delete (self->cache, key);
+    }
     zlistx_destroy (&doomed);
 }
 
@@ -1086,13 +1174,14 @@ s_stats (self_t *self)
                 " peer_snaps_timeout=%" PRIu64 " peers=%zu origin_subs=%zu consumer_subs=%zu"
                 " zap_admitted=%" PRIu64 " zap_refused=%" PRIu64
                 " peer_refused=%" PRIu64 " peer_redials=%" PRIu64
-                " batches_sent=%" PRIu64 " batches_recv=%" PRIu64,
+                " batches_sent=%" PRIu64 " batches_recv=%" PRIu64 " cache_evicted=%" PRIu64,
                 c->published, c->invalid, c->origin_sent, c->origin_skipped, c->consumer_sent,
                 c->peer_recv, c->peer_forwarded, c->forged, c->malformed, c->send_errors,
                 zhashx_size (self->cache), c->cache_full, c->snapshots_served,
                 c->peer_snaps_done, c->peer_snaps_timeout, zhashx_size (self->peers),
                 self->origin.subs.n, self->wanted.n, adm + adm2, ref + ref2,
-                c->peer_refused, c->peer_redials, c->batches_sent, c->batches_recv);
+                c->peer_refused, c->peer_redials, c->batches_sent, c->batches_recv,
+                c->cache_evicted);
 }
 
 /* Fast path for PUBLISH: read the frames with zmq_msg, no zmsg. */
@@ -1570,6 +1659,7 @@ s_self_destroy (self_t **self_p)
     s_xpub_close (&self->remote);
     s_subs_clear (&self->wanted);
     zhashx_destroy (&self->cache);
+    zhashx_destroy (&self->owners);
     zhashx_destroy (&self->tseqs);
     zlistx_destroy (&self->requests);
     for (size_t i = 0; i < self->nopen; i++) {
@@ -1606,6 +1696,7 @@ s_self_new (zsock_t *pipe, const bus_config_t *cfg)
     zhashx_set_destructor (self->peers, s_peer_destroy);
     self->cache = zhashx_new ();
     zhashx_set_destructor (self->cache, s_entry_destroy);
+    self->owners = zhashx_new ();
     self->tseqs = zhashx_new ();                /* values are integers: no destructor */
     self->requests = zlistx_new ();
     zlistx_set_destructor (self->requests, s_free_item);

@@ -828,6 +828,82 @@ test_bad_input (void **state)
     shed_identity_destroy (&id);
 }
 
+/* One shed inventing state topics cannot take the last-value cache from
+ * the others: it is held to its owner budget, and a later shed's topic is
+ * still cached (before: the shared cache filled and refused everyone). */
+static void
+test_cache_fair_per_owner (void **state)
+{
+    shed_identity_t *id = shed_identity_new_ephemeral ();
+    bus_config_t cfg = { .name = "n1", .public_key = shed_identity_x25519_public (id),
+                         .secret_key = shed_identity_x25519_secret (id) };
+    char err [256] = "";
+    zactor_t *bus = bus_new (&cfg, err, sizeof err);
+    assert_non_null (bus);
+    char topic [64];
+    for (int i = 0; i < EVENT_CACHE_MAX + 100; i++) {
+        snprintf (topic, sizeof topic, "metrics.n1.evil.%d", i);
+        while (bus_publish (bus, topic, "test", "x", 1) != 0)
+            zclock_sleep (1);
+    }
+    while (bus_publish (bus, "metrics.n1.good", "test", "y", 1) != 0)
+        zclock_sleep (1);
+    uint64_t cache = 0, full = 0;
+    for (int tries = 0; tries < 500; tries++) {
+        zstr_send (bus, "STATS");
+        char *line = zstr_recv (bus);
+        cache = bus_stat (line, "cache");
+        full = bus_stat (line, "cache_full");
+        uint64_t published = bus_stat (line, "published");
+        zstr_free (&line);
+        if (published >= EVENT_CACHE_MAX + 101u)
+            break;
+        zclock_sleep (10);
+    }
+    /* evil holds its budget (1024), good its one entry. */
+    assert_int_equal (cache, 1024 + 1);
+    assert_int_equal (full, EVENT_CACHE_MAX + 100 - 1024);
+    /* Many owners fill the whole cache: a newcomer's topic takes the place
+     * of one entry of the largest owner. */
+    for (int o = 0; o < EVENT_CACHE_MAX / 1024; o++)
+        for (int i = 0; i < 1024; i++) {
+            snprintf (topic, sizeof topic, "metrics.n1.s%d.%d", o, i);
+            while (bus_publish (bus, topic, "test", "x", 1) != 0)
+                zclock_sleep (1);
+        }
+    /* s_stats_settled: STATS once `published` reached n. */
+    uint64_t full0 = 0, evicted0 = 0, published = 0;
+    for (int tries = 0; tries < 500; tries++) {
+        zstr_send (bus, "STATS");
+        char *line = zstr_recv (bus);
+        published = bus_stat (line, "published");
+        full0 = bus_stat (line, "cache_full");
+        evicted0 = bus_stat (line, "cache_evicted");
+        zstr_free (&line);
+        if (published >= 2u * EVENT_CACHE_MAX + 101u)
+            break;
+        zclock_sleep (10);
+    }
+    assert_true (evicted0 > 0);             /* the newcomers took from evil */
+    while (bus_publish (bus, "metrics.n1.late", "test", "z", 1) != 0)
+        zclock_sleep (1);
+    uint64_t evicted = evicted0;
+    for (int tries = 0; tries < 500 && evicted == evicted0; tries++) {
+        zstr_send (bus, "STATS");
+        char *line = zstr_recv (bus);
+        cache = bus_stat (line, "cache");
+        full = bus_stat (line, "cache_full");
+        evicted = bus_stat (line, "cache_evicted");
+        zstr_free (&line);
+        zclock_sleep (10);
+    }
+    assert_int_equal (evicted, evicted0 + 1);
+    assert_int_equal (full, full0);         /* late was cached, not refused */
+    assert_int_equal (cache, EVENT_CACHE_MAX);
+    zactor_destroy (&bus);
+    shed_identity_destroy (&id);
+}
+
 static int
 s_setup (void **state)
 {
@@ -857,6 +933,7 @@ main (void)
         cmocka_unit_test_setup (test_non_curve_client, s_setup),
         cmocka_unit_test_setup (test_peer_remove_and_deny, s_setup),
         cmocka_unit_test_setup (test_bad_input, s_setup),
+        cmocka_unit_test_setup (test_cache_fair_per_owner, s_setup),
     };
     int rc = cmocka_run_group_tests (tests, NULL, NULL);
     zap_destroy (&s_zap);

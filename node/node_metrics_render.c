@@ -158,8 +158,10 @@ static const s_row_t s_bus_rows[] = {
     { "shed_bus_batches_total", C, "Event batches.", "direction", "sent", "batches_sent" },
     { "shed_bus_batches_total", C, NULL, "direction", "received", "batches_recv" },
     { "shed_bus_cache_events", G, "Events in the replay cache.", NULL, NULL, "cache" },
-    { "shed_bus_cache_full_total", C, "Events evicted from a full replay cache.", NULL, NULL,
-      "cache_full" },
+    { "shed_bus_cache_full_total", C, "Events not cached: their owner's budget or the cache "
+      "was full.", NULL, NULL, "cache_full" },
+    { "shed_bus_cache_evicted_total", C, "Cached events the largest owner gave up to a "
+      "newcomer.", NULL, NULL, "cache_evicted" },
     { "shed_bus_snapshots_total", C, "Snapshot exchanges, by result.", "result", "served",
       "snapshots_served" },
     { "shed_bus_snapshots_total", C, NULL, "result", "done", "peer_snaps_done" },
