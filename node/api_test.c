@@ -23,14 +23,29 @@ typedef struct {
     volatile int stop;
     int calls;
     volatile int ops;               /* API_SHED_OP_REQs that reached the handler */
+    char op_rid[65];                /* the last op's request id and deadline */
+    uint64_t op_timeout_ms;
+    shed_api_call_t *held;          /* a create never answered (test_no_reply) */
 } fixture_t;
+
+/* A create that waits on a peer that never answers: held, not answered. */
+static void
+s_shed_create (shed_api_call_t *call, const api_msg_t *req, void *arg)
+{
+    fixture_t *f = arg;
+    (void) req;
+    if (f->held)
+        shed_api_reply_error (&f->held, API_ERR_UNAVAILABLE, "superseded");
+    f->held = call;
+}
 
 static void
 s_shed_op (shed_api_call_t *call, const api_msg_t *req, void *arg)
 {
     fixture_t *f = arg;
-    (void) req;
     f->ops++;
+    snprintf (f->op_rid, sizeof f->op_rid, "%s", req->u.api_shed_op_req.request_id);
+    f->op_timeout_ms = req->u.api_shed_op_req.timeout_ms;
     api_msg_t rep = { .hdr.type = API_OK };
     shed_api_reply (&call, &rep);
 }
@@ -71,6 +86,7 @@ setup (void **state)
     assert_non_null (f->server);
     shed_api_server_on (f->server, API_STATUS_REQ, s_status, f);
     shed_api_server_on (f->server, API_SHED_OP_REQ, s_shed_op, f);
+    shed_api_server_on (f->server, API_SHED_CREATE_REQ, s_shed_create, f);
     pthread_create (&f->thread, NULL, s_serve, f);
     *state = f;
     return 0;
@@ -82,6 +98,8 @@ teardown (void **state)
     fixture_t *f = *state;
     f->stop = 1;
     pthread_join (f->thread, NULL);
+    if (f->held)
+        shed_api_reply_error (&f->held, API_ERR_UNAVAILABLE, "test over");
     shed_api_server_destroy (&f->server);
     char path[160];
     snprintf (path, sizeof path, "%s/api.sock", f->dir);
@@ -224,6 +242,47 @@ test_long_names (void **state)
     assert_int_equal (f->ops, 1);
 }
 
+/* A node that runs but does not answer one call in time: the client says
+ * SHED_API_NO_REPLY (not "not running"), and shed_api_alive tells that the
+ * node is there (shedctl then says "outcome unknown", docs/scheduling.md
+ * "Deadlines"). The op's request id and deadline reach the node; an op
+ * without them (an older client) still decodes. */
+static void
+test_no_reply (void **state)
+{
+    fixture_t *f = *state;
+    api_msg_t req = { .hdr.type = API_SHED_CREATE_REQ }, rep;
+    snprintf (req.u.api_shed_create_req.name, sizeof req.u.api_shed_create_req.name, "web");
+    snprintf (req.u.api_shed_create_req.request_id, 65, "req-1");
+    req.u.api_shed_create_req.timeout_ms = 300;
+    char err[256];
+    int64_t t0 = zclock_mono ();
+    assert_int_equal (shed_api_call (f->endpoint, &req, &rep, 300, err, sizeof err),
+                      SHED_API_NO_REPLY);
+    assert_true (zclock_mono () - t0 < 2000);
+    assert_non_null (strstr (err, "no reply"));
+    assert_true (shed_api_alive (f->endpoint, 1000));
+    assert_false (shed_api_alive ("ipc:///tmp/shed-no-such-dir/api.sock", 200));
+
+    api_msg_t op = { .hdr.type = API_SHED_OP_REQ };
+    op.u.api_shed_op_req.op = API_SHED_OP_DELETE;
+    snprintf (op.u.api_shed_op_req.name, sizeof op.u.api_shed_op_req.name, "web");
+    snprintf (op.u.api_shed_op_req.request_id, 65, "req-del-1");
+    op.u.api_shed_op_req.timeout_ms = 4000;
+    assert_int_equal (shed_api_call (f->endpoint, &op, &rep, 2000, err, sizeof err), 0);
+    assert_int_equal (rep.hdr.type, API_OK);
+    wire_msg_free (&api_proto, &rep);
+    assert_string_equal (f->op_rid, "req-del-1");
+    assert_int_equal (f->op_timeout_ms, 4000);
+    api_msg_t old = { .hdr.type = API_SHED_OP_REQ };
+    old.u.api_shed_op_req.op = API_SHED_OP_STOP;
+    snprintf (old.u.api_shed_op_req.name, sizeof old.u.api_shed_op_req.name, "web");
+    assert_int_equal (shed_api_call (f->endpoint, &old, &rep, 2000, err, sizeof err), 0);
+    wire_msg_free (&api_proto, &rep);
+    assert_string_equal (f->op_rid, "");
+    assert_int_equal (f->op_timeout_ms, 0);
+}
+
 static void
 test_not_running (void **state)
 {
@@ -282,6 +341,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_unsupported, setup, teardown),
         cmocka_unit_test_setup_teardown (test_garbage, setup, teardown),
         cmocka_unit_test_setup_teardown (test_long_names, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_no_reply, setup, teardown),
         cmocka_unit_test (test_not_running),
         cmocka_unit_test (test_tcp_refused),
     };
