@@ -1787,6 +1787,23 @@ s_peer_trouble (shed_sched_t *self, const char *peer, bool failed)
                                   p->name, peer, p->name, p->rid);
             p->call = NULL;
         }
+    /* Other components' calls to it (log history, provisioning relays)
+     * are told now too, not at their own, possibly long, timeout. Taken
+     * out first: a callback may call us. */
+    zlistx_t *ext = zlistx_new ();
+    for (s_pending_t *p = (s_pending_t *) zhashx_first (self->pending); p;
+         p = (s_pending_t *) zhashx_next (self->pending))
+        if (p->type == P_EXT && p->cb && streq (p->peer, peer))
+            zlistx_add_end (ext, p);
+    for (s_pending_t *p = (s_pending_t *) zlistx_first (ext); p;
+         p = (s_pending_t *) zlistx_next (ext)) {
+        shed_sched_rpc_cb *cb = p->cb;
+        p->cb = NULL;               /* its late RPC answer is dropped (s_on_rpc) */
+        char why [RPC_ERROR_MAX + 1];
+        s_fmt (why, sizeof why, "%s failed before it answered (membership)", peer);
+        cb (RPC_ERR_NO_PEER, why, NULL, 0, p->cb_arg);
+    }
+    zlistx_destroy (&ext);
 }
 
 /* ---- RPC for other components ------------------------------------------------ */
@@ -1971,8 +1988,10 @@ s_on_rpc (zloop_t *loop, zsock_t *sock, void *arg)
         s_pending_t *p = (s_pending_t *) zhashx_lookup (self->pending, key);
         if (p) {
             zhashx_delete (self->pending, key);
-            if (p->type == P_EXT)
-                p->cb (ev.status, ev.error, ev.body, ev.len, p->cb_arg);
+            if (p->type == P_EXT) {
+                if (p->cb)          /* NULL: answered when its peer failed */
+                    p->cb (ev.status, ev.error, ev.body, ev.len, p->cb_arg);
+            }
             else
                 s_on_result (self, p, ev.status, ev.error, ev.body, ev.len);
             free (p);
@@ -2661,7 +2680,8 @@ shed_sched_destroy (shed_sched_t **self_p)
     zhashx_destroy (&self->pending);
     for (s_pending_t *p = (s_pending_t *) zlistx_first (ext); p;
          p = (s_pending_t *) zlistx_next (ext)) {
-        p->cb (RPC_ERR_NO_PEER, "node shutting down", NULL, 0, p->cb_arg);
+        if (p->cb)
+            p->cb (RPC_ERR_NO_PEER, "node shutting down", NULL, 0, p->cb_arg);
         free (p);
     }
     zlistx_destroy (&ext);
