@@ -14,6 +14,13 @@
  *              catch-up resets once, not once per message.
  * For our own origin, `used` is the last version handed out (== max), `hwm`
  * the reservation on disk, `pushed` the last version sent by state_push.
+ *
+ * Signatures (docs/state.md, "Trust"): each record keeps its origin's
+ * signature. Verification happens only for records that would change the
+ * store (stale ones cost nothing), and a record that was not verified
+ * never moves its origin's max: `held` marks an origin of which the
+ * current message carried a deferred or refused record, so its span does
+ * not claim versions we did not take.
  */
 #include "cluster/state.h"
 #include "common/fileutil.h"
@@ -21,6 +28,8 @@
 
 #include <czmq.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <sodium.h>
 
 #define S_COMP "state"
 
@@ -33,6 +42,8 @@ typedef struct {
     uint64_t version;
     bool tomb;
     int64_t updated_ms;
+    bool has_sig;
+    uint8_t sig [STATE_SIG_BYTES];  /* the origin's signature (has_sig) */
 } s_rec_t;
 
 typedef struct {
@@ -43,6 +54,7 @@ typedef struct {
     uint64_t reset_floor;
     int64_t removed_ms;             /* when it was removed (entry expiry) */
     size_t live_bytes;              /* value bytes held, for the bound */
+    bool held;                      /* this message had records we did not take */
     zhashx_t *recs;                 /* hkey -> s_rec_t */
 } s_origin_t;
 
@@ -60,6 +72,11 @@ struct _state_t {
     void *clock_arg;
     state_change_fn *handler;
     void *handler_arg;
+    state_sign_fn *signer;
+    void *signer_arg;
+    state_key_fn *keys;             /* verifier's key lookup, NULL: no checks */
+    void *keys_arg;
+    int64_t deferred_log_ms;        /* last "key unknown" log line (rate limit) */
     state_stats_t stats;
 };
 
@@ -170,11 +187,71 @@ s_emit (state_t *self, state_event_t ev, const s_origin_t *o, const s_rec_t *rec
     self->handler (self->handler_arg, ev, &view);
 }
 
+/* ---- signatures ---------------------------------------------------------- */
+
+#define S_SIG_DOMAIN "shed-state-record-v1"     /* 20 bytes, no NUL */
+
+static void
+s_hash_str (crypto_generichash_state *h, const char *text)
+{
+    /* Every text field is at most 200 bytes: one length byte is enough
+     * and makes the concatenation unambiguous. */
+    size_t n = strlen (text);
+    uint8_t len = (uint8_t) n;
+    crypto_generichash_update (h, &len, 1);
+    crypto_generichash_update (h, (const uint8_t *) text, n);
+}
+
+void
+state_rec_signed_msg (const char *origin, const char *kind, const char *key,
+                      uint64_t version, bool tomb, const uint8_t *value, size_t len,
+                      uint8_t out [STATE_SIGNED_LEN])
+{
+    /* Canonical encoding, hashed (docs/state.md, "Trust"): the domain,
+     * then len8 origin, len8 kind, len8 key, version (8 bytes BE),
+     * tombstone (1 byte), len32 (BE) value. Hashing first keeps the
+     * signed message short whatever the value's size. */
+    crypto_generichash_state h;
+    crypto_generichash_init (&h, NULL, 0, 32);
+    crypto_generichash_update (&h, (const uint8_t *) S_SIG_DOMAIN, strlen (S_SIG_DOMAIN));
+    s_hash_str (&h, origin);
+    s_hash_str (&h, kind);
+    s_hash_str (&h, key);
+    uint8_t fixed [13];
+    for (int i = 0; i < 8; i++)
+        fixed [i] = (uint8_t) (version >> (56 - 8 * i));
+    fixed [8] = tomb ? 1 : 0;
+    uint32_t vlen = (uint32_t) len;
+    for (int i = 0; i < 4; i++)
+        fixed [9 + i] = (uint8_t) (vlen >> (24 - 8 * i));
+    crypto_generichash_update (&h, fixed, sizeof fixed);
+    if (len)
+        crypto_generichash_update (&h, value, len);
+    memcpy (out, S_SIG_DOMAIN, 20);
+    crypto_generichash_final (&h, out + 20, 32);
+}
+
+/* Sign one of our own records (no-op without a signer). */
+static void
+s_sign (state_t *self, s_rec_t *rec)
+{
+    if (!self->signer) {
+        rec->has_sig = false;
+        return;
+    }
+    uint8_t msg [STATE_SIGNED_LEN];
+    state_rec_signed_msg (self->self, rec->kind, rec->key, rec->version, rec->tomb,
+                          rec->value, rec->len, msg);
+    self->signer (self->signer_arg, msg, sizeof msg, rec->sig);
+    rec->has_sig = true;
+}
+
 /* Replace or insert the record of `o` at (kind, key); emits the event that
- * the transition means to readers. Takes ownership of `value`. */
+ * the transition means to readers. Takes ownership of `value`. `sig` is
+ * the origin's signature (NULL: none; our own records are signed here). */
 static void
 s_store (state_t *self, s_origin_t *o, const char *kind, const char *key, uint8_t *value,
-         size_t len, uint64_t version, bool tomb)
+         size_t len, uint64_t version, bool tomb, const uint8_t *sig)
 {
     char *hkey = s_hkey (kind, key);
     s_rec_t *old = (s_rec_t *) zhashx_lookup (o->recs, hkey);
@@ -201,6 +278,13 @@ s_store (state_t *self, s_origin_t *o, const char *kind, const char *key, uint8_
     rec->tomb = tomb;
     rec->updated_ms = s_now (self);
     o->live_bytes += len;
+    if (o == self->mine && !sig)
+        s_sign (self, rec);
+    else {
+        rec->has_sig = sig != NULL;
+        if (sig)
+            memcpy (rec->sig, sig, STATE_SIG_BYTES);
+    }
 
     if (was_live && !tomb)
         s_emit (self, STATE_EV_UPDATED, o, rec);
@@ -264,6 +348,8 @@ s_to_wire (const s_origin_t *o, const s_rec_t *rec, state_rec_t *w)
     snprintf (w->key, sizeof w->key, "%s", rec->key);
     w->version = rec->version;
     w->tomb = rec->tomb;
+    if (rec->has_sig)
+        memcpy (w->sig, rec->sig, STATE_SIG_BYTES);
     if (rec->len) {
         w->value.data = (uint8_t *) malloc (rec->len);
         assert (w->value.data);
@@ -358,8 +444,12 @@ s_load (state_t *self, char *err, size_t errlen)
             s_origin_clear (self, self->mine);
             return -1;
         }
+        /* Loaded records keep their signature; state_set_signer signs
+         * them again (a file from before signatures has none). */
+        static const uint8_t zero [STATE_SIG_BYTES];
+        bool has_sig = memcmp (w->sig, zero, sizeof zero) != 0;
         s_store (self, self->mine, w->kind, w->key, w->value.data, w->value.len,
-                 w->version, w->tomb);
+                 w->version, w->tomb, has_sig ? w->sig : NULL);
         w->value.data = NULL;       /* moved into the store */
         w->value.len = 0;
     }
@@ -441,6 +531,33 @@ state_set_tombstone_ttl (state_t *self, int64_t ttl_ms)
     self->ttl_ms = ttl_ms > 0 ? ttl_ms : STATE_TOMBSTONE_TTL_DEFAULT;
 }
 
+void
+state_set_signer (state_t *self, state_sign_fn *fn, void *arg)
+{
+    assert (self);
+    self->signer = fn;
+    self->signer_arg = arg;
+    /* Ed25519 is deterministic: records already signed by this key get the
+     * same bytes, so only a changed key or a missing signature dirties. */
+    for (s_rec_t *rec = (s_rec_t *) zhashx_first (self->mine->recs); rec;
+         rec = (s_rec_t *) zhashx_next (self->mine->recs)) {
+        uint8_t before [STATE_SIG_BYTES];
+        bool had = rec->has_sig;
+        memcpy (before, rec->sig, sizeof before);
+        s_sign (self, rec);
+        if (rec->has_sig != had || memcmp (before, rec->sig, sizeof before))
+            self->dirty = true;
+    }
+}
+
+void
+state_set_verifier (state_t *self, state_key_fn *fn, void *arg)
+{
+    assert (self);
+    self->keys = fn;
+    self->keys_arg = arg;
+}
+
 const char *
 state_self (const state_t *self)
 {
@@ -503,7 +620,7 @@ state_put (state_t *self, const char *kind, const char *key, const void *value, 
     self->used = version;
     self->mine->max = version;
     self->dirty = true;
-    s_store (self, self->mine, kind, key, copy, len, version, false);
+    s_store (self, self->mine, kind, key, copy, len, version, false, NULL);
     return 0;
 }
 
@@ -525,7 +642,7 @@ state_delete (state_t *self, const char *kind, const char *key)
     self->used = version;
     self->mine->max = version;
     self->dirty = true;
-    s_store (self, self->mine, kind, key, NULL, 0, version, true);
+    s_store (self, self->mine, kind, key, NULL, 0, version, true, NULL);
     return 0;
 }
 
@@ -883,9 +1000,34 @@ state_push_pending (state_t *self)
     return self->pushed < self->used;
 }
 
+/* What the records of one message did, for one log line per message. */
+typedef struct {
+    const char *from;               /* the sender's name in the message */
+    size_t refused, deferred;
+    const state_rec_t *first_refused;
+    const state_rec_t *first_deferred;
+} s_verdicts_t;
+
+/* 0: `w` is signed by its origin; -1: bad or missing signature; 1: the
+ * origin's key is not known yet. */
+static int
+s_verify (state_t *self, const state_rec_t *w)
+{
+    uint8_t pk [32];
+    if (self->keys (self->keys_arg, w->origin, pk) != 0)
+        return 1;
+    static const uint8_t zero [STATE_SIG_BYTES];
+    if (memcmp (w->sig, zero, sizeof zero) == 0)
+        return -1;
+    uint8_t msg [STATE_SIGNED_LEN];
+    state_rec_signed_msg (w->origin, w->kind, w->key, w->version, w->tomb, w->value.data,
+                          w->value.len, msg);
+    return crypto_sign_verify_detached (w->sig, msg, sizeof msg, pk) == 0 ? 0 : -1;
+}
+
 /* Apply one remote record. Returns 1 if it changed the store. */
 static int
-s_apply_rec (state_t *self, const state_rec_t *w)
+s_apply_rec (state_t *self, const state_rec_t *w, s_verdicts_t *v)
 {
     if (streq (w->origin, self->self)) {
         self->stats.refused_self++;
@@ -900,26 +1042,47 @@ s_apply_rec (state_t *self, const state_rec_t *w)
     s_rec_t *old = (s_rec_t *) zhashx_lookup (o->recs, hkey);
     free (hkey);
     int changed = 0;
+    /* Stale records are not verified (they change nothing), so they must
+     * not move max either: a forged one could claim a version we lack. */
+    bool verified = !self->keys;
+    int check = 0;
     if (old && old->version >= w->version)
         self->stats.stale++;
+    else
+    if (self->keys && (check = s_verify (self, w)) != 0) {
+        o->held = true;
+        if (check > 0) {
+            self->stats.deferred++;
+            if (!v->deferred++)
+                v->first_deferred = w;
+        }
+        else {
+            self->stats.refused_sig++;
+            if (!v->refused++)
+                v->first_refused = w;
+        }
+        return 0;
+    }
     else
     if (!old && zhashx_size (o->recs) >= STATE_LOCAL_MAX) {
         /* The origin itself could not have written this many. */
         self->stats.refused_removed++;
     }
     else {
+        verified = true;
         uint8_t *copy = NULL;
         if (w->value.len) {
             copy = (uint8_t *) malloc (w->value.len);
             assert (copy);
             memcpy (copy, w->value.data, w->value.len);
         }
-        s_store (self, o, w->kind, w->key, copy, w->value.len, w->version, w->tomb);
+        s_store (self, o, w->kind, w->key, copy, w->value.len, w->version, w->tomb,
+                 self->keys ? w->sig : NULL);
         self->stats.applied++;
         changed = 1;
     }
     /* A record right above max extends the contiguous range. */
-    if (w->version == o->max + 1)
+    if (verified && w->version == o->max + 1)
         o->max = w->version;
     return changed;
 }
@@ -957,9 +1120,42 @@ s_span_after (state_t *self, const state_span_t *sp)
     s_origin_t *o = (s_origin_t *) zhashx_lookup (self->origins, sp->origin);
     if (!o || o->status == STATE_REMOVED)
         return;
+    /* Records we did not take stay in the range the peer sends next time. */
+    if (o->held)
+        return;
     /* After a reset (max back to 0) a span based higher does not count. */
     if (sp->base <= o->max && sp->upto > o->max)
         o->max = sp->upto;
+}
+
+static void
+s_clear_held (state_t *self)
+{
+    for (s_origin_t *o = (s_origin_t *) zhashx_first (self->origins); o;
+         o = (s_origin_t *) zhashx_next (self->origins))
+        o->held = false;
+}
+
+/* One line per message, naming the sender: a member that relays forged
+ * records shows up in the log at once. Unknown keys are normal for a few
+ * hundred ms after a join, so those are rate limited and not warnings. */
+static void
+s_log_verdicts (state_t *self, const s_verdicts_t *v)
+{
+    if (v->refused) {
+        const state_rec_t *w = v->first_refused;
+        log_warn (S_COMP, "refused records with a bad signature|from=%s count=%zu origin=%s "
+                  "kind=%s key=\"%s\" version=%" PRIu64, v->from, v->refused, w->origin,
+                  w->kind, w->key, w->version);
+    }
+    if (v->deferred) {
+        int64_t now = s_now (self);
+        if (self->deferred_log_ms == 0 || now - self->deferred_log_ms >= 10000) {
+            self->deferred_log_ms = now;
+            log_info (S_COMP, "records deferred: origin key not known yet|from=%s count=%zu "
+                      "origin=%s", v->from, v->deferred, v->first_deferred->origin);
+        }
+    }
 }
 
 int
@@ -968,25 +1164,30 @@ state_apply (state_t *self, const state_msg_t *msg)
     assert (self);
     assert (msg);
     int changed = 0;
+    s_verdicts_t v = { 0 };
     if (msg->hdr.type == STATE_DELTA) {
         const state_delta_t *d = &msg->u.state_delta;
+        v.from = d->from;
+        s_clear_held (self);
         for (size_t i = 0; i < d->spans.n; i++)
             s_span_before (self, &d->spans.items [i]);
         for (size_t i = 0; i < d->recs.n; i++)
-            changed += s_apply_rec (self, &d->recs.items [i]);
+            changed += s_apply_rec (self, &d->recs.items [i], &v);
         for (size_t i = 0; i < d->spans.n; i++)
             s_span_after (self, &d->spans.items [i]);
     }
     else
     if (msg->hdr.type == STATE_PUSH) {
         const state_push_t *p = &msg->u.state_push;
+        v.from = p->from;
         for (size_t i = 0; i < p->recs.n; i++)
-            changed += s_apply_rec (self, &p->recs.items [i]);
+            changed += s_apply_rec (self, &p->recs.items [i], &v);
     }
     else {
         self->stats.bad_msgs++;
         return -STATE_ERR_MSG;
     }
+    s_log_verdicts (self, &v);
     return changed;
 }
 

@@ -39,6 +39,16 @@
  * local write, before answering), so a crash never makes a version repeat
  * and loses no local write that was acknowledged.
  *
+ * Signatures (docs/state.md, "Trust"): with a signer (state_set_signer)
+ * every record we write carries our Ed25519 signature over its canonical
+ * encoding, kept with the record and in state.bin. With a verifier
+ * (state_set_verifier) state_apply stores a remote record only if its
+ * signature verifies under the origin's key: a bad or missing one is
+ * dropped (`refused_sig`), and a record whose origin's key is not known
+ * yet is left unapplied (`deferred`) without advancing that origin's max,
+ * so anti-entropy brings it again once the key is known. Without a
+ * verifier records are not checked (transport tests, tools).
+ *
  * Events: one callback for every visible change (insert, update, delete,
  * origin status), called synchronously from the mutating call.
  *
@@ -110,7 +120,17 @@ typedef struct {
     uint64_t resets;            /* origins dropped and re-pulled (floor rule) */
     uint64_t purged;            /* tombstones expired */
     uint64_t bad_msgs;          /* messages of the wrong type given to apply */
+    uint64_t refused_sig;       /* remote records whose signature is bad or missing */
+    uint64_t deferred;          /* remote records whose origin's key is unknown yet */
 } state_stats_t;
+
+/* Signer: fill sig with the Ed25519 signature of msg by this node's key.
+ * Returns 0. */
+typedef int (state_sign_fn) (void *arg, const uint8_t *msg, size_t len,
+                             uint8_t sig [STATE_SIG_BYTES]);
+/* Verifier's key lookup: fill pk with the Ed25519 public key of `origin`
+ * and return 0, or return -1 if that key is not known (yet). */
+typedef int (state_key_fn) (void *arg, const char *origin, uint8_t pk [32]);
 
 /* Create a store for node `self`. `data_dir` may be NULL (memory only);
  * otherwise `<data_dir>/state.bin` is loaded if present. On failure returns
@@ -124,6 +144,20 @@ void state_set_clock (state_t *self, state_clock_fn *fn, void *arg);
 void state_set_handler (state_t *self, state_change_fn *fn, void *arg);
 /* Tombstone lifetime in ms (default STATE_TOMBSTONE_TTL_DEFAULT). */
 void state_set_tombstone_ttl (state_t *self, int64_t ttl_ms);
+/* Sign our own records from now on; records already held (loaded from
+ * state.bin) are signed again at once, so a file from before signatures,
+ * or from an earlier identity, is brought up to date. */
+void state_set_signer (state_t *self, state_sign_fn *fn, void *arg);
+/* Check every remote record's signature with the key `fn` gives for its
+ * origin (see "Signatures" above). NULL turns checking off. */
+void state_set_verifier (state_t *self, state_key_fn *fn, void *arg);
+/* The message an origin signs for a record: a domain prefix and the
+ * BLAKE2b-256 of the record's canonical encoding (docs/state.md, "Trust").
+ * Writes STATE_SIGNED_LEN bytes to out. */
+#define STATE_SIGNED_LEN (20 + 32)
+void state_rec_signed_msg (const char *origin, const char *kind, const char *key,
+                           uint64_t version, bool tomb, const uint8_t *value, size_t len,
+                           uint8_t out [STATE_SIGNED_LEN]);
 #define STATE_TOMBSTONE_TTL_DEFAULT (60 * 60 * 1000)
 
 const char *state_self (const state_t *self);

@@ -57,8 +57,9 @@
 #define STATE_FRAME_MAX      (1024u * 1024)
 /* Per-record framing overhead assumed by the budget estimate: map header,
  * six field ids, three string headers, a bin header, a 9-byte version, a
- * bool: at most 1+6+3*2+5+9+1 = 28 bytes. Rounded up on purpose. */
-#define STATE_REC_OVERHEAD   40
+ * bool, a 64-byte signature with its id and bin header: at most
+ * 1+7+3*2+5+9+1+2+64 = 95 bytes. Rounded up on purpose. */
+#define STATE_REC_OVERHEAD   104
 
 /* Version reservation: a node persists `hwm = used + STATE_VERSION_CHUNK`
  * before using versions beyond the previous hwm, and restarts at hwm, so a
@@ -71,14 +72,21 @@
 
 /* ---- Records ------------------------------------------------------------ */
 
-/* One record. A tombstone has no value. */
+/* Ed25519 signature of a record by its origin (docs/state.md, "Trust"). */
+#define STATE_SIG_BYTES      64
+
+/* One record. A tombstone has no value. `sig` (added in wire version 1
+ * as an optional field, so older decoders skip it) is the origin's
+ * Ed25519 signature over the record's canonical encoding (state.c,
+ * s_rec_digest); receivers with a verifier refuse records without one. */
 #define STATE_REC_FIELDS(F, T) \
     F (T, 1, origin,  WIRE_STR,  STATE_ORIGIN_MAX,  WIRE_REQ, _) \
     F (T, 2, kind,    WIRE_STR,  STATE_KIND_MAX,    WIRE_REQ, _) \
     F (T, 3, key,     WIRE_STR,  STATE_KEY_MAX,     WIRE_REQ, _) \
     F (T, 4, version, WIRE_U64,  STATE_VERSION_MAX, WIRE_REQ, _) \
     F (T, 5, tomb,    WIRE_BOOL, 0,                 WIRE_OPT, _) \
-    F (T, 6, value,   WIRE_BLOB, STATE_VALUE_MAX,   WIRE_OPT, _)
+    F (T, 6, value,   WIRE_BLOB, STATE_VALUE_MAX,   WIRE_OPT, _) \
+    F (T, 7, sig,     WIRE_BIN,  STATE_SIG_BYTES,   WIRE_OPT, _)
 WIRE_DECLARE_RECORD (state_rec, STATE_REC_FIELDS)
 
 /* One digest entry: I hold everything of `origin` through version `max`. */
