@@ -11,6 +11,7 @@
  * answer, so a dead peer never holds a consumer's snapshot for long.
  */
 #include "bridges/bus.h"
+#include "bridges/bus_internal.h"
 #include "cluster/zmq_limits.h"
 #include "common/log.h"
 
@@ -26,9 +27,9 @@
 #define ZMQ_ZAP_ENFORCE_DOMAIN 93
 #endif
 
-#define S_SNAPREQ_ROUTE  "$snapreq."     /* + nonce NUL prefixes...: a request */
+#define S_SNAPREQ_ROUTE  BUS_SNAPREQ_ROUTE
 #define S_SUBS_MAX       4096            /* distinct prefixes tracked per socket */
-#define S_SUB_MAX        (EVENT_TOPIC_MAX + 1)
+#define S_SUB_MAX        BUS_SUB_MAX
 /* The last-value cache is shared by every origin and every shed: each
  * owner (an origin node and the shed its topic names, see s_cache_owner)
  * may hold at most this many entries, and when the whole cache is full
@@ -543,10 +544,11 @@ s_snapshot_serve (self_t *self, s_xpub_t *xpub, const char *nonce,
     self->c.snapshots_served++;
 }
 
-/* Parse "$snapreq.<nonce>\0p1\0p2\0..." into nonce and prefixes. */
-static int
-s_snapreq_parse (const uint8_t *data, size_t len, char nonce [EVENT_NONCE_MAX + 1],
-                 char prefixes [][S_SUB_MAX], size_t *nprefixes)
+/* Parse "$snapreq.<nonce>\0p1\0p2\0..." into nonce and prefixes
+ * (bus_internal.h; fuzzed by fuzz/fuzz_snapreq.c). */
+int
+bus_snapreq_parse (const uint8_t *data, size_t len, char nonce [EVENT_NONCE_MAX + 1],
+                   char prefixes [][S_SUB_MAX], size_t *nprefixes)
 {
     size_t rl = strlen (S_SNAPREQ_ROUTE);
     const uint8_t *nul = memchr (data, 0, len);
@@ -1404,7 +1406,7 @@ recv_origin (self_t *self)
         char prefixes [EVENT_PREFIXES_MAX][S_SUB_MAX];
         size_t np;
         if (on && s_is_snapreq (data, len)
-        &&  s_snapreq_parse (data, len, nonce, prefixes, &np) == 0)
+        &&  bus_snapreq_parse (data, len, nonce, prefixes, &np) == 0)
             s_snapshot_serve (self, &self->origin, nonce, prefixes, np, true, false);
         return;
     }
@@ -1428,7 +1430,7 @@ recv_consumer (self_t *self, s_xpub_t *xpub)
             return;
         s_request_t *req = (s_request_t *) zmalloc (sizeof (s_request_t));
         assert (req);
-        if (s_snapreq_parse (data, len, req->nonce, req->prefixes, &req->nprefixes)) {
+        if (bus_snapreq_parse (data, len, req->nonce, req->prefixes, &req->nprefixes)) {
             free (req);
             return;
         }

@@ -15,6 +15,7 @@
 #include "bridges/dns_server.h"
 #include "bridges/dns_ratelimit.h"
 #include "bridges/dns_resolve.h"
+#include "bridges/dns_tcp.h"
 #include "common/log.h"
 
 #include <arpa/inet.h>
@@ -413,23 +414,7 @@ s_tcp_accept (self_t *self)
 static int
 s_conn_queue (s_conn_t *conn, const uint8_t *msg, size_t len)
 {
-    if (conn->out_off == conn->out_len)
-        conn->out_off = conn->out_len = 0;
-    if (conn->out_len + 2 + len > conn->out_cap) {
-        size_t cap = conn->out_cap ? conn->out_cap : 4096;
-        while (cap < conn->out_len + 2 + len)
-            cap *= 2;
-        uint8_t *grown = realloc (conn->out, cap);
-        if (!grown)
-            return -1;
-        conn->out = grown;
-        conn->out_cap = cap;
-    }
-    conn->out[conn->out_len] = (uint8_t) (len >> 8);
-    conn->out[conn->out_len + 1] = (uint8_t) len;
-    memcpy (conn->out + conn->out_len + 2, msg, len);
-    conn->out_len += 2 + len;
-    return 0;
+    return dns_tcp_queue (&conn->out, &conn->out_len, &conn->out_off, &conn->out_cap, msg, len);
 }
 
 static void
@@ -468,18 +453,16 @@ s_conn_read (self_t *self, s_conn_t *conn)
     conn->last_active = zclock_mono ();
     s_zone_refresh (self);
 
-    size_t off = 0;
-    while (conn->in_len - off >= 2) {
-        size_t flen = ((size_t) conn->in[off] << 8) | conn->in[off + 1];
-        if (flen < DNS_HEADER_LEN) {
+    size_t off = 0, flen = 0;
+    dns_tcp_rc_t rc;
+    while ((rc = dns_tcp_next (conn->in + off, conn->in_len - off, &flen)) != DNS_TCP_MORE) {
+        if (rc == DNS_TCP_BAD) {
             /* Not a message, and the stream has no way to resynchronise. */
             s_count (self->server, C_QUERIES_TCP);
             s_count (self->server, C_DROPPED);
             s_conn_close (self, conn);
             return;
         }
-        if (conn->in_len - off < 2 + flen)
-            break;
         s_count (self->server, C_QUERIES_TCP);
         if (!s_rate_ok (self, &conn->peer)) {
             /* A stream cannot skip an answer (the client waits for it in

@@ -9,6 +9,7 @@
  * deadline, so a slow or dead peer costs a slot, never the loop.
  */
 #include "cluster/membership.h"
+#include "cluster/gossip_stream.h"
 #include "common/fileutil.h"
 #include "common/log.h"
 #include "crypto/identity.h"
@@ -262,37 +263,9 @@ s_stamp_check (self_t *self, const uint8_t in [GOSSIP_STAMP_BYTES], int channel)
 static uint8_t *
 s_frame (self_t *self, const uint8_t *msg, size_t len, size_t *framelen)
 {
-    size_t body = len + SHED_SEAL_OVERHEAD;
-    if (body > SWIM_STREAM_MAX)
-        return NULL;
-    size_t cap = GOSSIP_TCP_HDR_SEALED + body;
-    uint8_t *frame = (uint8_t *) malloc (cap);
-    if (!frame)
-        return NULL;
-    uint8_t hpt [GOSSIP_TCP_HDR_PT];
-    hpt [0] = (uint8_t) (body >> 24);
-    hpt [1] = (uint8_t) (body >> 16);
-    hpt [2] = (uint8_t) (body >> 8);
-    hpt [3] = (uint8_t) body;
-    s_stamp_next (self, 1, hpt + 4);
-    uint8_t ad [sizeof GOSSIP_TCP_AD - 1 + GOSSIP_TCP_HDR_SEALED];
-    size_t hlen = 0, blen = 0;
-    if (shed_keyring_seal (self->keyring, (const uint8_t *) GOSSIP_TCP_HDR_AD,
-                           strlen (GOSSIP_TCP_HDR_AD), hpt, sizeof hpt, frame,
-                           GOSSIP_TCP_HDR_SEALED, &hlen)
-        || hlen != GOSSIP_TCP_HDR_SEALED) {
-        free (frame);
-        return NULL;
-    }
-    memcpy (ad, GOSSIP_TCP_AD, sizeof GOSSIP_TCP_AD - 1);
-    memcpy (ad + sizeof GOSSIP_TCP_AD - 1, frame, GOSSIP_TCP_HDR_SEALED);
-    if (shed_keyring_seal (self->keyring, ad, sizeof ad, msg, len, frame + hlen, cap - hlen,
-                           &blen)) {
-        free (frame);
-        return NULL;
-    }
-    *framelen = hlen + blen;
-    return frame;
+    uint8_t stamp [GOSSIP_STAMP_BYTES];
+    s_stamp_next (self, 1, stamp);
+    return gossip_stream_seal (self->keyring, stamp, msg, len, framelen);
 }
 
 /* ---- Environment for the core ------------------------------------------------ */
@@ -437,11 +410,8 @@ s_conn_frame (self_t *self, conn_t *conn)
     size_t ptlen = 0;
     if (!pt)
         return false;
-    uint8_t ad [sizeof GOSSIP_TCP_AD - 1 + GOSSIP_TCP_HDR_SEALED];
-    memcpy (ad, GOSSIP_TCP_AD, sizeof GOSSIP_TCP_AD - 1);
-    memcpy (ad + sizeof GOSSIP_TCP_AD - 1, conn->hdr, GOSSIP_TCP_HDR_SEALED);
-    int rc = shed_keyring_open (self->keyring, ad, sizeof ad, conn->in, conn->inlen, pt,
-                                conn->inlen, &ptlen, NULL);
+    int rc = gossip_stream_body_open (self->keyring, conn->hdr, conn->in, conn->inlen, pt,
+                                      conn->inlen, &ptlen);
     if (rc) {
         if (rc == SHED_SEAL_ERR_KEYID)
             self->st.drop_keyid++;
@@ -527,12 +497,14 @@ s_conn_io (self_t *self, conn_t *conn)
             /* Nothing is allocated for the body until its header opened
              * with our keyring and its stamp is fresh: a stranger costs a
              * slot for at most S_PREAUTH_TIMEOUT and 73 bytes. */
-            uint8_t hpt [GOSSIP_TCP_HDR_PT];
-            size_t hlen = 0;
-            int rc = shed_keyring_open (self->keyring, (const uint8_t *) GOSSIP_TCP_HDR_AD,
-                                        strlen (GOSSIP_TCP_HDR_AD), conn->hdr,
-                                        GOSSIP_TCP_HDR_SEALED, hpt, sizeof hpt, &hlen, NULL);
-            if (rc || hlen != GOSSIP_TCP_HDR_PT) {
+            uint8_t stamp [GOSSIP_STAMP_BYTES];
+            int rc = gossip_stream_header_open (self->keyring, conn->hdr, &conn->inlen, stamp);
+            if (rc == GOSSIP_STREAM_ERR_LENGTH) {
+                self->st.drop_oversize++;
+                conn->why = "sent a frame of invalid length";
+                return false;
+            }
+            if (rc) {
                 if (rc == SHED_SEAL_ERR_KEYID)
                     self->st.drop_keyid++;
                 else if (rc == SHED_SEAL_ERR_AUTH)
@@ -542,14 +514,7 @@ s_conn_io (self_t *self, conn_t *conn)
                 conn->why = "its answer did not open with our keyring (wrong cluster key?)";
                 return false;
             }
-            conn->inlen = ((size_t) hpt [0] << 24) | ((size_t) hpt [1] << 16)
-                          | ((size_t) hpt [2] << 8) | hpt [3];
-            if (conn->inlen < SHED_SEAL_OVERHEAD || conn->inlen > SWIM_STREAM_MAX) {
-                self->st.drop_oversize++;
-                conn->why = "sent a frame of invalid length";
-                return false;
-            }
-            if (s_stamp_check (self, hpt + 4, 1)) {
+            if (s_stamp_check (self, stamp, 1)) {
                 conn->why = "its answer was a replay or stamped too far from our clock";
                 return false;
             }
