@@ -40,6 +40,12 @@
 #define S_BATCH          256             /* messages read per poll, per socket */
 #define S_REDIAL_MIN_MS  100             /* first re-dial after a refused handshake */
 #define S_REDIAL_MAX_MS  5000            /* backoff cap */
+/* Snapshot requests one consumer may have waiting for peers at once; more
+ * are dropped and counted (snapreq_dropped), so a consumer cannot grow the
+ * request list or make the bus serve the same cache over and over
+ * (docs/events.md, "Last values and snapshots"). */
+#define S_SNAPREQ_INFLIGHT 4
+#define S_WHO_MAX        128             /* a consumer's CURVE key or peer address */
 
 /* ------------------------------------------------------------------------ */
 /*  Subscription sets                                                       */
@@ -162,6 +168,7 @@ typedef struct {
 /* A consumer's snapshot request waiting for peers' snapshots. */
 typedef struct {
     zsock_t *sock;                  /* the XPUB it came on */
+    char who [S_WHO_MAX];           /* the consumer that asked (s_read_sub) */
     char nonce [EVENT_NONCE_MAX + 1];
     char prefixes [EVENT_PREFIXES_MAX][S_SUB_MAX];
     size_t nprefixes;
@@ -181,6 +188,7 @@ typedef struct {
     uint64_t cache_evicted;         /* entries the largest owner gave up */
     uint64_t peer_refused, peer_redials;
     uint64_t batches_sent, batches_recv;
+    uint64_t snapreq_dropped;       /* over S_SNAPREQ_INFLIGHT for one consumer */
 } s_counters_t;
 
 /* Events of one (topic, kind) gathered during one turn of the loop; they
@@ -1176,14 +1184,15 @@ s_stats (self_t *self)
                 " peer_snaps_timeout=%" PRIu64 " peers=%zu origin_subs=%zu consumer_subs=%zu"
                 " zap_admitted=%" PRIu64 " zap_refused=%" PRIu64
                 " peer_refused=%" PRIu64 " peer_redials=%" PRIu64
-                " batches_sent=%" PRIu64 " batches_recv=%" PRIu64 " cache_evicted=%" PRIu64,
+                " batches_sent=%" PRIu64 " batches_recv=%" PRIu64 " cache_evicted=%" PRIu64
+                " snapreq_dropped=%" PRIu64,
                 c->published, c->invalid, c->origin_sent, c->origin_skipped, c->consumer_sent,
                 c->peer_recv, c->peer_forwarded, c->forged, c->malformed, c->send_errors,
                 zhashx_size (self->cache), c->cache_full, c->snapshots_served,
                 c->peer_snaps_done, c->peer_snaps_timeout, zhashx_size (self->peers),
                 self->origin.subs.n, self->wanted.n, adm + adm2, ref + ref2,
                 c->peer_refused, c->peer_redials, c->batches_sent, c->batches_recv,
-                c->cache_evicted);
+                c->cache_evicted, c->snapreq_dropped);
 }
 
 /* Fast path for PUBLISH: read the frames with zmq_msg, no zmsg. */
@@ -1369,19 +1378,33 @@ recv_pull (self_t *self)
 /*  Socket handlers                                                         */
 /* ------------------------------------------------------------------------ */
 
-/* Read one subscription message from an XPUB into data/len/on. */
+/* Read one subscription message from an XPUB into data/len/on. With `who`,
+ * also who sent it: the CURVE key ZAP admitted ("User-Id"), else the peer
+ * address (for ipc libzmq adds the peer's uid:gid:pid), so limits apply per
+ * consumer, not per socket. */
 static int
-s_read_sub (zsock_t *sock, uint8_t *data, size_t cap, size_t *len, int *on)
+s_read_sub (zsock_t *sock, uint8_t *data, size_t cap, size_t *len, int *on, char *who,
+            size_t wholen)
 {
-    uint8_t msg [S_SUB_MAX * 2 + 2];
-    int n = zmq_recv (zsock_resolve (sock), msg, sizeof msg, ZMQ_DONTWAIT);
-    if (n < 1 || (size_t) n > sizeof msg || (msg [0] != 0 && msg [0] != 1))
+    zmq_msg_t msg;
+    zmq_msg_init (&msg);
+    int n = zmq_msg_recv (&msg, zsock_resolve (sock), ZMQ_DONTWAIT);
+    const uint8_t *m = (const uint8_t *) zmq_msg_data (&msg);
+    if (n < 1 || (size_t) n > S_SUB_MAX * 2 + 2 || (m [0] != 0 && m [0] != 1)
+        || (size_t) n - 1 > cap) {
+        zmq_msg_close (&msg);
         return -1;
-    *on = msg [0];
+    }
+    *on = m [0];
     *len = (size_t) n - 1;
-    if (*len > cap)
-        return -1;
-    memcpy (data, msg + 1, *len);
+    memcpy (data, m + 1, *len);
+    if (who) {
+        const char *id = zmq_msg_gets (&msg, "User-Id");
+        if (!id || !*id)
+            id = zmq_msg_gets (&msg, "Peer-Address");
+        snprintf (who, wholen, "%s", id ? id : "");
+    }
+    zmq_msg_close (&msg);
     return 0;
 }
 
@@ -1399,7 +1422,7 @@ recv_origin (self_t *self)
     uint8_t data [S_SUB_MAX * 2];
     size_t len;
     int on;
-    if (s_read_sub (self->origin.sock, data, sizeof data, &len, &on))
+    if (s_read_sub (self->origin.sock, data, sizeof data, &len, &on, NULL, 0))
         return;
     if (len > 0 && data [0] == EVENT_CTL_CHAR) {
         char nonce [EVENT_NONCE_MAX + 1];
@@ -1423,11 +1446,21 @@ recv_consumer (self_t *self, s_xpub_t *xpub)
     uint8_t data [S_SUB_MAX * 2];
     size_t len;
     int on;
-    if (s_read_sub (xpub->sock, data, sizeof data, &len, &on))
+    char who [S_WHO_MAX];
+    if (s_read_sub (xpub->sock, data, sizeof data, &len, &on, who, sizeof who))
         return;
     if (len > 0 && data [0] == EVENT_CTL_CHAR) {
         if (!on || !s_is_snapreq (data, len))
             return;
+        size_t inflight = 0;
+        for (s_request_t *r = (s_request_t *) zlistx_first (self->requests); r;
+             r = (s_request_t *) zlistx_next (self->requests))
+            if (r->sock == xpub->sock && streq (r->who, who))
+                inflight++;
+        if (inflight >= S_SNAPREQ_INFLIGHT) {
+            self->c.snapreq_dropped++;
+            return;
+        }
         s_request_t *req = (s_request_t *) zmalloc (sizeof (s_request_t));
         assert (req);
         if (bus_snapreq_parse (data, len, req->nonce, req->prefixes, &req->nprefixes)) {
@@ -1435,6 +1468,7 @@ recv_consumer (self_t *self, s_xpub_t *xpub)
             return;
         }
         req->sock = xpub->sock;
+        snprintf (req->who, sizeof req->who, "%s", who);
         req->deadline = zclock_mono () + EVENT_SNAP_WAIT_MS;
         zlistx_add_end (self->requests, req);
         s_requests_serve (self, false);

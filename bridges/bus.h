@@ -70,6 +70,7 @@
  *           send_errors cache cache_full snapshots_served peer_snaps_done
  *           peer_snaps_timeout peers origin_subs consumer_subs
  *           zap_admitted zap_refused peer_refused peer_redials
+ *           batches_sent batches_recv cache_evicted snapreq_dropped
  *   "s"     $TERM                                 (no reply; actor exits)
  */
 #ifndef SHED_BUS_H

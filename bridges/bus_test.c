@@ -904,6 +904,69 @@ test_cache_fair_per_owner (void **state)
     shed_identity_destroy (&id);
 }
 
+/* A consumer may have at most 4 snapshot requests waiting for peers at
+ * once; the rest are dropped and counted (before: every "$snapreq" was
+ * queued, so one remote consumer could grow the list without bound). A
+ * peer that never answers keeps requests waiting; another consumer's
+ * snapshot is still served. */
+static void
+test_snapreq_cap (void **state)
+{
+    s_node_t a;
+    s_node_start (&a, "a", 0);
+    shed_identity_t *ghost = shed_identity_new_ephemeral ();
+    char ghost_z85 [41];
+    shed_key_to_z85 (shed_identity_x25519_public (ghost), ghost_z85);
+    assert_int_equal (s_cmd3 (a.bus, "PEER-ADD", "ghost", "tcp://127.0.0.1:1", ghost_z85), 0);
+
+    /* A remote consumer speaking raw XSUB over CURVE. */
+    shed_identity_t *me = shed_identity_new_ephemeral ();
+    char me_z85 [41];
+    shed_key_to_z85 (shed_identity_x25519_public (me), me_z85);
+    assert_int_equal (bus_command (a.bus, "CONSUMER-ALLOW", me_z85), 0);
+    zsock_t *raw = zsock_new (ZMQ_XSUB);
+    assert_non_null (raw);
+    void *h = zsock_resolve (raw);
+    assert_int_equal (zmq_setsockopt (h, ZMQ_CURVE_SERVERKEY,
+                                      shed_identity_x25519_public (a.id), 32), 0);
+    assert_int_equal (zmq_setsockopt (h, ZMQ_CURVE_PUBLICKEY,
+                                      shed_identity_x25519_public (me), 32), 0);
+    assert_int_equal (zmq_setsockopt (h, ZMQ_CURVE_SECRETKEY,
+                                      shed_identity_x25519_secret (me), 32), 0);
+    assert_int_equal (zsock_connect (raw, "%s", a.remote), 0);
+    /* First subscriber of a state prefix: the bus asks the ghost peer for
+     * its last values, and consumer requests wait for it (1 s). */
+    uint8_t sub [64] = "\001shed.";
+    assert_int_equal (zmq_send (h, sub, 6, 0), 6);
+    for (int i = 0; i < 10; i++) {
+        int n = snprintf ((char *) sub, sizeof sub, "%c$snapreq.flood%d", 1, i);
+        memcpy (sub + n + 1, "shed.", 6);       /* NUL, prefix, NUL */
+        assert_int_equal (zmq_send (h, sub, (size_t) n + 7, 0), n + 7);
+    }
+    int64_t deadline = zclock_mono () + 5000;
+    while (s_stat (&a, "snapreq_dropped") < 6 && zclock_mono () < deadline)
+        zclock_sleep (10);
+    assert_int_equal (s_stat (&a, "snapreq_dropped"), 6);
+
+    /* Another consumer (local) is not held to the flooder's budget. */
+    bus_client_t *c = bus_client_new (a.ipc, NULL, NULL, NULL);
+    assert_non_null (c);
+    assert_int_equal (bus_client_subscribe (c, "shed."), 0);
+    assert_true (bus_client_snapshot (c, 3000) >= 0);
+    /* The flooder's 4 were served (partial) once the ghost timed out. */
+    deadline = zclock_mono () + 5000;
+    while (s_stat (&a, "snapshots_served") < 5 && zclock_mono () < deadline)
+        zclock_sleep (10);
+    assert_int_equal (s_stat (&a, "snapshots_served"), 5);
+    assert_int_equal (s_stat (&a, "snapreq_dropped"), 6);
+
+    bus_client_destroy (&c);
+    zsock_destroy (&raw);
+    shed_identity_destroy (&me);
+    shed_identity_destroy (&ghost);
+    s_node_stop (&a);
+}
+
 static int
 s_setup (void **state)
 {
@@ -934,6 +997,7 @@ main (void)
         cmocka_unit_test_setup (test_peer_remove_and_deny, s_setup),
         cmocka_unit_test_setup (test_bad_input, s_setup),
         cmocka_unit_test_setup (test_cache_fair_per_owner, s_setup),
+        cmocka_unit_test_setup (test_snapreq_cap, s_setup),
     };
     int rc = cmocka_run_group_tests (tests, NULL, NULL);
     zap_destroy (&s_zap);
