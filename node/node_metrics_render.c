@@ -77,6 +77,22 @@ static const s_row_t s_members_rows[] = {
     { "shed_gossip_dropped_total", C, NULL, "reason", "stale_ack", "drop_stale_ack" },
     { "shed_gossip_dropped_total", C, NULL, "reason", "misdirected", "drop_misdirected" },
     { "shed_gossip_dropped_total", C, NULL, "reason", "self", "drop_self" },
+    /* Protocol v2 drops (docs/membership.md section 1): what an outsider
+     * without the keyring (replays, idle or garbage connections) costs. */
+    { "shed_gossip_dropped_total", C, NULL, "reason", "replay", "drop_replay" },
+    { "shed_gossip_dropped_total", C, NULL, "reason", "clock", "drop_clock" },
+    { "shed_gossip_dropped_total", C, NULL, "reason", "v1", "drop_v1" },
+    { "shed_gossip_dropped_total", C, NULL, "reason", "beacon", "drop_beacon" },
+    { "shed_gossip_connections_dropped_total", C,
+      "Incoming gossip TCP connections closed before they authenticated, by reason "
+      "(source: over the per-source cap; full: every slot held by authenticated peers; "
+      "preauth: no sealed header within 1 s, or evicted for a newcomer).",
+      "reason", "source", "drop_conn_source" },
+    { "shed_gossip_connections_dropped_total", C, NULL, "reason", "full", "drop_conn_full" },
+    { "shed_gossip_connections_dropped_total", C, NULL, "reason", "preauth", "drop_preauth" },
+    { "shed_gossip_keyops_stale_total", C,
+      "Key operations ignored because their epoch was not newer than the last applied "
+      "(replayed or delayed).", NULL, NULL, "keyop_stale" },
     { "shed_gossip_probes_total", C, "Members probed.", NULL, NULL, "probes" },
     { "shed_gossip_probe_failures_total", C, "Probes with no ack, direct or indirect.",
       NULL, NULL, "probe_failures" },
@@ -162,6 +178,8 @@ static const s_row_t s_bus_rows[] = {
       "was full.", NULL, NULL, "cache_full" },
     { "shed_bus_cache_evicted_total", C, "Cached events the largest owner gave up to a "
       "newcomer.", NULL, NULL, "cache_evicted" },
+    { "shed_bus_snapreq_dropped_total", C, "Snapshot requests dropped: the consumer already "
+      "had 4 waiting.", NULL, NULL, "snapreq_dropped" },
     { "shed_bus_snapshots_total", C, "Snapshot exchanges, by result.", "result", "served",
       "snapshots_served" },
     { "shed_bus_snapshots_total", C, NULL, "result", "done", "peer_snaps_done" },
