@@ -130,7 +130,8 @@ void gossip_stamp_get (const uint8_t in [GOSSIP_STAMP_BYTES], gossip_stamp_t *st
     F (T, 7,  vmin, WIRE_U64,  65535,          WIRE_OPT, _) \
     F (T, 8,  vmax, WIRE_U64,  65535,          WIRE_OPT, _) \
     F (T, 9,  key,  WIRE_BLOB, SWIM_KEY_BYTES, WIRE_OPT, _) \
-    F (T, 10, from, WIRE_STR,  SWIM_NAME_MAX,  WIRE_OPT, _)
+    F (T, 10, from, WIRE_STR,  SWIM_NAME_MAX,  WIRE_OPT, _) \
+    F (T, 11, sigkey, WIRE_BIN, SWIM_KEY_BYTES, WIRE_OPT, _)
 WIRE_DECLARE_RECORD (gossip_update, GOSSIP_UPDATE_FIELDS)
 
 /* One key of a keyring, by id only: keys themselves never leave a node in

@@ -62,6 +62,8 @@ typedef struct {
     char *endpoint;                 /* bound, resolved */
     char *events_endpoint;
     zhashx_t *peers;                /* name -> s_peer_t */
+    zhashx_t *origin_keys;          /* name -> Ed25519 public key (32 bytes) */
+    const shed_identity_t *identity;    /* NULL: records neither signed nor checked */
     int interval_ms;
     size_t budget;
     int64_t next_round;
@@ -334,7 +336,67 @@ s_schedule (self_t *self)
     self->next_round = zclock_mono () + self->interval_ms + jitter;
 }
 
+/* ---- record signatures (docs/state.md, "Trust") --------------------------- */
+
+static int
+s_sign_record (void *arg, const uint8_t *msg, size_t len, uint8_t sig [STATE_SIG_BYTES])
+{
+    return shed_identity_sign (((self_t *) arg)->identity, msg, len, sig);
+}
+
+/* The store's key lookup: what membership advertised (ORIGIN-KEY). */
+static int
+s_origin_key (void *arg, const char *origin, uint8_t pk [32])
+{
+    self_t *self = (self_t *) arg;
+    const uint8_t *key = (const uint8_t *) zhashx_lookup (self->origin_keys, origin);
+    if (!key)
+        return -1;
+    memcpy (pk, key, 32);
+    return 0;
+}
+
+static void
+s_key_free (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+/* ORIGIN-KEY name z85: set (or with "" forget) an origin's Ed25519 key. */
+static int
+s_origin_key_cmd (self_t *self, const char *name, const char *z85)
+{
+    if (!name || !state_origin_valid (name) || !z85)
+        return -1;
+    if (!*z85) {
+        zhashx_delete (self->origin_keys, name);
+        return 0;
+    }
+    uint8_t *key = (uint8_t *) malloc (32);
+    assert (key);
+    if (strlen (z85) != 40 || !zmq_z85_decode (key, z85)) {
+        free (key);
+        return -1;
+    }
+    zhashx_update (self->origin_keys, name, key);
+    return 0;
+}
+
 /* ---- receiving ------------------------------------------------------------ */
+
+/* state_apply, and a warning naming the authenticated peer (its CURVE key)
+ * when it sent records with bad signatures: a member relaying forgeries. */
+static void
+s_apply (self_t *self, const state_msg_t *msg, const char *uid)
+{
+    uint64_t before = state_stats (self->store)->refused_sig;
+    state_apply (self->store, msg);
+    uint64_t refused = state_stats (self->store)->refused_sig - before;
+    if (refused)
+        log_warn (S_COMP, "peer sent records with bad signatures|peer_key=%s count=%" PRIu64,
+                  uid ? uid : "?", refused);
+}
 
 static void
 s_handle_payload (self_t *self, zframe_t *payload, s_dest_t *dest)
@@ -371,14 +433,14 @@ s_handle_payload (self_t *self, zframe_t *payload, s_dest_t *dest)
         }
         case STATE_DELTA:
             self->c.deltas_recv++;
-            state_apply (self->store, &msg);
+            s_apply (self, &msg, zframe_meta (payload, "User-Id"));
             /* The budget cut it short: ask for the rest now. */
             if (msg.u.state_delta.more)
                 s_send_digest (self, dest, false);
             break;
         case STATE_PUSH:
             self->c.pushes_recv++;
-            state_apply (self->store, &msg);
+            s_apply (self, &msg, zframe_meta (payload, "User-Id"));
             break;
     }
     state_msg_free (&msg);
@@ -548,13 +610,15 @@ s_stats_text (self_t *self)
         " purged=%" PRIu64 " malformed=%" PRIu64 " denied_msgs=%" PRIu64
         " send_drops=%" PRIu64 " handshakes_ok=%" PRIu64 " handshakes_refused=%" PRIu64
         " redials=%" PRIu64 " dial_refused=%" PRIu64
-        " zap_admitted=%" PRIu64 " zap_refused=%" PRIu64,
+        " zap_admitted=%" PRIu64 " zap_refused=%" PRIu64
+        " refused_sig=%" PRIu64 " deferred=%" PRIu64,
         zhashx_size (self->peers), state_count (self->store, NULL, NULL),
         self->c.digests_sent, self->c.digests_recv, self->c.deltas_sent, self->c.deltas_recv,
         self->c.pushes_sent, self->c.pushes_recv, st->applied, st->stale, st->refused_self,
         st->refused_removed, st->resets, st->purged, self->c.malformed, self->c.denied_msgs,
         self->c.send_drops, self->c.handshakes_ok, self->c.handshakes_refused,
-        self->c.redials, self->c.dial_refused, admitted, refused);
+        self->c.redials, self->c.dial_refused, admitted, refused, st->refused_sig,
+        st->deferred);
 }
 
 static int
@@ -616,6 +680,9 @@ s_recv_pipe (self_t *self)
     if (streq (cmd, "PEER-ADD")) {
         zsock_send (self->pipe, "i", s_peer_add (self, a, b, c));
     }
+    else
+    if (streq (cmd, "ORIGIN-KEY"))
+        zsock_send (self->pipe, "i", s_origin_key_cmd (self, a, b));
     else
     if (streq (cmd, "PEER-REMOVE")) {
         int rc = a && zhashx_lookup (self->peers, a) ? 0 : -1;
@@ -745,6 +812,14 @@ s_init (self_t *self, const links_config_t *cfg)
         return -1;
     }
     state_set_handler (self->store, s_on_change, self);
+    self->origin_keys = zhashx_new ();
+    assert (self->origin_keys);
+    zhashx_set_destructor (self->origin_keys, s_key_free);
+    self->identity = cfg->identity;
+    if (self->identity) {
+        state_set_signer (self->store, s_sign_record, self);
+        state_set_verifier (self->store, s_origin_key, self);
+    }
 
     self->router = zsock_new (ZMQ_ROUTER);
     assert (self->router);
@@ -799,6 +874,7 @@ s_destroy (self_t *self)
     zsock_destroy (&self->monitor);
     zsock_destroy (&self->router);
     state_destroy (&self->store);   /* flushes our records */
+    zhashx_destroy (&self->origin_keys);
     zsock_destroy (&self->events);
     zstr_free (&self->endpoint);
     zstr_free (&self->events_endpoint);

@@ -74,6 +74,7 @@
 #define SHED_LINKS_H
 
 #include "cluster/zap.h"
+#include "crypto/identity.h"
 
 #include <czmq.h>
 #include <stddef.h>
@@ -95,6 +96,11 @@ typedef struct {
     int interval_ms;                /* 0: LINKS_INTERVAL_DEFAULT */
     int64_t tombstone_ttl_ms;       /* 0: STATE_TOMBSTONE_TTL_DEFAULT */
     size_t budget;                  /* DELTA/PUSH byte budget, 0: default */
+    /* Borrowed, must outlive the actor. Set: our records are signed with
+     * its Ed25519 key and every remote record must be signed by its
+     * origin's key, as given by ORIGIN-KEY (docs/state.md, "Trust").
+     * NULL: neither (transport tests). */
+    const shed_identity_t *identity;
 } links_config_t;
 
 /* The actor function (args: links_config_t *, copied before it signals). */

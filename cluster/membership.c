@@ -1312,6 +1312,7 @@ s_self_new (zsock_t *pipe, membership_config_t *cfg, shed_keyring_t *keyring, ch
     snprintf (sc.addr, sizeof sc.addr, "%s", self->cfg.advertise_addr);
     sc.port = self->cfg.port;
     memcpy (sc.key, self->cfg.identity, SWIM_KEY_BYTES);
+    memcpy (sc.sigkey, self->cfg.sigkey, SWIM_KEY_BYTES);
     swim_env_t env = { self, s_now, s_random, s_env_send, s_env_stream, s_env_event };
     self->swim = swim_new (&sc, &env);
     if (!self->swim) {

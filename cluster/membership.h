@@ -80,6 +80,9 @@ typedef struct {
     char advertise_addr [SWIM_ADDR_MAX + 1];  /* what others use to reach us */
     uint16_t port;                            /* UDP and TCP; 7946 */
     uint8_t identity [SWIM_KEY_BYTES];        /* our X25519 public key */
+    uint8_t sigkey [SWIM_KEY_BYTES];          /* our Ed25519 public key, gossiped
+                                                 so peers can check our state
+                                                 records (docs/state.md) */
     swim_config_t swim;                       /* tunables (swim_config_lan) */
     char events_endpoint [256];               /* e.g. "inproc://members"; "" = none */
     char keyring_path [512];                  /* saved after key ops; "" = don't */

@@ -120,6 +120,7 @@ swim_new (const swim_config_t *config, const swim_env_t *env)
     me->pub.vmin = config->vmin;
     me->pub.vmax = config->vmax;
     memcpy (me->pub.key, config->key, SWIM_KEY_BYTES);
+    memcpy (me->pub.sigkey, config->sigkey, SWIM_KEY_BYTES);
     me->pub.state = SWIM_ALIVE;
     uint64_t now = swim__now (self);
     me->pub.state_since_ms = now;

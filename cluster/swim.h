@@ -66,6 +66,8 @@ typedef struct {
     uint64_t state_since_ms;          /* when it entered `state` (our clock) */
     uint16_t vmin, vmax;              /* membership protocol range it speaks */
     uint8_t key [SWIM_KEY_BYTES];     /* its identity (X25519 public key) */
+    uint8_t sigkey [SWIM_KEY_BYTES];  /* its Ed25519 public key (all zero: not
+                                         advertised); signs its state records */
     wire_tags_t tags;                 /* owned by the core */
 } swim_member_t;
 
@@ -106,6 +108,7 @@ typedef struct {
     char addr [SWIM_ADDR_MAX + 1];    /* address others reach us at */
     uint16_t port;
     uint8_t key [SWIM_KEY_BYTES];     /* our identity public key */
+    uint8_t sigkey [SWIM_KEY_BYTES];  /* our Ed25519 public key (zero: none) */
     uint64_t incarnation;             /* starting incarnation (0 is fine: a
                                          restarted node learns its old one) */
     uint16_t vmin, vmax;              /* protocol range we speak */

@@ -134,6 +134,25 @@ swim__alive_record (const swim_member_t *m, gossip_update_t *u)
     u->vmax = m->vmax;
     u->key.data = (uint8_t *) (uintptr_t) m->key;   /* encode only reads */
     u->key.len = SWIM_KEY_BYTES;
+    memcpy (u->sigkey, m->sigkey, SWIM_KEY_BYTES);
+}
+
+static bool
+s_zero_key (const uint8_t key [SWIM_KEY_BYTES])
+{
+    static const uint8_t zero [SWIM_KEY_BYTES];
+    return memcmp (key, zero, SWIM_KEY_BYTES) == 0;
+}
+
+/* The Ed25519 key is part of a member's identity (it binds the member's
+ * state records, docs/state.md "Trust"): a different advertised key is an
+ * identity change like a different X25519 key. An update without one
+ * (from a sender that does not know the field) leaves ours as it is. */
+static bool
+s_sigkey_differs (const gossip_update_t *u, const uint8_t held [SWIM_KEY_BYTES])
+{
+    return !s_zero_key (u->sigkey) && !s_zero_key (held)
+           && memcmp (u->sigkey, held, SWIM_KEY_BYTES) != 0;
 }
 
 /* Encoded size `u` adds to a packet: encode a gossip message with and
@@ -298,7 +317,8 @@ s_apply_alive (swim_t *self, const gossip_update_t *u)
 {
     swim_member_t *me = &self->nodes [0]->pub;
     bool same_key = u->key.len == SWIM_KEY_BYTES
-                    && memcmp (u->key.data, me->key, SWIM_KEY_BYTES) == 0;
+                    && memcmp (u->key.data, me->key, SWIM_KEY_BYTES) == 0
+                    && !s_sigkey_differs (u, me->sigkey);
     if (strcmp (u->name, me->name) == 0) {
         if (!same_key) {
             if (self->joining_reply && !self->is_refused) {
@@ -340,13 +360,16 @@ s_apply_alive (swim_t *self, const gossip_update_t *u)
         node->pub.vmin = (uint16_t) u->vmin;
         node->pub.vmax = (uint16_t) u->vmax;
         memcpy (node->pub.key, u->key.data, SWIM_KEY_BYTES);
+        memcpy (node->pub.sigkey, u->sigkey, SWIM_KEY_BYTES);
         swim__tags_copy (&node->pub.tags, &u->tags);
         s_set_state (self, node, SWIM_ALIVE);
         swim__broadcast (self, u);
         swim__emit (self, SWIM_EV_JOIN, &node->pub, NULL);
         return true;
     }
-    bool key_differs = memcmp (u->key.data, node->pub.key, SWIM_KEY_BYTES) != 0;
+    bool key_differs = memcmp (u->key.data, node->pub.key, SWIM_KEY_BYTES) != 0
+                       || s_sigkey_differs (u, node->pub.sigkey);
+    bool sigkey_learnt = s_zero_key (node->pub.sigkey) && !s_zero_key (u->sigkey);
     if (key_differs && (node->pub.state == SWIM_ALIVE || node->pub.state == SWIM_SUSPECT)) {
         self->stats.refused_conflict++;
         char why [320];
@@ -364,7 +387,8 @@ s_apply_alive (swim_t *self, const gossip_update_t *u)
     }
     swim_state_t was = node->pub.state;
     bool moved = strcmp (node->pub.addr, u->addr) != 0 || node->pub.port != u->port
-                 || node->pub.vmin != u->vmin || node->pub.vmax != u->vmax || key_differs;
+                 || node->pub.vmin != u->vmin || node->pub.vmax != u->vmax || key_differs
+                 || sigkey_learnt;
     bool retagged = !swim__tags_equal (&node->pub.tags, &u->tags);
     bool changed = moved || retagged;
     node->pub.incarnation = u->inc;
@@ -373,6 +397,8 @@ s_apply_alive (swim_t *self, const gossip_update_t *u)
     node->pub.vmin = (uint16_t) u->vmin;
     node->pub.vmax = (uint16_t) u->vmax;
     memcpy (node->pub.key, u->key.data, SWIM_KEY_BYTES);
+    if (!s_zero_key (u->sigkey))
+        memcpy (node->pub.sigkey, u->sigkey, SWIM_KEY_BYTES);
     if (changed) {
         swim__tags_free (&node->pub.tags);
         swim__tags_copy (&node->pub.tags, &u->tags);

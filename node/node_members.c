@@ -545,6 +545,7 @@ shed_members_new (const shed_config_t *cfg, const shed_identity_t *identity,
     }
     mc.port = cfg->bind_port;
     memcpy (mc.identity, shed_identity_x25519_public (identity), SWIM_KEY_BYTES);
+    memcpy (mc.sigkey, shed_identity_ed25519_public (identity), SWIM_KEY_BYTES);
     s_swim_config (cfg, &mc.swim);
     snprintf (mc.events_endpoint, sizeof mc.events_endpoint, "inproc://shed-members-%p",
               (void *) self);

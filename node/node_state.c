@@ -206,6 +206,15 @@ s_on_member (const char *kind, const gossip_update_t *m, const char *reason, voi
                   (unsigned) (m->port + SHED_LINKS_PORT_OFFSET));
         s_command_i (self, "ss", "ALLOW", z85);
         s_command_i (self, "ssss", "PEER-ADD", m->name, endpoint, z85);
+        /* The key its records must be signed with (docs/state.md, "Trust");
+         * a member that does not advertise one has none of its records
+         * accepted. */
+        static const uint8_t zero[32];
+        if (memcmp (m->sigkey, zero, sizeof zero) != 0) {
+            char sig_z85[41];
+            shed_key_to_z85 (m->sigkey, sig_z85);
+            s_command_i (self, "sss", "ORIGIN-KEY", m->name, sig_z85);
+        }
         s_command_i (self, "sss", "ORIGIN-STATUS", m->name, "alive");
     }
     else if (!strcmp (kind, "fail"))
@@ -213,6 +222,7 @@ s_on_member (const char *kind, const gossip_update_t *m, const char *reason, voi
     else if (!strcmp (kind, "leave") || !strcmp (kind, "reap")) {
         s_command_i (self, "ss", "DENY", z85);
         s_command_i (self, "ss", "PEER-REMOVE", m->name);
+        s_command_i (self, "sss", "ORIGIN-KEY", m->name, "");
         s_command_i (self, "sss", "ORIGIN-STATUS", m->name, "removed");
     }
 }
@@ -295,6 +305,7 @@ shed_nstate_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_
         .zap = zap,
         /* 0 (a config not from shed_config_defaults) = the store's 1 h. */
         .tombstone_ttl_ms = (int64_t) cfg->state.tombstone_ttl_s * 1000,
+        .identity = identity,
     };
     self->links = links_new (&lc, err, errlen);
     if (!self->links) {
