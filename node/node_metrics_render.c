@@ -131,6 +131,9 @@ static const s_row_t s_state_rows[] = {
     { "shed_state_refused_total", C, NULL, "reason", "removed", "refused_removed" },
     { "shed_state_refused_total", C, NULL, "reason", "malformed", "malformed" },
     { "shed_state_refused_total", C, NULL, "reason", "denied", "denied_msgs" },
+    { "shed_state_refused_total", C, NULL, "reason", "signature", "refused_sig" },
+    { "shed_state_deferred_total", C, "Remote records left unapplied until their origin's "
+      "signing key is known.", NULL, NULL, "deferred" },
     { "shed_state_resets_total", C, "Origins reset (a peer restarted without its records).",
       NULL, NULL, "resets" },
     { "shed_state_purged_total", C, "Tombstones purged after state.tombstone_ttl_s.", NULL, NULL,

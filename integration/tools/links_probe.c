@@ -19,11 +19,18 @@
  *                        which must exist): the positive control, a member's
  *                        key is admitted and answered
  *   --wait MS            how long to wait for an answer (default 2000)
+ *   --forge ORIGIN KIND KEY VALUE
+ *                        a rogue member (needs --identity): instead of the
+ *                        digest, send a PUSH of one record claiming ORIGIN's
+ *                        (KIND, KEY) = VALUE at a high version, signed with
+ *                        the given identity's own Ed25519 key (a member can
+ *                        sign, but only as itself: docs/state.md, "Trust")
  *
  * Prints one line saying what happened. Exit status: 0 nothing came back,
  * 1 data came back (the line says how many frames and, if it decodes, which
  * message and how many records), 2 usage or setup error.
  */
+#include "cluster/state.h"
 #include "cluster/state_msg.h"
 #include "common/wire.h"
 #include "crypto/identity.h"
@@ -35,11 +42,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* Far above any real version, so the forgery would win if it were taken. */
+#define S_FORGED_VERSION (((uint64_t) 1) << 40)
+
 static void
 s_usage (void)
 {
     fprintf (stderr, "usage: links_probe [--plain] [--identity DATA_DIR] [--wait MS] "
-                     "ENDPOINT SERVER_KEY\n");
+                     "[--forge ORIGIN KIND KEY VALUE] ENDPOINT SERVER_KEY\n");
     exit (2);
 }
 
@@ -59,6 +69,7 @@ main (int argc, char **argv)
 {
     bool plain = false;
     const char *identity_dir = NULL;
+    const char *forge [4] = { NULL, NULL, NULL, NULL };
     long wait_ms = 2000;
     int i = 1;
     for (; i < argc && argv [i][0] == '-'; i++) {
@@ -66,6 +77,10 @@ main (int argc, char **argv)
             plain = true;
         else if (!strcmp (argv [i], "--identity") && i + 1 < argc)
             identity_dir = argv [++i];
+        else if (!strcmp (argv [i], "--forge") && i + 4 < argc) {
+            for (int k = 0; k < 4; k++)
+                forge [k] = argv [++i];
+        }
         else if (!strcmp (argv [i], "--wait") && i + 1 < argc) {
             char *end;
             wait_ms = strtol (argv [++i], &end, 10);
@@ -75,7 +90,7 @@ main (int argc, char **argv)
         else
             s_usage ();
     }
-    if (argc - i != 2)
+    if (argc - i != 2 || (forge [0] && !identity_dir))
         s_usage ();
     const char *endpoint = argv [i];
     uint8_t server [32];
@@ -92,6 +107,7 @@ main (int argc, char **argv)
     zsys_set_logstream (NULL);
 
     uint8_t pub [32], sec [32];
+    uint8_t sig [SHED_SIG_BYTES];
     const char *who = "a fresh key";
     if (identity_dir) {
         /* load_or_create would make a new identity in an empty directory:
@@ -111,6 +127,12 @@ main (int argc, char **argv)
         }
         memcpy (pub, shed_identity_x25519_public (id), 32);
         memcpy (sec, shed_identity_x25519_secret (id), 32);
+        if (forge [0]) {
+            uint8_t signed_msg [STATE_SIGNED_LEN];
+            state_rec_signed_msg (forge [0], forge [1], forge [2], S_FORGED_VERSION, false,
+                                  (const uint8_t *) forge [3], strlen (forge [3]), signed_msg);
+            shed_identity_sign (id, signed_msg, sizeof signed_msg, sig);
+        }
         shed_identity_destroy (&id);
         who = "the identity in the given data dir";
     }
@@ -139,13 +161,31 @@ main (int argc, char **argv)
         return 2;
     }
 
-    /* A valid request: an empty digest with `reply`, as a new member sends. */
+    /* A valid request: an empty digest with `reply`, as a new member sends;
+     * or, with --forge, a PUSH of another origin's record. */
     state_msg_t msg;
     memset (&msg, 0, sizeof msg);
-    msg.hdr.type = STATE_DIGEST;
-    snprintf (msg.u.state_digest.from, sizeof msg.u.state_digest.from, "probe-%d",
-              (int) getpid ());
-    msg.u.state_digest.reply = true;
+    state_rec_t rec;
+    memset (&rec, 0, sizeof rec);
+    if (forge [0]) {
+        msg.hdr.type = STATE_PUSH;
+        snprintf (msg.u.state_push.from, sizeof msg.u.state_push.from, "%s", forge [0]);
+        snprintf (rec.origin, sizeof rec.origin, "%s", forge [0]);
+        snprintf (rec.kind, sizeof rec.kind, "%s", forge [1]);
+        snprintf (rec.key, sizeof rec.key, "%s", forge [2]);
+        rec.version = S_FORGED_VERSION;
+        rec.value.data = (uint8_t *) (uintptr_t) forge [3];
+        rec.value.len = strlen (forge [3]);
+        memcpy (rec.sig, sig, sizeof rec.sig);
+        msg.u.state_push.recs.items = &rec;
+        msg.u.state_push.recs.n = 1;
+    }
+    else {
+        msg.hdr.type = STATE_DIGEST;
+        snprintf (msg.u.state_digest.from, sizeof msg.u.state_digest.from, "probe-%d",
+                  (int) getpid ());
+        msg.u.state_digest.reply = true;
+    }
     uint8_t *buf = NULL;
     size_t len = 0;
     if (wire_encode (&state_proto, &msg, &buf, &len)) {
