@@ -40,7 +40,7 @@ for r in json.load(sys.stdin):
 # metric i SERIES: one series of node i's /metrics ("" if absent).
 metric() {
     h_exec "$1" curl -sS --max-time 5 http://127.0.0.1:7951/metrics 2>/dev/null \
-        | awk -v n="$2" '$1 == n { print $2; exit }'
+        | awk -v n="$2" '$1 == n && !f { print $2; f = 1 }'
 }
 has_node2() { [[ -n "$(version 1 node2 node)" ]]; }
 h_retry 20 has_node2 || h_fail "node 1 never got node 2's node record"
