@@ -479,8 +479,11 @@ s_teardown_quota (void **state)
 {
     s_qfix_t *q = *state;
     void *inner = &q->fx;
-    s_teardown (&inner);            /* frees fx: it is q's first member */
+    /* The bus side first: the host's publish buffers are handed to it
+     * zero-copy, and it must give them back before the host can free them
+     * (agent_host.c leaves them to the process otherwise). */
     zsock_destroy (&q->pull);
+    s_teardown (&inner);            /* frees fx: it is q's first member */
     return 0;
 }
 
