@@ -379,6 +379,16 @@ s_origin_key_cmd (self_t *self, const char *name, const char *z85)
         free (key);
         return -1;
     }
+    /* A different key than the one we hold: membership took it only for
+     * a dead member's name taken by a new identity (a live member's key
+     * change is refused there). Its records were checked under the old
+     * key: drop them and pull the new identity's (docs/state.md, "Trust").
+     * A first key, or one after a reap forgot the old, drops nothing. */
+    const uint8_t *held = (const uint8_t *) zhashx_lookup (self->origin_keys, name);
+    if (held && memcmp (held, key, 32) != 0) {
+        log_info (S_COMP, "origin signing key changed: its records dropped|origin=%s", name);
+        state_origin_rekey (self->store, name);
+    }
     zhashx_update (self->origin_keys, name, key);
     return 0;
 }

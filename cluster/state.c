@@ -799,6 +799,24 @@ state_origin_set_status (state_t *self, const char *origin, state_status_t statu
     return 0;
 }
 
+int
+state_origin_rekey (state_t *self, const char *origin)
+{
+    assert (self);
+    if (!origin || !state_origin_valid (origin) || streq (origin, self->self))
+        return -STATE_ERR_ARG;
+    s_origin_t *o = (s_origin_t *) zhashx_lookup (self->origins, origin);
+    if (!o)
+        return 0;
+    /* Tombstones go too: they were signed by the old key, and the new
+     * identity's versions start again, so an old tombstone at a higher
+     * version would hide its record. The floor goes with max: nothing of
+     * the old identity's history says what the new one has sent. */
+    s_origin_clear (self, o);
+    o->max = o->floor = o->reset_floor = 0;
+    return 0;
+}
+
 state_status_t
 state_origin_status (state_t *self, const char *origin)
 {

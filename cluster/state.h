@@ -188,6 +188,13 @@ uint64_t state_origin_max (state_t *self, const char *origin);
 /* Set an origin's status (from membership). Our own origin is always alive
  * (-STATE_ERR_ARG). Returns 0. */
 int state_origin_set_status (state_t *self, const char *origin, state_status_t status);
+/* The origin's signing key changed (a new identity took the name of a dead
+ * member, docs/state.md "Trust"): every record we hold of it was checked
+ * under the old key, so all are dropped (DELETED events) and its max goes
+ * back to 0, so anti-entropy pulls the new identity's records from version
+ * 1; anything still signed by the old key is refused on the way in. Its
+ * status is kept. Our own origin: -STATE_ERR_ARG. Returns 0. */
+int state_origin_rekey (state_t *self, const char *origin);
 /* Status of an origin; unknown origins are STATE_ALIVE. */
 state_status_t state_origin_status (state_t *self, const char *origin);
 const char *state_status_name (state_status_t status);

@@ -785,6 +785,72 @@ test_sig_refused (void **unused)
     state_destroy (&n2);
 }
 
+/* A dead member's name taken by a new identity (docs/state.md, "Trust"):
+ * the old identity's records, checked under the old key, must not outlive
+ * the key change, and the new identity's records (versions from 1 again)
+ * must come in. */
+static void
+test_sig_rekey (void **unused)
+{
+    s_keys_init ();
+    state_t *n1 = s_signed_store (0, NULL);
+    state_t *n2 = s_signed_store (1, NULL);
+    state_t *n3 = s_signed_store (2, NULL);
+    s_events_t ev = { 0 };
+    state_set_handler (n2, s_on_change, &ev);
+    state_record_t rec;
+    assert_int_equal (state_put (n1, "endpoint", "02:00:c6:13:05:02", "old-ep", 6), 0);
+    assert_int_equal (state_put (n1, "service", "web", "old", 3), 0);
+    assert_int_equal (state_put (n1, "service", "db", "old", 3), 0);
+    assert_int_equal (state_delete (n1, "service", "db"), 0);
+    s_exchange (n2, n1, 0);
+    s_exchange (n3, n1, 0);
+    assert_int_equal (state_count (n2, "n1", NULL), 2);
+    assert_int_equal (state_origin_max (n2, "n1"), 4);
+    state_destroy (&n1);
+
+    /* n1 dies; a new identity takes its name with a new key. */
+    crypto_sign_keypair (s_keys [0].pk, s_keys [0].sk);
+    state_t *n1b = s_signed_store (0, NULL);
+    assert_int_equal (state_put (n1b, "endpoint", "02:00:c6:13:05:09", "new-ep", 6), 0);
+
+    /* Without the rekey the old identity's records stay, and the new
+     * one's version 1 looks like something n2 already has. */
+    s_exchange (n2, n1b, 0);
+    assert_int_equal (state_get (n2, "n1", "endpoint", "02:00:c6:13:05:09", &rec),
+                      -STATE_ERR_NOT_FOUND);
+    assert_int_equal (state_count (n2, "n1", NULL), 2);
+
+    /* The key changed: the old records go (as DELETED events, not the
+     * tombstone), the status stays, the new identity's come in. */
+    int deleted = ev.deleted;
+    assert_int_equal (state_origin_rekey (n2, "n1"), 0);
+    assert_int_equal (ev.deleted, deleted + 2);
+    assert_int_equal (state_count (n2, "n1", NULL), 0);
+    assert_int_equal (state_get (n2, "n1", "service", "db", &rec), -STATE_ERR_NOT_FOUND);
+    assert_int_equal (state_origin_max (n2, "n1"), 0);
+    assert_int_equal (state_origin_status (n2, "n1"), STATE_ALIVE);
+    s_exchange (n2, n1b, 0);
+    assert_int_equal (state_get (n2, "n1", "endpoint", "02:00:c6:13:05:09", &rec), 0);
+    assert_memory_equal (rec.value, "new-ep", 6);
+    assert_int_equal (state_origin_max (n2, "n1"), 1);
+
+    /* A lagging peer still holding the old records (signed by the old
+     * key) cannot bring them back. */
+    uint64_t refused = state_stats (n2)->refused_sig;
+    s_exchange (n2, n3, 0);
+    assert_true (state_stats (n2)->refused_sig > refused);
+    assert_int_equal (state_count (n2, "n1", NULL), 1);
+    assert_int_equal (state_get (n2, "n1", "service", "web", &rec), -STATE_ERR_NOT_FOUND);
+
+    /* Our own origin is never rekeyed; an unknown origin is nothing. */
+    assert_int_equal (state_origin_rekey (n2, "n2"), -STATE_ERR_ARG);
+    assert_int_equal (state_origin_rekey (n2, "n4"), 0);
+    state_destroy (&n1b);
+    state_destroy (&n2);
+    state_destroy (&n3);
+}
+
 static void
 test_sig_deferred_relayed (void **unused)
 {
@@ -917,6 +983,7 @@ main (void)
         cmocka_unit_test (test_floor_reset),
         cmocka_unit_test (test_codec_rejects),
         cmocka_unit_test (test_sig_refused),
+        cmocka_unit_test (test_sig_rekey),
         cmocka_unit_test (test_sig_deferred_relayed),
         cmocka_unit_test (test_sig_persisted),
         cmocka_unit_test (test_sig_bulk_cost),

@@ -688,6 +688,79 @@ test_name_conflict_refused (void **state)
     s_sim_destroy (&sim);
 }
 
+/* The Ed25519 signing key (gossip_update sigkey, docs/state.md "Trust") is
+ * part of a member's identity like its X25519 key: a live member's changed
+ * sigkey is refused as a conflict, a first one is learnt, and a dead
+ * member's name may be taken by a new identity with another sigkey. */
+static uint64_t
+s_conflicts (swim_t *sw)
+{
+    swim_stats_t st;
+    swim_stats (sw, &st);
+    return st.refused_conflict;
+}
+
+static void
+test_sigkey_conflict_refused (void **state)
+{
+    sim_t *sim = s_sim_new (1, 8, NULL);
+    uint8_t sig_a [SWIM_KEY_BYTES], sig_b [SWIM_KEY_BYTES];
+    memset (sig_a, 0x51, sizeof sig_a);
+    memset (sig_b, 0x52, sizeof sig_b);
+    swim_t *sw = sim->nodes [0].swim;
+
+    /* No sigkey yet, then one (same identity): learnt, no conflict. */
+    gossip_update_t u = s_upd (SWIM_UPD_ALIVE, "b", 1, NULL);
+    s_inject (sim, 0, &u);
+    u = s_upd (SWIM_UPD_ALIVE, "b", 2, NULL);
+    memcpy (u.sigkey, sig_a, SWIM_KEY_BYTES);
+    s_inject (sim, 0, &u);
+    const swim_member_t *b = swim_lookup (sw, "b");
+    assert_memory_equal (b->sigkey, sig_a, SWIM_KEY_BYTES);
+    assert_int_equal (s_conflicts (sw), 0);
+
+    /* Same X25519 key, another sigkey, while b is alive: refused. */
+    u = s_upd (SWIM_UPD_ALIVE, "b", 9, NULL);
+    memcpy (u.sigkey, sig_b, SWIM_KEY_BYTES);
+    s_inject (sim, 0, &u);
+    b = swim_lookup (sw, "b");
+    assert_int_equal (b->incarnation, 2);
+    assert_memory_equal (b->sigkey, sig_a, SWIM_KEY_BYTES);
+    assert_int_equal (s_conflicts (sw), 1);
+    assert_int_equal (sim->nodes [0].events [SWIM_EV_REFUSED], 1);
+    /* ... and while it is suspect. */
+    u = s_upd (SWIM_UPD_SUSPECT, "b", 2, "c");
+    s_inject (sim, 0, &u);
+    assert_int_equal (swim_lookup (sw, "b")->state, SWIM_SUSPECT);
+    u = s_upd (SWIM_UPD_ALIVE, "b", 10, NULL);
+    memcpy (u.sigkey, sig_b, SWIM_KEY_BYTES);
+    s_inject (sim, 0, &u);
+    assert_int_equal (s_conflicts (sw), 2);
+    assert_memory_equal (swim_lookup (sw, "b")->sigkey, sig_a, SWIM_KEY_BYTES);
+    /* A gossip without sigkey (all zero: an older member relaying) is not
+     * a change. */
+    u = s_upd (SWIM_UPD_ALIVE, "b", 3, NULL);
+    s_inject (sim, 0, &u);
+    assert_int_equal (swim_lookup (sw, "b")->state, SWIM_ALIVE);
+    assert_memory_equal (swim_lookup (sw, "b")->sigkey, sig_a, SWIM_KEY_BYTES);
+    assert_int_equal (s_conflicts (sw), 2);
+
+    /* Dead: a new identity may take the name, and its key replaces the
+     * old one (the links then drop the old key's records: state_test
+     * test_sig_rekey). */
+    u = s_upd (SWIM_UPD_DEAD, "b", 3, "c");
+    s_inject (sim, 0, &u);
+    assert_int_equal (swim_lookup (sw, "b")->state, SWIM_DEAD);
+    u = s_upd (SWIM_UPD_ALIVE, "b", 4, NULL);
+    memcpy (u.sigkey, sig_b, SWIM_KEY_BYTES);
+    s_inject (sim, 0, &u);
+    b = swim_lookup (sw, "b");
+    assert_int_equal (b->state, SWIM_ALIVE);
+    assert_memory_equal (b->sigkey, sig_b, SWIM_KEY_BYTES);
+    assert_int_equal (s_conflicts (sw), 2);
+    s_sim_destroy (&sim);
+}
+
 static void
 test_tags_propagate (void **state)
 {
@@ -863,6 +936,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_precedence_rules),
         cmocka_unit_test (test_name_conflict_refused),
+        cmocka_unit_test (test_sigkey_conflict_refused),
         cmocka_unit_test (test_version_mismatch_refused),
         cmocka_unit_test (test_confirmations_shorten_timeout),
         cmocka_unit_test (test_garbage_is_counted),
