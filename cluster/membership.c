@@ -75,9 +75,31 @@ typedef struct {
                                         result was counted (exactly once) */
     uint64_t keyop_id;               /* keyop: the operation it belongs to */
     bool joining;                    /* push-pull opened while not yet joined */
+    int fail;                        /* S_SEED_* when it failed in a way a JOIN names */
     bool answered;                   /* a whole frame arrived */
     const char *why;                 /* why it ended without an answer */
 } conn_t;
+
+/* How one seed of a JOIN command failed (docs/operations.md "Joining"):
+ * the first three are definite, so the JOIN answers as soon as every seed
+ * has one; anything else (no answer, a lost connection) waits for the
+ * deadline and is reported as timed out. */
+enum {
+    S_SEED_WAITING = 0,
+    S_SEED_UNREACHABLE,              /* EHOSTUNREACH / ENETUNREACH */
+    S_SEED_REFUSED,                  /* ECONNREFUSED: nothing listens there */
+    S_SEED_WRONG_KEY,                /* it closed on our sealed request, or its
+                                        answer did not open with our keyring */
+    S_SEED_BAD                       /* did not resolve */
+};
+
+typedef struct {
+    char seed [300];                 /* as given, for unresolvable ones */
+    char addr [SWIM_ADDR_MAX + 1];
+    uint16_t port;
+    int outcome;                     /* S_SEED_* */
+    char detail [96];                /* errno text, or the last soft failure */
+} s_join_seed_t;
 
 /* One sender boot's replay windows (docs/crypto.md "Replay windows"). */
 typedef struct {
@@ -117,7 +139,11 @@ typedef struct {
     uint64_t join_next_ms, join_backoff;
     bool join_pending;             /* a JOIN command waits for its reply */
     uint64_t join_reply_by;
-    char join_why [192];           /* last seed failure, for the JOIN reply */
+    char join_why [192];           /* last seed failure, for the log */
+    bool join_tagged;              /* JOIN-TAGGED: reply frames start with "$JOIN" */
+    s_join_seed_t join_seeds [MEMBERSHIP_SEEDS_MAX];   /* the pending JOIN's seeds */
+    size_t njoin_seeds;
+    int conn_errno;                /* why the last s_conn_open failed (0: not a socket error) */
     /* leave */
     bool leave_pending;
     uint64_t leave_reply_by;
@@ -294,6 +320,34 @@ s_env_send (void *ctx, const char *addr, uint16_t port, const uint8_t *buf, size
 static conn_t *s_conn_open (self_t *self, const char *addr, uint16_t port, conn_kind_t kind,
                             const uint8_t *msg, size_t len);
 
+/* The S_SEED_* outcome a socket error stands for (S_SEED_WAITING if none). */
+static int
+s_seed_outcome (int err)
+{
+    if (err == EHOSTUNREACH || err == ENETUNREACH)
+        return S_SEED_UNREACHABLE;
+    if (err == ECONNREFUSED)
+        return S_SEED_REFUSED;
+    return S_SEED_WAITING;
+}
+
+/* A join push-pull with addr:port failed: if it is a seed of the pending
+ * JOIN, keep how (the latest attempt wins: a seed that comes up between
+ * two retries is no longer "refused"). */
+static void
+s_join_note (self_t *self, const char *addr, uint16_t port, int outcome, const char *detail)
+{
+    if (!self->join_pending)
+        return;
+    for (size_t i = 0; i < self->njoin_seeds; i++) {
+        s_join_seed_t *js = &self->join_seeds [i];
+        if (js->outcome == S_SEED_BAD || js->port != port || !streq (js->addr, addr))
+            continue;
+        js->outcome = outcome;
+        snprintf (js->detail, sizeof js->detail, "%s", detail ? detail : "");
+    }
+}
+
 static void
 s_env_stream (void *ctx, const char *addr, uint16_t port, const uint8_t *buf, size_t len)
 {
@@ -301,9 +355,15 @@ s_env_stream (void *ctx, const char *addr, uint16_t port, const uint8_t *buf, si
     conn_t *conn = s_conn_open (self, addr, port, CONN_PUSHPULL, buf, len);
     if (conn)
         conn->joining = !swim_joined (self->swim);
-    else if (!swim_joined (self->swim))
-        snprintf (self->join_why, sizeof self->join_why, "seed %s:%u: cannot open a connection",
-                  addr, (unsigned) port);
+    else if (!swim_joined (self->swim)) {
+        int err = self->conn_errno;
+        snprintf (self->join_why, sizeof self->join_why, "seed %s:%u: cannot open a connection%s%s",
+                  addr, (unsigned) port, err ? ": " : "", err ? strerror (err) : "");
+        s_join_note (self, addr, port, s_seed_outcome (err),
+                     err == ENETUNREACH ? "network is unreachable"
+                     : err == EHOSTUNREACH ? "no route to host"
+                     : err ? strerror (err) : "cannot open a connection");
+    }
 }
 
 static void
@@ -370,6 +430,7 @@ s_conn_open (self_t *self, const char *addr, uint16_t port, conn_kind_t kind, co
              size_t len)
 {
     struct sockaddr_in sa;
+    self->conn_errno = 0;
     if (s_sockaddr (addr, port, &sa))
         return NULL;
     int fd = socket (AF_INET, SOCK_STREAM, 0);
@@ -382,6 +443,9 @@ s_conn_open (self_t *self, const char *addr, uint16_t port, conn_kind_t kind, co
     int one = 1;
     setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (connect (fd, (struct sockaddr *) &sa, sizeof sa) && errno != EINPROGRESS) {
+        /* An "unreachable" route or no route at all fails here at once:
+         * kept so a JOIN can say so without waiting for its deadline. */
+        self->conn_errno = errno;
         close (fd);
         self->st.stream_errors++;
         return NULL;
@@ -420,6 +484,7 @@ s_conn_frame (self_t *self, conn_t *conn)
         else
             self->st.drop_format++;
         conn->why = "its answer did not open with our keyring (wrong cluster key?)";
+        conn->fail = S_SEED_WRONG_KEY;
         free (pt);
         return false;           /* the close reports it (once) */
     }
@@ -463,8 +528,20 @@ s_conn_io (self_t *self, conn_t *conn)
                 if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINPROGRESS
                     || errno == ENOTCONN)
                     return true;
-                conn->why = conn->outoff == 0 && errno == ECONNREFUSED
+                /* A failed non-blocking connect shows up here, on the first
+                 * send: refused, or no route found only now. A reset after
+                 * part of our request went is the seed closing on a sealed
+                 * header it cannot open (another cluster key). */
+                int err = errno;
+                conn->fail = conn->outoff == 0 ? s_seed_outcome (err)
+                             : err == ECONNRESET || err == EPIPE ? S_SEED_WRONG_KEY
+                                                                 : S_SEED_WAITING;
+                conn->why = conn->fail == S_SEED_REFUSED
                                 ? "connection refused (not running there?)"
+                            : conn->fail == S_SEED_UNREACHABLE
+                                ? (err == ENETUNREACH ? "network is unreachable" : "no route to host")
+                            : conn->fail == S_SEED_WRONG_KEY
+                                ? "closed the connection without answering (wrong cluster key?)"
                                 : "connection lost while sending";
                 return false;
             }
@@ -484,6 +561,7 @@ s_conn_io (self_t *self, conn_t *conn)
              * after the sealed header, with our body unread, so the close
              * often arrives as a reset. */
             conn->why = "closed the connection without answering (wrong cluster key?)";
+            conn->fail = S_SEED_WRONG_KEY;
             return false;
         }
         if (n < 0) {
@@ -512,6 +590,7 @@ s_conn_io (self_t *self, conn_t *conn)
                 else
                     self->st.drop_format++;
                 conn->why = "its answer did not open with our keyring (wrong cluster key?)";
+                conn->fail = S_SEED_WRONG_KEY;
                 return false;
             }
             if (s_stamp_check (self, stamp, 1)) {
@@ -550,9 +629,12 @@ s_conn_close_at (self_t *self, size_t i)
     if (conn->kind == CONN_KEYOP)
         s_keyop_result (self, conn, NULL, 0);   /* no-op if already counted */
     else if (conn->kind == CONN_PUSHPULL && conn->joining && !conn->answered
-             && !swim_joined (self->swim))
+             && !swim_joined (self->swim)) {
         snprintf (self->join_why, sizeof self->join_why, "seed %s:%u: %s", conn->peer,
                   (unsigned) conn->port, conn->why ? conn->why : "did not answer");
+        s_join_note (self, conn->peer, conn->port, conn->fail,
+                     conn->why ? conn->why : "did not answer");
+    }
     s_conn_free (&self->conns [i]);
     self->conns [i] = self->conns [--self->nconns];
 }
@@ -864,6 +946,88 @@ done:
 
 /* ---- Commands ------------------------------------------------------------------ */
 
+/* Answer the JOIN (tagged with "$JOIN" for JOIN-TAGGED) and end it. */
+static void
+s_join_reply (self_t *self, const char *status)
+{
+    zmsg_t *msg = zmsg_new ();
+    if (self->join_tagged)
+        zmsg_addstr (msg, "$JOIN");
+    zmsg_addstr (msg, status);
+    zmsg_send (&msg, self->pipe);
+    self->join_pending = false;
+    self->join_tagged = false;
+}
+
+/* If the pending JOIN has failed, answer it with every seed and why:
+ * "ERROR join A: unreachable (...); join B: refused (...)". At once when
+ * every seed failed definitely (docs/operations.md "Joining"); at the
+ * deadline (`expired`) with the rest reported as timed out. */
+static void
+s_join_fail (self_t *self, bool expired)
+{
+    for (size_t i = 0; i < self->njoin_seeds && !expired; i++)
+        if (self->join_seeds [i].outcome == S_SEED_WAITING)
+            return;
+    char text [480] = "ERROR ";
+    size_t used = strlen (text);
+    uint32_t ms = self->cfg.join_timeout_ms;
+    for (size_t i = 0; i < self->njoin_seeds && used < sizeof text; i++) {
+        const s_join_seed_t *js = &self->join_seeds [i];
+        char where [128];
+        if (js->outcome == S_SEED_BAD)
+            snprintf (where, sizeof where, "%.100s", js->seed);
+        else
+            snprintf (where, sizeof where, "%s:%u", js->addr, (unsigned) js->port);
+        const char *sep = i ? "; " : "";
+        int n;
+        switch (js->outcome) {
+        case S_SEED_UNREACHABLE:
+            n = snprintf (text + used, sizeof text - used, "%sjoin %s: unreachable (%s)", sep,
+                          where, js->detail);
+            break;
+        case S_SEED_REFUSED:
+            n = snprintf (text + used, sizeof text - used,
+                          "%sjoin %s: refused (nothing listens on that port)", sep, where);
+            break;
+        case S_SEED_WRONG_KEY: {
+            /* The connection's text carries a hint for the log; here the
+             * class says it. */
+            char what [sizeof js->detail];
+            snprintf (what, sizeof what, "%s", js->detail);
+            char *hint = strstr (what, " (wrong cluster key?)");
+            if (hint)
+                *hint = '\0';
+            n = snprintf (text + used, sizeof text - used,
+                          "%sjoin %s: wrong key (%s: it holds another cluster key than "
+                          "ours, a wrong cluster key)", sep, where, what);
+            break;
+        }
+        case S_SEED_BAD:
+            n = snprintf (text + used, sizeof text - used,
+                          "%sjoin %s: cannot resolve seed (host:port expected)", sep, where);
+            break;
+        default:
+            if (ms % 1000 == 0)
+                n = snprintf (text + used, sizeof text - used, "%sjoin %s: timed out after %u s",
+                              sep, where, (unsigned) (ms / 1000));
+            else
+                n = snprintf (text + used, sizeof text - used, "%sjoin %s: timed out after %u ms",
+                              sep, where, (unsigned) ms);
+            if (n > 0 && js->detail [0] && (size_t) n < sizeof text - used)
+                n += snprintf (text + used + n, sizeof text - used - (size_t) n, " (last try: %s)",
+                               js->detail);
+            break;
+        }
+        if (n < 0)
+            break;
+        used += (size_t) n;
+    }
+    if (used < sizeof text)
+        snprintf (text + used, sizeof text - used, "; still retrying in the background");
+    s_join_reply (self, text);
+}
+
 static void
 s_join_seeds (self_t *self)
 {
@@ -914,10 +1078,24 @@ s_handle_pipe (self_t *self)
         ;
     else if (streq (command, "$TERM"))
         self->terminated = true;
-    else if (streq (command, "JOIN")) {
+    else if (streq (command, "JOIN") || streq (command, "JOIN-TAGGED")) {
+        bool tagged = streq (command, "JOIN-TAGGED");
+        if (self->join_pending) {
+            /* One JOIN at a time: its seeds and deadline are the answer's. */
+            zmsg_t *busy = zmsg_new ();
+            if (tagged)
+                zmsg_addstr (busy, "$JOIN");
+            zmsg_addstr (busy, "ERROR another join is in progress");
+            zmsg_send (&busy, self->pipe);
+            goto done;
+        }
+        self->join_tagged = tagged;
+        self->join_why [0] = '\0';
+        self->njoin_seeds = 0;
+        /* Record the seeds first: swim_join opens the connection at once,
+         * and an unreachable seed fails inside it. */
         char *seed;
         size_t valid = 0;
-        self->join_why [0] = '\0';
         while ((seed = zmsg_popstr (request))) {
             if (self->cfg.nseeds < MEMBERSHIP_SEEDS_MAX) {
                 bool dup = false;
@@ -927,29 +1105,45 @@ s_handle_pipe (self_t *self)
                     snprintf (self->cfg.seeds [self->cfg.nseeds++], sizeof self->cfg.seeds [0],
                               "%s", seed);
             }
-            char addr [SWIM_ADDR_MAX + 1];
-            uint16_t port;
-            if (s_resolve (seed, addr, sizeof addr, &port) == 0) {
-                swim_join (self->swim, addr, port);
-                valid++;
+            if (self->njoin_seeds < MEMBERSHIP_SEEDS_MAX) {
+                s_join_seed_t *js = &self->join_seeds [self->njoin_seeds++];
+                memset (js, 0, sizeof *js);
+                snprintf (js->seed, sizeof js->seed, "%s", seed);
+                if (s_resolve (seed, js->addr, sizeof js->addr, &js->port) == 0)
+                    valid++;
+                else {
+                    js->outcome = S_SEED_BAD;
+                    snprintf (self->join_why, sizeof self->join_why,
+                              "cannot resolve seed '%.100s' (host:port expected)", seed);
+                }
             }
-            else
-                snprintf (self->join_why, sizeof self->join_why,
-                          "cannot resolve seed '%.100s' (host:port expected)", seed);
             zstr_free (&seed);
         }
-        if (swim_joined (self->swim))
-            zstr_send (self->pipe, "OK");
-        else if (swim_refused (self->swim))
-            zstr_sendf (self->pipe, "ERROR %s", swim_refused (self->swim));
-        else if (!valid)
-            zstr_sendf (self->pipe, "ERROR %s", self->join_why [0] ? self->join_why
-                                                                   : "no seed given");
+        if (swim_joined (self->swim) || swim_refused (self->swim) || !valid) {
+            for (size_t i = 0; i < self->njoin_seeds; i++)
+                if (self->join_seeds [i].outcome != S_SEED_BAD)
+                    swim_join (self->swim, self->join_seeds [i].addr, self->join_seeds [i].port);
+            self->join_pending = true;
+            if (swim_joined (self->swim))
+                s_join_reply (self, "OK");
+            else if (swim_refused (self->swim)) {
+                char text [300];
+                snprintf (text, sizeof text, "ERROR %s", swim_refused (self->swim));
+                s_join_reply (self, text);
+            }
+            else if (!self->njoin_seeds)
+                s_join_reply (self, "ERROR no seed given");
+            else
+                s_join_fail (self, true);
+        }
         else {
             self->join_pending = true;
             self->join_reply_by = s_now (NULL) + self->cfg.join_timeout_ms;
             self->join_backoff = S_JOIN_BACKOFF0;
             self->join_next_ms = s_now (NULL) + self->join_backoff;
+            for (size_t i = 0; i < self->njoin_seeds; i++)
+                if (self->join_seeds [i].outcome != S_SEED_BAD)
+                    swim_join (self->swim, self->join_seeds [i].addr, self->join_seeds [i].port);
         }
     }
     else if (streq (command, "LEAVE")) {
@@ -993,6 +1187,7 @@ s_handle_pipe (self_t *self)
         log_error (S_COMP, "invalid command|command=%s", command);
         zstr_send (self->pipe, "ERROR invalid command");
     }
+done:
     zstr_free (&command);
     zmsg_destroy (&request);
 }
@@ -1382,19 +1577,15 @@ s_timers (self_t *self)
         self->join_next_ms = now + self->join_backoff;
     }
     if (self->join_pending) {
-        if (swim_joined (self->swim)) {
-            zstr_send (self->pipe, "OK");
-            self->join_pending = false;
-        }
+        if (swim_joined (self->swim))
+            s_join_reply (self, "OK");
         else if (swim_refused (self->swim)) {
-            zstr_sendf (self->pipe, "ERROR %s", swim_refused (self->swim));
-            self->join_pending = false;
+            char text [300];
+            snprintf (text, sizeof text, "ERROR %s", swim_refused (self->swim));
+            s_join_reply (self, text);
         }
-        else if (now >= self->join_reply_by) {
-            zstr_sendf (self->pipe, "ERROR join timed out: %s; still retrying in the background",
-                        self->join_why [0] ? self->join_why : "no answer from any seed");
-            self->join_pending = false;
-        }
+        else
+            s_join_fail (self, now >= self->join_reply_by);
     }
     if (self->leave_pending && (swim_leave_done (self->swim) || now >= self->leave_reply_by)) {
         zstr_send (self->pipe, "OK");

@@ -18,11 +18,17 @@
  *
  *   JOIN host:port...          "s..."  join through these seeds; keeps
  *                                      retrying with backoff until joined.
- *       reply "OK" once joined, "ERROR <reason>" if refused or not joined
- *       within join_timeout_ms (retries continue in the background; the
- *       reason names the last seed failure, e.g. "... closed the
- *       connection without answering (wrong cluster key?)"), at once if
- *       no seed resolves
+ *       reply "OK" once joined; "ERROR <reason>" if refused, when every seed
+ *       failed definitely (at once), or at join_timeout_ms (retries
+ *       continue in the background). The reason names each seed:
+ *       "join ADDR: unreachable (...)", "refused (...)", "wrong key (...)",
+ *       "cannot resolve seed ...", "timed out after 5 s"; see
+ *       docs/membership.md. One JOIN at a time: another meanwhile gets
+ *       "ERROR another join is in progress".
+ *   JOIN-TAGGED host:port...   the same, the reply prefixed by a "$JOIN"
+ *                                      frame; it may come after the replies
+ *                                      to later commands (the daemon keeps
+ *                                      using the pipe while a join runs)
  *   LEAVE                      "s"     leave gracefully: broadcast "left",
  *                                      wait until it was sent (at most
  *                                      leave_timeout_ms), stop probing.

@@ -20,6 +20,12 @@ struct _shed_members_t {
     zactor_t *actor;
     zsock_t *events;                /* SUB to the actor's event PUB */
     zloop_t *loop;                  /* borrowed */
+    /* The one join in progress: the actor answers it later, tagged "$JOIN",
+     * so the loop keeps serving other calls meanwhile. */
+    shed_api_call_t *join_call;
+    char join_seeds[160];           /* what the user asked, for a late answer */
+    int join_timer;                 /* our own deadline, should the actor not answer */
+    uint32_t join_timeout_ms;
     char name[SHED_NAME_MAX + 1];
     bool left;
     struct {
@@ -97,8 +103,13 @@ s_swim_config (const shed_config_t *cfg, swim_config_t *sc)
 
 /* -------------------------------------------------------------------------
  * Talking to the actor. Commands are synchronous: the actor answers each on
- * its pipe. Key operations and leave may take seconds; the API waits.
+ * its pipe. Key operations and leave may take seconds; the API waits. A join
+ * is the exception (docs/operations.md "Joining"): JOIN-TAGGED's answer
+ * comes whenever the join ends, tagged "$JOIN", possibly between another
+ * command and its reply, so every read of the pipe passes it on.
  */
+
+static void s_join_answer (shed_members_t *self, zmsg_t **reply_p);
 
 /* Send a command (frames from a NULL-terminated list) and receive the reply. */
 static zmsg_t *
@@ -114,7 +125,13 @@ s_command (shed_members_t *self, const char *first, ...)
         zmsg_destroy (&cmd);
         return NULL;
     }
-    return zmsg_recv (self->actor);
+    while (true) {
+        zmsg_t *reply = zmsg_recv (self->actor);
+        zframe_t *first_frame = reply ? zmsg_first (reply) : NULL;
+        if (!first_frame || !zframe_streq (first_frame, "$JOIN"))
+            return reply;
+        s_join_answer (self, &reply);
+    }
 }
 
 /* "OK" -> 0; "ERROR reason" -> -1 with the reason copied. */
@@ -222,13 +239,88 @@ s_api_members (shed_api_call_t *call, const api_msg_t *req, void *arg)
     zmsg_destroy (&reply);
 }
 
+/* The actor's "$JOIN" answer: "OK" or "ERROR join ADDR: reason; ...". */
+static void
+s_join_answer (shed_members_t *self, zmsg_t **reply_p)
+{
+    zmsg_t *reply = *reply_p;
+    zframe_t *tag = zmsg_pop (reply);
+    zframe_destroy (&tag);
+    char why[API_TEXT_MAX];
+    int rc = s_reply_status (reply, why, sizeof why);
+    zmsg_destroy (reply_p);
+    if (self->join_timer >= 0) {
+        zloop_timer_end (self->loop, self->join_timer);
+        self->join_timer = -1;
+    }
+    if (!self->join_call) {
+        /* Ours timed out first (the actor was stuck): the log keeps it. */
+        log_warn ("members", "join answered after our deadline|seeds=\"%s\" result=\"%s\"",
+                  self->join_seeds, rc == 0 ? "joined" : why);
+        return;
+    }
+    if (rc != 0) {
+        log_warn ("members", "join failed|seeds=\"%s\" why=\"%s\"", self->join_seeds, why);
+        shed_api_reply_error (&self->join_call, API_ERR_UNAVAILABLE, "%s", why);
+        return;
+    }
+    log_info ("members", "joined|seeds=\"%s\"", self->join_seeds);
+    api_msg_t rep = { .hdr.type = API_OK };
+    snprintf (rep.u.api_ok.message, sizeof rep.u.api_ok.message, "joined");
+    shed_api_reply (&self->join_call, &rep);
+}
+
+/* The actor pipe became readable between two handlers: only a "$JOIN"
+ * answer can be waiting (every other reply is read by its s_command). The
+ * events check keeps us from blocking if a command's read took it first. */
+static int
+s_on_actor (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    shed_members_t *self = arg;
+    while (zsock_events (sock) & ZMQ_POLLIN) {
+        zmsg_t *msg = zmsg_recv (sock);
+        if (!msg)
+            break;
+        zframe_t *first = zmsg_first (msg);
+        if (first && zframe_streq (first, "$JOIN"))
+            s_join_answer (self, &msg);
+        else {
+            log_warn ("members", "unexpected message from the membership actor dropped");
+            zmsg_destroy (&msg);
+        }
+    }
+    return 0;
+}
+
+/* The actor answers by join_timeout_ms; this is the backstop so the call is
+ * answered even if it does not. */
+static int
+s_on_join_deadline (zloop_t *loop, int timer_id, void *arg)
+{
+    shed_members_t *self = arg;
+    self->join_timer = -1;
+    if (self->join_call)
+        shed_api_reply_error (&self->join_call, API_ERR_UNAVAILABLE,
+                              "join %s: the membership actor did not answer in time",
+                              self->join_seeds);
+    return 0;
+}
+
 static void
 s_api_join (shed_api_call_t *call, const api_msg_t *req, void *arg)
 {
     shed_members_t *self = arg;
     const api_join_req_t *j = &req->u.api_join_req;
+    if (self->join_call) {
+        shed_api_reply_error (&call, API_ERR_UNAVAILABLE,
+                              "another join is in progress (%s); try again when it ends",
+                              self->join_seeds);
+        return;
+    }
     zmsg_t *cmd = zmsg_new ();
-    zmsg_addstr (cmd, "JOIN");
+    zmsg_addstr (cmd, "JOIN-TAGGED");
+    char seeds[sizeof self->join_seeds] = "";
+    size_t used = 0;
     for (size_t i = 0; i < j->seeds.n; i++) {
         char host[API_ADDR_MAX + 1];
         uint16_t port;
@@ -240,19 +332,23 @@ s_api_join (shed_api_call_t *call, const api_msg_t *req, void *arg)
             return;
         }
         zmsg_addstrf (cmd, "%s:%u", host, port);
+        if (used < sizeof seeds) {
+            int n = snprintf (seeds + used, sizeof seeds - used, "%s%s:%u", i ? " " : "", host,
+                              port);
+            used += n > 0 ? (size_t) n : 0;
+        }
     }
-    zmsg_send (&cmd, self->actor);
-    char why[256];
-    zmsg_t *reply = zmsg_recv (self->actor);
-    int rc = s_reply_status (reply, why, sizeof why);
-    zmsg_destroy (&reply);
-    if (rc != 0) {
-        shed_api_reply_error (&call, API_ERR_INVALID, "join failed: %s", why);
+    if (zmsg_send (&cmd, self->actor) != 0) {
+        zmsg_destroy (&cmd);
+        shed_api_reply_error (&call, API_ERR_UNAVAILABLE, "membership actor did not answer");
         return;
     }
-    api_msg_t rep = { .hdr.type = API_OK };
-    snprintf (rep.u.api_ok.message, sizeof rep.u.api_ok.message, "joined");
-    shed_api_reply (&call, &rep);
+    /* Answered from s_on_actor (or from any s_command that reads the answer
+     * first), at the latest the actor's join_timeout_ms from now. */
+    self->join_call = call;
+    snprintf (self->join_seeds, sizeof self->join_seeds, "%s", seeds);
+    self->join_timer = zloop_timer (self->loop, self->join_timeout_ms + 1000, 1,
+                                    s_on_join_deadline, self);
 }
 
 static void
@@ -521,6 +617,7 @@ shed_members_new (const shed_config_t *cfg, const shed_identity_t *identity,
         return NULL;
     }
     self->loop = loop;
+    self->join_timer = -1;
     snprintf (self->name, sizeof self->name, "%s", cfg->name);
     if (s_tags_init (self, cfg, err, errlen) != 0) {
         shed_keyring_destroy (keyring_p);
@@ -568,6 +665,8 @@ shed_members_new (const shed_config_t *cfg, const shed_identity_t *identity,
         return NULL;
     }
     zloop_reader (loop, self->events, s_on_event, self);
+    self->join_timeout_ms = mc.join_timeout_ms;
+    zloop_reader (loop, zactor_sock (self->actor), s_on_actor, self);
 
     for (size_t i = 0; i < self->ntags; i++) {
         char why[256];
@@ -600,6 +699,13 @@ shed_members_destroy (shed_members_t **self_p)
     shed_members_t *self = *self_p;
     if (self->events && self->loop)
         zloop_reader_end (self->loop, self->events);
+    if (self->actor && self->loop)
+        zloop_reader_end (self->loop, zactor_sock (self->actor));
+    if (self->join_timer >= 0 && self->loop)
+        zloop_timer_end (self->loop, self->join_timer);
+    if (self->join_call)
+        shed_api_reply_error (&self->join_call, API_ERR_UNAVAILABLE,
+                              "join %s: the node is stopping", self->join_seeds);
     zsock_destroy (&self->events);
     zactor_destroy (&self->actor);
     free (self);
