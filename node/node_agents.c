@@ -1,6 +1,8 @@
 /* node_agents.c - see node_agents.h. */
 #include "node/node_agents.h"
 
+#include "node/agent_check.h"
+
 #include "bridges/agent_host.h"
 #include "bridges/bus.h"
 #include "bridges/event_msg.h"
@@ -49,7 +51,7 @@ typedef struct {
 typedef struct {
     char shed[AGENT_NAME_MAX + 1];
     char path[SHED_ENDPOINT_MAX];
-    zlistx_t *services;             /* char *: catalog ids registered for it */
+    agent_check_shed_t services;    /* catalog ids registered for it (agent_check.h) */
     s_line_t *ring;                 /* the last log lines, cap entries */
     size_t cap, head, n;            /* next slot to write, lines held */
     uint64_t evicted;               /* lines pushed out of the ring */
@@ -80,6 +82,7 @@ struct _shed_agents_t {
     uint8_t *buf;                   /* encoding scratch, one max frame */
     size_t cap;
     size_t log_lines;               /* ring size per shed */
+    size_t services_max;            /* per shed (agents.services_max) */
     zlistx_t *runs;                 /* s_run_t *: provisioning runs in flight */
     int runs_timer;
     uint64_t next_run;
@@ -89,18 +92,11 @@ struct _shed_agents_t {
 };
 
 static void
-s_str_free (void **item)
-{
-    free (*item);
-    *item = NULL;
-}
-
-static void
 s_shed_free (void **item)
 {
     s_shed_t *s = *item;
     if (s) {
-        zlistx_destroy (&s->services);
+        agent_check_shed_free (&s->services);
         for (size_t i = 0; s->ring && i < s->cap; i++)
             free (s->ring[i].text);
         free (s->ring);
@@ -228,7 +224,7 @@ s_run_find (shed_agents_t *self, const char *shed, uint64_t run, void **cursor)
 
 /* Follow a run through its agent's events. */
 static void
-s_run_event (shed_agents_t *self, const agent_event_t *ev)
+s_run_event (shed_agents_t *self, const agent_event_t *ev, const agent_check_out_t *out)
 {
     if (ev->kind == AGENT_EVENT_DISCONNECTED) {
         char why[AGENT_TEXT_MAX + 1];
@@ -236,11 +232,10 @@ s_run_event (shed_agents_t *self, const agent_event_t *ev)
         s_runs_fail (self, ev->shed, why);
         return;
     }
-    if (ev->kind != AGENT_EVENT_MESSAGE)
+    if (ev->kind != AGENT_EVENT_MESSAGE || !out)
         return;
-    if (ev->msg.hdr.type == AGENT_PROC_EVENT
-        && ev->msg.u.agent_proc_event.kind == AGENT_PROC_STEP_DONE) {
-        const agent_proc_event_t *p = &ev->msg.u.agent_proc_event;
+    if (out->action == AGENT_CHECK_STEP_DONE) {
+        const agent_proc_event_t *p = out->result;
         s_run_t *r = s_run_find (self, ev->shed, p->run, NULL);
         if (r && p->step < r->nsteps) {
             api_provresult_t *x = &r->results[p->step];
@@ -251,8 +246,8 @@ s_run_event (shed_agents_t *self, const agent_event_t *ev)
         }
     }
     else
-    if (ev->msg.hdr.type == AGENT_PROVISION_DONE) {
-        const agent_provision_done_t *d = &ev->msg.u.agent_provision_done;
+    if (out->action == AGENT_CHECK_RUN_DONE) {
+        const agent_provision_done_t *d = out->done;
         void *cursor = NULL;
         s_run_t *r = s_run_find (self, ev->shed, d->run, &cursor);
         if (r) {
@@ -358,37 +353,11 @@ shed_agents_provision (shed_agents_t *self, const char *shed, agent_provision_t 
  * Agent services -> catalog
  */
 
-/* The catalog id of shed `shed`'s service `name`: "<shed>.<name>", whole.
- * Shed names have no dot, so the first dot splits the id back into the
- * pair: two different pairs never share an id, and a shed can name only
- * ids that start with its own name. A pair longer than a record name
- * (REC_NAME_MAX) has no such id: -1, and the caller refuses it (cutting
- * either part is what let sheds collide: docs/agent.md, section 5). */
+/* The rule is agent_check's (docs/agent.md, section 5). */
 int
 shed_agents_service_id (const char *shed, const char *name, char *id, size_t cap)
 {
-    size_t sl = strlen (shed), nl = strlen (name);
-    if (sl == 0 || nl == 0 || sl + 1 + nl > REC_NAME_MAX || sl + 1 + nl >= cap
-    ||  memchr (shed, '.', sl))
-        return -1;
-    memcpy (id, shed, sl);
-    id[sl] = '.';
-    memcpy (id + sl + 1, name, nl);
-    id[sl + 1 + nl] = '\0';
-    return 0;
-}
-
-/* Is id one of the shed's registered services? With `forget`, drop it. */
-static bool
-s_service_held (s_shed_t *s, const char *id, bool forget)
-{
-    for (char *x = zlistx_first (s->services); x; x = zlistx_next (s->services))
-        if (!strcmp (x, id)) {
-            if (forget)
-                zlistx_delete (s->services, zlistx_cursor (s->services));
-            return true;
-        }
-    return false;
+    return agent_check_service_id (shed, name, id, cap);
 }
 
 /* Publish a service event the catalog took (the agent host leaves these
@@ -407,39 +376,34 @@ s_service_publish (shed_agents_t *self, const agent_event_t *ev)
     free (buf);
 }
 
+/* What agent_check decided for a service message, done: the catalog
+ * first, then the bus, so the bus carries only what the node took. */
 static void
-s_service (shed_agents_t *self, s_shed_t *s, const agent_event_t *ev)
+s_service (shed_agents_t *self, s_shed_t *s, const agent_event_t *ev,
+           const agent_check_out_t *out, bool refused)
 {
-    const char *name = NULL;
-    switch (ev->msg.hdr.type) {
-        case AGENT_SERVICE_REGISTER:   name = ev->msg.u.agent_service_register.name; break;
-        case AGENT_SERVICE_DEREGISTER: name = ev->msg.u.agent_service_deregister.name; break;
-        case AGENT_SERVICE_HEALTH:     name = ev->msg.u.agent_service_health.name; break;
-        default:                       return;
-    }
-    char id[REC_NAME_MAX + 1], err[256];
-    if (shed_agents_service_id (ev->shed, name, id, sizeof id) != 0) {
-        /* The host already bounds how many names a shed has, so this is
-         * logged at most services_max times per shed and connection. */
-        if (ev->msg.hdr.type == AGENT_SERVICE_REGISTER)
-            log_warn (S_COMP, "agent service refused|shed=%s service=%s reason=\"shed and "
-                      "service names together over %d bytes: no catalog id\"", ev->shed, name,
-                      REC_NAME_MAX - 1);
-        agent_host_count (self->host, ev->shed, AGENT_BAD_SERVICE_ID);
+    if (refused && !out->not_held) {
+        if (out->warn)
+            log_warn (S_COMP, "agent service refused|shed=%s service=%s reason=\"%s\"",
+                      ev->shed, out->svc.name[0] ? out->svc.name
+                                                 : ev->msg.u.agent_service_register.name,
+                      out->reason);
+        if (out->count)
+            agent_host_count (self->host, ev->shed, out->bad);
         return;
     }
     if (!self->catalog) {
+        /* Nothing is held without a catalog: published as the host
+         * passed it (the host keeps names to those the shed has). */
         s_service_publish (self, ev);
         return;
     }
-    switch (ev->msg.hdr.type) {
-        case AGENT_SERVICE_REGISTER: {
-            const agent_service_register_t *r = &ev->msg.u.agent_service_register;
-            rec_service_t svc;
-            memset (&svc, 0, sizeof svc);
-            snprintf (svc.name, sizeof svc.name, "%s", r->name);
-            snprintf (svc.id, sizeof svc.id, "%s", id);
-            snprintf (svc.shed, sizeof svc.shed, "%s", ev->shed);
+    if (refused)
+        return;                     /* not this shed's: nothing to do */
+    char err[256];
+    switch (out->action) {
+        case AGENT_CHECK_SERVICE_REGISTER: {
+            rec_service_t svc = out->svc;
             /* The service listens in the shed, so it is reached at the
              * shed's own address (its overlay address: what other sheds
              * can reach, and what DNS names SHED.shed). A shed without
@@ -448,50 +412,38 @@ s_service (shed_agents_t *self, s_shed_t *s, const agent_event_t *ev)
             if (!self->addr_fn
                 || self->addr_fn (self->addr_arg, ev->shed, svc.address, sizeof svc.address))
                 log_debug (S_COMP, "shed has no address of its own: service published with "
-                           "the node's|shed=%s service=%s", ev->shed, r->name);
-            svc.port = r->port;
-            snprintf (svc.protocol, sizeof svc.protocol, "%.7s", r->protocol);
-            svc.tags.n = r->tags.n;
-            svc.tags.items = r->tags.items;
-            svc.health = REC_HEALTH_PASSING;
-            svc.check = REC_CHECK_NONE;
+                           "the node's|shed=%s service=%s", ev->shed, svc.name);
             if (shed_catalog_register (self->catalog, &svc, NULL, err, sizeof err) != 0) {
                 log_warn (S_COMP, "agent service refused|shed=%s service=%s reason=\"%s\"",
-                          ev->shed, r->name, err);
+                          ev->shed, svc.name, err);
                 agent_host_count (self->host, ev->shed, AGENT_BAD_CATALOG);
             }
-            else {
-                s_service_held (s, id, true);
-                zlistx_add_end (s->services, strdup (id));
-                s_service_publish (self, ev);
+            else
+            if (agent_check_hold (&s->services, out->id) != 0) {
+                /* Cannot happen while the host caps names as we do; if
+                 * it did, an id we do not hold must not stay listed. */
+                shed_catalog_deregister (self->catalog, out->id, err, sizeof err);
+                agent_host_count (self->host, ev->shed, AGENT_BAD_SERVICE_CAP);
             }
-            break;
-        }
-        case AGENT_SERVICE_DEREGISTER:
-            /* Only what this shed registered (the id starts with its own
-             * name anyway; this also keeps refused names off the bus). */
-            if (!s_service_held (s, id, true))
-                break;
-            if (shed_catalog_deregister (self->catalog, id, err, sizeof err) == -1)
-                log_warn (S_COMP, "agent service deregister failed|shed=%s id=%s reason=\"%s\"",
-                          ev->shed, id, err);
-            s_service_publish (self, ev);
-            break;
-        case AGENT_SERVICE_HEALTH: {
-            const agent_service_health_t *h = &ev->msg.u.agent_service_health;
-            if (!s_service_held (s, id, false))
-                break;
-            /* agent: 1 passing 2 warning 3 critical; records: 0 1 2 */
-            int health = h->status >= 1 && h->status <= 3 ? (int) h->status - 1
-                                                          : REC_HEALTH_CRITICAL;
-            if (shed_catalog_set_health (self->catalog, id, health, h->output, err, sizeof err)
-                == -1)
-                log_warn (S_COMP, "agent service health failed|shed=%s id=%s reason=\"%s\"",
-                          ev->shed, id, err);
             else
                 s_service_publish (self, ev);
             break;
         }
+        case AGENT_CHECK_SERVICE_DEREGISTER:
+            /* agent_check forgot it already. */
+            if (shed_catalog_deregister (self->catalog, out->id, err, sizeof err) == -1)
+                log_warn (S_COMP, "agent service deregister failed|shed=%s id=%s reason=\"%s\"",
+                          ev->shed, out->id, err);
+            s_service_publish (self, ev);
+            break;
+        case AGENT_CHECK_SERVICE_HEALTH:
+            if (shed_catalog_set_health (self->catalog, out->id, out->health, out->output, err,
+                                         sizeof err) == -1)
+                log_warn (S_COMP, "agent service health failed|shed=%s id=%s reason=\"%s\"",
+                          ev->shed, out->id, err);
+            else
+                s_service_publish (self, ev);
+            break;
         default:
             break;
     }
@@ -502,10 +454,9 @@ static void
 s_services_drop (shed_agents_t *self, s_shed_t *s)
 {
     char err[256];
-    for (char *id = zlistx_first (s->services); id; id = zlistx_next (s->services))
-        if (self->catalog)
-            shed_catalog_deregister (self->catalog, id, err, sizeof err);
-    zlistx_purge (s->services);
+    for (size_t i = 0; self->catalog && i < s->services.n; i++)
+        shed_catalog_deregister (self->catalog, s->services.ids[i], err, sizeof err);
+    s->services.n = 0;
 }
 
 /* -------------------------------------------------------------------------
@@ -521,14 +472,30 @@ s_forward (shed_agents_t *self, agent_event_t *ev)
     /* Publishing is the agent host's (publish_endpoint): it hands the
      * agent's own, validated encoding to the bus from its thread, batched.
      * What is left here is what the node itself does with an event. */
-    if (ev->kind == AGENT_EVENT_MESSAGE)
-        s_service (self, s, ev);
-    if (ev->kind == AGENT_EVENT_MESSAGE && ev->msg.hdr.type == AGENT_LOG)
-        s_ring_add (s, &ev->msg.u.agent_log);
-    s_run_event (self, ev);
+    agent_check_out_t out;
+    bool checked = false;
+    if (ev->kind == AGENT_EVENT_MESSAGE || ev->kind == AGENT_EVENT_CONNECTED) {
+        bool refused = agent_check_msg (&s->services, ev->shed, &ev->msg, &out) != 0;
+        checked = !refused;
+        switch (out.action) {
+            case AGENT_CHECK_SERVICE_REGISTER:
+            case AGENT_CHECK_SERVICE_DEREGISTER:
+            case AGENT_CHECK_SERVICE_HEALTH:
+                s_service (self, s, ev, &out, refused);
+                checked = false;
+                break;
+            case AGENT_CHECK_LOG:
+                if (!refused)
+                    s_ring_add (s, out.log);
+                break;
+            default:
+                break;
+        }
+    }
+    s_run_event (self, ev, checked ? &out : NULL);
     if (ev->kind == AGENT_EVENT_CONNECTED)
         log_info (S_COMP, "agent connected|shed=%s version=\"%s\"", ev->shed,
-                  ev->msg.u.agent_hello.agent_version);
+                  checked && out.version ? out.version : "");
     else
     if (ev->kind == AGENT_EVENT_DISCONNECTED)
         log_info (S_COMP, "agent disconnected|shed=%s reason=\"%s\"", ev->shed, ev->reason);
@@ -587,8 +554,7 @@ shed_agents_add (shed_agents_t *self, const char *shed, const char *socket_path,
         s->cap = 0;
     snprintf (s->shed, sizeof s->shed, "%s", shed);
     snprintf (s->path, sizeof s->path, "%s", socket_path);
-    s->services = zlistx_new ();
-    zlistx_set_destructor (s->services, s_str_free);
+    agent_check_shed_init (&s->services, self->services_max);
     zhashx_insert (self->sheds, shed, s);
     log_info (S_COMP, "agent listener up|shed=%s path=%s", shed, socket_path);
     return 0;
@@ -1156,6 +1122,7 @@ shed_agents_new (const shed_config_t *cfg, shed_events_t *events, shed_catalog_t
     self->cap = AGENT_FRAME_MAX_DEFAULT + 4096;
     self->buf = malloc (self->cap);
     self->log_lines = cfg->agents.log_lines;
+    self->services_max = cfg->agents.services_max;
     self->runs = zlistx_new ();
     zlistx_set_destructor (self->runs, s_run_free);
     char publish[SHED_ENDPOINT_MAX + 64];
