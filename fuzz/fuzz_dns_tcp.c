@@ -130,7 +130,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         abort ();
     /* The unwritten part of the output is whole frames, each an answer. */
     size_t off = out_off, flen = 0, n = 0;
-    while (dns_tcp_next (out + off, out_len - off, &flen) == DNS_TCP_FRAME) {
+    /* out stays NULL when nothing was answered: no pointer arithmetic on it. */
+    while (out && dns_tcp_next (out + off, out_len - off, &flen) == DNS_TCP_FRAME) {
         dns_reader_t r;
         if (dns_reader_init (&r, out + off + 2, flen))
             abort ();
