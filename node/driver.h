@@ -71,7 +71,8 @@ typedef struct {
     uint64_t io_read_bps;           /* block I/O bandwidth per direction */
     uint64_t io_write_bps;
     uint64_t net_kbit;              /* network rate each way, kbit/s */
-    char image [DRIVER_PATH_MAX];   /* rootfs image (firecracker, shed-server) */
+    char image [DRIVER_PATH_MAX];   /* container: image name or digest (node/images);
+                                       firecracker: rootfs file; shed-server: Shed's */
     char repo [DRIVER_PATH_MAX];    /* repository to clone (shed-server) */
     /* Network: address on the node's bridge. */
     char ip [20];                   /* "198.19.1.5/16" (CIDR) */

@@ -20,7 +20,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,15 +52,6 @@ typedef struct {
     cgroup_t *cg;
 } s_ctr_t;
 
-static void __attribute__ ((format (printf, 3, 4)))
-s_fmt (char *buf, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start (ap, fmt);
-    vsnprintf (buf, size, fmt, ap);
-    va_end (ap);
-}
-
 void
 driver_container_id (const char *node, const char *name, char *buf, size_t size)
 {
@@ -71,7 +61,7 @@ driver_container_id (const char *node, const char *name, char *buf, size_t size)
 static void
 s_dir (const s_ctr_t *self, const char *name, char *dir)
 {
-    s_fmt (dir, PATH_MAX, "%s/sheds/%s", self->data_dir, name);
+    drv_fmt (dir, PATH_MAX, "%s/sheds/%s", self->data_dir, name);
 }
 
 static void
@@ -108,7 +98,7 @@ static int
 s_id_pick (s_ctr_t *self, uint32_t *base, driver_error_t *err)
 {
     char path [PATH_MAX];
-    s_fmt (path, sizeof path, "%s/sheds", self->data_dir);
+    drv_fmt (path, sizeof path, "%s/sheds", self->data_dir);
     uint8_t *used = calloc (self->id_slots, 1);
     if (!used)
         return driver_fail (err, DRIVER_ERR_IO, "container: out of memory");
@@ -118,7 +108,7 @@ s_id_pick (s_ctr_t *self, uint32_t *base, driver_error_t *err)
         if (e->d_name [0] == '.')
             continue;
         char dir [PATH_MAX];
-        s_fmt (dir, sizeof dir, "%s/%s", path, e->d_name);
+        drv_fmt (dir, sizeof dir, "%s/%s", path, e->d_name);
         drv_state_t st;
         if (drv_state_load (dir, &st, NULL) != 0 || st.id_base < self->id_base)
             continue;
@@ -154,7 +144,7 @@ s_search_path (s_ctr_t *self, const char *dir, driver_error_t *err)
     char sheds [PATH_MAX], up [PATH_MAX];
     /* The data dir's ancestors are the operator's: say which one is in the
      * way rather than change it. */
-    s_fmt (up, sizeof up, "%s", self->data_dir);
+    drv_fmt (up, sizeof up, "%s", self->data_dir);
     for (char *slash = strrchr (up, '/'); slash && slash != up; slash = strrchr (up, '/')) {
         *slash = '\0';
         struct stat sb;
@@ -164,7 +154,7 @@ s_search_path (s_ctr_t *self, const char *dir, driver_error_t *err)
                                 "uid) must reach its bundle below it: chmod o+x %s",
                                 up, (unsigned) (sb.st_mode & 07777), up);
     }
-    s_fmt (sheds, sizeof sheds, "%s/sheds", self->data_dir);
+    drv_fmt (sheds, sizeof sheds, "%s/sheds", self->data_dir);
     if (shed_mkdir_p (dir, 0711) != 0 || chmod (self->data_dir, 0711) != 0
         || chmod (sheds, 0711) != 0 || chmod (dir, 0711) != 0)
         return driver_fail (err, DRIVER_ERR_IO, "container: mkdir %s: %s", dir,
@@ -189,7 +179,7 @@ static int
 s_etc_files (const drv_state_t *st, const char *dir, driver_error_t *err)
 {
     char etc [PATH_MAX], path [PATH_MAX], text [1024], addr [20];
-    s_fmt (etc, sizeof etc, "%s/etc", dir);
+    drv_fmt (etc, sizeof etc, "%s/etc", dir);
     if (mkdir (etc, 0755) != 0 && errno != EEXIST)
         return driver_fail (err, DRIVER_ERR_IO, "container: mkdir %s: %s", etc,
                             strerror (errno));
@@ -201,11 +191,11 @@ s_etc_files (const drv_state_t *st, const char *dir, driver_error_t *err)
     if (addr [0])
         snprintf (text + n, sizeof text - (size_t) n, "%s\t%s.shed.shed %s\n", addr, st->name,
                   st->name);
-    s_fmt (path, sizeof path, "%s/hosts", etc);
+    drv_fmt (path, sizeof path, "%s/hosts", etc);
     if (s_write_owned (path, text, (uint32_t) st->id_base, err))
         return err ? err->code : -1;
     snprintf (text, sizeof text, "%s\n", st->name);
-    s_fmt (path, sizeof path, "%s/hostname", etc);
+    drv_fmt (path, sizeof path, "%s/hostname", etc);
     if (s_write_owned (path, text, (uint32_t) st->id_base, err))
         return err ? err->code : -1;
     if (st->gateway [0])
@@ -214,7 +204,7 @@ s_etc_files (const drv_state_t *st, const char *dir, driver_error_t *err)
     else
         /* No overlay: nothing a shed can reach answers DNS. */
         snprintf (text, sizeof text, "# no resolver: this shed has no overlay address\n");
-    s_fmt (path, sizeof path, "%s/resolv.conf", etc);
+    drv_fmt (path, sizeof path, "%s/resolv.conf", etc);
     if (s_write_owned (path, text, (uint32_t) st->id_base, err))
         return err ? err->code : -1;
     return 0;
@@ -227,7 +217,7 @@ static int
 s_channel (s_ctr_t *self, const drv_state_t *st, const char *dir, driver_error_t *err)
 {
     char chan [PATH_MAX];
-    s_fmt (chan, sizeof chan, "%s/chan", dir);
+    drv_fmt (chan, sizeof chan, "%s/chan", dir);
     if ((mkdir (chan, 0750) != 0 && errno != EEXIST) || chown (chan, 0, (gid_t) st->id_base) != 0
         || chmod (chan, 02750) != 0)
         return driver_fail (err, DRIVER_ERR_IO, "container: channel dir %s: %s", chan,
@@ -235,7 +225,7 @@ s_channel (s_ctr_t *self, const drv_state_t *st, const char *dir, driver_error_t
     if (!self->agent_config [0])
         return 0;
     char dst [PATH_MAX];
-    s_fmt (dst, sizeof dst, "%s/agent.yaml", chan);
+    drv_fmt (dst, sizeof dst, "%s/agent.yaml", chan);
     if (access (dst, F_OK) == 0)
         return 0;
     size_t len = 0;
@@ -259,13 +249,13 @@ s_bundle_write (s_ctr_t *self, const drv_state_t *st, const char *dir, driver_er
 {
     char rootfs [PATH_MAX], hosts [PATH_MAX], hostname [PATH_MAX], resolv [PATH_MAX],
         chan [PATH_MAX], cgpath [DRIVER_NAME_MAX * 2 + 4], yaml [PATH_MAX];
-    s_fmt (rootfs, sizeof rootfs, "%s/rootfs", dir);
-    s_fmt (hosts, sizeof hosts, "%s/etc/hosts", dir);
-    s_fmt (hostname, sizeof hostname, "%s/etc/hostname", dir);
-    s_fmt (resolv, sizeof resolv, "%s/etc/resolv.conf", dir);
-    s_fmt (chan, sizeof chan, "%s/chan", dir);
-    s_fmt (yaml, sizeof yaml, "%s/agent.yaml", chan);
-    s_fmt (cgpath, sizeof cgpath, "/%s/%s", self->cgroup_parent, st->name);
+    drv_fmt (rootfs, sizeof rootfs, "%s/rootfs", dir);
+    drv_fmt (hosts, sizeof hosts, "%s/etc/hosts", dir);
+    drv_fmt (hostname, sizeof hostname, "%s/etc/hostname", dir);
+    drv_fmt (resolv, sizeof resolv, "%s/etc/resolv.conf", dir);
+    drv_fmt (chan, sizeof chan, "%s/chan", dir);
+    drv_fmt (yaml, sizeof yaml, "%s/agent.yaml", chan);
+    drv_fmt (cgpath, sizeof cgpath, "/%s/%s", self->cgroup_parent, st->name);
     const char *agent = st->agent_path [0] ? st->agent_path : self->agent_path;
     bool have_agent = agent [0] && access (agent, X_OK) == 0;
     /* PID 1: the agent (it reaps, supervises, reports; docs/agent.md),
@@ -294,7 +284,7 @@ s_bundle_write (s_ctr_t *self, const drv_state_t *st, const char *dir, driver_er
                       st->name);
     }
     char ns_path [PATH_MAX];
-    s_fmt (ns_path, sizeof ns_path, "%s", st->netns);
+    drv_fmt (ns_path, sizeof ns_path, "%s", st->netns);
     oci_spec_t spec = {
         .hostname = st->name,
         .rootfs = rootfs,
@@ -323,7 +313,7 @@ s_bundle_write (s_ctr_t *self, const drv_state_t *st, const char *dir, driver_er
         return driver_fail (err, DRIVER_ERR_IO, "container: %s: config.json: out of memory",
                             st->name);
     char path [PATH_MAX];
-    s_fmt (path, sizeof path, "%s/config.json", dir);
+    drv_fmt (path, sizeof path, "%s/config.json", dir);
     int rc = shed_write_file_atomic (path, json, strlen (json), 0600);
     int saved = errno;
     free (json);
@@ -432,7 +422,7 @@ s_create (void *impl, const driver_spec_t *spec, driver_error_t *err)
     if ((rc = s_search_path (self, dir, err)) != 0)
         return rc;
     shednet_paths (self->netns_dir, self->node, spec->name, st.netns, sizeof st.netns, st.veth);
-    s_fmt (st.agent_socket, sizeof st.agent_socket, "%s/chan/agent.sock", dir);
+    drv_fmt (st.agent_socket, sizeof st.agent_socket, "%s/chan/agent.sock", dir);
     /* A leftover namespace with this exact name (crash between steps) is
      * ours to replace. */
     if (shednet_ns_present (st.netns) || access (st.netns, F_OK) == 0) {
@@ -503,7 +493,7 @@ s_start (void *impl, const char *name, driver_error_t *err)
     if (os != OCI_ST_ABSENT)
         oci_runtime_delete (self->runtime, id, why, sizeof why);   /* a stopped leftover */
     char log_path [PATH_MAX];
-    s_fmt (log_path, sizeof log_path, "%s/console.log", dir);
+    drv_fmt (log_path, sizeof log_path, "%s/console.log", dir);
     int console = open (log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (console < 0)
         return driver_fail (err, DRIVER_ERR_IO, "container: open %s: %s", log_path,

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,4 +195,25 @@ drv_state_list (const char *data_dir, const char *comp, driver_list_fn *fn, void
     }
     closedir (d);
     return 0;
+}
+
+void
+drv_fmt (char *buf, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (buf, size, fmt, ap);
+    va_end (ap);
+}
+
+int
+drv_why (char *why, size_t size, const char *fmt, ...)
+{
+    if (why && size) {
+        va_list ap;
+        va_start (ap, fmt);
+        vsnprintf (why, size, fmt, ap);
+        va_end (ap);
+    }
+    return -1;
 }

@@ -66,6 +66,16 @@ uint64_t drv_proc_starttime (int pid);
 /* Is the process that was `pid` at `starttime` still alive? */
 bool drv_proc_alive (int pid, uint64_t starttime);
 
+/* vsnprintf into buf. For the drivers' paths, bounded where the config is
+ * accepted so they never truncate: going through vsnprintf keeps the
+ * compiler from guessing otherwise. */
+void drv_fmt (char *buf, size_t size, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+/* Put a one-line reason into why (when not NULL) and return -1: the
+ * drivers' helpers below driver_fail (they have no driver code to give). */
+int drv_why (char *why, size_t size, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
 /* rm -r of a shed directory (only files and dirs we made; no symlinks
  * followed). */
 int drv_remove_tree (const char *path);

@@ -18,7 +18,6 @@
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,26 +40,17 @@ typedef struct {
     long api_timeout_ms;
 } s_fc_t;
 
-static void __attribute__ ((format (printf, 3, 4)))
-s_fmt (char *buf, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start (ap, fmt);
-    vsnprintf (buf, size, fmt, ap);
-    va_end (ap);
-}
-
 static void
 s_dir (s_fc_t *self, const char *name, char *buf, size_t size)
 {
-    s_fmt (buf, size, "%s/sheds/%s", self->data_dir, name);
+    drv_fmt (buf, size, "%s/sheds/%s", self->data_dir, name);
 }
 
 void
 driver_firecracker_api_sock (const driver_firecracker_config_t *config, const char *name,
                              char *buf, size_t size)
 {
-    s_fmt (buf, size, "%s/sheds/%s/api.sock", config->data_dir, name);
+    drv_fmt (buf, size, "%s/sheds/%s/api.sock", config->data_dir, name);
 }
 
 static void
@@ -133,10 +123,10 @@ s_spawn (s_fc_t *self, drv_state_t *st, const char *dir, const char *sock,
          driver_error_t *err)
 {
     char log_path [PATH_MAX];
-    s_fmt (log_path, sizeof log_path, "%s/firecracker.log", dir);
+    drv_fmt (log_path, sizeof log_path, "%s/firecracker.log", dir);
     unlink (sock);
     char sock_arg [PATH_MAX];
-    s_fmt (sock_arg, sizeof sock_arg, "%s", sock);
+    drv_fmt (sock_arg, sizeof sock_arg, "%s", sock);
     char *argv [] = { self->bin, (char *) "--api-sock", sock_arg, (char *) "--id",
                       st->name, NULL };
     int log_fd = open (log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -205,7 +195,7 @@ s_create (void *impl, const driver_spec_t *spec, driver_error_t *err)
     s_fc_t *self = (s_fc_t *) impl;
     char dir [PATH_MAX], state [PATH_MAX + 8];
     s_dir (self, spec->name, dir, sizeof dir);
-    s_fmt (state, sizeof state, "%s/state", dir);
+    drv_fmt (state, sizeof state, "%s/state", dir);
     if (access (state, F_OK) == 0)
         return driver_fail (err, DRIVER_ERR_EXISTS, "firecracker: shed %s already exists",
                             spec->name);
@@ -219,7 +209,7 @@ s_create (void *impl, const driver_spec_t *spec, driver_error_t *err)
     drv_state_from_spec (&st, "firecracker", spec);
     s_tap_name (spec->name, st.veth);
     if (!st.agent_socket [0])
-        s_fmt (st.agent_socket, sizeof st.agent_socket, "%s/vsock.sock", dir);
+        drv_fmt (st.agent_socket, sizeof st.agent_socket, "%s/vsock.sock", dir);
     if (!st.bridge [0])
         snprintf (st.bridge, sizeof st.bridge, "%s", self->bridge);
     int rc = 0;
@@ -251,11 +241,11 @@ s_boot_args (const char *base, const char *name, const char *ip, const char *gat
         char maskt [INET_ADDRSTRLEN];
         struct in_addr m = { .s_addr = mask };
         inet_ntop (AF_INET, &m, maskt, sizeof maskt);
-        s_fmt (out, size, "%s ip=%s::%s:%s:%s:eth0:off", base, addr,
+        drv_fmt (out, size, "%s ip=%s::%s:%s:%s:eth0:off", base, addr,
                gateway ? gateway : "", maskt, name);
     }
     else
-        s_fmt (out, size, "%s", base);
+        drv_fmt (out, size, "%s", base);
 }
 
 static int
@@ -269,13 +259,13 @@ s_start (void *impl, const char *name, driver_error_t *err)
         return rc;
     if (st.pid && drv_proc_alive ((int) st.pid, st.starttime))
         return 0;
-    s_fmt (sock, sizeof sock, "%s/api.sock", dir);
+    drv_fmt (sock, sizeof sock, "%s/api.sock", dir);
     if (self->bin [0] && (rc = s_spawn (self, &st, dir, sock, err)) != 0)
         return rc;
 
     char body [1024], q1 [DRIVER_PATH_MAX * 2], q2 [DRIVER_PATH_MAX * 2];
     unsigned vcpus = (unsigned) ((st.cpus_milli + 999) / 1000);
-    s_fmt (body, sizeof body, "{\"vcpu_count\":%u,\"mem_size_mib\":%llu,\"smt\":false}",
+    drv_fmt (body, sizeof body, "{\"vcpu_count\":%u,\"mem_size_mib\":%llu,\"smt\":false}",
            vcpus ? vcpus : 1, (unsigned long long) (st.memory_mb ? st.memory_mb : 512));
     if ((rc = s_api (self, sock, name, "PUT", "/machine-config", body, NULL, err)))
         goto fail;
@@ -287,19 +277,19 @@ s_start (void *impl, const char *name, driver_error_t *err)
     char args [DRIVER_PATH_MAX + 128];
     s_boot_args (self->boot_args, name, st.ip, st.gateway, args, sizeof args);
     json_quote (args, q2, sizeof q2);
-    s_fmt (body, sizeof body, "{\"kernel_image_path\":%s,\"boot_args\":%s}", q1, q2);
+    drv_fmt (body, sizeof body, "{\"kernel_image_path\":%s,\"boot_args\":%s}", q1, q2);
     if ((rc = s_api (self, sock, name, "PUT", "/boot-source", body, NULL, err)))
         goto fail;
     json_quote (st.image, q1, sizeof q1);
-    s_fmt (body, sizeof body, "{\"drive_id\":\"rootfs\",\"path_on_host\":%s,"
+    drv_fmt (body, sizeof body, "{\"drive_id\":\"rootfs\",\"path_on_host\":%s,"
            "\"is_root_device\":true,\"is_read_only\":false}", q1);
     if ((rc = s_api (self, sock, name, "PUT", "/drives/rootfs", body, NULL, err)))
         goto fail;
     if (st.mac [0])
-        s_fmt (body, sizeof body, "{\"iface_id\":\"eth0\",\"host_dev_name\":\"%s\","
+        drv_fmt (body, sizeof body, "{\"iface_id\":\"eth0\",\"host_dev_name\":\"%s\","
                "\"guest_mac\":\"%s\"}", st.veth, st.mac);
     else
-        s_fmt (body, sizeof body, "{\"iface_id\":\"eth0\",\"host_dev_name\":\"%s\"}", st.veth);
+        drv_fmt (body, sizeof body, "{\"iface_id\":\"eth0\",\"host_dev_name\":\"%s\"}", st.veth);
     if ((rc = s_api (self, sock, name, "PUT", "/network-interfaces/eth0", body, NULL, err)))
         goto fail;
     /* Guest CIDs 0-2 are reserved. Firecracker backs each VM's vsock with
@@ -311,7 +301,7 @@ s_start (void *impl, const char *name, driver_error_t *err)
         cid = cid * 31 + (uint8_t) *p;
     cid = 3 + cid % 0x7ffffff0u;
     json_quote (st.agent_socket, q1, sizeof q1);
-    s_fmt (body, sizeof body, "{\"guest_cid\":%u,\"uds_path\":%s}", cid, q1);
+    drv_fmt (body, sizeof body, "{\"guest_cid\":%u,\"uds_path\":%s}", cid, q1);
     if ((rc = s_api (self, sock, name, "PUT", "/vsock", body, NULL, err)))
         goto fail;
     if ((rc = s_api (self, sock, name, "PUT", "/actions",
@@ -335,7 +325,7 @@ s_stop (void *impl, const char *name, driver_error_t *err)
     int rc = s_load (self, name, &st, dir, sizeof dir, err);
     if (rc)
         return rc;
-    s_fmt (sock, sizeof sock, "%s/api.sock", dir);
+    drv_fmt (sock, sizeof sock, "%s/api.sock", dir);
     bool managed = st.pid != 0;
     bool alive = managed && drv_proc_alive ((int) st.pid, st.starttime);
     if (alive || (!managed && st.wanted_up)) {
@@ -403,7 +393,7 @@ s_status (void *impl, const char *name, driver_status_t *out, driver_error_t *er
         return 0;
     }
     out->pid = (int) st.pid;
-    s_fmt (sock, sizeof sock, "%s/api.sock", dir);
+    drv_fmt (sock, sizeof sock, "%s/api.sock", dir);
     http_reply_t r;
     driver_error_t api_err;
     if (s_api (self, sock, name, "GET", "/", NULL, &r, &api_err) != 0) {
@@ -469,7 +459,7 @@ s_list (void *impl, driver_list_fn *fn, void *arg, driver_error_t *err)
 {
     s_fc_t *self = (s_fc_t *) impl;
     char path [PATH_MAX];
-    s_fmt (path, sizeof path, "%s/sheds", self->data_dir);
+    drv_fmt (path, sizeof path, "%s/sheds", self->data_dir);
     DIR *d = opendir (path);
     if (!d)
         return errno == ENOENT ? 0 : driver_fail (err, DRIVER_ERR_IO,
@@ -480,7 +470,7 @@ s_list (void *impl, driver_list_fn *fn, void *arg, driver_error_t *err)
         char state [PATH_MAX + 300];
         if (e->d_name [0] == '.')
             continue;
-        s_fmt (state, sizeof state, "%s/%s/state", path, e->d_name);
+        drv_fmt (state, sizeof state, "%s/%s/state", path, e->d_name);
         if (access (state, F_OK) == 0)
             fn (arg, e->d_name);
     }

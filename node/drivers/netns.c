@@ -18,7 +18,6 @@
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,18 +51,8 @@ typedef struct {
 /* ---- names and paths ---------------------------------------------------- */
 
 /* Paths are bounded where the config is accepted (data_dir and netns_dir
- * at most S_DIR_MAX bytes), so these never truncate; going through
- * vsnprintf keeps the compiler from guessing otherwise. */
+ * at most S_DIR_MAX bytes), so drv_fmt never truncates them. */
 #define S_DIR_MAX 150
-
-static void __attribute__ ((format (printf, 3, 4)))
-s_fmt (char *buf, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start (ap, fmt);
-    vsnprintf (buf, size, fmt, ap);
-    va_end (ap);
-}
 
 static void
 s_netcfg (const s_netns_t *self, shednet_config_t *cfg)
@@ -166,10 +155,10 @@ s_spawn (s_netns_t *self, drv_state_t *st, const char *dir, const char *ns_path,
     char why [DRIVER_MSG_MAX] = "";
     /* Everything the children need is prepared before fork. */
     char log_path [PATH_MAX], sock [DRIVER_PATH_MAX];
-    s_fmt (log_path, sizeof log_path, "%s/console.log", dir);
+    drv_fmt (log_path, sizeof log_path, "%s/console.log", dir);
     snprintf (sock, sizeof sock, "%s", st->agent_socket [0] ? st->agent_socket : "");
     if (!sock [0])
-        s_fmt (sock, sizeof sock, "%s/agent.sock", dir);
+        drv_fmt (sock, sizeof sock, "%s/agent.sock", dir);
     const char *agent = st->agent_path [0] ? st->agent_path : self->agent_path;
     bool have_agent = agent [0] && access (agent, X_OK) == 0;
     /* shed-agent's own flags (agent/main.c): the shed name it believes it
@@ -193,7 +182,7 @@ s_spawn (s_netns_t *self, drv_state_t *st, const char *dir, const char *ns_path,
      * create, or one an operator put there): what it supervises, tails and
      * registers. The command line above still wins for the channel. */
     char agent_conf [PATH_MAX];
-    s_fmt (agent_conf, sizeof agent_conf, "%s/agent.yaml", dir);
+    drv_fmt (agent_conf, sizeof agent_conf, "%s/agent.yaml", dir);
     if (have_agent && access (agent_conf, R_OK) == 0) {
         argv [argc++] = (char *) "--config";
         argv [argc++] = agent_conf;
@@ -304,7 +293,7 @@ s_agent_config_copy (s_netns_t *self, const char *name, const char *dir, driver_
     if (!self->agent_config [0])
         return 0;
     char dst [PATH_MAX];
-    s_fmt (dst, sizeof dst, "%s/agent.yaml", dir);
+    drv_fmt (dst, sizeof dst, "%s/agent.yaml", dir);
     if (access (dst, F_OK) == 0)
         return 0;
     size_t len = 0;
@@ -392,9 +381,9 @@ s_create (void *impl, const driver_spec_t *spec, driver_error_t *err)
     drv_state_t st;
     drv_state_from_spec (&st, "netns", spec);
     snprintf (st.veth, sizeof st.veth, "%s", veth);
-    s_fmt (st.netns, sizeof st.netns, "%s", ns_path);
+    drv_fmt (st.netns, sizeof st.netns, "%s", ns_path);
     if (!st.agent_socket [0])
-        s_fmt (st.agent_socket, sizeof st.agent_socket, "%s/agent.sock", dir);
+        drv_fmt (st.agent_socket, sizeof st.agent_socket, "%s/agent.sock", dir);
 
     /* A leftover namespace with this exact name (crash between steps) is
      * ours to replace. */

@@ -2,12 +2,12 @@
  * oci_runtime.c - runc/crun commands (see oci_runtime.h).
  */
 #include "node/drivers/oci_runtime.h"
+#include "node/drivers/drv_state.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,18 +19,6 @@ struct _oci_runtime_t {
     char bin [PATH_MAX];
     char root [PATH_MAX];
 };
-
-static int __attribute__ ((format (printf, 3, 4)))
-s_why (char *why, size_t size, const char *fmt, ...)
-{
-    if (why && size) {
-        va_list ap;
-        va_start (ap, fmt);
-        vsnprintf (why, size, fmt, ap);
-        va_end (ap);
-    }
-    return -1;
-}
 
 const char *
 oci_runtime_find (bool cgroup_v1)
@@ -51,17 +39,17 @@ oci_runtime_t *
 oci_runtime_new (const char *bin, const char *root, char *why, size_t why_size)
 {
     if (!bin || access (bin, X_OK) != 0) {
-        s_why (why, why_size, "OCI runtime %s not found or not executable (apt-get install runc)",
+        drv_why (why, why_size, "OCI runtime %s not found or not executable (apt-get install runc)",
                bin ? bin : "(none)");
         return NULL;
     }
     if (strlen (bin) >= PATH_MAX || strlen (root) >= PATH_MAX - 64) {
-        s_why (why, why_size, "runtime path or state dir too long");
+        drv_why (why, why_size, "runtime path or state dir too long");
         return NULL;
     }
     oci_runtime_t *self = calloc (1, sizeof *self);
     if (!self) {
-        s_why (why, why_size, "out of memory");
+        drv_why (why, why_size, "out of memory");
         return NULL;
     }
     snprintf (self->bin, sizeof self->bin, "%s", bin);
@@ -205,8 +193,8 @@ oci_runtime_run (oci_runtime_t *self, const char *id, const char *bundle, int co
     int rc = s_exec (self, args, console_fd, NULL, 0, NULL, 0);
     if (rc != 0) {
         if (rc == 127 || rc < 0)
-            return s_why (why, why_size, "cannot run %s", self->bin);
-        s_why (why, why_size, "%s run exited %d", self->bin, rc);
+            return drv_why (why, why_size, "cannot run %s", self->bin);
+        drv_why (why, why_size, "%s run exited %d", self->bin, rc);
         s_log_error (log_path, why, why_size);
         return -1;
     }
@@ -215,7 +203,7 @@ oci_runtime_run (oci_runtime_t *self, const char *id, const char *bundle, int co
     if (!f || fscanf (f, "%d", &p) != 1 || p <= 0) {
         if (f)
             fclose (f);
-        return s_why (why, why_size, "%s wrote no pid file", self->bin);
+        return drv_why (why, why_size, "%s wrote no pid file", self->bin);
     }
     fclose (f);
     *pid = p;
@@ -265,7 +253,7 @@ oci_runtime_kill (oci_runtime_t *self, const char *id, const char *signal, bool 
         char *nl = strchr (err, '\n');
         if (nl)
             *nl = '\0';
-        return s_why (why, why_size, "%s kill %s: %s", self->bin, id, err [0] ? err : "failed");
+        return drv_why (why, why_size, "%s kill %s: %s", self->bin, id, err [0] ? err : "failed");
     }
     return 0;
 }
@@ -280,7 +268,7 @@ oci_runtime_delete (oci_runtime_t *self, const char *id, char *why, size_t why_s
         char *nl = strchr (err, '\n');
         if (nl)
             *nl = '\0';
-        return s_why (why, why_size, "%s delete %s: %s", self->bin, id,
+        return drv_why (why, why_size, "%s delete %s: %s", self->bin, id,
                       err [0] ? err : "failed");
     }
     return 0;

@@ -2,6 +2,7 @@
  * rootfs.c - a container shed's disk and overlay root (see rootfs.h).
  */
 #include "node/drivers/rootfs.h"
+#include "node/drivers/drv_state.h"
 #include "node/drivers/drv_exec.h"
 
 #include <errno.h>
@@ -10,7 +11,6 @@
 #include <linux/loop.h>
 #include <linux/mount.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,18 +21,6 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static int __attribute__ ((format (printf, 3, 4)))
-s_why (char *why, size_t size, const char *fmt, ...)
-{
-    if (why && size) {
-        va_list ap;
-        va_start (ap, fmt);
-        vsnprintf (why, size, fmt, ap);
-        va_end (ap);
-    }
-    return -1;
-}
 
 static void
 s_path (char *buf, const char *dir, const char *leaf)
@@ -100,14 +88,14 @@ rootfs_disk_create (const rootfs_spec_t *spec, char *why, size_t why_size)
     s_path (img, spec->dir, "disk.img");
     int fd = open (img, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
-        return s_why (why, why_size, "create %s: %s", img, strerror (errno));
+        return drv_why (why, why_size, "create %s: %s", img, strerror (errno));
     /* Sparse: blocks are taken as the shed writes, so a 10 GB disk costs
      * nothing until used. */
     if (ftruncate (fd, (off_t) spec->disk_bytes) != 0) {
         int saved = errno;
         close (fd);
         unlink (img);
-        return s_why (why, why_size, "size %s: %s", img, strerror (saved));
+        return drv_why (why, why_size, "size %s: %s", img, strerror (saved));
     }
     close (fd);
     /* -m 0: no blocks reserved for root (the shed's root is the only
@@ -120,9 +108,9 @@ rootfs_disk_create (const rootfs_spec_t *spec, char *why, size_t why_size)
     if (rc != 0) {
         unlink (img);
         if (rc == 127)
-            return s_why (why, why_size, "cannot run %s (apt-get install e2fsprogs)",
+            return drv_why (why, why_size, "cannot run %s (apt-get install e2fsprogs)",
                           spec->mkfs_path);
-        return s_why (why, why_size, "mkfs.ext4 %s: %s", img, out [0] ? s_first_line (out)
+        return drv_why (why, why_size, "mkfs.ext4 %s: %s", img, out [0] ? s_first_line (out)
                                                                        : "failed");
     }
     return 0;
@@ -135,12 +123,12 @@ s_loop_mount (const char *img, const char *target, char *why, size_t why_size)
 {
     int ctl = open ("/dev/loop-control", O_RDWR | O_CLOEXEC);
     if (ctl < 0)
-        return s_why (why, why_size, "open /dev/loop-control: %s", strerror (errno));
+        return drv_why (why, why_size, "open /dev/loop-control: %s", strerror (errno));
     int file = open (img, O_RDWR | O_CLOEXEC);
     if (file < 0) {
         int saved = errno;
         close (ctl);
-        return s_why (why, why_size, "open %s: %s", img, strerror (saved));
+        return drv_why (why, why_size, "open %s: %s", img, strerror (saved));
     }
     int rc = -1;
     /* Another process may take the free device between GET_FREE and
@@ -148,14 +136,14 @@ s_loop_mount (const char *img, const char *target, char *why, size_t why_size)
     for (int attempt = 0; attempt < 8 && rc != 0; attempt++) {
         int nr = ioctl (ctl, LOOP_CTL_GET_FREE);
         if (nr < 0) {
-            s_why (why, why_size, "no free loop device: %s", strerror (errno));
+            drv_why (why, why_size, "no free loop device: %s", strerror (errno));
             break;
         }
         char dev [32];
         snprintf (dev, sizeof dev, "/dev/loop%d", nr);
         int lfd = open (dev, O_RDWR | O_CLOEXEC);
         if (lfd < 0) {
-            s_why (why, why_size, "open %s: %s", dev, strerror (errno));
+            drv_why (why, why_size, "open %s: %s", dev, strerror (errno));
             continue;
         }
         struct loop_config lc;
@@ -166,14 +154,14 @@ s_loop_mount (const char *img, const char *target, char *why, size_t why_size)
         size_t len = strlen (img), room = sizeof lc.info.lo_file_name - 1;
         memcpy (lc.info.lo_file_name, img + (len > room ? len - room : 0), len > room ? room : len);
         if (ioctl (lfd, LOOP_CONFIGURE, &lc) != 0) {
-            s_why (why, why_size, "configure %s: %s", dev, strerror (errno));
+            drv_why (why, why_size, "configure %s: %s", dev, strerror (errno));
             close (lfd);
             if (errno == EBUSY)
                 continue;
             break;
         }
         if (mount (dev, target, "ext4", MS_NOSUID | MS_NODEV, NULL) != 0)
-            s_why (why, why_size, "mount %s on %s: %s", dev, target, strerror (errno));
+            drv_why (why, why_size, "mount %s on %s: %s", dev, target, strerror (errno));
         else
             rc = 0;
         close (lfd);        /* autoclear detaches it now if the mount failed */
@@ -208,11 +196,11 @@ s_userns_fd (uint32_t base, uint32_t count, char *why, size_t why_size)
 {
     int ready [2], done [2];
     if (pipe2 (ready, O_CLOEXEC) != 0)
-        return s_why (why, why_size, "pipe: %s", strerror (errno));
+        return drv_why (why, why_size, "pipe: %s", strerror (errno));
     if (pipe2 (done, O_CLOEXEC) != 0) {
         close (ready [0]);
         close (ready [1]);
-        return s_why (why, why_size, "pipe: %s", strerror (errno));
+        return drv_why (why, why_size, "pipe: %s", strerror (errno));
     }
     pid_t pid = fork ();
     if (pid == 0) {
@@ -231,20 +219,20 @@ s_userns_fd (uint32_t base, uint32_t count, char *why, size_t why_size)
     int fd = -1;
     char c = 0;
     if (pid < 0)
-        s_why (why, why_size, "fork: %s", strerror (errno));
+        drv_why (why, why_size, "fork: %s", strerror (errno));
     else
     if (read (ready [0], &c, 1) != 1 || c != 'u')
-        s_why (why, why_size, "cannot create a user namespace");
+        drv_why (why, why_size, "cannot create a user namespace");
     else
     if (s_write_map (pid, "uid_map", base, count) != 0
         || s_write_map (pid, "gid_map", base, count) != 0)
-        s_why (why, why_size, "write the user namespace's id maps: %s", strerror (errno));
+        drv_why (why, why_size, "write the user namespace's id maps: %s", strerror (errno));
     else {
         char path [64];
         snprintf (path, sizeof path, "/proc/%d/ns/user", (int) pid);
         fd = open (path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
-            s_why (why, why_size, "open %s: %s", path, strerror (errno));
+            drv_why (why, why_size, "open %s: %s", path, strerror (errno));
     }
     close (ready [0]);
     close (done [1]);           /* the child reads EOF and leaves */
@@ -264,7 +252,7 @@ s_idmap_mount (const rootfs_spec_t *spec, const char *target, char *why, size_t 
     int tree = (int) syscall (SYS_open_tree, AT_FDCWD, spec->image_root,
                               OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
     if (tree < 0)
-        s_why (why, why_size, "open_tree %s: %s", spec->image_root, strerror (errno));
+        drv_why (why, why_size, "open_tree %s: %s", spec->image_root, strerror (errno));
     else {
         struct mount_attr attr;
         memset (&attr, 0, sizeof attr);
@@ -272,11 +260,11 @@ s_idmap_mount (const rootfs_spec_t *spec, const char *target, char *why, size_t 
                       | MOUNT_ATTR_NODEV;
         attr.userns_fd = (uint64_t) userns;
         if (syscall (SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr) != 0)
-            s_why (why, why_size, "ID-map %s: %s (kernel without ID-mapped mounts?)",
+            drv_why (why, why_size, "ID-map %s: %s (kernel without ID-mapped mounts?)",
                    spec->image_root, strerror (errno));
         else
         if (syscall (SYS_move_mount, tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) != 0)
-            s_why (why, why_size, "mount %s on %s: %s", spec->image_root, target,
+            drv_why (why, why_size, "mount %s on %s: %s", spec->image_root, target,
                    strerror (errno));
         else
             rc = 0;
@@ -292,7 +280,7 @@ static int
 s_mkdir (const char *path, mode_t mode, char *why, size_t why_size)
 {
     if (mkdir (path, mode) != 0 && errno != EEXIST)
-        return s_why (why, why_size, "mkdir %s: %s", path, strerror (errno));
+        return drv_why (why, why_size, "mkdir %s: %s", path, strerror (errno));
     return 0;
 }
 
@@ -316,7 +304,7 @@ rootfs_mount (const rootfs_spec_t *spec, char *why, size_t why_size)
         return -1;
     /* The shed's root owns the top of its writable layer, hence "/". */
     if (chown (upper, spec->id_base, spec->id_base) != 0)
-        return s_why (why, why_size, "chown %s: %s", upper, strerror (errno));
+        return drv_why (why, why_size, "chown %s: %s", upper, strerror (errno));
     if (!rootfs_is_mountpoint (lower) && s_idmap_mount (spec, lower, why, why_size) != 0)
         return -1;
     if (rootfs_is_mountpoint (root))
@@ -324,7 +312,7 @@ rootfs_mount (const rootfs_spec_t *spec, char *why, size_t why_size)
     char opts [3 * PATH_MAX + 64];
     snprintf (opts, sizeof opts, "lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work);
     if (mount ("overlay", root, "overlay", MS_NOSUID | MS_NODEV, opts) != 0)
-        return s_why (why, why_size, "mount overlay on %s: %s", root, strerror (errno));
+        return drv_why (why, why_size, "mount overlay on %s: %s", root, strerror (errno));
     return 0;
 }
 
@@ -341,7 +329,7 @@ rootfs_umount (const char *dir, char *why, size_t why_size)
         for (int n = 0; n < 4 && rootfs_is_mountpoint (path); n++)
             umount2 (path, MNT_DETACH);
         if (rootfs_is_mountpoint (path))
-            rc = s_why (why, why_size, "cannot unmount %s: %s", path, strerror (errno));
+            rc = drv_why (why, why_size, "cannot unmount %s: %s", path, strerror (errno));
     }
     return rc;
 }
