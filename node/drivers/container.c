@@ -355,15 +355,17 @@ s_stop_container (s_ctr_t *self, drv_state_t *st)
     int pid = 0;
     oci_state_t os = oci_runtime_state (self->runtime, id, &pid);
     if (os == OCI_ST_RUNNING || os == OCI_ST_PAUSED || os == OCI_ST_CREATED) {
+        /* Pin PID 1 by its start time now, so a recycled pid is never
+         * waited for or taken for the shed. */
+        uint64_t since = pid > 0 ? drv_proc_starttime (pid) : 0;
         if (os == OCI_ST_RUNNING)
             oci_runtime_kill (self->runtime, id, "TERM", false, why, sizeof why);
         int waited = 0;
-        while (pid > 0 && drv_proc_alive (pid, drv_proc_starttime (pid))
-               && waited < self->stop_timeout_ms) {
+        while (since && drv_proc_alive (pid, since) && waited < self->stop_timeout_ms) {
             usleep (10000);
             waited += 10;
         }
-        if (pid > 0 && drv_proc_alive (pid, drv_proc_starttime (pid))) {
+        if (since && drv_proc_alive (pid, since)) {
             log_warn (S_COMP, "PID 1 ignored SIGTERM, killing|shed=%s pid=%d", st->name, pid);
             oci_runtime_kill (self->runtime, id, "KILL", true, why, sizeof why);
         }
