@@ -98,7 +98,7 @@
     F (T, 15, updated_ms,  WIRE_U64,  0,                WIRE_OPT, _)
 
 /* A node's overlay: its address block claim (claim_ms = wall clock of the
- * claim, lower wins a conflict; see node/ipam.h), where its datapath
+ * claim, lower wins a conflict; see node/overlay/ipam.h), where its datapath
  * listens, its X25519 key, MTU and mode ("encrypted" | "plain"). An empty
  * block means "no block held" (all taken, or just lost a conflict). */
 #define REC_OVERLAY_FIELDS(F, T)                                               \

@@ -1,6 +1,6 @@
 /*
  * fuzz_agent_handlers.c - libFuzzer target for what the node does with a
- * shed agent's messages (node/agent_check.h, used by node/node_agents.c):
+ * shed agent's messages (node/events/agent_check.h, used by node/events/node_agents.c):
  * arbitrary bytes are cut into agent frames, each decoded as the agent host
  * does (agent_frame_decode: wire_decode with the agent protocol and its
  * validator), and every decoded message goes through agent_check_msg for
@@ -14,7 +14,7 @@
  * agent sends them: type (1 byte), length (4 bytes, big-endian), payload.
  */
 #include "agent/frame.h"
-#include "node/agent_check.h"
+#include "node/events/agent_check.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -11,8 +11,8 @@
  */
 #include "cluster/records.h"
 #include "cluster/rpc.h"
-#include "node/api_msg.h"
-#include "node/node_sched.h"
+#include "node/api/api_msg.h"
+#include "node/sched/node_sched.h"
 
 #include <assert.h>
 #include <stdint.h>

@@ -30,7 +30,7 @@ typedef struct {
     char value[256];
 } shed_config_tag_t;
 
-/* An orchestration hook (node/node_hooks.h): run `command` for every event
+/* An orchestration hook (node/events/node_hooks.h): run `command` for every event
  * whose topic starts with `event`. */
 #define SHED_HOOKS_MAX       32
 #define SHED_HOOK_CMD_MAX    1023
@@ -78,13 +78,13 @@ typedef struct {
         uint32_t ttl_s;                 /* TTL of positive answers */
         uint32_t neg_ttl_s;             /* SOA TTL/MINIMUM on negative answers */
         /* The shed listener: the same zone on the overlay gateway, for
-         * sheds (node/node_dns.h, docs/dns.md). */
+         * sheds (node/catalog/node_dns.h, docs/dns.md). */
         bool shed_listen;               /* answer on <gateway>:shed_port */
         uint32_t shed_port;             /* 53: what resolv.conf can name */
         uint32_t shed_rate_qps;         /* per shed address; 0 = unlimited */
         uint32_t shed_rate_burst;       /* 0 = 2 x shed_rate_qps */
     } dns;
-    /* Overlay network (node/node_overlay.h, docs/overlay.md). */
+    /* Overlay network (node/overlay/node_overlay.h, docs/overlay.md). */
     struct {
         bool enabled;                   /* false: no bridge, no datapath */
         char mode[12];                  /* "encrypted" | "plain" */
@@ -143,31 +143,31 @@ typedef struct {
         char disk[24];                  /* a shed's disk without --disk ("10G") */
         uint32_t id_base;               /* first host uid of the sheds' ranges */
     } driver;
-    /* Orchestration hooks (node/node_hooks.h, docs/events.md). */
+    /* Orchestration hooks (node/events/node_hooks.h, docs/events.md). */
     shed_config_hook_t hooks[SHED_HOOKS_MAX];
     size_t nhooks;
     uint32_t hooks_concurrency;         /* hook processes running at once */
     uint32_t hooks_queue;               /* events waiting beyond those; more are dropped */
     uint32_t hooks_timeout_ms;          /* default per-hook timeout (process group killed) */
-    /* Prometheus endpoint (node/node_metrics.h, docs/operations.md "Metrics"). */
+    /* Prometheus endpoint (node/metrics/node_metrics.h, docs/operations.md "Metrics"). */
     struct {
         bool enabled;                   /* false: no endpoint */
         char listen[64];                /* "IPv4:PORT" or "[IPv6]:PORT"; "" = no endpoint */
         bool explicit_listen;           /* set by the file or a flag, not the default:
                                            then a failed bind stops the start */
     } metrics;
-    /* Remote event consumers (node/node_events.h, docs/events.md): an XPUB
+    /* Remote event consumers (node/events/node_events.h, docs/events.md): an XPUB
      * on TCP with CURVE for consumers on other hosts, admitting only the
      * public keys listed in a file. Off while consumer_listen is "". */
     struct {
         char consumer_listen[64];       /* "IPv4:PORT" or "[IPv6]:PORT" */
         char consumer_keys[PATH_MAX];   /* one base64 X25519 public key per line */
     } events;
-    /* Replicated state (node/node_state.h, docs/state.md). */
+    /* Replicated state (node/state/node_state.h, docs/state.md). */
     struct {
         uint32_t tombstone_ttl_s;       /* a delete's tombstone lives this long */
     } state;
-    /* Agent channels (node/node_agents.h, docs/agent.md); 0 = the host's default. */
+    /* Agent channels (node/events/node_agents.h, docs/agent.md); 0 = the host's default. */
     struct {
         uint32_t metrics_interval_ms;   /* told to agents in HELLO_ACK */
         uint32_t heartbeat_ms;

@@ -20,7 +20,7 @@
 #ifndef SHED_DRV_CGROUP_H
 #define SHED_DRV_CGROUP_H
 
-#include "node/driver.h"
+#include "node/drivers/driver.h"
 
 #include <stddef.h>
 #include <stdint.h>

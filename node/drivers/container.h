@@ -34,7 +34,7 @@
 #ifndef SHED_DRV_CONTAINER_H
 #define SHED_DRV_CONTAINER_H
 
-#include "node/driver.h"
+#include "node/drivers/driver.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -10,7 +10,7 @@
 #define SHED_DRV_STATE_H
 
 #include "common/wire_gen.h"
-#include "node/driver.h"
+#include "node/drivers/driver.h"
 
 #define DRV_STATE_VERSION 1
 

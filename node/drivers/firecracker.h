@@ -26,7 +26,7 @@
 #ifndef SHED_DRV_FIRECRACKER_H
 #define SHED_DRV_FIRECRACKER_H
 
-#include "node/driver.h"
+#include "node/drivers/driver.h"
 
 typedef struct {
     const char *data_dir;           /* required: <data_dir>/sheds/NAME/ */

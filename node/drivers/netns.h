@@ -36,7 +36,7 @@
 #ifndef SHED_DRV_NETNS_H
 #define SHED_DRV_NETNS_H
 
-#include "node/driver.h"
+#include "node/drivers/driver.h"
 
 typedef struct {
     const char *data_dir;       /* required */

@@ -23,7 +23,7 @@
 #ifndef SHED_DRV_SHED_SERVER_H
 #define SHED_DRV_SHED_SERVER_H
 
-#include "node/driver.h"
+#include "node/drivers/driver.h"
 
 typedef struct {
     const char *base_url;       /* default http://127.0.0.1:8080 */

@@ -18,7 +18,7 @@
 #ifndef SHED_DRV_SHEDNET_H
 #define SHED_DRV_SHEDNET_H
 
-#include "node/driver.h"
+#include "node/drivers/driver.h"
 #include "node/drivers/drv_state.h"
 
 #include <stdbool.h>

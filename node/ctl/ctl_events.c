@@ -1,0 +1,325 @@
+/* ctl_events.c - `shedctl events`: follow the cluster's events from the
+ * local node's consumer endpoint; `shedctl agents`: the node's agent
+ * channels (and the hidden debug `agents attach|detach NAME`). */
+#include "agent/agent_msg.h"
+#include "bridges/bus_client.h"
+#include "bridges/event_msg.h"
+#include "node/ctl/ctl.h"
+#include "node/events/event_json.h"
+
+#include <czmq.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* -------------------------------------------------------------------------
+ * Payload rendering
+ */
+
+static void
+s_summary (const bus_event_t *ev, char *out, size_t len)
+{
+    snprintf (out, len, "%zu bytes", ev->size);
+    if (!strncmp (ev->kind, "agent.", 6)) {
+        agent_msg_t m;
+        if (wire_decode (&agent_proto, ev->payload, ev->size, &m, NULL) != WIRE_OK)
+            return;
+        char a[16], b[16];
+        switch (m.hdr.type) {
+            case AGENT_METRICS: {
+                const agent_metrics_t *x = &m.u.agent_metrics;
+                ctl_format_size (x->mem_used, a, sizeof a);
+                ctl_format_size (x->mem_total, b, sizeof b);
+                snprintf (out, len, "cpu %.1f%% mem %s/%s load %.2f procs %" PRIu64, x->cpu_pct,
+                          a, b, x->load1, x->procs);
+                break;
+            }
+            case AGENT_LOG:
+                if (snprintf (out, len, "[%s #%" PRIu64 "] %s", m.u.agent_log.stream,
+                              m.u.agent_log.seq, m.u.agent_log.text) >= (int) len)
+                    strcpy (out + len - 4, "...");  /* a long line, cut for the table */
+                break;
+            case AGENT_PROC_EVENT: {
+                const agent_proc_event_t *p = &m.u.agent_proc_event;
+                snprintf (out, len, "%s %s pid %" PRIu64 " code %" PRId64 " signal %" PRIu64 "%s",
+                          shed_event_proc_kind (p->kind), p->name, p->pid, p->exit_code, p->signal,
+                          p->crashed ? " crashed" : "");
+                break;
+            }
+            case AGENT_HELLO:
+                snprintf (out, len, "agent %s connected (host %s)", m.u.agent_hello.agent_version,
+                          m.u.agent_hello.hostname);
+                break;
+            case AGENT_CLOSE:
+                snprintf (out, len, "agent disconnected: %s", m.u.agent_close.reason);
+                break;
+            case AGENT_DROPPED:
+                snprintf (out, len, "agent dropped %" PRIu64 " (total %" PRIu64 ")",
+                          m.u.agent_dropped.count, m.u.agent_dropped.total);
+                break;
+            case AGENT_SERVICE_REGISTER:
+                snprintf (out, len, "service %s port %" PRIu64 " registered",
+                          m.u.agent_service_register.name, m.u.agent_service_register.port);
+                break;
+            case AGENT_SERVICE_DEREGISTER:
+                snprintf (out, len, "service %s deregistered",
+                          m.u.agent_service_deregister.name);
+                break;
+            case AGENT_SERVICE_HEALTH:
+                snprintf (out, len, "service %s health %" PRIu64 " %s",
+                          m.u.agent_service_health.name, m.u.agent_service_health.status,
+                          m.u.agent_service_health.output);
+                break;
+            default:
+                break;
+        }
+        wire_msg_free (&agent_proto, &m);
+        return;
+    }
+    evpay_msg_t m;
+    if (wire_decode (&evpay_proto, ev->payload, ev->size, &m, NULL) != WIRE_OK)
+        return;
+    if (m.hdr.type == EVPAY_MEMBER) {
+        const evpay_member_t *x = &m.u.evpay_member;
+        int n = snprintf (out, len, "%s %s (observer %s) %s:%" PRIu64 " inc %" PRIu64, x->node,
+                          x->change, x->observer, x->addr, x->port, x->inc);
+        for (size_t i = 0; i < x->tags.n && n > 0 && (size_t) n < len; i++)
+            n += snprintf (out + n, len - (size_t) n, "%s%s=%s", i ? "," : " tags ",
+                           x->tags.items[i].key, x->tags.items[i].value);
+    }
+    else
+    if (m.hdr.type == EVPAY_RECORD) {
+        const evpay_record_t *x = &m.u.evpay_record;
+        snprintf (out, len, "%s %s %s v%" PRIu64 " %s", x->change, x->rkind, x->key, x->version,
+                  x->status);
+    }
+    wire_msg_free (&evpay_proto, &m);
+}
+
+static void
+s_print (ctl_t *ctl, const bus_event_t *ev)
+{
+    if (ctl->json) {
+        json_t j;
+        json_init (&j, stdout);
+        json_obj_begin (&j);
+        json_key (&j, "time_us");  json_i64 (&j, ev->time_us);
+        json_key (&j, "topic");    json_str (&j, ev->topic);
+        json_key (&j, "origin");   json_str (&j, ev->origin);
+        json_key (&j, "seq");      json_u64 (&j, ev->seq);
+        json_key (&j, "tseq");     json_u64 (&j, ev->tseq);
+        json_key (&j, "boot");     json_u64 (&j, ev->boot);
+        json_key (&j, "kind");     json_str (&j, ev->kind);
+        json_key (&j, "snapshot"); json_bool (&j, ev->snapshot);
+        json_key (&j, "gap");      json_u64 (&j, ev->gap);
+        json_key (&j, "payload");  shed_event_json_payload (&j, ev->kind, ev->payload, ev->size);
+        json_obj_end (&j);
+        json_end (&j);
+    }
+    else {
+        char when[32], summary[600];
+        time_t t = (time_t) (ev->time_us / 1000000);
+        struct tm tm;
+        localtime_r (&t, &tm);
+        size_t n = strftime (when, sizeof when, "%H:%M:%S", &tm);
+        snprintf (when + n, sizeof when - n, ".%03d", (int) (ev->time_us / 1000 % 1000));
+        s_summary (ev, summary, sizeof summary);
+        printf ("%s %-28s %-12s seq=%-6" PRIu64 " %-14s %s%s", when, ev->topic, ev->origin,
+                ev->seq, ev->kind, ev->snapshot ? "(last value) " : "", summary);
+        if (ev->gap)
+            printf ("  [%" PRIu64 " lost before this]", ev->gap);
+        putchar ('\n');
+    }
+    fflush (stdout);
+}
+
+/* -------------------------------------------------------------------------
+ * shedctl events
+ */
+
+int
+ctl_events (ctl_t *ctl, int argc, char **argv)
+{
+    bool snapshot = false;
+    long count = 0;
+    double timeout_s = 0;
+    const char *prefixes[EVENT_PREFIXES_MAX];
+    size_t nprefixes = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp (argv[i], "--snapshot"))
+            snapshot = true;
+        else
+        if (!strcmp (argv[i], "--count") && i + 1 < argc) {
+            char *end;
+            count = strtol (argv[++i], &end, 10);
+            if (*end || count <= 0)
+                return ctl_fail ("--count expects a positive number, got '%s'", argv[i]);
+        }
+        else
+        if (!strcmp (argv[i], "--timeout") && i + 1 < argc) {
+            char *end;
+            timeout_s = strtod (argv[++i], &end);
+            if (*end || timeout_s <= 0)
+                return ctl_fail ("--timeout expects seconds, got '%s'", argv[i]);
+        }
+        else
+        if (argv[i][0] == '-')
+            return ctl_fail ("usage: events [--json] [--snapshot] [--count N] [--timeout S] "
+                             "[PREFIX...]");
+        else
+        if (nprefixes == EVENT_PREFIXES_MAX)
+            return ctl_fail ("at most %d prefixes", EVENT_PREFIXES_MAX);
+        else
+        if (argv[i][0] == EVENT_CTL_CHAR || strlen (argv[i]) > EVENT_TOPIC_MAX)
+            return ctl_fail ("not a topic prefix: '%s'", argv[i]);
+        else
+            prefixes[nprefixes++] = argv[i];
+    }
+    if (nprefixes == 0)
+        prefixes[nprefixes++] = "";
+
+    /* The local node's ipc endpoint, or a remote node's CURVE one (--events). */
+    bus_client_t *client = ctl_bus_connect (ctl);
+    if (!client)
+        return 1;
+    for (size_t i = 0; i < nprefixes; i++)
+        bus_client_subscribe (client, prefixes[i]);
+    int64_t deadline = timeout_s > 0 ? zclock_mono () + (int64_t) (timeout_s * 1000) : -1;
+    if (snapshot) {
+        int wait = deadline < 0 ? 3000 : (int) (deadline - zclock_mono ());
+        if (bus_client_snapshot (client, wait > 0 ? wait : 0) < 0)
+            fprintf (stderr, "shedctl: no snapshot from the node in time; following live "
+                     "events only\n");
+    }
+    long got = 0;
+    while (!zsys_interrupted && (count == 0 || got < count)) {
+        int wait = -1;
+        if (deadline >= 0) {
+            int64_t left = deadline - zclock_mono ();
+            if (left <= 0)
+                break;
+            wait = (int) left;
+        }
+        bus_event_t ev;
+        if (bus_client_recv (client, &ev, wait) != 0)
+            continue;
+        s_print (ctl, &ev);
+        got++;
+    }
+    uint64_t gaps = bus_client_gaps (client);
+    fprintf (stderr, "shedctl: %" PRIu64 " events, %" PRIu64 " lost (sequence gaps), %" PRIu64
+             " duplicates, %" PRIu64 " malformed\n",
+             bus_client_received (client), gaps, bus_client_duplicates (client),
+             bus_client_malformed (client));
+    bus_client_destroy (&client);
+    if (count && got < count && !zsys_interrupted)
+        return ctl_fail ("timed out after %ld of %ld events", got, count);
+    return 0;
+}
+
+/* -------------------------------------------------------------------------
+ * shedctl agents
+ */
+
+int
+ctl_agents (ctl_t *ctl, int argc, char **argv)
+{
+    api_msg_t req = { .hdr.type = API_AGENTS_REQ }, rep;
+    api_agents_req_t *r = &req.u.api_agents_req;
+    r->op = API_AGENTS_LIST;
+    int arg = 1;
+    if (argc >= 2 && (!strcmp (argv[1], "attach") || !strcmp (argv[1], "detach"))) {
+        if (argc != 3)
+            return ctl_fail ("usage: agents %s NAME", argv[1]);
+        r->op = !strcmp (argv[1], "attach") ? API_AGENTS_ATTACH : API_AGENTS_DETACH;
+        arg = 2;
+    }
+    else
+    if (argc > 2)
+        return ctl_fail ("usage: agents [SHED]");
+    if (arg < argc) {
+        if (strlen (argv[arg]) >= sizeof r->shed)
+            return ctl_fail ("shed name too long: '%s'", argv[arg]);
+        strcpy (r->shed, argv[arg]);
+    }
+    if (ctl_call (ctl, &req, &rep, API_AGENTS_REP) != 0)
+        return 1;
+    const api_agents_rep_t *a = &rep.u.api_agents_rep;
+    if (r->op != API_AGENTS_LIST) {
+        if (ctl->json) {
+            json_t j;
+            json_init (&j, stdout);
+            json_obj_begin (&j);
+            json_key (&j, r->op == API_AGENTS_ATTACH ? "path" : "message");
+            json_str (&j, a->message);
+            json_obj_end (&j);
+            json_end (&j);
+        }
+        else
+            printf ("%s\n", a->message);
+        wire_msg_free (&api_proto, &rep);
+        return 0;
+    }
+    if (ctl->json) {
+        json_t j;
+        json_init (&j, stdout);
+        json_arr_begin (&j);
+        for (size_t i = 0; i < a->sheds.n; i++) {
+            const api_agent_t *x = &a->sheds.items[i];
+            json_obj_begin (&j);
+            json_key (&j, "shed");          json_str (&j, x->shed);
+            json_key (&j, "path");          json_str (&j, x->path);
+            json_key (&j, "connected");     json_bool (&j, x->connected);
+            json_key (&j, "connections");   json_u64 (&j, x->connections);
+            json_key (&j, "frames_in");     json_u64 (&j, x->frames_in);
+            json_key (&j, "events");        json_u64 (&j, x->events);
+            json_key (&j, "bad");           json_u64 (&j, x->bad);
+            json_key (&j, "agent_dropped"); json_u64 (&j, x->agent_dropped);
+            json_key (&j, "published");     json_u64 (&j, x->published);
+            json_key (&j, "bus_dropped");   json_u64 (&j, x->bus_dropped);
+            json_key (&j, "metrics");
+            if (x->has_metrics) {
+                json_obj_begin (&j);
+                json_key (&j, "age_ms");    json_u64 (&j, x->metrics_age_ms);
+                json_key (&j, "cpu_pct");   json_f64 (&j, x->cpu_pct);
+                json_key (&j, "mem_used");  json_u64 (&j, x->mem_used);
+                json_key (&j, "mem_total"); json_u64 (&j, x->mem_total);
+                json_key (&j, "load1");     json_f64 (&j, x->load1);
+                json_key (&j, "procs");     json_u64 (&j, x->procs);
+                json_obj_end (&j);
+            }
+            else
+                json_null (&j);
+            json_obj_end (&j);
+        }
+        json_arr_end (&j);
+        json_end (&j);
+    }
+    else {
+        printf ("%-20s %-9s %5s %8s %5s %7s %7s %6s %-15s %6s %5s %s\n", "SHED", "AGENT",
+                "CONNS", "EVENTS", "BAD", "DROPPED", "BUSDROP", "CPU", "MEM", "LOAD", "PROCS",
+                "METRICS AGE");
+        for (size_t i = 0; i < a->sheds.n; i++) {
+            const api_agent_t *x = &a->sheds.items[i];
+            char cpu[16] = "-", mem[32] = "-", load[16] = "-", procs[16] = "-", age[32] = "-";
+            if (x->has_metrics) {
+                char u[16], t[16];
+                ctl_format_size (x->mem_used, u, sizeof u);
+                ctl_format_size (x->mem_total, t, sizeof t);
+                snprintf (cpu, sizeof cpu, "%.1f%%", x->cpu_pct);
+                snprintf (mem, sizeof mem, "%s/%s", u, t);
+                snprintf (load, sizeof load, "%.2f", x->load1);
+                snprintf (procs, sizeof procs, "%" PRIu64, x->procs);
+                ctl_format_duration (x->metrics_age_ms, age, sizeof age);
+            }
+            printf ("%-20s %-9s %5" PRIu64 " %8" PRIu64 " %5" PRIu64 " %7" PRIu64 " %7" PRIu64
+                    " %6s %-15s %6s %5s %s\n",
+                    x->shed, x->connected ? "connected" : "-", x->connections, x->events,
+                    x->bad, x->agent_dropped, x->bus_dropped, cpu, mem, load, procs, age);
+        }
+    }
+    wire_msg_free (&api_proto, &rep);
+    return 0;
+}

@@ -1,0 +1,495 @@
+/*
+ * ctl_sheds.c - shedctl create | list | show | start | stop | delete | node.
+ *
+ * Every command works against any node: the node routes it to the shed's
+ * owner (docs/scheduling.md). Create prints its progress (placing, claimed,
+ * starting, running) and exits non-zero with one line on failure.
+ */
+#include "bridges/bus_client.h"
+#include "cluster/placement.h"
+#include "node/api/api_client.h"
+#include "node/ctl/ctl.h"
+
+#include <czmq.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define S_CREATE_TIMEOUT_MS 30000   /* create's default deadline (docs/scheduling.md) */
+#define S_OP_TIMEOUT_MS     10000   /* start, stop, delete: the node's default */
+
+static void
+s_json_shed (json_t *j, const api_shed_t *s)
+{
+    json_obj_begin (j);
+    json_key (j, "name");       json_str (j, s->name);
+    json_key (j, "node");       json_str (j, s->node);
+    json_key (j, "state");      json_str (j, s->state);
+    json_key (j, "cpus_milli"); json_u64 (j, s->cpus_milli);
+    json_key (j, "memory_mb");  json_u64 (j, s->memory_mb);
+    json_key (j, "disk_mb");    json_u64 (j, s->disk_mb);
+    json_key (j, "gpus");       json_u64 (j, s->gpus);
+    json_key (j, "image");      json_str (j, s->image);
+    json_key (j, "ip");         json_str (j, s->ip);
+    json_key (j, "mac");        json_str (j, s->mac);
+    json_key (j, "request_id"); json_str (j, s->request_id);
+    json_key (j, "created_ms"); json_u64 (j, s->created_ms);
+    json_key (j, "error");      json_str (j, s->error);
+    json_key (j, "driver");     json_str (j, s->driver);
+    json_key (j, "duplicate");  json_bool (j, s->duplicate);
+    json_key (j, "note");       json_str (j, s->note);
+    json_key (j, "tags");
+    json_obj_begin (j);
+    for (size_t i = 0; i < s->tags.n; i++) {
+        json_key (j, s->tags.items [i].key);
+        json_str (j, s->tags.items [i].value);
+    }
+    json_obj_end (j);
+    json_obj_end (j);
+}
+
+static void
+s_cpus_text (uint64_t milli, char *out, size_t size)
+{
+    if (milli % 1000 == 0)
+        snprintf (out, size, "%llu", (unsigned long long) (milli / 1000));
+    else
+        snprintf (out, size, "%.2f", milli / 1000.0);
+}
+
+static void
+s_print_shed (const api_shed_t *s)
+{
+    char cpus [32], mem [32], disk [32];
+    s_cpus_text (s->cpus_milli, cpus, sizeof cpus);
+    placement_size_format (s->memory_mb * 1024 * 1024, mem, sizeof mem);
+    placement_size_format (s->disk_mb * 1024 * 1024, disk, sizeof disk);
+    printf ("name:        %s%s\n", s->name, s->duplicate ? "  (DUPLICATE)" : "");
+    printf ("node:        %s\n", s->node);
+    printf ("state:       %s\n", s->state);
+    if (s->error [0])
+        printf ("error:       %s\n", s->error);
+    printf ("cpus:        %s\n", cpus);
+    printf ("memory:      %s\n", mem);
+    printf ("disk:        %s\n", s->disk_mb ? disk : "-");
+    if (s->gpus)
+        printf ("gpus:        %llu\n", (unsigned long long) s->gpus);
+    printf ("ip:          %s\n", s->ip [0] ? s->ip : "-");
+    if (s->mac [0])
+        printf ("mac:         %s\n", s->mac);
+    if (s->image [0])
+        printf ("image:       %s\n", s->image);
+    printf ("driver:      %s\n", s->driver [0] ? s->driver : "-");
+    printf ("request id:  %s\n", s->request_id);
+    for (size_t i = 0; i < s->tags.n; i++)
+        printf ("tag:         %s=%s\n", s->tags.items [i].key, s->tags.items [i].value);
+    if (s->note [0])
+        printf ("note:        %s\n", s->note);
+}
+
+/* ---- create ---------------------------------------------------------------- */
+
+static int
+s_create_usage (void)
+{
+    return ctl_fail ("usage: shedctl create NAME [--cpus N] [--memory SIZE] [--disk SIZE] "
+                     "[--gpus N] [--node NODE] [--constraint K=V|K>=N|K!=V]... "
+                     "[--strategy binpack|spread] [--tag k=v]... [--image I] [--request-id ID]");
+}
+
+/* Copy an argument into its request field, or say it does not fit: a value
+ * cut to the field is another value (a 70-character name once created the
+ * shed named by its first 63). Returns 0, or shedctl's failure exit code. */
+static int
+s_arg (char *dst, size_t cap, const char *what, const char *value)
+{
+    size_t len = strlen (value);
+    if (len >= cap)
+        return ctl_fail ("%s '%.40s...' is longer than %zu characters", what, value, cap - 1);
+    memcpy (dst, value, len + 1);
+    return 0;
+}
+
+int
+ctl_create (ctl_t *ctl, int argc, char **argv)
+{
+    static const struct option options [] = {
+        { "cpus",       required_argument, NULL, 'c' },
+        { "memory",     required_argument, NULL, 'm' },
+        { "disk",       required_argument, NULL, 'd' },
+        { "gpus",       required_argument, NULL, 'g' },
+        { "node",       required_argument, NULL, 'n' },
+        { "constraint", required_argument, NULL, 'C' },
+        { "strategy",   required_argument, NULL, 's' },
+        { "tag",        required_argument, NULL, 't' },
+        { "image",      required_argument, NULL, 'i' },
+        { "request-id", required_argument, NULL, 'r' },
+        { NULL, 0, NULL, 0 },
+    };
+    api_msg_t req = { .hdr.type = API_SHED_CREATE_REQ };
+    api_shed_create_req_t *r = &req.u.api_shed_create_req;
+    api_constraint_t constraints [16];
+    wire_tag_t tags [32];
+    const char *name = NULL;
+    optind = 0;                 /* 0: glibc re-initialises (main used "+" mode) */
+    opterr = 0;
+    int opt;
+    /* Options may come before or after NAME. */
+    while (optind < argc) {
+        if ((opt = getopt_long (argc, argv, "-", options, NULL)) == -1)
+            break;
+        uint64_t v;
+        switch (opt) {
+        case 1:
+            if (name)
+                return s_create_usage ();
+            name = optarg;
+            break;
+        case 'c':
+            if (placement_cpus_parse (optarg, &v) || v == 0)
+                return ctl_fail ("--cpus: expected a count like 2, 0.5 or 1500m, got '%s'",
+                                 optarg);
+            r->cpus_milli = v;
+            break;
+        case 'm':
+        case 'd':
+            if (placement_size_parse (optarg, 1024 * 1024, &v))
+                return ctl_fail ("--%s: expected a size like 512M or 4G, got '%s'",
+                                 opt == 'm' ? "memory" : "disk", optarg);
+            if (opt == 'm')
+                r->memory_mb = (v + 1024 * 1024 - 1) / (1024 * 1024);
+            else
+                r->disk_mb = (v + 1024 * 1024 - 1) / (1024 * 1024);
+            break;
+        case 'g': {
+            char *end;
+            r->gpus = strtoull (optarg, &end, 10);
+            if (*end || !*optarg)
+                return ctl_fail ("--gpus: expected a whole number, got '%s'", optarg);
+            break;
+        }
+        case 'n':
+            if (s_arg (r->node, sizeof r->node, "--node", optarg))
+                return 1;
+            break;
+        case 'C': {
+            if (r->constraints.n >= 16)
+                return ctl_fail ("at most 16 constraints");
+            place_constraint_t pc;
+            char why [256];
+            if (placement_constraint_parse (optarg, &pc, why, sizeof why))
+                return ctl_fail ("--constraint '%s': %s", optarg, why);
+            if (s_arg (constraints [r->constraints.n].text, sizeof constraints [0].text,
+                       "--constraint", optarg))
+                return 1;
+            r->constraints.n++;
+            break;
+        }
+        case 's':
+            if (strcmp (optarg, "binpack") && strcmp (optarg, "spread"))
+                return ctl_fail ("--strategy: expected binpack or spread, got '%s'", optarg);
+            snprintf (r->strategy, sizeof r->strategy, "%s", optarg);
+            break;
+        case 't': {
+            const char *eq = strchr (optarg, '=');
+            if (!eq || eq == optarg || r->tags.n >= 32)
+                return ctl_fail ("--tag: expected key=value, got '%s'", optarg);
+            if ((size_t) (eq - optarg) >= sizeof tags [0].key)
+                return ctl_fail ("--tag key '%.40s...' is longer than %zu characters", optarg,
+                                 sizeof tags [0].key - 1);
+            snprintf (tags [r->tags.n].key, sizeof tags [0].key, "%.*s", (int) (eq - optarg),
+                      optarg);
+            if (s_arg (tags [r->tags.n].value, sizeof tags [0].value, "--tag value", eq + 1))
+                return 1;
+            r->tags.n++;
+            break;
+        }
+        case 'i':
+            if (s_arg (r->image, sizeof r->image, "--image", optarg))
+                return 1;
+            break;
+        case 'r':
+            if (s_arg (r->request_id, sizeof r->request_id, "--request-id", optarg))
+                return 1;
+            break;
+        default:
+            return s_create_usage ();
+        }
+    }
+    if (!name)
+        return s_create_usage ();
+    /* Over the limit: refused in the name rule's own words (the node checks
+     * the whole rule, and the length again: node/api/api_server.c). */
+    char why [160];
+    if (strlen (name) >= sizeof r->name && !placement_name_valid (name, why, sizeof why))
+        return ctl_fail ("%s", why);
+    snprintf (r->name, sizeof r->name, "%s", name);
+    r->constraints.items = constraints;
+    r->tags.items = tags;
+    bool progress = !ctl->json && isatty (STDERR_FILENO);
+    if (progress)
+        fprintf (stderr, "placing %s...\n", name);
+    /* Our own request id when none is given, so a call that times out can
+     * be retried safely; the node answers by the deadline (--timeout). */
+    if (!r->request_id [0])
+        ctl_request_id (r->request_id, sizeof r->request_id);
+    r->timeout_ms = (uint64_t) (ctl->timeout_set ? ctl->timeout_ms : S_CREATE_TIMEOUT_MS);
+    api_msg_t rep;
+    int rc = ctl_mutate (ctl, &req, &rep, API_SHED_REP, r->timeout_ms, name, r->request_id);
+    if (rc)
+        return rc;
+    const api_shed_rep_t *sr = &rep.u.api_shed_rep;
+    if (ctl->json) {
+        json_t j;
+        json_init (&j, stdout);
+        json_obj_begin (&j);
+        json_key (&j, "shed");
+        if (sr->shed.n)
+            s_json_shed (&j, &sr->shed.items [0]);
+        else
+            json_null (&j);
+        json_key (&j, "steps");
+        json_arr_begin (&j);
+        for (size_t i = 0; i < sr->steps.n; i++) {
+            json_obj_begin (&j);
+            json_key (&j, "text"); json_str (&j, sr->steps.items [i].text);
+            json_key (&j, "ms");   json_u64 (&j, sr->steps.items [i].ms);
+            json_obj_end (&j);
+        }
+        json_arr_end (&j);
+        json_key (&j, "message"); json_str (&j, sr->message);
+        json_obj_end (&j);
+        json_end (&j);
+    }
+    else {
+        for (size_t i = 0; i < sr->steps.n; i++)
+            printf ("%6llu ms  %s\n", (unsigned long long) sr->steps.items [i].ms,
+                    sr->steps.items [i].text);
+        uint64_t total = sr->steps.n ? sr->steps.items [sr->steps.n - 1].ms : 0;
+        if (sr->shed.n)
+            printf ("%s %s on %s (%llu ms)%s%s\n", sr->shed.items [0].name,
+                    sr->shed.items [0].state, sr->shed.items [0].node,
+                    (unsigned long long) total, sr->message [0] ? ": " : "", sr->message);
+    }
+    wire_msg_free (&api_proto, &rep);
+    return 0;
+}
+
+/* ---- list / show ------------------------------------------------------------- */
+
+int
+ctl_list (ctl_t *ctl, int argc, char **argv)
+{
+    api_msg_t req = { .hdr.type = API_SHED_LIST_REQ };
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp (argv [i], "--node") && i + 1 < argc)
+            snprintf (req.u.api_shed_list_req.node, sizeof req.u.api_shed_list_req.node, "%s",
+                      argv [++i]);
+        else
+            return ctl_fail ("usage: shedctl list [--json] [--node NODE]");
+    }
+    api_msg_t rep;
+    if (ctl_call (ctl, &req, &rep, API_SHED_LIST_REP))
+        return 1;
+    const api_shed_list_rep_t *l = &rep.u.api_shed_list_rep;
+    if (ctl->json) {
+        json_t j;
+        json_init (&j, stdout);
+        json_arr_begin (&j);
+        for (size_t i = 0; i < l->sheds.n; i++)
+            s_json_shed (&j, &l->sheds.items [i]);
+        json_arr_end (&j);
+        json_end (&j);
+    }
+    else {
+        printf ("%-24s %-16s %-12s %6s %10s %-15s %s\n", "NAME", "NODE", "STATE", "CPUS",
+                "MEMORY", "IP", "NOTE");
+        for (size_t i = 0; i < l->sheds.n; i++) {
+            const api_shed_t *s = &l->sheds.items [i];
+            char cpus [32], mem [32];
+            s_cpus_text (s->cpus_milli, cpus, sizeof cpus);
+            placement_size_format (s->memory_mb * 1024 * 1024, mem, sizeof mem);
+            printf ("%-24s %-16s %-12s %6s %10s %-15s %s\n", s->name, s->node,
+                    s->duplicate ? "duplicate" : s->state, cpus, mem, s->ip [0] ? s->ip : "-",
+                    s->duplicate ? "name kept by another shed: rename or delete this one"
+                                 : s->error [0] ? s->error : "");
+        }
+    }
+    wire_msg_free (&api_proto, &rep);
+    return 0;
+}
+
+int
+ctl_show (ctl_t *ctl, int argc, char **argv)
+{
+    if (argc != 2)
+        return ctl_fail ("usage: shedctl show NAME[@NODE] [--json]");
+    api_msg_t req = { .hdr.type = API_SHED_SHOW_REQ };
+    if (s_arg (req.u.api_shed_show_req.name, sizeof req.u.api_shed_show_req.name,
+               "NAME[@NODE]", argv [1]))
+        return 1;
+    api_msg_t rep;
+    if (ctl_call (ctl, &req, &rep, API_SHED_REP))
+        return 1;
+    const api_shed_rep_t *sr = &rep.u.api_shed_rep;
+    if (sr->shed.n == 0) {
+        wire_msg_free (&api_proto, &rep);
+        return ctl_fail ("the node answered without a shed");
+    }
+    if (ctl->json) {
+        json_t j;
+        json_init (&j, stdout);
+        s_json_shed (&j, &sr->shed.items [0]);
+        json_end (&j);
+    }
+    else
+        s_print_shed (&sr->shed.items [0]);
+    wire_msg_free (&api_proto, &rep);
+    return 0;
+}
+
+int
+ctl_shed_node (ctl_t *ctl, const char *shed, char *node, size_t nodecap)
+{
+    api_msg_t req = { .hdr.type = API_SHED_SHOW_REQ }, rep;
+    snprintf (req.u.api_shed_show_req.name, sizeof req.u.api_shed_show_req.name, "%s", shed);
+    char err [512];
+    int rc = -1;
+    if (shed_api_call (ctl->endpoint, &req, &rep, ctl->timeout_ms, err, sizeof err) == 0) {
+        if (rep.hdr.type == API_SHED_REP && rep.u.api_shed_rep.shed.n > 0
+        &&  rep.u.api_shed_rep.shed.items [0].node [0]) {
+            snprintf (node, nodecap, "%s", rep.u.api_shed_rep.shed.items [0].node);
+            rc = 0;
+        }
+        wire_msg_free (&api_proto, &rep);
+    }
+    return rc == 0 ? 0 : ctl_shed_owner (ctl, shed, node, nodecap);
+}
+
+void
+ctl_subscribe_shed (ctl_t *ctl, bus_client_t *client, const char *head, const char *node,
+                    const char *shed)
+{
+    (void) ctl;
+    char prefix [256];
+    if (node && node [0])
+        snprintf (prefix, sizeof prefix, "%s%s.%s", head, node, shed);
+    else
+        snprintf (prefix, sizeof prefix, "%s", head);
+    bus_client_subscribe (client, prefix);
+}
+
+/* ---- start / stop / delete ----------------------------------------------------- */
+
+static int
+s_op (ctl_t *ctl, int argc, char **argv, int op)
+{
+    const char *name = NULL;
+    bool force = false;
+    const char *rid = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (op == API_SHED_OP_DELETE && !strcmp (argv [i], "--force"))
+            force = true;
+        else
+        if (!strcmp (argv [i], "--request-id") && i + 1 < argc
+        &&  strlen (argv [i + 1]) <= 64)
+            rid = argv [++i];
+        else
+        if (!name && argv [i][0] != '-')
+            name = argv [i];
+        else
+            name = NULL, i = argc;
+    }
+    if (!name)
+        return ctl_fail ("usage: shedctl %s NAME[@NODE]%s [--request-id ID]", argv [0],
+                         op == API_SHED_OP_DELETE ? " [--force]" : "");
+    api_msg_t req = { .hdr.type = API_SHED_OP_REQ };
+    api_shed_op_req_t *o = &req.u.api_shed_op_req;
+    o->op = (uint64_t) op;
+    o->force = force;
+    if (s_arg (o->name, sizeof o->name, "NAME[@NODE]", name))
+        return 1;
+    /* A request id makes a retry after "outcome unknown" safe. */
+    if (rid)
+        snprintf (o->request_id, sizeof o->request_id, "%s", rid);
+    else
+        ctl_request_id (o->request_id, sizeof o->request_id);
+    o->timeout_ms = (uint64_t) (ctl->timeout_set ? ctl->timeout_ms : S_OP_TIMEOUT_MS);
+    api_msg_t rep;
+    if (ctl_mutate (ctl, &req, &rep, 0, o->timeout_ms, name, o->request_id))
+        return 1;
+    if (ctl->json) {
+        json_t j;
+        json_init (&j, stdout);
+        if (rep.hdr.type == API_SHED_REP && rep.u.api_shed_rep.shed.n)
+            s_json_shed (&j, &rep.u.api_shed_rep.shed.items [0]);
+        else {
+            json_obj_begin (&j);
+            json_key (&j, "message");
+            json_str (&j, rep.hdr.type == API_OK ? rep.u.api_ok.message : "");
+            json_obj_end (&j);
+        }
+        json_end (&j);
+    }
+    else
+    if (rep.hdr.type == API_SHED_REP && rep.u.api_shed_rep.shed.n) {
+        const api_shed_t *s = &rep.u.api_shed_rep.shed.items [0];
+        uint64_t ms = rep.u.api_shed_rep.steps.n ? rep.u.api_shed_rep.steps.items [0].ms : 0;
+        printf ("%s %s on %s (%llu ms)\n", s->name, s->state, s->node, (unsigned long long) ms);
+    }
+    else
+    if (rep.hdr.type == API_OK)
+        printf ("%s\n", rep.u.api_ok.message);
+    wire_msg_free (&api_proto, &rep);
+    return 0;
+}
+
+int
+ctl_start (ctl_t *ctl, int argc, char **argv)
+{
+    return s_op (ctl, argc, argv, API_SHED_OP_START);
+}
+
+int
+ctl_stop (ctl_t *ctl, int argc, char **argv)
+{
+    return s_op (ctl, argc, argv, API_SHED_OP_STOP);
+}
+
+int
+ctl_delete (ctl_t *ctl, int argc, char **argv)
+{
+    return s_op (ctl, argc, argv, API_SHED_OP_DELETE);
+}
+
+/* ---- node drain | undrain [NODE] ------------------------------------------------ */
+
+int
+ctl_node (ctl_t *ctl, int argc, char **argv)
+{
+    if (argc < 2 || argc > 3 || (strcmp (argv [1], "drain") && strcmp (argv [1], "undrain")))
+        return ctl_fail ("usage: shedctl node drain|undrain [NODE]");
+    api_msg_t req = { .hdr.type = API_NODE_DRAIN_REQ };
+    req.u.api_node_drain_req.drain = !strcmp (argv [1], "drain");
+    if (argc == 3)
+        snprintf (req.u.api_node_drain_req.node, sizeof req.u.api_node_drain_req.node, "%s",
+                  argv [2]);
+    api_msg_t rep;
+    if (ctl_call (ctl, &req, &rep, API_OK))
+        return 1;
+    if (ctl->json) {
+        json_t j;
+        json_init (&j, stdout);
+        json_obj_begin (&j);
+        json_key (&j, "message");
+        json_str (&j, rep.u.api_ok.message);
+        json_obj_end (&j);
+        json_end (&j);
+    }
+    else
+        printf ("%s: %s\n", argv [1], rep.u.api_ok.message);
+    wire_msg_free (&api_proto, &rep);
+    return 0;
+}

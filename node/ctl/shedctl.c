@@ -1,0 +1,282 @@
+/*
+ * shedctl.c - the command-line client of shed-node.
+ *
+ *   shedctl [--node ENDPOINT] [--json] [--timeout MS] COMMAND [ARGS]
+ *
+ * Talks to the local node's API (ipc://<data_dir>/api.sock by default, or
+ * $SHED_NODE). Tables for people, --json for scripts; on failure a one-line
+ * reason on stderr and a non-zero exit.
+ */
+#include "common/version.h"
+#include "node/config.h"
+#include "node/ctl/ctl.h"
+
+#include <czmq.h>
+#include <getopt.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *name;
+    ctl_cmd_fn *fn;
+    const char *usage;
+} ctl_cmd_t;
+
+static const ctl_cmd_t s_commands[] = {
+    { "status", ctl_status_any,
+      "status [NAME]          the node's name, key, version, uptime; with NAME: that shed's\n"
+      "    live resource use (CPU, memory, disk, net, load, processes) from its metrics" },
+    { "keygen", ctl_keygen, "keygen [--identity DIR] print a new random cluster key, or create a\n"
+      "                                   remote consumer's identity in DIR and print its public key" },
+    { "members", ctl_members,
+      "members [--status S] [--tag K=V]  cluster members (S: alive|suspect|failed|left)" },
+    { "join", ctl_join,     "join HOST[:PORT]...    join a cluster through these nodes" },
+    { "leave", ctl_leave,   "leave                  leave the cluster gracefully" },
+    { "tags", ctl_tags,     "tags set K=V... | tags unset K...  change this node's tags" },
+    { "keys", ctl_keys,
+      "keys list | install KEY | use KEY | remove KEY  cluster keyring, on every node" },
+    { "state", ctl_state,   "state [KIND]           replicated records held by this node" },
+    { "network", ctl_network,
+      "network | network attach|detach SHED  overlay: blocks, peers, sessions; address a shed" },
+    { "events", ctl_events,
+      "events [--snapshot] [--count N] [--timeout S] [PREFIX...]  follow the cluster's events" },
+    { "agents", ctl_agents, "agents [SHED]          agent channels of this node's sheds" },
+    { "top", ctl_top,       "top [--once] [--interval S]  every shed in the cluster by CPU, refreshed" },
+    { "logs", ctl_logs,
+      "logs NAME [--follow] [--stream S] [--tail N]  a shed's recent log lines (then live)" },
+    { "provision", ctl_provision,
+      "provision NAME --step CMD... [--file F] [--user U] [--keep-going] [--timeout-run S]\n"
+      "    run steps in the shed's agent, stream their output, print the results" },
+    { "services", ctl_services,
+      "services [--all] | show NAME | register NAME --port P [...] | deregister NAME|ID |\n"
+      "    watch [NAME]         the service catalog (see 'shedctl services register' usage)" },
+    { "create", ctl_create,
+      "create NAME [--cpus N] [--memory SIZE] [--disk SIZE] [--gpus N] [--node NODE]\n"
+      "    [--constraint K=V|K>=N|K!=V]... [--strategy binpack|spread] [--tag k=v]...\n"
+      "    [--image I] [--request-id ID]  create a shed somewhere with room" },
+    { "list", ctl_list,     "list [--node NODE]     every shed in the cluster, with node and state" },
+    { "show", ctl_show,     "show NAME[@NODE]       one shed" },
+    { "start", ctl_start,   "start NAME[@NODE] [--request-id ID]  start a stopped shed (on its node)" },
+    { "stop", ctl_stop,     "stop NAME[@NODE] [--request-id ID]  stop a shed, keeping it" },
+    { "delete", ctl_delete, "delete NAME[@NODE] [--force] [--request-id ID]  delete a shed (--force: forget\n"
+      "    a lost one; --request-id: a retry after \"outcome unknown\" is safe)" },
+    { "node", ctl_node,     "node drain|undrain [NODE]  stop/resume placing new sheds on a node" },
+    { "image", ctl_image,
+      "image import NAME FILE | list | show NAME | rm NAME  root file system images on this\n"
+      "    node (FILE: tar, tar.gz or tar.zst, read by shedctl and sent to the node)" },
+};
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (out,
+             "usage: shedctl [--node ENDPOINT] [--json] [--timeout MS] COMMAND [ARGS]\n"
+             "  --node ENDPOINT   node API (default $SHED_NODE or ipc://%s/api.sock)\n"
+             "  --json            machine-readable output\n"
+             "  --timeout MS      how long to wait for the node (default %d); create, start,\n"
+             "                    stop and delete give it to the node as their deadline\n"
+             "                    (defaults 30000 for create, 10000 for the others)\n"
+             "  --events tcp://HOST:PORT --server-key KEY --identity DIR\n"
+             "                    events, top and status SHED from another host: the node's\n"
+             "                    remote consumer endpoint (events.consumer_listen), its public\n"
+             "                    key (shedctl status) and our identity (keygen --identity)\n"
+             "commands:\n",
+             SHED_DEFAULT_DATADIR, SHED_API_DEFAULT_TIMEOUT_MS);
+    for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++)
+        fprintf (out, "  %s\n", s_commands[i].usage);
+}
+
+int
+ctl_fail (const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    fputs ("shedctl: ", stderr);
+    vfprintf (stderr, fmt, ap);
+    fputc ('\n', stderr);
+    va_end (ap);
+    return 1;
+}
+
+int
+ctl_call (ctl_t *ctl, const api_msg_t *req, api_msg_t *rep, uint16_t expect_type)
+{
+    char err[512];
+    if (shed_api_call (ctl->endpoint, req, rep, ctl->timeout_ms, err, sizeof err) != 0)
+        return ctl_fail ("%s", err);
+    if (rep->hdr.type == API_ERROR) {
+        ctl_fail ("%s", rep->u.api_error.message);
+        wire_msg_free (&api_proto, rep);
+        return 1;
+    }
+    if (rep->hdr.type != expect_type) {
+        ctl_fail ("unexpected reply type %u from the node", rep->hdr.type);
+        wire_msg_free (&api_proto, rep);
+        return 1;
+    }
+    return 0;
+}
+
+int
+ctl_fail_no_reply (ctl_t *ctl, const char *err, const char *name, const char *request_id)
+{
+    /* "is it running?" only when it is not: a node that answers a status
+     * ping was running, and may have done what it was asked. */
+    if (!shed_api_alive (ctl->endpoint, 2000))
+        return ctl_fail ("%s", err);
+    return ctl_fail ("no answer from shed-node at %s within %d ms, which is running: "
+                     "outcome unknown: check with `shedctl show %s` or retry with "
+                     "--request-id %s", ctl->endpoint, ctl->timeout_ms, name, request_id);
+}
+
+int
+ctl_mutate (ctl_t *ctl, const api_msg_t *req, api_msg_t *rep, uint16_t expect_type,
+            uint64_t deadline_ms, const char *name, const char *request_id)
+{
+    char err[512];
+    int wait = (int) deadline_ms + SHED_API_REPLY_MARGIN_MS;
+    int rc = shed_api_call (ctl->endpoint, req, rep, wait, err, sizeof err);
+    if (rc == SHED_API_NO_REPLY) {
+        int saved = ctl->timeout_ms;
+        ctl->timeout_ms = wait;
+        ctl_fail_no_reply (ctl, err, name, request_id);
+        ctl->timeout_ms = saved;
+        return 1;
+    }
+    if (rc != 0)
+        return ctl_fail ("%s", err);
+    if (rep->hdr.type == API_ERROR) {
+        ctl_fail ("%s", rep->u.api_error.message);
+        wire_msg_free (&api_proto, rep);
+        return 1;
+    }
+    if (expect_type && rep->hdr.type != expect_type) {
+        ctl_fail ("unexpected reply type %u from the node", rep->hdr.type);
+        wire_msg_free (&api_proto, rep);
+        return 1;
+    }
+    return 0;
+}
+
+void
+ctl_request_id (char *out, size_t size)
+{
+    snprintf (out, size, "req-%08x%08x", randombytes_random (), randombytes_random ());
+}
+
+void
+ctl_format_duration (uint64_t ms, char *out, size_t len)
+{
+    uint64_t s = ms / 1000;
+    if (s == 0)
+        snprintf (out, len, "%llums", (unsigned long long) ms);
+    else if (s < 3600)
+        snprintf (out, len, "%llum %llus", (unsigned long long) (s / 60),
+                  (unsigned long long) (s % 60));
+    else if (s < 86400)
+        snprintf (out, len, "%lluh %llum", (unsigned long long) (s / 3600),
+                  (unsigned long long) (s % 3600 / 60));
+    else
+        snprintf (out, len, "%llud %lluh", (unsigned long long) (s / 86400),
+                  (unsigned long long) (s % 86400 / 3600));
+}
+
+void
+ctl_format_size (uint64_t bytes, char *out, size_t len)
+{
+    const char *units = "BKMGTP";
+    double v = (double) bytes;
+    int u = 0;
+    while (v >= 1024 && u < 5) {
+        v /= 1024;
+        u++;
+    }
+    snprintf (out, len, u ? "%.1f%c" : "%.0f%c", v, units[u]);
+}
+
+int
+main (int argc, char **argv)
+{
+    static char default_endpoint[SHED_ENDPOINT_MAX];
+    snprintf (default_endpoint, sizeof default_endpoint, "ipc://%s/api.sock",
+              SHED_DEFAULT_DATADIR);
+    ctl_t ctl = { .endpoint = getenv ("SHED_NODE"), .json = false,
+                  .timeout_ms = SHED_API_DEFAULT_TIMEOUT_MS };
+    if (!ctl.endpoint || !*ctl.endpoint)
+        ctl.endpoint = default_endpoint;
+
+    static const struct option options[] = {
+        { "node",    required_argument, NULL, 'n' },
+        { "json",    no_argument,       NULL, 'j' },
+        { "timeout", required_argument, NULL, 't' },
+        { "events",     required_argument, NULL, 'e' },
+        { "server-key", required_argument, NULL, 'k' },
+        { "identity",   required_argument, NULL, 'i' },
+        { "version", no_argument,       NULL, 'V' },
+        { "help",    no_argument,       NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int opt;
+    opterr = 0;
+    /* '+' stops at the first non-option: the rest belongs to the command. */
+    while ((opt = getopt_long (argc, argv, "+n:jt:Vhe:k:i:", options, NULL)) != -1) {
+        switch (opt) {
+        case 'n': ctl.endpoint = optarg; break;
+        case 'j': ctl.json = true; break;
+        case 'e': ctl.events_endpoint = optarg; break;
+        case 'k': ctl.server_key = optarg; break;
+        case 'i': ctl.identity_dir = optarg; break;
+        case 't': {
+            char *end;
+            long v = strtol (optarg, &end, 10);
+            if (*end || v <= 0 || v > 3600000)
+                return ctl_fail ("--timeout expects milliseconds, got '%s'", optarg);
+            ctl.timeout_ms = (int) v;
+            ctl.timeout_set = true;
+            break;
+        }
+        case 'V': printf ("shedctl %s\n", SHED_VERSION_STRING); return 0;
+        case 'h': s_usage (stdout); return 0;
+        default:
+            ctl_fail ("unknown or incomplete option '%s'", argv[optind - 1]);
+            s_usage (stderr);
+            return 2;
+        }
+    }
+    if (optind >= argc) {
+        s_usage (stderr);
+        return 2;
+    }
+    if (sodium_init () < 0)
+        return ctl_fail ("libsodium failed to initialise");
+    zsys_init ();
+    zsys_set_logstream (NULL);
+
+    /* Options may also follow the command ("shedctl status --json"). */
+    int cargc = 0;
+    char **cargv = calloc ((size_t) argc + 1, sizeof *cargv);
+    for (int i = optind; i < argc; i++) {
+        if (strcmp (argv[i], "--json") == 0)
+            ctl.json = true;
+        else
+            cargv[cargc++] = argv[i];
+    }
+    int rc = 2;
+    bool found = false;
+    for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++)
+        if (strcmp (s_commands[i].name, cargv[0]) == 0) {
+            rc = s_commands[i].fn (&ctl, cargc, cargv);
+            found = true;
+            break;
+        }
+    if (!found) {
+        ctl_fail ("unknown command '%s' (see shedctl --help)", cargv[0]);
+        rc = 2;
+    }
+    free (cargv);
+    zsys_shutdown ();
+    return rc;
+}

@@ -1,0 +1,76 @@
+/*
+ * node_events.h - the daemon's event bus (bridges/bus.h, docs/events.md):
+ * starts the bus actor, keeps its peers and its ZAP allow-list in step with
+ * membership, and publishes the node's own events.
+ *
+ * Endpoints:
+ *   origin    tcp://<bind>:<gossip port + 2>, CURVE with the node identity,
+ *             ZAP domain "bus-peers:<node>" on the process's one ZAP handler;
+ *             peers connect to it at <member addr>:<its gossip port + 2>
+ *   local     ipc://<data_dir>/events.sock (mode 0600), for shedctl events
+ *
+ * Membership -> bus:
+ *   join/update (alive)  ALLOW key, then PEER-ADD (skipped when the member's
+ *                        endpoint and key did not change)
+ *   leave/reap           PEER-REMOVE + DENY after a short linger
+ *                        (SHED_EVENTS_LINGER_MS) so the member's own last
+ *                        events (its leave) still arrive
+ *
+ * What this node publishes (each change is published once in the cluster,
+ * by the node that owns it, never by every observer):
+ *   member.<self>        its own join, tags update, leave
+ *   member.<other>       suspect / fail as observed by this node
+ *                        (payload `observer` = this node)
+ *   service.<name>       this node's service records changing
+ *   shed.<self>.<shed>   this node's shed records (kind "shed") changing
+ * Payloads: the evpay protocol (bridges/event_msg.h).
+ */
+#ifndef SHED_NODE_EVENTS_H
+#define SHED_NODE_EVENTS_H
+
+#include "cluster/zap.h"
+#include "crypto/identity.h"
+#include "node/api/api_server.h"
+#include "node/config.h"
+#include "node/members/node_members.h"
+#include "node/state/node_state.h"
+
+#include <czmq.h>
+
+#define SHED_EVENTS_PORT_OFFSET 2       /* origin publisher = gossip port + 2 */
+#define SHED_EVENTS_LINGER_MS   1000    /* keep a leaving peer's link this long */
+#define SHED_EVENTS_REDIAL_MS   250     /* bus: re-dial after a refused handshake */
+
+typedef struct _shed_events_t shed_events_t;
+
+/* Start the bus and follow membership and state. NULL with a one-line
+ * reason on failure (e.g. the origin port is taken). `zap`, `members`,
+ * `state`, `loop` and `api` must outlive it. */
+shed_events_t *shed_events_new (const shed_config_t *cfg, const shed_identity_t *identity,
+                                zap_t *zap, shed_members_t *members, shed_nstate_t *state,
+                                zloop_t *loop, shed_api_server_t *api, char *err,
+                                size_t errlen);
+/* Stop the bus (removing the ipc socket file). NULL-safe. */
+void shed_events_destroy (shed_events_t **self_p);
+
+/* Publish one event of this node (never blocks: a full bus pipe drops it
+ * and counts it). Returns 0, or -1 when dropped or invalid. */
+int shed_events_publish (shed_events_t *self, const char *topic, const char *kind,
+                         const void *payload, size_t size);
+
+/* Publish member.<self> "leave" now: call before leaving the cluster, so
+ * the event crosses the links before peers drop them. */
+void shed_events_leaving (shed_events_t *self);
+
+/* Local consumer endpoint (ipc://.../events.sock). */
+const char *shed_events_endpoint (shed_events_t *self);
+
+/* The bus actor's counters (STATS, bridges/bus.h) as one line
+ * "name=value ...". A new string the caller frees, or NULL if the actor
+ * did not answer. */
+char *shed_events_stats (shed_events_t *self);
+
+/* Events dropped because the bus pipe was full. */
+uint64_t shed_events_dropped (shed_events_t *self);
+
+#endif

@@ -1,0 +1,713 @@
+/* node_members.c - see node_members.h. */
+#include "node/members/node_members.h"
+
+#include "cluster/membership.h"
+#include "common/log.h"
+#include "node/members/node_tags.h"
+
+#include <arpa/inet.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#define MEMBERS_LISTENERS_MAX 8
+#define MEMBERS_TAG_LISTENERS_MAX 4
+
+struct _shed_members_t {
+    zactor_t *actor;
+    zsock_t *events;                /* SUB to the actor's event PUB */
+    zloop_t *loop;                  /* borrowed */
+    /* The one join in progress: the actor answers it later, tagged "$JOIN",
+     * so the loop keeps serving other calls meanwhile. */
+    shed_api_call_t *join_call;
+    char join_seeds[160];           /* what the user asked, for a late answer */
+    int join_timer;                 /* our own deadline, should the actor not answer */
+    uint32_t join_timeout_ms;
+    char name[SHED_NAME_MAX + 1];
+    bool left;
+    struct {
+        shed_members_event_fn *fn;
+        void *arg;
+    } listeners[MEMBERS_LISTENERS_MAX];
+    size_t nlisteners;
+    /* Our tags: the configuration's (base), the run-time changes kept in
+     * DATA_DIR/tags, and the two merged (what the actor gossips). */
+    shed_config_tag_t base[SHED_CFG_TAGS_MAX];
+    size_t nbase;
+    shed_tag_changes_t changes;
+    shed_config_tag_t tags[SHED_CFG_TAGS_MAX];
+    size_t ntags;
+    char tags_path[PATH_MAX + 16];
+    struct {
+        shed_members_tags_fn *fn;
+        void *arg;
+    } tag_listeners[MEMBERS_TAG_LISTENERS_MAX];
+    size_t ntag_listeners;
+};
+
+/* -------------------------------------------------------------------------
+ * Start-up
+ */
+
+/* With `bind: 0.0.0.0` and no `advertise`, peers need a concrete address:
+ * take the first up, non-loopback IPv4 interface address, as Serf does. */
+static int
+s_pick_advertise (char *out, size_t len)
+{
+    struct ifaddrs *list = NULL, *ifa;
+    if (getifaddrs (&list) != 0)
+        return -1;
+    int rc = -1;
+    for (ifa = list; ifa; ifa = ifa->ifa_next) {
+        if (!ifa->ifa_addr || ifa->ifa_addr->sa_family != AF_INET)
+            continue;
+        if ((ifa->ifa_flags & IFF_LOOPBACK) || !(ifa->ifa_flags & IFF_UP))
+            continue;
+        struct sockaddr_in *sin = (struct sockaddr_in *) ifa->ifa_addr;
+        if (inet_ntop (AF_INET, &sin->sin_addr, out, (socklen_t) len)) {
+            rc = 0;
+            break;
+        }
+    }
+    freeifaddrs (list);
+    return rc;
+}
+
+/* The profile gives the defaults; explicit gossip.* keys override them. */
+static void
+s_swim_config (const shed_config_t *cfg, swim_config_t *sc)
+{
+    if (strcmp (cfg->profile, "wan") == 0)
+        swim_config_wan (sc);
+    else
+        swim_config_lan (sc);
+#define OVERRIDE(field, value) if (value) sc->field = value
+    OVERRIDE (probe_interval_ms, cfg->gossip.probe_interval_ms);
+    OVERRIDE (probe_timeout_ms, cfg->gossip.probe_timeout_ms);
+    OVERRIDE (indirect_checks, cfg->gossip.indirect_checks);
+    OVERRIDE (gossip_interval_ms, cfg->gossip.gossip_interval_ms);
+    OVERRIDE (gossip_nodes, cfg->gossip.gossip_nodes);
+    OVERRIDE (retransmit_mult, cfg->gossip.retransmit_mult);
+    OVERRIDE (pushpull_interval_ms, cfg->gossip.pushpull_interval_ms);
+    if (cfg->gossip.reap_dead_s)
+        sc->reap_dead_ms = (uint64_t) cfg->gossip.reap_dead_s * 1000;
+    if (cfg->gossip.reap_left_s)
+        sc->reap_left_ms = (uint64_t) cfg->gossip.reap_left_s * 1000;
+    OVERRIDE (suspicion_mult, cfg->gossip.suspicion_mult);
+    OVERRIDE (suspicion_max_mult, cfg->gossip.suspicion_max_mult);
+#undef OVERRIDE
+}
+
+/* -------------------------------------------------------------------------
+ * Talking to the actor. Commands are synchronous: the actor answers each on
+ * its pipe. Key operations and leave may take seconds; the API waits. A join
+ * is the exception (docs/operations.md "Joining"): JOIN-TAGGED's answer
+ * comes whenever the join ends, tagged "$JOIN", possibly between another
+ * command and its reply, so every read of the pipe passes it on.
+ */
+
+static void s_join_answer (shed_members_t *self, zmsg_t **reply_p);
+
+/* Send a command (frames from a NULL-terminated list) and receive the reply. */
+static zmsg_t *
+s_command (shed_members_t *self, const char *first, ...)
+{
+    zmsg_t *cmd = zmsg_new ();
+    va_list ap;
+    va_start (ap, first);
+    for (const char *f = first; f; f = va_arg (ap, const char *))
+        zmsg_addstr (cmd, f);
+    va_end (ap);
+    if (zmsg_send (&cmd, self->actor) != 0) {
+        zmsg_destroy (&cmd);
+        return NULL;
+    }
+    while (true) {
+        zmsg_t *reply = zmsg_recv (self->actor);
+        zframe_t *first_frame = reply ? zmsg_first (reply) : NULL;
+        if (!first_frame || !zframe_streq (first_frame, "$JOIN"))
+            return reply;
+        s_join_answer (self, &reply);
+    }
+}
+
+/* "OK" -> 0; "ERROR reason" -> -1 with the reason copied. */
+static int
+s_reply_status (zmsg_t *reply, char *why, size_t whylen)
+{
+    char *first = reply ? zmsg_popstr (reply) : NULL;
+    int rc = -1;
+    if (!first)
+        snprintf (why, whylen, "membership actor did not answer");
+    else if (strcmp (first, "OK") == 0)
+        rc = 0;
+    else
+        snprintf (why, whylen, "%s", strncmp (first, "ERROR ", 6) == 0 ? first + 6 : first);
+    free (first);
+    return rc;
+}
+
+int
+shed_members_list (shed_members_t *self, gossip_msg_t *out)
+{
+    assert (self);
+    memset (out, 0, sizeof *out);
+    zmsg_t *reply = s_command (self, "MEMBERS", NULL);
+    zframe_t *frame = reply ? zmsg_first (reply) : NULL;
+    int rc = -1;
+    if (frame && wire_decode (&gossip_proto, zframe_data (frame), zframe_size (frame), out,
+                              NULL) == WIRE_OK) {
+        if (out->hdr.type == GOSSIP_MEMBERS)
+            rc = 0;
+        else
+            wire_msg_free (&gossip_proto, out);
+    }
+    zmsg_destroy (&reply);
+    return rc;
+}
+
+void
+shed_members_counts (shed_members_t *self, uint64_t *alive, uint64_t *total)
+{
+    *alive = *total = 0;
+    gossip_msg_t msg;
+    if (!self || shed_members_list (self, &msg) != 0)
+        return;
+    const gossip_members_t *m = &msg.u.gossip_members;
+    *total = m->members.n;
+    for (size_t i = 0; i < m->members.n; i++)
+        if (m->members.items[i].kind == SWIM_UPD_ALIVE)
+            (*alive)++;
+    wire_msg_free (&gossip_proto, &msg);
+}
+
+char *
+shed_members_stats (shed_members_t *self)
+{
+    assert (self);
+    zmsg_t *reply = s_command (self, "STATS", NULL);
+    if (!reply)
+        return NULL;
+    /* Frames come as name, value, name, value... */
+    char *text = strdup ("");
+    while (text && zmsg_size (reply) >= 2) {
+        char *name = zmsg_popstr (reply), *value = zmsg_popstr (reply);
+        char *next = zsys_sprintf ("%s%s%s=%s", text, *text ? " " : "", name ? name : "?",
+                                   value ? value : "0");
+        free (text);
+        text = next;
+        zstr_free (&name);
+        zstr_free (&value);
+    }
+    zmsg_destroy (&reply);
+    return text;
+}
+
+void
+shed_members_leave (shed_members_t *self)
+{
+    if (!self || self->left)
+        return;
+    zmsg_t *reply = s_command (self, "LEAVE", NULL);
+    zmsg_destroy (&reply);
+    self->left = true;
+    log_info ("members", "left the cluster|name=%s", self->name);
+}
+
+/* -------------------------------------------------------------------------
+ * API handlers
+ */
+
+static void
+s_api_members (shed_api_call_t *call, const api_msg_t *req, void *arg)
+{
+    shed_members_t *self = arg;
+    zmsg_t *reply = s_command (self, "MEMBERS", NULL);
+    zframe_t *frame = reply ? zmsg_first (reply) : NULL;
+    if (!frame) {
+        zmsg_destroy (&reply);
+        shed_api_reply_error (&call, API_ERR_UNAVAILABLE, "membership actor did not answer");
+        return;
+    }
+    api_msg_t rep = { .hdr.type = API_MEMBERS_REP };
+    rep.u.api_members_rep.members.data = zframe_data (frame);
+    rep.u.api_members_rep.members.len = zframe_size (frame);
+    shed_api_reply (&call, &rep);
+    zmsg_destroy (&reply);
+}
+
+/* The actor's "$JOIN" answer: "OK" or "ERROR join ADDR: reason; ...". */
+static void
+s_join_answer (shed_members_t *self, zmsg_t **reply_p)
+{
+    zmsg_t *reply = *reply_p;
+    zframe_t *tag = zmsg_pop (reply);
+    zframe_destroy (&tag);
+    char why[API_TEXT_MAX];
+    int rc = s_reply_status (reply, why, sizeof why);
+    zmsg_destroy (reply_p);
+    if (self->join_timer >= 0) {
+        zloop_timer_end (self->loop, self->join_timer);
+        self->join_timer = -1;
+    }
+    if (!self->join_call) {
+        /* Ours timed out first (the actor was stuck): the log keeps it. */
+        log_warn ("members", "join answered after our deadline|seeds=\"%s\" result=\"%s\"",
+                  self->join_seeds, rc == 0 ? "joined" : why);
+        return;
+    }
+    if (rc != 0) {
+        log_warn ("members", "join failed|seeds=\"%s\" why=\"%s\"", self->join_seeds, why);
+        shed_api_reply_error (&self->join_call, API_ERR_UNAVAILABLE, "%s", why);
+        return;
+    }
+    log_info ("members", "joined|seeds=\"%s\"", self->join_seeds);
+    api_msg_t rep = { .hdr.type = API_OK };
+    snprintf (rep.u.api_ok.message, sizeof rep.u.api_ok.message, "joined");
+    shed_api_reply (&self->join_call, &rep);
+}
+
+/* The actor pipe became readable between two handlers: only a "$JOIN"
+ * answer can be waiting (every other reply is read by its s_command). The
+ * events check keeps us from blocking if a command's read took it first. */
+static int
+s_on_actor (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    shed_members_t *self = arg;
+    while (zsock_events (sock) & ZMQ_POLLIN) {
+        zmsg_t *msg = zmsg_recv (sock);
+        if (!msg)
+            break;
+        zframe_t *first = zmsg_first (msg);
+        if (first && zframe_streq (first, "$JOIN"))
+            s_join_answer (self, &msg);
+        else {
+            log_warn ("members", "unexpected message from the membership actor dropped");
+            zmsg_destroy (&msg);
+        }
+    }
+    return 0;
+}
+
+/* The actor answers by join_timeout_ms; this is the backstop so the call is
+ * answered even if it does not. */
+static int
+s_on_join_deadline (zloop_t *loop, int timer_id, void *arg)
+{
+    shed_members_t *self = arg;
+    self->join_timer = -1;
+    if (self->join_call)
+        shed_api_reply_error (&self->join_call, API_ERR_UNAVAILABLE,
+                              "join %s: the membership actor did not answer in time",
+                              self->join_seeds);
+    return 0;
+}
+
+static void
+s_api_join (shed_api_call_t *call, const api_msg_t *req, void *arg)
+{
+    shed_members_t *self = arg;
+    const api_join_req_t *j = &req->u.api_join_req;
+    if (self->join_call) {
+        shed_api_reply_error (&call, API_ERR_UNAVAILABLE,
+                              "another join is in progress (%s); try again when it ends",
+                              self->join_seeds);
+        return;
+    }
+    zmsg_t *cmd = zmsg_new ();
+    zmsg_addstr (cmd, "JOIN-TAGGED");
+    char seeds[sizeof self->join_seeds] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < j->seeds.n; i++) {
+        char host[API_ADDR_MAX + 1];
+        uint16_t port;
+        if (shed_parse_hostport (j->seeds.items[i].addr, host, sizeof host, &port,
+                                 SHED_DEFAULT_PORT) != 0) {
+            zmsg_destroy (&cmd);
+            shed_api_reply_error (&call, API_ERR_INVALID, "bad seed address '%s' (HOST[:PORT])",
+                                  j->seeds.items[i].addr);
+            return;
+        }
+        zmsg_addstrf (cmd, "%s:%u", host, port);
+        if (used < sizeof seeds) {
+            int n = snprintf (seeds + used, sizeof seeds - used, "%s%s:%u", i ? " " : "", host,
+                              port);
+            used += n > 0 ? (size_t) n : 0;
+        }
+    }
+    if (zmsg_send (&cmd, self->actor) != 0) {
+        zmsg_destroy (&cmd);
+        shed_api_reply_error (&call, API_ERR_UNAVAILABLE, "membership actor did not answer");
+        return;
+    }
+    /* Answered from s_on_actor (or from any s_command that reads the answer
+     * first), at the latest the actor's join_timeout_ms from now. */
+    self->join_call = call;
+    snprintf (self->join_seeds, sizeof self->join_seeds, "%s", seeds);
+    self->join_timer = zloop_timer (self->loop, self->join_timeout_ms + 1000, 1,
+                                    s_on_join_deadline, self);
+}
+
+static void
+s_api_leave (shed_api_call_t *call, const api_msg_t *req, void *arg)
+{
+    shed_members_t *self = arg;
+    shed_members_leave (self);
+    api_msg_t rep = { .hdr.type = API_OK };
+    snprintf (rep.u.api_ok.message, sizeof rep.u.api_ok.message,
+              "%s left the cluster; stop the daemon or 'shedctl join' to come back", self->name);
+    shed_api_reply (&call, &rep);
+}
+
+size_t
+shed_members_tags (shed_members_t *self, const shed_config_tag_t **tags)
+{
+    assert (self);
+    *tags = self->tags;
+    return self->ntags;
+}
+
+void
+shed_members_on_tags (shed_members_t *self, shed_members_tags_fn *fn, void *arg)
+{
+    assert (self);
+    assert (self->ntag_listeners < MEMBERS_TAG_LISTENERS_MAX);
+    self->tag_listeners[self->ntag_listeners].fn = fn;
+    self->tag_listeners[self->ntag_listeners].arg = arg;
+    self->ntag_listeners++;
+}
+
+/* Put the actor's tag `key` back as `tags` has it (present or absent). */
+static void
+s_tag_restore (shed_members_t *self, const char *key)
+{
+    for (size_t i = 0; i < self->ntags; i++)
+        if (strcmp (self->tags[i].key, key) == 0) {
+            zmsg_t *reply = s_command (self, "TAGS", "SET", key, self->tags[i].value, NULL);
+            zmsg_destroy (&reply);
+            return;
+        }
+    zmsg_t *reply = s_command (self, "TAGS", "UNSET", key, NULL);
+    zmsg_destroy (&reply);
+}
+
+/* `tags set/unset`: gossip first (the actor checks sizes and counts), then
+ * the file, so a restart keeps what the cluster was told; if the file
+ * cannot be written the actor is put back and the caller told, rather than
+ * running with tags the next start would lose. Then the listeners (node.c
+ * re-puts our node record, which placement reads). */
+static void
+s_api_tags (shed_api_call_t *call, const api_msg_t *req, void *arg)
+{
+    shed_members_t *self = arg;
+    const api_tags_req_t *t = &req->u.api_tags_req;
+    if (!t->key[0]) {
+        shed_api_reply_error (&call, API_ERR_INVALID, "empty tag key");
+        return;
+    }
+    bool set = t->op == API_TAG_SET;
+    shed_tag_changes_t changes = self->changes;
+    if (shed_tag_changes_record (&changes, self->base, self->nbase, t->key,
+                                 set ? t->value : NULL) != 0) {
+        shed_api_reply_error (&call, API_ERR_INVALID, "tag too long or too many tags");
+        return;
+    }
+    shed_config_tag_t tags[SHED_CFG_TAGS_MAX];
+    size_t ntags;
+    if (shed_tags_merge (self->base, self->nbase, &changes, tags, &ntags, SHED_CFG_TAGS_MAX)) {
+        shed_api_reply_error (&call, API_ERR_INVALID, "more than %d tags", SHED_CFG_TAGS_MAX);
+        return;
+    }
+    zmsg_t *reply = set ? s_command (self, "TAGS", "SET", t->key, t->value, NULL)
+                        : s_command (self, "TAGS", "UNSET", t->key, NULL);
+    char why[PATH_MAX + 64];
+    int rc = s_reply_status (reply, why, sizeof why);
+    zmsg_destroy (&reply);
+    if (rc != 0) {
+        shed_api_reply_error (&call, API_ERR_INVALID, "%s", why);
+        return;
+    }
+    if (shed_tag_changes_save (&changes, self->tags_path, why, sizeof why) != 0) {
+        s_tag_restore (self, t->key);
+        log_error ("members", "cannot save tags, change undone|err=\"%s\"", why);
+        shed_api_reply_error (&call, API_ERR_UNAVAILABLE, "tag not changed: %s", why);
+        return;
+    }
+    self->changes = changes;
+    memcpy (self->tags, tags, sizeof tags);
+    self->ntags = ntags;
+    log_info ("members", "tag %s|key=%s value=\"%s\" tags=%zu", set ? "set" : "unset", t->key,
+              set ? t->value : "", ntags);
+    for (size_t i = 0; i < self->ntag_listeners; i++)
+        self->tag_listeners[i].fn (self->tags, self->ntags, self->tag_listeners[i].arg);
+    api_msg_t rep = { .hdr.type = API_OK };
+    shed_api_reply (&call, &rep);
+}
+
+/* Parse one per-node line: "<name> ok <keyids>" or "<name> error <reason>". */
+static void
+s_parse_keynode (const char *line, api_keynode_t *node)
+{
+    memset (node, 0, sizeof *node);
+    const char *sp = strchr (line, ' ');
+    size_t nlen = sp ? (size_t) (sp - line) : strlen (line);
+    if (nlen >= sizeof node->name)
+        nlen = sizeof node->name - 1;
+    memcpy (node->name, line, nlen);
+    if (!sp)
+        return;
+    const char *rest = sp + 1;
+    if (strncmp (rest, "ok", 2) == 0) {
+        node->ok = true;
+        snprintf (node->keyids, sizeof node->keyids, "%s", rest[2] == ' ' ? rest + 3 : "");
+    }
+    else
+        snprintf (node->error, sizeof node->error, "%s",
+                  strncmp (rest, "error ", 6) == 0 ? rest + 6 : rest);
+}
+
+static void
+s_api_keys (shed_api_call_t *call, const api_msg_t *req, void *arg)
+{
+    shed_members_t *self = arg;
+    const api_keys_req_t *k = &req->u.api_keys_req;
+    static const char *ops[] = { "LIST", "INSTALL", "USE", "REMOVE" };
+    if (k->op != API_KEY_LIST) {
+        uint8_t key[32];
+        if (shed_key_from_text (k->key, key) != 0) {
+            shed_api_reply_error (&call, API_ERR_INVALID,
+                                  "not a base64 32-byte key (generate one with 'shedctl keygen')");
+            return;
+        }
+        sodium_memzero (key, sizeof key);
+    }
+    zmsg_t *reply = k->op == API_KEY_LIST ? s_command (self, "KEYS", "LIST", NULL)
+                                          : s_command (self, "KEYS", ops[k->op], k->key, NULL);
+    char *status = reply ? zmsg_popstr (reply) : NULL;
+    if (!status) {
+        zmsg_destroy (&reply);
+        shed_api_reply_error (&call, API_ERR_UNAVAILABLE, "membership actor did not answer");
+        return;
+    }
+    size_t n = zmsg_size (reply);
+    api_keynode_t *nodes = n ? calloc (n, sizeof *nodes) : NULL;
+    size_t i = 0;
+    char *line;
+    while (nodes && i < n && (line = zmsg_popstr (reply))) {
+        s_parse_keynode (line, &nodes[i++]);
+        free (line);
+    }
+    api_msg_t rep = { .hdr.type = API_KEYS_REP };
+    snprintf (rep.u.api_keys_rep.status, sizeof rep.u.api_keys_rep.status, "%s", status);
+    rep.u.api_keys_rep.nodes.n = i;
+    rep.u.api_keys_rep.nodes.items = nodes;
+    shed_api_reply (&call, &rep);
+    free (nodes);
+    free (status);
+    zmsg_destroy (&reply);
+}
+
+/* -------------------------------------------------------------------------
+ * Events from the actor
+ */
+
+static int
+s_on_event (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    shed_members_t *self = arg;
+    zmsg_t *msg = zmsg_recv (sock);
+    if (!msg)
+        return 0;
+    char *kind = zmsg_popstr (msg);
+    char *name = zmsg_popstr (msg);
+    zframe_t *member = zmsg_pop (msg);
+    char *reason = zmsg_popstr (msg);
+    gossip_msg_t decoded;
+    bool ok = kind && name && member
+              && wire_decode (&gossip_proto, zframe_data (member), zframe_size (member),
+                              &decoded, NULL) == WIRE_OK
+              && decoded.hdr.type == GOSSIP_MEMBERS && decoded.u.gossip_members.members.n == 1;
+    if (ok) {
+        const gossip_update_t *m = &decoded.u.gossip_members.members.items[0];
+        shed_log_level_t level = strcmp (kind, "fail") == 0 || strcmp (kind, "refused") == 0
+                                     ? SHED_LOG_WARN
+                                     : SHED_LOG_INFO;
+        shed_log (level, "members", "member %s|member=%s addr=%s:%u inc=%llu reason=\"%s\"",
+                  kind, m->name, m->addr, (unsigned) m->port, (unsigned long long) m->inc,
+                  reason ? reason : "");
+        for (size_t i = 0; i < self->nlisteners; i++)
+            self->listeners[i].fn (kind, m, reason ? reason : "", self->listeners[i].arg);
+        wire_msg_free (&gossip_proto, &decoded);
+    }
+    else
+        log_warn ("members", "undecodable membership event|kind=%s", kind ? kind : "?");
+    free (kind);
+    free (name);
+    free (reason);
+    zframe_destroy (&member);
+    zmsg_destroy (&msg);
+    return 0;
+}
+
+/* A listener added after the actor started has missed the events so far
+ * (and the SUB socket may have connected after some were published), so it
+ * is first told the current view as if it were news: "join" for alive and
+ * suspect members, "fail" for failed ones. Listeners treat repeats as
+ * harmless, so an event that also arrives live does no damage. */
+void
+shed_members_on_event (shed_members_t *self, shed_members_event_fn *fn, void *arg)
+{
+    assert (self);
+    assert (self->nlisteners < MEMBERS_LISTENERS_MAX);
+    self->listeners[self->nlisteners].fn = fn;
+    self->listeners[self->nlisteners].arg = arg;
+    self->nlisteners++;
+    gossip_msg_t msg;
+    if (shed_members_list (self, &msg) != 0)
+        return;
+    const gossip_members_t *m = &msg.u.gossip_members;
+    for (size_t i = 0; i < m->members.n; i++) {
+        const gossip_update_t *u = &m->members.items[i];
+        if (u->kind == SWIM_UPD_ALIVE || u->kind == SWIM_UPD_SUSPECT)
+            fn ("join", u, "", arg);
+        else if (u->kind == SWIM_UPD_DEAD)
+            fn ("fail", u, "", arg);
+    }
+    wire_msg_free (&gossip_proto, &msg);
+}
+
+/* -------------------------------------------------------------------------
+ * Lifecycle
+ */
+
+/* Our tags at start: the configuration's, then DATA_DIR/tags over them
+ * (run-time changes win, as with Serf's tags file). */
+static int
+s_tags_init (shed_members_t *self, const shed_config_t *cfg, char *err, size_t errlen)
+{
+    self->nbase = cfg->ntags < SHED_CFG_TAGS_MAX ? cfg->ntags : SHED_CFG_TAGS_MAX;
+    memcpy (self->base, cfg->tags, self->nbase * sizeof self->base[0]);
+    snprintf (self->tags_path, sizeof self->tags_path, "%s/%s", cfg->data_dir, SHED_TAGS_FILE);
+    if (shed_tag_changes_load (&self->changes, self->tags_path, err, errlen) != 0)
+        return -1;
+    if (shed_tags_merge (self->base, self->nbase, &self->changes, self->tags, &self->ntags,
+                         SHED_CFG_TAGS_MAX) != 0) {
+        snprintf (err, errlen, "%s: with the config's tags, more than %d tags",
+                  self->tags_path, SHED_CFG_TAGS_MAX);
+        return -1;
+    }
+    if (self->changes.n)
+        log_info ("members", "run-time tag changes applied over the config|path=%s "
+                  "changes=%zu tags=%zu", self->tags_path, self->changes.n, self->ntags);
+    return 0;
+}
+
+shed_members_t *
+shed_members_new (const shed_config_t *cfg, const shed_identity_t *identity,
+                  shed_keyring_t **keyring_p, const char *keyring_path, zloop_t *loop,
+                  shed_api_server_t *api, char *err, size_t errlen)
+{
+    shed_members_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        snprintf (err, errlen, "out of memory");
+        shed_keyring_destroy (keyring_p);
+        return NULL;
+    }
+    self->loop = loop;
+    self->join_timer = -1;
+    snprintf (self->name, sizeof self->name, "%s", cfg->name);
+    if (s_tags_init (self, cfg, err, errlen) != 0) {
+        shed_keyring_destroy (keyring_p);
+        free (self);
+        return NULL;
+    }
+
+    membership_config_t mc;
+    membership_config_defaults (&mc);
+    snprintf (mc.name, sizeof mc.name, "%s", cfg->name);
+    snprintf (mc.bind_addr, sizeof mc.bind_addr, "%.*s", (int) sizeof mc.bind_addr - 1,
+              cfg->bind_addr);
+    if (cfg->advertise_addr[0])
+        snprintf (mc.advertise_addr, sizeof mc.advertise_addr, "%.*s",
+                  (int) sizeof mc.advertise_addr - 1, cfg->advertise_addr);
+    else if (s_pick_advertise (mc.advertise_addr, sizeof mc.advertise_addr) != 0) {
+        snprintf (err, errlen, "bind is 0.0.0.0 and no interface address was found: set "
+                               "'advertise'");
+        shed_keyring_destroy (keyring_p);
+        free (self);
+        return NULL;
+    }
+    mc.port = cfg->bind_port;
+    memcpy (mc.identity, shed_identity_x25519_public (identity), SWIM_KEY_BYTES);
+    memcpy (mc.sigkey, shed_identity_ed25519_public (identity), SWIM_KEY_BYTES);
+    s_swim_config (cfg, &mc.swim);
+    snprintf (mc.events_endpoint, sizeof mc.events_endpoint, "inproc://shed-members-%p",
+              (void *) self);
+    snprintf (mc.keyring_path, sizeof mc.keyring_path, "%s", keyring_path);
+    for (size_t i = 0; i < cfg->njoin && i < MEMBERSHIP_SEEDS_MAX; i++)
+        snprintf (mc.seeds[mc.nseeds++], sizeof mc.seeds[0], "%s", cfg->join[i]);
+    mc.beacon = cfg->discover;
+
+    /* Subscribe before the actor starts so no early event is lost. For
+     * inproc, the PUB must bind first; the actor binds, so connect after. */
+    self->actor = membership_new (&mc, keyring_p, err, errlen);
+    if (!self->actor) {
+        free (self);
+        return NULL;
+    }
+    self->events = zsock_new_sub (mc.events_endpoint, "");
+    if (!self->events) {
+        snprintf (err, errlen, "cannot subscribe to membership events");
+        shed_members_destroy (&self);
+        return NULL;
+    }
+    zloop_reader (loop, self->events, s_on_event, self);
+    self->join_timeout_ms = mc.join_timeout_ms;
+    zloop_reader (loop, zactor_sock (self->actor), s_on_actor, self);
+
+    for (size_t i = 0; i < self->ntags; i++) {
+        char why[256];
+        zmsg_t *reply = s_command (self, "TAGS", "SET", self->tags[i].key, self->tags[i].value,
+                                   NULL);
+        if (s_reply_status (reply, why, sizeof why) != 0) {
+            zmsg_destroy (&reply);
+            snprintf (err, errlen, "tag '%s': %s", self->tags[i].key, why);
+            shed_members_destroy (&self);
+            return NULL;
+        }
+        zmsg_destroy (&reply);
+    }
+
+    shed_api_server_on (api, API_MEMBERS_REQ, s_api_members, self);
+    shed_api_server_on (api, API_JOIN_REQ, s_api_join, self);
+    shed_api_server_on (api, API_LEAVE_REQ, s_api_leave, self);
+    shed_api_server_on (api, API_TAGS_REQ, s_api_tags, self);
+    shed_api_server_on (api, API_KEYS_REQ, s_api_keys, self);
+    log_info ("members", "membership started|addr=%s:%u seeds=%zu", mc.advertise_addr, mc.port,
+              mc.nseeds);
+    return self;
+}
+
+void
+shed_members_destroy (shed_members_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    shed_members_t *self = *self_p;
+    if (self->events && self->loop)
+        zloop_reader_end (self->loop, self->events);
+    if (self->actor && self->loop)
+        zloop_reader_end (self->loop, zactor_sock (self->actor));
+    if (self->join_timer >= 0 && self->loop)
+        zloop_timer_end (self->loop, self->join_timer);
+    if (self->join_call)
+        shed_api_reply_error (&self->join_call, API_ERR_UNAVAILABLE,
+                              "join %s: the node is stopping", self->join_seeds);
+    zsock_destroy (&self->events);
+    zactor_destroy (&self->actor);
+    free (self);
+    *self_p = NULL;
+}

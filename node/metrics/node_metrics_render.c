@@ -1,0 +1,592 @@
+/* node_metrics_render.c - see node_metrics_render.h. */
+#include "node/metrics/node_metrics_render.h"
+
+#include "bridges/bus.h"
+
+#include <czmq.h>
+#include <string.h>
+
+#define C SHED_PROM_COUNTER
+#define G SHED_PROM_GAUGE
+
+/* ---- counters that come as "name=value ..." text -------------------------------
+ *
+ * The actors report STATS as one line of counters (bus_stat reads one).
+ * One row per sample; consecutive rows of the same family share its HELP
+ * and TYPE. A family's rows must be together (the writer refuses a
+ * family started twice). */
+typedef struct {
+    const char *family;
+    shed_prom_type_t type;
+    const char *help;
+    const char *label, *value;      /* NULL: the sample has no label */
+    const char *key;                /* the counter in the STATS line */
+} s_row_t;
+
+static void
+s_rows (shed_prom_t *prom, const s_row_t *rows, size_t n, const char *stats)
+{
+    if (!stats)
+        return;                     /* the actor did not answer: leave them out */
+    const char *family = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const s_row_t *r = &rows[i];
+        if (!family || strcmp (family, r->family) != 0) {
+            family = r->family;
+            shed_prom_family (prom, r->family, r->type, r->help);
+        }
+        uint64_t v = bus_stat (stats, r->key);
+        if (r->label)
+            shed_prom_u64 (prom, v, r->label, r->value, NULL);
+        else
+            shed_prom_u64 (prom, v, NULL);
+    }
+}
+
+#define ROWS(prom, rows, stats) s_rows (prom, rows, sizeof rows / sizeof rows[0], stats)
+
+/* Membership: the actor's frames joined into a line (node_members.c). */
+static const s_row_t s_members_rows[] = {
+    { "shed_members", G, "Members this node knows, by status (itself included).",
+      "status", "alive", "alive" },
+    { "shed_members", G, NULL, "status", "suspect", "suspect" },
+    { "shed_members", G, NULL, "status", "failed", "failed" },
+    { "shed_members", G, NULL, "status", "left", "left" },
+    { "shed_gossip_packets_total", C, "Sealed gossip datagrams (UDP) sent and received.",
+      "direction", "sent", "udp_sent" },
+    { "shed_gossip_packets_total", C, NULL, "direction", "received", "udp_received" },
+    { "shed_gossip_bytes_total", C, "Bytes of sealed gossip datagrams (UDP) sent and received.",
+      "direction", "sent", "udp_bytes_sent" },
+    { "shed_gossip_bytes_total", C, NULL, "direction", "received", "udp_bytes_received" },
+    { "shed_gossip_messages_sent_total", C, "SWIM messages sent, by type.",
+      "type", "ping", "pings_sent" },
+    { "shed_gossip_messages_sent_total", C, NULL, "type", "ack", "acks_sent" },
+    { "shed_gossip_messages_sent_total", C, NULL, "type", "nack", "nacks_sent" },
+    { "shed_gossip_messages_sent_total", C, NULL, "type", "ping_req", "ping_reqs_sent" },
+    { "shed_gossip_messages_sent_total", C, NULL, "type", "gossip", "gossip_sent" },
+    { "shed_gossip_dropped_total", C,
+      "Gossip input dropped, by reason (short, format, keyid and auth are dropped before "
+      "parsing: wrong cluster key or garbage).", "reason", "short", "drop_short" },
+    { "shed_gossip_dropped_total", C, NULL, "reason", "format", "drop_format" },
+    { "shed_gossip_dropped_total", C, NULL, "reason", "keyid", "drop_keyid" },
+    { "shed_gossip_dropped_total", C, NULL, "reason", "auth", "drop_auth" },
+    { "shed_gossip_dropped_total", C, NULL, "reason", "oversize", "drop_oversize" },
+    { "shed_gossip_dropped_total", C, NULL, "reason", "decode", "drop_decode" },
+    { "shed_gossip_dropped_total", C, NULL, "reason", "version", "drop_version" },
+    { "shed_gossip_dropped_total", C, NULL, "reason", "invalid", "drop_invalid" },
+    { "shed_gossip_dropped_total", C, NULL, "reason", "stale_ack", "drop_stale_ack" },
+    { "shed_gossip_dropped_total", C, NULL, "reason", "misdirected", "drop_misdirected" },
+    { "shed_gossip_dropped_total", C, NULL, "reason", "self", "drop_self" },
+    /* Protocol v2 drops (docs/membership.md section 1): what an outsider
+     * without the keyring (replays, idle or garbage connections) costs. */
+    { "shed_gossip_dropped_total", C, NULL, "reason", "replay", "drop_replay" },
+    { "shed_gossip_dropped_total", C, NULL, "reason", "clock", "drop_clock" },
+    { "shed_gossip_dropped_total", C, NULL, "reason", "v1", "drop_v1" },
+    { "shed_gossip_dropped_total", C, NULL, "reason", "beacon", "drop_beacon" },
+    { "shed_gossip_connections_dropped_total", C,
+      "Incoming gossip TCP connections closed before they authenticated, by reason "
+      "(source: over the per-source cap; full: every slot held by authenticated peers; "
+      "preauth: no sealed header within 1 s, or evicted for a newcomer).",
+      "reason", "source", "drop_conn_source" },
+    { "shed_gossip_connections_dropped_total", C, NULL, "reason", "full", "drop_conn_full" },
+    { "shed_gossip_connections_dropped_total", C, NULL, "reason", "preauth", "drop_preauth" },
+    { "shed_gossip_keyops_stale_total", C,
+      "Key operations ignored because their epoch was not newer than the last applied "
+      "(replayed or delayed).", NULL, NULL, "keyop_stale" },
+    { "shed_gossip_probes_total", C, "Members probed.", NULL, NULL, "probes" },
+    { "shed_gossip_probe_failures_total", C, "Probes with no ack, direct or indirect.",
+      NULL, NULL, "probe_failures" },
+    { "shed_gossip_suspicions_total", C, "Members this node started to suspect.", NULL, NULL,
+      "suspicions" },
+    { "shed_gossip_refutations_total", C, "Suspicions of this node it refuted.", NULL, NULL,
+      "refutations" },
+    { "shed_gossip_deaths_total", C, "Members declared failed.", NULL, NULL, "deaths" },
+    { "shed_gossip_pushpulls_total", C, "Full-state push-pull exchanges.", NULL, NULL,
+      "pushpulls" },
+    { "shed_gossip_updates_applied_total", C, "Membership updates applied.", NULL, NULL,
+      "updates_applied" },
+    { "shed_gossip_stream_total", C, "Push-pull and key operations over TCP, by result.",
+      "result", "served", "stream_served" },
+    { "shed_gossip_stream_total", C, NULL, "result", "error", "stream_errors" },
+    { "shed_gossip_awareness", G, "Lifeguard health score (0 = healthy; rises when this "
+      "node is slow).", NULL, NULL, "awareness" },
+};
+
+/* Replicated state: the links actor's STATS (cluster/links.h). */
+static const s_row_t s_state_rows[] = {
+    { "shed_state_peers", G, "Node links this node keeps.", NULL, NULL, "peers" },
+    { "shed_state_records", G, "Records held, every origin's.", NULL, NULL, "records" },
+    { "shed_state_messages_total", C, "Anti-entropy messages, by type and direction.",
+      "type", "digest_sent", "digests_sent" },
+    { "shed_state_messages_total", C, NULL, "type", "digest_received", "digests_recv" },
+    { "shed_state_messages_total", C, NULL, "type", "delta_sent", "deltas_sent" },
+    { "shed_state_messages_total", C, NULL, "type", "delta_received", "deltas_recv" },
+    { "shed_state_messages_total", C, NULL, "type", "push_sent", "pushes_sent" },
+    { "shed_state_messages_total", C, NULL, "type", "push_received", "pushes_recv" },
+    { "shed_state_applied_total", C, "Remote record versions applied.", NULL, NULL,
+      "applied" },
+    { "shed_state_refused_total", C, "Record versions not applied, by reason.",
+      "reason", "stale", "stale" },
+    { "shed_state_refused_total", C, NULL, "reason", "self", "refused_self" },
+    { "shed_state_refused_total", C, NULL, "reason", "removed", "refused_removed" },
+    { "shed_state_refused_total", C, NULL, "reason", "malformed", "malformed" },
+    { "shed_state_refused_total", C, NULL, "reason", "denied", "denied_msgs" },
+    { "shed_state_refused_total", C, NULL, "reason", "signature", "refused_sig" },
+    { "shed_state_deferred_total", C, "Remote records left unapplied until their origin's "
+      "signing key is known.", NULL, NULL, "deferred" },
+    { "shed_state_resets_total", C, "Origins reset (a peer restarted without its records).",
+      NULL, NULL, "resets" },
+    { "shed_state_purged_total", C, "Tombstones purged after state.tombstone_ttl_s.", NULL, NULL,
+      "purged" },
+    { "shed_state_send_drops_total", C, "Messages dropped on a full peer queue.", NULL, NULL,
+      "send_drops" },
+    { "shed_state_handshakes_total", C, "CURVE handshakes of node links, by result.",
+      "result", "ok", "handshakes_ok" },
+    { "shed_state_handshakes_total", C, NULL, "result", "refused", "handshakes_refused" },
+    { "shed_state_redials_total", C, "Links re-dialled after a refused handshake.", NULL,
+      NULL, "redials" },
+    { "shed_state_dial_refused_total", C, "Dials a peer refused.", NULL, NULL,
+      "dial_refused" },
+    { "shed_state_zap_total", C, "ZAP decisions on the links port.", "result", "admitted",
+      "zap_admitted" },
+    { "shed_state_zap_total", C, NULL, "result", "refused", "zap_refused" },
+};
+
+/* Event bus: the bus actor's STATS (bridges/bus.h). */
+static const s_row_t s_bus_rows[] = {
+    { "shed_bus_peers", G, "Peers whose publishers this node follows.", NULL, NULL, "peers" },
+    { "shed_bus_subscriptions", G, "Subscriptions on the bus publishers.", "side", "origin",
+      "origin_subs" },
+    { "shed_bus_subscriptions", G, NULL, "side", "consumer", "consumer_subs" },
+    { "shed_bus_events_published_total", C, "Events of this node accepted for publishing.",
+      NULL, NULL, "published" },
+    { "shed_bus_events_sent_total", C, "Events sent, to peers (origin) and local consumers.",
+      "to", "peers", "origin_sent" },
+    { "shed_bus_events_sent_total", C, NULL, "to", "consumers", "consumer_sent" },
+    { "shed_bus_events_received_total", C, "Events received from peers.", NULL, NULL,
+      "peer_recv" },
+    { "shed_bus_events_forwarded_total", C, "Peer events forwarded to local consumers.",
+      NULL, NULL, "peer_forwarded" },
+    { "shed_bus_events_refused_total", C, "Events refused, by reason.", "reason", "invalid",
+      "invalid" },
+    { "shed_bus_events_refused_total", C, NULL, "reason", "forged", "forged" },
+    { "shed_bus_events_refused_total", C, NULL, "reason", "malformed", "malformed" },
+    { "shed_bus_events_skipped_total", C, "Origin events not sent (no subscriber).", NULL,
+      NULL, "origin_skipped" },
+    { "shed_bus_send_errors_total", C, "Sends that failed.", NULL, NULL, "send_errors" },
+    { "shed_bus_batches_total", C, "Event batches.", "direction", "sent", "batches_sent" },
+    { "shed_bus_batches_total", C, NULL, "direction", "received", "batches_recv" },
+    { "shed_bus_cache_events", G, "Events in the replay cache.", NULL, NULL, "cache" },
+    { "shed_bus_cache_full_total", C, "Events not cached: their owner's budget or the cache "
+      "was full.", NULL, NULL, "cache_full" },
+    { "shed_bus_cache_evicted_total", C, "Cached events the largest owner gave up to a "
+      "newcomer.", NULL, NULL, "cache_evicted" },
+    { "shed_bus_snapreq_dropped_total", C, "Snapshot requests dropped: the consumer already "
+      "had 4 waiting.", NULL, NULL, "snapreq_dropped" },
+    { "shed_bus_snapshots_total", C, "Snapshot exchanges, by result.", "result", "served",
+      "snapshots_served" },
+    { "shed_bus_snapshots_total", C, NULL, "result", "done", "peer_snaps_done" },
+    { "shed_bus_snapshots_total", C, NULL, "result", "timeout", "peer_snaps_timeout" },
+    { "shed_bus_zap_total", C, "ZAP decisions on the bus port.", "result", "admitted",
+      "zap_admitted" },
+    { "shed_bus_zap_total", C, NULL, "result", "refused", "zap_refused" },
+    { "shed_bus_peer_refused_total", C, "Peer handshakes refused.", NULL, NULL,
+      "peer_refused" },
+    { "shed_bus_peer_redials_total", C, "Peer links re-dialled.", NULL, NULL,
+      "peer_redials" },
+};
+
+/* Node RPC: rpc_stats (cluster/rpc.h), through the scheduler. */
+static const s_row_t s_rpc_rows[] = {
+    { "shed_rpc_requests_total", C, "Node RPC requests.", "direction", "sent",
+      "requests_sent" },
+    { "shed_rpc_requests_total", C, NULL, "direction", "received", "requests_recv" },
+    { "shed_rpc_responses_total", C, "Node RPC responses.", "direction", "sent",
+      "responses_sent" },
+    { "shed_rpc_responses_total", C, NULL, "direction", "received", "responses_recv" },
+    { "shed_rpc_failures_total", C, "Node RPC failures, by reason.", "reason", "timeout",
+      "timeouts" },
+    { "shed_rpc_failures_total", C, NULL, "reason", "no_peer", "no_peer" },
+    { "shed_rpc_failures_total", C, NULL, "reason", "malformed", "malformed" },
+    { "shed_rpc_failures_total", C, NULL, "reason", "denied", "denied_msgs" },
+    { "shed_rpc_failures_total", C, NULL, "reason", "send_drop", "send_drops" },
+    { "shed_rpc_failures_total", C, NULL, "reason", "late_response", "late_responses" },
+    { "shed_rpc_failures_total", C, NULL, "reason", "handshake_refused",
+      "handshakes_refused" },
+    { "shed_rpc_redials_total", C, "Node RPC links re-dialled.", NULL, NULL, "redials" },
+};
+
+/* ---- the node itself ----------------------------------------------------------- */
+
+static void
+s_node (shed_prom_t *prom, const shed_metrics_sources_t *src)
+{
+    shed_prom_family (prom, "shed_build_info", G,
+                      "Always 1; the labels say which node and which build.");
+    shed_prom_u64 (prom, 1, "node", src->node, "version", src->version, NULL);
+    shed_prom_family (prom, "shed_uptime_seconds", G, "Seconds since this shed-node started.");
+    shed_prom_f64 (prom, (double) (zclock_mono () - src->started_mono_ms) / 1000.0, NULL);
+}
+
+/* ---- overlay ------------------------------------------------------------------- */
+
+#define S_PEERS_MAX 1024
+
+static void
+s_overlay (shed_prom_t *prom, shed_overlay_t *overlay)
+{
+    overlay_stats_t st;
+    overlay_peer_stats_t *ps = calloc (S_PEERS_MAX, sizeof *ps);
+    size_t np = 0;
+    if (!ps || shed_overlay_stats (overlay, &st, ps, S_PEERS_MAX, &np) != 0) {
+        free (ps);
+        return;
+    }
+    if (np > S_PEERS_MAX)
+        np = S_PEERS_MAX;
+    shed_prom_family (prom, "shed_overlay_peers", G, "Overlay peers (other members).");
+    shed_prom_u64 (prom, (uint64_t) st.peers, NULL);
+    shed_prom_family (prom, "shed_overlay_mtu", G, "MTU of shed interfaces on the overlay.");
+    shed_prom_u64 (prom, (uint64_t) (st.mtu > 0 ? st.mtu : 0), NULL);
+    shed_prom_family (prom, "shed_overlay_arp_answered_total", C,
+                      "ARP requests answered locally from the endpoint records.");
+    shed_prom_u64 (prom, st.arp_answered, NULL);
+    shed_prom_family (prom, "shed_overlay_dropped_total", C,
+                      "Overlay packets dropped, all peers and none, by reason.");
+    for (int r = 0; r < OVERLAY_DROP_COUNT; r++)
+        shed_prom_u64 (prom, st.drops[r], "reason", overlay_drop_name ((overlay_drop_t) r),
+                       NULL);
+    shed_prom_family (prom, "shed_overlay_peer_packets_total", C,
+                      "Overlay packets per peer: tx datagrams sent, rx frames delivered.");
+    for (size_t i = 0; i < np; i++) {
+        shed_prom_u64 (prom, ps[i].tx_packets, "peer", ps[i].node, "direction", "tx", NULL);
+        shed_prom_u64 (prom, ps[i].rx_packets, "peer", ps[i].node, "direction", "rx", NULL);
+    }
+    shed_prom_family (prom, "shed_overlay_peer_bytes_total", C,
+                      "Overlay bytes per peer: tx sealed bytes, rx delivered bytes.");
+    for (size_t i = 0; i < np; i++) {
+        shed_prom_u64 (prom, ps[i].tx_bytes, "peer", ps[i].node, "direction", "tx", NULL);
+        shed_prom_u64 (prom, ps[i].rx_bytes, "peer", ps[i].node, "direction", "rx", NULL);
+    }
+    shed_prom_family (prom, "shed_overlay_peer_dropped_total", C,
+                      "Overlay packets dropped per peer (all reasons).");
+    for (size_t i = 0; i < np; i++) {
+        uint64_t sum = 0;
+        for (int r = 0; r < OVERLAY_DROP_COUNT; r++)
+            sum += ps[i].drops[r];
+        shed_prom_u64 (prom, sum, "peer", ps[i].node, NULL);
+    }
+    shed_prom_family (prom, "shed_overlay_peer_handshakes_total", C,
+                      "Session handshakes per peer.");
+    for (size_t i = 0; i < np; i++)
+        shed_prom_u64 (prom, ps[i].handshakes, "peer", ps[i].node, NULL);
+    shed_prom_family (prom, "shed_overlay_peer_session_established", G,
+                      "1 when the peer's session has a confirmed key, else 0 (handshaking).");
+    for (size_t i = 0; i < np; i++)
+        shed_prom_u64 (prom, ps[i].has_key ? 1 : 0, "peer", ps[i].node, NULL);
+    shed_prom_family (prom, "shed_overlay_peer_key_age_seconds", G,
+                      "Age of the peer session's current key.");
+    for (size_t i = 0; i < np; i++)
+        shed_prom_f64 (prom, (double) ps[i].key_age_ms / 1000.0, "peer", ps[i].node, NULL);
+    free (ps);
+}
+
+/* ---- DNS ------------------------------------------------------------------------ */
+
+static void
+s_dns (shed_prom_t *prom, shed_catalog_t *catalog)
+{
+    dns_server_stats_t st;
+    if (shed_catalog_dns_stats (catalog, &st) != 0)
+        return;
+    shed_prom_family (prom, "shed_dns_queries_total", C, "DNS queries received, by transport.");
+    shed_prom_u64 (prom, st.queries_udp, "transport", "udp", NULL);
+    shed_prom_u64 (prom, st.queries_tcp, "transport", "tcp", NULL);
+    shed_prom_family (prom, "shed_dns_responses_total", C, "DNS answers sent, by rcode.");
+    shed_prom_u64 (prom, st.rcode_noerror, "rcode", "noerror", NULL);
+    shed_prom_u64 (prom, st.rcode_formerr, "rcode", "formerr", NULL);
+    shed_prom_u64 (prom, st.rcode_servfail, "rcode", "servfail", NULL);
+    shed_prom_u64 (prom, st.rcode_nxdomain, "rcode", "nxdomain", NULL);
+    shed_prom_u64 (prom, st.rcode_notimp, "rcode", "notimp", NULL);
+    shed_prom_u64 (prom, st.rcode_refused, "rcode", "refused", NULL);
+    shed_prom_u64 (prom, st.rcode_other, "rcode", "other", NULL);
+    shed_prom_family (prom, "shed_dns_truncated_total", C, "UDP answers sent truncated (TC).");
+    shed_prom_u64 (prom, st.truncated, NULL);
+    shed_prom_family (prom, "shed_dns_dropped_total", C, "Malformed DNS input not answered.");
+    shed_prom_u64 (prom, st.dropped, NULL);
+    shed_prom_family (prom, "shed_dns_tcp_connections_total", C,
+                      "DNS TCP connections, by outcome.");
+    shed_prom_u64 (prom, st.tcp_accepted, "result", "accepted", NULL);
+    shed_prom_u64 (prom, st.tcp_rejected, "result", "rejected", NULL);
+    shed_prom_u64 (prom, st.tcp_idle_closed, "result", "idle_closed", NULL);
+    shed_prom_family (prom, "shed_dns_zones_published_total", C,
+                      "Zone snapshots published to the DNS server (catalog rebuilds).");
+    shed_prom_u64 (prom, st.zones_published, NULL);
+
+    /* The shed listener on the overlay gateway (node_dns.h): families of
+     * their own, so the host listener's series keep their labels. */
+    shed_dns_t *dns = shed_catalog_dns (catalog);
+    if (!dns || shed_dns_stats (dns, true, &st) != 0)
+        return;
+    shed_prom_family (prom, "shed_dns_shed_listening", G,
+                      "1 while the shed DNS listener answers on the overlay gateway.");
+    shed_prom_u64 (prom, shed_dns_shed_addr (dns)[0] ? 1 : 0, NULL);
+    shed_prom_family (prom, "shed_dns_shed_queries_total", C,
+                      "Queries received by the shed DNS listener, by transport.");
+    shed_prom_u64 (prom, st.queries_udp, "transport", "udp", NULL);
+    shed_prom_u64 (prom, st.queries_tcp, "transport", "tcp", NULL);
+    shed_prom_family (prom, "shed_dns_shed_responses_total", C,
+                      "Answers sent by the shed DNS listener, by rcode.");
+    shed_prom_u64 (prom, st.rcode_noerror, "rcode", "noerror", NULL);
+    shed_prom_u64 (prom, st.rcode_formerr, "rcode", "formerr", NULL);
+    shed_prom_u64 (prom, st.rcode_servfail, "rcode", "servfail", NULL);
+    shed_prom_u64 (prom, st.rcode_nxdomain, "rcode", "nxdomain", NULL);
+    shed_prom_u64 (prom, st.rcode_notimp, "rcode", "notimp", NULL);
+    shed_prom_u64 (prom, st.rcode_refused, "rcode", "refused", NULL);
+    shed_prom_u64 (prom, st.rcode_other, "rcode", "other", NULL);
+    shed_prom_family (prom, "shed_dns_shed_dropped_total", C,
+                      "Input to the shed DNS listener not answered, by reason.");
+    shed_prom_u64 (prom, st.dropped, "reason", "malformed", NULL);
+    shed_prom_u64 (prom, st.rate_limited, "reason", "rate_limited", NULL);
+    shed_prom_family (prom, "shed_dns_shed_tcp_connections_total", C,
+                      "TCP connections to the shed DNS listener, by outcome.");
+    shed_prom_u64 (prom, st.tcp_accepted, "result", "accepted", NULL);
+    shed_prom_u64 (prom, st.tcp_rejected, "result", "rejected", NULL);
+    shed_prom_u64 (prom, st.tcp_idle_closed, "result", "idle_closed", NULL);
+}
+
+/* ---- scheduler ------------------------------------------------------------------- */
+
+static void
+s_resource (shed_prom_t *prom, const shed_sched_stats_t *st, place_res_t r, double scale)
+{
+    uint64_t eff = st->effective.v[r], alloc = st->allocated.v[r];
+    shed_prom_f64 (prom, (double) st->capacity.v[r] * scale, "kind", "capacity", NULL);
+    shed_prom_f64 (prom, (double) st->reserved.v[r] * scale, "kind", "reserved", NULL);
+    shed_prom_f64 (prom, (double) eff * scale, "kind", "effective", NULL);
+    shed_prom_f64 (prom, (double) alloc * scale, "kind", "allocated", NULL);
+    shed_prom_f64 (prom, (double) (eff > alloc ? eff - alloc : 0) * scale, "kind", "free",
+                   NULL);
+}
+
+static void
+s_sched (shed_prom_t *prom, shed_sched_t *sched)
+{
+    shed_sched_stats_t *st = calloc (1, sizeof *st);
+    if (!st)
+        return;
+    shed_sched_stats (sched, st);
+    shed_prom_family (prom, "shed_sheds", G,
+                      "Sheds of this node (its shed records), by state.");
+    for (size_t i = 0; i < st->nstates; i++)
+        shed_prom_u64 (prom, st->states[i].count, "state", st->states[i].state, NULL);
+    shed_prom_family (prom, "shed_node_cpus", G,
+                      "CPUs of this node for sheds: capacity, reserved for the host, effective "
+                      "((capacity - reserved) x overcommit), allocated to sheds, free.");
+    s_resource (prom, st, PLACE_CPU, 1.0 / 1000.0);
+    shed_prom_family (prom, "shed_node_memory_bytes", G, "Memory of this node for sheds, "
+                      "same kinds as shed_node_cpus.");
+    s_resource (prom, st, PLACE_MEMORY, 1.0);
+    shed_prom_family (prom, "shed_node_disk_bytes", G, "Disk of this node for sheds, same "
+                      "kinds as shed_node_cpus.");
+    s_resource (prom, st, PLACE_DISK, 1.0);
+    shed_prom_family (prom, "shed_node_gpus", G, "GPUs of this node for sheds, same kinds "
+                      "as shed_node_cpus.");
+    s_resource (prom, st, PLACE_GPU, 1.0);
+    shed_prom_family (prom, "shed_node_admitted_sheds", G,
+                      "Sheds holding resources on this node.");
+    shed_prom_u64 (prom, (uint64_t) st->admitted, NULL);
+    shed_prom_family (prom, "shed_node_draining", G, "1 while the node is drained.");
+    shed_prom_u64 (prom, st->draining ? 1 : 0, NULL);
+    shed_prom_family (prom, "shed_sched_creates_in_progress", G,
+                      "Creates this node coordinates that are not answered yet.");
+    shed_prom_u64 (prom, (uint64_t) st->creates_running, NULL);
+    shed_prom_family (prom, "shed_sched_creates_total", C,
+                      "Creates this node coordinated (shedctl create sent here), by result.");
+    shed_prom_u64 (prom, st->creates_ok, "result", "running", NULL);
+    shed_prom_u64 (prom, st->creates_failed, "result", "failed", NULL);
+    shed_prom_family (prom, "shed_sched_claims_deferred_total", C,
+                      "Claims that arrived before this node's address block settled and "
+                      "waited for it on the loop.");
+    shed_prom_u64 (prom, st->claims_deferred, NULL);
+    ROWS (prom, s_rpc_rows, st->rpc);
+    free (st);
+}
+
+/* ---- agents ---------------------------------------------------------------------- */
+
+typedef struct {
+    char shed[AGENT_NAME_MAX + 1];
+    agent_host_stats_t st;
+    bool have;                      /* latest METRICS below */
+    double cpu_pct, load1;
+    uint64_t mem_used, mem_total, procs;
+} s_agent_t;
+
+typedef struct {
+    s_agent_t *items;
+    size_t n, cap;
+} s_agents_t;
+
+static void
+s_collect_agent (const char *shed, const agent_host_stats_t *st, const agent_metrics_t *m,
+                 void *arg)
+{
+    s_agents_t *v = arg;
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 16;
+        s_agent_t *items = realloc (v->items, cap * sizeof *items);
+        if (!items)
+            return;
+        v->items = items;
+        v->cap = cap;
+    }
+    s_agent_t *a = &v->items[v->n++];
+    memset (a, 0, sizeof *a);
+    snprintf (a->shed, sizeof a->shed, "%s", shed);
+    a->st = *st;
+    if (m) {
+        a->have = true;
+        a->cpu_pct = m->cpu_pct;
+        a->load1 = m->load1;
+        a->mem_used = m->mem_used;
+        a->mem_total = m->mem_total;
+        a->procs = m->procs;
+    }
+}
+
+static void
+s_agents (shed_prom_t *prom, shed_agents_t *agents)
+{
+    s_agents_t v = { 0 };
+    shed_agents_stats (agents, s_collect_agent, &v);
+    const s_agent_t *a = v.items;
+    size_t n = v.n;
+
+    shed_prom_family (prom, "shed_agent_connected", G,
+                      "1 while the shed's agent is connected and said hello.");
+    for (size_t i = 0; i < n; i++)
+        shed_prom_u64 (prom, a[i].st.connected ? 1 : 0, "shed", a[i].shed, NULL);
+    shed_prom_family (prom, "shed_agent_connections_total", C, "Agent connections accepted.");
+    for (size_t i = 0; i < n; i++)
+        shed_prom_u64 (prom, a[i].st.connections, "shed", a[i].shed, NULL);
+    shed_prom_family (prom, "shed_agent_frames_total", C, "Agent channel frames.");
+    for (size_t i = 0; i < n; i++) {
+        shed_prom_u64 (prom, a[i].st.frames_in, "shed", a[i].shed, "direction", "in", NULL);
+        shed_prom_u64 (prom, a[i].st.frames_out, "shed", a[i].shed, "direction", "out", NULL);
+    }
+    shed_prom_family (prom, "shed_agent_bytes_total", C, "Agent channel bytes.");
+    for (size_t i = 0; i < n; i++) {
+        shed_prom_u64 (prom, a[i].st.bytes_in, "shed", a[i].shed, "direction", "in", NULL);
+        shed_prom_u64 (prom, a[i].st.bytes_out, "shed", a[i].shed, "direction", "out", NULL);
+    }
+    shed_prom_family (prom, "shed_agent_events_total", C,
+                      "Agent events handed to the node (published on the bus).");
+    for (size_t i = 0; i < n; i++)
+        shed_prom_u64 (prom, a[i].st.events, "shed", a[i].shed, NULL);
+    shed_prom_family (prom, "shed_agent_bad_frames_total", C,
+                      "Agent frames refused, by reason.");
+    for (size_t i = 0; i < n; i++)
+        for (int r = 0; r < AGENT_BAD_MAX; r++)
+            shed_prom_u64 (prom, a[i].st.bad[r], "shed", a[i].shed, "reason",
+                           agent_bad_name ((agent_bad_t) r), NULL);
+    shed_prom_family (prom, "shed_agent_dropped_total", C,
+                      "Agent events lost: dropped by the agent itself, or by a full bus queue.");
+    for (size_t i = 0; i < n; i++) {
+        shed_prom_u64 (prom, a[i].st.agent_dropped, "shed", a[i].shed, "where", "agent", NULL);
+        shed_prom_u64 (prom, a[i].st.bus_dropped, "shed", a[i].shed, "where", "bus", NULL);
+    }
+    shed_prom_family (prom, "shed_agent_closes_total", C,
+                      "Agent connections the node closed, by reason.");
+    for (size_t i = 0; i < n; i++) {
+        shed_prom_u64 (prom, a[i].st.closes_abuse, "shed", a[i].shed, "reason", "abuse", NULL);
+        shed_prom_u64 (prom, a[i].st.closes_timeout, "shed", a[i].shed, "reason", "timeout",
+                       NULL);
+    }
+    /* The latest METRICS each agent reported (absent until one arrives). */
+    shed_prom_family (prom, "shed_shed_cpu_percent", G,
+                      "CPU use of the shed, percent of one CPU, as its agent last reported.");
+    for (size_t i = 0; i < n; i++)
+        if (a[i].have)
+            shed_prom_f64 (prom, a[i].cpu_pct, "shed", a[i].shed, NULL);
+    shed_prom_family (prom, "shed_shed_memory_bytes", G,
+                      "Memory of the shed as its agent last reported: used and total.");
+    for (size_t i = 0; i < n; i++)
+        if (a[i].have) {
+            shed_prom_u64 (prom, a[i].mem_used, "shed", a[i].shed, "kind", "used", NULL);
+            shed_prom_u64 (prom, a[i].mem_total, "shed", a[i].shed, "kind", "total", NULL);
+        }
+    shed_prom_family (prom, "shed_shed_load1", G, "1-minute load average inside the shed.");
+    for (size_t i = 0; i < n; i++)
+        if (a[i].have)
+            shed_prom_f64 (prom, a[i].load1, "shed", a[i].shed, NULL);
+    shed_prom_family (prom, "shed_shed_processes", G, "Processes inside the shed.");
+    for (size_t i = 0; i < n; i++)
+        if (a[i].have)
+            shed_prom_u64 (prom, a[i].procs, "shed", a[i].shed, NULL);
+    free (v.items);
+}
+
+/* ---- hooks ----------------------------------------------------------------------- */
+
+static void
+s_hooks (shed_prom_t *prom, shed_hooks_t *hooks)
+{
+    shed_hooks_stats_t st;
+    shed_hooks_stats (hooks, &st);
+    shed_prom_family (prom, "shed_hooks_matched_total", C,
+                      "(event, hook) pairs that matched a hook's prefix.");
+    shed_prom_u64 (prom, st.matched, NULL);
+    shed_prom_family (prom, "shed_hooks_runs_total", C,
+                      "Hook processes by outcome (timeout is also counted as failed).");
+    shed_prom_u64 (prom, st.started, "result", "started", NULL);
+    shed_prom_u64 (prom, st.succeeded, "result", "succeeded", NULL);
+    shed_prom_u64 (prom, st.failed, "result", "failed", NULL);
+    shed_prom_u64 (prom, st.timed_out, "result", "timeout", NULL);
+    shed_prom_u64 (prom, st.spawn_errors, "result", "spawn_error", NULL);
+    shed_prom_family (prom, "shed_hooks_dropped_total", C,
+                      "Hook runs dropped because their queue was full, by class (control: "
+                      "member. and shed. events; guest: the rest).");
+    shed_prom_u64 (prom, st.dropped_control, "class", "control", NULL);
+    shed_prom_u64 (prom, st.dropped - st.dropped_control, "class", "guest", NULL);
+    shed_prom_family (prom, "shed_hooks_running", G, "Hook processes running now.");
+    shed_prom_u64 (prom, st.running, NULL);
+    shed_prom_family (prom, "shed_hooks_queued", G, "Hook runs waiting for a free slot.");
+    shed_prom_u64 (prom, st.queued, NULL);
+}
+
+/* ---- all ------------------------------------------------------------------------- */
+
+void
+shed_metrics_render (shed_prom_t *prom, const shed_metrics_sources_t *src)
+{
+    s_node (prom, src);
+    if (src->members) {
+        char *text = shed_members_stats (src->members);
+        ROWS (prom, s_members_rows, text);
+        free (text);
+    }
+    if (src->state) {
+        char *text = shed_nstate_stats (src->state);
+        ROWS (prom, s_state_rows, text);
+        free (text);
+    }
+    if (src->events) {
+        char *text = shed_events_stats (src->events);
+        ROWS (prom, s_bus_rows, text);
+        free (text);
+        shed_prom_family (prom, "shed_bus_events_dropped_total", C,
+                          "Events of this node dropped before the bus (its pipe was full).");
+        shed_prom_u64 (prom, shed_events_dropped (src->events), NULL);
+    }
+    if (src->overlay)
+        s_overlay (prom, src->overlay);
+    if (src->catalog)
+        s_dns (prom, src->catalog);
+    if (src->sched)
+        s_sched (prom, src->sched);
+    if (src->agents)
+        s_agents (prom, src->agents);
+    if (src->hooks)
+        s_hooks (prom, src->hooks);
+}

@@ -1,0 +1,212 @@
+/*
+ * node_sched.h - the daemon's distributed scheduler (docs/scheduling.md):
+ * sheds created from any node, unique names cluster-wide, placement over
+ * the replicated node records, claims admitted by the target, lifecycle
+ * routed to the owning node, drain.
+ *
+ * Pieces it runs or uses:
+ *   rpc (cluster/rpc.h)        node-to-node requests on gossip port + 3,
+ *                              peers and ZAP allow-list following membership
+ *   names (cluster/names.h)    the coordinator of a name serialises RESERVEs
+ *   placement (cluster/placement.h) candidates from `node` records
+ *   sched_admit (cluster/sched_admit.h) this node's authoritative admission
+ *   driver (node/drivers/driver.h)     netns by default; calls are synchronous on
+ *                              the daemon's thread
+ *   replicated state           `shed` records (ours only), `name` records
+ *                              (as a coordinator), our `node` record's
+ *                              capacity/allocation/draining fields
+ *
+ * API: API_SHED_CREATE_REQ (answered when the shed runs or failed),
+ * API_SHED_LIST_REQ, API_SHED_SHOW_REQ, API_SHED_OP_REQ (start, stop,
+ * delete), API_NODE_DRAIN_REQ.
+ *
+ * Node RPC for other components: shed_sched_rpc_on / _reply / _call
+ * (below); the shed agents serve "agents.logs" and "agents.provision".
+ *
+ * Hooks: the overlay gives a shed its address and the agent host listens
+ * on its agent socket. Both are optional (NULL function: no address, no
+ * agent) so the scheduler works without them.
+ */
+#ifndef SHED_NODE_SCHED_H
+#define SHED_NODE_SCHED_H
+
+#include "cluster/placement.h"
+#include "cluster/records.h"
+#include "cluster/zap.h"
+#include "common/wire_gen.h"
+#include "crypto/identity.h"
+#include "node/api/api_server.h"
+#include "node/config.h"
+#include "node/members/node_members.h"
+#include "node/state/node_state.h"
+
+#include <czmq.h>
+
+typedef struct _shed_sched_t shed_sched_t;
+
+typedef struct {
+    /* Address for a shed on the node bridge: ip as "a.b.c.d", its prefix,
+     * mac, gateway and MTU. 0, or -1 with a reason (errno EAGAIN: retry). */
+    int (*net_attach) (void *arg, const char *shed, char *ip, char *mac, char *gw, int *prefix,
+                       unsigned *mtu, char *err, size_t errlen);
+    void (*net_detach) (void *arg, const char *shed);
+    const char *(*net_bridge) (void *arg);
+    void *net_arg;
+    /* Listen for the shed's agent on socket_path. 0 or -1 with a reason. */
+    int (*agent_add) (void *arg, const char *shed, const char *socket_path, char *err,
+                      size_t errlen);
+    void (*agent_remove) (void *arg, const char *shed);
+    void *agent_arg;
+} shed_sched_hooks_t;
+
+/* Start: RPC actor bound at <bind>:<gossip port + 3>, driver, admission
+ * restored from our shed records (sheds re-adopted: reconciled with what
+ * the driver finds), API handlers, membership and state listeners. hooks
+ * may be NULL. NULL with a one-line reason on failure. */
+shed_sched_t *shed_sched_new (const shed_config_t *cfg, const shed_identity_t *identity,
+                              zap_t *zap, shed_members_t *members, shed_nstate_t *state,
+                              zloop_t *loop, shed_api_server_t *api,
+                              const shed_sched_hooks_t *hooks, char *err, size_t errlen);
+void shed_sched_destroy (shed_sched_t **self_p);
+
+/* ---- node RPC for other components ----------------------------------------
+ *
+ * The scheduler owns the node's one RPC actor (cluster/rpc.h). Another
+ * component serves a method of its own with shed_sched_rpc_on and calls a
+ * peer's with shed_sched_rpc_call; everything runs on the daemon's loop.
+ * The scheduler's own methods ("reserve", "release", "claim", "op") cannot
+ * be taken; a request for a method nobody serves is answered with status
+ * SHED_SCHED_RPC_UNKNOWN and an error line naming it. */
+
+#define SHED_SCHED_RPC_FAILED  1    /* the handler's own failure (error line) */
+#define SHED_SCHED_RPC_UNKNOWN 2    /* no handler for the method on that node */
+
+/* A request for a registered method: `peer` asked (the name membership
+ * gave its key); answer exactly once, now or later, with
+ * shed_sched_rpc_reply (token). `body` is valid only during the call. */
+typedef void (shed_sched_rpc_fn) (shed_sched_t *self, const char *peer, uint64_t token,
+                                  const uint8_t *body, size_t len, void *arg);
+/* The answer to shed_sched_rpc_call: status RPC_OK with the peer's body,
+ * a positive status with the peer's error line, or RPC_ERR_TIMEOUT /
+ * RPC_ERR_NO_PEER (also when this node shuts down first). `body` is valid
+ * only during the call. Called exactly once, never from inside
+ * shed_sched_rpc_call. */
+typedef void (shed_sched_rpc_cb) (int status, const char *error, const uint8_t *body,
+                                  size_t len, void *arg);
+
+/* Serve `method` (at most RPC_METHOD_MAX bytes) with fn. 0, or -1 if the
+ * method is the scheduler's own or already taken. */
+int shed_sched_rpc_on (shed_sched_t *self, const char *method, shed_sched_rpc_fn *fn,
+                       void *arg);
+/* Answer a request handed to a shed_sched_rpc_fn. */
+void shed_sched_rpc_reply (shed_sched_t *self, uint64_t token, int status, const char *error,
+                           const uint8_t *body, size_t len);
+/* Ask `peer` (another node, by member name; not this node) to run
+ * `method`; body at most RPC_BODY_MAX bytes. timeout_ms <= 0 =
+ * RPC_TIMEOUT_DEFAULT. Returns 0 (cb will be called), or -1 (bad
+ * arguments: cb will not be called). */
+int shed_sched_rpc_call (shed_sched_t *self, const char *peer, const char *method,
+                         const uint8_t *body, size_t len, int timeout_ms,
+                         shed_sched_rpc_cb *cb, void *arg);
+
+/* The node that runs shed `name`, from the replicated shed records (the
+ * node that keeps the name when there are duplicates; lost sheds of
+ * removed nodes are not counted). 0 with the node's name in `node`, or -1
+ * when no live record names it. */
+int shed_sched_owner (shed_sched_t *self, const char *name, char node[], size_t size);
+
+/* The alive members other than this node (at most max names copied).
+ * Returns the count. */
+size_t shed_sched_peers (shed_sched_t *self, char names[][REC_NAME_MAX + 1], size_t max);
+
+/* ---- this node's scheduler in numbers (the metrics endpoint) ------------- */
+
+#define SHED_SCHED_STATES_MAX 16
+typedef struct {
+    place_resources_t capacity;     /* offered to sheds (detected or configured) */
+    place_resources_t reserved;     /* kept for the host */
+    place_resources_t effective;    /* (capacity - reserved) x overcommit, as placement */
+    place_resources_t allocated;    /* sum of the sheds admitted here */
+    size_t admitted;                /* sheds holding resources here */
+    bool draining;
+    size_t creates_running;         /* creates this node coordinates, not answered yet */
+    uint64_t creates_ok;            /* creates this node coordinated: answered running */
+    uint64_t creates_failed;        /* ... answered with an error */
+    uint64_t claims_deferred;       /* claims that waited for our address block */
+    struct {
+        char state[REC_SHED_STATE_MAX + 1];
+        uint64_t count;
+    } states[SHED_SCHED_STATES_MAX];    /* this node's shed records by state */
+    size_t nstates;
+    char rpc[512];                  /* node RPC counters, "name=value ..." (rpc_stats) */
+} shed_sched_stats_t;
+
+/* Fill *out (the caller's). Reads the replicated shed records: O(sheds). */
+void shed_sched_stats (shed_sched_t *self, shed_sched_stats_t *out);
+
+/* ---- node-to-node messages (bodies of rpc requests), defined once ------- */
+
+#define NSCHED_VERSION_MIN 1
+#define NSCHED_VERSION     1
+#define NSCHED_WHY_MAX     511
+
+/* RESERVE name for request_id at the name's coordinator (method "reserve"). */
+#define NSCHED_RESERVE_FIELDS(F, T)                                            \
+    F (T, 2, name,        WIRE_STR, REC_NAME_MAX,   WIRE_REQ, _)               \
+    F (T, 3, request_id,  WIRE_STR, 64,             WIRE_REQ, _)
+/* verdict: a names_verdict_t; node: see names_decide. */
+#define NSCHED_RESERVE_REP_FIELDS(F, T)                                        \
+    F (T, 2, verdict,     WIRE_U64, 3,              WIRE_REQ, _)               \
+    F (T, 3, node,        WIRE_STR, REC_NAME_MAX,   WIRE_OPT, _)               \
+    F (T, 4, why,         WIRE_STR, NSCHED_WHY_MAX, WIRE_OPT, _)
+/* RELEASE a reservation of a create that failed (method "release"). */
+#define NSCHED_RELEASE_FIELDS(F, T)                                            \
+    F (T, 2, name,        WIRE_STR, REC_NAME_MAX,   WIRE_REQ, _)               \
+    F (T, 3, request_id,  WIRE_STR, 64,             WIRE_REQ, _)
+/* CLAIM: admit, create and start (method "claim"). Idempotent on
+ * request_id. Units: millicpus, MiB. */
+#define NSCHED_CLAIM_FIELDS(F, T)                                              \
+    F (T, 2, name,        WIRE_STR,  REC_NAME_MAX,  WIRE_REQ, _)               \
+    F (T, 3, request_id,  WIRE_STR,  64,            WIRE_REQ, _)               \
+    F (T, 4, cpus_milli,  WIRE_U64,  0,             WIRE_OPT, _)               \
+    F (T, 5, memory_mb,   WIRE_U64,  0,             WIRE_OPT, _)               \
+    F (T, 6, disk_mb,     WIRE_U64,  0,             WIRE_OPT, _)               \
+    F (T, 7, gpus,        WIRE_U64,  0,             WIRE_OPT, _)               \
+    F (T, 8, image,       WIRE_STR,  255,           WIRE_OPT, _)               \
+    F (T, 9, tags,        WIRE_TAGS, REC_TAGS_MAX,  WIRE_OPT, _)
+/* Answer of CLAIM and OP. ok: the shed record (a REC_SHED value) is in
+ * `shed`; else `why`, and `admitted` tells a rejection (false: try the
+ * next candidate) from a failure after admission. Timings in ms. */
+#define NSCHED_RESULT_FIELDS(F, T)                                             \
+    F (T, 2, ok,          WIRE_BOOL, 0,             WIRE_OPT, _)               \
+    F (T, 3, admitted,    WIRE_BOOL, 0,             WIRE_OPT, _)               \
+    F (T, 4, why,         WIRE_STR,  NSCHED_WHY_MAX, WIRE_OPT, _)              \
+    F (T, 5, shed,        WIRE_BLOB, 65536,         WIRE_OPT, _)               \
+    F (T, 6, create_ms,   WIRE_U64,  0,             WIRE_OPT, _)               \
+    F (T, 7, start_ms,    WIRE_U64,  0,             WIRE_OPT, _)
+/* OP on the owner: 0 start, 1 stop, 2 delete (method "op"); 3 drain,
+ * 4 undrain (name ignored); 5 forget: to every node, drop the remembered
+ * lost shed `name` of removed node `node`. */
+#define NSCHED_OP_FIELDS(F, T)                                                 \
+    F (T, 2, op,          WIRE_U64,  5,             WIRE_REQ, _)               \
+    F (T, 3, name,        WIRE_STR,  REC_NAME_MAX,  WIRE_OPT, _)               \
+    F (T, 4, node,        WIRE_STR,  REC_NAME_MAX,  WIRE_OPT, _)
+
+#define NSCHED_MESSAGES(M)                                                     \
+    M (NSCHED_RESERVE,     nsched_reserve,     1, NSCHED_RESERVE_FIELDS)       \
+    M (NSCHED_RESERVE_REP, nsched_reserve_rep, 2, NSCHED_RESERVE_REP_FIELDS)   \
+    M (NSCHED_RELEASE,     nsched_release,     3, NSCHED_RELEASE_FIELDS)       \
+    M (NSCHED_CLAIM,       nsched_claim,       4, NSCHED_CLAIM_FIELDS)         \
+    M (NSCHED_RESULT,      nsched_result,      5, NSCHED_RESULT_FIELDS)        \
+    M (NSCHED_OP,          nsched_op,          6, NSCHED_OP_FIELDS)
+
+WIRE_DECLARE_PROTO (nsched, NSCHED_MESSAGES)
+
+#define NSCHED_OP_START   0
+#define NSCHED_OP_STOP    1
+#define NSCHED_OP_DELETE  2
+#define NSCHED_OP_DRAIN   3
+#define NSCHED_OP_UNDRAIN 4
+#define NSCHED_OP_FORGET  5
+
+#endif

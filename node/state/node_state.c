@@ -1,0 +1,348 @@
+/* node_state.c - see node_state.h. */
+#include "node/state/node_state.h"
+
+#include "cluster/links.h"
+#include "common/log.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <string.h>
+
+#define NSTATE_LISTENERS_MAX 16
+
+struct _shed_nstate_t {
+    zactor_t *links;
+    zsock_t *events;                /* SUB to the links actor's change PUB */
+    zloop_t *loop;                  /* borrowed */
+    char name[SHED_NAME_MAX + 1];
+    char endpoint[128];
+    struct {
+        char kind[32];
+        shed_record_fn *fn;
+        void *arg;
+    } listeners[NSTATE_LISTENERS_MAX];
+    size_t nlisteners;
+};
+
+/* -------------------------------------------------------------------------
+ * Local API over the actor
+ */
+
+int
+shed_nstate_put (shed_nstate_t *self, const char *kind, const char *key, const uint8_t *value,
+                 size_t len, char *err, size_t errlen)
+{
+    assert (self);
+    zsock_send (self->links, "sssb", "PUT", kind, key, value, len);
+    int rc = -1;
+    char *reason = NULL;
+    if (zsock_recv (self->links, "is", &rc, &reason) != 0)
+        rc = -1;
+    if (rc != 0)
+        snprintf (err, errlen, "%s", reason ? reason : "links actor did not answer");
+    zstr_free (&reason);
+    return rc == 0 ? 0 : -1;
+}
+
+int
+shed_nstate_delete (shed_nstate_t *self, const char *kind, const char *key, char *err,
+                    size_t errlen)
+{
+    assert (self);
+    zsock_send (self->links, "sss", "DELETE", kind, key);
+    int rc = -1;
+    char *reason = NULL;
+    if (zsock_recv (self->links, "is", &rc, &reason) != 0)
+        rc = -1;
+    if (rc != 0)
+        snprintf (err, errlen, "%s", reason ? reason : "links actor did not answer");
+    zstr_free (&reason);
+    return rc == 0 ? 0 : -1;
+}
+
+int
+shed_nstate_get_mine (shed_nstate_t *self, const char *kind, const char *key, uint8_t **value,
+                      size_t *len)
+{
+    assert (self);
+    *value = NULL;
+    *len = 0;
+    zsock_send (self->links, "ssss", "GET", self->name, kind, key);
+    int found = 0;
+    char *status = NULL;
+    uint8_t *data = NULL;
+    size_t size = 0;
+    uint64_t version = 0;
+    if (zsock_recv (self->links, "isb8", &found, &status, &data, &size, &version) != 0)
+        return -1;
+    zstr_free (&status);
+    if (found != 1) {
+        free (data);
+        return 0;
+    }
+    *value = data;
+    *len = size;
+    return 1;
+}
+
+int
+shed_nstate_list (shed_nstate_t *self, const char *kind, shed_record_fn *fn, void *arg)
+{
+    assert (self);
+    zsock_send (self->links, "ss", "LIST", kind);
+    zmsg_t *msg = zmsg_recv (self->links);
+    if (!msg)
+        return -1;
+    char *count = zmsg_popstr (msg);
+    int n = 0;
+    while (zmsg_size (msg) >= 6) {
+        char *origin = zmsg_popstr (msg), *k = zmsg_popstr (msg), *key = zmsg_popstr (msg);
+        char *version = zmsg_popstr (msg), *status = zmsg_popstr (msg);
+        zframe_t *value = zmsg_pop (msg);
+        shed_record_t rec = { "", origin, k, key, strtoull (version, NULL, 10), status,
+                              zframe_data (value), zframe_size (value) };
+        fn (&rec, arg);
+        n++;
+        zstr_free (&origin);
+        zstr_free (&k);
+        zstr_free (&key);
+        zstr_free (&version);
+        zstr_free (&status);
+        zframe_destroy (&value);
+    }
+    zstr_free (&count);
+    zmsg_destroy (&msg);
+    return n;
+}
+
+void
+shed_nstate_on_change (shed_nstate_t *self, const char *kind, shed_record_fn *fn, void *arg)
+{
+    assert (self);
+    assert (self->nlisteners < NSTATE_LISTENERS_MAX);
+    snprintf (self->listeners[self->nlisteners].kind, sizeof self->listeners[0].kind, "%s",
+              kind);
+    self->listeners[self->nlisteners].fn = fn;
+    self->listeners[self->nlisteners].arg = arg;
+    self->nlisteners++;
+}
+
+const char *
+shed_nstate_endpoint (shed_nstate_t *self)
+{
+    return self->endpoint;
+}
+
+char *
+shed_nstate_stats (shed_nstate_t *self)
+{
+    assert (self);
+    zstr_send (self->links, "STATS");
+    return zstr_recv (self->links);
+}
+
+/* -------------------------------------------------------------------------
+ * Change events -> listeners
+ */
+
+static int
+s_on_change (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    shed_nstate_t *self = arg;
+    zmsg_t *msg = zmsg_recv (sock);
+    if (!msg || zmsg_size (msg) != 7) {
+        zmsg_destroy (&msg);
+        return 0;
+    }
+    char *topic = zmsg_popstr (msg), *event = zmsg_popstr (msg), *origin = zmsg_popstr (msg);
+    char *key = zmsg_popstr (msg), *version = zmsg_popstr (msg), *status = zmsg_popstr (msg);
+    zframe_t *value = zmsg_pop (msg);
+    shed_record_t rec = { event, origin, topic, key, strtoull (version, NULL, 10), status,
+                          zframe_data (value), zframe_size (value) };
+    log_debug ("state", "record %s|origin=%s kind=%s key=%s version=%s status=%s", event,
+               origin, topic, key, version, status);
+    for (size_t i = 0; i < self->nlisteners; i++)
+        if (!self->listeners[i].kind[0] || strcmp (self->listeners[i].kind, topic) == 0)
+            self->listeners[i].fn (&rec, self->listeners[i].arg);
+    zstr_free (&topic);
+    zstr_free (&event);
+    zstr_free (&origin);
+    zstr_free (&key);
+    zstr_free (&version);
+    zstr_free (&status);
+    zframe_destroy (&value);
+    zmsg_destroy (&msg);
+    return 0;
+}
+
+/* -------------------------------------------------------------------------
+ * Membership -> links
+ */
+
+static int
+s_command_i (shed_nstate_t *self, const char *picture, ...)
+{
+    va_list ap;
+    va_start (ap, picture);
+    int rc = zsock_vsend (self->links, picture, ap);
+    va_end (ap);
+    int reply = -1;
+    if (rc == 0 && zsock_recv (self->links, "i", &reply) != 0)
+        reply = -1;
+    return reply;
+}
+
+static void
+s_on_member (const char *kind, const gossip_update_t *m, const char *reason, void *arg)
+{
+    shed_nstate_t *self = arg;
+    if (strcmp (m->name, self->name) == 0 || m->key.len != 32)
+        return;
+    char z85[41];
+    shed_key_to_z85 (m->key.data, z85);
+    if (!strcmp (kind, "join") || (!strcmp (kind, "update") && m->kind == SWIM_UPD_ALIVE)) {
+        char endpoint[128];
+        snprintf (endpoint, sizeof endpoint, "tcp://%s:%u", m->addr,
+                  (unsigned) (m->port + SHED_LINKS_PORT_OFFSET));
+        s_command_i (self, "ss", "ALLOW", z85);
+        s_command_i (self, "ssss", "PEER-ADD", m->name, endpoint, z85);
+        /* The key its records must be signed with (docs/state.md, "Trust");
+         * a member that does not advertise one has none of its records
+         * accepted. */
+        static const uint8_t zero[32];
+        if (memcmp (m->sigkey, zero, sizeof zero) != 0) {
+            char sig_z85[41];
+            shed_key_to_z85 (m->sigkey, sig_z85);
+            s_command_i (self, "sss", "ORIGIN-KEY", m->name, sig_z85);
+        }
+        s_command_i (self, "sss", "ORIGIN-STATUS", m->name, "alive");
+    }
+    else if (!strcmp (kind, "fail"))
+        s_command_i (self, "sss", "ORIGIN-STATUS", m->name, "unreachable");
+    else if (!strcmp (kind, "leave") || !strcmp (kind, "reap")) {
+        s_command_i (self, "ss", "DENY", z85);
+        s_command_i (self, "ss", "PEER-REMOVE", m->name);
+        s_command_i (self, "sss", "ORIGIN-KEY", m->name, "");
+        s_command_i (self, "sss", "ORIGIN-STATUS", m->name, "removed");
+    }
+}
+
+/* -------------------------------------------------------------------------
+ * API: shedctl state [KIND]
+ */
+
+typedef struct {
+    api_staterec_t *items;
+    size_t n, cap;
+} collect_t;
+
+static void
+s_collect (const shed_record_t *rec, void *arg)
+{
+    collect_t *c = arg;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 64;
+        if (cap > API_STATE_RECORDS_MAX)
+            return;
+        api_staterec_t *items = realloc (c->items, cap * sizeof *items);
+        if (!items)
+            return;
+        c->items = items;
+        c->cap = cap;
+    }
+    api_staterec_t *r = &c->items[c->n++];
+    memset (r, 0, sizeof *r);
+    snprintf (r->origin, sizeof r->origin, "%s", rec->origin);
+    snprintf (r->kind, sizeof r->kind, "%s", rec->kind);
+    snprintf (r->key, sizeof r->key, "%s", rec->key);
+    snprintf (r->status, sizeof r->status, "%s", rec->status);
+    r->version = rec->version;
+    r->size = rec->len;
+}
+
+static void
+s_api_state (shed_api_call_t *call, const api_msg_t *req, void *arg)
+{
+    shed_nstate_t *self = arg;
+    collect_t c = { 0 };
+    if (shed_nstate_list (self, req->u.api_state_req.kind, s_collect, &c) < 0) {
+        free (c.items);
+        shed_api_reply_error (&call, API_ERR_UNAVAILABLE, "state actor did not answer");
+        return;
+    }
+    api_msg_t rep = { .hdr.type = API_STATE_REP };
+    rep.u.api_state_rep.records.n = c.n;
+    rep.u.api_state_rep.records.items = c.items;
+    shed_api_reply (&call, &rep);
+    free (c.items);
+}
+
+/* -------------------------------------------------------------------------
+ * Lifecycle
+ */
+
+shed_nstate_t *
+shed_nstate_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_t *zap,
+                 shed_members_t *members, zloop_t *loop, shed_api_server_t *api, char *err,
+                 size_t errlen)
+{
+    shed_nstate_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        snprintf (err, errlen, "out of memory");
+        return NULL;
+    }
+    self->loop = loop;
+    snprintf (self->name, sizeof self->name, "%s", cfg->name);
+    char bind[128];
+    snprintf (bind, sizeof bind, "tcp://%s:%u", cfg->bind_addr,
+              (unsigned) (cfg->bind_port + SHED_LINKS_PORT_OFFSET));
+    links_config_t lc = {
+        .name = cfg->name,
+        .endpoint = bind,
+        .data_dir = cfg->data_dir,
+        .public_key = shed_identity_x25519_public (identity),
+        .secret_key = shed_identity_x25519_secret (identity),
+        .zap = zap,
+        /* 0 (a config not from shed_config_defaults) = the store's 1 h. */
+        .tombstone_ttl_ms = (int64_t) cfg->state.tombstone_ttl_s * 1000,
+        .identity = identity,
+    };
+    self->links = links_new (&lc, err, errlen);
+    if (!self->links) {
+        free (self);
+        return NULL;
+    }
+    zstr_send (self->links, "ENDPOINT");
+    char *ep = zstr_recv (self->links);
+    snprintf (self->endpoint, sizeof self->endpoint, "%s", ep ? ep : bind);
+    zstr_free (&ep);
+    zstr_send (self->links, "EVENTS");
+    char *events = zstr_recv (self->links);
+    self->events = events ? zsock_new_sub (events, "") : NULL;
+    zstr_free (&events);
+    if (!self->events) {
+        snprintf (err, errlen, "cannot subscribe to state changes");
+        shed_nstate_destroy (&self);
+        return NULL;
+    }
+    zloop_reader (loop, self->events, s_on_change, self);
+    shed_members_on_event (members, s_on_member, self);
+    shed_api_server_on (api, API_STATE_REQ, s_api_state, self);
+    log_info ("state", "node links up|endpoint=%s tombstone_ttl_ms=%lld", self->endpoint,
+              (long long) lc.tombstone_ttl_ms);
+    return self;
+}
+
+void
+shed_nstate_destroy (shed_nstate_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    shed_nstate_t *self = *self_p;
+    if (self->events && self->loop)
+        zloop_reader_end (self->loop, self->events);
+    zsock_destroy (&self->events);
+    zactor_destroy (&self->links);
+    free (self);
+    *self_p = NULL;
+}

@@ -1,0 +1,79 @@
+/*
+ * node_state.h - the daemon's replicated state: runs the links actor
+ * (cluster/links.h: record store + CURVE node links), keeps its peers and
+ * its ZAP allow-list in step with membership, and gives other node
+ * components a small synchronous API over it (put, delete, list, change
+ * callbacks).
+ *
+ * Endpoints: node links listen on tcp://<advertise>:<gossip port + 1>; a
+ * peer's endpoint is derived the same way from its membership address, so
+ * nothing has to be exchanged before the links can connect.
+ *
+ * Membership -> links:
+ *   join/update (alive)  ALLOW key, PEER-ADD, ORIGIN-STATUS alive
+ *   fail                 ORIGIN-STATUS unreachable (records kept, flagged)
+ *   leave/reap           DENY key, PEER-REMOVE, ORIGIN-STATUS removed
+ */
+#ifndef SHED_NODE_STATE_H
+#define SHED_NODE_STATE_H
+
+#include "cluster/zap.h"
+#include "crypto/identity.h"
+#include "node/api/api_server.h"
+#include "node/config.h"
+#include "node/members/node_members.h"
+
+#include <czmq.h>
+
+#define SHED_LINKS_PORT_OFFSET 1    /* links port = gossip port + 1 */
+
+typedef struct _shed_nstate_t shed_nstate_t;
+
+/* One record as LIST or a change event gives it. Pointers valid only during
+ * the callback. status: "alive" | "unreachable" | "removed". */
+typedef struct {
+    const char *event;              /* INSERTED UPDATED DELETED ORIGIN; "" for LIST */
+    const char *origin;
+    const char *kind;
+    const char *key;
+    uint64_t version;
+    const char *status;
+    const uint8_t *value;
+    size_t len;
+} shed_record_t;
+
+typedef void (shed_record_fn) (const shed_record_t *rec, void *arg);
+
+shed_nstate_t *shed_nstate_new (const shed_config_t *cfg, const shed_identity_t *identity,
+                                zap_t *zap, shed_members_t *members, zloop_t *loop,
+                                shed_api_server_t *api, char *err, size_t errlen);
+void shed_nstate_destroy (shed_nstate_t **self_p);
+
+/* Local writes (records of this node). Return 0, or -1 with a reason. */
+int shed_nstate_put (shed_nstate_t *self, const char *kind, const char *key,
+                     const uint8_t *value, size_t len, char *err, size_t errlen);
+int shed_nstate_delete (shed_nstate_t *self, const char *kind, const char *key, char *err,
+                        size_t errlen);
+
+/* One of this node's own live records: 1 with a copy of its value in
+ * *value (caller frees) and *len, 0 if there is none (or it is deleted),
+ * -1 if the actor did not answer. */
+int shed_nstate_get_mine (shed_nstate_t *self, const char *kind, const char *key,
+                          uint8_t **value, size_t *len);
+
+/* Call fn for every live record of `kind` ("" = all). Returns the count or -1. */
+int shed_nstate_list (shed_nstate_t *self, const char *kind, shed_record_fn *fn, void *arg);
+
+/* Listen to changes of one kind ("" = all, "$origin" = origin status). */
+void shed_nstate_on_change (shed_nstate_t *self, const char *kind, shed_record_fn *fn,
+                            void *arg);
+
+/* The links actor's counters (STATS, cluster/links.h) as one line
+ * "name=value ...". A new string the caller frees, or NULL if the actor
+ * did not answer. */
+char *shed_nstate_stats (shed_nstate_t *self);
+
+/* The links ROUTER endpoint actually bound. */
+const char *shed_nstate_endpoint (shed_nstate_t *self);
+
+#endif
