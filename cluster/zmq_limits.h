@@ -25,4 +25,19 @@
 /* Set ZMQ_MAXMSGSIZE (maxmsg bytes) and ZMQ_HANDSHAKE_IVL. Returns 0 or -1. */
 int shed_zmq_limit_network (zsock_t *sock, int64_t maxmsg);
 
+/* Process limits for sockets (docs/state.md, "Connections per node").
+ * Every ZeroMQ socket holds at least one fd (its mailbox) and libzmq's
+ * context allows 1,023 sockets by default; a node's sockets are bounded
+ * (peer pools), but the defaults leave little room. Call once at start,
+ * after zsys_init and before the first socket: raises the RLIMIT_NOFILE
+ * soft limit to the hard limit and sets czmq's max sockets to
+ * SHED_ZMQ_MAX_SOCKETS or, if fewer fds are allowed, to half of them
+ * (at least czmq's default). Returns the max sockets set. A socket that
+ * still cannot be made is counted where it is made (peer_pool.h). */
+#define SHED_ZMQ_MAX_SOCKETS      8192
+size_t shed_zmq_raise_limits (void);
+
+/* File descriptors this process has open (entries of /proc/self/fd), or -1. */
+int shed_proc_fds (void);
+
 #endif

@@ -15,6 +15,7 @@
  * --encrypt KEY still works, and its argument is overwritten in place once
  * parsed, which shortens but cannot close the window (docs/operations.md).
  */
+#include "cluster/zmq_limits.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "node/config.h"
@@ -177,6 +178,8 @@ main (int argc, char **argv)
     signal (SIGPIPE, SIG_IGN);
     zsys_init ();
     zsys_set_logident ("shed-node");
+    /* Before the first socket: fds and ZeroMQ sockets (cluster/zmq_limits.h). */
+    shed_zmq_raise_limits ();
 
     shed_node_t *node = shed_node_new (&cfg, err, sizeof err);
     sodium_memzero (cfg.encrypt_key, sizeof cfg.encrypt_key);
