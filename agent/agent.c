@@ -3,7 +3,8 @@
  */
 #include "agent/agent.h"
 #include "agent/conn.h"
-#include "agent/frame.h"
+#include "agent/proto/agent_proto.h"
+#include "agent/proto/agent_bucket.h"
 #include "agent/metrics.h"
 #include "agent/provision.h"
 

@@ -2,7 +2,11 @@
  * conn.c - the agent's connection to its host (see conn.h).
  */
 #include "agent/conn.h"
-#include "agent/frame.h"
+#include "agent/proto/agent_proto.h"
+#include "agent/proto/agent_reader.h"
+#include "agent/proto/agent_streams.h"
+#include "agent/proto/agent_outq.h"
+#include "agent/proto/agent_bucket.h"
 
 #include "common/log.h"
 

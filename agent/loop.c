@@ -1,6 +1,7 @@
 /* loop.c - the line splitter shared by the supervisor and the tailer. */
 #include "agent/loop.h"
-#include "agent/frame.h"
+#include "agent/proto/agent_proto.h"
+#include "agent/proto/agent_bucket.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -9,7 +9,7 @@
 #ifndef SHED_AGENT_LOOP_H
 #define SHED_AGENT_LOOP_H
 
-#include "agent/agent_msg.h"
+#include "agent/proto/agent_proto.h"
 
 #include <stddef.h>
 #include <stdint.h>

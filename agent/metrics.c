@@ -3,7 +3,8 @@
  */
 #include "agent/metrics.h"
 #include "agent/cgroup_metrics.h"
-#include "agent/frame.h"
+#include "agent/proto/agent_proto.h"
+#include "agent/proto/agent_bucket.h"
 
 #include "common/fileutil.h"
 

@@ -35,7 +35,7 @@
 #ifndef SHED_AGENT_METRICS_H
 #define SHED_AGENT_METRICS_H
 
-#include "agent/agent_msg.h"
+#include "agent/proto/agent_proto.h"
 
 #include <stdint.h>
 

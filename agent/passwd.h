@@ -19,7 +19,7 @@
 #ifndef SHED_AGENT_PASSWD_H
 #define SHED_AGENT_PASSWD_H
 
-#include "agent/agent_msg.h"
+#include "agent/proto/agent_proto.h"
 #include "agent/provision.h"
 
 #include <stdbool.h>

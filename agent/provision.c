@@ -2,7 +2,8 @@
  * provision.c - provisioning runs (see provision.h).
  */
 #include "agent/provision.h"
-#include "agent/frame.h"
+#include "agent/proto/agent_proto.h"
+#include "agent/proto/agent_bucket.h"
 #include "agent/passwd.h"
 #include "agent/supervisor.h"
 

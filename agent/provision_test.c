@@ -6,7 +6,8 @@
  * are ignored there. Also the provision_user key and --provision-user.
  */
 #include "agent/config.h"
-#include "agent/frame.h"
+#include "agent/proto/agent_proto.h"
+#include "agent/proto/agent_bucket.h"
 #include "agent/provision.h"
 
 #include <fcntl.h>

@@ -2,7 +2,8 @@
  * supervisor.c - supervised processes (see supervisor.h).
  */
 #include "agent/supervisor.h"
-#include "agent/frame.h"
+#include "agent/proto/agent_proto.h"
+#include "agent/proto/agent_bucket.h"
 
 #include "common/log.h"
 

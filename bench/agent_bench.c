@@ -17,7 +17,7 @@
  */
 #include "bridges/agent_host.h"
 
-#include "agent/frame.h"
+#include "agent/proto/agent_proto.h"
 #include "common/log.h"
 
 #include <signal.h>

@@ -20,7 +20,7 @@
  * LOG seq numbers the consumer never saw (agent side) plus bus gaps.
  * Rates count from the first to the last event received.
  */
-#include "agent/frame.h"
+#include "agent/proto/agent_proto.h"
 #include "bridges/bus_client.h"
 
 #include <czmq.h>

@@ -17,7 +17,8 @@
  */
 #include "bridges/agent_host.h"
 
-#include "agent/frame.h"
+#include "agent/proto/agent_proto.h"
+#include "agent/proto/agent_bucket.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -11,7 +11,11 @@
  */
 #include "bridges/agent_host.h"
 
-#include "agent/frame.h"
+#include "agent/proto/agent_proto.h"
+#include "agent/proto/agent_reader.h"
+#include "agent/proto/agent_streams.h"
+#include "agent/proto/agent_outq.h"
+#include "agent/proto/agent_bucket.h"
 #include "common/log.h"
 
 #include <assert.h>

@@ -43,7 +43,7 @@
 #ifndef SHED_AGENT_HOST_H
 #define SHED_AGENT_HOST_H
 
-#include "agent/agent_msg.h"
+#include "agent/proto/agent_proto.h"
 
 #include <czmq.h>
 

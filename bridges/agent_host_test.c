@@ -8,8 +8,11 @@
  */
 #include "bridges/agent_host.h"
 
-#include "agent/agent_sample.h"
-#include "agent/frame.h"
+#include "agent/proto/agent_sample.h"
+#include "agent/proto/agent_proto.h"
+#include "agent/proto/agent_reader.h"
+#include "agent/proto/agent_streams.h"
+#include "agent/proto/agent_bucket.h"
 
 #include <errno.h>
 #include <poll.h>

@@ -9,7 +9,9 @@
  * Input layout: byte 0 picks the feed step (1..64 bytes, or all at once),
  * the rest is the stream as a peer would send it.
  */
-#include "agent/frame.h"
+#include "agent/proto/agent_proto.h"
+#include "agent/proto/agent_reader.h"
+#include "agent/proto/agent_streams.h"
 
 #include <stdint.h>
 #include <stdio.h>

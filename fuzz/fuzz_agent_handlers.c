@@ -13,7 +13,7 @@
  * (next 3 bits: 1..8, small so the cap is hit); the rest is frames as an
  * agent sends them: type (1 byte), length (4 bytes, big-endian), payload.
  */
-#include "agent/frame.h"
+#include "agent/proto/agent_proto.h"
 #include "node/events/agent_check.h"
 
 #include <stdint.h>

@@ -16,7 +16,7 @@
  * whatever it accepts, the full decoder (wire_decode + validator) must
  * accept too, with the same fields.
  */
-#include "agent/frame.h"
+#include "agent/proto/agent_proto.h"
 #include "bridges/event_msg.h"
 
 #include <stdbool.h>

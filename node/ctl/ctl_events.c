@@ -1,7 +1,7 @@
 /* ctl_events.c - `shedctl events`: follow the cluster's events from the
  * local node's consumer endpoint; `shedctl agents`: the node's agent
  * channels (and the hidden debug `agents attach|detach NAME`). */
-#include "agent/agent_msg.h"
+#include "agent/proto/agent_proto.h"
 #include "bridges/bus_client.h"
 #include "bridges/event_msg.h"
 #include "node/ctl/ctl.h"

@@ -6,7 +6,7 @@
  * History lives on the shed's own node; asked on another node, the node
  * fetches it from the owner over the node RPC (agents.logs, docs/agent.md),
  * so the command works the same on every node. */
-#include "agent/agent_msg.h"
+#include "agent/proto/agent_proto.h"
 #include "bridges/bus_client.h"
 #include "node/ctl/ctl.h"
 

@@ -11,7 +11,7 @@
  * Any node will do: a node without the shed sends the run to the shed's
  * node (agents.provision over the node RPC) and relays its answer; the
  * stream comes over the bus as usual. */
-#include "agent/agent_msg.h"
+#include "agent/proto/agent_proto.h"
 #include "bridges/bus_client.h"
 #include "node/ctl/ctl.h"
 

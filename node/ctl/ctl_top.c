@@ -3,7 +3,7 @@
  * as the event bus has them: the last value of every `metrics.<node>.<shed>`
  * topic (a snapshot from the local node, which asks its peers), then live
  * updates. Nothing runs inside the sheds. */
-#include "agent/agent_msg.h"
+#include "agent/proto/agent_proto.h"
 #include "bridges/bus_client.h"
 #include "crypto/identity.h"
 #include "node/ctl/ctl.h"

@@ -5,7 +5,7 @@
  * be unit-tested and fuzzed (fuzz/fuzz_agent_handlers.c).
  *
  * The message has been decoded and validated by the agent protocol
- * (agent/agent_msg.h) and passed the host's per-shed name caps; the checks
+ * (agent/proto/agent_proto.h) and passed the host's per-shed name caps; the checks
  * here hold anyway for any decoded message, so the fuzz target needs no
  * host. Per shed the node keeps which service ids the catalog took
  * (agent_check_shed_t): deregistering or setting the health of anything
@@ -14,7 +14,7 @@
 #ifndef SHED_AGENT_CHECK_H
 #define SHED_AGENT_CHECK_H
 
-#include "agent/agent_msg.h"
+#include "agent/proto/agent_proto.h"
 #include "bridges/agent_host.h"     /* agent_bad_t, for the counters */
 #include "cluster/records.h"
 

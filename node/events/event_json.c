@@ -1,7 +1,7 @@
 /* event_json.c - see event_json.h. */
 #include "node/events/event_json.h"
 
-#include "agent/agent_msg.h"
+#include "agent/proto/agent_proto.h"
 #include "bridges/event_msg.h"
 
 #include <string.h>

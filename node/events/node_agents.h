@@ -38,7 +38,7 @@
 #ifndef SHED_NODE_AGENTS_H
 #define SHED_NODE_AGENTS_H
 
-#include "agent/agent_msg.h"
+#include "agent/proto/agent_proto.h"
 #include "bridges/agent_host.h"
 #include "node/api/api_server.h"
 #include "node/config.h"

@@ -1,7 +1,7 @@
 /* node_hooks.c - see node_hooks.h. */
 #include "node/events/node_hooks.h"
 
-#include "agent/agent_msg.h"
+#include "agent/proto/agent_proto.h"
 #include "bridges/event_msg.h"
 #include "common/log.h"
 #include "common/spawnutil.h"

@@ -3,7 +3,7 @@
  * timeout (the process group is killed), the queue bound (drops counted). */
 #include "node/events/node_hooks.h"
 
-#include "agent/agent_msg.h"
+#include "agent/proto/agent_proto.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,13 +1,26 @@
 /*
- * agent_msg.h - the agent channel: every constant, limit and message of the
- * protocol between shed-agent (inside a shed) and its host (shed-node).
+ * agent_proto.h - the agent channel protocol, in one header: every
+ * constant, limit and message between shed-agent (inside a shed) and its
+ * host (shed-node's bridges/agent_host), the validator and the frame
+ * encoder/decoder. docs/agent.md is the prose version of this file.
+ *
+ * Where it lives, and why: agent/proto/ is the library shed_agent_proto
+ * (agent_msg.c: codec tables and validator; agent_frame.c: frames;
+ * agent_reader, agent_streams, agent_outq, agent_bucket: the channel
+ * plumbing both ends use). Both sides link it and nothing else of the
+ * other: shed-agent links shed_agent_lib (agent/, the guest) on top of it,
+ * shed-node links it through shed_agent_host (bridges/) and never links the
+ * guest's code. It is not in common/ because common/ is linked by every
+ * program and protocol here is the agent channel's alone; it needs only
+ * libc, msgpack-c and common/wire (no czmq), so the static guest binary
+ * can link it.
  *
  * Transport: one reliable byte stream per shed: AF_VSOCK CID 2 port 1026
  * inside a Firecracker VM (host side: Firecracker's Unix socket
  * `<vsock>_1026`), or a Unix socket for netns sheds. The socket identifies
  * the shed; nothing in a payload ever does (the host stamps the origin).
  *
- * Framing (Shed's agent protocol):
+ * Framing:
  *
  *     [type: u8][length: u32 big-endian][payload: length bytes]
  *
@@ -16,13 +29,13 @@
  * most AGENT_FRAME_MAX_DEFAULT payload bytes unless both ends were
  * configured otherwise; a message whose encoding is larger travels as a
  * chunk stream (AGENT_CHUNK frames: stream id, inner type, offset, total,
- * final flag) and is reassembled, bounded per stream and in total, before it
- * is decoded. See docs/agent.md for the message table.
+ * final flag) and is reassembled (agent_streams.h), bounded per stream and
+ * in total, before it is decoded. See docs/agent.md for the message table.
  *
  * Every message is defined once below; agent_msg.c generates the codec.
  */
-#ifndef SHED_AGENT_MSG_H
-#define SHED_AGENT_MSG_H
+#ifndef SHED_AGENT_PROTO_H
+#define SHED_AGENT_PROTO_H
 
 #include "common/wire_gen.h"
 
@@ -324,5 +337,47 @@ bool agent_msg_name_ok (const char *name);
 /* True if `name` is a valid service name: a DNS label, 1..63 of [a-z0-9-],
  * not starting or ending with '-' (it becomes a DNS name and a topic). */
 bool agent_msg_service_name_ok (const char *name);
+
+/* ------------------------------------------------------------------------ */
+/*  Frames: encoder and decoder (agent_frame.c)                             */
+/* ------------------------------------------------------------------------ */
+
+/* Receives one finished frame and takes ownership of `frame` (malloc'd),
+ * even on failure. Return 0, or non-zero to stop the encoder. */
+typedef int (agent_frame_sink_fn) (void *arg, uint8_t *frame, size_t len);
+
+/* Encode `msg` as exactly one frame of at most `max_frame` payload bytes.
+ * Returns WIRE_OK with *out malloc'd, WIRE_ERR_TOO_BIG if it does not fit,
+ * or another wire_err_t. */
+int agent_frame_encode (const agent_msg_t *msg, uint32_t max_frame, uint8_t **out,
+                        size_t *out_len);
+
+/* Encode `msg` and hand it to `sink` as one frame if it fits in `max_frame`,
+ * else as a chunk stream numbered `stream_id` (chunks of at most
+ * AGENT_CHUNK_DATA_MAX data bytes, fewer if max_frame is small). Returns
+ * WIRE_OK, a wire_err_t, or WIRE_ERR_TOO_BIG over AGENT_STREAM_MAX, or -100
+ * if the sink refused a frame. */
+int agent_frame_send (const agent_msg_t *msg, uint32_t max_frame, uint64_t stream_id,
+                      agent_frame_sink_fn *sink, void *arg);
+
+/* Frame already-encoded payload bytes; returns a malloc'd frame or NULL. */
+uint8_t *agent_frame_wrap (uint8_t type, const uint8_t *payload, size_t len, size_t *out_len);
+
+/* Decode a frame's payload and check that the message type equals the
+ * frame's type byte (WIRE_ERR_TYPE if not). Same contract as wire_decode. */
+int agent_frame_decode (uint8_t type, const uint8_t *payload, size_t len, agent_msg_t *msg,
+                        const char **field);
+
+/* The fast path agent_frame_decode takes for LOG, the one message an agent
+ * sends at a high rate: the canonical encoding (a fixmap with integer keys
+ * in ascending order, no unknown keys, minimal forms) is read in place,
+ * with every check the full decoder and validator make (types, bounds, no
+ * NUL in strings, stream name rule), into msg's header and agent_log only
+ * (the rest of the union is not cleared). Returns 1 if it decoded, 0 if
+ * the bytes are anything else (then the full decoder decides: it accepts
+ * a superset). Never accepts what wire_decode would refuse (fuzz_event
+ * checks the two agree). */
+int agent_log_decode_fast (const uint8_t *payload, size_t len, agent_msg_t *msg);
+
 
 #endif

@@ -1,10 +1,10 @@
 /*
  * agent_msg.c - codec tables and semantic checks of the agent channel (see
- * agent_msg.h). The codec itself is common/wire.c; what lives here is what a
+ * agent_proto.h). The codec itself is common/wire.c; what lives here is what a
  * msgpack shape cannot say: names that become topic segments, enums with
  * holes, chunk arithmetic, finite metrics.
  */
-#include "agent/agent_msg.h"
+#include "agent/proto/agent_proto.h"
 
 #include <math.h>
 #include <string.h>

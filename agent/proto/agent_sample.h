@@ -8,7 +8,7 @@
 #ifndef SHED_AGENT_SAMPLE_H
 #define SHED_AGENT_SAMPLE_H
 
-#include "agent/agent_msg.h"
+#include "agent/proto/agent_proto.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -2,8 +2,8 @@
  * agent_msg_test.c - codec round trips for every agent message, plus the
  * semantic rules the validator adds (names, enums, chunk arithmetic).
  */
-#include "agent/agent_msg.h"
-#include "agent/agent_sample.h"
+#include "agent/proto/agent_proto.h"
+#include "agent/proto/agent_sample.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

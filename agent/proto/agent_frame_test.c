@@ -1,10 +1,14 @@
 /*
- * frame_test.c - framing: the incremental reader (every split point,
+ * agent_frame_test.c - framing: the incremental reader (every split point,
  * oversize and bad type refused at the header), chunk streams (send side
  * and reassembly bounds), the outbound queue and the token bucket.
  */
-#include "agent/frame.h"
-#include "agent/agent_sample.h"
+#include "agent/proto/agent_proto.h"
+#include "agent/proto/agent_reader.h"
+#include "agent/proto/agent_streams.h"
+#include "agent/proto/agent_outq.h"
+#include "agent/proto/agent_bucket.h"
+#include "agent/proto/agent_sample.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
