@@ -147,6 +147,12 @@ static const s_row_t s_state_rows[] = {
       NULL, "redials" },
     { "shed_state_dial_refused_total", C, "Dials a peer refused.", NULL, NULL,
       "dial_refused" },
+    /* node_state.c's own: requests that waited for the links actor (reads
+     * are local, from the mirror: docs/state.md "The node's read model"). */
+    { "shed_state_actor_round_trips_total", C, "Requests the daemon's loop made to the state "
+      "actor and waited for.", NULL, NULL, "actor_round_trips" },
+    { "shed_state_mirror_records", G, "Records in the daemon's read model.", NULL, NULL,
+      "mirror_records" },
     { "shed_state_zap_total", C, "ZAP decisions on the links port.", "result", "admitted",
       "zap_admitted" },
     { "shed_state_zap_total", C, NULL, "result", "refused", "zap_refused" },

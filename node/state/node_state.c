@@ -12,6 +12,8 @@
 
 struct _shed_nstate_t {
     zactor_t *links;
+    state_mirror_t *mirror;         /* the read model (state_mirror.h) */
+    uint64_t round_trips;           /* requests that waited for the actor */
     zsock_t *events;                /* SUB to the links actor's change PUB */
     zloop_t *loop;                  /* borrowed */
     char name[SHED_NAME_MAX + 1];
@@ -33,6 +35,7 @@ shed_nstate_put (shed_nstate_t *self, const char *kind, const char *key, const u
                  size_t len, char *err, size_t errlen)
 {
     assert (self);
+    self->round_trips++;
     zsock_send (self->links, "sssb", "PUT", kind, key, value, len);
     int rc = -1;
     char *reason = NULL;
@@ -40,6 +43,8 @@ shed_nstate_put (shed_nstate_t *self, const char *kind, const char *key, const u
         rc = -1;
     if (rc != 0)
         snprintf (err, errlen, "%s", reason ? reason : "links actor did not answer");
+    else
+        state_mirror_put_local (self->mirror, kind, key, value, len);
     zstr_free (&reason);
     return rc == 0 ? 0 : -1;
 }
@@ -49,6 +54,7 @@ shed_nstate_delete (shed_nstate_t *self, const char *kind, const char *key, char
                     size_t errlen)
 {
     assert (self);
+    self->round_trips++;
     zsock_send (self->links, "sss", "DELETE", kind, key);
     int rc = -1;
     char *reason = NULL;
@@ -56,6 +62,8 @@ shed_nstate_delete (shed_nstate_t *self, const char *kind, const char *key, char
         rc = -1;
     if (rc != 0)
         snprintf (err, errlen, "%s", reason ? reason : "links actor did not answer");
+    else
+        state_mirror_del_local (self->mirror, kind, key);
     zstr_free (&reason);
     return rc == 0 ? 0 : -1;
 }
@@ -67,21 +75,14 @@ shed_nstate_get_mine (shed_nstate_t *self, const char *kind, const char *key, ui
     assert (self);
     *value = NULL;
     *len = 0;
-    zsock_send (self->links, "ssss", "GET", self->name, kind, key);
-    int found = 0;
-    char *status = NULL;
-    uint8_t *data = NULL;
-    size_t size = 0;
-    uint64_t version = 0;
-    if (zsock_recv (self->links, "isb8", &found, &status, &data, &size, &version) != 0)
-        return -1;
-    zstr_free (&status);
-    if (found != 1) {
-        free (data);
+    shed_record_t rec;
+    if (!state_mirror_find (self->mirror, self->name, kind, key, &rec))
         return 0;
-    }
-    *value = data;
-    *len = size;
+    *value = (uint8_t *) malloc (rec.len ? rec.len : 1);
+    if (!*value)
+        return -1;
+    memcpy (*value, rec.value, rec.len);
+    *len = rec.len;
     return 1;
 }
 
@@ -89,7 +90,32 @@ int
 shed_nstate_list (shed_nstate_t *self, const char *kind, shed_record_fn *fn, void *arg)
 {
     assert (self);
-    zsock_send (self->links, "ss", "LIST", kind);
+    return state_mirror_list (self->mirror, kind, fn, arg);
+}
+
+bool
+shed_nstate_find (shed_nstate_t *self, const char *origin, const char *kind, const char *key,
+                  shed_record_t *out)
+{
+    assert (self);
+    return state_mirror_find (self->mirror, origin, kind, key, out);
+}
+
+uint64_t
+shed_nstate_round_trips (shed_nstate_t *self)
+{
+    assert (self);
+    return self->round_trips;
+}
+
+/* The seed: one LIST of every kind, read into the mirror. Called after the
+ * SUB socket subscribed, so a change made meanwhile is in the LIST or in an
+ * event (both apply: the mirror keeps the newer version). */
+static int
+s_seed (shed_nstate_t *self)
+{
+    self->round_trips++;
+    zsock_send (self->links, "ss", "LIST", "");
     zmsg_t *msg = zmsg_recv (self->links);
     if (!msg)
         return -1;
@@ -101,7 +127,7 @@ shed_nstate_list (shed_nstate_t *self, const char *kind, shed_record_fn *fn, voi
         zframe_t *value = zmsg_pop (msg);
         shed_record_t rec = { "", origin, k, key, strtoull (version, NULL, 10), status,
                               zframe_data (value), zframe_size (value) };
-        fn (&rec, arg);
+        state_mirror_apply (self->mirror, &rec);
         n++;
         zstr_free (&origin);
         zstr_free (&k);
@@ -138,7 +164,13 @@ shed_nstate_stats (shed_nstate_t *self)
 {
     assert (self);
     zstr_send (self->links, "STATS");
-    return zstr_recv (self->links);
+    char *text = zstr_recv (self->links);
+    if (!text)
+        return NULL;
+    char *line = zsys_sprintf ("%s actor_round_trips=%" PRIu64 " mirror_records=%zu", text,
+                               self->round_trips, state_mirror_size (self->mirror));
+    zstr_free (&text);
+    return line;
 }
 
 /* -------------------------------------------------------------------------
@@ -161,6 +193,8 @@ s_on_change (zloop_t *loop, zsock_t *sock, void *arg)
                           zframe_data (value), zframe_size (value) };
     log_debug ("state", "record %s|origin=%s kind=%s key=%s version=%s status=%s", event,
                origin, topic, key, version, status);
+    /* The read model first: a listener that reads sees this change. */
+    state_mirror_apply (self->mirror, &rec);
     for (size_t i = 0; i < self->nlisteners; i++)
         if (!self->listeners[i].kind[0] || strcmp (self->listeners[i].kind, topic) == 0)
             self->listeners[i].fn (&rec, self->listeners[i].arg);
@@ -184,6 +218,7 @@ s_command_i (shed_nstate_t *self, const char *picture, ...)
 {
     va_list ap;
     va_start (ap, picture);
+    self->round_trips++;
     int rc = zsock_vsend (self->links, picture, ap);
     va_end (ap);
     int reply = -1;
@@ -265,11 +300,7 @@ s_api_state (shed_api_call_t *call, const api_msg_t *req, void *arg)
 {
     shed_nstate_t *self = arg;
     collect_t c = { 0 };
-    if (shed_nstate_list (self, req->u.api_state_req.kind, s_collect, &c) < 0) {
-        free (c.items);
-        shed_api_reply_error (&call, API_ERR_UNAVAILABLE, "state actor did not answer");
-        return;
-    }
+    shed_nstate_list (self, req->u.api_state_req.kind, s_collect, &c);
     api_msg_t rep = { .hdr.type = API_STATE_REP };
     rep.u.api_state_rep.records.n = c.n;
     rep.u.api_state_rep.records.items = c.items;
@@ -293,6 +324,12 @@ shed_nstate_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_
     }
     self->loop = loop;
     snprintf (self->name, sizeof self->name, "%s", cfg->name);
+    self->mirror = state_mirror_new (cfg->name);
+    if (!self->mirror) {
+        snprintf (err, errlen, "out of memory");
+        free (self);
+        return NULL;
+    }
     char bind[128];
     snprintf (bind, sizeof bind, "tcp://%s:%u", cfg->bind_addr,
               (unsigned) (cfg->bind_port + SHED_LINKS_PORT_OFFSET));
@@ -309,6 +346,7 @@ shed_nstate_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_
     };
     self->links = links_new (&lc, err, errlen);
     if (!self->links) {
+        state_mirror_destroy (&self->mirror);
         free (self);
         return NULL;
     }
@@ -322,6 +360,11 @@ shed_nstate_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_
     zstr_free (&events);
     if (!self->events) {
         snprintf (err, errlen, "cannot subscribe to state changes");
+        shed_nstate_destroy (&self);
+        return NULL;
+    }
+    if (s_seed (self) < 0) {
+        snprintf (err, errlen, "state actor did not list its records");
         shed_nstate_destroy (&self);
         return NULL;
     }
@@ -343,6 +386,7 @@ shed_nstate_destroy (shed_nstate_t **self_p)
         zloop_reader_end (self->loop, self->events);
     zsock_destroy (&self->events);
     zactor_destroy (&self->links);
+    state_mirror_destroy (&self->mirror);
     free (self);
     *self_p = NULL;
 }

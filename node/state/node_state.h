@@ -2,8 +2,14 @@
  * node_state.h - the daemon's replicated state: runs the links actor
  * (cluster/links.h: record store + CURVE node links), keeps its peers and
  * its ZAP allow-list in step with membership, and gives other node
- * components a small synchronous API over it (put, delete, list, change
- * callbacks).
+ * components a small API over it (put, delete, list, change callbacks).
+ *
+ * Reads are local: a mirror of every live record (state_mirror.h), seeded
+ * by one LIST at start and fed by the actor's change events, answers list,
+ * get and find on the caller's thread without a round trip to the actor.
+ * Only writes (put, delete) go to the actor; when it accepts one, the
+ * mirror applies it at once, so a component reads its own write back
+ * (docs/state.md, "The node's read model").
  *
  * Endpoints: node links listen on tcp://<advertise>:<gossip port + 1>; a
  * peer's endpoint is derived the same way from its membership address, so
@@ -22,27 +28,13 @@
 #include "node/api/api_server.h"
 #include "node/config.h"
 #include "node/members/node_members.h"
+#include "node/state/state_mirror.h"
 
 #include <czmq.h>
 
 #define SHED_LINKS_PORT_OFFSET 1    /* links port = gossip port + 1 */
 
 typedef struct _shed_nstate_t shed_nstate_t;
-
-/* One record as LIST or a change event gives it. Pointers valid only during
- * the callback. status: "alive" | "unreachable" | "removed". */
-typedef struct {
-    const char *event;              /* INSERTED UPDATED DELETED ORIGIN; "" for LIST */
-    const char *origin;
-    const char *kind;
-    const char *key;
-    uint64_t version;
-    const char *status;
-    const uint8_t *value;
-    size_t len;
-} shed_record_t;
-
-typedef void (shed_record_fn) (const shed_record_t *rec, void *arg);
 
 shed_nstate_t *shed_nstate_new (const shed_config_t *cfg, const shed_identity_t *identity,
                                 zap_t *zap, shed_members_t *members, zloop_t *loop,
@@ -56,21 +48,33 @@ int shed_nstate_delete (shed_nstate_t *self, const char *kind, const char *key, 
                         size_t errlen);
 
 /* One of this node's own live records: 1 with a copy of its value in
- * *value (caller frees) and *len, 0 if there is none (or it is deleted),
- * -1 if the actor did not answer. */
+ * *value (caller frees) and *len, 0 if there is none (or it is deleted).
+ * A local read. */
 int shed_nstate_get_mine (shed_nstate_t *self, const char *kind, const char *key,
                           uint8_t **value, size_t *len);
 
-/* Call fn for every live record of `kind` ("" = all). Returns the count or -1. */
+/* Call fn for every live record of `kind` ("" = all), ordered by origin,
+ * kind, key. A local read; fn may write. Returns the count. */
 int shed_nstate_list (shed_nstate_t *self, const char *kind, shed_record_fn *fn, void *arg);
+
+/* One record of any origin: true with *out filled (pointers valid until the
+ * next write or change event), false if there is none. A local read. */
+bool shed_nstate_find (shed_nstate_t *self, const char *origin, const char *kind,
+                       const char *key, shed_record_t *out);
+
+/* Requests made to the links actor that waited for its answer (writes,
+ * the start-up LIST, membership commands; not STATS, so a scrape does not
+ * count itself): what components pay per operation. */
+uint64_t shed_nstate_round_trips (shed_nstate_t *self);
 
 /* Listen to changes of one kind ("" = all, "$origin" = origin status). */
 void shed_nstate_on_change (shed_nstate_t *self, const char *kind, shed_record_fn *fn,
                             void *arg);
 
 /* The links actor's counters (STATS, cluster/links.h) as one line
- * "name=value ...". A new string the caller frees, or NULL if the actor
- * did not answer. */
+ * "name=value ...", with the node's own appended: actor_round_trips
+ * (shed_nstate_round_trips, this STATS excluded) and mirror_records. A new
+ * string the caller frees, or NULL if the actor did not answer. */
 char *shed_nstate_stats (shed_nstate_t *self);
 
 /* The links ROUTER endpoint actually bound. */
