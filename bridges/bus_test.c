@@ -753,6 +753,8 @@ test_peer_remove_and_deny (void **state)
 
     assert_int_equal (bus_command (nodes [2].bus, "PEER-REMOVE", "a"), 0);
     assert_int_equal (bus_command (nodes [2].bus, "PEER-REMOVE", "a"), -1);
+    /* C's tree changed (its parent was A, now it is B): wait for the link. */
+    s_sync (&nodes [1], 1, &c, 1);
     for (int i = 0; i < 5; i++) {
         s_publish (&nodes [0], "metrics.a.web", "gone");
         s_publish (&nodes [1], "metrics.b.db", "here");
@@ -917,7 +919,8 @@ test_snapreq_cap (void **state)
     shed_identity_t *ghost = shed_identity_new_ephemeral ();
     char ghost_z85 [41];
     shed_key_to_z85 (shed_identity_x25519_public (ghost), ghost_z85);
-    assert_int_equal (s_cmd3 (a.bus, "PEER-ADD", "ghost", "tcp://127.0.0.1:1", ghost_z85), 0);
+    /* Sorts before "a": the ghost is a's parent in the tree, never up. */
+    assert_int_equal (s_cmd3 (a.bus, "PEER-ADD", "0ghost", "tcp://127.0.0.1:1", ghost_z85), 0);
 
     /* A remote consumer speaking raw XSUB over CURVE. */
     shed_identity_t *me = shed_identity_new_ephemeral ();

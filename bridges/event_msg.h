@@ -63,6 +63,15 @@
 #define EVENT_IPC_NAME        "events.sock" /* local consumers, in the run dir */
 #define EVENT_ZAP_PEERS       "bus-peers"   /* ZAP domain of the origin publisher */
 #define EVENT_ZAP_CONSUMERS   "bus-consumers" /* ZAP domain of remote consumers */
+/* Messages between routing-tree neighbours (bridges/bus_links.c,
+ * docs/events.md "Routing tree"): one frame each, either an event frame
+ * (starts with a route: a topic or '$') or a control message whose first
+ * byte is one of these (below 0x20, so never a route's first byte). */
+#define EVENT_LINK_UNSUB      0             /* + prefix */
+#define EVENT_LINK_SUB        1             /* + prefix, or "$snapreq.<nonce>\0prefixes" */
+#define EVENT_LINK_HELLO      2             /* + sender's node name: the link (re)starts */
+#define EVENT_LINK_PING       3             /* parent -> child: is it still there */
+#define EVENT_LINK_BYE        4             /* child -> parent: it moves away */
 #define EVENT_SNDHWM          100000        /* frames queued per subscriber */
 #define EVENT_RCVHWM          100000        /* frames queued from each peer */
 #define EVENT_CACHE_MAX       65536         /* last-value entries kept */
