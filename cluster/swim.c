@@ -505,8 +505,18 @@ swim_receive_stream (swim_t *self, const char *addr, uint16_t port, const uint8_
         self->joining_reply = true;
         s_merge (self, pp);
         self->joining_reply = false;
-        if (!self->is_refused)
+        if (!self->is_refused && !self->joined) {
             self->joined = true;
+            /* Announce ourselves too, not only through the seed: our alive
+             * record is the one piece of news in this exchange, and queued
+             * last it is the newest, so the gossip tick we make due now
+             * carries it first to gossip_nodes members. They learn us from
+             * the datagram itself instead of one seed fan-out later, or a
+             * repair push-pull after seeing our higher `known`
+             * (docs/membership.md "Join"). */
+            swim__broadcast_self (self);
+            self->gossip_next_ms = swim__now (self);
+        }
     }
     else
         s_merge (self, pp);

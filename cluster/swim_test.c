@@ -45,6 +45,7 @@ typedef struct {
     bool down;                    /* killed: no ticks, no packets */
     bool drop_acks;               /* drop the ACKs it sends */
     bool isolated;                /* drop everything to and from it */
+    bool mute;                    /* drop the datagrams it sends (streams pass) */
     int group;                    /* partition side while sim->partitioned */
     uint64_t deadline;
     uint64_t events [SWIM_EV_COUNT_];
@@ -122,7 +123,7 @@ s_send (void *ctx, const char *addr, uint16_t port, const uint8_t *buf, size_t l
     sim_t *sim = node->sim;
     node->sent++;
     int to = s_node_of (sim, port);
-    if (to < 0 || node->down || node->isolated || sim->nodes [to].isolated)
+    if (to < 0 || node->down || node->isolated || node->mute || sim->nodes [to].isolated)
         return;
     if (sim->partitioned && node->group != sim->nodes [to].group)
         return;
@@ -830,6 +831,83 @@ test_rejoin_after_restart (void **state)
     s_sim_destroy (&sim);
 }
 
+/* ---- Join dissemination ------------------------------------------------------- */
+
+/* A settled cluster of n - 1 nodes (node n - 1 kept out), then node n - 1
+ * joins node 0 with `muted` unable to send datagrams. Returns when the
+ * joiner has its join reply; *repairs = repair syncs of the others so far. */
+static sim_t *
+s_late_join (int n, uint64_t seed, int muted, uint64_t *repairs)
+{
+    sim_t *sim = s_sim_new (n, seed, NULL);
+    simnode_t *late = &sim->nodes [n - 1];
+    late->down = true;
+    for (int i = 1; i < n - 1; i++)
+        swim_join (sim->nodes [i].swim, "127.0.0.1", SIM_PORT0);
+    s_run (sim, 3000);
+    assert_true (s_converged (sim));
+    /* drain the join broadcasts: only the new join is news from here on */
+    for (int i = 0; i < n - 1; i++)
+        assert_int_equal (swim_broadcasts_pending (sim->nodes [i].swim), 0);
+    late->down = false;
+    late->deadline = swim_next_deadline (late->swim);
+    sim->nodes [muted].mute = true;
+    *repairs = 0;
+    for (int i = 0; i < n - 1; i++) {
+        swim_stats_t st;
+        swim_stats (sim->nodes [i].swim, &st);
+        *repairs += st.repair_syncs;
+    }
+    swim_join (late->swim, "127.0.0.1", SIM_PORT0);
+    for (int t = 0; t < 100 && !swim_joined (late->swim); t++)
+        s_run (sim, 1);
+    assert_true (swim_joined (late->swim));
+    return sim;
+}
+
+static void
+test_joiner_announces_itself (void **state)
+{
+    /* The seed is muted: whoever learns the joiner within one gossip
+     * interval learnt it from the joiner's own gossip, and from the
+     * datagram itself (no repair push-pull needed). */
+    for (uint64_t seed = 1; seed <= 5; seed++) {
+        uint64_t before, after = 0;
+        sim_t *sim = s_late_join (16, seed, 0, &before);
+        swim_config_t lan;
+        swim_config_lan (&lan);
+        s_run (sim, sim->lat_max + 1);
+        int told = s_seen_as (sim, "node-015", SWIM_ALIVE) - 1;    /* minus the seed */
+        assert_true (told >= (int) lan.gossip_nodes);
+        for (int i = 0; i < sim->n - 1; i++) {
+            swim_stats_t st;
+            swim_stats (sim->nodes [i].swim, &st);
+            after += st.repair_syncs;
+        }
+        assert_int_equal (after, before);
+        s_run (sim, lan.gossip_interval_ms * 4);
+        assert_int_equal (s_seen_as (sim, "node-015", SWIM_ALIVE), sim->n - 1);
+        s_sim_destroy (&sim);
+    }
+}
+
+static void
+test_seed_gossips_join (void **state)
+{
+    /* The joiner is muted: the seed alone spreads it, to gossip_nodes
+     * members within one gossip interval of answering the join. */
+    for (uint64_t seed = 1; seed <= 5; seed++) {
+        uint64_t before;
+        sim_t *sim = s_late_join (16, seed, 15, &before);
+        swim_config_t lan;
+        swim_config_lan (&lan);
+        s_run (sim, lan.gossip_interval_ms + sim->lat_max);
+        int told = s_seen_as (sim, "node-015", SWIM_ALIVE) - 1;
+        assert_true (told >= (int) lan.gossip_nodes);
+        s_sim_destroy (&sim);
+    }
+}
+
 /* ---- Lifeguard -------------------------------------------------------------- */
 
 static void
@@ -945,6 +1023,8 @@ main (void)
         cmocka_unit_test (test_partition_heals),
         cmocka_unit_test (test_suspect_refutes),
         cmocka_unit_test (test_rejoin_after_restart),
+        cmocka_unit_test (test_joiner_announces_itself),
+        cmocka_unit_test (test_seed_gossips_join),
         cmocka_unit_test (test_awareness_stretches_interval),
         cmocka_unit_test (test_converge_128),
         cmocka_unit_test (test_converge_32_64_fast),
