@@ -10,6 +10,7 @@ PACKAGES=(
     clang clang-14 libclang-rt-14-dev     # libFuzzer, ASan/UBSan runtimes for clang
     libczmq-dev libzmq3-dev               # ZeroMQ + czmq
     libsodium-dev                         # crypto
+    libssl-dev                            # libcrypto: the overlay's data AEADs (crypto/aead.c)
     libmsgpack-dev                        # msgpack-c (pkg-config: msgpack)
     libcmocka-dev                         # unit tests
     libyaml-dev                           # config files
