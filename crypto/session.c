@@ -29,6 +29,7 @@
  * touching the replay window.
  */
 #include "crypto/session.h"
+#include "crypto/aead.h"
 
 #include <assert.h>
 #include <pthread.h>
@@ -225,24 +226,6 @@ s_nonce (uint8_t nonce [12], uint64_t counter)
 {
     memset (nonce, 0, 4);
     s_put64 (nonce + 4, counter);
-}
-
-static int
-s_aead_encrypt (uint8_t aead, uint8_t *c, const uint8_t *m, size_t mlen,
-                const uint8_t *ad, size_t adlen, const uint8_t nonce [12], const uint8_t key [32])
-{
-    if (aead == SHED_AEAD_AES256GCM)
-        return crypto_aead_aes256gcm_encrypt (c, NULL, m, mlen, ad, adlen, NULL, nonce, key);
-    return crypto_aead_chacha20poly1305_ietf_encrypt (c, NULL, m, mlen, ad, adlen, NULL, nonce, key);
-}
-
-static int
-s_aead_decrypt (uint8_t aead, uint8_t *m, const uint8_t *c, size_t clen,
-                const uint8_t *ad, size_t adlen, const uint8_t nonce [12], const uint8_t key [32])
-{
-    if (aead == SHED_AEAD_AES256GCM)
-        return crypto_aead_aes256gcm_decrypt (m, NULL, NULL, c, clen, ad, adlen, nonce, key);
-    return crypto_aead_chacha20poly1305_ietf_decrypt (m, NULL, NULL, c, clen, ad, adlen, nonce, key);
 }
 
 static void
@@ -732,6 +715,45 @@ shed_session_want_handshake (shed_session_t *self, uint64_t now_ms)
 //  --------------------------------------------------------------------------
 //  Data
 
+//  Counters for n messages under the current send key, with the key and
+//  header copied out, so the AEAD runs without the lock.
+static int
+s_reserve (shed_session_t *self, uint64_t now_ms, size_t n, uint8_t key [32], uint8_t *aead,
+           uint32_t *remote_id, uint64_t *first)
+{
+    pthread_mutex_lock (&self->lock);
+    keypair_t *kp = &self->kp [SLOT_CURRENT];
+    if (!s_send_usable (self, kp, now_ms)
+    ||  self->cfg.reject_after_messages - kp->send_counter < n) {
+        pthread_mutex_unlock (&self->lock);
+        return SHED_SESSION_ERR_NOKEY;
+    }
+    *first = kp->send_counter;
+    kp->send_counter += n;
+    memcpy (key, kp->send_key, 32);
+    *aead = kp->aead;
+    *remote_id = kp->remote_id;
+    pthread_mutex_unlock (&self->lock);
+    return SHED_SESSION_OK;
+}
+
+static int
+s_seal_one (uint8_t aead, const uint8_t key [32], uint32_t remote_id, uint64_t counter,
+            uint8_t *buf, size_t ptlen)
+{
+    shed_msg_data_t hdr;
+    memset (&hdr, 0, sizeof hdr);
+    hdr.type = SHED_MSG_DATA;
+    s_put32 (hdr.receiver, remote_id);
+    s_put64 (hdr.counter, counter);
+    memcpy (buf, &hdr, sizeof hdr);
+    uint8_t nonce [12];
+    s_nonce (nonce, counter);
+    return shed_aead_seal (aead, key, nonce, buf, SHED_SESSION_DATA_HEADER,
+                           buf + SHED_SESSION_DATA_HEADER, ptlen) == 0? SHED_SESSION_OK:
+                                                                       SHED_SESSION_ERR_AEAD;
+}
+
 int
 shed_session_seal (shed_session_t *self, uint64_t now_ms, uint8_t *buf, size_t ptlen,
                    size_t cap, size_t *outlen)
@@ -740,33 +762,34 @@ shed_session_seal (shed_session_t *self, uint64_t now_ms, uint8_t *buf, size_t p
     assert (buf);
     if (cap < SHED_SESSION_DATA_OVERHEAD || ptlen > cap - SHED_SESSION_DATA_OVERHEAD)
         return SHED_SESSION_ERR_SPACE;
-    uint8_t key [32], nonce [12];
-    shed_msg_data_t hdr;
-    uint8_t aead;
-
-    pthread_mutex_lock (&self->lock);
-    keypair_t *kp = &self->kp [SLOT_CURRENT];
-    if (!s_send_usable (self, kp, now_ms)) {
-        pthread_mutex_unlock (&self->lock);
-        return SHED_SESSION_ERR_NOKEY;
-    }
-    uint64_t counter = kp->send_counter++;
-    memcpy (key, kp->send_key, 32);
-    aead = kp->aead;
-    memset (&hdr, 0, sizeof hdr);
-    hdr.type = SHED_MSG_DATA;
-    s_put32 (hdr.receiver, kp->remote_id);
-    s_put64 (hdr.counter, counter);
-    pthread_mutex_unlock (&self->lock);
-
-    memcpy (buf, &hdr, sizeof hdr);
-    s_nonce (nonce, counter);
-    uint8_t *pt = buf + SHED_SESSION_DATA_HEADER;
-    s_aead_encrypt (aead, pt, pt, ptlen, buf, SHED_SESSION_DATA_HEADER, nonce, key);
+    uint8_t key [32], aead;
+    uint32_t remote_id;
+    uint64_t counter;
+    int rc = s_reserve (self, now_ms, 1, key, &aead, &remote_id, &counter);
+    if (rc == SHED_SESSION_OK)
+        rc = s_seal_one (aead, key, remote_id, counter, buf, ptlen);
     sodium_memzero (key, sizeof key);
-    if (outlen)
+    if (rc == SHED_SESSION_OK && outlen)
         *outlen = SHED_SESSION_DATA_OVERHEAD + ptlen;
-    return SHED_SESSION_OK;
+    return rc;
+}
+
+int
+shed_session_seal_batch (shed_session_t *self, uint64_t now_ms, uint8_t *const *bufs,
+                         const size_t *ptlens, size_t n)
+{
+    assert (self);
+    assert (bufs || n == 0);
+    if (n == 0)
+        return SHED_SESSION_OK;
+    uint8_t key [32], aead;
+    uint32_t remote_id;
+    uint64_t first;
+    int rc = s_reserve (self, now_ms, n, key, &aead, &remote_id, &first);
+    for (size_t i = 0; rc == SHED_SESSION_OK && i < n; i++)
+        rc = s_seal_one (aead, key, remote_id, first + i, bufs [i], ptlens [i]);
+    sodium_memzero (key, sizeof key);
+    return rc;
 }
 
 //  Slot holding the key pair with this receive id, or -1. Caller locks.
@@ -826,7 +849,8 @@ shed_session_open (shed_session_t *self, uint64_t now_ms, uint8_t *buf, size_t l
     s_nonce (nonce, counter);
     size_t clen = len - SHED_SESSION_DATA_HEADER;
     uint8_t *ct = buf + SHED_SESSION_DATA_HEADER;
-    int auth = s_aead_decrypt (aead, ct, ct, clen, buf, SHED_SESSION_DATA_HEADER, nonce, key);
+    int auth = shed_aead_open (aead, key, nonce, buf, SHED_SESSION_DATA_HEADER, ct,
+                               clen - SHED_SESSION_TAG_BYTES);
     sodium_memzero (key, sizeof key);
     if (auth != 0)
         return SHED_SESSION_ERR_AUTH;

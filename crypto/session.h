@@ -215,6 +215,14 @@ bool shed_session_want_handshake (shed_session_t *self, uint64_t now_ms);
 int shed_session_seal (shed_session_t *self, uint64_t now_ms, uint8_t *buf, size_t ptlen,
                        size_t cap, size_t *outlen);
 
+/* Seal n messages in place under one key with consecutive counters (one
+ * lock for all: a super-frame's chunks, node/overlay/send.c). bufs[i] as
+ * for shed_session_seal, room for ptlens[i] + SHED_SESSION_DATA_OVERHEAD
+ * bytes (the caller's guarantee); message i is that long afterwards. The
+ * counters are taken together, so message i carries first + i. */
+int shed_session_seal_batch (shed_session_t *self, uint64_t now_ms, uint8_t *const *bufs,
+                             const size_t *ptlens, size_t n);
+
 /* Open a data message in place. On success the plaintext is at
  * buf + SHED_SESSION_DATA_HEADER, *ptlen bytes (0 = keepalive). Order of
  * checks: type and length, key id, key age, AEAD, then replay window. */

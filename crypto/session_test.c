@@ -450,6 +450,45 @@ test_crossing_handshakes (void **state)
     }
 }
 
+//  A batch takes consecutive counters under one key; each message opens on
+//  its own, in any order, once (the replay window sees each counter).
+static void
+test_seal_batch (void **state)
+{
+    fixture_t *f = *state;
+    enum { N = 5, LEN = 100 };
+    uint8_t msgs [N][LEN + SHED_SESSION_DATA_OVERHEAD], copy [LEN + SHED_SESSION_DATA_OVERHEAD];
+    uint8_t *bufs [N];
+    size_t lens [N], ptlen;
+    for (int i = 0; i < N; i++) {
+        bufs [i] = msgs [i];
+        lens [i] = LEN - (size_t) i;
+        memset (msgs [i] + SHED_SESSION_DATA_HEADER, 'a' + i, lens [i]);
+    }
+    assert_int_equal (shed_session_seal_batch (f->ab, f->now, bufs, lens, N),
+                      SHED_SESSION_ERR_NOKEY);
+    s_handshake (f, f->ab, f->ba, &f->b);
+    assert_int_equal (s_send (f, f->ab, f->ba, "first", NULL, NULL), SHED_SESSION_OK);
+    assert_int_equal (shed_session_seal_batch (f->ab, f->now, bufs, lens, 0), SHED_SESSION_OK);
+    assert_int_equal (shed_session_seal_batch (f->ab, f->now, bufs, lens, N), SHED_SESSION_OK);
+    for (int i = 0; i < N; i++)     //  counter 0 went to "first"
+        assert_int_equal (msgs [i][8], 1 + i);
+    for (int i = N - 1; i >= 0; i--) {
+        memcpy (copy, msgs [i], lens [i] + SHED_SESSION_DATA_OVERHEAD);
+        assert_int_equal (shed_session_open (f->ba, f->now, msgs [i],
+                                             lens [i] + SHED_SESSION_DATA_OVERHEAD, &ptlen),
+                          SHED_SESSION_OK);
+        assert_int_equal (ptlen, lens [i]);
+        assert_int_equal (msgs [i][SHED_SESSION_DATA_HEADER + ptlen - 1], 'a' + i);
+        assert_int_equal (shed_session_open (f->ba, f->now, copy,
+                                             lens [i] + SHED_SESSION_DATA_OVERHEAD, &ptlen),
+                          SHED_SESSION_ERR_REPLAY);
+    }
+    shed_session_info_t info;
+    shed_session_info (f->ab, f->now, &info);
+    assert_int_equal (info.send_counter, 1 + N);
+}
+
 static void
 test_strerror (void **state)
 {
@@ -482,6 +521,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_replayed_initiation, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_bad_response, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_crossing_handshakes, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_seal_batch, s_setup, s_teardown),
         cmocka_unit_test (test_strerror),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
