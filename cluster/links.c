@@ -1,10 +1,11 @@
 /*
  * links.c - the node-links actor: state store + CURVE ROUTER/DEALER sync
- * (see links.h for sockets, protocol, commands and events).
+ * (see links.h for sockets, protocol, commands and events): messages,
+ * commands and lifecycle. Who we talk to (the directory and its connected
+ * subset) is links_peers.c.
  */
 #include "cluster/zmq_limits.h"
-#include "cluster/links.h"
-#include "cluster/state.h"
+#include "cluster/links_internal.h"
 #include "common/log.h"
 
 #include <sodium.h>
@@ -12,229 +13,10 @@
 
 #define S_COMP "links"
 
-typedef struct {
-    char name [STATE_ORIGIN_MAX + 1];
-    char *endpoint;
-    char pubkey [41];               /* z85 */
-    zsock_t *dealer;
-    zsock_t *monitor;               /* PAIR reading the dealer's handshake events */
-    int64_t redial_at;              /* mono ms of a due re-dial, 0 if none */
-    int refused_backoff;            /* ms before the next re-dial after a refusal */
-    int64_t awaiting_since;         /* first unanswered DIGEST, 0 if none */
-    int64_t redial_backoff;         /* ms; doubles while the peer stays silent */
-} s_peer_t;
-
-/* libzmq 4.3 never retries a CURVE handshake that the peer's ZAP refused (a
- * denial is a protocol error that ends the session). At start-up that is
- * common: we learn a peer from membership a few ms before it learns us, dial,
- * and are refused. Each DEALER has a monitor; a refusal schedules a fresh
- * DEALER after S_REFUSED_FIRST_MS, doubling up to S_REDIAL_MAX_MS, so a new
- * cluster's links are up within a few hundred ms instead of after the
- * silent-peer timeout below. */
-#define S_REFUSED_FIRST_MS  100
-
-/* A DIGEST with `reply` set is answered at once by a live peer. If nothing
- * comes back on its DEALER for this long, the link is presumed stuck (a
- * failure the monitor did not report) and redialled. */
-#define S_REDIAL_AFTER_MS   3000
-#define S_REDIAL_MAX_MS     30000
-
-typedef struct {
-    uint64_t digests_sent, digests_recv, deltas_sent, deltas_recv;
-    uint64_t pushes_sent, pushes_recv, malformed, denied_msgs, send_drops;
-    uint64_t handshakes_ok, handshakes_refused, redials;
-    uint64_t dial_refused;          /* our DEALERs refused by a peer */
-} s_counters_t;
-
-typedef struct {
-    zsock_t *pipe;
-    zpoller_t *poller;
-    state_t *store;
-    zap_t *zap;
-    char name [STATE_ORIGIN_MAX + 1];
-    char domain [ZAP_DOMAIN_MAX + 1];
-    uint8_t public_key [32];
-    uint8_t secret_key [32];        /* wiped at exit */
-    char pubkey_z85 [41];
-    zsock_t *router;
-    zsock_t *monitor;               /* PAIR reading the router's monitor */
-    zsock_t *events;                /* PUB */
-    char *endpoint;                 /* bound, resolved */
-    char *events_endpoint;
-    zhashx_t *peers;                /* name -> s_peer_t */
-    zhashx_t *origin_keys;          /* name -> Ed25519 public key (32 bytes) */
-    const shed_identity_t *identity;    /* NULL: records neither signed nor checked */
-    int interval_ms;
-    size_t budget;
-    int64_t next_round;
-    char error [256];               /* init failure, "" if fine */
-    bool terminated;
-    s_counters_t c;
-} self_t;
-
-/* ---- peers ---------------------------------------------------------------- */
-
-/* Close a peer's DEALER and its monitor. */
-static void
-s_dealer_close (self_t *self, s_peer_t *peer)
-{
-    if (peer->monitor) {
-        if (self->poller)
-            zpoller_remove (self->poller, peer->monitor);
-        zap_monitor_destroy (peer->dealer, &peer->monitor);
-    }
-    if (peer->dealer) {
-        if (self->poller)
-            zpoller_remove (self->poller, peer->dealer);
-        zsock_destroy (&peer->dealer);
-    }
-    peer->redial_at = 0;
-}
-
-/* Open a DEALER that only talks to the holder of the peer's key, with a
- * monitor on its handshakes. Returns 0 or -1. */
-static int
-s_dealer_open (self_t *self, s_peer_t *peer)
-{
-    uint8_t key [32];
-    if (!zmq_z85_decode (key, peer->pubkey))
-        return -1;
-    peer->dealer = zsock_new (ZMQ_DEALER);
-    if (!peer->dealer)
-        return -1;
-    shed_zmq_limit_network (peer->dealer, SHED_ZMQ_MAXMSG_DEFAULT);
-    void *h = zsock_resolve (peer->dealer);
-    int zero = 0, one = 1, hwm = LINKS_PEER_HWM;
-    zmq_setsockopt (h, ZMQ_LINGER, &zero, sizeof zero);
-    zmq_setsockopt (h, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_setsockopt (h, ZMQ_SNDTIMEO, &zero, sizeof zero);
-    /* Queue nothing for a peer we are not connected to: anti-entropy
-     * repairs what it missed, stale queued pushes would only waste. */
-    zmq_setsockopt (h, ZMQ_IMMEDIATE, &one, sizeof one);
-    if (zap_secure_client (peer->dealer, key, self->public_key, self->secret_key)) {
-        s_dealer_close (self, peer);
-        return -1;
-    }
-    /* Without a monitor the silent-peer timeout still redials. */
-    peer->monitor = zap_monitor_new (peer->dealer);
-    if (zsock_connect (peer->dealer, "%s", peer->endpoint)) {
-        s_dealer_close (self, peer);
-        return -1;
-    }
-    zpoller_add (self->poller, peer->dealer);
-    if (peer->monitor)
-        zpoller_add (self->poller, peer->monitor);
-    return 0;
-}
-
-static void
-s_peer_destroy (self_t *self, s_peer_t **peer_p)
-{
-    if (*peer_p) {
-        s_peer_t *peer = *peer_p;
-        s_dealer_close (self, peer);
-        zstr_free (&peer->endpoint);
-        free (peer);
-        *peer_p = NULL;
-    }
-}
-
-static void
-s_peer_remove (self_t *self, const char *name)
-{
-    s_peer_t *peer = (s_peer_t *) zhashx_lookup (self->peers, name);
-    if (peer) {
-        zhashx_delete (self->peers, name);     /* no destructor: we free it */
-        s_peer_destroy (self, &peer);
-    }
-}
-
-static int
-s_peer_add (self_t *self, const char *name, const char *endpoint, const char *z85)
-{
-    uint8_t key [32];
-    if (!name || !state_origin_valid (name) || streq (name, self->name) || !endpoint
-    ||  !z85 || strlen (z85) != 40 || !zmq_z85_decode (key, z85))
-        return -1;
-    s_peer_remove (self, name);
-    s_peer_t *peer = (s_peer_t *) zmalloc (sizeof (s_peer_t));
-    assert (peer);
-    snprintf (peer->name, sizeof peer->name, "%s", name);
-    snprintf (peer->pubkey, sizeof peer->pubkey, "%s", z85);
-    peer->endpoint = strdup (endpoint);
-    assert (peer->endpoint);
-    if (s_dealer_open (self, peer)) {
-        log_warn (S_COMP, "cannot connect to peer|peer=%s endpoint=%s", name, endpoint);
-        s_peer_destroy (self, &peer);
-        return -1;
-    }
-    peer->redial_backoff = S_REDIAL_AFTER_MS;
-    zhashx_insert (self->peers, name, peer);
-    return 0;
-}
-
-/* Replace a peer's DEALER with a fresh one (a new handshake). */
-static void
-s_peer_redial (self_t *self, s_peer_t *peer)
-{
-    s_dealer_close (self, peer);
-    self->c.redials++;
-    if (s_dealer_open (self, peer)) {
-        /* Try again at the next silent-peer check. */
-        log_warn (S_COMP, "cannot re-dial peer|peer=%s endpoint=%s", peer->name,
-                  peer->endpoint);
-        return;
-    }
-    log_debug (S_COMP, "redialled peer|peer=%s endpoint=%s", peer->name, peer->endpoint);
-}
-
-/* The peer whose DEALER (or, with `monitor`, whose monitor) is `sock`. */
-static s_peer_t *
-s_peer_by_socket (self_t *self, void *sock, bool *monitor)
-{
-    for (s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers); peer;
-         peer = (s_peer_t *) zhashx_next (self->peers)) {
-        if (peer->dealer && (void *) peer->dealer == sock) {
-            *monitor = false;
-            return peer;
-        }
-        if (peer->monitor && (void *) peer->monitor == sock) {
-            *monitor = true;
-            return peer;
-        }
-    }
-    return NULL;
-}
-
-/* Redial every peer whose re-dial after a refusal is due; returns the
- * earliest one still pending (mono ms), or 0. */
-static int64_t
-s_redial_due (self_t *self)
-{
-    int64_t now = zclock_mono (), next = 0;
-    for (s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers); peer;
-         peer = (s_peer_t *) zhashx_next (self->peers)) {
-        if (!peer->redial_at)
-            continue;
-        if (now >= peer->redial_at)
-            s_peer_redial (self, peer);     /* clears redial_at */
-        else
-        if (!next || peer->redial_at < next)
-            next = peer->redial_at;
-    }
-    return next;
-}
-
 /* ---- sending -------------------------------------------------------------- */
 
-/* Where a reply goes: back over the ROUTER to `rid`, or over a DEALER. */
-typedef struct {
-    zsock_t *sock;
-    zframe_t *rid;                  /* NULL for a DEALER */
-} s_dest_t;
-
 static int
-s_send (self_t *self, s_dest_t *dest, state_msg_t *msg)
+s_send (links_self_t *self, links_dest_t *dest, state_msg_t *msg)
 {
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -257,8 +39,8 @@ s_send (self_t *self, s_dest_t *dest, state_msg_t *msg)
     return 0;
 }
 
-static void
-s_send_digest (self_t *self, s_dest_t *dest, bool reply)
+void
+links_send_digest (links_self_t *self, links_dest_t *dest, bool reply)
 {
     state_msg_t msg;
     state_digest (self->store, reply, &msg);
@@ -266,69 +48,8 @@ s_send_digest (self_t *self, s_dest_t *dest, bool reply)
         self->c.digests_sent++;
 }
 
-/* Send every pending local change to every peer. */
 static void
-s_push_all (self_t *self)
-{
-    state_msg_t msg;
-    while (state_push (self->store, self->budget, &msg) == 1) {
-        uint8_t *buf = NULL;
-        size_t len = 0;
-        int rc = wire_encode (&state_proto, &msg, &buf, &len);
-        state_msg_free (&msg);
-        if (rc)
-            break;
-        for (s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers); peer;
-             peer = (s_peer_t *) zhashx_next (self->peers)) {
-            if (!peer->dealer) {
-                self->c.send_drops++;
-                continue;
-            }
-            zframe_t *frame = zframe_new (buf, len);
-            if (zframe_send (&frame, peer->dealer, 0)) {
-                zframe_destroy (&frame);
-                self->c.send_drops++;
-            }
-            else
-                self->c.pushes_sent++;
-        }
-        free (buf);
-    }
-    state_msg_free (&msg);
-}
-
-static void
-s_round (self_t *self)
-{
-    size_t n = zhashx_size (self->peers);
-    if (n == 0)
-        return;
-    size_t pick = randombytes_uniform ((uint32_t) n);
-    s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers);
-    while (pick--)
-        peer = (s_peer_t *) zhashx_next (self->peers);
-    int64_t now = zclock_mono ();
-    if (peer->dealer) {
-        s_dest_t dest = { peer->dealer, NULL };
-        s_send_digest (self, &dest, true);
-        if (!peer->awaiting_since)
-            peer->awaiting_since = now;
-    }
-
-    /* Redial every peer that left a DIGEST unanswered for too long. */
-    for (s_peer_t *p = (s_peer_t *) zhashx_first (self->peers); p;
-         p = (s_peer_t *) zhashx_next (self->peers))
-        if ((p->awaiting_since && now - p->awaiting_since >= p->redial_backoff)
-        ||  (!p->dealer && !p->redial_at)) {
-            s_peer_redial (self, p);
-            p->awaiting_since = 0;
-            p->redial_backoff = p->redial_backoff * 2 > S_REDIAL_MAX_MS ? S_REDIAL_MAX_MS
-                                                                         : p->redial_backoff * 2;
-        }
-}
-
-static void
-s_schedule (self_t *self)
+s_schedule (links_self_t *self)
 {
     /* +-25% jitter so nodes started together do not sync in lockstep. */
     int spread = self->interval_ms / 2;
@@ -341,14 +62,14 @@ s_schedule (self_t *self)
 static int
 s_sign_record (void *arg, const uint8_t *msg, size_t len, uint8_t sig [STATE_SIG_BYTES])
 {
-    return shed_identity_sign (((self_t *) arg)->identity, msg, len, sig);
+    return shed_identity_sign (((links_self_t *) arg)->identity, msg, len, sig);
 }
 
 /* The store's key lookup: what membership advertised (ORIGIN-KEY). */
 static int
 s_origin_key (void *arg, const char *origin, uint8_t pk [32])
 {
-    self_t *self = (self_t *) arg;
+    links_self_t *self = (links_self_t *) arg;
     const uint8_t *key = (const uint8_t *) zhashx_lookup (self->origin_keys, origin);
     if (!key)
         return -1;
@@ -365,7 +86,7 @@ s_key_free (void **item)
 
 /* ORIGIN-KEY name z85: set (or with "" forget) an origin's Ed25519 key. */
 static int
-s_origin_key_cmd (self_t *self, const char *name, const char *z85)
+s_origin_key_cmd (links_self_t *self, const char *name, const char *z85)
 {
     if (!name || !state_origin_valid (name) || !z85)
         return -1;
@@ -397,19 +118,23 @@ s_origin_key_cmd (self_t *self, const char *name, const char *z85)
 
 /* state_apply, and a warning naming the authenticated peer (its CURVE key)
  * when it sent records with bad signatures: a member relaying forgeries. */
-static void
-s_apply (self_t *self, const state_msg_t *msg, const char *uid)
+static int
+s_apply (links_self_t *self, const state_msg_t *msg, const char *uid)
 {
     uint64_t before = state_stats (self->store)->refused_sig;
-    state_apply (self->store, msg);
+    int applied = state_apply (self->store, msg);
     uint64_t refused = state_stats (self->store)->refused_sig - before;
     if (refused)
         log_warn (S_COMP, "peer sent records with bad signatures|peer_key=%s count=%" PRIu64,
                   uid ? uid : "?", refused);
+    return applied;
 }
 
-static void
-s_handle_payload (self_t *self, zframe_t *payload, s_dest_t *dest)
+/* `from`: the directory name of the sender when it came over our DEALER
+ * to it, NULL when over the ROUTER (its key is the frame's User-Id). */
+void
+links_handle_payload (links_self_t *self, zframe_t *payload, links_dest_t *dest,
+                      const char *from)
 {
     size_t len = zframe_size (payload);
     if (len > STATE_FRAME_MAX) {
@@ -438,7 +163,7 @@ s_handle_payload (self_t *self, zframe_t *payload, s_dest_t *dest)
             else
                 state_msg_free (&delta);
             if (msg.u.state_digest.reply)
-                s_send_digest (self, dest, false);
+                links_send_digest (self, dest, false);
             break;
         }
         case STATE_DELTA:
@@ -446,18 +171,26 @@ s_handle_payload (self_t *self, zframe_t *payload, s_dest_t *dest)
             s_apply (self, &msg, zframe_meta (payload, "User-Id"));
             /* The budget cut it short: ask for the rest now. */
             if (msg.u.state_delta.more)
-                s_send_digest (self, dest, false);
+                links_send_digest (self, dest, false);
             break;
-        case STATE_PUSH:
+        case STATE_PUSH: {
             self->c.pushes_recv++;
-            s_apply (self, &msg, zframe_meta (payload, "User-Id"));
+            const char *uid = zframe_meta (payload, "User-Id");
+            /* Rumor mongering (docs/state.md, "Anti-entropy"): a push that
+             * taught us something goes on, once, to our own subset; one
+             * that taught us nothing (we had it: a duplicate) stops here.
+             * So an origin's write floods the subset graph in a few hops
+             * instead of reaching only the origin's own subset. */
+            if (s_apply (self, &msg, uid) > 0)
+                links_rumor (self, zframe_data (payload), len, from, uid);
             break;
+        }
     }
     state_msg_free (&msg);
 }
 
 static void
-s_recv_router (self_t *self)
+s_recv_router (links_self_t *self)
 {
     zmsg_t *msg = zmsg_recv (self->router);
     if (!msg)
@@ -474,8 +207,9 @@ s_recv_router (self_t *self)
         if (!uid || !zap_allowed_z85 (self->zap, self->domain, uid))
             self->c.denied_msgs++;
         else {
-            s_dest_t dest = { self->router, rid };
-            s_handle_payload (self, payload, &dest);
+            links_inbound_seen (self, uid, rid);
+            links_dest_t dest = { self->router, rid };
+            links_handle_payload (self, payload, &dest, NULL);
         }
     }
     zframe_destroy (&rid);
@@ -483,57 +217,11 @@ s_recv_router (self_t *self)
     zmsg_destroy (&msg);
 }
 
-static void
-s_recv_dealer (self_t *self, s_peer_t *peer)
-{
-    zmsg_t *msg = zmsg_recv (peer->dealer);
-    if (!msg)
-        return;
-    /* The link works: forget any suspicion and reset the backoffs. */
-    peer->awaiting_since = 0;
-    peer->redial_backoff = S_REDIAL_AFTER_MS;
-    peer->refused_backoff = 0;
-    if (zmsg_size (msg) != 1)
-        self->c.malformed++;
-    else {
-        s_dest_t dest = { peer->dealer, NULL };
-        s_handle_payload (self, zmsg_first (msg), &dest);
-    }
-    zmsg_destroy (&msg);
-}
-
-/* A handshake event of one of our DEALERs. */
-static void
-s_recv_dealer_monitor (self_t *self, s_peer_t *peer)
-{
-    uint16_t event = 0;
-    int rc = zap_monitor_recv (peer->monitor, &event);
-    if (rc == 1) {
-        /* Pushes made while the link was down were dropped (IMMEDIATE):
-         * ask for the difference now rather than at a later round. */
-        peer->refused_backoff = 0;
-        s_dest_t dest = { peer->dealer, NULL };
-        s_send_digest (self, &dest, true);
-        if (!peer->awaiting_since)
-            peer->awaiting_since = zclock_mono ();
-    }
-    else
-    if (rc == 0 && !peer->redial_at) {
-        /* Refused: most likely it has not learned our key yet. */
-        self->c.dial_refused++;
-        int delay = peer->refused_backoff ? peer->refused_backoff : S_REFUSED_FIRST_MS;
-        peer->refused_backoff = delay * 2 > S_REDIAL_MAX_MS ? S_REDIAL_MAX_MS : delay * 2;
-        peer->redial_at = zclock_mono () + delay;
-        log_debug (S_COMP, "peer refused our handshake|peer=%s event=0x%x redial_ms=%d",
-                   peer->name, event, delay);
-    }
-}
-
 /* Monitor events of the ROUTER: count handshakes, refused or not. A client
  * without CURVE, or with a key the ZAP handler refuses, never gets past the
  * handshake; these counters are how an operator sees it. */
 static void
-s_recv_monitor (self_t *self)
+s_recv_monitor (links_self_t *self)
 {
     zmsg_t *msg = zmsg_recv (self->monitor);
     if (!msg)
@@ -575,7 +263,7 @@ s_event_name (state_event_t ev)
 static void
 s_on_change (void *arg, state_event_t ev, const state_record_t *rec)
 {
-    self_t *self = (self_t *) arg;
+    links_self_t *self = (links_self_t *) arg;
     zmsg_t *msg = zmsg_new ();
     zmsg_addstr (msg, rec->kind ? rec->kind : "$origin");
     zmsg_addstr (msg, s_event_name (ev));
@@ -607,7 +295,7 @@ s_list_one (void *arg, const state_record_t *rec)
 }
 
 static char *
-s_stats_text (self_t *self)
+s_stats_text (links_self_t *self)
 {
     const state_stats_t *st = state_stats (self->store);
     uint64_t admitted = 0, refused = 0;
@@ -621,18 +309,22 @@ s_stats_text (self_t *self)
         " send_drops=%" PRIu64 " handshakes_ok=%" PRIu64 " handshakes_refused=%" PRIu64
         " redials=%" PRIu64 " dial_refused=%" PRIu64
         " zap_admitted=%" PRIu64 " zap_refused=%" PRIu64
-        " refused_sig=%" PRIu64 " deferred=%" PRIu64,
+        " refused_sig=%" PRIu64 " deferred=%" PRIu64
+        " linked=%zu subset_target=%zu sockets=%zu sock_fail=%" PRIu64
+        " rumors_sent=%" PRIu64 " rotations=%" PRIu64,
         zhashx_size (self->peers), state_count (self->store, NULL, NULL),
         self->c.digests_sent, self->c.digests_recv, self->c.deltas_sent, self->c.deltas_recv,
         self->c.pushes_sent, self->c.pushes_recv, st->applied, st->stale, st->refused_self,
         st->refused_removed, st->resets, st->purged, self->c.malformed, self->c.denied_msgs,
         self->c.send_drops, self->c.handshakes_ok, self->c.handshakes_refused,
-        self->c.redials, self->c.dial_refused, admitted, refused, st->refused_sig,
-        st->deferred);
+        peer_pool_stats (self->pool)->redials, self->c.dial_refused, admitted, refused, st->refused_sig,
+        st->deferred, links_linked (self), links_subset_target (self),
+        peer_pool_sockets (self->pool) + 2,     /* + the ROUTER and its monitor */
+        peer_pool_stats (self->pool)->sock_fail, self->c.rumors_sent, self->c.rotations);
 }
 
 static int
-s_key_cmd (self_t *self, const char *z85, bool allow)
+s_key_cmd (links_self_t *self, const char *z85, bool allow)
 {
     uint8_t key [32];
     if (!z85 || strlen (z85) != 40 || !zmq_z85_decode (key, z85))
@@ -642,7 +334,7 @@ s_key_cmd (self_t *self, const char *z85, bool allow)
 }
 
 static void
-s_reply_rc (self_t *self, int rc)
+s_reply_rc (links_self_t *self, int rc)
 {
     zsock_send (self->pipe, "is", rc, rc ? state_strerror (rc) : "");
 }
@@ -652,14 +344,14 @@ s_reply_rc (self_t *self, int rc)
  * and a node killed right after must find the record when it restarts. The
  * periodic flush alone left up to one interval of such writes behind. */
 static void
-s_flush_local (self_t *self, int rc)
+s_flush_local (links_self_t *self, int rc)
 {
     if (rc == 0 && state_flush (self->store) != 0)
         log_error (S_COMP, "cannot write local records to disk|name=%s", self->name);
 }
 
 static void
-s_recv_pipe (self_t *self)
+s_recv_pipe (links_self_t *self)
 {
     zmsg_t *req = zmsg_recv (self->pipe);
     if (!req) {
@@ -688,17 +380,14 @@ s_recv_pipe (self_t *self)
     }
     else
     if (streq (cmd, "PEER-ADD")) {
-        zsock_send (self->pipe, "i", s_peer_add (self, a, b, c));
+        zsock_send (self->pipe, "i", links_peer_add (self, a, b, c));
     }
     else
     if (streq (cmd, "ORIGIN-KEY"))
         zsock_send (self->pipe, "i", s_origin_key_cmd (self, a, b));
     else
     if (streq (cmd, "PEER-REMOVE")) {
-        int rc = a && zhashx_lookup (self->peers, a) ? 0 : -1;
-        if (rc == 0)
-            s_peer_remove (self, a);
-        zsock_send (self->pipe, "i", rc);
+        zsock_send (self->pipe, "i", links_peer_remove (self, a));
     }
     else
     if (streq (cmd, "ALLOW") || streq (cmd, "DENY"))
@@ -713,7 +402,7 @@ s_recv_pipe (self_t *self)
          * (delete a shed, then create one of the same name through another
          * node), so the change should be on its way to the peers first. */
         if (rc == 0)
-            s_push_all (self);
+            links_push_all (self);
         s_reply_rc (self, rc);
     }
     else
@@ -721,7 +410,7 @@ s_recv_pipe (self_t *self)
         int rc = a && b ? state_delete (self->store, a, b) : -STATE_ERR_ARG;
         s_flush_local (self, rc);
         if (rc == 0)
-            s_push_all (self);
+            links_push_all (self);
         s_reply_rc (self, rc);
     }
     else
@@ -746,12 +435,14 @@ s_recv_pipe (self_t *self)
         int rc = -1;
         if (a && b && state_status_parse (b, &st) == 0)
             rc = state_origin_set_status (self->store, a, st) ? -1 : 0;
+        if (rc == 0)
+            links_peer_status (self, a, st != STATE_ALIVE);
         zsock_send (self->pipe, "i", rc);
     }
     else
     if (streq (cmd, "SYNC")) {
         int rc = zhashx_size (self->peers) ? 0 : -1;
-        s_round (self);
+        links_round (self);
         zsock_send (self->pipe, "i", rc);
     }
     else
@@ -786,7 +477,7 @@ s_recv_pipe (self_t *self)
 static int s_instance;              /* unique inproc names per actor */
 
 static int
-s_init (self_t *self, const links_config_t *cfg)
+s_init (links_self_t *self, const links_config_t *cfg)
 {
     if (!cfg || !cfg->name || !cfg->endpoint || !cfg->public_key || !cfg->secret_key
     ||  !cfg->zap) {
@@ -861,8 +552,12 @@ s_init (self_t *self, const links_config_t *cfg)
         return -1;
     }
     self->endpoint = zsock_last_endpoint (self->router);
-    self->peers = zhashx_new ();
-    assert (self->peers);
+    self->subset = cfg->subset;
+    self->rotate_ms = cfg->rotate_ms > 0 ? cfg->rotate_ms : LINKS_ROTATE_DEFAULT;
+    if (links_peers_init (self)) {
+        snprintf (self->error, sizeof self->error, "links: out of memory");
+        return -1;
+    }
     zpoller_add (self->poller, self->router);
     zpoller_add (self->poller, self->monitor);
     s_schedule (self);
@@ -871,14 +566,9 @@ s_init (self_t *self, const links_config_t *cfg)
 }
 
 static void
-s_destroy (self_t *self)
+s_destroy (links_self_t *self)
 {
-    if (self->peers) {
-        for (s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers); peer;
-             peer = (s_peer_t *) zhashx_next (self->peers))
-            s_peer_destroy (self, &peer);
-        zhashx_destroy (&self->peers);
-    }
+    links_peers_destroy (self);
     if (self->router)
         zmq_socket_monitor (zsock_resolve (self->router), NULL, 0);
     zsock_destroy (&self->monitor);
@@ -895,8 +585,8 @@ s_destroy (self_t *self)
 void
 links_actor (zsock_t *pipe, void *args)
 {
-    self_t self_s;
-    self_t *self = &self_s;
+    links_self_t self_s;
+    links_self_t *self = &self_s;
     memset (self, 0, sizeof *self);
     self->pipe = pipe;
     self->poller = zpoller_new (pipe, NULL);
@@ -910,9 +600,12 @@ links_actor (zsock_t *pipe, void *args)
         if (!self->error [0]) {
             int64_t now = zclock_mono ();
             int64_t until = self->next_round;
-            int64_t redial = s_redial_due (self);
+            int64_t redial = peer_pool_tick (self->pool);
             if (redial && redial < until)
                 until = redial;
+            int64_t rotate = links_rotate_due (self);
+            if (rotate < until)
+                until = rotate;
             wait = until - now;
             if (wait < 0)
                 wait = 0;
@@ -927,21 +620,14 @@ links_actor (zsock_t *pipe, void *args)
         if (which && which == self->monitor)
             s_recv_monitor (self);
         else
-        if (which) {
-            bool is_monitor = false;
-            s_peer_t *peer = s_peer_by_socket (self, which, &is_monitor);
-            if (peer && is_monitor)
-                s_recv_dealer_monitor (self, peer);
-            else
-            if (peer)
-                s_recv_dealer (self, peer);
-        }
+        if (which)
+            links_pool_event (self, which);
         else
         if (zpoller_terminated (self->poller))
             break;
         if (!self->error [0] && zclock_mono () >= self->next_round) {
             state_tick (self->store);
-            s_round (self);
+            links_round (self);
             s_schedule (self);
         }
     }

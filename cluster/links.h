@@ -84,6 +84,12 @@
 #define LINKS_INTERVAL_DEFAULT    1000      /* ms between anti-entropy rounds */
 #define LINKS_EVENTS_HWM          100000
 #define LINKS_PEER_HWM            1000      /* frames queued per peer */
+/* Connected subset (docs/state.md, "Anti-entropy"): of N members, hold
+ * DEALERs to min(N, BASE + ceil(log2 N)) (or links_config_t.subset),
+ * never more than MAX; swap one for a random other every ROTATE ms. */
+#define LINKS_SUBSET_BASE         8
+#define LINKS_SUBSET_MAX          64
+#define LINKS_ROTATE_DEFAULT      10000
 
 typedef struct {
     const char *name;               /* this node (record origin) */
@@ -96,6 +102,8 @@ typedef struct {
     int interval_ms;                /* 0: LINKS_INTERVAL_DEFAULT */
     int64_t tombstone_ttl_ms;       /* 0: STATE_TOMBSTONE_TTL_DEFAULT */
     size_t budget;                  /* DELTA/PUSH byte budget, 0: default */
+    size_t subset;                  /* linked peers, 0: LINKS_SUBSET_BASE + ceil(log2 N) */
+    int rotate_ms;                  /* 0: LINKS_ROTATE_DEFAULT */
     /* Borrowed, must outlive the actor. Set: our records are signed with
      * its Ed25519 key and every remote record must be signed by its
      * origin's key, as given by ORIGIN-KEY (docs/state.md, "Trust").

@@ -39,7 +39,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PEER_POOL_NAME_MAX      63
+#define PEER_POOL_NAME_MAX      64      /* STATE_ORIGIN_MAX */
 #define PEER_POOL_BACKOFF_MIN   100     /* ms before re-dialling a refused/failed peer */
 #define PEER_POOL_BACKOFF_MAX   2000
 
