@@ -44,6 +44,7 @@
 #define SHED_AGENT_HOST_H
 
 #include "agent/proto/agent_proto.h"
+#include "bridges/agent_event.h"
 
 #include <czmq.h>
 
@@ -88,40 +89,6 @@ typedef struct {
                                          owner still receives every event. NULL: the
                                          owner publishes (or not) itself. */
 } agent_host_config_t;
-
-/* What an event is. */
-typedef enum {
-    AGENT_EVENT_CONNECTED    = 1,     /* an agent said hello; msg is its HELLO */
-    AGENT_EVENT_MESSAGE      = 2,     /* msg is a decoded agent -> host message */
-    AGENT_EVENT_DISCONNECTED = 3,     /* the connection ended; see reason */
-} agent_event_kind_t;
-
-/* One event, owned by whoever holds the pointer. */
-typedef struct {
-    agent_event_kind_t kind;
-    char node[AGENT_NAME_MAX + 1];    /* from the host config */
-    char shed[AGENT_NAME_MAX + 1];    /* from agent_host_add_shed */
-    uint64_t seq;                     /* per (node, shed): 1, 2, 3... for the life
-                                         of the host object, across reconnects */
-    int64_t ts_ms;                    /* host wall clock when the frame was accepted */
-    char reason[AGENT_TEXT_MAX + 1];  /* DISCONNECTED: "eof", "timeout", "abuse: rate", ... */
-    agent_msg_t msg;                  /* hdr.type 0 for DISCONNECTED */
-} agent_event_t;
-
-void agent_event_destroy (agent_event_t **self_p);
-
-/* Topic for the event bus: `metrics.<node>.<shed>`, `proc.<node>.<shed>`,
- * `log.<node>.<shed>.<stream>`, `service.<node>.<shed>.<name>`,
- * `provision.<node>.<shed>`, `shed.<node>.<shed>` (connect/disconnect,
- * dropped notices). Returns the length, or -1 if it did not fit. */
-int agent_event_topic (const agent_event_t *ev, char *buf, size_t size);
-
-/* Event kind on the bus: "agent.hello", "agent.log", "agent.disconnected"... */
-const char *agent_event_kind (const agent_event_t *ev);
-
-/* The CLOSE message a DISCONNECTED event is published as (code from the
- * reason: abuse, replaced, timeout, else shutdown). */
-void agent_event_close_msg (const agent_event_t *ev, agent_msg_t *out);
 
 /* Why frames were refused; indexes agent_host_stats_t.bad. */
 typedef enum {
