@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <sodium.h>
+#include <inttypes.h>
+#include <math.h>
 #include <zmq.h>
 
 static zap_t *s_zap;
@@ -452,6 +454,126 @@ s_teardown (void **unused)
     return 0;
 }
 
+
+/* ---- the bounded subset (docs/state.md, "Anti-entropy") ------------------ */
+
+static void
+s_node_start_subset (s_node_t *node, const char *name, size_t subset, int interval_ms)
+{
+    node->id = shed_identity_new_ephemeral ();
+    assert_non_null (node->id);
+    links_config_t cfg = {
+        .name = name, .endpoint = "tcp://127.0.0.1:*",
+        .public_key = shed_identity_x25519_public (node->id),
+        .secret_key = shed_identity_x25519_secret (node->id),
+        .zap = s_zap, .interval_ms = interval_ms, .subset = subset,
+    };
+    char err [256] = "";
+    node->actor = links_new (&cfg, err, sizeof err);
+    if (!node->actor)
+        fail_msg ("links_new: %s", err);
+    zstr_send (node->actor, "ENDPOINT");
+    node->endpoint = zstr_recv (node->actor);
+    zstr_send (node->actor, "PUBKEY");
+    node->pubkey = zstr_recv (node->actor);
+}
+
+/* Members known: all of them; connections: 8 + ceil(log2 N), whatever N. */
+static void
+test_subset_bounded (void **unused)
+{
+    (void) unused;
+    s_node_t a;
+    s_node_start_subset (&a, "bound", 0, 60000);
+    char name [32], z85 [41];
+    uint8_t pk [32], sk [32];
+    for (int i = 0; i < 40; i++) {
+        crypto_box_keypair (pk, sk);
+        zmq_z85_encode (z85, pk, 32);
+        snprintf (name, sizeof name, "m%02d", i);
+        /* Nobody listens there: the directory entry is what matters. */
+        assert_int_equal (s_cmd_i (a.actor, "ssss", "PEER-ADD", name, "tcp://127.0.0.1:9",
+                                   z85), 0);
+        size_t n = (size_t) i + 1;
+        size_t want = 8 + (n > 1 ? (size_t) ceil (log2 ((double) n)) : 0);
+        want = want < n ? want : n;
+        assert_int_equal (s_stat (a.actor, "peers"), n);
+        assert_int_equal (s_stat (a.actor, "subset_target"), want);
+        assert_int_equal (s_stat (a.actor, "linked"), want);
+    }
+    /* DEALERs plus at most two sockets per monitor still handshaking, plus
+     * the ROUTER and its monitor. */
+    assert_true (s_stat (a.actor, "sockets") <= 3 * 14 + 2);
+    assert_int_equal (s_stat (a.actor, "sock_fail"), 0);
+    /* Members leave: the subset refills from the rest. */
+    for (int i = 0; i < 30; i++) {
+        snprintf (name, sizeof name, "m%02d", i);
+        assert_int_equal (s_cmd_i (a.actor, "ss", "PEER-REMOVE", name), 0);
+    }
+    assert_int_equal (s_cmd_i (a.actor, "ss", "PEER-REMOVE", "m00"), -1);
+    assert_int_equal (s_stat (a.actor, "peers"), 10);
+    assert_int_equal (s_stat (a.actor, "linked"), 10);
+    s_node_stop (&a);
+}
+
+/* 16 nodes, 4 links each, no periodic rounds: a write reaches every node by
+ * pushes and rumors alone. */
+#define S_MESH_N 16
+static void
+test_subset_rumor_reaches_all (void **unused)
+{
+    (void) unused;
+    s_node_t n [S_MESH_N];
+    char names [S_MESH_N][16];
+    for (int i = 0; i < S_MESH_N; i++) {
+        snprintf (names [i], sizeof names [i], "r%02d", i);
+        s_node_start_subset (&n [i], names [i], 4, 600000);
+    }
+    for (int i = 0; i < S_MESH_N; i++)
+        for (int j = 0; j < S_MESH_N; j++)
+            if (i != j) {
+                assert_int_equal (s_cmd_i (n [i].actor, "ss", "ALLOW", n [j].pubkey), 0);
+                assert_int_equal (s_cmd_i (n [i].actor, "ssss", "PEER-ADD", names [j],
+                                           n [j].endpoint, n [j].pubkey), 0);
+            }
+    for (int i = 0; i < S_MESH_N; i++) {
+        assert_int_equal (s_stat (n [i].actor, "peers"), S_MESH_N - 1);
+        assert_int_equal (s_stat (n [i].actor, "linked"), 4);
+    }
+    /* Every link up (a DIGEST goes out on each handshake) and heard. */
+    int64_t end = zclock_mono () + 10000;
+    int up = 0;
+    while (zclock_mono () < end && up < S_MESH_N) {
+        up = 0;
+        for (int i = 0; i < S_MESH_N; i++)
+            up += s_stat (n [i].actor, "digests_sent") >= 4
+               && s_stat (n [i].actor, "deltas_recv") + s_stat (n [i].actor, "digests_recv") >= 4;
+        zclock_sleep (50);
+    }
+    assert_int_equal (up, S_MESH_N);
+    assert_int_equal (s_put (n [0].actor, "node", "r00", "hello"), 0);
+    end = zclock_mono () + 10000;
+    int have = 0;
+    while (zclock_mono () < end && have < S_MESH_N) {
+        have = 0;
+        for (int i = 0; i < S_MESH_N; i++)
+            have += s_has (n [i].actor, "r00", "node", "r00", "hello");
+        zclock_sleep (20);
+    }
+    uint64_t rumors = 0, rounds = 0;
+    for (int i = 0; i < S_MESH_N; i++) {
+        rumors += s_stat (n [i].actor, "rumors_sent");
+        rounds += s_stat (n [i].actor, "rotations");
+    }
+    print_message ("# %d/%d nodes have the record, rumors_sent=%" PRIu64 "\n", have, S_MESH_N,
+                   rumors);
+    assert_int_equal (have, S_MESH_N);
+    assert_true (rumors > 0);
+    assert_int_equal (rounds, 0);
+    for (int i = 0; i < S_MESH_N; i++)
+        s_node_stop (&n [i]);
+}
+
 int
 main (void)
 {
@@ -462,6 +584,8 @@ main (void)
         cmocka_unit_test (test_refusals),
         cmocka_unit_test (test_late_allow_recovers),
         cmocka_unit_test (test_bad_config),
+        cmocka_unit_test (test_subset_bounded),
+        cmocka_unit_test (test_subset_rumor_reaches_all),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
