@@ -9,6 +9,7 @@
  */
 #include "bridges/bus.h"
 #include "bridges/bus_client.h"
+#include "bridges/bus_internal.h"
 #include "crypto/identity.h"
 #include "common/log.h"
 
@@ -22,7 +23,7 @@
 #include <cmocka.h>
 #include <zmq.h>
 
-#define S_NODES_MAX 4
+#define S_NODES_MAX 6
 
 typedef struct {
     char name [16];
@@ -970,6 +971,104 @@ test_snapreq_cap (void **state)
     s_node_stop (&a);
 }
 
+/* The routing tree (docs/events.md, "Routing tree"): 6 members, 4-ary
+ * tree a(b(f), c, d, e). A consumer on f (two hops below a) subscribed to
+ * "t." gets e's t. events through a and b, exactly once; e's "u." events,
+ * which nobody wants, never leave e; every node holds at most 1 + 8 bus
+ * connections (a: its 4 children). Then b leaves: f's parent becomes a and
+ * events flow again. */
+static void
+test_tree_routing (void **state)
+{
+    enum { N = 6 };
+    s_node_t nodes [N];
+    const char *names [N] = { "a", "b", "c", "d", "e", "f" };
+    for (int i = 0; i < N; i++)
+        s_node_start (&nodes [i], names [i], 0);
+    s_mesh (nodes, N);
+    bus_client_t *cf = s_consumer (&nodes [5], "t.", NULL);
+    s_sync (nodes, N, &cf, 1);
+    /* Degree: a has children b..e, b has a and f, the others one link. */
+    int64_t deadline = zclock_mono () + 5000;
+    while (s_stat (&nodes [0], "links") < 4 && zclock_mono () < deadline)
+        zclock_sleep (20);
+    assert_int_equal (s_stat (&nodes [0], "links"), 4);
+    assert_int_equal (s_stat (&nodes [1], "links"), 2);
+    assert_int_equal (s_stat (&nodes [5], "links"), 1);
+    for (int i = 0; i < N; i++)
+        assert_true (s_stat (&nodes [i], "conns") <= s_stat (&nodes [i], "conns_max"));
+
+    uint64_t skipped = s_stat (&nodes [4], "origin_skipped");
+    uint64_t recv_b = s_stat (&nodes [1], "peer_recv");
+    uint64_t recv_c = s_stat (&nodes [2], "peer_recv");
+    for (int k = 0; k < 50; k++) {
+        s_publish (&nodes [4], "t.e.x", "want");
+        s_publish (&nodes [4], "u.e.x", "nobody");
+    }
+    int got = 0;
+    bus_event_t ev;
+    while (bus_client_recv (cf, &ev, 500) == 0) {
+        assert_string_equal (ev.origin, "e");
+        assert_true (strncmp (ev.topic, "t.", 2) == 0);
+        got++;
+    }
+    assert_int_equal (got, 50);
+    assert_int_equal (bus_client_duplicates (cf), 0);
+    assert_int_equal (bus_client_gaps (cf), 0);
+    assert_int_equal (s_stat (&nodes [4], "origin_skipped") - skipped, 50);
+    /* b relayed e's 50 (from a) to f; c, off the path, saw nothing. */
+    assert_int_equal (s_stat (&nodes [1], "peer_recv") - recv_b, 50);
+    assert_int_equal (s_stat (&nodes [2], "peer_recv") - recv_c, 0);
+    assert_true (s_stat (&nodes [0], "relayed") >= 50);
+
+    /* b leaves every view: f re-dials a. */
+    for (int i = 0; i < N; i++)
+        if (i != 1)
+            assert_int_equal (bus_command (nodes [i].bus, "PEER-REMOVE", "b"), 0);
+    s_node_t rest [4] = { nodes [0], nodes [2], nodes [3], nodes [4] };
+    s_sync (rest, 4, &cf, 1);
+    for (int k = 0; k < 20; k++)
+        s_publish (&nodes [4], "t.e.y", "again");
+    got = 0;
+    while (bus_client_recv (cf, &ev, 500) == 0)
+        got += streq (ev.topic, "t.e.y");
+    assert_int_equal (got, 20);
+    assert_int_equal (bus_client_duplicates (cf), 0);
+    assert_true (s_stat (&nodes [5], "tree_changes") >= 2);
+    bus_client_destroy (&cf);
+    for (int i = 0; i < N; i++)
+        s_node_stop (&nodes [i]);
+}
+
+/* Link control messages: what parses and what does not. */
+static void
+test_link_parse (void **state)
+{
+    int type;
+    const uint8_t *body;
+    size_t blen;
+    char name [EVENT_NODE_MAX + 1];
+    assert_int_equal (bus_link_parse ((const uint8_t *) "\002node-1", 7, &type, &body, &blen,
+                                      name), 0);
+    assert_int_equal (type, EVENT_LINK_HELLO);
+    assert_string_equal (name, "node-1");
+    assert_int_equal (bus_link_parse ((const uint8_t *) "\002bad name", 9, &type, &body,
+                                      &blen, name), -1);
+    assert_int_equal (bus_link_parse ((const uint8_t *) "\002", 1, &type, &body, &blen, name),
+                      -1);
+    assert_int_equal (bus_link_parse ((const uint8_t *) "\003x", 2, &type, &body, &blen, name),
+                      -1);
+    assert_int_equal (bus_link_parse ((const uint8_t *) "\011", 1, &type, &body, &blen, name),
+                      -1);
+    assert_int_equal (bus_link_parse ((const uint8_t *) "\001log.", 5, &type, &body, &blen,
+                                      name), 0);
+    assert_int_equal (blen, 4);
+    assert_int_equal (bus_tree_parent (0), -1);
+    assert_int_equal (bus_tree_parent (1), 0);
+    assert_int_equal (bus_tree_parent (4), 0);
+    assert_int_equal (bus_tree_parent (5), 1);
+}
+
 static int
 s_setup (void **state)
 {
@@ -1001,6 +1100,8 @@ main (void)
         cmocka_unit_test_setup (test_bad_input, s_setup),
         cmocka_unit_test_setup (test_cache_fair_per_owner, s_setup),
         cmocka_unit_test_setup (test_snapreq_cap, s_setup),
+        cmocka_unit_test_setup (test_tree_routing, s_setup),
+        cmocka_unit_test_setup (test_link_parse, s_setup),
     };
     int rc = cmocka_run_group_tests (tests, NULL, NULL);
     zap_destroy (&s_zap);
