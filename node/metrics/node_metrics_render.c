@@ -177,6 +177,8 @@ static const s_row_t s_bus_rows[] = {
       "invalid" },
     { "shed_bus_events_refused_total", C, NULL, "reason", "forged", "forged" },
     { "shed_bus_events_refused_total", C, NULL, "reason", "malformed", "malformed" },
+    { "shed_bus_events_refused_total", C, NULL, "reason", "duplicate", "dups" },
+    { "shed_bus_events_refused_total", C, NULL, "reason", "unknown_origin", "unknown_origin" },
     { "shed_bus_events_skipped_total", C, "Origin events not sent (no subscriber).", NULL,
       NULL, "origin_skipped" },
     { "shed_bus_send_errors_total", C, "Sends that failed.", NULL, NULL, "send_errors" },
@@ -200,6 +202,16 @@ static const s_row_t s_bus_rows[] = {
       "peer_refused" },
     { "shed_bus_peer_redials_total", C, "Peer links re-dialled.", NULL, NULL,
       "peer_redials" },
+    { "shed_bus_links", G, "Routing-tree links up (parent and children).", NULL, NULL,
+      "links" },
+    { "shed_bus_connections", G, "Bus TCP connections open (tree links).", NULL, NULL,
+      "conns" },
+    { "shed_bus_connections_max", G, "Bound on bus connections per node.", NULL, NULL,
+      "conns_max" },
+    { "shed_bus_events_relayed_total", C, "Events relayed to another tree link.", NULL, NULL,
+      "relayed" },
+    { "shed_bus_link_drops_total", C, "Events dropped on a full tree link queue.", NULL, NULL,
+      "link_drops" },
 };
 
 /* Node RPC: rpc_stats (cluster/rpc.h), through the scheduler. */
