@@ -250,6 +250,7 @@ peer_pool_open (peer_pool_t *self, const char *name, const char *endpoint, const
         s_touch (self, e);
         return 0;
     }
+    bool existed = e != NULL;
     if (e) {
         /* Same name, new address or identity: a fresh connection. */
         s_entry_close (self, e);
@@ -275,7 +276,10 @@ peer_pool_open (peer_pool_t *self, const char *name, const char *endpoint, const
     memcpy (e->key, key, 32);
     e->backoff = PEER_POOL_BACKOFF_MIN;
     s_touch (self, e);
-    s_entry_dial (self, e);         /* a failure is retried by peer_pool_tick */
+    /* A failure is retried by peer_pool_tick. A changed entry is a re-dial:
+     * the owner may have frames waiting for it. */
+    if (s_entry_dial (self, e) == 0 && existed && self->on_redial)
+        self->on_redial (self->arg, e->name, e->dealer);
     return 0;
 }
 

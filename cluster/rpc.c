@@ -2,6 +2,7 @@
  * rpc.c - node-to-node request/response actor (see rpc.h).
  */
 #include "cluster/zmq_limits.h"
+#include "cluster/peer_pool.h"
 #include "cluster/rpc.h"
 #include "common/log.h"
 
@@ -10,8 +11,6 @@
 #include <zmq.h>
 
 #define S_COMP "rpc"
-#define S_BACKOFF_MIN 100           /* ms before re-dialling a refused peer */
-#define S_BACKOFF_MAX 2000
 /* ms an unanswered incoming request is kept: longer than the longest
  * provisioning run a peer may hold a request for (24 h, agents.provision) */
 #define S_INCOMING_TTL (25 * 3600 * 1000)
@@ -23,17 +22,17 @@ typedef struct {
     uint64_t requests_sent, requests_recv, responses_sent, responses_recv;
     uint64_t timeouts, no_peer, malformed, denied_msgs, send_drops, late_responses;
     uint64_t handshakes_refused, redials;
+    /* The pool's, copied by the actor after every event (gauges too). */
+    uint64_t connected, sockets, sock_fail, evicted;
 } s_counters_t;
 
+/* A member we may call: a directory entry. Its connection, if any, is in
+ * the pool (opened on the first call, closed when idle or evicted). */
 typedef struct {
     char name [RPC_NAME_MAX + 1];
     char *endpoint;
     uint8_t key [32];
     char z85 [41];
-    zsock_t *dealer;
-    zsock_t *monitor;               /* PAIR reading the dealer's monitor */
-    int backoff;                    /* ms, next re-dial delay */
-    int64_t redial_at;              /* mono ms, 0 = none pending */
 } s_peer_t;
 
 /* A request we sent and wait for. */
@@ -63,7 +62,8 @@ typedef struct {
     uint8_t secret_key [32];        /* wiped at exit */
     zsock_t *router;
     char *endpoint;
-    zhashx_t *peers;                /* name -> s_peer_t */
+    zhashx_t *peers;                /* the directory: name -> s_peer_t */
+    peer_pool_t *pool;              /* DEALERs to the peers we call */
     zhashx_t *out;                  /* "%016llx" id -> s_out_t */
     zhashx_t *in;                   /* "%016llx" token -> s_in_t */
     uint64_t next_token;
@@ -127,18 +127,10 @@ s_emit_request (self_t *self, const char *peer, uint64_t token, const char *meth
 /* ---- peers ----------------------------------------------------------------- */
 
 static void
-s_peer_close (s_peer_t *peer)
-{
-    zap_monitor_destroy (peer->dealer, &peer->monitor);
-    zsock_destroy (&peer->dealer);
-}
-
-static void
 s_peer_free_fn (void **item)
 {
     s_peer_t *peer = (s_peer_t *) *item;
     if (peer) {
-        s_peer_close (peer);
         zstr_free (&peer->endpoint);
         free (peer);
         *item = NULL;
@@ -167,39 +159,30 @@ s_in_free_fn (void **item)
     }
 }
 
-/* Open the DEALER (CURVE client bound to the peer's key) and its monitor.
- * The monitor is how we learn that the peer's ZAP refused us. */
-static int
-s_peer_open (self_t *self, s_peer_t *peer)
+/* A request is over (answered, timed out, failed): its connection may go. */
+static void
+s_out_done (self_t *self, const char *key)
 {
-    peer->dealer = zsock_new (ZMQ_DEALER);
-    if (!peer->dealer)
-        return -1;
-    shed_zmq_limit_network (peer->dealer, SHED_ZMQ_MAXMSG_DEFAULT);
-    void *h = zsock_resolve (peer->dealer);
-    int zero = 0, hwm = 10000;
-    zmq_setsockopt (h, ZMQ_LINGER, &zero, sizeof zero);
-    zmq_setsockopt (h, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_setsockopt (h, ZMQ_SNDTIMEO, &zero, sizeof zero);
-    peer->monitor = zap_monitor_new (peer->dealer);
-    if (!peer->monitor
-    ||  zap_secure_client (peer->dealer, peer->key, self->public_key, self->secret_key)
-    ||  zsock_connect (peer->dealer, "%s", peer->endpoint)) {
-        s_peer_close (peer);
-        return -1;
+    s_out_t *out = (s_out_t *) zhashx_lookup (self->out, key);
+    if (out) {
+        peer_pool_pin (self->pool, out->peer, -1);
+        zhashx_delete (self->out, key);
     }
-    zpoller_add (self->poller, peer->dealer);
-    zpoller_add (self->poller, peer->monitor);
-    return 0;
 }
 
+/* Send `out` over the peer's connection if it has one now; otherwise it
+ * waits in `out` and goes when the connection is made (s_on_redial). */
 static void
-s_peer_unpoll (self_t *self, s_peer_t *peer)
+s_out_send (self_t *self, s_out_t *out)
 {
-    if (peer->dealer)
-        zpoller_remove (self->poller, peer->dealer);
-    if (peer->monitor)
-        zpoller_remove (self->poller, peer->monitor);
+    void *sock = peer_pool_sock (self->pool, out->peer);
+    if (!sock)
+        return;
+    zframe_t *frame = zframe_new (out->frame, out->len);
+    if (zframe_send (&frame, sock, 0)) {
+        zframe_destroy (&frame);
+        S_INC (self, send_drops);
+    }
 }
 
 /* Fail every pending request to `peer` with `status`. */
@@ -216,7 +199,7 @@ s_fail_pending (self_t *self, const char *peer, int status, const char *why)
          key = (const char *) zlistx_next (ids)) {
         s_out_t *out = (s_out_t *) zhashx_lookup (self->out, key);
         s_emit_response (self, out->id, status, why, "", (size_t) 0);
-        zhashx_delete (self->out, key);
+        s_out_done (self, key);
     }
     zlistx_destroy (&ids);
 }
@@ -224,11 +207,8 @@ s_fail_pending (self_t *self, const char *peer, int status, const char *why)
 static void
 s_peer_remove (self_t *self, const char *name)
 {
-    s_peer_t *peer = (s_peer_t *) zhashx_lookup (self->peers, name);
-    if (peer) {
-        s_peer_unpoll (self, peer);
-        zhashx_delete (self->peers, name);
-    }
+    peer_pool_close (self->pool, name);
+    zhashx_delete (self->peers, name);
 }
 
 static void
@@ -242,61 +222,32 @@ s_peer_add (self_t *self, const char *name, const char *endpoint, const uint8_t 
     s_peer_t *old = (s_peer_t *) zhashx_lookup (self->peers, name);
     if (old && streq (old->endpoint, endpoint) && memcmp (old->key, key, 32) == 0)
         return;                     /* same peer again (membership update): keep it */
-    s_peer_remove (self, name);
     s_peer_t *peer = (s_peer_t *) zmalloc (sizeof (s_peer_t));
     assert (peer);
     snprintf (peer->name, sizeof peer->name, "%s", name);
     peer->endpoint = strdup (endpoint);
+    assert (peer->endpoint);
     memcpy (peer->key, key, 32);
     zmq_z85_encode (peer->z85, peer->key, 32);
-    peer->backoff = S_BACKOFF_MIN;
-    if (s_peer_open (self, peer)) {
-        log_warn (S_COMP, "cannot connect to peer|peer=%s endpoint=%s", name, endpoint);
-        /* Try again later rather than forget the peer. */
-        peer->redial_at = zclock_mono () + peer->backoff;
-    }
-    zhashx_insert (self->peers, name, peer);
+    zhashx_update (self->peers, name, peer);   /* frees an older entry */
+    /* A connection to its old address or key is stale: requests waiting
+     * on it go again over a new one (s_on_redial). */
+    if (peer_pool_has (self->pool, name))
+        peer_pool_open (self->pool, name, peer->endpoint, peer->key);
 }
 
-/* After a refused handshake: a new DEALER, and what was pending goes again. */
+/* The pool dialled `name` again (after a refusal, a creation failure or a
+ * changed address): what is pending for it goes over the new DEALER. */
 static void
-s_peer_redial (self_t *self, s_peer_t *peer)
+s_on_redial (void *arg, const char *name, void *sock)
 {
-    peer->redial_at = 0;
-    s_peer_unpoll (self, peer);
-    s_peer_close (peer);
+    self_t *self = (self_t *) arg;
+    (void) sock;
     S_INC (self, redials);
-    if (s_peer_open (self, peer)) {
-        peer->redial_at = zclock_mono () + peer->backoff;
-        return;
-    }
     for (s_out_t *out = (s_out_t *) zhashx_first (self->out); out;
          out = (s_out_t *) zhashx_next (self->out))
-        if (streq (out->peer, peer->name)) {
-            zframe_t *frame = zframe_new (out->frame, out->len);
-            if (zframe_send (&frame, peer->dealer, 0)) {
-                zframe_destroy (&frame);
-                S_INC (self, send_drops);
-            }
-        }
-}
-
-static void
-s_recv_monitor (self_t *self, s_peer_t *peer)
-{
-    uint16_t event = 0;
-    int rc = zap_monitor_recv (peer->monitor, &event);
-    if (rc == 1)
-        peer->backoff = S_BACKOFF_MIN;
-    else
-    if (rc == 0 && peer->redial_at == 0) {
-        /* Refused (most often: the peer has not allowed our key yet). */
-        S_INC (self, handshakes_refused);
-        log_debug (S_COMP, "handshake refused, re-dialling|peer=%s event=0x%x in_ms=%d",
-                   peer->name, event, peer->backoff);
-        peer->redial_at = zclock_mono () + peer->backoff;
-        peer->backoff = peer->backoff * 2 > S_BACKOFF_MAX ? S_BACKOFF_MAX : peer->backoff * 2;
-    }
+        if (streq (out->peer, name))
+            s_out_send (self, out);
 }
 
 /* ---- requests and responses ----------------------------------------------- */
@@ -334,6 +285,12 @@ s_cmd_request (self_t *self, const char *peer_name, uint64_t id, const char *met
     if (!peer)
         why = "unknown peer";
     else
+    if (peer_pool_open (self->pool, peer->name, peer->endpoint, peer->key) != 0) {
+        /* Every pooled connection has calls in flight. */
+        why = "too many peers with calls in flight";
+        status = RPC_ERR_REFUSED;
+    }
+    else
     if (zhashx_size (self->out) >= RPC_PENDING_MAX) {
         why = "too many requests in flight";
         status = RPC_ERR_REFUSED;
@@ -369,15 +326,11 @@ s_cmd_request (self_t *self, const char *peer_name, uint64_t id, const char *met
     s_idkey (key, id);
     zhashx_update (self->out, key, out);
     S_INC (self, requests_sent);
+    /* In flight: the pool keeps this connection (no eviction) until done. */
+    peer_pool_pin (self->pool, peer->name, 1);
     /* Queued by libzmq until connected; during a re-dial the request waits
      * in `out` and goes with the new DEALER. */
-    if (peer->dealer) {
-        zframe_t *frame = zframe_new (out->frame, out->len);
-        if (zframe_send (&frame, peer->dealer, 0)) {
-            zframe_destroy (&frame);
-            S_INC (self, send_drops);
-        }
-    }
+    s_out_send (self, out);
 }
 
 static void
@@ -473,7 +426,7 @@ s_recv_router (self_t *self)
 }
 
 static void
-s_recv_dealer (self_t *self, zsock_t *dealer)
+s_recv_dealer (self_t *self, void *dealer)
 {
     zmsg_t *msg = zmsg_recv (dealer);
     if (!msg)
@@ -503,7 +456,7 @@ s_recv_dealer (self_t *self, zsock_t *dealer)
                                                                                    : status),
                         rep.u.rpc_response.error, rep.u.rpc_response.body.data,
                         rep.u.rpc_response.body.len);
-            zhashx_delete (self->out, key);
+            s_out_done (self, key);
         }
     }
     wire_msg_free (&rpc_proto, &rep);
@@ -535,7 +488,15 @@ s_timers (self_t *self)
         snprintf (why, sizeof why, "%s did not answer in time", out->peer);
         s_emit_response (self, out->id, RPC_ERR_TIMEOUT, why, "",
                     (size_t) 0);
-        zhashx_delete (self->out, key);
+        char peer [RPC_NAME_MAX + 1];
+        snprintf (peer, sizeof peer, "%s", out->peer);
+        s_out_done (self, key);
+        /* Its connection may be stuck: the pool watches only the first
+         * handshake, and a peer that restarted may have refused a later
+         * one (cluster/peer_pool.h). A fresh dial costs one handshake;
+         * what is still pending for the peer goes again (s_on_redial). */
+        if (peer_pool_has (self->pool, peer))
+            peer_pool_redial (self->pool, peer);
     }
     zlistx_purge (expired);
     for (s_in_t *in = (s_in_t *) zhashx_first (self->in); in;
@@ -546,13 +507,10 @@ s_timers (self_t *self)
          key = (const char *) zlistx_next (expired))
         zhashx_delete (self->in, key);
     zlistx_destroy (&expired);
-    for (s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers); peer;
-         peer = (s_peer_t *) zhashx_next (self->peers)) {
-        if (peer->redial_at && peer->redial_at <= now)
-            s_peer_redial (self, peer);
-        if (peer->redial_at && peer->redial_at < next)
-            next = peer->redial_at;
-    }
+    int64_t redial = peer_pool_tick (self->pool);
+    if (redial && redial < next)
+        next = redial;
+    peer_pool_close_idle (self->pool, RPC_IDLE_MS);
     return next;
 }
 
@@ -660,6 +618,16 @@ s_init (self_t *self, const rpc_config_t *cfg)
     memcpy (self->public_key, cfg->public_key, 32);
     memcpy (self->secret_key, cfg->secret_key, 32);
     self->zap = cfg->zap;
+    peer_pool_config_t pc = {
+        .comp = S_COMP, .public_key = self->public_key, .secret_key = self->secret_key,
+        .cap = cfg->pool_max > 0 ? cfg->pool_max : RPC_POOL_DEFAULT, .sndhwm = 10000,
+        .poller = self->poller, .on_redial = s_on_redial, .arg = self,
+    };
+    self->pool = peer_pool_new (&pc);
+    if (!self->pool) {
+        snprintf (self->error, sizeof self->error, "rpc: out of memory");
+        return -1;
+    }
     self->router = zsock_new (ZMQ_ROUTER);
     assert (self->router);
     shed_zmq_limit_network (self->router, SHED_ZMQ_MAXMSG_DEFAULT);
@@ -679,6 +647,21 @@ s_init (self_t *self, const rpc_config_t *cfg)
     zpoller_add (self->poller, self->router);
     log_info (S_COMP, "listening|endpoint=%s domain=%s", self->endpoint, self->domain);
     return 0;
+}
+
+/* Publish the pool's numbers for rpc_stats (the owner's thread). */
+static void
+s_pool_counters (self_t *self)
+{
+    if (!self->pool)
+        return;
+    const peer_pool_stats_t *st = peer_pool_stats (self->pool);
+    __atomic_store_n (&self->c->connected, (uint64_t) peer_pool_size (self->pool),
+                      __ATOMIC_RELAXED);
+    __atomic_store_n (&self->c->sockets, (uint64_t) peer_pool_sockets (self->pool) + 1,
+                      __ATOMIC_RELAXED);  /* + the ROUTER */
+    __atomic_store_n (&self->c->sock_fail, st->sock_fail, __ATOMIC_RELAXED);
+    __atomic_store_n (&self->c->evicted, st->evicted, __ATOMIC_RELAXED);
 }
 
 static void
@@ -717,22 +700,20 @@ s_rpc_actor (zsock_t *pipe, void *args)
             s_recv_router (self);
         else
         if (which) {
-            for (s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers); peer;
-                 peer = (s_peer_t *) zhashx_next (self->peers)) {
-                if (which == peer->dealer) {
-                    s_recv_dealer (self, peer->dealer);
-                    break;
-                }
-                if (which == peer->monitor) {
-                    s_recv_monitor (self, peer);
-                    break;
-                }
-            }
+            void *sock = NULL;
+            peer_pool_event_t ev = peer_pool_event (self->pool, which, NULL, &sock);
+            if (ev == PEER_POOL_EV_READABLE)
+                s_recv_dealer (self, sock);
+            else
+            if (ev == PEER_POOL_EV_REFUSED)
+                S_INC (self, handshakes_refused);   /* the pool re-dials */
         }
         else
         if (zpoller_terminated (self->poller))
             break;
+        s_pool_counters (self);
     }
+    peer_pool_destroy (&self->pool);
     zhashx_destroy (&self->peers);
     zhashx_destroy (&self->out);
     zhashx_destroy (&self->in);
@@ -926,15 +907,18 @@ rpc_stats (rpc_t *self)
     S_LOAD (requests_sent); S_LOAD (requests_recv); S_LOAD (responses_sent);
     S_LOAD (responses_recv); S_LOAD (timeouts); S_LOAD (no_peer); S_LOAD (malformed);
     S_LOAD (denied_msgs); S_LOAD (send_drops); S_LOAD (late_responses);
-    S_LOAD (handshakes_refused); S_LOAD (redials);
+    S_LOAD (handshakes_refused); S_LOAD (redials); S_LOAD (connected); S_LOAD (sockets);
+    S_LOAD (sock_fail); S_LOAD (evicted);
 #undef S_LOAD
     return zsys_sprintf ("requests_sent=%" PRIu64 " requests_recv=%" PRIu64
                          " responses_sent=%" PRIu64 " responses_recv=%" PRIu64
                          " timeouts=%" PRIu64 " no_peer=%" PRIu64 " malformed=%" PRIu64
                          " denied_msgs=%" PRIu64 " send_drops=%" PRIu64
                          " late_responses=%" PRIu64 " handshakes_refused=%" PRIu64
-                         " redials=%" PRIu64,
+                         " redials=%" PRIu64 " connected=%" PRIu64 " sockets=%" PRIu64
+                         " sock_fail=%" PRIu64 " evicted=%" PRIu64,
                          c.requests_sent, c.requests_recv, c.responses_sent, c.responses_recv,
                          c.timeouts, c.no_peer, c.malformed, c.denied_msgs, c.send_drops,
-                         c.late_responses, c.handshakes_refused, c.redials);
+                         c.late_responses, c.handshakes_refused, c.redials, c.connected,
+                         c.sockets, c.sock_fail, c.evicted);
 }

@@ -6,8 +6,14 @@
  *     a CURVE server with the node's X25519 key in its own ZAP domain
  *     ("rpc/<name>" by default) with ZMQ_ZAP_ENFORCE_DOMAIN set
  *     (zap_secure_server), so only keys on the allow-list connect;
- *   - one DEALER per peer, a CURVE client that only talks to the holder of
- *     the peer's public key (from membership).
+ *   - DEALERs to the peers it calls, each a CURVE client that only talks
+ *     to the holder of the peer's public key (from membership), in a pool
+ *     of at most pool_max (RPC_POOL_DEFAULT): a call to a peer without one
+ *     opens it, closing the least recently used connection that has no
+ *     call in flight; a connection unused for RPC_IDLE_MS is closed. Peers
+ *     are a directory (name, endpoint, key), so a node's sockets do not
+ *     grow with the cluster (cluster/peer_pool.h, docs/state.md
+ *     "Connections per node").
  * Requests travel DEALER -> ROUTER and their responses come back over the
  * same connection, so a node needs no connection from the peer to get its
  * answers.
@@ -29,10 +35,12 @@
  *
  * libzmq 4.3.4 pitfall: when the server's ZAP handler refuses a CURVE
  * client (the peer has not ALLOWed our key yet: membership reaches nodes at
- * slightly different times) the client never retries the handshake. Each
- * DEALER therefore has a socket monitor; on a failed handshake the DEALER
+ * slightly different times) the client never retries the handshake. A new
+ * DEALER's first handshake is therefore monitored; on a failure the DEALER
  * is re-created after a backoff (100 ms doubling to 2 s) and the requests
- * still pending for that peer are sent again. Handlers must therefore be
+ * still pending for that peer are sent again. A timed-out request re-dials
+ * its peer too (a later handshake, after the peer restarted, is not
+ * monitored) and re-sends what is still pending. Handlers must therefore be
  * idempotent per request (ours are: every scheduling request carries a
  * request id).
  *
@@ -59,6 +67,8 @@
 #define RPC_FRAME_MAX       (RPC_BODY_MAX + 1024)
 #define RPC_TIMEOUT_DEFAULT 5000            /* ms */
 #define RPC_PENDING_MAX     65536           /* in flight, each direction */
+#define RPC_POOL_DEFAULT    24              /* DEALERs held at once */
+#define RPC_IDLE_MS         30000           /* an unused DEALER is closed after */
 
 /* Status of a response. Values > 0 are the owner's own codes. */
 #define RPC_OK              0
@@ -92,6 +102,7 @@ typedef struct {
     const uint8_t *secret_key;
     zap_t *zap;                     /* the process's one ZAP handler */
     const char *zap_domain;         /* default "rpc/<name>" */
+    size_t pool_max;                /* 0: RPC_POOL_DEFAULT */
 } rpc_config_t;
 
 typedef enum {
@@ -142,8 +153,10 @@ int rpc_recv (rpc_t *self, rpc_event_t *ev);
 void rpc_event_free (rpc_event_t *ev);
 
 /* Counters as "key=value ..." (a new string; caller frees): requests and
- * responses each way, timeouts, drops, handshakes refused, re-dials. Read
- * from atomics, so safe at any time. */
+ * responses each way, timeouts, drops, handshakes refused, re-dials, and
+ * the pool: connected (DEALERs held), sockets (ZeroMQ sockets held, the
+ * ROUTER included), sock_fail (socket creations that failed), evicted.
+ * Read from atomics, so safe at any time. */
 char *rpc_stats (rpc_t *self);
 
 #endif

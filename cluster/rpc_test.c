@@ -264,6 +264,103 @@ test_codec (void **state)
     free (buf);
 }
 
+
+/* ---- the connection pool (cluster/peer_pool.h) ---------------------------- */
+
+static uint64_t
+s_stat (rpc_t *rpc, const char *key)
+{
+    char *text = rpc_stats (rpc);
+    char *line = zsys_sprintf (" %s", text);
+    char *pat = zsys_sprintf (" %s=", key);
+    char *at = strstr (line, pat);
+    uint64_t v = at ? strtoull (at + strlen (pat), NULL, 10) : UINT64_MAX;
+    zstr_free (&pat);
+    zstr_free (&line);
+    zstr_free (&text);
+    return v;
+}
+
+/* Serve one echo request on n, if one comes within ms. */
+static void
+s_serve_one (s_node_t *n, int ms)
+{
+    rpc_event_t ev;
+    if (s_wait (n, &ev, ms) == 0 && ev.type == RPC_EV_REQUEST)
+        rpc_reply (n->rpc, ev.id, RPC_OK, NULL, ev.body, ev.len);
+    rpc_event_free (&ev);
+}
+
+/* One call from a to srv, answered: 0 or the failure status. */
+static int
+s_call (s_node_t *a, s_node_t *srv, const char *name)
+{
+    uint64_t id = rpc_request (a->rpc, name, "echo", (const uint8_t *) "x", 1, 3000);
+    s_serve_one (srv, 3000);
+    rpc_event_t ev;
+    int rc = s_wait (a, &ev, 3000) == 0 && ev.type == RPC_EV_RESPONSE && ev.id == id
+             ? ev.status : -100;
+    rpc_event_free (&ev);
+    return rc;
+}
+
+/* a may hold 2 connections and calls 3 peers: the least recently used
+ * idle one is closed for the third, and re-opened when called again. */
+static void
+test_pool_lru (void **state)
+{
+    (void) state;
+    s_node_t a, srv [3];
+    const char *names [3] = { "p0", "p1", "p2" };
+    crypto_box_keypair (a.pub, a.sec);
+    char err [256] = "";
+    rpc_config_t cfg = { .name = "a", .endpoint = "tcp://127.0.0.1:*", .public_key = a.pub,
+                         .secret_key = a.sec, .zap = s_zap, .pool_max = 2 };
+    a.rpc = rpc_new (&cfg, err, sizeof err);
+    assert_non_null (a.rpc);
+    for (int i = 0; i < 3; i++) {
+        s_node_start (&srv [i], names [i]);
+        rpc_allow (srv [i].rpc, a.pub);
+        rpc_allow (a.rpc, srv [i].pub);
+        rpc_peer_add (a.rpc, names [i], rpc_endpoint (srv [i].rpc), srv [i].pub);
+    }
+    assert_int_equal (s_call (&a, &srv [0], "p0"), RPC_OK);
+    assert_int_equal (s_call (&a, &srv [1], "p1"), RPC_OK);
+    assert_int_equal (s_stat (a.rpc, "connected"), 2);
+    assert_int_equal (s_call (&a, &srv [2], "p2"), RPC_OK);
+    assert_int_equal (s_stat (a.rpc, "connected"), 2);
+    assert_int_equal (s_stat (a.rpc, "evicted"), 1);
+    assert_int_equal (s_call (&a, &srv [0], "p0"), RPC_OK);    /* p0 again: p1 goes */
+    assert_int_equal (s_stat (a.rpc, "evicted"), 2);
+    assert_int_equal (s_stat (a.rpc, "sock_fail"), 0);
+    assert_true (s_stat (a.rpc, "sockets") <= 2 * 3 + 1);
+
+    /* A call in flight keeps its connection: with p0 and p2 both busy, a
+     * call to p1 is refused at once rather than closing one of them. */
+    uint64_t id0 = rpc_request (a.rpc, "p0", "echo", (const uint8_t *) "x", 1, 3000);
+    uint64_t id2 = rpc_request (a.rpc, "p2", "echo", (const uint8_t *) "x", 1, 3000);
+    uint64_t id1 = rpc_request (a.rpc, "p1", "echo", (const uint8_t *) "x", 1, 3000);
+    rpc_event_t ev;
+    assert_int_equal (s_wait (&a, &ev, 3000), 0);
+    assert_int_equal (ev.type, RPC_EV_RESPONSE);
+    assert_true (ev.id == id1);
+    assert_int_equal (ev.status, RPC_ERR_REFUSED);
+    rpc_event_free (&ev);
+    s_serve_one (&srv [0], 3000);
+    s_serve_one (&srv [2], 3000);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal (s_wait (&a, &ev, 3000), 0);
+        assert_true (ev.id == id0 || ev.id == id2);
+        assert_int_equal (ev.status, RPC_OK);
+        rpc_event_free (&ev);
+    }
+    /* Both done: p1 may take a connection again. */
+    assert_int_equal (s_call (&a, &srv [1], "p1"), RPC_OK);
+    rpc_destroy (&a.rpc);
+    for (int i = 0; i < 3; i++)
+        rpc_destroy (&srv [i].rpc);
+}
+
 int
 main (void)
 {
@@ -278,6 +375,7 @@ main (void)
         cmocka_unit_test (test_timeout_and_unknown_peer),
         cmocka_unit_test (test_wrong_key_refused),
         cmocka_unit_test (test_late_allow_recovers),
+        cmocka_unit_test (test_pool_lru),
     };
     int rc = cmocka_run_group_tests (tests, NULL, NULL);
     zap_destroy (&s_zap);
