@@ -332,10 +332,7 @@ static int
 s_load (s_ctr_t *self, const char *name, drv_state_t *st, char *dir, driver_error_t *err)
 {
     s_dir (self, name, dir);
-    int rc = drv_state_load (dir, st, err);
-    if (rc == DRIVER_ERR_NOT_FOUND)
-        return driver_fail (err, rc, "container: no shed %s here", name);
-    return rc;
+    return drv_state_open ("container", dir, name, st, err);
 }
 
 static void
@@ -360,12 +357,7 @@ s_stop_container (s_ctr_t *self, drv_state_t *st)
         uint64_t since = pid > 0 ? drv_proc_starttime (pid) : 0;
         if (os == OCI_ST_RUNNING)
             oci_runtime_kill (self->runtime, id, "TERM", false, why, sizeof why);
-        int waited = 0;
-        while (since && drv_proc_alive (pid, since) && waited < self->stop_timeout_ms) {
-            usleep (10000);
-            waited += 10;
-        }
-        if (since && drv_proc_alive (pid, since)) {
+        if (since && !drv_proc_wait_gone (pid, since, self->stop_timeout_ms, 10)) {
             log_warn (S_COMP, "PID 1 ignored SIGTERM, killing|shed=%s pid=%d", st->name, pid);
             oci_runtime_kill (self->runtime, id, "KILL", true, why, sizeof why);
         }

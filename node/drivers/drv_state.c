@@ -151,6 +151,27 @@ drv_proc_alive (int pid, uint64_t starttime)
     return now != 0 && (starttime == 0 || now == starttime);
 }
 
+bool
+drv_proc_wait_gone (int pid, uint64_t starttime, int timeout_ms, int step_ms)
+{
+    for (int waited = 0; drv_proc_alive (pid, starttime); waited += step_ms) {
+        if (waited >= timeout_ms)
+            return false;
+        usleep ((useconds_t) step_ms * 1000);
+    }
+    return true;
+}
+
+int
+drv_state_open (const char *comp, const char *dir, const char *name, drv_state_t *st,
+                driver_error_t *err)
+{
+    int rc = drv_state_load (dir, st, err);
+    if (rc == DRIVER_ERR_NOT_FOUND)
+        return driver_fail (err, rc, "%s: no shed %s here", comp, name);
+    return rc;
+}
+
 int
 drv_remove_tree (const char *path)
 {

@@ -55,6 +55,11 @@ void drv_state_to_spec (const drv_state_t *st, driver_spec_t *spec);
 int drv_state_save (const char *dir, const drv_state_t *st, driver_error_t *err);
 int drv_state_load (const char *dir, drv_state_t *st, driver_error_t *err);
 
+/* drv_state_load for a named shed: a missing state file becomes
+ * DRIVER_ERR_NOT_FOUND with "<comp>: no shed NAME here". */
+int drv_state_open (const char *comp, const char *dir, const char *name, drv_state_t *st,
+                    driver_error_t *err);
+
 /* Call fn for every <data_dir>/sheds/NAME holding a state file (what a
  * restarted daemon re-adopts). comp prefixes the error. */
 int drv_state_list (const char *data_dir, const char *comp, driver_list_fn *fn, void *arg,
@@ -65,6 +70,11 @@ int drv_state_list (const char *data_dir, const char *comp, driver_list_fn *fn, 
 uint64_t drv_proc_starttime (int pid);
 /* Is the process that was `pid` at `starttime` still alive? */
 bool drv_proc_alive (int pid, uint64_t starttime);
+/* Wait up to timeout_ms for that process to be gone, polling every
+ * step_ms: the grace period a shed's PID 1 gets between the polite signal
+ * and SIGKILL. True if it is gone. Blocks: the drivers run off the main
+ * loop (docs/scheduling.md). */
+bool drv_proc_wait_gone (int pid, uint64_t starttime, int timeout_ms, int step_ms);
 
 /* vsnprintf into buf. For the drivers' paths, bounded where the config is
  * accepted so they never truncate: going through vsnprintf keeps the

@@ -183,10 +183,7 @@ s_load (s_fc_t *self, const char *name, drv_state_t *st, char *dir, size_t size,
         driver_error_t *err)
 {
     s_dir (self, name, dir, size);
-    int rc = drv_state_load (dir, st, err);
-    if (rc == DRIVER_ERR_NOT_FOUND)
-        return driver_fail (err, rc, "firecracker: no shed %s here", name);
-    return rc;
+    return drv_state_open ("firecracker", dir, name, st, err);
 }
 
 static int
@@ -334,13 +331,7 @@ s_stop (void *impl, const char *name, driver_error_t *err)
         driver_error_t ignored;
         s_api (self, sock, name, "PUT", "/actions", "{\"action_type\":\"SendCtrlAltDel\"}",
                NULL, &ignored);
-        int waited = 0;
-        while (alive && drv_proc_alive ((int) st.pid, st.starttime)
-               && waited < self->stop_timeout_ms) {
-            usleep (20000);
-            waited += 20;
-        }
-        if (alive && drv_proc_alive ((int) st.pid, st.starttime))
+        if (alive && !drv_proc_wait_gone ((int) st.pid, st.starttime, self->stop_timeout_ms, 20))
             kill ((pid_t) st.pid, SIGKILL);
     }
     st.pid = 0;

@@ -314,10 +314,7 @@ static int
 s_load (s_netns_t *self, const char *name, drv_state_t *st, char *dir, driver_error_t *err)
 {
     s_paths (self, name, dir, NULL, NULL);
-    int rc = drv_state_load (dir, st, err);
-    if (rc == DRIVER_ERR_NOT_FOUND)
-        return driver_fail (err, rc, "netns: no shed %s here", name);
-    return rc;
+    return drv_state_open ("netns", dir, name, st, err);
 }
 
 static int
@@ -326,12 +323,7 @@ s_stop_procs (s_netns_t *self, drv_state_t *st)
     int pid = (int) st->pid;
     if (pid > 0 && drv_proc_alive (pid, st->starttime)) {
         kill (pid, SIGTERM);
-        int waited = 0;
-        while (drv_proc_alive (pid, st->starttime) && waited < self->stop_timeout_ms) {
-            usleep (10000);
-            waited += 10;
-        }
-        if (drv_proc_alive (pid, st->starttime)) {
+        if (!drv_proc_wait_gone (pid, st->starttime, self->stop_timeout_ms, 10)) {
             log_warn (S_COMP, "init ignored SIGTERM, killing|shed=%s pid=%d", st->name, pid);
             kill (pid, SIGKILL);
         }
