@@ -2,6 +2,7 @@
 #include "node/metrics/node_metrics_render.h"
 
 #include "bridges/bus.h"
+#include "cluster/zmq_limits.h"
 
 #include <czmq.h>
 #include <string.h>
@@ -114,7 +115,15 @@ static const s_row_t s_members_rows[] = {
 
 /* Replicated state: the links actor's STATS (cluster/links.h). */
 static const s_row_t s_state_rows[] = {
-    { "shed_state_peers", G, "Node links this node keeps.", NULL, NULL, "peers" },
+    { "shed_state_peers", G, "Members in the node links directory.", NULL, NULL, "peers" },
+    { "shed_state_linked_peers", G, "Members this node holds a link connection to (the "
+      "bounded subset, docs/state.md).", NULL, NULL, "linked" },
+    { "shed_state_zmq_sockets", G, "ZeroMQ sockets the links actor holds.", NULL, NULL,
+      "sockets" },
+    { "shed_state_socket_failures_total", C, "Link sockets that could not be created (socket "
+      "or fd limit); retried.", NULL, NULL, "sock_fail" },
+    { "shed_state_rumors_total", C, "Pushes re-pushed to the subset (rumor mongering).", NULL,
+      NULL, "rumors_sent" },
     { "shed_state_records", G, "Records held, every origin's.", NULL, NULL, "records" },
     { "shed_state_messages_total", C, "Anti-entropy messages, by type and direction.",
       "type", "digest_sent", "digests_sent" },
@@ -232,6 +241,13 @@ static const s_row_t s_rpc_rows[] = {
     { "shed_rpc_failures_total", C, NULL, "reason", "handshake_refused",
       "handshakes_refused" },
     { "shed_rpc_redials_total", C, "Node RPC links re-dialled.", NULL, NULL, "redials" },
+    { "shed_rpc_connections", G, "Node RPC connections held (bounded pool).", NULL, NULL,
+      "connected" },
+    { "shed_rpc_zmq_sockets", G, "ZeroMQ sockets the RPC actor holds.", NULL, NULL, "sockets" },
+    { "shed_rpc_socket_failures_total", C, "RPC sockets that could not be created (socket or "
+      "fd limit); retried.", NULL, NULL, "sock_fail" },
+    { "shed_rpc_evictions_total", C, "Idle RPC connections closed to make room.", NULL, NULL,
+      "evicted" },
 };
 
 /* ---- the node itself ----------------------------------------------------------- */
@@ -244,6 +260,12 @@ s_node (shed_prom_t *prom, const shed_metrics_sources_t *src)
     shed_prom_u64 (prom, 1, "node", src->node, "version", src->version, NULL);
     shed_prom_family (prom, "shed_uptime_seconds", G, "Seconds since this shed-node started.");
     shed_prom_f64 (prom, (double) (zclock_mono () - src->started_mono_ms) / 1000.0, NULL);
+    int fds = shed_proc_fds ();
+    if (fds >= 0) {
+        shed_prom_family (prom, "shed_process_open_fds", G,
+                          "File descriptors this shed-node process has open.");
+        shed_prom_u64 (prom, (uint64_t) fds, NULL);
+    }
 }
 
 /* ---- overlay ------------------------------------------------------------------- */
