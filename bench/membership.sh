@@ -28,9 +28,15 @@
 #   detect_ms    p50 over TRIALS (5) trials: `kill -9` of one node (node N,
 #                then N-1, ...; no restart, so trial t runs with N-t+1
 #                members) until every survivor has logged it failed.
+#   fds_per_node_max  the most file descriptors any shed-node process held
+#                (/proc/PID/fd), sampled once converged, after the idle and
+#                after the loss phases: bounded peer connections
+#                (docs/state.md, "Connections per node") keep it flat in N.
+#   nodes_lost   shed-node processes that exited on their own before the
+#                detection trials (a crash: must be 0).
 #
 # Prints `RESULT nodes=N converge_ms=.. detect_ms=.. false_failures=..
-# idle_pkts_per_node_s=..`, then (with serf) `RESULT serf_nodes=N ...` and a
+# idle_pkts_per_node_s=.. fds_per_node_max=.. nodes_lost=..`, then (with serf) `RESULT serf_nodes=N ...` and a
 # last combined line with detect_speedup = serf_detect_ms / detect_ms.
 # Lines starting with '#' are details (every run, every trial).
 #
@@ -258,6 +264,30 @@ EOF
 }
 
 now() { echo "$EPOCHREALTIME"; }
+
+# fds_sample: FDS_MAX = max(FDS_MAX, fds of every running shed-node).
+FDS_MAX=0
+fds_sample() {
+    local i n pid
+    [[ $SYS == shed ]] || return 0
+    for ((i = 1; i <= N; i++)); do
+        pid=${H_PID[$i]:-}
+        [[ -n "$pid" ]] || continue
+        n=$(find /proc/"$pid"/fd -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+        ((n > FDS_MAX)) && FDS_MAX=$n
+    done
+    return 0
+}
+
+# nodes_lost: shed-node processes of this run that are gone.
+nodes_lost() {
+    local i lost=0
+    for ((i = 1; i <= N; i++)); do
+        [[ -n "${H_PID[$i]:-}" ]] || continue
+        kill -0 "${H_PID[$i]}" 2>/dev/null || lost=$((lost + 1))
+    done
+    echo "$lost"
+}
 fsize() { stat -c %s "$1" 2>/dev/null || echo 0; }
 
 # run_log i: the log file of node i for the current system and run.
@@ -371,7 +401,8 @@ counters_sum() {
 measure() {
     SYS=$1
     local conv=() out ms
-    R_CONV=- R_DETECT=- R_FALSE=- R_IDLE=-
+    R_CONV=- R_DETECT=- R_FALSE=- R_IDLE=- R_FDS=- R_LOST=-
+    FDS_MAX=0
     for ((RUN = 1; RUN <= RUNS; RUN++)); do
         OFF=()
         start_all
@@ -385,12 +416,16 @@ measure() {
             echo "# $SYS run $RUN: converge_ms=$ms (first node done at $first ms, last: $last; every node's membership up by $upms ms; $nfail fail/leave observations while converging)"
         fi
         conv+=("$ms")
+        # Settled: links, RPC and bus connections are up by now.
+        sleep 3
+        fds_sample
         ((RUN == RUNS)) || stop_all
     done
     R_CONV=$(py median x "${conv[@]}")
     echo "# $SYS converge_ms runs: ${conv[*]} (p50 $R_CONV)"
     RUN=$RUNS
     if ((CONVERGE_ONLY)); then
+        [[ $SYS == shed ]] && R_FDS=$FDS_MAX R_LOST=$(nodes_lost)
         stop_all
         return
     fi
@@ -414,6 +449,7 @@ measure() {
     sleep "$IDLE_S"
     c1=$(counters_sum); t1=$(now)
     R_IDLE=$(python3 -c "print('%.2f' % (($c1 - $c0) / $N / ($t1 - $t0)))")
+    fds_sample
     echo "# $SYS idle: $((c1 - c0)) datagrams from $N nodes in $(python3 -c "print('%.1f' % ($t1 - $t0))") s"
 
     # False failures under random loss.
@@ -425,6 +461,11 @@ measure() {
     for ((i = 1; i <= N; i++)); do h_loss "$i" 0 2>/dev/null; done
     R_FALSE=${out%% *}
     echo "# $SYS loss ${LOSS_PCT}% for ${LOSS_S}s: $R_FALSE fail observations ${out#* }"
+    fds_sample
+    if [[ $SYS == shed ]]; then
+        R_FDS=$FDS_MAX R_LOST=$(nodes_lost)
+        echo "# shed: fds_per_node_max=$R_FDS nodes_lost=$R_LOST before the detection trials"
+    fi
     sleep 5
 
     # Failure detection.
@@ -457,8 +498,8 @@ echo "# membership.sh: N=$N runs=$RUNS trials=$TRIALS loss=${LOSS_PCT}%/${LOSS_S
 static_neighbours
 counters_install
 measure shed
-S_CONV=$R_CONV S_DETECT=$R_DETECT S_FALSE=$R_FALSE S_IDLE=$R_IDLE
-echo "RESULT nodes=$N converge_ms=$S_CONV detect_ms=$S_DETECT false_failures=$S_FALSE idle_pkts_per_node_s=$S_IDLE"
+S_CONV=$R_CONV S_DETECT=$R_DETECT S_FALSE=$R_FALSE S_IDLE=$R_IDLE S_FDS=$R_FDS S_LOST=$R_LOST
+echo "RESULT nodes=$N converge_ms=$S_CONV detect_ms=$S_DETECT false_failures=$S_FALSE idle_pkts_per_node_s=$S_IDLE fds_per_node_max=$S_FDS nodes_lost=$S_LOST"
 
 if ((SERF)); then
     echo "# serf: $(serf version | head -1) (Debian package $(dpkg-query -W -f='${Version}' serf 2>/dev/null || echo '?'))"
@@ -468,5 +509,5 @@ if ((SERF)); then
     if [[ $S_DETECT != - && $R_DETECT != - ]]; then
         speedup=$(python3 -c "print('%.1f' % ($R_DETECT / max($S_DETECT, 1)))")
     fi
-    echo "RESULT nodes=$N converge_ms=$S_CONV detect_ms=$S_DETECT false_failures=$S_FALSE idle_pkts_per_node_s=$S_IDLE serf_converge_ms=$R_CONV serf_detect_ms=$R_DETECT serf_false_failures=$R_FALSE serf_idle_pkts_per_node_s=$R_IDLE detect_speedup=$speedup"
+    echo "RESULT nodes=$N converge_ms=$S_CONV detect_ms=$S_DETECT false_failures=$S_FALSE idle_pkts_per_node_s=$S_IDLE fds_per_node_max=$S_FDS nodes_lost=$S_LOST serf_converge_ms=$R_CONV serf_detect_ms=$R_DETECT serf_false_failures=$R_FALSE serf_idle_pkts_per_node_s=$R_IDLE detect_speedup=$speedup"
 fi
