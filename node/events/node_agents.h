@@ -1,39 +1,49 @@
 /*
  * node_agents.h - the daemon's side of the agent channel (docs/agent.md):
- * one agent host (bridges/agent_host.h) for the node, every agent event
- * forwarded to the event bus, agent services fed to the service catalog.
+ * one agent host (bridges/agent_host.h) for the node, listening for the
+ * agent of each shed the node runs; agent services fed to the service
+ * catalog; each shed's log history; provisioning runs; and the local API
+ * for them, from any node.
  *
- * Agent event -> bus (topic from agent_event_topic, origin = this node):
- *   CONNECTED            shed.<node>.<shed>        kind agent.hello    payload HELLO
- *   METRICS              metrics.<node>.<shed>     kind agent.metrics
- *   PROC_EVENT           proc.<node>.<shed>        kind agent.proc
- *   LOG                  log.<node>.<shed>.<stream> kind agent.log
- *   SERVICE_*            service.<node>.<shed>.<name> kind agent.service_*
- *   PROVISION_*          provision.<node>.<shed>   kind agent.provision_*
- *   DROPPED              shed.<node>.<shed>        kind agent.dropped
- *   DISCONNECTED         shed.<node>.<shed>        kind agent.disconnected
- *                        (payload: an agent CLOSE carrying the reason)
- * The payload is the agent message as the agent_proto encoding (what the
- * agent sent, re-encoded after validation).
+ * Events on the bus. The agent host publishes every event itself, from
+ * its own thread, batched (agent_host_config_t.publish_endpoint, the
+ * bus's in-process publish socket): topic from agent_event_topic, origin
+ * this node, kind from agent_event_kind, payload the agent's own
+ * encoding as validated (agent/proto/agent_proto.h), not re-encoded:
+ *   CONNECTED      shed.<node>.<shed>              agent.hello     (its HELLO)
+ *   METRICS        metrics.<node>.<shed>           agent.metrics
+ *   PROC_EVENT     proc.<node>.<shed>              agent.proc
+ *   LOG            log.<node>.<shed>.<stream>      agent.log
+ *   PROVISION_*    provision.<node>.<shed>         agent.provision_*
+ *   DROPPED        shed.<node>.<shed>              agent.dropped
+ *   DISCONNECTED   shed.<node>.<shed>              agent.disconnected
+ *                  (payload: a CLOSE carrying the reason, made by the host)
+ * Service events are the exception (owner_publishes_services): published
+ * here, re-encoded, once the catalog took them, so the bus carries only
+ * accepted ones:
+ *   SERVICE_*      service.<node>.<shed>.<name>    agent.service_*
  *
  * Agent services -> catalog: SERVICE_REGISTER registers instance id
  * "<shed>.<name>" (shed_agents_service_id; a pair over a record name is
- * refused) at the shed's own address (shed_agents_on_address; the
- * node's advertise address if it has none) with check none (the agent
- * reports health), SERVICE_HEALTH sets its health, SERVICE_DEREGISTER
- * removes it. Service events are published here, after the catalog took
- * them (never by the agent host), so the bus carries only accepted ones;
- * the host caps names per shed (agents.services_max, agents.streams_max).
+ * refused) at the shed's own address (shed_agents_on_address; the node's
+ * advertise address if it has none) with check none (the agent reports
+ * health), SERVICE_HEALTH sets its health, SERVICE_DEREGISTER removes it.
+ * The decisions are agent_check.h's; the host caps names per shed
+ * (agents.services_max, agents.streams_max).
  *
- * The scheduler calls shed_agents_add when a shed starts (with the socket
- * its driver gives the agent) and shed_agents_remove when it stops.
+ * Sheds: the scheduler's agent hooks (node.c, node_sched.h) call
+ * shed_agents_add when a shed starts, with the socket its driver gives the
+ * agent, and shed_agents_remove when it stops; `shedctl agents attach`
+ * does the same by hand.
  *
  * History: the last `agents.log_lines` (default 1000) LOG lines of each
- * shed are kept in a ring for API_LOGS_REQ (`shedctl logs`); older ones
- * are counted as evicted. Provisioning: shed_agents_provision and
+ * shed are kept (agent_logs.h) for API_LOGS_REQ (`shedctl logs`); older
+ * ones are counted as evicted. Provisioning: shed_agents_provision and
  * API_PROVISION_REQ (`shedctl provision`), answered when the run ends.
  * Both work from any node: shed_agents_route sends them to the shed's node.
  * Agent limits and the metrics interval come from `agents.*` (config.h).
+ *
+ * node_agents_int.h lists the files that implement this.
  */
 #ifndef SHED_NODE_AGENTS_H
 #define SHED_NODE_AGENTS_H
