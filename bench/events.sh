@@ -7,11 +7,16 @@
 #   1. sustained rate: N_FLAT ~100-byte LOG events as fast as the agent writes;
 #   2. latency and loss at a paced RATE (10k/s) for SECS seconds (the agent
 #      stamps CLOCK_REALTIME in each event; same machine, same clock);
-#   3. reference in the same run: raw libzmq PUB (node 1's namespace) ->
-#      SUB (node 3's), plaintext TCP, the same 100-byte messages.
+#   3. reference in the same run, right after 1: raw libzmq PUB (node 1's
+#      namespace) -> SUB (node 3's), plaintext TCP, the same 100-byte
+#      messages.
+# All three run twice: quiet, then busy (BUSY=1, the default: a CPU hog
+# per core, `sh -c 'while :; do :; done'`, started and killed by PID).
 # Final line:
 #   RESULT events_per_s=... raw_zmq_per_s=... ratio=... p99_ms=... dropped=...
-# Goals: ratio >= 0.3, p99 < 2 ms, dropped = 0 at 10k/s.
+#          events_busy_per_s=... raw_zmq_busy_per_s=... ratio_busy=...
+#          p99_ms_busy=... dropped_busy=...
+# Goals: ratio and ratio_busy >= 0.5, p99 < 2 ms, dropped = 0 at 10k/s.
 # Needs root. Build first: make shed-node shedctl events_tool (SHED_BUILD_DIR).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
@@ -60,34 +65,57 @@ b_consume() {
 }
 field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" "$2" | tail -1; }
 
-# ---- 1. sustained rate --------------------------------------------------------
-b_consume "$N_FLAT" 90 "$H_TMP/flat.out"
-h_exec 1 "$TOOL" gen "$path" "$N_FLAT" 0 || h_fail "generator failed"
-wait "$C_PID" || true
-h_log "flat out: $(tail -1 "$H_TMP/flat.out")"
-events_per_s=$(field per_s "$H_TMP/flat.out")
-flat_lost=$(field lost "$H_TMP/flat.out")
+# b_phase LABEL: the three measurements, back to back, into $H_TMP/LABEL.*;
+# sets P_RATE P_RAW P_P99 P_P50 P_LOST P_FLAT_LOST.
+b_phase() {
+    local label=$1
+    # ---- 1. sustained rate ----
+    b_consume "$N_FLAT" 90 "$H_TMP/$label.flat.out"
+    h_exec 1 "$TOOL" gen "$path" "$N_FLAT" 0 || h_fail "generator failed"
+    wait "$C_PID" || true
+    h_log "$label flat out: $(tail -1 "$H_TMP/$label.flat.out")"
+    P_RATE=$(field per_s "$H_TMP/$label.flat.out")
+    P_FLAT_LOST=$(field lost "$H_TMP/$label.flat.out")
+    # ---- 2. raw libzmq PUB/SUB between the same namespaces, right after ----
+    h_exec 3 "$TOOL" rawsub "tcp://$(h_addr 1):$RAW_PORT" "$N_FLAT" 60 >"$H_TMP/$label.raw.out" 2>&1 &
+    local raw_pid=$!
+    H_STARTED_PIDS+=("$raw_pid")
+    h_exec 1 "$TOOL" rawpub "tcp://$(h_addr 1):$RAW_PORT" "$N_FLAT" || h_fail "rawpub failed"
+    wait "$raw_pid" || true
+    h_log "$label raw libzmq: $(tail -1 "$H_TMP/$label.raw.out")"
+    P_RAW=$(field per_s "$H_TMP/$label.raw.out")
+    # ---- 3. latency and loss at RATE ----
+    local n_paced=$((RATE * SECS))
+    b_consume "$n_paced" $((SECS + 30)) "$H_TMP/$label.paced.out"
+    h_exec 1 "$TOOL" gen "$path" "$n_paced" "$RATE" || h_fail "generator failed"
+    wait "$C_PID" || true
+    h_log "$label paced ${RATE}/s: $(tail -1 "$H_TMP/$label.paced.out")"
+    P_P99=$(field p99_ms "$H_TMP/$label.paced.out")
+    P_P50=$(field p50_ms "$H_TMP/$label.paced.out")
+    P_LOST=$(field lost "$H_TMP/$label.paced.out")
+}
+ratio() { /usr/bin/python3 -c "import sys; a, b = float(sys.argv[1] or 0), float(sys.argv[2] or 0); print('%.3f' % (a / b if b else 0))" "$1" "$2"; }
 
-# ---- 2. latency and loss at RATE --------------------------------------------
-n_paced=$((RATE * SECS))
-b_consume "$n_paced" $((SECS + 30)) "$H_TMP/paced.out"
-h_exec 1 "$TOOL" gen "$path" "$n_paced" "$RATE" || h_fail "generator failed"
-wait "$C_PID" || true
-h_log "paced ${RATE}/s: $(tail -1 "$H_TMP/paced.out")"
-p99_ms=$(field p99_ms "$H_TMP/paced.out")
-p50_ms=$(field p50_ms "$H_TMP/paced.out")
-dropped=$(field lost "$H_TMP/paced.out")
+h_log "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+b_phase quiet
+events_per_s=$P_RATE raw_per_s=$P_RAW p99_ms=$P_P99 p50_ms=$P_P50 dropped=$P_LOST
+flat_lost=$P_FLAT_LOST
 
-# ---- 3. raw libzmq PUB/SUB between the same namespaces -----------------------
-h_exec 3 "$TOOL" rawsub "tcp://$(h_addr 1):$RAW_PORT" "$N_FLAT" 60 >"$H_TMP/raw.out" 2>&1 &
-raw_pid=$!
-H_STARTED_PIDS+=("$raw_pid")
-h_exec 1 "$TOOL" rawpub "tcp://$(h_addr 1):$RAW_PORT" "$N_FLAT" || h_fail "rawpub failed"
-wait "$raw_pid" || true
-h_log "raw libzmq: $(tail -1 "$H_TMP/raw.out")"
-raw_per_s=$(field per_s "$H_TMP/raw.out")
+# ---- busy: the same with a CPU hog per core (started and ended by PID) ----
+HOGS=()
+if [[ ${BUSY:-1} != 0 ]]; then
+    for _ in 1 2; do
+        sh -c 'while :; do :; done' &
+        HOGS+=("$!")
+        H_STARTED_PIDS+=("$!")
+    done
+    b_phase busy
+    for p in "${HOGS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${HOGS[@]}"; do wait "$p" 2>/dev/null || true; done
+fi
+events_busy=${P_RATE:-0} raw_busy=${P_RAW:-0} p99_busy=${P_P99:-} dropped_busy=${P_LOST:-}
+[[ ${BUSY:-1} == 0 ]] && events_busy=0 raw_busy=0
 
 h_ctl 1 agents bench | sed 's/^/    /' >&2 || true
-ratio=$(python3 -c "import sys; a, b = float(sys.argv[1] or 0), float(sys.argv[2] or 0); print('%.3f' % (a / b if b else 0))" "$events_per_s" "$raw_per_s")
-h_log "flat-out run lost $flat_lost of $N_FLAT; paced p50 ${p50_ms} ms"
-echo "RESULT events_per_s=$events_per_s raw_zmq_per_s=$raw_per_s ratio=$ratio p99_ms=$p99_ms dropped=$dropped"
+h_log "flat-out run lost $flat_lost of $N_FLAT; paced p50 ${p50_ms} ms; load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "RESULT events_per_s=$events_per_s raw_zmq_per_s=$raw_per_s ratio=$(ratio "$events_per_s" "$raw_per_s") p99_ms=$p99_ms dropped=$dropped events_busy_per_s=$events_busy raw_zmq_busy_per_s=$raw_busy ratio_busy=$(ratio "$events_busy" "$raw_busy") p99_ms_busy=$p99_busy dropped_busy=$dropped_busy"
