@@ -15,7 +15,9 @@
 #include "node/members/node_members.h"
 #include "node/metrics/node_metrics.h"
 #include "node/metrics/node_metrics_render.h"
+#include "node/state/node_record.h"
 #include "node/state/node_state.h"
+#include "node/sched/node_rpc.h"
 #include "node/overlay/node_overlay.h"
 #include "node/sched/node_sched.h"
 #include "cluster/records.h"
@@ -42,6 +44,8 @@ struct _shed_node_t {
     shed_members_t *members;        /* membership actor + API handlers */
     zap_t *zap;                     /* one ZAP handler for every CURVE socket */
     shed_nstate_t *state;           /* replicated state over node links */
+    shed_noderec_t *noderec;        /* our `node` record, its one writer */
+    shed_nrpc_t *rpc;               /* node RPC, shared by the components */
     shed_overlay_t *overlay;        /* bridge, address block, datapath */
     shed_catalog_t *catalog;        /* service catalog, health checks, DNS */
     shed_events_t *events;          /* event bus: cluster-wide pub/sub */
@@ -144,85 +148,38 @@ s_wire_tags (shed_node_t *self, wire_tag_t *out)
     return n;
 }
 
-static int
-s_put_node_record (shed_node_t *self, const rec_msg_t *rec, char *err, size_t errlen)
-{
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    int rc = wire_encode (&rec_proto, rec, &buf, &len);
-    if (rc != WIRE_OK) {
-        snprintf (err, errlen, "node record: %s", wire_strerror (rc));
-        return -1;
-    }
-    rc = shed_nstate_put (self->state, REC_KIND_NODE, self->cfg.name, buf, len, err, errlen);
-    free (buf);
-    return rc;
-}
-
 /* Our `node` record: what other nodes need to know about us beyond
- * membership (endpoints, version, tags; node_sched.c adds capacity and
- * allocation to the same record). Re-put at every start so a record lost
- * in a crash is restored. */
+ * membership (endpoints, version, tags; the scheduler adds capacity and
+ * allocation). One owner keeps it whole (node/state/node_record.h); put at
+ * every start so a record lost in a crash is restored. */
 static int
 s_publish_node_record (shed_node_t *self, char *err, size_t errlen)
 {
-    rec_msg_t rec = { .hdr.type = REC_NODE };
-    rec_node_t *n = &rec.u.rec_node;
-    snprintf (n->name, sizeof n->name, "%s", self->cfg.name);
-    snprintf (n->addr, sizeof n->addr, "%.*s", (int) sizeof n->addr - 1,
-              self->cfg.advertise_addr[0] ? self->cfg.advertise_addr : self->cfg.bind_addr);
-    n->gossip_port = self->cfg.bind_port;
-    snprintf (n->links, sizeof n->links, "%s", shed_nstate_endpoint (self->state));
-    snprintf (n->version, sizeof n->version, "%s", SHED_VERSION_STRING);
+    shed_noderec_set_identity (self->noderec,
+                               self->cfg.advertise_addr[0] ? self->cfg.advertise_addr
+                                                           : self->cfg.bind_addr,
+                               self->cfg.bind_port, shed_nstate_endpoint (self->state),
+                               SHED_VERSION_STRING, (uint64_t) zclock_time ());
     wire_tag_t tags[SHED_CFG_TAGS_MAX];
-    n->tags.n = s_wire_tags (self, tags);
-    n->tags.items = tags;
-    n->started_ms = (uint64_t) zclock_time ();
-    return s_put_node_record (self, &rec, err, errlen);
+    shed_noderec_set_tags (self->noderec, tags, s_wire_tags (self, tags));
+    return shed_noderec_publish (self->noderec, err, errlen);
 }
 
 /* Our tags changed (`shedctl tags set/unset`, node_members.c): placement
- * and `status` on every node read them from our node record, so re-put it
- * with the new tags and everything else as it stands (node_sched.c's
- * capacity and allocation fields included: both write on this thread, each
- * keeping the other's fields). */
+ * and `status` on every node read them from our node record. */
 static void
 s_on_tags (const shed_config_tag_t *tags, size_t ntags, void *arg)
 {
     shed_node_t *self = arg;
+    wire_tag_t wtags[SHED_CFG_TAGS_MAX];
+    size_t n = ntags < SHED_CFG_TAGS_MAX ? ntags : SHED_CFG_TAGS_MAX;
+    for (size_t i = 0; i < n; i++) {
+        snprintf (wtags[i].key, sizeof wtags[i].key, "%s", tags[i].key);
+        snprintf (wtags[i].value, sizeof wtags[i].value, "%s", tags[i].value);
+    }
+    shed_noderec_set_tags (self->noderec, wtags, n);
     char err[256] = "";
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    rec_msg_t rec;
-    memset (&rec, 0, sizeof rec);
-    int found = shed_nstate_get_mine (self->state, REC_KIND_NODE, self->cfg.name, &buf, &len);
-    bool decoded = found == 1 && wire_decode (&rec_proto, buf, len, &rec, NULL) == WIRE_OK;
-    free (buf);
-    int rc;
-    if (decoded && rec.hdr.type == REC_NODE) {
-        wire_tag_t wtags[SHED_CFG_TAGS_MAX];
-        for (size_t i = 0; i < ntags && i < SHED_CFG_TAGS_MAX; i++) {
-            snprintf (wtags[i].key, sizeof wtags[i].key, "%s", tags[i].key);
-            snprintf (wtags[i].value, sizeof wtags[i].value, "%s", tags[i].value);
-        }
-        /* The decoded tags are owned by rec: swap ours in for the encode
-         * only, so wire_msg_free releases the right array. */
-        wire_tags_t decoded_tags = rec.u.rec_node.tags;
-        rec.u.rec_node.tags.n = ntags < SHED_CFG_TAGS_MAX ? ntags : SHED_CFG_TAGS_MAX;
-        rec.u.rec_node.tags.items = wtags;
-        rc = s_put_node_record (self, &rec, err, sizeof err);
-        rec.u.rec_node.tags = decoded_tags;
-    }
-    else {
-        /* Missing or unreadable: write it whole (the scheduler re-adds
-         * its fields on its next publish). */
-        log_warn ("node", "own node record %s: writing it afresh",
-                  found < 0 ? "not readable (state actor silent)" : "missing");
-        rc = s_publish_node_record (self, err, sizeof err);
-    }
-    if (found == 1)     /* what a decode allocated, even a failed one */
-        wire_msg_free (&rec_proto, &rec);
-    if (rc != 0)
+    if (shed_noderec_publish (self->noderec, err, sizeof err) != 0)
         log_error ("node", "cannot update the node record with new tags|err=\"%s\"", err);
 }
 
@@ -431,6 +388,11 @@ shed_node_new (const shed_config_t *cfg, char *err, size_t errlen)
                                    self->loop, self->api, err, errlen);
     if (!self->state)
         goto fail;
+    self->noderec = shed_noderec_new (self->state, self->cfg.name);
+    if (!self->noderec) {
+        snprintf (err, errlen, "out of memory");
+        goto fail;
+    }
     if (s_publish_node_record (self, err, errlen) != 0)
         goto fail;
     shed_members_on_tags (self->members, s_on_tags, self);
@@ -474,8 +436,11 @@ shed_node_new (const shed_config_t *cfg, char *err, size_t errlen)
     hooks.agent_add = s_hook_agent_add;
     hooks.agent_remove = s_hook_agent_remove;
     hooks.agent_arg = self->agents;
-    self->sched = shed_sched_new (&self->cfg, self->identity, self->zap, self->members,
-                                  self->state, self->loop, self->api, &hooks, err, errlen);
+    self->rpc = shed_nrpc_new (&self->cfg, self->identity, self->zap, self->loop, err, errlen);
+    if (!self->rpc)
+        goto fail;
+    self->sched = shed_sched_new (&self->cfg, self->rpc, self->members, self->state,
+                                  self->noderec, self->loop, self->api, &hooks, err, errlen);
     if (!self->sched)
         goto fail;
     if (shed_agents_route (self->agents, self->sched) != 0) {
@@ -523,6 +488,7 @@ shed_node_destroy (shed_node_t **self_p)
     if (self->agents)
         shed_agents_route (self->agents, NULL);
     shed_sched_destroy (&self->sched);
+    shed_nrpc_destroy (&self->rpc);
     shed_images_destroy (&self->images);
     shed_hooks_destroy (&self->hooks);
     shed_agents_destroy (&self->agents);
@@ -533,6 +499,7 @@ shed_node_destroy (shed_node_t **self_p)
         shed_overlay_on_gateway (self->overlay, NULL, NULL);
     shed_catalog_destroy (&self->catalog);
     shed_overlay_destroy (&self->overlay);
+    shed_noderec_destroy (&self->noderec);
     shed_nstate_destroy (&self->state);
     shed_members_destroy (&self->members);
     zap_destroy (&self->zap);

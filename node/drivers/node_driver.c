@@ -5,6 +5,7 @@
 #include "node/drivers/node_driver.h"
 #include "node/drivers/container.h"
 #include "node/drivers/netns.h"
+#include "node/drivers/sleepy.h"
 #include "node/images/image_store.h"
 #include "cluster/placement.h"
 #include "common/log.h"
@@ -15,6 +16,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define S_COMP "driver"
@@ -83,9 +85,33 @@ s_netns (const shed_config_t *cfg, driver_error_t *err)
     return driver_netns_new (&nc, err);
 }
 
+/* SHED_TEST_DRIVER=sleepy:<ms>: the slow test driver (sleepy.h), for tests
+ * and benchmarks only; the config cannot choose it. NULL when unset. */
+static driver_t *
+s_test_driver (const shed_config_t *cfg, const char *text, char *why, size_t why_size)
+{
+    unsigned ms = 0;
+    char tail = 0;
+    if (sscanf (text, "sleepy:%u%c", &ms, &tail) != 1 || ms > 600000) {
+        snprintf (why, why_size, "SHED_TEST_DRIVER=%s: expected sleepy:<ms> (0-600000)", text);
+        return NULL;
+    }
+    driver_error_t err = { 0 };
+    driver_t *driver = driver_sleepy_new (ms, cfg->data_dir, &err);
+    if (!driver)
+        snprintf (why, why_size, "%s", err.message);
+    else
+        log_warn (S_COMP, "TEST driver in use: sheds are records only, every call sleeps|"
+                  "driver=sleepy sleep_ms=%u", ms);
+    return driver;
+}
+
 driver_t *
 node_driver_open (const shed_config_t *cfg, char *why, size_t why_size)
 {
+    const char *test = getenv ("SHED_TEST_DRIVER");
+    if (test && *test)
+        return s_test_driver (cfg, test, why, why_size);
     driver_error_t err = { 0 };
     driver_t *driver = NULL;
     const char *which = cfg->driver.default_driver [0] ? cfg->driver.default_driver : "auto";

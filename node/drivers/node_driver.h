@@ -6,6 +6,10 @@
  * and user namespaces are on, else `netns` with a warning: netns runs a
  * shed's processes as host root and is for trusted code only
  * (docs/drivers.md, docs/security.md).
+ *
+ * Tests and benchmarks only: the environment variable
+ * SHED_TEST_DRIVER=sleepy:<ms> replaces whatever the config says with the
+ * slow test driver (sleepy.h).
  */
 #ifndef SHED_NODE_DRIVER_H
 #define SHED_NODE_DRIVER_H

@@ -5,16 +5,21 @@
  * routed to the owning node, drain.
  *
  * Pieces it runs or uses:
- *   rpc (cluster/rpc.h)        node-to-node requests on gossip port + 3,
- *                              peers and ZAP allow-list following membership
+ *   node rpc (node_rpc.h)      node-to-node requests on gossip port + 3, a
+ *                              registry shared with other components; the
+ *                              scheduler serves reserve, release, claim, op
  *   names (cluster/names.h)    the coordinator of a name serialises RESERVEs
  *   placement (cluster/placement.h) candidates from `node` records
  *   sched_admit (cluster/sched_admit.h) this node's authoritative admission
- *   driver (node/drivers/driver.h)     netns by default; calls are synchronous on
- *                              the daemon's thread
+ *   driver (node/drivers/driver.h)     its calls run on the driver worker's
+ *                              thread (driver_worker.h); claims and ops are
+ *                              answered when the driver is done
+ *   the state's mirror         reads are local (node_state.h); only writes
+ *                              wait for the state actor
  *   replicated state           `shed` records (ours only), `name` records
  *                              (as a coordinator), our `node` record's
- *                              capacity/allocation/draining fields
+ *                              capacity/allocation/draining fields (set
+ *                              through its one owner, node_record.h)
  *
  * API: API_SHED_CREATE_REQ (answered when the shed runs or failed),
  * API_SHED_LIST_REQ, API_SHED_SHOW_REQ, API_SHED_OP_REQ (start, stop,
@@ -38,6 +43,8 @@
 #include "node/api/api_server.h"
 #include "node/config.h"
 #include "node/members/node_members.h"
+#include "node/sched/node_rpc.h"
+#include "node/state/node_record.h"
 #include "node/state/node_state.h"
 
 #include <czmq.h>
@@ -59,27 +66,32 @@ typedef struct {
     void *agent_arg;
 } shed_sched_hooks_t;
 
-/* Start: RPC actor bound at <bind>:<gossip port + 3>, driver, admission
- * restored from our shed records (sheds re-adopted: reconciled with what
- * the driver finds), API handlers, membership and state listeners. hooks
- * may be NULL. NULL with a one-line reason on failure. */
-shed_sched_t *shed_sched_new (const shed_config_t *cfg, const shed_identity_t *identity,
-                              zap_t *zap, shed_members_t *members, shed_nstate_t *state,
-                              zloop_t *loop, shed_api_server_t *api,
+/* Start: the scheduler's methods on `rpc`, driver and its worker,
+ * admission restored from our shed records (sheds re-adopted: reconciled
+ * with what the driver finds, on the worker), API handlers, membership and
+ * state listeners. rpc, state and noderec are borrowed and must outlive
+ * the scheduler. hooks may be NULL. NULL with a one-line reason on
+ * failure. */
+shed_sched_t *shed_sched_new (const shed_config_t *cfg, shed_nrpc_t *rpc,
+                              shed_members_t *members, shed_nstate_t *state,
+                              shed_noderec_t *noderec, zloop_t *loop, shed_api_server_t *api,
                               const shed_sched_hooks_t *hooks, char *err, size_t errlen);
+/* The driver worker goes first (queued calls cancelled, the running one
+ * waited for, every waiter answered). */
 void shed_sched_destroy (shed_sched_t **self_p);
 
 /* ---- node RPC for other components ----------------------------------------
  *
- * The scheduler owns the node's one RPC actor (cluster/rpc.h). Another
- * component serves a method of its own with shed_sched_rpc_on and calls a
- * peer's with shed_sched_rpc_call; everything runs on the daemon's loop.
+ * Wrappers over the node's RPC registry (node_rpc.h) for components that
+ * know the scheduler: another component serves a method of its own with
+ * shed_sched_rpc_on and calls a peer's with shed_sched_rpc_call;
+ * everything runs on the daemon's loop.
  * The scheduler's own methods ("reserve", "release", "claim", "op") cannot
  * be taken; a request for a method nobody serves is answered with status
  * SHED_SCHED_RPC_UNKNOWN and an error line naming it. */
 
-#define SHED_SCHED_RPC_FAILED  1    /* the handler's own failure (error line) */
-#define SHED_SCHED_RPC_UNKNOWN 2    /* no handler for the method on that node */
+#define SHED_SCHED_RPC_FAILED  SHED_NRPC_FAILED
+#define SHED_SCHED_RPC_UNKNOWN SHED_NRPC_UNKNOWN
 
 /* A request for a registered method: `peer` asked (the name membership
  * gave its key); answer exactly once, now or later, with
@@ -138,6 +150,10 @@ typedef struct {
         uint64_t count;
     } states[SHED_SCHED_STATES_MAX];    /* this node's shed records by state */
     size_t nstates;
+    uint64_t state_round_trips;     /* requests that waited for the state actor */
+    size_t driver_pending;          /* driver calls queued or running on the worker */
+    uint64_t driver_timeouts;       /* ... that passed their timeout */
+    uint64_t driver_late;           /* ... whose result came after it */
     char rpc[512];                  /* node RPC counters, "name=value ..." (rpc_stats) */
 } shed_sched_stats_t;
 
