@@ -7,10 +7,14 @@
  *   even  the bytes are the datagram itself: type and length checks,
  *         handshake decoding (mac1, initiation/response parsing), data
  *         header and key id lookup, AEAD rejection;
- *   odd   the bytes are the PLAINTEXT of a data message that A seals with
- *         its real session, so the datagram authenticates and everything
- *         after the AEAD is fuzzed: VXLAN header, VNI, offload block
- *         validation, frame length, the TAP write.
+ *   odd   the bytes are PLAINTEXTS of data messages that A seals with its
+ *         real session (byte 1 = how many, 1..8, the rest cut into that many
+ *         equal parts, sealed as a batch: consecutive counters, as chunks
+ *         are), so the datagrams authenticate and everything after the AEAD
+ *         is fuzzed: VXLAN header, VNI, chunk fields and reassembly, offload
+ *         block validation, frame length, the gathered TAP write. Bit 1 of
+ *         byte 0 ends the receive batch after every datagram (pieces copied
+ *         out of buffers that are then freed) instead of once at the end.
  * The seed corpus (corpus/overlay) holds both kinds: handshake-shaped and
  * data-shaped datagrams, and plaintexts with valid VXLAN + offload blocks.
  */
@@ -23,6 +27,7 @@
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 static overlay_t *s_a, *s_b;
+static overlay_rxq_t *s_rxq;
 static struct sockaddr_storage s_addr_a;
 static socklen_t s_addr_len;
 static uint8_t s_last [SHED_MSG_INITIATION_SIZE + 64];
@@ -45,13 +50,14 @@ s_send (overlay_t *self, int q, struct mmsghdr *msgs, unsigned n)
 volatile uint8_t fuzz_overlay_sink;
 
 static int
-s_tap_write (overlay_t *self, int q, const uint8_t *buf, size_t len)
+s_tap_write (overlay_t *self, int q, const struct iovec *iov, int iovcnt)
 {
-    //  Touch every byte so ASan sees an out-of-bounds frame; the result
-    //  feeds a volatile sink so the reads are not optimised away.
+    //  Touch every byte so ASan sees an out-of-bounds or freed piece; the
+    //  result feeds a volatile sink so the reads are not optimised away.
     uint8_t sum = 0;
-    for (size_t i = 0; i < len; i++)
-        sum ^= buf [i];
+    for (int v = 0; v < iovcnt; v++)
+        for (size_t i = 0; i < iov [v].iov_len; i++)
+            sum ^= ((const uint8_t *) iov [v].iov_base) [i];
     fuzz_overlay_sink = sum;
     return 0;
 }
@@ -63,7 +69,8 @@ s_deliver (overlay_t *to, const struct sockaddr_storage *from)
     size_t len = s_last_len;
     memcpy (copy, s_last, len);
     s_last_len = 0;
-    overlay__rx_datagram (to, 0, (const struct sockaddr *) from, s_addr_len, copy, len);
+    overlay__rx_datagram (to, s_rxq, (const struct sockaddr *) from, s_addr_len, copy, len);
+    overlay__rx_end (to, s_rxq);
 }
 
 static void
@@ -77,7 +84,8 @@ s_init (void)
     s_a = overlay__new_detached (&cfg, &io, NULL);
     cfg.identity = idb;
     s_b = overlay__new_detached (&cfg, &io, NULL);
-    if (!s_a || !s_b)
+    s_rxq = overlay__rxq_new (0);
+    if (!s_a || !s_b || !s_rxq)
         abort ();
     struct sockaddr_storage addr_b;
     overlay__addr_parse ("198.18.0.1", 7000, &s_addr_a, &s_addr_len);
@@ -101,26 +109,43 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         s_init ();
     if (size < 1 || size > OVERLAY_FRAME_MAX)
         return 0;
-    uint8_t *buf = malloc (OVERLAY_BUF_BYTES);
-    if (!buf)
+    if (!(data [0] & 1)) {
+        //  Exactly `len` bytes, so ASan catches reads past the datagram.
+        size_t len = size - 1;
+        uint8_t *exact = malloc (len? len: 1);
+        memcpy (exact, data + 1, len);
+        overlay__rx_datagram (s_b, s_rxq, (const struct sockaddr *) &s_addr_a, s_addr_len, exact,
+                              len);
+        overlay__rx_end (s_b, s_rxq);
+        free (exact);
         return 0;
-    size_t len;
-    if (data [0] & 1) {
-        overlay_peer_t *to_b = overlay__peers_by_node (&s_a->peers, "b");
-        memcpy (buf + SHED_SESSION_DATA_HEADER, data + 1, size - 1);
-        if (shed_session_seal (to_b->session, s_a->fake_now_ms, buf, size - 1,
-                               OVERLAY_BUF_BYTES, &len) != SHED_SESSION_OK)
-            abort ();
     }
-    else {
-        len = size - 1;
-        memcpy (buf, data + 1, len);
+    if (size < 2)
+        return 0;
+    bool end_each = data [0] & 2;
+    size_t k = (size_t) (data [1] % 8) + 1, body = size - 2, part = body / k;
+    uint8_t *bufs [8];
+    size_t lens [8];
+    for (size_t i = 0; i < k; i++) {
+        lens [i] = i < k - 1? part: body - part * (k - 1);
+        //  Exactly the datagram's bytes.
+        bufs [i] = malloc (lens [i] + SHED_SESSION_DATA_OVERHEAD);
+        memcpy (bufs [i] + SHED_SESSION_DATA_HEADER, data + 2 + i * part, lens [i]);
     }
-    //  Exactly `len` bytes, so ASan catches reads past the datagram.
-    uint8_t *exact = malloc (len? len: 1);
-    memcpy (exact, buf, len);
-    overlay__rx_datagram (s_b, 0, (const struct sockaddr *) &s_addr_a, s_addr_len, exact, len);
-    free (exact);
-    free (buf);
+    overlay_peer_t *to_b = overlay__peers_by_node (&s_a->peers, "b");
+    if (shed_session_seal_batch (to_b->session, s_a->fake_now_ms, bufs, lens, k) != SHED_SESSION_OK)
+        abort ();
+    for (size_t i = 0; i < k; i++) {
+        overlay__rx_datagram (s_b, s_rxq, (const struct sockaddr *) &s_addr_a, s_addr_len, bufs [i],
+                              lens [i] + SHED_SESSION_DATA_OVERHEAD);
+        if (end_each) {
+            overlay__rx_end (s_b, s_rxq);
+            free (bufs [i]);
+            bufs [i] = NULL;
+        }
+    }
+    overlay__rx_end (s_b, s_rxq);
+    for (size_t i = 0; i < k; i++)
+        free (bufs [i]);
     return 0;
 }

@@ -3,10 +3,13 @@
  *
  * Threads (none of them is the daemon's event loop):
  *   tx[q]   poll the TAP queue q; under the read lock, read frames until the
- *           queue is empty or a batch is full, seal each (send.c), flush
- *           with one sendmmsg. Blocking UDP sends give backpressure.
- *   rx[q]   recvmmsg up to OVERLAY_BATCH datagrams from socket q; under the
- *           read lock, process each (receive.c), writing frames to TAP q.
+ *           queue is empty or a batch is full (each read scattered into its
+ *           datagram slots, send.c), seal each, flush with one sendmmsg
+ *           (UDP GSO entries). Blocking UDP sends give backpressure.
+ *   rx[q]   recvmmsg up to OVERLAY_BATCH buffers from socket q, each one
+ *           datagram or a UDP GRO train of them (UDP_GRO: the segment size
+ *           comes as a cmsg); under the read lock, process each datagram
+ *           (receive.c), writing frames to TAP q (gathering writes).
  *   timer   every OVERLAY_TICK_MS: for each peer ask its session whether a
  *           handshake is due (none yet, rekey by time or count, retry) and
  *           send an initiation. This is the only place that starts one.
@@ -21,6 +24,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +33,12 @@
 #include <unistd.h>
 
 #include <sodium.h>
+
+#include "crypto/aead.h"
+
+#ifndef UDP_GRO
+#define UDP_GRO 104                 /* linux/udp.h; older libc headers lack it */
+#endif
 
 #define OVERLAY_TICK_MS     50
 #define OVERLAY_SOCKBUF     (8 * 1024 * 1024)
@@ -99,9 +109,12 @@ s_io_send (overlay_t *self, int q, struct mmsghdr *msgs, unsigned n)
 }
 
 static int
-s_io_tap_write (overlay_t *self, int q, const uint8_t *buf, size_t len)
+s_io_tap_write (overlay_t *self, int q, const struct iovec *iov, int iovcnt)
 {
-    ssize_t w = write (self->tap_fd [q], buf, len);
+    size_t len = 0;
+    for (int i = 0; i < iovcnt; i++)
+        len += iov [i].iov_len;
+    ssize_t w = writev (self->tap_fd [q], iov, iovcnt);
     return w == (ssize_t) len? 0: -1;
 }
 
@@ -149,6 +162,21 @@ s_new_common (const overlay_config_t *cfg, char *err, size_t errlen)
         self->family = AF_INET6;
     int underlay = cfg->underlay_mtu? cfg->underlay_mtu: 1500;
     self->mtu = cfg->mtu? cfg->mtu: overlay_compute_mtu (underlay, self->family == AF_INET6);
+    //  Chunks fill a datagram up to the underlay MTU (overlay_msg.h), so
+    //  every datagram fits it whatever the inner MTU.
+    int chunk = overlay_chunk_bytes (underlay, self->family == AF_INET6);
+    if (chunk < OVERLAY_CHUNK_MIN) {
+        snprintf (err, errlen, "overlay: underlay MTU %d too small", underlay);
+        free (self);
+        return NULL;
+    }
+    self->chunk = (size_t) chunk;
+    self->stride = self->chunk + OVERLAY_FRAME_OVERHEAD;
+    self->chunks_max = (unsigned) ((OVERLAY_FRAME_MAX + self->chunk - 1) / self->chunk);
+    size_t segs = OVERLAY_DATAGRAM_MAX / self->stride;
+    self->gso_segs = segs < OVERLAY_GSO_SEGS_MAX? (unsigned) segs: OVERLAY_GSO_SEGS_MAX;
+    assert (self->chunks_max <= OVERLAY_CHUNKS_MAX);
+    assert ((self->chunks_max + self->gso_segs - 1) / self->gso_segs <= OVERLAY_TX_GROUPS);
     snprintf (self->tap_name, sizeof self->tap_name, "%s", cfg->tap_name? cfg->tap_name: "");
     snprintf (self->bridge_name, sizeof self->bridge_name, "%s",
               cfg->bridge_name? cfg->bridge_name: "");
@@ -206,8 +234,14 @@ s_udp_open (overlay_t *self, const overlay_config_t *cfg, char *err, size_t errl
             setsockopt (fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
         if (setsockopt (fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
             setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-        //  Super-frame datagrams are larger than the underlay MTU: let the
-        //  IP layer fragment them (DF clear) instead of failing EMSGSIZE.
+        //  Take GRO trains of our datagrams whole (one buffer, the segment
+        //  size in a cmsg) instead of one by one; kernels without it just
+        //  deliver datagrams, which the RX loop handles the same way.
+        setsockopt (fd, IPPROTO_UDP, UDP_GRO, &one, sizeof one);
+        //  Every datagram fits the underlay MTU (chunks, overlay_msg.h); DF
+        //  stays clear so a path with a smaller MTU fragments rather than
+        //  drops (a UDP GSO send checks the segment size against the route
+        //  MTU itself).
         int pmtu = IP_PMTUDISC_DONT;
         if (addr.ss_family == AF_INET)
             setsockopt (fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof pmtu);
@@ -256,21 +290,23 @@ s_tx_thread (void *arg_)
     overlay_t *self = arg->self;
     int q = arg->q;
     free (arg);
-    overlay_txq_t *txq = overlay__txq_new (q);
+    overlay_txq_t *txq = overlay__txq_new (self, q);
     if (!txq) {
         log_error ("overlay", "TX queue allocation failed|queue=%d", q);
         return NULL;
     }
     struct pollfd pfd = { .fd = self->tap_fd [q], .events = POLLIN };
     while (!s_stopping (self)) {
-        if (poll (&pfd, 1, 100) <= 0)
+        int ready = poll (&pfd, 1, 100);
+        if (ready == 0)
+            shed_aead_thread_flush ();      //  idle: no expanded keys kept
+        if (ready <= 0)
             continue;
         pthread_rwlock_rdlock (&self->lock);
         for (int burst = 0; burst < OVERLAY_TX_BURST; burst++) {
-            uint8_t *slot = overlay__txq_slot (txq);
-            //  Room for the tag after the frame.
-            ssize_t n = read (self->tap_fd [q], slot + OVERLAY_OFF_VNET,
-                              OVERLAY_BUF_BYTES - OVERLAY_OFF_VNET - SHED_SESSION_TAG_BYTES);
+            int iovcnt;
+            struct iovec *iov = overlay__txq_iov (self, txq, &iovcnt);
+            ssize_t n = readv (self->tap_fd [q], iov, iovcnt);
             if (n < 0)
                 break;                      //  EAGAIN: queue drained
             if (n < OVERLAY_VNET_HDR_BYTES)
@@ -281,7 +317,21 @@ s_tx_thread (void *arg_)
         pthread_rwlock_unlock (&self->lock);
     }
     overlay__txq_destroy (&txq);
+    shed_aead_thread_flush ();
     return NULL;
+}
+
+//  The UDP_GRO segment size in a received message's cmsgs; 0 if none.
+static size_t
+s_gro_size (struct msghdr *mh)
+{
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR (mh); cm; cm = CMSG_NXTHDR (mh, cm))
+        if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
+            int size;
+            memcpy (&size, CMSG_DATA (cm), sizeof size);
+            return size > 0? (size_t) size: 0;
+        }
+    return 0;
 }
 
 static void *
@@ -295,7 +345,12 @@ s_rx_thread (void *arg_)
     struct sockaddr_storage addr [OVERLAY_BATCH];
     struct iovec iov [OVERLAY_BATCH];
     struct mmsghdr msgs [OVERLAY_BATCH];
-    bool ok = true;
+    union {
+        char buf [CMSG_SPACE (sizeof (int))];
+        struct cmsghdr align;
+    } ctrl [OVERLAY_BATCH];
+    overlay_rxq_t *rxq = overlay__rxq_new (q);
+    bool ok = rxq != NULL;
     for (int i = 0; i < OVERLAY_BATCH; i++)
         ok &= (buf [i] = (uint8_t *) malloc (OVERLAY_BUF_BYTES)) != NULL;
     while (ok && !s_stopping (self)) {
@@ -307,20 +362,37 @@ s_rx_thread (void *arg_)
             msgs [i].msg_hdr.msg_namelen = sizeof addr [i];
             msgs [i].msg_hdr.msg_iov = &iov [i];
             msgs [i].msg_hdr.msg_iovlen = 1;
+            msgs [i].msg_hdr.msg_control = ctrl [i].buf;
+            msgs [i].msg_hdr.msg_controllen = sizeof ctrl [i].buf;
         }
         //  Blocks for the first datagram (up to SO_RCVTIMEO), then takes
         //  whatever else is already queued.
         int n = recvmmsg (self->udp_fd [q], msgs, OVERLAY_BATCH, MSG_WAITFORONE, NULL);
-        if (n <= 0)
+        if (n <= 0) {
+            shed_aead_thread_flush ();      //  idle: no expanded keys kept
             continue;
+        }
         pthread_rwlock_rdlock (&self->lock);
-        for (int i = 0; i < n; i++)
-            overlay__rx_datagram (self, q, (struct sockaddr *) &addr [i],
-                                  msgs [i].msg_hdr.msg_namelen, buf [i], msgs [i].msg_len);
+        for (int i = 0; i < n; i++) {
+            size_t len = msgs [i].msg_len, seg = s_gro_size (&msgs [i].msg_hdr);
+            if (seg == 0 || seg > len)
+                seg = len;
+            //  A GRO train: datagrams of `seg` bytes, the last maybe shorter.
+            for (size_t off = 0; off < len || len == 0; off += seg) {
+                size_t dlen = len - off < seg? len - off: seg;
+                overlay__rx_datagram (self, rxq, (struct sockaddr *) &addr [i],
+                                      msgs [i].msg_hdr.msg_namelen, buf [i] + off, dlen);
+                if (len == 0)
+                    break;
+            }
+        }
+        overlay__rx_end (self, rxq);
         pthread_rwlock_unlock (&self->lock);
     }
     for (int i = 0; i < OVERLAY_BATCH; i++)
         free (buf [i]);
+    overlay__rxq_destroy (&rxq);
+    shed_aead_thread_flush ();
     return NULL;
 }
 

@@ -19,10 +19,11 @@
  * every function below is thread-safe and returns quickly.
  *
  * Offloads: with `offload` on, the TAP runs with IFF_VNET_HDR and TSO/CSUM
- * offloads, so the kernel hands us TCP super-frames of up to ~64 KB that we
- * seal and send as ONE datagram (the underlay IP layer fragments it; the
- * peer's kernel reassembles it and we write it to the TAP as a super-frame
- * again). See docs/overlay.md for why this beats per-segment sealing here.
+ * offloads, so the kernel hands us TCP super-frames of up to ~64 KB. We cut
+ * one into MTU-sized chunks, each sealed on its own (own counter, own tag,
+ * replay-checked), send them with one UDP GSO call and take them back with
+ * UDP GRO; the peer writes the super-frame to its TAP again with one
+ * gathering write. Nothing is IP-fragmented. See docs/overlay.md.
  *
  * Membership is the caller's: it adds and removes peers and programs the
  * FDB and ARP table from the replicated state. Handshakes with a peer start
@@ -56,9 +57,10 @@
     X (OVERLAY_DROP_INNER,       "inner")            /* bad offload header or frame */      \
     X (OVERLAY_DROP_NO_SESSION,  "no_session")       /* TX: no confirmed key yet */         \
     X (OVERLAY_DROP_NO_FDB,      "no_fdb")           /* TX: unicast MAC with no owner */    \
-    X (OVERLAY_DROP_TOO_BIG,     "too_big")          /* TX: frame over a datagram */        \
+    X (OVERLAY_DROP_TOO_BIG,     "too_big")          /* TX: frame over OVERLAY_FRAME_MAX */ \
     X (OVERLAY_DROP_IO,          "io")               /* send or TAP write failed */        \
-    X (OVERLAY_DROP_ARP_SPOOF,   "arp_spoof")        /* ARP sender not the address' owner */
+    X (OVERLAY_DROP_ARP_SPOOF,   "arp_spoof")        /* ARP sender not the address' owner */ \
+    X (OVERLAY_DROP_CHUNK,       "chunk")            /* chunked frame: piece lost/out of order */
 
 #define OVERLAY_DROP_ENUM_(name, text) name,
 typedef enum { OVERLAY_DROPS (OVERLAY_DROP_ENUM_) OVERLAY_DROP_COUNT } overlay_drop_t;

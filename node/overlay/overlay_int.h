@@ -26,15 +26,21 @@
 
 #include <net/if.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
-#define OVERLAY_BATCH       16      /* datagrams per sendmmsg/recvmmsg */
+#define OVERLAY_BATCH       16      /* frames per TX batch; buffers per recvmmsg */
+#define OVERLAY_TX_GROUPS   4       /* most GSO sends one frame needs (overlay_new checks) */
+#define OVERLAY_TX_MSGS     (OVERLAY_BATCH * OVERLAY_TX_GROUPS)     /* sendmmsg entries */
+#define OVERLAY_RX_ASSEMBLY 4       /* chunked frames in reassembly per RX queue */
 #define OVERLAY_OK          OVERLAY_DROP_COUNT  /* "no drop" from the paths */
 
 #define OVERLAY_COUNT(var, n)   __atomic_fetch_add (&(var), (n), __ATOMIC_RELAXED)
 #define OVERLAY_LOAD(var)       __atomic_load_n (&(var), __ATOMIC_RELAXED)
 
 typedef struct {
+    uint64_t serial;                //  unique per peer object (never reused)
     char node [OVERLAY_NODE_MAX];
     uint8_t pubkey [32];
     struct sockaddr_storage addr;
@@ -55,8 +61,9 @@ typedef struct _overlay_arp_t overlay_arp_t;
 typedef struct {
     //  Send n datagrams on queue q; returns how many went, or -1.
     int (*send) (overlay_t *self, int q, struct mmsghdr *msgs, unsigned n);
-    //  Write one (virtio_net_hdr + frame) to the TAP queue q; 0 or -1.
-    int (*tap_write) (overlay_t *self, int q, const uint8_t *buf, size_t len);
+    //  Write one (virtio_net_hdr + frame), gathered from iov, to the TAP
+    //  queue q; 0 or -1.
+    int (*tap_write) (overlay_t *self, int q, const struct iovec *iov, int iovcnt);
 } overlay_io_t;
 
 struct _overlay_t {
@@ -69,6 +76,12 @@ struct _overlay_t {
     uint32_t vni;
     bool offload;
     int family;                     //  underlay AF_INET / AF_INET6
+    //  Chunking (overlay_msg.h): frame bytes per datagram, datagram stride
+    //  in a TX buffer (chunk + OVERLAY_FRAME_OVERHEAD), the most chunks of
+    //  one frame, datagrams per UDP GSO send.
+    size_t chunk, stride;
+    unsigned chunks_max, gso_segs;
+    bool udp_gso;                   //  UDP_SEGMENT sends (real sockets)
 
     pthread_rwlock_t lock;          //  guards peers, fdb, arp
     overlay_peers_t peers;
@@ -154,22 +167,37 @@ bool overlay__arp_answer (const overlay_arp_t *self, const uint8_t *frame, size_
                           uint8_t reply [OVERLAY_ARP_FRAME]);
 
 //  send.c
+//  A TX slot holds one frame laid out as the datagrams it becomes: chunk k
+//  at k * stride, its frame piece at k * stride + OVERLAY_OFF_FRAME, the
+//  virtio_net_hdr right before piece 0 (OVERLAY_OFF_VNET). The TAP read
+//  scatters into that layout (overlay__txq_iov), so no frame byte is copied
+//  in userspace.
 typedef struct {
     int q;
-    unsigned count;
+    unsigned count;                 //  slots in use
+    unsigned nmsgs;                 //  sendmmsg entries queued
+    size_t slot_bytes;
     uint8_t *buf [OVERLAY_BATCH];
-    struct sockaddr_storage addr [OVERLAY_BATCH];
-    struct iovec iov [OVERLAY_BATCH];
-    struct mmsghdr msgs [OVERLAY_BATCH];
-    overlay_peer_t *peer [OVERLAY_BATCH];
     uint8_t *scratch;               //  broadcast plaintext
+    struct iovec *read_iov;         //  chunks_max entries: the current slot
+    struct sockaddr_storage addr [OVERLAY_TX_MSGS];
+    struct iovec iov [OVERLAY_TX_MSGS];
+    struct mmsghdr msgs [OVERLAY_TX_MSGS];
+    overlay_peer_t *peer [OVERLAY_TX_MSGS];
+    unsigned dgrams [OVERLAY_TX_MSGS];  //  datagrams in each entry
+    union {                         //  UDP_SEGMENT cmsg per entry
+        char buf [CMSG_SPACE (sizeof (uint16_t))];
+        struct cmsghdr align;
+    } ctrl [OVERLAY_TX_MSGS];
 } overlay_txq_t;
 
-overlay_txq_t *overlay__txq_new (int q);
+overlay_txq_t *overlay__txq_new (const overlay_t *self, int q);
 void overlay__txq_destroy (overlay_txq_t **self_p);
-//  The buffer the next frame is read into: virtio_net_hdr at OVERLAY_OFF_VNET,
-//  frame at OVERLAY_OFF_FRAME.
+//  The current slot (see overlay_txq_t).
 uint8_t *overlay__txq_slot (overlay_txq_t *txq);
+//  The iovecs a TAP read fills for the current slot: vnet header and the
+//  frame's pieces in place; *count entries.
+struct iovec *overlay__txq_iov (overlay_t *self, overlay_txq_t *txq, int *count);
 //  Route, seal and queue the frame in the current slot. Caller holds the
 //  read lock until overlay__tx_flush. Returns OVERLAY_OK or a drop reason.
 int overlay__tx_frame (overlay_t *self, overlay_txq_t *txq, size_t frame_len);
@@ -178,10 +206,40 @@ void overlay__tx_flush (overlay_t *self, overlay_txq_t *txq);
 void overlay__tx_keepalive (overlay_t *self, overlay_peer_t *peer, int q);
 
 //  receive.c
+//  A chunked frame being put together: pieces point into receive buffers
+//  until the batch ends, then are copied into `stage` (overlay__rx_end).
+typedef struct {
+    bool active;
+    uint64_t peer_serial;
+    uint32_t key_id;
+    uint64_t base;                  //  counter of chunk 0
+    unsigned chunks, next;          //  expected count, next index
+    size_t total;                   //  frame bytes so far
+    uint64_t started;               //  rxq->seq when chunk 0 came
+    uint8_t block [OVERLAY_OFFLOAD_BYTES];  //  chunk 0's offload block
+    uint8_t *stage;                 //  OVERLAY_FRAME_MAX bytes
+    size_t staged;                  //  leading bytes of the frame in stage
+    struct iovec *iov;              //  1 + OVERLAY_CHUNKS_MAX
+    unsigned niov;                  //  iov [0] is the vnet header
+    struct virtio_net_hdr vh;
+} overlay_asm_t;
+
+typedef struct {
+    int q;
+    uint64_t seq;
+    overlay_asm_t asm_ [OVERLAY_RX_ASSEMBLY];
+} overlay_rxq_t;
+
+overlay_rxq_t *overlay__rxq_new (int q);
+void overlay__rxq_destroy (overlay_rxq_t **self_p);
 //  Process one datagram from src, in place. Handshake answers and frames
 //  go out through self->io. Caller holds the read lock. Returns OVERLAY_OK
-//  or the drop reason (already counted).
-int overlay__rx_datagram (overlay_t *self, int q, const struct sockaddr *src, socklen_t srclen,
-                          uint8_t *buf, size_t len);
+//  or the drop reason (already counted). A chunk's plaintext stays in buf
+//  until overlay__rx_end.
+int overlay__rx_datagram (overlay_t *self, overlay_rxq_t *rxq, const struct sockaddr *src,
+                          socklen_t srclen, uint8_t *buf, size_t len);
+//  The receive buffers are about to be reused: copy pieces of unfinished
+//  frames out of them. Caller still holds the read lock.
+void overlay__rx_end (overlay_t *self, overlay_rxq_t *rxq);
 
 #endif

@@ -52,6 +52,35 @@ overlay_offload_encode (uint8_t out [OVERLAY_OFFLOAD_BYTES], const struct virtio
     memcpy (out, &w, sizeof w);
 }
 
+void
+overlay_chunk_encode (uint8_t block [OVERLAY_OFFLOAD_BYTES], unsigned chunk, unsigned chunks)
+{
+    block [offsetof (overlay_offload_t, chunk)] = (uint8_t) chunk;
+    block [offsetof (overlay_offload_t, chunks)] = (uint8_t) chunks;
+}
+
+int
+overlay_chunk_decode (const uint8_t block [OVERLAY_OFFLOAD_BYTES], unsigned *chunk,
+                      unsigned *chunks)
+{
+    unsigned index = block [offsetof (overlay_offload_t, chunk)];
+    unsigned count = block [offsetof (overlay_offload_t, chunks)];
+    if (count == 0)
+        count = 1;
+    if (index >= count)
+        return -1;
+    *chunk = index;
+    *chunks = count;
+    return 0;
+}
+
+int
+overlay_chunk_bytes (int underlay_mtu, bool ipv6_underlay)
+{
+    int ip = ipv6_underlay? OVERLAY_IPV6_BYTES: OVERLAY_IPV4_BYTES;
+    return underlay_mtu - ip - OVERLAY_UDP_BYTES - OVERLAY_FRAME_OVERHEAD;
+}
+
 int
 overlay_offload_decode (const uint8_t in [OVERLAY_OFFLOAD_BYTES], size_t frame_len,
                         struct virtio_net_hdr *vh)

@@ -7,6 +7,7 @@
 #include "node/overlay/overlay_int.h"
 
 #include <arpa/inet.h>
+#include <netinet/udp.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,48 +17,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#define CAP_MAX     32
-#define CAP_BYTES   4096
-
-typedef struct {
-    int sent;                               //  datagrams captured
-    uint8_t data [CAP_MAX][CAP_BYTES];
-    size_t len [CAP_MAX];
-    struct sockaddr_storage to [CAP_MAX];
-    int written;                            //  TAP writes captured
-    uint8_t tap [CAP_MAX][CAP_BYTES];
-    size_t tap_len [CAP_MAX];
-} capture_t;
-
-static int
-s_fake_send (overlay_t *self, int q, struct mmsghdr *msgs, unsigned n)
-{
-    capture_t *c = (capture_t *) self->io_arg;
-    for (unsigned i = 0; i < n; i++) {
-        assert_true (c->sent < CAP_MAX);
-        size_t len = msgs [i].msg_hdr.msg_iov [0].iov_len;
-        assert_true (len <= CAP_BYTES);
-        memcpy (c->data [c->sent], msgs [i].msg_hdr.msg_iov [0].iov_base, len);
-        c->len [c->sent] = len;
-        memcpy (&c->to [c->sent], msgs [i].msg_hdr.msg_name, msgs [i].msg_hdr.msg_namelen);
-        c->sent++;
-    }
-    return (int) n;
-}
-
-static int
-s_fake_tap (overlay_t *self, int q, const uint8_t *buf, size_t len)
-{
-    capture_t *c = (capture_t *) self->io_arg;
-    assert_true (c->written < CAP_MAX && len <= CAP_BYTES);
-    memcpy (c->tap [c->written], buf, len);
-    c->tap_len [c->written++] = len;
-    return 0;
-}
-
-static const uint8_t s_mac_a [6] = { 0x02, 0, 0, 0, 0, 0x0a };
-static const uint8_t s_mac_b [6] = { 0x02, 0, 0, 0, 0, 0x0b };
-static const uint8_t s_mac_c [6] = { 0x02, 0, 0, 0, 0, 0x0c };
+#include "node/overlay/overlay_test_fixture.h"
 
 //  ------------------------------------------------------------------------
 //  Codec, MTU
@@ -121,7 +81,42 @@ test_mtu (void **state)
     assert_int_equal (overlay_compute_mtu (1500, false), 1402);
     assert_int_equal (overlay_compute_mtu (1500, true), 1382);
     assert_int_equal (overlay_compute_mtu (9000, false), 8902);
-    assert_int_equal (OVERLAY_FRAME_MAX, 65455);
+    //  A chunk is a full-size inner frame (MTU + Ethernet + VLAN tag), so a
+    //  frame of at most the MTU is always one datagram.
+    assert_int_equal (overlay_chunk_bytes (1500, false), 1420);
+    assert_int_equal (overlay_chunk_bytes (1500, true), 1400);
+    assert_int_equal (overlay_chunk_bytes (1500, false),
+                      overlay_compute_mtu (1500, false) + OVERLAY_ETH_BYTES + OVERLAY_VLAN_BYTES);
+    assert_int_equal (OVERLAY_FRAME_MAX, 65554);
+    //  The largest frame fits the chunk count at the smallest chunk.
+    assert_true ((OVERLAY_FRAME_MAX + OVERLAY_CHUNK_MIN - 1) / OVERLAY_CHUNK_MIN <= OVERLAY_CHUNKS_MAX);
+}
+
+static void
+test_chunk_codec (void **state)
+{
+    uint8_t block [OVERLAY_OFFLOAD_BYTES] = {0};
+    unsigned chunk, chunks;
+    //  An ordinary frame (all zero) is chunk 0 of 1.
+    assert_int_equal (overlay_chunk_decode (block, &chunk, &chunks), 0);
+    assert_int_equal (chunk, 0);
+    assert_int_equal (chunks, 1);
+    overlay_chunk_encode (block, 45, 46);
+    assert_int_equal (block [10], 45);
+    assert_int_equal (block [11], 46);
+    assert_int_equal (overlay_chunk_decode (block, &chunk, &chunks), 0);
+    assert_int_equal (chunk, 45);
+    assert_int_equal (chunks, 46);
+    overlay_chunk_encode (block, 46, 46);
+    assert_int_equal (overlay_chunk_decode (block, &chunk, &chunks), -1);
+    overlay_chunk_encode (block, 1, 0);
+    assert_int_equal (overlay_chunk_decode (block, &chunk, &chunks), -1);
+    overlay_chunk_encode (block, 1, 1);
+    assert_int_equal (overlay_chunk_decode (block, &chunk, &chunks), -1);
+    //  The offload decoder does not look at the chunk fields.
+    struct virtio_net_hdr vh;
+    overlay_chunk_encode (block, 3, 9);
+    assert_int_equal (overlay_offload_decode (block, 14, &vh), 0);
 }
 
 //  ------------------------------------------------------------------------
@@ -245,121 +240,6 @@ test_arp (void **state)
     s_arp_request (req, s_mac_a, "198.19.1.1", "198.19.2.1");
     assert_false (overlay__arp_answer (arp, req, sizeof req, reply));
     overlay__arp_destroy (&arp);
-}
-
-//  ------------------------------------------------------------------------
-//  TX/RX paths: A and B, detached, through captures
-
-typedef struct {
-    shed_identity_t *ida, *idb;
-    overlay_t *a, *b;
-    capture_t *ca, *cb;
-    struct sockaddr_storage addr_a, addr_b;
-    socklen_t addr_len;
-    overlay_txq_t *txq;
-} pair_t;
-
-static overlay_t *
-s_detached (shed_identity_t *id, capture_t *cap, uint32_t vni)
-{
-    overlay_config_t cfg = { .vni = vni, .identity = id };
-    overlay_io_t io = { .send = s_fake_send, .tap_write = s_fake_tap };
-    overlay_t *ov = overlay__new_detached (&cfg, &io, cap);
-    assert_non_null (ov);
-    ov->fake_now_ms = 1000;
-    return ov;
-}
-
-//  Deliver every datagram captured at `from` (sent by it) to `to`.
-static int
-s_deliver (pair_t *p, overlay_t *from, overlay_t *to)
-{
-    capture_t *c = (capture_t *) from->io_arg;
-    const struct sockaddr_storage *src = from == p->a? &p->addr_a: &p->addr_b;
-    int sent = c->sent, rc = OVERLAY_OK;
-    c->sent = 0;
-    for (int i = 0; i < sent; i++) {
-        int r = overlay__rx_datagram (to, 0, (const struct sockaddr *) src, p->addr_len,
-                                      c->data [i], c->len [i]);
-        if (r != OVERLAY_OK)
-            rc = r;
-    }
-    return rc;
-}
-
-static int
-s_pair_setup (void **state)
-{
-    pair_t *p = calloc (1, sizeof *p);
-    p->ida = shed_identity_new_ephemeral ();
-    p->idb = shed_identity_new_ephemeral ();
-    p->ca = calloc (1, sizeof *p->ca);
-    p->cb = calloc (1, sizeof *p->cb);
-    p->a = s_detached (p->ida, p->ca, 42);
-    p->b = s_detached (p->idb, p->cb, 42);
-    overlay__addr_parse ("198.18.0.1", 7000, &p->addr_a, &p->addr_len);
-    overlay__addr_parse ("198.18.0.2", 7000, &p->addr_b, &p->addr_len);
-    assert_int_equal (overlay_peer_add (p->a, "b", shed_identity_x25519_public (p->idb),
-                                        "198.18.0.2", 7000), 0);
-    assert_int_equal (overlay_peer_add (p->b, "a", shed_identity_x25519_public (p->ida),
-                                        "198.18.0.1", 7000), 0);
-    assert_int_equal (overlay_fdb_set (p->a, s_mac_b, "b"), 0);
-    assert_int_equal (overlay_fdb_set (p->b, s_mac_a, "a"), 0);
-    p->txq = overlay__txq_new (0);
-    //  Handshake: A's timer initiates, B answers, A confirms by keepalive.
-    overlay__timer_tick (p->a);
-    assert_int_equal (p->ca->sent, 1);
-    assert_int_equal (p->ca->data [0][0], SHED_MSG_INITIATION);
-    assert_int_equal (s_deliver (p, p->a, p->b), OVERLAY_OK);
-    assert_int_equal (p->cb->sent, 1);
-    assert_int_equal (s_deliver (p, p->b, p->a), OVERLAY_OK);
-    assert_int_equal (p->ca->sent, 1);                  //  the keepalive
-    assert_int_equal (s_deliver (p, p->a, p->b), OVERLAY_OK);
-    //  B's timer has nothing to do now.
-    overlay__timer_tick (p->b);
-    assert_int_equal (p->cb->sent, 0);
-    *state = p;
-    return 0;
-}
-
-static int
-s_pair_teardown (void **state)
-{
-    pair_t *p = *state;
-    overlay__txq_destroy (&p->txq);
-    overlay_destroy (&p->a);
-    overlay_destroy (&p->b);
-    overlay_destroy (&p->a);
-    shed_identity_destroy (&p->ida);
-    shed_identity_destroy (&p->idb);
-    free (p->ca);
-    free (p->cb);
-    free (p);
-    return 0;
-}
-
-//  Put a frame (dst, src, payload) in the TX slot as the TAP would, with a
-//  zero vnet header; returns its length.
-static size_t
-s_frame (overlay_txq_t *txq, const uint8_t dst [6], const uint8_t src [6], const char *payload)
-{
-    uint8_t *slot = overlay__txq_slot (txq);
-    memset (slot + OVERLAY_OFF_VNET, 0, OVERLAY_VNET_HDR_BYTES);
-    uint8_t *f = slot + OVERLAY_OFF_FRAME;
-    memcpy (f, dst, 6);
-    memcpy (f + 6, src, 6);
-    f [12] = 0x08; f [13] = 0x00;
-    size_t n = strlen (payload);
-    memcpy (f + 14, payload, n);
-    return 14 + n;
-}
-
-static uint64_t
-s_drops (overlay_t *ov, overlay_drop_t reason)
-{
-    overlay_stats_t st;
-    overlay_stats (ov, &st, NULL, 0, NULL);
-    return st.drops [reason];
 }
 
 static void
@@ -534,7 +414,10 @@ s_rx (pair_t *p, const struct sockaddr_storage *src, const uint8_t *dgram, size_
 {
     uint8_t copy [CAP_BYTES];
     memcpy (copy, dgram, len);
-    return overlay__rx_datagram (p->b, 0, (const struct sockaddr *) src, p->addr_len, copy, len);
+    int rc = overlay__rx_datagram (p->b, p->rxq, (const struct sockaddr *) src, p->addr_len, copy,
+                                   len);
+    overlay__rx_end (p->b, p->rxq);
+    return rc;
 }
 
 static void
@@ -571,7 +454,7 @@ test_drops_by_reason (void **state)
     assert_int_equal (s_rx (p, &p->addr_a, vx, sizeof vx), OVERLAY_DROP_PLAINTEXT);
     vx [0] = 0x77;
     assert_int_equal (s_rx (p, &p->addr_a, vx, sizeof vx), OVERLAY_DROP_TYPE);
-    assert_int_equal (overlay__rx_datagram (p->b, 0, NULL, 0, vx, 0), OVERLAY_DROP_SHORT);
+    assert_int_equal (overlay__rx_datagram (p->b, p->rxq, NULL, 0, vx, 0), OVERLAY_DROP_SHORT);
     //  Handshake messages of the wrong length, a garbage initiation, a
     //  response nobody asked for.
     uint8_t hs [SHED_MSG_INITIATION_SIZE] = { SHED_MSG_INITIATION };
@@ -669,6 +552,7 @@ main (void)
         cmocka_unit_test (test_vxlan_codec),
         cmocka_unit_test (test_offload_codec),
         cmocka_unit_test (test_mtu),
+        cmocka_unit_test (test_chunk_codec),
         cmocka_unit_test (test_fdb),
         cmocka_unit_test (test_arp),
         cmocka_unit_test_setup_teardown (test_unicast_roundtrip, s_pair_setup, s_pair_teardown),

@@ -32,6 +32,10 @@ overlay__peer_new (const char *node, const uint8_t pubkey [32],
     overlay_peer_t *self = (overlay_peer_t *) calloc (1, sizeof *self);
     if (!self)
         return NULL;
+    //  RX reassembly tells peers apart by this, not by the pointer: a
+    //  removed peer's memory may come back as another peer.
+    static uint64_t serials;
+    self->serial = __atomic_add_fetch (&serials, 1, __ATOMIC_RELAXED);
     strcpy (self->node, node);
     memcpy (self->pubkey, pubkey, 32);
     memcpy (&self->addr, addr, addrlen);
