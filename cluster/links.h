@@ -10,17 +10,25 @@
  *            ZAP handler vouched for) is checked again against the allow-list
  *            so a key DENYed after it connected is ignored at once; a fresh
  *            connection with it fails the handshake.
- *   DEALER   one per peer, a CURVE client whose server key is the peer's
- *            public key (as membership learned it), so we talk only to the
- *            real holder of that key.
+ *   DEALER   one per peer of the linked subset (docs/state.md,
+ *            "Connections per node"): every PEER-ADD is a directory entry,
+ *            but only min(N, 8 + ceil(log2 N)) random members (at most
+ *            LINKS_SUBSET_MAX) hold a connection, re-drawn as members come
+ *            and go and rotated one every LINKS_ROTATE_DEFAULT ms. Each is
+ *            a CURVE client whose server key is the peer's public key (as
+ *            membership learned it), so we talk only to the real holder of
+ *            that key. The DEALERs live in a peer_pool (cluster/peer_pool.h):
+ *            a socket that cannot be made is counted and retried.
  *   PUB      inproc change events (endpoint from the EVENTS command).
  *
  * Protocol (messages in state_msg.h, one frame each):
- *   every interval (jitter +-25%) we send DIGEST{reply} to a random peer
- *   over its DEALER; it answers DELTA (what we lack) and its own DIGEST; we
- *   answer that with our DELTA. A DELTA with `more` gets a fresh DIGEST at
- *   once, so a large catch-up streams without waiting for the timer. Local
- *   writes go out immediately as PUSH to every peer. Frames over
+ *   every interval (jitter +-25%) we send DIGEST{reply} to a random linked
+ *   peer over its DEALER; it answers DELTA (what we lack) and its own
+ *   DIGEST; we answer that with our DELTA. A DELTA with `more` gets a fresh
+ *   DIGEST at once, so a large catch-up streams without waiting for the
+ *   timer. Local writes go out immediately as PUSH to the linked peers and,
+ *   over the ROUTER, to the peers linked to us; a PUSH that changed our
+ *   store is re-pushed the same way once (rumor mongering). Frames over
  *   STATE_FRAME_MAX, undecodable frames and non-network types are dropped
  *   and counted.
  *
@@ -35,7 +43,8 @@
  * Commands on the actor pipe (czmq picture strings; every command gets a
  * reply, so callers can use zsock_send + zsock_recv):
  *   "ssss"  PEER-ADD name endpoint pubkey-z85     -> "i"  0 | -1
- *           (re-adding a name replaces its endpoint and key)
+ *           (re-adding a name replaces its endpoint and key; a linked
+ *           peer is re-dialled)
  *   "ss"    PEER-REMOVE name                      -> "i"  0 | -1 (unknown)
  *   "ss"    ALLOW pubkey-z85                      -> "i"  0 | -1 (bad key)
  *   "ss"    DENY pubkey-z85                       -> "i"  0 | -1
@@ -68,7 +77,9 @@
  *   peers records digests_sent digests_recv deltas_sent deltas_recv
  *   pushes_sent pushes_recv applied stale refused_self refused_removed
  *   resets purged malformed denied_msgs send_drops handshakes_ok
- *   handshakes_refused zap_admitted zap_refused
+ *   handshakes_refused redials dial_refused zap_admitted zap_refused
+ *   refused_sig deferred linked subset_target sockets sock_fail
+ *   rumors_sent rotations (peers: the directory; linked: connected)
  */
 #ifndef SHED_LINKS_H
 #define SHED_LINKS_H
