@@ -4,10 +4,12 @@
  * unwritten) for the pairs that do not fit a record name. The old id cut
  * the shed part: sheds `ab` and `ac` registering the same 62-byte name
  * both got ".<name>" and could deregister each other's service, and a
- * 63-byte name left the id unwritten.
+ * 63-byte name left the id unwritten. Also agent_check on service messages
+ * and agent_logs, the log history ring.
  */
 #include "node/events/node_agents.h"
 #include "node/events/agent_check.h"
+#include "node/events/agent_logs.h"
 
 #include "cluster/records.h"
 
@@ -15,6 +17,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -159,12 +163,78 @@ test_agent_check_services (void **state)
     agent_check_shed_free (&s);
 }
 
+/* agent_logs: the ring keeps the newest lines, counts the evicted ones,
+ * and answers oldest first within tail, stream and the size bound. */
+static void
+s_log (agent_logs_t *logs, const char *stream, uint64_t seq)
+{
+    agent_log_t l;
+    memset (&l, 0, sizeof l);
+    snprintf (l.stream, sizeof l.stream, "%s", stream);
+    l.seq = seq;
+    snprintf (l.text, sizeof l.text, "line %llu", (unsigned long long) seq);
+    agent_logs_add (logs, &l);
+}
+
+static void
+test_agent_logs (void **state)
+{
+    (void) state;
+    agent_logs_t *logs = agent_logs_new (4);
+    assert_non_null (logs);
+    for (uint64_t i = 1; i <= 6; i++)
+        s_log (logs, i % 2 ? "out" : "err", i);
+    api_logs_req_t r;
+    memset (&r, 0, sizeof r);
+    api_msg_t rep;
+    api_logline_t *lines = NULL;
+    agent_logs_fill (logs, "node-1", &r, 1u << 20, &rep, &lines);
+    const api_logs_rep_t *out = &rep.u.api_logs_rep;
+    assert_int_equal (rep.hdr.type, API_LOGS_REP);
+    assert_string_equal (out->node, "node-1");
+    assert_int_equal (out->evicted, 2);
+    assert_int_equal (out->lines.n, 4);
+    assert_int_equal (lines[0].seq, 3);
+    assert_int_equal (lines[3].seq, 6);
+    assert_string_equal (lines[3].text, "line 6");
+    assert_false (out->truncated);
+    free (lines);
+
+    /* One stream, the last line of it. */
+    snprintf (r.stream, sizeof r.stream, "out");
+    r.tail = 1;
+    agent_logs_fill (logs, "node-1", &r, 1u << 20, &rep, &lines);
+    assert_int_equal (out->lines.n, 1);
+    assert_int_equal (lines[0].seq, 5);
+    free (lines);
+
+    /* The size bound leaves the older lines out. */
+    memset (&r, 0, sizeof r);
+    agent_logs_fill (logs, "node-1", &r, 250, &rep, &lines);
+    assert_int_equal (out->lines.n, 2);
+    assert_int_equal (lines[0].seq, 5);
+    assert_true (out->truncated);
+    free (lines);
+    agent_logs_destroy (&logs);
+    assert_null (logs);
+
+    /* A ring of none keeps nothing and answers empty. */
+    logs = agent_logs_new (0);
+    assert_non_null (logs);
+    s_log (logs, "out", 1);
+    agent_logs_fill (logs, "node-1", &r, 1u << 20, &rep, &lines);
+    assert_int_equal (out->lines.n, 0);
+    free (lines);
+    agent_logs_destroy (&logs);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_service_ids),
         cmocka_unit_test (test_agent_check_services),
+        cmocka_unit_test (test_agent_logs),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
