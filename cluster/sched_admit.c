@@ -6,7 +6,6 @@
  * does; a hash would buy nothing measurable and cost code.
  */
 #include "cluster/sched_admit.h"
-#include "cluster/sched_msg.h"
 #include "common/fileutil.h"
 
 #include <assert.h>
@@ -308,98 +307,6 @@ sched_admit_view (sched_admit_t *self, place_node_t *node)
     node->allocated = self->allocated;
     node->draining = self->draining;
     pthread_mutex_unlock (&self->lock);
-}
-
-/* ---- persistence -------------------------------------------------------- */
-
-int
-sched_admit_save (sched_admit_t *self, const char *path, char *why, size_t why_size)
-{
-    assert (self);
-    assert (path);
-    sched_msg_t msg;
-    memset (&msg, 0, sizeof msg);
-    msg.hdr.type = SCHED_RESERVATIONS;
-
-    pthread_mutex_lock (&self->lock);
-    size_t n = self->nresv;
-    sched_res_t *items = (sched_res_t *) calloc (n ? n : 1, sizeof (sched_res_t));
-    if (!items) {
-        pthread_mutex_unlock (&self->lock);
-        snprintf (why, why_size, "save %s: out of memory", path);
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const s_resv_t *r = &self->resv [i];
-        snprintf (items [i].request_id, sizeof items [i].request_id, "%s", r->request_id);
-        snprintf (items [i].name, sizeof items [i].name, "%s", r->name);
-        items [i].cpu = r->need.v [PLACE_CPU];
-        items [i].memory = r->need.v [PLACE_MEMORY];
-        items [i].disk = r->need.v [PLACE_DISK];
-        items [i].gpu = r->need.v [PLACE_GPU];
-    }
-    pthread_mutex_unlock (&self->lock);
-
-    msg.u.sched_reservations.items.n = n;
-    msg.u.sched_reservations.items.items = items;
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    int rc = wire_encode (&sched_proto, &msg, &buf, &len);
-    free (items);
-    if (rc != WIRE_OK) {
-        snprintf (why, why_size, "save %s: encode: %s", path, wire_strerror (rc));
-        return -1;
-    }
-    rc = shed_write_file_atomic (path, buf, len, 0600);
-    int saved = errno;
-    free (buf);
-    if (rc != 0) {
-        snprintf (why, why_size, "save %s: %s", path, strerror (saved));
-        return -1;
-    }
-    return 0;
-}
-
-int
-sched_admit_load (sched_admit_t *self, const char *path, char *why, size_t why_size)
-{
-    assert (self);
-    assert (path);
-    size_t len = 0;
-    char *data = shed_read_file (path, 64u << 20, &len);
-    if (!data) {
-        snprintf (why, why_size, "load %s: %s", path, strerror (errno));
-        return -1;
-    }
-    sched_msg_t msg;
-    const char *field = NULL;
-    int rc = wire_decode (&sched_proto, (const uint8_t *) data, len, &msg, &field);
-    free (data);
-    if (rc != WIRE_OK || msg.hdr.type != SCHED_RESERVATIONS) {
-        snprintf (why, why_size, "load %s: %s%s%s", path,
-                  rc != WIRE_OK ? wire_strerror (rc) : "not a reservations file",
-                  field && *field ? " in field " : "", field ? field : "");
-        if (rc == WIRE_OK)
-            wire_msg_free (&sched_proto, &msg);
-        return -1;
-    }
-    pthread_mutex_lock (&self->lock);
-    self->nresv = 0;
-    memset (&self->allocated, 0, sizeof self->allocated);
-    pthread_mutex_unlock (&self->lock);
-
-    int result = 0;
-    const sched_reservations_t *m = &msg.u.sched_reservations;
-    for (size_t i = 0; i < m->items.n && result == 0; i++) {
-        const sched_res_t *r = &m->items.items [i];
-        place_resources_t need = { { r->cpu, r->memory, r->disk, r->gpu } };
-        if (sched_admit_restore (self, r->request_id, r->name, &need) != 0) {
-            snprintf (why, why_size, "load %s: duplicate reservation for %s", path, r->name);
-            result = -1;
-        }
-    }
-    wire_msg_free (&sched_proto, &msg);
-    return result;
 }
 
 const char *

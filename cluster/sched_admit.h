@@ -18,10 +18,9 @@
  * existing reservations stay, even over the new capacity, and new claims
  * are refused until usage falls below it.
  *
- * Persistence: the owner restores reservations at start-up from its shed
- * records with sched_admit_restore() (no capacity check: a shed that runs
- * is a fact, not a request), or with sched_admit_load() from the file
- * sched_admit_save() wrote atomically.
+ * Persistence: none of its own. The owner restores reservations at start-up
+ * from its shed records with sched_admit_restore() (no capacity check: a
+ * shed that runs is a fact, not a request).
  *
  * Thread-safe: every call takes the admitter's mutex.
  */
@@ -84,10 +83,6 @@ bool sched_admit_holds (sched_admit_t *self, const char *name);
 /* Fill a placement view entry for this node (name and tags not touched). */
 void sched_admit_view (sched_admit_t *self, place_node_t *node);
 
-/* Save every reservation to `path` atomically (msgpack, sched_msg.h), or
- * load them (replacing what is held). Return 0, or -1 with a reason. */
-int sched_admit_save (sched_admit_t *self, const char *path, char *why, size_t why_size);
-int sched_admit_load (sched_admit_t *self, const char *path, char *why, size_t why_size);
 
 const char *sched_admit_strerror (sched_admit_rc_t rc);
 

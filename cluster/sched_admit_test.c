@@ -5,7 +5,6 @@
  */
 #include "cluster/placement.h"
 #include "cluster/sched_admit.h"
-#include "cluster/sched_msg.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -124,52 +123,31 @@ test_overcommit_and_capacity_change (void **state)
     sched_admit_destroy (&a);
 }
 
+/* After a restart the node restores admission from its shed records
+ * (node/sched/sched_driver.c, sched__readopt): a retry of an admitted claim
+ * is still a repeat, and a clash is refused. */
 static void
-test_persistence (void **state)
+test_restore (void **state)
 {
-    char dir [] = "/tmp/shed-admit-XXXXXX";
-    assert_non_null (mkdtemp (dir));
-    char path [256];
-    snprintf (path, sizeof path, "%s/reservations", dir);
-
     sched_capacity_t cap = s_cap (8000, 16 * GiB);
     cap.capacity.v [PLACE_GPU] = 2;
-    sched_admit_t *a = sched_admit_new (&cap);
     place_resources_t need = s_need (1500, 3 * GiB);
     need.v [PLACE_GPU] = 1;
-    assert_int_equal (sched_admit_claim (a, "node1-1-abc", "web", &need, NULL, 0), SCHED_ADMIT_OK);
-    assert_int_equal (sched_admit_claim (a, "node2-7-def", "db", &need, NULL, 0), SCHED_ADMIT_OK);
-    char why [256] = "";
-    assert_int_equal (sched_admit_save (a, path, why, sizeof why), 0);
-    sched_admit_destroy (&a);
-
     sched_admit_t *b = sched_admit_new (&cap);
-    assert_int_equal (sched_admit_load (b, path, why, sizeof why), 0);
+    assert_int_equal (sched_admit_restore (b, "node1-1-abc", "web", &need), 0);
+    assert_int_equal (sched_admit_restore (b, "node2-7-def", "db", &need), 0);
     assert_int_equal (sched_admit_count (b), 2);
     assert_true (sched_admit_holds (b, "web"));
-    /* After a restart the retry of an admitted claim is still a repeat. */
     assert_int_equal (sched_admit_claim (b, "node1-1-abc", "web", &need, NULL, 0),
                       SCHED_ADMIT_REPEAT);
     place_resources_t alloc;
     sched_admit_allocated (b, &alloc);
     assert_int_equal (alloc.v [PLACE_GPU], 2);
     assert_int_equal (alloc.v [PLACE_CPU], 3000);
-
-    /* Restore (from shed records) is idempotent too, and refuses clashes. */
+    /* Restore is idempotent too, and refuses clashes. */
     assert_int_equal (sched_admit_restore (b, "node1-1-abc", "web", &need), 0);
     assert_int_equal (sched_admit_restore (b, "other", "web", &need), SCHED_ADMIT_NAME_TAKEN);
-
-    /* A corrupt file is a clear error, not a crash. */
-    FILE *f = fopen (path, "w");
-    assert_non_null (f);
-    fputs ("garbage", f);
-    fclose (f);
-    assert_int_equal (sched_admit_load (b, path, why, sizeof why), -1);
-    assert_non_null (strstr (why, "load "));
-    assert_int_equal (sched_admit_load (b, "/nonexistent/x", why, sizeof why), -1);
     sched_admit_destroy (&b);
-    unlink (path);
-    rmdir (dir);
 }
 
 /* ---- concurrency -------------------------------------------------------- */
@@ -369,7 +347,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_idempotent),
         cmocka_unit_test (test_overcommit_and_capacity_change),
-        cmocka_unit_test (test_persistence),
+        cmocka_unit_test (test_restore),
         cmocka_unit_test (test_concurrent_claims),
         cmocka_unit_test (test_schedulers_three_nodes),
     };

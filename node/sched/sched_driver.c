@@ -389,6 +389,14 @@ sched__on_driver (driver_job_t *job, driver_job_event_t ev, void *arg)
     }
     if (ev == DRIVER_JOB_LATE)
         self->driver_late++;
+    if (ev == DRIVER_JOB_CANCELLED && w->type != W_CLAIM) {
+        /* Never ran (shutdown): the record stays as it was, to be
+         * reconciled at the next start. A claim is undone below. */
+        if (!w->answered && w->type == W_OP)
+            s_answer_fail (self, w, false, job->err.message);
+        s_work_done (self, w);
+        return;
+    }
     switch (w->type) {
         case W_CLAIM:
             s_claim_done (self, w, job, ev);
