@@ -1,33 +1,26 @@
 /*
  * bus.h - the node's event bus: cluster-wide event fan-out over ZeroMQ
- * pub/sub (DESIGN 8, docs/events.md).
+ * (docs/events.md; the actor's files: bus_internal.h).
  *
- *        node A                                   node B
- *   +-----------------+   TCP + CURVE (ZAP)   +-----------------+
- *   | PUBLISH --+     |                       |     +-- PUBLISH |
- *   |           v     |                       |     v           |
- *   |   origin XPUB <-+------ XSUB per peer --+ origin XPUB     |
- *   |   (own events)  +-- XSUB per peer ------+-> (own events)  |
- *   |           |     |                       |     |           |
- *   |   local XPUB    |                       |   local XPUB    |  ipc
- *   |   remote XPUB   |                       |   remote XPUB   |  TCP+CURVE
- *   +-----------------+                       +-----------------+
- *       consumers: own events + every peer's events they subscribed to
+ *   members, sorted:  n1 | n2 n3 n4 n5 | n6 ...    a 4-ary tree, the same on
+ *                     root   n1's children  n6's    every node: the parent of
+ *                                           parent  index i is (i - 1) / 4
+ *                                           is n2
  *
  * Sockets of one bus actor:
- *   origin  XPUB, TCP, CURVE server with the node's key, ZAP domain
- *           cfg->peers_domain with ZMQ_ZAP_ENFORCE_DOMAIN, so only ALLOWed
- *           keys connect. Carries ONLY events that originated here, so an
- *           event crosses the network once: origin -> consumer's node.
- *   peer    XSUB per PEER-ADD, a CURVE client pinned to the peer's key.
- *           Receives the peer's own events; the envelope's origin must be
- *           the peer's name (else dropped as forged).
+ *   tree    ROUTER on cfg->origin_endpoint (TCP, CURVE server with the
+ *           node's key, ZAP domain cfg->peers_domain, ENFORCE_DOMAIN): its
+ *           children in the routing tree dial it. At most 8 children.
+ *   parent  one DEALER to the parent's ROUTER (CURVE client pinned to its
+ *           key; routing id = our key). None at the root.
  *   local   XPUB on ipc (cfg->ipc_endpoint) for consumers on this host.
  *   remote  XPUB on TCP + CURVE for remote consumers (cfg->consumer_endpoint),
  *           ZAP domain cfg->consumers_domain (CONSUMER-ALLOW).
- * Subscriptions of local and remote consumers are forwarded to every peer,
- * so a topic nobody subscribed to never crosses the network; the origin
- * XPUB does not even encode an event no peer subscribed to.
+ * So a node holds at most 9 bus connections whatever the cluster size.
+ * Consumers' subscriptions travel along the tree toward every producer;
+ * events travel back only along links that asked for them, never back on
+ * the link they came from, deduplicated by (origin, boot, seq) while the
+ * tree changes. A topic nobody subscribed to never leaves its origin.
  *
  * Frames, topics and envelope: bridges/event_msg.h. Each event carries
  * origin, boot id, per-origin `seq` and per-(origin, topic) `tseq`; a
@@ -38,8 +31,9 @@
  * state-like topics; a consumer asks for a snapshot by subscribing to
  * "$snap.<nonce>\0" and then "$snapreq.<nonce>\0<prefix>\0...": the reply
  * (items, then SNAP_END) comes on the same ordered pipe as live events
- * (bus_client does this). The bus fills its cache from peers the same way
- * whenever it starts forwarding a new prefix or adds a peer.
+ * (bus_client does this). The bus fills its cache from its tree neighbours
+ * the same way whenever it starts asking a link for a new prefix or a link
+ * (re)starts.
  *
  * Start:
  *     bus_config_t cfg = { .name = "n1", .public_key = pk, .secret_key = sk,
@@ -54,15 +48,16 @@
  * so producers never wait; every other command gets one:
  *   "sssb"  PUBLISH topic kind payload      (no reply; see bus_publish)
  *   "ssss"  PEER-ADD name endpoint pubkey-z85     -> "i" 0 | -1
- *           (re-adding a name replaces its endpoint and key)
+ *           (a member: its events are accepted and it has a place in the
+ *            tree; re-adding a name replaces its endpoint and key)
  *   "ss"    PEER-REMOVE name                      -> "i" 0 | -1 (unknown)
- *   "ss"    ALLOW pubkey-z85   (origin publisher) -> "i" 0 | -1
+ *   "ss"    ALLOW pubkey-z85   (tree listener)    -> "i" 0 | -1
  *   "ss"    DENY pubkey-z85                       -> "i" 0 | -1
- *           (also re-binds the origin publisher, so a connection made
- *            before the DENY is cut; allowed peers reconnect and resubscribe)
+ *           (also re-binds the tree listener, so a connection made before
+ *            the DENY is cut; allowed children reconnect and say HELLO)
  *   "ss"    CONSUMER-ALLOW pubkey-z85 (remote)    -> "i" 0 | -1
  *   "ss"    CONSUMER-DENY pubkey-z85              -> "i" 0 | -1
- *   "s"     ENDPOINTS                             -> "sss" origin local remote
+ *   "s"     ENDPOINTS                             -> "sss" tree local remote
  *           (bound, ports resolved; "" when not configured)
  *   "s"     STATS                                 -> "s" logfmt counters:
  *           published invalid origin_sent origin_skipped
@@ -71,6 +66,8 @@
  *           peer_snaps_timeout peers origin_subs consumer_subs
  *           zap_admitted zap_refused peer_refused peer_redials
  *           batches_sent batches_recv cache_evicted snapreq_dropped
+ *           links children conns conns_max relayed dups link_drops
+ *           unknown_origin children_refused tree_changes socket_errors
  *   "s"     $TERM                                 (no reply; actor exits)
  */
 #ifndef SHED_BUS_H
@@ -88,7 +85,7 @@ typedef struct {
     const uint8_t *public_key;      /* X25519 = CURVE, 32 bytes */
     const uint8_t *secret_key;      /* 32 bytes */
     zap_t *zap;                     /* shared ZAP handler (borrowed) */
-    const char *origin_endpoint;    /* e.g. tcp://198.18.0.1:7948; NULL: none */
+    const char *origin_endpoint;    /* tree listener, e.g. tcp://198.18.0.1:7948; NULL: none */
     const char *ipc_endpoint;       /* e.g. ipc:///run/shed/events.sock; NULL: none */
     const char *consumer_endpoint;  /* remote consumers, tcp (CURVE); NULL: none */
     const char *peers_domain;       /* NULL: "bus-peers:<name>" */
