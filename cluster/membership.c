@@ -22,7 +22,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sodium.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define S_COMP          "membership"
@@ -39,11 +41,17 @@
 #define S_CONN_TIMEOUT  2000                  /* ms for one whole exchange */
 #define S_SENDERS_MAX   (2 * SWIM_MAX_MEMBERS) /* replay windows kept (one per sender boot) */
 #define S_KEYOP_TIMEOUT 3000
-#define S_JOIN_BACKOFF0 100                   /* first retry; doubles to 30 s. Short:
-                                                 nodes started together reach a seed
-                                                 that is not listening yet, and the
-                                                 first retry sets join convergence */
+/* Join retries (docs/membership.md "Join"). Nodes started together reach a
+ * seed that is not listening yet ("connection refused"), and when the seed
+ * comes up decides join convergence: for the first S_JOIN_FAST_FOR ms we
+ * retry every S_JOIN_FAST ms (a refused connect costs one SYN and one RST),
+ * never while an attempt to that seed is still open; after that the retries
+ * back off from S_JOIN_BACKOFF0, doubling to S_JOIN_BACKOFFN. */
+#define S_JOIN_FAST     50
+#define S_JOIN_FAST_FOR 2000
+#define S_JOIN_BACKOFF0 250
 #define S_JOIN_BACKOFFN 30000
+#define S_JOIN_LOG_GAP  1000                  /* ms between "not joined yet" lines */
 #define S_BEACON_PEERS  64                    /* unknown beacon senders remembered */
 #define S_BEACON_RETRY  30000                 /* ms between joins of one unknown sender once joined */
 
@@ -137,6 +145,10 @@ typedef struct {
     } st;
     /* join */
     uint64_t join_next_ms, join_backoff;
+    uint64_t join_started_ms;      /* first attempt of this round of joining */
+    uint64_t join_logged_ms;       /* last "not joined yet" line */
+    uint32_t join_attempts;
+    bool joined_logged;            /* "joined" said once */
     bool join_pending;             /* a JOIN command waits for its reply */
     uint64_t join_reply_by;
     char join_why [192];           /* last seed failure, for the log */
@@ -1028,17 +1040,54 @@ s_join_fail (self_t *self, bool expired)
     s_join_reply (self, text);
 }
 
+/* A join push-pull with addr:port is still open: a slow seed is answering,
+ * and a second attempt would only queue behind it (and count against its
+ * per-source connection limit). */
+static bool
+s_join_in_flight (self_t *self, const char *addr, uint16_t port)
+{
+    for (size_t i = 0; i < self->nconns; i++) {
+        const conn_t *c = self->conns [i];
+        if (c->kind == CONN_PUSHPULL && c->joining && c->port == port && streq (c->peer, addr))
+            return true;
+    }
+    return false;
+}
+
 static void
 s_join_seeds (self_t *self)
 {
+    self->join_attempts++;
     for (size_t i = 0; i < self->cfg.nseeds; i++) {
         char addr [SWIM_ADDR_MAX + 1];
         uint16_t port;
-        if (s_resolve (self->cfg.seeds [i], addr, sizeof addr, &port) == 0)
-            swim_join (self->swim, addr, port);
-        else
+        if (s_resolve (self->cfg.seeds [i], addr, sizeof addr, &port) != 0)
             log_warn (S_COMP, "cannot resolve seed|seed=%s", self->cfg.seeds [i]);
+        else if (!s_join_in_flight (self, addr, port))
+            swim_join (self->swim, addr, port);
     }
+}
+
+/* Start a round of joining: the retry schedule starts over. */
+static void
+s_join_start (self_t *self, uint64_t now)
+{
+    self->join_started_ms = now;
+    self->join_attempts = 0;
+    self->join_logged_ms = 0;
+    self->join_backoff = S_JOIN_FAST;
+    self->join_next_ms = now + S_JOIN_FAST;
+}
+
+/* The delay before the next retry, S_JOIN_FAST while the round is young. */
+static uint64_t
+s_join_backoff_next (self_t *self, uint64_t now)
+{
+    if (now - self->join_started_ms < S_JOIN_FAST_FOR)
+        return S_JOIN_FAST;
+    if (self->join_backoff < S_JOIN_BACKOFF0)
+        return S_JOIN_BACKOFF0;
+    return self->join_backoff * 2 > S_JOIN_BACKOFFN ? S_JOIN_BACKOFFN : self->join_backoff * 2;
 }
 
 static void
@@ -1062,6 +1111,8 @@ s_cmd_stats (self_t *self)
     }
     zmsg_addstr (msg, "awareness");
     zmsg_addstrf (msg, "%u", swim_awareness (self->swim));
+    zmsg_addstr (msg, "join_attempts");
+    zmsg_addstrf (msg, "%u", self->join_attempts);
     zmsg_send (&msg, self->pipe);
 }
 
@@ -1139,8 +1190,8 @@ s_handle_pipe (self_t *self)
         else {
             self->join_pending = true;
             self->join_reply_by = s_now (NULL) + self->cfg.join_timeout_ms;
-            self->join_backoff = S_JOIN_BACKOFF0;
-            self->join_next_ms = s_now (NULL) + self->join_backoff;
+            s_join_start (self, s_now (NULL));
+            self->join_attempts = 1;
             for (size_t i = 0; i < self->njoin_seeds; i++)
                 if (self->join_seeds [i].outcome != S_SEED_BAD)
                     swim_join (self->swim, self->join_seeds [i].addr, self->join_seeds [i].port);
@@ -1526,9 +1577,8 @@ s_self_new (zsock_t *pipe, membership_config_t *cfg, shed_keyring_t *keyring, ch
             zactor_destroy (&self->beacon);     /* no broadcast interface */
         zstr_free (&hostname);
     }
+    s_join_start (self, s_now (NULL));
     s_join_seeds (self);
-    self->join_backoff = S_JOIN_BACKOFF0;
-    self->join_next_ms = s_now (NULL) + self->join_backoff;
     return self;
 }
 
@@ -1565,16 +1615,30 @@ s_timers (self_t *self)
         && now >= self->join_next_ms) {
         /* Say why we are still alone: an operator whose node uses another
          * cluster key sees only silence otherwise (the seeds drop what they
-         * cannot authenticate, before parsing, and do not answer). */
-        log_warn (S_COMP, "not joined yet, retrying seeds|why=\"%s\" hint=\"%s\" retry_ms=%llu",
-                  self->join_why [0] ? self->join_why : "no answer from any seed",
-                  "check the seed addresses and that this node has the cluster key "
-                  "(a wrong key gets no answer)",
-                  (unsigned long long) self->join_backoff);
+         * cannot authenticate, before parsing, and do not answer). Once a
+         * second while the fast retries run, then at every slower retry. */
+        self->join_backoff = s_join_backoff_next (self, now);
+        if (!self->join_logged_ms || now - self->join_logged_ms >= S_JOIN_LOG_GAP) {
+            log_warn (S_COMP,
+                      "not joined yet, retrying seeds|why=\"%s\" hint=\"%s\" retry_ms=%llu "
+                      "attempts=%u",
+                      self->join_why [0] ? self->join_why : "no answer from any seed",
+                      "check the seed addresses and that this node has the cluster key "
+                      "(a wrong key gets no answer)",
+                      (unsigned long long) self->join_backoff, self->join_attempts);
+            self->join_logged_ms = now;
+        }
         s_join_seeds (self);
-        self->join_backoff = self->join_backoff * 2 > S_JOIN_BACKOFFN ? S_JOIN_BACKOFFN
-                                                                      : self->join_backoff * 2;
         self->join_next_ms = now + self->join_backoff;
+    }
+    if (!self->joined_logged && swim_joined (self->swim)) {
+        /* When this node became part of a cluster, and how many tries that
+         * took: the start of the join-convergence timeline
+         * (docs/membership.md section 8). */
+        self->joined_logged = true;
+        log_info (S_COMP, "joined|members=%zu attempts=%u after_ms=%llu",
+                  swim_count_state (self->swim, SWIM_ALIVE), self->join_attempts,
+                  (unsigned long long) (now - self->join_started_ms));
     }
     if (self->join_pending) {
         if (swim_joined (self->swim))
@@ -1618,10 +1682,29 @@ s_timers (self_t *self)
             i++;
 }
 
+/* Run the actor thread ahead of the rest of the process (docs/membership.md
+ * "Join"). Its work is small and latency-bound: a join answered, a probe
+ * acked within the probe timeout. Competing at equal weight with the node's
+ * other threads (a whole daemon starting, the links' handshakes, image
+ * unpacking), it waits its turn behind them, which delays joins and makes
+ * our own probes late (Lifeguard then stretches our timers). Linux nice is
+ * per thread; without CAP_SYS_NICE the call fails and nothing changes. */
+static void
+s_actor_priority (int nice_value)
+{
+    if (nice_value == 0)
+        return;
+    errno = 0;
+    if (setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), nice_value) != 0)
+        log_debug (S_COMP, "actor thread keeps the process priority|nice=%d why=\"%s\"",
+                   nice_value, strerror (errno));
+}
+
 static void
 s_actor (zsock_t *pipe, void *args)
 {
     membership_config_t *cfg = (membership_config_t *) args;
+    s_actor_priority (cfg->actor_nice);
     /* The keyring travels in the config allocation (see membership_new). */
     shed_keyring_t *keyring;
     memcpy (&keyring, (uint8_t *) cfg + sizeof *cfg, sizeof keyring);
@@ -1705,6 +1788,7 @@ membership_config_defaults (membership_config_t *config)
     config->beacon_port = 7947;
     config->leave_timeout_ms = 3000;
     config->join_timeout_ms = 5000;
+    config->actor_nice = -5;
 }
 
 zactor_t *

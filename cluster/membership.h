@@ -98,9 +98,13 @@ typedef struct {
     uint16_t beacon_port;                     /* 7947 by default */
     uint32_t leave_timeout_ms;                /* 3000 */
     uint32_t join_timeout_ms;                 /* 5000: JOIN replies by then */
+    int actor_nice;                           /* nice value of the actor thread
+                                                 (-5; 0 = the process's own).
+                                                 Needs CAP_SYS_NICE; without it
+                                                 the thread keeps the process's */
 } membership_config_t;
 
-/* Defaults: LAN tunables, port 7946, bind 0.0.0.0, leave 3 s. */
+/* Defaults: LAN tunables, port 7946, bind 0.0.0.0, leave 3 s, actor nice -5. */
 void membership_config_defaults (membership_config_t *config);
 
 /* Start the actor. Takes ownership of *keyring_p (sets it to NULL) whatever

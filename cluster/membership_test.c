@@ -41,6 +41,8 @@ typedef struct {
 
 static char s_tmpdir [256];
 static unsigned s_seq;         /* unique events endpoints within the run */
+static uint16_t s_next_port;   /* non-zero: the next s_node_start binds it */
+static uint16_t s_next_seed;   /* non-zero: the next s_node_start joins it at start */
 
 /* ---- Nodes ------------------------------------------------------------------- */
 
@@ -68,7 +70,8 @@ s_node_start (s_node_t *node, const char *name, const uint8_t *key, const uint8_
     else
         randombytes_buf (node->identity, SWIM_KEY_BYTES);
     for (int attempt = 0; attempt < 20 && !node->actor; attempt++) {
-        node->port = (uint16_t) (20000 + randombytes_uniform (12000));
+        node->port = s_next_port ? s_next_port
+                                 : (uint16_t) (20000 + randombytes_uniform (12000));
         snprintf (node->keyring_path, sizeof node->keyring_path, "%s/%s-%u.keyring", s_tmpdir,
                   name, (unsigned) node->port);
         shed_keyring_t *kr = shed_keyring_new ();
@@ -86,6 +89,10 @@ s_node_start (s_node_t *node, const char *name, const uint8_t *key, const uint8_
         snprintf (cfg.events_endpoint, sizeof cfg.events_endpoint, "inproc://mt-events-%u-%u",
                   (unsigned) getpid (), ++s_seq);
         snprintf (cfg.keyring_path, sizeof cfg.keyring_path, "%s", node->keyring_path);
+        if (s_next_seed) {
+            snprintf (cfg.seeds [0], sizeof cfg.seeds [0], "127.0.0.1:%u", (unsigned) s_next_seed);
+            cfg.nseeds = 1;
+        }
         char err [256] = "";
         node->actor = membership_new (&cfg, &kr, err, sizeof err);
         assert_null (kr);                    /* ownership taken either way */
@@ -1070,6 +1077,48 @@ test_tcp_preauth (void **state)
     s_cluster_stop (nodes, 2);
 }
 
+/* A node started before its seed (nodes started together: the seed is not
+ * listening yet) keeps retrying and joins as soon as the seed is up, with no
+ * JOIN command. docs/membership.md "Join". */
+static void
+test_join_seed_started_late (void **state)
+{
+    uint8_t key [SHED_KEY_BYTES];
+    shed_keyring_generate (key);
+    s_node_t seed, joiner;
+    /* A port nothing listens on yet: bind it, read it back, close it. */
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    assert_true (fd >= 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+    assert_int_equal (bind (fd, (struct sockaddr *) &sa, sizeof sa), 0);
+    socklen_t salen = sizeof sa;
+    assert_int_equal (getsockname (fd, (struct sockaddr *) &sa, &salen), 0);
+    close (fd);
+    uint16_t seed_port = ntohs (sa.sin_port);
+
+    s_next_seed = seed_port;
+    s_node_start (&joiner, "late-joiner", key, NULL);
+    s_next_seed = 0;
+    /* Refused attempts repeat while the seed is down. */
+    int64_t until = zclock_mono () + S_WAIT_MS;
+    while (s_stat (&joiner, "join_attempts") < 3 && zclock_mono () < until)
+        zclock_sleep (10);
+    assert_true (s_stat (&joiner, "join_attempts") >= 3);
+    assert_int_equal (s_stat (&joiner, "alive"), 1);
+
+    s_next_port = seed_port;
+    s_node_start (&seed, "late-seed", key, NULL);
+    s_next_port = 0;
+    s_node_t both [2] = { seed, joiner };
+    assert_true (s_wait_converged (both, 2));
+    /* Joined: the retries stop. */
+    long long attempts = s_stat (&joiner, "join_attempts");
+    zclock_sleep (300);
+    assert_int_equal (s_stat (&joiner, "join_attempts"), attempts);
+    s_node_stop (&joiner);
+    s_node_stop (&seed);
+}
+
 int
 main (void)
 {
@@ -1091,6 +1140,7 @@ main (void)
         cmocka_unit_test (test_crash_detected),
         cmocka_unit_test (test_wrong_key),
         cmocka_unit_test (test_join_errors),
+        cmocka_unit_test (test_join_seed_started_late),
         cmocka_unit_test (test_name_conflict),
         cmocka_unit_test (test_keys),
         cmocka_unit_test (test_keys_member_down),
