@@ -52,6 +52,10 @@ int ctl_mutate (ctl_t *ctl, const api_msg_t *req, api_msg_t *rep, uint16_t expec
  * timed-out call can be retried safely (--request-id). */
 void ctl_request_id (char *out, size_t size);
 
+/* Print what an API_OK reply says: its message, or with --json
+ * {"<key>": "<value>", "message": ...} ({"ok": true, ...} when key is NULL). */
+void ctl_print_ok (ctl_t *ctl, const char *key, const char *value, const char *message);
+
 /* "3d 4h", "5m 2s", "800ms": short human durations. */
 void ctl_format_duration (uint64_t ms, char *out, size_t len);
 /* "512B", "1.5K", "23.5G": short human sizes (binary units). */

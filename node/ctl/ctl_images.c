@@ -241,17 +241,7 @@ s_rm (ctl_t *ctl, const char *name)
     snprintf (req.u.api_image_rm_req.name, sizeof req.u.api_image_rm_req.name, "%s", name);
     if (ctl_call (ctl, &req, &rep, API_OK) != 0)
         return 1;
-    if (ctl->json) {
-        json_t j;
-        json_init (&j, stdout);
-        json_obj_begin (&j);
-        json_key (&j, "name");    json_str (&j, name);
-        json_key (&j, "message"); json_str (&j, rep.u.api_ok.message);
-        json_obj_end (&j);
-        json_end (&j);
-    }
-    else
-        printf ("%s\n", rep.u.api_ok.message);
+    ctl_print_ok (ctl, "name", name, rep.u.api_ok.message);
     wire_msg_free (&api_proto, &rep);
     return 0;
 }

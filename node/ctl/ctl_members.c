@@ -105,12 +105,7 @@ ctl_members (ctl_t *ctl, int argc, char **argv)
             json_key (&j, "status");      json_str (&j, s_state_name (m->kind));
             json_key (&j, "incarnation"); json_u64 (&j, m->inc);
             json_key (&j, "tags");
-            json_obj_begin (&j);
-            for (size_t t = 0; t < m->tags.n; t++) {
-                json_key (&j, m->tags.items[t].key);
-                json_str (&j, m->tags.items[t].value);
-            }
-            json_obj_end (&j);
+            json_tags (&j, &m->tags);
             json_key (&j, "protocol");
             json_obj_begin (&j);
             json_key (&j, "min"); json_u64 (&j, m->vmin);

@@ -60,12 +60,7 @@ s_json_svc (json_t *j, const api_svc_t *s)
     json_key (j, "port");     json_u64 (j, s->port);
     json_key (j, "protocol"); json_str (j, s->protocol);
     json_key (j, "tags");
-    json_obj_begin (j);
-    for (size_t i = 0; i < s->tags.n; i++) {
-        json_key (j, s->tags.items[i].key);
-        json_str (j, s->tags.items[i].value);
-    }
-    json_obj_end (j);
+    json_tags (j, &s->tags);
     json_key (j, "health");   json_str (j, rec_health_name (s->health));
     json_key (j, "check");    json_str (j, catalog_check_name (s->check));
     json_key (j, "check_target"); json_str (j, s->check_target);
@@ -332,17 +327,7 @@ s_deregister (ctl_t *ctl, int argc, char **argv)
         return 1;
     if (ctl_call (ctl, &req, &rep, API_OK) != 0)
         return 1;
-    if (ctl->json) {
-        json_t j;
-        json_init (&j, stdout);
-        json_obj_begin (&j);
-        json_key (&j, "ok");      json_bool (&j, true);
-        json_key (&j, "message"); json_str (&j, rep.u.api_ok.message);
-        json_obj_end (&j);
-        json_end (&j);
-    }
-    else
-        printf ("%s\n", rep.u.api_ok.message);
+    ctl_print_ok (ctl, NULL, NULL, rep.u.api_ok.message);
     wire_msg_free (&api_proto, &rep);
     return 0;
 }

@@ -41,12 +41,7 @@ s_json_shed (json_t *j, const api_shed_t *s)
     json_key (j, "duplicate");  json_bool (j, s->duplicate);
     json_key (j, "note");       json_str (j, s->note);
     json_key (j, "tags");
-    json_obj_begin (j);
-    for (size_t i = 0; i < s->tags.n; i++) {
-        json_key (j, s->tags.items [i].key);
-        json_str (j, s->tags.items [i].value);
-    }
-    json_obj_end (j);
+    json_tags (j, &s->tags);
     json_obj_end (j);
 }
 

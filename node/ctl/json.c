@@ -129,3 +129,14 @@ json_end (json_t *j)
     fputc ('\n', j->out);
     fflush (j->out);
 }
+
+void
+json_tags (json_t *j, const wire_tags_t *tags)
+{
+    json_obj_begin (j);
+    for (size_t i = 0; i < tags->n; i++) {
+        json_key (j, tags->items[i].key);
+        json_str (j, tags->items[i].value);
+    }
+    json_obj_end (j);
+}

@@ -7,6 +7,8 @@
 #ifndef SHED_JSON_H
 #define SHED_JSON_H
 
+#include "common/wire.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -32,6 +34,8 @@ void json_i64 (json_t *j, int64_t value);
 void json_f64 (json_t *j, double value);
 void json_bool (json_t *j, bool value);
 void json_null (json_t *j);
+/* A wire tag map as an object {"key": "value", ...}. */
+void json_tags (json_t *j, const wire_tags_t *tags);
 /* Finish the document with a newline. */
 void json_end (json_t *j);
 

@@ -120,6 +120,30 @@ ctl_call (ctl_t *ctl, const api_msg_t *req, api_msg_t *rep, uint16_t expect_type
     return 0;
 }
 
+void
+ctl_print_ok (ctl_t *ctl, const char *key, const char *value, const char *message)
+{
+    if (!ctl->json) {
+        printf ("%s\n", message);
+        return;
+    }
+    json_t j;
+    json_init (&j, stdout);
+    json_obj_begin (&j);
+    if (key) {
+        json_key (&j, key);
+        json_str (&j, value);
+    }
+    else {
+        json_key (&j, "ok");
+        json_bool (&j, true);
+    }
+    json_key (&j, "message");
+    json_str (&j, message);
+    json_obj_end (&j);
+    json_end (&j);
+}
+
 int
 ctl_fail_no_reply (ctl_t *ctl, const char *err, const char *name, const char *request_id)
 {

@@ -148,12 +148,7 @@ shed_event_json_payload (json_t *j, const char *kind, const uint8_t *payload, si
                 json_key (j, "inc");      json_u64 (j, x->inc);
                 json_key (j, "reason");   json_str (j, x->reason);
                 json_key (j, "tags");
-                json_obj_begin (j);
-                for (size_t i = 0; i < x->tags.n; i++) {
-                    json_key (j, x->tags.items[i].key);
-                    json_str (j, x->tags.items[i].value);
-                }
-                json_obj_end (j);
+                json_tags (j, &x->tags);
             }
             else
             if (m.hdr.type == EVPAY_RECORD) {
