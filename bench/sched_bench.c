@@ -1,6 +1,6 @@
 /*
  * sched_bench.c - placement decisions per second against a view of 1,000
- * nodes (DESIGN.md section 12: goal 20k/s).
+ * nodes (docs/performance.md: goal 20k/s at 10,000).
  *
  * The view is built once, with random capacities, usage, tags and a few
  * draining / dead nodes, as a replicated state of that size would give.

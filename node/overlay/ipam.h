@@ -1,5 +1,5 @@
 /*
- * ipam.h - overlay address management (DESIGN.md section 7): which address
+ * ipam.h - overlay address management (docs/overlay.md): which address
  * block of the cluster CIDR this node serves, and which address each of its
  * sheds holds. Pure logic: no sockets, no clocks of its own (the caller
  * passes time), so conflict resolution is unit-tested deterministically.

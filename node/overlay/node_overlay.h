@@ -1,6 +1,6 @@
 /*
- * node_overlay.h - the daemon's overlay network (DESIGN.md section 7,
- * docs/overlay.md): the node bridge and its gateway address, this node's
+ * node_overlay.h - the daemon's overlay network (docs/overlay.md): the
+ * node bridge and its gateway address, this node's
  * address block (node/overlay/ipam.h) claimed through its REC_OVERLAY record, the
  * datapath (`encrypted`: node/overlay/overlay.h; `plain`: the kernel VXLAN
  * device, netlink FDB/neighbour entries, nftables member filter), and shed
