@@ -8,9 +8,16 @@
 # Env: DURATION (s, default 10), RUNS (default 1; median taken), STREAMS
 # ("1 4"). Prints a table, then the final line
 #   RESULT ours_gbps=.. kernel_vxlan_gbps=.. ours_no_offload_gbps=.. fastd_ref_gbps=0.8 goal_gbps=2.4
-# (single-stream numbers; fastd_ref is DESIGN.md section 12's fastd figure
-# measured earlier on this machine, not re-measured here: fastd is not
-# installed; goal = 3x fastd).
+#          ratio_vs_kernel=.. ours_gbps_p4=.. kernel_vxlan_gbps_p4=..
+#          cpu_s_per_gb=.. kernel_cpu_s_per_gb=.. cycles_per_byte=.. kernel_cycles_per_byte=..
+# (single-stream numbers unless _p4 = 4 streams; fastd_ref is the fastd
+# figure measured earlier on this machine, not re-measured here; goal = 3x
+# fastd). CPU per byte: user+system seconds of both iperf3 ends and (ours)
+# both datapath processes over the run, per GB received; softirq work is
+# charged to whichever of them triggered it (veth delivers in the sender's
+# context), so this is the whole path's cost. cycles = CPU s x the nominal
+# clock (/proc/cpuinfo "cpu MHz"). The machine is shared: compare within
+# one run only.
 #
 #   shA 198.19.1.1 (eth0)                     shB 198.19.2.1 (eth0)
 #     |                                          |
@@ -80,6 +87,7 @@ start_ours() {       # extra args: --no-offload
         --port 7000 "$@" --peer "a,$(cat "$TMP/a.pub"),$ADDR_A,7000" --fdb "$MAC_A,a" \
         --arp "198.19.1.1,$MAC_A" 2>"$TMP/nodeB.log" &
     PIDS+=($!); OURS_B=$!
+    OVERLAY_PIDS=("$OURS_A" "$OURS_B")
     for _ in $(seq 50); do
         ip netns exec "$SA" ping -c 1 -W 1 -q 198.19.2.1 >/dev/null 2>&1 && return 0
         sleep 0.1
@@ -88,6 +96,7 @@ start_ours() {       # extra args: --no-offload
 }
 
 stop_ours() {
+    OVERLAY_PIDS=()
     kill -TERM "$OURS_A" "$OURS_B"; wait "$OURS_A" "$OURS_B" || true
     grep -h '^stats' "$TMP/nodeA.log" "$TMP/nodeB.log" | sed 's/^/    /' >&2 || true
 }
@@ -114,30 +123,57 @@ stop_vxlan() {
     for h in A B; do ip -n obh$h$P link del vx0; done
 }
 
-# iperf3 TCP from shA to shB; prints Gbit/s received (median of RUNS).
+MHZ=$(awk -F: '/^cpu MHz/ {printf "%d", $2; exit}' /proc/cpuinfo)
+MHZ=${MHZ:-2000}
+OVERLAY_PIDS=()     # datapath processes whose CPU counts (ours only)
+
+# utime+stime ticks of the given PIDs (0 for any gone).
+cpu_ticks() {
+    local t=0 pid
+    for pid in "$@"; do
+        [[ -r /proc/$pid/stat ]] || continue
+        t=$((t + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+    done
+    echo "$t"
+}
+
+# iperf3 TCP from shA to shB; prints "Gbit/s cpu_s_per_gb" received
+# (median of RUNS each). The iperf3 ends' CPU comes from iperf3's own
+# report (cpu_utilization_percent: host = client, remote = server).
 measure() {
-    local streams=$1 out=() i
+    local streams=$1 out=() cpu=() i t0 t1 hz g c
+    hz=$(getconf CLK_TCK)
     for ((i = 0; i < RUNS; i++)); do
         ip netns exec "$SB" iperf3 -s -1 -D --pidfile "$TMP/iperf.pid" >/dev/null
         sleep 0.3
+        t0=$(cpu_ticks "${OVERLAY_PIDS[@]}")
         ip netns exec "$SA" iperf3 -c 198.19.2.1 -t "$DURATION" -P "$streams" -J \
             > "$TMP/iperf.json" 2>/dev/null || true
-        out+=("$(python3 -c '
+        t1=$(cpu_ticks "${OVERLAY_PIDS[@]}")
+        read -r g c < <(python3 -c '
 import json,sys
 try:
-    d=json.load(open(sys.argv[1])); print("%.2f" % (d["end"]["sum_received"]["bits_per_second"]/1e9))
-except Exception: print("0.00")' "$TMP/iperf.json")")
+    e=json.load(open(sys.argv[1]))["end"]
+    r=e["sum_received"]; u=e["cpu_utilization_percent"]
+    cpu=int(sys.argv[2])/float(sys.argv[3]) + (u["host_total"]+u["remote_total"])/100*r["seconds"]
+    print("%.2f %.3f" % (r["bits_per_second"]/1e9, cpu/(r["bytes"]/1e9) if r["bytes"] else 0))
+except Exception: print("0.00 0")' "$TMP/iperf.json" "$((t1 - t0))" "$hz")
+        out+=("$g"); cpu+=("$c")
         [[ -f $TMP/iperf.pid ]] && kill "$(cat "$TMP/iperf.pid")" 2>/dev/null || true
         sleep 0.2
     done
-    printf '%s\n' "${out[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+    echo "$(printf '%s\n' "${out[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')" \
+         "$(printf '%s\n' "${cpu[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')"
 }
 
-declare -A R
+declare -A R C
 run_mode() {        # name
+    local g c
     for s in $STREAMS; do
-        R[$1,$s]=$(measure "$s")
-        printf '%-22s streams=%s  %6s Gbit/s\n' "$1" "$s" "${R[$1,$s]}"
+        read -r g c < <(measure "$s")
+        R[$1,$s]=$g; C[$1,$s]=$c
+        printf '%-22s streams=%s  %6s Gbit/s  %6s cpu_s/GB  %5s cycles/B\n' "$1" "$s" "$g" "$c" \
+            "$(awk -v c="$c" -v m="$MHZ" 'BEGIN {printf "%.2f", c * m / 1000}')"
     done
 }
 
@@ -148,5 +184,14 @@ start_vxlan;             run_mode kernel_vxlan;    stop_vxlan
 start_ours --no-offload; run_mode ours_no_offload; stop_ours
 
 first=${STREAMS%% *}
+last=${STREAMS##* }
+cpb() { awk -v c="$1" -v m="$MHZ" 'BEGIN {printf "%.2f", c * m / 1000}'; }
+ratio=$(awk -v a="${R[ours,$first]}" -v b="${R[kernel_vxlan,$first]}" \
+        'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}')
+echo "overlay_bench: load average $(cut -d' ' -f1-3 /proc/loadavg) (shared machine)"
 echo "RESULT ours_gbps=${R[ours,$first]} kernel_vxlan_gbps=${R[kernel_vxlan,$first]}" \
-     "ours_no_offload_gbps=${R[ours_no_offload,$first]} fastd_ref_gbps=0.8 goal_gbps=2.4"
+     "ours_no_offload_gbps=${R[ours_no_offload,$first]} fastd_ref_gbps=0.8 goal_gbps=2.4" \
+     "ratio_vs_kernel=$ratio ours_gbps_p$last=${R[ours,$last]}" \
+     "kernel_vxlan_gbps_p$last=${R[kernel_vxlan,$last]}" \
+     "cpu_s_per_gb=${C[ours,$first]} kernel_cpu_s_per_gb=${C[kernel_vxlan,$first]}" \
+     "cycles_per_byte=$(cpb "${C[ours,$first]}") kernel_cycles_per_byte=$(cpb "${C[kernel_vxlan,$first]}")"
