@@ -14,7 +14,10 @@
 # median of RUNS (3; --quick: 1 run). Final line (single-stream numbers, the
 # ratio = encrypted / fastd):
 #   RESULT encrypted_gbps=.. plain_gbps=.. fastd_gbps=.. ratio_vs_fastd=.. \
-#          encrypted_p4_gbps=.. plain_p4_gbps=.. fastd_p4_gbps=..
+#          encrypted_p4_gbps=.. plain_p4_gbps=.. fastd_p4_gbps=.. ratio_vs_plain=.. \
+#          cpu_s_per_gb=.. plain_cpu_s_per_gb=.. cycles_per_byte=.. plain_cycles_per_byte=..
+# (CPU per byte: both nodes plus both iperf3 ends, per GB received; cycles
+# at the nominal clock from /proc/cpuinfo.)
 # Goal (issue 6): encrypted >= 3x fastd in the same run.
 #
 # Topology: integration/harness.sh with 2 nodes (underlay 198.18.0.11/.12 on
@@ -125,35 +128,61 @@ make_shed() {   # i: veth on node i's bridge, addressed by `network attach`
 
 shed_ping() { ip netns exec "sh$$s1" ping -c 1 -W 1 -q "${SHED_IP[2]}" >/dev/null 2>&1; }
 
-# measure STREAMS: iperf3 TCP shed 1 -> shed 2, Gbit/s received, median of RUNS.
+# utime+stime ticks of the running shed-nodes (fastd: its processes'
+# are not counted; its CPU-per-byte is reported as 0).
+node_ticks() {
+    local t=0 pid
+    for pid in "${H_PID[@]}"; do
+        [[ -n $pid && -r /proc/$pid/stat ]] || continue
+        t=$((t + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+    done
+    echo "$t"
+}
+
+# measure STREAMS: iperf3 TCP shed 1 -> shed 2, "Gbit/s cpu_s_per_gb"
+# received, median of RUNS each. CPU = both nodes' user+system time (the
+# encrypted datapath runs in them; plain mode's kernel VXLAN work is charged
+# to the iperf3 ends, whose CPU comes from iperf3's own report).
 measure() {
-    local streams=$1 out=() r spid
+    local streams=$1 out=() cpu=() r spid t0 t1 g c
     for ((r = 0; r < RUNS; r++)); do
         ip netns exec "sh$$s2" iperf3 -s -1 -B "${SHED_IP[2]}" >/dev/null 2>&1 &
         spid=$!
         H_STARTED_PIDS+=("$spid")
         sleep 0.5
+        t0=$(node_ticks)
         ip netns exec "sh$$s1" iperf3 -c "${SHED_IP[2]}" -t "$DURATION" -P "$streams" -J \
             >"$H_TMP/iperf.json" 2>/dev/null || true
-        out+=("$(python3 -c '
+        t1=$(node_ticks)
+        read -r g c < <(python3 -c '
 import json, sys
 try:
-    d = json.load(open(sys.argv[1])); print("%.2f" % (d["end"]["sum_received"]["bits_per_second"] / 1e9))
+    e = json.load(open(sys.argv[1]))["end"]
+    r = e["sum_received"]; u = e["cpu_utilization_percent"]
+    cpu = int(sys.argv[2]) / float(sys.argv[3]) + (u["host_total"] + u["remote_total"]) / 100 * r["seconds"]
+    print("%.2f %.3f" % (r["bits_per_second"] / 1e9, cpu / (r["bytes"] / 1e9) if r["bytes"] else 0))
 except Exception:
-    print("0.00")' "$H_TMP/iperf.json")")
+    print("0.00 0")' "$H_TMP/iperf.json" "$((t1 - t0))" "$(getconf CLK_TCK)")
+        out+=("$g"); cpu+=("$c")
         kill "$spid" 2>/dev/null || true
         wait "$spid" 2>/dev/null || true
     done
-    printf '%s\n' "${out[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+    echo "$(printf '%s\n' "${out[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')" \
+         "$(printf '%s\n' "${cpu[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')"
 }
 
-declare -A R
+MHZ=$(awk -F: '/^cpu MHz/ {printf "%d", $2; exit}' /proc/cpuinfo)
+MHZ=${MHZ:-2000}
+cpb() { awk -v c="$1" -v m="$MHZ" 'BEGIN {printf "%.2f", c * m / 1000}'; }
+
+declare -A R C
 run_mode() {   # NAME
-    local s
+    local s g c
     for s in 1 4; do
-        R[$1,$s]=$(measure "$s")
-        printf '# %-10s streams=%s  %6s Gbit/s  (mtu %s, median of %s x %ss)\n' \
-            "$1" "$s" "${R[$1,$s]}" "$SHED_MTU" "$RUNS" "$DURATION"
+        read -r g c < <(measure "$s")
+        R[$1,$s]=$g; C[$1,$s]=$c
+        printf '# %-10s streams=%s  %6s Gbit/s  %6s cpu_s/GB %5s cycles/B  (mtu %s, median of %s x %ss)\n' \
+            "$1" "$s" "$g" "$c" "$(cpb "$c")" "$SHED_MTU" "$RUNS" "$DURATION"
     done
 }
 
@@ -211,6 +240,11 @@ run_mode fastd
 
 ratio=$(python3 -c 'import sys; e, f = map(float, sys.argv[1:]); print("%.2f" % (e / f if f else 0))' \
     "${R[encrypted,1]}" "${R[fastd,1]}")
+ratio_plain=$(awk -v a="${R[encrypted,1]}" -v b="${R[plain,1]}" \
+              'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}')
+echo "# load average $(cut -d' ' -f1-3 /proc/loadavg) (shared machine: compare within one run)"
 echo "RESULT encrypted_gbps=${R[encrypted,1]} plain_gbps=${R[plain,1]} fastd_gbps=${R[fastd,1]}" \
      "ratio_vs_fastd=$ratio encrypted_p4_gbps=${R[encrypted,4]} plain_p4_gbps=${R[plain,4]}" \
-     "fastd_p4_gbps=${R[fastd,4]}"
+     "fastd_p4_gbps=${R[fastd,4]} ratio_vs_plain=$ratio_plain" \
+     "cpu_s_per_gb=${C[encrypted,1]} plain_cpu_s_per_gb=${C[plain,1]}" \
+     "cycles_per_byte=$(cpb "${C[encrypted,1]}") plain_cycles_per_byte=$(cpb "${C[plain,1]}")"
