@@ -26,7 +26,7 @@
 # addressed from `shedctl network attach` (ip, mac, gateway, MTU), as
 # integration/test_network.sh does. MTU: 1402 for encrypted and fastd (fastd
 # is given `mtu 1402`, under its own limit for IPv4 tap mode, so neither
-# fragments a full-size frame... except ours with TSO super-frames, see
+# fragments; ours sends TSO super-frames as MTU-sized chunks, see
 # docs/overlay.md), 1450 for plain (what the node computes).
 # Needs root, iperf3, python3, fastd; SHED_BUILD_DIR (default <repo>/build)
 # holding node/shed-node and node/shedctl. Every name carries the PID; the
