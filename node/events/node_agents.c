@@ -96,7 +96,8 @@ s_service (shed_agents_t *self, agents_shed_t *s, const agent_event_t *ev,
         case AGENT_CHECK_SERVICE_DEREGISTER:
             /* agent_check forgot it already. */
             if (shed_catalog_deregister (self->catalog, out->id, err, sizeof err) == -1)
-                log_warn (AGENTS_COMP, "agent service deregister failed|shed=%s id=%s reason=\"%s\"",
+                log_warn (AGENTS_COMP,
+                          "agent service deregister failed|shed=%s id=%s reason=\"%s\"",
                           ev->shed, out->id, err);
             s_service_publish (self, ev);
             break;

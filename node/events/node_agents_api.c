@@ -138,9 +138,10 @@ s_api_provision (shed_api_call_t *call, const api_msg_t *req, void *arg)
     shed_agents_t *self = arg;
     const api_provision_req_t *r = &req->u.api_provision_req;
     if (!zhashx_lookup (self->sheds, r->shed) && self->sched) {
-        uint64_t timeout = (r->timeout_ms ? r->timeout_ms : AGENTS_RUN_TIMEOUT_MS) + S_PROV_RPC_SLACK;
+        uint64_t timeout = (r->timeout_ms ? r->timeout_ms : AGENTS_RUN_TIMEOUT_MS)
+                         + S_PROV_RPC_SLACK;
         agents_fwd_start (self, call, req, AGENTS_FWD_PROVISION, r->shed,
-                   timeout > INT32_MAX ? INT32_MAX : (int) timeout);
+                          timeout > INT32_MAX ? INT32_MAX : (int) timeout);
         return;
     }
     char err[256];

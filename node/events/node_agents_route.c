@@ -162,8 +162,8 @@ s_on_leg (int status, const char *error, const uint8_t *body, size_t len, void *
 }
 
 void
-agents_fwd_start (shed_agents_t *self, shed_api_call_t *call, const api_msg_t *req, agents_fwd_kind_t kind,
-           const char *shed, int timeout_ms)
+agents_fwd_start (shed_agents_t *self, shed_api_call_t *call, const api_msg_t *req,
+                  agents_fwd_kind_t kind, const char *shed, int timeout_ms)
 {
     const char *method = kind == AGENTS_FWD_LOGS ? "agents.logs" : "agents.provision";
     s_fwd_t *f = calloc (1, sizeof *f);
@@ -251,8 +251,8 @@ s_rpc_logs (shed_sched_t *sched, const char *peer, uint64_t token, const uint8_t
         const api_logs_req_t *r = &req.u.api_logs_req;
         agents_shed_t *s = zhashx_lookup (self->sheds, r->shed);
         if (!s)
-            agents_rpc_error (self, token, API_ERR_NOT_FOUND, "no shed '%s' with an agent on node %s",
-                         r->shed, self->name);
+            agents_rpc_error (self, token, API_ERR_NOT_FOUND,
+                              "no shed '%s' with an agent on node %s", r->shed, self->name);
         else {
             api_msg_t rep;
             api_logline_t *lines = NULL;
@@ -288,7 +288,7 @@ s_rpc_provision (shed_sched_t *sched, const char *peer, uint64_t token, const ui
                 run->tokens[run->ntokens++] = token;
             else
                 agents_rpc_error (self, token, API_ERR_INVALID, "run %llu is already in progress",
-                             (unsigned long long) r->run);
+                                  (unsigned long long) r->run);
         }
         else {
             char err[256];
@@ -311,7 +311,7 @@ shed_agents_route (shed_agents_t *self, shed_sched_t *sched)
         for (agents_run_t *r = zlistx_first (self->runs); r; r = zlistx_next (self->runs)) {
             for (size_t i = 0; i < r->ntokens; i++)
                 agents_rpc_error (self, r->tokens[i], API_ERR_UNAVAILABLE,
-                             "node %s is stopping", self->name);
+                                  "node %s is stopping", self->name);
             r->ntokens = 0;
         }
         self->sched = NULL;

@@ -201,9 +201,9 @@ shed_agents_provision (shed_agents_t *self, const char *shed, agent_provision_t 
 }
 
 int
-agents_provision_req (shed_agents_t *self, const api_provision_req_t *r, shed_api_call_t *call,
-                 const char *peer, uint64_t token, api_err_code_t *code, char *err,
-                 size_t errlen)
+agents_provision_req (shed_agents_t *self, const api_provision_req_t *r,
+                      shed_api_call_t *call, const char *peer, uint64_t token,
+                      api_err_code_t *code, char *err, size_t errlen)
 {
     agent_provision_t p;
     memset (&p, 0, sizeof p);
