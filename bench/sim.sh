@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# bench/sim.sh [--quick] [--nodes N,N,...] [--seed S] [--place N] [--log]
+# bench/sim.sh --compare N [--quick]
+#
+# The deterministic cluster simulator (bench/sim/, docs/membership.md
+# "Scaling (simulated)"): N real membership cores (SWIM + Lifeguard), real
+# state stores with the links actor's anti-entropy, and the real placement
+# engine, on a simulated clock and network (LAN latency 1-5 ms, seeded loss,
+# partitions, slow members). Same seed, same output (but the CPU fields).
+#
+# Prints one line per N:
+#   nodes=N join_ms detect_p50_ms detect_p99_ms detect_max_ms (kill -> every
+#   member declared it dead) dissem_ms rounds (one update to every member,
+#   in gossip intervals) ln_n pkts_per_node_s bytes_per_node_s (idle gossip)
+#   pushpull_bytes_per_node_s ff_loss1/5/10 (false failures per node-hour at
+#   1/5/10% loss) ff_slow1/5 (of healthy members with 1/5% slow members;
+#   _all: slow ones included) state_converge_ms partition_converge_ms (state
+#   after a 10 s partition of half the cluster, 10 records per node)
+#   partition_members_ms sim_s sim_cpu_s maxrss_mb
+# then `placement nodes=10000 placement_per_s=..` and a last line
+#   RESULT nodes=1000 detect_p50_ms=.. detect_p99_ms=.. rounds=..
+#   bytes_per_node_s=.. false_failures_per_node_h=.. (10% loss)
+#   partition_converge_ms=.. sim_cpu_s=.. placement_per_s=..
+# Lines starting with '#' are details (--log).
+#
+# --compare N: bench/membership.sh's measurements (converge_ms, detect_ms,
+# false_failures at 10% loss, idle_pkts_per_node_s) on N simulated nodes,
+# to set beside `bench/membership.sh N --no-serf`.
+# --quick: shorter windows (20 s per loss level, 3 kills) and N = 100,1000.
+# Defaults: N = 100,1000,2000 (the core tracks at most SWIM_MAX_MEMBERS =
+# 4096 members, and the simulation holds N^2 member entries of ~0.8 KiB).
+# Env: SHED_BUILD_DIR (default <repo>/build).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${SHED_BUILD_DIR:-$ROOT/build}
+NODES=100,1000,2000
+ARGS=()
+QUICK=0
+NODES_SET=0
+while (($#)); do
+    case "$1" in
+        --quick) QUICK=1; ARGS+=(--quick); shift ;;
+        --nodes) NODES=${2:?--nodes needs a list}; NODES_SET=1; shift 2 ;;
+        --seed|--place|--compare|--partition-max) ARGS+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
+        --log) ARGS+=(--log); shift ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) echo "sim.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+    esac
+done
+((QUICK && !NODES_SET)) && NODES=100,1000
+
+if [[ -f $BUILD/CMakeCache.txt ]]; then
+    cmake --build "$BUILD" -j "$(nproc)" --target shed_sim_run >/dev/null
+else
+    "$ROOT/scripts/build.sh" "$BUILD" >/dev/null
+fi
+SIM=$BUILD/bench/sim/shed_sim_run
+
+echo "# $(uptime)"
+if [[ " ${ARGS[*]} " == *" --compare "* ]]; then
+    exec "$SIM" "${ARGS[@]}"
+fi
+[[ " ${ARGS[*]} " == *" --place "* ]] || ARGS+=(--place 10000)
+exec "$SIM" --nodes "$NODES" "${ARGS[@]}"
