@@ -9,13 +9,14 @@
 #      stamps CLOCK_REALTIME in each event; same machine, same clock);
 #   3. reference in the same run, right after 1: raw libzmq PUB (node 1's
 #      namespace) -> SUB (node 3's), plaintext TCP, the same 100-byte
-#      messages.
+#      messages; and 4., after 2, the same at the paced RATE (raw p99: what
+#      one hop of libzmq gets from the machine at that moment).
 # All three run twice: quiet, then busy (BUSY=1, the default: a CPU hog
 # per core, `sh -c 'while :; do :; done'`, started and killed by PID).
 # Final line:
 #   RESULT events_per_s=... raw_zmq_per_s=... ratio=... p99_ms=... dropped=...
 #          events_busy_per_s=... raw_zmq_busy_per_s=... ratio_busy=...
-#          p99_ms_busy=... dropped_busy=...
+#          p99_ms_busy=... dropped_busy=... raw_p99_ms=... raw_p99_ms_busy=...
 # Goals: ratio and ratio_busy >= 0.5, p99 < 2 ms, dropped = 0 at 10k/s.
 # Needs root. Build first: make shed-node shedctl events_tool (SHED_BUILD_DIR).
 set -euo pipefail
@@ -93,12 +94,20 @@ b_phase() {
     P_P99=$(field p99_ms "$H_TMP/$label.paced.out")
     P_P50=$(field p50_ms "$H_TMP/$label.paced.out")
     P_LOST=$(field lost "$H_TMP/$label.paced.out")
+    # ---- 4. the same pace on raw libzmq: the latency the machine allows ----
+    h_exec 3 "$TOOL" rawsub "tcp://$(h_addr 1):$RAW_PORT" "$n_paced" $((SECS + 30)) >"$H_TMP/$label.rawpaced.out" 2>&1 &
+    raw_pid=$!
+    H_STARTED_PIDS+=("$raw_pid")
+    h_exec 1 "$TOOL" rawpub "tcp://$(h_addr 1):$RAW_PORT" "$n_paced" "$RATE" || h_fail "rawpub failed"
+    wait "$raw_pid" || true
+    h_log "$label raw libzmq paced ${RATE}/s: $(tail -1 "$H_TMP/$label.rawpaced.out")"
+    P_RAW_P99=$(field p99_ms "$H_TMP/$label.rawpaced.out")
 }
 ratio() { /usr/bin/python3 -c "import sys; a, b = float(sys.argv[1] or 0), float(sys.argv[2] or 0); print('%.3f' % (a / b if b else 0))" "$1" "$2"; }
 
 h_log "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 b_phase quiet
-events_per_s=$P_RATE raw_per_s=$P_RAW p99_ms=$P_P99 p50_ms=$P_P50 dropped=$P_LOST
+events_per_s=$P_RATE raw_per_s=$P_RAW p99_ms=$P_P99 p50_ms=$P_P50 dropped=$P_LOST raw_p99=$P_RAW_P99
 flat_lost=$P_FLAT_LOST
 
 # ---- busy: the same with a CPU hog per core (started and ended by PID) ----
@@ -114,8 +123,9 @@ if [[ ${BUSY:-1} != 0 ]]; then
     for p in "${HOGS[@]}"; do wait "$p" 2>/dev/null || true; done
 fi
 events_busy=${P_RATE:-0} raw_busy=${P_RAW:-0} p99_busy=${P_P99:-} dropped_busy=${P_LOST:-}
+raw_p99_busy=${P_RAW_P99:-}
 [[ ${BUSY:-1} == 0 ]] && events_busy=0 raw_busy=0
 
 h_ctl 1 agents bench | sed 's/^/    /' >&2 || true
 h_log "flat-out run lost $flat_lost of $N_FLAT; paced p50 ${p50_ms} ms; load after: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "RESULT events_per_s=$events_per_s raw_zmq_per_s=$raw_per_s ratio=$(ratio "$events_per_s" "$raw_per_s") p99_ms=$p99_ms dropped=$dropped events_busy_per_s=$events_busy raw_zmq_busy_per_s=$raw_busy ratio_busy=$(ratio "$events_busy" "$raw_busy") p99_ms_busy=$p99_busy dropped_busy=$dropped_busy"
+echo "RESULT events_per_s=$events_per_s raw_zmq_per_s=$raw_per_s ratio=$(ratio "$events_per_s" "$raw_per_s") p99_ms=$p99_ms dropped=$dropped events_busy_per_s=$events_busy raw_zmq_busy_per_s=$raw_busy ratio_busy=$(ratio "$events_busy" "$raw_busy") p99_ms_busy=$p99_busy dropped_busy=$dropped_busy raw_p99_ms=$raw_p99 raw_p99_ms_busy=$raw_p99_busy"

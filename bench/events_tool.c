@@ -10,9 +10,14 @@
  *                                     SECONDS), prints one line
  *                                     `events=... secs=... per_s=... p50_ms=...
  *                                     p99_ms=... lost=...`
- *   events_tool rawpub ENDPOINT N     libzmq PUB (bound), N 100-byte messages
+ *   events_tool rawpub ENDPOINT N [RATE]
+ *                                     libzmq PUB (bound), N 100-byte messages,
+ *                                     RATE per second (0 or none: flat out),
+ *                                     each stamped with CLOCK_REALTIME (µs)
  *   events_tool rawsub ENDPOINT N SECONDS
- *                                     libzmq SUB (connects): `events=... per_s=...`
+ *                                     libzmq SUB (connects): `events=... per_s=...
+ *                                     p50_ms=... p99_ms=...` (the same-run
+ *                                     reference for the bus's rate and latency)
  *
  * Latency: the generator writes CLOCK_REALTIME (µs) into each LOG's ts_ms
  * field; the consumer decodes the payload and takes now - that, so it is
@@ -289,7 +294,7 @@ s_consume (const char *endpoint, const char *prefix, long n, int seconds)
 }
 
 static int
-s_rawpub (const char *endpoint, long n)
+s_rawpub (const char *endpoint, long n, long rate)
 {
     zsock_t *pub = zsock_new (ZMQ_PUB);
     zsock_set_sndhwm (pub, 1000000);
@@ -300,8 +305,18 @@ s_rawpub (const char *endpoint, long n)
     sleep (2);                              /* slow joiner */
     uint8_t msg[S_MSG];
     memset (msg, 'x', sizeof msg);
-    for (long i = 0; i < n; i++)
+    int64_t start = s_mono_ns ();
+    for (long i = 0; i < n; i++) {
+        if (rate > 0) {
+            int64_t due = start + i * (1000000000 / rate);
+            struct timespec ts = { (time_t) (due / 1000000000), (long) (due % 1000000000) };
+            while (clock_nanosleep (CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0)
+                ;
+        }
+        int64_t now = s_real_us ();
+        memcpy (msg, &now, sizeof now);
         zmq_send (zsock_resolve (pub), msg, sizeof msg, 0);
+    }
     sleep (2);
     zsock_destroy (&pub);
     return 0;
@@ -318,18 +333,27 @@ s_rawsub (const char *endpoint, long n, int seconds)
     zsock_set_rcvtimeo (sub, 200);
     uint8_t buf[S_MSG * 2];
     long got = 0;
+    int64_t *lat = calloc ((size_t) n, sizeof *lat);
+    if (!lat)
+        return 2;
     int64_t first = 0, last = 0, deadline = zclock_mono () + seconds * 1000;
     while (got < n && zclock_mono () < deadline) {
-        if (zmq_recv (zsock_resolve (sub), buf, sizeof buf, 0) < 0)
+        if (zmq_recv (zsock_resolve (sub), buf, sizeof buf, 0) < (int) sizeof (int64_t))
             continue;
-        if (!first)
-            first = s_mono_ns ();
+        int64_t stamp;
+        memcpy (&stamp, buf, sizeof stamp);
         last = s_mono_ns ();
-        got++;
+        if (!first)
+            first = last;
+        lat[got++] = s_real_us () - stamp;
     }
     double secs = got > 1 ? (double) (last - first) / 1e9 : 0;
-    printf ("events=%ld secs=%.3f per_s=%.0f\n", got, secs,
-            secs > 0 ? (double) (got - 1) / secs : 0);
+    qsort (lat, (size_t) got, sizeof *lat, s_cmp);
+    double p50 = got ? (double) lat[got / 2] / 1000.0 : 0;
+    double p99 = got ? (double) lat[(size_t) ((double) got * 0.99)] / 1000.0 : 0;
+    printf ("events=%ld secs=%.3f per_s=%.0f p50_ms=%.3f p99_ms=%.3f\n", got, secs,
+            secs > 0 ? (double) (got - 1) / secs : 0, p50, p99);
+    free (lat);
     zsock_destroy (&sub);
     return 0;
 }
@@ -343,11 +367,11 @@ main (int argc, char **argv)
         return s_gen (argv[2], atol (argv[3]), atol (argv[4]));
     if (argc == 6 && !strcmp (argv[1], "consume"))
         return s_consume (argv[2], argv[3], atol (argv[4]), atoi (argv[5]));
-    if (argc == 4 && !strcmp (argv[1], "rawpub"))
-        return s_rawpub (argv[2], atol (argv[3]));
+    if ((argc == 4 || argc == 5) && !strcmp (argv[1], "rawpub"))
+        return s_rawpub (argv[2], atol (argv[3]), argc == 5 ? atol (argv[4]) : 0);
     if (argc == 5 && !strcmp (argv[1], "rawsub"))
         return s_rawsub (argv[2], atol (argv[3]), atoi (argv[4]));
     fprintf (stderr, "usage: events_tool gen PATH N RATE | consume ENDPOINT PREFIX N SECONDS |\n"
-                     "       rawpub ENDPOINT N | rawsub ENDPOINT N SECONDS\n");
+                     "       rawpub ENDPOINT N [RATE] | rawsub ENDPOINT N SECONDS\n");
     return 2;
 }

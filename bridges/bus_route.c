@@ -40,7 +40,8 @@ bus_link_parse (const uint8_t *data, size_t len, int *type, const uint8_t **body
             return -1;
         memcpy (name, *body, *body_len);
         name [*body_len] = 0;
-        return event_node_valid (name) ? 0 : -1;
+        /* The whole body is the name: a NUL inside would hide the rest. */
+        return strlen (name) == *body_len && event_node_valid (name) ? 0 : -1;
     case EVENT_LINK_PING:
     case EVENT_LINK_BYE:
         return *body_len == 0 ? 0 : -1;

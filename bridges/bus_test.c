@@ -1056,6 +1056,9 @@ test_link_parse (void **state)
                                       &blen, name), -1);
     assert_int_equal (bus_link_parse ((const uint8_t *) "\002", 1, &type, &body, &blen, name),
                       -1);
+    /* A NUL inside the name would make "b\0junk" pass as "b". */
+    assert_int_equal (bus_link_parse ((const uint8_t *) "\002b\000\237", 4, &type, &body,
+                                      &blen, name), -1);
     assert_int_equal (bus_link_parse ((const uint8_t *) "\003x", 2, &type, &body, &blen, name),
                       -1);
     assert_int_equal (bus_link_parse ((const uint8_t *) "\011", 1, &type, &body, &blen, name),
