@@ -128,8 +128,8 @@ make_shed() {   # i: veth on node i's bridge, addressed by `network attach`
 
 shed_ping() { ip netns exec "sh$$s1" ping -c 1 -W 1 -q "${SHED_IP[2]}" >/dev/null 2>&1; }
 
-# utime+stime ticks of the running shed-nodes (fastd: its processes'
-# are not counted; its CPU-per-byte is reported as 0).
+# utime+stime ticks of the running shed-nodes (in the fastd run the fastd
+# processes themselves are not counted: its cpu_s/GB is the iperf3 ends').
 node_ticks() {
     local t=0 pid
     for pid in "${H_PID[@]}"; do
