@@ -184,10 +184,15 @@ bus_link_send_msg (bus_t *self, bus_link_t *link, zmq_msg_t *msg)
 {
     if (link->gone)
         return -1;
+    zsock_t *sock = link->parent ? self->dealer : self->router;
+    if (!sock) {
+        self->c.link_drops++;       /* the parent's socket is being re-made */
+        return -1;
+    }
+    void *h = zsock_resolve (sock);
     zmq_msg_t ref;
     zmq_msg_init (&ref);
     zmq_msg_copy (&ref, msg);
-    void *h = zsock_resolve (link->parent ? self->dealer : self->router);
     if (!h
     ||  (!link->parent
          && zmq_send (h, link->id, BUS_KEY_Z85 - 1, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
@@ -204,8 +209,8 @@ bus_link_send (bus_t *self, bus_link_t *link, const void *data, size_t len)
 {
     if (link->gone)
         return -1;
-    void *h = link->parent ? (self->dealer ? zsock_resolve (self->dealer) : NULL)
-                           : zsock_resolve (self->router);
+    zsock_t *sock = link->parent ? self->dealer : self->router;
+    void *h = sock ? zsock_resolve (sock) : NULL;
     if (!h
     ||  (!link->parent
          && zmq_send (h, link->id, BUS_KEY_Z85 - 1, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
