@@ -11,9 +11,11 @@
  * membership actor's poll loop does (cluster/membership.c). A run with the
  * same config and seed gives the same events in the same order.
  *
- * Slow members (Lifeguard's CPU-starved nodes): everything a slow node does,
- * timers and input alike, happens late by a uniform [0, slow_lag_ms] delay,
- * in order (a busy process works its queue sequentially).
+ * Slow members (Lifeguard's CPU-starved nodes): a slow node handles every
+ * input late by a uniform [0, slow_lag_ms] delay, in arrival order (a busy
+ * process works its queue sequentially), while its timers fire on time: so
+ * its probes time out with the acks still queued, as in the Lifeguard
+ * paper's experiments.
  *
  * Usage:
  *     sim_config_t cfg; sim_config_default (&cfg, 100, seed);
@@ -40,7 +42,7 @@ typedef struct {
     uint64_t seed;
     swim_config_t swim;          /* base config; name/addr/port/key per node */
     sim_net_config_t net;
-    uint32_t slow_lag_ms;        /* a slow node's processing is this late, at most */
+    uint32_t slow_lag_ms;        /* a slow node's input is this late, at most */
     bool state;                  /* run state stores and anti-entropy */
     uint32_t ae_interval_ms;     /* anti-entropy round (links: 1000, +-25%) */
     size_t ae_budget;            /* DELTA/PUSH budget (0: store default) */

@@ -1,13 +1,16 @@
 /*
  * sim_main.c - the cluster simulator's command line (bench/sim.sh runs it).
  *
- *   shed_sim_run [--nodes N,N,...] [--seed S] [--quick] [--no-partition]
+ *   shed_sim_run [--nodes N,N,...] [--seed S] [--quick] [--no-partition | --partition-only]
  *                [--partition-max N] [--place N] [--compare N] [--log]
+ *                [--no-lifeguard] [--slow-lag MS]
  *
  * One line per N (every field deterministic for a seed but the CPU ones),
  * then, with --place, placement decisions/s against N node records, and a
  * final `RESULT nodes=...` line for the N closest to 1000. --compare N runs
  * bench/membership.sh's measurements on N simulated nodes instead.
+ * --no-lifeguard: the SWIM baseline (sim_plan_t.no_lifeguard) for the
+ * false-failure comparison.
  */
 #include "bench/sim/sim_place.h"
 #include "bench/sim/sim_scen.h"
@@ -22,8 +25,10 @@
 static void
 s_usage (void)
 {
-    fprintf (stderr, "usage: shed_sim_run [--nodes N,N,...] [--seed S] [--quick] [--no-partition]\n"
-                     "                    [--partition-max N] [--place N] [--compare N] [--log]\n");
+    fprintf (stderr, "usage: shed_sim_run [--nodes N,N,...] [--seed S] [--quick]\n"
+                     "                    [--no-partition | --partition-only]\n"
+                     "                    [--partition-max N] [--place N] [--compare N] [--log]\n"
+                     "                    [--no-lifeguard] [--slow-lag MS]\n");
 }
 
 int
@@ -32,8 +37,8 @@ main (int argc, char **argv)
     uint32_t ns [S_MAX_NS] = { 100, 1000 };
     size_t nns = 2;
     uint64_t seed = 1;
-    bool quick = false, partition = true, log = false;
-    uint32_t partition_max = 1000, place = 0, compare = 0;
+    bool quick = false, partition = true, membership = true, log = false, no_lifeguard = false;
+    uint32_t partition_max = 1000, place = 0, compare = 0, slow_lag = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv [i];
         const char *v = i + 1 < argc ? argv [i + 1] : NULL;
@@ -41,12 +46,18 @@ main (int argc, char **argv)
             quick = true;
         else if (!strcmp (a, "--no-partition"))
             partition = false;
+        else if (!strcmp (a, "--partition-only"))
+            membership = false;
         else if (!strcmp (a, "--log"))
             log = true;
+        else if (!strcmp (a, "--no-lifeguard"))
+            no_lifeguard = true;
         else if (v && !strcmp (a, "--seed"))
             seed = strtoull (argv [++i], NULL, 10);
         else if (v && !strcmp (a, "--partition-max"))
             partition_max = (uint32_t) strtoul (argv [++i], NULL, 10);
+        else if (v && !strcmp (a, "--slow-lag"))
+            slow_lag = (uint32_t) strtoul (argv [++i], NULL, 10);
         else if (v && !strcmp (a, "--place"))
             place = (uint32_t) strtoul (argv [++i], NULL, 10);
         else if (v && !strcmp (a, "--compare"))
@@ -84,6 +95,9 @@ main (int argc, char **argv)
         sim_plan_default (&plan, ns [k], seed, quick);
         plan.partition = partition && ns [k] <= partition_max;
         plan.log = log ? stdout : NULL;
+        plan.no_lifeguard = no_lifeguard;
+        plan.membership = membership;
+        plan.slow_lag_ms = slow_lag;
         sim_report_t *r = &reps [k];
         if (sim_scen_run (&plan, r) != 0) {
             fprintf (stderr, "sim: nodes=%u: cluster did not build or converge\n", ns [k]);

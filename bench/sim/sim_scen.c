@@ -42,6 +42,7 @@ sim_plan_default (sim_plan_t *plan, uint32_t n, uint64_t seed, bool quick)
     plan->load_s = 30;          /* one push-pull period: its bytes count */
     plan->loss_s = quick ? 20 : 60;
     plan->slow_s = quick ? 20 : 60;
+    plan->membership = true;
     plan->partition = true;
     plan->partition_s = 10;
     plan->sheds = 10;
@@ -231,11 +232,23 @@ s_detection (const sim_plan_t *plan, sim_cluster_t *c, sim_report_t *out)
     out->detect_max_ms = s_pct (copy, k, 1.0);
 }
 
+static void
+s_config (const sim_plan_t *plan, sim_config_t *cfg, uint64_t seed)
+{
+    sim_config_default (cfg, plan->n, seed);
+    if (plan->slow_lag_ms)
+        cfg->slow_lag_ms = plan->slow_lag_ms;
+    if (plan->no_lifeguard) {
+        cfg->swim.awareness_max = 0;
+        cfg->swim.suspicion_max_mult = 1.0;
+    }
+}
+
 static int
 s_partition (const sim_plan_t *plan, sim_report_t *out)
 {
     sim_config_t cfg;
-    sim_config_default (&cfg, plan->n, plan->seed ^ 0x5041525449ull);
+    s_config (plan, &cfg, plan->seed ^ 0x5041525449ull);
     cfg.state = true;
     sim_cluster_t *c = sim_cluster_new (&cfg);
     double join_ms;
@@ -290,15 +303,11 @@ s_partition (const sim_plan_t *plan, sim_report_t *out)
     return 0;
 }
 
-int
-sim_scen_run (const sim_plan_t *plan, sim_report_t *out)
+static int
+s_membership (const sim_plan_t *plan, sim_report_t *out)
 {
-    memset (out, 0, sizeof *out);
-    out->n = plan->n;
-    out->log_n = log ((double) plan->n);
-    double cpu0 = sim_cpu_seconds ();
     sim_config_t cfg;
-    sim_config_default (&cfg, plan->n, plan->seed);
+    s_config (plan, &cfg, plan->seed);
     sim_cluster_t *c = sim_cluster_new (&cfg);
     if (!c || s_boot (plan, c, &out->join_ms) != 0) {
         sim_cluster_destroy (&c);
@@ -314,7 +323,19 @@ sim_scen_run (const sim_plan_t *plan, sim_report_t *out)
     sim_counters (c, &k);
     out->events = k.events;
     sim_cluster_destroy (&c);
+    return 0;
+}
+
+int
+sim_scen_run (const sim_plan_t *plan, sim_report_t *out)
+{
+    memset (out, 0, sizeof *out);
+    out->n = plan->n;
+    out->log_n = log ((double) plan->n);
+    double cpu0 = sim_cpu_seconds ();
     out->partition_converge_ms = out->partition_members_ms = out->state_converge_ms = NAN;
+    if (plan->membership && s_membership (plan, out) != 0)
+        return -1;
     if (plan->partition && s_partition (plan, out) != 0)
         return -1;
     out->cpu_s = sim_cpu_seconds () - cpu0;

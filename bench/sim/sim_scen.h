@@ -17,9 +17,14 @@ typedef struct {
     uint32_t load_s;         /* idle window for bytes/packets */
     uint32_t loss_s;         /* window per loss level (1, 5, 10%) */
     uint32_t slow_s;         /* window per slow share (1, 5%) */
+    bool membership;         /* run the membership scenarios */
     bool partition;          /* run the state partition scenario */
     uint32_t partition_s;    /* partition length */
     uint32_t sheds;          /* records per node in the partition scenario */
+    bool no_lifeguard;       /* baseline: no local health (awareness_max 0) and
+                                a fixed suspicion timeout (max = min); the
+                                buddy system stays (the core has no switch) */
+    uint32_t slow_lag_ms;    /* a slow member's input delay, at most (0: default) */
     FILE *log;               /* '#' detail lines; NULL: none */
 } sim_plan_t;
 
