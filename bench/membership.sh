@@ -273,7 +273,8 @@ fds_sample() {
     for ((i = 1; i <= N; i++)); do
         pid=${H_PID[$i]:-}
         [[ -n "$pid" ]] || continue
-        n=$(find /proc/"$pid"/fd -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+        # fds come and go while ls reads: its status means nothing here.
+        n=$( (ls /proc/"$pid"/fd 2>/dev/null || true) | wc -l)
         ((n > FDS_MAX)) && FDS_MAX=$n
     done
     return 0
