@@ -354,6 +354,9 @@ s_to_subset (links_self_t *self, const uint8_t *buf, size_t len, const links_pee
         if (now - in->seen > S_INBOUND_TTL_MS || (skip_z85 && streq (z85, skip_z85))
         ||  (skip && streq (z85, skip->pubkey)))
             continue;
+        /* DENYed since (left or reaped): its open connection gets nothing. */
+        if (!zap_allowed_z85 (self->zap, self->domain, z85))
+            continue;
         bool linked = false;
         for (links_peer_t *p = (links_peer_t *) zhashx_first (self->peers); p && !linked;
              p = (links_peer_t *) zhashx_next (self->peers))

@@ -574,6 +574,40 @@ test_subset_rumor_reaches_all (void **unused)
         s_node_stop (&n [i]);
 }
 
+/* a links to nobody; b links to a. a's writes still reach b, back over
+ * a's ROUTER (b is an inbound peer), until a DENYs b. */
+static void
+test_inbound_push_and_deny (void **unused)
+{
+    (void) unused;
+    s_node_t a, b;
+    s_node_start_subset (&a, "in-a", 0, 600000);
+    s_node_start_subset (&b, "in-b", 0, 600000);
+    assert_int_equal (s_cmd_i (a.actor, "ss", "ALLOW", b.pubkey), 0);
+    assert_int_equal (s_cmd_i (b.actor, "ss", "ALLOW", a.pubkey), 0);
+    assert_int_equal (s_cmd_i (b.actor, "ssss", "PEER-ADD", "in-a", a.endpoint, a.pubkey), 0);
+    /* b's DIGEST on its handshake makes it known to a. */
+    int64_t end = zclock_mono () + 5000;
+    while (zclock_mono () < end && s_stat (a.actor, "digests_recv") < 1)
+        zclock_sleep (20);
+    assert_true (s_stat (a.actor, "digests_recv") >= 1);
+    assert_int_equal (s_stat (a.actor, "linked"), 0);
+    assert_int_equal (s_put (a.actor, "node", "k1", "v1"), 0);
+    end = zclock_mono () + 5000;
+    while (zclock_mono () < end && !s_has (b.actor, "in-a", "node", "k1", "v1"))
+        zclock_sleep (20);
+    assert_true (s_has (b.actor, "in-a", "node", "k1", "v1"));
+    assert_int_equal (s_stat (a.actor, "pushes_sent"), 1);
+
+    assert_int_equal (s_cmd_i (a.actor, "ss", "DENY", b.pubkey), 0);
+    assert_int_equal (s_put (a.actor, "node", "k2", "v2"), 0);
+    zclock_sleep (500);
+    assert_false (s_has (b.actor, "in-a", "node", "k2", "v2"));
+    assert_int_equal (s_stat (a.actor, "pushes_sent"), 1);
+    s_node_stop (&a);
+    s_node_stop (&b);
+}
+
 int
 main (void)
 {
@@ -586,6 +620,7 @@ main (void)
         cmocka_unit_test (test_bad_config),
         cmocka_unit_test (test_subset_bounded),
         cmocka_unit_test (test_subset_rumor_reaches_all),
+        cmocka_unit_test (test_inbound_push_and_deny),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

@@ -105,8 +105,17 @@ s_monitor_new (peer_pool_t *self, void *dealer)
     return pair;
 }
 
-/* Create, secure and connect the entry's DEALER and its monitor. On a
- * creation failure the entry keeps no socket and a re-dial is scheduled. */
+/* No socket for now: dial again after the backoff (peer_pool_tick). */
+static int
+s_dial_later (s_entry_t *e)
+{
+    e->redial_at = zclock_mono () + e->backoff;
+    e->backoff = e->backoff * 2 > PEER_POOL_BACKOFF_MAX ? PEER_POOL_BACKOFF_MAX : e->backoff * 2;
+    return -1;
+}
+
+/* Create, secure and connect the entry's DEALER and its monitor. On any
+ * failure the entry keeps no socket and a re-dial is scheduled. */
 static int
 s_entry_dial (peer_pool_t *self, s_entry_t *e)
 {
@@ -115,10 +124,7 @@ s_entry_dial (peer_pool_t *self, s_entry_t *e)
         self->st.sock_fail++;
         log_warn (self->comp, "cannot create a socket, will retry|peer=%s err=\"%s\"", e->name,
                   zmq_strerror (zmq_errno ()));
-        e->redial_at = zclock_mono () + e->backoff;
-        e->backoff = e->backoff * 2 > PEER_POOL_BACKOFF_MAX ? PEER_POOL_BACKOFF_MAX
-                                                             : e->backoff * 2;
-        return -1;
+        return s_dial_later (e);
     }
     self->st.opened++;
     int zero = 0, one = 1, hwm = self->sndhwm;
@@ -137,7 +143,7 @@ s_entry_dial (peer_pool_t *self, s_entry_t *e)
     ||  zmq_setsockopt (h, ZMQ_CURVE_SECRETKEY, self->secret_key, 32)) {
         log_warn (self->comp, "cannot set up CURVE|peer=%s", e->name);
         s_entry_close (self, e);
-        return -1;
+        return s_dial_later (e);
     }
     /* Watch before connecting so the first handshake is not missed. */
     e->monitor = s_monitor_new (self, e->dealer);
@@ -147,7 +153,7 @@ s_entry_dial (peer_pool_t *self, s_entry_t *e)
         log_warn (self->comp, "cannot connect|peer=%s endpoint=%s err=\"%s\"", e->name,
                   e->endpoint, zmq_strerror (zmq_errno ()));
         s_entry_close (self, e);
-        return -1;
+        return s_dial_later (e);
     }
     if (self->poller) {
         zpoller_add (self->poller, e->dealer);

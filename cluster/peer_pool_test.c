@@ -225,6 +225,11 @@ test_bad_arguments (void **state)
     peer_pool_t *pool = peer_pool_new (&cfg);
     assert_int_equal (peer_pool_open (pool, "", "tcp://127.0.0.1:1", s_pub), -1);
     assert_int_equal (peer_pool_open (pool, "x", NULL, s_pub), -1);
+    /* An endpoint libzmq refuses: no socket kept, a re-dial scheduled. */
+    assert_int_equal (peer_pool_open (pool, "x", "bogus://nowhere", s_pub), 0);
+    assert_null (peer_pool_sock (pool, "x"));
+    assert_true (peer_pool_tick (pool) > 0);
+    assert_int_equal (peer_pool_sockets (pool), 0);
     assert_int_equal (peer_pool_event (pool, NULL, NULL, NULL), PEER_POOL_EV_NONE);
     assert_int_equal (peer_pool_event (pool, (void *) &cfg, NULL, NULL), PEER_POOL_EV_NONE);
     peer_pool_destroy (&pool);
