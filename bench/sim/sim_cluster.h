@@ -46,6 +46,9 @@ typedef struct {
     bool state;                  /* run state stores and anti-entropy */
     uint32_t ae_interval_ms;     /* anti-entropy round (links: 1000, +-25%) */
     size_t ae_budget;            /* DELTA/PUSH budget (0: store default) */
+    bool ae_all_peers;           /* links before the bounded subset: rounds with
+                                    any alive member, PUSH to every one, no
+                                    rumor re-push (default false: the subset) */
     bool check_deadline;         /* compare sim_deadline with swim_next_deadline
                                     on every call; abort on a difference */
 } sim_config_t;

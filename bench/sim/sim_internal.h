@@ -31,6 +31,18 @@ typedef struct {
     uint8_t buf [];
 } sim_pkt_t;
 
+/* A node's links (sim_ae.c): the subset it holds connections to and the
+ * peers that recently linked to it, as cluster/links_peers.c keeps them. */
+#define SIM_INBOUND_MAX 256
+typedef struct {
+    uint32_t subset [64];   /* LINKS_SUBSET_MAX */
+    uint32_t nsubset;
+    uint32_t inbound [SIM_INBOUND_MAX];
+    uint64_t inbound_at [SIM_INBOUND_MAX];
+    uint32_t ninbound;
+    uint64_t next_rotate;
+} sim_links_t;
+
 typedef struct {
     sim_cluster_t *sim;
     uint32_t id;
@@ -45,6 +57,7 @@ typedef struct {
     uint64_t fail_inc;      /* incarnation + 1 of its last counted false failure */
     uint32_t st_cursor;     /* origins below it known up to date (state check) */
     sim_suspects_t suspects;/* members it suspected (sim_deadline.h) */
+    sim_links_t *links;     /* state links (cfg.state only) */
 } sim_node_t;
 
 struct _sim_cluster_t {

@@ -3,14 +3,15 @@
  *
  *   shed_sim_run [--nodes N,N,...] [--seed S] [--quick] [--no-partition | --partition-only]
  *                [--partition-max N] [--place N] [--compare N] [--log]
- *                [--no-lifeguard] [--slow-lag MS]
+ *                [--no-lifeguard] [--slow-lag MS] [--ae-all-peers]
  *
  * One line per N (every field deterministic for a seed but the CPU ones),
  * then, with --place, placement decisions/s against N node records, and a
  * final `RESULT nodes=...` line for the N closest to 1000. --compare N runs
  * bench/membership.sh's measurements on N simulated nodes instead.
  * --no-lifeguard: the SWIM baseline (sim_plan_t.no_lifeguard) for the
- * false-failure comparison.
+ * false-failure comparison. --ae-all-peers: the state links before the
+ * bounded subset (sim_ae.c).
  */
 #include "bench/sim/sim_place.h"
 #include "bench/sim/sim_scen.h"
@@ -28,7 +29,7 @@ s_usage (void)
     fprintf (stderr, "usage: shed_sim_run [--nodes N,N,...] [--seed S] [--quick]\n"
                      "                    [--no-partition | --partition-only]\n"
                      "                    [--partition-max N] [--place N] [--compare N] [--log]\n"
-                     "                    [--no-lifeguard] [--slow-lag MS]\n");
+                     "                    [--no-lifeguard] [--slow-lag MS] [--ae-all-peers]\n");
 }
 
 int
@@ -37,7 +38,7 @@ main (int argc, char **argv)
     uint32_t ns [S_MAX_NS] = { 100, 1000 };
     size_t nns = 2;
     uint64_t seed = 1;
-    bool quick = false, partition = true, membership = true, log = false, no_lifeguard = false;
+    bool quick = false, partition = true, membership = true, all_peers = false, log = false, no_lifeguard = false;
     uint32_t partition_max = 1000, place = 0, compare = 0, slow_lag = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv [i];
@@ -52,6 +53,8 @@ main (int argc, char **argv)
             log = true;
         else if (!strcmp (a, "--no-lifeguard"))
             no_lifeguard = true;
+        else if (!strcmp (a, "--ae-all-peers"))
+            all_peers = true;
         else if (v && !strcmp (a, "--seed"))
             seed = strtoull (argv [++i], NULL, 10);
         else if (v && !strcmp (a, "--partition-max"))
@@ -97,6 +100,7 @@ main (int argc, char **argv)
         plan.log = log ? stdout : NULL;
         plan.no_lifeguard = no_lifeguard;
         plan.membership = membership;
+        plan.ae_all_peers = all_peers;
         plan.slow_lag_ms = slow_lag;
         sim_report_t *r = &reps [k];
         if (sim_scen_run (&plan, r) != 0) {

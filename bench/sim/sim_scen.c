@@ -238,6 +238,7 @@ s_config (const sim_plan_t *plan, sim_config_t *cfg, uint64_t seed)
     sim_config_default (cfg, plan->n, seed);
     if (plan->slow_lag_ms)
         cfg->slow_lag_ms = plan->slow_lag_ms;
+    cfg->ae_all_peers = plan->ae_all_peers;
     if (plan->no_lifeguard) {
         cfg->swim.awareness_max = 0;
         cfg->swim.suspicion_max_mult = 1.0;

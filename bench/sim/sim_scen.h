@@ -25,6 +25,7 @@ typedef struct {
                                 a fixed suspicion timeout (max = min); the
                                 buddy system stays (the core has no switch) */
     uint32_t slow_lag_ms;    /* a slow member's input delay, at most (0: default) */
+    bool ae_all_peers;       /* state links as before the bounded subset */
     FILE *log;               /* '#' detail lines; NULL: none */
 } sim_plan_t;
 
