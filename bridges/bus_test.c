@@ -1,18 +1,9 @@
 /*
- * bus_test.c - the event bus with real sockets: several bus actors (each
- * with its own identity) on 127.0.0.1, consumers on ipc in a private temp
- * dir, one ZAP handler for the process (as in shed-node).
- *
- * Readiness is never guessed with sleeps: subscriptions travel
- * asynchronously, so tests publish "probe." events until every consumer
- * has seen one from every origin (s_sync), then run on other topics.
+ * bus_test.c - the event bus with real sockets (harness: bus_test_util.h):
+ * fan-out and filtering, exactly-once delivery, batches, the publish
+ * socket, late joiners and the last-value cache, slow consumers, bad
+ * input. The tree and its links: bus_links_test.c.
  */
-#include "bridges/bus.h"
-#include "bridges/bus_client.h"
-#include "bridges/bus_internal.h"
-#include "crypto/identity.h"
-#include "common/log.h"
-
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,175 +14,28 @@
 #include <cmocka.h>
 #include <zmq.h>
 
-#define S_NODES_MAX 6
-
-typedef struct {
-    char name [16];
-    shed_identity_t *id;
-    char z85 [41];
-    zactor_t *bus;
-    char origin [256];
-    char ipc [256];
-    char remote [256];
-} s_node_t;
-
-static zap_t *s_zap;
-static char s_dir [64];
-static int s_run;                   /* makes ipc paths unique per test */
-
-static void
-s_node_start (s_node_t *n, const char *name, int sndhwm)
-{
-    memset (n, 0, sizeof *n);
-    snprintf (n->name, sizeof n->name, "%s", name);
-    n->id = shed_identity_new_ephemeral ();
-    assert_non_null (n->id);
-    shed_key_to_z85 (shed_identity_x25519_public (n->id), n->z85);
-    char ipc [256];
-    snprintf (ipc, sizeof ipc, "ipc://%s/%s-%d.sock", s_dir, name, s_run);
-    bus_config_t cfg = {
-        .name = name,
-        .public_key = shed_identity_x25519_public (n->id),
-        .secret_key = shed_identity_x25519_secret (n->id),
-        .zap = s_zap,
-        .origin_endpoint = "tcp://127.0.0.1:*",
-        .ipc_endpoint = ipc,
-        .consumer_endpoint = "tcp://127.0.0.1:*",
-        .sndhwm = sndhwm,
-    };
-    char err [256] = "";
-    n->bus = bus_new (&cfg, err, sizeof err);
-    if (!n->bus)
-        fprintf (stderr, "bus_new: %s\n", err);
-    assert_non_null (n->bus);
-    zsock_send (n->bus, "s", "ENDPOINTS");
-    char *o = NULL, *l = NULL, *r = NULL;
-    assert_int_equal (zsock_recv (n->bus, "sss", &o, &l, &r), 0);
-    snprintf (n->origin, sizeof n->origin, "%s", o);
-    snprintf (n->ipc, sizeof n->ipc, "%s", l);
-    snprintf (n->remote, sizeof n->remote, "%s", r);
-    zstr_free (&o);
-    zstr_free (&l);
-    zstr_free (&r);
-}
-
-static void
-s_node_stop (s_node_t *n)
-{
-    zactor_destroy (&n->bus);
-    shed_identity_destroy (&n->id);
-}
-
-static int
-s_cmd3 (zactor_t *bus, const char *cmd, const char *a, const char *b, const char *c)
-{
-    zsock_send (bus, "ssss", cmd, a, b, c);
-    int rc = -1;
-    zsock_recv (bus, "i", &rc);
-    return rc;
-}
-
-/* i subscribes to j: j admits i's key, i connects to j's origin. */
-static void
-s_link (s_node_t *i, s_node_t *j)
-{
-    assert_int_equal (bus_command (j->bus, "ALLOW", i->z85), 0);
-    assert_int_equal (s_cmd3 (i->bus, "PEER-ADD", j->name, j->origin, j->z85), 0);
-}
-
-static void
-s_mesh (s_node_t *nodes, int n)
-{
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < n; j++)
-            if (i != j)
-                s_link (&nodes [i], &nodes [j]);
-}
-
-static uint64_t
-s_stat (s_node_t *n, const char *key)
-{
-    zstr_send (n->bus, "STATS");
-    char *line = zstr_recv (n->bus);
-    uint64_t v = bus_stat (line, key);
-    zstr_free (&line);
-    return v;
-}
-
-static void
-s_publish (s_node_t *n, const char *topic, const char *payload)
-{
-    /* Tests want every event: wait out a full pipe (producers in the node
-     * would count the drop instead). */
-    while (bus_publish (n->bus, topic, "test", payload, strlen (payload)) != 0)
-        zclock_sleep (1);
-}
-
-/* Publish probes until every consumer has seen one from every node. */
-static void
-s_sync (s_node_t *nodes, int n, bus_client_t **clients, int nc)
-{
-    bool seen [8][S_NODES_MAX] = { { false } };
-    int missing = nc * n;
-    int64_t deadline = zclock_mono () + 10000;
-    while (missing > 0) {
-        assert_true (zclock_mono () < deadline);
-        for (int i = 0; i < n; i++) {
-            char topic [64];
-            snprintf (topic, sizeof topic, "probe.%s", nodes [i].name);
-            s_publish (&nodes [i], topic, "p");
-        }
-        for (int c = 0; c < nc; c++) {
-            bus_event_t ev;
-            while (bus_client_recv (clients [c], &ev, 20) == 0)
-                for (int i = 0; i < n; i++)
-                    if (streq (ev.origin, nodes [i].name) && !seen [c][i]) {
-                        seen [c][i] = true;
-                        missing--;
-                    }
-        }
-    }
-    /* Drain the probes still in flight. */
-    for (int c = 0; c < nc; c++) {
-        bus_event_t ev;
-        while (bus_client_recv (clients [c], &ev, 100) == 0)
-            ;
-    }
-}
-
-static bus_client_t *
-s_consumer (s_node_t *n, const char *p1, const char *p2)
-{
-    bus_client_t *c = bus_client_new (n->ipc, NULL, NULL, NULL);
-    assert_non_null (c);
-    if (p1)
-        assert_int_equal (bus_client_subscribe (c, p1), 0);
-    if (p2)
-        assert_int_equal (bus_client_subscribe (c, p2), 0);
-    assert_int_equal (bus_client_subscribe (c, "probe."), 0);
-    return c;
-}
-
-/* ------------------------------------------------------------------------ */
+#include "bridges/bus_internal.h"
+#include "bridges/bus_test_util.h"
+#include "common/log.h"
 
 /* C's consumer on metrics. gets A's and B's metrics but no log events. */
 static void
 test_fanout_filter (void **state)
 {
-    s_node_t nodes [3];
-    s_node_start (&nodes [0], "a", 0);
-    s_node_start (&nodes [1], "b", 0);
-    s_node_start (&nodes [2], "c", 0);
-    s_mesh (nodes, 3);
-    bus_client_t *c = s_consumer (&nodes [2], "metrics.", NULL);
-    s_sync (nodes, 3, &c, 1);
+    bt_node_t nodes [3];
+    bt_node_start (&nodes [0], "a", 0);
+    bt_node_start (&nodes [1], "b", 0);
+    bt_node_start (&nodes [2], "c", 0);
+    bt_mesh (nodes, 3);
+    bus_client_t *c = bt_consumer (&nodes [2], "metrics.", NULL);
+    bt_sync (nodes, 3, &c, 1);
 
     for (int i = 0; i < 5; i++) {
-        s_publish (&nodes [0], "metrics.a.web", "{cpu:1}");
-        s_publish (&nodes [0], "log.a.web.stdout", "line");
-        s_publish (&nodes [1], "metrics.b.db", "{cpu:2}");
+        bt_publish (&nodes [0], "metrics.a.web", "{cpu:1}");
+        bt_publish (&nodes [0], "log.a.web.stdout", "line");
+        bt_publish (&nodes [1], "metrics.b.db", "{cpu:2}");
     }
-    s_publish (&nodes [2], "metrics.c.x", "{cpu:3}");
+    bt_publish (&nodes [2], "metrics.c.x", "{cpu:3}");
     int from_a = 0, from_b = 0, from_c = 0;
     bus_event_t ev;
     while (bus_client_recv (c, &ev, 500) == 0) {
@@ -208,10 +52,10 @@ test_fanout_filter (void **state)
     assert_int_equal (bus_client_duplicates (c), 0);
     assert_int_equal (bus_client_gaps (c), 0);
     /* The log events never left A: nobody subscribed to them. */
-    assert_int_equal (s_stat (&nodes [2], "forged"), 0);
+    assert_int_equal (bt_stat (&nodes [2], "forged"), 0);
     bus_client_destroy (&c);
     for (int i = 0; i < 3; i++)
-        s_node_stop (&nodes [i]);
+        bt_node_stop (&nodes [i]);
 }
 
 /* Four nodes fully meshed, a consumer of everything on each: every event
@@ -220,21 +64,21 @@ static void
 test_exactly_once (void **state)
 {
     enum { N = 4, EACH = 200 };
-    s_node_t nodes [N];
+    bt_node_t nodes [N];
     const char *names [N] = { "a", "b", "c", "d" };
     for (int i = 0; i < N; i++)
-        s_node_start (&nodes [i], names [i], 0);
-    s_mesh (nodes, N);
+        bt_node_start (&nodes [i], names [i], 0);
+    bt_mesh (nodes, N);
     bus_client_t *cs [N];
     for (int i = 0; i < N; i++)
-        cs [i] = s_consumer (&nodes [i], "t.", NULL);
-    s_sync (nodes, N, cs, N);
+        cs [i] = bt_consumer (&nodes [i], "t.", NULL);
+    bt_sync (nodes, N, cs, N);
 
     for (int k = 0; k < EACH; k++)
         for (int i = 0; i < N; i++) {
             char topic [32];
             snprintf (topic, sizeof topic, "t.%s.%d", names [i], k % 7);
-            s_publish (&nodes [i], topic, "x");
+            bt_publish (&nodes [i], topic, "x");
         }
     for (int c = 0; c < N; c++) {
         /* seen [origin][seq]: exactly once each */
@@ -257,10 +101,10 @@ test_exactly_once (void **state)
     }
     /* No loops: each node forwarded exactly what its peers originated. */
     for (int i = 0; i < N; i++)
-        assert_int_equal (s_stat (&nodes [i], "forged"), 0);
+        assert_int_equal (bt_stat (&nodes [i], "forged"), 0);
     for (int i = 0; i < N; i++) {
         bus_client_destroy (&cs [i]);
-        s_node_stop (&nodes [i]);
+        bt_node_stop (&nodes [i]);
     }
 }
 
@@ -322,12 +166,12 @@ test_batches (void **state)
 
     /* On the wire. */
     enum { TOTAL = 6000, TOPICS = 3 };
-    s_node_t nodes [2];
-    s_node_start (&nodes [0], "a", 0);
-    s_node_start (&nodes [1], "b", 0);
-    s_mesh (nodes, 2);
-    bus_client_t *c = s_consumer (&nodes [1], "log.", "metrics.");
-    s_sync (nodes, 2, &c, 1);
+    bt_node_t nodes [2];
+    bt_node_start (&nodes [0], "a", 0);
+    bt_node_start (&nodes [1], "b", 0);
+    bt_mesh (nodes, 2);
+    bus_client_t *c = bt_consumer (&nodes [1], "log.", "metrics.");
+    bt_sync (nodes, 2, &c, 1);
     for (int i = 0; i < TOTAL; i++) {
         char topic [32], payload [32];
         bool metrics = i % 4 == 3;
@@ -361,9 +205,9 @@ test_batches (void **state)
     assert_int_equal (bus_client_gaps (c), 0);
     assert_int_equal (bus_client_duplicates (c), 0);
     assert_int_equal (bus_client_malformed (c), 0);
-    assert_true (s_stat (&nodes [0], "batches_sent") > 0);
-    assert_true (s_stat (&nodes [1], "batches_recv") > 0);
-    assert_int_equal (s_stat (&nodes [1], "peer_recv"), s_stat (&nodes [0], "origin_sent"));
+    assert_true (bt_stat (&nodes [0], "batches_sent") > 0);
+    assert_true (bt_stat (&nodes [1], "batches_recv") > 0);
+    assert_int_equal (bt_stat (&nodes [1], "peer_recv"), bt_stat (&nodes [0], "origin_sent"));
 
     /* The newest metrics event is the last value, on both nodes. */
     for (int n = 0; n < 2; n++) {
@@ -379,8 +223,8 @@ test_batches (void **state)
         bus_client_destroy (&late);
     }
     bus_client_destroy (&c);
-    s_node_stop (&nodes [0]);
-    s_node_stop (&nodes [1]);
+    bt_node_stop (&nodes [0]);
+    bt_node_stop (&nodes [1]);
 }
 
 /* The publish socket: producers on other threads send records
@@ -390,11 +234,11 @@ static void
 test_publish_socket (void **state)
 {
     char ipc [256], pub_ep [128];
-    snprintf (ipc, sizeof ipc, "ipc://%s/pubsock-%d.sock", s_dir, ++s_run);
-    snprintf (pub_ep, sizeof pub_ep, "inproc://bus-test-publish-%d", s_run);
+    snprintf (ipc, sizeof ipc, "ipc://%s/pubsock-%d.sock", bt_dir, ++bt_run);
+    snprintf (pub_ep, sizeof pub_ep, "inproc://bus-test-publish-%d", bt_run);
     shed_identity_t *id = shed_identity_new_ephemeral ();
     bus_config_t cfg = { .name = "p", .public_key = shed_identity_x25519_public (id),
-                         .secret_key = shed_identity_x25519_secret (id), .zap = s_zap,
+                         .secret_key = shed_identity_x25519_secret (id), .zap = bt_zap,
                          .ipc_endpoint = ipc, .publish_endpoint = pub_ep };
     char err [256];
     zactor_t *bus = bus_new (&cfg, err, sizeof err);
@@ -466,28 +310,28 @@ test_publish_socket (void **state)
 static void
 test_no_subscriber_no_traffic (void **state)
 {
-    s_node_t nodes [2];
-    s_node_start (&nodes [0], "a", 0);
-    s_node_start (&nodes [1], "b", 0);
-    s_mesh (nodes, 2);
+    bt_node_t nodes [2];
+    bt_node_start (&nodes [0], "a", 0);
+    bt_node_start (&nodes [1], "b", 0);
+    bt_mesh (nodes, 2);
     zclock_sleep (300);                 /* links up, nothing subscribed */
     for (int i = 0; i < 100; i++)
-        s_publish (&nodes [0], "proc.a.web", "exit 0");
-    assert_int_equal (s_stat (&nodes [0], "origin_subs"), 0);
+        bt_publish (&nodes [0], "proc.a.web", "exit 0");
+    assert_int_equal (bt_stat (&nodes [0], "origin_subs"), 0);
     int64_t deadline = zclock_mono () + 5000;
-    while (s_stat (&nodes [0], "published") < 100 && zclock_mono () < deadline)
+    while (bt_stat (&nodes [0], "published") < 100 && zclock_mono () < deadline)
         zclock_sleep (10);
-    assert_int_equal (s_stat (&nodes [0], "origin_sent"), 0);
-    assert_int_equal (s_stat (&nodes [0], "origin_skipped"), 100);
-    assert_int_equal (s_stat (&nodes [1], "peer_recv"), 0);
+    assert_int_equal (bt_stat (&nodes [0], "origin_sent"), 0);
+    assert_int_equal (bt_stat (&nodes [0], "origin_skipped"), 100);
+    assert_int_equal (bt_stat (&nodes [1], "peer_recv"), 0);
 
     /* Now someone on B wants proc.: A starts sending, only that. */
-    bus_client_t *c = s_consumer (&nodes [1], "proc.", NULL);
-    s_sync (nodes, 2, &c, 1);
-    uint64_t sent0 = s_stat (&nodes [0], "origin_sent");
+    bus_client_t *c = bt_consumer (&nodes [1], "proc.", NULL);
+    bt_sync (nodes, 2, &c, 1);
+    uint64_t sent0 = bt_stat (&nodes [0], "origin_sent");
     for (int i = 0; i < 10; i++) {
-        s_publish (&nodes [0], "proc.a.web", "exit 1");
-        s_publish (&nodes [0], "log.a.web.stdout", "not wanted");
+        bt_publish (&nodes [0], "proc.a.web", "exit 1");
+        bt_publish (&nodes [0], "log.a.web.stdout", "not wanted");
     }
     int got = 0;
     bus_event_t ev;
@@ -496,10 +340,10 @@ test_no_subscriber_no_traffic (void **state)
         got++;
     }
     assert_int_equal (got, 10);
-    assert_int_equal (s_stat (&nodes [0], "origin_sent") - sent0, 10);
+    assert_int_equal (bt_stat (&nodes [0], "origin_sent") - sent0, 10);
     bus_client_destroy (&c);
-    s_node_stop (&nodes [0]);
-    s_node_stop (&nodes [1]);
+    bt_node_stop (&nodes [0]);
+    bt_node_stop (&nodes [1]);
 }
 
 /* A late joiner gets the last values (from this node's cache and from
@@ -508,21 +352,21 @@ test_no_subscriber_no_traffic (void **state)
 static void
 test_late_joiner (void **state)
 {
-    s_node_t nodes [3];
-    s_node_start (&nodes [0], "a", 0);
-    s_node_start (&nodes [1], "b", 0);
-    s_node_start (&nodes [2], "c", 0);
-    s_mesh (nodes, 3);
-    bus_client_t *x = s_consumer (&nodes [2], "metrics.", NULL);
-    s_sync (nodes, 3, &x, 1);
+    bt_node_t nodes [3];
+    bt_node_start (&nodes [0], "a", 0);
+    bt_node_start (&nodes [1], "b", 0);
+    bt_node_start (&nodes [2], "c", 0);
+    bt_mesh (nodes, 3);
+    bus_client_t *x = bt_consumer (&nodes [2], "metrics.", NULL);
+    bt_sync (nodes, 3, &x, 1);
 
     for (int i = 1; i <= 3; i++)
-        s_publish (&nodes [0], "metrics.a.web", i == 3 ? "last-a" : "old-a");
+        bt_publish (&nodes [0], "metrics.a.web", i == 3 ? "last-a" : "old-a");
     for (int i = 1; i <= 2; i++)
-        s_publish (&nodes [1], "metrics.b.db", i == 2 ? "last-b" : "old-b");
-    s_publish (&nodes [0], "shed.a.web", "running");      /* nobody on C wants shed. yet */
-    s_publish (&nodes [0], "log.a.web.stdout", "not state");
-    s_publish (&nodes [2], "member.c", "alive");
+        bt_publish (&nodes [1], "metrics.b.db", i == 2 ? "last-b" : "old-b");
+    bt_publish (&nodes [0], "shed.a.web", "running");      /* nobody on C wants shed. yet */
+    bt_publish (&nodes [0], "log.a.web.stdout", "not state");
+    bt_publish (&nodes [2], "member.c", "alive");
     int xs = 0;
     bus_event_t ev;
     while (bus_client_recv (x, &ev, 300) == 0)
@@ -558,8 +402,8 @@ test_late_joiner (void **state)
     assert_int_equal (snap, 4);
 
     /* Live updates continue the series with no gap and no duplicate. */
-    s_publish (&nodes [0], "metrics.a.web", "new-a");
-    s_publish (&nodes [0], "shed.a.web", "stopped");
+    bt_publish (&nodes [0], "metrics.a.web", "new-a");
+    bt_publish (&nodes [0], "shed.a.web", "stopped");
     int live = 0;
     while (bus_client_recv (y, &ev, 500) == 0) {
         assert_false (ev.snapshot);
@@ -581,7 +425,7 @@ test_late_joiner (void **state)
     bus_client_destroy (&x);
     bus_client_destroy (&y);
     for (int i = 0; i < 3; i++)
-        s_node_stop (&nodes [i]);
+        bt_node_stop (&nodes [i]);
 }
 
 /* A consumer that never reads does not block the producer or the other
@@ -590,20 +434,20 @@ static void
 test_slow_consumer (void **state)
 {
     enum { TOTAL = 100000, BATCH = 1000 };
-    s_node_t nodes [2];
-    s_node_start (&nodes [0], "a", 0);
+    bt_node_t nodes [2];
+    bt_node_start (&nodes [0], "a", 0);
     /* Queues count frames, and a busy bus sends a batch of events per
      * frame (up to EVENT_BATCH_MAX): a small queue makes the stalled
      * consumer overflow with batches too. */
-    s_node_start (&nodes [1], "b", 100);
-    s_mesh (nodes, 2);
-    bus_client_t *good = s_consumer (&nodes [1], "log.", NULL);
+    bt_node_start (&nodes [1], "b", 100);
+    bt_mesh (nodes, 2);
+    bus_client_t *good = bt_consumer (&nodes [1], "log.", NULL);
     bus_client_t *stalled = bus_client_new_hwm (nodes [1].ipc, NULL, NULL, NULL, 100);
     assert_non_null (stalled);
     assert_int_equal (bus_client_subscribe (stalled, "log."), 0);
     assert_int_equal (bus_client_subscribe (stalled, "probe."), 0);
     bus_client_t *both [2] = { good, stalled };
-    s_sync (nodes, 2, both, 2);
+    bt_sync (nodes, 2, both, 2);
 
     int64_t start = zclock_mono ();
     int got = 0;
@@ -613,7 +457,7 @@ test_slow_consumer (void **state)
     bus_event_t ev;
     for (int sent = 0; sent < TOTAL; ) {
         for (int i = 0; i < BATCH; i++, sent++)
-            s_publish (&nodes [0], "log.a.web.stdout", payload);
+            bt_publish (&nodes [0], "log.a.web.stdout", payload);
         /* The good consumer keeps up; the stalled one never reads. */
         int64_t deadline = zclock_mono () + 5000;
         while (got < sent && zclock_mono () < deadline)
@@ -630,7 +474,7 @@ test_slow_consumer (void **state)
     int stalled_got = 0;
     while (bus_client_recv (stalled, &ev, 300) == 0)
         stalled_got++;
-    s_publish (&nodes [0], "log.a.web.stdout", "after the flood");
+    bt_publish (&nodes [0], "log.a.web.stdout", "after the flood");
     while (bus_client_recv (stalled, &ev, 300) == 0)
         stalled_got++;
     printf ("slow consumer: stalled got %d, gaps %" PRIu64 "\n", stalled_got,
@@ -640,163 +484,8 @@ test_slow_consumer (void **state)
     assert_int_equal (bus_client_duplicates (stalled), 0);
     bus_client_destroy (&good);
     bus_client_destroy (&stalled);
-    s_node_stop (&nodes [0]);
-    s_node_stop (&nodes [1]);
-}
-
-/* A peer whose key is not on the allow-list gets nothing; B, allowed,
- * does. */
-static void
-test_unallowed_peer (void **state)
-{
-    s_node_t nodes [3];
-    s_node_start (&nodes [0], "a", 0);
-    s_node_start (&nodes [1], "b", 0);
-    s_node_start (&nodes [2], "x", 0);
-    s_link (&nodes [1], &nodes [0]);
-    /* x connects to a without a having allowed its key */
-    assert_int_equal (s_cmd3 (nodes [2].bus, "PEER-ADD", "a", nodes [0].origin, nodes [0].z85),
-                      0);
-    bus_client_t *cb = s_consumer (&nodes [1], "metrics.", NULL);
-    bus_client_t *cx = s_consumer (&nodes [2], "metrics.", NULL);
-    s_sync (nodes, 1, &cb, 1);
-    for (int i = 0; i < 10; i++)
-        s_publish (&nodes [0], "metrics.a.web", "secret");
-    int got_b = 0, got_x = 0;
-    bus_event_t ev;
-    while (bus_client_recv (cb, &ev, 300) == 0)
-        got_b++;
-    while (bus_client_recv (cx, &ev, 300) == 0)
-        got_x++;
-    assert_int_equal (got_b, 10);
-    assert_int_equal (got_x, 0);
-    assert_int_equal (s_stat (&nodes [2], "peer_recv"), 0);
-    assert_true (s_stat (&nodes [0], "zap_refused") > 0);
-    bus_client_destroy (&cb);
-    bus_client_destroy (&cx);
-    for (int i = 0; i < 3; i++)
-        s_node_stop (&nodes [i]);
-}
-
-/* Plain (non-CURVE) clients get nothing from the TCP endpoints, and a
- * CURVE consumer gets events only once CONSUMER-ALLOWed. */
-static void
-test_non_curve_client (void **state)
-{
-    s_node_t a;
-    s_node_start (&a, "a", 0);
-    zsock_t *plain_origin = zsock_new_sub (a.origin, "");
-    zsock_t *plain_remote = zsock_new_sub (a.remote, "");
-    assert_non_null (plain_origin);
-    assert_non_null (plain_remote);
-    shed_identity_t *me = shed_identity_new_ephemeral ();
-    char me_z85 [41];
-    shed_key_to_z85 (shed_identity_x25519_public (me), me_z85);
-    const uint8_t *server = shed_identity_x25519_public (a.id);
-    bus_client_t *curve = bus_client_new (a.remote, server, shed_identity_x25519_public (me),
-                                          shed_identity_x25519_secret (me));
-    assert_non_null (curve);
-    bus_client_subscribe (curve, "metrics.");
-    zclock_sleep (300);
-    for (int i = 0; i < 10; i++)
-        s_publish (&a, "metrics.a.web", "secret");
-    zclock_sleep (300);
-    zsock_set_rcvtimeo (plain_origin, 0);
-    zsock_set_rcvtimeo (plain_remote, 0);
-    zmsg_t *m = zmsg_recv (plain_origin);
-    assert_null (m);
-    m = zmsg_recv (plain_remote);
-    assert_null (m);
-    bus_event_t ev;
-    assert_int_equal (bus_client_recv (curve, &ev, 200), -1);   /* not allowed yet */
-    assert_int_equal (s_stat (&a, "origin_subs"), 0);
-
-    /* Allowed: a new connection passes the handshake and events flow
-     * (libzmq does not retry a handshake the server refused). */
-    assert_int_equal (bus_command (a.bus, "CONSUMER-ALLOW", me_z85), 0);
-    bus_client_destroy (&curve);
-    curve = bus_client_new (a.remote, server, shed_identity_x25519_public (me),
-                            shed_identity_x25519_secret (me));
-    assert_non_null (curve);
-    bus_client_subscribe (curve, "metrics.");
-    int got = 0;
-    int64_t deadline = zclock_mono () + 10000;
-    while (got == 0 && zclock_mono () < deadline) {
-        s_publish (&a, "metrics.a.web", "now");
-        if (bus_client_recv (curve, &ev, 100) == 0)
-            got++;
-    }
-    if (got != 1)
-        printf ("stats: zap_admitted=%" PRIu64 " zap_refused=%" PRIu64 " consumer_subs=%" PRIu64 "\n",
-                s_stat (&a, "zap_admitted"), s_stat (&a, "zap_refused"),
-                s_stat (&a, "consumer_subs"));
-    assert_int_equal (got, 1);
-    m = zmsg_recv (plain_remote);
-    assert_null (m);
-    bus_client_destroy (&curve);
-    shed_identity_destroy (&me);
-    zsock_destroy (&plain_origin);
-    zsock_destroy (&plain_remote);
-    s_node_stop (&a);
-}
-
-/* PEER-REMOVE stops that peer's events; DENY cuts a connected peer. */
-static void
-test_peer_remove_and_deny (void **state)
-{
-    s_node_t nodes [3];
-    s_node_start (&nodes [0], "a", 0);
-    s_node_start (&nodes [1], "b", 0);
-    s_node_start (&nodes [2], "c", 0);
-    s_mesh (nodes, 3);
-    bus_client_t *c = s_consumer (&nodes [2], "metrics.", NULL);
-    s_sync (nodes, 3, &c, 1);
-
-    assert_int_equal (bus_command (nodes [2].bus, "PEER-REMOVE", "a"), 0);
-    assert_int_equal (bus_command (nodes [2].bus, "PEER-REMOVE", "a"), -1);
-    /* C's tree changed (its parent was A, now it is B): wait for the link. */
-    s_sync (&nodes [1], 1, &c, 1);
-    for (int i = 0; i < 5; i++) {
-        s_publish (&nodes [0], "metrics.a.web", "gone");
-        s_publish (&nodes [1], "metrics.b.db", "here");
-    }
-    int from_a = 0, from_b = 0;
-    bus_event_t ev;
-    while (bus_client_recv (c, &ev, 400) == 0) {
-        from_a += streq (ev.origin, "a");
-        from_b += streq (ev.origin, "b");
-    }
-    assert_int_equal (from_a, 0);
-    assert_int_equal (from_b, 5);
-
-    /* B denies C's key: C's existing connection to B is cut, and the
-     * reconnect fails the handshake. A (still allowed on B) keeps getting B's
-     * events. */
-    bus_client_t *ca = s_consumer (&nodes [0], "metrics.", NULL);
-    s_sync (nodes, 2, &ca, 1);
-    assert_int_equal (bus_command (nodes [1].bus, "DENY", nodes [2].z85), 0);
-    zclock_sleep (300);
-    bus_client_t *both [1] = { ca };
-    s_sync (nodes, 2, both, 1);     /* A reconnected to B */
-    while (bus_client_recv (c, &ev, 100) == 0)
-        ;
-    uint64_t before = s_stat (&nodes [2], "peer_recv");
-    for (int i = 0; i < 5; i++)
-        s_publish (&nodes [1], "metrics.b.db", "denied");
-    from_b = 0;
-    while (bus_client_recv (c, &ev, 400) == 0)
-        from_b += streq (ev.origin, "b");
-    assert_int_equal (from_b, 0);
-    assert_int_equal (s_stat (&nodes [2], "peer_recv"), before);
-    int got_a = 0;
-    while (bus_client_recv (ca, &ev, 400) == 0)
-        got_a += streq (ev.origin, "b");
-    assert_int_equal (got_a, 5);
-
-    bus_client_destroy (&c);
-    bus_client_destroy (&ca);
-    for (int i = 0; i < 3; i++)
-        s_node_stop (&nodes [i]);
+    bt_node_stop (&nodes [0]);
+    bt_node_stop (&nodes [1]);
 }
 
 /* Bad configuration and bad commands give clear errors. */
@@ -805,7 +494,7 @@ test_bad_input (void **state)
 {
     shed_identity_t *id = shed_identity_new_ephemeral ();
     bus_config_t cfg = { .name = "bad name", .public_key = shed_identity_x25519_public (id),
-                         .secret_key = shed_identity_x25519_secret (id), .zap = s_zap };
+                         .secret_key = shed_identity_x25519_secret (id), .zap = bt_zap };
     char err [256] = "";
     assert_null (bus_new (&cfg, err, sizeof err));
     assert_true (strlen (err) > 0);
@@ -819,7 +508,7 @@ test_bad_input (void **state)
     cfg.consumer_endpoint = NULL;
     zactor_t *bus = bus_new (&cfg, err, sizeof err);
     assert_non_null (bus);
-    assert_int_equal (s_cmd3 (bus, "PEER-ADD", "p", "tcp://127.0.0.1:1", "short"), -1);
+    assert_int_equal (bt_cmd3 (bus, "PEER-ADD", "p", "tcp://127.0.0.1:1", "short"), -1);
     assert_int_equal (bus_command (bus, "ALLOW", "nonsense"), -1);
     assert_int_equal (bus_publish (bus, "$snap.x", "k", "", 0), 0);   /* counted, dropped */
     assert_int_equal (bus_publish (bus, "bad topic", "k", "", 0), 0);
@@ -915,13 +604,13 @@ test_cache_fair_per_owner (void **state)
 static void
 test_snapreq_cap (void **state)
 {
-    s_node_t a;
-    s_node_start (&a, "a", 0);
+    bt_node_t a;
+    bt_node_start (&a, "a", 0);
     shed_identity_t *ghost = shed_identity_new_ephemeral ();
     char ghost_z85 [41];
     shed_key_to_z85 (shed_identity_x25519_public (ghost), ghost_z85);
     /* Sorts before "a": the ghost is a's parent in the tree, never up. */
-    assert_int_equal (s_cmd3 (a.bus, "PEER-ADD", "0ghost", "tcp://127.0.0.1:1", ghost_z85), 0);
+    assert_int_equal (bt_cmd3 (a.bus, "PEER-ADD", "0ghost", "tcp://127.0.0.1:1", ghost_z85), 0);
 
     /* A remote consumer speaking raw XSUB over CURVE. */
     shed_identity_t *me = shed_identity_new_ephemeral ();
@@ -948,9 +637,9 @@ test_snapreq_cap (void **state)
         assert_int_equal (zmq_send (h, sub, (size_t) n + 7, 0), n + 7);
     }
     int64_t deadline = zclock_mono () + 5000;
-    while (s_stat (&a, "snapreq_dropped") < 6 && zclock_mono () < deadline)
+    while (bt_stat (&a, "snapreq_dropped") < 6 && zclock_mono () < deadline)
         zclock_sleep (10);
-    assert_int_equal (s_stat (&a, "snapreq_dropped"), 6);
+    assert_int_equal (bt_stat (&a, "snapreq_dropped"), 6);
 
     /* Another consumer (local) is not held to the flooder's budget. */
     bus_client_t *c = bus_client_new (a.ipc, NULL, NULL, NULL);
@@ -959,158 +648,32 @@ test_snapreq_cap (void **state)
     assert_true (bus_client_snapshot (c, 3000) >= 0);
     /* The flooder's 4 were served (partial) once the ghost timed out. */
     deadline = zclock_mono () + 5000;
-    while (s_stat (&a, "snapshots_served") < 5 && zclock_mono () < deadline)
+    while (bt_stat (&a, "snapshots_served") < 5 && zclock_mono () < deadline)
         zclock_sleep (10);
-    assert_int_equal (s_stat (&a, "snapshots_served"), 5);
-    assert_int_equal (s_stat (&a, "snapreq_dropped"), 6);
+    assert_int_equal (bt_stat (&a, "snapshots_served"), 5);
+    assert_int_equal (bt_stat (&a, "snapreq_dropped"), 6);
 
     bus_client_destroy (&c);
     zsock_destroy (&raw);
     shed_identity_destroy (&me);
     shed_identity_destroy (&ghost);
-    s_node_stop (&a);
-}
-
-/* The routing tree (docs/events.md, "Routing tree"): 6 members, 4-ary
- * tree a(b(f), c, d, e). A consumer on f (two hops below a) subscribed to
- * "t." gets e's t. events through a and b, exactly once; e's "u." events,
- * which nobody wants, never leave e; every node holds at most 1 + 8 bus
- * connections (a: its 4 children). Then b leaves: f's parent becomes a and
- * events flow again. */
-static void
-test_tree_routing (void **state)
-{
-    enum { N = 6 };
-    s_node_t nodes [N];
-    const char *names [N] = { "a", "b", "c", "d", "e", "f" };
-    for (int i = 0; i < N; i++)
-        s_node_start (&nodes [i], names [i], 0);
-    s_mesh (nodes, N);
-    bus_client_t *cf = s_consumer (&nodes [5], "t.", NULL);
-    s_sync (nodes, N, &cf, 1);
-    /* Degree: a has children b..e, b has a and f, the others one link. */
-    int64_t deadline = zclock_mono () + 5000;
-    while (s_stat (&nodes [0], "links") < 4 && zclock_mono () < deadline)
-        zclock_sleep (20);
-    assert_int_equal (s_stat (&nodes [0], "links"), 4);
-    assert_int_equal (s_stat (&nodes [1], "links"), 2);
-    assert_int_equal (s_stat (&nodes [5], "links"), 1);
-    for (int i = 0; i < N; i++)
-        assert_true (s_stat (&nodes [i], "conns") <= s_stat (&nodes [i], "conns_max"));
-
-    uint64_t skipped = s_stat (&nodes [4], "origin_skipped");
-    uint64_t recv_b = s_stat (&nodes [1], "peer_recv");
-    uint64_t recv_c = s_stat (&nodes [2], "peer_recv");
-    for (int k = 0; k < 50; k++) {
-        s_publish (&nodes [4], "t.e.x", "want");
-        s_publish (&nodes [4], "u.e.x", "nobody");
-    }
-    int got = 0;
-    bus_event_t ev;
-    while (bus_client_recv (cf, &ev, 500) == 0) {
-        assert_string_equal (ev.origin, "e");
-        assert_true (strncmp (ev.topic, "t.", 2) == 0);
-        got++;
-    }
-    assert_int_equal (got, 50);
-    assert_int_equal (bus_client_duplicates (cf), 0);
-    assert_int_equal (bus_client_gaps (cf), 0);
-    assert_int_equal (s_stat (&nodes [4], "origin_skipped") - skipped, 50);
-    /* b relayed e's 50 (from a) to f; c, off the path, saw nothing. */
-    assert_int_equal (s_stat (&nodes [1], "peer_recv") - recv_b, 50);
-    assert_int_equal (s_stat (&nodes [2], "peer_recv") - recv_c, 0);
-    assert_true (s_stat (&nodes [0], "relayed") >= 50);
-
-    /* b leaves every view: f re-dials a. */
-    for (int i = 0; i < N; i++)
-        if (i != 1)
-            assert_int_equal (bus_command (nodes [i].bus, "PEER-REMOVE", "b"), 0);
-    s_node_t rest [4] = { nodes [0], nodes [2], nodes [3], nodes [4] };
-    s_sync (rest, 4, &cf, 1);
-    for (int k = 0; k < 20; k++)
-        s_publish (&nodes [4], "t.e.y", "again");
-    got = 0;
-    while (bus_client_recv (cf, &ev, 500) == 0)
-        got += streq (ev.topic, "t.e.y");
-    assert_int_equal (got, 20);
-    assert_int_equal (bus_client_duplicates (cf), 0);
-    assert_true (s_stat (&nodes [5], "tree_changes") >= 2);
-    bus_client_destroy (&cf);
-    for (int i = 0; i < N; i++)
-        s_node_stop (&nodes [i]);
-}
-
-/* Link control messages: what parses and what does not. */
-static void
-test_link_parse (void **state)
-{
-    int type;
-    const uint8_t *body;
-    size_t blen;
-    char name [EVENT_NODE_MAX + 1];
-    assert_int_equal (bus_link_parse ((const uint8_t *) "\002node-1", 7, &type, &body, &blen,
-                                      name), 0);
-    assert_int_equal (type, EVENT_LINK_HELLO);
-    assert_string_equal (name, "node-1");
-    assert_int_equal (bus_link_parse ((const uint8_t *) "\002bad name", 9, &type, &body,
-                                      &blen, name), -1);
-    assert_int_equal (bus_link_parse ((const uint8_t *) "\002", 1, &type, &body, &blen, name),
-                      -1);
-    /* A NUL inside the name would make "b\0junk" pass as "b". */
-    assert_int_equal (bus_link_parse ((const uint8_t *) "\002b\000\237", 4, &type, &body,
-                                      &blen, name), -1);
-    assert_int_equal (bus_link_parse ((const uint8_t *) "\003x", 2, &type, &body, &blen, name),
-                      -1);
-    assert_int_equal (bus_link_parse ((const uint8_t *) "\011", 1, &type, &body, &blen, name),
-                      -1);
-    assert_int_equal (bus_link_parse ((const uint8_t *) "\001log.", 5, &type, &body, &blen,
-                                      name), 0);
-    assert_int_equal (blen, 4);
-    assert_int_equal (bus_tree_parent (0), -1);
-    assert_int_equal (bus_tree_parent (1), 0);
-    assert_int_equal (bus_tree_parent (4), 0);
-    assert_int_equal (bus_tree_parent (5), 1);
-}
-
-static int
-s_setup (void **state)
-{
-    s_run++;
-    return 0;
+    bt_node_stop (&a);
 }
 
 int
 main (void)
 {
-    shed_log_set_level (SHED_LOG_WARN);
-    snprintf (s_dir, sizeof s_dir, "/tmp/bus-test-XXXXXX");
-    if (!mkdtemp (s_dir))
-        return 1;
-    s_zap = zap_new ();
-    if (!s_zap)
-        return 1;
     const struct CMUnitTest tests [] = {
-        cmocka_unit_test_setup (test_fanout_filter, s_setup),
-        cmocka_unit_test_setup (test_exactly_once, s_setup),
-        cmocka_unit_test_setup (test_batches, s_setup),
-        cmocka_unit_test_setup (test_publish_socket, s_setup),
-        cmocka_unit_test_setup (test_no_subscriber_no_traffic, s_setup),
-        cmocka_unit_test_setup (test_late_joiner, s_setup),
-        cmocka_unit_test_setup (test_slow_consumer, s_setup),
-        cmocka_unit_test_setup (test_unallowed_peer, s_setup),
-        cmocka_unit_test_setup (test_non_curve_client, s_setup),
-        cmocka_unit_test_setup (test_peer_remove_and_deny, s_setup),
-        cmocka_unit_test_setup (test_bad_input, s_setup),
-        cmocka_unit_test_setup (test_cache_fair_per_owner, s_setup),
-        cmocka_unit_test_setup (test_snapreq_cap, s_setup),
-        cmocka_unit_test_setup (test_tree_routing, s_setup),
-        cmocka_unit_test_setup (test_link_parse, s_setup),
+        cmocka_unit_test_setup (test_fanout_filter, bt_setup),
+        cmocka_unit_test_setup (test_exactly_once, bt_setup),
+        cmocka_unit_test_setup (test_batches, bt_setup),
+        cmocka_unit_test_setup (test_publish_socket, bt_setup),
+        cmocka_unit_test_setup (test_no_subscriber_no_traffic, bt_setup),
+        cmocka_unit_test_setup (test_late_joiner, bt_setup),
+        cmocka_unit_test_setup (test_slow_consumer, bt_setup),
+        cmocka_unit_test_setup (test_bad_input, bt_setup),
+        cmocka_unit_test_setup (test_cache_fair_per_owner, bt_setup),
+        cmocka_unit_test_setup (test_snapreq_cap, bt_setup),
     };
-    int rc = cmocka_run_group_tests (tests, NULL, NULL);
-    zap_destroy (&s_zap);
-    char cmd [128];
-    snprintf (cmd, sizeof cmd, "rm -rf %s", s_dir);
-    if (system (cmd) != 0)
-        rc = rc ? rc : 1;
-    return rc;
+    return bt_main (tests, sizeof tests / sizeof tests [0]);
 }
