@@ -467,7 +467,10 @@ shed_sched_destroy (shed_sched_t **self_p)
     shed_sched_t *self = *self_p;
     /* The worker first, while everything its results touch still exists:
      * queued driver calls are cancelled, the running one is waited for,
-     * and every waiter is answered. */
+     * and every waiter is answered. Nothing is written to the state from
+     * here on (after a signal the links actor may already be gone); the
+     * next start reconciles our records with the driver. */
+    self->closing = true;
     driver_worker_destroy (&self->worker);
     if (self->timer >= 0)
         zloop_timer_end (self->loop, self->timer);

@@ -389,6 +389,19 @@ sched__on_driver (driver_job_t *job, driver_job_event_t ev, void *arg)
     }
     if (ev == DRIVER_JOB_LATE)
         self->driver_late++;
+    if (self->closing) {
+        /* Shutting down: answer, write nothing (the state actor may be
+         * gone); the next start reconciles the record with the driver. */
+        if (!w->answered && (w->type == W_CLAIM || w->type == W_OP)) {
+            char why [NSCHED_WHY_MAX + 1];
+            sched__fmt (why, sizeof why, "node %s shutting down during the driver's %s of %s: "
+                        "reconciled when it starts again", self->name,
+                        driver_job_op_name (job->op), w->name);
+            s_answer_fail (self, w, w->type == W_CLAIM, why);
+        }
+        s_work_done (self, w);
+        return;
+    }
     if (ev == DRIVER_JOB_CANCELLED && w->type != W_CLAIM) {
         /* Never ran (shutdown): the record stays as it was, to be
          * reconciled at the next start. A claim is undone below. */

@@ -140,6 +140,9 @@ struct _shed_sched_t {
     zlistx_t *deferred;             /* s_deferred_t *, oldest first (sched_serve.c) */
     driver_t *driver;
     driver_worker_t *worker;        /* runs every driver call */
+    bool closing;                   /* shutting down: no state writes, no new
+                                       driver calls (the links actor may be
+                                       gone after a signal) */
     char driver_error [256];        /* why there is no driver */
     zhashx_t *busy;                 /* shed name -> op in flight on the worker */
     sched_admit_t *admit;

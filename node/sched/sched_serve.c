@@ -352,6 +352,8 @@ s_serve_ex (shed_sched_t *self, const char *origin, const nsched_msg_t *req, uin
     uint8_t *blob = NULL;
     s_served_t served = S_NOW;
     bool may_defer = defer_until == 0 || (defer_until > 0 && zclock_mono () < defer_until);
+    if (self->closing)
+        return -1;                  /* no state writes any more: "cannot serve" */
     switch (req->hdr.type) {
     case NSCHED_RESERVE:
         rep.hdr.type = NSCHED_RESERVE_REP;
