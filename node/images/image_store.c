@@ -1,5 +1,6 @@
 /* image_store.c - see image_store.h and docs/images.md. */
 #include "node/images/image_store.h"
+#include "node/images/image_meta.h"
 
 #include "common/fileutil.h"
 #include "common/log.h"
@@ -25,21 +26,6 @@
 #define S_OS_RELEASE_MAX (64 * 1024)
 #define S_NAME_FILE_MAX 128
 
-/* The metadata file: one wire message (docs/wire.md), so fields can be
- * added later and an older node still reads what it knows. */
-#define IMGMETA_FIELDS(F, T)                                                   \
-    F (T, 2, name,           WIRE_STR, IMAGE_NAME_MAX,    WIRE_REQ, _)         \
-    F (T, 3, digest,         WIRE_STR, IMAGE_DIGEST_HEX,  WIRE_REQ, _)         \
-    F (T, 4, archive_size,   WIRE_U64, 0,                 WIRE_OPT, _)         \
-    F (T, 5, unpacked_bytes, WIRE_U64, 0,                 WIRE_OPT, _)         \
-    F (T, 6, files,          WIRE_U64, 0,                 WIRE_OPT, _)         \
-    F (T, 7, entries,        WIRE_U64, 0,                 WIRE_OPT, _)         \
-    F (T, 8, imported_ms,    WIRE_U64, 0,                 WIRE_OPT, _)         \
-    F (T, 9, os_name,        WIRE_STR, IMAGE_OS_NAME_MAX, WIRE_OPT, _)
-
-#define IMGMETA_MESSAGES(M) M (IMGMETA, imgmeta, 1, IMGMETA_FIELDS)
-
-WIRE_DECLARE_PROTO (imgmeta, IMGMETA_MESSAGES)
 WIRE_DEFINE_PROTO (imgmeta, IMGMETA_MESSAGES, 1, 1, NULL)
 
 struct _image_store_t {

@@ -1,5 +1,5 @@
 /*
- * overlay.h - the encrypted VXLAN datapath (DESIGN.md section 7, `encrypted`
+ * overlay.h - the encrypted VXLAN datapath (docs/overlay.md, `encrypted`
  * mode): one TAP on the node's bridge, per-peer AEAD sessions over UDP.
  *
  *   shed veths --- bridge --- TAP ==[overlay threads]== UDP socket --- underlay
