@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # bench/sim.sh [--quick] [--nodes N,N,...] [--seed S] [--place N] [--log]
+#              [--no-lifeguard] [--slow-lag MS] [--ae-all-peers]
+#              [--no-partition | --partition-only]
 # bench/sim.sh --compare N [--quick]
 #
 # The deterministic cluster simulator (bench/sim/, docs/membership.md
@@ -27,6 +29,11 @@
 # false_failures at 10% loss, idle_pkts_per_node_s) on N simulated nodes,
 # to set beside `bench/membership.sh N --no-serf`.
 # --quick: shorter windows (20 s per loss level, 3 kills) and N = 100,1000.
+# --no-lifeguard: the SWIM baseline (no local health, fixed suspicion
+# timeout) for the false-failure comparison; --slow-lag: how late slow
+# members handle input (default 3000 ms); --ae-all-peers: state links as
+# before the bounded subset; --no-partition / --partition-only: skip / run
+# only the state partition scenario.
 # Defaults: N = 100,1000,2000 (the core tracks at most SWIM_MAX_MEMBERS =
 # 4096 members, and the simulation holds N^2 member entries of ~0.8 KiB).
 # Env: SHED_BUILD_DIR (default <repo>/build).
@@ -43,7 +50,8 @@ while (($#)); do
         --quick) QUICK=1; ARGS+=(--quick); shift ;;
         --nodes) NODES=${2:?--nodes needs a list}; NODES_SET=1; shift 2 ;;
         --seed|--place|--compare|--partition-max) ARGS+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
-        --log) ARGS+=(--log); shift ;;
+        --log|--no-lifeguard|--ae-all-peers|--no-partition|--partition-only) ARGS+=("$1"); shift ;;
+        --slow-lag) ARGS+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "sim.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
