@@ -424,6 +424,8 @@ links_rumor (links_self_t *self, const uint8_t *buf, size_t len, const char *fro
 bool
 links_pool_event (links_self_t *self, void *which)
 {
+    if (!self->pool)
+        return false;               /* start failed: nothing of ours is polled */
     const char *name = NULL;
     void *sock = NULL;
     peer_pool_event_t ev = peer_pool_event (self->pool, which, &name, &sock);
