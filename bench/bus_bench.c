@@ -117,12 +117,12 @@ s_raw (size_t size, long count, bool curve, long *received)
 typedef struct {
     zap_t *zap;
     shed_identity_t *ida, *idb;
-    zactor_t *a, *b;
+    bus_t *a, *b;
     bus_client_t *consumer;
     char dir [64];
 } s_path_t;
 
-static zactor_t *
+static bus_t *
 s_bus (s_path_t *p, const char *name, shed_identity_t *id)
 {
     char ipc [128];
@@ -131,7 +131,7 @@ s_bus (s_path_t *p, const char *name, shed_identity_t *id)
                          .secret_key = shed_identity_x25519_secret (id), .zap = p->zap,
                          .origin_endpoint = "tcp://127.0.0.1:*", .ipc_endpoint = ipc };
     char err [256];
-    zactor_t *bus = bus_new (&cfg, err, sizeof err);
+    bus_t *bus = bus_new (&cfg, err, sizeof err);
     if (!bus) {
         fprintf (stderr, "bus_bench: %s\n", err);
         exit (1);
@@ -153,16 +153,10 @@ s_path_up (s_path_t *p)
     char za [41], zb [41];
     shed_key_to_z85 (shed_identity_x25519_public (p->ida), za);
     shed_key_to_z85 (shed_identity_x25519_public (p->idb), zb);
-    zsock_send (p->a, "s", "ENDPOINTS");
-    char *origin = NULL, *ipc = NULL, *remote = NULL;
-    zsock_recv (p->a, "sss", &origin, &ipc, &remote);
-    bus_command (p->a, "ALLOW", zb);
-    zsock_send (p->b, "ssss", "PEER-ADD", "a", origin, za);
-    int rc;
-    zsock_recv (p->b, "i", &rc);
-    zstr_free (&origin);
-    zstr_free (&ipc);
-    zstr_free (&remote);
+    char origin [256];
+    if (bus_endpoints (p->a, origin, NULL, NULL, sizeof origin) != 0
+    ||  bus_allow (p->a, zb) != 0 || bus_peer_add (p->b, "a", origin, za) != 0)
+        exit (1);
     char bipc [128];
     snprintf (bipc, sizeof bipc, "ipc://%s/b.sock", p->dir);
     p->consumer = bus_client_new (bipc, NULL, NULL, NULL);
@@ -183,8 +177,8 @@ static void
 s_path_down (s_path_t *p)
 {
     bus_client_destroy (&p->consumer);
-    zactor_destroy (&p->b);
-    zactor_destroy (&p->a);
+    bus_destroy (&p->b);
+    bus_destroy (&p->a);
     shed_identity_destroy (&p->ida);
     shed_identity_destroy (&p->idb);
     zap_destroy (&p->zap);
@@ -195,7 +189,7 @@ s_path_down (s_path_t *p)
 }
 
 typedef struct {
-    zactor_t *bus;
+    bus_t *bus;
     long count;
     int rate;                       /* events/s, 0 = as fast as possible */
     long pipe_full;                 /* publish attempts that met a full pipe */
@@ -296,10 +290,8 @@ main (void)
     double bus = s_bus_run (&p, n, 0, &rbus, &p50, &p99, &pmax);
     printf ("bus A -> CURVE -> bus B -> ipc, 100 B: %10.0f msg/s (%ld of %ld delivered)\n",
             bus, rbus, n);
-    zstr_send (p.a, "STATS");
-    char *sa = zstr_recv (p.a);
-    zstr_send (p.b, "STATS");
-    char *sb = zstr_recv (p.b);
+    char *sa = bus_stats (p.a);
+    char *sb = bus_stats (p.b);
     printf ("  bus A: %s\n  bus B: %s\n", sa, sb);
     zstr_free (&sa);
     zstr_free (&sb);

@@ -28,7 +28,7 @@
 #define ZMQ_ZAP_ENFORCE_DOMAIN 93
 #endif
 
-typedef bus_t self_t;
+typedef bus_actor_t self_t;
 
 static void
 s_free_item (void **item)
@@ -645,50 +645,6 @@ bus_actor (zsock_t *pipe, void *args)
         bus_links_tick (self);
     }
     s_self_destroy (&self);
-}
-
-zactor_t *
-bus_new (const bus_config_t *cfg, char *err, size_t errlen)
-{
-    zactor_t *actor = zactor_new (bus_actor, (void *) (uintptr_t) cfg);
-    char *verdict = actor ? zstr_recv (actor) : NULL;
-    if (!verdict || verdict [0]) {
-        if (err && errlen)
-            snprintf (err, errlen, "%s", verdict ? verdict : "bus: cannot start actor");
-        zstr_free (&verdict);
-        zactor_destroy (&actor);
-        return NULL;
-    }
-    zstr_free (&verdict);
-    return actor;
-}
-
-int
-bus_publish (zactor_t *bus, const char *topic, const char *kind, const void *payload,
-             size_t size)
-{
-    void *h = zsock_resolve (bus);
-    /* Only the first frame can hit the pipe's HWM; once it is accepted
-     * libzmq takes the rest of the message. */
-    if (zmq_send (h, "PUBLISH", 7, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
-        return -1;
-    zmq_send (h, topic, strlen (topic), ZMQ_SNDMORE);
-    zmq_send (h, kind ? kind : "", kind ? strlen (kind) : 0, ZMQ_SNDMORE);
-    zmq_send (h, payload, size, 0);
-    return 0;
-}
-
-int
-bus_command (zactor_t *bus, const char *command, const char *arg)
-{
-    if (arg)
-        zsock_send (bus, "ss", command, arg);
-    else
-        zsock_send (bus, "s", command);
-    int rc = -1;
-    if (zsock_recv (bus, "i", &rc) != 0)
-        return -1;
-    return rc;
 }
 
 uint64_t

@@ -40,9 +40,16 @@
  *                          .zap = zap, .origin_endpoint = "tcp://127.0.0.1:*",
  *                          .ipc_endpoint = "ipc:///run/shed/events.sock" };
  *     char err [256];
- *     zactor_t *bus = bus_new (&cfg, err, sizeof err);
+ *     bus_t *bus = bus_new (&cfg, err, sizeof err);
+ *     ...
+ *     bus_destroy (&bus);
  * `cfg` is copied (the secret key copy is wiped at exit); `zap` is shared
  * (one ZAP handler per process) and must outlive the actor.
+ *
+ * bus_t is a thin facade over the actor (bus_api.c; the zyre shape of
+ * docs/architecture.md, "Conventions"): its methods send the commands
+ * below on the actor pipe and read the replies. The bus has no events for
+ * its owner, so there is no event socket. Main thread (the owner) only.
  *
  * Commands on the actor pipe (czmq picture strings). PUBLISH has no reply,
  * so producers never wait; every other command gets one:
@@ -98,6 +105,8 @@ typedef struct {
                                        NULL: none (PUBLISH on the pipe only) */
 } bus_config_t;
 
+typedef struct _bus_t bus_t;
+
 /* The actor function (args: bus_config_t *, copied before it signals).
  * After the signal it sends one string: "" if it came up, else the reason
  * (then it exits). bus_new reads it; use bus_new. */
@@ -105,13 +114,34 @@ void bus_actor (zsock_t *pipe, void *args);
 
 /* Start the actor and check that it came up (sockets bound). On failure
  * returns NULL with a one-line reason in err. */
-zactor_t *bus_new (const bus_config_t *cfg, char *err, size_t errlen);
+bus_t *bus_new (const bus_config_t *cfg, char *err, size_t errlen);
+/* Stop the actor ($TERM) and free. NULL-safe; sets *self_p to NULL. */
+void bus_destroy (bus_t **self_p);
 
 /* Publish one local-origin event (PUBLISH, without waiting: if the actor's
  * pipe is full the event is dropped and -1 returned with errno EAGAIN; the
  * caller counts it). Returns 0 when queued. */
-int bus_publish (zactor_t *bus, const char *topic, const char *kind, const void *payload,
+int bus_publish (bus_t *self, const char *topic, const char *kind, const void *payload,
                  size_t size);
+
+/* PEER-ADD / PEER-REMOVE / ALLOW / DENY / CONSUMER-ALLOW / CONSUMER-DENY
+ * (keys as Z85 text). Each returns the actor's answer: 0, or -1 (bad key,
+ * unknown peer, no answer). */
+int bus_peer_add (bus_t *self, const char *name, const char *endpoint, const char *key_z85);
+int bus_peer_remove (bus_t *self, const char *name);
+int bus_allow (bus_t *self, const char *key_z85);
+int bus_deny (bus_t *self, const char *key_z85);
+int bus_consumer_allow (bus_t *self, const char *key_z85);
+int bus_consumer_deny (bus_t *self, const char *key_z85);
+
+/* ENDPOINTS: the bound endpoints (ports resolved; "" when not
+ * configured), each copied into a buffer of `size` bytes (any may be
+ * NULL). Returns 0, or -1 if the actor did not answer. */
+int bus_endpoints (bus_t *self, char *tree, char *local, char *remote, size_t size);
+
+/* STATS: one "key=value ..." line (read one with bus_stat). A new string
+ * the caller frees (zstr_free), or NULL if the actor did not answer. */
+char *bus_stats (bus_t *self);
 
 /* Producers on other threads can skip the owner's thread: connect a PUSH
  * socket to cfg->publish_endpoint and send one-frame messages of records
@@ -123,9 +153,6 @@ int bus_publish (zactor_t *bus, const char *topic, const char *kind, const void 
 /* The node's name for it: unique per node (its data dir's events socket). */
 #define BUS_PUBLISH_INPROC_FMT  "inproc://shed-bus-publish@%s/" EVENT_IPC_NAME
 #define BUS_PUBLISH_HWM     1000    /* messages queued on the publish socket */
-
-/* Send a command with one string argument and read its "i" reply. */
-int bus_command (zactor_t *bus, const char *command, const char *arg);
 
 /* Read one counter out of a STATS line ("key=value ..."); 0 if absent. */
 uint64_t bus_stat (const char *stats, const char *key);

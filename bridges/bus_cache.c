@@ -64,13 +64,13 @@ s_cache_owner (char *owner, size_t cap, const char *origin, const char *topic)
 }
 
 static size_t
-s_owner_count (bus_t *self, const char *owner)
+s_owner_count (bus_actor_t *self, const char *owner)
 {
     return (size_t) (uintptr_t) zhashx_lookup (self->owners, owner);
 }
 
 static void
-s_owner_add (bus_t *self, const char *owner, int delta)
+s_owner_add (bus_actor_t *self, const char *owner, int delta)
 {
     size_t n = s_owner_count (self, owner);
     n = delta < 0 ? (n ? n - 1 : 0) : n + 1;
@@ -85,7 +85,7 @@ s_owner_add (bus_t *self, const char *owner, int delta)
  * nobody is over their fair share and the new entry waits). 0 if room
  * was made. A scan, but only in the rare case. */
 static int
-s_cache_evict_largest (bus_t *self, const char *asking)
+s_cache_evict_largest (bus_actor_t *self, const char *asking)
 {
     const char *largest = NULL;
     size_t most = 0;
@@ -118,7 +118,7 @@ s_cache_evict_largest (bus_t *self, const char *asking)
  * (a reference, no copy: the hot path of state topics); without, the bytes
  * at frame/len are copied. `via`: the link it came on, NULL if ours. */
 void
-bus_cache_put (bus_t *self, const char *origin, uint64_t boot, uint64_t tseq, const char *topic,
+bus_cache_put (bus_actor_t *self, const char *origin, uint64_t boot, uint64_t tseq, const char *topic,
                const char *via, zmq_msg_t *msg, const uint8_t *frame, size_t len)
 {
     char key [BUS_OWNER_KEY_MAX];
@@ -163,7 +163,7 @@ bus_cache_put (bus_t *self, const char *origin, uint64_t boot, uint64_t tseq, co
 }
 
 void
-bus_cache_purge (bus_t *self, const char *origin, uint64_t keep_boot, const uint8_t *prefix,
+bus_cache_purge (bus_actor_t *self, const char *origin, uint64_t keep_boot, const uint8_t *prefix,
                  size_t prefix_len)
 {
     zlistx_t *doomed = zlistx_new ();
@@ -198,7 +198,7 @@ bus_cache_purge (bus_t *self, const char *origin, uint64_t keep_boot, const uint
 }
 
 static int
-s_sink (bus_t *self, bus_xpub_t *xpub, bus_link_t *link, const uint8_t *frame, size_t len)
+s_sink (bus_actor_t *self, bus_xpub_t *xpub, bus_link_t *link, const uint8_t *frame, size_t len)
 {
     if (link)
         return bus_link_send (self, link, frame, len);
@@ -212,7 +212,7 @@ s_sink (bus_t *self, bus_xpub_t *xpub, bus_link_t *link, const uint8_t *frame, s
 }
 
 void
-bus_snapshot_serve (bus_t *self, bus_xpub_t *xpub, bus_link_t *link, const char *nonce,
+bus_snapshot_serve (bus_actor_t *self, bus_xpub_t *xpub, bus_link_t *link, const char *nonce,
                     char prefixes [][BUS_SUB_MAX], size_t nprefixes, bool partial)
 {
     char route [sizeof EVENT_SNAP_ROUTE + EVENT_NONCE_MAX];

@@ -2,7 +2,7 @@
  * bus_internal.h - the pieces of the bus actor (bus.h) shared by its files;
  * not an API for other components (tests and fuzzers use a few).
  *
- * The actor is one thread and one `bus_t`, split by concern:
+ * The actor is one thread and one `bus_actor_t`, split by concern:
  *   bus.c        actor loop, commands, STATS, consumer XPUBs, public API
  *   bus_subs.c   prefix sets (who wants what)
  *   bus_cache.c  last-value cache, snapshots served, "$snapreq" parser
@@ -246,63 +246,63 @@ typedef struct {
     size_t nspare;
     bus_counters_t c;
     char err [256];
-} bus_t;
+} bus_actor_t;
 
 /* bus_cache.c */
 void bus_entry_destroy (void **item);
-void bus_cache_put (bus_t *self, const char *origin, uint64_t boot, uint64_t tseq,
+void bus_cache_put (bus_actor_t *self, const char *origin, uint64_t boot, uint64_t tseq,
                     const char *topic, const char *via, zmq_msg_t *msg, const uint8_t *frame,
                     size_t len);
 /* Drop cached entries of others: of `origin` (or any), not of `keep_boot`
  * (0: any), under `prefix` no remaining subscription covers (NULL: any). */
-void bus_cache_purge (bus_t *self, const char *origin, uint64_t keep_boot, const uint8_t *prefix,
+void bus_cache_purge (bus_actor_t *self, const char *origin, uint64_t keep_boot, const uint8_t *prefix,
                       size_t prefix_len);
 /* Send matching entries (not those that came from `link`) as "$snap.<nonce>"
  * items then SNAP_END, on the XPUB or the link. */
-void bus_snapshot_serve (bus_t *self, bus_xpub_t *xpub, bus_link_t *link, const char *nonce,
+void bus_snapshot_serve (bus_actor_t *self, bus_xpub_t *xpub, bus_link_t *link, const char *nonce,
                          char prefixes [][BUS_SUB_MAX], size_t nprefixes, bool partial);
 bool bus_prefix_touches_state (const uint8_t *p, size_t len);
 
 /* bus_local.c */
-void bus_publish_one (bus_t *self, const char *topic, const char *kind, const uint8_t *payload,
+void bus_publish_one (bus_actor_t *self, const char *topic, const char *kind, const uint8_t *payload,
                       size_t size);
-void bus_batches_flush (bus_t *self);
-void bus_batches_free (bus_t *self);
+void bus_batches_flush (bus_actor_t *self);
+void bus_batches_free (bus_actor_t *self);
 
 /* bus_links.c */
-int bus_links_open (bus_t *self, const char *endpoint);
-void bus_links_close (bus_t *self);
-void bus_links_rebind (bus_t *self);
+int bus_links_open (bus_actor_t *self, const char *endpoint);
+void bus_links_close (bus_actor_t *self);
+void bus_links_rebind (bus_actor_t *self);
 /* Recompute our parent from the member list; (re)dial if it changed. */
-void bus_tree_update (bus_t *self);
+void bus_tree_update (bus_actor_t *self);
 /* Send a frame (a shared reference to msg, or bytes) on a link. 0, or -1
  * (counted; a child that is gone is removed: do not use it after -1). */
-int bus_link_send_msg (bus_t *self, bus_link_t *link, zmq_msg_t *msg);
-int bus_link_send (bus_t *self, bus_link_t *link, const void *data, size_t len);
-bus_link_t *bus_link_find (bus_t *self, const char *id);
+int bus_link_send_msg (bus_actor_t *self, bus_link_t *link, zmq_msg_t *msg);
+int bus_link_send (bus_actor_t *self, bus_link_t *link, const void *data, size_t len);
+bus_link_t *bus_link_find (bus_actor_t *self, const char *id);
 /* Every link (parent first) into out[], which has room for
  * BUS_CHILDREN_MAX + 1; returns how many. Safe against changes while the
  * caller walks it (gone links are only reaped by bus_links_tick). */
-size_t bus_links_all (bus_t *self, bus_link_t *out []);
-size_t bus_links_up (bus_t *self);
-void bus_links_tick (bus_t *self);     /* redials, pings, reaping, when due */
-int bus_links_timeout (bus_t *self);   /* poll timeout they need, -1 none */
+size_t bus_links_all (bus_actor_t *self, bus_link_t *out []);
+size_t bus_links_up (bus_actor_t *self);
+void bus_links_tick (bus_actor_t *self);     /* redials, pings, reaping, when due */
+int bus_links_timeout (bus_actor_t *self);   /* poll timeout they need, -1 none */
 /* Handle a readable tree socket; false if `which` is none of them. */
-bool bus_links_recv (bus_t *self, void *which);
+bool bus_links_recv (bus_actor_t *self, void *which);
 
 /* bus_route.c */
 /* A source (link, or NULL for a consumer XPUB) subscribed / unsubscribed. */
-void bus_route_sub (bus_t *self, bus_link_t *from, int on, const uint8_t *data, size_t len);
+void bus_route_sub (bus_actor_t *self, bus_link_t *from, int on, const uint8_t *data, size_t len);
 /* A link came up: send it every prefix it should carry. */
-void bus_route_link_up (bus_t *self, bus_link_t *link);
+void bus_route_link_up (bus_actor_t *self, bus_link_t *link);
 /* A link is going away: take back what it asked for. */
-void bus_route_link_gone (bus_t *self, bus_link_t *link);
+void bus_route_link_gone (bus_actor_t *self, bus_link_t *link);
 /* One message from a link (takes msg). */
-void bus_route_recv (bus_t *self, bus_link_t *link, zmq_msg_t *msg);
+void bus_route_recv (bus_actor_t *self, bus_link_t *link, zmq_msg_t *msg);
 /* Hand a frame to consumers and to every link (but `from`) that wants it.
  * Returns how many links took it. Does not take msg. */
-size_t bus_route_fanout (bus_t *self, bus_link_t *from, zmq_msg_t *msg, size_t nevents);
-void bus_requests_serve (bus_t *self, bool force);
-void bus_expire (bus_t *self);
+size_t bus_route_fanout (bus_actor_t *self, bus_link_t *from, zmq_msg_t *msg, size_t nevents);
+void bus_requests_serve (bus_actor_t *self, bool force);
+void bus_expire (bus_actor_t *self);
 
 #endif

@@ -35,7 +35,7 @@ static uint64_t s_monitors;             /* unique inproc names, process-wide */
 /* A PAIR reading `sock`'s connection events. NULL (counted) on failure:
  * the link still works, only its counts and redials are blind. */
 static zsock_t *
-s_monitor_new (bus_t *self, zsock_t *sock, int events)
+s_monitor_new (bus_actor_t *self, zsock_t *sock, int events)
 {
     uint64_t id = __atomic_add_fetch (&s_monitors, 1, __ATOMIC_SEQ_CST);
     char endpoint [96];
@@ -56,7 +56,7 @@ s_monitor_new (bus_t *self, zsock_t *sock, int events)
 }
 
 static void
-s_monitor_destroy (bus_t *self, zsock_t *sock, zsock_t **mon)
+s_monitor_destroy (bus_actor_t *self, zsock_t *sock, zsock_t **mon)
 {
     if (!*mon)
         return;
@@ -116,7 +116,7 @@ s_link_new (const char *id, const char *name, bool parent)
 }
 
 static void
-s_link_free (bus_t *self, bus_link_t **lp)
+s_link_free (bus_actor_t *self, bus_link_t **lp)
 {
     bus_link_t *l = *lp;
     if (!l)
@@ -130,7 +130,7 @@ s_link_free (bus_t *self, bus_link_t **lp)
 }
 
 size_t
-bus_links_all (bus_t *self, bus_link_t *out [])
+bus_links_all (bus_actor_t *self, bus_link_t *out [])
 {
     size_t n = 0;
     if (self->up && !self->up->gone)
@@ -142,7 +142,7 @@ bus_links_all (bus_t *self, bus_link_t *out [])
 }
 
 size_t
-bus_links_up (bus_t *self)
+bus_links_up (bus_actor_t *self)
 {
     size_t n = self->up && self->up->up ? 1 : 0;
     for (size_t i = 0; i < self->nkids; i++)
@@ -151,7 +151,7 @@ bus_links_up (bus_t *self)
 }
 
 bus_link_t *
-bus_link_find (bus_t *self, const char *id)
+bus_link_find (bus_actor_t *self, const char *id)
 {
     if (self->up && streq (self->up->id, id))
         return self->up;
@@ -166,7 +166,7 @@ bus_link_find (bus_t *self, const char *id)
 /* ------------------------------------------------------------------------ */
 
 static void
-s_send_failed (bus_t *self, bus_link_t *link)
+s_send_failed (bus_actor_t *self, bus_link_t *link)
 {
     if (errno == EAGAIN)
         self->c.link_drops++;       /* its queue is full: never wait for it */
@@ -180,7 +180,7 @@ s_send_failed (bus_t *self, bus_link_t *link)
 }
 
 int
-bus_link_send_msg (bus_t *self, bus_link_t *link, zmq_msg_t *msg)
+bus_link_send_msg (bus_actor_t *self, bus_link_t *link, zmq_msg_t *msg)
 {
     if (link->gone)
         return -1;
@@ -205,7 +205,7 @@ bus_link_send_msg (bus_t *self, bus_link_t *link, zmq_msg_t *msg)
 }
 
 int
-bus_link_send (bus_t *self, bus_link_t *link, const void *data, size_t len)
+bus_link_send (bus_actor_t *self, bus_link_t *link, const void *data, size_t len)
 {
     if (link->gone)
         return -1;
@@ -226,7 +226,7 @@ bus_link_send (bus_t *self, bus_link_t *link, const void *data, size_t len)
 /* ------------------------------------------------------------------------ */
 
 int
-bus_links_open (bus_t *self, const char *endpoint)
+bus_links_open (bus_actor_t *self, const char *endpoint)
 {
     self->router = zsock_new (ZMQ_ROUTER);
     if (!self->router) {
@@ -280,7 +280,7 @@ bus_links_open (bus_t *self, const char *endpoint)
 }
 
 static void
-s_kids_drop_all (bus_t *self)
+s_kids_drop_all (bus_actor_t *self)
 {
     while (self->nkids) {
         bus_link_t *l = self->kids [--self->nkids];
@@ -289,7 +289,7 @@ s_kids_drop_all (bus_t *self)
 }
 
 static void
-s_router_close (bus_t *self)
+s_router_close (bus_actor_t *self)
 {
     s_kids_drop_all (self);
     s_monitor_destroy (self, self->router, &self->router_mon);
@@ -303,7 +303,7 @@ s_router_close (bus_t *self)
  * endpoint. Allowed children reconnect and say HELLO again; the denied
  * key fails the ZAP handshake. */
 void
-bus_links_rebind (bus_t *self)
+bus_links_rebind (bus_actor_t *self)
 {
     if (!self->router)
         return;
@@ -318,7 +318,7 @@ bus_links_rebind (bus_t *self)
 
 /* A child's HELLO: (re)start its link. */
 static void
-s_child_hello (bus_t *self, const char *id, const char *name)
+s_child_hello (bus_actor_t *self, const char *id, const char *name)
 {
     bus_link_t *l = bus_link_find (self, id);
     if (l && l->parent) {
@@ -350,7 +350,7 @@ s_child_hello (bus_t *self, const char *id, const char *name)
 }
 
 static void
-s_recv_router (bus_t *self)
+s_recv_router (bus_actor_t *self)
 {
     void *h = zsock_resolve (self->router);
     for (int i = 0; i < BUS_BATCH; i++) {
@@ -419,7 +419,7 @@ s_recv_router (bus_t *self)
 /* ------------------------------------------------------------------------ */
 
 static void
-s_parent_close (bus_t *self)
+s_parent_close (bus_actor_t *self)
 {
     s_monitor_destroy (self, self->dealer, &self->dealer_mon);
     if (self->dealer) {
@@ -432,7 +432,7 @@ s_parent_close (bus_t *self)
 /* Dial the parent: a fresh socket (libzmq 4.3 never retries a handshake
  * the server refused, so a refusal means a new socket after a backoff). */
 static int
-s_parent_dial (bus_t *self)
+s_parent_dial (bus_actor_t *self)
 {
     s_parent_close (self);
     self->dealer = zsock_new (ZMQ_DEALER);
@@ -467,7 +467,7 @@ s_parent_dial (bus_t *self)
 }
 
 static void
-s_redial_later (bus_t *self)
+s_redial_later (bus_actor_t *self)
 {
     if (self->redial_at)
         return;
@@ -477,7 +477,7 @@ s_redial_later (bus_t *self)
 }
 
 static void
-s_parent_event (bus_t *self)
+s_parent_event (bus_actor_t *self)
 {
     int ev = s_monitor_recv (self->dealer_mon);
     bus_link_t *l = self->up;
@@ -513,7 +513,7 @@ s_parent_event (bus_t *self)
 }
 
 void
-bus_tree_update (bus_t *self)
+bus_tree_update (bus_actor_t *self)
 {
     /* Sort the member names with ours: the same list on every node. */
     size_t n = zhashx_size (self->members) + 1, i = 0;
@@ -571,7 +571,7 @@ bus_tree_update (bus_t *self)
 }
 
 void
-bus_links_close (bus_t *self)
+bus_links_close (bus_actor_t *self)
 {
     s_link_free (self, &self->up);
     s_parent_close (self);
@@ -583,7 +583,7 @@ bus_links_close (bus_t *self)
 /* ------------------------------------------------------------------------ */
 
 bool
-bus_links_recv (bus_t *self, void *which)
+bus_links_recv (bus_actor_t *self, void *which)
 {
     if (self->router && which == self->router)
         s_recv_router (self);
@@ -625,7 +625,7 @@ bus_links_recv (bus_t *self, void *which)
 }
 
 void
-bus_links_tick (bus_t *self)
+bus_links_tick (bus_actor_t *self)
 {
     int64_t now = zclock_mono ();
     if (self->redial_at && now >= self->redial_at && self->up) {
@@ -656,7 +656,7 @@ bus_links_tick (bus_t *self)
 }
 
 int
-bus_links_timeout (bus_t *self)
+bus_links_timeout (bus_actor_t *self)
 {
     int64_t now = zclock_mono ();
     int64_t due = self->router && self->nkids ? self->ping_at : 0;

@@ -28,7 +28,7 @@ test_unallowed_peer (void **state)
     bt_node_start (&nodes [2], "x", 0);
     bt_link (&nodes [1], &nodes [0]);
     /* x connects to a without a having allowed its key */
-    assert_int_equal (bt_cmd3 (nodes [2].bus, "PEER-ADD", "a", nodes [0].origin, nodes [0].z85),
+    assert_int_equal (bus_peer_add (nodes [2].bus, "a", nodes [0].origin, nodes [0].z85),
                       0);
     bus_client_t *cb = bt_consumer (&nodes [1], "metrics.", NULL);
     bus_client_t *cx = bt_consumer (&nodes [2], "metrics.", NULL);
@@ -86,7 +86,7 @@ test_non_curve_client (void **state)
 
     /* Allowed: a new connection passes the handshake and events flow
      * (libzmq does not retry a handshake the server refused). */
-    assert_int_equal (bus_command (a.bus, "CONSUMER-ALLOW", me_z85), 0);
+    assert_int_equal (bus_consumer_allow (a.bus, me_z85), 0);
     bus_client_destroy (&curve);
     curve = bus_client_new (a.remote, server, shed_identity_x25519_public (me),
                             shed_identity_x25519_secret (me));
@@ -125,8 +125,8 @@ test_peer_remove_and_deny (void **state)
     bus_client_t *c = bt_consumer (&nodes [2], "metrics.", NULL);
     bt_sync (nodes, 3, &c, 1);
 
-    assert_int_equal (bus_command (nodes [2].bus, "PEER-REMOVE", "a"), 0);
-    assert_int_equal (bus_command (nodes [2].bus, "PEER-REMOVE", "a"), -1);
+    assert_int_equal (bus_peer_remove (nodes [2].bus, "a"), 0);
+    assert_int_equal (bus_peer_remove (nodes [2].bus, "a"), -1);
     /* C's tree changed (its parent was A, now it is B): wait for the link. */
     bt_sync (&nodes [1], 1, &c, 1);
     for (int i = 0; i < 5; i++) {
@@ -147,7 +147,7 @@ test_peer_remove_and_deny (void **state)
      * events. */
     bus_client_t *ca = bt_consumer (&nodes [0], "metrics.", NULL);
     bt_sync (nodes, 2, &ca, 1);
-    assert_int_equal (bus_command (nodes [1].bus, "DENY", nodes [2].z85), 0);
+    assert_int_equal (bus_deny (nodes [1].bus, nodes [2].z85), 0);
     zclock_sleep (300);
     bus_client_t *both [1] = { ca };
     bt_sync (nodes, 2, both, 1);     /* A reconnected to B */
@@ -225,7 +225,7 @@ test_tree_routing (void **state)
     /* b leaves every view: f re-dials a. */
     for (int i = 0; i < N; i++)
         if (i != 1)
-            assert_int_equal (bus_command (nodes [i].bus, "PEER-REMOVE", "b"), 0);
+            assert_int_equal (bus_peer_remove (nodes [i].bus, "b"), 0);
     bt_node_t rest [4] = { nodes [0], nodes [2], nodes [3], nodes [4] };
     bt_sync (rest, 4, &cf, 1);
     for (int k = 0; k < 20; k++)

@@ -13,7 +13,7 @@
  * `cache_it` (a single EVENT of a state-like topic) the frame also becomes
  * the last value of (us, topic). */
 static void
-s_emit (bus_t *self, const char *topic, const uint8_t *buf, size_t flen, size_t nevents,
+s_emit (bus_actor_t *self, const char *topic, const uint8_t *buf, size_t flen, size_t nevents,
         bool cache_it, uint64_t tseq)
 {
     bool wanted = bus_subs_match (&self->wanted, buf, flen);
@@ -46,7 +46,7 @@ s_emit (bus_t *self, const char *topic, const uint8_t *buf, size_t flen, size_t 
 }
 /* Encode one of our events as a single EVENT frame into self->buf. */
 static long
-s_encode_single (bus_t *self, const char *topic, const char *kind, const event_item_t *it)
+s_encode_single (bus_actor_t *self, const char *topic, const char *kind, const event_item_t *it)
 {
     event_msg_t msg;
     msg.hdr.version = EVENT_VERSION_SINGLE;
@@ -68,7 +68,7 @@ s_encode_single (bus_t *self, const char *topic, const char *kind, const event_i
 /* Send one gathered batch (a plain EVENT if it holds one event) and put
  * it back on the spare list. */
 static void
-s_batch_flush (bus_t *self, size_t idx)
+s_batch_flush (bus_actor_t *self, size_t idx)
 {
     bus_batch_t *b = self->open [idx];
     memmove (&self->open [idx], &self->open [idx + 1], (self->nopen - idx - 1) * sizeof b);
@@ -130,14 +130,14 @@ s_batch_flush (bus_t *self, size_t idx)
  * no added latency when the bus is idle), and before any snapshot goes out
  * on a consumer socket (so a snapshot never overtakes older live events). */
 void
-bus_batches_flush (bus_t *self)
+bus_batches_flush (bus_actor_t *self)
 {
     while (self->nopen)
         s_batch_flush (self, 0);
 }
 
 void
-bus_publish_one (bus_t *self, const char *topic, const char *kind, const uint8_t *payload,
+bus_publish_one (bus_actor_t *self, const char *topic, const char *kind, const uint8_t *payload,
            size_t size)
 {
     if (!kind)
@@ -236,7 +236,7 @@ bus_publish_one (bus_t *self, const char *topic, const char *kind, const uint8_t
 }
 
 void
-bus_batches_free (bus_t *self)
+bus_batches_free (bus_actor_t *self)
 {
     for (size_t i = 0; i < self->nopen; i++) {
         free (self->open [i]->arena);

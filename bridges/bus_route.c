@@ -57,7 +57,7 @@ bus_tree_parent (size_t idx)
 }
 
 static void
-s_link_sub (bus_t *self, bus_link_t *link, int on, const uint8_t *data, size_t len)
+s_link_sub (bus_actor_t *self, bus_link_t *link, int on, const uint8_t *data, size_t len)
 {
     uint8_t msg [BUS_SUB_MAX * 2 + 1];
     if (len + 1 > sizeof msg)
@@ -73,7 +73,7 @@ s_link_sub (bus_t *self, bus_link_t *link, int on, const uint8_t *data, size_t l
 
 /* Ask a neighbour for the last values under `prefixes` (its side's). */
 static void
-s_snap_request (bus_t *self, bus_link_t *link, const uint8_t *prefixes [], const size_t lens [],
+s_snap_request (bus_actor_t *self, bus_link_t *link, const uint8_t *prefixes [], const size_t lens [],
                 size_t n)
 {
     if (n == 0)
@@ -108,7 +108,7 @@ s_snapshotable (const uint8_t *p, size_t len)
 /* A neighbour asks for our last values: like a consumer's request, it
  * waits (briefly) for our own requests to our other neighbours. */
 static void
-s_link_snapreq (bus_t *self, bus_link_t *link, const uint8_t *data, size_t len)
+s_link_snapreq (bus_actor_t *self, bus_link_t *link, const uint8_t *data, size_t len)
 {
     size_t inflight = 0;
     for (bus_request_t *r = (bus_request_t *) zlistx_first (self->requests); r;
@@ -135,7 +135,7 @@ s_link_snapreq (bus_t *self, bus_link_t *link, const uint8_t *data, size_t len)
 }
 
 void
-bus_requests_serve (bus_t *self, bool force)
+bus_requests_serve (bus_actor_t *self, bool force)
 {
     int64_t now = zclock_mono ();
     bus_request_t *req = (bus_request_t *) zlistx_first (self->requests);
@@ -163,7 +163,7 @@ bus_requests_serve (bus_t *self, bool force)
 }
 
 void
-bus_expire (bus_t *self)
+bus_expire (bus_actor_t *self)
 {
     int64_t now = zclock_mono ();
     bus_link_t *links [BUS_CHILDREN_MAX + 1];
@@ -190,7 +190,7 @@ bus_expire (bus_t *self)
 
 /* Bring every link's `out` in line with `wanted` for one prefix. */
 static void
-s_route_update (bus_t *self, const uint8_t *data, size_t len)
+s_route_update (bus_actor_t *self, const uint8_t *data, size_t len)
 {
     bus_sub_t *w = bus_subs_find (&self->wanted, data, len);
     int total = w ? w->refs : 0;
@@ -217,7 +217,7 @@ s_route_update (bus_t *self, const uint8_t *data, size_t len)
 }
 
 void
-bus_route_sub (bus_t *self, bus_link_t *from, int on, const uint8_t *data, size_t len)
+bus_route_sub (bus_actor_t *self, bus_link_t *from, int on, const uint8_t *data, size_t len)
 {
     if (from) {
         /* A link's subscriptions are a set: a repeat changes nothing. */
@@ -241,7 +241,7 @@ bus_route_sub (bus_t *self, bus_link_t *from, int on, const uint8_t *data, size_
 }
 
 void
-bus_route_link_up (bus_t *self, bus_link_t *link)
+bus_route_link_up (bus_actor_t *self, bus_link_t *link)
 {
     const uint8_t *pp [EVENT_PREFIXES_MAX];
     size_t pl [EVENT_PREFIXES_MAX], np = 0;
@@ -265,7 +265,7 @@ bus_route_link_up (bus_t *self, bus_link_t *link)
 }
 
 void
-bus_route_link_gone (bus_t *self, bus_link_t *link)
+bus_route_link_gone (bus_actor_t *self, bus_link_t *link)
 {
     bool was = link->gone;
     link->gone = true;              /* out of s_route_update's view */
@@ -300,7 +300,7 @@ bus_route_link_gone (bus_t *self, bus_link_t *link)
 /* ------------------------------------------------------------------------ */
 
 size_t
-bus_route_fanout (bus_t *self, bus_link_t *from, zmq_msg_t *msg, size_t nevents)
+bus_route_fanout (bus_actor_t *self, bus_link_t *from, zmq_msg_t *msg, size_t nevents)
 {
     const uint8_t *frame = (const uint8_t *) zmq_msg_data (msg);
     size_t len = zmq_msg_size (msg), links = 0;
@@ -336,7 +336,7 @@ bus_route_fanout (bus_t *self, bus_link_t *from, zmq_msg_t *msg, size_t nevents)
 
 /* Seen (origin, boot, first seq) before? Records it if not. */
 static bool
-s_duplicate (bus_t *self, const char *origin, uint64_t boot, uint64_t seq)
+s_duplicate (bus_actor_t *self, const char *origin, uint64_t boot, uint64_t seq)
 {
     bus_origin_t *o = (bus_origin_t *) zhashx_lookup (self->origins, origin);
     if (!o) {
@@ -369,7 +369,7 @@ s_duplicate (bus_t *self, const char *origin, uint64_t boot, uint64_t seq)
 /* Cache the last value a live frame carries (a batch: its last event, kept
  * as the single EVENT it stands for). */
 static void
-s_cache_live (bus_t *self, bus_link_t *link, const event_peek_t *pk, zmq_msg_t *msg)
+s_cache_live (bus_actor_t *self, bus_link_t *link, const event_peek_t *pk, zmq_msg_t *msg)
 {
     if (pk->type == EVENT_EVENT) {
         bus_cache_put (self, pk->origin, pk->boot, pk->tseq, pk->route, link->id, msg, NULL, 0);
@@ -405,7 +405,7 @@ s_cache_live (bus_t *self, bus_link_t *link, const event_peek_t *pk, zmq_msg_t *
  * decode, no allocation), cached by reference if state-like, and the very
  * same message sent on. */
 static void
-s_recv_live (bus_t *self, bus_link_t *link, zmq_msg_t *msg)
+s_recv_live (bus_actor_t *self, bus_link_t *link, zmq_msg_t *msg)
 {
     const uint8_t *frame = (const uint8_t *) zmq_msg_data (msg);
     size_t len = zmq_msg_size (msg);
@@ -446,7 +446,7 @@ s_recv_live (bus_t *self, bus_link_t *link, zmq_msg_t *msg)
 /* A snapshot reply from a neighbour: items fill our cache, SNAP_END
  * closes the request. */
 static void
-s_recv_snap (bus_t *self, bus_link_t *link, const uint8_t *frame, size_t len)
+s_recv_snap (bus_actor_t *self, bus_link_t *link, const uint8_t *frame, size_t len)
 {
     const char *route;
     event_msg_t ev;
@@ -492,7 +492,7 @@ s_recv_snap (bus_t *self, bus_link_t *link, const uint8_t *frame, size_t len)
 }
 
 void
-bus_route_recv (bus_t *self, bus_link_t *link, zmq_msg_t *msg)
+bus_route_recv (bus_actor_t *self, bus_link_t *link, zmq_msg_t *msg)
 {
     const uint8_t *data = (const uint8_t *) zmq_msg_data (msg);
     size_t len = zmq_msg_size (msg);

@@ -241,7 +241,7 @@ test_publish_socket (void **state)
                          .secret_key = shed_identity_x25519_secret (id), .zap = bt_zap,
                          .ipc_endpoint = ipc, .publish_endpoint = pub_ep };
     char err [256];
-    zactor_t *bus = bus_new (&cfg, err, sizeof err);
+    bus_t *bus = bus_new (&cfg, err, sizeof err);
     assert_non_null (bus);
     bus_client_t *c = bus_client_new (ipc, NULL, NULL, NULL);
     assert_non_null (c);
@@ -295,14 +295,13 @@ test_publish_socket (void **state)
         }
     }
     assert_int_not_equal (bus_client_recv (c, &ev, 300), 0);
-    zstr_send (bus, "STATS");
-    char *line = zstr_recv (bus);
+    char *line = bus_stats (bus);
     assert_int_equal (bus_stat (line, "published"), 3);
     assert_int_equal (bus_stat (line, "invalid"), 1);
     zstr_free (&line);
     zmq_close (push);
     bus_client_destroy (&c);
-    zactor_destroy (&bus);
+    bus_destroy (&bus);
     shed_identity_destroy (&id);
 }
 
@@ -506,17 +505,16 @@ test_bad_input (void **state)
     cfg.consumer_endpoint = "tcp://127.0.0.1:*";
     assert_null (bus_new (&cfg, err, sizeof err));   /* TCP needs ZAP */
     cfg.consumer_endpoint = NULL;
-    zactor_t *bus = bus_new (&cfg, err, sizeof err);
+    bus_t *bus = bus_new (&cfg, err, sizeof err);
     assert_non_null (bus);
-    assert_int_equal (bt_cmd3 (bus, "PEER-ADD", "p", "tcp://127.0.0.1:1", "short"), -1);
-    assert_int_equal (bus_command (bus, "ALLOW", "nonsense"), -1);
+    assert_int_equal (bus_peer_add (bus, "p", "tcp://127.0.0.1:1", "short"), -1);
+    assert_int_equal (bus_allow (bus, "nonsense"), -1);
     assert_int_equal (bus_publish (bus, "$snap.x", "k", "", 0), 0);   /* counted, dropped */
     assert_int_equal (bus_publish (bus, "bad topic", "k", "", 0), 0);
-    zstr_send (bus, "STATS");
-    char *line = zstr_recv (bus);
+    char *line = bus_stats (bus);
     assert_int_equal (bus_stat (line, "invalid"), 2);
     zstr_free (&line);
-    zactor_destroy (&bus);
+    bus_destroy (&bus);
     shed_identity_destroy (&id);
 }
 
@@ -530,7 +528,7 @@ test_cache_fair_per_owner (void **state)
     bus_config_t cfg = { .name = "n1", .public_key = shed_identity_x25519_public (id),
                          .secret_key = shed_identity_x25519_secret (id) };
     char err [256] = "";
-    zactor_t *bus = bus_new (&cfg, err, sizeof err);
+    bus_t *bus = bus_new (&cfg, err, sizeof err);
     assert_non_null (bus);
     char topic [64];
     for (int i = 0; i < EVENT_CACHE_MAX + 100; i++) {
@@ -542,8 +540,7 @@ test_cache_fair_per_owner (void **state)
         zclock_sleep (1);
     uint64_t cache = 0, full = 0;
     for (int tries = 0; tries < 500; tries++) {
-        zstr_send (bus, "STATS");
-        char *line = zstr_recv (bus);
+        char *line = bus_stats (bus);
         cache = bus_stat (line, "cache");
         full = bus_stat (line, "cache_full");
         uint64_t published = bus_stat (line, "published");
@@ -566,8 +563,7 @@ test_cache_fair_per_owner (void **state)
     /* s_stats_settled: STATS once `published` reached n. */
     uint64_t full0 = 0, evicted0 = 0, published = 0;
     for (int tries = 0; tries < 500; tries++) {
-        zstr_send (bus, "STATS");
-        char *line = zstr_recv (bus);
+        char *line = bus_stats (bus);
         published = bus_stat (line, "published");
         full0 = bus_stat (line, "cache_full");
         evicted0 = bus_stat (line, "cache_evicted");
@@ -581,8 +577,7 @@ test_cache_fair_per_owner (void **state)
         zclock_sleep (1);
     uint64_t evicted = evicted0;
     for (int tries = 0; tries < 500 && evicted == evicted0; tries++) {
-        zstr_send (bus, "STATS");
-        char *line = zstr_recv (bus);
+        char *line = bus_stats (bus);
         cache = bus_stat (line, "cache");
         full = bus_stat (line, "cache_full");
         evicted = bus_stat (line, "cache_evicted");
@@ -592,7 +587,7 @@ test_cache_fair_per_owner (void **state)
     assert_int_equal (evicted, evicted0 + 1);
     assert_int_equal (full, full0);         /* late was cached, not refused */
     assert_int_equal (cache, EVENT_CACHE_MAX);
-    zactor_destroy (&bus);
+    bus_destroy (&bus);
     shed_identity_destroy (&id);
 }
 
@@ -610,13 +605,13 @@ test_snapreq_cap (void **state)
     char ghost_z85 [41];
     shed_key_to_z85 (shed_identity_x25519_public (ghost), ghost_z85);
     /* Sorts before "a": the ghost is a's parent in the tree, never up. */
-    assert_int_equal (bt_cmd3 (a.bus, "PEER-ADD", "0ghost", "tcp://127.0.0.1:1", ghost_z85), 0);
+    assert_int_equal (bus_peer_add (a.bus, "0ghost", "tcp://127.0.0.1:1", ghost_z85), 0);
 
     /* A remote consumer speaking raw XSUB over CURVE. */
     shed_identity_t *me = shed_identity_new_ephemeral ();
     char me_z85 [41];
     shed_key_to_z85 (shed_identity_x25519_public (me), me_z85);
-    assert_int_equal (bus_command (a.bus, "CONSUMER-ALLOW", me_z85), 0);
+    assert_int_equal (bus_consumer_allow (a.bus, me_z85), 0);
     zsock_t *raw = zsock_new (ZMQ_XSUB);
     assert_non_null (raw);
     void *h = zsock_resolve (raw);

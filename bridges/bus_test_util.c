@@ -41,39 +41,23 @@ bt_node_start (bt_node_t *n, const char *name, int sndhwm)
     if (!n->bus)
         fprintf (stderr, "bus_new: %s\n", err);
     assert_non_null (n->bus);
-    zsock_send (n->bus, "s", "ENDPOINTS");
-    char *o = NULL, *l = NULL, *r = NULL;
-    assert_int_equal (zsock_recv (n->bus, "sss", &o, &l, &r), 0);
-    snprintf (n->origin, sizeof n->origin, "%s", o);
-    snprintf (n->ipc, sizeof n->ipc, "%s", l);
-    snprintf (n->remote, sizeof n->remote, "%s", r);
-    zstr_free (&o);
-    zstr_free (&l);
-    zstr_free (&r);
+    assert_int_equal (bus_endpoints (n->bus, n->origin, n->ipc, n->remote, sizeof n->origin),
+                      0);
 }
 
 void
 bt_node_stop (bt_node_t *n)
 {
-    zactor_destroy (&n->bus);
+    bus_destroy (&n->bus);
     shed_identity_destroy (&n->id);
-}
-
-int
-bt_cmd3 (zactor_t *bus, const char *cmd, const char *a, const char *b, const char *c)
-{
-    zsock_send (bus, "ssss", cmd, a, b, c);
-    int rc = -1;
-    zsock_recv (bus, "i", &rc);
-    return rc;
 }
 
 /* i subscribes to j: j admits i's key, i connects to j's origin. */
 void
 bt_link (bt_node_t *i, bt_node_t *j)
 {
-    assert_int_equal (bus_command (j->bus, "ALLOW", i->z85), 0);
-    assert_int_equal (bt_cmd3 (i->bus, "PEER-ADD", j->name, j->origin, j->z85), 0);
+    assert_int_equal (bus_allow (j->bus, i->z85), 0);
+    assert_int_equal (bus_peer_add (i->bus, j->name, j->origin, j->z85), 0);
 }
 
 void
@@ -88,8 +72,7 @@ bt_mesh (bt_node_t *nodes, int n)
 uint64_t
 bt_stat (bt_node_t *n, const char *key)
 {
-    zstr_send (n->bus, "STATS");
-    char *line = zstr_recv (n->bus);
+    char *line = bus_stats (n->bus);
     uint64_t v = bus_stat (line, key);
     zstr_free (&line);
     return v;

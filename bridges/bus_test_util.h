@@ -26,7 +26,7 @@ typedef struct {
     char name [16];
     shed_identity_t *id;
     char z85 [41];
-    zactor_t *bus;
+    bus_t *bus;
     char origin [256];
     char ipc [256];
     char remote [256];
@@ -39,8 +39,6 @@ extern int bt_run;                  /* makes ipc paths unique per test */
 /* Start a bus named `name` (sndhwm 0: default) with every endpoint. */
 void bt_node_start (bt_node_t *n, const char *name, int sndhwm);
 void bt_node_stop (bt_node_t *n);
-/* A 3-argument command with an "i" reply. */
-int bt_cmd3 (zactor_t *bus, const char *cmd, const char *a, const char *b, const char *c);
 /* i knows j as a member: j admits i's key, i PEER-ADDs j. */
 void bt_link (bt_node_t *i, bt_node_t *j);
 /* Every node knows every other (what membership gives the daemon). */

@@ -13,6 +13,7 @@
 #include "node/events/node_hooks.h"
 #include "node/images/node_images.h"
 #include "node/members/node_members.h"
+#include "node/members/peer_dir.h"
 #include "node/metrics/node_metrics.h"
 #include "node/metrics/node_metrics_render.h"
 #include "node/state/node_record.h"
@@ -42,6 +43,7 @@ struct _shed_node_t {
     char keyring_path[PATH_MAX + 16];
     int lock_fd;                    /* flock on <data_dir>/node.lock */
     shed_members_t *members;        /* membership actor + API handlers */
+    peer_dir_t *peers;              /* the other members, for the peer planes */
     zap_t *zap;                     /* one ZAP handler for every CURVE socket */
     shed_nstate_t *state;           /* replicated state over node links */
     shed_noderec_t *noderec;        /* our `node` record, its one writer */
@@ -384,7 +386,14 @@ shed_node_new (const shed_config_t *cfg, char *err, size_t errlen)
         snprintf (err, errlen, "cannot start the ZAP handler");
         goto fail;
     }
-    self->state = shed_nstate_new (&self->cfg, self->identity, self->zap, self->members,
+    /* One membership listener for every peer-to-peer plane (links, bus,
+     * RPC, overlay): endpoints and ZAP allow-lists follow it. */
+    self->peers = peer_dir_new (self->cfg.name, self->zap, self->members);
+    if (!self->peers) {
+        snprintf (err, errlen, "out of memory");
+        goto fail;
+    }
+    self->state = shed_nstate_new (&self->cfg, self->identity, self->zap, self->peers,
                                    self->loop, self->api, err, errlen);
     if (!self->state)
         goto fail;
@@ -400,7 +409,7 @@ shed_node_new (const shed_config_t *cfg, char *err, size_t errlen)
     if (!self->images)
         goto fail;
     if (self->cfg.network.enabled) {
-        self->overlay = shed_overlay_new (&self->cfg, self->identity, self->members, self->state,
+        self->overlay = shed_overlay_new (&self->cfg, self->identity, self->peers, self->state,
                                           self->loop, self->api, err, errlen);
         if (!self->overlay)
             goto fail;
@@ -409,7 +418,7 @@ shed_node_new (const shed_config_t *cfg, char *err, size_t errlen)
     if (!self->catalog)
         goto fail;
     self->events = shed_events_new (&self->cfg, self->identity, self->zap, self->members,
-                                    self->state, self->loop, self->api, err, errlen);
+                                    self->peers, self->state, self->loop, self->api, err, errlen);
     if (!self->events)
         goto fail;
     self->agents = shed_agents_new (&self->cfg, self->events, self->catalog, self->loop,
@@ -436,7 +445,8 @@ shed_node_new (const shed_config_t *cfg, char *err, size_t errlen)
     hooks.agent_add = s_hook_agent_add;
     hooks.agent_remove = s_hook_agent_remove;
     hooks.agent_arg = self->agents;
-    self->rpc = shed_nrpc_new (&self->cfg, self->identity, self->zap, self->loop, err, errlen);
+    self->rpc = shed_nrpc_new (&self->cfg, self->identity, self->zap, self->peers, self->loop,
+                               err, errlen);
     if (!self->rpc)
         goto fail;
     self->sched = shed_sched_new (&self->cfg, self->rpc, self->members, self->state,
@@ -501,6 +511,7 @@ shed_node_destroy (shed_node_t **self_p)
     shed_overlay_destroy (&self->overlay);
     shed_noderec_destroy (&self->noderec);
     shed_nstate_destroy (&self->state);
+    peer_dir_destroy (&self->peers);
     shed_members_destroy (&self->members);
     zap_destroy (&self->zap);
     /* Only the node that bound the socket file removes it: a node that

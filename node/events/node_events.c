@@ -35,7 +35,7 @@ typedef struct {
 } s_peer_t;
 
 struct _shed_events_t {
-    zactor_t *bus;
+    bus_t *bus;
     zloop_t *loop;                  /* borrowed */
     shed_members_t *members;        /* borrowed */
     char name[SHED_NAME_MAX + 1];
@@ -131,24 +131,11 @@ shed_events_leaving (shed_events_t *self)
  * Membership -> bus
  */
 
-static int
-s_bus_i (shed_events_t *self, const char *picture, ...)
-{
-    va_list ap;
-    va_start (ap, picture);
-    int rc = zsock_vsend (self->bus, picture, ap);
-    va_end (ap);
-    int reply = -1;
-    if (rc == 0 && zsock_recv (self->bus, "i", &reply) != 0)
-        reply = -1;
-    return reply;
-}
-
 static void
 s_peer_drop (shed_events_t *self, s_peer_t *peer)
 {
-    s_bus_i (self, "ss", "PEER-REMOVE", peer->name);
-    s_bus_i (self, "ss", "DENY", peer->z85);
+    bus_peer_remove (self->bus, peer->name);
+    bus_deny (self->bus, peer->z85);
     log_debug (S_COMP, "peer removed|peer=%s", peer->name);
     zhashx_delete (self->peers, peer->name);
 }
@@ -172,6 +159,8 @@ s_on_linger (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+/* Membership -> the bus's own events about members (peers come from the
+ * peer directory, below). */
 static void
 s_on_member (const char *kind, const gossip_update_t *m, const char *reason, void *arg)
 {
@@ -187,46 +176,52 @@ s_on_member (const char *kind, const gossip_update_t *m, const char *reason, voi
         /* An observation: every node that sees it says so under its own
          * origin, tagged with itself as observer. */
         s_publish_member (self, kind, m, reason);
+    }
+}
+
+/* Peer directory -> bus. The bus keeps its own allow-list (registered
+ * without a ZAP domain): a leaving peer stays admitted for a linger. */
+static void
+s_on_peer_alive (const peer_t *p, void *arg)
+{
+    shed_events_t *self = arg;
+    if (p->status != PEER_ALIVE || !event_node_valid (p->name))
+        return;
+    char z85[41];
+    shed_key_to_z85 (p->key, z85);
+    s_peer_t *peer = zhashx_lookup (self->peers, p->name);
+    if (peer && !strcmp (peer->endpoint, p->bus) && !strcmp (peer->z85, z85)) {
+        peer->remove_at = 0;        /* came back before we let go */
         return;
     }
-    if (m->key.len != 32 || !event_node_valid (m->name))
-        return;
-    if (alive) {
-        char endpoint[128], z85[41];
-        snprintf (endpoint, sizeof endpoint, "tcp://%s:%u", m->addr,
-                  (unsigned) (m->port + SHED_EVENTS_PORT_OFFSET));
-        shed_key_to_z85 (m->key.data, z85);
-        s_peer_t *peer = zhashx_lookup (self->peers, m->name);
-        if (peer && !strcmp (peer->endpoint, endpoint) && !strcmp (peer->z85, z85)) {
-            peer->remove_at = 0;    /* came back before we let go */
-            return;
-        }
-        if (!peer) {
-            peer = zmalloc (sizeof *peer);
-            s_copy (peer->name, sizeof peer->name, m->name);
-            zhashx_insert (self->peers, m->name, peer);
-        }
-        else
-        if (strcmp (peer->z85, z85) != 0)
-            s_bus_i (self, "ss", "DENY", peer->z85);
-        snprintf (peer->endpoint, sizeof peer->endpoint, "%s", endpoint);
-        memcpy (peer->z85, z85, sizeof peer->z85);
-        peer->remove_at = 0;
-        /* ALLOW first: the peer may dial our origin publisher as soon as it
-         * hears of us, and a refused handshake is re-dialled by the bus only
-         * after a backoff. */
-        s_bus_i (self, "ss", "ALLOW", z85);
-        if (s_bus_i (self, "ssss", "PEER-ADD", m->name, endpoint, z85) != 0)
-            log_warn (S_COMP, "bus refused peer|peer=%s endpoint=%s", m->name, endpoint);
-        else
-            log_debug (S_COMP, "peer added|peer=%s endpoint=%s", m->name, endpoint);
+    if (!peer) {
+        peer = zmalloc (sizeof *peer);
+        s_copy (peer->name, sizeof peer->name, p->name);
+        zhashx_insert (self->peers, p->name, peer);
     }
     else
-    if (!strcmp (kind, "leave") || !strcmp (kind, "reap")) {
-        s_peer_t *peer = zhashx_lookup (self->peers, m->name);
-        if (peer && !peer->remove_at)
-            peer->remove_at = zclock_mono () + SHED_EVENTS_LINGER_MS;
-    }
+    if (strcmp (peer->z85, z85) != 0)
+        bus_deny (self->bus, peer->z85);
+    snprintf (peer->endpoint, sizeof peer->endpoint, "%s", p->bus);
+    memcpy (peer->z85, z85, sizeof peer->z85);
+    peer->remove_at = 0;
+    /* ALLOW first: the peer may dial our origin publisher as soon as it
+     * hears of us, and a refused handshake is re-dialled by the bus only
+     * after a backoff. */
+    bus_allow (self->bus, z85);
+    if (bus_peer_add (self->bus, p->name, p->bus, z85) != 0)
+        log_warn (S_COMP, "bus refused peer|peer=%s endpoint=%s", p->name, p->bus);
+    else
+        log_debug (S_COMP, "peer added|peer=%s endpoint=%s", p->name, p->bus);
+}
+
+static void
+s_on_peer_removed (const peer_t *p, void *arg)
+{
+    shed_events_t *self = arg;
+    s_peer_t *peer = zhashx_lookup (self->peers, p->name);
+    if (peer && !peer->remove_at)
+        peer->remove_at = zclock_mono () + SHED_EVENTS_LINGER_MS;
 }
 
 /* -------------------------------------------------------------------------
@@ -240,17 +235,9 @@ s_api_events (shed_api_call_t *call, const api_msg_t *req, void *arg)
     api_msg_t rep = { .hdr.type = API_EVENTS_REP };
     api_events_rep_t *r = &rep.u.api_events_rep;
     snprintf (r->local, sizeof r->local, "%.*s", (int) sizeof r->local - 1, self->local);
-    zsock_send (self->bus, "s", "ENDPOINTS");
-    char *origin = NULL, *local = NULL, *remote = NULL;
-    if (zsock_recv (self->bus, "sss", &origin, &local, &remote) == 0) {
-        snprintf (r->origin, sizeof r->origin, "%s", origin ? origin : "");
-        snprintf (r->remote, sizeof r->remote, "%s", remote ? remote : "");
-    }
-    zstr_free (&origin);
-    zstr_free (&local);
-    zstr_free (&remote);
-    zstr_send (self->bus, "STATS");
-    char *stats = zstr_recv (self->bus);
+    bus_endpoints (self->bus, r->origin, NULL, r->remote,
+                   sizeof r->origin < sizeof r->remote ? sizeof r->origin : sizeof r->remote);
+    char *stats = bus_stats (self->bus);
     snprintf (r->stats, sizeof r->stats, "%s", stats ? stats : "");
     zstr_free (&stats);
     r->dropped = self->dropped;
@@ -330,8 +317,7 @@ char *
 shed_events_stats (shed_events_t *self)
 {
     assert (self);
-    zstr_send (self->bus, "STATS");
-    return zstr_recv (self->bus);
+    return bus_stats (self->bus);
 }
 
 uint64_t
@@ -345,7 +331,7 @@ shed_events_dropped (shed_events_t *self)
  * key per line (as `shedctl keygen --identity` prints it); blank lines and
  * lines starting with '#' are skipped. 0, or -1 with "FILE:LINE: why". */
 static int
-s_allow_consumers (zactor_t *bus, const char *path, char *err, size_t errlen)
+s_allow_consumers (bus_t *bus, const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen (path, "r");
     if (!f) {
@@ -369,9 +355,7 @@ s_allow_consumers (zactor_t *bus, const char *path, char *err, size_t errlen)
             break;
         }
         shed_key_to_z85 (key, z85);
-        int ok = -1;
-        zstr_sendx (bus, "CONSUMER-ALLOW", z85, NULL);
-        if (zsock_recv (bus, "i", &ok) != 0 || ok != 0) {
+        if (bus_consumer_allow (bus, z85) != 0) {
             snprintf (err, errlen, "events.consumer_keys %s:%d: the bus refused the key", path,
                       lineno);
             rc = -1;
@@ -387,7 +371,7 @@ s_allow_consumers (zactor_t *bus, const char *path, char *err, size_t errlen)
 
 shed_events_t *
 shed_events_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_t *zap,
-                 shed_members_t *members, shed_nstate_t *state, zloop_t *loop,
+                 shed_members_t *members, peer_dir_t *peers, shed_nstate_t *state, zloop_t *loop,
                  shed_api_server_t *api, char *err, size_t errlen)
 {
     if (!event_node_valid (cfg->name)) {
@@ -406,9 +390,8 @@ shed_events_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_
     self->peers = zhashx_new ();
     zhashx_set_destructor (self->peers, s_peer_free);
 
-    char origin[128];
-    snprintf (origin, sizeof origin, "tcp://%s:%u", cfg->bind_addr,
-              (unsigned) (cfg->bind_port + SHED_EVENTS_PORT_OFFSET));
+    char origin[PEER_ENDPOINT_MAX];
+    peer_endpoint (origin, sizeof origin, cfg->bind_addr, cfg->bind_port, PEER_PORT_BUS);
     snprintf (self->ipc_path, sizeof self->ipc_path, "%s/%s", cfg->data_dir, EVENT_IPC_NAME);
     snprintf (self->local, sizeof self->local, "ipc://%s", self->ipc_path);
     /* A stale socket from a crash would make the bind fail; the data dir
@@ -457,6 +440,12 @@ shed_events_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_
                   self->ipc_path, strerror (errno));
     self->linger_timer = zloop_timer (loop, 250, 0, s_on_linger, self);
     shed_members_on_event (members, s_on_member, self);
+    peer_dir_ops_t ops = { s_on_peer_alive, s_on_peer_alive, NULL, s_on_peer_removed };
+    if (peer_dir_on_peer (peers, &ops, NULL, self) != 0) {
+        snprintf (err, errlen, "too many peer directory consumers");
+        shed_events_destroy (&self);
+        return NULL;
+    }
     shed_nstate_on_change (state, "service", s_on_record, self);
     shed_nstate_on_change (state, "shed", s_on_record, self);
     shed_api_server_on (api, API_EVENTS_REQ, s_api_events, self);
@@ -474,7 +463,7 @@ shed_events_destroy (shed_events_t **self_p)
     shed_events_t *self = *self_p;
     if (self->linger_timer > 0 && self->loop)
         zloop_timer_end (self->loop, self->linger_timer);
-    zactor_destroy (&self->bus);
+    bus_destroy (&self->bus);
     if (self->ipc_path[0])
         unlink (self->ipc_path);
     zhashx_destroy (&self->peers);

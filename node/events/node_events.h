@@ -9,10 +9,10 @@
  *             peers connect to it at <member addr>:<its gossip port + 2>
  *   local     ipc://<data_dir>/events.sock (mode 0600), for shedctl events
  *
- * Membership -> bus:
- *   join/update (alive)  ALLOW key, then PEER-ADD (skipped when the member's
- *                        endpoint and key did not change)
- *   leave/reap           PEER-REMOVE + DENY after a short linger
+ * Peer directory (node/members/peer_dir.h) -> bus:
+ *   added/updated (alive)  ALLOW key, then PEER-ADD (skipped when the
+ *                        member's endpoint and key did not change)
+ *   removed              PEER-REMOVE + DENY after a short linger
  *                        (SHED_EVENTS_LINGER_MS) so the member's own last
  *                        events (its leave) still arrive
  *
@@ -37,17 +37,18 @@
 
 #include <czmq.h>
 
-#define SHED_EVENTS_PORT_OFFSET 2       /* origin publisher = gossip port + 2 */
 #define SHED_EVENTS_LINGER_MS   1000    /* keep a leaving peer's link this long */
 #define SHED_EVENTS_REDIAL_MS   250     /* bus: re-dial after a refused handshake */
 
 typedef struct _shed_events_t shed_events_t;
 
-/* Start the bus and follow membership and state. NULL with a one-line
+/* Start the bus and follow membership (for member events), the peer
+ * directory (for the routing tree's peers) and state. NULL with a one-line
  * reason on failure (e.g. the origin port is taken). `zap`, `members`,
- * `state`, `loop` and `api` must outlive it. */
+ * `peers`, `state`, `loop` and `api` must outlive it. */
 shed_events_t *shed_events_new (const shed_config_t *cfg, const shed_identity_t *identity,
-                                zap_t *zap, shed_members_t *members, shed_nstate_t *state,
+                                zap_t *zap, shed_members_t *members, peer_dir_t *peers,
+                                shed_nstate_t *state,
                                 zloop_t *loop, shed_api_server_t *api, char *err,
                                 size_t errlen);
 /* Stop the bus (removing the ipc socket file). NULL-safe. */

@@ -2,8 +2,9 @@
  * node_members.h - the daemon's side of membership: starts the membership
  * actor (cluster/membership.h) from the node's configuration, serves the
  * membership and keyring requests of the local API, and turns the actor's
- * events into log lines and callbacks for other components (replicated
- * state, event bus, overlay) that follow who is in the cluster. It owns this
+ * events into log lines and callbacks for other components that follow
+ * who is in the cluster (the peer directory, peer_dir.h, which feeds the
+ * peer-to-peer planes; the bus's member events; the scheduler). It owns this
  * node's tags: the configuration's, overridden by run-time changes that it
  * keeps in DATA_DIR/tags (node_tags.h).
  */

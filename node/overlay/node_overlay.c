@@ -25,7 +25,7 @@ typedef struct {
     bool alive;                     /* alive or suspect; false after fail */
     uint8_t key[32];
     char maddr[ADDR_TEXT_MAX];
-    uint16_t gport;
+    uint16_t mport;                 /* overlay port from the peer directory */
     /* REC_OVERLAY */
     bool rec;
     char block[REC_ADDR_MAX + 5];
@@ -188,8 +188,7 @@ s_sync_peer (shed_overlay_t *self, s_node_t *n)
     }
     if (!n->alive || !n->maddr[0])
         return;
-    uint16_t port = n->rec && n->rport ? n->rport
-                                       : (uint16_t) (n->gport + SHED_OVERLAY_PORT_OFFSET);
+    uint16_t port = n->rec && n->rport ? n->rport : n->mport;
     if (n->programmed && memcmp (n->pkey, n->key, 32) == 0 && strcmp (n->paddr, n->maddr) == 0
         && n->pport == port)
         return;
@@ -493,39 +492,43 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
  */
 
 static void
-s_on_member (const char *kind, const gossip_update_t *m, const char *reason, void *arg)
+s_on_peer_alive (const peer_t *p, void *arg)
 {
     shed_overlay_t *self = arg;
-    if (strcmp (m->name, self->cfg.name) == 0)
+    if (p->status != PEER_ALIVE || !p->addr[0])
+        return;                     /* suspect: nothing changes */
+    char addr[ADDR_TEXT_MAX];
+    /* Validated here, where the member address enters the overlay: it
+     * goes into the peer table, netlink and (plain mode) nftables. */
+    if (!s_addr_ok (self, p->addr, 0, addr, "member", p->name))
         return;
-    if (!strcmp (kind, "join") || (!strcmp (kind, "update") && m->kind == SWIM_UPD_ALIVE)) {
-        char addr[ADDR_TEXT_MAX];
-        if (m->key.len != 32 || !m->addr[0])
-            return;
-        /* Validated here, where the member address enters the overlay: it
-         * goes into the peer table, netlink and (plain mode) nftables. */
-        if (!s_addr_ok (self, m->addr, 0, addr, "member", m->name))
-            return;
-        s_node_t *n = s_node (self, m->name);
-        n->member = true;
-        n->alive = true;
-        memcpy (n->key, m->key.data, 32);
-        snprintf (n->maddr, sizeof n->maddr, "%s", addr);
-        n->gport = (uint16_t) m->port;
+    s_node_t *n = s_node (self, p->name);
+    n->member = true;
+    n->alive = true;
+    memcpy (n->key, p->key, 32);
+    snprintf (n->maddr, sizeof n->maddr, "%s", addr);
+    n->mport = p->overlay_port;
+    s_sync_peer (self, n);
+}
+
+static void
+s_on_peer_failed (const peer_t *p, void *arg)
+{
+    shed_overlay_t *self = arg;
+    s_node_t *n = zhashx_lookup (self->nodes, p->name);
+    if (n)
+        n->alive = false;
+}
+
+static void
+s_on_peer_removed (const peer_t *p, void *arg)
+{
+    shed_overlay_t *self = arg;
+    s_node_t *n = zhashx_lookup (self->nodes, p->name);
+    if (n) {
+        n->member = false;
+        n->alive = false;
         s_sync_peer (self, n);
-    }
-    else if (!strcmp (kind, "fail")) {
-        s_node_t *n = zhashx_lookup (self->nodes, m->name);
-        if (n)
-            n->alive = false;
-    }
-    else if (!strcmp (kind, "leave") || !strcmp (kind, "reap")) {
-        s_node_t *n = zhashx_lookup (self->nodes, m->name);
-        if (n) {
-            n->member = false;
-            n->alive = false;
-            s_sync_peer (self, n);
-        }
     }
 }
 
@@ -953,7 +956,7 @@ s_list_cb (const shed_record_t *rec, void *arg)
 
 shed_overlay_t *
 shed_overlay_new (const shed_config_t *cfg, const shed_identity_t *identity,
-                  shed_members_t *members, shed_nstate_t *state, zloop_t *loop,
+                  peer_dir_t *peers, shed_nstate_t *state, zloop_t *loop,
                   shed_api_server_t *api, char *err, size_t errlen)
 {
     shed_overlay_t *self = calloc (1, sizeof *self);
@@ -974,7 +977,7 @@ shed_overlay_new (const shed_config_t *cfg, const shed_identity_t *identity,
     snprintf (self->device, sizeof self->device, "%s",
               cfg->network.device[0] ? cfg->network.device : self->plain ? "shvx0" : "shtap0");
     self->port = cfg->network.port ? (uint16_t) cfg->network.port
-                                   : (uint16_t) (cfg->bind_port + SHED_OVERLAY_PORT_OFFSET);
+                                   : (uint16_t) (cfg->bind_port + PEER_PORT_OVERLAY);
     const char *adv = cfg->advertise_addr[0] ? cfg->advertise_addr : cfg->bind_addr;
     if (strcmp (adv, "0.0.0.0") != 0)
         snprintf (self->local_addr, sizeof self->local_addr, "%.45s", adv);
@@ -1034,13 +1037,19 @@ shed_overlay_new (const shed_config_t *cfg, const shed_identity_t *identity,
         s_start_nat (self);
 
     /* Others' claims and endpoints first (the change listener does not
-     * replay the past), then membership (which replays the current view),
+     * replay the past), then the peers (the directory replays its view),
      * then our own claim. */
     shed_nstate_on_change (state, REC_KIND_OVERLAY, s_on_record, self);
     shed_nstate_on_change (state, REC_KIND_ENDPOINT, s_on_record, self);
     shed_nstate_list (state, REC_KIND_OVERLAY, s_list_cb, self);
     shed_nstate_list (state, REC_KIND_ENDPOINT, s_list_cb, self);
-    shed_members_on_event (members, s_on_member, self);
+    peer_dir_ops_t ops = { s_on_peer_alive, s_on_peer_alive, s_on_peer_failed,
+                           s_on_peer_removed };
+    if (peer_dir_on_peer (peers, &ops, NULL, self) != 0) {
+        snprintf (err, errlen, "too many peer directory consumers");
+        shed_overlay_destroy (&self);
+        return NULL;
+    }
     s_on_tick (loop, 0, self);
     self->timer = zloop_timer (loop, TICK_MS, 0, s_on_tick, self);
 

@@ -26,23 +26,23 @@
 #include "crypto/identity.h"
 #include "node/api/api_server.h"
 #include "node/config.h"
-#include "node/members/node_members.h"
+#include "node/members/peer_dir.h"
 #include "node/state/node_state.h"
 #include "node/overlay/overlay.h"
 
 #include <czmq.h>
 
-#define SHED_OVERLAY_PORT_OFFSET 4      /* overlay port = gossip port + 4 */
 #define SHED_OVERLAY_ADDR_MAX    16     /* dotted IPv4 + NUL */
 #define SHED_OVERLAY_MAC_MAX     18     /* "02:00:c6:13:05:02" + NUL */
 
 typedef struct _shed_overlay_t shed_overlay_t;
 
 /* Create the bridge, start the datapath, publish our REC_OVERLAY record,
- * follow membership and state, serve `shedctl network`. NULL with a
- * one-line reason on failure. */
+ * follow the peer directory (peers at their membership address and
+ * gossip port + 4, PEER_PORT_OVERLAY) and state, serve `shedctl network`.
+ * NULL with a one-line reason on failure. */
 shed_overlay_t *shed_overlay_new (const shed_config_t *cfg, const shed_identity_t *identity,
-                                  shed_members_t *members, shed_nstate_t *state, zloop_t *loop,
+                                  peer_dir_t *peers, shed_nstate_t *state, zloop_t *loop,
                                   shed_api_server_t *api, char *err, size_t errlen);
 /* Stop the datapath, remove the TAP/VXLAN device and nftables table. The
  * bridge stays, so sheds on it survive a daemon restart. NULL-safe. */

@@ -71,9 +71,11 @@ s_on_rpc (zloop_t *loop, zsock_t *sock, void *arg)
     return 0;
 }
 
+static peer_dir_fn s_on_peer_alive, s_on_peer_removed;
+
 shed_nrpc_t *
 shed_nrpc_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_t *zap,
-               zloop_t *loop, char *err, size_t errlen)
+               peer_dir_t *peers, zloop_t *loop, char *err, size_t errlen)
 {
     shed_nrpc_t *self = (shed_nrpc_t *) calloc (1, sizeof *self);
     if (!self) {
@@ -90,12 +92,14 @@ shed_nrpc_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_t 
         return NULL;
     }
     zhashx_set_destructor (self->methods, s_free_fn);
-    char bind [128];
-    snprintf (bind, sizeof bind, "tcp://%s:%u", cfg->bind_addr,
-              (unsigned) (cfg->bind_port + RPC_PORT_OFFSET));
+    char bind [PEER_ENDPOINT_MAX], domain [ZAP_DOMAIN_MAX + 1];
+    peer_endpoint (bind, sizeof bind, cfg->bind_addr, cfg->bind_port, PEER_PORT_RPC);
+    /* Cut to fit, as the actor would cut its default. */
+    snprintf (domain, sizeof domain, "rpc/%.60s", cfg->name);
     rpc_config_t rc = { .name = cfg->name, .endpoint = bind,
                         .public_key = shed_identity_x25519_public (identity),
-                        .secret_key = shed_identity_x25519_secret (identity), .zap = zap };
+                        .secret_key = shed_identity_x25519_secret (identity), .zap = zap,
+                        .zap_domain = domain };
     self->rpc = rpc_new (&rc, err, errlen);
     if (!self->rpc) {
         shed_nrpc_destroy (&self);
@@ -103,6 +107,12 @@ shed_nrpc_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_t 
     }
     if (loop)
         zloop_reader (loop, rpc_sock (self->rpc), s_on_rpc, self);
+    peer_dir_ops_t ops = { s_on_peer_alive, s_on_peer_alive, NULL, s_on_peer_removed };
+    if (peers && peer_dir_on_peer (peers, &ops, domain, self) != 0) {
+        snprintf (err, errlen, "too many peer directory consumers");
+        shed_nrpc_destroy (&self);
+        return NULL;
+    }
     return self;
 }
 
@@ -181,33 +191,23 @@ shed_nrpc_call (shed_nrpc_t *self, const char *peer, const char *method, const u
     return 0;
 }
 
-void
-shed_nrpc_member (shed_nrpc_t *self, const char *kind, const gossip_update_t *m)
+static void
+s_on_peer_alive (const peer_t *p, void *arg)
 {
-    assert (self);
-    if (streq (m->name, self->name))
-        return;
-    bool keyed = m->key.len == 32;
-    if (!keyed && !streq (kind, "leave") && !streq (kind, "reap"))
-        return;
-    if (streq (kind, "join") || (streq (kind, "update") && m->kind == SWIM_UPD_ALIVE)
-    ||  streq (kind, "suspect")) {
-        char endpoint [128];
-        snprintf (endpoint, sizeof endpoint, "tcp://%s:%u", m->addr,
-                  (unsigned) (m->port + RPC_PORT_OFFSET));
-        /* ALLOW before PEER-ADD: the peer dials us as soon as it learns
-         * about us, and a refused handshake costs a re-dial. */
-        rpc_allow (self->rpc, m->key.data);
-        rpc_peer_add (self->rpc, m->name, endpoint, m->key.data);
-    }
-    else
-    if (streq (kind, "leave") || streq (kind, "reap")) {
-        if (keyed)
-            rpc_deny (self->rpc, m->key.data);
-        rpc_peer_remove (self->rpc, m->name);
-    }
-    /* "fail": keep the peer, it may come back. */
+    /* Alive or suspect: a suspect may still answer. The directory has
+     * ALLOWed the key already: the peer dials us as soon as it learns
+     * about us, and a refused handshake costs a re-dial. */
+    shed_nrpc_t *self = arg;
+    rpc_peer_add (self->rpc, p->name, p->rpc, p->key);
 }
+
+static void
+s_on_peer_removed (const peer_t *p, void *arg)
+{
+    shed_nrpc_t *self = arg;
+    rpc_peer_remove (self->rpc, p->name);
+}
+/* failed: keep the peer, it may come back. */
 
 void
 shed_nrpc_peer_failed (shed_nrpc_t *self, const char *peer)

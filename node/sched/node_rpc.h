@@ -4,9 +4,10 @@
  * component serves methods of its own (shed_nrpc_on) and calls a peer's
  * (shed_nrpc_call); everything runs on the daemon's loop.
  *
- * Peers follow membership: shed_nrpc_member (called by the scheduler's
- * membership listener) allows a member's key and adds its endpoint at
- * gossip port + 3, and denies and removes it when it leaves. A peer that
+ * Peers follow the peer directory (node/members/peer_dir.h): an alive or
+ * suspect member's endpoint (gossip port + 3) is added, a leaving one
+ * removed, a failed one kept (it may come back); the directory keeps the
+ * key in our ZAP domain ("rpc/<name>") in step before each. A peer that
  * membership declares failed gets its pending calls answered at once
  * (shed_nrpc_peer_failed), not at their possibly long timeout.
  *
@@ -17,7 +18,7 @@
 #define SHED_NODE_RPC_H
 
 #include "cluster/rpc.h"
-#include "node/members/node_members.h"
+#include "node/members/peer_dir.h"
 #include "cluster/zap.h"
 #include "crypto/identity.h"
 #include "node/config.h"
@@ -42,10 +43,11 @@ typedef void (shed_nrpc_fn) (shed_nrpc_t *rpc, const char *peer, uint64_t token,
 typedef void (shed_nrpc_cb) (int status, const char *error, const uint8_t *body, size_t len,
                              void *arg);
 
-/* Bind at <bind>:<gossip port + 3> and read requests on `loop`. NULL with
- * a reason on failure. */
+/* Bind at <bind>:<gossip port + 3>, read requests on `loop`, follow
+ * `peers` (borrowed; must outlive self). NULL with a reason on failure. */
 shed_nrpc_t *shed_nrpc_new (const shed_config_t *cfg, const shed_identity_t *identity,
-                            zap_t *zap, zloop_t *loop, char *err, size_t errlen);
+                            zap_t *zap, peer_dir_t *peers, zloop_t *loop, char *err,
+                            size_t errlen);
 /* Pending calls are answered RPC_ERR_NO_PEER "node shutting down" first. */
 void shed_nrpc_destroy (shed_nrpc_t **self_p);
 
@@ -60,8 +62,6 @@ int shed_nrpc_call (shed_nrpc_t *self, const char *peer, const char *method,
                     const uint8_t *body, size_t len, int timeout_ms, shed_nrpc_cb *cb,
                     void *arg);
 
-/* Membership news about another member (node_members.h event kinds). */
-void shed_nrpc_member (shed_nrpc_t *self, const char *kind, const gossip_update_t *m);
 /* Answer every pending call to `peer` now (RPC_ERR_NO_PEER). */
 void shed_nrpc_peer_failed (shed_nrpc_t *self, const char *peer);
 

@@ -37,7 +37,6 @@ s_on_member (const char *kind, const gossip_update_t *m, const char *reason, voi
         zhashx_insert (self->members, m->name, mem);
     }
     bool was_suspect = mem->suspect;
-    shed_nrpc_member (self->rpc, kind, m);     /* peers and allow-list follow */
     if (!strcmp (kind, "join") || (!strcmp (kind, "update") && m->kind == SWIM_UPD_ALIVE)
     ||  !strcmp (kind, "suspect")) {
         mem->alive = true;

@@ -228,38 +228,40 @@ s_command_i (shed_nstate_t *self, const char *picture, ...)
 }
 
 static void
-s_on_member (const char *kind, const gossip_update_t *m, const char *reason, void *arg)
+s_on_peer_alive (const peer_t *p, void *arg)
 {
     shed_nstate_t *self = arg;
-    if (strcmp (m->name, self->name) == 0 || m->key.len != 32)
-        return;
+    if (p->status != PEER_ALIVE)
+        return;                     /* suspect: nothing changes for links */
     char z85[41];
-    shed_key_to_z85 (m->key.data, z85);
-    if (!strcmp (kind, "join") || (!strcmp (kind, "update") && m->kind == SWIM_UPD_ALIVE)) {
-        char endpoint[128];
-        snprintf (endpoint, sizeof endpoint, "tcp://%s:%u", m->addr,
-                  (unsigned) (m->port + SHED_LINKS_PORT_OFFSET));
-        s_command_i (self, "ss", "ALLOW", z85);
-        s_command_i (self, "ssss", "PEER-ADD", m->name, endpoint, z85);
-        /* The key its records must be signed with (docs/state.md, "Trust");
-         * a member that does not advertise one has none of its records
-         * accepted. */
-        static const uint8_t zero[32];
-        if (memcmp (m->sigkey, zero, sizeof zero) != 0) {
-            char sig_z85[41];
-            shed_key_to_z85 (m->sigkey, sig_z85);
-            s_command_i (self, "sss", "ORIGIN-KEY", m->name, sig_z85);
-        }
-        s_command_i (self, "sss", "ORIGIN-STATUS", m->name, "alive");
+    shed_key_to_z85 (p->key, z85);
+    /* The directory has ALLOWed the key in our domain already. */
+    s_command_i (self, "ssss", "PEER-ADD", p->name, p->links, z85);
+    /* The key its records must be signed with (docs/state.md, "Trust");
+     * a member that does not advertise one has none of its records
+     * accepted. */
+    if (p->has_sigkey) {
+        char sig_z85[41];
+        shed_key_to_z85 (p->sigkey, sig_z85);
+        s_command_i (self, "sss", "ORIGIN-KEY", p->name, sig_z85);
     }
-    else if (!strcmp (kind, "fail"))
-        s_command_i (self, "sss", "ORIGIN-STATUS", m->name, "unreachable");
-    else if (!strcmp (kind, "leave") || !strcmp (kind, "reap")) {
-        s_command_i (self, "ss", "DENY", z85);
-        s_command_i (self, "ss", "PEER-REMOVE", m->name);
-        s_command_i (self, "sss", "ORIGIN-KEY", m->name, "");
-        s_command_i (self, "sss", "ORIGIN-STATUS", m->name, "removed");
-    }
+    s_command_i (self, "sss", "ORIGIN-STATUS", p->name, "alive");
+}
+
+static void
+s_on_peer_failed (const peer_t *p, void *arg)
+{
+    s_command_i ((shed_nstate_t *) arg, "sss", "ORIGIN-STATUS", p->name, "unreachable");
+}
+
+static void
+s_on_peer_removed (const peer_t *p, void *arg)
+{
+    shed_nstate_t *self = arg;
+    /* The directory has DENYed the key in our domain already. */
+    s_command_i (self, "ss", "PEER-REMOVE", p->name);
+    s_command_i (self, "sss", "ORIGIN-KEY", p->name, "");
+    s_command_i (self, "sss", "ORIGIN-STATUS", p->name, "removed");
 }
 
 /* -------------------------------------------------------------------------
@@ -314,7 +316,7 @@ s_api_state (shed_api_call_t *call, const api_msg_t *req, void *arg)
 
 shed_nstate_t *
 shed_nstate_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_t *zap,
-                 shed_members_t *members, zloop_t *loop, shed_api_server_t *api, char *err,
+                 peer_dir_t *peers, zloop_t *loop, shed_api_server_t *api, char *err,
                  size_t errlen)
 {
     shed_nstate_t *self = calloc (1, sizeof *self);
@@ -330,9 +332,10 @@ shed_nstate_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_
         free (self);
         return NULL;
     }
-    char bind[128];
-    snprintf (bind, sizeof bind, "tcp://%s:%u", cfg->bind_addr,
-              (unsigned) (cfg->bind_port + SHED_LINKS_PORT_OFFSET));
+    char bind[PEER_ENDPOINT_MAX], domain[ZAP_DOMAIN_MAX + 1];
+    peer_endpoint (bind, sizeof bind, cfg->bind_addr, cfg->bind_port, PEER_PORT_LINKS);
+    /* Cut to fit, as the actor would cut its default. */
+    snprintf (domain, sizeof domain, "links/%.58s", cfg->name);
     links_config_t lc = {
         .name = cfg->name,
         .endpoint = bind,
@@ -340,6 +343,7 @@ shed_nstate_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_
         .public_key = shed_identity_x25519_public (identity),
         .secret_key = shed_identity_x25519_secret (identity),
         .zap = zap,
+        .zap_domain = domain,       /* the peer directory keeps it in step */
         /* 0 (a config not from shed_config_defaults) = the store's 1 h. */
         .tombstone_ttl_ms = (int64_t) cfg->state.tombstone_ttl_s * 1000,
         .identity = identity,
@@ -369,7 +373,13 @@ shed_nstate_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_
         return NULL;
     }
     zloop_reader (loop, self->events, s_on_change, self);
-    shed_members_on_event (members, s_on_member, self);
+    peer_dir_ops_t ops = { s_on_peer_alive, s_on_peer_alive, s_on_peer_failed,
+                           s_on_peer_removed };
+    if (peer_dir_on_peer (peers, &ops, domain, self) != 0) {
+        snprintf (err, errlen, "too many peer directory consumers");
+        shed_nstate_destroy (&self);
+        return NULL;
+    }
     shed_api_server_on (api, API_STATE_REQ, s_api_state, self);
     log_info ("state", "node links up|endpoint=%s tombstone_ttl_ms=%lld", self->endpoint,
               (long long) lc.tombstone_ttl_ms);

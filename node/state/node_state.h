@@ -11,14 +11,16 @@
  * mirror applies it at once, so a component reads its own write back
  * (docs/state.md, "The node's read model").
  *
- * Endpoints: node links listen on tcp://<advertise>:<gossip port + 1>; a
- * peer's endpoint is derived the same way from its membership address, so
+ * Endpoints: node links listen on tcp://<advertise>:<gossip port + 1>
+ * (PEER_PORT_LINKS); a peer's endpoint comes from the peer directory
+ * (node/members/peer_dir.h), derived from its membership address, so
  * nothing has to be exchanged before the links can connect.
  *
- * Membership -> links:
- *   join/update (alive)  ALLOW key, PEER-ADD, ORIGIN-STATUS alive
- *   fail                 ORIGIN-STATUS unreachable (records kept, flagged)
- *   leave/reap           DENY key, PEER-REMOVE, ORIGIN-STATUS removed
+ * Peer directory -> links (the directory ALLOWs / DENYs the key in the
+ * links' ZAP domain, "links/<name>", before each callback):
+ *   added/updated (alive)  PEER-ADD, ORIGIN-KEY, ORIGIN-STATUS alive
+ *   failed                 ORIGIN-STATUS unreachable (records kept, flagged)
+ *   removed                PEER-REMOVE, ORIGIN-KEY "", ORIGIN-STATUS removed
  */
 #ifndef SHED_NODE_STATE_H
 #define SHED_NODE_STATE_H
@@ -27,17 +29,15 @@
 #include "crypto/identity.h"
 #include "node/api/api_server.h"
 #include "node/config.h"
-#include "node/members/node_members.h"
+#include "node/members/peer_dir.h"
 #include "node/state/state_mirror.h"
 
 #include <czmq.h>
 
-#define SHED_LINKS_PORT_OFFSET 1    /* links port = gossip port + 1 */
-
 typedef struct _shed_nstate_t shed_nstate_t;
 
 shed_nstate_t *shed_nstate_new (const shed_config_t *cfg, const shed_identity_t *identity,
-                                zap_t *zap, shed_members_t *members, zloop_t *loop,
+                                zap_t *zap, peer_dir_t *peers, zloop_t *loop,
                                 shed_api_server_t *api, char *err, size_t errlen);
 void shed_nstate_destroy (shed_nstate_t **self_p);
 
