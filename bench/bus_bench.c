@@ -1,6 +1,6 @@
 /*
  * bus_bench.c - event fan-out throughput and latency, side by side with
- * raw libzmq in the same run (DESIGN 12).
+ * raw libzmq in the same run (docs/performance.md).
  *
  *   (a) raw libzmq PUB -> SUB over TCP loopback, 64 B and 1 KiB messages
  *   (b) our path: producer -> bus A (PUBLISH) -> TCP + CURVE -> bus B ->

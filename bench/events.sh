@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/events.sh: event fan-out on 3 real nodes (network namespaces,
-# integration/harness.sh), DESIGN.md section 12 / issue 7:
+# integration/harness.sh), docs/performance.md / docs/events.md:
 #   agent (events_tool gen, speaking the agent protocol on shed `bench`'s
 #   socket on node 1) -> node 1 agent host -> node 1 bus -> TCP + CURVE ->
 #   node 3 bus -> ipc -> consumer (events_tool consume, a bus_client) on node 3

@@ -15,7 +15,7 @@
  *          join64_ms_max=... detect32_ms_median=... idle_pkts_per_node_s=...
  *          serf_detect32_ms=8300 serf_idle_pkts_per_node_s=2.0 serf_join32_ms=700
  * The serf_* numbers are the reference measured on the development machine
- * (DESIGN.md section 12), printed for side-by-side reading; they are not
+ * (docs/performance.md), printed for side-by-side reading; they are not
  * measured by this program.
  *
  * Usage: membership_bench [runs]   (default 5)

@@ -371,7 +371,7 @@ test_converge_128 (void **state)
 static void
 test_converge_32_64_fast (void **state)
 {
-    /* The DESIGN goal is < 0.5 s on real sockets; with 1-3 ms simulated
+    /* The goal (docs/performance.md) is < 0.5 s on real sockets; with 1-3 ms simulated
      * latency the protocol itself must leave plenty of room. */
     for (uint64_t seed = 1; seed <= 5; seed++) {
         int sizes [] = { 32, 64 };

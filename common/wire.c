@@ -33,7 +33,7 @@
 
 /* No string, bin, ext or container in any shed message may declare more
  * than this many bytes / elements / pairs. 16 MiB is the agent frame
- * ceiling (DESIGN 1); anything larger is streamed, never one message. */
+ * ceiling (Shed's agent protocol, docs/agent.md); anything larger is streamed, never one message. */
 #define S_MAX_DECLARED (16u << 20)
 
 /* Most fields one record may have; bounds the duplicate-key table. */

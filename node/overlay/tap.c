@@ -7,8 +7,8 @@
  * kernel may hand us TCP super-frames of up to ~64 KB with the checksum
  * left to do, instead of segmenting them first: one read, one seal, one
  * datagram, one write for ~45 wire segments. That is what moves the bare
- * TAP relay on the development machine from 0.9 to 11-13 Gbit/s (DESIGN
- * section 12). Without offloads we still use the vnet header (all zero), so
+ * TAP relay on the development machine from 0.9 to 11-13 Gbit/s
+ * (docs/overlay.md). Without offloads we still use the vnet header (all zero), so
  * the datagram layout is the same either way.
  *
  * Multi-queue: one fd per queue, each read by its own TX thread.
