@@ -380,14 +380,14 @@ s_recv_pipe (links_self_t *self)
     }
     else
     if (streq (cmd, "PEER-ADD")) {
-        zsock_send (self->pipe, "i", links_peer_add (self, a, b, c));
+        zsock_send (self->pipe, "i", links__peer_add (self, a, b, c));
     }
     else
     if (streq (cmd, "ORIGIN-KEY"))
         zsock_send (self->pipe, "i", s_origin_key_cmd (self, a, b));
     else
     if (streq (cmd, "PEER-REMOVE")) {
-        zsock_send (self->pipe, "i", links_peer_remove (self, a));
+        zsock_send (self->pipe, "i", links__peer_remove (self, a));
     }
     else
     if (streq (cmd, "ALLOW") || streq (cmd, "DENY"))
@@ -632,25 +632,4 @@ links_actor (zsock_t *pipe, void *args)
         }
     }
     s_destroy (self);
-}
-
-zactor_t *
-links_new (const links_config_t *cfg, char *err, size_t errlen)
-{
-    zactor_t *actor = zactor_new (links_actor, (void *) (uintptr_t) cfg);
-    if (!actor) {
-        snprintf (err, errlen, "links: cannot start actor");
-        return NULL;
-    }
-    int rc = -1;
-    char *reason = NULL;
-    zstr_send (actor, "INIT-STATUS");
-    if (zsock_recv (actor, "is", &rc, &reason) == 0 && rc != 0) {
-        snprintf (err, errlen, "%s", reason ? reason : "links: start failed");
-        zstr_free (&reason);
-        zactor_destroy (&actor);
-        return NULL;
-    }
-    zstr_free (&reason);
-    return actor;
 }

@@ -36,12 +36,19 @@
  *     links_config_t cfg = { .name = "n1", .endpoint = "tcp://127.0.0.1:*",
  *                            .public_key = pk, .secret_key = sk, .zap = zap };
  *     char err [256];
- *     zactor_t *links = links_new (&cfg, err, sizeof err);
+ *     links_t *links = links_new (&cfg, err, sizeof err);
+ *     ...
+ *     links_destroy (&links);
  * `cfg` is copied (keys included; the copy of the secret is wiped at exit);
  * `zap` is shared and must outlive the actor.
  *
+ * links_t is a thin facade over the actor (links_api.c; the zyre shape of
+ * docs/architecture.md, "Conventions"): each method sends one of the
+ * commands below and reads its reply; change events come on the PUB at
+ * links_events_endpoint, never on the pipe. Owner's thread only.
+ *
  * Commands on the actor pipe (czmq picture strings; every command gets a
- * reply, so callers can use zsock_send + zsock_recv):
+ * reply):
  *   "ssss"  PEER-ADD name endpoint pubkey-z85     -> "i"  0 | -1
  *           (re-adding a name replaces its endpoint and key; a linked
  *           peer is re-dialled)
@@ -57,6 +64,7 @@
  *                                                    origin kind key version status value
  *                                                    (read with zmsg_recv)
  *   "sss"   ORIGIN-STATUS name alive|unreachable|removed -> "i"
+ *   "sss"   ORIGIN-KEY name ed25519-z85 ("" forgets)     -> "i"  0 | -1
  *   "s"     SYNC (an anti-entropy round now)      -> "i"  0 | -1 (no peers)
  *   "s"     STATS                                 -> "s"  logfmt counters, see below
  *   "s"     ENDPOINT (bound, port resolved)       -> "s"
@@ -122,11 +130,50 @@ typedef struct {
     const shed_identity_t *identity;
 } links_config_t;
 
+typedef struct _links_t links_t;
+
 /* The actor function (args: links_config_t *, copied before it signals). */
 void links_actor (zsock_t *pipe, void *args);
 
 /* Start the actor and check that it came up (store loaded, socket bound).
  * On failure returns NULL with a one-line reason in err. */
-zactor_t *links_new (const links_config_t *cfg, char *err, size_t errlen);
+links_t *links_new (const links_config_t *cfg, char *err, size_t errlen);
+/* Stop the actor ($TERM) and free. NULL-safe; sets *self_p to NULL. */
+void links_destroy (links_t **self_p);
+
+/* PEER-ADD, PEER-REMOVE, ALLOW, DENY, ORIGIN-KEY, ORIGIN-STATUS, SYNC
+ * (keys as Z85 text): the actor's answer, 0 or -1 (also when it did not
+ * answer). */
+int links_peer_add (links_t *self, const char *name, const char *endpoint, const char *key_z85);
+int links_peer_remove (links_t *self, const char *name);
+int links_allow (links_t *self, const char *key_z85);
+int links_deny (links_t *self, const char *key_z85);
+int links_origin_key (links_t *self, const char *name, const char *sigkey_z85);
+int links_origin_status (links_t *self, const char *name, const char *status);
+int links_sync (links_t *self);
+
+/* PUT / DELETE one of our records: 0, or -1 with the store's reason. */
+int links_put (links_t *self, const char *kind, const char *key, const void *value, size_t len,
+               char *err, size_t errlen);
+int links_delete (links_t *self, const char *kind, const char *key, char *err, size_t errlen);
+
+/* GET a live record: 1 with *status and *value (both the caller's to
+ * free: zstr_free, free), *len, *version; 0 if there is none; -1 if the
+ * actor did not answer. */
+int links_get (links_t *self, const char *origin, const char *kind, const char *key,
+               char **status, uint8_t **value, size_t *len, uint64_t *version);
+
+/* LIST kind ("" or NULL = every kind): the reply message as described
+ * above (the caller destroys it), or NULL. */
+zmsg_t *links_list (links_t *self, const char *kind);
+
+/* STATS: a new string (zstr_free), or NULL. */
+char *links_stats (links_t *self);
+
+/* Fixed for the actor's life, valid until links_destroy: the bound
+ * ROUTER endpoint, the change events' PUB endpoint, our public key (Z85). */
+const char *links_endpoint (links_t *self);
+const char *links_events_endpoint (links_t *self);
+const char *links_pubkey (links_t *self);
 
 #endif

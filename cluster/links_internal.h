@@ -86,9 +86,9 @@ void links_handle_payload (links_self_t *self, zframe_t *payload, links_dest_t *
 /* links_peers.c */
 int links_peers_init (links_self_t *self);
 void links_peers_destroy (links_self_t *self);
-int links_peer_add (links_self_t *self, const char *name, const char *endpoint,
-                    const char *z85);
-int links_peer_remove (links_self_t *self, const char *name);
+int links__peer_add (links_self_t *self, const char *name, const char *endpoint,
+                     const char *z85);
+int links__peer_remove (links_self_t *self, const char *name);
 void links_peer_status (links_self_t *self, const char *name, bool down);
 size_t links_subset_target (links_self_t *self);
 size_t links_linked (links_self_t *self);

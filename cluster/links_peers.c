@@ -126,7 +126,7 @@ s_peer_free (links_self_t *self, links_peer_t **peer_p)
 }
 
 int
-links_peer_add (links_self_t *self, const char *name, const char *endpoint, const char *z85)
+links__peer_add (links_self_t *self, const char *name, const char *endpoint, const char *z85)
 {
     uint8_t key [32];
     if (!name || !state_origin_valid (name) || streq (name, self->name) || !endpoint
@@ -183,7 +183,7 @@ links_peer_add (links_self_t *self, const char *name, const char *endpoint, cons
 }
 
 int
-links_peer_remove (links_self_t *self, const char *name)
+links__peer_remove (links_self_t *self, const char *name)
 {
     links_peer_t *peer = name ? (links_peer_t *) zhashx_lookup (self->peers, name) : NULL;
     if (!peer)

@@ -23,9 +23,9 @@ static zap_t *s_zap;
 
 typedef struct {
     shed_identity_t *id;
-    zactor_t *actor;
-    char *endpoint;
-    char *pubkey;
+    links_t *actor;
+    const char *endpoint;           /* owned by the links_t */
+    const char *pubkey;
 } s_node_t;
 
 static void
@@ -45,10 +45,8 @@ s_node_start (s_node_t *node, const char *name)
     node->actor = links_new (&cfg, err, sizeof err);
     if (!node->actor)
         fail_msg ("links_new: %s", err);
-    zstr_send (node->actor, "ENDPOINT");
-    node->endpoint = zstr_recv (node->actor);
-    zstr_send (node->actor, "PUBKEY");
-    node->pubkey = zstr_recv (node->actor);
+    node->endpoint = links_endpoint (node->actor);
+    node->pubkey = links_pubkey (node->actor);
     assert_non_null (strstr (node->endpoint, "tcp://127.0.0.1:"));
     assert_int_equal (strlen (node->pubkey), 40);
 }
@@ -56,58 +54,38 @@ s_node_start (s_node_t *node, const char *name)
 static void
 s_node_stop (s_node_t *node)
 {
-    zactor_destroy (&node->actor);
+    links_destroy (&node->actor);
     shed_identity_destroy (&node->id);
-    zstr_free (&node->endpoint);
-    zstr_free (&node->pubkey);
+    node->endpoint = node->pubkey = NULL;
 }
 
 static int
-s_cmd_i (zactor_t *actor, const char *picture, ...)
+s_put (links_t *actor, const char *kind, const char *key, const char *value)
 {
-    va_list args;
-    va_start (args, picture);
-    zsock_vsend (actor, picture, args);
-    va_end (args);
-    int rc = -99;
-    zsock_recv (actor, "i", &rc);
-    return rc;
-}
-
-static int
-s_put (zactor_t *actor, const char *kind, const char *key, const char *value)
-{
-    zsock_send (actor, "sssb", "PUT", kind, key, value, strlen (value));
-    int rc = -99;
-    char *why = NULL;
-    zsock_recv (actor, "is", &rc, &why);
-    zstr_free (&why);
-    return rc;
+    char err [256];
+    return links_put (actor, kind, key, value, strlen (value), err, sizeof err);
 }
 
 /* 1 if `origin/kind/key` holds `value` at `actor`. */
 static int
-s_has (zactor_t *actor, const char *origin, const char *kind, const char *key,
+s_has (links_t *actor, const char *origin, const char *kind, const char *key,
        const char *value)
 {
-    zsock_send (actor, "ssss", "GET", origin, kind, key);
-    int found = 0;
     char *status = NULL;
     uint64_t version = 0;
-    void *data = NULL;
+    uint8_t *data = NULL;
     size_t size = 0;
-    zsock_recv (actor, "isb8", &found, &status, &data, &size, &version);
-    int ok = found && size == strlen (value) && memcmp (data, value, size) == 0;
+    int found = links_get (actor, origin, kind, key, &status, &data, &size, &version);
+    int ok = found == 1 && size == strlen (value) && memcmp (data, value, size) == 0;
     zstr_free (&status);
     free (data);
     return ok;
 }
 
 static uint64_t
-s_stat (zactor_t *actor, const char *name)
+s_stat (links_t *actor, const char *name)
 {
-    zstr_send (actor, "STATS");
-    char *text = zstr_recv (actor);
+    char *text = links_stats (actor);
     assert_non_null (text);
     char *line = zsys_sprintf (" %s", text);
     char *pat = zsys_sprintf (" %s=", name);
@@ -126,8 +104,8 @@ s_connect_all (s_node_t *nodes, const char **names, int n)
         for (int j = 0; j < n; j++) {
             if (i == j)
                 continue;
-            assert_int_equal (s_cmd_i (nodes [i].actor, "ss", "ALLOW", nodes [j].pubkey), 0);
-            assert_int_equal (s_cmd_i (nodes [i].actor, "ssss", "PEER-ADD", names [j],
+            assert_int_equal (links_allow (nodes [i].actor, nodes [j].pubkey), 0);
+            assert_int_equal (links_peer_add (nodes [i].actor, names [j],
                                        nodes [j].endpoint, nodes [j].pubkey), 0);
         }
 }
@@ -143,11 +121,8 @@ test_three_converge (void **unused)
         s_node_start (&nodes [i], names [i]);
 
     /* Watch alpha's events. */
-    zstr_send (nodes [0].actor, "EVENTS");
-    char *events_ep = zstr_recv (nodes [0].actor);
-    zsock_t *events = zsock_new_sub (events_ep, "service");
+    zsock_t *events = zsock_new_sub (links_events_endpoint (nodes [0].actor), "service");
     assert_non_null (events);
-    zstr_free (&events_ep);
 
     /* Written before anyone is connected: only anti-entropy can carry it. */
     assert_int_equal (s_put (nodes [2].actor, "service", "db", "pg"), 0);
@@ -190,8 +165,7 @@ test_three_converge (void **unused)
     zsock_destroy (&events);
 
     /* LIST from gamma: two services. */
-    zsock_send (nodes [2].actor, "ss", "LIST", "service");
-    zmsg_t *list = zmsg_recv (nodes [2].actor);
+    zmsg_t *list = links_list (nodes [2].actor, "service");
     char *count = zmsg_popstr (list);
     assert_string_equal (count, "2");
     assert_int_equal (zmsg_size (list), 12);
@@ -199,38 +173,32 @@ test_three_converge (void **unused)
     zmsg_destroy (&list);
 
     /* A delete propagates; a failed origin is flagged, a removed one goes. */
-    zsock_send (nodes [1].actor, "sss", "DELETE", "service", "web");
-    int rc = -1;
-    char *why = NULL;
-    zsock_recv (nodes [1].actor, "is", &rc, &why);
-    assert_int_equal (rc, 0);
-    zstr_free (&why);
+    char why [256];
+    assert_int_equal (links_delete (nodes [1].actor, "service", "web", why, sizeof why), 0);
     deadline = zclock_mono () + 10000;
     while (s_has (nodes [2].actor, "beta", "service", "web", "nginx") && zclock_mono () < deadline)
         zclock_sleep (50);
     assert_false (s_has (nodes [2].actor, "beta", "service", "web", "nginx"));
 
-    assert_int_equal (s_cmd_i (nodes [0].actor, "sss", "ORIGIN-STATUS", "gamma", "unreachable"), 0);
-    zsock_send (nodes [0].actor, "ssss", "GET", "gamma", "service", "db");
-    int found = 0;
+    assert_int_equal (links_origin_status (nodes [0].actor, "gamma", "unreachable"), 0);
     char *status = NULL;
-    void *data = NULL;
+    uint8_t *data = NULL;
     size_t size = 0;
     uint64_t version = 0;
-    zsock_recv (nodes [0].actor, "isb8", &found, &status, &data, &size, &version);
-    assert_int_equal (found, 1);
+    assert_int_equal (links_get (nodes [0].actor, "gamma", "service", "db", &status, &data,
+                                 &size, &version), 1);
     assert_string_equal (status, "unreachable");
     zstr_free (&status);
     free (data);
-    assert_int_equal (s_cmd_i (nodes [0].actor, "sss", "ORIGIN-STATUS", "gamma", "removed"), 0);
+    assert_int_equal (links_origin_status (nodes [0].actor, "gamma", "removed"), 0);
     assert_false (s_has (nodes [0].actor, "gamma", "service", "db", "pg"));
-    assert_int_equal (s_cmd_i (nodes [0].actor, "sss", "ORIGIN-STATUS", "gamma", "bogus"), -1);
+    assert_int_equal (links_origin_status (nodes [0].actor, "gamma", "bogus"), -1);
 
     assert_true (s_stat (nodes [0].actor, "handshakes_ok") >= 2);
     assert_int_equal (s_stat (nodes [0].actor, "malformed"), 0);
     assert_int_equal (s_stat (nodes [0].actor, "peers"), 2);
-    assert_int_equal (s_cmd_i (nodes [0].actor, "ss", "PEER-REMOVE", "beta"), 0);
-    assert_int_equal (s_cmd_i (nodes [0].actor, "ss", "PEER-REMOVE", "beta"), -1);
+    assert_int_equal (links_peer_remove (nodes [0].actor, "beta"), 0);
+    assert_int_equal (links_peer_remove (nodes [0].actor, "beta"), -1);
     for (int i = 0; i < 3; i++)
         s_node_stop (&nodes [i]);
 }
@@ -278,7 +246,7 @@ s_curve_client (const uint8_t pub [32], const uint8_t sec [32], const char *serv
 }
 
 static void
-s_wait_stat_above (zactor_t *actor, const char *name, uint64_t above)
+s_wait_stat_above (links_t *actor, const char *name, uint64_t above)
 {
     int64_t deadline = zclock_mono () + 5000;
     while (s_stat (actor, name) <= above && zclock_mono () < deadline)
@@ -315,10 +283,10 @@ test_refusals (void **unused)
 
     /* 3. A member's key but the wrong server key (a man in the middle's
      * view): the handshake cannot complete. */
-    assert_int_equal (s_cmd_i (node.actor, "ss", "ALLOW", "not-a-key"), -1);
+    assert_int_equal (links_allow (node.actor, "not-a-key"), -1);
     char z85 [41];
     zmq_z85_encode (z85, pub, 32);
-    assert_int_equal (s_cmd_i (node.actor, "ss", "ALLOW", z85), 0);
+    assert_int_equal (links_allow (node.actor, z85), 0);
     uint8_t other_pub [32], other_sec [32];
     crypto_box_keypair (other_pub, other_sec);
     char other_z85 [41];
@@ -342,7 +310,7 @@ test_refusals (void **unused)
     }
     zpoller_destroy (&poller);
 
-    assert_int_equal (s_cmd_i (node.actor, "ss", "DENY", z85), 0);
+    assert_int_equal (links_deny (node.actor, z85), 0);
     uint64_t denied = s_stat (node.actor, "denied_msgs");
     assert_int_equal (s_probe (client, 700), 0);
     assert_true (s_stat (node.actor, "denied_msgs") > denied);
@@ -415,12 +383,12 @@ test_late_allow_recovers (void **unused)
     s_node_t a, b;
     s_node_start (&a, "late-a");
     s_node_start (&b, "late-b");
-    assert_int_equal (s_cmd_i (a.actor, "ss", "ALLOW", b.pubkey), 0);
-    assert_int_equal (s_cmd_i (a.actor, "ssss", "PEER-ADD", "late-b", b.endpoint, b.pubkey), 0);
+    assert_int_equal (links_allow (a.actor, b.pubkey), 0);
+    assert_int_equal (links_peer_add (a.actor, "late-b", b.endpoint, b.pubkey), 0);
     assert_int_equal (s_put (a.actor, "node", "late-a", "hello"), 0);
     zclock_sleep (500);
     assert_false (s_has (b.actor, "late-a", "node", "late-a", "hello"));
-    assert_int_equal (s_cmd_i (b.actor, "ss", "ALLOW", a.pubkey), 0);
+    assert_int_equal (links_allow (b.actor, a.pubkey), 0);
     int waited = 0;
     while (!s_has (b.actor, "late-a", "node", "late-a", "hello") && waited < 15000) {
         zclock_sleep (100);
@@ -472,10 +440,8 @@ s_node_start_subset (s_node_t *node, const char *name, size_t subset, int interv
     node->actor = links_new (&cfg, err, sizeof err);
     if (!node->actor)
         fail_msg ("links_new: %s", err);
-    zstr_send (node->actor, "ENDPOINT");
-    node->endpoint = zstr_recv (node->actor);
-    zstr_send (node->actor, "PUBKEY");
-    node->pubkey = zstr_recv (node->actor);
+    node->endpoint = links_endpoint (node->actor);
+    node->pubkey = links_pubkey (node->actor);
 }
 
 /* Members known: all of them; connections: 8 + ceil(log2 N), whatever N. */
@@ -492,7 +458,7 @@ test_subset_bounded (void **unused)
         zmq_z85_encode (z85, pk, 32);
         snprintf (name, sizeof name, "m%02d", i);
         /* Nobody listens there: the directory entry is what matters. */
-        assert_int_equal (s_cmd_i (a.actor, "ssss", "PEER-ADD", name, "tcp://127.0.0.1:9",
+        assert_int_equal (links_peer_add (a.actor, name, "tcp://127.0.0.1:9",
                                    z85), 0);
         size_t n = (size_t) i + 1;
         size_t want = 8 + (n > 1 ? (size_t) ceil (log2 ((double) n)) : 0);
@@ -508,9 +474,9 @@ test_subset_bounded (void **unused)
     /* Members leave: the subset refills from the rest. */
     for (int i = 0; i < 30; i++) {
         snprintf (name, sizeof name, "m%02d", i);
-        assert_int_equal (s_cmd_i (a.actor, "ss", "PEER-REMOVE", name), 0);
+        assert_int_equal (links_peer_remove (a.actor, name), 0);
     }
-    assert_int_equal (s_cmd_i (a.actor, "ss", "PEER-REMOVE", "m00"), -1);
+    assert_int_equal (links_peer_remove (a.actor, "m00"), -1);
     assert_int_equal (s_stat (a.actor, "peers"), 10);
     assert_int_equal (s_stat (a.actor, "linked"), 10);
     s_node_stop (&a);
@@ -532,8 +498,8 @@ test_subset_rumor_reaches_all (void **unused)
     for (int i = 0; i < S_MESH_N; i++)
         for (int j = 0; j < S_MESH_N; j++)
             if (i != j) {
-                assert_int_equal (s_cmd_i (n [i].actor, "ss", "ALLOW", n [j].pubkey), 0);
-                assert_int_equal (s_cmd_i (n [i].actor, "ssss", "PEER-ADD", names [j],
+                assert_int_equal (links_allow (n [i].actor, n [j].pubkey), 0);
+                assert_int_equal (links_peer_add (n [i].actor, names [j],
                                            n [j].endpoint, n [j].pubkey), 0);
             }
     for (int i = 0; i < S_MESH_N; i++) {
@@ -583,9 +549,9 @@ test_inbound_push_and_deny (void **unused)
     s_node_t a, b;
     s_node_start_subset (&a, "in-a", 0, 600000);
     s_node_start_subset (&b, "in-b", 0, 600000);
-    assert_int_equal (s_cmd_i (a.actor, "ss", "ALLOW", b.pubkey), 0);
-    assert_int_equal (s_cmd_i (b.actor, "ss", "ALLOW", a.pubkey), 0);
-    assert_int_equal (s_cmd_i (b.actor, "ssss", "PEER-ADD", "in-a", a.endpoint, a.pubkey), 0);
+    assert_int_equal (links_allow (a.actor, b.pubkey), 0);
+    assert_int_equal (links_allow (b.actor, a.pubkey), 0);
+    assert_int_equal (links_peer_add (b.actor, "in-a", a.endpoint, a.pubkey), 0);
     /* b's DIGEST on its handshake makes it known to a. */
     int64_t end = zclock_mono () + 5000;
     while (zclock_mono () < end && s_stat (a.actor, "digests_recv") < 1)
@@ -599,7 +565,7 @@ test_inbound_push_and_deny (void **unused)
     assert_true (s_has (b.actor, "in-a", "node", "k1", "v1"));
     assert_int_equal (s_stat (a.actor, "pushes_sent"), 1);
 
-    assert_int_equal (s_cmd_i (a.actor, "ss", "DENY", b.pubkey), 0);
+    assert_int_equal (links_deny (a.actor, b.pubkey), 0);
     assert_int_equal (s_put (a.actor, "node", "k2", "v2"), 0);
     zclock_sleep (500);
     assert_false (s_has (b.actor, "in-a", "node", "k2", "v2"));

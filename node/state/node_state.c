@@ -5,13 +5,12 @@
 #include "common/log.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <string.h>
 
 #define NSTATE_LISTENERS_MAX 16
 
 struct _shed_nstate_t {
-    zactor_t *links;
+    links_t *links;
     state_mirror_t *mirror;         /* the read model (state_mirror.h) */
     uint64_t round_trips;           /* requests that waited for the actor */
     zsock_t *events;                /* SUB to the links actor's change PUB */
@@ -36,17 +35,10 @@ shed_nstate_put (shed_nstate_t *self, const char *kind, const char *key, const u
 {
     assert (self);
     self->round_trips++;
-    zsock_send (self->links, "sssb", "PUT", kind, key, value, len);
-    int rc = -1;
-    char *reason = NULL;
-    if (zsock_recv (self->links, "is", &rc, &reason) != 0)
-        rc = -1;
-    if (rc != 0)
-        snprintf (err, errlen, "%s", reason ? reason : "links actor did not answer");
-    else
-        state_mirror_put_local (self->mirror, kind, key, value, len);
-    zstr_free (&reason);
-    return rc == 0 ? 0 : -1;
+    if (links_put (self->links, kind, key, value, len, err, errlen) != 0)
+        return -1;
+    state_mirror_put_local (self->mirror, kind, key, value, len);
+    return 0;
 }
 
 int
@@ -55,17 +47,10 @@ shed_nstate_delete (shed_nstate_t *self, const char *kind, const char *key, char
 {
     assert (self);
     self->round_trips++;
-    zsock_send (self->links, "sss", "DELETE", kind, key);
-    int rc = -1;
-    char *reason = NULL;
-    if (zsock_recv (self->links, "is", &rc, &reason) != 0)
-        rc = -1;
-    if (rc != 0)
-        snprintf (err, errlen, "%s", reason ? reason : "links actor did not answer");
-    else
-        state_mirror_del_local (self->mirror, kind, key);
-    zstr_free (&reason);
-    return rc == 0 ? 0 : -1;
+    if (links_delete (self->links, kind, key, err, errlen) != 0)
+        return -1;
+    state_mirror_del_local (self->mirror, kind, key);
+    return 0;
 }
 
 int
@@ -115,8 +100,7 @@ static int
 s_seed (shed_nstate_t *self)
 {
     self->round_trips++;
-    zsock_send (self->links, "ss", "LIST", "");
-    zmsg_t *msg = zmsg_recv (self->links);
+    zmsg_t *msg = links_list (self->links, "");
     if (!msg)
         return -1;
     char *count = zmsg_popstr (msg);
@@ -163,8 +147,7 @@ char *
 shed_nstate_stats (shed_nstate_t *self)
 {
     assert (self);
-    zstr_send (self->links, "STATS");
-    char *text = zstr_recv (self->links);
+    char *text = links_stats (self->links);
     if (!text)
         return NULL;
     char *line = zsys_sprintf ("%s actor_round_trips=%" PRIu64 " mirror_records=%zu", text,
@@ -213,20 +196,6 @@ s_on_change (zloop_t *loop, zsock_t *sock, void *arg)
  * Membership -> links
  */
 
-static int
-s_command_i (shed_nstate_t *self, const char *picture, ...)
-{
-    va_list ap;
-    va_start (ap, picture);
-    self->round_trips++;
-    int rc = zsock_vsend (self->links, picture, ap);
-    va_end (ap);
-    int reply = -1;
-    if (rc == 0 && zsock_recv (self->links, "i", &reply) != 0)
-        reply = -1;
-    return reply;
-}
-
 static void
 s_on_peer_alive (const peer_t *p, void *arg)
 {
@@ -236,22 +205,27 @@ s_on_peer_alive (const peer_t *p, void *arg)
     char z85[41];
     shed_key_to_z85 (p->key, z85);
     /* The directory has ALLOWed the key in our domain already. */
-    s_command_i (self, "ssss", "PEER-ADD", p->name, p->links, z85);
+    self->round_trips++;
+    links_peer_add (self->links, p->name, p->links, z85);
     /* The key its records must be signed with (docs/state.md, "Trust");
      * a member that does not advertise one has none of its records
      * accepted. */
     if (p->has_sigkey) {
         char sig_z85[41];
         shed_key_to_z85 (p->sigkey, sig_z85);
-        s_command_i (self, "sss", "ORIGIN-KEY", p->name, sig_z85);
+        self->round_trips++;
+        links_origin_key (self->links, p->name, sig_z85);
     }
-    s_command_i (self, "sss", "ORIGIN-STATUS", p->name, "alive");
+    self->round_trips++;
+    links_origin_status (self->links, p->name, "alive");
 }
 
 static void
 s_on_peer_failed (const peer_t *p, void *arg)
 {
-    s_command_i ((shed_nstate_t *) arg, "sss", "ORIGIN-STATUS", p->name, "unreachable");
+    shed_nstate_t *self = arg;
+    self->round_trips++;
+    links_origin_status (self->links, p->name, "unreachable");
 }
 
 static void
@@ -259,9 +233,10 @@ s_on_peer_removed (const peer_t *p, void *arg)
 {
     shed_nstate_t *self = arg;
     /* The directory has DENYed the key in our domain already. */
-    s_command_i (self, "ss", "PEER-REMOVE", p->name);
-    s_command_i (self, "sss", "ORIGIN-KEY", p->name, "");
-    s_command_i (self, "sss", "ORIGIN-STATUS", p->name, "removed");
+    self->round_trips += 3;
+    links_peer_remove (self->links, p->name);
+    links_origin_key (self->links, p->name, "");
+    links_origin_status (self->links, p->name, "removed");
 }
 
 /* -------------------------------------------------------------------------
@@ -354,14 +329,8 @@ shed_nstate_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_
         free (self);
         return NULL;
     }
-    zstr_send (self->links, "ENDPOINT");
-    char *ep = zstr_recv (self->links);
-    snprintf (self->endpoint, sizeof self->endpoint, "%s", ep ? ep : bind);
-    zstr_free (&ep);
-    zstr_send (self->links, "EVENTS");
-    char *events = zstr_recv (self->links);
-    self->events = events ? zsock_new_sub (events, "") : NULL;
-    zstr_free (&events);
+    snprintf (self->endpoint, sizeof self->endpoint, "%s", links_endpoint (self->links));
+    self->events = zsock_new_sub (links_events_endpoint (self->links), "");
     if (!self->events) {
         snprintf (err, errlen, "cannot subscribe to state changes");
         shed_nstate_destroy (&self);
@@ -395,7 +364,7 @@ shed_nstate_destroy (shed_nstate_t **self_p)
     if (self->events && self->loop)
         zloop_reader_end (self->loop, self->events);
     zsock_destroy (&self->events);
-    zactor_destroy (&self->links);
+    links_destroy (&self->links);
     state_mirror_destroy (&self->mirror);
     free (self);
     *self_p = NULL;
