@@ -54,6 +54,7 @@ placement_config_default (void)
         .epsilon = 5.0,
         .max_candidates = 5,
         .gpu_penalty = 20.0,
+        .sample = 512,
     };
     return c;
 }
@@ -350,7 +351,16 @@ placement_place (placement_t *self, const place_node_t *nodes, size_t nnodes,
     if (keep > PLACE_CANDIDATES_MAX)
         keep = PLACE_CANDIDATES_MAX;
 
-    for (size_t i = 0; i < nnodes; i++) {
+    /* Sampling (config.sample): a random start and a stop after `sample`
+     * scored nodes. Pinned requests look at every node (one matches). */
+    size_t start = 0, scored = 0;
+    bool sampling = cfg->sample > 0 && nnodes > cfg->sample && !request->pinned;
+    if (sampling)
+        start = (size_t) (s_rand (self) % nnodes);
+    for (size_t k = 0; k < nnodes; k++) {
+        if (sampling && scored >= cfg->sample)
+            break;
+        size_t i = start + k < nnodes ? start + k : start + k - nnodes;
         const place_node_t *node = &nodes [i];
         if (request->pinned && strcmp (node->name, request->pinned) != 0)
             continue;           /* not a rejection worth listing */
@@ -403,6 +413,7 @@ placement_place (placement_t *self, const place_node_t *nodes, size_t nnodes,
             score -= cfg->gpu_penalty;
 
         /* Insert into the small sorted top list. */
+        scored++;
         s_cand_t cand = { score, i };
         size_t n = result->ncand;
         if (n == keep && !s_before (nodes, &cand, &result->cand [n - 1]))

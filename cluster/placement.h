@@ -38,8 +38,9 @@
  *      claims candidate 0, and on rejection moves to 1, 2, ... (bounded by
  *      the list length).
  *
- * Cost: O(n * max_candidates) per decision, no allocation once the result
- * has grown to the view size (the bench does 1,000 nodes well over 20k/s).
+ * Cost: O(min(n, sample) * max_candidates) per decision when enough nodes
+ * fit (config.sample, default 512 feasible nodes scored), O(n) when few or
+ * none do; no allocation once the result has grown to the view size.
  *
  * Units everywhere: cpu in millicpus, memory and disk in bytes, gpus as a
  * count. Helpers parse shed names, sizes and cpu counts for the CLI/API.
@@ -148,6 +149,15 @@ typedef struct {
     double epsilon;                    /* ... within this many points of best */
     size_t max_candidates;             /* length of the ordered list */
     double gpu_penalty;                /* points off GPU nodes for non-GPU asks */
+    /* Score at most this many FEASIBLE nodes per decision (0 = all). In a
+     * view larger than this, the walk starts at a random node and goes
+     * round until it has scored `sample` feasible ones, as Nomad's limit
+     * iterator does: the best of a few hundred random fits is as good a
+     * bin-pack as the global best in practice, and a decision costs
+     * O(sample) instead of O(n) (docs/scheduling.md, "Placement at
+     * scale"). A placement that finds nothing still walks every node, so
+     * the per-node reasons stay complete. */
+    size_t sample;
 } placement_config_t;
 
 placement_config_t placement_config_default (void);
