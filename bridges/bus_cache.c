@@ -118,8 +118,9 @@ s_cache_evict_largest (bus_actor_t *self, const char *asking)
  * (a reference, no copy: the hot path of state topics); without, the bytes
  * at frame/len are copied. `via`: the link it came on, NULL if ours. */
 void
-bus_cache_put (bus_actor_t *self, const char *origin, uint64_t boot, uint64_t tseq, const char *topic,
-               const char *via, zmq_msg_t *msg, const uint8_t *frame, size_t len)
+bus_cache_put (bus_actor_t *self, const char *origin, uint64_t boot, uint64_t tseq,
+               const char *topic, const char *via, zmq_msg_t *msg, const uint8_t *frame,
+               size_t len)
 {
     char key [BUS_OWNER_KEY_MAX];
     snprintf (key, sizeof key, "%s\x1f%s", origin, topic);

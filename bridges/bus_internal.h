@@ -255,8 +255,8 @@ void bus_cache_put (bus_actor_t *self, const char *origin, uint64_t boot, uint64
                     size_t len);
 /* Drop cached entries of others: of `origin` (or any), not of `keep_boot`
  * (0: any), under `prefix` no remaining subscription covers (NULL: any). */
-void bus_cache_purge (bus_actor_t *self, const char *origin, uint64_t keep_boot, const uint8_t *prefix,
-                      size_t prefix_len);
+void bus_cache_purge (bus_actor_t *self, const char *origin, uint64_t keep_boot,
+                      const uint8_t *prefix, size_t prefix_len);
 /* Send matching entries (not those that came from `link`) as "$snap.<nonce>"
  * items then SNAP_END, on the XPUB or the link. */
 void bus_snapshot_serve (bus_actor_t *self, bus_xpub_t *xpub, bus_link_t *link, const char *nonce,
@@ -264,8 +264,8 @@ void bus_snapshot_serve (bus_actor_t *self, bus_xpub_t *xpub, bus_link_t *link, 
 bool bus_prefix_touches_state (const uint8_t *p, size_t len);
 
 /* bus_local.c */
-void bus_publish_one (bus_actor_t *self, const char *topic, const char *kind, const uint8_t *payload,
-                      size_t size);
+void bus_publish_one (bus_actor_t *self, const char *topic, const char *kind,
+                      const uint8_t *payload, size_t size);
 void bus_batches_flush (bus_actor_t *self);
 void bus_batches_free (bus_actor_t *self);
 

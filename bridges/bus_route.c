@@ -73,8 +73,8 @@ s_link_sub (bus_actor_t *self, bus_link_t *link, int on, const uint8_t *data, si
 
 /* Ask a neighbour for the last values under `prefixes` (its side's). */
 static void
-s_snap_request (bus_actor_t *self, bus_link_t *link, const uint8_t *prefixes [], const size_t lens [],
-                size_t n)
+s_snap_request (bus_actor_t *self, bus_link_t *link, const uint8_t *prefixes [],
+                const size_t lens [], size_t n)
 {
     if (n == 0)
         return;
