@@ -388,11 +388,9 @@ shed_node_new (const shed_config_t *cfg, char *err, size_t errlen)
     }
     /* One membership listener for every peer-to-peer plane (links, bus,
      * RPC, overlay): endpoints and ZAP allow-lists follow it. */
-    self->peers = peer_dir_new (self->cfg.name, self->zap, self->members);
-    if (!self->peers) {
-        snprintf (err, errlen, "out of memory");
+    self->peers = peer_dir_new (self->cfg.name, self->zap, self->members, err, errlen);
+    if (!self->peers)
         goto fail;
-    }
     self->state = shed_nstate_new (&self->cfg, self->identity, self->zap, self->peers,
                                    self->loop, self->api, err, errlen);
     if (!self->state)

@@ -441,8 +441,7 @@ shed_events_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_
     self->linger_timer = zloop_timer (loop, 250, 0, s_on_linger, self);
     shed_members_on_event (members, s_on_member, self);
     peer_dir_ops_t ops = { s_on_peer_alive, s_on_peer_alive, NULL, s_on_peer_removed };
-    if (peer_dir_on_peer (peers, &ops, NULL, self) != 0) {
-        snprintf (err, errlen, "too many peer directory consumers");
+    if (peer_dir_on_peer (peers, &ops, NULL, self, err, errlen) != 0) {
         shed_events_destroy (&self);
         return NULL;
     }

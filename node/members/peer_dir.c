@@ -52,15 +52,19 @@ s_entry_free (void **item)
 }
 
 peer_dir_t *
-peer_dir_new (const char *self_name, zap_t *zap, shed_members_t *members)
+peer_dir_new (const char *self_name, zap_t *zap, shed_members_t *members, char *err,
+              size_t errlen)
 {
     peer_dir_t *self = calloc (1, sizeof *self);
-    if (!self)
+    if (!self) {
+        snprintf (err, errlen, "peer directory: out of memory");
         return NULL;
+    }
     snprintf (self->name, sizeof self->name, "%s", self_name);
     self->zap = zap;
     self->peers = zhashx_new ();
     if (!self->peers) {
+        snprintf (err, errlen, "peer directory: out of memory");
         free (self);
         return NULL;
     }
@@ -108,12 +112,19 @@ s_notify (peer_dir_t *self, const peer_t *peer, size_t which)
 
 int
 peer_dir_on_peer (peer_dir_t *self, const peer_dir_ops_t *ops, const char *zap_domain,
-                  void *arg)
+                  void *arg, char *err, size_t errlen)
 {
     assert (self && ops);
-    if (self->nconsumers == PEER_DIR_CONSUMERS_MAX
-    ||  (zap_domain && strlen (zap_domain) > ZAP_DOMAIN_MAX))
+    if (self->nconsumers == PEER_DIR_CONSUMERS_MAX) {
+        snprintf (err, errlen, "peer directory: more than %d consumers",
+                  PEER_DIR_CONSUMERS_MAX);
         return -1;
+    }
+    if (zap_domain && strlen (zap_domain) > ZAP_DOMAIN_MAX) {
+        snprintf (err, errlen, "peer directory: ZAP domain longer than %d bytes",
+                  ZAP_DOMAIN_MAX);
+        return -1;
+    }
     s_consumer_t *c = &self->consumers[self->nconsumers++];
     c->ops = *ops;
     snprintf (c->domain, sizeof c->domain, "%s", zap_domain ? zap_domain : "");

@@ -82,15 +82,18 @@ typedef struct _peer_dir_t peer_dir_t;
 
 /* `self_name` is this node (never a peer). `zap` (borrowed, may be NULL in
  * tests) holds the allow-lists; `members` (borrowed, may be NULL in tests:
- * feed peer_dir_member instead) is followed from now on. */
-peer_dir_t *peer_dir_new (const char *self_name, zap_t *zap, shed_members_t *members);
+ * feed peer_dir_member instead) is followed from now on. NULL with a
+ * reason in err on failure. */
+peer_dir_t *peer_dir_new (const char *self_name, zap_t *zap, shed_members_t *members,
+                          char *err, size_t errlen);
 void peer_dir_destroy (peer_dir_t **self_p);
 
 /* Register a consumer (at most PEER_DIR_CONSUMERS_MAX): `ops` is copied;
  * `zap_domain` (copied; NULL: none) is the domain the directory keeps in
- * step for it. Returns 0, or -1 when full or the domain is too long. */
+ * step for it. Returns 0, or -1 with a reason in err (full, domain too
+ * long). */
 int peer_dir_on_peer (peer_dir_t *self, const peer_dir_ops_t *ops, const char *zap_domain,
-                      void *arg);
+                      void *arg, char *err, size_t errlen);
 
 /* One membership event (the listener; exposed for tests). */
 void peer_dir_member (peer_dir_t *self, const char *kind, const gossip_update_t *m);

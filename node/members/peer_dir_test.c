@@ -62,7 +62,7 @@ static void
 test_endpoints (void **unused)
 {
     (void) unused;
-    peer_dir_t *dir = peer_dir_new ("a", NULL, NULL);
+    peer_dir_t *dir = peer_dir_new ("a", NULL, NULL, NULL, 0);
     assert_non_null (dir);
     gossip_update_t m = s_member ("b", 1, "10.0.0.2", 7946);
     m.sigkey[0] = 9;
@@ -102,8 +102,8 @@ test_lifecycle_and_zap (void **unused)
 {
     (void) unused;
     s_log[0] = '\0';
-    peer_dir_t *dir = peer_dir_new ("a", s_zap, NULL);
-    assert_int_equal (peer_dir_on_peer (dir, &s_ops, "t-links", (void *) "t-links"), 0);
+    peer_dir_t *dir = peer_dir_new ("a", s_zap, NULL, NULL, 0);
+    assert_int_equal (peer_dir_on_peer (dir, &s_ops, "t-links", (void *) "t-links", NULL, 0), 0);
     gossip_update_t b = s_member ("b", 1, "10.0.0.2", 7946);
     peer_dir_member (dir, "join", &b);                 /* ALLOW, then added */
     peer_dir_member (dir, "suspect", &b);
@@ -134,7 +134,7 @@ static void
 test_replay_on_register (void **unused)
 {
     (void) unused;
-    peer_dir_t *dir = peer_dir_new ("a", s_zap, NULL);
+    peer_dir_t *dir = peer_dir_new ("a", s_zap, NULL, NULL, 0);
     gossip_update_t b = s_member ("b", 4, "10.0.0.2", 7946);
     gossip_update_t c = s_member ("c", 5, "10.0.0.3", 7946);
     peer_dir_member (dir, "join", &b);
@@ -142,7 +142,7 @@ test_replay_on_register (void **unused)
     s_log[0] = '\0';
     /* A late consumer: told the view, its domain filled first; a peer
      * first seen failed is not admitted. */
-    assert_int_equal (peer_dir_on_peer (dir, &s_ops, "t-late", (void *) "t-late"), 0);
+    assert_int_equal (peer_dir_on_peer (dir, &s_ops, "t-late", (void *) "t-late", NULL, 0), 0);
     assert_non_null (strstr (s_log, "added:b:alive+zap"));
     assert_non_null (strstr (s_log, "failed:c:failed"));
     assert_null (strstr (s_log, "failed:c:failed+zap"));
@@ -152,13 +152,15 @@ test_replay_on_register (void **unused)
     assert_string_equal (s_log, "updated:c:alive+zap");
     /* Consumers without a domain: callbacks only. */
     peer_dir_ops_t only_removed = { .removed = s_removed };
-    assert_int_equal (peer_dir_on_peer (dir, &only_removed, NULL, NULL), 0);
+    assert_int_equal (peer_dir_on_peer (dir, &only_removed, NULL, NULL, NULL, 0), 0);
     s_log[0] = '\0';
     peer_dir_member (dir, "leave", &c);
     assert_string_equal (s_log, "removed:c:left,removed:c:left");
     for (int i = 2; i < PEER_DIR_CONSUMERS_MAX; i++)
-        assert_int_equal (peer_dir_on_peer (dir, &only_removed, NULL, NULL), 0);
-    assert_int_equal (peer_dir_on_peer (dir, &only_removed, NULL, NULL), -1);
+        assert_int_equal (peer_dir_on_peer (dir, &only_removed, NULL, NULL, NULL, 0), 0);
+    char err[128] = "";
+    assert_int_equal (peer_dir_on_peer (dir, &only_removed, NULL, NULL, err, sizeof err), -1);
+    assert_non_null (strstr (err, "consumers"));
     peer_dir_destroy (&dir);
 }
 

@@ -1045,8 +1045,7 @@ shed_overlay_new (const shed_config_t *cfg, const shed_identity_t *identity,
     shed_nstate_list (state, REC_KIND_ENDPOINT, s_list_cb, self);
     peer_dir_ops_t ops = { s_on_peer_alive, s_on_peer_alive, s_on_peer_failed,
                            s_on_peer_removed };
-    if (peer_dir_on_peer (peers, &ops, NULL, self) != 0) {
-        snprintf (err, errlen, "too many peer directory consumers");
+    if (peer_dir_on_peer (peers, &ops, NULL, self, err, errlen) != 0) {
         shed_overlay_destroy (&self);
         return NULL;
     }

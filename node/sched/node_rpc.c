@@ -108,8 +108,7 @@ shed_nrpc_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_t 
     if (loop)
         zloop_reader (loop, rpc_sock (self->rpc), s_on_rpc, self);
     peer_dir_ops_t ops = { s_on_peer_alive, s_on_peer_alive, NULL, s_on_peer_removed };
-    if (peers && peer_dir_on_peer (peers, &ops, domain, self) != 0) {
-        snprintf (err, errlen, "too many peer directory consumers");
+    if (peers && peer_dir_on_peer (peers, &ops, domain, self, err, errlen) != 0) {
         shed_nrpc_destroy (&self);
         return NULL;
     }

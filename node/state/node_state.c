@@ -344,8 +344,7 @@ shed_nstate_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_
     zloop_reader (loop, self->events, s_on_change, self);
     peer_dir_ops_t ops = { s_on_peer_alive, s_on_peer_alive, s_on_peer_failed,
                            s_on_peer_removed };
-    if (peer_dir_on_peer (peers, &ops, domain, self) != 0) {
-        snprintf (err, errlen, "too many peer directory consumers");
+    if (peer_dir_on_peer (peers, &ops, domain, self, err, errlen) != 0) {
         shed_nstate_destroy (&self);
         return NULL;
     }
