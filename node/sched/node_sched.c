@@ -434,6 +434,12 @@ shed_sched_new (const shed_config_t *cfg, shed_nrpc_t *rpc, shed_members_t *memb
         log_info (S_COMP, "draining (recorded before the restart): no new sheds");
     self->placement = placement_new (randombytes_random () | 1);
     self->result = place_result_new ();
+    self->view = sched_view_new (state);
+    if (!self->placement || !self->result || !self->view) {
+        snprintf (err, errlen, "scheduler: out of memory");
+        shed_sched_destroy (&self);
+        return NULL;
+    }
     s_driver_open (self);
 
     /* Re-adopt our sheds: admission restored now, each reconciled with the
@@ -499,6 +505,7 @@ shed_sched_destroy (shed_sched_t **self_p)
     sched_admit_destroy (&self->admit);
     placement_destroy (&self->placement);
     place_result_destroy (&self->result);
+    sched_view_destroy (&self->view);
     zhashx_destroy (&self->members);
     zhashx_destroy (&self->resv);
     zhashx_destroy (&self->cache);

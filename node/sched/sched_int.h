@@ -14,6 +14,7 @@
  *   sched_jobs.c     creates taken here: the state machine (sched_create.h)
  *                    wired to RPC, placement and the API; routed ops
  *   sched_api.c      API handlers: create, list, show, op, drain
+ *   sched_view.c     the placement view, kept decoded between decisions
  */
 #ifndef SHED_SCHED_INT_H
 #define SHED_SCHED_INT_H
@@ -21,6 +22,7 @@
 #include "node/sched/node_sched.h"
 #include "node/sched/node_rpc.h"
 #include "node/sched/sched_create.h"
+#include "node/sched/sched_view.h"
 #include "node/state/node_record.h"
 
 #include "cluster/names.h"
@@ -150,6 +152,7 @@ struct _shed_sched_t {
     bool draining;
     placement_t *placement;
     place_result_t *result;
+    sched_view_t *view;             /* node records, decoded (sched_view.h) */
     shed_sched_hooks_t hooks;
     zhashx_t *members;              /* name -> s_member_t */
     zhashx_t *jobs;                 /* request id -> s_create_t (freed by hand) */

@@ -194,44 +194,49 @@ s_send_release (void *arg, const sc_job_t *job, const char *peer)
     sched__fire ((shed_sched_t *) arg, peer, "release", &msg);
 }
 
-/* The placement view from `node` records: numbers as each node published
- * them, ours from the admitter (authoritative, fresher). */
+/* The placement view from the decoded `node` records (sched_view.h):
+ * numbers as each node published them, ours from the admitter
+ * (authoritative, fresher). */
 typedef struct {
-    rec_msg_t m;
-    char origin [REC_NAME_MAX + 1];
-    char status [16];
-    place_tag_t tags [REC_TAGS_MAX];
-} s_nview_t;
-
-typedef struct {
-    s_nview_t *items;
-    size_t n, cap;
-} s_nviews_t;
+    shed_sched_t *sched;
+    place_node_t *nodes;
+    shed_image_view_t *images;
+    size_t n;
+} s_fill_t;
 
 static void
-s_collect_node (const shed_record_t *rec, void *arg)
+s_fill_node (const sched_view_node_t *nv, void *arg)
 {
-    s_nviews_t *v = arg;
-    if (strcmp (rec->origin, rec->key))
-        return;
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 16;
-        s_nview_t *items = realloc (v->items, cap * sizeof *items);
-        if (!items)
-            return;
-        v->items = items;
-        v->cap = cap;
+    s_fill_t *f = (s_fill_t *) arg;
+    shed_sched_t *self = f->sched;
+    const rec_node_t *r = &nv->m.u.rec_node;
+    place_node_t *pn = &f->nodes [f->n++];
+    pn->name = nv->origin;
+    s_member_t *mem = (s_member_t *) zhashx_lookup (self->members, nv->origin);
+    pn->alive = streq (nv->status, "alive") && (streq (nv->origin, self->name)
+                                                || (mem && mem->alive));
+    pn->draining = r->draining;
+    pn->capacity.v [PLACE_CPU] = r->cpu_milli ? r->cpu_milli : r->cpus * 1000;
+    pn->capacity.v [PLACE_MEMORY] = r->memory_mb * S_MIB;
+    pn->capacity.v [PLACE_DISK] = r->disk_mb * S_MIB;
+    pn->capacity.v [PLACE_GPU] = r->gpus;
+    pn->reserved.v [PLACE_CPU] = r->reserved_cpu_milli;
+    pn->reserved.v [PLACE_MEMORY] = r->reserved_memory_mb * S_MIB;
+    pn->reserved.v [PLACE_DISK] = r->reserved_disk_mb * S_MIB;
+    pn->overcommit [PLACE_CPU] = r->oc_cpu;
+    pn->overcommit [PLACE_MEMORY] = r->oc_memory;
+    pn->overcommit [PLACE_DISK] = r->oc_disk;
+    pn->allocated.v [PLACE_CPU] = r->alloc_cpu_milli;
+    pn->allocated.v [PLACE_MEMORY] = r->alloc_memory_mb * S_MIB;
+    pn->allocated.v [PLACE_DISK] = r->alloc_disk_mb * S_MIB;
+    pn->allocated.v [PLACE_GPU] = r->alloc_gpus;
+    if (streq (nv->origin, self->name)) {
+        sched_admit_view (self->admit, pn);
+        pn->draining = self->draining;
     }
-    s_nview_t *nv = &v->items [v->n];
-    memset (nv, 0, sizeof *nv);
-    if (wire_decode (&rec_proto, rec->value, rec->len, &nv->m, NULL) != WIRE_OK
-    ||  nv->m.hdr.type != REC_NODE) {
-        wire_msg_free (&rec_proto, &nv->m);
-        return;
-    }
-    snprintf (nv->origin, sizeof nv->origin, "%s", rec->origin);
-    snprintf (nv->status, sizeof nv->status, "%s", rec->status);
-    v->n++;
+    pn->tags = nv->tags;
+    pn->ntags = nv->ntags;
+    pn->nimages = shed_image_view_node (f->images, nv->origin, &pn->images);
 }
 
 static size_t
@@ -239,46 +244,17 @@ s_place (void *arg, const sc_job_t *job, char cand [][REC_NAME_MAX + 1], size_t 
          char *explain, size_t explain_size)
 {
     shed_sched_t *self = (shed_sched_t *) arg;
-    s_nviews_t v = { 0 };
-    shed_nstate_list (self->state, REC_KIND_NODE, s_collect_node, &v);
+    s_fill_t f = { .sched = self };
     /* Which node holds which image (REC_IMAGE, docs/images.md). */
-    shed_image_view_t *images = shed_image_view_new (self->state);
-    place_node_t *nodes = calloc (v.n + 1, sizeof *nodes);
-    assert (nodes);
-    for (size_t i = 0; i < v.n; i++) {
-        s_nview_t *nv = &v.items [i];
-        const rec_node_t *r = &nv->m.u.rec_node;
-        place_node_t *pn = &nodes [i];
-        pn->name = nv->origin;
-        s_member_t *mem = (s_member_t *) zhashx_lookup (self->members, nv->origin);
-        pn->alive = streq (nv->status, "alive") && (streq (nv->origin, self->name)
-                                                    || (mem && mem->alive));
-        pn->draining = r->draining;
-        pn->capacity.v [PLACE_CPU] = r->cpu_milli ? r->cpu_milli : r->cpus * 1000;
-        pn->capacity.v [PLACE_MEMORY] = r->memory_mb * S_MIB;
-        pn->capacity.v [PLACE_DISK] = r->disk_mb * S_MIB;
-        pn->capacity.v [PLACE_GPU] = r->gpus;
-        pn->reserved.v [PLACE_CPU] = r->reserved_cpu_milli;
-        pn->reserved.v [PLACE_MEMORY] = r->reserved_memory_mb * S_MIB;
-        pn->reserved.v [PLACE_DISK] = r->reserved_disk_mb * S_MIB;
-        pn->overcommit [PLACE_CPU] = r->oc_cpu;
-        pn->overcommit [PLACE_MEMORY] = r->oc_memory;
-        pn->overcommit [PLACE_DISK] = r->oc_disk;
-        pn->allocated.v [PLACE_CPU] = r->alloc_cpu_milli;
-        pn->allocated.v [PLACE_MEMORY] = r->alloc_memory_mb * S_MIB;
-        pn->allocated.v [PLACE_DISK] = r->alloc_disk_mb * S_MIB;
-        pn->allocated.v [PLACE_GPU] = r->alloc_gpus;
-        if (streq (nv->origin, self->name)) {
-            sched_admit_view (self->admit, pn);
-            pn->draining = self->draining;
-        }
-        size_t nt = r->tags.n < REC_TAGS_MAX ? r->tags.n : REC_TAGS_MAX;
-        for (size_t t = 0; t < nt; t++)
-            nv->tags [t] = (place_tag_t) { r->tags.items [t].key, r->tags.items [t].value };
-        pn->tags = nv->tags;
-        pn->ntags = nt;
-        pn->nimages = shed_image_view_node (images, nv->origin, &pn->images);
+    f.images = shed_image_view_new (self->state);
+    f.nodes = calloc (sched_view_size (self->view) + 1, sizeof *f.nodes);
+    if (!f.nodes || !f.images) {
+        free (f.nodes);
+        shed_image_view_destroy (&f.images);
+        snprintf (explain, explain_size, "out of memory");
+        return 0;
     }
+    sched_view_each (self->view, s_fill_node, &f);
     place_request_t req;
     memset (&req, 0, sizeof req);
     req.need.v [PLACE_CPU] = job->cpus_milli;
@@ -290,7 +266,7 @@ s_place (void *arg, const sc_job_t *job, char cand [][REC_NAME_MAX + 1], size_t 
     memcpy (req.constraints, job->constraints, sizeof req.constraints);
     req.nconstraints = job->nconstraints;
     req.image = job->image [0] ? job->image : NULL;
-    size_t n = placement_place (self->placement, nodes, v.n, &req, self->result);
+    size_t n = placement_place (self->placement, f.nodes, f.n, &req, self->result);
     size_t k = 0;
     for (; k < n && k < max; k++)
         snprintf (cand [k], REC_NAME_MAX + 1, "%s", place_result_name (self->result, k));
@@ -299,11 +275,8 @@ s_place (void *arg, const sc_job_t *job, char cand [][REC_NAME_MAX + 1], size_t 
         snprintf (explain, explain_size, "%s", why ? why : "");
         free (why);
     }
-    for (size_t i = 0; i < v.n; i++)
-        wire_msg_free (&rec_proto, &v.items [i].m);
-    free (v.items);
-    free (nodes);
-    shed_image_view_destroy (&images);
+    free (f.nodes);
+    shed_image_view_destroy (&f.images);
     return k;
 }
 
