@@ -36,9 +36,9 @@ mb_env_stream (void *ctx, const char *addr, uint16_t port, const uint8_t *buf, s
         snprintf (self->join_why, sizeof self->join_why, "seed %s:%u: cannot open a connection%s%s",
                   addr, (unsigned) port, err ? ": " : "", err ? strerror (err) : "");
         mb_join_note (self, addr, port, mb_seed_outcome (err),
-                     err == ENETUNREACH ? "network is unreachable"
-                     : err == EHOSTUNREACH ? "no route to host"
-                     : err ? strerror (err) : "cannot open a connection");
+                      err == ENETUNREACH ? "network is unreachable"
+                      : err == EHOSTUNREACH ? "no route to host"
+                      : err ? strerror (err) : "cannot open a connection");
     }
 }
 
@@ -280,7 +280,7 @@ mb_conn_close_at (mb_self_t *self, size_t i)
         snprintf (self->join_why, sizeof self->join_why, "seed %s:%u: %s", conn->peer,
                   (unsigned) conn->port, conn->why ? conn->why : "did not answer");
         mb_join_note (self, conn->peer, conn->port, conn->fail,
-                     conn->why ? conn->why : "did not answer");
+                      conn->why ? conn->why : "did not answer");
     }
     mb_conn_free (&self->conns [i]);
     self->conns [i] = self->conns [--self->nconns];
