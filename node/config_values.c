@@ -133,6 +133,25 @@ s_read_key_file (const char *path, char *out, size_t outlen, char *why, size_t w
     return rc;
 }
 
+/* A value that must be one of `words` (NULL-terminated): "expected a, b
+ * or c, got 'x'" otherwise. */
+static int
+s_one_of (const char *const words[], char *slot, size_t size, const char *value, char *why,
+          size_t whylen)
+{
+    size_t n = 0;
+    for (; words[n]; n++)
+        if (strcmp (value, words[n]) == 0)
+            return s_copy (slot, size, value, why, whylen);
+    int off = snprintf (why, whylen, "expected ");
+    for (size_t i = 0; i < n && off >= 0 && (size_t) off < whylen; i++)
+        off += snprintf (why + off, whylen - (size_t) off, "%s%s", words[i],
+                         i + 2 < n ? ", " : i + 1 < n ? " or " : "");
+    if (off >= 0 && (size_t) off < whylen)
+        snprintf (why + off, whylen - (size_t) off, ", got '%s'", value);
+    return -1;
+}
+
 static int
 s_name (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
        const char *value, char *why, size_t whylen)
@@ -145,7 +164,6 @@ s_name (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey
     }
     return s_copy (slot, d->size, value, why, whylen);
 }
-
 
 static int
 s_hostport (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
@@ -163,7 +181,6 @@ s_hostport (shed_config_t *cfg, const directive_t *d, char *slot, const char *su
     return 0;
 }
 
-
 static int
 s_addr (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
        const char *value, char *why, size_t whylen)
@@ -175,7 +192,6 @@ s_addr (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey
     return s_copy (slot, d->size, value, why, whylen);
 }
 
-
 static int
 s_path (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
        const char *value, char *why, size_t whylen)
@@ -186,7 +202,6 @@ s_path (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey
     }
     return s_copy (slot, d->size, value, why, whylen);
 }
-
 
 static int
 s_endpoint (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
@@ -211,7 +226,6 @@ s_endpoint (shed_config_t *cfg, const directive_t *d, char *slot, const char *su
     return s_copy (slot, d->size, value, why, whylen);
 }
 
-
 static int
 s_join (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
        const char *value, char *why, size_t whylen)
@@ -230,7 +244,6 @@ s_join (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey
     return 0;
 }
 
-
 static int
 s_level (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
         const char *value, char *why, size_t whylen)
@@ -241,7 +254,6 @@ s_level (shed_config_t *cfg, const directive_t *d, char *slot, const char *subke
     }
     return 0;
 }
-
 
 static int
 s_size (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
@@ -255,7 +267,6 @@ s_size (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey
     return s_copy (slot, d->size, value, why, whylen);
 }
 
-
 static int
 s_cpus (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
        const char *value, char *why, size_t whylen)
@@ -268,18 +279,13 @@ s_cpus (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey
     return s_copy (slot, d->size, value, why, whylen);
 }
 
-
 static int
 s_strategy (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
            const char *value, char *why, size_t whylen)
 {
-    if (strcmp (value, "binpack") && strcmp (value, "spread")) {
-        snprintf (why, whylen, "expected binpack or spread, got '%s'", value);
-        return -1;
-    }
-    return s_copy (slot, d->size, value, why, whylen);
+    static const char *const words[] = { "binpack", "spread", NULL };
+    return s_one_of (words, slot, d->size, value, why, whylen);
 }
-
 
 static int
 s_url (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
@@ -291,7 +297,6 @@ s_url (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
     }
     return s_copy (slot, d->size, value, why, whylen);
 }
-
 
 static int
 s_rate (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
@@ -306,20 +311,13 @@ s_rate (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey
     return s_copy (slot, d->size, value, why, whylen);
 }
 
-
 static int
 s_driver (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
          const char *value, char *why, size_t whylen)
 {
-    if (strcmp (value, "auto") && strcmp (value, "container") && strcmp (value, "netns")
-        && strcmp (value, "firecracker") && strcmp (value, "shed-server")) {
-        snprintf (why, whylen, "expected auto, container, netns, firecracker or "
-                  "shed-server, got '%s'", value);
-        return -1;
-    }
-    return s_copy (slot, d->size, value, why, whylen);
+    static const char *const words[] = { "auto", "container", "netns", "firecracker", "shed-server", NULL };
+    return s_one_of (words, slot, d->size, value, why, whylen);
 }
-
 
 static int
 s_bool (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
@@ -336,7 +334,6 @@ s_bool (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey
     return 0;
 }
 
-
 static int
 s_key (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
       const char *value, char *why, size_t whylen)
@@ -351,7 +348,6 @@ s_key (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
     return s_copy (slot, d->size, value, why, whylen);
 }
 
-
 static int
 s_keyfile (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
           const char *value, char *why, size_t whylen)
@@ -359,18 +355,13 @@ s_keyfile (shed_config_t *cfg, const directive_t *d, char *slot, const char *sub
     return s_read_key_file (value, slot, d->size, why, whylen);
 }
 
-
 static int
 s_profile (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
           const char *value, char *why, size_t whylen)
 {
-    if (strcmp (value, "lan") && strcmp (value, "wan")) {
-        snprintf (why, whylen, "expected lan or wan, got '%s'", value);
-        return -1;
-    }
-    return s_copy (slot, d->size, value, why, whylen);
+    static const char *const words[] = { "lan", "wan", NULL };
+    return s_one_of (words, slot, d->size, value, why, whylen);
 }
-
 
 static int
 s_number (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
@@ -395,7 +386,6 @@ s_number (shed_config_t *cfg, const directive_t *d, char *slot, const char *subk
         *(double *) slot = v;
     return 0;
 }
-
 
 static int
 s_listen (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
@@ -428,7 +418,6 @@ s_listen (shed_config_t *cfg, const directive_t *d, char *slot, const char *subk
     return s_copy (slot, d->size, value, why, whylen);
 }
 
-
 static int
 s_metrics (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
           const char *value, char *why, size_t whylen)
@@ -443,7 +432,6 @@ s_metrics (shed_config_t *cfg, const directive_t *d, char *slot, const char *sub
     }
     return s_listen (cfg, d, slot, subkey, value, why, whylen);    /* the same shapes */
 }
-
 
 static int
 s_domain (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
@@ -471,18 +459,13 @@ s_domain (shed_config_t *cfg, const directive_t *d, char *slot, const char *subk
     return s_copy (slot, d->size, value, why, whylen);
 }
 
-
 static int
 s_netmode (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
           const char *value, char *why, size_t whylen)
 {
-    if (strcmp (value, "encrypted") && strcmp (value, "plain")) {
-        snprintf (why, whylen, "expected encrypted or plain, got '%s'", value);
-        return -1;
-    }
-    return s_copy (slot, d->size, value, why, whylen);
+    static const char *const words[] = { "encrypted", "plain", NULL };
+    return s_one_of (words, slot, d->size, value, why, whylen);
 }
-
 
 static int
 s_cidr (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
@@ -509,7 +492,6 @@ s_cidr (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey
     return s_copy (slot, d->size, value, why, whylen);
 }
 
-
 static int
 s_ifname (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
          const char *value, char *why, size_t whylen)
@@ -525,7 +507,6 @@ s_ifname (shed_config_t *cfg, const directive_t *d, char *slot, const char *subk
     }
     return s_copy (slot, d->size, value, why, whylen);
 }
-
 
 static int
 s_hooks (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
@@ -567,7 +548,6 @@ s_hooks (shed_config_t *cfg, const directive_t *d, char *slot, const char *subke
     strcpy (h->command, command);
     return 0;
 }
-
 
 static int
 s_tags (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
