@@ -29,7 +29,7 @@
 #include <string.h>
 
 typedef struct {
-    zactor_t **actors;
+    membership_t **actors;
     int n;
     uint16_t base;
 } cluster_t;
@@ -49,7 +49,7 @@ s_cluster_new (int n)
 {
     cluster_t *c = (cluster_t *) calloc (1, sizeof *c);
     c->n = n;
-    c->actors = (zactor_t **) calloc ((size_t) n, sizeof (zactor_t *));
+    c->actors = (membership_t **) calloc ((size_t) n, sizeof (membership_t *));
     int attempts = 0;
 retry:
     c->base = s_base_port (n);
@@ -74,7 +74,7 @@ retry:
         if (!c->actors [i]) {
             fprintf (stderr, "node %d: %s (retrying with another base port)\n", i, err);
             for (int j = 0; j < i; j++)
-                zactor_destroy (&c->actors [j]);
+                membership_destroy (&c->actors [j]);
             if (++attempts == 5)
                 exit (1);
             goto retry;
@@ -89,7 +89,7 @@ s_cluster_destroy (cluster_t **c_p)
 {
     cluster_t *c = *c_p;
     for (int i = 0; i < c->n; i++)
-        zactor_destroy (&c->actors [i]);
+        membership_destroy (&c->actors [i]);
     free (c->actors);
     free (c);
     *c_p = NULL;
@@ -97,10 +97,9 @@ s_cluster_destroy (cluster_t **c_p)
 
 /* Value of one counter from STATS, or -1. */
 static long long
-s_stat (zactor_t *actor, const char *name)
+s_stat (membership_t *actor, const char *name)
 {
-    zstr_send (actor, "STATS");
-    zmsg_t *msg = zmsg_recv (actor);
+    zmsg_t *msg = membership_stats (actor);
     long long value = -1;
     char *k, *v;
     while (msg && (k = zmsg_popstr (msg))) {
@@ -198,7 +197,7 @@ main (int argc, char *argv [])
         int victim = 5 + k * 3;
         zclock_sleep (500 + randombytes_uniform (500));
         int64_t start = zclock_mono ();
-        zactor_destroy (&c->actors [victim]);     /* no LEAVE: a crash */
+        membership_destroy (&c->actors [victim]);     /* no LEAVE: a crash */
         d [k] = s_wait_all (c, "failed", k + 1, victim, start, 30000);
         if (d [k] < 0)
             d [k] = 30000;

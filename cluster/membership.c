@@ -330,7 +330,7 @@ s_actor (zsock_t *pipe, void *args)
 {
     membership_config_t *cfg = (membership_config_t *) args;
     s_actor_priority (cfg->actor_nice);
-    /* The keyring travels in the config allocation (see membership_new). */
+    /* The keyring travels in the config allocation (see mb_actor_new). */
     shed_keyring_t *keyring;
     memcpy (&keyring, (uint8_t *) cfg + sizeof *cfg, sizeof keyring);
     char err [512] = "";
@@ -417,8 +417,8 @@ membership_config_defaults (membership_config_t *config)
 }
 
 zactor_t *
-membership_new (const membership_config_t *config, shed_keyring_t **keyring_p, char *err,
-                size_t errlen)
+mb_actor_new (const membership_config_t *config, shed_keyring_t **keyring_p, char *err,
+              size_t errlen)
 {
     assert (config);
     assert (keyring_p);

@@ -14,6 +14,16 @@
  *   - a PUB socket bound at `events_endpoint` for membership events;
  *   - optionally a zbeacon for LAN discovery (off by default).
  *
+ * membership_t is a thin facade over the actor (membership_api.c; the zyre
+ * shape of docs/architecture.md, "Conventions"): each method sends one of
+ * the commands below and reads its reply; events come on the PUB at
+ * membership_events_endpoint, never on the pipe. Owner's thread only.
+ *
+ *     membership_t *m = membership_new (&config, &keyring, err, sizeof err);
+ *     membership_join (m, seeds, nseeds, err, sizeof err);
+ *     ...
+ *     membership_destroy (&m);
+ *
  * Commands on the actor pipe (czmq pictures; replies in the same form):
  *
  *   JOIN host:port...          "s..."  join through these seeds; keeps
@@ -107,10 +117,55 @@ typedef struct {
 /* Defaults: LAN tunables, port 7946, bind 0.0.0.0, leave 3 s, actor nice -5. */
 void membership_config_defaults (membership_config_t *config);
 
+typedef struct _membership_t membership_t;
+
 /* Start the actor. Takes ownership of *keyring_p (sets it to NULL) whatever
  * the outcome. Returns NULL with a one-line reason in err if the sockets
- * cannot be set up. Destroy with zactor_destroy. */
-zactor_t *membership_new (const membership_config_t *config, shed_keyring_t **keyring_p,
-                          char *err, size_t errlen);
+ * cannot be set up. */
+membership_t *membership_new (const membership_config_t *config, shed_keyring_t **keyring_p,
+                              char *err, size_t errlen);
+/* Stop the actor ($TERM; no LEAVE: call membership_leave first) and free.
+ * NULL-safe; sets *self_p to NULL. */
+void membership_destroy (membership_t **self_p);
+
+/* JOIN "host:port"...: waits for the answer; 0, or -1 with the reason
+ * (without "ERROR ") in err. */
+int membership_join (membership_t *self, const char *const *seeds, size_t nseeds, char *err,
+                     size_t errlen);
+
+/* JOIN-TAGGED: returns at once (-1 if the command could not be sent). The
+ * answer goes to fn (rc 0, or -1 and the reason) whenever it is read: by
+ * any later method, or by membership_pipe_ready once membership_pipe is
+ * readable (poll it, e.g. with zloop_reader). One at a time. */
+typedef void (membership_join_fn) (int rc, const char *reason, void *arg);
+int membership_join_start (membership_t *self, const char *const *seeds, size_t nseeds,
+                           membership_join_fn *fn, void *arg);
+zsock_t *membership_pipe (membership_t *self);
+/* Reads what waits on the pipe without blocking; returns how many
+ * messages were not a "$JOIN" answer (dropped). */
+size_t membership_pipe_ready (membership_t *self);
+
+/* LEAVE: 0 once "left" was sent, -1 if the actor did not answer. */
+int membership_leave (membership_t *self);
+
+/* MEMBERS: the msgpack GOSSIP_MEMBERS frame (caller destroys), or NULL. */
+zframe_t *membership_members (membership_t *self);
+
+/* TAGS SET / UNSET: 0, or -1 with the reason in err. */
+int membership_tag_set (membership_t *self, const char *key, const char *value, char *err,
+                        size_t errlen);
+int membership_tag_unset (membership_t *self, const char *key, char *err, size_t errlen);
+
+/* KEYS op ("LIST", "INSTALL", "USE", "REMOVE"; key_b64 NULL for LIST): the
+ * reply as above, status frame then one frame per node (caller destroys),
+ * or NULL. */
+zmsg_t *membership_keys (membership_t *self, const char *op, const char *key_b64);
+
+/* STATS: name, value... frames (caller destroys), or NULL. */
+zmsg_t *membership_stats (membership_t *self);
+
+/* The events' PUB endpoint (config's events_endpoint), valid until
+ * membership_destroy; SUB to it to receive the events above. */
+const char *membership_events_endpoint (membership_t *self);
 
 #endif

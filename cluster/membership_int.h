@@ -214,4 +214,9 @@ void mb_cmd_join (mb_self_t *self, zmsg_t *request, bool tagged);
 void mb_beacon_publish (mb_self_t *self);
 void mb_handle_beacon (mb_self_t *self);
 
+/* ---- membership.c: start the actor (membership_new in membership_api.c
+ * wraps it); the outcome as membership_new documents, the pipe returned. */
+zactor_t *mb_actor_new (const membership_config_t *config, shed_keyring_t **keyring_p,
+                        char *err, size_t errlen);
+
 #endif

@@ -7,7 +7,6 @@
 
 #include <arpa/inet.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -17,7 +16,7 @@
 #define MEMBERS_TAG_LISTENERS_MAX 4
 
 struct _shed_members_t {
-    zactor_t *actor;
+    membership_t *members;          /* the membership actor's facade */
     zsock_t *events;                /* SUB to the actor's event PUB */
     zloop_t *loop;                  /* borrowed */
     /* The one join in progress: the actor answers it later, tagged "$JOIN",
@@ -102,61 +101,19 @@ s_swim_config (const shed_config_t *cfg, swim_config_t *sc)
 }
 
 /* -------------------------------------------------------------------------
- * Talking to the actor. Commands are synchronous: the actor answers each on
- * its pipe. Key operations and leave may take seconds; the API waits. A join
- * is the exception (docs/operations.md "Joining"): JOIN-TAGGED's answer
- * comes whenever the join ends, tagged "$JOIN", possibly between another
- * command and its reply, so every read of the pipe passes it on.
+ * Talking to the actor, through its facade (cluster/membership.h).
+ * Commands are synchronous: key operations and leave may take seconds; the
+ * API waits. A join is the exception (docs/operations.md "Joining"): its
+ * answer comes whenever the join ends, to s_join_answer, from whichever
+ * membership_* call reads it first or from s_on_actor.
  */
-
-static void s_join_answer (shed_members_t *self, zmsg_t **reply_p);
-
-/* Send a command (frames from a NULL-terminated list) and receive the reply. */
-static zmsg_t *
-s_command (shed_members_t *self, const char *first, ...)
-{
-    zmsg_t *cmd = zmsg_new ();
-    va_list ap;
-    va_start (ap, first);
-    for (const char *f = first; f; f = va_arg (ap, const char *))
-        zmsg_addstr (cmd, f);
-    va_end (ap);
-    if (zmsg_send (&cmd, self->actor) != 0) {
-        zmsg_destroy (&cmd);
-        return NULL;
-    }
-    while (true) {
-        zmsg_t *reply = zmsg_recv (self->actor);
-        zframe_t *first_frame = reply ? zmsg_first (reply) : NULL;
-        if (!first_frame || !zframe_streq (first_frame, "$JOIN"))
-            return reply;
-        s_join_answer (self, &reply);
-    }
-}
-
-/* "OK" -> 0; "ERROR reason" -> -1 with the reason copied. */
-static int
-s_reply_status (zmsg_t *reply, char *why, size_t whylen)
-{
-    char *first = reply ? zmsg_popstr (reply) : NULL;
-    int rc = -1;
-    if (!first)
-        snprintf (why, whylen, "membership actor did not answer");
-    else if (strcmp (first, "OK") == 0)
-        rc = 0;
-    else
-        snprintf (why, whylen, "%s", strncmp (first, "ERROR ", 6) == 0 ? first + 6 : first);
-    free (first);
-    return rc;
-}
 
 int
 shed_members_list (shed_members_t *self, gossip_msg_t *out)
 {
     assert (self);
     memset (out, 0, sizeof *out);
-    zmsg_t *reply = s_command (self, "MEMBERS", NULL);
-    zframe_t *frame = reply ? zmsg_first (reply) : NULL;
+    zframe_t *frame = membership_members (self->members);
     int rc = -1;
     if (frame && wire_decode (&gossip_proto, zframe_data (frame), zframe_size (frame), out,
                               NULL) == WIRE_OK) {
@@ -165,7 +122,7 @@ shed_members_list (shed_members_t *self, gossip_msg_t *out)
         else
             wire_msg_free (&gossip_proto, out);
     }
-    zmsg_destroy (&reply);
+    zframe_destroy (&frame);
     return rc;
 }
 
@@ -188,7 +145,7 @@ char *
 shed_members_stats (shed_members_t *self)
 {
     assert (self);
-    zmsg_t *reply = s_command (self, "STATS", NULL);
+    zmsg_t *reply = membership_stats (self->members);
     if (!reply)
         return NULL;
     /* Frames come as name, value, name, value... */
@@ -211,8 +168,7 @@ shed_members_leave (shed_members_t *self)
 {
     if (!self || self->left)
         return;
-    zmsg_t *reply = s_command (self, "LEAVE", NULL);
-    zmsg_destroy (&reply);
+    membership_leave (self->members);
     self->left = true;
     log_info ("members", "left the cluster|name=%s", self->name);
 }
@@ -225,10 +181,8 @@ static void
 s_api_members (shed_api_call_t *call, const api_msg_t *req, void *arg)
 {
     shed_members_t *self = arg;
-    zmsg_t *reply = s_command (self, "MEMBERS", NULL);
-    zframe_t *frame = reply ? zmsg_first (reply) : NULL;
+    zframe_t *frame = membership_members (self->members);
     if (!frame) {
-        zmsg_destroy (&reply);
         shed_api_reply_error (&call, API_ERR_UNAVAILABLE, "membership actor did not answer");
         return;
     }
@@ -236,19 +190,16 @@ s_api_members (shed_api_call_t *call, const api_msg_t *req, void *arg)
     rep.u.api_members_rep.members.data = zframe_data (frame);
     rep.u.api_members_rep.members.len = zframe_size (frame);
     shed_api_reply (&call, &rep);
-    zmsg_destroy (&reply);
+    zframe_destroy (&frame);
 }
 
-/* The actor's "$JOIN" answer: "OK" or "ERROR join ADDR: reason; ...". */
+/* The join's answer: 0, or -1 and "join ADDR: reason; ...". */
 static void
-s_join_answer (shed_members_t *self, zmsg_t **reply_p)
+s_join_answer (int rc, const char *reason, void *arg)
 {
-    zmsg_t *reply = *reply_p;
-    zframe_t *tag = zmsg_pop (reply);
-    zframe_destroy (&tag);
+    shed_members_t *self = arg;
     char why[API_TEXT_MAX];
-    int rc = s_reply_status (reply, why, sizeof why);
-    zmsg_destroy (reply_p);
+    snprintf (why, sizeof why, "%s", reason);
     if (self->join_timer >= 0) {
         zloop_timer_end (self->loop, self->join_timer);
         self->join_timer = -1;
@@ -270,25 +221,14 @@ s_join_answer (shed_members_t *self, zmsg_t **reply_p)
     shed_api_reply (&self->join_call, &rep);
 }
 
-/* The actor pipe became readable between two handlers: only a "$JOIN"
- * answer can be waiting (every other reply is read by its s_command). The
- * events check keeps us from blocking if a command's read took it first. */
+/* The actor pipe became readable between two handlers: only the join's
+ * answer can be waiting (the facade reads every other reply). */
 static int
 s_on_actor (zloop_t *loop, zsock_t *sock, void *arg)
 {
     shed_members_t *self = arg;
-    while (zsock_events (sock) & ZMQ_POLLIN) {
-        zmsg_t *msg = zmsg_recv (sock);
-        if (!msg)
-            break;
-        zframe_t *first = zmsg_first (msg);
-        if (first && zframe_streq (first, "$JOIN"))
-            s_join_answer (self, &msg);
-        else {
-            log_warn ("members", "unexpected message from the membership actor dropped");
-            zmsg_destroy (&msg);
-        }
-    }
+    if (membership_pipe_ready (self->members) > 0)
+        log_warn ("members", "unexpected message from the membership actor dropped");
     return 0;
 }
 
@@ -317,8 +257,14 @@ s_api_join (shed_api_call_t *call, const api_msg_t *req, void *arg)
                               self->join_seeds);
         return;
     }
-    zmsg_t *cmd = zmsg_new ();
-    zmsg_addstr (cmd, "JOIN-TAGGED");
+    char(*addrs)[API_ADDR_MAX + 8] = calloc (j->seeds.n ? j->seeds.n : 1, sizeof *addrs);
+    const char **argv = calloc (j->seeds.n ? j->seeds.n : 1, sizeof *argv);
+    if (!addrs || !argv) {
+        free (addrs);
+        free (argv);
+        shed_api_reply_error (&call, API_ERR_UNAVAILABLE, "out of memory");
+        return;
+    }
     char seeds[sizeof self->join_seeds] = "";
     size_t used = 0;
     for (size_t i = 0; i < j->seeds.n; i++) {
@@ -326,25 +272,29 @@ s_api_join (shed_api_call_t *call, const api_msg_t *req, void *arg)
         uint16_t port;
         if (shed_parse_hostport (j->seeds.items[i].addr, host, sizeof host, &port,
                                  SHED_DEFAULT_PORT) != 0) {
-            zmsg_destroy (&cmd);
+            free (addrs);
+            free (argv);
             shed_api_reply_error (&call, API_ERR_INVALID, "bad seed address '%s' (HOST[:PORT])",
                                   j->seeds.items[i].addr);
             return;
         }
-        zmsg_addstrf (cmd, "%s:%u", host, port);
+        snprintf (addrs[i], sizeof addrs[i], "%s:%u", host, port);
+        argv[i] = addrs[i];
         if (used < sizeof seeds) {
             int n = snprintf (seeds + used, sizeof seeds - used, "%s%s:%u", i ? " " : "", host,
                               port);
             used += n > 0 ? (size_t) n : 0;
         }
     }
-    if (zmsg_send (&cmd, self->actor) != 0) {
-        zmsg_destroy (&cmd);
+    int sent = membership_join_start (self->members, argv, j->seeds.n, s_join_answer, self);
+    free (addrs);
+    free (argv);
+    if (sent != 0) {
         shed_api_reply_error (&call, API_ERR_UNAVAILABLE, "membership actor did not answer");
         return;
     }
-    /* Answered from s_on_actor (or from any s_command that reads the answer
-     * first), at the latest the actor's join_timeout_ms from now. */
+    /* Answered from s_on_actor (or from any membership_* call that reads the
+     * answer first), at the latest the actor's join_timeout_ms from now. */
     self->join_call = call;
     snprintf (self->join_seeds, sizeof self->join_seeds, "%s", seeds);
     self->join_timer = zloop_timer (self->loop, self->join_timeout_ms + 1000, 1,
@@ -380,18 +330,18 @@ shed_members_on_tags (shed_members_t *self, shed_members_tags_fn *fn, void *arg)
     self->ntag_listeners++;
 }
 
-/* Put the actor's tag `key` back as `tags` has it (present or absent). */
+/* Put the actor's tag `key` back as `tags` has it (present or absent);
+ * best effort: the caller already reports the failure that led here. */
 static void
 s_tag_restore (shed_members_t *self, const char *key)
 {
+    char why[256];
     for (size_t i = 0; i < self->ntags; i++)
         if (strcmp (self->tags[i].key, key) == 0) {
-            zmsg_t *reply = s_command (self, "TAGS", "SET", key, self->tags[i].value, NULL);
-            zmsg_destroy (&reply);
+            membership_tag_set (self->members, key, self->tags[i].value, why, sizeof why);
             return;
         }
-    zmsg_t *reply = s_command (self, "TAGS", "UNSET", key, NULL);
-    zmsg_destroy (&reply);
+    membership_tag_unset (self->members, key, why, sizeof why);
 }
 
 /* `tags set/unset`: gossip first (the actor checks sizes and counts), then
@@ -421,11 +371,9 @@ s_api_tags (shed_api_call_t *call, const api_msg_t *req, void *arg)
         shed_api_reply_error (&call, API_ERR_INVALID, "more than %d tags", SHED_CFG_TAGS_MAX);
         return;
     }
-    zmsg_t *reply = set ? s_command (self, "TAGS", "SET", t->key, t->value, NULL)
-                        : s_command (self, "TAGS", "UNSET", t->key, NULL);
     char why[PATH_MAX + 64];
-    int rc = s_reply_status (reply, why, sizeof why);
-    zmsg_destroy (&reply);
+    int rc = set ? membership_tag_set (self->members, t->key, t->value, why, sizeof why)
+                 : membership_tag_unset (self->members, t->key, why, sizeof why);
     if (rc != 0) {
         shed_api_reply_error (&call, API_ERR_INVALID, "%s", why);
         return;
@@ -484,8 +432,8 @@ s_api_keys (shed_api_call_t *call, const api_msg_t *req, void *arg)
         }
         sodium_memzero (key, sizeof key);
     }
-    zmsg_t *reply = k->op == API_KEY_LIST ? s_command (self, "KEYS", "LIST", NULL)
-                                          : s_command (self, "KEYS", ops[k->op], k->key, NULL);
+    zmsg_t *reply = membership_keys (self->members, ops[k->op],
+                                     k->op == API_KEY_LIST ? NULL : k->key);
     char *status = reply ? zmsg_popstr (reply) : NULL;
     if (!status) {
         zmsg_destroy (&reply);
@@ -653,12 +601,12 @@ shed_members_new (const shed_config_t *cfg, const shed_identity_t *identity,
 
     /* Subscribe before the actor starts so no early event is lost. For
      * inproc, the PUB must bind first; the actor binds, so connect after. */
-    self->actor = membership_new (&mc, keyring_p, err, errlen);
-    if (!self->actor) {
+    self->members = membership_new (&mc, keyring_p, err, errlen);
+    if (!self->members) {
         free (self);
         return NULL;
     }
-    self->events = zsock_new_sub (mc.events_endpoint, "");
+    self->events = zsock_new_sub (membership_events_endpoint (self->members), "");
     if (!self->events) {
         snprintf (err, errlen, "cannot subscribe to membership events");
         shed_members_destroy (&self);
@@ -666,19 +614,16 @@ shed_members_new (const shed_config_t *cfg, const shed_identity_t *identity,
     }
     zloop_reader (loop, self->events, s_on_event, self);
     self->join_timeout_ms = mc.join_timeout_ms;
-    zloop_reader (loop, zactor_sock (self->actor), s_on_actor, self);
+    zloop_reader (loop, membership_pipe (self->members), s_on_actor, self);
 
     for (size_t i = 0; i < self->ntags; i++) {
         char why[256];
-        zmsg_t *reply = s_command (self, "TAGS", "SET", self->tags[i].key, self->tags[i].value,
-                                   NULL);
-        if (s_reply_status (reply, why, sizeof why) != 0) {
-            zmsg_destroy (&reply);
+        if (membership_tag_set (self->members, self->tags[i].key, self->tags[i].value, why,
+                                sizeof why) != 0) {
             snprintf (err, errlen, "tag '%s': %s", self->tags[i].key, why);
             shed_members_destroy (&self);
             return NULL;
         }
-        zmsg_destroy (&reply);
     }
 
     shed_api_server_on (api, API_MEMBERS_REQ, s_api_members, self);
@@ -699,15 +644,15 @@ shed_members_destroy (shed_members_t **self_p)
     shed_members_t *self = *self_p;
     if (self->events && self->loop)
         zloop_reader_end (self->loop, self->events);
-    if (self->actor && self->loop)
-        zloop_reader_end (self->loop, zactor_sock (self->actor));
+    if (self->members && self->loop)
+        zloop_reader_end (self->loop, membership_pipe (self->members));
     if (self->join_timer >= 0 && self->loop)
         zloop_timer_end (self->loop, self->join_timer);
     if (self->join_call)
         shed_api_reply_error (&self->join_call, API_ERR_UNAVAILABLE,
                               "join %s: the node is stopping", self->join_seeds);
     zsock_destroy (&self->events);
-    zactor_destroy (&self->actor);
+    membership_destroy (&self->members);
     free (self);
     *self_p = NULL;
 }
