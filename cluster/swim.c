@@ -122,6 +122,7 @@ swim_new (const swim_config_t *config, const swim_env_t *env)
     memcpy (me->pub.key, config->key, SWIM_KEY_BYTES);
     memcpy (me->pub.sigkey, config->sigkey, SWIM_KEY_BYTES);
     me->pub.state = SWIM_ALIVE;
+    swim__count_state (self, -1, SWIM_ALIVE);
     uint64_t now = swim__now (self);
     me->pub.state_since_ms = now;
     zhashx_insert (self->by_name, me->pub.name, me);
@@ -859,6 +860,7 @@ swim_leave (swim_t *self)
         return;
     self->leaving = true;
     swim_node_t *me = self->nodes [0];
+    swim__count_state (self, (int) me->pub.state, SWIM_LEFT);
     me->pub.state = SWIM_LEFT;
     me->pub.state_since_ms = swim__now (self);
     gossip_update_t u;

@@ -80,24 +80,47 @@ swim__emit (swim_t *self, swim_event_kind_t kind, const swim_member_t *m, const 
     }
 }
 
+void
+swim__count_state (swim_t *self, int from, int to)
+{
+    size_t max = sizeof self->nstate / sizeof self->nstate [0];
+    if (from >= 0 && (size_t) from < max && self->nstate [from] > 0)
+        self->nstate [from]--;
+    if (to >= 0 && (size_t) to < max)
+        self->nstate [to]++;
+}
+
+/* With assertions on (the sanitizer and fuzz builds), check the counts
+ * against a scan, so a state write that bypasses swim__count_state shows
+ * up in the tests rather than as a slowly wrong retransmit limit. */
+static void
+s_check_counts (swim_t *self)
+{
+#ifndef NDEBUG
+    size_t alive = 0, suspect = 0;
+    for (size_t i = 0; i < self->nnodes; i++) {
+        alive += self->nodes [i]->pub.state == SWIM_ALIVE;
+        suspect += self->nodes [i]->pub.state == SWIM_SUSPECT;
+    }
+    assert (alive == self->nstate [SWIM_ALIVE]);
+    assert (suspect == self->nstate [SWIM_SUSPECT]);
+#else
+    (void) self;
+#endif
+}
+
 size_t
 swim__live_count (swim_t *self)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < self->nnodes; i++)
-        if (self->nodes [i]->pub.state == SWIM_ALIVE || self->nodes [i]->pub.state == SWIM_SUSPECT)
-            n++;
-    return n;
+    s_check_counts (self);
+    return self->nstate [SWIM_ALIVE] + self->nstate [SWIM_SUSPECT];
 }
 
 size_t
 swim__alive_count (swim_t *self)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < self->nnodes; i++)
-        if (self->nodes [i]->pub.state == SWIM_ALIVE)
-            n++;
-    return n;
+    s_check_counts (self);
+    return self->nstate [SWIM_ALIVE];
 }
 
 uint32_t
@@ -245,6 +268,7 @@ s_add (swim_t *self, const gossip_update_t *u)
         return NULL;
     snprintf (node->pub.name, sizeof node->pub.name, "%s", u->name);
     self->nodes [self->nnodes++] = node;
+    swim__count_state (self, -1, (int) node->pub.state);
     zhashx_insert (self->by_name, node->pub.name, node);
 
     /* Insert at a random place in the rest of this probe round, as
@@ -279,6 +303,7 @@ swim__remove (swim_t *self, swim_node_t *node)
         if (self->nodes [i] == node) {
             self->nodes [i] = self->nodes [self->nnodes - 1];
             self->nnodes--;
+            swim__count_state (self, (int) node->pub.state, -1);
             break;
         }
     zhashx_delete (self->by_name, node->pub.name);
@@ -289,6 +314,7 @@ swim__remove (swim_t *self, swim_node_t *node)
 static void
 s_set_state (swim_t *self, swim_node_t *node, swim_state_t state)
 {
+    swim__count_state (self, (int) node->pub.state, (int) state);
     node->pub.state = state;
     node->pub.state_since_ms = swim__now (self);
     if (state != SWIM_SUSPECT)
