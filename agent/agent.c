@@ -26,15 +26,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define S_COMP "agent"
-#define S_STOP_GRACE_MS 5000
+#define S_COMP                      "agent"
+#define S_STOP_GRACE_MS             5000
 #define AGENT_CONTAINER_CGROUP_ROOT "/sys/fs/cgroup"
-#define AGENT_DEFAULT_USER "shed"
+#define AGENT_DEFAULT_USER          "shed"
 
 typedef struct {
-    int fd;                     /* non-blocking connect in progress, or -1 */
+    int fd; /* non-blocking connect in progress, or -1 */
     int64_t next_ms;
-    uint64_t status;            /* last reported, 0 = never */
+    uint64_t status; /* last reported, 0 = never */
 } s_health_t;
 
 struct _agent_t {
@@ -50,7 +50,7 @@ struct _agent_t {
     bool stopping;
     int64_t stop_deadline_ms;
     bool killed;
-    bool pid1;                  /* init of a PID namespace (container, VM) */
+    bool pid1; /* init of a PID namespace (container, VM) */
 };
 
 static void
@@ -96,7 +96,7 @@ s_register_services (agent_t *self)
         r->tags.items = s->tags;
         s_emit (self, &m);
         uint64_t last = self->health[i].status;
-        self->health[i].status = 0;         /* re-announce the last state */
+        self->health[i].status = 0; /* re-announce the last state */
         if (last)
             s_health_report (self, i, last, "");
     }
@@ -246,8 +246,10 @@ agent_new (const agent_config_t *cfg)
         prctl (PR_SET_CHILD_SUBREAPER, 1);
 
     agent_conn_config_t cc = {
-        .target = cfg->connect, .buffer_frames = cfg->buffer_frames,
-        .buffer_bytes = cfg->buffer_bytes, .backoff_min_ms = cfg->backoff_min_ms,
+        .target = cfg->connect,
+        .buffer_frames = cfg->buffer_frames,
+        .buffer_bytes = cfg->buffer_bytes,
+        .backoff_min_ms = cfg->backoff_min_ms,
         .backoff_max_ms = cfg->backoff_max_ms,
     };
     self->conn = agent_conn_new (&cc, s_on_host_msg, self);
@@ -262,8 +264,10 @@ agent_new (const agent_config_t *cfg)
     if (self->prov && cfg->provision_user[0]) {
         agent_provisioner_set_user (self->prov, cfg->provision_user);
         if (geteuid () != 0)
-            log_warn (S_COMP, "not root: provisioning runs as this user, not provision_user|"
-                      "user=%s", cfg->provision_user);
+            log_warn (S_COMP,
+                      "not root: provisioning runs as this user, not provision_user|"
+                      "user=%s",
+                      cfg->provision_user);
     }
     self->tail = agent_tail_new (s_emit, self);
     const char *mounts[AGENT_MOUNTS_MAX];
@@ -274,13 +278,15 @@ agent_new (const agent_config_t *cfg)
      * container has its own /proc (processes) but the host's /proc/stat
      * and meminfo: its use is in the cgroup mounted at /sys/fs/cgroup. */
     const char *cg_root = cfg->cgroup_root[0] ? cfg->cgroup_root
-                        : cfg->container ? AGENT_CONTAINER_CGROUP_ROOT : "";
+                          : cfg->container    ? AGENT_CONTAINER_CGROUP_ROOT
+                                              : "";
     if (self->metrics && cg_root[0]
         && (cfg->container ? agent_metrics_use_container (self->metrics, cg_root)
-                           : agent_metrics_use_cgroup (self->metrics, cg_root)) != 0)
+                           : agent_metrics_use_cgroup (self->metrics, cg_root))
+               != 0)
         log_warn (S_COMP, "cgroup metrics unavailable, using /proc|root=%s", cg_root);
     if (self->sigfd < 0 || !self->conn || !self->sup || !self->prov || !self->tail
-    ||  !self->metrics) {
+        || !self->metrics) {
         log_error (S_COMP, "cannot start|connect=%s", cfg->connect);
         agent_destroy (&self);
         return NULL;
@@ -290,7 +296,7 @@ agent_new (const agent_config_t *cfg)
     memset (&hello, 0, sizeof hello);
     snprintf (hello.agent_version, sizeof hello.agent_version, "%s", SHED_VERSION_STRING);
     hello.caps = AGENT_CAP_METRICS | AGENT_CAP_PROCS | AGENT_CAP_LOGS | AGENT_CAP_SERVICES
-               | AGENT_CAP_PROVISION | AGENT_CAP_STREAMS | (cfg->init ? AGENT_CAP_INIT : 0);
+                 | AGENT_CAP_PROVISION | AGENT_CAP_STREAMS | (cfg->init ? AGENT_CAP_INIT : 0);
     hello.boot_time = agent_metrics_boot_time (self->metrics);
     snprintf (hello.shed, sizeof hello.shed, "%s", cfg->shed);
     hello.pid = (uint64_t) getpid ();
@@ -402,7 +408,7 @@ agent_run (agent_t *self)
             }
         }
         size_t n = 0;
-        w[n++] = (agent_watch_t) { self->sigfd, POLLIN, s_on_signal, self };
+        w[n++] = (agent_watch_t){ self->sigfd, POLLIN, s_on_signal, self };
         n += agent_conn_watches (self->conn, w + n, AGENT_WATCH_MAX - n);
         n += agent_supervisor_watches (self->sup, w + n, AGENT_WATCH_MAX - n);
         n += agent_provisioner_watches (self->prov, w + n, AGENT_WATCH_MAX - n);
@@ -422,7 +428,7 @@ agent_run (agent_t *self)
         if (wait > 1000)
             wait = 1000;
         for (size_t i = 0; i < n; i++)
-            pfd[i] = (struct pollfd) { w[i].fd, w[i].events, 0 };
+            pfd[i] = (struct pollfd){ w[i].fd, w[i].events, 0 };
         int rc = poll (pfd, n, (int) wait);
         if (rc < 0 && errno != EINTR)
             break;

@@ -16,9 +16,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define S_COMP "agent"
-#define S_FILE_MAX (1u << 20)   /* control files are tiny; cgroup.procs of a big shed is not */
-#define S_PATH_MAX 512
+#define S_COMP         "agent"
+#define S_FILE_MAX     (1u << 20) /* control files are tiny; cgroup.procs of a big shed is not */
+#define S_PATH_MAX     512
 /* v1 reports "no limit" as LONG_MAX rounded down to a page (0x7ffffffffffff000
  * on x86-64, other values with other page sizes): no real limit is this big. */
 #define S_V1_UNLIMITED (1ull << 62)
@@ -106,7 +106,7 @@ agent_cgroup_parse_key (const char *text, const char *key, uint64_t *out)
             *out = v;
             return 0;
         }
-        return -1;              /* the key is there, its value is garbage */
+        return -1; /* the key is there, its value is garbage */
     }
     return -1;
 }
@@ -184,8 +184,8 @@ s_list_has (const char *list, size_t len, const char *name)
 }
 
 int
-agent_cgroup_parse_self (const char *text, const char *controller, char *ctrls,
-                         size_t ctrls_size, char *path, size_t path_size)
+agent_cgroup_parse_self (const char *text, const char *controller, char *ctrls, size_t ctrls_size,
+                         char *path, size_t path_size)
 {
     if (!text)
         return -1;
@@ -236,17 +236,24 @@ enum { S_MEM, S_CPUACCT, S_CPU, S_PIDS, S_ROLES };
 static const char *s_v1_ctrl[S_ROLES] = { "memory", "cpuacct", "cpu", "pids" };
 
 /* Files we warn about once each when they fail. */
-enum { S_F_MEM_USAGE, S_F_MEM_STAT, S_F_MEM_LIMIT, S_F_CPU_USAGE, S_F_CPU_QUOTA,
-       S_F_PROCS, S_FILES };
+enum {
+    S_F_MEM_USAGE,
+    S_F_MEM_STAT,
+    S_F_MEM_LIMIT,
+    S_F_CPU_USAGE,
+    S_F_CPU_QUOTA,
+    S_F_PROCS,
+    S_FILES
+};
 
 struct _agent_cgroup_t {
     char root[S_PATH_MAX];
     char proc_root[S_PATH_MAX];
-    bool container;                 /* the root is the shed's own group */
-    int version;                    /* 0 until found */
-    char dir[S_ROLES][S_PATH_MAX];  /* "" = not found */
+    bool container;                /* the root is the shed's own group */
+    int version;                   /* 0 until found */
+    char dir[S_ROLES][S_PATH_MAX]; /* "" = not found */
     uint64_t errors;
-    unsigned warned;                /* bit per S_F_* */
+    unsigned warned; /* bit per S_F_* */
     bool warned_none;
 };
 
@@ -303,11 +310,9 @@ s_is_dir (const char *path)
 /* <root>/<sub>/<path>, or <root><path> when sub is empty; false if it does
  * not fit or is not a directory. */
 static bool
-s_try_dir (const agent_cgroup_t *self, const char *sub, size_t sub_len, const char *path,
-           char *out)
+s_try_dir (const agent_cgroup_t *self, const char *sub, size_t sub_len, const char *path, char *out)
 {
-    int n = sub_len ? snprintf (out, S_PATH_MAX, "%s/%.*s%s", self->root, (int) sub_len, sub,
-                                path)
+    int n = sub_len ? snprintf (out, S_PATH_MAX, "%s/%.*s%s", self->root, (int) sub_len, sub, path)
                     : snprintf (out, S_PATH_MAX, "%s%s", self->root, path);
     if (n < 0 || n >= S_PATH_MAX || !s_is_dir (out)) {
         out[0] = '\0';
@@ -337,7 +342,8 @@ s_resolve_container (agent_cgroup_t *self, int version)
             s_try_dir (self, "", 0, "", dir);
         else if (!s_try_dir (self, s_v1_ctrl[r], strlen (s_v1_ctrl[r]), "", dir)
                  && agent_cgroup_parse_self (text, s_v1_ctrl[r], ctrls, sizeof ctrls, path,
-                                             sizeof path) == 0
+                                             sizeof path)
+                        == 0
                  && !s_try_dir (self, ctrls, strlen (ctrls), "", dir))
             for (const char *p = ctrls; *p && !dir[0];) {
                 size_t n = strcspn (p, ",");
@@ -374,8 +380,9 @@ s_resolve (agent_cgroup_t *self)
     for (int r = 0; r < S_ROLES; r++) {
         char *dir = self->dir[r];
         dir[0] = '\0';
-        if (agent_cgroup_parse_self (text, version == 2 ? NULL : s_v1_ctrl[r], ctrls,
-                                     sizeof ctrls, path, sizeof path) != 0
+        if (agent_cgroup_parse_self (text, version == 2 ? NULL : s_v1_ctrl[r], ctrls, sizeof ctrls,
+                                     path, sizeof path)
+                != 0
             || strcmp (path, "/") == 0)
             continue;
         if (version == 2)
@@ -406,8 +413,8 @@ s_error (agent_cgroup_t *self, int file, const char *dir, const char *name)
     self->errors++;
     if (!(self->warned & (1u << file))) {
         self->warned |= 1u << file;
-        log_warn (S_COMP, "cgroup file missing or unreadable, using /proc for it|file=%s/%s",
-                  dir, name);
+        log_warn (S_COMP, "cgroup file missing or unreadable, using /proc for it|file=%s/%s", dir,
+                  name);
     }
 }
 
@@ -430,8 +437,8 @@ static void
 s_read_memory (agent_cgroup_t *self, agent_cgroup_sample_t *out)
 {
     bool v2 = self->version == 2;
-    char *text = s_read (self, S_MEM, S_F_MEM_USAGE, v2 ? "memory.current"
-                                                       : "memory.usage_in_bytes");
+    char *text =
+        s_read (self, S_MEM, S_F_MEM_USAGE, v2 ? "memory.current" : "memory.usage_in_bytes");
     uint64_t usage = 0;
     if (text && agent_cgroup_parse_u64 (text, &usage) == 0)
         out->have_mem = true;
@@ -444,8 +451,10 @@ s_read_memory (agent_cgroup_t *self, agent_cgroup_sample_t *out)
          * the raw usage is still better than the host's numbers. */
         uint64_t inactive = 0;
         text = s_read (self, S_MEM, S_F_MEM_STAT, "memory.stat");
-        if (text && agent_cgroup_parse_key (text, v2 ? "inactive_file" : "total_inactive_file",
-                                            &inactive) != 0) {
+        if (text
+            && agent_cgroup_parse_key (text, v2 ? "inactive_file" : "total_inactive_file",
+                                       &inactive)
+                   != 0) {
             s_error (self, S_F_MEM_STAT, self->dir[S_MEM], "memory.stat");
             inactive = 0;
         }
@@ -530,8 +539,10 @@ agent_cgroup_read (agent_cgroup_t *self, agent_cgroup_sample_t *out)
     if (!self->version && s_resolve (self) != 0) {
         if (!self->warned_none) {
             self->warned_none = true;
-            log_warn (S_COMP, "no cgroup of this process under the cgroup root, metrics "
-                      "from /proc|root=%s", self->root);
+            log_warn (S_COMP,
+                      "no cgroup of this process under the cgroup root, metrics "
+                      "from /proc|root=%s",
+                      self->root);
         }
         return -1;
     }

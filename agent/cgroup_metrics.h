@@ -51,12 +51,12 @@
 /* One reading of the shed's groups. */
 typedef struct {
     bool have_mem;
-    uint64_t mem_used;          /* working set, bytes */
-    bool have_mem_limit;        /* false: no limit, or unreadable */
+    uint64_t mem_used;   /* working set, bytes */
+    bool have_mem_limit; /* false: no limit, or unreadable */
     uint64_t mem_limit;
     bool have_cpu;
-    uint64_t cpu_usage_ns;      /* CPU time of the group since it was made */
-    double cpu_quota;           /* in CPUs (1.5 = 150 ms per 100 ms); 0 = none */
+    uint64_t cpu_usage_ns; /* CPU time of the group since it was made */
+    double cpu_quota;      /* in CPUs (1.5 = 150 ms per 100 ms); 0 = none */
     bool have_procs;
     uint64_t procs;
 } agent_cgroup_sample_t;

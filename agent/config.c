@@ -26,10 +26,14 @@ agent_config_defaults (agent_config_t *cfg)
 static int
 s_restart (const char *text, agent_restart_t *out)
 {
-    if (strcmp (text, "always") == 0) *out = AGENT_RESTART_ALWAYS;
-    else if (strcmp (text, "on-failure") == 0) *out = AGENT_RESTART_ON_FAILURE;
-    else if (strcmp (text, "never") == 0) *out = AGENT_RESTART_NEVER;
-    else return -1;
+    if (strcmp (text, "always") == 0)
+        *out = AGENT_RESTART_ALWAYS;
+    else if (strcmp (text, "on-failure") == 0)
+        *out = AGENT_RESTART_ON_FAILURE;
+    else if (strcmp (text, "never") == 0)
+        *out = AGENT_RESTART_NEVER;
+    else
+        return -1;
     return 0;
 }
 
@@ -39,7 +43,7 @@ agent_config_parse_run (const char *arg, agent_proc_spec_t *out)
     memset (out, 0, sizeof *out);
     const char *eq = strchr (arg, '=');
     if (!eq || eq == arg || (size_t) (eq - arg) > AGENT_PROC_NAME_MAX || !eq[1]
-    ||  strlen (eq + 1) > AGENT_CMD_MAX)
+        || strlen (eq + 1) > AGENT_CMD_MAX)
         return -1;
     memcpy (out->name, arg, (size_t) (eq - arg));
     snprintf (out->cmd, sizeof out->cmd, "%s", eq + 1);
@@ -81,8 +85,7 @@ typedef struct {
 static int
 s_fail (s_ctx_t *c, yaml_node_t *node, const char *what)
 {
-    snprintf (c->err, c->errlen, "%s:%zu: %s", c->path, node ? node->start_mark.line + 1 : 0,
-              what);
+    snprintf (c->err, c->errlen, "%s:%zu: %s", c->path, node ? node->start_mark.line + 1 : 0, what);
     return -1;
 }
 
@@ -131,25 +134,29 @@ static int
 s_bool (s_ctx_t *c, yaml_node_t *n, bool *out)
 {
     const char *v = s_scalar (n);
-    if (v && (!strcmp (v, "true") || !strcmp (v, "yes"))) *out = true;
-    else if (v && (!strcmp (v, "false") || !strcmp (v, "no"))) *out = false;
-    else return s_fail (c, n, "expected true or false");
+    if (v && (!strcmp (v, "true") || !strcmp (v, "yes")))
+        *out = true;
+    else if (v && (!strcmp (v, "false") || !strcmp (v, "no")))
+        *out = false;
+    else
+        return s_fail (c, n, "expected true or false");
     return 0;
 }
 
 /* Names derive from `k` / `item` so these loops nest without shadowing. */
-#define S_FOR_PAIRS(c, map, k, v)                                              \
-    for (yaml_node_pair_t *p_##k = (map)->data.mapping.pairs.start;            \
-         p_##k < (map)->data.mapping.pairs.top; p_##k++)                       \
-        for (yaml_node_t *k = yaml_document_get_node ((c)->doc, p_##k->key),   \
-                         *v = yaml_document_get_node ((c)->doc, p_##k->value), \
-                         *once_##k = k; once_##k; once_##k = NULL)
+#define S_FOR_PAIRS(c, map, k, v)                                                                  \
+    for (yaml_node_pair_t *p_##k = (map)->data.mapping.pairs.start;                                \
+         p_##k < (map)->data.mapping.pairs.top; p_##k++)                                           \
+        for (yaml_node_t *k = yaml_document_get_node ((c)->doc, p_##k->key),                       \
+                         *v = yaml_document_get_node ((c)->doc, p_##k->value), *once_##k = k;      \
+             once_##k; once_##k = NULL)
 
-#define S_FOR_ITEMS(c, seq, item)                                              \
-    for (yaml_node_item_t *i_##item = (seq)->data.sequence.items.start;        \
-         i_##item < (seq)->data.sequence.items.top; i_##item++)                \
-        for (yaml_node_t *item = yaml_document_get_node ((c)->doc, *i_##item), \
-                         *once_##item = item; once_##item; once_##item = NULL)
+#define S_FOR_ITEMS(c, seq, item)                                                                  \
+    for (yaml_node_item_t *i_##item = (seq)->data.sequence.items.start;                            \
+         i_##item < (seq)->data.sequence.items.top; i_##item++)                                    \
+        for (yaml_node_t *item = yaml_document_get_node ((c)->doc, *i_##item),                     \
+                         *once_##item = item;                                                      \
+             once_##item; once_##item = NULL)
 
 static int
 s_proc (s_ctx_t *c, yaml_node_t *map, agent_proc_spec_t *p)
@@ -158,22 +165,31 @@ s_proc (s_ctx_t *c, yaml_node_t *map, agent_proc_spec_t *p)
         return s_fail (c, map, "a process is a mapping");
     memset (p, 0, sizeof *p);
     p->restart = AGENT_RESTART_ON_FAILURE;
-    S_FOR_PAIRS (c, map, k, v) {
+    S_FOR_PAIRS (c, map, k, v)
+    {
         const char *key = s_scalar (k);
         int rc = 0;
-        if (!key) return s_fail (c, k, "bad key");
-        else if (!strcmp (key, "name")) rc = s_str (c, v, p->name, sizeof p->name, "name");
-        else if (!strcmp (key, "cmd")) rc = s_str (c, v, p->cmd, sizeof p->cmd, "cmd");
+        if (!key)
+            return s_fail (c, k, "bad key");
+        else if (!strcmp (key, "name"))
+            rc = s_str (c, v, p->name, sizeof p->name, "name");
+        else if (!strcmp (key, "cmd"))
+            rc = s_str (c, v, p->cmd, sizeof p->cmd, "cmd");
         else if (!strcmp (key, "restart")) {
             const char *s = s_scalar (v);
             if (!s || s_restart (s, &p->restart))
                 return s_fail (c, v, "restart is always, on-failure or never");
         }
-        else if (!strcmp (key, "backoff_min_ms")) rc = s_u32 (c, v, &p->backoff_min_ms);
-        else if (!strcmp (key, "backoff_max_ms")) rc = s_u32 (c, v, &p->backoff_max_ms);
-        else if (!strcmp (key, "max_restarts")) rc = s_u32 (c, v, &p->max_restarts);
-        else return s_fail (c, k, "unknown process key");
-        if (rc) return rc;
+        else if (!strcmp (key, "backoff_min_ms"))
+            rc = s_u32 (c, v, &p->backoff_min_ms);
+        else if (!strcmp (key, "backoff_max_ms"))
+            rc = s_u32 (c, v, &p->backoff_max_ms);
+        else if (!strcmp (key, "max_restarts"))
+            rc = s_u32 (c, v, &p->max_restarts);
+        else
+            return s_fail (c, k, "unknown process key");
+        if (rc)
+            return rc;
     }
     if (!agent_msg_name_ok (p->name) || !p->cmd[0])
         return s_fail (c, map, "a process needs a valid name ([A-Za-z0-9_-], <= 59) and a cmd");
@@ -186,15 +202,22 @@ s_tail (s_ctx_t *c, yaml_node_t *map, agent_tail_spec_t *t)
     if (map->type != YAML_MAPPING_NODE)
         return s_fail (c, map, "a tail is a mapping");
     memset (t, 0, sizeof *t);
-    S_FOR_PAIRS (c, map, k, v) {
+    S_FOR_PAIRS (c, map, k, v)
+    {
         const char *key = s_scalar (k);
         int rc = 0;
-        if (!key) return s_fail (c, k, "bad key");
-        else if (!strcmp (key, "stream")) rc = s_str (c, v, t->stream, sizeof t->stream, "stream");
-        else if (!strcmp (key, "path")) rc = s_str (c, v, t->path, sizeof t->path, "path");
-        else if (!strcmp (key, "from_start")) rc = s_bool (c, v, &t->from_start);
-        else return s_fail (c, k, "unknown tail key");
-        if (rc) return rc;
+        if (!key)
+            return s_fail (c, k, "bad key");
+        else if (!strcmp (key, "stream"))
+            rc = s_str (c, v, t->stream, sizeof t->stream, "stream");
+        else if (!strcmp (key, "path"))
+            rc = s_str (c, v, t->path, sizeof t->path, "path");
+        else if (!strcmp (key, "from_start"))
+            rc = s_bool (c, v, &t->from_start);
+        else
+            return s_fail (c, k, "unknown tail key");
+        if (rc)
+            return rc;
     }
     if (!agent_msg_stream_name_ok (t->stream) || !t->path[0])
         return s_fail (c, map, "a tail needs a stream ([A-Za-z0-9_-]) and a path");
@@ -208,11 +231,14 @@ s_service (s_ctx_t *c, yaml_node_t *map, agent_service_spec_t *s)
         return s_fail (c, map, "a service is a mapping");
     memset (s, 0, sizeof *s);
     s->interval_ms = 10000;
-    S_FOR_PAIRS (c, map, k, v) {
+    S_FOR_PAIRS (c, map, k, v)
+    {
         const char *key = s_scalar (k);
         int rc = 0;
-        if (!key) return s_fail (c, k, "bad key");
-        else if (!strcmp (key, "name")) rc = s_str (c, v, s->name, sizeof s->name, "name");
+        if (!key)
+            return s_fail (c, k, "bad key");
+        else if (!strcmp (key, "name"))
+            rc = s_str (c, v, s->name, sizeof s->name, "name");
         else if (!strcmp (key, "port")) {
             uint64_t port;
             rc = s_u64 (c, v, 65535, &port);
@@ -220,22 +246,27 @@ s_service (s_ctx_t *c, yaml_node_t *map, agent_service_spec_t *s)
         }
         else if (!strcmp (key, "protocol"))
             rc = s_str (c, v, s->protocol, sizeof s->protocol, "protocol");
-        else if (!strcmp (key, "check")) rc = s_str (c, v, s->check, sizeof s->check, "check");
-        else if (!strcmp (key, "interval_ms")) rc = s_u32 (c, v, &s->interval_ms);
+        else if (!strcmp (key, "check"))
+            rc = s_str (c, v, s->check, sizeof s->check, "check");
+        else if (!strcmp (key, "interval_ms"))
+            rc = s_u32 (c, v, &s->interval_ms);
         else if (!strcmp (key, "tags")) {
             if (v->type != YAML_MAPPING_NODE)
                 return s_fail (c, v, "tags is a mapping");
-            S_FOR_PAIRS (c, v, tk, tv) {
+            S_FOR_PAIRS (c, v, tk, tv)
+            {
                 if (s->ntags == AGENT_TAGS_MAX)
                     return s_fail (c, tk, "too many tags");
                 wire_tag_t *t = &s->tags[s->ntags++];
                 if (s_str (c, tk, t->key, sizeof t->key, "tag key")
-                ||  s_str (c, tv, t->value, sizeof t->value, "tag value"))
+                    || s_str (c, tv, t->value, sizeof t->value, "tag value"))
                     return -1;
             }
         }
-        else return s_fail (c, k, "unknown service key");
-        if (rc) return rc;
+        else
+            return s_fail (c, k, "unknown service key");
+        if (rc)
+            return rc;
     }
     if (!agent_msg_service_name_ok (s->name) || s->port == 0)
         return s_fail (c, map, "a service needs a DNS-label name and a port");
@@ -248,18 +279,22 @@ static int
 s_root (s_ctx_t *c, yaml_node_t *root, agent_config_t *cfg)
 {
     if (!root)
-        return 0;               /* empty file */
+        return 0; /* empty file */
     if (root->type != YAML_MAPPING_NODE)
         return s_fail (c, root, "the top level is a mapping");
-    S_FOR_PAIRS (c, root, k, v) {
+    S_FOR_PAIRS (c, root, k, v)
+    {
         const char *key = s_scalar (k);
         int rc = 0;
         uint64_t n;
-        if (!key) return s_fail (c, k, "bad key");
-        else if (!strcmp (key, "shed")) rc = s_str (c, v, cfg->shed, sizeof cfg->shed, "shed");
+        if (!key)
+            return s_fail (c, k, "bad key");
+        else if (!strcmp (key, "shed"))
+            rc = s_str (c, v, cfg->shed, sizeof cfg->shed, "shed");
         else if (!strcmp (key, "connect"))
             rc = s_str (c, v, cfg->connect, sizeof cfg->connect, "connect");
-        else if (!strcmp (key, "metrics_interval_ms")) rc = s_u32 (c, v, &cfg->metrics_interval_ms);
+        else if (!strcmp (key, "metrics_interval_ms"))
+            rc = s_u32 (c, v, &cfg->metrics_interval_ms);
         else if (!strcmp (key, "buffer_frames")) {
             rc = s_u64 (c, v, 1u << 20, &n);
             cfg->buffer_frames = (size_t) n;
@@ -268,10 +303,14 @@ s_root (s_ctx_t *c, yaml_node_t *root, agent_config_t *cfg)
             rc = s_u64 (c, v, 1u << 30, &n);
             cfg->buffer_bytes = (size_t) n;
         }
-        else if (!strcmp (key, "backoff_min_ms")) rc = s_u32 (c, v, &cfg->backoff_min_ms);
-        else if (!strcmp (key, "backoff_max_ms")) rc = s_u32 (c, v, &cfg->backoff_max_ms);
-        else if (!strcmp (key, "init")) rc = s_bool (c, v, &cfg->init);
-        else if (!strcmp (key, "container")) rc = s_bool (c, v, &cfg->container);
+        else if (!strcmp (key, "backoff_min_ms"))
+            rc = s_u32 (c, v, &cfg->backoff_min_ms);
+        else if (!strcmp (key, "backoff_max_ms"))
+            rc = s_u32 (c, v, &cfg->backoff_max_ms);
+        else if (!strcmp (key, "init"))
+            rc = s_bool (c, v, &cfg->init);
+        else if (!strcmp (key, "container"))
+            rc = s_bool (c, v, &cfg->container);
         else if (!strcmp (key, "cgroup_root"))
             rc = s_str (c, v, cfg->cgroup_root, sizeof cfg->cgroup_root, "cgroup_root");
         else if (!strcmp (key, "provision_user"))
@@ -281,11 +320,12 @@ s_root (s_ctx_t *c, yaml_node_t *root, agent_config_t *cfg)
             if (!s || shed_log_parse_level (s, &cfg->log_level))
                 return s_fail (c, v, "log_level is debug, info, warn or error");
         }
-        else if (!strcmp (key, "mounts") || !strcmp (key, "processes")
-             ||  !strcmp (key, "tail") || !strcmp (key, "services")) {
+        else if (!strcmp (key, "mounts") || !strcmp (key, "processes") || !strcmp (key, "tail")
+                 || !strcmp (key, "services")) {
             if (v->type != YAML_SEQUENCE_NODE)
                 return s_fail (c, v, "expected a list");
-            S_FOR_ITEMS (c, v, item) {
+            S_FOR_ITEMS (c, v, item)
+            {
                 if (!strcmp (key, "mounts")) {
                     if (cfg->nmounts == AGENT_MOUNTS_MAX)
                         return s_fail (c, item, "too many mounts");
@@ -307,11 +347,14 @@ s_root (s_ctx_t *c, yaml_node_t *root, agent_config_t *cfg)
                         return s_fail (c, item, "too many services");
                     rc = s_service (c, item, &cfg->services[cfg->nservices++]);
                 }
-                if (rc) return rc;
+                if (rc)
+                    return rc;
             }
         }
-        else return s_fail (c, k, "unknown key");
-        if (rc) return rc;
+        else
+            return s_fail (c, k, "unknown key");
+        if (rc)
+            return rc;
     }
     return 0;
 }
@@ -396,84 +439,107 @@ agent_config_args (agent_config_t *cfg, int argc, char **argv, char *err, size_t
             }
         }
         switch (o) {
-            case 'c': break;
-            case 'C': snprintf (cfg->connect, sizeof cfg->connect, "%s", optarg); break;
-            case 's': snprintf (cfg->shed, sizeof cfg->shed, "%s", optarg); break;
-            case 'r':
-                if (cfg->nprocs == AGENT_PROCS_MAX
-                ||  agent_config_parse_run (optarg, &cfg->procs[cfg->nprocs])) {
-                    snprintf (err, errlen, "bad --run '%s' (NAME=CMD)", optarg);
-                    return -1;
-                }
-                cfg->nprocs++;
-                break;
-            case 'R':
-                if (s_restart (optarg, &restart)) {
-                    snprintf (err, errlen, "--restart is always, on-failure or never");
-                    return -1;
-                }
-                restart_set = true;
-                break;
-            case 't': {
-                const char *eq = strchr (optarg, '=');
-                agent_tail_spec_t *t = &cfg->tails[cfg->ntails];
-                if (cfg->ntails == AGENT_TAILS_MAX || !eq || (size_t) (eq - optarg) > AGENT_STREAM_NAME_MAX
-                ||  strlen (eq + 1) > AGENT_PATH_MAX) {
-                    snprintf (err, errlen, "bad --tail '%s' (STREAM=PATH)", optarg);
-                    return -1;
-                }
-                memset (t, 0, sizeof *t);
-                memcpy (t->stream, optarg, (size_t) (eq - optarg));
-                snprintf (t->path, sizeof t->path, "%s", eq + 1);
-                if (!agent_msg_stream_name_ok (t->stream)) {
-                    snprintf (err, errlen, "bad --tail stream name '%s'", t->stream);
-                    return -1;
-                }
-                cfg->ntails++;
-                break;
-            }
-            case 'S':
-                if (cfg->nservices == AGENT_SERVICES_MAX
-                ||  agent_config_parse_service (optarg, &cfg->services[cfg->nservices])) {
-                    snprintf (err, errlen, "bad --service '%s' (NAME:PORT[/PROTO])", optarg);
-                    return -1;
-                }
-                cfg->nservices++;
-                break;
-            case 'm': cfg->metrics_interval_ms = (uint32_t) v; break;
-            case 'b': cfg->buffer_frames = (size_t) v; break;
-            case 'B': cfg->buffer_bytes = (size_t) v; break;
-            case 'k': cfg->backoff_min_ms = (uint32_t) v; break;
-            case 'K': cfg->backoff_max_ms = (uint32_t) v; break;
-            case 'p': snprintf (cfg->proc_root, sizeof cfg->proc_root, "%s", optarg); break;
-            case 'G':
-                if (!optarg[0] || strlen (optarg) > AGENT_PATH_MAX) {
-                    snprintf (err, errlen, "--cgroup-root wants a directory (at most %d bytes)",
-                              AGENT_PATH_MAX);
-                    return -1;
-                }
-                snprintf (cfg->cgroup_root, sizeof cfg->cgroup_root, "%s", optarg);
-                break;
-            case 'u':
-                if (strlen (optarg) > AGENT_USER_MAX) {
-                    snprintf (err, errlen, "--provision-user wants a user name (at most %d bytes)",
-                              AGENT_USER_MAX);
-                    return -1;
-                }
-                snprintf (cfg->provision_user, sizeof cfg->provision_user, "%s", optarg);
-                break;
-            case 'i': cfg->init = true; break;
-            case 'O': cfg->container = true; break;
-            case 'l':
-                if (shed_log_parse_level (optarg, &cfg->log_level)) {
-                    snprintf (err, errlen, "--log-level is debug, info, warn or error");
-                    return -1;
-                }
-                break;
-            case 'h': return 1;
-            default:
-                snprintf (err, errlen, "unknown option '%s'", argv[optind - 1]);
+        case 'c':
+            break;
+        case 'C':
+            snprintf (cfg->connect, sizeof cfg->connect, "%s", optarg);
+            break;
+        case 's':
+            snprintf (cfg->shed, sizeof cfg->shed, "%s", optarg);
+            break;
+        case 'r':
+            if (cfg->nprocs == AGENT_PROCS_MAX
+                || agent_config_parse_run (optarg, &cfg->procs[cfg->nprocs])) {
+                snprintf (err, errlen, "bad --run '%s' (NAME=CMD)", optarg);
                 return -1;
+            }
+            cfg->nprocs++;
+            break;
+        case 'R':
+            if (s_restart (optarg, &restart)) {
+                snprintf (err, errlen, "--restart is always, on-failure or never");
+                return -1;
+            }
+            restart_set = true;
+            break;
+        case 't': {
+            const char *eq = strchr (optarg, '=');
+            agent_tail_spec_t *t = &cfg->tails[cfg->ntails];
+            if (cfg->ntails == AGENT_TAILS_MAX || !eq
+                || (size_t) (eq - optarg) > AGENT_STREAM_NAME_MAX
+                || strlen (eq + 1) > AGENT_PATH_MAX) {
+                snprintf (err, errlen, "bad --tail '%s' (STREAM=PATH)", optarg);
+                return -1;
+            }
+            memset (t, 0, sizeof *t);
+            memcpy (t->stream, optarg, (size_t) (eq - optarg));
+            snprintf (t->path, sizeof t->path, "%s", eq + 1);
+            if (!agent_msg_stream_name_ok (t->stream)) {
+                snprintf (err, errlen, "bad --tail stream name '%s'", t->stream);
+                return -1;
+            }
+            cfg->ntails++;
+            break;
+        }
+        case 'S':
+            if (cfg->nservices == AGENT_SERVICES_MAX
+                || agent_config_parse_service (optarg, &cfg->services[cfg->nservices])) {
+                snprintf (err, errlen, "bad --service '%s' (NAME:PORT[/PROTO])", optarg);
+                return -1;
+            }
+            cfg->nservices++;
+            break;
+        case 'm':
+            cfg->metrics_interval_ms = (uint32_t) v;
+            break;
+        case 'b':
+            cfg->buffer_frames = (size_t) v;
+            break;
+        case 'B':
+            cfg->buffer_bytes = (size_t) v;
+            break;
+        case 'k':
+            cfg->backoff_min_ms = (uint32_t) v;
+            break;
+        case 'K':
+            cfg->backoff_max_ms = (uint32_t) v;
+            break;
+        case 'p':
+            snprintf (cfg->proc_root, sizeof cfg->proc_root, "%s", optarg);
+            break;
+        case 'G':
+            if (!optarg[0] || strlen (optarg) > AGENT_PATH_MAX) {
+                snprintf (err, errlen, "--cgroup-root wants a directory (at most %d bytes)",
+                          AGENT_PATH_MAX);
+                return -1;
+            }
+            snprintf (cfg->cgroup_root, sizeof cfg->cgroup_root, "%s", optarg);
+            break;
+        case 'u':
+            if (strlen (optarg) > AGENT_USER_MAX) {
+                snprintf (err, errlen, "--provision-user wants a user name (at most %d bytes)",
+                          AGENT_USER_MAX);
+                return -1;
+            }
+            snprintf (cfg->provision_user, sizeof cfg->provision_user, "%s", optarg);
+            break;
+        case 'i':
+            cfg->init = true;
+            break;
+        case 'O':
+            cfg->container = true;
+            break;
+        case 'l':
+            if (shed_log_parse_level (optarg, &cfg->log_level)) {
+                snprintf (err, errlen, "--log-level is debug, info, warn or error");
+                return -1;
+            }
+            break;
+        case 'h':
+            return 1;
+        default:
+            snprintf (err, errlen, "unknown option '%s'", argv[optind - 1]);
+            return -1;
         }
     }
     if (optind < argc) {

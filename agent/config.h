@@ -26,24 +26,24 @@ typedef struct {
     char name[AGENT_NAME_MAX + 1];
     uint32_t port;
     char protocol[16];
-    char check[AGENT_TEXT_MAX + 1];     /* "tcp" or "" (none) */
-    uint32_t interval_ms;               /* health check period; default 10000 */
+    char check[AGENT_TEXT_MAX + 1]; /* "tcp" or "" (none) */
+    uint32_t interval_ms;           /* health check period; default 10000 */
     wire_tag_t tags[AGENT_TAGS_MAX];
     size_t ntags;
 } agent_service_spec_t;
 
 typedef struct {
-    char shed[AGENT_NAME_MAX + 1];      /* what we believe our name is */
-    char connect[AGENT_PATH_MAX + 16];  /* unix:PATH | vsock:CID:PORT */
-    uint32_t metrics_interval_ms;       /* until the host says otherwise; default 5000 */
+    char shed[AGENT_NAME_MAX + 1];     /* what we believe our name is */
+    char connect[AGENT_PATH_MAX + 16]; /* unix:PATH | vsock:CID:PORT */
+    uint32_t metrics_interval_ms;      /* until the host says otherwise; default 5000 */
     size_t buffer_frames, buffer_bytes;
     uint32_t backoff_min_ms, backoff_max_ms;
-    bool init;                          /* PID 1 duties */
+    bool init; /* PID 1 duties */
     shed_log_level_t log_level;
-    char proc_root[128];                /* "/proc"; tests may point elsewhere */
-    char cgroup_root[AGENT_PATH_MAX + 1]; /* "" = metrics from /proc only (a VM);
+    char proc_root[128];                     /* "/proc"; tests may point elsewhere */
+    char cgroup_root[AGENT_PATH_MAX + 1];    /* "" = metrics from /proc only (a VM);
                                            set by the netns driver: see metrics.h */
-    bool container;                     /* an OCI container (container driver):
+    bool container;                          /* an OCI container (container driver):
                                            metrics from the cgroup mount at
                                            cgroup_root, default /sys/fs/cgroup */
     char provision_user[AGENT_USER_MAX + 1]; /* the shed user: provisioning steps

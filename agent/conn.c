@@ -21,7 +21,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define S_COMP "conn"
+#define S_COMP     "conn"
 #define S_READ_MAX (64u << 10)
 
 typedef enum { S_DOWN, S_CONNECTING, S_HELLO, S_READY } s_state_t;
@@ -41,7 +41,7 @@ struct _agent_conn_t {
     agent_streams_t *streams;
     agent_outq_t *outq;
     agent_msg_t hello;
-    uint8_t *hello_frame;           /* being written on a fresh connection */
+    uint8_t *hello_frame; /* being written on a fresh connection */
     size_t hello_len, hello_off;
     agent_hello_ack_t settings;
     agent_bucket_t msgs, bytes;
@@ -98,11 +98,16 @@ agent_conn_new (const agent_conn_config_t *cfg, agent_conn_msg_fn *on_msg, void 
         free (self);
         return NULL;
     }
-    if (!self->cfg.buffer_frames) self->cfg.buffer_frames = 4096;
-    if (!self->cfg.buffer_bytes) self->cfg.buffer_bytes = 4u << 20;
-    if (!self->cfg.backoff_min_ms) self->cfg.backoff_min_ms = 100;
-    if (!self->cfg.backoff_max_ms) self->cfg.backoff_max_ms = 5000;
-    if (!self->cfg.hello_timeout_ms) self->cfg.hello_timeout_ms = 5000;
+    if (!self->cfg.buffer_frames)
+        self->cfg.buffer_frames = 4096;
+    if (!self->cfg.buffer_bytes)
+        self->cfg.buffer_bytes = 4u << 20;
+    if (!self->cfg.backoff_min_ms)
+        self->cfg.backoff_min_ms = 100;
+    if (!self->cfg.backoff_max_ms)
+        self->cfg.backoff_max_ms = 5000;
+    if (!self->cfg.hello_timeout_ms)
+        self->cfg.hello_timeout_ms = 5000;
     self->on_msg = on_msg;
     self->ctx = ctx;
     self->fd = -1;
@@ -113,7 +118,7 @@ agent_conn_new (const agent_conn_config_t *cfg, agent_conn_msg_fn *on_msg, void 
     }
     self->hello.hdr.type = AGENT_HELLO;
     self->down_since_wall_ms = agent_clock_wall_ms ();
-    self->next_attempt_ms = 0;      /* first attempt at once */
+    self->next_attempt_ms = 0; /* first attempt at once */
     return self;
 }
 
@@ -174,15 +179,14 @@ static int
 s_queue_sink (void *arg, uint8_t *frame, size_t len)
 {
     agent_conn_t *self = arg;
-    agent_outq_push (self->outq, frame, len);   /* drop-oldest: never refuses */
+    agent_outq_push (self->outq, frame, len); /* drop-oldest: never refuses */
     return 0;
 }
 
 static uint32_t
 s_max_frame (agent_conn_t *self)
 {
-    return self->settings.max_frame ? (uint32_t) self->settings.max_frame
-                                    : AGENT_FRAME_MAX_DEFAULT;
+    return self->settings.max_frame ? (uint32_t) self->settings.max_frame : AGENT_FRAME_MAX_DEFAULT;
 }
 
 int
@@ -232,12 +236,13 @@ s_on_connected (agent_conn_t *self)
 {
     self->state = S_HELLO;
     self->reader = agent_reader_new (AGENT_FRAME_MAX_CEILING);
-    self->streams = agent_streams_new (AGENT_STREAM_MAX, AGENT_STREAMS_TOTAL_MAX,
-                                       AGENT_STREAMS_OPEN_MAX);
+    self->streams =
+        agent_streams_new (AGENT_STREAM_MAX, AGENT_STREAMS_TOTAL_MAX, AGENT_STREAMS_OPEN_MAX);
     self->hello.u.agent_hello.buffered = agent_outq_frames (self->outq);
     if (!self->reader || !self->streams
-    ||  agent_frame_encode (&self->hello, AGENT_FRAME_MAX_DEFAULT, &self->hello_frame,
-                            &self->hello_len) != 0) {
+        || agent_frame_encode (&self->hello, AGENT_FRAME_MAX_DEFAULT, &self->hello_frame,
+                               &self->hello_len)
+               != 0) {
         s_drop_conn (self, "cannot start");
         return;
     }
@@ -331,7 +336,7 @@ s_on_message (agent_conn_t *self, agent_msg_t *m)
         return false;
     }
     if (type != AGENT_HEARTBEAT && self->on_msg)
-        self->on_msg (self->ctx, m);    /* ownership moves */
+        self->on_msg (self->ctx, m); /* ownership moves */
     else
         wire_msg_free (&agent_proto, m);
     return true;
@@ -374,8 +379,9 @@ s_on_readable (agent_conn_t *self)
             size_t whole_len = 0;
             rc = agent_streams_add (self->streams, &m->u.agent_chunk, &inner, &whole, &whole_len);
             wire_msg_free (&agent_proto, m);
-            if (rc < 0 || (rc == AGENT_STREAM_COMPLETE
-                           && agent_frame_decode (inner, whole, whole_len, m, NULL) != 0)) {
+            if (rc < 0
+                || (rc == AGENT_STREAM_COMPLETE
+                    && agent_frame_decode (inner, whole, whole_len, m, NULL) != 0)) {
                 free (whole);
                 free (m);
                 s_drop_conn (self, "bad stream from host");
@@ -421,7 +427,7 @@ s_flush (agent_conn_t *self)
         return;
     size_t budget = 1024;
     if (self->msgs.rate > 0) {
-        agent_bucket_take (&self->msgs, 0, now);       /* refill */
+        agent_bucket_take (&self->msgs, 0, now); /* refill */
         budget = self->msgs.tokens >= 1 ? (size_t) self->msgs.tokens : 0;
     }
     if (self->bytes.rate > 0) {
@@ -474,7 +480,7 @@ s_can_write (agent_conn_t *self, int64_t now)
     if (self->state != S_READY || agent_outq_frames (self->outq) == 0)
         return false;
     return agent_bucket_wait_ms (&self->msgs, 1, now) == 0
-        && (self->bytes.rate <= 0 || agent_bucket_wait_ms (&self->bytes, 1, now) == 0);
+           && (self->bytes.rate <= 0 || agent_bucket_wait_ms (&self->bytes, 1, now) == 0);
 }
 
 size_t
@@ -488,7 +494,7 @@ agent_conn_watches (agent_conn_t *self, agent_watch_t *w, size_t max)
         ev = POLLOUT;
     else if (s_can_write (self, agent_clock_mono_ms ()))
         ev |= POLLOUT;
-    w[0] = (agent_watch_t) { self->fd, ev, s_io, self };
+    w[0] = (agent_watch_t){ self->fd, ev, s_io, self };
     return 1;
 }
 
@@ -498,27 +504,27 @@ agent_conn_next_ms (agent_conn_t *self)
     assert (self);
     int64_t now = agent_clock_mono_ms ();
     switch (self->state) {
-        case S_DOWN:
-            return self->next_attempt_ms;
-        case S_CONNECTING:
-        case S_HELLO:
-            return self->hello_sent_ms + self->cfg.hello_timeout_ms;
-        case S_READY: {
-            int64_t hb = (int64_t) self->settings.heartbeat_ms;
-            int64_t next = self->last_hb_ms + hb;
-            int64_t dead = self->last_rx_ms + 3 * hb;
-            if (dead < next)
-                next = dead;
-            if (agent_outq_frames (self->outq) && !s_can_write (self, now)) {
-                int64_t w = agent_bucket_wait_ms (&self->msgs, 1, now);
-                int64_t wb = self->bytes.rate > 0 ? agent_bucket_wait_ms (&self->bytes, 1, now) : 0;
-                if (wb > w)
-                    w = wb;
-                if (now + w < next)
-                    next = now + w;
-            }
-            return next;
+    case S_DOWN:
+        return self->next_attempt_ms;
+    case S_CONNECTING:
+    case S_HELLO:
+        return self->hello_sent_ms + self->cfg.hello_timeout_ms;
+    case S_READY: {
+        int64_t hb = (int64_t) self->settings.heartbeat_ms;
+        int64_t next = self->last_hb_ms + hb;
+        int64_t dead = self->last_rx_ms + 3 * hb;
+        if (dead < next)
+            next = dead;
+        if (agent_outq_frames (self->outq) && !s_can_write (self, now)) {
+            int64_t w = agent_bucket_wait_ms (&self->msgs, 1, now);
+            int64_t wb = self->bytes.rate > 0 ? agent_bucket_wait_ms (&self->bytes, 1, now) : 0;
+            if (wb > w)
+                w = wb;
+            if (now + w < next)
+                next = now + w;
         }
+        return next;
+    }
     }
     return AGENT_NEVER;
 }
@@ -528,43 +534,43 @@ agent_conn_tick (agent_conn_t *self, int64_t now)
 {
     assert (self);
     switch (self->state) {
-        case S_DOWN:
-            if (now >= self->next_attempt_ms) {
-                self->hello_sent_ms = now;
-                s_connect (self);
-            }
-            break;
-        case S_CONNECTING:
-        case S_HELLO:
-            if (now - self->hello_sent_ms >= self->cfg.hello_timeout_ms)
-                s_drop_conn (self, "no hello-ack");
-            break;
-        case S_READY: {
-            int64_t hb = (int64_t) self->settings.heartbeat_ms;
-            if (now - self->last_rx_ms >= 3 * hb) {
-                s_drop_conn (self, "host silent");
-                break;
-            }
-            if (now - self->last_hb_ms >= hb) {
-                self->last_hb_ms = now;
-                uint64_t lost = agent_outq_take_dropped (self->outq);
-                agent_msg_t m;
-                memset (&m, 0, sizeof m);
-                if (lost) {
-                    m.hdr.type = AGENT_DROPPED;
-                    m.u.agent_dropped.count = lost;
-                    m.u.agent_dropped.total = agent_outq_dropped_total (self->outq);
-                    m.u.agent_dropped.reason = AGENT_DROP_BACKPRESSURE;
-                    agent_conn_send (self, &m);
-                    memset (&m, 0, sizeof m);
-                }
-                m.hdr.type = AGENT_HEARTBEAT;
-                m.u.agent_heartbeat.ts_ms = (uint64_t) agent_clock_wall_ms ();
-                m.u.agent_heartbeat.buffered = agent_outq_frames (self->outq);
-                agent_conn_send (self, &m);
-            }
+    case S_DOWN:
+        if (now >= self->next_attempt_ms) {
+            self->hello_sent_ms = now;
+            s_connect (self);
+        }
+        break;
+    case S_CONNECTING:
+    case S_HELLO:
+        if (now - self->hello_sent_ms >= self->cfg.hello_timeout_ms)
+            s_drop_conn (self, "no hello-ack");
+        break;
+    case S_READY: {
+        int64_t hb = (int64_t) self->settings.heartbeat_ms;
+        if (now - self->last_rx_ms >= 3 * hb) {
+            s_drop_conn (self, "host silent");
             break;
         }
+        if (now - self->last_hb_ms >= hb) {
+            self->last_hb_ms = now;
+            uint64_t lost = agent_outq_take_dropped (self->outq);
+            agent_msg_t m;
+            memset (&m, 0, sizeof m);
+            if (lost) {
+                m.hdr.type = AGENT_DROPPED;
+                m.u.agent_dropped.count = lost;
+                m.u.agent_dropped.total = agent_outq_dropped_total (self->outq);
+                m.u.agent_dropped.reason = AGENT_DROP_BACKPRESSURE;
+                agent_conn_send (self, &m);
+                memset (&m, 0, sizeof m);
+            }
+            m.hdr.type = AGENT_HEARTBEAT;
+            m.u.agent_heartbeat.ts_ms = (uint64_t) agent_clock_wall_ms ();
+            m.u.agent_heartbeat.buffered = agent_outq_frames (self->outq);
+            agent_conn_send (self, &m);
+        }
+        break;
+    }
     }
 }
 

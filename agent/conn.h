@@ -29,12 +29,12 @@
 typedef struct _agent_conn_t agent_conn_t;
 
 typedef struct {
-    const char *target;             /* "unix:PATH" or "vsock:CID:PORT" */
-    size_t buffer_frames;           /* default 4096 */
-    size_t buffer_bytes;            /* default 4 MiB */
-    uint32_t backoff_min_ms;        /* default 100 */
-    uint32_t backoff_max_ms;        /* default 5000 */
-    uint32_t hello_timeout_ms;      /* default 5000 */
+    const char *target;        /* "unix:PATH" or "vsock:CID:PORT" */
+    size_t buffer_frames;      /* default 4096 */
+    size_t buffer_bytes;       /* default 4 MiB */
+    uint32_t backoff_min_ms;   /* default 100 */
+    uint32_t backoff_max_ms;   /* default 5000 */
+    uint32_t hello_timeout_ms; /* default 5000 */
 } agent_conn_config_t;
 
 /* The host's messages (HELLO_ACK, PROVISION, ...) are passed up with this;
@@ -42,8 +42,7 @@ typedef struct {
  * or move them). */
 typedef void (agent_conn_msg_fn) (void *ctx, agent_msg_t *msg);
 
-agent_conn_t *agent_conn_new (const agent_conn_config_t *cfg, agent_conn_msg_fn *on_msg,
-                              void *ctx);
+agent_conn_t *agent_conn_new (const agent_conn_config_t *cfg, agent_conn_msg_fn *on_msg, void *ctx);
 void agent_conn_destroy (agent_conn_t **self_p);
 
 /* The HELLO to send on every connection (copied). */

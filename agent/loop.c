@@ -16,7 +16,7 @@ agent_lines_init (agent_lines_t *l, const char *stream)
 static void
 s_emit (agent_lines_t *l, bool partial, agent_emit_fn *emit, void *ctx)
 {
-    static agent_msg_t m;       /* 4 KiB: kept off the stack; one thread */
+    static agent_msg_t m; /* 4 KiB: kept off the stack; one thread */
     memset (&m.hdr, 0, sizeof m.hdr);
     m.hdr.type = AGENT_LOG;
     agent_log_t *log = &m.u.agent_log;

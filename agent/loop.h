@@ -22,20 +22,20 @@ typedef void (agent_io_fn) (void *arg, int fd, short revents);
 
 typedef struct {
     int fd;
-    short events;               /* POLLIN / POLLOUT */
+    short events; /* POLLIN / POLLOUT */
     agent_io_fn *fn;
     void *arg;
 } agent_watch_t;
 
-#define AGENT_WATCH_MAX 512     /* fds polled at once */
-#define AGENT_NEVER INT64_MAX   /* "no deadline" */
+#define AGENT_WATCH_MAX 512       /* fds polled at once */
+#define AGENT_NEVER     INT64_MAX /* "no deadline" */
 
 /* Splits a byte stream into LOG lines of one stream. Lines longer than
  * AGENT_LOG_TEXT_MAX go out in pieces marked partial; NUL bytes become '?'
  * (the codec's strings cannot hold them); a trailing "\r" is dropped. */
 typedef struct {
     char stream[AGENT_STREAM_NAME_MAX + 1];
-    uint64_t seq;               /* last line number sent */
+    uint64_t seq; /* last line number sent */
     size_t len;
     char buf[AGENT_LOG_TEXT_MAX + 1];
 } agent_lines_t;

@@ -12,9 +12,11 @@
 static void
 s_usage (FILE *out)
 {
-    fprintf (out,
+    fprintf (
+        out,
         "usage: shed-agent [options]\n"
-        "  --connect unix:PATH | vsock:CID:PORT   host channel (default vsock:2:1026 if /dev/vsock)\n"
+        "  --connect unix:PATH | vsock:CID:PORT   host channel (default vsock:2:1026 if "
+        "/dev/vsock)\n"
         "  --config FILE            YAML configuration (command line wins)\n"
         "  --shed NAME              the name this shed believes it has (informational)\n"
         "  --run NAME=CMD           supervise CMD (sh -c) as NAME; repeatable\n"
@@ -26,7 +28,8 @@ s_usage (FILE *out)
         "  --buffer-bytes N         bytes kept while disconnected (default 4194304)\n"
         "  --backoff-min MS / --backoff-max MS   reconnect backoff (default 100 / 5000)\n"
         "  --cgroup-root DIR        report CPU, memory, processes from this process's cgroup\n"
-        "                           under the hierarchy root DIR (netns sheds; /proc is the host's)\n"
+        "                           under the hierarchy root DIR (netns sheds; /proc is the "
+        "host's)\n"
         "  --container              an OCI container (PID 1, own /proc, cgroup namespace):\n"
         "                           metrics from the cgroup mount (--cgroup-root, default\n"
         "                           /sys/fs/cgroup), processes from /proc, disk: /\n"

@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define S_FILE_MAX (1u << 20)   /* /proc files we read are far smaller */
+#define S_FILE_MAX          (1u << 20) /* /proc files we read are far smaller */
 #define S_CPU_WINDOW_MIN_NS (50ull * 1000 * 1000)
 
 int
@@ -26,11 +26,12 @@ agent_parse_stat (const char *text, agent_cpu_sample_t *out)
 {
     memset (out, 0, sizeof *out);
     int have_total = 0;
-    for (const char *line = text; line && *line; line = strchr (line, '\n') ? strchr (line, '\n') + 1 : NULL) {
+    for (const char *line = text; line && *line;
+         line = strchr (line, '\n') ? strchr (line, '\n') + 1 : NULL) {
         if (strncmp (line, "cpu ", 4) == 0) {
             unsigned long long v[10] = { 0 };
-            int n = sscanf (line + 4, "%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
-                            &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]);
+            int n = sscanf (line + 4, "%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+                            &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]);
             if (n < 4)
                 return -1;
             /* user nice system idle iowait irq softirq steal [guest guest_nice,
@@ -55,7 +56,8 @@ agent_parse_meminfo (const char *text, uint64_t *used, uint64_t *total)
 {
     uint64_t mem_total = 0, mem_avail = 0, mem_free = 0;
     int have_total = 0, have_avail = 0;
-    for (const char *line = text; line && *line; line = strchr (line, '\n') ? strchr (line, '\n') + 1 : NULL) {
+    for (const char *line = text; line && *line;
+         line = strchr (line, '\n') ? strchr (line, '\n') + 1 : NULL) {
         unsigned long long kb;
         if (sscanf (line, "MemTotal: %llu kB", &kb) == 1) {
             mem_total = kb * 1024;
@@ -80,8 +82,8 @@ agent_parse_meminfo (const char *text, uint64_t *used, uint64_t *total)
 int
 agent_parse_loadavg (const char *text, double *l1, double *l5, double *l15)
 {
-    return sscanf (text, "%lf %lf %lf", l1, l5, l15) == 3 && *l1 >= 0 && *l5 >= 0 && *l15 >= 0
-         ? 0 : -1;
+    return sscanf (text, "%lf %lf %lf", l1, l5, l15) == 3 && *l1 >= 0 && *l5 >= 0 && *l15 >= 0 ? 0
+                                                                                               : -1;
 }
 
 int
@@ -91,11 +93,12 @@ agent_parse_netdev (const char *text, agent_nic_t *nics, size_t max, size_t *n, 
     *n = 0;
     *rx = *tx = 0;
     int lines = 0;
-    for (const char *line = text; line && *line; line = strchr (line, '\n') ? strchr (line, '\n') + 1 : NULL) {
+    for (const char *line = text; line && *line;
+         line = strchr (line, '\n') ? strchr (line, '\n') + 1 : NULL) {
         const char *colon = strchr (line, ':');
         const char *eol = strchr (line, '\n');
         if (!colon || (eol && colon > eol))
-            continue;           /* the two header lines */
+            continue; /* the two header lines */
         const char *name = line;
         while (*name == ' ')
             name++;
@@ -103,8 +106,9 @@ agent_parse_netdev (const char *text, agent_nic_t *nics, size_t max, size_t *n, 
         if (nlen == 0 || nlen > 15)
             continue;
         unsigned long long v[9];
-        if (sscanf (colon + 1, "%llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
-                    &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8]) != 9)
+        if (sscanf (colon + 1, "%llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+                    &v[3], &v[4], &v[5], &v[6], &v[7], &v[8])
+            != 9)
             continue;
         lines++;
         bool lo = nlen == 2 && strncmp (name, "lo", 2) == 0;
@@ -125,7 +129,7 @@ agent_parse_netdev (const char *text, agent_nic_t *nics, size_t max, size_t *n, 
 
 struct _agent_metrics_t {
     char root[128];
-    char **mounts;              /* configured mount points, or NULL */
+    char **mounts; /* configured mount points, or NULL */
     size_t nmounts;
     agent_cpu_sample_t prev;
     bool have_prev;
@@ -133,7 +137,7 @@ struct _agent_metrics_t {
     agent_nic_t nics[AGENT_NICS_MAX];
     /* cgroup mode (a netns shed); cg NULL in /proc mode (a VM). */
     agent_cgroup_t *cg;
-    bool container;             /* own PID and mount namespaces too */
+    bool container; /* own PID and mount namespaces too */
     int64_t started_mono_ms, started_wall_ms;
     uint64_t prev_cg_usage_ns, prev_cg_mono_ns;
     double last_cg_pct;
@@ -243,9 +247,9 @@ static void
 s_unescape (char *s)
 {
     char *w = s;
-    for (const char *r = s; *r; ) {
-        if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7'
-        &&  r[3] >= '0' && r[3] <= '7') {
+    for (const char *r = s; *r;) {
+        if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0'
+            && r[3] <= '7') {
             *w++ = (char) ((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
             r += 4;
         }
@@ -263,7 +267,7 @@ s_cwd_mount (agent_metrics_collector_t *self, char *out, size_t size)
 {
     char cwd[4096];
     if (!getcwd (cwd, sizeof cwd) || cwd[0] != '/')
-        return -1;              /* none, or outside our root: "(unreachable)" */
+        return -1; /* none, or outside our root: "(unreachable)" */
     char *text = s_read (self, "self/mounts");
     if (!text)
         return -1;
@@ -279,9 +283,9 @@ s_cwd_mount (agent_metrics_collector_t *self, char *out, size_t size)
             size_t len = strlen (mnt);
             while (len > 1 && mnt[len - 1] == '/')
                 mnt[--len] = '\0';
-            bool holds = mnt[0] == '/'
-                      && (len == 1
-                          || (strncmp (cwd, mnt, len) == 0 && (cwd[len] == '/' || !cwd[len])));
+            bool holds =
+                mnt[0] == '/'
+                && (len == 1 || (strncmp (cwd, mnt, len) == 0 && (cwd[len] == '/' || !cwd[len])));
             if (holds && len < size && (!found || len >= best)) {
                 memcpy (out, mnt, len + 1);
                 best = len;
@@ -362,7 +366,7 @@ s_cgroup (agent_metrics_collector_t *self, agent_metrics_t *m, uint64_t host_cpu
     if (cs.have_cpu) {
         double cpus = cs.cpu_quota > 0 ? cs.cpu_quota : (double) (host_cpus ? host_cpus : 1);
         if (host_cpus && cpus > (double) host_cpus)
-            cpus = (double) host_cpus;      /* a quota cannot buy CPUs the host lacks */
+            cpus = (double) host_cpus; /* a quota cannot buy CPUs the host lacks */
         uint64_t count = (uint64_t) cpus;
         if ((double) count < cpus)
             count++;
@@ -395,7 +399,7 @@ agent_metrics_collect (agent_metrics_collector_t *self, agent_msg_t *out)
         m->cpu_count = cur.cpus > 4096 ? 4096 : cur.cpus;
         if (self->have_prev && cur.total > self->prev.total && cur.busy >= self->prev.busy) {
             double pct = 100.0 * (double) (cur.busy - self->prev.busy)
-                       / (double) (cur.total - self->prev.total);
+                         / (double) (cur.total - self->prev.total);
             m->cpu_pct = pct > 100 ? 100 : pct;
         }
         if (cur.btime) {

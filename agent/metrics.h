@@ -40,9 +40,9 @@
 #include <stdint.h>
 
 typedef struct {
-    uint64_t busy, total;       /* jiffies, all CPUs */
+    uint64_t busy, total; /* jiffies, all CPUs */
     uint64_t cpus;
-    uint64_t btime;             /* boot time, unix seconds */
+    uint64_t btime; /* boot time, unix seconds */
 } agent_cpu_sample_t;
 
 /* 0 on success, -1 if the text lacks what is needed. */
@@ -50,8 +50,8 @@ int agent_parse_stat (const char *text, agent_cpu_sample_t *out);
 int agent_parse_meminfo (const char *text, uint64_t *used, uint64_t *total);
 int agent_parse_loadavg (const char *text, double *l1, double *l5, double *l15);
 /* Sums over all interfaces but lo, and fills up to `max` nics. */
-int agent_parse_netdev (const char *text, agent_nic_t *nics, size_t max, size_t *n,
-                        uint64_t *rx, uint64_t *tx);
+int agent_parse_netdev (const char *text, agent_nic_t *nics, size_t max, size_t *n, uint64_t *rx,
+                        uint64_t *tx);
 
 typedef struct _agent_metrics_t agent_metrics_collector_t;
 

@@ -67,9 +67,9 @@ test_parsers (void **state)
     size_t n;
     uint64_t rx, tx;
     assert_int_equal (agent_parse_netdev (t, nics, 2, &n, &rx, &tx), 0);
-    assert_int_equal (n, 2);                    /* capped at max */
+    assert_int_equal (n, 2); /* capped at max */
     assert_string_equal (nics[1].name, "eth0");
-    assert_int_equal (rx, 9876543 + 100);       /* lo excluded */
+    assert_int_equal (rx, 9876543 + 100); /* lo excluded */
     assert_int_equal (tx, 1234567 + 200);
     free (t);
 }
@@ -94,7 +94,7 @@ test_cgroup_parsers (void **state)
     assert_int_equal (agent_cgroup_parse_limit ("max\n", &v, &unl), 0);
     assert_true (unl);
     assert_int_equal (agent_cgroup_parse_limit ("9223372036854771712\n", &v, &unl), 0);
-    assert_true (unl);                          /* v1's "no limit" */
+    assert_true (unl); /* v1's "no limit" */
     assert_int_equal (agent_cgroup_parse_limit ("maximum\n", &v, &unl), -1);
     assert_int_equal (agent_cgroup_parse_limit ("lots\n", &v, &unl), -1);
 
@@ -102,7 +102,7 @@ test_cgroup_parsers (void **state)
     assert_int_equal (agent_cgroup_parse_key (t, "total_inactive_file", &v), 0);
     assert_int_equal (v, 41943040);
     assert_int_equal (agent_cgroup_parse_key (t, "inactive_file", &v), 0);
-    assert_int_equal (v, 40000000);             /* whole words only */
+    assert_int_equal (v, 40000000); /* whole words only */
     assert_int_equal (agent_cgroup_parse_key (t, "inactive", &v), -1);
     free (t);
     t = s_sample ("cgroup_v2_memory.stat");
@@ -142,48 +142,49 @@ test_cgroup_parsers (void **state)
 
     char ctrls[64], path[128];
     t = s_sample ("cgroup_v1_self");
-    assert_int_equal (agent_cgroup_parse_self (t, "memory", ctrls, sizeof ctrls, path,
-                                               sizeof path), 0);
+    assert_int_equal (agent_cgroup_parse_self (t, "memory", ctrls, sizeof ctrls, path, sizeof path),
+                      0);
     assert_string_equal (ctrls, "memory");
     assert_string_equal (path, "/shed/web");
-    assert_int_equal (agent_cgroup_parse_self (t, "cpuacct", ctrls, sizeof ctrls, path,
-                                               sizeof path), 0);
+    assert_int_equal (
+        agent_cgroup_parse_self (t, "cpuacct", ctrls, sizeof ctrls, path, sizeof path), 0);
     assert_string_equal (ctrls, "cpu,cpuacct");
-    assert_int_equal (agent_cgroup_parse_self (t, "cpu", ctrls, sizeof ctrls, path,
-                                               sizeof path), 0);
-    assert_string_equal (ctrls, "cpu,cpuacct");     /* not cpuset */
-    assert_int_equal (agent_cgroup_parse_self (t, "net_prio", ctrls, sizeof ctrls, path,
-                                               sizeof path), 0);
+    assert_int_equal (agent_cgroup_parse_self (t, "cpu", ctrls, sizeof ctrls, path, sizeof path),
+                      0);
+    assert_string_equal (ctrls, "cpu,cpuacct"); /* not cpuset */
+    assert_int_equal (
+        agent_cgroup_parse_self (t, "net_prio", ctrls, sizeof ctrls, path, sizeof path), 0);
     assert_string_equal (path, "/");
-    assert_int_equal (agent_cgroup_parse_self (t, NULL, ctrls, sizeof ctrls, path,
-                                               sizeof path), 0);
+    assert_int_equal (agent_cgroup_parse_self (t, NULL, ctrls, sizeof ctrls, path, sizeof path), 0);
     assert_string_equal (path, "/user.slice/session-3.scope");
-    assert_int_equal (agent_cgroup_parse_self (t, "io", ctrls, sizeof ctrls, path,
-                                               sizeof path), -1);
+    assert_int_equal (agent_cgroup_parse_self (t, "io", ctrls, sizeof ctrls, path, sizeof path),
+                      -1);
     /* Too small a buffer is refused, not truncated. */
     assert_int_equal (agent_cgroup_parse_self (t, "memory", ctrls, sizeof ctrls, path, 5), -1);
     free (t);
     t = s_sample ("cgroup_v2_self");
-    assert_int_equal (agent_cgroup_parse_self (t, NULL, ctrls, sizeof ctrls, path,
-                                               sizeof path), 0);
+    assert_int_equal (agent_cgroup_parse_self (t, NULL, ctrls, sizeof ctrls, path, sizeof path), 0);
     assert_string_equal (path, "/shed/web");
     assert_string_equal (ctrls, "");
-    assert_int_equal (agent_cgroup_parse_self (t, "memory", ctrls, sizeof ctrls, path,
-                                               sizeof path), -1);
+    assert_int_equal (agent_cgroup_parse_self (t, "memory", ctrls, sizeof ctrls, path, sizeof path),
+                      -1);
     free (t);
-    assert_int_equal (agent_cgroup_parse_self ("0::/a/../../etc\n", NULL, ctrls, sizeof ctrls,
-                                               path, sizeof path), -1);
-    assert_int_equal (agent_cgroup_parse_self ("0::relative\n", NULL, ctrls, sizeof ctrls,
-                                               path, sizeof path), -1);
-    assert_int_equal (agent_cgroup_parse_self ("garbage\n::\n1:x\n", NULL, ctrls,
-                                               sizeof ctrls, path, sizeof path), -1);
-    assert_int_equal (agent_cgroup_parse_self ("0::/a:b\n", NULL, ctrls, sizeof ctrls, path,
-                                               sizeof path), 0);
+    assert_int_equal (
+        agent_cgroup_parse_self ("0::/a/../../etc\n", NULL, ctrls, sizeof ctrls, path, sizeof path),
+        -1);
+    assert_int_equal (
+        agent_cgroup_parse_self ("0::relative\n", NULL, ctrls, sizeof ctrls, path, sizeof path),
+        -1);
+    assert_int_equal (agent_cgroup_parse_self ("garbage\n::\n1:x\n", NULL, ctrls, sizeof ctrls,
+                                               path, sizeof path),
+                      -1);
+    assert_int_equal (
+        agent_cgroup_parse_self ("0::/a:b\n", NULL, ctrls, sizeof ctrls, path, sizeof path), 0);
     assert_string_equal (path, "/a:b");
 
     assert_true (agent_cgroup_cpu_pct (1000000000, 1000000000, 1) == 100);
     assert_true (agent_cgroup_cpu_pct (500000000, 1000000000, 2) == 25);
-    assert_true (agent_cgroup_cpu_pct (5000000000, 1000000000, 1) == 100);    /* capped */
+    assert_true (agent_cgroup_cpu_pct (5000000000, 1000000000, 1) == 100); /* capped */
     assert_true (agent_cgroup_cpu_pct (0, 1000000000, 1) == 0);
     assert_true (agent_cgroup_cpu_pct (1, 0, 1) == 0);
     assert_true (agent_cgroup_cpu_pct (1, 1, 0) == 0);
@@ -192,8 +193,8 @@ test_cgroup_parsers (void **state)
 /* ---- the collector over temporary trees ---------------------------------- */
 
 typedef struct {
-    char dir[64];               /* /tmp/agent-cg-XXXXXX */
-    char proc[128], cg[128];    /* <dir>/proc, <dir>/cg */
+    char dir[64];            /* /tmp/agent-cg-XXXXXX */
+    char proc[128], cg[128]; /* <dir>/proc, <dir>/cg */
 } s_tree_t;
 
 /* <dir>/<rel> = text, making directories on the way. */
@@ -246,7 +247,9 @@ s_tree (s_tree_t *t, const char *self_sample)
 static int
 s_rm (const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
-    (void) sb; (void) flag; (void) ftw;
+    (void) sb;
+    (void) flag;
+    (void) ftw;
     return remove (path);
 }
 
@@ -280,7 +283,7 @@ s_collect (agent_metrics_collector_t *c)
 }
 
 #define HOST_MEM (4028500ull * 1024)
-#define MIB (1024ull * 1024)
+#define MIB      (1024ull * 1024)
 
 static void
 test_cgroup_collect_v1 (void **state)
@@ -301,17 +304,17 @@ test_cgroup_collect_v1 (void **state)
     assert_int_equal (m.mem_used, 100000000 - 41943040);
     assert_int_equal (m.mem_total, 256 * MIB);
     assert_int_equal (m.cpu_count, 1);
-    assert_true (m.cpu_pct == 0);               /* first sample */
+    assert_true (m.cpu_pct == 0); /* first sample */
     assert_int_equal (m.procs, 3);
-    assert_true (m.uptime_s < 5);               /* the agent's, not the host's */
-    assert_true (m.load1 == 0.52);              /* the host's: no per-group load */
+    assert_true (m.uptime_s < 5);  /* the agent's, not the host's */
+    assert_true (m.load1 == 0.52); /* the host's: no per-group load */
     assert_int_equal (m.net_rx, 9876543 + 100);
     uint64_t bt = agent_metrics_boot_time (c);
     assert_true (bt + 5 >= (uint64_t) time (NULL) && bt <= (uint64_t) time (NULL));
 
     /* 50 s of CPU within a few ms: a full CPU (capped). */
     s_put (t.cg, "cpu,cpuacct/shed/web/cpuacct.usage", "50000001000\n");
-    usleep (60 * 1000);     /* past the 50 ms minimum window */
+    usleep (60 * 1000); /* past the 50 ms minimum window */
     struct timespec t0, t1;
     clock_gettime (CLOCK_MONOTONIC, &t0);
     m = s_collect (c);
@@ -376,8 +379,8 @@ test_cgroup_collect_v1 (void **state)
     s_put (t2.cg, "cpu/shed/web/cpu.cfs_period_us", "100000\n");
     c = s_collector (&t2);
     m = s_collect (c);
-    assert_int_equal (m.cpu_count, 1);          /* half a CPU, rounded up */
-    assert_int_equal (m.mem_total, HOST_MEM);   /* no memory group: /proc */
+    assert_int_equal (m.cpu_count, 1);        /* half a CPU, rounded up */
+    assert_int_equal (m.mem_total, HOST_MEM); /* no memory group: /proc */
     s_put (t2.cg, "cpuacct/shed/web/cpuacct.usage", "999000000000\n");
     usleep (60 * 1000);
     m = s_collect (c);
@@ -404,15 +407,15 @@ test_cgroup_collect_v2 (void **state)
     agent_metrics_collector_t *c = s_collector (&t);
     agent_metrics_t m = s_collect (c);
     assert_int_equal (m.mem_used, 100000000 - 20971520);
-    assert_int_equal (m.mem_total, HOST_MEM);   /* "max" */
-    assert_int_equal (m.cpu_count, 2);          /* 1.5 rounded up */
+    assert_int_equal (m.mem_total, HOST_MEM); /* "max" */
+    assert_int_equal (m.cpu_count, 2);        /* 1.5 rounded up */
     assert_int_equal (m.procs, 3);
     assert_true (m.uptime_s < 5);
 
     s_put (t.cg, "shed/web/memory.max", "536870912\n");
     s_put (t.cg, "shed/web/cpu.max", "100000 100000\n");
     s_put (t.cg, "shed/web/cpu.stat", "usage_usec 901234567\nuser_usec 1\n");
-    usleep (60 * 1000);     /* past the 50 ms minimum window */
+    usleep (60 * 1000); /* past the 50 ms minimum window */
     m = s_collect (c);
     assert_int_equal (m.mem_total, 512 * MIB);
     assert_int_equal (m.cpu_count, 1);
@@ -435,7 +438,7 @@ test_cgroup_collect_v2 (void **state)
     assert_int_equal (m.mem_total, HOST_MEM);
     assert_int_equal (m.mem_used, (4028500ull - 3021500ull) * 1024);
     assert_int_equal (m.cpu_count, 2);
-    assert_int_equal (m.procs, 0);              /* the fake /proc has no pids */
+    assert_int_equal (m.procs, 0); /* the fake /proc has no pids */
     agent_metrics_destroy (&c);
     s_tree_free (&t);
 }
@@ -513,8 +516,8 @@ test_container_v2 (void **state)
     agent_metrics_t m = s_collect (c);
     assert_int_equal (m.mem_used, 100000000 - 20971520);
     assert_int_equal (m.mem_total, 256 * MIB);
-    assert_int_equal (m.cpu_count, 1);          /* half a CPU, rounded up */
-    assert_int_equal (m.procs, 4);              /* /proc, not the root's cgroup.procs */
+    assert_int_equal (m.cpu_count, 1); /* half a CPU, rounded up */
+    assert_int_equal (m.procs, 4);     /* /proc, not the root's cgroup.procs */
     assert_true (m.uptime_s < 5);
     assert_int_equal (m.disks.n, 1);
     assert_string_equal (m.disks.items[0].mount, "/");
@@ -564,7 +567,7 @@ test_container_v1 (void **state)
         s_pids (&t, 2);
         if (layout < 2)
             s_put (t.proc, "self/cgroup", "12:pids:/\n7:cpu,cpuacct:/\n4:memory:/\n0::/\n");
-        s_put (t.cg, "unified/cgroup.controllers", "\n");      /* hybrid: not v2 */
+        s_put (t.cg, "unified/cgroup.controllers", "\n"); /* hybrid: not v2 */
         s_put (t.cg, "cpu,cpuacct/cpuacct.usage", "1000\n");
         s_put (t.cg, "cpu,cpuacct/cpu.cfs_quota_us", "200000\n");
         s_put (t.cg, "cpu,cpuacct/cpu.cfs_period_us", "100000\n");
@@ -582,7 +585,7 @@ test_container_v1 (void **state)
         agent_metrics_collector_t *c = s_container (&t);
         agent_metrics_t m = s_collect (c);
         assert_int_equal (m.mem_used, 100000000 - 41943040);
-        assert_int_equal (m.mem_total, HOST_MEM);       /* no limit */
+        assert_int_equal (m.mem_total, HOST_MEM); /* no limit */
         assert_int_equal (m.cpu_count, 2);
         assert_int_equal (m.procs, 2);
         s_put (t.cg, "cpu,cpuacct/cpuacct.usage", "999000000000\n");
@@ -644,7 +647,8 @@ test_cgroup_disks (void **state)
               "/dev/vdb /proc ext4 rw 0 0\n"
               "/dev/vdc /run/netns/no-such-dir-here ext4 rw 0 0\n"
               "tmpfs %s/my\\040shed tmpfs rw 0 0\n"
-              "/dev/vdd %s/my ext4 rw 0 0\n", t.dir, t.dir);
+              "/dev/vdd %s/my ext4 rw 0 0\n",
+              t.dir, t.dir);
     s_put (t.proc, "self/mounts", table);
 
     /* /proc mode (a VM): "/" and every /dev mount, as before. */
@@ -654,7 +658,7 @@ test_cgroup_disks (void **state)
     assert_true (s_has_disk (&m, "/"));
     assert_true (s_has_disk (&m, "/tmp"));
     assert_true (s_has_disk (&m, "/proc"));
-    assert_false (s_has_disk (&m, shed));       /* tmpfs: not a /dev mount */
+    assert_false (s_has_disk (&m, shed)); /* tmpfs: not a /dev mount */
     agent_metrics_destroy (&c);
 
     /* cgroup mode (a netns shed): "/" and the mount holding the working
@@ -757,20 +761,19 @@ test_config (void **state)
 
     char path[] = "/tmp/agent-config-test-XXXXXX";
     int fd = mkstemp (path);
-    const char *yaml =
-        "shed: dev-1\n"
-        "connect: unix:/tmp/x.sock\n"
-        "metrics_interval_ms: 1500\n"
-        "processes:\n"
-        "  - name: web\n"
-        "    cmd: sleep 1\n"
-        "    restart: always\n"
-        "tail:\n"
-        "  - {stream: syslog, path: /var/log/syslog}\n"
-        "services:\n"
-        "  - name: web\n"
-        "    port: 8080\n"
-        "    tags: {env: dev}\n";
+    const char *yaml = "shed: dev-1\n"
+                       "connect: unix:/tmp/x.sock\n"
+                       "metrics_interval_ms: 1500\n"
+                       "processes:\n"
+                       "  - name: web\n"
+                       "    cmd: sleep 1\n"
+                       "    restart: always\n"
+                       "tail:\n"
+                       "  - {stream: syslog, path: /var/log/syslog}\n"
+                       "services:\n"
+                       "  - name: web\n"
+                       "    port: 8080\n"
+                       "    tags: {env: dev}\n";
     assert_int_equal (write (fd, yaml, strlen (yaml)), (ssize_t) strlen (yaml));
     close (fd);
     agent_config_t *cfg = malloc (sizeof *cfg);
@@ -794,15 +797,15 @@ test_config (void **state)
     assert_non_null (strstr (err, ":5:"));
     unlink (path);
 
-    char *argv[] = { "shed-agent", "--connect", "unix:/x", "--run", "a=echo hi", "--run",
-                     "b=true", "--restart", "never", "--service", "db:5432", NULL };
+    char *argv[] = { "shed-agent", "--connect", "unix:/x", "--run",     "a=echo hi", "--run",
+                     "b=true",     "--restart", "never",   "--service", "db:5432",   NULL };
     agent_config_defaults (cfg);
     assert_int_equal (agent_config_args (cfg, 11, argv, err, sizeof err), 0);
     assert_int_equal (cfg->nprocs, 2);
     assert_int_equal (cfg->procs[1].restart, AGENT_RESTART_NEVER);
     assert_int_equal (cfg->nservices, 1);
     assert_string_equal (cfg->connect, "unix:/x");
-    assert_string_equal (cfg->cgroup_root, "");         /* a VM: /proc only */
+    assert_string_equal (cfg->cgroup_root, ""); /* a VM: /proc only */
     char *cg_argv[] = { "shed-agent", "--cgroup-root", "/sys/fs/cgroup", NULL };
     assert_int_equal (agent_config_args (cfg, 3, cg_argv, err, sizeof err), 0);
     assert_string_equal (cfg->cgroup_root, "/sys/fs/cgroup");
@@ -822,16 +825,11 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_parsers),
-        cmocka_unit_test (test_cgroup_parsers),
-        cmocka_unit_test (test_cgroup_collect_v1),
-        cmocka_unit_test (test_cgroup_collect_v2),
-        cmocka_unit_test (test_cgroup_not_found),
-        cmocka_unit_test (test_container_v2),
-        cmocka_unit_test (test_container_v1),
-        cmocka_unit_test (test_cgroup_disks),
-        cmocka_unit_test (test_collect_live),
-        cmocka_unit_test (test_config),
+        cmocka_unit_test (test_parsers),           cmocka_unit_test (test_cgroup_parsers),
+        cmocka_unit_test (test_cgroup_collect_v1), cmocka_unit_test (test_cgroup_collect_v2),
+        cmocka_unit_test (test_cgroup_not_found),  cmocka_unit_test (test_container_v2),
+        cmocka_unit_test (test_container_v1),      cmocka_unit_test (test_cgroup_disks),
+        cmocka_unit_test (test_collect_live),      cmocka_unit_test (test_config),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

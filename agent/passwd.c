@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #define S_FIELDS_MAX 8
-#define S_ID_MAX 0xfffffffeull      /* (uid_t) -1 means "no change" to setuid */
+#define S_ID_MAX     0xfffffffeull /* (uid_t) -1 means "no change" to setuid */
 
 bool
 agent_user_name_ok (const char *name)
@@ -48,7 +48,7 @@ s_split (const char *line, size_t len, s_field_t *f)
         const char *colon = memchr (p, ':', (size_t) (end - p));
         const char *stop = colon ? colon : end;
         if (n == S_FIELDS_MAX)
-            return n + 1;       /* too many: the caller refuses the line */
+            return n + 1; /* too many: the caller refuses the line */
         f[n].p = p;
         f[n].len = (size_t) (stop - p);
         n++;
@@ -127,7 +127,7 @@ s_pw_line (void *arg, const s_field_t *f, size_t n)
     u->gid = (gid_t) gid;
     const s_field_t *home = &f[5];
     bool home_ok = home->len > 0 && home->len <= AGENT_PATH_MAX && home->p[0] == '/'
-                && !memchr (home->p, '\0', home->len);
+                   && !memchr (home->p, '\0', home->len);
     if (home_ok) {
         memcpy (u->home, home->p, home->len);
         u->home[home->len] = '\0';
@@ -173,7 +173,7 @@ s_gr_line (void *arg, const s_field_t *f, size_t n)
         if (u->groups[i] == (gid_t) gid)
             return false;
     u->groups[u->ngroups++] = (gid_t) gid;
-    return u->ngroups == AGENT_GROUPS_MAX;      /* full: stop */
+    return u->ngroups == AGENT_GROUPS_MAX; /* full: stop */
 }
 
 void
@@ -266,7 +266,7 @@ agent_user_lookup (const char *root, const char *name, agent_user_t *out)
         memset (out, 0, sizeof *out);
         snprintf (out->name, sizeof out->name, "root");
         snprintf (out->home, sizeof out->home, "/root");
-        out->ngroups = 1;       /* groups[0] = gid 0 */
+        out->ngroups = 1; /* groups[0] = gid 0 */
     }
     snprintf (path, sizeof path, "%s%setc/group", root, sep);
     text = agent_read_small_file (path, AGENT_PASSWD_FILE_MAX);

@@ -27,13 +27,13 @@
 #include <sys/types.h>
 
 #define AGENT_PASSWD_FILE_MAX (4u << 20)
-#define AGENT_GROUPS_MAX      64        /* supplementary groups taken on */
+#define AGENT_GROUPS_MAX      64 /* supplementary groups taken on */
 
 typedef struct {
     char name[AGENT_USER_MAX + 1];
     uid_t uid;
     gid_t gid;
-    char home[AGENT_PATH_MAX + 1];      /* "/" when the entry's is empty, relative or too long */
+    char home[AGENT_PATH_MAX + 1]; /* "/" when the entry's is empty, relative or too long */
     /* The primary group first, then each group that lists the user as a
      * member, without duplicates; what initgroups would set. */
     gid_t groups[AGENT_GROUPS_MAX];

@@ -50,26 +50,25 @@ static void
 test_passwd (void **state)
 {
     (void) state;
-    const char *text =
-        "root:x:0:0:root:/root:/bin/bash\n"
-        "# a comment naming shed:x:1:1::/:/bin/sh\n"
-        "+shed::::::\n"
-        "-shed\n"
-        "\n"
-        "shedx:x:2000:2000::/home/shedx:/bin/sh\n"
-        "she:x:2001:2001::/home/she:/bin/sh\n"
-        "shed:x:1000:1001:Shed User,,,:/home/shed:/bin/bash\r\n"
-        "shed:x:1:1::/second:/bin/sh\n"
-        "noshell:x:5:6::/home/noshell\n"
-        "relhome:x:7:8::home/rel:/bin/sh\n"
-        "nohome:x:9:10:::/bin/sh\n"
-        "max:x:4294967294:4294967294::/:/bin/sh\n";
+    const char *text = "root:x:0:0:root:/root:/bin/bash\n"
+                       "# a comment naming shed:x:1:1::/:/bin/sh\n"
+                       "+shed::::::\n"
+                       "-shed\n"
+                       "\n"
+                       "shedx:x:2000:2000::/home/shedx:/bin/sh\n"
+                       "she:x:2001:2001::/home/she:/bin/sh\n"
+                       "shed:x:1000:1001:Shed User,,,:/home/shed:/bin/bash\r\n"
+                       "shed:x:1:1::/second:/bin/sh\n"
+                       "noshell:x:5:6::/home/noshell\n"
+                       "relhome:x:7:8::home/rel:/bin/sh\n"
+                       "nohome:x:9:10:::/bin/sh\n"
+                       "max:x:4294967294:4294967294::/:/bin/sh\n";
     agent_user_t u;
     assert_int_equal (agent_passwd_find (text, "shed", &u), 0);
     assert_string_equal (u.name, "shed");
     assert_int_equal (u.uid, 1000);
     assert_int_equal (u.gid, 1001);
-    assert_string_equal (u.home, "/home/shed");     /* CR dropped; first entry wins */
+    assert_string_equal (u.home, "/home/shed"); /* CR dropped; first entry wins */
     assert_int_equal (u.ngroups, 1);
     assert_int_equal (u.groups[0], 1001);
 
@@ -148,18 +147,17 @@ static void
 test_groups (void **state)
 {
     (void) state;
-    const char *text =
-        "root:x:0:\n"
-        "sudo:x:27:alice,shed\n"
-        "docker:x:999:shed\r\n"
-        "shedders:x:500:sheddy,xshed,she\n"     /* prefixes and suffixes only */
-        "again:x:27:shed\n"                     /* gid 27 twice */
-        "primary:x:1001:shed\n"                 /* the primary again */
-        "bad:x:-5:shed\n"
-        "short:x:44\n"
-        "# c:x:45:shed\n"
-        "+:::shed\n"
-        "last:x:46:bob,shed\n";
+    const char *text = "root:x:0:\n"
+                       "sudo:x:27:alice,shed\n"
+                       "docker:x:999:shed\r\n"
+                       "shedders:x:500:sheddy,xshed,she\n" /* prefixes and suffixes only */
+                       "again:x:27:shed\n"                 /* gid 27 twice */
+                       "primary:x:1001:shed\n"             /* the primary again */
+                       "bad:x:-5:shed\n"
+                       "short:x:44\n"
+                       "# c:x:45:shed\n"
+                       "+:::shed\n"
+                       "last:x:46:bob,shed\n";
     agent_user_t u;
     memset (&u, 0, sizeof u);
     snprintf (u.name, sizeof u.name, "shed");
@@ -213,7 +211,9 @@ s_write (const char *rel, const char *text)
 static int
 s_rm (const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
-    (void) st; (void) flag; (void) ftw;
+    (void) st;
+    (void) flag;
+    (void) ftw;
     return remove (path);
 }
 
@@ -272,7 +272,7 @@ test_lookup (void **state)
     assert_null (agent_read_small_file (path, 1024));
     assert_int_equal (errno, EINVAL);
     assert_int_equal (agent_user_lookup (s_dir, "shed", &u), -1);
-    assert_int_equal (agent_user_lookup (s_dir, "root", &u), 0);  /* still root */
+    assert_int_equal (agent_user_lookup (s_dir, "root", &u), 0); /* still root */
     unlink (path);
 
     /* Over the bound: refused whole, never cut (a cut file could end in
@@ -294,10 +294,8 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_names),
-        cmocka_unit_test (test_passwd),
-        cmocka_unit_test (test_passwd_hostile),
-        cmocka_unit_test (test_groups),
+        cmocka_unit_test (test_names),          cmocka_unit_test (test_passwd),
+        cmocka_unit_test (test_passwd_hostile), cmocka_unit_test (test_groups),
         cmocka_unit_test (test_lookup),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

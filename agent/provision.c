@@ -20,31 +20,31 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define S_COMP "provision"
+#define S_COMP           "provision"
 #define S_DRAIN_GRACE_MS 1000
-#define S_STOPPING "agent stopping"
+#define S_STOPPING       "agent stopping"
 
 struct _agent_provisioner_t {
     agent_emit_fn *emit;
     void *ctx;
-    char user[AGENT_USER_MAX + 1];      /* the shed user, "" = ours */
-    char default_user[AGENT_USER_MAX + 1]; /* if it exists; "" = none */
-    char etc_root[AGENT_PATH_MAX + 1];  /* where etc/passwd is: "/" */
-    char run_user[AGENT_USER_MAX + 1];  /* who the running run's steps run as */
-    bool stopping;                      /* the agent stops: no new steps */
-    agent_msg_t *queue[AGENT_PROVISION_QUEUE + 1];  /* [0] is running */
+    char user[AGENT_USER_MAX + 1];                 /* the shed user, "" = ours */
+    char default_user[AGENT_USER_MAX + 1];         /* if it exists; "" = none */
+    char etc_root[AGENT_PATH_MAX + 1];             /* where etc/passwd is: "/" */
+    char run_user[AGENT_USER_MAX + 1];             /* who the running run's steps run as */
+    bool stopping;                                 /* the agent stops: no new steps */
+    agent_msg_t *queue[AGENT_PROVISION_QUEUE + 1]; /* [0] is running */
     size_t nqueue;
     /* The running step of queue[0]. */
     size_t step;
-    bool active;                /* a step process exists */
+    bool active; /* a step process exists */
     pid_t pid;
     int out_fd, err_fd, in_fd;
     size_t in_off;
-    uint64_t out_off[3];        /* by fd number */
+    uint64_t out_off[3]; /* by fd number */
     int status;
     bool reaped, timed_out, spawn_failed;
     int64_t started_ms, reaped_ms;
-    int64_t failed_step;        /* first failure of this run, or -1 */
+    int64_t failed_step; /* first failure of this run, or -1 */
     size_t steps_run;
     char error[AGENT_TEXT_MAX + 1];
 };
@@ -95,9 +95,12 @@ agent_provisioner_set_etc_root (agent_provisioner_t *self, const char *root)
 static void
 s_close_fds (agent_provisioner_t *self)
 {
-    if (self->out_fd >= 0) close (self->out_fd);
-    if (self->err_fd >= 0) close (self->err_fd);
-    if (self->in_fd >= 0) close (self->in_fd);
+    if (self->out_fd >= 0)
+        close (self->out_fd);
+    if (self->err_fd >= 0)
+        close (self->err_fd);
+    if (self->in_fd >= 0)
+        close (self->in_fd);
     self->out_fd = self->err_fd = self->in_fd = -1;
 }
 
@@ -172,8 +175,7 @@ s_start_step (agent_provisioner_t *self)
          * not open paths). */
         char why[AGENT_TEXT_MAX + 1];
         if (spawn_errno == ENOENT && user[0])
-            snprintf (why, sizeof why, "step %s: cannot start: no such user '%s'", st->name,
-                      user);
+            snprintf (why, sizeof why, "step %s: cannot start: no such user '%s'", st->name, user);
         else
             snprintf (why, sizeof why, "step %s: cannot start: %s", st->name,
                       strerror (spawn_errno));
@@ -316,7 +318,7 @@ s_in_ready (void *arg, int fd, short revents)
             return;
     }
     if (self->in_off >= st->input.len || (revents & POLLERR)) {
-        close (fd);             /* EOF tells the step its input is over */
+        close (fd); /* EOF tells the step its input is over */
         self->in_fd = -1;
     }
 }
@@ -329,11 +331,11 @@ agent_provisioner_watches (agent_provisioner_t *self, agent_watch_t *w, size_t m
     if (!self->active || max < 3)
         return 0;
     if (self->out_fd >= 0)
-        w[n++] = (agent_watch_t) { self->out_fd, POLLIN, s_out_ready, self };
+        w[n++] = (agent_watch_t){ self->out_fd, POLLIN, s_out_ready, self };
     if (self->err_fd >= 0)
-        w[n++] = (agent_watch_t) { self->err_fd, POLLIN, s_out_ready, self };
+        w[n++] = (agent_watch_t){ self->err_fd, POLLIN, s_out_ready, self };
     if (self->in_fd >= 0)
-        w[n++] = (agent_watch_t) { self->in_fd, POLLOUT, s_in_ready, self };
+        w[n++] = (agent_watch_t){ self->in_fd, POLLOUT, s_in_ready, self };
     return n;
 }
 
@@ -431,7 +433,8 @@ s_step_done (agent_provisioner_t *self)
         if (!self->error[0])
             snprintf (self->error, sizeof self->error, "step %s %s %lld", st->name,
                       self->timed_out ? "timed out, killed by signal"
-                      : e->signal ? "killed by signal" : "exited",
+                      : e->signal     ? "killed by signal"
+                                      : "exited",
                       e->signal ? (long long) e->signal : (long long) e->exit_code);
     }
     bool more = self->step + 1 < run->steps.n && (!failed || run->keep_going);

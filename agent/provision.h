@@ -22,7 +22,7 @@
 #include <sys/types.h>
 
 #define AGENT_PROVISION_QUEUE 4
-#define AGENT_USER_MAX 32       /* a PROVISION's `user` (str32), provision_user */
+#define AGENT_USER_MAX        32 /* a PROVISION's `user` (str32), provision_user */
 
 typedef struct _agent_provisioner_t agent_provisioner_t;
 

@@ -30,7 +30,7 @@
 typedef struct {
     char out[4096], err[4096];
     size_t out_len, err_len;
-    int64_t exit_code;          /* of the last STEP_DONE */
+    int64_t exit_code; /* of the last STEP_DONE */
     int step_done;
     bool done, ok;
     char error[AGENT_TEXT_MAX + 1];
@@ -52,7 +52,7 @@ s_emit (void *ctx, const agent_msg_t *msg)
         buf[*len] = '\0';
     }
     else if (msg->hdr.type == AGENT_PROC_EVENT
-         &&  msg->u.agent_proc_event.kind == AGENT_PROC_STEP_DONE) {
+             && msg->u.agent_proc_event.kind == AGENT_PROC_STEP_DONE) {
         seen->step_done++;
         seen->exit_code = msg->u.agent_proc_event.exit_code;
     }
@@ -117,7 +117,7 @@ s_run (const char *shed_user, const char *user, const char *cmd)
         size_t n = agent_provisioner_watches (p, w, 8);
         struct pollfd pfd[8];
         for (size_t i = 0; i < n; i++)
-            pfd[i] = (struct pollfd) { w[i].fd, w[i].events, 0 };
+            pfd[i] = (struct pollfd){ w[i].fd, w[i].events, 0 };
         poll (pfd, n, 20);
         for (size_t i = 0; i < n; i++)
             if (pfd[i].revents)
@@ -151,7 +151,7 @@ test_shed_user (void **state)
         skip ();
     }
     char nobody_uid[32];
-    snprintf (nobody_uid, sizeof nobody_uid, "%u\n", (unsigned) pw->pw_uid);  /* 65534 */
+    snprintf (nobody_uid, sizeof nobody_uid, "%u\n", (unsigned) pw->pw_uid); /* 65534 */
 
     /* The shed user, when the run names none. */
     s_seen_t s = s_run ("nobody", "", "id -u");
@@ -212,12 +212,14 @@ test_default_user (void **state)
              "root:x:0:0:root:/root:/bin/sh\n"
              "shed:x:4242:4243:Shed:/home/shed:/bin/sh\n"
              "dev:x:4300:4300::/home/dev:/bin/sh\n");
-    s_write (dir, "etc/group", "root:x:0:\nshed:x:4243:\nusers:x:4244:dev,shed\n"
+    s_write (dir, "etc/group",
+             "root:x:0:\nshed:x:4243:\nusers:x:4244:dev,shed\n"
              "wheel:x:4245:root\n");
     s_etc_root = dir;
     s_default_user = "shed";
 
-    s_seen_t s = s_run (NULL, "", "echo $(id -u) $(id -g) $(id -G); echo $HOME $USER $LOGNAME;"
+    s_seen_t s = s_run (NULL, "",
+                        "echo $(id -u) $(id -g) $(id -G); echo $HOME $USER $LOGNAME;"
                         " echo $PATH");
     assert_true (s.ok);
     assert_string_equal (s.out, "4242 4243 4243 4244\n/home/shed shed shed\n"
@@ -335,7 +337,7 @@ test_stop (void **state)
         size_t n = agent_provisioner_watches (p, w, 8);
         struct pollfd pfd[8];
         for (size_t i = 0; i < n; i++)
-            pfd[i] = (struct pollfd) { w[i].fd, w[i].events, 0 };
+            pfd[i] = (struct pollfd){ w[i].fd, w[i].events, 0 };
         poll (pfd, n, 20);
         for (size_t i = 0; i < n; i++)
             if (pfd[i].revents)
@@ -350,7 +352,7 @@ test_stop (void **state)
     assert_int_equal (d.n, 3);
     assert_int_equal (d.run[2], 1);
     assert_false (d.ok[2]);
-    assert_int_equal (d.steps_run[2], 1);           /* "two" never ran */
+    assert_int_equal (d.steps_run[2], 1); /* "two" never ran */
     assert_non_null (strstr (d.error[2], "killed by signal 15"));
     agent_provisioner_destroy (&p);
 }
@@ -403,8 +405,8 @@ test_config (void **state)
     assert_string_equal (cfg->provision_user, "nobody");
     unlink (path);
 
-    char *too_long[] = { "shed-agent", "--provision-user",
-                         "a-user-name-longer-than-32-bytes-x", NULL };
+    char *too_long[] = { "shed-agent", "--provision-user", "a-user-name-longer-than-32-bytes-x",
+                         NULL };
     agent_config_defaults (cfg);
     assert_int_equal (agent_config_args (cfg, 3, too_long, err, sizeof err), -1);
     assert_non_null (strstr (err, "--provision-user"));
@@ -415,10 +417,8 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_shed_user),
-        cmocka_unit_test (test_default_user),
-        cmocka_unit_test (test_stop),
-        cmocka_unit_test (test_set_user_bounds),
+        cmocka_unit_test (test_shed_user), cmocka_unit_test (test_default_user),
+        cmocka_unit_test (test_stop),      cmocka_unit_test (test_set_user_bounds),
         cmocka_unit_test (test_config),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

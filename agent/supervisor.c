@@ -19,12 +19,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define S_COMP "supervisor"
-#define S_HEALTHY_MS 10000      /* ran this long: backoff resets */
-#define S_DRAIN_GRACE_MS 1000   /* wait for pipes after the reap */
-#define S_READ_MAX 16384
-#define S_PATH_ROOT "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-#define S_PATH_USER "/usr/local/bin:/usr/bin:/bin"
+#define S_COMP           "supervisor"
+#define S_HEALTHY_MS     10000 /* ran this long: backoff resets */
+#define S_DRAIN_GRACE_MS 1000  /* wait for pipes after the reap */
+#define S_READ_MAX       16384
+#define S_PATH_ROOT      "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define S_PATH_USER      "/usr/local/bin:/usr/bin:/bin"
 
 typedef enum { S_IDLE, S_RUNNING, S_EXITED, S_WAITING, S_DONE } s_state_t;
 
@@ -36,12 +36,12 @@ typedef struct {
     pid_t pid;
     int out_fd, err_fd;
     agent_lines_t out, err;
-    int status;                 /* wait status once reaped */
+    int status; /* wait status once reaped */
     bool reaped;
-    bool stopping;              /* we sent the signal */
+    bool stopping; /* we sent the signal */
     int64_t started_ms, reaped_ms, restart_at_ms;
-    uint32_t restarts;          /* total */
-    uint32_t failures;          /* consecutive, for the backoff */
+    uint32_t restarts; /* total */
+    uint32_t failures; /* consecutive, for the backoff */
 } s_proc_t;
 
 /* A watch callback needs (supervisor, process, which pipe). */
@@ -55,7 +55,7 @@ struct _agent_supervisor_t {
     agent_emit_fn *emit;
     void *ctx;
     s_proc_t *procs[AGENT_PROCS_MAX];
-    s_arg_t args[2 * AGENT_PROCS_MAX];  /* rebuilt with the watches */
+    s_arg_t args[2 * AGENT_PROCS_MAX]; /* rebuilt with the watches */
     size_t n;
     bool stopping;
 };
@@ -68,8 +68,8 @@ static void
 s_child_fail (const char *what, const char *user)
 {
     char msg[256];
-    int n = snprintf (msg, sizeof msg, "shed-agent: cannot %s for user '%s': %s\n", what,
-                      user, strerror (errno));
+    int n = snprintf (msg, sizeof msg, "shed-agent: cannot %s for user '%s': %s\n", what, user,
+                      strerror (errno));
     if (n > 0 && write (2, msg, (size_t) n < sizeof msg ? (size_t) n : sizeof msg - 1) < 0)
         _exit (126);
     _exit (126);
@@ -89,7 +89,10 @@ agent_spawn (const char *cmd, const agent_user_t *user, const char *cwd, const w
     }
     pid_t pid = fork ();
     if (pid < 0) {
-        close (out[0]); close (out[1]); close (err[0]); close (err[1]);
+        close (out[0]);
+        close (out[1]);
+        close (err[0]);
+        close (err[1]);
         return -1;
     }
     if (pid == 0) {
@@ -227,7 +230,7 @@ agent_supervisor_add (agent_supervisor_t *self, const agent_proc_spec_t *spec)
 {
     assert (self);
     if (self->n == AGENT_PROCS_MAX || !agent_msg_name_ok (spec->name)
-    ||  strlen (spec->name) > AGENT_PROC_NAME_MAX || !spec->cmd[0])
+        || strlen (spec->name) > AGENT_PROC_NAME_MAX || !spec->cmd[0])
         return -1;
     for (size_t i = 0; i < self->n; i++)
         if (strcmp (self->procs[i]->spec.name, spec->name) == 0)
@@ -260,8 +263,7 @@ s_pipe_ready (void *arg, int fd, short revents)
     char buf[S_READ_MAX];
     ssize_t n = read (fd, buf, sizeof buf);
     if (n > 0) {
-        agent_lines_feed (a->err ? &p->err : &p->out, buf, (size_t) n, a->self->emit,
-                          a->self->ctx);
+        agent_lines_feed (a->err ? &p->err : &p->out, buf, (size_t) n, a->self->emit, a->self->ctx);
         return;
     }
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -282,12 +284,12 @@ agent_supervisor_watches (agent_supervisor_t *self, agent_watch_t *w, size_t max
     for (size_t i = 0; i < self->n && n + 2 <= max; i++) {
         s_proc_t *p = self->procs[i];
         if (p->out_fd >= 0) {
-            self->args[2 * i] = (s_arg_t) { self, p, false };
-            w[n++] = (agent_watch_t) { p->out_fd, POLLIN, s_pipe_ready, &self->args[2 * i] };
+            self->args[2 * i] = (s_arg_t){ self, p, false };
+            w[n++] = (agent_watch_t){ p->out_fd, POLLIN, s_pipe_ready, &self->args[2 * i] };
         }
         if (p->err_fd >= 0) {
-            self->args[2 * i + 1] = (s_arg_t) { self, p, true };
-            w[n++] = (agent_watch_t) { p->err_fd, POLLIN, s_pipe_ready, &self->args[2 * i + 1] };
+            self->args[2 * i + 1] = (s_arg_t){ self, p, true };
+            w[n++] = (agent_watch_t){ p->err_fd, POLLIN, s_pipe_ready, &self->args[2 * i + 1] };
         }
     }
     return n;
@@ -336,8 +338,8 @@ s_finish (agent_supervisor_t *self, s_proc_t *p, int64_t now)
     log_info (S_COMP, "exited|name=%s pid=%d status=%d", p->spec.name, (int) p->pid, p->status);
     s_event (self, p, AGENT_PROC_EXIT);
     bool again = !self->stopping && !p->stopping
-              && (p->spec.restart == AGENT_RESTART_ALWAYS
-                  || (p->spec.restart == AGENT_RESTART_ON_FAILURE && failed));
+                 && (p->spec.restart == AGENT_RESTART_ALWAYS
+                     || (p->spec.restart == AGENT_RESTART_ON_FAILURE && failed));
     if (!again) {
         p->state = S_DONE;
         return;
@@ -381,7 +383,7 @@ agent_supervisor_tick (agent_supervisor_t *self, int64_t now)
     for (size_t i = 0; i < self->n; i++) {
         s_proc_t *p = self->procs[i];
         if (p->state == S_EXITED
-        &&  ((p->out_fd < 0 && p->err_fd < 0) || now >= p->reaped_ms + S_DRAIN_GRACE_MS))
+            && ((p->out_fd < 0 && p->err_fd < 0) || now >= p->reaped_ms + S_DRAIN_GRACE_MS))
             s_finish (self, p, now);
         else if (p->state == S_WAITING && now >= p->restart_at_ms && !self->stopping)
             s_start (self, p);

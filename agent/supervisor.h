@@ -21,8 +21,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#define AGENT_PROCS_MAX 64
-#define AGENT_PROC_NAME_MAX 59  /* + "-out" stays a valid stream name */
+#define AGENT_PROCS_MAX     64
+#define AGENT_PROC_NAME_MAX 59 /* + "-out" stays a valid stream name */
 
 typedef enum {
     AGENT_RESTART_NEVER = 0,
@@ -32,11 +32,11 @@ typedef enum {
 
 typedef struct {
     char name[AGENT_PROC_NAME_MAX + 1];
-    char cmd[AGENT_CMD_MAX + 1];    /* run with /bin/sh -c */
+    char cmd[AGENT_CMD_MAX + 1]; /* run with /bin/sh -c */
     agent_restart_t restart;
-    uint32_t backoff_min_ms;        /* default 200 */
-    uint32_t backoff_max_ms;        /* default 30000 */
-    uint32_t max_restarts;          /* 0 = unlimited */
+    uint32_t backoff_min_ms; /* default 200 */
+    uint32_t backoff_max_ms; /* default 30000 */
+    uint32_t max_restarts;   /* 0 = unlimited */
 } agent_proc_spec_t;
 
 typedef struct _agent_supervisor_t agent_supervisor_t;

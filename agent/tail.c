@@ -17,7 +17,7 @@ typedef struct {
     int fd;
     ino_t ino;
     off_t off;
-    bool from_start;            /* only for the first open */
+    bool from_start; /* only for the first open */
 } s_file_t;
 
 struct _agent_tail_t {
@@ -60,7 +60,7 @@ agent_tail_add (agent_tail_t *self, const char *stream, const char *path, bool f
 {
     assert (self);
     if (self->n == AGENT_TAILS_MAX || !agent_msg_stream_name_ok (stream)
-    ||  strlen (path) > AGENT_PATH_MAX)
+        || strlen (path) > AGENT_PATH_MAX)
         return -1;
     s_file_t *f = calloc (1, sizeof *f);
     if (!f)
@@ -85,7 +85,7 @@ s_check (agent_tail_t *self, s_file_t *f)
 {
     struct stat st;
     if (stat (f->path, &st) != 0) {
-        return;                 /* not there (yet, or between rotations) */
+        return; /* not there (yet, or between rotations) */
     }
     if (f->fd >= 0 && (st.st_ino != f->ino || st.st_size < f->off)) {
         /* Rotated or truncated: finish the old line, start over. */

@@ -12,9 +12,9 @@
 
 #include <stdbool.h>
 
-#define AGENT_TAILS_MAX      32
-#define AGENT_TAIL_POLL_MS   250
-#define AGENT_TAIL_READ_MAX  (256u << 10)
+#define AGENT_TAILS_MAX     32
+#define AGENT_TAIL_POLL_MS  250
+#define AGENT_TAIL_READ_MAX (256u << 10)
 
 typedef struct _agent_tail_t agent_tail_t;
 

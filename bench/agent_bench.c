@@ -147,7 +147,9 @@ main (int argc, char **argv)
     shed_log_set_level (SHED_LOG_WARN);
 
     agent_host_config_t cfg = {
-        .node = "bench", .heartbeat_ms = 10000, .msgs_per_s = 100000000,
+        .node = "bench",
+        .heartbeat_ms = 10000,
+        .msgs_per_s = 100000000,
         .bytes_per_s = 2000000000,
     };
     agent_host_t *host = agent_host_new (&cfg);
@@ -161,7 +163,7 @@ main (int argc, char **argv)
         s_client (path, n, rate, seconds);
 
     /* Phase 1. */
-    agent_event_t *ev = agent_host_recv (host, 5000);      /* CONNECTED */
+    agent_event_t *ev = agent_host_recv (host, 5000); /* CONNECTED */
     if (!ev || ev->kind != AGENT_EVENT_CONNECTED)
         return 1;
     agent_event_destroy (&ev);
@@ -178,8 +180,8 @@ main (int argc, char **argv)
     }
     double secs = (double) (last_recv - first_sent) / 1e9;
     double eps = got / secs;
-    printf ("phase 1: %ld events of %zu bytes (frame) in %.3f s: %.0f events/s\n", got,
-            frame_len, secs, eps);
+    printf ("phase 1: %ld events of %zu bytes (frame) in %.3f s: %.0f events/s\n", got, frame_len,
+            secs, eps);
 
     /* Phase 2: tell the client to go (the HELLO_ACK it never reads is in
      * its socket buffer already; any byte will do, so send a heartbeat). */
@@ -199,8 +201,8 @@ main (int argc, char **argv)
     double p50 = k ? (double) lat[k / 2] / 1000 : 0;
     double p99 = k ? (double) lat[(k * 99) / 100] / 1000 : 0;
     double max = k ? (double) lat[k - 1] / 1000 : 0;
-    printf ("phase 2: %ld of %ld events at %ld/s: p50 %.1f us, p99 %.1f us, max %.1f us\n", k,
-            want, rate, p50, p99, max);
+    printf ("phase 2: %ld of %ld events at %ld/s: p50 %.1f us, p99 %.1f us, max %.1f us\n", k, want,
+            rate, p50, p99, max);
     agent_host_stats_t st;
     agent_host_stats (host, "bench", &st);
     printf ("host: frames_in=%llu bad=%llu events=%llu\n", (unsigned long long) st.frames_in,

@@ -33,11 +33,11 @@
 
 typedef struct {
     void *ctx;
-    char endpoint [128];
+    char endpoint[128];
     size_t size;
     long count;
     bool curve;
-    char server_pk [41];            /* Z85, when curve */
+    char server_pk[41]; /* Z85, when curve */
 } s_raw_args_t;
 
 static void *
@@ -48,14 +48,14 @@ s_raw_publisher (void *arg)
     int hwm = S_HWM;
     zmq_setsockopt (pub, ZMQ_SNDHWM, &hwm, sizeof hwm);
     if (a->curve) {
-        char pk [41], sk [41];
+        char pk[41], sk[41];
         zmq_curve_keypair (pk, sk);
         zmq_setsockopt (pub, ZMQ_CURVE_SERVERKEY, a->server_pk, 40);
         zmq_setsockopt (pub, ZMQ_CURVE_PUBLICKEY, pk, 40);
         zmq_setsockopt (pub, ZMQ_CURVE_SECRETKEY, sk, 40);
     }
     zmq_connect (pub, a->endpoint);
-    zclock_sleep (300);                     /* let the subscription arrive */
+    zclock_sleep (300); /* let the subscription arrive */
     char *buf = calloc (1, a->size);
     memcpy (buf, "t", 1);
     for (long i = 0; i < a->count; i++)
@@ -82,7 +82,7 @@ s_raw (size_t size, long count, bool curve, long *received)
     zmq_setsockopt (sub, ZMQ_SUBSCRIBE, "t", 1);
     s_raw_args_t a = { .ctx = ctx, .size = size, .count = count, .curve = curve };
     if (curve) {
-        char sk [41];
+        char sk[41];
         int one = 1;
         zmq_curve_keypair (a.server_pk, sk);
         zmq_setsockopt (sub, ZMQ_CURVE_SERVER, &one, sizeof one);
@@ -119,18 +119,21 @@ typedef struct {
     shed_identity_t *ida, *idb;
     bus_t *a, *b;
     bus_client_t *consumer;
-    char dir [64];
+    char dir[64];
 } s_path_t;
 
 static bus_t *
 s_bus (s_path_t *p, const char *name, shed_identity_t *id)
 {
-    char ipc [128];
+    char ipc[128];
     snprintf (ipc, sizeof ipc, "ipc://%s/%s.sock", p->dir, name);
-    bus_config_t cfg = { .name = name, .public_key = shed_identity_x25519_public (id),
-                         .secret_key = shed_identity_x25519_secret (id), .zap = p->zap,
-                         .origin_endpoint = "tcp://127.0.0.1:*", .ipc_endpoint = ipc };
-    char err [256];
+    bus_config_t cfg = { .name = name,
+                         .public_key = shed_identity_x25519_public (id),
+                         .secret_key = shed_identity_x25519_secret (id),
+                         .zap = p->zap,
+                         .origin_endpoint = "tcp://127.0.0.1:*",
+                         .ipc_endpoint = ipc };
+    char err[256];
     bus_t *bus = bus_new (&cfg, err, sizeof err);
     if (!bus) {
         fprintf (stderr, "bus_bench: %s\n", err);
@@ -150,14 +153,14 @@ s_path_up (s_path_t *p)
     p->idb = shed_identity_new_ephemeral ();
     p->a = s_bus (p, "a", p->ida);
     p->b = s_bus (p, "b", p->idb);
-    char za [41], zb [41];
+    char za[41], zb[41];
     shed_key_to_z85 (shed_identity_x25519_public (p->ida), za);
     shed_key_to_z85 (shed_identity_x25519_public (p->idb), zb);
-    char origin [256];
-    if (bus_endpoints (p->a, origin, NULL, NULL, sizeof origin) != 0
-    ||  bus_allow (p->a, zb) != 0 || bus_peer_add (p->b, "a", origin, za) != 0)
+    char origin[256];
+    if (bus_endpoints (p->a, origin, NULL, NULL, sizeof origin) != 0 || bus_allow (p->a, zb) != 0
+        || bus_peer_add (p->b, "a", origin, za) != 0)
         exit (1);
-    char bipc [128];
+    char bipc[128];
     snprintf (bipc, sizeof bipc, "ipc://%s/b.sock", p->dir);
     p->consumer = bus_client_new (bipc, NULL, NULL, NULL);
     bus_client_subscribe (p->consumer, "metrics.");
@@ -182,7 +185,7 @@ s_path_down (s_path_t *p)
     shed_identity_destroy (&p->ida);
     shed_identity_destroy (&p->idb);
     zap_destroy (&p->zap);
-    char cmd [128];
+    char cmd[128];
     snprintf (cmd, sizeof cmd, "rm -rf %s", p->dir);
     if (system (cmd) != 0)
         fprintf (stderr, "bus_bench: cannot remove %s\n", p->dir);
@@ -191,15 +194,15 @@ s_path_down (s_path_t *p)
 typedef struct {
     bus_t *bus;
     long count;
-    int rate;                       /* events/s, 0 = as fast as possible */
-    long pipe_full;                 /* publish attempts that met a full pipe */
+    int rate;       /* events/s, 0 = as fast as possible */
+    long pipe_full; /* publish attempts that met a full pipe */
 } s_prod_args_t;
 
 static void *
 s_producer (void *arg)
 {
     s_prod_args_t *a = (s_prod_args_t *) arg;
-    uint8_t payload [100];
+    uint8_t payload[100];
     memset (payload, 'x', sizeof payload);
     int64_t start = zclock_usecs ();
     for (long i = 0; i < a->count; i++) {
@@ -251,7 +254,7 @@ s_bus_run (s_path_t *p, long count, int rate, long *received, int64_t *p50, int6
         if (lat && ev.size >= 8) {
             int64_t sent;
             memcpy (&sent, ev.payload, sizeof sent);
-            lat [n] = last - sent;
+            lat[n] = last - sent;
         }
         n++;
     }
@@ -259,9 +262,9 @@ s_bus_run (s_path_t *p, long count, int rate, long *received, int64_t *p50, int6
     *received = n;
     if (lat && n > 0) {
         qsort (lat, (size_t) n, sizeof (int64_t), s_cmp);
-        *p50 = lat [n / 2];
-        *p99 = lat [(n * 99) / 100];
-        *pmax = lat [n - 1];
+        *p50 = lat[n / 2];
+        *p99 = lat[(n * 99) / 100];
+        *pmax = lat[n - 1];
     }
     free (lat);
     return last > first ? (double) (n - 1) * 1e6 / (double) (last - first) : 0;
@@ -273,14 +276,12 @@ main (void)
     shed_log_set_level (SHED_LOG_WARN);
     long r64, r1k, rcv, rbus, rlat;
     double raw64 = s_raw (64, 2000000, false, &r64);
-    printf ("raw libzmq PUB/SUB tcp   64 B: %10.0f msg/s (%ld of 2000000 delivered)\n",
-            raw64, r64);
+    printf ("raw libzmq PUB/SUB tcp   64 B: %10.0f msg/s (%ld of 2000000 delivered)\n", raw64, r64);
     double raw1k = s_raw (1024, 400000, false, &r1k);
-    printf ("raw libzmq PUB/SUB tcp 1 KiB: %10.0f msg/s (%ld of 400000 delivered)\n",
-            raw1k, r1k);
+    printf ("raw libzmq PUB/SUB tcp 1 KiB: %10.0f msg/s (%ld of 400000 delivered)\n", raw1k, r1k);
     double rawcv = s_raw (100, 1000000, true, &rcv);
-    printf ("raw libzmq PUB/SUB tcp+CURVE 100 B: %10.0f msg/s (%ld of 1000000 delivered)\n",
-            rawcv, rcv);
+    printf ("raw libzmq PUB/SUB tcp+CURVE 100 B: %10.0f msg/s (%ld of 1000000 delivered)\n", rawcv,
+            rcv);
 
     s_path_t p;
     memset (&p, 0, sizeof p);
@@ -288,8 +289,8 @@ main (void)
     int64_t p50 = 0, p99 = 0, pmax = 0;
     const long n = 1000000;
     double bus = s_bus_run (&p, n, 0, &rbus, &p50, &p99, &pmax);
-    printf ("bus A -> CURVE -> bus B -> ipc, 100 B: %10.0f msg/s (%ld of %ld delivered)\n",
-            bus, rbus, n);
+    printf ("bus A -> CURVE -> bus B -> ipc, 100 B: %10.0f msg/s (%ld of %ld delivered)\n", bus,
+            rbus, n);
     char *sa = bus_stats (p.a);
     char *sb = bus_stats (p.b);
     printf ("  bus A: %s\n  bus B: %s\n", sa, sb);
@@ -316,7 +317,7 @@ main (void)
     printf ("RESULT raw_zmq_64b_msgs_s=%.0f raw_zmq_1k_msgs_s=%.0f raw_zmq_curve_100b_msgs_s=%.0f "
             "bus_100b_msgs_s=%.0f bus_ratio_vs_raw=%.2f bus_ratio_vs_raw_curve=%.2f "
             "bus_p99_us_at_10k=%" PRId64 " bus_gaps_at_10k=%" PRIu64 "\n",
-            raw64, raw1k, rawcv, bus, raw64 > 0 ? bus / raw64 : 0, rawcv > 0 ? bus / rawcv : 0,
-            p99, gaps);
+            raw64, raw1k, rawcv, bus, raw64 > 0 ? bus / raw64 : 0, rawcv > 0 ? bus / rawcv : 0, p99,
+            gaps);
     return 0;
 }

@@ -32,10 +32,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SERVICES   100
-#define INSTANCES  3
-#define WINDOW     32               /* outstanding queries */
-#define DURATION_S 4.0
+#define SERVICES    100
+#define INSTANCES   3
+#define WINDOW      32 /* outstanding queries */
+#define DURATION_S  4.0
 #define MAX_SAMPLES (4 * 1000 * 1000)
 
 static double
@@ -64,9 +64,12 @@ s_zone (const char *changed_ip)
             s_instance_ip (s, i, ip, sizeof ip);
             if (changed_ip && s == 0 && i == 0)
                 snprintf (ip, sizeof ip, "%s", changed_ip);
-            dns_zone_builder_add_service_instance (zb, &(dns_instance_t) {
-                .service = name, .node = node, .address = ip, .port = 8080,
-                .health = DNS_HEALTH_PASSING });
+            dns_zone_builder_add_service_instance (
+                zb, &(dns_instance_t){ .service = name,
+                                       .node = node,
+                                       .address = ip,
+                                       .port = 8080,
+                                       .health = DNS_HEALTH_PASSING });
         }
     }
     return dns_zone_builder_build (&zb);
@@ -161,7 +164,7 @@ s_load (uint16_t port, double seconds)
             }
             uint16_t id = (uint16_t) ((buf[0] << 8) | buf[1]);
             if (!in_flight[id])
-                continue;           /* late answer to a query we gave up on */
+                continue; /* late answer to a query we gave up on */
             in_flight[id] = 0;
             outstanding--;
             uint16_t ancount = (uint16_t) ((buf[6] << 8) | buf[7]);
@@ -268,8 +271,8 @@ s_start_dnsmasq (const char *dir, uint16_t port)
         }
         execlp ("dnsmasq", "dnsmasq", "--no-daemon", port_arg, "--listen-address=127.0.0.1",
                 "--bind-interfaces", "--no-resolv", "--no-hosts", "--conf-file=/dev/null",
-                hosts_arg, "--local=/shed/", "--local-ttl=0", "--pid-file=",
-                "--cache-size=1000", (char *) NULL);
+                hosts_arg, "--local=/shed/", "--local-ttl=0", "--pid-file=", "--cache-size=1000",
+                (char *) NULL);
         _exit (127);
     }
     return pid;
@@ -336,8 +339,8 @@ main (void)
     s_load_t ref = { 0 };
     if (dm > 0) {
         ref = s_load (dm_port, DURATION_S);
-        printf ("dnsmasq  qps=%.0f p50_us=%u p99_us=%u answers=%llu lost=%llu bad=%llu\n",
-                ref.qps, ref.p50_us, ref.p99_us, (unsigned long long) ref.answers,
+        printf ("dnsmasq  qps=%.0f p50_us=%u p99_us=%u answers=%llu lost=%llu bad=%llu\n", ref.qps,
+                ref.p50_us, ref.p99_us, (unsigned long long) ref.answers,
                 (unsigned long long) ref.lost, (unsigned long long) ref.bad);
         kill (dm, SIGTERM);
         waitpid (dm, NULL, 0);

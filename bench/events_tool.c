@@ -84,13 +84,14 @@ s_log_frame_into (uint64_t seq, uint8_t *buf, size_t cap)
     l->partial = false;
     memcpy (l->stream, "bench", 6);
     l->seq = seq;
-    l->ts_ms = (uint64_t) s_real_us ();                 /* µs, see the header */
+    l->ts_ms = (uint64_t) s_real_us (); /* µs, see the header */
     snprintf (l->text, sizeof l->text,
               "GET /api/items?page=%06" PRIu64 " 200 3ms ua=bench/1.0 x=abcdefghijklmnop", seq);
     size_t len = 0;
     if (cap < AGENT_FRAME_HEADER
-    ||  wire_encode_into (&agent_proto, &m, buf + AGENT_FRAME_HEADER, cap - AGENT_FRAME_HEADER,
-                          &len) != WIRE_OK)
+        || wire_encode_into (&agent_proto, &m, buf + AGENT_FRAME_HEADER, cap - AGENT_FRAME_HEADER,
+                             &len)
+               != WIRE_OK)
         exit (2);
     buf[0] = AGENT_LOG;
     buf[1] = (uint8_t) (len >> 24);
@@ -109,7 +110,7 @@ s_log_frame (uint64_t seq, size_t *len)
     m.hdr.type = AGENT_LOG;
     snprintf (m.u.agent_log.stream, sizeof m.u.agent_log.stream, "bench");
     m.u.agent_log.seq = seq;
-    m.u.agent_log.ts_ms = (uint64_t) s_real_us ();     /* µs, see the header */
+    m.u.agent_log.ts_ms = (uint64_t) s_real_us (); /* µs, see the header */
     snprintf (m.u.agent_log.text, sizeof m.u.agent_log.text,
               "GET /api/items?page=%06" PRIu64 " 200 3ms ua=bench/1.0 x=abcdefghijklmnop", seq);
     uint8_t *f = NULL;
@@ -241,7 +242,7 @@ s_consume (const char *endpoint, const char *prefix, long n, int seconds)
     if (!c)
         return 2;
     bus_client_subscribe (c, prefix);
-    bus_client_snapshot (c, 3000);          /* subscription in place before we say ready */
+    bus_client_snapshot (c, 3000); /* subscription in place before we say ready */
     printf ("ready\n");
     fflush (stdout);
     int64_t *lat = calloc ((size_t) n, sizeof *lat);
@@ -286,8 +287,9 @@ s_consume (const char *endpoint, const char *prefix, long n, int seconds)
     double p99 = got ? (double) lat[(size_t) ((double) got * 0.99)] / 1000.0 : 0;
     long lost = (long) n - got;
     printf ("events=%ld secs=%.3f per_s=%.0f p50_ms=%.3f p99_ms=%.3f lost=%ld bus_gaps=%" PRIu64
-            "\n", got, secs, secs > 0 ? (double) (got - 1) / secs : 0, p50, p99,
-            lost > 0 ? lost : 0, bus_client_gaps (c));
+            "\n",
+            got, secs, secs > 0 ? (double) (got - 1) / secs : 0, p50, p99, lost > 0 ? lost : 0,
+            bus_client_gaps (c));
     free (lat);
     bus_client_destroy (&c);
     return got == n ? 0 : 1;
@@ -302,7 +304,7 @@ s_rawpub (const char *endpoint, long n, long rate)
         fprintf (stderr, "events_tool rawpub: cannot bind %s\n", endpoint);
         return 2;
     }
-    sleep (2);                              /* slow joiner */
+    sleep (2); /* slow joiner */
     uint8_t msg[S_MSG];
     memset (msg, 'x', sizeof msg);
     int64_t start = s_mono_ns ();

@@ -37,7 +37,7 @@ s_status (const char *endpoint)
 {
     api_msg_t req = { .hdr.type = API_STATUS_REQ };
     api_msg_t rep;
-    char err [256];
+    char err[256];
     if (shed_api_call (endpoint, &req, &rep, 20000, err, sizeof err) != 0) {
         fprintf (stderr, "status: %s\n", err);
         return -1;
@@ -59,12 +59,12 @@ s_metrics (const struct sockaddr_in *addr)
         close (fd);
         return -1;
     }
-    const char req [] = "GET /metrics HTTP/1.0\r\nHost: probe\r\n\r\n";
+    const char req[] = "GET /metrics HTTP/1.0\r\nHost: probe\r\n\r\n";
     if (write (fd, req, sizeof req - 1) != (ssize_t) (sizeof req - 1)) {
         close (fd);
         return -1;
     }
-    char buf [65536], head [16] = "";
+    char buf[65536], head[16] = "";
     ssize_t n;
     size_t total = 0;
     while ((n = read (fd, buf, sizeof buf)) > 0) {
@@ -87,15 +87,15 @@ main (int argc, char **argv)
         fprintf (stderr, "usage: loop_probe status ENDPOINT N | metrics HOST:PORT N\n");
         return 2;
     }
-    int n = atoi (argv [3]);
-    bool status = strcmp (argv [1], "status") == 0;
+    int n = atoi (argv[3]);
+    bool status = strcmp (argv[1], "status") == 0;
     struct sockaddr_in addr = { .sin_family = AF_INET };
     if (!status) {
-        char host [64];
+        char host[64];
         unsigned port = 0;
-        if (sscanf (argv [2], "%63[^:]:%u", host, &port) != 2
-        ||  inet_pton (AF_INET, host, &addr.sin_addr) != 1) {
-            fprintf (stderr, "loop_probe: bad HOST:PORT %s\n", argv [2]);
+        if (sscanf (argv[2], "%63[^:]:%u", host, &port) != 2
+            || inet_pton (AF_INET, host, &addr.sin_addr) != 1) {
+            fprintf (stderr, "loop_probe: bad HOST:PORT %s\n", argv[2]);
             return 2;
         }
         addr.sin_port = htons ((uint16_t) port);
@@ -104,7 +104,7 @@ main (int argc, char **argv)
     int failed = 0;
     for (int i = 0; i < n; i++) {
         int64_t t0 = s_usec ();
-        int rc = status ? s_status (argv [2]) : s_metrics (&addr);
+        int rc = status ? s_status (argv[2]) : s_metrics (&addr);
         printf ("%lld\n", (long long) (s_usec () - t0));
         fflush (stdout);
         failed |= rc != 0;

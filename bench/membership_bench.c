@@ -53,7 +53,7 @@ s_cluster_new (int n)
     int attempts = 0;
 retry:
     c->base = s_base_port (n);
-    uint8_t key [SHED_KEY_BYTES];
+    uint8_t key[SHED_KEY_BYTES];
     shed_keyring_generate (key);
     for (int i = 0; i < n; i++) {
         membership_config_t cfg;
@@ -64,17 +64,17 @@ retry:
         cfg.port = (uint16_t) (c->base + i);
         randombytes_buf (cfg.identity, sizeof cfg.identity);
         if (i > 0) {
-            snprintf (cfg.seeds [0], sizeof cfg.seeds [0], "127.0.0.1:%u", (unsigned) c->base);
+            snprintf (cfg.seeds[0], sizeof cfg.seeds[0], "127.0.0.1:%u", (unsigned) c->base);
             cfg.nseeds = 1;
         }
         shed_keyring_t *kr = shed_keyring_new ();
         shed_keyring_install (kr, key);
-        char err [256];
-        c->actors [i] = membership_new (&cfg, &kr, err, sizeof err);
-        if (!c->actors [i]) {
+        char err[256];
+        c->actors[i] = membership_new (&cfg, &kr, err, sizeof err);
+        if (!c->actors[i]) {
             fprintf (stderr, "node %d: %s (retrying with another base port)\n", i, err);
             for (int j = 0; j < i; j++)
-                membership_destroy (&c->actors [j]);
+                membership_destroy (&c->actors[j]);
             if (++attempts == 5)
                 exit (1);
             goto retry;
@@ -89,7 +89,7 @@ s_cluster_destroy (cluster_t **c_p)
 {
     cluster_t *c = *c_p;
     for (int i = 0; i < c->n; i++)
-        membership_destroy (&c->actors [i]);
+        membership_destroy (&c->actors[i]);
     free (c->actors);
     free (c);
     *c_p = NULL;
@@ -115,13 +115,12 @@ s_stat (membership_t *actor, const char *name)
 
 /* Wait until every live actor has `stat` >= want; returns elapsed ms or -1. */
 static int64_t
-s_wait_all (cluster_t *c, const char *stat, long long want, int skip, int64_t start,
-            int64_t limit)
+s_wait_all (cluster_t *c, const char *stat, long long want, int skip, int64_t start, int64_t limit)
 {
     while (zclock_mono () - start < limit) {
         bool all = true;
         for (int i = 0; i < c->n && all; i++)
-            if (i != skip && c->actors [i] && s_stat (c->actors [i], stat) < want)
+            if (i != skip && c->actors[i] && s_stat (c->actors[i], stat) < want)
                 all = false;
         if (all)
             return zclock_mono () - start;
@@ -144,23 +143,23 @@ s_join_runs (int n, int runs, int64_t *median, int64_t *max)
     for (int r = 0; r < runs; r++) {
         int64_t start = zclock_mono ();
         cluster_t *c = s_cluster_new (n);
-        t [r] = s_wait_all (c, "alive", n, -1, start, 30000);
-        if (t [r] < 0)
-            t [r] = 30000;
-        printf ("join %d nodes run %d: %lld ms\n", n, r + 1, (long long) t [r]);
+        t[r] = s_wait_all (c, "alive", n, -1, start, 30000);
+        if (t[r] < 0)
+            t[r] = 30000;
+        printf ("join %d nodes run %d: %lld ms\n", n, r + 1, (long long) t[r]);
         fflush (stdout);
         s_cluster_destroy (&c);
     }
-    qsort (t, (size_t) runs, sizeof t [0], s_cmp);
-    *median = t [runs / 2];
-    *max = t [runs - 1];
+    qsort (t, (size_t) runs, sizeof t[0], s_cmp);
+    *median = t[runs / 2];
+    *max = t[runs - 1];
     free (t);
 }
 
 int
-main (int argc, char *argv [])
+main (int argc, char *argv[])
 {
-    int runs = argc > 1 ? atoi (argv [1]) : 5;
+    int runs = argc > 1 ? atoi (argv[1]) : 5;
     if (runs < 1)
         runs = 1;
     if (sodium_init () < 0)
@@ -179,14 +178,14 @@ main (int argc, char *argv [])
         fprintf (stderr, "32-node cluster did not converge\n");
         return 1;
     }
-    zclock_sleep (3000);      /* let join gossip drain */
+    zclock_sleep (3000); /* let join gossip drain */
     long long sent0 = 0, sent1 = 0;
     for (int i = 0; i < c->n; i++)
-        sent0 += s_stat (c->actors [i], "udp_sent");
+        sent0 += s_stat (c->actors[i], "udp_sent");
     int64_t t0 = zclock_mono ();
     zclock_sleep (10000);
     for (int i = 0; i < c->n; i++)
-        sent1 += s_stat (c->actors [i], "udp_sent");
+        sent1 += s_stat (c->actors[i], "udp_sent");
     double secs = (double) (zclock_mono () - t0) / 1000.0;
     double idle = (double) (sent1 - sent0) / c->n / secs;
     printf ("idle: %.2f packets/node/s\n", idle);
@@ -197,22 +196,22 @@ main (int argc, char *argv [])
         int victim = 5 + k * 3;
         zclock_sleep (500 + randombytes_uniform (500));
         int64_t start = zclock_mono ();
-        membership_destroy (&c->actors [victim]);     /* no LEAVE: a crash */
-        d [k] = s_wait_all (c, "failed", k + 1, victim, start, 30000);
-        if (d [k] < 0)
-            d [k] = 30000;
-        printf ("detect trial %d: %lld ms\n", k + 1, (long long) d [k]);
+        membership_destroy (&c->actors[victim]); /* no LEAVE: a crash */
+        d[k] = s_wait_all (c, "failed", k + 1, victim, start, 30000);
+        if (d[k] < 0)
+            d[k] = 30000;
+        printf ("detect trial %d: %lld ms\n", k + 1, (long long) d[k]);
         fflush (stdout);
     }
-    qsort (d, (size_t) trials, sizeof d [0], s_cmp);
-    int64_t det_med = d [trials / 2];
+    qsort (d, (size_t) trials, sizeof d[0], s_cmp);
+    int64_t det_med = d[trials / 2];
     free (d);
     s_cluster_destroy (&c);
 
     printf ("RESULT join32_ms_median=%lld join32_ms_max=%lld join64_ms_median=%lld "
             "join64_ms_max=%lld detect32_ms_median=%lld idle_pkts_per_node_s=%.2f "
             "serf_detect32_ms=8300 serf_idle_pkts_per_node_s=2.0 serf_join32_ms=700\n",
-            (long long) j32_med, (long long) j32_max, (long long) j64_med,
-            (long long) j64_max, (long long) det_med, idle);
+            (long long) j32_med, (long long) j32_max, (long long) j64_med, (long long) j64_max,
+            (long long) det_med, idle);
     return 0;
 }

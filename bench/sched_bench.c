@@ -25,7 +25,7 @@
 #include <time.h>
 
 #define NODES_MAX 10000
-#define GiB (1024ULL * 1024 * 1024)
+#define GiB       (1024ULL * 1024 * 1024)
 
 static double
 s_now (void)
@@ -46,52 +46,52 @@ s_rand (void)
     return s_seed;
 }
 
-static place_node_t s_nodes [NODES_MAX];
-static char s_names [NODES_MAX][16];
-static place_tag_t s_tags [NODES_MAX][2];
+static place_node_t s_nodes[NODES_MAX];
+static char s_names[NODES_MAX][16];
+static place_tag_t s_tags[NODES_MAX][2];
 
 static void
 s_build_view (void)
 {
-    static const char *zones [] = { "a", "b", "c" };
+    static const char *zones[] = { "a", "b", "c" };
     for (int i = 0; i < NODES_MAX; i++) {
-        place_node_t *n = &s_nodes [i];
-        snprintf (s_names [i], sizeof s_names [i], "node%05d", i);
-        n->name = s_names [i];
+        place_node_t *n = &s_nodes[i];
+        snprintf (s_names[i], sizeof s_names[i], "node%05d", i);
+        n->name = s_names[i];
         n->alive = i % 97 != 0;
         n->draining = i % 89 == 0;
-        n->capacity.v [PLACE_CPU] = (4 + s_rand () % 60) * 1000;
-        n->capacity.v [PLACE_MEMORY] = (8 + s_rand () % 248) * GiB;
-        n->capacity.v [PLACE_DISK] = (100 + s_rand () % 900) * GiB;
-        n->capacity.v [PLACE_GPU] = i % 50 == 0 ? 4 : 0;
-        n->reserved.v [PLACE_MEMORY] = GiB;
-        n->overcommit [PLACE_MEMORY] = 1.25;
+        n->capacity.v[PLACE_CPU] = (4 + s_rand () % 60) * 1000;
+        n->capacity.v[PLACE_MEMORY] = (8 + s_rand () % 248) * GiB;
+        n->capacity.v[PLACE_DISK] = (100 + s_rand () % 900) * GiB;
+        n->capacity.v[PLACE_GPU] = i % 50 == 0 ? 4 : 0;
+        n->reserved.v[PLACE_MEMORY] = GiB;
+        n->overcommit[PLACE_MEMORY] = 1.25;
         for (int r = 0; r < PLACE_RES_COUNT; r++)
-            n->allocated.v [r] = n->capacity.v [r] / 100 * (s_rand () % 95);
-        s_tags [i][0] = (place_tag_t) { "arch", i % 10 == 0 ? "arm64" : "x86_64" };
-        s_tags [i][1] = (place_tag_t) { "zone", zones [i % 3] };
-        n->tags = s_tags [i];
+            n->allocated.v[r] = n->capacity.v[r] / 100 * (s_rand () % 95);
+        s_tags[i][0] = (place_tag_t){ "arch", i % 10 == 0 ? "arm64" : "x86_64" };
+        s_tags[i][1] = (place_tag_t){ "zone", zones[i % 3] };
+        n->tags = s_tags[i];
         n->ntags = 2;
     }
 }
 
 enum { NREQ = 64 };
-static place_request_t s_reqs [NREQ];
+static place_request_t s_reqs[NREQ];
 
 static void
 s_build_requests (void)
 {
     for (int i = 0; i < NREQ; i++) {
-        place_request_t *r = &s_reqs [i];
+        place_request_t *r = &s_reqs[i];
         memset (r, 0, sizeof *r);
-        r->need.v [PLACE_CPU] = (1 + s_rand () % 8) * 500;
-        r->need.v [PLACE_MEMORY] = (1 + s_rand () % 16) * GiB;
-        r->need.v [PLACE_DISK] = (1 + s_rand () % 20) * GiB;
+        r->need.v[PLACE_CPU] = (1 + s_rand () % 8) * 500;
+        r->need.v[PLACE_MEMORY] = (1 + s_rand () % 16) * GiB;
+        r->need.v[PLACE_DISK] = (1 + s_rand () % 20) * GiB;
         r->strategy = i % 2 ? PLACE_SPREAD : PLACE_BINPACK;
         if (i % 4 == 0) {
-            char why [128];
-            placement_constraint_parse (i % 8 ? "arch=x86_64" : "zone!=b",
-                                        &r->constraints [0], why, sizeof why);
+            char why[128];
+            placement_constraint_parse (i % 8 ? "arch=x86_64" : "zone!=b", &r->constraints[0], why,
+                                        sizeof why);
             r->nconstraints = 1;
         }
     }
@@ -109,22 +109,21 @@ s_run (size_t nodes, size_t sample, double seconds, double *score_sum)
     place_result_t *res = place_result_new ();
     *score_sum = 0;
     for (int i = 0; i < NREQ; i++)
-        if (placement_place (engine, s_nodes, nodes, &s_reqs [i], res) > 0)
+        if (placement_place (engine, s_nodes, nodes, &s_reqs[i], res) > 0)
             *score_sum += place_result_score (res, 0);
     unsigned long decisions = 0, placed = 0;
     double start = s_now (), elapsed = 0;
     while (elapsed < seconds) {
         for (int i = 0; i < 64; i++) {
-            placed += placement_place (engine, s_nodes, nodes, &s_reqs [decisions % NREQ],
-                                       res) > 0;
+            placed += placement_place (engine, s_nodes, nodes, &s_reqs[decisions % NREQ], res) > 0;
             decisions++;
         }
         elapsed = s_now () - start;
     }
     double rate = (double) decisions / elapsed;
     printf ("sched_bench: nodes=%zu sample=%zu: %lu decisions in %.2f s, %lu placed, "
-            "%.0f ns/decision\n", nodes, sample, decisions, elapsed, placed,
-            elapsed * 1e9 / (double) decisions);
+            "%.0f ns/decision\n",
+            nodes, sample, decisions, elapsed, placed, elapsed * 1e9 / (double) decisions);
     placement_destroy (&engine);
     place_result_destroy (&res);
     return rate;
@@ -133,7 +132,7 @@ s_run (size_t nodes, size_t sample, double seconds, double *score_sum)
 int
 main (int argc, char **argv)
 {
-    double seconds = argc > 1 ? atof (argv [1]) : 1.0;
+    double seconds = argc > 1 ? atof (argv[1]) : 1.0;
     if (seconds <= 0)
         seconds = 1.0;
     s_build_view ();

@@ -48,7 +48,9 @@ static agent_host_t *
 s_host (s_fix_t *fx)
 {
     agent_host_config_t cfg = {
-        .node = "node-e2e", .metrics_interval_ms = 300, .heartbeat_ms = 1000,
+        .node = "node-e2e",
+        .metrics_interval_ms = 300,
+        .heartbeat_ms = 1000,
     };
     agent_host_t *host = agent_host_new (&cfg);
     assert_non_null (host);
@@ -105,14 +107,14 @@ s_spawn (s_fix_t *fx, const char *const *extra)
 {
     char target[160];
     snprintf (target, sizeof target, "unix:%s", fx->path);
-    char *argv[32] = { SHED_AGENT_BIN, "--connect", target, "--shed", "e2e",
-                             "--backoff-min", "50", "--backoff-max", "200",
-                             "--log-level", "warn" };
+    char *argv[32] = { SHED_AGENT_BIN, "--connect",     target, "--shed",
+                       "e2e",          "--backoff-min", "50",   "--backoff-max",
+                       "200",          "--log-level",   "warn" };
     size_t n = 11;
-    if (getenv ("AGENT_E2E_LOG"))                   /* debugging aid */
+    if (getenv ("AGENT_E2E_LOG")) /* debugging aid */
         argv[10] = getenv ("AGENT_E2E_LOG");
     for (size_t i = 0; extra && extra[i] && n < 31; i++)
-        argv[n++] = (char *) (uintptr_t) extra[i];   /* execv's old signature */
+        argv[n++] = (char *) (uintptr_t) extra[i]; /* execv's old signature */
     argv[n] = NULL;
     fx->agent = fork ();
     assert_true (fx->agent >= 0);
@@ -133,9 +135,9 @@ test_lifecycle (void **state)
 {
     s_fix_t *fx = *state;
     fx->host = s_host (fx);
-    const char *extra[] = {
-        "--run", "hello=echo line-one; echo err-line >&2; echo line-two; exit 3",
-        "--restart", "never", NULL };
+    const char *extra[] = { "--run",
+                            "hello=echo line-one; echo err-line >&2; echo line-two; exit 3",
+                            "--restart", "never", NULL };
     s_spawn (fx, extra);
 
     bool connected = false, started = false, exited = false;
@@ -149,7 +151,7 @@ test_lifecycle (void **state)
             continue;
         assert_string_equal (ev->node, "node-e2e");
         assert_string_equal (ev->shed, "e2e");
-        assert_true (ev->seq > last_seq);       /* per-origin, gap-free here */
+        assert_true (ev->seq > last_seq); /* per-origin, gap-free here */
         assert_int_equal (ev->seq, last_seq + 1);
         last_seq = ev->seq;
         if (ev->kind == AGENT_EVENT_CONNECTED) {
@@ -170,7 +172,7 @@ test_lifecycle (void **state)
             metrics++;
         }
         else if (ev->msg.hdr.type == AGENT_LOG) {
-            assert_false (exited);              /* lines before the exit */
+            assert_false (exited); /* lines before the exit */
             if (!strcmp (ev->msg.u.agent_log.stream, "hello-out")) {
                 out_lines++;
                 assert_int_equal (ev->msg.u.agent_log.seq, (uint64_t) out_lines);
@@ -249,7 +251,7 @@ test_lifecycle (void **state)
             strncat (dst, (const char *) o->data.data, o->data.len);
         }
         else if (ev->msg.hdr.type == AGENT_PROC_EVENT
-             &&  ev->msg.u.agent_proc_event.kind == AGENT_PROC_STEP_DONE) {
+                 && ev->msg.u.agent_proc_event.kind == AGENT_PROC_STEP_DONE) {
             agent_proc_event_t *p = &ev->msg.u.agent_proc_event;
             assert_int_equal (p->run, 42);
             assert_int_equal (p->step, (uint64_t) step_done);
@@ -293,7 +295,8 @@ test_buffer_and_reconnect (void **state)
     /* No host yet: 100 lines + a START event into a 20-message buffer. */
     const char *extra[] = {
         "--run", "chatter=i=0; while [ $i -lt 100 ]; do echo l$i; i=$((i+1)); done; exec sleep 60",
-        "--buffer-frames", "20", NULL };
+        "--buffer-frames", "20", NULL
+    };
     s_spawn (fx, extra);
     usleep (1000 * 1000);
     fx->host = s_host (fx);
@@ -305,7 +308,8 @@ test_buffer_and_reconnect (void **state)
     int64_t until = agent_clock_mono_ms () + 10000;
     /* Until every one of the 101 messages (START + 100 lines) is either
      * delivered or counted as dropped (later drops: BACKPRESSURE notices). */
-    while (agent_clock_mono_ms () < until && (strcmp (last, "l99") != 0 || dropped + (uint64_t) logs < 101)) {
+    while (agent_clock_mono_ms () < until
+           && (strcmp (last, "l99") != 0 || dropped + (uint64_t) logs < 101)) {
         agent_event_t *ev = agent_host_recv (fx->host, 500);
         if (!ev)
             continue;
@@ -314,7 +318,7 @@ test_buffer_and_reconnect (void **state)
             assert_true (ev->msg.u.agent_hello.buffered > 0);
         }
         else if (ev->msg.hdr.type == AGENT_DROPPED) {
-            if (logs == 0) {                    /* the first notice comes first */
+            if (logs == 0) { /* the first notice comes first */
                 saw_dropped_first = true;
                 assert_int_equal (ev->msg.u.agent_dropped.reason, AGENT_DROP_DISCONNECTED);
                 assert_true (ev->msg.u.agent_dropped.count >= 80);
@@ -374,9 +378,9 @@ test_abuser_beside_agent (void **state)
     uint8_t junk[4096];
     for (size_t i = 0; i < sizeof junk; i++)
         junk[i] = (uint8_t) (i * 7 + 1);
-    junk[0] = 0xee;                             /* not a type */
+    junk[0] = 0xee; /* not a type */
     ssize_t sent = send (fd, junk, sizeof junk, MSG_NOSIGNAL);
-    (void) sent;                                /* may already be closed */
+    (void) sent; /* may already be closed */
 
     int metrics = 0;
     bool abuser_cut = false;
@@ -438,15 +442,16 @@ test_init_reaps_orphans (void **state)
     /* The shell forks sleepers and exits at once: they are orphaned and
      * re-parented to the agent (subreaper in --init mode). */
     const char *extra[] = {
-        "--init", "--run", "orphans=(sleep 0.2 &); (sleep 0.3 &); echo spawned", "--restart",
-        "never", NULL };
+        "--init",    "--run", "orphans=(sleep 0.2 &); (sleep 0.3 &); echo spawned",
+        "--restart", "never", NULL
+    };
     s_spawn (fx, extra);
     bool exited = false;
     int64_t until = agent_clock_mono_ms () + 10000;
     while (!exited && agent_clock_mono_ms () < until) {
         agent_event_t *ev = agent_host_recv (fx->host, 500);
         if (ev && ev->msg.hdr.type == AGENT_PROC_EVENT
-        &&  ev->msg.u.agent_proc_event.kind == AGENT_PROC_EXIT) {
+            && ev->msg.u.agent_proc_event.kind == AGENT_PROC_EXIT) {
             assert_true (ev->msg.u.agent_proc_event.exit_code == 0);
             assert_false (ev->msg.u.agent_proc_event.crashed);
             exited = true;
@@ -454,7 +459,7 @@ test_init_reaps_orphans (void **state)
         agent_event_destroy (&ev);
     }
     assert_true (exited);
-    usleep (800 * 1000);            /* the sleepers end and must be reaped */
+    usleep (800 * 1000); /* the sleepers end and must be reaped */
     assert_int_equal (s_zombies_of (fx->agent), 0);
 }
 

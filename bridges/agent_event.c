@@ -12,8 +12,8 @@
  * host's, freed on the owner's. glibc serves neither size nor pattern from
  * its per-thread caches, so freed events wait here to be made again (a
  * small process-wide stack; beyond it they are freed). */
-#define S_POOL_MAX  1024            /* process-wide */
-#define S_CACHE_MAX 64              /* per thread, moved to/from the pool in halves */
+#define S_POOL_MAX  1024 /* process-wide */
+#define S_CACHE_MAX 64   /* per thread, moved to/from the pool in halves */
 static pthread_mutex_t s_pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static agent_event_t *s_pool[S_POOL_MAX];
 static size_t s_pool_n;
@@ -83,7 +83,7 @@ s_owns_memory (uint16_t type)
         return false;
     for (size_t i = 0; i < desc->nfields; i++)
         if (desc->fields[i].kind == WIRE_BLOB || desc->fields[i].kind == WIRE_TAGS
-        ||  desc->fields[i].kind == WIRE_LIST)
+            || desc->fields[i].kind == WIRE_LIST)
             return true;
     return false;
 }
@@ -123,27 +123,34 @@ agent_event_topic (const agent_event_t *ev, char *buf, size_t size)
     const char *head = "shed.", *tail = NULL;
     if (ev->kind == AGENT_EVENT_MESSAGE) {
         switch (ev->msg.hdr.type) {
-            case AGENT_METRICS:     head = "metrics."; break;
-            case AGENT_PROC_EVENT:  head = "proc."; break;
-            case AGENT_LOG:         head = "log."; tail = ev->msg.u.agent_log.stream; break;
-            case AGENT_SERVICE_REGISTER:
-                head = "service.";
-                tail = ev->msg.u.agent_service_register.name;
-                break;
-            case AGENT_SERVICE_DEREGISTER:
-                head = "service.";
-                tail = ev->msg.u.agent_service_deregister.name;
-                break;
-            case AGENT_SERVICE_HEALTH:
-                head = "service.";
-                tail = ev->msg.u.agent_service_health.name;
-                break;
-            case AGENT_PROVISION_OUTPUT:
-            case AGENT_PROVISION_DONE:
-                head = "provision.";
-                break;
-            default:
-                break;
+        case AGENT_METRICS:
+            head = "metrics.";
+            break;
+        case AGENT_PROC_EVENT:
+            head = "proc.";
+            break;
+        case AGENT_LOG:
+            head = "log.";
+            tail = ev->msg.u.agent_log.stream;
+            break;
+        case AGENT_SERVICE_REGISTER:
+            head = "service.";
+            tail = ev->msg.u.agent_service_register.name;
+            break;
+        case AGENT_SERVICE_DEREGISTER:
+            head = "service.";
+            tail = ev->msg.u.agent_service_deregister.name;
+            break;
+        case AGENT_SERVICE_HEALTH:
+            head = "service.";
+            tail = ev->msg.u.agent_service_health.name;
+            break;
+        case AGENT_PROVISION_OUTPUT:
+        case AGENT_PROVISION_DONE:
+            head = "provision.";
+            break;
+        default:
+            break;
         }
     }
     size_t pos = 0;
@@ -151,8 +158,8 @@ agent_event_topic (const agent_event_t *ev, char *buf, size_t size)
         return -1;
     buf[0] = 0;
     if (!s_topic_put (buf, size, &pos, head) || !s_topic_put (buf, size, &pos, ev->node)
-    ||  !s_topic_put (buf, size, &pos, ".") || !s_topic_put (buf, size, &pos, ev->shed)
-    ||  (tail && (!s_topic_put (buf, size, &pos, ".") || !s_topic_put (buf, size, &pos, tail))))
+        || !s_topic_put (buf, size, &pos, ".") || !s_topic_put (buf, size, &pos, ev->shed)
+        || (tail && (!s_topic_put (buf, size, &pos, ".") || !s_topic_put (buf, size, &pos, tail))))
         return -1;
     return (int) pos;
 }
@@ -165,16 +172,26 @@ agent_event_kind (const agent_event_t *ev)
     if (ev->kind == AGENT_EVENT_DISCONNECTED)
         return "agent.disconnected";
     switch (ev->msg.hdr.type) {
-        case AGENT_METRICS:              return "agent.metrics";
-        case AGENT_PROC_EVENT:           return "agent.proc";
-        case AGENT_LOG:                  return "agent.log";
-        case AGENT_SERVICE_REGISTER:     return "agent.service_register";
-        case AGENT_SERVICE_DEREGISTER:   return "agent.service_deregister";
-        case AGENT_SERVICE_HEALTH:       return "agent.service_health";
-        case AGENT_PROVISION_OUTPUT:     return "agent.provision_output";
-        case AGENT_PROVISION_DONE:       return "agent.provision_done";
-        case AGENT_DROPPED:              return "agent.dropped";
-        default:                         return "agent.other";
+    case AGENT_METRICS:
+        return "agent.metrics";
+    case AGENT_PROC_EVENT:
+        return "agent.proc";
+    case AGENT_LOG:
+        return "agent.log";
+    case AGENT_SERVICE_REGISTER:
+        return "agent.service_register";
+    case AGENT_SERVICE_DEREGISTER:
+        return "agent.service_deregister";
+    case AGENT_SERVICE_HEALTH:
+        return "agent.service_health";
+    case AGENT_PROVISION_OUTPUT:
+        return "agent.provision_output";
+    case AGENT_PROVISION_DONE:
+        return "agent.provision_done";
+    case AGENT_DROPPED:
+        return "agent.dropped";
+    default:
+        return "agent.other";
     }
 }
 
@@ -184,10 +201,10 @@ agent_event_close_msg (const agent_event_t *ev, agent_msg_t *out)
     memset (out, 0, sizeof *out);
     out->hdr.type = AGENT_CLOSE;
     const char *r = ev->reason;
-    out->u.agent_close.code = !strncmp (r, "abuse", 5)     ? AGENT_CLOSE_ABUSE
-                            : !strcmp (r, "replaced")      ? AGENT_CLOSE_REPLACED
-                            : !strcmp (r, "timeout") || !strcmp (r, "no hello")
-                                                           ? AGENT_CLOSE_TIMEOUT
-                                                           : AGENT_CLOSE_SHUTDOWN;
+    out->u.agent_close.code = !strncmp (r, "abuse", 5)  ? AGENT_CLOSE_ABUSE
+                              : !strcmp (r, "replaced") ? AGENT_CLOSE_REPLACED
+                              : !strcmp (r, "timeout") || !strcmp (r, "no hello")
+                                  ? AGENT_CLOSE_TIMEOUT
+                                  : AGENT_CLOSE_SHUTDOWN;
     snprintf (out->u.agent_close.reason, sizeof out->u.agent_close.reason, "%s", r);
 }

@@ -19,21 +19,21 @@
 
 /* What an event is. */
 typedef enum {
-    AGENT_EVENT_CONNECTED    = 1,     /* an agent said hello; msg is its HELLO */
-    AGENT_EVENT_MESSAGE      = 2,     /* msg is a decoded agent -> host message */
-    AGENT_EVENT_DISCONNECTED = 3,     /* the connection ended; see reason */
+    AGENT_EVENT_CONNECTED = 1,    /* an agent said hello; msg is its HELLO */
+    AGENT_EVENT_MESSAGE = 2,      /* msg is a decoded agent -> host message */
+    AGENT_EVENT_DISCONNECTED = 3, /* the connection ended; see reason */
 } agent_event_kind_t;
 
 /* One event, owned by whoever holds the pointer. */
 typedef struct {
     agent_event_kind_t kind;
-    char node[AGENT_NAME_MAX + 1];    /* from the host config */
-    char shed[AGENT_NAME_MAX + 1];    /* from agent_host_add_shed */
-    uint64_t seq;                     /* per (node, shed): 1, 2, 3... for the life
+    char node[AGENT_NAME_MAX + 1];   /* from the host config */
+    char shed[AGENT_NAME_MAX + 1];   /* from agent_host_add_shed */
+    uint64_t seq;                    /* per (node, shed): 1, 2, 3... for the life
                                          of the host object, across reconnects */
-    int64_t ts_ms;                    /* host wall clock when the frame was accepted */
-    char reason[AGENT_TEXT_MAX + 1];  /* DISCONNECTED: "eof", "timeout", "abuse: rate", ... */
-    agent_msg_t msg;                  /* hdr.type 0 for DISCONNECTED */
+    int64_t ts_ms;                   /* host wall clock when the frame was accepted */
+    char reason[AGENT_TEXT_MAX + 1]; /* DISCONNECTED: "eof", "timeout", "abuse: rate", ... */
+    agent_msg_t msg;                 /* hdr.type 0 for DISCONNECTED */
 } agent_event_t;
 
 void agent_event_destroy (agent_event_t **self_p);

@@ -61,9 +61,12 @@ static void
 test_disconnect_close (void **state)
 {
     (void) state;
-    const struct { const char *reason; uint64_t code; } cases[] = {
+    const struct {
+        const char *reason;
+        uint64_t code;
+    } cases[] = {
         { "abuse: rate", AGENT_CLOSE_ABUSE }, { "replaced", AGENT_CLOSE_REPLACED },
-        { "timeout", AGENT_CLOSE_TIMEOUT }, { "no hello", AGENT_CLOSE_TIMEOUT },
+        { "timeout", AGENT_CLOSE_TIMEOUT },   { "no hello", AGENT_CLOSE_TIMEOUT },
         { "eof", AGENT_CLOSE_SHUTDOWN },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

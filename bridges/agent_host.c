@@ -15,8 +15,8 @@
 
 struct _agent_host_t {
     zactor_t *actor;
-    zsock_t *events;                /* owner end of the outbox */
-    zsock_t *outbox;                /* actor end (owned here, used there) */
+    zsock_t *events; /* owner end of the outbox */
+    zsock_t *outbox; /* actor end (owned here, used there) */
     agent_host_config_t cfg;
     char node[AGENT_NAME_MAX + 1];
     char publish[256];
@@ -159,7 +159,7 @@ agent_host_send (agent_host_t *self, const char *shed, const agent_msg_t *msg)
     assert (self);
     assert (msg);
     if (!shed || !(agent_msg_direction (msg->hdr.type) & AGENT_DIR_TO_AGENT)
-    ||  msg->hdr.type == AGENT_CHUNK)
+        || msg->hdr.type == AGENT_CHUNK)
         return -3;
     zmsg_t *out = zmsg_new ();
     zmsg_addstr (out, "SEND");
@@ -186,7 +186,7 @@ agent_host_provision (agent_host_t *self, const char *shed, const agent_provisio
     if (!m)
         return -3;
     m->hdr.type = AGENT_PROVISION;
-    m->u.agent_provision = *req;        /* borrowed pointers; not freed */
+    m->u.agent_provision = *req; /* borrowed pointers; not freed */
     int rc = agent_host_send (self, shed, m);
     free (m);
     return rc;
@@ -207,8 +207,9 @@ agent_host_metrics (agent_host_t *self, const char *shed, agent_msg_t *out, int6
     if (zsock_recv (self->actor, "if8", &rc, &frame, &ts) != 0)
         return -1;
     if (rc == 0 && frame) {
-        rc = agent_frame_decode (AGENT_METRICS, zframe_data (frame), zframe_size (frame), out,
-                                 NULL) ? -1 : 0;
+        rc = agent_frame_decode (AGENT_METRICS, zframe_data (frame), zframe_size (frame), out, NULL)
+                 ? -1
+                 : 0;
         if (ts_ms)
             *ts_ms = (int64_t) ts;
     }

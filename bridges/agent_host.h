@@ -51,36 +51,36 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define AGENT_HOST_SHEDS_MAX    1024    /* listeners per host object */
-#define AGENT_HOST_EVENT_QUEUE  4096    /* events held before reads pause */
-#define AGENT_HOST_READ_BUDGET  (64u << 10) /* bytes read per connection per turn */
+#define AGENT_HOST_SHEDS_MAX   1024        /* listeners per host object */
+#define AGENT_HOST_EVENT_QUEUE 4096        /* events held before reads pause */
+#define AGENT_HOST_READ_BUDGET (64u << 10) /* bytes read per connection per turn */
 
 typedef struct _agent_host_t agent_host_t;
 
 /* Zero means "the default" for every number. */
 typedef struct {
-    const char *node;                 /* origin node name (required) */
-    uint32_t max_frame;               /* payload bytes; default AGENT_FRAME_MAX_DEFAULT */
-    uint32_t metrics_interval_ms;     /* told to agents; default 5000 */
-    uint32_t heartbeat_ms;            /* both ways; 3x silence closes; default 5000 */
-    uint32_t hello_timeout_ms;        /* time to say hello; default 5000 */
-    uint32_t msgs_per_s;              /* per shed; default 2000 */
-    uint32_t msgs_burst;              /* default 2 * msgs_per_s */
-    uint32_t bytes_per_s;             /* per shed; default 4 MiB/s */
-    uint32_t bytes_burst;             /* default 2 * bytes_per_s */
-    uint32_t abuse_limit;             /* strikes per minute before a close; default 32 */
-    uint32_t abuse_cooldown_ms;       /* reconnects refused after an abuse close; default 2000 */
-    uint32_t out_queue_bytes;         /* host -> agent queue per shed; default 32 MiB */
-    uint32_t socket_mode;             /* listener permissions; default 0660 */
-    uint32_t accepts_per_s;           /* connections accepted per shed per second
+    const char *node;              /* origin node name (required) */
+    uint32_t max_frame;            /* payload bytes; default AGENT_FRAME_MAX_DEFAULT */
+    uint32_t metrics_interval_ms;  /* told to agents; default 5000 */
+    uint32_t heartbeat_ms;         /* both ways; 3x silence closes; default 5000 */
+    uint32_t hello_timeout_ms;     /* time to say hello; default 5000 */
+    uint32_t msgs_per_s;           /* per shed; default 2000 */
+    uint32_t msgs_burst;           /* default 2 * msgs_per_s */
+    uint32_t bytes_per_s;          /* per shed; default 4 MiB/s */
+    uint32_t bytes_burst;          /* default 2 * bytes_per_s */
+    uint32_t abuse_limit;          /* strikes per minute before a close; default 32 */
+    uint32_t abuse_cooldown_ms;    /* reconnects refused after an abuse close; default 2000 */
+    uint32_t out_queue_bytes;      /* host -> agent queue per shed; default 32 MiB */
+    uint32_t socket_mode;          /* listener permissions; default 0660 */
+    uint32_t accepts_per_s;        /* connections accepted per shed per second
                                          (burst 2x); beyond: closed at once, counted
                                          under "reconnect"; default 5 */
-    uint32_t services_max;            /* distinct service names per shed; default 64 */
-    uint32_t streams_max;             /* distinct log stream names per shed; default 32 */
-    bool owner_publishes_services;    /* SERVICE_* events are not published by the
+    uint32_t services_max;         /* distinct service names per shed; default 64 */
+    uint32_t streams_max;          /* distinct log stream names per shed; default 32 */
+    bool owner_publishes_services; /* SERVICE_* events are not published by the
                                          host: the owner publishes each one once its
                                          catalog accepted it (node_agents.c) */
-    const char *publish_endpoint;     /* optional: the event bus's publish socket
+    const char *publish_endpoint;  /* optional: the event bus's publish socket
                                          (bus_config_t.publish_endpoint). Every event
                                          is then also published from the host's own
                                          thread, [topic][kind][payload] batched per
@@ -92,22 +92,22 @@ typedef struct {
 
 /* Why frames were refused; indexes agent_host_stats_t.bad. */
 typedef enum {
-    AGENT_BAD_TYPE = 0,               /* unknown type byte (connection closed) */
-    AGENT_BAD_OVERSIZE,               /* length over max_frame (connection closed) */
-    AGENT_BAD_DIRECTION,              /* a host -> agent type from the agent */
-    AGENT_BAD_RATE,                   /* over the message or byte rate */
-    AGENT_BAD_DECODE,                 /* codec or validator refused it */
-    AGENT_BAD_STATE,                  /* no HELLO first, or a second HELLO */
-    AGENT_BAD_STREAM,                 /* chunk out of order or over a bound */
+    AGENT_BAD_TYPE = 0,  /* unknown type byte (connection closed) */
+    AGENT_BAD_OVERSIZE,  /* length over max_frame (connection closed) */
+    AGENT_BAD_DIRECTION, /* a host -> agent type from the agent */
+    AGENT_BAD_RATE,      /* over the message or byte rate */
+    AGENT_BAD_DECODE,    /* codec or validator refused it */
+    AGENT_BAD_STATE,     /* no HELLO first, or a second HELLO */
+    AGENT_BAD_STREAM,    /* chunk out of order or over a bound */
     /* Not strikes: refusals by quota, counted and dropped (never delivered
      * nor published). These bounds hold per shed across its connections. */
-    AGENT_BAD_RECONNECT,              /* a connection over accepts_per_s (closed) */
-    AGENT_BAD_SERVICE_CAP,            /* a new service name over services_max, or a
+    AGENT_BAD_RECONNECT,   /* a connection over accepts_per_s (closed) */
+    AGENT_BAD_SERVICE_CAP, /* a new service name over services_max, or a
                                          DEREGISTER/HEALTH for a name never registered */
-    AGENT_BAD_STREAM_CAP,             /* a LOG on a new stream name over streams_max */
+    AGENT_BAD_STREAM_CAP,  /* a LOG on a new stream name over streams_max */
     /* Counted by the owner (agent_host_count): */
-    AGENT_BAD_SERVICE_ID,             /* (shed, service) has no catalog id that fits */
-    AGENT_BAD_CATALOG,                /* the catalog refused a registration */
+    AGENT_BAD_SERVICE_ID, /* (shed, service) has no catalog id that fits */
+    AGENT_BAD_CATALOG,    /* the catalog refused a registration */
     AGENT_BAD_MAX
 } agent_bad_t;
 
@@ -115,21 +115,21 @@ typedef enum {
 const char *agent_bad_name (agent_bad_t why);
 
 typedef struct {
-    bool connected;                   /* an agent is connected and said hello */
-    uint64_t connections;             /* accepted connections */
-    uint64_t refused;                 /* connections refused during a cooldown */
+    bool connected;       /* an agent is connected and said hello */
+    uint64_t connections; /* accepted connections */
+    uint64_t refused;     /* connections refused during a cooldown */
     uint64_t frames_in, bytes_in;
     uint64_t frames_out, bytes_out;
-    uint64_t events;                  /* events handed to the owner */
-    uint64_t heartbeats;              /* heartbeats received (not delivered) */
+    uint64_t events;     /* events handed to the owner */
+    uint64_t heartbeats; /* heartbeats received (not delivered) */
     uint64_t bad[AGENT_BAD_MAX];
     uint64_t bad_total;
-    uint64_t closes_abuse;            /* closed for bad frames or rate */
+    uint64_t closes_abuse; /* closed for bad frames or rate */
     uint64_t closes_timeout;
-    uint64_t agent_dropped;           /* sum of the agent's DROPPED counts */
-    uint64_t seq;                     /* last sequence number stamped */
-    uint64_t published;               /* handed to the bus (publish_endpoint) */
-    uint64_t bus_dropped;             /* refused by a full bus queue, or not encodable */
+    uint64_t agent_dropped; /* sum of the agent's DROPPED counts */
+    uint64_t seq;           /* last sequence number stamped */
+    uint64_t published;     /* handed to the bus (publish_endpoint) */
+    uint64_t bus_dropped;   /* refused by a full bus queue, or not encodable */
 } agent_host_stats_t;
 
 /* Start the host actor. Returns NULL if the config is unusable (no node). */

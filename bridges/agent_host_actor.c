@@ -56,7 +56,7 @@ agent_actor_deliver (agent_actor_t *self, agent_shed_t *shed, agent_event_t *ev,
     shed->stats.events++;
     unsigned type = ev->kind == AGENT_EVENT_MESSAGE ? ev->msg.hdr.type : 0;
     bool service = type == AGENT_SERVICE_REGISTER || type == AGENT_SERVICE_DEREGISTER
-                || type == AGENT_SERVICE_HEALTH;
+                   || type == AGENT_SERVICE_HEALTH;
     if (self->pub && !(service && self->cfg.owner_publishes_services))
         agent_pub_add (self->pub, &shed->stats, ev, payload, len);
     if (self->pend_n == self->pend_cap) {
@@ -86,7 +86,7 @@ s_flush_events (agent_actor_t *self)
     while (self->pend_n) {
         ev = self->pending[self->pend_head];
         if (zmq_send (handle, &ev, sizeof ev, ZMQ_DONTWAIT) != sizeof ev)
-            return;         /* full (or terminating): keep it for later */
+            return; /* full (or terminating): keep it for later */
         self->pend_head = (self->pend_head + 1) % self->pend_cap;
         self->pend_n--;
     }
@@ -174,7 +174,8 @@ s_on_accept (agent_actor_t *self, agent_shed_t *shed)
      * msgpack objects (docs/agent.md, "Memory of one frame"). max_frame
      * still bounds what the host sends. */
     shed->reader = agent_reader_new (self->cfg.max_frame < AGENT_STREAM_TO_HOST_MAX
-                                     ? self->cfg.max_frame : AGENT_STREAM_TO_HOST_MAX);
+                                         ? self->cfg.max_frame
+                                         : AGENT_STREAM_TO_HOST_MAX);
     if (!shed->reader) {
         close (fd);
         return;
@@ -219,7 +220,7 @@ s_tick (agent_actor_t *self)
             continue;
         }
         if (shed->hello && now - shed->last_tx_ms >= self->cfg.heartbeat_ms
-        &&  agent_outq_frames (shed->outq) == 0) {
+            && agent_outq_frames (shed->outq) == 0) {
             agent_msg_t hb;
             memset (&hb, 0, sizeof hb);
             hb.hdr.type = AGENT_HEARTBEAT;
@@ -286,7 +287,7 @@ s_on_command (agent_actor_t *self)
         int rc = shed ? 0 : -1;
         if (shed) {
             agent_actor_close (self, shed, AGENT_CLOSE_SHUTDOWN, "removed");
-            agent_pub_flush (self->pub);    /* its records point at its stats */
+            agent_pub_flush (self->pub); /* its records point at its stats */
             zlist_remove (self->sheds, shed);
             agent_shed_destroy (&shed);
         }
@@ -391,22 +392,22 @@ agent_actor_run (zsock_t *pipe, void *args)
             assert (items && slots);
         }
         size_t n = 0;
-        items[n++] = (zmq_pollitem_t) { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 };
+        items[n++] = (zmq_pollitem_t){ zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 };
         bool backlog = self.pend_n > 0;
-        items[n++] = (zmq_pollitem_t) { zsock_resolve (self.outbox), 0,
-                                        backlog ? ZMQ_POLLOUT : 0, 0 };
+        items[n++] =
+            (zmq_pollitem_t){ zsock_resolve (self.outbox), 0, backlog ? ZMQ_POLLOUT : 0, 0 };
         /* When the owner is behind, stop reading agents: backpressure
          * reaches them through their socket buffers. */
         bool paused = self.pend_n >= AGENT_HOST_EVENT_QUEUE;
         for (agent_shed_t *s = zlist_first (self.sheds); s; s = zlist_next (self.sheds)) {
-            slots[n] = (s_slot_t) { s, true };
-            items[n++] = (zmq_pollitem_t) { NULL, s->listen_fd, paused ? 0 : ZMQ_POLLIN, 0 };
+            slots[n] = (s_slot_t){ s, true };
+            items[n++] = (zmq_pollitem_t){ NULL, s->listen_fd, paused ? 0 : ZMQ_POLLIN, 0 };
             if (s->fd >= 0) {
                 short ev = paused ? 0 : ZMQ_POLLIN;
                 if (agent_outq_frames (s->outq))
                     ev |= ZMQ_POLLOUT;
-                slots[n] = (s_slot_t) { s, false };
-                items[n++] = (zmq_pollitem_t) { NULL, s->fd, ev, 0 };
+                slots[n] = (s_slot_t){ s, false };
+                items[n++] = (zmq_pollitem_t){ NULL, s->fd, ev, 0 };
             }
         }
         int64_t wait = self.next_tick_ms - agent_clock_mono_ms ();

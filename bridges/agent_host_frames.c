@@ -69,38 +69,38 @@ s_dispatch (agent_actor_t *self, agent_shed_t *shed, agent_msg_t *msg, const uin
     }
     agent_event_kind_t kind = AGENT_EVENT_MESSAGE;
     switch (type) {
-        case AGENT_HELLO:
-            s_on_hello (self, shed, msg);
-            kind = AGENT_EVENT_CONNECTED;
-            break;
-        case AGENT_HEARTBEAT:
-            shed->stats.heartbeats++;
+    case AGENT_HELLO:
+        s_on_hello (self, shed, msg);
+        kind = AGENT_EVENT_CONNECTED;
+        break;
+    case AGENT_HEARTBEAT:
+        shed->stats.heartbeats++;
+        wire_msg_free (&agent_proto, msg);
+        return false;
+    case AGENT_CLOSE:
+        wire_msg_free (&agent_proto, msg);
+        agent_actor_close (self, shed, 0, "agent closed");
+        return true;
+    case AGENT_METRICS: {
+        uint8_t *copy = malloc (len);
+        if (copy) {
+            memcpy (copy, payload, len);
+            free (shed->metrics);
+            shed->metrics = copy;
+            shed->metrics_len = len;
+            shed->metrics_ts_ms = agent_clock_wall_ms ();
+        }
+        break;
+    }
+    case AGENT_DROPPED:
+        shed->stats.agent_dropped += msg->u.agent_dropped.count;
+        break;
+    default:
+        if (!agent_shed_quota_ok (shed, &self->cfg, msg)) {
             wire_msg_free (&agent_proto, msg);
             return false;
-        case AGENT_CLOSE:
-            wire_msg_free (&agent_proto, msg);
-            agent_actor_close (self, shed, 0, "agent closed");
-            return true;
-        case AGENT_METRICS: {
-            uint8_t *copy = malloc (len);
-            if (copy) {
-                memcpy (copy, payload, len);
-                free (shed->metrics);
-                shed->metrics = copy;
-                shed->metrics_len = len;
-                shed->metrics_ts_ms = agent_clock_wall_ms ();
-            }
-            break;
         }
-        case AGENT_DROPPED:
-            shed->stats.agent_dropped += msg->u.agent_dropped.count;
-            break;
-        default:
-            if (!agent_shed_quota_ok (shed, &self->cfg, msg)) {
-                wire_msg_free (&agent_proto, msg);
-                return false;
-            }
-            break;
+        break;
     }
     agent_event_t *ev;
     if (self->spare && msg == &self->spare->msg) {
@@ -134,7 +134,7 @@ s_on_frame (agent_actor_t *self, agent_shed_t *shed, uint8_t type, const uint8_t
     if (!(agent_msg_direction (type) & AGENT_DIR_TO_HOST))
         return agent_frames_bad (self, shed, AGENT_BAD_DIRECTION, agent_msg_type_name (type));
     if (!agent_bucket_take (&shed->msgs, 1, now)
-    ||  !agent_bucket_take (&shed->bytes, (double) (len + AGENT_FRAME_HEADER), now))
+        || !agent_bucket_take (&shed->bytes, (double) (len + AGENT_FRAME_HEADER), now))
         return agent_frames_bad (self, shed, AGENT_BAD_RATE, NULL);
 
     /* Decode straight into a spare event: kept, it is handed over as is. */
@@ -158,14 +158,13 @@ s_on_frame (agent_actor_t *self, agent_shed_t *shed, uint8_t type, const uint8_t
     }
     if (!shed->streams)
         shed->streams = agent_streams_new (AGENT_STREAM_TO_HOST_MAX,
-                                           AGENT_STREAMS_TO_HOST_TOTAL_MAX,
-                                           AGENT_STREAMS_OPEN_MAX);
+                                           AGENT_STREAMS_TO_HOST_TOTAL_MAX, AGENT_STREAMS_OPEN_MAX);
     uint8_t inner = 0;
     uint8_t *whole = NULL;
     size_t whole_len = 0;
     rc = shed->streams
-       ? agent_streams_add (shed->streams, &msg->u.agent_chunk, &inner, &whole, &whole_len)
-       : AGENT_STREAM_ERR_NOMEM;
+             ? agent_streams_add (shed->streams, &msg->u.agent_chunk, &inner, &whole, &whole_len)
+             : AGENT_STREAM_ERR_NOMEM;
     wire_msg_free (&agent_proto, msg);
     if (rc < 0)
         return agent_frames_bad (self, shed, AGENT_BAD_STREAM, "reassembly");

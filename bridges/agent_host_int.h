@@ -30,7 +30,7 @@
 #include <czmq.h>
 #include <sys/un.h>
 
-#define AGENT_HOST_COMP "agent-host"        /* log component */
+#define AGENT_HOST_COMP "agent-host" /* log component */
 
 /* ------------------------------------------------------------------------ */
 /*  One shed (agent_host_shed.c)                                            */
@@ -43,23 +43,23 @@ typedef struct {
     char name[AGENT_NAME_MAX + 1];
     char path[sizeof ((struct sockaddr_un *) 0)->sun_path];
     int listen_fd;
-    int fd;                         /* the agent's connection, or -1 */
-    bool hello;                     /* HELLO received on this connection */
-    int64_t connected_ms;           /* monotonic */
+    int fd;               /* the agent's connection, or -1 */
+    bool hello;           /* HELLO received on this connection */
+    int64_t connected_ms; /* monotonic */
     int64_t last_rx_ms, last_tx_ms;
-    int64_t cooldown_until_ms;      /* refuse connections until then */
-    int64_t strike_window_ms;       /* start of the current strike window */
+    int64_t cooldown_until_ms; /* refuse connections until then */
+    int64_t strike_window_ms;  /* start of the current strike window */
     uint32_t strikes;
     agent_bucket_t msgs, bytes;
-    agent_bucket_t accepts;         /* connections per second */
-    zhashx_t *services;             /* service names registered (value unused) */
-    zhashx_t *streams_seen;         /* log stream names used (value unused) */
-    agent_reader_t *reader;         /* per connection */
-    agent_streams_t *streams;       /* per connection, made at the first CHUNK */
-    agent_outq_t *outq;             /* host -> agent frames */
-    uint64_t next_stream;           /* host -> agent chunk stream ids */
+    agent_bucket_t accepts;   /* connections per second */
+    zhashx_t *services;       /* service names registered (value unused) */
+    zhashx_t *streams_seen;   /* log stream names used (value unused) */
+    agent_reader_t *reader;   /* per connection */
+    agent_streams_t *streams; /* per connection, made at the first CHUNK */
+    agent_outq_t *outq;       /* host -> agent frames */
+    uint64_t next_stream;     /* host -> agent chunk stream ids */
     agent_host_stats_t stats;
-    uint8_t *metrics;               /* payload of the latest METRICS */
+    uint8_t *metrics; /* payload of the latest METRICS */
     size_t metrics_len;
     int64_t metrics_ts_ms;
 } agent_shed_t;
@@ -67,8 +67,7 @@ typedef struct {
 /* A shed listening at `path` (a stale socket file there is replaced), with
  * the limits of `cfg` (defaults applied). NULL on a bad name or path, or
  * if it cannot listen (logged). */
-agent_shed_t *agent_shed_new (const agent_host_config_t *cfg, const char *name,
-                              const char *path);
+agent_shed_t *agent_shed_new (const agent_host_config_t *cfg, const char *name, const char *path);
 
 /* Close its connection and listener, remove the socket file. NULL-safe. */
 void agent_shed_destroy (agent_shed_t **self_p);
@@ -99,19 +98,19 @@ void agent_shed_cooldown (agent_shed_t *self, const agent_host_config_t *cfg, ag
 /* ------------------------------------------------------------------------ */
 
 typedef struct {
-    zsock_t *pipe;                  /* commands from the owner */
-    zsock_t *outbox;                /* events to the owner */
-    agent_pub_t *pub;               /* to the bus (publish_endpoint), or NULL */
-    agent_event_t *spare;           /* frames decode into its msg: no copy when kept */
-    int64_t now_wall_ms;            /* wall clock of the current read */
+    zsock_t *pipe;        /* commands from the owner */
+    zsock_t *outbox;      /* events to the owner */
+    agent_pub_t *pub;     /* to the bus (publish_endpoint), or NULL */
+    agent_event_t *spare; /* frames decode into its msg: no copy when kept */
+    int64_t now_wall_ms;  /* wall clock of the current read */
     agent_host_config_t cfg;
     char node[AGENT_NAME_MAX + 1];
-    zlist_t *sheds;                 /* agent_shed_t, owned */
-    agent_event_t **pending;        /* ring of events not yet in the outbox */
+    zlist_t *sheds;          /* agent_shed_t, owned */
+    agent_event_t **pending; /* ring of events not yet in the outbox */
     size_t pend_head, pend_n, pend_cap;
     bool terminated;
     int64_t next_tick_ms;
-    uint8_t *rbuf;                  /* AGENT_HOST_READ_BUDGET bytes */
+    uint8_t *rbuf; /* AGENT_HOST_READ_BUDGET bytes */
 } agent_actor_t;
 
 /* The actor's body (zactor_fn); args: { agent_host_config_t *, zsock_t *outbox }. */
@@ -135,8 +134,7 @@ int agent_actor_send (agent_actor_t *self, agent_shed_t *shed, const agent_msg_t
 
 /* Close the agent's connection, telling it why with a CLOSE when code is
  * not 0; a DISCONNECTED event follows if it had said hello. */
-void agent_actor_close (agent_actor_t *self, agent_shed_t *shed, uint64_t code,
-                        const char *reason);
+void agent_actor_close (agent_actor_t *self, agent_shed_t *shed, uint64_t code, const char *reason);
 
 /* ------------------------------------------------------------------------ */
 /*  Frames (agent_host_frames.c)                                            */

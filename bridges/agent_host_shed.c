@@ -17,8 +17,8 @@
 
 /* Indexed by agent_bad_t (agent_host.h). */
 static const char *s_bad_names[AGENT_BAD_MAX] = {
-    "type", "oversize", "direction", "rate", "decode", "state", "stream",
-    "reconnect", "service_cap", "stream_cap", "service_id", "catalog",
+    "type",   "oversize",  "direction",   "rate",       "decode",     "state",
+    "stream", "reconnect", "service_cap", "stream_cap", "service_id", "catalog",
 };
 
 const char *
@@ -79,9 +79,8 @@ agent_shed_new (const agent_host_config_t *cfg, const char *name, const char *pa
     memcpy (sa.sun_path, shed->path, strlen (shed->path));
     int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (!shed->outq || !shed->services || !shed->streams_seen || fd < 0
-    ||  bind (fd, (struct sockaddr *) &sa, sizeof sa) < 0
-    ||  chmod (path, cfg->socket_mode) < 0
-    ||  listen (fd, 8) < 0) {
+        || bind (fd, (struct sockaddr *) &sa, sizeof sa) < 0 || chmod (path, cfg->socket_mode) < 0
+        || listen (fd, 8) < 0) {
         log_warn (AGENT_HOST_COMP, "cannot listen|shed=%s path=%s err=\"%s\"", name, path,
                   strerror (errno));
         if (fd >= 0)
@@ -149,41 +148,41 @@ agent_shed_quota_ok (agent_shed_t *shed, const agent_host_config_t *cfg, const a
 {
     const char *name = NULL;
     switch (msg->hdr.type) {
-        case AGENT_LOG:
-            name = msg->u.agent_log.stream;
-            if (zhashx_lookup (shed->streams_seen, name))
-                return true;
-            if (zhashx_size (shed->streams_seen) >= cfg->streams_max) {
-                agent_shed_refuse (shed, AGENT_BAD_STREAM_CAP, name);
-                return false;
-            }
-            zhashx_insert (shed->streams_seen, name, shed);
+    case AGENT_LOG:
+        name = msg->u.agent_log.stream;
+        if (zhashx_lookup (shed->streams_seen, name))
             return true;
-        case AGENT_SERVICE_REGISTER:
-            name = msg->u.agent_service_register.name;
-            if (zhashx_lookup (shed->services, name))
-                return true;
-            if (zhashx_size (shed->services) >= cfg->services_max) {
-                agent_shed_refuse (shed, AGENT_BAD_SERVICE_CAP, name);
-                return false;
-            }
-            zhashx_insert (shed->services, name, shed);
+        if (zhashx_size (shed->streams_seen) >= cfg->streams_max) {
+            agent_shed_refuse (shed, AGENT_BAD_STREAM_CAP, name);
+            return false;
+        }
+        zhashx_insert (shed->streams_seen, name, shed);
+        return true;
+    case AGENT_SERVICE_REGISTER:
+        name = msg->u.agent_service_register.name;
+        if (zhashx_lookup (shed->services, name))
             return true;
-        case AGENT_SERVICE_DEREGISTER:
-        case AGENT_SERVICE_HEALTH:
-            /* Only names it holds: anything else would reach the bus as
+        if (zhashx_size (shed->services) >= cfg->services_max) {
+            agent_shed_refuse (shed, AGENT_BAD_SERVICE_CAP, name);
+            return false;
+        }
+        zhashx_insert (shed->services, name, shed);
+        return true;
+    case AGENT_SERVICE_DEREGISTER:
+    case AGENT_SERVICE_HEALTH:
+        /* Only names it holds: anything else would reach the bus as
              * topics of names the shed never had. */
-            name = msg->hdr.type == AGENT_SERVICE_HEALTH ? msg->u.agent_service_health.name
-                                                         : msg->u.agent_service_deregister.name;
-            if (!zhashx_lookup (shed->services, name)) {
-                agent_shed_refuse (shed, AGENT_BAD_SERVICE_CAP, name);
-                return false;
-            }
-            if (msg->hdr.type == AGENT_SERVICE_DEREGISTER)
-                zhashx_delete (shed->services, name);
-            return true;
-        default:
-            return true;
+        name = msg->hdr.type == AGENT_SERVICE_HEALTH ? msg->u.agent_service_health.name
+                                                     : msg->u.agent_service_deregister.name;
+        if (!zhashx_lookup (shed->services, name)) {
+            agent_shed_refuse (shed, AGENT_BAD_SERVICE_CAP, name);
+            return false;
+        }
+        if (msg->hdr.type == AGENT_SERVICE_DEREGISTER)
+            zhashx_delete (shed->services, name);
+        return true;
+    default:
+        return true;
     }
 }
 

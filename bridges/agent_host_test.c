@@ -45,8 +45,13 @@ s_setup (void **state)
     snprintf (fx->path_a, sizeof fx->path_a, "%s/a.sock", fx->dir);
     snprintf (fx->path_b, sizeof fx->path_b, "%s/b.sock", fx->dir);
     agent_host_config_t cfg = {
-        .node = "node-1", .metrics_interval_ms = 700, .heartbeat_ms = 3000,
-        .msgs_per_s = 200, .msgs_burst = 400, .abuse_limit = 16, .abuse_cooldown_ms = 300,
+        .node = "node-1",
+        .metrics_interval_ms = 700,
+        .heartbeat_ms = 3000,
+        .msgs_per_s = 200,
+        .msgs_burst = 400,
+        .abuse_limit = 16,
+        .abuse_cooldown_ms = 300,
     };
     fx->host = agent_host_new (&cfg);
     assert_non_null (fx->host);
@@ -62,7 +67,7 @@ s_teardown (void **state)
     s_fix_t *fx = *state;
     agent_host_destroy (&fx->host);
     assert_null (fx->host);
-    rmdir (fx->dir);            /* the host removed its socket files */
+    rmdir (fx->dir); /* the host removed its socket files */
     free (fx);
     return 0;
 }
@@ -87,7 +92,7 @@ s_send_all (int fd, const uint8_t *p, size_t n)
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
-            return;             /* the host closed on us: fine for abuse tests */
+            return; /* the host closed on us: fine for abuse tests */
         p += w;
         n -= (size_t) w;
     }
@@ -167,7 +172,7 @@ test_hello_and_origin (void **state)
     int fd = s_connect (fx->path_a);
     agent_msg_t m;
     agent_sample (AGENT_HELLO, &m);
-    strcpy (m.u.agent_hello.shed, "someone-else");     /* a lie: ignored */
+    strcpy (m.u.agent_hello.shed, "someone-else"); /* a lie: ignored */
     s_send_msg (fd, &m);
 
     agent_msg_t ack;
@@ -191,7 +196,7 @@ test_hello_and_origin (void **state)
     agent_event_destroy (&ev);
 
     s_send_sample (fd, AGENT_METRICS);
-    s_send_sample (fd, AGENT_HEARTBEAT);    /* counted, not delivered */
+    s_send_sample (fd, AGENT_HEARTBEAT); /* counted, not delivered */
     s_send_sample (fd, AGENT_LOG);
     ev = s_next (fx, 2000);
     assert_non_null (ev);
@@ -338,8 +343,8 @@ test_abuse (void **state)
      * strike, and abuse_limit (16) strikes close. */
     bad = s_connect (fx->path_b);
     for (int i = 0; i < 6; i++) {
-        s_send_sample (bad, AGENT_PROVISION);          /* host -> agent type */
-        s_send_sample (bad, AGENT_METRICS);            /* before hello */
+        s_send_sample (bad, AGENT_PROVISION); /* host -> agent type */
+        s_send_sample (bad, AGENT_METRICS);   /* before hello */
         uint8_t junk[] = { AGENT_LOG, 0, 0, 0, 3, 0xc1, 0xc1, 0xc1 };
         s_send_all (bad, junk, sizeof junk);
     }
@@ -410,7 +415,7 @@ test_add_remove (void **state)
     char path[160];
     snprintf (path, sizeof path, "%s/c.sock", fx->dir);
     assert_int_equal (agent_host_add_shed (fx->host, "Bad_Name", path), -1);
-    assert_int_equal (agent_host_add_shed (fx->host, "shed-a", path), -1);    /* dup */
+    assert_int_equal (agent_host_add_shed (fx->host, "shed-a", path), -1); /* dup */
     assert_int_equal (agent_host_add_shed (fx->host, "shed-c", path), 0);
     assert_int_equal (access (path, F_OK), 0);
     int fd = s_connect (path);
@@ -440,12 +445,11 @@ test_add_remove (void **state)
     close (fd);
 }
 
-
 /* A fixture with small quotas and a bus endpoint, for the per-shed bounds
  * that must survive a reconnect (docs/agent.md, section 5). */
 typedef struct {
     s_fix_t fx;
-    zsock_t *pull;                  /* what the host published */
+    zsock_t *pull; /* what the host published */
 } s_qfix_t;
 
 static int
@@ -464,9 +468,16 @@ s_setup_quota (void **state)
     q->pull = zsock_new_pull (pub);
     assert_non_null (q->pull);
     agent_host_config_t cfg = {
-        .node = "node-1", .heartbeat_ms = 3000, .msgs_per_s = 200, .msgs_burst = 400,
-        .abuse_limit = 16, .abuse_cooldown_ms = 300, .accepts_per_s = 2,
-        .services_max = 4, .streams_max = 3, .owner_publishes_services = true,
+        .node = "node-1",
+        .heartbeat_ms = 3000,
+        .msgs_per_s = 200,
+        .msgs_burst = 400,
+        .abuse_limit = 16,
+        .abuse_cooldown_ms = 300,
+        .accepts_per_s = 2,
+        .services_max = 4,
+        .streams_max = 3,
+        .owner_publishes_services = true,
         .publish_endpoint = pub,
     };
     fx->host = agent_host_new (&cfg);
@@ -486,7 +497,7 @@ s_teardown_quota (void **state)
      * zero-copy, and it must give them back before the host can free them
      * (agent_host.c leaves them to the process otherwise). */
     zsock_destroy (&q->pull);
-    s_teardown (&inner);            /* frees fx: it is q's first member */
+    s_teardown (&inner); /* frees fx: it is q's first member */
     return 0;
 }
 
@@ -553,7 +564,7 @@ test_limits_survive_reconnect (void **state)
     assert_int_equal (agent_host_stats (fx->host, "shed-b", &st), 0);
     assert_true (st.bad[AGENT_BAD_RATE] >= 10);
     s_bye (fx, fd);
-    usleep (2100 * 1000);           /* the bucket refills (200/s) */
+    usleep (2100 * 1000); /* the bucket refills (200/s) */
 
     /* 2. Strikes: 10 bad frames, reconnect, 10 more: 16 close. */
     agent_host_stats_t before;
@@ -571,7 +582,7 @@ test_limits_survive_reconnect (void **state)
     close (fd);
     agent_host_stats (fx->host, "shed-b", &st);
     assert_int_equal (st.closes_abuse, before.closes_abuse + 1);
-    usleep (1500 * 1000);           /* cooldown over, accept bucket full again */
+    usleep (1500 * 1000); /* cooldown over, accept bucket full again */
 
     /* 3. A reconnect loop: 2 per second (burst 4) get through. */
     agent_host_stats (fx->host, "shed-b", &before);
@@ -607,8 +618,8 @@ s_published (zsock_t *pull, char *out, size_t cap)
             pos += (size_t) snprintf (out + pos, cap - pos, "%.*s ", (int) tl, p);
             p += tl + 1;
             p += strnlen ((const char *) p, (size_t) (end - p)) + 1;
-            uint32_t len = (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16
-                         | (uint32_t) p[2] << 8 | p[3];
+            uint32_t len =
+                (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
             p += 4 + len;
             if (pos >= cap)
                 pos = cap - 1;
@@ -660,23 +671,20 @@ test_name_quotas (void **state)
     agent_msg_t m;
     agent_sample (AGENT_SERVICE_REGISTER, &m);
     for (int i = 0; i < 10; i++) {
-        snprintf (m.u.agent_service_register.name, sizeof m.u.agent_service_register.name,
-                  "svc-%d", i);
+        snprintf (m.u.agent_service_register.name, sizeof m.u.agent_service_register.name, "svc-%d",
+                  i);
         s_send_msg (fd, &m);
     }
-    s_send_msg (fd, &m);                        /* svc-9 again: refused again */
-    snprintf (m.u.agent_service_register.name, sizeof m.u.agent_service_register.name,
-              "svc-0");
-    s_send_msg (fd, &m);                        /* held: accepted again */
+    s_send_msg (fd, &m); /* svc-9 again: refused again */
+    snprintf (m.u.agent_service_register.name, sizeof m.u.agent_service_register.name, "svc-0");
+    s_send_msg (fd, &m); /* held: accepted again */
     agent_msg_t d;
     memset (&d, 0, sizeof d);
     d.hdr.type = AGENT_SERVICE_DEREGISTER;
-    snprintf (d.u.agent_service_deregister.name, sizeof d.u.agent_service_deregister.name,
-              "nope");
-    s_send_msg (fd, &d);                        /* never registered: refused */
-    snprintf (d.u.agent_service_deregister.name, sizeof d.u.agent_service_deregister.name,
-              "svc-1");
-    s_send_msg (fd, &d);                        /* frees a slot */
+    snprintf (d.u.agent_service_deregister.name, sizeof d.u.agent_service_deregister.name, "nope");
+    s_send_msg (fd, &d); /* never registered: refused */
+    snprintf (d.u.agent_service_deregister.name, sizeof d.u.agent_service_deregister.name, "svc-1");
+    s_send_msg (fd, &d); /* frees a slot */
     agent_msg_t log;
     agent_sample (AGENT_LOG, &log);
     for (int i = 0; i < 6; i++) {
@@ -701,16 +709,16 @@ test_name_quotas (void **state)
     s_send_msg (fd, &log);
     usleep (200 * 1000);
     s_tally (fx, &t, 0);
-    assert_int_equal (t.regs, 4 + 1 + 1);       /* svc-0..3, svc-0 again, new-1 */
+    assert_int_equal (t.regs, 4 + 1 + 1); /* svc-0..3, svc-0 again, new-1 */
     assert_int_equal (t.deregs, 1);
-    assert_int_equal (t.logs, 3 + 1);           /* s0..s2, then s0 */
+    assert_int_equal (t.logs, 3 + 1); /* s0..s2, then s0 */
     assert_false (t.saw_new2);
     assert_false (t.saw_s9);
     agent_host_stats_t st;
     assert_int_equal (agent_host_stats (fx->host, "shed-b", &st), 0);
     assert_int_equal (st.bad[AGENT_BAD_SERVICE_CAP], 6 + 1 + 1 + 1);
     assert_int_equal (st.bad[AGENT_BAD_STREAM_CAP], 3 + 1);
-    assert_int_equal (st.closes_abuse, 0);      /* quotas are not strikes */
+    assert_int_equal (st.closes_abuse, 0); /* quotas are not strikes */
 
     /* On the bus: logs, no service event (the owner publishes those). */
     char topics[8192];
@@ -802,14 +810,23 @@ test_worst_frame_memory (void **state)
     uint8_t *f = malloc (AGENT_FRAME_HEADER + len);
     uint8_t *p = f;
     *p++ = AGENT_LOG;
-    *p++ = (uint8_t) (len >> 24); *p++ = (uint8_t) (len >> 16);
-    *p++ = (uint8_t) (len >> 8);  *p++ = (uint8_t) len;
+    *p++ = (uint8_t) (len >> 24);
+    *p++ = (uint8_t) (len >> 16);
+    *p++ = (uint8_t) (len >> 8);
+    *p++ = (uint8_t) len;
     uint8_t *start = p;
-    *p++ = 0x83; *p++ = 0x00; *p++ = 0x01; *p++ = 0x01; *p++ = AGENT_LOG; *p++ = 0x05;
+    *p++ = 0x83;
+    *p++ = 0x00;
+    *p++ = 0x01;
+    *p++ = 0x01;
+    *p++ = AGENT_LOG;
+    *p++ = 0x05;
     uint32_t n = (uint32_t) (len - (size_t) (p - start) - 5);
     *p++ = 0xdd;
-    *p++ = (uint8_t) (n >> 24); *p++ = (uint8_t) (n >> 16);
-    *p++ = (uint8_t) (n >> 8);  *p++ = (uint8_t) n;
+    *p++ = (uint8_t) (n >> 24);
+    *p++ = (uint8_t) (n >> 16);
+    *p++ = (uint8_t) (n >> 8);
+    *p++ = (uint8_t) n;
     memset (p, 0xc0, n);
     for (int i = 0; i < 3; i++)
         s_send_all (fd, f, AGENT_FRAME_HEADER + len);
@@ -819,16 +836,18 @@ test_worst_frame_memory (void **state)
     agent_host_stats_t st;
     assert_int_equal (agent_host_stats (fx->host, "shed-b", &st), 0);
     assert_int_equal (st.bad[AGENT_BAD_DECODE], 3);
-    printf ("RESULT agent_streams_maxrss_kib=%ld agent_worst_frame_maxrss_kib=%ld\n",
-            streams, frame);
+    printf ("RESULT agent_streams_maxrss_kib=%ld agent_worst_frame_maxrss_kib=%ld\n", streams,
+            frame);
     /* Generous: ASan builds keep freed memory in quarantine. */
     assert_true (frame < 128 * 1024);
 
     /* One byte more is refused from its header, before any allocation. */
     uint8_t hdr[] = { AGENT_LOG, 0, 0, 0, 0 };
     len = AGENT_STREAM_TO_HOST_MAX + 1;
-    hdr[1] = (uint8_t) (len >> 24); hdr[2] = (uint8_t) (len >> 16);
-    hdr[3] = (uint8_t) (len >> 8);  hdr[4] = (uint8_t) len;
+    hdr[1] = (uint8_t) (len >> 24);
+    hdr[2] = (uint8_t) (len >> 16);
+    hdr[3] = (uint8_t) (len >> 8);
+    hdr[4] = (uint8_t) len;
     s_send_all (fd, hdr, sizeof hdr);
     assert_true (s_peer_closed (fd, 2000));
     agent_host_stats (fx->host, "shed-b", &st);

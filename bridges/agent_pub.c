@@ -11,24 +11,25 @@
 #include <string.h>
 
 #define S_COMP      "agent-host"
-#define S_PUB_MAX   256             /* records in one message: BUS_PUBLISH_MANY */
-#define S_PUB_BYTES (64u << 10)     /* flush earlier when this much is gathered */
-#define S_PUB_BUFS  8               /* buffers in flight to the bus, handed over without a
+#define S_PUB_MAX   256         /* records in one message: BUS_PUBLISH_MANY */
+#define S_PUB_BYTES (64u << 10) /* flush earlier when this much is gathered */
+#define S_PUB_BUFS                                                                                 \
+    8 /* buffers in flight to the bus, handed over without a
                                        copy; the bus gives each back when it is done */
 typedef struct {
-    uint8_t *data;                  /* S_PUB_BYTES */
-    atomic_bool busy;               /* with the bus (cleared on the bus's thread) */
+    uint8_t *data;    /* S_PUB_BYTES */
+    atomic_bool busy; /* with the bus (cleared on the bus's thread) */
 } s_pubbuf_t;
 
 struct _agent_pub_t {
-    zsock_t *push;                  /* to the bus's publish endpoint */
+    zsock_t *push; /* to the bus's publish endpoint */
     size_t record_max;
     s_pubbuf_t bufs[S_PUB_BUFS];
-    s_pubbuf_t *slot;               /* where buf comes from; NULL: malloc'd */
-    uint8_t *buf;                   /* being filled, cap bytes */
+    s_pubbuf_t *slot; /* where buf comes from; NULL: malloc'd */
+    uint8_t *buf;     /* being filled, cap bytes */
     size_t cap;
     size_t used;
-    agent_host_stats_t *stats[S_PUB_MAX];   /* whose, to count (borrowed until the flush) */
+    agent_host_stats_t *stats[S_PUB_MAX]; /* whose, to count (borrowed until the flush) */
     size_t n;
 };
 
@@ -78,7 +79,7 @@ agent_pub_destroy (agent_pub_t **self_p)
         return;
     agent_pub_flush (self);
     if (self->buf && !self->slot)
-        free (self->buf);           /* taken, never filled */
+        free (self->buf); /* taken, never filled */
     zsock_destroy (&self->push);
     /* Messages still queued toward the bus point into the ring: the bus
      * (or the context, at its end) releases them through s_pubbuf_free,

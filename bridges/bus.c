@@ -38,13 +38,12 @@ s_free_item (void **item)
 }
 
 static int
-s_keyparse (const char *z85, uint8_t key [32])
+s_keyparse (const char *z85, uint8_t key[32])
 {
     if (!z85 || strlen (z85) != 40)
         return -1;
     return zmq_z85_decode (key, z85) ? 0 : -1;
 }
-
 
 /*  Socket setup                                                            */
 /* ------------------------------------------------------------------------ */
@@ -55,12 +54,12 @@ s_curve_server (self_t *self, zsock_t *sock, const char *domain)
     void *h = zsock_resolve (sock);
     int one = 1;
     if (zmq_setsockopt (h, ZMQ_CURVE_SERVER, &one, sizeof one)
-    ||  zmq_setsockopt (h, ZMQ_CURVE_PUBLICKEY, self->public_key, 32)
-    ||  zmq_setsockopt (h, ZMQ_CURVE_SECRETKEY, self->secret_key, 32)
-    ||  zmq_setsockopt (h, ZMQ_ZAP_DOMAIN, domain, strlen (domain))
-    /* Fail closed: without this libzmq admits every CURVE client when no
+        || zmq_setsockopt (h, ZMQ_CURVE_PUBLICKEY, self->public_key, 32)
+        || zmq_setsockopt (h, ZMQ_CURVE_SECRETKEY, self->secret_key, 32)
+        || zmq_setsockopt (h, ZMQ_ZAP_DOMAIN, domain, strlen (domain))
+        /* Fail closed: without this libzmq admits every CURVE client when no
      * ZAP handler answers (czmq 4.2.1's setter for it does nothing). */
-    ||  zmq_setsockopt (h, ZMQ_ZAP_ENFORCE_DOMAIN, &one, sizeof one))
+        || zmq_setsockopt (h, ZMQ_ZAP_ENFORCE_DOMAIN, &one, sizeof one))
         return -1;
     return 0;
 }
@@ -80,8 +79,7 @@ s_xpub_open (self_t *self, bus_xpub_t *xpub, const char *bind, const char *domai
     zmq_setsockopt (h, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt (h, ZMQ_LINGER, &zero, sizeof zero);
     if (domain && s_curve_server (self, xpub->sock, domain)) {
-        snprintf (self->err, sizeof self->err, "%s: CURVE setup: %s", bind,
-                  zmq_strerror (errno));
+        snprintf (self->err, sizeof self->err, "%s: CURVE setup: %s", bind, zmq_strerror (errno));
         return -1;
     }
     /* A few tries: after a re-bind the old listener closes asynchronously. */
@@ -94,8 +92,7 @@ s_xpub_open (self_t *self, bus_xpub_t *xpub, const char *bind, const char *domai
             break;
     }
     if (rc != 0) {
-        snprintf (self->err, sizeof self->err, "cannot bind %s: %s", bind,
-                  zmq_strerror (errno));
+        snprintf (self->err, sizeof self->err, "cannot bind %s: %s", bind, zmq_strerror (errno));
         return -1;
     }
     size_t sz = sizeof xpub->endpoint;
@@ -110,7 +107,6 @@ s_xpub_close (bus_xpub_t *xpub)
     bus_subs_clear (&xpub->subs);
 }
 
-
 /* ------------------------------------------------------------------------ */
 /*  Members                                                                 */
 /* ------------------------------------------------------------------------ */
@@ -120,9 +116,9 @@ s_xpub_close (bus_xpub_t *xpub)
 static int
 s_peer_add (self_t *self, const char *name, const char *endpoint, const char *z85)
 {
-    uint8_t key [32];
-    if (!event_node_valid (name) || !endpoint || strlen (endpoint) >= 256
-    ||  s_keyparse (z85, key) || streq (name, self->name))
+    uint8_t key[32];
+    if (!event_node_valid (name) || !endpoint || strlen (endpoint) >= 256 || s_keyparse (z85, key)
+        || streq (name, self->name))
         return -1;
     bus_member_t *m = (bus_member_t *) zhashx_lookup (self->members, name);
     if (!m) {
@@ -157,12 +153,11 @@ s_peer_remove (self_t *self, const char *name)
 static int
 s_zap_set (self_t *self, const char *domain, const char *z85, bool allow)
 {
-    uint8_t key [32];
+    uint8_t key[32];
     if (!self->zap || s_keyparse (z85, key))
         return -1;
     return allow ? zap_allow (self->zap, domain, key) : zap_deny (self->zap, domain, key);
 }
-
 
 static void
 s_stats (self_t *self)
@@ -173,42 +168,39 @@ s_stats (self_t *self)
         zap_counts (self->zap, self->consumers_domain, &adm2, &ref2);
     }
     size_t origin_subs = 0;
-    bus_link_t *links [BUS_CHILDREN_MAX + 1];
+    bus_link_t *links[BUS_CHILDREN_MAX + 1];
     size_t nl = bus_links_all (self, links);
     for (size_t i = 0; i < nl; i++)
-        origin_subs += links [i]->in.n;
+        origin_subs += links[i]->in.n;
     bus_counters_t *c = &self->c;
-    zstr_sendf (self->pipe,
-                "published=%" PRIu64 " invalid=%" PRIu64 " origin_sent=%" PRIu64
-                " origin_skipped=%" PRIu64 " consumer_sent=%" PRIu64 " peer_recv=%" PRIu64
-                " peer_forwarded=%" PRIu64 " forged=%" PRIu64 " malformed=%" PRIu64
-                " send_errors=%" PRIu64 " cache=%zu cache_full=%" PRIu64
-                " snapshots_served=%" PRIu64 " peer_snaps_done=%" PRIu64
-                " peer_snaps_timeout=%" PRIu64 " peers=%zu origin_subs=%zu consumer_subs=%zu"
-                " zap_admitted=%" PRIu64 " zap_refused=%" PRIu64
-                " peer_refused=%" PRIu64 " peer_redials=%" PRIu64
-                " batches_sent=%" PRIu64 " batches_recv=%" PRIu64 " cache_evicted=%" PRIu64
-                " snapreq_dropped=%" PRIu64 " links=%zu children=%zu conns=%" PRId64
-                " conns_max=%d relayed=%" PRIu64 " dups=%" PRIu64 " link_drops=%" PRIu64
-                " unknown_origin=%" PRIu64 " children_refused=%" PRIu64
-                " tree_changes=%" PRIu64 " socket_errors=%" PRIu64,
-                c->published, c->invalid, c->origin_sent, c->origin_skipped, c->consumer_sent,
-                c->peer_recv, c->peer_forwarded, c->forged, c->malformed, c->send_errors,
-                zhashx_size (self->cache), c->cache_full, c->snapshots_served,
-                c->peer_snaps_done, c->peer_snaps_timeout, zhashx_size (self->members),
-                origin_subs, self->local.subs.n + self->remote.subs.n, adm + adm2, ref + ref2,
-                c->peer_refused, c->peer_redials, c->batches_sent, c->batches_recv,
-                c->cache_evicted, c->snapreq_dropped, bus_links_up (self), self->nkids,
-                self->conns_in + (self->conn_up ? 1 : 0), 1 + BUS_CHILDREN_MAX, c->relayed,
-                c->dups, c->link_drops, c->unknown_origin, c->children_refused,
-                c->tree_changes, c->socket_errors);
+    zstr_sendf (
+        self->pipe,
+        "published=%" PRIu64 " invalid=%" PRIu64 " origin_sent=%" PRIu64 " origin_skipped=%" PRIu64
+        " consumer_sent=%" PRIu64 " peer_recv=%" PRIu64 " peer_forwarded=%" PRIu64
+        " forged=%" PRIu64 " malformed=%" PRIu64 " send_errors=%" PRIu64
+        " cache=%zu cache_full=%" PRIu64 " snapshots_served=%" PRIu64 " peer_snaps_done=%" PRIu64
+        " peer_snaps_timeout=%" PRIu64 " peers=%zu origin_subs=%zu consumer_subs=%zu"
+        " zap_admitted=%" PRIu64 " zap_refused=%" PRIu64 " peer_refused=%" PRIu64
+        " peer_redials=%" PRIu64 " batches_sent=%" PRIu64 " batches_recv=%" PRIu64
+        " cache_evicted=%" PRIu64 " snapreq_dropped=%" PRIu64
+        " links=%zu children=%zu conns=%" PRId64 " conns_max=%d relayed=%" PRIu64 " dups=%" PRIu64
+        " link_drops=%" PRIu64 " unknown_origin=%" PRIu64 " children_refused=%" PRIu64
+        " tree_changes=%" PRIu64 " socket_errors=%" PRIu64,
+        c->published, c->invalid, c->origin_sent, c->origin_skipped, c->consumer_sent, c->peer_recv,
+        c->peer_forwarded, c->forged, c->malformed, c->send_errors, zhashx_size (self->cache),
+        c->cache_full, c->snapshots_served, c->peer_snaps_done, c->peer_snaps_timeout,
+        zhashx_size (self->members), origin_subs, self->local.subs.n + self->remote.subs.n,
+        adm + adm2, ref + ref2, c->peer_refused, c->peer_redials, c->batches_sent, c->batches_recv,
+        c->cache_evicted, c->snapreq_dropped, bus_links_up (self), self->nkids,
+        self->conns_in + (self->conn_up ? 1 : 0), 1 + BUS_CHILDREN_MAX, c->relayed, c->dups,
+        c->link_drops, c->unknown_origin, c->children_refused, c->tree_changes, c->socket_errors);
 }
 
 /* Fast path for PUBLISH: read the frames with zmq_msg, no zmsg. */
 static void
 s_recv_publish (self_t *self, void *pipe)
 {
-    zmq_msg_t parts [3];
+    zmq_msg_t parts[3];
     int n = 0;
     bool more = true;
     while (more) {
@@ -220,20 +212,20 @@ s_recv_publish (self_t *self, void *pipe)
         }
         more = zmq_msg_more (&part);
         if (n < 3)
-            parts [n++] = part;
+            parts[n++] = part;
         else
             zmq_msg_close (&part);
     }
     if (n == 3) {
-        char topic [EVENT_TOPIC_MAX + 1], kind [EVENT_KIND_MAX + 1];
-        size_t tl = zmq_msg_size (&parts [0]), kl = zmq_msg_size (&parts [1]);
+        char topic[EVENT_TOPIC_MAX + 1], kind[EVENT_KIND_MAX + 1];
+        size_t tl = zmq_msg_size (&parts[0]), kl = zmq_msg_size (&parts[1]);
         if (tl <= EVENT_TOPIC_MAX && kl <= EVENT_KIND_MAX) {
-            memcpy (topic, zmq_msg_data (&parts [0]), tl);
-            topic [tl] = 0;
-            memcpy (kind, zmq_msg_data (&parts [1]), kl);
-            kind [kl] = 0;
-            bus_publish_one (self, topic, kind, (const uint8_t *) zmq_msg_data (&parts [2]),
-                       zmq_msg_size (&parts [2]));
+            memcpy (topic, zmq_msg_data (&parts[0]), tl);
+            topic[tl] = 0;
+            memcpy (kind, zmq_msg_data (&parts[1]), kl);
+            kind[kl] = 0;
+            bus_publish_one (self, topic, kind, (const uint8_t *) zmq_msg_data (&parts[2]),
+                             zmq_msg_size (&parts[2]));
         }
         else
             self->c.invalid++;
@@ -241,7 +233,7 @@ s_recv_publish (self_t *self, void *pipe)
     else
         self->c.invalid++;
     for (int i = 0; i < n; i++)
-        zmq_msg_close (&parts [i]);
+        zmq_msg_close (&parts[i]);
 }
 
 /* One message from the pipe; false when none is waiting. */
@@ -249,14 +241,14 @@ static bool
 s_recv_pipe_one (self_t *self)
 {
     void *pipe = zsock_resolve (self->pipe);
-    char cmd [32];
+    char cmd[32];
     int n = zmq_recv (pipe, cmd, sizeof cmd - 1, ZMQ_DONTWAIT);
     if (n < 0) {
         if (errno != EAGAIN)
             self->terminated = true;
         return false;
     }
-    cmd [n < (int) sizeof cmd - 1 ? n : (int) sizeof cmd - 1] = 0;
+    cmd[n < (int) sizeof cmd - 1 ? n : (int) sizeof cmd - 1] = 0;
     int more = 0;
     size_t ml = sizeof more;
     zmq_getsockopt (pipe, ZMQ_RCVMORE, &more, &ml);
@@ -273,22 +265,19 @@ s_recv_pipe_one (self_t *self)
     }
     if (streq (cmd, "$TERM"))
         self->terminated = true;
-    else
-    if (streq (cmd, "PEER-ADD")) {
+    else if (streq (cmd, "PEER-ADD")) {
         char *name = zmsg_popstr (args), *ep = zmsg_popstr (args), *key = zmsg_popstr (args);
         zsock_send (self->pipe, "i", s_peer_add (self, name, ep, key));
         zstr_free (&name);
         zstr_free (&ep);
         zstr_free (&key);
     }
-    else
-    if (streq (cmd, "PEER-REMOVE")) {
+    else if (streq (cmd, "PEER-REMOVE")) {
         char *name = zmsg_popstr (args);
         zsock_send (self->pipe, "i", s_peer_remove (self, name));
         zstr_free (&name);
     }
-    else
-    if (streq (cmd, "ALLOW") || streq (cmd, "DENY")) {
+    else if (streq (cmd, "ALLOW") || streq (cmd, "DENY")) {
         char *key = zmsg_popstr (args);
         bool allow = streq (cmd, "ALLOW");
         int rc = s_zap_set (self, self->peers_domain, key, allow);
@@ -297,19 +286,16 @@ s_recv_pipe_one (self_t *self)
         zsock_send (self->pipe, "i", rc);
         zstr_free (&key);
     }
-    else
-    if (streq (cmd, "CONSUMER-ALLOW") || streq (cmd, "CONSUMER-DENY")) {
+    else if (streq (cmd, "CONSUMER-ALLOW") || streq (cmd, "CONSUMER-DENY")) {
         char *key = zmsg_popstr (args);
         zsock_send (self->pipe, "i",
                     s_zap_set (self, self->consumers_domain, key, streq (cmd, "CONSUMER-ALLOW")));
         zstr_free (&key);
     }
-    else
-    if (streq (cmd, "ENDPOINTS"))
+    else if (streq (cmd, "ENDPOINTS"))
         zsock_send (self->pipe, "sss", self->router_endpoint, self->local.endpoint,
                     self->remote.endpoint);
-    else
-    if (streq (cmd, "STATS"))
+    else if (streq (cmd, "STATS"))
         s_stats (self);
     else
         log_warn (S_COMP, "unknown command|cmd=%s", cmd);
@@ -355,7 +341,8 @@ recv_pull (self_t *self)
         self->now_us = event_now_us ();
         while (p < end) {
             size_t left = (size_t) (end - p);
-            const uint8_t *tz = memchr (p, 0, left < EVENT_TOPIC_MAX + 1 ? left : EVENT_TOPIC_MAX + 1);
+            const uint8_t *tz =
+                memchr (p, 0, left < EVENT_TOPIC_MAX + 1 ? left : EVENT_TOPIC_MAX + 1);
             if (!tz) {
                 self->c.invalid++;
                 break;
@@ -363,13 +350,14 @@ recv_pull (self_t *self)
             const char *topic = (const char *) p;
             const uint8_t *k = tz + 1;
             left = (size_t) (end - k);
-            const uint8_t *kz = memchr (k, 0, left < EVENT_KIND_MAX + 1 ? left : EVENT_KIND_MAX + 1);
+            const uint8_t *kz =
+                memchr (k, 0, left < EVENT_KIND_MAX + 1 ? left : EVENT_KIND_MAX + 1);
             if (!kz || (size_t) (end - kz - 1) < 4) {
                 self->c.invalid++;
                 break;
             }
             const uint8_t *l = kz + 1;
-            size_t len = (size_t) l [0] << 24 | (size_t) l [1] << 16 | (size_t) l [2] << 8 | l [3];
+            size_t len = (size_t) l[0] << 24 | (size_t) l[1] << 16 | (size_t) l[2] << 8 | l[3];
             if (len > (size_t) (end - l - 4)) {
                 self->c.invalid++;
                 break;
@@ -399,12 +387,12 @@ s_read_sub (zsock_t *sock, uint8_t *data, size_t cap, size_t *len, int *on, char
     zmq_msg_init (&msg);
     int n = zmq_msg_recv (&msg, zsock_resolve (sock), ZMQ_DONTWAIT);
     const uint8_t *m = (const uint8_t *) zmq_msg_data (&msg);
-    if (n < 1 || (size_t) n > BUS_SUB_MAX * 2 + 2 || (m [0] != 0 && m [0] != 1)
+    if (n < 1 || (size_t) n > BUS_SUB_MAX * 2 + 2 || (m[0] != 0 && m[0] != 1)
         || (size_t) n - 1 > cap) {
         zmq_msg_close (&msg);
         return -1;
     }
-    *on = m [0];
+    *on = m[0];
     *len = (size_t) n - 1;
     memcpy (data, m + 1, *len);
     if (who) {
@@ -428,13 +416,13 @@ s_is_snapreq (const uint8_t *data, size_t len)
 static void
 recv_consumer (self_t *self, bus_xpub_t *xpub)
 {
-    uint8_t data [BUS_SUB_MAX * 2];
+    uint8_t data[BUS_SUB_MAX * 2];
     size_t len;
     int on;
-    char who [BUS_WHO_MAX];
+    char who[BUS_WHO_MAX];
     if (s_read_sub (xpub->sock, data, sizeof data, &len, &on, who, sizeof who))
         return;
-    if (len > 0 && data [0] == EVENT_CTL_CHAR) {
+    if (len > 0 && data[0] == EVENT_CTL_CHAR) {
         if (!on || !s_is_snapreq (data, len))
             return;
         size_t inflight = 0;
@@ -525,11 +513,11 @@ s_self_new (zsock_t *pipe, const bus_config_t *cfg)
     self->origins = zhashx_new ();
     self->cache = zhashx_new ();
     self->owners = zhashx_new ();
-    self->tseqs = zhashx_new ();                /* values are integers: no destructor */
+    self->tseqs = zhashx_new (); /* values are integers: no destructor */
     self->requests = zlistx_new ();
     self->buf = malloc (EVENT_FRAME_MAX);
     if (!self->poller || !self->members || !self->origins || !self->cache || !self->owners
-    ||  !self->tseqs || !self->requests || !self->buf) {
+        || !self->tseqs || !self->requests || !self->buf) {
         snprintf (self->err, sizeof self->err, "bus: out of memory");
         return self;
     }
@@ -552,10 +540,9 @@ s_self_new (zsock_t *pipe, const bus_config_t *cfg)
     while (self->boot == 0)
         randombytes_buf (&self->boot, sizeof self->boot);
     if (s_domain (self->peers_domain, cfg->peers_domain, EVENT_ZAP_PEERS, self->name)
-    ||  s_domain (self->consumers_domain, cfg->consumers_domain, EVENT_ZAP_CONSUMERS,
-                  self->name)) {
-        snprintf (self->err, sizeof self->err, "bus: ZAP domain over %d bytes",
-                  ZAP_DOMAIN_MAX);
+        || s_domain (self->consumers_domain, cfg->consumers_domain, EVENT_ZAP_CONSUMERS,
+                     self->name)) {
+        snprintf (self->err, sizeof self->err, "bus: ZAP domain over %d bytes", ZAP_DOMAIN_MAX);
         return self;
     }
     if ((cfg->origin_endpoint || cfg->consumer_endpoint) && !self->zap) {
@@ -569,7 +556,7 @@ s_self_new (zsock_t *pipe, const bus_config_t *cfg)
     if (cfg->ipc_endpoint && s_xpub_open (self, &self->local, cfg->ipc_endpoint, NULL))
         return self;
     if (cfg->consumer_endpoint
-    &&  s_xpub_open (self, &self->remote, cfg->consumer_endpoint, self->consumers_domain))
+        && s_xpub_open (self, &self->remote, cfg->consumer_endpoint, self->consumers_domain))
         return self;
     if (cfg->publish_endpoint) {
         self->pull = zsock_new (ZMQ_PULL);
@@ -583,8 +570,8 @@ s_self_new (zsock_t *pipe, const bus_config_t *cfg)
         zmq_setsockopt (h, ZMQ_RCVHWM, &hwm, sizeof hwm);
         zmq_setsockopt (h, ZMQ_LINGER, &zero, sizeof zero);
         if (zmq_bind (h, cfg->publish_endpoint) != 0) {
-            snprintf (self->err, sizeof self->err, "cannot bind %s: %s",
-                      cfg->publish_endpoint, zmq_strerror (errno));
+            snprintf (self->err, sizeof self->err, "cannot bind %s: %s", cfg->publish_endpoint,
+                      zmq_strerror (errno));
             return self;
         }
         zpoller_add (self->poller, self->pull);
@@ -614,7 +601,7 @@ bus_actor (zsock_t *pipe, void *args)
      * follows as one string: "" or the reason (read by bus_new). */
     zsock_signal (pipe, 0);
     zstr_send (pipe, self ? self->err : "bus: out of memory");
-    if (!self || self->err [0]) {
+    if (!self || self->err[0]) {
         s_self_destroy (&self);
         return;
     }
@@ -625,20 +612,15 @@ bus_actor (zsock_t *pipe, void *args)
         void *which = zpoller_wait (self->poller, s_timeout (self));
         if (which == self->pipe)
             recv_pipe (self);
-        else
-        if (which && which == self->pull)
+        else if (which && which == self->pull)
             recv_pull (self);
-        else
-        if (which && which == self->local.sock)
+        else if (which && which == self->local.sock)
             recv_consumer (self, &self->local);
-        else
-        if (which && which == self->remote.sock)
+        else if (which && which == self->remote.sock)
             recv_consumer (self, &self->remote);
-        else
-        if (which)
+        else if (which)
             bus_links_recv (self, which);
-        else
-        if (zpoller_terminated (self->poller))
+        else if (zpoller_terminated (self->poller))
             break;
         if (self->peer_snaps_pending || zlistx_size (self->requests))
             bus_expire (self);
@@ -651,8 +633,8 @@ uint64_t
 bus_stat (const char *stats, const char *key)
 {
     size_t kl = strlen (key);
-    for (const char *p = stats; p && *p; ) {
-        if (strncmp (p, key, kl) == 0 && p [kl] == '=')
+    for (const char *p = stats; p && *p;) {
+        if (strncmp (p, key, kl) == 0 && p[kl] == '=')
             return strtoull (p + kl + 1, NULL, 10);
         p = strchr (p, ' ');
         if (p)

@@ -88,18 +88,18 @@
 #include <stdint.h>
 
 typedef struct {
-    const char *name;               /* this node: the origin of its events */
-    const uint8_t *public_key;      /* X25519 = CURVE, 32 bytes */
-    const uint8_t *secret_key;      /* 32 bytes */
-    zap_t *zap;                     /* shared ZAP handler (borrowed) */
-    const char *origin_endpoint;    /* tree listener, e.g. tcp://198.18.0.1:7948; NULL: none */
-    const char *ipc_endpoint;       /* e.g. ipc:///run/shed/events.sock; NULL: none */
-    const char *consumer_endpoint;  /* remote consumers, tcp (CURVE); NULL: none */
-    const char *peers_domain;       /* NULL: "bus-peers:<name>" */
-    const char *consumers_domain;   /* NULL: "bus-consumers:<name>" */
-    int sndhwm;                     /* 0: EVENT_SNDHWM */
-    uint64_t boot;                  /* 0: random boot id */
-    const char *publish_endpoint;   /* optional inproc:// PULL for producers on other
+    const char *name;              /* this node: the origin of its events */
+    const uint8_t *public_key;     /* X25519 = CURVE, 32 bytes */
+    const uint8_t *secret_key;     /* 32 bytes */
+    zap_t *zap;                    /* shared ZAP handler (borrowed) */
+    const char *origin_endpoint;   /* tree listener, e.g. tcp://198.18.0.1:7948; NULL: none */
+    const char *ipc_endpoint;      /* e.g. ipc:///run/shed/events.sock; NULL: none */
+    const char *consumer_endpoint; /* remote consumers, tcp (CURVE); NULL: none */
+    const char *peers_domain;      /* NULL: "bus-peers:<name>" */
+    const char *consumers_domain;  /* NULL: "bus-consumers:<name>" */
+    int sndhwm;                    /* 0: EVENT_SNDHWM */
+    uint64_t boot;                 /* 0: random boot id */
+    const char *publish_endpoint;  /* optional inproc:// PULL for producers on other
                                        threads (e.g. the agent host): each message is
                                        one frame of records, see bus_publish_record;
                                        NULL: none (PUBLISH on the pipe only) */
@@ -149,10 +149,10 @@ char *bus_stats (bus_t *self);
  * (events in order, up to BUS_PUBLISH_MANY per message; ZMQ_DONTWAIT: a full
  * queue is the producer's drop to count). Same checks and stamping as
  * PUBLISH; a record that does not parse ends its message (counted invalid). */
-#define BUS_PUBLISH_MANY    256
+#define BUS_PUBLISH_MANY       256
 /* The node's name for it: unique per node (its data dir's events socket). */
-#define BUS_PUBLISH_INPROC_FMT  "inproc://shed-bus-publish@%s/" EVENT_IPC_NAME
-#define BUS_PUBLISH_HWM     1000    /* messages queued on the publish socket */
+#define BUS_PUBLISH_INPROC_FMT "inproc://shed-bus-publish@%s/" EVENT_IPC_NAME
+#define BUS_PUBLISH_HWM        1000 /* messages queued on the publish socket */
 
 /* Read one counter out of a STATS line ("key=value ..."); 0 if absent. */
 uint64_t bus_stat (const char *stats, const char *key);

@@ -24,7 +24,7 @@ bus_new (const bus_config_t *cfg, char *err, size_t errlen)
     }
     self->actor = zactor_new (bus_actor, (void *) (uintptr_t) cfg);
     char *verdict = self->actor ? zstr_recv (self->actor) : NULL;
-    if (!verdict || verdict [0]) {
+    if (!verdict || verdict[0]) {
         if (err && errlen)
             snprintf (err, errlen, "%s", verdict ? verdict : "bus: cannot start actor");
         zstr_free (&verdict);
@@ -46,8 +46,7 @@ bus_destroy (bus_t **self_p)
 }
 
 int
-bus_publish (bus_t *self, const char *topic, const char *kind, const void *payload,
-             size_t size)
+bus_publish (bus_t *self, const char *topic, const char *kind, const void *payload, size_t size)
 {
     void *h = zsock_resolve (self->actor);
     /* Only the first frame can hit the pipe's HWM; once it is accepted
@@ -111,7 +110,7 @@ bus_endpoints (bus_t *self, char *tree, char *local, char *remote, size_t size)
 {
     char *t = NULL, *l = NULL, *r = NULL;
     if (zsock_send (self->actor, "s", "ENDPOINTS") != 0
-    ||  zsock_recv (self->actor, "sss", &t, &l, &r) != 0)
+        || zsock_recv (self->actor, "sss", &t, &l, &r) != 0)
         return -1;
     if (tree)
         snprintf (tree, size, "%s", t ? t : "");

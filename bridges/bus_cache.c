@@ -36,11 +36,11 @@ s_free_item (void **item)
 bool
 bus_prefix_touches_state (const uint8_t *p, size_t len)
 {
-    static const char *const states [] = { "metrics.", "shed.", "member.", "service." };
-    for (size_t i = 0; i < sizeof states / sizeof states [0]; i++) {
-        size_t sl = strlen (states [i]);
+    static const char *const states[] = { "metrics.", "shed.", "member.", "service." };
+    for (size_t i = 0; i < sizeof states / sizeof states[0]; i++) {
+        size_t sl = strlen (states[i]);
         size_t n = len < sl ? len : sl;
-        if (memcmp (p, states [i], n) == 0)
+        if (memcmp (p, states[i], n) == 0)
             return true;
     }
     return false;
@@ -97,12 +97,12 @@ s_cache_evict_largest (bus_actor_t *self, const char *asking)
     }
     if (!largest || strcmp (largest, asking) == 0 || most <= s_owner_count (self, asking) + 1)
         return -1;
-    char owner [BUS_OWNER_KEY_MAX];
+    char owner[BUS_OWNER_KEY_MAX];
     snprintf (owner, sizeof owner, "%s", largest);
     for (bus_entry_t *e = (bus_entry_t *) zhashx_first (self->cache); e;
          e = (bus_entry_t *) zhashx_next (self->cache)) {
         if (strcmp (e->owner, owner) == 0) {
-            char key [BUS_OWNER_KEY_MAX];
+            char key[BUS_OWNER_KEY_MAX];
             snprintf (key, sizeof key, "%s", (const char *) zhashx_cursor (self->cache));
             zhashx_delete (self->cache, key);
             s_owner_add (self, owner, -1);
@@ -119,19 +119,18 @@ s_cache_evict_largest (bus_actor_t *self, const char *asking)
  * at frame/len are copied. `via`: the link it came on, NULL if ours. */
 void
 bus_cache_put (bus_actor_t *self, const char *origin, uint64_t boot, uint64_t tseq,
-               const char *topic, const char *via, zmq_msg_t *msg, const uint8_t *frame,
-               size_t len)
+               const char *topic, const char *via, zmq_msg_t *msg, const uint8_t *frame, size_t len)
 {
-    char key [BUS_OWNER_KEY_MAX];
+    char key[BUS_OWNER_KEY_MAX];
     snprintf (key, sizeof key, "%s\x1f%s", origin, topic);
     bus_entry_t *e = (bus_entry_t *) zhashx_lookup (self->cache, key);
     if (e) {
         if (e->boot == boot && e->tseq >= tseq)
-            return;                 /* we have this one or newer */
+            return; /* we have this one or newer */
         zmq_msg_close (&e->msg);
     }
     else {
-        char owner [BUS_OWNER_KEY_MAX];
+        char owner[BUS_OWNER_KEY_MAX];
         s_cache_owner (owner, sizeof owner, origin, topic);
         if (s_owner_count (self, owner) >= S_OWNER_CACHE_MAX
             || (zhashx_size (self->cache) >= EVENT_CACHE_MAX
@@ -156,8 +155,7 @@ bus_cache_put (bus_actor_t *self, const char *origin, uint64_t boot, uint64_t ts
     zmq_msg_init (&e->msg);
     if (msg)
         zmq_msg_copy (&e->msg, msg);
-    else
-    if (zmq_msg_init_size (&e->msg, len) == 0)
+    else if (zmq_msg_init_size (&e->msg, len) == 0)
         memcpy (zmq_msg_data (&e->msg), frame, len);
     e->frame = (const uint8_t *) zmq_msg_data (&e->msg);
     e->len = zmq_msg_size (&e->msg);
@@ -183,7 +181,7 @@ bus_cache_purge (bus_actor_t *self, const char *origin, uint64_t keep_boot, cons
             if (e->len < prefix_len || memcmp (e->frame, prefix, prefix_len) != 0)
                 continue;
             if (bus_subs_match (&self->wanted, e->frame, e->len))
-                continue;           /* another subscription still keeps it fresh */
+                continue; /* another subscription still keeps it fresh */
         }
         char *key = strdup ((const char *) zhashx_cursor (self->cache));
         if (key)
@@ -214,9 +212,9 @@ s_sink (bus_actor_t *self, bus_xpub_t *xpub, bus_link_t *link, const uint8_t *fr
 
 void
 bus_snapshot_serve (bus_actor_t *self, bus_xpub_t *xpub, bus_link_t *link, const char *nonce,
-                    char prefixes [][BUS_SUB_MAX], size_t nprefixes, bool partial)
+                    char prefixes[][BUS_SUB_MAX], size_t nprefixes, bool partial)
 {
-    char route [sizeof EVENT_SNAP_ROUTE + EVENT_NONCE_MAX];
+    char route[sizeof EVENT_SNAP_ROUTE + EVENT_NONCE_MAX];
     snprintf (route, sizeof route, "%s%s", EVENT_SNAP_ROUTE, nonce);
     /* A snapshot never overtakes older live events on the same pipe. */
     bus_batches_flush (self);
@@ -224,18 +222,18 @@ bus_snapshot_serve (bus_actor_t *self, bus_xpub_t *xpub, bus_link_t *link, const
     for (bus_entry_t *e = (bus_entry_t *) zhashx_first (self->cache); e;
          e = (bus_entry_t *) zhashx_next (self->cache)) {
         if (link && streq (e->via, link->id))
-            continue;               /* split horizon: it knows its own side */
+            continue; /* split horizon: it knows its own side */
         bool match = false;
         for (size_t i = 0; i < nprefixes && !match; i++) {
-            size_t pl = strlen (prefixes [i]);
-            match = e->len >= pl && memcmp (e->frame, prefixes [i], pl) == 0;
+            size_t pl = strlen (prefixes[i]);
+            match = e->len >= pl && memcmp (e->frame, prefixes[i], pl) == 0;
         }
         if (!match)
             continue;
         event_msg_t msg;
         const char *topic;
         if (event_frame_decode (e->frame, e->len, &topic, &msg) != 0)
-            continue;               /* cannot happen: validated when cached */
+            continue; /* cannot happen: validated when cached */
         long len = event_frame_encode (route, &msg, self->buf, EVENT_FRAME_MAX);
         wire_msg_free (&event_proto, &msg);
         if (len > 0 && s_sink (self, xpub, link, self->buf, (size_t) len) == 0)
@@ -253,23 +251,23 @@ bus_snapshot_serve (bus_actor_t *self, bus_xpub_t *xpub, bus_link_t *link, const
 }
 
 int
-bus_snapreq_parse (const uint8_t *data, size_t len, char nonce [EVENT_NONCE_MAX + 1],
-                   char prefixes [][BUS_SUB_MAX], size_t *nprefixes)
+bus_snapreq_parse (const uint8_t *data, size_t len, char nonce[EVENT_NONCE_MAX + 1],
+                   char prefixes[][BUS_SUB_MAX], size_t *nprefixes)
 {
     size_t rl = strlen (BUS_SNAPREQ_ROUTE);
     const uint8_t *nul = memchr (data, 0, len);
     if (!nul || (size_t) (nul - data) <= rl || (size_t) (nul - data) - rl > EVENT_NONCE_MAX)
         return -1;
     memcpy (nonce, data + rl, (size_t) (nul - data) - rl);
-    nonce [(nul - data) - rl] = 0;
+    nonce[(nul - data) - rl] = 0;
     *nprefixes = 0;
     const uint8_t *p = nul + 1, *end = data + len;
     while (p < end) {
         const uint8_t *z = memchr (p, 0, (size_t) (end - p));
         if (!z || (size_t) (z - p) >= BUS_SUB_MAX || *nprefixes >= EVENT_PREFIXES_MAX)
             return -1;
-        memcpy (prefixes [*nprefixes], p, (size_t) (z - p));
-        prefixes [*nprefixes][z - p] = 0;
+        memcpy (prefixes[*nprefixes], p, (size_t) (z - p));
+        prefixes[*nprefixes][z - p] = 0;
         (*nprefixes)++;
         p = z + 1;
     }

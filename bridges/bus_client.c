@@ -12,7 +12,7 @@
 typedef struct {
     uint64_t boot;
     uint64_t tseq;
-    bool set;                       /* has seen an event */
+    bool set; /* has seen an event */
 } s_track_t;
 
 /* A decoded event waiting in the queue. */
@@ -24,17 +24,17 @@ typedef struct {
 
 struct _bus_client_t {
     zsock_t *sub;
-    zlistx_t *prefixes;             /* char *: what we subscribed to */
-    zlistx_t *queue;                /* s_item_t: ready for recv */
-    zhashx_t *tracks;               /* "origin\x1ftopic" -> s_track_t */
-    event_msg_t current;            /* the event recv last returned (owns payload) */
-    zmq_msg_t current_msg;          /* or the frame it points into (fast path) */
+    zlistx_t *prefixes;    /* char *: what we subscribed to */
+    zlistx_t *queue;       /* s_item_t: ready for recv */
+    zhashx_t *tracks;      /* "origin\x1ftopic" -> s_track_t */
+    event_msg_t current;   /* the event recv last returned (owns payload) */
+    zmq_msg_t current_msg; /* or the frame it points into (fast path) */
     bool has_msg;
-    bool in_batch;                  /* current_msg is an EVENT_BATCH being walked */
-    event_peek_t bpk;               /* its peek (pointers into current_msg) */
-    const uint8_t *bpos;            /* next item */
-    size_t broute_len;              /* strlen of its route (the topic) */
-    s_track_t *btrack;              /* its (origin, topic) track, once looked up */
+    bool in_batch;       /* current_msg is an EVENT_BATCH being walked */
+    event_peek_t bpk;    /* its peek (pointers into current_msg) */
+    const uint8_t *bpos; /* next item */
+    size_t broute_len;   /* strlen of its route (the topic) */
+    s_track_t *btrack;   /* its (origin, topic) track, once looked up */
     uint64_t received, gaps, duplicates, malformed;
 };
 
@@ -64,8 +64,8 @@ bus_client_new (const char *endpoint, const uint8_t *server_key, const uint8_t *
 }
 
 bus_client_t *
-bus_client_new_hwm (const char *endpoint, const uint8_t *server_key,
-                    const uint8_t *public_key, const uint8_t *secret_key, int rcvhwm)
+bus_client_new_hwm (const char *endpoint, const uint8_t *server_key, const uint8_t *public_key,
+                    const uint8_t *secret_key, int rcvhwm)
 {
     if (!endpoint)
         return NULL;
@@ -125,8 +125,8 @@ int
 bus_client_subscribe (bus_client_t *self, const char *prefix)
 {
     assert (self);
-    if (!prefix || strlen (prefix) > EVENT_TOPIC_MAX || prefix [0] == EVENT_CTL_CHAR
-    ||  zlistx_size (self->prefixes) >= S_PREFIXES_MAX)
+    if (!prefix || strlen (prefix) > EVENT_TOPIC_MAX || prefix[0] == EVENT_CTL_CHAR
+        || zlistx_size (self->prefixes) >= S_PREFIXES_MAX)
         return -1;
     if (s_setsub (self, ZMQ_SUBSCRIBE, prefix, strlen (prefix)))
         return -1;
@@ -159,12 +159,12 @@ bus_client_sock (bus_client_t *self)
 static s_track_t *
 s_track_get (bus_client_t *self, const char *origin, const char *topic)
 {
-    char key [EVENT_NODE_MAX + EVENT_TOPIC_MAX + 3];
+    char key[EVENT_NODE_MAX + EVENT_TOPIC_MAX + 3];
     size_t ol = strlen (origin), tl = strlen (topic);
     if (ol > EVENT_NODE_MAX || tl > EVENT_TOPIC_MAX)
         return NULL;
     memcpy (key, origin, ol);
-    key [ol] = 0x1f;
+    key[ol] = 0x1f;
     memcpy (key + ol + 1, topic, tl + 1);
     s_track_t *t = (s_track_t *) zhashx_lookup (self->tracks, key);
     if (!t) {
@@ -185,7 +185,7 @@ s_track_apply (bus_client_t *self, s_track_t *t, uint64_t boot, uint64_t tseq, b
     *gap = 0;
     if (!t->set || t->boot != boot) {
         t->set = true;
-        t->boot = boot;             /* new, or the origin restarted: a new series */
+        t->boot = boot; /* new, or the origin restarted: a new series */
         t->tseq = tseq;
         return true;
     }
@@ -206,7 +206,7 @@ s_track_raw (bus_client_t *self, const char *origin, const char *topic, uint64_t
 {
     *gap = 0;
     if (tseq == 0)
-        return true;                /* untracked topic at the origin */
+        return true; /* untracked topic at the origin */
     s_track_t *t = s_track_get (self, origin, topic);
     return t ? s_track_apply (self, t, boot, tseq, covered_ok, gap) : true;
 }
@@ -222,8 +222,7 @@ s_track (bus_client_t *self, const event_event_t *ev, bool covered_ok, uint64_t 
  * *route_out, message in *item_p), 0 when nothing is left, -1 on an
  * unusable frame. */
 static int
-s_read (bus_client_t *self, zlistx_t *live, s_item_t **item_p, char *route_out,
-        size_t route_cap)
+s_read (bus_client_t *self, zlistx_t *live, s_item_t **item_p, char *route_out, size_t route_cap)
 {
     zmq_msg_t msg;
     zmq_msg_init (&msg);
@@ -235,8 +234,8 @@ s_read (bus_client_t *self, zlistx_t *live, s_item_t **item_p, char *route_out,
     assert (item);
     const char *route;
     int rc = zmq_msg_more (&msg) ? -1
-           : event_frame_decode ((const uint8_t *) zmq_msg_data (&msg), zmq_msg_size (&msg),
-                                 &route, &item->msg);
+                                 : event_frame_decode ((const uint8_t *) zmq_msg_data (&msg),
+                                                       zmq_msg_size (&msg), &route, &item->msg);
     if (rc) {
         self->malformed++;
         free (item);
@@ -248,7 +247,7 @@ s_read (bus_client_t *self, zlistx_t *live, s_item_t **item_p, char *route_out,
     }
     snprintf (route_out, route_cap, "%s", route);
     zmq_msg_close (&msg);
-    if (route_out [0] == EVENT_CTL_CHAR) {
+    if (route_out[0] == EVENT_CTL_CHAR) {
         *item_p = item;
         return 2;
     }
@@ -256,7 +255,7 @@ s_read (bus_client_t *self, zlistx_t *live, s_item_t **item_p, char *route_out,
         /* Each event of the batch becomes the EVENT it stands for. */
         const event_batch_t *b = &item->msg.u.event_batch;
         for (size_t i = 0; i < b->items.n; i++) {
-            const event_item_t *it = &b->items.items [i];
+            const event_item_t *it = &b->items.items[i];
             s_item_t *one = (s_item_t *) zmalloc (sizeof (s_item_t));
             assert (one);
             one->msg.hdr.version = EVENT_VERSION_SINGLE;
@@ -305,17 +304,17 @@ int
 bus_client_snapshot (bus_client_t *self, int timeout_ms)
 {
     assert (self);
-    char nonce [EVENT_NONCE_MAX + 1];
-    uint8_t rnd [8];
+    char nonce[EVENT_NONCE_MAX + 1];
+    uint8_t rnd[8];
     randombytes_buf (rnd, sizeof rnd);
     for (int i = 0; i < 8; i++)
-        snprintf (nonce + i * 2, 3, "%02x", rnd [i]);
-    char route [sizeof EVENT_SNAP_ROUTE + EVENT_NONCE_MAX];
+        snprintf (nonce + i * 2, 3, "%02x", rnd[i]);
+    char route[sizeof EVENT_SNAP_ROUTE + EVENT_NONCE_MAX];
     int rl = snprintf (route, sizeof route, "%s%s", EVENT_SNAP_ROUTE, nonce);
 
     /* The reply route (exact: with its NUL), then the request; the node
      * reads them in this order on our one pipe. */
-    uint8_t req [EVENT_PREFIXES_MAX * (EVENT_TOPIC_MAX + 1) + 64];
+    uint8_t req[EVENT_PREFIXES_MAX * (EVENT_TOPIC_MAX + 1) + 64];
     size_t len = (size_t) snprintf ((char *) req, sizeof req, "%s%s", S_SNAPREQ_ROUTE, nonce) + 1;
     for (char *p = (char *) zlistx_first (self->prefixes); p;
          p = (char *) zlistx_next (self->prefixes)) {
@@ -326,8 +325,8 @@ bus_client_snapshot (bus_client_t *self, int timeout_ms)
     s_setsub (self, ZMQ_SUBSCRIBE, route, (size_t) rl + 1);
     s_setsub (self, ZMQ_SUBSCRIBE, req, len);
 
-    zlistx_t *live = zlistx_new ();             /* live events while we wait */
-    zlistx_t *items = zlistx_new ();            /* snapshot items */
+    zlistx_t *live = zlistx_new ();  /* live events while we wait */
+    zlistx_t *items = zlistx_new (); /* snapshot items */
     assert (live && items);
     zlistx_set_destructor (live, s_item_destroy);
     zlistx_set_destructor (items, s_item_destroy);
@@ -360,22 +359,20 @@ bus_client_snapshot (bus_client_t *self, int timeout_ms)
     int result = -1;
     while (result < 0 && s_wait (self, timeout_ms < 0 ? -1 : deadline) == 0) {
         s_item_t *item = NULL;
-        char r [EVENT_TOPIC_MAX + 1];
+        char r[EVENT_TOPIC_MAX + 1];
         int rc;
         while (result < 0 && (rc = s_read (self, live, &item, r, sizeof r)) != 0) {
             if (rc == 2 && streq (r, route) && item->msg.hdr.type == EVENT_EVENT
-                &&  event_topic_valid (item->msg.u.event_event.topic)) {
+                && event_topic_valid (item->msg.u.event_event.topic)) {
                 item->snapshot = true;
                 zlistx_add_end (items, item);
             }
-            else
-            if (rc == 2 && streq (r, route) && item->msg.hdr.type == EVENT_SNAP_END) {
+            else if (rc == 2 && streq (r, route) && item->msg.hdr.type == EVENT_SNAP_END) {
                 result = (int) zlistx_size (items);
                 s_item_destroy ((void **) &item);
             }
-            else
-            if (rc == 2)
-                s_item_destroy ((void **) &item);   /* someone else's snapshot */
+            else if (rc == 2)
+                s_item_destroy ((void **) &item); /* someone else's snapshot */
         }
     }
     s_setsub (self, ZMQ_UNSUBSCRIBE, req, len);
@@ -408,7 +405,7 @@ static void
 s_fill (bus_client_t *self, s_item_t *item, bus_event_t *ev)
 {
     s_release_current (self);
-    self->current = item->msg;                  /* take ownership of the payload */
+    self->current = item->msg; /* take ownership of the payload */
     const event_event_t *e = &self->current.u.event_event;
     memcpy (ev->topic, e->topic, sizeof ev->topic);
     memcpy (ev->origin, e->origin, sizeof ev->origin);
@@ -441,7 +438,7 @@ static bool
 s_kind_ok (const event_peek_t *pk)
 {
     for (size_t i = 0; i < pk->kind_len; i++)
-        if (pk->kind [i] < 0x21 || pk->kind [i] > 0x7e)
+        if (pk->kind[i] < 0x21 || pk->kind[i] > 0x7e)
             return false;
     return true;
 }
@@ -453,21 +450,21 @@ s_batch_next (bus_client_t *self, bus_event_t *ev)
     event_item_view_t it;
     while (self->in_batch) {
         if (event_batch_next (&self->bpk, &self->bpos, &it) != 0) {
-            self->in_batch = false;     /* the frame stays until the next read */
+            self->in_batch = false; /* the frame stays until the next read */
             break;
         }
         uint64_t gap = 0;
         if (it.tseq) {
             if (!self->btrack)
                 self->btrack = s_track_get (self, self->bpk.origin, self->bpk.route);
-            if (self->btrack && !s_track_apply (self, self->btrack, self->bpk.boot, it.tseq,
-                                                false, &gap))
+            if (self->btrack
+                && !s_track_apply (self, self->btrack, self->bpk.boot, it.tseq, false, &gap))
                 continue;
         }
         memcpy (ev->topic, self->bpk.route, self->broute_len + 1);
         memcpy (ev->origin, self->bpk.origin, sizeof ev->origin);
         memcpy (ev->kind, self->bpk.kind, self->bpk.kind_len);
-        ev->kind [self->bpk.kind_len] = 0;
+        ev->kind[self->bpk.kind_len] = 0;
         ev->boot = self->bpk.boot;
         ev->seq = it.seq;
         ev->tseq = it.tseq;
@@ -503,14 +500,14 @@ s_read_fast (bus_client_t *self, bus_event_t *ev)
         const uint8_t *frame = (const uint8_t *) zmq_msg_data (&msg);
         size_t len = zmq_msg_size (&msg);
         event_peek_t pk;
-        bool ok = !zmq_msg_more (&msg) && len > 0 && frame [0] != EVENT_CTL_CHAR
-               && event_frame_peek (frame, len, &pk) == 0
-               && (pk.type == EVENT_EVENT || pk.type == EVENT_BATCH)
-               && !pk.has_topic && event_topic_valid (pk.route) && s_kind_ok (&pk);
+        bool ok = !zmq_msg_more (&msg) && len > 0 && frame[0] != EVENT_CTL_CHAR
+                  && event_frame_peek (frame, len, &pk) == 0
+                  && (pk.type == EVENT_EVENT || pk.type == EVENT_BATCH) && !pk.has_topic
+                  && event_topic_valid (pk.route) && s_kind_ok (&pk);
         if (!ok) {
             /* Control traffic outside a snapshot is someone else's; the
              * rest is malformed. Either way not delivered. */
-            if (len == 0 || frame [0] != EVENT_CTL_CHAR)
+            if (len == 0 || frame[0] != EVENT_CTL_CHAR)
                 self->malformed++;
             while (zmq_msg_more (&msg) && zmq_msg_recv (&msg, zsock_resolve (self->sub), 0) >= 0)
                 ;
@@ -522,9 +519,10 @@ s_read_fast (bus_client_t *self, bus_event_t *ev)
             self->current_msg = msg;
             self->has_msg = true;
             if (zmq_msg_data (&self->current_msg) != frame
-            &&  event_frame_peek ((const uint8_t *) zmq_msg_data (&self->current_msg),
-                                  zmq_msg_size (&self->current_msg), &pk) != 0) {
-                s_release_current (self);   /* cannot happen: same bytes */
+                && event_frame_peek ((const uint8_t *) zmq_msg_data (&self->current_msg),
+                                     zmq_msg_size (&self->current_msg), &pk)
+                       != 0) {
+                s_release_current (self); /* cannot happen: same bytes */
                 continue;
             }
             self->bpk = pk;
@@ -540,12 +538,12 @@ s_read_fast (bus_client_t *self, bus_event_t *ev)
             continue;
         }
         s_release_current (self);
-        self->current_msg = msg;        /* keeps payload valid until the next call */
+        self->current_msg = msg; /* keeps payload valid until the next call */
         self->has_msg = true;
         snprintf (ev->topic, sizeof ev->topic, "%s", pk.route);
         memcpy (ev->origin, pk.origin, sizeof ev->origin);
         memcpy (ev->kind, pk.kind, pk.kind_len);
-        ev->kind [pk.kind_len] = 0;
+        ev->kind[pk.kind_len] = 0;
         ev->boot = pk.boot;
         ev->seq = pk.seq;
         ev->tseq = pk.tseq;

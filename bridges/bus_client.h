@@ -45,17 +45,17 @@ typedef struct _bus_client_t bus_client_t;
 /* One received event. Strings are copies; `payload` belongs to the client
  * and stays valid until the next bus_client_recv or destroy. */
 typedef struct {
-    char topic [EVENT_TOPIC_MAX + 1];
-    char origin [EVENT_NODE_MAX + 1];
-    char kind [EVENT_KIND_MAX + 1];
-    uint64_t boot;                  /* origin's boot id */
-    uint64_t seq;                   /* per-origin sequence */
-    uint64_t tseq;                  /* per-(origin, topic) sequence, 0 = untracked */
-    int64_t time_us;                /* origin's wall clock */
+    char topic[EVENT_TOPIC_MAX + 1];
+    char origin[EVENT_NODE_MAX + 1];
+    char kind[EVENT_KIND_MAX + 1];
+    uint64_t boot;   /* origin's boot id */
+    uint64_t seq;    /* per-origin sequence */
+    uint64_t tseq;   /* per-(origin, topic) sequence, 0 = untracked */
+    int64_t time_us; /* origin's wall clock */
     const uint8_t *payload;
     size_t size;
-    bool snapshot;                  /* a last value replayed by the snapshot */
-    uint64_t gap;                   /* events of this topic lost just before */
+    bool snapshot; /* a last value replayed by the snapshot */
+    uint64_t gap;  /* events of this topic lost just before */
 } bus_event_t;
 
 /* Connect to a consumer endpoint. For tcp:// pass the node's public key
@@ -65,8 +65,7 @@ bus_client_t *bus_client_new (const char *endpoint, const uint8_t *server_key,
 /* Same, with a receive queue of `rcvhwm` events (0: EVENT_SNDHWM). What
  * does not fit is dropped by the node and shows up as gaps. */
 bus_client_t *bus_client_new_hwm (const char *endpoint, const uint8_t *server_key,
-                                  const uint8_t *public_key, const uint8_t *secret_key,
-                                  int rcvhwm);
+                                  const uint8_t *public_key, const uint8_t *secret_key, int rcvhwm);
 /* Disconnect and free. NULL-safe. */
 void bus_client_destroy (bus_client_t **self_p);
 

@@ -19,10 +19,10 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#define S_COMP           "bus"
-#define S_REDIAL_MIN_MS  100            /* first re-dial after a refused handshake */
-#define S_REDIAL_MAX_MS  5000           /* backoff cap */
-#define S_PING_MS        1000           /* parent -> children liveness */
+#define S_COMP          "bus"
+#define S_REDIAL_MIN_MS 100  /* first re-dial after a refused handshake */
+#define S_REDIAL_MAX_MS 5000 /* backoff cap */
+#define S_PING_MS       1000 /* parent -> children liveness */
 
 /* Hidden behind ZMQ_BUILD_DRAFT_API in some libzmq 4.3 headers although
  * the stable library honours it; the number is fixed in libzmq's ABI. */
@@ -30,7 +30,7 @@
 #define ZMQ_ZAP_ENFORCE_DOMAIN 93
 #endif
 
-static uint64_t s_monitors;             /* unique inproc names, process-wide */
+static uint64_t s_monitors; /* unique inproc names, process-wide */
 
 /* A PAIR reading `sock`'s connection events. NULL (counted) on failure:
  * the link still works, only its counts and redials are blind. */
@@ -38,9 +38,8 @@ static zsock_t *
 s_monitor_new (bus_actor_t *self, zsock_t *sock, int events)
 {
     uint64_t id = __atomic_add_fetch (&s_monitors, 1, __ATOMIC_SEQ_CST);
-    char endpoint [96];
-    snprintf (endpoint, sizeof endpoint, "inproc://shed-bus-mon-%d-%" PRIu64, (int) getpid (),
-              id);
+    char endpoint[96];
+    snprintf (endpoint, sizeof endpoint, "inproc://shed-bus-mon-%d-%" PRIu64, (int) getpid (), id);
     if (zmq_socket_monitor (zsock_resolve (sock), endpoint, events) != 0) {
         self->c.socket_errors++;
         return NULL;
@@ -130,14 +129,14 @@ s_link_free (bus_actor_t *self, bus_link_t **lp)
 }
 
 size_t
-bus_links_all (bus_actor_t *self, bus_link_t *out [])
+bus_links_all (bus_actor_t *self, bus_link_t *out[])
 {
     size_t n = 0;
     if (self->up && !self->up->gone)
-        out [n++] = self->up;
+        out[n++] = self->up;
     for (size_t i = 0; i < self->nkids; i++)
-        if (!self->kids [i]->gone)
-            out [n++] = self->kids [i];
+        if (!self->kids[i]->gone)
+            out[n++] = self->kids[i];
     return n;
 }
 
@@ -146,7 +145,7 @@ bus_links_up (bus_actor_t *self)
 {
     size_t n = self->up && self->up->up ? 1 : 0;
     for (size_t i = 0; i < self->nkids; i++)
-        n += !self->kids [i]->gone;
+        n += !self->kids[i]->gone;
     return n;
 }
 
@@ -156,8 +155,8 @@ bus_link_find (bus_actor_t *self, const char *id)
     if (self->up && streq (self->up->id, id))
         return self->up;
     for (size_t i = 0; i < self->nkids; i++)
-        if (streq (self->kids [i]->id, id))
-            return self->kids [i];
+        if (streq (self->kids[i]->id, id))
+            return self->kids[i];
     return NULL;
 }
 
@@ -169,10 +168,9 @@ static void
 s_send_failed (bus_actor_t *self, bus_link_t *link)
 {
     if (errno == EAGAIN)
-        self->c.link_drops++;       /* its queue is full: never wait for it */
-    else
-    if (errno == EHOSTUNREACH && !link->parent) {
-        link->gone = true;          /* the child disconnected */
+        self->c.link_drops++; /* its queue is full: never wait for it */
+    else if (errno == EHOSTUNREACH && !link->parent) {
+        link->gone = true; /* the child disconnected */
         self->reap_due = true;
     }
     else
@@ -186,7 +184,7 @@ bus_link_send_msg (bus_actor_t *self, bus_link_t *link, zmq_msg_t *msg)
         return -1;
     zsock_t *sock = link->parent ? self->dealer : self->router;
     if (!sock) {
-        self->c.link_drops++;       /* the parent's socket is being re-made */
+        self->c.link_drops++; /* the parent's socket is being re-made */
         return -1;
     }
     void *h = zsock_resolve (sock);
@@ -194,9 +192,9 @@ bus_link_send_msg (bus_actor_t *self, bus_link_t *link, zmq_msg_t *msg)
     zmq_msg_init (&ref);
     zmq_msg_copy (&ref, msg);
     if (!h
-    ||  (!link->parent
-         && zmq_send (h, link->id, BUS_KEY_Z85 - 1, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
-    ||  zmq_msg_send (&ref, h, ZMQ_DONTWAIT) < 0) {
+        || (!link->parent
+            && zmq_send (h, link->id, BUS_KEY_Z85 - 1, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        || zmq_msg_send (&ref, h, ZMQ_DONTWAIT) < 0) {
         zmq_msg_close (&ref);
         s_send_failed (self, link);
         return -1;
@@ -212,9 +210,9 @@ bus_link_send (bus_actor_t *self, bus_link_t *link, const void *data, size_t len
     zsock_t *sock = link->parent ? self->dealer : self->router;
     void *h = sock ? zsock_resolve (sock) : NULL;
     if (!h
-    ||  (!link->parent
-         && zmq_send (h, link->id, BUS_KEY_Z85 - 1, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
-    ||  zmq_send (h, data, len, ZMQ_DONTWAIT) < 0) {
+        || (!link->parent
+            && zmq_send (h, link->id, BUS_KEY_Z85 - 1, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        || zmq_send (h, data, len, ZMQ_DONTWAIT) < 0) {
         s_send_failed (self, link);
         return -1;
     }
@@ -246,12 +244,12 @@ bus_links_open (bus_actor_t *self, const char *endpoint)
     zmq_setsockopt (h, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
     zmq_setsockopt (h, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
     if (zmq_setsockopt (h, ZMQ_CURVE_SERVER, &one, sizeof one)
-    ||  zmq_setsockopt (h, ZMQ_CURVE_PUBLICKEY, self->public_key, 32)
-    ||  zmq_setsockopt (h, ZMQ_CURVE_SECRETKEY, self->secret_key, 32)
-    ||  zmq_setsockopt (h, ZMQ_ZAP_DOMAIN, self->peers_domain, strlen (self->peers_domain))
-    /* Fail closed: without this libzmq admits every CURVE client when no
+        || zmq_setsockopt (h, ZMQ_CURVE_PUBLICKEY, self->public_key, 32)
+        || zmq_setsockopt (h, ZMQ_CURVE_SECRETKEY, self->secret_key, 32)
+        || zmq_setsockopt (h, ZMQ_ZAP_DOMAIN, self->peers_domain, strlen (self->peers_domain))
+        /* Fail closed: without this libzmq admits every CURVE client when no
      * ZAP handler answers. */
-    ||  zmq_setsockopt (h, ZMQ_ZAP_ENFORCE_DOMAIN, &one, sizeof one)) {
+        || zmq_setsockopt (h, ZMQ_ZAP_ENFORCE_DOMAIN, &one, sizeof one)) {
         snprintf (self->err, sizeof self->err, "%s: CURVE setup: %s", endpoint,
                   zmq_strerror (errno));
         return -1;
@@ -272,8 +270,8 @@ bus_links_open (bus_actor_t *self, const char *endpoint)
     size_t sz = sizeof self->router_endpoint;
     zmq_getsockopt (h, ZMQ_LAST_ENDPOINT, self->router_endpoint, &sz);
     zpoller_add (self->poller, self->router);
-    self->router_mon = s_monitor_new (self, self->router,
-                                      ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED);
+    self->router_mon =
+        s_monitor_new (self, self->router, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED);
     self->conns_in = 0;
     self->ping_at = zclock_mono () + S_PING_MS;
     return 0;
@@ -283,7 +281,7 @@ static void
 s_kids_drop_all (bus_actor_t *self)
 {
     while (self->nkids) {
-        bus_link_t *l = self->kids [--self->nkids];
+        bus_link_t *l = self->kids[--self->nkids];
         s_link_free (self, &l);
     }
 }
@@ -307,7 +305,7 @@ bus_links_rebind (bus_actor_t *self)
 {
     if (!self->router)
         return;
-    char endpoint [256];
+    char endpoint[256];
     snprintf (endpoint, sizeof endpoint, "%s", self->router_endpoint);
     s_router_close (self);
     if (bus_links_open (self, endpoint) != 0) {
@@ -322,7 +320,7 @@ s_child_hello (bus_actor_t *self, const char *id, const char *name)
 {
     bus_link_t *l = bus_link_find (self, id);
     if (l && l->parent) {
-        self->c.malformed++;        /* our parent cannot be our child */
+        self->c.malformed++; /* our parent cannot be our child */
         return;
     }
     if (l) {
@@ -341,7 +339,7 @@ s_child_hello (bus_actor_t *self, const char *id, const char *name)
             self->c.socket_errors++;
             return;
         }
-        self->kids [self->nkids++] = l;
+        self->kids[self->nkids++] = l;
     }
     snprintf (l->name, sizeof l->name, "%s", name);
     l->up = true;
@@ -378,10 +376,9 @@ s_recv_router (bus_actor_t *self)
         }
         /* The routing id is the child's claim, the ZAP User-Id (its CURVE
          * key, Z85) the proof: they must be the same key. */
-        char key [BUS_KEY_Z85] = "";
+        char key[BUS_KEY_Z85] = "";
         const char *uid = zmq_msg_gets (&msg, "User-Id");
-        bool ok = zmq_msg_size (&id) == BUS_KEY_Z85 - 1 && uid
-                  && strlen (uid) == BUS_KEY_Z85 - 1
+        bool ok = zmq_msg_size (&id) == BUS_KEY_Z85 - 1 && uid && strlen (uid) == BUS_KEY_Z85 - 1
                   && memcmp (zmq_msg_data (&id), uid, BUS_KEY_Z85 - 1) == 0;
         if (ok)
             memcpy (key, uid, BUS_KEY_Z85);
@@ -393,11 +390,11 @@ s_recv_router (bus_actor_t *self)
         }
         const uint8_t *data = (const uint8_t *) zmq_msg_data (&msg);
         size_t len = zmq_msg_size (&msg);
-        if (len > 0 && data [0] == EVENT_LINK_HELLO) {
+        if (len > 0 && data[0] == EVENT_LINK_HELLO) {
             int type;
             const uint8_t *body;
             size_t blen;
-            char name [EVENT_NODE_MAX + 1];
+            char name[EVENT_NODE_MAX + 1];
             if (bus_link_parse (data, len, &type, &body, &blen, name) == 0)
                 s_child_hello (self, key, name);
             else
@@ -407,7 +404,7 @@ s_recv_router (bus_actor_t *self)
         }
         bus_link_t *l = bus_link_find (self, key);
         if (!l || l->parent || l->gone) {
-            zmq_msg_close (&msg);   /* before its HELLO, or after its BYE */
+            zmq_msg_close (&msg); /* before its HELLO, or after its BYE */
             continue;
         }
         bus_route_recv (self, l, &msg);
@@ -451,12 +448,11 @@ s_parent_dial (bus_actor_t *self)
         self->c.socket_errors++;
         return -1;
     }
-    self->dealer_mon = s_monitor_new (self, self->dealer,
-                                      ZMQ_EVENT_HANDSHAKE_SUCCEEDED
-                                      | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
-                                      | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-                                      | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
-                                      | ZMQ_EVENT_DISCONNECTED);
+    self->dealer_mon =
+        s_monitor_new (self, self->dealer,
+                       ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+                           | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                           | ZMQ_EVENT_DISCONNECTED);
     if (zmq_connect (h, self->parent_endpoint) != 0) {
         log_warn (S_COMP, "cannot dial parent|parent=%s endpoint=%s reason=\"%s\"",
                   self->parent_name, self->parent_endpoint, zmq_strerror (errno));
@@ -491,22 +487,21 @@ s_parent_event (bus_actor_t *self)
         bus_route_link_gone (self, l);
         l->gone = false;
         l->up = true;
-        uint8_t hello [1 + EVENT_NODE_MAX];
+        uint8_t hello[1 + EVENT_NODE_MAX];
         size_t nl = strlen (self->name);
-        hello [0] = EVENT_LINK_HELLO;
+        hello[0] = EVENT_LINK_HELLO;
         memcpy (hello + 1, self->name, nl);
         bus_link_send (self, l, hello, nl + 1);
         bus_route_link_up (self, l);
         log_debug (S_COMP, "parent link up|parent=%s", l->name);
     }
-    else
-    if (ev == ZMQ_EVENT_DISCONNECTED) {
+    else if (ev == ZMQ_EVENT_DISCONNECTED) {
         self->conn_up = false;
-        l->up = false;              /* libzmq re-dials; HELLO again then */
+        l->up = false; /* libzmq re-dials; HELLO again then */
     }
     else {
         self->conn_up = false;
-        self->c.peer_refused++;     /* most likely: it has not ALLOWed our key yet */
+        self->c.peer_refused++; /* most likely: it has not ALLOWed our key yet */
         l->up = false;
         s_redial_later (self);
     }
@@ -524,16 +519,15 @@ bus_tree_update (bus_actor_t *self)
     }
     for (bus_member_t *m = (bus_member_t *) zhashx_first (self->members); m;
          m = (bus_member_t *) zhashx_next (self->members))
-        names [i++] = m->name;
-    names [i++] = self->name;
+        names[i++] = m->name;
+    names[i++] = self->name;
     qsort (names, n, sizeof (char *), s_name_cmp);
     size_t me = 0;
-    while (me < n && !streq (names [me], self->name))
+    while (me < n && !streq (names[me], self->name))
         me++;
     long p = bus_tree_parent (me);
-    const bus_member_t *pm = p >= 0 ? (const bus_member_t *) zhashx_lookup (self->members,
-                                                                            names [p])
-                                    : NULL;
+    const bus_member_t *pm =
+        p >= 0 ? (const bus_member_t *) zhashx_lookup (self->members, names[p]) : NULL;
     free (names);
     bool same = pm && self->up && streq (self->parent_name, pm->name)
                 && streq (self->parent_endpoint, pm->endpoint)
@@ -546,7 +540,7 @@ bus_tree_update (bus_actor_t *self)
     }
     self->redial_at = 0;
     self->backoff_ms = 0;
-    self->parent_name [0] = 0;
+    self->parent_name[0] = 0;
     self->c.tree_changes++;
     if (!pm) {
         log_info (S_COMP, "tree: this node is the root");
@@ -555,7 +549,7 @@ bus_tree_update (bus_actor_t *self)
     snprintf (self->parent_name, sizeof self->parent_name, "%s", pm->name);
     snprintf (self->parent_endpoint, sizeof self->parent_endpoint, "%s", pm->endpoint);
     memcpy (self->parent_key, pm->key, 32);
-    char z85 [BUS_KEY_Z85];
+    char z85[BUS_KEY_Z85];
     zmq_z85_encode (z85, pm->key, 32);
     self->up = s_link_new (z85, pm->name, true);
     if (!self->up) {
@@ -563,7 +557,7 @@ bus_tree_update (bus_actor_t *self)
         return;
     }
     if (s_parent_dial (self) != 0)
-        s_redial_later (self);      /* counted; tried again, never fatal */
+        s_redial_later (self); /* counted; tried again, never fatal */
     /* Subscriptions queue on the DEALER until it connects; the handshake
      * sends HELLO and all of them again anyway. */
     bus_route_link_up (self, self->up);
@@ -587,8 +581,7 @@ bus_links_recv (bus_actor_t *self, void *which)
 {
     if (self->router && which == self->router)
         s_recv_router (self);
-    else
-    if (self->dealer && which == self->dealer) {
+    else if (self->dealer && which == self->dealer) {
         void *h = zsock_resolve (self->dealer);
         for (int i = 0; i < BUS_BATCH && self->up; i++) {
             zmq_msg_t msg;
@@ -607,16 +600,13 @@ bus_links_recv (bus_actor_t *self, void *which)
             bus_route_recv (self, self->up, &msg);
         }
     }
-    else
-    if (self->dealer_mon && which == self->dealer_mon)
+    else if (self->dealer_mon && which == self->dealer_mon)
         s_parent_event (self);
-    else
-    if (self->router_mon && which == self->router_mon) {
+    else if (self->router_mon && which == self->router_mon) {
         int ev = s_monitor_recv (self->router_mon);
         if (ev == ZMQ_EVENT_ACCEPTED)
             self->conns_in++;
-        else
-        if (ev == ZMQ_EVENT_DISCONNECTED && self->conns_in > 0)
+        else if (ev == ZMQ_EVENT_DISCONNECTED && self->conns_in > 0)
             self->conns_in--;
     }
     else
@@ -638,18 +628,18 @@ bus_links_tick (bus_actor_t *self)
         self->ping_at = now + S_PING_MS;
         uint8_t ping = EVENT_LINK_PING;
         for (size_t i = 0; i < self->nkids; i++)
-            bus_link_send (self, self->kids [i], &ping, 1);
+            bus_link_send (self, self->kids[i], &ping, 1);
     }
     if (self->reap_due) {
         self->reap_due = false;
         size_t j = 0;
         for (size_t i = 0; i < self->nkids; i++) {
-            if (self->kids [i]->gone) {
-                log_debug (S_COMP, "child link gone|child=%s", self->kids [i]->name);
-                s_link_free (self, &self->kids [i]);
+            if (self->kids[i]->gone) {
+                log_debug (S_COMP, "child link gone|child=%s", self->kids[i]->name);
+                s_link_free (self, &self->kids[i]);
             }
             else
-                self->kids [j++] = self->kids [i];
+                self->kids[j++] = self->kids[i];
         }
         self->nkids = j;
     }

@@ -22,19 +22,18 @@
 static void
 test_unallowed_peer (void **state)
 {
-    bt_node_t nodes [3];
-    bt_node_start (&nodes [0], "a", 0);
-    bt_node_start (&nodes [1], "b", 0);
-    bt_node_start (&nodes [2], "x", 0);
-    bt_link (&nodes [1], &nodes [0]);
+    bt_node_t nodes[3];
+    bt_node_start (&nodes[0], "a", 0);
+    bt_node_start (&nodes[1], "b", 0);
+    bt_node_start (&nodes[2], "x", 0);
+    bt_link (&nodes[1], &nodes[0]);
     /* x connects to a without a having allowed its key */
-    assert_int_equal (bus_peer_add (nodes [2].bus, "a", nodes [0].origin, nodes [0].z85),
-                      0);
-    bus_client_t *cb = bt_consumer (&nodes [1], "metrics.", NULL);
-    bus_client_t *cx = bt_consumer (&nodes [2], "metrics.", NULL);
+    assert_int_equal (bus_peer_add (nodes[2].bus, "a", nodes[0].origin, nodes[0].z85), 0);
+    bus_client_t *cb = bt_consumer (&nodes[1], "metrics.", NULL);
+    bus_client_t *cx = bt_consumer (&nodes[2], "metrics.", NULL);
     bt_sync (nodes, 1, &cb, 1);
     for (int i = 0; i < 10; i++)
-        bt_publish (&nodes [0], "metrics.a.web", "secret");
+        bt_publish (&nodes[0], "metrics.a.web", "secret");
     int got_b = 0, got_x = 0;
     bus_event_t ev;
     while (bus_client_recv (cb, &ev, 300) == 0)
@@ -43,12 +42,12 @@ test_unallowed_peer (void **state)
         got_x++;
     assert_int_equal (got_b, 10);
     assert_int_equal (got_x, 0);
-    assert_int_equal (bt_stat (&nodes [2], "peer_recv"), 0);
-    assert_true (bt_stat (&nodes [0], "zap_refused") > 0);
+    assert_int_equal (bt_stat (&nodes[2], "peer_recv"), 0);
+    assert_true (bt_stat (&nodes[0], "zap_refused") > 0);
     bus_client_destroy (&cb);
     bus_client_destroy (&cx);
     for (int i = 0; i < 3; i++)
-        bt_node_stop (&nodes [i]);
+        bt_node_stop (&nodes[i]);
 }
 
 /* Plain (non-CURVE) clients get nothing from the TCP endpoints, and a
@@ -63,7 +62,7 @@ test_non_curve_client (void **state)
     assert_non_null (plain_origin);
     assert_non_null (plain_remote);
     shed_identity_t *me = shed_identity_new_ephemeral ();
-    char me_z85 [41];
+    char me_z85[41];
     shed_key_to_z85 (shed_identity_x25519_public (me), me_z85);
     const uint8_t *server = shed_identity_x25519_public (a.id);
     bus_client_t *curve = bus_client_new (a.remote, server, shed_identity_x25519_public (me),
@@ -81,7 +80,7 @@ test_non_curve_client (void **state)
     m = zmsg_recv (plain_remote);
     assert_null (m);
     bus_event_t ev;
-    assert_int_equal (bus_client_recv (curve, &ev, 200), -1);   /* not allowed yet */
+    assert_int_equal (bus_client_recv (curve, &ev, 200), -1); /* not allowed yet */
     assert_int_equal (bt_stat (&a, "origin_subs"), 0);
 
     /* Allowed: a new connection passes the handshake and events flow
@@ -100,7 +99,8 @@ test_non_curve_client (void **state)
             got++;
     }
     if (got != 1)
-        printf ("stats: zap_admitted=%" PRIu64 " zap_refused=%" PRIu64 " consumer_subs=%" PRIu64 "\n",
+        printf ("stats: zap_admitted=%" PRIu64 " zap_refused=%" PRIu64 " consumer_subs=%" PRIu64
+                "\n",
                 bt_stat (&a, "zap_admitted"), bt_stat (&a, "zap_refused"),
                 bt_stat (&a, "consumer_subs"));
     assert_int_equal (got, 1);
@@ -117,21 +117,21 @@ test_non_curve_client (void **state)
 static void
 test_peer_remove_and_deny (void **state)
 {
-    bt_node_t nodes [3];
-    bt_node_start (&nodes [0], "a", 0);
-    bt_node_start (&nodes [1], "b", 0);
-    bt_node_start (&nodes [2], "c", 0);
+    bt_node_t nodes[3];
+    bt_node_start (&nodes[0], "a", 0);
+    bt_node_start (&nodes[1], "b", 0);
+    bt_node_start (&nodes[2], "c", 0);
     bt_mesh (nodes, 3);
-    bus_client_t *c = bt_consumer (&nodes [2], "metrics.", NULL);
+    bus_client_t *c = bt_consumer (&nodes[2], "metrics.", NULL);
     bt_sync (nodes, 3, &c, 1);
 
-    assert_int_equal (bus_peer_remove (nodes [2].bus, "a"), 0);
-    assert_int_equal (bus_peer_remove (nodes [2].bus, "a"), -1);
+    assert_int_equal (bus_peer_remove (nodes[2].bus, "a"), 0);
+    assert_int_equal (bus_peer_remove (nodes[2].bus, "a"), -1);
     /* C's tree changed (its parent was A, now it is B): wait for the link. */
-    bt_sync (&nodes [1], 1, &c, 1);
+    bt_sync (&nodes[1], 1, &c, 1);
     for (int i = 0; i < 5; i++) {
-        bt_publish (&nodes [0], "metrics.a.web", "gone");
-        bt_publish (&nodes [1], "metrics.b.db", "here");
+        bt_publish (&nodes[0], "metrics.a.web", "gone");
+        bt_publish (&nodes[1], "metrics.b.db", "here");
     }
     int from_a = 0, from_b = 0;
     bus_event_t ev;
@@ -145,22 +145,22 @@ test_peer_remove_and_deny (void **state)
     /* B denies C's key: C's existing connection to B is cut, and the
      * reconnect fails the handshake. A (still allowed on B) keeps getting B's
      * events. */
-    bus_client_t *ca = bt_consumer (&nodes [0], "metrics.", NULL);
+    bus_client_t *ca = bt_consumer (&nodes[0], "metrics.", NULL);
     bt_sync (nodes, 2, &ca, 1);
-    assert_int_equal (bus_deny (nodes [1].bus, nodes [2].z85), 0);
+    assert_int_equal (bus_deny (nodes[1].bus, nodes[2].z85), 0);
     zclock_sleep (300);
-    bus_client_t *both [1] = { ca };
-    bt_sync (nodes, 2, both, 1);     /* A reconnected to B */
+    bus_client_t *both[1] = { ca };
+    bt_sync (nodes, 2, both, 1); /* A reconnected to B */
     while (bus_client_recv (c, &ev, 100) == 0)
         ;
-    uint64_t before = bt_stat (&nodes [2], "peer_recv");
+    uint64_t before = bt_stat (&nodes[2], "peer_recv");
     for (int i = 0; i < 5; i++)
-        bt_publish (&nodes [1], "metrics.b.db", "denied");
+        bt_publish (&nodes[1], "metrics.b.db", "denied");
     from_b = 0;
     while (bus_client_recv (c, &ev, 400) == 0)
         from_b += streq (ev.origin, "b");
     assert_int_equal (from_b, 0);
-    assert_int_equal (bt_stat (&nodes [2], "peer_recv"), before);
+    assert_int_equal (bt_stat (&nodes[2], "peer_recv"), before);
     int got_a = 0;
     while (bus_client_recv (ca, &ev, 400) == 0)
         got_a += streq (ev.origin, "b");
@@ -169,7 +169,7 @@ test_peer_remove_and_deny (void **state)
     bus_client_destroy (&c);
     bus_client_destroy (&ca);
     for (int i = 0; i < 3; i++)
-        bt_node_stop (&nodes [i]);
+        bt_node_stop (&nodes[i]);
 }
 
 /* The routing tree (docs/events.md, "Routing tree"): 6 members, 4-ary
@@ -182,29 +182,29 @@ static void
 test_tree_routing (void **state)
 {
     enum { N = 6 };
-    bt_node_t nodes [N];
-    const char *names [N] = { "a", "b", "c", "d", "e", "f" };
+    bt_node_t nodes[N];
+    const char *names[N] = { "a", "b", "c", "d", "e", "f" };
     for (int i = 0; i < N; i++)
-        bt_node_start (&nodes [i], names [i], 0);
+        bt_node_start (&nodes[i], names[i], 0);
     bt_mesh (nodes, N);
-    bus_client_t *cf = bt_consumer (&nodes [5], "t.", NULL);
+    bus_client_t *cf = bt_consumer (&nodes[5], "t.", NULL);
     bt_sync (nodes, N, &cf, 1);
     /* Degree: a has children b..e, b has a and f, the others one link. */
     int64_t deadline = zclock_mono () + 5000;
-    while (bt_stat (&nodes [0], "links") < 4 && zclock_mono () < deadline)
+    while (bt_stat (&nodes[0], "links") < 4 && zclock_mono () < deadline)
         zclock_sleep (20);
-    assert_int_equal (bt_stat (&nodes [0], "links"), 4);
-    assert_int_equal (bt_stat (&nodes [1], "links"), 2);
-    assert_int_equal (bt_stat (&nodes [5], "links"), 1);
+    assert_int_equal (bt_stat (&nodes[0], "links"), 4);
+    assert_int_equal (bt_stat (&nodes[1], "links"), 2);
+    assert_int_equal (bt_stat (&nodes[5], "links"), 1);
     for (int i = 0; i < N; i++)
-        assert_true (bt_stat (&nodes [i], "conns") <= bt_stat (&nodes [i], "conns_max"));
+        assert_true (bt_stat (&nodes[i], "conns") <= bt_stat (&nodes[i], "conns_max"));
 
-    uint64_t skipped = bt_stat (&nodes [4], "origin_skipped");
-    uint64_t recv_b = bt_stat (&nodes [1], "peer_recv");
-    uint64_t recv_c = bt_stat (&nodes [2], "peer_recv");
+    uint64_t skipped = bt_stat (&nodes[4], "origin_skipped");
+    uint64_t recv_b = bt_stat (&nodes[1], "peer_recv");
+    uint64_t recv_c = bt_stat (&nodes[2], "peer_recv");
     for (int k = 0; k < 50; k++) {
-        bt_publish (&nodes [4], "t.e.x", "want");
-        bt_publish (&nodes [4], "u.e.x", "nobody");
+        bt_publish (&nodes[4], "t.e.x", "want");
+        bt_publish (&nodes[4], "u.e.x", "nobody");
     }
     int got = 0;
     bus_event_t ev;
@@ -216,29 +216,29 @@ test_tree_routing (void **state)
     assert_int_equal (got, 50);
     assert_int_equal (bus_client_duplicates (cf), 0);
     assert_int_equal (bus_client_gaps (cf), 0);
-    assert_int_equal (bt_stat (&nodes [4], "origin_skipped") - skipped, 50);
+    assert_int_equal (bt_stat (&nodes[4], "origin_skipped") - skipped, 50);
     /* b relayed e's 50 (from a) to f; c, off the path, saw nothing. */
-    assert_int_equal (bt_stat (&nodes [1], "peer_recv") - recv_b, 50);
-    assert_int_equal (bt_stat (&nodes [2], "peer_recv") - recv_c, 0);
-    assert_true (bt_stat (&nodes [0], "relayed") >= 50);
+    assert_int_equal (bt_stat (&nodes[1], "peer_recv") - recv_b, 50);
+    assert_int_equal (bt_stat (&nodes[2], "peer_recv") - recv_c, 0);
+    assert_true (bt_stat (&nodes[0], "relayed") >= 50);
 
     /* b leaves every view: f re-dials a. */
     for (int i = 0; i < N; i++)
         if (i != 1)
-            assert_int_equal (bus_peer_remove (nodes [i].bus, "b"), 0);
-    bt_node_t rest [4] = { nodes [0], nodes [2], nodes [3], nodes [4] };
+            assert_int_equal (bus_peer_remove (nodes[i].bus, "b"), 0);
+    bt_node_t rest[4] = { nodes[0], nodes[2], nodes[3], nodes[4] };
     bt_sync (rest, 4, &cf, 1);
     for (int k = 0; k < 20; k++)
-        bt_publish (&nodes [4], "t.e.y", "again");
+        bt_publish (&nodes[4], "t.e.y", "again");
     got = 0;
     while (bus_client_recv (cf, &ev, 500) == 0)
         got += streq (ev.topic, "t.e.y");
     assert_int_equal (got, 20);
     assert_int_equal (bus_client_duplicates (cf), 0);
-    assert_true (bt_stat (&nodes [5], "tree_changes") >= 2);
+    assert_true (bt_stat (&nodes[5], "tree_changes") >= 2);
     bus_client_destroy (&cf);
     for (int i = 0; i < N; i++)
-        bt_node_stop (&nodes [i]);
+        bt_node_stop (&nodes[i]);
 }
 
 /* Link control messages: what parses and what does not. */
@@ -248,24 +248,21 @@ test_link_parse (void **state)
     int type;
     const uint8_t *body;
     size_t blen;
-    char name [EVENT_NODE_MAX + 1];
-    assert_int_equal (bus_link_parse ((const uint8_t *) "\002node-1", 7, &type, &body, &blen,
-                                      name), 0);
+    char name[EVENT_NODE_MAX + 1];
+    assert_int_equal (bus_link_parse ((const uint8_t *) "\002node-1", 7, &type, &body, &blen, name),
+                      0);
     assert_int_equal (type, EVENT_LINK_HELLO);
     assert_string_equal (name, "node-1");
-    assert_int_equal (bus_link_parse ((const uint8_t *) "\002bad name", 9, &type, &body,
-                                      &blen, name), -1);
-    assert_int_equal (bus_link_parse ((const uint8_t *) "\002", 1, &type, &body, &blen, name),
-                      -1);
+    assert_int_equal (
+        bus_link_parse ((const uint8_t *) "\002bad name", 9, &type, &body, &blen, name), -1);
+    assert_int_equal (bus_link_parse ((const uint8_t *) "\002", 1, &type, &body, &blen, name), -1);
     /* A NUL inside the name would make "b\0junk" pass as "b". */
-    assert_int_equal (bus_link_parse ((const uint8_t *) "\002b\000\237", 4, &type, &body,
-                                      &blen, name), -1);
-    assert_int_equal (bus_link_parse ((const uint8_t *) "\003x", 2, &type, &body, &blen, name),
-                      -1);
-    assert_int_equal (bus_link_parse ((const uint8_t *) "\011", 1, &type, &body, &blen, name),
-                      -1);
-    assert_int_equal (bus_link_parse ((const uint8_t *) "\001log.", 5, &type, &body, &blen,
-                                      name), 0);
+    assert_int_equal (
+        bus_link_parse ((const uint8_t *) "\002b\000\237", 4, &type, &body, &blen, name), -1);
+    assert_int_equal (bus_link_parse ((const uint8_t *) "\003x", 2, &type, &body, &blen, name), -1);
+    assert_int_equal (bus_link_parse ((const uint8_t *) "\011", 1, &type, &body, &blen, name), -1);
+    assert_int_equal (bus_link_parse ((const uint8_t *) "\001log.", 5, &type, &body, &blen, name),
+                      0);
     assert_int_equal (blen, 4);
     assert_int_equal (bus_tree_parent (0), -1);
     assert_int_equal (bus_tree_parent (1), 0);
@@ -276,12 +273,12 @@ test_link_parse (void **state)
 int
 main (void)
 {
-    const struct CMUnitTest tests [] = {
+    const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup (test_unallowed_peer, bt_setup),
         cmocka_unit_test_setup (test_non_curve_client, bt_setup),
         cmocka_unit_test_setup (test_peer_remove_and_deny, bt_setup),
         cmocka_unit_test_setup (test_tree_routing, bt_setup),
         cmocka_unit_test_setup (test_link_parse, bt_setup),
     };
-    return bt_main (tests, sizeof tests / sizeof tests [0]);
+    return bt_main (tests, sizeof tests / sizeof tests[0]);
 }

@@ -61,7 +61,7 @@ s_encode_single (bus_actor_t *self, const char *topic, const char *kind, const e
     ev->time_us = it->time_us;
     snprintf (ev->kind, sizeof ev->kind, "%s", kind);
     ev->payload = it->payload;
-    ev->topic [0] = 0;
+    ev->topic[0] = 0;
     return event_frame_encode (topic, &msg, self->buf, EVENT_FRAME_MAX);
 }
 
@@ -70,8 +70,8 @@ s_encode_single (bus_actor_t *self, const char *topic, const char *kind, const e
 static void
 s_batch_flush (bus_actor_t *self, size_t idx)
 {
-    bus_batch_t *b = self->open [idx];
-    memmove (&self->open [idx], &self->open [idx + 1], (self->nopen - idx - 1) * sizeof b);
+    bus_batch_t *b = self->open[idx];
+    memmove (&self->open[idx], &self->open[idx + 1], (self->nopen - idx - 1) * sizeof b);
     self->nopen--;
     if (b->tracked && b->tseq) {
         /* The topic's counter, advanced here once per batch. */
@@ -82,14 +82,13 @@ s_batch_flush (bus_actor_t *self, size_t idx)
     }
     bool state = event_topic_is_state (b->topic);
     if (b->n == 1) {
-        long len = s_encode_single (self, b->topic, b->kind, &b->items [0]);
+        long len = s_encode_single (self, b->topic, b->kind, &b->items[0]);
         if (len < 0)
             self->c.invalid++;
         else
-            s_emit (self, b->topic, self->buf, (size_t) len, 1, state, b->items [0].tseq);
+            s_emit (self, b->topic, self->buf, (size_t) len, 1, state, b->items[0].tseq);
     }
-    else
-    if (b->n > 1) {
+    else if (b->n > 1) {
         event_msg_t msg;
         msg.hdr.version = 0;
         msg.hdr.type = EVENT_BATCH;
@@ -107,18 +106,18 @@ s_batch_flush (bus_actor_t *self, size_t idx)
             if (state) {
                 /* The last value is the batch's last event, kept (and
                  * served to late joiners) as a single EVENT frame. */
-                const event_item_t *last = &b->items [b->n - 1];
+                const event_item_t *last = &b->items[b->n - 1];
                 len = s_encode_single (self, b->topic, b->kind, last);
                 if (len > 0)
-                    bus_cache_put (self, self->name, self->boot, last->tseq, b->topic, NULL,
-                                 NULL, self->buf, (size_t) len);
+                    bus_cache_put (self, self->name, self->boot, last->tseq, b->topic, NULL, NULL,
+                                   self->buf, (size_t) len);
             }
         }
     }
     b->n = 0;
     b->used = 0;
     if (self->nspare < BUS_OPEN_MAX)
-        self->spare [self->nspare++] = b;
+        self->spare[self->nspare++] = b;
     else {
         free (b->arena);
         free (b);
@@ -138,12 +137,11 @@ bus_batches_flush (bus_actor_t *self)
 
 void
 bus_publish_one (bus_actor_t *self, const char *topic, const char *kind, const uint8_t *payload,
-           size_t size)
+                 size_t size)
 {
     if (!kind)
         kind = "";
-    if (!event_topic_valid (topic) || strlen (kind) > EVENT_KIND_MAX
-    ||  size > EVENT_PAYLOAD_MAX) {
+    if (!event_topic_valid (topic) || strlen (kind) > EVENT_KIND_MAX || size > EVENT_PAYLOAD_MAX) {
         self->c.invalid++;
         return;
     }
@@ -153,18 +151,18 @@ bus_publish_one (bus_actor_t *self, const char *topic, const char *kind, const u
      * what consumers check. */
     bus_batch_t *b = NULL;
     for (size_t i = 0; i < self->nopen; i++)
-        if (streq (self->open [i]->topic, topic)) {
-            if (streq (self->open [i]->kind, kind) && size <= EVENT_BATCH_ITEM_MAX)
-                b = self->open [i];
+        if (streq (self->open[i]->topic, topic)) {
+            if (streq (self->open[i]->kind, kind) && size <= EVENT_BATCH_ITEM_MAX)
+                b = self->open[i];
             else
-                s_batch_flush (self, i);    /* also writes its tseq counter back */
+                s_batch_flush (self, i); /* also writes its tseq counter back */
             break;
         }
     event_item_t item;
     memset (&item, 0, sizeof item);
     item.seq = ++self->seq;
     item.time_us = self->now_us ? self->now_us : event_now_us ();
-    item.payload.data = (uint8_t *) (uintptr_t) payload;   /* encode only reads it */
+    item.payload.data = (uint8_t *) (uintptr_t) payload; /* encode only reads it */
     item.payload.len = size;
     if (b) {
         /* The counter is the batch's while it gathers: no table lookup. */
@@ -200,7 +198,7 @@ bus_publish_one (bus_actor_t *self, const char *topic, const char *kind, const u
     }
     if (b && (b->n == EVENT_BATCH_MAX || b->used + size > EVENT_BATCH_BYTES)) {
         for (size_t i = 0; i < self->nopen; i++)
-            if (self->open [i] == b)
+            if (self->open[i] == b)
                 s_batch_flush (self, i);
         b = NULL;
     }
@@ -208,14 +206,14 @@ bus_publish_one (bus_actor_t *self, const char *topic, const char *kind, const u
         if (self->nopen == BUS_OPEN_MAX)
             s_batch_flush (self, 0);
         if (self->nspare)
-            b = self->spare [--self->nspare];
+            b = self->spare[--self->nspare];
         else {
             b = (bus_batch_t *) calloc (1, sizeof (bus_batch_t));
             if (b)
                 b->arena = (uint8_t *) malloc (EVENT_BATCH_BYTES + EVENT_BATCH_ITEM_MAX);
             if (!b || !b->arena) {
                 free (b);
-                self->c.invalid++;  /* out of memory: counted, never fatal */
+                self->c.invalid++; /* out of memory: counted, never fatal */
                 return;
             }
         }
@@ -226,25 +224,25 @@ bus_publish_one (bus_actor_t *self, const char *topic, const char *kind, const u
         b->tracked = item.tseq != 0;
         b->counted = item.tseq > 1;
         b->tseq = item.tseq;
-        self->open [self->nopen++] = b;
+        self->open[self->nopen++] = b;
     }
     if (size)
         memcpy (b->arena + b->used, payload, size);
     item.payload.data = b->arena + b->used;
     b->used += size;
-    b->items [b->n++] = item;
+    b->items[b->n++] = item;
 }
 
 void
 bus_batches_free (bus_actor_t *self)
 {
     for (size_t i = 0; i < self->nopen; i++) {
-        free (self->open [i]->arena);
-        free (self->open [i]);
+        free (self->open[i]->arena);
+        free (self->open[i]);
     }
     for (size_t i = 0; i < self->nspare; i++) {
-        free (self->spare [i]->arena);
-        free (self->spare [i]);
+        free (self->spare[i]->arena);
+        free (self->spare[i]);
     }
     self->nopen = self->nspare = 0;
 }

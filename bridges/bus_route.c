@@ -16,19 +16,19 @@
 #include <inttypes.h>
 
 #define S_COMP        "bus"
-#define S_ORIGINS_MAX 4096          /* duplicate filters kept */
+#define S_ORIGINS_MAX 4096 /* duplicate filters kept */
 
 /* ------------------------------------------------------------------------ */
 /*  Link messages                                                           */
 /* ------------------------------------------------------------------------ */
 
 int
-bus_link_parse (const uint8_t *data, size_t len, int *type, const uint8_t **body,
-                size_t *body_len, char name [EVENT_NODE_MAX + 1])
+bus_link_parse (const uint8_t *data, size_t len, int *type, const uint8_t **body, size_t *body_len,
+                char name[EVENT_NODE_MAX + 1])
 {
     if (len < 1)
         return -1;
-    *type = data [0];
+    *type = data[0];
     *body = data + 1;
     *body_len = len - 1;
     switch (*type) {
@@ -39,7 +39,7 @@ bus_link_parse (const uint8_t *data, size_t len, int *type, const uint8_t **body
         if (*body_len < 1 || *body_len > EVENT_NODE_MAX)
             return -1;
         memcpy (name, *body, *body_len);
-        name [*body_len] = 0;
+        name[*body_len] = 0;
         /* The whole body is the name: a NUL inside would hide the rest. */
         return strlen (name) == *body_len && event_node_valid (name) ? 0 : -1;
     case EVENT_LINK_PING:
@@ -59,10 +59,10 @@ bus_tree_parent (size_t idx)
 static void
 s_link_sub (bus_actor_t *self, bus_link_t *link, int on, const uint8_t *data, size_t len)
 {
-    uint8_t msg [BUS_SUB_MAX * 2 + 1];
+    uint8_t msg[BUS_SUB_MAX * 2 + 1];
     if (len + 1 > sizeof msg)
         return;
-    msg [0] = on ? EVENT_LINK_SUB : EVENT_LINK_UNSUB;
+    msg[0] = on ? EVENT_LINK_SUB : EVENT_LINK_UNSUB;
     memcpy (msg + 1, data, len);
     bus_link_send (self, link, msg, len + 1);
 }
@@ -73,8 +73,8 @@ s_link_sub (bus_actor_t *self, bus_link_t *link, int on, const uint8_t *data, si
 
 /* Ask a neighbour for the last values under `prefixes` (its side's). */
 static void
-s_snap_request (bus_actor_t *self, bus_link_t *link, const uint8_t *prefixes [],
-                const size_t lens [], size_t n)
+s_snap_request (bus_actor_t *self, bus_link_t *link, const uint8_t *prefixes[], const size_t lens[],
+                size_t n)
 {
     if (n == 0)
         return;
@@ -85,13 +85,13 @@ s_snap_request (bus_actor_t *self, bus_link_t *link, const uint8_t *prefixes [],
     snprintf (pend->nonce, sizeof pend->nonce, "%016" PRIx64 "%" PRIx64, self->boot,
               ++self->nonce_counter);
     pend->deadline = zclock_mono () + EVENT_SNAP_WAIT_MS;
-    uint8_t req [BUS_SUB_MAX * 2];
-    size_t len = (size_t) snprintf ((char *) req, sizeof req, "%s%s", BUS_SNAPREQ_ROUTE,
-                                    pend->nonce) + 1;
-    for (size_t i = 0; i < n && len + lens [i] + 1 <= sizeof req; i++) {
-        memcpy (req + len, prefixes [i], lens [i]);
-        len += lens [i];
-        req [len++] = 0;
+    uint8_t req[BUS_SUB_MAX * 2];
+    size_t len =
+        (size_t) snprintf ((char *) req, sizeof req, "%s%s", BUS_SNAPREQ_ROUTE, pend->nonce) + 1;
+    for (size_t i = 0; i < n && len + lens[i] + 1 <= sizeof req; i++) {
+        memcpy (req + len, prefixes[i], lens[i]);
+        len += lens[i];
+        req[len++] = 0;
     }
     s_link_sub (self, link, 1, req, len);
     zlistx_add_end (link->pending, pend);
@@ -101,8 +101,8 @@ s_snap_request (bus_actor_t *self, bus_link_t *link, const uint8_t *prefixes [],
 static bool
 s_snapshotable (const uint8_t *p, size_t len)
 {
-    return len > 0 && p [0] != EVENT_CTL_CHAR && bus_prefix_touches_state (p, len)
-           && !memchr (p, 0, len);  /* exact-topic subscriptions: not expressible */
+    return len > 0 && p[0] != EVENT_CTL_CHAR && bus_prefix_touches_state (p, len)
+           && !memchr (p, 0, len); /* exact-topic subscriptions: not expressible */
 }
 
 /* A neighbour asks for our last values: like a consumer's request, it
@@ -154,8 +154,8 @@ bus_requests_serve (bus_actor_t *self, bool force)
         else {
             bus_link_t *link = bus_link_find (self, req->link);
             if (link && !link->gone)
-                bus_snapshot_serve (self, NULL, link, req->nonce, req->prefixes,
-                                    req->nprefixes, partial);
+                bus_snapshot_serve (self, NULL, link, req->nonce, req->prefixes, req->nprefixes,
+                                    partial);
         }
         zlistx_delete (self->requests, zlistx_cursor (self->requests));
         req = (bus_request_t *) zlistx_first (self->requests);
@@ -166,19 +166,19 @@ void
 bus_expire (bus_actor_t *self)
 {
     int64_t now = zclock_mono ();
-    bus_link_t *links [BUS_CHILDREN_MAX + 1];
+    bus_link_t *links[BUS_CHILDREN_MAX + 1];
     size_t n = bus_links_all (self, links);
     for (size_t i = 0; i < n; i++) {
-        bus_pending_t *p = (bus_pending_t *) zlistx_first (links [i]->pending);
+        bus_pending_t *p = (bus_pending_t *) zlistx_first (links[i]->pending);
         while (p) {
             if (now >= p->deadline) {
                 self->c.peer_snaps_timeout++;
-                zlistx_delete (links [i]->pending, zlistx_cursor (links [i]->pending));
+                zlistx_delete (links[i]->pending, zlistx_cursor (links[i]->pending));
                 self->peer_snaps_pending--;
-                p = (bus_pending_t *) zlistx_first (links [i]->pending);
+                p = (bus_pending_t *) zlistx_first (links[i]->pending);
             }
             else
-                p = (bus_pending_t *) zlistx_next (links [i]->pending);
+                p = (bus_pending_t *) zlistx_next (links[i]->pending);
         }
     }
     bus_requests_serve (self, false);
@@ -194,22 +194,21 @@ s_route_update (bus_actor_t *self, const uint8_t *data, size_t len)
 {
     bus_sub_t *w = bus_subs_find (&self->wanted, data, len);
     int total = w ? w->refs : 0;
-    bus_link_t *links [BUS_CHILDREN_MAX + 1];
+    bus_link_t *links[BUS_CHILDREN_MAX + 1];
     size_t n = bus_links_all (self, links);
     for (size_t i = 0; i < n; i++) {
-        bus_link_t *l = links [i];
+        bus_link_t *l = links[i];
         bool should = total - (bus_subs_find (&l->in, data, len) ? 1 : 0) > 0;
         bool has = bus_subs_find (&l->out, data, len) != NULL;
         if (should && !has && bus_subs_add (&l->out, data, len) == 1) {
             s_link_sub (self, l, 1, data, len);
             if (s_snapshotable (data, len)) {
-                const uint8_t *pp [1] = { data };
-                size_t pl [1] = { len };
+                const uint8_t *pp[1] = { data };
+                size_t pl[1] = { len };
                 s_snap_request (self, l, pp, pl, 1);
             }
         }
-        else
-        if (!should && has) {
+        else if (!should && has) {
             bus_subs_remove (&l->out, data, len);
             s_link_sub (self, l, 0, data, len);
         }
@@ -228,8 +227,8 @@ bus_route_sub (bus_actor_t *self, bus_link_t *from, int on, const uint8_t *data,
                : bus_subs_remove (&from->in, data, len) != 1)
             return;
     }
-    int r = on ? bus_subs_add (&self->wanted, data, len)
-               : bus_subs_remove (&self->wanted, data, len);
+    int r =
+        on ? bus_subs_add (&self->wanted, data, len) : bus_subs_remove (&self->wanted, data, len);
     if (r < 0) {
         if (from)
             bus_subs_remove (&from->in, data, len);
@@ -243,18 +242,18 @@ bus_route_sub (bus_actor_t *self, bus_link_t *from, int on, const uint8_t *data,
 void
 bus_route_link_up (bus_actor_t *self, bus_link_t *link)
 {
-    const uint8_t *pp [EVENT_PREFIXES_MAX];
-    size_t pl [EVENT_PREFIXES_MAX], np = 0;
+    const uint8_t *pp[EVENT_PREFIXES_MAX];
+    size_t pl[EVENT_PREFIXES_MAX], np = 0;
     for (size_t i = 0; i < self->wanted.n; i++) {
-        bus_sub_t *w = &self->wanted.items [i];
+        bus_sub_t *w = &self->wanted.items[i];
         bool should = w->refs - (bus_subs_find (&link->in, w->data, w->len) ? 1 : 0) > 0;
         if (!should || bus_subs_find (&link->out, w->data, w->len)
-        ||  bus_subs_add (&link->out, w->data, w->len) != 1)
+            || bus_subs_add (&link->out, w->data, w->len) != 1)
             continue;
         s_link_sub (self, link, 1, w->data, w->len);
         if (s_snapshotable (w->data, w->len)) {
-            pp [np] = w->data;
-            pl [np] = w->len;
+            pp[np] = w->data;
+            pl[np] = w->len;
             if (++np == EVENT_PREFIXES_MAX) {
                 s_snap_request (self, link, pp, pl, np);
                 np = 0;
@@ -268,15 +267,15 @@ void
 bus_route_link_gone (bus_actor_t *self, bus_link_t *link)
 {
     bool was = link->gone;
-    link->gone = true;              /* out of s_route_update's view */
+    link->gone = true; /* out of s_route_update's view */
     bus_subs_t in = link->in;
     memset (&link->in, 0, sizeof link->in);
     bus_subs_clear (&link->out);
     for (size_t i = 0; i < in.n; i++) {
-        int r = bus_subs_remove (&self->wanted, in.items [i].data, in.items [i].len);
-        s_route_update (self, in.items [i].data, in.items [i].len);
+        int r = bus_subs_remove (&self->wanted, in.items[i].data, in.items[i].len);
+        s_route_update (self, in.items[i].data, in.items[i].len);
         if (r == 1)
-            bus_cache_purge (self, NULL, 0, in.items [i].data, in.items [i].len);
+            bus_cache_purge (self, NULL, 0, in.items[i].data, in.items[i].len);
     }
     bus_subs_clear (&in);
     self->peer_snaps_pending -= zlistx_size (link->pending);
@@ -305,9 +304,9 @@ bus_route_fanout (bus_actor_t *self, bus_link_t *from, zmq_msg_t *msg, size_t ne
     const uint8_t *frame = (const uint8_t *) zmq_msg_data (msg);
     size_t len = zmq_msg_size (msg), links = 0;
     uint64_t *consumers = from ? &self->c.peer_forwarded : &self->c.consumer_sent;
-    bus_xpub_t *xpubs [2] = { &self->local, &self->remote };
+    bus_xpub_t *xpubs[2] = { &self->local, &self->remote };
     for (int i = 0; i < 2; i++) {
-        bus_xpub_t *x = xpubs [i];
+        bus_xpub_t *x = xpubs[i];
         if (!x->sock || !bus_subs_match (&x->subs, frame, len))
             continue;
         zmq_msg_t ref;
@@ -321,12 +320,13 @@ bus_route_fanout (bus_actor_t *self, bus_link_t *from, zmq_msg_t *msg, size_t ne
             *consumers += nevents;
     }
     if (self->up && self->up != from && !self->up->gone
-    &&  bus_subs_match (&self->up->in, frame, len) && bus_link_send_msg (self, self->up, msg) == 0)
+        && bus_subs_match (&self->up->in, frame, len)
+        && bus_link_send_msg (self, self->up, msg) == 0)
         links++;
     for (size_t i = 0; i < self->nkids; i++) {
-        bus_link_t *l = self->kids [i];
+        bus_link_t *l = self->kids[i];
         if (l != from && !l->gone && bus_subs_match (&l->in, frame, len)
-        &&  bus_link_send_msg (self, l, msg) == 0)
+            && bus_link_send_msg (self, l, msg) == 0)
             links++;
     }
     if (from)
@@ -341,7 +341,7 @@ s_duplicate (bus_actor_t *self, const char *origin, uint64_t boot, uint64_t seq)
     bus_origin_t *o = (bus_origin_t *) zhashx_lookup (self->origins, origin);
     if (!o) {
         if (zhashx_size (self->origins) >= S_ORIGINS_MAX)
-            return false;           /* no filter: churn may then repeat an event */
+            return false; /* no filter: churn may then repeat an event */
         o = (bus_origin_t *) calloc (1, sizeof (bus_origin_t));
         if (!o)
             return false;
@@ -357,12 +357,12 @@ s_duplicate (bus_actor_t *self, const char *origin, uint64_t boot, uint64_t seq)
     if (seq <= o->high) {
         /* Out of order: only while the tree changes (two paths). */
         for (size_t i = 0; i < BUS_DEDUP_RING; i++)
-            if (o->ring [i] == seq)
+            if (o->ring[i] == seq)
                 return true;
     }
     else
         o->high = seq;
-    o->ring [o->at++ % BUS_DEDUP_RING] = seq;
+    o->ring[o->at++ % BUS_DEDUP_RING] = seq;
     return false;
 }
 
@@ -391,14 +391,14 @@ s_cache_live (bus_actor_t *self, bus_link_t *link, const event_peek_t *pk, zmq_m
     ev->time_us = last.time_us;
     size_t kl = pk->kind_len < EVENT_KIND_MAX ? pk->kind_len : EVENT_KIND_MAX;
     memcpy (ev->kind, pk->kind, kl);
-    ev->kind [kl] = 0;
+    ev->kind[kl] = 0;
     ev->payload.data = (uint8_t *) (uintptr_t) last.payload;
     ev->payload.len = last.payload_len;
-    ev->topic [0] = 0;
+    ev->topic[0] = 0;
     long flen = event_frame_encode (pk->route, &m, self->buf, EVENT_FRAME_MAX);
     if (flen > 0)
-        bus_cache_put (self, pk->origin, pk->boot, last.tseq, pk->route, link->id, NULL,
-                       self->buf, (size_t) flen);
+        bus_cache_put (self, pk->origin, pk->boot, last.tseq, pk->route, link->id, NULL, self->buf,
+                       (size_t) flen);
 }
 
 /* A live event or batch from a link: checked by a field-level peek (no
@@ -411,13 +411,13 @@ s_recv_live (bus_actor_t *self, bus_link_t *link, zmq_msg_t *msg)
     size_t len = zmq_msg_size (msg);
     event_peek_t pk;
     if (event_frame_peek (frame, len, &pk) != 0 || !event_topic_valid (pk.route)
-    ||  (pk.type != EVENT_EVENT && pk.type != EVENT_BATCH) || pk.has_topic
-    ||  !event_node_valid (pk.origin)) {
+        || (pk.type != EVENT_EVENT && pk.type != EVENT_BATCH) || pk.has_topic
+        || !event_node_valid (pk.origin)) {
         self->c.malformed++;
         return;
     }
     if (streq (pk.origin, self->name)) {
-        self->c.forged++;           /* ours, back again: a loop, or a lie */
+        self->c.forged++; /* ours, back again: a loop, or a lie */
         return;
     }
     if (!zhashx_lookup (self->members, pk.origin)) {
@@ -460,24 +460,21 @@ s_recv_snap (bus_actor_t *self, bus_link_t *link, const uint8_t *frame, size_t l
         event_event_t *e = &ev.u.event_event;
         if (!event_topic_valid (e->topic) || streq (e->origin, self->name))
             self->c.forged++;
-        else
-        if (!zhashx_lookup (self->members, e->origin))
+        else if (!zhashx_lookup (self->members, e->origin))
             self->c.unknown_origin++;
-        else
-        if (event_topic_is_state (e->topic)) {
+        else if (event_topic_is_state (e->topic)) {
             /* Cached in live form (route = topic, no topic field), so later
              * snapshots and purges treat it like any other. */
-            char topic [EVENT_TOPIC_MAX + 1];
+            char topic[EVENT_TOPIC_MAX + 1];
             memcpy (topic, e->topic, sizeof topic);
-            e->topic [0] = 0;
+            e->topic[0] = 0;
             long flen = event_frame_encode (topic, &ev, self->buf, EVENT_FRAME_MAX);
             if (flen > 0)
-                bus_cache_put (self, e->origin, e->boot, e->tseq, topic, link->id, NULL,
-                               self->buf, (size_t) flen);
+                bus_cache_put (self, e->origin, e->boot, e->tseq, topic, link->id, NULL, self->buf,
+                               (size_t) flen);
         }
     }
-    else
-    if (ev.hdr.type == EVENT_SNAP_END) {
+    else if (ev.hdr.type == EVENT_SNAP_END) {
         for (bus_pending_t *p = (bus_pending_t *) zlistx_first (link->pending); p;
              p = (bus_pending_t *) zlistx_next (link->pending))
             if (streq (p->nonce, nonce)) {
@@ -498,36 +495,32 @@ bus_route_recv (bus_actor_t *self, bus_link_t *link, zmq_msg_t *msg)
     size_t len = zmq_msg_size (msg);
     if (len == 0 || len > EVENT_FRAME_MAX)
         self->c.malformed++;
-    else
-    if (data [0] < 0x20) {
+    else if (data[0] < 0x20) {
         int type;
         const uint8_t *body;
         size_t blen;
-        char name [EVENT_NODE_MAX + 1];
+        char name[EVENT_NODE_MAX + 1];
         if (bus_link_parse (data, len, &type, &body, &blen, name) != 0)
             self->c.malformed++;
-        else
-        if (type == EVENT_LINK_SUB || type == EVENT_LINK_UNSUB) {
+        else if (type == EVENT_LINK_SUB || type == EVENT_LINK_UNSUB) {
             size_t rl = strlen (BUS_SNAPREQ_ROUTE);
-            if (blen > 0 && body [0] == EVENT_CTL_CHAR) {
+            if (blen > 0 && body[0] == EVENT_CTL_CHAR) {
                 if (type == EVENT_LINK_SUB && blen > rl
-                &&  memcmp (body, BUS_SNAPREQ_ROUTE, rl) == 0)
+                    && memcmp (body, BUS_SNAPREQ_ROUTE, rl) == 0)
                     s_link_snapreq (self, link, body, blen);
             }
             else
                 bus_route_sub (self, link, type == EVENT_LINK_SUB, body, blen);
         }
-        else
-        if (type == EVENT_LINK_BYE && !link->parent) {
+        else if (type == EVENT_LINK_BYE && !link->parent) {
             link->gone = true;
             self->reap_due = true;
         }
         /* PING: nothing to do; HELLO from a parent: ignored. */
     }
-    else
-    if (data [0] == EVENT_CTL_CHAR)
+    else if (data[0] == EVENT_CTL_CHAR)
         s_recv_snap (self, link, data, len);
     else
-        s_recv_live (self, link, msg);  /* the cache and the sends took references */
+        s_recv_live (self, link, msg); /* the cache and the sends took references */
     zmq_msg_close (msg);
 }

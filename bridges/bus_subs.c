@@ -12,8 +12,8 @@ bus_sub_t *
 bus_subs_find (bus_subs_t *subs, const uint8_t *data, size_t len)
 {
     for (size_t i = 0; i < subs->n; i++)
-        if (subs->items [i].len == len && memcmp (subs->items [i].data, data, len) == 0)
-            return &subs->items [i];
+        if (subs->items[i].len == len && memcmp (subs->items[i].data, data, len) == 0)
+            return &subs->items[i];
     return NULL;
 }
 
@@ -31,11 +31,11 @@ bus_subs_add (bus_subs_t *subs, const uint8_t *data, size_t len)
         size_t cap = subs->cap ? subs->cap * 2 : 8;
         bus_sub_t *items = realloc (subs->items, cap * sizeof (bus_sub_t));
         if (!items)
-            return -1;              /* the caller counts it like a full set */
+            return -1; /* the caller counts it like a full set */
         subs->items = items;
         subs->cap = cap;
     }
-    sub = &subs->items [subs->n++];
+    sub = &subs->items[subs->n++];
     memcpy (sub->data, data, len);
     sub->len = len;
     sub->refs = 1;
@@ -48,7 +48,7 @@ bus_subs_remove (bus_subs_t *subs, const uint8_t *data, size_t len)
     bus_sub_t *sub = bus_subs_find (subs, data, len);
     if (!sub || --sub->refs > 0)
         return 0;
-    *sub = subs->items [--subs->n];
+    *sub = subs->items[--subs->n];
     return 1;
 }
 
@@ -56,8 +56,8 @@ bool
 bus_subs_match (const bus_subs_t *subs, const uint8_t *frame, size_t len)
 {
     for (size_t i = 0; i < subs->n; i++)
-        if (subs->items [i].len <= len
-        &&  memcmp (subs->items [i].data, frame, subs->items [i].len) == 0)
+        if (subs->items[i].len <= len
+            && memcmp (subs->items[i].data, frame, subs->items[i].len) == 0)
             return true;
     return false;
 }

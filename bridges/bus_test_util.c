@@ -13,8 +13,8 @@
 #include "common/log.h"
 
 zap_t *bt_zap;
-char bt_dir [64];
-int bt_run;                   /* makes ipc paths unique per test */
+char bt_dir[64];
+int bt_run; /* makes ipc paths unique per test */
 
 void
 bt_node_start (bt_node_t *n, const char *name, int sndhwm)
@@ -24,7 +24,7 @@ bt_node_start (bt_node_t *n, const char *name, int sndhwm)
     n->id = shed_identity_new_ephemeral ();
     assert_non_null (n->id);
     shed_key_to_z85 (shed_identity_x25519_public (n->id), n->z85);
-    char ipc [256];
+    char ipc[256];
     snprintf (ipc, sizeof ipc, "ipc://%s/%s-%d.sock", bt_dir, name, bt_run);
     bus_config_t cfg = {
         .name = name,
@@ -36,13 +36,12 @@ bt_node_start (bt_node_t *n, const char *name, int sndhwm)
         .consumer_endpoint = "tcp://127.0.0.1:*",
         .sndhwm = sndhwm,
     };
-    char err [256] = "";
+    char err[256] = "";
     n->bus = bus_new (&cfg, err, sizeof err);
     if (!n->bus)
         fprintf (stderr, "bus_new: %s\n", err);
     assert_non_null (n->bus);
-    assert_int_equal (bus_endpoints (n->bus, n->origin, n->ipc, n->remote, sizeof n->origin),
-                      0);
+    assert_int_equal (bus_endpoints (n->bus, n->origin, n->ipc, n->remote, sizeof n->origin), 0);
 }
 
 void
@@ -66,7 +65,7 @@ bt_mesh (bt_node_t *nodes, int n)
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n; j++)
             if (i != j)
-                bt_link (&nodes [i], &nodes [j]);
+                bt_link (&nodes[i], &nodes[j]);
 }
 
 uint64_t
@@ -91,22 +90,22 @@ bt_publish (bt_node_t *n, const char *topic, const char *payload)
 void
 bt_sync (bt_node_t *nodes, int n, bus_client_t **clients, int nc)
 {
-    bool seen [8][BT_NODES_MAX] = { { false } };
+    bool seen[8][BT_NODES_MAX] = { { false } };
     int missing = nc * n;
     int64_t deadline = zclock_mono () + 10000;
     while (missing > 0) {
         assert_true (zclock_mono () < deadline);
         for (int i = 0; i < n; i++) {
-            char topic [64];
-            snprintf (topic, sizeof topic, "probe.%s", nodes [i].name);
-            bt_publish (&nodes [i], topic, "p");
+            char topic[64];
+            snprintf (topic, sizeof topic, "probe.%s", nodes[i].name);
+            bt_publish (&nodes[i], topic, "p");
         }
         for (int c = 0; c < nc; c++) {
             bus_event_t ev;
-            while (bus_client_recv (clients [c], &ev, 20) == 0)
+            while (bus_client_recv (clients[c], &ev, 20) == 0)
                 for (int i = 0; i < n; i++)
-                    if (streq (ev.origin, nodes [i].name) && !seen [c][i]) {
-                        seen [c][i] = true;
+                    if (streq (ev.origin, nodes[i].name) && !seen[c][i]) {
+                        seen[c][i] = true;
                         missing--;
                     }
         }
@@ -114,7 +113,7 @@ bt_sync (bt_node_t *nodes, int n, bus_client_t **clients, int nc)
     /* Drain the probes still in flight. */
     for (int c = 0; c < nc; c++) {
         bus_event_t ev;
-        while (bus_client_recv (clients [c], &ev, 100) == 0)
+        while (bus_client_recv (clients[c], &ev, 100) == 0)
             ;
     }
 }
@@ -151,7 +150,7 @@ bt_main (const struct CMUnitTest *tests, size_t n)
         return 1;
     int rc = _cmocka_run_group_tests ("bus", tests, n, NULL, NULL);
     zap_destroy (&bt_zap);
-    char cmd [128];
+    char cmd[128];
     snprintf (cmd, sizeof cmd, "rm -rf %s", bt_dir);
     if (system (cmd) != 0)
         rc = rc ? rc : 1;

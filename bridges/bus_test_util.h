@@ -23,18 +23,18 @@ struct CMUnitTest;
 #define BT_NODES_MAX 6
 
 typedef struct {
-    char name [16];
+    char name[16];
     shed_identity_t *id;
-    char z85 [41];
+    char z85[41];
     bus_t *bus;
-    char origin [256];
-    char ipc [256];
-    char remote [256];
+    char origin[256];
+    char ipc[256];
+    char remote[256];
 } bt_node_t;
 
-extern zap_t *bt_zap;               /* set up by main */
-extern char bt_dir [64];            /* private temp dir for ipc sockets */
-extern int bt_run;                  /* makes ipc paths unique per test */
+extern zap_t *bt_zap;   /* set up by main */
+extern char bt_dir[64]; /* private temp dir for ipc sockets */
+extern int bt_run;      /* makes ipc paths unique per test */
 
 /* Start a bus named `name` (sndhwm 0: default) with every endpoint. */
 void bt_node_start (bt_node_t *n, const char *name, int sndhwm);

@@ -63,8 +63,8 @@ dns_name_read (const uint8_t *msg, size_t len, size_t *off, uint8_t *out)
 {
     assert (msg && off && out);
     size_t pos = *off;
-    size_t run_start = pos;         /* where the current run of labels began */
-    size_t end = 0;                 /* where the name ends in the message, once known */
+    size_t run_start = pos; /* where the current run of labels began */
+    size_t end = 0;         /* where the name ends in the message, once known */
     size_t out_len = 0;
     int hops = 0;
 
@@ -88,7 +88,7 @@ dns_name_read (const uint8_t *msg, size_t len, size_t *off, uint8_t *out)
             pos = run_start = target;
             continue;
         }
-        if (c & DNS_PTR_MASK)       /* 0x40 / 0x80: obsolete extended label types */
+        if (c & DNS_PTR_MASK) /* 0x40 / 0x80: obsolete extended label types */
             goto malformed;
         if (out_len + 1 + c > DNS_MAX_NAME)
             goto malformed;
@@ -117,7 +117,7 @@ dns_name_from_text (const char *text, uint8_t *out, size_t cap)
     assert (text && out);
     size_t n = strlen (text);
     if (n > 0 && text[n - 1] == '.')
-        n--;                        /* fully qualified form */
+        n--; /* fully qualified form */
     size_t o = 0;
     size_t i = 0;
     while (i < n) {
@@ -134,7 +134,7 @@ dns_name_from_text (const char *text, uint8_t *out, size_t cap)
         o += llen;
         i = j + 1;
         if (j == n - 1 && text[j] == '.')
-            return -1;              /* "a..": the last label is empty */
+            return -1; /* "a..": the last label is empty */
     }
     if (o + 1 > cap)
         return -1;
@@ -201,7 +201,7 @@ s_parse_rr (const uint8_t *msg, size_t len, size_t *off, dns_query_t *q, bool ad
             goto malformed;
         size_t p = *off;
         size_t rdend = *off + rdlen;
-        while (p < rdend) {         /* options must tile the rdata exactly */
+        while (p < rdend) { /* options must tile the rdata exactly */
             if (p + 4 > rdend)
                 goto malformed;
             uint16_t olen = s_get16 (msg + p + 2);
@@ -211,8 +211,9 @@ s_parse_rr (const uint8_t *msg, size_t len, size_t *off, dns_query_t *q, bool ad
             p += olen;
         }
         q->edns = true;
-        q->edns_udp_size = rclass < DNS_UDP_MIN ? DNS_UDP_MIN
-                         : rclass > DNS_UDP_MAX ? DNS_UDP_MAX : rclass;
+        q->edns_udp_size = rclass < DNS_UDP_MIN   ? DNS_UDP_MIN
+                           : rclass > DNS_UDP_MAX ? DNS_UDP_MAX
+                                                  : rclass;
         q->edns_version = (uint8_t) (ttl >> 16);
         q->edns_flags = (uint16_t) ttl;
     }
@@ -270,7 +271,7 @@ dns_query_parse (const uint8_t *msg, size_t len, dns_query_t *q)
         if (s_parse_rr (msg, len, &off, q, true))
             goto malformed;
     if (off != len)
-        goto malformed;             /* trailing bytes: something is not what it says */
+        goto malformed; /* trailing bytes: something is not what it says */
     return DNS_PARSE_OK;
 
 malformed:
@@ -400,10 +401,10 @@ full:
 /* The common head of a record: owner, type, class, TTL, and room for rdlen.
  * Returns the offset of rdlen, or 0 when it does not fit. */
 static size_t
-s_rr_head (dns_builder_t *b, dns_section_t s, const uint8_t *name, uint16_t type,
-           uint16_t rclass, uint32_t ttl)
+s_rr_head (dns_builder_t *b, dns_section_t s, const uint8_t *name, uint16_t type, uint16_t rclass,
+           uint32_t ttl)
 {
-    assert ((int) s >= b->section);   /* sections go in order */
+    assert ((int) s >= b->section); /* sections go in order */
     b->section = (int) s;
     if (s_put_name (b, name, true) || b->len + 10 > b->limit)
         return 0;
@@ -416,8 +417,8 @@ s_rr_head (dns_builder_t *b, dns_section_t s, const uint8_t *name, uint16_t type
 }
 
 static int
-s_rr_fixed (dns_builder_t *b, dns_section_t s, const uint8_t *name, uint16_t type,
-            uint32_t ttl, const uint8_t *rdata, size_t rdlen)
+s_rr_fixed (dns_builder_t *b, dns_section_t s, const uint8_t *name, uint16_t type, uint32_t ttl,
+            const uint8_t *rdata, size_t rdlen)
 {
     size_t save_len = b->len, save_ncomp = b->ncomp;
     size_t at = s_rr_head (b, s, name, type, DNS_CLASS_IN, ttl);
@@ -480,14 +481,13 @@ full:
 
 int
 dns_builder_soa (dns_builder_t *b, dns_section_t s, const uint8_t *name, uint32_t ttl,
-                 const uint8_t *mname, const uint8_t *rname, uint32_t serial,
-                 uint32_t refresh, uint32_t retry, uint32_t expire, uint32_t minimum)
+                 const uint8_t *mname, const uint8_t *rname, uint32_t serial, uint32_t refresh,
+                 uint32_t retry, uint32_t expire, uint32_t minimum)
 {
     assert (b && name && mname && rname);
     size_t save_len = b->len, save_ncomp = b->ncomp;
     size_t at = s_rr_head (b, s, name, DNS_TYPE_SOA, DNS_CLASS_IN, ttl);
-    if (!at || s_put_name (b, mname, true) || s_put_name (b, rname, true)
-        || b->len + 20 > b->limit)
+    if (!at || s_put_name (b, mname, true) || s_put_name (b, rname, true) || b->len + 20 > b->limit)
         goto full;
     s_put32 (b->buf + b->len, serial);
     s_put32 (b->buf + b->len + 4, refresh);
@@ -513,13 +513,13 @@ dns_builder_opt (dns_builder_t *b, uint16_t udp_size, unsigned ext_rcode, uint16
     if (b->len + DNS_OPT_RR_LEN > b->limit)
         return -1;
     uint8_t *p = b->buf + b->len;
-    p[0] = 0;                                       /* root owner */
+    p[0] = 0; /* root owner */
     s_put16 (p + 1, DNS_TYPE_OPT);
-    s_put16 (p + 3, udp_size);                      /* class = payload size */
-    p[5] = (uint8_t) ((ext_rcode >> 4) & 0xFF);     /* upper 8 bits of the rcode */
+    s_put16 (p + 3, udp_size);                  /* class = payload size */
+    p[5] = (uint8_t) ((ext_rcode >> 4) & 0xFF); /* upper 8 bits of the rcode */
     p[6] = DNS_EDNS_VERSION;
     s_put16 (p + 7, flags);
-    s_put16 (p + 9, 0);                             /* no options */
+    s_put16 (p + 9, 0); /* no options */
     b->len += DNS_OPT_RR_LEN;
     b->count[DNS_SECTION_ADDITIONAL]++;
     uint16_t f = dns_builder_flags (b);
@@ -583,11 +583,9 @@ dns_reader_next (dns_reader_t *r, const uint8_t *msg, size_t len, dns_rr_t *rr)
     size_t p = r->off;
     if (rr->type == DNS_TYPE_A && rr->rdlen == 4)
         memcpy (rr->addr, msg + p, 4);
-    else
-    if (rr->type == DNS_TYPE_AAAA && rr->rdlen == 16)
+    else if (rr->type == DNS_TYPE_AAAA && rr->rdlen == 16)
         memcpy (rr->addr, msg + p, 16);
-    else
-    if (rr->type == DNS_TYPE_SRV && rr->rdlen >= 7) {
+    else if (rr->type == DNS_TYPE_SRV && rr->rdlen >= 7) {
         rr->srv_priority = s_get16 (msg + p);
         rr->srv_weight = s_get16 (msg + p + 2);
         rr->srv_port = s_get16 (msg + p + 4);
@@ -595,11 +593,10 @@ dns_reader_next (dns_reader_t *r, const uint8_t *msg, size_t len, dns_rr_t *rr)
         if (dns_name_read (msg, len, &p, rr->target) < 0)
             return -1;
     }
-    else
-    if (rr->type == DNS_TYPE_SOA) {
+    else if (rr->type == DNS_TYPE_SOA) {
         uint8_t rname[DNS_MAX_NAME];
-        if (dns_name_read (msg, len, &p, rr->target) < 0
-            || dns_name_read (msg, len, &p, rname) < 0 || p + 20 > len)
+        if (dns_name_read (msg, len, &p, rr->target) < 0 || dns_name_read (msg, len, &p, rname) < 0
+            || p + 20 > len)
             return -1;
         rr->soa_serial = s_get32 (msg + p);
         rr->soa_minimum = s_get32 (msg + p + 16);

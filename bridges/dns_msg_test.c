@@ -32,9 +32,11 @@ s_query (uint8_t *buf, const char *name, uint16_t type, bool edns, uint16_t udp_
     return dns_builder_finish (&b);
 }
 
+/* clang-format off */
 static const uint8_t s_header_1q[] = {
     0xab, 0xcd, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00
 };
+/* clang-format on */
 
 /* header + raw question bytes */
 static size_t
@@ -59,7 +61,7 @@ test_parse_valid (void **state)
     assert_int_equal (q.qclass, DNS_CLASS_IN);
     assert_int_equal (q.nlabels, 3);
     assert_int_equal (q.qname_len, 18);
-    assert_memory_equal (q.qname, "\3Web\7Service\4SHED", 18);   /* case kept */
+    assert_memory_equal (q.qname, "\3Web\7Service\4SHED", 18); /* case kept */
     assert_false (q.edns);
     assert_int_equal (q.edns_udp_size, DNS_UDP_MIN);
     char text[300];
@@ -106,7 +108,10 @@ test_parse_root_and_max_name (void **state)
     body[o++] = 1;
     body[o++] = 'b';
     body[o++] = 0;
-    body[o++] = 0; body[o++] = 1; body[o++] = 0; body[o++] = 1;
+    body[o++] = 0;
+    body[o++] = 1;
+    body[o++] = 0;
+    body[o++] = 1;
     len = s_raw (buf, s_header_1q, body, o);
     assert_int_equal (dns_query_parse (buf, len, &q), DNS_PARSE_OK);
     assert_int_equal (q.qname_len, 255);
@@ -120,11 +125,9 @@ test_parse_backward_pointer_in_additional (void **state)
     uint8_t buf[512];
     uint8_t hdr[DNS_HEADER_LEN];
     memcpy (hdr, s_header_1q, sizeof hdr);
-    hdr[11] = 1;                    /* ARCOUNT 1 */
-    const uint8_t body[] = {
-        1, 'a', 4, 's', 'h', 'e', 'd', 0, 0, 1, 0, 1,
-        0xC0, 12, 0, 1, 0, 1, 0, 0, 0, 0, 0, 4, 1, 2, 3, 4
-    };
+    hdr[11] = 1; /* ARCOUNT 1 */
+    const uint8_t body[] = { 1, 'a', 4, 's', 'h', 'e', 'd', 0, 0, 1, 0, 1, 0xC0, 12,
+                             0, 1,   0, 1,   0,   0,   0,   0, 0, 4, 1, 2, 3,    4 };
     size_t len = s_raw (buf, hdr, body, sizeof body);
     dns_query_t q;
     assert_int_equal (dns_query_parse (buf, len, &q), DNS_PARSE_OK);
@@ -151,7 +154,7 @@ test_parse_truncated_name (void **state)
     /* every strict prefix that still holds the header is malformed */
     for (size_t n = DNS_HEADER_LEN; n < full; n++) {
         assert_int_equal (dns_query_parse (buf, n, &q), DNS_PARSE_MALFORMED);
-        assert_int_equal (q.id, 0x1234);    /* header still read, for FORMERR */
+        assert_int_equal (q.id, 0x1234); /* header still read, for FORMERR */
     }
     assert_int_equal (dns_query_parse (buf, full, &q), DNS_PARSE_OK);
 }
@@ -163,12 +166,14 @@ test_parse_pointer_loop (void **state)
     dns_query_t q;
     /* a pointer to itself */
     const uint8_t self_loop[] = { 0xC0, 12, 0, 1, 0, 1 };
-    assert_int_equal (dns_query_parse (buf, s_raw (buf, s_header_1q, self_loop, sizeof self_loop), &q),
-                      DNS_PARSE_MALFORMED);
+    assert_int_equal (
+        dns_query_parse (buf, s_raw (buf, s_header_1q, self_loop, sizeof self_loop), &q),
+        DNS_PARSE_MALFORMED);
     /* a label then a pointer back to that label: a loop of two */
     const uint8_t two_loop[] = { 1, 'a', 0xC0, 12, 0, 1, 0, 1 };
-    assert_int_equal (dns_query_parse (buf, s_raw (buf, s_header_1q, two_loop, sizeof two_loop), &q),
-                      DNS_PARSE_MALFORMED);
+    assert_int_equal (
+        dns_query_parse (buf, s_raw (buf, s_header_1q, two_loop, sizeof two_loop), &q),
+        DNS_PARSE_MALFORMED);
 }
 
 static void
@@ -203,7 +208,7 @@ test_parse_label_too_long (void **state)
 {
     uint8_t buf[128];
     uint8_t body[80];
-    body[0] = 64;                   /* 0x40: a reserved label type, and > 63 anyway */
+    body[0] = 64; /* 0x40: a reserved label type, and > 63 anyway */
     memset (body + 1, 'a', 64);
     body[65] = 0;
     memcpy (body + 66, "\0\1\0\1", 4);
@@ -290,9 +295,9 @@ test_parse_qdcount (void **state)
     uint8_t buf[512];
     size_t len = s_query (buf, "a.shed", DNS_TYPE_A, false, 0);
     dns_query_t q;
-    buf[5] = 0;                     /* QDCOUNT 0 */
+    buf[5] = 0; /* QDCOUNT 0 */
     assert_int_equal (dns_query_parse (buf, len, &q), DNS_PARSE_MALFORMED);
-    buf[5] = 2;                     /* QDCOUNT 2, one question present */
+    buf[5] = 2; /* QDCOUNT 2, one question present */
     assert_int_equal (dns_query_parse (buf, len, &q), DNS_PARSE_MALFORMED);
     /* two real questions */
     memcpy (buf + len, buf + DNS_HEADER_LEN, len - DNS_HEADER_LEN);
@@ -329,8 +334,8 @@ test_parse_bad_opt (void **state)
 
     /* OPT in the answer section */
     memcpy (bad, buf, len);
-    bad[7] = 1;                     /* ANCOUNT 1 */
-    bad[11] = 0;                    /* ARCOUNT 0 */
+    bad[7] = 1;  /* ANCOUNT 1 */
+    bad[11] = 0; /* ARCOUNT 0 */
     assert_int_equal (dns_query_parse (bad, len, &q), DNS_PARSE_MALFORMED);
 
     /* RDLEN past the end */
@@ -340,8 +345,8 @@ test_parse_bad_opt (void **state)
 
     /* an option whose length overruns the rdata */
     memcpy (bad, buf, len);
-    bad[len - 1] = 4;               /* rdlen 4: one option header */
-    const uint8_t option[] = { 0, 10, 0, 8 };   /* COOKIE, claims 8 bytes, has 0 */
+    bad[len - 1] = 4;                         /* rdlen 4: one option header */
+    const uint8_t option[] = { 0, 10, 0, 8 }; /* COOKIE, claims 8 bytes, has 0 */
     memcpy (bad + len, option, 4);
     assert_int_equal (dns_query_parse (bad, len + 4, &q), DNS_PARSE_MALFORMED);
     /* ... and the same option, correctly sized, parses */
@@ -423,26 +428,53 @@ s_zone (void)
     assert_int_equal (dns_zone_builder_add_node (zb, "n2", "10.0.0.2"), 0);
     assert_int_equal (dns_zone_builder_add_shed (zb, "box", "10.1.0.5"), 0);
     const char *primary[] = { "Primary" };
-    assert_int_equal (dns_zone_builder_add_service_instance (zb, &(dns_instance_t) {
-        .service = "web", .node = "n1", .address = "10.0.0.1", .port = 80,
-        .health = DNS_HEALTH_PASSING, .tags = primary, .tag_count = 1 }), 0);
-    assert_int_equal (dns_zone_builder_add_service_instance (zb, &(dns_instance_t) {
-        .service = "web", .node = "n2", .address = "10.0.0.2", .port = 81,
-        .health = DNS_HEALTH_CRITICAL }), 0);
-    assert_int_equal (dns_zone_builder_add_service_instance (zb, &(dns_instance_t) {
-        .service = "web", .node = "n2", .shed = "box", .address = "10.1.0.5", .port = 82,
-        .health = DNS_HEALTH_WARNING }), 0);
-    assert_int_equal (dns_zone_builder_add_service_instance (zb, &(dns_instance_t) {
-        .service = "db", .node = "n2", .address = "fd00::7", .port = 5432,
-        .health = DNS_HEALTH_PASSING }), 0);
-    assert_int_equal (dns_zone_builder_add_service_instance (zb, &(dns_instance_t) {
-        .service = "dead", .node = "n2", .address = "10.0.0.2", .port = 1,
-        .health = DNS_HEALTH_CRITICAL }), 0);
+    assert_int_equal (
+        dns_zone_builder_add_service_instance (zb, &(dns_instance_t){ .service = "web",
+                                                                      .node = "n1",
+                                                                      .address = "10.0.0.1",
+                                                                      .port = 80,
+                                                                      .health = DNS_HEALTH_PASSING,
+                                                                      .tags = primary,
+                                                                      .tag_count = 1 }),
+        0);
+    assert_int_equal (dns_zone_builder_add_service_instance (
+                          zb, &(dns_instance_t){ .service = "web",
+                                                 .node = "n2",
+                                                 .address = "10.0.0.2",
+                                                 .port = 81,
+                                                 .health = DNS_HEALTH_CRITICAL }),
+                      0);
+    assert_int_equal (dns_zone_builder_add_service_instance (
+                          zb, &(dns_instance_t){ .service = "web",
+                                                 .node = "n2",
+                                                 .shed = "box",
+                                                 .address = "10.1.0.5",
+                                                 .port = 82,
+                                                 .health = DNS_HEALTH_WARNING }),
+                      0);
+    assert_int_equal (dns_zone_builder_add_service_instance (
+                          zb, &(dns_instance_t){ .service = "db",
+                                                 .node = "n2",
+                                                 .address = "fd00::7",
+                                                 .port = 5432,
+                                                 .health = DNS_HEALTH_PASSING }),
+                      0);
+    assert_int_equal (dns_zone_builder_add_service_instance (
+                          zb, &(dns_instance_t){ .service = "dead",
+                                                 .node = "n2",
+                                                 .address = "10.0.0.2",
+                                                 .port = 1,
+                                                 .health = DNS_HEALTH_CRITICAL }),
+                      0);
     /* invalid input is refused, not half-added */
-    assert_int_equal (dns_zone_builder_add_service_instance (zb, &(dns_instance_t) {
-        .service = "bad.name", .node = "n2", .address = "10.0.0.2" }), -1);
-    assert_int_equal (dns_zone_builder_add_service_instance (zb, &(dns_instance_t) {
-        .service = "x", .node = "n2", .address = "not-an-ip" }), -1);
+    assert_int_equal (
+        dns_zone_builder_add_service_instance (
+            zb, &(dns_instance_t){ .service = "bad.name", .node = "n2", .address = "10.0.0.2" }),
+        -1);
+    assert_int_equal (
+        dns_zone_builder_add_service_instance (
+            zb, &(dns_instance_t){ .service = "x", .node = "n2", .address = "not-an-ip" }),
+        -1);
     assert_int_equal (dns_zone_builder_add_node (zb, "", "10.0.0.9"), -1);
     dns_zone_builder_set_serial (zb, 42);
     dns_zone_t *zone = dns_zone_builder_build (&zb);
@@ -460,7 +492,7 @@ typedef struct {
     dns_reader_t r;
 } s_answer_t;
 
-static s_answer_t s_ans;            /* big: keep it off the stack */
+static s_answer_t s_ans; /* big: keep it off the stack */
 
 static void
 s_ask (const dns_zone_t *zone, const char *name, uint16_t type)
@@ -470,12 +502,13 @@ s_ask (const dns_zone_t *zone, const char *name, uint16_t type)
     uint8_t q[512];
     size_t qlen = s_query (q, name, type, false, 0);
     uint64_t rng = 88172645463325252ULL;
-    s_ans.len = dns_resolve (&cfg, zone, q, qlen, DNS_TRANSPORT_UDP, s_ans.msg, DNS_UDP_MAX,
-                             &rng, &s_ans.res);
+    s_ans.len = dns_resolve (&cfg, zone, q, qlen, DNS_TRANSPORT_UDP, s_ans.msg, DNS_UDP_MAX, &rng,
+                             &s_ans.res);
     assert_true (s_ans.len >= DNS_HEADER_LEN);
     assert_int_equal (dns_reader_init (&s_ans.r, s_ans.msg, s_ans.len), 0);
     s_ans.nrr = 0;
-    while (s_ans.nrr < 64 && dns_reader_next (&s_ans.r, s_ans.msg, s_ans.len, &s_ans.rr[s_ans.nrr]) == 0)
+    while (s_ans.nrr < 64
+           && dns_reader_next (&s_ans.r, s_ans.msg, s_ans.len, &s_ans.rr[s_ans.nrr]) == 0)
         s_ans.nrr++;
 }
 
@@ -566,7 +599,8 @@ test_resolve_policy (void **state)
 
     /* responses are never answered */
     q[2] |= 0x80;
-    assert_int_equal (dns_resolve (&cfg, zone, q, qlen, DNS_TRANSPORT_UDP, out, sizeof out, &rng, &res), 0);
+    assert_int_equal (
+        dns_resolve (&cfg, zone, q, qlen, DNS_TRANSPORT_UDP, out, sizeof out, &rng, &res), 0);
     q[2] &= 0x7F;
     /* opcode STATUS (2): NOTIMP */
     q[2] |= 2 << 3;
@@ -581,7 +615,8 @@ test_resolve_policy (void **state)
     assert_int_equal (out[0], 0x12);
     assert_int_equal (out[3] & 0xF, DNS_RCODE_FORMERR);
     /* short: dropped */
-    assert_int_equal (dns_resolve (&cfg, zone, q, 5, DNS_TRANSPORT_UDP, out, sizeof out, &rng, &res), 0);
+    assert_int_equal (
+        dns_resolve (&cfg, zone, q, 5, DNS_TRANSPORT_UDP, out, sizeof out, &rng, &res), 0);
     assert_int_equal (res.rcode, -1);
     /* class CH: REFUSED */
     q[qlen - 1] = DNS_CLASS_CH;
@@ -589,10 +624,10 @@ test_resolve_policy (void **state)
     assert_int_equal (res.rcode, DNS_RCODE_REFUSED);
     /* EDNS version 1: BADVERS, with an OPT carrying the upper bits */
     qlen = s_query (q, "web.service.shed", DNS_TYPE_A, true, 1232);
-    q[qlen - 5] = 1;                /* OPT TTL byte 2: version */
+    q[qlen - 5] = 1; /* OPT TTL byte 2: version */
     len = dns_resolve (&cfg, zone, q, qlen, DNS_TRANSPORT_UDP, out, sizeof out, &rng, &res);
     assert_int_equal (res.rcode, DNS_RCODE_BADVERS);
-    assert_int_equal (out[len - 6], 1);     /* extended rcode 16 >> 4 */
+    assert_int_equal (out[len - 6], 1); /* extended rcode 16 >> 4 */
     /* AXFR: NOTIMP */
     qlen = s_query (q, "shed", DNS_TYPE_AXFR, false, 0);
     dns_resolve (&cfg, zone, q, qlen, DNS_TRANSPORT_TCP, s_ans.msg, DNS_TCP_MAX, &rng, &res);
@@ -614,9 +649,13 @@ test_resolve_truncation (void **state)
         snprintf (node, sizeof node, "n%d", i);
         snprintf (addr, sizeof addr, "10.2.%d.%d", i / 250, i % 250 + 1);
         assert_int_equal (dns_zone_builder_add_node (zb, node, addr), 0);
-        assert_int_equal (dns_zone_builder_add_service_instance (zb, &(dns_instance_t) {
-            .service = "big", .node = node, .address = addr, .port = 9000,
-            .health = DNS_HEALTH_PASSING }), 0);
+        assert_int_equal (dns_zone_builder_add_service_instance (
+                              zb, &(dns_instance_t){ .service = "big",
+                                                     .node = node,
+                                                     .address = addr,
+                                                     .port = 9000,
+                                                     .health = DNS_HEALTH_PASSING }),
+                          0);
     }
     dns_zone_t *zone = dns_zone_builder_build (&zb);
     dns_resolve_config_t cfg;
@@ -624,12 +663,12 @@ test_resolve_truncation (void **state)
     uint8_t q[512];
     uint64_t rng = 7;
     size_t qlen = s_query (q, "big.service.shed", DNS_TYPE_A, false, 0);
-    size_t len = dns_resolve (&cfg, zone, q, qlen, DNS_TRANSPORT_UDP, s_ans.msg, DNS_UDP_MAX,
-                              &rng, &s_ans.res);
+    size_t len = dns_resolve (&cfg, zone, q, qlen, DNS_TRANSPORT_UDP, s_ans.msg, DNS_UDP_MAX, &rng,
+                              &s_ans.res);
     assert_true (len <= DNS_UDP_MIN);
     assert_true (s_ans.res.truncated);
     assert_true (s_ans.msg[2] & (DNS_FLAG_TC >> 8));
-    assert_int_equal (s_ans.res.answers, (512 - 12 - 22) / 16);   /* whole records only */
+    assert_int_equal (s_ans.res.answers, (512 - 12 - 22) / 16); /* whole records only */
     /* EDNS 4096: still truncated (200 x 16 + ... < 4096? no: 3200 + 34 fits) */
     qlen = s_query (q, "big.service.shed", DNS_TYPE_A, true, 4096);
     len = dns_resolve (&cfg, zone, q, qlen, DNS_TRANSPORT_UDP, s_ans.msg, DNS_UDP_MAX, &rng,
@@ -663,9 +702,9 @@ test_zone_lookups (void **state)
     assert_non_null (dns_zone_node (zone, "N1", 2));
     dns_zone_t *extra = dns_zone_ref (zone);
     dns_zone_unref (&zone);
-    assert_non_null (dns_zone_service (extra, "db", 2));   /* still alive */
+    assert_non_null (dns_zone_service (extra, "db", 2)); /* still alive */
     dns_zone_unref (&extra);
-    dns_zone_unref (&extra);        /* NULL-safe */
+    dns_zone_unref (&extra); /* NULL-safe */
     dns_zone_t *empty = dns_zone_new_empty ();
     assert_int_equal (dns_zone_service_count (empty), 0);
     dns_zone_unref (&empty);

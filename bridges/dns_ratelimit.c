@@ -12,15 +12,15 @@
 #define S_MILLI 1000u
 
 typedef struct {
-    uint8_t key[17];                /* family byte + up to 16 address bytes */
+    uint8_t key[17]; /* family byte + up to 16 address bytes */
     bool used;
-    uint64_t tokens;                /* milli-tokens */
+    uint64_t tokens; /* milli-tokens */
     int64_t last_ms;
 } s_slot_t;
 
 struct _dns_ratelimit_t {
-    uint64_t rate;                  /* milli-tokens per ms == tokens per s */
-    uint64_t cap;                   /* burst, in milli-tokens */
+    uint64_t rate; /* milli-tokens per ms == tokens per s */
+    uint64_t cap;  /* burst, in milli-tokens */
     uint64_t seed;
     size_t mask;
     s_slot_t *slots;
@@ -98,7 +98,7 @@ static void
 s_refill (const dns_ratelimit_t *self, s_slot_t *slot, int64_t now_ms)
 {
     if (now_ms <= slot->last_ms)
-        return;                     /* clock did not move (or went back): no gift */
+        return; /* clock did not move (or went back): no gift */
     uint64_t elapsed = (uint64_t) (now_ms - slot->last_ms);
     /* Saturate before multiplying: an hour-long gap must not overflow. */
     uint64_t add = elapsed >= self->cap / self->rate + 1 ? self->cap : elapsed * self->rate;

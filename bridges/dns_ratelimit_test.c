@@ -40,7 +40,7 @@ test_bad_arguments (void **state)
     assert_non_null (rl);
     dns_ratelimit_destroy (&rl);
     assert_null (rl);
-    dns_ratelimit_destroy (&rl);        /* NULL-safe */
+    dns_ratelimit_destroy (&rl); /* NULL-safe */
 }
 
 static void
@@ -85,8 +85,8 @@ test_collisions_never_lift_the_limit (void **state)
     dns_ratelimit_t *rl = dns_ratelimit_new (10, 5, 1, 3);
     struct sockaddr_in a = s_v4 ("198.19.5.2"), b = s_v4 ("198.19.6.9");
     assert_int_equal (s_allowed (rl, &a, 100, 0), 5);
-    assert_int_equal (s_allowed (rl, &b, 100, 0), 0);     /* shared, empty */
-    assert_int_equal (s_allowed (rl, &b, 100, 1000), 5);  /* idle again: taken over */
+    assert_int_equal (s_allowed (rl, &b, 100, 0), 0);    /* shared, empty */
+    assert_int_equal (s_allowed (rl, &b, 100, 1000), 5); /* idle again: taken over */
     assert_int_equal (s_allowed (rl, &a, 100, 1000), 0);
     /* IPv6 and other families are keyed too and never crash. */
     struct sockaddr_in6 v6;

@@ -144,8 +144,8 @@ static int
 s_answer_addr (s_ctx_t *c, const uint8_t *owner, int family, const uint8_t *addr)
 {
     int rc = family == AF_INET
-           ? dns_builder_a (&c->b, DNS_SECTION_ANSWER, owner, c->cfg->ttl, addr)
-           : dns_builder_aaaa (&c->b, DNS_SECTION_ANSWER, owner, c->cfg->ttl, addr);
+                 ? dns_builder_a (&c->b, DNS_SECTION_ANSWER, owner, c->cfg->ttl, addr)
+                 : dns_builder_aaaa (&c->b, DNS_SECTION_ANSWER, owner, c->cfg->ttl, addr);
     if (rc)
         c->truncated = true;
     return rc;
@@ -155,9 +155,9 @@ static void
 s_authority_soa (s_ctx_t *c)
 {
     /* RFC 2308: the negative-caching TTL is min(SOA TTL, MINIMUM): set both. */
-    dns_builder_soa (&c->b, DNS_SECTION_AUTHORITY, c->cfg->domain, c->cfg->neg_ttl,
-                     c->cfg->mname, c->cfg->rname, dns_zone_serial (c->zone), DNS_SOA_REFRESH,
-                     DNS_SOA_RETRY, DNS_SOA_EXPIRE, c->cfg->neg_ttl);
+    dns_builder_soa (&c->b, DNS_SECTION_AUTHORITY, c->cfg->domain, c->cfg->neg_ttl, c->cfg->mname,
+                     c->cfg->rname, dns_zone_serial (c->zone), DNS_SOA_REFRESH, DNS_SOA_RETRY,
+                     DNS_SOA_EXPIRE, c->cfg->neg_ttl);
 }
 
 /* ---- Name kinds ----------------------------------------------------------- */
@@ -191,7 +191,7 @@ s_answer_addr_name (s_ctx_t *c, size_t prefix)
         return DNS_RCODE_NXDOMAIN;
     uint8_t addr[16];
     for (size_t i = 0; i < len; i++) {
-        uint8_t ch = l[i] | 0x20;   /* fold case; digits are unaffected */
+        uint8_t ch = l[i] | 0x20; /* fold case; digits are unaffected */
         int v = (ch >= '0' && ch <= '9') ? ch - '0' : (ch >= 'a' && ch <= 'f') ? ch - 'a' + 10 : -1;
         if (v < 0)
             return DNS_RCODE_NXDOMAIN;
@@ -244,7 +244,7 @@ s_answer_shed (s_ctx_t *c, size_t prefix)
 /* Has this target already been given its address in the additional section? */
 typedef struct {
     s_target_kind_t kind;
-    const char *name;               /* node or shed name; NULL for addr targets */
+    const char *name; /* node or shed name; NULL for addr targets */
     int family;
     const uint8_t *addr;
 } s_extra_t;
@@ -268,8 +268,7 @@ s_answer_service (s_ctx_t *c, size_t prefix)
     size_t svc_len, tag_len = 0;
     if (prefix == 2)
         svc_l = s_label (c->q, 0, &svc_len);
-    else
-    if (prefix == 3) {
+    else if (prefix == 3) {
         size_t l0, l1;
         const uint8_t *a = s_label (c->q, 0, &l0);
         const uint8_t *b = s_label (c->q, 1, &l1);
@@ -341,7 +340,7 @@ s_answer_service (s_ctx_t *c, size_t prefix)
             added++;
         }
         if (c->truncated)
-            return DNS_RCODE_NOERROR;   /* the client retries over TCP for the rest */
+            return DNS_RCODE_NOERROR; /* the client retries over TCP for the rest */
         /* Addresses of the targets, once each; they are a hint (RFC 2181
          * 9), so whatever does not fit is simply left out. */
         s_extra_t seen[DNS_RESOLVE_MAX_EXTRA];
@@ -353,10 +352,10 @@ s_answer_service (s_ctx_t *c, size_t prefix)
             if (s_extra_seen (seen, nseen, &e))
                 continue;
             seen[nseen++] = e;
-            int rc = inst->family == AF_INET
-                   ? dns_builder_a (&c->b, DNS_SECTION_ADDITIONAL, target, c->cfg->ttl, inst->addr)
-                   : dns_builder_aaaa (&c->b, DNS_SECTION_ADDITIONAL, target, c->cfg->ttl,
-                                       inst->addr);
+            int rc = inst->family == AF_INET ? dns_builder_a (&c->b, DNS_SECTION_ADDITIONAL, target,
+                                                              c->cfg->ttl, inst->addr)
+                                             : dns_builder_aaaa (&c->b, DNS_SECTION_ADDITIONAL,
+                                                                 target, c->cfg->ttl, inst->addr);
             if (rc)
                 break;
         }
@@ -364,8 +363,8 @@ s_answer_service (s_ctx_t *c, size_t prefix)
     }
     for (size_t i = 0; i < n; i++) {
         const dns_zone_instance_t *inst = &svc->instances[idx[i]];
-        bool want = inst->family == AF_INET ? s_wants (qt, DNS_TYPE_A)
-                                            : s_wants (qt, DNS_TYPE_AAAA);
+        bool want =
+            inst->family == AF_INET ? s_wants (qt, DNS_TYPE_A) : s_wants (qt, DNS_TYPE_AAAA);
         if (want && s_answer_addr (c, c->q->qname, inst->family, inst->addr))
             break;
     }
@@ -379,18 +378,18 @@ s_answer_name (s_ctx_t *c)
     size_t prefix = c->q->nlabels - c->cfg->domain_labels;
     if (prefix == 0) {
         if (s_wants (c->q->qtype, DNS_TYPE_SOA))
-            dns_builder_soa (&c->b, DNS_SECTION_ANSWER, c->q->qname, c->cfg->ttl,
-                             c->cfg->mname, c->cfg->rname, dns_zone_serial (c->zone),
-                             DNS_SOA_REFRESH, DNS_SOA_RETRY, DNS_SOA_EXPIRE, c->cfg->neg_ttl);
+            dns_builder_soa (&c->b, DNS_SECTION_ANSWER, c->q->qname, c->cfg->ttl, c->cfg->mname,
+                             c->cfg->rname, dns_zone_serial (c->zone), DNS_SOA_REFRESH,
+                             DNS_SOA_RETRY, DNS_SOA_EXPIRE, c->cfg->neg_ttl);
         return DNS_RCODE_NOERROR;
     }
     size_t kind = prefix - 1;
     bool known = s_label_is (c->q, kind, s_service) || s_label_is (c->q, kind, s_node)
-              || s_label_is (c->q, kind, s_shed) || s_label_is (c->q, kind, s_addr);
+                 || s_label_is (c->q, kind, s_shed) || s_label_is (c->q, kind, s_addr);
     if (!known)
         return DNS_RCODE_NXDOMAIN;
     if (prefix == 1)
-        return DNS_RCODE_NOERROR;   /* "service.DOMAIN" etc.: empty non-terminals */
+        return DNS_RCODE_NOERROR; /* "service.DOMAIN" etc.: empty non-terminals */
     if (s_label_is (c->q, kind, s_service))
         return s_answer_service (c, prefix);
     if (s_label_is (c->q, kind, s_node))
@@ -454,8 +453,8 @@ dns_resolve_config_init (dns_resolve_config_t *cfg, const char *domain, uint32_t
 
 size_t
 dns_resolve (const dns_resolve_config_t *cfg, const dns_zone_t *zone, const uint8_t *query,
-             size_t len, dns_transport_t transport, uint8_t *out, size_t out_cap,
-             uint64_t *rng, dns_resolve_result_t *result)
+             size_t len, dns_transport_t transport, uint8_t *out, size_t out_cap, uint64_t *rng,
+             dns_resolve_result_t *result)
 {
     assert (cfg && out && rng && result);
     memset (result, 0, sizeof *result);
@@ -479,14 +478,13 @@ dns_resolve (const dns_resolve_config_t *cfg, const dns_zone_t *zone, const uint
     c.q = &q;
     c.tcp = tcp;
     c.rng = rng;
-    uint16_t flags = DNS_FLAG_QR | DNS_FLAG_AA
-                   | (q.flags & (DNS_OPCODE_MASK | DNS_FLAG_RD | DNS_FLAG_CD));
+    uint16_t flags =
+        DNS_FLAG_QR | DNS_FLAG_AA | (q.flags & (DNS_OPCODE_MASK | DNS_FLAG_RD | DNS_FLAG_CD));
     int rcode;
 
     if (dns_query_opcode (&q) != DNS_OPCODE_QUERY || prc != DNS_PARSE_OK) {
         /* Header only: we cannot vouch for anything after it. */
-        rcode = dns_query_opcode (&q) != DNS_OPCODE_QUERY ? DNS_RCODE_NOTIMP
-                                                           : DNS_RCODE_FORMERR;
+        rcode = dns_query_opcode (&q) != DNS_OPCODE_QUERY ? DNS_RCODE_NOTIMP : DNS_RCODE_FORMERR;
         result->malformed = rcode == DNS_RCODE_FORMERR;
         dns_builder_init (&c.b, out, limit, q.id, (uint16_t) (flags | rcode));
         goto done;
@@ -494,23 +492,19 @@ dns_resolve (const dns_resolve_config_t *cfg, const dns_zone_t *zone, const uint
     /* Keep room for our OPT so adding it can never fail. */
     dns_builder_init (&c.b, out, limit - (q.edns ? DNS_OPT_RR_LEN : 0), q.id, flags);
     if (dns_builder_question (&c.b, q.qname, q.qtype, q.qclass))
-        rcode = DNS_RCODE_SERVFAIL;     /* cannot happen: 12 + 259 < 512 */
-    else
-    if (q.edns && q.edns_version != DNS_EDNS_VERSION)
+        rcode = DNS_RCODE_SERVFAIL; /* cannot happen: 12 + 259 < 512 */
+    else if (q.edns && q.edns_version != DNS_EDNS_VERSION)
         rcode = DNS_RCODE_BADVERS;
-    else
-    if ((q.qclass != DNS_CLASS_IN && q.qclass != DNS_CLASS_ANY) || !s_in_domain (cfg, &q))
+    else if ((q.qclass != DNS_CLASS_IN && q.qclass != DNS_CLASS_ANY) || !s_in_domain (cfg, &q))
         rcode = DNS_RCODE_REFUSED;
-    else
-    if (q.qtype == DNS_TYPE_AXFR || q.qtype == DNS_TYPE_IXFR || q.qtype == DNS_TYPE_OPT)
+    else if (q.qtype == DNS_TYPE_AXFR || q.qtype == DNS_TYPE_IXFR || q.qtype == DNS_TYPE_OPT)
         rcode = DNS_RCODE_NOTIMP;
-    else
-    if (!zone)
-        rcode = DNS_RCODE_SERVFAIL;     /* nothing published yet: not a negative answer */
+    else if (!zone)
+        rcode = DNS_RCODE_SERVFAIL; /* nothing published yet: not a negative answer */
     else {
         rcode = s_answer_name (&c);
-        if (rcode == DNS_RCODE_NXDOMAIN || (rcode == DNS_RCODE_NOERROR && c.b.count[0] == 0
-                                            && !c.truncated))
+        if (rcode == DNS_RCODE_NXDOMAIN
+            || (rcode == DNS_RCODE_NOERROR && c.b.count[0] == 0 && !c.truncated))
             s_authority_soa (&c);
     }
     if (c.truncated)

@@ -32,17 +32,29 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define S_BATCH        32                   /* datagrams per recvmmsg */
-#define S_UDP_IN_MAX   DNS_UDP_MAX          /* bigger queries are dropped: nobody needs them */
-#define S_TCP_OUT_HIGH (256 * 1024)         /* stop reading a connection that does not read us */
-#define S_BIND_TRIES   16                   /* ephemeral port: UDP and TCP must agree */
-#define S_RATE_SLOTS   4096                 /* sources tracked by the rate limiter */
+#define S_BATCH        32           /* datagrams per recvmmsg */
+#define S_UDP_IN_MAX   DNS_UDP_MAX  /* bigger queries are dropped: nobody needs them */
+#define S_TCP_OUT_HIGH (256 * 1024) /* stop reading a connection that does not read us */
+#define S_BIND_TRIES   16           /* ephemeral port: UDP and TCP must agree */
+#define S_RATE_SLOTS   4096         /* sources tracked by the rate limiter */
 
 /* Counter slots; one atomic each so readers on other threads see whole values. */
 enum {
-    C_QUERIES_UDP, C_QUERIES_TCP,
-    C_NOERROR, C_FORMERR, C_SERVFAIL, C_NXDOMAIN, C_NOTIMP, C_REFUSED, C_OTHER,
-    C_TRUNCATED, C_DROPPED, C_TCP_ACCEPTED, C_TCP_REJECTED, C_TCP_IDLE, C_RATE_LIMITED,
+    C_QUERIES_UDP,
+    C_QUERIES_TCP,
+    C_NOERROR,
+    C_FORMERR,
+    C_SERVFAIL,
+    C_NXDOMAIN,
+    C_NOTIMP,
+    C_REFUSED,
+    C_OTHER,
+    C_TRUNCATED,
+    C_DROPPED,
+    C_TCP_ACCEPTED,
+    C_TCP_REJECTED,
+    C_TCP_IDLE,
+    C_RATE_LIMITED,
     C_ZONES,
     C_COUNT
 };
@@ -50,30 +62,30 @@ enum {
 struct _dns_server_t {
     zactor_t *actor;
     /* shared with the actor thread */
-    _Atomic (dns_zone_t *) pending;         /* published, not yet picked up */
+    _Atomic (dns_zone_t *) pending; /* published, not yet picked up */
     _Atomic uint64_t counters[C_COUNT];
-    atomic_int bound;                       /* 1 once bound, -1 on failure */
+    atomic_int bound; /* 1 once bound, -1 on failure */
     atomic_uint port;
     /* configuration, copied */
     char addr[128];
     dns_resolve_config_t rcfg;
     unsigned tcp_max_conns;
     unsigned tcp_idle_ms;
-    char device[IF_NAMESIZE];               /* "" = any interface */
-    uint32_t rate_qps, rate_burst;          /* 0 = no limiter */
+    char device[IF_NAMESIZE];      /* "" = any interface */
+    uint32_t rate_qps, rate_burst; /* 0 = no limiter */
     unsigned tcp_max_per_source;
 };
 
 /* One TCP connection: a 2-byte-length framed stream of queries. */
 typedef struct {
     int fd;
-    struct sockaddr_storage peer;           /* for the per-source limits */
-    uint8_t *in;                            /* 2 + DNS_TCP_MAX bytes */
+    struct sockaddr_storage peer; /* for the per-source limits */
+    uint8_t *in;                  /* 2 + DNS_TCP_MAX bytes */
     size_t in_len;
-    uint8_t *out;                           /* framed answers not yet written */
+    uint8_t *out; /* framed answers not yet written */
     size_t out_len, out_off, out_cap;
-    int64_t last_active;                    /* zclock_mono() ms */
-    bool eof;                               /* peer closed its side: flush and close */
+    int64_t last_active; /* zclock_mono() ms */
+    bool eof;            /* peer closed its side: flush and close */
 } s_conn_t;
 
 typedef struct {
@@ -81,16 +93,16 @@ typedef struct {
     dns_server_t *server;
     bool terminated;
     int udp_fd, tcp_fd;
-    dns_zone_t *zone;                       /* what we answer from; ours alone */
+    dns_zone_t *zone; /* what we answer from; ours alone */
     uint64_t rng;
-    s_conn_t *conns;                        /* tcp_max_conns slots, fd -1 when free */
+    s_conn_t *conns; /* tcp_max_conns slots, fd -1 when free */
     size_t nconns;
     /* UDP batch buffers */
     uint8_t (*in)[S_UDP_IN_MAX];
     uint8_t (*out)[DNS_UDP_MAX];
     struct sockaddr_storage peers[S_BATCH];
-    uint8_t *tcp_answer;                    /* DNS_TCP_MAX scratch */
-    dns_ratelimit_t *limiter;               /* NULL: no rate limit */
+    uint8_t *tcp_answer;      /* DNS_TCP_MAX scratch */
+    dns_ratelimit_t *limiter; /* NULL: no rate limit */
 } self_t;
 
 static inline void
@@ -103,14 +115,30 @@ static void
 s_count_result (dns_server_t *server, const dns_resolve_result_t *r)
 {
     switch (r->rcode) {
-        case -1:                    s_count (server, C_DROPPED); break;
-        case DNS_RCODE_NOERROR:     s_count (server, C_NOERROR); break;
-        case DNS_RCODE_FORMERR:     s_count (server, C_FORMERR); break;
-        case DNS_RCODE_SERVFAIL:    s_count (server, C_SERVFAIL); break;
-        case DNS_RCODE_NXDOMAIN:    s_count (server, C_NXDOMAIN); break;
-        case DNS_RCODE_NOTIMP:      s_count (server, C_NOTIMP); break;
-        case DNS_RCODE_REFUSED:     s_count (server, C_REFUSED); break;
-        default:                    s_count (server, C_OTHER); break;
+    case -1:
+        s_count (server, C_DROPPED);
+        break;
+    case DNS_RCODE_NOERROR:
+        s_count (server, C_NOERROR);
+        break;
+    case DNS_RCODE_FORMERR:
+        s_count (server, C_FORMERR);
+        break;
+    case DNS_RCODE_SERVFAIL:
+        s_count (server, C_SERVFAIL);
+        break;
+    case DNS_RCODE_NXDOMAIN:
+        s_count (server, C_NXDOMAIN);
+        break;
+    case DNS_RCODE_NOTIMP:
+        s_count (server, C_NOTIMP);
+        break;
+    case DNS_RCODE_REFUSED:
+        s_count (server, C_REFUSED);
+        break;
+    default:
+        s_count (server, C_OTHER);
+        break;
     }
 }
 
@@ -131,8 +159,8 @@ s_zone_refresh (self_t *self)
 {
     if (atomic_load_explicit (&self->server->pending, memory_order_relaxed) == NULL)
         return;
-    dns_zone_t *fresh = atomic_exchange_explicit (&self->server->pending, NULL,
-                                                  memory_order_acq_rel);
+    dns_zone_t *fresh =
+        atomic_exchange_explicit (&self->server->pending, NULL, memory_order_acq_rel);
     if (fresh) {
         dns_zone_unref (&self->zone);
         self->zone = fresh;
@@ -218,14 +246,15 @@ s_bind (self_t *self)
         return -1;
     }
     bool ephemeral = (ss.ss_family == AF_INET ? ((struct sockaddr_in *) &ss)->sin_port
-                                              : ((struct sockaddr_in6 *) &ss)->sin6_port) == 0;
+                                              : ((struct sockaddr_in6 *) &ss)->sin6_port)
+                     == 0;
     for (int attempt = 0; attempt < S_BIND_TRIES; attempt++) {
         if (ephemeral)
             s_set_port (&ss, 0);
         int u = socket (ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         int t = socket (ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         int one = 1;
-        int rcvbuf = 1 << 20;       /* absorb bursts while we answer a batch */
+        int rcvbuf = 1 << 20; /* absorb bursts while we answer a batch */
         if (u < 0 || t < 0)
             goto fail;
         setsockopt (t, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -246,20 +275,18 @@ s_bind (self_t *self)
         self->udp_fd = u;
         self->tcp_fd = t;
         return 0;
-fail:
-        {
-            int err = errno;
-            if (u >= 0)
-                close (u);
-            if (t >= 0)
-                close (t);
-            if (!(ephemeral && err == EADDRINUSE)) {
-                log_error ("dns", "cannot bind|addr=%s device=%s error=\"%s\"",
-                           self->server->addr, self->server->device[0] ? self->server->device
-                                                                       : "-", strerror (err));
-                return -1;
-            }
+    fail : {
+        int err = errno;
+        if (u >= 0)
+            close (u);
+        if (t >= 0)
+            close (t);
+        if (!(ephemeral && err == EADDRINUSE)) {
+            log_error ("dns", "cannot bind|addr=%s device=%s error=\"%s\"", self->server->addr,
+                       self->server->device[0] ? self->server->device : "-", strerror (err));
+            return -1;
         }
+    }
     }
     log_error ("dns", "no free port for UDP and TCP|addr=%s", self->server->addr);
     return -1;
@@ -292,7 +319,7 @@ s_udp_batch (self_t *self)
     for (int i = 0; i < n; i++) {
         s_count (self->server, C_QUERIES_UDP);
         if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
-            s_count (self->server, C_DROPPED);   /* oversized: not a query we want */
+            s_count (self->server, C_DROPPED); /* oversized: not a query we want */
             continue;
         }
         /* Over the limit: no answer at all. An answer (even REFUSED) would
@@ -302,8 +329,7 @@ s_udp_batch (self_t *self)
             continue;
         dns_resolve_result_t res;
         size_t len = dns_resolve (&self->server->rcfg, self->zone, self->in[i], msgs[i].msg_len,
-                                  DNS_TRANSPORT_UDP, self->out[nr], DNS_UDP_MAX, &self->rng,
-                                  &res);
+                                  DNS_TRANSPORT_UDP, self->out[nr], DNS_UDP_MAX, &self->rng, &res);
         s_count_result (self->server, &res);
         if (res.truncated)
             s_count (self->server, C_TRUNCATED);
@@ -322,7 +348,7 @@ s_udp_batch (self_t *self)
     while (sent < nr) {
         int rc = sendmmsg (self->udp_fd, replies + sent, (unsigned) (nr - sent), MSG_DONTWAIT);
         if (rc <= 0)
-            break;                  /* socket full: UDP may drop, the client retries */
+            break; /* socket full: UDP may drop, the client retries */
         sent += rc;
     }
 }
@@ -350,10 +376,12 @@ s_same_host (const struct sockaddr_storage *a, const struct sockaddr_storage *b)
         return false;
     if (a->ss_family == AF_INET)
         return memcmp (&((const struct sockaddr_in *) a)->sin_addr,
-                       &((const struct sockaddr_in *) b)->sin_addr, 4) == 0;
+                       &((const struct sockaddr_in *) b)->sin_addr, 4)
+               == 0;
     if (a->ss_family == AF_INET6)
         return memcmp (&((const struct sockaddr_in6 *) a)->sin6_addr,
-                       &((const struct sockaddr_in6 *) b)->sin6_addr, 16) == 0;
+                       &((const struct sockaddr_in6 *) b)->sin6_addr, 16)
+               == 0;
     return true;
 }
 
@@ -364,8 +392,8 @@ s_tcp_accept (self_t *self)
         struct sockaddr_storage peer;
         socklen_t plen = sizeof peer;
         memset (&peer, 0, sizeof peer);
-        int fd = accept4 (self->tcp_fd, (struct sockaddr *) &peer, &plen,
-                          SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd =
+            accept4 (self->tcp_fd, (struct sockaddr *) &peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return;
         if (!s_rate_ok (self, &peer)) {
@@ -379,8 +407,7 @@ s_tcp_accept (self_t *self)
                 if (!slot)
                     slot = &self->conns[i];
             }
-            else
-            if (s_same_host (&self->conns[i].peer, &peer))
+            else if (s_same_host (&self->conns[i].peer, &peer))
                 same++;
         }
         if (self->server->tcp_max_per_source && same >= self->server->tcp_max_per_source) {
@@ -440,12 +467,12 @@ s_conn_flush (self_t *self, s_conn_t *conn)
 static void
 s_conn_read (self_t *self, s_conn_t *conn)
 {
-    ssize_t n = recv (conn->fd, conn->in + conn->in_len, 2 + DNS_TCP_MAX - conn->in_len,
-                      MSG_DONTWAIT);
+    ssize_t n =
+        recv (conn->fd, conn->in + conn->in_len, 2 + DNS_TCP_MAX - conn->in_len, MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
     if (n <= 0) {
-        conn->eof = true;           /* answer what we have, then close */
+        conn->eof = true; /* answer what we have, then close */
         s_conn_flush (self, conn);
         return;
     }
@@ -471,9 +498,9 @@ s_conn_read (self_t *self, s_conn_t *conn)
             return;
         }
         dns_resolve_result_t res;
-        size_t len = dns_resolve (&self->server->rcfg, self->zone, conn->in + off + 2, flen,
-                                  DNS_TRANSPORT_TCP, self->tcp_answer, DNS_TCP_MAX, &self->rng,
-                                  &res);
+        size_t len =
+            dns_resolve (&self->server->rcfg, self->zone, conn->in + off + 2, flen,
+                         DNS_TRANSPORT_TCP, self->tcp_answer, DNS_TCP_MAX, &self->rng, &res);
         s_count_result (self->server, &res);
         if (len && s_conn_queue (conn, self->tcp_answer, len)) {
             s_conn_close (self, conn);
@@ -526,10 +553,9 @@ s_self_new (zsock_t *pipe, dns_server_t *server)
     self->out = malloc (S_BATCH * sizeof *self->out);
     self->tcp_answer = malloc (DNS_TCP_MAX);
     if (server->rate_qps)
-        self->limiter = dns_ratelimit_new (server->rate_qps,
-                                           server->rate_burst ? server->rate_burst
-                                                              : 2 * server->rate_qps,
-                                           S_RATE_SLOTS, self->rng);
+        self->limiter = dns_ratelimit_new (
+            server->rate_qps, server->rate_burst ? server->rate_burst : 2 * server->rate_qps,
+            S_RATE_SLOTS, self->rng);
     if (!self->conns || !self->in || !self->out || !self->tcp_answer
         || (server->rate_qps && !self->limiter)) {
         s_self_destroy (&self);
@@ -545,9 +571,8 @@ s_recv_api (self_t *self)
 {
     char *command = zstr_recv (self->pipe);
     if (!command)
-        self->terminated = true;    /* interrupted */
-    else
-    if (streq (command, "$TERM"))
+        self->terminated = true; /* interrupted */
+    else if (streq (command, "$TERM"))
         self->terminated = true;
     else
         log_warn ("dns", "unknown actor command|command=%s", command);
@@ -584,9 +609,9 @@ s_actor (zsock_t *pipe, void *args)
     if (!items || !owners)
         self->terminated = true;
     while (!self->terminated) {
-        items[0] = (zmq_pollitem_t) { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 };
-        items[1] = (zmq_pollitem_t) { NULL, self->udp_fd, ZMQ_POLLIN, 0 };
-        items[2] = (zmq_pollitem_t) { NULL, self->tcp_fd, ZMQ_POLLIN, 0 };
+        items[0] = (zmq_pollitem_t){ zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 };
+        items[1] = (zmq_pollitem_t){ NULL, self->udp_fd, ZMQ_POLLIN, 0 };
+        items[2] = (zmq_pollitem_t){ NULL, self->tcp_fd, ZMQ_POLLIN, 0 };
         int nitems = 3;
         int64_t now = zclock_mono ();
         long timeout = -1;
@@ -607,14 +632,14 @@ s_actor (zsock_t *pipe, void *args)
                 events |= ZMQ_POLLIN;
             if (conn->out_off < conn->out_len)
                 events |= ZMQ_POLLOUT;
-            items[nitems] = (zmq_pollitem_t) { NULL, conn->fd, events, 0 };
+            items[nitems] = (zmq_pollitem_t){ NULL, conn->fd, events, 0 };
             owners[nitems++] = conn;
         }
         int rc = zmq_poll (items, nitems, timeout);
         if (rc < 0) {
             if (errno == EINTR)
                 continue;
-            break;                  /* context terminated */
+            break; /* context terminated */
         }
         if (items[0].revents & ZMQ_POLLIN)
             s_recv_api (self);
@@ -668,8 +693,7 @@ dns_server_new (const dns_server_config_t *cfg)
         || (cfg->device && strlen (cfg->device) >= sizeof self->device)
         || cfg->neg_ttl_s > DNS_SERVER_MAX_TTL
         || dns_resolve_config_init (&self->rcfg, domain, cfg->ttl_s, cfg->neg_ttl_s)) {
-        log_error ("dns", "bad configuration|addr=%s domain=%s ttl_s=%u", addr, domain,
-                   cfg->ttl_s);
+        log_error ("dns", "bad configuration|addr=%s domain=%s ttl_s=%u", addr, domain, cfg->ttl_s);
         free (self);
         return NULL;
     }
@@ -686,7 +710,7 @@ dns_server_new (const dns_server_config_t *cfg)
     atomic_init (&self->bound, 0);
     atomic_init (&self->port, 0);
 
-    self->actor = zactor_new (s_actor, self);     /* returns once the actor signalled */
+    self->actor = zactor_new (s_actor, self); /* returns once the actor signalled */
     if (!self->actor || atomic_load (&self->bound) != 1) {
         dns_server_destroy (&self);
         return NULL;
@@ -720,8 +744,8 @@ dns_server_set_zone (dns_server_t *self, dns_zone_t *zone)
 {
     assert (self);
     assert (zone);
-    dns_zone_t *old = atomic_exchange_explicit (&self->pending, dns_zone_ref (zone),
-                                                memory_order_acq_rel);
+    dns_zone_t *old =
+        atomic_exchange_explicit (&self->pending, dns_zone_ref (zone), memory_order_acq_rel);
     /* Never seen by the actor (it empties the slot when it takes a zone). */
     dns_zone_unref (&old);
     s_count (self, C_ZONES);

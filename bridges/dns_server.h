@@ -28,19 +28,19 @@
 typedef struct _dns_server_t dns_server_t;
 
 typedef struct {
-    const char *addr;               /* dns.addr: "IP:PORT" or "[IPv6]:PORT"; port 0 = ephemeral */
-    const char *domain;             /* dns.domain */
-    uint32_t ttl_s;                 /* dns.ttl_s: TTL of positive answers */
-    uint32_t neg_ttl_s;             /* dns.neg_ttl_s: SOA TTL/MINIMUM on negative answers */
-    unsigned tcp_max_conns;         /* dns.tcp_max_conns: further connections are closed at once */
-    unsigned tcp_idle_ms;           /* dns.tcp_idle_ms: idle TCP connections are closed */
+    const char *addr;       /* dns.addr: "IP:PORT" or "[IPv6]:PORT"; port 0 = ephemeral */
+    const char *domain;     /* dns.domain */
+    uint32_t ttl_s;         /* dns.ttl_s: TTL of positive answers */
+    uint32_t neg_ttl_s;     /* dns.neg_ttl_s: SOA TTL/MINIMUM on negative answers */
+    unsigned tcp_max_conns; /* dns.tcp_max_conns: further connections are closed at once */
+    unsigned tcp_idle_ms;   /* dns.tcp_idle_ms: idle TCP connections are closed */
     /* For listeners that face untrusted clients (the shed listener,
      * docs/dns.md); all off by default. */
-    const char *device;             /* SO_BINDTODEVICE: answer only what arrives on it */
-    uint32_t rate_qps;              /* per source address: UDP queries, TCP connections and
+    const char *device;          /* SO_BINDTODEVICE: answer only what arrives on it */
+    uint32_t rate_qps;           /* per source address: UDP queries, TCP connections and
                                      * frames per second (0 = unlimited); over it: dropped */
-    uint32_t rate_burst;            /* bucket size (0 = 2 x rate_qps) */
-    unsigned tcp_max_per_source;    /* open TCP connections per source address (0 = any) */
+    uint32_t rate_burst;         /* bucket size (0 = 2 x rate_qps) */
+    unsigned tcp_max_per_source; /* open TCP connections per source address (0 = any) */
 } dns_server_config_t;
 
 #define DNS_SERVER_DEFAULT_ADDR      "127.0.0.1:8600"
@@ -55,15 +55,15 @@ void dns_server_config_defaults (dns_server_config_t *cfg);
 
 /* Counters, read at any time from any thread. */
 typedef struct {
-    uint64_t queries_udp;           /* datagrams received */
-    uint64_t queries_tcp;           /* frames received over TCP */
+    uint64_t queries_udp; /* datagrams received */
+    uint64_t queries_tcp; /* frames received over TCP */
     uint64_t rcode_noerror, rcode_formerr, rcode_servfail, rcode_nxdomain;
     uint64_t rcode_notimp, rcode_refused, rcode_other;
-    uint64_t truncated;             /* UDP answers sent with TC */
-    uint64_t dropped;               /* malformed input not answered (no header, oversized, ...) */
-    uint64_t tcp_accepted, tcp_rejected;  /* rejected: over tcp_max_conns */
+    uint64_t truncated; /* UDP answers sent with TC */
+    uint64_t dropped;   /* malformed input not answered (no header, oversized, ...) */
+    uint64_t tcp_accepted, tcp_rejected; /* rejected: over tcp_max_conns */
     uint64_t tcp_idle_closed;
-    uint64_t rate_limited;          /* queries and connections dropped over rate_qps or
+    uint64_t rate_limited; /* queries and connections dropped over rate_qps or
                                      * tcp_max_per_source */
     uint64_t zones_published;
 } dns_server_stats_t;

@@ -91,7 +91,8 @@ s_decode (s_resp_t *resp)
 {
     assert_int_equal (dns_reader_init (&resp->r, resp->msg, resp->len), 0);
     resp->nrr = 0;
-    while (resp->nrr < 300 && dns_reader_next (&resp->r, resp->msg, resp->len, &resp->rr[resp->nrr]) == 0)
+    while (resp->nrr < 300
+           && dns_reader_next (&resp->r, resp->msg, resp->len, &resp->rr[resp->nrr]) == 0)
         resp->nrr++;
 }
 
@@ -180,31 +181,54 @@ s_zone (const char *web_extra_ip)
     dns_zone_builder_add_shed (zb, "dev", "127.0.2.9");
     const char *tags_primary[] = { "primary", "v1" };
     const char *tags_v1[] = { "v1" };
-    dns_zone_builder_add_service_instance (zb, &(dns_instance_t) {
-        .service = "web", .node = "n1", .address = "127.0.1.1", .port = 8001,
-        .health = DNS_HEALTH_PASSING, .tags = tags_primary, .tag_count = 2 });
-    dns_zone_builder_add_service_instance (zb, &(dns_instance_t) {
-        .service = "web", .node = "n2", .address = "127.0.1.2", .port = 8002,
-        .health = DNS_HEALTH_WARNING, .tags = tags_v1, .tag_count = 1 });
-    dns_zone_builder_add_service_instance (zb, &(dns_instance_t) {
-        .service = "web", .node = "n3", .address = "127.0.1.3", .port = 8003,
-        .health = DNS_HEALTH_CRITICAL, .tags = tags_primary, .tag_count = 2 });
-    dns_zone_builder_add_service_instance (zb, &(dns_instance_t) {
-        .service = "web", .node = "n1", .shed = "dev", .address = "127.0.2.9", .port = 8004,
-        .health = DNS_HEALTH_PASSING });
+    dns_zone_builder_add_service_instance (zb, &(dns_instance_t){ .service = "web",
+                                                                  .node = "n1",
+                                                                  .address = "127.0.1.1",
+                                                                  .port = 8001,
+                                                                  .health = DNS_HEALTH_PASSING,
+                                                                  .tags = tags_primary,
+                                                                  .tag_count = 2 });
+    dns_zone_builder_add_service_instance (zb, &(dns_instance_t){ .service = "web",
+                                                                  .node = "n2",
+                                                                  .address = "127.0.1.2",
+                                                                  .port = 8002,
+                                                                  .health = DNS_HEALTH_WARNING,
+                                                                  .tags = tags_v1,
+                                                                  .tag_count = 1 });
+    dns_zone_builder_add_service_instance (zb, &(dns_instance_t){ .service = "web",
+                                                                  .node = "n3",
+                                                                  .address = "127.0.1.3",
+                                                                  .port = 8003,
+                                                                  .health = DNS_HEALTH_CRITICAL,
+                                                                  .tags = tags_primary,
+                                                                  .tag_count = 2 });
+    dns_zone_builder_add_service_instance (zb, &(dns_instance_t){ .service = "web",
+                                                                  .node = "n1",
+                                                                  .shed = "dev",
+                                                                  .address = "127.0.2.9",
+                                                                  .port = 8004,
+                                                                  .health = DNS_HEALTH_PASSING });
     if (web_extra_ip)
-        dns_zone_builder_add_service_instance (zb, &(dns_instance_t) {
-            .service = "web", .node = "n1", .address = web_extra_ip, .port = 9999,
-            .health = DNS_HEALTH_PASSING });
-    dns_zone_builder_add_service_instance (zb, &(dns_instance_t) {
-        .service = "db", .node = "n2", .address = "fd00::5", .port = 5432,
-        .health = DNS_HEALTH_PASSING });
+        dns_zone_builder_add_service_instance (zb,
+                                               &(dns_instance_t){ .service = "web",
+                                                                  .node = "n1",
+                                                                  .address = web_extra_ip,
+                                                                  .port = 9999,
+                                                                  .health = DNS_HEALTH_PASSING });
+    dns_zone_builder_add_service_instance (zb, &(dns_instance_t){ .service = "db",
+                                                                  .node = "n2",
+                                                                  .address = "fd00::5",
+                                                                  .port = 5432,
+                                                                  .health = DNS_HEALTH_PASSING });
     for (int i = 0; i < 100; i++) {
         char addr[32];
         snprintf (addr, sizeof addr, "127.0.3.%d", i + 1);
-        dns_zone_builder_add_service_instance (zb, &(dns_instance_t) {
-            .service = "big", .node = "n1", .address = addr, .port = (uint16_t) (10000 + i),
-            .health = DNS_HEALTH_PASSING });
+        dns_zone_builder_add_service_instance (zb,
+                                               &(dns_instance_t){ .service = "big",
+                                                                  .node = "n1",
+                                                                  .address = addr,
+                                                                  .port = (uint16_t) (10000 + i),
+                                                                  .health = DNS_HEALTH_PASSING });
     }
     dns_zone_t *zone = dns_zone_builder_build (&zb);
     assert_non_null (zone);
@@ -256,8 +280,8 @@ test_a_aaaa_srv (void **state)
     assert_true (s_resp.r.flags & DNS_FLAG_RD);
     assert_int_equal (s_resp.r.ancount, 3);
     assert_true (s_has_a (&s_resp, "127.0.1.1"));
-    assert_true (s_has_a (&s_resp, "127.0.1.2"));   /* warning is served */
-    assert_false (s_has_a (&s_resp, "127.0.1.3"));  /* critical is not */
+    assert_true (s_has_a (&s_resp, "127.0.1.2"));  /* warning is served */
+    assert_false (s_has_a (&s_resp, "127.0.1.3")); /* critical is not */
     assert_int_equal (s_resp.rr[0].ttl, 2);
 
     s_udp_ask (f->port, "db.service.shed", DNS_TYPE_AAAA);
@@ -338,7 +362,7 @@ test_tags_and_case (void **state)
 {
     s_fixture_t *f = *state;
     s_udp_ask (f->port, "primary.web.service.shed", DNS_TYPE_A);
-    assert_int_equal (s_resp.r.ancount, 1);        /* n3 is primary but critical */
+    assert_int_equal (s_resp.r.ancount, 1); /* n3 is primary but critical */
     assert_true (s_has_a (&s_resp, "127.0.1.1"));
     s_udp_ask (f->port, "v1.web.service.shed", DNS_TYPE_A);
     assert_int_equal (s_resp.r.ancount, 2);
@@ -363,7 +387,7 @@ test_truncation_then_tcp (void **state)
     assert_true (s_resp.r.flags & DNS_FLAG_TC);
     assert_true (s_resp.len <= 512);
     assert_true (s_resp.r.ancount > 0 && s_resp.r.ancount < 100);
-    assert_int_equal (s_resp.nrr, s_resp.r.ancount);   /* whole records, all decodable */
+    assert_int_equal (s_resp.nrr, s_resp.r.ancount); /* whole records, all decodable */
     size_t udp_count = s_resp.r.ancount;
     /* SRV with EDNS 1232: also truncated */
     uint8_t q[512];
@@ -504,12 +528,12 @@ test_garbage (void **state)
         for (size_t k = 0; k < n; k++)
             junk[k] = (uint8_t) rand ();
         if (n > 2)
-            junk[2] &= 0x7F;        /* mostly queries, so most get FORMERR */
+            junk[2] &= 0x7F; /* mostly queries, so most get FORMERR */
         sendto (fd, junk, n, 0, (struct sockaddr *) &sa, sizeof sa);
     }
     /* a pointer loop, explicitly: FORMERR with our id */
-    const uint8_t loop[] = { 0xbe, 0xef, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00,
-                             0x00, 0x00, 0xC0, 0x0C, 0x00, 0x01, 0x00, 0x01 };
+    const uint8_t loop[] = { 0xbe, 0xef, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+                             0x00, 0x00, 0x00, 0xC0, 0x0C, 0x00, 0x01, 0x00, 0x01 };
     s_resp.len = s_udp_raw (f->port, loop, sizeof loop, s_resp.msg, sizeof s_resp.msg);
     assert_int_equal (s_resp.len, DNS_HEADER_LEN);
     assert_int_equal (s_resp.msg[0], 0xbe);
@@ -537,7 +561,7 @@ test_tcp_limits (void **state)
 {
     s_fixture_t *f = *state;
     dns_server_stats_t before, after;
-    usleep (100 * 1000);            /* let the server reap earlier tests' closed connections */
+    usleep (100 * 1000); /* let the server reap earlier tests' closed connections */
     dns_server_stats (f->server, &before);
     /* 4 allowed; the 5th is accepted and closed at once */
     int fds[5];
@@ -571,7 +595,7 @@ test_config_errors (void **state)
     dns_server_config_defaults (&cfg);
     char addr[64];
     snprintf (addr, sizeof addr, "127.0.0.1:%u", f->port);
-    cfg.addr = addr;                /* taken by the fixture */
+    cfg.addr = addr; /* taken by the fixture */
     assert_null (dns_server_new (&cfg));
     cfg.addr = "not an address";
     assert_null (dns_server_new (&cfg));
@@ -586,14 +610,14 @@ test_config_errors (void **state)
     assert_int_equal (s_rcode (&s_resp), DNS_RCODE_SERVFAIL);
     dns_zone_t *zone = s_zone (NULL);
     dns_server_set_zone (other, zone);
-    dns_server_set_zone (other, zone);      /* twice before it looks: no leak */
+    dns_server_set_zone (other, zone); /* twice before it looks: no leak */
     dns_zone_unref (&zone);
     s_udp_ask (dns_server_port (other), "web.service.CLUSTER.example", DNS_TYPE_A);
     assert_int_equal (s_resp.r.ancount, 3);
     s_udp_ask (dns_server_port (other), "web.service.shed", DNS_TYPE_A);
     assert_int_equal (s_rcode (&s_resp), DNS_RCODE_REFUSED);
     dns_server_destroy (&other);
-    dns_server_destroy (&other);            /* NULL-safe */
+    dns_server_destroy (&other); /* NULL-safe */
 }
 
 /* The shed listener's settings (docs/dns.md): bound to one device, a
@@ -606,7 +630,7 @@ test_untrusted_listener (void **state)
     dns_server_config_defaults (&cfg);
     cfg.addr = "127.0.0.1:0";
     cfg.device = "nosuchdev0";
-    assert_null (dns_server_new (&cfg));            /* no such device: not bound */
+    assert_null (dns_server_new (&cfg)); /* no such device: not bound */
     cfg.device = "lo";
     cfg.rate_qps = 50;
     cfg.rate_burst = 10;
@@ -688,8 +712,7 @@ test_dig_if_present (void **state)
     }
     char cmd[256];
     snprintf (cmd, sizeof cmd,
-              "dig +short +tries=1 +time=2 -p %u @127.0.0.1 primary.web.service.shed A",
-              f->port);
+              "dig +short +tries=1 +time=2 -p %u @127.0.0.1 primary.web.service.shed A", f->port);
     FILE *p = popen (cmd, "r");
     assert_non_null (p);
     char line[128] = "";

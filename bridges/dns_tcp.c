@@ -22,8 +22,8 @@ dns_tcp_next (const uint8_t *buf, size_t len, size_t *flen)
 }
 
 int
-dns_tcp_queue (uint8_t **out, size_t *out_len, size_t *out_off, size_t *out_cap,
-               const uint8_t *msg, size_t len)
+dns_tcp_queue (uint8_t **out, size_t *out_len, size_t *out_off, size_t *out_cap, const uint8_t *msg,
+               size_t len)
 {
     if (len > DNS_TCP_MAX)
         return -1;

@@ -16,9 +16,9 @@
 #include <stdint.h>
 
 typedef enum {
-    DNS_TCP_MORE = 0,           /* no complete frame yet: read more */
-    DNS_TCP_FRAME = 1,          /* a frame: *flen message bytes at buf + 2 */
-    DNS_TCP_BAD = -1            /* a length shorter than a DNS header: the
+    DNS_TCP_MORE = 0,  /* no complete frame yet: read more */
+    DNS_TCP_FRAME = 1, /* a frame: *flen message bytes at buf + 2 */
+    DNS_TCP_BAD = -1   /* a length shorter than a DNS header: the
                                    stream cannot resynchronise, close it */
 } dns_tcp_rc_t;
 

@@ -13,12 +13,12 @@
 #include <strings.h>
 #include <time.h>
 
-#define NODE_NAME_MAX 128           /* leaves room for ".node.<domain>" in 255 bytes */
+#define NODE_NAME_MAX 128 /* leaves room for ".node.<domain>" in 255 bytes */
 
 typedef struct {
-    char *service;                  /* lowercased */
+    char *service; /* lowercased */
     dns_zone_instance_t inst;
-    size_t seq;                     /* insertion order, to keep sorting stable */
+    size_t seq; /* insertion order, to keep sorting stable */
 } s_entry_t;
 
 typedef struct {
@@ -31,7 +31,7 @@ typedef struct {
 struct _dns_zone_builder_t {
     s_entry_t *entries;
     size_t nentries, entries_cap;
-    s_host_entry_t *hosts[2];       /* 0: nodes, 1: sheds */
+    s_host_entry_t *hosts[2]; /* 0: nodes, 1: sheds */
     size_t nhosts[2], hosts_cap[2];
     size_t seq;
     uint32_t serial;
@@ -58,8 +58,8 @@ s_label_valid (const char *s, size_t len)
         return false;
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-              || c == '-' || c == '_'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'
+              || c == '_'))
             return false;
     }
     return true;
@@ -120,7 +120,7 @@ s_cmp_counted (const char *key, size_t klen, const char *name)
             k = (unsigned char) (k + 32);
         unsigned char c = (unsigned char) name[i];
         if (c == 0)
-            return 1;               /* key is longer */
+            return 1; /* key is longer */
         if (k != c)
             return k < c ? -1 : 1;
     }
@@ -209,8 +209,7 @@ dns_zone_builder_add_service_instance (dns_zone_builder_t *self, const dns_insta
     e.inst.port = in->port;
     e.inst.health = in->health;
     e.inst.tags = in->tag_count ? calloc (in->tag_count, sizeof (char *)) : NULL;
-    if (!e.service || !e.inst.node || (has_shed && !e.inst.shed)
-        || (in->tag_count && !e.inst.tags))
+    if (!e.service || !e.inst.node || (has_shed && !e.inst.shed) || (in->tag_count && !e.inst.tags))
         goto oom;
     for (size_t i = 0; i < in->tag_count; i++) {
         /* A tag that cannot be a DNS label can never be asked for: skip it
@@ -323,7 +322,7 @@ dns_zone_builder_build (dns_zone_builder_t **self_p)
 
     /* Services: sort entries by (service, insertion), move the instances into
      * one array, and cut it into one span per service. */
-    if (self->nentries)             /* qsort's base may not be NULL, even for 0 items */
+    if (self->nentries) /* qsort's base may not be NULL, even for 0 items */
         qsort (self->entries, self->nentries, sizeof (s_entry_t), s_entry_cmp);
     if (self->nentries) {
         zone->instances = calloc (self->nentries, sizeof (dns_zone_instance_t));
@@ -334,7 +333,7 @@ dns_zone_builder_build (dns_zone_builder_t **self_p)
     for (size_t i = 0; i < self->nentries; i++) {
         s_entry_t *e = &self->entries[i];
         zone->instances[i] = e->inst;
-        memset (&e->inst, 0, sizeof e->inst);   /* moved: the builder no longer frees it */
+        memset (&e->inst, 0, sizeof e->inst); /* moved: the builder no longer frees it */
         zone->ninstances++;
         if (zone->nservices == 0
             || strcmp (zone->services[zone->nservices - 1].name, e->service) != 0) {

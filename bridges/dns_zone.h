@@ -34,43 +34,43 @@ typedef struct _dns_zone_builder_t dns_zone_builder_t;
 
 typedef enum {
     DNS_HEALTH_PASSING = 0,
-    DNS_HEALTH_WARNING = 1,     /* still served: a warning is not an outage */
-    DNS_HEALTH_CRITICAL = 2,    /* never served */
+    DNS_HEALTH_WARNING = 1,  /* still served: a warning is not an outage */
+    DNS_HEALTH_CRITICAL = 2, /* never served */
 } dns_health_t;
 
 /* What the owner hands to the builder; all strings are copied. */
 typedef struct {
-    const char *service;        /* "web" */
-    const char *node;           /* node that runs it */
-    const char *shed;           /* shed it runs in, or NULL/"" */
-    const char *address;        /* IPv4 or IPv6 literal */
+    const char *service; /* "web" */
+    const char *node;    /* node that runs it */
+    const char *shed;    /* shed it runs in, or NULL/"" */
+    const char *address; /* IPv4 or IPv6 literal */
     uint16_t port;
     dns_health_t health;
-    const char *const *tags;    /* may be NULL when tag_count is 0 */
+    const char *const *tags; /* may be NULL when tag_count is 0 */
     size_t tag_count;
 } dns_instance_t;
 
 /* ---- Read-only views returned by lookups (valid while the zone is held) --- */
 
 typedef struct {
-    char *node;                 /* (all strings in views are read-only) */
-    char *shed;                 /* NULL when the instance is not in a shed */
-    int family;                 /* AF_INET or AF_INET6 */
-    uint8_t addr[16];           /* 4 or 16 bytes used */
+    char *node;       /* (all strings in views are read-only) */
+    char *shed;       /* NULL when the instance is not in a shed */
+    int family;       /* AF_INET or AF_INET6 */
+    uint8_t addr[16]; /* 4 or 16 bytes used */
     uint16_t port;
     dns_health_t health;
-    char **tags;                /* lowercased */
+    char **tags; /* lowercased */
     size_t tag_count;
 } dns_zone_instance_t;
 
 typedef struct {
-    char *name;                 /* lowercased */
+    char *name; /* lowercased */
     const dns_zone_instance_t *instances;
     size_t count;
 } dns_zone_service_t;
 
 typedef struct {
-    char *name;                 /* lowercased */
+    char *name; /* lowercased */
     bool has_v4, has_v6;
     uint8_t v4[4];
     uint8_t v6[16];

@@ -18,7 +18,7 @@ s_printable (const char *s, size_t max)
     if (n == 0 || n > max)
         return false;
     for (size_t i = 0; i < n; i++)
-        if ((unsigned char) s [i] < 0x21 || (unsigned char) s [i] > 0x7e)
+        if ((unsigned char) s[i] < 0x21 || (unsigned char) s[i] > 0x7e)
             return false;
     return true;
 }
@@ -26,7 +26,7 @@ s_printable (const char *s, size_t max)
 bool
 event_topic_valid (const char *topic)
 {
-    return topic && topic [0] != EVENT_CTL_CHAR && s_printable (topic, EVENT_TOPIC_MAX);
+    return topic && topic[0] != EVENT_CTL_CHAR && s_printable (topic, EVENT_TOPIC_MAX);
 }
 
 bool
@@ -38,9 +38,9 @@ event_node_valid (const char *node)
     if (n == 0 || n > EVENT_NODE_MAX)
         return false;
     for (size_t i = 0; i < n; i++) {
-        char c = node [i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-              || c == '-' || c == '_'))
+        char c = node[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'
+              || c == '_'))
             return false;
     }
     return true;
@@ -49,9 +49,9 @@ event_node_valid (const char *node)
 bool
 event_topic_is_state (const char *topic)
 {
-    static const char *const prefixes [] = { "metrics.", "shed.", "member.", "service." };
-    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes [0]; i++)
-        if (strncmp (topic, prefixes [i], strlen (prefixes [i])) == 0)
+    static const char *const prefixes[] = { "metrics.", "shed.", "member.", "service." };
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+        if (strncmp (topic, prefixes[i], strlen (prefixes[i])) == 0)
             return true;
     return false;
 }
@@ -79,23 +79,22 @@ s_validate (uint16_t type, const void *body, const char **why)
             *why = "seq";
             return -1;
         }
-        if (ev->topic [0] && !event_topic_valid (ev->topic)) {
+        if (ev->topic[0] && !event_topic_valid (ev->topic)) {
             *why = "topic";
             return -1;
         }
-        if (ev->kind [0] && !s_printable (ev->kind, EVENT_KIND_MAX)) {
+        if (ev->kind[0] && !s_printable (ev->kind, EVENT_KIND_MAX)) {
             *why = "kind";
             return -1;
         }
     }
-    else
-    if (type == EVENT_BATCH) {
+    else if (type == EVENT_BATCH) {
         const event_batch_t *b = (const event_batch_t *) body;
         if (!event_node_valid (b->origin)) {
             *why = "origin";
             return -1;
         }
-        if (b->kind [0] && !s_printable (b->kind, EVENT_KIND_MAX)) {
+        if (b->kind[0] && !s_printable (b->kind, EVENT_KIND_MAX)) {
             *why = "kind";
             return -1;
         }
@@ -104,7 +103,7 @@ s_validate (uint16_t type, const void *body, const char **why)
             return -1;
         }
         for (size_t i = 0; i < b->items.n; i++)
-            if (b->items.items [i].seq == 0) {
+            if (b->items.items[i].seq == 0) {
                 *why = "seq";
                 return -1;
             }
@@ -121,7 +120,7 @@ event_frame_encode (const char *route, const event_msg_t *msg, uint8_t *buf, siz
     if (cap < rlen + 1)
         return WIRE_ERR_TOO_BIG;
     memcpy (buf, route, rlen);
-    buf [rlen] = 0;
+    buf[rlen] = 0;
     size_t blen = 0;
     int rc = wire_encode_into (&event_proto, msg, buf + rlen + 1, cap - rlen - 1, &blen);
     if (rc)
@@ -130,8 +129,8 @@ event_frame_encode (const char *route, const event_msg_t *msg, uint8_t *buf, siz
 }
 
 int
-event_frame_split (const uint8_t *frame, size_t len, const char **route,
-                   const uint8_t **body, size_t *body_len)
+event_frame_split (const uint8_t *frame, size_t len, const char **route, const uint8_t **body,
+                   size_t *body_len)
 {
     size_t scan = len < EVENT_TOPIC_MAX + 1 ? len : EVENT_TOPIC_MAX + 1;
     const uint8_t *nul = frame ? memchr (frame, 0, scan) : NULL;
@@ -156,17 +155,16 @@ event_frame_decode (const uint8_t *frame, size_t len, const char **route, event_
     if (rc)
         return rc;
     if (msg->hdr.type == EVENT_BATCH
-    &&  ((*route) [0] == EVENT_CTL_CHAR || !event_topic_valid (*route))) {
+        && ((*route)[0] == EVENT_CTL_CHAR || !event_topic_valid (*route))) {
         /* A batch is live events only: its route is their topic. */
         wire_msg_free (&event_proto, msg);
         return WIRE_ERR_INVALID;
     }
-    if (msg->hdr.type == EVENT_EVENT && (*route) [0] != EVENT_CTL_CHAR) {
+    if (msg->hdr.type == EVENT_EVENT && (*route)[0] != EVENT_CTL_CHAR) {
         /* A live event: its route is its topic, which must be valid and
          * must not disagree with an explicit topic field. */
         event_event_t *ev = &msg->u.event_event;
-        if (!event_topic_valid (*route)
-        ||  (ev->topic [0] && strcmp (ev->topic, *route) != 0)) {
+        if (!event_topic_valid (*route) || (ev->topic[0] && strcmp (ev->topic, *route) != 0)) {
             wire_msg_free (&event_proto, msg);
             return WIRE_ERR_INVALID;
         }
@@ -190,7 +188,7 @@ s_rd_be (s_rd_t *r, size_t n, uint64_t *v)
         return -1;
     *v = 0;
     for (size_t i = 0; i < n; i++)
-        *v = *v << 8 | r->p [i];
+        *v = *v << 8 | r->p[i];
     r->p += n;
     return 0;
 }
@@ -206,28 +204,88 @@ s_rd_value (s_rd_t *r, char *kind, uint64_t *v, const uint8_t **str)
     uint64_t n;
     *kind = 'o';
     *v = 0;
-    if (c <= 0x7f) { *kind = 'u'; *v = c; return 0; }
-    if (c >= 0xe0) { *kind = 'i'; *v = (uint64_t) (int64_t) (int8_t) c; return 0; }
-    if ((c & 0xe0) == 0xa0) { n = c & 0x1f; goto str; }
+    if (c <= 0x7f) {
+        *kind = 'u';
+        *v = c;
+        return 0;
+    }
+    if (c >= 0xe0) {
+        *kind = 'i';
+        *v = (uint64_t) (int64_t) (int8_t) c;
+        return 0;
+    }
+    if ((c & 0xe0) == 0xa0) {
+        n = c & 0x1f;
+        goto str;
+    }
     switch (c) {
-        case 0xc0: case 0xc2: case 0xc3: return 0;          /* nil, false, true */
-        case 0xcc: *kind = 'u'; return s_rd_be (r, 1, v);
-        case 0xcd: *kind = 'u'; return s_rd_be (r, 2, v);
-        case 0xce: *kind = 'u'; return s_rd_be (r, 4, v);
-        case 0xcf: *kind = 'u'; return s_rd_be (r, 8, v);
-        case 0xd0: *kind = 'i'; if (s_rd_be (r, 1, v)) return -1; *v = (uint64_t) (int64_t) (int8_t) *v; return 0;
-        case 0xd1: *kind = 'i'; if (s_rd_be (r, 2, v)) return -1; *v = (uint64_t) (int64_t) (int16_t) *v; return 0;
-        case 0xd2: *kind = 'i'; if (s_rd_be (r, 4, v)) return -1; *v = (uint64_t) (int64_t) (int32_t) *v; return 0;
-        case 0xd3: *kind = 'i'; return s_rd_be (r, 8, v);
-        case 0xca: return s_rd_be (r, 4, v);
-        case 0xcb: return s_rd_be (r, 8, v);
-        case 0xd9: if (s_rd_be (r, 1, &n)) return -1; goto str;
-        case 0xda: if (s_rd_be (r, 2, &n)) return -1; goto str;
-        case 0xdb: if (s_rd_be (r, 4, &n)) return -1; goto str;
-        case 0xc4: if (s_rd_be (r, 1, &n)) return -1; goto bin;
-        case 0xc5: if (s_rd_be (r, 2, &n)) return -1; goto bin;
-        case 0xc6: if (s_rd_be (r, 4, &n)) return -1; goto bin;
-        default: return -1;                                 /* containers, ext */
+    case 0xc0:
+    case 0xc2:
+    case 0xc3:
+        return 0; /* nil, false, true */
+    case 0xcc:
+        *kind = 'u';
+        return s_rd_be (r, 1, v);
+    case 0xcd:
+        *kind = 'u';
+        return s_rd_be (r, 2, v);
+    case 0xce:
+        *kind = 'u';
+        return s_rd_be (r, 4, v);
+    case 0xcf:
+        *kind = 'u';
+        return s_rd_be (r, 8, v);
+    case 0xd0:
+        *kind = 'i';
+        if (s_rd_be (r, 1, v))
+            return -1;
+        *v = (uint64_t) (int64_t) (int8_t) *v;
+        return 0;
+    case 0xd1:
+        *kind = 'i';
+        if (s_rd_be (r, 2, v))
+            return -1;
+        *v = (uint64_t) (int64_t) (int16_t) *v;
+        return 0;
+    case 0xd2:
+        *kind = 'i';
+        if (s_rd_be (r, 4, v))
+            return -1;
+        *v = (uint64_t) (int64_t) (int32_t) *v;
+        return 0;
+    case 0xd3:
+        *kind = 'i';
+        return s_rd_be (r, 8, v);
+    case 0xca:
+        return s_rd_be (r, 4, v);
+    case 0xcb:
+        return s_rd_be (r, 8, v);
+    case 0xd9:
+        if (s_rd_be (r, 1, &n))
+            return -1;
+        goto str;
+    case 0xda:
+        if (s_rd_be (r, 2, &n))
+            return -1;
+        goto str;
+    case 0xdb:
+        if (s_rd_be (r, 4, &n))
+            return -1;
+        goto str;
+    case 0xc4:
+        if (s_rd_be (r, 1, &n))
+            return -1;
+        goto bin;
+    case 0xc5:
+        if (s_rd_be (r, 2, &n))
+            return -1;
+        goto bin;
+    case 0xc6:
+        if (s_rd_be (r, 4, &n))
+            return -1;
+        goto bin;
+    default:
+        return -1; /* containers, ext */
     }
 str:
     *kind = 's';
@@ -253,8 +311,7 @@ s_peek_item (s_rd_t *r, event_item_view_t *out)
     uint8_t c = *r->p++;
     if ((c & 0xf0) == 0x80)
         entries = c & 0x0f;
-    else
-    if (c == 0xde) {
+    else if (c == 0xde) {
         if (s_rd_be (r, 2, &entries))
             return -1;
     }
@@ -268,20 +325,32 @@ s_peek_item (s_rd_t *r, event_item_view_t *out)
         char kk, vk;
         uint64_t key, v;
         const uint8_t *str = NULL;
-        if (s_rd_value (r, &kk, &key, &str) || kk != 'u'
-        ||  s_rd_value (r, &vk, &v, &str))
+        if (s_rd_value (r, &kk, &key, &str) || kk != 'u' || s_rd_value (r, &vk, &v, &str))
             return -1;
         switch (key) {
-            case 0: if (vk != 'u') return -1; out->seq = v; break;
-            case 1: if (vk != 'u') return -1; out->tseq = v; break;
-            case 2: if (vk != 'u' && vk != 'i') return -1; out->time_us = (int64_t) v; break;
-            case 3:
-                if (vk != 'b' || v > EVENT_BATCH_ITEM_MAX)
-                    return -1;
-                out->payload = str;
-                out->payload_len = (size_t) v;
-                break;
-            default: break;
+        case 0:
+            if (vk != 'u')
+                return -1;
+            out->seq = v;
+            break;
+        case 1:
+            if (vk != 'u')
+                return -1;
+            out->tseq = v;
+            break;
+        case 2:
+            if (vk != 'u' && vk != 'i')
+                return -1;
+            out->time_us = (int64_t) v;
+            break;
+        case 3:
+            if (vk != 'b' || v > EVENT_BATCH_ITEM_MAX)
+                return -1;
+            out->payload = str;
+            out->payload_len = (size_t) v;
+            break;
+        default:
+            break;
         }
     }
     return out->seq == 0 ? -1 : 0;
@@ -297,8 +366,7 @@ s_peek_items (s_rd_t *r, event_peek_t *out)
     uint8_t c = *r->p++;
     if ((c & 0xf0) == 0x90)
         n = c & 0x0f;
-    else
-    if (c == 0xdc) {
+    else if (c == 0xdc) {
         if (s_rd_be (r, 2, &n))
             return -1;
     }
@@ -343,15 +411,14 @@ event_frame_peek (const uint8_t *frame, size_t len, event_peek_t *out)
     uint8_t c = *r.p++;
     if ((c & 0xf0) == 0x80)
         entries = c & 0x0f;
-    else
-    if (c == 0xde) {
+    else if (c == 0xde) {
         if (s_rd_be (&r, 2, &entries))
             return -1;
     }
     else
         return -1;
     out->type = 0;
-    out->origin [0] = 0;
+    out->origin[0] = 0;
     out->boot = out->seq = out->tseq = 0;
     out->time_us = 0;
     out->kind = "";
@@ -376,32 +443,61 @@ event_frame_peek (const uint8_t *frame, size_t len, event_peek_t *out)
         if (s_rd_value (&r, &vk, &v, &str))
             return -1;
         switch (key) {
-            case 0: if (vk != 'u') return -1; version = v; break;
-            case 1: if (vk != 'u' || v > 0xffff) return -1; out->type = (uint16_t) v; break;
-            case 2:
-                if (vk != 's' || v == 0 || v > EVENT_NODE_MAX)
-                    return -1;
-                memcpy (out->origin, str, (size_t) v);
-                out->origin [v] = 0;
-                break;
-            case 3: if (vk != 'u') return -1; out->boot = v; break;
-            case 4: if (vk != 'u') return -1; out->seq = v; break;
-            case 5: if (vk != 'u') return -1; out->tseq = v; break;
-            case 6: if (vk != 'u' && vk != 'i') return -1; out->time_us = (int64_t) v; break;
-            case 7:
-                if (vk != 's' || v > EVENT_KIND_MAX)
-                    return -1;
-                out->kind = (const char *) str;
-                out->kind_len = (size_t) v;
-                break;
-            case 8:
-                if (vk != 'b' || v > EVENT_PAYLOAD_MAX)
-                    return -1;
-                out->payload = str;
-                out->payload_len = (size_t) v;
-                break;
-            case 9: if (vk != 's') return -1; out->has_topic = v > 0; break;
-            default: break;
+        case 0:
+            if (vk != 'u')
+                return -1;
+            version = v;
+            break;
+        case 1:
+            if (vk != 'u' || v > 0xffff)
+                return -1;
+            out->type = (uint16_t) v;
+            break;
+        case 2:
+            if (vk != 's' || v == 0 || v > EVENT_NODE_MAX)
+                return -1;
+            memcpy (out->origin, str, (size_t) v);
+            out->origin[v] = 0;
+            break;
+        case 3:
+            if (vk != 'u')
+                return -1;
+            out->boot = v;
+            break;
+        case 4:
+            if (vk != 'u')
+                return -1;
+            out->seq = v;
+            break;
+        case 5:
+            if (vk != 'u')
+                return -1;
+            out->tseq = v;
+            break;
+        case 6:
+            if (vk != 'u' && vk != 'i')
+                return -1;
+            out->time_us = (int64_t) v;
+            break;
+        case 7:
+            if (vk != 's' || v > EVENT_KIND_MAX)
+                return -1;
+            out->kind = (const char *) str;
+            out->kind_len = (size_t) v;
+            break;
+        case 8:
+            if (vk != 'b' || v > EVENT_PAYLOAD_MAX)
+                return -1;
+            out->payload = str;
+            out->payload_len = (size_t) v;
+            break;
+        case 9:
+            if (vk != 's')
+                return -1;
+            out->has_topic = v > 0;
+            break;
+        default:
+            break;
         }
     }
     if (version < EVENT_VERSION_MIN || out->type == 0)
@@ -409,7 +505,7 @@ event_frame_peek (const uint8_t *frame, size_t len, event_peek_t *out)
     if (out->type == EVENT_EVENT && (!event_node_valid (out->origin) || out->seq == 0))
         return -1;
     if (out->type == EVENT_BATCH
-    &&  (!event_node_valid (out->origin) || out->nitems == 0 || out->has_topic))
+        && (!event_node_valid (out->origin) || out->nitems == 0 || out->has_topic))
         return -1;
     if (out->type != EVENT_BATCH && out->items)
         return -1;

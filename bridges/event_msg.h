@@ -41,54 +41,56 @@
 /*  Constants and limits                                                    */
 /* ------------------------------------------------------------------------ */
 
-#define EVENT_VERSION_MIN     1
-#define EVENT_VERSION         2             /* 2 added EVENT_BATCH */
-#define EVENT_VERSION_SINGLE  1             /* EVENT and SNAP_END are still stamped 1,
+#define EVENT_VERSION_MIN 1
+#define EVENT_VERSION     2 /* 2 added EVENT_BATCH */
+#define EVENT_VERSION_SINGLE                                                                       \
+    1 /* EVENT and SNAP_END are still stamped 1,
                                                so version-1 readers keep reading them */
 
-#define EVENT_NODE_MAX        63            /* node name bytes (DNS label) */
-#define EVENT_TOPIC_MAX       255           /* topic bytes */
-#define EVENT_KIND_MAX        32            /* kind bytes, e.g. "agent.metrics" */
-#define EVENT_PAYLOAD_MAX     (1u << 20)    /* one agent frame at most */
-#define EVENT_FRAME_MAX       (EVENT_PAYLOAD_MAX + EVENT_TOPIC_MAX * 2 + 256)
-#define EVENT_PREFIXES_MAX    32            /* prefixes in one snapshot request */
+#define EVENT_NODE_MAX     63         /* node name bytes (DNS label) */
+#define EVENT_TOPIC_MAX    255        /* topic bytes */
+#define EVENT_KIND_MAX     32         /* kind bytes, e.g. "agent.metrics" */
+#define EVENT_PAYLOAD_MAX  (1u << 20) /* one agent frame at most */
+#define EVENT_FRAME_MAX    (EVENT_PAYLOAD_MAX + EVENT_TOPIC_MAX * 2 + 256)
+#define EVENT_PREFIXES_MAX 32 /* prefixes in one snapshot request */
 
-#define EVENT_CTL_CHAR        '$'           /* routes starting with it are control */
-#define EVENT_SNAP_ROUTE      "$snap."      /* + nonce: snapshot request / reply */
-#define EVENT_NONCE_MAX       32            /* nonce bytes after "$snap." */
+#define EVENT_CTL_CHAR   '$'      /* routes starting with it are control */
+#define EVENT_SNAP_ROUTE "$snap." /* + nonce: snapshot request / reply */
+#define EVENT_NONCE_MAX  32       /* nonce bytes after "$snap." */
 
 /* Default endpoints and socket tuning. */
-#define EVENT_ORIGIN_PORT     7948          /* origin publisher, TCP + CURVE */
-#define EVENT_CONSUMER_PORT   7949          /* remote consumers, TCP + CURVE */
-#define EVENT_IPC_NAME        "events.sock" /* local consumers, in the run dir */
-#define EVENT_ZAP_PEERS       "bus-peers"   /* ZAP domain of the origin publisher */
-#define EVENT_ZAP_CONSUMERS   "bus-consumers" /* ZAP domain of remote consumers */
+#define EVENT_ORIGIN_PORT   7948            /* origin publisher, TCP + CURVE */
+#define EVENT_CONSUMER_PORT 7949            /* remote consumers, TCP + CURVE */
+#define EVENT_IPC_NAME      "events.sock"   /* local consumers, in the run dir */
+#define EVENT_ZAP_PEERS     "bus-peers"     /* ZAP domain of the origin publisher */
+#define EVENT_ZAP_CONSUMERS "bus-consumers" /* ZAP domain of remote consumers */
 /* Messages between routing-tree neighbours (bridges/bus_links.c,
  * docs/events.md "Routing tree"): one frame each, either an event frame
  * (starts with a route: a topic or '$') or a control message whose first
  * byte is one of these (below 0x20, so never a route's first byte). */
-#define EVENT_LINK_UNSUB      0             /* + prefix */
-#define EVENT_LINK_SUB        1             /* + prefix, or "$snapreq.<nonce>\0prefixes" */
-#define EVENT_LINK_HELLO      2             /* + sender's node name: the link (re)starts */
-#define EVENT_LINK_PING       3             /* parent -> child: is it still there */
-#define EVENT_LINK_BYE        4             /* child -> parent: it moves away */
-#define EVENT_SNDHWM          100000        /* frames queued per subscriber */
-#define EVENT_RCVHWM          100000        /* frames queued from each peer */
-#define EVENT_CACHE_MAX       65536         /* last-value entries kept */
-#define EVENT_TOPICS_MAX      65536         /* per-topic counters kept per origin */
-#define EVENT_SNAP_WAIT_MS    1000          /* wait for peers' snapshots at most */
+#define EVENT_LINK_UNSUB    0      /* + prefix */
+#define EVENT_LINK_SUB      1      /* + prefix, or "$snapreq.<nonce>\0prefixes" */
+#define EVENT_LINK_HELLO    2      /* + sender's node name: the link (re)starts */
+#define EVENT_LINK_PING     3      /* parent -> child: is it still there */
+#define EVENT_LINK_BYE      4      /* child -> parent: it moves away */
+#define EVENT_SNDHWM        100000 /* frames queued per subscriber */
+#define EVENT_RCVHWM        100000 /* frames queued from each peer */
+#define EVENT_CACHE_MAX     65536  /* last-value entries kept */
+#define EVENT_TOPICS_MAX    65536  /* per-topic counters kept per origin */
+#define EVENT_SNAP_WAIT_MS  1000   /* wait for peers' snapshots at most */
 
 /* Batches (EVENT_BATCH): events of one (topic, kind) that a bus publishes in
  * the same turn of its loop travel as one ZeroMQ message, so CURVE, the
  * sockets and every hop after the origin pay per batch, not per event. */
-#define EVENT_BATCH_MAX       128           /* events in one batch */
-#define EVENT_BATCH_BYTES     (16u << 10)   /* payload bytes gathered before a flush */
-#define EVENT_BATCH_ITEM_MAX  (16u << 10)   /* larger events always travel alone */
+#define EVENT_BATCH_MAX      128         /* events in one batch */
+#define EVENT_BATCH_BYTES    (16u << 10) /* payload bytes gathered before a flush */
+#define EVENT_BATCH_ITEM_MAX (16u << 10) /* larger events always travel alone */
 
 /* ------------------------------------------------------------------------ */
 /*  Messages                                                                */
 /* ------------------------------------------------------------------------ */
 
+/* clang-format off */
 #define EVENT_EVENT_FIELDS(F, T) \
     F (T, 2, origin,  WIRE_STR,  EVENT_NODE_MAX,    WIRE_REQ, _)  \
     F (T, 3, boot,    WIRE_U64,  0,                 WIRE_REQ, _)  \
@@ -98,33 +100,42 @@
     F (T, 7, kind,    WIRE_STR,  EVENT_KIND_MAX,    WIRE_OPT, _)  \
     F (T, 8, payload, WIRE_BLOB, EVENT_PAYLOAD_MAX, WIRE_OPT, _)  \
     F (T, 9, topic,   WIRE_STR,  EVENT_TOPIC_MAX,   WIRE_OPT, _)
+/* clang-format on */
 
+/* clang-format off */
 #define EVENT_SNAP_END_FIELDS(F, T) \
     F (T, 2, items,   WIRE_U64,  0,                 WIRE_REQ, _)  \
     F (T, 3, partial, WIRE_BOOL, 0,                 WIRE_OPT, _)
+/* clang-format on */
 
 /* One event inside a batch: the envelope fields that differ per event. */
+/* clang-format off */
 #define EVENT_ITEM_FIELDS(F, T) \
     F (T, 0, seq,     WIRE_U64,  0,                    WIRE_REQ, _)  \
     F (T, 1, tseq,    WIRE_U64,  0,                    WIRE_OPT, _)  \
     F (T, 2, time_us, WIRE_I64,  0,                    WIRE_REQ, _)  \
     F (T, 3, payload, WIRE_BLOB, EVENT_BATCH_ITEM_MAX, WIRE_OPT, _)
+/* clang-format on */
 
 WIRE_DECLARE_RECORD (event_item, EVENT_ITEM_FIELDS)
 
 /* EVENT_BATCH (protocol version 2): 1..EVENT_BATCH_MAX live events of the
  * same origin, boot, topic (the route: batches are never snapshot items)
  * and kind, in order. Each item is exactly the EVENT it stands for. */
+/* clang-format off */
 #define EVENT_BATCH_FIELDS(F, T) \
     F (T, 2,  origin, WIRE_STR,  EVENT_NODE_MAX,    WIRE_REQ, _)  \
     F (T, 3,  boot,   WIRE_U64,  0,                 WIRE_REQ, _)  \
     F (T, 7,  kind,   WIRE_STR,  EVENT_KIND_MAX,    WIRE_OPT, _)  \
     F (T, 10, items,  WIRE_LIST, EVENT_BATCH_MAX,   WIRE_REQ, event_item)
+/* clang-format on */
 
+/* clang-format off */
 #define EVENT_MESSAGES(M) \
     M (EVENT_EVENT,    event_event,    1, EVENT_EVENT_FIELDS)    \
     M (EVENT_SNAP_END, event_snap_end, 2, EVENT_SNAP_END_FIELDS) \
     M (EVENT_BATCH,    event_batch,    3, EVENT_BATCH_FIELDS)
+/* clang-format on */
 
 WIRE_DECLARE_PROTO (event, EVENT_MESSAGES)
 
@@ -143,9 +154,10 @@ WIRE_DECLARE_PROTO (event, EVENT_MESSAGES)
  *   EVPAY_RECORD (kind "record") on `service.<name>` and
  *       `shed.<node>.<shed>`: a replicated record of the origin changed;
  *       `value` is the record value as stored (cluster/records.h). */
-#define EVPAY_CHANGE_MAX     15
-#define EVPAY_TAGS_MAX       64
+#define EVPAY_CHANGE_MAX 15
+#define EVPAY_TAGS_MAX   64
 
+/* clang-format off */
 #define EVPAY_MEMBER_FIELDS(F, T) \
     F (T, 2,  node,     WIRE_STR,  EVENT_NODE_MAX,    WIRE_REQ, _)  \
     F (T, 3,  change,   WIRE_STR,  EVPAY_CHANGE_MAX,  WIRE_REQ, _)  \
@@ -155,7 +167,9 @@ WIRE_DECLARE_PROTO (event, EVENT_MESSAGES)
     F (T, 7,  inc,      WIRE_U64,  0,                 WIRE_OPT, _)  \
     F (T, 8,  tags,     WIRE_TAGS, EVPAY_TAGS_MAX,    WIRE_OPT, _)  \
     F (T, 9,  reason,   WIRE_STR,  63,                WIRE_OPT, _)
+/* clang-format on */
 
+/* clang-format off */
 #define EVPAY_RECORD_FIELDS(F, T) \
     F (T, 2,  change,   WIRE_STR,  EVPAY_CHANGE_MAX,  WIRE_REQ, _)  \
     F (T, 3,  origin,   WIRE_STR,  EVENT_NODE_MAX,    WIRE_REQ, _)  \
@@ -164,15 +178,18 @@ WIRE_DECLARE_PROTO (event, EVENT_MESSAGES)
     F (T, 6,  version,  WIRE_U64,  0,                 WIRE_OPT, _)  \
     F (T, 7,  status,   WIRE_STR,  15,                WIRE_OPT, _)  \
     F (T, 8,  value,    WIRE_BLOB, EVENT_PAYLOAD_MAX / 2, WIRE_OPT, _)
+/* clang-format on */
 
+/* clang-format off */
 #define EVPAY_MESSAGES(M) \
     M (EVPAY_MEMBER, evpay_member, 1, EVPAY_MEMBER_FIELDS) \
     M (EVPAY_RECORD, evpay_record, 2, EVPAY_RECORD_FIELDS)
+/* clang-format on */
 
 WIRE_DECLARE_PROTO (evpay, EVPAY_MESSAGES)
 
-#define EVPAY_KIND_MEMBER    "member"
-#define EVPAY_KIND_RECORD    "record"
+#define EVPAY_KIND_MEMBER "member"
+#define EVPAY_KIND_RECORD "record"
 
 /* ------------------------------------------------------------------------ */
 /*  Frames and topics                                                       */
@@ -185,8 +202,8 @@ long event_frame_encode (const char *route, const event_msg_t *msg, uint8_t *buf
 
 /* Split a frame into its route (NUL-terminated inside the frame) and body.
  * Returns 0, or -1 if there is no NUL or the route is empty or too long. */
-int event_frame_split (const uint8_t *frame, size_t len, const char **route,
-                       const uint8_t **body, size_t *body_len);
+int event_frame_split (const uint8_t *frame, size_t len, const char **route, const uint8_t **body,
+                       size_t *body_len);
 
 /* Decode a whole frame: route and message. For an EVENT under a topic
  * route, msg->u.event_event.topic is filled from the route. Returns 0 or a
@@ -197,21 +214,21 @@ int event_frame_decode (const uint8_t *frame, size_t len, const char **route, ev
  * place (no allocation, no msgpack-c): the per-event cost on a bus that
  * forwards a peer's events is this scan, not a decode. */
 typedef struct {
-    const char *route;              /* into the frame (NUL-terminated there) */
-    uint16_t type;                  /* EVENT_EVENT / EVENT_SNAP_END / EVENT_BATCH */
-    char origin [EVENT_NODE_MAX + 1];
+    const char *route; /* into the frame (NUL-terminated there) */
+    uint16_t type;     /* EVENT_EVENT / EVENT_SNAP_END / EVENT_BATCH */
+    char origin[EVENT_NODE_MAX + 1];
     uint64_t boot;
     uint64_t seq;
     uint64_t tseq;
     int64_t time_us;
-    const char *kind;               /* into the frame, NOT terminated: kind_len */
+    const char *kind; /* into the frame, NOT terminated: kind_len */
     size_t kind_len;
-    const uint8_t *payload;         /* into the frame */
+    const uint8_t *payload; /* into the frame */
     size_t payload_len;
-    bool has_topic;                 /* a `topic` field (snapshot items) is present */
+    bool has_topic; /* a `topic` field (snapshot items) is present */
     /* EVENT_BATCH only (seq, tseq, time_us, payload above stay 0): */
-    uint32_t nitems;                /* 1..EVENT_BATCH_MAX, each already checked */
-    const uint8_t *items;           /* the first item's map, into the frame */
+    uint32_t nitems;      /* 1..EVENT_BATCH_MAX, each already checked */
+    const uint8_t *items; /* the first item's map, into the frame */
     const uint8_t *items_end;
 } event_peek_t;
 
@@ -230,7 +247,7 @@ typedef struct {
     uint64_t seq;
     uint64_t tseq;
     int64_t time_us;
-    const uint8_t *payload;         /* into the frame; "" when absent */
+    const uint8_t *payload; /* into the frame; "" when absent */
     size_t payload_len;
 } event_item_view_t;
 

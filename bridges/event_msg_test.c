@@ -28,11 +28,11 @@ static void
 test_roundtrip (void **state)
 {
     event_msg_t m, d;
-    uint8_t buf [512];
+    uint8_t buf[512];
     s_event (&m, "n1", 9);
     long len = event_frame_encode ("metrics.n1.web", &m, buf, sizeof buf);
     assert_true (len > 15);
-    assert_int_equal (buf [14], 0);
+    assert_int_equal (buf[14], 0);
     const char *route;
     assert_int_equal (event_frame_decode (buf, (size_t) len, &route, &d), 0);
     assert_string_equal (route, "metrics.n1.web");
@@ -55,11 +55,11 @@ static void
 test_reject (void **state)
 {
     event_msg_t m, d;
-    uint8_t buf [512];
+    uint8_t buf[512];
     const char *route;
     s_event (&m, "bad name", 1);
     assert_true (event_frame_encode ("metrics.x", &m, buf, sizeof buf) < 0);
-    s_event (&m, "n1", 0);                         /* seq 0 is never used */
+    s_event (&m, "n1", 0); /* seq 0 is never used */
     assert_true (event_frame_encode ("metrics.x", &m, buf, sizeof buf) < 0);
     s_event (&m, "n1", 1);
     assert_true (event_frame_encode ("", &m, buf, sizeof buf) < 0);
@@ -96,7 +96,7 @@ test_topics (void **state)
 int
 main (void)
 {
-    const struct CMUnitTest tests [] = {
+    const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_roundtrip),
         cmocka_unit_test (test_reject),
         cmocka_unit_test (test_topics),

@@ -21,10 +21,10 @@ typedef struct {
 } s_view_t;
 
 struct _catalog_t {
-    s_view_t cur;                   /* what readers see */
-    s_view_t next;                  /* the snapshot being built */
+    s_view_t cur;  /* what readers see */
+    s_view_t next; /* the snapshot being built */
     uint64_t index;
-    zhashx_t *name_index;           /* service name -> uint64_t * (last change) */
+    zhashx_t *name_index; /* service name -> uint64_t * (last change) */
     uint64_t bad_records;
 };
 
@@ -125,8 +125,7 @@ catalog_begin (catalog_t *self)
 }
 
 static int
-s_bad (catalog_t *self, char *err, size_t errlen, const char *fmt, const char *a,
-       const char *b)
+s_bad (catalog_t *self, char *err, size_t errlen, const char *fmt, const char *a, const char *b)
 {
     self->bad_records++;
     snprintf (err, errlen, fmt, a, b);
@@ -135,8 +134,8 @@ s_bad (catalog_t *self, char *err, size_t errlen, const char *fmt, const char *a
 
 /* Append name -> addr to a growable array of nodes or sheds. */
 static int
-s_named_append (catalog_node_t **arr, size_t *n, size_t *cap, const char *name,
-                const char *addr, bool unreachable)
+s_named_append (catalog_node_t **arr, size_t *n, size_t *cap, const char *name, const char *addr,
+                bool unreachable)
 {
     if (*n == *cap) {
         size_t ncap = *cap ? *cap * 2 : 16;
@@ -183,8 +182,7 @@ s_add_shed (catalog_t *self, const char *origin, const char *key, bool unreachab
     rc = 0;
     if (!mismatch && sh->ip[0] && strcmp (sh->state, "running") == 0) {
         s_view_t *v = &self->next;
-        rc = s_named_append (&v->sheds, &v->nsheds, &v->sheds_cap, sh->name, sh->ip,
-                             unreachable);
+        rc = s_named_append (&v->sheds, &v->nsheds, &v->sheds_cap, sh->name, sh->ip, unreachable);
         if (rc != 0)
             snprintf (err, errlen, "out of memory");
     }
@@ -207,17 +205,17 @@ s_add_node (catalog_t *self, const char *origin, const char *key, bool unreachab
     }
     bool mismatch = strcmp (msg.u.rec_node.name, origin) || strcmp (key, origin);
     s_view_t *v = &self->next;
-    if (!mismatch && s_named_append (&v->nodes, &v->nnodes, &v->nodes_cap,
-                                     msg.u.rec_node.name, msg.u.rec_node.addr,
-                                     unreachable) != 0) {
+    if (!mismatch
+        && s_named_append (&v->nodes, &v->nnodes, &v->nodes_cap, msg.u.rec_node.name,
+                           msg.u.rec_node.addr, unreachable)
+               != 0) {
         wire_msg_free (&rec_proto, &msg);
         snprintf (err, errlen, "out of memory");
         return -1;
     }
     wire_msg_free (&rec_proto, &msg);
     if (mismatch)
-        return s_bad (self, err, errlen, "node record %s of %s names another node", key,
-                      origin);
+        return s_bad (self, err, errlen, "node record %s of %s names another node", key, origin);
     return 0;
 }
 
@@ -267,7 +265,7 @@ catalog_add (catalog_t *self, const char *kind, const char *origin, const char *
     }
     memcpy (raw, value, len);
     catalog_instance_t *inst = &v->insts[v->n++];
-    inst->svc = *svc;               /* takes the decoded tags */
+    inst->svc = *svc; /* takes the decoded tags */
     inst->unreachable = unreachable;
     inst->raw = raw;
     inst->rawlen = len;
@@ -308,7 +306,8 @@ catalog_commit (catalog_t *self)
             name = old->insts[i].svc.name;
         else
             name = strcmp (old->insts[i].svc.name, nw->insts[j].svc.name) <= 0
-                       ? old->insts[i].svc.name : nw->insts[j].svc.name;
+                       ? old->insts[i].svc.name
+                       : nw->insts[j].svc.name;
         size_t i0 = i, j0 = j;
         while (i < old->n && strcmp (old->insts[i].svc.name, name) == 0)
             i++;
@@ -457,8 +456,8 @@ s_label_ok (const char *s, bool dots)
         return false;
     for (; *s; s++) {
         char c = *s;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-              || c == '-' || c == '_' || (dots && c == '.')))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'
+              || c == '_' || (dots && c == '.')))
             return false;
     }
     return true;
@@ -510,8 +509,7 @@ catalog_prepare (rec_service_t *svc, const char *node, const char *default_addr,
     if (!svc->id[0])
         snprintf (svc->id, sizeof svc->id, "%s", svc->name);
     if (!s_label_ok (svc->id, true)) {
-        snprintf (err, errlen, "service id '%s': 1-%d of A-Z a-z 0-9 _ - .", svc->id,
-                  REC_NAME_MAX);
+        snprintf (err, errlen, "service id '%s': 1-%d of A-Z a-z 0-9 _ - .", svc->id, REC_NAME_MAX);
         return -1;
     }
     snprintf (svc->node, sizeof svc->node, "%s", node);
@@ -560,8 +558,7 @@ catalog_prepare (rec_service_t *svc, const char *node, const char *default_addr,
         uint16_t port;
         if (catalog_split_target (svc->check_target, host, sizeof host, &port) != 0
             || !s_addr_ok (host)) {
-            snprintf (err, errlen, "tcp check target '%s': expected IP:PORT",
-                      svc->check_target);
+            snprintf (err, errlen, "tcp check target '%s': expected IP:PORT", svc->check_target);
             return -1;
         }
         break;
@@ -595,7 +592,7 @@ int
 catalog_encode (const rec_service_t *svc, uint8_t **buf, size_t *len, char *err, size_t errlen)
 {
     rec_msg_t msg = { .hdr.type = REC_SERVICE };
-    msg.u.rec_service = *svc;       /* borrows the tags */
+    msg.u.rec_service = *svc; /* borrows the tags */
     int rc = wire_encode (&rec_proto, &msg, buf, len);
     if (rc != WIRE_OK) {
         snprintf (err, errlen, "service record does not encode: %s", wire_strerror (rc));
@@ -610,8 +607,7 @@ catalog_decode (const uint8_t *buf, size_t len, rec_msg_t *out, char *err, size_
     const char *field = "";
     int rc = wire_decode (&rec_proto, buf, len, out, &field);
     if (rc != WIRE_OK) {
-        snprintf (err, errlen, "%s%s%s", wire_strerror (rc), *field ? " in field " : "",
-                  field);
+        snprintf (err, errlen, "%s%s%s", wire_strerror (rc), *field ? " in field " : "", field);
         return -1;
     }
     if (out->hdr.type != REC_SERVICE) {
@@ -665,10 +661,14 @@ const char *
 catalog_check_name (uint64_t check)
 {
     switch (check) {
-    case REC_CHECK_NONE: return "none";
-    case REC_CHECK_TCP:  return "tcp";
-    case REC_CHECK_CMD:  return "cmd";
-    default:             return "unknown";
+    case REC_CHECK_NONE:
+        return "none";
+    case REC_CHECK_TCP:
+        return "tcp";
+    case REC_CHECK_CMD:
+        return "cmd";
+    default:
+        return "unknown";
     }
 }
 
@@ -677,8 +677,9 @@ catalog_health_from_wait (int wstatus)
 {
     if (WIFEXITED (wstatus)) {
         int code = WEXITSTATUS (wstatus);
-        return code == 0 ? REC_HEALTH_PASSING
-             : code == 1 ? REC_HEALTH_WARNING : REC_HEALTH_CRITICAL;
+        return code == 0   ? REC_HEALTH_PASSING
+               : code == 1 ? REC_HEALTH_WARNING
+                           : REC_HEALTH_CRITICAL;
     }
     return REC_HEALTH_CRITICAL;
 }

@@ -46,9 +46,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CATALOG_INTERVAL_DEFAULT 10000      /* ms between health checks */
+#define CATALOG_INTERVAL_DEFAULT 10000 /* ms between health checks */
 #define CATALOG_INTERVAL_MIN     100
-#define CATALOG_INTERVAL_MAX     86400000   /* what REC_SERVICE can hold */
+#define CATALOG_INTERVAL_MAX     86400000 /* what REC_SERVICE can hold */
 #define CATALOG_KEY_MAX          (2 * REC_NAME_MAX + 1)
 
 /* catalog_commit result bits. */
@@ -62,8 +62,8 @@ typedef struct _catalog_t catalog_t;
  * the view. Valid until the next catalog_commit. */
 typedef struct {
     rec_service_t svc;
-    bool unreachable;               /* origin failed: kept and shown, not served */
-    uint8_t *raw;                   /* the record bytes (to compare snapshots) */
+    bool unreachable; /* origin failed: kept and shown, not served */
+    uint8_t *raw;     /* the record bytes (to compare snapshots) */
     size_t rawlen;
 } catalog_instance_t;
 
@@ -91,8 +91,7 @@ void catalog_begin (catalog_t *self);
  * does not match its origin and key, is left out and counted: returns -1
  * with a one-line reason. */
 int catalog_add (catalog_t *self, const char *kind, const char *origin, const char *key,
-                 bool unreachable, const uint8_t *value, size_t len, char *err,
-                 size_t errlen);
+                 bool unreachable, const uint8_t *value, size_t len, char *err, size_t errlen);
 
 /* Make the snapshot the view. Returns CATALOG_CHANGED_* bits (0: nothing
  * changed; the index then stays where it was). */
@@ -145,8 +144,7 @@ int catalog_prepare (rec_service_t *svc, const char *node, const char *default_a
 void catalog_key (const char *name, const char *id, char *out, size_t len);
 
 /* Encode a REC_SERVICE value (malloc'd *buf). Returns 0 or -1 with a reason. */
-int catalog_encode (const rec_service_t *svc, uint8_t **buf, size_t *len, char *err,
-                    size_t errlen);
+int catalog_encode (const rec_service_t *svc, uint8_t **buf, size_t *len, char *err, size_t errlen);
 /* Decode a REC_SERVICE value into *out (free with wire_msg_free (&rec_proto,
  * out)). Returns 0 or -1 with a reason (nothing to free then). */
 int catalog_decode (const uint8_t *buf, size_t len, rec_msg_t *out, char *err, size_t errlen);

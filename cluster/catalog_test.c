@@ -40,8 +40,8 @@ s_add (catalog_t *cat, const char *origin, const rec_service_t *s, bool unreacha
     char err[256] = "", key[CATALOG_KEY_MAX + 1];
     assert_int_equal (catalog_encode (s, &buf, &len, err, sizeof err), 0);
     catalog_key (s->name, s->id, key, sizeof key);
-    int rc = catalog_add (cat, REC_KIND_SERVICE, origin, key, unreachable, buf, len, err,
-                          sizeof err);
+    int rc =
+        catalog_add (cat, REC_KIND_SERVICE, origin, key, unreachable, buf, len, err, sizeof err);
     free (buf);
     return rc;
 }
@@ -56,8 +56,8 @@ s_add_node (catalog_t *cat, const char *name, const char *addr, bool unreachable
     size_t len = 0;
     assert_int_equal (wire_encode (&rec_proto, &m, &buf, &len), WIRE_OK);
     char err[256];
-    assert_int_equal (catalog_add (cat, REC_KIND_NODE, name, name, unreachable, buf, len, err,
-                                   sizeof err), 0);
+    assert_int_equal (
+        catalog_add (cat, REC_KIND_NODE, name, name, unreachable, buf, len, err, sizeof err), 0);
     free (buf);
 }
 
@@ -125,7 +125,7 @@ test_prepare_defaults_and_errors (void **state)
     assert_string_equal (s.node, "n2");
     assert_string_equal (s.address, "198.18.0.12");
     assert_string_equal (s.protocol, "tcp");
-    assert_int_equal (s.interval_ms, 0);        /* no check, no interval */
+    assert_int_equal (s.interval_ms, 0); /* no check, no interval */
 
     s.check = REC_CHECK_CMD;
     strcpy (s.check_target, "pg_isready");
@@ -205,7 +205,7 @@ test_helpers (void **state)
     assert_int_equal (catalog_health_from_wait (0 << 8), REC_HEALTH_PASSING);
     assert_int_equal (catalog_health_from_wait (1 << 8), REC_HEALTH_WARNING);
     assert_int_equal (catalog_health_from_wait (2 << 8), REC_HEALTH_CRITICAL);
-    assert_int_equal (catalog_health_from_wait (9), REC_HEALTH_CRITICAL);   /* SIGKILL */
+    assert_int_equal (catalog_health_from_wait (9), REC_HEALTH_CRITICAL); /* SIGKILL */
 
     assert_int_equal (catalog_check_parse ("tcp"), REC_CHECK_TCP);
     assert_int_equal (catalog_check_parse ("cmd"), REC_CHECK_CMD);
@@ -233,8 +233,9 @@ test_view_building (void **state)
     s_add_node (cat, "n1", "198.18.0.11", false);
     /* Other kinds are not the catalog's business. */
     char err[256];
-    assert_int_equal (catalog_add (cat, "overlay", "n1", "x", false, (const uint8_t *) "", 0,
-                                   err, sizeof err), 0);
+    assert_int_equal (
+        catalog_add (cat, "overlay", "n1", "x", false, (const uint8_t *) "", 0, err, sizeof err),
+        0);
     int changed = catalog_commit (cat);
     assert_int_equal (changed, CATALOG_CHANGED_SERVICES | CATALOG_CHANGED_NODES);
     assert_int_equal (catalog_index (cat), 2);
@@ -249,7 +250,7 @@ test_view_building (void **state)
     assert_int_equal (first, 1);
     assert_int_equal (catalog_find (cat, "db", &first), 1);
     assert_int_equal (catalog_find (cat, "nope", &first), 0);
-    assert_false (catalog_instance_serving (catalog_at (cat, 0)));   /* critical */
+    assert_false (catalog_instance_serving (catalog_at (cat, 0))); /* critical */
     assert_true (catalog_instance_serving (catalog_at (cat, 1)));
 
     assert_int_equal (catalog_node_count (cat), 2);
@@ -257,7 +258,7 @@ test_view_building (void **state)
     assert_string_equal (catalog_node_at (cat, 0)->addr, "198.18.0.11");
     catalog_destroy (&cat);
     assert_null (cat);
-    catalog_destroy (&cat);     /* NULL-safe */
+    catalog_destroy (&cat); /* NULL-safe */
 }
 
 static void
@@ -335,7 +336,7 @@ test_unreachable_flagging (void **state)
     catalog_commit (cat);
     uint64_t i1 = catalog_index (cat);
     assert_true (catalog_instance_serving (catalog_at (cat, 0)));
-    assert_true (catalog_instance_serving (catalog_at (cat, 1)));   /* warning is served */
+    assert_true (catalog_instance_serving (catalog_at (cat, 1))); /* warning is served */
 
     /* n1 fails: its instance stays, flagged, no longer served; the index moves. */
     catalog_begin (cat);
@@ -362,17 +363,20 @@ test_bad_records (void **state)
     assert_int_equal (catalog_encode (&web, &buf, &len, err, sizeof err), 0);
     catalog_begin (cat);
     /* Written by n2 but claiming n1. */
-    assert_int_equal (catalog_add (cat, REC_KIND_SERVICE, "n2", "web/web", false, buf, len, err,
-                                   sizeof err), -1);
+    assert_int_equal (
+        catalog_add (cat, REC_KIND_SERVICE, "n2", "web/web", false, buf, len, err, sizeof err), -1);
     assert_non_null (strstr (err, "does not match"));
     /* Key that is not name/id. */
-    assert_int_equal (catalog_add (cat, REC_KIND_SERVICE, "n1", "web/other", false, buf, len,
-                                   err, sizeof err), -1);
+    assert_int_equal (
+        catalog_add (cat, REC_KIND_SERVICE, "n1", "web/other", false, buf, len, err, sizeof err),
+        -1);
     /* Garbage. */
     assert_int_equal (catalog_add (cat, REC_KIND_SERVICE, "n1", "x/x", false,
-                                   (const uint8_t *) "\x81\x00", 2, err, sizeof err), -1);
-    assert_int_equal (catalog_add (cat, REC_KIND_NODE, "n1", "n1", false,
-                                   (const uint8_t *) "junk", 4, err, sizeof err), -1);
+                                   (const uint8_t *) "\x81\x00", 2, err, sizeof err),
+                      -1);
+    assert_int_equal (catalog_add (cat, REC_KIND_NODE, "n1", "n1", false, (const uint8_t *) "junk",
+                                   4, err, sizeof err),
+                      -1);
     /* A node record naming someone else. */
     rec_msg_t n = { .hdr.type = REC_NODE };
     strcpy (n.u.rec_node.name, "n9");
@@ -380,12 +384,12 @@ test_bad_records (void **state)
     uint8_t *nbuf = NULL;
     size_t nlen = 0;
     assert_int_equal (wire_encode (&rec_proto, &n, &nbuf, &nlen), WIRE_OK);
-    assert_int_equal (catalog_add (cat, REC_KIND_NODE, "n1", "n1", false, nbuf, nlen, err,
-                                   sizeof err), -1);
+    assert_int_equal (
+        catalog_add (cat, REC_KIND_NODE, "n1", "n1", false, nbuf, nlen, err, sizeof err), -1);
     free (nbuf);
     /* The good one still goes in. */
-    assert_int_equal (catalog_add (cat, REC_KIND_SERVICE, "n1", "web/web", false, buf, len, err,
-                                   sizeof err), 0);
+    assert_int_equal (
+        catalog_add (cat, REC_KIND_SERVICE, "n1", "web/web", false, buf, len, err, sizeof err), 0);
     catalog_commit (cat);
     assert_int_equal (catalog_size (cat), 1);
     assert_int_equal (catalog_node_count (cat), 0);
@@ -410,8 +414,8 @@ s_add_shed (catalog_t *cat, const char *origin, const char *name, const char *no
     size_t len = 0;
     assert_int_equal (wire_encode (&rec_proto, &m, &buf, &len), 0);
     char err[256];
-    assert_int_equal (catalog_add (cat, REC_KIND_SHED, origin, name, false, buf, len, err,
-                                   sizeof err), expect);
+    assert_int_equal (
+        catalog_add (cat, REC_KIND_SHED, origin, name, false, buf, len, err, sizeof err), expect);
     free (buf);
 }
 

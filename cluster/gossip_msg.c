@@ -10,7 +10,7 @@
 static int
 s_check_update (const gossip_update_t *u, const char **why)
 {
-    if (u->name [0] == '\0') {
+    if (u->name[0] == '\0') {
         *why = "empty member name";
         return -1;
     }
@@ -19,7 +19,7 @@ s_check_update (const gossip_update_t *u, const char **why)
         return -1;
     }
     if (u->kind == SWIM_UPD_ALIVE) {
-        if (u->addr [0] == '\0' || u->port == 0) {
+        if (u->addr[0] == '\0' || u->port == 0) {
             *why = "alive without address";
             return -1;
         }
@@ -39,7 +39,7 @@ static int
 s_check_list (const gossip_update_t *items, size_t n, const char **why)
 {
     for (size_t i = 0; i < n; i++)
-        if (s_check_update (&items [i], why))
+        if (s_check_update (&items[i], why))
             return -1;
     return 0;
 }
@@ -48,61 +48,61 @@ static int
 s_validate (uint16_t type, const void *body, const char **why)
 {
     switch (type) {
-        case GOSSIP_PING: {
-            const gossip_ping_t *m = (const gossip_ping_t *) body;
-            if (m->from [0] == '\0') {
-                *why = "empty sender";
-                return -1;
-            }
-            return s_check_list (m->updates.items, m->updates.n, why);
+    case GOSSIP_PING: {
+        const gossip_ping_t *m = (const gossip_ping_t *) body;
+        if (m->from[0] == '\0') {
+            *why = "empty sender";
+            return -1;
         }
-        case GOSSIP_ACK:
-        case GOSSIP_NACK: {
-            const gossip_ack_t *m = (const gossip_ack_t *) body;
-            if (m->from [0] == '\0') {
-                *why = "empty sender";
-                return -1;
-            }
-            return s_check_list (m->updates.items, m->updates.n, why);
+        return s_check_list (m->updates.items, m->updates.n, why);
+    }
+    case GOSSIP_ACK:
+    case GOSSIP_NACK: {
+        const gossip_ack_t *m = (const gossip_ack_t *) body;
+        if (m->from[0] == '\0') {
+            *why = "empty sender";
+            return -1;
         }
-        case GOSSIP_PING_REQ: {
-            const gossip_ping_req_t *m = (const gossip_ping_req_t *) body;
-            if (m->from [0] == '\0' || m->target [0] == '\0') {
-                *why = "empty sender or target";
-                return -1;
-            }
-            if (m->taddr [0] == '\0' || m->tport == 0) {
-                *why = "ping-req without target address";
-                return -1;
-            }
-            return s_check_list (m->updates.items, m->updates.n, why);
+        return s_check_list (m->updates.items, m->updates.n, why);
+    }
+    case GOSSIP_PING_REQ: {
+        const gossip_ping_req_t *m = (const gossip_ping_req_t *) body;
+        if (m->from[0] == '\0' || m->target[0] == '\0') {
+            *why = "empty sender or target";
+            return -1;
         }
-        case GOSSIP_GOSSIP: {
-            const gossip_gossip_t *m = (const gossip_gossip_t *) body;
-            if (m->from [0] == '\0') {
-                *why = "empty sender";
-                return -1;
-            }
-            return s_check_list (m->updates.items, m->updates.n, why);
+        if (m->taddr[0] == '\0' || m->tport == 0) {
+            *why = "ping-req without target address";
+            return -1;
         }
-        case GOSSIP_PUSH_PULL: {
-            const gossip_push_pull_t *m = (const gossip_push_pull_t *) body;
-            if (m->from [0] == '\0') {
-                *why = "empty sender";
-                return -1;
-            }
-            return s_check_list (m->members.items, m->members.n, why);
+        return s_check_list (m->updates.items, m->updates.n, why);
+    }
+    case GOSSIP_GOSSIP: {
+        const gossip_gossip_t *m = (const gossip_gossip_t *) body;
+        if (m->from[0] == '\0') {
+            *why = "empty sender";
+            return -1;
         }
-        case GOSSIP_KEY_OP: {
-            const gossip_key_op_t *m = (const gossip_key_op_t *) body;
-            if (m->op != GOSSIP_KEY_LIST && m->key.len != 32) {
-                *why = "key operation without a 32-byte key";
-                return -1;
-            }
-            return 0;
+        return s_check_list (m->updates.items, m->updates.n, why);
+    }
+    case GOSSIP_PUSH_PULL: {
+        const gossip_push_pull_t *m = (const gossip_push_pull_t *) body;
+        if (m->from[0] == '\0') {
+            *why = "empty sender";
+            return -1;
         }
-        default:
-            return 0;
+        return s_check_list (m->members.items, m->members.n, why);
+    }
+    case GOSSIP_KEY_OP: {
+        const gossip_key_op_t *m = (const gossip_key_op_t *) body;
+        if (m->op != GOSSIP_KEY_LIST && m->key.len != 32) {
+            *why = "key operation without a 32-byte key";
+            return -1;
+        }
+        return 0;
+    }
+    default:
+        return 0;
     }
 }
 
@@ -115,7 +115,7 @@ static void
 s_put64 (uint8_t *out, uint64_t v)
 {
     for (int i = 7; i >= 0; i--, v >>= 8)
-        out [i] = (uint8_t) v;
+        out[i] = (uint8_t) v;
 }
 
 static uint64_t
@@ -123,12 +123,12 @@ s_get64 (const uint8_t *in)
 {
     uint64_t v = 0;
     for (int i = 0; i < 8; i++)
-        v = (v << 8) | in [i];
+        v = (v << 8) | in[i];
     return v;
 }
 
 void
-gossip_stamp_put (uint8_t out [GOSSIP_STAMP_BYTES], const gossip_stamp_t *stamp)
+gossip_stamp_put (uint8_t out[GOSSIP_STAMP_BYTES], const gossip_stamp_t *stamp)
 {
     s_put64 (out, stamp->boot);
     s_put64 (out + 8, stamp->counter);
@@ -136,7 +136,7 @@ gossip_stamp_put (uint8_t out [GOSSIP_STAMP_BYTES], const gossip_stamp_t *stamp)
 }
 
 void
-gossip_stamp_get (const uint8_t in [GOSSIP_STAMP_BYTES], gossip_stamp_t *stamp)
+gossip_stamp_get (const uint8_t in[GOSSIP_STAMP_BYTES], gossip_stamp_t *stamp)
 {
     stamp->boot = s_get64 (in);
     stamp->counter = s_get64 (in + 8);

@@ -44,52 +44,52 @@
  * allocated, and KEY_OP carries an epoch. Version 1 peers cannot open any
  * of it (the seal domains changed), so both ranges start at 2: an old node
  * looks like a node with another cluster key (counted as drop_v1). */
-#define GOSSIP_WIRE_VERSION_MIN  2     /* oldest codec version we decode */
-#define GOSSIP_WIRE_VERSION      2     /* codec version we encode */
-#define SWIM_PROTO_MIN           2     /* membership semantics we understand */
-#define SWIM_PROTO_MAX           2
+#define GOSSIP_WIRE_VERSION_MIN 2 /* oldest codec version we decode */
+#define GOSSIP_WIRE_VERSION     2 /* codec version we encode */
+#define SWIM_PROTO_MIN          2 /* membership semantics we understand */
+#define SWIM_PROTO_MAX          2
 
 /* ---- Limits (all untrusted input is checked against these) -------------- */
-#define SWIM_NAME_MAX        64        /* bytes in a node name */
-#define SWIM_ADDR_MAX        45        /* bytes in a textual IPv4/IPv6 address */
-#define SWIM_TAGS_MAX        32        /* tag pairs per node */
-#define SWIM_KEY_BYTES       32        /* X25519 public key (node identity) */
-#define SWIM_MAX_MEMBERS     4096      /* members we track; more is refused */
-#define SWIM_MAX_UPDATES     64        /* piggybacked updates per datagram */
-#define SWIM_ERROR_MAX       160       /* bytes of an error text in replies */
-#define SWIM_KEYS_MAX        16        /* key ids in a key reply */
+#define SWIM_NAME_MAX    64   /* bytes in a node name */
+#define SWIM_ADDR_MAX    45   /* bytes in a textual IPv4/IPv6 address */
+#define SWIM_TAGS_MAX    32   /* tag pairs per node */
+#define SWIM_KEY_BYTES   32   /* X25519 public key (node identity) */
+#define SWIM_MAX_MEMBERS 4096 /* members we track; more is refused */
+#define SWIM_MAX_UPDATES 64   /* piggybacked updates per datagram */
+#define SWIM_ERROR_MAX   160  /* bytes of an error text in replies */
+#define SWIM_KEYS_MAX    16   /* key ids in a key reply */
 /* Incarnations above this are "absurd": a sender cannot reach them by
  * refuting honestly, and accepting them would let one bad packet pin a member
  * near UINT64_MAX where +1 wraps. */
-#define SWIM_INC_MAX         (((uint64_t) 1) << 48)
+#define SWIM_INC_MAX     (((uint64_t) 1) << 48)
 
 /* UDP payload budget. 1400 bytes fits an Ethernet MTU with IP/UDP headers
  * and no fragmentation (memberlist uses the same); the seal adds its
  * overhead inside this budget, so plaintext gets SWIM_PACKET_MAX minus
  * SHED_SEAL_OVERHEAD. */
-#define SWIM_PACKET_MAX      1400
+#define SWIM_PACKET_MAX 1400
 /* Stream (TCP) frames: 4-byte big-endian length, then a sealed message.
  * 4096 members * ~1 KiB worst case each stays under this bound. */
-#define SWIM_STREAM_MAX      (8u * 1024 * 1024)
+#define SWIM_STREAM_MAX (8u * 1024 * 1024)
 
 /* ---- Sealed framing, version 2 (docs/membership.md section 1) ------------
  * Seal domains (associated data): a v1 packet never opens as v2. */
-#define GOSSIP_UDP_AD        "shed-gossip-udp-v2"
-#define GOSSIP_TCP_HDR_AD    "shed-gossip-tcp-hdr-v2"
-#define GOSSIP_TCP_AD        "shed-gossip-tcp-v2"   /* + the sealed header */
-#define GOSSIP_UDP_AD_V1     "shed-gossip-udp-v1"   /* only to recognise old peers */
+#define GOSSIP_UDP_AD         "shed-gossip-udp-v2"
+#define GOSSIP_TCP_HDR_AD     "shed-gossip-tcp-hdr-v2"
+#define GOSSIP_TCP_AD         "shed-gossip-tcp-v2" /* + the sealed header */
+#define GOSSIP_UDP_AD_V1      "shed-gossip-udp-v1" /* only to recognise old peers */
 /* The stamp, first in every sealed plaintext: boot id (random per actor
  * start), counter (per boot and per channel), sender wall clock in ms since
  * the Unix epoch; all big-endian. */
-#define GOSSIP_STAMP_BYTES   24
+#define GOSSIP_STAMP_BYTES    24
 /* Stream frame = sealed header (GOSSIP_TCP_HDR_SEALED bytes, plaintext:
  * 4-byte body length + stamp) then the sealed body of that length, whose
  * associated data is GOSSIP_TCP_AD followed by the sealed header bytes (a
  * body cannot be spliced under another header). */
 #define GOSSIP_TCP_HDR_PT     (4 + GOSSIP_STAMP_BYTES)
-#define GOSSIP_TCP_HDR_SEALED (GOSSIP_TCP_HDR_PT + 45)   /* + SHED_SEAL_OVERHEAD */
+#define GOSSIP_TCP_HDR_SEALED (GOSSIP_TCP_HDR_PT + 45) /* + SHED_SEAL_OVERHEAD */
 /* Accepted clock difference between a stamp and our clock, either way. */
-#define GOSSIP_CLOCK_SKEW_MS 30000
+#define GOSSIP_CLOCK_SKEW_MS  30000
 
 typedef struct {
     uint64_t boot;
@@ -97,22 +97,22 @@ typedef struct {
     uint64_t ts_ms;
 } gossip_stamp_t;
 
-void gossip_stamp_put (uint8_t out [GOSSIP_STAMP_BYTES], const gossip_stamp_t *stamp);
-void gossip_stamp_get (const uint8_t in [GOSSIP_STAMP_BYTES], gossip_stamp_t *stamp);
+void gossip_stamp_put (uint8_t out[GOSSIP_STAMP_BYTES], const gossip_stamp_t *stamp);
+void gossip_stamp_get (const uint8_t in[GOSSIP_STAMP_BYTES], gossip_stamp_t *stamp);
 
-#define SWIM_DEFAULT_PORT    7946
+#define SWIM_DEFAULT_PORT 7946
 
 /* ---- Update kinds (gossip_update.kind) and member states ---------------- */
-#define SWIM_UPD_ALIVE       0
-#define SWIM_UPD_SUSPECT     1
-#define SWIM_UPD_DEAD        2
-#define SWIM_UPD_LEFT        3
+#define SWIM_UPD_ALIVE   0
+#define SWIM_UPD_SUSPECT 1
+#define SWIM_UPD_DEAD    2
+#define SWIM_UPD_LEFT    3
 
 /* ---- Key operations (gossip_key_op.op) ----------------------------------- */
-#define GOSSIP_KEY_LIST      0
-#define GOSSIP_KEY_INSTALL   1
-#define GOSSIP_KEY_USE       2
-#define GOSSIP_KEY_REMOVE    3
+#define GOSSIP_KEY_LIST    0
+#define GOSSIP_KEY_INSTALL 1
+#define GOSSIP_KEY_USE     2
+#define GOSSIP_KEY_REMOVE  3
 
 /* ---- Records ------------------------------------------------------------ */
 
@@ -120,6 +120,7 @@ void gossip_stamp_get (const uint8_t in [GOSSIP_STAMP_BYTES], gossip_stamp_t *st
  * ALIVE every field is meaningful; SUSPECT / DEAD carry name, inc and the
  * accuser in `from`; LEFT carries name and inc. In MEMBERS, `kind` is the
  * member's current state. */
+/* clang-format off */
 #define GOSSIP_UPDATE_FIELDS(F, T) \
     F (T, 1,  kind, WIRE_U64,  3,              WIRE_REQ, _) \
     F (T, 2,  name, WIRE_STR,  SWIM_NAME_MAX,  WIRE_REQ, _) \
@@ -132,30 +133,38 @@ void gossip_stamp_get (const uint8_t in [GOSSIP_STAMP_BYTES], gossip_stamp_t *st
     F (T, 9,  key,  WIRE_BLOB, SWIM_KEY_BYTES, WIRE_OPT, _) \
     F (T, 10, from, WIRE_STR,  SWIM_NAME_MAX,  WIRE_OPT, _) \
     F (T, 11, sigkey, WIRE_BIN, SWIM_KEY_BYTES, WIRE_OPT, _)
+/* clang-format on */
 WIRE_DECLARE_RECORD (gossip_update, GOSSIP_UPDATE_FIELDS)
 
 /* One key of a keyring, by id only: keys themselves never leave a node in
  * a reply. */
+/* clang-format off */
 #define GOSSIP_KEYINFO_FIELDS(F, T) \
     F (T, 1, id,      WIRE_U64,  0xffffffffu, WIRE_REQ, _) \
     F (T, 2, primary, WIRE_BOOL, 0,           WIRE_OPT, _)
+/* clang-format on */
 WIRE_DECLARE_RECORD (gossip_keyinfo, GOSSIP_KEYINFO_FIELDS)
 
 /* ---- Messages ----------------------------------------------------------- */
 
+/* clang-format off */
 #define GOSSIP_PING_FIELDS(F, T) \
     F (T, 2, seq,     WIRE_U64,  0,                WIRE_REQ, _) \
     F (T, 3, from,    WIRE_STR,  SWIM_NAME_MAX,    WIRE_REQ, _) \
     F (T, 4, target,  WIRE_STR,  SWIM_NAME_MAX,    WIRE_OPT, _) \
     F (T, 5, updates, WIRE_LIST, SWIM_MAX_UPDATES, WIRE_OPT, gossip_update) \
     F (T, 9, known,   WIRE_U64,  0,                WIRE_OPT, _)
+/* clang-format on */
 
+/* clang-format off */
 #define GOSSIP_ACK_FIELDS(F, T) \
     F (T, 2, seq,     WIRE_U64,  0,                WIRE_REQ, _) \
     F (T, 3, from,    WIRE_STR,  SWIM_NAME_MAX,    WIRE_REQ, _) \
     F (T, 5, updates, WIRE_LIST, SWIM_MAX_UPDATES, WIRE_OPT, gossip_update) \
     F (T, 9, known,   WIRE_U64,  0,                WIRE_OPT, _)
+/* clang-format on */
 
+/* clang-format off */
 #define GOSSIP_PING_REQ_FIELDS(F, T) \
     F (T, 2, seq,     WIRE_U64,  0,                WIRE_REQ, _) \
     F (T, 3, from,    WIRE_STR,  SWIM_NAME_MAX,    WIRE_REQ, _) \
@@ -163,36 +172,48 @@ WIRE_DECLARE_RECORD (gossip_keyinfo, GOSSIP_KEYINFO_FIELDS)
     F (T, 5, updates, WIRE_LIST, SWIM_MAX_UPDATES, WIRE_OPT, gossip_update) \
     F (T, 6, taddr,   WIRE_STR,  SWIM_ADDR_MAX,    WIRE_REQ, _) \
     F (T, 7, tport,   WIRE_U64,  65535,            WIRE_REQ, _)
+/* clang-format on */
 
+/* clang-format off */
 #define GOSSIP_GOSSIP_FIELDS(F, T) \
     F (T, 3, from,    WIRE_STR,  SWIM_NAME_MAX,    WIRE_REQ, _) \
     F (T, 5, updates, WIRE_LIST, SWIM_MAX_UPDATES, WIRE_OPT, gossip_update) \
     F (T, 9, known,   WIRE_U64,  0,                WIRE_OPT, _)
+/* clang-format on */
 
+/* clang-format off */
 #define GOSSIP_PUSH_PULL_FIELDS(F, T) \
     F (T, 2, join,    WIRE_BOOL, 0,                WIRE_OPT, _) \
     F (T, 3, from,    WIRE_STR,  SWIM_NAME_MAX,    WIRE_REQ, _) \
     F (T, 4, reply,   WIRE_BOOL, 0,                WIRE_OPT, _) \
     F (T, 5, members, WIRE_LIST, SWIM_MAX_MEMBERS, WIRE_OPT, gossip_update)
+/* clang-format on */
 
 /* epoch: strictly increasing per cluster (docs/membership.md section 6); a
  * change with an epoch <= the last one applied is ignored. */
+/* clang-format off */
 #define GOSSIP_KEY_OP_FIELDS(F, T) \
     F (T, 2, id,      WIRE_U64,  0,                WIRE_REQ, _) \
     F (T, 3, op,      WIRE_U64,  3,                WIRE_REQ, _) \
     F (T, 4, key,     WIRE_BLOB, 32,               WIRE_OPT, _) \
     F (T, 5, epoch,   WIRE_U64,  0,                WIRE_OPT, _)
+/* clang-format on */
 
+/* clang-format off */
 #define GOSSIP_KEY_REPLY_FIELDS(F, T) \
     F (T, 2, id,      WIRE_U64,  0,                WIRE_REQ, _) \
     F (T, 3, from,    WIRE_STR,  SWIM_NAME_MAX,    WIRE_REQ, _) \
     F (T, 4, ok,      WIRE_BOOL, 0,                WIRE_OPT, _) \
     F (T, 5, error,   WIRE_STR,  SWIM_ERROR_MAX,   WIRE_OPT, _) \
     F (T, 6, keys,    WIRE_LIST, SWIM_KEYS_MAX,    WIRE_OPT, gossip_keyinfo)
+/* clang-format on */
 
+/* clang-format off */
 #define GOSSIP_MEMBERS_FIELDS(F, T) \
     F (T, 2, members, WIRE_LIST, SWIM_MAX_MEMBERS, WIRE_OPT, gossip_update)
+/* clang-format on */
 
+/* clang-format off */
 #define GOSSIP_MESSAGES(M) \
     M (GOSSIP_PING,      gossip_ping,      1, GOSSIP_PING_FIELDS) \
     M (GOSSIP_ACK,       gossip_ack,       2, GOSSIP_ACK_FIELDS) \
@@ -203,6 +224,7 @@ WIRE_DECLARE_RECORD (gossip_keyinfo, GOSSIP_KEYINFO_FIELDS)
     M (GOSSIP_KEY_OP,    gossip_key_op,    7, GOSSIP_KEY_OP_FIELDS) \
     M (GOSSIP_KEY_REPLY, gossip_key_reply, 8, GOSSIP_KEY_REPLY_FIELDS) \
     M (GOSSIP_MEMBERS,   gossip_members,   9, GOSSIP_MEMBERS_FIELDS)
+/* clang-format on */
 
 WIRE_DECLARE_PROTO (gossip, GOSSIP_MESSAGES)
 

@@ -31,20 +31,19 @@
  * (SHED_SEAL_OVERHEAD..SWIM_STREAM_MAX) and stamp holds the sender's stamp
  * (still to be checked). */
 int gossip_stream_header_open (const shed_keyring_t *keyring,
-                               const uint8_t hdr [GOSSIP_TCP_HDR_SEALED], size_t *bodylen,
-                               uint8_t stamp [GOSSIP_STAMP_BYTES]);
+                               const uint8_t hdr[GOSSIP_TCP_HDR_SEALED], size_t *bodylen,
+                               uint8_t stamp[GOSSIP_STAMP_BYTES]);
 
 /* Open the sealed body that came under hdr. pt needs bodylen -
  * SHED_SEAL_OVERHEAD bytes. Returns 0 or a SHED_SEAL_ERR_* code. */
 int gossip_stream_body_open (const shed_keyring_t *keyring,
-                             const uint8_t hdr [GOSSIP_TCP_HDR_SEALED], const uint8_t *body,
+                             const uint8_t hdr[GOSSIP_TCP_HDR_SEALED], const uint8_t *body,
                              size_t bodylen, uint8_t *pt, size_t cap, size_t *ptlen);
 
 /* Seal msg into a frame stamped with stamp (the caller's next stream
  * stamp). Returns a malloc'd frame of *framelen bytes, or NULL if msg is
  * too long for SWIM_STREAM_MAX, out of memory, or the keyring is empty. */
-uint8_t *gossip_stream_seal (const shed_keyring_t *keyring,
-                             const uint8_t stamp [GOSSIP_STAMP_BYTES], const uint8_t *msg,
-                             size_t len, size_t *framelen);
+uint8_t *gossip_stream_seal (const shed_keyring_t *keyring, const uint8_t stamp[GOSSIP_STAMP_BYTES],
+                             const uint8_t *msg, size_t len, size_t *framelen);
 
 #endif

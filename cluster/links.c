@@ -60,14 +60,14 @@ s_schedule (links_self_t *self)
 /* ---- record signatures (docs/state.md, "Trust") --------------------------- */
 
 static int
-s_sign_record (void *arg, const uint8_t *msg, size_t len, uint8_t sig [STATE_SIG_BYTES])
+s_sign_record (void *arg, const uint8_t *msg, size_t len, uint8_t sig[STATE_SIG_BYTES])
 {
     return shed_identity_sign (((links_self_t *) arg)->identity, msg, len, sig);
 }
 
 /* The store's key lookup: what membership advertised (ORIGIN-KEY). */
 static int
-s_origin_key (void *arg, const char *origin, uint8_t pk [32])
+s_origin_key (void *arg, const char *origin, uint8_t pk[32])
 {
     links_self_t *self = (links_self_t *) arg;
     const uint8_t *key = (const uint8_t *) zhashx_lookup (self->origin_keys, origin);
@@ -133,8 +133,7 @@ s_apply (links_self_t *self, const state_msg_t *msg, const char *uid)
 /* `from`: the directory name of the sender when it came over our DEALER
  * to it, NULL when over the ROUTER (its key is the frame's User-Id). */
 void
-links_handle_payload (links_self_t *self, zframe_t *payload, links_dest_t *dest,
-                      const char *from)
+links_handle_payload (links_self_t *self, zframe_t *payload, links_dest_t *dest, const char *from)
 {
     size_t len = zframe_size (payload);
     if (len > STATE_FRAME_MAX) {
@@ -153,38 +152,38 @@ links_handle_payload (links_self_t *self, zframe_t *payload, links_dest_t *dest,
         return;
     }
     switch (msg.hdr.type) {
-        case STATE_DIGEST: {
-            self->c.digests_recv++;
-            state_msg_t delta;
-            if (state_delta (self->store, &msg.u.state_digest, self->budget, &delta) == 1) {
-                if (s_send (self, dest, &delta) == 0)
-                    self->c.deltas_sent++;
-            }
-            else
-                state_msg_free (&delta);
-            if (msg.u.state_digest.reply)
-                links_send_digest (self, dest, false);
-            break;
+    case STATE_DIGEST: {
+        self->c.digests_recv++;
+        state_msg_t delta;
+        if (state_delta (self->store, &msg.u.state_digest, self->budget, &delta) == 1) {
+            if (s_send (self, dest, &delta) == 0)
+                self->c.deltas_sent++;
         }
-        case STATE_DELTA:
-            self->c.deltas_recv++;
-            s_apply (self, &msg, zframe_meta (payload, "User-Id"));
-            /* The budget cut it short: ask for the rest now. */
-            if (msg.u.state_delta.more)
-                links_send_digest (self, dest, false);
-            break;
-        case STATE_PUSH: {
-            self->c.pushes_recv++;
-            const char *uid = zframe_meta (payload, "User-Id");
-            /* Rumor mongering (docs/state.md, "Anti-entropy"): a push that
+        else
+            state_msg_free (&delta);
+        if (msg.u.state_digest.reply)
+            links_send_digest (self, dest, false);
+        break;
+    }
+    case STATE_DELTA:
+        self->c.deltas_recv++;
+        s_apply (self, &msg, zframe_meta (payload, "User-Id"));
+        /* The budget cut it short: ask for the rest now. */
+        if (msg.u.state_delta.more)
+            links_send_digest (self, dest, false);
+        break;
+    case STATE_PUSH: {
+        self->c.pushes_recv++;
+        const char *uid = zframe_meta (payload, "User-Id");
+        /* Rumor mongering (docs/state.md, "Anti-entropy"): a push that
              * taught us something goes on, once, to our own subset; one
              * that taught us nothing (we had it: a duplicate) stops here.
              * So an origin's write floods the subset graph in a few hops
              * instead of reaching only the origin's own subset. */
-            if (s_apply (self, &msg, uid) > 0)
-                links_rumor (self, zframe_data (payload), len, from, uid);
-            break;
-        }
+        if (s_apply (self, &msg, uid) > 0)
+            links_rumor (self, zframe_data (payload), len, from, uid);
+        break;
+    }
     }
     state_msg_free (&msg);
 }
@@ -232,14 +231,13 @@ s_recv_monitor (links_self_t *self)
         memcpy (&event, zframe_data (head), sizeof event);
         if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
             self->c.handshakes_ok++;
-        else
-        if (event & (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-                     | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)) {
+        else if (event
+                 & (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                    | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)) {
             self->c.handshakes_refused++;
             zframe_t *addr = zmsg_next (msg);
             char *text = addr ? zframe_strdup (addr) : NULL;
-            log_info (S_COMP, "handshake refused|event=0x%x peer=%s", event,
-                      text ? text : "-");
+            log_info (S_COMP, "handshake refused|event=0x%x peer=%s", event, text ? text : "-");
             zstr_free (&text);
         }
     }
@@ -252,10 +250,14 @@ static const char *
 s_event_name (state_event_t ev)
 {
     switch (ev) {
-        case STATE_EV_INSERTED: return "INSERTED";
-        case STATE_EV_UPDATED:  return "UPDATED";
-        case STATE_EV_DELETED:  return "DELETED";
-        case STATE_EV_ORIGIN:   return "ORIGIN";
+    case STATE_EV_INSERTED:
+        return "INSERTED";
+    case STATE_EV_UPDATED:
+        return "UPDATED";
+    case STATE_EV_DELETED:
+        return "DELETED";
+    case STATE_EV_ORIGIN:
+        return "ORIGIN";
     }
     return "?";
 }
@@ -303,30 +305,28 @@ s_stats_text (links_self_t *self)
     return zsys_sprintf (
         "peers=%zu records=%zu digests_sent=%" PRIu64 " digests_recv=%" PRIu64
         " deltas_sent=%" PRIu64 " deltas_recv=%" PRIu64 " pushes_sent=%" PRIu64
-        " pushes_recv=%" PRIu64 " applied=%" PRIu64 " stale=%" PRIu64
-        " refused_self=%" PRIu64 " refused_removed=%" PRIu64 " resets=%" PRIu64
-        " purged=%" PRIu64 " malformed=%" PRIu64 " denied_msgs=%" PRIu64
-        " send_drops=%" PRIu64 " handshakes_ok=%" PRIu64 " handshakes_refused=%" PRIu64
-        " redials=%" PRIu64 " dial_refused=%" PRIu64
-        " zap_admitted=%" PRIu64 " zap_refused=%" PRIu64
-        " refused_sig=%" PRIu64 " deferred=%" PRIu64
-        " linked=%zu subset_target=%zu sockets=%zu sock_fail=%" PRIu64
+        " pushes_recv=%" PRIu64 " applied=%" PRIu64 " stale=%" PRIu64 " refused_self=%" PRIu64
+        " refused_removed=%" PRIu64 " resets=%" PRIu64 " purged=%" PRIu64 " malformed=%" PRIu64
+        " denied_msgs=%" PRIu64 " send_drops=%" PRIu64 " handshakes_ok=%" PRIu64
+        " handshakes_refused=%" PRIu64 " redials=%" PRIu64 " dial_refused=%" PRIu64
+        " zap_admitted=%" PRIu64 " zap_refused=%" PRIu64 " refused_sig=%" PRIu64
+        " deferred=%" PRIu64 " linked=%zu subset_target=%zu sockets=%zu sock_fail=%" PRIu64
         " rumors_sent=%" PRIu64 " rotations=%" PRIu64,
-        zhashx_size (self->peers), state_count (self->store, NULL, NULL),
-        self->c.digests_sent, self->c.digests_recv, self->c.deltas_sent, self->c.deltas_recv,
-        self->c.pushes_sent, self->c.pushes_recv, st->applied, st->stale, st->refused_self,
-        st->refused_removed, st->resets, st->purged, self->c.malformed, self->c.denied_msgs,
-        self->c.send_drops, self->c.handshakes_ok, self->c.handshakes_refused,
-        peer_pool_stats (self->pool)->redials, self->c.dial_refused, admitted, refused, st->refused_sig,
-        st->deferred, links_linked (self), links_subset_target (self),
-        peer_pool_sockets (self->pool) + 2,     /* + the ROUTER and its monitor */
+        zhashx_size (self->peers), state_count (self->store, NULL, NULL), self->c.digests_sent,
+        self->c.digests_recv, self->c.deltas_sent, self->c.deltas_recv, self->c.pushes_sent,
+        self->c.pushes_recv, st->applied, st->stale, st->refused_self, st->refused_removed,
+        st->resets, st->purged, self->c.malformed, self->c.denied_msgs, self->c.send_drops,
+        self->c.handshakes_ok, self->c.handshakes_refused, peer_pool_stats (self->pool)->redials,
+        self->c.dial_refused, admitted, refused, st->refused_sig, st->deferred, links_linked (self),
+        links_subset_target (self),
+        peer_pool_sockets (self->pool) + 2, /* + the ROUTER and its monitor */
         peer_pool_stats (self->pool)->sock_fail, self->c.rumors_sent, self->c.rotations);
 }
 
 static int
 s_key_cmd (links_self_t *self, const char *z85, bool allow)
 {
-    uint8_t key [32];
+    uint8_t key[32];
     if (!z85 || strlen (z85) != 40 || !zmq_z85_decode (key, z85))
         return -1;
     return allow ? zap_allow (self->zap, self->domain, key)
@@ -367,33 +367,25 @@ s_recv_pipe (links_self_t *self)
     if (!cmd) {
         log_warn (S_COMP, "empty command");
     }
-    else
-    if (streq (cmd, "$TERM"))
+    else if (streq (cmd, "$TERM"))
         self->terminated = true;
-    else
-    if (streq (cmd, "INIT-STATUS"))
-        zsock_send (self->pipe, "is", self->error [0] ? -1 : 0, self->error);
-    else
-    if (self->error [0]) {
+    else if (streq (cmd, "INIT-STATUS"))
+        zsock_send (self->pipe, "is", self->error[0] ? -1 : 0, self->error);
+    else if (self->error[0]) {
         /* Failed init: links_new saw it and destroys us; answer anyway. */
         zsock_send (self->pipe, "i", -1);
     }
-    else
-    if (streq (cmd, "PEER-ADD")) {
+    else if (streq (cmd, "PEER-ADD")) {
         zsock_send (self->pipe, "i", links__peer_add (self, a, b, c));
     }
-    else
-    if (streq (cmd, "ORIGIN-KEY"))
+    else if (streq (cmd, "ORIGIN-KEY"))
         zsock_send (self->pipe, "i", s_origin_key_cmd (self, a, b));
-    else
-    if (streq (cmd, "PEER-REMOVE")) {
+    else if (streq (cmd, "PEER-REMOVE")) {
         zsock_send (self->pipe, "i", links__peer_remove (self, a));
     }
-    else
-    if (streq (cmd, "ALLOW") || streq (cmd, "DENY"))
+    else if (streq (cmd, "ALLOW") || streq (cmd, "DENY"))
         zsock_send (self->pipe, "i", s_key_cmd (self, a, streq (cmd, "ALLOW")));
-    else
-    if (streq (cmd, "PUT")) {
+    else if (streq (cmd, "PUT")) {
         int rc = a && b ? state_put (self->store, a, b, value ? zframe_data (value) : NULL,
                                      value ? zframe_size (value) : 0)
                         : -STATE_ERR_ARG;
@@ -405,16 +397,14 @@ s_recv_pipe (links_self_t *self)
             links_push_all (self);
         s_reply_rc (self, rc);
     }
-    else
-    if (streq (cmd, "DELETE")) {
+    else if (streq (cmd, "DELETE")) {
         int rc = a && b ? state_delete (self->store, a, b) : -STATE_ERR_ARG;
         s_flush_local (self, rc);
         if (rc == 0)
             links_push_all (self);
         s_reply_rc (self, rc);
     }
-    else
-    if (streq (cmd, "GET")) {
+    else if (streq (cmd, "GET")) {
         state_record_t rec;
         if (a && b && c && state_get (self->store, a, b, c, &rec) == 0 && !rec.tombstone)
             zsock_send (self->pipe, "isb8", 1, state_status_name (rec.status), rec.value,
@@ -422,15 +412,13 @@ s_recv_pipe (links_self_t *self)
         else
             zsock_send (self->pipe, "isb8", 0, "", "", (size_t) 0, (uint64_t) 0);
     }
-    else
-    if (streq (cmd, "LIST")) {
+    else if (streq (cmd, "LIST")) {
         zmsg_t *reply = zmsg_new ();
         state_foreach (self->store, NULL, a && *a ? a : NULL, false, s_list_one, reply);
         zmsg_pushstrf (reply, "%zu", zmsg_size (reply) / 6);
         zmsg_send (&reply, self->pipe);
     }
-    else
-    if (streq (cmd, "ORIGIN-STATUS")) {
+    else if (streq (cmd, "ORIGIN-STATUS")) {
         state_status_t st;
         int rc = -1;
         if (a && b && state_status_parse (b, &st) == 0)
@@ -439,26 +427,21 @@ s_recv_pipe (links_self_t *self)
             links_peer_status (self, a, st != STATE_ALIVE);
         zsock_send (self->pipe, "i", rc);
     }
-    else
-    if (streq (cmd, "SYNC")) {
+    else if (streq (cmd, "SYNC")) {
         int rc = zhashx_size (self->peers) ? 0 : -1;
         links_round (self);
         zsock_send (self->pipe, "i", rc);
     }
-    else
-    if (streq (cmd, "STATS")) {
+    else if (streq (cmd, "STATS")) {
         char *text = s_stats_text (self);
         zsock_send (self->pipe, "s", text);
         zstr_free (&text);
     }
-    else
-    if (streq (cmd, "ENDPOINT"))
+    else if (streq (cmd, "ENDPOINT"))
         zsock_send (self->pipe, "s", self->endpoint ? self->endpoint : "");
-    else
-    if (streq (cmd, "EVENTS"))
+    else if (streq (cmd, "EVENTS"))
         zsock_send (self->pipe, "s", self->events_endpoint ? self->events_endpoint : "");
-    else
-    if (streq (cmd, "PUBKEY"))
+    else if (streq (cmd, "PUBKEY"))
         zsock_send (self->pipe, "s", self->pubkey_z85);
     else {
         log_warn (S_COMP, "unknown command|cmd=%s", cmd);
@@ -474,13 +457,12 @@ s_recv_pipe (links_self_t *self)
 
 /* ---- lifecycle ------------------------------------------------------------ */
 
-static int s_instance;              /* unique inproc names per actor */
+static int s_instance; /* unique inproc names per actor */
 
 static int
 s_init (links_self_t *self, const links_config_t *cfg)
 {
-    if (!cfg || !cfg->name || !cfg->endpoint || !cfg->public_key || !cfg->secret_key
-    ||  !cfg->zap) {
+    if (!cfg || !cfg->name || !cfg->endpoint || !cfg->public_key || !cfg->secret_key || !cfg->zap) {
         snprintf (self->error, sizeof self->error, "links: incomplete configuration");
         return -1;
     }
@@ -508,8 +490,7 @@ s_init (links_self_t *self, const links_config_t *cfg)
     zsock_set_sndhwm (self->events, LINKS_EVENTS_HWM);
     self->events_endpoint = zsys_sprintf ("inproc://shed-links-events-%d", id);
     if (zsock_bind (self->events, "%s", self->events_endpoint)) {
-        snprintf (self->error, sizeof self->error, "links: cannot bind %s",
-                  self->events_endpoint);
+        snprintf (self->error, sizeof self->error, "links: cannot bind %s", self->events_endpoint);
         return -1;
     }
     state_set_handler (self->store, s_on_change, self);
@@ -534,11 +515,10 @@ s_init (links_self_t *self, const links_config_t *cfg)
     }
     /* Watch handshakes before binding so none is missed. */
     char *mon = zsys_sprintf ("inproc://shed-links-monitor-%d", id);
-    int rc = zmq_socket_monitor (zsock_resolve (self->router), mon,
-                                 ZMQ_EVENT_HANDSHAKE_SUCCEEDED
-                                 | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
-                                 | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-                                 | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
+    int rc = zmq_socket_monitor (
+        zsock_resolve (self->router), mon,
+        ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+            | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
     if (rc == 0)
         self->monitor = zsock_new_pair (mon);
     zstr_free (&mon);
@@ -547,8 +527,8 @@ s_init (links_self_t *self, const links_config_t *cfg)
         return -1;
     }
     if (zsock_bind (self->router, "%s", cfg->endpoint) < 0) {
-        snprintf (self->error, sizeof self->error, "links: cannot bind %s: %s",
-                  cfg->endpoint, zmq_strerror (zmq_errno ()));
+        snprintf (self->error, sizeof self->error, "links: cannot bind %s: %s", cfg->endpoint,
+                  zmq_strerror (zmq_errno ()));
         return -1;
     }
     self->endpoint = zsock_last_endpoint (self->router);
@@ -573,7 +553,7 @@ s_destroy (links_self_t *self)
         zmq_socket_monitor (zsock_resolve (self->router), NULL, 0);
     zsock_destroy (&self->monitor);
     zsock_destroy (&self->router);
-    state_destroy (&self->store);   /* flushes our records */
+    state_destroy (&self->store); /* flushes our records */
     zhashx_destroy (&self->origin_keys);
     zsock_destroy (&self->events);
     zstr_free (&self->endpoint);
@@ -593,11 +573,11 @@ links_actor (zsock_t *pipe, void *args)
     assert (self->poller);
     if (s_init (self, (const links_config_t *) args))
         log_error (S_COMP, "start failed|err=\"%s\"", self->error);
-    zsock_signal (pipe, 0);         /* args are no longer used */
+    zsock_signal (pipe, 0); /* args are no longer used */
 
     while (!self->terminated) {
         int64_t wait = -1;
-        if (!self->error [0]) {
+        if (!self->error[0]) {
             int64_t now = zclock_mono ();
             int64_t until = self->next_round;
             int64_t redial = peer_pool_tick (self->pool);
@@ -613,19 +593,15 @@ links_actor (zsock_t *pipe, void *args)
         void *which = zpoller_wait (self->poller, (int) wait);
         if (which == pipe)
             s_recv_pipe (self);
-        else
-        if (which && which == self->router)
+        else if (which && which == self->router)
             s_recv_router (self);
-        else
-        if (which && which == self->monitor)
+        else if (which && which == self->monitor)
             s_recv_monitor (self);
-        else
-        if (which)
+        else if (which)
             links_pool_event (self, which);
-        else
-        if (zpoller_terminated (self->poller))
+        else if (zpoller_terminated (self->poller))
             break;
-        if (!self->error [0] && zclock_mono () >= self->next_round) {
+        if (!self->error[0] && zclock_mono () >= self->next_round) {
             state_tick (self->store);
             links_round (self);
             s_schedule (self);

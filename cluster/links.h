@@ -99,30 +99,30 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LINKS_DEFAULT_PORT        7947
-#define LINKS_INTERVAL_DEFAULT    1000      /* ms between anti-entropy rounds */
-#define LINKS_EVENTS_HWM          100000
-#define LINKS_PEER_HWM            1000      /* frames queued per peer */
+#define LINKS_DEFAULT_PORT     7947
+#define LINKS_INTERVAL_DEFAULT 1000 /* ms between anti-entropy rounds */
+#define LINKS_EVENTS_HWM       100000
+#define LINKS_PEER_HWM         1000 /* frames queued per peer */
 /* Connected subset (docs/state.md, "Anti-entropy"): of N members, hold
  * DEALERs to min(N, BASE + ceil(log2 N)) (or links_config_t.subset),
  * never more than MAX; swap one for a random other every ROTATE ms. */
-#define LINKS_SUBSET_BASE         8
-#define LINKS_SUBSET_MAX          64
-#define LINKS_ROTATE_DEFAULT      10000
+#define LINKS_SUBSET_BASE      8
+#define LINKS_SUBSET_MAX       64
+#define LINKS_ROTATE_DEFAULT   10000
 
 typedef struct {
-    const char *name;               /* this node (record origin) */
-    const char *endpoint;           /* ROUTER bind endpoint */
-    const char *data_dir;           /* NULL: state in memory only */
-    const uint8_t *public_key;      /* X25519, 32 bytes */
-    const uint8_t *secret_key;      /* X25519, 32 bytes */
-    zap_t *zap;                     /* shared ZAP handler (borrowed) */
-    const char *zap_domain;         /* NULL: "links/<name>" */
-    int interval_ms;                /* 0: LINKS_INTERVAL_DEFAULT */
-    int64_t tombstone_ttl_ms;       /* 0: STATE_TOMBSTONE_TTL_DEFAULT */
-    size_t budget;                  /* DELTA/PUSH byte budget, 0: default */
-    size_t subset;                  /* linked peers, 0: LINKS_SUBSET_BASE + ceil(log2 N) */
-    int rotate_ms;                  /* 0: LINKS_ROTATE_DEFAULT */
+    const char *name;          /* this node (record origin) */
+    const char *endpoint;      /* ROUTER bind endpoint */
+    const char *data_dir;      /* NULL: state in memory only */
+    const uint8_t *public_key; /* X25519, 32 bytes */
+    const uint8_t *secret_key; /* X25519, 32 bytes */
+    zap_t *zap;                /* shared ZAP handler (borrowed) */
+    const char *zap_domain;    /* NULL: "links/<name>" */
+    int interval_ms;           /* 0: LINKS_INTERVAL_DEFAULT */
+    int64_t tombstone_ttl_ms;  /* 0: STATE_TOMBSTONE_TTL_DEFAULT */
+    size_t budget;             /* DELTA/PUSH byte budget, 0: default */
+    size_t subset;             /* linked peers, 0: LINKS_SUBSET_BASE + ceil(log2 N) */
+    int rotate_ms;             /* 0: LINKS_ROTATE_DEFAULT */
     /* Borrowed, must outlive the actor. Set: our records are signed with
      * its Ed25519 key and every remote record must be signed by its
      * origin's key, as given by ORIGIN-KEY (docs/state.md, "Trust").
@@ -160,8 +160,8 @@ int links_delete (links_t *self, const char *kind, const char *key, char *err, s
 /* GET a live record: 1 with *status and *value (both the caller's to
  * free: zstr_free, free), *len, *version; 0 if there is none; -1 if the
  * actor did not answer. */
-int links_get (links_t *self, const char *origin, const char *kind, const char *key,
-               char **status, uint8_t **value, size_t *len, uint64_t *version);
+int links_get (links_t *self, const char *origin, const char *kind, const char *key, char **status,
+               uint8_t **value, size_t *len, uint64_t *version);
 
 /* LIST kind ("" or NULL = every kind): the reply message as described
  * above (the caller destroys it), or NULL. */

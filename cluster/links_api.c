@@ -10,9 +10,9 @@
 
 struct _links_t {
     zactor_t *actor;
-    char *endpoint;                 /* bound, port resolved */
-    char *events;                   /* PUB endpoint */
-    char *pubkey;                   /* ours, Z85 */
+    char *endpoint; /* bound, port resolved */
+    char *events;   /* PUB endpoint */
+    char *pubkey;   /* ours, Z85 */
 };
 
 static char *
@@ -86,8 +86,7 @@ s_reply_i (links_t *self, int sent)
 int
 links_peer_add (links_t *self, const char *name, const char *endpoint, const char *key_z85)
 {
-    return s_reply_i (self, zsock_send (self->actor, "ssss", "PEER-ADD", name, endpoint,
-                                        key_z85));
+    return s_reply_i (self, zsock_send (self->actor, "ssss", "PEER-ADD", name, endpoint, key_z85));
 }
 
 int
@@ -144,20 +143,19 @@ int
 links_put (links_t *self, const char *kind, const char *key, const void *value, size_t len,
            char *err, size_t errlen)
 {
-    return s_reply_is (self, zsock_send (self->actor, "sssb", "PUT", kind, key, value, len),
-                       err, errlen);
+    return s_reply_is (self, zsock_send (self->actor, "sssb", "PUT", kind, key, value, len), err,
+                       errlen);
 }
 
 int
 links_delete (links_t *self, const char *kind, const char *key, char *err, size_t errlen)
 {
-    return s_reply_is (self, zsock_send (self->actor, "sss", "DELETE", kind, key), err,
-                       errlen);
+    return s_reply_is (self, zsock_send (self->actor, "sss", "DELETE", kind, key), err, errlen);
 }
 
 int
-links_get (links_t *self, const char *origin, const char *kind, const char *key,
-           char **status, uint8_t **value, size_t *len, uint64_t *version)
+links_get (links_t *self, const char *origin, const char *kind, const char *key, char **status,
+           uint8_t **value, size_t *len, uint64_t *version)
 {
     *status = NULL;
     *value = NULL;
@@ -165,7 +163,7 @@ links_get (links_t *self, const char *origin, const char *kind, const char *key,
     *version = 0;
     int found = 0;
     if (zsock_send (self->actor, "ssss", "GET", origin, kind, key) != 0
-    ||  zsock_recv (self->actor, "isb8", &found, status, value, len, version) != 0)
+        || zsock_recv (self->actor, "isb8", &found, status, value, len, version) != 0)
         return -1;
     if (!found) {
         zstr_free (status);

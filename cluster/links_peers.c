@@ -18,14 +18,14 @@
  * comes back on its DEALER for this long, the link is presumed stuck (a
  * refusal after a restart: the pool's monitor only watches the first
  * handshake) and redialled. */
-#define S_REDIAL_AFTER_MS   3000
-#define S_REDIAL_MAX_MS     30000
+#define S_REDIAL_AFTER_MS 3000
+#define S_REDIAL_MAX_MS   30000
 
 /* Inbound peers (linked to us) are remembered this long after their last
  * message: a peer sends us a DIGEST about every `subset` rounds. A stale
  * entry only costs a send the ROUTER drops (the peer rotated away). */
-#define S_INBOUND_TTL_MS    120000
-#define S_INBOUND_MAX       (4 * LINKS_SUBSET_MAX)
+#define S_INBOUND_TTL_MS 120000
+#define S_INBOUND_MAX    (4 * LINKS_SUBSET_MAX)
 
 static void s_inbound_free (void **item);
 
@@ -60,7 +60,7 @@ s_pick (links_self_t *self, bool linked, bool alive, const links_peer_t *except)
          p = (links_peer_t *) zhashx_next (self->peers)) {
         if (p->linked != linked || p == except || (alive && p->down))
             continue;
-        if (randombytes_uniform (++seen) == 0)     /* reservoir of one */
+        if (randombytes_uniform (++seen) == 0) /* reservoir of one */
             pick = p;
     }
     return pick;
@@ -108,7 +108,7 @@ s_fill (links_self_t *self)
         size_t before = links_linked (self);
         s_link (self, p);
         if (links_linked (self) == before)
-            break;                  /* the pool refused: try at the next round */
+            break; /* the pool refused: try at the next round */
     }
 }
 
@@ -128,9 +128,9 @@ s_peer_free (links_self_t *self, links_peer_t **peer_p)
 int
 links__peer_add (links_self_t *self, const char *name, const char *endpoint, const char *z85)
 {
-    uint8_t key [32];
-    if (!name || !state_origin_valid (name) || streq (name, self->name) || !endpoint
-    ||  !*endpoint || !z85 || strlen (z85) != 40 || !zmq_z85_decode (key, z85))
+    uint8_t key[32];
+    if (!name || !state_origin_valid (name) || streq (name, self->name) || !endpoint || !*endpoint
+        || !z85 || strlen (z85) != 40 || !zmq_z85_decode (key, z85))
         return -1;
     links_peer_t *peer = (links_peer_t *) zhashx_lookup (self->peers, name);
     if (peer) {
@@ -168,8 +168,7 @@ links__peer_add (links_self_t *self, const char *name, const char *endpoint, con
     size_t target = links_subset_target (self);
     if (links_linked (self) < target)
         s_link (self, peer);
-    else
-    if (randombytes_uniform ((uint32_t) zhashx_size (self->peers)) < target) {
+    else if (randombytes_uniform ((uint32_t) zhashx_size (self->peers)) < target) {
         /* Full: take the newcomer with probability target/N in place of a
          * random member, so the subset stays a uniform sample and a new
          * node is linked to by ~target others at once (it then hears
@@ -188,7 +187,7 @@ links__peer_remove (links_self_t *self, const char *name)
     links_peer_t *peer = name ? (links_peer_t *) zhashx_lookup (self->peers, name) : NULL;
     if (!peer)
         return -1;
-    zhashx_delete (self->peers, name);     /* no destructor: we free it */
+    zhashx_delete (self->peers, name); /* no destructor: we free it */
     s_peer_free (self, &peer);
     s_fill (self);
     return 0;
@@ -217,11 +216,15 @@ links_peers_init (links_self_t *self)
 {
     self->peers = zhashx_new ();
     peer_pool_config_t pc = {
-        .comp = S_COMP, .public_key = self->public_key, .secret_key = self->secret_key,
-        .cap = LINKS_SUBSET_MAX, .sndhwm = LINKS_PEER_HWM,
+        .comp = S_COMP,
+        .public_key = self->public_key,
+        .secret_key = self->secret_key,
+        .cap = LINKS_SUBSET_MAX,
+        .sndhwm = LINKS_PEER_HWM,
         /* Queue nothing for a peer we are not connected to: anti-entropy
          * repairs what it missed, stale queued pushes would only waste. */
-        .immediate = true, .poller = self->poller,
+        .immediate = true,
+        .poller = self->poller,
     };
     self->pool = peer_pool_new (&pc);
     self->inbound = zhashx_new ();
@@ -248,7 +251,7 @@ links_peers_destroy (links_self_t *self)
 void
 links_round (links_self_t *self)
 {
-    s_fill (self);                  /* members gone, pool refusals: top up */
+    s_fill (self); /* members gone, pool refusals: top up */
     links_peer_t *peer = s_pick (self, true, true, NULL);
     if (!peer)
         peer = s_pick (self, true, false, NULL);
@@ -266,8 +269,8 @@ links_round (links_self_t *self)
         if (p->linked && p->awaiting_since && now - p->awaiting_since >= p->redial_backoff) {
             peer_pool_redial (self->pool, p->name);
             p->awaiting_since = 0;
-            p->redial_backoff = p->redial_backoff * 2 > S_REDIAL_MAX_MS ? S_REDIAL_MAX_MS
-                                                                         : p->redial_backoff * 2;
+            p->redial_backoff =
+                p->redial_backoff * 2 > S_REDIAL_MAX_MS ? S_REDIAL_MAX_MS : p->redial_backoff * 2;
         }
 }
 
@@ -281,7 +284,7 @@ links_rotate_due (links_self_t *self)
         return self->next_rotate;
     self->next_rotate = now + self->rotate_ms;
     if (zhashx_size (self->peers) <= links_subset_target (self))
-        return self->next_rotate;   /* everyone is linked already */
+        return self->next_rotate; /* everyone is linked already */
     links_peer_t *out = s_pick (self, true, false, NULL);
     links_peer_t *in = s_pick (self, false, true, NULL);
     if (out && in) {
@@ -324,7 +327,7 @@ links_inbound_seen (links_self_t *self, const char *uid, zframe_t *rid)
                     oldest = (const char *) zhashx_cursor (self->inbound);
                     at = i->seen;
                 }
-            char key [41];
+            char key[41];
             snprintf (key, sizeof key, "%s", oldest);
             zhashx_delete (self->inbound, key);
         }
@@ -352,7 +355,7 @@ s_to_subset (links_self_t *self, const uint8_t *buf, size_t len, const links_pee
          in = (links_inbound_t *) zhashx_next (self->inbound)) {
         const char *z85 = (const char *) zhashx_cursor (self->inbound);
         if (now - in->seen > S_INBOUND_TTL_MS || (skip_z85 && streq (z85, skip_z85))
-        ||  (skip && streq (z85, skip->pubkey)))
+            || (skip && streq (z85, skip->pubkey)))
             continue;
         /* DENYed since (left or reaped): its open connection gets nothing. */
         if (!zap_allowed_z85 (self->zap, self->domain, z85))
@@ -362,7 +365,7 @@ s_to_subset (links_self_t *self, const uint8_t *buf, size_t len, const links_pee
              p = (links_peer_t *) zhashx_next (self->peers))
             linked = p->linked && streq (p->pubkey, z85);
         if (linked)
-            continue;               /* it gets the frame over our DEALER */
+            continue; /* it gets the frame over our DEALER */
         zmsg_t *out = zmsg_new ();
         zmsg_addmem (out, zframe_data (in->rid), zframe_size (in->rid));
         zmsg_addmem (out, buf, len);
@@ -425,7 +428,7 @@ bool
 links_pool_event (links_self_t *self, void *which)
 {
     if (!self->pool)
-        return false;               /* start failed: nothing of ours is polled */
+        return false; /* start failed: nothing of ours is polled */
     const char *name = NULL;
     void *sock = NULL;
     peer_pool_event_t ev = peer_pool_event (self->pool, which, &name, &sock);
@@ -449,8 +452,7 @@ links_pool_event (links_self_t *self, void *which)
         }
         zmsg_destroy (&msg);
     }
-    else
-    if (ev == PEER_POOL_EV_CONNECTED && peer && sock) {
+    else if (ev == PEER_POOL_EV_CONNECTED && peer && sock) {
         /* Pushes made while the link was down were dropped (IMMEDIATE):
          * ask for the difference now rather than at a later round. */
         links_dest_t dest = { sock, NULL };
@@ -458,8 +460,7 @@ links_pool_event (links_self_t *self, void *which)
         if (!peer->awaiting_since)
             peer->awaiting_since = zclock_mono ();
     }
-    else
-    if (ev == PEER_POOL_EV_REFUSED)
-        self->c.dial_refused++;     /* most likely it has not learnt our key yet */
+    else if (ev == PEER_POOL_EV_REFUSED)
+        self->c.dial_refused++; /* most likely it has not learnt our key yet */
     return true;
 }

@@ -24,7 +24,7 @@ static zap_t *s_zap;
 typedef struct {
     shed_identity_t *id;
     links_t *actor;
-    const char *endpoint;           /* owned by the links_t */
+    const char *endpoint; /* owned by the links_t */
     const char *pubkey;
 } s_node_t;
 
@@ -41,7 +41,7 @@ s_node_start (s_node_t *node, const char *name)
         .zap = s_zap,
         .interval_ms = 100,
     };
-    char err [256] = "";
+    char err[256] = "";
     node->actor = links_new (&cfg, err, sizeof err);
     if (!node->actor)
         fail_msg ("links_new: %s", err);
@@ -62,14 +62,13 @@ s_node_stop (s_node_t *node)
 static int
 s_put (links_t *actor, const char *kind, const char *key, const char *value)
 {
-    char err [256];
+    char err[256];
     return links_put (actor, kind, key, value, strlen (value), err, sizeof err);
 }
 
 /* 1 if `origin/kind/key` holds `value` at `actor`. */
 static int
-s_has (links_t *actor, const char *origin, const char *kind, const char *key,
-       const char *value)
+s_has (links_t *actor, const char *origin, const char *kind, const char *key, const char *value)
 {
     char *status = NULL;
     uint64_t version = 0;
@@ -104,9 +103,9 @@ s_connect_all (s_node_t *nodes, const char **names, int n)
         for (int j = 0; j < n; j++) {
             if (i == j)
                 continue;
-            assert_int_equal (links_allow (nodes [i].actor, nodes [j].pubkey), 0);
-            assert_int_equal (links_peer_add (nodes [i].actor, names [j],
-                                       nodes [j].endpoint, nodes [j].pubkey), 0);
+            assert_int_equal (links_allow (nodes[i].actor, nodes[j].pubkey), 0);
+            assert_int_equal (
+                links_peer_add (nodes[i].actor, names[j], nodes[j].endpoint, nodes[j].pubkey), 0);
         }
 }
 
@@ -115,31 +114,31 @@ s_connect_all (s_node_t *nodes, const char **names, int n)
 static void
 test_three_converge (void **unused)
 {
-    const char *names [] = { "alpha", "beta", "gamma" };
-    s_node_t nodes [3];
+    const char *names[] = { "alpha", "beta", "gamma" };
+    s_node_t nodes[3];
     for (int i = 0; i < 3; i++)
-        s_node_start (&nodes [i], names [i]);
+        s_node_start (&nodes[i], names[i]);
 
     /* Watch alpha's events. */
-    zsock_t *events = zsock_new_sub (links_events_endpoint (nodes [0].actor), "service");
+    zsock_t *events = zsock_new_sub (links_events_endpoint (nodes[0].actor), "service");
     assert_non_null (events);
 
     /* Written before anyone is connected: only anti-entropy can carry it. */
-    assert_int_equal (s_put (nodes [2].actor, "service", "db", "pg"), 0);
+    assert_int_equal (s_put (nodes[2].actor, "service", "db", "pg"), 0);
     s_connect_all (nodes, names, 3);
     zclock_sleep (100);
     /* Written after: carried by PUSH (and anti-entropy). */
-    assert_int_equal (s_put (nodes [1].actor, "service", "web", "nginx"), 0);
-    assert_int_equal (s_put (nodes [0].actor, "node", "alpha", "cap"), 0);
+    assert_int_equal (s_put (nodes[1].actor, "service", "web", "nginx"), 0);
+    assert_int_equal (s_put (nodes[0].actor, "node", "alpha", "cap"), 0);
 
     int64_t deadline = zclock_mono () + 10000;
     bool done = false;
     while (!done && zclock_mono () < deadline) {
         done = true;
         for (int i = 0; i < 3; i++)
-            done = done && s_has (nodes [i].actor, "beta", "service", "web", "nginx")
-                        && s_has (nodes [i].actor, "gamma", "service", "db", "pg")
-                        && s_has (nodes [i].actor, "alpha", "node", "alpha", "cap");
+            done = done && s_has (nodes[i].actor, "beta", "service", "web", "nginx")
+                   && s_has (nodes[i].actor, "gamma", "service", "db", "pg")
+                   && s_has (nodes[i].actor, "alpha", "node", "alpha", "cap");
         if (!done)
             zclock_sleep (50);
     }
@@ -165,7 +164,7 @@ test_three_converge (void **unused)
     zsock_destroy (&events);
 
     /* LIST from gamma: two services. */
-    zmsg_t *list = links_list (nodes [2].actor, "service");
+    zmsg_t *list = links_list (nodes[2].actor, "service");
     char *count = zmsg_popstr (list);
     assert_string_equal (count, "2");
     assert_int_equal (zmsg_size (list), 12);
@@ -173,34 +172,34 @@ test_three_converge (void **unused)
     zmsg_destroy (&list);
 
     /* A delete propagates; a failed origin is flagged, a removed one goes. */
-    char why [256];
-    assert_int_equal (links_delete (nodes [1].actor, "service", "web", why, sizeof why), 0);
+    char why[256];
+    assert_int_equal (links_delete (nodes[1].actor, "service", "web", why, sizeof why), 0);
     deadline = zclock_mono () + 10000;
-    while (s_has (nodes [2].actor, "beta", "service", "web", "nginx") && zclock_mono () < deadline)
+    while (s_has (nodes[2].actor, "beta", "service", "web", "nginx") && zclock_mono () < deadline)
         zclock_sleep (50);
-    assert_false (s_has (nodes [2].actor, "beta", "service", "web", "nginx"));
+    assert_false (s_has (nodes[2].actor, "beta", "service", "web", "nginx"));
 
-    assert_int_equal (links_origin_status (nodes [0].actor, "gamma", "unreachable"), 0);
+    assert_int_equal (links_origin_status (nodes[0].actor, "gamma", "unreachable"), 0);
     char *status = NULL;
     uint8_t *data = NULL;
     size_t size = 0;
     uint64_t version = 0;
-    assert_int_equal (links_get (nodes [0].actor, "gamma", "service", "db", &status, &data,
-                                 &size, &version), 1);
+    assert_int_equal (
+        links_get (nodes[0].actor, "gamma", "service", "db", &status, &data, &size, &version), 1);
     assert_string_equal (status, "unreachable");
     zstr_free (&status);
     free (data);
-    assert_int_equal (links_origin_status (nodes [0].actor, "gamma", "removed"), 0);
-    assert_false (s_has (nodes [0].actor, "gamma", "service", "db", "pg"));
-    assert_int_equal (links_origin_status (nodes [0].actor, "gamma", "bogus"), -1);
+    assert_int_equal (links_origin_status (nodes[0].actor, "gamma", "removed"), 0);
+    assert_false (s_has (nodes[0].actor, "gamma", "service", "db", "pg"));
+    assert_int_equal (links_origin_status (nodes[0].actor, "gamma", "bogus"), -1);
 
-    assert_true (s_stat (nodes [0].actor, "handshakes_ok") >= 2);
-    assert_int_equal (s_stat (nodes [0].actor, "malformed"), 0);
-    assert_int_equal (s_stat (nodes [0].actor, "peers"), 2);
-    assert_int_equal (links_peer_remove (nodes [0].actor, "beta"), 0);
-    assert_int_equal (links_peer_remove (nodes [0].actor, "beta"), -1);
+    assert_true (s_stat (nodes[0].actor, "handshakes_ok") >= 2);
+    assert_int_equal (s_stat (nodes[0].actor, "malformed"), 0);
+    assert_int_equal (s_stat (nodes[0].actor, "peers"), 2);
+    assert_int_equal (links_peer_remove (nodes[0].actor, "beta"), 0);
+    assert_int_equal (links_peer_remove (nodes[0].actor, "beta"), -1);
     for (int i = 0; i < 3; i++)
-        s_node_stop (&nodes [i]);
+        s_node_stop (&nodes[i]);
 }
 
 /* ---- refusals ------------------------------------------------------------- */
@@ -228,12 +227,12 @@ s_probe (zsock_t *client, int timeout_ms)
 }
 
 static zsock_t *
-s_curve_client (const uint8_t pub [32], const uint8_t sec [32], const char *server_z85,
+s_curve_client (const uint8_t pub[32], const uint8_t sec[32], const char *server_z85,
                 const char *endpoint)
 {
     zsock_t *client = zsock_new (ZMQ_DEALER);
     assert_non_null (client);
-    uint8_t server [32];
+    uint8_t server[32];
     assert_non_null (zmq_z85_decode (server, server_z85));
     void *h = zsock_resolve (client);
     int zero = 0;
@@ -262,7 +261,7 @@ test_refusals (void **unused)
     assert_int_equal (s_put (node.actor, "service", "secret", "data"), 0);
 
     /* 1. A valid CURVE key that is not a member. */
-    uint8_t pub [32], sec [32];
+    uint8_t pub[32], sec[32];
     crypto_box_keypair (pub, sec);
     uint64_t zap_refused = s_stat (node.actor, "zap_refused");
     uint64_t refused = s_stat (node.actor, "handshakes_refused");
@@ -284,12 +283,12 @@ test_refusals (void **unused)
     /* 3. A member's key but the wrong server key (a man in the middle's
      * view): the handshake cannot complete. */
     assert_int_equal (links_allow (node.actor, "not-a-key"), -1);
-    char z85 [41];
+    char z85[41];
     zmq_z85_encode (z85, pub, 32);
     assert_int_equal (links_allow (node.actor, z85), 0);
-    uint8_t other_pub [32], other_sec [32];
+    uint8_t other_pub[32], other_sec[32];
     crypto_box_keypair (other_pub, other_sec);
-    char other_z85 [41];
+    char other_z85[41];
     zmq_z85_encode (other_z85, other_pub, 32);
     client = s_curve_client (pub, sec, other_z85, node.endpoint);
     assert_int_equal (s_probe (client, 700), 0);
@@ -329,13 +328,13 @@ test_refusals (void **unused)
 static void
 test_zap_decide (void **unused)
 {
-    uint8_t key [32], other [32];
+    uint8_t key[32], other[32];
     randombytes_buf (key, sizeof key);
     randombytes_buf (other, sizeof other);
-    char uid [41];
+    char uid[41];
     assert_int_equal (zap_allow (s_zap, "d1", key), 0);
     assert_int_equal (zap_decide (s_zap, "d1", "CURVE", key, 32, uid), 200);
-    char z85 [41];
+    char z85[41];
     zmq_z85_encode (z85, key, 32);
     assert_string_equal (uid, z85);
     assert_int_equal (zap_decide (s_zap, "d1", "CURVE", other, 32, uid), 400);
@@ -365,7 +364,7 @@ test_bad_config (void **unused)
         .secret_key = shed_identity_x25519_secret (id),
         .zap = s_zap,
     };
-    char err [256] = "";
+    char err[256] = "";
     assert_null (links_new (&cfg, err, sizeof err));
     assert_non_null (strstr (err, "cannot bind"));
     cfg.zap = NULL;
@@ -422,7 +421,6 @@ s_teardown (void **unused)
     return 0;
 }
 
-
 /* ---- the bounded subset (docs/state.md, "Anti-entropy") ------------------ */
 
 static void
@@ -431,12 +429,15 @@ s_node_start_subset (s_node_t *node, const char *name, size_t subset, int interv
     node->id = shed_identity_new_ephemeral ();
     assert_non_null (node->id);
     links_config_t cfg = {
-        .name = name, .endpoint = "tcp://127.0.0.1:*",
+        .name = name,
+        .endpoint = "tcp://127.0.0.1:*",
         .public_key = shed_identity_x25519_public (node->id),
         .secret_key = shed_identity_x25519_secret (node->id),
-        .zap = s_zap, .interval_ms = interval_ms, .subset = subset,
+        .zap = s_zap,
+        .interval_ms = interval_ms,
+        .subset = subset,
     };
-    char err [256] = "";
+    char err[256] = "";
     node->actor = links_new (&cfg, err, sizeof err);
     if (!node->actor)
         fail_msg ("links_new: %s", err);
@@ -451,15 +452,14 @@ test_subset_bounded (void **unused)
     (void) unused;
     s_node_t a;
     s_node_start_subset (&a, "bound", 0, 60000);
-    char name [32], z85 [41];
-    uint8_t pk [32], sk [32];
+    char name[32], z85[41];
+    uint8_t pk[32], sk[32];
     for (int i = 0; i < 40; i++) {
         crypto_box_keypair (pk, sk);
         zmq_z85_encode (z85, pk, 32);
         snprintf (name, sizeof name, "m%02d", i);
         /* Nobody listens there: the directory entry is what matters. */
-        assert_int_equal (links_peer_add (a.actor, name, "tcp://127.0.0.1:9",
-                                   z85), 0);
+        assert_int_equal (links_peer_add (a.actor, name, "tcp://127.0.0.1:9", z85), 0);
         size_t n = (size_t) i + 1;
         size_t want = 8 + (n > 1 ? (size_t) ceil (log2 ((double) n)) : 0);
         want = want < n ? want : n;
@@ -489,22 +489,22 @@ static void
 test_subset_rumor_reaches_all (void **unused)
 {
     (void) unused;
-    s_node_t n [S_MESH_N];
-    char names [S_MESH_N][16];
+    s_node_t n[S_MESH_N];
+    char names[S_MESH_N][16];
     for (int i = 0; i < S_MESH_N; i++) {
-        snprintf (names [i], sizeof names [i], "r%02d", i);
-        s_node_start_subset (&n [i], names [i], 4, 600000);
+        snprintf (names[i], sizeof names[i], "r%02d", i);
+        s_node_start_subset (&n[i], names[i], 4, 600000);
     }
     for (int i = 0; i < S_MESH_N; i++)
         for (int j = 0; j < S_MESH_N; j++)
             if (i != j) {
-                assert_int_equal (links_allow (n [i].actor, n [j].pubkey), 0);
-                assert_int_equal (links_peer_add (n [i].actor, names [j],
-                                           n [j].endpoint, n [j].pubkey), 0);
+                assert_int_equal (links_allow (n[i].actor, n[j].pubkey), 0);
+                assert_int_equal (links_peer_add (n[i].actor, names[j], n[j].endpoint, n[j].pubkey),
+                                  0);
             }
     for (int i = 0; i < S_MESH_N; i++) {
-        assert_int_equal (s_stat (n [i].actor, "peers"), S_MESH_N - 1);
-        assert_int_equal (s_stat (n [i].actor, "linked"), 4);
+        assert_int_equal (s_stat (n[i].actor, "peers"), S_MESH_N - 1);
+        assert_int_equal (s_stat (n[i].actor, "linked"), 4);
     }
     /* Every link up (a DIGEST goes out on each handshake) and heard. */
     int64_t end = zclock_mono () + 10000;
@@ -512,24 +512,24 @@ test_subset_rumor_reaches_all (void **unused)
     while (zclock_mono () < end && up < S_MESH_N) {
         up = 0;
         for (int i = 0; i < S_MESH_N; i++)
-            up += s_stat (n [i].actor, "digests_sent") >= 4
-               && s_stat (n [i].actor, "deltas_recv") + s_stat (n [i].actor, "digests_recv") >= 4;
+            up += s_stat (n[i].actor, "digests_sent") >= 4
+                  && s_stat (n[i].actor, "deltas_recv") + s_stat (n[i].actor, "digests_recv") >= 4;
         zclock_sleep (50);
     }
     assert_int_equal (up, S_MESH_N);
-    assert_int_equal (s_put (n [0].actor, "node", "r00", "hello"), 0);
+    assert_int_equal (s_put (n[0].actor, "node", "r00", "hello"), 0);
     end = zclock_mono () + 10000;
     int have = 0;
     while (zclock_mono () < end && have < S_MESH_N) {
         have = 0;
         for (int i = 0; i < S_MESH_N; i++)
-            have += s_has (n [i].actor, "r00", "node", "r00", "hello");
+            have += s_has (n[i].actor, "r00", "node", "r00", "hello");
         zclock_sleep (20);
     }
     uint64_t rumors = 0, rounds = 0;
     for (int i = 0; i < S_MESH_N; i++) {
-        rumors += s_stat (n [i].actor, "rumors_sent");
-        rounds += s_stat (n [i].actor, "rotations");
+        rumors += s_stat (n[i].actor, "rumors_sent");
+        rounds += s_stat (n[i].actor, "rotations");
     }
     print_message ("# %d/%d nodes have the record, rumors_sent=%" PRIu64 "\n", have, S_MESH_N,
                    rumors);
@@ -537,7 +537,7 @@ test_subset_rumor_reaches_all (void **unused)
     assert_true (rumors > 0);
     assert_int_equal (rounds, 0);
     for (int i = 0; i < S_MESH_N; i++)
-        s_node_stop (&n [i]);
+        s_node_stop (&n[i]);
 }
 
 /* a links to nobody; b links to a. a's writes still reach b, back over
@@ -578,7 +578,7 @@ int
 main (void)
 {
     zsys_init ();
-    const struct CMUnitTest tests [] = {
+    const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_zap_decide),
         cmocka_unit_test (test_three_converge),
         cmocka_unit_test (test_refusals),

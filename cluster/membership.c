@@ -39,12 +39,11 @@ s_env_event (void *ctx, const swim_event_t *ev)
 {
     mb_self_t *self = (mb_self_t *) ctx;
     if (ev->kind == SWIM_EV_REFUSED)
-        log_warn (MB_COMP, "refused: %s|member=%s", ev->reason ? ev->reason : "",
-                  ev->member->name);
+        log_warn (MB_COMP, "refused: %s|member=%s", ev->reason ? ev->reason : "", ev->member->name);
     else if (ev->kind == SWIM_EV_FAIL || ev->kind == SWIM_EV_LEAVE || ev->kind == SWIM_EV_JOIN)
-        log_info (MB_COMP, "member %s|member=%s addr=%s:%u inc=%llu",
-                  swim_event_name (ev->kind), ev->member->name, ev->member->addr,
-                  (unsigned) ev->member->port, (unsigned long long) ev->member->incarnation);
+        log_info (MB_COMP, "member %s|member=%s addr=%s:%u inc=%llu", swim_event_name (ev->kind),
+                  ev->member->name, ev->member->addr, (unsigned) ev->member->port,
+                  (unsigned long long) ev->member->incarnation);
     if (!self->events)
         return;
     uint8_t *buf = NULL;
@@ -68,18 +67,21 @@ s_cmd_stats (mb_self_t *self)
     zmsg_t *msg = zmsg_new ();
     swim_stats_t st;
     swim_stats (self->swim, &st);
-#define MB_ADD(n) zmsg_addstr (msg, #n); zmsg_addstrf (msg, "%llu", (unsigned long long) st.n);
+#define MB_ADD(n)                                                                                  \
+    zmsg_addstr (msg, #n);                                                                         \
+    zmsg_addstrf (msg, "%llu", (unsigned long long) st.n);
     SWIM_COUNTERS (MB_ADD)
 #undef MB_ADD
-#define MB_ADD(n) \
-    zmsg_addstr (msg, #n); zmsg_addstrf (msg, "%llu", (unsigned long long) self->st.n);
+#define MB_ADD(n)                                                                                  \
+    zmsg_addstr (msg, #n);                                                                         \
+    zmsg_addstrf (msg, "%llu", (unsigned long long) self->st.n);
     MB_COUNTERS (MB_ADD)
 #undef MB_ADD
     zmsg_addstr (msg, "members");
     zmsg_addstrf (msg, "%zu", swim_size (self->swim));
-    const char *names [] = { "alive", "suspect", "failed", "left" };
+    const char *names[] = { "alive", "suspect", "failed", "left" };
     for (int s = 0; s < 4; s++) {
-        zmsg_addstr (msg, names [s]);
+        zmsg_addstr (msg, names[s]);
         zmsg_addstrf (msg, "%zu", swim_count_state (self->swim, (swim_state_t) s));
     }
     zmsg_addstr (msg, "awareness");
@@ -126,7 +128,8 @@ s_handle_pipe (mb_self_t *self)
         char *value = zmsg_popstr (request);
         if (verb && key && streq (verb, "SET") && value)
             zstr_send (self->pipe, swim_set_tag (self->swim, key, value) == 0
-                                       ? "OK" : "ERROR tag too long or too many tags");
+                                       ? "OK"
+                                       : "ERROR tag too long or too many tags");
         else if (verb && key && streq (verb, "UNSET")) {
             swim_unset_tag (self->swim, key);
             zstr_send (self->pipe, "OK");
@@ -165,13 +168,13 @@ s_self_new (zsock_t *pipe, membership_config_t *cfg, shed_keyring_t *keyring, ch
         snprintf (err, errlen, "no cluster key: install one (shedctl keygen) first");
         return self;
     }
-    if (!self->cfg.advertise_addr [0])
+    if (!self->cfg.advertise_addr[0])
         snprintf (self->cfg.advertise_addr, sizeof self->cfg.advertise_addr, "%s",
                   streq (self->cfg.bind_addr, "0.0.0.0") ? "127.0.0.1" : self->cfg.bind_addr);
     if (mb_open_sockets (self, err, errlen))
         return self;
     mb_epoch_load (self);
-    if (self->cfg.events_endpoint [0]) {
+    if (self->cfg.events_endpoint[0]) {
         self->events = zsock_new (ZMQ_PUB);
         if (!self->events || zsock_bind (self->events, "%s", self->cfg.events_endpoint) < 0) {
             snprintf (err, errlen, "cannot bind events endpoint %s", self->cfg.events_endpoint);
@@ -199,7 +202,7 @@ s_self_new (zsock_t *pipe, membership_config_t *cfg, shed_keyring_t *keyring, ch
             zsock_send (self->beacon, "sb", "SUBSCRIBE", MB_BEACON_MAGIC, 4);
         }
         else
-            zactor_destroy (&self->beacon);     /* no broadcast interface */
+            zactor_destroy (&self->beacon); /* no broadcast interface */
         zstr_free (&hostname);
     }
     mb_join_start (self, mb_now (NULL));
@@ -214,7 +217,7 @@ s_self_destroy (mb_self_t **self_p)
     if (!self)
         return;
     while (self->nconns)
-        mb_conn_free (&self->conns [--self->nconns]);
+        mb_conn_free (&self->conns[--self->nconns]);
     zmsg_destroy (&self->keyop.results);
     swim_destroy (&self->swim);
     zactor_destroy (&self->beacon);
@@ -247,7 +250,7 @@ s_timers (mb_self_t *self)
             log_warn (MB_COMP,
                       "not joined yet, retrying seeds|why=\"%s\" hint=\"%s\" retry_ms=%llu "
                       "attempts=%u",
-                      self->join_why [0] ? self->join_why : "no answer from any seed",
+                      self->join_why[0] ? self->join_why : "no answer from any seed",
                       "check the seed addresses and that this node has the cluster key "
                       "(a wrong key gets no answer)",
                       (unsigned long long) self->join_backoff, self->join_attempts);
@@ -269,7 +272,7 @@ s_timers (mb_self_t *self)
         if (swim_joined (self->swim))
             mb_join_reply (self, "OK");
         else if (swim_refused (self->swim)) {
-            char text [300];
+            char text[300];
             snprintf (text, sizeof text, "ERROR %s", swim_refused (self->swim));
             mb_join_reply (self, text);
         }
@@ -283,8 +286,8 @@ s_timers (mb_self_t *self)
     if (self->keyop.active && now >= self->keyop.deadline) {
         /* Close what is still open; each closes with "no answer". */
         for (size_t i = 0; i < self->nconns;)
-            if (self->conns [i]->kind == MB_CONN_KEYOP && self->keyop.active) {
-                self->conns [i]->why = "no answer in time";
+            if (self->conns[i]->kind == MB_CONN_KEYOP && self->keyop.active) {
+                self->conns[i]->why = "no answer in time";
                 mb_conn_close_at (self, i);
             }
             else
@@ -293,14 +296,14 @@ s_timers (mb_self_t *self)
             mb_keyop_finish (self);
     }
     for (size_t i = 0; i < self->nconns;)
-        if (now >= self->conns [i]->deadline) {
-            if (self->conns [i]->kind == MB_CONN_SERVE && !self->conns [i]->authed)
-                self->st.drop_preauth++;    /* a stranger's idle connection */
+        if (now >= self->conns[i]->deadline) {
+            if (self->conns[i]->kind == MB_CONN_SERVE && !self->conns[i]->authed)
+                self->st.drop_preauth++; /* a stranger's idle connection */
             else
                 self->st.stream_errors++;
-            if (!self->conns [i]->why)
-                self->conns [i]->why = self->conns [i]->out ? "no answer in time"
-                                                            : "cannot seal the request";
+            if (!self->conns[i]->why)
+                self->conns[i]->why =
+                    self->conns[i]->out ? "no answer in time" : "cannot seal the request";
             mb_conn_close_at (self, i);
         }
         else
@@ -333,11 +336,11 @@ s_actor (zsock_t *pipe, void *args)
     /* The keyring travels in the config allocation (see mb_actor_new). */
     shed_keyring_t *keyring;
     memcpy (&keyring, (uint8_t *) cfg + sizeof *cfg, sizeof keyring);
-    char err [512] = "";
+    char err[512] = "";
     mb_self_t *self = s_self_new (pipe, cfg, keyring, err, sizeof err);
     free (cfg);
     zsock_signal (pipe, 0);
-    if (err [0]) {
+    if (err[0]) {
         zstr_sendf (pipe, "ERROR %s", err);
         /* Wait for $TERM; the caller destroys us. */
         char *cmd;
@@ -352,20 +355,20 @@ s_actor (zsock_t *pipe, void *args)
     }
     zstr_send (pipe, "OK");
 
-    zmq_pollitem_t items [4 + MB_CONNS_MAX];
+    zmq_pollitem_t items[4 + MB_CONNS_MAX];
     while (!self->terminated) {
         size_t n = 0;
-        items [n++] = (zmq_pollitem_t) { zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0 };
-        items [n++] = (zmq_pollitem_t) { NULL, self->udp, ZMQ_POLLIN, 0 };
-        items [n++] = (zmq_pollitem_t) { NULL, self->tcp, ZMQ_POLLIN, 0 };
+        items[n++] = (zmq_pollitem_t){ zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0 };
+        items[n++] = (zmq_pollitem_t){ NULL, self->udp, ZMQ_POLLIN, 0 };
+        items[n++] = (zmq_pollitem_t){ NULL, self->tcp, ZMQ_POLLIN, 0 };
         size_t beacon_at = n;
         if (self->beacon)
-            items [n++] = (zmq_pollitem_t) { zsock_resolve (self->beacon), 0, ZMQ_POLLIN, 0 };
+            items[n++] = (zmq_pollitem_t){ zsock_resolve (self->beacon), 0, ZMQ_POLLIN, 0 };
         size_t conns_at = n;
         for (size_t i = 0; i < self->nconns; i++)
-            items [n++] = (zmq_pollitem_t) { NULL, self->conns [i]->fd,
-                                             (short) (self->conns [i]->writing ? ZMQ_POLLOUT
-                                                                               : ZMQ_POLLIN), 0 };
+            items[n++] =
+                (zmq_pollitem_t){ NULL, self->conns[i]->fd,
+                                  (short) (self->conns[i]->writing ? ZMQ_POLLOUT : ZMQ_POLLIN), 0 };
         uint64_t now = mb_now (NULL);
         uint64_t next = swim_next_deadline (self->swim);
         if (self->join_pending || self->leave_pending || self->keyop.active || self->nconns)
@@ -379,20 +382,20 @@ s_actor (zsock_t *pipe, void *args)
         if (rc < 0 && zmq_errno () != EINTR)
             break;
         if (rc > 0) {
-            if (items [0].revents & ZMQ_POLLIN)
+            if (items[0].revents & ZMQ_POLLIN)
                 s_handle_pipe (self);
-            if (items [1].revents & ZMQ_POLLIN)
+            if (items[1].revents & ZMQ_POLLIN)
                 mb_handle_udp (self);
-            if (items [2].revents & ZMQ_POLLIN)
+            if (items[2].revents & ZMQ_POLLIN)
                 mb_handle_accept (self);
-            if (self->beacon && (items [beacon_at].revents & ZMQ_POLLIN))
+            if (self->beacon && (items[beacon_at].revents & ZMQ_POLLIN))
                 mb_handle_beacon (self);
             /* Walk polled connections backwards: closing swaps in the last. */
             size_t polled = n - conns_at;
             for (size_t i = polled; i-- > 0;) {
-                if (i >= self->nconns || !items [conns_at + i].revents)
+                if (i >= self->nconns || !items[conns_at + i].revents)
                     continue;
-                if (!mb_conn_io (self, self->conns [i]))
+                if (!mb_conn_io (self, self->conns[i]))
                     mb_conn_close_at (self, i);
             }
         }
@@ -436,8 +439,9 @@ mb_actor_new (const membership_config_t *config, shed_keyring_t **keyring_p, cha
     zactor_t *actor = zactor_new (s_actor, args);
     char *status = zstr_recv (actor);
     if (!status || !streq (status, "OK")) {
-        snprintf (err, errlen, "%s", status ? status + (strncmp (status, "ERROR ", 6) ? 0 : 6)
-                                            : "membership actor failed");
+        snprintf (err, errlen, "%s",
+                  status ? status + (strncmp (status, "ERROR ", 6) ? 0 : 6)
+                         : "membership actor failed");
         zstr_free (&status);
         zactor_destroy (&actor);
         return NULL;

@@ -91,24 +91,24 @@
 #define MEMBERSHIP_SEEDS_MAX 16
 
 typedef struct {
-    char name [SWIM_NAME_MAX + 1];
-    char bind_addr [SWIM_ADDR_MAX + 1];       /* "0.0.0.0" by default */
-    char advertise_addr [SWIM_ADDR_MAX + 1];  /* what others use to reach us */
-    uint16_t port;                            /* UDP and TCP; 7946 */
-    uint8_t identity [SWIM_KEY_BYTES];        /* our X25519 public key */
-    uint8_t sigkey [SWIM_KEY_BYTES];          /* our Ed25519 public key, gossiped
+    char name[SWIM_NAME_MAX + 1];
+    char bind_addr[SWIM_ADDR_MAX + 1];      /* "0.0.0.0" by default */
+    char advertise_addr[SWIM_ADDR_MAX + 1]; /* what others use to reach us */
+    uint16_t port;                          /* UDP and TCP; 7946 */
+    uint8_t identity[SWIM_KEY_BYTES];       /* our X25519 public key */
+    uint8_t sigkey[SWIM_KEY_BYTES];         /* our Ed25519 public key, gossiped
                                                  so peers can check our state
                                                  records (docs/state.md) */
-    swim_config_t swim;                       /* tunables (swim_config_lan) */
-    char events_endpoint [256];               /* e.g. "inproc://members"; "" = none */
-    char keyring_path [512];                  /* saved after key ops; "" = don't */
-    char seeds [MEMBERSHIP_SEEDS_MAX][300];   /* "host:port" joined at start */
+    swim_config_t swim;                     /* tunables (swim_config_lan) */
+    char events_endpoint[256];              /* e.g. "inproc://members"; "" = none */
+    char keyring_path[512];                 /* saved after key ops; "" = don't */
+    char seeds[MEMBERSHIP_SEEDS_MAX][300];  /* "host:port" joined at start */
     size_t nseeds;
-    bool beacon;                              /* LAN discovery with zbeacon */
-    uint16_t beacon_port;                     /* 7947 by default */
-    uint32_t leave_timeout_ms;                /* 3000 */
-    uint32_t join_timeout_ms;                 /* 5000: JOIN replies by then */
-    int actor_nice;                           /* nice value of the actor thread
+    bool beacon;               /* LAN discovery with zbeacon */
+    uint16_t beacon_port;      /* 7947 by default */
+    uint32_t leave_timeout_ms; /* 3000 */
+    uint32_t join_timeout_ms;  /* 5000: JOIN replies by then */
+    int actor_nice;            /* nice value of the actor thread
                                                  (-5; 0 = the process's own).
                                                  Needs CAP_SYS_NICE; without it
                                                  the thread keeps the process's */

@@ -14,8 +14,8 @@
 
 struct _membership_t {
     zactor_t *actor;
-    char events [256];              /* the PUB endpoint, from the config */
-    membership_join_fn *join_fn;    /* the JOIN-TAGGED in flight, if any */
+    char events[256];            /* the PUB endpoint, from the config */
+    membership_join_fn *join_fn; /* the JOIN-TAGGED in flight, if any */
     void *join_arg;
 };
 
@@ -42,7 +42,7 @@ s_join_answer (membership_t *self, zmsg_t **msg_p)
 {
     zframe_t *tag = zmsg_pop (*msg_p);
     zframe_destroy (&tag);
-    char why [512] = "";
+    char why[512] = "";
     int rc = s_status (*msg_p, why, sizeof why);
     zmsg_destroy (msg_p);
     membership_join_fn *fn = self->join_fn;
@@ -79,9 +79,9 @@ static zmsg_t *
 s_msg (const char *a, const char *b, const char *c, const char *d)
 {
     zmsg_t *msg = zmsg_new ();
-    const char *frames [] = { a, b, c, d };
-    for (size_t i = 0; msg && i < 4 && frames [i]; i++)
-        zmsg_addstr (msg, frames [i]);
+    const char *frames[] = { a, b, c, d };
+    for (size_t i = 0; msg && i < 4 && frames[i]; i++)
+        zmsg_addstr (msg, frames[i]);
     return msg;
 }
 
@@ -124,7 +124,7 @@ s_join_msg (const char *command, const char *const *seeds, size_t nseeds)
     if (cmd)
         zmsg_addstr (cmd, command);
     for (size_t i = 0; cmd && i < nseeds; i++)
-        zmsg_addstr (cmd, seeds [i]);
+        zmsg_addstr (cmd, seeds[i]);
     return cmd;
 }
 
@@ -184,7 +184,7 @@ membership_pipe_ready (membership_t *self)
 int
 membership_leave (membership_t *self)
 {
-    char why [256];
+    char why[256];
     zmsg_t *reply = s_ask (self, s_msg ("LEAVE", NULL, NULL, NULL));
     int rc = s_status (reply, why, sizeof why);
     zmsg_destroy (&reply);

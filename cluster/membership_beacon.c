@@ -30,19 +30,18 @@ s_beacon_may_try (mb_self_t *self, const char *addr, uint16_t port)
     uint64_t now = mb_now (NULL);
     size_t oldest = 0;
     for (size_t i = 0; i < MB_BEACON_PEERS; i++) {
-        if (self->beacon_tries [i].port == port && streq (self->beacon_tries [i].addr, addr)) {
-            if (now - self->beacon_tries [i].at < MB_BEACON_RETRY)
+        if (self->beacon_tries[i].port == port && streq (self->beacon_tries[i].addr, addr)) {
+            if (now - self->beacon_tries[i].at < MB_BEACON_RETRY)
                 return false;
-            self->beacon_tries [i].at = now;
+            self->beacon_tries[i].at = now;
             return true;
         }
-        if (self->beacon_tries [i].at < self->beacon_tries [oldest].at)
+        if (self->beacon_tries[i].at < self->beacon_tries[oldest].at)
             oldest = i;
     }
-    snprintf (self->beacon_tries [oldest].addr, sizeof self->beacon_tries [oldest].addr, "%s",
-              addr);
-    self->beacon_tries [oldest].port = port;
-    self->beacon_tries [oldest].at = now;
+    snprintf (self->beacon_tries[oldest].addr, sizeof self->beacon_tries[oldest].addr, "%s", addr);
+    self->beacon_tries[oldest].port = port;
+    self->beacon_tries[oldest].at = now;
     return true;
 }
 
@@ -63,18 +62,18 @@ s_beacon_may_try (mb_self_t *self, const char *addr, uint16_t port)
 void
 mb_beacon_publish (mb_self_t *self)
 {
-    uint8_t pt [MB_BEACON_PT_MAX];
+    uint8_t pt[MB_BEACON_PT_MAX];
     size_t alen = strlen (self->cfg.advertise_addr);
     mb_stamp_next (self, 0, pt);
-    pt [GOSSIP_STAMP_BYTES] = (uint8_t) (self->cfg.port >> 8);
-    pt [GOSSIP_STAMP_BYTES + 1] = (uint8_t) self->cfg.port;
+    pt[GOSSIP_STAMP_BYTES] = (uint8_t) (self->cfg.port >> 8);
+    pt[GOSSIP_STAMP_BYTES + 1] = (uint8_t) self->cfg.port;
     memcpy (pt + GOSSIP_STAMP_BYTES + 2, self->cfg.identity, SWIM_KEY_BYTES);
     memcpy (pt + GOSSIP_STAMP_BYTES + 2 + SWIM_KEY_BYTES, self->cfg.advertise_addr, alen);
-    uint8_t payload [4 + MB_BEACON_PT_MAX + SHED_SEAL_OVERHEAD];
+    uint8_t payload[4 + MB_BEACON_PT_MAX + SHED_SEAL_OVERHEAD];
     memcpy (payload, MB_BEACON_MAGIC, 4);
     size_t slen = 0;
-    if (shed_keyring_seal (self->keyring, (const uint8_t *) MB_BEACON_AD, strlen (MB_BEACON_AD),
-                           pt, GOSSIP_STAMP_BYTES + 2 + SWIM_KEY_BYTES + alen, payload + 4,
+    if (shed_keyring_seal (self->keyring, (const uint8_t *) MB_BEACON_AD, strlen (MB_BEACON_AD), pt,
+                           GOSSIP_STAMP_BYTES + 2 + SWIM_KEY_BYTES + alen, payload + 4,
                            sizeof payload - 4, &slen))
         return;
     zsock_send (self->beacon, "sbi", "PUBLISH", payload, 4 + slen, 1000);
@@ -86,7 +85,7 @@ mb_handle_beacon (mb_self_t *self)
 {
     char *ipaddress = zstr_recv (self->beacon);
     zframe_t *content = zframe_recv (self->beacon);
-    uint8_t pt [MB_BEACON_PT_MAX];
+    uint8_t pt[MB_BEACON_PT_MAX];
     size_t ptlen = 0;
     if (!ipaddress || !content || zframe_size (content) < 4
         || memcmp (zframe_data (content), MB_BEACON_MAGIC, 4) != 0 || swim_refused (self->swim))
@@ -107,11 +106,11 @@ mb_handle_beacon (mb_self_t *self)
         self->st.drop_clock++;
         goto done;
     }
-    uint16_t port = (uint16_t) ((pt [GOSSIP_STAMP_BYTES] << 8) | pt [GOSSIP_STAMP_BYTES + 1]);
-    char addr [SWIM_ADDR_MAX + 1];
+    uint16_t port = (uint16_t) ((pt[GOSSIP_STAMP_BYTES] << 8) | pt[GOSSIP_STAMP_BYTES + 1]);
+    char addr[SWIM_ADDR_MAX + 1];
     size_t alen = ptlen - GOSSIP_STAMP_BYTES - 2 - SWIM_KEY_BYTES;
     memcpy (addr, pt + GOSSIP_STAMP_BYTES + 2 + SWIM_KEY_BYTES, alen);
-    addr [alen] = '\0';
+    addr[alen] = '\0';
     struct sockaddr_in sa;
     if (port == 0 || mb_sockaddr (addr, port, &sa)) {
         self->st.drop_beacon++;

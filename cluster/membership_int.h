@@ -23,65 +23,67 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define MB_COMP         "membership"
-#define MB_BEACON_AD    "shed-beacon-v2"      /* seal domain: discovery beacons */
-#define MB_BEACON_MAGIC "SHD2"                /* beacon prefix (v1 was "SHED", unsealed) */
-#define MB_BEACON_REPUBLISH 10000              /* ms: fresh stamp, well inside the skew window */
-#define MB_CONNS_MAX    256                   /* open stream connections */
+#define MB_COMP             "membership"
+#define MB_BEACON_AD        "shed-beacon-v2" /* seal domain: discovery beacons */
+#define MB_BEACON_MAGIC     "SHD2"           /* beacon prefix (v1 was "SHED", unsealed) */
+#define MB_BEACON_REPUBLISH 10000            /* ms: fresh stamp, well inside the skew window */
+#define MB_CONNS_MAX        256              /* open stream connections */
 /* Incoming connections may hold at most this many slots, so a flood of
  * accepted connections never starves our own push-pulls, joins and key
  * operations (docs/membership.md section 1). */
-#define MB_CONNS_IN_MAX 192
-#define MB_CONNS_PER_SRC 4                     /* incoming connections per source address */
-#define MB_PREAUTH_TIMEOUT 1000                /* ms for an incoming sealed header to open */
-#define MB_CONN_TIMEOUT 2000                  /* ms for one whole exchange */
-#define MB_SENDERS_MAX  (2 * SWIM_MAX_MEMBERS) /* replay windows kept (one per sender boot) */
-#define MB_KEYOP_TIMEOUT 3000
+#define MB_CONNS_IN_MAX     192
+#define MB_CONNS_PER_SRC    4                      /* incoming connections per source address */
+#define MB_PREAUTH_TIMEOUT  1000                   /* ms for an incoming sealed header to open */
+#define MB_CONN_TIMEOUT     2000                   /* ms for one whole exchange */
+#define MB_SENDERS_MAX      (2 * SWIM_MAX_MEMBERS) /* replay windows kept (one per sender boot) */
+#define MB_KEYOP_TIMEOUT    3000
 /* Join retries (docs/membership.md "Join"). Nodes started together reach a
  * seed that is not listening yet ("connection refused"), and when the seed
  * comes up decides join convergence: for the first MB_JOIN_FAST_FOR ms we
  * retry every MB_JOIN_FAST ms (a refused connect costs one SYN and one RST),
  * never while an attempt to that seed is still open; after that the retries
  * back off from MB_JOIN_BACKOFF0, doubling to MB_JOIN_BACKOFFN. */
-#define MB_JOIN_FAST    50
-#define MB_JOIN_FAST_FOR 2000
-#define MB_JOIN_BACKOFF0 250
-#define MB_JOIN_BACKOFFN 30000
-#define MB_JOIN_LOG_GAP 1000                  /* ms between "not joined yet" lines */
-#define MB_BEACON_PEERS 64                    /* unknown beacon senders remembered */
-#define MB_BEACON_RETRY 30000                 /* ms between joins of one unknown sender once joined */
+#define MB_JOIN_FAST        50
+#define MB_JOIN_FAST_FOR    2000
+#define MB_JOIN_BACKOFF0    250
+#define MB_JOIN_BACKOFFN    30000
+#define MB_JOIN_LOG_GAP     1000  /* ms between "not joined yet" lines */
+#define MB_BEACON_PEERS     64    /* unknown beacon senders remembered */
+#define MB_BEACON_RETRY     30000 /* ms between joins of one unknown sender once joined */
 
 /* Actor-level counters (the core keeps its own). */
+/* clang-format off */
 #define MB_COUNTERS(C) \
     C (udp_sent) C (udp_received) C (udp_bytes_sent) C (udp_bytes_received) C (drop_short) C (drop_format) C (drop_keyid) \
     C (drop_auth) C (drop_oversize) C (stream_served) C (stream_errors) \
     C (drop_replay) C (drop_clock) C (drop_v1) C (drop_conn_source) C (drop_conn_full) \
     C (drop_preauth) C (keyop_stale) C (drop_beacon)
+/* clang-format on */
 
 typedef enum { MB_CONN_SERVE, MB_CONN_PUSHPULL, MB_CONN_KEYOP } mb_conn_kind_t;
 
 typedef struct {
     int fd;
     mb_conn_kind_t kind;
-    bool writing;                 /* else reading */
+    bool writing; /* else reading */
     uint8_t *out;
     size_t outlen, outoff;
-    uint8_t hdr [GOSSIP_TCP_HDR_SEALED];   /* the sealed header, kept: the body's AD */
+    uint8_t hdr[GOSSIP_TCP_HDR_SEALED]; /* the sealed header, kept: the body's AD */
     size_t hdroff;
-    bool authed;                  /* the sealed header opened: only then is `in` allocated */
+    bool authed; /* the sealed header opened: only then is `in` allocated */
     uint64_t opened_at;
     uint8_t *in;
     size_t inlen, inoff;
     uint64_t deadline;
-    char peer [SWIM_ADDR_MAX + 1];
+    char peer[SWIM_ADDR_MAX + 1];
     uint16_t port;
-    char name [SWIM_NAME_MAX + 1];   /* keyop: member asked; cleared once its
+    char name[SWIM_NAME_MAX + 1]; /* keyop: member asked; cleared once its
                                         result was counted (exactly once) */
-    uint64_t keyop_id;               /* keyop: the operation it belongs to */
-    bool joining;                    /* push-pull opened while not yet joined */
-    int fail;                        /* MB_SEED_* when it failed in a way a JOIN names */
-    bool answered;                   /* a whole frame arrived */
-    const char *why;                 /* why it ended without an answer */
+    uint64_t keyop_id;            /* keyop: the operation it belongs to */
+    bool joining;                 /* push-pull opened while not yet joined */
+    int fail;                     /* MB_SEED_* when it failed in a way a JOIN names */
+    bool answered;                /* a whole frame arrived */
+    const char *why;              /* why it ended without an answer */
 } mb_conn_t;
 
 /* How one seed of a JOIN command failed (docs/operations.md "Joining"):
@@ -90,26 +92,26 @@ typedef struct {
  * deadline and is reported as timed out. */
 enum {
     MB_SEED_WAITING = 0,
-    MB_SEED_UNREACHABLE,              /* EHOSTUNREACH / ENETUNREACH */
-    MB_SEED_REFUSED,                  /* ECONNREFUSED: nothing listens there */
-    MB_SEED_WRONG_KEY,                /* it closed on our sealed request, or its
+    MB_SEED_UNREACHABLE, /* EHOSTUNREACH / ENETUNREACH */
+    MB_SEED_REFUSED,     /* ECONNREFUSED: nothing listens there */
+    MB_SEED_WRONG_KEY,   /* it closed on our sealed request, or its
                                         answer did not open with our keyring */
-    MB_SEED_BAD                       /* did not resolve */
+    MB_SEED_BAD          /* did not resolve */
 };
 
 typedef struct {
-    char seed [300];                 /* as given, for unresolvable ones */
-    char addr [SWIM_ADDR_MAX + 1];
+    char seed[300]; /* as given, for unresolvable ones */
+    char addr[SWIM_ADDR_MAX + 1];
     uint16_t port;
-    int outcome;                     /* MB_SEED_* */
-    char detail [96];                /* errno text, or the last soft failure */
+    int outcome;     /* MB_SEED_* */
+    char detail[96]; /* errno text, or the last soft failure */
 } mb_join_seed_t;
 
 /* One sender boot's replay windows (docs/crypto.md "Replay windows"). */
 typedef struct {
     uint64_t boot;
-    uint64_t seen;                /* monotonic ms of its last accepted stamp */
-    shed_replay_t win [2];        /* 0: datagrams, 1: stream frames */
+    uint64_t seen;        /* monotonic ms of its last accepted stamp */
+    shed_replay_t win[2]; /* 0: datagrams, 1: stream frames */
 } mb_sender_t;
 
 typedef struct {
@@ -119,19 +121,19 @@ typedef struct {
     swim_t *swim;
     zsock_t *events;
     zactor_t *beacon;
-    struct {                         /* beacon senders we tried to join while joined */
-        char addr [SWIM_ADDR_MAX + 1];
+    struct { /* beacon senders we tried to join while joined */
+        char addr[SWIM_ADDR_MAX + 1];
         uint16_t port;
         uint64_t at;
-    } beacon_tries [MB_BEACON_PEERS];
+    } beacon_tries[MB_BEACON_PEERS];
     int udp, tcp;
-    uint64_t boot;                   /* our stamp boot id, random per start */
-    uint64_t counter [2];            /* our stamp counters: datagrams, streams */
+    uint64_t boot;       /* our stamp boot id, random per start */
+    uint64_t counter[2]; /* our stamp counters: datagrams, streams */
     mb_sender_t *senders;
     size_t nsenders, senders_cap;
-    uint64_t key_epoch;              /* last key operation applied */
+    uint64_t key_epoch; /* last key operation applied */
     uint64_t beacon_published;
-    mb_conn_t *conns [MB_CONNS_MAX];
+    mb_conn_t *conns[MB_CONNS_MAX];
     size_t nconns;
     bool terminated;
     struct {
@@ -141,17 +143,17 @@ typedef struct {
     } st;
     /* join */
     uint64_t join_next_ms, join_backoff;
-    uint64_t join_started_ms;      /* first attempt of this round of joining */
-    uint64_t join_logged_ms;       /* last "not joined yet" line */
+    uint64_t join_started_ms; /* first attempt of this round of joining */
+    uint64_t join_logged_ms;  /* last "not joined yet" line */
     uint32_t join_attempts;
-    bool joined_logged;            /* "joined" said once */
-    bool join_pending;             /* a JOIN command waits for its reply */
+    bool joined_logged; /* "joined" said once */
+    bool join_pending;  /* a JOIN command waits for its reply */
     uint64_t join_reply_by;
-    char join_why [192];           /* last seed failure, for the log */
-    bool join_tagged;              /* JOIN-TAGGED: reply frames start with "$JOIN" */
-    mb_join_seed_t join_seeds [MEMBERSHIP_SEEDS_MAX];   /* the pending JOIN's seeds */
+    char join_why[192]; /* last seed failure, for the log */
+    bool join_tagged;   /* JOIN-TAGGED: reply frames start with "$JOIN" */
+    mb_join_seed_t join_seeds[MEMBERSHIP_SEEDS_MAX]; /* the pending JOIN's seeds */
     size_t njoin_seeds;
-    int conn_errno;                /* why the last mb_conn_open failed (0: not a socket error) */
+    int conn_errno; /* why the last mb_conn_open failed (0: not a socket error) */
     /* leave */
     bool leave_pending;
     uint64_t leave_reply_by;
@@ -160,7 +162,7 @@ typedef struct {
         bool active;
         uint64_t id;
         uint32_t op;
-        uint8_t key [SHED_KEY_BYTES];
+        uint8_t key[SHED_KEY_BYTES];
         size_t waiting;
         uint64_t deadline;
         zmsg_t *results;
@@ -169,13 +171,13 @@ typedef struct {
 } mb_self_t;
 
 /* ---- membership.c ---- */
-uint64_t mb_now (void *ctx);                 /* monotonic ms; a swim_env_t clock */
+uint64_t mb_now (void *ctx); /* monotonic ms; a swim_env_t clock */
 
 /* ---- membership_udp.c ---- */
 int mb_nonblock (int fd);
 int mb_sockaddr (const char *addr, uint16_t port, struct sockaddr_in *sa);
-void mb_stamp_next (mb_self_t *self, int channel, uint8_t out [GOSSIP_STAMP_BYTES]);
-int mb_stamp_check (mb_self_t *self, const uint8_t in [GOSSIP_STAMP_BYTES], int channel);
+void mb_stamp_next (mb_self_t *self, int channel, uint8_t out[GOSSIP_STAMP_BYTES]);
+int mb_stamp_check (mb_self_t *self, const uint8_t in[GOSSIP_STAMP_BYTES], int channel);
 void mb_env_send (void *ctx, const char *addr, uint16_t port, const uint8_t *buf, size_t len);
 void mb_handle_udp (mb_self_t *self);
 int mb_open_sockets (mb_self_t *self, char *err, size_t errlen);
@@ -216,7 +218,7 @@ void mb_handle_beacon (mb_self_t *self);
 
 /* ---- membership.c: start the actor (membership_new in membership_api.c
  * wraps it); the outcome as membership_new documents, the pipe returned. */
-zactor_t *mb_actor_new (const membership_config_t *config, shed_keyring_t **keyring_p,
-                        char *err, size_t errlen);
+zactor_t *mb_actor_new (const membership_config_t *config, shed_keyring_t **keyring_p, char *err,
+                        size_t errlen);
 
 #endif

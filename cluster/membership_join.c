@@ -15,12 +15,12 @@
 static int
 s_resolve (const char *hostport, char *addr, size_t addrlen, uint16_t *port)
 {
-    char host [256];
+    char host[256];
     const char *colon = strrchr (hostport, ':');
     if (!colon || (size_t) (colon - hostport) >= sizeof host)
         return -1;
     memcpy (host, hostport, (size_t) (colon - hostport));
-    host [colon - hostport] = '\0';
+    host[colon - hostport] = '\0';
     long p = strtol (colon + 1, NULL, 10);
     if (p <= 0 || p > 65535)
         return -1;
@@ -51,13 +51,12 @@ mb_seed_outcome (int err)
  * JOIN, keep how (the latest attempt wins: a seed that comes up between
  * two retries is no longer "refused"). */
 void
-mb_join_note (mb_self_t *self, const char *addr, uint16_t port, int outcome,
-              const char *detail)
+mb_join_note (mb_self_t *self, const char *addr, uint16_t port, int outcome, const char *detail)
 {
     if (!self->join_pending)
         return;
     for (size_t i = 0; i < self->njoin_seeds; i++) {
-        mb_join_seed_t *js = &self->join_seeds [i];
+        mb_join_seed_t *js = &self->join_seeds[i];
         if (js->outcome == MB_SEED_BAD || js->port != port || !streq (js->addr, addr))
             continue;
         js->outcome = outcome;
@@ -86,14 +85,14 @@ void
 mb_join_fail (mb_self_t *self, bool expired)
 {
     for (size_t i = 0; i < self->njoin_seeds && !expired; i++)
-        if (self->join_seeds [i].outcome == MB_SEED_WAITING)
+        if (self->join_seeds[i].outcome == MB_SEED_WAITING)
             return;
-    char text [480] = "ERROR ";
+    char text[480] = "ERROR ";
     size_t used = strlen (text);
     uint32_t ms = self->cfg.join_timeout_ms;
     for (size_t i = 0; i < self->njoin_seeds && used < sizeof text; i++) {
-        const mb_join_seed_t *js = &self->join_seeds [i];
-        char where [128];
+        const mb_join_seed_t *js = &self->join_seeds[i];
+        char where[128];
         if (js->outcome == MB_SEED_BAD)
             snprintf (where, sizeof where, "%.100s", js->seed);
         else
@@ -112,14 +111,15 @@ mb_join_fail (mb_self_t *self, bool expired)
         case MB_SEED_WRONG_KEY: {
             /* The connection's text carries a hint for the log; here the
              * class says it. */
-            char what [sizeof js->detail];
+            char what[sizeof js->detail];
             snprintf (what, sizeof what, "%s", js->detail);
             char *hint = strstr (what, " (wrong cluster key?)");
             if (hint)
                 *hint = '\0';
             n = snprintf (text + used, sizeof text - used,
                           "%sjoin %s: wrong key (%s: it holds another cluster key than "
-                          "ours, a wrong cluster key)", sep, where, what);
+                          "ours, a wrong cluster key)",
+                          sep, where, what);
             break;
         }
         case MB_SEED_BAD:
@@ -133,7 +133,7 @@ mb_join_fail (mb_self_t *self, bool expired)
             else
                 n = snprintf (text + used, sizeof text - used, "%sjoin %s: timed out after %u ms",
                               sep, where, (unsigned) ms);
-            if (n > 0 && js->detail [0] && (size_t) n < sizeof text - used)
+            if (n > 0 && js->detail[0] && (size_t) n < sizeof text - used)
                 n += snprintf (text + used + n, sizeof text - used - (size_t) n, " (last try: %s)",
                                js->detail);
             break;
@@ -154,7 +154,7 @@ static bool
 s_join_in_flight (mb_self_t *self, const char *addr, uint16_t port)
 {
     for (size_t i = 0; i < self->nconns; i++) {
-        const mb_conn_t *c = self->conns [i];
+        const mb_conn_t *c = self->conns[i];
         if (c->kind == MB_CONN_PUSHPULL && c->joining && c->port == port && streq (c->peer, addr))
             return true;
     }
@@ -166,10 +166,10 @@ mb_join_seeds (mb_self_t *self)
 {
     self->join_attempts++;
     for (size_t i = 0; i < self->cfg.nseeds; i++) {
-        char addr [SWIM_ADDR_MAX + 1];
+        char addr[SWIM_ADDR_MAX + 1];
         uint16_t port;
-        if (s_resolve (self->cfg.seeds [i], addr, sizeof addr, &port) != 0)
-            log_warn (MB_COMP, "cannot resolve seed|seed=%s", self->cfg.seeds [i]);
+        if (s_resolve (self->cfg.seeds[i], addr, sizeof addr, &port) != 0)
+            log_warn (MB_COMP, "cannot resolve seed|seed=%s", self->cfg.seeds[i]);
         else if (!s_join_in_flight (self, addr, port))
             swim_join (self->swim, addr, port);
     }
@@ -212,7 +212,7 @@ mb_cmd_join (mb_self_t *self, zmsg_t *request, bool tagged)
         return;
     }
     self->join_tagged = tagged;
-    self->join_why [0] = '\0';
+    self->join_why[0] = '\0';
     self->njoin_seeds = 0;
     /* Record the seeds first: swim_join opens the connection at once,
      * and an unreachable seed fails inside it. */
@@ -222,13 +222,13 @@ mb_cmd_join (mb_self_t *self, zmsg_t *request, bool tagged)
         if (self->cfg.nseeds < MEMBERSHIP_SEEDS_MAX) {
             bool dup = false;
             for (size_t i = 0; i < self->cfg.nseeds; i++)
-                dup |= streq (self->cfg.seeds [i], seed);
+                dup |= streq (self->cfg.seeds[i], seed);
             if (!dup)
-                snprintf (self->cfg.seeds [self->cfg.nseeds++], sizeof self->cfg.seeds [0],
-                          "%s", seed);
+                snprintf (self->cfg.seeds[self->cfg.nseeds++], sizeof self->cfg.seeds[0], "%s",
+                          seed);
         }
         if (self->njoin_seeds < MEMBERSHIP_SEEDS_MAX) {
-            mb_join_seed_t *js = &self->join_seeds [self->njoin_seeds++];
+            mb_join_seed_t *js = &self->join_seeds[self->njoin_seeds++];
             memset (js, 0, sizeof *js);
             snprintf (js->seed, sizeof js->seed, "%s", seed);
             if (s_resolve (seed, js->addr, sizeof js->addr, &js->port) == 0)
@@ -243,13 +243,13 @@ mb_cmd_join (mb_self_t *self, zmsg_t *request, bool tagged)
     }
     if (swim_joined (self->swim) || swim_refused (self->swim) || !valid) {
         for (size_t i = 0; i < self->njoin_seeds; i++)
-            if (self->join_seeds [i].outcome != MB_SEED_BAD)
-                swim_join (self->swim, self->join_seeds [i].addr, self->join_seeds [i].port);
+            if (self->join_seeds[i].outcome != MB_SEED_BAD)
+                swim_join (self->swim, self->join_seeds[i].addr, self->join_seeds[i].port);
         self->join_pending = true;
         if (swim_joined (self->swim))
             mb_join_reply (self, "OK");
         else if (swim_refused (self->swim)) {
-            char text [300];
+            char text[300];
             snprintf (text, sizeof text, "ERROR %s", swim_refused (self->swim));
             mb_join_reply (self, text);
         }
@@ -264,7 +264,7 @@ mb_cmd_join (mb_self_t *self, zmsg_t *request, bool tagged)
         mb_join_start (self, mb_now (NULL));
         self->join_attempts = 1;
         for (size_t i = 0; i < self->njoin_seeds; i++)
-            if (self->join_seeds [i].outcome != MB_SEED_BAD)
-                swim_join (self->swim, self->join_seeds [i].addr, self->join_seeds [i].port);
+            if (self->join_seeds[i].outcome != MB_SEED_BAD)
+                swim_join (self->swim, self->join_seeds[i].addr, self->join_seeds[i].port);
     }
 }

@@ -13,25 +13,32 @@
 #include <sodium.h>
 
 static int
-s_keyring_apply (mb_self_t *self, uint32_t op, const uint8_t key [SHED_KEY_BYTES], char *why,
+s_keyring_apply (mb_self_t *self, uint32_t op, const uint8_t key[SHED_KEY_BYTES], char *why,
                  size_t whylen)
 {
     int rc = 0;
     switch (op) {
-        case GOSSIP_KEY_INSTALL: rc = shed_keyring_install (self->keyring, key); break;
-        case GOSSIP_KEY_USE:     rc = shed_keyring_use (self->keyring, key); break;
-        case GOSSIP_KEY_REMOVE:  rc = shed_keyring_remove (self->keyring, key); break;
-        default:                 return 0;
+    case GOSSIP_KEY_INSTALL:
+        rc = shed_keyring_install (self->keyring, key);
+        break;
+    case GOSSIP_KEY_USE:
+        rc = shed_keyring_use (self->keyring, key);
+        break;
+    case GOSSIP_KEY_REMOVE:
+        rc = shed_keyring_remove (self->keyring, key);
+        break;
+    default:
+        return 0;
     }
     if (rc) {
         snprintf (why, whylen, "%s",
-                  rc == SHED_KR_ERR_FULL ? "keyring full"
-                  : rc == SHED_KR_ERR_ABSENT ? "key not installed"
+                  rc == SHED_KR_ERR_FULL      ? "keyring full"
+                  : rc == SHED_KR_ERR_ABSENT  ? "key not installed"
                   : rc == SHED_KR_ERR_PRIMARY ? "cannot remove the primary key"
                                               : "keyring error");
         return -1;
     }
-    if (self->cfg.keyring_path [0] && shed_keyring_save (self->keyring, self->cfg.keyring_path)) {
+    if (self->cfg.keyring_path[0] && shed_keyring_save (self->keyring, self->cfg.keyring_path)) {
         snprintf (why, whylen, "saving keyring: %s", strerror (errno));
         return -1;
     }
@@ -50,17 +57,17 @@ s_epoch_path (mb_self_t *self, char *path, size_t pathlen)
 void
 mb_epoch_load (mb_self_t *self)
 {
-    if (!self->cfg.keyring_path [0])
+    if (!self->cfg.keyring_path[0])
         return;
-    char path [600];
+    char path[600];
     s_epoch_path (self, path, sizeof path);
     size_t len = 0;
     char *text = shed_read_file (path, 64, &len);
     if (!text)
-        return;                     /* none yet: any epoch is newer */
-    char buf [65];
+        return; /* none yet: any epoch is newer */
+    char buf[65];
     memcpy (buf, text, len < 64 ? len : 64);
-    buf [len < 64 ? len : 64] = '\0';
+    buf[len < 64 ? len : 64] = '\0';
     free (text);
     self->key_epoch = strtoull (buf, NULL, 10);
 }
@@ -69,9 +76,9 @@ static int
 s_epoch_save (mb_self_t *self, uint64_t epoch)
 {
     self->key_epoch = epoch;
-    if (!self->cfg.keyring_path [0])
+    if (!self->cfg.keyring_path[0])
         return 0;
-    char path [600], text [32];
+    char path[600], text[32];
     s_epoch_path (self, path, sizeof path);
     int n = snprintf (text, sizeof text, "%llu\n", (unsigned long long) epoch);
     return shed_write_file_atomic (path, text, (size_t) n, 0600);
@@ -81,7 +88,7 @@ s_epoch_save (mb_self_t *self, uint64_t epoch)
 static void
 s_keyids (mb_self_t *self, char *out, size_t outlen)
 {
-    out [0] = '\0';
+    out[0] = '\0';
     size_t used = 0;
     for (size_t i = 0; i < shed_keyring_count (self->keyring); i++) {
         shed_keyring_entry_t e;
@@ -122,7 +129,7 @@ mb_serve_keyop (mb_self_t *self, mb_conn_t *conn, const uint8_t *msg, size_t len
         r->ok = false;
     }
     else if (req.u.gossip_key_op.op != GOSSIP_KEY_LIST) {
-        uint8_t key [SHED_KEY_BYTES];
+        uint8_t key[SHED_KEY_BYTES];
         memcpy (key, req.u.gossip_key_op.key.data, SHED_KEY_BYTES);
         if (s_keyring_apply (self, (uint32_t) req.u.gossip_key_op.op, key, r->error,
                              sizeof r->error))
@@ -136,15 +143,15 @@ mb_serve_keyop (mb_self_t *self, mb_conn_t *conn, const uint8_t *msg, size_t len
     if (req.u.gossip_key_op.key.data)
         sodium_memzero (req.u.gossip_key_op.key.data, req.u.gossip_key_op.key.len);
     wire_msg_free (&gossip_proto, &req);
-    gossip_keyinfo_t infos [SWIM_KEYS_MAX];
+    gossip_keyinfo_t infos[SWIM_KEYS_MAX];
     size_t n = 0;
     for (size_t i = 0; i < shed_keyring_count (self->keyring) && n < SWIM_KEYS_MAX; i++) {
         shed_keyring_entry_t e;
         if (shed_keyring_entry (self->keyring, i, &e))
             continue;
-        memset (&infos [n], 0, sizeof infos [n]);
-        infos [n].id = e.id;
-        infos [n].primary = e.primary;
+        memset (&infos[n], 0, sizeof infos[n]);
+        infos[n].id = e.id;
+        infos[n].primary = e.primary;
         n++;
         sodium_memzero (&e, sizeof e);
     }
@@ -176,13 +183,13 @@ mb_keyop_finish (mb_self_t *self)
 void
 mb_keyop_result (mb_self_t *self, mb_conn_t *conn, const uint8_t *msg, size_t len)
 {
-    if (!conn->name [0])
+    if (!conn->name[0])
         return;
-    char name [SWIM_NAME_MAX + 1];
+    char name[SWIM_NAME_MAX + 1];
     memcpy (name, conn->name, sizeof name);
-    conn->name [0] = '\0';
+    conn->name[0] = '\0';
     if (!self->keyop.active || conn->keyop_id != self->keyop.id)
-        return;                  /* a straggler of an earlier operation */
+        return; /* a straggler of an earlier operation */
     gossip_msg_t rep;
     if (!msg) {
         zmsg_addstrf (self->keyop.results, "%s error %s", name,
@@ -203,17 +210,17 @@ mb_keyop_result (mb_self_t *self, mb_conn_t *conn, const uint8_t *msg, size_t le
             /* Whoever listens at that address now is not the member we
              * meant (restarted under another name?): don't report its
              * keyring as that member's. */
-            zmsg_addstrf (self->keyop.results, "%s error answered by '%s' at %s:%u", name,
-                          r->from, conn->peer, (unsigned) conn->port);
+            zmsg_addstrf (self->keyop.results, "%s error answered by '%s' at %s:%u", name, r->from,
+                          conn->peer, (unsigned) conn->port);
             self->keyop.failed = true;
         }
         else if (r->ok) {
-            char ids [SWIM_KEYS_MAX * 10 + 1] = "";
+            char ids[SWIM_KEYS_MAX * 10 + 1] = "";
             size_t used = 0;
             for (size_t i = 0; i < r->keys.n && used < sizeof ids; i++)
-                used += (size_t) snprintf (ids + used, sizeof ids - used, "%s%08x%s",
-                                           i ? "," : "", (unsigned) r->keys.items [i].id,
-                                           r->keys.items [i].primary ? "*" : "");
+                used += (size_t) snprintf (ids + used, sizeof ids - used, "%s%08x%s", i ? "," : "",
+                                           (unsigned) r->keys.items[i].id,
+                                           r->keys.items[i].primary ? "*" : "");
             zmsg_addstrf (self->keyop.results, "%s ok %s", name, ids);
         }
         else {
@@ -251,7 +258,7 @@ mb_cmd_keys (mb_self_t *self, zmsg_t *request)
         zstr_send (self->pipe, "ERROR key must be base64 of 32 bytes");
         goto done;
     }
-    char why [128];
+    char why[128];
     /* Epochs only grow: the wall clock when it is ahead, else last + 1. */
     uint64_t epoch = (uint64_t) zclock_time ();
     if (epoch <= self->key_epoch)
@@ -271,7 +278,7 @@ mb_cmd_keys (mb_self_t *self, zmsg_t *request)
     self->keyop.id = ((uint64_t) randombytes_random () << 32) | randombytes_random ();
     self->keyop.results = zmsg_new ();
     self->keyop.deadline = mb_now (NULL) + MB_KEYOP_TIMEOUT;
-    char ids [SWIM_KEYS_MAX * 10 + 1];
+    char ids[SWIM_KEYS_MAX * 10 + 1];
     s_keyids (self, ids, sizeof ids);
     zmsg_addstrf (self->keyop.results, "%s ok %s", self->cfg.name, ids);
 

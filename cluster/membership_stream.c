@@ -19,7 +19,7 @@
 uint8_t *
 mb_frame (mb_self_t *self, const uint8_t *msg, size_t len, size_t *framelen)
 {
-    uint8_t stamp [GOSSIP_STAMP_BYTES];
+    uint8_t stamp[GOSSIP_STAMP_BYTES];
     mb_stamp_next (self, 1, stamp);
     return gossip_stream_seal (self->keyring, stamp, msg, len, framelen);
 }
@@ -36,9 +36,10 @@ mb_env_stream (void *ctx, const char *addr, uint16_t port, const uint8_t *buf, s
         snprintf (self->join_why, sizeof self->join_why, "seed %s:%u: cannot open a connection%s%s",
                   addr, (unsigned) port, err ? ": " : "", err ? strerror (err) : "");
         mb_join_note (self, addr, port, mb_seed_outcome (err),
-                      err == ENETUNREACH ? "network is unreachable"
+                      err == ENETUNREACH    ? "network is unreachable"
                       : err == EHOSTUNREACH ? "no route to host"
-                      : err ? strerror (err) : "cannot open a connection");
+                      : err                 ? strerror (err)
+                                            : "cannot open a connection");
     }
 }
 
@@ -68,9 +69,9 @@ s_conn_add (mb_self_t *self, int fd, mb_conn_kind_t kind)
     conn->fd = fd;
     conn->kind = kind;
     conn->opened_at = mb_now (NULL);
-    conn->deadline = conn->opened_at
-                     + (kind == MB_CONN_SERVE ? MB_PREAUTH_TIMEOUT : MB_CONN_TIMEOUT);
-    self->conns [self->nconns++] = conn;
+    conn->deadline =
+        conn->opened_at + (kind == MB_CONN_SERVE ? MB_PREAUTH_TIMEOUT : MB_CONN_TIMEOUT);
+    self->conns[self->nconns++] = conn;
     return conn;
 }
 
@@ -107,7 +108,7 @@ mb_conn_open (mb_self_t *self, const char *addr, uint16_t port, mb_conn_kind_t k
     conn->out = mb_frame (self, msg, len, &conn->outlen);
     conn->writing = true;
     if (!conn->out)
-        conn->deadline = 0;     /* reaped on the next pass */
+        conn->deadline = 0; /* reaped on the next pass */
     return conn;
 }
 
@@ -132,7 +133,7 @@ s_conn_frame (mb_self_t *self, mb_conn_t *conn)
         conn->why = "its answer did not open with our keyring (wrong cluster key?)";
         conn->fail = MB_SEED_WRONG_KEY;
         free (pt);
-        return false;           /* the close reports it (once) */
+        return false; /* the close reports it (once) */
     }
     conn->answered = true;
     bool reply = false;
@@ -179,29 +180,28 @@ mb_conn_io (mb_self_t *self, mb_conn_t *conn)
                  * part of our request went is the seed closing on a sealed
                  * header it cannot open (another cluster key). */
                 int err = errno;
-                conn->fail = conn->outoff == 0 ? mb_seed_outcome (err)
+                conn->fail = conn->outoff == 0                   ? mb_seed_outcome (err)
                              : err == ECONNRESET || err == EPIPE ? MB_SEED_WRONG_KEY
                                                                  : MB_SEED_WAITING;
-                conn->why = conn->fail == MB_SEED_REFUSED
-                                ? "connection refused (not running there?)"
-                            : conn->fail == MB_SEED_UNREACHABLE
-                                ? (err == ENETUNREACH ? "network is unreachable"
-                                                      : "no route to host")
-                            : conn->fail == MB_SEED_WRONG_KEY
-                                ? "closed the connection without answering (wrong cluster key?)"
-                                : "connection lost while sending";
+                conn->why =
+                    conn->fail == MB_SEED_REFUSED ? "connection refused (not running there?)"
+                    : conn->fail == MB_SEED_UNREACHABLE
+                        ? (err == ENETUNREACH ? "network is unreachable" : "no route to host")
+                    : conn->fail == MB_SEED_WRONG_KEY
+                        ? "closed the connection without answering (wrong cluster key?)"
+                        : "connection lost while sending";
                 return false;
             }
             conn->outoff += (size_t) n;
         }
         if (conn->kind == MB_CONN_SERVE)
-            return false;           /* reply written: done */
-        conn->writing = false;      /* request written: read the reply */
+            return false;      /* reply written: done */
+        conn->writing = false; /* request written: read the reply */
         return true;
     }
     while (conn->hdroff < GOSSIP_TCP_HDR_SEALED) {
-        ssize_t n = recv (conn->fd, conn->hdr + conn->hdroff,
-                          GOSSIP_TCP_HDR_SEALED - conn->hdroff, 0);
+        ssize_t n =
+            recv (conn->fd, conn->hdr + conn->hdroff, GOSSIP_TCP_HDR_SEALED - conn->hdroff, 0);
         if (n == 0 || (n < 0 && errno == ECONNRESET && conn->hdroff == 0)) {
             /* A peer that cannot open our request (another cluster key)
              * closes without a word: that is the usual cause. It closes
@@ -222,7 +222,7 @@ mb_conn_io (mb_self_t *self, mb_conn_t *conn)
             /* Nothing is allocated for the body until its header opened
              * with our keyring and its stamp is fresh: a stranger costs a
              * slot for at most MB_PREAUTH_TIMEOUT and 73 bytes. */
-            uint8_t stamp [GOSSIP_STAMP_BYTES];
+            uint8_t stamp[GOSSIP_STAMP_BYTES];
             int rc = gossip_stream_header_open (self->keyring, conn->hdr, &conn->inlen, stamp);
             if (rc == GOSSIP_STREAM_ERR_LENGTH) {
                 self->st.drop_oversize++;
@@ -272,9 +272,9 @@ mb_conn_io (mb_self_t *self, mb_conn_t *conn)
 void
 mb_conn_close_at (mb_self_t *self, size_t i)
 {
-    mb_conn_t *conn = self->conns [i];
+    mb_conn_t *conn = self->conns[i];
     if (conn->kind == MB_CONN_KEYOP)
-        mb_keyop_result (self, conn, NULL, 0);   /* no-op if already counted */
+        mb_keyop_result (self, conn, NULL, 0); /* no-op if already counted */
     else if (conn->kind == MB_CONN_PUSHPULL && conn->joining && !conn->answered
              && !swim_joined (self->swim)) {
         snprintf (self->join_why, sizeof self->join_why, "seed %s:%u: %s", conn->peer,
@@ -282,8 +282,8 @@ mb_conn_close_at (mb_self_t *self, size_t i)
         mb_join_note (self, conn->peer, conn->port, conn->fail,
                       conn->why ? conn->why : "did not answer");
     }
-    mb_conn_free (&self->conns [i]);
-    self->conns [i] = self->conns [--self->nconns];
+    mb_conn_free (&self->conns[i]);
+    self->conns[i] = self->conns[--self->nconns];
 }
 
 /* Admission of an incoming connection from `peer` (docs/membership.md
@@ -298,13 +298,13 @@ s_admit (mb_self_t *self, const char *peer)
 {
     size_t incoming = 0, same = 0, oldest = SIZE_MAX;
     for (size_t i = 0; i < self->nconns; i++) {
-        mb_conn_t *c = self->conns [i];
+        mb_conn_t *c = self->conns[i];
         if (c->kind != MB_CONN_SERVE)
             continue;
         incoming++;
         if (streq (c->peer, peer))
             same++;
-        if (!c->authed && (oldest == SIZE_MAX || c->opened_at < self->conns [oldest]->opened_at))
+        if (!c->authed && (oldest == SIZE_MAX || c->opened_at < self->conns[oldest]->opened_at))
             oldest = i;
     }
     if (same >= MB_CONNS_PER_SRC) {
@@ -318,7 +318,7 @@ s_admit (mb_self_t *self, const char *peer)
         return false;
     }
     self->st.drop_preauth++;
-    self->conns [oldest]->why = "evicted before its header opened";
+    self->conns[oldest]->why = "evicted before its header opened";
     mb_conn_close_at (self, oldest);
     return true;
 }
@@ -332,7 +332,7 @@ mb_handle_accept (mb_self_t *self)
         int fd = accept (self->tcp, (struct sockaddr *) &sa, &salen);
         if (fd < 0)
             return;
-        char peer [INET_ADDRSTRLEN];
+        char peer[INET_ADDRSTRLEN];
         inet_ntop (AF_INET, &sa.sin_addr, peer, sizeof peer);
         if (mb_nonblock (fd) || !s_admit (self, peer)) {
             close (fd);

@@ -26,22 +26,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define S_NODES_MAX  6
-#define S_WAIT_MS    8000      /* generous: CI runs sanitizers on 2 cores */
+#define S_NODES_MAX 6
+#define S_WAIT_MS   8000 /* generous: CI runs sanitizers on 2 cores */
 
 typedef struct {
-    char name [SWIM_NAME_MAX + 1];
+    char name[SWIM_NAME_MAX + 1];
     uint16_t port;
-    uint8_t identity [SWIM_KEY_BYTES];
-    char keyring_path [512];
+    uint8_t identity[SWIM_KEY_BYTES];
+    char keyring_path[512];
     membership_t *m;
-    zsock_t *sub;              /* events */
+    zsock_t *sub; /* events */
 } s_node_t;
 
-static char s_tmpdir [256];
-static unsigned s_seq;         /* unique events endpoints within the run */
-static uint16_t s_next_port;   /* non-zero: the next s_node_start binds it */
-static uint16_t s_next_seed;   /* non-zero: the next s_node_start joins it at start */
+static char s_tmpdir[256];
+static unsigned s_seq;       /* unique events endpoints within the run */
+static uint16_t s_next_port; /* non-zero: the next s_node_start binds it */
+static uint16_t s_next_seed; /* non-zero: the next s_node_start joins it at start */
 
 /* ---- Nodes ------------------------------------------------------------------- */
 
@@ -50,7 +50,7 @@ s_tunables (membership_config_t *cfg)
 {
     cfg->swim.probe_interval_ms = 100;
     cfg->swim.probe_timeout_ms = 40;
-    cfg->swim.suspicion_mult = 4;        /* min 400 ms, max 1.6 s at N <= 10 */
+    cfg->swim.suspicion_mult = 4; /* min 400 ms, max 1.6 s at N <= 10 */
     cfg->swim.gossip_interval_ms = 20;
     cfg->swim.pushpull_interval_ms = 2000;
     cfg->leave_timeout_ms = 2000;
@@ -69,10 +69,9 @@ s_node_start (s_node_t *node, const char *name, const uint8_t *key, const uint8_
     else
         randombytes_buf (node->identity, SWIM_KEY_BYTES);
     for (int attempt = 0; attempt < 20 && !node->m; attempt++) {
-        node->port = s_next_port ? s_next_port
-                                 : (uint16_t) (20000 + randombytes_uniform (12000));
-        snprintf (node->keyring_path, sizeof node->keyring_path, "%s/%s-%u.keyring", s_tmpdir,
-                  name, (unsigned) node->port);
+        node->port = s_next_port ? s_next_port : (uint16_t) (20000 + randombytes_uniform (12000));
+        snprintf (node->keyring_path, sizeof node->keyring_path, "%s/%s-%u.keyring", s_tmpdir, name,
+                  (unsigned) node->port);
         shed_keyring_t *kr = shed_keyring_new ();
         assert_int_equal (shed_keyring_install (kr, key), 0);
         assert_int_equal (shed_keyring_save (kr, node->keyring_path), 0);
@@ -89,12 +88,12 @@ s_node_start (s_node_t *node, const char *name, const uint8_t *key, const uint8_
                   (unsigned) getpid (), ++s_seq);
         snprintf (cfg.keyring_path, sizeof cfg.keyring_path, "%s", node->keyring_path);
         if (s_next_seed) {
-            snprintf (cfg.seeds [0], sizeof cfg.seeds [0], "127.0.0.1:%u", (unsigned) s_next_seed);
+            snprintf (cfg.seeds[0], sizeof cfg.seeds[0], "127.0.0.1:%u", (unsigned) s_next_seed);
             cfg.nseeds = 1;
         }
-        char err [256] = "";
+        char err[256] = "";
         node->m = membership_new (&cfg, &kr, err, sizeof err);
-        assert_null (kr);                    /* ownership taken either way */
+        assert_null (kr); /* ownership taken either way */
         if (node->m) {
             node->sub = zsock_new_sub (cfg.events_endpoint, "");
             assert_non_null (node->sub);
@@ -113,13 +112,13 @@ s_node_stop (s_node_t *node)
 {
     membership_destroy (&node->m);
     zsock_destroy (&node->sub);
-    if (node->keyring_path [0]) {
+    if (node->keyring_path[0]) {
         unlink (node->keyring_path);
-        char epoch [600];
+        char epoch[600];
         snprintf (epoch, sizeof epoch, "%s.epoch", node->keyring_path);
         unlink (epoch);
     }
-    node->keyring_path [0] = '\0';
+    node->keyring_path[0] = '\0';
 }
 
 /* KEYS op [key]: the whole reply. */
@@ -153,15 +152,14 @@ s_check_ok (s_node_t *node, const char *what, int rc, const char *why)
 static void
 s_tag_set_ok (s_node_t *node, const char *key, const char *value)
 {
-    char why [256];
-    s_check_ok (node, "TAGS SET", membership_tag_set (node->m, key, value, why, sizeof why),
-                why);
+    char why[256];
+    s_check_ok (node, "TAGS SET", membership_tag_set (node->m, key, value, why, sizeof why), why);
 }
 
 static void
 s_tag_unset_ok (s_node_t *node, const char *key)
 {
-    char why [256];
+    char why[256];
     s_check_ok (node, "TAGS UNSET", membership_tag_unset (node->m, key, why, sizeof why), why);
 }
 
@@ -169,14 +167,14 @@ s_tag_unset_ok (s_node_t *node, const char *key)
 static int
 s_join_via (s_node_t *node, const char *seed, char *why, size_t whylen)
 {
-    const char *seeds [] = { seed };
+    const char *seeds[] = { seed };
     return membership_join (node->m, seeds, 1, why, whylen);
 }
 
 static void
 s_join (s_node_t *node, const s_node_t *seed)
 {
-    char hostport [64], why [512];
+    char hostport[64], why[512];
     snprintf (hostport, sizeof hostport, "127.0.0.1:%u", (unsigned) seed->port);
     s_check_ok (node, "JOIN", s_join_via (node, hostport, why, sizeof why), why);
 }
@@ -201,8 +199,8 @@ s_kind_of (s_node_t *node, const char *name)
     s_members (node, &m);
     int kind = -1;
     for (size_t i = 0; i < m.u.gossip_members.members.n; i++)
-        if (streq (m.u.gossip_members.members.items [i].name, name))
-            kind = (int) m.u.gossip_members.members.items [i].kind;
+        if (streq (m.u.gossip_members.members.items[i].name, name))
+            kind = (int) m.u.gossip_members.members.items[i].kind;
     wire_msg_free (&gossip_proto, &m);
     return kind;
 }
@@ -213,14 +211,14 @@ s_tag_of (s_node_t *node, const char *name, const char *key, char *value, size_t
 {
     gossip_msg_t m;
     s_members (node, &m);
-    value [0] = '\0';
+    value[0] = '\0';
     for (size_t i = 0; i < m.u.gossip_members.members.n; i++) {
-        const gossip_update_t *u = &m.u.gossip_members.members.items [i];
+        const gossip_update_t *u = &m.u.gossip_members.members.items[i];
         if (!streq (u->name, name))
             continue;
         for (size_t t = 0; t < u->tags.n; t++)
-            if (streq (u->tags.items [t].key, key))
-                snprintf (value, len, "%s", u->tags.items [t].value);
+            if (streq (u->tags.items[t].key, key))
+                snprintf (value, len, "%s", u->tags.items[t].value);
     }
     wire_msg_free (&gossip_proto, &m);
 }
@@ -233,7 +231,7 @@ s_wait_kind (s_node_t *nodes, size_t n, const char *name, int kind)
     while (zclock_mono () < until) {
         bool all = true;
         for (size_t i = 0; i < n && all; i++)
-            all = s_kind_of (&nodes [i], name) == kind;
+            all = s_kind_of (&nodes[i], name) == kind;
         if (all)
             return true;
         zclock_sleep (10);
@@ -246,7 +244,7 @@ static bool
 s_wait_converged (s_node_t *nodes, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (!s_wait_kind (nodes, n, nodes [i].name, SWIM_UPD_ALIVE))
+        if (!s_wait_kind (nodes, n, nodes[i].name, SWIM_UPD_ALIVE))
             return false;
     return true;
 }
@@ -258,8 +256,8 @@ s_wait_tag (s_node_t *nodes, size_t n, const char *name, const char *key, const 
     while (zclock_mono () < until) {
         bool all = true;
         for (size_t i = 0; i < n && all; i++) {
-            char value [WIRE_TAG_VALUE_MAX + 1];
-            s_tag_of (&nodes [i], name, key, value, sizeof value);
+            char value[WIRE_TAG_VALUE_MAX + 1];
+            s_tag_of (&nodes[i], name, key, value, sizeof value);
             all = streq (value, want);
         }
         if (all)
@@ -283,7 +281,7 @@ s_stat (s_node_t *node, const char *name)
         assert_non_null (v);
         char *end = NULL;
         long long x = strtoll (v, &end, 10);
-        assert_true (*v && end && *end == '\0');     /* decimal */
+        assert_true (*v && end && *end == '\0'); /* decimal */
         if (streq (k, name))
             value = x;
         zstr_free (&k);
@@ -312,10 +310,10 @@ s_wait_event (s_node_t *node, const char *kind, const char *name, int timeout_ms
         char *why = zmsg_popstr (ev);
         /* The member frame is a MEMBERS message with exactly that member. */
         gossip_msg_t m;
-        assert_int_equal (wire_decode (&gossip_proto, zframe_data (member), zframe_size (member),
-                                       &m, NULL), 0);
+        assert_int_equal (
+            wire_decode (&gossip_proto, zframe_data (member), zframe_size (member), &m, NULL), 0);
         assert_int_equal (m.u.gossip_members.members.n, 1);
-        assert_string_equal (m.u.gossip_members.members.items [0].name, n);
+        assert_string_equal (m.u.gossip_members.members.items[0].name, n);
         wire_msg_free (&gossip_proto, &m);
         bool match = streq (k, kind) && streq (n, name);
         if (match && reason)
@@ -342,11 +340,11 @@ s_event_seen (s_node_t *node, const char *kind, const char *name, int timeout_ms
 static void
 s_cluster (s_node_t *nodes, size_t n, const uint8_t *key)
 {
-    static const char *names [] = { "n1", "n2", "n3", "n4", "n5", "n6" };
+    static const char *names[] = { "n1", "n2", "n3", "n4", "n5", "n6" };
     for (size_t i = 0; i < n; i++)
-        s_node_start (&nodes [i], names [i], key, NULL);
+        s_node_start (&nodes[i], names[i], key, NULL);
     for (size_t i = 1; i < n; i++)
-        s_join (&nodes [i], &nodes [0]);
+        s_join (&nodes[i], &nodes[0]);
     assert_true (s_wait_converged (nodes, n));
 }
 
@@ -354,7 +352,7 @@ static void
 s_cluster_stop (s_node_t *nodes, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        s_node_stop (&nodes [i]);
+        s_node_stop (&nodes[i]);
 }
 
 /* ---- Tests ------------------------------------------------------------------- */
@@ -363,29 +361,29 @@ s_cluster_stop (s_node_t *nodes, size_t n)
 static void
 test_join_members_events (void **state)
 {
-    uint8_t key [SHED_KEY_BYTES];
+    uint8_t key[SHED_KEY_BYTES];
     shed_keyring_generate (key);
-    s_node_t nodes [4];
+    s_node_t nodes[4];
     for (size_t i = 0; i < 4; i++) {
-        char name [8];
+        char name[8];
         snprintf (name, sizeof name, "n%zu", i + 1);
-        s_node_start (&nodes [i], name, key, NULL);
+        s_node_start (&nodes[i], name, key, NULL);
     }
     for (size_t i = 1; i < 4; i++)
-        s_join (&nodes [i], &nodes [0]);
+        s_join (&nodes[i], &nodes[0]);
     assert_true (s_wait_converged (nodes, 4));
 
     /* Everybody's record is right everywhere. */
     for (size_t i = 0; i < 4; i++) {
         gossip_msg_t m;
-        s_members (&nodes [i], &m);
+        s_members (&nodes[i], &m);
         assert_int_equal (m.u.gossip_members.members.n, 4);
         for (size_t j = 0; j < 4; j++) {
-            const gossip_update_t *u = &m.u.gossip_members.members.items [j];
+            const gossip_update_t *u = &m.u.gossip_members.members.items[j];
             const s_node_t *who = NULL;
             for (size_t k = 0; k < 4; k++)
-                if (streq (nodes [k].name, u->name))
-                    who = &nodes [k];
+                if (streq (nodes[k].name, u->name))
+                    who = &nodes[k];
             assert_non_null (who);
             assert_int_equal (u->kind, SWIM_UPD_ALIVE);
             assert_string_equal (u->addr, "127.0.0.1");
@@ -398,27 +396,27 @@ test_join_members_events (void **state)
     }
     /* Join events: the seed saw all three joiners, a joiner saw the others. */
     for (size_t i = 1; i < 4; i++)
-        assert_true (s_event_seen (&nodes [0], "join", nodes [i].name, S_WAIT_MS));
-    assert_true (s_event_seen (&nodes [3], "join", "n1", S_WAIT_MS));
-    assert_true (s_event_seen (&nodes [1], "join", "n4", S_WAIT_MS));
+        assert_true (s_event_seen (&nodes[0], "join", nodes[i].name, S_WAIT_MS));
+    assert_true (s_event_seen (&nodes[3], "join", "n1", S_WAIT_MS));
+    assert_true (s_event_seen (&nodes[1], "join", "n4", S_WAIT_MS));
 
     /* JOIN again when joined: OK at once. */
-    s_join (&nodes [2], &nodes [1]);
+    s_join (&nodes[2], &nodes[1]);
 
     /* Invalid commands get an error, and the actor keeps working. */
     /* (NOPE is no method: sent raw, as a confused owner could.) */
-    zstr_send (membership_pipe (nodes [0].m), "NOPE");
-    char *r = zstr_recv (membership_pipe (nodes [0].m));
+    zstr_send (membership_pipe (nodes[0].m), "NOPE");
+    char *r = zstr_recv (membership_pipe (nodes[0].m));
     assert_non_null (r);
     assert_true (strncmp (r, "ERROR", 5) == 0);
     zstr_free (&r);
-    r = s_keys_str (&nodes [0], "FROB", NULL);
+    r = s_keys_str (&nodes[0], "FROB", NULL);
     assert_true (strncmp (r, "ERROR", 5) == 0);
     zstr_free (&r);
-    r = s_keys_str (&nodes [0], "INSTALL", "not-base64!");
+    r = s_keys_str (&nodes[0], "INSTALL", "not-base64!");
     assert_true (strncmp (r, "ERROR", 5) == 0);
     zstr_free (&r);
-    assert_int_equal (s_kind_of (&nodes [0], "n2"), SWIM_UPD_ALIVE);
+    assert_int_equal (s_kind_of (&nodes[0], "n2"), SWIM_UPD_ALIVE);
     s_cluster_stop (nodes, 4);
 }
 
@@ -426,41 +424,41 @@ test_join_members_events (void **state)
 static void
 test_tags (void **state)
 {
-    uint8_t key [SHED_KEY_BYTES];
+    uint8_t key[SHED_KEY_BYTES];
     shed_keyring_generate (key);
-    s_node_t nodes [3];
+    s_node_t nodes[3];
     s_cluster (nodes, 3, key);
 
-    s_tag_set_ok (&nodes [0], "role", "web");
+    s_tag_set_ok (&nodes[0], "role", "web");
     assert_true (s_wait_tag (nodes, 3, "n1", "role", "web"));
-    char reason [256];
-    assert_true (s_wait_event (&nodes [1], "update", "n1", S_WAIT_MS, reason, sizeof reason));
+    char reason[256];
+    assert_true (s_wait_event (&nodes[1], "update", "n1", S_WAIT_MS, reason, sizeof reason));
     assert_string_equal (reason, "tags");
 
-    s_tag_set_ok (&nodes [0], "role", "db");
+    s_tag_set_ok (&nodes[0], "role", "db");
     assert_true (s_wait_tag (nodes, 3, "n1", "role", "db"));
-    s_tag_set_ok (&nodes [1], "zone", "a");
+    s_tag_set_ok (&nodes[1], "zone", "a");
     assert_true (s_wait_tag (nodes, 3, "n2", "zone", "a"));
 
     /* Too long a key (> 63 bytes) or value (> 255): ERROR, nothing changes. */
-    char longkey [WIRE_TAG_KEY_MAX + 2];
+    char longkey[WIRE_TAG_KEY_MAX + 2];
     memset (longkey, 'k', sizeof longkey - 1);
-    longkey [sizeof longkey - 1] = '\0';
-    char why [256];
-    assert_int_equal (membership_tag_set (nodes [0].m, longkey, "v", why, sizeof why), -1);
-    char longval [WIRE_TAG_VALUE_MAX + 2];
+    longkey[sizeof longkey - 1] = '\0';
+    char why[256];
+    assert_int_equal (membership_tag_set (nodes[0].m, longkey, "v", why, sizeof why), -1);
+    char longval[WIRE_TAG_VALUE_MAX + 2];
     memset (longval, 'v', sizeof longval - 1);
-    longval [sizeof longval - 1] = '\0';
-    assert_int_equal (membership_tag_set (nodes [0].m, "k", longval, why, sizeof why), -1);
+    longval[sizeof longval - 1] = '\0';
+    assert_int_equal (membership_tag_set (nodes[0].m, "k", longval, why, sizeof why), -1);
     /* No value: "TAGS SET k", which the actor refuses too. */
-    assert_int_equal (membership_tag_set (nodes [0].m, "k", NULL, why, sizeof why), -1);
-    char value [WIRE_TAG_VALUE_MAX + 1];
-    s_tag_of (&nodes [0], "n1", longkey, value, sizeof value);
+    assert_int_equal (membership_tag_set (nodes[0].m, "k", NULL, why, sizeof why), -1);
+    char value[WIRE_TAG_VALUE_MAX + 1];
+    s_tag_of (&nodes[0], "n1", longkey, value, sizeof value);
     assert_string_equal (value, "");
 
-    s_tag_unset_ok (&nodes [0], "role");
+    s_tag_unset_ok (&nodes[0], "role");
     assert_true (s_wait_tag (nodes, 3, "n1", "role", ""));
-    s_tag_unset_ok (&nodes [0], "never-set");
+    s_tag_unset_ok (&nodes[0], "never-set");
     assert_true (s_wait_tag (nodes, 3, "n2", "zone", "a"));
     s_cluster_stop (nodes, 3);
 }
@@ -469,22 +467,22 @@ test_tags (void **state)
 static void
 test_leave (void **state)
 {
-    uint8_t key [SHED_KEY_BYTES];
+    uint8_t key[SHED_KEY_BYTES];
     shed_keyring_generate (key);
-    s_node_t nodes [3];
+    s_node_t nodes[3];
     s_cluster (nodes, 3, key);
 
-    assert_int_equal (membership_leave (nodes [2].m), 0);
+    assert_int_equal (membership_leave (nodes[2].m), 0);
     assert_true (s_wait_kind (nodes, 2, "n3", SWIM_UPD_LEFT));
-    assert_true (s_event_seen (&nodes [0], "leave", "n3", S_WAIT_MS));
-    assert_true (s_event_seen (&nodes [1], "leave", "n3", S_WAIT_MS));
-    s_node_stop (&nodes [2]);       /* its sockets close: must stay "left" */
-    assert_false (s_event_seen (&nodes [0], "fail", "n3", 1000));
-    assert_false (s_event_seen (&nodes [1], "fail", "n3", 100));
-    assert_int_equal (s_kind_of (&nodes [0], "n3"), SWIM_UPD_LEFT);
-    assert_int_equal (s_kind_of (&nodes [1], "n3"), SWIM_UPD_LEFT);
-    assert_int_equal (s_stat (&nodes [0], "left"), 1);
-    assert_int_equal (s_stat (&nodes [0], "failed"), 0);
+    assert_true (s_event_seen (&nodes[0], "leave", "n3", S_WAIT_MS));
+    assert_true (s_event_seen (&nodes[1], "leave", "n3", S_WAIT_MS));
+    s_node_stop (&nodes[2]); /* its sockets close: must stay "left" */
+    assert_false (s_event_seen (&nodes[0], "fail", "n3", 1000));
+    assert_false (s_event_seen (&nodes[1], "fail", "n3", 100));
+    assert_int_equal (s_kind_of (&nodes[0], "n3"), SWIM_UPD_LEFT);
+    assert_int_equal (s_kind_of (&nodes[1], "n3"), SWIM_UPD_LEFT);
+    assert_int_equal (s_stat (&nodes[0], "left"), 1);
+    assert_int_equal (s_stat (&nodes[0], "failed"), 0);
     s_cluster_stop (nodes, 2);
 }
 
@@ -492,22 +490,22 @@ test_leave (void **state)
 static void
 test_crash_detected (void **state)
 {
-    uint8_t key [SHED_KEY_BYTES];
+    uint8_t key[SHED_KEY_BYTES];
     shed_keyring_generate (key);
-    s_node_t nodes [4];
+    s_node_t nodes[4];
     s_cluster (nodes, 4, key);
 
     int64_t start = zclock_mono ();
-    s_node_stop (&nodes [3]);
+    s_node_stop (&nodes[3]);
     for (size_t i = 0; i < 3; i++) {
-        assert_true (s_event_seen (&nodes [i], "suspect", "n4", S_WAIT_MS));
-        assert_true (s_event_seen (&nodes [i], "fail", "n4", S_WAIT_MS));
+        assert_true (s_event_seen (&nodes[i], "suspect", "n4", S_WAIT_MS));
+        assert_true (s_event_seen (&nodes[i], "fail", "n4", S_WAIT_MS));
     }
     int64_t took = zclock_mono () - start;
     /* Max suspicion 1.6 s + a few probe intervals; generous for CI. */
     assert_true (took < S_WAIT_MS);
     assert_true (s_wait_kind (nodes, 3, "n4", SWIM_UPD_DEAD));
-    assert_int_equal (s_stat (&nodes [0], "failed"), 1);
+    assert_int_equal (s_stat (&nodes[0], "failed"), 1);
     /* The survivors are still fine with each other. */
     assert_true (s_wait_converged (nodes, 3));
     s_cluster_stop (nodes, 3);
@@ -518,23 +516,23 @@ test_crash_detected (void **state)
 static void
 test_wrong_key (void **state)
 {
-    uint8_t key [SHED_KEY_BYTES], other [SHED_KEY_BYTES];
+    uint8_t key[SHED_KEY_BYTES], other[SHED_KEY_BYTES];
     shed_keyring_generate (key);
     shed_keyring_generate (other);
-    s_node_t nodes [2], intruder;
+    s_node_t nodes[2], intruder;
     s_cluster (nodes, 2, key);
     s_node_start (&intruder, "intruder", other, NULL);
 
-    char hostport [64];
-    snprintf (hostport, sizeof hostport, "127.0.0.1:%u", (unsigned) nodes [0].port);
-    char r [512];
+    char hostport[64];
+    snprintf (hostport, sizeof hostport, "127.0.0.1:%u", (unsigned) nodes[0].port);
+    char r[512];
     assert_int_equal (s_join_via (&intruder, hostport, r, sizeof r), -1);
     printf ("# wrong key: %s\n", r);
     if (!strstr (r, "wrong cluster key"))
         fail_msg ("JOIN reply does not say why: %s", r);
-    assert_true (s_stat (&nodes [0], "drop_auth") + s_stat (&nodes [0], "drop_keyid") > 0);
-    assert_int_equal (s_kind_of (&nodes [0], "intruder"), -1);
-    assert_int_equal (s_kind_of (&nodes [1], "intruder"), -1);
+    assert_true (s_stat (&nodes[0], "drop_auth") + s_stat (&nodes[0], "drop_keyid") > 0);
+    assert_int_equal (s_kind_of (&nodes[0], "intruder"), -1);
+    assert_int_equal (s_kind_of (&nodes[1], "intruder"), -1);
     assert_int_equal (s_stat (&intruder, "members"), 1);
     s_node_stop (&intruder);
     s_cluster_stop (nodes, 2);
@@ -544,21 +542,21 @@ test_wrong_key (void **state)
 static void
 test_join_errors (void **state)
 {
-    uint8_t key [SHED_KEY_BYTES];
+    uint8_t key[SHED_KEY_BYTES];
     shed_keyring_generate (key);
     s_node_t gone, node;
     s_node_start (&gone, "gone", key, NULL);
     uint16_t closed = gone.port;
-    s_node_stop (&gone);                 /* nothing listens there now */
+    s_node_stop (&gone); /* nothing listens there now */
     s_node_start (&node, "n1", key, NULL);
 
     int64_t start = zclock_mono ();
-    char r [512];
+    char r[512];
     assert_int_equal (s_join_via (&node, "no-port-here", r, sizeof r), -1);
     assert_non_null (strstr (r, "cannot resolve"));
-    assert_true (zclock_mono () - start < 1000);       /* at once */
+    assert_true (zclock_mono () - start < 1000); /* at once */
 
-    char hostport [64];
+    char hostport[64];
     snprintf (hostport, sizeof hostport, "127.0.0.1:%u", (unsigned) closed);
     assert_int_equal (s_join_via (&node, hostport, r, sizeof r), -1);
     printf ("# seed down: %s\n", r);
@@ -571,38 +569,38 @@ test_join_errors (void **state)
 static void
 test_name_conflict (void **state)
 {
-    uint8_t key [SHED_KEY_BYTES];
+    uint8_t key[SHED_KEY_BYTES];
     shed_keyring_generate (key);
-    s_node_t nodes [2], impostor;
+    s_node_t nodes[2], impostor;
     s_cluster (nodes, 2, key);
     s_node_start (&impostor, "n2", key, NULL);
 
-    char hostport [64];
-    snprintf (hostport, sizeof hostport, "127.0.0.1:%u", (unsigned) nodes [0].port);
-    char r [512];
+    char hostport[64];
+    snprintf (hostport, sizeof hostport, "127.0.0.1:%u", (unsigned) nodes[0].port);
+    char r[512];
     assert_int_equal (s_join_via (&impostor, hostport, r, sizeof r), -1);
     printf ("# same name: %s\n", r);
     if (!strstr (r, "held by another live identity"))
         fail_msg ("JOIN reply does not say why: %s", r);
-    char reason [512];
-    assert_true (s_wait_event (&nodes [0], "refused", "n2", S_WAIT_MS, reason, sizeof reason));
+    char reason[512];
+    assert_true (s_wait_event (&nodes[0], "refused", "n2", S_WAIT_MS, reason, sizeof reason));
     assert_non_null (strstr (reason, "held by another live identity"));
     assert_true (s_wait_event (&impostor, "refused", "n2", S_WAIT_MS, reason, sizeof reason));
     assert_non_null (strstr (reason, "held by another live identity"));
-    assert_true (s_stat (&nodes [0], "refused_conflict") > 0);
+    assert_true (s_stat (&nodes[0], "refused_conflict") > 0);
 
     /* The incumbent keeps its name, identity and port everywhere. */
     s_node_stop (&impostor);
     for (size_t i = 0; i < 2; i++) {
         gossip_msg_t m;
-        s_members (&nodes [i], &m);
+        s_members (&nodes[i], &m);
         assert_int_equal (m.u.gossip_members.members.n, 2);
         for (size_t j = 0; j < 2; j++) {
-            const gossip_update_t *u = &m.u.gossip_members.members.items [j];
+            const gossip_update_t *u = &m.u.gossip_members.members.items[j];
             if (streq (u->name, "n2")) {
                 assert_int_equal (u->kind, SWIM_UPD_ALIVE);
-                assert_int_equal (u->port, nodes [1].port);
-                assert_memory_equal (u->key.data, nodes [1].identity, SWIM_KEY_BYTES);
+                assert_int_equal (u->port, nodes[1].port);
+                assert_memory_equal (u->key.data, nodes[1].identity, SWIM_KEY_BYTES);
             }
         }
         wire_msg_free (&gossip_proto, &m);
@@ -625,18 +623,18 @@ s_check_keys_reply (zmsg_t *reply, s_node_t *nodes, size_t n, const char *want)
         fail_msg ("KEYS: expected OK with %zu lines", n);
     }
     zstr_free (&status);
-    bool seen [S_NODES_MAX] = { false };
+    bool seen[S_NODES_MAX] = { false };
     char *line;
     while ((line = zmsg_popstr (reply))) {
-        char name [SWIM_NAME_MAX + 1], verdict [16], ids [256];
+        char name[SWIM_NAME_MAX + 1], verdict[16], ids[256];
         assert_int_equal (sscanf (line, "%64s %15s %255s", name, verdict, ids), 3);
         size_t who = n;
         for (size_t i = 0; i < n; i++)
-            if (streq (nodes [i].name, name))
+            if (streq (nodes[i].name, name))
                 who = i;
-        if (who == n || seen [who])
+        if (who == n || seen[who])
             fail_msg ("KEYS: unexpected or repeated line '%s'", line);
-        seen [who] = true;
+        seen[who] = true;
         assert_string_equal (verdict, "ok");
         if (!streq (ids, want))
             fail_msg ("KEYS: %s has %s, expected %s", name, ids, want);
@@ -648,13 +646,13 @@ s_check_keys_reply (zmsg_t *reply, s_node_t *nodes, size_t n, const char *want)
 /* The keyring file of a node: exactly the keys `want` (in order), primary
  * first-marked as in `primary`, mode 0600. */
 static void
-s_check_keyring_file (const s_node_t *node, const uint8_t *want [], size_t nwant,
+s_check_keyring_file (const s_node_t *node, const uint8_t *want[], size_t nwant,
                       const uint8_t *primary)
 {
     struct stat st;
     assert_int_equal (stat (node->keyring_path, &st), 0);
     assert_int_equal (st.st_mode & 0777, 0600);
-    char err [256] = "";
+    char err[256] = "";
     shed_keyring_t *kr = shed_keyring_load (node->keyring_path, err, sizeof err);
     if (!kr)
         fail_msg ("%s: %s", node->keyring_path, err);
@@ -662,8 +660,8 @@ s_check_keyring_file (const s_node_t *node, const uint8_t *want [], size_t nwant
     for (size_t i = 0; i < nwant; i++) {
         shed_keyring_entry_t e;
         assert_int_equal (shed_keyring_entry (kr, i, &e), 0);
-        assert_memory_equal (e.key, want [i], SHED_KEY_BYTES);
-        assert_int_equal (e.primary, memcmp (want [i], primary, SHED_KEY_BYTES) == 0);
+        assert_memory_equal (e.key, want[i], SHED_KEY_BYTES);
+        assert_int_equal (e.primary, memcmp (want[i], primary, SHED_KEY_BYTES) == 0);
         sodium_memzero (&e, sizeof e);
     }
     shed_keyring_destroy (&kr);
@@ -674,72 +672,72 @@ s_check_keyring_file (const s_node_t *node, const uint8_t *want [], size_t nwant
 static void
 test_keys (void **state)
 {
-    uint8_t k1 [SHED_KEY_BYTES], k2 [SHED_KEY_BYTES];
+    uint8_t k1[SHED_KEY_BYTES], k2[SHED_KEY_BYTES];
     shed_keyring_generate (k1);
     shed_keyring_generate (k2);
-    char b1 [64], b2 [64], want [64];
+    char b1[64], b2[64], want[64];
     sodium_bin2base64 (b1, sizeof b1, k1, sizeof k1, sodium_base64_VARIANT_ORIGINAL);
     sodium_bin2base64 (b2, sizeof b2, k2, sizeof k2, sodium_base64_VARIANT_ORIGINAL);
     uint32_t id1 = shed_keyring_key_id (k1), id2 = shed_keyring_key_id (k2);
-    s_node_t nodes [3];
+    s_node_t nodes[3];
     s_cluster (nodes, 3, k1);
 
     /* LIST from every node, repeatedly: each node answers exactly once. */
     snprintf (want, sizeof want, "%08x*", id1);
     for (int round = 0; round < 5; round++)
         for (size_t i = 0; i < 3; i++)
-            s_check_keys_reply (s_keys (&nodes [i], "LIST", NULL), nodes, 3, want);
+            s_check_keys_reply (s_keys (&nodes[i], "LIST", NULL), nodes, 3, want);
 
     /* Rotation: INSTALL new, USE new, REMOVE old. */
     snprintf (want, sizeof want, "%08x*,%08x", id1, id2);
-    s_check_keys_reply (s_keys (&nodes [0], "INSTALL", b2), nodes, 3, want);
+    s_check_keys_reply (s_keys (&nodes[0], "INSTALL", b2), nodes, 3, want);
     /* Idempotent. */
-    s_check_keys_reply (s_keys (&nodes [1], "INSTALL", b2), nodes, 3, want);
-    const uint8_t *both [] = { k1, k2 };
+    s_check_keys_reply (s_keys (&nodes[1], "INSTALL", b2), nodes, 3, want);
+    const uint8_t *both[] = { k1, k2 };
     for (size_t i = 0; i < 3; i++)
-        s_check_keyring_file (&nodes [i], both, 2, k1);
+        s_check_keyring_file (&nodes[i], both, 2, k1);
 
     snprintf (want, sizeof want, "%08x,%08x*", id1, id2);
-    s_check_keys_reply (s_keys (&nodes [1], "USE", b2), nodes, 3, want);
+    s_check_keys_reply (s_keys (&nodes[1], "USE", b2), nodes, 3, want);
     for (size_t i = 0; i < 3; i++)
-        s_check_keyring_file (&nodes [i], both, 2, k2);
+        s_check_keyring_file (&nodes[i], both, 2, k2);
 
     /* The primary cannot be removed. */
-    char *r = s_keys_str (&nodes [2], "REMOVE", b2);
+    char *r = s_keys_str (&nodes[2], "REMOVE", b2);
     assert_true (strncmp (r, "ERROR ", 6) == 0);
     assert_non_null (strstr (r, "primary"));
     zstr_free (&r);
 
     snprintf (want, sizeof want, "%08x*", id2);
-    s_check_keys_reply (s_keys (&nodes [2], "REMOVE", b1), nodes, 3, want);
-    const uint8_t *only2 [] = { k2 };
+    s_check_keys_reply (s_keys (&nodes[2], "REMOVE", b1), nodes, 3, want);
+    const uint8_t *only2[] = { k2 };
     for (size_t i = 0; i < 3; i++)
-        s_check_keyring_file (&nodes [i], only2, 1, k2);
+        s_check_keyring_file (&nodes[i], only2, 1, k2);
     /* Removing a key that is not there: an error, locally. */
-    r = s_keys_str (&nodes [0], "REMOVE", b1);
+    r = s_keys_str (&nodes[0], "REMOVE", b1);
     assert_true (strncmp (r, "ERROR ", 6) == 0);
     zstr_free (&r);
 
     /* Everybody stays alive on the new key: traffic keeps flowing and is
      * opened, nobody was ever suspected. */
-    long long sent0 = s_stat (&nodes [0], "udp_sent");
-    long long recv0 = s_stat (&nodes [0], "udp_received");
-    long long bad0 = s_stat (&nodes [0], "drop_keyid") + s_stat (&nodes [0], "drop_auth");
+    long long sent0 = s_stat (&nodes[0], "udp_sent");
+    long long recv0 = s_stat (&nodes[0], "udp_received");
+    long long bad0 = s_stat (&nodes[0], "drop_keyid") + s_stat (&nodes[0], "drop_auth");
     int64_t until = zclock_mono () + S_WAIT_MS;
-    while (zclock_mono () < until && s_stat (&nodes [0], "udp_received") < recv0 + 10)
+    while (zclock_mono () < until && s_stat (&nodes[0], "udp_received") < recv0 + 10)
         zclock_sleep (20);
-    assert_true (s_stat (&nodes [0], "udp_sent") > sent0);
-    assert_true (s_stat (&nodes [0], "udp_received") >= recv0 + 10);
-    assert_int_equal (s_stat (&nodes [0], "drop_keyid") + s_stat (&nodes [0], "drop_auth"), bad0);
+    assert_true (s_stat (&nodes[0], "udp_sent") > sent0);
+    assert_true (s_stat (&nodes[0], "udp_received") >= recv0 + 10);
+    assert_int_equal (s_stat (&nodes[0], "drop_keyid") + s_stat (&nodes[0], "drop_auth"), bad0);
     for (size_t i = 0; i < 3; i++) {
-        assert_int_equal (s_stat (&nodes [i], "alive"), 3);
-        assert_int_equal (s_stat (&nodes [i], "failed"), 0);
-        assert_false (s_event_seen (&nodes [i], "fail", "n1", 0));
-        assert_false (s_event_seen (&nodes [i], "fail", "n2", 0));
-        assert_false (s_event_seen (&nodes [i], "fail", "n3", 0));
+        assert_int_equal (s_stat (&nodes[i], "alive"), 3);
+        assert_int_equal (s_stat (&nodes[i], "failed"), 0);
+        assert_false (s_event_seen (&nodes[i], "fail", "n1", 0));
+        assert_false (s_event_seen (&nodes[i], "fail", "n2", 0));
+        assert_false (s_event_seen (&nodes[i], "fail", "n3", 0));
     }
     snprintf (want, sizeof want, "%08x*", id2);
-    s_check_keys_reply (s_keys (&nodes [0], "LIST", NULL), nodes, 3, want);
+    s_check_keys_reply (s_keys (&nodes[0], "LIST", NULL), nodes, 3, want);
     sodium_memzero (k1, sizeof k1);
     sodium_memzero (k2, sizeof k2);
     s_cluster_stop (nodes, 3);
@@ -750,14 +748,14 @@ test_keys (void **state)
 static void
 test_keys_member_down (void **state)
 {
-    uint8_t key [SHED_KEY_BYTES];
+    uint8_t key[SHED_KEY_BYTES];
     shed_keyring_generate (key);
-    s_node_t nodes [3];
+    s_node_t nodes[3];
     s_cluster (nodes, 3, key);
     /* n3 vanishes; n1 still thinks it is alive for a moment. Its port is
      * closed, so the connection is refused (or times out). */
-    s_node_stop (&nodes [2]);
-    zmsg_t *reply = s_keys (&nodes [0], "LIST", NULL);
+    s_node_stop (&nodes[2]);
+    zmsg_t *reply = s_keys (&nodes[0], "LIST", NULL);
     char *status = zmsg_popstr (reply);
     int n3 = 0, ok = 0;
     char *line;
@@ -783,29 +781,29 @@ test_keys_member_down (void **state)
 static void
 test_stats (void **state)
 {
-    uint8_t key [SHED_KEY_BYTES];
+    uint8_t key[SHED_KEY_BYTES];
     shed_keyring_generate (key);
-    s_node_t nodes [2];
+    s_node_t nodes[2];
     s_cluster (nodes, 2, key);
-    static const char *names [] = { "udp_sent", "udp_received", "drop_short", "drop_format",
-                                    "drop_keyid", "drop_auth", "drop_oversize",
-                                    "stream_served", "stream_errors", "members", "alive",
-                                    "suspect", "failed", "left", "awareness", "pings_sent",
-                                    "acks_sent", "probes", "pushpulls", "refused_conflict" };
-    for (size_t i = 0; i < sizeof names / sizeof names [0]; i++)
-        if (s_stat (&nodes [0], names [i]) < 0)
-            fail_msg ("STATS lacks %s", names [i]);
-    assert_int_equal (s_stat (&nodes [0], "members"), 2);
-    assert_int_equal (s_stat (&nodes [0], "alive"), 2);
-    assert_int_equal (s_stat (&nodes [0], "drop_auth"), 0);
-    assert_true (s_stat (&nodes [0], "stream_served") >= 1);     /* n2's join */
+    static const char *names[] = {
+        "udp_sent",   "udp_received",  "drop_short",    "drop_format",   "drop_keyid",
+        "drop_auth",  "drop_oversize", "stream_served", "stream_errors", "members",
+        "alive",      "suspect",       "failed",        "left",          "awareness",
+        "pings_sent", "acks_sent",     "probes",        "pushpulls",     "refused_conflict"
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (s_stat (&nodes[0], names[i]) < 0)
+            fail_msg ("STATS lacks %s", names[i]);
+    assert_int_equal (s_stat (&nodes[0], "members"), 2);
+    assert_int_equal (s_stat (&nodes[0], "alive"), 2);
+    assert_int_equal (s_stat (&nodes[0], "drop_auth"), 0);
+    assert_true (s_stat (&nodes[0], "stream_served") >= 1); /* n2's join */
     int64_t until = zclock_mono () + S_WAIT_MS;
-    while (zclock_mono () < until && s_stat (&nodes [1], "udp_sent") == 0)
+    while (zclock_mono () < until && s_stat (&nodes[1], "udp_sent") == 0)
         zclock_sleep (10);
-    assert_true (s_stat (&nodes [1], "udp_sent") > 0);
+    assert_true (s_stat (&nodes[1], "udp_sent") > 0);
     s_cluster_stop (nodes, 2);
 }
-
 
 /* ---- Outsiders and replays (docs/membership.md section 1) ---------------- */
 
@@ -840,18 +838,20 @@ s_sealed_ping (const uint8_t *key, const char *target, uint64_t boot, uint64_t c
     msg.u.gossip_ping.seq = 7;
     snprintf (msg.u.gossip_ping.from, sizeof msg.u.gossip_ping.from, "ghost");
     snprintf (msg.u.gossip_ping.target, sizeof msg.u.gossip_ping.target, "%s", target);
-    uint8_t pt [1400];
+    uint8_t pt[1400];
     size_t len = 0;
     assert_int_equal (wire_encode_into (&gossip_proto, &msg, pt + GOSSIP_STAMP_BYTES,
-                                        sizeof pt - GOSSIP_STAMP_BYTES, &len), 0);
+                                        sizeof pt - GOSSIP_STAMP_BYTES, &len),
+                      0);
     gossip_stamp_t st = { boot, counter, (uint64_t) (zclock_time () + clock_offset_ms) };
     gossip_stamp_put (pt, &st);
     shed_keyring_t *kr = shed_keyring_new ();
     assert_int_equal (shed_keyring_install (kr, key), 0);
     size_t slen = 0;
     assert_int_equal (shed_keyring_seal (kr, (const uint8_t *) GOSSIP_UDP_AD,
-                                         strlen (GOSSIP_UDP_AD), pt, GOSSIP_STAMP_BYTES + len,
-                                         out, cap, &slen), 0);
+                                         strlen (GOSSIP_UDP_AD), pt, GOSSIP_STAMP_BYTES + len, out,
+                                         cap, &slen),
+                      0);
     shed_keyring_destroy (&kr);
     return slen;
 }
@@ -864,7 +864,7 @@ s_count_datagrams (int fd, int ms)
     int64_t until = zclock_mono () + ms;
     struct pollfd p = { fd, POLLIN, 0 };
     while (zclock_mono () < until && poll (&p, 1, (int) (until - zclock_mono ())) > 0) {
-        uint8_t buf [2048];
+        uint8_t buf[2048];
         if (recv (fd, buf, sizeof buf, 0) > 0)
             n++;
     }
@@ -876,21 +876,21 @@ s_count_datagrams (int fd, int ms)
 static void
 test_replay_udp (void **state)
 {
-    uint8_t key [SHED_KEY_BYTES];
+    uint8_t key[SHED_KEY_BYTES];
     shed_keyring_generate (key);
     s_node_t node;
     s_node_start (&node, "n1", key, NULL);
     int fd = s_socket_from (SOCK_DGRAM, 1);
     struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons (node.port) };
     to.sin_addr.s_addr = htonl (0x7f000001);
-    uint8_t pkt [1500];
+    uint8_t pkt[1500];
     uint64_t boot = randombytes_random ();
     size_t len = s_sealed_ping (key, "n1", boot, 1, 0, pkt, sizeof pkt);
     assert_true (sendto (fd, pkt, len, 0, (struct sockaddr *) &to, sizeof to) > 0);
-    assert_int_equal (s_count_datagrams (fd, 500), 1);          /* the genuine one: ACK */
+    assert_int_equal (s_count_datagrams (fd, 500), 1); /* the genuine one: ACK */
     for (int i = 0; i < 3; i++)
         assert_true (sendto (fd, pkt, len, 0, (struct sockaddr *) &to, sizeof to) > 0);
-    assert_int_equal (s_count_datagrams (fd, 500), 0);          /* replays: nothing */
+    assert_int_equal (s_count_datagrams (fd, 500), 0); /* replays: nothing */
     assert_int_equal (s_stat (&node, "drop_replay"), 3);
     len = s_sealed_ping (key, "n1", boot, 2, -60000, pkt, sizeof pkt);
     assert_true (sendto (fd, pkt, len, 0, (struct sockaddr *) &to, sizeof to) > 0);
@@ -908,29 +908,29 @@ test_replay_udp (void **state)
 static size_t
 s_sealed_frame (const uint8_t *key, const gossip_msg_t *msg, uint8_t *out, size_t cap)
 {
-    uint8_t pt [512];
+    uint8_t pt[512];
     size_t len = 0;
     assert_int_equal (wire_encode_into (&gossip_proto, msg, pt, sizeof pt, &len), 0);
     shed_keyring_t *kr = shed_keyring_new ();
     assert_int_equal (shed_keyring_install (kr, key), 0);
-    uint8_t hpt [GOSSIP_TCP_HDR_PT];
+    uint8_t hpt[GOSSIP_TCP_HDR_PT];
     size_t body = len + SHED_SEAL_OVERHEAD;
-    hpt [0] = 0;
-    hpt [1] = (uint8_t) (body >> 16);
-    hpt [2] = (uint8_t) (body >> 8);
-    hpt [3] = (uint8_t) body;
+    hpt[0] = 0;
+    hpt[1] = (uint8_t) (body >> 16);
+    hpt[2] = (uint8_t) (body >> 8);
+    hpt[3] = (uint8_t) body;
     gossip_stamp_t st = { randombytes_random (), 1, (uint64_t) zclock_time () };
     gossip_stamp_put (hpt + 4, &st);
     size_t hl = 0, bl = 0;
     assert_int_equal (shed_keyring_seal (kr, (const uint8_t *) GOSSIP_TCP_HDR_AD,
                                          strlen (GOSSIP_TCP_HDR_AD), hpt, sizeof hpt, out, cap,
-                                         &hl), 0);
+                                         &hl),
+                      0);
     assert_int_equal (hl, GOSSIP_TCP_HDR_SEALED);
-    uint8_t ad [sizeof GOSSIP_TCP_AD - 1 + GOSSIP_TCP_HDR_SEALED];
+    uint8_t ad[sizeof GOSSIP_TCP_AD - 1 + GOSSIP_TCP_HDR_SEALED];
     memcpy (ad, GOSSIP_TCP_AD, sizeof GOSSIP_TCP_AD - 1);
     memcpy (ad + sizeof GOSSIP_TCP_AD - 1, out, GOSSIP_TCP_HDR_SEALED);
-    assert_int_equal (shed_keyring_seal (kr, ad, sizeof ad, pt, len, out + hl, cap - hl, &bl),
-                      0);
+    assert_int_equal (shed_keyring_seal (kr, ad, sizeof ad, pt, len, out + hl, cap - hl, &bl), 0);
     shed_keyring_destroy (&kr);
     return hl + bl;
 }
@@ -941,19 +941,19 @@ s_sealed_frame (const uint8_t *key, const gossip_msg_t *msg, uint8_t *out, size_
 static void
 test_keyop_stale_epoch (void **state)
 {
-    uint8_t k1 [SHED_KEY_BYTES], k2 [SHED_KEY_BYTES];
+    uint8_t k1[SHED_KEY_BYTES], k2[SHED_KEY_BYTES];
     shed_keyring_generate (k1);
     shed_keyring_generate (k2);
-    char b2 [64], want [64];
+    char b2[64], want[64];
     sodium_bin2base64 (b2, sizeof b2, k2, sizeof k2, sodium_base64_VARIANT_ORIGINAL);
-    s_node_t nodes [2];
+    s_node_t nodes[2];
     s_cluster (nodes, 2, k1);
-    zmsg_t *r = s_keys (&nodes [0], "INSTALL", b2);
+    zmsg_t *r = s_keys (&nodes[0], "INSTALL", b2);
     char *status = zmsg_popstr (r);
     assert_string_equal (status, "OK");
     zstr_free (&status);
     zmsg_destroy (&r);
-    r = s_keys (&nodes [0], "USE", b2);
+    r = s_keys (&nodes[0], "USE", b2);
     status = zmsg_popstr (r);
     assert_string_equal (status, "OK");
     zstr_free (&status);
@@ -964,21 +964,21 @@ test_keyop_stale_epoch (void **state)
     op.hdr.type = GOSSIP_KEY_OP;
     op.u.gossip_key_op.id = 42;
     op.u.gossip_key_op.op = GOSSIP_KEY_USE;
-    op.u.gossip_key_op.epoch = 1;                   /* long before the rotation */
+    op.u.gossip_key_op.epoch = 1; /* long before the rotation */
     op.u.gossip_key_op.key.data = k1;
     op.u.gossip_key_op.key.len = SHED_KEY_BYTES;
-    uint8_t frame [1024];
+    uint8_t frame[1024];
     size_t flen = s_sealed_frame (k2, &op, frame, sizeof frame);
     int fd = s_socket_from (SOCK_STREAM, 1);
-    s_connect (fd, nodes [1].port);
+    s_connect (fd, nodes[1].port);
     assert_int_equal (send (fd, frame, flen, 0), (ssize_t) flen);
     int64_t until = zclock_mono () + S_WAIT_MS;
-    while (s_stat (&nodes [1], "keyop_stale") < 1 && zclock_mono () < until)
+    while (s_stat (&nodes[1], "keyop_stale") < 1 && zclock_mono () < until)
         zclock_sleep (10);
-    assert_int_equal (s_stat (&nodes [1], "keyop_stale"), 1);
+    assert_int_equal (s_stat (&nodes[1], "keyop_stale"), 1);
     close (fd);
     /* Still on K2 everywhere. */
-    r = s_keys (&nodes [0], "LIST", NULL);
+    r = s_keys (&nodes[0], "LIST", NULL);
     status = zmsg_popstr (r);
     assert_string_equal (status, "OK");
     zstr_free (&status);
@@ -1003,7 +1003,7 @@ s_closed_within (int fd, int ms)
     struct pollfd p = { fd, POLLIN, 0 };
     if (poll (&p, 1, ms) <= 0)
         return false;
-    uint8_t b [16];
+    uint8_t b[16];
     ssize_t n = recv (fd, b, sizeof b, MSG_DONTWAIT);
     return n == 0 || (n < 0 && errno == ECONNRESET);
 }
@@ -1015,57 +1015,57 @@ s_closed_within (int fd, int ms)
 static void
 test_tcp_preauth (void **state)
 {
-    uint8_t key [SHED_KEY_BYTES];
+    uint8_t key[SHED_KEY_BYTES];
     shed_keyring_generate (key);
-    s_node_t nodes [2];
+    s_node_t nodes[2];
     s_cluster (nodes, 2, key);
 
     /* An old-style 8 MiB length prefix and garbage: closed as soon as the
      * header-sized prefix fails to open, no 8 MiB read is waited for. */
     int fd = s_socket_from (SOCK_STREAM, 2);
-    s_connect (fd, nodes [0].port);
-    uint8_t junk [GOSSIP_TCP_HDR_SEALED] = { 0x00, 0x80, 0x00, 0x00 };
+    s_connect (fd, nodes[0].port);
+    uint8_t junk[GOSSIP_TCP_HDR_SEALED] = { 0x00, 0x80, 0x00, 0x00 };
     assert_int_equal (send (fd, junk, sizeof junk, 0), (ssize_t) sizeof junk);
     assert_true (s_closed_within (fd, 500));
     close (fd);
-    assert_true (s_stat (&nodes [0], "drop_auth") + s_stat (&nodes [0], "drop_format") >= 1);
+    assert_true (s_stat (&nodes[0], "drop_auth") + s_stat (&nodes[0], "drop_format") >= 1);
 
     /* Per source: the 5th idle connection from one address is closed. */
-    int same [6];
+    int same[6];
     for (int i = 0; i < 6; i++) {
-        same [i] = s_socket_from (SOCK_STREAM, 3);
-        s_connect (same [i], nodes [0].port);
+        same[i] = s_socket_from (SOCK_STREAM, 3);
+        s_connect (same[i], nodes[0].port);
     }
-    assert_true (s_closed_within (same [5], 1000));
-    assert_true (s_stat (&nodes [0], "drop_conn_source") >= 2);
+    assert_true (s_closed_within (same[5], 1000));
+    assert_true (s_stat (&nodes[0], "drop_conn_source") >= 2);
 
     /* A flood of idle connections from many addresses (more than the
      * incoming slots) while the node runs a cluster-wide key operation. */
     enum { FLOOD = 240 };
-    int flood [FLOOD];
+    int flood[FLOOD];
     for (int i = 0; i < FLOOD; i++) {
-        flood [i] = s_socket_from (SOCK_STREAM, 10 + i / 4);
-        s_connect (flood [i], nodes [0].port);
+        flood[i] = s_socket_from (SOCK_STREAM, 10 + i / 4);
+        s_connect (flood[i], nodes[0].port);
     }
     zclock_sleep (100);
-    zmsg_t *r = s_keys (&nodes [0], "LIST", NULL);
+    zmsg_t *r = s_keys (&nodes[0], "LIST", NULL);
     char *status = zmsg_popstr (r);
     assert_string_equal (status, "OK");
     zstr_free (&status);
     assert_int_equal (zmsg_size (r), 2);
     zmsg_destroy (&r);
     /* n2 can still push-pull with n1 (its stream is served, not starved). */
-    long long served = s_stat (&nodes [0], "stream_served");
+    long long served = s_stat (&nodes[0], "stream_served");
     int64_t until = zclock_mono () + S_WAIT_MS;
-    while (s_stat (&nodes [0], "stream_served") == served && zclock_mono () < until)
+    while (s_stat (&nodes[0], "stream_served") == served && zclock_mono () < until)
         zclock_sleep (20);
-    assert_true (s_stat (&nodes [0], "stream_served") > served);
-    assert_true (s_stat (&nodes [0], "drop_preauth") + s_stat (&nodes [0], "drop_conn_full") > 0);
+    assert_true (s_stat (&nodes[0], "stream_served") > served);
+    assert_true (s_stat (&nodes[0], "drop_preauth") + s_stat (&nodes[0], "drop_conn_full") > 0);
     for (int i = 0; i < FLOOD; i++)
-        close (flood [i]);
+        close (flood[i]);
     for (int i = 0; i < 6; i++)
-        close (same [i]);
-    assert_int_equal (s_kind_of (&nodes [0], "n2"), SWIM_UPD_ALIVE);
+        close (same[i]);
+    assert_int_equal (s_kind_of (&nodes[0], "n2"), SWIM_UPD_ALIVE);
     s_cluster_stop (nodes, 2);
 }
 
@@ -1075,7 +1075,7 @@ test_tcp_preauth (void **state)
 static void
 test_join_seed_started_late (void **state)
 {
-    uint8_t key [SHED_KEY_BYTES];
+    uint8_t key[SHED_KEY_BYTES];
     shed_keyring_generate (key);
     s_node_t seed, joiner;
     /* A port nothing listens on yet: bind it, read it back, close it. */
@@ -1101,7 +1101,7 @@ test_join_seed_started_late (void **state)
     s_next_port = seed_port;
     s_node_start (&seed, "late-seed", key, NULL);
     s_next_port = 0;
-    s_node_t both [2] = { seed, joiner };
+    s_node_t both[2] = { seed, joiner };
     assert_true (s_wait_converged (both, 2));
     /* Joined: the retries stop. */
     long long attempts = s_stat (&joiner, "join_attempts");
@@ -1125,7 +1125,7 @@ main (void)
         perror ("mkdtemp");
         return 1;
     }
-    const struct CMUnitTest tests [] = {
+    const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_join_members_events),
         cmocka_unit_test (test_tags),
         cmocka_unit_test (test_leave),
@@ -1142,6 +1142,6 @@ main (void)
         cmocka_unit_test (test_tcp_preauth),
     };
     int rc = cmocka_run_group_tests (tests, NULL, NULL);
-    rmdir (s_tmpdir);      /* every test removes its own files */
+    rmdir (s_tmpdir); /* every test removes its own files */
     return rc;
 }

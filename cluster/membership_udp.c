@@ -33,9 +33,9 @@ mb_sockaddr (const char *addr, uint16_t port, struct sockaddr_in *sa)
 
 /* Our next stamp on a channel (0 datagrams, 1 streams). */
 void
-mb_stamp_next (mb_self_t *self, int channel, uint8_t out [GOSSIP_STAMP_BYTES])
+mb_stamp_next (mb_self_t *self, int channel, uint8_t out[GOSSIP_STAMP_BYTES])
 {
-    gossip_stamp_t st = { self->boot, ++self->counter [channel], (uint64_t) zclock_time () };
+    gossip_stamp_t st = { self->boot, ++self->counter[channel], (uint64_t) zclock_time () };
     gossip_stamp_put (out, &st);
 }
 
@@ -44,7 +44,7 @@ mb_stamp_next (mb_self_t *self, int channel, uint8_t out [GOSSIP_STAMP_BYTES])
  * Returns 0 or -1 (counted). Call only after the seal opened, so a forger
  * cannot move a window (docs/crypto.md "Replay windows"). */
 int
-mb_stamp_check (mb_self_t *self, const uint8_t in [GOSSIP_STAMP_BYTES], int channel)
+mb_stamp_check (mb_self_t *self, const uint8_t in[GOSSIP_STAMP_BYTES], int channel)
 {
     gossip_stamp_t st;
     gossip_stamp_get (in, &st);
@@ -52,7 +52,8 @@ mb_stamp_check (mb_self_t *self, const uint8_t in [GOSSIP_STAMP_BYTES], int chan
     uint64_t skew = st.ts_ms > wall ? st.ts_ms - wall : wall - st.ts_ms;
     if (skew > GOSSIP_CLOCK_SKEW_MS) {
         if (self->st.drop_clock++ % 1000 == 0)
-            log_warn (MB_COMP, "dropped gossip stamped too far from our clock (replay, or a "
+            log_warn (MB_COMP,
+                      "dropped gossip stamped too far from our clock (replay, or a "
                       "clock off by more than %d s: run NTP)|skew_ms=%llu",
                       GOSSIP_CLOCK_SKEW_MS / 1000, (unsigned long long) skew);
         return -1;
@@ -60,14 +61,14 @@ mb_stamp_check (mb_self_t *self, const uint8_t in [GOSSIP_STAMP_BYTES], int chan
     uint64_t now = mb_now (NULL);
     mb_sender_t *slot = NULL, *idle = NULL;
     for (size_t i = 0; i < self->nsenders; i++) {
-        if (self->senders [i].boot == st.boot) {
-            slot = &self->senders [i];
+        if (self->senders[i].boot == st.boot) {
+            slot = &self->senders[i];
             break;
         }
         /* Idle for twice the skew window: any packet of it we could still
          * be shown is stamped too far in the past, so its window can go. */
-        if (!idle && now - self->senders [i].seen > 2 * GOSSIP_CLOCK_SKEW_MS)
-            idle = &self->senders [i];
+        if (!idle && now - self->senders[i].seen > 2 * GOSSIP_CLOCK_SKEW_MS)
+            idle = &self->senders[i];
     }
     if (!slot) {
         if (idle)
@@ -82,16 +83,16 @@ mb_stamp_check (mb_self_t *self, const uint8_t in [GOSSIP_STAMP_BYTES], int chan
                 }
             }
             if (self->nsenders == self->senders_cap) {
-                self->st.drop_replay++;     /* cannot track it: refuse, never guess */
+                self->st.drop_replay++; /* cannot track it: refuse, never guess */
                 return -1;
             }
-            slot = &self->senders [self->nsenders++];
+            slot = &self->senders[self->nsenders++];
         }
         slot->boot = st.boot;
-        shed_replay_init (&slot->win [0]);
-        shed_replay_init (&slot->win [1]);
+        shed_replay_init (&slot->win[0]);
+        shed_replay_init (&slot->win[1]);
     }
-    if (!shed_replay_check (&slot->win [channel], st.counter)) {
+    if (!shed_replay_check (&slot->win[channel], st.counter)) {
         self->st.drop_replay++;
         return -1;
     }
@@ -103,8 +104,8 @@ void
 mb_env_send (void *ctx, const char *addr, uint16_t port, const uint8_t *buf, size_t len)
 {
     mb_self_t *self = (mb_self_t *) ctx;
-    uint8_t pt [GOSSIP_STAMP_BYTES + SWIM_PACKET_MAX];
-    uint8_t sealed [GOSSIP_STAMP_BYTES + SWIM_PACKET_MAX + SHED_SEAL_OVERHEAD];
+    uint8_t pt[GOSSIP_STAMP_BYTES + SWIM_PACKET_MAX];
+    uint8_t sealed[GOSSIP_STAMP_BYTES + SWIM_PACKET_MAX + SHED_SEAL_OVERHEAD];
     size_t slen = 0;
     struct sockaddr_in sa;
     if (mb_sockaddr (addr, port, &sa) || len > SWIM_PACKET_MAX)
@@ -123,8 +124,8 @@ mb_env_send (void *ctx, const char *addr, uint16_t port, const uint8_t *buf, siz
 void
 mb_handle_udp (mb_self_t *self)
 {
-    uint8_t buf [65536];
-    uint8_t pt [65536];
+    uint8_t buf[65536];
+    uint8_t pt[65536];
     for (int burst = 0; burst < 64; burst++) {
         struct sockaddr_in sa;
         socklen_t salen = sizeof sa;
@@ -147,13 +148,14 @@ mb_handle_udp (mb_self_t *self)
                                     NULL);
         if (rc == SHED_SEAL_ERR_AUTH
             && shed_keyring_open (self->keyring, (const uint8_t *) GOSSIP_UDP_AD_V1,
-                                  strlen (GOSSIP_UDP_AD_V1), buf, (size_t) n, pt, sizeof pt,
-                                  &ptlen, NULL) == 0) {
+                                  strlen (GOSSIP_UDP_AD_V1), buf, (size_t) n, pt, sizeof pt, &ptlen,
+                                  NULL)
+                   == 0) {
             /* A version 1 node (no replay stamps) with our key: say so
              * instead of letting it look like a wrong key. Never applied. */
             sodium_memzero (pt, ptlen);
             if (self->st.drop_v1++ % 100 == 0) {
-                char from [INET_ADDRSTRLEN];
+                char from[INET_ADDRSTRLEN];
                 inet_ntop (AF_INET, &sa.sin_addr, from, sizeof from);
                 log_warn (MB_COMP, "gossip from a version 1 node ignored: upgrade it|peer=%s",
                           from);
@@ -177,7 +179,7 @@ mb_handle_udp (mb_self_t *self)
         }
         if (mb_stamp_check (self, pt, 0))
             continue;
-        char addr [INET_ADDRSTRLEN];
+        char addr[INET_ADDRSTRLEN];
         inet_ntop (AF_INET, &sa.sin_addr, addr, sizeof addr);
         swim_receive (self->swim, addr, ntohs (sa.sin_port), pt + GOSSIP_STAMP_BYTES,
                       ptlen - GOSSIP_STAMP_BYTES);

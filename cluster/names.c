@@ -11,18 +11,15 @@ names_valid (const char *name, char *why, size_t why_size)
     size_t len = name ? strlen (name) : 0;
     if (len == 0)
         reason = "name is empty";
-    else
-    if (len > NAMES_MAX)
+    else if (len > NAMES_MAX)
         reason = "name is longer than 63 characters";
-    else
-    if (!(name [0] >= 'a' && name [0] <= 'z'))
+    else if (!(name[0] >= 'a' && name[0] <= 'z'))
         reason = "name must start with a lowercase letter";
-    else
-    if (name [len - 1] == '-')
+    else if (name[len - 1] == '-')
         reason = "name must not end with '-'";
     else
         for (size_t i = 0; i < len; i++) {
-            char c = name [i];
+            char c = name[i];
             if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
                 reason = "name may hold only a-z, 0-9 and '-'";
                 break;
@@ -60,17 +57,15 @@ names_coordinator (const char *name, const char *const *members, size_t n)
 }
 
 int
-names_coordinator_skip (const char *name, const char *const *members, const bool *skip,
-                        size_t n)
+names_coordinator_skip (const char *name, const char *const *members, const bool *skip, size_t n)
 {
     int best = -1;
     uint64_t best_w = 0;
     for (size_t i = 0; i < n; i++) {
-        if (skip && skip [i])
+        if (skip && skip[i])
             continue;
-        uint64_t w = names_weight (name, members [i]);
-        if (best < 0 || w > best_w
-        ||  (w == best_w && strcmp (members [i], members [best]) < 0)) {
+        uint64_t w = names_weight (name, members[i]);
+        if (best < 0 || w > best_w || (w == best_w && strcmp (members[i], members[best]) < 0)) {
             best = (int) i;
             best_w = w;
         }
@@ -91,14 +86,14 @@ names_decide (const names_shed_t *sheds, size_t nsheds, const names_resv_t *resv
      * intention. A same-id shed means the create already happened. */
     const names_shed_t *other = NULL;
     for (size_t i = 0; i < nsheds; i++) {
-        if (strcmp (sheds [i].name, name) != 0)
+        if (strcmp (sheds[i].name, name) != 0)
             continue;
-        if (strcmp (sheds [i].request_id, request_id) == 0) {
-            *node = sheds [i].node;
+        if (strcmp (sheds[i].request_id, request_id) == 0) {
+            *node = sheds[i].node;
             return NAMES_DONE;
         }
-        if (!other || names_wins (&sheds [i], other))
-            other = &sheds [i];
+        if (!other || names_wins (&sheds[i], other))
+            other = &sheds[i];
     }
     if (other) {
         *node = other->node;
@@ -107,12 +102,12 @@ names_decide (const names_shed_t *sheds, size_t nsheds, const names_resv_t *resv
         return NAMES_TAKEN;
     }
     for (size_t i = 0; i < nresv; i++) {
-        const names_resv_t *r = &resv [i];
+        const names_resv_t *r = &resv[i];
         if (strcmp (r->name, name) != 0 || r->expires_ms <= now_ms)
             continue;
         if (strcmp (r->request_id, request_id) == 0) {
             if (strcmp (r->holder, origin) == 0)
-                continue;           /* the same create asking again: grant again */
+                continue; /* the same create asking again: grant again */
             *node = r->holder;
             if (why && why_size)
                 snprintf (why, why_size, "a create of %s with request id %s is in progress on %s",
@@ -143,11 +138,11 @@ names_resolve (names_shed_t *sheds, size_t n)
 {
     size_t flagged = 0;
     for (size_t i = 0; i < n; i++) {
-        sheds [i].duplicate = false;
+        sheds[i].duplicate = false;
         for (size_t j = 0; j < n; j++)
-            if (j != i && strcmp (sheds [i].name, sheds [j].name) == 0
-            &&  names_wins (&sheds [j], &sheds [i])) {
-                sheds [i].duplicate = true;
+            if (j != i && strcmp (sheds[i].name, sheds[j].name) == 0
+                && names_wins (&sheds[j], &sheds[i])) {
+                sheds[i].duplicate = true;
                 flagged++;
                 break;
             }

@@ -41,8 +41,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NAMES_MAX      63           /* Shed's rule: at most 63 bytes */
-#define NAMES_TTL_MS   60000        /* default reservation lifetime */
+#define NAMES_MAX    63    /* Shed's rule: at most 63 bytes */
+#define NAMES_TTL_MS 60000 /* default reservation lifetime */
 
 /* Shed's name rule: ^[a-z][a-z0-9-]*[a-z0-9]$|^[a-z]$, at most 63 bytes.
  * false with a one-line reason in why (may be NULL). */
@@ -69,34 +69,34 @@ int names_coordinator_skip (const char *name, const char *const *members, const 
 /* A shed that holds a name, as the replicated state shows it. */
 typedef struct {
     const char *name;
-    const char *node;               /* owning node (record origin) */
+    const char *node; /* owning node (record origin) */
     const char *request_id;
     uint64_t created_ms;
-    bool duplicate;                 /* out: names_resolve */
+    bool duplicate; /* out: names_resolve */
 } names_shed_t;
 
 /* A reservation (a coordinator's `name` record). */
 typedef struct {
     const char *name;
-    const char *holder;             /* node running the create */
+    const char *holder; /* node running the create */
     const char *request_id;
-    uint64_t expires_ms;            /* wall clock */
+    uint64_t expires_ms; /* wall clock */
 } names_resv_t;
 
 typedef enum {
-    NAMES_GRANT = 0,                /* reserve it now */
-    NAMES_DONE  = 1,                /* same request already created it: *node */
-    NAMES_BUSY  = 2,                /* same request in progress elsewhere: *node */
-    NAMES_TAKEN = 3,                /* someone else holds it: why */
+    NAMES_GRANT = 0, /* reserve it now */
+    NAMES_DONE = 1,  /* same request already created it: *node */
+    NAMES_BUSY = 2,  /* same request in progress elsewhere: *node */
+    NAMES_TAKEN = 3, /* someone else holds it: why */
 } names_verdict_t;
 
 /* Decide a RESERVE (see above). `node` (may be NULL) gets the node of the
  * shed (DONE, TAKEN by a shed) or of the holder (BUSY, TAKEN by a
  * reservation); `why` a one-line reason for TAKEN and BUSY. */
-names_verdict_t names_decide (const names_shed_t *sheds, size_t nsheds,
-                              const names_resv_t *resv, size_t nresv, const char *name,
-                              const char *request_id, const char *origin, uint64_t now_ms,
-                              const char **node, char *why, size_t why_size);
+names_verdict_t names_decide (const names_shed_t *sheds, size_t nsheds, const names_resv_t *resv,
+                              size_t nresv, const char *name, const char *request_id,
+                              const char *origin, uint64_t now_ms, const char **node, char *why,
+                              size_t why_size);
 
 /* Does shed a keep the name against b? (earliest created_ms, then node
  * name, then request id) */

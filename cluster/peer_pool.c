@@ -11,40 +11,40 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define S_MONITOR_EVENTS                                                       \
-    (ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL      \
+#define S_MONITOR_EVENTS                                                                           \
+    (ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL                          \
      | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
 
 typedef struct {
-    char name [PEER_POOL_NAME_MAX + 1];
+    char name[PEER_POOL_NAME_MAX + 1];
     char *endpoint;
-    uint8_t key [32];
-    void *dealer;                   /* raw libzmq socket (zsys_socket), or NULL */
-    void *monitor;                  /* PAIR reading the dealer's handshake, or NULL */
-    uint64_t used;                  /* LRU stamp: higher is more recent */
+    uint8_t key[32];
+    void *dealer;  /* raw libzmq socket (zsys_socket), or NULL */
+    void *monitor; /* PAIR reading the dealer's handshake, or NULL */
+    uint64_t used; /* LRU stamp: higher is more recent */
     int64_t last_used_ms;
     int pinned;
-    int backoff;                    /* ms, next re-dial delay */
-    int64_t redial_at;              /* mono ms, 0 = none due */
+    int backoff;       /* ms, next re-dial delay */
+    int64_t redial_at; /* mono ms, 0 = none due */
 } s_entry_t;
 
 struct _peer_pool_t {
-    char comp [16];
-    uint8_t public_key [32];
-    uint8_t secret_key [32];
+    char comp[16];
+    uint8_t public_key[32];
+    uint8_t secret_key[32];
     size_t cap;
     int sndhwm;
     bool immediate;
     zpoller_t *poller;
     void (*on_redial) (void *arg, const char *name, void *sock);
     void *arg;
-    zhashx_t *entries;              /* name -> s_entry_t */
-    uint64_t clock;                 /* LRU stamps */
-    size_t monitors;                /* live monitors */
+    zhashx_t *entries; /* name -> s_entry_t */
+    uint64_t clock;    /* LRU stamps */
+    size_t monitors;   /* live monitors */
     peer_pool_stats_t st;
 };
 
-static uint64_t s_monitor_seq;      /* unique inproc names, process-wide */
+static uint64_t s_monitor_seq; /* unique inproc names, process-wide */
 
 /* ---- sockets ---------------------------------------------------------------- */
 
@@ -86,7 +86,7 @@ static void *
 s_monitor_new (peer_pool_t *self, void *dealer)
 {
     uint64_t id = __atomic_add_fetch (&s_monitor_seq, 1, __ATOMIC_RELAXED);
-    char endpoint [64];
+    char endpoint[64];
     snprintf (endpoint, sizeof endpoint, "inproc://shed-pool-%d-%" PRIu64, (int) getpid (), id);
     if (zmq_socket_monitor (dealer, endpoint, S_MONITOR_EVENTS) != 0) {
         self->st.monitor_fail++;
@@ -95,7 +95,7 @@ s_monitor_new (peer_pool_t *self, void *dealer)
     void *pair = zsys_socket (ZMQ_PAIR, __FILE__, __LINE__);
     int zero = 0;
     if (!pair || zmq_setsockopt (pair, ZMQ_LINGER, &zero, sizeof zero)
-    ||  zmq_connect (pair, endpoint) != 0) {
+        || zmq_connect (pair, endpoint) != 0) {
         if (pair)
             zsys_close (pair, __FILE__, __LINE__);
         zmq_socket_monitor (dealer, NULL, 0);
@@ -137,10 +137,10 @@ s_entry_dial (peer_pool_t *self, s_entry_t *e)
     int64_t maxmsg = SHED_ZMQ_MAXMSG_DEFAULT;
     int handshake = SHED_ZMQ_HANDSHAKE_MS;
     if (zmq_setsockopt (h, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg)
-    ||  zmq_setsockopt (h, ZMQ_HANDSHAKE_IVL, &handshake, sizeof handshake)
-    ||  zmq_setsockopt (h, ZMQ_CURVE_SERVERKEY, e->key, 32)
-    ||  zmq_setsockopt (h, ZMQ_CURVE_PUBLICKEY, self->public_key, 32)
-    ||  zmq_setsockopt (h, ZMQ_CURVE_SECRETKEY, self->secret_key, 32)) {
+        || zmq_setsockopt (h, ZMQ_HANDSHAKE_IVL, &handshake, sizeof handshake)
+        || zmq_setsockopt (h, ZMQ_CURVE_SERVERKEY, e->key, 32)
+        || zmq_setsockopt (h, ZMQ_CURVE_PUBLICKEY, self->public_key, 32)
+        || zmq_setsockopt (h, ZMQ_CURVE_SECRETKEY, self->secret_key, 32)) {
         log_warn (self->comp, "cannot set up CURVE|peer=%s", e->name);
         s_entry_close (self, e);
         return s_dial_later (e);
@@ -150,8 +150,8 @@ s_entry_dial (peer_pool_t *self, s_entry_t *e)
     if (e->monitor)
         self->monitors++;
     if (zmq_connect (h, e->endpoint) != 0) {
-        log_warn (self->comp, "cannot connect|peer=%s endpoint=%s err=\"%s\"", e->name,
-                  e->endpoint, zmq_strerror (zmq_errno ()));
+        log_warn (self->comp, "cannot connect|peer=%s endpoint=%s err=\"%s\"", e->name, e->endpoint,
+                  zmq_strerror (zmq_errno ()));
         s_entry_close (self, e);
         return s_dial_later (e);
     }
@@ -199,7 +199,7 @@ s_evict (peer_pool_t *self)
         return -1;
     log_debug (self->comp, "closing least recently used connection|peer=%s", lru->name);
     self->st.evicted++;
-    char name [PEER_POOL_NAME_MAX + 1];
+    char name[PEER_POOL_NAME_MAX + 1];
     snprintf (name, sizeof name, "%s", lru->name);
     zhashx_delete (self->entries, name);
     s_entry_free (self, &lru);
@@ -247,7 +247,7 @@ peer_pool_destroy (peer_pool_t **self_p)
 }
 
 int
-peer_pool_open (peer_pool_t *self, const char *name, const char *endpoint, const uint8_t key [32])
+peer_pool_open (peer_pool_t *self, const char *name, const char *endpoint, const uint8_t key[32])
 {
     if (!self || !name || !*name || strlen (name) > PEER_POOL_NAME_MAX || !endpoint || !key)
         return -1;
@@ -381,8 +381,8 @@ peer_pool_event (peer_pool_t *self, void *which, const char **name, void **sock)
             log_debug (self->comp, "handshake refused, re-dialling|peer=%s event=0x%x in_ms=%d",
                        e->name, event, e->backoff);
             e->redial_at = zclock_mono () + e->backoff;
-            e->backoff = e->backoff * 2 > PEER_POOL_BACKOFF_MAX ? PEER_POOL_BACKOFF_MAX
-                                                                 : e->backoff * 2;
+            e->backoff =
+                e->backoff * 2 > PEER_POOL_BACKOFF_MAX ? PEER_POOL_BACKOFF_MAX : e->backoff * 2;
             return PEER_POOL_EV_REFUSED;
         }
         return PEER_POOL_EV_OTHER;
@@ -421,10 +421,10 @@ peer_pool_close_idle (peer_pool_t *self, int64_t idle_ms)
         if (e->pinned <= 0 && now - e->last_used_ms >= idle_ms)
             zlistx_add_end (idle, e->name);
     size_t n = 0;
-    char name [PEER_POOL_NAME_MAX + 1];
+    char name[PEER_POOL_NAME_MAX + 1];
     for (const char *item = (const char *) zlistx_first (idle); item;
          item = (const char *) zlistx_next (idle)) {
-        snprintf (name, sizeof name, "%s", item);   /* the entry owns `item` */
+        snprintf (name, sizeof name, "%s", item); /* the entry owns `item` */
         n += peer_pool_close (self, name) == 0;
     }
     zlistx_destroy (&idle);

@@ -39,20 +39,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PEER_POOL_NAME_MAX      64      /* STATE_ORIGIN_MAX */
-#define PEER_POOL_BACKOFF_MIN   100     /* ms before re-dialling a refused/failed peer */
-#define PEER_POOL_BACKOFF_MAX   2000
+#define PEER_POOL_NAME_MAX    64  /* STATE_ORIGIN_MAX */
+#define PEER_POOL_BACKOFF_MIN 100 /* ms before re-dialling a refused/failed peer */
+#define PEER_POOL_BACKOFF_MAX 2000
 
 typedef struct _peer_pool_t peer_pool_t;
 
 typedef struct {
-    const char *comp;               /* log component ("links", "rpc") */
-    const uint8_t *public_key;      /* our X25519 key pair, 32 bytes each (copied) */
+    const char *comp;          /* log component ("links", "rpc") */
+    const uint8_t *public_key; /* our X25519 key pair, 32 bytes each (copied) */
     const uint8_t *secret_key;
-    size_t cap;                     /* most connections held at once, >= 1 */
-    int sndhwm;                     /* ZMQ_SNDHWM of each DEALER */
-    bool immediate;                 /* ZMQ_IMMEDIATE: queue nothing before connected */
-    zpoller_t *poller;              /* borrowed: the owner's poller */
+    size_t cap;        /* most connections held at once, >= 1 */
+    int sndhwm;        /* ZMQ_SNDHWM of each DEALER */
+    bool immediate;    /* ZMQ_IMMEDIATE: queue nothing before connected */
+    zpoller_t *poller; /* borrowed: the owner's poller */
     /* Called after peer_pool_tick opened the socket of an entry again (a
      * re-dial after a refusal or a creation failure), so the owner can
      * send again what waits for that peer. May be NULL. */
@@ -61,23 +61,23 @@ typedef struct {
 } peer_pool_config_t;
 
 typedef struct {
-    uint64_t opened;                /* DEALERs created */
-    uint64_t closed;                /* DEALERs closed (any reason) */
-    uint64_t evicted;               /* entries closed to make room (LRU) */
-    uint64_t full;                  /* opens refused: every entry pinned */
-    uint64_t sock_fail;             /* socket creations that failed (limits, EMFILE) */
-    uint64_t monitor_fail;          /* monitors that could not be made */
+    uint64_t opened;       /* DEALERs created */
+    uint64_t closed;       /* DEALERs closed (any reason) */
+    uint64_t evicted;      /* entries closed to make room (LRU) */
+    uint64_t full;         /* opens refused: every entry pinned */
+    uint64_t sock_fail;    /* socket creations that failed (limits, EMFILE) */
+    uint64_t monitor_fail; /* monitors that could not be made */
     uint64_t handshakes_ok;
-    uint64_t refused;               /* handshakes refused (re-dial scheduled) */
+    uint64_t refused; /* handshakes refused (re-dial scheduled) */
     uint64_t redials;
 } peer_pool_stats_t;
 
 typedef enum {
-    PEER_POOL_EV_NONE = 0,          /* not a socket of this pool */
-    PEER_POOL_EV_READABLE,          /* a DEALER has a message: the owner reads it */
-    PEER_POOL_EV_CONNECTED,         /* a handshake succeeded */
-    PEER_POOL_EV_REFUSED,           /* a handshake failed; re-dial scheduled */
-    PEER_POOL_EV_OTHER,             /* a monitor event that needs nothing */
+    PEER_POOL_EV_NONE = 0,  /* not a socket of this pool */
+    PEER_POOL_EV_READABLE,  /* a DEALER has a message: the owner reads it */
+    PEER_POOL_EV_CONNECTED, /* a handshake succeeded */
+    PEER_POOL_EV_REFUSED,   /* a handshake failed; re-dial scheduled */
+    PEER_POOL_EV_OTHER,     /* a monitor event that needs nothing */
 } peer_pool_event_t;
 
 /* NULL on bad arguments. */
@@ -91,7 +91,7 @@ void peer_pool_destroy (peer_pool_t **self_p);
  * be NULL after a creation failure: peer_pool_tick retries) or -1 (bad
  * arguments, or the pool is full of pinned entries). */
 int peer_pool_open (peer_pool_t *self, const char *name, const char *endpoint,
-                    const uint8_t key [32]);
+                    const uint8_t key[32]);
 /* Close and forget `name`'s entry. Returns 0, or -1 if there was none. */
 int peer_pool_close (peer_pool_t *self, const char *name);
 /* Close `name`'s socket and dial again now (a stuck link). */
@@ -108,15 +108,14 @@ void peer_pool_pin (peer_pool_t *self, const char *name, int delta);
 /* What a readable socket from the owner's poller is. For an event other
  * than NONE *name (if not NULL) points to the entry's name, valid until the
  * next pool call. READABLE: read the message from *sock. */
-peer_pool_event_t peer_pool_event (peer_pool_t *self, void *which, const char **name,
-                                   void **sock);
+peer_pool_event_t peer_pool_event (peer_pool_t *self, void *which, const char **name, void **sock);
 
 /* Due re-dials; returns the mono ms of the next one, or 0 if none. */
 int64_t peer_pool_tick (peer_pool_t *self);
 /* Close unpinned entries not used for idle_ms; returns how many. */
 size_t peer_pool_close_idle (peer_pool_t *self, int64_t idle_ms);
 
-size_t peer_pool_size (peer_pool_t *self);      /* entries */
+size_t peer_pool_size (peer_pool_t *self); /* entries */
 size_t peer_pool_cap (peer_pool_t *self);
 /* ZeroMQ sockets held now: DEALERs plus two per live monitor. */
 size_t peer_pool_sockets (peer_pool_t *self);

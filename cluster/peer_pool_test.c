@@ -17,10 +17,10 @@
 #define S_MAX_SOCKETS 64
 
 static zap_t *s_zap;
-static uint8_t s_pub [32], s_sec [32];          /* the pool's key pair */
+static uint8_t s_pub[32], s_sec[32]; /* the pool's key pair */
 
 typedef struct {
-    uint8_t pub [32], sec [32];
+    uint8_t pub[32], sec[32];
     zsock_t *router;
     char *endpoint;
 } s_server_t;
@@ -49,8 +49,12 @@ s_server_stop (s_server_t *srv)
 static peer_pool_t *
 s_pool (zpoller_t *poller, size_t cap)
 {
-    peer_pool_config_t cfg = { .comp = "test", .public_key = s_pub, .secret_key = s_sec,
-                               .cap = cap, .sndhwm = 100, .poller = poller };
+    peer_pool_config_t cfg = { .comp = "test",
+                               .public_key = s_pub,
+                               .secret_key = s_sec,
+                               .cap = cap,
+                               .sndhwm = 100,
+                               .poller = poller };
     peer_pool_t *pool = peer_pool_new (&cfg);
     assert_non_null (pool);
     return pool;
@@ -88,7 +92,7 @@ test_lru_eviction_and_pins (void **state)
     peer_pool_t *pool = s_pool (poller, 2);
     assert_int_equal (peer_pool_open (pool, "a", srv.endpoint, srv.pub), 0);
     assert_int_equal (peer_pool_open (pool, "b", srv.endpoint, srv.pub), 0);
-    peer_pool_touch (pool, "a");                /* b is now the least recently used */
+    peer_pool_touch (pool, "a"); /* b is now the least recently used */
     assert_int_equal (peer_pool_open (pool, "c", srv.endpoint, srv.pub), 0);
     assert_int_equal (peer_pool_size (pool), 2);
     assert_true (peer_pool_has (pool, "a"));
@@ -129,7 +133,7 @@ test_monitor_is_transient (void **state)
     zpoller_t *poller = zpoller_new (NULL);
     peer_pool_t *pool = s_pool (poller, 4);
     assert_int_equal (peer_pool_open (pool, "s", srv.endpoint, srv.pub), 0);
-    assert_int_equal (peer_pool_sockets (pool), 3);     /* dealer + monitor pair */
+    assert_int_equal (peer_pool_sockets (pool), 3); /* dealer + monitor pair */
     assert_int_equal (s_wait_event (pool, poller, PEER_POOL_EV_CONNECTED, 5000),
                       PEER_POOL_EV_CONNECTED);
     assert_int_equal (peer_pool_sockets (pool), 1);
@@ -186,14 +190,18 @@ test_socket_exhaustion_counted (void **state)
     s_server_t srv;
     s_server_start (&srv, "pool-full", true);
     zpoller_t *poller = zpoller_new (NULL);
-    peer_pool_config_t cfg = { .comp = "test", .public_key = s_pub, .secret_key = s_sec,
-                               .cap = 4, .poller = poller, .on_redial = s_on_redial };
+    peer_pool_config_t cfg = { .comp = "test",
+                               .public_key = s_pub,
+                               .secret_key = s_sec,
+                               .cap = 4,
+                               .poller = poller,
+                               .on_redial = s_on_redial };
     peer_pool_t *pool = peer_pool_new (&cfg);
     assert_non_null (pool);
     /* Take every socket the context has left. */
-    void *hog [S_MAX_SOCKETS];
+    void *hog[S_MAX_SOCKETS];
     size_t hogs = 0;
-    while (hogs < S_MAX_SOCKETS && (hog [hogs] = zsys_socket (ZMQ_PAIR, __FILE__, __LINE__)))
+    while (hogs < S_MAX_SOCKETS && (hog[hogs] = zsys_socket (ZMQ_PAIR, __FILE__, __LINE__)))
         hogs++;
     assert_true (hogs < S_MAX_SOCKETS);
     assert_int_equal (peer_pool_open (pool, "s", srv.endpoint, srv.pub), 0);
@@ -202,7 +210,7 @@ test_socket_exhaustion_counted (void **state)
     int64_t due = peer_pool_tick (pool);
     assert_true (due > 0);
     while (hogs)
-        zsys_close (hog [--hogs], __FILE__, __LINE__);
+        zsys_close (hog[--hogs], __FILE__, __LINE__);
     zclock_sleep ((int) (due - zclock_mono ()) + 10);
     peer_pool_tick (pool);
     assert_non_null (peer_pool_sock (pool, "s"));
@@ -245,7 +253,7 @@ main (void)
     crypto_box_keypair (s_pub, s_sec);
     s_zap = zap_new ();
     assert (s_zap);
-    const struct CMUnitTest tests [] = {
+    const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_lru_eviction_and_pins),
         cmocka_unit_test (test_monitor_is_transient),
         cmocka_unit_test (test_refused_then_allowed),

@@ -16,17 +16,17 @@
 /* ---- engine ------------------------------------------------------------- */
 
 struct _placement_t {
-    uint64_t rng;                       /* xorshift64* state, never 0 */
+    uint64_t rng; /* xorshift64* state, never 0 */
     placement_config_t config;
 };
 
 /* One rejected node: numbers only; the text is made on demand because a
  * decision over 1,000 nodes must not snprintf 999 reasons. */
 typedef struct {
-    size_t index;                       /* into the view */
+    size_t index; /* into the view */
     place_reason_t reason;
-    int detail;                         /* resource or constraint index */
-    uint64_t have;                      /* free amount (RESOURCE) */
+    int detail;    /* resource or constraint index */
+    uint64_t have; /* free amount (RESOURCE) */
 } s_reject_t;
 
 typedef struct {
@@ -35,9 +35,9 @@ typedef struct {
 } s_cand_t;
 
 struct _place_result_t {
-    const place_node_t *view;           /* borrowed: valid while the view is */
-    const place_request_t *request;     /* borrowed, same */
-    s_cand_t cand [PLACE_CANDIDATES_MAX];
+    const place_node_t *view;       /* borrowed: valid while the view is */
+    const place_request_t *request; /* borrowed, same */
+    s_cand_t cand[PLACE_CANDIDATES_MAX];
     size_t ncand;
     s_reject_t *rejects;
     size_t nrejects;
@@ -48,8 +48,10 @@ placement_config_t
 placement_config_default (void)
 {
     placement_config_t c = {
-        .weight = { [PLACE_CPU] = 1.0, [PLACE_MEMORY] = 1.0,
-                    [PLACE_DISK] = 0.5, [PLACE_GPU] = 2.0 },
+        .weight = { [PLACE_CPU] = 1.0,
+                    [PLACE_MEMORY] = 1.0,
+                    [PLACE_DISK] = 0.5,
+                    [PLACE_GPU] = 2.0 },
         .top_k = 3,
         .epsilon = 5.0,
         .max_candidates = 5,
@@ -144,7 +146,7 @@ place_result_index (const place_result_t *self, size_t i)
 {
     assert (self);
     assert (i < self->ncand);
-    return self->cand [i].index;
+    return self->cand[i].index;
 }
 
 const char *
@@ -152,7 +154,7 @@ place_result_name (const place_result_t *self, size_t i)
 {
     assert (self);
     assert (i < self->ncand);
-    return self->view [self->cand [i].index].name;
+    return self->view[self->cand[i].index].name;
 }
 
 double
@@ -160,7 +162,7 @@ place_result_score (const place_result_t *self, size_t i)
 {
     assert (self);
     assert (i < self->ncand);
-    return self->cand [i].score;
+    return self->cand[i].score;
 }
 
 size_t
@@ -176,8 +178,8 @@ static const char *
 s_tag (const place_node_t *node, const char *key)
 {
     for (size_t i = 0; i < node->ntags; i++)
-        if (node->tags [i].key && strcmp (node->tags [i].key, key) == 0)
-            return node->tags [i].value ? node->tags [i].value : "";
+        if (node->tags[i].key && strcmp (node->tags[i].key, key) == 0)
+            return node->tags[i].value ? node->tags[i].value : "";
     return NULL;
 }
 
@@ -187,16 +189,13 @@ static bool
 s_builtin (const place_node_t *node, const char *key, uint64_t *value)
 {
     if (strcmp (key, "cpus") == 0)
-        *value = node->capacity.v [PLACE_CPU];
-    else
-    if (strcmp (key, "memory") == 0)
-        *value = node->capacity.v [PLACE_MEMORY];
-    else
-    if (strcmp (key, "disk") == 0)
-        *value = node->capacity.v [PLACE_DISK];
-    else
-    if (strcmp (key, "gpu") == 0 || strcmp (key, "gpus") == 0)
-        *value = node->capacity.v [PLACE_GPU];
+        *value = node->capacity.v[PLACE_CPU];
+    else if (strcmp (key, "memory") == 0)
+        *value = node->capacity.v[PLACE_MEMORY];
+    else if (strcmp (key, "disk") == 0)
+        *value = node->capacity.v[PLACE_DISK];
+    else if (strcmp (key, "gpu") == 0 || strcmp (key, "gpus") == 0)
+        *value = node->capacity.v[PLACE_GPU];
     else
         return false;
     return true;
@@ -210,8 +209,7 @@ s_parse_num (const char *key, const char *text, double *out)
         if (placement_cpus_parse (text, &v) != 0)
             return false;
     }
-    else
-    if (placement_size_parse (text, 1, &v) != 0) {
+    else if (placement_size_parse (text, 1, &v) != 0) {
         /* Plain decimals that are not sizes (e.g. "0.5") */
         char *end;
         errno = 0;
@@ -229,13 +227,20 @@ static bool
 s_compare (place_op_t op, double a, double b)
 {
     switch (op) {
-        case PLACE_OP_EQ: return a == b;
-        case PLACE_OP_NE: return a != b;
-        case PLACE_OP_GE: return a >= b;
-        case PLACE_OP_LE: return a <= b;
-        case PLACE_OP_GT: return a > b;
-        case PLACE_OP_LT: return a < b;
-        default:          return false;
+    case PLACE_OP_EQ:
+        return a == b;
+    case PLACE_OP_NE:
+        return a != b;
+    case PLACE_OP_GE:
+        return a >= b;
+    case PLACE_OP_LE:
+        return a <= b;
+    case PLACE_OP_GT:
+        return a > b;
+    case PLACE_OP_LT:
+        return a < b;
+    default:
+        return false;
     }
 }
 
@@ -259,7 +264,7 @@ s_constraint_holds (const place_node_t *node, const place_constraint_t *c)
             return strcmp (tag, c->value) == 0;
         if (c->op == PLACE_OP_NE)
             return strcmp (tag, c->value) != 0;
-        return false;           /* ordering on a non-number */
+        return false; /* ordering on a non-number */
     }
     uint64_t builtin;
     if (s_builtin (node, c->key, &builtin)) {
@@ -276,11 +281,11 @@ s_constraint_holds (const place_node_t *node, const place_constraint_t *c)
 static uint64_t
 s_effective (const place_node_t *node, int r)
 {
-    uint64_t cap = node->capacity.v [r];
-    uint64_t res = node->reserved.v [r];
+    uint64_t cap = node->capacity.v[r];
+    uint64_t res = node->reserved.v[r];
     if (res >= cap)
         return 0;
-    double ratio = node->overcommit [r] >= 1.0 ? node->overcommit [r] : 1.0;
+    double ratio = node->overcommit[r] >= 1.0 ? node->overcommit[r] : 1.0;
     if (ratio == 1.0)
         return cap - res;
     double eff = (double) (cap - res) * ratio;
@@ -288,18 +293,17 @@ s_effective (const place_node_t *node, int r)
 }
 
 static bool
-s_push_reject (place_result_t *result, size_t nnodes, size_t index,
-               place_reason_t reason, int detail, uint64_t have)
+s_push_reject (place_result_t *result, size_t nnodes, size_t index, place_reason_t reason,
+               int detail, uint64_t have)
 {
     if (result->rejects_cap < nnodes) {
-        s_reject_t *grown = (s_reject_t *) realloc (result->rejects,
-                                                    nnodes * sizeof (s_reject_t));
+        s_reject_t *grown = (s_reject_t *) realloc (result->rejects, nnodes * sizeof (s_reject_t));
         if (!grown)
-            return false;       /* reasons are best effort; placement goes on */
+            return false; /* reasons are best effort; placement goes on */
         result->rejects = grown;
         result->rejects_cap = nnodes;
     }
-    s_reject_t *r = &result->rejects [result->nrejects++];
+    s_reject_t *r = &result->rejects[result->nrejects++];
     r->index = index;
     r->reason = reason;
     r->detail = detail;
@@ -312,9 +316,9 @@ static bool
 s_image_held (const place_node_t *node, const char *ref)
 {
     for (size_t k = 0; k < node->nimages; k++) {
-        const char *have = node->images [k];
+        const char *have = node->images[k];
         if (strcmp (have, ref) == 0
-        ||  (strncmp (have, "sha256:", 7) == 0 && strcmp (have + 7, ref) == 0))
+            || (strncmp (have, "sha256:", 7) == 0 && strcmp (have + 7, ref) == 0))
             return true;
     }
     return false;
@@ -327,7 +331,7 @@ s_before (const place_node_t *nodes, const s_cand_t *a, const s_cand_t *b)
 {
     if (a->score != b->score)
         return a->score > b->score;
-    return strcmp (nodes [a->index].name, nodes [b->index].name) < 0;
+    return strcmp (nodes[a->index].name, nodes[b->index].name) < 0;
 }
 
 size_t
@@ -361,9 +365,9 @@ placement_place (placement_t *self, const place_node_t *nodes, size_t nnodes,
         if (sampling && scored >= cfg->sample)
             break;
         size_t i = start + k < nnodes ? start + k : start + k - nnodes;
-        const place_node_t *node = &nodes [i];
+        const place_node_t *node = &nodes[i];
         if (request->pinned && strcmp (node->name, request->pinned) != 0)
-            continue;           /* not a rejection worth listing */
+            continue; /* not a rejection worth listing */
         if (!node->alive) {
             s_push_reject (result, nnodes, i, PLACE_R_DEAD, 0, 0);
             continue;
@@ -374,14 +378,14 @@ placement_place (placement_t *self, const place_node_t *nodes, size_t nnodes,
         }
         size_t c;
         for (c = 0; c < request->nconstraints; c++)
-            if (!s_constraint_holds (node, &request->constraints [c]))
+            if (!s_constraint_holds (node, &request->constraints[c]))
                 break;
         if (c < request->nconstraints) {
             s_push_reject (result, nnodes, i, PLACE_R_CONSTRAINT, (int) c, 0);
             continue;
         }
         if (request->image && *request->image && !strchr (request->image, '/')
-        &&  !s_image_held (node, request->image)) {
+            && !s_image_held (node, request->image)) {
             s_push_reject (result, nnodes, i, PLACE_R_IMAGE, 0, 0);
             continue;
         }
@@ -390,17 +394,17 @@ placement_place (placement_t *self, const place_node_t *nodes, size_t nnodes,
         uint64_t free_r = 0;
         for (r = 0; r < PLACE_RES_COUNT; r++) {
             uint64_t eff = s_effective (node, r);
-            uint64_t alloc = node->allocated.v [r];
-            uint64_t need = request->need.v [r];
+            uint64_t alloc = node->allocated.v[r];
+            uint64_t need = request->need.v[r];
             free_r = eff > alloc ? eff - alloc : 0;
             if (need > free_r)
                 break;
-            if (eff > 0 && cfg->weight [r] > 0) {
+            if (eff > 0 && cfg->weight[r] > 0) {
                 double u = (double) (alloc + need) / (double) eff;
                 if (u > 1.0)
                     u = 1.0;
-                wsum += cfg->weight [r];
-                usum += cfg->weight [r] * u;
+                wsum += cfg->weight[r];
+                usum += cfg->weight[r] * u;
             }
         }
         if (r < PLACE_RES_COUNT) {
@@ -409,21 +413,21 @@ placement_place (placement_t *self, const place_node_t *nodes, size_t nnodes,
         }
         double util = wsum > 0 ? usum / wsum : 0.0;
         double score = 100.0 * (request->strategy == PLACE_SPREAD ? 1.0 - util : util);
-        if (request->need.v [PLACE_GPU] == 0 && node->capacity.v [PLACE_GPU] > 0)
+        if (request->need.v[PLACE_GPU] == 0 && node->capacity.v[PLACE_GPU] > 0)
             score -= cfg->gpu_penalty;
 
         /* Insert into the small sorted top list. */
         scored++;
         s_cand_t cand = { score, i };
         size_t n = result->ncand;
-        if (n == keep && !s_before (nodes, &cand, &result->cand [n - 1]))
+        if (n == keep && !s_before (nodes, &cand, &result->cand[n - 1]))
             continue;
         size_t pos = n < keep ? n : keep - 1;
-        while (pos > 0 && s_before (nodes, &cand, &result->cand [pos - 1])) {
-            result->cand [pos] = result->cand [pos - 1];
+        while (pos > 0 && s_before (nodes, &cand, &result->cand[pos - 1])) {
+            result->cand[pos] = result->cand[pos - 1];
             pos--;
         }
-        result->cand [pos] = cand;
+        result->cand[pos] = cand;
         if (n < keep)
             result->ncand++;
     }
@@ -434,13 +438,13 @@ placement_place (placement_t *self, const place_node_t *nodes, size_t nnodes,
     /* Anti-herding: first pick at random among the near-best. */
     size_t group = 1;
     while (group < result->ncand && group < cfg->top_k
-           && result->cand [group].score >= result->cand [0].score - cfg->epsilon)
+           && result->cand[group].score >= result->cand[0].score - cfg->epsilon)
         group++;
     if (group > 1) {
         size_t j = (size_t) (s_rand (self) % group);
-        s_cand_t chosen = result->cand [j];
-        memmove (&result->cand [1], &result->cand [0], j * sizeof (s_cand_t));
-        result->cand [0] = chosen;
+        s_cand_t chosen = result->cand[j];
+        memmove (&result->cand[1], &result->cand[0], j * sizeof (s_cand_t));
+        result->cand[0] = chosen;
     }
     if (result->ncand > cfg->max_candidates)
         result->ncand = cfg->max_candidates;
@@ -454,8 +458,7 @@ s_amount (int r, uint64_t v, char *buf, size_t size)
 {
     if (r == PLACE_MEMORY || r == PLACE_DISK)
         placement_size_format (v, buf, size);
-    else
-    if (r == PLACE_CPU) {
+    else if (r == PLACE_CPU) {
         if (v % 1000 == 0)
             snprintf (buf, size, "%llu", (unsigned long long) (v / 1000));
         else
@@ -465,10 +468,9 @@ s_amount (int r, uint64_t v, char *buf, size_t size)
         snprintf (buf, size, "%llu", (unsigned long long) v);
 }
 
-static const char *s_op_text [] = {
-    [PLACE_OP_EQ] = "=", [PLACE_OP_NE] = "!=", [PLACE_OP_GE] = ">=",
-    [PLACE_OP_LE] = "<=", [PLACE_OP_GT] = ">", [PLACE_OP_LT] = "<",
-    [PLACE_OP_EXISTS] = "", [PLACE_OP_ABSENT] = "",
+static const char *s_op_text[] = {
+    [PLACE_OP_EQ] = "=", [PLACE_OP_NE] = "!=", [PLACE_OP_GE] = ">=",   [PLACE_OP_LE] = "<=",
+    [PLACE_OP_GT] = ">", [PLACE_OP_LT] = "<",  [PLACE_OP_EXISTS] = "", [PLACE_OP_ABSENT] = "",
 };
 
 place_reason_t
@@ -476,49 +478,49 @@ place_result_reason (const place_result_t *self, size_t i, char *buf, size_t siz
 {
     assert (self);
     assert (i < self->nrejects);
-    const s_reject_t *rj = &self->rejects [i];
-    const place_node_t *node = &self->view [rj->index];
-    char have [32], need [32];
+    const s_reject_t *rj = &self->rejects[i];
+    const place_node_t *node = &self->view[rj->index];
+    char have[32], need[32];
 
     switch (rj->reason) {
-        case PLACE_R_DEAD:
-            snprintf (buf, size, "%s: not alive", node->name);
-            break;
-        case PLACE_R_DRAINING:
-            snprintf (buf, size, "%s: draining", node->name);
-            break;
-        case PLACE_R_CONSTRAINT: {
-            const place_constraint_t *c = &self->request->constraints [rj->detail];
-            const char *actual = s_tag (node, c->key);
-            uint64_t builtin;
-            char num [32];
-            if (!actual && strcmp (c->key, "node") == 0)
-                actual = node->name;
-            if (!actual && s_builtin (node, c->key, &builtin)) {
-                int r = strcmp (c->key, "cpus") == 0 ? PLACE_CPU
-                      : strcmp (c->key, "memory") == 0 ? PLACE_MEMORY
-                      : strcmp (c->key, "disk") == 0 ? PLACE_DISK : PLACE_GPU;
-                s_amount (r, builtin, num, sizeof num);
-                actual = num;
-            }
-            snprintf (buf, size, "%s: constraint %s%s%s%s not met (%s)", node->name,
-                      c->op == PLACE_OP_ABSENT ? "!" : "", c->key, s_op_text [c->op],
-                      c->value, actual ? actual : "unset");
-            break;
+    case PLACE_R_DEAD:
+        snprintf (buf, size, "%s: not alive", node->name);
+        break;
+    case PLACE_R_DRAINING:
+        snprintf (buf, size, "%s: draining", node->name);
+        break;
+    case PLACE_R_CONSTRAINT: {
+        const place_constraint_t *c = &self->request->constraints[rj->detail];
+        const char *actual = s_tag (node, c->key);
+        uint64_t builtin;
+        char num[32];
+        if (!actual && strcmp (c->key, "node") == 0)
+            actual = node->name;
+        if (!actual && s_builtin (node, c->key, &builtin)) {
+            int r = strcmp (c->key, "cpus") == 0     ? PLACE_CPU
+                    : strcmp (c->key, "memory") == 0 ? PLACE_MEMORY
+                    : strcmp (c->key, "disk") == 0   ? PLACE_DISK
+                                                     : PLACE_GPU;
+            s_amount (r, builtin, num, sizeof num);
+            actual = num;
         }
-        case PLACE_R_RESOURCE:
-            s_amount (rj->detail, rj->have, have, sizeof have);
-            s_amount (rj->detail, self->request->need.v [rj->detail], need, sizeof need);
-            snprintf (buf, size, "%s: %s %s free < %s", node->name,
-                      placement_res_name ((place_res_t) rj->detail), have, need);
-            break;
-        case PLACE_R_IMAGE:
-            snprintf (buf, size, "%s: image %s not on this node", node->name,
-                      self->request->image);
-            break;
-        default:
-            snprintf (buf, size, "%s: not eligible", node->name);
-            break;
+        snprintf (buf, size, "%s: constraint %s%s%s%s not met (%s)", node->name,
+                  c->op == PLACE_OP_ABSENT ? "!" : "", c->key, s_op_text[c->op], c->value,
+                  actual ? actual : "unset");
+        break;
+    }
+    case PLACE_R_RESOURCE:
+        s_amount (rj->detail, rj->have, have, sizeof have);
+        s_amount (rj->detail, self->request->need.v[rj->detail], need, sizeof need);
+        snprintf (buf, size, "%s: %s %s free < %s", node->name,
+                  placement_res_name ((place_res_t) rj->detail), have, need);
+        break;
+    case PLACE_R_IMAGE:
+        snprintf (buf, size, "%s: image %s not on this node", node->name, self->request->image);
+        break;
+    default:
+        snprintf (buf, size, "%s: not eligible", node->name);
+        break;
     }
     return rj->reason;
 }
@@ -528,7 +530,7 @@ place_result_explain (const place_result_t *self)
 {
     assert (self);
     size_t cap = 1, len = 0;
-    char line [512];
+    char line[512];
     for (size_t i = 0; i < self->nrejects; i++) {
         place_result_reason (self, i, line, sizeof line);
         cap += strlen (line) + 2;
@@ -536,7 +538,7 @@ place_result_explain (const place_result_t *self)
     char *out = (char *) malloc (cap);
     if (!out)
         return NULL;
-    out [0] = '\0';
+    out[0] = '\0';
     for (size_t i = 0; i < self->nrejects; i++) {
         place_result_reason (self, i, line, sizeof line);
         len += (size_t) snprintf (out + len, cap - len, "%s%s", i ? "; " : "", line);
@@ -549,8 +551,8 @@ place_result_explain (const place_result_t *self)
 const char *
 placement_res_name (place_res_t res)
 {
-    static const char *names [] = { "cpu", "memory", "disk", "gpu" };
-    return (unsigned) res < PLACE_RES_COUNT ? names [res] : "?";
+    static const char *names[] = { "cpu", "memory", "disk", "gpu" };
+    return (unsigned) res < PLACE_RES_COUNT ? names[res] : "?";
 }
 
 bool
@@ -560,24 +562,21 @@ placement_name_valid (const char *name, char *why, size_t why_size)
     size_t len = name ? strlen (name) : 0;
     if (len == 0)
         problem = "name is empty";
-    else
-    if (len > PLACE_NAME_MAX)
+    else if (len > PLACE_NAME_MAX)
         problem = "name is longer than 63 characters";
-    else
-    if (!(name [0] >= 'a' && name [0] <= 'z'))
+    else if (!(name[0] >= 'a' && name[0] <= 'z'))
         problem = "name must start with a lowercase letter";
-    else
-    if (name [len - 1] == '-')
+    else if (name[len - 1] == '-')
         problem = "name must not end with '-'";
     else
         for (size_t i = 0; i < len && !problem; i++) {
-            char ch = name [i];
+            char ch = name[i];
             if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-'))
                 problem = "name may contain only a-z, 0-9 and '-'";
         }
     if (problem && why && why_size)
-        snprintf (why, why_size, "invalid shed name '%.63s%s': %s",
-                  name ? name : "", len > 63 ? "..." : "", problem);
+        snprintf (why, why_size, "invalid shed name '%.63s%s': %s", name ? name : "",
+                  len > 63 ? "..." : "", problem);
     return problem == NULL;
 }
 
@@ -585,7 +584,7 @@ int
 placement_size_parse (const char *text, uint64_t bare_unit, uint64_t *bytes)
 {
     assert (bytes);
-    if (!text || !*text || !isdigit ((unsigned char) text [0]))
+    if (!text || !*text || !isdigit ((unsigned char) text[0]))
         return -1;
     char *end;
     errno = 0;
@@ -599,12 +598,24 @@ placement_size_parse (const char *text, uint64_t bare_unit, uint64_t *bytes)
         unit = (double) bare_unit;
     else {
         switch (tolower ((unsigned char) *end)) {
-            case 'b': unit = 1; end--; break;   /* "512B": no multiplier */
-            case 'k': unit = 1024.0; break;
-            case 'm': unit = 1024.0 * 1024; break;
-            case 'g': unit = 1024.0 * 1024 * 1024; break;
-            case 't': unit = 1024.0 * 1024 * 1024 * 1024; break;
-            default:  return -1;
+        case 'b':
+            unit = 1;
+            end--;
+            break; /* "512B": no multiplier */
+        case 'k':
+            unit = 1024.0;
+            break;
+        case 'm':
+            unit = 1024.0 * 1024;
+            break;
+        case 'g':
+            unit = 1024.0 * 1024 * 1024;
+            break;
+        case 't':
+            unit = 1024.0 * 1024 * 1024 * 1024;
+            break;
+        default:
+            return -1;
         }
         end++;
         if (unit != 1 && (*end == 'i' || *end == 'I'))
@@ -624,7 +635,7 @@ placement_size_parse (const char *text, uint64_t bare_unit, uint64_t *bytes)
 void
 placement_size_format (uint64_t bytes, char *buf, size_t size)
 {
-    static const char *units [] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+    static const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
     double v = (double) bytes;
     int u = 0;
     while (v >= 1024.0 && u < 5) {
@@ -632,11 +643,11 @@ placement_size_format (uint64_t bytes, char *buf, size_t size)
         u++;
     }
     if (u == 0 || v == floor (v))
-        snprintf (buf, size, "%.0f %s", v, units [u]);
+        snprintf (buf, size, "%.0f %s", v, units[u]);
     else {
         /* Truncate, never round up: "3.99 GiB free" must not read "4 GiB". */
         double t = floor (v * 10.0) / 10.0;
-        snprintf (buf, size, "%.1f %s", t, units [u]);
+        snprintf (buf, size, "%.1f %s", t, units[u]);
     }
 }
 
@@ -644,14 +655,14 @@ int
 placement_cpus_parse (const char *text, uint64_t *millicpus)
 {
     assert (millicpus);
-    if (!text || !*text || !(isdigit ((unsigned char) text [0]) || text [0] == '.'))
+    if (!text || !*text || !(isdigit ((unsigned char) text[0]) || text[0] == '.'))
         return -1;
     char *end;
     errno = 0;
     double v = strtod (text, &end);
     if (errno || end == text || !isfinite (v) || v < 0)
         return -1;
-    if (*end == 'm' && end [1] == '\0') {
+    if (*end == 'm' && end[1] == '\0') {
         if (v != floor (v) || v > 1e12)
             return -1;
         *millicpus = (uint64_t) v;
@@ -664,8 +675,7 @@ placement_cpus_parse (const char *text, uint64_t *millicpus)
 }
 
 int
-placement_constraint_parse (const char *text, place_constraint_t *out,
-                            char *why, size_t why_size)
+placement_constraint_parse (const char *text, place_constraint_t *out, char *why, size_t why_size)
 {
     assert (out);
     memset (out, 0, sizeof *out);
@@ -680,15 +690,17 @@ placement_constraint_parse (const char *text, place_constraint_t *out,
         p++;
     }
     size_t klen = 0;
-    while (p [klen] && (isalnum ((unsigned char) p [klen]) || strchr ("._-/", p [klen])))
+    while (p[klen] && (isalnum ((unsigned char) p[klen]) || strchr ("._-/", p[klen])))
         klen++;
     if (klen == 0 || klen > PLACE_TAG_KEY_MAX) {
-        snprintf (why, why_size, "constraint '%.80s': expected KEY, KEY=VALUE, "
-                  "KEY!=VALUE, KEY>=N, KEY<=N, KEY>N, KEY<N or !KEY", text);
+        snprintf (why, why_size,
+                  "constraint '%.80s': expected KEY, KEY=VALUE, "
+                  "KEY!=VALUE, KEY>=N, KEY<=N, KEY>N, KEY<N or !KEY",
+                  text);
         return -1;
     }
     memcpy (out->key, p, klen);
-    out->key [klen] = '\0';
+    out->key[klen] = '\0';
     p += klen;
     if (*p == '\0') {
         out->op = negate ? PLACE_OP_ABSENT : PLACE_OP_EXISTS;
@@ -698,22 +710,23 @@ placement_constraint_parse (const char *text, place_constraint_t *out,
         snprintf (why, why_size, "constraint '%.80s': '!' goes only before a bare KEY", text);
         return -1;
     }
-    static const struct { const char *text; place_op_t op; } ops [] = {
-        { "!=", PLACE_OP_NE }, { ">=", PLACE_OP_GE }, { "<=", PLACE_OP_LE },
-        { "==", PLACE_OP_EQ }, { "=", PLACE_OP_EQ }, { ">", PLACE_OP_GT },
-        { "<", PLACE_OP_LT },
+    static const struct {
+        const char *text;
+        place_op_t op;
+    } ops[] = {
+        { "!=", PLACE_OP_NE }, { ">=", PLACE_OP_GE }, { "<=", PLACE_OP_LE }, { "==", PLACE_OP_EQ },
+        { "=", PLACE_OP_EQ },  { ">", PLACE_OP_GT },  { "<", PLACE_OP_LT },
     };
     size_t i;
-    for (i = 0; i < sizeof ops / sizeof ops [0]; i++)
-        if (strncmp (p, ops [i].text, strlen (ops [i].text)) == 0)
+    for (i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (strncmp (p, ops[i].text, strlen (ops[i].text)) == 0)
             break;
-    if (i == sizeof ops / sizeof ops [0]) {
-        snprintf (why, why_size, "constraint '%.80s': unknown operator after '%s'",
-                  text, out->key);
+    if (i == sizeof ops / sizeof ops[0]) {
+        snprintf (why, why_size, "constraint '%.80s': unknown operator after '%s'", text, out->key);
         return -1;
     }
-    out->op = ops [i].op;
-    p += strlen (ops [i].text);
+    out->op = ops[i].op;
+    p += strlen (ops[i].text);
     if (*p == '\0' || strlen (p) > PLACE_TAG_VALUE_MAX) {
         snprintf (why, why_size, "constraint '%.80s': value missing or too long", text);
         return -1;
@@ -722,7 +735,7 @@ placement_constraint_parse (const char *text, place_constraint_t *out,
         double d;
         if (!s_parse_num (out->key, p, &d)) {
             snprintf (why, why_size, "constraint '%.80s': '%s' needs a number", text,
-                      s_op_text [out->op]);
+                      s_op_text[out->op]);
             return -1;
         }
     }

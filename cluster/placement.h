@@ -52,23 +52,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PLACE_NAME_MAX        63    /* shed and node names */
-#define PLACE_CONSTRAINTS_MAX 16    /* per request */
-#define PLACE_CANDIDATES_MAX  16    /* cap on max_candidates */
+#define PLACE_NAME_MAX        63 /* shed and node names */
+#define PLACE_CONSTRAINTS_MAX 16 /* per request */
+#define PLACE_CANDIDATES_MAX  16 /* cap on max_candidates */
 #define PLACE_TAG_KEY_MAX     63
 #define PLACE_TAG_VALUE_MAX   255
 
 /* Resources, in the order used by every array below. */
 typedef enum {
-    PLACE_CPU    = 0,           /* millicpus */
-    PLACE_MEMORY = 1,           /* bytes */
-    PLACE_DISK   = 2,           /* bytes */
-    PLACE_GPU    = 3,           /* devices */
+    PLACE_CPU = 0,    /* millicpus */
+    PLACE_MEMORY = 1, /* bytes */
+    PLACE_DISK = 2,   /* bytes */
+    PLACE_GPU = 3,    /* devices */
     PLACE_RES_COUNT
 } place_res_t;
 
 typedef struct {
-    uint64_t v [PLACE_RES_COUNT];
+    uint64_t v[PLACE_RES_COUNT];
 } place_resources_t;
 
 typedef struct {
@@ -83,9 +83,9 @@ typedef struct {
     bool alive;
     bool draining;
     place_resources_t capacity;
-    place_resources_t reserved;             /* kept for the host itself */
-    double overcommit [PLACE_RES_COUNT];    /* >= 1.0, e.g. memory 1.5 */
-    place_resources_t allocated;            /* sum of admitted sheds */
+    place_resources_t reserved;         /* kept for the host itself */
+    double overcommit[PLACE_RES_COUNT]; /* >= 1.0, e.g. memory 1.5 */
+    place_resources_t allocated;        /* sum of admitted sheds */
     const place_tag_t *tags;
     size_t ntags;
     /* The images the node holds: each name and "sha256:<hex>" digest (its
@@ -95,9 +95,14 @@ typedef struct {
 } place_node_t;
 
 typedef enum {
-    PLACE_OP_EQ, PLACE_OP_NE, PLACE_OP_GE, PLACE_OP_LE, PLACE_OP_GT, PLACE_OP_LT,
-    PLACE_OP_EXISTS,            /* "key" alone: the tag is set */
-    PLACE_OP_ABSENT,            /* "!key": the tag is not set */
+    PLACE_OP_EQ,
+    PLACE_OP_NE,
+    PLACE_OP_GE,
+    PLACE_OP_LE,
+    PLACE_OP_GT,
+    PLACE_OP_LT,
+    PLACE_OP_EXISTS, /* "key" alone: the tag is set */
+    PLACE_OP_ABSENT, /* "!key": the tag is not set */
 } place_op_t;
 
 /* A constraint on a node attribute. The attribute is a node tag, or one of
@@ -106,21 +111,21 @@ typedef enum {
  * operators compare numbers (sizes like 4G accepted); = and != compare
  * numbers when both sides are numeric, else strings. */
 typedef struct {
-    char key [PLACE_TAG_KEY_MAX + 1];
+    char key[PLACE_TAG_KEY_MAX + 1];
     place_op_t op;
-    char value [PLACE_TAG_VALUE_MAX + 1];
+    char value[PLACE_TAG_VALUE_MAX + 1];
 } place_constraint_t;
 
 typedef enum {
-    PLACE_BINPACK = 0,          /* default: MostAllocated */
-    PLACE_SPREAD  = 1,          /* LeastAllocated */
+    PLACE_BINPACK = 0, /* default: MostAllocated */
+    PLACE_SPREAD = 1,  /* LeastAllocated */
 } place_strategy_t;
 
 typedef struct {
     place_resources_t need;
     place_strategy_t strategy;
-    const char *pinned;         /* --node NAME, or NULL */
-    place_constraint_t constraints [PLACE_CONSTRAINTS_MAX];
+    const char *pinned; /* --node NAME, or NULL */
+    place_constraint_t constraints[PLACE_CONSTRAINTS_MAX];
     size_t nconstraints;
     /* An image the node must hold: a name, "sha256:<hex>" or "<hex>"; NULL
      * or "" for none. A reference with a '/' is a path a driver reads
@@ -131,12 +136,12 @@ typedef struct {
 /* Why a node was filtered out. */
 typedef enum {
     PLACE_R_OK = 0,
-    PLACE_R_DEAD,               /* not alive (failed or left) */
+    PLACE_R_DEAD, /* not alive (failed or left) */
     PLACE_R_DRAINING,
-    PLACE_R_NOT_PINNED,         /* another node was asked for (not listed) */
-    PLACE_R_CONSTRAINT,         /* a constraint did not hold */
-    PLACE_R_RESOURCE,           /* a resource did not fit */
-    PLACE_R_IMAGE,              /* the request's image is not on the node */
+    PLACE_R_NOT_PINNED, /* another node was asked for (not listed) */
+    PLACE_R_CONSTRAINT, /* a constraint did not hold */
+    PLACE_R_RESOURCE,   /* a resource did not fit */
+    PLACE_R_IMAGE,      /* the request's image is not on the node */
 } place_reason_t;
 
 typedef struct _placement_t placement_t;
@@ -144,11 +149,11 @@ typedef struct _place_result_t place_result_t;
 
 /* Tunables; placement_new() starts from placement_config_default(). */
 typedef struct {
-    double weight [PLACE_RES_COUNT];   /* score weights (0 = ignore) */
-    size_t top_k;                      /* random pick among best K (1 = none) */
-    double epsilon;                    /* ... within this many points of best */
-    size_t max_candidates;             /* length of the ordered list */
-    double gpu_penalty;                /* points off GPU nodes for non-GPU asks */
+    double weight[PLACE_RES_COUNT]; /* score weights (0 = ignore) */
+    size_t top_k;                   /* random pick among best K (1 = none) */
+    double epsilon;                 /* ... within this many points of best */
+    size_t max_candidates;          /* length of the ordered list */
+    double gpu_penalty;             /* points off GPU nodes for non-GPU asks */
     /* Score at most this many FEASIBLE nodes per decision (0 = all). In a
      * view larger than this, the walk starts at a random node and goes
      * round until it has scored `sample` feasible ones, as Nomad's limit
@@ -176,15 +181,14 @@ size_t placement_place (placement_t *self, const place_node_t *nodes, size_t nno
 /* Results: reusable across decisions (allocation grows to the view size). */
 place_result_t *place_result_new (void);
 void place_result_destroy (place_result_t **self_p);
-size_t place_result_size (const place_result_t *self);          /* candidates */
+size_t place_result_size (const place_result_t *self);            /* candidates */
 size_t place_result_index (const place_result_t *self, size_t i); /* into view */
 const char *place_result_name (const place_result_t *self, size_t i);
 double place_result_score (const place_result_t *self, size_t i);
 /* Nodes filtered out (those with reason != NOT_PINNED). */
 size_t place_result_rejected (const place_result_t *self);
 /* Reason of the i-th rejected node, formatted "node: why" into buf. */
-place_reason_t place_result_reason (const place_result_t *self, size_t i,
-                                    char *buf, size_t size);
+place_reason_t place_result_reason (const place_result_t *self, size_t i, char *buf, size_t size);
 /* Every reason joined with "; ", e.g. for "no node fits: ..." errors.
  * Returns a new string (caller frees), "" when nothing was rejected. */
 char *place_result_explain (const place_result_t *self);
@@ -208,8 +212,8 @@ int placement_cpus_parse (const char *text, uint64_t *millicpus);
 
 /* Parse "arch=x86_64", "zone!=b", "gpu>=1", "ssd", "!spot". Returns 0 or -1
  * with a one-line reason in why. */
-int placement_constraint_parse (const char *text, place_constraint_t *out,
-                                char *why, size_t why_size);
+int placement_constraint_parse (const char *text, place_constraint_t *out, char *why,
+                                size_t why_size);
 
 /* Name of a resource ("cpu", "memory", "disk", "gpu"). */
 const char *placement_res_name (place_res_t res);

@@ -47,8 +47,10 @@ s_validate (uint16_t type, const void *body, const char **why)
         const rec_endpoint_t *e = body;
         unsigned v[6], a, b, c, d;
         char tail;
-        if (sscanf (e->mac, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4],
-                    &v[5], &tail) != 6 || strlen (e->mac) != 17) {
+        if (sscanf (e->mac, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+                    &tail)
+                != 6
+            || strlen (e->mac) != 17) {
             *why = "endpoint mac must be aa:bb:cc:dd:ee:ff";
             return -1;
         }

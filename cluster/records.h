@@ -26,20 +26,20 @@
 #define REC_VERSION_MIN 1
 #define REC_VERSION     1
 
-#define REC_KIND_NODE    "node"
-#define REC_KIND_SERVICE "service"
-#define REC_KIND_SHED    "shed"
-#define REC_KIND_NAME    "name"
+#define REC_KIND_NODE     "node"
+#define REC_KIND_SERVICE  "service"
+#define REC_KIND_SHED     "shed"
+#define REC_KIND_NAME     "name"
 #define REC_KIND_OVERLAY  "overlay"
 #define REC_KIND_ENDPOINT "endpoint"
 #define REC_KIND_IMAGE    "image"
 
-#define REC_NAME_MAX     63         /* node, shed and service names */
-#define REC_ADDR_MAX     45         /* textual IPv4/IPv6 address */
+#define REC_NAME_MAX     63 /* node, shed and service names */
+#define REC_ADDR_MAX     45 /* textual IPv4/IPv6 address */
 #define REC_ENDPOINT_MAX 128
 #define REC_TAGS_MAX     32
-#define REC_CHECK_MAX    255        /* check target: "host:port" or a command */
-#define REC_OUTPUT_MAX   255        /* last check output, trimmed */
+#define REC_CHECK_MAX    255 /* check target: "host:port" or a command */
+#define REC_OUTPUT_MAX   255 /* last check output, trimmed */
 
 /* Service health, as Consul names it. */
 #define REC_HEALTH_PASSING  0
@@ -47,10 +47,11 @@
 #define REC_HEALTH_CRITICAL 2
 
 /* Health check kinds. */
-#define REC_CHECK_NONE  0           /* health set by the registrant (agent) */
-#define REC_CHECK_TCP   1           /* connect to address:port */
-#define REC_CHECK_CMD   2           /* run a command; exit 0 pass, 1 warn, else critical */
+#define REC_CHECK_NONE 0 /* health set by the registrant (agent) */
+#define REC_CHECK_TCP  1 /* connect to address:port */
+#define REC_CHECK_CMD  2 /* run a command; exit 0 pass, 1 warn, else critical */
 
+/* clang-format off */
 #define REC_NODE_FIELDS(F, T)                                                  \
     F (T, 2,  name,        WIRE_STR,  REC_NAME_MAX,     WIRE_REQ, _)           \
     F (T, 3,  addr,        WIRE_STR,  REC_ADDR_MAX,     WIRE_REQ, _)           \
@@ -80,7 +81,9 @@
     F (T, 24, oc_memory,          WIRE_F64, 0,          WIRE_OPT, _)           \
     F (T, 25, oc_disk,            WIRE_F64, 0,          WIRE_OPT, _)           \
     F (T, 26, sheds,              WIRE_U64, 0,          WIRE_OPT, _)
+/* clang-format on */
 
+/* clang-format off */
 #define REC_SERVICE_FIELDS(F, T)                                               \
     F (T, 2,  name,        WIRE_STR,  REC_NAME_MAX,     WIRE_REQ, _)           \
     F (T, 3,  id,          WIRE_STR,  REC_NAME_MAX,     WIRE_REQ, _)           \
@@ -96,11 +99,13 @@
     F (T, 13, interval_ms, WIRE_U64,  86400000,         WIRE_OPT, _)           \
     F (T, 14, output,      WIRE_STR,  REC_OUTPUT_MAX,   WIRE_OPT, _)           \
     F (T, 15, updated_ms,  WIRE_U64,  0,                WIRE_OPT, _)
+/* clang-format on */
 
 /* A node's overlay: its address block claim (claim_ms = wall clock of the
  * claim, lower wins a conflict; see node/overlay/ipam.h), where its datapath
  * listens, its X25519 key, MTU and mode ("encrypted" | "plain"). An empty
  * block means "no block held" (all taken, or just lost a conflict). */
+/* clang-format off */
 #define REC_OVERLAY_FIELDS(F, T)                                               \
     F (T, 2,  node,        WIRE_STR,  REC_NAME_MAX,     WIRE_REQ, _)           \
     F (T, 3,  block,       WIRE_STR,  REC_ADDR_MAX + 4, WIRE_OPT, _)           \
@@ -112,21 +117,25 @@
     F (T, 9,  mode,        WIRE_STR,  15,               WIRE_OPT, _)           \
     F (T, 10, vni,         WIRE_U64,  16777215,         WIRE_OPT, _)           \
     F (T, 11, gateway,     WIRE_STR,  REC_ADDR_MAX,     WIRE_OPT, _)
+/* clang-format on */
 
 /* One shed interface on the overlay: key = its MAC; the owning node
  * programs nothing for it, every other node points MAC -> node (FDB) and
  * ip -> MAC (ARP / neighbour). */
+/* clang-format off */
 #define REC_ENDPOINT_FIELDS(F, T)                                              \
     F (T, 2,  ip,          WIRE_STR,  REC_ADDR_MAX,     WIRE_REQ, _)           \
     F (T, 3,  mac,         WIRE_STR,  17,               WIRE_REQ, _)           \
     F (T, 4,  node,        WIRE_STR,  REC_NAME_MAX,     WIRE_REQ, _)           \
     F (T, 5,  shed,        WIRE_STR,  REC_NAME_MAX,     WIRE_OPT, _)
+/* clang-format on */
 
 /* A shed, written only by the node that runs it. state: starting |
  * running | stopped | error (Shed's words); `error` says why for error.
  * cpus in millicpus. created_ms: wall clock at admission (duplicate
  * resolution compares it). */
 #define REC_SHED_STATE_MAX 15
+/* clang-format off */
 #define REC_SHED_FIELDS(F, T)                                                  \
     F (T, 2,  name,        WIRE_STR,  REC_NAME_MAX,     WIRE_REQ, _)           \
     F (T, 3,  node,        WIRE_STR,  REC_NAME_MAX,     WIRE_REQ, _)           \
@@ -144,24 +153,30 @@
     F (T, 15, tags,        WIRE_TAGS, REC_TAGS_MAX,     WIRE_OPT, _)           \
     F (T, 16, driver,      WIRE_STR,  15,               WIRE_OPT, _)           \
     F (T, 17, updated_ms,  WIRE_U64,  0,                WIRE_OPT, _)
+/* clang-format on */
 
 /* A name reservation, written by the name's coordinator (names.h). */
+/* clang-format off */
 #define REC_NAME_FIELDS(F, T)                                                  \
     F (T, 2,  name,        WIRE_STR,  REC_NAME_MAX,     WIRE_REQ, _)           \
     F (T, 3,  holder,      WIRE_STR,  REC_NAME_MAX,     WIRE_REQ, _)           \
     F (T, 4,  request_id,  WIRE_STR,  64,               WIRE_REQ, _)           \
     F (T, 5,  expires_ms,  WIRE_U64,  0,                WIRE_REQ, _)           \
     F (T, 6,  created_ms,  WIRE_U64,  0,                WIRE_OPT, _)
+/* clang-format on */
 
 /* An image this node holds (node/images/image_store.h): its name, the
  * sha256 of its archive, archive and unpacked bytes. Placement sends a
  * create that names an image only to nodes with such a record. */
+/* clang-format off */
 #define REC_IMAGE_FIELDS(F, T)                                                 \
     F (T, 2,  name,        WIRE_STR,  REC_NAME_MAX,     WIRE_REQ, _)           \
     F (T, 3,  digest,      WIRE_STR,  64,               WIRE_REQ, _)           \
     F (T, 4,  size,        WIRE_U64,  0,                WIRE_OPT, _)           \
     F (T, 5,  unpacked,    WIRE_U64,  0,                WIRE_OPT, _)
+/* clang-format on */
 
+/* clang-format off */
 #define REC_MESSAGES(M)                                                        \
     M (REC_NODE,    rec_node,    1, REC_NODE_FIELDS)                           \
     M (REC_SERVICE, rec_service, 2, REC_SERVICE_FIELDS)                        \
@@ -170,6 +185,7 @@
     M (REC_OVERLAY,  rec_overlay,  10, REC_OVERLAY_FIELDS)                     \
     M (REC_ENDPOINT, rec_endpoint, 11, REC_ENDPOINT_FIELDS)                   \
     M (REC_IMAGE,    rec_image,    30, REC_IMAGE_FIELDS)
+/* clang-format on */
 
 WIRE_DECLARE_PROTO (rec, REC_MESSAGES)
 

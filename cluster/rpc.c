@@ -12,7 +12,7 @@
 #include <sodium.h>
 #include <zmq.h>
 
-#define S_COMP "rpc"
+#define S_COMP         "rpc"
 /* ms an unanswered incoming request is kept: longer than the longest
  * provisioning run a peer may hold a request for (24 h, agents.provision) */
 #define S_INCOMING_TTL (25 * 3600 * 1000)
@@ -22,26 +22,26 @@ WIRE_DEFINE_PROTO (rpc, RPC_MESSAGES, RPC_VERSION_MIN, RPC_VERSION, NULL)
 /* A member we may call: a directory entry. Its connection, if any, is in
  * the pool (opened on the first call, closed when idle or evicted). */
 typedef struct {
-    char name [RPC_NAME_MAX + 1];
+    char name[RPC_NAME_MAX + 1];
     char *endpoint;
-    uint8_t key [32];
-    char z85 [41];
+    uint8_t key[32];
+    char z85[41];
 } s_peer_t;
 
 /* A request we sent and wait for. */
 typedef struct {
     uint64_t id;
-    char peer [RPC_NAME_MAX + 1];
+    char peer[RPC_NAME_MAX + 1];
     int64_t deadline;
-    uint8_t *frame;                 /* encoded, kept to resend after a re-dial */
+    uint8_t *frame; /* encoded, kept to resend after a re-dial */
     size_t len;
 } s_out_t;
 
 /* A request we received and the owner has not answered yet. */
 typedef struct {
     uint64_t token;
-    uint64_t id;                    /* the sender's request id */
-    zframe_t *rid;                  /* ROUTER routing id */
+    uint64_t id;   /* the sender's request id */
+    zframe_t *rid; /* ROUTER routing id */
     int64_t expires;
 } s_in_t;
 
@@ -49,18 +49,18 @@ typedef struct {
     zsock_t *pipe;
     zpoller_t *poller;
     zap_t *zap;
-    char name [RPC_NAME_MAX + 1];
-    char domain [ZAP_DOMAIN_MAX + 1];
-    uint8_t public_key [32];
-    uint8_t secret_key [32];        /* wiped at exit */
+    char name[RPC_NAME_MAX + 1];
+    char domain[ZAP_DOMAIN_MAX + 1];
+    uint8_t public_key[32];
+    uint8_t secret_key[32]; /* wiped at exit */
     zsock_t *router;
     char *endpoint;
-    zhashx_t *peers;                /* the directory: name -> s_peer_t */
-    peer_pool_t *pool;              /* DEALERs to the peers we call */
-    zhashx_t *out;                  /* "%016llx" id -> s_out_t */
-    zhashx_t *in;                   /* "%016llx" token -> s_in_t */
+    zhashx_t *peers;   /* the directory: name -> s_peer_t */
+    peer_pool_t *pool; /* DEALERs to the peers we call */
+    zhashx_t *out;     /* "%016llx" id -> s_out_t */
+    zhashx_t *in;      /* "%016llx" token -> s_in_t */
     uint64_t next_token;
-    char error [256];
+    char error[256];
     bool terminated;
     rpc_counters_t *c;
 } self_t;
@@ -75,7 +75,7 @@ s_str_free_fn (void **item)
 }
 
 static void
-s_idkey (char key [17], uint64_t id)
+s_idkey (char key[17], uint64_t id)
 {
     snprintf (key, 17, "%016" PRIx64, id);
 }
@@ -198,8 +198,7 @@ s_peer_remove (self_t *self, const char *name)
 }
 
 static void
-s_peer_add (self_t *self, const char *name, const char *endpoint, const uint8_t *key,
-            size_t keylen)
+s_peer_add (self_t *self, const char *name, const char *endpoint, const uint8_t *key, size_t keylen)
 {
     if (!name || !*name || strlen (name) > RPC_NAME_MAX || !endpoint || keylen != 32) {
         log_warn (S_COMP, "bad PEER-ADD|peer=%s", name ? name : "-");
@@ -207,7 +206,7 @@ s_peer_add (self_t *self, const char *name, const char *endpoint, const uint8_t 
     }
     s_peer_t *old = (s_peer_t *) zhashx_lookup (self->peers, name);
     if (old && streq (old->endpoint, endpoint) && memcmp (old->key, key, 32) == 0)
-        return;                     /* same peer again (membership update): keep it */
+        return; /* same peer again (membership update): keep it */
     s_peer_t *peer = (s_peer_t *) zmalloc (sizeof (s_peer_t));
     assert (peer);
     snprintf (peer->name, sizeof peer->name, "%s", name);
@@ -215,7 +214,7 @@ s_peer_add (self_t *self, const char *name, const char *endpoint, const uint8_t 
     assert (peer->endpoint);
     memcpy (peer->key, key, 32);
     zmq_z85_encode (peer->z85, peer->key, 32);
-    zhashx_update (self->peers, name, peer);   /* frees an older entry */
+    zhashx_update (self->peers, name, peer); /* frees an older entry */
     /* A connection to its old address or key is stale: requests waiting
      * on it go again over a new one (s_on_redial). */
     if (peer_pool_has (self->pool, name))
@@ -270,19 +269,16 @@ s_cmd_request (self_t *self, const char *peer_name, uint64_t id, const char *met
     int status = RPC_ERR_NO_PEER;
     if (!peer)
         why = "unknown peer";
-    else
-    if (peer_pool_open (self->pool, peer->name, peer->endpoint, peer->key) != 0) {
+    else if (peer_pool_open (self->pool, peer->name, peer->endpoint, peer->key) != 0) {
         /* Every pooled connection has calls in flight. */
         why = "too many peers with calls in flight";
         status = RPC_ERR_REFUSED;
     }
-    else
-    if (zhashx_size (self->out) >= RPC_PENDING_MAX) {
+    else if (zhashx_size (self->out) >= RPC_PENDING_MAX) {
         why = "too many requests in flight";
         status = RPC_ERR_REFUSED;
     }
-    else
-    if (!method || !*method || strlen (method) > RPC_METHOD_MAX || len > RPC_BODY_MAX) {
+    else if (!method || !*method || strlen (method) > RPC_METHOD_MAX || len > RPC_BODY_MAX) {
         why = "bad request";
         status = RPC_ERR_REFUSED;
     }
@@ -295,7 +291,7 @@ s_cmd_request (self_t *self, const char *peer_name, uint64_t id, const char *met
     rpc_msg_t msg = { .hdr.type = RPC_REQUEST };
     msg.u.rpc_request.id = id;
     snprintf (msg.u.rpc_request.method, sizeof msg.u.rpc_request.method, "%s", method);
-    msg.u.rpc_request.body.data = (uint8_t *) (uintptr_t) body;   /* encode only reads */
+    msg.u.rpc_request.body.data = (uint8_t *) (uintptr_t) body; /* encode only reads */
     msg.u.rpc_request.body.len = len;
     s_out_t *out = (s_out_t *) zmalloc (sizeof (s_out_t));
     assert (out);
@@ -304,11 +300,10 @@ s_cmd_request (self_t *self, const char *peer_name, uint64_t id, const char *met
     out->deadline = zclock_mono () + (timeout_ms > 0 ? timeout_ms : RPC_TIMEOUT_DEFAULT);
     if (wire_encode (&rpc_proto, &msg, &out->frame, &out->len) != WIRE_OK) {
         free (out);
-        s_emit_response (self, id, RPC_ERR_REFUSED, "cannot encode", "",
-                    (size_t) 0);
+        s_emit_response (self, id, RPC_ERR_REFUSED, "cannot encode", "", (size_t) 0);
         return;
     }
-    char key [17];
+    char key[17];
     s_idkey (key, id);
     zhashx_update (self->out, key, out);
     S_INC (self, requests_sent);
@@ -323,7 +318,7 @@ static void
 s_cmd_reply (self_t *self, uint64_t token, int status, const char *error, const uint8_t *body,
              size_t len)
 {
-    char key [17];
+    char key[17];
     s_idkey (key, token);
     s_in_t *in = (s_in_t *) zhashx_lookup (self->in, key);
     if (!in) {
@@ -333,8 +328,7 @@ s_cmd_reply (self_t *self, uint64_t token, int status, const char *error, const 
     rpc_msg_t msg = { .hdr.type = RPC_RESPONSE };
     msg.u.rpc_response.id = in->id;
     msg.u.rpc_response.status = status;
-    snprintf (msg.u.rpc_response.error, sizeof msg.u.rpc_response.error, "%s",
-              error ? error : "");
+    snprintf (msg.u.rpc_response.error, sizeof msg.u.rpc_response.error, "%s", error ? error : "");
     msg.u.rpc_response.body.data = (uint8_t *) (uintptr_t) body;
     msg.u.rpc_response.body.len = len > RPC_BODY_MAX ? 0 : len;
     if (s_encode_send (self, self->router, in->rid, &msg) == 0)
@@ -371,9 +365,10 @@ s_recv_router (self_t *self)
         const char *uid = zframe_meta (payload, "User-Id");
         if (!uid || !zap_allowed_z85 (self->zap, self->domain, uid))
             S_INC (self, denied_msgs);
-        else
-        if (wire_decode (&rpc_proto, zframe_data (payload), zframe_size (payload), &req,
-                         &field) != WIRE_OK || req.hdr.type != RPC_REQUEST) {
+        else if (wire_decode (&rpc_proto, zframe_data (payload), zframe_size (payload), &req,
+                              &field)
+                     != WIRE_OK
+                 || req.hdr.type != RPC_REQUEST) {
             if (req.hdr.type == RPC_RESPONSE)
                 wire_msg_free (&rpc_proto, &req);
             S_INC (self, malformed);
@@ -395,13 +390,13 @@ s_recv_router (self_t *self)
                 in->rid = rid;
                 rid = NULL;
                 in->expires = zclock_mono () + S_INCOMING_TTL;
-                char key [17];
+                char key[17];
                 s_idkey (key, in->token);
                 zhashx_update (self->in, key, in);
                 S_INC (self, requests_recv);
                 s_emit_request (self, s_peer_by_key (self, uid), in->token,
-                            req.u.rpc_request.method, req.u.rpc_request.body.data,
-                            req.u.rpc_request.body.len);
+                                req.u.rpc_request.method, req.u.rpc_request.body.data,
+                                req.u.rpc_request.body.len);
             }
             wire_msg_free (&rpc_proto, &req);
         }
@@ -421,8 +416,8 @@ s_recv_dealer (self_t *self, void *dealer)
     rpc_msg_t rep;
     const char *field = "";
     if (zmsg_size (msg) != 1 || zframe_size (payload) > RPC_FRAME_MAX
-    ||  wire_decode (&rpc_proto, zframe_data (payload), zframe_size (payload), &rep, &field)
-        != WIRE_OK) {
+        || wire_decode (&rpc_proto, zframe_data (payload), zframe_size (payload), &rep, &field)
+               != WIRE_OK) {
         S_INC (self, malformed);
         zmsg_destroy (&msg);
         return;
@@ -430,18 +425,19 @@ s_recv_dealer (self_t *self, void *dealer)
     if (rep.hdr.type != RPC_RESPONSE)
         S_INC (self, malformed);
     else {
-        char key [17];
+        char key[17];
         s_idkey (key, rep.u.rpc_response.id);
         if (!zhashx_lookup (self->out, key))
-            S_INC (self, late_responses);   /* timed out, or a resent duplicate */
+            S_INC (self, late_responses); /* timed out, or a resent duplicate */
         else {
             S_INC (self, responses_recv);
             int64_t status = rep.u.rpc_response.status;
             s_emit_response (self, rep.u.rpc_response.id,
-                        (int) (status < INT32_MIN ? INT32_MIN : status > INT32_MAX ? INT32_MAX
-                                                                                   : status),
-                        rep.u.rpc_response.error, rep.u.rpc_response.body.data,
-                        rep.u.rpc_response.body.len);
+                             (int) (status < INT32_MIN   ? INT32_MIN
+                                    : status > INT32_MAX ? INT32_MAX
+                                                         : status),
+                             rep.u.rpc_response.error, rep.u.rpc_response.body.data,
+                             rep.u.rpc_response.body.len);
             s_out_done (self, key);
         }
     }
@@ -462,19 +458,17 @@ s_timers (self_t *self)
          out = (s_out_t *) zhashx_next (self->out)) {
         if (out->deadline <= now)
             zlistx_add_end (expired, strdup ((const char *) zhashx_cursor (self->out)));
-        else
-        if (out->deadline < next)
+        else if (out->deadline < next)
             next = out->deadline;
     }
     for (const char *key = (const char *) zlistx_first (expired); key;
          key = (const char *) zlistx_next (expired)) {
         s_out_t *out = (s_out_t *) zhashx_lookup (self->out, key);
         S_INC (self, timeouts);
-        char why [128];
+        char why[128];
         snprintf (why, sizeof why, "%s did not answer in time", out->peer);
-        s_emit_response (self, out->id, RPC_ERR_TIMEOUT, why, "",
-                    (size_t) 0);
-        char peer [RPC_NAME_MAX + 1];
+        s_emit_response (self, out->id, RPC_ERR_TIMEOUT, why, "", (size_t) 0);
+        char peer[RPC_NAME_MAX + 1];
         snprintf (peer, sizeof peer, "%s", out->peer);
         s_out_done (self, key);
         /* Its connection may be stuck: the pool watches only the first
@@ -513,18 +507,14 @@ s_recv_pipe (self_t *self)
     char *cmd = zmsg_popstr (req);
     if (!cmd)
         log_warn (S_COMP, "empty command");
-    else
-    if (streq (cmd, "$TERM"))
+    else if (streq (cmd, "$TERM"))
         self->terminated = true;
-    else
-    if (streq (cmd, "INIT-STATUS"))
-        zsock_send (self->pipe, "iss", self->error [0] ? -1 : 0, self->error,
+    else if (streq (cmd, "INIT-STATUS"))
+        zsock_send (self->pipe, "iss", self->error[0] ? -1 : 0, self->error,
                     self->endpoint ? self->endpoint : "");
-    else
-    if (self->error [0])
-        ;                           /* failed init: rpc_new destroys us */
-    else
-    if (streq (cmd, "ALLOW") || streq (cmd, "DENY")) {
+    else if (self->error[0])
+        ; /* failed init: rpc_new destroys us */
+    else if (streq (cmd, "ALLOW") || streq (cmd, "DENY")) {
         zframe_t *key = zmsg_pop (req);
         if (key && zframe_size (key) == 32) {
             if (streq (cmd, "ALLOW"))
@@ -534,8 +524,7 @@ s_recv_pipe (self_t *self)
         }
         zframe_destroy (&key);
     }
-    else
-    if (streq (cmd, "PEER-ADD")) {
+    else if (streq (cmd, "PEER-ADD")) {
         char *name = zmsg_popstr (req), *endpoint = zmsg_popstr (req);
         zframe_t *key = zmsg_pop (req);
         s_peer_add (self, name, endpoint, key ? zframe_data (key) : NULL,
@@ -544,8 +533,7 @@ s_recv_pipe (self_t *self)
         zstr_free (&endpoint);
         zframe_destroy (&key);
     }
-    else
-    if (streq (cmd, "PEER-REMOVE")) {
+    else if (streq (cmd, "PEER-REMOVE")) {
         char *name = zmsg_popstr (req);
         if (name) {
             s_peer_remove (self, name);
@@ -553,8 +541,7 @@ s_recv_pipe (self_t *self)
         }
         zstr_free (&name);
     }
-    else
-    if (streq (cmd, "REQUEST")) {
+    else if (streq (cmd, "REQUEST")) {
         char *peer = zmsg_popstr (req), *id = zmsg_popstr (req), *method = zmsg_popstr (req);
         zframe_t *body = zmsg_pop (req);
         char *timeout = zmsg_popstr (req);
@@ -568,8 +555,7 @@ s_recv_pipe (self_t *self)
         zstr_free (&timeout);
         zframe_destroy (&body);
     }
-    else
-    if (streq (cmd, "REPLY")) {
+    else if (streq (cmd, "REPLY")) {
         char *token = zmsg_popstr (req), *status = zmsg_popstr (req), *error = zmsg_popstr (req);
         zframe_t *body = zmsg_pop (req);
         if (token && status)
@@ -591,8 +577,7 @@ s_recv_pipe (self_t *self)
 static int
 s_init (self_t *self, const rpc_config_t *cfg)
 {
-    if (!cfg || !cfg->name || !cfg->endpoint || !cfg->public_key || !cfg->secret_key
-    ||  !cfg->zap) {
+    if (!cfg || !cfg->name || !cfg->endpoint || !cfg->public_key || !cfg->secret_key || !cfg->zap) {
         snprintf (self->error, sizeof self->error, "rpc: incomplete configuration");
         return -1;
     }
@@ -605,9 +590,14 @@ s_init (self_t *self, const rpc_config_t *cfg)
     memcpy (self->secret_key, cfg->secret_key, 32);
     self->zap = cfg->zap;
     peer_pool_config_t pc = {
-        .comp = S_COMP, .public_key = self->public_key, .secret_key = self->secret_key,
-        .cap = cfg->pool_max > 0 ? cfg->pool_max : RPC_POOL_DEFAULT, .sndhwm = 10000,
-        .poller = self->poller, .on_redial = s_on_redial, .arg = self,
+        .comp = S_COMP,
+        .public_key = self->public_key,
+        .secret_key = self->secret_key,
+        .cap = cfg->pool_max > 0 ? cfg->pool_max : RPC_POOL_DEFAULT,
+        .sndhwm = 10000,
+        .poller = self->poller,
+        .on_redial = s_on_redial,
+        .arg = self,
     };
     self->pool = peer_pool_new (&pc);
     if (!self->pool) {
@@ -645,7 +635,7 @@ s_pool_counters (self_t *self)
     __atomic_store_n (&self->c->connected, (uint64_t) peer_pool_size (self->pool),
                       __ATOMIC_RELAXED);
     __atomic_store_n (&self->c->sockets, (uint64_t) peer_pool_sockets (self->pool) + 1,
-                      __ATOMIC_RELAXED);  /* + the ROUTER */
+                      __ATOMIC_RELAXED); /* + the ROUTER */
     __atomic_store_n (&self->c->sock_fail, st->sock_fail, __ATOMIC_RELAXED);
     __atomic_store_n (&self->c->evicted, st->evicted, __ATOMIC_RELAXED);
 }
@@ -653,8 +643,8 @@ s_pool_counters (self_t *self)
 void
 rpc_actor (zsock_t *pipe, void *args)
 {
-    rpc_t *owner = (rpc_t *) ((void **) args) [0];
-    const rpc_config_t *cfg = (const rpc_config_t *) ((void **) args) [1];
+    rpc_t *owner = (rpc_t *) ((void **) args)[0];
+    const rpc_config_t *cfg = (const rpc_config_t *) ((void **) args)[1];
     self_t self_s;
     self_t *self = &self_s;
     memset (self, 0, sizeof *self);
@@ -669,11 +659,11 @@ rpc_actor (zsock_t *pipe, void *args)
     zhashx_set_destructor (self->in, s_in_free_fn);
     if (s_init (self, cfg))
         log_error (S_COMP, "start failed|err=\"%s\"", self->error);
-    zsock_signal (pipe, 0);         /* cfg is no longer used */
+    zsock_signal (pipe, 0); /* cfg is no longer used */
 
     while (!self->terminated) {
         int64_t wait = -1;
-        if (!self->error [0]) {
+        if (!self->error[0]) {
             wait = s_timers (self) - zclock_mono ();
             if (wait < 0)
                 wait = 0;
@@ -681,21 +671,17 @@ rpc_actor (zsock_t *pipe, void *args)
         void *which = zpoller_wait (self->poller, (int) wait);
         if (which == pipe)
             s_recv_pipe (self);
-        else
-        if (which && which == self->router)
+        else if (which && which == self->router)
             s_recv_router (self);
-        else
-        if (which) {
+        else if (which) {
             void *sock = NULL;
             peer_pool_event_t ev = peer_pool_event (self->pool, which, NULL, &sock);
             if (ev == PEER_POOL_EV_READABLE)
                 s_recv_dealer (self, sock);
-            else
-            if (ev == PEER_POOL_EV_REFUSED)
-                S_INC (self, handshakes_refused);   /* the pool re-dials */
+            else if (ev == PEER_POOL_EV_REFUSED)
+                S_INC (self, handshakes_refused); /* the pool re-dials */
         }
-        else
-        if (zpoller_terminated (self->poller))
+        else if (zpoller_terminated (self->poller))
             break;
         s_pool_counters (self);
     }

@@ -57,7 +57,7 @@
 #include <czmq.h>
 #include <stdint.h>
 
-#define RPC_PORT_OFFSET     3               /* rpc port = gossip port + 3 */
+#define RPC_PORT_OFFSET     3 /* rpc port = gossip port + 3 */
 #define RPC_VERSION_MIN     1
 #define RPC_VERSION         1
 #define RPC_METHOD_MAX      31
@@ -65,59 +65,65 @@
 #define RPC_NAME_MAX        63
 #define RPC_BODY_MAX        (1u << 20)
 #define RPC_FRAME_MAX       (RPC_BODY_MAX + 1024)
-#define RPC_TIMEOUT_DEFAULT 5000            /* ms */
-#define RPC_PENDING_MAX     65536           /* in flight, each direction */
-#define RPC_POOL_DEFAULT    24              /* DEALERs held at once */
-#define RPC_IDLE_MS         30000           /* an unused DEALER is closed after */
+#define RPC_TIMEOUT_DEFAULT 5000  /* ms */
+#define RPC_PENDING_MAX     65536 /* in flight, each direction */
+#define RPC_POOL_DEFAULT    24    /* DEALERs held at once */
+#define RPC_IDLE_MS         30000 /* an unused DEALER is closed after */
 
 /* Status of a response. Values > 0 are the owner's own codes. */
-#define RPC_OK              0
-#define RPC_ERR_TIMEOUT     (-1)            /* no answer in time */
-#define RPC_ERR_NO_PEER     (-2)            /* peer unknown or removed */
-#define RPC_ERR_REFUSED     (-3)            /* too many in flight, bad args */
+#define RPC_OK          0
+#define RPC_ERR_TIMEOUT (-1) /* no answer in time */
+#define RPC_ERR_NO_PEER (-2) /* peer unknown or removed */
+#define RPC_ERR_REFUSED (-3) /* too many in flight, bad args */
 
+/* clang-format off */
 #define RPC_REQUEST_FIELDS(F, T)                                               \
     F (T, 2, id,         WIRE_U64,  0,              WIRE_REQ, _)               \
     F (T, 3, method,     WIRE_STR,  RPC_METHOD_MAX, WIRE_REQ, _)               \
     F (T, 4, body,       WIRE_BLOB, RPC_BODY_MAX,   WIRE_OPT, _)
+/* clang-format on */
 
+/* clang-format off */
 #define RPC_RESPONSE_FIELDS(F, T)                                              \
     F (T, 2, id,         WIRE_U64,  0,              WIRE_REQ, _)               \
     F (T, 3, status,     WIRE_I64,  0,              WIRE_REQ, _)               \
     F (T, 4, error,      WIRE_STR,  RPC_ERROR_MAX,  WIRE_OPT, _)               \
     F (T, 5, body,       WIRE_BLOB, RPC_BODY_MAX,   WIRE_OPT, _)
+/* clang-format on */
 
+/* clang-format off */
 #define RPC_MESSAGES(M)                                                        \
     M (RPC_REQUEST,  rpc_request,  1, RPC_REQUEST_FIELDS)                      \
     M (RPC_RESPONSE, rpc_response, 2, RPC_RESPONSE_FIELDS)
+/* clang-format on */
 
 WIRE_DECLARE_PROTO (rpc, RPC_MESSAGES)
 
 typedef struct _rpc_t rpc_t;
 
 typedef struct {
-    const char *name;               /* this node */
-    const char *endpoint;           /* bind, e.g. "tcp://198.18.0.1:7949" */
-    const uint8_t *public_key;      /* X25519, 32 bytes */
+    const char *name;          /* this node */
+    const char *endpoint;      /* bind, e.g. "tcp://198.18.0.1:7949" */
+    const uint8_t *public_key; /* X25519, 32 bytes */
     const uint8_t *secret_key;
-    zap_t *zap;                     /* the process's one ZAP handler */
-    const char *zap_domain;         /* default "rpc/<name>" */
-    size_t pool_max;                /* 0: RPC_POOL_DEFAULT */
+    zap_t *zap;             /* the process's one ZAP handler */
+    const char *zap_domain; /* default "rpc/<name>" */
+    size_t pool_max;        /* 0: RPC_POOL_DEFAULT */
 } rpc_config_t;
 
 typedef enum {
-    RPC_EV_REQUEST  = 1,
+    RPC_EV_REQUEST = 1,
     RPC_EV_RESPONSE = 2,
 } rpc_event_type_t;
 
 typedef struct {
     rpc_event_type_t type;
-    char peer [RPC_NAME_MAX + 1];   /* REQUEST: who asks */
-    uint64_t id;                    /* REQUEST: token for rpc_reply; RESPONSE: request id */
-    char method [RPC_METHOD_MAX + 1];
-    int status;                     /* RESPONSE */
-    char error [RPC_ERROR_MAX + 1]; /* RESPONSE, when status != RPC_OK */
-    uint8_t *body;                  /* owned; rpc_event_free */
+    char peer[RPC_NAME_MAX + 1]; /* REQUEST: who asks */
+    uint64_t id;                 /* REQUEST: token for rpc_reply; RESPONSE: request id */
+    char method[RPC_METHOD_MAX + 1];
+    int status;                    /* RESPONSE */
+    char error[RPC_ERROR_MAX + 1]; /* RESPONSE, when status != RPC_OK */
+    uint8_t *body;                 /* owned; rpc_event_free */
     size_t len;
 } rpc_event_t;
 
@@ -144,8 +150,8 @@ uint64_t rpc_request (rpc_t *self, const char *peer, const char *method, const u
 
 /* Answer an RPC_EV_REQUEST (token = its id). status RPC_OK with a body, or
  * a positive owner code with a one-line error. */
-void rpc_reply (rpc_t *self, uint64_t token, int status, const char *error,
-                const uint8_t *body, size_t len);
+void rpc_reply (rpc_t *self, uint64_t token, int status, const char *error, const uint8_t *body,
+                size_t len);
 
 /* Read one event (call when rpc_sock is readable). 0, or -1 if interrupted
  * or the message was not an event. */

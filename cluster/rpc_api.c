@@ -11,7 +11,7 @@ rpc_new (const rpc_config_t *cfg, char *err, size_t errlen)
 {
     rpc_t *self = (rpc_t *) zmalloc (sizeof (rpc_t));
     assert (self);
-    void *args [2] = { self, (void *) (uintptr_t) cfg };
+    void *args[2] = { self, (void *) (uintptr_t) cfg };
     self->actor = zactor_new (rpc_actor, args);
     if (!self->actor) {
         snprintf (err, errlen, "rpc: cannot start actor");
@@ -88,16 +88,16 @@ rpc_peer_remove (rpc_t *self, const char *name)
 }
 
 uint64_t
-rpc_request (rpc_t *self, const char *peer, const char *method, const uint8_t *body,
-             size_t len, int timeout_ms)
+rpc_request (rpc_t *self, const char *peer, const char *method, const uint8_t *body, size_t len,
+             int timeout_ms)
 {
     assert (self);
     uint64_t id = ++self->next_id;
-    char ids [24], tmo [16];
+    char ids[24], tmo[16];
     snprintf (ids, sizeof ids, "%" PRIu64, id);
     snprintf (tmo, sizeof tmo, "%d", timeout_ms);
-    zsock_send (self->actor, "ssssbs", "REQUEST", peer, ids, method, body ? body : (const uint8_t *) "",
-                len, tmo);
+    zsock_send (self->actor, "ssssbs", "REQUEST", peer, ids, method,
+                body ? body : (const uint8_t *) "", len, tmo);
     return id;
 }
 
@@ -106,7 +106,7 @@ rpc_reply (rpc_t *self, uint64_t token, int status, const char *error, const uin
            size_t len)
 {
     assert (self);
-    char tok [24], st [16];
+    char tok[24], st[16];
     snprintf (tok, sizeof tok, "%" PRIu64, token);
     snprintf (st, sizeof st, "%d", status);
     zsock_send (self->actor, "ssssb", "REPLY", tok, st, error ? error : "",
@@ -137,17 +137,16 @@ rpc_recv (rpc_t *self, rpc_event_t *ev)
         assert (ev->body);
         if (ev->len)
             memcpy (ev->body, zframe_data (body), ev->len);
-        ev->body [ev->len] = 0;     /* text bodies may be read as strings */
+        ev->body[ev->len] = 0; /* text bodies may be read as strings */
         zstr_free (&peer);
         zstr_free (&method);
         zstr_free (&token);
         zframe_destroy (&body);
         rc = 0;
     }
-    else
-    if (kind && streq (kind, "RESPONSE") && zmsg_size (msg) == 4) {
+    else if (kind && streq (kind, "RESPONSE") && zmsg_size (msg) == 4) {
         char *id = zmsg_popstr (msg);
-        char *status = zmsg_popstr (msg);    /* 'i' travels as text */
+        char *status = zmsg_popstr (msg); /* 'i' travels as text */
         char *error = zmsg_popstr (msg);
         zframe_t *body = zmsg_pop (msg);
         ev->type = RPC_EV_RESPONSE;
@@ -159,7 +158,7 @@ rpc_recv (rpc_t *self, rpc_event_t *ev)
         assert (ev->body);
         if (ev->len)
             memcpy (ev->body, zframe_data (body), ev->len);
-        ev->body [ev->len] = 0;     /* text bodies may be read as strings */
+        ev->body[ev->len] = 0; /* text bodies may be read as strings */
         zstr_free (&id);
         zstr_free (&status);
         zstr_free (&error);
@@ -187,21 +186,21 @@ rpc_stats (rpc_t *self)
     assert (self);
     rpc_counters_t c;
 #define S_LOAD(f) c.f = __atomic_load_n (&self->c.f, __ATOMIC_RELAXED)
+    /* clang-format off */
     S_LOAD (requests_sent); S_LOAD (requests_recv); S_LOAD (responses_sent);
     S_LOAD (responses_recv); S_LOAD (timeouts); S_LOAD (no_peer); S_LOAD (malformed);
     S_LOAD (denied_msgs); S_LOAD (send_drops); S_LOAD (late_responses);
     S_LOAD (handshakes_refused); S_LOAD (redials); S_LOAD (connected); S_LOAD (sockets);
     S_LOAD (sock_fail); S_LOAD (evicted);
+    /* clang-format on */
 #undef S_LOAD
-    return zsys_sprintf ("requests_sent=%" PRIu64 " requests_recv=%" PRIu64
-                         " responses_sent=%" PRIu64 " responses_recv=%" PRIu64
-                         " timeouts=%" PRIu64 " no_peer=%" PRIu64 " malformed=%" PRIu64
-                         " denied_msgs=%" PRIu64 " send_drops=%" PRIu64
-                         " late_responses=%" PRIu64 " handshakes_refused=%" PRIu64
-                         " redials=%" PRIu64 " connected=%" PRIu64 " sockets=%" PRIu64
-                         " sock_fail=%" PRIu64 " evicted=%" PRIu64,
-                         c.requests_sent, c.requests_recv, c.responses_sent, c.responses_recv,
-                         c.timeouts, c.no_peer, c.malformed, c.denied_msgs, c.send_drops,
-                         c.late_responses, c.handshakes_refused, c.redials, c.connected,
-                         c.sockets, c.sock_fail, c.evicted);
+    return zsys_sprintf (
+        "requests_sent=%" PRIu64 " requests_recv=%" PRIu64 " responses_sent=%" PRIu64
+        " responses_recv=%" PRIu64 " timeouts=%" PRIu64 " no_peer=%" PRIu64 " malformed=%" PRIu64
+        " denied_msgs=%" PRIu64 " send_drops=%" PRIu64 " late_responses=%" PRIu64
+        " handshakes_refused=%" PRIu64 " redials=%" PRIu64 " connected=%" PRIu64 " sockets=%" PRIu64
+        " sock_fail=%" PRIu64 " evicted=%" PRIu64,
+        c.requests_sent, c.requests_recv, c.responses_sent, c.responses_recv, c.timeouts, c.no_peer,
+        c.malformed, c.denied_msgs, c.send_drops, c.late_responses, c.handshakes_refused, c.redials,
+        c.connected, c.sockets, c.sock_fail, c.evicted);
 }

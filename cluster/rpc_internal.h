@@ -18,7 +18,7 @@ typedef struct {
 
 struct _rpc_t {
     zactor_t *actor;
-    char endpoint [256];
+    char endpoint[256];
     uint64_t next_id;
     rpc_counters_t c;
 };

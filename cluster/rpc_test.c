@@ -8,7 +8,7 @@
 #include <sodium.h>
 
 typedef struct {
-    uint8_t pub [32], sec [32];
+    uint8_t pub[32], sec[32];
     rpc_t *rpc;
 } s_node_t;
 
@@ -18,9 +18,12 @@ static void
 s_node_start (s_node_t *n, const char *name)
 {
     crypto_box_keypair (n->pub, n->sec);
-    char err [256] = "";
-    rpc_config_t cfg = { .name = name, .endpoint = "tcp://127.0.0.1:*", .public_key = n->pub,
-                         .secret_key = n->sec, .zap = s_zap };
+    char err[256] = "";
+    rpc_config_t cfg = { .name = name,
+                         .endpoint = "tcp://127.0.0.1:*",
+                         .public_key = n->pub,
+                         .secret_key = n->sec,
+                         .zap = s_zap };
     n->rpc = rpc_new (&cfg, err, sizeof err);
     assert_non_null (n->rpc);
     assert_string_equal (err, "");
@@ -70,7 +73,7 @@ test_request_response (void **state)
     rpc_event_t ev;
     assert_int_equal (s_wait (&b, &ev, 3000), 0);
     assert_int_equal (ev.type, RPC_EV_REQUEST);
-    assert_string_equal (ev.peer, "a");     /* the name registered for a's key */
+    assert_string_equal (ev.peer, "a"); /* the name registered for a's key */
     assert_string_equal (ev.method, "echo");
     assert_int_equal (ev.len, 5);
     assert_memory_equal (ev.body, "hello", 5);
@@ -100,30 +103,29 @@ test_request_response (void **state)
     rpc_event_free (&ev);
 
     /* Many in flight, answered out of order. */
-    uint64_t ids [20];
+    uint64_t ids[20];
     for (int i = 0; i < 20; i++) {
-        char body [8];
+        char body[8];
         snprintf (body, sizeof body, "%d", i);
-        ids [i] = rpc_request (a.rpc, "b", "n", (const uint8_t *) body, strlen (body), 3000);
+        ids[i] = rpc_request (a.rpc, "b", "n", (const uint8_t *) body, strlen (body), 3000);
     }
-    uint64_t tokens [20];
-    char bodies [20][8];
+    uint64_t tokens[20];
+    char bodies[20][8];
     for (int i = 0; i < 20; i++) {
         assert_int_equal (s_wait (&b, &ev, 3000), 0);
-        tokens [i] = ev.id;
-        snprintf (bodies [i], sizeof bodies [i], "%.*s", (int) ev.len, (char *) ev.body);
+        tokens[i] = ev.id;
+        snprintf (bodies[i], sizeof bodies[i], "%.*s", (int) ev.len, (char *) ev.body);
         rpc_event_free (&ev);
     }
     for (int i = 19; i >= 0; i--)
-        rpc_reply (b.rpc, tokens [i], RPC_OK, NULL, (const uint8_t *) bodies [i],
-                   strlen (bodies [i]));
+        rpc_reply (b.rpc, tokens[i], RPC_OK, NULL, (const uint8_t *) bodies[i], strlen (bodies[i]));
     int seen = 0;
     for (int i = 0; i < 20; i++) {
         assert_int_equal (s_wait (&a, &ev, 3000), 0);
         assert_int_equal (ev.status, RPC_OK);
         int n = atoi ((char *) ev.body);
         assert_true (n >= 0 && n < 20);
-        assert_true (ev.id == ids [n]);
+        assert_true (ev.id == ids[n]);
         seen |= 1 << n;
         rpc_event_free (&ev);
     }
@@ -140,7 +142,7 @@ test_timeout_and_unknown_peer (void **state)
     int64_t t0 = zclock_mono ();
     uint64_t id = rpc_request (a.rpc, "b", "slow", NULL, 0, 300);
     rpc_event_t ev;
-    assert_int_equal (s_wait (&b, &ev, 3000), 0);      /* b gets it and says nothing */
+    assert_int_equal (s_wait (&b, &ev, 3000), 0); /* b gets it and says nothing */
     uint64_t token = ev.id;
     rpc_event_free (&ev);
     assert_int_equal (s_wait (&a, &ev, 3000), 0);
@@ -180,10 +182,10 @@ test_wrong_key_refused (void **state)
 {
     (void) state;
     s_node_t a, b;
-    s_pair (&a, &b, false);          /* b never allows a */
+    s_pair (&a, &b, false); /* b never allows a */
     uint64_t id = rpc_request (a.rpc, "b", "x", NULL, 0, 800);
     rpc_event_t ev;
-    assert_int_equal (s_wait (&b, &ev, 1000), -1);      /* nothing reaches b */
+    assert_int_equal (s_wait (&b, &ev, 1000), -1); /* nothing reaches b */
     assert_int_equal (s_wait (&a, &ev, 2000), 0);
     assert_true (ev.id == id);
     assert_int_equal (ev.status, RPC_ERR_TIMEOUT);
@@ -193,7 +195,7 @@ test_wrong_key_refused (void **state)
     zstr_free (&stats);
 
     /* A client that claims the wrong server key gets nowhere either. */
-    uint8_t other_pub [32], other_sec [32];
+    uint8_t other_pub[32], other_sec[32];
     crypto_box_keypair (other_pub, other_sec);
     rpc_allow (b.rpc, a.pub);
     rpc_peer_add (a.rpc, "b", rpc_endpoint (b.rpc), other_pub);
@@ -213,7 +215,7 @@ test_late_allow_recovers (void **state)
     s_pair (&a, &b, false);
     uint64_t id = rpc_request (a.rpc, "b", "hello", (const uint8_t *) "x", 1, 8000);
     rpc_event_t ev;
-    assert_int_equal (s_wait (&b, &ev, 400), -1);       /* refused so far */
+    assert_int_equal (s_wait (&b, &ev, 400), -1); /* refused so far */
     /* libzmq would never retry on its own: the monitor + re-dial does. */
     rpc_allow (b.rpc, a.pub);
     assert_int_equal (s_wait (&b, &ev, 5000), 0);
@@ -264,7 +266,6 @@ test_codec (void **state)
     free (buf);
 }
 
-
 /* ---- the connection pool (cluster/peer_pool.h) ---------------------------- */
 
 static uint64_t
@@ -298,8 +299,8 @@ s_call (s_node_t *a, s_node_t *srv, const char *name)
     uint64_t id = rpc_request (a->rpc, name, "echo", (const uint8_t *) "x", 1, 3000);
     s_serve_one (srv, 3000);
     rpc_event_t ev;
-    int rc = s_wait (a, &ev, 3000) == 0 && ev.type == RPC_EV_RESPONSE && ev.id == id
-             ? ev.status : -100;
+    int rc =
+        s_wait (a, &ev, 3000) == 0 && ev.type == RPC_EV_RESPONSE && ev.id == id ? ev.status : -100;
     rpc_event_free (&ev);
     return rc;
 }
@@ -310,27 +311,31 @@ static void
 test_pool_lru (void **state)
 {
     (void) state;
-    s_node_t a, srv [3];
-    const char *names [3] = { "p0", "p1", "p2" };
+    s_node_t a, srv[3];
+    const char *names[3] = { "p0", "p1", "p2" };
     crypto_box_keypair (a.pub, a.sec);
-    char err [256] = "";
-    rpc_config_t cfg = { .name = "a", .endpoint = "tcp://127.0.0.1:*", .public_key = a.pub,
-                         .secret_key = a.sec, .zap = s_zap, .pool_max = 2 };
+    char err[256] = "";
+    rpc_config_t cfg = { .name = "a",
+                         .endpoint = "tcp://127.0.0.1:*",
+                         .public_key = a.pub,
+                         .secret_key = a.sec,
+                         .zap = s_zap,
+                         .pool_max = 2 };
     a.rpc = rpc_new (&cfg, err, sizeof err);
     assert_non_null (a.rpc);
     for (int i = 0; i < 3; i++) {
-        s_node_start (&srv [i], names [i]);
-        rpc_allow (srv [i].rpc, a.pub);
-        rpc_allow (a.rpc, srv [i].pub);
-        rpc_peer_add (a.rpc, names [i], rpc_endpoint (srv [i].rpc), srv [i].pub);
+        s_node_start (&srv[i], names[i]);
+        rpc_allow (srv[i].rpc, a.pub);
+        rpc_allow (a.rpc, srv[i].pub);
+        rpc_peer_add (a.rpc, names[i], rpc_endpoint (srv[i].rpc), srv[i].pub);
     }
-    assert_int_equal (s_call (&a, &srv [0], "p0"), RPC_OK);
-    assert_int_equal (s_call (&a, &srv [1], "p1"), RPC_OK);
+    assert_int_equal (s_call (&a, &srv[0], "p0"), RPC_OK);
+    assert_int_equal (s_call (&a, &srv[1], "p1"), RPC_OK);
     assert_int_equal (s_stat (a.rpc, "connected"), 2);
-    assert_int_equal (s_call (&a, &srv [2], "p2"), RPC_OK);
+    assert_int_equal (s_call (&a, &srv[2], "p2"), RPC_OK);
     assert_int_equal (s_stat (a.rpc, "connected"), 2);
     assert_int_equal (s_stat (a.rpc, "evicted"), 1);
-    assert_int_equal (s_call (&a, &srv [0], "p0"), RPC_OK);    /* p0 again: p1 goes */
+    assert_int_equal (s_call (&a, &srv[0], "p0"), RPC_OK); /* p0 again: p1 goes */
     assert_int_equal (s_stat (a.rpc, "evicted"), 2);
     assert_int_equal (s_stat (a.rpc, "sock_fail"), 0);
     assert_true (s_stat (a.rpc, "sockets") <= 2 * 3 + 1);
@@ -346,8 +351,8 @@ test_pool_lru (void **state)
     assert_true (ev.id == id1);
     assert_int_equal (ev.status, RPC_ERR_REFUSED);
     rpc_event_free (&ev);
-    s_serve_one (&srv [0], 3000);
-    s_serve_one (&srv [2], 3000);
+    s_serve_one (&srv[0], 3000);
+    s_serve_one (&srv[2], 3000);
     for (int i = 0; i < 2; i++) {
         assert_int_equal (s_wait (&a, &ev, 3000), 0);
         assert_true (ev.id == id0 || ev.id == id2);
@@ -355,10 +360,10 @@ test_pool_lru (void **state)
         rpc_event_free (&ev);
     }
     /* Both done: p1 may take a connection again. */
-    assert_int_equal (s_call (&a, &srv [1], "p1"), RPC_OK);
+    assert_int_equal (s_call (&a, &srv[1], "p1"), RPC_OK);
     rpc_destroy (&a.rpc);
     for (int i = 0; i < 3; i++)
-        rpc_destroy (&srv [i].rpc);
+        rpc_destroy (&srv[i].rpc);
 }
 
 int
@@ -369,7 +374,7 @@ main (void)
     assert_true (sodium_init () >= 0);
     s_zap = zap_new ();
     assert_non_null (s_zap);
-    const struct CMUnitTest tests [] = {
+    const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_codec),
         cmocka_unit_test (test_request_response),
         cmocka_unit_test (test_timeout_and_unknown_peer),

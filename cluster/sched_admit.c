@@ -16,8 +16,8 @@
 #include <string.h>
 
 typedef struct {
-    char request_id [SCHED_REQUEST_ID_MAX + 1];
-    char name [PLACE_NAME_MAX + 1];
+    char request_id[SCHED_REQUEST_ID_MAX + 1];
+    char name[PLACE_NAME_MAX + 1];
     place_resources_t need;
 } s_resv_t;
 
@@ -80,10 +80,10 @@ sched_admit_set_draining (sched_admit_t *self, bool draining)
 static uint64_t
 s_effective (const sched_capacity_t *cap, int r)
 {
-    uint64_t c = cap->capacity.v [r], res = cap->reserved.v [r];
+    uint64_t c = cap->capacity.v[r], res = cap->reserved.v[r];
     if (res >= c)
         return 0;
-    double ratio = cap->overcommit [r] >= 1.0 ? cap->overcommit [r] : 1.0;
+    double ratio = cap->overcommit[r] >= 1.0 ? cap->overcommit[r] : 1.0;
     if (ratio == 1.0)
         return c - res;
     double eff = (double) (c - res) * ratio;
@@ -94,8 +94,8 @@ static s_resv_t *
 s_find_id (sched_admit_t *self, const char *request_id)
 {
     for (size_t i = 0; i < self->nresv; i++)
-        if (strcmp (self->resv [i].request_id, request_id) == 0)
-            return &self->resv [i];
+        if (strcmp (self->resv[i].request_id, request_id) == 0)
+            return &self->resv[i];
     return NULL;
 }
 
@@ -103,8 +103,8 @@ static s_resv_t *
 s_find_name (sched_admit_t *self, const char *name)
 {
     for (size_t i = 0; i < self->nresv; i++)
-        if (strcmp (self->resv [i].name, name) == 0)
-            return &self->resv [i];
+        if (strcmp (self->resv[i].name, name) == 0)
+            return &self->resv[i];
     return NULL;
 }
 
@@ -112,13 +112,12 @@ static bool
 s_args_ok (const char *request_id, const char *name)
 {
     return request_id && *request_id && strlen (request_id) <= SCHED_REQUEST_ID_MAX
-        && placement_name_valid (name, NULL, 0);
+           && placement_name_valid (name, NULL, 0);
 }
 
 /* Append; caller holds the lock and has checked everything. */
 static int
-s_add (sched_admit_t *self, const char *request_id, const char *name,
-       const place_resources_t *need)
+s_add (sched_admit_t *self, const char *request_id, const char *name, const place_resources_t *need)
 {
     if (self->nresv == self->cap_resv) {
         size_t grow = self->cap_resv ? self->cap_resv * 2 : 16;
@@ -128,12 +127,12 @@ s_add (sched_admit_t *self, const char *request_id, const char *name,
         self->resv = bigger;
         self->cap_resv = grow;
     }
-    s_resv_t *r = &self->resv [self->nresv++];
+    s_resv_t *r = &self->resv[self->nresv++];
     snprintf (r->request_id, sizeof r->request_id, "%s", request_id);
     snprintf (r->name, sizeof r->name, "%s", name);
     r->need = *need;
     for (int i = 0; i < PLACE_RES_COUNT; i++)
-        self->allocated.v [i] += need->v [i];
+        self->allocated.v[i] += need->v[i];
     return 0;
 }
 
@@ -151,7 +150,7 @@ sched_admit_claim (sched_admit_t *self, const char *request_id, const char *name
     assert (self);
     assert (need);
     if (why && why_size)
-        why [0] = '\0';
+        why[0] = '\0';
     if (!s_args_ok (request_id, name)) {
         s_why (why, why_size, "invalid request id or shed name%s%s", "", "");
         return SCHED_ADMIT_INVALID;
@@ -166,16 +165,14 @@ sched_admit_claim (sched_admit_t *self, const char *request_id, const char *name
         if (strcmp (seen->name, name) == 0 && memcmp (&seen->need, need, sizeof *need) == 0)
             rc = SCHED_ADMIT_REPEAT;
         else {
-            s_why (why, why_size, "request id %s already used for shed %s",
-                   request_id, seen->name);
+            s_why (why, why_size, "request id %s already used for shed %s", request_id, seen->name);
             rc = SCHED_ADMIT_CONFLICT;
         }
         goto done;
     }
     s_resv_t *holder = s_find_name (self, name);
     if (holder) {
-        s_why (why, why_size, "shed %s already exists here (request %s)",
-               name, holder->request_id);
+        s_why (why, why_size, "shed %s already exists here (request %s)", name, holder->request_id);
         rc = SCHED_ADMIT_NAME_TAKEN;
         goto done;
     }
@@ -186,25 +183,24 @@ sched_admit_claim (sched_admit_t *self, const char *request_id, const char *name
     }
     for (int r = 0; r < PLACE_RES_COUNT; r++) {
         uint64_t eff = s_effective (&self->cap, r);
-        uint64_t free_r = eff > self->allocated.v [r] ? eff - self->allocated.v [r] : 0;
-        if (need->v [r] > free_r) {
+        uint64_t free_r = eff > self->allocated.v[r] ? eff - self->allocated.v[r] : 0;
+        if (need->v[r] > free_r) {
             if (why && why_size) {
-                char have [32], want [32];
+                char have[32], want[32];
                 if (r == PLACE_MEMORY || r == PLACE_DISK) {
                     placement_size_format (free_r, have, sizeof have);
-                    placement_size_format (need->v [r], want, sizeof want);
+                    placement_size_format (need->v[r], want, sizeof want);
                 }
-                else
-                if (r == PLACE_CPU) {
+                else if (r == PLACE_CPU) {
                     snprintf (have, sizeof have, "%.3g", (double) free_r / 1000.0);
-                    snprintf (want, sizeof want, "%.3g", (double) need->v [r] / 1000.0);
+                    snprintf (want, sizeof want, "%.3g", (double) need->v[r] / 1000.0);
                 }
                 else {
                     snprintf (have, sizeof have, "%llu", (unsigned long long) free_r);
-                    snprintf (want, sizeof want, "%llu", (unsigned long long) need->v [r]);
+                    snprintf (want, sizeof want, "%llu", (unsigned long long) need->v[r]);
                 }
-                snprintf (why, why_size, "%s %s free < %s",
-                          placement_res_name ((place_res_t) r), have, want);
+                snprintf (why, why_size, "%s %s free < %s", placement_res_name ((place_res_t) r),
+                          have, want);
             }
             rc = SCHED_ADMIT_NO_ROOM;
             goto done;
@@ -230,8 +226,8 @@ sched_admit_release (sched_admit_t *self, const char *name)
     s_resv_t *r = s_find_name (self, name);
     if (r) {
         for (int i = 0; i < PLACE_RES_COUNT; i++)
-            self->allocated.v [i] -= r->need.v [i];
-        *r = self->resv [--self->nresv];
+            self->allocated.v[i] -= r->need.v[i];
+        *r = self->resv[--self->nresv];
         rc = 0;
     }
     pthread_mutex_unlock (&self->lock);
@@ -251,15 +247,12 @@ sched_admit_restore (sched_admit_t *self, const char *request_id, const char *na
     s_resv_t *by_id = s_find_id (self, request_id);
     s_resv_t *by_name = s_find_name (self, name);
     if (by_id && by_id == by_name)
-        rc = 0;                 /* restoring twice is harmless */
-    else
-    if (by_id)
+        rc = 0; /* restoring twice is harmless */
+    else if (by_id)
         rc = SCHED_ADMIT_CONFLICT;
-    else
-    if (by_name)
+    else if (by_name)
         rc = SCHED_ADMIT_NAME_TAKEN;
-    else
-    if (s_add (self, request_id, name, need) != 0)
+    else if (s_add (self, request_id, name, need) != 0)
         rc = SCHED_ADMIT_NOMEM;
     pthread_mutex_unlock (&self->lock);
     return rc;
@@ -313,14 +306,22 @@ const char *
 sched_admit_strerror (sched_admit_rc_t rc)
 {
     switch (rc) {
-        case SCHED_ADMIT_OK:         return "admitted";
-        case SCHED_ADMIT_REPEAT:     return "already admitted (same request)";
-        case SCHED_ADMIT_NO_ROOM:    return "not enough free resources";
-        case SCHED_ADMIT_DRAINING:   return "node is draining";
-        case SCHED_ADMIT_NAME_TAKEN: return "name already taken on this node";
-        case SCHED_ADMIT_CONFLICT:   return "request id reused with different parameters";
-        case SCHED_ADMIT_INVALID:    return "invalid request id or shed name";
-        case SCHED_ADMIT_NOMEM:      return "out of memory";
+    case SCHED_ADMIT_OK:
+        return "admitted";
+    case SCHED_ADMIT_REPEAT:
+        return "already admitted (same request)";
+    case SCHED_ADMIT_NO_ROOM:
+        return "not enough free resources";
+    case SCHED_ADMIT_DRAINING:
+        return "node is draining";
+    case SCHED_ADMIT_NAME_TAKEN:
+        return "name already taken on this node";
+    case SCHED_ADMIT_CONFLICT:
+        return "request id reused with different parameters";
+    case SCHED_ADMIT_INVALID:
+        return "invalid request id or shed name";
+    case SCHED_ADMIT_NOMEM:
+        return "out of memory";
     }
     return "unknown admission result";
 }

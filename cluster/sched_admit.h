@@ -33,26 +33,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SCHED_REQUEST_ID_MAX 64     /* bytes of a request id */
+#define SCHED_REQUEST_ID_MAX 64 /* bytes of a request id */
 
 typedef struct _sched_admit_t sched_admit_t;
 
 typedef enum {
-    SCHED_ADMIT_OK         = 0,     /* admitted now */
-    SCHED_ADMIT_REPEAT     = 1,     /* same request id, already admitted: success */
-    SCHED_ADMIT_NO_ROOM    = -1,    /* does not fit; `why` says which resource */
-    SCHED_ADMIT_DRAINING   = -2,
-    SCHED_ADMIT_NAME_TAKEN = -3,    /* another request holds this name here */
-    SCHED_ADMIT_CONFLICT   = -4,    /* same request id, different name/resources */
-    SCHED_ADMIT_INVALID    = -5,    /* bad request id or name */
-    SCHED_ADMIT_NOMEM      = -6,
+    SCHED_ADMIT_OK = 0,       /* admitted now */
+    SCHED_ADMIT_REPEAT = 1,   /* same request id, already admitted: success */
+    SCHED_ADMIT_NO_ROOM = -1, /* does not fit; `why` says which resource */
+    SCHED_ADMIT_DRAINING = -2,
+    SCHED_ADMIT_NAME_TAKEN = -3, /* another request holds this name here */
+    SCHED_ADMIT_CONFLICT = -4,   /* same request id, different name/resources */
+    SCHED_ADMIT_INVALID = -5,    /* bad request id or name */
+    SCHED_ADMIT_NOMEM = -6,
 } sched_admit_rc_t;
 
 /* The node's own capacity (same meaning as in place_node_t). */
 typedef struct {
     place_resources_t capacity;
     place_resources_t reserved;
-    double overcommit [PLACE_RES_COUNT];
+    double overcommit[PLACE_RES_COUNT];
 } sched_capacity_t;
 
 sched_admit_t *sched_admit_new (const sched_capacity_t *capacity);
@@ -63,9 +63,8 @@ void sched_admit_set_draining (sched_admit_t *self, bool draining);
 
 /* Admit or reject one claim. `why` (may be NULL) gets a one-line reason on
  * rejection, e.g. "memory 3.1 GiB free < 4 GiB". */
-sched_admit_rc_t sched_admit_claim (sched_admit_t *self, const char *request_id,
-                                    const char *name, const place_resources_t *need,
-                                    char *why, size_t why_size);
+sched_admit_rc_t sched_admit_claim (sched_admit_t *self, const char *request_id, const char *name,
+                                    const place_resources_t *need, char *why, size_t why_size);
 
 /* Give back the reservation of `name`. Returns 0, or -1 if none. */
 int sched_admit_release (sched_admit_t *self, const char *name);
@@ -82,7 +81,6 @@ bool sched_admit_holds (sched_admit_t *self, const char *name);
 
 /* Fill a placement view entry for this node (name and tags not touched). */
 void sched_admit_view (sched_admit_t *self, place_node_t *node);
-
 
 const char *sched_admit_strerror (sched_admit_rc_t rc);
 

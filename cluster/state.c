@@ -34,39 +34,39 @@
 #define S_COMP "state"
 
 typedef struct {
-    char *hkey;                     /* "kind\nkey", the hash key (owned by us) */
-    char kind [STATE_KIND_MAX + 1];
-    char *key;                      /* points into hkey */
-    uint8_t *value;                 /* NULL when len == 0 */
+    char *hkey; /* "kind\nkey", the hash key (owned by us) */
+    char kind[STATE_KIND_MAX + 1];
+    char *key;      /* points into hkey */
+    uint8_t *value; /* NULL when len == 0 */
     size_t len;
     uint64_t version;
     bool tomb;
     int64_t updated_ms;
     bool has_sig;
-    uint8_t sig [STATE_SIG_BYTES];  /* the origin's signature (has_sig) */
+    uint8_t sig[STATE_SIG_BYTES]; /* the origin's signature (has_sig) */
 } s_rec_t;
 
 typedef struct {
-    char name [STATE_ORIGIN_MAX + 1];
+    char name[STATE_ORIGIN_MAX + 1];
     state_status_t status;
     uint64_t max;
     uint64_t floor;
     uint64_t reset_floor;
-    int64_t removed_ms;             /* when it was removed (entry expiry) */
-    size_t live_bytes;              /* value bytes held, for the bound */
-    bool held;                      /* this message had records we did not take */
-    zhashx_t *recs;                 /* hkey -> s_rec_t */
+    int64_t removed_ms; /* when it was removed (entry expiry) */
+    size_t live_bytes;  /* value bytes held, for the bound */
+    bool held;          /* this message had records we did not take */
+    zhashx_t *recs;     /* hkey -> s_rec_t */
 } s_origin_t;
 
 struct _state_t {
-    char self [STATE_ORIGIN_MAX + 1];
-    char *path;                     /* <data_dir>/state.bin, or NULL */
-    zhashx_t *origins;              /* name -> s_origin_t */
-    s_origin_t *mine;               /* our own origin (in origins) */
-    uint64_t used;                  /* last version handed out */
-    uint64_t hwm;                   /* reserved on disk */
-    uint64_t pushed;                /* last own version pushed */
-    bool dirty;                     /* own records changed since flush */
+    char self[STATE_ORIGIN_MAX + 1];
+    char *path;        /* <data_dir>/state.bin, or NULL */
+    zhashx_t *origins; /* name -> s_origin_t */
+    s_origin_t *mine;  /* our own origin (in origins) */
+    uint64_t used;     /* last version handed out */
+    uint64_t hwm;      /* reserved on disk */
+    uint64_t pushed;   /* last own version pushed */
+    bool dirty;        /* own records changed since flush */
     int64_t ttl_ms;
     state_clock_fn *clock;
     void *clock_arg;
@@ -74,9 +74,9 @@ struct _state_t {
     void *handler_arg;
     state_sign_fn *signer;
     void *signer_arg;
-    state_key_fn *keys;             /* verifier's key lookup, NULL: no checks */
+    state_key_fn *keys; /* verifier's key lookup, NULL: no checks */
     void *keys_arg;
-    int64_t deferred_log_ms;        /* last "key unknown" log line (rate limit) */
+    int64_t deferred_log_ms; /* last "key unknown" log line (rate limit) */
     state_stats_t stats;
 };
 
@@ -189,7 +189,7 @@ s_emit (state_t *self, state_event_t ev, const s_origin_t *o, const s_rec_t *rec
 
 /* ---- signatures ---------------------------------------------------------- */
 
-#define S_SIG_DOMAIN "shed-state-record-v1"     /* 20 bytes, no NUL */
+#define S_SIG_DOMAIN "shed-state-record-v1" /* 20 bytes, no NUL */
 
 static void
 s_hash_str (crypto_generichash_state *h, const char *text)
@@ -203,9 +203,8 @@ s_hash_str (crypto_generichash_state *h, const char *text)
 }
 
 void
-state_rec_signed_msg (const char *origin, const char *kind, const char *key,
-                      uint64_t version, bool tomb, const uint8_t *value, size_t len,
-                      uint8_t out [STATE_SIGNED_LEN])
+state_rec_signed_msg (const char *origin, const char *kind, const char *key, uint64_t version,
+                      bool tomb, const uint8_t *value, size_t len, uint8_t out[STATE_SIGNED_LEN])
 {
     /* Canonical encoding, hashed (docs/state.md, "Trust"): the domain,
      * then len8 origin, len8 kind, len8 key, version (8 bytes BE),
@@ -217,13 +216,13 @@ state_rec_signed_msg (const char *origin, const char *kind, const char *key,
     s_hash_str (&h, origin);
     s_hash_str (&h, kind);
     s_hash_str (&h, key);
-    uint8_t fixed [13];
+    uint8_t fixed[13];
     for (int i = 0; i < 8; i++)
-        fixed [i] = (uint8_t) (version >> (56 - 8 * i));
-    fixed [8] = tomb ? 1 : 0;
+        fixed[i] = (uint8_t) (version >> (56 - 8 * i));
+    fixed[8] = tomb ? 1 : 0;
     uint32_t vlen = (uint32_t) len;
     for (int i = 0; i < 4; i++)
-        fixed [9 + i] = (uint8_t) (vlen >> (24 - 8 * i));
+        fixed[9 + i] = (uint8_t) (vlen >> (24 - 8 * i));
     crypto_generichash_update (&h, fixed, sizeof fixed);
     if (len)
         crypto_generichash_update (&h, value, len);
@@ -239,9 +238,9 @@ s_sign (state_t *self, s_rec_t *rec)
         rec->has_sig = false;
         return;
     }
-    uint8_t msg [STATE_SIGNED_LEN];
-    state_rec_signed_msg (self->self, rec->kind, rec->key, rec->version, rec->tomb,
-                          rec->value, rec->len, msg);
+    uint8_t msg[STATE_SIGNED_LEN];
+    state_rec_signed_msg (self->self, rec->kind, rec->key, rec->version, rec->tomb, rec->value,
+                          rec->len, msg);
     self->signer (self->signer_arg, msg, sizeof msg, rec->sig);
     rec->has_sig = true;
 }
@@ -288,11 +287,9 @@ s_store (state_t *self, s_origin_t *o, const char *kind, const char *key, uint8_
 
     if (was_live && !tomb)
         s_emit (self, STATE_EV_UPDATED, o, rec);
-    else
-    if (was_live && tomb)
+    else if (was_live && tomb)
         s_emit (self, STATE_EV_DELETED, o, rec);
-    else
-    if (!tomb)
+    else if (!tomb)
         s_emit (self, STATE_EV_INSERTED, o, rec);
 }
 
@@ -332,8 +329,8 @@ s_recs_above (s_origin_t *o, uint64_t above, size_t *n_out)
     for (s_rec_t *rec = (s_rec_t *) zhashx_first (o->recs); rec;
          rec = (s_rec_t *) zhashx_next (o->recs))
         if (rec->version > above)
-            arr [n++] = rec;
-    qsort (arr, n, sizeof arr [0], s_rec_cmp_version);
+            arr[n++] = rec;
+    qsort (arr, n, sizeof arr[0], s_rec_cmp_version);
     *n_out = n;
     return arr;
 }
@@ -378,7 +375,7 @@ s_save (state_t *self, uint64_t hwm)
         assert (snap->recs.items);
         snap->recs.n = n;
         for (size_t i = 0; i < n; i++)
-            s_to_wire (self->mine, arr [i], &snap->recs.items [i]);
+            s_to_wire (self->mine, arr[i], &snap->recs.items[i]);
     }
     free (arr);
 
@@ -400,9 +397,11 @@ s_save (state_t *self, uint64_t hwm)
 }
 
 /* The largest state.bin we accept: every own record at its bound. */
-#define S_FILE_MAX ((size_t) STATE_LOCAL_BYTES_MAX \
-                    + (size_t) STATE_LOCAL_MAX * (STATE_REC_OVERHEAD + STATE_ORIGIN_MAX \
-                                                  + STATE_KIND_MAX + STATE_KEY_MAX) + 4096)
+#define S_FILE_MAX                                                                                 \
+    ((size_t) STATE_LOCAL_BYTES_MAX                                                                \
+     + (size_t) STATE_LOCAL_MAX                                                                    \
+           * (STATE_REC_OVERHEAD + STATE_ORIGIN_MAX + STATE_KIND_MAX + STATE_KEY_MAX)              \
+     + 4096)
 
 static int
 s_load (state_t *self, char *err, size_t errlen)
@@ -411,7 +410,7 @@ s_load (state_t *self, char *err, size_t errlen)
     char *buf = shed_read_file (self->path, S_FILE_MAX, &len);
     if (!buf) {
         if (errno == ENOENT)
-            return 0;               /* first start */
+            return 0; /* first start */
         snprintf (err, errlen, "%s: %s", STATE_FILE, strerror (errno));
         return -1;
     }
@@ -424,19 +423,19 @@ s_load (state_t *self, char *err, size_t errlen)
         rc = WIRE_ERR_TYPE;
     }
     if (rc) {
-        snprintf (err, errlen, "%s: %s%s%s", STATE_FILE, wire_strerror (rc),
-                  *field ? " in " : "", field);
+        snprintf (err, errlen, "%s: %s%s%s", STATE_FILE, wire_strerror (rc), *field ? " in " : "",
+                  field);
         return -1;
     }
     state_snapshot_t *snap = &msg.u.state_snapshot;
     if (strcmp (snap->origin, self->self)) {
-        snprintf (err, errlen, "%s: belongs to node \"%s\", not \"%s\"", STATE_FILE,
-                  snap->origin, self->self);
+        snprintf (err, errlen, "%s: belongs to node \"%s\", not \"%s\"", STATE_FILE, snap->origin,
+                  self->self);
         wire_msg_free (&state_proto, &msg);
         return -1;
     }
     for (size_t i = 0; i < snap->recs.n; i++) {
-        state_rec_t *w = &snap->recs.items [i];
+        state_rec_t *w = &snap->recs.items[i];
         if (strcmp (w->origin, self->self) || w->version > snap->hwm) {
             snprintf (err, errlen, "%s: record %zu is not ours or above the reservation",
                       STATE_FILE, i);
@@ -446,18 +445,18 @@ s_load (state_t *self, char *err, size_t errlen)
         }
         /* Loaded records keep their signature; state_set_signer signs
          * them again (a file from before signatures has none). */
-        static const uint8_t zero [STATE_SIG_BYTES];
+        static const uint8_t zero[STATE_SIG_BYTES];
         bool has_sig = memcmp (w->sig, zero, sizeof zero) != 0;
-        s_store (self, self->mine, w->kind, w->key, w->value.data, w->value.len,
-                 w->version, w->tomb, has_sig ? w->sig : NULL);
-        w->value.data = NULL;       /* moved into the store */
+        s_store (self, self->mine, w->kind, w->key, w->value.data, w->value.len, w->version,
+                 w->tomb, has_sig ? w->sig : NULL);
+        w->value.data = NULL; /* moved into the store */
         w->value.len = 0;
     }
     /* Continue above the whole reservation: versions between the last one
      * used and hwm may have reached peers before a crash. */
     self->used = snap->hwm;
     self->hwm = snap->hwm;
-    self->pushed = snap->hwm;       /* peers had their chance to see these */
+    self->pushed = snap->hwm; /* peers had their chance to see these */
     self->mine->max = snap->hwm;
     self->mine->floor = snap->floor;
     wire_msg_free (&state_proto, &msg);
@@ -541,7 +540,7 @@ state_set_signer (state_t *self, state_sign_fn *fn, void *arg)
      * same bytes, so only a changed key or a missing signature dirties. */
     for (s_rec_t *rec = (s_rec_t *) zhashx_first (self->mine->recs); rec;
          rec = (s_rec_t *) zhashx_next (self->mine->recs)) {
-        uint8_t before [STATE_SIG_BYTES];
+        uint8_t before[STATE_SIG_BYTES];
         bool had = rec->has_sig;
         memcpy (before, rec->sig, sizeof before);
         s_sign (self, rec);
@@ -590,8 +589,7 @@ int
 state_put (state_t *self, const char *kind, const char *key, const void *value, size_t len)
 {
     assert (self);
-    if (!kind || !key || !state_kind_valid (kind) || !state_key_valid (key)
-    ||  (len && !value))
+    if (!kind || !key || !state_kind_valid (kind) || !state_key_valid (key) || (len && !value))
         return -STATE_ERR_ARG;
     if (len > STATE_VALUE_MAX)
         return -STATE_ERR_TOO_BIG;
@@ -694,15 +692,14 @@ s_origins_sorted (state_t *self, size_t *n_out)
     size_t n = 0;
     for (s_origin_t *o = (s_origin_t *) zhashx_first (self->origins); o;
          o = (s_origin_t *) zhashx_next (self->origins))
-        arr [n++] = o;
-    qsort (arr, n, sizeof arr [0], s_origin_cmp_name);
+        arr[n++] = o;
+    qsort (arr, n, sizeof arr[0], s_origin_cmp_name);
     *n_out = n;
     return arr;
 }
 
 static int
-s_foreach_origin (s_origin_t *o, const char *kind, bool tombstones, state_iter_fn *fn,
-                  void *arg)
+s_foreach_origin (s_origin_t *o, const char *kind, bool tombstones, state_iter_fn *fn, void *arg)
 {
     size_t cap = zhashx_size (o->recs), n = 0;
     s_rec_t **arr = (s_rec_t **) malloc ((cap ? cap : 1) * sizeof (s_rec_t *));
@@ -710,12 +707,12 @@ s_foreach_origin (s_origin_t *o, const char *kind, bool tombstones, state_iter_f
     for (s_rec_t *rec = (s_rec_t *) zhashx_first (o->recs); rec;
          rec = (s_rec_t *) zhashx_next (o->recs))
         if ((tombstones || !rec->tomb) && (!kind || streq (kind, rec->kind)))
-            arr [n++] = rec;
-    qsort (arr, n, sizeof arr [0], s_rec_cmp_hkey);
+            arr[n++] = rec;
+    qsort (arr, n, sizeof arr[0], s_rec_cmp_hkey);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         state_record_t view;
-        s_view (o, arr [i], &view);
+        s_view (o, arr[i], &view);
         rc = fn (arg, &view);
     }
     free (arr);
@@ -736,7 +733,7 @@ state_foreach (state_t *self, const char *origin, const char *kind, bool tombsto
     s_origin_t **arr = s_origins_sorted (self, &n);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++)
-        rc = s_foreach_origin (arr [i], kind, tombstones, fn, arg);
+        rc = s_foreach_origin (arr[i], kind, tombstones, fn, arg);
     free (arr);
     return rc;
 }
@@ -782,7 +779,7 @@ state_origin_set_status (state_t *self, const char *origin, state_status_t statu
 {
     assert (self);
     if (!origin || !state_origin_valid (origin) || streq (origin, self->self)
-    ||  status > STATE_REMOVED)
+        || status > STATE_REMOVED)
         return -STATE_ERR_ARG;
     s_origin_t *o = s_origin_require (self, origin);
     if (o->status == status)
@@ -829,9 +826,12 @@ const char *
 state_status_name (state_status_t status)
 {
     switch (status) {
-        case STATE_ALIVE:       return "alive";
-        case STATE_UNREACHABLE: return "unreachable";
-        case STATE_REMOVED:     return "removed";
+    case STATE_ALIVE:
+        return "alive";
+    case STATE_UNREACHABLE:
+        return "unreachable";
+    case STATE_REMOVED:
+        return "removed";
     }
     return "?";
 }
@@ -871,11 +871,11 @@ state_digest (state_t *self, bool reply, state_msg_t *msg)
     d->entries.items = (state_dig_t *) calloc (n ? n : 1, sizeof (state_dig_t));
     assert (d->entries.items);
     for (size_t i = 0; i < n && d->entries.n < STATE_DIGEST_MAX; i++) {
-        if (arr [i]->status == STATE_REMOVED)
+        if (arr[i]->status == STATE_REMOVED)
             continue;
-        state_dig_t *e = &d->entries.items [d->entries.n++];
-        snprintf (e->origin, sizeof e->origin, "%s", arr [i]->name);
-        e->max = arr [i]->max;
+        state_dig_t *e = &d->entries.items[d->entries.n++];
+        snprintf (e->origin, sizeof e->origin, "%s", arr[i]->name);
+        e->max = arr[i]->max;
     }
     free (arr);
     return 0;
@@ -885,16 +885,16 @@ state_digest (state_t *self, bool reply, state_msg_t *msg)
  * number taken. `*used` counts bytes; the first record of a message always
  * goes so one big record cannot stall replication. */
 static size_t
-s_take (const s_origin_t *o, s_rec_t **arr, size_t n, state_rec_t *out, size_t *nout,
-        size_t cap, size_t budget, size_t *used)
+s_take (const s_origin_t *o, s_rec_t **arr, size_t n, state_rec_t *out, size_t *nout, size_t cap,
+        size_t budget, size_t *used)
 {
     size_t taken = 0;
     for (size_t i = 0; i < n && *nout < cap; i++) {
-        size_t sz = STATE_REC_OVERHEAD + strlen (o->name) + strlen (arr [i]->kind)
-                  + strlen (arr [i]->key) + arr [i]->len;
+        size_t sz = STATE_REC_OVERHEAD + strlen (o->name) + strlen (arr[i]->kind)
+                    + strlen (arr[i]->key) + arr[i]->len;
         if (*nout > 0 && *used + sz > budget)
             break;
-        s_to_wire (o, arr [i], &out [(*nout)++]);
+        s_to_wire (o, arr[i], &out[(*nout)++]);
         *used += sz;
         taken++;
     }
@@ -920,20 +920,20 @@ state_delta (state_t *self, const state_digest_t *peer, size_t budget, state_msg
     zhashx_t *peer_max = zhashx_new ();
     assert (peer_max);
     for (size_t i = 0; i < peer->entries.n; i++)
-        zhashx_update (peer_max, peer->entries.items [i].origin,
-                       (void *) &peer->entries.items [i].max);
+        zhashx_update (peer_max, peer->entries.items[i].origin,
+                       (void *) &peer->entries.items[i].max);
 
     size_t n;
     s_origin_t **arr = s_origins_sorted (self, &n);
     d->spans.items = (state_span_t *) calloc (n ? n : 1, sizeof (state_span_t));
     d->recs.items = (state_rec_t *) calloc (STATE_RECS_MAX, sizeof (state_rec_t));
     assert (d->spans.items && d->recs.items);
-    size_t used = 64;               /* envelope, sender, list headers */
+    size_t used = 64; /* envelope, sender, list headers */
 
     for (size_t i = 0; i < n && d->spans.n < STATE_DIGEST_MAX; i++) {
-        s_origin_t *o = arr [i];
+        s_origin_t *o = arr[i];
         if (o->status == STATE_REMOVED || streq (o->name, peer->from))
-            continue;               /* the peer owns its own records */
+            continue; /* the peer owns its own records */
         const uint64_t *pm = (const uint64_t *) zhashx_lookup (peer_max, o->name);
         uint64_t base = pm ? *pm : 0;
         size_t nr;
@@ -948,9 +948,9 @@ state_delta (state_t *self, const state_digest_t *peer, size_t budget, state_msg
             break;
         }
         used += S_SPAN_OVERHEAD + strlen (o->name);
-        size_t taken = s_take (o, recs, nr, d->recs.items, &d->recs.n, STATE_RECS_MAX,
-                               budget, &used);
-        state_span_t *sp = &d->spans.items [d->spans.n++];
+        size_t taken =
+            s_take (o, recs, nr, d->recs.items, &d->recs.n, STATE_RECS_MAX, budget, &used);
+        state_span_t *sp = &d->spans.items[d->spans.n++];
         snprintf (sp->origin, sizeof sp->origin, "%s", o->name);
         sp->base = base;
         sp->floor = o->floor;
@@ -959,8 +959,8 @@ state_delta (state_t *self, const state_digest_t *peer, size_t budget, state_msg
          * last record sent, but never claim beyond our own max (records
          * above it came by PUSH and may have gaps below them). */
         uint64_t upto = o->max;
-        if (cut && taken > 0 && recs [taken - 1]->version < upto)
-            upto = recs [taken - 1]->version;
+        if (cut && taken > 0 && recs[taken - 1]->version < upto)
+            upto = recs[taken - 1]->version;
         if (cut && taken == 0)
             upto = base;
         sp->upto = upto > base ? upto : base;
@@ -996,17 +996,17 @@ state_push (state_t *self, size_t budget, state_msg_t *msg)
     size_t n;
     s_rec_t **recs = s_recs_above (self->mine, self->pushed, &n);
     if (n == 0) {
-        self->pushed = self->used;  /* overwritten or purged in between */
+        self->pushed = self->used; /* overwritten or purged in between */
         free (recs);
         return 0;
     }
-    p->recs.items = (state_rec_t *) calloc (n < STATE_RECS_MAX ? n : STATE_RECS_MAX,
-                                            sizeof (state_rec_t));
+    p->recs.items =
+        (state_rec_t *) calloc (n < STATE_RECS_MAX ? n : STATE_RECS_MAX, sizeof (state_rec_t));
     assert (p->recs.items);
     size_t used = 64;
-    size_t taken = s_take (self->mine, recs, n, p->recs.items, &p->recs.n, STATE_RECS_MAX,
-                           budget, &used);
-    self->pushed = taken == n ? self->used : recs [taken - 1]->version;
+    size_t taken =
+        s_take (self->mine, recs, n, p->recs.items, &p->recs.n, STATE_RECS_MAX, budget, &used);
+    self->pushed = taken == n ? self->used : recs[taken - 1]->version;
     free (recs);
     return 1;
 }
@@ -1020,7 +1020,7 @@ state_push_pending (state_t *self)
 
 /* What the records of one message did, for one log line per message. */
 typedef struct {
-    const char *from;               /* the sender's name in the message */
+    const char *from; /* the sender's name in the message */
     size_t refused, deferred;
     const state_rec_t *first_refused;
     const state_rec_t *first_deferred;
@@ -1031,13 +1031,13 @@ typedef struct {
 static int
 s_verify (state_t *self, const state_rec_t *w)
 {
-    uint8_t pk [32];
+    uint8_t pk[32];
     if (self->keys (self->keys_arg, w->origin, pk) != 0)
         return 1;
-    static const uint8_t zero [STATE_SIG_BYTES];
+    static const uint8_t zero[STATE_SIG_BYTES];
     if (memcmp (w->sig, zero, sizeof zero) == 0)
         return -1;
-    uint8_t msg [STATE_SIGNED_LEN];
+    uint8_t msg[STATE_SIGNED_LEN];
     state_rec_signed_msg (w->origin, w->kind, w->key, w->version, w->tomb, w->value.data,
                           w->value.len, msg);
     return crypto_sign_verify_detached (w->sig, msg, sizeof msg, pk) == 0 ? 0 : -1;
@@ -1066,8 +1066,7 @@ s_apply_rec (state_t *self, const state_rec_t *w, s_verdicts_t *v)
     int check = 0;
     if (old && old->version >= w->version)
         self->stats.stale++;
-    else
-    if (self->keys && (check = s_verify (self, w)) != 0) {
+    else if (self->keys && (check = s_verify (self, w)) != 0) {
         o->held = true;
         if (check > 0) {
             self->stats.deferred++;
@@ -1081,8 +1080,7 @@ s_apply_rec (state_t *self, const state_rec_t *w, s_verdicts_t *v)
         }
         return 0;
     }
-    else
-    if (!old && zhashx_size (o->recs) >= STATE_LOCAL_MAX) {
+    else if (!old && zhashx_size (o->recs) >= STATE_LOCAL_MAX) {
         /* The origin itself could not have written this many. */
         self->stats.refused_removed++;
     }
@@ -1117,15 +1115,14 @@ s_span_before (state_t *self, const state_span_t *sp)
     if (o->status == STATE_REMOVED || sp->floor <= o->max)
         return;
     if (sp->floor > o->floor)
-        o->floor = sp->floor;       /* we now lack those tombstones too */
+        o->floor = sp->floor; /* we now lack those tombstones too */
     if (sp->floor > o->reset_floor && zhashx_size (o->recs) > 0) {
         s_origin_clear (self, o);
         o->max = 0;
         o->reset_floor = sp->floor;
         self->stats.resets++;
     }
-    else
-    if (sp->floor > o->reset_floor)
+    else if (sp->floor > o->reset_floor)
         o->reset_floor = sp->floor;
 }
 
@@ -1162,16 +1159,19 @@ s_log_verdicts (state_t *self, const s_verdicts_t *v)
 {
     if (v->refused) {
         const state_rec_t *w = v->first_refused;
-        log_warn (S_COMP, "refused records with a bad signature|from=%s count=%zu origin=%s "
-                  "kind=%s key=\"%s\" version=%" PRIu64, v->from, v->refused, w->origin,
-                  w->kind, w->key, w->version);
+        log_warn (S_COMP,
+                  "refused records with a bad signature|from=%s count=%zu origin=%s "
+                  "kind=%s key=\"%s\" version=%" PRIu64,
+                  v->from, v->refused, w->origin, w->kind, w->key, w->version);
     }
     if (v->deferred) {
         int64_t now = s_now (self);
         if (self->deferred_log_ms == 0 || now - self->deferred_log_ms >= 10000) {
             self->deferred_log_ms = now;
-            log_info (S_COMP, "records deferred: origin key not known yet|from=%s count=%zu "
-                      "origin=%s", v->from, v->deferred, v->first_deferred->origin);
+            log_info (S_COMP,
+                      "records deferred: origin key not known yet|from=%s count=%zu "
+                      "origin=%s",
+                      v->from, v->deferred, v->first_deferred->origin);
         }
     }
 }
@@ -1188,18 +1188,17 @@ state_apply (state_t *self, const state_msg_t *msg)
         v.from = d->from;
         s_clear_held (self);
         for (size_t i = 0; i < d->spans.n; i++)
-            s_span_before (self, &d->spans.items [i]);
+            s_span_before (self, &d->spans.items[i]);
         for (size_t i = 0; i < d->recs.n; i++)
-            changed += s_apply_rec (self, &d->recs.items [i], &v);
+            changed += s_apply_rec (self, &d->recs.items[i], &v);
         for (size_t i = 0; i < d->spans.n; i++)
-            s_span_after (self, &d->spans.items [i]);
+            s_span_after (self, &d->spans.items[i]);
     }
-    else
-    if (msg->hdr.type == STATE_PUSH) {
+    else if (msg->hdr.type == STATE_PUSH) {
         const state_push_t *p = &msg->u.state_push;
         v.from = p->from;
         for (size_t i = 0; i < p->recs.n; i++)
-            changed += s_apply_rec (self, &p->recs.items [i], &v);
+            changed += s_apply_rec (self, &p->recs.items[i], &v);
     }
     else {
         self->stats.bad_msgs++;
@@ -1272,14 +1271,22 @@ const char *
 state_strerror (int code)
 {
     switch (code < 0 ? -code : code) {
-        case STATE_OK:            return "ok";
-        case STATE_ERR_ARG:       return "bad kind, key or origin";
-        case STATE_ERR_TOO_BIG:   return "value too large (limit 65536 bytes)";
-        case STATE_ERR_FULL:      return "too many local records or bytes";
-        case STATE_ERR_IO:        return "cannot write the state file";
-        case STATE_ERR_NOT_FOUND: return "no such record";
-        case STATE_ERR_MSG:       return "not a state delta or push";
-        case STATE_ERR_EXHAUSTED: return "version space exhausted";
+    case STATE_OK:
+        return "ok";
+    case STATE_ERR_ARG:
+        return "bad kind, key or origin";
+    case STATE_ERR_TOO_BIG:
+        return "value too large (limit 65536 bytes)";
+    case STATE_ERR_FULL:
+        return "too many local records or bytes";
+    case STATE_ERR_IO:
+        return "cannot write the state file";
+    case STATE_ERR_NOT_FOUND:
+        return "no such record";
+    case STATE_ERR_MSG:
+        return "not a state delta or push";
+    case STATE_ERR_EXHAUSTED:
+        return "version space exhausted";
     }
     return "unknown error";
 }

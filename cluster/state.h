@@ -67,41 +67,41 @@ typedef struct _state_t state_t;
 
 /* Errors returned (negated) by the store's calls. */
 typedef enum {
-    STATE_OK            = 0,
-    STATE_ERR_ARG       = 1,    /* bad kind / key / origin text */
-    STATE_ERR_TOO_BIG   = 2,    /* value over STATE_VALUE_MAX */
-    STATE_ERR_FULL      = 3,    /* over STATE_LOCAL_MAX records or bytes */
-    STATE_ERR_IO        = 4,    /* data dir write failed (see errno / log) */
-    STATE_ERR_NOT_FOUND = 5,    /* delete of a record we do not hold */
-    STATE_ERR_MSG       = 6,    /* message of the wrong type */
-    STATE_ERR_EXHAUSTED = 7,    /* version space used up (never in practice) */
+    STATE_OK = 0,
+    STATE_ERR_ARG = 1,       /* bad kind / key / origin text */
+    STATE_ERR_TOO_BIG = 2,   /* value over STATE_VALUE_MAX */
+    STATE_ERR_FULL = 3,      /* over STATE_LOCAL_MAX records or bytes */
+    STATE_ERR_IO = 4,        /* data dir write failed (see errno / log) */
+    STATE_ERR_NOT_FOUND = 5, /* delete of a record we do not hold */
+    STATE_ERR_MSG = 6,       /* message of the wrong type */
+    STATE_ERR_EXHAUSTED = 7, /* version space used up (never in practice) */
 } state_err_t;
 
 typedef enum {
-    STATE_ALIVE       = 0,
-    STATE_UNREACHABLE = 1,      /* origin failed: records kept, flagged */
-    STATE_REMOVED     = 2,      /* origin left or was reaped: records dropped */
+    STATE_ALIVE = 0,
+    STATE_UNREACHABLE = 1, /* origin failed: records kept, flagged */
+    STATE_REMOVED = 2,     /* origin left or was reaped: records dropped */
 } state_status_t;
 
 typedef enum {
-    STATE_EV_INSERTED = 0,      /* a live record appeared */
-    STATE_EV_UPDATED  = 1,      /* a live record got a new value */
-    STATE_EV_DELETED  = 2,      /* a live record went (tombstone, origin removed) */
-    STATE_EV_ORIGIN   = 3,      /* an origin changed status; kind/key are NULL */
+    STATE_EV_INSERTED = 0, /* a live record appeared */
+    STATE_EV_UPDATED = 1,  /* a live record got a new value */
+    STATE_EV_DELETED = 2,  /* a live record went (tombstone, origin removed) */
+    STATE_EV_ORIGIN = 3,   /* an origin changed status; kind/key are NULL */
 } state_event_t;
 
 /* A view of one record. Pointers are borrowed: valid until the next call
  * that changes the store. */
 typedef struct {
     const char *origin;
-    const char *kind;           /* NULL in STATE_EV_ORIGIN */
-    const char *key;            /* NULL in STATE_EV_ORIGIN */
-    const uint8_t *value;       /* NULL when value_len == 0 */
+    const char *kind;     /* NULL in STATE_EV_ORIGIN */
+    const char *key;      /* NULL in STATE_EV_ORIGIN */
+    const uint8_t *value; /* NULL when value_len == 0 */
     size_t value_len;
     uint64_t version;
     bool tombstone;
-    int64_t updated_ms;         /* store clock when this version arrived */
-    state_status_t status;      /* the origin's status */
+    int64_t updated_ms;    /* store clock when this version arrived */
+    state_status_t status; /* the origin's status */
 } state_record_t;
 
 /* Milliseconds from a monotonic clock (tests pass a fake one). */
@@ -113,24 +113,24 @@ typedef int (state_iter_fn) (void *arg, const state_record_t *rec);
 
 /* Counters, for STATS and metrics. */
 typedef struct {
-    uint64_t applied;           /* remote records that changed the store */
-    uint64_t stale;             /* remote records at or below the held version */
-    uint64_t refused_self;      /* remote records claiming our origin */
-    uint64_t refused_removed;   /* records of removed origins */
-    uint64_t resets;            /* origins dropped and re-pulled (floor rule) */
-    uint64_t purged;            /* tombstones expired */
-    uint64_t bad_msgs;          /* messages of the wrong type given to apply */
-    uint64_t refused_sig;       /* remote records whose signature is bad or missing */
-    uint64_t deferred;          /* remote records whose origin's key is unknown yet */
+    uint64_t applied;         /* remote records that changed the store */
+    uint64_t stale;           /* remote records at or below the held version */
+    uint64_t refused_self;    /* remote records claiming our origin */
+    uint64_t refused_removed; /* records of removed origins */
+    uint64_t resets;          /* origins dropped and re-pulled (floor rule) */
+    uint64_t purged;          /* tombstones expired */
+    uint64_t bad_msgs;        /* messages of the wrong type given to apply */
+    uint64_t refused_sig;     /* remote records whose signature is bad or missing */
+    uint64_t deferred;        /* remote records whose origin's key is unknown yet */
 } state_stats_t;
 
 /* Signer: fill sig with the Ed25519 signature of msg by this node's key.
  * Returns 0. */
 typedef int (state_sign_fn) (void *arg, const uint8_t *msg, size_t len,
-                             uint8_t sig [STATE_SIG_BYTES]);
+                             uint8_t sig[STATE_SIG_BYTES]);
 /* Verifier's key lookup: fill pk with the Ed25519 public key of `origin`
  * and return 0, or return -1 if that key is not known (yet). */
-typedef int (state_key_fn) (void *arg, const char *origin, uint8_t pk [32]);
+typedef int (state_key_fn) (void *arg, const char *origin, uint8_t pk[32]);
 
 /* Create a store for node `self`. `data_dir` may be NULL (memory only);
  * otherwise `<data_dir>/state.bin` is loaded if present. On failure returns
@@ -155,16 +155,15 @@ void state_set_verifier (state_t *self, state_key_fn *fn, void *arg);
  * BLAKE2b-256 of the record's canonical encoding (docs/state.md, "Trust").
  * Writes STATE_SIGNED_LEN bytes to out. */
 #define STATE_SIGNED_LEN (20 + 32)
-void state_rec_signed_msg (const char *origin, const char *kind, const char *key,
-                           uint64_t version, bool tomb, const uint8_t *value, size_t len,
-                           uint8_t out [STATE_SIGNED_LEN]);
+void state_rec_signed_msg (const char *origin, const char *kind, const char *key, uint64_t version,
+                           bool tomb, const uint8_t *value, size_t len,
+                           uint8_t out[STATE_SIGNED_LEN]);
 #define STATE_TOMBSTONE_TTL_DEFAULT (60 * 60 * 1000)
 
 const char *state_self (const state_t *self);
 
 /* Write our own record. Returns 0 or -state_err_t. */
-int state_put (state_t *self, const char *kind, const char *key,
-               const void *value, size_t len);
+int state_put (state_t *self, const char *kind, const char *key, const void *value, size_t len);
 /* Delete our own record (leaves a tombstone). Returns 0 or -state_err_t
  * (-STATE_ERR_NOT_FOUND if there is no live record). */
 int state_delete (state_t *self, const char *kind, const char *key);

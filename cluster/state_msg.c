@@ -12,10 +12,10 @@ state_kind_valid (const char *kind)
     size_t n = strnlen (kind, STATE_KIND_MAX + 1);
     if (n == 0 || n > STATE_KIND_MAX)
         return false;
-    if (kind [0] < 'a' || kind [0] > 'z')
+    if (kind[0] < 'a' || kind[0] > 'z')
         return false;
     for (size_t i = 1; i < n; i++) {
-        char c = kind [i];
+        char c = kind[i];
         if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
             return false;
     }
@@ -31,7 +31,7 @@ s_printable (const char *text, size_t max, bool allow_space)
     if (n == 0 || n > max)
         return false;
     for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char) text [i];
+        unsigned char c = (unsigned char) text[i];
         if (c < 0x20 || c == 0x7f)
             return false;
         if (c == ' ' && !allow_space)
@@ -55,8 +55,8 @@ state_origin_valid (const char *name)
 size_t
 state_rec_wire_size (const state_rec_t *rec)
 {
-    return STATE_REC_OVERHEAD + strlen (rec->origin) + strlen (rec->kind)
-         + strlen (rec->key) + rec->value.len;
+    return STATE_REC_OVERHEAD + strlen (rec->origin) + strlen (rec->kind) + strlen (rec->key)
+           + rec->value.len;
 }
 
 static int
@@ -89,7 +89,7 @@ static int
 s_check_recs (const state_rec_t *items, size_t n, const char **why)
 {
     for (size_t i = 0; i < n; i++)
-        if (s_check_rec (&items [i], why))
+        if (s_check_rec (&items[i], why))
             return -1;
     return 0;
 }
@@ -98,54 +98,54 @@ static int
 s_validate (uint16_t type, const void *body, const char **why)
 {
     switch (type) {
-        case STATE_DIGEST: {
-            const state_digest_t *m = (const state_digest_t *) body;
-            if (!state_origin_valid (m->from)) {
-                *why = "bad sender";
+    case STATE_DIGEST: {
+        const state_digest_t *m = (const state_digest_t *) body;
+        if (!state_origin_valid (m->from)) {
+            *why = "bad sender";
+            return -1;
+        }
+        for (size_t i = 0; i < m->entries.n; i++)
+            if (!state_origin_valid (m->entries.items[i].origin)) {
+                *why = "bad digest origin";
                 return -1;
             }
-            for (size_t i = 0; i < m->entries.n; i++)
-                if (!state_origin_valid (m->entries.items [i].origin)) {
-                    *why = "bad digest origin";
-                    return -1;
-                }
-            return 0;
+        return 0;
+    }
+    case STATE_DELTA: {
+        const state_delta_t *m = (const state_delta_t *) body;
+        if (!state_origin_valid (m->from)) {
+            *why = "bad sender";
+            return -1;
         }
-        case STATE_DELTA: {
-            const state_delta_t *m = (const state_delta_t *) body;
-            if (!state_origin_valid (m->from)) {
-                *why = "bad sender";
+        for (size_t i = 0; i < m->spans.n; i++) {
+            const state_span_t *s = &m->spans.items[i];
+            if (!state_origin_valid (s->origin)) {
+                *why = "bad span origin";
                 return -1;
             }
-            for (size_t i = 0; i < m->spans.n; i++) {
-                const state_span_t *s = &m->spans.items [i];
-                if (!state_origin_valid (s->origin)) {
-                    *why = "bad span origin";
-                    return -1;
-                }
-                if (s->base > s->upto) {
-                    *why = "span base above upto";
-                    return -1;
-                }
-            }
-            return s_check_recs (m->recs.items, m->recs.n, why);
-        }
-        case STATE_PUSH: {
-            const state_push_t *m = (const state_push_t *) body;
-            if (!state_origin_valid (m->from)) {
-                *why = "bad sender";
+            if (s->base > s->upto) {
+                *why = "span base above upto";
                 return -1;
             }
-            return s_check_recs (m->recs.items, m->recs.n, why);
         }
-        case STATE_SNAPSHOT: {
-            const state_snapshot_t *m = (const state_snapshot_t *) body;
-            if (!state_origin_valid (m->origin)) {
-                *why = "bad snapshot origin";
-                return -1;
-            }
-            return s_check_recs (m->recs.items, m->recs.n, why);
+        return s_check_recs (m->recs.items, m->recs.n, why);
+    }
+    case STATE_PUSH: {
+        const state_push_t *m = (const state_push_t *) body;
+        if (!state_origin_valid (m->from)) {
+            *why = "bad sender";
+            return -1;
         }
+        return s_check_recs (m->recs.items, m->recs.n, why);
+    }
+    case STATE_SNAPSHOT: {
+        const state_snapshot_t *m = (const state_snapshot_t *) body;
+        if (!state_origin_valid (m->origin)) {
+            *why = "bad snapshot origin";
+            return -1;
+        }
+        return s_check_recs (m->recs.items, m->recs.n, why);
+    }
     }
     return 0;
 }

@@ -31,22 +31,22 @@
 #include "common/wire_gen.h"
 
 /* ---- Protocol versions -------------------------------------------------- */
-#define STATE_WIRE_VERSION_MIN 1        /* oldest codec version we decode */
-#define STATE_WIRE_VERSION     1        /* codec version we encode */
+#define STATE_WIRE_VERSION_MIN 1 /* oldest codec version we decode */
+#define STATE_WIRE_VERSION     1 /* codec version we encode */
 
 /* ---- Limits (all untrusted input is checked against these) -------------- */
-#define STATE_ORIGIN_MAX     64         /* bytes in an origin (node) name */
-#define STATE_KIND_MAX       15         /* bytes in a kind: [a-z][a-z0-9_-]* */
-#define STATE_KEY_MAX        200        /* bytes in a record key (printable) */
-#define STATE_VALUE_MAX      (64u * 1024)   /* bytes in a record value */
-#define STATE_DIGEST_MAX     4096       /* origins in one digest */
-#define STATE_RECS_MAX       4096       /* records in one DELTA or PUSH */
-#define STATE_LOCAL_MAX      16384      /* records one node may own */
-#define STATE_LOCAL_BYTES_MAX (32u * 1024 * 1024)  /* their total value bytes */
+#define STATE_ORIGIN_MAX      64                  /* bytes in an origin (node) name */
+#define STATE_KIND_MAX        15                  /* bytes in a kind: [a-z][a-z0-9_-]* */
+#define STATE_KEY_MAX         200                 /* bytes in a record key (printable) */
+#define STATE_VALUE_MAX       (64u * 1024)        /* bytes in a record value */
+#define STATE_DIGEST_MAX      4096                /* origins in one digest */
+#define STATE_RECS_MAX        4096                /* records in one DELTA or PUSH */
+#define STATE_LOCAL_MAX       16384               /* records one node may own */
+#define STATE_LOCAL_BYTES_MAX (32u * 1024 * 1024) /* their total value bytes */
 /* Versions above this are absurd: an origin writing a million records a
  * second needs 146,000 years to get here, so a bigger one is a forgery or a
  * bug, and refusing it keeps +1 far away from wrapping. */
-#define STATE_VERSION_MAX    (((uint64_t) 1) << 62)
+#define STATE_VERSION_MAX     (((uint64_t) 1) << 62)
 
 /* Byte budget of one DELTA or PUSH (default, configurable per call). The
  * first record of a message is always sent, so this must exceed the largest
@@ -64,21 +64,22 @@
 /* Version reservation: a node persists `hwm = used + STATE_VERSION_CHUNK`
  * before using versions beyond the previous hwm, and restarts at hwm, so a
  * crash can skip versions but never reuse one. */
-#define STATE_VERSION_CHUNK  1000
+#define STATE_VERSION_CHUNK 1000
 
-#define STATE_FILE           "state.bin"    /* in the data dir */
-#define STATE_KIND_NODE      "node"
-#define STATE_KIND_SERVICE   "service"
+#define STATE_FILE         "state.bin" /* in the data dir */
+#define STATE_KIND_NODE    "node"
+#define STATE_KIND_SERVICE "service"
 
 /* ---- Records ------------------------------------------------------------ */
 
 /* Ed25519 signature of a record by its origin (docs/state.md, "Trust"). */
-#define STATE_SIG_BYTES      64
+#define STATE_SIG_BYTES 64
 
 /* One record. A tombstone has no value. `sig` (added in wire version 1
  * as an optional field, so older decoders skip it) is the origin's
  * Ed25519 signature over the record's canonical encoding (state.c,
  * s_rec_digest); receivers with a verifier refuse records without one. */
+/* clang-format off */
 #define STATE_REC_FIELDS(F, T) \
     F (T, 1, origin,  WIRE_STR,  STATE_ORIGIN_MAX,  WIRE_REQ, _) \
     F (T, 2, kind,    WIRE_STR,  STATE_KIND_MAX,    WIRE_REQ, _) \
@@ -87,12 +88,15 @@
     F (T, 5, tomb,    WIRE_BOOL, 0,                 WIRE_OPT, _) \
     F (T, 6, value,   WIRE_BLOB, STATE_VALUE_MAX,   WIRE_OPT, _) \
     F (T, 7, sig,     WIRE_BIN,  STATE_SIG_BYTES,   WIRE_OPT, _)
+/* clang-format on */
 WIRE_DECLARE_RECORD (state_rec, STATE_REC_FIELDS)
 
 /* One digest entry: I hold everything of `origin` through version `max`. */
+/* clang-format off */
 #define STATE_DIG_FIELDS(F, T) \
     F (T, 1, origin,  WIRE_STR,  STATE_ORIGIN_MAX,  WIRE_REQ, _) \
     F (T, 2, max,     WIRE_U64,  STATE_VERSION_MAX, WIRE_REQ, _)
+/* clang-format on */
 WIRE_DECLARE_RECORD (state_dig, STATE_DIG_FIELDS)
 
 /* One span of a delta: the records of `origin` in this message are all the
@@ -100,41 +104,53 @@ WIRE_DECLARE_RECORD (state_dig, STATE_DIG_FIELDS)
  * tombstone the sender has purged for that origin: a receiver whose max is
  * below it may hold records that were deleted while it was away, so it drops
  * that origin and pulls it again from zero. */
+/* clang-format off */
 #define STATE_SPAN_FIELDS(F, T) \
     F (T, 1, origin,  WIRE_STR,  STATE_ORIGIN_MAX,  WIRE_REQ, _) \
     F (T, 2, base,    WIRE_U64,  STATE_VERSION_MAX, WIRE_REQ, _) \
     F (T, 3, upto,    WIRE_U64,  STATE_VERSION_MAX, WIRE_REQ, _) \
     F (T, 4, floor,   WIRE_U64,  STATE_VERSION_MAX, WIRE_OPT, _)
+/* clang-format on */
 WIRE_DECLARE_RECORD (state_span, STATE_SPAN_FIELDS)
 
 /* ---- Messages ----------------------------------------------------------- */
 
+/* clang-format off */
 #define STATE_DIGEST_FIELDS(F, T) \
     F (T, 2, from,    WIRE_STR,  STATE_ORIGIN_MAX,  WIRE_REQ, _) \
     F (T, 3, reply,   WIRE_BOOL, 0,                 WIRE_OPT, _) \
     F (T, 4, entries, WIRE_LIST, STATE_DIGEST_MAX,  WIRE_OPT, state_dig)
+/* clang-format on */
 
+/* clang-format off */
 #define STATE_DELTA_FIELDS(F, T) \
     F (T, 2, from,    WIRE_STR,  STATE_ORIGIN_MAX,  WIRE_REQ, _) \
     F (T, 3, more,    WIRE_BOOL, 0,                 WIRE_OPT, _) \
     F (T, 4, spans,   WIRE_LIST, STATE_DIGEST_MAX,  WIRE_OPT, state_span) \
     F (T, 5, recs,    WIRE_LIST, STATE_RECS_MAX,    WIRE_OPT, state_rec)
+/* clang-format on */
 
+/* clang-format off */
 #define STATE_PUSH_FIELDS(F, T) \
     F (T, 2, from,    WIRE_STR,  STATE_ORIGIN_MAX,  WIRE_REQ, _) \
     F (T, 3, recs,    WIRE_LIST, STATE_RECS_MAX,    WIRE_OPT, state_rec)
+/* clang-format on */
 
+/* clang-format off */
 #define STATE_SNAPSHOT_FIELDS(F, T) \
     F (T, 2, origin,  WIRE_STR,  STATE_ORIGIN_MAX,  WIRE_REQ, _) \
     F (T, 3, hwm,     WIRE_U64,  STATE_VERSION_MAX, WIRE_REQ, _) \
     F (T, 4, floor,   WIRE_U64,  STATE_VERSION_MAX, WIRE_OPT, _) \
     F (T, 5, recs,    WIRE_LIST, STATE_LOCAL_MAX,   WIRE_OPT, state_rec)
+/* clang-format on */
 
+/* clang-format off */
 #define STATE_MESSAGES(M) \
     M (STATE_DIGEST,   state_digest,   1,  STATE_DIGEST_FIELDS) \
     M (STATE_DELTA,    state_delta,    2,  STATE_DELTA_FIELDS) \
     M (STATE_PUSH,     state_push,     3,  STATE_PUSH_FIELDS) \
     M (STATE_SNAPSHOT, state_snapshot, 10, STATE_SNAPSHOT_FIELDS)
+/* clang-format on */
 
 WIRE_DECLARE_PROTO (state, STATE_MESSAGES)
 

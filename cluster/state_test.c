@@ -26,7 +26,7 @@ s_fake_clock (void *arg)
 
 typedef struct {
     int inserted, updated, deleted, origin;
-    char last_key [STATE_KEY_MAX + 1];
+    char last_key[STATE_KEY_MAX + 1];
     state_status_t last_status;
 } s_events_t;
 
@@ -35,10 +35,18 @@ s_on_change (void *arg, state_event_t ev, const state_record_t *rec)
 {
     s_events_t *e = (s_events_t *) arg;
     switch (ev) {
-        case STATE_EV_INSERTED: e->inserted++; break;
-        case STATE_EV_UPDATED:  e->updated++; break;
-        case STATE_EV_DELETED:  e->deleted++; break;
-        case STATE_EV_ORIGIN:   e->origin++; break;
+    case STATE_EV_INSERTED:
+        e->inserted++;
+        break;
+    case STATE_EV_UPDATED:
+        e->updated++;
+        break;
+    case STATE_EV_DELETED:
+        e->deleted++;
+        break;
+    case STATE_EV_ORIGIN:
+        e->origin++;
+        break;
     }
     if (rec->key)
         snprintf (e->last_key, sizeof e->last_key, "%s", rec->key);
@@ -48,7 +56,7 @@ s_on_change (void *arg, state_event_t ev, const state_record_t *rec)
 static state_t *
 s_store_new (const char *name, const char *dir)
 {
-    char err [256] = "";
+    char err[256] = "";
     state_t *st = state_new (name, dir, err, sizeof err);
     if (!st)
         fail_msg ("state_new: %s", err);
@@ -131,10 +139,10 @@ s_dump (state_t *st)
 static bool
 s_all_equal (state_t **stores, size_t n)
 {
-    char *first = s_dump (stores [0]);
+    char *first = s_dump (stores[0]);
     bool same = true;
     for (size_t i = 1; i < n && same; i++) {
-        char *other = s_dump (stores [i]);
+        char *other = s_dump (stores[i]);
         same = streq (first, other);
         zstr_free (&other);
     }
@@ -196,7 +204,7 @@ test_local_put_delete (void **unused)
     assert_int_equal (state_put (st, "waytoolongkindname", "k", "a", 1), -STATE_ERR_ARG);
     state_destroy (&st);
     assert_null (st);
-    state_destroy (&st);            /* NULL-safe */
+    state_destroy (&st); /* NULL-safe */
 }
 
 static void
@@ -217,13 +225,12 @@ test_value_bound (void **unused)
 /* ---- remote apply rules -------------------------------------------------- */
 
 static void
-s_push_rec (state_msg_t *msg, const char *origin, const char *key, uint64_t version,
-            bool tomb, const char *value)
+s_push_rec (state_msg_t *msg, const char *origin, const char *key, uint64_t version, bool tomb,
+            const char *value)
 {
     state_push_t *p = &msg->u.state_push;
-    p->recs.items = (state_rec_t *) realloc (p->recs.items,
-                                             (p->recs.n + 1) * sizeof (state_rec_t));
-    state_rec_t *r = &p->recs.items [p->recs.n++];
+    p->recs.items = (state_rec_t *) realloc (p->recs.items, (p->recs.n + 1) * sizeof (state_rec_t));
+    state_rec_t *r = &p->recs.items[p->recs.n++];
     memset (r, 0, sizeof *r);
     snprintf (r->origin, sizeof r->origin, "%s", origin);
     snprintf (r->kind, sizeof r->kind, "service");
@@ -308,10 +315,10 @@ s_populate (state_t **st, size_t n, int per_node)
 {
     for (size_t i = 0; i < n; i++)
         for (int k = 0; k < per_node; k++) {
-            char key [32], val [64];
+            char key[32], val[64];
             snprintf (key, sizeof key, "svc-%d", k);
             snprintf (val, sizeof val, "node %zu service %d", i, k);
-            assert_int_equal (state_put (st [i], "service", key, val, strlen (val)), 0);
+            assert_int_equal (state_put (st[i], "service", key, val, strlen (val)), 0);
         }
 }
 
@@ -324,7 +331,7 @@ s_converge (state_t **st, size_t n, size_t budget, int max_rounds)
             size_t j = s_rand ((uint32_t) n - 1);
             if (j >= i)
                 j++;
-            s_exchange (st [i], st [j], budget);
+            s_exchange (st[i], st[j], budget);
         }
         if (s_all_equal (st, n))
             return round;
@@ -335,87 +342,87 @@ s_converge (state_t **st, size_t n, size_t budget, int max_rounds)
 static void
 test_converge_20 (void **unused)
 {
-    state_t *st [S_NODES];
+    state_t *st[S_NODES];
     for (int i = 0; i < S_NODES; i++) {
-        char name [32];
+        char name[32];
         snprintf (name, sizeof name, "node-%02d", i);
-        st [i] = s_store_new (name, NULL);
+        st[i] = s_store_new (name, NULL);
     }
     s_populate (st, S_NODES, 5);
     /* Some churn: updates and deletes before syncing. */
     for (int i = 0; i < S_NODES; i += 3) {
-        assert_int_equal (state_put (st [i], "service", "svc-0", "new", 3), 0);
-        assert_int_equal (state_delete (st [i], "service", "svc-1"), 0);
+        assert_int_equal (state_put (st[i], "service", "svc-0", "new", 3), 0);
+        assert_int_equal (state_delete (st[i], "service", "svc-1"), 0);
     }
     int rounds = s_converge (st, S_NODES, 0, 30);
     assert_true (rounds > 0);
     size_t expect = S_NODES * 5 - (S_NODES + 2) / 3;
-    assert_int_equal (state_count (st [7], NULL, NULL), expect);
+    assert_int_equal (state_count (st[7], NULL, NULL), expect);
     /* Everyone's digest max for everyone equals the origin's version. */
     for (int i = 0; i < S_NODES; i++)
         for (int j = 0; j < S_NODES; j++)
-            assert_int_equal (state_origin_max (st [i], state_self (st [j])),
-                              state_origin_max (st [j], state_self (st [j])));
+            assert_int_equal (state_origin_max (st[i], state_self (st[j])),
+                              state_origin_max (st[j], state_self (st[j])));
     /* Once converged, an exchange ships nothing. */
-    assert_int_equal (s_exchange (st [0], st [1], 0), 0);
+    assert_int_equal (s_exchange (st[0], st[1], 0), 0);
     for (int i = 0; i < S_NODES; i++)
-        state_destroy (&st [i]);
+        state_destroy (&st[i]);
 }
 
 static void
 test_small_budget (void **unused)
 {
-    state_t *st [4];
+    state_t *st[4];
     for (int i = 0; i < 4; i++) {
-        char name [32];
+        char name[32];
         snprintf (name, sizeof name, "b%d", i);
-        st [i] = s_store_new (name, NULL);
+        st[i] = s_store_new (name, NULL);
     }
     s_populate (st, 4, 40);
     s_max_delta_bytes = 0;
     const size_t budget = 1024;
     /* One exchange cannot carry 40 records of ~60 bytes in 1 KiB... */
-    s_exchange (st [0], st [1], budget);
-    assert_true (state_count (st [0], "b1", NULL) > 0);
-    assert_true (state_count (st [0], "b1", NULL) < 40);
+    s_exchange (st[0], st[1], budget);
+    assert_true (state_count (st[0], "b1", NULL) > 0);
+    assert_true (state_count (st[0], "b1", NULL) < 40);
     /* ...and the receiver's max advanced to exactly what it holds. */
-    uint64_t m = state_origin_max (st [0], "b1");
-    assert_int_equal (m, state_count (st [0], "b1", NULL));
+    uint64_t m = state_origin_max (st[0], "b1");
+    assert_int_equal (m, state_count (st[0], "b1", NULL));
     int rounds = s_converge (st, 4, budget, 100);
     assert_true (rounds > 1);
     assert_true (s_max_delta_bytes <= budget + 200);
-    assert_int_equal (state_count (st [3], NULL, NULL), 160);
+    assert_int_equal (state_count (st[3], NULL, NULL), 160);
     for (int i = 0; i < 4; i++)
-        state_destroy (&st [i]);
+        state_destroy (&st[i]);
 }
 
 static void
 test_partition_heal (void **unused)
 {
-    state_t *st [6];
+    state_t *st[6];
     for (int i = 0; i < 6; i++) {
-        char name [32];
+        char name[32];
         snprintf (name, sizeof name, "p%d", i);
-        st [i] = s_store_new (name, NULL);
+        st[i] = s_store_new (name, NULL);
     }
     s_populate (st, 6, 3);
     assert_true (s_converge (st, 6, 0, 20) > 0);
     /* Split {0,1,2} | {3,4,5}; each side changes things. */
-    assert_int_equal (state_put (st [0], "service", "svc-0", "left", 4), 0);
-    assert_int_equal (state_delete (st [4], "service", "svc-2"), 0);
-    assert_int_equal (state_put (st [5], "node", "p5", "cap", 3), 0);
+    assert_int_equal (state_put (st[0], "service", "svc-0", "left", 4), 0);
+    assert_int_equal (state_delete (st[4], "service", "svc-2"), 0);
+    assert_int_equal (state_put (st[5], "node", "p5", "cap", 3), 0);
     assert_true (s_converge (st, 3, 0, 20) > 0);
     assert_true (s_converge (st + 3, 3, 0, 20) > 0);
     assert_false (s_all_equal (st, 6));
     /* Heal. */
     assert_true (s_converge (st, 6, 0, 20) > 0);
     state_record_t rec;
-    assert_int_equal (state_get (st [3], "p0", "service", "svc-0", &rec), 0);
+    assert_int_equal (state_get (st[3], "p0", "service", "svc-0", &rec), 0);
     assert_memory_equal (rec.value, "left", 4);
-    assert_int_equal (state_get (st [1], "p4", "service", "svc-2", &rec), 0);
+    assert_int_equal (state_get (st[1], "p4", "service", "svc-2", &rec), 0);
     assert_true (rec.tombstone);
     for (int i = 0; i < 6; i++)
-        state_destroy (&st [i]);
+        state_destroy (&st[i]);
 }
 
 static void
@@ -446,7 +453,7 @@ test_push (void **unused)
 static void
 test_restart (void **unused)
 {
-    char dir [] = "/tmp/state_test.XXXXXX";
+    char dir[] = "/tmp/state_test.XXXXXX";
     assert_non_null (mkdtemp (dir));
 
     state_t *st = s_store_new ("n1", dir);
@@ -455,7 +462,7 @@ test_restart (void **unused)
     assert_int_equal (state_delete (st, "service", "web"), 0);
     uint64_t last = state_origin_max (st, "n1");
     assert_int_equal (last, 3);
-    state_destroy (&st);            /* clean stop: flushes */
+    state_destroy (&st); /* clean stop: flushes */
 
     st = s_store_new ("n1", dir);
     state_record_t rec;
@@ -489,7 +496,7 @@ test_restart (void **unused)
     state_destroy (&st);
 
     /* Another node's name on the same file is refused clearly. */
-    char err [256] = "";
+    char err[256] = "";
     assert_null (state_new ("other", dir, err, sizeof err));
     assert_non_null (strstr (err, "belongs to node"));
     /* Garbage is refused, not replaced. */
@@ -606,7 +613,7 @@ test_floor_reset (void **unused)
     s_exchange (b, a, 0);
     state_record_t rec;
     assert_int_equal (state_get (b, "a", "service", "x", &rec), -STATE_ERR_NOT_FOUND);
-    assert_int_equal (state_count (b, "a", NULL), 2);       /* y and z */
+    assert_int_equal (state_count (b, "a", NULL), 2); /* y and z */
     assert_int_equal (state_stats (b)->resets, 1);
     assert_int_equal (state_origin_max (b, "a"), state_origin_max (a, "a"));
     /* Steady state: no further resets. */
@@ -625,14 +632,14 @@ test_codec_rejects (void **unused)
     memset (&msg, 0, sizeof msg);
     msg.hdr.type = STATE_PUSH;
     snprintf (msg.u.state_push.from, sizeof msg.u.state_push.from, "x");
-    s_push_rec (&msg, "o", "k", 0, false, "v");     /* version 0 */
+    s_push_rec (&msg, "o", "k", 0, false, "v"); /* version 0 */
     uint8_t *buf = NULL;
     size_t len = 0;
     assert_int_equal (wire_encode (&state_proto, &msg, &buf, &len), WIRE_ERR_INVALID);
-    msg.u.state_push.recs.items [0].version = 1;
-    msg.u.state_push.recs.items [0].tomb = true;    /* tombstone with value */
+    msg.u.state_push.recs.items[0].version = 1;
+    msg.u.state_push.recs.items[0].tomb = true; /* tombstone with value */
     assert_int_equal (wire_encode (&state_proto, &msg, &buf, &len), WIRE_ERR_INVALID);
-    msg.u.state_push.recs.items [0].tomb = false;
+    msg.u.state_push.recs.items[0].tomb = false;
     assert_int_equal (wire_encode (&state_proto, &msg, &buf, &len), 0);
     state_msg_free (&msg);
     const char *field;
@@ -647,29 +654,29 @@ test_codec_rejects (void **unused)
 /* ---- signatures (docs/state.md, "Trust") --------------------------------- */
 
 typedef struct {
-    char name [STATE_ORIGIN_MAX + 1];
-    uint8_t pk [crypto_sign_PUBLICKEYBYTES];
-    uint8_t sk [crypto_sign_SECRETKEYBYTES];
-    bool known;                     /* in the receivers' key table */
+    char name[STATE_ORIGIN_MAX + 1];
+    uint8_t pk[crypto_sign_PUBLICKEYBYTES];
+    uint8_t sk[crypto_sign_SECRETKEYBYTES];
+    bool known; /* in the receivers' key table */
 } s_node_key_t;
 
 #define S_KEYS 4
-static s_node_key_t s_keys [S_KEYS];
+static s_node_key_t s_keys[S_KEYS];
 
 static void
 s_keys_init (void)
 {
     assert_true (sodium_init () >= 0);
-    const char *names [S_KEYS] = { "n1", "n2", "n3", "n4" };
+    const char *names[S_KEYS] = { "n1", "n2", "n3", "n4" };
     for (int i = 0; i < S_KEYS; i++) {
-        snprintf (s_keys [i].name, sizeof s_keys [i].name, "%s", names [i]);
-        crypto_sign_keypair (s_keys [i].pk, s_keys [i].sk);
-        s_keys [i].known = true;
+        snprintf (s_keys[i].name, sizeof s_keys[i].name, "%s", names[i]);
+        crypto_sign_keypair (s_keys[i].pk, s_keys[i].sk);
+        s_keys[i].known = true;
     }
 }
 
 static int
-s_sign_cb (void *arg, const uint8_t *msg, size_t len, uint8_t sig [STATE_SIG_BYTES])
+s_sign_cb (void *arg, const uint8_t *msg, size_t len, uint8_t sig[STATE_SIG_BYTES])
 {
     const s_node_key_t *k = (const s_node_key_t *) arg;
     crypto_sign_detached (sig, NULL, msg, len, k->sk);
@@ -678,11 +685,11 @@ s_sign_cb (void *arg, const uint8_t *msg, size_t len, uint8_t sig [STATE_SIG_BYT
 
 /* The member table, as node wiring gives it to the store. */
 static int
-s_key_cb (void *arg, const char *origin, uint8_t pk [32])
+s_key_cb (void *arg, const char *origin, uint8_t pk[32])
 {
     for (int i = 0; i < S_KEYS; i++)
-        if (streq (s_keys [i].name, origin) && s_keys [i].known) {
-            memcpy (pk, s_keys [i].pk, 32);
+        if (streq (s_keys[i].name, origin) && s_keys[i].known) {
+            memcpy (pk, s_keys[i].pk, 32);
             return 0;
         }
     return -1;
@@ -692,8 +699,8 @@ s_key_cb (void *arg, const char *origin, uint8_t pk [32])
 static state_t *
 s_signed_store (int i, const char *dir)
 {
-    state_t *st = s_store_new (s_keys [i].name, dir);
-    state_set_signer (st, s_sign_cb, &s_keys [i]);
+    state_t *st = s_store_new (s_keys[i].name, dir);
+    state_set_signer (st, s_sign_cb, &s_keys[i]);
     state_set_verifier (st, s_key_cb, NULL);
     return st;
 }
@@ -732,12 +739,12 @@ test_sig_refused (void **unused)
     m.hdr.type = STATE_PUSH;
     snprintf (m.u.state_push.from, sizeof m.u.state_push.from, "n3");
     s_push_rec (&m, "n1", "02:00:c6:13:05:02", 2, false, "n3-ep");
-    state_rec_t *r = &m.u.state_push.recs.items [0];
+    state_rec_t *r = &m.u.state_push.recs.items[0];
     snprintf (r->kind, sizeof r->kind, "endpoint");
-    uint8_t msg [STATE_SIGNED_LEN];
+    uint8_t msg[STATE_SIGNED_LEN];
     state_rec_signed_msg (r->origin, r->kind, r->key, r->version, r->tomb, r->value.data,
                           r->value.len, msg);
-    crypto_sign_detached (r->sig, NULL, msg, sizeof msg, s_keys [2].sk);
+    crypto_sign_detached (r->sig, NULL, msg, sizeof msg, s_keys[2].sk);
     s_wire (&m, &w);
     assert_int_equal (state_apply (n2, &w), 0);
     state_msg_free (&w);
@@ -755,14 +762,14 @@ test_sig_refused (void **unused)
     assert_int_equal (state_put (n1, "service", "web", "real", 4), 0);
     assert_int_equal (state_push (n1, 0, &m), 1);
     s_wire (&m, &w);
-    state_rec_t *g = &w.u.state_push.recs.items [0];
-    uint8_t saved = g->value.data [0];
-    g->value.data [0] = 'f';
+    state_rec_t *g = &w.u.state_push.recs.items[0];
+    uint8_t saved = g->value.data[0];
+    g->value.data[0] = 'f';
     assert_int_equal (state_apply (n2, &w), 0);
     assert_int_equal (state_stats (n2)->refused_sig, 3);
     assert_int_equal (state_get (n2, "n1", "service", "web", &rec), -STATE_ERR_NOT_FOUND);
     /* So is a flipped tombstone flag or version. */
-    g->value.data [0] = saved;
+    g->value.data[0] = saved;
     g->version++;
     assert_int_equal (state_apply (n2, &w), 0);
     g->version--;
@@ -810,7 +817,7 @@ test_sig_rekey (void **unused)
     state_destroy (&n1);
 
     /* n1 dies; a new identity takes its name with a new key. */
-    crypto_sign_keypair (s_keys [0].pk, s_keys [0].sk);
+    crypto_sign_keypair (s_keys[0].pk, s_keys[0].sk);
     state_t *n1b = s_signed_store (0, NULL);
     assert_int_equal (state_put (n1b, "endpoint", "02:00:c6:13:05:09", "new-ep", 6), 0);
 
@@ -859,7 +866,7 @@ test_sig_deferred_relayed (void **unused)
     state_t *n2 = s_signed_store (1, NULL);
     state_t *n3 = s_signed_store (2, NULL);
     for (int k = 0; k < 10; k++) {
-        char key [16];
+        char key[16];
         snprintf (key, sizeof key, "svc-%d", k);
         assert_int_equal (state_put (n1, "service", key, key, strlen (key)), 0);
     }
@@ -869,7 +876,7 @@ test_sig_deferred_relayed (void **unused)
 
     /* n3 does not know n1's key yet: a relayed delta from n2 is held back,
      * and n3's digest still asks for all of it. */
-    s_keys [0].known = false;
+    s_keys[0].known = false;
     s_exchange (n3, n2, 0);
     assert_int_equal (state_count (n3, "n1", NULL), 0);
     assert_int_equal (state_stats (n3)->deferred, 10);
@@ -877,7 +884,7 @@ test_sig_deferred_relayed (void **unused)
     assert_int_equal (state_origin_max (n3, "n1"), 0);
     /* The key arrives (membership): the next round brings them, relayed
      * by n2 and still verified against n1's key. */
-    s_keys [0].known = true;
+    s_keys[0].known = true;
     s_exchange (n3, n2, 0);
     assert_int_equal (state_count (n3, "n1", NULL), 10);
     assert_int_equal (state_origin_max (n3, "n1"), 10);
@@ -891,7 +898,7 @@ static void
 test_sig_persisted (void **unused)
 {
     s_keys_init ();
-    char dir [] = "/tmp/state_test.XXXXXX";
+    char dir[] = "/tmp/state_test.XXXXXX";
     assert_non_null (mkdtemp (dir));
     /* Records written before a signer existed (an old state.bin) ... */
     state_t *n1 = s_store_new ("n1", dir);
@@ -901,7 +908,7 @@ test_sig_persisted (void **unused)
     n1 = s_signed_store (0, dir);
     assert_int_equal (state_put (n1, "service", "new", "n", 1), 0);
     state_destroy (&n1);
-    n1 = s_store_new ("n1", dir);               /* no signer: sigs come from disk */
+    n1 = s_store_new ("n1", dir); /* no signer: sigs come from disk */
     state_t *n2 = s_signed_store (1, NULL);
     s_exchange (n2, n1, 0);
     assert_int_equal (state_count (n2, "n1", NULL), 2);
@@ -922,16 +929,16 @@ test_sig_bulk_cost (void **unused)
 {
     s_keys_init ();
     state_t *n1 = s_signed_store (0, NULL);
-    char val [200];
+    char val[200];
     memset (val, 'v', sizeof val);
     int64_t t0 = zclock_usecs ();
     for (int k = 0; k < STATE_LOCAL_MAX; k++) {
-        char key [32];
+        char key[32];
         snprintf (key, sizeof key, "svc-%05d", k);
         assert_int_equal (state_put (n1, "service", key, val, sizeof val), 0);
     }
     int64_t t_sign = zclock_usecs () - t0;
-    int64_t t_apply [2];
+    int64_t t_apply[2];
     for (int verify = 0; verify < 2; verify++) {
         state_t *n2 = s_store_new ("n2", NULL);
         if (verify)
@@ -956,20 +963,20 @@ test_sig_bulk_cost (void **unused)
         state_msg_free (&w);
         assert_int_equal (state_count (n2, "n1", NULL), STATE_LOCAL_MAX);
         assert_int_equal (state_stats (n2)->refused_sig, 0);
-        t_apply [verify] = spent;
+        t_apply[verify] = spent;
         state_destroy (&n2);
     }
     printf ("# sig bulk: %d records of 200 B: sign %.1f us/rec; apply %.1f ms unchecked, "
-            "%.1f ms verified (%.1f us/rec for the check)\n", STATE_LOCAL_MAX,
-            (double) t_sign / STATE_LOCAL_MAX, t_apply [0] / 1000.0, t_apply [1] / 1000.0,
-            (double) (t_apply [1] - t_apply [0]) / STATE_LOCAL_MAX);
+            "%.1f ms verified (%.1f us/rec for the check)\n",
+            STATE_LOCAL_MAX, (double) t_sign / STATE_LOCAL_MAX, t_apply[0] / 1000.0,
+            t_apply[1] / 1000.0, (double) (t_apply[1] - t_apply[0]) / STATE_LOCAL_MAX);
     state_destroy (&n1);
 }
 
 int
 main (void)
 {
-    const struct CMUnitTest tests [] = {
+    const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_local_put_delete),
         cmocka_unit_test (test_value_bound),
         cmocka_unit_test (test_remote_rules),

@@ -87,8 +87,8 @@ swim_new (const swim_config_t *config, const swim_env_t *env)
 {
     assert (config);
     assert (env);
-    if (!env->now_ms || !env->random || !env->send || config->name [0] == '\0'
-        || config->addr [0] == '\0' || config->port == 0 || config->probe_interval_ms == 0
+    if (!env->now_ms || !env->random || !env->send || config->name[0] == '\0'
+        || config->addr[0] == '\0' || config->port == 0 || config->probe_interval_ms == 0
         || config->vmin > config->vmax || config->packet_max < 256)
         return NULL;
     swim_t *self = (swim_t *) zmalloc (sizeof (swim_t));
@@ -111,7 +111,7 @@ swim_new (const swim_config_t *config, const swim_env_t *env)
     self->nodes = (swim_node_t **) zmalloc (32 * sizeof (swim_node_t *));
     self->capnodes = 32;
     swim_node_t *me = (swim_node_t *) zmalloc (sizeof (swim_node_t));
-    self->nodes [0] = me;
+    self->nodes[0] = me;
     self->nnodes = 1;
     snprintf (me->pub.name, sizeof me->pub.name, "%s", config->name);
     snprintf (me->pub.addr, sizeof me->pub.addr, "%s", config->addr);
@@ -148,8 +148,8 @@ swim_destroy (swim_t **self_p)
     if (!self)
         return;
     for (size_t i = 0; i < self->nnodes; i++) {
-        swim__tags_free (&self->nodes [i]->pub.tags);
-        free (self->nodes [i]);
+        swim__tags_free (&self->nodes[i]->pub.tags);
+        free (self->nodes[i]);
     }
     free (self->nodes);
     free (self->order);
@@ -163,12 +163,12 @@ swim_destroy (swim_t **self_p)
 /* ---- Sending -------------------------------------------------------------- */
 
 static void
-s_send_msg (swim_t *self, const char *addr, uint16_t port, gossip_msg_t *msg,
-            s_updates_t *updates, const char *buddy)
+s_send_msg (swim_t *self, const char *addr, uint16_t port, gossip_msg_t *msg, s_updates_t *updates,
+            const char *buddy)
 {
-    uint8_t buf [SWIM_PACKET_MAX];
+    uint8_t buf[SWIM_PACKET_MAX];
     size_t len = 0;
-    gossip_update_t items [SWIM_MAX_UPDATES];
+    gossip_update_t items[SWIM_MAX_UPDATES];
     if (updates) {
         updates->n = 0;
         updates->items = NULL;
@@ -177,9 +177,8 @@ s_send_msg (swim_t *self, const char *addr, uint16_t port, gossip_msg_t *msg,
             && base + 8 < self->cfg.packet_max) {
             /* 3 bytes for the list header growing from fixarray to array16 */
             size_t budget = self->cfg.packet_max - base - 3;
-            updates->n = swim__bqueue_take (&self->bq, buddy, budget,
-                                            swim__retransmit_limit (self), items,
-                                            SWIM_MAX_UPDATES, &self->stats.bcast_dropped);
+            updates->n = swim__bqueue_take (&self->bq, buddy, budget, swim__retransmit_limit (self),
+                                            items, SWIM_MAX_UPDATES, &self->stats.bcast_dropped);
             updates->items = items;
         }
     }
@@ -187,7 +186,7 @@ s_send_msg (swim_t *self, const char *addr, uint16_t port, gossip_msg_t *msg,
     while ((rc = wire_encode_into (&gossip_proto, msg, buf, self->cfg.packet_max, &len))
                == WIRE_ERR_TOO_BIG
            && updates && updates->n > 0)
-        updates->n--;      /* size estimate was off: shed updates, never the message */
+        updates->n--; /* size estimate was off: shed updates, never the message */
     if (rc != WIRE_OK)
         return;
     self->stats.packets_sent++;
@@ -204,7 +203,7 @@ s_send_ack (swim_t *self, const char *addr, uint16_t port, uint64_t seq, bool na
     gossip_ack_t *ack = nack ? (gossip_ack_t *) &msg.u.gossip_nack : &msg.u.gossip_ack;
     ack->seq = seq;
     ack->known = swim__alive_count (self);
-    memcpy (ack->from, self->nodes [0]->pub.name, sizeof ack->from);
+    memcpy (ack->from, self->nodes[0]->pub.name, sizeof ack->from);
     if (nack)
         self->stats.nacks_sent++;
     else
@@ -220,11 +219,11 @@ s_send_ping (swim_t *self, const swim_member_t *target, uint64_t seq, const char
     msg.hdr.type = GOSSIP_PING;
     msg.u.gossip_ping.seq = seq;
     msg.u.gossip_ping.known = swim__alive_count (self);
-    memcpy (msg.u.gossip_ping.from, self->nodes [0]->pub.name, sizeof msg.u.gossip_ping.from);
+    memcpy (msg.u.gossip_ping.from, self->nodes[0]->pub.name, sizeof msg.u.gossip_ping.from);
     memcpy (msg.u.gossip_ping.target, target->name, sizeof msg.u.gossip_ping.target);
     self->stats.pings_sent++;
-    s_send_msg (self, target->addr, target->port, &msg,
-                (s_updates_t *) &msg.u.gossip_ping.updates, buddy);
+    s_send_msg (self, target->addr, target->port, &msg, (s_updates_t *) &msg.u.gossip_ping.updates,
+                buddy);
 }
 
 /* ---- Receiving ------------------------------------------------------------ */
@@ -233,7 +232,7 @@ static void
 s_apply_all (swim_t *self, const gossip_update_t *items, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        swim__apply (self, &items [i]);
+        swim__apply (self, &items[i]);
 }
 
 static void s_pushpull_send (swim_t *self, const char *addr, uint16_t port, bool join);
@@ -260,11 +259,11 @@ s_relay_add (swim_t *self, const char *addr, uint16_t port, uint64_t origin_seq,
 {
     if (self->nrelays == SWIM_RELAYS_MAX) {
         /* Full: the oldest one goes; its requester will just see no nack. */
-        memmove (&self->relays [0], &self->relays [1],
-                 (SWIM_RELAYS_MAX - 1) * sizeof self->relays [0]);
+        memmove (&self->relays[0], &self->relays[1],
+                 (SWIM_RELAYS_MAX - 1) * sizeof self->relays[0]);
         self->nrelays--;
     }
-    swim_relay_t *r = &self->relays [self->nrelays++];
+    swim_relay_t *r = &self->relays[self->nrelays++];
     r->seq = ++self->seq;
     snprintf (r->origin_addr, sizeof r->origin_addr, "%s", addr);
     r->origin_port = port;
@@ -298,11 +297,11 @@ s_handle_ack (swim_t *self, const gossip_ack_t *ack, bool nack)
         return;
     }
     for (size_t i = 0; i < self->nrelays; i++)
-        if (self->relays [i].seq == ack->seq) {
+        if (self->relays[i].seq == ack->seq) {
             if (!nack)
-                s_send_ack (self, self->relays [i].origin_addr, self->relays [i].origin_port,
-                            self->relays [i].origin_seq, false);
-            self->relays [i] = self->relays [--self->nrelays];
+                s_send_ack (self, self->relays[i].origin_addr, self->relays[i].origin_port,
+                            self->relays[i].origin_seq, false);
+            self->relays[i] = self->relays[--self->nrelays];
             return;
         }
     self->stats.drop_stale_ack++;
@@ -333,60 +332,60 @@ swim_receive (swim_t *self, const char *addr, uint16_t port, const uint8_t *buf,
             self->stats.drop_decode++;
         return rc;
     }
-    const char *me = self->nodes [0]->pub.name;
+    const char *me = self->nodes[0]->pub.name;
     rc = 0;
     switch (msg.hdr.type) {
-        case GOSSIP_PING: {
-            gossip_ping_t *m = &msg.u.gossip_ping;
-            if (strcmp (m->from, me) == 0) {
-                self->stats.drop_self++;
-                rc = SWIM_DROP_SEMANTIC;
-                break;
-            }
-            if (m->target [0] && strcmp (m->target, me) != 0) {
-                /* Meant for a previous owner of this address. */
-                self->stats.drop_misdirected++;
-                rc = SWIM_DROP_SEMANTIC;
-                break;
-            }
-            s_apply_all (self, m->updates.items, m->updates.n);
-            s_send_ack (self, addr, port, m->seq, false);
-            s_check_known (self, addr, port, m->known);
+    case GOSSIP_PING: {
+        gossip_ping_t *m = &msg.u.gossip_ping;
+        if (strcmp (m->from, me) == 0) {
+            self->stats.drop_self++;
+            rc = SWIM_DROP_SEMANTIC;
             break;
         }
-        case GOSSIP_ACK:
-        case GOSSIP_NACK: {
-            gossip_ack_t *m = msg.hdr.type == GOSSIP_ACK ? &msg.u.gossip_ack
-                                                         : (gossip_ack_t *) &msg.u.gossip_nack;
-            s_apply_all (self, m->updates.items, m->updates.n);
-            s_handle_ack (self, m, msg.hdr.type == GOSSIP_NACK);
-            s_check_known (self, addr, port, m->known);
+        if (m->target[0] && strcmp (m->target, me) != 0) {
+            /* Meant for a previous owner of this address. */
+            self->stats.drop_misdirected++;
+            rc = SWIM_DROP_SEMANTIC;
             break;
         }
-        case GOSSIP_PING_REQ: {
-            gossip_ping_req_t *m = &msg.u.gossip_ping_req;
-            if (strcmp (m->from, me) == 0 || strcmp (m->target, me) == 0) {
-                self->stats.drop_self++;
-                rc = SWIM_DROP_SEMANTIC;
-                break;
-            }
-            s_apply_all (self, m->updates.items, m->updates.n);
-            s_relay_add (self, addr, port, m->seq, m);
+        s_apply_all (self, m->updates.items, m->updates.n);
+        s_send_ack (self, addr, port, m->seq, false);
+        s_check_known (self, addr, port, m->known);
+        break;
+    }
+    case GOSSIP_ACK:
+    case GOSSIP_NACK: {
+        gossip_ack_t *m =
+            msg.hdr.type == GOSSIP_ACK ? &msg.u.gossip_ack : (gossip_ack_t *) &msg.u.gossip_nack;
+        s_apply_all (self, m->updates.items, m->updates.n);
+        s_handle_ack (self, m, msg.hdr.type == GOSSIP_NACK);
+        s_check_known (self, addr, port, m->known);
+        break;
+    }
+    case GOSSIP_PING_REQ: {
+        gossip_ping_req_t *m = &msg.u.gossip_ping_req;
+        if (strcmp (m->from, me) == 0 || strcmp (m->target, me) == 0) {
+            self->stats.drop_self++;
+            rc = SWIM_DROP_SEMANTIC;
             break;
         }
-        case GOSSIP_GOSSIP: {
-            gossip_gossip_t *m = &msg.u.gossip_gossip;
-            if (strcmp (m->from, me) == 0) {
-                self->stats.drop_self++;
-                rc = SWIM_DROP_SEMANTIC;
-                break;
-            }
-            s_apply_all (self, m->updates.items, m->updates.n);
-            s_check_known (self, addr, port, m->known);
+        s_apply_all (self, m->updates.items, m->updates.n);
+        s_relay_add (self, addr, port, m->seq, m);
+        break;
+    }
+    case GOSSIP_GOSSIP: {
+        gossip_gossip_t *m = &msg.u.gossip_gossip;
+        if (strcmp (m->from, me) == 0) {
+            self->stats.drop_self++;
+            rc = SWIM_DROP_SEMANTIC;
             break;
         }
-        default:
-            break;
+        s_apply_all (self, m->updates.items, m->updates.n);
+        s_check_known (self, addr, port, m->known);
+        break;
+    }
+    default:
+        break;
     }
     wire_msg_free (&gossip_proto, &msg);
     return rc;
@@ -410,12 +409,12 @@ s_state_encode (swim_t *self, bool join, bool reply, uint8_t **out, size_t *out_
     gossip_push_pull_t *pp = &msg.u.gossip_push_pull;
     pp->join = join;
     pp->reply = reply;
-    memcpy (pp->from, self->nodes [0]->pub.name, sizeof pp->from);
+    memcpy (pp->from, self->nodes[0]->pub.name, sizeof pp->from);
     gossip_update_t *items = (gossip_update_t *) calloc (self->nnodes, sizeof *items);
     if (!items)
         return -1;
     for (size_t i = 0; i < self->nnodes; i++)
-        s_record (&self->nodes [i]->pub, &items [i]);
+        s_record (&self->nodes[i]->pub, &items[i]);
     pp->members.n = self->nnodes;
     pp->members.items = items;
     int rc = wire_encode (&gossip_proto, &msg, out, out_len);
@@ -444,30 +443,30 @@ static void
 s_merge (swim_t *self, const gossip_push_pull_t *pp)
 {
     for (size_t i = 0; i < pp->members.n; i++) {
-        gossip_update_t u = pp->members.items [i];
-        bool known = swim__lookup (self, u.name) != NULL
-                     || strcmp (u.name, self->nodes [0]->pub.name) == 0;
+        gossip_update_t u = pp->members.items[i];
+        bool known =
+            swim__lookup (self, u.name) != NULL || strcmp (u.name, self->nodes[0]->pub.name) == 0;
         if (u.kind == SWIM_UPD_SUSPECT || u.kind == SWIM_UPD_DEAD) {
-            if (!known && u.kind == SWIM_UPD_SUSPECT && u.key.len == SWIM_KEY_BYTES
-                && u.addr [0] && u.port) {
+            if (!known && u.kind == SWIM_UPD_SUSPECT && u.key.len == SWIM_KEY_BYTES && u.addr[0]
+                && u.port) {
                 gossip_update_t alive = u;
                 alive.kind = SWIM_UPD_ALIVE;
                 swim__apply (self, &alive);
             }
-            if (strcmp (u.name, self->nodes [0]->pub.name) != 0)
+            if (strcmp (u.name, self->nodes[0]->pub.name) != 0)
                 u.kind = SWIM_UPD_SUSPECT;
             /* No accuser: the sender merely relays a suspicion, it is not
              * an independent confirmation (that would shrink timers on
              * hearsay and turn lossy-but-healthy members dead). */
-            u.from [0] = '\0';
+            u.from[0] = '\0';
         }
         swim__apply (self, &u);
     }
 }
 
 int
-swim_receive_stream (swim_t *self, const char *addr, uint16_t port, const uint8_t *buf,
-                     size_t len, uint8_t **reply, size_t *reply_len)
+swim_receive_stream (swim_t *self, const char *addr, uint16_t port, const uint8_t *buf, size_t len,
+                     uint8_t **reply, size_t *reply_len)
 {
     assert (self);
     if (reply)
@@ -495,7 +494,7 @@ swim_receive_stream (swim_t *self, const char *addr, uint16_t port, const uint8_
         return rc;
     }
     gossip_push_pull_t *pp = &msg.u.gossip_push_pull;
-    if (strcmp (pp->from, self->nodes [0]->pub.name) == 0 && !pp->reply) {
+    if (strcmp (pp->from, self->nodes[0]->pub.name) == 0 && !pp->reply) {
         /* Someone pushed a state claiming our name: its records still tell
          * us who holds what, but it does not get our state back. */
         self->stats.drop_self++;
@@ -559,9 +558,9 @@ s_pushpull_random_in (swim_t *self, swim_state_t state)
     size_t seen = 0;
     swim_node_t *pick = NULL;
     for (size_t i = 1; i < self->nnodes; i++)
-        if (self->nodes [i]->pub.state == state)
+        if (self->nodes[i]->pub.state == state)
             if (swim__rand (self, (uint32_t) ++seen) == 0)
-                pick = self->nodes [i];
+                pick = self->nodes[i];
     if (pick)
         s_pushpull_send (self, pick->pub.addr, pick->pub.port, false);
 }
@@ -579,8 +578,7 @@ static void
 s_shuffle_order (swim_t *self)
 {
     if (self->caporder < self->nnodes) {
-        swim_node_t **order = (swim_node_t **) realloc (self->order,
-                                                         self->nnodes * sizeof *order);
+        swim_node_t **order = (swim_node_t **) realloc (self->order, self->nnodes * sizeof *order);
         if (!order)
             return;
         self->order = order;
@@ -588,12 +586,12 @@ s_shuffle_order (swim_t *self)
     }
     self->norder = 0;
     for (size_t i = 1; i < self->nnodes; i++)
-        self->order [self->norder++] = self->nodes [i];
+        self->order[self->norder++] = self->nodes[i];
     for (size_t i = self->norder; i > 1; i--) {
         size_t j = swim__rand (self, (uint32_t) i);
-        swim_node_t *t = self->order [i - 1];
-        self->order [i - 1] = self->order [j];
-        self->order [j] = t;
+        swim_node_t *t = self->order[i - 1];
+        self->order[i - 1] = self->order[j];
+        self->order[j] = t;
     }
     self->order_idx = 0;
 }
@@ -607,7 +605,7 @@ s_next_target (swim_t *self)
             if (self->norder == 0)
                 return NULL;
         }
-        swim_node_t *cand = self->order [self->order_idx++];
+        swim_node_t *cand = self->order[self->order_idx++];
         if (cand && (cand->pub.state == SWIM_ALIVE || cand->pub.state == SWIM_SUSPECT))
             return cand;
     }
@@ -626,8 +624,8 @@ s_probe_start (swim_t *self, uint64_t now)
     self->probe.active = true;
     self->probe.seq = ++self->seq;
     memcpy (self->probe.target, target->pub.name, sizeof self->probe.target);
-    self->probe.timeout_at = now + swim__awareness_scale (&self->awareness,
-                                                          self->cfg.probe_timeout_ms);
+    self->probe.timeout_at =
+        now + swim__awareness_scale (&self->awareness, self->cfg.probe_timeout_ms);
     self->probe.end_at = now + interval;
     self->stats.probes++;
     /* Buddy system: probing a suspect carries its suspicion first. */
@@ -647,19 +645,19 @@ s_probe_indirect (swim_t *self)
         return;
     size_t n = 0;
     for (size_t i = 1; i < self->nnodes; i++)
-        if (self->nodes [i] != target && self->nodes [i]->pub.state == SWIM_ALIVE)
-            cands [n++] = self->nodes [i];
+        if (self->nodes[i] != target && self->nodes[i]->pub.state == SWIM_ALIVE)
+            cands[n++] = self->nodes[i];
     size_t k = n < self->cfg.indirect_checks ? n : self->cfg.indirect_checks;
     for (size_t i = 0; i < k; i++) {
         size_t j = i + swim__rand (self, (uint32_t) (n - i));
-        swim_node_t *relay = cands [j];
-        cands [j] = cands [i];
+        swim_node_t *relay = cands[j];
+        cands[j] = cands[i];
         gossip_msg_t msg;
         memset (&msg, 0, sizeof msg);
         msg.hdr.type = GOSSIP_PING_REQ;
         gossip_ping_req_t *req = &msg.u.gossip_ping_req;
         req->seq = self->probe.seq;
-        memcpy (req->from, self->nodes [0]->pub.name, sizeof req->from);
+        memcpy (req->from, self->nodes[0]->pub.name, sizeof req->from);
         memcpy (req->target, target->pub.name, sizeof req->target);
         memcpy (req->taddr, target->pub.addr, sizeof req->taddr);
         req->tport = target->pub.port;
@@ -697,7 +695,7 @@ s_probe_end (swim_t *self)
     u.kind = SWIM_UPD_SUSPECT;
     memcpy (u.name, target->pub.name, sizeof u.name);
     u.inc = target->pub.incarnation;
-    memcpy (u.from, self->nodes [0]->pub.name, sizeof u.from);
+    memcpy (u.from, self->nodes[0]->pub.name, sizeof u.from);
     swim__apply (self, &u);
 }
 
@@ -711,25 +709,25 @@ s_gossip (swim_t *self, uint64_t now)
         return;
     size_t n = 0;
     for (size_t i = 1; i < self->nnodes; i++) {
-        swim_member_t *m = &self->nodes [i]->pub;
+        swim_member_t *m = &self->nodes[i]->pub;
         /* The recently dead are included: if they were wrongly declared,
          * this is how they learn it and refute. */
         if (m->state == SWIM_ALIVE || m->state == SWIM_SUSPECT
             || (m->state == SWIM_DEAD && now - m->state_since_ms < self->cfg.gossip_to_dead_ms))
-            cands [n++] = self->nodes [i];
+            cands[n++] = self->nodes[i];
     }
     size_t k = n < self->cfg.gossip_nodes ? n : self->cfg.gossip_nodes;
     for (size_t i = 0; i < k; i++) {
         size_t j = i + swim__rand (self, (uint32_t) (n - i));
-        swim_node_t *to = cands [j];
-        cands [j] = cands [i];
+        swim_node_t *to = cands[j];
+        cands[j] = cands[i];
         if (swim__bqueue_pending (&self->bq, swim__retransmit_limit (self)) == 0)
             break;
         gossip_msg_t msg;
         memset (&msg, 0, sizeof msg);
         msg.hdr.type = GOSSIP_GOSSIP;
         msg.u.gossip_gossip.known = swim__alive_count (self);
-        memcpy (msg.u.gossip_gossip.from, self->nodes [0]->pub.name,
+        memcpy (msg.u.gossip_gossip.from, self->nodes[0]->pub.name,
                 sizeof msg.u.gossip_gossip.from);
         self->stats.gossip_sent++;
         s_send_msg (self, to->pub.addr, to->pub.port, &msg,
@@ -766,19 +764,19 @@ swim_tick (swim_t *self)
     }
 
     for (size_t i = 0; i < self->nrelays;) {
-        if (now >= self->relays [i].deadline_ms) {
-            s_send_ack (self, self->relays [i].origin_addr, self->relays [i].origin_port,
-                        self->relays [i].origin_seq, true);
-            self->relays [i] = self->relays [--self->nrelays];
+        if (now >= self->relays[i].deadline_ms) {
+            s_send_ack (self, self->relays[i].origin_addr, self->relays[i].origin_port,
+                        self->relays[i].origin_seq, true);
+            self->relays[i] = self->relays[--self->nrelays];
         }
         else
             i++;
     }
 
     for (size_t i = 1; i < self->nnodes; i++) {
-        swim_node_t *node = self->nodes [i];
+        swim_node_t *node = self->nodes[i];
         if (node->suspect && now >= swim__suspicion_deadline (&node->suspicion))
-            swim__set_dead (self, node, self->nodes [0]->pub.name);
+            swim__set_dead (self, node, self->nodes[0]->pub.name);
     }
 
     if (now >= self->gossip_next_ms) {
@@ -794,7 +792,7 @@ swim_tick (swim_t *self)
     }
 
     if (self->cfg.reconnect_interval_ms && now >= self->reconnect_next_ms && !self->leaving) {
-        s_pushpull_random_in (self, SWIM_DEAD);   /* failed, not left */
+        s_pushpull_random_in (self, SWIM_DEAD); /* failed, not left */
         /* Jittered so the two sides of a healed partition do not sync in
          * lock step. */
         self->reconnect_next_ms = now + self->cfg.reconnect_interval_ms
@@ -803,7 +801,7 @@ swim_tick (swim_t *self)
 
     if (now >= self->reap_next_ms) {
         for (size_t i = 1; i < self->nnodes;) {
-            swim_node_t *node = self->nodes [i];
+            swim_node_t *node = self->nodes[i];
             if (now >= s_reap_at (self, &node->pub)) {
                 swim_member_t copy = node->pub;
                 copy.tags.n = 0;
@@ -823,7 +821,12 @@ swim_next_deadline (swim_t *self)
 {
     assert (self);
     uint64_t next = self->reap_next_ms;
-#define S_MIN(x) do { uint64_t x_ = (x); if (x_ < next) next = x_; } while (0)
+#define S_MIN(x)                                                                                   \
+    do {                                                                                           \
+        uint64_t x_ = (x);                                                                         \
+        if (x_ < next)                                                                             \
+            next = x_;                                                                             \
+    } while (0)
     if (self->is_refused)
         return UINT64_MAX;
     if (!self->leaving) {
@@ -836,10 +839,10 @@ swim_next_deadline (swim_t *self)
             S_MIN (self->probe_next_ms);
     }
     for (size_t i = 0; i < self->nrelays; i++)
-        S_MIN (self->relays [i].deadline_ms);
+        S_MIN (self->relays[i].deadline_ms);
     for (size_t i = 1; i < self->nnodes; i++)
-        if (self->nodes [i]->suspect)
-            S_MIN (swim__suspicion_deadline (&self->nodes [i]->suspicion));
+        if (self->nodes[i]->suspect)
+            S_MIN (swim__suspicion_deadline (&self->nodes[i]->suspicion));
     if (self->bq.n > 0)
         S_MIN (self->gossip_next_ms);
     if (self->cfg.pushpull_interval_ms && !self->leaving)
@@ -859,7 +862,7 @@ swim_leave (swim_t *self)
     if (self->leaving)
         return;
     self->leaving = true;
-    swim_node_t *me = self->nodes [0];
+    swim_node_t *me = self->nodes[0];
     swim__count_state (self, (int) me->pub.state, SWIM_LEFT);
     me->pub.state = SWIM_LEFT;
     me->pub.state_since_ms = swim__now (self);
@@ -870,7 +873,7 @@ swim_leave (swim_t *self)
     u.inc = me->pub.incarnation;
     memcpy (u.from, me->pub.name, sizeof u.from);
     swim__broadcast (self, &u);
-    self->gossip_next_ms = swim__now (self);      /* tell people now */
+    self->gossip_next_ms = swim__now (self); /* tell people now */
 }
 
 bool
@@ -881,12 +884,12 @@ swim_leave_done (swim_t *self)
         return false;
     size_t others = 0;
     for (size_t i = 1; i < self->nnodes; i++)
-        if (self->nodes [i]->pub.state == SWIM_ALIVE || self->nodes [i]->pub.state == SWIM_SUSPECT)
+        if (self->nodes[i]->pub.state == SWIM_ALIVE || self->nodes[i]->pub.state == SWIM_SUSPECT)
             others++;
     if (others == 0)
         return true;
     /* Sent to a few members: the epidemic takes it from there. */
-    int sent = swim__bqueue_transmits (&self->bq, self->nodes [0]->pub.name);
+    int sent = swim__bqueue_transmits (&self->bq, self->nodes[0]->pub.name);
     uint32_t enough = self->cfg.gossip_nodes < 3 ? self->cfg.gossip_nodes : 3;
     return sent < 0 || (uint32_t) sent >= enough;
 }
@@ -894,7 +897,7 @@ swim_leave_done (swim_t *self)
 static int
 s_tags_changed (swim_t *self)
 {
-    swim_member_t *me = &self->nodes [0]->pub;
+    swim_member_t *me = &self->nodes[0]->pub;
     me->incarnation++;
     swim__broadcast_self (self);
     swim__emit (self, SWIM_EV_UPDATE, me, "tags");
@@ -908,12 +911,12 @@ swim_set_tag (swim_t *self, const char *key, const char *value)
     if (!key || !*key || !value || strlen (key) > WIRE_TAG_KEY_MAX
         || strlen (value) > WIRE_TAG_VALUE_MAX)
         return -1;
-    wire_tags_t *tags = &self->nodes [0]->pub.tags;
+    wire_tags_t *tags = &self->nodes[0]->pub.tags;
     for (size_t i = 0; i < tags->n; i++)
-        if (strcmp (tags->items [i].key, key) == 0) {
-            if (strcmp (tags->items [i].value, value) == 0)
+        if (strcmp (tags->items[i].key, key) == 0) {
+            if (strcmp (tags->items[i].value, value) == 0)
                 return 0;
-            snprintf (tags->items [i].value, sizeof tags->items [i].value, "%s", value);
+            snprintf (tags->items[i].value, sizeof tags->items[i].value, "%s", value);
             return s_tags_changed (self);
         }
     if (tags->n >= SWIM_TAGS_MAX)
@@ -922,9 +925,9 @@ swim_set_tag (swim_t *self, const char *key, const char *value)
     if (!items)
         return -1;
     tags->items = items;
-    memset (&items [tags->n], 0, sizeof items [0]);
-    snprintf (items [tags->n].key, sizeof items [0].key, "%s", key);
-    snprintf (items [tags->n].value, sizeof items [0].value, "%s", value);
+    memset (&items[tags->n], 0, sizeof items[0]);
+    snprintf (items[tags->n].key, sizeof items[0].key, "%s", key);
+    snprintf (items[tags->n].value, sizeof items[0].value, "%s", value);
     tags->n++;
     return s_tags_changed (self);
 }
@@ -933,10 +936,10 @@ int
 swim_unset_tag (swim_t *self, const char *key)
 {
     assert (self);
-    wire_tags_t *tags = &self->nodes [0]->pub.tags;
+    wire_tags_t *tags = &self->nodes[0]->pub.tags;
     for (size_t i = 0; i < tags->n; i++)
-        if (strcmp (tags->items [i].key, key) == 0) {
-            tags->items [i] = tags->items [tags->n - 1];
+        if (strcmp (tags->items[i].key, key) == 0) {
+            tags->items[i] = tags->items[tags->n - 1];
             tags->n--;
             return s_tags_changed (self);
         }
@@ -956,7 +959,7 @@ const swim_member_t *
 swim_member_at (swim_t *self, size_t index)
 {
     assert (self);
-    return index < self->nnodes ? &self->nodes [index]->pub : NULL;
+    return index < self->nnodes ? &self->nodes[index]->pub : NULL;
 }
 
 const swim_member_t *
@@ -973,7 +976,7 @@ swim_count_state (swim_t *self, swim_state_t state)
     assert (self);
     size_t n = 0;
     for (size_t i = 0; i < self->nnodes; i++)
-        if (self->nodes [i]->pub.state == state)
+        if (self->nodes[i]->pub.state == state)
             n++;
     return n;
 }
@@ -982,7 +985,7 @@ const swim_member_t *
 swim_self (swim_t *self)
 {
     assert (self);
-    return &self->nodes [0]->pub;
+    return &self->nodes[0]->pub;
 }
 
 int
@@ -996,7 +999,7 @@ swim_members_encode (swim_t *self, uint8_t **out, size_t *out_len)
     if (!items)
         return -1;
     for (size_t i = 0; i < self->nnodes; i++)
-        s_record (&self->nodes [i]->pub, &items [i]);
+        s_record (&self->nodes[i]->pub, &items[i]);
     msg.u.gossip_members.members.n = self->nnodes;
     msg.u.gossip_members.members.items = items;
     int rc = wire_encode (&gossip_proto, &msg, out, out_len);
@@ -1013,8 +1016,8 @@ swim_member_encode (const swim_member_t *member, uint8_t **out, size_t *out_len)
     msg.hdr.type = GOSSIP_MEMBERS;
     gossip_update_t item;
     s_record (member, &item);
-    if (item.addr [0] == '\0' || item.port == 0)
-        item.kind = SWIM_UPD_DEAD;   /* a refused name we only know by name */
+    if (item.addr[0] == '\0' || item.port == 0)
+        item.kind = SWIM_UPD_DEAD; /* a refused name we only know by name */
     msg.u.gossip_members.members.n = 1;
     msg.u.gossip_members.members.items = &item;
     return wire_encode (&gossip_proto, &msg, out, out_len) == WIRE_OK ? 0 : -1;
@@ -1052,14 +1055,15 @@ swim_broadcasts_pending (swim_t *self)
 const char *
 swim_state_name (swim_state_t state)
 {
-    static const char *names [] = { "alive", "suspect", "failed", "left" };
-    return (unsigned) state < 4 ? names [state] : "unknown";
+    static const char *names[] = { "alive", "suspect", "failed", "left" };
+    return (unsigned) state < 4 ? names[state] : "unknown";
 }
 
 const char *
 swim_event_name (swim_event_kind_t kind)
 {
-    static const char *names [] = { "join", "update", "suspect", "fail",
-                                    "leave", "reap", "refused" };
-    return (unsigned) kind < SWIM_EV_COUNT_ ? names [kind] : "unknown";
+    static const char *names[] = {
+        "join", "update", "suspect", "fail", "leave", "reap", "refused"
+    };
+    return (unsigned) kind < SWIM_EV_COUNT_ ? names[kind] : "unknown";
 }

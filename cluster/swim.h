@@ -49,75 +49,75 @@ typedef struct _swim_t swim_t;
 
 /* Member states, same numbers as the update kinds on the wire. */
 typedef enum {
-    SWIM_ALIVE   = SWIM_UPD_ALIVE,
+    SWIM_ALIVE = SWIM_UPD_ALIVE,
     SWIM_SUSPECT = SWIM_UPD_SUSPECT,
-    SWIM_DEAD    = SWIM_UPD_DEAD,       /* failed: stopped answering */
-    SWIM_LEFT    = SWIM_UPD_LEFT,       /* left gracefully; not a failure */
+    SWIM_DEAD = SWIM_UPD_DEAD, /* failed: stopped answering */
+    SWIM_LEFT = SWIM_UPD_LEFT, /* left gracefully; not a failure */
 } swim_state_t;
 
 /* A member as the core sees it. Pointers to it are valid until the next call
  * into the core (receive, tick, join, leave, set_tag, destroy). */
 typedef struct {
-    char name [SWIM_NAME_MAX + 1];
-    char addr [SWIM_ADDR_MAX + 1];
+    char name[SWIM_NAME_MAX + 1];
+    char addr[SWIM_ADDR_MAX + 1];
     uint16_t port;
     uint64_t incarnation;
     swim_state_t state;
-    uint64_t state_since_ms;          /* when it entered `state` (our clock) */
-    uint16_t vmin, vmax;              /* membership protocol range it speaks */
-    uint8_t key [SWIM_KEY_BYTES];     /* its identity (X25519 public key) */
-    uint8_t sigkey [SWIM_KEY_BYTES];  /* its Ed25519 public key (all zero: not
+    uint64_t state_since_ms;        /* when it entered `state` (our clock) */
+    uint16_t vmin, vmax;            /* membership protocol range it speaks */
+    uint8_t key[SWIM_KEY_BYTES];    /* its identity (X25519 public key) */
+    uint8_t sigkey[SWIM_KEY_BYTES]; /* its Ed25519 public key (all zero: not
                                          advertised); signs its state records */
-    wire_tags_t tags;                 /* owned by the core */
+    wire_tags_t tags;               /* owned by the core */
 } swim_member_t;
 
 typedef enum {
-    SWIM_EV_JOIN = 0,     /* a member appeared, or came back after dead/left */
-    SWIM_EV_UPDATE,       /* tags/address/protocol changed, or suspicion refuted */
-    SWIM_EV_SUSPECT,      /* a member is suspected */
-    SWIM_EV_FAIL,         /* a member was declared dead */
-    SWIM_EV_LEAVE,        /* a member left gracefully */
-    SWIM_EV_REAP,         /* a dead/left member was forgotten */
-    SWIM_EV_REFUSED,      /* a member (or we ourselves) was refused: see reason */
+    SWIM_EV_JOIN = 0, /* a member appeared, or came back after dead/left */
+    SWIM_EV_UPDATE,   /* tags/address/protocol changed, or suspicion refuted */
+    SWIM_EV_SUSPECT,  /* a member is suspected */
+    SWIM_EV_FAIL,     /* a member was declared dead */
+    SWIM_EV_LEAVE,    /* a member left gracefully */
+    SWIM_EV_REAP,     /* a dead/left member was forgotten */
+    SWIM_EV_REFUSED,  /* a member (or we ourselves) was refused: see reason */
     SWIM_EV_COUNT_
 } swim_event_kind_t;
 
 typedef struct {
     swim_event_kind_t kind;
-    const swim_member_t *member;      /* the member concerned (a copy for REAP) */
-    const char *reason;               /* REFUSED and UPDATE: why, else NULL */
+    const swim_member_t *member; /* the member concerned (a copy for REAP) */
+    const char *reason;          /* REFUSED and UPDATE: why, else NULL */
 } swim_event_t;
 
 /* The environment. Every function is called synchronously from inside the
  * core; none may call back into the core. */
 typedef struct {
     void *ctx;
-    uint64_t (*now_ms) (void *ctx);   /* monotonic milliseconds */
-    uint32_t (*random) (void *ctx);   /* uniform 32-bit random */
+    uint64_t (*now_ms) (void *ctx); /* monotonic milliseconds */
+    uint32_t (*random) (void *ctx); /* uniform 32-bit random */
     /* Send one datagram (plaintext; the transport seals it). */
     void (*send) (void *ctx, const char *addr, uint16_t port, const uint8_t *buf, size_t len);
     /* Start a reliable push-pull exchange: deliver `buf` to addr:port's
      * swim_receive_stream(), and hand its reply (if any) to our own
      * swim_receive_stream(). May be NULL (no push-pull). */
     void (*stream) (void *ctx, const char *addr, uint16_t port, const uint8_t *buf, size_t len);
-    void (*event) (void *ctx, const swim_event_t *event);   /* may be NULL */
+    void (*event) (void *ctx, const swim_event_t *event); /* may be NULL */
 } swim_env_t;
 
 typedef struct {
-    char name [SWIM_NAME_MAX + 1];    /* unique in the cluster */
-    char addr [SWIM_ADDR_MAX + 1];    /* address others reach us at */
+    char name[SWIM_NAME_MAX + 1]; /* unique in the cluster */
+    char addr[SWIM_ADDR_MAX + 1]; /* address others reach us at */
     uint16_t port;
-    uint8_t key [SWIM_KEY_BYTES];     /* our identity public key */
-    uint8_t sigkey [SWIM_KEY_BYTES];  /* our Ed25519 public key (zero: none) */
-    uint64_t incarnation;             /* starting incarnation (0 is fine: a
+    uint8_t key[SWIM_KEY_BYTES];    /* our identity public key */
+    uint8_t sigkey[SWIM_KEY_BYTES]; /* our Ed25519 public key (zero: none) */
+    uint64_t incarnation;           /* starting incarnation (0 is fine: a
                                          restarted node learns its old one) */
-    uint16_t vmin, vmax;              /* protocol range we speak */
+    uint16_t vmin, vmax;            /* protocol range we speak */
 
     uint32_t probe_interval_ms;       /* one probe per interval */
     uint32_t probe_timeout_ms;        /* direct ack wait before indirect probes */
     uint32_t indirect_checks;         /* k members asked to probe for us */
-    double   suspicion_mult;          /* min suspicion = mult * max(1,log10 N) * interval */
-    double   suspicion_max_mult;      /* max suspicion = max_mult * min */
+    double suspicion_mult;            /* min suspicion = mult * max(1,log10 N) * interval */
+    double suspicion_max_mult;        /* max suspicion = max_mult * min */
     uint32_t suspicion_confirmations; /* confirmations that shrink max to min */
     uint32_t awareness_max;           /* health score ceiling (interval x (score+1)) */
     uint32_t gossip_interval_ms;      /* dissemination tick while updates pending */
@@ -129,7 +129,7 @@ typedef struct {
                                          a healed partition merges back; 0 = off */
     uint64_t reap_dead_ms;            /* forget dead members after this */
     uint64_t reap_left_ms;            /* forget left members after this */
-    size_t   packet_max;              /* plaintext datagram budget */
+    size_t packet_max;                /* plaintext datagram budget */
 } swim_config_t;
 
 /* Fill *config with LAN defaults (see docs/membership.md for the reasoning)
@@ -138,6 +138,7 @@ void swim_config_lan (swim_config_t *config);
 void swim_config_wan (swim_config_t *config);
 
 /* Counters (docs/membership.md explains each). */
+/* clang-format off */
 #define SWIM_COUNTERS(C) \
     C (pings_sent)       C (acks_sent)        C (nacks_sent)        C (ping_reqs_sent) \
     C (gossip_sent)      C (packets_sent)     C (packets_received)  C (probes) \
@@ -146,6 +147,7 @@ void swim_config_wan (swim_config_t *config);
     C (drop_decode)      C (drop_version)     C (drop_invalid)      C (drop_stale_ack) \
     C (drop_misdirected) C (drop_self)        C (refused_conflict)  C (refused_version) \
     C (refused_full)     C (stale_updates)    C (bcast_dropped)     C (repair_syncs)
+/* clang-format on */
 
 typedef struct {
 #define SWIM_COUNTER_FIELD(n) uint64_t n;

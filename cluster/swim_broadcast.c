@@ -38,7 +38,7 @@ void
 swim__bqueue_clear (swim_bqueue_t *q)
 {
     for (size_t i = 0; i < q->n; i++)
-        s_bcast_free (&q->items [i]);
+        s_bcast_free (&q->items[i]);
     free (q->items);
     memset (q, 0, sizeof *q);
 }
@@ -46,8 +46,8 @@ swim__bqueue_clear (swim_bqueue_t *q)
 static void
 s_remove_at (swim_bqueue_t *q, size_t i)
 {
-    s_bcast_free (&q->items [i]);
-    q->items [i] = q->items [q->n - 1];
+    s_bcast_free (&q->items[i]);
+    q->items[i] = q->items[q->n - 1];
     q->n--;
 }
 
@@ -55,7 +55,7 @@ void
 swim__bqueue_put (swim_bqueue_t *q, const gossip_update_t *u, size_t size)
 {
     for (size_t i = 0; i < q->n; i++)
-        if (strcmp (q->items [i]->update.name, u->name) == 0) {
+        if (strcmp (q->items[i]->update.name, u->name) == 0) {
             s_remove_at (q, i);
             break;
         }
@@ -90,7 +90,7 @@ swim__bqueue_put (swim_bqueue_t *q, const gossip_update_t *u, size_t size)
         q->items = items;
         q->cap = cap;
     }
-    q->items [q->n++] = b;
+    q->items[q->n++] = b;
 }
 
 static int
@@ -108,7 +108,7 @@ static void
 s_sweep (swim_bqueue_t *q, uint32_t limit, uint64_t *retired)
 {
     for (size_t i = 0; i < q->n;)
-        if (q->items [i]->transmits >= limit) {
+        if (q->items[i]->transmits >= limit) {
             s_remove_at (q, i);
             if (retired)
                 (*retired)++;
@@ -124,26 +124,26 @@ swim__bqueue_take (swim_bqueue_t *q, const char *first, size_t budget, uint32_t 
     s_sweep (q, limit, retired);
     if (q->n == 0 || max == 0)
         return 0;
-    qsort (q->items, q->n, sizeof q->items [0], s_cmp);
+    qsort (q->items, q->n, sizeof q->items[0], s_cmp);
     /* Buddy system: the update about the member we are probing goes first,
      * so a suspect hears about its suspicion from the probe itself. */
     if (first) {
         for (size_t i = 0; i < q->n; i++)
-            if (strcmp (q->items [i]->update.name, first) == 0) {
-                swim_bcast_t *b = q->items [i];
-                memmove (&q->items [1], &q->items [0], i * sizeof q->items [0]);
-                q->items [0] = b;
+            if (strcmp (q->items[i]->update.name, first) == 0) {
+                swim_bcast_t *b = q->items[i];
+                memmove (&q->items[1], &q->items[0], i * sizeof q->items[0]);
+                q->items[0] = b;
                 break;
             }
     }
     size_t count = 0, used = 0;
     for (size_t i = 0; i < q->n && count < max; i++) {
-        swim_bcast_t *b = q->items [i];
+        swim_bcast_t *b = q->items[i];
         if (used + b->size > budget)
-            continue;       /* a smaller one further down may still fit */
+            continue; /* a smaller one further down may still fit */
         used += b->size;
         b->transmits++;
-        out [count++] = b->update;
+        out[count++] = b->update;
     }
     /* Entries that reached the limit now are retired on the next call, not
      * here: out[] points into them until the caller has encoded. */
@@ -154,8 +154,8 @@ int
 swim__bqueue_transmits (swim_bqueue_t *q, const char *name)
 {
     for (size_t i = 0; i < q->n; i++)
-        if (strcmp (q->items [i]->update.name, name) == 0)
-            return (int) q->items [i]->transmits;
+        if (strcmp (q->items[i]->update.name, name) == 0)
+            return (int) q->items[i]->transmits;
     return -1;
 }
 
@@ -163,8 +163,8 @@ bool
 swim__bqueue_has (swim_bqueue_t *q, const char *name, uint32_t kind)
 {
     for (size_t i = 0; i < q->n; i++)
-        if (strcmp (q->items [i]->update.name, name) == 0)
-            return q->items [i]->update.kind == kind;
+        if (strcmp (q->items[i]->update.name, name) == 0)
+            return q->items[i]->update.kind == kind;
     return false;
 }
 

@@ -19,9 +19,9 @@
 typedef struct {
     uint64_t start_ms;
     uint64_t min_ms, max_ms;
-    uint32_t k;                               /* confirmations expected */
-    uint32_t n;                               /* confirmations so far */
-    char accusers [8][SWIM_NAME_MAX + 1];     /* first accuser + confirmers */
+    uint32_t k;                          /* confirmations expected */
+    uint32_t n;                          /* confirmations so far */
+    char accusers[8][SWIM_NAME_MAX + 1]; /* first accuser + confirmers */
     uint32_t naccusers;
 } swim_suspicion_t;
 
@@ -46,17 +46,17 @@ uint64_t swim__awareness_scale (const swim_awareness_t *a, uint64_t base_ms);
 /* ---- Members ------------------------------------------------------------ */
 typedef struct {
     swim_member_t pub;
-    bool suspect;                    /* suspicion below is live */
+    bool suspect; /* suspicion below is live */
     swim_suspicion_t suspicion;
 } swim_node_t;
 
 /* ---- Broadcast queue (swim_broadcast.c) --------------------------------- */
 typedef struct {
-    gossip_update_t update;          /* tags and key point into owned copies */
-    uint8_t keybuf [SWIM_KEY_BYTES];
-    size_t size;                     /* bytes it adds to an encoded packet */
+    gossip_update_t update; /* tags and key point into owned copies */
+    uint8_t keybuf[SWIM_KEY_BYTES];
+    size_t size; /* bytes it adds to an encoded packet */
     uint32_t transmits;
-    uint64_t order;                  /* enqueue order: newer first on ties */
+    uint64_t order; /* enqueue order: newer first on ties */
 } swim_bcast_t;
 
 typedef struct {
@@ -90,14 +90,14 @@ bool swim__tags_equal (const wire_tags_t *a, const wire_tags_t *b);
 
 /* ---- The core ------------------------------------------------------------ */
 typedef struct {
-    uint64_t seq;                    /* our seq towards the target */
-    char origin_addr [SWIM_ADDR_MAX + 1];
+    uint64_t seq; /* our seq towards the target */
+    char origin_addr[SWIM_ADDR_MAX + 1];
     uint16_t origin_port;
     uint64_t origin_seq;
     uint64_t deadline_ms;
 } swim_relay_t;
 
-#define SWIM_RELAYS_MAX 64
+#define SWIM_RELAYS_MAX  64
 /* Least time between two repair push-pulls triggered by `known`. */
 #define SWIM_SYNC_GAP_MS 200
 
@@ -106,16 +106,16 @@ struct _swim_t {
     swim_env_t env;
     swim_stats_t stats;
 
-    swim_node_t **nodes;             /* nodes[0] is us */
+    swim_node_t **nodes; /* nodes[0] is us */
     size_t nnodes, capnodes;
     /* Members (us included) per state, kept by swim__count_state at every
      * state change, add and remove: the counts are read per packet (the
      * `known` field, retransmit limits, suspicion bounds), and a scan of
      * every member there made each node O(N) per packet (bench/sim.sh
      * found 40% of a 1,000-node run in that scan). */
-    size_t nstate [SWIM_UPD_LEFT + 1];
-    zhashx_t *by_name;               /* name -> swim_node_t * (not owned) */
-    zhashx_t *refused;               /* name -> expiry (uintptr), event rate limit */
+    size_t nstate[SWIM_UPD_LEFT + 1];
+    zhashx_t *by_name; /* name -> swim_node_t * (not owned) */
+    zhashx_t *refused; /* name -> expiry (uintptr), event rate limit */
 
     /* Probing: shuffled round-robin over the other members. */
     swim_node_t **order;
@@ -123,7 +123,7 @@ struct _swim_t {
     struct {
         bool active;
         uint64_t seq;
-        char target [SWIM_NAME_MAX + 1];
+        char target[SWIM_NAME_MAX + 1];
         uint64_t timeout_at, end_at;
         bool indirect_sent, acked;
         uint32_t expected_nacks, nacks;
@@ -131,7 +131,7 @@ struct _swim_t {
     uint64_t probe_next_ms;
     uint64_t seq;
 
-    swim_relay_t relays [SWIM_RELAYS_MAX];
+    swim_relay_t relays[SWIM_RELAYS_MAX];
     size_t nrelays;
 
     swim_bqueue_t bq;
@@ -143,9 +143,9 @@ struct _swim_t {
     uint64_t sync_next_ms;
 
     bool joined;
-    bool joining_reply;              /* merging the answer to our join */
+    bool joining_reply; /* merging the answer to our join */
     bool leaving;
-    char refused_why [200];
+    char refused_why[200];
     bool is_refused;
 };
 
@@ -162,9 +162,8 @@ void swim__broadcast_self (swim_t *self);
 /* Mark `node` dead/suspect/... and run the side effects. */
 void swim__set_dead (swim_t *self, swim_node_t *node, const char *accuser);
 void swim__remove (swim_t *self, swim_node_t *node);
-void swim__emit (swim_t *self, swim_event_kind_t kind, const swim_member_t *m,
-                 const char *reason);
-size_t swim__live_count (swim_t *self);     /* alive + suspect */
+void swim__emit (swim_t *self, swim_event_kind_t kind, const swim_member_t *m, const char *reason);
+size_t swim__live_count (swim_t *self); /* alive + suspect */
 /* Move one member from state `from` to `to` in the counts (from or to may
  * be -1: the member is new or gone). */
 void swim__count_state (swim_t *self, int from, int to);

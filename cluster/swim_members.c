@@ -55,8 +55,8 @@ swim__tags_equal (const wire_tags_t *a, const wire_tags_t *b)
     for (size_t i = 0; i < a->n; i++) {
         bool found = false;
         for (size_t j = 0; j < b->n && !found; j++)
-            found = strcmp (a->items [i].key, b->items [j].key) == 0
-                    && strcmp (a->items [i].value, b->items [j].value) == 0;
+            found = strcmp (a->items[i].key, b->items[j].key) == 0
+                    && strcmp (a->items[i].value, b->items[j].value) == 0;
         if (!found)
             return false;
     }
@@ -83,11 +83,11 @@ swim__emit (swim_t *self, swim_event_kind_t kind, const swim_member_t *m, const 
 void
 swim__count_state (swim_t *self, int from, int to)
 {
-    size_t max = sizeof self->nstate / sizeof self->nstate [0];
-    if (from >= 0 && (size_t) from < max && self->nstate [from] > 0)
-        self->nstate [from]--;
+    size_t max = sizeof self->nstate / sizeof self->nstate[0];
+    if (from >= 0 && (size_t) from < max && self->nstate[from] > 0)
+        self->nstate[from]--;
     if (to >= 0 && (size_t) to < max)
-        self->nstate [to]++;
+        self->nstate[to]++;
 }
 
 /* With assertions on (the sanitizer and fuzz builds), check the counts
@@ -99,11 +99,11 @@ s_check_counts (swim_t *self)
 #ifndef NDEBUG
     size_t alive = 0, suspect = 0;
     for (size_t i = 0; i < self->nnodes; i++) {
-        alive += self->nodes [i]->pub.state == SWIM_ALIVE;
-        suspect += self->nodes [i]->pub.state == SWIM_SUSPECT;
+        alive += self->nodes[i]->pub.state == SWIM_ALIVE;
+        suspect += self->nodes[i]->pub.state == SWIM_SUSPECT;
     }
-    assert (alive == self->nstate [SWIM_ALIVE]);
-    assert (suspect == self->nstate [SWIM_SUSPECT]);
+    assert (alive == self->nstate[SWIM_ALIVE]);
+    assert (suspect == self->nstate[SWIM_SUSPECT]);
 #else
     (void) self;
 #endif
@@ -113,14 +113,14 @@ size_t
 swim__live_count (swim_t *self)
 {
     s_check_counts (self);
-    return self->nstate [SWIM_ALIVE] + self->nstate [SWIM_SUSPECT];
+    return self->nstate[SWIM_ALIVE] + self->nstate[SWIM_SUSPECT];
 }
 
 size_t
 swim__alive_count (swim_t *self)
 {
     s_check_counts (self);
-    return self->nstate [SWIM_ALIVE];
+    return self->nstate[SWIM_ALIVE];
 }
 
 uint32_t
@@ -155,15 +155,15 @@ swim__alive_record (const swim_member_t *m, gossip_update_t *u)
     u->tags = m->tags;
     u->vmin = m->vmin;
     u->vmax = m->vmax;
-    u->key.data = (uint8_t *) (uintptr_t) m->key;   /* encode only reads */
+    u->key.data = (uint8_t *) (uintptr_t) m->key; /* encode only reads */
     u->key.len = SWIM_KEY_BYTES;
     memcpy (u->sigkey, m->sigkey, SWIM_KEY_BYTES);
 }
 
 static bool
-s_zero_key (const uint8_t key [SWIM_KEY_BYTES])
+s_zero_key (const uint8_t key[SWIM_KEY_BYTES])
 {
-    static const uint8_t zero [SWIM_KEY_BYTES];
+    static const uint8_t zero[SWIM_KEY_BYTES];
     return memcmp (key, zero, SWIM_KEY_BYTES) == 0;
 }
 
@@ -172,7 +172,7 @@ s_zero_key (const uint8_t key [SWIM_KEY_BYTES])
  * identity change like a different X25519 key. An update without one
  * (from a sender that does not know the field) leaves ours as it is. */
 static bool
-s_sigkey_differs (const gossip_update_t *u, const uint8_t held [SWIM_KEY_BYTES])
+s_sigkey_differs (const gossip_update_t *u, const uint8_t held[SWIM_KEY_BYTES])
 {
     return !s_zero_key (u->sigkey) && !s_zero_key (held)
            && memcmp (u->sigkey, held, SWIM_KEY_BYTES) != 0;
@@ -189,7 +189,7 @@ s_update_size (const gossip_update_t *u)
     memset (&msg, 0, sizeof msg);
     msg.hdr.type = GOSSIP_GOSSIP;
     snprintf (msg.u.gossip_gossip.from, sizeof msg.u.gossip_gossip.from, "x");
-    uint8_t buf [2048];
+    uint8_t buf[2048];
     size_t empty = 0, full = 0;
     if (wire_encode_into (&gossip_proto, &msg, buf, sizeof buf, &empty))
         return fallback;
@@ -211,14 +211,14 @@ void
 swim__broadcast_self (swim_t *self)
 {
     gossip_update_t u;
-    swim__alive_record (&self->nodes [0]->pub, &u);
+    swim__alive_record (&self->nodes[0]->pub, &u);
     swim__broadcast (self, &u);
 }
 
 static void
 s_refute (swim_t *self, uint64_t accused_inc)
 {
-    swim_member_t *me = &self->nodes [0]->pub;
+    swim_member_t *me = &self->nodes[0]->pub;
     if (accused_inc < me->incarnation) {
         /* Already refuted, but the accuser has not heard: re-announce
          * unless our alive record is still on its way. */
@@ -267,7 +267,7 @@ s_add (swim_t *self, const gossip_update_t *u)
     if (!node)
         return NULL;
     snprintf (node->pub.name, sizeof node->pub.name, "%s", u->name);
-    self->nodes [self->nnodes++] = node;
+    self->nodes[self->nnodes++] = node;
     swim__count_state (self, -1, (int) node->pub.state);
     zhashx_insert (self->by_name, node->pub.name, node);
 
@@ -285,9 +285,9 @@ s_add (swim_t *self, const gossip_update_t *u)
     if (self->norder < self->caporder) {
         size_t span = self->norder - self->order_idx + 1;
         size_t at = self->order_idx + swim__rand (self, (uint32_t) span);
-        memmove (&self->order [at + 1], &self->order [at],
-                 (self->norder - at) * sizeof self->order [0]);
-        self->order [at] = node;
+        memmove (&self->order[at + 1], &self->order[at],
+                 (self->norder - at) * sizeof self->order[0]);
+        self->order[at] = node;
         self->norder++;
     }
     return node;
@@ -297,11 +297,11 @@ void
 swim__remove (swim_t *self, swim_node_t *node)
 {
     for (size_t i = 0; i < self->norder; i++)
-        if (self->order [i] == node)
-            self->order [i] = NULL;     /* skipped by the prober */
+        if (self->order[i] == node)
+            self->order[i] = NULL; /* skipped by the prober */
     for (size_t i = 1; i < self->nnodes; i++)
-        if (self->nodes [i] == node) {
-            self->nodes [i] = self->nodes [self->nnodes - 1];
+        if (self->nodes[i] == node) {
+            self->nodes[i] = self->nodes[self->nnodes - 1];
             self->nnodes--;
             swim__count_state (self, (int) node->pub.state, -1);
             break;
@@ -341,7 +341,7 @@ swim__set_dead (swim_t *self, swim_node_t *node, const char *accuser)
 static bool
 s_apply_alive (swim_t *self, const gossip_update_t *u)
 {
-    swim_member_t *me = &self->nodes [0]->pub;
+    swim_member_t *me = &self->nodes[0]->pub;
     bool same_key = u->key.len == SWIM_KEY_BYTES
                     && memcmp (u->key.data, me->key, SWIM_KEY_BYTES) == 0
                     && !s_sigkey_differs (u, me->sigkey);
@@ -350,8 +350,8 @@ s_apply_alive (swim_t *self, const gossip_update_t *u)
             if (self->joining_reply && !self->is_refused) {
                 /* We are the newcomer: someone else holds our name. */
                 snprintf (self->refused_why, sizeof self->refused_why,
-                          "name '%s' is held by another live identity at %s:%u", u->name,
-                          u->addr, (unsigned) u->port);
+                          "name '%s' is held by another live identity at %s:%u", u->name, u->addr,
+                          (unsigned) u->port);
                 self->is_refused = true;
                 self->stats.refused_conflict++;
                 swim__emit (self, SWIM_EV_REFUSED, me, self->refused_why);
@@ -363,12 +363,12 @@ s_apply_alive (swim_t *self, const gossip_update_t *u)
             return false;
         }
         if (u->inc > me->incarnation && !self->leaving)
-            s_refute (self, u->inc);     /* our own record from a past life */
+            s_refute (self, u->inc); /* our own record from a past life */
         return false;
     }
     if (u->vmax < self->cfg.vmin || u->vmin > self->cfg.vmax) {
         self->stats.refused_version++;
-        char why [160];
+        char why[160];
         snprintf (why, sizeof why, "protocol range %u-%u does not overlap ours %u-%u",
                   (unsigned) u->vmin, (unsigned) u->vmax, (unsigned) self->cfg.vmin,
                   (unsigned) self->cfg.vmax);
@@ -398,12 +398,11 @@ s_apply_alive (swim_t *self, const gossip_update_t *u)
     bool sigkey_learnt = s_zero_key (node->pub.sigkey) && !s_zero_key (u->sigkey);
     if (key_differs && (node->pub.state == SWIM_ALIVE || node->pub.state == SWIM_SUSPECT)) {
         self->stats.refused_conflict++;
-        char why [320];
+        char why[320];
         snprintf (why, sizeof why,
                   "name '%s' is held by another live identity (at %s:%u); refused the "
                   "newcomer at %s:%u",
-                  u->name, node->pub.addr, (unsigned) node->pub.port, u->addr,
-                  (unsigned) u->port);
+                  u->name, node->pub.addr, (unsigned) node->pub.port, u->addr, (unsigned) u->port);
         s_refuse (self, u->name, why);
         return false;
     }
@@ -436,7 +435,7 @@ s_apply_alive (swim_t *self, const gossip_update_t *u)
         swim__emit (self, SWIM_EV_JOIN, &node->pub, NULL);
     else if (was == SWIM_SUSPECT)
         swim__emit (self, SWIM_EV_UPDATE, &node->pub, "refuted");
-    else if (changed)   /* "tags" when only the tags changed, as on the node itself */
+    else if (changed) /* "tags" when only the tags changed, as on the node itself */
         swim__emit (self, SWIM_EV_UPDATE, &node->pub, moved ? "changed" : "tags");
     return true;
 }
@@ -444,7 +443,7 @@ s_apply_alive (swim_t *self, const gossip_update_t *u)
 static bool
 s_apply_suspect (swim_t *self, const gossip_update_t *u)
 {
-    if (strcmp (u->name, self->nodes [0]->pub.name) == 0) {
+    if (strcmp (u->name, self->nodes[0]->pub.name) == 0) {
         if (!self->leaving)
             s_refute (self, u->inc);
         return false;
@@ -488,7 +487,7 @@ s_apply_suspect (swim_t *self, const gossip_update_t *u)
 static bool
 s_apply_dead_or_left (swim_t *self, const gossip_update_t *u)
 {
-    if (strcmp (u->name, self->nodes [0]->pub.name) == 0) {
+    if (strcmp (u->name, self->nodes[0]->pub.name) == 0) {
         if (!self->leaving)
             s_refute (self, u->inc);
         return false;
@@ -501,7 +500,7 @@ s_apply_dead_or_left (swim_t *self, const gossip_update_t *u)
         return false;
     }
     if (node->pub.state == SWIM_LEFT)
-        return false;                /* final until a newer alive */
+        return false; /* final until a newer alive */
     if (u->kind == SWIM_UPD_DEAD && node->pub.state == SWIM_DEAD)
         return false;
     node->pub.incarnation = u->inc;
@@ -524,11 +523,18 @@ swim__apply (swim_t *self, const gossip_update_t *u)
 {
     bool changed = false;
     switch (u->kind) {
-        case SWIM_UPD_ALIVE:   changed = s_apply_alive (self, u); break;
-        case SWIM_UPD_SUSPECT: changed = s_apply_suspect (self, u); break;
-        case SWIM_UPD_DEAD:
-        case SWIM_UPD_LEFT:    changed = s_apply_dead_or_left (self, u); break;
-        default:               break;
+    case SWIM_UPD_ALIVE:
+        changed = s_apply_alive (self, u);
+        break;
+    case SWIM_UPD_SUSPECT:
+        changed = s_apply_suspect (self, u);
+        break;
+    case SWIM_UPD_DEAD:
+    case SWIM_UPD_LEFT:
+        changed = s_apply_dead_or_left (self, u);
+        break;
+    default:
+        break;
     }
     if (changed)
         self->stats.updates_applied++;

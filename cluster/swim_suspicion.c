@@ -13,12 +13,12 @@ swim__suspicion_start (swim_suspicion_t *s, uint64_t now, uint32_t k, uint64_t m
     memset (s, 0, sizeof *s);
     s->start_ms = now;
     /* Our accuser table bounds how many confirmations we can tell apart. */
-    uint32_t cap = (uint32_t) (sizeof s->accusers / sizeof s->accusers [0]) - 1;
+    uint32_t cap = (uint32_t) (sizeof s->accusers / sizeof s->accusers[0]) - 1;
     s->k = k < cap ? k : cap;
     s->min_ms = min_ms;
     s->max_ms = max_ms < min_ms ? min_ms : max_ms;
     if (accuser && *accuser) {
-        snprintf (s->accusers [0], sizeof s->accusers [0], "%s", accuser);
+        snprintf (s->accusers[0], sizeof s->accusers[0], "%s", accuser);
         s->naccusers = 1;
     }
 }
@@ -29,9 +29,9 @@ swim__suspicion_confirm (swim_suspicion_t *s, const char *from)
     if (s->n >= s->k || !from || !*from)
         return false;
     for (uint32_t i = 0; i < s->naccusers; i++)
-        if (strcmp (s->accusers [i], from) == 0)
-            return false;       /* the same accuser twice is not independent */
-    snprintf (s->accusers [s->naccusers], sizeof s->accusers [0], "%s", from);
+        if (strcmp (s->accusers[i], from) == 0)
+            return false; /* the same accuser twice is not independent */
+    snprintf (s->accusers[s->naccusers], sizeof s->accusers[0], "%s", from);
     s->naccusers++;
     s->n++;
     return true;

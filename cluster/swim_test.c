@@ -24,7 +24,7 @@
 
 /* ---- The simulator --------------------------------------------------------- */
 
-#define SIM_BUCKETS 1024          /* latency ring, in ms */
+#define SIM_BUCKETS 1024 /* latency ring, in ms */
 #define SIM_PORT0   10000
 
 typedef struct pkt_s {
@@ -42,15 +42,15 @@ typedef struct {
     int id;
     swim_t *swim;
     swim_config_t cfg;
-    bool down;                    /* killed: no ticks, no packets */
-    bool drop_acks;               /* drop the ACKs it sends */
-    bool isolated;                /* drop everything to and from it */
-    bool mute;                    /* drop the datagrams it sends (streams pass) */
-    int group;                    /* partition side while sim->partitioned */
+    bool down;      /* killed: no ticks, no packets */
+    bool drop_acks; /* drop the ACKs it sends */
+    bool isolated;  /* drop everything to and from it */
+    bool mute;      /* drop the datagrams it sends (streams pass) */
+    int group;      /* partition side while sim->partitioned */
     uint64_t deadline;
-    uint64_t events [SWIM_EV_COUNT_];
+    uint64_t events[SWIM_EV_COUNT_];
     uint64_t sent;
-    char last_refused [256];
+    char last_refused[256];
 } simnode_t;
 
 struct sim_s {
@@ -58,13 +58,13 @@ struct sim_s {
     uint64_t rng;
     int n;
     simnode_t *nodes;
-    pkt_t *buckets [SIM_BUCKETS];
+    pkt_t *buckets[SIM_BUCKETS];
     double loss;
-    bool partitioned;             /* drop traffic between different groups */
+    bool partitioned; /* drop traffic between different groups */
     uint32_t lat_min, lat_max;
-    uint64_t fails;               /* FAIL events anywhere */
+    uint64_t fails; /* FAIL events anywhere */
     uint64_t suspects;
-    char watch [SWIM_NAME_MAX + 1];   /* count FAIL events about this name only */
+    char watch[SWIM_NAME_MAX + 1]; /* count FAIL events about this name only */
     uint64_t watch_fails;
 };
 
@@ -104,7 +104,7 @@ s_enqueue (sim_t *sim, int from, int to, bool stream, bool reply, const uint8_t 
     p->len = len;
     uint32_t span = sim->lat_max - sim->lat_min + 1;
     uint64_t at = sim->now + sim->lat_min + (s_rng (sim) % span);
-    pkt_t **slot = &sim->buckets [at % SIM_BUCKETS];
+    pkt_t **slot = &sim->buckets[at % SIM_BUCKETS];
     p->next = *slot;
     *slot = p;
 }
@@ -123,9 +123,9 @@ s_send (void *ctx, const char *addr, uint16_t port, const uint8_t *buf, size_t l
     sim_t *sim = node->sim;
     node->sent++;
     int to = s_node_of (sim, port);
-    if (to < 0 || node->down || node->isolated || node->mute || sim->nodes [to].isolated)
+    if (to < 0 || node->down || node->isolated || node->mute || sim->nodes[to].isolated)
         return;
-    if (sim->partitioned && node->group != sim->nodes [to].group)
+    if (sim->partitioned && node->group != sim->nodes[to].group)
         return;
     if (node->drop_acks) {
         wire_hdr_t hdr;
@@ -143,7 +143,7 @@ s_stream (void *ctx, const char *addr, uint16_t port, const uint8_t *buf, size_t
     simnode_t *node = (simnode_t *) ctx;
     int to = s_node_of (node->sim, port);
     if (to >= 0 && !node->isolated
-        && !(node->sim->partitioned && node->group != node->sim->nodes [to].group))
+        && !(node->sim->partitioned && node->group != node->sim->nodes[to].group))
         s_enqueue (node->sim, node->id, to, true, false, buf, len);
 }
 
@@ -151,7 +151,7 @@ static void
 s_event (void *ctx, const swim_event_t *ev)
 {
     simnode_t *node = (simnode_t *) ctx;
-    node->events [ev->kind]++;
+    node->events[ev->kind]++;
     if (ev->kind == SWIM_EV_FAIL) {
         node->sim->fails++;
         if (strcmp (ev->member->name, node->sim->watch) == 0)
@@ -164,25 +164,25 @@ s_event (void *ctx, const swim_event_t *ev)
 }
 
 static void
-s_key_of (int id, uint8_t key [SWIM_KEY_BYTES])
+s_key_of (int id, uint8_t key[SWIM_KEY_BYTES])
 {
     memset (key, 0, SWIM_KEY_BYTES);
     memcpy (key, &id, sizeof id);
-    key [31] = 0x5a;
+    key[31] = 0x5a;
 }
 
 static void
 s_node_start (sim_t *sim, int id, const swim_config_t *base)
 {
-    simnode_t *node = &sim->nodes [id];
+    simnode_t *node = &sim->nodes[id];
     node->sim = sim;
     node->id = id;
     node->cfg = *base;
-    if (node->cfg.name [0] == '\0')
+    if (node->cfg.name[0] == '\0')
         snprintf (node->cfg.name, sizeof node->cfg.name, "node-%03d", id);
     snprintf (node->cfg.addr, sizeof node->cfg.addr, "127.0.0.1");
     node->cfg.port = (uint16_t) (SIM_PORT0 + id);
-    if (node->cfg.key [31] == 0)
+    if (node->cfg.key[31] == 0)
         s_key_of (id, node->cfg.key);
     swim_env_t env = { node, s_now, s_random, s_send, s_stream, s_event };
     node->swim = swim_new (&node->cfg, &env);
@@ -216,14 +216,14 @@ s_sim_destroy (sim_t **sim_p)
 {
     sim_t *sim = *sim_p;
     for (int i = 0; i < SIM_BUCKETS; i++)
-        while (sim->buckets [i]) {
-            pkt_t *p = sim->buckets [i];
-            sim->buckets [i] = p->next;
+        while (sim->buckets[i]) {
+            pkt_t *p = sim->buckets[i];
+            sim->buckets[i] = p->next;
             free (p->buf);
             free (p);
         }
     for (int i = 0; i < sim->n; i++)
-        swim_destroy (&sim->nodes [i].swim);
+        swim_destroy (&sim->nodes[i].swim);
     free (sim->nodes);
     free (sim);
     *sim_p = NULL;
@@ -232,10 +232,10 @@ s_sim_destroy (sim_t **sim_p)
 static void
 s_deliver (sim_t *sim, pkt_t *p)
 {
-    simnode_t *dst = &sim->nodes [p->to];
+    simnode_t *dst = &sim->nodes[p->to];
     if (dst->down || !dst->swim)
         return;
-    char from_addr [] = "127.0.0.1";
+    char from_addr[] = "127.0.0.1";
     uint16_t from_port = (uint16_t) (SIM_PORT0 + p->from);
     if (p->stream) {
         uint8_t *reply = NULL;
@@ -258,8 +258,8 @@ s_run (sim_t *sim, uint64_t ms)
 {
     for (uint64_t step = 0; step < ms; step++) {
         sim->now++;
-        pkt_t *list = sim->buckets [sim->now % SIM_BUCKETS];
-        sim->buckets [sim->now % SIM_BUCKETS] = NULL;
+        pkt_t *list = sim->buckets[sim->now % SIM_BUCKETS];
+        sim->buckets[sim->now % SIM_BUCKETS] = NULL;
         /* Packets scheduled for a later lap of the ring stay queued. */
         while (list) {
             pkt_t *p = list;
@@ -269,7 +269,7 @@ s_run (sim_t *sim, uint64_t ms)
             free (p);
         }
         for (int i = 0; i < sim->n; i++) {
-            simnode_t *node = &sim->nodes [i];
+            simnode_t *node = &sim->nodes[i];
             if (node->down || !node->swim || sim->now < node->deadline)
                 continue;
             swim_tick (node->swim);
@@ -284,7 +284,7 @@ s_seen_as (sim_t *sim, const char *name, swim_state_t state)
 {
     int n = 0;
     for (int i = 0; i < sim->n; i++) {
-        simnode_t *node = &sim->nodes [i];
+        simnode_t *node = &sim->nodes[i];
         if (node->down || !node->swim || strcmp (node->cfg.name, name) == 0)
             continue;
         const swim_member_t *m = swim_lookup (node->swim, name);
@@ -299,10 +299,10 @@ s_converged (sim_t *sim)
 {
     int up = 0;
     for (int i = 0; i < sim->n; i++)
-        if (!sim->nodes [i].down)
+        if (!sim->nodes[i].down)
             up++;
     for (int i = 0; i < sim->n; i++) {
-        simnode_t *node = &sim->nodes [i];
+        simnode_t *node = &sim->nodes[i];
         if (node->down)
             continue;
         if ((int) swim_count_state (node->swim, SWIM_ALIVE) != up)
@@ -319,11 +319,11 @@ s_join_all (sim_t *sim, uint64_t spread, uint64_t limit)
     uint64_t start = sim->now;
     int *at = (int *) calloc ((size_t) sim->n, sizeof (int));
     for (int i = 1; i < sim->n; i++)
-        at [i] = spread ? (int) (s_rng (sim) % spread) : 0;
+        at[i] = spread ? (int) (s_rng (sim) % spread) : 0;
     for (uint64_t t = 0; t <= limit; t++) {
         for (int i = 1; i < sim->n; i++)
-            if ((uint64_t) at [i] == t)
-                swim_join (sim->nodes [i].swim, "127.0.0.1", SIM_PORT0);
+            if ((uint64_t) at[i] == t)
+                swim_join (sim->nodes[i].swim, "127.0.0.1", SIM_PORT0);
         s_run (sim, 1);
         if (t >= spread && s_converged (sim)) {
             free (at);
@@ -333,7 +333,7 @@ s_join_all (sim_t *sim, uint64_t spread, uint64_t limit)
     free (at);
     if (getenv ("SIM_DEBUG"))
         for (int i = 0; i < sim->n; i++) {
-            simnode_t *node = &sim->nodes [i];
+            simnode_t *node = &sim->nodes[i];
             if (node->down)
                 continue;
             size_t alive = swim_count_state (node->swim, SWIM_ALIVE);
@@ -374,11 +374,11 @@ test_converge_32_64_fast (void **state)
     /* The goal (docs/performance.md) is < 0.5 s on real sockets; with 1-3 ms simulated
      * latency the protocol itself must leave plenty of room. */
     for (uint64_t seed = 1; seed <= 5; seed++) {
-        int sizes [] = { 32, 64 };
+        int sizes[] = { 32, 64 };
         for (int s = 0; s < 2; s++) {
-            sim_t *sim = s_sim_new (sizes [s], seed, NULL);
+            sim_t *sim = s_sim_new (sizes[s], seed, NULL);
             uint64_t ms = s_join_all (sim, 5, 5000);
-            printf ("# %d nodes seed %llu converged in %llu ms\n", sizes [s],
+            printf ("# %d nodes seed %llu converged in %llu ms\n", sizes[s],
                     (unsigned long long) seed, (unsigned long long) ms);
             assert_true (ms < 400);
             s_sim_destroy (&sim);
@@ -394,7 +394,7 @@ test_detect_kill_32 (void **state)
         sim_t *sim = s_sim_new (32, seed, NULL);
         assert_true (s_join_all (sim, 5, 5000) != UINT64_MAX);
         s_run (sim, 3000);
-        simnode_t *victim = &sim->nodes [7];
+        simnode_t *victim = &sim->nodes[7];
         victim->down = true;
         uint64_t ms = s_wait_state (sim, victim->cfg.name, SWIM_DEAD, 31, 20000);
         printf ("# seed %llu: killed node detected by all 31 survivors in %llu ms\n",
@@ -442,7 +442,7 @@ test_suspect_refutes (void **state)
     sim_t *sim = s_sim_new (8, 3, NULL);
     assert_true (s_join_all (sim, 5, 5000) != UINT64_MAX);
     s_run (sim, 1000);
-    simnode_t *x = &sim->nodes [4];
+    simnode_t *x = &sim->nodes[4];
     x->drop_acks = true;
     uint64_t ms = s_wait_state (sim, x->cfg.name, SWIM_SUSPECT, 1, 10000);
     assert_true (ms != UINT64_MAX);
@@ -463,7 +463,7 @@ test_leave_is_not_failure (void **state)
     sim_t *sim = s_sim_new (16, 4, NULL);
     assert_true (s_join_all (sim, 5, 5000) != UINT64_MAX);
     s_run (sim, 1000);
-    simnode_t *x = &sim->nodes [9];
+    simnode_t *x = &sim->nodes[9];
     swim_leave (x->swim);
     x->deadline = 0;
     uint64_t waited = 0;
@@ -472,7 +472,7 @@ test_leave_is_not_failure (void **state)
         waited += 10;
     }
     assert_true (swim_leave_done (x->swim));
-    x->down = true;     /* the process exits */
+    x->down = true; /* the process exits */
     s_run (sim, 10000);
     assert_int_equal (s_seen_as (sim, x->cfg.name, SWIM_LEFT), 15);
     assert_int_equal (sim->fails, 0);
@@ -489,14 +489,14 @@ test_partition_heals (void **state)
     assert_true (s_join_all (sim, 5, 5000) != UINT64_MAX);
     s_run (sim, 1000);
     for (int i = 0; i < sim->n; i++)
-        sim->nodes [i].group = i < 5 ? 0 : 1;
+        sim->nodes[i].group = i < 5 ? 0 : 1;
     sim->partitioned = true;
     /* Longer than gossip_to_dead: afterwards nobody sends anything to the
      * other side unless the reconnect loop does. */
     s_run (sim, 40000);
-    const char *a = sim->nodes [0].cfg.name, *b = sim->nodes [9].cfg.name;
-    assert_int_equal (s_seen_as (sim, b, SWIM_DEAD), 5);   /* side 0 sees b dead */
-    assert_int_equal (s_seen_as (sim, a, SWIM_DEAD), 5);   /* side 1 sees a dead */
+    const char *a = sim->nodes[0].cfg.name, *b = sim->nodes[9].cfg.name;
+    assert_int_equal (s_seen_as (sim, b, SWIM_DEAD), 5); /* side 0 sees b dead */
+    assert_int_equal (s_seen_as (sim, a, SWIM_DEAD), 5); /* side 1 sees a dead */
     sim->partitioned = false;
     swim_config_t lan;
     swim_config_lan (&lan);
@@ -527,12 +527,12 @@ s_inject (sim_t *sim, int to, const gossip_update_t *u)
     uint8_t *buf = NULL;
     size_t len = 0;
     assert_int_equal (wire_encode (&gossip_proto, &msg, &buf, &len), 0);
-    swim_receive (sim->nodes [to].swim, "127.0.0.1", 9, buf, len);
+    swim_receive (sim->nodes[to].swim, "127.0.0.1", 9, buf, len);
     free (buf);
 }
 
-static uint8_t s_key_b [SWIM_KEY_BYTES] = { 0xbb };
-static uint8_t s_key_other [SWIM_KEY_BYTES] = { 0xcc };
+static uint8_t s_key_b[SWIM_KEY_BYTES] = { 0xbb };
+static uint8_t s_key_other[SWIM_KEY_BYTES] = { 0xcc };
 
 static gossip_update_t
 s_upd (uint32_t kind, const char *name, uint64_t inc, const char *from)
@@ -558,7 +558,7 @@ s_upd (uint32_t kind, const char *name, uint64_t inc, const char *from)
 static swim_state_t
 s_state_of (sim_t *sim, const char *name)
 {
-    const swim_member_t *m = swim_lookup (sim->nodes [0].swim, name);
+    const swim_member_t *m = swim_lookup (sim->nodes[0].swim, name);
     assert_non_null (m);
     return m->state;
 }
@@ -572,7 +572,7 @@ test_precedence_rules (void **state)
     u = s_upd (SWIM_UPD_ALIVE, "b", 1, NULL);
     s_inject (sim, 0, &u);
     assert_int_equal (s_state_of (sim, "b"), SWIM_ALIVE);
-    assert_int_equal (sim->nodes [0].events [SWIM_EV_JOIN], 1);
+    assert_int_equal (sim->nodes[0].events[SWIM_EV_JOIN], 1);
 
     /* suspect with >= incarnation overrides alive */
     u = s_upd (SWIM_UPD_SUSPECT, "b", 1, "c");
@@ -588,7 +588,7 @@ test_precedence_rules (void **state)
     u = s_upd (SWIM_UPD_ALIVE, "b", 2, NULL);
     s_inject (sim, 0, &u);
     assert_int_equal (s_state_of (sim, "b"), SWIM_ALIVE);
-    assert_int_equal (sim->nodes [0].events [SWIM_EV_UPDATE], 1);
+    assert_int_equal (sim->nodes[0].events[SWIM_EV_UPDATE], 1);
 
     /* stale suspect (lower incarnation) is ignored */
     u = s_upd (SWIM_UPD_SUSPECT, "b", 1, "c");
@@ -599,7 +599,7 @@ test_precedence_rules (void **state)
     u = s_upd (SWIM_UPD_DEAD, "b", 2, "c");
     s_inject (sim, 0, &u);
     assert_int_equal (s_state_of (sim, "b"), SWIM_DEAD);
-    assert_int_equal (sim->nodes [0].events [SWIM_EV_FAIL], 1);
+    assert_int_equal (sim->nodes[0].events[SWIM_EV_FAIL], 1);
 
     /* suspect cannot revive a dead member; alive at the same inc neither */
     u = s_upd (SWIM_UPD_SUSPECT, "b", 2, "c");
@@ -612,7 +612,7 @@ test_precedence_rules (void **state)
     u = s_upd (SWIM_UPD_ALIVE, "b", 3, NULL);
     s_inject (sim, 0, &u);
     assert_int_equal (s_state_of (sim, "b"), SWIM_ALIVE);
-    assert_int_equal (sim->nodes [0].events [SWIM_EV_JOIN], 2);
+    assert_int_equal (sim->nodes[0].events[SWIM_EV_JOIN], 2);
 
     /* suspect then dead: dead overrides suspect */
     u = s_upd (SWIM_UPD_SUSPECT, "b", 3, "c");
@@ -625,25 +625,25 @@ test_precedence_rules (void **state)
     u = s_upd (SWIM_UPD_LEFT, "b", 3, "b");
     s_inject (sim, 0, &u);
     assert_int_equal (s_state_of (sim, "b"), SWIM_LEFT);
-    assert_int_equal (sim->nodes [0].events [SWIM_EV_LEAVE], 1);
+    assert_int_equal (sim->nodes[0].events[SWIM_EV_LEAVE], 1);
 
     /* updates about members we never heard of (other than alive) are ignored */
     u = s_upd (SWIM_UPD_SUSPECT, "nobody", 9, "c");
     s_inject (sim, 0, &u);
-    assert_null (swim_lookup (sim->nodes [0].swim, "nobody"));
+    assert_null (swim_lookup (sim->nodes[0].swim, "nobody"));
 
     /* our own node refutes suspect and dead about itself */
-    const char *me = sim->nodes [0].cfg.name;
-    uint64_t inc0 = swim_self (sim->nodes [0].swim)->incarnation;
+    const char *me = sim->nodes[0].cfg.name;
+    uint64_t inc0 = swim_self (sim->nodes[0].swim)->incarnation;
     u = s_upd (SWIM_UPD_SUSPECT, me, inc0, "c");
     s_inject (sim, 0, &u);
-    uint64_t inc1 = swim_self (sim->nodes [0].swim)->incarnation;
+    uint64_t inc1 = swim_self (sim->nodes[0].swim)->incarnation;
     assert_true (inc1 > inc0);
     u = s_upd (SWIM_UPD_DEAD, me, inc1 + 5, "c");
     s_inject (sim, 0, &u);
-    assert_true (swim_self (sim->nodes [0].swim)->incarnation > inc1 + 5);
-    assert_int_equal (swim_self (sim->nodes [0].swim)->state, SWIM_ALIVE);
-    assert_true (swim_awareness (sim->nodes [0].swim) > 0);
+    assert_true (swim_self (sim->nodes[0].swim)->incarnation > inc1 + 5);
+    assert_int_equal (swim_self (sim->nodes[0].swim)->state, SWIM_ALIVE);
+    assert_true (swim_awareness (sim->nodes[0].swim) > 0);
 
     s_sim_destroy (&sim);
 }
@@ -659,11 +659,11 @@ test_name_conflict_refused (void **state)
     u.key.data = s_key_other;
     snprintf (u.addr, sizeof u.addr, "127.0.0.9");
     s_inject (sim, 0, &u);
-    const swim_member_t *b = swim_lookup (sim->nodes [0].swim, "b");
+    const swim_member_t *b = swim_lookup (sim->nodes[0].swim, "b");
     assert_int_equal (b->incarnation, 1);
     assert_memory_equal (b->key, s_key_b, SWIM_KEY_BYTES);
-    assert_int_equal (sim->nodes [0].events [SWIM_EV_REFUSED], 1);
-    assert_non_null (strstr (sim->nodes [0].last_refused, "held by another live identity"));
+    assert_int_equal (sim->nodes[0].events[SWIM_EV_REFUSED], 1);
+    assert_non_null (strstr (sim->nodes[0].last_refused, "held by another live identity"));
     s_sim_destroy (&sim);
 
     /* End to end: a newcomer with a taken name learns it is refused. */
@@ -672,17 +672,17 @@ test_name_conflict_refused (void **state)
     sim = s_sim_new (4, 6, &cfg);
     assert_true (s_join_all (sim, 5, 5000) != UINT64_MAX);
     /* node 3 restarts as an impostor of node-001 with another key */
-    swim_destroy (&sim->nodes [3].swim);
+    swim_destroy (&sim->nodes[3].swim);
     swim_config_t imp = cfg;
     snprintf (imp.name, sizeof imp.name, "node-001");
     memset (imp.key, 0x77, sizeof imp.key);
     s_node_start (sim, 3, &imp);
-    swim_join (sim->nodes [3].swim, "127.0.0.1", SIM_PORT0);
+    swim_join (sim->nodes[3].swim, "127.0.0.1", SIM_PORT0);
     s_run (sim, 2000);
-    assert_non_null (swim_refused (sim->nodes [3].swim));
-    assert_non_null (strstr (swim_refused (sim->nodes [3].swim), "held by another"));
-    const swim_member_t *m = swim_lookup (sim->nodes [0].swim, "node-001");
-    uint8_t k1 [SWIM_KEY_BYTES];
+    assert_non_null (swim_refused (sim->nodes[3].swim));
+    assert_non_null (strstr (swim_refused (sim->nodes[3].swim), "held by another"));
+    const swim_member_t *m = swim_lookup (sim->nodes[0].swim, "node-001");
+    uint8_t k1[SWIM_KEY_BYTES];
     s_key_of (1, k1);
     assert_memory_equal (m->key, k1, SWIM_KEY_BYTES);
     assert_int_equal (m->state, SWIM_ALIVE);
@@ -705,10 +705,10 @@ static void
 test_sigkey_conflict_refused (void **state)
 {
     sim_t *sim = s_sim_new (1, 8, NULL);
-    uint8_t sig_a [SWIM_KEY_BYTES], sig_b [SWIM_KEY_BYTES];
+    uint8_t sig_a[SWIM_KEY_BYTES], sig_b[SWIM_KEY_BYTES];
     memset (sig_a, 0x51, sizeof sig_a);
     memset (sig_b, 0x52, sizeof sig_b);
-    swim_t *sw = sim->nodes [0].swim;
+    swim_t *sw = sim->nodes[0].swim;
 
     /* No sigkey yet, then one (same identity): learnt, no conflict. */
     gossip_update_t u = s_upd (SWIM_UPD_ALIVE, "b", 1, NULL);
@@ -728,7 +728,7 @@ test_sigkey_conflict_refused (void **state)
     assert_int_equal (b->incarnation, 2);
     assert_memory_equal (b->sigkey, sig_a, SWIM_KEY_BYTES);
     assert_int_equal (s_conflicts (sw), 1);
-    assert_int_equal (sim->nodes [0].events [SWIM_EV_REFUSED], 1);
+    assert_int_equal (sim->nodes[0].events[SWIM_EV_REFUSED], 1);
     /* ... and while it is suspect. */
     u = s_upd (SWIM_UPD_SUSPECT, "b", 2, "c");
     s_inject (sim, 0, &u);
@@ -767,19 +767,19 @@ test_tags_propagate (void **state)
 {
     sim_t *sim = s_sim_new (24, 8, NULL);
     assert_true (s_join_all (sim, 5, 5000) != UINT64_MAX);
-    assert_int_equal (swim_set_tag (sim->nodes [3].swim, "role", "gpu"), 0);
+    assert_int_equal (swim_set_tag (sim->nodes[3].swim, "role", "gpu"), 0);
     s_run (sim, 1500);
     for (int i = 0; i < sim->n; i++) {
-        const swim_member_t *m = swim_lookup (sim->nodes [i].swim, "node-003");
+        const swim_member_t *m = swim_lookup (sim->nodes[i].swim, "node-003");
         assert_int_equal (m->tags.n, 1);
-        assert_string_equal (m->tags.items [0].key, "role");
-        assert_string_equal (m->tags.items [0].value, "gpu");
+        assert_string_equal (m->tags.items[0].key, "role");
+        assert_string_equal (m->tags.items[0].value, "gpu");
     }
-    assert_int_equal (swim_set_tag (sim->nodes [3].swim, "role", "cpu"), 0);
-    assert_int_equal (swim_unset_tag (sim->nodes [3].swim, "role"), 0);
+    assert_int_equal (swim_set_tag (sim->nodes[3].swim, "role", "cpu"), 0);
+    assert_int_equal (swim_unset_tag (sim->nodes[3].swim, "role"), 0);
     s_run (sim, 1500);
     for (int i = 0; i < sim->n; i++)
-        assert_int_equal (swim_lookup (sim->nodes [i].swim, "node-003")->tags.n, 0);
+        assert_int_equal (swim_lookup (sim->nodes[i].swim, "node-003")->tags.n, 0);
     s_sim_destroy (&sim);
 }
 
@@ -789,19 +789,19 @@ test_version_mismatch_refused (void **state)
     swim_config_t cfg;
     swim_config_lan (&cfg);
     sim_t *sim = s_sim_new (3, 9, &cfg);
-    swim_destroy (&sim->nodes [2].swim);
+    swim_destroy (&sim->nodes[2].swim);
     swim_config_t odd = cfg;
     odd.vmin = 5;
     odd.vmax = 6;
     s_node_start (sim, 2, &odd);
-    swim_join (sim->nodes [1].swim, "127.0.0.1", SIM_PORT0);
-    swim_join (sim->nodes [2].swim, "127.0.0.1", SIM_PORT0);
+    swim_join (sim->nodes[1].swim, "127.0.0.1", SIM_PORT0);
+    swim_join (sim->nodes[2].swim, "127.0.0.1", SIM_PORT0);
     s_run (sim, 2000);
-    assert_null (swim_lookup (sim->nodes [0].swim, "node-002"));
-    assert_null (swim_lookup (sim->nodes [1].swim, "node-002"));
-    assert_non_null (swim_lookup (sim->nodes [0].swim, "node-001"));
-    assert_true (sim->nodes [0].events [SWIM_EV_REFUSED] >= 1);
-    assert_non_null (strstr (sim->nodes [0].last_refused, "does not overlap"));
+    assert_null (swim_lookup (sim->nodes[0].swim, "node-002"));
+    assert_null (swim_lookup (sim->nodes[1].swim, "node-002"));
+    assert_non_null (swim_lookup (sim->nodes[0].swim, "node-001"));
+    assert_true (sim->nodes[0].events[SWIM_EV_REFUSED] >= 1);
+    assert_non_null (strstr (sim->nodes[0].last_refused, "does not overlap"));
     s_sim_destroy (&sim);
 }
 
@@ -813,21 +813,21 @@ test_rejoin_after_restart (void **state)
     s_run (sim, 1000);
     /* bump node 5's incarnation a few times (tag changes), then kill it */
     for (int i = 0; i < 3; i++)
-        swim_set_tag (sim->nodes [5].swim, "v", i == 0 ? "a" : i == 1 ? "b" : "c");
+        swim_set_tag (sim->nodes[5].swim, "v", i == 0 ? "a" : i == 1 ? "b" : "c");
     s_run (sim, 2000);
-    uint64_t old_inc = swim_self (sim->nodes [5].swim)->incarnation;
-    sim->nodes [5].down = true;
+    uint64_t old_inc = swim_self (sim->nodes[5].swim)->incarnation;
+    sim->nodes[5].down = true;
     assert_true (s_wait_state (sim, "node-005", SWIM_DEAD, 9, 20000) != UINT64_MAX);
     /* restart: same name, same key, incarnation 0 */
-    swim_destroy (&sim->nodes [5].swim);
+    swim_destroy (&sim->nodes[5].swim);
     swim_config_t cfg;
     swim_config_lan (&cfg);
     s_node_start (sim, 5, &cfg);
-    swim_join (sim->nodes [5].swim, "127.0.0.1", SIM_PORT0);
+    swim_join (sim->nodes[5].swim, "127.0.0.1", SIM_PORT0);
     assert_true (s_wait_state (sim, "node-005", SWIM_ALIVE, 9, 5000) != UINT64_MAX);
-    assert_true (swim_self (sim->nodes [5].swim)->incarnation > old_inc);
+    assert_true (swim_self (sim->nodes[5].swim)->incarnation > old_inc);
     for (int i = 0; i < sim->n; i++)
-        assert_true (swim_lookup (sim->nodes [i].swim, "node-005")->incarnation > old_inc);
+        assert_true (swim_lookup (sim->nodes[i].swim, "node-005")->incarnation > old_inc);
     s_sim_destroy (&sim);
 }
 
@@ -840,22 +840,22 @@ static sim_t *
 s_late_join (int n, uint64_t seed, int muted, uint64_t *repairs)
 {
     sim_t *sim = s_sim_new (n, seed, NULL);
-    simnode_t *late = &sim->nodes [n - 1];
+    simnode_t *late = &sim->nodes[n - 1];
     late->down = true;
     for (int i = 1; i < n - 1; i++)
-        swim_join (sim->nodes [i].swim, "127.0.0.1", SIM_PORT0);
+        swim_join (sim->nodes[i].swim, "127.0.0.1", SIM_PORT0);
     s_run (sim, 3000);
     assert_true (s_converged (sim));
     /* drain the join broadcasts: only the new join is news from here on */
     for (int i = 0; i < n - 1; i++)
-        assert_int_equal (swim_broadcasts_pending (sim->nodes [i].swim), 0);
+        assert_int_equal (swim_broadcasts_pending (sim->nodes[i].swim), 0);
     late->down = false;
     late->deadline = swim_next_deadline (late->swim);
-    sim->nodes [muted].mute = true;
+    sim->nodes[muted].mute = true;
     *repairs = 0;
     for (int i = 0; i < n - 1; i++) {
         swim_stats_t st;
-        swim_stats (sim->nodes [i].swim, &st);
+        swim_stats (sim->nodes[i].swim, &st);
         *repairs += st.repair_syncs;
     }
     swim_join (late->swim, "127.0.0.1", SIM_PORT0);
@@ -877,11 +877,11 @@ test_joiner_announces_itself (void **state)
         swim_config_t lan;
         swim_config_lan (&lan);
         s_run (sim, sim->lat_max + 1);
-        int told = s_seen_as (sim, "node-015", SWIM_ALIVE) - 1;    /* minus the seed */
+        int told = s_seen_as (sim, "node-015", SWIM_ALIVE) - 1; /* minus the seed */
         assert_true (told >= (int) lan.gossip_nodes);
         for (int i = 0; i < sim->n - 1; i++) {
             swim_stats_t st;
-            swim_stats (sim->nodes [i].swim, &st);
+            swim_stats (sim->nodes[i].swim, &st);
             after += st.repair_syncs;
         }
         assert_int_equal (after, before);
@@ -914,29 +914,29 @@ static void
 test_confirmations_shorten_timeout (void **state)
 {
     sim_t *sim = s_sim_new (1, 11, NULL);
-    char name [16];
+    char name[16];
     for (int i = 0; i < 20; i++) {
         snprintf (name, sizeof name, "m%02d", i);
         gossip_update_t u = s_upd (SWIM_UPD_ALIVE, name, 1, NULL);
-        uint8_t key [SWIM_KEY_BYTES] = { (uint8_t) i, 1 };
+        uint8_t key[SWIM_KEY_BYTES] = { (uint8_t) i, 1 };
         u.key.data = key;
         s_inject (sim, 0, &u);
     }
     gossip_update_t u = s_upd (SWIM_UPD_SUSPECT, "m05", 1, "m01");
     s_inject (sim, 0, &u);
-    uint64_t t0 = swim_suspicion_timeout (sim->nodes [0].swim, "m05");
+    uint64_t t0 = swim_suspicion_timeout (sim->nodes[0].swim, "m05");
     /* the same accuser again: not independent */
     s_inject (sim, 0, &u);
-    assert_int_equal (swim_suspicion_timeout (sim->nodes [0].swim, "m05"), t0);
+    assert_int_equal (swim_suspicion_timeout (sim->nodes[0].swim, "m05"), t0);
     u = s_upd (SWIM_UPD_SUSPECT, "m05", 1, "m02");
     s_inject (sim, 0, &u);
-    uint64_t t1 = swim_suspicion_timeout (sim->nodes [0].swim, "m05");
+    uint64_t t1 = swim_suspicion_timeout (sim->nodes[0].swim, "m05");
     u = s_upd (SWIM_UPD_SUSPECT, "m05", 1, "m03");
     s_inject (sim, 0, &u);
-    uint64_t t2 = swim_suspicion_timeout (sim->nodes [0].swim, "m05");
+    uint64_t t2 = swim_suspicion_timeout (sim->nodes[0].swim, "m05");
     u = s_upd (SWIM_UPD_SUSPECT, "m05", 1, "m04");
     s_inject (sim, 0, &u);
-    uint64_t t3 = swim_suspicion_timeout (sim->nodes [0].swim, "m05");
+    uint64_t t3 = swim_suspicion_timeout (sim->nodes[0].swim, "m05");
     printf ("# suspicion timeout: %llu -> %llu -> %llu -> %llu ms\n", (unsigned long long) t0,
             (unsigned long long) t1, (unsigned long long) t2, (unsigned long long) t3);
     assert_true (t0 > t1 && t1 > t2);
@@ -946,7 +946,7 @@ test_confirmations_shorten_timeout (void **state)
     swim_config_lan (&lan);
     double min = lan.suspicion_mult * log10 (21.0) * lan.probe_interval_ms;
     assert_true ((double) t2 >= min - 2 && (double) t2 <= min + 1);
-    assert_int_equal (t3, t2);     /* k = 2: already at min */
+    assert_int_equal (t3, t2); /* k = 2: already at min */
     assert_true (t0 >= 4 * t3 - 4);
     s_sim_destroy (&sim);
 }
@@ -958,21 +958,21 @@ test_awareness_stretches_interval (void **state)
     assert_true (s_join_all (sim, 5, 5000) != UINT64_MAX);
     s_run (sim, 1000);
     swim_stats_t before, after, healthy0, healthy1;
-    swim_stats (sim->nodes [2].swim, &before);
-    swim_stats (sim->nodes [3].swim, &healthy0);
+    swim_stats (sim->nodes[2].swim, &before);
+    swim_stats (sim->nodes[3].swim, &healthy0);
     /* node 2 loses its network: its probes fail and no nacks come back */
-    sim->nodes [2].isolated = true;
+    sim->nodes[2].isolated = true;
     s_run (sim, 3000);
-    assert_true (swim_awareness (sim->nodes [2].swim) >= 3);
+    assert_true (swim_awareness (sim->nodes[2].swim) >= 3);
     s_run (sim, 7000);
-    swim_stats (sim->nodes [2].swim, &after);
-    swim_stats (sim->nodes [3].swim, &healthy1);
+    swim_stats (sim->nodes[2].swim, &after);
+    swim_stats (sim->nodes[3].swim, &healthy1);
     uint64_t slow = after.probes - before.probes;
     uint64_t fast = healthy1.probes - healthy0.probes;
     printf ("# probes in 10 s: isolated %llu, healthy %llu\n", (unsigned long long) slow,
             (unsigned long long) fast);
     assert_true (slow * 3 < fast);
-    assert_int_equal (swim_awareness (sim->nodes [3].swim), 0);
+    assert_int_equal (swim_awareness (sim->nodes[3].swim), 0);
     s_sim_destroy (&sim);
 }
 
@@ -982,11 +982,11 @@ static void
 test_garbage_is_counted (void **state)
 {
     sim_t *sim = s_sim_new (1, 13, NULL);
-    swim_t *s = sim->nodes [0].swim;
-    uint8_t junk [64];
+    swim_t *s = sim->nodes[0].swim;
+    uint8_t junk[64];
     for (int i = 0; i < 200; i++) {
         for (size_t j = 0; j < sizeof junk; j++)
-            junk [j] = (uint8_t) s_rng (sim);
+            junk[j] = (uint8_t) s_rng (sim);
         swim_receive (s, "127.0.0.1", 1, junk, (size_t) (i % 64));
     }
     /* an ack nobody asked for */
@@ -1011,7 +1011,7 @@ test_garbage_is_counted (void **state)
 int
 main (void)
 {
-    const struct CMUnitTest tests [] = {
+    const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_precedence_rules),
         cmocka_unit_test (test_name_conflict_refused),
         cmocka_unit_test (test_sigkey_conflict_refused),

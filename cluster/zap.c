@@ -22,16 +22,16 @@
 #endif
 
 typedef struct {
-    zhashx_t *keys;                 /* z85 text -> (void *) 1 */
+    zhashx_t *keys; /* z85 text -> (void *) 1 */
     uint64_t admitted;
     uint64_t refused;
 } s_domain_t;
 
 struct _zap_t {
     pthread_mutex_t lock;
-    zhashx_t *domains;              /* name -> s_domain_t */
-    zsock_t *rep;                   /* bound at ZAP_ENDPOINT, used by actor */
-    zactor_t *actor;                /* the responder thread */
+    zhashx_t *domains; /* name -> s_domain_t */
+    zsock_t *rep;      /* bound at ZAP_ENDPOINT, used by actor */
+    zactor_t *actor;   /* the responder thread */
 };
 
 static void
@@ -68,12 +68,12 @@ s_domain_ok (const char *domain)
 }
 
 int
-zap_allow (zap_t *self, const char *domain, const uint8_t key [ZAP_KEY_BYTES])
+zap_allow (zap_t *self, const char *domain, const uint8_t key[ZAP_KEY_BYTES])
 {
     assert (self);
     if (!s_domain_ok (domain) || !key)
         return -1;
-    char z85 [41];
+    char z85[41];
     zmq_z85_encode (z85, key, ZAP_KEY_BYTES);
     pthread_mutex_lock (&self->lock);
     zhashx_update (s_domain (self, domain, true)->keys, z85, (void *) 1);
@@ -82,12 +82,12 @@ zap_allow (zap_t *self, const char *domain, const uint8_t key [ZAP_KEY_BYTES])
 }
 
 int
-zap_deny (zap_t *self, const char *domain, const uint8_t key [ZAP_KEY_BYTES])
+zap_deny (zap_t *self, const char *domain, const uint8_t key[ZAP_KEY_BYTES])
 {
     assert (self);
     if (!s_domain_ok (domain) || !key)
         return -1;
-    char z85 [41];
+    char z85[41];
     zmq_z85_encode (z85, key, ZAP_KEY_BYTES);
     pthread_mutex_lock (&self->lock);
     s_domain_t *d = s_domain (self, domain, false);
@@ -111,21 +111,21 @@ zap_allowed_z85 (zap_t *self, const char *domain, const char *z85)
 }
 
 bool
-zap_allowed (zap_t *self, const char *domain, const uint8_t key [ZAP_KEY_BYTES])
+zap_allowed (zap_t *self, const char *domain, const uint8_t key[ZAP_KEY_BYTES])
 {
-    char z85 [41];
+    char z85[41];
     zmq_z85_encode (z85, key, ZAP_KEY_BYTES);
     return zap_allowed_z85 (self, domain, z85);
 }
 
 int
 zap_decide (zap_t *self, const char *domain, const char *mechanism, const uint8_t *cred,
-            size_t cred_len, char user_id [41])
+            size_t cred_len, char user_id[41])
 {
     assert (self);
-    user_id [0] = '\0';
+    user_id[0] = '\0';
     bool ok = false;
-    char z85 [41] = "";
+    char z85[41] = "";
     if (mechanism && streq (mechanism, "CURVE") && cred && cred_len == ZAP_KEY_BYTES) {
         zmq_z85_encode (z85, cred, ZAP_KEY_BYTES);
         ok = zap_allowed_z85 (self, domain, z85);
@@ -169,19 +169,18 @@ s_handle (zap_t *self, zsock_t *rep)
     if (!req)
         return;
     char *version = zmsg_popstr (req);
-    zframe_t *request_id = zmsg_pop (req);      /* opaque: echoed as is */
+    zframe_t *request_id = zmsg_pop (req); /* opaque: echoed as is */
     char *domain = zmsg_popstr (req);
     char *address = zmsg_popstr (req);
     char *routing_id = zmsg_popstr (req);
     char *mechanism = zmsg_popstr (req);
     zframe_t *cred = zmsg_pop (req);
 
-    char user_id [41] = "";
+    char user_id[41] = "";
     int code = 400;
     if (version && streq (version, "1.0") && mechanism)
-        code = zap_decide (self, domain ? domain : "", mechanism,
-                           cred ? zframe_data (cred) : NULL, cred ? zframe_size (cred) : 0,
-                           user_id);
+        code = zap_decide (self, domain ? domain : "", mechanism, cred ? zframe_data (cred) : NULL,
+                           cred ? zframe_size (cred) : 0, user_id);
     if (code != 200)
         log_info (S_COMP, "connection refused|domain=%s mechanism=%s address=%s",
                   domain ? domain : "-", mechanism ? mechanism : "-", address ? address : "-");
@@ -226,11 +225,10 @@ s_zap_actor (zsock_t *pipe, void *args)
             if (term)
                 break;
         }
-        else
-        if (which == rep)
+        else if (which == rep)
             s_handle (self, rep);
         else
-            break;                  /* interrupted */
+            break; /* interrupted */
     }
     zpoller_destroy (&poller);
 }
@@ -271,53 +269,53 @@ zap_destroy (zap_t **self_p)
 }
 
 int
-zap_secure_server (zsock_t *sock, const uint8_t public_key [ZAP_KEY_BYTES],
-                   const uint8_t secret_key [ZAP_KEY_BYTES], const char *domain)
+zap_secure_server (zsock_t *sock, const uint8_t public_key[ZAP_KEY_BYTES],
+                   const uint8_t secret_key[ZAP_KEY_BYTES], const char *domain)
 {
     assert (sock);
     void *handle = zsock_resolve (sock);
     int one = 1;
     if (zmq_setsockopt (handle, ZMQ_CURVE_SERVER, &one, sizeof one)
-    ||  zmq_setsockopt (handle, ZMQ_CURVE_PUBLICKEY, public_key, ZAP_KEY_BYTES)
-    ||  zmq_setsockopt (handle, ZMQ_CURVE_SECRETKEY, secret_key, ZAP_KEY_BYTES)
-    ||  zmq_setsockopt (handle, ZMQ_ZAP_DOMAIN, domain, strlen (domain))
-    /* Fail closed: without this, libzmq admits every CURVE client when no
+        || zmq_setsockopt (handle, ZMQ_CURVE_PUBLICKEY, public_key, ZAP_KEY_BYTES)
+        || zmq_setsockopt (handle, ZMQ_CURVE_SECRETKEY, secret_key, ZAP_KEY_BYTES)
+        || zmq_setsockopt (handle, ZMQ_ZAP_DOMAIN, domain, strlen (domain))
+        /* Fail closed: without this, libzmq admits every CURVE client when no
      * ZAP handler answers (czmq 4.2.1's setter for it is a no-op). */
-    ||  zmq_setsockopt (handle, ZMQ_ZAP_ENFORCE_DOMAIN, &one, sizeof one))
+        || zmq_setsockopt (handle, ZMQ_ZAP_ENFORCE_DOMAIN, &one, sizeof one))
         return -1;
     return 0;
 }
 
 int
-zap_secure_client (zsock_t *sock, const uint8_t server_key [ZAP_KEY_BYTES],
-                   const uint8_t public_key [ZAP_KEY_BYTES],
-                   const uint8_t secret_key [ZAP_KEY_BYTES])
+zap_secure_client (zsock_t *sock, const uint8_t server_key[ZAP_KEY_BYTES],
+                   const uint8_t public_key[ZAP_KEY_BYTES], const uint8_t secret_key[ZAP_KEY_BYTES])
 {
     assert (sock);
     void *handle = zsock_resolve (sock);
     if (zmq_setsockopt (handle, ZMQ_CURVE_SERVERKEY, server_key, ZAP_KEY_BYTES)
-    ||  zmq_setsockopt (handle, ZMQ_CURVE_PUBLICKEY, public_key, ZAP_KEY_BYTES)
-    ||  zmq_setsockopt (handle, ZMQ_CURVE_SECRETKEY, secret_key, ZAP_KEY_BYTES))
+        || zmq_setsockopt (handle, ZMQ_CURVE_PUBLICKEY, public_key, ZAP_KEY_BYTES)
+        || zmq_setsockopt (handle, ZMQ_CURVE_SECRETKEY, secret_key, ZAP_KEY_BYTES))
         return -1;
     return 0;
 }
 
 /* ---- handshake monitors --------------------------------------------------- */
 
-static uint64_t s_monitors;         /* unique inproc names, process-wide */
+static uint64_t s_monitors; /* unique inproc names, process-wide */
 
 zsock_t *
 zap_monitor_new (zsock_t *sock)
 {
     assert (sock);
     uint64_t id = __atomic_add_fetch (&s_monitors, 1, __ATOMIC_SEQ_CST);
-    char endpoint [64];
+    char endpoint[64];
     snprintf (endpoint, sizeof endpoint, "inproc://shed-handshake-%d-%" PRIu64, (int) getpid (),
               id);
     if (zmq_socket_monitor (zsock_resolve (sock), endpoint,
                             ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
-                            | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-                            | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0)
+                                | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                                | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+        != 0)
         return NULL;
     zsock_t *monitor = zsock_new_pair (endpoint);
     if (!monitor)

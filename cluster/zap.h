@@ -30,9 +30,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define ZAP_ENDPOINT    "inproc://zeromq.zap.01"
-#define ZAP_DOMAIN_MAX  64
-#define ZAP_KEY_BYTES   32
+#define ZAP_ENDPOINT   "inproc://zeromq.zap.01"
+#define ZAP_DOMAIN_MAX 64
+#define ZAP_KEY_BYTES  32
 
 typedef struct _zap_t zap_t;
 
@@ -43,17 +43,17 @@ zap_t *zap_new (void);
 void zap_destroy (zap_t **self_p);
 
 /* Add / remove a key for a domain. Return 0, -1 on a bad domain. */
-int zap_allow (zap_t *self, const char *domain, const uint8_t key [ZAP_KEY_BYTES]);
-int zap_deny (zap_t *self, const char *domain, const uint8_t key [ZAP_KEY_BYTES]);
+int zap_allow (zap_t *self, const char *domain, const uint8_t key[ZAP_KEY_BYTES]);
+int zap_deny (zap_t *self, const char *domain, const uint8_t key[ZAP_KEY_BYTES]);
 /* Is this key on the domain's list now? */
-bool zap_allowed (zap_t *self, const char *domain, const uint8_t key [ZAP_KEY_BYTES]);
+bool zap_allowed (zap_t *self, const char *domain, const uint8_t key[ZAP_KEY_BYTES]);
 /* Same, for a key in Z85 text (a message's "User-Id"). */
 bool zap_allowed_z85 (zap_t *self, const char *domain, const char *z85);
 
 /* The decision the handler makes for one request (exposed for tests).
  * Returns 200 or 400 and, on 200, the Z85 key in user_id. Counts it. */
-int zap_decide (zap_t *self, const char *domain, const char *mechanism,
-                const uint8_t *cred, size_t cred_len, char user_id [41]);
+int zap_decide (zap_t *self, const char *domain, const char *mechanism, const uint8_t *cred,
+                size_t cred_len, char user_id[41]);
 
 /* Requests admitted / refused for a domain so far. */
 void zap_counts (zap_t *self, const char *domain, uint64_t *admitted, uint64_t *refused);
@@ -61,15 +61,15 @@ void zap_counts (zap_t *self, const char *domain, uint64_t *admitted, uint64_t *
 /* Make `sock` a CURVE server with these keys, in ZAP `domain`, with
  * ZMQ_ZAP_ENFORCE_DOMAIN set (see PITFALL). Call before bind. Returns 0 or
  * -1 (errno from libzmq). */
-int zap_secure_server (zsock_t *sock, const uint8_t public_key [ZAP_KEY_BYTES],
-                       const uint8_t secret_key [ZAP_KEY_BYTES], const char *domain);
+int zap_secure_server (zsock_t *sock, const uint8_t public_key[ZAP_KEY_BYTES],
+                       const uint8_t secret_key[ZAP_KEY_BYTES], const char *domain);
 
 /* The client side: a socket that only completes a handshake with the holder
  * of `server_key`, presenting our key pair. Call before connecting. Returns
  * 0, or -1 (errno from libzmq). */
-int zap_secure_client (zsock_t *sock, const uint8_t server_key [ZAP_KEY_BYTES],
-                       const uint8_t public_key [ZAP_KEY_BYTES],
-                       const uint8_t secret_key [ZAP_KEY_BYTES]);
+int zap_secure_client (zsock_t *sock, const uint8_t server_key[ZAP_KEY_BYTES],
+                       const uint8_t public_key[ZAP_KEY_BYTES],
+                       const uint8_t secret_key[ZAP_KEY_BYTES]);
 
 /* Handshake monitor of a CURVE client socket. libzmq 4.3 never retries a
  * handshake the server refused (a ZAP denial is a protocol error that ends

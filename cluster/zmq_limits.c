@@ -48,8 +48,8 @@ shed_proc_fds (void)
     int n = 0;
     struct dirent *ent;
     while ((ent = readdir (dir)) != NULL)
-        if (ent->d_name [0] != '.')
+        if (ent->d_name[0] != '.')
             n++;
     closedir (dir);
-    return n - 1;                   /* the one opendir holds */
+    return n - 1; /* the one opendir holds */
 }

@@ -34,7 +34,7 @@ int shed_zmq_limit_network (zsock_t *sock, int64_t maxmsg);
  * SHED_ZMQ_MAX_SOCKETS or, if fewer fds are allowed, to half of them
  * (at least czmq's default). Returns the max sockets set. A socket that
  * still cannot be made is counted where it is made (peer_pool.h). */
-#define SHED_ZMQ_MAX_SOCKETS      8192
+#define SHED_ZMQ_MAX_SOCKETS 8192
 size_t shed_zmq_raise_limits (void);
 
 /* File descriptors this process has open (entries of /proc/self/fd), or -1. */

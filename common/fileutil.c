@@ -8,7 +8,7 @@
  * failure unlinks the temp file and leaves the old target untouched.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE         /* mkostemp */
+#define _GNU_SOURCE /* mkostemp */
 #endif
 #include "common/fileutil.h"
 
@@ -49,8 +49,7 @@ s_fsync_parent (const char *path)
     const char *slash = strrchr (path, '/');
     if (!slash)
         snprintf (dir, sizeof dir, ".");
-    else
-    if (slash == path)
+    else if (slash == path)
         snprintf (dir, sizeof dir, "/");
     else {
         size_t n = (size_t) (slash - path);
@@ -59,7 +58,7 @@ s_fsync_parent (const char *path)
             return -1;
         }
         memcpy (dir, path, n);
-        dir [n] = '\0';
+        dir[n] = '\0';
     }
     int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
@@ -94,9 +93,7 @@ shed_write_file_atomic (const char *path, const void *data, size_t len, mode_t m
     if (fd < 0)
         return -1;
 
-    if (s_write_all (fd, data, len) < 0
-    ||  fchmod (fd, mode) < 0
-    ||  fsync (fd) < 0)
+    if (s_write_all (fd, data, len) < 0 || fchmod (fd, mode) < 0 || fsync (fd) < 0)
         goto fail;
     if (close (fd) < 0) {
         fd = -1;
@@ -132,8 +129,8 @@ shed_read_file (const char *path, size_t max, size_t *len_out)
     //  Read in a loop rather than trusting st_size: the file may change
     //  under us, and special files report 0. We read at most max + 1 bytes
     //  to detect "too big" without reading an unbounded file.
-    size_t limit = max < SIZE_MAX - 1? max + 1: SIZE_MAX - 1;
-    size_t cap = limit < 4096? limit: 4096;
+    size_t limit = max < SIZE_MAX - 1 ? max + 1 : SIZE_MAX - 1;
+    size_t cap = limit < 4096 ? limit : 4096;
     size_t len = 0;
     char *buf = malloc (cap + 1);
     if (!buf)
@@ -146,7 +143,7 @@ shed_read_file (const char *path, size_t max, size_t *len_out)
             }
             //  Grow by hand rather than realloc(): realloc may leave the
             //  old bytes (possibly a secret) unwiped in freed memory.
-            size_t newcap = cap > limit / 2? limit: cap * 2;
+            size_t newcap = cap > limit / 2 ? limit : cap * 2;
             char *grown = malloc (newcap + 1);
             if (!grown)
                 goto fail;
@@ -171,7 +168,7 @@ shed_read_file (const char *path, size_t max, size_t *len_out)
         goto fail;
     }
     close (fd);
-    buf [len] = '\0';
+    buf[len] = '\0';
     if (len_out)
         *len_out = len;
     return buf;
@@ -204,21 +201,21 @@ shed_mkdir_p (const char *path, mode_t mode)
     memcpy (buf, path, n + 1);
     //  Create each prefix ending before a '/', then the whole path.
     for (size_t i = 1; i <= n; i++) {
-        if (buf [i] != '/' && buf [i] != '\0')
+        if (buf[i] != '/' && buf[i] != '\0')
             continue;
-        if (buf [i - 1] == '/')
-            continue;           //  "a//b": nothing new between slashes
-        char saved = buf [i];
-        buf [i] = '\0';
+        if (buf[i - 1] == '/')
+            continue; //  "a//b": nothing new between slashes
+        char saved = buf[i];
+        buf[i] = '\0';
         if (mkdir (buf, mode) < 0) {
             int err = errno;
             struct stat st;
             if (err != EEXIST || stat (buf, &st) < 0 || !S_ISDIR (st.st_mode)) {
-                errno = err == EEXIST? ENOTDIR: err;
+                errno = err == EEXIST ? ENOTDIR : err;
                 return -1;
             }
         }
-        buf [i] = saved;
+        buf[i] = saved;
     }
     return 0;
 }

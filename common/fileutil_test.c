@@ -85,7 +85,7 @@ test_binary_and_empty (void **state)
     assert_non_null (got);
     assert_int_equal (len, sizeof data);
     assert_memory_equal (got, data, sizeof data);
-    assert_int_equal (got [len], '\0');
+    assert_int_equal (got[len], '\0');
     free (got);
 
     assert_int_equal (shed_write_file_atomic (path, NULL, 0, 0600), 0);
@@ -155,7 +155,7 @@ test_max_size (void **state)
     char *data = malloc (size);
     assert_non_null (data);
     for (size_t i = 0; i < size; i++)
-        data [i] = (char) ('a' + i % 26);
+        data[i] = (char) ('a' + i % 26);
     assert_int_equal (shed_write_file_atomic (path, data, size, 0600), 0);
 
     size_t len = 0;

@@ -39,9 +39,9 @@ shed_log_parse_level (const char *text, shed_log_level_t *out)
 
 /* Where a piece of text lands in the line. */
 typedef enum {
-    S_IN_MSG,                       /* the quoted message */
-    S_IN_QUOTED,                    /* a field value between quotes: k="..." */
-    S_IN_BARE,                      /* a bare field value: k=... */
+    S_IN_MSG,    /* the quoted message */
+    S_IN_QUOTED, /* a field value between quotes: k="..." */
+    S_IN_BARE,   /* a bare field value: k=... */
 } s_where_t;
 
 /* Append n bytes of a conversion's output, made harmless for its place:
@@ -79,58 +79,81 @@ s_convert (char *tmp, size_t cap, const char *spec, char conv, const char *len, 
     if (stars > 1)
         a2 = va_arg (*ap, int);
     int n = 0;
-#define S_CALL(type)                                                          \
-    do {                                                                      \
-        type v_ = va_arg (*ap, type);                                         \
-        n = stars == 0 ? snprintf (tmp, cap, spec, v_)                        \
-          : stars == 1 ? snprintf (tmp, cap, spec, a1, v_)                    \
-                       : snprintf (tmp, cap, spec, a1, a2, v_);               \
+#define S_CALL(type)                                                                               \
+    do {                                                                                           \
+        type v_ = va_arg (*ap, type);                                                              \
+        n = stars == 0   ? snprintf (tmp, cap, spec, v_)                                           \
+            : stars == 1 ? snprintf (tmp, cap, spec, a1, v_)                                       \
+                         : snprintf (tmp, cap, spec, a1, a2, v_);                                  \
     } while (0)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
     bool l = !strcmp (len, "l"), ll = !strcmp (len, "ll") || !strcmp (len, "q");
     bool z = !strcmp (len, "z"), j = !strcmp (len, "j"), t = !strcmp (len, "t");
     switch (conv) {
-        case 'd': case 'i':
-            if (ll)      S_CALL (long long);
-            else if (l)  S_CALL (long);
-            else if (z)  S_CALL (ssize_t);
-            else if (j)  S_CALL (intmax_t);
-            else if (t)  S_CALL (ptrdiff_t);
-            else         S_CALL (int);
-            break;
-        case 'u': case 'o': case 'x': case 'X':
-            if (ll)      S_CALL (unsigned long long);
-            else if (l)  S_CALL (unsigned long);
-            else if (z)  S_CALL (size_t);
-            else if (j)  S_CALL (uintmax_t);
-            else if (t)  S_CALL (ptrdiff_t);
-            else         S_CALL (unsigned);
-            break;
-        case 'c':
+    case 'd':
+    case 'i':
+        if (ll)
+            S_CALL (long long);
+        else if (l)
+            S_CALL (long);
+        else if (z)
+            S_CALL (ssize_t);
+        else if (j)
+            S_CALL (intmax_t);
+        else if (t)
+            S_CALL (ptrdiff_t);
+        else
             S_CALL (int);
-            break;
-        case 's': {
-            const char *v = va_arg (*ap, const char *);
-            if (!v)
-                v = "(null)";
-            n = stars == 0 ? snprintf (tmp, cap, spec, v)
-              : stars == 1 ? snprintf (tmp, cap, spec, a1, v)
-                           : snprintf (tmp, cap, spec, a1, a2, v);
-            break;
-        }
-        case 'p':
-            S_CALL (void *);
-            break;
-        case 'f': case 'F': case 'e': case 'E': case 'g': case 'G': case 'a': case 'A':
-            if (!strcmp (len, "L"))
-                S_CALL (long double);
-            else
-                S_CALL (double);
-            break;
-        default:
-            n = 0;              /* %n and unknown conversions print nothing */
-            break;
+        break;
+    case 'u':
+    case 'o':
+    case 'x':
+    case 'X':
+        if (ll)
+            S_CALL (unsigned long long);
+        else if (l)
+            S_CALL (unsigned long);
+        else if (z)
+            S_CALL (size_t);
+        else if (j)
+            S_CALL (uintmax_t);
+        else if (t)
+            S_CALL (ptrdiff_t);
+        else
+            S_CALL (unsigned);
+        break;
+    case 'c':
+        S_CALL (int);
+        break;
+    case 's': {
+        const char *v = va_arg (*ap, const char *);
+        if (!v)
+            v = "(null)";
+        n = stars == 0   ? snprintf (tmp, cap, spec, v)
+            : stars == 1 ? snprintf (tmp, cap, spec, a1, v)
+                         : snprintf (tmp, cap, spec, a1, a2, v);
+        break;
+    }
+    case 'p':
+        S_CALL (void *);
+        break;
+    case 'f':
+    case 'F':
+    case 'e':
+    case 'E':
+    case 'g':
+    case 'G':
+    case 'a':
+    case 'A':
+        if (!strcmp (len, "L"))
+            S_CALL (long double);
+        else
+            S_CALL (double);
+        break;
+    default:
+        n = 0; /* %n and unknown conversions print nothing */
+        break;
     }
 #pragma GCC diagnostic pop
 #undef S_CALL
@@ -143,14 +166,14 @@ s_convert (char *tmp, size_t cap, const char *spec, char conv, const char *len, 
  * the format's own text is trusted. The message (before the format's first
  * literal '|') goes to msg, the fields to fields. */
 static void
-s_format (char *msg, size_t mcap, char *fields, size_t fcap, bool *has_fields,
-          const char *fmt, va_list *ap)
+s_format (char *msg, size_t mcap, char *fields, size_t fcap, bool *has_fields, const char *fmt,
+          va_list *ap)
 {
     size_t mpos = 0, fpos = 0;
     msg[0] = fields[0] = '\0';
     *has_fields = false;
     char tmp[1024];
-    for (const char *f = fmt; *f; ) {
+    for (const char *f = fmt; *f;) {
         char *out = *has_fields ? fields : msg;
         size_t cap = *has_fields ? fcap : mcap;
         size_t *pos = *has_fields ? &fpos : &mpos;
@@ -187,15 +210,16 @@ s_format (char *msg, size_t mcap, char *fields, size_t fcap, bool *has_fields,
             len[ln++] = *f++;
         len[ln] = '\0';
         if (!*f || stars > 2 || (size_t) (f + 1 - start) >= 32)
-            break;              /* malformed: stop rather than guess */
+            break; /* malformed: stop rather than guess */
         char spec[32];
         memcpy (spec, start, (size_t) (f + 1 - start));
         spec[f + 1 - start] = '\0';
         char conv = *f++;
         /* "hh" and "h" promote to int: the default branches handle them. */
         size_t n = s_convert (tmp, sizeof tmp, spec, conv, len, stars, ap);
-        s_where_t where = !*has_fields ? S_IN_MSG
-                        : start > fmt && start[-1] == '"' ? S_IN_QUOTED : S_IN_BARE;
+        s_where_t where = !*has_fields                      ? S_IN_MSG
+                          : start > fmt && start[-1] == '"' ? S_IN_QUOTED
+                                                            : S_IN_BARE;
         if (conv == 's' || conv == 'c')
             s_put_arg (out, cap, pos, tmp, n, where);
         else if (*pos + n < cap) {
@@ -232,7 +256,7 @@ shed_log (shed_log_level_t level, const char *comp, const char *fmt, ...)
     gmtime_r (&ts.tv_sec, &tm);
     char stamp[32];
     strftime (stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-    fprintf (stderr, "ts=%s.%03ldZ level=%s comp=%s msg=\"%s\"%s%s\n", stamp,
-             ts.tv_nsec / 1000000L, s_names[level & 3], comp ? comp : "-", text,
-             has_fields ? " " : "", has_fields ? fields : "");
+    fprintf (stderr, "ts=%s.%03ldZ level=%s comp=%s msg=\"%s\"%s%s\n", stamp, ts.tv_nsec / 1000000L,
+             s_names[level & 3], comp ? comp : "-", text, has_fields ? " " : "",
+             has_fields ? fields : "");
 }

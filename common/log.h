@@ -15,8 +15,8 @@
 
 typedef enum {
     SHED_LOG_DEBUG = 0,
-    SHED_LOG_INFO  = 1,
-    SHED_LOG_WARN  = 2,
+    SHED_LOG_INFO = 1,
+    SHED_LOG_WARN = 2,
     SHED_LOG_ERROR = 3,
 } shed_log_level_t;
 

@@ -18,21 +18,21 @@
 #include <cmocka.h>
 
 /* Run one log call with stderr captured; the line into out. */
-#define CAPTURE(out, ...)                                                     \
-    do {                                                                      \
-        fflush (stderr);                                                      \
-        FILE *tmp_ = tmpfile ();                                              \
-        assert_non_null (tmp_);                                               \
-        int saved_ = dup (2);                                                 \
-        dup2 (fileno (tmp_), 2);                                              \
-        log_info ("test", __VA_ARGS__);                                       \
-        fflush (stderr);                                                      \
-        dup2 (saved_, 2);                                                     \
-        close (saved_);                                                       \
-        rewind (tmp_);                                                        \
-        size_t n_ = fread (out, 1, sizeof out - 1, tmp_);                     \
-        out[n_] = '\0';                                                       \
-        fclose (tmp_);                                                        \
+#define CAPTURE(out, ...)                                                                          \
+    do {                                                                                           \
+        fflush (stderr);                                                                           \
+        FILE *tmp_ = tmpfile ();                                                                   \
+        assert_non_null (tmp_);                                                                    \
+        int saved_ = dup (2);                                                                      \
+        dup2 (fileno (tmp_), 2);                                                                   \
+        log_info ("test", __VA_ARGS__);                                                            \
+        fflush (stderr);                                                                           \
+        dup2 (saved_, 2);                                                                          \
+        close (saved_);                                                                            \
+        rewind (tmp_);                                                                             \
+        size_t n_ = fread (out, 1, sizeof out - 1, tmp_);                                          \
+        out[n_] = '\0';                                                                            \
+        fclose (tmp_);                                                                             \
     } while (0)
 
 static size_t
@@ -60,8 +60,7 @@ test_forged_hello (void **state)
     char line[2048];
     const char *version = "1.0\nts=2020-01-01T00:00:00.000Z level=error comp=api msg=\"pwned\"";
     const char *shed = "x\" admin=\"yes|role=root\r\x1b[2J";
-    CAPTURE (line, "agent connected|shed=%s version=\"%s\" claimed=\"%s\"", "dev-1", version,
-             shed);
+    CAPTURE (line, "agent connected|shed=%s version=\"%s\" claimed=\"%s\"", "dev-1", version, shed);
     /* One line, one level, no field from the arguments. */
     assert_int_equal (s_count (line, '\n'), 1);
     assert_int_equal (line[strlen (line) - 1], '\n');
@@ -97,11 +96,10 @@ test_conversions (void **state)
 {
     (void) state;
     char line[2048];
-    CAPTURE (line, "m|a=%d b=%zu c=%.3s d=%% e=%5.1f f=%llu g=%x h=%-4s| i=%.*s j=%c k=%ld",
-             -3, (size_t) 7, "abcdef", 2.5, 18446744073709551615ull, 255u, "ab", 2, "xyz",
-             'q', -9L);
+    CAPTURE (line, "m|a=%d b=%zu c=%.3s d=%% e=%5.1f f=%llu g=%x h=%-4s| i=%.*s j=%c k=%ld", -3,
+             (size_t) 7, "abcdef", 2.5, 18446744073709551615ull, 255u, "ab", 2, "xyz", 'q', -9L);
     assert_string_equal (s_body (line), "msg=\"m\" a=-3 b=7 c=abc d=% e=  2.5 "
-                         "f=18446744073709551615 g=ff h=ab__| i=xy j=q k=-9\n");
+                                        "f=18446744073709551615 g=ff h=ab__| i=xy j=q k=-9\n");
     /* Long arguments are cut, never overflow. */
     char big[3000];
     memset (big, 'z', sizeof big - 1);

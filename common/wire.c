@@ -39,7 +39,6 @@
 /* Most fields one record may have; bounds the duplicate-key table. */
 #define S_MAX_FIELDS 128
 
-
 /* ------------------------------------------------------------------------ */
 /*  1. Pre-scan over raw bytes                                              */
 /* ------------------------------------------------------------------------ */
@@ -72,41 +71,107 @@ s_scan (const uint8_t *buf, size_t len, size_t *used)
         if (pos >= len)
             return WIRE_ERR_TRUNCATED;
         uint8_t b = buf[pos++];
-        size_t width = 0;           /* bytes of the length/count field */
-        uint64_t payload = 0;       /* fixed payload bytes after the header */
-        int container = 0;          /* 1 array, 2 map */
-        uint64_t count = 0;         /* declared size: bytes, elements, pairs */
+        size_t width = 0;     /* bytes of the length/count field */
+        uint64_t payload = 0; /* fixed payload bytes after the header */
+        int container = 0;    /* 1 array, 2 map */
+        uint64_t count = 0;   /* declared size: bytes, elements, pairs */
 
         if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
-            ;                                       /* fixint, nil, bool */
-        else if (b <= 0x8f) { container = 2; count = b & 0x0f; }
-        else if (b <= 0x9f) { container = 1; count = b & 0x0f; }
-        else if (b <= 0xbf) count = b & 0x1f;       /* fixstr */
-        else switch (b) {
-            case 0xc1: return WIRE_ERR_MALFORMED;   /* never used */
-            case 0xc4: case 0xd9: width = 1; break; /* bin8, str8 */
-            case 0xc5: case 0xda: width = 2; break;
-            case 0xc6: case 0xdb: width = 4; break;
-            case 0xc7: width = 1; payload = 1; break;   /* ext: + type byte */
-            case 0xc8: width = 2; payload = 1; break;
-            case 0xc9: width = 4; payload = 1; break;
-            case 0xca: payload = 4; break;              /* float32 */
-            case 0xcb: payload = 8; break;              /* float64 */
-            case 0xcc: case 0xd0: payload = 1; break;
-            case 0xcd: case 0xd1: payload = 2; break;
-            case 0xce: case 0xd2: payload = 4; break;
-            case 0xcf: case 0xd3: payload = 8; break;
-            case 0xd4: payload = 2; break;              /* fixext 1..16 */
-            case 0xd5: payload = 3; break;
-            case 0xd6: payload = 5; break;
-            case 0xd7: payload = 9; break;
-            case 0xd8: payload = 17; break;
-            case 0xdc: container = 1; width = 2; break;
-            case 0xdd: container = 1; width = 4; break;
-            case 0xde: container = 2; width = 2; break;
-            case 0xdf: container = 2; width = 4; break;
-            default:   return WIRE_ERR_MALFORMED;   /* unreachable */
+            ; /* fixint, nil, bool */
+        else if (b <= 0x8f) {
+            container = 2;
+            count = b & 0x0f;
         }
+        else if (b <= 0x9f) {
+            container = 1;
+            count = b & 0x0f;
+        }
+        else if (b <= 0xbf)
+            count = b & 0x1f; /* fixstr */
+        else
+            switch (b) {
+            case 0xc1:
+                return WIRE_ERR_MALFORMED; /* never used */
+            case 0xc4:
+            case 0xd9:
+                width = 1;
+                break; /* bin8, str8 */
+            case 0xc5:
+            case 0xda:
+                width = 2;
+                break;
+            case 0xc6:
+            case 0xdb:
+                width = 4;
+                break;
+            case 0xc7:
+                width = 1;
+                payload = 1;
+                break; /* ext: + type byte */
+            case 0xc8:
+                width = 2;
+                payload = 1;
+                break;
+            case 0xc9:
+                width = 4;
+                payload = 1;
+                break;
+            case 0xca:
+                payload = 4;
+                break; /* float32 */
+            case 0xcb:
+                payload = 8;
+                break; /* float64 */
+            case 0xcc:
+            case 0xd0:
+                payload = 1;
+                break;
+            case 0xcd:
+            case 0xd1:
+                payload = 2;
+                break;
+            case 0xce:
+            case 0xd2:
+                payload = 4;
+                break;
+            case 0xcf:
+            case 0xd3:
+                payload = 8;
+                break;
+            case 0xd4:
+                payload = 2;
+                break; /* fixext 1..16 */
+            case 0xd5:
+                payload = 3;
+                break;
+            case 0xd6:
+                payload = 5;
+                break;
+            case 0xd7:
+                payload = 9;
+                break;
+            case 0xd8:
+                payload = 17;
+                break;
+            case 0xdc:
+                container = 1;
+                width = 2;
+                break;
+            case 0xdd:
+                container = 1;
+                width = 4;
+                break;
+            case 0xde:
+                container = 2;
+                width = 2;
+                break;
+            case 0xdf:
+                container = 2;
+                width = 4;
+                break;
+            default:
+                return WIRE_ERR_MALFORMED; /* unreachable */
+            }
         if (width) {
             if (len - pos < width)
                 return WIRE_ERR_TRUNCATED;
@@ -125,11 +190,11 @@ s_scan (const uint8_t *buf, size_t len, size_t *used)
                 return WIRE_ERR_TRUNCATED;
             if (items > 0) {
                 open[depth++] = items;
-                continue;           /* the elements come next */
+                continue; /* the elements come next */
             }
         }
         else {
-            payload += count;       /* str/bin/ext bytes (0 for scalars) */
+            payload += count; /* str/bin/ext bytes (0 for scalars) */
             if (payload > len - pos)
                 return WIRE_ERR_TRUNCATED;
             pos += (size_t) payload;
@@ -149,7 +214,11 @@ static int
 s_raw_uint (const uint8_t *buf, size_t *pos, uint64_t *v)
 {
     uint8_t b = buf[*pos];
-    if (b <= 0x7f) { *v = b; *pos += 1; return 1; }
+    if (b <= 0x7f) {
+        *v = b;
+        *pos += 1;
+        return 1;
+    }
     if (b >= 0xcc && b <= 0xcf) {
         size_t n = (size_t) 1 << (b - 0xcc);
         *v = s_be (buf + *pos + 1, n);
@@ -161,7 +230,7 @@ s_raw_uint (const uint8_t *buf, size_t *pos, uint64_t *v)
         size_t n = (size_t) 1 << (b - 0xd0);
         uint64_t raw = s_be (buf + *pos + 1, n);
         if (raw >> (8 * n - 1))
-            return 0;               /* negative */
+            return 0; /* negative */
         *v = raw;
         *pos += 1 + n;
         return 1;
@@ -172,8 +241,8 @@ s_raw_uint (const uint8_t *buf, size_t *pos, uint64_t *v)
 /* Scan the whole input, check it is one map and nothing after it, and read
  * the envelope. Shared by wire_peek and wire_decode. */
 static int
-s_envelope (const wire_proto_t *proto, const uint8_t *buf, size_t len,
-            wire_hdr_t *hdr, const char **field)
+s_envelope (const wire_proto_t *proto, const uint8_t *buf, size_t len, wire_hdr_t *hdr,
+            const char **field)
 {
     *field = "";
     memset (hdr, 0, sizeof *hdr);
@@ -185,7 +254,7 @@ s_envelope (const wire_proto_t *proto, const uint8_t *buf, size_t len,
     if (rc)
         return rc;
     if (used != len)
-        return WIRE_ERR_MALFORMED;  /* trailing bytes */
+        return WIRE_ERR_MALFORMED; /* trailing bytes */
 
     uint8_t b = buf[0];
     size_t pos = 1;
@@ -198,20 +267,19 @@ s_envelope (const wire_proto_t *proto, const uint8_t *buf, size_t len,
         pos += width;
     }
     else
-        return WIRE_ERR_MALFORMED;  /* not a map */
+        return WIRE_ERR_MALFORMED; /* not a map */
 
     int have_version = 0, have_type = 0;
     uint64_t version = 0, type = 0;
     for (uint64_t i = 0; i < pairs; i++) {
         uint64_t key, value;
         size_t vpos = pos;
-        if (s_raw_uint (buf, &vpos, &key)
-        &&  (key == WIRE_KEY_VERSION || key == WIRE_KEY_TYPE)) {
+        if (s_raw_uint (buf, &vpos, &key) && (key == WIRE_KEY_VERSION || key == WIRE_KEY_TYPE)) {
             const char *name = key == WIRE_KEY_VERSION ? "version" : "type";
             int *have = key == WIRE_KEY_VERSION ? &have_version : &have_type;
             if (*have) {
                 *field = name;
-                return WIRE_ERR_MALFORMED;  /* duplicate key */
+                return WIRE_ERR_MALFORMED; /* duplicate key */
             }
             if (!s_raw_uint (buf, &vpos, &value)) {
                 *field = name;
@@ -253,7 +321,6 @@ s_envelope (const wire_proto_t *proto, const uint8_t *buf, size_t len,
     }
     return WIRE_OK;
 }
-
 
 /* ------------------------------------------------------------------------ */
 /*  Common helpers                                                          */
@@ -330,29 +397,41 @@ const char *
 wire_strerror (int code)
 {
     switch (code) {
-        case WIRE_OK:            return "ok";
-        case WIRE_ERR_TRUNCATED: return "truncated input";
-        case WIRE_ERR_MALFORMED: return "malformed message";
-        case WIRE_ERR_VERSION:   return "unsupported protocol version";
-        case WIRE_ERR_TYPE:      return "unknown message type";
-        case WIRE_ERR_FIELD:     return "field has the wrong type";
-        case WIRE_ERR_LENGTH:    return "field over its length bound";
-        case WIRE_ERR_MISSING:   return "required field missing";
-        case WIRE_ERR_TOO_BIG:   return "too big or too deep";
-        case WIRE_ERR_RANGE:     return "value out of range";
-        case WIRE_ERR_INVALID:   return "message failed validation";
-        case WIRE_ERR_NOMEM:     return "out of memory";
-        default:                 return "unknown wire error";
+    case WIRE_OK:
+        return "ok";
+    case WIRE_ERR_TRUNCATED:
+        return "truncated input";
+    case WIRE_ERR_MALFORMED:
+        return "malformed message";
+    case WIRE_ERR_VERSION:
+        return "unsupported protocol version";
+    case WIRE_ERR_TYPE:
+        return "unknown message type";
+    case WIRE_ERR_FIELD:
+        return "field has the wrong type";
+    case WIRE_ERR_LENGTH:
+        return "field over its length bound";
+    case WIRE_ERR_MISSING:
+        return "required field missing";
+    case WIRE_ERR_TOO_BIG:
+        return "too big or too deep";
+    case WIRE_ERR_RANGE:
+        return "value out of range";
+    case WIRE_ERR_INVALID:
+        return "message failed validation";
+    case WIRE_ERR_NOMEM:
+        return "out of memory";
+    default:
+        return "unknown wire error";
     }
 }
-
 
 /* ------------------------------------------------------------------------ */
 /*  2. Decoder: msgpack object tree -> C struct                             */
 /* ------------------------------------------------------------------------ */
 
-static int s_decode_record (const wire_desc_t *desc, const msgpack_object_map *map,
-                            int envelope, void *rec, const char **field);
+static int s_decode_record (const wire_desc_t *desc, const msgpack_object_map *map, int envelope,
+                            void *rec, const char **field);
 
 /* Copy a msgpack str into a char[max + 1]; no NUL bytes allowed. */
 static int
@@ -364,7 +443,7 @@ s_get_str (const msgpack_object *o, uint64_t max, char *dst)
     if (n > max)
         return WIRE_ERR_LENGTH;
     if (n && memchr (o->via.str.ptr, '\0', n))
-        return WIRE_ERR_FIELD;      /* would not survive as a C string */
+        return WIRE_ERR_FIELD; /* would not survive as a C string */
     if (n)
         memcpy (dst, o->via.str.ptr, n);
     dst[n] = '\0';
@@ -422,90 +501,89 @@ s_decode_list (const wire_field_t *f, const msgpack_object *o, wire_list_t *list
         int rc = s_decode_record (f->sub, &item->via.map, 0,
                                   (uint8_t *) list->items + i * f->sub->size, field);
         if (rc)
-            return rc;              /* *field names the inner field */
+            return rc; /* *field names the inner field */
     }
     return WIRE_OK;
 }
 
 /* Decode one known field's value into its slot. */
 static int
-s_decode_field (const wire_field_t *f, const msgpack_object *o, void *slot,
-                const char **field)
+s_decode_field (const wire_field_t *f, const msgpack_object *o, void *slot, const char **field)
 {
     switch (f->kind) {
-        case WIRE_U64:
-            if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-                return WIRE_ERR_FIELD;
-            if (f->max && o->via.u64 > f->max)
+    case WIRE_U64:
+        if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+            return WIRE_ERR_FIELD;
+        if (f->max && o->via.u64 > f->max)
+            return WIRE_ERR_RANGE;
+        *(uint64_t *) slot = o->via.u64;
+        return WIRE_OK;
+
+    case WIRE_I64:
+        if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+            *(int64_t *) slot = o->via.i64;
+        else if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+            if (o->via.u64 > INT64_MAX)
                 return WIRE_ERR_RANGE;
-            *(uint64_t *) slot = o->via.u64;
-            return WIRE_OK;
-
-        case WIRE_I64:
-            if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
-                *(int64_t *) slot = o->via.i64;
-            else if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-                if (o->via.u64 > INT64_MAX)
-                    return WIRE_ERR_RANGE;
-                *(int64_t *) slot = (int64_t) o->via.u64;
-            }
-            else
-                return WIRE_ERR_FIELD;
-            return WIRE_OK;
-
-        case WIRE_F64: {
-            double d;
-            if (o->type == MSGPACK_OBJECT_FLOAT32 || o->type == MSGPACK_OBJECT_FLOAT64)
-                d = o->via.f64;
-            else if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-                d = (double) o->via.u64;
-            else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
-                d = (double) o->via.i64;
-            else
-                return WIRE_ERR_FIELD;
-            if (isnan (d))
-                return WIRE_ERR_RANGE;
-            *(double *) slot = d;
-            return WIRE_OK;
+            *(int64_t *) slot = (int64_t) o->via.u64;
         }
-        case WIRE_BOOL:
-            if (o->type != MSGPACK_OBJECT_BOOLEAN)
-                return WIRE_ERR_FIELD;
-            *(bool *) slot = o->via.boolean;
-            return WIRE_OK;
+        else
+            return WIRE_ERR_FIELD;
+        return WIRE_OK;
 
-        case WIRE_STR:
-            return s_get_str (o, f->max, slot);
+    case WIRE_F64: {
+        double d;
+        if (o->type == MSGPACK_OBJECT_FLOAT32 || o->type == MSGPACK_OBJECT_FLOAT64)
+            d = o->via.f64;
+        else if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+            d = (double) o->via.u64;
+        else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+            d = (double) o->via.i64;
+        else
+            return WIRE_ERR_FIELD;
+        if (isnan (d))
+            return WIRE_ERR_RANGE;
+        *(double *) slot = d;
+        return WIRE_OK;
+    }
+    case WIRE_BOOL:
+        if (o->type != MSGPACK_OBJECT_BOOLEAN)
+            return WIRE_ERR_FIELD;
+        *(bool *) slot = o->via.boolean;
+        return WIRE_OK;
 
-        case WIRE_BIN:
-            if (o->type != MSGPACK_OBJECT_BIN)
-                return WIRE_ERR_FIELD;
-            if (o->via.bin.size != f->max)
-                return WIRE_ERR_LENGTH;
-            if (f->max)
-                memcpy (slot, o->via.bin.ptr, (size_t) f->max);
-            return WIRE_OK;
+    case WIRE_STR:
+        return s_get_str (o, f->max, slot);
 
-        case WIRE_BLOB: {
-            wire_blob_t *blob = slot;
-            if (o->type != MSGPACK_OBJECT_BIN)
-                return WIRE_ERR_FIELD;
-            if (o->via.bin.size > f->max)
-                return WIRE_ERR_LENGTH;
-            if (o->via.bin.size) {
-                blob->data = malloc (o->via.bin.size);
-                if (!blob->data)
-                    return WIRE_ERR_NOMEM;
-                memcpy (blob->data, o->via.bin.ptr, o->via.bin.size);
-                blob->len = o->via.bin.size;
-            }
-            return WIRE_OK;
+    case WIRE_BIN:
+        if (o->type != MSGPACK_OBJECT_BIN)
+            return WIRE_ERR_FIELD;
+        if (o->via.bin.size != f->max)
+            return WIRE_ERR_LENGTH;
+        if (f->max)
+            memcpy (slot, o->via.bin.ptr, (size_t) f->max);
+        return WIRE_OK;
+
+    case WIRE_BLOB: {
+        wire_blob_t *blob = slot;
+        if (o->type != MSGPACK_OBJECT_BIN)
+            return WIRE_ERR_FIELD;
+        if (o->via.bin.size > f->max)
+            return WIRE_ERR_LENGTH;
+        if (o->via.bin.size) {
+            blob->data = malloc (o->via.bin.size);
+            if (!blob->data)
+                return WIRE_ERR_NOMEM;
+            memcpy (blob->data, o->via.bin.ptr, o->via.bin.size);
+            blob->len = o->via.bin.size;
         }
-        case WIRE_TAGS:
-            return s_decode_tags (f, o, slot);
+        return WIRE_OK;
+    }
+    case WIRE_TAGS:
+        return s_decode_tags (f, o, slot);
 
-        case WIRE_LIST:
-            return s_decode_list (f, o, slot, field);
+    case WIRE_LIST:
+        return s_decode_list (f, o, slot, field);
     }
     return WIRE_ERR_FIELD;
 }
@@ -514,19 +592,19 @@ s_decode_field (const wire_field_t *f, const msgpack_object *o, void *slot,
  * the envelope and were checked already; in a list item every id is a
  * field id. Unknown keys are skipped. On error *field names the field. */
 static int
-s_decode_record (const wire_desc_t *desc, const msgpack_object_map *map,
-                 int envelope, void *rec, const char **field)
+s_decode_record (const wire_desc_t *desc, const msgpack_object_map *map, int envelope, void *rec,
+                 const char **field)
 {
     bool seen[S_MAX_FIELDS] = { false };
     if (desc->nfields > S_MAX_FIELDS) {
-        *field = desc->name;        /* a table too big for us: refuse, don't overrun */
+        *field = desc->name; /* a table too big for us: refuse, don't overrun */
         return WIRE_ERR_TOO_BIG;
     }
 
     for (uint32_t i = 0; i < map->size; i++) {
         const msgpack_object *key = &map->ptr[i].key;
         if (key->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-            continue;               /* string keys etc.: not ours */
+            continue; /* string keys etc.: not ours */
         uint64_t id = key->via.u64;
         if (envelope && (id == WIRE_KEY_VERSION || id == WIRE_KEY_TYPE))
             continue;
@@ -535,7 +613,7 @@ s_decode_record (const wire_desc_t *desc, const msgpack_object_map *map,
             if (desc->fields[k].id == id)
                 break;
         if (k == desc->nfields)
-            continue;               /* a newer sender's field */
+            continue; /* a newer sender's field */
 
         const wire_field_t *f = &desc->fields[k];
         *field = f->name;
@@ -587,8 +665,7 @@ wire_decode (const wire_proto_t *proto, const uint8_t *buf, size_t len, void *ms
     msgpack_unpacked_init (&result);
     size_t off = 0;
     msgpack_unpack_return ur = msgpack_unpack_next (&result, (const char *) buf, len, &off);
-    if (ur == MSGPACK_UNPACK_SUCCESS && off == len
-    &&  result.data.type == MSGPACK_OBJECT_MAP) {
+    if (ur == MSGPACK_UNPACK_SUCCESS && off == len && result.data.type == MSGPACK_OBJECT_MAP) {
         /* Set the header first so wire_msg_free can undo a partial decode. */
         *(wire_hdr_t *) msg = hdr;
         rc = s_decode_record (desc, &result.data.via.map, 1, s_body (proto, msg), &where);
@@ -611,7 +688,6 @@ wire_decode (const wire_proto_t *proto, const uint8_t *buf, size_t len, void *ms
         *field = where;
     return rc;
 }
-
 
 /* ------------------------------------------------------------------------ */
 /*  3. Encoder: C struct -> msgpack                                         */
@@ -676,15 +752,24 @@ static bool
 s_is_zero (const wire_field_t *f, const void *slot)
 {
     switch (f->kind) {
-        case WIRE_U64:  return *(const uint64_t *) slot == 0;
-        case WIRE_I64:  return *(const int64_t *) slot == 0;
-        case WIRE_F64:  return *(const double *) slot == 0 && !signbit (*(const double *) slot);
-        case WIRE_BOOL: return !*(const bool *) slot;
-        case WIRE_STR:  return *(const char *) slot == '\0';
-        case WIRE_BIN:  return s_all_zero (slot, (size_t) f->max);
-        case WIRE_BLOB: return ((const wire_blob_t *) slot)->len == 0;
-        case WIRE_TAGS: return ((const wire_tags_t *) slot)->n == 0;
-        case WIRE_LIST: return ((const wire_list_t *) slot)->n == 0;
+    case WIRE_U64:
+        return *(const uint64_t *) slot == 0;
+    case WIRE_I64:
+        return *(const int64_t *) slot == 0;
+    case WIRE_F64:
+        return *(const double *) slot == 0 && !signbit (*(const double *) slot);
+    case WIRE_BOOL:
+        return !*(const bool *) slot;
+    case WIRE_STR:
+        return *(const char *) slot == '\0';
+    case WIRE_BIN:
+        return s_all_zero (slot, (size_t) f->max);
+    case WIRE_BLOB:
+        return ((const wire_blob_t *) slot)->len == 0;
+    case WIRE_TAGS:
+        return ((const wire_tags_t *) slot)->n == 0;
+    case WIRE_LIST:
+        return ((const wire_list_t *) slot)->n == 0;
     }
     return false;
 }
@@ -710,60 +795,60 @@ static int
 s_check_field (const wire_field_t *f, const void *slot, const char **field)
 {
     switch (f->kind) {
-        case WIRE_U64:
-            if (f->max && *(const uint64_t *) slot > f->max)
-                return WIRE_ERR_RANGE;
-            return WIRE_OK;
-        case WIRE_F64:
-            return isnan (*(const double *) slot) ? WIRE_ERR_RANGE : WIRE_OK;
-        case WIRE_I64:
-        case WIRE_BOOL:
-        case WIRE_BIN:
-            return WIRE_OK;
-        case WIRE_STR:
-            return s_bounded_len (slot, f->max) < 0 ? WIRE_ERR_LENGTH : WIRE_OK;
-        case WIRE_BLOB: {
-            const wire_blob_t *blob = slot;
-            if (blob->len > f->max)
+    case WIRE_U64:
+        if (f->max && *(const uint64_t *) slot > f->max)
+            return WIRE_ERR_RANGE;
+        return WIRE_OK;
+    case WIRE_F64:
+        return isnan (*(const double *) slot) ? WIRE_ERR_RANGE : WIRE_OK;
+    case WIRE_I64:
+    case WIRE_BOOL:
+    case WIRE_BIN:
+        return WIRE_OK;
+    case WIRE_STR:
+        return s_bounded_len (slot, f->max) < 0 ? WIRE_ERR_LENGTH : WIRE_OK;
+    case WIRE_BLOB: {
+        const wire_blob_t *blob = slot;
+        if (blob->len > f->max)
+            return WIRE_ERR_LENGTH;
+        if (blob->len > S_MAX_DECLARED)
+            return WIRE_ERR_TOO_BIG;
+        return blob->len && !blob->data ? WIRE_ERR_FIELD : WIRE_OK;
+    }
+    case WIRE_TAGS: {
+        const wire_tags_t *tags = slot;
+        if (tags->n > f->max)
+            return WIRE_ERR_LENGTH;
+        if (tags->n > S_MAX_DECLARED)
+            return WIRE_ERR_TOO_BIG;
+        if (tags->n && !tags->items)
+            return WIRE_ERR_FIELD;
+        for (size_t i = 0; i < tags->n; i++) {
+            if (s_bounded_len (tags->items[i].key, WIRE_TAG_KEY_MAX) < 0
+                || s_bounded_len (tags->items[i].value, WIRE_TAG_VALUE_MAX) < 0)
                 return WIRE_ERR_LENGTH;
-            if (blob->len > S_MAX_DECLARED)
-                return WIRE_ERR_TOO_BIG;
-            return blob->len && !blob->data ? WIRE_ERR_FIELD : WIRE_OK;
+            for (size_t k = 0; k < i; k++)
+                if (strcmp (tags->items[k].key, tags->items[i].key) == 0)
+                    return WIRE_ERR_MALFORMED;
         }
-        case WIRE_TAGS: {
-            const wire_tags_t *tags = slot;
-            if (tags->n > f->max)
-                return WIRE_ERR_LENGTH;
-            if (tags->n > S_MAX_DECLARED)
-                return WIRE_ERR_TOO_BIG;
-            if (tags->n && !tags->items)
-                return WIRE_ERR_FIELD;
-            for (size_t i = 0; i < tags->n; i++) {
-                if (s_bounded_len (tags->items[i].key, WIRE_TAG_KEY_MAX) < 0
-                ||  s_bounded_len (tags->items[i].value, WIRE_TAG_VALUE_MAX) < 0)
-                    return WIRE_ERR_LENGTH;
-                for (size_t k = 0; k < i; k++)
-                    if (strcmp (tags->items[k].key, tags->items[i].key) == 0)
-                        return WIRE_ERR_MALFORMED;
-            }
-            return WIRE_OK;
+        return WIRE_OK;
+    }
+    case WIRE_LIST: {
+        const wire_list_t *list = slot;
+        if (list->n > f->max)
+            return WIRE_ERR_LENGTH;
+        if (list->n > S_MAX_DECLARED)
+            return WIRE_ERR_TOO_BIG;
+        if (list->n && !list->items)
+            return WIRE_ERR_FIELD;
+        for (size_t i = 0; i < list->n; i++) {
+            int rc =
+                s_check_record (f->sub, (const uint8_t *) list->items + i * f->sub->size, field);
+            if (rc)
+                return rc;
         }
-        case WIRE_LIST: {
-            const wire_list_t *list = slot;
-            if (list->n > f->max)
-                return WIRE_ERR_LENGTH;
-            if (list->n > S_MAX_DECLARED)
-                return WIRE_ERR_TOO_BIG;
-            if (list->n && !list->items)
-                return WIRE_ERR_FIELD;
-            for (size_t i = 0; i < list->n; i++) {
-                int rc = s_check_record (f->sub,
-                                         (const uint8_t *) list->items + i * f->sub->size, field);
-                if (rc)
-                    return rc;
-            }
-            return WIRE_OK;
-        }
+        return WIRE_OK;
+    }
     }
     return WIRE_ERR_FIELD;
 }
@@ -800,52 +885,56 @@ static void
 s_pack_field (msgpack_packer *pk, const wire_field_t *f, const void *slot)
 {
     switch (f->kind) {
-        case WIRE_U64:  msgpack_pack_uint64 (pk, *(const uint64_t *) slot); break;
-        case WIRE_I64:  msgpack_pack_int64 (pk, *(const int64_t *) slot); break;
-        case WIRE_F64:  msgpack_pack_double (pk, *(const double *) slot); break;
-        case WIRE_BOOL:
-            if (*(const bool *) slot)
-                msgpack_pack_true (pk);
-            else
-                msgpack_pack_false (pk);
-            break;
-        case WIRE_STR:
-            s_pack_str (pk, slot);
-            break;
-        case WIRE_BIN:
-            msgpack_pack_bin (pk, (size_t) f->max);
-            msgpack_pack_bin_body (pk, slot, (size_t) f->max);
-            break;
-        case WIRE_BLOB: {
-            const wire_blob_t *blob = slot;
-            msgpack_pack_bin (pk, blob->len);
-            msgpack_pack_bin_body (pk, blob->data, blob->len);
-            break;
+    case WIRE_U64:
+        msgpack_pack_uint64 (pk, *(const uint64_t *) slot);
+        break;
+    case WIRE_I64:
+        msgpack_pack_int64 (pk, *(const int64_t *) slot);
+        break;
+    case WIRE_F64:
+        msgpack_pack_double (pk, *(const double *) slot);
+        break;
+    case WIRE_BOOL:
+        if (*(const bool *) slot)
+            msgpack_pack_true (pk);
+        else
+            msgpack_pack_false (pk);
+        break;
+    case WIRE_STR:
+        s_pack_str (pk, slot);
+        break;
+    case WIRE_BIN:
+        msgpack_pack_bin (pk, (size_t) f->max);
+        msgpack_pack_bin_body (pk, slot, (size_t) f->max);
+        break;
+    case WIRE_BLOB: {
+        const wire_blob_t *blob = slot;
+        msgpack_pack_bin (pk, blob->len);
+        msgpack_pack_bin_body (pk, blob->data, blob->len);
+        break;
+    }
+    case WIRE_TAGS: {
+        const wire_tags_t *tags = slot;
+        msgpack_pack_map (pk, tags->n);
+        for (size_t i = 0; i < tags->n; i++) {
+            s_pack_str (pk, tags->items[i].key);
+            s_pack_str (pk, tags->items[i].value);
         }
-        case WIRE_TAGS: {
-            const wire_tags_t *tags = slot;
-            msgpack_pack_map (pk, tags->n);
-            for (size_t i = 0; i < tags->n; i++) {
-                s_pack_str (pk, tags->items[i].key);
-                s_pack_str (pk, tags->items[i].value);
-            }
-            break;
-        }
-        case WIRE_LIST: {
-            const wire_list_t *list = slot;
-            msgpack_pack_array (pk, list->n);
-            for (size_t i = 0; i < list->n; i++)
-                s_pack_record (pk, f->sub,
-                               (const uint8_t *) list->items + i * f->sub->size, NULL);
-            break;
-        }
+        break;
+    }
+    case WIRE_LIST: {
+        const wire_list_t *list = slot;
+        msgpack_pack_array (pk, list->n);
+        for (size_t i = 0; i < list->n; i++)
+            s_pack_record (pk, f->sub, (const uint8_t *) list->items + i * f->sub->size, NULL);
+        break;
+    }
     }
 }
 
 /* Pack a record as a map; with `hdr` it is a message and gets the envelope. */
 static void
-s_pack_record (msgpack_packer *pk, const wire_desc_t *desc, const void *rec,
-               const wire_hdr_t *hdr)
+s_pack_record (msgpack_packer *pk, const wire_desc_t *desc, const void *rec, const wire_hdr_t *hdr)
 {
     size_t entries = hdr ? 2 : 0;
     for (size_t i = 0; i < desc->nfields; i++)

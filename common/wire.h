@@ -43,38 +43,45 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WIRE_KEY_VERSION 0          /* map key of the protocol version */
-#define WIRE_KEY_TYPE    1          /* map key of the message type */
-#define WIRE_MAX_DEPTH   16         /* deepest nesting accepted in input */
-#define WIRE_TAG_KEY_MAX   63       /* bytes in a tag key */
-#define WIRE_TAG_VALUE_MAX 255      /* bytes in a tag value */
+#define WIRE_KEY_VERSION   0   /* map key of the protocol version */
+#define WIRE_KEY_TYPE      1   /* map key of the message type */
+#define WIRE_MAX_DEPTH     16  /* deepest nesting accepted in input */
+#define WIRE_TAG_KEY_MAX   63  /* bytes in a tag key */
+#define WIRE_TAG_VALUE_MAX 255 /* bytes in a tag value */
 
 /* Return codes: 0 is success, every failure class has its own code. */
 typedef enum {
-    WIRE_OK            = 0,
-    WIRE_ERR_TRUNCATED = -1,   /* input ends inside a value */
-    WIRE_ERR_MALFORMED = -2,   /* not msgpack, not a map, dup key, trailing bytes */
-    WIRE_ERR_VERSION   = -3,   /* version outside the protocol's range */
-    WIRE_ERR_TYPE      = -4,   /* unknown message type */
-    WIRE_ERR_FIELD     = -5,   /* a known field has the wrong msgpack type */
-    WIRE_ERR_LENGTH    = -6,   /* string/bin/list/tags over bound, bin size wrong */
-    WIRE_ERR_MISSING   = -7,   /* a required field is absent */
-    WIRE_ERR_TOO_BIG   = -8,   /* declared count exceeds input, too deep, or output full */
-    WIRE_ERR_RANGE     = -9,   /* integer over its bound, NaN */
-    WIRE_ERR_INVALID   = -10,  /* the protocol's semantic validator said no */
-    WIRE_ERR_NOMEM     = -11,
+    WIRE_OK = 0,
+    WIRE_ERR_TRUNCATED = -1, /* input ends inside a value */
+    WIRE_ERR_MALFORMED = -2, /* not msgpack, not a map, dup key, trailing bytes */
+    WIRE_ERR_VERSION = -3,   /* version outside the protocol's range */
+    WIRE_ERR_TYPE = -4,      /* unknown message type */
+    WIRE_ERR_FIELD = -5,     /* a known field has the wrong msgpack type */
+    WIRE_ERR_LENGTH = -6,    /* string/bin/list/tags over bound, bin size wrong */
+    WIRE_ERR_MISSING = -7,   /* a required field is absent */
+    WIRE_ERR_TOO_BIG = -8,   /* declared count exceeds input, too deep, or output full */
+    WIRE_ERR_RANGE = -9,     /* integer over its bound, NaN */
+    WIRE_ERR_INVALID = -10,  /* the protocol's semantic validator said no */
+    WIRE_ERR_NOMEM = -11,
 } wire_err_t;
 
 typedef enum {
-    WIRE_U64, WIRE_I64, WIRE_F64, WIRE_BOOL, WIRE_STR, WIRE_BIN,
-    WIRE_BLOB, WIRE_TAGS, WIRE_LIST,
+    WIRE_U64,
+    WIRE_I64,
+    WIRE_F64,
+    WIRE_BOOL,
+    WIRE_STR,
+    WIRE_BIN,
+    WIRE_BLOB,
+    WIRE_TAGS,
+    WIRE_LIST,
 } wire_kind_t;
 
-#define WIRE_OPT 0u                 /* field may be absent (decodes as zero) */
-#define WIRE_REQ 1u                 /* field must be present */
+#define WIRE_OPT 0u /* field may be absent (decodes as zero) */
+#define WIRE_REQ 1u /* field must be present */
 
 typedef struct {
-    uint8_t *data;                  /* owned after decode; borrowed for encode */
+    uint8_t *data; /* owned after decode; borrowed for encode */
     size_t len;
 } wire_blob_t;
 
@@ -85,7 +92,7 @@ typedef struct {
 
 typedef struct {
     size_t n;
-    wire_tag_t *items;              /* owned after decode; borrowed for encode */
+    wire_tag_t *items; /* owned after decode; borrowed for encode */
 } wire_tags_t;
 
 /* Generic view of any WIRE_LIST member: { size_t n; T *items; }. */
@@ -97,26 +104,26 @@ typedef struct {
 struct wire_desc;
 
 typedef struct {
-    uint32_t id;                    /* map key on the wire */
-    const char *name;               /* C member name, used in error reports */
+    uint32_t id;      /* map key on the wire */
+    const char *name; /* C member name, used in error reports */
     wire_kind_t kind;
-    size_t offset;                  /* offsetof the member in its struct */
-    uint64_t max;                   /* bound; meaning depends on kind */
-    unsigned flags;                 /* WIRE_REQ / WIRE_OPT */
-    const struct wire_desc *sub;    /* item record of a WIRE_LIST, else NULL */
+    size_t offset;               /* offsetof the member in its struct */
+    uint64_t max;                /* bound; meaning depends on kind */
+    unsigned flags;              /* WIRE_REQ / WIRE_OPT */
+    const struct wire_desc *sub; /* item record of a WIRE_LIST, else NULL */
 } wire_field_t;
 
 typedef struct wire_desc {
-    const char *name;               /* e.g. "api_status_rep" */
-    uint16_t type;                  /* message type id (0 for list records) */
-    size_t size;                    /* sizeof the struct */
+    const char *name; /* e.g. "api_status_rep" */
+    uint16_t type;    /* message type id (0 for list records) */
+    size_t size;      /* sizeof the struct */
     size_t nfields;
     const wire_field_t *fields;
 } wire_desc_t;
 
 typedef struct {
-    uint16_t version;               /* decoded version; 0 on encode = current */
-    uint16_t type;                  /* message type id */
+    uint16_t version; /* decoded version; 0 on encode = current */
+    uint16_t type;    /* message type id */
 } wire_hdr_t;
 
 /* Optional semantic check run after decode and before encode. Return 0 if
@@ -124,14 +131,14 @@ typedef struct {
 typedef int (wire_validate_fn) (uint16_t type, const void *body, const char **why);
 
 typedef struct {
-    const char *name;               /* protocol name for logs */
-    uint16_t version_min;           /* oldest version we decode */
-    uint16_t version;               /* version we speak (encode) */
-    const wire_desc_t *const *descs;/* message descriptors */
+    const char *name;                /* protocol name for logs */
+    uint16_t version_min;            /* oldest version we decode */
+    uint16_t version;                /* version we speak (encode) */
+    const wire_desc_t *const *descs; /* message descriptors */
     size_t ndescs;
-    size_t msg_size;                /* sizeof <proto>_msg_t */
-    size_t body_offset;             /* offsetof <proto>_msg_t, u */
-    wire_validate_fn *validate;     /* may be NULL */
+    size_t msg_size;            /* sizeof <proto>_msg_t */
+    size_t body_offset;         /* offsetof <proto>_msg_t, u */
+    wire_validate_fn *validate; /* may be NULL */
 } wire_proto_t;
 
 /* Descriptor of a message type, or NULL. */

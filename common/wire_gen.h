@@ -48,7 +48,11 @@
 #define WIRE_CT_WIRE_BIN(m, max, s)  uint8_t m[(max)];
 #define WIRE_CT_WIRE_BLOB(m, max, s) wire_blob_t m;
 #define WIRE_CT_WIRE_TAGS(m, max, s) wire_tags_t m;
-#define WIRE_CT_WIRE_LIST(m, max, s) struct { size_t n; s##_t *items; } m;
+#define WIRE_CT_WIRE_LIST(m, max, s)                                                               \
+    struct {                                                                                       \
+        size_t n;                                                                                  \
+        s##_t *items;                                                                              \
+    } m;
 
 /* Item descriptor pointer for each kind. */
 #define WIRE_SUB_WIRE_U64(s)  NULL
@@ -62,26 +66,24 @@
 #define WIRE_SUB_WIRE_LIST(s) &s##_desc
 
 #define WIRE_GEN_MEMBER(T, id, m, kind, max, flags, sub) WIRE_CT_##kind (m, max, sub)
-#define WIRE_GEN_FIELD(T, id, m, kind, max, flags, sub) \
+#define WIRE_GEN_FIELD(T, id, m, kind, max, flags, sub)                                            \
     { (id), #m, kind, offsetof (T, m), (uint64_t) (max), (flags), WIRE_SUB_##kind (sub) },
 
 /* A record: the struct `cname_t` and its descriptor `cname_desc`. The first
  * member only keeps field-less messages legal C. */
-#define WIRE_DECLARE_RECORD(cname, FIELDS)                                     \
-    typedef struct cname##_s {                                                 \
-        unsigned char wire_unused_;                                            \
-        FIELDS (WIRE_GEN_MEMBER, cname##_t)                                    \
-    } cname##_t;                                                               \
+#define WIRE_DECLARE_RECORD(cname, FIELDS)                                                         \
+    typedef struct cname##_s {                                                                     \
+        unsigned char wire_unused_;                                                                \
+        FIELDS (WIRE_GEN_MEMBER, cname##_t)                                                        \
+    } cname##_t;                                                                                   \
     extern const wire_desc_t cname##_desc;
 
-#define WIRE_DEFINE_RECORD(cname, typeid, FIELDS)                              \
-    static const wire_field_t cname##_fields_[] = {                            \
-        FIELDS (WIRE_GEN_FIELD, cname##_t){ 0, NULL, WIRE_U64, 0, 0, 0, NULL } \
-    };                                                                         \
-    const wire_desc_t cname##_desc = {                                         \
-        #cname, (typeid), sizeof (cname##_t),                                  \
-        sizeof cname##_fields_ / sizeof cname##_fields_[0] - 1, cname##_fields_ \
-    };
+#define WIRE_DEFINE_RECORD(cname, typeid, FIELDS)                                                  \
+    static const wire_field_t cname##_fields_[] = { FIELDS (WIRE_GEN_FIELD, cname##_t){            \
+        0, NULL, WIRE_U64, 0, 0, 0, NULL } };                                                      \
+    const wire_desc_t cname##_desc = { #cname, (typeid), sizeof (cname##_t),                       \
+                                       sizeof cname##_fields_ / sizeof cname##_fields_[0] - 1,     \
+                                       cname##_fields_ };
 
 #define WIRE_GEN_ENUM(E, cname, typeid, FIELDS)    E = (typeid),
 #define WIRE_GEN_STRUCT(E, cname, typeid, FIELDS)  WIRE_DECLARE_RECORD (cname, FIELDS)
@@ -89,26 +91,27 @@
 #define WIRE_GEN_DEFREC(E, cname, typeid, FIELDS)  WIRE_DEFINE_RECORD (cname, typeid, FIELDS)
 #define WIRE_GEN_DESCPTR(E, cname, typeid, FIELDS) &cname##_desc,
 
-#define WIRE_DECLARE_PROTO(pname, MESSAGES)                                    \
-    enum { MESSAGES (WIRE_GEN_ENUM) pname##_type_end_ };                       \
-    MESSAGES (WIRE_GEN_STRUCT)                                                 \
-    typedef struct {                                                           \
-        wire_hdr_t hdr;                                                        \
-        union {                                                                \
-            MESSAGES (WIRE_GEN_UNION)                                          \
-        } u;                                                                   \
-    } pname##_msg_t;                                                           \
+#define WIRE_DECLARE_PROTO(pname, MESSAGES)                                                        \
+    enum { MESSAGES (WIRE_GEN_ENUM) pname##_type_end_ };                                           \
+    MESSAGES (WIRE_GEN_STRUCT)                                                                     \
+    typedef struct {                                                                               \
+        wire_hdr_t hdr;                                                                            \
+        union {                                                                                    \
+            MESSAGES (WIRE_GEN_UNION)                                                              \
+        } u;                                                                                       \
+    } pname##_msg_t;                                                                               \
     extern const wire_proto_t pname##_proto;
 
-#define WIRE_DEFINE_PROTO(pname, MESSAGES, vmin, vcur, validate_fn)            \
-    MESSAGES (WIRE_GEN_DEFREC)                                                 \
-    static const wire_desc_t *const pname##_descs_[] = {                       \
-        MESSAGES (WIRE_GEN_DESCPTR) NULL                                       \
-    };                                                                         \
-    const wire_proto_t pname##_proto = {                                       \
-        #pname, (vmin), (vcur), pname##_descs_,                                \
-        sizeof pname##_descs_ / sizeof pname##_descs_[0] - 1,                  \
-        sizeof (pname##_msg_t), offsetof (pname##_msg_t, u), (validate_fn)     \
-    };
+#define WIRE_DEFINE_PROTO(pname, MESSAGES, vmin, vcur, validate_fn)                                \
+    MESSAGES (WIRE_GEN_DEFREC)                                                                     \
+    static const wire_desc_t *const pname##_descs_[] = { MESSAGES (WIRE_GEN_DESCPTR) NULL };       \
+    const wire_proto_t pname##_proto = { #pname,                                                   \
+                                         (vmin),                                                   \
+                                         (vcur),                                                   \
+                                         pname##_descs_,                                           \
+                                         sizeof pname##_descs_ / sizeof pname##_descs_[0] - 1,     \
+                                         sizeof (pname##_msg_t),                                   \
+                                         offsetof (pname##_msg_t, u),                              \
+                                         (validate_fn) };
 
 #endif

@@ -26,16 +26,21 @@
 /*  Test protocol                                                           */
 /* ------------------------------------------------------------------------ */
 
+/* clang-format off */
 #define TP_LEAF_FIELDS(F, T) \
     F (T, 1, blob,   WIRE_BLOB, 16, WIRE_OPT, _)
+/* clang-format on */
 
 /* List items may use ids 0 and 1: there is no envelope inside a record. */
+/* clang-format off */
 #define TP_ITEM_FIELDS(F, T) \
     F (T, 0, name,   WIRE_STR,  16, WIRE_REQ, _)      \
     F (T, 1, weight, WIRE_U64,  0,  WIRE_OPT, _)      \
     F (T, 2, labels, WIRE_TAGS, 4,  WIRE_OPT, _)      \
     F (T, 3, leaves, WIRE_LIST, 2,  WIRE_OPT, tp_leaf)
+/* clang-format on */
 
+/* clang-format off */
 #define TP_ALL_FIELDS(F, T) \
     F (T, 2,  count, WIRE_U64,  1000, WIRE_REQ, _)    \
     F (T, 3,  delta, WIRE_I64,  0,    WIRE_OPT, _)    \
@@ -46,12 +51,15 @@
     F (T, 8,  data,  WIRE_BLOB, 64,   WIRE_OPT, _)    \
     F (T, 9,  tags,  WIRE_TAGS, 4,    WIRE_OPT, _)    \
     F (T, 10, items, WIRE_LIST, 3,    WIRE_OPT, tp_item)
+/* clang-format on */
 
 #define TP_EMPTY_FIELDS(F, T)
 
+/* clang-format off */
 #define TP_MESSAGES(M) \
     M (TP_ALL,   tp_all,   1, TP_ALL_FIELDS)  \
     M (TP_EMPTY, tp_empty, 2, TP_EMPTY_FIELDS)
+/* clang-format on */
 
 WIRE_DECLARE_RECORD (tp_leaf, TP_LEAF_FIELDS)
 WIRE_DECLARE_RECORD (tp_item, TP_ITEM_FIELDS)
@@ -94,7 +102,7 @@ s_fill_all (tp_msg_t *m)
     tp_all_t *a = &m->u.tp_all;
     a->count = 1000;
     a->delta = -1234567890123LL;
-    a->ratio = -0.0;                /* must survive: -0.0 is not "zero" */
+    a->ratio = -0.0; /* must survive: -0.0 is not "zero" */
     a->flag = true;
     strcpy (a->name, "hello, wire");
     memcpy (a->key, "\x01\x02\x03\x04\x05\x06\x07\x08", 8);
@@ -110,7 +118,7 @@ s_fill_all (tp_msg_t *m)
     s_items[0].labels.items = s_item_tags;
     s_items[0].leaves.n = 2;
     s_items[0].leaves.items = s_leaves;
-    strcpy (s_items[1].name, "");  /* required but empty: still written */
+    strcpy (s_items[1].name, ""); /* required but empty: still written */
     a->items.n = 2;
     a->items.items = s_items;
 }
@@ -168,7 +176,7 @@ static void
 s_expect (const uint8_t *buf, size_t len, int rc, const char *field)
 {
     tp_msg_t m;
-    memset (&m, 0xa5, sizeof m);   /* decode must zero it first */
+    memset (&m, 0xa5, sizeof m); /* decode must zero it first */
     const char *where = NULL;
     int got = wire_decode (&tp_proto, buf, len, &m, &where);
     if (got != rc)
@@ -336,12 +344,11 @@ test_int_forms (void **state)
 {
     /* Any msgpack int form is accepted where the value fits: uint64 in a
      * signed int8, envelope keys in wide forms, float fields from ints. */
-    const uint8_t in[] = { 0x85,
-                           0xcf, 0, 0, 0, 0, 0, 0, 0, 0x00, 0xd0, 0x03,   /* 0: 3 */
-                           0xcd, 0x00, 0x01, 0xcc, 0x01,                  /* 1: 1 */
-                           0x02, 0xd1, 0x00, 0x05,                        /* count: 5 */
-                           0x06, 0xa1, 'x',                               /* name */
-                           0x04, 0xf6 };                                  /* ratio: -10 */
+    const uint8_t in[] = { 0x85, 0xcf, 0,    0,    0,    0, 0, 0, 0, 0x00, 0xd0, 0x03, /* 0: 3 */
+                           0xcd, 0x00, 0x01, 0xcc, 0x01,                               /* 1: 1 */
+                           0x02, 0xd1, 0x00, 0x05, /* count: 5 */
+                           0x06, 0xa1, 'x',        /* name */
+                           0x04, 0xf6 };           /* ratio: -10 */
     tp_msg_t m;
     assert_int_equal (wire_decode (&tp_proto, in, sizeof in, &m, NULL), WIRE_OK);
     assert_int_equal (m.u.tp_all.count, 5);
@@ -365,7 +372,7 @@ test_unknown_keys_ignored (void **state)
     msgpack_pack_map (pk, 1);
     s_str (pk, "deep");
     msgpack_pack_array (pk, 1);
-    msgpack_pack_double (pk, NAN);  /* unknown, so even NaN is fine */
+    msgpack_pack_double (pk, NAN); /* unknown, so even NaN is fine */
     msgpack_pack_bin (pk, 2);
     msgpack_pack_bin_body (pk, "\0\0", 2);
     /* String keys, even ones that look like field ids or names. */
@@ -392,8 +399,8 @@ test_unknown_keys_ignored (void **state)
 
     tp_msg_t m;
     const char *field = NULL;
-    assert_int_equal (wire_decode (&tp_proto, (const uint8_t *) p.sb.data, p.sb.size, &m,
-                                   &field), WIRE_OK);
+    assert_int_equal (wire_decode (&tp_proto, (const uint8_t *) p.sb.data, p.sb.size, &m, &field),
+                      WIRE_OK);
     assert_int_equal (m.u.tp_all.count, 7);
     assert_string_equal (m.u.tp_all.name, "n");
     assert_int_equal (m.u.tp_all.items.n, 1);
@@ -471,8 +478,9 @@ test_huge_declared_sizes (void **state)
     s_expect (bin32, sizeof bin32, WIRE_ERR_TOO_BIG, "");
     s_expect (ext32, sizeof ext32, WIRE_ERR_TOO_BIG, "");
     /* Inside a message, as the value of an unknown key. */
-    const uint8_t inner[] = { 0x83, 0x00, 0x03, 0x01, 0x02, 0x09,
-                              0xdd, 0x10, 0x00, 0x00, 0x00, 0xc0 };
+    const uint8_t inner[] = {
+        0x83, 0x00, 0x03, 0x01, 0x02, 0x09, 0xdd, 0x10, 0x00, 0x00, 0x00, 0xc0
+    };
     s_expect (inner, sizeof inner, WIRE_ERR_TOO_BIG, "");
     wire_hdr_t hdr;
     assert_int_equal (wire_peek (&tp_proto, arr32, sizeof arr32, &hdr), WIRE_ERR_TOO_BIG);
@@ -511,11 +519,11 @@ static void
 test_version (void **state)
 {
     s_pack_t p;
-    s_msg_start (&p, 0, 1, TP_EMPTY);              /* older than version_min */
+    s_msg_start (&p, 0, 1, TP_EMPTY); /* older than version_min */
     s_pack_expect (&p, WIRE_ERR_VERSION, "version");
-    s_msg_start (&p, 0, 4, TP_EMPTY);              /* newer than ours */
+    s_msg_start (&p, 0, 4, TP_EMPTY); /* newer than ours */
     s_pack_expect (&p, WIRE_ERR_VERSION, "version");
-    s_msg_start (&p, 0, 0x10003, TP_EMPTY);        /* would wrap in a uint16 */
+    s_msg_start (&p, 0, 0x10003, TP_EMPTY); /* would wrap in a uint16 */
     s_pack_expect (&p, WIRE_ERR_VERSION, "version");
 
     const uint8_t as_str[] = { 0x82, 0x00, 0xa1, '3', 0x01, 0x02 };
@@ -537,7 +545,7 @@ test_unknown_type (void **state)
     s_pack_t p;
     s_msg_start (&p, 0, 3, 77);
     s_pack_expect (&p, WIRE_ERR_TYPE, "type");
-    s_msg_start (&p, 0, 3, 0x10001);               /* would wrap to TP_ALL */
+    s_msg_start (&p, 0, 3, 0x10001); /* would wrap to TP_ALL */
     s_pack_expect (&p, WIRE_ERR_TYPE, "type");
     const uint8_t missing[] = { 0x81, 0x00, 0x03 };
     s_expect (missing, sizeof missing, WIRE_ERR_MISSING, "type");
@@ -564,14 +572,14 @@ test_wrong_field_type (void **state)
 
     pk = s_msg_start (&p, 2, 3, TP_ALL);
     msgpack_pack_uint64 (pk, 2);
-    msgpack_pack_int64 (pk, -1);                   /* negative for a U64 */
+    msgpack_pack_int64 (pk, -1); /* negative for a U64 */
     msgpack_pack_uint64 (pk, 6);
     s_str (pk, "n");
     s_pack_expect (&p, WIRE_ERR_FIELD, "count");
 
     pk = s_all_start (&p, 1);
     msgpack_pack_uint64 (pk, 3);
-    msgpack_pack_double (pk, 1.0);                 /* float for an I64 */
+    msgpack_pack_double (pk, 1.0); /* float for an I64 */
     s_pack_expect (&p, WIRE_ERR_FIELD, "delta");
 
     pk = s_all_start (&p, 1);
@@ -581,19 +589,19 @@ test_wrong_field_type (void **state)
 
     pk = s_all_start (&p, 1);
     msgpack_pack_uint64 (pk, 5);
-    msgpack_pack_uint64 (pk, 1);                   /* int for a BOOL */
+    msgpack_pack_uint64 (pk, 1); /* int for a BOOL */
     s_pack_expect (&p, WIRE_ERR_FIELD, "flag");
 
     pk = s_msg_start (&p, 2, 3, TP_ALL);
     msgpack_pack_uint64 (pk, 2);
     msgpack_pack_uint64 (pk, 1);
     msgpack_pack_uint64 (pk, 6);
-    msgpack_pack_bin_with_body (pk, "n", 1);       /* bin for a STR */
+    msgpack_pack_bin_with_body (pk, "n", 1); /* bin for a STR */
     s_pack_expect (&p, WIRE_ERR_FIELD, "name");
 
     pk = s_all_start (&p, 1);
     msgpack_pack_uint64 (pk, 7);
-    s_str (pk, "12345678");                        /* str for a BIN */
+    s_str (pk, "12345678"); /* str for a BIN */
     s_pack_expect (&p, WIRE_ERR_FIELD, "key");
 
     pk = s_all_start (&p, 1);
@@ -605,18 +613,18 @@ test_wrong_field_type (void **state)
     msgpack_pack_uint64 (pk, 9);
     msgpack_pack_map (pk, 1);
     s_str (pk, "k");
-    msgpack_pack_uint64 (pk, 1);                   /* tag value not a str */
+    msgpack_pack_uint64 (pk, 1); /* tag value not a str */
     s_pack_expect (&p, WIRE_ERR_FIELD, "tags");
 
     pk = s_all_start (&p, 1);
     msgpack_pack_uint64 (pk, 10);
-    msgpack_pack_map (pk, 0);                      /* map for a LIST */
+    msgpack_pack_map (pk, 0); /* map for a LIST */
     s_pack_expect (&p, WIRE_ERR_FIELD, "items");
 
     pk = s_all_start (&p, 1);
     msgpack_pack_uint64 (pk, 10);
     msgpack_pack_array (pk, 1);
-    msgpack_pack_array (pk, 0);                    /* item not a map */
+    msgpack_pack_array (pk, 0); /* item not a map */
     s_pack_expect (&p, WIRE_ERR_FIELD, "items");
 
     pk = s_all_start (&p, 1);
@@ -624,7 +632,7 @@ test_wrong_field_type (void **state)
     msgpack_pack_array (pk, 1);
     msgpack_pack_map (pk, 1);
     msgpack_pack_uint64 (pk, 0);
-    msgpack_pack_uint64 (pk, 0);                   /* item name not a str */
+    msgpack_pack_uint64 (pk, 0); /* item name not a str */
     s_pack_expect (&p, WIRE_ERR_FIELD, "name");
 
     /* A NUL inside a STR cannot live in a C string. */
@@ -651,7 +659,7 @@ test_over_long (void **state)
     msgpack_pack_str_with_body (pk, text, 33);
     s_pack_expect (&p, WIRE_ERR_LENGTH, "name");
 
-    pk = s_msg_start (&p, 2, 3, TP_ALL);           /* exactly at the bound */
+    pk = s_msg_start (&p, 2, 3, TP_ALL); /* exactly at the bound */
     msgpack_pack_uint64 (pk, 2);
     msgpack_pack_uint64 (pk, 1);
     msgpack_pack_uint64 (pk, 6);
@@ -665,7 +673,7 @@ test_over_long (void **state)
 
     pk = s_all_start (&p, 1);
     msgpack_pack_uint64 (pk, 7);
-    msgpack_pack_bin_with_body (pk, text, 7);      /* BIN must be exact */
+    msgpack_pack_bin_with_body (pk, text, 7); /* BIN must be exact */
     s_pack_expect (&p, WIRE_ERR_LENGTH, "key");
 
     pk = s_all_start (&p, 1);
@@ -843,7 +851,7 @@ test_failure_frees_partial (void **state)
     msgpack_pack_uint64 (pk, 1);
     msgpack_pack_bin_with_body (pk, "leaf", 4);
     msgpack_pack_map (pk, 1);
-    msgpack_pack_uint64 (pk, 1);                   /* item 2: no name */
+    msgpack_pack_uint64 (pk, 1); /* item 2: no name */
     msgpack_pack_uint64 (pk, 1);
     s_pack_expect (&p, WIRE_ERR_MISSING, "name");
 }
@@ -887,7 +895,7 @@ test_encode_checks (void **state)
     m.u.tp_all.ratio = NAN;
     assert_int_equal (wire_encode_into (&tp_proto, &m, buf, sizeof buf, &len), WIRE_ERR_RANGE);
     s_fill_all (&m);
-    memset (m.u.tp_all.name, 'x', sizeof m.u.tp_all.name);     /* no NUL */
+    memset (m.u.tp_all.name, 'x', sizeof m.u.tp_all.name); /* no NUL */
     assert_int_equal (wire_encode_into (&tp_proto, &m, buf, sizeof buf, &len), WIRE_ERR_LENGTH);
     s_fill_all (&m);
     m.u.tp_all.items.n = 4;
@@ -899,7 +907,7 @@ test_encode_checks (void **state)
     m.u.tp_all.tags.n = 5;
     assert_int_equal (wire_encode_into (&tp_proto, &m, buf, sizeof buf, &len), WIRE_ERR_LENGTH);
     s_fill_all (&m);
-    s_items[0].leaves.n = 3;                                    /* nested bound */
+    s_items[0].leaves.n = 3; /* nested bound */
     assert_int_equal (wire_encode_into (&tp_proto, &m, buf, sizeof buf, &len), WIRE_ERR_LENGTH);
     s_fill_all (&m);
     m.hdr.type = 77;
@@ -941,10 +949,10 @@ test_msg_free_zeroed (void **state)
     tp_msg_t m;
     memset (&m, 0, sizeof m);
     wire_msg_free (&tp_proto, &m);
-    m.hdr.type = TP_ALL;           /* known type, nothing allocated */
+    m.hdr.type = TP_ALL; /* known type, nothing allocated */
     wire_msg_free (&tp_proto, &m);
     assert_true (s_is_zeroed (&m, sizeof m));
-    m.hdr.type = 999;              /* unknown type: just zeroes */
+    m.hdr.type = 999; /* unknown type: just zeroes */
     wire_msg_free (&tp_proto, &m);
     assert_true (s_is_zeroed (&m, sizeof m));
     wire_msg_free (&tp_proto, NULL);

@@ -15,15 +15,15 @@
 #define CACHE_SLOTS 8
 
 typedef struct {
-    EVP_CIPHER_CTX *ctx;            //  NULL: free slot
+    EVP_CIPHER_CTX *ctx; //  NULL: free slot
     uint8_t aead;
     int enc;
-    uint8_t key [SHED_AEAD_KEY_BYTES];
-    uint64_t last;                  //  the thread's call number of its last use
+    uint8_t key[SHED_AEAD_KEY_BYTES];
+    uint64_t last; //  the thread's call number of its last use
 } cache_slot_t;
 
 typedef struct {
-    cache_slot_t slot [CACHE_SLOTS];
+    cache_slot_t slot[CACHE_SLOTS];
     uint64_t calls;
 } cache_t;
 
@@ -36,7 +36,7 @@ static void
 s_slot_wipe (cache_slot_t *slot)
 {
     if (slot->ctx)
-        EVP_CIPHER_CTX_free (slot->ctx);    //  cleanses the key schedule
+        EVP_CIPHER_CTX_free (slot->ctx); //  cleanses the key schedule
     sodium_memzero (slot, sizeof *slot);
 }
 
@@ -45,7 +45,7 @@ s_cache_free (void *arg)
 {
     cache_t *cache = (cache_t *) arg;
     for (int i = 0; i < CACHE_SLOTS; i++)
-        s_slot_wipe (&cache->slot [i]);
+        s_slot_wipe (&cache->slot[i]);
     free (cache);
 }
 
@@ -65,18 +65,18 @@ shed_aead_thread_flush (void)
     if (!t_cache)
         return;
     for (int i = 0; i < CACHE_SLOTS; i++)
-        s_slot_wipe (&t_cache->slot [i]);
+        s_slot_wipe (&t_cache->slot[i]);
 }
 
 //  Constant time, and cheaper than sodium_memcmp's byte loop on every call.
 static bool
 s_key_equal (const uint8_t *a, const uint8_t *b)
 {
-    uint64_t x [4], y [4], diff = 0;
+    uint64_t x[4], y[4], diff = 0;
     memcpy (x, a, sizeof x);
     memcpy (y, b, sizeof y);
     for (int i = 0; i < 4; i++)
-        diff |= x [i] ^ y [i];
+        diff |= x[i] ^ y[i];
     return diff == 0;
 }
 
@@ -85,8 +85,9 @@ static EVP_CIPHER_CTX *
 s_context (uint8_t aead, const uint8_t *key, int enc)
 {
     pthread_once (&s_cache_once, s_cache_init);
-    const EVP_CIPHER *cipher = aead == SHED_AEAD_AES256GCM? s_cipher_gcm:
-                               aead == SHED_AEAD_CHACHA20POLY1305? s_cipher_chacha: NULL;
+    const EVP_CIPHER *cipher = aead == SHED_AEAD_AES256GCM          ? s_cipher_gcm
+                               : aead == SHED_AEAD_CHACHA20POLY1305 ? s_cipher_chacha
+                                                                    : NULL;
     if (!cipher)
         return NULL;
     if (!t_cache) {
@@ -97,18 +98,17 @@ s_context (uint8_t aead, const uint8_t *key, int enc)
     }
     cache_t *cache = t_cache;
     uint64_t now = ++cache->calls;
-    cache_slot_t *hit = NULL, *victim = &cache->slot [0];
+    cache_slot_t *hit = NULL, *victim = &cache->slot[0];
     for (int i = 0; i < CACHE_SLOTS; i++) {
-        cache_slot_t *slot = &cache->slot [i];
+        cache_slot_t *slot = &cache->slot[i];
         if (slot->ctx && now - slot->last > SHED_AEAD_IDLE_CALLS)
-            s_slot_wipe (slot);             //  a retired key: do not keep it
+            s_slot_wipe (slot); //  a retired key: do not keep it
         if (!slot->ctx) {
             if (victim->ctx)
                 victim = slot;
             continue;
         }
-        if (slot->aead == aead && slot->enc == enc
-        &&  s_key_equal (slot->key, key)) {
+        if (slot->aead == aead && slot->enc == enc && s_key_equal (slot->key, key)) {
             hit = slot;
             break;
         }
@@ -132,36 +132,36 @@ s_context (uint8_t aead, const uint8_t *key, int enc)
 }
 
 int
-shed_aead_seal (uint8_t aead, const uint8_t key [SHED_AEAD_KEY_BYTES],
-                const uint8_t nonce [SHED_AEAD_NONCE_BYTES],
-                const uint8_t *ad, size_t adlen, uint8_t *buf, size_t len)
+shed_aead_seal (uint8_t aead, const uint8_t key[SHED_AEAD_KEY_BYTES],
+                const uint8_t nonce[SHED_AEAD_NONCE_BYTES], const uint8_t *ad, size_t adlen,
+                uint8_t *buf, size_t len)
 {
     EVP_CIPHER_CTX *ctx = s_context (aead, key, 1);
     int out;
     if (!ctx || len > INT32_MAX || adlen > INT32_MAX
-    ||  EVP_CipherInit_ex (ctx, NULL, NULL, NULL, nonce, 1) != 1
-    ||  (adlen && EVP_CipherUpdate (ctx, NULL, &out, ad, (int) adlen) != 1)
-    ||  (len && EVP_CipherUpdate (ctx, buf, &out, buf, (int) len) != 1)
-    ||  EVP_CipherFinal_ex (ctx, buf + len, &out) != 1
-    ||  EVP_CIPHER_CTX_ctrl (ctx, EVP_CTRL_AEAD_GET_TAG, SHED_AEAD_TAG_BYTES, buf + len) != 1)
+        || EVP_CipherInit_ex (ctx, NULL, NULL, NULL, nonce, 1) != 1
+        || (adlen && EVP_CipherUpdate (ctx, NULL, &out, ad, (int) adlen) != 1)
+        || (len && EVP_CipherUpdate (ctx, buf, &out, buf, (int) len) != 1)
+        || EVP_CipherFinal_ex (ctx, buf + len, &out) != 1
+        || EVP_CIPHER_CTX_ctrl (ctx, EVP_CTRL_AEAD_GET_TAG, SHED_AEAD_TAG_BYTES, buf + len) != 1)
         return -1;
     return 0;
 }
 
 int
-shed_aead_open (uint8_t aead, const uint8_t key [SHED_AEAD_KEY_BYTES],
-                const uint8_t nonce [SHED_AEAD_NONCE_BYTES],
-                const uint8_t *ad, size_t adlen, uint8_t *buf, size_t len)
+shed_aead_open (uint8_t aead, const uint8_t key[SHED_AEAD_KEY_BYTES],
+                const uint8_t nonce[SHED_AEAD_NONCE_BYTES], const uint8_t *ad, size_t adlen,
+                uint8_t *buf, size_t len)
 {
     EVP_CIPHER_CTX *ctx = s_context (aead, key, 0);
     int out;
     if (!ctx || len > INT32_MAX || adlen > INT32_MAX)
         return -1;
     if (EVP_CipherInit_ex (ctx, NULL, NULL, NULL, nonce, 0) == 1
-    &&  EVP_CIPHER_CTX_ctrl (ctx, EVP_CTRL_AEAD_SET_TAG, SHED_AEAD_TAG_BYTES, buf + len) == 1
-    &&  (!adlen || EVP_CipherUpdate (ctx, NULL, &out, ad, (int) adlen) == 1)
-    &&  (!len || EVP_CipherUpdate (ctx, buf, &out, buf, (int) len) == 1)
-    &&  EVP_CipherFinal_ex (ctx, buf + len, &out) == 1)
+        && EVP_CIPHER_CTX_ctrl (ctx, EVP_CTRL_AEAD_SET_TAG, SHED_AEAD_TAG_BYTES, buf + len) == 1
+        && (!adlen || EVP_CipherUpdate (ctx, NULL, &out, ad, (int) adlen) == 1)
+        && (!len || EVP_CipherUpdate (ctx, buf, &out, buf, (int) len) == 1)
+        && EVP_CipherFinal_ex (ctx, buf + len, &out) == 1)
         return 0;
     sodium_memzero (buf, len);
     return -1;

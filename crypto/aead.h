@@ -27,25 +27,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SHED_AEAD_KEY_BYTES     32
-#define SHED_AEAD_NONCE_BYTES   12
-#define SHED_AEAD_TAG_BYTES     16
-#define SHED_AEAD_IDLE_CALLS    65536
+#define SHED_AEAD_KEY_BYTES   32
+#define SHED_AEAD_NONCE_BYTES 12
+#define SHED_AEAD_TAG_BYTES   16
+#define SHED_AEAD_IDLE_CALLS  65536
 
 /* The algorithm values are the session's SHED_AEAD_* (crypto/session.h). */
 
 /* Encrypt buf[0..len) in place and write the tag at buf + len. 0, or -1
  * (unknown algorithm, library failure). */
-int shed_aead_seal (uint8_t aead, const uint8_t key [SHED_AEAD_KEY_BYTES],
-                    const uint8_t nonce [SHED_AEAD_NONCE_BYTES],
-                    const uint8_t *ad, size_t adlen, uint8_t *buf, size_t len);
+int shed_aead_seal (uint8_t aead, const uint8_t key[SHED_AEAD_KEY_BYTES],
+                    const uint8_t nonce[SHED_AEAD_NONCE_BYTES], const uint8_t *ad, size_t adlen,
+                    uint8_t *buf, size_t len);
 
 /* Verify and decrypt in place: buf holds len bytes of ciphertext then the
  * tag. 0 if authentic (buf[0..len) is the plaintext); -1 otherwise (buf is
  * then zeroed: no unauthenticated plaintext is left behind). */
-int shed_aead_open (uint8_t aead, const uint8_t key [SHED_AEAD_KEY_BYTES],
-                    const uint8_t nonce [SHED_AEAD_NONCE_BYTES],
-                    const uint8_t *ad, size_t adlen, uint8_t *buf, size_t len);
+int shed_aead_open (uint8_t aead, const uint8_t key[SHED_AEAD_KEY_BYTES],
+                    const uint8_t nonce[SHED_AEAD_NONCE_BYTES], const uint8_t *ad, size_t adlen,
+                    uint8_t *buf, size_t len);
 
 /* Wipe the calling thread's cached contexts. */
 void shed_aead_thread_flush (void);

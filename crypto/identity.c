@@ -39,25 +39,23 @@
 #include <sodium.h>
 #include <zmq.h>
 
-#define IDENTITY_MAGIC      "shed-identity v1"
-#define IDENTITY_FILE_MAX   4096    /* a valid file is about 250 bytes */
-#define IDENTITY_LINE_MAX   128     /* keyword + space + 44 base64 chars */
+#define IDENTITY_MAGIC    "shed-identity v1"
+#define IDENTITY_FILE_MAX 4096 /* a valid file is about 250 bytes */
+#define IDENTITY_LINE_MAX 128  /* keyword + space + 44 base64 chars */
 
 struct _shed_identity_t {
-    uint8_t x25519_public [SHED_X25519_BYTES];
-    uint8_t x25519_secret [SHED_X25519_BYTES];
-    uint8_t ed25519_public [SHED_ED25519_PK];
-    uint8_t ed25519_secret [SHED_ED25519_SK];   //  seed || public (libsodium)
+    uint8_t x25519_public[SHED_X25519_BYTES];
+    uint8_t x25519_secret[SHED_X25519_BYTES];
+    uint8_t ed25519_public[SHED_ED25519_PK];
+    uint8_t ed25519_secret[SHED_ED25519_SK]; //  seed || public (libsodium)
 };
 
 //  The four key lines, by the slot they fill while parsing.
 enum { S_X_PUB, S_X_SEC, S_ED_PUB, S_ED_SEED, S_NKEYS };
-static const char *s_keywords [S_NKEYS] = {
-    "x25519-public", "x25519-secret", "ed25519-public", "ed25519-seed"
-};
+static const char *s_keywords[S_NKEYS] = { "x25519-public", "x25519-secret", "ed25519-public",
+                                           "ed25519-seed" };
 
-static void
-s_set_err (char *err, size_t errlen, const char *fmt, ...)
+static void s_set_err (char *err, size_t errlen, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
 
 static void
@@ -115,7 +113,7 @@ shed_identity_destroy (shed_identity_t **self_p)
 {
     assert (self_p);
     if (*self_p) {
-        sodium_free (*self_p);      //  wipes (and unprotects first)
+        sodium_free (*self_p); //  wipes (and unprotects first)
         *self_p = NULL;
     }
 }
@@ -127,13 +125,13 @@ shed_identity_destroy (shed_identity_t **self_p)
  * Returns 0, or -1 with a reason in err. Every stack buffer that held
  * secret text or bytes is wiped before returning. */
 static int
-s_parse (shed_identity_t *self, const char *text, size_t len, const char *name,
-         char *err, size_t errlen)
+s_parse (shed_identity_t *self, const char *text, size_t len, const char *name, char *err,
+         size_t errlen)
 {
-    uint8_t keys [S_NKEYS][32];
-    size_t key_line [S_NKEYS] = { 0 };  //  line number of each, 0 = not seen
-    char line [IDENTITY_LINE_MAX];
-    uint8_t derived [crypto_sign_PUBLICKEYBYTES];
+    uint8_t keys[S_NKEYS][32];
+    size_t key_line[S_NKEYS] = { 0 }; //  line number of each, 0 = not seen
+    char line[IDENTITY_LINE_MAX];
+    uint8_t derived[crypto_sign_PUBLICKEYBYTES];
     int rc = -1;
     bool have_magic = false;
     size_t lineno = 0;
@@ -143,16 +141,16 @@ s_parse (shed_identity_t *self, const char *text, size_t len, const char *name,
         lineno++;
         const char *start = text + pos;
         const char *nl = memchr (start, '\n', len - pos);
-        size_t n = nl? (size_t) (nl - start): len - pos;
-        pos += n + (nl? 1: 0);
-        if (n > 0 && start [n - 1] == '\r')
+        size_t n = nl ? (size_t) (nl - start) : len - pos;
+        pos += n + (nl ? 1 : 0);
+        if (n > 0 && start[n - 1] == '\r')
             n--;
         if (n >= sizeof line) {
             s_set_err (err, errlen, "%s line %zu: line too long", name, lineno);
             goto done;
         }
         memcpy (line, start, n);
-        line [n] = '\0';
+        line[n] = '\0';
         if (strlen (line) != n) {
             s_set_err (err, errlen, "%s line %zu: NUL byte in line", name, lineno);
             goto done;
@@ -160,68 +158,66 @@ s_parse (shed_identity_t *self, const char *text, size_t len, const char *name,
         if (!have_magic) {
             //  The version line must be the very first line.
             if (strcmp (line, IDENTITY_MAGIC) != 0) {
-                s_set_err (err, errlen, "%s line %zu: expected \"%s\"",
-                           name, lineno, IDENTITY_MAGIC);
+                s_set_err (err, errlen, "%s line %zu: expected \"%s\"", name, lineno,
+                           IDENTITY_MAGIC);
                 goto done;
             }
             have_magic = true;
             continue;
         }
-        if (n == 0 || line [0] == '#')
+        if (n == 0 || line[0] == '#')
             continue;
 
         char *space = strchr (line, ' ');
         if (!space) {
-            s_set_err (err, errlen, "%s line %zu: expected \"<keyword> <base64>\"",
-                       name, lineno);
+            s_set_err (err, errlen, "%s line %zu: expected \"<keyword> <base64>\"", name, lineno);
             goto done;
         }
         *space = '\0';
         int slot;
         for (slot = 0; slot < S_NKEYS; slot++)
-            if (strcmp (line, s_keywords [slot]) == 0)
+            if (strcmp (line, s_keywords[slot]) == 0)
                 break;
         if (slot == S_NKEYS) {
-            s_set_err (err, errlen, "%s line %zu: unknown keyword \"%.32s\"",
-                       name, lineno, line);
+            s_set_err (err, errlen, "%s line %zu: unknown keyword \"%.32s\"", name, lineno, line);
             goto done;
         }
-        if (key_line [slot]) {
-            s_set_err (err, errlen, "%s line %zu: duplicate %s (first on line %zu)",
-                       name, lineno, s_keywords [slot], key_line [slot]);
+        if (key_line[slot]) {
+            s_set_err (err, errlen, "%s line %zu: duplicate %s (first on line %zu)", name, lineno,
+                       s_keywords[slot], key_line[slot]);
             goto done;
         }
-        if (shed_key_from_text (space + 1, keys [slot]) != 0) {
-            s_set_err (err, errlen, "%s line %zu: bad base64 for %s (want 32 bytes)",
-                       name, lineno, s_keywords [slot]);
+        if (shed_key_from_text (space + 1, keys[slot]) != 0) {
+            s_set_err (err, errlen, "%s line %zu: bad base64 for %s (want 32 bytes)", name, lineno,
+                       s_keywords[slot]);
             goto done;
         }
-        key_line [slot] = lineno;
+        key_line[slot] = lineno;
     }
     if (!have_magic) {
         s_set_err (err, errlen, "%s: empty file", name);
         goto done;
     }
     for (int slot = 0; slot < S_NKEYS; slot++)
-        if (!key_line [slot]) {
-            s_set_err (err, errlen, "%s: missing %s line (truncated file?)",
-                       name, s_keywords [slot]);
+        if (!key_line[slot]) {
+            s_set_err (err, errlen, "%s: missing %s line (truncated file?)", name,
+                       s_keywords[slot]);
             goto done;
         }
 
     //  Derive each public key from its secret and compare in constant time.
-    memcpy (self->x25519_secret, keys [S_X_SEC], 32);
+    memcpy (self->x25519_secret, keys[S_X_SEC], 32);
     crypto_scalarmult_base (derived, self->x25519_secret);
-    if (sodium_memcmp (derived, keys [S_X_PUB], 32) != 0) {
-        s_set_err (err, errlen, "%s line %zu: x25519-public does not match x25519-secret",
-                   name, key_line [S_X_PUB]);
+    if (sodium_memcmp (derived, keys[S_X_PUB], 32) != 0) {
+        s_set_err (err, errlen, "%s line %zu: x25519-public does not match x25519-secret", name,
+                   key_line[S_X_PUB]);
         goto done;
     }
     memcpy (self->x25519_public, derived, 32);
-    crypto_sign_seed_keypair (derived, self->ed25519_secret, keys [S_ED_SEED]);
-    if (sodium_memcmp (derived, keys [S_ED_PUB], 32) != 0) {
-        s_set_err (err, errlen, "%s line %zu: ed25519-public does not match ed25519-seed",
-                   name, key_line [S_ED_PUB]);
+    crypto_sign_seed_keypair (derived, self->ed25519_secret, keys[S_ED_SEED]);
+    if (sodium_memcmp (derived, keys[S_ED_PUB], 32) != 0) {
+        s_set_err (err, errlen, "%s line %zu: ed25519-public does not match ed25519-seed", name,
+                   key_line[S_ED_PUB]);
         goto done;
     }
     memcpy (self->ed25519_public, derived, 32);
@@ -238,15 +234,15 @@ done:
 static size_t
 s_format (const shed_identity_t *self, char *out, size_t cap)
 {
-    char pub_x [SHED_KEY_TEXT_MAX], sec_x [SHED_KEY_TEXT_MAX];
-    char pub_ed [SHED_KEY_TEXT_MAX], seed_ed [SHED_KEY_TEXT_MAX];
+    char pub_x[SHED_KEY_TEXT_MAX], sec_x[SHED_KEY_TEXT_MAX];
+    char pub_ed[SHED_KEY_TEXT_MAX], seed_ed[SHED_KEY_TEXT_MAX];
     shed_key_to_text (self->x25519_public, pub_x);
     shed_key_to_text (self->x25519_secret, sec_x);
     shed_key_to_text (self->ed25519_public, pub_ed);
-    shed_key_to_text (self->ed25519_secret, seed_ed);   //  first 32 = seed
+    shed_key_to_text (self->ed25519_secret, seed_ed); //  first 32 = seed
     int n = snprintf (out, cap, "%s\n%s %s\n%s %s\n%s %s\n%s %s\n", IDENTITY_MAGIC,
-                      s_keywords [S_X_PUB], pub_x, s_keywords [S_X_SEC], sec_x,
-                      s_keywords [S_ED_PUB], pub_ed, s_keywords [S_ED_SEED], seed_ed);
+                      s_keywords[S_X_PUB], pub_x, s_keywords[S_X_SEC], sec_x, s_keywords[S_ED_PUB],
+                      pub_ed, s_keywords[S_ED_SEED], seed_ed);
     sodium_memzero (sec_x, sizeof sec_x);
     sodium_memzero (seed_ed, sizeof seed_ed);
     assert (n > 0 && (size_t) n < cap);
@@ -263,7 +259,7 @@ s_create (const char *path, char *err, size_t errlen)
         return NULL;
     }
     s_generate (self);
-    char text [512];
+    char text[512];
     size_t len = s_format (self, text, sizeof text);
     int rc = shed_write_file_atomic (path, text, len, 0600);
     int saved = errno;
@@ -281,7 +277,7 @@ shed_identity_t *
 shed_identity_load_or_create (const char *data_dir, char *err, size_t errlen)
 {
     assert (data_dir);
-    char path [4096];
+    char path[4096];
     int n = snprintf (path, sizeof path, "%s/%s", data_dir, SHED_IDENTITY_FILE);
     if (n < 0 || (size_t) n >= sizeof path) {
         s_set_err (err, errlen, "%s: path too long", data_dir);
@@ -299,8 +295,7 @@ shed_identity_load_or_create (const char *data_dir, char *err, size_t errlen)
         //  Absent: this is the node's first start.
         if (shed_mkdir_p (data_dir, 0700) != 0) {
             int saved = errno;
-            s_set_err (err, errlen, "%s: cannot create data dir: %s",
-                       data_dir, strerror (saved));
+            s_set_err (err, errlen, "%s: cannot create data dir: %s", data_dir, strerror (saved));
             errno = saved;
             return NULL;
         }
@@ -314,8 +309,8 @@ shed_identity_load_or_create (const char *data_dir, char *err, size_t errlen)
     //  Exactly 0600: a key readable by group/other may already be leaked,
     //  and we say so instead of silently fixing the mode.
     if ((st.st_mode & 07777) != 0600) {
-        s_set_err (err, errlen, "%s: mode %04o, expected 0600",
-                   path, (unsigned) (st.st_mode & 07777));
+        s_set_err (err, errlen, "%s: mode %04o, expected 0600", path,
+                   (unsigned) (st.st_mode & 07777));
         errno = EPERM;
         return NULL;
     }
@@ -323,8 +318,10 @@ shed_identity_load_or_create (const char *data_dir, char *err, size_t errlen)
     //  it whatever its mode, or have put an identity of their own there
     //  (docs/crypto.md, "Identity file").
     if (st.st_uid != geteuid () && st.st_uid != 0) {
-        s_set_err (err, errlen, "%s: owned by uid %u, expected uid %u (this daemon) "
-                   "or root", path, (unsigned) st.st_uid, (unsigned) geteuid ());
+        s_set_err (err, errlen,
+                   "%s: owned by uid %u, expected uid %u (this daemon) "
+                   "or root",
+                   path, (unsigned) st.st_uid, (unsigned) geteuid ());
         errno = EPERM;
         return NULL;
     }
@@ -333,8 +330,8 @@ shed_identity_load_or_create (const char *data_dir, char *err, size_t errlen)
     if (!text) {
         int saved = errno;
         if (saved == EFBIG)
-            s_set_err (err, errlen, "%s: larger than %d bytes, not an identity file",
-                       path, IDENTITY_FILE_MAX);
+            s_set_err (err, errlen, "%s: larger than %d bytes, not an identity file", path,
+                       IDENTITY_FILE_MAX);
         else
             s_set_err (err, errlen, "%s: %s", path, strerror (saved));
         errno = saved;
@@ -385,7 +382,7 @@ shed_identity_ed25519_public (const shed_identity_t *self)
 
 int
 shed_identity_sign (const shed_identity_t *self, const uint8_t *msg, size_t len,
-                    uint8_t sig [SHED_SIG_BYTES])
+                    uint8_t sig[SHED_SIG_BYTES])
 {
     assert (self);
     assert (sig);
@@ -394,21 +391,21 @@ shed_identity_sign (const shed_identity_t *self, const uint8_t *msg, size_t len,
 }
 
 int
-shed_identity_verify (const uint8_t ed25519_pk [SHED_ED25519_PK], const uint8_t *msg,
-                      size_t len, const uint8_t sig [SHED_SIG_BYTES])
+shed_identity_verify (const uint8_t ed25519_pk[SHED_ED25519_PK], const uint8_t *msg, size_t len,
+                      const uint8_t sig[SHED_SIG_BYTES])
 {
     assert (ed25519_pk);
     assert (sig);
     if (sodium_init () < 0)
         return -1;
-    return crypto_sign_verify_detached (sig, msg, len, ed25519_pk) == 0? 0: -1;
+    return crypto_sign_verify_detached (sig, msg, len, ed25519_pk) == 0 ? 0 : -1;
 }
 
 //  --------------------------------------------------------------------------
 //  Key text forms
 
 void
-shed_key_to_text (const uint8_t key [32], char out [SHED_KEY_TEXT_MAX])
+shed_key_to_text (const uint8_t key[32], char out[SHED_KEY_TEXT_MAX])
 {
     assert (key);
     assert (out);
@@ -416,7 +413,7 @@ shed_key_to_text (const uint8_t key [32], char out [SHED_KEY_TEXT_MAX])
 }
 
 int
-shed_key_from_text (const char *text, uint8_t key [32])
+shed_key_from_text (const char *text, uint8_t key[32])
 {
     assert (key);
     if (!text)
@@ -424,16 +421,16 @@ shed_key_from_text (const char *text, uint8_t key [32])
     //  Decode into a scratch buffer so a failed parse never leaves half a
     //  key in the caller's buffer. sodium_base642bin decodes in constant
     //  time and rejects non-zero padding bits, so every key has one text.
-    uint8_t bin [32];
+    uint8_t bin[32];
     size_t binlen = 0;
     const char *end = NULL;
     size_t textlen = strlen (text);
     int rc = -1;
     if (textlen <= SHED_KEY_TEXT_MAX
-    &&  sodium_base642bin (bin, sizeof bin, text, textlen, NULL, &binlen, &end,
-                           sodium_base64_VARIANT_ORIGINAL) == 0
-    &&  end == text + textlen
-    &&  binlen == sizeof bin) {
+        && sodium_base642bin (bin, sizeof bin, text, textlen, NULL, &binlen, &end,
+                              sodium_base64_VARIANT_ORIGINAL)
+               == 0
+        && end == text + textlen && binlen == sizeof bin) {
         memcpy (key, bin, sizeof bin);
         rc = 0;
     }
@@ -442,7 +439,7 @@ shed_key_from_text (const char *text, uint8_t key [32])
 }
 
 void
-shed_key_to_z85 (const uint8_t key [32], char out [41])
+shed_key_to_z85 (const uint8_t key[32], char out[41])
 {
     assert (key);
     assert (out);

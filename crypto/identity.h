@@ -16,12 +16,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SHED_X25519_BYTES    32
-#define SHED_ED25519_PK      32
-#define SHED_ED25519_SK      64
-#define SHED_SIG_BYTES       64
-#define SHED_IDENTITY_FILE   "identity.key"
-#define SHED_KEY_TEXT_MAX    64     /* base64 of 32 bytes + NUL, rounded up */
+#define SHED_X25519_BYTES  32
+#define SHED_ED25519_PK    32
+#define SHED_ED25519_SK    64
+#define SHED_SIG_BYTES     64
+#define SHED_IDENTITY_FILE "identity.key"
+#define SHED_KEY_TEXT_MAX  64 /* base64 of 32 bytes + NUL, rounded up */
 
 typedef struct _shed_identity_t shed_identity_t;
 
@@ -44,8 +44,8 @@ const uint8_t *shed_identity_ed25519_public (const shed_identity_t *self); /* 32
 int shed_identity_sign (const shed_identity_t *self, const uint8_t *msg, size_t len,
                         uint8_t sig[SHED_SIG_BYTES]);
 /* 0 if `sig` is a valid signature of msg by `ed25519_pk`, else -1. */
-int shed_identity_verify (const uint8_t ed25519_pk[SHED_ED25519_PK], const uint8_t *msg,
-                          size_t len, const uint8_t sig[SHED_SIG_BYTES]);
+int shed_identity_verify (const uint8_t ed25519_pk[SHED_ED25519_PK], const uint8_t *msg, size_t len,
+                          const uint8_t sig[SHED_SIG_BYTES]);
 
 /* Base64 (standard, padded) of a 32-byte key into out[SHED_KEY_TEXT_MAX]. */
 void shed_key_to_text (const uint8_t key[32], char out[SHED_KEY_TEXT_MAX]);

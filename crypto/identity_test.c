@@ -29,7 +29,7 @@ s_setup (void **state)
 static int
 s_teardown (void **state)
 {
-    char cmd [PATH_MAX + 16];
+    char cmd[PATH_MAX + 16];
     snprintf (cmd, sizeof cmd, "rm -rf '%s'", (char *) *state);
     assert_int_equal (system (cmd), 0);
     free (*state);
@@ -47,16 +47,16 @@ s_keypath (char *out, size_t cap, void **state)
 static void
 s_edit_line (void **state, int lineno, const char *text)
 {
-    char path [PATH_MAX];
+    char path[PATH_MAX];
     s_keypath (path, sizeof path, state);
     size_t len;
     char *old = shed_read_file (path, 4096, &len);
     assert_non_null (old);
-    char out [4096] = "";
+    char out[4096] = "";
     int i = 1;
     for (char *save = NULL, *line = strtok_r (old, "\n", &save); line;
          line = strtok_r (NULL, "\n", &save), i++) {
-        const char *use = i == lineno? text: line;
+        const char *use = i == lineno ? text : line;
         if (use) {
             strcat (out, use);
             strcat (out, "\n");
@@ -70,7 +70,7 @@ s_edit_line (void **state, int lineno, const char *text)
 static void
 s_expect_error (void **state, const char *needle)
 {
-    char err [256] = "";
+    char err[256] = "";
     shed_identity_t *id = shed_identity_load_or_create (*state, err, sizeof err);
     if (id || !strstr (err, needle))
         fail_msg ("expected error containing \"%s\", got \"%s\"", needle, err);
@@ -79,8 +79,8 @@ s_expect_error (void **state, const char *needle)
 static void
 test_create_and_reload (void **state)
 {
-    char err [256] = "";
-    char path [PATH_MAX];
+    char err[256] = "";
+    char path[PATH_MAX];
     s_keypath (path, sizeof path, state);
     shed_identity_t *a = shed_identity_load_or_create (*state, err, sizeof err);
     assert_non_null (a);
@@ -95,25 +95,25 @@ test_create_and_reload (void **state)
     assert_memory_equal (shed_identity_ed25519_public (a), shed_identity_ed25519_public (b), 32);
 
     //  A signature by the reloaded identity verifies with the original key.
-    uint8_t sig [SHED_SIG_BYTES];
+    uint8_t sig[SHED_SIG_BYTES];
     assert_int_equal (shed_identity_sign (b, (const uint8_t *) "m", 1, sig), 0);
-    assert_int_equal (shed_identity_verify (shed_identity_ed25519_public (a),
-                                            (const uint8_t *) "m", 1, sig), 0);
+    assert_int_equal (
+        shed_identity_verify (shed_identity_ed25519_public (a), (const uint8_t *) "m", 1, sig), 0);
     //  The X25519 pair is consistent.
-    uint8_t derived [32];
+    uint8_t derived[32];
     crypto_scalarmult_base (derived, shed_identity_x25519_secret (b));
     assert_memory_equal (derived, shed_identity_x25519_public (b), 32);
 
     shed_identity_destroy (&a);
     shed_identity_destroy (&b);
     assert_null (a);
-    shed_identity_destroy (&b);         //  NULL-safe
+    shed_identity_destroy (&b); //  NULL-safe
 }
 
 static void
 test_creates_data_dir (void **state)
 {
-    char dir [PATH_MAX], err [256];
+    char dir[PATH_MAX], err[256];
     snprintf (dir, sizeof dir, "%s/x/y", (char *) *state);
     shed_identity_t *id = shed_identity_load_or_create (dir, err, sizeof err);
     assert_non_null (id);
@@ -123,7 +123,7 @@ test_creates_data_dir (void **state)
 static void
 test_bad_mode (void **state)
 {
-    char err [256] = "", path [PATH_MAX];
+    char err[256] = "", path[PATH_MAX];
     s_keypath (path, sizeof path, state);
     shed_identity_t *id = shed_identity_load_or_create (*state, err, sizeof err);
     assert_non_null (id);
@@ -148,7 +148,7 @@ test_bad_owner (void **state)
 {
     if (geteuid () != 0)
         skip ();
-    char err [256] = "", path [PATH_MAX];
+    char err[256] = "", path[PATH_MAX];
     s_keypath (path, sizeof path, state);
     shed_identity_t *id = shed_identity_load_or_create (*state, err, sizeof err);
     assert_non_null (id);
@@ -166,11 +166,11 @@ test_bad_owner (void **state)
 static void
 test_corrupted_lines (void **state)
 {
-    char err [256];
+    char err[256];
     shed_identity_t *id = shed_identity_load_or_create (*state, err, sizeof err);
     assert_non_null (id);
     shed_identity_destroy (&id);
-    char path [PATH_MAX];
+    char path[PATH_MAX];
     s_keypath (path, sizeof path, state);
     size_t len;
     char *good = shed_read_file (path, 4096, &len);
@@ -212,7 +212,7 @@ test_corrupted_lines (void **state)
 static void
 test_truncated (void **state)
 {
-    char err [256], path [PATH_MAX];
+    char err[256], path[PATH_MAX];
     shed_identity_t *id = shed_identity_load_or_create (*state, err, sizeof err);
     assert_non_null (id);
     shed_identity_destroy (&id);
@@ -225,7 +225,7 @@ test_truncated (void **state)
     //  newline, which is still a complete file).
     for (size_t cut = 0; cut + 1 < len; cut++) {
         assert_int_equal (shed_write_file_atomic (path, good, cut, 0600), 0);
-        err [0] = '\0';
+        err[0] = '\0';
         id = shed_identity_load_or_create (*state, err, sizeof err);
         if (id)
             fail_msg ("truncated at %zu bytes loaded", cut);
@@ -252,11 +252,11 @@ test_truncated (void **state)
 static void
 test_mismatched_keys (void **state)
 {
-    char err [256];
+    char err[256];
     shed_identity_t *id = shed_identity_load_or_create (*state, err, sizeof err);
     assert_non_null (id);
     shed_identity_destroy (&id);
-    char path [PATH_MAX];
+    char path[PATH_MAX];
     s_keypath (path, sizeof path, state);
     size_t len;
     char *good = shed_read_file (path, 4096, &len);
@@ -265,7 +265,7 @@ test_mismatched_keys (void **state)
     //  Public key of another identity.
     shed_identity_t *other = shed_identity_new_ephemeral ();
     assert_non_null (other);
-    char text [SHED_KEY_TEXT_MAX], line [128];
+    char text[SHED_KEY_TEXT_MAX], line[128];
     shed_key_to_text (shed_identity_x25519_public (other), text);
     snprintf (line, sizeof line, "x25519-public %s", text);
     s_edit_line (state, 2, line);
@@ -288,27 +288,27 @@ test_sign_verify (void **state)
     shed_identity_t *b = shed_identity_new_ephemeral ();
     assert_non_null (a);
     assert_non_null (b);
-    assert_memory_not_equal (shed_identity_ed25519_public (a),
-                             shed_identity_ed25519_public (b), 32);
-    uint8_t msg [] = "claim 10.0.0.0/24 by node-a";
-    uint8_t sig [SHED_SIG_BYTES];
+    assert_memory_not_equal (shed_identity_ed25519_public (a), shed_identity_ed25519_public (b),
+                             32);
+    uint8_t msg[] = "claim 10.0.0.0/24 by node-a";
+    uint8_t sig[SHED_SIG_BYTES];
     assert_int_equal (shed_identity_sign (a, msg, sizeof msg, sig), 0);
     const uint8_t *pk = shed_identity_ed25519_public (a);
     assert_int_equal (shed_identity_verify (pk, msg, sizeof msg, sig), 0);
     //  Wrong key.
-    assert_int_equal (shed_identity_verify (shed_identity_ed25519_public (b),
-                                            msg, sizeof msg, sig), -1);
+    assert_int_equal (shed_identity_verify (shed_identity_ed25519_public (b), msg, sizeof msg, sig),
+                      -1);
     //  Tampered message, every byte.
     for (size_t i = 0; i < sizeof msg; i++) {
-        msg [i] ^= 0x01;
+        msg[i] ^= 0x01;
         assert_int_equal (shed_identity_verify (pk, msg, sizeof msg, sig), -1);
-        msg [i] ^= 0x01;
+        msg[i] ^= 0x01;
     }
     //  Tampered signature, every byte.
     for (size_t i = 0; i < sizeof sig; i++) {
-        sig [i] ^= 0x80;
+        sig[i] ^= 0x80;
         assert_int_equal (shed_identity_verify (pk, msg, sizeof msg, sig), -1);
-        sig [i] ^= 0x80;
+        sig[i] ^= 0x80;
     }
     //  Truncated message.
     assert_int_equal (shed_identity_verify (pk, msg, sizeof msg - 1, sig), -1);
@@ -322,13 +322,13 @@ test_sign_verify (void **state)
 static void
 test_text_round_trip (void **state)
 {
-    uint8_t key [32], back [32];
-    char text [SHED_KEY_TEXT_MAX];
+    uint8_t key[32], back[32];
+    char text[SHED_KEY_TEXT_MAX];
     for (int round = 0; round < 100; round++) {
         randombytes_buf (key, sizeof key);
         shed_key_to_text (key, text);
         assert_int_equal (strlen (text), 44);
-        assert_int_equal (text [43], '=');
+        assert_int_equal (text[43], '=');
         assert_int_equal (shed_key_from_text (text, back), 0);
         assert_memory_equal (key, back, 32);
     }
@@ -340,10 +340,10 @@ test_text_round_trip (void **state)
 static void
 test_bad_base64 (void **state)
 {
-    uint8_t key [32], before [32];
+    uint8_t key[32], before[32];
     memset (key, 0x5a, sizeof key);
     memcpy (before, key, sizeof key);
-    const char *bad [] = {
+    const char *bad[] = {
         "",
         "AAAA",                                             //  3 bytes
         "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",      //  missing padding
@@ -355,9 +355,9 @@ test_bad_base64 (void **state)
         " AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",    //  leading space
         "AAAAAAAAAAAAAAAAAAAAA*AAAAAAAAAAAAAAAAAAAAA=",     //  bad char
     };
-    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
-        if (shed_key_from_text (bad [i], key) != -1)
-            fail_msg ("accepted \"%s\"", bad [i]);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (shed_key_from_text (bad[i], key) != -1)
+            fail_msg ("accepted \"%s\"", bad[i]);
         //  A failed parse leaves the output untouched.
         assert_memory_equal (key, before, 32);
     }
@@ -367,8 +367,8 @@ test_bad_base64 (void **state)
 static void
 test_z85 (void **state)
 {
-    uint8_t key [32], back [32];
-    char z85 [41];
+    uint8_t key[32], back[32];
+    char z85[41];
     for (int round = 0; round < 50; round++) {
         randombytes_buf (key, sizeof key);
         shed_key_to_z85 (key, z85);
@@ -378,7 +378,7 @@ test_z85 (void **state)
     }
     //  Agrees with libzmq's CURVE key generator: its z85 public key decodes
     //  to the key we would print for it.
-    char pub [41], sec [41];
+    char pub[41], sec[41];
     if (zmq_curve_keypair (pub, sec) != 0) {
         //  libzmq built without CURVE: nothing to compare against.
         return;
@@ -389,7 +389,7 @@ test_z85 (void **state)
     //  And our X25519 public key is the one libzmq derives from our secret.
     shed_identity_t *id = shed_identity_new_ephemeral ();
     assert_non_null (id);
-    char our_pub [41], our_sec [41], derived [41];
+    char our_pub[41], our_sec[41], derived[41];
     shed_key_to_z85 (shed_identity_x25519_public (id), our_pub);
     shed_key_to_z85 (shed_identity_x25519_secret (id), our_sec);
     assert_int_equal (zmq_curve_public (derived, our_sec), 0);
@@ -402,7 +402,7 @@ test_z85 (void **state)
 int
 main (void)
 {
-    const struct CMUnitTest tests [] = {
+    const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_create_and_reload, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_creates_data_dir, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_bad_mode, s_setup, s_teardown),

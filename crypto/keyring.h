@@ -27,30 +27,30 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SHED_KEY_BYTES       32
-#define SHED_KEYRING_MAX     16
-#define SHED_KEYID_BYTES     4
-#define SHED_SEAL_VERSION    1
-#define SHED_SEAL_HEADER     (1 + SHED_KEYID_BYTES + 24)
-#define SHED_SEAL_OVERHEAD   (SHED_SEAL_HEADER + 16)
-#define SHED_KEYRING_FILE    "keyring"
+#define SHED_KEY_BYTES     32
+#define SHED_KEYRING_MAX   16
+#define SHED_KEYID_BYTES   4
+#define SHED_SEAL_VERSION  1
+#define SHED_SEAL_HEADER   (1 + SHED_KEYID_BYTES + 24)
+#define SHED_SEAL_OVERHEAD (SHED_SEAL_HEADER + 16)
+#define SHED_KEYRING_FILE  "keyring"
 
 /* seal/open and keyring operation results (0 is success). */
 typedef enum {
-    SHED_SEAL_OK         = 0,
-    SHED_SEAL_ERR_SHORT  = -1,   /* input shorter than header + tag */
-    SHED_SEAL_ERR_FORMAT = -2,   /* unknown format version byte */
-    SHED_SEAL_ERR_KEYID  = -3,   /* no installed key has this id */
-    SHED_SEAL_ERR_AUTH   = -4,   /* authentication failed (wrong key, tampered) */
-    SHED_SEAL_ERR_SPACE  = -5,   /* output buffer too small */
-    SHED_SEAL_ERR_NOKEY  = -6,   /* keyring empty */
+    SHED_SEAL_OK = 0,
+    SHED_SEAL_ERR_SHORT = -1,  /* input shorter than header + tag */
+    SHED_SEAL_ERR_FORMAT = -2, /* unknown format version byte */
+    SHED_SEAL_ERR_KEYID = -3,  /* no installed key has this id */
+    SHED_SEAL_ERR_AUTH = -4,   /* authentication failed (wrong key, tampered) */
+    SHED_SEAL_ERR_SPACE = -5,  /* output buffer too small */
+    SHED_SEAL_ERR_NOKEY = -6,  /* keyring empty */
 } shed_seal_err_t;
 
 typedef enum {
-    SHED_KR_OK         = 0,
-    SHED_KR_ERR_FULL   = -1,     /* SHED_KEYRING_MAX keys installed */
-    SHED_KR_ERR_ABSENT = -2,     /* key not installed */
-    SHED_KR_ERR_PRIMARY= -3,     /* cannot remove the primary key */
+    SHED_KR_OK = 0,
+    SHED_KR_ERR_FULL = -1,    /* SHED_KEYRING_MAX keys installed */
+    SHED_KR_ERR_ABSENT = -2,  /* key not installed */
+    SHED_KR_ERR_PRIMARY = -3, /* cannot remove the primary key */
 } shed_kr_err_t;
 
 typedef struct _shed_keyring_t shed_keyring_t;
@@ -97,13 +97,12 @@ void shed_keyring_generate (uint8_t key[SHED_KEY_BYTES]);
  * (Caller AD over 1 KiB is copied to the heap; if that allocation fails the
  * result is SHED_SEAL_ERR_SPACE.) */
 int shed_keyring_seal (const shed_keyring_t *self, const uint8_t *ad, size_t adlen,
-                       const uint8_t *pt, size_t ptlen, uint8_t *out, size_t cap,
-                       size_t *outlen);
+                       const uint8_t *pt, size_t ptlen, uint8_t *out, size_t cap, size_t *outlen);
 /* Open a sealed datagram; pt needs inlen - SHED_SEAL_OVERHEAD. On success
  * *key_id tells which key opened it (may be NULL). */
 int shed_keyring_open (const shed_keyring_t *self, const uint8_t *ad, size_t adlen,
-                       const uint8_t *in, size_t inlen, uint8_t *pt, size_t cap,
-                       size_t *ptlen, uint32_t *key_id);
+                       const uint8_t *in, size_t inlen, uint8_t *pt, size_t cap, size_t *ptlen,
+                       uint32_t *key_id);
 
 const char *shed_seal_strerror (int code);
 

@@ -16,13 +16,13 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-static const uint8_t s_ad [] = "cluster=test";
+static const uint8_t s_ad[] = "cluster=test";
 
 /* A keyring holding one fresh key (returned in key if non-NULL). */
 static shed_keyring_t *
 s_ring_with_key (uint8_t *key)
 {
-    uint8_t k [SHED_KEY_BYTES];
+    uint8_t k[SHED_KEY_BYTES];
     shed_keyring_generate (k);
     shed_keyring_t *ring = shed_keyring_new ();
     assert_non_null (ring);
@@ -39,7 +39,8 @@ s_seal (const shed_keyring_t *ring, const char *msg, uint8_t *buf, size_t cap)
 {
     size_t len = 0;
     assert_int_equal (shed_keyring_seal (ring, s_ad, sizeof s_ad, (const uint8_t *) msg,
-                                         strlen (msg), buf, cap, &len), SHED_SEAL_OK);
+                                         strlen (msg), buf, cap, &len),
+                      SHED_SEAL_OK);
     assert_int_equal (len, strlen (msg) + SHED_SEAL_OVERHEAD);
     return len;
 }
@@ -47,31 +48,32 @@ s_seal (const shed_keyring_t *ring, const char *msg, uint8_t *buf, size_t cap)
 static int
 s_open (const shed_keyring_t *ring, const uint8_t *in, size_t inlen)
 {
-    uint8_t pt [2048];
+    uint8_t pt[2048];
     size_t ptlen;
-    return shed_keyring_open (ring, s_ad, sizeof s_ad, in, inlen, pt, sizeof pt,
-                              &ptlen, NULL);
+    return shed_keyring_open (ring, s_ad, sizeof s_ad, in, inlen, pt, sizeof pt, &ptlen, NULL);
 }
 
 static void
 test_round_trip (void **state)
 {
-    uint8_t key [SHED_KEY_BYTES];
+    uint8_t key[SHED_KEY_BYTES];
     shed_keyring_t *ring = s_ring_with_key (key);
-    uint8_t pt [600], sealed [600 + SHED_SEAL_OVERHEAD], back [600];
+    uint8_t pt[600], sealed[600 + SHED_SEAL_OVERHEAD], back[600];
     randombytes_buf (pt, sizeof pt);
-    for (size_t len = 0; len <= sizeof pt; len += (len < 40? 1: 37)) {
+    for (size_t len = 0; len <= sizeof pt; len += (len < 40 ? 1 : 37)) {
         size_t slen = 0, blen = 0;
         uint32_t id = 0;
-        assert_int_equal (shed_keyring_seal (ring, s_ad, sizeof s_ad, pt, len,
-                                             sealed, sizeof sealed, &slen), SHED_SEAL_OK);
+        assert_int_equal (
+            shed_keyring_seal (ring, s_ad, sizeof s_ad, pt, len, sealed, sizeof sealed, &slen),
+            SHED_SEAL_OK);
         assert_int_equal (slen, len + SHED_SEAL_OVERHEAD);
-        assert_int_equal (sealed [0], SHED_SEAL_VERSION);
-        uint32_t wire_id = (uint32_t) sealed [1] << 24 | (uint32_t) sealed [2] << 16
-                         | (uint32_t) sealed [3] << 8 | sealed [4];
+        assert_int_equal (sealed[0], SHED_SEAL_VERSION);
+        uint32_t wire_id = (uint32_t) sealed[1] << 24 | (uint32_t) sealed[2] << 16
+                           | (uint32_t) sealed[3] << 8 | sealed[4];
         assert_int_equal (wire_id, shed_keyring_key_id (key));
-        assert_int_equal (shed_keyring_open (ring, s_ad, sizeof s_ad, sealed, slen,
-                                             back, sizeof back, &blen, &id), SHED_SEAL_OK);
+        assert_int_equal (shed_keyring_open (ring, s_ad, sizeof s_ad, sealed, slen, back,
+                                             sizeof back, &blen, &id),
+                          SHED_SEAL_OK);
         assert_int_equal (blen, len);
         assert_int_equal (id, shed_keyring_key_id (key));
         if (len)
@@ -79,11 +81,11 @@ test_round_trip (void **state)
     }
     //  No AD at all, and an empty plaintext without a buffer.
     size_t slen, blen = 99;
-    assert_int_equal (shed_keyring_seal (ring, NULL, 0, NULL, 0, sealed, sizeof sealed,
-                                         &slen), SHED_SEAL_OK);
+    assert_int_equal (shed_keyring_seal (ring, NULL, 0, NULL, 0, sealed, sizeof sealed, &slen),
+                      SHED_SEAL_OK);
     assert_int_equal (slen, SHED_SEAL_OVERHEAD);
-    assert_int_equal (shed_keyring_open (ring, NULL, 0, sealed, slen, NULL, 0, &blen,
-                                         NULL), SHED_SEAL_OK);
+    assert_int_equal (shed_keyring_open (ring, NULL, 0, sealed, slen, NULL, 0, &blen, NULL),
+                      SHED_SEAL_OK);
     assert_int_equal (blen, 0);
     shed_keyring_destroy (&ring);
     assert_null (ring);
@@ -94,7 +96,7 @@ static void
 test_nonces_differ (void **state)
 {
     shed_keyring_t *ring = s_ring_with_key (NULL);
-    uint8_t a [64], b [64];
+    uint8_t a[64], b[64];
     s_seal (ring, "same", a, sizeof a);
     s_seal (ring, "same", b, sizeof b);
     assert_memory_not_equal (a + 5, b + 5, 24);
@@ -105,27 +107,29 @@ static void
 test_ad_is_authenticated (void **state)
 {
     shed_keyring_t *ring = s_ring_with_key (NULL);
-    uint8_t sealed [64], pt [64];
+    uint8_t sealed[64], pt[64];
     size_t slen, plen;
     s_seal (ring, "hello", sealed, sizeof sealed);
     slen = 5 + SHED_SEAL_OVERHEAD;
-    const uint8_t other [] = "cluster=prod";
-    assert_int_equal (shed_keyring_open (ring, other, sizeof other, sealed, slen, pt,
-                                         sizeof pt, &plen, NULL), SHED_SEAL_ERR_AUTH);
-    assert_int_equal (shed_keyring_open (ring, NULL, 0, sealed, slen, pt, sizeof pt,
-                                         &plen, NULL), SHED_SEAL_ERR_AUTH);
+    const uint8_t other[] = "cluster=prod";
+    assert_int_equal (
+        shed_keyring_open (ring, other, sizeof other, sealed, slen, pt, sizeof pt, &plen, NULL),
+        SHED_SEAL_ERR_AUTH);
+    assert_int_equal (shed_keyring_open (ring, NULL, 0, sealed, slen, pt, sizeof pt, &plen, NULL),
+                      SHED_SEAL_ERR_AUTH);
     //  Large AD takes the heap path; round trip and mismatch both work.
     size_t big = 5000;
     uint8_t *ad = malloc (big);
     assert_non_null (ad);
     randombytes_buf (ad, big);
-    assert_int_equal (shed_keyring_seal (ring, ad, big, (const uint8_t *) "x", 1, sealed,
-                                         sizeof sealed, &slen), SHED_SEAL_OK);
-    assert_int_equal (shed_keyring_open (ring, ad, big, sealed, slen, pt, sizeof pt,
-                                         &plen, NULL), SHED_SEAL_OK);
-    ad [big - 1] ^= 1;
-    assert_int_equal (shed_keyring_open (ring, ad, big, sealed, slen, pt, sizeof pt,
-                                         &plen, NULL), SHED_SEAL_ERR_AUTH);
+    assert_int_equal (
+        shed_keyring_seal (ring, ad, big, (const uint8_t *) "x", 1, sealed, sizeof sealed, &slen),
+        SHED_SEAL_OK);
+    assert_int_equal (shed_keyring_open (ring, ad, big, sealed, slen, pt, sizeof pt, &plen, NULL),
+                      SHED_SEAL_OK);
+    ad[big - 1] ^= 1;
+    assert_int_equal (shed_keyring_open (ring, ad, big, sealed, slen, pt, sizeof pt, &plen, NULL),
+                      SHED_SEAL_ERR_AUTH);
     free (ad);
     shed_keyring_destroy (&ring);
 }
@@ -135,7 +139,7 @@ test_wrong_keyring (void **state)
 {
     shed_keyring_t *a = s_ring_with_key (NULL);
     shed_keyring_t *b = s_ring_with_key (NULL);
-    uint8_t sealed [64];
+    uint8_t sealed[64];
     size_t slen = s_seal (a, "secret", sealed, sizeof sealed);
     assert_int_equal (s_open (b, sealed, slen), SHED_SEAL_ERR_KEYID);
     assert_int_equal (s_open (a, sealed, slen), SHED_SEAL_OK);
@@ -147,32 +151,31 @@ static void
 test_tamper_every_byte (void **state)
 {
     shed_keyring_t *ring = s_ring_with_key (NULL);
-    uint8_t sealed [128];
+    uint8_t sealed[128];
     size_t slen = s_seal (ring, "membership update: node-b alive", sealed, sizeof sealed);
-    uint8_t pt [128];
+    uint8_t pt[128];
     for (size_t i = 0; i < slen; i++) {
         for (int bit = 0; bit < 8; bit++) {
-            sealed [i] ^= (uint8_t) (1u << bit);
+            sealed[i] ^= (uint8_t) (1u << bit);
             memset (pt, 0xaa, sizeof pt);
             size_t plen;
-            int rc = shed_keyring_open (ring, s_ad, sizeof s_ad, sealed, slen, pt,
-                                        sizeof pt, &plen, NULL);
+            int rc = shed_keyring_open (ring, s_ad, sizeof s_ad, sealed, slen, pt, sizeof pt, &plen,
+                                        NULL);
             int want;
             if (i == 0)
-                want = SHED_SEAL_ERR_FORMAT;            //  version byte
+                want = SHED_SEAL_ERR_FORMAT; //  version byte
+            else if (i < 1 + SHED_KEYID_BYTES)
+                want = SHED_SEAL_ERR_KEYID; //  key id: no such key
             else
-            if (i < 1 + SHED_KEYID_BYTES)
-                want = SHED_SEAL_ERR_KEYID;             //  key id: no such key
-            else
-                want = SHED_SEAL_ERR_AUTH;              //  nonce, ciphertext, tag
+                want = SHED_SEAL_ERR_AUTH; //  nonce, ciphertext, tag
             if (rc != want)
                 fail_msg ("byte %zu bit %d: got %d (%s), want %d", i, bit, rc,
                           shed_seal_strerror (rc), want);
             //  A failed open leaves no plaintext behind.
             if (rc == SHED_SEAL_ERR_AUTH)
                 for (size_t j = 0; j < slen - SHED_SEAL_OVERHEAD; j++)
-                    assert_int_equal (pt [j], 0);
-            sealed [i] ^= (uint8_t) (1u << bit);
+                    assert_int_equal (pt[j], 0);
+            sealed[i] ^= (uint8_t) (1u << bit);
         }
     }
     assert_int_equal (s_open (ring, sealed, slen), SHED_SEAL_OK);
@@ -183,21 +186,21 @@ static void
 test_truncate_every_length (void **state)
 {
     shed_keyring_t *ring = s_ring_with_key (NULL);
-    uint8_t sealed [128];
+    uint8_t sealed[128];
     size_t slen = s_seal (ring, "some gossip payload", sealed, sizeof sealed);
     for (size_t len = 0; len < slen; len++) {
         int rc = s_open (ring, sealed, len);
-        int want = len < SHED_SEAL_OVERHEAD? SHED_SEAL_ERR_SHORT: SHED_SEAL_ERR_AUTH;
+        int want = len < SHED_SEAL_OVERHEAD ? SHED_SEAL_ERR_SHORT : SHED_SEAL_ERR_AUTH;
         if (rc != want)
             fail_msg ("length %zu: got %d, want %d", len, rc, want);
     }
     //  A NULL input of length 0 is just short.
-    uint8_t pt [8];
+    uint8_t pt[8];
     size_t plen;
-    assert_int_equal (shed_keyring_open (ring, NULL, 0, NULL, 0, pt, sizeof pt, &plen,
-                                         NULL), SHED_SEAL_ERR_SHORT);
+    assert_int_equal (shed_keyring_open (ring, NULL, 0, NULL, 0, pt, sizeof pt, &plen, NULL),
+                      SHED_SEAL_ERR_SHORT);
     //  Extended by a byte.
-    sealed [slen] = 0;
+    sealed[slen] = 0;
     assert_int_equal (s_open (ring, sealed, slen + 1), SHED_SEAL_ERR_AUTH);
     assert_int_equal (s_open (ring, sealed, slen), SHED_SEAL_OK);
     shed_keyring_destroy (&ring);
@@ -207,14 +210,16 @@ static void
 test_buffer_too_small (void **state)
 {
     shed_keyring_t *ring = s_ring_with_key (NULL);
-    const uint8_t msg [10] = "0123456789";
-    uint8_t sealed [10 + SHED_SEAL_OVERHEAD];
+    const uint8_t msg[10] = "0123456789";
+    uint8_t sealed[10 + SHED_SEAL_OVERHEAD];
     size_t slen;
-    assert_int_equal (shed_keyring_seal (ring, NULL, 0, msg, sizeof msg, sealed,
-                                         sizeof sealed - 1, &slen), SHED_SEAL_ERR_SPACE);
-    assert_int_equal (shed_keyring_seal (ring, NULL, 0, msg, sizeof msg, sealed,
-                                         sizeof sealed, &slen), SHED_SEAL_OK);
-    uint8_t pt [10];
+    assert_int_equal (
+        shed_keyring_seal (ring, NULL, 0, msg, sizeof msg, sealed, sizeof sealed - 1, &slen),
+        SHED_SEAL_ERR_SPACE);
+    assert_int_equal (
+        shed_keyring_seal (ring, NULL, 0, msg, sizeof msg, sealed, sizeof sealed, &slen),
+        SHED_SEAL_OK);
+    uint8_t pt[10];
     size_t plen;
     assert_int_equal (shed_keyring_open (ring, NULL, 0, sealed, slen, pt, 9, &plen, NULL),
                       SHED_SEAL_ERR_SPACE);
@@ -230,10 +235,11 @@ test_empty_keyring (void **state)
     shed_keyring_t *empty = shed_keyring_new ();
     assert_non_null (empty);
     assert_int_equal (shed_keyring_count (empty), 0);
-    uint8_t sealed [64];
+    uint8_t sealed[64];
     size_t slen;
-    assert_int_equal (shed_keyring_seal (empty, NULL, 0, (const uint8_t *) "x", 1, sealed,
-                                         sizeof sealed, &slen), SHED_SEAL_ERR_NOKEY);
+    assert_int_equal (
+        shed_keyring_seal (empty, NULL, 0, (const uint8_t *) "x", 1, sealed, sizeof sealed, &slen),
+        SHED_SEAL_ERR_NOKEY);
     shed_keyring_t *ring = s_ring_with_key (NULL);
     slen = s_seal (ring, "x", sealed, sizeof sealed);
     assert_int_equal (s_open (empty, sealed, slen), SHED_SEAL_ERR_NOKEY);
@@ -246,7 +252,7 @@ test_empty_keyring (void **state)
 static void
 test_rotation (void **state)
 {
-    uint8_t a [SHED_KEY_BYTES], b [SHED_KEY_BYTES];
+    uint8_t a[SHED_KEY_BYTES], b[SHED_KEY_BYTES];
     shed_keyring_generate (a);
     shed_keyring_generate (b);
     shed_keyring_t *sender = shed_keyring_new ();
@@ -257,20 +263,22 @@ test_rotation (void **state)
     //  Step 1: install B everywhere; A stays primary.
     assert_int_equal (shed_keyring_install (sender, b), SHED_KR_OK);
     assert_int_equal (shed_keyring_install (receiver, b), SHED_KR_OK);
-    uint8_t old [64], fresh [64], pt [64];
+    uint8_t old[64], fresh[64], pt[64];
     size_t oldlen = s_seal (sender, "sealed with A", old, sizeof old);
     size_t plen;
     uint32_t id = 0;
-    assert_int_equal (shed_keyring_open (receiver, s_ad, sizeof s_ad, old, oldlen, pt,
-                                         sizeof pt, &plen, &id), SHED_SEAL_OK);
+    assert_int_equal (
+        shed_keyring_open (receiver, s_ad, sizeof s_ad, old, oldlen, pt, sizeof pt, &plen, &id),
+        SHED_SEAL_OK);
     assert_int_equal (id, shed_keyring_key_id (a));
 
     //  Step 2: use B everywhere. New packets carry B's id; A's still open.
     assert_int_equal (shed_keyring_use (receiver, b), SHED_KR_OK);
     assert_int_equal (shed_keyring_use (sender, b), SHED_KR_OK);
     size_t freshlen = s_seal (sender, "sealed with B", fresh, sizeof fresh);
-    assert_int_equal (shed_keyring_open (receiver, s_ad, sizeof s_ad, fresh, freshlen, pt,
-                                         sizeof pt, &plen, &id), SHED_SEAL_OK);
+    assert_int_equal (
+        shed_keyring_open (receiver, s_ad, sizeof s_ad, fresh, freshlen, pt, sizeof pt, &plen, &id),
+        SHED_SEAL_OK);
     assert_int_equal (id, shed_keyring_key_id (b));
     assert_int_equal (s_open (receiver, old, oldlen), SHED_SEAL_OK);
 
@@ -301,7 +309,7 @@ test_rotation (void **state)
 static void
 test_management (void **state)
 {
-    uint8_t a [SHED_KEY_BYTES], b [SHED_KEY_BYTES], c [SHED_KEY_BYTES];
+    uint8_t a[SHED_KEY_BYTES], b[SHED_KEY_BYTES], c[SHED_KEY_BYTES];
     shed_keyring_generate (a);
     shed_keyring_generate (b);
     shed_keyring_generate (c);
@@ -309,7 +317,7 @@ test_management (void **state)
     assert_int_equal (shed_keyring_use (ring, a), SHED_KR_ERR_ABSENT);
     assert_int_equal (shed_keyring_remove (ring, a), SHED_KR_ERR_ABSENT);
     assert_int_equal (shed_keyring_install (ring, a), SHED_KR_OK);
-    assert_int_equal (shed_keyring_install (ring, a), SHED_KR_OK);     //  idempotent
+    assert_int_equal (shed_keyring_install (ring, a), SHED_KR_OK); //  idempotent
     assert_int_equal (shed_keyring_count (ring), 1);
     assert_int_equal (shed_keyring_install (ring, b), SHED_KR_OK);
     assert_int_equal (shed_keyring_install (ring, c), SHED_KR_OK);
@@ -334,10 +342,10 @@ test_management (void **state)
     assert_false (e.primary);
     assert_int_equal (shed_keyring_entry (ring, 2, &e), -1);
     //  Sealing uses c.
-    uint8_t sealed [64];
+    uint8_t sealed[64];
     s_seal (ring, "x", sealed, sizeof sealed);
-    uint32_t wire = (uint32_t) sealed [1] << 24 | (uint32_t) sealed [2] << 16
-                  | (uint32_t) sealed [3] << 8 | sealed [4];
+    uint32_t wire = (uint32_t) sealed[1] << 24 | (uint32_t) sealed[2] << 16
+                    | (uint32_t) sealed[3] << 8 | sealed[4];
     assert_int_equal (wire, shed_keyring_key_id (c));
     //  Now a is removable.
     assert_int_equal (shed_keyring_remove (ring, a), SHED_KR_OK);
@@ -350,26 +358,26 @@ static void
 test_capacity (void **state)
 {
     shed_keyring_t *ring = shed_keyring_new ();
-    uint8_t keys [SHED_KEYRING_MAX + 1][SHED_KEY_BYTES];
+    uint8_t keys[SHED_KEYRING_MAX + 1][SHED_KEY_BYTES];
     for (int i = 0; i <= SHED_KEYRING_MAX; i++)
-        shed_keyring_generate (keys [i]);
+        shed_keyring_generate (keys[i]);
     for (int i = 0; i < SHED_KEYRING_MAX; i++)
-        assert_int_equal (shed_keyring_install (ring, keys [i]), SHED_KR_OK);
-    assert_int_equal (shed_keyring_install (ring, keys [SHED_KEYRING_MAX]), SHED_KR_ERR_FULL);
+        assert_int_equal (shed_keyring_install (ring, keys[i]), SHED_KR_OK);
+    assert_int_equal (shed_keyring_install (ring, keys[SHED_KEYRING_MAX]), SHED_KR_ERR_FULL);
     //  Re-installing a present key is still fine when full.
-    assert_int_equal (shed_keyring_install (ring, keys [3]), SHED_KR_OK);
+    assert_int_equal (shed_keyring_install (ring, keys[3]), SHED_KR_OK);
     assert_int_equal (shed_keyring_count (ring), SHED_KEYRING_MAX);
     //  Every key can open what it sealed.
     for (int i = 0; i < SHED_KEYRING_MAX; i++) {
         shed_keyring_t *one = shed_keyring_new ();
-        assert_int_equal (shed_keyring_install (one, keys [i]), SHED_KR_OK);
-        uint8_t sealed [64];
+        assert_int_equal (shed_keyring_install (one, keys[i]), SHED_KR_OK);
+        uint8_t sealed[64];
         size_t slen = s_seal (one, "k", sealed, sizeof sealed);
         assert_int_equal (s_open (ring, sealed, slen), SHED_SEAL_OK);
         shed_keyring_destroy (&one);
     }
-    assert_int_equal (shed_keyring_remove (ring, keys [5]), SHED_KR_OK);
-    assert_int_equal (shed_keyring_install (ring, keys [SHED_KEYRING_MAX]), SHED_KR_OK);
+    assert_int_equal (shed_keyring_remove (ring, keys[5]), SHED_KR_OK);
+    assert_int_equal (shed_keyring_install (ring, keys[SHED_KEYRING_MAX]), SHED_KR_OK);
     sodium_memzero (keys, sizeof keys);
     shed_keyring_destroy (&ring);
 }
@@ -377,14 +385,14 @@ test_capacity (void **state)
 static void
 test_key_id (void **state)
 {
-    uint8_t key [SHED_KEY_BYTES], digest [32], buf [10 + SHED_KEY_BYTES];
+    uint8_t key[SHED_KEY_BYTES], digest[32], buf[10 + SHED_KEY_BYTES];
     for (int round = 0; round < 20; round++) {
         shed_keyring_generate (key);
         memcpy (buf, "shed-keyid", 10);
         memcpy (buf + 10, key, SHED_KEY_BYTES);
         crypto_generichash (digest, sizeof digest, buf, sizeof buf, NULL, 0);
-        uint32_t want = (uint32_t) digest [0] << 24 | (uint32_t) digest [1] << 16
-                      | (uint32_t) digest [2] << 8 | digest [3];
+        uint32_t want = (uint32_t) digest[0] << 24 | (uint32_t) digest[1] << 16
+                        | (uint32_t) digest[2] << 8 | digest[3];
         assert_int_equal (shed_keyring_key_id (key), want);
     }
 }
@@ -415,7 +423,7 @@ s_setup (void **state)
 static int
 s_teardown (void **state)
 {
-    char cmd [PATH_MAX + 16];
+    char cmd[PATH_MAX + 16];
     snprintf (cmd, sizeof cmd, "rm -rf '%s'", (char *) *state);
     assert_int_equal (system (cmd), 0);
     free (*state);
@@ -425,15 +433,15 @@ s_teardown (void **state)
 static void
 test_save_load (void **state)
 {
-    char path [PATH_MAX], err [256] = "";
+    char path[PATH_MAX], err[256] = "";
     snprintf (path, sizeof path, "%s/%s", (char *) *state, SHED_KEYRING_FILE);
-    uint8_t k [3][SHED_KEY_BYTES];
+    uint8_t k[3][SHED_KEY_BYTES];
     shed_keyring_t *ring = shed_keyring_new ();
     for (int i = 0; i < 3; i++) {
-        shed_keyring_generate (k [i]);
-        assert_int_equal (shed_keyring_install (ring, k [i]), SHED_KR_OK);
+        shed_keyring_generate (k[i]);
+        assert_int_equal (shed_keyring_install (ring, k[i]), SHED_KR_OK);
     }
-    assert_int_equal (shed_keyring_use (ring, k [1]), SHED_KR_OK);
+    assert_int_equal (shed_keyring_use (ring, k[1]), SHED_KR_OK);
     assert_int_equal (shed_keyring_save (ring, path), 0);
     struct stat st;
     assert_int_equal (stat (path, &st), 0);
@@ -454,7 +462,7 @@ test_save_load (void **state)
         sodium_memzero (&a, sizeof a);
         sodium_memzero (&b, sizeof b);
     }
-    uint8_t sealed [64];
+    uint8_t sealed[64];
     size_t slen = s_seal (back, "after reload", sealed, sizeof sealed);
     assert_int_equal (s_open (ring, sealed, slen), SHED_SEAL_OK);
 
@@ -476,7 +484,7 @@ static void
 s_expect_load_error (const char *path, const char *content, mode_t mode, const char *needle)
 {
     assert_int_equal (shed_write_file_atomic (path, content, strlen (content), mode), 0);
-    char err [256] = "";
+    char err[256] = "";
     shed_keyring_t *ring = shed_keyring_load (path, err, sizeof err);
     if (ring || !strstr (err, needle))
         fail_msg ("content \"%s\": want error with \"%s\", got \"%s\"", content, needle, err);
@@ -485,20 +493,20 @@ s_expect_load_error (const char *path, const char *content, mode_t mode, const c
 static void
 test_load_errors (void **state)
 {
-    char path [PATH_MAX], err [256] = "";
+    char path[PATH_MAX], err[256] = "";
     snprintf (path, sizeof path, "%s/%s", (char *) *state, SHED_KEYRING_FILE);
     errno = 0;
     assert_null (shed_keyring_load (path, err, sizeof err));
     assert_int_equal (errno, ENOENT);
     assert_non_null (strstr (err, path));
 
-    char k1 [SHED_KEY_TEXT_MAX], k2 [SHED_KEY_TEXT_MAX];
-    uint8_t key [SHED_KEY_BYTES];
+    char k1[SHED_KEY_TEXT_MAX], k2[SHED_KEY_TEXT_MAX];
+    uint8_t key[SHED_KEY_BYTES];
     shed_keyring_generate (key);
     shed_key_to_text (key, k1);
     shed_keyring_generate (key);
     shed_key_to_text (key, k2);
-    char text [512];
+    char text[512];
 
     snprintf (text, sizeof text, "primary %s\n", k1);
     s_expect_load_error (path, text, 0644, "mode 0644, expected 0600");
@@ -534,12 +542,12 @@ test_load_errors (void **state)
     }
 
     //  Too many keys.
-    char many [SHED_KEYRING_MAX * 64 + 128] = "";
+    char many[SHED_KEYRING_MAX * 64 + 128] = "";
     for (int i = 0; i <= SHED_KEYRING_MAX; i++) {
         shed_keyring_generate (key);
         shed_key_to_text (key, k2);
         snprintf (many + strlen (many), sizeof many - strlen (many), "%s %s\n",
-                  i == 0? "primary": "key", k2);
+                  i == 0 ? "primary" : "key", k2);
     }
     s_expect_load_error (path, many, 0600, "line 17: more than 16 keys");
 
@@ -557,7 +565,7 @@ test_load_errors (void **state)
     shed_keyring_destroy (&ring);
 
     //  A NUL inside the text is a clean error from the parser.
-    const char nul [] = "primary AAAA\0AAAA\n";
+    const char nul[] = "primary AAAA\0AAAA\n";
     assert_null (shed_keyring_parse (nul, sizeof nul - 1, err, sizeof err));
     assert_non_null (strstr (err, "line 1"));
     sodium_memzero (key, sizeof key);
@@ -566,7 +574,7 @@ test_load_errors (void **state)
 int
 main (void)
 {
-    const struct CMUnitTest tests [] = {
+    const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_round_trip),
         cmocka_unit_test (test_nonces_differ),
         cmocka_unit_test (test_ad_is_authenticated),

@@ -14,10 +14,10 @@
 #include <assert.h>
 #include <string.h>
 
-#define BLOCKS      (SHED_REPLAY_WINDOW / 64)
+#define BLOCKS (SHED_REPLAY_WINDOW / 64)
 
-_Static_assert (SHED_REPLAY_WINDOW % 64 == 0, "window is whole blocks");
-_Static_assert ((BLOCKS & (BLOCKS - 1)) == 0, "block count is a power of two");
+_Static_assert(SHED_REPLAY_WINDOW % 64 == 0, "window is whole blocks");
+_Static_assert((BLOCKS & (BLOCKS - 1)) == 0, "block count is a power of two");
 
 void
 shed_replay_init (shed_replay_t *self)
@@ -37,8 +37,7 @@ shed_replay_check (shed_replay_t *self, uint64_t counter)
         self->top = counter;
         self->any = true;
     }
-    else
-    if (counter > self->top) {
+    else if (counter > self->top) {
         //  Clear every block between the old top's and the new one's; after
         //  a jump of a whole ring or more, that is all of them.
         uint64_t top_block = self->top >> 6;
@@ -47,17 +46,16 @@ shed_replay_check (shed_replay_t *self, uint64_t counter)
             memset (self->bitmap, 0, sizeof self->bitmap);
         else
             for (uint64_t i = 1; i <= diff; i++)
-                self->bitmap [(top_block + i) & (BLOCKS - 1)] = 0;
+                self->bitmap[(top_block + i) & (BLOCKS - 1)] = 0;
         self->top = counter;
     }
-    else
-    if (self->top - counter >= SHED_REPLAY_ACCEPT)
-        return false;                   //  too old to tell: reject
+    else if (self->top - counter >= SHED_REPLAY_ACCEPT)
+        return false; //  too old to tell: reject
 
-    uint64_t *word = &self->bitmap [block & (BLOCKS - 1)];
+    uint64_t *word = &self->bitmap[block & (BLOCKS - 1)];
     uint64_t bit = (uint64_t) 1 << (counter & 63);
     if (*word & bit)
-        return false;                   //  seen
+        return false; //  seen
     *word |= bit;
     return true;
 }

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define SHED_REPLAY_WINDOW 2048     /* bits of history kept */
+#define SHED_REPLAY_WINDOW 2048 /* bits of history kept */
 /* As in RFC 6479 one 64-bit block of the ring is always the one being
  * refilled, so the window guaranteed to be accepted is one block less: a
  * counter is "too old" when it is SHED_REPLAY_ACCEPT or more behind the
@@ -20,9 +20,9 @@
 #define SHED_REPLAY_ACCEPT (SHED_REPLAY_WINDOW - 64)
 
 typedef struct {
-    uint64_t top;                   /* highest counter accepted so far */
+    uint64_t top; /* highest counter accepted so far */
     uint64_t bitmap[SHED_REPLAY_WINDOW / 64];
-    bool any;                       /* false until the first counter */
+    bool any; /* false until the first counter */
 } shed_replay_t;
 
 /* Reset to accept any first counter. */

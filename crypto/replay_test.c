@@ -112,8 +112,7 @@ test_big_jump (void **state)
         assert_true (shed_replay_check (&r, top + step));
         //  Between old top and new top: new if inside the window, else too old.
         for (uint64_t c = top + 1; c < top + step; c++)
-            assert_int_equal (shed_replay_check (&r, c),
-                              top + step - c < SHED_REPLAY_ACCEPT);
+            assert_int_equal (shed_replay_check (&r, c), top + step - c < SHED_REPLAY_ACCEPT);
         //  Old counters still inside the window remain seen.
         for (uint64_t c = top + step - SHED_REPLAY_ACCEPT + 1; c <= top; c++)
             assert_false (shed_replay_check (&r, c));
@@ -148,7 +147,7 @@ test_near_max (void **state)
     assert_false (shed_replay_check (&r, UINT64_MAX));
     assert_false (shed_replay_check (&r, UINT64_MAX - 1));
     assert_true (shed_replay_check (&r, UINT64_MAX - 2));
-    assert_false (shed_replay_check (&r, base));          //  too old now
+    assert_false (shed_replay_check (&r, base)); //  too old now
     assert_false (shed_replay_check (&r, 0));
     assert_true (shed_replay_check (&r, UINT64_MAX - SHED_REPLAY_ACCEPT + 1));
     assert_false (shed_replay_check (&r, UINT64_MAX - SHED_REPLAY_ACCEPT));
@@ -167,7 +166,7 @@ test_random_against_model (void **state)
     //  "reject if >= ACCEPT behind the top". Counters stay within a small
     //  range so duplicates and out-of-order arrivals are common.
     enum { RANGE = 20000 };
-    static bool seen [RANGE];
+    static bool seen[RANGE];
     memset (seen, 0, sizeof seen);
     shed_replay_t r;
     shed_replay_init (&r);
@@ -184,17 +183,16 @@ test_random_against_model (void **state)
         bool want;
         if (!any || c > top)
             want = true;
-        else
-        if (top - c >= SHED_REPLAY_ACCEPT)
+        else if (top - c >= SHED_REPLAY_ACCEPT)
             want = false;
         else
-            want = !seen [c];
+            want = !seen[c];
         bool got = shed_replay_check (&r, c);
         if (got != want)
-            fail_msg ("step %d counter %llu top %llu: got %d want %d", i,
-                      (unsigned long long) c, (unsigned long long) top, got, want);
+            fail_msg ("step %d counter %llu top %llu: got %d want %d", i, (unsigned long long) c,
+                      (unsigned long long) top, got, want);
         if (got) {
-            seen [c] = true;
+            seen[c] = true;
             if (!any || c > top)
                 top = c;
             any = true;
@@ -208,30 +206,29 @@ test_random_against_model (void **state)
 
 /* Receiver: returns true if the datagram is accepted. */
 static bool
-s_receive (const shed_keyring_t *ring, shed_replay_t *window, const uint8_t *dgram,
-           size_t len, int *seal_rc)
+s_receive (const shed_keyring_t *ring, shed_replay_t *window, const uint8_t *dgram, size_t len,
+           int *seal_rc)
 {
-    uint8_t pt [256];
+    uint8_t pt[256];
     size_t ptlen = 0;
     *seal_rc = shed_keyring_open (ring, NULL, 0, dgram, len, pt, sizeof pt, &ptlen, NULL);
     if (*seal_rc != SHED_SEAL_OK)
-        return false;                   //  never touches the window
+        return false; //  never touches the window
     if (ptlen < 8)
         return false;
     uint64_t counter = 0;
     for (int i = 0; i < 8; i++)
-        counter = counter << 8 | pt [i];
+        counter = counter << 8 | pt[i];
     return shed_replay_check (window, counter);
 }
 
 /* Sender: seal [counter BE64 | payload]. */
 static size_t
-s_send (const shed_keyring_t *ring, uint64_t counter, const char *payload,
-        uint8_t *out, size_t cap)
+s_send (const shed_keyring_t *ring, uint64_t counter, const char *payload, uint8_t *out, size_t cap)
 {
-    uint8_t pt [256];
+    uint8_t pt[256];
     for (int i = 0; i < 8; i++)
-        pt [i] = (uint8_t) (counter >> (56 - 8 * i));
+        pt[i] = (uint8_t) (counter >> (56 - 8 * i));
     size_t plen = strlen (payload);
     memcpy (pt + 8, payload, plen);
     size_t outlen = 0;
@@ -243,7 +240,7 @@ s_send (const shed_keyring_t *ring, uint64_t counter, const char *payload,
 static void
 test_replay_of_sealed_datagram (void **state)
 {
-    uint8_t key [SHED_KEY_BYTES];
+    uint8_t key[SHED_KEY_BYTES];
     shed_keyring_generate (key);
     shed_keyring_t *sender = shed_keyring_new ();
     shed_keyring_t *receiver = shed_keyring_new ();
@@ -253,7 +250,7 @@ test_replay_of_sealed_datagram (void **state)
     shed_replay_init (&window);
     int rc;
 
-    uint8_t d1 [128], d2 [128], d3 [128];
+    uint8_t d1[128], d2[128], d3[128];
     size_t l1 = s_send (sender, 1, "alive node-a", d1, sizeof d1);
     size_t l2 = s_send (sender, 2, "alive node-a", d2, sizeof d2);
     assert_true (s_receive (receiver, &window, d1, l1, &rc));
@@ -267,23 +264,23 @@ test_replay_of_sealed_datagram (void **state)
     //  A forged datagram claiming a huge counter: built with a key the
     //  receiver does not have but, worse, labelled with the right key id.
     //  It fails authentication and must not move the window.
-    uint8_t forged_key [SHED_KEY_BYTES];
+    uint8_t forged_key[SHED_KEY_BYTES];
     shed_keyring_generate (forged_key);
     shed_keyring_t *attacker = shed_keyring_new ();
     assert_int_equal (shed_keyring_install (attacker, forged_key), SHED_KR_OK);
-    uint8_t forged [128];
+    uint8_t forged[128];
     size_t fl = s_send (attacker, UINT64_MAX - 1, "alive node-a", forged, sizeof forged);
     uint32_t id = shed_keyring_key_id (key);
-    forged [1] = (uint8_t) (id >> 24);
-    forged [2] = (uint8_t) (id >> 16);
-    forged [3] = (uint8_t) (id >> 8);
-    forged [4] = (uint8_t) id;
+    forged[1] = (uint8_t) (id >> 24);
+    forged[2] = (uint8_t) (id >> 16);
+    forged[3] = (uint8_t) (id >> 8);
+    forged[4] = (uint8_t) id;
     assert_false (s_receive (receiver, &window, forged, fl, &rc));
     assert_int_equal (rc, SHED_SEAL_ERR_AUTH);
     //  Also a genuine datagram whose counter bytes were flipped in transit.
-    uint8_t d9 [128];
+    uint8_t d9[128];
     size_t l9 = s_send (sender, 9, "alive node-a", d9, sizeof d9);
-    d9 [SHED_SEAL_HEADER] ^= 0x80;      //  high bit of the (encrypted) counter
+    d9[SHED_SEAL_HEADER] ^= 0x80; //  high bit of the (encrypted) counter
     assert_false (s_receive (receiver, &window, d9, l9, &rc));
     assert_int_equal (rc, SHED_SEAL_ERR_AUTH);
 
@@ -291,7 +288,7 @@ test_replay_of_sealed_datagram (void **state)
     //  So the next genuine counters still get through.
     size_t l3 = s_send (sender, 3, "alive node-a", d3, sizeof d3);
     assert_true (s_receive (receiver, &window, d3, l3, &rc));
-    d9 [SHED_SEAL_HEADER] ^= 0x80;
+    d9[SHED_SEAL_HEADER] ^= 0x80;
     assert_true (s_receive (receiver, &window, d9, l9, &rc));
     assert_false (s_receive (receiver, &window, d3, l3, &rc));
 
@@ -305,7 +302,7 @@ test_replay_of_sealed_datagram (void **state)
 int
 main (void)
 {
-    const struct CMUnitTest tests [] = {
+    const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_in_order),
         cmocka_unit_test (test_duplicates),
         cmocka_unit_test (test_out_of_order),

@@ -38,59 +38,59 @@
 
 #include <sodium.h>
 
-#define CONSTRUCTION    "shed-overlay Noise_IK_25519_ChaChaPoly_BLAKE2b"
-#define IDENTIFIER      "shed-overlay v1"
-#define MAC1_LABEL      "mac1----"
+#define CONSTRUCTION "shed-overlay Noise_IK_25519_ChaChaPoly_BLAKE2b"
+#define IDENTIFIER   "shed-overlay v1"
+#define MAC1_LABEL   "mac1----"
 
-_Static_assert (sizeof (shed_msg_initiation_t) == SHED_MSG_INITIATION_SIZE, "initiation size");
-_Static_assert (sizeof (shed_msg_response_t) == SHED_MSG_RESPONSE_SIZE, "response size");
-_Static_assert (sizeof (shed_msg_data_t) == SHED_SESSION_DATA_HEADER, "data header size");
-_Static_assert (offsetof (shed_msg_initiation_t, mac1) == 120, "initiation mac1");
-_Static_assert (offsetof (shed_msg_response_t, mac1) == 76, "response mac1");
-_Static_assert (offsetof (shed_msg_data_t, counter) == 8, "data counter");
-_Static_assert (crypto_aead_chacha20poly1305_ietf_NPUBBYTES == 12, "ietf nonce");
-_Static_assert (crypto_aead_aes256gcm_NPUBBYTES == 12, "gcm nonce");
-_Static_assert (crypto_aead_aes256gcm_ABYTES == SHED_SESSION_TAG_BYTES, "gcm tag");
-_Static_assert (crypto_aead_chacha20poly1305_ietf_ABYTES == SHED_SESSION_TAG_BYTES, "poly tag");
+_Static_assert(sizeof (shed_msg_initiation_t) == SHED_MSG_INITIATION_SIZE, "initiation size");
+_Static_assert(sizeof (shed_msg_response_t) == SHED_MSG_RESPONSE_SIZE, "response size");
+_Static_assert(sizeof (shed_msg_data_t) == SHED_SESSION_DATA_HEADER, "data header size");
+_Static_assert(offsetof (shed_msg_initiation_t, mac1) == 120, "initiation mac1");
+_Static_assert(offsetof (shed_msg_response_t, mac1) == 76, "response mac1");
+_Static_assert(offsetof (shed_msg_data_t, counter) == 8, "data counter");
+_Static_assert(crypto_aead_chacha20poly1305_ietf_NPUBBYTES == 12, "ietf nonce");
+_Static_assert(crypto_aead_aes256gcm_NPUBBYTES == 12, "gcm nonce");
+_Static_assert(crypto_aead_aes256gcm_ABYTES == SHED_SESSION_TAG_BYTES, "gcm tag");
+_Static_assert(crypto_aead_chacha20poly1305_ietf_ABYTES == SHED_SESSION_TAG_BYTES, "poly tag");
 
 typedef enum { SLOT_CURRENT, SLOT_PREVIOUS, SLOT_NEXT, SLOT_COUNT } slot_t;
 
 //  One direction pair of data keys.
 typedef struct {
     bool valid;
-    bool initiator;                 //  we started the handshake that made it
+    bool initiator; //  we started the handshake that made it
     uint8_t aead;
-    uint8_t send_key [32];
-    uint8_t recv_key [32];
-    uint32_t local_id;              //  peer writes this on packets to us
-    uint32_t remote_id;             //  we write this on packets to the peer
-    uint64_t send_counter;          //  next nonce counter
+    uint8_t send_key[32];
+    uint8_t recv_key[32];
+    uint32_t local_id;     //  peer writes this on packets to us
+    uint32_t remote_id;    //  we write this on packets to the peer
+    uint64_t send_counter; //  next nonce counter
     uint64_t created_ms;
-    uint64_t retired_ms;            //  when it stopped being current
-    uint64_t gen;                   //  identifies it across slot moves
+    uint64_t retired_ms; //  when it stopped being current
+    uint64_t gen;        //  identifies it across slot moves
     shed_replay_t replay;
 } keypair_t;
 
 struct _shed_session_t {
     pthread_mutex_t lock;
     shed_session_cfg_t cfg;
-    uint8_t local_secret [32];
-    uint8_t local_public [32];
-    uint8_t peer_public [32];
-    uint8_t static_static [32];     //  DH(s_local, S_peer), computed once
-    uint8_t mac1_to_peer [32];      //  MAC1 key for messages we send
-    uint8_t mac1_to_us [32];        //  MAC1 key for messages we receive
-    uint8_t last_timestamp [8];     //  newest initiation accepted (big endian)
-    struct {                        //  our initiation in flight
+    uint8_t local_secret[32];
+    uint8_t local_public[32];
+    uint8_t peer_public[32];
+    uint8_t static_static[32]; //  DH(s_local, S_peer), computed once
+    uint8_t mac1_to_peer[32];  //  MAC1 key for messages we send
+    uint8_t mac1_to_us[32];    //  MAC1 key for messages we receive
+    uint8_t last_timestamp[8]; //  newest initiation accepted (big endian)
+    struct {                   //  our initiation in flight
         bool active;
         uint32_t local_id;
-        uint8_t e_secret [32];
-        uint8_t e_public [32];
-        uint8_t ck [32];
-        uint8_t h [32];
+        uint8_t e_secret[32];
+        uint8_t e_public[32];
+        uint8_t ck[32];
+        uint8_t h[32];
         uint64_t sent_ms;
     } hs;
-    keypair_t kp [SLOT_COUNT];
+    keypair_t kp[SLOT_COUNT];
     uint64_t next_gen;
     uint64_t handshakes;
 };
@@ -102,21 +102,20 @@ static void
 s_put32 (uint8_t *p, uint32_t v)
 {
     for (int i = 0; i < 4; i++)
-        p [i] = (uint8_t) (v >> (8 * i));
+        p[i] = (uint8_t) (v >> (8 * i));
 }
 
 static uint32_t
 s_get32 (const uint8_t *p)
 {
-    return (uint32_t) p [0] | (uint32_t) p [1] << 8 | (uint32_t) p [2] << 16
-         | (uint32_t) p [3] << 24;
+    return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
 }
 
 static void
 s_put64 (uint8_t *p, uint64_t v)
 {
     for (int i = 0; i < 8; i++)
-        p [i] = (uint8_t) (v >> (8 * i));
+        p[i] = (uint8_t) (v >> (8 * i));
 }
 
 static uint64_t
@@ -124,13 +123,13 @@ s_get64 (const uint8_t *p)
 {
     uint64_t v = 0;
     for (int i = 7; i >= 0; i--)
-        v = v << 8 | p [i];
+        v = v << 8 | p[i];
     return v;
 }
 
 //  HASH(a || b)
 static void
-s_hash2 (uint8_t out [32], const void *a, size_t alen, const void *b, size_t blen)
+s_hash2 (uint8_t out[32], const void *a, size_t alen, const void *b, size_t blen)
 {
     crypto_generichash_state st;
     crypto_generichash_init (&st, NULL, 0, 32);
@@ -141,30 +140,30 @@ s_hash2 (uint8_t out [32], const void *a, size_t alen, const void *b, size_t ble
 }
 
 static void
-s_mac (uint8_t out [32], const uint8_t key [32], const uint8_t *in, size_t len)
+s_mac (uint8_t out[32], const uint8_t key[32], const uint8_t *in, size_t len)
 {
     crypto_generichash (out, 32, in, len, key, 32);
 }
 
 //  HKDF-style extract+expand with keyed BLAKE2b. out2/out3 may be NULL.
 static void
-s_kdf (const uint8_t ck [32], const uint8_t *in, size_t len,
-       uint8_t out1 [32], uint8_t out2 [32], uint8_t out3 [32])
+s_kdf (const uint8_t ck[32], const uint8_t *in, size_t len, uint8_t out1[32], uint8_t out2[32],
+       uint8_t out3[32])
 {
-    uint8_t t0 [32], t [33], next [32];
+    uint8_t t0[32], t[33], next[32];
     s_mac (t0, ck, in, len);
-    t [0] = 1;
+    t[0] = 1;
     s_mac (next, t0, t, 1);
     memcpy (out1, next, 32);
     if (out2) {
         memcpy (t, next, 32);
-        t [32] = 2;
+        t[32] = 2;
         s_mac (next, t0, t, 33);
         memcpy (out2, next, 32);
     }
     if (out3) {
         memcpy (t, next, 32);
-        t [32] = 3;
+        t[32] = 3;
         s_mac (next, t0, t, 33);
         memcpy (out3, next, 32);
     }
@@ -174,20 +173,20 @@ s_kdf (const uint8_t ck [32], const uint8_t *in, size_t len,
 }
 
 static void
-s_mix_hash (uint8_t h [32], const uint8_t *data, size_t len)
+s_mix_hash (uint8_t h[32], const uint8_t *data, size_t len)
 {
     s_hash2 (h, h, 32, data, len);
 }
 
 //  0, or -1 if the shared point is all zero (small-order public key).
 static int
-s_dh (uint8_t out [32], const uint8_t secret [32], const uint8_t public [32])
+s_dh (uint8_t out[32], const uint8_t secret[32], const uint8_t public[32])
 {
-    return crypto_scalarmult (out, secret, public) == 0? 0: -1;
+    return crypto_scalarmult (out, secret, public) == 0 ? 0 : -1;
 }
 
 static void
-s_initial_state (uint8_t ck [32], uint8_t h [32], const uint8_t responder_public [32])
+s_initial_state (uint8_t ck[32], uint8_t h[32], const uint8_t responder_public[32])
 {
     crypto_generichash (ck, 32, (const uint8_t *) CONSTRUCTION, strlen (CONSTRUCTION), NULL, 0);
     s_hash2 (h, ck, 32, IDENTIFIER, strlen (IDENTIFIER));
@@ -195,34 +194,34 @@ s_initial_state (uint8_t ck [32], uint8_t h [32], const uint8_t responder_public
 }
 
 static void
-s_mac1_key (uint8_t out [32], const uint8_t public [32])
+s_mac1_key (uint8_t out[32], const uint8_t public[32])
 {
     s_hash2 (out, MAC1_LABEL, strlen (MAC1_LABEL), public, 32);
 }
 
 static void
-s_mac1 (uint8_t out [16], const uint8_t key [32], const uint8_t *msg, size_t len)
+s_mac1 (uint8_t out[16], const uint8_t key[32], const uint8_t *msg, size_t len)
 {
     crypto_generichash (out, 16, msg, len, key, 32);
 }
 
 static void
-s_hs_seal (uint8_t *c, const uint8_t *p, size_t len, const uint8_t key [32], const uint8_t h [32])
+s_hs_seal (uint8_t *c, const uint8_t *p, size_t len, const uint8_t key[32], const uint8_t h[32])
 {
-    static const uint8_t zero_nonce [12];
+    static const uint8_t zero_nonce[12];
     crypto_aead_chacha20poly1305_ietf_encrypt (c, NULL, p, len, h, 32, NULL, zero_nonce, key);
 }
 
 static int
-s_hs_open (uint8_t *p, const uint8_t *c, size_t clen, const uint8_t key [32], const uint8_t h [32])
+s_hs_open (uint8_t *p, const uint8_t *c, size_t clen, const uint8_t key[32], const uint8_t h[32])
 {
-    static const uint8_t zero_nonce [12];
-    return crypto_aead_chacha20poly1305_ietf_decrypt (p, NULL, NULL, c, clen, h, 32,
-                                                      zero_nonce, key);
+    static const uint8_t zero_nonce[12];
+    return crypto_aead_chacha20poly1305_ietf_decrypt (p, NULL, NULL, c, clen, h, 32, zero_nonce,
+                                                      key);
 }
 
 static void
-s_nonce (uint8_t nonce [12], uint64_t counter)
+s_nonce (uint8_t nonce[12], uint64_t counter)
 {
     memset (nonce, 0, 4);
     s_put64 (nonce + 4, counter);
@@ -244,7 +243,7 @@ s_new_id (shed_session_t *self)
         uint32_t id = randombytes_random ();
         bool clash = id == 0 || (self->hs.active && self->hs.local_id == id);
         for (int s = 0; s < SLOT_COUNT; s++)
-            if (self->kp [s].valid && self->kp [s].local_id == id)
+            if (self->kp[s].valid && self->kp[s].local_id == id)
                 clash = true;
         if (!clash)
             return id;
@@ -256,21 +255,20 @@ s_new_id (shed_session_t *self)
 static void
 s_make_current (shed_session_t *self, keypair_t *kp, uint64_t now_ms)
 {
-    s_keypair_wipe (&self->kp [SLOT_PREVIOUS]);
-    if (self->kp [SLOT_CURRENT].valid) {
-        self->kp [SLOT_PREVIOUS] = self->kp [SLOT_CURRENT];
-        self->kp [SLOT_PREVIOUS].retired_ms = now_ms;
+    s_keypair_wipe (&self->kp[SLOT_PREVIOUS]);
+    if (self->kp[SLOT_CURRENT].valid) {
+        self->kp[SLOT_PREVIOUS] = self->kp[SLOT_CURRENT];
+        self->kp[SLOT_PREVIOUS].retired_ms = now_ms;
     }
-    self->kp [SLOT_CURRENT] = *kp;
+    self->kp[SLOT_CURRENT] = *kp;
     s_keypair_wipe (kp);
 }
 
 static bool
 s_send_usable (const shed_session_t *self, const keypair_t *kp, uint64_t now_ms)
 {
-    return kp->valid
-        && now_ms - kp->created_ms < self->cfg.reject_after_ms
-        && kp->send_counter < self->cfg.reject_after_messages;
+    return kp->valid && now_ms - kp->created_ms < self->cfg.reject_after_ms
+           && kp->send_counter < self->cfg.reject_after_messages;
 }
 
 //  --------------------------------------------------------------------------
@@ -279,7 +277,9 @@ s_send_usable (const shed_session_t *self, const keypair_t *kp, uint64_t now_ms)
 const char *
 shed_session_strerror (int code)
 {
-#define SHED_SESSION_TEXT_(name, value, text) case value: return text;
+#define SHED_SESSION_TEXT_(name, value, text)                                                      \
+    case value:                                                                                    \
+        return text;
     switch (code) {
         SHED_SESSION_ERRORS (SHED_SESSION_TEXT_)
     }
@@ -302,9 +302,12 @@ const char *
 shed_session_aead_name (uint8_t aead)
 {
     switch (aead) {
-        case SHED_AEAD_CHACHA20POLY1305: return "chacha20-poly1305";
-        case SHED_AEAD_AES256GCM:        return "aes-256-gcm";
-        default:                         return "none";
+    case SHED_AEAD_CHACHA20POLY1305:
+        return "chacha20-poly1305";
+    case SHED_AEAD_AES256GCM:
+        return "aes-256-gcm";
+    default:
+        return "none";
     }
 }
 
@@ -327,8 +330,8 @@ shed_session_cfg_default (shed_session_cfg_t *cfg)
 }
 
 shed_session_t *
-shed_session_new (const uint8_t local_secret [32], const uint8_t local_public [32],
-                  const uint8_t peer_public [32], const shed_session_cfg_t *cfg)
+shed_session_new (const uint8_t local_secret[32], const uint8_t local_public[32],
+                  const uint8_t peer_public[32], const shed_session_cfg_t *cfg)
 {
     assert (local_secret && local_public && peer_public);
     if (sodium_init () < 0)
@@ -342,8 +345,8 @@ shed_session_new (const uint8_t local_secret [32], const uint8_t local_public [3
         shed_session_cfg_default (&self->cfg);
     //  ChaCha20-Poly1305 is always offered so any two nodes can talk; AES
     //  only if this CPU has it, whatever the caller asked.
-    self->cfg.aead_mask = (self->cfg.aead_mask & shed_session_aead_available ())
-                        | SHED_AEAD_CHACHA20POLY1305;
+    self->cfg.aead_mask =
+        (self->cfg.aead_mask & shed_session_aead_available ()) | SHED_AEAD_CHACHA20POLY1305;
     memcpy (self->local_secret, local_secret, 32);
     memcpy (self->local_public, local_public, 32);
     memcpy (self->peer_public, peer_public, 32);
@@ -383,12 +386,12 @@ shed_session_peer_public (const shed_session_t *self)
 
 int
 shed_session_initiate (shed_session_t *self, uint64_t now_ms, uint64_t wall_ns,
-                       uint8_t out [SHED_MSG_INITIATION_SIZE])
+                       uint8_t out[SHED_MSG_INITIATION_SIZE])
 {
     assert (self);
     assert (out);
     shed_msg_initiation_t msg;
-    uint8_t key [32], dh [32], payload [SHED_HS_PAYLOAD_BYTES];
+    uint8_t key[32], dh[32], payload[SHED_HS_PAYLOAD_BYTES];
     int rc = SHED_SESSION_OK;
     memset (&msg, 0, sizeof msg);
     memset (payload, 0, sizeof payload);
@@ -420,8 +423,8 @@ shed_session_initiate (shed_session_t *self, uint64_t now_ms, uint64_t wall_ns,
     //  payload: timestamp (big endian, so newer compares greater bytewise)
     //  and the AEADs we offer.
     for (int i = 0; i < 8; i++)
-        payload [i] = (uint8_t) (wall_ns >> (56 - 8 * i));
-    payload [8] = self->cfg.aead_mask;
+        payload[i] = (uint8_t) (wall_ns >> (56 - 8 * i));
+    payload[8] = self->cfg.aead_mask;
     s_hs_seal (msg.enc_payload, payload, sizeof payload, key, self->hs.h);
     s_mix_hash (self->hs.h, msg.enc_payload, sizeof msg.enc_payload);
 
@@ -448,21 +451,21 @@ shed_session_initiation_wipe (shed_initiation_t *init)
 }
 
 int
-shed_session_initiation_open (const uint8_t local_secret [32], const uint8_t local_public [32],
+shed_session_initiation_open (const uint8_t local_secret[32], const uint8_t local_public[32],
                               const uint8_t *msg_in, size_t len, shed_initiation_t *out)
 {
     assert (local_secret && local_public && out);
     memset (out, 0, sizeof *out);
     if (!msg_in || len < 1)
         return SHED_SESSION_ERR_SHORT;
-    if (msg_in [0] != SHED_MSG_INITIATION)
+    if (msg_in[0] != SHED_MSG_INITIATION)
         return SHED_SESSION_ERR_TYPE;
     if (len != SHED_MSG_INITIATION_SIZE)
         return SHED_SESSION_ERR_SHORT;
 
     shed_msg_initiation_t msg;
     memcpy (&msg, msg_in, sizeof msg);
-    uint8_t key [32], dh [32], mac [16], payload [SHED_HS_PAYLOAD_BYTES];
+    uint8_t key[32], dh[32], mac[16], payload[SHED_HS_PAYLOAD_BYTES];
     int rc = SHED_SESSION_OK;
 
     //  mac1 first: cheap, and it proves the sender knows our public key.
@@ -500,7 +503,7 @@ shed_session_initiation_open (const uint8_t local_secret [32], const uint8_t loc
     s_mix_hash (out->h, msg.enc_payload, sizeof msg.enc_payload);
     memcpy (out->remote_ephemeral, msg.ephemeral, 32);
     memcpy (out->timestamp, payload, 8);
-    out->aead_offer = payload [8];
+    out->aead_offer = payload[8];
     out->remote_id = s_get32 (msg.sender);
 done:
     if (rc != SHED_SESSION_OK)
@@ -514,14 +517,14 @@ done:
 
 int
 shed_session_respond (shed_session_t *self, shed_initiation_t *init, uint64_t now_ms,
-                      uint8_t out [SHED_MSG_RESPONSE_SIZE])
+                      uint8_t out[SHED_MSG_RESPONSE_SIZE])
 {
     assert (self);
     assert (init);
     assert (out);
     shed_msg_response_t msg;
     keypair_t kp;
-    uint8_t e_secret [32], dh [32], key [32], payload [SHED_HS_PAYLOAD_BYTES];
+    uint8_t e_secret[32], dh[32], key[32], payload[SHED_HS_PAYLOAD_BYTES];
     int rc = SHED_SESSION_OK;
     memset (&msg, 0, sizeof msg);
     memset (&kp, 0, sizeof kp);
@@ -539,8 +542,9 @@ shed_session_respond (shed_session_t *self, shed_initiation_t *init, uint64_t no
         goto done;
     }
     uint8_t common = init->aead_offer & self->cfg.aead_mask;
-    uint8_t aead = (common & SHED_AEAD_AES256GCM)? SHED_AEAD_AES256GCM:
-                   (common & SHED_AEAD_CHACHA20POLY1305)? SHED_AEAD_CHACHA20POLY1305: 0;
+    uint8_t aead = (common & SHED_AEAD_AES256GCM)          ? SHED_AEAD_AES256GCM
+                   : (common & SHED_AEAD_CHACHA20POLY1305) ? SHED_AEAD_CHACHA20POLY1305
+                                                           : 0;
     if (!aead) {
         rc = SHED_SESSION_ERR_AEAD;
         goto done;
@@ -567,7 +571,7 @@ shed_session_respond (shed_session_t *self, shed_initiation_t *init, uint64_t no
     }
     s_kdf (init->ck, dh, 32, init->ck, NULL, NULL);
     s_kdf (init->ck, NULL, 0, init->ck, key, NULL);
-    payload [0] = aead;
+    payload[0] = aead;
     s_hs_seal (msg.enc_payload, payload, sizeof payload, key, init->h);
     s_mix_hash (init->h, msg.enc_payload, sizeof msg.enc_payload);
     s_mac1 (msg.mac1, self->mac1_to_peer, (const uint8_t *) &msg,
@@ -584,8 +588,8 @@ shed_session_respond (shed_session_t *self, shed_initiation_t *init, uint64_t no
     memcpy (self->last_timestamp, init->timestamp, 8);
     //  Not current yet: we send under it only once the initiator proved it
     //  has it (its first data message under it, see shed_session_open).
-    s_keypair_wipe (&self->kp [SLOT_NEXT]);
-    self->kp [SLOT_NEXT] = kp;
+    s_keypair_wipe (&self->kp[SLOT_NEXT]);
+    self->kp[SLOT_NEXT] = kp;
     self->handshakes++;
     memcpy (out, &msg, sizeof msg);
 done:
@@ -606,7 +610,7 @@ shed_session_consume_response (shed_session_t *self, const uint8_t *msg_in, size
     assert (self);
     if (!msg_in || len < 1)
         return SHED_SESSION_ERR_SHORT;
-    if (msg_in [0] != SHED_MSG_RESPONSE)
+    if (msg_in[0] != SHED_MSG_RESPONSE)
         return SHED_SESSION_ERR_TYPE;
     if (len != SHED_MSG_RESPONSE_SIZE)
         return SHED_SESSION_ERR_SHORT;
@@ -614,7 +618,7 @@ shed_session_consume_response (shed_session_t *self, const uint8_t *msg_in, size
     shed_msg_response_t msg;
     memcpy (&msg, msg_in, sizeof msg);
     keypair_t kp;
-    uint8_t ck [32], h [32], dh [32], key [32], mac [16], payload [SHED_HS_PAYLOAD_BYTES];
+    uint8_t ck[32], h[32], dh[32], key[32], mac[16], payload[SHED_HS_PAYLOAD_BYTES];
     int rc = SHED_SESSION_OK;
     memset (&kp, 0, sizeof kp);
 
@@ -651,15 +655,15 @@ shed_session_consume_response (shed_session_t *self, const uint8_t *msg_in, size
         rc = SHED_SESSION_ERR_DECRYPT;
         goto done;
     }
-    if (!(payload [0] & self->cfg.aead_mask)
-    ||  (payload [0] != SHED_AEAD_AES256GCM && payload [0] != SHED_AEAD_CHACHA20POLY1305)) {
+    if (!(payload[0] & self->cfg.aead_mask)
+        || (payload[0] != SHED_AEAD_AES256GCM && payload[0] != SHED_AEAD_CHACHA20POLY1305)) {
         rc = SHED_SESSION_ERR_AEAD;
         goto done;
     }
     s_kdf (ck, NULL, 0, kp.send_key, kp.recv_key, NULL);
     kp.valid = true;
     kp.initiator = true;
-    kp.aead = payload [0];
+    kp.aead = payload[0];
     kp.local_id = self->hs.local_id;
     kp.remote_id = s_get32 (msg.sender);
     kp.created_ms = now_ms;
@@ -686,28 +690,24 @@ shed_session_want_handshake (shed_session_t *self, uint64_t now_ms)
     assert (self);
     bool want;
     pthread_mutex_lock (&self->lock);
-    const keypair_t *cur = &self->kp [SLOT_CURRENT];
-    const keypair_t *next = &self->kp [SLOT_NEXT];
+    const keypair_t *cur = &self->kp[SLOT_CURRENT];
+    const keypair_t *next = &self->kp[SLOT_NEXT];
     if (self->hs.active)
         want = now_ms - self->hs.sent_ms >= self->cfg.rekey_timeout_ms;
-    else
-    if (next->valid && now_ms - next->created_ms < self->cfg.rekey_timeout_ms)
-        want = false;               //  we answered; the peer will confirm
-    else
-    if (!s_send_usable (self, cur, now_ms))
+    else if (next->valid && now_ms - next->created_ms < self->cfg.rekey_timeout_ms)
+        want = false; //  we answered; the peer will confirm
+    else if (!s_send_usable (self, cur, now_ms))
         want = true;
-    else
-    if (cur->send_counter >= self->cfg.rekey_after_messages)
+    else if (cur->send_counter >= self->cfg.rekey_after_messages)
         want = true;
-    else
-    if (cur->initiator)
+    else if (cur->initiator)
         want = now_ms - cur->created_ms >= self->cfg.rekey_after_ms;
     else
         //  The initiator of the current key rekeys first; we step in only if
         //  it did not, well before the key is rejected. Staggering the two
         //  sides avoids two crossing handshakes every time.
-        want = now_ms - cur->created_ms >= self->cfg.rekey_after_ms
-                                           + 2 * self->cfg.rekey_timeout_ms;
+        want =
+            now_ms - cur->created_ms >= self->cfg.rekey_after_ms + 2 * self->cfg.rekey_timeout_ms;
     pthread_mutex_unlock (&self->lock);
     return want;
 }
@@ -718,13 +718,13 @@ shed_session_want_handshake (shed_session_t *self, uint64_t now_ms)
 //  Counters for n messages under the current send key, with the key and
 //  header copied out, so the AEAD runs without the lock.
 static int
-s_reserve (shed_session_t *self, uint64_t now_ms, size_t n, uint8_t key [32], uint8_t *aead,
+s_reserve (shed_session_t *self, uint64_t now_ms, size_t n, uint8_t key[32], uint8_t *aead,
            uint32_t *remote_id, uint64_t *first)
 {
     pthread_mutex_lock (&self->lock);
-    keypair_t *kp = &self->kp [SLOT_CURRENT];
+    keypair_t *kp = &self->kp[SLOT_CURRENT];
     if (!s_send_usable (self, kp, now_ms)
-    ||  self->cfg.reject_after_messages - kp->send_counter < n) {
+        || self->cfg.reject_after_messages - kp->send_counter < n) {
         pthread_mutex_unlock (&self->lock);
         return SHED_SESSION_ERR_NOKEY;
     }
@@ -738,8 +738,8 @@ s_reserve (shed_session_t *self, uint64_t now_ms, size_t n, uint8_t key [32], ui
 }
 
 static int
-s_seal_one (uint8_t aead, const uint8_t key [32], uint32_t remote_id, uint64_t counter,
-            uint8_t *buf, size_t ptlen)
+s_seal_one (uint8_t aead, const uint8_t key[32], uint32_t remote_id, uint64_t counter, uint8_t *buf,
+            size_t ptlen)
 {
     shed_msg_data_t hdr;
     memset (&hdr, 0, sizeof hdr);
@@ -747,22 +747,24 @@ s_seal_one (uint8_t aead, const uint8_t key [32], uint32_t remote_id, uint64_t c
     s_put32 (hdr.receiver, remote_id);
     s_put64 (hdr.counter, counter);
     memcpy (buf, &hdr, sizeof hdr);
-    uint8_t nonce [12];
+    uint8_t nonce[12];
     s_nonce (nonce, counter);
     return shed_aead_seal (aead, key, nonce, buf, SHED_SESSION_DATA_HEADER,
-                           buf + SHED_SESSION_DATA_HEADER, ptlen) == 0? SHED_SESSION_OK:
-                                                                       SHED_SESSION_ERR_AEAD;
+                           buf + SHED_SESSION_DATA_HEADER, ptlen)
+                   == 0
+               ? SHED_SESSION_OK
+               : SHED_SESSION_ERR_AEAD;
 }
 
 int
-shed_session_seal (shed_session_t *self, uint64_t now_ms, uint8_t *buf, size_t ptlen,
-                   size_t cap, size_t *outlen)
+shed_session_seal (shed_session_t *self, uint64_t now_ms, uint8_t *buf, size_t ptlen, size_t cap,
+                   size_t *outlen)
 {
     assert (self);
     assert (buf);
     if (cap < SHED_SESSION_DATA_OVERHEAD || ptlen > cap - SHED_SESSION_DATA_OVERHEAD)
         return SHED_SESSION_ERR_SPACE;
-    uint8_t key [32], aead;
+    uint8_t key[32], aead;
     uint32_t remote_id;
     uint64_t counter;
     int rc = s_reserve (self, now_ms, 1, key, &aead, &remote_id, &counter);
@@ -782,12 +784,12 @@ shed_session_seal_batch (shed_session_t *self, uint64_t now_ms, uint8_t *const *
     assert (bufs || n == 0);
     if (n == 0)
         return SHED_SESSION_OK;
-    uint8_t key [32], aead;
+    uint8_t key[32], aead;
     uint32_t remote_id;
     uint64_t first;
     int rc = s_reserve (self, now_ms, n, key, &aead, &remote_id, &first);
     for (size_t i = 0; rc == SHED_SESSION_OK && i < n; i++)
-        rc = s_seal_one (aead, key, remote_id, first + i, bufs [i], ptlens [i]);
+        rc = s_seal_one (aead, key, remote_id, first + i, bufs[i], ptlens[i]);
     sodium_memzero (key, sizeof key);
     return rc;
 }
@@ -797,7 +799,7 @@ static int
 s_find_by_id (const shed_session_t *self, uint32_t id)
 {
     for (int s = 0; s < SLOT_COUNT; s++)
-        if (self->kp [s].valid && self->kp [s].local_id == id)
+        if (self->kp[s].valid && self->kp[s].local_id == id)
             return s;
     return -1;
 }
@@ -806,26 +808,25 @@ static int
 s_find_by_gen (const shed_session_t *self, uint64_t gen)
 {
     for (int s = 0; s < SLOT_COUNT; s++)
-        if (self->kp [s].valid && self->kp [s].gen == gen)
+        if (self->kp[s].valid && self->kp[s].gen == gen)
             return s;
     return -1;
 }
 
 int
-shed_session_open (shed_session_t *self, uint64_t now_ms, uint8_t *buf, size_t len,
-                   size_t *ptlen)
+shed_session_open (shed_session_t *self, uint64_t now_ms, uint8_t *buf, size_t len, size_t *ptlen)
 {
     assert (self);
     if (!buf || len < 1)
         return SHED_SESSION_ERR_SHORT;
-    if (buf [0] != SHED_MSG_DATA)
+    if (buf[0] != SHED_MSG_DATA)
         return SHED_SESSION_ERR_TYPE;
     if (len < SHED_SESSION_DATA_OVERHEAD)
         return SHED_SESSION_ERR_SHORT;
 
     uint32_t id = s_get32 (buf + offsetof (shed_msg_data_t, receiver));
     uint64_t counter = s_get64 (buf + offsetof (shed_msg_data_t, counter));
-    uint8_t key [32], nonce [12];
+    uint8_t key[32], nonce[12];
     uint8_t aead;
     uint64_t gen;
 
@@ -835,9 +836,9 @@ shed_session_open (shed_session_t *self, uint64_t now_ms, uint8_t *buf, size_t l
         pthread_mutex_unlock (&self->lock);
         return SHED_SESSION_ERR_KEYID;
     }
-    keypair_t *kp = &self->kp [slot];
+    keypair_t *kp = &self->kp[slot];
     if (now_ms - kp->created_ms >= self->cfg.reject_after_ms
-    || (slot == SLOT_PREVIOUS && now_ms - kp->retired_ms >= self->cfg.grace_ms)) {
+        || (slot == SLOT_PREVIOUS && now_ms - kp->retired_ms >= self->cfg.grace_ms)) {
         pthread_mutex_unlock (&self->lock);
         return SHED_SESSION_ERR_EXPIRED;
     }
@@ -860,15 +861,13 @@ shed_session_open (shed_session_t *self, uint64_t now_ms, uint8_t *buf, size_t l
     pthread_mutex_lock (&self->lock);
     slot = s_find_by_gen (self, gen);
     if (slot < 0)
-        rc = SHED_SESSION_ERR_EXPIRED;     //  wiped while we decrypted
-    else
-    if (!shed_replay_check (&self->kp [slot].replay, counter))
+        rc = SHED_SESSION_ERR_EXPIRED; //  wiped while we decrypted
+    else if (!shed_replay_check (&self->kp[slot].replay, counter))
         rc = SHED_SESSION_ERR_REPLAY;
-    else
-    if (slot == SLOT_NEXT) {
+    else if (slot == SLOT_NEXT) {
         //  The initiator sent under the new key: it has it. Switch.
-        keypair_t kp_next = self->kp [SLOT_NEXT];
-        s_keypair_wipe (&self->kp [SLOT_NEXT]);
+        keypair_t kp_next = self->kp[SLOT_NEXT];
+        s_keypair_wipe (&self->kp[SLOT_NEXT]);
         s_make_current (self, &kp_next, now_ms);
     }
     pthread_mutex_unlock (&self->lock);
@@ -892,7 +891,7 @@ shed_session_info (shed_session_t *self, uint64_t now_ms, shed_session_info_t *o
     assert (out);
     memset (out, 0, sizeof *out);
     pthread_mutex_lock (&self->lock);
-    const keypair_t *cur = &self->kp [SLOT_CURRENT];
+    const keypair_t *cur = &self->kp[SLOT_CURRENT];
     out->has_send_key = s_send_usable (self, cur, now_ms);
     if (cur->valid) {
         out->aead = cur->aead;
@@ -902,7 +901,7 @@ shed_session_info (shed_session_t *self, uint64_t now_ms, shed_session_info_t *o
         out->send_counter = cur->send_counter;
     }
     out->handshakes = self->handshakes;
-    out->has_previous = self->kp [SLOT_PREVIOUS].valid;
-    out->has_next = self->kp [SLOT_NEXT].valid;
+    out->has_previous = self->kp[SLOT_PREVIOUS].valid;
+    out->has_next = self->kp[SLOT_NEXT].valid;
     pthread_mutex_unlock (&self->lock);
 }

@@ -62,56 +62,57 @@
 /* First byte of every overlay datagram. 0x08 (a VXLAN header with the I
  * flag) is deliberately not a type: plaintext VXLAN is recognised and
  * dropped. */
-#define SHED_MSG_INITIATION     1
-#define SHED_MSG_RESPONSE       2
-#define SHED_MSG_DATA           4
+#define SHED_MSG_INITIATION 1
+#define SHED_MSG_RESPONSE   2
+#define SHED_MSG_DATA       4
 
-#define SHED_SESSION_KEY_BYTES  32
-#define SHED_SESSION_TAG_BYTES  16
-#define SHED_SESSION_MAC_BYTES  16
-#define SHED_HS_PAYLOAD_BYTES   16      /* encrypted handshake payload */
+#define SHED_SESSION_KEY_BYTES 32
+#define SHED_SESSION_TAG_BYTES 16
+#define SHED_SESSION_MAC_BYTES 16
+#define SHED_HS_PAYLOAD_BYTES  16 /* encrypted handshake payload */
 
 /* AEAD algorithms, as bits of an offer mask and as the chosen value. */
-#define SHED_AEAD_CHACHA20POLY1305  0x01
-#define SHED_AEAD_AES256GCM         0x02
+#define SHED_AEAD_CHACHA20POLY1305 0x01
+#define SHED_AEAD_AES256GCM        0x02
 
 /* Handshake initiation: all multi-byte integers little endian. */
 typedef struct {
-    uint8_t type;                       /* SHED_MSG_INITIATION */
-    uint8_t reserved [3];               /* zero */
-    uint8_t sender [4];                 /* initiator's receive key id */
-    uint8_t ephemeral [32];             /* initiator's ephemeral public key */
-    uint8_t enc_static [32 + 16];       /* initiator's static public key, sealed */
-    uint8_t enc_payload [SHED_HS_PAYLOAD_BYTES + 16];   /* timestamp, AEAD offer */
-    uint8_t mac1 [SHED_SESSION_MAC_BYTES];  /* keyed by responder's static key */
+    uint8_t type;                                    /* SHED_MSG_INITIATION */
+    uint8_t reserved[3];                             /* zero */
+    uint8_t sender[4];                               /* initiator's receive key id */
+    uint8_t ephemeral[32];                           /* initiator's ephemeral public key */
+    uint8_t enc_static[32 + 16];                     /* initiator's static public key, sealed */
+    uint8_t enc_payload[SHED_HS_PAYLOAD_BYTES + 16]; /* timestamp, AEAD offer */
+    uint8_t mac1[SHED_SESSION_MAC_BYTES];            /* keyed by responder's static key */
 } shed_msg_initiation_t;
 
 /* Handshake response. */
 typedef struct {
-    uint8_t type;                       /* SHED_MSG_RESPONSE */
-    uint8_t reserved [3];
-    uint8_t sender [4];                 /* responder's receive key id */
-    uint8_t receiver [4];               /* initiator's key id (from initiation) */
-    uint8_t ephemeral [32];             /* responder's ephemeral public key */
-    uint8_t enc_payload [SHED_HS_PAYLOAD_BYTES + 16];   /* chosen AEAD */
-    uint8_t mac1 [SHED_SESSION_MAC_BYTES];  /* keyed by initiator's static key */
+    uint8_t type; /* SHED_MSG_RESPONSE */
+    uint8_t reserved[3];
+    uint8_t sender[4];                               /* responder's receive key id */
+    uint8_t receiver[4];                             /* initiator's key id (from initiation) */
+    uint8_t ephemeral[32];                           /* responder's ephemeral public key */
+    uint8_t enc_payload[SHED_HS_PAYLOAD_BYTES + 16]; /* chosen AEAD */
+    uint8_t mac1[SHED_SESSION_MAC_BYTES];            /* keyed by initiator's static key */
 } shed_msg_response_t;
 
 /* Data message header; ciphertext and tag follow. */
 typedef struct {
-    uint8_t type;                       /* SHED_MSG_DATA */
-    uint8_t reserved [3];
-    uint8_t receiver [4];               /* receiver's key id */
-    uint8_t counter [8];                /* nonce counter */
+    uint8_t type; /* SHED_MSG_DATA */
+    uint8_t reserved[3];
+    uint8_t receiver[4]; /* receiver's key id */
+    uint8_t counter[8];  /* nonce counter */
 } shed_msg_data_t;
 
-#define SHED_MSG_INITIATION_SIZE    136
-#define SHED_MSG_RESPONSE_SIZE      92
-#define SHED_SESSION_DATA_HEADER    16
-#define SHED_SESSION_DATA_OVERHEAD  (SHED_SESSION_DATA_HEADER + SHED_SESSION_TAG_BYTES)
+#define SHED_MSG_INITIATION_SIZE   136
+#define SHED_MSG_RESPONSE_SIZE     92
+#define SHED_SESSION_DATA_HEADER   16
+#define SHED_SESSION_DATA_OVERHEAD (SHED_SESSION_DATA_HEADER + SHED_SESSION_TAG_BYTES)
 
 /* ---- results ---- */
 
+/* clang-format off */
 #define SHED_SESSION_ERRORS(X) \
     X (SHED_SESSION_OK,           0, "ok")                              \
     X (SHED_SESSION_ERR_SHORT,   -1, "wrong length for the type")       \
@@ -129,6 +130,7 @@ typedef struct {
     X (SHED_SESSION_ERR_SPACE,  -13, "buffer too small")                \
     X (SHED_SESSION_ERR_AEAD,   -14, "no common AEAD")                  \
     X (SHED_SESSION_ERR_DH,     -15, "weak public key")
+/* clang-format on */
 
 #define SHED_SESSION_ENUM_(name, value, text) name = value,
 typedef enum { SHED_SESSION_ERRORS (SHED_SESSION_ENUM_) } shed_session_err_t;
@@ -159,8 +161,8 @@ typedef struct _shed_session_t shed_session_t;
 /* A session between our static key pair and one peer's static public key.
  * Copies the keys (the caller keeps its identity). cfg may be NULL for the
  * defaults. NULL if a key is weak (DH gives zero) or on allocation failure. */
-shed_session_t *shed_session_new (const uint8_t local_secret [32], const uint8_t local_public [32],
-                                  const uint8_t peer_public [32], const shed_session_cfg_t *cfg);
+shed_session_t *shed_session_new (const uint8_t local_secret[32], const uint8_t local_public[32],
+                                  const uint8_t peer_public[32], const shed_session_cfg_t *cfg);
 /* Wipes every key, frees, sets *self_p to NULL. NULL-safe. */
 void shed_session_destroy (shed_session_t **self_p);
 
@@ -171,22 +173,22 @@ const uint8_t *shed_session_peer_public (const shed_session_t *self);
 /* Initiator: build a fresh initiation into out (SHED_MSG_INITIATION_SIZE).
  * `wall_ns` is wall-clock time (the timestamp the responder compares). */
 int shed_session_initiate (shed_session_t *self, uint64_t now_ms, uint64_t wall_ns,
-                           uint8_t out [SHED_MSG_INITIATION_SIZE]);
+                           uint8_t out[SHED_MSG_INITIATION_SIZE]);
 
 /* Responder, step 1, before we know which peer calls: check mac1, decrypt
  * the initiator's static key and payload with our static key. The result
  * holds secrets: pass it to shed_session_respond() or wipe it with
  * shed_session_initiation_wipe(). `local_*` are our static keys. */
 typedef struct {
-    uint8_t peer_public [32];           /* who claims to call (authenticated) */
-    uint8_t ck [32], h [32];            /* handshake state so far (secret) */
-    uint8_t remote_ephemeral [32];
-    uint8_t timestamp [8];
+    uint8_t peer_public[32]; /* who claims to call (authenticated) */
+    uint8_t ck[32], h[32];   /* handshake state so far (secret) */
+    uint8_t remote_ephemeral[32];
+    uint8_t timestamp[8];
     uint32_t remote_id;
     uint8_t aead_offer;
 } shed_initiation_t;
 
-int shed_session_initiation_open (const uint8_t local_secret [32], const uint8_t local_public [32],
+int shed_session_initiation_open (const uint8_t local_secret[32], const uint8_t local_public[32],
                                   const uint8_t *msg, size_t len, shed_initiation_t *out);
 void shed_session_initiation_wipe (shed_initiation_t *init);
 
@@ -195,7 +197,7 @@ void shed_session_initiation_wipe (shed_initiation_t *init);
  * old timestamp, installs the new keys as `next` and writes the response
  * (SHED_MSG_RESPONSE_SIZE). Always wipes *init. */
 int shed_session_respond (shed_session_t *self, shed_initiation_t *init, uint64_t now_ms,
-                          uint8_t out [SHED_MSG_RESPONSE_SIZE]);
+                          uint8_t out[SHED_MSG_RESPONSE_SIZE]);
 
 /* Initiator: consume a response; on success the new keys are current (send
  * a keepalive now so the responder confirms them). */
@@ -235,13 +237,13 @@ uint32_t shed_session_data_key_id (const uint8_t *msg, size_t len);
 /* ---- state ---- */
 
 typedef struct {
-    bool has_send_key;          /* current key confirmed and usable */
-    uint8_t aead;               /* of the current key (0 if none) */
-    uint64_t key_age_ms;        /* of the current key */
-    uint32_t send_key_id;       /* id we write (peer's receive id) */
-    uint32_t recv_key_id;       /* id of our current receive key */
-    uint64_t send_counter;      /* next counter under the current key */
-    uint64_t handshakes;        /* completed handshakes (either role) */
+    bool has_send_key;     /* current key confirmed and usable */
+    uint8_t aead;          /* of the current key (0 if none) */
+    uint64_t key_age_ms;   /* of the current key */
+    uint32_t send_key_id;  /* id we write (peer's receive id) */
+    uint32_t recv_key_id;  /* id of our current receive key */
+    uint64_t send_counter; /* next counter under the current key */
+    uint64_t handshakes;   /* completed handshakes (either role) */
     bool has_previous, has_next;
 } shed_session_info_t;
 

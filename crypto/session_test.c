@@ -12,15 +12,15 @@
 #include <sodium.h>
 
 typedef struct {
-    uint8_t sk [32], pk [32];
+    uint8_t sk[32], pk[32];
 } node_keys_t;
 
 typedef struct {
-    node_keys_t a, b, c;            //  a initiates to b; c is a stranger
-    shed_session_t *ab;             //  a's session with b
-    shed_session_t *ba;             //  b's session with a
-    uint64_t now;                   //  fake monotonic clock, ms
-    uint64_t wall;                  //  fake wall clock, ns
+    node_keys_t a, b, c; //  a initiates to b; c is a stranger
+    shed_session_t *ab;  //  a's session with b
+    shed_session_t *ba;  //  b's session with a
+    uint64_t now;        //  fake monotonic clock, ms
+    uint64_t wall;       //  fake wall clock, ns
     shed_session_cfg_t cfg;
 } fixture_t;
 
@@ -63,7 +63,7 @@ s_teardown (void **state)
     shed_session_destroy (&f->ab);
     shed_session_destroy (&f->ba);
     assert_null (f->ab);
-    shed_session_destroy (&f->ab);      //  NULL-safe
+    shed_session_destroy (&f->ab); //  NULL-safe
     free (f);
     return 0;
 }
@@ -73,12 +73,13 @@ s_teardown (void **state)
 static void
 s_handshake (fixture_t *f, shed_session_t *ini, shed_session_t *resp, const node_keys_t *rk)
 {
-    uint8_t init_msg [SHED_MSG_INITIATION_SIZE], resp_msg [SHED_MSG_RESPONSE_SIZE];
+    uint8_t init_msg[SHED_MSG_INITIATION_SIZE], resp_msg[SHED_MSG_RESPONSE_SIZE];
     shed_initiation_t init;
     f->wall += 1000;
     assert_int_equal (shed_session_initiate (ini, f->now, f->wall, init_msg), SHED_SESSION_OK);
-    assert_int_equal (shed_session_initiation_open (rk->sk, rk->pk, init_msg, sizeof init_msg,
-                                                    &init), SHED_SESSION_OK);
+    assert_int_equal (
+        shed_session_initiation_open (rk->sk, rk->pk, init_msg, sizeof init_msg, &init),
+        SHED_SESSION_OK);
     assert_int_equal (shed_session_respond (resp, &init, f->now, resp_msg), SHED_SESSION_OK);
     assert_int_equal (shed_session_consume_response (ini, resp_msg, sizeof resp_msg, f->now),
                       SHED_SESSION_OK);
@@ -86,10 +87,10 @@ s_handshake (fixture_t *f, shed_session_t *ini, shed_session_t *resp, const node
 
 //  Seal `text` from `tx`, open on `rx`; returns open()'s result.
 static int
-s_send (fixture_t *f, shed_session_t *tx, shed_session_t *rx, const char *text,
-        uint8_t *keep, size_t *keep_len)
+s_send (fixture_t *f, shed_session_t *tx, shed_session_t *rx, const char *text, uint8_t *keep,
+        size_t *keep_len)
 {
-    uint8_t buf [256];
+    uint8_t buf[256];
     size_t len = strlen (text), outlen, ptlen;
     memcpy (buf + SHED_SESSION_DATA_HEADER, text, len);
     int rc = shed_session_seal (tx, f->now, buf, len, sizeof buf, &outlen);
@@ -111,7 +112,7 @@ static void
 test_handshake_both_directions (void **state)
 {
     fixture_t *f = *state;
-    uint8_t buf [64];
+    uint8_t buf[64];
     size_t outlen;
     //  Nothing to send with before a handshake.
     assert_int_equal (shed_session_seal (f->ab, f->now, buf, 4, sizeof buf, &outlen),
@@ -135,8 +136,9 @@ test_handshake_both_directions (void **state)
     assert_int_equal (ia.send_key_id, ib.recv_key_id);
     assert_int_equal (ib.send_key_id, ia.recv_key_id);
     assert_int_equal (ia.aead, ib.aead);
-    uint8_t expect = (shed_session_aead_available () & SHED_AEAD_AES256GCM)?
-                     SHED_AEAD_AES256GCM: SHED_AEAD_CHACHA20POLY1305;
+    uint8_t expect = (shed_session_aead_available () & SHED_AEAD_AES256GCM)
+                         ? SHED_AEAD_AES256GCM
+                         : SHED_AEAD_CHACHA20POLY1305;
     assert_int_equal (ia.aead, expect);
     assert_int_equal (ia.send_counter, 101);
     assert_false (shed_session_want_handshake (f->ab, f->now));
@@ -147,7 +149,7 @@ test_keepalive_confirms (void **state)
 {
     fixture_t *f = *state;
     s_handshake (f, f->ab, f->ba, &f->b);
-    uint8_t buf [64];
+    uint8_t buf[64];
     size_t outlen, ptlen;
     assert_int_equal (shed_session_seal (f->ab, f->now, buf, 0, sizeof buf, &outlen),
                       SHED_SESSION_OK);
@@ -182,7 +184,7 @@ static void
 test_rekey_by_time_and_grace (void **state)
 {
     fixture_t *f = *state;
-    uint8_t old_pkt [256], late_pkt [256];
+    uint8_t old_pkt[256], late_pkt[256];
     size_t old_len, late_len, ptlen;
     s_handshake (f, f->ab, f->ba, &f->b);
     assert_int_equal (s_send (f, f->ab, f->ba, "confirm", NULL, NULL), SHED_SESSION_OK);
@@ -225,7 +227,7 @@ test_rekey_by_time_and_grace (void **state)
 
     //  During the grace period the old keys still open in-flight packets...
     f->now += f->cfg.grace_ms - 1;
-    uint8_t copy [256];
+    uint8_t copy[256];
     memcpy (copy, old_pkt, old_len);
     assert_int_equal (shed_session_open (f->ba, f->now, copy, old_len, &ptlen), SHED_SESSION_OK);
     //  ...once each.
@@ -245,13 +247,14 @@ static void
 test_reject_after_time (void **state)
 {
     fixture_t *f = *state;
-    uint8_t pkt [256];
+    uint8_t pkt[256];
     size_t len, ptlen;
     s_handshake (f, f->ab, f->ba, &f->b);
     memcpy (pkt + SHED_SESSION_DATA_HEADER, "x", 1);
     assert_int_equal (shed_session_seal (f->ab, f->now, pkt, 1, sizeof pkt, &len), SHED_SESSION_OK);
     f->now += f->cfg.reject_after_ms;
-    assert_int_equal (shed_session_open (f->ba, f->now, pkt, len, &ptlen), SHED_SESSION_ERR_EXPIRED);
+    assert_int_equal (shed_session_open (f->ba, f->now, pkt, len, &ptlen),
+                      SHED_SESSION_ERR_EXPIRED);
     assert_int_equal (s_send (f, f->ab, f->ba, "y", NULL, NULL), SHED_SESSION_ERR_NOKEY);
     assert_true (shed_session_want_handshake (f->ab, f->now));
     assert_true (shed_session_want_handshake (f->ba, f->now));
@@ -286,7 +289,7 @@ static void
 test_handshake_retry (void **state)
 {
     fixture_t *f = *state;
-    uint8_t msg [SHED_MSG_INITIATION_SIZE];
+    uint8_t msg[SHED_MSG_INITIATION_SIZE];
     assert_int_equal (shed_session_initiate (f->ab, f->now, ++f->wall, msg), SHED_SESSION_OK);
     assert_false (shed_session_want_handshake (f->ab, f->now));
     f->now += f->cfg.rekey_timeout_ms;
@@ -297,24 +300,25 @@ static void
 test_replay_tamper_truncate (void **state)
 {
     fixture_t *f = *state;
-    uint8_t pkt [256], copy [256];
+    uint8_t pkt[256], copy[256];
     size_t len, ptlen;
     s_handshake (f, f->ab, f->ba, &f->b);
     assert_int_equal (s_send (f, f->ab, f->ba, "first", pkt, &len), SHED_SESSION_OK);
     //  Replay: authenticates, refused by the window.
     memcpy (copy, pkt, len);
-    assert_int_equal (shed_session_open (f->ba, f->now, copy, len, &ptlen), SHED_SESSION_ERR_REPLAY);
+    assert_int_equal (shed_session_open (f->ba, f->now, copy, len, &ptlen),
+                      SHED_SESSION_ERR_REPLAY);
     //  Every single-bit flip, in header, ciphertext or tag, is refused.
     assert_int_equal (s_send (f, f->ab, f->ba, "second", pkt, &len), SHED_SESSION_OK);
     for (size_t byte = 0; byte < len; byte++) {
         memcpy (copy, pkt, len);
-        copy [byte] ^= 0x10;
+        copy[byte] ^= 0x10;
         int rc = shed_session_open (f->ba, f->now, copy, len, &ptlen);
         assert_int_not_equal (rc, SHED_SESSION_OK);
-        if (byte >= 8)          //  past type and key id: the AEAD catches it
+        if (byte >= 8) //  past type and key id: the AEAD catches it
             assert_int_equal (rc, SHED_SESSION_ERR_AUTH);
     }
-    copy [0] = SHED_MSG_DATA;
+    copy[0] = SHED_MSG_DATA;
     //  Truncated anywhere.
     for (size_t cut = 0; cut < len; cut++) {
         memcpy (copy, pkt, len);
@@ -323,23 +327,22 @@ test_replay_tamper_truncate (void **state)
     }
     //  Unknown key id.
     memcpy (copy, pkt, len);
-    copy [4] ^= 0xff;
+    copy[4] ^= 0xff;
     assert_int_equal (shed_session_open (f->ba, f->now, copy, len, &ptlen), SHED_SESSION_ERR_KEYID);
     //  Wrong type.
     memcpy (copy, pkt, len);
-    copy [0] = 0x08;
+    copy[0] = 0x08;
     assert_int_equal (shed_session_open (f->ba, f->now, copy, len, &ptlen), SHED_SESSION_ERR_TYPE);
     //  Reordered within the window: accepted once each.
-    uint8_t pk [5][256];
-    size_t pl [5];
+    uint8_t pk[5][256];
+    size_t pl[5];
     for (int i = 0; i < 5; i++) {
-        memcpy (pk [i] + SHED_SESSION_DATA_HEADER, "r", 1);
-        assert_int_equal (shed_session_seal (f->ab, f->now, pk [i], 1, 256, &pl [i]),
+        memcpy (pk[i] + SHED_SESSION_DATA_HEADER, "r", 1);
+        assert_int_equal (shed_session_seal (f->ab, f->now, pk[i], 1, 256, &pl[i]),
                           SHED_SESSION_OK);
     }
     for (int i = 4; i >= 0; i--)
-        assert_int_equal (shed_session_open (f->ba, f->now, pk [i], pl [i], &ptlen),
-                          SHED_SESSION_OK);
+        assert_int_equal (shed_session_open (f->ba, f->now, pk[i], pl[i], &ptlen), SHED_SESSION_OK);
     //  Space check.
     assert_int_equal (shed_session_seal (f->ab, f->now, pkt, 100, 100, &len),
                       SHED_SESSION_ERR_SPACE);
@@ -349,7 +352,7 @@ static void
 test_stranger_refused (void **state)
 {
     fixture_t *f = *state;
-    uint8_t msg [SHED_MSG_INITIATION_SIZE], resp [SHED_MSG_RESPONSE_SIZE];
+    uint8_t msg[SHED_MSG_INITIATION_SIZE], resp[SHED_MSG_RESPONSE_SIZE];
     shed_initiation_t init;
     //  c knows b's public key and calls it; b holds no session for c.
     shed_session_t *cb = shed_session_new (f->c.sk, f->c.pk, f->b.pk, &f->cfg);
@@ -362,7 +365,7 @@ test_stranger_refused (void **state)
     assert_memory_not_equal (init.peer_public, shed_session_peer_public (f->ba), 32);
     assert_int_equal (shed_session_respond (f->ba, &init, f->now, resp), SHED_SESSION_ERR_PEER);
     //  respond() wiped the state.
-    uint8_t zero [32] = {0};
+    uint8_t zero[32] = { 0 };
     assert_memory_equal (init.ck, zero, 32);
 
     //  An initiation meant for someone else fails mac1 before any DH.
@@ -370,12 +373,12 @@ test_stranger_refused (void **state)
                       SHED_SESSION_ERR_MAC);
     //  Tampered after mac1 recomputed? Not possible without the key; a flipped
     //  byte fails mac1; a wrong length or type is refused first.
-    msg [50] ^= 1;
+    msg[50] ^= 1;
     assert_int_equal (shed_session_initiation_open (f->b.sk, f->b.pk, msg, sizeof msg, &init),
                       SHED_SESSION_ERR_MAC);
     assert_int_equal (shed_session_initiation_open (f->b.sk, f->b.pk, msg, sizeof msg - 1, &init),
                       SHED_SESSION_ERR_SHORT);
-    msg [0] = SHED_MSG_RESPONSE;
+    msg[0] = SHED_MSG_RESPONSE;
     assert_int_equal (shed_session_initiation_open (f->b.sk, f->b.pk, msg, sizeof msg, &init),
                       SHED_SESSION_ERR_TYPE);
     shed_session_destroy (&cb);
@@ -385,7 +388,7 @@ static void
 test_replayed_initiation (void **state)
 {
     fixture_t *f = *state;
-    uint8_t msg [SHED_MSG_INITIATION_SIZE], resp [SHED_MSG_RESPONSE_SIZE];
+    uint8_t msg[SHED_MSG_INITIATION_SIZE], resp[SHED_MSG_RESPONSE_SIZE];
     shed_initiation_t init;
     assert_int_equal (shed_session_initiate (f->ab, f->now, ++f->wall, msg), SHED_SESSION_OK);
     assert_int_equal (shed_session_initiation_open (f->b.sk, f->b.pk, msg, sizeof msg, &init),
@@ -401,11 +404,11 @@ static void
 test_bad_response (void **state)
 {
     fixture_t *f = *state;
-    uint8_t msg [SHED_MSG_INITIATION_SIZE], resp [SHED_MSG_RESPONSE_SIZE];
+    uint8_t msg[SHED_MSG_INITIATION_SIZE], resp[SHED_MSG_RESPONSE_SIZE];
     shed_initiation_t init;
     //  A response with no handshake in flight.
     memset (resp, 0, sizeof resp);
-    resp [0] = SHED_MSG_RESPONSE;
+    resp[0] = SHED_MSG_RESPONSE;
     assert_int_equal (shed_session_consume_response (f->ab, resp, sizeof resp, f->now),
                       SHED_SESSION_ERR_STATE);
     assert_int_equal (shed_session_initiate (f->ab, f->now, ++f->wall, msg), SHED_SESSION_OK);
@@ -413,9 +416,9 @@ test_bad_response (void **state)
                       SHED_SESSION_OK);
     assert_int_equal (shed_session_respond (f->ba, &init, f->now, resp), SHED_SESSION_OK);
     //  Tampered payload: mac1 refuses; wrong size refused first.
-    uint8_t bad [SHED_MSG_RESPONSE_SIZE];
+    uint8_t bad[SHED_MSG_RESPONSE_SIZE];
     memcpy (bad, resp, sizeof bad);
-    bad [60] ^= 1;
+    bad[60] ^= 1;
     assert_int_equal (shed_session_consume_response (f->ab, bad, sizeof bad, f->now),
                       SHED_SESSION_ERR_MAC);
     assert_int_equal (shed_session_consume_response (f->ab, resp, sizeof resp - 1, f->now),
@@ -433,8 +436,8 @@ test_crossing_handshakes (void **state)
 {
     fixture_t *f = *state;
     //  Both start at once; both complete; traffic flows both ways.
-    uint8_t ma [SHED_MSG_INITIATION_SIZE], mb [SHED_MSG_INITIATION_SIZE];
-    uint8_t ra [SHED_MSG_RESPONSE_SIZE], rb [SHED_MSG_RESPONSE_SIZE];
+    uint8_t ma[SHED_MSG_INITIATION_SIZE], mb[SHED_MSG_INITIATION_SIZE];
+    uint8_t ra[SHED_MSG_RESPONSE_SIZE], rb[SHED_MSG_RESPONSE_SIZE];
     shed_initiation_t init;
     assert_int_equal (shed_session_initiate (f->ab, f->now, ++f->wall, ma), SHED_SESSION_OK);
     assert_int_equal (shed_session_initiate (f->ba, f->now, ++f->wall, mb), SHED_SESSION_OK);
@@ -457,13 +460,13 @@ test_seal_batch (void **state)
 {
     fixture_t *f = *state;
     enum { N = 5, LEN = 100 };
-    uint8_t msgs [N][LEN + SHED_SESSION_DATA_OVERHEAD], copy [LEN + SHED_SESSION_DATA_OVERHEAD];
-    uint8_t *bufs [N];
-    size_t lens [N], ptlen;
+    uint8_t msgs[N][LEN + SHED_SESSION_DATA_OVERHEAD], copy[LEN + SHED_SESSION_DATA_OVERHEAD];
+    uint8_t *bufs[N];
+    size_t lens[N], ptlen;
     for (int i = 0; i < N; i++) {
-        bufs [i] = msgs [i];
-        lens [i] = LEN - (size_t) i;
-        memset (msgs [i] + SHED_SESSION_DATA_HEADER, 'a' + i, lens [i]);
+        bufs[i] = msgs[i];
+        lens[i] = LEN - (size_t) i;
+        memset (msgs[i] + SHED_SESSION_DATA_HEADER, 'a' + i, lens[i]);
     }
     assert_int_equal (shed_session_seal_batch (f->ab, f->now, bufs, lens, N),
                       SHED_SESSION_ERR_NOKEY);
@@ -471,18 +474,18 @@ test_seal_batch (void **state)
     assert_int_equal (s_send (f, f->ab, f->ba, "first", NULL, NULL), SHED_SESSION_OK);
     assert_int_equal (shed_session_seal_batch (f->ab, f->now, bufs, lens, 0), SHED_SESSION_OK);
     assert_int_equal (shed_session_seal_batch (f->ab, f->now, bufs, lens, N), SHED_SESSION_OK);
-    for (int i = 0; i < N; i++)     //  counter 0 went to "first"
-        assert_int_equal (msgs [i][8], 1 + i);
+    for (int i = 0; i < N; i++) //  counter 0 went to "first"
+        assert_int_equal (msgs[i][8], 1 + i);
     for (int i = N - 1; i >= 0; i--) {
-        memcpy (copy, msgs [i], lens [i] + SHED_SESSION_DATA_OVERHEAD);
-        assert_int_equal (shed_session_open (f->ba, f->now, msgs [i],
-                                             lens [i] + SHED_SESSION_DATA_OVERHEAD, &ptlen),
+        memcpy (copy, msgs[i], lens[i] + SHED_SESSION_DATA_OVERHEAD);
+        assert_int_equal (shed_session_open (f->ba, f->now, msgs[i],
+                                             lens[i] + SHED_SESSION_DATA_OVERHEAD, &ptlen),
                           SHED_SESSION_OK);
-        assert_int_equal (ptlen, lens [i]);
-        assert_int_equal (msgs [i][SHED_SESSION_DATA_HEADER + ptlen - 1], 'a' + i);
-        assert_int_equal (shed_session_open (f->ba, f->now, copy,
-                                             lens [i] + SHED_SESSION_DATA_OVERHEAD, &ptlen),
-                          SHED_SESSION_ERR_REPLAY);
+        assert_int_equal (ptlen, lens[i]);
+        assert_int_equal (msgs[i][SHED_SESSION_DATA_HEADER + ptlen - 1], 'a' + i);
+        assert_int_equal (
+            shed_session_open (f->ba, f->now, copy, lens[i] + SHED_SESSION_DATA_OVERHEAD, &ptlen),
+            SHED_SESSION_ERR_REPLAY);
     }
     shed_session_info_t info;
     shed_session_info (f->ab, f->now, &info);
@@ -496,7 +499,7 @@ test_strerror (void **state)
                          "counter replayed or too old");
     assert_string_equal (shed_session_strerror (12345), "unknown error");
     //  A small-order peer key is refused at creation.
-    uint8_t sk [32], pk [32], zero [32] = {0};
+    uint8_t sk[32], pk[32], zero[32] = { 0 };
     crypto_box_keypair (pk, sk);
     assert_null (shed_session_new (sk, pk, zero, NULL));
 }
@@ -507,8 +510,8 @@ main (void)
     if (sodium_init () < 0)
         return 1;
     printf ("session_test: AES-256-GCM %s\n",
-            (shed_session_aead_available () & SHED_AEAD_AES256GCM)? "available": "not available");
-    const struct CMUnitTest tests [] = {
+            (shed_session_aead_available () & SHED_AEAD_AES256GCM) ? "available" : "not available");
+    const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_handshake_both_directions, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_keepalive_confirms, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_chacha_only, s_setup, s_teardown),

@@ -20,13 +20,12 @@
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
-#define S_CHECK(cond)                                                          \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf (stderr, "fuzz_agent_frame: check failed: %s (line %d)\n", \
-                     #cond, __LINE__);                                         \
-            abort ();                                                          \
-        }                                                                      \
+#define S_CHECK(cond)                                                                              \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf (stderr, "fuzz_agent_frame: check failed: %s (line %d)\n", #cond, __LINE__);   \
+            abort ();                                                                              \
+        }                                                                                          \
     } while (0)
 
 static void
@@ -78,7 +77,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    size_t step = data[0] % 65;             /* 0: everything at once */
+    size_t step = data[0] % 65; /* 0: everything at once */
     data++;
     size--;
     /* Small bounds so the fuzzer reaches them. */

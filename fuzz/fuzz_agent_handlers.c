@@ -23,13 +23,13 @@
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
-#define S_CHECK(cond)                                                              \
-    do {                                                                           \
-        if (!(cond)) {                                                             \
-            fprintf (stderr, "fuzz_agent_handlers: check failed: %s (line %d)\n",  \
-                     #cond, __LINE__);                                             \
-            abort ();                                                              \
-        }                                                                          \
+#define S_CHECK(cond)                                                                              \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf (stderr, "fuzz_agent_handlers: check failed: %s (line %d)\n", #cond,           \
+                     __LINE__);                                                                    \
+            abort ();                                                                              \
+        }                                                                                          \
     } while (0)
 
 /* Short, middling and longest shed names: the long ones leave little room
@@ -58,46 +58,46 @@ s_one (agent_check_shed_t *s, const char *shed, const agent_msg_t *msg)
     }
     size_t sl = strlen (shed);
     switch (out.action) {
-        case AGENT_CHECK_SERVICE_REGISTER: {
-            S_CHECK (msg->hdr.type == AGENT_SERVICE_REGISTER);
-            S_CHECK (strlen (out.id) <= REC_NAME_MAX);
-            S_CHECK (!strncmp (out.id, shed, sl) && out.id[sl] == '.');
-            S_CHECK (!strcmp (out.id + sl + 1, msg->u.agent_service_register.name));
-            S_CHECK (!strcmp (out.svc.id, out.id) && !strcmp (out.svc.shed, shed));
-            S_CHECK (out.svc.port >= 1 && out.svc.port <= 65535);
-            S_CHECK (out.svc.check == REC_CHECK_NONE);
-            bool held = agent_check_held (s, out.id, false);
-            S_CHECK (held || s->n < s->max);
-            /* The catalog took it. */
-            S_CHECK (agent_check_hold (s, out.id) == 0);
-            S_CHECK (agent_check_held (s, out.id, false));
-            S_CHECK (s->n == held_before + (held ? 0 : 1));
-            break;
-        }
-        case AGENT_CHECK_SERVICE_DEREGISTER:
-            S_CHECK (s->n + 1 == held_before);
-            S_CHECK (!agent_check_held (s, out.id, false));
-            break;
-        case AGENT_CHECK_SERVICE_HEALTH:
-            S_CHECK (agent_check_held (s, out.id, false));
-            S_CHECK (out.health >= REC_HEALTH_PASSING && out.health <= REC_HEALTH_CRITICAL);
-            S_CHECK (out.output != NULL);
-            break;
-        case AGENT_CHECK_LOG:
-            S_CHECK (out.log && agent_msg_stream_name_ok (out.log->stream));
-            S_CHECK (strlen (out.log->text) <= AGENT_TEXT_MAX);
-            break;
-        case AGENT_CHECK_HELLO:
-            S_CHECK (out.version && strlen (out.version) < sizeof msg->u.agent_hello.agent_version);
-            break;
-        case AGENT_CHECK_STEP_DONE:
-            S_CHECK (out.result && out.result->kind == AGENT_PROC_STEP_DONE);
-            break;
-        case AGENT_CHECK_RUN_DONE:
-            S_CHECK (out.done && out.run == out.done->run);
-            break;
-        case AGENT_CHECK_NONE:
-            break;
+    case AGENT_CHECK_SERVICE_REGISTER: {
+        S_CHECK (msg->hdr.type == AGENT_SERVICE_REGISTER);
+        S_CHECK (strlen (out.id) <= REC_NAME_MAX);
+        S_CHECK (!strncmp (out.id, shed, sl) && out.id[sl] == '.');
+        S_CHECK (!strcmp (out.id + sl + 1, msg->u.agent_service_register.name));
+        S_CHECK (!strcmp (out.svc.id, out.id) && !strcmp (out.svc.shed, shed));
+        S_CHECK (out.svc.port >= 1 && out.svc.port <= 65535);
+        S_CHECK (out.svc.check == REC_CHECK_NONE);
+        bool held = agent_check_held (s, out.id, false);
+        S_CHECK (held || s->n < s->max);
+        /* The catalog took it. */
+        S_CHECK (agent_check_hold (s, out.id) == 0);
+        S_CHECK (agent_check_held (s, out.id, false));
+        S_CHECK (s->n == held_before + (held ? 0 : 1));
+        break;
+    }
+    case AGENT_CHECK_SERVICE_DEREGISTER:
+        S_CHECK (s->n + 1 == held_before);
+        S_CHECK (!agent_check_held (s, out.id, false));
+        break;
+    case AGENT_CHECK_SERVICE_HEALTH:
+        S_CHECK (agent_check_held (s, out.id, false));
+        S_CHECK (out.health >= REC_HEALTH_PASSING && out.health <= REC_HEALTH_CRITICAL);
+        S_CHECK (out.output != NULL);
+        break;
+    case AGENT_CHECK_LOG:
+        S_CHECK (out.log && agent_msg_stream_name_ok (out.log->stream));
+        S_CHECK (strlen (out.log->text) <= AGENT_TEXT_MAX);
+        break;
+    case AGENT_CHECK_HELLO:
+        S_CHECK (out.version && strlen (out.version) < sizeof msg->u.agent_hello.agent_version);
+        break;
+    case AGENT_CHECK_STEP_DONE:
+        S_CHECK (out.result && out.result->kind == AGENT_PROC_STEP_DONE);
+        break;
+    case AGENT_CHECK_RUN_DONE:
+        S_CHECK (out.done && out.run == out.done->run);
+        break;
+    case AGENT_CHECK_NONE:
+        break;
     }
     if (out.action != AGENT_CHECK_SERVICE_REGISTER && out.action != AGENT_CHECK_SERVICE_DEREGISTER)
         S_CHECK (s->n == held_before);
@@ -115,7 +115,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     while (pos + AGENT_FRAME_HEADER <= size) {
         uint8_t type = data[pos];
         uint32_t len = (uint32_t) data[pos + 1] << 24 | (uint32_t) data[pos + 2] << 16
-                     | (uint32_t) data[pos + 3] << 8 | data[pos + 4];
+                       | (uint32_t) data[pos + 3] << 8 | data[pos + 4];
         pos += AGENT_FRAME_HEADER;
         if (len > size - pos)
             len = (uint32_t) (size - pos);

@@ -29,7 +29,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     int type = -1;
     const uint8_t *body = NULL;
     size_t blen = 0;
-    char name [EVENT_NODE_MAX + 1];
+    char name[EVENT_NODE_MAX + 1];
     if (bus_link_parse (in, size, &type, &body, &blen, name) == 0) {
         if (body != in + 1 || blen != size - 1)
             abort ();

@@ -18,8 +18,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     shed_config_t cfg;
     shed_config_defaults (&cfg);
     char err[512] = "";
-    int rc = shed_config_load_buffer (&cfg, (const char *) data, size, "fuzz.yaml", err,
-                                      sizeof err);
+    int rc =
+        shed_config_load_buffer (&cfg, (const char *) data, size, "fuzz.yaml", err, sizeof err);
     if (rc != 0) {
         /* Every failure explains itself on one line. */
         assert (err[0] != '\0');

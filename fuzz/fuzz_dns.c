@@ -31,10 +31,15 @@ s_init (void)
     for (int i = 0; i < 40; i++) {
         char addr[32];
         snprintf (addr, sizeof addr, i % 3 ? "10.0.1.%d" : "fd00::%d", i + 1);
-        dns_zone_builder_add_service_instance (zb, &(dns_instance_t) {
-            .service = i % 2 ? "web" : "db", .node = i % 4 ? "n1" : "rack.n2",
-            .shed = i % 5 ? NULL : "dev", .address = addr, .port = (uint16_t) (8000 + i),
-            .health = (dns_health_t) (i % 3), .tags = tags, .tag_count = (size_t) (i % 3) });
+        dns_zone_builder_add_service_instance (zb,
+                                               &(dns_instance_t){ .service = i % 2 ? "web" : "db",
+                                                                  .node = i % 4 ? "n1" : "rack.n2",
+                                                                  .shed = i % 5 ? NULL : "dev",
+                                                                  .address = addr,
+                                                                  .port = (uint16_t) (8000 + i),
+                                                                  .health = (dns_health_t) (i % 3),
+                                                                  .tags = tags,
+                                                                  .tag_count = (size_t) (i % 3) });
     }
     s_zone = dns_zone_builder_build (&zb);
     dns_resolve_config_init (&s_cfg, "shed", 0, 1);

@@ -43,9 +43,12 @@ s_init (void)
     for (int i = 0; i < 8; i++) {
         char addr[32];
         snprintf (addr, sizeof addr, "10.0.1.%d", i + 1);
-        dns_zone_builder_add_service_instance (zb, &(dns_instance_t) {
-            .service = i % 2 ? "web" : "db", .node = "n1", .address = addr,
-            .port = (uint16_t) (8000 + i), .health = DNS_HEALTH_PASSING });
+        dns_zone_builder_add_service_instance (zb,
+                                               &(dns_instance_t){ .service = i % 2 ? "web" : "db",
+                                                                  .node = "n1",
+                                                                  .address = addr,
+                                                                  .port = (uint16_t) (8000 + i),
+                                                                  .health = DNS_HEALTH_PASSING });
     }
     s_zone = dns_zone_builder_build (&zb);
     dns_resolve_config_init (&s_cfg, "shed", 0, 1);
@@ -93,7 +96,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         if (piece > S_BUF - in_len)
             piece = S_BUF - in_len;
         if (piece == 0)
-            abort ();           /* a full buffer without a frame: a stall */
+            abort (); /* a full buffer without a frame: a stall */
         memcpy (s_in + in_len, data + pos, piece);
         in_len += piece;
         pos += piece;

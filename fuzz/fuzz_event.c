@@ -27,13 +27,12 @@
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
-#define S_CHECK(cond)                                                           \
-    do {                                                                        \
-        if (!(cond)) {                                                          \
-            fprintf (stderr, "fuzz_event: check failed: %s (line %d)\n", #cond, \
-                     __LINE__);                                                 \
-            abort ();                                                           \
-        }                                                                       \
+#define S_CHECK(cond)                                                                              \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf (stderr, "fuzz_event: check failed: %s (line %d)\n", #cond, __LINE__);         \
+            abort ();                                                                              \
+        }                                                                                          \
     } while (0)
 
 /* The in-place reader; returns 0 if it accepted the frame. */
@@ -46,7 +45,8 @@ s_peek (const uint8_t *data, size_t size, event_peek_t *pk)
     S_CHECK ((const uint8_t *) pk->route >= data && (const uint8_t *) pk->route < end);
     S_CHECK (pk->kind_len <= EVENT_KIND_MAX);
     if (pk->kind_len)
-        S_CHECK ((const uint8_t *) pk->kind >= data && (const uint8_t *) pk->kind + pk->kind_len <= end);
+        S_CHECK ((const uint8_t *) pk->kind >= data
+                 && (const uint8_t *) pk->kind + pk->kind_len <= end);
     if (pk->payload)
         S_CHECK (pk->payload >= data && pk->payload + pk->payload_len <= end);
     if (pk->type == EVENT_EVENT)
@@ -77,7 +77,7 @@ static void
 s_agree (const event_peek_t *pk, const event_msg_t *m)
 {
     if (m->hdr.type != pk->type)
-        return;                     /* e.g. a control route: peek reads only the body */
+        return; /* e.g. a control route: peek reads only the body */
     if (m->hdr.type == EVENT_EVENT) {
         const event_event_t *e = &m->u.event_event;
         S_CHECK (strcmp (e->origin, pk->origin) == 0);
@@ -94,7 +94,7 @@ s_agree (const event_peek_t *pk, const event_msg_t *m)
         event_item_view_t it;
         for (size_t i = 0; i < b->items.n; i++) {
             S_CHECK (event_batch_next (pk, &pos, &it) == 0);
-            const event_item_t *x = &b->items.items [i];
+            const event_item_t *x = &b->items.items[i];
             S_CHECK (x->seq == it.seq && x->tseq == it.tseq && x->time_us == it.time_us);
             S_CHECK (x->payload.len == it.payload_len);
             if (it.payload_len)
@@ -106,7 +106,7 @@ s_agree (const event_peek_t *pk, const event_msg_t *m)
 static void
 s_agent_log (const uint8_t *data, size_t size)
 {
-    static agent_msg_t fast, full;      /* 4 KiB each: not on the stack */
+    static agent_msg_t fast, full; /* 4 KiB each: not on the stack */
     if (!agent_log_decode_fast (data, size, &fast))
         return;
     S_CHECK (wire_decode (&agent_proto, data, size, &full, NULL) == WIRE_OK);
@@ -130,10 +130,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         return 0;
     if (peeked)
         s_agree (&pk, &m);
-    S_CHECK (route != NULL && route [0] != 0);
-    char r [EVENT_TOPIC_MAX + 1];
+    S_CHECK (route != NULL && route[0] != 0);
+    char r[EVENT_TOPIC_MAX + 1];
     snprintf (r, sizeof r, "%s", route);
-    if (m.hdr.type == EVENT_EVENT && r [0] != EVENT_CTL_CHAR) {
+    if (m.hdr.type == EVENT_EVENT && r[0] != EVENT_CTL_CHAR) {
         S_CHECK (event_topic_valid (m.u.event_event.topic));
         S_CHECK (strcmp (m.u.event_event.topic, r) == 0);
         S_CHECK (m.u.event_event.seq > 0);
@@ -143,7 +143,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         S_CHECK (event_topic_valid (r));
         S_CHECK (m.u.event_batch.items.n >= 1 && m.u.event_batch.items.n <= EVENT_BATCH_MAX);
         for (size_t i = 0; i < m.u.event_batch.items.n; i++)
-            S_CHECK (m.u.event_batch.items.items [i].seq > 0);
+            S_CHECK (m.u.event_batch.items.items[i].seq > 0);
     }
     /* The encoder writes every field, absent optional ones included, so
      * a re-encoding may be larger than a sparse input. */

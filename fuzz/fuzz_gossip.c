@@ -46,24 +46,23 @@ s_send (void *ctx, const char *addr, uint16_t port, const uint8_t *buf, size_t l
 
 static void
 s_stream (void *ctx, const char *addr, uint16_t port, const uint8_t *buf, size_t len)
-{
-}
+{}
 
 static void
 s_seed_members (swim_t *swim)
 {
-    gossip_update_t items [3];
-    uint8_t key [SWIM_KEY_BYTES] = { 1 };
+    gossip_update_t items[3];
+    uint8_t key[SWIM_KEY_BYTES] = { 1 };
     memset (items, 0, sizeof items);
     for (int i = 0; i < 3; i++) {
-        items [i].kind = SWIM_UPD_ALIVE;
-        snprintf (items [i].name, sizeof items [i].name, "peer-%d", i);
-        snprintf (items [i].addr, sizeof items [i].addr, "10.0.0.%d", i + 2);
-        items [i].port = 7946;
-        items [i].inc = 1;
-        items [i].vmin = items [i].vmax = 1;
-        items [i].key.data = key;
-        items [i].key.len = SWIM_KEY_BYTES;
+        items[i].kind = SWIM_UPD_ALIVE;
+        snprintf (items[i].name, sizeof items[i].name, "peer-%d", i);
+        snprintf (items[i].addr, sizeof items[i].addr, "10.0.0.%d", i + 2);
+        items[i].port = 7946;
+        items[i].inc = 1;
+        items[i].vmin = items[i].vmax = 1;
+        items[i].key.data = key;
+        items[i].key.len = SWIM_KEY_BYTES;
     }
     gossip_msg_t msg;
     memset (&msg, 0, sizeof msg);
@@ -92,7 +91,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     if (!swim)
         abort ();
     s_seed_members (swim);
-    if (size > 0 && (data [0] & 1)) {
+    if (size > 0 && (data[0] & 1)) {
         uint8_t *reply = NULL;
         size_t reply_len = 0;
         swim_receive_stream (swim, "10.0.0.9", 7946, data + 1, size - 1, &reply, &reply_len);

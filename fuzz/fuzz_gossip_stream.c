@@ -31,14 +31,14 @@ static shed_keyring_t *s_ring, *s_other;
 static void
 s_init (void)
 {
-    uint8_t key [SHED_KEY_BYTES];
+    uint8_t key[SHED_KEY_BYTES];
     s_ring = shed_keyring_new ();
     s_other = shed_keyring_new ();
     if (!s_ring || !s_other)
         abort ();
     for (int k = 0; k < 3; k++) {
         for (int i = 0; i < SHED_KEY_BYTES; i++)
-            key [i] = (uint8_t) (k * SHED_KEY_BYTES + i);
+            key[i] = (uint8_t) (k * SHED_KEY_BYTES + i);
         if (shed_keyring_install (k < 2 ? s_ring : s_other, key) != SHED_KR_OK)
             abort ();
     }
@@ -54,12 +54,11 @@ s_read (const uint8_t *data, size_t size, uint8_t **pt, size_t *ptlen)
     if (size < GOSSIP_TCP_HDR_SEALED)
         return -1;
     size_t bodylen = 0;
-    uint8_t stamp [GOSSIP_STAMP_BYTES];
+    uint8_t stamp[GOSSIP_STAMP_BYTES];
     int rc = gossip_stream_header_open (s_ring, data, &bodylen, stamp);
     if (rc) {
-        if (rc != GOSSIP_STREAM_ERR_LENGTH && rc != SHED_SEAL_ERR_KEYID
-            && rc != SHED_SEAL_ERR_AUTH && rc != SHED_SEAL_ERR_FORMAT
-            && rc != SHED_SEAL_ERR_SHORT)
+        if (rc != GOSSIP_STREAM_ERR_LENGTH && rc != SHED_SEAL_ERR_KEYID && rc != SHED_SEAL_ERR_AUTH
+            && rc != SHED_SEAL_ERR_FORMAT && rc != SHED_SEAL_ERR_SHORT)
             abort ();
         return rc;
     }
@@ -67,7 +66,7 @@ s_read (const uint8_t *data, size_t size, uint8_t **pt, size_t *ptlen)
         abort ();
     size_t have = size - GOSSIP_TCP_HDR_SEALED;
     if (have < bodylen)
-        return -1;              /* the connection would wait for the rest */
+        return -1; /* the connection would wait for the rest */
     uint8_t *in = (uint8_t *) malloc (bodylen);
     uint8_t *out = (uint8_t *) malloc (bodylen);
     if (!in || !out)
@@ -92,8 +91,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         s_init ();
     if (size < 1)
         return 0;
-    int mode = data [0] & 3;
-    uint8_t flip_at = (uint8_t) (data [0] >> 2);
+    int mode = data[0] & 3;
+    uint8_t flip_at = (uint8_t) (data[0] >> 2);
     data++;
     size--;
     uint8_t *pt = NULL;
@@ -101,10 +100,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
     if (mode == 0) {
         if (s_read (data, size, &pt, &ptlen) == 0)
-            abort ();           /* forged without the key */
+            abort (); /* forged without the key */
     }
     else if (mode == 1) {
-        uint8_t hpt [GOSSIP_TCP_HDR_PT] = { 0 };
+        uint8_t hpt[GOSSIP_TCP_HDR_PT] = { 0 };
         size_t n = size < sizeof hpt ? size : sizeof hpt;
         memcpy (hpt, data, n);
         size_t rest = size - n;
@@ -117,10 +116,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
             || hlen != GOSSIP_TCP_HDR_SEALED)
             abort ();
         memcpy (frame + hlen, data + n, rest);
-        size_t declared = ((size_t) hpt [0] << 24) | ((size_t) hpt [1] << 16)
-                          | ((size_t) hpt [2] << 8) | hpt [3];
+        size_t declared =
+            ((size_t) hpt[0] << 24) | ((size_t) hpt[1] << 16) | ((size_t) hpt[2] << 8) | hpt[3];
         size_t bodylen = 0;
-        uint8_t stamp [GOSSIP_STAMP_BYTES];
+        uint8_t stamp[GOSSIP_STAMP_BYTES];
         int rc = gossip_stream_header_open (s_ring, frame, &bodylen, stamp);
         bool valid = declared >= SHED_SEAL_OVERHEAD && declared <= SWIM_STREAM_MAX;
         if (valid ? (rc != 0 || bodylen != declared
@@ -128,15 +127,15 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                   : rc != GOSSIP_STREAM_ERR_LENGTH)
             abort ();
         if (s_read (frame, hlen + rest, &pt, &ptlen) == 0)
-            abort ();           /* a body not sealed under this header */
+            abort (); /* a body not sealed under this header */
         free (frame);
     }
     else if (mode == 2 || mode == 3) {
-        uint8_t stamp [GOSSIP_STAMP_BYTES];
+        uint8_t stamp[GOSSIP_STAMP_BYTES];
         memset (stamp, 0x5a, sizeof stamp);
         size_t flen = 0;
-        uint8_t *frame = gossip_stream_seal (mode == 2 ? s_ring : s_other, stamp, data, size,
-                                             &flen);
+        uint8_t *frame =
+            gossip_stream_seal (mode == 2 ? s_ring : s_other, stamp, data, size, &flen);
         if (!frame || flen != GOSSIP_TCP_HDR_SEALED + size + SHED_SEAL_OVERHEAD)
             abort ();
         int rc = s_read (frame, flen, &pt, &ptlen);
@@ -151,7 +150,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
             pt = NULL;
             /* Any one byte changed, in the header or the body: refused. */
             size_t at = ((size_t) flip_at * 2654435761u + size) % flen;
-            frame [at] ^= (uint8_t) (1u << (flip_at & 7));
+            frame[at] ^= (uint8_t) (1u << (flip_at & 7));
             if (s_read (frame, flen, &pt, &ptlen) == 0)
                 abort ();
         }

@@ -62,8 +62,8 @@ s_path_rules (const uint8_t *data, size_t size)
     const char *path = buf, *target = buf + strlen (buf) + 1;
     image_entry_kind_t kind = (image_entry_kind_t) (size ? data[0] % 4 : 0);
     char norm[IMAGE_PATH_MAX], nt[IMAGE_PATH_MAX], why[512] = "";
-    int rc = image_path_check (path, kind, target, norm, sizeof norm, nt, sizeof nt, why,
-                               sizeof why);
+    int rc =
+        image_path_check (path, kind, target, norm, sizeof norm, nt, sizeof nt, why, sizeof why);
     if (rc != 0) {
         assert (why[0] && !strchr (why, '\n'));
         return;
@@ -71,8 +71,8 @@ s_path_rules (const uint8_t *data, size_t size)
     s_check_norm (norm);
     char again[IMAGE_PATH_MAX];
     if (*norm) {
-        assert (image_path_check (norm, kind, target, again, sizeof again, NULL, 0, why,
-                                  sizeof why) == 0);
+        assert (image_path_check (norm, kind, target, again, sizeof again, NULL, 0, why, sizeof why)
+                == 0);
         assert (strcmp (again, norm) == 0);
     }
     if (kind == IMAGE_ENTRY_HARDLINK)
@@ -92,9 +92,10 @@ s_check_tree (const char *path, const struct stat *st, int flag, struct FTW *ftw
         ssize_t n = readlink (path, target, sizeof target - 1);
         assert (n > 0);
         target[n] = '\0';
-        const char *rel = path + s_root_len + 1;    /* path inside the tree */
-        assert (image_path_check (rel, IMAGE_ENTRY_SYMLINK, target, norm, sizeof norm, NULL,
-                                  0, why, sizeof why) == 0);
+        const char *rel = path + s_root_len + 1; /* path inside the tree */
+        assert (image_path_check (rel, IMAGE_ENTRY_SYMLINK, target, norm, sizeof norm, NULL, 0, why,
+                                  sizeof why)
+                == 0);
     }
     return 0;
 }
@@ -114,8 +115,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     int fd = memfd_create ("archive", MFD_CLOEXEC);
     assert (fd >= 0);
     assert (write (fd, data, size) == (ssize_t) size);
-    image_unpack_opts_t opts = { .max_entries = 4096, .max_bytes = 32u << 20,
-                                 .reserve_bytes = 64u << 20, .owners = geteuid () == 0 };
+    image_unpack_opts_t opts = { .max_entries = 4096,
+                                 .max_bytes = 32u << 20,
+                                 .reserve_bytes = 64u << 20,
+                                 .owners = geteuid () == 0 };
     image_unpack_stats_t stats;
     char why[512] = "";
     int rc = image_unpack_fd (fd, s_dest, &opts, &stats, why, sizeof why);

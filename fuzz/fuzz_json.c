@@ -32,8 +32,15 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         return 0;
     memcpy (text, data, size);
     bool valid = json_valid (text, size);
-    static const char *paths[] = { "", "error", "error.code", "error.message", "fault_message",
-                                   "machine-config.vcpu_count", "sheds", "state", "a.b.c.d" };
+    static const char *paths[] = { "",
+                                   "error",
+                                   "error.code",
+                                   "error.message",
+                                   "fault_message",
+                                   "machine-config.vcpu_count",
+                                   "sheds",
+                                   "state",
+                                   "a.b.c.d" };
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         size_t vlen = 0;
         const char *v = json_find (text, size, paths[i], &vlen);

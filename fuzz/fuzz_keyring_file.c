@@ -20,36 +20,35 @@ int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
     //  Exact-size copy, not NUL-terminated: the parser must respect `len`.
-    char *text = malloc (size? size: 1);
+    char *text = malloc (size ? size : 1);
     if (!text)
         return 0;
     memcpy (text, data, size);
-    char err [256];
-    err [0] = '\0';
+    char err[256];
+    err[0] = '\0';
     shed_keyring_t *ring = shed_keyring_parse (text, size, err, sizeof err);
     free (text);
     if (!ring) {
-        if (err [0] == '\0')
-            abort ();               //  a failure always says why
+        if (err[0] == '\0')
+            abort (); //  a failure always says why
         return 0;
     }
     size_t count = shed_keyring_count (ring);
     if (count > SHED_KEYRING_MAX)
         abort ();
     //  Re-render in the file format and parse again.
-    char out [SHED_KEYRING_MAX * 64];
+    char out[SHED_KEYRING_MAX * 64];
     size_t len = 0;
     size_t primaries = 0;
     for (size_t i = 0; i < count; i++) {
         shed_keyring_entry_t e;
-        if (shed_keyring_entry (ring, i, &e) != 0
-        ||  e.id != shed_keyring_key_id (e.key))
+        if (shed_keyring_entry (ring, i, &e) != 0 || e.id != shed_keyring_key_id (e.key))
             abort ();
         primaries += e.primary;
-        char b64 [SHED_KEY_TEXT_MAX];
+        char b64[SHED_KEY_TEXT_MAX];
         shed_key_to_text (e.key, b64);
         len += (size_t) snprintf (out + len, sizeof out - len, "%s %s\n",
-                                  e.primary? "primary": "key", b64);
+                                  e.primary ? "primary" : "key", b64);
     }
     if (count && primaries != 1)
         abort ();

@@ -18,16 +18,21 @@
 
 #include <string.h>
 
+/* clang-format off */
 #define FZ_LEAF_FIELDS(F, T) \
     F (T, 0, data,   WIRE_BLOB, 8,  WIRE_OPT, _)       \
     F (T, 1, on,     WIRE_BOOL, 0,  WIRE_OPT, _)
+/* clang-format on */
 
+/* clang-format off */
 #define FZ_ITEM_FIELDS(F, T) \
     F (T, 0, name,   WIRE_STR,  8,  WIRE_REQ, _)       \
     F (T, 1, n,      WIRE_U64,  9,  WIRE_OPT, _)       \
     F (T, 2, tags,   WIRE_TAGS, 2,  WIRE_OPT, _)       \
     F (T, 3, leaves, WIRE_LIST, 2,  WIRE_OPT, fz_leaf)
+/* clang-format on */
 
+/* clang-format off */
 #define FZ_ALL_FIELDS(F, T) \
     F (T, 2,  u,     WIRE_U64,  100000, WIRE_REQ, _)   \
     F (T, 3,  i,     WIRE_I64,  0,      WIRE_OPT, _)   \
@@ -39,17 +44,22 @@
     F (T, 9,  tags,  WIRE_TAGS, 3,      WIRE_OPT, _)   \
     F (T, 10, items, WIRE_LIST, 4,      WIRE_OPT, fz_item) \
     F (T, 11, big,   WIRE_U64,  0,      WIRE_OPT, _)
+/* clang-format on */
 
+/* clang-format off */
 #define FZ_SMALL_FIELDS(F, T) \
     F (T, 2,  seq,   WIRE_U64,  0,      WIRE_REQ, _)   \
     F (T, 3,  why,   WIRE_STR,  4,      WIRE_OPT, _)
+/* clang-format on */
 
 #define FZ_NONE_FIELDS(F, T)
 
+/* clang-format off */
 #define FZ_MESSAGES(M) \
     M (FZ_ALL,   fz_all,   1, FZ_ALL_FIELDS)   \
     M (FZ_SMALL, fz_small, 2, FZ_SMALL_FIELDS) \
     M (FZ_NONE,  fz_none,  3, FZ_NONE_FIELDS)
+/* clang-format on */
 
 WIRE_DECLARE_RECORD (fz_leaf, FZ_LEAF_FIELDS)
 WIRE_DECLARE_RECORD (fz_item, FZ_ITEM_FIELDS)

@@ -21,8 +21,7 @@
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
-static const wire_proto_t *const s_protos[] = { &api_proto, &rpc_proto, &nsched_proto,
-                                                &rec_proto };
+static const wire_proto_t *const s_protos[] = { &api_proto, &rpc_proto, &nsched_proto, &rec_proto };
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)

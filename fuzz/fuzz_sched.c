@@ -28,13 +28,12 @@
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
-#define S_CHECK(cond)                                                           \
-    do {                                                                        \
-        if (!(cond)) {                                                          \
-            fprintf (stderr, "fuzz_sched: check failed: %s (line %d)\n", #cond, \
-                     __LINE__);                                                 \
-            abort ();                                                           \
-        }                                                                       \
+#define S_CHECK(cond)                                                                              \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf (stderr, "fuzz_sched: check failed: %s (line %d)\n", #cond, __LINE__);         \
+            abort ();                                                                              \
+        }                                                                                          \
     } while (0)
 
 #define S_MIB (1024ull * 1024ull)
@@ -49,9 +48,9 @@ s_claim (const nsched_claim_t *c)
     /* The target's units (sched_serve.c): millicpus and MiB on the wire. */
     place_resources_t need = { { c->cpus_milli, c->memory_mb * S_MIB, c->disk_mb * S_MIB,
                                  c->gpus } };
-    char why [256];
+    char why[256];
     int rc = sched_admit_claim (a, c->request_id, c->name, &need, why, sizeof why);
-    S_CHECK (rc != SCHED_ADMIT_OK || (need.v [0] | need.v [1] | need.v [2] | need.v [3]) == 0);
+    S_CHECK (rc != SCHED_ADMIT_OK || (need.v[0] | need.v[1] | need.v[2] | need.v[3]) == 0);
     sched_admit_destroy (&a);
 }
 
@@ -74,25 +73,25 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         if (m.hdr.type == NSCHED_RESULT && m.u.nsched_result.shed.len) {
             rec_msg_t rec;
             memset (&rec, 0, sizeof rec);
-            wire_decode (&rec_proto, m.u.nsched_result.shed.data, m.u.nsched_result.shed.len,
-                         &rec, NULL);
-            wire_msg_free (&rec_proto, &rec);   /* as s_sheds_add: after either outcome */
+            wire_decode (&rec_proto, m.u.nsched_result.shed.data, m.u.nsched_result.shed.len, &rec,
+                         NULL);
+            wire_msg_free (&rec_proto, &rec); /* as s_sheds_add: after either outcome */
         }
         wire_msg_free (&nsched_proto, &m);
     }
 
-    char text [300];
+    char text[300];
     size_t n = size < sizeof text - 1 ? size : sizeof text - 1;
     memcpy (text, data, n);
-    text [n] = '\0';
+    text[n] = '\0';
     place_constraint_t c;
-    char why [256];
+    char why[256];
     uint64_t v;
     placement_constraint_parse (text, &c, why, sizeof why);
     placement_size_parse (text, 1, &v);
     placement_size_parse (text, 1024 * 1024, &v);
     placement_cpus_parse (text, &v);
     bool ok = placement_name_valid (text, why, sizeof why);
-    S_CHECK (!ok || (strlen (text) <= 63 && text [0] >= 'a' && text [0] <= 'z'));
+    S_CHECK (!ok || (strlen (text) <= 63 && text[0] >= 'a' && text[0] <= 'z'));
     return 0;
 }

@@ -25,10 +25,10 @@ int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
     /* What recv_consumer reads: at most 2 * BUS_SUB_MAX bytes. */
-    uint8_t msg [BUS_SUB_MAX * 2];
+    uint8_t msg[BUS_SUB_MAX * 2];
     size_t rl = strlen (BUS_SNAPREQ_ROUTE);
     size_t len = 0;
-    if (size > 0 && (data [0] & 1)) {
+    if (size > 0 && (data[0] & 1)) {
         memcpy (msg, BUS_SNAPREQ_ROUTE, rl);
         len = rl;
         data++;
@@ -47,8 +47,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     if (!in)
         return 0;
     memcpy (in, msg, len);
-    char nonce [EVENT_NONCE_MAX + 1];
-    char (*prefixes) [BUS_SUB_MAX] = malloc (sizeof (char [EVENT_PREFIXES_MAX][BUS_SUB_MAX]));
+    char nonce[EVENT_NONCE_MAX + 1];
+    char (*prefixes)[BUS_SUB_MAX] = malloc (sizeof (char[EVENT_PREFIXES_MAX][BUS_SUB_MAX]));
     if (!prefixes) {
         free (in);
         return 0;
@@ -59,20 +59,20 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         if (nl == 0 || nl > EVENT_NONCE_MAX || n > EVENT_PREFIXES_MAX)
             abort ();
         /* Round trip: route, nonce, NUL, then each prefix and its NUL. */
-        uint8_t back [BUS_SUB_MAX * 2];
+        uint8_t back[BUS_SUB_MAX * 2];
         size_t bl = 0;
         memcpy (back, BUS_SNAPREQ_ROUTE, rl);
         bl = rl;
         memcpy (back + bl, nonce, nl);
         bl += nl;
-        back [bl++] = 0;
+        back[bl++] = 0;
         for (size_t i = 0; i < n; i++) {
-            size_t pl = strnlen (prefixes [i], BUS_SUB_MAX);
+            size_t pl = strnlen (prefixes[i], BUS_SUB_MAX);
             if (pl >= BUS_SUB_MAX || bl + pl + 1 > sizeof back)
                 abort ();
-            memcpy (back + bl, prefixes [i], pl);
+            memcpy (back + bl, prefixes[i], pl);
             bl += pl;
-            back [bl++] = 0;
+            back[bl++] = 0;
         }
         if (bl != len || memcmp (back, in, len) != 0)
             abort ();

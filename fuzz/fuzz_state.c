@@ -31,7 +31,7 @@ s_send (state_msg_t *msg)
     uint8_t *buf = NULL;
     size_t len = 0;
     if (wire_encode (&state_proto, msg, &buf, &len) == 0 && len > STATE_FRAME_MAX)
-        abort ();                   /* a reply must fit a frame */
+        abort (); /* a reply must fit a frame */
     free (buf);
     state_msg_free (msg);
 }
@@ -40,13 +40,13 @@ int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
     if (size > STATE_FRAME_MAX)
-        return 0;                   /* the links actor drops these unread */
+        return 0; /* the links actor drops these unread */
     state_msg_t msg;
     const char *field = "";
     if (wire_decode (&state_proto, data, size, &msg, &field) != 0)
         return 0;
 
-    char err [128];
+    char err[128];
     state_t *st = state_new ("me", NULL, err, sizeof err);
     if (!st)
         abort ();
@@ -64,7 +64,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
             state_msg_free (&out);
     }
     else
-        state_apply (st, &msg);     /* DELTA, PUSH; SNAPSHOT refused */
+        state_apply (st, &msg); /* DELTA, PUSH; SNAPSHOT refused */
     state_msg_free (&msg);
 
     state_digest (st, true, &out);

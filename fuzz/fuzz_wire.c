@@ -16,13 +16,12 @@
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
-#define S_CHECK(cond)                                                          \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf (stderr, "fuzz_wire: check failed: %s (line %d)\n", #cond, \
-                     __LINE__);                                                \
-            abort ();                                                          \
-        }                                                                      \
+#define S_CHECK(cond)                                                                              \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf (stderr, "fuzz_wire: check failed: %s (line %d)\n", #cond, __LINE__);          \
+            abort ();                                                                              \
+        }                                                                                          \
     } while (0)
 
 int
@@ -59,8 +58,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     S_CHECK (fixed);
     S_CHECK (wire_encode_into (&fz_proto, &m, fixed, one_len, &fixed_len) == WIRE_OK);
     S_CHECK (fixed_len == one_len && memcmp (fixed, one, one_len) == 0);
-    S_CHECK (wire_encode_into (&fz_proto, &m, fixed, one_len - 1, &fixed_len)
-             == WIRE_ERR_TOO_BIG);
+    S_CHECK (wire_encode_into (&fz_proto, &m, fixed, one_len - 1, &fixed_len) == WIRE_ERR_TOO_BIG);
     free (fixed);
 
     fz_msg_t again;

@@ -60,7 +60,7 @@ shed_config_defaults (shed_config_t *cfg)
     cfg->hooks_queue = 64;
     cfg->hooks_timeout_ms = 30000;
     cfg->agents.log_lines = 1000;
-    cfg->state.tombstone_ttl_s = 3600;  /* STATE_TOMBSTONE_TTL_DEFAULT */
+    cfg->state.tombstone_ttl_s = 3600; /* STATE_TOMBSTONE_TTL_DEFAULT */
     cfg->metrics.enabled = true;
     strcpy (cfg->metrics.listen, SHED_METRICS_DEFAULT_LISTEN);
 }
@@ -77,8 +77,7 @@ config_one_line (char *text)
 }
 
 int
-shed_config_set (shed_config_t *cfg, const char *key, const char *value, char *err,
-                 size_t errlen)
+shed_config_set (shed_config_t *cfg, const char *key, const char *value, char *err, size_t errlen)
 {
     const char *subkey = NULL;
     const directive_t *d = config_directive_find (key);

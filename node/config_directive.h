@@ -51,7 +51,7 @@ typedef struct {
     directive_kind_t kind;
     size_t offset;
     size_t size;
-    double min, max;            /* D_U32 / D_F64 bounds */
+    double min, max; /* D_U32 / D_F64 bounds */
 } directive_t;
 
 /* The row for `key` ("gossip.probe_interval_ms"), or NULL. */

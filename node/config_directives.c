@@ -10,6 +10,7 @@
 
 #define SLOT(member) offsetof (shed_config_t, member), sizeof (((shed_config_t *) 0)->member)
 
+/* clang-format off */
 static const directive_t s_directives[] = {
     { "name",           D_NAME,     SLOT (name), 0, 0 },
     { "bind",           D_HOSTPORT, SLOT (bind_addr), 0, 0 },
@@ -108,10 +109,11 @@ static const directive_t s_directives[] = {
     { "agents.streams_max",         D_U32, SLOT (agents.streams_max), 1, 4096 },
     { "agents.accepts_per_s",       D_U32, SLOT (agents.accepts_per_s), 1, 1000 },
 };
+/* clang-format on */
 
 /* Keys that open a section of further keys. */
-static const char *s_sections[] = { "gossip", "dns", "network", "resources", "scheduler",
-                                    "driver", "agents", "metrics", "state", "events" };
+static const char *s_sections[] = { "gossip", "dns",    "network", "resources", "scheduler",
+                                    "driver", "agents", "metrics", "state",     "events" };
 
 const directive_t *
 config_directive_find (const char *key)

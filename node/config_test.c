@@ -214,8 +214,7 @@ test_metrics (void **state)
     assert_string_equal (cfg.metrics.listen, "127.0.0.1:7951");
     assert_false (cfg.metrics.explicit_listen);
     /* An address from the file is explicit (a failed bind stops the node). */
-    assert_int_equal (s_load (&cfg, "metrics:\n  listen: 198.18.0.11:9100\n", err, sizeof err),
-                      0);
+    assert_int_equal (s_load (&cfg, "metrics:\n  listen: 198.18.0.11:9100\n", err, sizeof err), 0);
     assert_string_equal (cfg.metrics.listen, "198.18.0.11:9100");
     assert_true (cfg.metrics.explicit_listen);
     /* "" turns the endpoint off, as the flow mapping in the docs says. */
@@ -291,8 +290,8 @@ test_network (void **state)
     assert_int_equal (s_load (&cfg, "network:\n  cidr: 198.19.0.1/16\n", err, sizeof err), -1);
     assert_non_null (strstr (err, "host bits"));
     assert_int_equal (s_load (&cfg, "network:\n  cidr: 198.19.0.0/31\n", err, sizeof err), -1);
-    assert_int_equal (s_load (&cfg, "network:\n  bridge: a-very-long-bridge\n", err,
-                              sizeof err), -1);
+    assert_int_equal (s_load (&cfg, "network:\n  bridge: a-very-long-bridge\n", err, sizeof err),
+                      -1);
     assert_non_null (strstr (err, "interface name"));
     assert_int_equal (s_load (&cfg, "network:\n  vni: 16777216\n", err, sizeof err), -1);
     assert_int_equal (s_load (&cfg, "network:\n  block_prefix: 31\n", err, sizeof err), -1);
@@ -307,7 +306,7 @@ test_sched (void **state)
     shed_config_t cfg;
     char err[256] = "";
     shed_config_defaults (&cfg);
-    assert_string_equal (cfg.resources.cpus, "");           /* detected */
+    assert_string_equal (cfg.resources.cpus, ""); /* detected */
     assert_string_equal (cfg.scheduler.strategy, "binpack");
     assert_true (cfg.scheduler.overcommit_memory == 1.0);
     assert_int_equal (cfg.scheduler.max_attempts, 3);
@@ -341,10 +340,11 @@ test_sched (void **state)
     assert_non_null (strstr (err, "binpack or spread"));
     assert_int_equal (s_load (&cfg, "scheduler:\n  overcommit_cpu: 0.5\n", err, sizeof err), -1);
     assert_int_equal (s_load (&cfg, "driver:\n  default: docker\n", err, sizeof err), -1);
-    assert_int_equal (shed_config_set (&cfg, "driver.shed_server_url", "ftp://x", err,
-                                       sizeof err), -1);
-    assert_int_equal (shed_config_set (&cfg, "driver.shed_server_url", "http://127.0.0.1:8080",
-                                       err, sizeof err), 0);
+    assert_int_equal (shed_config_set (&cfg, "driver.shed_server_url", "ftp://x", err, sizeof err),
+                      -1);
+    assert_int_equal (
+        shed_config_set (&cfg, "driver.shed_server_url", "http://127.0.0.1:8080", err, sizeof err),
+        0);
     assert_int_equal (shed_config_set (&cfg, "resources.cpus", "8", err, sizeof err), 0);
     assert_string_equal (cfg.resources.cpus, "8");
 }
@@ -419,11 +419,11 @@ test_hooks_agents (void **state)
     assert_non_null (strstr (err, "test.yaml:1: key 'hooks': expected a list"));
     assert_int_equal (s_load (&cfg, "hooks:\n  - proc.\n", err, sizeof err), -1);
     assert_non_null (strstr (err, "test.yaml:2: key 'hooks': list items must be"));
-    assert_int_equal (s_load (&cfg, "hooks:\n  - {event: p, command: x, timeout_ms: 5}\n", err,
-                              sizeof err), -1);
+    assert_int_equal (
+        s_load (&cfg, "hooks:\n  - {event: p, command: x, timeout_ms: 5}\n", err, sizeof err), -1);
     assert_non_null (strstr (err, "timeout_ms"));
-    assert_int_equal (s_load (&cfg, "hooks:\n  - {event: \"a b\", command: x}\n", err,
-                              sizeof err), -1);
+    assert_int_equal (s_load (&cfg, "hooks:\n  - {event: \"a b\", command: x}\n", err, sizeof err),
+                      -1);
     assert_non_null (strstr (err, "not a topic prefix"));
     assert_int_equal (s_load (&cfg, "agents:\n  metrics_interval_ms: 5\n", err, sizeof err), -1);
     assert_non_null (strstr (err, "agents.metrics_interval_ms"));
@@ -454,8 +454,7 @@ test_state (void **state)
     assert_int_equal (cfg.state.tombstone_ttl_s, 86400);
     assert_int_equal (s_load (&cfg, "state: {tombstone_ttl_s: 1}\n", err, sizeof err), 0);
     assert_int_equal (cfg.state.tombstone_ttl_s, 1);
-    assert_int_equal (s_load (&cfg, "state:\n  tombstone_ttl_s: 31536000\n", err, sizeof err),
-                      0);
+    assert_int_equal (s_load (&cfg, "state:\n  tombstone_ttl_s: 31536000\n", err, sizeof err), 0);
     assert_int_equal (cfg.state.tombstone_ttl_s, 31536000);
     assert_int_equal (shed_config_set (&cfg, "state.tombstone_ttl_s", "120", err, sizeof err), 0);
     assert_int_equal (cfg.state.tombstone_ttl_s, 120);
@@ -492,9 +491,13 @@ test_api_endpoint (void **state)
     assert_string_equal (cfg.api_endpoint, "ipc:///run/shed/api.sock");
     assert_int_equal (shed_config_finish (&cfg, err, sizeof err), 0);
     assert_string_equal (cfg.api_endpoint, "ipc:///run/shed/api.sock");
-    static const char *refused[] = { "tcp://127.0.0.1:7950", "tcp://*:7950",
-                                     "ws://0.0.0.0:80", "inproc://api", "ipc://",
-                                     "IPC:///x", " ipc:///x" };
+    static const char *refused[] = { "tcp://127.0.0.1:7950",
+                                     "tcp://*:7950",
+                                     "ws://0.0.0.0:80",
+                                     "inproc://api",
+                                     "ipc://",
+                                     "IPC:///x",
+                                     " ipc:///x" };
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         char text[128];
         snprintf (text, sizeof text, "name: n1\napi: \"%s\"\n", refused[i]);
@@ -656,15 +659,22 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_defaults),  cmocka_unit_test (test_full_file),
-        cmocka_unit_test (test_empty_file), cmocka_unit_test (test_errors),
-        cmocka_unit_test (test_overrides), cmocka_unit_test (test_hostport),
-        cmocka_unit_test (test_dns), cmocka_unit_test (test_network),
+        cmocka_unit_test (test_defaults),
+        cmocka_unit_test (test_full_file),
+        cmocka_unit_test (test_empty_file),
+        cmocka_unit_test (test_errors),
+        cmocka_unit_test (test_overrides),
+        cmocka_unit_test (test_hostport),
+        cmocka_unit_test (test_dns),
+        cmocka_unit_test (test_network),
         cmocka_unit_test (test_metrics),
-        cmocka_unit_test (test_sched), cmocka_unit_test (test_driver_limits),
+        cmocka_unit_test (test_sched),
+        cmocka_unit_test (test_driver_limits),
         cmocka_unit_test (test_hooks_agents),
-        cmocka_unit_test (test_api_endpoint), cmocka_unit_test (test_state),
-        cmocka_unit_test (test_encrypt_key_file), cmocka_unit_test (test_encrypt_key_env),
+        cmocka_unit_test (test_api_endpoint),
+        cmocka_unit_test (test_state),
+        cmocka_unit_test (test_encrypt_key_file),
+        cmocka_unit_test (test_encrypt_key_env),
         cmocka_unit_test (test_wipe_arg),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

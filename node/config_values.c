@@ -103,11 +103,11 @@ s_read_key_file (const char *path, char *out, size_t outlen, char *why, size_t w
     else if (!S_ISREG (st.st_mode))
         snprintf (why, whylen, "%s: not a regular file", path);
     else if (st.st_uid != geteuid () && st.st_uid != 0)
-        snprintf (why, whylen, "%s: owned by uid %u, expected uid %u (this daemon) or root",
-                  path, (unsigned) st.st_uid, (unsigned) geteuid ());
+        snprintf (why, whylen, "%s: owned by uid %u, expected uid %u (this daemon) or root", path,
+                  (unsigned) st.st_uid, (unsigned) geteuid ());
     else if ((st.st_mode & 0177) != 0)
-        snprintf (why, whylen, "%s: mode %04o, expected 0600 or stricter (chmod 600 it)",
-                  path, (unsigned) (st.st_mode & 07777));
+        snprintf (why, whylen, "%s: mode %04o, expected 0600 or stricter (chmod 600 it)", path,
+                  (unsigned) (st.st_mode & 07777));
     else if ((n = read (fd, buf, sizeof buf - 1)) < 0)
         snprintf (why, whylen, "%s: %s", path, strerror (errno));
     else {
@@ -146,20 +146,23 @@ s_one_of (const char *const words[], char *slot, size_t size, const char *value,
     int off = snprintf (why, whylen, "expected ");
     for (size_t i = 0; i < n && off >= 0 && (size_t) off < whylen; i++)
         off += snprintf (why + off, whylen - (size_t) off, "%s%s", words[i],
-                         i + 2 < n ? ", " : i + 1 < n ? " or " : "");
+                         i + 2 < n   ? ", "
+                         : i + 1 < n ? " or "
+                                     : "");
     if (off >= 0 && (size_t) off < whylen)
         snprintf (why + off, whylen - (size_t) off, ", got '%s'", value);
     return -1;
 }
 
 static int
-s_name (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
-       const char *value, char *why, size_t whylen)
+s_name (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey, const char *value,
+        char *why, size_t whylen)
 {
     if (!shed_node_name_valid (value)) {
         snprintf (why, whylen,
                   "'%s' is not a valid node name (1-63 of A-Z a-z 0-9 . _ -, "
-                  "starting with a letter or digit)", value);
+                  "starting with a letter or digit)",
+                  value);
         return -1;
     }
     return s_copy (slot, d->size, value, why, whylen);
@@ -167,7 +170,7 @@ s_name (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey
 
 static int
 s_hostport (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
-           const char *value, char *why, size_t whylen)
+            const char *value, char *why, size_t whylen)
 {
     char host[64];
     uint16_t port;
@@ -182,8 +185,8 @@ s_hostport (shed_config_t *cfg, const directive_t *d, char *slot, const char *su
 }
 
 static int
-s_addr (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
-       const char *value, char *why, size_t whylen)
+s_addr (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey, const char *value,
+        char *why, size_t whylen)
 {
     if (*value && !s_ipv4_valid (value)) {
         snprintf (why, whylen, "expected an IPv4 address, got '%s'", value);
@@ -193,8 +196,8 @@ s_addr (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey
 }
 
 static int
-s_path (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
-       const char *value, char *why, size_t whylen)
+s_path (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey, const char *value,
+        char *why, size_t whylen)
 {
     if (*value == '\0') {
         snprintf (why, whylen, "empty path");
@@ -205,32 +208,36 @@ s_path (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey
 
 static int
 s_endpoint (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
-           const char *value, char *why, size_t whylen)
+            const char *value, char *why, size_t whylen)
 {
     /* The local API has no CURVE/ZAP: whoever reaches it controls the
      * node (keyring included). An ipc socket in the data dir (0600) is
      * the only protection it has, so tcp:// and the like are refused
      * until the API authenticates its clients. "" = the default. */
     if (*value && (strncmp (value, "ipc://", 6) != 0 || value[6] == '\0')) {
-        snprintf (why, whylen, "expected an ipc:///path endpoint (the local API has no "
-                  "authentication, so tcp:// and others are refused), got '%s'", value);
+        snprintf (why, whylen,
+                  "expected an ipc:///path endpoint (the local API has no "
+                  "authentication, so tcp:// and others are refused), got '%s'",
+                  value);
         return -1;
     }
     /* ipc://@name is a Linux abstract socket: no file, so no mode, and
      * any local user can connect to it. */
     if (value[0] == 'i' && value[6] == '@') {
-        snprintf (why, whylen, "abstract ipc socket '%s' refused: it has no file mode, "
-                  "so any local user could connect; use ipc:///path", value);
+        snprintf (why, whylen,
+                  "abstract ipc socket '%s' refused: it has no file mode, "
+                  "so any local user could connect; use ipc:///path",
+                  value);
         return -1;
     }
     return s_copy (slot, d->size, value, why, whylen);
 }
 
 static int
-s_join (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
-       const char *value, char *why, size_t whylen)
+s_join (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey, const char *value,
+        char *why, size_t whylen)
 {
-    char host[sizeof cfg->join[0] - 8];   /* room for ":65535" */
+    char host[sizeof cfg->join[0] - 8]; /* room for ":65535" */
     uint16_t port;
     if (cfg->njoin >= SHED_JOIN_MAX) {
         snprintf (why, whylen, "more than %d seeds", SHED_JOIN_MAX);
@@ -246,7 +253,7 @@ s_join (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey
 
 static int
 s_level (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
-        const char *value, char *why, size_t whylen)
+         const char *value, char *why, size_t whylen)
 {
     if (shed_log_parse_level (value, &cfg->log_level) != 0) {
         snprintf (why, whylen, "expected debug|info|warn|error, got '%s'", value);
@@ -256,8 +263,8 @@ s_level (shed_config_t *cfg, const directive_t *d, char *slot, const char *subke
 }
 
 static int
-s_size (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
-       const char *value, char *why, size_t whylen)
+s_size (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey, const char *value,
+        char *why, size_t whylen)
 {
     uint64_t bytes;
     if (placement_size_parse (value, 1024 * 1024, &bytes) != 0) {
@@ -268,8 +275,8 @@ s_size (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey
 }
 
 static int
-s_cpus (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
-       const char *value, char *why, size_t whylen)
+s_cpus (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey, const char *value,
+        char *why, size_t whylen)
 {
     uint64_t milli;
     if (placement_cpus_parse (value, &milli) != 0) {
@@ -281,15 +288,15 @@ s_cpus (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey
 
 static int
 s_strategy (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
-           const char *value, char *why, size_t whylen)
+            const char *value, char *why, size_t whylen)
 {
     static const char *const words[] = { "binpack", "spread", NULL };
     return s_one_of (words, slot, d->size, value, why, whylen);
 }
 
 static int
-s_url (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
-      const char *value, char *why, size_t whylen)
+s_url (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey, const char *value,
+       char *why, size_t whylen)
 {
     if (strncmp (value, "http://", 7) && strncmp (value, "https://", 8)) {
         snprintf (why, whylen, "expected an http:// or https:// URL, got '%s'", value);
@@ -299,13 +306,15 @@ s_url (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
 }
 
 static int
-s_rate (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
-       const char *value, char *why, size_t whylen)
+s_rate (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey, const char *value,
+        char *why, size_t whylen)
 {
     uint64_t kbit;
     if (tc_rate_parse (value, &kbit) != 0) {
-        snprintf (why, whylen, "expected a rate like 100mbit or 1gbit (0 = no limit), "
-                  "got '%s'", value);
+        snprintf (why, whylen,
+                  "expected a rate like 100mbit or 1gbit (0 = no limit), "
+                  "got '%s'",
+                  value);
         return -1;
     }
     return s_copy (slot, d->size, value, why, whylen);
@@ -313,15 +322,16 @@ s_rate (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey
 
 static int
 s_driver (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
-         const char *value, char *why, size_t whylen)
+          const char *value, char *why, size_t whylen)
 {
-    static const char *const words[] = { "auto", "container", "netns", "firecracker", "shed-server", NULL };
+    static const char *const words[] = { "auto",        "container",   "netns",
+                                         "firecracker", "shed-server", NULL };
     return s_one_of (words, slot, d->size, value, why, whylen);
 }
 
 static int
-s_bool (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
-       const char *value, char *why, size_t whylen)
+s_bool (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey, const char *value,
+        char *why, size_t whylen)
 {
     if (!strcmp (value, "true") || !strcmp (value, "yes") || !strcmp (value, "on"))
         *(bool *) slot = true;
@@ -335,12 +345,12 @@ s_bool (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey
 }
 
 static int
-s_key (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
-      const char *value, char *why, size_t whylen)
+s_key (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey, const char *value,
+       char *why, size_t whylen)
 {
     uint8_t key[32];
     int rc = shed_key_from_text (value, key);
-    memset (key, 0, sizeof key);   /* only validating here */
+    memset (key, 0, sizeof key); /* only validating here */
     if (rc != 0) {
         snprintf (why, whylen, "expected a base64 32-byte key (see 'shedctl keygen')");
         return -1;
@@ -350,14 +360,14 @@ s_key (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
 
 static int
 s_keyfile (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
-          const char *value, char *why, size_t whylen)
+           const char *value, char *why, size_t whylen)
 {
     return s_read_key_file (value, slot, d->size, why, whylen);
 }
 
 static int
 s_profile (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
-          const char *value, char *why, size_t whylen)
+           const char *value, char *why, size_t whylen)
 {
     static const char *const words[] = { "lan", "wan", NULL };
     return s_one_of (words, slot, d->size, value, why, whylen);
@@ -365,7 +375,7 @@ s_profile (shed_config_t *cfg, const directive_t *d, char *slot, const char *sub
 
 static int
 s_number (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
-      const char *value, char *why, size_t whylen)
+          const char *value, char *why, size_t whylen)
 {
     char *end;
     errno = 0;
@@ -389,7 +399,7 @@ s_number (shed_config_t *cfg, const directive_t *d, char *slot, const char *subk
 
 static int
 s_listen (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
-         const char *value, char *why, size_t whylen)
+          const char *value, char *why, size_t whylen)
 {
     /* "IPv4:PORT" or "[IPv6]:PORT"; the port is required (0 = any). */
     const char *colon = strrchr (value, ':');
@@ -408,8 +418,7 @@ s_listen (shed_config_t *cfg, const directive_t *d, char *slot, const char *subk
     if (ok) {
         memcpy (host, h, hlen);
         host[hlen] = '\0';
-        ok = (h == value ? inet_pton (AF_INET, host, bin) : inet_pton (AF_INET6, host, bin))
-             == 1;
+        ok = (h == value ? inet_pton (AF_INET, host, bin) : inet_pton (AF_INET6, host, bin)) == 1;
     }
     if (!ok) {
         snprintf (why, whylen, "expected IPv4:PORT or [IPv6]:PORT, got '%s'", value);
@@ -420,7 +429,7 @@ s_listen (shed_config_t *cfg, const directive_t *d, char *slot, const char *subk
 
 static int
 s_metrics (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
-          const char *value, char *why, size_t whylen)
+           const char *value, char *why, size_t whylen)
 {
     /* An explicit address is a promise the operator relies on (a
      * scrape config points at it): node.c fails the start if it cannot
@@ -430,12 +439,12 @@ s_metrics (shed_config_t *cfg, const directive_t *d, char *slot, const char *sub
         *slot = '\0';
         return 0;
     }
-    return s_listen (cfg, d, slot, subkey, value, why, whylen);    /* the same shapes */
+    return s_listen (cfg, d, slot, subkey, value, why, whylen); /* the same shapes */
 }
 
 static int
 s_domain (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
-         const char *value, char *why, size_t whylen)
+          const char *value, char *why, size_t whylen)
 {
     /* Labels of 1-63 [A-Za-z0-9-], not starting or ending with '-'. */
     size_t len = strlen (value), label = 0;
@@ -452,8 +461,10 @@ s_domain (shed_config_t *cfg, const directive_t *d, char *slot, const char *subk
             ok = false;
     }
     if (!ok) {
-        snprintf (why, whylen, "'%s' is not a domain name (labels of A-Z a-z 0-9 -, "
-                  "at most %zu bytes)", value, d->size - 1);
+        snprintf (why, whylen,
+                  "'%s' is not a domain name (labels of A-Z a-z 0-9 -, "
+                  "at most %zu bytes)",
+                  value, d->size - 1);
         return -1;
     }
     return s_copy (slot, d->size, value, why, whylen);
@@ -461,22 +472,22 @@ s_domain (shed_config_t *cfg, const directive_t *d, char *slot, const char *subk
 
 static int
 s_netmode (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
-          const char *value, char *why, size_t whylen)
+           const char *value, char *why, size_t whylen)
 {
     static const char *const words[] = { "encrypted", "plain", NULL };
     return s_one_of (words, slot, d->size, value, why, whylen);
 }
 
 static int
-s_cidr (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
-       const char *value, char *why, size_t whylen)
+s_cidr (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey, const char *value,
+        char *why, size_t whylen)
 {
     char ip[20];
     const char *slash = strchr (value, '/');
     char *end = NULL;
     long len = slash ? strtol (slash + 1, &end, 10) : -1;
-    bool ok = slash && (size_t) (slash - value) < sizeof ip && end != slash + 1 && !*end
-              && len >= 8 && len <= 30;
+    bool ok = slash && (size_t) (slash - value) < sizeof ip && end != slash + 1 && !*end && len >= 8
+              && len <= 30;
     struct in_addr in = { 0 };
     if (ok) {
         memcpy (ip, value, (size_t) (slash - value));
@@ -485,8 +496,10 @@ s_cidr (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey
              && (ntohl (in.s_addr) & ~(~0u << (32 - len))) == 0;
     }
     if (!ok) {
-        snprintf (why, whylen, "expected an IPv4 CIDR a.b.c.d/8..30 without host bits, "
-                  "got '%s'", value);
+        snprintf (why, whylen,
+                  "expected an IPv4 CIDR a.b.c.d/8..30 without host bits, "
+                  "got '%s'",
+                  value);
         return -1;
     }
     return s_copy (slot, d->size, value, why, whylen);
@@ -494,15 +507,17 @@ s_cidr (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey
 
 static int
 s_ifname (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
-         const char *value, char *why, size_t whylen)
+          const char *value, char *why, size_t whylen)
 {
     size_t len = strlen (value);
     bool ok = len > 0 && len < 16 && strcmp (value, ".") && strcmp (value, "..");
     for (size_t i = 0; ok && i < len; i++)
         ok = isgraph ((unsigned char) value[i]) && value[i] != '/' && value[i] != ':';
     if (!ok) {
-        snprintf (why, whylen, "'%s' is not an interface name (1-15 bytes, no '/', ':' "
-                  "or spaces)", value);
+        snprintf (why, whylen,
+                  "'%s' is not an interface name (1-15 bytes, no '/', ':' "
+                  "or spaces)",
+                  value);
         return -1;
     }
     return s_copy (slot, d->size, value, why, whylen);
@@ -510,7 +525,7 @@ s_ifname (shed_config_t *cfg, const directive_t *d, char *slot, const char *subk
 
 static int
 s_hooks (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
-        const char *value, char *why, size_t whylen)
+         const char *value, char *why, size_t whylen)
 {
     /* One hook per call. From a file, `subkey` is the event prefix and
      * `value` the command (s_hook_item); on the command line, the value
@@ -530,8 +545,10 @@ s_hooks (shed_config_t *cfg, const directive_t *d, char *slot, const char *subke
     }
     if (strlen (event) >= sizeof cfg->hooks[0].event || strchr (event, '$')
         || strchr (event, ' ')) {
-        snprintf (why, whylen, "'%s' is not a topic prefix (at most 255 bytes, no spaces "
-                  "or '$')", event);
+        snprintf (why, whylen,
+                  "'%s' is not a topic prefix (at most 255 bytes, no spaces "
+                  "or '$')",
+                  event);
         return -1;
     }
     if (!*command || strlen (command) >= sizeof cfg->hooks[0].command) {
@@ -550,8 +567,8 @@ s_hooks (shed_config_t *cfg, const directive_t *d, char *slot, const char *subke
 }
 
 static int
-s_tags (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
-       const char *value, char *why, size_t whylen)
+s_tags (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey, const char *value,
+        char *why, size_t whylen)
 {
     if (!subkey || !*subkey || strlen (subkey) >= sizeof cfg->tags[0].key) {
         snprintf (why, whylen, "tag keys are 1-63 bytes");
@@ -578,33 +595,15 @@ s_tags (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey
 }
 
 static value_fn *const s_checkers[] = {
-    [D_NAME] = s_name,
-    [D_HOSTPORT] = s_hostport,
-    [D_ADDR] = s_addr,
-    [D_PATH] = s_path,
-    [D_ENDPOINT] = s_endpoint,
-    [D_JOIN] = s_join,
-    [D_LEVEL] = s_level,
-    [D_BOOL] = s_bool,
-    [D_KEY] = s_key,
-    [D_KEYFILE] = s_keyfile,
-    [D_PROFILE] = s_profile,
-    [D_TAGS] = s_tags,
-    [D_U32] = s_number,
-    [D_F64] = s_number,
-    [D_LISTEN] = s_listen,
-    [D_METRICS] = s_metrics,
-    [D_DOMAIN] = s_domain,
-    [D_NETMODE] = s_netmode,
-    [D_CIDR] = s_cidr,
-    [D_IFNAME] = s_ifname,
-    [D_SIZE] = s_size,
-    [D_CPUS] = s_cpus,
-    [D_STRATEGY] = s_strategy,
-    [D_DRIVER] = s_driver,
-    [D_URL] = s_url,
-    [D_RATE] = s_rate,
-    [D_HOOKS] = s_hooks,
+    [D_NAME] = s_name,       [D_HOSTPORT] = s_hostport, [D_ADDR] = s_addr,
+    [D_PATH] = s_path,       [D_ENDPOINT] = s_endpoint, [D_JOIN] = s_join,
+    [D_LEVEL] = s_level,     [D_BOOL] = s_bool,         [D_KEY] = s_key,
+    [D_KEYFILE] = s_keyfile, [D_PROFILE] = s_profile,   [D_TAGS] = s_tags,
+    [D_U32] = s_number,      [D_F64] = s_number,        [D_LISTEN] = s_listen,
+    [D_METRICS] = s_metrics, [D_DOMAIN] = s_domain,     [D_NETMODE] = s_netmode,
+    [D_CIDR] = s_cidr,       [D_IFNAME] = s_ifname,     [D_SIZE] = s_size,
+    [D_CPUS] = s_cpus,       [D_STRATEGY] = s_strategy, [D_DRIVER] = s_driver,
+    [D_URL] = s_url,         [D_RATE] = s_rate,         [D_HOOKS] = s_hooks,
 };
 
 int

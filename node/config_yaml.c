@@ -28,8 +28,7 @@ typedef struct {
     shed_config_t *cfg;
 } walk_t;
 
-static int
-s_fail (walk_t *w, const yaml_event_t *ev, const char *fmt, ...)
+static int s_fail (walk_t *w, const yaml_event_t *ev, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
 
 static int
@@ -40,8 +39,7 @@ s_fail (walk_t *w, const yaml_event_t *ev, const char *fmt, ...)
     va_start (ap, fmt);
     vsnprintf (text, sizeof text, fmt, ap);
     va_end (ap);
-    snprintf (w->err, w->errlen, "%s:%zu: %s", w->origin, ev ? ev->start_mark.line + 1 : 0,
-              text);
+    snprintf (w->err, w->errlen, "%s:%zu: %s", w->origin, ev ? ev->start_mark.line + 1 : 0, text);
     return -1;
 }
 
@@ -70,7 +68,8 @@ s_scalar (walk_t *w, const char *key, const char *subkey, const yaml_event_t *ev
     if (!d)
         return s_fail (w, ev, "unknown key '%s'", key);
     char why[256];
-    if (config_directive_apply (w->cfg, d, subkey, (const char *) ev->data.scalar.value, why, sizeof why))
+    if (config_directive_apply (w->cfg, d, subkey, (const char *) ev->data.scalar.value, why,
+                                sizeof why))
         return s_fail (w, ev, "key '%s': %s", key, why);
     return 0;
 }
@@ -80,8 +79,8 @@ static int s_mapping (walk_t *w, const char *prefix);
 /* Walk a mapping whose keys must be scalars: fn gets each key and value
  * event; the walk stops at the end of the mapping or at the first error.
  * `keys_are` finishes the message for a key that is not a scalar. */
-typedef int (s_pair_fn) (walk_t *w, const char *key, const yaml_event_t *k,
-                         const yaml_event_t *v, void *arg);
+typedef int (s_pair_fn) (walk_t *w, const char *key, const yaml_event_t *k, const yaml_event_t *v,
+                         void *arg);
 
 static int
 s_pairs (walk_t *w, const char *key, const char *keys_are, s_pair_fn *fn, void *arg)
@@ -120,19 +119,21 @@ typedef struct {
 } s_hook_fields_t;
 
 static int
-s_hook_field (walk_t *w, const char *key, const yaml_event_t *k, const yaml_event_t *v,
-              void *arg)
+s_hook_field (walk_t *w, const char *key, const yaml_event_t *k, const yaml_event_t *v, void *arg)
 {
     s_hook_fields_t *h = arg;
     const char *f = (const char *) k->data.scalar.value;
     const char *val = v->type == YAML_SCALAR_EVENT ? (const char *) v->data.scalar.value : NULL;
-    char *dst = !strcmp (f, "event") ? h->event : !strcmp (f, "command") ? h->command
-              : !strcmp (f, "timeout_ms") ? h->timeout : NULL;
-    size_t cap = dst == h->event ? sizeof h->event : dst == h->command ? sizeof h->command
-               : sizeof h->timeout;
+    char *dst = !strcmp (f, "event")        ? h->event
+                : !strcmp (f, "command")    ? h->command
+                : !strcmp (f, "timeout_ms") ? h->timeout
+                                            : NULL;
+    size_t cap = dst == h->event     ? sizeof h->event
+                 : dst == h->command ? sizeof h->command
+                                     : sizeof h->timeout;
     if (!dst)
-        return s_fail (w, k, "key '%s': unknown hook field '%s' (event, command, timeout_ms)",
-                       key, f);
+        return s_fail (w, k, "key '%s': unknown hook field '%s' (event, command, timeout_ms)", key,
+                       f);
     if (!val)
         return s_fail (w, v, "key '%s.%s': expected a string", key, f);
     if (strlen (val) >= cap)
@@ -163,8 +164,8 @@ s_hook_item (walk_t *w, const char *key, const yaml_event_t *start)
         errno = 0;
         unsigned long t = strtoul (h.timeout, &end, 10);
         if (errno || *end || !isdigit ((unsigned char) h.timeout[0]) || t < 100 || t > 86400000)
-            return s_fail (w, start, "key '%s.timeout_ms': expected 100..86400000, got '%s'",
-                           key, h.timeout);
+            return s_fail (w, start, "key '%s.timeout_ms': expected 100..86400000, got '%s'", key,
+                           h.timeout);
         w->cfg->hooks[w->cfg->nhooks - 1].timeout_ms = (uint32_t) t;
     }
     return 0;
@@ -195,8 +196,10 @@ s_hooks (walk_t *w, const char *key)
         }
         int rc = item.type == YAML_MAPPING_START_EVENT
                      ? s_hook_item (w, key, &item)
-                     : s_fail (w, &item, "key '%s': list items must be {event: PREFIX, "
-                               "command: CMD}", key);
+                     : s_fail (w, &item,
+                               "key '%s': list items must be {event: PREFIX, "
+                               "command: CMD}",
+                               key);
         yaml_event_delete (&item);
         if (rc)
             return rc;
@@ -213,7 +216,7 @@ s_value (walk_t *w, const char *key, yaml_event_t *ev)
         if (d && (d->kind == D_TAGS))
             return s_fail (w, ev, "key '%s': expected a mapping of tag: value", key);
         if (d && d->kind == D_JOIN)
-            w->cfg->njoin = 0;   /* a later source replaces the list */
+            w->cfg->njoin = 0; /* a later source replaces the list */
         if (d && d->kind == D_HOOKS)
             return s_fail (w, ev, "key '%s': expected a list of {event: PREFIX, command: CMD}",
                            key);
@@ -355,4 +358,3 @@ shed_config_load_file (shed_config_t *cfg, const char *path, char *err, size_t e
     free (buf);
     return rc;
 }
-

@@ -53,6 +53,7 @@ s_usage (FILE *out)
              "  -h, --help              this text\n");
 }
 
+/* clang-format off */
 static const struct option s_options[] = {
     { "config",    required_argument, NULL, 'c' },
     { "name",      required_argument, NULL, 'n' },
@@ -71,6 +72,7 @@ static const struct option s_options[] = {
     { "help",      no_argument,       NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
+/* clang-format on */
 static const char *s_shortopts = "c:n:b:a:d:j:e:t:l:Vh";
 
 /* Map a flag to its config key (flags and file share the directive table). */
@@ -78,17 +80,28 @@ static const char *
 s_flag_key (int opt)
 {
     switch (opt) {
-    case 'n': return "name";
-    case 'b': return "bind";
-    case 'a': return "advertise";
-    case 'd': return "data_dir";
-    case 'j': return "join";
-    case 'A': return "api";
-    case 'e': return "encrypt_key";
-    case 'E': return "encrypt_key_file";
-    case 'l': return "log_level";
-    case 'M': return "metrics.listen";
-    default:  return NULL;
+    case 'n':
+        return "name";
+    case 'b':
+        return "bind";
+    case 'a':
+        return "advertise";
+    case 'd':
+        return "data_dir";
+    case 'j':
+        return "join";
+    case 'A':
+        return "api";
+    case 'e':
+        return "encrypt_key";
+    case 'E':
+        return "encrypt_key_file";
+    case 'l':
+        return "log_level";
+    case 'M':
+        return "metrics.listen";
+    default:
+        return NULL;
     }
 }
 
@@ -115,8 +128,7 @@ main (int argc, char **argv)
             return 0;
         }
         else if (opt == '?') {
-            fprintf (stderr, "shed-node: unknown or incomplete option '%s'\n",
-                     argv[optind - 1]);
+            fprintf (stderr, "shed-node: unknown or incomplete option '%s'\n", argv[optind - 1]);
             s_usage (stderr);
             return 2;
         }

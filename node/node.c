@@ -39,23 +39,23 @@ struct _shed_node_t {
     shed_keyring_t *keyring;
     shed_api_server_t *api;
     zloop_t *loop;
-    int64_t started_ms;             /* monotonic */
+    int64_t started_ms; /* monotonic */
     char keyring_path[PATH_MAX + 16];
-    int lock_fd;                    /* flock on <data_dir>/node.lock */
-    shed_members_t *members;        /* membership actor + API handlers */
-    peer_dir_t *peers;              /* the other members, for the peer planes */
-    zap_t *zap;                     /* one ZAP handler for every CURVE socket */
-    shed_nstate_t *state;           /* replicated state over node links */
-    shed_noderec_t *noderec;        /* our `node` record, its one writer */
-    shed_nrpc_t *rpc;               /* node RPC, shared by the components */
-    shed_overlay_t *overlay;        /* bridge, address block, datapath */
-    shed_catalog_t *catalog;        /* service catalog, health checks, DNS */
-    shed_events_t *events;          /* event bus: cluster-wide pub/sub */
-    shed_agents_t *agents;          /* agent channels of this node's sheds */
-    shed_hooks_t *hooks;            /* commands run on chosen events */
-    shed_sched_t *sched;            /* sheds: names, placement, claims, drivers */
-    shed_images_t *images;          /* image store, uploads, REC_IMAGE records */
-    shed_metrics_t *metrics;        /* Prometheus endpoint; NULL when off or not bound */
+    int lock_fd;             /* flock on <data_dir>/node.lock */
+    shed_members_t *members; /* membership actor + API handlers */
+    peer_dir_t *peers;       /* the other members, for the peer planes */
+    zap_t *zap;              /* one ZAP handler for every CURVE socket */
+    shed_nstate_t *state;    /* replicated state over node links */
+    shed_noderec_t *noderec; /* our `node` record, its one writer */
+    shed_nrpc_t *rpc;        /* node RPC, shared by the components */
+    shed_overlay_t *overlay; /* bridge, address block, datapath */
+    shed_catalog_t *catalog; /* service catalog, health checks, DNS */
+    shed_events_t *events;   /* event bus: cluster-wide pub/sub */
+    shed_agents_t *agents;   /* agent channels of this node's sheds */
+    shed_hooks_t *hooks;     /* commands run on chosen events */
+    shed_sched_t *sched;     /* sheds: names, placement, claims, drivers */
+    shed_images_t *images;   /* image store, uploads, REC_IMAGE records */
+    shed_metrics_t *metrics; /* Prometheus endpoint; NULL when off or not bound */
 };
 
 /* -------------------------------------------------------------------------
@@ -97,7 +97,8 @@ s_keyring_open (shed_node_t *self, char *err, size_t errlen)
         shed_keyring_generate (key);
         log_warn ("node",
                   "no cluster key given: generated a new one; other nodes need it to join "
-                  "(shedctl keys list)|path=%s", self->keyring_path);
+                  "(shedctl keys list)|path=%s",
+                  self->keyring_path);
     }
     shed_keyring_install (kr, key);
     sodium_memzero (key, sizeof key);
@@ -157,11 +158,10 @@ s_wire_tags (shed_node_t *self, wire_tag_t *out)
 static int
 s_publish_node_record (shed_node_t *self, char *err, size_t errlen)
 {
-    shed_noderec_set_identity (self->noderec,
-                               self->cfg.advertise_addr[0] ? self->cfg.advertise_addr
-                                                           : self->cfg.bind_addr,
-                               self->cfg.bind_port, shed_nstate_endpoint (self->state),
-                               SHED_VERSION_STRING, (uint64_t) zclock_time ());
+    shed_noderec_set_identity (
+        self->noderec, self->cfg.advertise_addr[0] ? self->cfg.advertise_addr : self->cfg.bind_addr,
+        self->cfg.bind_port, shed_nstate_endpoint (self->state), SHED_VERSION_STRING,
+        (uint64_t) zclock_time ());
     wire_tag_t tags[SHED_CFG_TAGS_MAX];
     shed_noderec_set_tags (self->noderec, tags, s_wire_tags (self, tags));
     return shed_noderec_publish (self->noderec, err, errlen);
@@ -239,8 +239,7 @@ s_hook_net_bridge (void *arg)
 }
 
 static int
-s_hook_agent_add (void *arg, const char *shed, const char *socket_path, char *err,
-                  size_t errlen)
+s_hook_agent_add (void *arg, const char *shed, const char *socket_path, char *err, size_t errlen)
 {
     return shed_agents_add ((shed_agents_t *) arg, shed, socket_path, err, errlen);
 }
@@ -310,8 +309,8 @@ s_start_metrics (shed_node_t *self, char *err, size_t errlen)
         return 0;
     }
     char why[256];
-    self->metrics = shed_metrics_new (self->cfg.metrics.listen, self->loop, s_render_metrics,
-                                      self, 0, why, sizeof why);
+    self->metrics = shed_metrics_new (self->cfg.metrics.listen, self->loop, s_render_metrics, self,
+                                      0, why, sizeof why);
     if (self->metrics) {
         log_info ("node", "metrics listening|addr=%s", shed_metrics_address (self->metrics));
         return 0;
@@ -391,8 +390,8 @@ shed_node_new (const shed_config_t *cfg, char *err, size_t errlen)
     self->peers = peer_dir_new (self->cfg.name, self->zap, self->members, err, errlen);
     if (!self->peers)
         goto fail;
-    self->state = shed_nstate_new (&self->cfg, self->identity, self->zap, self->peers,
-                                   self->loop, self->api, err, errlen);
+    self->state = shed_nstate_new (&self->cfg, self->identity, self->zap, self->peers, self->loop,
+                                   self->api, err, errlen);
     if (!self->state)
         goto fail;
     self->noderec = shed_noderec_new (self->state, self->cfg.name);
@@ -419,18 +418,17 @@ shed_node_new (const shed_config_t *cfg, char *err, size_t errlen)
                                     self->peers, self->state, self->loop, self->api, err, errlen);
     if (!self->events)
         goto fail;
-    self->agents = shed_agents_new (&self->cfg, self->events, self->catalog, self->loop,
-                                    self->api, err, errlen);
+    self->agents = shed_agents_new (&self->cfg, self->events, self->catalog, self->loop, self->api,
+                                    err, errlen);
     if (!self->agents)
         goto fail;
     if (self->overlay) {
         shed_agents_on_address (self->agents, s_shed_address, self->overlay);
         if (shed_catalog_dns (self->catalog))
-            shed_overlay_on_gateway (self->overlay, s_on_gateway,
-                                     shed_catalog_dns (self->catalog));
+            shed_overlay_on_gateway (self->overlay, s_on_gateway, shed_catalog_dns (self->catalog));
     }
-    self->hooks = shed_hooks_new (&self->cfg, shed_events_endpoint (self->events), self->loop,
-                                  err, errlen);
+    self->hooks =
+        shed_hooks_new (&self->cfg, shed_events_endpoint (self->events), self->loop, err, errlen);
     if (!self->hooks)
         goto fail;
     shed_sched_hooks_t hooks = { 0 };
@@ -443,12 +441,12 @@ shed_node_new (const shed_config_t *cfg, char *err, size_t errlen)
     hooks.agent_add = s_hook_agent_add;
     hooks.agent_remove = s_hook_agent_remove;
     hooks.agent_arg = self->agents;
-    self->rpc = shed_nrpc_new (&self->cfg, self->identity, self->zap, self->peers, self->loop,
-                               err, errlen);
+    self->rpc =
+        shed_nrpc_new (&self->cfg, self->identity, self->zap, self->peers, self->loop, err, errlen);
     if (!self->rpc)
         goto fail;
-    self->sched = shed_sched_new (&self->cfg, self->rpc, self->members, self->state,
-                                  self->noderec, self->loop, self->api, &hooks, err, errlen);
+    self->sched = shed_sched_new (&self->cfg, self->rpc, self->members, self->state, self->noderec,
+                                  self->loop, self->api, &hooks, err, errlen);
     if (!self->sched)
         goto fail;
     if (shed_agents_route (self->agents, self->sched) != 0) {
@@ -517,8 +515,8 @@ shed_node_destroy (shed_node_t **self_p)
      * one. Decided before the teardown below clears what it is known by
      * (the check used to test the loop after zloop_destroy had cleared it,
      * so a clean stop left the file behind). */
-    bool remove_api = self->lock_fd >= 0 && self->api
-                      && strncmp (self->cfg.api_endpoint, "ipc://", 6) == 0;
+    bool remove_api =
+        self->lock_fd >= 0 && self->api && strncmp (self->cfg.api_endpoint, "ipc://", 6) == 0;
     zloop_destroy (&self->loop);
     shed_api_server_destroy (&self->api);
     if (remove_api)

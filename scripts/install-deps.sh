@@ -8,6 +8,7 @@ set -euo pipefail
 PACKAGES=(
     build-essential cmake pkg-config      # toolchain
     clang clang-14 libclang-rt-14-dev     # libFuzzer, ASan/UBSan runtimes for clang
+    clang-format                          # the tree's style (.clang-format, scripts/check-format.sh)
     libczmq-dev libzmq3-dev               # ZeroMQ + czmq
     libsodium-dev                         # crypto
     libssl-dev                            # libcrypto: the overlay's data AEADs (crypto/aead.c)

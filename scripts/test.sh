@@ -95,6 +95,9 @@ if ((DO_DEPS)); then
     fi
 fi
 
+# Style: every C file as .clang-format says (nothing to build for it).
+step "format (clang-format, .clang-format)" "$ROOT/scripts/check-format.sh" || true
+
 # Normal build: every test, unit and integration.
 if step "build (normal, -Werror)" "$ROOT/scripts/build.sh" "$ROOT/build" -DSHED_WERROR=ON; then
     # Integration tests run real daemons in namespaces on a shared 2-core

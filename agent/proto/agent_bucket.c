@@ -3,7 +3,6 @@
 
 #include <time.h>
 
-
 void
 agent_bucket_init (agent_bucket_t *b, double rate, double burst, int64_t now_ms)
 {

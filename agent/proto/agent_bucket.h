@@ -10,7 +10,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-
 /* A plain value type; `rate` tokens per second up to `burst`. rate 0 means
  * unlimited. Time is passed in so tests can use a fake clock. */
 typedef struct {

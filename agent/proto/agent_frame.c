@@ -195,36 +195,48 @@ agent_log_decode_fast (const uint8_t *payload, size_t len, agent_msg_t *msg)
     unsigned seen = 0;
     for (size_t i = 0; i < entries; i++) {
         if (p >= end || *p > 6 || (int) *p <= last_key)
-            return 0;               /* unknown key or not in ascending order */
+            return 0; /* unknown key or not in ascending order */
         int key = *p++;
         last_key = key;
         seen |= 1u << key;
         bool ok;
         switch (key) {
-            case 0: ok = s_fast_uint (&p, end, &version); break;
-            case 1: ok = s_fast_uint (&p, end, &type); break;
-            case 2: ok = s_fast_str (&p, end, &stream, &stream_len); break;
-            case 3: ok = s_fast_uint (&p, end, &seq); break;
-            case 4: ok = s_fast_uint (&p, end, &ts); break;
-            case 5: ok = s_fast_str (&p, end, &text, &text_len); break;
-            default:
-                ok = p < end && (*p == 0xc2 || *p == 0xc3);
-                if (ok)
-                    partial = *p++ == 0xc3;
-                break;
+        case 0:
+            ok = s_fast_uint (&p, end, &version);
+            break;
+        case 1:
+            ok = s_fast_uint (&p, end, &type);
+            break;
+        case 2:
+            ok = s_fast_str (&p, end, &stream, &stream_len);
+            break;
+        case 3:
+            ok = s_fast_uint (&p, end, &seq);
+            break;
+        case 4:
+            ok = s_fast_uint (&p, end, &ts);
+            break;
+        case 5:
+            ok = s_fast_str (&p, end, &text, &text_len);
+            break;
+        default:
+            ok = p < end && (*p == 0xc2 || *p == 0xc3);
+            if (ok)
+                partial = *p++ == 0xc3;
+            break;
         }
         if (!ok)
             return 0;
     }
     /* Envelope, required fields, bounds and the validator's stream rule. */
-    if (p != end || (seen & 0x2f) != 0x2f
-    ||  version < AGENT_VERSION_MIN || version > AGENT_VERSION || type != AGENT_LOG
-    ||  stream_len == 0 || stream_len > AGENT_STREAM_NAME_MAX || text_len > AGENT_LOG_TEXT_MAX)
+    if (p != end || (seen & 0x2f) != 0x2f || version < AGENT_VERSION_MIN || version > AGENT_VERSION
+        || type != AGENT_LOG || stream_len == 0 || stream_len > AGENT_STREAM_NAME_MAX
+        || text_len > AGENT_LOG_TEXT_MAX)
         return 0;
     for (size_t i = 0; i < stream_len; i++) {
         char c = (char) stream[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-              || c == '_' || c == '-'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'
+              || c == '-'))
             return 0;
     }
     msg->hdr.version = (uint16_t) version;

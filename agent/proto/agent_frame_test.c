@@ -78,7 +78,7 @@ test_reader_every_split (void **state)
                     got++;
                 }
                 else
-                    assert_int_equal (off, n);      /* all taken */
+                    assert_int_equal (off, n); /* all taken */
             }
             pos += n;
         }
@@ -141,7 +141,7 @@ test_reader_oversize_and_type (void **state)
     assert_int_equal (agent_frame_encode (&m, 1024, &f, &flen), WIRE_OK);
     assert_int_equal (agent_frame_decode (AGENT_LOG, f + 5, flen - 5, &d, NULL), WIRE_ERR_TYPE);
     free (f);
-    agent_reader_destroy (&r);      /* NULL-safe */
+    agent_reader_destroy (&r); /* NULL-safe */
 }
 
 /* A provisioning message with a 3 MiB input goes as a chunk stream and
@@ -168,8 +168,8 @@ test_stream_round_trip (void **state)
     assert_true (b.frames >= 6);
 
     agent_reader_t *r = agent_reader_new (AGENT_FRAME_MAX_DEFAULT);
-    agent_streams_t *st = agent_streams_new (AGENT_STREAM_MAX, AGENT_STREAMS_TOTAL_MAX,
-                                             AGENT_STREAMS_OPEN_MAX);
+    agent_streams_t *st =
+        agent_streams_new (AGENT_STREAM_MAX, AGENT_STREAMS_TOTAL_MAX, AGENT_STREAMS_OPEN_MAX);
     size_t pos = 0;
     int complete = 0;
     while (pos < b.len) {
@@ -248,7 +248,7 @@ test_stream_bounds (void **state)
     assert_int_equal (agent_streams_add (st, &c, &type, &payload, &len), AGENT_STREAM_PARTIAL);
     c = s_chunk (1, 20, 100, false, data, 10);
     assert_int_equal (agent_streams_add (st, &c, &type, &payload, &len), AGENT_STREAM_ERR_ORDER);
-    assert_int_equal (agent_streams_open (st), 0);     /* the bad stream is gone */
+    assert_int_equal (agent_streams_open (st), 0); /* the bad stream is gone */
 
     /* Type or total changing mid-stream. */
     c = s_chunk (2, 0, 100, false, data, 10);
@@ -341,9 +341,9 @@ test_outq (void **state)
     q = agent_outq_new (2, 1 << 24, true);
     size_t bigsz = 4u << 20;
     agent_outq_push (q, s_frame (bigsz, 7), bigsz);
-    assert_int_equal (agent_outq_flush (q, sv[0], 100), 0);     /* partial */
+    assert_int_equal (agent_outq_flush (q, sv[0], 100), 0); /* partial */
     agent_outq_push (q, s_frame (10, 8), 10);
-    agent_outq_push (q, s_frame (10, 9), 10);       /* drops the 8, not the head */
+    agent_outq_push (q, s_frame (10, 9), 10); /* drops the 8, not the head */
     assert_int_equal (agent_outq_frames (q), 2);
     assert_int_equal (agent_outq_take_dropped (q), 1);
     agent_outq_rewind (q);
@@ -361,11 +361,11 @@ test_bucket (void **state)
         assert_true (agent_bucket_take (&b, 1, 1000));
     assert_false (agent_bucket_take (&b, 1, 1000));
     assert_true (agent_bucket_wait_ms (&b, 1, 1000) > 0);
-    assert_true (agent_bucket_take (&b, 1, 1100));      /* 100 ms = 1 token */
+    assert_true (agent_bucket_take (&b, 1, 1100)); /* 100 ms = 1 token */
     assert_false (agent_bucket_take (&b, 1, 1100));
-    assert_true (agent_bucket_take (&b, 5, 5000));      /* capped at burst */
+    assert_true (agent_bucket_take (&b, 5, 5000)); /* capped at burst */
     assert_false (agent_bucket_take (&b, 1, 5000));
-    agent_bucket_init (&b, 0, 0, 0);                    /* unlimited */
+    agent_bucket_init (&b, 0, 0, 0); /* unlimited */
     assert_true (agent_bucket_take (&b, 1e9, 0));
     assert_int_equal (agent_bucket_wait_ms (&b, 1e9, 0), 0);
 }

@@ -27,8 +27,8 @@ test_round_trip_every_type (void **state)
         const char *field = NULL;
         int rc = wire_decode (&agent_proto, one, one_len, &d, &field);
         if (rc)
-            fail_msg ("type %u (%s): %s at %s", t, agent_msg_type_name (t),
-                      wire_strerror (rc), field);
+            fail_msg ("type %u (%s): %s at %s", t, agent_msg_type_name (t), wire_strerror (rc),
+                      field);
         assert_int_equal (d.hdr.type, t);
         assert_int_equal (d.hdr.version, AGENT_VERSION);
         assert_int_equal (wire_encode (&agent_proto, &d, &two, &two_len), WIRE_OK);
@@ -90,7 +90,7 @@ test_validator (void **state)
     size_t len = 0;
 
     agent_sample (AGENT_LOG, &m);
-    strcpy (m.u.agent_log.stream, "a.b");       /* would split a topic */
+    strcpy (m.u.agent_log.stream, "a.b"); /* would split a topic */
     assert_int_equal (wire_encode (&agent_proto, &m, &buf, &len), WIRE_ERR_INVALID);
     strcpy (m.u.agent_log.stream, "");
     assert_int_equal (wire_encode (&agent_proto, &m, &buf, &len), WIRE_ERR_INVALID);
@@ -108,10 +108,10 @@ test_validator (void **state)
     assert_int_equal (wire_encode (&agent_proto, &m, &buf, &len), WIRE_ERR_RANGE);
 
     agent_sample (AGENT_CHUNK, &m);
-    m.u.agent_chunk.type = AGENT_CHUNK;         /* no chunks of chunks */
+    m.u.agent_chunk.type = AGENT_CHUNK; /* no chunks of chunks */
     assert_int_equal (wire_encode (&agent_proto, &m, &buf, &len), WIRE_ERR_INVALID);
     agent_sample (AGENT_CHUNK, &m);
-    m.u.agent_chunk.offset = 1;                 /* runs past total */
+    m.u.agent_chunk.offset = 1; /* runs past total */
     assert_int_equal (wire_encode (&agent_proto, &m, &buf, &len), WIRE_ERR_INVALID);
 
     agent_sample (AGENT_METRICS, &m);

@@ -8,11 +8,10 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-
 /* Room beyond max_frames for push_front (hello, drop notice). */
 #define S_FRONT_RESERVE 8
 /* Frames handed to one sendmsg. */
-#define S_IOV_MAX 64
+#define S_IOV_MAX       64
 
 typedef struct {
     uint8_t *data;
@@ -23,12 +22,12 @@ struct _agent_outq_t {
     size_t max_frames, max_bytes;
     bool drop_oldest;
     s_item_t *ring;
-    size_t cap;                 /* ring slots */
+    size_t cap; /* ring slots */
     size_t head, count;
     size_t bytes;
-    size_t sent;                /* bytes of the head frame already written */
-    size_t front;               /* frames at the head that may not be dropped */
-    uint64_t dropped;           /* since the last take */
+    size_t sent;      /* bytes of the head frame already written */
+    size_t front;     /* frames at the head that may not be dropped */
+    uint64_t dropped; /* since the last take */
     uint64_t dropped_total;
 };
 
@@ -206,7 +205,7 @@ agent_outq_flush (agent_outq_t *self, int fd, size_t budget_frames)
             budget_frames--;
         }
         if (self->sent)
-            return done;        /* the socket is full */
+            return done; /* the socket is full */
     }
     return done;
 }

@@ -12,7 +12,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-
 typedef struct _agent_outq_t agent_outq_t;
 
 /* At most `max_frames` frames and `max_bytes` bytes. When full, a push

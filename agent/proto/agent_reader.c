@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 /* Payload buffers larger than this are released after their frame so one
  * big frame does not pin memory for the life of the connection. */
 #define S_KEEP_BUF (64u << 10)
@@ -16,13 +15,13 @@
 struct _agent_reader_t {
     uint32_t max_frame;
     uint8_t header[AGENT_FRAME_HEADER];
-    size_t have_header;         /* header bytes so far */
-    uint32_t want;              /* payload length from the header */
-    size_t have;                /* payload bytes so far */
-    uint8_t *buf;               /* payload storage */
+    size_t have_header; /* header bytes so far */
+    uint32_t want;      /* payload length from the header */
+    size_t have;        /* payload bytes so far */
+    uint8_t *buf;       /* payload storage */
     size_t cap;
-    bool complete;              /* the last feed completed a frame */
-    int error;                  /* sticky */
+    bool complete; /* the last feed completed a frame */
+    int error;     /* sticky */
 };
 
 agent_reader_t *
@@ -78,7 +77,7 @@ agent_reader_feed (agent_reader_t *self, const uint8_t *data, size_t len, size_t
         }
     }
     uint32_t want = (uint32_t) self->header[1] << 24 | (uint32_t) self->header[2] << 16
-                  | (uint32_t) self->header[3] << 8 | self->header[4];
+                    | (uint32_t) self->header[3] << 8 | self->header[4];
     if (want > self->max_frame) {
         *used = pos;
         return self->error = AGENT_READ_ERR_OVERSIZE;

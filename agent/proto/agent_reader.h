@@ -12,13 +12,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-
 typedef struct _agent_reader_t agent_reader_t;
 
-#define AGENT_READ_MORE          0      /* all input consumed, no frame yet */
-#define AGENT_READ_FRAME         1      /* a frame is complete; take it */
-#define AGENT_READ_ERR_TYPE     -1      /* unknown type byte */
-#define AGENT_READ_ERR_OVERSIZE -2      /* declared length over the limit */
+#define AGENT_READ_MORE         0  /* all input consumed, no frame yet */
+#define AGENT_READ_FRAME        1  /* a frame is complete; take it */
+#define AGENT_READ_ERR_TYPE     -1 /* unknown type byte */
+#define AGENT_READ_ERR_OVERSIZE -2 /* declared length over the limit */
 #define AGENT_READ_ERR_NOMEM    -3
 
 agent_reader_t *agent_reader_new (uint32_t max_frame);

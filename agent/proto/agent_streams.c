@@ -6,12 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 typedef struct {
     bool used;
     uint64_t id;
     uint8_t type;
-    size_t total;               /* declared by the first chunk */
+    size_t total; /* declared by the first chunk */
     size_t have;
     uint8_t *buf;
     size_t cap;
@@ -19,9 +18,9 @@ typedef struct {
 
 struct _agent_streams_t {
     size_t stream_max, total_max, open_max;
-    size_t bytes;               /* sum of cap over open streams */
+    size_t bytes; /* sum of cap over open streams */
     size_t open;
-    s_stream_t *slots;          /* open_max of them */
+    s_stream_t *slots; /* open_max of them */
 };
 
 agent_streams_t *
@@ -129,7 +128,7 @@ agent_streams_add (agent_streams_t *self, const agent_chunk_t *chunk, uint8_t *t
     if (!chunk->final) {
         if (s->have == s->total) {
             s_stream_drop (self, s);
-            return AGENT_STREAM_ERR_ORDER;      /* full but not final */
+            return AGENT_STREAM_ERR_ORDER; /* full but not final */
         }
         return AGENT_STREAM_PARTIAL;
     }
@@ -140,7 +139,7 @@ agent_streams_add (agent_streams_t *self, const agent_chunk_t *chunk, uint8_t *t
     *type = s->type;
     *payload = s->buf;
     *len = s->have;
-    s->buf = NULL;              /* handed over; drop frees nothing more */
+    s->buf = NULL; /* handed over; drop frees nothing more */
     self->bytes -= s->cap;
     s->cap = 0;
     s_stream_drop (self, s);

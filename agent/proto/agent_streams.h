@@ -12,15 +12,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-
 typedef struct _agent_streams_t agent_streams_t;
 
-#define AGENT_STREAM_PARTIAL       0    /* accepted, more to come */
-#define AGENT_STREAM_COMPLETE      1    /* a message is reassembled */
-#define AGENT_STREAM_ERR_ORDER    -1    /* offset not where the stream is */
-#define AGENT_STREAM_ERR_TOO_BIG  -2    /* total over the per-stream bound */
-#define AGENT_STREAM_ERR_LIMIT    -3    /* too many streams or bytes in flight */
-#define AGENT_STREAM_ERR_MISMATCH -4    /* type or total changed mid-stream */
+#define AGENT_STREAM_PARTIAL      0  /* accepted, more to come */
+#define AGENT_STREAM_COMPLETE     1  /* a message is reassembled */
+#define AGENT_STREAM_ERR_ORDER    -1 /* offset not where the stream is */
+#define AGENT_STREAM_ERR_TOO_BIG  -2 /* total over the per-stream bound */
+#define AGENT_STREAM_ERR_LIMIT    -3 /* too many streams or bytes in flight */
+#define AGENT_STREAM_ERR_MISMATCH -4 /* type or total changed mid-stream */
 #define AGENT_STREAM_ERR_NOMEM    -5
 
 /* Bounds: one message, all streams together, streams open at once. */

@@ -44,8 +44,8 @@ sim__ae_init (sim_cluster_t *self)
     if (!self->st_target)
         return -1;
     for (uint32_t i = 0; i < self->cfg.n; i++) {
-        sim_node_t *node = &self->nodes [i];
-        char err [200];
+        sim_node_t *node = &self->nodes[i];
+        char err[200];
         node->state = state_new (swim_self (node->swim)->name, NULL, err, sizeof err);
         if (!node->state) {
             fprintf (stderr, "sim: state_new: %s\n", err);
@@ -67,9 +67,9 @@ sim__ae_fini (sim_cluster_t *self)
 {
     if (self->nodes && self->st_target)
         for (uint32_t i = 0; i < self->cfg.n; i++) {
-            state_destroy (&self->nodes [i].state);
-            free (self->nodes [i].links);
-            self->nodes [i].links = NULL;
+            state_destroy (&self->nodes[i].state);
+            free (self->nodes[i].links);
+            self->nodes[i].links = NULL;
         }
     free (self->st_target);
     self->st_target = NULL;
@@ -93,7 +93,7 @@ s_random_alive (sim_cluster_t *self, sim_node_t *node)
 static bool
 s_alive_in (sim_node_t *node, uint32_t id)
 {
-    char name [16];
+    char name[16];
     snprintf (name, sizeof name, "n%05u", id);
     const swim_member_t *m = swim_lookup (node->swim, name);
     return m && m->state == SWIM_ALIVE;
@@ -103,7 +103,7 @@ static bool
 s_linked (const sim_links_t *l, uint32_t id)
 {
     for (uint32_t i = 0; i < l->nsubset; i++)
-        if (l->subset [i] == id)
+        if (l->subset[i] == id)
             return true;
     return false;
 }
@@ -115,26 +115,26 @@ s_subset_refresh (sim_cluster_t *self, sim_node_t *node)
 {
     sim_links_t *l = node->links;
     size_t n = swim_count_state (node->swim, SWIM_ALIVE);
-    n = n > 0 ? n - 1 : 0;                     /* others */
+    n = n > 0 ? n - 1 : 0; /* others */
     size_t want = LINKS_SUBSET_BASE + (n > 1 ? (size_t) ceil (log2 ((double) n)) : 0);
     if (want > LINKS_SUBSET_MAX)
         want = LINKS_SUBSET_MAX;
     if (want > n)
         want = n;
     for (uint32_t i = 0; i < l->nsubset;)
-        if (s_alive_in (node, l->subset [i]))
+        if (s_alive_in (node, l->subset[i]))
             i++;
         else
-            l->subset [i] = l->subset [--l->nsubset];
+            l->subset[i] = l->subset[--l->nsubset];
     if (l->nsubset == want && want < n && self->now >= l->next_rotate) {
-        l->subset [sim_random (self) % l->nsubset] = l->subset [l->nsubset - 1];
+        l->subset[sim_random (self) % l->nsubset] = l->subset[l->nsubset - 1];
         l->nsubset--;
         l->next_rotate = self->now + LINKS_ROTATE_DEFAULT;
     }
     for (int tries = 0; l->nsubset < want && tries < 64; tries++) {
         uint32_t id = s_random_alive (self, node);
         if (id != UINT32_MAX && !s_linked (l, id))
-            l->subset [l->nsubset++] = id;
+            l->subset[l->nsubset++] = id;
     }
 }
 
@@ -147,7 +147,7 @@ s_pick_peer (sim_cluster_t *self, sim_node_t *node)
         return s_random_alive (self, node);
     s_subset_refresh (self, node);
     sim_links_t *l = node->links;
-    return l->nsubset ? l->subset [sim_random (self) % l->nsubset] : UINT32_MAX;
+    return l->nsubset ? l->subset[sim_random (self) % l->nsubset] : UINT32_MAX;
 }
 
 /* Where a push goes: every alive member (old links), or the subset plus
@@ -161,10 +161,10 @@ s_fanout (sim_cluster_t *self, sim_node_t *node, uint32_t skip, uint32_t *to, si
         size_t n = swim_size (node->swim);
         for (size_t m = 1; m < n && k < max; m++) {
             const swim_member_t *mem = swim_member_at (node->swim, m);
-            uint32_t id = mem && mem->state == SWIM_ALIVE ? sim__id_of (self, mem->name)
-                                                          : UINT32_MAX;
+            uint32_t id =
+                mem && mem->state == SWIM_ALIVE ? sim__id_of (self, mem->name) : UINT32_MAX;
             if (id != UINT32_MAX && id != skip)
-                to [k++] = id;
+                to[k++] = id;
         }
         return k;
     }
@@ -172,16 +172,16 @@ s_fanout (sim_cluster_t *self, sim_node_t *node, uint32_t skip, uint32_t *to, si
     if (l->nsubset == 0)
         s_subset_refresh (self, node);
     for (uint32_t i = 0; i < l->nsubset && k < max; i++)
-        if (l->subset [i] != skip)
-            to [k++] = l->subset [i];
+        if (l->subset[i] != skip)
+            to[k++] = l->subset[i];
     for (uint32_t i = 0; i < l->ninbound && k < max;) {
-        if (self->now - l->inbound_at [i] > S_INBOUND_TTL_MS) {
-            l->inbound [i] = l->inbound [l->ninbound - 1];
-            l->inbound_at [i] = l->inbound_at [--l->ninbound];
+        if (self->now - l->inbound_at[i] > S_INBOUND_TTL_MS) {
+            l->inbound[i] = l->inbound[l->ninbound - 1];
+            l->inbound_at[i] = l->inbound_at[--l->ninbound];
             continue;
         }
-        if (l->inbound [i] != skip && !s_linked (l, l->inbound [i]))
-            to [k++] = l->inbound [i];
+        if (l->inbound[i] != skip && !s_linked (l, l->inbound[i]))
+            to[k++] = l->inbound[i];
         i++;
     }
     return k;
@@ -193,28 +193,27 @@ s_inbound (sim_node_t *node, uint32_t from, uint64_t now)
 {
     sim_links_t *l = node->links;
     for (uint32_t i = 0; i < l->ninbound; i++)
-        if (l->inbound [i] == from) {
-            l->inbound_at [i] = now;
+        if (l->inbound[i] == from) {
+            l->inbound_at[i] = now;
             return;
         }
     if (l->ninbound < SIM_INBOUND_MAX) {
-        l->inbound [l->ninbound] = from;
-        l->inbound_at [l->ninbound++] = now;
+        l->inbound[l->ninbound] = from;
+        l->inbound_at[l->ninbound++] = now;
     }
 }
 
 /* One encoded message to each of to[0..n). */
 static void
-s_send_bytes (sim_cluster_t *self, uint32_t from, const uint32_t *to, size_t n,
-              const uint8_t *buf, size_t len)
+s_send_bytes (sim_cluster_t *self, uint32_t from, const uint32_t *to, size_t n, const uint8_t *buf,
+              size_t len)
 {
     for (size_t i = 0; i < n; i++) {
         uint32_t delay;
         self->cnt.ae_msgs++;
         self->cnt.ae_bytes += len;
-        if (sim_net_route (self->net, from, to [i], false, &delay))
-            sim__push (self, self->now + delay, SIM_EV_AE_MSG, to [i], 0,
-                       sim__pkt (from, buf, len));
+        if (sim_net_route (self->net, from, to[i], false, &delay))
+            sim__push (self, self->now + delay, SIM_EV_AE_MSG, to[i], 0, sim__pkt (from, buf, len));
     }
 }
 
@@ -262,33 +261,33 @@ sim__ae_receive (sim_cluster_t *self, sim_node_t *node, const sim_pkt_t *pkt)
     if (wire_decode (&state_proto, pkt->buf, pkt->len, &msg, NULL) != 0)
         return;
     switch (msg.hdr.type) {
-        case STATE_DIGEST: {
-            if (msg.u.state_digest.reply)
-                s_inbound (node, pkt->from, self->now);
-            state_msg_t delta;
-            if (state_delta (node->state, &msg.u.state_digest, self->cfg.ae_budget, &delta) == 1)
-                s_send (self, node, pkt->from, &delta);
-            else
-                state_msg_free (&delta);
-            if (msg.u.state_digest.reply)
-                s_send_digest (self, node, pkt->from, false);
-            break;
+    case STATE_DIGEST: {
+        if (msg.u.state_digest.reply)
+            s_inbound (node, pkt->from, self->now);
+        state_msg_t delta;
+        if (state_delta (node->state, &msg.u.state_digest, self->cfg.ae_budget, &delta) == 1)
+            s_send (self, node, pkt->from, &delta);
+        else
+            state_msg_free (&delta);
+        if (msg.u.state_digest.reply)
+            s_send_digest (self, node, pkt->from, false);
+        break;
+    }
+    case STATE_DELTA:
+        state_apply (node->state, &msg);
+        if (msg.u.state_delta.more)
+            s_send_digest (self, node, pkt->from, false);
+        break;
+    case STATE_PUSH:
+        /* Rumor mongering: what taught us something goes on, once. */
+        if (state_apply (node->state, &msg) > 0 && !self->cfg.ae_all_peers) {
+            uint32_t to[LINKS_SUBSET_MAX + SIM_INBOUND_MAX];
+            size_t n = s_fanout (self, node, pkt->from, to, sizeof to / sizeof to[0]);
+            s_send_bytes (self, node->id, to, n, pkt->buf, pkt->len);
         }
-        case STATE_DELTA:
-            state_apply (node->state, &msg);
-            if (msg.u.state_delta.more)
-                s_send_digest (self, node, pkt->from, false);
-            break;
-        case STATE_PUSH:
-            /* Rumor mongering: what taught us something goes on, once. */
-            if (state_apply (node->state, &msg) > 0 && !self->cfg.ae_all_peers) {
-                uint32_t to [LINKS_SUBSET_MAX + SIM_INBOUND_MAX];
-                size_t n = s_fanout (self, node, pkt->from, to, sizeof to / sizeof to [0]);
-                s_send_bytes (self, node->id, to, n, pkt->buf, pkt->len);
-            }
-            break;
-        default:
-            break;
+        break;
+    default:
+        break;
     }
     state_msg_free (&msg);
 }
@@ -296,20 +295,20 @@ sim__ae_receive (sim_cluster_t *self, sim_node_t *node, const sim_pkt_t *pkt)
 void
 sim_state_write (sim_cluster_t *self, uint32_t id, const char *prefix, uint32_t count)
 {
-    sim_node_t *node = &self->nodes [id];
+    sim_node_t *node = &self->nodes[id];
     if (!node->state || node->down)
         return;
     /* A REC_SHED-sized value: what a shed record carries is ~100 bytes. */
-    uint8_t value [96];
+    uint8_t value[96];
     for (uint32_t i = 0; i < count; i++) {
-        char key [64];
+        char key[64];
         snprintf (key, sizeof key, "%s-%u", prefix, i);
         memset (value, (int) (i + self->now), sizeof value);
         state_put (node->state, "shed", key, value, sizeof value);
     }
-    self->st_target [id] = state_origin_max (node->state, swim_self (node->swim)->name);
+    self->st_target[id] = state_origin_max (node->state, swim_self (node->swim)->name);
     for (uint32_t i = 0; i < self->cfg.n; i++)
-        self->nodes [i].st_cursor = 0;     /* everyone must catch up again */
+        self->nodes[i].st_cursor = 0; /* everyone must catch up again */
     /* The links actor pushes after each write; one PUSH carrying the batch
      * is the same records in fewer frames. */
     state_msg_t push;
@@ -336,16 +335,17 @@ sim_state_converged (sim_cluster_t *self)
     if (!self->st_target)
         return true;
     for (uint32_t i = 0; i < self->cfg.n; i++) {
-        sim_node_t *node = &self->nodes [i];
+        sim_node_t *node = &self->nodes[i];
         if (node->down)
             continue;
         /* Origins below the cursor were up to date when last checked and
          * only move forward while no one writes. */
         while (node->st_cursor < self->cfg.n) {
             uint32_t o = node->st_cursor;
-            if (!self->nodes [o].down && o != i) {
-                uint64_t have = state_origin_max (node->state, swim_self (self->nodes [o].swim)->name);
-                if (have < self->st_target [o])
+            if (!self->nodes[o].down && o != i) {
+                uint64_t have =
+                    state_origin_max (node->state, swim_self (self->nodes[o].swim)->name);
+                if (have < self->st_target[o])
                     return false;
             }
             node->st_cursor++;
@@ -357,5 +357,5 @@ sim_state_converged (sim_cluster_t *self)
 size_t
 sim_state_records (sim_cluster_t *self, uint32_t node)
 {
-    return self->nodes [node].state ? state_count (self->nodes [node].state, NULL, NULL) : 0;
+    return self->nodes[node].state ? state_count (self->nodes[node].state, NULL, NULL) : 0;
 }

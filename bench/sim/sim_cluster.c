@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_T0 1000000ull      /* simulated clock start: far from 0 edge cases */
+#define S_T0 1000000ull /* simulated clock start: far from 0 edge cases */
 
 static uint64_t
 s_rng (sim_cluster_t *self)
@@ -65,7 +65,7 @@ sim__push (sim_cluster_t *self, uint64_t at, uint32_t kind, uint32_t node, uint6
 uint32_t
 sim__id_of (const sim_cluster_t *self, const char *name)
 {
-    if (name [0] != 'n')
+    if (name[0] != 'n')
         return UINT32_MAX;
     char *end;
     unsigned long id = strtoul (name + 1, &end, 10);
@@ -129,17 +129,17 @@ s_env_event (void *ctx, const swim_event_t *ev)
     if (about == UINT32_MAX || about == node->id)
         return;
     switch (ev->kind) {
-        case SWIM_EV_JOIN:
-            node->members++;
-            if (node->members >= (int32_t) self->cfg.n - 1 && node->join_done_at == UINT64_MAX)
-                node->join_done_at = self->now;
-            break;
-        case SWIM_EV_FAIL:
-        case SWIM_EV_LEAVE:
-            node->members--;
-            break;
-        default:
-            break;
+    case SWIM_EV_JOIN:
+        node->members++;
+        if (node->members >= (int32_t) self->cfg.n - 1 && node->join_done_at == UINT64_MAX)
+            node->join_done_at = self->now;
+        break;
+    case SWIM_EV_FAIL:
+    case SWIM_EV_LEAVE:
+        node->members--;
+        break;
+    default:
+        break;
     }
     if (ev->kind == SWIM_EV_SUSPECT) {
         self->cnt.suspect_events++;
@@ -147,7 +147,7 @@ s_env_event (void *ctx, const swim_event_t *ev)
     }
     if (ev->kind == SWIM_EV_FAIL) {
         self->cnt.fail_events++;
-        sim_node_t *subject = &self->nodes [about];
+        sim_node_t *subject = &self->nodes[about];
         if (!subject->down) {
             self->cnt.false_fail_events++;
             if (!subject->slow)
@@ -160,13 +160,12 @@ s_env_event (void *ctx, const swim_event_t *ev)
             }
         }
     }
-    if (self->watch_kind && about == self->watch_node && !self->watch_seen [node->id]) {
-        bool hit = self->watch_kind == 1
-                   ? ev->kind == SWIM_EV_FAIL
-                   : (ev->kind == SWIM_EV_UPDATE || ev->kind == SWIM_EV_JOIN)
-                     && ev->member->incarnation >= self->watch_inc;
+    if (self->watch_kind && about == self->watch_node && !self->watch_seen[node->id]) {
+        bool hit = self->watch_kind == 1 ? ev->kind == SWIM_EV_FAIL
+                                         : (ev->kind == SWIM_EV_UPDATE || ev->kind == SWIM_EV_JOIN)
+                                               && ev->member->incarnation >= self->watch_inc;
         if (hit) {
-            self->watch_seen [node->id] = 1;
+            self->watch_seen[node->id] = 1;
             self->watch_count++;
             self->watch_last = self->now - self->watch_t0;
         }
@@ -195,7 +194,7 @@ sim_cluster_new (const sim_config_t *cfg)
         return NULL;
     }
     for (uint32_t i = 0; i < cfg->n; i++) {
-        sim_node_t *node = &self->nodes [i];
+        sim_node_t *node = &self->nodes[i];
         node->sim = self;
         node->id = i;
         node->wake_at = UINT64_MAX;
@@ -206,7 +205,7 @@ sim_cluster_new (const sim_config_t *cfg)
         sc.port = (uint16_t) (SIM_PORT0 + i);
         memset (sc.key, 0, sizeof sc.key);
         memcpy (sc.key, &i, sizeof i);
-        sc.key [31] = 0x5a;
+        sc.key[31] = 0x5a;
         swim_env_t env = { node, s_env_now, s_env_random, s_env_send, s_env_stream, s_env_event };
         node->swim = swim_new (&sc, &env);
         if (!node->swim) {
@@ -219,7 +218,7 @@ sim_cluster_new (const sim_config_t *cfg)
         return NULL;
     }
     for (uint32_t i = 0; i < cfg->n; i++) {
-        sim_node_t *node = &self->nodes [i];
+        sim_node_t *node = &self->nodes[i];
         node->wake_at = swim_next_deadline (node->swim);
         if (node->wake_at < self->now)
             node->wake_at = self->now;
@@ -244,8 +243,8 @@ sim_cluster_destroy (sim_cluster_t **self_p)
     sim__ae_fini (self);
     if (self->nodes)
         for (uint32_t i = 0; i < self->cfg.n; i++) {
-            swim_destroy (&self->nodes [i].swim);
-            sim_suspects_free (&self->nodes [i].suspects);
+            swim_destroy (&self->nodes[i].swim);
+            sim_suspects_free (&self->nodes[i].suspects);
         }
     free (self->nodes);
     free (self->watch_seen);
@@ -275,7 +274,7 @@ sim_cluster_net (sim_cluster_t *self)
 swim_t *
 sim_swim (sim_cluster_t *self, uint32_t node)
 {
-    return self->nodes [node].swim;
+    return self->nodes[node].swim;
 }
 
 /* ---- The event loop -------------------------------------------------------- */
@@ -322,7 +321,7 @@ s_rearm (sim_cluster_t *self, sim_node_t *node)
 static void
 s_dispatch (sim_cluster_t *self, sim_event_t *ev)
 {
-    sim_node_t *node = &self->nodes [ev->node];
+    sim_node_t *node = &self->nodes[ev->node];
     uint32_t kind = ev->kind & ~SIM_DEFERRED;
     if (node->down)
         return;
@@ -342,48 +341,48 @@ s_dispatch (sim_cluster_t *self, sim_event_t *ev)
     }
     self->cnt.events++;
     sim_pkt_t *pkt = (sim_pkt_t *) ev->ptr;
-    char addr [] = "198.18.0.1";
+    char addr[] = "198.18.0.1";
     switch (kind) {
-        case SIM_EV_WAKE:
-            node->wake_at = UINT64_MAX;
-            break;
-        case SIM_EV_DGRAM:
-            swim_receive (node->swim, addr, (uint16_t) (SIM_PORT0 + pkt->from), pkt->buf, pkt->len);
-            break;
-        case SIM_EV_STREAM: {
-            uint8_t *reply = NULL;
-            size_t reply_len = 0;
-            swim_receive_stream (node->swim, addr, (uint16_t) (SIM_PORT0 + pkt->from), pkt->buf,
-                                 pkt->len, &reply, &reply_len);
-            uint32_t delay;
-            if (reply) {
-                self->cnt.stream_msgs++;
-                self->cnt.stream_bytes += reply_len;
-                if (sim_net_route (self->net, node->id, pkt->from, false, &delay))
-                    sim__push (self, self->now + delay, SIM_EV_STREAM_REPLY, pkt->from, 0,
-                               sim__pkt (node->id, reply, reply_len));
-                free (reply);
-            }
-            break;
+    case SIM_EV_WAKE:
+        node->wake_at = UINT64_MAX;
+        break;
+    case SIM_EV_DGRAM:
+        swim_receive (node->swim, addr, (uint16_t) (SIM_PORT0 + pkt->from), pkt->buf, pkt->len);
+        break;
+    case SIM_EV_STREAM: {
+        uint8_t *reply = NULL;
+        size_t reply_len = 0;
+        swim_receive_stream (node->swim, addr, (uint16_t) (SIM_PORT0 + pkt->from), pkt->buf,
+                             pkt->len, &reply, &reply_len);
+        uint32_t delay;
+        if (reply) {
+            self->cnt.stream_msgs++;
+            self->cnt.stream_bytes += reply_len;
+            if (sim_net_route (self->net, node->id, pkt->from, false, &delay))
+                sim__push (self, self->now + delay, SIM_EV_STREAM_REPLY, pkt->from, 0,
+                           sim__pkt (node->id, reply, reply_len));
+            free (reply);
         }
-        case SIM_EV_STREAM_REPLY:
-            swim_receive_stream (node->swim, addr, (uint16_t) (SIM_PORT0 + pkt->from), pkt->buf,
-                                 pkt->len, NULL, NULL);
-            break;
-        case SIM_EV_JOIN:
-            swim_join (node->swim, addr, (uint16_t) (SIM_PORT0 + ev->arg));
-            break;
-        case SIM_EV_AE_TICK:
-            sim__ae_tick (self, node);
-            return;
-        case SIM_EV_AE_MSG:
-            sim__ae_receive (self, node, pkt);
-            return;
-        case SIM_EV_WRITE:
-            sim_state_write (self, node->id, "shed", (uint32_t) ev->arg);
-            return;
-        default:
-            return;
+        break;
+    }
+    case SIM_EV_STREAM_REPLY:
+        swim_receive_stream (node->swim, addr, (uint16_t) (SIM_PORT0 + pkt->from), pkt->buf,
+                             pkt->len, NULL, NULL);
+        break;
+    case SIM_EV_JOIN:
+        swim_join (node->swim, addr, (uint16_t) (SIM_PORT0 + ev->arg));
+        break;
+    case SIM_EV_AE_TICK:
+        sim__ae_tick (self, node);
+        return;
+    case SIM_EV_AE_MSG:
+        sim__ae_receive (self, node, pkt);
+        return;
+    case SIM_EV_WRITE:
+        sim_state_write (self, node->id, "shed", (uint32_t) ev->arg);
+        return;
+    default:
+        return;
     }
     /* As the actor's loop: run what is due, then wait for the next deadline.
      * After an input, a tick with nothing due does nothing but walk the
@@ -420,7 +419,7 @@ sim_join_all (sim_cluster_t *self, uint32_t seed, uint32_t spread_ms)
 {
     self->join_t0 = self->now;
     for (uint32_t i = 0; i < self->cfg.n; i++) {
-        self->nodes [i].join_done_at = UINT64_MAX;
+        self->nodes[i].join_done_at = UINT64_MAX;
         if (i == seed)
             continue;
         uint64_t at = self->now + 1 + (spread_ms ? s_rng (self) % spread_ms : 0);
@@ -434,7 +433,7 @@ sim_join_times (sim_cluster_t *self, uint64_t *max_ms)
     uint32_t done = 0;
     uint64_t worst = 0;
     for (uint32_t i = 0; i < self->cfg.n; i++) {
-        uint64_t at = self->nodes [i].join_done_at;
+        uint64_t at = self->nodes[i].join_done_at;
         if (at == UINT64_MAX) {
             worst = UINT64_MAX;
             continue;
@@ -451,14 +450,14 @@ void
 sim_state_write_all (sim_cluster_t *self, uint32_t count, uint32_t spread_ms)
 {
     for (uint32_t i = 0; i < self->cfg.n; i++)
-        sim__push (self, self->now + 1 + (spread_ms ? s_rng (self) % spread_ms : 0),
-                   SIM_EV_WRITE, i, count, NULL);
+        sim__push (self, self->now + 1 + (spread_ms ? s_rng (self) % spread_ms : 0), SIM_EV_WRITE,
+                   i, count, NULL);
 }
 
 void
 sim_set_tag (sim_cluster_t *self, uint32_t node, const char *key, const char *value)
 {
-    sim_node_t *n = &self->nodes [node];
+    sim_node_t *n = &self->nodes[node];
     if (n->down)
         return;
     swim_set_tag (n->swim, key, value);
@@ -471,7 +470,7 @@ sim_converged (sim_cluster_t *self)
 {
     size_t live = self->cfg.n - self->ndown;
     for (uint32_t i = 0; i < self->cfg.n; i++) {
-        sim_node_t *node = &self->nodes [i];
+        sim_node_t *node = &self->nodes[i];
         if (node->down)
             continue;
         if (swim_count_state (node->swim, SWIM_ALIVE) != live
@@ -498,16 +497,16 @@ sim_broadcasts_pending (sim_cluster_t *self)
 {
     size_t n = 0;
     for (uint32_t i = 0; i < self->cfg.n; i++)
-        if (!self->nodes [i].down)
-            n += swim_broadcasts_pending (self->nodes [i].swim);
+        if (!self->nodes[i].down)
+            n += swim_broadcasts_pending (self->nodes[i].swim);
     return n;
 }
 
 void
 sim_kill (sim_cluster_t *self, uint32_t node)
 {
-    if (!self->nodes [node].down) {
-        self->nodes [node].down = true;
+    if (!self->nodes[node].down) {
+        self->nodes[node].down = true;
         self->ndown++;
     }
 }
@@ -515,19 +514,19 @@ sim_kill (sim_cluster_t *self, uint32_t node)
 bool
 sim_is_down (sim_cluster_t *self, uint32_t node)
 {
-    return self->nodes [node].down;
+    return self->nodes[node].down;
 }
 
 void
 sim_set_slow (sim_cluster_t *self, uint32_t node, bool slow)
 {
-    self->nodes [node].slow = slow;
+    self->nodes[node].slow = slow;
 }
 
 bool
 sim_is_slow (sim_cluster_t *self, uint32_t node)
 {
-    return self->nodes [node].slow;
+    return self->nodes[node].slow;
 }
 
 /* ---- Watches and counters ------------------------------------------------------- */
@@ -569,7 +568,7 @@ sim_watch_expected (sim_cluster_t *self)
 {
     uint32_t n = 0;
     for (uint32_t i = 0; i < self->cfg.n; i++)
-        if (!self->nodes [i].down && i != self->watch_node)
+        if (!self->nodes[i].down && i != self->watch_node)
             n++;
     return n;
 }

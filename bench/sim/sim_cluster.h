@@ -40,16 +40,16 @@ typedef struct _sim_cluster_t sim_cluster_t;
 typedef struct {
     uint32_t n;
     uint64_t seed;
-    swim_config_t swim;          /* base config; name/addr/port/key per node */
+    swim_config_t swim; /* base config; name/addr/port/key per node */
     sim_net_config_t net;
-    uint32_t slow_lag_ms;        /* a slow node's input is this late, at most */
-    bool state;                  /* run state stores and anti-entropy */
-    uint32_t ae_interval_ms;     /* anti-entropy round (links: 1000, +-25%) */
-    size_t ae_budget;            /* DELTA/PUSH budget (0: store default) */
-    bool ae_all_peers;           /* links before the bounded subset: rounds with
+    uint32_t slow_lag_ms;    /* a slow node's input is this late, at most */
+    bool state;              /* run state stores and anti-entropy */
+    uint32_t ae_interval_ms; /* anti-entropy round (links: 1000, +-25%) */
+    size_t ae_budget;        /* DELTA/PUSH budget (0: store default) */
+    bool ae_all_peers;       /* links before the bounded subset: rounds with
                                     any alive member, PUSH to every one, no
                                     rumor re-push (default false: the subset) */
-    bool check_deadline;         /* compare sim_deadline with swim_next_deadline
+    bool check_deadline;     /* compare sim_deadline with swim_next_deadline
                                     on every call; abort on a difference */
 } sim_config_t;
 
@@ -62,7 +62,7 @@ void sim_cluster_destroy (sim_cluster_t **self_p);
 
 uint64_t sim_now (sim_cluster_t *self);
 uint32_t sim_size (sim_cluster_t *self);
-sim_net_t *sim_cluster_net (sim_cluster_t *self);     /* borrowed */
+sim_net_t *sim_cluster_net (sim_cluster_t *self);      /* borrowed */
 swim_t *sim_swim (sim_cluster_t *self, uint32_t node); /* borrowed */
 /* The cluster's generator (scenarios draw victims from it). */
 uint64_t sim_random (sim_cluster_t *self);
@@ -113,16 +113,16 @@ uint32_t sim_watch_expected (sim_cluster_t *self);
 
 /* ---- Counters ----------------------------------------------------------- */
 typedef struct {
-    uint64_t udp_packets, udp_bytes;   /* datagrams handed to the network */
-    uint64_t stream_msgs, stream_bytes;/* push-pull (requests and replies) */
-    uint64_t ae_msgs, ae_bytes;        /* state anti-entropy and pushes */
-    uint64_t fail_events;              /* FAIL events anywhere */
-    uint64_t false_fail_events;        /* ... about a member that is up */
-    uint64_t false_fail_healthy;       /* ... about an up member that is not slow */
-    uint64_t false_failed_members;     /* (member, incarnation) declared dead while up */
+    uint64_t udp_packets, udp_bytes;       /* datagrams handed to the network */
+    uint64_t stream_msgs, stream_bytes;    /* push-pull (requests and replies) */
+    uint64_t ae_msgs, ae_bytes;            /* state anti-entropy and pushes */
+    uint64_t fail_events;                  /* FAIL events anywhere */
+    uint64_t false_fail_events;            /* ... about a member that is up */
+    uint64_t false_fail_healthy;           /* ... about an up member that is not slow */
+    uint64_t false_failed_members;         /* (member, incarnation) declared dead while up */
     uint64_t false_failed_healthy_members; /* ... of those, members not slow */
     uint64_t suspect_events;
-    uint64_t events;                   /* simulator events processed */
+    uint64_t events; /* simulator events processed */
 } sim_counters_t;
 
 void sim_counters (sim_cluster_t *self, sim_counters_t *out);

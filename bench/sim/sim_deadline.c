@@ -11,7 +11,7 @@ void
 sim_suspects_add (sim_suspects_t *list, uint32_t id)
 {
     for (uint32_t i = 0; i < list->n; i++)
-        if (list->ids [i] == id)
+        if (list->ids[i] == id)
             return;
     if (list->n == list->cap) {
         uint32_t cap = list->cap ? list->cap * 2 : 4;
@@ -21,7 +21,7 @@ sim_suspects_add (sim_suspects_t *list, uint32_t id)
         list->ids = ids;
         list->cap = cap;
     }
-    list->ids [list->n++] = id;
+    list->ids[list->n++] = id;
 }
 
 void
@@ -37,7 +37,12 @@ sim_deadline (swim_t *self, sim_suspects_t *list,
               void (*name_of) (uint32_t id, char *name, size_t size))
 {
     uint64_t next = self->reap_next_ms;
-#define S_MIN(x) do { uint64_t x_ = (x); if (x_ < next) next = x_; } while (0)
+#define S_MIN(x)                                                                                   \
+    do {                                                                                           \
+        uint64_t x_ = (x);                                                                         \
+        if (x_ < next)                                                                             \
+            next = x_;                                                                             \
+    } while (0)
     if (self->is_refused)
         return UINT64_MAX;
     if (!self->leaving) {
@@ -50,17 +55,17 @@ sim_deadline (swim_t *self, sim_suspects_t *list,
             S_MIN (self->probe_next_ms);
     }
     for (size_t i = 0; i < self->nrelays; i++)
-        S_MIN (self->relays [i].deadline_ms);
+        S_MIN (self->relays[i].deadline_ms);
     for (uint32_t i = 0; i < list->n;) {
-        char name [SWIM_NAME_MAX + 1];
-        name_of (list->ids [i], name, sizeof name);
+        char name[SWIM_NAME_MAX + 1];
+        name_of (list->ids[i], name, sizeof name);
         swim_node_t *node = swim__lookup (self, name);
-        if (node && node != self->nodes [0] && node->suspect) {
+        if (node && node != self->nodes[0] && node->suspect) {
             S_MIN (swim__suspicion_deadline (&node->suspicion));
             i++;
         }
         else
-            list->ids [i] = list->ids [--list->n];
+            list->ids[i] = list->ids[--list->n];
     }
     if (self->bq.n > 0)
         S_MIN (self->gossip_next_ms);

@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 typedef struct {
-    uint32_t *ids;          /* members seen suspected, maybe no longer */
+    uint32_t *ids; /* members seen suspected, maybe no longer */
     uint32_t n, cap;
 } sim_suspects_t;
 

@@ -35,7 +35,7 @@ sim_heap_destroy (sim_heap_t **self_p, void (*drop) (sim_event_t *ev))
     sim_heap_t *self = *self_p;
     if (drop)
         for (size_t i = 0; i < self->n; i++)
-            drop (&self->items [i]);
+            drop (&self->items[i]);
     free (self->items);
     free (self);
     *self_p = NULL;
@@ -59,12 +59,12 @@ sim_heap_push (sim_heap_t *self, const sim_event_t *ev)
     size_t i = self->n++;
     while (i > 0) {
         size_t parent = (i - 1) / 2;
-        if (!s_less (&e, &self->items [parent]))
+        if (!s_less (&e, &self->items[parent]))
             break;
-        self->items [i] = self->items [parent];
+        self->items[i] = self->items[parent];
         i = parent;
     }
-    self->items [i] = e;
+    self->items[i] = e;
 }
 
 bool
@@ -72,29 +72,29 @@ sim_heap_pop (sim_heap_t *self, sim_event_t *ev)
 {
     if (self->n == 0)
         return false;
-    *ev = self->items [0];
-    sim_event_t last = self->items [--self->n];
+    *ev = self->items[0];
+    sim_event_t last = self->items[--self->n];
     size_t i = 0, n = self->n;
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= n)
             break;
-        if (c + 1 < n && s_less (&self->items [c + 1], &self->items [c]))
+        if (c + 1 < n && s_less (&self->items[c + 1], &self->items[c]))
             c++;
-        if (!s_less (&self->items [c], &last))
+        if (!s_less (&self->items[c], &last))
             break;
-        self->items [i] = self->items [c];
+        self->items[i] = self->items[c];
         i = c;
     }
     if (n > 0)
-        self->items [i] = last;
+        self->items[i] = last;
     return true;
 }
 
 uint64_t
 sim_heap_peek_time (const sim_heap_t *self)
 {
-    return self->n ? self->items [0].time : UINT64_MAX;
+    return self->n ? self->items[0].time : UINT64_MAX;
 }
 
 size_t

@@ -12,12 +12,12 @@
 #include <stdint.h>
 
 typedef struct {
-    uint64_t time;          /* simulated ms */
-    uint64_t seq;           /* push order (tie-break) */
-    uint32_t kind;          /* what to do (sim_cluster.c) */
-    uint32_t node;          /* the node it happens at */
-    uint64_t arg;           /* kind-specific (e.g. a timer generation) */
-    void *ptr;              /* kind-specific payload, owned by the event */
+    uint64_t time; /* simulated ms */
+    uint64_t seq;  /* push order (tie-break) */
+    uint32_t kind; /* what to do (sim_cluster.c) */
+    uint32_t node; /* the node it happens at */
+    uint64_t arg;  /* kind-specific (e.g. a timer generation) */
+    void *ptr;     /* kind-specific payload, owned by the event */
 } sim_event_t;
 
 typedef struct _sim_heap_t sim_heap_t;

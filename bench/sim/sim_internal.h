@@ -10,35 +10,35 @@
 #include "bench/sim/sim_heap.h"
 #include "cluster/state.h"
 
-#define SIM_PORT0 10000                 /* node i listens on SIM_PORT0 + i */
+#define SIM_PORT0 10000 /* node i listens on SIM_PORT0 + i */
 
 /* Event kinds; SIM_DEFERRED marks an event a slow node already delayed. */
 enum {
-    SIM_EV_WAKE = 1,        /* node timer; arg = generation */
-    SIM_EV_DGRAM,           /* ptr = sim_pkt_t */
-    SIM_EV_STREAM,          /* push-pull request, ptr = sim_pkt_t */
-    SIM_EV_STREAM_REPLY,    /* push-pull reply, ptr = sim_pkt_t */
-    SIM_EV_JOIN,            /* arg = seed node */
-    SIM_EV_AE_TICK,         /* anti-entropy round */
-    SIM_EV_AE_MSG,          /* state message, ptr = sim_pkt_t */
-    SIM_EV_WRITE,           /* sim_state_write, arg = count */
+    SIM_EV_WAKE = 1,     /* node timer; arg = generation */
+    SIM_EV_DGRAM,        /* ptr = sim_pkt_t */
+    SIM_EV_STREAM,       /* push-pull request, ptr = sim_pkt_t */
+    SIM_EV_STREAM_REPLY, /* push-pull reply, ptr = sim_pkt_t */
+    SIM_EV_JOIN,         /* arg = seed node */
+    SIM_EV_AE_TICK,      /* anti-entropy round */
+    SIM_EV_AE_MSG,       /* state message, ptr = sim_pkt_t */
+    SIM_EV_WRITE,        /* sim_state_write, arg = count */
 };
 #define SIM_DEFERRED 0x100u
 
 typedef struct {
     uint32_t from;
     size_t len;
-    uint8_t buf [];
+    uint8_t buf[];
 } sim_pkt_t;
 
 /* A node's links (sim_ae.c): the subset it holds connections to and the
  * peers that recently linked to it, as cluster/links_peers.c keeps them. */
 #define SIM_INBOUND_MAX 256
 typedef struct {
-    uint32_t subset [64];   /* LINKS_SUBSET_MAX */
+    uint32_t subset[64]; /* LINKS_SUBSET_MAX */
     uint32_t nsubset;
-    uint32_t inbound [SIM_INBOUND_MAX];
-    uint64_t inbound_at [SIM_INBOUND_MAX];
+    uint32_t inbound[SIM_INBOUND_MAX];
+    uint64_t inbound_at[SIM_INBOUND_MAX];
     uint32_t ninbound;
     uint64_t next_rotate;
 } sim_links_t;
@@ -48,16 +48,16 @@ typedef struct {
     uint32_t id;
     swim_t *swim;
     state_t *state;
-    uint64_t wake_at;       /* armed timer (UINT64_MAX: none) */
-    uint64_t wake_gen;      /* older WAKE events are stale */
-    uint64_t busy_until;    /* slow node: its queue is worked until then */
+    uint64_t wake_at;    /* armed timer (UINT64_MAX: none) */
+    uint64_t wake_gen;   /* older WAKE events are stale */
+    uint64_t busy_until; /* slow node: its queue is worked until then */
     bool down, slow;
-    int32_t members;        /* others it holds joined (JOIN - FAIL - LEAVE) */
-    uint64_t join_done_at;  /* first time members reached n - 1 */
-    uint64_t fail_inc;      /* incarnation + 1 of its last counted false failure */
-    uint32_t st_cursor;     /* origins below it known up to date (state check) */
-    sim_suspects_t suspects;/* members it suspected (sim_deadline.h) */
-    sim_links_t *links;     /* state links (cfg.state only) */
+    int32_t members;         /* others it holds joined (JOIN - FAIL - LEAVE) */
+    uint64_t join_done_at;   /* first time members reached n - 1 */
+    uint64_t fail_inc;       /* incarnation + 1 of its last counted false failure */
+    uint32_t st_cursor;      /* origins below it known up to date (state check) */
+    sim_suspects_t suspects; /* members it suspected (sim_deadline.h) */
+    sim_links_t *links;      /* state links (cfg.state only) */
 } sim_node_t;
 
 struct _sim_cluster_t {
@@ -71,12 +71,12 @@ struct _sim_cluster_t {
     uint32_t ndown;
     uint64_t join_t0;
     /* the watch (sim_watch_*) */
-    int watch_kind;         /* 0 none, 1 fail, 2 update */
+    int watch_kind; /* 0 none, 1 fail, 2 update */
     uint32_t watch_node;
     uint64_t watch_inc, watch_t0, watch_last;
     uint32_t watch_count;
     uint8_t *watch_seen;
-    uint64_t *st_target;    /* per origin: last version it wrote */
+    uint64_t *st_target; /* per origin: last version it wrote */
 };
 
 /* sim_cluster.c */

@@ -35,14 +35,15 @@ s_usage (void)
 int
 main (int argc, char **argv)
 {
-    uint32_t ns [S_MAX_NS] = { 100, 1000 };
+    uint32_t ns[S_MAX_NS] = { 100, 1000 };
     size_t nns = 2;
     uint64_t seed = 1;
-    bool quick = false, partition = true, membership = true, all_peers = false, log = false, no_lifeguard = false;
+    bool quick = false, partition = true, membership = true, all_peers = false, log = false,
+         no_lifeguard = false;
     uint32_t partition_max = 1000, place = 0, compare = 0, slow_lag = 0;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv [i];
-        const char *v = i + 1 < argc ? argv [i + 1] : NULL;
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp (a, "--quick"))
             quick = true;
         else if (!strcmp (a, "--no-partition"))
@@ -56,21 +57,21 @@ main (int argc, char **argv)
         else if (!strcmp (a, "--ae-all-peers"))
             all_peers = true;
         else if (v && !strcmp (a, "--seed"))
-            seed = strtoull (argv [++i], NULL, 10);
+            seed = strtoull (argv[++i], NULL, 10);
         else if (v && !strcmp (a, "--partition-max"))
-            partition_max = (uint32_t) strtoul (argv [++i], NULL, 10);
+            partition_max = (uint32_t) strtoul (argv[++i], NULL, 10);
         else if (v && !strcmp (a, "--slow-lag"))
-            slow_lag = (uint32_t) strtoul (argv [++i], NULL, 10);
+            slow_lag = (uint32_t) strtoul (argv[++i], NULL, 10);
         else if (v && !strcmp (a, "--place"))
-            place = (uint32_t) strtoul (argv [++i], NULL, 10);
+            place = (uint32_t) strtoul (argv[++i], NULL, 10);
         else if (v && !strcmp (a, "--compare"))
-            compare = (uint32_t) strtoul (argv [++i], NULL, 10);
+            compare = (uint32_t) strtoul (argv[++i], NULL, 10);
         else if (v && !strcmp (a, "--nodes")) {
             nns = 0;
-            char *list = argv [++i], *save = NULL;
+            char *list = argv[++i], *save = NULL;
             for (char *t = strtok_r (list, ",", &save); t && nns < S_MAX_NS;
                  t = strtok_r (NULL, ",", &save))
-                ns [nns++] = (uint32_t) strtoul (t, NULL, 10);
+                ns[nns++] = (uint32_t) strtoul (t, NULL, 10);
         }
         else {
             s_usage ();
@@ -83,28 +84,29 @@ main (int argc, char **argv)
         sim_compare_t cmp;
         double cpu0 = sim_cpu_seconds ();
         if (sim_scen_compare (compare, seed, quick ? 1 : 3, quick ? 2 : 5, quick ? 15 : 60,
-                              quick ? 5 : 10, &cmp, log ? stdout : NULL) != 0)
+                              quick ? 5 : 10, &cmp, log ? stdout : NULL)
+            != 0)
             return 1;
         printf ("COMPARE nodes=%u converge_ms=%.0f detect_ms=%.0f false_failures=%.0f "
-                "idle_pkts_per_node_s=%.2f sim_cpu_s=%.2f\n", compare, cmp.converge_ms,
-                cmp.detect_ms, cmp.false_failures, cmp.idle_pkts_per_node_s,
-                sim_cpu_seconds () - cpu0);
+                "idle_pkts_per_node_s=%.2f sim_cpu_s=%.2f\n",
+                compare, cmp.converge_ms, cmp.detect_ms, cmp.false_failures,
+                cmp.idle_pkts_per_node_s, sim_cpu_seconds () - cpu0);
         return 0;
     }
 
-    sim_report_t reps [S_MAX_NS];
+    sim_report_t reps[S_MAX_NS];
     for (size_t k = 0; k < nns; k++) {
         sim_plan_t plan;
-        sim_plan_default (&plan, ns [k], seed, quick);
-        plan.partition = partition && ns [k] <= partition_max;
+        sim_plan_default (&plan, ns[k], seed, quick);
+        plan.partition = partition && ns[k] <= partition_max;
         plan.log = log ? stdout : NULL;
         plan.no_lifeguard = no_lifeguard;
         plan.membership = membership;
         plan.ae_all_peers = all_peers;
         plan.slow_lag_ms = slow_lag;
-        sim_report_t *r = &reps [k];
+        sim_report_t *r = &reps[k];
         if (sim_scen_run (&plan, r) != 0) {
-            fprintf (stderr, "sim: nodes=%u: cluster did not build or converge\n", ns [k]);
+            fprintf (stderr, "sim: nodes=%u: cluster did not build or converge\n", ns[k]);
             return 1;
         }
         printf ("nodes=%u join_ms=%.0f detect_p50_ms=%.0f detect_p99_ms=%.0f detect_max_ms=%.0f "
@@ -116,11 +118,11 @@ main (int argc, char **argv)
                 "sim_s=%.0f events=%llu sim_cpu_s=%.2f maxrss_mb=%ld\n",
                 r->n, r->join_ms, r->detect_p50_ms, r->detect_p99_ms, r->detect_max_ms,
                 r->detect_trials, r->detect_missed, r->dissem_ms, r->rounds, r->log_n,
-                r->pkts_per_node_s, r->bytes_per_node_s, r->stream_bytes_per_node_s,
-                r->ff_loss [0], r->ff_loss [1], r->ff_loss [2], r->ff_slow [0], r->ff_slow [1],
-                r->ff_slow_all [0], r->ff_slow_all [1], r->state_converge_ms,
-                r->partition_converge_ms, r->partition_members_ms, r->ae_bytes_per_node_s,
-                r->sim_s, (unsigned long long) r->events, r->cpu_s, r->maxrss_mb);
+                r->pkts_per_node_s, r->bytes_per_node_s, r->stream_bytes_per_node_s, r->ff_loss[0],
+                r->ff_loss[1], r->ff_loss[2], r->ff_slow[0], r->ff_slow[1], r->ff_slow_all[0],
+                r->ff_slow_all[1], r->state_converge_ms, r->partition_converge_ms,
+                r->partition_members_ms, r->ae_bytes_per_node_s, r->sim_s,
+                (unsigned long long) r->events, r->cpu_s, r->maxrss_mb);
     }
 
     double place_per_s = NAN;
@@ -138,14 +140,14 @@ main (int argc, char **argv)
     /* The RESULT line reports the N closest to 1000. */
     size_t best = 0;
     for (size_t k = 1; k < nns; k++)
-        if (fabs ((double) ns [k] - 1000) < fabs ((double) ns [best] - 1000))
+        if (fabs ((double) ns[k] - 1000) < fabs ((double) ns[best] - 1000))
             best = k;
-    sim_report_t *r = &reps [best];
+    sim_report_t *r = &reps[best];
     printf ("RESULT nodes=%u detect_p50_ms=%.0f detect_p99_ms=%.0f rounds=%.1f "
             "bytes_per_node_s=%.0f false_failures_per_node_h=%.2f partition_converge_ms=%.0f "
-            "sim_cpu_s=%.2f", r->n, r->detect_p50_ms, r->detect_p99_ms, r->rounds,
-            r->bytes_per_node_s, r->ff_loss [SIM_LOSS_LEVELS - 1], r->partition_converge_ms,
-            r->cpu_s);
+            "sim_cpu_s=%.2f",
+            r->n, r->detect_p50_ms, r->detect_p99_ms, r->rounds, r->bytes_per_node_s,
+            r->ff_loss[SIM_LOSS_LEVELS - 1], r->partition_converge_ms, r->cpu_s);
     if (place)
         printf (" placement_nodes=%u placement_per_s=%.0f", place, place_per_s);
     printf ("\n");

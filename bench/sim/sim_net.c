@@ -6,15 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_BLOCKS_MAX 64      /* one-way blocks at a time: scenarios use a few */
+#define S_BLOCKS_MAX 64 /* one-way blocks at a time: scenarios use a few */
 
 struct _sim_net_t {
     uint32_t n;
     sim_net_config_t cfg;
     uint64_t rng;
     uint64_t link_salt;
-    uint8_t *groups;         /* NULL: no partition */
-    struct { uint32_t from, to; } blocks [S_BLOCKS_MAX];
+    uint8_t *groups; /* NULL: no partition */
+    struct {
+        uint32_t from, to;
+    } blocks[S_BLOCKS_MAX];
     size_t nblocks;
 };
 
@@ -86,14 +88,14 @@ void
 sim_net_block (sim_net_t *self, uint32_t from, uint32_t to, bool blocked)
 {
     for (size_t i = 0; i < self->nblocks; i++)
-        if (self->blocks [i].from == from && self->blocks [i].to == to) {
+        if (self->blocks[i].from == from && self->blocks[i].to == to) {
             if (!blocked)
-                self->blocks [i] = self->blocks [--self->nblocks];
+                self->blocks[i] = self->blocks[--self->nblocks];
             return;
         }
     if (blocked && self->nblocks < S_BLOCKS_MAX) {
-        self->blocks [self->nblocks].from = from;
-        self->blocks [self->nblocks].to = to;
+        self->blocks[self->nblocks].from = from;
+        self->blocks[self->nblocks].to = to;
         self->nblocks++;
     }
 }
@@ -103,10 +105,10 @@ sim_net_route (sim_net_t *self, uint32_t from, uint32_t to, bool datagram, uint3
 {
     if (from >= self->n || to >= self->n)
         return false;
-    if (self->groups && self->groups [from] != self->groups [to])
+    if (self->groups && self->groups[from] != self->groups[to])
         return false;
     for (size_t i = 0; i < self->nblocks; i++)
-        if (self->blocks [i].from == from && self->blocks [i].to == to)
+        if (self->blocks[i].from == from && self->blocks[i].to == to)
             return false;
     if (datagram && self->cfg.loss > 0
         && (double) (sim_net_random (self) >> 11) * 0x1.0p-53 < self->cfg.loss)

@@ -21,10 +21,10 @@
 typedef struct _sim_net_t sim_net_t;
 
 typedef struct {
-    uint32_t lat_min_ms;      /* base one-way latency range per link */
+    uint32_t lat_min_ms; /* base one-way latency range per link */
     uint32_t lat_max_ms;
-    uint32_t jitter_ms;       /* extra per message, uniform */
-    double loss;              /* datagram loss probability, 0..1 */
+    uint32_t jitter_ms; /* extra per message, uniform */
+    double loss;        /* datagram loss probability, 0..1 */
 } sim_net_config_t;
 
 /* A network of n nodes; `seed` drives loss, jitter and the link hash. */
@@ -39,8 +39,7 @@ void sim_net_block (sim_net_t *self, uint32_t from, uint32_t to, bool blocked);
 
 /* Route one message. Returns false if it does not arrive, else true with
  * the one-way delay in *delay_ms (>= 1). `datagram` messages can be lost. */
-bool sim_net_route (sim_net_t *self, uint32_t from, uint32_t to, bool datagram,
-                    uint32_t *delay_ms);
+bool sim_net_route (sim_net_t *self, uint32_t from, uint32_t to, bool datagram, uint32_t *delay_ms);
 
 /* One draw from the network's generator (uniform 64 bits). */
 uint64_t sim_net_random (sim_net_t *self);

@@ -41,7 +41,7 @@ s_rand (uint64_t *s)
 static int
 s_node_record (uint32_t i, uint64_t *rng, uint8_t **buf, size_t *len)
 {
-    static const char *zones [] = { "a", "b", "c" };
+    static const char *zones[] = { "a", "b", "c" };
     rec_msg_t m;
     memset (&m, 0, sizeof m);
     m.hdr.type = REC_NODE;
@@ -59,11 +59,11 @@ s_node_record (uint32_t i, uint64_t *rng, uint8_t **buf, size_t *len)
     r->alloc_memory_mb = r->memory_mb / 100 * (s_rand (rng) % 95);
     r->alloc_disk_mb = r->disk_mb / 100 * (s_rand (rng) % 95);
     r->draining = i % 89 == 0;
-    wire_tag_t tags [2];
-    snprintf (tags [0].key, sizeof tags [0].key, "arch");
-    snprintf (tags [0].value, sizeof tags [0].value, "%s", i % 10 ? "x86_64" : "arm64");
-    snprintf (tags [1].key, sizeof tags [1].key, "zone");
-    snprintf (tags [1].value, sizeof tags [1].value, "%s", zones [i % 3]);
+    wire_tag_t tags[2];
+    snprintf (tags[0].key, sizeof tags[0].key, "arch");
+    snprintf (tags[0].value, sizeof tags[0].value, "%s", i % 10 ? "x86_64" : "arm64");
+    snprintf (tags[1].key, sizeof tags[1].key, "zone");
+    snprintf (tags[1].value, sizeof tags[1].value, "%s", zones[i % 3]);
     r->tags.n = 2;
     r->tags.items = tags;
     return wire_encode (&rec_proto, &m, buf, len);
@@ -72,9 +72,9 @@ s_node_record (uint32_t i, uint64_t *rng, uint8_t **buf, size_t *len)
 /* The scheduler's view of one node, from its record (node_sched.c). */
 typedef struct {
     rec_msg_t m;
-    char origin [REC_NAME_MAX + 1];
+    char origin[REC_NAME_MAX + 1];
     bool alive;
-    place_tag_t tags [REC_TAGS_MAX];
+    place_tag_t tags[REC_TAGS_MAX];
 } s_view_t;
 
 typedef struct {
@@ -89,7 +89,7 @@ s_collect (void *arg, const state_record_t *rec)
     s_views_t *v = (s_views_t *) arg;
     if (strcmp (rec->origin, rec->key) || v->n == v->cap)
         return 0;
-    s_view_t *nv = &v->items [v->n];
+    s_view_t *nv = &v->items[v->n];
     if (wire_decode (&rec_proto, rec->value, rec->value_len, &nv->m, NULL) != 0)
         return 0;
     if (nv->m.hdr.type != REC_NODE) {
@@ -99,23 +99,23 @@ s_collect (void *arg, const state_record_t *rec)
     snprintf (nv->origin, sizeof nv->origin, "%s", rec->origin);
     nv->alive = rec->status == STATE_ALIVE;
     const rec_node_t *r = &nv->m.u.rec_node;
-    place_node_t *pn = &v->nodes [v->n];
+    place_node_t *pn = &v->nodes[v->n];
     memset (pn, 0, sizeof *pn);
     pn->name = nv->origin;
-    pn->alive = nv->alive && v->n % 97 != 0;    /* a few failed members */
+    pn->alive = nv->alive && v->n % 97 != 0; /* a few failed members */
     pn->draining = r->draining;
-    pn->capacity.v [PLACE_CPU] = r->cpu_milli;
-    pn->capacity.v [PLACE_MEMORY] = r->memory_mb * S_MIB;
-    pn->capacity.v [PLACE_DISK] = r->disk_mb * S_MIB;
-    pn->capacity.v [PLACE_GPU] = r->gpus;
-    pn->reserved.v [PLACE_MEMORY] = r->reserved_memory_mb * S_MIB;
-    pn->overcommit [PLACE_MEMORY] = r->oc_memory;
-    pn->allocated.v [PLACE_CPU] = r->alloc_cpu_milli;
-    pn->allocated.v [PLACE_MEMORY] = r->alloc_memory_mb * S_MIB;
-    pn->allocated.v [PLACE_DISK] = r->alloc_disk_mb * S_MIB;
+    pn->capacity.v[PLACE_CPU] = r->cpu_milli;
+    pn->capacity.v[PLACE_MEMORY] = r->memory_mb * S_MIB;
+    pn->capacity.v[PLACE_DISK] = r->disk_mb * S_MIB;
+    pn->capacity.v[PLACE_GPU] = r->gpus;
+    pn->reserved.v[PLACE_MEMORY] = r->reserved_memory_mb * S_MIB;
+    pn->overcommit[PLACE_MEMORY] = r->oc_memory;
+    pn->allocated.v[PLACE_CPU] = r->alloc_cpu_milli;
+    pn->allocated.v[PLACE_MEMORY] = r->alloc_memory_mb * S_MIB;
+    pn->allocated.v[PLACE_DISK] = r->alloc_disk_mb * S_MIB;
     size_t nt = r->tags.n < REC_TAGS_MAX ? r->tags.n : REC_TAGS_MAX;
     for (size_t t = 0; t < nt; t++)
-        nv->tags [t] = (place_tag_t) { r->tags.items [t].key, r->tags.items [t].value };
+        nv->tags[t] = (place_tag_t){ r->tags.items[t].key, r->tags.items[t].value };
     pn->tags = nv->tags;
     pn->ntags = nt;
     v->n++;
@@ -126,7 +126,7 @@ static void
 s_views_clear (s_views_t *v)
 {
     for (size_t i = 0; i < v->n; i++)
-        wire_msg_free (&rec_proto, &v->items [i].m);
+        wire_msg_free (&rec_proto, &v->items[i].m);
     v->n = 0;
 }
 
@@ -134,16 +134,16 @@ static void
 s_requests (place_request_t *reqs, int nreq, uint64_t *rng)
 {
     for (int i = 0; i < nreq; i++) {
-        place_request_t *r = &reqs [i];
+        place_request_t *r = &reqs[i];
         memset (r, 0, sizeof *r);
-        r->need.v [PLACE_CPU] = (1 + s_rand (rng) % 8) * 500;
-        r->need.v [PLACE_MEMORY] = (1 + s_rand (rng) % 16) * 1024 * S_MIB;
-        r->need.v [PLACE_DISK] = (1 + s_rand (rng) % 20) * 1024 * S_MIB;
+        r->need.v[PLACE_CPU] = (1 + s_rand (rng) % 8) * 500;
+        r->need.v[PLACE_MEMORY] = (1 + s_rand (rng) % 16) * 1024 * S_MIB;
+        r->need.v[PLACE_DISK] = (1 + s_rand (rng) % 20) * 1024 * S_MIB;
         r->strategy = i % 2 ? PLACE_SPREAD : PLACE_BINPACK;
         if (i % 4 == 0) {
-            char why [128];
-            placement_constraint_parse (i % 8 ? "arch=x86_64" : "zone!=b", &r->constraints [0],
-                                        why, sizeof why);
+            char why[128];
+            placement_constraint_parse (i % 8 ? "arch=x86_64" : "zone!=b", &r->constraints[0], why,
+                                        sizeof why);
             r->nconstraints = 1;
         }
     }
@@ -156,12 +156,12 @@ sim_place_bench (uint32_t nodes, double seconds, uint64_t seed, sim_place_result
     out->nodes = nodes;
     uint64_t rng = seed | 1;
     double t0 = s_cpu ();
-    char err [200];
+    char err[200];
     state_t *hub = state_new ("scheduler", NULL, err, sizeof err);
     if (!hub)
         return -1;
     for (uint32_t i = 0; i < nodes; i++) {
-        char name [32];
+        char name[32];
         snprintf (name, sizeof name, "node%05u", i);
         state_t *own = state_new (name, NULL, err, sizeof err);
         uint8_t *buf = NULL;
@@ -187,7 +187,7 @@ sim_place_bench (uint32_t nodes, double seconds, uint64_t seed, sim_place_result
     v.items = (s_view_t *) calloc (nodes, sizeof *v.items);
     v.nodes = (place_node_t *) calloc (nodes, sizeof *v.nodes);
     enum { NREQ = 64 };
-    place_request_t reqs [NREQ];
+    place_request_t reqs[NREQ];
     s_requests (reqs, NREQ, &rng);
     placement_t *engine = placement_new (seed);
     place_result_t *res = place_result_new ();
@@ -200,7 +200,7 @@ sim_place_bench (uint32_t nodes, double seconds, uint64_t seed, sim_place_result
         double start = s_cpu (), spent = 0;
         while (rc == 0 && spent < seconds) {
             for (int i = 0; i < 64; i++, decisions++)
-                placement_place (engine, v.nodes, v.n, &reqs [decisions % NREQ], res);
+                placement_place (engine, v.nodes, v.n, &reqs[decisions % NREQ], res);
             spent = s_cpu () - start;
         }
         out->place_per_s = spent > 0 ? (double) decisions / spent : 0;
@@ -211,7 +211,7 @@ sim_place_bench (uint32_t nodes, double seconds, uint64_t seed, sim_place_result
         while (rc == 0 && spent < seconds) {
             s_views_clear (&v);
             state_foreach (hub, NULL, REC_KIND_NODE, false, s_collect, &v);
-            placement_place (engine, v.nodes, v.n, &reqs [decisions % NREQ], res);
+            placement_place (engine, v.nodes, v.n, &reqs[decisions % NREQ], res);
             decisions++;
             spent = s_cpu () - start;
         }

@@ -9,11 +9,11 @@
 #include <stdint.h>
 
 typedef struct {
-    uint32_t nodes;              /* node records in the state */
-    double place_per_s;          /* placement_place on a built view */
-    double view_place_per_s;     /* view rebuilt from the store per decision,
+    uint32_t nodes;          /* node records in the state */
+    double place_per_s;      /* placement_place on a built view */
+    double view_place_per_s; /* view rebuilt from the store per decision,
                                     as node_sched.c does for every job */
-    double build_s;              /* CPU to build the store */
+    double build_s;          /* CPU to build the store */
 } sim_place_result_t;
 
 /* Build a store of `nodes` REC_NODE records (as anti-entropy would leave

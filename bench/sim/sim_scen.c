@@ -16,10 +16,10 @@
 #include <string.h>
 #include <sys/resource.h>
 
-const double sim_loss_levels [SIM_LOSS_LEVELS] = { 0.01, 0.05, 0.10 };
-const double sim_slow_levels [SIM_SLOW_LEVELS] = { 0.01, 0.05 };
+const double sim_loss_levels[SIM_LOSS_LEVELS] = { 0.01, 0.05, 0.10 };
+const double sim_slow_levels[SIM_SLOW_LEVELS] = { 0.01, 0.05 };
 
-#define S_STEP_MS 50            /* how often a scenario checks its condition */
+#define S_STEP_MS   50 /* how often a scenario checks its condition */
 #define S_SETTLE_MS 5000
 
 double
@@ -39,7 +39,7 @@ sim_plan_default (sim_plan_t *plan, uint32_t n, uint64_t seed, bool quick)
     plan->seed = seed;
     plan->kills = quick ? 3 : 8;
     plan->updates = quick ? 3 : 5;
-    plan->load_s = 30;          /* one push-pull period: its bytes count */
+    plan->load_s = 30; /* one push-pull period: its bytes count */
     plan->loss_s = quick ? 20 : 60;
     plan->slow_s = quick ? 20 : 60;
     plan->membership = true;
@@ -63,7 +63,7 @@ s_pct (double *v, size_t n, double q)
         return NAN;
     qsort (v, n, sizeof *v, s_cmp);
     size_t r = (size_t) ceil (q * (double) n);
-    return v [r ? r - 1 : 0];
+    return v[r ? r - 1 : 0];
 }
 
 static void
@@ -141,19 +141,19 @@ s_load (const sim_plan_t *plan, sim_cluster_t *c, sim_report_t *out)
 static void
 s_dissemination (const sim_plan_t *plan, sim_cluster_t *c, sim_report_t *out)
 {
-    double ms [64];
+    double ms[64];
     uint32_t k = 0;
     for (uint32_t t = 0; t < plan->updates && k < 64; t++) {
         uint32_t v = s_pick_live (c);
         uint64_t inc = swim_self (sim_swim (c, v))->incarnation + 1;
         sim_watch_update (c, v, inc);
-        char value [16];
+        char value[16];
         snprintf (value, sizeof value, "%u", t);
         sim_set_tag (c, v, "sim", value);
         double d = s_run_watch (c, 30000);
         s_log (plan, c, "dissem_ms", d);
         if (!isnan (d))
-            ms [k++] = d;
+            ms[k++] = d;
         sim_run_for (c, 2000);
     }
     out->dissem_ms = s_pct (ms, k, 0.5);
@@ -183,22 +183,22 @@ s_false_failures (const sim_plan_t *plan, sim_cluster_t *c, sim_report_t *out)
     sim_counters_t a, b;
     sim_counters (c, &a);
     for (int l = 0; l < SIM_LOSS_LEVELS; l++) {
-        sim_net_set_loss (sim_cluster_net (c), sim_loss_levels [l]);
-        out->ff_loss [l] = s_false_window (plan, c, plan->loss_s, false, NULL);
-        s_log (plan, c, "false_per_node_h_loss", out->ff_loss [l]);
+        sim_net_set_loss (sim_cluster_net (c), sim_loss_levels[l]);
+        out->ff_loss[l] = s_false_window (plan, c, plan->loss_s, false, NULL);
+        s_log (plan, c, "false_per_node_h_loss", out->ff_loss[l]);
         sim_net_set_loss (sim_cluster_net (c), 0);
         sim_run_until_converged (c, 60000, 100);
     }
     uint32_t n = sim_size (c);
     for (int l = 0; l < SIM_SLOW_LEVELS; l++) {
-        uint32_t want = (uint32_t) ceil (sim_slow_levels [l] * n), got = 0;
+        uint32_t want = (uint32_t) ceil (sim_slow_levels[l] * n), got = 0;
         while (got < want) {
             uint32_t v = s_pick_live (c);
             sim_set_slow (c, v, true);
             got++;
         }
-        out->ff_slow [l] = s_false_window (plan, c, plan->slow_s, true, &out->ff_slow_all [l]);
-        s_log (plan, c, "false_per_node_h_slow_healthy", out->ff_slow [l]);
+        out->ff_slow[l] = s_false_window (plan, c, plan->slow_s, true, &out->ff_slow_all[l]);
+        s_log (plan, c, "false_per_node_h_slow_healthy", out->ff_slow[l]);
         for (uint32_t i = 0; i < n; i++)
             sim_set_slow (c, i, false);
         sim_run_until_converged (c, 60000, 100);
@@ -210,7 +210,7 @@ s_false_failures (const sim_plan_t *plan, sim_cluster_t *c, sim_report_t *out)
 static void
 s_detection (const sim_plan_t *plan, sim_cluster_t *c, sim_report_t *out)
 {
-    double ms [64];
+    double ms[64];
     uint32_t k = 0;
     for (uint32_t t = 0; t < plan->kills && t < 64; t++) {
         uint32_t v = s_pick_live (c);
@@ -221,11 +221,11 @@ s_detection (const sim_plan_t *plan, sim_cluster_t *c, sim_report_t *out)
         if (isnan (d))
             out->detect_missed++;
         else
-            ms [k++] = d;
+            ms[k++] = d;
         sim_run_for (c, 2000);
     }
     out->detect_trials = k;
-    double copy [64];
+    double copy[64];
     memcpy (copy, ms, k * sizeof *ms);
     out->detect_p50_ms = s_pct (copy, k, 0.5);
     out->detect_p99_ms = s_pct (copy, k, 0.99);
@@ -275,7 +275,7 @@ s_partition (const sim_plan_t *plan, sim_report_t *out)
     /* Half the cluster on each side; both sides keep writing. */
     uint8_t *groups = (uint8_t *) malloc (plan->n);
     for (uint32_t i = 0; i < plan->n; i++)
-        groups [i] = i < plan->n / 2 ? 0 : 1;
+        groups[i] = i < plan->n / 2 ? 0 : 1;
     sim_net_partition (sim_cluster_net (c), groups);
     free (groups);
     sim_state_write_all (c, plan->sheds, 1000);
@@ -350,7 +350,7 @@ int
 sim_scen_compare (uint32_t n, uint64_t seed, uint32_t runs, uint32_t kills, uint32_t loss_s,
                   uint32_t idle_s, sim_compare_t *out, FILE *log)
 {
-    double conv [16], det [64], falses = 0, pkts = 0;
+    double conv[16], det[64], falses = 0, pkts = 0;
     uint32_t nconv = 0, ndet = 0;
     for (uint32_t r = 0; r < runs && r < 16; r++) {
         sim_config_t cfg;
@@ -367,9 +367,9 @@ sim_scen_compare (uint32_t n, uint64_t seed, uint32_t runs, uint32_t kills, uint
             if (sim_join_times (c, &worst) == n && worst != UINT64_MAX)
                 break;
         }
-        conv [nconv++] = worst == UINT64_MAX ? 60000.0 : (double) worst;
+        conv[nconv++] = worst == UINT64_MAX ? 60000.0 : (double) worst;
         if (log)
-            fprintf (log, "# compare n=%u run %u converge_ms=%.0f\n", n, r, conv [nconv - 1]);
+            fprintf (log, "# compare n=%u run %u converge_ms=%.0f\n", n, r, conv[nconv - 1]);
         if (r == 0) {
             sim_run_until_converged (c, 60000, 100);
             sim_run_for (c, S_SETTLE_MS);
@@ -386,13 +386,14 @@ sim_scen_compare (uint32_t n, uint64_t seed, uint32_t runs, uint32_t kills, uint
             sim_net_set_loss (sim_cluster_net (c), 0);
             sim_run_until_converged (c, 60000, 100);
             for (uint32_t t = 0; t < kills && ndet < 64; t++) {
-                uint32_t v = n - 1 - t;          /* node N, N-1, ... as membership.sh */
+                uint32_t v = n - 1 - t; /* node N, N-1, ... as membership.sh */
                 sim_kill (c, v);
                 sim_watch_fail (c, v);
                 uint64_t k0 = sim_now (c), last = 0;
-                while (sim_now (c) - k0 < 60000 && sim_watch_done (c, &last) < sim_watch_expected (c))
+                while (sim_now (c) - k0 < 60000
+                       && sim_watch_done (c, &last) < sim_watch_expected (c))
                     sim_run_for (c, 10);
-                det [ndet++] = (double) last;
+                det[ndet++] = (double) last;
                 if (log)
                     fprintf (log, "# compare n=%u detect trial %u detect_ms=%llu\n", n, t,
                              (unsigned long long) last);

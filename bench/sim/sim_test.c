@@ -43,7 +43,7 @@ test_heap_order (void **state)
         if (n++) {
             assert_true (ev.time >= prev.time);
             if (ev.time == prev.time)
-                assert_true (ev.node > prev.node);     /* push order on ties */
+                assert_true (ev.node > prev.node); /* push order on ties */
         }
         prev = ev;
     }
@@ -126,13 +126,13 @@ test_state_partition (void **state)
     for (uint32_t i = 0; i < 20; i++)
         assert_int_equal (sim_state_records (c, i), 20 * 10);
 
-    uint8_t groups [20];
+    uint8_t groups[20];
     for (uint32_t i = 0; i < 20; i++)
-        groups [i] = i < 10 ? 0 : 1;
+        groups[i] = i < 10 ? 0 : 1;
     sim_net_partition (sim_cluster_net (c), groups);
     sim_state_write_all (c, 10, 500);
     sim_run_for (c, 10000);
-    assert_false (sim_state_converged (c));     /* the other side's writes are missing */
+    assert_false (sim_state_converged (c)); /* the other side's writes are missing */
     sim_net_partition (sim_cluster_net (c), NULL);
     t0 = sim_now (c);
     while (!(sim_state_converged (c) && sim_converged (c)) && sim_now (c) - t0 < 120000)
@@ -145,7 +145,7 @@ test_state_partition (void **state)
 int
 main (void)
 {
-    const struct CMUnitTest tests [] = {
+    const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_heap_order),
         cmocka_unit_test (test_membership_properties),
         cmocka_unit_test (test_state_partition),

@@ -55,7 +55,7 @@ s_usage (void)
 
 /* The server key from base64 (shedctl) or Z85 (libzmq). */
 static int
-s_parse_key (const char *text, uint8_t key [32])
+s_parse_key (const char *text, uint8_t key[32])
 {
     if (shed_key_from_text (text, key) == 0)
         return 0;
@@ -69,34 +69,33 @@ main (int argc, char **argv)
 {
     bool plain = false;
     const char *identity_dir = NULL;
-    const char *forge [4] = { NULL, NULL, NULL, NULL };
+    const char *forge[4] = { NULL, NULL, NULL, NULL };
     long wait_ms = 2000;
     int i = 1;
-    for (; i < argc && argv [i][0] == '-'; i++) {
-        if (!strcmp (argv [i], "--plain"))
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (!strcmp (argv[i], "--plain"))
             plain = true;
-        else if (!strcmp (argv [i], "--identity") && i + 1 < argc)
-            identity_dir = argv [++i];
-        else if (!strcmp (argv [i], "--forge") && i + 4 < argc) {
+        else if (!strcmp (argv[i], "--identity") && i + 1 < argc)
+            identity_dir = argv[++i];
+        else if (!strcmp (argv[i], "--forge") && i + 4 < argc) {
             for (int k = 0; k < 4; k++)
-                forge [k] = argv [++i];
+                forge[k] = argv[++i];
         }
-        else if (!strcmp (argv [i], "--wait") && i + 1 < argc) {
+        else if (!strcmp (argv[i], "--wait") && i + 1 < argc) {
             char *end;
-            wait_ms = strtol (argv [++i], &end, 10);
+            wait_ms = strtol (argv[++i], &end, 10);
             if (*end || wait_ms < 1 || wait_ms > 600000)
                 s_usage ();
         }
         else
             s_usage ();
     }
-    if (argc - i != 2 || (forge [0] && !identity_dir))
+    if (argc - i != 2 || (forge[0] && !identity_dir))
         s_usage ();
-    const char *endpoint = argv [i];
-    uint8_t server [32];
-    if (s_parse_key (argv [i + 1], server)) {
-        fprintf (stderr, "links_probe: '%s' is not a 32-byte key in base64 or Z85\n",
-                 argv [i + 1]);
+    const char *endpoint = argv[i];
+    uint8_t server[32];
+    if (s_parse_key (argv[i + 1], server)) {
+        fprintf (stderr, "links_probe: '%s' is not a 32-byte key in base64 or Z85\n", argv[i + 1]);
         return 2;
     }
     if (sodium_init () < 0) {
@@ -106,20 +105,20 @@ main (int argc, char **argv)
     zsys_init ();
     zsys_set_logstream (NULL);
 
-    uint8_t pub [32], sec [32];
-    uint8_t sig [SHED_SIG_BYTES];
+    uint8_t pub[32], sec[32];
+    uint8_t sig[SHED_SIG_BYTES];
     const char *who = "a fresh key";
     if (identity_dir) {
         /* load_or_create would make a new identity in an empty directory:
          * the positive control must use an existing node's key. */
-        char path [4096];
+        char path[4096];
         struct stat st;
         snprintf (path, sizeof path, "%s/%s", identity_dir, SHED_IDENTITY_FILE);
         if (stat (path, &st) != 0) {
             fprintf (stderr, "links_probe: %s does not exist\n", path);
             return 2;
         }
-        char err [256];
+        char err[256];
         shed_identity_t *id = shed_identity_load_or_create (identity_dir, err, sizeof err);
         if (!id) {
             fprintf (stderr, "links_probe: %s\n", err);
@@ -127,10 +126,10 @@ main (int argc, char **argv)
         }
         memcpy (pub, shed_identity_x25519_public (id), 32);
         memcpy (sec, shed_identity_x25519_secret (id), 32);
-        if (forge [0]) {
-            uint8_t signed_msg [STATE_SIGNED_LEN];
-            state_rec_signed_msg (forge [0], forge [1], forge [2], S_FORGED_VERSION, false,
-                                  (const uint8_t *) forge [3], strlen (forge [3]), signed_msg);
+        if (forge[0]) {
+            uint8_t signed_msg[STATE_SIGNED_LEN];
+            state_rec_signed_msg (forge[0], forge[1], forge[2], S_FORGED_VERSION, false,
+                                  (const uint8_t *) forge[3], strlen (forge[3]), signed_msg);
             shed_identity_sign (id, signed_msg, sizeof signed_msg, sig);
         }
         shed_identity_destroy (&id);
@@ -151,7 +150,8 @@ main (int argc, char **argv)
         if (zmq_setsockopt (h, ZMQ_CURVE_SERVERKEY, server, 32)
             || zmq_setsockopt (h, ZMQ_CURVE_PUBLICKEY, pub, 32)
             || zmq_setsockopt (h, ZMQ_CURVE_SECRETKEY, sec, 32)) {
-            fprintf (stderr, "links_probe: CURVE options refused: %s\n", zmq_strerror (zmq_errno ()));
+            fprintf (stderr, "links_probe: CURVE options refused: %s\n",
+                     zmq_strerror (zmq_errno ()));
             return 2;
         }
     }
@@ -167,15 +167,15 @@ main (int argc, char **argv)
     memset (&msg, 0, sizeof msg);
     state_rec_t rec;
     memset (&rec, 0, sizeof rec);
-    if (forge [0]) {
+    if (forge[0]) {
         msg.hdr.type = STATE_PUSH;
-        snprintf (msg.u.state_push.from, sizeof msg.u.state_push.from, "%s", forge [0]);
-        snprintf (rec.origin, sizeof rec.origin, "%s", forge [0]);
-        snprintf (rec.kind, sizeof rec.kind, "%s", forge [1]);
-        snprintf (rec.key, sizeof rec.key, "%s", forge [2]);
+        snprintf (msg.u.state_push.from, sizeof msg.u.state_push.from, "%s", forge[0]);
+        snprintf (rec.origin, sizeof rec.origin, "%s", forge[0]);
+        snprintf (rec.kind, sizeof rec.kind, "%s", forge[1]);
+        snprintf (rec.key, sizeof rec.key, "%s", forge[2]);
         rec.version = S_FORGED_VERSION;
-        rec.value.data = (uint8_t *) (uintptr_t) forge [3];
-        rec.value.len = strlen (forge [3]);
+        rec.value.data = (uint8_t *) (uintptr_t) forge[3];
+        rec.value.len = strlen (forge[3]);
         memcpy (rec.sig, sig, sizeof rec.sig);
         msg.u.state_push.recs.items = &rec;
         msg.u.state_push.recs.n = 1;
@@ -203,7 +203,7 @@ main (int argc, char **argv)
     }
 
     int frames = 0;
-    char what [128] = "";
+    char what[128] = "";
     zpoller_t *poller = zpoller_new (dealer, NULL);
     int64_t deadline = zclock_mono () + wait_ms;
     for (int64_t left; (left = deadline - zclock_mono ()) > 0;) {
@@ -215,7 +215,8 @@ main (int argc, char **argv)
         for (zframe_t *f = zmsg_first (reply); f; f = zmsg_next (reply)) {
             frames++;
             state_msg_t in;
-            if (!*what && wire_decode (&state_proto, zframe_data (f), zframe_size (f), &in, NULL) == 0) {
+            if (!*what
+                && wire_decode (&state_proto, zframe_data (f), zframe_size (f), &in, NULL) == 0) {
                 if (in.hdr.type == STATE_DELTA)
                     snprintf (what, sizeof what, "DELTA from %s with %zu records",
                               in.u.state_delta.from, in.u.state_delta.recs.n);

@@ -13,25 +13,28 @@
 
 #define API_VERSION_MIN 1
 #define API_VERSION     1
-#define API_TEXT_MAX    512         /* error messages, paths */
-#define API_MAX_MSG     (4u << 20)  /* largest request or reply we accept */
+#define API_TEXT_MAX    512        /* error messages, paths */
+#define API_MAX_MSG     (4u << 20) /* largest request or reply we accept */
 
 /* API_ERROR codes. */
 typedef enum {
-    API_ERR_BAD_REQUEST = 1,        /* request did not decode or validate */
-    API_ERR_UNSUPPORTED = 2,        /* unknown request type for this node */
-    API_ERR_INTERNAL    = 3,        /* the node failed doing it */
-    API_ERR_UNAVAILABLE = 4,        /* a component is not running */
-    API_ERR_INVALID     = 5,        /* well-formed but refused (bad name, ...) */
-    API_ERR_NOT_FOUND   = 6,
+    API_ERR_BAD_REQUEST = 1, /* request did not decode or validate */
+    API_ERR_UNSUPPORTED = 2, /* unknown request type for this node */
+    API_ERR_INTERNAL = 3,    /* the node failed doing it */
+    API_ERR_UNAVAILABLE = 4, /* a component is not running */
+    API_ERR_INVALID = 5,     /* well-formed but refused (bad name, ...) */
+    API_ERR_NOT_FOUND = 6,
 } api_err_code_t;
 
+/* clang-format off */
 #define API_ERROR_FIELDS(F, T)                                                 \
     F (T, 2, code,       WIRE_U64, 0,            WIRE_REQ, _)                  \
     F (T, 3, message,    WIRE_STR, API_TEXT_MAX, WIRE_REQ, _)
+/* clang-format on */
 
 #define API_STATUS_REQ_FIELDS(F, T)
 
+/* clang-format off */
 #define API_STATUS_REP_FIELDS(F, T)                                            \
     F (T, 2, name,        WIRE_STR, 63,           WIRE_REQ, _)                 \
     F (T, 3, public_key,  WIRE_STR, 64,           WIRE_REQ, _)                 \
@@ -44,17 +47,22 @@ typedef enum {
     F (T, 10, members_alive, WIRE_U64, 0,         WIRE_OPT, _)                 \
     F (T, 11, members_total, WIRE_U64, 0,         WIRE_OPT, _)                 \
     F (T, 12, tags,       WIRE_TAGS, 64,          WIRE_OPT, _)
+/* clang-format on */
 
 /* A plain success with an optional message for people. */
+/* clang-format off */
 #define API_OK_FIELDS(F, T)                                                    \
     F (T, 2, message,    WIRE_STR, API_TEXT_MAX, WIRE_OPT, _)
+/* clang-format on */
 
 /* ---- Membership -------------------------------------------------------- */
-#define API_ADDR_MAX     300        /* "host:port" */
-#define API_SEEDS_MAX    16
+#define API_ADDR_MAX  300 /* "host:port" */
+#define API_SEEDS_MAX 16
 
+/* clang-format off */
 #define API_ADDR_FIELDS(F, T)                                                  \
     F (T, 1, addr,       WIRE_STR, API_ADDR_MAX, WIRE_REQ, _)
+/* clang-format on */
 WIRE_DECLARE_RECORD (api_addr, API_ADDR_FIELDS)
 
 #define API_MEMBERS_REQ_FIELDS(F, T)
@@ -62,49 +70,64 @@ WIRE_DECLARE_RECORD (api_addr, API_ADDR_FIELDS)
 /* `members` is a GOSSIP_MEMBERS message (cluster/gossip_msg.h) passed
  * through as the membership layer encoded it, so its member record is
  * defined once. */
+/* clang-format off */
 #define API_MEMBERS_REP_FIELDS(F, T)                                           \
     F (T, 2, members,    WIRE_BLOB, API_MAX_MSG - 4096, WIRE_REQ, _)
+/* clang-format on */
 
+/* clang-format off */
 #define API_JOIN_REQ_FIELDS(F, T)                                              \
     F (T, 2, seeds,      WIRE_LIST, API_SEEDS_MAX, WIRE_REQ, api_addr)
+/* clang-format on */
 
 #define API_LEAVE_REQ_FIELDS(F, T)
 
 #define API_TAG_SET   0
 #define API_TAG_UNSET 1
+/* clang-format off */
 #define API_TAGS_REQ_FIELDS(F, T)                                              \
     F (T, 2, op,         WIRE_U64, 1,   WIRE_REQ, _)                           \
     F (T, 3, key,        WIRE_STR, 63,  WIRE_REQ, _)                           \
     F (T, 4, value,      WIRE_STR, 255, WIRE_OPT, _)
+/* clang-format on */
 
 /* ---- Keyring (cluster-wide) ---------------------------------------------- */
-#define API_KEY_LIST    0
-#define API_KEY_INSTALL 1
-#define API_KEY_USE     2
-#define API_KEY_REMOVE  3
+#define API_KEY_LIST       0
+#define API_KEY_INSTALL    1
+#define API_KEY_USE        2
+#define API_KEY_REMOVE     3
 #define API_KEYS_NODES_MAX 4096
 
+/* clang-format off */
 #define API_KEYS_REQ_FIELDS(F, T)                                              \
     F (T, 2, op,         WIRE_U64, 3,   WIRE_REQ, _)                           \
     F (T, 3, key,        WIRE_STR, 64,  WIRE_OPT, _)
+/* clang-format on */
 
 /* One node's answer: ok, and its key ids ("1a2b3c4d*,..." primary starred),
  * or the error it gave. */
+/* clang-format off */
 #define API_KEYNODE_FIELDS(F, T)                                               \
     F (T, 1, name,       WIRE_STR, 64,  WIRE_REQ, _)                           \
     F (T, 2, ok,         WIRE_BOOL, 0,  WIRE_OPT, _)                           \
     F (T, 3, keyids,     WIRE_STR, 160, WIRE_OPT, _)                           \
     F (T, 4, error,      WIRE_STR, 200, WIRE_OPT, _)
+/* clang-format on */
 WIRE_DECLARE_RECORD (api_keynode, API_KEYNODE_FIELDS)
 
+/* clang-format off */
 #define API_KEYS_REP_FIELDS(F, T)                                              \
     F (T, 2, status,     WIRE_STR, API_TEXT_MAX, WIRE_REQ, _)                  \
     F (T, 3, nodes,      WIRE_LIST, API_KEYS_NODES_MAX, WIRE_OPT, api_keynode)
+/* clang-format on */
 
 /* ---- Replicated state (inspection) ---------------------------------------- */
 #define API_STATE_RECORDS_MAX 65536
+/* clang-format off */
 #define API_STATE_REQ_FIELDS(F, T)                                             \
     F (T, 2, kind,       WIRE_STR, 31,  WIRE_OPT, _)
+/* clang-format on */
+/* clang-format off */
 #define API_STATEREC_FIELDS(F, T)                                              \
     F (T, 1, origin,     WIRE_STR, 64,  WIRE_REQ, _)                           \
     F (T, 2, kind,       WIRE_STR, 31,  WIRE_REQ, _)                           \
@@ -112,18 +135,22 @@ WIRE_DECLARE_RECORD (api_keynode, API_KEYNODE_FIELDS)
     F (T, 4, version,    WIRE_U64, 0,   WIRE_OPT, _)                           \
     F (T, 5, status,     WIRE_STR, 15,  WIRE_OPT, _)                           \
     F (T, 6, size,       WIRE_U64, 0,   WIRE_OPT, _)
+/* clang-format on */
 WIRE_DECLARE_RECORD (api_staterec, API_STATEREC_FIELDS)
+/* clang-format off */
 #define API_STATE_REP_FIELDS(F, T)                                             \
     F (T, 2, records,    WIRE_LIST, API_STATE_RECORDS_MAX, WIRE_OPT, api_staterec)
+/* clang-format on */
 
 /* ---- Service catalog (docs/catalog.md) ------------------------------------ */
-#define API_SERVICES_MAX    65536
-#define API_WATCH_WAIT_MAX  600000      /* ms a blocking query may be held */
+#define API_SERVICES_MAX   65536
+#define API_WATCH_WAIT_MAX 600000 /* ms a blocking query may be held */
 
 /* A registration: the instance as the client states it. Empty id, address
  * and protocol take defaults (name, the node's advertise address, tcp);
  * check 0 none | 1 tcp (check_target "IP:PORT") | 2 cmd (a shell command);
  * health is the initial or, for check none, the stated health. */
+/* clang-format off */
 #define API_SVC_REGISTER_REQ_FIELDS(F, T)                                      \
     F (T, 2,  name,         WIRE_STR,  63,        WIRE_REQ, _)                 \
     F (T, 3,  id,           WIRE_STR,  63,        WIRE_OPT, _)                 \
@@ -136,32 +163,42 @@ WIRE_DECLARE_RECORD (api_staterec, API_STATEREC_FIELDS)
     F (T, 10, check,        WIRE_U64,  2,         WIRE_OPT, _)                 \
     F (T, 11, check_target, WIRE_STR,  255,       WIRE_OPT, _)                 \
     F (T, 12, interval_ms,  WIRE_U64,  86400000,  WIRE_OPT, _)
+/* clang-format on */
 
 /* Deregister one of this node's instances by id, or by name when the name
  * has exactly one instance here. */
+/* clang-format off */
 #define API_SVC_DEREGISTER_REQ_FIELDS(F, T)                                    \
     F (T, 2, service,       WIRE_STR,  63,        WIRE_REQ, _)
+/* clang-format on */
 
 /* List: served instances, or every instance with `all`; `name` filters. */
+/* clang-format off */
 #define API_SVC_LIST_REQ_FIELDS(F, T)                                          \
     F (T, 2, name,          WIRE_STR,  63,        WIRE_OPT, _)                 \
     F (T, 3, all,           WIRE_BOOL, 0,         WIRE_OPT, _)
+/* clang-format on */
 
 /* Show: every instance of NAME (any health); API_ERR_NOT_FOUND if none. */
+/* clang-format off */
 #define API_SVC_SHOW_REQ_FIELDS(F, T)                                          \
     F (T, 2, name,          WIRE_STR,  63,        WIRE_REQ, _)
+/* clang-format on */
 
 /* Blocking query: answered at once if the catalog index (for `name`, or the
  * whole catalog when empty) moved past `index` (0 = now), else on the next
  * change or after wait_ms (default 60 s, at most API_WATCH_WAIT_MAX).
  * Answer: API_SVC_LIST_REP with every instance in scope, any health. */
+/* clang-format off */
 #define API_SVC_WATCH_REQ_FIELDS(F, T)                                         \
     F (T, 2, name,          WIRE_STR,  63,        WIRE_OPT, _)                 \
     F (T, 3, index,         WIRE_U64,  0,         WIRE_OPT, _)                 \
     F (T, 4, wait_ms,       WIRE_U64,  API_WATCH_WAIT_MAX, WIRE_OPT, _)
+/* clang-format on */
 
 /* One instance as the catalog holds it. status: the origin's status
  * (alive | unreachable); serving: passing/warning and reachable. */
+/* clang-format off */
 #define API_SVC_FIELDS(F, T)                                                   \
     F (T, 1,  name,         WIRE_STR,  63,        WIRE_REQ, _)                 \
     F (T, 2,  id,           WIRE_STR,  63,        WIRE_REQ, _)                 \
@@ -179,33 +216,41 @@ WIRE_DECLARE_RECORD (api_staterec, API_STATEREC_FIELDS)
     F (T, 14, updated_ms,   WIRE_U64,  0,         WIRE_OPT, _)                 \
     F (T, 15, status,       WIRE_STR,  15,        WIRE_OPT, _)                 \
     F (T, 16, serving,      WIRE_BOOL, 0,         WIRE_OPT, _)
+/* clang-format on */
 WIRE_DECLARE_RECORD (api_svc, API_SVC_FIELDS)
 
+/* clang-format off */
 #define API_SVC_LIST_REP_FIELDS(F, T)                                          \
     F (T, 2, index,         WIRE_U64,  0,         WIRE_REQ, _)                 \
     F (T, 3, services,      WIRE_LIST, API_SERVICES_MAX, WIRE_OPT, api_svc)
+/* clang-format on */
 
 /* ---- Events and agents (docs/events.md), type ids 60-69 ------------------- */
 #define API_EVENTS_REQ_FIELDS(F, T)
 
 /* The node's event bus: where a local consumer connects, and counters. */
+/* clang-format off */
 #define API_EVENTS_REP_FIELDS(F, T)                                            \
     F (T, 2, local,         WIRE_STR,  API_TEXT_MAX, WIRE_REQ, _)              \
     F (T, 3, origin,        WIRE_STR,  API_TEXT_MAX, WIRE_OPT, _)              \
     F (T, 4, remote,        WIRE_STR,  API_TEXT_MAX, WIRE_OPT, _)              \
     F (T, 5, stats,         WIRE_STR,  1024,         WIRE_OPT, _)              \
     F (T, 6, dropped,       WIRE_U64,  0,            WIRE_OPT, _)
+/* clang-format on */
 
 #define API_AGENTS_LIST   0
-#define API_AGENTS_ATTACH 1         /* debug: listen at <data_dir>/sheds/NAME/agent.sock */
+#define API_AGENTS_ATTACH 1 /* debug: listen at <data_dir>/sheds/NAME/agent.sock */
 #define API_AGENTS_DETACH 2
 #define API_AGENTS_MAX    1024
 
+/* clang-format off */
 #define API_AGENTS_REQ_FIELDS(F, T)                                            \
     F (T, 2, op,            WIRE_U64,  2,            WIRE_REQ, _)              \
     F (T, 3, shed,          WIRE_STR,  63,           WIRE_OPT, _)
+/* clang-format on */
 
 /* One shed's agent channel: connection, counters, latest metrics. */
+/* clang-format off */
 #define API_AGENT_FIELDS(F, T)                                                 \
     F (T, 1,  shed,         WIRE_STR,  63,           WIRE_REQ, _)              \
     F (T, 2,  path,         WIRE_STR,  API_TEXT_MAX, WIRE_OPT, _)              \
@@ -224,18 +269,22 @@ WIRE_DECLARE_RECORD (api_svc, API_SVC_FIELDS)
     F (T, 15, mem_total,    WIRE_U64,  0,            WIRE_OPT, _)              \
     F (T, 16, load1,        WIRE_F64,  0,            WIRE_OPT, _)              \
     F (T, 17, procs,        WIRE_U64,  0,            WIRE_OPT, _)
+/* clang-format on */
 WIRE_DECLARE_RECORD (api_agent, API_AGENT_FIELDS)
 
+/* clang-format off */
 #define API_AGENTS_REP_FIELDS(F, T)                                            \
     F (T, 2, message,       WIRE_STR,  API_TEXT_MAX, WIRE_OPT, _)              \
     F (T, 3, sheds,         WIRE_LIST, API_AGENTS_MAX, WIRE_OPT, api_agent)
+/* clang-format on */
 
 /* ---- Overlay network (docs/overlay.md) ------------------------------------ */
-#define API_NET_PEERS_MAX   4096
+#define API_NET_PEERS_MAX 4096
 
 #define API_NETWORK_REQ_FIELDS(F, T)
 
 /* One node's block as its REC_OVERLAY record says. */
+/* clang-format off */
 #define API_NETBLOCK_FIELDS(F, T)                                              \
     F (T, 1, node,         WIRE_STR,  63,        WIRE_REQ, _)                  \
     F (T, 2, block,        WIRE_STR,  20,        WIRE_OPT, _)                  \
@@ -243,10 +292,12 @@ WIRE_DECLARE_RECORD (api_agent, API_AGENT_FIELDS)
     F (T, 4, port,         WIRE_U64,  65535,     WIRE_OPT, _)                  \
     F (T, 5, mode,         WIRE_STR,  15,        WIRE_OPT, _)                  \
     F (T, 6, status,       WIRE_STR,  15,        WIRE_OPT, _)
+/* clang-format on */
 WIRE_DECLARE_RECORD (api_netblock, API_NETBLOCK_FIELDS)
 
 /* One datapath peer: session state and counters; drops = reason -> count
  * (non-zero only). session: "established" | "handshaking" | "plain". */
+/* clang-format off */
 #define API_NETPEER_FIELDS(F, T)                                               \
     F (T, 1,  node,        WIRE_STR,  63,        WIRE_REQ, _)                  \
     F (T, 2,  addr,        WIRE_STR,  45,        WIRE_OPT, _)                  \
@@ -260,8 +311,10 @@ WIRE_DECLARE_RECORD (api_netblock, API_NETBLOCK_FIELDS)
     F (T, 10, rx_packets,  WIRE_U64,  0,         WIRE_OPT, _)                  \
     F (T, 11, rx_bytes,    WIRE_U64,  0,         WIRE_OPT, _)                  \
     F (T, 12, drops,       WIRE_TAGS, 32,        WIRE_OPT, _)
+/* clang-format on */
 WIRE_DECLARE_RECORD (api_netpeer, API_NETPEER_FIELDS)
 
+/* clang-format off */
 #define API_NETWORK_REP_FIELDS(F, T)                                           \
     F (T, 2,  mode,        WIRE_STR,  15,        WIRE_REQ, _)                  \
     F (T, 3,  cidr,        WIRE_STR,  20,        WIRE_OPT, _)                  \
@@ -279,11 +332,15 @@ WIRE_DECLARE_RECORD (api_netpeer, API_NETPEER_FIELDS)
     F (T, 15, drops,       WIRE_TAGS, 32,        WIRE_OPT, _)                  \
     F (T, 16, blocks,      WIRE_LIST, API_NET_PEERS_MAX, WIRE_OPT, api_netblock) \
     F (T, 17, peers,       WIRE_LIST, API_NET_PEERS_MAX, WIRE_OPT, api_netpeer)
+/* clang-format on */
 
 /* Give a shed an address on this node's block (published as an endpoint);
  * the same name gets the same address again. */
+/* clang-format off */
 #define API_NET_ATTACH_REQ_FIELDS(F, T)                                        \
     F (T, 2, shed,         WIRE_STR,  63,        WIRE_REQ, _)
+/* clang-format on */
+/* clang-format off */
 #define API_NET_ATTACH_REP_FIELDS(F, T)                                        \
     F (T, 2, ip,           WIRE_STR,  45,        WIRE_REQ, _)                  \
     F (T, 3, mac,          WIRE_STR,  17,        WIRE_REQ, _)                  \
@@ -291,24 +348,30 @@ WIRE_DECLARE_RECORD (api_netpeer, API_NETPEER_FIELDS)
     F (T, 5, prefix,       WIRE_U64,  32,        WIRE_OPT, _)                  \
     F (T, 6, mtu,          WIRE_U64,  65535,     WIRE_OPT, _)                  \
     F (T, 7, bridge,       WIRE_STR,  15,        WIRE_OPT, _)
+/* clang-format on */
+/* clang-format off */
 #define API_NET_DETACH_REQ_FIELDS(F, T)                                        \
     F (T, 2, shed,         WIRE_STR,  63,        WIRE_REQ, _)
+/* clang-format on */
 
 /* ---- Sheds (docs/scheduling.md) --------------------------------------------- */
-#define API_SHEDS_MAX       65536
-#define API_SHED_REF_MAX    127         /* "name" or "name@node" */
-#define API_SHED_OP_START   0
-#define API_SHED_OP_STOP    1
-#define API_SHED_OP_DELETE  2
+#define API_SHEDS_MAX      65536
+#define API_SHED_REF_MAX   127 /* "name" or "name@node" */
+#define API_SHED_OP_START  0
+#define API_SHED_OP_STOP   1
+#define API_SHED_OP_DELETE 2
 
+/* clang-format off */
 #define API_CONSTRAINT_FIELDS(F, T)                                            \
     F (T, 1, text,          WIRE_STR,  320,       WIRE_REQ, _)
+/* clang-format on */
 WIRE_DECLARE_RECORD (api_constraint, API_CONSTRAINT_FIELDS)
 
 /* Create: sizes in millicpus and MiB; empty strategy = the node's default;
  * node pins the shed; request_id makes a retried create idempotent (empty:
  * the node picks one). Answered with API_SHED_REP when the shed runs, or
  * API_ERROR with the reason (per node when nothing fits). */
+/* clang-format off */
 #define API_SHED_CREATE_REQ_FIELDS(F, T)                                       \
     F (T, 2,  name,         WIRE_STR,  63,        WIRE_REQ, _)                 \
     F (T, 3,  cpus_milli,   WIRE_U64,  0,         WIRE_OPT, _)                 \
@@ -322,6 +385,7 @@ WIRE_DECLARE_RECORD (api_constraint, API_CONSTRAINT_FIELDS)
     F (T, 11, image,        WIRE_STR,  255,       WIRE_OPT, _)                 \
     F (T, 12, request_id,   WIRE_STR,  64,        WIRE_OPT, _)                 \
     F (T, 13, timeout_ms,   WIRE_U64,  0,         WIRE_OPT, _)
+/* clang-format on */
 
 /* timeout_ms (create, start/stop/delete): the node answers by then, with
  * "outcome unknown" when a peer it waits on has not answered (0: the
@@ -331,6 +395,7 @@ WIRE_DECLARE_RECORD (api_constraint, API_CONSTRAINT_FIELDS)
  * | unreachable (owner failed) | lost (owner left or reaped). duplicate:
  * another shed created across a partition kept this name; note says what
  * to do. */
+/* clang-format off */
 #define API_SHED_FIELDS(F, T)                                                  \
     F (T, 1,  name,         WIRE_STR,  63,        WIRE_REQ, _)                 \
     F (T, 2,  node,         WIRE_STR,  63,        WIRE_REQ, _)                 \
@@ -349,79 +414,103 @@ WIRE_DECLARE_RECORD (api_constraint, API_CONSTRAINT_FIELDS)
     F (T, 15, duplicate,    WIRE_BOOL, 0,         WIRE_OPT, _)                 \
     F (T, 16, note,         WIRE_STR,  255,       WIRE_OPT, _)                 \
     F (T, 17, driver,       WIRE_STR,  15,        WIRE_OPT, _)
+/* clang-format on */
 WIRE_DECLARE_RECORD (api_shed, API_SHED_FIELDS)
 
 /* A step of long work, ms since the request arrived. */
+/* clang-format off */
 #define API_STEP_FIELDS(F, T)                                                  \
     F (T, 1, text,          WIRE_STR,  255,       WIRE_REQ, _)                 \
     F (T, 2, ms,            WIRE_U64,  0,         WIRE_OPT, _)
+/* clang-format on */
 WIRE_DECLARE_RECORD (api_step, API_STEP_FIELDS)
 
+/* clang-format off */
 #define API_SHED_REP_FIELDS(F, T)                                              \
     F (T, 2, shed,          WIRE_LIST, 1,         WIRE_OPT, api_shed)          \
     F (T, 3, steps,         WIRE_LIST, 32,        WIRE_OPT, api_step)          \
     F (T, 4, message,       WIRE_STR,  API_TEXT_MAX, WIRE_OPT, _)
+/* clang-format on */
 
+/* clang-format off */
 #define API_SHED_LIST_REQ_FIELDS(F, T)                                         \
     F (T, 2, node,          WIRE_STR,  63,        WIRE_OPT, _)
+/* clang-format on */
 
+/* clang-format off */
 #define API_SHED_LIST_REP_FIELDS(F, T)                                         \
     F (T, 2, sheds,         WIRE_LIST, API_SHEDS_MAX, WIRE_OPT, api_shed)
+/* clang-format on */
 
+/* clang-format off */
 #define API_SHED_SHOW_REQ_FIELDS(F, T)                                         \
     F (T, 2, name,          WIRE_STR,  API_SHED_REF_MAX, WIRE_REQ, _)
+/* clang-format on */
 
 /* start | stop | delete, routed to the owning node. force (delete only):
  * forget a lost or unreachable shed's record without its node. request_id:
  * a retry with the same id is answered from what the first attempt did
  * (a delete whose shed is gone succeeds), not done twice. */
+/* clang-format off */
 #define API_SHED_OP_REQ_FIELDS(F, T)                                           \
     F (T, 2, op,            WIRE_U64,  2,         WIRE_REQ, _)                 \
     F (T, 3, name,          WIRE_STR,  API_SHED_REF_MAX, WIRE_REQ, _)          \
     F (T, 4, force,         WIRE_BOOL, 0,         WIRE_OPT, _)                 \
     F (T, 5, request_id,    WIRE_STR,  64,        WIRE_OPT, _)                 \
     F (T, 6, timeout_ms,    WIRE_U64,  0,         WIRE_OPT, _)
+/* clang-format on */
 
 /* Drain (or undrain) a node; empty node = the one asked. API_OK. */
+/* clang-format off */
 #define API_NODE_DRAIN_REQ_FIELDS(F, T)                                        \
     F (T, 2, node,          WIRE_STR,  63,        WIRE_OPT, _)                 \
     F (T, 3, drain,         WIRE_BOOL, 0,         WIRE_OPT, _)
+/* clang-format on */
 
 /* ---- Agent logs and provisioning (docs/agent.md) ------------------------- */
-#define API_LOG_LINES_MAX    100000
-#define API_LOG_TEXT_MAX     4096
-#define API_PROV_STEPS_MAX   64
+#define API_LOG_LINES_MAX  100000
+#define API_LOG_TEXT_MAX   4096
+#define API_PROV_STEPS_MAX 64
 
 /* The recent lines of a shed on this node (its per-shed ring buffer);
  * stream "" = every stream; tail 0 = every line kept. */
+/* clang-format off */
 #define API_LOGS_REQ_FIELDS(F, T)                                              \
     F (T, 2, shed,          WIRE_STR,  63,        WIRE_REQ, _)                 \
     F (T, 3, stream,        WIRE_STR,  64,        WIRE_OPT, _)                 \
     F (T, 4, tail,          WIRE_U64,  API_LOG_LINES_MAX, WIRE_OPT, _)
+/* clang-format on */
+/* clang-format off */
 #define API_LOGLINE_FIELDS(F, T)                                               \
     F (T, 1, stream,        WIRE_STR,  64,        WIRE_REQ, _)                 \
     F (T, 2, seq,           WIRE_U64,  0,         WIRE_OPT, _)                 \
     F (T, 3, ts_ms,         WIRE_U64,  0,         WIRE_OPT, _)                 \
     F (T, 4, text,          WIRE_STR,  API_LOG_TEXT_MAX, WIRE_REQ, _)          \
     F (T, 5, partial,       WIRE_BOOL, 0,         WIRE_OPT, _)
+/* clang-format on */
 WIRE_DECLARE_RECORD (api_logline, API_LOGLINE_FIELDS)
 /* lines oldest first; evicted: lines that fell out of the ring so far;
  * truncated: older lines left out to keep the reply under API_MAX_MSG. */
+/* clang-format off */
 #define API_LOGS_REP_FIELDS(F, T)                                              \
     F (T, 2, node,          WIRE_STR,  63,        WIRE_REQ, _)                 \
     F (T, 3, lines,         WIRE_LIST, API_LOG_LINES_MAX, WIRE_OPT, api_logline) \
     F (T, 4, evicted,       WIRE_U64,  0,         WIRE_OPT, _)                 \
     F (T, 5, truncated,     WIRE_BOOL, 0,         WIRE_OPT, _)
+/* clang-format on */
 
+/* clang-format off */
 #define API_PROVSTEP_FIELDS(F, T)                                              \
     F (T, 1, name,          WIRE_STR,  63,        WIRE_REQ, _)                 \
     F (T, 2, cmd,           WIRE_STR,  4096,      WIRE_REQ, _)                 \
     F (T, 3, timeout_ms,    WIRE_U64,  0,         WIRE_OPT, _)
+/* clang-format on */
 WIRE_DECLARE_RECORD (api_provstep, API_PROVSTEP_FIELDS)
 /* Run steps in the shed's agent (on the node that has it). run: the
  * client's id for the run (so it can pick the run's events off the bus
  * before the answer), 0 = the node picks. Answered with API_PROVISION_REP
  * when the run is over (timeout_ms, default 10 min), or API_ERROR. */
+/* clang-format off */
 #define API_PROVISION_REQ_FIELDS(F, T)                                         \
     F (T, 2, shed,          WIRE_STR,  63,        WIRE_REQ, _)                 \
     F (T, 3, user,          WIRE_STR,  32,        WIRE_OPT, _)                 \
@@ -429,14 +518,18 @@ WIRE_DECLARE_RECORD (api_provstep, API_PROVSTEP_FIELDS)
     F (T, 5, steps,         WIRE_LIST, API_PROV_STEPS_MAX, WIRE_REQ, api_provstep) \
     F (T, 6, run,           WIRE_U64,  0,         WIRE_OPT, _)                 \
     F (T, 7, timeout_ms,    WIRE_U64,  0,         WIRE_OPT, _)
+/* clang-format on */
 /* One step's result; ran false = not reached (an earlier step failed). */
+/* clang-format off */
 #define API_PROVRESULT_FIELDS(F, T)                                            \
     F (T, 1, name,          WIRE_STR,  63,        WIRE_REQ, _)                 \
     F (T, 2, ran,           WIRE_BOOL, 0,         WIRE_OPT, _)                 \
     F (T, 3, exit_code,     WIRE_I64,  0,         WIRE_OPT, _)                 \
     F (T, 4, signal,        WIRE_U64,  128,       WIRE_OPT, _)                 \
     F (T, 5, duration_ms,   WIRE_U64,  0,         WIRE_OPT, _)
+/* clang-format on */
 WIRE_DECLARE_RECORD (api_provresult, API_PROVRESULT_FIELDS)
+/* clang-format off */
 #define API_PROVISION_REP_FIELDS(F, T)                                         \
     F (T, 2, node,          WIRE_STR,  63,        WIRE_REQ, _)                 \
     F (T, 3, run,           WIRE_U64,  0,         WIRE_REQ, _)                 \
@@ -444,43 +537,55 @@ WIRE_DECLARE_RECORD (api_provresult, API_PROVRESULT_FIELDS)
     F (T, 5, failed_step,   WIRE_I64,  0,         WIRE_OPT, _)                 \
     F (T, 6, error,         WIRE_STR,  255,       WIRE_OPT, _)                 \
     F (T, 7, steps,         WIRE_LIST, API_PROV_STEPS_MAX, WIRE_OPT, api_provresult)
+/* clang-format on */
 
 /* ---- Images (docs/images.md), type ids 70-79 ------------------------------ */
 /* The node never opens a path a client names (it runs as root, clients
  * need not): shedctl reads the archive and streams it in chunks into a
  * staging file the node owns, then asks for the import. */
-#define API_IMAGE_CHUNK_MAX   (512u << 10)  /* bytes of archive per request */
-#define API_IMAGE_UPLOAD_MAX  32            /* upload id: 32 hex chars */
-#define API_IMAGE_REF_MAX     71            /* a name or "sha256:<64 hex>" */
-#define API_IMAGES_MAX        4096
+#define API_IMAGE_CHUNK_MAX  (512u << 10) /* bytes of archive per request */
+#define API_IMAGE_UPLOAD_MAX 32           /* upload id: 32 hex chars */
+#define API_IMAGE_REF_MAX    71           /* a name or "sha256:<64 hex>" */
+#define API_IMAGES_MAX       4096
 
 /* Start an upload of `size` bytes to import as `name`: API_IMAGE_UPLOAD_REP
  * with the upload id, or API_ERROR (bad name, name taken by other bytes is
  * found only at commit, size over the node's limit, too many uploads). */
+/* clang-format off */
 #define API_IMAGE_BEGIN_REQ_FIELDS(F, T)                                       \
     F (T, 2, name,          WIRE_STR,  63,        WIRE_REQ, _)                 \
     F (T, 3, size,          WIRE_U64,  0,         WIRE_REQ, _)
+/* clang-format on */
 /* Bytes [offset, offset + len) of the archive, in order (offset must equal
  * what the node has received). */
+/* clang-format off */
 #define API_IMAGE_CHUNK_REQ_FIELDS(F, T)                                       \
     F (T, 2, upload,        WIRE_STR,  API_IMAGE_UPLOAD_MAX, WIRE_REQ, _)      \
     F (T, 3, offset,        WIRE_U64,  0,         WIRE_REQ, _)                 \
     F (T, 4, data,          WIRE_BLOB, API_IMAGE_CHUNK_MAX, WIRE_REQ, _)
+/* clang-format on */
 /* Every byte sent: check the client's sha256 of what it read against the
  * node's of what arrived, then unpack (off the node's event loop) and
  * answer API_IMAGE_LIST_REP with the one image, or API_ERROR. */
+/* clang-format off */
 #define API_IMAGE_COMMIT_REQ_FIELDS(F, T)                                      \
     F (T, 2, upload,        WIRE_STR,  API_IMAGE_UPLOAD_MAX, WIRE_REQ, _)      \
     F (T, 3, sha256,        WIRE_STR,  64,        WIRE_REQ, _)
+/* clang-format on */
 /* Drop an upload (shedctl failed reading its file). API_OK. */
+/* clang-format off */
 #define API_IMAGE_ABORT_REQ_FIELDS(F, T)                                       \
     F (T, 2, upload,        WIRE_STR,  API_IMAGE_UPLOAD_MAX, WIRE_REQ, _)
+/* clang-format on */
+/* clang-format off */
 #define API_IMAGE_UPLOAD_REP_FIELDS(F, T)                                      \
     F (T, 2, upload,        WIRE_STR,  API_IMAGE_UPLOAD_MAX, WIRE_REQ, _)      \
     F (T, 3, received,      WIRE_U64,  0,         WIRE_OPT, _)                 \
     F (T, 4, chunk_max,     WIRE_U64,  0,         WIRE_OPT, _)
+/* clang-format on */
 /* One image as this node holds it. existed (import only): the bytes were
  * already here, only the name was added. */
+/* clang-format off */
 #define API_IMAGE_FIELDS(F, T)                                                 \
     F (T, 1,  name,           WIRE_STR,  63,           WIRE_REQ, _)            \
     F (T, 2,  digest,         WIRE_STR,  64,           WIRE_REQ, _)            \
@@ -492,17 +597,25 @@ WIRE_DECLARE_RECORD (api_provresult, API_PROVRESULT_FIELDS)
     F (T, 8,  os_name,        WIRE_STR,  255,          WIRE_OPT, _)            \
     F (T, 9,  rootfs,         WIRE_STR,  API_TEXT_MAX, WIRE_OPT, _)            \
     F (T, 10, existed,        WIRE_BOOL, 0,            WIRE_OPT, _)
+/* clang-format on */
 WIRE_DECLARE_RECORD (api_image, API_IMAGE_FIELDS)
 /* list (name empty) or show (name: an image name or digest). */
+/* clang-format off */
 #define API_IMAGE_LIST_REQ_FIELDS(F, T)                                        \
     F (T, 2, name,          WIRE_STR,  API_IMAGE_REF_MAX, WIRE_OPT, _)
+/* clang-format on */
+/* clang-format off */
 #define API_IMAGE_LIST_REP_FIELDS(F, T)                                        \
     F (T, 2, images,        WIRE_LIST, API_IMAGES_MAX, WIRE_OPT, api_image)
+/* clang-format on */
 /* Remove a name (its tree too when no other name has it); refused while
  * a shed on this node uses it. API_OK. */
+/* clang-format off */
 #define API_IMAGE_RM_REQ_FIELDS(F, T)                                          \
     F (T, 2, name,          WIRE_STR,  63,        WIRE_REQ, _)
+/* clang-format on */
 
+/* clang-format off */
 #define API_MESSAGES(M)                                                        \
     M (API_ERROR,       api_error,       1, API_ERROR_FIELDS)                  \
     M (API_SHED_CREATE_REQ, api_shed_create_req, 30, API_SHED_CREATE_REQ_FIELDS) \
@@ -551,6 +664,7 @@ WIRE_DECLARE_RECORD (api_image, API_IMAGE_FIELDS)
     M (API_IMAGE_LIST_REQ,   api_image_list_req,   75, API_IMAGE_LIST_REQ_FIELDS)   \
     M (API_IMAGE_LIST_REP,   api_image_list_rep,   76, API_IMAGE_LIST_REP_FIELDS)   \
     M (API_IMAGE_RM_REQ,     api_image_rm_req,     77, API_IMAGE_RM_REQ_FIELDS)
+/* clang-format on */
 
 WIRE_DECLARE_PROTO (api, API_MESSAGES)
 

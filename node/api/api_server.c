@@ -15,14 +15,14 @@ struct _shed_api_server_t {
     struct {
         shed_api_handler_fn *fn;
         void *arg;
-    } handlers[API_HANDLERS_MAX];   /* indexed by request type */
+    } handlers[API_HANDLERS_MAX]; /* indexed by request type */
     uint64_t requests;
     uint64_t bad_requests;
 };
 
 struct _shed_api_call_t {
-    zsock_t *router;                /* borrowed: the server outlives its calls */
-    zmsg_t *envelope;               /* routing id + empty delimiter */
+    zsock_t *router;  /* borrowed: the server outlives its calls */
+    zmsg_t *envelope; /* routing id + empty delimiter */
 };
 
 shed_api_server_t *
@@ -38,8 +38,10 @@ shed_api_server_new (const char *endpoint, char *err, size_t errlen)
      * an abstract socket without a mode; config.c refuses the rest with
      * the key's line; this keeps a caller that skips it honest). */
     if (strncmp (endpoint, "ipc://", 6) != 0 || endpoint[6] == '\0' || endpoint[6] == '@') {
-        snprintf (err, errlen, "local API at %s: only ipc:// endpoints are allowed (the API "
-                  "has no authentication)", endpoint);
+        snprintf (err, errlen,
+                  "local API at %s: only ipc:// endpoints are allowed (the API "
+                  "has no authentication)",
+                  endpoint);
         free (self);
         return NULL;
     }
@@ -53,7 +55,7 @@ shed_api_server_new (const char *endpoint, char *err, size_t errlen)
         shed_api_server_destroy (&self);
         return NULL;
     }
-    zsock_set_sndtimeo (self->router, 0);   /* never block on a vanished client */
+    zsock_set_sndtimeo (self->router, 0); /* never block on a vanished client */
     chmod (endpoint + 6, 0600);
     return self;
 }
@@ -106,8 +108,7 @@ s_send (zsock_t *router, zmsg_t *envelope, const api_msg_t *rep)
     if (rc != WIRE_OK) {
         /* Our own reply failed to encode: a bug, but the client still gets
          * an answer rather than a hang. */
-        log_error ("api", "cannot encode reply|type=%u err=%s", rep->hdr.type,
-                   wire_strerror (rc));
+        log_error ("api", "cannot encode reply|type=%u err=%s", rep->hdr.type, wire_strerror (rc));
         api_msg_t e = { .hdr.type = API_ERROR };
         e.u.api_error.code = API_ERR_INTERNAL;
         snprintf (e.u.api_error.message, sizeof e.u.api_error.message,
@@ -121,7 +122,7 @@ s_send (zsock_t *router, zmsg_t *envelope, const api_msg_t *rep)
     zmsg_addmem (envelope, buf, len);
     free (buf);
     if (zmsg_send (&envelope, router) != 0)
-        zmsg_destroy (&envelope);   /* client gone; nothing else to do */
+        zmsg_destroy (&envelope); /* client gone; nothing else to do */
 }
 
 void
@@ -162,13 +163,15 @@ s_bad_request (shed_api_call_t **call_p, zframe_t *body, int rc, const char *fie
     for (size_t i = 0; desc && i < desc->nfields; i++) {
         const wire_field_t *fd = &desc->fields[i];
         if (fd->kind == WIRE_STR && strcmp (fd->name, field) == 0) {
-            shed_api_reply_error (call_p, API_ERR_INVALID, "invalid %s: %s is longer than %llu "
-                                  "characters", field, field, (unsigned long long) fd->max);
+            shed_api_reply_error (call_p, API_ERR_INVALID,
+                                  "invalid %s: %s is longer than %llu "
+                                  "characters",
+                                  field, field, (unsigned long long) fd->max);
             return;
         }
     }
-    shed_api_reply_error (call_p, API_ERR_BAD_REQUEST, "bad request: %s%s%s",
-                          wire_strerror (rc), *field ? " in field " : "", field);
+    shed_api_reply_error (call_p, API_ERR_BAD_REQUEST, "bad request: %s%s%s", wire_strerror (rc),
+                          *field ? " in field " : "", field);
 }
 
 /* A shed reference is "name" or "name@node" in one field of
@@ -233,14 +236,13 @@ shed_api_server_handle (shed_api_server_t *self)
     uint16_t type = req.hdr.type;
     char why[160];
     const char *ref = type == API_SHED_OP_REQ     ? req.u.api_shed_op_req.name
-                    : type == API_SHED_SHOW_REQ   ? req.u.api_shed_show_req.name
-                    : NULL;
+                      : type == API_SHED_SHOW_REQ ? req.u.api_shed_show_req.name
+                                                  : NULL;
     if (ref && s_check_shed_ref (ref, why, sizeof why) != 0) {
         self->bad_requests++;
         shed_api_reply_error (&call, API_ERR_INVALID, "%s", why);
     }
-    else
-    if (type >= API_HANDLERS_MAX || !self->handlers[type].fn) {
+    else if (type >= API_HANDLERS_MAX || !self->handlers[type].fn) {
         shed_api_reply_error (&call, API_ERR_UNSUPPORTED,
                               "this node does not support request type %u", type);
     }

@@ -22,10 +22,10 @@ typedef struct {
     pthread_t thread;
     volatile int stop;
     int calls;
-    volatile int ops;               /* API_SHED_OP_REQs that reached the handler */
-    char op_rid[65];                /* the last op's request id and deadline */
+    volatile int ops; /* API_SHED_OP_REQs that reached the handler */
+    char op_rid[65];  /* the last op's request id and deadline */
     uint64_t op_timeout_ms;
-    shed_api_call_t *held;          /* a create never answered (test_no_reply) */
+    shed_api_call_t *held; /* a create never answered (test_no_reply) */
 } fixture_t;
 
 /* A create that waits on a peer that never answers: held, not answered. */
@@ -154,8 +154,8 @@ test_garbage (void **state)
         fr = zframe_recv (req);
         assert_non_null (fr);
         api_msg_t rep;
-        assert_int_equal (wire_decode (&api_proto, zframe_data (fr), zframe_size (fr), &rep,
-                                       NULL), 0);
+        assert_int_equal (wire_decode (&api_proto, zframe_data (fr), zframe_size (fr), &rep, NULL),
+                          0);
         assert_int_equal (rep.hdr.type, API_ERROR);
         assert_int_equal (rep.u.api_error.code, API_ERR_BAD_REQUEST);
         wire_msg_free (&api_proto, &rep);
@@ -176,8 +176,7 @@ s_raw_call (fixture_t *f, const char *data, size_t len, api_msg_t *rep)
     zframe_send (&fr, req, 0);
     fr = zframe_recv (req);
     assert_non_null (fr);
-    assert_int_equal (wire_decode (&api_proto, zframe_data (fr), zframe_size (fr), rep, NULL),
-                      0);
+    assert_int_equal (wire_decode (&api_proto, zframe_data (fr), zframe_size (fr), rep, NULL), 0);
     zframe_destroy (&fr);
     zsock_destroy (&req);
 }
@@ -234,8 +233,8 @@ test_long_names (void **state)
     assert_int_equal (f->ops, 0);
     /* At the limit: passed on. */
     api_msg_t req = { .hdr.type = API_SHED_OP_REQ };
-    snprintf (req.u.api_shed_op_req.name, sizeof req.u.api_shed_op_req.name, "%.63s@%.63s",
-              name70, name70);
+    snprintf (req.u.api_shed_op_req.name, sizeof req.u.api_shed_op_req.name, "%.63s@%.63s", name70,
+              name70);
     assert_int_equal (shed_api_call (f->endpoint, &req, &rep, 2000, err, sizeof err), 0);
     assert_int_equal (rep.hdr.type, API_OK);
     wire_msg_free (&api_proto, &rep);
@@ -288,11 +287,11 @@ test_not_running (void **state)
 {
     api_msg_t req = { .hdr.type = API_STATUS_REQ }, rep;
     char err[256];
-    assert_int_not_equal (shed_api_call ("ipc:///tmp/shed-no-such-dir/api.sock", &req, &rep,
-                                         200, err, sizeof err), 0);
+    assert_int_not_equal (
+        shed_api_call ("ipc:///tmp/shed-no-such-dir/api.sock", &req, &rep, 200, err, sizeof err),
+        0);
     assert_non_null (strstr (err, "not running"));
-    assert_int_not_equal (shed_api_call ("tcp://127.0.0.1:1", &req, &rep, 200, err,
-                                         sizeof err), 0);
+    assert_int_not_equal (shed_api_call ("tcp://127.0.0.1:1", &req, &rep, 200, err, sizeof err), 0);
     assert_non_null (strstr (err, "no reply"));
 
     /* A socket file left by a killed node: refused at once, not after the
@@ -321,8 +320,8 @@ test_not_running (void **state)
 static void
 test_tcp_refused (void **state)
 {
-    static const char *endpoints[] = { "tcp://127.0.0.1:0", "tcp://*:*", "inproc://api",
-                                       "ipc://", "ipc://@shed-api" };
+    static const char *endpoints[] = { "tcp://127.0.0.1:0", "tcp://*:*", "inproc://api", "ipc://",
+                                       "ipc://@shed-api" };
     for (size_t i = 0; i < sizeof endpoints / sizeof endpoints[0]; i++) {
         char err[256] = "";
         shed_api_server_t *server = shed_api_server_new (endpoints[i], err, sizeof err);

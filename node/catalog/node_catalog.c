@@ -78,8 +78,8 @@ shed_catalog_register (shed_catalog_t *self, const rec_service_t *svc, rec_servi
             return -1;
         }
     ncat_local_t *old = ncat_local_find (self, key);
-    bool same_check = old && old->svc.check == s.check
-                      && strcmp (old->svc.check_target, s.check_target) == 0;
+    bool same_check =
+        old && old->svc.check == s.check && strcmp (old->svc.check_target, s.check_target) == 0;
     if (s.check != REC_CHECK_NONE) {
         /* The check decides health. An unchanged check keeps what it last
          * found; a new one starts critical until its first run (Consul's
@@ -112,8 +112,8 @@ shed_catalog_register (shed_catalog_t *self, const rec_service_t *svc, rec_servi
         ncat_checks_arm (l);
     }
     log_info ("catalog", "service %s|service=%s id=%s address=%s port=%" PRIu64 " check=%s",
-              old ? "updated" : "registered", l->svc.name, l->svc.id, l->svc.address,
-              l->svc.port, catalog_check_name (l->svc.check));
+              old ? "updated" : "registered", l->svc.name, l->svc.id, l->svc.address, l->svc.port,
+              catalog_check_name (l->svc.check));
     if (out)
         *out = l->svc;
     ncat_schedule_rebuild (self);
@@ -123,8 +123,7 @@ shed_catalog_register (shed_catalog_t *self, const rec_service_t *svc, rec_servi
 /* The local instance NAME_OR_ID designates, or NULL with a reason; *rc is
  * -2 when nothing matches, -1 when ambiguous. */
 static ncat_local_t *
-s_local_designate (shed_catalog_t *self, const char *name_or_id, int *rc, char *err,
-                   size_t errlen)
+s_local_designate (shed_catalog_t *self, const char *name_or_id, int *rc, char *err, size_t errlen)
 {
     for (ncat_local_t *l = zlistx_first (self->locals); l; l = zlistx_next (self->locals))
         if (strcmp (l->svc.id, name_or_id) == 0)
@@ -144,7 +143,8 @@ s_local_designate (shed_catalog_t *self, const char *name_or_id, int *rc, char *
     if (count == 0) {
         snprintf (err, errlen,
                   "no service or id '%s' registered on this node (deregister on the node "
-                  "that registered it)", name_or_id);
+                  "that registered it)",
+                  name_or_id);
         *rc = -2;
     }
     else {
@@ -181,8 +181,8 @@ shed_catalog_set_health (shed_catalog_t *self, const char *id, int health, const
     if (!l)
         return rc;
     if (l->svc.check != REC_CHECK_NONE) {
-        snprintf (err, errlen, "service '%s' has a %s check: its health is the check's",
-                  l->svc.id, catalog_check_name (l->svc.check));
+        snprintf (err, errlen, "service '%s' has a %s check: its health is the check's", l->svc.id,
+                  catalog_check_name (l->svc.check));
         return -1;
     }
     if (health < REC_HEALTH_PASSING || health > REC_HEALTH_CRITICAL) {
@@ -246,8 +246,7 @@ s_load_local (const shed_record_t *rec, void *arg)
     ncat_local_t *l = ncat_local_new (self, &msg.u.rec_service);
     wire_msg_free (&rec_proto, &msg);
     if (l && strcmp (l->key, rec->key) != 0) {
-        log_warn ("catalog", "own service record key does not match its content|key=%s",
-                  rec->key);
+        log_warn ("catalog", "own service record key does not match its content|key=%s", rec->key);
         ncat_local_remove (self, l);
     }
 }

@@ -38,12 +38,12 @@
 
 #include <czmq.h>
 
-#define CATALOG_REBUILD_MIN_MS   100     /* at most one view rebuild per this */
-#define CATALOG_REBUILD_DELAY_MS 5       /* gather a burst of changes first */
-#define CATALOG_WATCH_DEFAULT_MS 60000   /* blocking query wait when none given */
-#define CATALOG_WATCHES_MAX      1024    /* blocking queries held at once */
-#define CATALOG_TCP_TIMEOUT_MAX  5000    /* TCP check deadline: min(interval, this) */
-#define CATALOG_CMD_TIMEOUT_MAX  30000   /* command check deadline: min(interval, this) */
+#define CATALOG_REBUILD_MIN_MS   100   /* at most one view rebuild per this */
+#define CATALOG_REBUILD_DELAY_MS 5     /* gather a burst of changes first */
+#define CATALOG_WATCH_DEFAULT_MS 60000 /* blocking query wait when none given */
+#define CATALOG_WATCHES_MAX      1024  /* blocking queries held at once */
+#define CATALOG_TCP_TIMEOUT_MAX  5000  /* TCP check deadline: min(interval, this) */
+#define CATALOG_CMD_TIMEOUT_MAX  30000 /* command check deadline: min(interval, this) */
 #define CATALOG_CMD_TIMEOUT_MIN  1000
 
 typedef struct _shed_catalog_t shed_catalog_t;
@@ -75,8 +75,8 @@ int shed_catalog_deregister (shed_catalog_t *self, const char *name_or_id, char 
 
 /* Set the health of an instance without a check (the agent reports it).
  * Writes the record only if health or output changed. 0, -1, or -2 unknown. */
-int shed_catalog_set_health (shed_catalog_t *self, const char *id, int health,
-                             const char *output, char *err, size_t errlen);
+int shed_catalog_set_health (shed_catalog_t *self, const char *id, int health, const char *output,
+                             char *err, size_t errlen);
 
 /* The host DNS listener's counters into *out. Returns 0, or -1 when DNS is
  * off. */

@@ -32,8 +32,9 @@ static ncat_local_t *
 s_local_by_timer (shed_catalog_t *self, int timer_id, s_timer_kind_t kind)
 {
     for (ncat_local_t *l = zlistx_first (self->locals); l; l = zlistx_next (self->locals)) {
-        int id = kind == S_TIMER_TICK ? l->timer_id
-               : kind == S_TIMER_DEADLINE ? l->deadline_id : l->reap_id;
+        int id = kind == S_TIMER_TICK       ? l->timer_id
+                 : kind == S_TIMER_DEADLINE ? l->deadline_id
+                                            : l->reap_id;
         if (id == timer_id)
             return l;
     }
@@ -83,8 +84,7 @@ s_check_finish (ncat_local_t *l, int health, const char *output)
     if ((uint64_t) health == l->svc.health && !first)
         return;
     if ((uint64_t) health != l->svc.health) {
-        log_info ("catalog",
-                  "service health changed|service=%s id=%s from=%s to=%s output=\"%s\"",
+        log_info ("catalog", "service health changed|service=%s id=%s from=%s to=%s output=\"%s\"",
                   l->svc.name, l->svc.id, rec_health_name (l->svc.health),
                   rec_health_name ((uint64_t) health), output);
         l->svc.health = (uint64_t) health;
@@ -103,7 +103,7 @@ s_on_deadline (zloop_t *loop, int timer_id, void *arg)
     ncat_local_t *l = s_local_by_timer ((shed_catalog_t *) arg, timer_id, S_TIMER_DEADLINE);
     if (!l)
         return 0;
-    l->deadline_id = -1;            /* a once-timer ends itself */
+    l->deadline_id = -1; /* a once-timer ends itself */
     char text[96];
     snprintf (text, sizeof text, "%s check timed out after %" PRId64 " ms",
               catalog_check_name (l->svc.check), zclock_mono () - l->started_ms);
@@ -182,8 +182,8 @@ s_check_tcp (ncat_local_t *l)
     zmq_pollitem_t item = { NULL, fd, ZMQ_POLLOUT, 0 };
     zloop_poller (l->owner->loop, &item, s_on_tcp, l);
     zloop_poller_set_tolerant (l->owner->loop, &item);
-    uint64_t timeout = l->svc.interval_ms < CATALOG_TCP_TIMEOUT_MAX ? l->svc.interval_ms
-                                                                     : CATALOG_TCP_TIMEOUT_MAX;
+    uint64_t timeout =
+        l->svc.interval_ms < CATALOG_TCP_TIMEOUT_MAX ? l->svc.interval_ms : CATALOG_TCP_TIMEOUT_MAX;
     l->deadline_id = zloop_timer (l->owner->loop, (size_t) timeout, 1, s_on_deadline, l->owner);
 }
 
@@ -191,7 +191,7 @@ s_check_tcp (ncat_local_t *l)
 static void
 s_cmd_done (ncat_local_t *l, int wstatus)
 {
-    l->pid = 0;                     /* reaped: nothing to kill */
+    l->pid = 0; /* reaped: nothing to kill */
     /* Output: printable, one line, trimmed; else say how it ended. */
     for (size_t i = 0; i < l->outlen; i++)
         if ((unsigned char) l->out[i] < 0x20 || l->out[i] == 0x7f)
@@ -243,7 +243,7 @@ s_on_pipe (zloop_t *loop, zmq_pollitem_t *item, void *arg)
             continue;
         if (n < 0 && errno == EAGAIN)
             return 0;
-        break;                      /* EOF (or an error: treat alike) */
+        break; /* EOF (or an error: treat alike) */
     }
     zmq_pollitem_t it = { NULL, l->fd, 0, 0 };
     zloop_poller_end (loop, &it);
@@ -311,7 +311,7 @@ static void
 s_check_start (ncat_local_t *l)
 {
     if (l->running)
-        return;                     /* the previous one is still going */
+        return; /* the previous one is still going */
     l->started_ms = zclock_mono ();
     if (l->svc.check == REC_CHECK_TCP)
         s_check_tcp (l);

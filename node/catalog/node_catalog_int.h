@@ -22,20 +22,20 @@
 /* One of this node's instances, with the state of its health check. */
 typedef struct {
     shed_catalog_t *owner;
-    rec_service_t svc;              /* svc.tags.items -> tags */
+    rec_service_t svc; /* svc.tags.items -> tags */
     wire_tag_t tags[REC_TAGS_MAX];
     char key[CATALOG_KEY_MAX + 1];
-    int timer_id;                   /* interval timer, -1 without a check */
+    int timer_id; /* interval timer, -1 without a check */
     /* The check in flight (at most one per instance: a slow check makes the
      * next tick skip rather than pile up). */
     bool running;
-    int fd;                         /* connecting socket or command's pipe, -1 */
-    pid_t pid;                      /* command, 0 when none */
-    int deadline_id;                /* -1 when none */
-    int reap_id;                    /* polls waitpid after the pipe closed, -1 */
+    int fd;          /* connecting socket or command's pipe, -1 */
+    pid_t pid;       /* command, 0 when none */
+    int deadline_id; /* -1 when none */
+    int reap_id;     /* polls waitpid after the pipe closed, -1 */
     int64_t started_ms;
-    bool checked;                   /* a result since the check was (re)armed */
-    char out[REC_OUTPUT_MAX + 1];   /* command output, trimmed */
+    bool checked;                 /* a result since the check was (re)armed */
+    char out[REC_OUTPUT_MAX + 1]; /* command output, trimmed */
     size_t outlen;
 } ncat_local_t;
 
@@ -46,22 +46,22 @@ typedef struct {
     char name[REC_NAME_MAX + 1];
     uint64_t index;
     int timer_id;
-    void *handle;                   /* in owner->watches */
+    void *handle; /* in owner->watches */
 } ncat_watch_t;
 
 struct _shed_catalog_t {
-    zloop_t *loop;                  /* borrowed */
-    shed_nstate_t *state;           /* borrowed */
-    shed_api_server_t *api;         /* borrowed */
+    zloop_t *loop;          /* borrowed */
+    shed_nstate_t *state;   /* borrowed */
+    shed_api_server_t *api; /* borrowed */
     char name[SHED_NAME_MAX + 1];
-    char default_addr[64];          /* advertise address, "" if none */
+    char default_addr[64]; /* advertise address, "" if none */
     catalog_t *view;
-    zlistx_t *locals;               /* ncat_local_t *, this node's instances */
-    zlistx_t *watches;              /* ncat_watch_t * */
-    int rebuild_id;                 /* pending rebuild timer, -1 */
+    zlistx_t *locals;  /* ncat_local_t *, this node's instances */
+    zlistx_t *watches; /* ncat_watch_t * */
+    int rebuild_id;    /* pending rebuild timer, -1 */
     int64_t last_rebuild_ms;
-    uint64_t last_bad;              /* bad records already reported */
-    shed_dns_t *dns;                /* NULL when dns.enabled is false */
+    uint64_t last_bad; /* bad records already reported */
+    shed_dns_t *dns;   /* NULL when dns.enabled is false */
     char dns_domain[101];
 };
 

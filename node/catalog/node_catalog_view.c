@@ -53,14 +53,18 @@ s_publish_zone (shed_catalog_t *self)
             ntags++;
         }
         dns_instance_t di = {
-            .service = inst->svc.name, .node = inst->svc.node, .shed = inst->svc.shed,
-            .address = inst->svc.address, .port = (uint16_t) inst->svc.port,
+            .service = inst->svc.name,
+            .node = inst->svc.node,
+            .shed = inst->svc.shed,
+            .address = inst->svc.address,
+            .port = (uint16_t) inst->svc.port,
             /* Instances that are not served still go in as critical: the
              * zone then knows the name exists (NODATA, not NXDOMAIN). */
-            .health = !catalog_instance_serving (inst) ? DNS_HEALTH_CRITICAL
+            .health = !catalog_instance_serving (inst)         ? DNS_HEALTH_CRITICAL
                       : inst->svc.health == REC_HEALTH_WARNING ? DNS_HEALTH_WARNING
                                                                : DNS_HEALTH_PASSING,
-            .tags = tags, .tag_count = ntags,
+            .tags = tags,
+            .tag_count = ntags,
         };
         if (dns_zone_builder_add_service_instance (zb, &di) != 0)
             log_debug ("catalog", "instance not served by DNS|service=%s id=%s node=%s",
@@ -85,7 +89,7 @@ ncat_to_api (const catalog_instance_t *inst, api_svc_t *out)
     snprintf (out->address, sizeof out->address, "%s", s->address);
     out->port = s->port;
     snprintf (out->protocol, sizeof out->protocol, "%s", s->protocol);
-    out->tags = s->tags;            /* borrowed for encoding */
+    out->tags = s->tags; /* borrowed for encoding */
     out->health = s->health;
     out->check = s->check;
     snprintf (out->check_target, sizeof out->check_target, "%s", s->check_target);
@@ -154,7 +158,7 @@ ncat_on_watch_timeout (zloop_t *loop, int timer_id, void *arg)
     shed_catalog_t *self = arg;
     for (ncat_watch_t *w = zlistx_first (self->watches); w; w = zlistx_next (self->watches))
         if (w->timer_id == timer_id) {
-            w->timer_id = -1;       /* once-timer: zloop frees it after this call */
+            w->timer_id = -1; /* once-timer: zloop frees it after this call */
             ncat_reply_list (self, &w->call, w->name, true);
             ncat_watch_free (self, w);
             break;
@@ -168,8 +172,7 @@ s_collect (const shed_record_t *rec, void *arg)
     shed_catalog_t *self = arg;
     char err[256];
     catalog_add (self->view, rec->kind, rec->origin, rec->key,
-                 strcmp (rec->status, "unreachable") == 0, rec->value, rec->len, err,
-                 sizeof err);
+                 strcmp (rec->status, "unreachable") == 0, rec->value, rec->len, err, sizeof err);
     (void) err;
 }
 
@@ -186,13 +189,15 @@ ncat_rebuild (shed_catalog_t *self)
         || shed_nstate_list (self->state, REC_KIND_NODE, s_collect, self) < 0
         || shed_nstate_list (self->state, REC_KIND_SHED, s_collect, self) < 0) {
         log_error ("catalog", "cannot list records from the state actor");
-        catalog_begin (self->view);     /* drop the partial snapshot */
+        catalog_begin (self->view); /* drop the partial snapshot */
         return -1;
     }
     int changed = catalog_commit (self->view);
     if (catalog_bad_records (self->view) > self->last_bad) {
-        log_warn ("catalog", "records left out of the catalog (malformed or inconsistent)|"
-                  "total=%" PRIu64, catalog_bad_records (self->view));
+        log_warn ("catalog",
+                  "records left out of the catalog (malformed or inconsistent)|"
+                  "total=%" PRIu64,
+                  catalog_bad_records (self->view));
         self->last_bad = catalog_bad_records (self->view);
     }
     if (changed) {
@@ -211,8 +216,8 @@ s_on_rebuild (zloop_t *loop, int timer_id, void *arg)
 {
     shed_catalog_t *self = arg;
     if (timer_id != self->rebuild_id)
-        return 0;                   /* ended earlier in this pass */
-    self->rebuild_id = -1;          /* once-timer: zloop frees it after this call */
+        return 0;          /* ended earlier in this pass */
+    self->rebuild_id = -1; /* once-timer: zloop frees it after this call */
     ncat_rebuild (self);
     return 0;
 }

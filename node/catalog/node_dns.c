@@ -13,19 +13,19 @@ struct _shed_dns_t {
     zloop_t *loop;
     char domain[101];
     uint32_t ttl_s, neg_ttl_s;
-    dns_server_t *host;             /* dns.addr */
-    dns_zone_t *zone;               /* last published; ours */
+    dns_server_t *host; /* dns.addr */
+    dns_zone_t *zone;   /* last published; ours */
     /* shed listener */
     bool shed_enabled;
     uint32_t shed_port, shed_rate_qps, shed_rate_burst;
-    dns_server_t *shed;             /* NULL: not listening (no gateway, or bind failed) */
-    char gateway[16];               /* wanted address; "" = none */
+    dns_server_t *shed; /* NULL: not listening (no gateway, or bind failed) */
+    char gateway[16];   /* wanted address; "" = none */
     char device[IF_NAMESIZE];
-    char shed_addr[32];             /* "IP:PORT" while listening */
-    int retry_id;                   /* zloop timer while a bind keeps failing; -1 none */
+    char shed_addr[32]; /* "IP:PORT" while listening */
+    int retry_id;       /* zloop timer while a bind keeps failing; -1 none */
     bool shed_failed_logged;
     bool shed_ever;
-    dns_server_stats_t retired;     /* counters of earlier shed listeners */
+    dns_server_stats_t retired; /* counters of earlier shed listeners */
 };
 
 /* Add b's counters to a's. */
@@ -90,7 +90,8 @@ s_shed_start (shed_dns_t *self)
     self->shed = dns_server_new (&dc);
     if (!self->shed) {
         if (!self->shed_failed_logged)
-            log_error ("dns", "cannot start the shed listener, retrying every %d ms (sheds "
+            log_error ("dns",
+                       "cannot start the shed listener, retrying every %d ms (sheds "
                        "cannot resolve meanwhile)|addr=%s device=%s",
                        SHED_DNS_RETRY_MS, addr, self->device);
         self->shed_failed_logged = true;
@@ -153,7 +154,8 @@ shed_dns_new (const shed_config_t *cfg, zloop_t *loop, char *err, size_t errlen)
     if (!self->host) {
         snprintf (err, errlen,
                   "cannot start DNS on %s (address in use or invalid; set dns.addr, or "
-                  "dns.enabled: false)", cfg->dns.addr);
+                  "dns.enabled: false)",
+                  cfg->dns.addr);
         shed_dns_destroy (&self);
         return NULL;
     }
@@ -208,7 +210,7 @@ shed_dns_set_gateway (shed_dns_t *self, const char *gateway, const char *device)
     }
     bool same = strcmp (gateway, self->gateway) == 0 && strcmp (device, self->device) == 0;
     if (same && (self->shed || self->retry_id >= 0))
-        return;                     /* listening there already, or retrying */
+        return; /* listening there already, or retrying */
     s_shed_stop (self);
     snprintf (self->gateway, sizeof self->gateway, "%s", gateway);
     snprintf (self->device, sizeof self->device, "%s", device);

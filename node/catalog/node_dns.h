@@ -31,8 +31,8 @@
 #include <czmq.h>
 #include <stdbool.h>
 
-#define SHED_DNS_RETRY_MS          5000    /* shed listener: bind retry period */
-#define SHED_DNS_SHED_TCP_PER_SRC  8       /* shed listener: TCP connections per source */
+#define SHED_DNS_RETRY_MS         5000 /* shed listener: bind retry period */
+#define SHED_DNS_SHED_TCP_PER_SRC 8    /* shed listener: TCP connections per source */
 
 typedef struct _shed_dns_t shed_dns_t;
 

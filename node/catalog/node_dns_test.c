@@ -65,9 +65,14 @@ s_zone (void)
     dns_zone_builder_t *zb = dns_zone_builder_new ();
     dns_zone_builder_add_node (zb, "n1", "198.18.0.11");
     dns_zone_builder_add_shed (zb, "db", "198.19.5.2");
-    assert_int_equal (dns_zone_builder_add_service_instance (zb, &(dns_instance_t) {
-        .service = "postgres", .node = "n1", .shed = "db", .address = "198.19.5.2",
-        .port = 5432, .health = DNS_HEALTH_PASSING }), 0);
+    assert_int_equal (dns_zone_builder_add_service_instance (
+                          zb, &(dns_instance_t){ .service = "postgres",
+                                                 .node = "n1",
+                                                 .shed = "db",
+                                                 .address = "198.19.5.2",
+                                                 .port = 5432,
+                                                 .health = DNS_HEALTH_PASSING }),
+                      0);
     dns_zone_t *zone = dns_zone_builder_build (&zb);
     assert_non_null (zone);
     return zone;
@@ -78,7 +83,7 @@ s_config (shed_config_t *cfg)
 {
     shed_config_defaults (cfg);
     snprintf (cfg->dns.addr, sizeof cfg->dns.addr, "127.0.0.1:0");
-    cfg->dns.shed_port = 0;             /* ephemeral: the test reads it back */
+    cfg->dns.shed_port = 0; /* ephemeral: the test reads it back */
 }
 
 static void
@@ -94,7 +99,7 @@ test_follow_gateway (void **state)
     assert_true (shed_dns_port (dns) > 0);
     assert_string_equal (shed_dns_shed_addr (dns), "");
     dns_server_stats_t st;
-    assert_int_equal (shed_dns_stats (dns, true, &st), -1);     /* never ran */
+    assert_int_equal (shed_dns_stats (dns, true, &st), -1); /* never ran */
     int an = 0;
     /* Empty zone until the catalog publishes: NXDOMAIN, not SERVFAIL. */
     assert_int_equal (s_ask ("127.0.0.1", shed_dns_port (dns), "postgres.service.shed", &an),
@@ -201,7 +206,7 @@ test_retry_bind (void **state)
     assert_true (strncmp (shed_dns_shed_addr (dns), "127.0.0.3:", 10) == 0);
     int an = 0;
     assert_int_equal (s_ask ("127.0.0.3", cfg.dns.shed_port, "db.shed.shed", &an),
-                      DNS_RCODE_NXDOMAIN);     /* the empty zone: nothing published */
+                      DNS_RCODE_NXDOMAIN); /* the empty zone: nothing published */
     shed_dns_destroy (&dns);
     zloop_destroy (&loop);
 }

@@ -13,16 +13,16 @@
 #include <stddef.h>
 
 typedef struct {
-    const char *endpoint;           /* --node, $SHED_NODE, or the default */
-    bool json;                      /* --json */
-    int timeout_ms;                 /* --timeout */
-    bool timeout_set;               /* --timeout given: also the node's deadline */
+    const char *endpoint; /* --node, $SHED_NODE, or the default */
+    bool json;            /* --json */
+    int timeout_ms;       /* --timeout */
+    bool timeout_set;     /* --timeout given: also the node's deadline */
     /* Remote event consumer (events, top, status SHED from another host):
      * the node's CURVE consumer endpoint, its public key, and a directory
      * holding our identity (shedctl keygen --identity DIR). */
-    const char *events_endpoint;    /* --events tcp://HOST:PORT, NULL: local ipc */
-    const char *server_key;         /* --server-key BASE64 (the node's public key) */
-    const char *identity_dir;       /* --identity DIR */
+    const char *events_endpoint; /* --events tcp://HOST:PORT, NULL: local ipc */
+    const char *server_key;      /* --server-key BASE64 (the node's public key) */
+    const char *identity_dir;    /* --identity DIR */
 } ctl_t;
 
 /* A command: argv[0] is the command name. Returns the process exit code. */
@@ -73,8 +73,8 @@ int ctl_provision (ctl_t *ctl, int argc, char **argv);
 struct _bus_client_t *ctl_bus_connect (ctl_t *ctl);
 /* Split "<prefix><node>.<shed>" (shed names have no dots; node names may).
  * 0 or -1. */
-int ctl_topic_split (const char *topic, const char *prefix, char *node, size_t nodecap,
-                     char *shed, size_t shedcap);
+int ctl_topic_split (const char *topic, const char *prefix, char *node, size_t nodecap, char *shed,
+                     size_t shedcap);
 /* The node whose agent reports metrics for `shed` (from the bus's last
  * values). 0, or -1 if none does. */
 int ctl_shed_owner (ctl_t *ctl, const char *shed, char *node, size_t nodecap);

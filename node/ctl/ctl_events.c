@@ -28,52 +28,51 @@ s_summary (const bus_event_t *ev, char *out, size_t len)
             return;
         char a[16], b[16];
         switch (m.hdr.type) {
-            case AGENT_METRICS: {
-                const agent_metrics_t *x = &m.u.agent_metrics;
-                ctl_format_size (x->mem_used, a, sizeof a);
-                ctl_format_size (x->mem_total, b, sizeof b);
-                snprintf (out, len, "cpu %.1f%% mem %s/%s load %.2f procs %" PRIu64, x->cpu_pct,
-                          a, b, x->load1, x->procs);
-                break;
-            }
-            case AGENT_LOG:
-                if (snprintf (out, len, "[%s #%" PRIu64 "] %s", m.u.agent_log.stream,
-                              m.u.agent_log.seq, m.u.agent_log.text) >= (int) len)
-                    strcpy (out + len - 4, "...");  /* a long line, cut for the table */
-                break;
-            case AGENT_PROC_EVENT: {
-                const agent_proc_event_t *p = &m.u.agent_proc_event;
-                snprintf (out, len, "%s %s pid %" PRIu64 " code %" PRId64 " signal %" PRIu64 "%s",
-                          shed_event_proc_kind (p->kind), p->name, p->pid, p->exit_code, p->signal,
-                          p->crashed ? " crashed" : "");
-                break;
-            }
-            case AGENT_HELLO:
-                snprintf (out, len, "agent %s connected (host %s)", m.u.agent_hello.agent_version,
-                          m.u.agent_hello.hostname);
-                break;
-            case AGENT_CLOSE:
-                snprintf (out, len, "agent disconnected: %s", m.u.agent_close.reason);
-                break;
-            case AGENT_DROPPED:
-                snprintf (out, len, "agent dropped %" PRIu64 " (total %" PRIu64 ")",
-                          m.u.agent_dropped.count, m.u.agent_dropped.total);
-                break;
-            case AGENT_SERVICE_REGISTER:
-                snprintf (out, len, "service %s port %" PRIu64 " registered",
-                          m.u.agent_service_register.name, m.u.agent_service_register.port);
-                break;
-            case AGENT_SERVICE_DEREGISTER:
-                snprintf (out, len, "service %s deregistered",
-                          m.u.agent_service_deregister.name);
-                break;
-            case AGENT_SERVICE_HEALTH:
-                snprintf (out, len, "service %s health %" PRIu64 " %s",
-                          m.u.agent_service_health.name, m.u.agent_service_health.status,
-                          m.u.agent_service_health.output);
-                break;
-            default:
-                break;
+        case AGENT_METRICS: {
+            const agent_metrics_t *x = &m.u.agent_metrics;
+            ctl_format_size (x->mem_used, a, sizeof a);
+            ctl_format_size (x->mem_total, b, sizeof b);
+            snprintf (out, len, "cpu %.1f%% mem %s/%s load %.2f procs %" PRIu64, x->cpu_pct, a, b,
+                      x->load1, x->procs);
+            break;
+        }
+        case AGENT_LOG:
+            if (snprintf (out, len, "[%s #%" PRIu64 "] %s", m.u.agent_log.stream, m.u.agent_log.seq,
+                          m.u.agent_log.text)
+                >= (int) len)
+                strcpy (out + len - 4, "..."); /* a long line, cut for the table */
+            break;
+        case AGENT_PROC_EVENT: {
+            const agent_proc_event_t *p = &m.u.agent_proc_event;
+            snprintf (out, len, "%s %s pid %" PRIu64 " code %" PRId64 " signal %" PRIu64 "%s",
+                      shed_event_proc_kind (p->kind), p->name, p->pid, p->exit_code, p->signal,
+                      p->crashed ? " crashed" : "");
+            break;
+        }
+        case AGENT_HELLO:
+            snprintf (out, len, "agent %s connected (host %s)", m.u.agent_hello.agent_version,
+                      m.u.agent_hello.hostname);
+            break;
+        case AGENT_CLOSE:
+            snprintf (out, len, "agent disconnected: %s", m.u.agent_close.reason);
+            break;
+        case AGENT_DROPPED:
+            snprintf (out, len, "agent dropped %" PRIu64 " (total %" PRIu64 ")",
+                      m.u.agent_dropped.count, m.u.agent_dropped.total);
+            break;
+        case AGENT_SERVICE_REGISTER:
+            snprintf (out, len, "service %s port %" PRIu64 " registered",
+                      m.u.agent_service_register.name, m.u.agent_service_register.port);
+            break;
+        case AGENT_SERVICE_DEREGISTER:
+            snprintf (out, len, "service %s deregistered", m.u.agent_service_deregister.name);
+            break;
+        case AGENT_SERVICE_HEALTH:
+            snprintf (out, len, "service %s health %" PRIu64 " %s", m.u.agent_service_health.name,
+                      m.u.agent_service_health.status, m.u.agent_service_health.output);
+            break;
+        default:
+            break;
         }
         wire_msg_free (&agent_proto, &m);
         return;
@@ -89,8 +88,7 @@ s_summary (const bus_event_t *ev, char *out, size_t len)
             n += snprintf (out + n, len - (size_t) n, "%s%s=%s", i ? "," : " tags ",
                            x->tags.items[i].key, x->tags.items[i].value);
     }
-    else
-    if (m.hdr.type == EVPAY_RECORD) {
+    else if (m.hdr.type == EVPAY_RECORD) {
         const evpay_record_t *x = &m.u.evpay_record;
         snprintf (out, len, "%s %s %s v%" PRIu64 " %s", x->change, x->rkind, x->key, x->version,
                   x->status);
@@ -105,6 +103,7 @@ s_print (ctl_t *ctl, const bus_event_t *ev)
         json_t j;
         json_init (&j, stdout);
         json_obj_begin (&j);
+        /* clang-format off */
         json_key (&j, "time_us");  json_i64 (&j, ev->time_us);
         json_key (&j, "topic");    json_str (&j, ev->topic);
         json_key (&j, "origin");   json_str (&j, ev->origin);
@@ -115,6 +114,7 @@ s_print (ctl_t *ctl, const bus_event_t *ev)
         json_key (&j, "snapshot"); json_bool (&j, ev->snapshot);
         json_key (&j, "gap");      json_u64 (&j, ev->gap);
         json_key (&j, "payload");  shed_event_json_payload (&j, ev->kind, ev->payload, ev->size);
+        /* clang-format on */
         json_obj_end (&j);
         json_end (&j);
     }
@@ -126,8 +126,8 @@ s_print (ctl_t *ctl, const bus_event_t *ev)
         size_t n = strftime (when, sizeof when, "%H:%M:%S", &tm);
         snprintf (when + n, sizeof when - n, ".%03d", (int) (ev->time_us / 1000 % 1000));
         s_summary (ev, summary, sizeof summary);
-        printf ("%s %-28s %-12s seq=%-6" PRIu64 " %-14s %s%s", when, ev->topic, ev->origin,
-                ev->seq, ev->kind, ev->snapshot ? "(last value) " : "", summary);
+        printf ("%s %-28s %-12s seq=%-6" PRIu64 " %-14s %s%s", when, ev->topic, ev->origin, ev->seq,
+                ev->kind, ev->snapshot ? "(last value) " : "", summary);
         if (ev->gap)
             printf ("  [%" PRIu64 " lost before this]", ev->gap);
         putchar ('\n');
@@ -150,29 +150,24 @@ ctl_events (ctl_t *ctl, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp (argv[i], "--snapshot"))
             snapshot = true;
-        else
-        if (!strcmp (argv[i], "--count") && i + 1 < argc) {
+        else if (!strcmp (argv[i], "--count") && i + 1 < argc) {
             char *end;
             count = strtol (argv[++i], &end, 10);
             if (*end || count <= 0)
                 return ctl_fail ("--count expects a positive number, got '%s'", argv[i]);
         }
-        else
-        if (!strcmp (argv[i], "--timeout") && i + 1 < argc) {
+        else if (!strcmp (argv[i], "--timeout") && i + 1 < argc) {
             char *end;
             timeout_s = strtod (argv[++i], &end);
             if (*end || timeout_s <= 0)
                 return ctl_fail ("--timeout expects seconds, got '%s'", argv[i]);
         }
-        else
-        if (argv[i][0] == '-')
+        else if (argv[i][0] == '-')
             return ctl_fail ("usage: events [--json] [--snapshot] [--count N] [--timeout S] "
                              "[PREFIX...]");
-        else
-        if (nprefixes == EVENT_PREFIXES_MAX)
+        else if (nprefixes == EVENT_PREFIXES_MAX)
             return ctl_fail ("at most %d prefixes", EVENT_PREFIXES_MAX);
-        else
-        if (argv[i][0] == EVENT_CTL_CHAR || strlen (argv[i]) > EVENT_TOPIC_MAX)
+        else if (argv[i][0] == EVENT_CTL_CHAR || strlen (argv[i]) > EVENT_TOPIC_MAX)
             return ctl_fail ("not a topic prefix: '%s'", argv[i]);
         else
             prefixes[nprefixes++] = argv[i];
@@ -191,7 +186,7 @@ ctl_events (ctl_t *ctl, int argc, char **argv)
         int wait = deadline < 0 ? 3000 : (int) (deadline - zclock_mono ());
         if (bus_client_snapshot (client, wait > 0 ? wait : 0) < 0)
             fprintf (stderr, "shedctl: no snapshot from the node in time; following live "
-                     "events only\n");
+                             "events only\n");
     }
     long got = 0;
     while (!zsys_interrupted && (count == 0 || got < count)) {
@@ -209,7 +204,8 @@ ctl_events (ctl_t *ctl, int argc, char **argv)
         got++;
     }
     uint64_t gaps = bus_client_gaps (client);
-    fprintf (stderr, "shedctl: %" PRIu64 " events, %" PRIu64 " lost (sequence gaps), %" PRIu64
+    fprintf (stderr,
+             "shedctl: %" PRIu64 " events, %" PRIu64 " lost (sequence gaps), %" PRIu64
              " duplicates, %" PRIu64 " malformed\n",
              bus_client_received (client), gaps, bus_client_duplicates (client),
              bus_client_malformed (client));
@@ -236,8 +232,7 @@ ctl_agents (ctl_t *ctl, int argc, char **argv)
         r->op = !strcmp (argv[1], "attach") ? API_AGENTS_ATTACH : API_AGENTS_DETACH;
         arg = 2;
     }
-    else
-    if (argc > 2)
+    else if (argc > 2)
         return ctl_fail ("usage: agents [SHED]");
     if (arg < argc) {
         if (strlen (argv[arg]) >= sizeof r->shed)
@@ -269,6 +264,7 @@ ctl_agents (ctl_t *ctl, int argc, char **argv)
         for (size_t i = 0; i < a->sheds.n; i++) {
             const api_agent_t *x = &a->sheds.items[i];
             json_obj_begin (&j);
+            /* clang-format off */
             json_key (&j, "shed");          json_str (&j, x->shed);
             json_key (&j, "path");          json_str (&j, x->path);
             json_key (&j, "connected");     json_bool (&j, x->connected);
@@ -279,15 +275,18 @@ ctl_agents (ctl_t *ctl, int argc, char **argv)
             json_key (&j, "agent_dropped"); json_u64 (&j, x->agent_dropped);
             json_key (&j, "published");     json_u64 (&j, x->published);
             json_key (&j, "bus_dropped");   json_u64 (&j, x->bus_dropped);
+            /* clang-format on */
             json_key (&j, "metrics");
             if (x->has_metrics) {
                 json_obj_begin (&j);
+                /* clang-format off */
                 json_key (&j, "age_ms");    json_u64 (&j, x->metrics_age_ms);
                 json_key (&j, "cpu_pct");   json_f64 (&j, x->cpu_pct);
                 json_key (&j, "mem_used");  json_u64 (&j, x->mem_used);
                 json_key (&j, "mem_total"); json_u64 (&j, x->mem_total);
                 json_key (&j, "load1");     json_f64 (&j, x->load1);
                 json_key (&j, "procs");     json_u64 (&j, x->procs);
+                /* clang-format on */
                 json_obj_end (&j);
             }
             else
@@ -298,8 +297,8 @@ ctl_agents (ctl_t *ctl, int argc, char **argv)
         json_end (&j);
     }
     else {
-        printf ("%-20s %-9s %5s %8s %5s %7s %7s %6s %-15s %6s %5s %s\n", "SHED", "AGENT",
-                "CONNS", "EVENTS", "BAD", "DROPPED", "BUSDROP", "CPU", "MEM", "LOAD", "PROCS",
+        printf ("%-20s %-9s %5s %8s %5s %7s %7s %6s %-15s %6s %5s %s\n", "SHED", "AGENT", "CONNS",
+                "EVENTS", "BAD", "DROPPED", "BUSDROP", "CPU", "MEM", "LOAD", "PROCS",
                 "METRICS AGE");
         for (size_t i = 0; i < a->sheds.n; i++) {
             const api_agent_t *x = &a->sheds.items[i];
@@ -316,8 +315,8 @@ ctl_agents (ctl_t *ctl, int argc, char **argv)
             }
             printf ("%-20s %-9s %5" PRIu64 " %8" PRIu64 " %5" PRIu64 " %7" PRIu64 " %7" PRIu64
                     " %6s %-15s %6s %5s %s\n",
-                    x->shed, x->connected ? "connected" : "-", x->connections, x->events,
-                    x->bad, x->agent_dropped, x->bus_dropped, cpu, mem, load, procs, age);
+                    x->shed, x->connected ? "connected" : "-", x->connections, x->events, x->bad,
+                    x->agent_dropped, x->bus_dropped, cpu, mem, load, procs, age);
         }
     }
     wire_msg_free (&api_proto, &rep);

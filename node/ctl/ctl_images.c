@@ -17,12 +17,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#define S_COMMIT_TIMEOUT_MS (30 * 60 * 1000)   /* unpacking a large image */
+#define S_COMMIT_TIMEOUT_MS (30 * 60 * 1000) /* unpacking a large image */
 
 static void
 s_json_image (json_t *j, const api_image_t *im)
 {
     json_obj_begin (j);
+    /* clang-format off */
     json_key (j, "name");           json_str (j, im->name);
     json_key (j, "digest");         json_str (j, im->digest);
     json_key (j, "archive_size");   json_u64 (j, im->archive_size);
@@ -33,6 +34,7 @@ s_json_image (json_t *j, const api_image_t *im)
     json_key (j, "os_name");        json_str (j, im->os_name);
     json_key (j, "rootfs");         json_str (j, im->rootfs);
     json_key (j, "existed");        json_bool (j, im->existed);
+    /* clang-format on */
     json_obj_end (j);
 }
 
@@ -135,8 +137,8 @@ s_import (ctl_t *ctl, const char *name, const char *file)
             char done[32], total[32];
             ctl_format_size (sent, done, sizeof done);
             ctl_format_size (size, total, sizeof total);
-            fprintf (stderr, "\rsending %s: %3u%% (%s of %s)", name,
-                     (unsigned) (sent * 100 / size), done, total);
+            fprintf (stderr, "\rsending %s: %3u%% (%s of %s)", name, (unsigned) (sent * 100 / size),
+                     done, total);
         }
     }
     free (buf);
@@ -194,8 +196,7 @@ s_list (ctl_t *ctl, const char *name)
 {
     api_msg_t req = { .hdr.type = API_IMAGE_LIST_REQ }, rep;
     if (name)
-        snprintf (req.u.api_image_list_req.name, sizeof req.u.api_image_list_req.name, "%s",
-                  name);
+        snprintf (req.u.api_image_list_req.name, sizeof req.u.api_image_list_req.name, "%s", name);
     if (ctl_call (ctl, &req, &rep, API_IMAGE_LIST_REP) != 0)
         return 1;
     const api_image_list_rep_t *r = &rep.u.api_image_list_rep;
@@ -225,8 +226,8 @@ s_list (ctl_t *ctl, const char *name)
             ctl_format_size (im->archive_size, archive, sizeof archive);
             ctl_format_size (im->unpacked_bytes, unpacked, sizeof unpacked);
             s_time_text (im->imported_ms, when, sizeof when);
-            printf ("%-24s sha256:%.12s %8s %9s %7llu  %-16s %s\n", im->name, im->digest,
-                    archive, unpacked, (unsigned long long) im->files, when,
+            printf ("%-24s sha256:%.12s %8s %9s %7llu  %-16s %s\n", im->name, im->digest, archive,
+                    unpacked, (unsigned long long) im->files, when,
                     im->os_name[0] ? im->os_name : "-");
         }
     }

@@ -42,8 +42,10 @@ ctl_keys (ctl_t *ctl, int argc, char **argv)
         for (size_t i = 0; i < r->nodes.n; i++) {
             const api_keynode_t *n = &r->nodes.items[i];
             json_obj_begin (&j);
+            /* clang-format off */
             json_key (&j, "name"); json_str (&j, n->name);
             json_key (&j, "ok");   json_bool (&j, n->ok);
+            /* clang-format on */
             if (n->ok) {
                 json_key (&j, "key_ids");
                 json_str (&j, n->keyids);

@@ -33,12 +33,14 @@ s_print (ctl_t *ctl, const char *node, const char *stream, uint64_t seq, uint64_
         json_t j;
         json_init (&j, stdout);
         json_obj_begin (&j);
+        /* clang-format off */
         json_key (&j, "node");    json_str (&j, node);
         json_key (&j, "stream");  json_str (&j, stream);
         json_key (&j, "seq");     json_u64 (&j, seq);
         json_key (&j, "ts_ms");   json_u64 (&j, ts_ms);
         json_key (&j, "text");    json_str (&j, text);
         json_key (&j, "partial"); json_bool (&j, partial);
+        /* clang-format on */
         json_obj_end (&j);
         json_end (&j);
     }
@@ -75,19 +77,16 @@ ctl_logs (ctl_t *ctl, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp (argv[i], "--follow") || !strcmp (argv[i], "-f"))
             follow = true;
-        else
-        if (!strcmp (argv[i], "--stream") && i + 1 < argc)
+        else if (!strcmp (argv[i], "--stream") && i + 1 < argc)
             stream = argv[++i];
-        else
-        if (!strcmp (argv[i], "--tail") && i + 1 < argc) {
+        else if (!strcmp (argv[i], "--tail") && i + 1 < argc) {
             char *end;
             tail = strtol (argv[++i], &end, 10);
             if (*end || tail < 0 || tail > API_LOG_LINES_MAX)
                 return ctl_fail ("--tail expects 0..%d lines, got '%s'", API_LOG_LINES_MAX,
                                  argv[i]);
         }
-        else
-        if (argv[i][0] != '-' && !name)
+        else if (argv[i][0] != '-' && !name)
             name = argv[i];
         else
             return ctl_fail ("usage: logs NAME [--follow] [--stream S] [--tail N] [--json]");
@@ -125,8 +124,10 @@ ctl_logs (ctl_t *ctl, int argc, char **argv)
     if (rep.hdr.type == API_LOGS_REP) {
         const api_logs_rep_t *x = &rep.u.api_logs_rep;
         if (x->truncated || (x->evicted && !tail))
-            fprintf (stderr, "shedctl: older lines are gone (%" PRIu64 " fell out of the node's "
-                     "buffer%s)\n", x->evicted, x->truncated ? "; reply size limit reached" : "");
+            fprintf (stderr,
+                     "shedctl: older lines are gone (%" PRIu64 " fell out of the node's "
+                     "buffer%s)\n",
+                     x->evicted, x->truncated ? "; reply size limit reached" : "");
         const api_logline_t *l = x->lines.items;
         for (size_t i = 0; i < x->lines.n; i++) {
             s_print (ctl, x->node, l[i].stream, l[i].seq, l[i].ts_ms, l[i].text, l[i].partial);
@@ -142,8 +143,7 @@ ctl_logs (ctl_t *ctl, int argc, char **argv)
         }
         wire_msg_free (&api_proto, &rep);
     }
-    else
-    if (rep.hdr.type == API_ERROR && rep.u.api_error.code == API_ERR_NOT_FOUND && follow) {
+    else if (rep.hdr.type == API_ERROR && rep.u.api_error.code == API_ERR_NOT_FOUND && follow) {
         /* No node has it (yet): its lines may still come. */
         fprintf (stderr, "shedctl: %s; waiting for its lines\n", rep.u.api_error.message);
         wire_msg_free (&api_proto, &rep);

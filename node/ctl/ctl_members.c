@@ -99,19 +99,24 @@ ctl_members (ctl_t *ctl, int argc, char **argv)
             if (m->key.len == 32)
                 shed_key_to_text (m->key.data, key);
             json_obj_begin (&j);
+            /* clang-format off */
             json_key (&j, "name");        json_str (&j, m->name);
             json_key (&j, "addr");        json_str (&j, m->addr);
             json_key (&j, "port");        json_u64 (&j, m->port);
             json_key (&j, "status");      json_str (&j, s_state_name (m->kind));
             json_key (&j, "incarnation"); json_u64 (&j, m->inc);
+            /* clang-format on */
             json_key (&j, "tags");
             json_tags (&j, &m->tags);
             json_key (&j, "protocol");
             json_obj_begin (&j);
+            /* clang-format off */
             json_key (&j, "min"); json_u64 (&j, m->vmin);
             json_key (&j, "max"); json_u64 (&j, m->vmax);
+            /* clang-format on */
             json_obj_end (&j);
-            json_key (&j, "public_key");  json_str (&j, key);
+            json_key (&j, "public_key");
+            json_str (&j, key);
             json_obj_end (&j);
         }
         json_arr_end (&j);
@@ -153,7 +158,7 @@ s_simple (ctl_t *ctl, const api_msg_t *req)
     return 0;
 }
 
-#define S_JOIN_DEADLINE_MS 5000    /* membership's join_timeout_ms default */
+#define S_JOIN_DEADLINE_MS 5000 /* membership's join_timeout_ms default */
 
 int
 ctl_join (ctl_t *ctl, int argc, char **argv)

@@ -38,6 +38,7 @@ s_print_json (const api_network_rep_t *r)
     json_t j;
     json_init (&j, stdout);
     json_obj_begin (&j);
+    /* clang-format off */
     json_key (&j, "mode");            json_str (&j, r->mode);
     json_key (&j, "cidr");            json_str (&j, r->cidr);
     json_key (&j, "block");           json_str (&j, r->block);
@@ -52,17 +53,20 @@ s_print_json (const api_network_rep_t *r)
     json_key (&j, "local_endpoints"); json_u64 (&j, r->local_endpoints);
     json_key (&j, "arp_answered");    json_u64 (&j, r->arp_answered);
     json_key (&j, "drops");           s_json_tags (&j, &r->drops);
+    /* clang-format on */
     json_key (&j, "blocks");
     json_arr_begin (&j);
     for (size_t i = 0; i < r->blocks.n; i++) {
         const api_netblock_t *b = &r->blocks.items[i];
         json_obj_begin (&j);
+        /* clang-format off */
         json_key (&j, "node");   json_str (&j, b->node);
         json_key (&j, "block");  json_str (&j, b->block);
         json_key (&j, "addr");   json_str (&j, b->addr);
         json_key (&j, "port");   json_u64 (&j, b->port);
         json_key (&j, "mode");   json_str (&j, b->mode);
         json_key (&j, "status"); json_str (&j, b->status);
+        /* clang-format on */
         json_obj_end (&j);
     }
     json_arr_end (&j);
@@ -71,6 +75,7 @@ s_print_json (const api_network_rep_t *r)
     for (size_t i = 0; i < r->peers.n; i++) {
         const api_netpeer_t *p = &r->peers.items[i];
         json_obj_begin (&j);
+        /* clang-format off */
         json_key (&j, "node");       json_str (&j, p->node);
         json_key (&j, "addr");       json_str (&j, p->addr);
         json_key (&j, "port");       json_u64 (&j, p->port);
@@ -83,6 +88,7 @@ s_print_json (const api_network_rep_t *r)
         json_key (&j, "rx_packets"); json_u64 (&j, p->rx_packets);
         json_key (&j, "rx_bytes");   json_u64 (&j, p->rx_bytes);
         json_key (&j, "drops");      s_json_tags (&j, &p->drops);
+        /* clang-format on */
         json_obj_end (&j);
     }
     json_arr_end (&j);
@@ -96,23 +102,21 @@ s_print_text (const api_network_rep_t *r)
     char drops[512];
     s_text_tags (&r->drops, drops, sizeof drops);
     printf ("mode %s  cidr %s  vni %llu  mtu %llu  port %llu\n", r->mode, r->cidr,
-            (unsigned long long) r->vni, (unsigned long long) r->mtu,
-            (unsigned long long) r->port);
+            (unsigned long long) r->vni, (unsigned long long) r->mtu, (unsigned long long) r->port);
     printf ("block %s (%s)  gateway %s  bridge %s  device %s\n", r->block[0] ? r->block : "-",
             r->ready ? "ready" : "settling", r->gateway[0] ? r->gateway : "-", r->bridge,
             r->device);
     printf ("endpoints %llu (%llu here)  arp answered %llu  drops %s\n\n",
             (unsigned long long) r->endpoints, (unsigned long long) r->local_endpoints,
             (unsigned long long) r->arp_answered, drops);
-    printf ("%-16s %-18s %-22s %-10s %s\n", "NODE", "BLOCK", "OVERLAY ENDPOINT", "MODE",
-            "STATUS");
+    printf ("%-16s %-18s %-22s %-10s %s\n", "NODE", "BLOCK", "OVERLAY ENDPOINT", "MODE", "STATUS");
     for (size_t i = 0; i < r->blocks.n; i++) {
         const api_netblock_t *b = &r->blocks.items[i];
         char ep[64];
         snprintf (ep, sizeof ep, "%s:%llu", b->addr[0] ? b->addr : "?",
                   (unsigned long long) b->port);
-        printf ("%-16s %-18s %-22s %-10s %s\n", b->node, b->block[0] ? b->block : "-", ep,
-                b->mode, b->status);
+        printf ("%-16s %-18s %-22s %-10s %s\n", b->node, b->block[0] ? b->block : "-", ep, b->mode,
+                b->status);
     }
     printf ("\n%-16s %-22s %-12s %-17s %-8s %10s %12s %10s %12s  %s\n", "PEER", "ADDRESS",
             "SESSION", "AEAD", "KEY AGE", "TX PKTS", "TX BYTES", "RX PKTS", "RX BYTES", "DROPS");
@@ -144,6 +148,7 @@ s_attach (ctl_t *ctl, const char *shed)
     json_t j;
     json_init (&j, stdout);
     json_obj_begin (&j);
+    /* clang-format off */
     json_key (&j, "shed");    json_str (&j, shed);
     json_key (&j, "ip");      json_str (&j, r->ip);
     json_key (&j, "mac");     json_str (&j, r->mac);
@@ -151,6 +156,7 @@ s_attach (ctl_t *ctl, const char *shed)
     json_key (&j, "prefix");  json_u64 (&j, r->prefix);
     json_key (&j, "mtu");     json_u64 (&j, r->mtu);
     json_key (&j, "bridge");  json_str (&j, r->bridge);
+    /* clang-format on */
     json_obj_end (&j);
     json_end (&j);
     wire_msg_free (&api_proto, &rep);

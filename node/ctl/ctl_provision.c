@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_DRAIN_MS 1500             /* after the answer: wait this long for the tail of the stream */
+#define S_DRAIN_MS 1500 /* after the answer: wait this long for the tail of the stream */
 
 typedef struct {
     const char *endpoint;
@@ -106,31 +106,25 @@ ctl_provision (ctl_t *ctl, int argc, char **argv)
         if (!strcmp (argv[i], "--step") && i + 1 < argc) {
             if (nsteps >= API_PROV_STEPS_MAX)
                 rc = ctl_fail ("at most %d steps", API_PROV_STEPS_MAX);
-            else
-            if (strlen (argv[i + 1]) >= sizeof steps[0].cmd)
+            else if (strlen (argv[i + 1]) >= sizeof steps[0].cmd)
                 rc = ctl_fail ("a step longer than %zu bytes", sizeof steps[0].cmd - 1);
             else
                 snprintf (steps[nsteps++].cmd, sizeof steps[0].cmd, "%s", argv[i + 1]);
             i++;
         }
-        else
-        if (!strcmp (argv[i], "--file") && i + 1 < argc)
+        else if (!strcmp (argv[i], "--file") && i + 1 < argc)
             rc = s_read_file (argv[++i], steps, &nsteps);
-        else
-        if (!strcmp (argv[i], "--user") && i + 1 < argc)
+        else if (!strcmp (argv[i], "--user") && i + 1 < argc)
             user = argv[++i];
-        else
-        if (!strcmp (argv[i], "--keep-going"))
+        else if (!strcmp (argv[i], "--keep-going"))
             keep_going = true;
-        else
-        if (!strcmp (argv[i], "--timeout-run") && i + 1 < argc) {
+        else if (!strcmp (argv[i], "--timeout-run") && i + 1 < argc) {
             char *end;
             run_s = strtod (argv[++i], &end);
             if (*end || run_s < 1 || run_s > 86400)
                 rc = ctl_fail ("--timeout-run expects seconds (1-86400), got '%s'", argv[i]);
         }
-        else
-        if (argv[i][0] != '-' && !name)
+        else if (argv[i][0] != '-' && !name)
             name = argv[i];
         else
             rc = ctl_fail ("%s", usage);
@@ -197,8 +191,7 @@ ctl_provision (ctl_t *ctl, int argc, char **argv)
                 break;
             if (!drain_until)
                 drain_until = zclock_mono () + S_DRAIN_MS;
-            else
-            if (zclock_mono () >= drain_until)
+            else if (zclock_mono () >= drain_until)
                 break;
         }
         bus_event_t ev;
@@ -224,9 +217,8 @@ ctl_provision (ctl_t *ctl, int argc, char **argv)
                 s_output (steps[o->step].name, o->data.data, o->data.len, &bol);
             }
         }
-        else
-        if (m.hdr.type == AGENT_PROC_EVENT && m.u.agent_proc_event.kind == AGENT_PROC_STEP_DONE
-            && m.u.agent_proc_event.run == run && !ctl->json) {
+        else if (m.hdr.type == AGENT_PROC_EVENT && m.u.agent_proc_event.kind == AGENT_PROC_STEP_DONE
+                 && m.u.agent_proc_event.run == run && !ctl->json) {
             const agent_proc_event_t *p = &m.u.agent_proc_event;
             if (!bol) {
                 putchar ('\n');
@@ -236,8 +228,7 @@ ctl_provision (ctl_t *ctl, int argc, char **argv)
                     p->signal ? " (signal)" : "", p->duration_ms);
             fflush (stdout);
         }
-        else
-        if (m.hdr.type == AGENT_PROVISION_DONE && m.u.agent_provision_done.run == run)
+        else if (m.hdr.type == AGENT_PROVISION_DONE && m.u.agent_provision_done.run == run)
             seen_done = true;
         wire_msg_free (&agent_proto, &m);
     }
@@ -255,11 +246,9 @@ ctl_provision (ctl_t *ctl, int argc, char **argv)
 
     if (call->rc != 0)
         rc = ctl_fail ("%s", call->err);
-    else
-    if (call->rep.hdr.type == API_ERROR)
+    else if (call->rep.hdr.type == API_ERROR)
         rc = ctl_fail ("%s", call->rep.u.api_error.message);
-    else
-    if (call->rep.hdr.type != API_PROVISION_REP)
+    else if (call->rep.hdr.type != API_PROVISION_REP)
         rc = ctl_fail ("unexpected reply type %u from the node", call->rep.hdr.type);
     else {
         const api_provision_rep_t *x = &call->rep.u.api_provision_rep;
@@ -268,22 +257,26 @@ ctl_provision (ctl_t *ctl, int argc, char **argv)
             json_t j;
             json_init (&j, stdout);
             json_obj_begin (&j);
+            /* clang-format off */
             json_key (&j, "shed");        json_str (&j, name);
             json_key (&j, "node");        json_str (&j, x->node);
             json_key (&j, "run");         json_u64 (&j, x->run);
             json_key (&j, "ok");          json_bool (&j, x->ok);
             json_key (&j, "failed_step"); json_i64 (&j, x->failed_step);
             json_key (&j, "error");       json_str (&j, x->error);
+            /* clang-format on */
             json_key (&j, "steps");
             json_arr_begin (&j);
             for (size_t i = 0; i < x->steps.n; i++) {
                 json_obj_begin (&j);
+                /* clang-format off */
                 json_key (&j, "name");        json_str (&j, res[i].name);
                 json_key (&j, "cmd");         json_str (&j, i < nsteps ? steps[i].cmd : "");
                 json_key (&j, "ran");         json_bool (&j, res[i].ran);
                 json_key (&j, "exit_code");   json_i64 (&j, res[i].exit_code);
                 json_key (&j, "signal");      json_u64 (&j, res[i].signal);
                 json_key (&j, "duration_ms"); json_u64 (&j, res[i].duration_ms);
+                /* clang-format on */
                 json_obj_end (&j);
             }
             json_arr_end (&j);
@@ -291,12 +284,12 @@ ctl_provision (ctl_t *ctl, int argc, char **argv)
             json_end (&j);
         }
         else {
-            printf ("\n%-8s %-10s %6s %10s  %s\n", "STEP", "RESULT", "EXIT", "DURATION",
-                    "COMMAND");
+            printf ("\n%-8s %-10s %6s %10s  %s\n", "STEP", "RESULT", "EXIT", "DURATION", "COMMAND");
             for (size_t i = 0; i < x->steps.n; i++) {
-                const char *what = !res[i].ran ? "not run"
-                                 : res[i].signal ? "killed"
-                                 : res[i].exit_code == 0 ? "ok" : "failed";
+                const char *what = !res[i].ran             ? "not run"
+                                   : res[i].signal         ? "killed"
+                                   : res[i].exit_code == 0 ? "ok"
+                                                           : "failed";
                 char code[24] = "-", dur[32] = "-";
                 if (res[i].ran) {
                     snprintf (code, sizeof code, "%" PRId64, res[i].exit_code);
@@ -305,8 +298,8 @@ ctl_provision (ctl_t *ctl, int argc, char **argv)
                 printf ("%-8s %-10s %6s %10s  %s\n", res[i].name, what, code, dur,
                         i < nsteps ? steps[i].cmd : "");
             }
-            printf ("run %" PRIu64 " on %s: %s%s%s\n", x->run, x->node,
-                    x->ok ? "ok" : "FAILED", x->error[0] ? ": " : "", x->error);
+            printf ("run %" PRIu64 " on %s: %s%s%s\n", x->run, x->node, x->ok ? "ok" : "FAILED",
+                    x->error[0] ? ": " : "", x->error);
         }
         rc = x->ok ? 0 : 1;
     }

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define WATCH_WAIT_MS 30000         /* one blocking query; then ask again */
+#define WATCH_WAIT_MS 30000 /* one blocking query; then ask again */
 
 /* -------------------------------------------------------------------------
  * Output helpers
@@ -52,6 +52,7 @@ static void
 s_json_svc (json_t *j, const api_svc_t *s)
 {
     json_obj_begin (j);
+    /* clang-format off */
     json_key (j, "name");     json_str (j, s->name);
     json_key (j, "id");       json_str (j, s->id);
     json_key (j, "node");     json_str (j, s->node);
@@ -59,8 +60,10 @@ s_json_svc (json_t *j, const api_svc_t *s)
     json_key (j, "address");  json_str (j, s->address);
     json_key (j, "port");     json_u64 (j, s->port);
     json_key (j, "protocol"); json_str (j, s->protocol);
+    /* clang-format on */
     json_key (j, "tags");
     json_tags (j, &s->tags);
+    /* clang-format off */
     json_key (j, "health");   json_str (j, rec_health_name (s->health));
     json_key (j, "check");    json_str (j, catalog_check_name (s->check));
     json_key (j, "check_target"); json_str (j, s->check_target);
@@ -69,6 +72,7 @@ s_json_svc (json_t *j, const api_svc_t *s)
     json_key (j, "updated_ms"); json_u64 (j, s->updated_ms);
     json_key (j, "status");   json_str (j, s->status);
     json_key (j, "serving");  json_bool (j, s->serving);
+    /* clang-format on */
     json_obj_end (j);
 }
 
@@ -82,8 +86,8 @@ s_print_table (const api_svc_list_rep_t *r)
         char tags[512], health[48];
         s_tags_text (&s->tags, tags, sizeof tags);
         s_health_text (s, health, sizeof health);
-        printf ("%-20s %-20s %-16s %-24s %5llu %-20s %s\n", s->name, s->id, s->node,
-                s->address, (unsigned long long) s->port, health, tags);
+        printf ("%-20s %-20s %-16s %-24s %5llu %-20s %s\n", s->name, s->id, s->node, s->address,
+                (unsigned long long) s->port, health, tags);
     }
 }
 
@@ -144,8 +148,7 @@ s_list (ctl_t *ctl, int argc, char **argv)
         if (strcmp (argv[i], "--all") == 0)
             req.u.api_svc_list_req.all = true;
         else
-            return ctl_fail ("services: unknown argument '%s' (usage: services [--all])",
-                             argv[i]);
+            return ctl_fail ("services: unknown argument '%s' (usage: services [--all])", argv[i]);
     }
     if (ctl_call (ctl, &req, &rep, API_SVC_LIST_REP) != 0)
         return 1;
@@ -261,7 +264,8 @@ s_register (ctl_t *ctl, int argc, char **argv)
             size_t klen = eq ? (size_t) (eq - v) : strlen (v);
             if (klen == 0 || klen >= sizeof t->key || (eq && strlen (eq + 1) >= sizeof t->value))
                 return ctl_fail ("--tag expects KEY[=VALUE] (key 1-63, value <= 255 bytes), "
-                                 "got '%s'", v);
+                                 "got '%s'",
+                                 v);
             memcpy (t->key, v, klen);
             if (eq)
                 strcpy (t->value, eq + 1);
@@ -287,7 +291,8 @@ s_register (ctl_t *ctl, int argc, char **argv)
             if (catalog_parse_duration (v, &ms) != 0 || ms < CATALOG_INTERVAL_MIN
                 || ms > CATALOG_INTERVAL_MAX)
                 return ctl_fail ("--interval expects a duration like 10s, 500ms, 1m "
-                                 "(%dms..24h), got '%s'", CATALOG_INTERVAL_MIN, v);
+                                 "(%dms..24h), got '%s'",
+                                 CATALOG_INTERVAL_MIN, v);
             r->interval_ms = ms;
             have_interval = true;
         }
@@ -322,8 +327,8 @@ s_deregister (ctl_t *ctl, int argc, char **argv)
     if (argc != 3)
         return ctl_fail ("usage: services deregister NAME|ID");
     api_msg_t req = { .hdr.type = API_SVC_DEREGISTER_REQ }, rep;
-    if (s_copy (req.u.api_svc_deregister_req.service,
-                sizeof req.u.api_svc_deregister_req.service, argv[2], "service name or id"))
+    if (s_copy (req.u.api_svc_deregister_req.service, sizeof req.u.api_svc_deregister_req.service,
+                argv[2], "service name or id"))
         return 1;
     if (ctl_call (ctl, &req, &rep, API_OK) != 0)
         return 1;
@@ -369,9 +374,11 @@ s_print_change (ctl_t *ctl, const char *event, uint64_t index, const api_svc_t *
         json_t j;
         json_init (&j, stdout);
         json_obj_begin (&j);
+        /* clang-format off */
         json_key (&j, "event");   json_str (&j, event);
         json_key (&j, "index");   json_u64 (&j, index);
         json_key (&j, "service"); s_json_svc (&j, s);
+        /* clang-format on */
         json_obj_end (&j);
         json_end (&j);
     }
@@ -467,7 +474,8 @@ ctl_services (ctl_t *ctl, int argc, char **argv)
         if (!strcmp (argv[1], "list"))
             return s_list (ctl, argc - 1, argv + 1);
         return ctl_fail ("services: unknown subcommand '%s' (list, show, register, deregister, "
-                         "watch)", argv[1]);
+                         "watch)",
+                         argv[1]);
     }
     return s_list (ctl, argc, argv);
 }

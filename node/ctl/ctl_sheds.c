@@ -17,13 +17,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#define S_CREATE_TIMEOUT_MS 30000   /* create's default deadline (docs/scheduling.md) */
-#define S_OP_TIMEOUT_MS     10000   /* start, stop, delete: the node's default */
+#define S_CREATE_TIMEOUT_MS 30000 /* create's default deadline (docs/scheduling.md) */
+#define S_OP_TIMEOUT_MS     10000 /* start, stop, delete: the node's default */
 
 static void
 s_json_shed (json_t *j, const api_shed_t *s)
 {
     json_obj_begin (j);
+    /* clang-format off */
     json_key (j, "name");       json_str (j, s->name);
     json_key (j, "node");       json_str (j, s->node);
     json_key (j, "state");      json_str (j, s->state);
@@ -40,6 +41,7 @@ s_json_shed (json_t *j, const api_shed_t *s)
     json_key (j, "driver");     json_str (j, s->driver);
     json_key (j, "duplicate");  json_bool (j, s->duplicate);
     json_key (j, "note");       json_str (j, s->note);
+    /* clang-format on */
     json_key (j, "tags");
     json_tags (j, &s->tags);
     json_obj_end (j);
@@ -57,30 +59,30 @@ s_cpus_text (uint64_t milli, char *out, size_t size)
 static void
 s_print_shed (const api_shed_t *s)
 {
-    char cpus [32], mem [32], disk [32];
+    char cpus[32], mem[32], disk[32];
     s_cpus_text (s->cpus_milli, cpus, sizeof cpus);
     placement_size_format (s->memory_mb * 1024 * 1024, mem, sizeof mem);
     placement_size_format (s->disk_mb * 1024 * 1024, disk, sizeof disk);
     printf ("name:        %s%s\n", s->name, s->duplicate ? "  (DUPLICATE)" : "");
     printf ("node:        %s\n", s->node);
     printf ("state:       %s\n", s->state);
-    if (s->error [0])
+    if (s->error[0])
         printf ("error:       %s\n", s->error);
     printf ("cpus:        %s\n", cpus);
     printf ("memory:      %s\n", mem);
     printf ("disk:        %s\n", s->disk_mb ? disk : "-");
     if (s->gpus)
         printf ("gpus:        %llu\n", (unsigned long long) s->gpus);
-    printf ("ip:          %s\n", s->ip [0] ? s->ip : "-");
-    if (s->mac [0])
+    printf ("ip:          %s\n", s->ip[0] ? s->ip : "-");
+    if (s->mac[0])
         printf ("mac:         %s\n", s->mac);
-    if (s->image [0])
+    if (s->image[0])
         printf ("image:       %s\n", s->image);
-    printf ("driver:      %s\n", s->driver [0] ? s->driver : "-");
+    printf ("driver:      %s\n", s->driver[0] ? s->driver : "-");
     printf ("request id:  %s\n", s->request_id);
     for (size_t i = 0; i < s->tags.n; i++)
-        printf ("tag:         %s=%s\n", s->tags.items [i].key, s->tags.items [i].value);
-    if (s->note [0])
+        printf ("tag:         %s=%s\n", s->tags.items[i].key, s->tags.items[i].value);
+    if (s->note[0])
         printf ("note:        %s\n", s->note);
 }
 
@@ -110,25 +112,25 @@ s_arg (char *dst, size_t cap, const char *what, const char *value)
 int
 ctl_create (ctl_t *ctl, int argc, char **argv)
 {
-    static const struct option options [] = {
-        { "cpus",       required_argument, NULL, 'c' },
-        { "memory",     required_argument, NULL, 'm' },
-        { "disk",       required_argument, NULL, 'd' },
-        { "gpus",       required_argument, NULL, 'g' },
-        { "node",       required_argument, NULL, 'n' },
+    static const struct option options[] = {
+        { "cpus", required_argument, NULL, 'c' },
+        { "memory", required_argument, NULL, 'm' },
+        { "disk", required_argument, NULL, 'd' },
+        { "gpus", required_argument, NULL, 'g' },
+        { "node", required_argument, NULL, 'n' },
         { "constraint", required_argument, NULL, 'C' },
-        { "strategy",   required_argument, NULL, 's' },
-        { "tag",        required_argument, NULL, 't' },
-        { "image",      required_argument, NULL, 'i' },
+        { "strategy", required_argument, NULL, 's' },
+        { "tag", required_argument, NULL, 't' },
+        { "image", required_argument, NULL, 'i' },
         { "request-id", required_argument, NULL, 'r' },
         { NULL, 0, NULL, 0 },
     };
     api_msg_t req = { .hdr.type = API_SHED_CREATE_REQ };
     api_shed_create_req_t *r = &req.u.api_shed_create_req;
-    api_constraint_t constraints [16];
-    wire_tag_t tags [32];
+    api_constraint_t constraints[16];
+    wire_tag_t tags[32];
     const char *name = NULL;
-    optind = 0;                 /* 0: glibc re-initialises (main used "+" mode) */
+    optind = 0; /* 0: glibc re-initialises (main used "+" mode) */
     opterr = 0;
     int opt;
     /* Options may come before or after NAME. */
@@ -144,8 +146,7 @@ ctl_create (ctl_t *ctl, int argc, char **argv)
             break;
         case 'c':
             if (placement_cpus_parse (optarg, &v) || v == 0)
-                return ctl_fail ("--cpus: expected a count like 2, 0.5 or 1500m, got '%s'",
-                                 optarg);
+                return ctl_fail ("--cpus: expected a count like 2, 0.5 or 1500m, got '%s'", optarg);
             r->cpus_milli = v;
             break;
         case 'm':
@@ -173,10 +174,10 @@ ctl_create (ctl_t *ctl, int argc, char **argv)
             if (r->constraints.n >= 16)
                 return ctl_fail ("at most 16 constraints");
             place_constraint_t pc;
-            char why [256];
+            char why[256];
             if (placement_constraint_parse (optarg, &pc, why, sizeof why))
                 return ctl_fail ("--constraint '%s': %s", optarg, why);
-            if (s_arg (constraints [r->constraints.n].text, sizeof constraints [0].text,
+            if (s_arg (constraints[r->constraints.n].text, sizeof constraints[0].text,
                        "--constraint", optarg))
                 return 1;
             r->constraints.n++;
@@ -191,12 +192,11 @@ ctl_create (ctl_t *ctl, int argc, char **argv)
             const char *eq = strchr (optarg, '=');
             if (!eq || eq == optarg || r->tags.n >= 32)
                 return ctl_fail ("--tag: expected key=value, got '%s'", optarg);
-            if ((size_t) (eq - optarg) >= sizeof tags [0].key)
+            if ((size_t) (eq - optarg) >= sizeof tags[0].key)
                 return ctl_fail ("--tag key '%.40s...' is longer than %zu characters", optarg,
-                                 sizeof tags [0].key - 1);
-            snprintf (tags [r->tags.n].key, sizeof tags [0].key, "%.*s", (int) (eq - optarg),
-                      optarg);
-            if (s_arg (tags [r->tags.n].value, sizeof tags [0].value, "--tag value", eq + 1))
+                                 sizeof tags[0].key - 1);
+            snprintf (tags[r->tags.n].key, sizeof tags[0].key, "%.*s", (int) (eq - optarg), optarg);
+            if (s_arg (tags[r->tags.n].value, sizeof tags[0].value, "--tag value", eq + 1))
                 return 1;
             r->tags.n++;
             break;
@@ -217,7 +217,7 @@ ctl_create (ctl_t *ctl, int argc, char **argv)
         return s_create_usage ();
     /* Over the limit: refused in the name rule's own words (the node checks
      * the whole rule, and the length again: node/api/api_server.c). */
-    char why [160];
+    char why[160];
     if (strlen (name) >= sizeof r->name && !placement_name_valid (name, why, sizeof why))
         return ctl_fail ("%s", why);
     snprintf (r->name, sizeof r->name, "%s", name);
@@ -228,7 +228,7 @@ ctl_create (ctl_t *ctl, int argc, char **argv)
         fprintf (stderr, "placing %s...\n", name);
     /* Our own request id when none is given, so a call that times out can
      * be retried safely; the node answers by the deadline (--timeout). */
-    if (!r->request_id [0])
+    if (!r->request_id[0])
         ctl_request_id (r->request_id, sizeof r->request_id);
     r->timeout_ms = (uint64_t) (ctl->timeout_set ? ctl->timeout_ms : S_CREATE_TIMEOUT_MS);
     api_msg_t rep;
@@ -242,31 +242,34 @@ ctl_create (ctl_t *ctl, int argc, char **argv)
         json_obj_begin (&j);
         json_key (&j, "shed");
         if (sr->shed.n)
-            s_json_shed (&j, &sr->shed.items [0]);
+            s_json_shed (&j, &sr->shed.items[0]);
         else
             json_null (&j);
         json_key (&j, "steps");
         json_arr_begin (&j);
         for (size_t i = 0; i < sr->steps.n; i++) {
             json_obj_begin (&j);
+            /* clang-format off */
             json_key (&j, "text"); json_str (&j, sr->steps.items [i].text);
             json_key (&j, "ms");   json_u64 (&j, sr->steps.items [i].ms);
+            /* clang-format on */
             json_obj_end (&j);
         }
         json_arr_end (&j);
-        json_key (&j, "message"); json_str (&j, sr->message);
+        json_key (&j, "message");
+        json_str (&j, sr->message);
         json_obj_end (&j);
         json_end (&j);
     }
     else {
         for (size_t i = 0; i < sr->steps.n; i++)
-            printf ("%6llu ms  %s\n", (unsigned long long) sr->steps.items [i].ms,
-                    sr->steps.items [i].text);
-        uint64_t total = sr->steps.n ? sr->steps.items [sr->steps.n - 1].ms : 0;
+            printf ("%6llu ms  %s\n", (unsigned long long) sr->steps.items[i].ms,
+                    sr->steps.items[i].text);
+        uint64_t total = sr->steps.n ? sr->steps.items[sr->steps.n - 1].ms : 0;
         if (sr->shed.n)
-            printf ("%s %s on %s (%llu ms)%s%s\n", sr->shed.items [0].name,
-                    sr->shed.items [0].state, sr->shed.items [0].node,
-                    (unsigned long long) total, sr->message [0] ? ": " : "", sr->message);
+            printf ("%s %s on %s (%llu ms)%s%s\n", sr->shed.items[0].name, sr->shed.items[0].state,
+                    sr->shed.items[0].node, (unsigned long long) total, sr->message[0] ? ": " : "",
+                    sr->message);
     }
     wire_msg_free (&api_proto, &rep);
     return 0;
@@ -279,9 +282,9 @@ ctl_list (ctl_t *ctl, int argc, char **argv)
 {
     api_msg_t req = { .hdr.type = API_SHED_LIST_REQ };
     for (int i = 1; i < argc; i++) {
-        if (!strcmp (argv [i], "--node") && i + 1 < argc)
+        if (!strcmp (argv[i], "--node") && i + 1 < argc)
             snprintf (req.u.api_shed_list_req.node, sizeof req.u.api_shed_list_req.node, "%s",
-                      argv [++i]);
+                      argv[++i]);
         else
             return ctl_fail ("usage: shedctl list [--json] [--node NODE]");
     }
@@ -294,22 +297,23 @@ ctl_list (ctl_t *ctl, int argc, char **argv)
         json_init (&j, stdout);
         json_arr_begin (&j);
         for (size_t i = 0; i < l->sheds.n; i++)
-            s_json_shed (&j, &l->sheds.items [i]);
+            s_json_shed (&j, &l->sheds.items[i]);
         json_arr_end (&j);
         json_end (&j);
     }
     else {
-        printf ("%-24s %-16s %-12s %6s %10s %-15s %s\n", "NAME", "NODE", "STATE", "CPUS",
-                "MEMORY", "IP", "NOTE");
+        printf ("%-24s %-16s %-12s %6s %10s %-15s %s\n", "NAME", "NODE", "STATE", "CPUS", "MEMORY",
+                "IP", "NOTE");
         for (size_t i = 0; i < l->sheds.n; i++) {
-            const api_shed_t *s = &l->sheds.items [i];
-            char cpus [32], mem [32];
+            const api_shed_t *s = &l->sheds.items[i];
+            char cpus[32], mem[32];
             s_cpus_text (s->cpus_milli, cpus, sizeof cpus);
             placement_size_format (s->memory_mb * 1024 * 1024, mem, sizeof mem);
             printf ("%-24s %-16s %-12s %6s %10s %-15s %s\n", s->name, s->node,
-                    s->duplicate ? "duplicate" : s->state, cpus, mem, s->ip [0] ? s->ip : "-",
-                    s->duplicate ? "name kept by another shed: rename or delete this one"
-                                 : s->error [0] ? s->error : "");
+                    s->duplicate ? "duplicate" : s->state, cpus, mem, s->ip[0] ? s->ip : "-",
+                    s->duplicate  ? "name kept by another shed: rename or delete this one"
+                    : s->error[0] ? s->error
+                                  : "");
         }
     }
     wire_msg_free (&api_proto, &rep);
@@ -322,8 +326,8 @@ ctl_show (ctl_t *ctl, int argc, char **argv)
     if (argc != 2)
         return ctl_fail ("usage: shedctl show NAME[@NODE] [--json]");
     api_msg_t req = { .hdr.type = API_SHED_SHOW_REQ };
-    if (s_arg (req.u.api_shed_show_req.name, sizeof req.u.api_shed_show_req.name,
-               "NAME[@NODE]", argv [1]))
+    if (s_arg (req.u.api_shed_show_req.name, sizeof req.u.api_shed_show_req.name, "NAME[@NODE]",
+               argv[1]))
         return 1;
     api_msg_t rep;
     if (ctl_call (ctl, &req, &rep, API_SHED_REP))
@@ -336,11 +340,11 @@ ctl_show (ctl_t *ctl, int argc, char **argv)
     if (ctl->json) {
         json_t j;
         json_init (&j, stdout);
-        s_json_shed (&j, &sr->shed.items [0]);
+        s_json_shed (&j, &sr->shed.items[0]);
         json_end (&j);
     }
     else
-        s_print_shed (&sr->shed.items [0]);
+        s_print_shed (&sr->shed.items[0]);
     wire_msg_free (&api_proto, &rep);
     return 0;
 }
@@ -350,12 +354,12 @@ ctl_shed_node (ctl_t *ctl, const char *shed, char *node, size_t nodecap)
 {
     api_msg_t req = { .hdr.type = API_SHED_SHOW_REQ }, rep;
     snprintf (req.u.api_shed_show_req.name, sizeof req.u.api_shed_show_req.name, "%s", shed);
-    char err [512];
+    char err[512];
     int rc = -1;
     if (shed_api_call (ctl->endpoint, &req, &rep, ctl->timeout_ms, err, sizeof err) == 0) {
         if (rep.hdr.type == API_SHED_REP && rep.u.api_shed_rep.shed.n > 0
-        &&  rep.u.api_shed_rep.shed.items [0].node [0]) {
-            snprintf (node, nodecap, "%s", rep.u.api_shed_rep.shed.items [0].node);
+            && rep.u.api_shed_rep.shed.items[0].node[0]) {
+            snprintf (node, nodecap, "%s", rep.u.api_shed_rep.shed.items[0].node);
             rc = 0;
         }
         wire_msg_free (&api_proto, &rep);
@@ -368,8 +372,8 @@ ctl_subscribe_shed (ctl_t *ctl, bus_client_t *client, const char *head, const ch
                     const char *shed)
 {
     (void) ctl;
-    char prefix [256];
-    if (node && node [0])
+    char prefix[256];
+    if (node && node[0])
         snprintf (prefix, sizeof prefix, "%s%s.%s", head, node, shed);
     else
         snprintf (prefix, sizeof prefix, "%s", head);
@@ -385,20 +389,17 @@ s_op (ctl_t *ctl, int argc, char **argv, int op)
     bool force = false;
     const char *rid = NULL;
     for (int i = 1; i < argc; i++) {
-        if (op == API_SHED_OP_DELETE && !strcmp (argv [i], "--force"))
+        if (op == API_SHED_OP_DELETE && !strcmp (argv[i], "--force"))
             force = true;
-        else
-        if (!strcmp (argv [i], "--request-id") && i + 1 < argc
-        &&  strlen (argv [i + 1]) <= 64)
-            rid = argv [++i];
-        else
-        if (!name && argv [i][0] != '-')
-            name = argv [i];
+        else if (!strcmp (argv[i], "--request-id") && i + 1 < argc && strlen (argv[i + 1]) <= 64)
+            rid = argv[++i];
+        else if (!name && argv[i][0] != '-')
+            name = argv[i];
         else
             name = NULL, i = argc;
     }
     if (!name)
-        return ctl_fail ("usage: shedctl %s NAME[@NODE]%s [--request-id ID]", argv [0],
+        return ctl_fail ("usage: shedctl %s NAME[@NODE]%s [--request-id ID]", argv[0],
                          op == API_SHED_OP_DELETE ? " [--force]" : "");
     api_msg_t req = { .hdr.type = API_SHED_OP_REQ };
     api_shed_op_req_t *o = &req.u.api_shed_op_req;
@@ -419,7 +420,7 @@ s_op (ctl_t *ctl, int argc, char **argv, int op)
         json_t j;
         json_init (&j, stdout);
         if (rep.hdr.type == API_SHED_REP && rep.u.api_shed_rep.shed.n)
-            s_json_shed (&j, &rep.u.api_shed_rep.shed.items [0]);
+            s_json_shed (&j, &rep.u.api_shed_rep.shed.items[0]);
         else {
             json_obj_begin (&j);
             json_key (&j, "message");
@@ -428,14 +429,12 @@ s_op (ctl_t *ctl, int argc, char **argv, int op)
         }
         json_end (&j);
     }
-    else
-    if (rep.hdr.type == API_SHED_REP && rep.u.api_shed_rep.shed.n) {
-        const api_shed_t *s = &rep.u.api_shed_rep.shed.items [0];
-        uint64_t ms = rep.u.api_shed_rep.steps.n ? rep.u.api_shed_rep.steps.items [0].ms : 0;
+    else if (rep.hdr.type == API_SHED_REP && rep.u.api_shed_rep.shed.n) {
+        const api_shed_t *s = &rep.u.api_shed_rep.shed.items[0];
+        uint64_t ms = rep.u.api_shed_rep.steps.n ? rep.u.api_shed_rep.steps.items[0].ms : 0;
         printf ("%s %s on %s (%llu ms)\n", s->name, s->state, s->node, (unsigned long long) ms);
     }
-    else
-    if (rep.hdr.type == API_OK)
+    else if (rep.hdr.type == API_OK)
         printf ("%s\n", rep.u.api_ok.message);
     wire_msg_free (&api_proto, &rep);
     return 0;
@@ -464,13 +463,13 @@ ctl_delete (ctl_t *ctl, int argc, char **argv)
 int
 ctl_node (ctl_t *ctl, int argc, char **argv)
 {
-    if (argc < 2 || argc > 3 || (strcmp (argv [1], "drain") && strcmp (argv [1], "undrain")))
+    if (argc < 2 || argc > 3 || (strcmp (argv[1], "drain") && strcmp (argv[1], "undrain")))
         return ctl_fail ("usage: shedctl node drain|undrain [NODE]");
     api_msg_t req = { .hdr.type = API_NODE_DRAIN_REQ };
-    req.u.api_node_drain_req.drain = !strcmp (argv [1], "drain");
+    req.u.api_node_drain_req.drain = !strcmp (argv[1], "drain");
     if (argc == 3)
         snprintf (req.u.api_node_drain_req.node, sizeof req.u.api_node_drain_req.node, "%s",
-                  argv [2]);
+                  argv[2]);
     api_msg_t rep;
     if (ctl_call (ctl, &req, &rep, API_OK))
         return 1;
@@ -484,7 +483,7 @@ ctl_node (ctl_t *ctl, int argc, char **argv)
         json_end (&j);
     }
     else
-        printf ("%s: %s\n", argv [1], rep.u.api_ok.message);
+        printf ("%s: %s\n", argv[1], rep.u.api_ok.message);
     wire_msg_free (&api_proto, &rep);
     return 0;
 }

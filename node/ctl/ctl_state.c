@@ -26,20 +26,22 @@ ctl_state (ctl_t *ctl, int argc, char **argv)
         for (size_t i = 0; i < r->records.n; i++) {
             const api_staterec_t *x = &r->records.items[i];
             json_obj_begin (&j);
+            /* clang-format off */
             json_key (&j, "origin");  json_str (&j, x->origin);
             json_key (&j, "kind");    json_str (&j, x->kind);
             json_key (&j, "key");     json_str (&j, x->key);
             json_key (&j, "version"); json_u64 (&j, x->version);
             json_key (&j, "status");  json_str (&j, x->status);
             json_key (&j, "size");    json_u64 (&j, x->size);
+            /* clang-format on */
             json_obj_end (&j);
         }
         json_arr_end (&j);
         json_end (&j);
     }
     else {
-        printf ("%-16s %-10s %-32s %8s %-12s %s\n", "ORIGIN", "KIND", "KEY", "VERSION",
-                "STATUS", "BYTES");
+        printf ("%-16s %-10s %-32s %8s %-12s %s\n", "ORIGIN", "KIND", "KEY", "VERSION", "STATUS",
+                "BYTES");
         for (size_t i = 0; i < r->records.n; i++) {
             const api_staterec_t *x = &r->records.items[i];
             printf ("%-16s %-10s %-32s %8llu %-12s %llu\n", x->origin, x->kind, x->key,

@@ -23,6 +23,7 @@ ctl_status (ctl_t *ctl, int argc, char **argv)
         json_t j;
         json_init (&j, stdout);
         json_obj_begin (&j);
+        /* clang-format off */
         json_key (&j, "name");          json_str (&j, r->name);
         json_key (&j, "public_key");    json_str (&j, r->public_key);
         json_key (&j, "version");       json_str (&j, r->version);
@@ -34,6 +35,7 @@ ctl_status (ctl_t *ctl, int argc, char **argv)
         json_key (&j, "port");          json_u64 (&j, r->gossip_port);
         json_key (&j, "members_alive"); json_u64 (&j, r->members_alive);
         json_key (&j, "members_total"); json_u64 (&j, r->members_total);
+        /* clang-format on */
         json_key (&j, "tags");
         json_obj_begin (&j);
         for (size_t i = 0; i < r->tags.n; i++) {

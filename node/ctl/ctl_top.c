@@ -46,9 +46,9 @@ s_bus_connect_remote (ctl_t *ctl)
         ctl_fail ("%s", err);
         return NULL;
     }
-    bus_client_t *client = bus_client_new (ctl->events_endpoint, server,
-                                           shed_identity_x25519_public (id),
-                                           shed_identity_x25519_secret (id));
+    bus_client_t *client =
+        bus_client_new (ctl->events_endpoint, server, shed_identity_x25519_public (id),
+                        shed_identity_x25519_secret (id));
     shed_identity_destroy (&id);
     if (!client)
         ctl_fail ("cannot connect to the event endpoint %s", ctl->events_endpoint);
@@ -109,8 +109,8 @@ static int
 s_sample (const bus_event_t *ev, s_sample_t *s)
 {
     memset (s, 0, sizeof *s);
-    if (ctl_topic_split (ev->topic, "metrics.", s->node, sizeof s->node, s->shed,
-                         sizeof s->shed) != 0)
+    if (ctl_topic_split (ev->topic, "metrics.", s->node, sizeof s->node, s->shed, sizeof s->shed)
+        != 0)
         return -1;
     agent_msg_t m;
     if (wire_decode (&agent_proto, ev->payload, ev->size, &m, NULL) != WIRE_OK)
@@ -130,8 +130,8 @@ s_sample (const bus_event_t *ev, s_sample_t *s)
         ctl_format_size (d[i].used, u, sizeof u);
         ctl_format_size (d[i].total, t, sizeof t);
         if (n < sizeof s->disks)
-            n += (size_t) snprintf (s->disks + n, sizeof s->disks - n, "%s%s %s/%s",
-                                    i ? ", " : "", d[i].mount, u, t);
+            n += (size_t) snprintf (s->disks + n, sizeof s->disks - n, "%s%s %s/%s", i ? ", " : "",
+                                    d[i].mount, u, t);
     }
     s->m.disks.n = 0;
     s->m.disks.items = NULL;
@@ -163,7 +163,7 @@ s_snapshot (ctl_t *ctl, bus_client_t *client)
     bus_client_subscribe (client, "metrics.");
     if (bus_client_snapshot (client, ctl->timeout_ms) < 0)
         fprintf (stderr, "shedctl: the node did not answer the snapshot in time; "
-                 "showing what arrived\n");
+                         "showing what arrived\n");
     zhashx_t *sheds = zhashx_new ();
     zhashx_set_destructor (sheds, s_free);
     bus_event_t ev;
@@ -210,6 +210,7 @@ s_print_one (ctl_t *ctl, const s_sample_t *s)
         json_t j;
         json_init (&j, stdout);
         json_obj_begin (&j);
+        /* clang-format off */
         json_key (&j, "shed");       json_str (&j, s->shed);
         json_key (&j, "node");       json_str (&j, s->node);
         json_key (&j, "age_ms");     json_u64 (&j, s_age_ms (s));
@@ -227,6 +228,7 @@ s_print_one (ctl_t *ctl, const s_sample_t *s)
         json_key (&j, "load15");     json_f64 (&j, m->load15);
         json_key (&j, "procs");      json_u64 (&j, m->procs);
         json_key (&j, "uptime_s");   json_u64 (&j, m->uptime_s);
+        /* clang-format on */
         json_obj_end (&j);
         json_end (&j);
         return;
@@ -267,13 +269,14 @@ ctl_status_any (ctl_t *ctl, int argc, char **argv)
     const s_sample_t *best = NULL;
     for (s_sample_t *s = zhashx_first (sheds); s; s = zhashx_next (sheds))
         if (!strcmp (s->shed, name) && (!best || s->time_us > best->time_us))
-            best = s;                   /* a shed that moved: its newest node */
+            best = s; /* a shed that moved: its newest node */
     int rc = 0;
     if (best)
         s_print_one (ctl, best);
     else
         rc = ctl_fail ("no metrics for shed '%s' in the cluster (no agent connected to it, "
-                       "or no such shed)", name);
+                       "or no such shed)",
+                       name);
     zhashx_destroy (&sheds);
     bus_client_destroy (&client);
     return rc;
@@ -308,6 +311,7 @@ s_table (ctl_t *ctl, zhashx_t *sheds, bool clear)
         for (size_t k = 0; k < i; k++) {
             const s_sample_t *s = rows[k];
             json_obj_begin (&j);
+            /* clang-format off */
             json_key (&j, "shed");       json_str (&j, s->shed);
             json_key (&j, "node");       json_str (&j, s->node);
             json_key (&j, "age_ms");     json_u64 (&j, s_age_ms (s));
@@ -320,6 +324,7 @@ s_table (ctl_t *ctl, zhashx_t *sheds, bool clear)
             json_key (&j, "net_tx");     json_u64 (&j, s->m.net_tx);
             json_key (&j, "load1");      json_f64 (&j, s->m.load1);
             json_key (&j, "procs");      json_u64 (&j, s->m.procs);
+            /* clang-format on */
             json_obj_end (&j);
         }
         json_arr_end (&j);
@@ -329,8 +334,8 @@ s_table (ctl_t *ctl, zhashx_t *sheds, bool clear)
     }
     if (clear)
         fputs ("\033[H\033[2J", stdout);
-    printf ("%-20s %-14s %6s %17s %17s %8s %8s %6s %5s %s\n", "SHED", "NODE", "CPU%", "MEM",
-            "DISK", "NET_RX", "NET_TX", "LOAD", "PROCS", "AGE");
+    printf ("%-20s %-14s %6s %17s %17s %8s %8s %6s %5s %s\n", "SHED", "NODE", "CPU%", "MEM", "DISK",
+            "NET_RX", "NET_TX", "LOAD", "PROCS", "AGE");
     for (size_t k = 0; k < i; k++) {
         const s_sample_t *s = rows[k];
         char mu[16], mt[16], du[16], dt[16], rx[16], tx[16], mem[40], disk[40], age[32];
@@ -360,8 +365,7 @@ ctl_top (ctl_t *ctl, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp (argv[i], "--once"))
             once = true;
-        else
-        if (!strcmp (argv[i], "--interval") && i + 1 < argc) {
+        else if (!strcmp (argv[i], "--interval") && i + 1 < argc) {
             char *end;
             interval = strtod (argv[++i], &end);
             if (*end || interval < 0.1 || interval > 3600)

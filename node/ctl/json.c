@@ -43,10 +43,26 @@ s_close (json_t *j, char c)
     fputc (c, j->out);
 }
 
-void json_obj_begin (json_t *j) { s_open (j, '{'); }
-void json_obj_end (json_t *j)   { s_close (j, '}'); }
-void json_arr_begin (json_t *j) { s_open (j, '['); }
-void json_arr_end (json_t *j)   { s_close (j, ']'); }
+void
+json_obj_begin (json_t *j)
+{
+    s_open (j, '{');
+}
+void
+json_obj_end (json_t *j)
+{
+    s_close (j, '}');
+}
+void
+json_arr_begin (json_t *j)
+{
+    s_open (j, '[');
+}
+void
+json_arr_end (json_t *j)
+{
+    s_close (j, ']');
+}
 
 static void
 s_escaped (FILE *out, const char *s)
@@ -54,11 +70,21 @@ s_escaped (FILE *out, const char *s)
     fputc ('"', out);
     for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
         switch (*p) {
-        case '"':  fputs ("\\\"", out); break;
-        case '\\': fputs ("\\\\", out); break;
-        case '\n': fputs ("\\n", out); break;
-        case '\r': fputs ("\\r", out); break;
-        case '\t': fputs ("\\t", out); break;
+        case '"':
+            fputs ("\\\"", out);
+            break;
+        case '\\':
+            fputs ("\\\\", out);
+            break;
+        case '\n':
+            fputs ("\\n", out);
+            break;
+        case '\r':
+            fputs ("\\r", out);
+            break;
+        case '\t':
+            fputs ("\\t", out);
+            break;
         default:
             if (*p < 0x20)
                 fprintf (out, "\\u%04x", *p);

@@ -25,6 +25,7 @@ typedef struct {
     const char *usage;
 } ctl_cmd_t;
 
+/* clang-format off */
 static const ctl_cmd_t s_commands[] = {
     { "status", ctl_status_any,
       "status [NAME]          the node's name, key, version, uptime; with NAME: that shed's\n"
@@ -68,6 +69,7 @@ static const ctl_cmd_t s_commands[] = {
       "image import NAME FILE | list | show NAME | rm NAME  root file system images on this\n"
       "    node (FILE: tar, tar.gz or tar.zst, read by shedctl and sent to the node)" },
 };
+/* clang-format on */
 
 static void
 s_usage (FILE *out)
@@ -153,7 +155,8 @@ ctl_fail_no_reply (ctl_t *ctl, const char *err, const char *name, const char *re
         return ctl_fail ("%s", err);
     return ctl_fail ("no answer from shed-node at %s within %d ms, which is running: "
                      "outcome unknown: check with `shedctl show %s` or retry with "
-                     "--request-id %s", ctl->endpoint, ctl->timeout_ms, name, request_id);
+                     "--request-id %s",
+                     ctl->endpoint, ctl->timeout_ms, name, request_id);
 }
 
 int
@@ -225,22 +228,22 @@ int
 main (int argc, char **argv)
 {
     static char default_endpoint[SHED_ENDPOINT_MAX];
-    snprintf (default_endpoint, sizeof default_endpoint, "ipc://%s/api.sock",
-              SHED_DEFAULT_DATADIR);
-    ctl_t ctl = { .endpoint = getenv ("SHED_NODE"), .json = false,
+    snprintf (default_endpoint, sizeof default_endpoint, "ipc://%s/api.sock", SHED_DEFAULT_DATADIR);
+    ctl_t ctl = { .endpoint = getenv ("SHED_NODE"),
+                  .json = false,
                   .timeout_ms = SHED_API_DEFAULT_TIMEOUT_MS };
     if (!ctl.endpoint || !*ctl.endpoint)
         ctl.endpoint = default_endpoint;
 
     static const struct option options[] = {
-        { "node",    required_argument, NULL, 'n' },
-        { "json",    no_argument,       NULL, 'j' },
+        { "node", required_argument, NULL, 'n' },
+        { "json", no_argument, NULL, 'j' },
         { "timeout", required_argument, NULL, 't' },
-        { "events",     required_argument, NULL, 'e' },
+        { "events", required_argument, NULL, 'e' },
         { "server-key", required_argument, NULL, 'k' },
-        { "identity",   required_argument, NULL, 'i' },
-        { "version", no_argument,       NULL, 'V' },
-        { "help",    no_argument,       NULL, 'h' },
+        { "identity", required_argument, NULL, 'i' },
+        { "version", no_argument, NULL, 'V' },
+        { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     int opt;
@@ -248,11 +251,21 @@ main (int argc, char **argv)
     /* '+' stops at the first non-option: the rest belongs to the command. */
     while ((opt = getopt_long (argc, argv, "+n:jt:Vhe:k:i:", options, NULL)) != -1) {
         switch (opt) {
-        case 'n': ctl.endpoint = optarg; break;
-        case 'j': ctl.json = true; break;
-        case 'e': ctl.events_endpoint = optarg; break;
-        case 'k': ctl.server_key = optarg; break;
-        case 'i': ctl.identity_dir = optarg; break;
+        case 'n':
+            ctl.endpoint = optarg;
+            break;
+        case 'j':
+            ctl.json = true;
+            break;
+        case 'e':
+            ctl.events_endpoint = optarg;
+            break;
+        case 'k':
+            ctl.server_key = optarg;
+            break;
+        case 'i':
+            ctl.identity_dir = optarg;
+            break;
         case 't': {
             char *end;
             long v = strtol (optarg, &end, 10);
@@ -262,8 +275,12 @@ main (int argc, char **argv)
             ctl.timeout_set = true;
             break;
         }
-        case 'V': printf ("shedctl %s\n", SHED_VERSION_STRING); return 0;
-        case 'h': s_usage (stdout); return 0;
+        case 'V':
+            printf ("shedctl %s\n", SHED_VERSION_STRING);
+            return 0;
+        case 'h':
+            s_usage (stdout);
+            return 0;
         default:
             ctl_fail ("unknown or incomplete option '%s'", argv[optind - 1]);
             s_usage (stderr);

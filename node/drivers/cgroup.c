@@ -27,12 +27,12 @@
 #define CFS_PERIOD_US 100000
 
 /* v1 controllers we use, in the order we create them. */
-static const char *s_v1 [] = { "cpu", "cpuacct", "memory", "blkio", "pids" };
-#define V1_COUNT (sizeof s_v1 / sizeof s_v1 [0])
+static const char *s_v1[] = { "cpu", "cpuacct", "memory", "blkio", "pids" };
+#define V1_COUNT (sizeof s_v1 / sizeof s_v1[0])
 
 struct _cgroup_t {
-    char root [PATH_MAX / 2];
-    char parent [128];
+    char root[PATH_MAX / 2];
+    char parent[128];
     int version;
 };
 
@@ -50,7 +50,7 @@ s_is_cgroupfs (const char *path)
 {
     struct statfs sf;
     return statfs (path, &sf) == 0
-        && (sf.f_type == CGROUP_SUPER_MAGIC || sf.f_type == CGROUP2_SUPER_MAGIC);
+           && (sf.f_type == CGROUP_SUPER_MAGIC || sf.f_type == CGROUP2_SUPER_MAGIC);
 }
 
 static int
@@ -59,7 +59,7 @@ s_write (const char *path, const char *text)
     int flags = O_WRONLY | O_TRUNC | O_CLOEXEC;
     int fd = open (path, flags);
     if (fd < 0 && errno == ENOENT) {
-        char dir [PATH_MAX];
+        char dir[PATH_MAX];
         snprintf (dir, sizeof dir, "%s", path);
         char *slash = strrchr (dir, '/');
         if (slash)
@@ -92,14 +92,14 @@ s_read (const char *path, char *buf, size_t size)
     close (fd);
     if (n < 0)
         return NULL;
-    buf [n] = '\0';
+    buf[n] = '\0';
     return buf;
 }
 
 static uint64_t
 s_read_u64 (const char *path)
 {
-    char buf [64];
+    char buf[64];
     if (!s_read (path, buf, sizeof buf))
         return 0;
     return strtoull (buf, NULL, 10);
@@ -126,7 +126,7 @@ cgroup_new (const char *root, const char *parent, int version, char *why, size_t
     snprintf (self->root, sizeof self->root, "%s", root);
     snprintf (self->parent, sizeof self->parent, "%s", parent);
     if (version == 0) {
-        char probe [PATH_MAX];
+        char probe[PATH_MAX];
         snprintf (probe, sizeof probe, "%s/cgroup.controllers", root);
         version = s_exists (probe) ? 2 : 1;
     }
@@ -152,14 +152,14 @@ cgroup_version (cgroup_t *self)
 }
 
 int
-cgroup_path (cgroup_t *self, const char *name, const char *controller,
-             const char *file, char *buf, size_t size)
+cgroup_path (cgroup_t *self, const char *name, const char *controller, const char *file, char *buf,
+             size_t size)
 {
     assert (self);
     int n;
     if (self->version == 2)
-        n = snprintf (buf, size, "%s/%s%s%s%s%s", self->root, self->parent,
-                      name ? "/" : "", name ? name : "", file ? "/" : "", file ? file : "");
+        n = snprintf (buf, size, "%s/%s%s%s%s%s", self->root, self->parent, name ? "/" : "",
+                      name ? name : "", file ? "/" : "", file ? file : "");
     else
         n = snprintf (buf, size, "%s/%s/%s%s%s%s%s", self->root, controller, self->parent,
                       name ? "/" : "", name ? name : "", file ? "/" : "", file ? file : "");
@@ -180,12 +180,12 @@ int
 cgroup_create (cgroup_t *self, const char *name, char *why, size_t why_size)
 {
     assert (self);
-    char path [PATH_MAX];
+    char path[PATH_MAX];
     if (self->version == 2) {
         /* Controllers must be enabled top-down before a child can use
          * them; on a host where systemd owns the root this may fail for
          * the root, which is fine if they are already on. */
-        char ctl [PATH_MAX];
+        char ctl[PATH_MAX];
         snprintf (ctl, sizeof ctl, "%s/cgroup.subtree_control", self->root);
         s_write (ctl, "+cpu +memory +io +pids");
         cgroup_path (self, NULL, NULL, NULL, path, sizeof path);
@@ -194,8 +194,7 @@ cgroup_create (cgroup_t *self, const char *name, char *why, size_t why_size)
         cgroup_path (self, NULL, NULL, "cgroup.subtree_control", ctl, sizeof ctl);
         if (s_write (ctl, "+cpu +memory +io +pids") != 0
             && s_write (ctl, "+cpu +memory +pids") != 0) {
-            snprintf (why, why_size, "cgroup: enable controllers in %s: %s", ctl,
-                      strerror (errno));
+            snprintf (why, why_size, "cgroup: enable controllers in %s: %s", ctl, strerror (errno));
             return -1;
         }
         cgroup_path (self, name, NULL, NULL, path, sizeof path);
@@ -203,14 +202,14 @@ cgroup_create (cgroup_t *self, const char *name, char *why, size_t why_size)
     }
     int made = 0;
     for (size_t i = 0; i < V1_COUNT; i++) {
-        char mount [PATH_MAX];
-        snprintf (mount, sizeof mount, "%s/%s", self->root, s_v1 [i]);
+        char mount[PATH_MAX];
+        snprintf (mount, sizeof mount, "%s/%s", self->root, s_v1[i]);
         if (!s_exists (mount))
-            continue;       /* controller not mounted here */
-        cgroup_path (self, NULL, s_v1 [i], NULL, path, sizeof path);
+            continue; /* controller not mounted here */
+        cgroup_path (self, NULL, s_v1[i], NULL, path, sizeof path);
         if (s_mkdir (path, why, why_size))
             return -1;
-        cgroup_path (self, name, s_v1 [i], NULL, path, sizeof path);
+        cgroup_path (self, name, s_v1[i], NULL, path, sizeof path);
         if (s_mkdir (path, why, why_size))
             return -1;
         made++;
@@ -227,7 +226,7 @@ static int
 s_set (cgroup_t *self, const char *name, const char *controller, const char *file,
        const char *value, char *why, size_t why_size)
 {
-    char path [PATH_MAX];
+    char path[PATH_MAX];
     cgroup_path (self, name, controller, file, path, sizeof path);
     if (s_write (path, value) != 0) {
         snprintf (why, why_size, "cgroup: write '%s' to %s: %s", value, path, strerror (errno));
@@ -241,18 +240,18 @@ s_has (cgroup_t *self, const char *controller)
 {
     if (self->version == 2)
         return true;
-    char mount [PATH_MAX];
+    char mount[PATH_MAX];
     snprintf (mount, sizeof mount, "%s/%s", self->root, controller);
     return s_exists (mount);
 }
 
 int
-cgroup_apply (cgroup_t *self, const char *name, const cgroup_limits_t *lim,
-              char *why, size_t why_size)
+cgroup_apply (cgroup_t *self, const char *name, const cgroup_limits_t *lim, char *why,
+              size_t why_size)
 {
     assert (self);
     assert (lim);
-    char v [128];
+    char v[128];
     if (self->version == 2) {
         if (lim->cpus_milli)
             snprintf (v, sizeof v, "%llu %d",
@@ -269,14 +268,14 @@ cgroup_apply (cgroup_t *self, const char *name, const cgroup_limits_t *lim,
             return -1;
         /* Without this the limit only pushes pages to swap. Hosts without
          * swap accounting have no such file: not an error. */
-        char ignored [8];
-        s_set (self, name, NULL, "memory.swap.max", lim->memory_bytes ? "0" : "max",
-               ignored, sizeof ignored);
+        char ignored[8];
+        s_set (self, name, NULL, "memory.swap.max", lim->memory_bytes ? "0" : "max", ignored,
+               sizeof ignored);
         snprintf (v, sizeof v, lim->pids_max ? "%u" : "max", lim->pids_max);
         if (s_set (self, name, NULL, "pids.max", v, why, why_size))
             return -1;
-        if (lim->io_device [0]) {
-            char r [32] = "max", w [32] = "max";
+        if (lim->io_device[0]) {
+            char r[32] = "max", w[32] = "max";
             if (lim->io_read_bps)
                 snprintf (r, sizeof r, "%llu", (unsigned long long) lim->io_read_bps);
             if (lim->io_write_bps)
@@ -312,7 +311,7 @@ cgroup_apply (cgroup_t *self, const char *name, const cgroup_limits_t *lim,
         if (s_set (self, name, "pids", "pids.max", v, why, why_size))
             return -1;
     }
-    if (s_has (self, "blkio") && lim->io_device [0]) {
+    if (s_has (self, "blkio") && lim->io_device[0]) {
         /* v1 lifts a throttle with a rate of 0. */
         snprintf (v, sizeof v, "%s %llu", lim->io_device, (unsigned long long) lim->io_read_bps);
         if (s_set (self, name, "blkio", "blkio.throttle.read_bps_device", v, why, why_size))
@@ -328,13 +327,12 @@ int
 cgroup_attach (cgroup_t *self, const char *name, pid_t pid, char *why, size_t why_size)
 {
     assert (self);
-    char v [32];
+    char v[32];
     snprintf (v, sizeof v, "%d", (int) pid);
     if (self->version == 2)
         return s_set (self, name, NULL, "cgroup.procs", v, why, why_size);
     for (size_t i = 0; i < V1_COUNT; i++)
-        if (s_has (self, s_v1 [i])
-            && s_set (self, name, s_v1 [i], "cgroup.procs", v, why, why_size))
+        if (s_has (self, s_v1[i]) && s_set (self, name, s_v1[i], "cgroup.procs", v, why, why_size))
             return -1;
     return 0;
 }
@@ -351,7 +349,7 @@ int
 cgroup_nprocs (cgroup_t *self, const char *name)
 {
     assert (self);
-    char path [PATH_MAX];
+    char path[PATH_MAX];
     s_procs_path (self, name, path, sizeof path);
     FILE *f = fopen (path, "re");
     if (!f)
@@ -367,7 +365,7 @@ void
 cgroup_kill (cgroup_t *self, const char *name)
 {
     assert (self);
-    char path [PATH_MAX];
+    char path[PATH_MAX];
     if (self->version == 2) {
         cgroup_path (self, name, NULL, "cgroup.kill", path, sizeof path);
         if (s_is_cgroupfs (self->root) && s_write (path, "1") == 0)
@@ -396,11 +394,11 @@ int
 cgroup_remove (cgroup_t *self, const char *name, char *why, size_t why_size)
 {
     assert (self);
-    char path [PATH_MAX];
+    char path[PATH_MAX];
     int rc = 0;
     size_t count = self->version == 2 ? 1 : V1_COUNT;
     for (size_t i = 0; i < count; i++) {
-        const char *ctrl = self->version == 2 ? NULL : s_v1 [i];
+        const char *ctrl = self->version == 2 ? NULL : s_v1[i];
         if (ctrl && !s_has (self, ctrl))
             continue;
         cgroup_path (self, name, ctrl, NULL, path, sizeof path);
@@ -420,7 +418,7 @@ cgroup_usage (cgroup_t *self, const char *name, driver_usage_t *u)
 {
     assert (self);
     assert (u);
-    char path [PATH_MAX], buf [4096];
+    char path[PATH_MAX], buf[4096];
     if (self->version == 2) {
         cgroup_path (self, name, NULL, "cpu.stat", path, sizeof path);
         if (s_read (path, buf, sizeof buf)) {
@@ -431,7 +429,7 @@ cgroup_usage (cgroup_t *self, const char *name, driver_usage_t *u)
         cgroup_path (self, name, NULL, "memory.current", path, sizeof path);
         u->memory_bytes = s_read_u64 (path);
         cgroup_path (self, name, NULL, "memory.max", path, sizeof path);
-        u->memory_limit = s_read_u64 (path);        /* "max" reads as 0 */
+        u->memory_limit = s_read_u64 (path); /* "max" reads as 0 */
         cgroup_path (self, name, NULL, "io.stat", path, sizeof path);
         if (s_read (path, buf, sizeof buf)) {
             for (char *p = buf; (p = strstr (p, "rbytes=")); p += 7)
@@ -450,18 +448,17 @@ cgroup_usage (cgroup_t *self, const char *name, driver_usage_t *u)
     cgroup_path (self, name, "memory", "memory.limit_in_bytes", path, sizeof path);
     u->memory_limit = s_read_u64 (path);
     if (u->memory_limit >= (1ULL << 62))
-        u->memory_limit = 0;                        /* v1's "unlimited" */
+        u->memory_limit = 0; /* v1's "unlimited" */
     cgroup_path (self, name, "blkio", "blkio.throttle.io_service_bytes", path, sizeof path);
     if (s_read (path, buf, sizeof buf)) {
         char *line = buf;
         while (line && *line) {
-            char dev [32], op [16];
+            char dev[32], op[16];
             unsigned long long n;
             if (sscanf (line, "%31s %15s %llu", dev, op, &n) == 3) {
                 if (strcmp (op, "Read") == 0)
                     u->io_read_bytes += n;
-                else
-                if (strcmp (op, "Write") == 0)
+                else if (strcmp (op, "Write") == 0)
                     u->io_write_bytes += n;
             }
             line = strchr (line, '\n');
@@ -481,11 +478,11 @@ cgroup_block_device (const char *path, char *buf, size_t size)
     if (stat (path, &st) != 0)
         return -1;
     unsigned maj = major (st.st_dev), min = minor (st.st_dev);
-    char sys [PATH_MAX], real [PATH_MAX];
+    char sys[PATH_MAX], real[PATH_MAX];
     snprintf (sys, sizeof sys, "/sys/dev/block/%u:%u", maj, min);
     if (!realpath (sys, real))
-        return -1;              /* not a block device (tmpfs, overlay, nfs) */
-    char probe [PATH_MAX + 16];
+        return -1; /* not a block device (tmpfs, overlay, nfs) */
+    char probe[PATH_MAX + 16];
     snprintf (probe, sizeof probe, "%s/partition", real);
     if (s_exists (probe)) {
         /* Throttling applies to whole disks: use the partition's parent. */
@@ -494,7 +491,7 @@ cgroup_block_device (const char *path, char *buf, size_t size)
             return -1;
         *slash = '\0';
         snprintf (probe, sizeof probe, "%s/dev", real);
-        char dev [32];
+        char dev[32];
         if (!s_read (probe, dev, sizeof dev) || sscanf (dev, "%u:%u", &maj, &min) != 2)
             return -1;
     }

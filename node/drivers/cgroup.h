@@ -29,25 +29,25 @@
 typedef struct _cgroup_t cgroup_t;
 
 typedef struct {
-    uint32_t cpus_milli;        /* 0 = no quota */
-    uint64_t memory_bytes;      /* 0 = no limit */
-    uint32_t pids_max;          /* 0 = no limit */
-    uint64_t io_read_bps;       /* 0 = no limit; needs io_device */
+    uint32_t cpus_milli;   /* 0 = no quota */
+    uint64_t memory_bytes; /* 0 = no limit */
+    uint32_t pids_max;     /* 0 = no limit */
+    uint64_t io_read_bps;  /* 0 = no limit; needs io_device */
     uint64_t io_write_bps;
-    char io_device [24];        /* "MAJ:MIN" of a whole block device, or "" */
+    char io_device[24]; /* "MAJ:MIN" of a whole block device, or "" */
 } cgroup_limits_t;
 
 /* version: 0 = detect, 1 or 2 = force. */
-cgroup_t *cgroup_new (const char *root, const char *parent, int version,
-                      char *why, size_t why_size);
+cgroup_t *cgroup_new (const char *root, const char *parent, int version, char *why,
+                      size_t why_size);
 void cgroup_destroy (cgroup_t **self_p);
 int cgroup_version (cgroup_t *self);
 
 /* mkdir the shed's group(s). EEXIST is fine. 0 or -1 with why. */
 int cgroup_create (cgroup_t *self, const char *name, char *why, size_t why_size);
 /* Write every limit (a 0 writes "no limit", so limits can be lifted). */
-int cgroup_apply (cgroup_t *self, const char *name, const cgroup_limits_t *limits,
-                  char *why, size_t why_size);
+int cgroup_apply (cgroup_t *self, const char *name, const cgroup_limits_t *limits, char *why,
+                  size_t why_size);
 /* Move pid into the group(s). */
 int cgroup_attach (cgroup_t *self, const char *name, pid_t pid, char *why, size_t why_size);
 /* Number of processes in the group (-1 if it does not exist). */
@@ -59,8 +59,8 @@ int cgroup_remove (cgroup_t *self, const char *name, char *why, size_t why_size)
 /* cpu, memory, io and pids counters into usage (other fields untouched). */
 int cgroup_usage (cgroup_t *self, const char *name, driver_usage_t *usage);
 /* Path of the group's file for `controller` ("memory", "cpu", ...). */
-int cgroup_path (cgroup_t *self, const char *name, const char *controller,
-                 const char *file, char *buf, size_t size);
+int cgroup_path (cgroup_t *self, const char *name, const char *controller, const char *file,
+                 char *buf, size_t size);
 
 /* "MAJ:MIN" of the whole disk holding `path` (partitions map to their
  * disk), or -1 when it is not on a block device (tmpfs, overlay). */

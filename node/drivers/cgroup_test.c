@@ -16,7 +16,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-static char s_root [64];
+static char s_root[64];
 
 static void
 s_read (const char *path, char *buf, size_t size)
@@ -25,14 +25,14 @@ s_read (const char *path, char *buf, size_t size)
     if (!f)
         fail_msg ("missing %s", path);
     size_t n = fread (buf, 1, size - 1, f);
-    buf [n] = '\0';
+    buf[n] = '\0';
     fclose (f);
 }
 
 static void
 s_expect (const char *dir, const char *file, const char *want)
 {
-    char path [512], got [256];
+    char path[512], got[256];
     snprintf (path, sizeof path, "%s/%s/%s", s_root, dir, file);
     s_read (path, got, sizeof got);
     if (strcmp (got, want) != 0)
@@ -42,7 +42,7 @@ s_expect (const char *dir, const char *file, const char *want)
 static void
 s_mk (const char *sub)
 {
-    char path [512];
+    char path[512];
     snprintf (path, sizeof path, "%s/%s", s_root, sub);
     mkdir (path, 0755);
 }
@@ -50,7 +50,7 @@ s_mk (const char *sub)
 static void
 s_put (const char *sub, const char *text)
 {
-    char path [512];
+    char path[512];
     snprintf (path, sizeof path, "%s/%s", s_root, sub);
     FILE *f = fopen (path, "w");
     assert_non_null (f);
@@ -76,18 +76,21 @@ s_teardown (void **state)
 static void
 test_v1 (void **state)
 {
-    const char *ctrls [] = { "cpu", "cpuacct", "memory", "pids", "blkio" };
+    const char *ctrls[] = { "cpu", "cpuacct", "memory", "pids", "blkio" };
     for (size_t i = 0; i < 5; i++)
-        s_mk (ctrls [i]);
-    char why [256] = "";
+        s_mk (ctrls[i]);
+    char why[256] = "";
     cgroup_t *cg = cgroup_new (s_root, "shed", 0, why, sizeof why);
     assert_non_null (cg);
-    assert_int_equal (cgroup_version (cg), 1);      /* no cgroup.controllers */
+    assert_int_equal (cgroup_version (cg), 1); /* no cgroup.controllers */
     assert_int_equal (cgroup_create (cg, "web", why, sizeof why), 0);
 
-    cgroup_limits_t lim = { .cpus_milli = 1500, .memory_bytes = 512ULL << 20,
-                            .pids_max = 256, .io_read_bps = 1000000,
-                            .io_write_bps = 2000000, .io_device = "8:0" };
+    cgroup_limits_t lim = { .cpus_milli = 1500,
+                            .memory_bytes = 512ULL << 20,
+                            .pids_max = 256,
+                            .io_read_bps = 1000000,
+                            .io_write_bps = 2000000,
+                            .io_device = "8:0" };
     if (cgroup_apply (cg, "web", &lim, why, sizeof why) != 0)
         fail_msg ("%s", why);
     s_expect ("cpu/shed/web", "cpu.cfs_period_us", "100000");
@@ -123,7 +126,7 @@ test_v1 (void **state)
     assert_int_equal (u.io_write_bytes, 8192);
     assert_int_equal (u.pids, 3);
 
-    char path [512];
+    char path[512];
     assert_int_equal (cgroup_remove (cg, "web", why, sizeof why), 0);
     snprintf (path, sizeof path, "%s/memory/shed/web", s_root);
     assert_int_equal (access (path, F_OK), -1);
@@ -135,16 +138,19 @@ static void
 test_v2 (void **state)
 {
     s_put ("cgroup.controllers", "cpuset cpu io memory pids\n");
-    char why [256] = "";
+    char why[256] = "";
     cgroup_t *cg = cgroup_new (s_root, "shed", 0, why, sizeof why);
     assert_non_null (cg);
     assert_int_equal (cgroup_version (cg), 2);
     assert_int_equal (cgroup_create (cg, "db", why, sizeof why), 0);
     s_expect ("shed", "cgroup.subtree_control", "+cpu +memory +io +pids");
 
-    cgroup_limits_t lim = { .cpus_milli = 2000, .memory_bytes = 1ULL << 30,
-                            .pids_max = 100, .io_read_bps = 0,
-                            .io_write_bps = 5000000, .io_device = "259:0" };
+    cgroup_limits_t lim = { .cpus_milli = 2000,
+                            .memory_bytes = 1ULL << 30,
+                            .pids_max = 100,
+                            .io_read_bps = 0,
+                            .io_write_bps = 5000000,
+                            .io_device = "259:0" };
     if (cgroup_apply (cg, "db", &lim, why, sizeof why) != 0)
         fail_msg ("%s", why);
     s_expect ("shed/db", "cpu.max", "200000 100000");
@@ -181,7 +187,7 @@ test_v2 (void **state)
 int
 main (void)
 {
-    const struct CMUnitTest tests [] = {
+    const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_v1, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_v2, s_setup, s_teardown),
     };

@@ -26,21 +26,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define S_COMP "container"
-#define S_IDS 65536u                /* ids per shed: a whole 16-bit range */
-#define S_DIR_MAX 150               /* data_dir, netns_dir: paths stay bounded */
+#define S_COMP    "container"
+#define S_IDS     65536u /* ids per shed: a whole 16-bit range */
+#define S_DIR_MAX 150    /* data_dir, netns_dir: paths stay bounded */
 
 typedef struct {
-    char data_dir [DRIVER_PATH_MAX];
-    char node [DRIVER_NAME_MAX + 1];
-    char netns_dir [DRIVER_PATH_MAX];
-    char bridge [DRIVER_IFNAME_MAX + 1];
-    char agent_path [DRIVER_PATH_MAX];
-    char agent_config [PATH_MAX];
-    char mkfs_path [DRIVER_PATH_MAX];
-    char tc_path [DRIVER_PATH_MAX];
-    char default_image [DRIVER_PATH_MAX];
-    char cgroup_parent [DRIVER_NAME_MAX + 1];
+    char data_dir[DRIVER_PATH_MAX];
+    char node[DRIVER_NAME_MAX + 1];
+    char netns_dir[DRIVER_PATH_MAX];
+    char bridge[DRIVER_IFNAME_MAX + 1];
+    char agent_path[DRIVER_PATH_MAX];
+    char agent_config[PATH_MAX];
+    char mkfs_path[DRIVER_PATH_MAX];
+    char tc_path[DRIVER_PATH_MAX];
+    char default_image[DRIVER_PATH_MAX];
+    char cgroup_parent[DRIVER_NAME_MAX + 1];
     uint64_t default_disk_mb;
     uint32_t id_base;
     uint32_t id_slots;
@@ -97,7 +97,7 @@ s_rootfs_spec (const s_ctr_t *self, const drv_state_t *st, const char *dir, root
 static int
 s_id_pick (s_ctr_t *self, uint32_t *base, driver_error_t *err)
 {
-    char path [PATH_MAX];
+    char path[PATH_MAX];
     drv_fmt (path, sizeof path, "%s/sheds", self->data_dir);
     uint8_t *used = calloc (self->id_slots, 1);
     if (!used)
@@ -105,23 +105,23 @@ s_id_pick (s_ctr_t *self, uint32_t *base, driver_error_t *err)
     DIR *d = opendir (path);
     struct dirent *e;
     while (d && (e = readdir (d))) {
-        if (e->d_name [0] == '.')
+        if (e->d_name[0] == '.')
             continue;
-        char dir [PATH_MAX];
+        char dir[PATH_MAX];
         drv_fmt (dir, sizeof dir, "%s/%s", path, e->d_name);
         drv_state_t st;
         if (drv_state_load (dir, &st, NULL) != 0 || st.id_base < self->id_base)
             continue;
         uint64_t slot = (st.id_base - self->id_base) / S_IDS;
         if (slot < self->id_slots)
-            used [slot] = 1;
+            used[slot] = 1;
     }
     if (d)
         closedir (d);
     int rc = driver_fail (err, DRIVER_ERR_RESOURCE, "container: all %u uid ranges are in use",
                           self->id_slots);
     for (uint32_t slot = 0; slot < self->id_slots; slot++)
-        if (!used [slot]) {
+        if (!used[slot]) {
             *base = self->id_base + slot * S_IDS;
             rc = 0;
             break;
@@ -141,7 +141,7 @@ s_id_pick (s_ctr_t *self, uint32_t *base, driver_error_t *err)
 static int
 s_search_path (s_ctr_t *self, const char *dir, driver_error_t *err)
 {
-    char sheds [PATH_MAX], up [PATH_MAX];
+    char sheds[PATH_MAX], up[PATH_MAX];
     /* The data dir's ancestors are the operator's: say which one is in the
      * way rather than change it. */
     drv_fmt (up, sizeof up, "%s", self->data_dir);
@@ -149,7 +149,8 @@ s_search_path (s_ctr_t *self, const char *dir, driver_error_t *err)
         *slash = '\0';
         struct stat sb;
         if (stat (up, &sb) == 0 && !(sb.st_mode & S_IXOTH))
-            return driver_fail (err, DRIVER_ERR_PERMISSION, "container: %s (mode %04o) is not "
+            return driver_fail (err, DRIVER_ERR_PERMISSION,
+                                "container: %s (mode %04o) is not "
                                 "searchable by other users, but a shed's root (an unprivileged "
                                 "uid) must reach its bundle below it: chmod o+x %s",
                                 up, (unsigned) (sb.st_mode & 07777), up);
@@ -157,18 +158,15 @@ s_search_path (s_ctr_t *self, const char *dir, driver_error_t *err)
     drv_fmt (sheds, sizeof sheds, "%s/sheds", self->data_dir);
     if (shed_mkdir_p (dir, 0711) != 0 || chmod (self->data_dir, 0711) != 0
         || chmod (sheds, 0711) != 0 || chmod (dir, 0711) != 0)
-        return driver_fail (err, DRIVER_ERR_IO, "container: mkdir %s: %s", dir,
-                            strerror (errno));
+        return driver_fail (err, DRIVER_ERR_IO, "container: mkdir %s: %s", dir, strerror (errno));
     return 0;
 }
 
 static int
 s_write_owned (const char *path, const char *text, uint32_t id, driver_error_t *err)
 {
-    if (shed_write_file_atomic (path, text, strlen (text), 0644) != 0
-        || chown (path, id, id) != 0)
-        return driver_fail (err, DRIVER_ERR_IO, "container: write %s: %s", path,
-                            strerror (errno));
+    if (shed_write_file_atomic (path, text, strlen (text), 0644) != 0 || chown (path, id, id) != 0)
+        return driver_fail (err, DRIVER_ERR_IO, "container: write %s: %s", path, strerror (errno));
     return 0;
 }
 
@@ -178,17 +176,16 @@ s_write_owned (const char *path, const char *text, uint32_t id, driver_error_t *
 static int
 s_etc_files (const drv_state_t *st, const char *dir, driver_error_t *err)
 {
-    char etc [PATH_MAX], path [PATH_MAX], text [1024], addr [20];
+    char etc[PATH_MAX], path[PATH_MAX], text[1024], addr[20];
     drv_fmt (etc, sizeof etc, "%s/etc", dir);
     if (mkdir (etc, 0755) != 0 && errno != EEXIST)
-        return driver_fail (err, DRIVER_ERR_IO, "container: mkdir %s: %s", etc,
-                            strerror (errno));
+        return driver_fail (err, DRIVER_ERR_IO, "container: mkdir %s: %s", etc, strerror (errno));
     snprintf (addr, sizeof addr, "%s", st->ip);
     char *slash = strchr (addr, '/');
     if (slash)
         *slash = '\0';
     int n = snprintf (text, sizeof text, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n");
-    if (addr [0])
+    if (addr[0])
         snprintf (text + n, sizeof text - (size_t) n, "%s\t%s.shed.shed %s\n", addr, st->name,
                   st->name);
     drv_fmt (path, sizeof path, "%s/hosts", etc);
@@ -198,9 +195,8 @@ s_etc_files (const drv_state_t *st, const char *dir, driver_error_t *err)
     drv_fmt (path, sizeof path, "%s/hostname", etc);
     if (s_write_owned (path, text, (uint32_t) st->id_base, err))
         return err ? err->code : -1;
-    if (st->gateway [0])
-        snprintf (text, sizeof text, "nameserver %s\nsearch shed\noptions ndots:1\n",
-                  st->gateway);
+    if (st->gateway[0])
+        snprintf (text, sizeof text, "nameserver %s\nsearch shed\noptions ndots:1\n", st->gateway);
     else
         /* No overlay: nothing a shed can reach answers DNS. */
         snprintf (text, sizeof text, "# no resolver: this shed has no overlay address\n");
@@ -216,29 +212,29 @@ s_etc_files (const drv_state_t *st, const char *dir, driver_error_t *err)
 static int
 s_channel (s_ctr_t *self, const drv_state_t *st, const char *dir, driver_error_t *err)
 {
-    char chan [PATH_MAX];
+    char chan[PATH_MAX];
     drv_fmt (chan, sizeof chan, "%s/chan", dir);
     if ((mkdir (chan, 0750) != 0 && errno != EEXIST) || chown (chan, 0, (gid_t) st->id_base) != 0
         || chmod (chan, 02750) != 0)
         return driver_fail (err, DRIVER_ERR_IO, "container: channel dir %s: %s", chan,
                             strerror (errno));
-    if (!self->agent_config [0])
+    if (!self->agent_config[0])
         return 0;
-    char dst [PATH_MAX];
+    char dst[PATH_MAX];
     drv_fmt (dst, sizeof dst, "%s/agent.yaml", chan);
     if (access (dst, F_OK) == 0)
         return 0;
     size_t len = 0;
     char *text = shed_read_file (self->agent_config, 1 << 20, &len);
     if (!text)
-        return driver_fail (err, DRIVER_ERR_IO, "container: %s: agent config %.150s: %s",
-                            st->name, self->agent_config, strerror (errno));
+        return driver_fail (err, DRIVER_ERR_IO, "container: %s: agent config %.150s: %s", st->name,
+                            self->agent_config, strerror (errno));
     int rc = shed_write_file_atomic (dst, text, len, 0640);
     int saved = errno;
     free (text);
     if (rc != 0 || chown (dst, 0, (gid_t) st->id_base) != 0)
-        return driver_fail (err, DRIVER_ERR_IO, "container: %s: write %.150s: %s", st->name,
-                            dst, strerror (saved));
+        return driver_fail (err, DRIVER_ERR_IO, "container: %s: write %.150s: %s", st->name, dst,
+                            strerror (saved));
     return 0;
 }
 
@@ -247,8 +243,8 @@ s_channel (s_ctr_t *self, const drv_state_t *st, const char *dir, driver_error_t
 static int
 s_bundle_write (s_ctr_t *self, const drv_state_t *st, const char *dir, driver_error_t *err)
 {
-    char rootfs [PATH_MAX], hosts [PATH_MAX], hostname [PATH_MAX], resolv [PATH_MAX],
-        chan [PATH_MAX], cgpath [DRIVER_NAME_MAX * 2 + 4], yaml [PATH_MAX];
+    char rootfs[PATH_MAX], hosts[PATH_MAX], hostname[PATH_MAX], resolv[PATH_MAX], chan[PATH_MAX],
+        cgpath[DRIVER_NAME_MAX * 2 + 4], yaml[PATH_MAX];
     drv_fmt (rootfs, sizeof rootfs, "%s/rootfs", dir);
     drv_fmt (hosts, sizeof hosts, "%s/etc/hosts", dir);
     drv_fmt (hostname, sizeof hostname, "%s/etc/hostname", dir);
@@ -256,25 +252,34 @@ s_bundle_write (s_ctr_t *self, const drv_state_t *st, const char *dir, driver_er
     drv_fmt (chan, sizeof chan, "%s/chan", dir);
     drv_fmt (yaml, sizeof yaml, "%s/agent.yaml", chan);
     drv_fmt (cgpath, sizeof cgpath, "/%s/%s", self->cgroup_parent, st->name);
-    const char *agent = st->agent_path [0] ? st->agent_path : self->agent_path;
-    bool have_agent = agent [0] && access (agent, X_OK) == 0;
+    const char *agent = st->agent_path[0] ? st->agent_path : self->agent_path;
+    bool have_agent = agent[0] && access (agent, X_OK) == 0;
     /* PID 1: the agent (it reaps, supervises, reports; docs/agent.md),
      * reading its own cgroup through the cgroup namespace. Without one, a
      * shell loop keeps the shed up (images without /bin/sh need the agent). */
-    const char *with_agent [] = { OCI_AGENT_BIN, "--init", "--container", "--shed", st->name,
-                                  "--connect", "unix:" OCI_AGENT_SOCKET, "--cgroup-root",
-                                  "/sys/fs/cgroup", NULL, NULL, NULL };
+    const char *with_agent[] = { OCI_AGENT_BIN,
+                                 "--init",
+                                 "--container",
+                                 "--shed",
+                                 st->name,
+                                 "--connect",
+                                 "unix:" OCI_AGENT_SOCKET,
+                                 "--cgroup-root",
+                                 "/sys/fs/cgroup",
+                                 NULL,
+                                 NULL,
+                                 NULL };
     if (access (yaml, R_OK) == 0) {
-        with_agent [9] = "--config";
-        with_agent [10] = OCI_AGENT_CONFIG;
+        with_agent[9] = "--config";
+        with_agent[10] = OCI_AGENT_CONFIG;
     }
-    const char *placeholder [] = { "/bin/sh", "-c",
-                                   "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait; done",
-                                   NULL };
-    const char *env [] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                           "HOME=/root", "TERM=xterm", "container=shed", NULL };
+    const char *placeholder[] = { "/bin/sh", "-c",
+                                  "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait; done",
+                                  NULL };
+    const char *env[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                          "HOME=/root", "TERM=xterm", "container=shed", NULL };
     int major = -1, minor = -1;
-    char dev [24];
+    char dev[24];
     if ((st->io_read_bps || st->io_write_bps)) {
         if (cgroup_block_device (self->data_dir, dev, sizeof dev) == 0
             && sscanf (dev, "%d:%d", &major, &minor) == 2)
@@ -283,7 +288,7 @@ s_bundle_write (s_ctr_t *self, const drv_state_t *st, const char *dir, driver_er
             log_warn (S_COMP, "I/O limit not applied: data dir is not on a block device|shed=%s",
                       st->name);
     }
-    char ns_path [PATH_MAX];
+    char ns_path[PATH_MAX];
     drv_fmt (ns_path, sizeof ns_path, "%s", st->netns);
     oci_spec_t spec = {
         .hostname = st->name,
@@ -312,14 +317,13 @@ s_bundle_write (s_ctr_t *self, const drv_state_t *st, const char *dir, driver_er
     if (!json)
         return driver_fail (err, DRIVER_ERR_IO, "container: %s: config.json: out of memory",
                             st->name);
-    char path [PATH_MAX];
+    char path[PATH_MAX];
     drv_fmt (path, sizeof path, "%s/config.json", dir);
     int rc = shed_write_file_atomic (path, json, strlen (json), 0600);
     int saved = errno;
     free (json);
     if (rc != 0)
-        return driver_fail (err, DRIVER_ERR_IO, "container: write %s: %s", path,
-                            strerror (saved));
+        return driver_fail (err, DRIVER_ERR_IO, "container: write %s: %s", path, strerror (saved));
     if (!have_agent)
         log_warn (S_COMP, "no agent binary: the shed runs a shell loop as PID 1|shed=%s path=%s",
                   st->name, agent);
@@ -347,7 +351,7 @@ s_id (const s_ctr_t *self, const char *name, char *id, size_t size)
 static void
 s_stop_container (s_ctr_t *self, drv_state_t *st)
 {
-    char id [160], why [DRIVER_MSG_MAX] = "";
+    char id[160], why[DRIVER_MSG_MAX] = "";
     s_id (self, st->name, id, sizeof id);
     int pid = 0;
     oci_state_t os = oci_runtime_state (self->runtime, id, &pid);
@@ -371,12 +375,12 @@ s_stop_container (s_ctr_t *self, drv_state_t *st)
 static int
 s_teardown (s_ctr_t *self, drv_state_t *st, const char *dir, driver_error_t *err)
 {
-    char why [DRIVER_MSG_MAX] = "";
+    char why[DRIVER_MSG_MAX] = "";
     s_stop_container (self, st);
     shednet_config_t net;
     s_netcfg (self, &net);
-    shednet_link_remove (&net, st);     /* the veth and its anti-spoofing chain */
-    if (st->netns [0])
+    shednet_link_remove (&net, st); /* the veth and its anti-spoofing chain */
+    if (st->netns[0])
         shednet_ns_delete (st->netns);
     /* Never remove a tree that still has the shed's disk mounted in it. */
     if (rootfs_umount (dir, why, sizeof why) != 0)
@@ -388,7 +392,7 @@ static int
 s_create (void *impl, const driver_spec_t *spec, driver_error_t *err)
 {
     s_ctr_t *self = (s_ctr_t *) impl;
-    char dir [PATH_MAX], state_path [PATH_MAX + 8], why [DRIVER_MSG_MAX] = "";
+    char dir[PATH_MAX], state_path[PATH_MAX + 8], why[DRIVER_MSG_MAX] = "";
     s_dir (self, spec->name, dir);
     snprintf (state_path, sizeof state_path, "%s/state", dir);
     if (access (state_path, F_OK) == 0)
@@ -396,16 +400,18 @@ s_create (void *impl, const driver_spec_t *spec, driver_error_t *err)
                             spec->name);
     drv_state_t st;
     drv_state_from_spec (&st, "container", spec);
-    const char *ref = spec->image [0] ? spec->image : self->default_image;
-    if (!ref [0])
-        return driver_fail (err, DRIVER_ERR_INVALID, "container: %s: no image (create --image "
+    const char *ref = spec->image[0] ? spec->image : self->default_image;
+    if (!ref[0])
+        return driver_fail (err, DRIVER_ERR_INVALID,
+                            "container: %s: no image (create --image "
                             "NAME, see shedctl image list, or set driver.default_image)",
                             spec->name);
-    char root [DRIVER_PATH_MAX];
+    char root[DRIVER_PATH_MAX];
     if (self->image_resolve (self->image_arg, ref, st.image_digest, root, sizeof root, why,
-                             sizeof why) != 0)
-        return driver_fail (err, DRIVER_ERR_NOT_FOUND, "container: %s: image %s: %s",
-                            spec->name, ref, why);
+                             sizeof why)
+        != 0)
+        return driver_fail (err, DRIVER_ERR_NOT_FOUND, "container: %s: image %s: %s", spec->name,
+                            ref, why);
     snprintf (st.image_root, sizeof st.image_root, "%s", root);
     snprintf (st.image, sizeof st.image, "%s", ref);
     uint32_t base = 0;
@@ -442,9 +448,11 @@ s_create (void *impl, const driver_spec_t *spec, driver_error_t *err)
         drv_remove_tree (dir);
         return rc;
     }
-    log_info (S_COMP, "shed created|shed=%s image=%s digest=%.12s ids=%u+65536 disk_mb=%llu "
-              "netns=%s ip=%s", st.name, st.image, st.image_digest, base,
-              (unsigned long long) (rs.disk_bytes >> 20), st.netns, st.ip);
+    log_info (S_COMP,
+              "shed created|shed=%s image=%s digest=%.12s ids=%u+65536 disk_mb=%llu "
+              "netns=%s ip=%s",
+              st.name, st.image, st.image_digest, base, (unsigned long long) (rs.disk_bytes >> 20),
+              st.netns, st.ip);
     return 0;
 }
 
@@ -452,7 +460,7 @@ static int
 s_start (void *impl, const char *name, driver_error_t *err)
 {
     s_ctr_t *self = (s_ctr_t *) impl;
-    char dir [PATH_MAX], id [160], why [DRIVER_MSG_MAX] = "";
+    char dir[PATH_MAX], id[160], why[DRIVER_MSG_MAX] = "";
     drv_state_t st;
     int rc = s_load (self, name, &st, dir, err);
     if (rc)
@@ -476,8 +484,10 @@ s_start (void *impl, const char *name, driver_error_t *err)
     /* The image may have been removed and re-imported elsewhere; the
      * digest is what this shed was made from. */
     if (access (st.image_root, F_OK) != 0)
-        return driver_fail (err, DRIVER_ERR_NOT_FOUND, "container: %s: image %s (%.12s) is "
-                            "gone from this node", name, st.image, st.image_digest);
+        return driver_fail (err, DRIVER_ERR_NOT_FOUND,
+                            "container: %s: image %s (%.12s) is "
+                            "gone from this node",
+                            name, st.image, st.image_digest);
     rootfs_spec_t rs;
     s_rootfs_spec (self, &st, dir, &rs);
     if (rootfs_mount (&rs, why, sizeof why) != 0)
@@ -485,8 +495,8 @@ s_start (void *impl, const char *name, driver_error_t *err)
     if ((rc = s_bundle_write (self, &st, dir, err)) != 0)
         return rc;
     if (os != OCI_ST_ABSENT)
-        oci_runtime_delete (self->runtime, id, why, sizeof why);   /* a stopped leftover */
-    char log_path [PATH_MAX];
+        oci_runtime_delete (self->runtime, id, why, sizeof why); /* a stopped leftover */
+    char log_path[PATH_MAX];
     drv_fmt (log_path, sizeof log_path, "%s/console.log", dir);
     int console = open (log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (console < 0)
@@ -508,7 +518,7 @@ static int
 s_stop (void *impl, const char *name, driver_error_t *err)
 {
     s_ctr_t *self = (s_ctr_t *) impl;
-    char dir [PATH_MAX];
+    char dir[PATH_MAX];
     drv_state_t st;
     int rc = s_load (self, name, &st, dir, err);
     if (rc)
@@ -523,7 +533,7 @@ static int
 s_remove (void *impl, const char *name, driver_error_t *err)
 {
     s_ctr_t *self = (s_ctr_t *) impl;
-    char dir [PATH_MAX];
+    char dir[PATH_MAX];
     drv_state_t st;
     int rc = s_load (self, name, &st, dir, err);
     if (rc)
@@ -531,8 +541,7 @@ s_remove (void *impl, const char *name, driver_error_t *err)
     if ((rc = s_teardown (self, &st, dir, err)) != 0)
         return rc;
     if (drv_remove_tree (dir) != 0)
-        return driver_fail (err, DRIVER_ERR_IO, "container: remove %s: %s", dir,
-                            strerror (errno));
+        return driver_fail (err, DRIVER_ERR_IO, "container: remove %s: %s", dir, strerror (errno));
     log_info (S_COMP, "shed deleted|shed=%s", name);
     return 0;
 }
@@ -541,7 +550,7 @@ static int
 s_status (void *impl, const char *name, driver_status_t *out, driver_error_t *err)
 {
     s_ctr_t *self = (s_ctr_t *) impl;
-    char dir [PATH_MAX], id [160];
+    char dir[PATH_MAX], id[160];
     drv_state_t st;
     int rc = s_load (self, name, &st, dir, err);
     if (rc == DRIVER_ERR_NOT_FOUND) {
@@ -558,13 +567,11 @@ s_status (void *impl, const char *name, driver_status_t *out, driver_error_t *er
         out->state = DRIVER_ST_ERROR;
         snprintf (out->detail, sizeof out->detail, "network namespace %.200s missing", st.netns);
     }
-    else
-    if (os == OCI_ST_RUNNING) {
+    else if (os == OCI_ST_RUNNING) {
         out->state = DRIVER_ST_RUNNING;
         out->pid = pid;
     }
-    else
-    if (os == OCI_ST_UNKNOWN) {
+    else if (os == OCI_ST_UNKNOWN) {
         out->state = DRIVER_ST_ERROR;
         snprintf (out->detail, sizeof out->detail, "%s state %s failed",
                   oci_runtime_bin (self->runtime), id);
@@ -572,9 +579,10 @@ s_status (void *impl, const char *name, driver_status_t *out, driver_error_t *er
     else {
         out->state = st.wanted_up ? DRIVER_ST_ERROR : DRIVER_ST_STOPPED;
         if (st.wanted_up)
-            snprintf (out->detail, sizeof out->detail, "container %s", os == OCI_ST_ABSENT
-                      ? "is gone from the runtime" : os == OCI_ST_PAUSED ? "is paused"
-                      : "exited");
+            snprintf (out->detail, sizeof out->detail, "container %s",
+                      os == OCI_ST_ABSENT   ? "is gone from the runtime"
+                      : os == OCI_ST_PAUSED ? "is paused"
+                                            : "exited");
     }
     return 0;
 }
@@ -583,7 +591,7 @@ static int
 s_usage (void *impl, const char *name, driver_usage_t *usage, driver_error_t *err)
 {
     s_ctr_t *self = (s_ctr_t *) impl;
-    char dir [PATH_MAX];
+    char dir[PATH_MAX];
     drv_state_t st;
     int rc = s_load (self, name, &st, dir, err);
     if (rc)
@@ -592,7 +600,7 @@ s_usage (void *impl, const char *name, driver_usage_t *usage, driver_error_t *er
     cgroup_usage (self->cg, name, usage);
     uint64_t rx = 0, tx = 0;
     if (nl_link_stats (-1, st.veth, &rx, &tx) == 0) {
-        usage->net_rx_bytes = tx;   /* host end, mirrored */
+        usage->net_rx_bytes = tx; /* host end, mirrored */
         usage->net_tx_bytes = rx;
     }
     rootfs_disk_usage (dir, &usage->disk_used_bytes, &usage->disk_total_bytes);
@@ -655,7 +663,8 @@ driver_container_new (const driver_container_config_t *config, driver_error_t *e
 {
     assert (config);
     if (!config->data_dir || !*config->data_dir || !config->image_resolve) {
-        driver_fail (err, DRIVER_ERR_INVALID, "container: data_dir and an image resolver are "
+        driver_fail (err, DRIVER_ERR_INVALID,
+                     "container: data_dir and an image resolver are "
                      "required");
         return NULL;
     }
@@ -663,8 +672,10 @@ driver_container_new (const driver_container_config_t *config, driver_error_t *e
         || (config->netns_dir && strlen (config->netns_dir) > S_DIR_MAX)
         || (config->node_name && strlen (config->node_name) > DRIVER_NAME_MAX)
         || (config->agent_config && strlen (config->agent_config) >= PATH_MAX)) {
-        driver_fail (err, DRIVER_ERR_INVALID, "container: data_dir/netns_dir over %d bytes, "
-                     "node name over %d, or agent_config too long", S_DIR_MAX, DRIVER_NAME_MAX);
+        driver_fail (err, DRIVER_ERR_INVALID,
+                     "container: data_dir/netns_dir over %d bytes, "
+                     "node name over %d, or agent_config too long",
+                     S_DIR_MAX, DRIVER_NAME_MAX);
         return NULL;
     }
     s_ctr_t *self = calloc (1, sizeof *self);
@@ -672,7 +683,7 @@ driver_container_new (const driver_container_config_t *config, driver_error_t *e
         driver_fail (err, DRIVER_ERR_IO, "container: out of memory");
         return NULL;
     }
-#define S_SET(field, value, dflt) \
+#define S_SET(field, value, dflt)                                                                  \
     snprintf (self->field, sizeof self->field, "%s", (value) && *(value) ? (value) : (dflt))
     S_SET (data_dir, config->data_dir, "");
     S_SET (node, config->node_name, "node");
@@ -692,7 +703,8 @@ driver_container_new (const driver_container_config_t *config, driver_error_t *e
     self->id_slots = config->id_slots ? config->id_slots : 4096;
     if ((uint64_t) self->id_base + (uint64_t) self->id_slots * S_IDS > 0xFFFFFFFFull) {
         free (self);
-        driver_fail (err, DRIVER_ERR_INVALID, "container: id_base + id_slots * 65536 passes "
+        driver_fail (err, DRIVER_ERR_INVALID,
+                     "container: id_base + id_slots * 65536 passes "
                      "the last uid");
         return NULL;
     }
@@ -700,7 +712,7 @@ driver_container_new (const driver_container_config_t *config, driver_error_t *e
     self->mtu = config->mtu;
     self->image_resolve = config->image_resolve;
     self->image_arg = config->image_arg;
-    char why [DRIVER_MSG_MAX] = "";
+    char why[DRIVER_MSG_MAX] = "";
     self->cg = cgroup_new (config->cgroup_root, self->cgroup_parent, 0, why, sizeof why);
     if (!self->cg) {
         driver_fail (err, DRIVER_ERR_UNAVAILABLE, "container: %s", why);
@@ -708,9 +720,10 @@ driver_container_new (const driver_container_config_t *config, driver_error_t *e
         return NULL;
     }
     const char *bin = config->runtime && *config->runtime
-                          ? config->runtime : oci_runtime_find (cgroup_version (self->cg) == 1);
-    const char *state_root = config->runtime_root && *config->runtime_root
-                                 ? config->runtime_root : "/run/shed-runc";
+                          ? config->runtime
+                          : oci_runtime_find (cgroup_version (self->cg) == 1);
+    const char *state_root =
+        config->runtime_root && *config->runtime_root ? config->runtime_root : "/run/shed-runc";
     self->runtime = oci_runtime_new (bin, state_root, why, sizeof why);
     if (!self->runtime) {
         driver_fail (err, DRIVER_ERR_UNAVAILABLE, "container: %s", why);

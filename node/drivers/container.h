@@ -41,30 +41,29 @@
 
 /* Resolve an image reference to its digest and unpacked root directory
  * (node/images/image_store.h). 0, or -1 with why. */
-typedef int (driver_image_resolve_fn) (void *arg, const char *ref, char digest [65],
-                                       char *root, size_t root_size, char *why,
-                                       size_t why_size);
+typedef int (driver_image_resolve_fn) (void *arg, const char *ref, char digest[65], char *root,
+                                       size_t root_size, char *why, size_t why_size);
 
 typedef struct {
-    const char *data_dir;       /* required */
-    const char *node_name;      /* part of namespace and container ids */
-    const char *netns_dir;      /* default /run/netns */
-    const char *cgroup_root;    /* default /sys/fs/cgroup (usage, version) */
-    const char *cgroup_parent;  /* default "shed" */
+    const char *data_dir;      /* required */
+    const char *node_name;     /* part of namespace and container ids */
+    const char *netns_dir;     /* default /run/netns */
+    const char *cgroup_root;   /* default /sys/fs/cgroup (usage, version) */
+    const char *cgroup_parent; /* default "shed" */
     const char *bridge;
-    const char *agent_path;     /* static shed-agent; default /usr/local/bin/shed-agent */
-    const char *agent_config;   /* agent YAML copied into each new shed */
-    const char *runtime;        /* runc/crun path; NULL = look in the usual places */
-    const char *runtime_root;   /* the runtime's state dir; default /run/shed-runc */
-    const char *mkfs_path;      /* default /sbin/mkfs.ext4 */
+    const char *agent_path;   /* static shed-agent; default /usr/local/bin/shed-agent */
+    const char *agent_config; /* agent YAML copied into each new shed */
+    const char *runtime;      /* runc/crun path; NULL = look in the usual places */
+    const char *runtime_root; /* the runtime's state dir; default /run/shed-runc */
+    const char *mkfs_path;    /* default /sbin/mkfs.ext4 */
     const char *tc_path;
-    const char *default_image;  /* when a spec names none; NULL = required */
-    uint64_t default_disk_mb;   /* when a spec has none; default 10240 */
-    uint32_t id_base;           /* first host id of slot 0; default 0x70000000 */
-    uint32_t id_slots;          /* number of ranges; default 4096 */
-    int stop_timeout_ms;        /* default 5000 */
+    const char *default_image; /* when a spec names none; NULL = required */
+    uint64_t default_disk_mb;  /* when a spec has none; default 10240 */
+    uint32_t id_base;          /* first host id of slot 0; default 0x70000000 */
+    uint32_t id_slots;         /* number of ranges; default 4096 */
+    int stop_timeout_ms;       /* default 5000 */
     uint32_t mtu;
-    driver_image_resolve_fn *image_resolve;     /* required */
+    driver_image_resolve_fn *image_resolve; /* required */
     void *image_arg;
 } driver_container_config_t;
 

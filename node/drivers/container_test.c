@@ -30,20 +30,20 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-static char s_tmp [128];
-static char s_data [160];
-static char s_image [200];
-static char s_nsdir [160];
-static char s_rtroot [160];
-static char s_node [16];
-static char s_cgparent [64];
+static char s_tmp[128];
+static char s_data[160];
+static char s_image[200];
+static char s_nsdir[160];
+static char s_rtroot[160];
+static char s_node[16];
+static char s_cgparent[64];
 static const char *s_skip_why = NULL;
 static const char *s_runc;
 
 #define S_BASE 0x71000000u
 
 static int
-s_resolve (void *arg, const char *ref, char digest [65], char *root, size_t size, char *why,
+s_resolve (void *arg, const char *ref, char digest[65], char *root, size_t size, char *why,
            size_t why_size)
 {
     (void) arg;
@@ -52,7 +52,7 @@ s_resolve (void *arg, const char *ref, char digest [65], char *root, size_t size
         return -1;
     }
     memset (digest, 'a', 64);
-    digest [64] = '\0';
+    digest[64] = '\0';
     snprintf (root, size, "%s", s_image);
     return 0;
 }
@@ -66,9 +66,9 @@ s_config (void)
     c.node_name = s_node;
     c.netns_dir = s_nsdir;
     c.cgroup_parent = s_cgparent;
-    static char probe [256];
+    static char probe[256];
     snprintf (probe, sizeof probe, "%s/probe.sh", s_tmp);
-    c.agent_path = probe;                         /* s_probe_write */
+    c.agent_path = probe; /* s_probe_write */
     c.runtime = s_runc;
     c.runtime_root = s_rtroot;
     c.id_base = S_BASE;
@@ -81,7 +81,7 @@ s_config (void)
 static int
 s_sh (const char *fmt, ...)
 {
-    char cmd [2048];
+    char cmd[2048];
     va_list ap;
     va_start (ap, fmt);
     vsnprintf (cmd, sizeof cmd, fmt, ap);
@@ -96,7 +96,7 @@ s_sh (const char *fmt, ...)
 static char *
 s_results (const char *name)
 {
-    char path [512];
+    char path[512];
     snprintf (path, sizeof path, "%s/sheds/%s/rootfs/results", s_data, name);
     for (int i = 0; i < 500; i++) {
         char *text = shed_read_file (path, 65536, NULL);
@@ -115,7 +115,7 @@ s_results (const char *name)
 static int
 s_probe_write (void)
 {
-    char path [256], script [2048];
+    char path[256], script[2048];
     snprintf (path, sizeof path, "%s/probe.sh", s_tmp);
     snprintf (script, sizeof script,
               "#!/bin/sh\n"
@@ -130,7 +130,8 @@ s_probe_write (void)
               "  dd if=/dev/zero of=/fill bs=1M count=100 2>&1 | grep -o 'No space left';\n"
               "  rm -f /fill; echo PROBE-DONE; } > /results 2>&1\n"
               "trap 'exit 0' TERM INT\n"
-              "while :; do sleep 3600 & wait; done\n", s_data);
+              "while :; do sleep 3600 & wait; done\n",
+              s_data);
     return shed_write_file_atomic (path, script, strlen (script), 0755);
 }
 
@@ -140,16 +141,14 @@ s_group_setup (void **state)
     (void) state;
     if (geteuid () != 0)
         s_skip_why = "needs root";
-    else
-    if (!(s_runc = access ("/usr/sbin/runc", X_OK) == 0 ? "/usr/sbin/runc"
-                   : access ("/usr/bin/runc", X_OK) == 0 ? "/usr/bin/runc" : NULL))
+    else if (!(s_runc = access ("/usr/sbin/runc", X_OK) == 0  ? "/usr/sbin/runc"
+                        : access ("/usr/bin/runc", X_OK) == 0 ? "/usr/bin/runc"
+                                                              : NULL))
         s_skip_why = "needs runc (apt-get install runc)";
-    else
-    if (access ("/bin/busybox", X_OK) != 0)
+    else if (access ("/bin/busybox", X_OK) != 0)
         s_skip_why = "needs busybox-static";
-    else
-    if (unshare (CLONE_NEWNET | CLONE_NEWNS) != 0
-        || mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+    else if (unshare (CLONE_NEWNET | CLONE_NEWNS) != 0
+             || mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
         s_skip_why = "cannot create namespaces here";
     if (s_skip_why) {
         fprintf (stderr, "container_test: SKIPPED: %s\n", s_skip_why);
@@ -169,12 +168,12 @@ s_group_setup (void **state)
               "hostname stat; do ln -s busybox %s/bin/$a; done; "
               "echo 'root:x:0:0:root:/root:/bin/sh' > %s/etc/passwd; mkdir -p %s",
               s_image, s_image, s_image, s_image, s_image, s_image, s_image, s_image, s_image,
-              s_image, s_image, s_data) != 0) {
+              s_image, s_image, s_data)
+        != 0) {
         s_skip_why = "cannot build the busybox root";
         fprintf (stderr, "container_test: SKIPPED: %s\n", s_skip_why);
     }
-    else
-    if (s_probe_write () != 0)
+    else if (s_probe_write () != 0)
         s_skip_why = "cannot write the probe";
     return 0;
 }
@@ -183,22 +182,29 @@ static int
 s_group_teardown (void **state)
 {
     (void) state;
-    if (s_tmp [0]) {
+    if (s_tmp[0]) {
         /* Containers a failed check left running (they hold the disks). */
         s_sh ("for c in $(%s --root %s list -q 2>/dev/null); do %s --root %s delete -f $c; "
-              "done >/dev/null 2>&1", s_runc, s_rtroot, s_runc, s_rtroot);
+              "done >/dev/null 2>&1",
+              s_runc, s_rtroot, s_runc, s_rtroot);
         s_sh ("for f in %s/netns/* %s/netns; do umount -l $f; done >/dev/null 2>&1", s_tmp, s_tmp);
         s_sh ("umount -R %s/data/sheds/*/rootfs %s/data/sheds/*/lower %s/data/sheds/*/disk "
-              ">/dev/null 2>&1; rm -rf %s %s", s_tmp, s_tmp, s_tmp, s_tmp, s_rtroot);
+              ">/dev/null 2>&1; rm -rf %s %s",
+              s_tmp, s_tmp, s_tmp, s_tmp, s_rtroot);
         s_sh ("for c in /sys/fs/cgroup/*/%s /sys/fs/cgroup/%s; do [ -d $c ] && "
-              "find $c -depth -type d -exec rmdir {} + ; done >/dev/null 2>&1", s_cgparent,
-              s_cgparent);
+              "find $c -depth -type d -exec rmdir {} + ; done >/dev/null 2>&1",
+              s_cgparent, s_cgparent);
     }
     return 0;
 }
 
-#define S_SKIP_IF_NEEDED() \
-    do { if (s_skip_why) { skip (); return; } } while (0)
+#define S_SKIP_IF_NEEDED()                                                                         \
+    do {                                                                                           \
+        if (s_skip_why) {                                                                          \
+            skip ();                                                                               \
+            return;                                                                                \
+        }                                                                                          \
+    } while (0)
 
 static driver_spec_t
 s_spec (const char *name)
@@ -243,11 +249,11 @@ test_lifecycle_and_isolation (void **state)
     assert_true (st.pid > 0);
 
     /* On the host, PID 1 of the shed is the first uid of its range. */
-    char path [512];
+    char path[512];
     snprintf (path, sizeof path, "/proc/%d/status", st.pid);
     char *status = shed_read_file (path, 65536, NULL);
     assert_non_null (status);
-    char want [64];
+    char want[64];
     snprintf (want, sizeof want, "Uid:\t%u\t%u\t%u\t%u", S_BASE, S_BASE, S_BASE, S_BASE);
     assert_non_null (strstr (status, want));
     free (status);
@@ -278,7 +284,7 @@ test_lifecycle_and_isolation (void **state)
     driver_usage_t use = { 0 };
     assert_int_equal (driver_usage (d, "web", &use, &err), 0);
     assert_true (use.disk_total_bytes > 0 && use.disk_total_bytes <= 64ull << 20);
-    assert_true (use.disk_used_bytes < 32ull << 20);     /* the probe removed /fill */
+    assert_true (use.disk_used_bytes < 32ull << 20); /* the probe removed /fill */
 
     /* A second driver (a restarted node) finds it running. */
     driver_t *again = driver_container_new (&cfg, &err);
@@ -292,7 +298,7 @@ test_lifecycle_and_isolation (void **state)
     assert_int_equal (driver_status (d, "web", &st, &err), 0);
     assert_int_equal (st.state, DRIVER_ST_STOPPED);
     /* Its writes survive a stop and start. */
-    char results [512];
+    char results[512];
     snprintf (results, sizeof results, "%s/sheds/web/rootfs/results", s_data);
     unlink (results);
     assert_int_equal (driver_start (d, "web", &err), 0);
@@ -301,7 +307,7 @@ test_lifecycle_and_isolation (void **state)
     assert_non_null (strstr (res, "motd=changed"));
     free (res);
 
-    char dir [256];
+    char dir[256];
     snprintf (dir, sizeof dir, "%s/sheds/web", s_data);
     assert_int_equal (driver_remove (d, "web", &err), 0);
     assert_int_equal (access (dir, F_OK), -1);
@@ -326,7 +332,7 @@ test_second_shed_gets_its_own_range (void **state)
     assert_int_equal (driver_start (d, "two", &err), 0);
     driver_status_t st = { 0 };
     assert_int_equal (driver_status (d, "two", &st, &err), 0);
-    char path [512], want [64];
+    char path[512], want[64];
     snprintf (path, sizeof path, "/proc/%d/status", st.pid);
     char *status = shed_read_file (path, 65536, NULL);
     assert_non_null (status);
@@ -377,7 +383,7 @@ test_runtime_missing_or_failing (void **state)
 int
 main (void)
 {
-    const struct CMUnitTest tests [] = {
+    const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_lifecycle_and_isolation),
         cmocka_unit_test (test_second_shed_gets_its_own_range),
         cmocka_unit_test (test_runtime_missing_or_failing),

@@ -89,30 +89,29 @@ static bool
 s_name_ok (const char *name)
 {
     size_t len = name ? strlen (name) : 0;
-    if (len == 0 || len > DRIVER_NAME_MAX || name [0] < 'a' || name [0] > 'z'
-        || name [len - 1] == '-')
+    if (len == 0 || len > DRIVER_NAME_MAX || name[0] < 'a' || name[0] > 'z' || name[len - 1] == '-')
         return false;
     for (size_t i = 0; i < len; i++)
-        if (!((name [i] >= 'a' && name [i] <= 'z') || (name [i] >= '0' && name [i] <= '9')
-              || name [i] == '-'))
+        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9')
+              || name[i] == '-'))
             return false;
     return true;
 }
 
 /* Every entry point checks the name first: names become paths, interface
  * and cgroup names, URLs; a name that passes Shed's rule is safe in all. */
-#define S_CHECK_NAME(self, name, err)                                            \
-    if (!s_name_ok (name))                                                       \
-        return driver_fail (err, DRIVER_ERR_INVALID, "%s: invalid shed name '%.63s'", \
-                            (self)->ops->name, (name) ? (name) : "")
+#define S_CHECK_NAME(self, name, err)                                                              \
+    if (!s_name_ok (name))                                                                         \
+    return driver_fail (err, DRIVER_ERR_INVALID, "%s: invalid shed name '%.63s'",                  \
+                        (self)->ops->name, (name) ? (name) : "")
 
 int
 driver_spec_check (const driver_spec_t *spec, driver_error_t *err)
 {
     if (!s_name_ok (spec->name))
         return driver_fail (err, DRIVER_ERR_INVALID, "invalid shed name '%.63s'", spec->name);
-    if (spec->ip [0]) {
-        char ip [20];
+    if (spec->ip[0]) {
+        char ip[20];
         snprintf (ip, sizeof ip, "%s", spec->ip);
         char *slash = strchr (ip, '/');
         if (slash)
@@ -122,25 +121,29 @@ driver_spec_check (const driver_spec_t *spec, driver_error_t *err)
             return driver_fail (err, DRIVER_ERR_INVALID, "%s: bad ip '%s' (want A.B.C.D/LEN)",
                                 spec->name, spec->ip);
     }
-    if (spec->gateway [0]) {
+    if (spec->gateway[0]) {
         struct in_addr a;
         if (inet_pton (AF_INET, spec->gateway, &a) != 1)
-            return driver_fail (err, DRIVER_ERR_INVALID, "%s: bad gateway '%s'",
-                                spec->name, spec->gateway);
+            return driver_fail (err, DRIVER_ERR_INVALID, "%s: bad gateway '%s'", spec->name,
+                                spec->gateway);
     }
-    if (spec->mac [0]) {
-        unsigned v [6];
+    if (spec->mac[0]) {
+        unsigned v[6];
         char tail;
-        if (sscanf (spec->mac, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v [0], &v [1], &v [2], &v [3],
-                    &v [4], &v [5], &tail) != 6 || (v [0] & 1))
-            return driver_fail (err, DRIVER_ERR_INVALID, "%s: bad MAC '%s' (unicast "
-                                "aa:bb:cc:dd:ee:ff)", spec->name, spec->mac);
+        if (sscanf (spec->mac, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4],
+                    &v[5], &tail)
+                != 6
+            || (v[0] & 1))
+            return driver_fail (err, DRIVER_ERR_INVALID,
+                                "%s: bad MAC '%s' (unicast "
+                                "aa:bb:cc:dd:ee:ff)",
+                                spec->name, spec->mac);
     }
     /* 68: the IPv4 minimum; 65535: the largest a link takes. */
     if (spec->mtu && (spec->mtu < 68 || spec->mtu > 65535))
         return driver_fail (err, DRIVER_ERR_INVALID, "%s: MTU %u out of range (68-65535)",
                             spec->name, (unsigned) spec->mtu);
-    if (spec->bridge [0] && strlen (spec->bridge) > DRIVER_IFNAME_MAX)
+    if (spec->bridge[0] && strlen (spec->bridge) > DRIVER_IFNAME_MAX)
         return driver_fail (err, DRIVER_ERR_INVALID, "%s: bridge name too long", spec->name);
     return 0;
 }
@@ -159,13 +162,13 @@ driver_create (driver_t *self, const driver_spec_t *spec, driver_error_t *err)
     return rc;
 }
 
-#define S_CALL(self, name, err, call)                                            \
-    do {                                                                         \
-        assert (self);                                                           \
-        S_CHECK_NAME (self, name, err);                                          \
-        if (!(self)->ops->call)                                                  \
-            return driver_fail (err, DRIVER_ERR_UNSUPPORTED, "%s: " #call        \
-                                " is not supported", (self)->ops->name);         \
+#define S_CALL(self, name, err, call)                                                              \
+    do {                                                                                           \
+        assert (self);                                                                             \
+        S_CHECK_NAME (self, name, err);                                                            \
+        if (!(self)->ops->call)                                                                    \
+            return driver_fail (err, DRIVER_ERR_UNSUPPORTED, "%s: " #call " is not supported",     \
+                                (self)->ops->name);                                                \
     } while (0)
 
 int
@@ -240,18 +243,30 @@ const char *
 driver_strerror (int code)
 {
     switch (code) {
-        case DRIVER_OK:              return "ok";
-        case DRIVER_ERR_INVALID:     return "invalid argument";
-        case DRIVER_ERR_EXISTS:      return "shed already exists";
-        case DRIVER_ERR_NOT_FOUND:   return "shed not found";
-        case DRIVER_ERR_STATE:       return "not possible in the shed's current state";
-        case DRIVER_ERR_RESOURCE:    return "not enough resources";
-        case DRIVER_ERR_BACKEND:     return "backend error";
-        case DRIVER_ERR_UNAVAILABLE: return "backend unavailable";
-        case DRIVER_ERR_PERMISSION:  return "permission denied";
-        case DRIVER_ERR_IO:          return "I/O error";
-        case DRIVER_ERR_UNSUPPORTED: return "not supported by this driver";
-        case DRIVER_ERR_TIMEOUT:     return "timed out";
+    case DRIVER_OK:
+        return "ok";
+    case DRIVER_ERR_INVALID:
+        return "invalid argument";
+    case DRIVER_ERR_EXISTS:
+        return "shed already exists";
+    case DRIVER_ERR_NOT_FOUND:
+        return "shed not found";
+    case DRIVER_ERR_STATE:
+        return "not possible in the shed's current state";
+    case DRIVER_ERR_RESOURCE:
+        return "not enough resources";
+    case DRIVER_ERR_BACKEND:
+        return "backend error";
+    case DRIVER_ERR_UNAVAILABLE:
+        return "backend unavailable";
+    case DRIVER_ERR_PERMISSION:
+        return "permission denied";
+    case DRIVER_ERR_IO:
+        return "I/O error";
+    case DRIVER_ERR_UNSUPPORTED:
+        return "not supported by this driver";
+    case DRIVER_ERR_TIMEOUT:
+        return "timed out";
     }
     return "unknown driver error";
 }
@@ -260,11 +275,16 @@ const char *
 driver_state_name (driver_state_t state)
 {
     switch (state) {
-        case DRIVER_ST_ABSENT:   return "absent";
-        case DRIVER_ST_STOPPED:  return "stopped";
-        case DRIVER_ST_STARTING: return "starting";
-        case DRIVER_ST_RUNNING:  return "running";
-        case DRIVER_ST_ERROR:    return "error";
+    case DRIVER_ST_ABSENT:
+        return "absent";
+    case DRIVER_ST_STOPPED:
+        return "stopped";
+    case DRIVER_ST_STARTING:
+        return "starting";
+    case DRIVER_ST_RUNNING:
+        return "running";
+    case DRIVER_ST_ERROR:
+        return "error";
     }
     return "unknown";
 }

@@ -35,50 +35,50 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DRIVER_NAME_MAX   63        /* shed names (placement.h's rule) */
+#define DRIVER_NAME_MAX   63 /* shed names (placement.h's rule) */
 #define DRIVER_PATH_MAX   256
 #define DRIVER_MSG_MAX    256
-#define DRIVER_IFNAME_MAX 15        /* Linux IFNAMSIZ - 1 */
+#define DRIVER_IFNAME_MAX 15 /* Linux IFNAMSIZ - 1 */
 
 typedef enum {
-    DRIVER_OK              = 0,
-    DRIVER_ERR_INVALID     = -1,    /* bad spec or name */
-    DRIVER_ERR_EXISTS      = -2,    /* create of a name we hold */
-    DRIVER_ERR_NOT_FOUND   = -3,    /* no such shed here */
-    DRIVER_ERR_STATE       = -4,    /* not possible in the current state */
-    DRIVER_ERR_RESOURCE    = -5,    /* backend out of room / limits refused */
-    DRIVER_ERR_BACKEND     = -6,    /* backend said no (500, API fault) */
-    DRIVER_ERR_UNAVAILABLE = -7,    /* backend not reachable / not installed */
-    DRIVER_ERR_PERMISSION  = -8,    /* needs root / capability */
-    DRIVER_ERR_IO          = -9,    /* local file or syscall failure */
-    DRIVER_ERR_UNSUPPORTED = -10,   /* this driver cannot do that */
-    DRIVER_ERR_TIMEOUT     = -11,
+    DRIVER_OK = 0,
+    DRIVER_ERR_INVALID = -1,      /* bad spec or name */
+    DRIVER_ERR_EXISTS = -2,       /* create of a name we hold */
+    DRIVER_ERR_NOT_FOUND = -3,    /* no such shed here */
+    DRIVER_ERR_STATE = -4,        /* not possible in the current state */
+    DRIVER_ERR_RESOURCE = -5,     /* backend out of room / limits refused */
+    DRIVER_ERR_BACKEND = -6,      /* backend said no (500, API fault) */
+    DRIVER_ERR_UNAVAILABLE = -7,  /* backend not reachable / not installed */
+    DRIVER_ERR_PERMISSION = -8,   /* needs root / capability */
+    DRIVER_ERR_IO = -9,           /* local file or syscall failure */
+    DRIVER_ERR_UNSUPPORTED = -10, /* this driver cannot do that */
+    DRIVER_ERR_TIMEOUT = -11,
 } driver_code_t;
 
 typedef struct {
-    int code;                       /* a driver_code_t */
-    char message [DRIVER_MSG_MAX];  /* one line, no trailing newline */
+    int code;                     /* a driver_code_t */
+    char message[DRIVER_MSG_MAX]; /* one line, no trailing newline */
 } driver_error_t;
 
 /* What a shed needs. Zero means "no limit" / "not used" for numbers and
  * "" for strings, except name. */
 typedef struct {
-    char name [DRIVER_NAME_MAX + 1];
-    uint32_t cpus_milli;            /* cpu quota, millicpus (1500 = 1.5 cpus) */
+    char name[DRIVER_NAME_MAX + 1];
+    uint32_t cpus_milli; /* cpu quota, millicpus (1500 = 1.5 cpus) */
     uint64_t memory_mb;
     uint64_t disk_mb;
     uint32_t pids_max;
-    uint64_t io_read_bps;           /* block I/O bandwidth per direction */
+    uint64_t io_read_bps; /* block I/O bandwidth per direction */
     uint64_t io_write_bps;
-    uint64_t net_kbit;              /* network rate each way, kbit/s */
-    char image [DRIVER_PATH_MAX];   /* container: image name or digest (node/images);
+    uint64_t net_kbit;           /* network rate each way, kbit/s */
+    char image[DRIVER_PATH_MAX]; /* container: image name or digest (node/images);
                                        firecracker: rootfs file; shed-server: Shed's */
-    char repo [DRIVER_PATH_MAX];    /* repository to clone (shed-server) */
+    char repo[DRIVER_PATH_MAX];  /* repository to clone (shed-server) */
     /* Network: address on the node's bridge. */
-    char ip [20];                   /* "198.19.1.5/16" (CIDR) */
-    char mac [18];                  /* "02:..:.." or "" for a derived one */
-    char gateway [16];              /* default route, or "" */
-    char bridge [DRIVER_IFNAME_MAX + 1];
+    char ip[20];      /* "198.19.1.5/16" (CIDR) */
+    char mac[18];     /* "02:..:.." or "" for a derived one */
+    char gateway[16]; /* default route, or "" */
+    char bridge[DRIVER_IFNAME_MAX + 1];
     /* MTU of the shed's link (both veth ends; a VM's TAP): the overlay's
      * inner MTU (1402 encrypted, 1450 plain), so a full-size frame from the
      * shed fits the bridge and the tunnel instead of being dropped there.
@@ -87,42 +87,42 @@ typedef struct {
     /* Agent: binary to run as the first process and the socket it serves
      * the agent channel on (Unix socket for netns sheds, the vsock UDS
      * base for Firecracker: the agent channel is <agent_socket>_1026). */
-    char agent_path [DRIVER_PATH_MAX];
-    char agent_socket [DRIVER_PATH_MAX];
+    char agent_path[DRIVER_PATH_MAX];
+    char agent_socket[DRIVER_PATH_MAX];
 } driver_spec_t;
 
 typedef enum {
-    DRIVER_ST_ABSENT   = 0,         /* nothing here */
-    DRIVER_ST_STOPPED  = 1,         /* created, not running */
+    DRIVER_ST_ABSENT = 0,  /* nothing here */
+    DRIVER_ST_STOPPED = 1, /* created, not running */
     DRIVER_ST_STARTING = 2,
-    DRIVER_ST_RUNNING  = 3,
-    DRIVER_ST_ERROR    = 4,         /* half there; `detail` says what */
+    DRIVER_ST_RUNNING = 3,
+    DRIVER_ST_ERROR = 4, /* half there; `detail` says what */
 } driver_state_t;
 
 typedef struct {
     driver_state_t state;
-    int pid;                        /* host pid of the first process, or 0 */
-    char detail [DRIVER_MSG_MAX];   /* e.g. "netns missing", "vm: Paused" */
-    char ip [20];
+    int pid;                     /* host pid of the first process, or 0 */
+    char detail[DRIVER_MSG_MAX]; /* e.g. "netns missing", "vm: Paused" */
+    char ip[20];
 } driver_status_t;
 
 typedef struct {
-    uint64_t cpu_usec;              /* cpu time used */
-    uint64_t memory_bytes;          /* current */
-    uint64_t memory_limit;          /* 0 = none */
+    uint64_t cpu_usec;     /* cpu time used */
+    uint64_t memory_bytes; /* current */
+    uint64_t memory_limit; /* 0 = none */
     uint64_t io_read_bytes;
     uint64_t io_write_bytes;
-    uint64_t net_rx_bytes;          /* as the shed sees it */
+    uint64_t net_rx_bytes; /* as the shed sees it */
     uint64_t net_tx_bytes;
     uint32_t pids;
-    uint64_t disk_used_bytes;       /* the shed's own disk (container); 0 = n/a */
+    uint64_t disk_used_bytes; /* the shed's own disk (container); 0 = n/a */
     uint64_t disk_total_bytes;
 } driver_usage_t;
 
 /* The vtable a driver implements; `impl` is its private state. */
 typedef void (driver_list_fn) (void *arg, const char *name);
 typedef struct {
-    const char *name;               /* "netns", "firecracker", "shed-server" */
+    const char *name; /* "netns", "firecracker", "shed-server" */
     /* The host's agent listener is spec.agent_socket + this ("" or NULL: the
      * socket itself; Firecracker: "_1026", where its vsock device connects
      * a guest's connection to host port 1026). */
@@ -163,7 +163,7 @@ int driver_list (driver_t *self, driver_list_fn *fn, void *arg, driver_error_t *
 
 /* Helpers for implementations and callers. */
 const char *driver_strerror (int code);
-const char *driver_state_name (driver_state_t state);   /* Shed's words */
+const char *driver_state_name (driver_state_t state); /* Shed's words */
 /* Set err (if not NULL) and return code. printf-style message. */
 int driver_fail (driver_error_t *err, int code, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));

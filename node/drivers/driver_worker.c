@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-#define S_POLL_MS 50                /* how often timeouts are checked */
+#define S_POLL_MS  50 /* how often timeouts are checked */
 /* At shutdown, how long to wait for each call still out before giving up
  * on it (its item is then leaked, never touched again). */
 #define S_DRAIN_MS 30000
@@ -14,21 +14,21 @@
  * thread touches the rest (the pipe orders the two). */
 typedef struct {
     driver_job_t *job;
-    int64_t deadline;               /* mono ms */
+    int64_t deadline; /* mono ms */
     int timeout_ms;
-    bool timed_out;                 /* TIMEOUT delivered */
-    bool cancelled;                 /* set by the worker: never ran */
+    bool timed_out; /* TIMEOUT delivered */
+    bool cancelled; /* set by the worker: never ran */
 } s_item_t;
 
 struct _driver_worker_t {
-    driver_t *driver;               /* borrowed */
-    zloop_t *loop;                  /* borrowed */
+    driver_t *driver; /* borrowed */
+    zloop_t *loop;    /* borrowed */
     zactor_t *actor;
     driver_job_fn *fn;
     void *arg;
-    zlistx_t *items;                /* s_item_t *, submitted, not final */
+    zlistx_t *items; /* s_item_t *, submitted, not final */
     int timer;
-    int cancel;                     /* read by the worker (atomic) */
+    int cancel; /* read by the worker (atomic) */
     bool closing;
     uint64_t next_id;
     uint64_t done, timeouts, cancelled;
@@ -38,11 +38,16 @@ const char *
 driver_job_op_name (driver_job_op_t op)
 {
     switch (op) {
-        case DRIVER_JOB_CREATE: return "create";
-        case DRIVER_JOB_START:  return "start";
-        case DRIVER_JOB_STOP:   return "stop";
-        case DRIVER_JOB_REMOVE: return "delete";
-        case DRIVER_JOB_STATUS: return "status";
+    case DRIVER_JOB_CREATE:
+        return "create";
+    case DRIVER_JOB_START:
+        return "start";
+    case DRIVER_JOB_STOP:
+        return "stop";
+    case DRIVER_JOB_REMOVE:
+        return "delete";
+    case DRIVER_JOB_STATUS:
+        return "status";
     }
     return "?";
 }
@@ -65,29 +70,29 @@ s_run (driver_t *driver, driver_job_t *job)
 {
     int64_t t0 = zclock_mono ();
     switch (job->op) {
-        case DRIVER_JOB_CREATE:
+    case DRIVER_JOB_CREATE:
+        job->rc = driver_create (driver, &job->spec, &job->err);
+        if (job->rc == DRIVER_ERR_EXISTS && job->replace) {
+            /* Left over from a create interrupted by a crash: afresh. */
+            driver_remove (driver, job->spec.name, NULL);
+            memset (&job->err, 0, sizeof job->err);
             job->rc = driver_create (driver, &job->spec, &job->err);
-            if (job->rc == DRIVER_ERR_EXISTS && job->replace) {
-                /* Left over from a create interrupted by a crash: afresh. */
-                driver_remove (driver, job->spec.name, NULL);
-                memset (&job->err, 0, sizeof job->err);
-                job->rc = driver_create (driver, &job->spec, &job->err);
-            }
-            break;
-        case DRIVER_JOB_START:
-            job->rc = driver_start (driver, job->name, &job->err);
-            break;
-        case DRIVER_JOB_STOP:
-            job->rc = driver_stop (driver, job->name, &job->err);
-            break;
-        case DRIVER_JOB_REMOVE:
-            job->rc = driver_remove (driver, job->name, &job->err);
-            break;
-        case DRIVER_JOB_STATUS:
-            job->rc = driver_status (driver, job->name, &job->status, &job->err);
-            break;
-        default:
-            job->rc = driver_fail (&job->err, DRIVER_ERR_INVALID, "unknown driver job");
+        }
+        break;
+    case DRIVER_JOB_START:
+        job->rc = driver_start (driver, job->name, &job->err);
+        break;
+    case DRIVER_JOB_STOP:
+        job->rc = driver_stop (driver, job->name, &job->err);
+        break;
+    case DRIVER_JOB_REMOVE:
+        job->rc = driver_remove (driver, job->name, &job->err);
+        break;
+    case DRIVER_JOB_STATUS:
+        job->rc = driver_status (driver, job->name, &job->status, &job->err);
+        break;
+    default:
+        job->rc = driver_fail (&job->err, DRIVER_ERR_INVALID, "unknown driver job");
     }
     job->ms = (uint64_t) (zclock_mono () - t0);
 }
@@ -102,7 +107,7 @@ s_actor (zsock_t *pipe, void *args)
         void *ptr = NULL;
         if (zsock_recv (pipe, "sp", &cmd, &ptr) != 0) {
             if (errno == EINTR)
-                continue;           /* a signal landed on this thread */
+                continue; /* a signal landed on this thread */
             break;
         }
         bool term = !cmd || streq (cmd, "$TERM");
@@ -114,11 +119,10 @@ s_actor (zsock_t *pipe, void *args)
             continue;
         if (__atomic_load_n (&self->cancel, __ATOMIC_ACQUIRE)) {
             item->cancelled = true;
-            item->job->rc = driver_fail (&item->job->err, DRIVER_ERR_UNAVAILABLE,
-                                         "%s %s: cancelled: the node is shutting down",
-                                         driver_job_op_name (item->job->op),
-                                         item->job->op == DRIVER_JOB_CREATE
-                                         ? item->job->spec.name : item->job->name);
+            item->job->rc = driver_fail (
+                &item->job->err, DRIVER_ERR_UNAVAILABLE,
+                "%s %s: cancelled: the node is shutting down", driver_job_op_name (item->job->op),
+                item->job->op == DRIVER_JOB_CREATE ? item->job->spec.name : item->job->name);
         }
         else
             s_run (self->driver, item->job);
@@ -134,12 +138,12 @@ s_final (driver_worker_t *self, s_item_t *item)
     void *handle = zlistx_find (self->items, item);
     if (handle)
         zlistx_detach (self->items, handle);
-    driver_job_event_t ev = item->cancelled ? DRIVER_JOB_CANCELLED
-                          : item->timed_out ? DRIVER_JOB_LATE : DRIVER_JOB_DONE;
+    driver_job_event_t ev = item->cancelled   ? DRIVER_JOB_CANCELLED
+                            : item->timed_out ? DRIVER_JOB_LATE
+                                              : DRIVER_JOB_DONE;
     if (ev == DRIVER_JOB_CANCELLED)
         self->cancelled++;
-    else
-    if (ev == DRIVER_JOB_DONE)
+    else if (ev == DRIVER_JOB_DONE)
         self->done++;
     self->fn (item->job, ev, self->arg);
     free (item->job);
@@ -166,16 +170,16 @@ s_on_timer (zloop_t *loop, int timer_id, void *arg)
     int64_t now = zclock_mono ();
     /* Collected first: fn may submit (a new item at the end is fine, but
      * keep the walk simple). */
-    s_item_t *late [64];
+    s_item_t *late[64];
     size_t n = 0;
     for (s_item_t *it = (s_item_t *) zlistx_first (self->items); it && n < 64;
          it = (s_item_t *) zlistx_next (self->items))
         if (!it->timed_out && it->deadline <= now)
-            late [n++] = it;
+            late[n++] = it;
     for (size_t i = 0; i < n; i++) {
-        late [i]->timed_out = true;
+        late[i]->timed_out = true;
         self->timeouts++;
-        self->fn (late [i]->job, DRIVER_JOB_TIMEOUT, self->arg);
+        self->fn (late[i]->job, DRIVER_JOB_TIMEOUT, self->arg);
     }
     return 0;
 }
@@ -225,7 +229,7 @@ driver_worker_destroy (driver_worker_t **self_p)
      * queued ones cancelled at once. */
     zpoller_t *poller = zpoller_new (zactor_sock (self->actor), NULL);
     if (poller)
-        zpoller_set_nonstop (poller, true);    /* we stop after SIGTERM: keep waiting */
+        zpoller_set_nonstop (poller, true); /* we stop after SIGTERM: keep waiting */
     int64_t deadline = zclock_mono () + S_DRAIN_MS;
     while (poller && zlistx_size (self->items) > 0) {
         int64_t left = deadline - zclock_mono ();
@@ -236,7 +240,7 @@ driver_worker_destroy (driver_worker_t **self_p)
             break;
         }
         if (!zpoller_wait (poller, (int) left))
-            continue;               /* timed out or interrupted: check the deadline */
+            continue; /* timed out or interrupted: check the deadline */
         void *ptr = NULL;
         if (zsock_recv (zactor_sock (self->actor), "p", &ptr) == 0 && ptr)
             s_final (self, (s_item_t *) ptr);

@@ -37,12 +37,12 @@
 #include <czmq.h>
 
 typedef enum {
-    DRIVER_JOB_CREATE,              /* spec; with `replace`, a shed of that name left
+    DRIVER_JOB_CREATE, /* spec; with `replace`, a shed of that name left
                                        over (DRIVER_ERR_EXISTS) is removed first */
-    DRIVER_JOB_START,               /* name */
-    DRIVER_JOB_STOP,                /* name */
-    DRIVER_JOB_REMOVE,              /* name */
-    DRIVER_JOB_STATUS,              /* name: status filled */
+    DRIVER_JOB_START,  /* name */
+    DRIVER_JOB_STOP,   /* name */
+    DRIVER_JOB_REMOVE, /* name */
+    DRIVER_JOB_STATUS, /* name: status filled */
 } driver_job_op_t;
 
 typedef enum {
@@ -57,14 +57,14 @@ typedef struct {
     driver_job_op_t op;
     driver_spec_t spec;             /* CREATE */
     bool replace;                   /* CREATE */
-    char name [DRIVER_NAME_MAX + 1];    /* the others */
+    char name[DRIVER_NAME_MAX + 1]; /* the others */
     void *ctx;                      /* the caller's */
     /* Set by the worker. */
-    int rc;                         /* 0 or a driver_code_t */
+    int rc; /* 0 or a driver_code_t */
     driver_error_t err;
-    driver_status_t status;         /* STATUS */
-    uint64_t ms;                    /* how long the call took */
-    uint64_t id;                    /* submission number, for logs */
+    driver_status_t status; /* STATUS */
+    uint64_t ms;            /* how long the call took */
+    uint64_t id;            /* submission number, for logs */
 } driver_job_t;
 
 typedef void (driver_job_fn) (driver_job_t *job, driver_job_event_t ev, void *arg);
@@ -73,8 +73,8 @@ typedef struct _driver_worker_t driver_worker_t;
 
 /* A worker for `driver` (borrowed: must outlive the worker), delivering
  * events through `loop`. NULL with a reason on failure. */
-driver_worker_t *driver_worker_new (driver_t *driver, zloop_t *loop, driver_job_fn *fn,
-                                    void *arg, char *err, size_t errlen);
+driver_worker_t *driver_worker_new (driver_t *driver, zloop_t *loop, driver_job_fn *fn, void *arg,
+                                    char *err, size_t errlen);
 /* Cancel queued jobs, wait for the running one, deliver every final event,
  * stop the thread. Tolerates NULL. */
 void driver_worker_destroy (driver_worker_t **self_p);

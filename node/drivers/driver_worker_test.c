@@ -15,11 +15,11 @@
 #include <cmocka.h>
 
 typedef struct {
-    char log [1024];                /* "op:event:rc ..." */
+    char log[1024]; /* "op:event:rc ..." */
     int finals;
-    int want;                       /* stop the loop after this many final events */
-    int ticks;                      /* loop turns while waiting */
-    int busy_ticks;                 /* ... while a driver call was in flight */
+    int want;       /* stop the loop after this many final events */
+    int ticks;      /* loop turns while waiting */
+    int busy_ticks; /* ... while a driver call was in flight */
     driver_worker_t *worker;
 } s_seen_t;
 
@@ -27,10 +27,10 @@ static void
 s_on_job (driver_job_t *job, driver_job_event_t ev, void *arg)
 {
     s_seen_t *seen = arg;
-    static const char *names [] = { "done", "timeout", "late", "cancelled" };
+    static const char *names[] = { "done", "timeout", "late", "cancelled" };
     size_t used = strlen (seen->log);
     snprintf (seen->log + used, sizeof seen->log - used, "%s%s:%s:%d", used ? " " : "",
-              driver_job_op_name (job->op), names [ev], job->rc);
+              driver_job_op_name (job->op), names[ev], job->rc);
     if (ev != DRIVER_JOB_TIMEOUT)
         seen->finals++;
 }
@@ -64,7 +64,7 @@ test_async_and_timeout (void **state)
     assert_non_null (driver);
     zloop_t *loop = zloop_new ();
     s_seen_t seen = { .want = 3 };
-    char err [256];
+    char err[256];
     driver_worker_t *w = driver_worker_new (driver, loop, s_on_job, &seen, err, sizeof err);
     assert_non_null (w);
     seen.worker = w;
@@ -104,7 +104,7 @@ test_cancel_at_shutdown (void **state)
     driver_t *driver = driver_sleepy_new (100, NULL, &derr);
     zloop_t *loop = zloop_new ();
     s_seen_t seen = { .want = 100 };
-    char err [256];
+    char err[256];
     driver_worker_t *w = driver_worker_new (driver, loop, s_on_job, &seen, err, sizeof err);
     assert_non_null (w);
     driver_job_t *job = s_create_job ("a");
@@ -113,7 +113,7 @@ test_cancel_at_shutdown (void **state)
     assert_int_equal (driver_worker_submit (w, &job, 5000), 0);
     job = s_create_job ("c");
     assert_int_equal (driver_worker_submit (w, &job, 5000), 0);
-    zclock_sleep (30);              /* "a" is running */
+    zclock_sleep (30); /* "a" is running */
     driver_worker_destroy (&w);
     /* "a" finished (it was running), "b" and "c" never ran. */
     assert_int_equal (seen.finals, 3);
@@ -125,7 +125,7 @@ test_cancel_at_shutdown (void **state)
 int
 main (void)
 {
-    const struct CMUnitTest tests [] = {
+    const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_async_and_timeout),
         cmocka_unit_test (test_cancel_at_shutdown),
     };

@@ -13,6 +13,6 @@
  * (stdout + stderr, truncated to size - 1, NUL-terminated) into out when
  * not NULL. Returns the exit status: 126 = could not enter the namespace,
  * 127 = could not exec; -1 when it could not run at all. */
-int drv_exec (const char *bin, int ns_fd, char *const argv [], char *out, size_t size);
+int drv_exec (const char *bin, int ns_fd, char *const argv[], char *out, size_t size);
 
 #endif

@@ -80,7 +80,7 @@ drv_state_save (const char *dir, const drv_state_t *st, driver_error_t *err)
     if (rc != WIRE_OK)
         return driver_fail (err, DRIVER_ERR_INVALID, "%s: state encode: %s", st->name,
                             wire_strerror (rc));
-    char path [PATH_MAX];
+    char path[PATH_MAX];
     snprintf (path, sizeof path, "%s/state", dir);
     rc = shed_write_file_atomic (path, buf, len, 0600);
     int saved = errno;
@@ -93,7 +93,7 @@ drv_state_save (const char *dir, const drv_state_t *st, driver_error_t *err)
 int
 drv_state_load (const char *dir, drv_state_t *st, driver_error_t *err)
 {
-    char path [PATH_MAX];
+    char path[PATH_MAX];
     snprintf (path, sizeof path, "%s/state", dir);
     size_t len = 0;
     char *data = shed_read_file (path, 1 << 20, &len);
@@ -106,8 +106,7 @@ drv_state_load (const char *dir, drv_state_t *st, driver_error_t *err)
     free (data);
     if (rc != WIRE_OK)
         return driver_fail (err, DRIVER_ERR_IO, "%s: corrupt state file: %s%s%s", path,
-                            wire_strerror (rc), field && *field ? " in " : "",
-                            field ? field : "");
+                            wire_strerror (rc), field && *field ? " in " : "", field ? field : "");
     *st = msg.u.drv_state;
     return 0;
 }
@@ -117,7 +116,7 @@ drv_proc_starttime (int pid)
 {
     if (pid <= 0)
         return 0;
-    char path [64], buf [1024];
+    char path[64], buf[1024];
     snprintf (path, sizeof path, "/proc/%d/stat", pid);
     int fd = open (path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -126,10 +125,10 @@ drv_proc_starttime (int pid)
     close (fd);
     if (n <= 0)
         return 0;
-    buf [n] = '\0';
+    buf[n] = '\0';
     /* comm may hold spaces and parens: fields start after the LAST ')'. */
     char *p = strrchr (buf, ')');
-    if (!p || p [1] != ' ')
+    if (!p || p[1] != ' ')
         return 0;
     p += 2;
     char state = *p;
@@ -187,7 +186,7 @@ drv_remove_tree (const char *path)
     while ((e = readdir (d))) {
         if (strcmp (e->d_name, ".") == 0 || strcmp (e->d_name, "..") == 0)
             continue;
-        char child [PATH_MAX];
+        char child[PATH_MAX];
         snprintf (child, sizeof child, "%s/%s", path, e->d_name);
         drv_remove_tree (child);
     }
@@ -199,17 +198,18 @@ int
 drv_state_list (const char *data_dir, const char *comp, driver_list_fn *fn, void *arg,
                 driver_error_t *err)
 {
-    char path [PATH_MAX];
+    char path[PATH_MAX];
     snprintf (path, sizeof path, "%.*s/sheds", PATH_MAX - 16, data_dir);
     DIR *d = opendir (path);
     if (!d)
-        return errno == ENOENT ? 0 : driver_fail (err, DRIVER_ERR_IO, "%s: list %s: %s", comp,
-                                                  path, strerror (errno));
+        return errno == ENOENT ? 0
+                               : driver_fail (err, DRIVER_ERR_IO, "%s: list %s: %s", comp, path,
+                                              strerror (errno));
     struct dirent *e;
     while ((e = readdir (d))) {
-        if (e->d_name [0] == '.')
+        if (e->d_name[0] == '.')
             continue;
-        char state [PATH_MAX + 300];
+        char state[PATH_MAX + 300];
         snprintf (state, sizeof state, "%s/%s/state", path, e->d_name);
         if (access (state, F_OK) == 0)
             fn (arg, e->d_name);

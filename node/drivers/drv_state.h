@@ -14,6 +14,7 @@
 
 #define DRV_STATE_VERSION 1
 
+/* clang-format off */
 #define DRV_STATE_FIELDS(F, T) \
     F (T, 2,  name,          WIRE_STR, DRIVER_NAME_MAX,   WIRE_REQ, _) \
     F (T, 3,  driver,        WIRE_STR, 31,                WIRE_REQ, _) \
@@ -41,9 +42,12 @@
     F (T, 25, id_base,       WIRE_U64, 0,                 WIRE_OPT, _) \
     F (T, 26, image_digest,  WIRE_STR, 64,                WIRE_OPT, _) \
     F (T, 27, image_root,    WIRE_STR, DRIVER_PATH_MAX-1, WIRE_OPT, _)
+/* clang-format on */
 
+/* clang-format off */
 #define DRV_MESSAGES(M) \
     M (DRV_STATE, drv_state, 1, DRV_STATE_FIELDS)
+/* clang-format on */
 
 WIRE_DECLARE_PROTO (drv, DRV_MESSAGES)
 
@@ -79,12 +83,10 @@ bool drv_proc_wait_gone (int pid, uint64_t starttime, int timeout_ms, int step_m
 /* vsnprintf into buf. For the drivers' paths, bounded where the config is
  * accepted so they never truncate: going through vsnprintf keeps the
  * compiler from guessing otherwise. */
-void drv_fmt (char *buf, size_t size, const char *fmt, ...)
-    __attribute__ ((format (printf, 3, 4)));
+void drv_fmt (char *buf, size_t size, const char *fmt, ...) __attribute__ ((format (printf, 3, 4)));
 /* Put a one-line reason into why (when not NULL) and return -1: the
  * drivers' helpers below driver_fail (they have no driver code to give). */
-int drv_why (char *why, size_t size, const char *fmt, ...)
-    __attribute__ ((format (printf, 3, 4)));
+int drv_why (char *why, size_t size, const char *fmt, ...) __attribute__ ((format (printf, 3, 4)));
 
 /* rm -r of a shed directory (only files and dirs we made; no symlinks
  * followed). */

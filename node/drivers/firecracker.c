@@ -30,11 +30,11 @@
 #define S_COMP "firecracker"
 
 typedef struct {
-    char data_dir [DRIVER_PATH_MAX];
-    char bin [DRIVER_PATH_MAX];
-    char kernel [DRIVER_PATH_MAX];
-    char boot_args [DRIVER_PATH_MAX];
-    char bridge [DRIVER_IFNAME_MAX + 1];
+    char data_dir[DRIVER_PATH_MAX];
+    char bin[DRIVER_PATH_MAX];
+    char kernel[DRIVER_PATH_MAX];
+    char boot_args[DRIVER_PATH_MAX];
+    char bridge[DRIVER_IFNAME_MAX + 1];
     bool create_tap;
     int stop_timeout_ms;
     long api_timeout_ms;
@@ -47,14 +47,14 @@ s_dir (s_fc_t *self, const char *name, char *buf, size_t size)
 }
 
 void
-driver_firecracker_api_sock (const driver_firecracker_config_t *config, const char *name,
-                             char *buf, size_t size)
+driver_firecracker_api_sock (const driver_firecracker_config_t *config, const char *name, char *buf,
+                             size_t size)
 {
     drv_fmt (buf, size, "%s/sheds/%s/api.sock", config->data_dir, name);
 }
 
 static void
-s_tap_name (const char *name, char tap [16])
+s_tap_name (const char *name, char tap[16])
 {
     uint64_t h = 0xcbf29ce484222325ULL;
     for (const char *p = name; *p; p++)
@@ -81,33 +81,33 @@ s_tap_create (const char *tap, const char *bridge, uint32_t mtu, driver_error_t 
                             strerror (saved));
     }
     close (fd);
-    char why [DRIVER_MSG_MAX];
+    char why[DRIVER_MSG_MAX];
     /* The overlay's MTU on the host end; the guest sets its own eth0
      * (Firecracker has no API for it). */
-    if (nl_link_set (-1, tap, bridge [0] ? bridge : NULL, NULL, mtu, true, why, sizeof why) != 0)
+    if (nl_link_set (-1, tap, bridge[0] ? bridge : NULL, NULL, mtu, true, why, sizeof why) != 0)
         return driver_fail (err, DRIVER_ERR_IO, "firecracker: %s", why);
     return 0;
 }
 
 /* One API call; 2xx is success, else the fault message becomes the error. */
 static int
-s_api (s_fc_t *self, const char *sock, const char *name, const char *method,
-       const char *path, const char *body, http_reply_t *keep, driver_error_t *err)
+s_api (s_fc_t *self, const char *sock, const char *name, const char *method, const char *path,
+       const char *body, http_reply_t *keep, driver_error_t *err)
 {
     http_reply_t r;
     if (http_request (NULL, sock, method, path, body, self->api_timeout_ms, &r) != 0) {
-        int rc = driver_fail (err, DRIVER_ERR_UNAVAILABLE, "firecracker: %s: %s %s: %s (%s)",
-                              name, method, path, r.error, sock);
+        int rc = driver_fail (err, DRIVER_ERR_UNAVAILABLE, "firecracker: %s: %s %s: %s (%s)", name,
+                              method, path, r.error, sock);
         http_reply_free (&r);
         return rc;
     }
     if (r.status < 200 || r.status > 299) {
-        char fault [200] = "";
+        char fault[200] = "";
         if (json_get_str (r.body, r.len, "fault_message", fault, sizeof fault) != 0)
             snprintf (fault, sizeof fault, "%.120s", r.body);
-        int rc = driver_fail (err, r.status == 400 ? DRIVER_ERR_INVALID : DRIVER_ERR_BACKEND,
-                              "firecracker: %s: %s %s: %ld: %s", name, method, path, r.status,
-                              fault);
+        int rc =
+            driver_fail (err, r.status == 400 ? DRIVER_ERR_INVALID : DRIVER_ERR_BACKEND,
+                         "firecracker: %s: %s %s: %ld: %s", name, method, path, r.status, fault);
         http_reply_free (&r);
         return rc;
     }
@@ -119,18 +119,16 @@ s_api (s_fc_t *self, const char *sock, const char *name, const char *method,
 }
 
 static int
-s_spawn (s_fc_t *self, drv_state_t *st, const char *dir, const char *sock,
-         driver_error_t *err)
+s_spawn (s_fc_t *self, drv_state_t *st, const char *dir, const char *sock, driver_error_t *err)
 {
-    char log_path [PATH_MAX];
+    char log_path[PATH_MAX];
     drv_fmt (log_path, sizeof log_path, "%s/firecracker.log", dir);
     unlink (sock);
-    char sock_arg [PATH_MAX];
+    char sock_arg[PATH_MAX];
     drv_fmt (sock_arg, sizeof sock_arg, "%s", sock);
-    char *argv [] = { self->bin, (char *) "--api-sock", sock_arg, (char *) "--id",
-                      st->name, NULL };
+    char *argv[] = { self->bin, (char *) "--api-sock", sock_arg, (char *) "--id", st->name, NULL };
     int log_fd = open (log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    int report [2];
+    int report[2];
     if (log_fd < 0 || pipe2 (report, O_CLOEXEC) != 0) {
         if (log_fd >= 0)
             close (log_fd);
@@ -146,17 +144,17 @@ s_spawn (s_fc_t *self, drv_state_t *st, const char *dir, const char *sock,
             dup2 (log_fd, 1);
             dup2 (log_fd, 2);
             syscall (SYS_close_range, 3, ~0U, 0);
-            execv (argv [0], argv);
+            execv (argv[0], argv);
             _exit (127);
         }
-        ssize_t n = write (report [1], &vmm, sizeof vmm);
+        ssize_t n = write (report[1], &vmm, sizeof vmm);
         _exit (vmm > 0 && n == (ssize_t) sizeof vmm ? 0 : 1);
     }
-    close (report [1]);
+    close (report[1]);
     close (log_fd);
     pid_t vmm = -1;
-    ssize_t n = mid > 0 ? read (report [0], &vmm, sizeof vmm) : -1;
-    close (report [0]);
+    ssize_t n = mid > 0 ? read (report[0], &vmm, sizeof vmm) : -1;
+    close (report[0]);
     if (mid > 0)
         while (waitpid (mid, NULL, 0) < 0 && errno == EINTR)
             ;
@@ -174,8 +172,10 @@ s_spawn (s_fc_t *self, drv_state_t *st, const char *dir, const char *sock,
         usleep (10000);
     }
     kill (vmm, SIGKILL);
-    return driver_fail (err, DRIVER_ERR_UNAVAILABLE, "firecracker: %s: %s did not open %s "
-                        "(see %s)", st->name, self->bin, sock, log_path);
+    return driver_fail (err, DRIVER_ERR_UNAVAILABLE,
+                        "firecracker: %s: %s did not open %s "
+                        "(see %s)",
+                        st->name, self->bin, sock, log_path);
 }
 
 static int
@@ -190,24 +190,25 @@ static int
 s_create (void *impl, const driver_spec_t *spec, driver_error_t *err)
 {
     s_fc_t *self = (s_fc_t *) impl;
-    char dir [PATH_MAX], state [PATH_MAX + 8];
+    char dir[PATH_MAX], state[PATH_MAX + 8];
     s_dir (self, spec->name, dir, sizeof dir);
     drv_fmt (state, sizeof state, "%s/state", dir);
     if (access (state, F_OK) == 0)
         return driver_fail (err, DRIVER_ERR_EXISTS, "firecracker: shed %s already exists",
                             spec->name);
-    if (!spec->image [0])
-        return driver_fail (err, DRIVER_ERR_INVALID, "firecracker: %s: a rootfs image is "
-                            "required", spec->name);
+    if (!spec->image[0])
+        return driver_fail (err, DRIVER_ERR_INVALID,
+                            "firecracker: %s: a rootfs image is "
+                            "required",
+                            spec->name);
     if (shed_mkdir_p (dir, 0700) != 0)
-        return driver_fail (err, DRIVER_ERR_IO, "firecracker: mkdir %s: %s", dir,
-                            strerror (errno));
+        return driver_fail (err, DRIVER_ERR_IO, "firecracker: mkdir %s: %s", dir, strerror (errno));
     drv_state_t st;
     drv_state_from_spec (&st, "firecracker", spec);
     s_tap_name (spec->name, st.veth);
-    if (!st.agent_socket [0])
+    if (!st.agent_socket[0])
         drv_fmt (st.agent_socket, sizeof st.agent_socket, "%s/vsock.sock", dir);
-    if (!st.bridge [0])
+    if (!st.bridge[0])
         snprintf (st.bridge, sizeof st.bridge, "%s", self->bridge);
     int rc = 0;
     if (self->create_tap)
@@ -215,7 +216,7 @@ s_create (void *impl, const driver_spec_t *spec, driver_error_t *err)
     if (rc == 0)
         rc = drv_state_save (dir, &st, err);
     if (rc != 0) {
-        char why [DRIVER_MSG_MAX];
+        char why[DRIVER_MSG_MAX];
         if (self->create_tap)
             nl_link_del (-1, st.veth, why, sizeof why);
         drv_remove_tree (dir);
@@ -226,20 +227,20 @@ s_create (void *impl, const driver_spec_t *spec, driver_error_t *err)
 /* `base` plus, when the shed has an overlay address ("a.b.c.d/len"), the
  * kernel's ip= parameter for eth0. */
 static void
-s_boot_args (const char *base, const char *name, const char *ip, const char *gateway,
-             char *out, size_t size)
+s_boot_args (const char *base, const char *name, const char *ip, const char *gateway, char *out,
+             size_t size)
 {
-    char addr [20] = "";
+    char addr[20] = "";
     unsigned len = 0;
     struct in_addr a;
     if (ip && sscanf (ip, "%19[0-9.]/%u", addr, &len) == 2 && len <= 32
-    &&  inet_pton (AF_INET, addr, &a) == 1) {
+        && inet_pton (AF_INET, addr, &a) == 1) {
         uint32_t mask = len ? htonl (0xffffffffu << (32 - len)) : 0;
-        char maskt [INET_ADDRSTRLEN];
+        char maskt[INET_ADDRSTRLEN];
         struct in_addr m = { .s_addr = mask };
         inet_ntop (AF_INET, &m, maskt, sizeof maskt);
-        drv_fmt (out, size, "%s ip=%s::%s:%s:%s:eth0:off", base, addr,
-               gateway ? gateway : "", maskt, name);
+        drv_fmt (out, size, "%s ip=%s::%s:%s:%s:eth0:off", base, addr, gateway ? gateway : "",
+                 maskt, name);
     }
     else
         drv_fmt (out, size, "%s", base);
@@ -249,7 +250,7 @@ static int
 s_start (void *impl, const char *name, driver_error_t *err)
 {
     s_fc_t *self = (s_fc_t *) impl;
-    char dir [PATH_MAX], sock [PATH_MAX];
+    char dir[PATH_MAX], sock[PATH_MAX];
     drv_state_t st;
     int rc = s_load (self, name, &st, dir, sizeof dir, err);
     if (rc)
@@ -257,13 +258,13 @@ s_start (void *impl, const char *name, driver_error_t *err)
     if (st.pid && drv_proc_alive ((int) st.pid, st.starttime))
         return 0;
     drv_fmt (sock, sizeof sock, "%s/api.sock", dir);
-    if (self->bin [0] && (rc = s_spawn (self, &st, dir, sock, err)) != 0)
+    if (self->bin[0] && (rc = s_spawn (self, &st, dir, sock, err)) != 0)
         return rc;
 
-    char body [1024], q1 [DRIVER_PATH_MAX * 2], q2 [DRIVER_PATH_MAX * 2];
+    char body[1024], q1[DRIVER_PATH_MAX * 2], q2[DRIVER_PATH_MAX * 2];
     unsigned vcpus = (unsigned) ((st.cpus_milli + 999) / 1000);
     drv_fmt (body, sizeof body, "{\"vcpu_count\":%u,\"mem_size_mib\":%llu,\"smt\":false}",
-           vcpus ? vcpus : 1, (unsigned long long) (st.memory_mb ? st.memory_mb : 512));
+             vcpus ? vcpus : 1, (unsigned long long) (st.memory_mb ? st.memory_mb : 512));
     if ((rc = s_api (self, sock, name, "PUT", "/machine-config", body, NULL, err)))
         goto fail;
     json_quote (self->kernel, q1, sizeof q1);
@@ -271,20 +272,24 @@ s_start (void *impl, const char *name, driver_error_t *err)
      * (ip=CLIENT::GATEWAY:NETMASK:HOSTNAME:eth0:off, the kernel's own IP
      * autoconfiguration): no DHCP server on the overlay, nothing to run in
      * the image before the agent can reach the network. */
-    char args [DRIVER_PATH_MAX + 128];
+    char args[DRIVER_PATH_MAX + 128];
     s_boot_args (self->boot_args, name, st.ip, st.gateway, args, sizeof args);
     json_quote (args, q2, sizeof q2);
     drv_fmt (body, sizeof body, "{\"kernel_image_path\":%s,\"boot_args\":%s}", q1, q2);
     if ((rc = s_api (self, sock, name, "PUT", "/boot-source", body, NULL, err)))
         goto fail;
     json_quote (st.image, q1, sizeof q1);
-    drv_fmt (body, sizeof body, "{\"drive_id\":\"rootfs\",\"path_on_host\":%s,"
-           "\"is_root_device\":true,\"is_read_only\":false}", q1);
+    drv_fmt (body, sizeof body,
+             "{\"drive_id\":\"rootfs\",\"path_on_host\":%s,"
+             "\"is_root_device\":true,\"is_read_only\":false}",
+             q1);
     if ((rc = s_api (self, sock, name, "PUT", "/drives/rootfs", body, NULL, err)))
         goto fail;
-    if (st.mac [0])
-        drv_fmt (body, sizeof body, "{\"iface_id\":\"eth0\",\"host_dev_name\":\"%s\","
-               "\"guest_mac\":\"%s\"}", st.veth, st.mac);
+    if (st.mac[0])
+        drv_fmt (body, sizeof body,
+                 "{\"iface_id\":\"eth0\",\"host_dev_name\":\"%s\","
+                 "\"guest_mac\":\"%s\"}",
+                 st.veth, st.mac);
     else
         drv_fmt (body, sizeof body, "{\"iface_id\":\"eth0\",\"host_dev_name\":\"%s\"}", st.veth);
     if ((rc = s_api (self, sock, name, "PUT", "/network-interfaces/eth0", body, NULL, err)))
@@ -301,8 +306,8 @@ s_start (void *impl, const char *name, driver_error_t *err)
     drv_fmt (body, sizeof body, "{\"guest_cid\":%u,\"uds_path\":%s}", cid, q1);
     if ((rc = s_api (self, sock, name, "PUT", "/vsock", body, NULL, err)))
         goto fail;
-    if ((rc = s_api (self, sock, name, "PUT", "/actions",
-                     "{\"action_type\":\"InstanceStart\"}", NULL, err)))
+    if ((rc = s_api (self, sock, name, "PUT", "/actions", "{\"action_type\":\"InstanceStart\"}",
+                     NULL, err)))
         goto fail;
     st.wanted_up = true;
     log_info (S_COMP, "microVM started|shed=%s pid=%d", name, (int) st.pid);
@@ -317,7 +322,7 @@ static int
 s_stop (void *impl, const char *name, driver_error_t *err)
 {
     s_fc_t *self = (s_fc_t *) impl;
-    char dir [PATH_MAX], sock [PATH_MAX];
+    char dir[PATH_MAX], sock[PATH_MAX];
     drv_state_t st;
     int rc = s_load (self, name, &st, dir, sizeof dir, err);
     if (rc)
@@ -329,8 +334,8 @@ s_stop (void *impl, const char *name, driver_error_t *err)
         /* Ask the guest first; an unreachable API is no reason to keep a
          * VM we are told to stop. */
         driver_error_t ignored;
-        s_api (self, sock, name, "PUT", "/actions", "{\"action_type\":\"SendCtrlAltDel\"}",
-               NULL, &ignored);
+        s_api (self, sock, name, "PUT", "/actions", "{\"action_type\":\"SendCtrlAltDel\"}", NULL,
+               &ignored);
         if (alive && !drv_proc_wait_gone ((int) st.pid, st.starttime, self->stop_timeout_ms, 20))
             kill ((pid_t) st.pid, SIGKILL);
     }
@@ -344,14 +349,14 @@ static int
 s_remove (void *impl, const char *name, driver_error_t *err)
 {
     s_fc_t *self = (s_fc_t *) impl;
-    char dir [PATH_MAX];
+    char dir[PATH_MAX];
     drv_state_t st;
     int rc = s_load (self, name, &st, dir, sizeof dir, err);
     if (rc)
         return rc;
     if ((rc = s_stop (impl, name, err)) != 0)
         return rc;
-    char why [DRIVER_MSG_MAX];
+    char why[DRIVER_MSG_MAX];
     if (self->create_tap)
         nl_link_del (-1, st.veth, why, sizeof why);
     if (drv_remove_tree (dir) != 0)
@@ -364,7 +369,7 @@ static int
 s_status (void *impl, const char *name, driver_status_t *out, driver_error_t *err)
 {
     s_fc_t *self = (s_fc_t *) impl;
-    char dir [PATH_MAX], sock [PATH_MAX];
+    char dir[PATH_MAX], sock[PATH_MAX];
     drv_state_t st;
     int rc = s_load (self, name, &st, dir, sizeof dir, err);
     if (rc == DRIVER_ERR_NOT_FOUND)
@@ -392,17 +397,16 @@ s_status (void *impl, const char *name, driver_status_t *out, driver_error_t *er
         snprintf (out->detail, sizeof out->detail, "%s", api_err.message);
         return 0;
     }
-    char state [32] = "";
+    char state[32] = "";
     json_get_str (r.body, r.len, "state", state, sizeof state);
     http_reply_free (&r);
     if (strcmp (state, "Running") == 0)
         out->state = DRIVER_ST_RUNNING;
-    else
-    if (strcmp (state, "Not started") == 0)
+    else if (strcmp (state, "Not started") == 0)
         out->state = DRIVER_ST_STARTING;
     else {
         out->state = DRIVER_ST_ERROR;
-        snprintf (out->detail, sizeof out->detail, "vm: %s", state [0] ? state : "unknown");
+        snprintf (out->detail, sizeof out->detail, "vm: %s", state[0] ? state : "unknown");
     }
     return 0;
 }
@@ -411,7 +415,7 @@ static int
 s_usage (void *impl, const char *name, driver_usage_t *usage, driver_error_t *err)
 {
     s_fc_t *self = (s_fc_t *) impl;
-    char dir [PATH_MAX];
+    char dir[PATH_MAX];
     drv_state_t st;
     int rc = s_load (self, name, &st, dir, sizeof dir, err);
     if (rc)
@@ -419,7 +423,7 @@ s_usage (void *impl, const char *name, driver_usage_t *usage, driver_error_t *er
     usage->memory_limit = st.memory_mb * 1024 * 1024;
     /* The VMM process is the VM: its cpu time and RSS are the shed's. */
     if (st.pid && drv_proc_alive ((int) st.pid, st.starttime)) {
-        char path [64], buf [1024];
+        char path[64], buf[1024];
         snprintf (path, sizeof path, "/proc/%d/stat", (int) st.pid);
         FILE *f = fopen (path, "re");
         if (f) {
@@ -427,8 +431,12 @@ s_usage (void *impl, const char *name, driver_usage_t *usage, driver_error_t *er
                 char *p = strrchr (buf, ')');
                 unsigned long long ut = 0, stime = 0;
                 long rss = 0;
-                if (p && sscanf (p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu "
-                                 "%*d %*d %*d %*d %*d %*d %*u %*u %ld", &ut, &stime, &rss) == 3) {
+                if (p
+                    && sscanf (p + 2,
+                               "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu "
+                               "%*d %*d %*d %*d %*d %*d %*u %*u %ld",
+                               &ut, &stime, &rss)
+                           == 3) {
                     long hz = sysconf (_SC_CLK_TCK);
                     usage->cpu_usec = (ut + stime) * 1000000ULL / (unsigned long long) hz;
                     usage->memory_bytes = (uint64_t) rss * (uint64_t) sysconf (_SC_PAGESIZE);
@@ -439,7 +447,7 @@ s_usage (void *impl, const char *name, driver_usage_t *usage, driver_error_t *er
     }
     uint64_t rx = 0, tx = 0;
     if (nl_link_stats (-1, st.veth, &rx, &tx) == 0) {
-        usage->net_rx_bytes = tx;       /* what the TAP sends, the guest receives */
+        usage->net_rx_bytes = tx; /* what the TAP sends, the guest receives */
         usage->net_tx_bytes = rx;
     }
     return 0;
@@ -449,17 +457,17 @@ static int
 s_list (void *impl, driver_list_fn *fn, void *arg, driver_error_t *err)
 {
     s_fc_t *self = (s_fc_t *) impl;
-    char path [PATH_MAX];
+    char path[PATH_MAX];
     drv_fmt (path, sizeof path, "%s/sheds", self->data_dir);
     DIR *d = opendir (path);
     if (!d)
-        return errno == ENOENT ? 0 : driver_fail (err, DRIVER_ERR_IO,
-                                                  "firecracker: list %s: %s", path,
-                                                  strerror (errno));
+        return errno == ENOENT ? 0
+                               : driver_fail (err, DRIVER_ERR_IO, "firecracker: list %s: %s", path,
+                                              strerror (errno));
     struct dirent *e;
     while ((e = readdir (d))) {
-        char state [PATH_MAX + 300];
-        if (e->d_name [0] == '.')
+        char state[PATH_MAX + 300];
+        if (e->d_name[0] == '.')
             continue;
         drv_fmt (state, sizeof state, "%s/%s/state", path, e->d_name);
         if (access (state, F_OK) == 0)
@@ -477,7 +485,7 @@ s_destroy (void *impl)
 
 static const driver_ops_t s_ops = {
     .name = "firecracker",
-    .agent_suffix = "_1026",        /* shed-agent dials vsock CID 2 port 1026 */
+    .agent_suffix = "_1026", /* shed-agent dials vsock CID 2 port 1026 */
     .create = s_create,
     .start = s_start,
     .stop = s_stop,
@@ -493,7 +501,8 @@ driver_firecracker_new (const driver_firecracker_config_t *config, driver_error_
 {
     assert (config);
     if (!config->data_dir || !*config->data_dir || strlen (config->data_dir) > 150) {
-        driver_fail (err, DRIVER_ERR_INVALID, "firecracker: data_dir is required (at most "
+        driver_fail (err, DRIVER_ERR_INVALID,
+                     "firecracker: data_dir is required (at most "
                      "150 bytes)");
         return NULL;
     }
@@ -508,13 +517,12 @@ driver_firecracker_new (const driver_firecracker_config_t *config, driver_error_
     snprintf (self->kernel, sizeof self->kernel, "%s",
               config->kernel_image ? config->kernel_image : "");
     snprintf (self->boot_args, sizeof self->boot_args, "%s",
-              config->boot_args ? config->boot_args
-                                : "console=ttyS0 reboot=k panic=1 pci=off");
+              config->boot_args ? config->boot_args : "console=ttyS0 reboot=k panic=1 pci=off");
     snprintf (self->bridge, sizeof self->bridge, "%s", config->bridge ? config->bridge : "");
     self->create_tap = config->create_tap;
     self->stop_timeout_ms = config->stop_timeout_ms > 0 ? config->stop_timeout_ms : 10000;
     self->api_timeout_ms = config->api_timeout_ms > 0 ? config->api_timeout_ms : 5000;
-    if (self->bin [0] && access (self->bin, X_OK) != 0) {
+    if (self->bin[0] && access (self->bin, X_OK) != 0) {
         driver_fail (err, DRIVER_ERR_UNAVAILABLE, "firecracker: %s: %s", self->bin,
                      strerror (errno));
         free (self);

@@ -29,18 +29,17 @@
 #include "node/drivers/driver.h"
 
 typedef struct {
-    const char *data_dir;           /* required: <data_dir>/sheds/NAME/ */
-    const char *firecracker_bin;    /* e.g. /usr/local/bin/firecracker; "" = don't spawn */
-    const char *kernel_image;       /* vmlinux path */
-    const char *boot_args;          /* default "console=ttyS0 reboot=k panic=1 pci=off" */
-    const char *bridge;             /* TAPs attach here (spec->bridge wins) */
-    bool create_tap;                /* make TAP "ft<hash>" (needs root) */
-    int stop_timeout_ms;            /* default 10000 */
-    long api_timeout_ms;            /* per API call; default 5000 */
+    const char *data_dir;        /* required: <data_dir>/sheds/NAME/ */
+    const char *firecracker_bin; /* e.g. /usr/local/bin/firecracker; "" = don't spawn */
+    const char *kernel_image;    /* vmlinux path */
+    const char *boot_args;       /* default "console=ttyS0 reboot=k panic=1 pci=off" */
+    const char *bridge;          /* TAPs attach here (spec->bridge wins) */
+    bool create_tap;             /* make TAP "ft<hash>" (needs root) */
+    int stop_timeout_ms;         /* default 10000 */
+    long api_timeout_ms;         /* per API call; default 5000 */
 } driver_firecracker_config_t;
 
-driver_t *driver_firecracker_new (const driver_firecracker_config_t *config,
-                                  driver_error_t *err);
+driver_t *driver_firecracker_new (const driver_firecracker_config_t *config, driver_error_t *err);
 
 /* Where the API socket of shed NAME lives (tests serve it). */
 void driver_firecracker_api_sock (const driver_firecracker_config_t *config, const char *name,

@@ -39,17 +39,17 @@ s_fake (void *arg, const test_httpd_req_t *req, char *out, size_t size)
         return 400;
     }
     if (strcmp (req->url, "/machine-config") == 0 && f->reject_machine_config) {
-        snprintf (out, size, "{\"fault_message\":\"Invalid memory configuration: "
-                             "mem_size_mib must be positive\"}");
+        snprintf (out, size,
+                  "{\"fault_message\":\"Invalid memory configuration: "
+                  "mem_size_mib must be positive\"}");
         return 400;
     }
     if (strcmp (req->url, "/actions") == 0) {
-        char action [32] = "";
+        char action[32] = "";
         json_get_str (req->body, strlen (req->body), "action_type", action, sizeof action);
         if (strcmp (action, "InstanceStart") == 0)
             f->running = true;
-        else
-        if (strcmp (action, "SendCtrlAltDel") == 0)
+        else if (strcmp (action, "SendCtrlAltDel") == 0)
             f->running = false;
     }
     return 204;
@@ -71,30 +71,37 @@ s_body (test_httpd_t *srv, size_t i, test_httpd_req_t *req)
     return req->body;
 }
 
-#define S_NUM(body, path, want) do {                                        \
-        double v_;                                                          \
-        assert_int_equal (json_get_num (body, strlen (body), path, &v_), 0);\
-        assert_float_equal (v_, want, 0);                                   \
+#define S_NUM(body, path, want)                                                                    \
+    do {                                                                                           \
+        double v_;                                                                                 \
+        assert_int_equal (json_get_num (body, strlen (body), path, &v_), 0);                       \
+        assert_float_equal (v_, want, 0);                                                          \
     } while (0)
-#define S_STR(body, path, want) do {                                        \
-        char v_ [256];                                                      \
-        assert_int_equal (json_get_str (body, strlen (body), path, v_, sizeof v_), 0); \
-        assert_string_equal (v_, want);                                     \
+#define S_STR(body, path, want)                                                                    \
+    do {                                                                                           \
+        char v_[256];                                                                              \
+        assert_int_equal (json_get_str (body, strlen (body), path, v_, sizeof v_), 0);             \
+        assert_string_equal (v_, want);                                                            \
     } while (0)
-#define S_BOOL(body, path, want) do {                                       \
-        bool v_;                                                            \
-        assert_int_equal (json_get_bool (body, strlen (body), path, &v_), 0);\
-        assert_int_equal (v_, want);                                        \
+#define S_BOOL(body, path, want)                                                                   \
+    do {                                                                                           \
+        bool v_;                                                                                   \
+        assert_int_equal (json_get_bool (body, strlen (body), path, &v_), 0);                      \
+        assert_int_equal (v_, want);                                                               \
     } while (0)
 
 static void
 test_firecracker_calls (void **state)
 {
-    char dir [64];
+    char dir[64];
     snprintf (dir, sizeof dir, "/tmp/shed-fc-test-%d", (int) getpid ());
     driver_firecracker_config_t cfg = {
-        .data_dir = dir, .firecracker_bin = "", .kernel_image = "/var/lib/shed/vmlinux",
-        .bridge = "shbr0", .create_tap = false, .stop_timeout_ms = 500,
+        .data_dir = dir,
+        .firecracker_bin = "",
+        .kernel_image = "/var/lib/shed/vmlinux",
+        .bridge = "shbr0",
+        .create_tap = false,
+        .stop_timeout_ms = 500,
     };
     driver_error_t err = { 0, "" };
     driver_t *d = driver_firecracker_new (&cfg, &err);
@@ -112,7 +119,7 @@ test_firecracker_calls (void **state)
     assert_int_equal (driver_create (d, &spec, &err), 0);
     assert_int_equal (driver_create (d, &spec, &err), DRIVER_ERR_EXISTS);
 
-    char sock [256];
+    char sock[256];
     driver_firecracker_api_sock (&cfg, "web", sock, sizeof sock);
     s_fake_t fake = { false, false };
     test_httpd_t *srv = test_httpd_new (sock, s_fake, &fake);
@@ -134,8 +141,9 @@ test_firecracker_calls (void **state)
     b = s_body (srv, 1, &req);
     S_STR (b, "kernel_image_path", "/var/lib/shed/vmlinux");
     /* The overlay address reaches the guest on the kernel command line. */
-    S_STR (b, "boot_args", "console=ttyS0 reboot=k panic=1 pci=off "
-                           "ip=198.19.1.5::198.19.1.1:255.255.0.0:web:eth0:off");
+    S_STR (b, "boot_args",
+           "console=ttyS0 reboot=k panic=1 pci=off "
+           "ip=198.19.1.5::198.19.1.1:255.255.0.0:web:eth0:off");
 
     s_expect_put (srv, 2, "/drives/rootfs");
     b = s_body (srv, 2, &req);
@@ -148,13 +156,13 @@ test_firecracker_calls (void **state)
     b = s_body (srv, 3, &req);
     S_STR (b, "iface_id", "eth0");
     S_STR (b, "guest_mac", "02:00:c6:13:00:0a");
-    char tap [32];
+    char tap[32];
     assert_int_equal (json_get_str (b, strlen (b), "host_dev_name", tap, sizeof tap), 0);
     assert_true (strncmp (tap, "ft", 2) == 0 && strlen (tap) <= 15);
 
     s_expect_put (srv, 4, "/vsock");
     b = s_body (srv, 4, &req);
-    char uds [256], want [300];
+    char uds[256], want[300];
     snprintf (want, sizeof want, "%s/sheds/web/vsock.sock", dir);
     S_STR (b, "uds_path", want);
     double cid;
@@ -202,7 +210,7 @@ test_firecracker_calls (void **state)
     /* No image: invalid. */
     driver_spec_t noimg = spec;
     snprintf (noimg.name, sizeof noimg.name, "bare");
-    noimg.image [0] = '\0';
+    noimg.image[0] = '\0';
     assert_int_equal (driver_create (d, &noimg, &err), DRIVER_ERR_INVALID);
     assert_int_equal (driver_remove (d, "web", &err), 0);
     driver_destroy (&d);
@@ -217,7 +225,7 @@ test_firecracker_calls (void **state)
 int
 main (void)
 {
-    const struct CMUnitTest tests [] = {
+    const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_firecracker_calls),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -29,20 +29,20 @@ s_write (char *data, size_t size, size_t nmemb, void *arg)
     http_reply_t *r = (http_reply_t *) arg;
     size_t n = size * nmemb;
     if (r->len + n > HTTP_BODY_MAX)
-        return 0;                       /* aborts the transfer */
+        return 0; /* aborts the transfer */
     char *grown = (char *) realloc (r->body, r->len + n + 1);
     if (!grown)
         return 0;
     r->body = grown;
     memcpy (r->body + r->len, data, n);
     r->len += n;
-    r->body [r->len] = '\0';
+    r->body[r->len] = '\0';
     return n;
 }
 
 int
-http_request (const char *base, const char *unix_path, const char *method,
-              const char *path, const char *json_body, long timeout_ms, http_reply_t *reply)
+http_request (const char *base, const char *unix_path, const char *method, const char *path,
+              const char *json_body, long timeout_ms, http_reply_t *reply)
 {
     http_global_init ();
     memset (reply, 0, sizeof *reply);
@@ -51,7 +51,7 @@ http_request (const char *base, const char *unix_path, const char *method,
         snprintf (reply->error, sizeof reply->error, "curl init failed");
         return -1;
     }
-    char url [1024];
+    char url[1024];
     snprintf (url, sizeof url, "%s%s", base ? base : "http://localhost", path);
     struct curl_slist *headers = NULL;
     headers = curl_slist_append (headers, "Accept: application/json");
@@ -69,7 +69,7 @@ http_request (const char *base, const char *unix_path, const char *method,
         curl_easy_setopt (curl, CURLOPT_POSTFIELDSIZE, (long) strlen (json_body));
     }
     curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 10000L);
-    curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);      /* threaded daemon */
+    curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L); /* threaded daemon */
     curl_easy_setopt (curl, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_write);
     curl_easy_setopt (curl, CURLOPT_WRITEDATA, reply);

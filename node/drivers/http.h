@@ -12,17 +12,16 @@
 #define HTTP_BODY_MAX (1 << 20)
 
 typedef struct {
-    long status;            /* HTTP status, 0 if no response */
-    char *body;             /* NUL-terminated, malloc'd (caller frees) */
+    long status; /* HTTP status, 0 if no response */
+    char *body;  /* NUL-terminated, malloc'd (caller frees) */
     size_t len;
-    char error [160];       /* transport error text when status == 0 */
+    char error[160]; /* transport error text when status == 0 */
 } http_reply_t;
 
 /* base: "http://127.0.0.1:8080" or NULL with unix_path set. Returns 0 when a
  * response arrived (any status), -1 on transport failure (reply->error). */
-int http_request (const char *base, const char *unix_path, const char *method,
-                  const char *path, const char *json_body, long timeout_ms,
-                  http_reply_t *reply);
+int http_request (const char *base, const char *unix_path, const char *method, const char *path,
+                  const char *json_body, long timeout_ms, http_reply_t *reply);
 void http_reply_free (http_reply_t *reply);
 
 /* curl_global_init once per process (thread-safe, idempotent). */

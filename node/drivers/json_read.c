@@ -23,12 +23,16 @@ s_hex4 (const char *p, const char *end, unsigned *out)
         return -1;
     unsigned v = 0;
     for (int i = 0; i < 4; i++) {
-        char c = p [i];
+        char c = p[i];
         v <<= 4;
-        if (c >= '0' && c <= '9') v |= (unsigned) (c - '0');
-        else if (c >= 'a' && c <= 'f') v |= (unsigned) (c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F') v |= (unsigned) (c - 'A' + 10);
-        else return -1;
+        if (c >= '0' && c <= '9')
+            v |= (unsigned) (c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v |= (unsigned) (c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            v |= (unsigned) (c - 'A' + 10);
+        else
+            return -1;
     }
     *out = v;
     return 0;
@@ -45,7 +49,7 @@ s_string (const char *p, const char *end, char *buf, size_t size, bool *overflow
     p++;
     while (p < end && *p != '"') {
         unsigned char c = (unsigned char) *p;
-        char tmp [4];
+        char tmp[4];
         size_t tlen = 1;
         if (c < 0x20)
             return NULL;
@@ -53,57 +57,75 @@ s_string (const char *p, const char *end, char *buf, size_t size, bool *overflow
             if (++p >= end)
                 return NULL;
             switch (*p) {
-                case '"': tmp [0] = '"'; break;
-                case '\\': tmp [0] = '\\'; break;
-                case '/': tmp [0] = '/'; break;
-                case 'b': tmp [0] = '\b'; break;
-                case 'f': tmp [0] = '\f'; break;
-                case 'n': tmp [0] = '\n'; break;
-                case 'r': tmp [0] = '\r'; break;
-                case 't': tmp [0] = '\t'; break;
-                case 'u': {
-                    unsigned cp;
-                    if (s_hex4 (p + 1, end, &cp))
-                        return NULL;
-                    p += 4;
-                    if (cp >= 0xd800 && cp < 0xdc00) {
-                        unsigned lo;
-                        if (end - p < 7 || p [1] != '\\' || p [2] != 'u'
-                            || s_hex4 (p + 3, end, &lo) || lo < 0xdc00 || lo > 0xdfff)
-                            return NULL;
-                        p += 6;
-                        cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-                    }
-                    else
-                    if (cp >= 0xdc00 && cp < 0xe000)
-                        return NULL;
-                    if (cp < 0x80) { tmp [0] = (char) cp; tlen = 1; }
-                    else if (cp < 0x800) {
-                        tmp [0] = (char) (0xc0 | (cp >> 6));
-                        tmp [1] = (char) (0x80 | (cp & 0x3f));
-                        tlen = 2;
-                    }
-                    else if (cp < 0x10000) {
-                        tmp [0] = (char) (0xe0 | (cp >> 12));
-                        tmp [1] = (char) (0x80 | ((cp >> 6) & 0x3f));
-                        tmp [2] = (char) (0x80 | (cp & 0x3f));
-                        tlen = 3;
-                    }
-                    else {
-                        tmp [0] = (char) (0xf0 | (cp >> 18));
-                        tmp [1] = (char) (0x80 | ((cp >> 12) & 0x3f));
-                        tmp [2] = (char) (0x80 | ((cp >> 6) & 0x3f));
-                        tmp [3] = (char) (0x80 | (cp & 0x3f));
-                        tlen = 4;
-                    }
-                    break;
-                }
-                default:
+            case '"':
+                tmp[0] = '"';
+                break;
+            case '\\':
+                tmp[0] = '\\';
+                break;
+            case '/':
+                tmp[0] = '/';
+                break;
+            case 'b':
+                tmp[0] = '\b';
+                break;
+            case 'f':
+                tmp[0] = '\f';
+                break;
+            case 'n':
+                tmp[0] = '\n';
+                break;
+            case 'r':
+                tmp[0] = '\r';
+                break;
+            case 't':
+                tmp[0] = '\t';
+                break;
+            case 'u': {
+                unsigned cp;
+                if (s_hex4 (p + 1, end, &cp))
                     return NULL;
+                p += 4;
+                if (cp >= 0xd800 && cp < 0xdc00) {
+                    unsigned lo;
+                    if (end - p < 7 || p[1] != '\\' || p[2] != 'u' || s_hex4 (p + 3, end, &lo)
+                        || lo < 0xdc00 || lo > 0xdfff)
+                        return NULL;
+                    p += 6;
+                    cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                }
+                else if (cp >= 0xdc00 && cp < 0xe000)
+                    return NULL;
+                if (cp < 0x80) {
+                    tmp[0] = (char) cp;
+                    tlen = 1;
+                }
+                else if (cp < 0x800) {
+                    tmp[0] = (char) (0xc0 | (cp >> 6));
+                    tmp[1] = (char) (0x80 | (cp & 0x3f));
+                    tlen = 2;
+                }
+                else if (cp < 0x10000) {
+                    tmp[0] = (char) (0xe0 | (cp >> 12));
+                    tmp[1] = (char) (0x80 | ((cp >> 6) & 0x3f));
+                    tmp[2] = (char) (0x80 | (cp & 0x3f));
+                    tlen = 3;
+                }
+                else {
+                    tmp[0] = (char) (0xf0 | (cp >> 18));
+                    tmp[1] = (char) (0x80 | ((cp >> 12) & 0x3f));
+                    tmp[2] = (char) (0x80 | ((cp >> 6) & 0x3f));
+                    tmp[3] = (char) (0x80 | (cp & 0x3f));
+                    tlen = 4;
+                }
+                break;
+            }
+            default:
+                return NULL;
             }
         }
         else
-            tmp [0] = (char) c;
+            tmp[0] = (char) c;
         p++;
         if (buf) {
             if (n + tlen < size) {
@@ -117,7 +139,7 @@ s_string (const char *p, const char *end, char *buf, size_t size, bool *overflow
     if (p >= end)
         return NULL;
     if (buf && size)
-        buf [n] = '\0';
+        buf[n] = '\0';
     return p + 1;
 }
 
@@ -131,8 +153,7 @@ s_number (const char *p, const char *end)
         return NULL;
     if (*p == '0')
         p++;
-    else
-    if (*p >= '1' && *p <= '9')
+    else if (*p >= '1' && *p <= '9')
         while (p < end && *p >= '0' && *p <= '9')
             p++;
     else
@@ -163,46 +184,46 @@ s_value (const char *p, const char *end, int depth)
     if (p >= end || depth > JSON_READ_DEPTH)
         return NULL;
     switch (*p) {
-        case '"':
-            return s_string (p, end, NULL, 0, NULL);
-        case '{':
-        case '[': {
-            char close = *p == '{' ? '}' : ']';
-            bool object = *p == '{';
-            p = s_ws (p + 1, end);
-            if (p < end && *p == close)
-                return p + 1;
-            for (;;) {
-                if (object) {
-                    p = s_string (p, end, NULL, 0, NULL);
-                    if (!p)
-                        return NULL;
-                    p = s_ws (p, end);
-                    if (p >= end || *p != ':')
-                        return NULL;
-                    p = s_ws (p + 1, end);
-                }
-                p = s_value (p, end, depth + 1);
+    case '"':
+        return s_string (p, end, NULL, 0, NULL);
+    case '{':
+    case '[': {
+        char close = *p == '{' ? '}' : ']';
+        bool object = *p == '{';
+        p = s_ws (p + 1, end);
+        if (p < end && *p == close)
+            return p + 1;
+        for (;;) {
+            if (object) {
+                p = s_string (p, end, NULL, 0, NULL);
                 if (!p)
                     return NULL;
                 p = s_ws (p, end);
-                if (p >= end)
-                    return NULL;
-                if (*p == close)
-                    return p + 1;
-                if (*p != ',')
+                if (p >= end || *p != ':')
                     return NULL;
                 p = s_ws (p + 1, end);
             }
+            p = s_value (p, end, depth + 1);
+            if (!p)
+                return NULL;
+            p = s_ws (p, end);
+            if (p >= end)
+                return NULL;
+            if (*p == close)
+                return p + 1;
+            if (*p != ',')
+                return NULL;
+            p = s_ws (p + 1, end);
         }
-        case 't':
-            return end - p >= 4 && memcmp (p, "true", 4) == 0 ? p + 4 : NULL;
-        case 'f':
-            return end - p >= 5 && memcmp (p, "false", 5) == 0 ? p + 5 : NULL;
-        case 'n':
-            return end - p >= 4 && memcmp (p, "null", 4) == 0 ? p + 4 : NULL;
-        default:
-            return s_number (p, end);
+    }
+    case 't':
+        return end - p >= 4 && memcmp (p, "true", 4) == 0 ? p + 4 : NULL;
+    case 'f':
+        return end - p >= 5 && memcmp (p, "false", 5) == 0 ? p + 5 : NULL;
+    case 'n':
+        return end - p >= 4 && memcmp (p, "null", 4) == 0 ? p + 4 : NULL;
+    default:
+        return s_number (p, end);
     }
 }
 
@@ -231,10 +252,10 @@ json_find (const char *text, size_t len, const char *path, size_t *vlen)
         p = s_ws (p + 1, end);
         bool found = false;
         while (p < end && *p != '}') {
-            char key [128];
+            char key[128];
             bool overflow = false;
             p = s_string (p, end, key, sizeof key, &overflow);
-            p = s_ws (p, end);          /* valid document: ':' follows */
+            p = s_ws (p, end); /* valid document: ':' follows */
             p = s_ws (p + 1, end);
             if (!overflow && strlen (key) == seglen && memcmp (key, path, seglen) == 0) {
                 found = true;
@@ -274,9 +295,9 @@ json_get_num (const char *text, size_t len, const char *path, double *out)
     const char *v = json_find (text, len, path, &vlen);
     if (!v || !(*v == '-' || (*v >= '0' && *v <= '9')) || vlen >= 64)
         return -1;
-    char tmp [64];
+    char tmp[64];
     memcpy (tmp, v, vlen);
-    tmp [vlen] = '\0';
+    tmp[vlen] = '\0';
     *out = strtod (tmp, NULL);
     return 0;
 }
@@ -317,16 +338,20 @@ int
 json_quote (const char *value, char *buf, size_t size)
 {
     size_t n = 0;
-#define S_PUT(c) do { if (n + 1 >= size) return -1; buf [n++] = (c); } while (0)
+#define S_PUT(c)                                                                                   \
+    do {                                                                                           \
+        if (n + 1 >= size)                                                                         \
+            return -1;                                                                             \
+        buf[n++] = (c);                                                                            \
+    } while (0)
     S_PUT ('"');
     for (const unsigned char *p = (const unsigned char *) value; *p; p++) {
         if (*p == '"' || *p == '\\') {
             S_PUT ('\\');
             S_PUT ((char) *p);
         }
-        else
-        if (*p < 0x20) {
-            char esc [8];
+        else if (*p < 0x20) {
+            char esc[8];
             snprintf (esc, sizeof esc, "\\u%04x", *p);
             for (char *e = esc; *e; e++)
                 S_PUT (*e);
@@ -336,6 +361,6 @@ json_quote (const char *value, char *buf, size_t size)
     }
     S_PUT ('"');
 #undef S_PUT
-    buf [n] = '\0';
+    buf[n] = '\0';
     return (int) n;
 }

@@ -66,7 +66,7 @@ nl_talk (int ns_fd, struct nlmsghdr *nlh, nl_msg_fn *fn, void *arg)
     if (mnl_socket_sendto (nl, nlh, nlh->nlmsg_len) < 0)
         rc = -errno;
     else {
-        char buf [16384];
+        char buf[16384];
         for (;;) {
             ssize_t n = mnl_socket_recvfrom (nl, buf, sizeof buf);
             if (n < 0) {
@@ -138,7 +138,7 @@ s_link_cb (const struct nlmsghdr *nlh, void *data)
 static int
 s_link_get (int ns_fd, const char *ifname, s_link_info_t *info)
 {
-    char buf [MNL_SOCKET_BUFFER_SIZE];
+    char buf[MNL_SOCKET_BUFFER_SIZE];
     struct nlmsghdr *nlh = nl_link_msg (buf, RTM_GETLINK, 0, NULL);
     mnl_attr_put_strz (nlh, IFLA_IFNAME, ifname);
     memset (info, 0, sizeof *info);
@@ -171,9 +171,8 @@ nl_link_stats (int ns_fd, const char *ifname, uint64_t *rx_bytes, uint64_t *tx_b
 int
 nl_veth_create (const char *host, const char *peer, int peer_ns_fd, char *why, size_t why_size)
 {
-    char buf [MNL_SOCKET_BUFFER_SIZE];
-    struct nlmsghdr *nlh = nl_link_msg (buf, RTM_NEWLINK,
-                                       NLM_F_CREATE | NLM_F_EXCL, NULL);
+    char buf[MNL_SOCKET_BUFFER_SIZE];
+    struct nlmsghdr *nlh = nl_link_msg (buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, NULL);
     mnl_attr_put_strz (nlh, IFLA_IFNAME, host);
     struct nlattr *linkinfo = mnl_attr_nest_start (nlh, IFLA_LINKINFO);
     mnl_attr_put_strz (nlh, IFLA_INFO_KIND, "veth");
@@ -198,9 +197,8 @@ nl_veth_create (const char *host, const char *peer, int peer_ns_fd, char *why, s
 int
 nl_bridge_create (int ns_fd, const char *name, char *why, size_t why_size)
 {
-    char buf [MNL_SOCKET_BUFFER_SIZE];
-    struct nlmsghdr *nlh = nl_link_msg (buf, RTM_NEWLINK,
-                                       NLM_F_CREATE | NLM_F_EXCL, NULL);
+    char buf[MNL_SOCKET_BUFFER_SIZE];
+    struct nlmsghdr *nlh = nl_link_msg (buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, NULL);
     mnl_attr_put_strz (nlh, IFLA_IFNAME, name);
     struct nlattr *linkinfo = mnl_attr_nest_start (nlh, IFLA_LINKINFO);
     mnl_attr_put_strz (nlh, IFLA_INFO_KIND, "bridge");
@@ -212,21 +210,21 @@ nl_bridge_create (int ns_fd, const char *name, char *why, size_t why_size)
 }
 
 static int
-s_parse_mac (const char *text, uint8_t mac [6])
+s_parse_mac (const char *text, uint8_t mac[6])
 {
-    unsigned v [6];
+    unsigned v[6];
     char tail;
-    if (sscanf (text, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v [0], &v [1], &v [2], &v [3],
-                &v [4], &v [5], &tail) != 6)
+    if (sscanf (text, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail)
+        != 6)
         return -1;
     for (int i = 0; i < 6; i++)
-        mac [i] = (uint8_t) v [i];
+        mac[i] = (uint8_t) v[i];
     return 0;
 }
 
 int
-nl_link_set (int ns_fd, const char *ifname, const char *master, const char *mac,
-             uint32_t mtu, bool up, char *why, size_t why_size)
+nl_link_set (int ns_fd, const char *ifname, const char *master, const char *mac, uint32_t mtu,
+             bool up, char *why, size_t why_size)
 {
     unsigned index = nl_ifindex (ns_fd, ifname);
     if (!index) {
@@ -241,7 +239,7 @@ nl_link_set (int ns_fd, const char *ifname, const char *master, const char *mac,
             return -ENODEV;
         }
     }
-    char buf [MNL_SOCKET_BUFFER_SIZE];
+    char buf[MNL_SOCKET_BUFFER_SIZE];
     struct ifinfomsg *ifm;
     struct nlmsghdr *nlh = nl_link_msg (buf, RTM_NEWLINK, 0, &ifm);
     ifm->ifi_index = (int) index;
@@ -252,7 +250,7 @@ nl_link_set (int ns_fd, const char *ifname, const char *master, const char *mac,
     if (mtu)
         mnl_attr_put_u32 (nlh, IFLA_MTU, mtu);
     if (mac && *mac) {
-        uint8_t hw [6];
+        uint8_t hw[6];
         if (s_parse_mac (mac, hw) != 0) {
             s_why (why, why_size, "parse MAC for", ifname, -EINVAL);
             return -EINVAL;
@@ -271,7 +269,7 @@ nl_link_del (int ns_fd, const char *ifname, char *why, size_t why_size)
     unsigned index = nl_ifindex (ns_fd, ifname);
     if (!index)
         return -ENODEV;
-    char buf [MNL_SOCKET_BUFFER_SIZE];
+    char buf[MNL_SOCKET_BUFFER_SIZE];
     struct ifinfomsg *ifm;
     struct nlmsghdr *nlh = nl_link_msg (buf, RTM_DELLINK, 0, &ifm);
     ifm->ifi_index = (int) index;
@@ -286,13 +284,13 @@ nl_link_del (int ns_fd, const char *ifname, char *why, size_t why_size)
 static int
 s_parse_cidr (const char *cidr, struct in_addr *addr, unsigned *prefix)
 {
-    char ip [32];
+    char ip[32];
     const char *slash = strchr (cidr, '/');
     size_t len = slash ? (size_t) (slash - cidr) : strlen (cidr);
     if (len >= sizeof ip)
         return -1;
     memcpy (ip, cidr, len);
-    ip [len] = '\0';
+    ip[len] = '\0';
     if (inet_pton (AF_INET, ip, addr) != 1)
         return -1;
     *prefix = 32;
@@ -320,7 +318,7 @@ nl_addr_add (int ns_fd, const char *ifname, const char *cidr, char *why, size_t 
         s_why (why, why_size, "find link", ifname, -ENODEV);
         return -ENODEV;
     }
-    char buf [MNL_SOCKET_BUFFER_SIZE];
+    char buf[MNL_SOCKET_BUFFER_SIZE];
     struct nlmsghdr *nlh = mnl_nlmsg_put_header (buf);
     nlh->nlmsg_type = RTM_NEWADDR;
     nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL;
@@ -339,8 +337,7 @@ nl_addr_add (int ns_fd, const char *ifname, const char *cidr, char *why, size_t 
 }
 
 int
-nl_route_default (int ns_fd, const char *ifname, const char *gateway,
-                  char *why, size_t why_size)
+nl_route_default (int ns_fd, const char *ifname, const char *gateway, char *why, size_t why_size)
 {
     struct in_addr gw;
     if (inet_pton (AF_INET, gateway, &gw) != 1) {
@@ -352,7 +349,7 @@ nl_route_default (int ns_fd, const char *ifname, const char *gateway,
         s_why (why, why_size, "find link", ifname, -ENODEV);
         return -ENODEV;
     }
-    char buf [MNL_SOCKET_BUFFER_SIZE];
+    char buf[MNL_SOCKET_BUFFER_SIZE];
     struct nlmsghdr *nlh = mnl_nlmsg_put_header (buf);
     nlh->nlmsg_type = RTM_NEWROUTE;
     nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL;

@@ -28,27 +28,25 @@ int nl_talk (int ns_fd, struct nlmsghdr *nlh, nl_msg_fn *fn, void *arg);
 
 /* Start an RTM_{NEW,DEL,GET}LINK request in `buf` (MNL_SOCKET_BUFFER_SIZE
  * bytes); *ifm_out, if not NULL, gets its ifinfomsg. */
-struct nlmsghdr *nl_link_msg (void *buf, uint16_t type, uint16_t flags,
-                              struct ifinfomsg **ifm_out);
+struct nlmsghdr *nl_link_msg (void *buf, uint16_t type, uint16_t flags, struct ifinfomsg **ifm_out);
 
 /* veth pair: `host` here, `peer` created directly inside `peer_ns_fd`. */
-int nl_veth_create (const char *host, const char *peer, int peer_ns_fd,
-                    char *why, size_t why_size);
+int nl_veth_create (const char *host, const char *peer, int peer_ns_fd, char *why, size_t why_size);
 
 /* A bridge (for tests and the host bridge if nobody else made it). */
 int nl_bridge_create (int ns_fd, const char *name, char *why, size_t why_size);
 
 /* Change a link: master (NULL = unchanged), MAC "aa:bb:.." (NULL =
  * unchanged), mtu (0 = unchanged), up. */
-int nl_link_set (int ns_fd, const char *ifname, const char *master, const char *mac,
-                 uint32_t mtu, bool up, char *why, size_t why_size);
+int nl_link_set (int ns_fd, const char *ifname, const char *master, const char *mac, uint32_t mtu,
+                 bool up, char *why, size_t why_size);
 
 /* Add "a.b.c.d/len" to ifname. EEXIST is success. */
 int nl_addr_add (int ns_fd, const char *ifname, const char *cidr, char *why, size_t why_size);
 
 /* Default route via gateway out of ifname. EEXIST is success. */
-int nl_route_default (int ns_fd, const char *ifname, const char *gateway,
-                      char *why, size_t why_size);
+int nl_route_default (int ns_fd, const char *ifname, const char *gateway, char *why,
+                      size_t why_size);
 
 /* Delete a link. Returns 0, -ENODEV if absent (why untouched), or -errno. */
 int nl_link_del (int ns_fd, const char *ifname, char *why, size_t why_size);

@@ -33,18 +33,18 @@
 #define S_COMP "netns"
 
 typedef struct {
-    char data_dir [DRIVER_PATH_MAX];
-    char node [DRIVER_NAME_MAX + 1];
-    char netns_dir [DRIVER_PATH_MAX];
-    char bridge [DRIVER_IFNAME_MAX + 1];
-    char agent_path [DRIVER_PATH_MAX];
-    char tc_path [DRIVER_PATH_MAX];
+    char data_dir[DRIVER_PATH_MAX];
+    char node[DRIVER_NAME_MAX + 1];
+    char netns_dir[DRIVER_PATH_MAX];
+    char bridge[DRIVER_IFNAME_MAX + 1];
+    char agent_path[DRIVER_PATH_MAX];
+    char tc_path[DRIVER_PATH_MAX];
     /* The cgroup hierarchy root, for the agent: see s_spawn. "" when too
      * long for the agent's flag (it then reports from /proc). */
-    char cgroup_root [DRIVER_PATH_MAX];
+    char cgroup_root[DRIVER_PATH_MAX];
     int stop_timeout_ms;
     uint32_t mtu;
-    char agent_config [PATH_MAX];   /* "" = sheds get no agent.yaml from us */
+    char agent_config[PATH_MAX]; /* "" = sheds get no agent.yaml from us */
     cgroup_t *cg;
 } s_netns_t;
 
@@ -67,15 +67,15 @@ s_netcfg (const s_netns_t *self, shednet_config_t *cfg)
 }
 
 void
-driver_netns_paths (const driver_netns_config_t *config, const char *name,
-                    char *netns_path, size_t size, char veth [16])
+driver_netns_paths (const driver_netns_config_t *config, const char *name, char *netns_path,
+                    size_t size, char veth[16])
 {
     shednet_paths (config->netns_dir ? config->netns_dir : "/run/netns",
                    config->node_name ? config->node_name : "node", name, netns_path, size, veth);
 }
 
 static void
-s_paths (s_netns_t *self, const char *name, char *dir, char *ns_path, char veth [16])
+s_paths (s_netns_t *self, const char *name, char *dir, char *ns_path, char veth[16])
 {
     if (dir)
         snprintf (dir, PATH_MAX, "%s/sheds/%s", self->data_dir, name);
@@ -103,7 +103,7 @@ s_net_setup (s_netns_t *self, const drv_state_t *st, const char *ns_path, driver
 static int
 s_cgroup_setup (s_netns_t *self, const drv_state_t *st, driver_error_t *err)
 {
-    char why [DRIVER_MSG_MAX] = "";
+    char why[DRIVER_MSG_MAX] = "";
     cgroup_limits_t lim;
     memset (&lim, 0, sizeof lim);
     lim.cpus_milli = (uint32_t) st->cpus_milli;
@@ -117,9 +117,9 @@ s_cgroup_setup (s_netns_t *self, const drv_state_t *st, driver_error_t *err)
                   st->name);
     if (cgroup_create (self->cg, st->name, why, sizeof why) != 0
         || cgroup_apply (self->cg, st->name, &lim, why, sizeof why) != 0)
-        return driver_fail (err, errno == EACCES || errno == EPERM ? DRIVER_ERR_PERMISSION
-                                                                   : DRIVER_ERR_IO,
-                            "netns: %s: %s", st->name, why);
+        return driver_fail (
+            err, errno == EACCES || errno == EPERM ? DRIVER_ERR_PERMISSION : DRIVER_ERR_IO,
+            "netns: %s: %s", st->name, why);
     return 0;
 }
 
@@ -152,15 +152,15 @@ static int
 s_spawn (s_netns_t *self, drv_state_t *st, const char *dir, const char *ns_path,
          driver_error_t *err)
 {
-    char why [DRIVER_MSG_MAX] = "";
+    char why[DRIVER_MSG_MAX] = "";
     /* Everything the children need is prepared before fork. */
-    char log_path [PATH_MAX], sock [DRIVER_PATH_MAX];
+    char log_path[PATH_MAX], sock[DRIVER_PATH_MAX];
     drv_fmt (log_path, sizeof log_path, "%s/console.log", dir);
-    snprintf (sock, sizeof sock, "%s", st->agent_socket [0] ? st->agent_socket : "");
-    if (!sock [0])
+    snprintf (sock, sizeof sock, "%s", st->agent_socket[0] ? st->agent_socket : "");
+    if (!sock[0])
         drv_fmt (sock, sizeof sock, "%s/agent.sock", dir);
-    const char *agent = st->agent_path [0] ? st->agent_path : self->agent_path;
-    bool have_agent = agent [0] && access (agent, X_OK) == 0;
+    const char *agent = st->agent_path[0] ? st->agent_path : self->agent_path;
+    bool have_agent = agent[0] && access (agent, X_OK) == 0;
     /* shed-agent's own flags (agent/main.c): the shed name it believes it
      * has is informational; the host names the shed by the socket. The
      * shed shares the host's /proc, so the agent reads its own CPU, memory
@@ -169,28 +169,37 @@ s_spawn (s_netns_t *self, drv_state_t *st, const char *dir, const char *ns_path,
      * cgroup_metrics.h says why that beats passing each v1 controller's
      * directory). Only the agent gets these flags (argv is used for nothing
      * else), built here because the child may only exec after fork. */
-    char connect [DRIVER_PATH_MAX + 8];
+    char connect[DRIVER_PATH_MAX + 8];
     snprintf (connect, sizeof connect, "unix:%s", sock);
-    char *argv [] = { (char *) "shed-agent", (char *) "--init", (char *) "--shed", st->name,
-                      (char *) "--connect", connect, NULL, NULL, NULL, NULL, NULL };
+    char *argv[] = { (char *) "shed-agent",
+                     (char *) "--init",
+                     (char *) "--shed",
+                     st->name,
+                     (char *) "--connect",
+                     connect,
+                     NULL,
+                     NULL,
+                     NULL,
+                     NULL,
+                     NULL };
     size_t argc = 6;
-    if (have_agent && self->cgroup_root [0]) {
-        argv [argc++] = (char *) "--cgroup-root";
-        argv [argc++] = self->cgroup_root;
+    if (have_agent && self->cgroup_root[0]) {
+        argv[argc++] = (char *) "--cgroup-root";
+        argv[argc++] = self->cgroup_root;
     }
     /* The shed's own agent.yaml (a copy of driver.agent_config made at
      * create, or one an operator put there): what it supervises, tails and
      * registers. The command line above still wins for the channel. */
-    char agent_conf [PATH_MAX];
+    char agent_conf[PATH_MAX];
     drv_fmt (agent_conf, sizeof agent_conf, "%s/agent.yaml", dir);
     if (have_agent && access (agent_conf, R_OK) == 0) {
-        argv [argc++] = (char *) "--config";
-        argv [argc++] = agent_conf;
+        argv[argc++] = (char *) "--config";
+        argv[argc++] = agent_conf;
     }
     int ns_fd = open (ns_path, O_RDONLY | O_CLOEXEC);
     int log_fd = open (log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     int null_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
-    int report [2] = { -1, -1 }, go [2] = { -1, -1 };
+    int report[2] = { -1, -1 }, go[2] = { -1, -1 };
     int rc = 0;
     if (ns_fd < 0 || log_fd < 0 || null_fd < 0 || pipe2 (report, O_CLOEXEC) != 0
         || pipe2 (go, O_CLOEXEC) != 0) {
@@ -215,11 +224,11 @@ s_spawn (s_netns_t *self, drv_state_t *st, const char *dir, const char *ns_path,
             _exit (2);
         if (init == 0) {
             char c;
-            close (report [0]);
-            close (go [1]);
+            close (report[0]);
+            close (go[1]);
             /* Wait until the daemon moved us into the cgroup, so not one
              * instruction of the shed runs outside its limits. */
-            if (read (go [0], &c, 1) != 1)
+            if (read (go[0], &c, 1) != 1)
                 _exit (3);
             dup2 (null_fd, 0);
             dup2 (log_fd, 1);
@@ -236,21 +245,23 @@ s_spawn (s_netns_t *self, drv_state_t *st, const char *dir, const char *ns_path,
             s_placeholder_init ();
             _exit (0);
         }
-        ssize_t n = write (report [1], &init, sizeof init);
+        ssize_t n = write (report[1], &init, sizeof init);
         _exit (n == (ssize_t) sizeof init ? 0 : 5);
     }
-    close (report [1]);
-    report [1] = -1;
-    close (go [0]);
-    go [0] = -1;
+    close (report[1]);
+    report[1] = -1;
+    close (go[0]);
+    go[0] = -1;
     pid_t init = -1;
-    ssize_t n = read (report [0], &init, sizeof init);
+    ssize_t n = read (report[0], &init, sizeof init);
     int status = 0;
     while (waitpid (mid, &status, 0) < 0 && errno == EINTR)
         ;
     if (n != (ssize_t) sizeof init || !WIFEXITED (status) || WEXITSTATUS (status) != 0) {
-        rc = driver_fail (err, DRIVER_ERR_PERMISSION, "netns: start %s: cannot enter the "
-                          "namespace or create a PID namespace (need root)", st->name);
+        rc = driver_fail (err, DRIVER_ERR_PERMISSION,
+                          "netns: start %s: cannot enter the "
+                          "namespace or create a PID namespace (need root)",
+                          st->name);
         goto out;
     }
     if (cgroup_attach (self->cg, st->name, init, why, sizeof why) != 0) {
@@ -258,7 +269,7 @@ s_spawn (s_netns_t *self, drv_state_t *st, const char *dir, const char *ns_path,
         rc = driver_fail (err, DRIVER_ERR_IO, "netns: start %s: %s", st->name, why);
         goto out;
     }
-    if (write (go [1], "g", 1) != 1) {
+    if (write (go[1], "g", 1) != 1) {
         kill (init, SIGKILL);
         rc = driver_fail (err, DRIVER_ERR_IO, "netns: start %s: init vanished", st->name);
         goto out;
@@ -269,14 +280,19 @@ s_spawn (s_netns_t *self, drv_state_t *st, const char *dir, const char *ns_path,
         usleep (1000);
     log_info (S_COMP, "shed started|shed=%s pid=%d agent=%s%s", st->name, (int) init,
               have_agent ? "yes" : "placeholder",
-              have_agent && argv [argc - 1] == agent_conf ? " config=agent.yaml" : "");
+              have_agent && argv[argc - 1] == agent_conf ? " config=agent.yaml" : "");
 out:
-    if (ns_fd >= 0) close (ns_fd);
-    if (log_fd >= 0) close (log_fd);
-    if (null_fd >= 0) close (null_fd);
+    if (ns_fd >= 0)
+        close (ns_fd);
+    if (log_fd >= 0)
+        close (log_fd);
+    if (null_fd >= 0)
+        close (null_fd);
     for (int i = 0; i < 2; i++) {
-        if (report [i] >= 0) close (report [i]);
-        if (go [i] >= 0) close (go [i]);
+        if (report[i] >= 0)
+            close (report[i]);
+        if (go[i] >= 0)
+            close (go[i]);
     }
     return rc;
 }
@@ -290,9 +306,9 @@ out:
 static int
 s_agent_config_copy (s_netns_t *self, const char *name, const char *dir, driver_error_t *err)
 {
-    if (!self->agent_config [0])
+    if (!self->agent_config[0])
         return 0;
-    char dst [PATH_MAX];
+    char dst[PATH_MAX];
     drv_fmt (dst, sizeof dst, "%s/agent.yaml", dir);
     if (access (dst, F_OK) == 0)
         return 0;
@@ -346,11 +362,11 @@ s_stop_procs (s_netns_t *self, drv_state_t *st)
 static void
 s_teardown (s_netns_t *self, drv_state_t *st, const char *ns_path)
 {
-    char why [DRIVER_MSG_MAX] = "";
+    char why[DRIVER_MSG_MAX] = "";
     s_stop_procs (self, st);
     shednet_config_t cfg;
     s_netcfg (self, &cfg);
-    shednet_link_remove (&cfg, st);     /* the veth and its anti-spoofing chain */
+    shednet_link_remove (&cfg, st); /* the veth and its anti-spoofing chain */
     shednet_ns_delete (ns_path);
     if (cgroup_remove (self->cg, st->name, why, sizeof why) != 0)
         log_warn (S_COMP, "%s", why);
@@ -360,10 +376,10 @@ static int
 s_create (void *impl, const driver_spec_t *spec, driver_error_t *err)
 {
     s_netns_t *self = (s_netns_t *) impl;
-    char dir [PATH_MAX], ns_path [PATH_MAX], veth [16];
+    char dir[PATH_MAX], ns_path[PATH_MAX], veth[16];
     s_paths (self, spec->name, dir, ns_path, veth);
     struct stat sb;
-    char state_path [PATH_MAX + 8];
+    char state_path[PATH_MAX + 8];
     snprintf (state_path, sizeof state_path, "%s/state", dir);
     if (stat (state_path, &sb) == 0)
         return driver_fail (err, DRIVER_ERR_EXISTS, "netns: shed %s already exists", spec->name);
@@ -374,7 +390,7 @@ s_create (void *impl, const driver_spec_t *spec, driver_error_t *err)
     drv_state_from_spec (&st, "netns", spec);
     snprintf (st.veth, sizeof st.veth, "%s", veth);
     drv_fmt (st.netns, sizeof st.netns, "%s", ns_path);
-    if (!st.agent_socket [0])
+    if (!st.agent_socket[0])
         drv_fmt (st.agent_socket, sizeof st.agent_socket, "%s/agent.sock", dir);
 
     /* A leftover namespace with this exact name (crash between steps) is
@@ -404,7 +420,7 @@ static int
 s_start (void *impl, const char *name, driver_error_t *err)
 {
     s_netns_t *self = (s_netns_t *) impl;
-    char dir [PATH_MAX];
+    char dir[PATH_MAX];
     drv_state_t st;
     int rc = s_load (self, name, &st, dir, err);
     if (rc)
@@ -415,7 +431,7 @@ s_start (void *impl, const char *name, driver_error_t *err)
      * from the spec, same name, same address. */
     if (!shednet_ns_present (st.netns)) {
         shednet_ns_delete (st.netns);
-        char why [DRIVER_MSG_MAX];
+        char why[DRIVER_MSG_MAX];
         nl_link_del (-1, st.veth, why, sizeof why);
         if ((rc = s_ns_create (self, st.netns, err)) != 0
             || (rc = s_net_setup (self, &st, st.netns, err)) != 0)
@@ -433,7 +449,7 @@ static int
 s_stop (void *impl, const char *name, driver_error_t *err)
 {
     s_netns_t *self = (s_netns_t *) impl;
-    char dir [PATH_MAX];
+    char dir[PATH_MAX];
     drv_state_t st;
     int rc = s_load (self, name, &st, dir, err);
     if (rc)
@@ -448,7 +464,7 @@ static int
 s_remove (void *impl, const char *name, driver_error_t *err)
 {
     s_netns_t *self = (s_netns_t *) impl;
-    char dir [PATH_MAX];
+    char dir[PATH_MAX];
     drv_state_t st;
     int rc = s_load (self, name, &st, dir, err);
     if (rc)
@@ -464,7 +480,7 @@ static int
 s_status (void *impl, const char *name, driver_status_t *out, driver_error_t *err)
 {
     s_netns_t *self = (s_netns_t *) impl;
-    char dir [PATH_MAX];
+    char dir[PATH_MAX];
     drv_state_t st;
     int rc = s_load (self, name, &st, dir, err);
     if (rc == DRIVER_ERR_NOT_FOUND) {
@@ -479,16 +495,14 @@ s_status (void *impl, const char *name, driver_status_t *out, driver_error_t *er
         out->state = DRIVER_ST_ERROR;
         snprintf (out->detail, sizeof out->detail, "network namespace %.200s missing", st.netns);
     }
-    else
-    if (alive) {
+    else if (alive) {
         out->state = DRIVER_ST_RUNNING;
         out->pid = (int) st.pid;
     }
     else {
         out->state = st.wanted_up ? DRIVER_ST_ERROR : DRIVER_ST_STOPPED;
         if (st.wanted_up)
-            snprintf (out->detail, sizeof out->detail, "init process %d exited",
-                      (int) st.pid);
+            snprintf (out->detail, sizeof out->detail, "init process %d exited", (int) st.pid);
     }
     return 0;
 }
@@ -497,7 +511,7 @@ static int
 s_usage (void *impl, const char *name, driver_usage_t *usage, driver_error_t *err)
 {
     s_netns_t *self = (s_netns_t *) impl;
-    char dir [PATH_MAX];
+    char dir[PATH_MAX];
     drv_state_t st;
     int rc = s_load (self, name, &st, dir, err);
     if (rc)
@@ -552,8 +566,10 @@ driver_netns_new (const driver_netns_config_t *config, driver_error_t *err)
     if (strlen (config->data_dir) > S_DIR_MAX
         || (config->netns_dir && strlen (config->netns_dir) > S_DIR_MAX)
         || (config->node_name && strlen (config->node_name) > DRIVER_NAME_MAX)) {
-        driver_fail (err, DRIVER_ERR_INVALID, "netns: data_dir/netns_dir over %d bytes or "
-                     "node name over %d", S_DIR_MAX, DRIVER_NAME_MAX);
+        driver_fail (err, DRIVER_ERR_INVALID,
+                     "netns: data_dir/netns_dir over %d bytes or "
+                     "node name over %d",
+                     S_DIR_MAX, DRIVER_NAME_MAX);
         return NULL;
     }
     s_netns_t *self = (s_netns_t *) calloc (1, sizeof (s_netns_t));
@@ -592,10 +608,10 @@ driver_netns_new (const driver_netns_config_t *config, driver_error_t *err)
             log_warn (S_COMP, "agent config not readable: creates will fail|path=%s err=\"%s\"",
                       self->agent_config, strerror (errno));
     }
-    char why [DRIVER_MSG_MAX] = "";
-    self->cg = cgroup_new (config->cgroup_root, config->cgroup_parent ? config->cgroup_parent
-                                                                      : "shed",
-                           config->cgroup_version, why, sizeof why);
+    char why[DRIVER_MSG_MAX] = "";
+    self->cg =
+        cgroup_new (config->cgroup_root, config->cgroup_parent ? config->cgroup_parent : "shed",
+                    config->cgroup_version, why, sizeof why);
     if (!self->cg) {
         driver_fail (err, DRIVER_ERR_UNAVAILABLE, "netns: %s", why);
         free (self);

@@ -39,25 +39,25 @@
 #include "node/drivers/driver.h"
 
 typedef struct {
-    const char *data_dir;       /* required */
-    const char *node_name;      /* part of namespace names; default "node" */
-    const char *netns_dir;      /* default /run/netns */
-    const char *cgroup_root;    /* default /sys/fs/cgroup */
-    const char *cgroup_parent;  /* default "shed" */
-    int cgroup_version;         /* 0 detect, 1, 2 */
-    const char *bridge;         /* used when a spec names none */
-    const char *agent_path;     /* used when a spec names none; default
+    const char *data_dir;      /* required */
+    const char *node_name;     /* part of namespace names; default "node" */
+    const char *netns_dir;     /* default /run/netns */
+    const char *cgroup_root;   /* default /sys/fs/cgroup */
+    const char *cgroup_parent; /* default "shed" */
+    int cgroup_version;        /* 0 detect, 1, 2 */
+    const char *bridge;        /* used when a spec names none */
+    const char *agent_path;    /* used when a spec names none; default
                                    /usr/local/bin/shed-agent */
-    const char *tc_path;        /* default: /usr/sbin/tc or /sbin/tc */
-    int stop_timeout_ms;        /* default 5000 */
-    uint32_t mtu;               /* veth MTU when a spec has none; 0 = kernel default */
-    const char *agent_config;   /* agent YAML copied to each new shed's dir (below) */
+    const char *tc_path;       /* default: /usr/sbin/tc or /sbin/tc */
+    int stop_timeout_ms;       /* default 5000 */
+    uint32_t mtu;              /* veth MTU when a spec has none; 0 = kernel default */
+    const char *agent_config;  /* agent YAML copied to each new shed's dir (below) */
 } driver_netns_config_t;
 
 driver_t *driver_netns_new (const driver_netns_config_t *config, driver_error_t *err);
 
 /* The namespace file and host veth name a shed gets (for tests, tools). */
-void driver_netns_paths (const driver_netns_config_t *config, const char *name,
-                         char *netns_path, size_t size, char veth [16]);
+void driver_netns_paths (const driver_netns_config_t *config, const char *name, char *netns_path,
+                         size_t size, char veth[16]);
 
 #endif

@@ -43,12 +43,12 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-static char s_tmp [128];
-static char s_data [160];
-static char s_nsdir [160];
-static char s_bridge [16];
-static char s_node [16];
-static char s_cgparent [64];
+static char s_tmp[128];
+static char s_data[160];
+static char s_nsdir[160];
+static char s_bridge[16];
+static char s_node[16];
+static char s_cgparent[64];
 static bool s_ready;
 static const char *s_skip_why = "needs root";
 
@@ -62,7 +62,7 @@ s_config (void)
     c.netns_dir = s_nsdir;
     c.cgroup_parent = s_cgparent;
     c.bridge = s_bridge;
-    c.agent_path = "/nonexistent/shed-agent";     /* placeholder init */
+    c.agent_path = "/nonexistent/shed-agent"; /* placeholder init */
     c.stop_timeout_ms = 2000;
     return c;
 }
@@ -88,7 +88,7 @@ s_group_setup (void **state)
     snprintf (s_node, sizeof s_node, "t%d", pid);
     snprintf (s_cgparent, sizeof s_cgparent, "shed-test-%d", pid);
     mkdir (s_tmp, 0700);
-    char why [256] = "";
+    char why[256] = "";
     if (nl_bridge_create (-1, s_bridge, why, sizeof why) != 0
         || nl_link_set (-1, s_bridge, NULL, NULL, 0, true, why, sizeof why) != 0
         || nl_addr_add (-1, s_bridge, "198.19.0.1/16", why, sizeof why) != 0
@@ -109,28 +109,28 @@ s_group_teardown (void **state)
     /* Whatever a failed check left behind. */
     driver_netns_config_t c = s_config ();
     driver_t *d = driver_netns_new (&c, NULL);
-    const char *names [] = { "web-a", "web-b", "web-c" };
+    const char *names[] = { "web-a", "web-b", "web-c" };
     for (size_t i = 0; d && i < 3; i++)
-        driver_remove (d, names [i], NULL);
+        driver_remove (d, names[i], NULL);
     driver_destroy (&d);
-    const char *ctrls [] = { "cpu", "cpuacct", "memory", "blkio", "pids", "" };
-    for (size_t i = 0; i < sizeof ctrls / sizeof ctrls [0]; i++) {
-        char path [256];
-        snprintf (path, sizeof path, "/sys/fs/cgroup/%s%s%s", ctrls [i], *ctrls [i] ? "/" : "",
+    const char *ctrls[] = { "cpu", "cpuacct", "memory", "blkio", "pids", "" };
+    for (size_t i = 0; i < sizeof ctrls / sizeof ctrls[0]; i++) {
+        char path[256];
+        snprintf (path, sizeof path, "/sys/fs/cgroup/%s%s%s", ctrls[i], *ctrls[i] ? "/" : "",
                   s_cgparent);
         rmdir (path);
     }
-    umount2 (s_nsdir, MNT_DETACH);     /* the driver made it a shared mount */
+    umount2 (s_nsdir, MNT_DETACH); /* the driver made it a shared mount */
     drv_remove_tree (s_tmp);
     return 0;
 }
 
-#define S_NEED_ROOT()                                                   \
-    do {                                                                \
-        if (!s_ready) {                                                 \
-            fprintf (stderr, "netns_test: skipped: %s\n", s_skip_why);  \
-            skip ();                                                    \
-        }                                                               \
+#define S_NEED_ROOT()                                                                              \
+    do {                                                                                           \
+        if (!s_ready) {                                                                            \
+            fprintf (stderr, "netns_test: skipped: %s\n", s_skip_why);                             \
+            skip ();                                                                               \
+        }                                                                                          \
     } while (0)
 
 static driver_spec_t
@@ -176,7 +176,7 @@ s_echo (int from, int to, const char *to_ip, int to_port, const char *from_ip, i
     inet_pton (AF_INET, to_ip, &dst.sin_addr);
     struct sockaddr_in back = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) from_port) };
     inet_pton (AF_INET, from_ip, &back.sin_addr);
-    char buf [64];
+    char buf[64];
     for (int attempt = 0; attempt < 3; attempt++) {
         sendto (from, "ping", 4, 0, (struct sockaddr *) &dst, sizeof dst);
         ssize_t n = recv (to, buf, sizeof buf, 0);
@@ -193,14 +193,14 @@ s_echo (int from, int to, const char *to_ip, int to_port, const char *from_ip, i
 static void
 s_expect_file (const char *path, const char *want)
 {
-    char got [128] = "";
+    char got[128] = "";
     FILE *f = fopen (path, "r");
     if (!f)
         fail_msg ("missing %s", path);
     if (!fgets (got, sizeof got, f))
-        got [0] = '\0';
+        got[0] = '\0';
     fclose (f);
-    got [strcspn (got, "\n")] = '\0';
+    got[strcspn (got, "\n")] = '\0';
     if (strcmp (got, want) != 0)
         fail_msg ("%s: got '%s', want '%s'", path, got, want);
 }
@@ -210,7 +210,7 @@ s_expect_file (const char *path, const char *want)
 static unsigned
 s_link_mtu (const char *ns_path, const char *dev)
 {
-    char cmd [512];
+    char cmd[512];
     if (ns_path)
         snprintf (cmd, sizeof cmd, "nsenter --net=%s ip -o link show dev %s", ns_path, dev);
     else
@@ -218,9 +218,9 @@ s_link_mtu (const char *ns_path, const char *dev)
     FILE *p = popen (cmd, "r");
     if (!p)
         return 0;
-    char line [1024] = "";
+    char line[1024] = "";
     if (!fgets (line, sizeof line, p))
-        line [0] = '\0';
+        line[0] = '\0';
     pclose (p);
     const char *m = strstr (line, " mtu ");
     return m ? (unsigned) strtoul (m + 5, NULL, 10) : 0;
@@ -255,7 +255,7 @@ test_lifecycle (void **state)
     S_NEED_ROOT ();
     driver_netns_config_t cfg = s_config ();
     /* The node's agent config: every new shed gets its own copy. */
-    char agent_yaml [256];
+    char agent_yaml[256];
     snprintf (agent_yaml, sizeof agent_yaml, "%s/agent.yaml", s_tmp);
     s_write_text (agent_yaml, "processes:\n  - {name: x, cmd: \"exit 3\"}\n");
     cfg.agent_config = agent_yaml;
@@ -267,12 +267,12 @@ test_lifecycle (void **state)
 
     driver_spec_t a = s_spec ("web-a", "198.19.0.10/16");
     a.net_kbit = 10000;
-    a.mtu = 1402;                   /* the overlay's, encrypted mode */
+    a.mtu = 1402; /* the overlay's, encrypted mode */
     driver_spec_t b = s_spec ("web-b", "198.19.0.11/16");
     /* web-b's own agent.yaml, put there before the create: it wins. */
-    char path_b [512];
+    char path_b[512];
     snprintf (path_b, sizeof path_b, "%s/sheds/web-b", s_data);
-    char mk [600];
+    char mk[600];
     snprintf (mk, sizeof mk, "mkdir -p %s", path_b);
     assert_int_equal (system (mk), 0);
     strncat (path_b, "/agent.yaml", sizeof path_b - strlen (path_b) - 1);
@@ -291,14 +291,14 @@ test_lifecycle (void **state)
     assert_int_equal (driver_start (d, "web-a", &err), 0);
     if (driver_start (d, "web-b", &err) != 0)
         fail_msg ("%s", err.message);
-    assert_int_equal (driver_start (d, "web-a", &err), 0);     /* idempotent */
+    assert_int_equal (driver_start (d, "web-a", &err), 0); /* idempotent */
     assert_int_equal (driver_status (d, "web-a", &st, &err), 0);
     assert_int_equal (st.state, DRIVER_ST_RUNNING);
     assert_true (st.pid > 0);
     int pid_a = st.pid;
 
     /* Connectivity over the bridge. */
-    char ns_a [256], ns_b [256], veth_a [16], veth_b [16];
+    char ns_a[256], ns_b[256], veth_a[16], veth_b[16];
     driver_netns_paths (&cfg, "web-a", ns_a, sizeof ns_a, veth_a);
     driver_netns_paths (&cfg, "web-b", ns_b, sizeof ns_b, veth_b);
     int sa = s_udp_in (ns_a, "198.19.0.10", 7001);
@@ -314,7 +314,7 @@ test_lifecycle (void **state)
     assert_int_equal (s_link_mtu (ns_b, "eth0"), 1500);
 
     /* Agent config: web-a got a copy of the node's file, web-b kept its own. */
-    char copy [512], *text;
+    char copy[512], *text;
     snprintf (copy, sizeof copy, "%s/sheds/web-a/agent.yaml", s_data);
     text = shed_read_file (copy, 4096, NULL);
     assert_non_null (text);
@@ -326,10 +326,10 @@ test_lifecycle (void **state)
     free (text);
 
     /* Limits in the real cgroup files (v1 here, v2 elsewhere). */
-    char why [256];
+    char why[256];
     cgroup_t *cg = cgroup_new (NULL, s_cgparent, 0, why, sizeof why);
     assert_non_null (cg);
-    char path [512];
+    char path[512];
     if (cgroup_version (cg) == 2) {
         cgroup_path (cg, "web-a", NULL, "memory.max", path, sizeof path);
         s_expect_file (path, "268435456");
@@ -344,10 +344,10 @@ test_lifecycle (void **state)
     }
     cgroup_path (cg, "web-a", "pids", "pids.max", path, sizeof path);
     s_expect_file (path, "64");
-    assert_int_equal (cgroup_nprocs (cg, "web-a"), 1);        /* the init */
+    assert_int_equal (cgroup_nprocs (cg, "web-a"), 1); /* the init */
 
     /* tc on both ends of web-a's link. */
-    char out [512];
+    char out[512];
     assert_int_equal (tc_show ("/usr/sbin/tc", -1, veth_a, out, sizeof out), 0);
     assert_non_null (strstr (out, "tbf"));
     assert_non_null (strstr (out, "10Mbit"));
@@ -364,7 +364,7 @@ test_lifecycle (void **state)
     assert_int_equal (st.state, DRIVER_ST_STOPPED);
     assert_false (drv_proc_alive (pid_a, 0));
     assert_int_equal (cgroup_nprocs (cg, "web-a"), 0);
-    assert_int_equal (driver_stop (d, "web-a", &err), 0);      /* idempotent */
+    assert_int_equal (driver_stop (d, "web-a", &err), 0); /* idempotent */
     assert_int_equal (driver_start (d, "web-a", &err), 0);
     assert_int_equal (driver_status (d, "web-a", &st, &err), 0);
     assert_int_equal (st.state, DRIVER_ST_RUNNING);
@@ -376,7 +376,7 @@ test_lifecycle (void **state)
     assert_int_equal (driver_stop (d, "web-a", &err), 0);
     umount2 (ns_a, MNT_DETACH);
     unlink (ns_a);
-    char why2 [256];
+    char why2[256];
     nl_link_del (-1, veth_a, why2, sizeof why2);
     if (driver_start (d, "web-a", &err) != 0)
         fail_msg ("%s", err.message);
@@ -447,7 +447,7 @@ test_lifecycle (void **state)
 int
 main (void)
 {
-    const struct CMUnitTest tests [] = {
+    const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_lifecycle),
     };
     return cmocka_run_group_tests (tests, s_group_setup, s_group_teardown);

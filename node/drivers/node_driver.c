@@ -31,7 +31,7 @@ s_or_null (const char *text)
  * (node/images/image_store.h). A store is a path and a few buffers, so one
  * is opened per create rather than shared across threads. */
 static int
-s_image_resolve (void *arg, const char *ref, char digest [65], char *root, size_t root_size,
+s_image_resolve (void *arg, const char *ref, char digest[65], char *root, size_t root_size,
                  char *why, size_t why_size)
 {
     const shed_config_t *cfg = (const shed_config_t *) arg;
@@ -47,7 +47,7 @@ static driver_t *
 s_container (const shed_config_t *cfg, driver_error_t *err)
 {
     uint64_t disk = 0;
-    if (cfg->driver.disk [0] && placement_size_parse (cfg->driver.disk, 1024 * 1024, &disk) != 0)
+    if (cfg->driver.disk[0] && placement_size_parse (cfg->driver.disk, 1024 * 1024, &disk) != 0)
         disk = 0;
     driver_container_config_t cc = {
         .data_dir = cfg->data_dir,
@@ -64,7 +64,7 @@ s_container (const shed_config_t *cfg, driver_error_t *err)
         .default_disk_mb = disk / (1024 * 1024),
         .id_base = cfg->driver.id_base,
         .image_resolve = s_image_resolve,
-        .image_arg = (void *) (uintptr_t) cfg,     /* read only (s_image_resolve) */
+        .image_arg = (void *) (uintptr_t) cfg, /* read only (s_image_resolve) */
     };
     return driver_container_new (&cc, err);
 }
@@ -101,8 +101,10 @@ s_test_driver (const shed_config_t *cfg, const char *text, char *why, size_t why
     if (!driver)
         snprintf (why, why_size, "%s", err.message);
     else
-        log_warn (S_COMP, "TEST driver in use: sheds are records only, every call sleeps|"
-                  "driver=sleepy sleep_ms=%u", ms);
+        log_warn (S_COMP,
+                  "TEST driver in use: sheds are records only, every call sleeps|"
+                  "driver=sleepy sleep_ms=%u",
+                  ms);
     return driver;
 }
 
@@ -114,22 +116,23 @@ node_driver_open (const shed_config_t *cfg, char *why, size_t why_size)
         return s_test_driver (cfg, test, why, why_size);
     driver_error_t err = { 0 };
     driver_t *driver = NULL;
-    const char *which = cfg->driver.default_driver [0] ? cfg->driver.default_driver : "auto";
+    const char *which = cfg->driver.default_driver[0] ? cfg->driver.default_driver : "auto";
     if (!strcmp (which, "auto")) {
-        char missing [DRIVER_MSG_MAX] = "";
-        if (driver_container_available (s_or_null (cfg->driver.runtime), missing,
-                                        sizeof missing) == 0)
+        char missing[DRIVER_MSG_MAX] = "";
+        if (driver_container_available (s_or_null (cfg->driver.runtime), missing, sizeof missing)
+            == 0)
             which = "container";
         else {
             which = "netns";
-            log_warn (S_COMP, "container sheds unavailable, using netns: sheds run as host root "
-                      "(trusted code only)|reason=\"%s\"", missing);
+            log_warn (S_COMP,
+                      "container sheds unavailable, using netns: sheds run as host root "
+                      "(trusted code only)|reason=\"%s\"",
+                      missing);
         }
     }
     if (!strcmp (which, "container"))
         driver = s_container (cfg, &err);
-    else
-    if (!strcmp (which, "netns"))
+    else if (!strcmp (which, "netns"))
         driver = s_netns (cfg, &err);
     else {
 #ifdef SHED_HAVE_HTTP_DRIVERS
@@ -150,8 +153,10 @@ node_driver_open (const shed_config_t *cfg, char *why, size_t why_size)
             driver = driver_firecracker_new (&fc, &err);
         }
 #else
-        snprintf (why, why_size, "driver %s needs libcurl at build time (this build has "
-                  "container and netns only)", which);
+        snprintf (why, why_size,
+                  "driver %s needs libcurl at build time (this build has "
+                  "container and netns only)",
+                  which);
         return NULL;
 #endif
     }

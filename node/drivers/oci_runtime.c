@@ -16,22 +16,22 @@
 #include <unistd.h>
 
 struct _oci_runtime_t {
-    char bin [PATH_MAX];
-    char root [PATH_MAX];
+    char bin[PATH_MAX];
+    char root[PATH_MAX];
 };
 
 const char *
 oci_runtime_find (bool cgroup_v1)
 {
-    static const char *const runc [] = { "/usr/sbin/runc", "/usr/bin/runc",
-                                         "/usr/local/sbin/runc", "/usr/local/bin/runc" };
-    static const char *const crun [] = { "/usr/bin/crun", "/usr/local/bin/crun" };
-    for (size_t i = 0; i < sizeof runc / sizeof runc [0]; i++)
-        if (access (runc [i], X_OK) == 0)
-            return runc [i];
-    for (size_t i = 0; !cgroup_v1 && i < sizeof crun / sizeof crun [0]; i++)
-        if (access (crun [i], X_OK) == 0)
-            return crun [i];
+    static const char *const runc[] = { "/usr/sbin/runc", "/usr/bin/runc", "/usr/local/sbin/runc",
+                                        "/usr/local/bin/runc" };
+    static const char *const crun[] = { "/usr/bin/crun", "/usr/local/bin/crun" };
+    for (size_t i = 0; i < sizeof runc / sizeof runc[0]; i++)
+        if (access (runc[i], X_OK) == 0)
+            return runc[i];
+    for (size_t i = 0; !cgroup_v1 && i < sizeof crun / sizeof crun[0]; i++)
+        if (access (crun[i], X_OK) == 0)
+            return crun[i];
     return NULL;
 }
 
@@ -40,7 +40,7 @@ oci_runtime_new (const char *bin, const char *root, char *why, size_t why_size)
 {
     if (!bin || access (bin, X_OK) != 0) {
         drv_why (why, why_size, "OCI runtime %s not found or not executable (apt-get install runc)",
-               bin ? bin : "(none)");
+                 bin ? bin : "(none)");
         return NULL;
     }
     if (strlen (bin) >= PATH_MAX || strlen (root) >= PATH_MAX - 64) {
@@ -80,19 +80,19 @@ static int
 s_exec (oci_runtime_t *self, const char *const *args, int out_fd, char *out, size_t out_size,
         char *err, size_t err_size)
 {
-    const char *argv [24];
+    const char *argv[24];
     size_t n = 0;
-    argv [n++] = self->bin;
-    argv [n++] = "--root";
-    argv [n++] = self->root;
-    for (size_t i = 0; args [i] && n < 23; i++)
-        argv [n++] = args [i];
-    argv [n] = NULL;
-    int po [2] = { -1, -1 }, pe [2] = { -1, -1 };
+    argv[n++] = self->bin;
+    argv[n++] = "--root";
+    argv[n++] = self->root;
+    for (size_t i = 0; args[i] && n < 23; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    int po[2] = { -1, -1 }, pe[2] = { -1, -1 };
     if ((out_fd < 0 && pipe2 (po, O_CLOEXEC) != 0) || pipe2 (pe, O_CLOEXEC) != 0) {
-        if (po [0] >= 0) {
-            close (po [0]);
-            close (po [1]);
+        if (po[0] >= 0) {
+            close (po[0]);
+            close (po[1]);
         }
         return -1;
     }
@@ -100,10 +100,10 @@ s_exec (oci_runtime_t *self, const char *const *args, int out_fd, char *out, siz
     pid_t pid = fork ();
     if (pid == 0) {
         dup2 (null_fd, 0);
-        dup2 (out_fd >= 0 ? out_fd : po [1], 1);
+        dup2 (out_fd >= 0 ? out_fd : po[1], 1);
         /* With a console, the runtime's own errors go to its --log file;
          * stderr must be the container's. */
-        dup2 (out_fd >= 0 ? out_fd : pe [1], 2);
+        dup2 (out_fd >= 0 ? out_fd : pe[1], 2);
         /* execv's prototype predates const; it does not write argv. */
         union {
             const char **c;
@@ -114,40 +114,40 @@ s_exec (oci_runtime_t *self, const char *const *args, int out_fd, char *out, siz
     }
     if (null_fd >= 0)
         close (null_fd);
-    if (po [1] >= 0)
-        close (po [1]);
-    close (pe [1]);
+    if (po[1] >= 0)
+        close (po[1]);
+    close (pe[1]);
     if (pid < 0) {
-        if (po [0] >= 0)
-            close (po [0]);
-        close (pe [0]);
+        if (po[0] >= 0)
+            close (po[0]);
+        close (pe[0]);
         return -1;
     }
     /* Drain both pipes; outputs are small (state JSON, one error line). */
     size_t ho = 0, he = 0;
-    int fds [2] = { po [0], pe [0] };
-    char *bufs [2] = { out, err };
-    size_t sizes [2] = { out ? out_size : 0, err ? err_size : 0 };
-    size_t *have [2] = { &ho, &he };
+    int fds[2] = { po[0], pe[0] };
+    char *bufs[2] = { out, err };
+    size_t sizes[2] = { out ? out_size : 0, err ? err_size : 0 };
+    size_t *have[2] = { &ho, &he };
     for (int i = 0; i < 2; i++) {
-        if (fds [i] < 0)
+        if (fds[i] < 0)
             continue;
-        char sink [512];
+        char sink[512];
         ssize_t r;
         for (;;) {
-            bool room = sizes [i] && *have [i] + 1 < sizes [i];
-            r = read (fds [i], room ? bufs [i] + *have [i] : sink,
-                      room ? sizes [i] - *have [i] - 1 : sizeof sink);
+            bool room = sizes[i] && *have[i] + 1 < sizes[i];
+            r = read (fds[i], room ? bufs[i] + *have[i] : sink,
+                      room ? sizes[i] - *have[i] - 1 : sizeof sink);
             if (r < 0 && errno == EINTR)
                 continue;
             if (r <= 0)
                 break;
             if (room)
-                *have [i] += (size_t) r;
+                *have[i] += (size_t) r;
         }
-        if (sizes [i])
-            bufs [i] [*have [i]] = '\0';
-        close (fds [i]);
+        if (sizes[i])
+            bufs[i][*have[i]] = '\0';
+        close (fds[i]);
     }
     int status = 0;
     while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
@@ -162,7 +162,7 @@ s_log_error (const char *log_path, char *why, size_t why_size)
     FILE *f = fopen (log_path, "re");
     if (!f)
         return;
-    char line [2048];
+    char line[2048];
     while (fgets (line, sizeof line, f)) {
         json_t *doc = json_loads (line, 0, NULL);
         const char *level = doc ? json_string_value (json_object_get (doc, "level")) : NULL;
@@ -179,17 +179,17 @@ s_log_error (const char *log_path, char *why, size_t why_size)
 }
 
 int
-oci_runtime_run (oci_runtime_t *self, const char *id, const char *bundle, int console_fd,
-                 int *pid, char *why, size_t why_size)
+oci_runtime_run (oci_runtime_t *self, const char *id, const char *bundle, int console_fd, int *pid,
+                 char *why, size_t why_size)
 {
-    char pid_file [PATH_MAX], log_path [PATH_MAX];
+    char pid_file[PATH_MAX], log_path[PATH_MAX];
     snprintf (pid_file, sizeof pid_file, "%.*s/runtime.pid", PATH_MAX - 32, bundle);
     snprintf (log_path, sizeof log_path, "%.*s/runtime.log", PATH_MAX - 32, bundle);
     unlink (pid_file);
     unlink (log_path);
     /* --log must come before the command: it is a global flag. */
-    const char *args [] = { "--log", log_path, "--log-format", "json", "run", "-d",
-                            "--pid-file", pid_file, "--bundle", bundle, id, NULL };
+    const char *args[] = { "--log",      log_path, "--log-format", "json", "run", "-d",
+                           "--pid-file", pid_file, "--bundle",     bundle, id,    NULL };
     int rc = s_exec (self, args, console_fd, NULL, 0, NULL, 0);
     if (rc != 0) {
         if (rc == 127 || rc < 0)
@@ -213,14 +213,16 @@ oci_runtime_run (oci_runtime_t *self, const char *id, const char *bundle, int co
 oci_state_t
 oci_runtime_state (oci_runtime_t *self, const char *id, int *pid)
 {
-    char out [4096] = "", err [512] = "";
-    const char *args [] = { "state", id, NULL };
+    char out[4096] = "", err[512] = "";
+    const char *args[] = { "state", id, NULL };
     *pid = 0;
     int rc = s_exec (self, args, -1, out, sizeof out, err, sizeof err);
     if (rc != 0)
         /* "container does not exist" (runc), "No such file" (crun). */
         return strstr (err, "does not exist") || strstr (err, "No such file")
-                   || strstr (err, "not exist") ? OCI_ST_ABSENT : OCI_ST_UNKNOWN;
+                       || strstr (err, "not exist")
+                   ? OCI_ST_ABSENT
+                   : OCI_ST_UNKNOWN;
     json_t *doc = json_loads (out, 0, NULL);
     const char *status = doc ? json_string_value (json_object_get (doc, "status")) : NULL;
     oci_state_t st = OCI_ST_UNKNOWN;
@@ -242,18 +244,18 @@ oci_runtime_state (oci_runtime_t *self, const char *id, int *pid)
 }
 
 int
-oci_runtime_kill (oci_runtime_t *self, const char *id, const char *signal, bool all,
-                  char *why, size_t why_size)
+oci_runtime_kill (oci_runtime_t *self, const char *id, const char *signal, bool all, char *why,
+                  size_t why_size)
 {
-    char err [512] = "";
-    const char *with_all [] = { "kill", "--all", id, signal, NULL };
-    const char *one [] = { "kill", id, signal, NULL };
+    char err[512] = "";
+    const char *with_all[] = { "kill", "--all", id, signal, NULL };
+    const char *one[] = { "kill", id, signal, NULL };
     int rc = s_exec (self, all ? with_all : one, -1, NULL, 0, err, sizeof err);
     if (rc != 0) {
         char *nl = strchr (err, '\n');
         if (nl)
             *nl = '\0';
-        return drv_why (why, why_size, "%s kill %s: %s", self->bin, id, err [0] ? err : "failed");
+        return drv_why (why, why_size, "%s kill %s: %s", self->bin, id, err[0] ? err : "failed");
     }
     return 0;
 }
@@ -261,15 +263,14 @@ oci_runtime_kill (oci_runtime_t *self, const char *id, const char *signal, bool 
 int
 oci_runtime_delete (oci_runtime_t *self, const char *id, char *why, size_t why_size)
 {
-    char err [512] = "";
-    const char *args [] = { "delete", "-f", id, NULL };
+    char err[512] = "";
+    const char *args[] = { "delete", "-f", id, NULL };
     int rc = s_exec (self, args, -1, NULL, 0, err, sizeof err);
     if (rc != 0 && !strstr (err, "does not exist") && !strstr (err, "not exist")) {
         char *nl = strchr (err, '\n');
         if (nl)
             *nl = '\0';
-        return drv_why (why, why_size, "%s delete %s: %s", self->bin, id,
-                      err [0] ? err : "failed");
+        return drv_why (why, why_size, "%s delete %s: %s", self->bin, id, err[0] ? err : "failed");
     }
     return 0;
 }

@@ -21,12 +21,12 @@
 typedef struct _oci_runtime_t oci_runtime_t;
 
 typedef enum {
-    OCI_ST_ABSENT = 0,      /* the runtime knows no such container */
+    OCI_ST_ABSENT = 0, /* the runtime knows no such container */
     OCI_ST_CREATED,
     OCI_ST_RUNNING,
     OCI_ST_PAUSED,
     OCI_ST_STOPPED,
-    OCI_ST_UNKNOWN,         /* the runtime failed or answered nonsense */
+    OCI_ST_UNKNOWN, /* the runtime failed or answered nonsense */
 } oci_state_t;
 
 /* bin: absolute path of runc/crun; root: its state dir. NULL with why when
@@ -41,8 +41,8 @@ int oci_runtime_run (oci_runtime_t *self, const char *id, const char *bundle, in
                      int *pid, char *why, size_t why_size);
 /* What the runtime says of `id`; *pid when running (else 0). */
 oci_state_t oci_runtime_state (oci_runtime_t *self, const char *id, int *pid);
-int oci_runtime_kill (oci_runtime_t *self, const char *id, const char *signal, bool all,
-                      char *why, size_t why_size);
+int oci_runtime_kill (oci_runtime_t *self, const char *id, const char *signal, bool all, char *why,
+                      size_t why_size);
 int oci_runtime_delete (oci_runtime_t *self, const char *id, char *why, size_t why_size);
 
 /* The first runc or crun found in the usual places, or NULL. crun is

@@ -22,29 +22,76 @@
 #include <errno.h>
 #include <jansson.h>
 
-static const char *const s_denied [] = {
+static const char *const s_denied[] = {
     /* kernel modules, kexec, reboot */
-    "init_module", "finit_module", "delete_module", "create_module", "query_module",
-    "get_kernel_syms", "kexec_load", "kexec_file_load", "reboot",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "create_module",
+    "query_module",
+    "get_kernel_syms",
+    "kexec_load",
+    "kexec_file_load",
+    "reboot",
     /* mounts and namespaces (also the new mount API) */
-    "mount", "umount", "umount2", "pivot_root", "unshare", "setns", "fsopen", "fsconfig",
-    "fsmount", "fspick", "move_mount", "open_tree", "mount_setattr",
+    "mount",
+    "umount",
+    "umount2",
+    "pivot_root",
+    "unshare",
+    "setns",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "move_mount",
+    "open_tree",
+    "mount_setattr",
     /* the kernel keyring: not namespaced */
-    "add_key", "request_key", "keyctl",
+    "add_key",
+    "request_key",
+    "keyctl",
     /* file handles bypass the mount namespace (the "shocker" escape) */
-    "open_by_handle_at", "name_to_handle_at",
+    "open_by_handle_at",
+    "name_to_handle_at",
     /* BPF, perf and userfaultfd: kernel attack surface and timing channels */
-    "bpf", "perf_event_open", "userfaultfd",
+    "bpf",
+    "perf_event_open",
+    "userfaultfd",
     /* io_uring */
-    "io_uring_setup", "io_uring_enter", "io_uring_register",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
     /* host-wide clocks, swap, accounting, quotas, raw I/O ports */
-    "settimeofday", "stime", "clock_settime", "clock_adjtime", "adjtimex", "swapon",
-    "swapoff", "acct", "quotactl", "quotactl_fd", "ioperm", "iopl",
+    "settimeofday",
+    "stime",
+    "clock_settime",
+    "clock_adjtime",
+    "adjtimex",
+    "swapon",
+    "swapoff",
+    "acct",
+    "quotactl",
+    "quotactl_fd",
+    "ioperm",
+    "iopl",
     /* obsolete or NUMA calls moby denies */
-    "lookup_dcookie", "nfsservctl", "sysfs", "_sysctl", "uselib", "ustat", "vm86",
-    "vm86old", "get_mempolicy", "set_mempolicy", "mbind", "move_pages",
+    "lookup_dcookie",
+    "nfsservctl",
+    "sysfs",
+    "_sysctl",
+    "uselib",
+    "ustat",
+    "vm86",
+    "vm86old",
+    "get_mempolicy",
+    "set_mempolicy",
+    "mbind",
+    "move_pages",
     /* reading other processes' memory outside ptrace's checks */
-    "process_vm_readv", "process_vm_writev", "kcmp",
+    "process_vm_readv",
+    "process_vm_writev",
+    "kcmp",
 };
 
 /* CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET|NEWTIME */
@@ -53,22 +100,22 @@ static const char *const s_denied [] = {
 size_t
 oci_seccomp_denied_count (void)
 {
-    return sizeof s_denied / sizeof s_denied [0] + 2;     /* + clone, clone3 */
+    return sizeof s_denied / sizeof s_denied[0] + 2; /* + clone, clone3 */
 }
 
 static json_t *
 s_rule (json_t *names, int errno_ret)
 {
-    return json_pack ("{s:o, s:s, s:i}", "names", names, "action", "SCMP_ACT_ERRNO",
-                      "errnoRet", errno_ret);
+    return json_pack ("{s:o, s:s, s:i}", "names", names, "action", "SCMP_ACT_ERRNO", "errnoRet",
+                      errno_ret);
 }
 
 void *
 oci_seccomp_json (void)
 {
     json_t *names = json_array ();
-    for (size_t i = 0; i < sizeof s_denied / sizeof s_denied [0]; i++)
-        json_array_append_new (names, json_string (s_denied [i]));
+    for (size_t i = 0; i < sizeof s_denied / sizeof s_denied[0]; i++)
+        json_array_append_new (names, json_string (s_denied[i]));
     json_t *syscalls = json_array ();
     json_array_append_new (syscalls, s_rule (names, EPERM));
     json_array_append_new (syscalls, s_rule (json_pack ("[s]", "clone3"), ENOSYS));
@@ -79,14 +126,12 @@ oci_seccomp_json (void)
         unsigned long long flag = 1ULL << bit;
         if (!(S_NS_FLAGS & flag))
             continue;
-        json_array_append_new (
-            syscalls,
-            json_pack ("{s:[s], s:s, s:i, s:[{s:i, s:I, s:I, s:s}]}", "names", "clone",
-                       "action", "SCMP_ACT_ERRNO", "errnoRet", EPERM, "args", "index", 0,
-                       "value", (json_int_t) flag, "valueTwo", (json_int_t) flag, "op",
-                       "SCMP_CMP_MASKED_EQ"));
+        json_array_append_new (syscalls, json_pack ("{s:[s], s:s, s:i, s:[{s:i, s:I, s:I, s:s}]}",
+                                                    "names", "clone", "action", "SCMP_ACT_ERRNO",
+                                                    "errnoRet", EPERM, "args", "index", 0, "value",
+                                                    (json_int_t) flag, "valueTwo",
+                                                    (json_int_t) flag, "op", "SCMP_CMP_MASKED_EQ"));
     }
-    return json_pack ("{s:s, s:[s,s,s], s:o}", "defaultAction", "SCMP_ACT_ALLOW",
-                      "architectures", "SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32",
-                      "syscalls", syscalls);
+    return json_pack ("{s:s, s:[s,s,s], s:o}", "defaultAction", "SCMP_ACT_ALLOW", "architectures",
+                      "SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32", "syscalls", syscalls);
 }

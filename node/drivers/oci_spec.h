@@ -12,18 +12,18 @@
 #include <stdint.h>
 
 /* Paths inside the shed. */
-#define OCI_SHED_DIR        "/run/shed"             /* the agent channel dir */
-#define OCI_AGENT_SOCKET    "/run/shed/agent.sock"  /* the only host socket inside */
-#define OCI_AGENT_CONFIG    "/run/shed/agent.yaml"
-#define OCI_AGENT_BIN       "/run/shed-agent"       /* static, read-only */
+#define OCI_SHED_DIR     "/run/shed"            /* the agent channel dir */
+#define OCI_AGENT_SOCKET "/run/shed/agent.sock" /* the only host socket inside */
+#define OCI_AGENT_CONFIG "/run/shed/agent.yaml"
+#define OCI_AGENT_BIN    "/run/shed-agent" /* static, read-only */
 
 typedef struct {
-    const char *hostname;       /* the shed's name */
-    const char *rootfs;         /* absolute path of the mounted root */
-    uint32_t id_base;           /* host uid/gid of the shed's root */
+    const char *hostname; /* the shed's name */
+    const char *rootfs;   /* absolute path of the mounted root */
+    uint32_t id_base;     /* host uid/gid of the shed's root */
     uint32_t id_count;
-    const char *netns_path;     /* the node-built network namespace */
-    const char *cgroups_path;   /* "/<parent>/<name>" */
+    const char *netns_path;   /* the node-built network namespace */
+    const char *cgroups_path; /* "/<parent>/<name>" */
     bool cgroup_v2;
     /* The first process: argv (NULL-terminated) and its environment. */
     const char *const *args;
@@ -42,7 +42,7 @@ typedef struct {
     uint32_t pids_max;
     uint64_t io_read_bps;
     uint64_t io_write_bps;
-    int io_major, io_minor;     /* the device I/O limits apply to; -1 none */
+    int io_major, io_minor; /* the device I/O limits apply to; -1 none */
 } oci_spec_t;
 
 /* The JSON document (caller frees with free()), or NULL on out of memory. */

@@ -36,9 +36,9 @@ s_unescape (char *text)
 {
     char *w = text;
     for (char *r = text; *r; r++) {
-        if (r [0] == '\\' && r [1] >= '0' && r [1] <= '3' && r [2] >= '0' && r [2] <= '7'
-            && r [3] >= '0' && r [3] <= '7') {
-            *w++ = (char) ((r [1] - '0') * 64 + (r [2] - '0') * 8 + (r [3] - '0'));
+        if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0'
+            && r[3] <= '7') {
+            *w++ = (char) ((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
             r += 3;
         }
         else
@@ -53,7 +53,7 @@ rootfs_is_mountpoint (const char *path)
     FILE *f = fopen ("/proc/self/mountinfo", "re");
     if (!f)
         return false;
-    char line [4096];
+    char line[4096];
     bool found = false;
     while (!found && fgets (line, sizeof line, f)) {
         /* id parent major:minor root MOUNTPOINT ... */
@@ -84,7 +84,7 @@ s_first_line (char *text)
 int
 rootfs_disk_create (const rootfs_spec_t *spec, char *why, size_t why_size)
 {
-    char img [PATH_MAX];
+    char img[PATH_MAX];
     s_path (img, spec->dir, "disk.img");
     int fd = open (img, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
@@ -101,17 +101,24 @@ rootfs_disk_create (const rootfs_spec_t *spec, char *why, size_t why_size)
     /* -m 0: no blocks reserved for root (the shed's root is the only
      * user); root_owner: the host's root owns the disk's top directory,
      * the shed's root owns upper/ (made at mount). */
-    char *argv [] = { (char *) "mkfs.ext4", (char *) "-q", (char *) "-F", (char *) "-m",
-                      (char *) "0", (char *) "-E", (char *) "root_owner=0:0", img, NULL };
-    char out [512] = "";
+    char *argv[] = { (char *) "mkfs.ext4",
+                     (char *) "-q",
+                     (char *) "-F",
+                     (char *) "-m",
+                     (char *) "0",
+                     (char *) "-E",
+                     (char *) "root_owner=0:0",
+                     img,
+                     NULL };
+    char out[512] = "";
     int rc = drv_exec (spec->mkfs_path, -1, argv, out, sizeof out);
     if (rc != 0) {
         unlink (img);
         if (rc == 127)
             return drv_why (why, why_size, "cannot run %s (apt-get install e2fsprogs)",
-                          spec->mkfs_path);
-        return drv_why (why, why_size, "mkfs.ext4 %s: %s", img, out [0] ? s_first_line (out)
-                                                                       : "failed");
+                            spec->mkfs_path);
+        return drv_why (why, why_size, "mkfs.ext4 %s: %s", img,
+                        out[0] ? s_first_line (out) : "failed");
     }
     return 0;
 }
@@ -139,7 +146,7 @@ s_loop_mount (const char *img, const char *target, char *why, size_t why_size)
             drv_why (why, why_size, "no free loop device: %s", strerror (errno));
             break;
         }
-        char dev [32];
+        char dev[32];
         snprintf (dev, sizeof dev, "/dev/loop%d", nr);
         int lfd = open (dev, O_RDWR | O_CLOEXEC);
         if (lfd < 0) {
@@ -164,7 +171,7 @@ s_loop_mount (const char *img, const char *target, char *why, size_t why_size)
             drv_why (why, why_size, "mount %s on %s: %s", dev, target, strerror (errno));
         else
             rc = 0;
-        close (lfd);        /* autoclear detaches it now if the mount failed */
+        close (lfd); /* autoclear detaches it now if the mount failed */
         break;
     }
     close (file);
@@ -177,7 +184,7 @@ s_loop_mount (const char *img, const char *target, char *why, size_t why_size)
 static int
 s_write_map (pid_t pid, const char *which, uint32_t base, uint32_t count)
 {
-    char path [64], map [64];
+    char path[64], map[64];
     snprintf (path, sizeof path, "/proc/%d/%s", (int) pid, which);
     int len = snprintf (map, sizeof map, "0 %u %u\n", base, count);
     int fd = open (path, O_WRONLY | O_CLOEXEC);
@@ -194,48 +201,46 @@ s_write_map (pid_t pid, const char *which, uint32_t base, uint32_t count)
 static int
 s_userns_fd (uint32_t base, uint32_t count, char *why, size_t why_size)
 {
-    int ready [2], done [2];
+    int ready[2], done[2];
     if (pipe2 (ready, O_CLOEXEC) != 0)
         return drv_why (why, why_size, "pipe: %s", strerror (errno));
     if (pipe2 (done, O_CLOEXEC) != 0) {
-        close (ready [0]);
-        close (ready [1]);
+        close (ready[0]);
+        close (ready[1]);
         return drv_why (why, why_size, "pipe: %s", strerror (errno));
     }
     pid_t pid = fork ();
     if (pid == 0) {
         /* Only our ends: the parent's close of done[1] must reach us as EOF. */
-        close (ready [0]);
-        close (done [1]);
+        close (ready[0]);
+        close (done[1]);
         char c = unshare (CLONE_NEWUSER) == 0 ? 'u' : 'x';
-        if (write (ready [1], &c, 1) != 1)
+        if (write (ready[1], &c, 1) != 1)
             _exit (1);
-        if (read (done [0], &c, 1) < 0)
+        if (read (done[0], &c, 1) < 0)
             _exit (1);
         _exit (0);
     }
-    close (ready [1]);
-    close (done [0]);
+    close (ready[1]);
+    close (done[0]);
     int fd = -1;
     char c = 0;
     if (pid < 0)
         drv_why (why, why_size, "fork: %s", strerror (errno));
-    else
-    if (read (ready [0], &c, 1) != 1 || c != 'u')
+    else if (read (ready[0], &c, 1) != 1 || c != 'u')
         drv_why (why, why_size, "cannot create a user namespace");
-    else
-    if (s_write_map (pid, "uid_map", base, count) != 0
-        || s_write_map (pid, "gid_map", base, count) != 0)
+    else if (s_write_map (pid, "uid_map", base, count) != 0
+             || s_write_map (pid, "gid_map", base, count) != 0)
         drv_why (why, why_size, "write the user namespace's id maps: %s", strerror (errno));
     else {
-        char path [64];
+        char path[64];
         snprintf (path, sizeof path, "/proc/%d/ns/user", (int) pid);
         fd = open (path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
             drv_why (why, why_size, "open %s: %s", path, strerror (errno));
     }
-    close (ready [0]);
-    close (done [1]);           /* the child reads EOF and leaves */
+    close (ready[0]);
+    close (done[1]); /* the child reads EOF and leaves */
     if (pid > 0)
         while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
             ;
@@ -256,16 +261,14 @@ s_idmap_mount (const rootfs_spec_t *spec, const char *target, char *why, size_t 
     else {
         struct mount_attr attr;
         memset (&attr, 0, sizeof attr);
-        attr.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID
-                      | MOUNT_ATTR_NODEV;
+        attr.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
         attr.userns_fd = (uint64_t) userns;
         if (syscall (SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr) != 0)
             drv_why (why, why_size, "ID-map %s: %s (kernel without ID-mapped mounts?)",
-                   spec->image_root, strerror (errno));
-        else
-        if (syscall (SYS_move_mount, tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) != 0)
+                     spec->image_root, strerror (errno));
+        else if (syscall (SYS_move_mount, tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) != 0)
             drv_why (why, why_size, "mount %s on %s: %s", spec->image_root, target,
-                   strerror (errno));
+                     strerror (errno));
         else
             rc = 0;
         close (tree);
@@ -287,7 +290,7 @@ s_mkdir (const char *path, mode_t mode, char *why, size_t why_size)
 int
 rootfs_mount (const rootfs_spec_t *spec, char *why, size_t why_size)
 {
-    char img [PATH_MAX], disk [PATH_MAX], lower [PATH_MAX], root [PATH_MAX];
+    char img[PATH_MAX], disk[PATH_MAX], lower[PATH_MAX], root[PATH_MAX];
     s_path (img, spec->dir, "disk.img");
     s_path (disk, spec->dir, "disk");
     s_path (lower, spec->dir, "lower");
@@ -297,7 +300,7 @@ rootfs_mount (const rootfs_spec_t *spec, char *why, size_t why_size)
         return -1;
     if (!rootfs_is_mountpoint (disk) && s_loop_mount (img, disk, why, why_size) != 0)
         return -1;
-    char upper [PATH_MAX], work [PATH_MAX];
+    char upper[PATH_MAX], work[PATH_MAX];
     s_path (upper, disk, "upper");
     s_path (work, disk, "work");
     if (s_mkdir (upper, 0755, why, why_size) || s_mkdir (work, 0700, why, why_size))
@@ -309,7 +312,7 @@ rootfs_mount (const rootfs_spec_t *spec, char *why, size_t why_size)
         return -1;
     if (rootfs_is_mountpoint (root))
         return 0;
-    char opts [3 * PATH_MAX + 64];
+    char opts[3 * PATH_MAX + 64];
     snprintf (opts, sizeof opts, "lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work);
     if (mount ("overlay", root, "overlay", MS_NOSUID | MS_NODEV, opts) != 0)
         return drv_why (why, why_size, "mount overlay on %s: %s", root, strerror (errno));
@@ -319,11 +322,11 @@ rootfs_mount (const rootfs_spec_t *spec, char *why, size_t why_size)
 int
 rootfs_umount (const char *dir, char *why, size_t why_size)
 {
-    static const char *const leaves [] = { "rootfs", "lower", "disk" };
+    static const char *const leaves[] = { "rootfs", "lower", "disk" };
     int rc = 0;
-    for (size_t i = 0; i < sizeof leaves / sizeof leaves [0]; i++) {
-        char path [PATH_MAX];
-        s_path (path, dir, leaves [i]);
+    for (size_t i = 0; i < sizeof leaves / sizeof leaves[0]; i++) {
+        char path[PATH_MAX];
+        s_path (path, dir, leaves[i]);
         /* A lazy unmount never fails on a busy tree; the loop device is
          * released when the last user (a dying container) lets go. */
         for (int n = 0; n < 4 && rootfs_is_mountpoint (path); n++)
@@ -337,7 +340,7 @@ rootfs_umount (const char *dir, char *why, size_t why_size)
 int
 rootfs_disk_usage (const char *dir, uint64_t *used, uint64_t *total)
 {
-    char disk [PATH_MAX];
+    char disk[PATH_MAX];
     s_path (disk, dir, "disk");
     struct statvfs vfs;
     if (!rootfs_is_mountpoint (disk) || statvfs (disk, &vfs) != 0)

@@ -29,12 +29,12 @@
 #include <stdint.h>
 
 typedef struct {
-    const char *dir;            /* the shed's directory (absolute) */
-    const char *image_root;     /* the image's unpacked root (absolute) */
-    uint32_t id_base;           /* first host uid/gid of the shed's range */
-    uint32_t id_count;          /* size of the range (65536) */
-    uint64_t disk_bytes;        /* size of disk.img */
-    const char *mkfs_path;      /* mkfs.ext4 */
+    const char *dir;        /* the shed's directory (absolute) */
+    const char *image_root; /* the image's unpacked root (absolute) */
+    uint32_t id_base;       /* first host uid/gid of the shed's range */
+    uint32_t id_count;      /* size of the range (65536) */
+    uint64_t disk_bytes;    /* size of disk.img */
+    const char *mkfs_path;  /* mkfs.ext4 */
 } rootfs_spec_t;
 
 /* Make DIR/disk.img (sparse, ext4). Fails when it exists. 0 or -1/why. */

@@ -12,7 +12,7 @@
 #include <strings.h>
 
 typedef struct {
-    char base [DRIVER_PATH_MAX];
+    char base[DRIVER_PATH_MAX];
     long timeout_ms;
 } s_server_t;
 
@@ -20,52 +20,45 @@ typedef struct {
 static int
 s_error (const char *what, const char *name, const http_reply_t *r, driver_error_t *err)
 {
-    char code [64] = "", message [160] = "";
+    char code[64] = "", message[160] = "";
     if (json_get_str (r->body, r->len, "error.code", code, sizeof code) != 0)
         json_get_str (r->body, r->len, "code", code, sizeof code);
     if (json_get_str (r->body, r->len, "error.message", message, sizeof message) != 0
         && json_get_str (r->body, r->len, "message", message, sizeof message) != 0
         && json_get_str (r->body, r->len, "error", message, sizeof message) != 0)
-        snprintf (message, sizeof message, "%.120s", r->len && r->body [0] != '{' ? r->body : "");
+        snprintf (message, sizeof message, "%.120s", r->len && r->body[0] != '{' ? r->body : "");
     int rc;
     if (strcmp (code, "SHED_ALREADY_EXISTS") == 0)
         rc = DRIVER_ERR_EXISTS;
-    else
-    if (strcmp (code, "SHED_NOT_FOUND") == 0)
+    else if (strcmp (code, "SHED_NOT_FOUND") == 0)
         rc = DRIVER_ERR_NOT_FOUND;
-    else
-    if (strcmp (code, "BACKEND_ERROR") == 0)
+    else if (strcmp (code, "BACKEND_ERROR") == 0)
         rc = DRIVER_ERR_BACKEND;
-    else
-    if (strncmp (code, "INVALID", 7) == 0 || r->status == 400 || r->status == 422)
+    else if (strncmp (code, "INVALID", 7) == 0 || r->status == 400 || r->status == 422)
         rc = DRIVER_ERR_INVALID;
-    else
-    if (r->status == 404)
+    else if (r->status == 404)
         rc = DRIVER_ERR_NOT_FOUND;
-    else
-    if (r->status == 409)
-        rc = code [0] ? DRIVER_ERR_STATE : DRIVER_ERR_EXISTS;
-    else
-    if (r->status == 401 || r->status == 403)
+    else if (r->status == 409)
+        rc = code[0] ? DRIVER_ERR_STATE : DRIVER_ERR_EXISTS;
+    else if (r->status == 401 || r->status == 403)
         rc = DRIVER_ERR_PERMISSION;
-    else
-    if (r->status == 503)
+    else if (r->status == 503)
         rc = DRIVER_ERR_UNAVAILABLE;
     else
         rc = DRIVER_ERR_BACKEND;
     return driver_fail (err, rc, "shed-server: %s %s: %ld %s%s%s", what, name, r->status,
-                        code [0] ? code : "error", message [0] ? ": " : "", message);
+                        code[0] ? code : "error", message[0] ? ": " : "", message);
 }
 
 /* One call; 0 on 2xx (reply kept for the caller when `keep`). */
 static int
-s_call (s_server_t *self, const char *method, const char *path, const char *body,
-        const char *what, const char *name, http_reply_t *keep, driver_error_t *err)
+s_call (s_server_t *self, const char *method, const char *path, const char *body, const char *what,
+        const char *name, http_reply_t *keep, driver_error_t *err)
 {
     http_reply_t r;
     if (http_request (self->base, NULL, method, path, body, self->timeout_ms, &r) != 0) {
-        int rc = driver_fail (err, DRIVER_ERR_UNAVAILABLE, "shed-server: %s %s: %s (%s)",
-                              what, name, r.error, self->base);
+        int rc = driver_fail (err, DRIVER_ERR_UNAVAILABLE, "shed-server: %s %s: %s (%s)", what,
+                              name, r.error, self->base);
         http_reply_free (&r);
         return rc;
     }
@@ -83,17 +76,17 @@ static int
 s_create (void *impl, const driver_spec_t *spec, driver_error_t *err)
 {
     s_server_t *self = (s_server_t *) impl;
-    char name [80], image [DRIVER_PATH_MAX * 2], repo [DRIVER_PATH_MAX * 2];
+    char name[80], image[DRIVER_PATH_MAX * 2], repo[DRIVER_PATH_MAX * 2];
     json_quote (spec->name, name, sizeof name);
     json_quote (spec->image, image, sizeof image);
     json_quote (spec->repo, repo, sizeof repo);
     unsigned cpus = (spec->cpus_milli + 999) / 1000;
-    char body [2048];
+    char body[2048];
     int n = snprintf (body, sizeof body, "{\"name\":%s,\"cpus\":%u,\"memory_mb\":%llu", name,
                       cpus ? cpus : 1, (unsigned long long) spec->memory_mb);
-    if (spec->image [0])
+    if (spec->image[0])
         n += snprintf (body + n, sizeof body - (size_t) n, ",\"image\":%s", image);
-    if (spec->repo [0])
+    if (spec->repo[0])
         n += snprintf (body + n, sizeof body - (size_t) n, ",\"repo\":%s", repo);
     snprintf (body + n, sizeof body - (size_t) n, "}");
     return s_call (self, "POST", "/api/sheds", body, "create", spec->name, NULL, err);
@@ -102,7 +95,7 @@ s_create (void *impl, const driver_spec_t *spec, driver_error_t *err)
 static int
 s_action (void *impl, const char *name, const char *action, driver_error_t *err)
 {
-    char path [128];
+    char path[128];
     snprintf (path, sizeof path, "/api/sheds/%s/%s", name, action);
     return s_call ((s_server_t *) impl, "POST", path, NULL, action, name, NULL, err);
 }
@@ -122,7 +115,7 @@ s_stop (void *impl, const char *name, driver_error_t *err)
 static int
 s_remove (void *impl, const char *name, driver_error_t *err)
 {
-    char path [128];
+    char path[128];
     snprintf (path, sizeof path, "/api/sheds/%s", name);
     return s_call ((s_server_t *) impl, "DELETE", path, NULL, "delete", name, NULL, err);
 }
@@ -130,7 +123,7 @@ s_remove (void *impl, const char *name, driver_error_t *err)
 static int
 s_status (void *impl, const char *name, driver_status_t *st, driver_error_t *err)
 {
-    char path [128];
+    char path[128];
     snprintf (path, sizeof path, "/api/sheds/%s", name);
     http_reply_t r;
     int rc = s_call ((s_server_t *) impl, "GET", path, NULL, "status", name, &r, err);
@@ -138,18 +131,16 @@ s_status (void *impl, const char *name, driver_status_t *st, driver_error_t *err
         st->state = DRIVER_ST_ABSENT;
     if (rc)
         return rc;
-    char state [32] = "";
+    char state[32] = "";
     if (json_get_str (r.body, r.len, "status", state, sizeof state) != 0
         && json_get_str (r.body, r.len, "state", state, sizeof state) != 0
         && json_get_str (r.body, r.len, "shed.status", state, sizeof state) != 0)
         snprintf (state, sizeof state, "unknown");
     if (strcasecmp (state, "running") == 0)
         st->state = DRIVER_ST_RUNNING;
-    else
-    if (strcasecmp (state, "stopped") == 0 || strcasecmp (state, "created") == 0)
+    else if (strcasecmp (state, "stopped") == 0 || strcasecmp (state, "created") == 0)
         st->state = DRIVER_ST_STOPPED;
-    else
-    if (strcasecmp (state, "starting") == 0 || strcasecmp (state, "creating") == 0)
+    else if (strcasecmp (state, "starting") == 0 || strcasecmp (state, "creating") == 0)
         st->state = DRIVER_ST_STARTING;
     else {
         st->state = DRIVER_ST_ERROR;
@@ -172,7 +163,7 @@ static void
 s_on_elem (void *arg, const char *elem, size_t len)
 {
     s_each_t *each = (s_each_t *) arg;
-    char name [DRIVER_NAME_MAX + 1];
+    char name[DRIVER_NAME_MAX + 1];
     if (json_get_str (elem, len, "name", name, sizeof name) == 0)
         each->fn (each->arg, name);
 }
@@ -205,7 +196,7 @@ static const driver_ops_t s_ops = {
     .stop = s_stop,
     .remove = s_remove,
     .status = s_status,
-    .usage = NULL,              /* Shed's API has no counters: unsupported */
+    .usage = NULL, /* Shed's API has no counters: unsupported */
     .list = s_list,
     .destroy = s_destroy,
 };
@@ -213,12 +204,12 @@ static const driver_ops_t s_ops = {
 static void
 s_configure (s_server_t *self, const driver_shed_server_config_t *config)
 {
-    const char *base = config->base_url && *config->base_url ? config->base_url
-                                                             : "http://127.0.0.1:8080";
+    const char *base =
+        config->base_url && *config->base_url ? config->base_url : "http://127.0.0.1:8080";
     snprintf (self->base, sizeof self->base, "%s", base);
     size_t len = strlen (self->base);
-    if (len && self->base [len - 1] == '/')
-        self->base [len - 1] = '\0';
+    if (len && self->base[len - 1] == '/')
+        self->base[len - 1] = '\0';
     self->timeout_ms = config->timeout_ms > 0 ? config->timeout_ms : 30000;
 }
 
@@ -237,8 +228,8 @@ driver_shed_server_new (const driver_shed_server_config_t *config, driver_error_
 }
 
 int
-driver_shed_server_info (const driver_shed_server_config_t *config, char *version,
-                         size_t size, driver_error_t *err)
+driver_shed_server_info (const driver_shed_server_config_t *config, char *version, size_t size,
+                         driver_error_t *err)
 {
     s_server_t self;
     s_configure (&self, config);
@@ -247,7 +238,7 @@ driver_shed_server_info (const driver_shed_server_config_t *config, char *versio
     if (rc)
         return rc;
     if (json_get_str (r.body, r.len, "version", version, size) != 0 && size)
-        version [0] = '\0';
+        version[0] = '\0';
     http_reply_free (&r);
     return 0;
 }

@@ -26,15 +26,14 @@
 #include "node/drivers/driver.h"
 
 typedef struct {
-    const char *base_url;       /* default http://127.0.0.1:8080 */
-    long timeout_ms;            /* per request; default 30000 (create clones repos) */
+    const char *base_url; /* default http://127.0.0.1:8080 */
+    long timeout_ms;      /* per request; default 30000 (create clones repos) */
 } driver_shed_server_config_t;
 
-driver_t *driver_shed_server_new (const driver_shed_server_config_t *config,
-                                  driver_error_t *err);
+driver_t *driver_shed_server_new (const driver_shed_server_config_t *config, driver_error_t *err);
 
 /* GET /api/info: the server's version string (or "" if it gives none). */
-int driver_shed_server_info (const driver_shed_server_config_t *config, char *version,
-                             size_t size, driver_error_t *err);
+int driver_shed_server_info (const driver_shed_server_config_t *config, char *version, size_t size,
+                             driver_error_t *err);
 
 #endif

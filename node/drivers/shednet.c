@@ -40,7 +40,7 @@ shednet_ns_name (const char *node, const char *name, char *buf, size_t size)
 }
 
 void
-shednet_veth_name (const char *ns_name, char veth [16])
+shednet_veth_name (const char *ns_name, char veth[16])
 {
     snprintf (veth, 16, "sv%010llx",
               (unsigned long long) (shednet_hash (ns_name) & 0xffffffffffULL));
@@ -48,9 +48,9 @@ shednet_veth_name (const char *ns_name, char veth [16])
 
 void
 shednet_paths (const char *netns_dir, const char *node, const char *name, char *ns_path,
-               size_t size, char veth [16])
+               size_t size, char veth[16])
 {
-    char ns [160];
+    char ns[160];
     shednet_ns_name (node, name, ns, sizeof ns);
     if (ns_path)
         snprintf (ns_path, size, "%s/%s", netns_dir, ns);
@@ -70,8 +70,7 @@ s_ns_dir_prepare (const shednet_config_t *cfg, driver_error_t *err)
         return 0;
     if (errno != EINVAL)
         return driver_fail (err, errno == EPERM ? DRIVER_ERR_PERMISSION : DRIVER_ERR_IO,
-                            "%s: make %s shared: %s", cfg->comp, cfg->netns_dir,
-                            strerror (errno));
+                            "%s: make %s shared: %s", cfg->comp, cfg->netns_dir, strerror (errno));
     /* Not a mount point yet: bind it onto itself, then share it. */
     if (mount (cfg->netns_dir, cfg->netns_dir, "none", MS_BIND | MS_REC, NULL) != 0
         || mount ("", cfg->netns_dir, "none", MS_SHARED | MS_REC, NULL) != 0)
@@ -117,9 +116,8 @@ shednet_ns_create (const shednet_config_t *cfg, const char *path, driver_error_t
         ;
     if (!WIFEXITED (status) || WEXITSTATUS (status) != 0) {
         unlink (path);
-        return driver_fail (err, DRIVER_ERR_PERMISSION, "%s: %s %s failed (need root)",
-                            cfg->comp, WEXITSTATUS (status) == 1 ? "unshare for" : "bind mount of",
-                            path);
+        return driver_fail (err, DRIVER_ERR_PERMISSION, "%s: %s %s failed (need root)", cfg->comp,
+                            WEXITSTATUS (status) == 1 ? "unshare for" : "bind mount of", path);
     }
     return 0;
 }
@@ -136,22 +134,22 @@ shednet_ns_delete (const char *path)
 static int
 s_sysctls (int ns_fd)
 {
-    static const char *const keys [] = {
+    static const char *const keys[] = {
         "/proc/sys/net/ipv4/ip_unprivileged_port_start",
         "/proc/sys/net/ipv4/ping_group_range",
     };
-    static const char *const values [] = { "0\n", "0 2147483647\n" };
+    static const char *const values[] = { "0\n", "0 2147483647\n" };
     pid_t pid = fork ();
     if (pid < 0)
         return -1;
     if (pid == 0) {
         if (setns (ns_fd, CLONE_NEWNET) != 0)
             _exit (1);
-        for (size_t i = 0; i < sizeof keys / sizeof keys [0]; i++) {
-            int fd = open (keys [i], O_WRONLY | O_CLOEXEC);
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+            int fd = open (keys[i], O_WRONLY | O_CLOEXEC);
             if (fd < 0)
                 _exit (2);
-            ssize_t n = write (fd, values [i], strlen (values [i]));
+            ssize_t n = write (fd, values[i], strlen (values[i]));
             close (fd);
             if (n < 0)
                 _exit (3);
@@ -168,15 +166,16 @@ int
 shednet_link_setup (const shednet_config_t *cfg, const drv_state_t *st, const char *ns_path,
                     driver_error_t *err)
 {
-    char why [DRIVER_MSG_MAX] = "";
+    char why[DRIVER_MSG_MAX] = "";
     int ns_fd = open (ns_path, O_RDONLY | O_CLOEXEC);
     if (ns_fd < 0)
         return driver_fail (err, DRIVER_ERR_IO, "%s: open %s: %s", cfg->comp, ns_path,
                             strerror (errno));
-    const char *bridge = st->bridge [0] ? st->bridge
-                       : cfg->bridge && cfg->bridge [0] ? cfg->bridge : NULL;
-    char mac [18];
-    if (st->mac [0])
+    const char *bridge = st->bridge[0]                   ? st->bridge
+                         : cfg->bridge && cfg->bridge[0] ? cfg->bridge
+                                                         : NULL;
+    char mac[18];
+    if (st->mac[0])
         snprintf (mac, sizeof mac, "%s", st->mac);
     else {
         /* Locally administered, derived from the namespace name: stable
@@ -193,7 +192,8 @@ shednet_link_setup (const shednet_config_t *cfg, const drv_state_t *st, const ch
     /* The rules match the port by name, so they go in before the veth
      * exists: no frame of the shed ever crosses the bridge unchecked. */
     if (shed_nft_antispoof_add (cfg->node ? cfg->node : "node", st->veth, mac, st->ip, why,
-                                sizeof why) != 0) {
+                                sizeof why)
+        != 0) {
         close (ns_fd);
         return driver_fail (err, DRIVER_ERR_IO, "%s: %s: %s", cfg->comp, st->name, why);
     }
@@ -202,9 +202,8 @@ shednet_link_setup (const shednet_config_t *cfg, const drv_state_t *st, const ch
         || nl_link_set (-1, st->veth, bridge, NULL, mtu, true, why, sizeof why) != 0
         || nl_link_set (ns_fd, "lo", NULL, NULL, 0, true, why, sizeof why) != 0
         || nl_link_set (ns_fd, "eth0", NULL, mac, mtu, true, why, sizeof why) != 0
-        || (st->ip [0] && nl_addr_add (ns_fd, "eth0", st->ip, why, sizeof why) != 0)
-        || (st->gateway [0]
-            && nl_route_default (ns_fd, "eth0", st->gateway, why, sizeof why) != 0))
+        || (st->ip[0] && nl_addr_add (ns_fd, "eth0", st->ip, why, sizeof why) != 0)
+        || (st->gateway[0] && nl_route_default (ns_fd, "eth0", st->gateway, why, sizeof why) != 0))
         rc = driver_fail (err, DRIVER_ERR_IO, "%s: %s: %s", cfg->comp, st->name, why);
     if (rc == 0 && st->net_kbit
         && (tc_rate_limit (cfg->tc_path, -1, st->veth, st->net_kbit, why, sizeof why) != 0
@@ -220,8 +219,8 @@ shednet_link_setup (const shednet_config_t *cfg, const drv_state_t *st, const ch
 void
 shednet_link_remove (const shednet_config_t *cfg, const drv_state_t *st)
 {
-    char why [DRIVER_MSG_MAX] = "";
-    if (!st->veth [0])
+    char why[DRIVER_MSG_MAX] = "";
+    if (!st->veth[0])
         return;
     nl_link_del (-1, st->veth, why, sizeof why);
     if (shed_nft_antispoof_del (cfg->node ? cfg->node : "node", st->veth, why, sizeof why) != 0)

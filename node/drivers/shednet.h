@@ -26,12 +26,12 @@
 #include <stdint.h>
 
 typedef struct {
-    const char *comp;           /* error prefix: "netns", "container" */
-    const char *node;           /* node name: its anti-spoofing table (NULL: "node") */
-    const char *netns_dir;      /* where namespace files live */
-    const char *bridge;         /* used when the state names none; may be "" */
-    const char *tc_path;        /* tc binary for rate limits */
-    uint32_t mtu;               /* when the state has none; 0 = kernel default */
+    const char *comp;      /* error prefix: "netns", "container" */
+    const char *node;      /* node name: its anti-spoofing table (NULL: "node") */
+    const char *netns_dir; /* where namespace files live */
+    const char *bridge;    /* used when the state names none; may be "" */
+    const char *tc_path;   /* tc binary for rate limits */
+    uint32_t mtu;          /* when the state has none; 0 = kernel default */
     /* Let unprivileged users in the namespace bind ports below 1024 and
      * open ICMP echo sockets (container sheds: their root is unprivileged
      * in the namespace's owner, the host's user namespace). */
@@ -40,9 +40,9 @@ typedef struct {
 
 /* "shed-NODE-NAME", the veth's host end, and the namespace file path. */
 void shednet_ns_name (const char *node, const char *name, char *buf, size_t size);
-void shednet_veth_name (const char *ns_name, char veth [16]);
-void shednet_paths (const char *netns_dir, const char *node, const char *name,
-                    char *ns_path, size_t size, char veth [16]);
+void shednet_veth_name (const char *ns_name, char veth[16]);
+void shednet_paths (const char *netns_dir, const char *node, const char *name, char *ns_path,
+                    size_t size, char veth[16]);
 
 /* Is `path` a live namespace mount (nsfs)? */
 bool shednet_ns_present (const char *path);

@@ -11,12 +11,12 @@
 
 typedef struct {
     unsigned sleep_ms;
-    char data_dir [DRIVER_PATH_MAX];
-    zhashx_t *sheds;                /* name -> "running" | "stopped" (static strings) */
+    char data_dir[DRIVER_PATH_MAX];
+    zhashx_t *sheds; /* name -> "running" | "stopped" (static strings) */
 } s_sleepy_t;
 
-static char s_running [] = "running";     /* values of `sheds`: compared by address */
-static char s_stopped [] = "stopped";
+static char s_running[] = "running"; /* values of `sheds`: compared by address */
+static char s_stopped[] = "stopped";
 
 static void
 s_nap (s_sleepy_t *self)
@@ -44,27 +44,25 @@ s_create (void *impl, const driver_spec_t *spec, driver_error_t *err)
     s_nap (self);
     if (zhashx_lookup (self->sheds, spec->name))
         return driver_fail (err, DRIVER_ERR_EXISTS, "sleepy: create %s: exists", spec->name);
-    if (self->data_dir [0]) {
-        char path [DRIVER_PATH_MAX + 80];
+    if (self->data_dir[0]) {
+        char path[DRIVER_PATH_MAX + 80];
         snprintf (path, sizeof path, "%s/sheds", self->data_dir);
         mkdir (path, 0700);
         s_dir (self, spec->name, path, sizeof path);
         if (mkdir (path, 0700) != 0 && errno != EEXIST)
-            return driver_fail (err, DRIVER_ERR_IO, "sleepy: create %s: %s: %s", spec->name,
-                                path, strerror (errno));
+            return driver_fail (err, DRIVER_ERR_IO, "sleepy: create %s: %s: %s", spec->name, path,
+                                strerror (errno));
     }
     zhashx_insert (self->sheds, spec->name, s_stopped);
     return 0;
 }
 
 static int
-s_set (s_sleepy_t *self, const char *name, char *state, const char *what,
-       driver_error_t *err)
+s_set (s_sleepy_t *self, const char *name, char *state, const char *what, driver_error_t *err)
 {
     s_nap (self);
     if (!zhashx_lookup (self->sheds, name))
-        return driver_fail (err, DRIVER_ERR_NOT_FOUND, "sleepy: %s %s: no such shed", what,
-                            name);
+        return driver_fail (err, DRIVER_ERR_NOT_FOUND, "sleepy: %s %s: no such shed", what, name);
     zhashx_update (self->sheds, name, state);
     return 0;
 }
@@ -89,8 +87,8 @@ s_remove (void *impl, const char *name, driver_error_t *err)
     if (!zhashx_lookup (self->sheds, name))
         return driver_fail (err, DRIVER_ERR_NOT_FOUND, "sleepy: delete %s: no such shed", name);
     zhashx_delete (self->sheds, name);
-    if (self->data_dir [0]) {
-        char path [DRIVER_PATH_MAX + 80], sock [DRIVER_PATH_MAX + 100];
+    if (self->data_dir[0]) {
+        char path[DRIVER_PATH_MAX + 80], sock[DRIVER_PATH_MAX + 100];
         s_dir (self, name, path, sizeof path);
         snprintf (sock, sizeof sock, "%s/agent.sock", path);
         unlink (sock);
@@ -106,8 +104,9 @@ s_status (void *impl, const char *name, driver_status_t *st, driver_error_t *err
     s_sleepy_t *self = impl;
     memset (st, 0, sizeof *st);
     const char *state = (const char *) zhashx_lookup (self->sheds, name);
-    st->state = !state ? DRIVER_ST_ABSENT
-              : state == s_running ? DRIVER_ST_RUNNING : DRIVER_ST_STOPPED;
+    st->state = !state               ? DRIVER_ST_ABSENT
+                : state == s_running ? DRIVER_ST_RUNNING
+                                     : DRIVER_ST_STOPPED;
     return 0;
 }
 

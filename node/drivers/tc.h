@@ -16,8 +16,8 @@
 
 /* Limit `dev` (in ns_fd, -1 = ours) to `kbit` kbit/s; 0 removes the limit.
  * Returns 0, or -1 with tc's own error line in why. */
-int tc_rate_limit (const char *tc_path, int ns_fd, const char *dev, uint64_t kbit,
-                   char *why, size_t why_size);
+int tc_rate_limit (const char *tc_path, int ns_fd, const char *dev, uint64_t kbit, char *why,
+                   size_t why_size);
 
 /* Parse a rate as tc writes it: a number (decimals allowed) and a unit,
  * bit|kbit|mbit|gbit|tbit (SI, as tc: 1mbit = 1000 kbit) or bytes per

@@ -27,21 +27,21 @@ test_rates (void **state)
     assert_int_equal (s_kbit ("1gbit"), 1000000);
     assert_int_equal (s_kbit ("1.5Gbit"), 1500000);
     assert_int_equal (s_kbit ("500kbit"), 500);
-    assert_int_equal (s_kbit ("1Mbps"), 8000);             /* bytes per second */
-    assert_int_equal (s_kbit ("1bit"), 1);                 /* never rounds to "no limit" */
+    assert_int_equal (s_kbit ("1Mbps"), 8000); /* bytes per second */
+    assert_int_equal (s_kbit ("1bit"), 1);     /* never rounds to "no limit" */
     assert_int_equal (s_kbit ("0mbit"), 0);
     uint64_t k;
-    const char *bad [] = { "", "1000", "fast", "-1mbit", "10 mbit", "10mbits", "1e30gbit",
-                           "mbit", "nan", "inf" };
-    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++)
-        if (tc_rate_parse (bad [i], &k) == 0)
-            fail_msg ("'%s' was accepted", bad [i]);
+    const char *bad[] = { "",        "1000",     "fast", "-1mbit", "10 mbit",
+                          "10mbits", "1e30gbit", "mbit", "nan",    "inf" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (tc_rate_parse (bad[i], &k) == 0)
+            fail_msg ("'%s' was accepted", bad[i]);
     assert_int_equal (tc_rate_parse (NULL, &k), -1);
 }
 
 int
 main (void)
 {
-    const struct CMUnitTest tests [] = { cmocka_unit_test (test_rates) };
+    const struct CMUnitTest tests[] = { cmocka_unit_test (test_rates) };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

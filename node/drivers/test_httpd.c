@@ -18,11 +18,11 @@ struct _test_httpd_t {
     struct MHD_Daemon *mhd;
     int fd;
     int port;
-    char unix_path [108];
+    char unix_path[108];
     test_httpd_fn *fn;
     void *arg;
     pthread_mutex_t lock;
-    test_httpd_req_t log [TEST_HTTPD_LOG];
+    test_httpd_req_t log[TEST_HTTPD_LOG];
     size_t nlog;
 };
 
@@ -50,18 +50,18 @@ s_handler (void *cls, struct MHD_Connection *conn, const char *url, const char *
             take = sizeof c->req.body - 1 - c->len;
         memcpy (c->req.body + c->len, upload, take);
         c->len += take;
-        c->req.body [c->len] = '\0';
+        c->req.body[c->len] = '\0';
         *upload_size = 0;
         return MHD_YES;
     }
     pthread_mutex_lock (&self->lock);
     if (self->nlog < TEST_HTTPD_LOG)
-        self->log [self->nlog++] = c->req;
+        self->log[self->nlog++] = c->req;
     pthread_mutex_unlock (&self->lock);
-    char out [4096] = "";
+    char out[4096] = "";
     int status = self->fn (self->arg, &c->req, out, sizeof out);
-    struct MHD_Response *resp = MHD_create_response_from_buffer (strlen (out), out,
-                                                                 MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer (strlen (out), out, MHD_RESPMEM_MUST_COPY);
     MHD_add_response_header (resp, "Content-Type", "application/json");
     enum MHD_Result rc = MHD_queue_response (conn, (unsigned) status, resp);
     MHD_destroy_response (resp);
@@ -106,11 +106,9 @@ test_httpd_new (const char *unix_path, test_httpd_fn *fn, void *arg)
     }
     if (listen (self->fd, 16) != 0)
         goto fail;
-    self->mhd = MHD_start_daemon (MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
-                                  s_handler, self,
-                                  MHD_OPTION_LISTEN_SOCKET, self->fd,
-                                  MHD_OPTION_NOTIFY_COMPLETED, s_completed, self,
-                                  MHD_OPTION_END);
+    self->mhd = MHD_start_daemon (MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, s_handler, self,
+                                  MHD_OPTION_LISTEN_SOCKET, self->fd, MHD_OPTION_NOTIFY_COMPLETED,
+                                  s_completed, self, MHD_OPTION_END);
     if (!self->mhd)
         goto fail;
     return self;
@@ -127,8 +125,8 @@ test_httpd_destroy (test_httpd_t **self_p)
 {
     if (*self_p) {
         test_httpd_t *self = *self_p;
-        MHD_stop_daemon (self->mhd);     /* closes the listening socket too */
-        if (self->unix_path [0])
+        MHD_stop_daemon (self->mhd); /* closes the listening socket too */
+        if (self->unix_path[0])
             unlink (self->unix_path);
         pthread_mutex_destroy (&self->lock);
         free (self);
@@ -156,7 +154,7 @@ test_httpd_get (test_httpd_t *self, size_t i, test_httpd_req_t *out)
 {
     pthread_mutex_lock (&self->lock);
     if (i < self->nlog)
-        *out = self->log [i];
+        *out = self->log[i];
     else
         memset (out, 0, sizeof *out);
     pthread_mutex_unlock (&self->lock);

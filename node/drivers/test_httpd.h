@@ -12,9 +12,9 @@
 #define TEST_HTTPD_LOG 32
 
 typedef struct {
-    char method [8];
-    char url [256];
-    char body [2048];
+    char method[8];
+    char url[256];
+    char body[2048];
 } test_httpd_req_t;
 
 /* Return the status; write the response body into `out` (cap `size`). */

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_SERVICES_DEFAULT 64       /* agent_host's services_max default */
+#define S_SERVICES_DEFAULT 64 /* agent_host's services_max default */
 
 void
 agent_check_shed_init (agent_check_shed_t *s, size_t services_max)
@@ -33,7 +33,7 @@ agent_check_service_id (const char *shed, const char *name, char *id, size_t cap
 {
     size_t sl = strlen (shed), nl = strlen (name);
     if (sl == 0 || nl == 0 || sl + 1 + nl > REC_NAME_MAX || sl + 1 + nl >= cap
-    ||  memchr (shed, '.', sl))
+        || memchr (shed, '.', sl))
         return -1;
     memcpy (id, shed, sl);
     id[sl] = '.';
@@ -90,23 +90,22 @@ s_refuse (agent_check_out_t *out, agent_bad_t bad, bool count, bool warn, const 
 }
 
 static int
-s_service (agent_check_shed_t *s, const char *shed, const agent_msg_t *msg,
-           agent_check_out_t *out)
+s_service (agent_check_shed_t *s, const char *shed, const agent_msg_t *msg, agent_check_out_t *out)
 {
     const char *name = NULL;
     switch (msg->hdr.type) {
-        case AGENT_SERVICE_REGISTER:
-            name = msg->u.agent_service_register.name;
-            out->action = AGENT_CHECK_SERVICE_REGISTER;
-            break;
-        case AGENT_SERVICE_DEREGISTER:
-            name = msg->u.agent_service_deregister.name;
-            out->action = AGENT_CHECK_SERVICE_DEREGISTER;
-            break;
-        default:
-            name = msg->u.agent_service_health.name;
-            out->action = AGENT_CHECK_SERVICE_HEALTH;
-            break;
+    case AGENT_SERVICE_REGISTER:
+        name = msg->u.agent_service_register.name;
+        out->action = AGENT_CHECK_SERVICE_REGISTER;
+        break;
+    case AGENT_SERVICE_DEREGISTER:
+        name = msg->u.agent_service_deregister.name;
+        out->action = AGENT_CHECK_SERVICE_DEREGISTER;
+        break;
+    default:
+        name = msg->u.agent_service_health.name;
+        out->action = AGENT_CHECK_SERVICE_HEALTH;
+        break;
     }
     /* The decoder checked the name; checked again, it costs nothing and
      * keeps this whole for any caller. */
@@ -116,52 +115,52 @@ s_service (agent_check_shed_t *s, const char *shed, const agent_msg_t *msg,
         /* The host bounds how many names a shed has, so a warning for
          * each REGISTER is at most services_max per shed and connection. */
         char why[sizeof out->reason];
-        snprintf (why, sizeof why, "shed and service names together over %d bytes: no "
-                  "catalog id", REC_NAME_MAX - 1);
-        return s_refuse (out, AGENT_BAD_SERVICE_ID, true,
-                         msg->hdr.type == AGENT_SERVICE_REGISTER, why);
+        snprintf (why, sizeof why,
+                  "shed and service names together over %d bytes: no "
+                  "catalog id",
+                  REC_NAME_MAX - 1);
+        return s_refuse (out, AGENT_BAD_SERVICE_ID, true, msg->hdr.type == AGENT_SERVICE_REGISTER,
+                         why);
     }
     switch (msg->hdr.type) {
-        case AGENT_SERVICE_REGISTER: {
-            const agent_service_register_t *r = &msg->u.agent_service_register;
-            if (r->port == 0 || r->port > 65535)
-                return s_refuse (out, AGENT_BAD_DECODE, true, false, "bad port");
-            if (!agent_check_held (s, out->id, false) && s->n >= s->max)
-                return s_refuse (out, AGENT_BAD_SERVICE_CAP, true, true,
-                                 "over the shed's services");
-            rec_service_t *svc = &out->svc;
-            snprintf (svc->name, sizeof svc->name, "%s", r->name);
-            snprintf (svc->id, sizeof svc->id, "%s", out->id);
-            snprintf (svc->shed, sizeof svc->shed, "%s", shed);
-            svc->port = r->port;
-            snprintf (svc->protocol, sizeof svc->protocol, "%.7s", r->protocol);
-            svc->tags.n = r->tags.n;
-            svc->tags.items = r->tags.items;
-            svc->health = REC_HEALTH_PASSING;
-            /* The agent reports health itself (SERVICE_HEALTH). */
-            svc->check = REC_CHECK_NONE;
-            return 0;
-        }
-        case AGENT_SERVICE_DEREGISTER:
-            /* Only what this shed registered (the id starts with its own
+    case AGENT_SERVICE_REGISTER: {
+        const agent_service_register_t *r = &msg->u.agent_service_register;
+        if (r->port == 0 || r->port > 65535)
+            return s_refuse (out, AGENT_BAD_DECODE, true, false, "bad port");
+        if (!agent_check_held (s, out->id, false) && s->n >= s->max)
+            return s_refuse (out, AGENT_BAD_SERVICE_CAP, true, true, "over the shed's services");
+        rec_service_t *svc = &out->svc;
+        snprintf (svc->name, sizeof svc->name, "%s", r->name);
+        snprintf (svc->id, sizeof svc->id, "%s", out->id);
+        snprintf (svc->shed, sizeof svc->shed, "%s", shed);
+        svc->port = r->port;
+        snprintf (svc->protocol, sizeof svc->protocol, "%.7s", r->protocol);
+        svc->tags.n = r->tags.n;
+        svc->tags.items = r->tags.items;
+        svc->health = REC_HEALTH_PASSING;
+        /* The agent reports health itself (SERVICE_HEALTH). */
+        svc->check = REC_CHECK_NONE;
+        return 0;
+    }
+    case AGENT_SERVICE_DEREGISTER:
+        /* Only what this shed registered (the id starts with its own
              * name anyway; this also keeps refused names off the bus). */
-            if (!agent_check_held (s, out->id, true)) {
-                out->not_held = true;
-                return s_refuse (out, AGENT_BAD_SERVICE_CAP, false, false, "not registered");
-            }
-            return 0;
-        default: {
-            const agent_service_health_t *h = &msg->u.agent_service_health;
-            if (!agent_check_held (s, out->id, false)) {
-                out->not_held = true;
-                return s_refuse (out, AGENT_BAD_SERVICE_CAP, false, false, "not registered");
-            }
-            /* agent: 1 passing 2 warning 3 critical; records: 0 1 2 */
-            out->health = h->status >= 1 && h->status <= 3 ? (int) h->status - 1
-                                                           : REC_HEALTH_CRITICAL;
-            out->output = h->output;
-            return 0;
+        if (!agent_check_held (s, out->id, true)) {
+            out->not_held = true;
+            return s_refuse (out, AGENT_BAD_SERVICE_CAP, false, false, "not registered");
         }
+        return 0;
+    default: {
+        const agent_service_health_t *h = &msg->u.agent_service_health;
+        if (!agent_check_held (s, out->id, false)) {
+            out->not_held = true;
+            return s_refuse (out, AGENT_BAD_SERVICE_CAP, false, false, "not registered");
+        }
+        /* agent: 1 passing 2 warning 3 critical; records: 0 1 2 */
+        out->health = h->status >= 1 && h->status <= 3 ? (int) h->status - 1 : REC_HEALTH_CRITICAL;
+        out->output = h->output;
+        return 0;
+    }
     }
 }
 
@@ -175,38 +174,38 @@ agent_check_msg (agent_check_shed_t *s, const char *shed, const agent_msg_t *msg
     if (!(agent_msg_direction (msg->hdr.type) & AGENT_DIR_TO_HOST))
         return s_refuse (out, AGENT_BAD_DIRECTION, true, false, "not an agent message");
     switch (msg->hdr.type) {
-        case AGENT_HELLO:
-            out->action = AGENT_CHECK_HELLO;
-            /* Logged through common/log.c, which makes argument text
+    case AGENT_HELLO:
+        out->action = AGENT_CHECK_HELLO;
+        /* Logged through common/log.c, which makes argument text
              * harmless; the field is bounded by the protocol. */
-            out->version = msg->u.agent_hello.agent_version;
-            return 0;
-        case AGENT_LOG:
-            if (!agent_msg_stream_name_ok (msg->u.agent_log.stream))
-                return s_refuse (out, AGENT_BAD_DECODE, true, false, "bad stream name");
-            out->action = AGENT_CHECK_LOG;
-            out->log = &msg->u.agent_log;
-            return 0;
-        case AGENT_PROC_EVENT:
-            if (msg->u.agent_proc_event.kind == AGENT_PROC_STEP_DONE) {
-                out->action = AGENT_CHECK_STEP_DONE;
-                out->run = msg->u.agent_proc_event.run;
-                out->step = msg->u.agent_proc_event.step;
-                out->result = &msg->u.agent_proc_event;
-            }
-            return 0;
-        case AGENT_PROVISION_DONE:
-            out->action = AGENT_CHECK_RUN_DONE;
-            out->run = msg->u.agent_provision_done.run;
-            out->done = &msg->u.agent_provision_done;
-            return 0;
-        case AGENT_SERVICE_REGISTER:
-        case AGENT_SERVICE_DEREGISTER:
-        case AGENT_SERVICE_HEALTH:
-            return s_service (s, shed, msg, out);
-        default:
-            /* METRICS, DROPPED, PROVISION_OUTPUT...: the host keeps and
+        out->version = msg->u.agent_hello.agent_version;
+        return 0;
+    case AGENT_LOG:
+        if (!agent_msg_stream_name_ok (msg->u.agent_log.stream))
+            return s_refuse (out, AGENT_BAD_DECODE, true, false, "bad stream name");
+        out->action = AGENT_CHECK_LOG;
+        out->log = &msg->u.agent_log;
+        return 0;
+    case AGENT_PROC_EVENT:
+        if (msg->u.agent_proc_event.kind == AGENT_PROC_STEP_DONE) {
+            out->action = AGENT_CHECK_STEP_DONE;
+            out->run = msg->u.agent_proc_event.run;
+            out->step = msg->u.agent_proc_event.step;
+            out->result = &msg->u.agent_proc_event;
+        }
+        return 0;
+    case AGENT_PROVISION_DONE:
+        out->action = AGENT_CHECK_RUN_DONE;
+        out->run = msg->u.agent_provision_done.run;
+        out->done = &msg->u.agent_provision_done;
+        return 0;
+    case AGENT_SERVICE_REGISTER:
+    case AGENT_SERVICE_DEREGISTER:
+    case AGENT_SERVICE_HEALTH:
+        return s_service (s, shed, msg, out);
+    default:
+        /* METRICS, DROPPED, PROVISION_OUTPUT...: the host keeps and
              * publishes them; nothing for the node. */
-            return 0;
+        return 0;
     }
 }

@@ -15,7 +15,7 @@
 #define SHED_AGENT_CHECK_H
 
 #include "agent/proto/agent_proto.h"
-#include "bridges/agent_host.h"     /* agent_bad_t, for the counters */
+#include "bridges/agent_host.h" /* agent_bad_t, for the counters */
 #include "cluster/records.h"
 
 #include <stdbool.h>
@@ -37,28 +37,28 @@ typedef enum {
 typedef struct {
     char (*ids)[REC_NAME_MAX + 1];
     size_t n, cap;
-    size_t max;                     /* services held at most */
+    size_t max; /* services held at most */
 } agent_check_shed_t;
 
 typedef struct {
     agent_check_action_t action;
     /* Refused (agent_check_msg returned -1): */
-    bool count;                     /* count `bad` against the shed (agent_host_count) */
-    bool warn;                      /* worth a warning in the node log */
-    bool not_held;                  /* a service id the shed does not hold */
+    bool count;    /* count `bad` against the shed (agent_host_count) */
+    bool warn;     /* worth a warning in the node log */
+    bool not_held; /* a service id the shed does not hold */
     agent_bad_t bad;
     char reason[160];
     /* Accepted: */
-    char id[REC_NAME_MAX + 1];      /* SERVICE_*: the catalog id */
-    rec_service_t svc;              /* REGISTER: the record, but for its address
+    char id[REC_NAME_MAX + 1];          /* SERVICE_*: the catalog id */
+    rec_service_t svc;                  /* REGISTER: the record, but for its address
                                      * (the node's to fill); tags borrowed from msg */
-    int health;                     /* HEALTH: REC_HEALTH_* */
-    const char *output;             /* HEALTH: borrowed from msg */
-    const char *version;            /* HELLO: agent_version, borrowed */
-    const agent_log_t *log;         /* LOG: borrowed */
-    uint64_t run, step;             /* STEP_DONE, RUN_DONE */
-    const agent_proc_event_t *result;          /* STEP_DONE: borrowed */
-    const agent_provision_done_t *done;        /* RUN_DONE: borrowed */
+    int health;                         /* HEALTH: REC_HEALTH_* */
+    const char *output;                 /* HEALTH: borrowed from msg */
+    const char *version;                /* HELLO: agent_version, borrowed */
+    const agent_log_t *log;             /* LOG: borrowed */
+    uint64_t run, step;                 /* STEP_DONE, RUN_DONE */
+    const agent_proc_event_t *result;   /* STEP_DONE: borrowed */
+    const agent_provision_done_t *done; /* RUN_DONE: borrowed */
 } agent_check_out_t;
 
 /* Bookkeeping for a shed allowed `services_max` services (0: 64, the agent

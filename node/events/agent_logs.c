@@ -12,13 +12,13 @@ typedef struct {
     uint64_t seq;
     uint64_t ts_ms;
     bool partial;
-    char *text;                     /* owned */
+    char *text; /* owned */
 } s_line_t;
 
 struct _agent_logs_t {
-    s_line_t *ring;                 /* cap entries */
-    size_t cap, head, n;            /* next slot to write, lines held */
-    uint64_t evicted;               /* lines pushed out of the ring */
+    s_line_t *ring;      /* cap entries */
+    size_t cap, head, n; /* next slot to write, lines held */
+    uint64_t evicted;    /* lines pushed out of the ring */
 };
 
 /* Copy a string into a fixed field, cutting it if it must (names are

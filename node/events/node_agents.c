@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define S_BATCH 256                 /* agent events handled per loop turn */
+#define S_BATCH 256 /* agent events handled per loop turn */
 
 /* -------------------------------------------------------------------------
  * Agent services -> catalog
@@ -49,8 +49,8 @@ s_service (shed_agents_t *self, agents_shed_t *s, const agent_event_t *ev,
     if (refused && !out->not_held) {
         if (out->warn)
             log_warn (AGENTS_COMP, "agent service refused|shed=%s service=%s reason=\"%s\"",
-                      ev->shed, out->svc.name[0] ? out->svc.name
-                                                 : ev->msg.u.agent_service_register.name,
+                      ev->shed,
+                      out->svc.name[0] ? out->svc.name : ev->msg.u.agent_service_register.name,
                       out->reason);
         if (out->count)
             agent_host_count (self->host, ev->shed, out->bad);
@@ -63,54 +63,55 @@ s_service (shed_agents_t *self, agents_shed_t *s, const agent_event_t *ev,
         return;
     }
     if (refused)
-        return;                     /* not this shed's: nothing to do */
+        return; /* not this shed's: nothing to do */
     char err[256];
     switch (out->action) {
-        case AGENT_CHECK_SERVICE_REGISTER: {
-            rec_service_t svc = out->svc;
-            /* The service listens in the shed, so it is reached at the
+    case AGENT_CHECK_SERVICE_REGISTER: {
+        rec_service_t svc = out->svc;
+        /* The service listens in the shed, so it is reached at the
              * shed's own address (its overlay address: what other sheds
              * can reach, and what DNS names SHED.shed). A shed without
              * one (no overlay on this node) falls back to the catalog's
              * default, the node's advertise address. */
-            if (!self->addr_fn
-                || self->addr_fn (self->addr_arg, ev->shed, svc.address, sizeof svc.address))
-                log_debug (AGENTS_COMP, "shed has no address of its own: service published with "
-                           "the node's|shed=%s service=%s", ev->shed, svc.name);
-            if (shed_catalog_register (self->catalog, &svc, NULL, err, sizeof err) != 0) {
-                log_warn (AGENTS_COMP, "agent service refused|shed=%s service=%s reason=\"%s\"",
-                          ev->shed, svc.name, err);
-                agent_host_count (self->host, ev->shed, AGENT_BAD_CATALOG);
-            }
-            else
-            if (agent_check_hold (&s->services, out->id) != 0) {
-                /* Cannot happen while the host caps names as we do; if
-                 * it did, an id we do not hold must not stay listed. */
-                shed_catalog_deregister (self->catalog, out->id, err, sizeof err);
-                agent_host_count (self->host, ev->shed, AGENT_BAD_SERVICE_CAP);
-            }
-            else
-                s_service_publish (self, ev);
-            break;
+        if (!self->addr_fn
+            || self->addr_fn (self->addr_arg, ev->shed, svc.address, sizeof svc.address))
+            log_debug (AGENTS_COMP,
+                       "shed has no address of its own: service published with "
+                       "the node's|shed=%s service=%s",
+                       ev->shed, svc.name);
+        if (shed_catalog_register (self->catalog, &svc, NULL, err, sizeof err) != 0) {
+            log_warn (AGENTS_COMP, "agent service refused|shed=%s service=%s reason=\"%s\"",
+                      ev->shed, svc.name, err);
+            agent_host_count (self->host, ev->shed, AGENT_BAD_CATALOG);
         }
-        case AGENT_CHECK_SERVICE_DEREGISTER:
-            /* agent_check forgot it already. */
-            if (shed_catalog_deregister (self->catalog, out->id, err, sizeof err) == -1)
-                log_warn (AGENTS_COMP,
-                          "agent service deregister failed|shed=%s id=%s reason=\"%s\"",
-                          ev->shed, out->id, err);
+        else if (agent_check_hold (&s->services, out->id) != 0) {
+            /* Cannot happen while the host caps names as we do; if
+                 * it did, an id we do not hold must not stay listed. */
+            shed_catalog_deregister (self->catalog, out->id, err, sizeof err);
+            agent_host_count (self->host, ev->shed, AGENT_BAD_SERVICE_CAP);
+        }
+        else
             s_service_publish (self, ev);
-            break;
-        case AGENT_CHECK_SERVICE_HEALTH:
-            if (shed_catalog_set_health (self->catalog, out->id, out->health, out->output, err,
-                                         sizeof err) == -1)
-                log_warn (AGENTS_COMP, "agent service health failed|shed=%s id=%s reason=\"%s\"",
-                          ev->shed, out->id, err);
-            else
-                s_service_publish (self, ev);
-            break;
-        default:
-            break;
+        break;
+    }
+    case AGENT_CHECK_SERVICE_DEREGISTER:
+        /* agent_check forgot it already. */
+        if (shed_catalog_deregister (self->catalog, out->id, err, sizeof err) == -1)
+            log_warn (AGENTS_COMP, "agent service deregister failed|shed=%s id=%s reason=\"%s\"",
+                      ev->shed, out->id, err);
+        s_service_publish (self, ev);
+        break;
+    case AGENT_CHECK_SERVICE_HEALTH:
+        if (shed_catalog_set_health (self->catalog, out->id, out->health, out->output, err,
+                                     sizeof err)
+            == -1)
+            log_warn (AGENTS_COMP, "agent service health failed|shed=%s id=%s reason=\"%s\"",
+                      ev->shed, out->id, err);
+        else
+            s_service_publish (self, ev);
+        break;
+    default:
+        break;
     }
 }
 
@@ -133,7 +134,7 @@ s_forward (shed_agents_t *self, agent_event_t *ev)
 {
     agents_shed_t *s = zhashx_lookup (self->sheds, ev->shed);
     if (!s)
-        return;                     /* removed meanwhile */
+        return; /* removed meanwhile */
     /* Publishing is the agent host's (publish_endpoint): it hands the
      * agent's own, validated encoding to the bus from its thread, batched.
      * What is left here is what the node itself does with an event. */
@@ -143,26 +144,25 @@ s_forward (shed_agents_t *self, agent_event_t *ev)
         bool refused = agent_check_msg (&s->services, ev->shed, &ev->msg, &out) != 0;
         checked = !refused;
         switch (out.action) {
-            case AGENT_CHECK_SERVICE_REGISTER:
-            case AGENT_CHECK_SERVICE_DEREGISTER:
-            case AGENT_CHECK_SERVICE_HEALTH:
-                s_service (self, s, ev, &out, refused);
-                checked = false;
-                break;
-            case AGENT_CHECK_LOG:
-                if (!refused)
-                    agent_logs_add (s->logs, out.log);
-                break;
-            default:
-                break;
+        case AGENT_CHECK_SERVICE_REGISTER:
+        case AGENT_CHECK_SERVICE_DEREGISTER:
+        case AGENT_CHECK_SERVICE_HEALTH:
+            s_service (self, s, ev, &out, refused);
+            checked = false;
+            break;
+        case AGENT_CHECK_LOG:
+            if (!refused)
+                agent_logs_add (s->logs, out.log);
+            break;
+        default:
+            break;
         }
     }
     agents_run_event (self, ev, checked ? &out : NULL);
     if (ev->kind == AGENT_EVENT_CONNECTED)
         log_info (AGENTS_COMP, "agent connected|shed=%s version=\"%s\"", ev->shed,
                   checked && out.version ? out.version : "");
-    else
-    if (ev->kind == AGENT_EVENT_DISCONNECTED)
+    else if (ev->kind == AGENT_EVENT_DISCONNECTED)
         log_info (AGENTS_COMP, "agent disconnected|shed=%s reason=\"%s\"", ev->shed, ev->reason);
 }
 
@@ -208,14 +208,16 @@ shed_agents_add (shed_agents_t *self, const char *shed, const char *socket_path,
         return -1;
     }
     if (agent_host_add_shed (self->host, shed, socket_path) != 0) {
-        snprintf (err, errlen, "cannot listen for shed '%s' on %s (path over 107 bytes, "
-                  "or too many sheds)", shed, socket_path);
+        snprintf (err, errlen,
+                  "cannot listen for shed '%s' on %s (path over 107 bytes, "
+                  "or too many sheds)",
+                  shed, socket_path);
         return -1;
     }
     agents_shed_t *s = zmalloc (sizeof *s);
     s->logs = agent_logs_new (self->log_lines);
     if (!s->logs)
-        s->logs = agent_logs_new (0);   /* out of memory: keeps no history */
+        s->logs = agent_logs_new (0); /* out of memory: keeps no history */
     if (!s->logs) {
         free (s);
         agent_host_remove_shed (self->host, shed);

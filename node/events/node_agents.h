@@ -58,7 +58,7 @@
 #include <czmq.h>
 
 typedef struct _shed_agents_t shed_agents_t;
-typedef struct _shed_sched_t shed_sched_t;     /* node/sched/node_sched.h */
+typedef struct _shed_sched_t shed_sched_t; /* node/sched/node_sched.h */
 
 /* Start the agent host. `events` must outlive it; `catalog` may be NULL
  * (agent services are then only published). NULL with a reason on failure. */
@@ -71,8 +71,8 @@ void shed_agents_destroy (shed_agents_t **self_p);
 /* Listen for shed `shed`'s agent on the Unix socket `socket_path` (its
  * directory is created 0700 if missing; a stale socket is replaced).
  * Returns 0, or -1 with a one-line reason. */
-int shed_agents_add (shed_agents_t *self, const char *shed, const char *socket_path,
-                     char *err, size_t errlen);
+int shed_agents_add (shed_agents_t *self, const char *shed, const char *socket_path, char *err,
+                     size_t errlen);
 
 /* Stop listening for a shed (a connected agent is disconnected, its
  * services deregistered, its provisioning runs failed). Returns 0, or -1

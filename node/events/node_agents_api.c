@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define S_LOGS_REPLY_MAX (3u << 20)     /* text bytes in one API_LOGS_REP (API_MAX_MSG is 4 MiB) */
-#define S_LOGS_RPC_TIMEOUT 10000        /* ms: agents.logs at another node */
-#define S_PROV_RPC_SLACK   10000        /* ms beyond the run's own timeout */
+#define S_LOGS_REPLY_MAX   (3u << 20) /* text bytes in one API_LOGS_REP (API_MAX_MSG is 4 MiB) */
+#define S_LOGS_RPC_TIMEOUT 10000      /* ms: agents.logs at another node */
+#define S_PROV_RPC_SLACK   10000      /* ms beyond the run's own timeout */
 
 static void
 s_fill (shed_agents_t *self, agents_shed_t *s, api_agent_t *a)
@@ -75,8 +75,7 @@ s_api_agents (shed_api_call_t *call, const api_msg_t *req, void *arg)
         /* Debug aid until the scheduler starts sheds: the same layout a
          * netns shed will use. */
         char path[SHED_ENDPOINT_MAX];
-        int pl = snprintf (path, sizeof path, "%s/sheds/%s/agent.sock", self->data_dir,
-                           r->shed);
+        int pl = snprintf (path, sizeof path, "%s/sheds/%s/agent.sock", self->data_dir, r->shed);
         if (pl < 0 || (size_t) pl >= sizeof path || (size_t) pl >= sizeof out->message) {
             shed_api_reply_error (&call, API_ERR_INVALID, "agent socket path too long");
             return;
@@ -138,8 +137,8 @@ s_api_provision (shed_api_call_t *call, const api_msg_t *req, void *arg)
     shed_agents_t *self = arg;
     const api_provision_req_t *r = &req->u.api_provision_req;
     if (!zhashx_lookup (self->sheds, r->shed) && self->sched) {
-        uint64_t timeout = (r->timeout_ms ? r->timeout_ms : AGENTS_RUN_TIMEOUT_MS)
-                         + S_PROV_RPC_SLACK;
+        uint64_t timeout =
+            (r->timeout_ms ? r->timeout_ms : AGENTS_RUN_TIMEOUT_MS) + S_PROV_RPC_SLACK;
         agents_fwd_start (self, call, req, AGENTS_FWD_PROVISION, r->shed,
                           timeout > INT32_MAX ? INT32_MAX : (int) timeout);
         return;

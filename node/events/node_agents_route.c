@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define S_LOGS_RPC_MAX     (RPC_BODY_MAX - (128u << 10))  /* text bytes in a reply to a node */
-#define S_LOGS_RPC_TIMEOUT 10000            /* ms: agents.logs at another node */
+#define S_LOGS_RPC_MAX     (RPC_BODY_MAX - (128u << 10)) /* text bytes in a reply to a node */
+#define S_LOGS_RPC_TIMEOUT 10000                         /* ms: agents.logs at another node */
 #define S_PEERS_MAX        1024
 
 /* -------------------------------------------------------------------------
@@ -29,7 +29,6 @@
  * never starts twice.
  */
 
-
 void
 agents_rpc_answer (shed_agents_t *self, uint64_t token, const api_msg_t *msg)
 {
@@ -40,8 +39,8 @@ agents_rpc_answer (shed_agents_t *self, uint64_t token, const api_msg_t *msg)
     int rc = wire_encode (&api_proto, msg, &buf, &len);
     if (rc != WIRE_OK || len > RPC_BODY_MAX)
         shed_sched_rpc_reply (self->sched, token, SHED_SCHED_RPC_FAILED,
-                              rc != WIRE_OK ? "cannot encode the answer" : "answer too large",
-                              NULL, 0);
+                              rc != WIRE_OK ? "cannot encode the answer" : "answer too large", NULL,
+                              0);
     else
         shed_sched_rpc_reply (self->sched, token, RPC_OK, NULL, buf, len);
     free (buf);
@@ -61,23 +60,22 @@ agents_rpc_error (shed_agents_t *self, uint64_t token, api_err_code_t code, cons
 
 typedef struct {
     shed_agents_t *self;
-    shed_api_call_t *call;          /* answered exactly once */
+    shed_api_call_t *call; /* answered exactly once */
     agents_fwd_kind_t kind;
     char shed[AGENT_NAME_MAX + 1];
-    uint8_t *body;                  /* the API request, encoded */
+    uint8_t *body; /* the API request, encoded */
     size_t len;
-    int timeout_ms;                 /* of the request that does the work */
-    size_t refs;                    /* RPC calls still to come back */
-    bool done;                      /* call answered, or handed to a final leg */
-    char why[320];                  /* a node that failed to answer, for the error */
+    int timeout_ms; /* of the request that does the work */
+    size_t refs;    /* RPC calls still to come back */
+    bool done;      /* call answered, or handed to a final leg */
+    char why[320];  /* a node that failed to answer, for the error */
 } s_fwd_t;
 
 typedef struct {
     s_fwd_t *f;
     char peer[REC_NAME_MAX + 1];
-    bool final;                     /* its answer answers the call */
+    bool final; /* its answer answers the call */
 } s_leg_t;
-
 
 static void s_on_leg (int status, const char *error, const uint8_t *body, size_t len, void *arg);
 
@@ -93,8 +91,8 @@ s_fwd_send (s_fwd_t *f, const char *peer, const char *method, const uint8_t *bod
     leg->f = f;
     leg->final = final;
     agents_copy (leg->peer, sizeof leg->peer, peer);
-    if (shed_sched_rpc_call (f->self->sched, peer, method, body, len, timeout_ms, s_on_leg,
-                             leg) != 0) {
+    if (shed_sched_rpc_call (f->self->sched, peer, method, body, len, timeout_ms, s_on_leg, leg)
+        != 0) {
         free (leg);
         return -1;
     }
@@ -117,12 +115,11 @@ s_on_leg (int status, const char *error, const uint8_t *body, size_t len, void *
     s_leg_t *leg = arg;
     s_fwd_t *f = leg->f;
     api_msg_t m;
-    bool decoded = status == RPC_OK && body
-                   && wire_decode (&api_proto, body, len, &m, NULL) == WIRE_OK;
-    const char *what = status != RPC_OK ? (error && *error ? error : "no answer")
-                                        : "bad answer";
-    if (leg->final || (f->kind == AGENTS_FWD_LOGS && !f->done && decoded
-                       && m.hdr.type == API_LOGS_REP)) {
+    bool decoded =
+        status == RPC_OK && body && wire_decode (&api_proto, body, len, &m, NULL) == WIRE_OK;
+    const char *what = status != RPC_OK ? (error && *error ? error : "no answer") : "bad answer";
+    if (leg->final
+        || (f->kind == AGENTS_FWD_LOGS && !f->done && decoded && m.hdr.type == API_LOGS_REP)) {
         if (decoded)
             shed_api_reply (&f->call, &m);
         else
@@ -131,19 +128,16 @@ s_on_leg (int status, const char *error, const uint8_t *body, size_t len, void *
                                   leg->peer, what);
         f->done = true;
     }
-    else
-    if (!f->done && decoded && m.hdr.type == API_LOGS_REP) {
+    else if (!f->done && decoded && m.hdr.type == API_LOGS_REP) {
         /* Provisioning: the shed is there; the run goes there alone. */
         f->done = true;
         if (s_fwd_send (f, leg->peer, "agents.provision", f->body, f->len, f->timeout_ms, true))
-            shed_api_reply_error (&f->call, API_ERR_UNAVAILABLE,
-                                  "cannot send the run to node %s", leg->peer);
+            shed_api_reply_error (&f->call, API_ERR_UNAVAILABLE, "cannot send the run to node %s",
+                                  leg->peer);
     }
-    else
-    if (!f->done && !decoded)
+    else if (!f->done && !decoded)
         snprintf (f->why, sizeof f->why, "node %.63s did not answer: %.200s", leg->peer, what);
-    else
-    if (!f->done && m.hdr.type == API_ERROR && m.u.api_error.code != API_ERR_NOT_FOUND)
+    else if (!f->done && m.hdr.type == API_ERROR && m.u.api_error.code != API_ERR_NOT_FOUND)
         snprintf (f->why, sizeof f->why, "node %.63s: %.200s", leg->peer, m.u.api_error.message);
     if (decoded)
         wire_msg_free (&api_proto, &m);
@@ -155,8 +149,8 @@ s_on_leg (int status, const char *error, const uint8_t *body, size_t len, void *
             shed_api_reply_error (&f->call, API_ERR_UNAVAILABLE,
                                   "no node answered with shed '%s' (%s)", f->shed, f->why);
         else
-            shed_api_reply_error (&f->call, API_ERR_NOT_FOUND,
-                                  "no node has an agent for shed '%s'", f->shed);
+            shed_api_reply_error (&f->call, API_ERR_NOT_FOUND, "no node has an agent for shed '%s'",
+                                  f->shed);
     }
     s_fwd_free (f);
 }
@@ -187,10 +181,9 @@ agents_fwd_start (shed_agents_t *self, shed_api_call_t *call, const api_msg_t *r
             shed_api_reply_error (&f->call, API_ERR_NOT_FOUND,
                                   "shed '%s' runs on this node (%s) but has no agent listener",
                                   shed, self->name);
-        else
-        if (s_fwd_send (f, owner, method, f->body, f->len, timeout_ms, true) == 0) {
+        else if (s_fwd_send (f, owner, method, f->body, f->len, timeout_ms, true) == 0) {
             f->done = true;
-            return;                 /* answered by the leg */
+            return; /* answered by the leg */
         }
         else
             shed_api_reply_error (&f->call, API_ERR_UNAVAILABLE,
@@ -233,20 +226,22 @@ agents_fwd_start (shed_agents_t *self, shed_api_call_t *call, const api_msg_t *r
  */
 
 static void
-s_rpc_logs (shed_sched_t *sched, const char *peer, uint64_t token, const uint8_t *body,
-            size_t len, void *arg)
+s_rpc_logs (shed_sched_t *sched, const char *peer, uint64_t token, const uint8_t *body, size_t len,
+            void *arg)
 {
     (void) peer;
     shed_agents_t *self = arg;
     api_msg_t req;
     if (wire_decode (&api_proto, body, len, &req, NULL) != WIRE_OK) {
-        shed_sched_rpc_reply (sched, token, SHED_SCHED_RPC_FAILED, "malformed agents.logs",
-                              NULL, 0);
+        shed_sched_rpc_reply (sched, token, SHED_SCHED_RPC_FAILED, "malformed agents.logs", NULL,
+                              0);
         return;
     }
     if (req.hdr.type != API_LOGS_REQ)
-        shed_sched_rpc_reply (sched, token, SHED_SCHED_RPC_FAILED, "agents.logs wants a LOGS "
-                              "request", NULL, 0);
+        shed_sched_rpc_reply (sched, token, SHED_SCHED_RPC_FAILED,
+                              "agents.logs wants a LOGS "
+                              "request",
+                              NULL, 0);
     else {
         const api_logs_req_t *r = &req.u.api_logs_req;
         agents_shed_t *s = zhashx_lookup (self->sheds, r->shed);
@@ -276,8 +271,10 @@ s_rpc_provision (shed_sched_t *sched, const char *peer, uint64_t token, const ui
         return;
     }
     if (req.hdr.type != API_PROVISION_REQ)
-        shed_sched_rpc_reply (sched, token, SHED_SCHED_RPC_FAILED, "agents.provision wants a "
-                              "PROVISION request", NULL, 0);
+        shed_sched_rpc_reply (sched, token, SHED_SCHED_RPC_FAILED,
+                              "agents.provision wants a "
+                              "PROVISION request",
+                              NULL, 0);
     else {
         const api_provision_req_t *r = &req.u.api_provision_req;
         agents_run_t *run = r->run ? agents_run_find (self, r->shed, r->run, NULL) : NULL;
@@ -310,8 +307,8 @@ shed_agents_route (shed_agents_t *self, shed_sched_t *sched)
          * while it can still send. */
         for (agents_run_t *r = zlistx_first (self->runs); r; r = zlistx_next (self->runs)) {
             for (size_t i = 0; i < r->ntokens; i++)
-                agents_rpc_error (self, r->tokens[i], API_ERR_UNAVAILABLE,
-                                  "node %s is stopping", self->name);
+                agents_rpc_error (self, r->tokens[i], API_ERR_UNAVAILABLE, "node %s is stopping",
+                                  self->name);
             r->ntokens = 0;
         }
         self->sched = NULL;

@@ -42,8 +42,10 @@ agents_runs_fail (shed_agents_t *self, const char *shed, const char *why)
         void *cursor = zlistx_cursor (self->runs);
         agents_run_t *next = zlistx_next (self->runs);
         if (!shed || !strcmp (r->shed, shed)) {
-            log_warn (AGENTS_COMP, "provisioning run ended without a result|shed=%s run=%llu "
-                      "reason=\"%s\"", r->shed, (unsigned long long) r->run, why);
+            log_warn (AGENTS_COMP,
+                      "provisioning run ended without a result|shed=%s run=%llu "
+                      "reason=\"%s\"",
+                      r->shed, (unsigned long long) r->run, why);
             s_run_reply (self, r, false, -1, why);
             zlistx_delete (self->runs, cursor);
         }
@@ -85,8 +87,7 @@ agents_run_event (shed_agents_t *self, const agent_event_t *ev, const agent_chec
             x->duration_ms = p->duration_ms;
         }
     }
-    else
-    if (out->action == AGENT_CHECK_RUN_DONE) {
+    else if (out->action == AGENT_CHECK_RUN_DONE) {
         const agent_provision_done_t *d = out->done;
         void *cursor = NULL;
         agents_run_t *r = agents_run_find (self, ev->shed, d->run, &cursor);
@@ -164,9 +165,10 @@ s_provision (shed_agents_t *self, const char *shed, agent_provision_t *req, int 
     }
     int rc = agent_host_provision (self->host, shed, req);
     if (rc != 0) {
-        snprintf (err, errlen, "%s", rc == -1 ? "the shed's agent is not connected"
-                                 : rc == -2 ? "the shed's agent is not reading (queue full)"
-                                            : "the steps cannot be encoded");
+        snprintf (err, errlen, "%s",
+                  rc == -1   ? "the shed's agent is not connected"
+                  : rc == -2 ? "the shed's agent is not reading (queue full)"
+                             : "the steps cannot be encoded");
         return -1;
     }
     agents_run_t *r = calloc (1, sizeof *r);
@@ -201,9 +203,9 @@ shed_agents_provision (shed_agents_t *self, const char *shed, agent_provision_t 
 }
 
 int
-agents_provision_req (shed_agents_t *self, const api_provision_req_t *r,
-                      shed_api_call_t *call, const char *peer, uint64_t token,
-                      api_err_code_t *code, char *err, size_t errlen)
+agents_provision_req (shed_agents_t *self, const api_provision_req_t *r, shed_api_call_t *call,
+                      const char *peer, uint64_t token, api_err_code_t *code, char *err,
+                      size_t errlen)
 {
     agent_provision_t p;
     memset (&p, 0, sizeof p);

@@ -145,8 +145,7 @@ test_agent_check_services (void **state)
     /* No id: counted as service_id, a warning only for a registration. */
     char name[64];
     s_name (name, 62, 'n');
-    snprintf (m.u.agent_service_register.name, sizeof m.u.agent_service_register.name, "%s",
-              name);
+    snprintf (m.u.agent_service_register.name, sizeof m.u.agent_service_register.name, "%s", name);
     assert_int_equal (agent_check_msg (&s, "ab", &m, &out), -1);
     assert_int_equal (out.bad, AGENT_BAD_SERVICE_ID);
     assert_true (out.count && out.warn);

@@ -31,20 +31,20 @@ typedef struct {
     char name[SHED_NAME_MAX + 1];
     char endpoint[128];
     char z85[41];
-    int64_t remove_at;              /* mono ms; 0 = not leaving */
+    int64_t remove_at; /* mono ms; 0 = not leaving */
 } s_peer_t;
 
 struct _shed_events_t {
     bus_t *bus;
-    zloop_t *loop;                  /* borrowed */
-    shed_members_t *members;        /* borrowed */
+    zloop_t *loop;           /* borrowed */
+    shed_members_t *members; /* borrowed */
     char name[SHED_NAME_MAX + 1];
     char local[SHED_ENDPOINT_MAX + 8];
     char ipc_path[SHED_ENDPOINT_MAX];
-    zhashx_t *peers;                /* name -> s_peer_t */
+    zhashx_t *peers; /* name -> s_peer_t */
     int linger_timer;
-    bool left;                      /* published our leave already */
-    uint64_t dropped;               /* bus pipe full */
+    bool left;        /* published our leave already */
+    uint64_t dropped; /* bus pipe full */
     uint64_t published;
 };
 
@@ -60,8 +60,8 @@ s_peer_free (void **item)
  */
 
 int
-shed_events_publish (shed_events_t *self, const char *topic, const char *kind,
-                     const void *payload, size_t size)
+shed_events_publish (shed_events_t *self, const char *topic, const char *kind, const void *payload,
+                     size_t size)
 {
     assert (self);
     if (!event_topic_valid (topic)) {
@@ -92,7 +92,7 @@ s_publish_member (shed_events_t *self, const char *change, const gossip_update_t
     snprintf (p->addr, sizeof p->addr, "%.*s", (int) sizeof p->addr - 1, m->addr);
     p->port = m->port;
     p->inc = m->inc;
-    p->tags = m->tags;              /* borrowed for the encoding only */
+    p->tags = m->tags; /* borrowed for the encoding only */
     if (p->tags.n > EVPAY_TAGS_MAX)
         p->tags.n = EVPAY_TAGS_MAX;
     snprintf (p->reason, sizeof p->reason, "%s", reason ? reason : "");
@@ -191,7 +191,7 @@ s_on_peer_alive (const peer_t *p, void *arg)
     shed_key_to_z85 (p->key, z85);
     s_peer_t *peer = zhashx_lookup (self->peers, p->name);
     if (peer && !strcmp (peer->endpoint, p->bus) && !strcmp (peer->z85, z85)) {
-        peer->remove_at = 0;        /* came back before we let go */
+        peer->remove_at = 0; /* came back before we let go */
         return;
     }
     if (!peer) {
@@ -199,8 +199,7 @@ s_on_peer_alive (const peer_t *p, void *arg)
         s_copy (peer->name, sizeof peer->name, p->name);
         zhashx_insert (self->peers, p->name, peer);
     }
-    else
-    if (strcmp (peer->z85, z85) != 0)
+    else if (strcmp (peer->z85, z85) != 0)
         bus_deny (self->bus, peer->z85);
     snprintf (peer->endpoint, sizeof peer->endpoint, "%s", p->bus);
     memcpy (peer->z85, z85, sizeof peer->z85);
@@ -375,8 +374,10 @@ shed_events_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_
                  shed_api_server_t *api, char *err, size_t errlen)
 {
     if (!event_node_valid (cfg->name)) {
-        snprintf (err, errlen, "events: node name '%s' cannot be an event origin "
-                  "(letters, digits, '-' and '_' only)", cfg->name);
+        snprintf (err, errlen,
+                  "events: node name '%s' cannot be an event origin "
+                  "(letters, digits, '-' and '_' only)",
+                  cfg->name);
         return NULL;
     }
     shed_events_t *self = calloc (1, sizeof *self);
@@ -405,7 +406,8 @@ shed_events_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_
     char consumer[96] = "";
     if (cfg->events.consumer_listen[0]) {
         if (!cfg->events.consumer_keys[0]) {
-            snprintf (err, errlen, "events.consumer_listen needs events.consumer_keys (a file "
+            snprintf (err, errlen,
+                      "events.consumer_listen needs events.consumer_keys (a file "
                       "of the consumers' public keys)");
             shed_events_destroy (&self);
             return NULL;
@@ -436,8 +438,8 @@ shed_events_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_
         return NULL;
     }
     if (chmod (self->ipc_path, 0600) != 0)
-        log_warn (S_COMP, "cannot chmod the events socket|path=%s reason=\"%s\"",
-                  self->ipc_path, strerror (errno));
+        log_warn (S_COMP, "cannot chmod the events socket|path=%s reason=\"%s\"", self->ipc_path,
+                  strerror (errno));
     self->linger_timer = zloop_timer (loop, 250, 0, s_on_linger, self);
     shed_members_on_event (members, s_on_member, self);
     peer_dir_ops_t ops = { s_on_peer_alive, s_on_peer_alive, NULL, s_on_peer_removed };

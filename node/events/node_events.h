@@ -37,8 +37,8 @@
 
 #include <czmq.h>
 
-#define SHED_EVENTS_LINGER_MS   1000    /* keep a leaving peer's link this long */
-#define SHED_EVENTS_REDIAL_MS   250     /* bus: re-dial after a refused handshake */
+#define SHED_EVENTS_LINGER_MS 1000 /* keep a leaving peer's link this long */
+#define SHED_EVENTS_REDIAL_MS 250  /* bus: re-dial after a refused handshake */
 
 typedef struct _shed_events_t shed_events_t;
 
@@ -48,9 +48,8 @@ typedef struct _shed_events_t shed_events_t;
  * `peers`, `state`, `loop` and `api` must outlive it. */
 shed_events_t *shed_events_new (const shed_config_t *cfg, const shed_identity_t *identity,
                                 zap_t *zap, shed_members_t *members, peer_dir_t *peers,
-                                shed_nstate_t *state,
-                                zloop_t *loop, shed_api_server_t *api, char *err,
-                                size_t errlen);
+                                shed_nstate_t *state, zloop_t *loop, shed_api_server_t *api,
+                                char *err, size_t errlen);
 /* Stop the bus (removing the ipc socket file). NULL-safe. */
 void shed_events_destroy (shed_events_t **self_p);
 

@@ -21,12 +21,12 @@
 
 extern char **environ;
 
-#define S_COMP      "hooks"
-#define S_TICK_MS   20              /* reaping / timeout check while hooks run */
-#define S_BATCH     256             /* bus events read per loop turn */
-#define S_OUT_LOG   200             /* bytes of a hook's output put in the log */
-#define S_CONTROL   0               /* member., shed. */
-#define S_GUEST     1               /* the rest */
+#define S_COMP    "hooks"
+#define S_TICK_MS 20  /* reaping / timeout check while hooks run */
+#define S_BATCH   256 /* bus events read per loop turn */
+#define S_OUT_LOG 200 /* bytes of a hook's output put in the log */
+#define S_CONTROL 0   /* member., shed. */
+#define S_GUEST   1   /* the rest */
 
 static int
 s_class (const char *topic)
@@ -38,8 +38,8 @@ s_class (const char *topic)
 /* One run of one hook for one event: prepared at dispatch (the event's
  * payload is only valid until the next bus_client_recv), spawned later. */
 typedef struct {
-    size_t hook;                    /* index in hooks */
-    char *json;                     /* stdin */
+    size_t hook; /* index in hooks */
+    char *json;  /* stdin */
     size_t json_len;
     char topic[EVENT_TOPIC_MAX + 1];
     char origin[EVENT_NODE_MAX + 1];
@@ -48,17 +48,17 @@ typedef struct {
     int64_t time_us;
     /* while running */
     pid_t pid;
-    int out_fd;                     /* memfd: stdout + stderr */
-    int64_t started;                /* mono ms */
-    int64_t deadline;               /* mono ms */
+    int out_fd;       /* memfd: stdout + stderr */
+    int64_t started;  /* mono ms */
+    int64_t deadline; /* mono ms */
     bool killed;
 } s_job_t;
 
 struct _shed_hooks_t {
-    zloop_t *loop;                  /* borrowed */
-    bus_client_t *client;           /* NULL: dispatch only */
+    zloop_t *loop;        /* borrowed */
+    bus_client_t *client; /* NULL: dispatch only */
     char node[SHED_NAME_MAX + 1];
-    shed_config_hook_t *hooks;      /* copy of the config's */
+    shed_config_hook_t *hooks; /* copy of the config's */
     size_t nhooks;
     uint32_t concurrency, queue_max, timeout_ms;
     /* Two queues, each with its own bound (queue_max): membership and shed
@@ -66,9 +66,9 @@ struct _shed_hooks_t {
      * else, which a shed's agent can produce at will (metrics, proc, log,
      * provision). A guest's flood fills only its class; the node's own
      * events are never dropped for it and start first (docs/events.md). */
-    zlistx_t *queue[2];             /* s_job_t *, oldest first */
-    zlistx_t *running;              /* s_job_t * */
-    int tick_id;                    /* -1 when nothing runs */
+    zlistx_t *queue[2]; /* s_job_t *, oldest first */
+    zlistx_t *running;  /* s_job_t * */
+    int tick_id;        /* -1 when nothing runs */
     shed_hooks_stats_t stats;
 };
 
@@ -124,8 +124,8 @@ s_spawn (shed_hooks_t *self, s_job_t *job)
     int in_fd = s_scratch ("shed-hook-in", job->json, job->json_len);
     job->out_fd = s_scratch ("shed-hook-out", NULL, 0);
     if (in_fd < 0 || job->out_fd < 0) {
-        log_warn (S_COMP, "hook not run: no scratch file|event=%s topic=%s reason=\"%s\"",
-                  h->event, job->topic, strerror (errno));
+        log_warn (S_COMP, "hook not run: no scratch file|event=%s topic=%s reason=\"%s\"", h->event,
+                  job->topic, strerror (errno));
         if (in_fd >= 0)
             close (in_fd);
         return false;
@@ -194,8 +194,8 @@ s_pump (shed_hooks_t *self)
 {
     while (zlistx_size (self->running) < self->concurrency
            && (zlistx_size (self->queue[S_CONTROL]) || zlistx_size (self->queue[S_GUEST]))) {
-        zlistx_t *q = zlistx_size (self->queue[S_CONTROL]) ? self->queue[S_CONTROL]
-                                                           : self->queue[S_GUEST];
+        zlistx_t *q =
+            zlistx_size (self->queue[S_CONTROL]) ? self->queue[S_CONTROL] : self->queue[S_GUEST];
         s_job_t *job = zlistx_detach (q, NULL);
         if (s_spawn (self, job)) {
             self->stats.started++;
@@ -237,10 +237,11 @@ s_finish (shed_hooks_t *self, s_job_t *job, int wstatus)
     }
     self->stats.failed++;
     if (job->killed)
-        log_warn (S_COMP, "hook timed out, process group killed|event=%s topic=%s ms=%" PRId64
-                  " output=\"%s\"", h->event, job->topic, ms, out);
-    else
-    if (WIFEXITED (wstatus))
+        log_warn (S_COMP,
+                  "hook timed out, process group killed|event=%s topic=%s ms=%" PRId64
+                  " output=\"%s\"",
+                  h->event, job->topic, ms, out);
+    else if (WIFEXITED (wstatus))
         log_warn (S_COMP, "hook failed|event=%s topic=%s status=%d ms=%" PRId64 " output=\"%s\"",
                   h->event, job->topic, WEXITSTATUS (wstatus), ms, out);
     else
@@ -301,9 +302,11 @@ shed_hooks_dispatch (shed_hooks_t *self, const bus_event_t *ev)
             if (cls == S_CONTROL)
                 self->stats.dropped_control++;
             if (self->stats.dropped++ % 100 == 0)
-                log_warn (S_COMP, "hook queue full: event dropped|event=%s topic=%s "
-                          "class=%s dropped=%" PRIu64, h->event, ev->topic,
-                          cls == S_CONTROL ? "control" : "guest", self->stats.dropped);
+                log_warn (S_COMP,
+                          "hook queue full: event dropped|event=%s topic=%s "
+                          "class=%s dropped=%" PRIu64,
+                          h->event, ev->topic, cls == S_CONTROL ? "control" : "guest",
+                          self->stats.dropped);
             continue;
         }
         if (!json) {
@@ -347,8 +350,8 @@ shed_hooks_stats (shed_hooks_t *self, shed_hooks_stats_t *out)
     assert (self);
     *out = self->stats;
     out->running = (uint32_t) zlistx_size (self->running);
-    out->queued = (uint32_t) (zlistx_size (self->queue[S_CONTROL])
-                              + zlistx_size (self->queue[S_GUEST]));
+    out->queued =
+        (uint32_t) (zlistx_size (self->queue[S_CONTROL]) + zlistx_size (self->queue[S_GUEST]));
 }
 
 /* -------------------------------------------------------------------------
@@ -425,8 +428,7 @@ shed_hooks_destroy (shed_hooks_t **self_p)
     /* The node is stopping: a hook still running would outlive it and
      * become nobody's child. */
     if (self->running)
-        for (s_job_t *job = zlistx_first (self->running); job;
-             job = zlistx_next (self->running)) {
+        for (s_job_t *job = zlistx_first (self->running); job; job = zlistx_next (self->running)) {
             kill (-job->pid, SIGKILL);
             while (waitpid (job->pid, NULL, 0) < 0 && errno == EINTR)
                 ;

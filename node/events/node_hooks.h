@@ -42,14 +42,14 @@
 typedef struct _shed_hooks_t shed_hooks_t;
 
 typedef struct {
-    uint64_t matched;               /* (event, hook) pairs that matched */
-    uint64_t started;               /* processes spawned */
-    uint64_t succeeded;             /* exited 0 */
-    uint64_t failed;                /* non-zero exit or killed by a signal */
-    uint64_t timed_out;             /* killed at the timeout (also counted failed) */
-    uint64_t dropped;               /* queue full */
-    uint64_t dropped_control;       /* of which member./shed. events (their own queue) */
-    uint64_t spawn_errors;          /* posix_spawn or scratch file failed */
+    uint64_t matched;         /* (event, hook) pairs that matched */
+    uint64_t started;         /* processes spawned */
+    uint64_t succeeded;       /* exited 0 */
+    uint64_t failed;          /* non-zero exit or killed by a signal */
+    uint64_t timed_out;       /* killed at the timeout (also counted failed) */
+    uint64_t dropped;         /* queue full */
+    uint64_t dropped_control; /* of which member./shed. events (their own queue) */
+    uint64_t spawn_errors;    /* posix_spawn or scratch file failed */
     uint32_t running;
     uint32_t queued;
 } shed_hooks_stats_t;
@@ -69,6 +69,5 @@ void shed_hooks_destroy (shed_hooks_t **self_p);
 int shed_hooks_dispatch (shed_hooks_t *self, const bus_event_t *ev);
 
 void shed_hooks_stats (shed_hooks_t *self, shed_hooks_stats_t *out);
-
 
 #endif

@@ -43,8 +43,8 @@ s_proc_event (bus_event_t *ev, uint8_t **buf)
 
 typedef struct {
     shed_hooks_t *hooks;
-    uint64_t want_done;             /* succeeded + failed */
-    int64_t deadline;               /* mono ms */
+    uint64_t want_done; /* succeeded + failed */
+    int64_t deadline;   /* mono ms */
 } s_wait_t;
 
 static int
@@ -107,7 +107,8 @@ test_event_on_stdin (void **state)
     char cmd[256];
     snprintf (cmd, sizeof cmd,
               "cat > %s/stdin.json; echo \"$SHED_EVENT_TOPIC $SHED_EVENT_ORIGIN "
-              "$SHED_EVENT_SEQ $SHED_NODE $SHED_HOOK_EVENT\" > %s/env", s_dir, s_dir);
+              "$SHED_EVENT_SEQ $SHED_NODE $SHED_HOOK_EVENT\" > %s/env",
+              s_dir, s_dir);
     char err[256];
     assert_int_equal (shed_config_set (&cfg, "hooks", "proc.=placeholder", err, sizeof err), 0);
     snprintf (cfg.hooks[0].command, sizeof cfg.hooks[0].command, "%s", cmd);
@@ -118,8 +119,8 @@ test_event_on_stdin (void **state)
     bus_event_t ev;
     uint8_t *buf = NULL;
     s_proc_event (&ev, &buf);
-    assert_int_equal (shed_hooks_dispatch (hooks, &ev), 1);   /* member. does not match */
-    free (buf);                                               /* copied at dispatch */
+    assert_int_equal (shed_hooks_dispatch (hooks, &ev), 1); /* member. does not match */
+    free (buf);                                             /* copied at dispatch */
     s_run (loop, hooks, 1, 5000);
 
     shed_hooks_stats_t st;
@@ -207,7 +208,7 @@ test_timeout_and_queue (void **state)
     char *pid = s_slurp (path);
     assert_non_null (pid);
     usleep (50 * 1000);
-    assert_true (s_dead (atoi (pid)));      /* killed with its group */
+    assert_true (s_dead (atoi (pid))); /* killed with its group */
     free (pid);
     shed_hooks_destroy (&hooks);
     zloop_destroy (&loop);
@@ -239,7 +240,7 @@ test_guest_flood_does_not_starve_membership (void **state)
         shed_hooks_dispatch (hooks, &ev);
     shed_hooks_stats_t st;
     shed_hooks_stats (hooks, &st);
-    assert_int_equal (st.dropped, 200 - 1 - 4);     /* one runs, four wait */
+    assert_int_equal (st.dropped, 200 - 1 - 4); /* one runs, four wait */
     snprintf (ev.topic, sizeof ev.topic, "member.node2");
     assert_int_equal (shed_hooks_dispatch (hooks, &ev), 1);
     shed_hooks_stats (hooks, &st);

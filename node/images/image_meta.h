@@ -11,6 +11,7 @@
 #include "common/wire_gen.h"
 #include "node/images/image_store.h"
 
+/* clang-format off */
 #define IMGMETA_FIELDS(F, T)                                                   \
     F (T, 2, name,           WIRE_STR, IMAGE_NAME_MAX,    WIRE_REQ, _)         \
     F (T, 3, digest,         WIRE_STR, IMAGE_DIGEST_HEX,  WIRE_REQ, _)         \
@@ -20,6 +21,7 @@
     F (T, 7, entries,        WIRE_U64, 0,                 WIRE_OPT, _)         \
     F (T, 8, imported_ms,    WIRE_U64, 0,                 WIRE_OPT, _)         \
     F (T, 9, os_name,        WIRE_STR, IMAGE_OS_NAME_MAX, WIRE_OPT, _)
+/* clang-format on */
 
 #define IMGMETA_MESSAGES(M) M (IMGMETA, imgmeta, 1, IMGMETA_FIELDS)
 

@@ -21,15 +21,15 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define S_COMP          "images"
-#define S_META_MAX      4096
+#define S_COMP           "images"
+#define S_META_MAX       4096
 #define S_OS_RELEASE_MAX (64 * 1024)
-#define S_NAME_FILE_MAX 128
+#define S_NAME_FILE_MAX  128
 
 WIRE_DEFINE_PROTO (imgmeta, IMGMETA_MESSAGES, 1, 1, NULL)
 
 struct _image_store_t {
-    char dir[PATH_MAX];             /* <data_dir>/images */
+    char dir[PATH_MAX]; /* <data_dir>/images */
     char blobs[PATH_MAX + 8];
     char names[PATH_MAX + 8];
     char tmp[PATH_MAX + 8];
@@ -149,8 +149,7 @@ image_store_clean_tmp (image_store_t *self)
             continue;
         snprintf (path, sizeof path, "%s/%s", self->tmp, de->d_name);
         if (image_rmtree (path) != 0)
-            log_warn (S_COMP, "cannot clean a leftover|path=%s err=\"%s\"", path,
-                      strerror (errno));
+            log_warn (S_COMP, "cannot clean a leftover|path=%s err=\"%s\"", path, strerror (errno));
         else
             log_info (S_COMP, "removed a leftover of an interrupted import|path=%s", path);
     }
@@ -176,7 +175,7 @@ static void
 s_unlock (int fd)
 {
     if (fd >= 0)
-        close (fd);                 /* releases the flock */
+        close (fd); /* releases the flock */
 }
 
 /* -------------------------------------------------------------------------
@@ -277,8 +276,7 @@ s_meta_read (const image_store_t *self, const char *digest, image_info_t *info, 
 
 /* ref -> digest, by digest or by name; -1 with why and errno. */
 static int
-s_ref_digest (image_store_t *self, const char *ref, char digest[65], char *why,
-              size_t why_size)
+s_ref_digest (image_store_t *self, const char *ref, char digest[65], char *why, size_t why_size)
 {
     if (image_digest_parse (ref, digest)) {
         if (s_blob_exists (self, digest))
@@ -294,8 +292,7 @@ s_ref_digest (image_store_t *self, const char *ref, char digest[65], char *why,
     if (s_name_read (self, ref, digest) != 0) {
         int e = errno;
         if (e == ENOENT)
-            snprintf (why, why_size, "image '%s' is not on this node (shedctl image list)",
-                      ref);
+            snprintf (why, why_size, "image '%s' is not on this node (shedctl image list)", ref);
         else
             snprintf (why, why_size, "image '%s': %s", ref,
                       e == EINVAL ? "damaged name file" : strerror (e));
@@ -303,8 +300,7 @@ s_ref_digest (image_store_t *self, const char *ref, char digest[65], char *why,
         return -1;
     }
     if (!s_blob_exists (self, digest)) {
-        snprintf (why, why_size, "image '%s': its tree sha256:%.12s... is missing", ref,
-                  digest);
+        snprintf (why, why_size, "image '%s': its tree sha256:%.12s... is missing", ref, digest);
         errno = ENOENT;
         return -1;
     }
@@ -400,7 +396,7 @@ image_store_list (image_store_t *self, image_info_t **items, size_t *count, char
             log_warn (S_COMP, "unreadable image name skipped|name=%s", de->d_name);
             continue;
         }
-        snprintf (info.name, sizeof info.name, "%.63s", de->d_name);    /* valid: <= 63 */
+        snprintf (info.name, sizeof info.name, "%.63s", de->d_name); /* valid: <= 63 */
         if (n == cap) {
             cap = cap ? cap * 2 : 16;
             image_info_t *grown = realloc (list, cap * sizeof *list);
@@ -545,18 +541,19 @@ s_meta_write (const char *path, const image_info_t *info)
 /* Under the lock: a name that exists must already mean these bytes. 1 if
  * it does (nothing to do), 0 if the name is free, -1 refused. */
 static int
-s_name_free (image_store_t *self, const char *name, const char *digest, char *why,
-             size_t why_size)
+s_name_free (image_store_t *self, const char *name, const char *digest, char *why, size_t why_size)
 {
     char have[IMAGE_DIGEST_HEX + 1];
     if (s_name_read (self, name, have) != 0)
-        return errno == ENOENT ? 0 : (snprintf (why, why_size, "image '%s': %s", name,
-                                                strerror (errno)), -1);
+        return errno == ENOENT
+                   ? 0
+                   : (snprintf (why, why_size, "image '%s': %s", name, strerror (errno)), -1);
     if (strcmp (have, digest) == 0)
-        return s_blob_exists (self, digest) ? 1 : 0;  /* tree lost: unpack it again */
+        return s_blob_exists (self, digest) ? 1 : 0; /* tree lost: unpack it again */
     snprintf (why, why_size,
               "image '%s' already exists with other contents (sha256:%.12s...); "
-              "shedctl image rm %s first", name, have, name);
+              "shedctl image rm %s first",
+              name, have, name);
     return -1;
 }
 
@@ -566,8 +563,7 @@ s_name_add (image_store_t *self, const char *name, const char *digest, image_inf
             char *why, size_t why_size)
 {
     if (s_name_write (self, name, digest) != 0) {
-        snprintf (why, why_size, "image '%s': cannot write its name: %s", name,
-                  strerror (errno));
+        snprintf (why, why_size, "image '%s': cannot write its name: %s", name, strerror (errno));
         return -1;
     }
     if (info) {
@@ -699,7 +695,7 @@ s_digest_named (image_store_t *self, const char *digest, const char *except)
 {
     DIR *d = opendir (self->names);
     if (!d)
-        return true;                /* unsure: keep the blob */
+        return true; /* unsure: keep the blob */
     bool named = false;
     struct dirent *de;
     while (!named && (de = readdir (d))) {
@@ -728,8 +724,9 @@ image_store_remove (image_store_t *self, const char *name, image_in_use_fn *in_u
     char digest[IMAGE_DIGEST_HEX + 1];
     if (s_name_read (self, name, digest) != 0) {
         int e = errno;
-        snprintf (why, why_size, e == ENOENT ? "image '%s' is not on this node"
-                                             : "image '%s': damaged name file", name);
+        snprintf (why, why_size,
+                  e == ENOENT ? "image '%s' is not on this node" : "image '%s': damaged name file",
+                  name);
         s_unlock (lock);
         errno = e;
         return -1;
@@ -756,8 +753,7 @@ image_store_remove (image_store_t *self, const char *name, image_in_use_fn *in_u
         s_blob_path (self, digest, NULL, blob, sizeof blob);
         snprintf (gone, sizeof gone, "%s/rm-%.12s-XXXXXX", self->tmp, digest);
         if (!mkdtemp (gone) || rename (blob, gone) != 0) {
-            log_warn (S_COMP, "cannot move a blob out|path=%s err=\"%s\"", blob,
-                      strerror (errno));
+            log_warn (S_COMP, "cannot move a blob out|path=%s err=\"%s\"", blob, strerror (errno));
             if (gone[0])
                 rmdir (gone);
             gone[0] = '\0';

@@ -27,24 +27,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define IMAGE_NAME_MAX     63
-#define IMAGE_DIGEST_HEX   64
-#define IMAGE_OS_NAME_MAX  255
-#define IMAGE_DIR          "images"
+#define IMAGE_NAME_MAX    63
+#define IMAGE_DIGEST_HEX  64
+#define IMAGE_OS_NAME_MAX 255
+#define IMAGE_DIR         "images"
 
 typedef struct _image_store_t image_store_t;
 
 /* One image as list/show/import report it. */
 typedef struct {
-    char name[IMAGE_NAME_MAX + 1];          /* the name asked for (list: each name) */
-    char digest[IMAGE_DIGEST_HEX + 1];      /* sha256 of the archive bytes, hex */
-    uint64_t archive_size;                  /* bytes of the archive */
-    uint64_t unpacked_bytes;                /* sum of regular file sizes */
-    uint64_t files;                         /* regular files and hard links */
-    uint64_t entries;                       /* every archive entry */
-    uint64_t imported_ms;                   /* wall clock of the first import */
-    char os_name[IMAGE_OS_NAME_MAX + 1];    /* PRETTY_NAME from /etc/os-release, or "" */
-    char rootfs[4096];                      /* absolute path of the unpacked tree */
+    char name[IMAGE_NAME_MAX + 1];       /* the name asked for (list: each name) */
+    char digest[IMAGE_DIGEST_HEX + 1];   /* sha256 of the archive bytes, hex */
+    uint64_t archive_size;               /* bytes of the archive */
+    uint64_t unpacked_bytes;             /* sum of regular file sizes */
+    uint64_t files;                      /* regular files and hard links */
+    uint64_t entries;                    /* every archive entry */
+    uint64_t imported_ms;                /* wall clock of the first import */
+    char os_name[IMAGE_OS_NAME_MAX + 1]; /* PRETTY_NAME from /etc/os-release, or "" */
+    char rootfs[4096];                   /* absolute path of the unpacked tree */
 } image_info_t;
 
 /* Open the store of `data_dir` (directories made 0700 if missing). Cheap:
@@ -101,7 +101,7 @@ typedef bool (image_in_use_fn) (const char *name, const char *digest, void *arg,
  * in_use (may be NULL) is asked first, and a yes refuses. *blob_removed
  * (may be NULL) says whether the tree went. 0, or -1 with why (not found:
  * errno ENOENT). */
-int image_store_remove (image_store_t *self, const char *name, image_in_use_fn *in_use,
-                        void *arg, bool *blob_removed, char *why, size_t why_size);
+int image_store_remove (image_store_t *self, const char *name, image_in_use_fn *in_use, void *arg,
+                        bool *blob_removed, char *why, size_t why_size);
 
 #endif

@@ -57,6 +57,7 @@ s_archive (const char *file, const s_ent_t *ents, size_t n)
 
 /* The image: os-release behind an ABSOLUTE symlink, which must resolve
  * inside the tree (the host's /usr/lib/os-release says something else). */
+/* clang-format off */
 static const s_ent_t s_image_a[] = {
     { "./", AE_IFDIR, 0755, NULL, NULL },
     { "./bin/busybox", AE_IFREG, 0755, "#!busybox\n", NULL },
@@ -64,14 +65,19 @@ static const s_ent_t s_image_a[] = {
     { "./usr/lib/os-release", AE_IFREG, 0644,
       "NAME=\"test\"\nPRETTY_NAME=\"Test OS 1 (store)\"\nID=test\n", NULL },
 };
+/* clang-format on */
+/* clang-format off */
 static const s_ent_t s_image_b[] = {
     { "./etc/os-release", AE_IFREG, 0644, "PRETTY_NAME='Other'\n", NULL },
     { "./x", AE_IFREG, 0644, "b", NULL },
 };
+/* clang-format on */
+/* clang-format off */
 static const s_ent_t s_image_bad[] = {
     { "./ok", AE_IFREG, 0644, "fine", NULL },
     { "./dev/kmsg", AE_IFCHR, 0600, NULL, NULL },
 };
+/* clang-format on */
 
 static char s_file_a[PATH_MAX + 16], s_file_b[PATH_MAX + 16], s_file_bad[PATH_MAX + 16];
 
@@ -159,14 +165,15 @@ test_names (void **state)
     longname[63] = '\0';
     assert_true (image_name_valid (longname, why, sizeof why));
     const char *hex = "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789";
-    assert_false (image_name_valid (hex, why, sizeof why));    /* a digest, not a name */
+    assert_false (image_name_valid (hex, why, sizeof why)); /* a digest, not a name */
     assert_true (image_digest_parse (hex, d));
     assert_string_equal (d, hex);
     char ref[80];
     snprintf (ref, sizeof ref, "sha256:%s", hex);
     assert_true (image_digest_parse (ref, d));
     assert_false (image_digest_parse ("sha256:abc", d));
-    assert_false (image_digest_parse ("ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789", d));
+    assert_false (
+        image_digest_parse ("ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789", d));
 }
 
 static bool
@@ -200,7 +207,7 @@ test_store (void **state)
     assert_false (existed);
     assert_string_equal (info.name, "alpha");
     assert_string_equal (info.digest, hex_a);
-    assert_string_equal (info.os_name, "Test OS 1 (store)");   /* inside the tree */
+    assert_string_equal (info.os_name, "Test OS 1 (store)"); /* inside the tree */
     assert_int_equal (info.files, 2);
     assert_int_equal (info.entries, 4);
     struct stat st;
@@ -214,26 +221,26 @@ test_store (void **state)
     char digest[65], rootfs[PATH_MAX], expect[PATH_MAX + 256], ref[80];
     image_store_t *other = image_store_new (data, why, sizeof why);
     assert_non_null (other);
-    assert_int_equal (image_store_resolve (other, "alpha", digest, rootfs, sizeof rootfs, why,
-                                           sizeof why), 0);
+    assert_int_equal (
+        image_store_resolve (other, "alpha", digest, rootfs, sizeof rootfs, why, sizeof why), 0);
     assert_string_equal (digest, hex_a);
     snprintf (expect, sizeof expect, "%s/images/blobs/%s/rootfs", data, hex_a);
     assert_string_equal (rootfs, expect);
     snprintf (expect, sizeof expect, "%s/bin/busybox", rootfs);
     assert_int_equal (stat (expect, &st), 0);
-    assert_int_equal (image_store_resolve (other, hex_a, digest, rootfs, sizeof rootfs, why,
-                                           sizeof why), 0);
+    assert_int_equal (
+        image_store_resolve (other, hex_a, digest, rootfs, sizeof rootfs, why, sizeof why), 0);
     snprintf (ref, sizeof ref, "sha256:%s", hex_a);
-    assert_int_equal (image_store_resolve (other, ref, digest, rootfs, sizeof rootfs, why,
-                                           sizeof why), 0);
-    assert_int_equal (image_store_resolve (other, "nope", digest, rootfs, sizeof rootfs, why,
-                                           sizeof why), -1);
+    assert_int_equal (
+        image_store_resolve (other, ref, digest, rootfs, sizeof rootfs, why, sizeof why), 0);
+    assert_int_equal (
+        image_store_resolve (other, "nope", digest, rootfs, sizeof rootfs, why, sizeof why), -1);
     assert_non_null (strstr (why, "image 'nope' is not on this node"));
-    assert_int_equal (image_store_resolve (other, "BAD/x", digest, rootfs, sizeof rootfs, why,
-                                           sizeof why), -1);
+    assert_int_equal (
+        image_store_resolve (other, "BAD/x", digest, rootfs, sizeof rootfs, why, sizeof why), -1);
     char small[16];
-    assert_int_equal (image_store_resolve (other, "alpha", digest, small, sizeof small, why,
-                                           sizeof why), -1);
+    assert_int_equal (
+        image_store_resolve (other, "alpha", digest, small, sizeof small, why, sizeof why), -1);
     image_store_destroy (&other);
 
     /* the same bytes under a new name: only the name is added */
@@ -253,14 +260,14 @@ test_store (void **state)
     char blob[PATH_MAX + 128];
     snprintf (blob, sizeof blob, "%s/images/blobs/%s", data, hex_a);
     assert_int_equal (image_rmtree (blob), 0);
-    assert_int_equal (image_store_resolve (store, "beta", digest, rootfs, sizeof rootfs, why,
-                                           sizeof why), -1);
+    assert_int_equal (
+        image_store_resolve (store, "beta", digest, rootfs, sizeof rootfs, why, sizeof why), -1);
     assert_non_null (strstr (why, "is missing"));
     if (s_import (store, "beta", s_file_a, &info, &existed, why, sizeof why) != 0)
         fail_msg ("import beta again: %s", why);
     assert_false (existed);
-    assert_int_equal (image_store_resolve (store, "alpha", digest, rootfs, sizeof rootfs, why,
-                                           sizeof why), 0);
+    assert_int_equal (
+        image_store_resolve (store, "alpha", digest, rootfs, sizeof rootfs, why, sizeof why), 0);
 
     /* a name is never moved to other bytes */
     assert_int_equal (s_import (store, "alpha", s_file_b, &info, &existed, why, sizeof why), -1);
@@ -280,8 +287,9 @@ test_store (void **state)
     int fd = open (s_file_b, O_RDONLY);
     char hex_b[65];
     s_sha256_file (s_file_b, hex_b);
-    assert_int_equal (image_store_import_fd (store, "gamma", fd, hex_b, NULL, &info, &existed,
-                                             why, sizeof why), 0);
+    assert_int_equal (
+        image_store_import_fd (store, "gamma", fd, hex_b, NULL, &info, &existed, why, sizeof why),
+        0);
     close (fd);
     assert_string_equal (info.os_name, "Other");
     assert_string_equal (info.digest, hex_b);
@@ -299,15 +307,15 @@ test_store (void **state)
     free (items);
     assert_int_equal (image_store_show (store, hex_b, &info, why, sizeof why), 0);
     assert_string_equal (info.digest, hex_b);
-    assert_string_equal (info.name, "gamma");              /* a name of those bytes */
+    assert_string_equal (info.name, "gamma"); /* a name of those bytes */
     assert_int_equal (image_store_show (store, "zeta", &info, why, sizeof why), -1);
     assert_int_equal (errno, ENOENT);
 
     /* remove: refused while used; the blob stays while another name has it */
     int calls = 0;
     bool gone = true;
-    assert_int_equal (image_store_remove (store, "alpha", s_used_by_web, &calls, &gone, why,
-                                          sizeof why), -1);
+    assert_int_equal (
+        image_store_remove (store, "alpha", s_used_by_web, &calls, &gone, why, sizeof why), -1);
     assert_int_equal (errno, EBUSY);
     assert_int_equal (calls, 1);
     assert_non_null (strstr (why, "used by shed web"));
@@ -315,14 +323,14 @@ test_store (void **state)
     assert_int_equal (image_store_remove (store, "alpha", NULL, NULL, &gone, why, sizeof why), 0);
     assert_false (gone);
     assert_int_equal (s_count ("blobs"), 2);
-    assert_int_equal (image_store_resolve (store, "beta", digest, rootfs, sizeof rootfs, why,
-                                           sizeof why), 0);
+    assert_int_equal (
+        image_store_resolve (store, "beta", digest, rootfs, sizeof rootfs, why, sizeof why), 0);
     assert_int_equal (image_store_remove (store, "beta", NULL, NULL, &gone, why, sizeof why), 0);
     assert_true (gone);
     assert_int_equal (s_count ("blobs"), 1);
     assert_int_equal (s_count ("tmp"), 0);
-    assert_int_equal (image_store_resolve (store, hex_a, digest, rootfs, sizeof rootfs, why,
-                                           sizeof why), -1);
+    assert_int_equal (
+        image_store_resolve (store, hex_a, digest, rootfs, sizeof rootfs, why, sizeof why), -1);
     assert_int_equal (image_store_remove (store, "beta", NULL, NULL, &gone, why, sizeof why), -1);
     assert_int_equal (errno, ENOENT);
     assert_non_null (strstr (why, "not on this node"));

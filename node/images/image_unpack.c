@@ -18,8 +18,8 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#define S_COMPONENT_MAX 255         /* NAME_MAX of every Linux file system */
-#define S_BLOCK         4096u       /* space estimate: files round up, dirs take one */
+#define S_COMPONENT_MAX 255   /* NAME_MAX of every Linux file system */
+#define S_BLOCK         4096u /* space estimate: files round up, dirs take one */
 #define S_READ_BLOCK    (64 * 1024)
 
 /* -------------------------------------------------------------------------
@@ -32,8 +32,7 @@ static void
 s_printable (const char *in, char *out, size_t size)
 {
     size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *) (in ? in : ""); *p && n + 4 < size;
-         p++)
+    for (const unsigned char *p = (const unsigned char *) (in ? in : ""); *p && n + 4 < size; p++)
         out[n++] = *p < 0x20 || *p == 0x7f ? '?' : (char) *p;
     if (in && strlen (in) >= size - 4 && size > 4) {
         out[n++] = '.';
@@ -43,8 +42,7 @@ s_printable (const char *in, char *out, size_t size)
     out[n] = '\0';
 }
 
-static int
-s_refuse (char *why, size_t why_size, const char *path, const char *fmt, ...)
+static int s_refuse (char *why, size_t why_size, const char *path, const char *fmt, ...)
     __attribute__ ((format (printf, 4, 5)));
 
 static int
@@ -184,18 +182,17 @@ image_path_check (const char *path, image_entry_kind_t kind, const char *target,
 
 typedef struct {
     const image_unpack_opts_t *opts;
-    zhashx_t *seen;                 /* normalised path -> S_KIND_* */
+    zhashx_t *seen; /* normalised path -> S_KIND_* */
     image_unpack_stats_t stats;
-    uint64_t need;                  /* bytes of disk the tree will take, roughly */
-    const char *root;               /* extraction: the temporary tree; NULL: check only */
-    struct archive *disk;           /* extraction: archive_write_disk */
+    uint64_t need;        /* bytes of disk the tree will take, roughly */
+    const char *root;     /* extraction: the temporary tree; NULL: check only */
+    struct archive *disk; /* extraction: archive_write_disk */
 } s_pass_t;
 
 /* Every parent of `norm` must be a directory (or not seen yet: it will be
  * made as one, and is recorded so). */
 static int
-s_check_parents (s_pass_t *pass, const char *path, const char *norm, char *why,
-                 size_t why_size)
+s_check_parents (s_pass_t *pass, const char *path, const char *norm, char *why, size_t why_size)
 {
     char prefix[IMAGE_PATH_MAX];
     for (const char *slash = strchr (norm, '/'); slash; slash = strchr (slash + 1, '/')) {
@@ -263,7 +260,8 @@ s_check_entry (s_pass_t *pass, struct archive_entry *entry, char *norm, char *no
                          (long long) uid, (long long) gid);
 
     if (image_path_check (path, kind, hardlink ? hardlink : symlink, norm, IMAGE_PATH_MAX,
-                          norm_target, IMAGE_PATH_MAX, why, why_size) != 0)
+                          norm_target, IMAGE_PATH_MAX, why, why_size)
+        != 0)
         return -1;
     if (s_check_parents (pass, path, norm, why, why_size) != 0)
         return -1;
@@ -276,9 +274,10 @@ s_check_entry (s_pass_t *pass, struct archive_entry *entry, char *norm, char *no
                          "hard link to '%.160s', which is not a file extracted before it",
                          norm_target);
     if (!seen)
-        zhashx_insert (pass->seen, norm, kind == IMAGE_ENTRY_DIR ? S_KIND_DIR
-                                         : kind == IMAGE_ENTRY_SYMLINK ? S_KIND_LINK
-                                                                       : S_KIND_FILE);
+        zhashx_insert (pass->seen, norm,
+                       kind == IMAGE_ENTRY_DIR       ? S_KIND_DIR
+                       : kind == IMAGE_ENTRY_SYMLINK ? S_KIND_LINK
+                                                     : S_KIND_FILE);
     if (kind == IMAGE_ENTRY_FILE) {
         int64_t size = archive_entry_size (entry);
         if (size < 0)
@@ -301,13 +300,12 @@ s_check_entry (s_pass_t *pass, struct archive_entry *entry, char *norm, char *no
 
 /* Write one checked entry below pass->root. */
 static int
-s_extract_entry (s_pass_t *pass, struct archive *in, struct archive_entry *entry,
-                 const char *norm, const char *norm_target, image_entry_kind_t kind, char *why,
-                 size_t why_size)
+s_extract_entry (s_pass_t *pass, struct archive *in, struct archive_entry *entry, const char *norm,
+                 const char *norm_target, image_entry_kind_t kind, char *why, size_t why_size)
 {
     char full[PATH_MAX], full_target[PATH_MAX];
     if (!*norm)
-        return 0;                   /* the root: ours, made 0755 */
+        return 0; /* the root: ours, made 0755 */
     snprintf (full, sizeof full, "%s/%s", pass->root, norm);
     archive_entry_set_pathname (entry, full);
     if (kind == IMAGE_ENTRY_HARDLINK) {
@@ -407,7 +405,7 @@ static int
 s_rm_prepare (const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     if (flag == FTW_D || flag == FTW_DNR)
-        chmod (path, 0700);         /* a dir, never a link (FTW_PHYS) */
+        chmod (path, 0700); /* a dir, never a link (FTW_PHYS) */
     return 0;
 }
 
@@ -450,22 +448,21 @@ s_space_check (const char *dir, const s_pass_t *pass, char *why, size_t why_size
     if (pass->need > usable) {
         snprintf (why, why_size,
                   "the archive unpacks to %llu MiB but %s has %llu MiB free "
-                  "(%llu MiB kept in reserve)", (unsigned long long) (pass->need >> 20), dir,
-                  (unsigned long long) (avail >> 20), (unsigned long long) (reserve >> 20));
+                  "(%llu MiB kept in reserve)",
+                  (unsigned long long) (pass->need >> 20), dir, (unsigned long long) (avail >> 20),
+                  (unsigned long long) (reserve >> 20));
         return -1;
     }
     if (vfs.f_favail > 0 && vfs.f_files > 0 && pass->stats.entries > (uint64_t) vfs.f_favail) {
         snprintf (why, why_size, "the archive has %llu entries but %s has %llu free inodes",
-                  (unsigned long long) pass->stats.entries, dir,
-                  (unsigned long long) vfs.f_favail);
+                  (unsigned long long) pass->stats.entries, dir, (unsigned long long) vfs.f_favail);
         return -1;
     }
     return 0;
 }
 
-static int
-s_unpack_fd (int fd, const char *dest, const image_unpack_opts_t *opts_in,
-             image_unpack_stats_t *stats, char *why, size_t why_size);
+static int s_unpack_fd (int fd, const char *dest, const image_unpack_opts_t *opts_in,
+                        image_unpack_stats_t *stats, char *why, size_t why_size);
 
 /* Reasons quote entry names and libarchive's messages (which quote names
  * too): keep them one printable line. */
@@ -551,10 +548,11 @@ s_unpack_fd (int fd, const char *dest, const image_unpack_opts_t *opts_in,
         return -1;
     }
     chmod (tmp, 0755);
-    s_pass_t out = { .opts = &opts, .seen = zhashx_new (), .root = tmp,
-                     .disk = archive_write_disk_new () };
+    s_pass_t out = {
+        .opts = &opts, .seen = zhashx_new (), .root = tmp, .disk = archive_write_disk_new ()
+    };
     int flags = ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_SECURE_SYMLINKS
-              | ARCHIVE_EXTRACT_SECURE_NODOTDOT;
+                | ARCHIVE_EXTRACT_SECURE_NODOTDOT;
     if (opts.owners)
         flags |= ARCHIVE_EXTRACT_OWNER;
     /* No XATTR/ACL/FFLAGS: file capabilities are extended attributes. No
@@ -562,12 +560,11 @@ s_unpack_fd (int fd, const char *dest, const image_unpack_opts_t *opts_in,
     archive_write_disk_set_options (out.disk, flags);
     rc = s_pass (fd, &out, why, why_size);
     if (rc == 0 && archive_write_close (out.disk) != ARCHIVE_OK) {
-        snprintf (why, why_size, "cannot finish the tree: %s",
-                  archive_error_string (out.disk));
+        snprintf (why, why_size, "cannot finish the tree: %s", archive_error_string (out.disk));
         rc = -1;
     }
-    if (rc == 0 && (out.stats.entries != check.stats.entries
-                    || out.stats.bytes != check.stats.bytes)) {
+    if (rc == 0
+        && (out.stats.entries != check.stats.entries || out.stats.bytes != check.stats.bytes)) {
         snprintf (why, why_size, "the archive changed while it was unpacked");
         rc = -1;
     }

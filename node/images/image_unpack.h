@@ -38,23 +38,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define IMAGE_ID_MAX            65535u          /* uids and gids 0..65535 */
-#define IMAGE_ENTRIES_DEFAULT   1000000u        /* entries per archive */
-#define IMAGE_BYTES_DEFAULT     (16ull << 30)   /* unpacked bytes per archive */
-#define IMAGE_RESERVE_DEFAULT   (1ull << 30)    /* free space left on the fs */
-#define IMAGE_PATH_MAX          1024            /* bytes of an entry path */
+#define IMAGE_ID_MAX          65535u        /* uids and gids 0..65535 */
+#define IMAGE_ENTRIES_DEFAULT 1000000u      /* entries per archive */
+#define IMAGE_BYTES_DEFAULT   (16ull << 30) /* unpacked bytes per archive */
+#define IMAGE_RESERVE_DEFAULT (1ull << 30)  /* free space left on the fs */
+#define IMAGE_PATH_MAX        1024          /* bytes of an entry path */
 
 typedef struct {
-    uint64_t max_entries;           /* 0: IMAGE_ENTRIES_DEFAULT */
-    uint64_t max_bytes;             /* 0: IMAGE_BYTES_DEFAULT */
-    uint64_t reserve_bytes;         /* free space kept; 0 means none */
-    bool owners;                    /* restore uid/gid (needs root) */
+    uint64_t max_entries;   /* 0: IMAGE_ENTRIES_DEFAULT */
+    uint64_t max_bytes;     /* 0: IMAGE_BYTES_DEFAULT */
+    uint64_t reserve_bytes; /* free space kept; 0 means none */
+    bool owners;            /* restore uid/gid (needs root) */
 } image_unpack_opts_t;
 
 typedef struct {
-    uint64_t entries;               /* every entry, directories included */
-    uint64_t files;                 /* regular files and hard links */
-    uint64_t bytes;                 /* sum of regular file sizes */
+    uint64_t entries; /* every entry, directories included */
+    uint64_t files;   /* regular files and hard links */
+    uint64_t bytes;   /* sum of regular file sizes */
 } image_unpack_stats_t;
 
 /* What an entry is, for image_path_check. */
@@ -72,9 +72,9 @@ typedef enum {
  * ("./a//b/" -> "a/b"; the root itself -> ""), and for a hard link the
  * normalised target to norm_target (may be NULL for other kinds). Returns
  * -1 with a one-line reason in why otherwise. */
-int image_path_check (const char *path, image_entry_kind_t kind, const char *target,
-                      char *norm, size_t norm_size, char *norm_target,
-                      size_t norm_target_size, char *why, size_t why_size);
+int image_path_check (const char *path, image_entry_kind_t kind, const char *target, char *norm,
+                      size_t norm_size, char *norm_target, size_t norm_target_size, char *why,
+                      size_t why_size);
 
 /* Unpack the archive open on `fd` (a seekable file: it is read twice from
  * offset 0) into `dest`, which must not exist; its parent must. opts NULL:

@@ -25,10 +25,11 @@ typedef struct {
     const char *path;
     image_entry_kind_t kind;
     const char *target;
-    const char *norm;               /* expected normal form; NULL: refused */
-    const char *why;                /* expected part of the reason */
+    const char *norm; /* expected normal form; NULL: refused */
+    const char *why;  /* expected part of the reason */
 } s_case_t;
 
+/* clang-format off */
 static const s_case_t s_cases[] = {
     { "a", IMAGE_ENTRY_FILE, NULL, "a", NULL },
     { "./a//b/./c/", IMAGE_ENTRY_FILE, NULL, "a/b/c", NULL },
@@ -62,6 +63,7 @@ static const s_case_t s_cases[] = {
     { "bin/ls", IMAGE_ENTRY_HARDLINK, "bin//ls", NULL, "to itself" },
     { "bin/ls", IMAGE_ENTRY_HARDLINK, "./", NULL, "image root" },
 };
+/* clang-format on */
 
 static void
 test_path_check (void **state)
@@ -93,18 +95,21 @@ test_path_check_long (void **state)
     char path[IMAGE_PATH_MAX + 8], norm[IMAGE_PATH_MAX], why[512];
     memset (path, 'a', sizeof path - 1);
     path[sizeof path - 1] = '\0';
-    assert_int_equal (image_path_check (path, IMAGE_ENTRY_FILE, NULL, norm, sizeof norm, NULL,
-                                        0, why, sizeof why), -1);
+    assert_int_equal (image_path_check (path, IMAGE_ENTRY_FILE, NULL, norm, sizeof norm, NULL, 0,
+                                        why, sizeof why),
+                      -1);
     assert_non_null (strstr (why, "longer than"));
     /* a 300-byte component */
     memset (path, 'b', 300);
     path[300] = '\0';
-    assert_int_equal (image_path_check (path, IMAGE_ENTRY_FILE, NULL, norm, sizeof norm, NULL,
-                                        0, why, sizeof why), -1);
+    assert_int_equal (image_path_check (path, IMAGE_ENTRY_FILE, NULL, norm, sizeof norm, NULL, 0,
+                                        why, sizeof why),
+                      -1);
     assert_non_null (strstr (why, "255"));
     /* control bytes are not printed raw */
-    assert_int_equal (image_path_check ("/a\nb", IMAGE_ENTRY_FILE, NULL, norm, sizeof norm,
-                                        NULL, 0, why, sizeof why), -1);
+    assert_int_equal (image_path_check ("/a\nb", IMAGE_ENTRY_FILE, NULL, norm, sizeof norm, NULL, 0,
+                                        why, sizeof why),
+                      -1);
     assert_null (strchr (why, '\n'));
 }
 
@@ -112,15 +117,15 @@ test_path_check_long (void **state)
 
 typedef struct {
     const char *path;
-    mode_t type;                    /* AE_IF*; 0 with hardlink set */
+    mode_t type; /* AE_IF*; 0 with hardlink set */
     mode_t perm;
-    const char *data;               /* file content */
-    const char *link;               /* symlink target */
+    const char *data; /* file content */
+    const char *link; /* symlink target */
     const char *hardlink;
     int64_t uid, gid;
 } s_ent_t;
 
-static char s_dir[PATH_MAX];        /* this run's scratch dir */
+static char s_dir[PATH_MAX]; /* this run's scratch dir */
 
 /* Write an archive of `ents` to `file` through `filter` (none|gzip|zstd). */
 static void
@@ -206,6 +211,7 @@ s_unpack (const char *file, const char *name, const image_unpack_opts_t *opts, c
     return image_unpack_path (file, dest, opts, stats, why, why_size);
 }
 
+/* clang-format off */
 static const s_ent_t s_good[] = {
     { "./", AE_IFDIR, 0755, NULL, NULL, NULL, 0, 0 },
     { "./bin/", AE_IFDIR, 0755, NULL, NULL, NULL, 0, 0 },
@@ -223,6 +229,7 @@ static const s_ent_t s_good[] = {
     { "./home/shed/.profile", AE_IFREG, 0600, "export PS1='$ '\n", NULL, NULL, 1000, 1000 },
     { "./empty", AE_IFREG, 0644, NULL, NULL, NULL, 65535, 65535 },
 };
+/* clang-format on */
 #define S_NGOOD (sizeof s_good / sizeof s_good[0])
 
 static void
@@ -238,14 +245,14 @@ s_check_good_tree (const char *name)
     assert_int_equal (st.st_size, 15);
     assert_int_equal (st.st_mtime, 1700000000);
     assert_int_equal (lstat (S_PATH ("bin/ls"), &st2), 0);
-    assert_int_equal (st.st_ino, st2.st_ino);              /* a real hard link */
+    assert_int_equal (st.st_ino, st2.st_ino); /* a real hard link */
     assert_int_equal (lstat (S_PATH ("bin/sh"), &st), 0);
     assert_true (S_ISLNK (st.st_mode));
     char target[PATH_MAX];
     ssize_t n = readlink (S_PATH ("etc/mtab"), target, sizeof target - 1);
     assert_true (n > 0);
     target[n] = '\0';
-    assert_string_equal (target, "/proc/self/mounts");     /* absolute, kept as is */
+    assert_string_equal (target, "/proc/self/mounts"); /* absolute, kept as is */
     assert_int_equal (lstat (S_PATH ("etc/shadow"), &st), 0);
     assert_int_equal (st.st_mode & 07777, 0640);
     assert_int_equal (lstat (S_PATH ("tmp"), &st), 0);
@@ -280,7 +287,7 @@ test_unpack_good (void **state)
         if (s_unpack (file, name, NULL, why, sizeof why, &stats) != 0)
             fail_msg ("%s: %s", filters[f], why);
         assert_int_equal (stats.entries, S_NGOOD);
-        assert_int_equal (stats.files, 6);          /* 5 files + 1 hard link */
+        assert_int_equal (stats.files, 6); /* 5 files + 1 hard link */
         assert_int_equal (stats.bytes, 15 + 15 + 12 + 16);
         s_check_good_tree (name);
         /* a second unpack to the same place is refused, the first kept */
@@ -292,8 +299,7 @@ test_unpack_good (void **state)
 
 /* One bad archive: the good entries with `bad` inserted at `at`. */
 static void
-s_expect_refused (const char *label, const s_ent_t *bad, size_t nbad, size_t at,
-                  const char *expect)
+s_expect_refused (const char *label, const s_ent_t *bad, size_t nbad, size_t at, const char *expect)
 {
     s_ent_t ents[S_NGOOD + 8];
     size_t n = 0;
@@ -367,11 +373,12 @@ test_unpack_refused (void **state)
         { "./l\nx/passwd", AE_IFREG, 0644, "x", NULL, NULL, 0, 0 },
     };
     s_expect_refused ("newline", nl, 2, 3, "below the symlink 'l?x'");
-    static const s_ent_t belowfile[] = { { "./bin/busybox/x", AE_IFREG, 0644, "x", NULL, NULL, 0, 0 } };
+    static const s_ent_t belowfile[] = { { "./bin/busybox/x", AE_IFREG, 0644, "x", NULL, NULL, 0,
+                                           0 } };
     s_expect_refused ("below-file", belowfile, 1, 3, "below the file 'bin/busybox'");
     /* a file replaced by a symlink later in the archive */
-    static const s_ent_t twice[] = { { "./bin/busybox", AE_IFLNK, 0777, NULL, "/etc/shadow",
-                                       NULL, 0, 0 } };
+    static const s_ent_t twice[] = { { "./bin/busybox", AE_IFLNK, 0777, NULL, "/etc/shadow", NULL,
+                                       0, 0 } };
     s_expect_refused ("twice", twice, 1, 4, "appears twice");
     /* implicit parent made a dir, then named as a symlink */
     static const s_ent_t parent[] = { { "./home", AE_IFLNK, 0777, NULL, "/", NULL, 0, 0 } };
@@ -399,17 +406,17 @@ test_unpack_limits (void **state)
     image_unpack_opts_t opts = { .max_bytes = 40 };
     assert_int_equal (s_unpack (file, "lim1", &opts, why, sizeof why, NULL), -1);
     assert_non_null (strstr (why, "more than 0 MiB"));
-    opts = (image_unpack_opts_t) { .max_entries = 5 };
+    opts = (image_unpack_opts_t){ .max_entries = 5 };
     assert_int_equal (s_unpack (file, "lim2", &opts, why, sizeof why, NULL), -1);
     assert_non_null (strstr (why, "more than 5 entries"));
     /* free space: a reserve larger than any disk */
-    opts = (image_unpack_opts_t) { .reserve_bytes = 1ull << 62 };
+    opts = (image_unpack_opts_t){ .reserve_bytes = 1ull << 62 };
     assert_int_equal (s_unpack (file, "lim3", &opts, why, sizeof why, NULL), -1);
     assert_non_null (strstr (why, "MiB free"));
     assert_non_null (strstr (why, "kept in reserve"));
     assert_int_equal (s_count (out), before);
     /* exactly at the limits: accepted */
-    opts = (image_unpack_opts_t) { .max_bytes = 58, .max_entries = S_NGOOD };
+    opts = (image_unpack_opts_t){ .max_bytes = 58, .max_entries = S_NGOOD };
     if (s_unpack (file, "lim4", &opts, why, sizeof why, NULL) != 0)
         fail_msg ("%s", why);
 }
@@ -453,8 +460,8 @@ test_unpack_not_archives (void **state)
     assert_int_equal (s_unpack ("/nonexistent/x.tar", "x", NULL, why, sizeof why, NULL), -1);
     snprintf (file, sizeof file, "%s/good.tar", s_dir);
     s_archive (file, "none", s_good, S_NGOOD);
-    assert_int_equal (image_unpack_path (file, "/nonexistent-dir/x/y", NULL, NULL, why,
-                                         sizeof why), -1);
+    assert_int_equal (image_unpack_path (file, "/nonexistent-dir/x/y", NULL, NULL, why, sizeof why),
+                      -1);
 }
 
 static void
@@ -479,20 +486,17 @@ test_rmtree (void **state)
     assert_int_equal (image_rmtree (dest), 0);
     struct stat st;
     assert_int_equal (lstat (dest, &st), -1);
-    assert_int_equal (stat (keep, &st), 0);        /* the link was not followed */
-    assert_int_equal (image_rmtree (dest), 0);     /* already gone */
+    assert_int_equal (stat (keep, &st), 0);    /* the link was not followed */
+    assert_int_equal (image_rmtree (dest), 0); /* already gone */
 }
 
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_path_check),
-        cmocka_unit_test (test_path_check_long),
-        cmocka_unit_test (test_unpack_good),
-        cmocka_unit_test (test_unpack_refused),
-        cmocka_unit_test (test_unpack_limits),
-        cmocka_unit_test (test_unpack_not_archives),
+        cmocka_unit_test (test_path_check),    cmocka_unit_test (test_path_check_long),
+        cmocka_unit_test (test_unpack_good),   cmocka_unit_test (test_unpack_refused),
+        cmocka_unit_test (test_unpack_limits), cmocka_unit_test (test_unpack_not_archives),
         cmocka_unit_test (test_rmtree),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);

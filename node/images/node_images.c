@@ -14,9 +14,9 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#define S_COMP            "images"
-#define S_UPLOAD_IDLE_MS  120000    /* an upload with no chunk for this long is dropped */
-#define S_SWEEP_MS        10000
+#define S_COMP           "images"
+#define S_UPLOAD_IDLE_MS 120000 /* an upload with no chunk for this long is dropped */
+#define S_SWEEP_MS       10000
 
 typedef struct {
     char id[API_IMAGE_UPLOAD_MAX + 1];
@@ -25,7 +25,7 @@ typedef struct {
     int fd;
     uint64_t size, received;
     crypto_hash_sha256_state hash;
-    int64_t touched_ms;             /* monotonic */
+    int64_t touched_ms; /* monotonic */
 } s_upload_t;
 
 /* One import: built on the main thread, run by its worker, read back on
@@ -35,7 +35,7 @@ typedef struct {
     char data_dir[PATH_MAX];
     char name[IMAGE_NAME_MAX + 1];
     char digest[IMAGE_DIGEST_HEX + 1];
-    char path[PATH_MAX];            /* the staged archive, unlinked when done */
+    char path[PATH_MAX]; /* the staged archive, unlinked when done */
     int fd;
     zactor_t *worker;
     /* results */
@@ -49,9 +49,9 @@ struct _shed_images_t {
     const shed_config_t *cfg;
     shed_nstate_t *state;
     zloop_t *loop;
-    image_store_t *store;           /* the main thread's; workers open their own */
-    zhashx_t *uploads;              /* id -> s_upload_t */
-    zlistx_t *jobs;                 /* s_job_t, head runs */
+    image_store_t *store; /* the main thread's; workers open their own */
+    zhashx_t *uploads;    /* id -> s_upload_t */
+    zlistx_t *jobs;       /* s_job_t, head runs */
     int sweep_timer;
 };
 
@@ -88,8 +88,7 @@ s_publish (shed_images_t *self, const image_info_t *info)
     if (rc != WIRE_OK)
         snprintf (err, sizeof err, "%s", wire_strerror (rc));
     else
-        rc = shed_nstate_put (self->state, REC_KIND_IMAGE, info->name, buf, len, err,
-                              sizeof err);
+        rc = shed_nstate_put (self->state, REC_KIND_IMAGE, info->name, buf, len, err, sizeof err);
     free (buf);
     if (rc != 0)
         log_error (S_COMP, "cannot publish the image record|name=%s err=\"%s\"", info->name, err);
@@ -105,7 +104,7 @@ s_unpublish (shed_images_t *self, const char *name)
 
 typedef struct {
     const char *me;
-    zlistx_t *names;                /* our REC_IMAGE keys */
+    zlistx_t *names; /* our REC_IMAGE keys */
 } s_mine_t;
 
 static void
@@ -113,7 +112,7 @@ s_collect_mine (const shed_record_t *rec, void *arg)
 {
     s_mine_t *m = arg;
     if (strcmp (rec->origin, m->me) == 0)
-        zlistx_add_end (m->names, (void *) (uintptr_t) rec->key);     /* copied */
+        zlistx_add_end (m->names, (void *) (uintptr_t) rec->key); /* copied */
 }
 
 /* At start: a record for every image held, none for an image gone (a node
@@ -173,7 +172,7 @@ s_upload_free (void **item_p)
 static void
 s_upload_drop (shed_images_t *self, const char *id)
 {
-    zhashx_delete (self->uploads, id);     /* the destructor closes and unlinks */
+    zhashx_delete (self->uploads, id); /* the destructor closes and unlinks */
 }
 
 static int
@@ -206,7 +205,8 @@ s_on_begin (shed_api_call_t *call, const api_msg_t *req, void *arg)
     if (r->size == 0 || r->size > SHED_IMAGE_ARCHIVE_MAX) {
         shed_api_reply_error (&call, API_ERR_INVALID,
                               "an image archive must be 1 byte to %llu GiB, this one is %llu "
-                              "bytes", (unsigned long long) (SHED_IMAGE_ARCHIVE_MAX >> 30),
+                              "bytes",
+                              (unsigned long long) (SHED_IMAGE_ARCHIVE_MAX >> 30),
                               (unsigned long long) r->size);
         return;
     }
@@ -277,8 +277,8 @@ s_on_chunk (shed_api_call_t *call, const api_msg_t *req, void *arg)
     }
     size_t done = 0;
     while (done < r->data.len) {
-        ssize_t n = pwrite (u->fd, r->data.data + done, r->data.len - done,
-                            (off_t) (u->received + done));
+        ssize_t n =
+            pwrite (u->fd, r->data.data + done, r->data.len - done, (off_t) (u->received + done));
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
@@ -344,12 +344,12 @@ s_worker (zsock_t *pipe, void *arg)
     if (store) {
         image_unpack_opts_t opts = { .owners = geteuid () == 0,
                                      .reserve_bytes = IMAGE_RESERVE_DEFAULT };
-        job->rc = image_store_import_fd (store, job->name, job->fd, job->digest, &opts,
-                                         &job->info, &job->existed, job->why, sizeof job->why);
+        job->rc = image_store_import_fd (store, job->name, job->fd, job->digest, &opts, &job->info,
+                                         &job->existed, job->why, sizeof job->why);
     }
     image_store_destroy (&store);
     zstr_send (pipe, "DONE");
-    char *term = zstr_recv (pipe);     /* $TERM from zactor_destroy */
+    char *term = zstr_recv (pipe); /* $TERM from zactor_destroy */
     zstr_free (&term);
 }
 
@@ -438,7 +438,8 @@ s_on_commit (shed_api_call_t *call, const api_msg_t *req, void *arg)
     if (strcmp (hex, r->sha256) != 0) {
         shed_api_reply_error (&call, API_ERR_INVALID,
                               "upload %s damaged: sha256 %.12s... here, %.12s... read by the "
-                              "client", u->id, hex, r->sha256);
+                              "client",
+                              u->id, hex, r->sha256);
         s_upload_drop (self, r->upload);
         return;
     }
@@ -450,7 +451,7 @@ s_on_commit (shed_api_call_t *call, const api_msg_t *req, void *arg)
     snprintf (job->digest, sizeof job->digest, "%s", hex);
     snprintf (job->path, sizeof job->path, "%s", u->path);
     job->fd = u->fd;
-    u->fd = -1;                     /* the job owns the staged file now */
+    u->fd = -1; /* the job owns the staged file now */
     u->path[0] = '\0';
     s_upload_drop (self, r->upload);
     log_info (S_COMP, "import queued|name=%s digest=%s queue=%zu", job->name, job->digest,
@@ -549,15 +550,16 @@ s_on_rm (shed_api_call_t *call, const api_msg_t *req, void *arg)
     char why[512];
     bool tree = false;
     if (image_store_remove (self->store, name, s_in_use, self, &tree, why, sizeof why) != 0) {
-        shed_api_reply_error (&call, errno == ENOENT ? API_ERR_NOT_FOUND : API_ERR_INVALID,
-                              "%s", why);
+        shed_api_reply_error (&call, errno == ENOENT ? API_ERR_NOT_FOUND : API_ERR_INVALID, "%s",
+                              why);
         return;
     }
     s_unpublish (self, name);
     api_msg_t rep = { .hdr.type = API_OK };
     snprintf (rep.u.api_ok.message, sizeof rep.u.api_ok.message,
               tree ? "removed image %s and its tree"
-                   : "removed image %s (its tree stays: another name has it)", name);
+                   : "removed image %s (its tree stays: another name has it)",
+              name);
     shed_api_reply (&call, &rep);
 }
 
@@ -628,12 +630,12 @@ shed_images_destroy (shed_images_t **self_p)
 
 typedef struct {
     char *node;
-    zlistx_t *refs;                 /* char *: names and "sha256:<hex>" */
+    zlistx_t *refs; /* char *: names and "sha256:<hex>" */
     const char **array;
 } s_node_images_t;
 
 struct _shed_image_view_t {
-    zhashx_t *nodes;                /* node -> s_node_images_t */
+    zhashx_t *nodes; /* node -> s_node_images_t */
 };
 
 static void
@@ -661,7 +663,7 @@ s_view_add (s_node_images_t *n, const char *ref)
     for (const char *r = zlistx_first (n->refs); r; r = zlistx_next (n->refs))
         if (strcmp (r, ref) == 0)
             return;
-    zlistx_add_end (n->refs, (void *) (uintptr_t) ref);             /* copied */
+    zlistx_add_end (n->refs, (void *) (uintptr_t) ref); /* copied */
 }
 
 static void

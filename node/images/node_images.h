@@ -22,8 +22,8 @@
 #include <czmq.h>
 #include <stddef.h>
 
-#define SHED_IMAGE_ARCHIVE_MAX  (8ull << 30)    /* bytes of one uploaded archive */
-#define SHED_IMAGE_UPLOADS_MAX  4               /* uploads in progress at once */
+#define SHED_IMAGE_ARCHIVE_MAX (8ull << 30) /* bytes of one uploaded archive */
+#define SHED_IMAGE_UPLOADS_MAX 4            /* uploads in progress at once */
 
 typedef struct _shed_images_t shed_images_t;
 

@@ -12,18 +12,18 @@
 #include <netinet/in.h>
 #include <string.h>
 
-#define MEMBERS_LISTENERS_MAX 8
+#define MEMBERS_LISTENERS_MAX     8
 #define MEMBERS_TAG_LISTENERS_MAX 4
 
 struct _shed_members_t {
-    membership_t *members;          /* the membership actor's facade */
-    zsock_t *events;                /* SUB to the actor's event PUB */
-    zloop_t *loop;                  /* borrowed */
+    membership_t *members; /* the membership actor's facade */
+    zsock_t *events;       /* SUB to the actor's event PUB */
+    zloop_t *loop;         /* borrowed */
     /* The one join in progress: the actor answers it later, tagged "$JOIN",
      * so the loop keeps serving other calls meanwhile. */
     shed_api_call_t *join_call;
-    char join_seeds[160];           /* what the user asked, for a late answer */
-    int join_timer;                 /* our own deadline, should the actor not answer */
+    char join_seeds[160]; /* what the user asked, for a late answer */
+    int join_timer;       /* our own deadline, should the actor not answer */
     uint32_t join_timeout_ms;
     char name[SHED_NAME_MAX + 1];
     bool left;
@@ -83,7 +83,9 @@ s_swim_config (const shed_config_t *cfg, swim_config_t *sc)
         swim_config_wan (sc);
     else
         swim_config_lan (sc);
-#define OVERRIDE(field, value) if (value) sc->field = value
+#define OVERRIDE(field, value)                                                                     \
+    if (value)                                                                                     \
+    sc->field = value
     OVERRIDE (probe_interval_ms, cfg->gossip.probe_interval_ms);
     OVERRIDE (probe_timeout_ms, cfg->gossip.probe_timeout_ms);
     OVERRIDE (indirect_checks, cfg->gossip.indirect_checks);
@@ -115,8 +117,9 @@ shed_members_list (shed_members_t *self, gossip_msg_t *out)
     memset (out, 0, sizeof *out);
     zframe_t *frame = membership_members (self->members);
     int rc = -1;
-    if (frame && wire_decode (&gossip_proto, zframe_data (frame), zframe_size (frame), out,
-                              NULL) == WIRE_OK) {
+    if (frame
+        && wire_decode (&gossip_proto, zframe_data (frame), zframe_size (frame), out, NULL)
+               == WIRE_OK) {
         if (out->hdr.type == GOSSIP_MEMBERS)
             rc = 0;
         else
@@ -257,7 +260,7 @@ s_api_join (shed_api_call_t *call, const api_msg_t *req, void *arg)
                               self->join_seeds);
         return;
     }
-    char(*addrs)[API_ADDR_MAX + 8] = calloc (j->seeds.n ? j->seeds.n : 1, sizeof *addrs);
+    char (*addrs)[API_ADDR_MAX + 8] = calloc (j->seeds.n ? j->seeds.n : 1, sizeof *addrs);
     const char **argv = calloc (j->seeds.n ? j->seeds.n : 1, sizeof *argv);
     if (!addrs || !argv) {
         free (addrs);
@@ -271,7 +274,8 @@ s_api_join (shed_api_call_t *call, const api_msg_t *req, void *arg)
         char host[API_ADDR_MAX + 1];
         uint16_t port;
         if (shed_parse_hostport (j->seeds.items[i].addr, host, sizeof host, &port,
-                                 SHED_DEFAULT_PORT) != 0) {
+                                 SHED_DEFAULT_PORT)
+            != 0) {
             free (addrs);
             free (argv);
             shed_api_reply_error (&call, API_ERR_INVALID, "bad seed address '%s' (HOST[:PORT])",
@@ -281,8 +285,8 @@ s_api_join (shed_api_call_t *call, const api_msg_t *req, void *arg)
         snprintf (addrs[i], sizeof addrs[i], "%s:%u", host, port);
         argv[i] = addrs[i];
         if (used < sizeof seeds) {
-            int n = snprintf (seeds + used, sizeof seeds - used, "%s%s:%u", i ? " " : "", host,
-                              port);
+            int n =
+                snprintf (seeds + used, sizeof seeds - used, "%s%s:%u", i ? " " : "", host, port);
             used += n > 0 ? (size_t) n : 0;
         }
     }
@@ -297,8 +301,8 @@ s_api_join (shed_api_call_t *call, const api_msg_t *req, void *arg)
      * answer first), at the latest the actor's join_timeout_ms from now. */
     self->join_call = call;
     snprintf (self->join_seeds, sizeof self->join_seeds, "%s", seeds);
-    self->join_timer = zloop_timer (self->loop, self->join_timeout_ms + 1000, 1,
-                                    s_on_join_deadline, self);
+    self->join_timer =
+        zloop_timer (self->loop, self->join_timeout_ms + 1000, 1, s_on_join_deadline, self);
 }
 
 static void
@@ -360,8 +364,8 @@ s_api_tags (shed_api_call_t *call, const api_msg_t *req, void *arg)
     }
     bool set = t->op == API_TAG_SET;
     shed_tag_changes_t changes = self->changes;
-    if (shed_tag_changes_record (&changes, self->base, self->nbase, t->key,
-                                 set ? t->value : NULL) != 0) {
+    if (shed_tag_changes_record (&changes, self->base, self->nbase, t->key, set ? t->value : NULL)
+        != 0) {
         shed_api_reply_error (&call, API_ERR_INVALID, "tag too long or too many tags");
         return;
     }
@@ -432,8 +436,8 @@ s_api_keys (shed_api_call_t *call, const api_msg_t *req, void *arg)
         }
         sodium_memzero (key, sizeof key);
     }
-    zmsg_t *reply = membership_keys (self->members, ops[k->op],
-                                     k->op == API_KEY_LIST ? NULL : k->key);
+    zmsg_t *reply =
+        membership_keys (self->members, ops[k->op], k->op == API_KEY_LIST ? NULL : k->key);
     char *status = reply ? zmsg_popstr (reply) : NULL;
     if (!status) {
         zmsg_destroy (&reply);
@@ -474,17 +478,18 @@ s_on_event (zloop_t *loop, zsock_t *sock, void *arg)
     zframe_t *member = zmsg_pop (msg);
     char *reason = zmsg_popstr (msg);
     gossip_msg_t decoded;
-    bool ok = kind && name && member
-              && wire_decode (&gossip_proto, zframe_data (member), zframe_size (member),
-                              &decoded, NULL) == WIRE_OK
-              && decoded.hdr.type == GOSSIP_MEMBERS && decoded.u.gossip_members.members.n == 1;
+    bool ok =
+        kind && name && member
+        && wire_decode (&gossip_proto, zframe_data (member), zframe_size (member), &decoded, NULL)
+               == WIRE_OK
+        && decoded.hdr.type == GOSSIP_MEMBERS && decoded.u.gossip_members.members.n == 1;
     if (ok) {
         const gossip_update_t *m = &decoded.u.gossip_members.members.items[0];
         shed_log_level_t level = strcmp (kind, "fail") == 0 || strcmp (kind, "refused") == 0
                                      ? SHED_LOG_WARN
                                      : SHED_LOG_INFO;
-        shed_log (level, "members", "member %s|member=%s addr=%s:%u inc=%llu reason=\"%s\"",
-                  kind, m->name, m->addr, (unsigned) m->port, (unsigned long long) m->inc,
+        shed_log (level, "members", "member %s|member=%s addr=%s:%u inc=%llu reason=\"%s\"", kind,
+                  m->name, m->addr, (unsigned) m->port, (unsigned long long) m->inc,
                   reason ? reason : "");
         for (size_t i = 0; i < self->nlisteners; i++)
             self->listeners[i].fn (kind, m, reason ? reason : "", self->listeners[i].arg);
@@ -542,14 +547,17 @@ s_tags_init (shed_members_t *self, const shed_config_t *cfg, char *err, size_t e
     if (shed_tag_changes_load (&self->changes, self->tags_path, err, errlen) != 0)
         return -1;
     if (shed_tags_merge (self->base, self->nbase, &self->changes, self->tags, &self->ntags,
-                         SHED_CFG_TAGS_MAX) != 0) {
-        snprintf (err, errlen, "%s: with the config's tags, more than %d tags",
-                  self->tags_path, SHED_CFG_TAGS_MAX);
+                         SHED_CFG_TAGS_MAX)
+        != 0) {
+        snprintf (err, errlen, "%s: with the config's tags, more than %d tags", self->tags_path,
+                  SHED_CFG_TAGS_MAX);
         return -1;
     }
     if (self->changes.n)
-        log_info ("members", "run-time tag changes applied over the config|path=%s "
-                  "changes=%zu tags=%zu", self->tags_path, self->changes.n, self->ntags);
+        log_info ("members",
+                  "run-time tag changes applied over the config|path=%s "
+                  "changes=%zu tags=%zu",
+                  self->tags_path, self->changes.n, self->ntags);
     return 0;
 }
 
@@ -582,8 +590,9 @@ shed_members_new (const shed_config_t *cfg, const shed_identity_t *identity,
         snprintf (mc.advertise_addr, sizeof mc.advertise_addr, "%.*s",
                   (int) sizeof mc.advertise_addr - 1, cfg->advertise_addr);
     else if (s_pick_advertise (mc.advertise_addr, sizeof mc.advertise_addr) != 0) {
-        snprintf (err, errlen, "bind is 0.0.0.0 and no interface address was found: set "
-                               "'advertise'");
+        snprintf (err, errlen,
+                  "bind is 0.0.0.0 and no interface address was found: set "
+                  "'advertise'");
         shed_keyring_destroy (keyring_p);
         free (self);
         return NULL;
@@ -619,7 +628,8 @@ shed_members_new (const shed_config_t *cfg, const shed_identity_t *identity,
     for (size_t i = 0; i < self->ntags; i++) {
         char why[256];
         if (membership_tag_set (self->members, self->tags[i].key, self->tags[i].value, why,
-                                sizeof why) != 0) {
+                                sizeof why)
+            != 0) {
             snprintf (err, errlen, "tag '%s': %s", self->tags[i].key, why);
             shed_members_destroy (&self);
             return NULL;

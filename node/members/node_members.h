@@ -30,8 +30,7 @@ typedef void (shed_members_event_fn) (const char *kind, const gossip_update_t *m
  * the event reader on `loop`. NULL with a reason in err on failure. */
 shed_members_t *shed_members_new (const shed_config_t *cfg, const shed_identity_t *identity,
                                   shed_keyring_t **keyring_p, const char *keyring_path,
-                                  zloop_t *loop, shed_api_server_t *api, char *err,
-                                  size_t errlen);
+                                  zloop_t *loop, shed_api_server_t *api, char *err, size_t errlen);
 void shed_members_destroy (shed_members_t **self_p);
 
 /* Add a listener for membership events (at most a few; components). */

@@ -132,10 +132,10 @@ s_put (char *buf, size_t cap, size_t *len, const char *text, bool escape)
 static int
 s_hex (char c)
 {
-    return c >= '0' && c <= '9' ? c - '0'
-         : c >= 'A' && c <= 'F' ? c - 'A' + 10
-         : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                  : -1;
 }
 
 /* Decode one %XX-escaped field into out[cap]; -1 if malformed, too long or
@@ -172,13 +172,15 @@ shed_tag_changes_save (const shed_tag_changes_t *ch, const char *path, char *err
         snprintf (err, errlen, "%s: out of memory", path);
         return -1;
     }
-    int rc = s_put (buf, cap, &len, "# shed-node runtime tags (shedctl tags set/unset), "
-                    "applied over the config's tags at start\n", false);
+    int rc = s_put (buf, cap, &len,
+                    "# shed-node runtime tags (shedctl tags set/unset), "
+                    "applied over the config's tags at start\n",
+                    false);
     for (size_t i = 0; i < ch->n && rc == 0; i++) {
         const shed_tag_change_t *c = &ch->items[i];
         rc = s_put (buf, cap, &len, c->unset ? "unset " : "set ", false);
         rc = rc ? rc : s_put (buf, cap, &len, c->key, true);
-        if (c->value[0]) {              /* unset has none; "" is just "set KEY" */
+        if (c->value[0]) { /* unset has none; "" is just "set KEY" */
             rc = rc ? rc : s_put (buf, cap, &len, " ", false);
             rc = rc ? rc : s_put (buf, cap, &len, c->value, true);
         }
@@ -203,8 +205,8 @@ shed_tag_changes_load (shed_tag_changes_t *ch, const char *path, char *err, size
     if (!text) {
         if (errno == ENOENT)
             return 0;
-        snprintf (err, errlen, "%s: %s", path, errno == EFBIG ? "larger than 64 KiB"
-                                                                : strerror (errno));
+        snprintf (err, errlen, "%s: %s", path,
+                  errno == EFBIG ? "larger than 64 KiB" : strerror (errno));
         return -1;
     }
     int rc = 0;

@@ -28,7 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define SHED_TAGS_FILE "tags"
+#define SHED_TAGS_FILE       "tags"
 /* A difference from the base: at most every base tag unset and as many
  * others set as gossip carries (SWIM_TAGS_MAX = SHED_CFG_TAGS_MAX). */
 #define SHED_TAG_CHANGES_MAX (2 * SHED_CFG_TAGS_MAX)
@@ -37,7 +37,7 @@
 typedef struct {
     char key[64];
     char value[256];
-    bool unset;                         /* a base tag removed at run time */
+    bool unset; /* a base tag removed at run time */
 } shed_tag_change_t;
 
 typedef struct {
@@ -48,8 +48,7 @@ typedef struct {
 /* Read the changes at `path`; a missing file is no changes. Returns 0, or
  * -1 with "PATH:LINE: reason" in err (a damaged file stops the start rather
  * than silently placing sheds by the wrong tags). */
-int shed_tag_changes_load (shed_tag_changes_t *ch, const char *path, char *err,
-                           size_t errlen);
+int shed_tag_changes_load (shed_tag_changes_t *ch, const char *path, char *err, size_t errlen);
 
 /* Write the changes to `path` atomically (0600). 0, or -1 with a reason. */
 int shed_tag_changes_save (const shed_tag_changes_t *ch, const char *path, char *err,
@@ -58,8 +57,8 @@ int shed_tag_changes_save (const shed_tag_changes_t *ch, const char *path, char 
 /* Record `key` set to `value` (value NULL: unset) as a difference from the
  * base tags, replacing an earlier change of that key. Returns 0, or -1 for
  * an empty or too long key/value or a full list (ch untouched then). */
-int shed_tag_changes_record (shed_tag_changes_t *ch, const shed_config_tag_t *base,
-                             size_t nbase, const char *key, const char *value);
+int shed_tag_changes_record (shed_tag_changes_t *ch, const shed_config_tag_t *base, size_t nbase,
+                             const char *key, const char *value);
 
 /* out = base with the changes applied (changed values in place, new keys
  * after the base's in change order). Returns 0, or -1 if the result would

@@ -13,19 +13,19 @@
 
 typedef struct {
     peer_dir_ops_t ops;
-    char domain[ZAP_DOMAIN_MAX + 1];    /* "" = none */
+    char domain[ZAP_DOMAIN_MAX + 1]; /* "" = none */
     void *arg;
 } s_consumer_t;
 
 typedef struct {
     peer_t peer;
-    bool allowed;                       /* key on the consumers' allow-lists */
+    bool allowed; /* key on the consumers' allow-lists */
 } s_entry_t;
 
 struct _peer_dir_t {
     char name[SWIM_NAME_MAX + 1];
-    zap_t *zap;                         /* borrowed, may be NULL */
-    zhashx_t *peers;                    /* name -> s_entry_t */
+    zap_t *zap;      /* borrowed, may be NULL */
+    zhashx_t *peers; /* name -> s_entry_t */
     s_consumer_t consumers[PEER_DIR_CONSUMERS_MAX];
     size_t nconsumers;
 };
@@ -52,8 +52,7 @@ s_entry_free (void **item)
 }
 
 peer_dir_t *
-peer_dir_new (const char *self_name, zap_t *zap, shed_members_t *members, char *err,
-              size_t errlen)
+peer_dir_new (const char *self_name, zap_t *zap, shed_members_t *members, char *err, size_t errlen)
 {
     peer_dir_t *self = calloc (1, sizeof *self);
     if (!self) {
@@ -103,26 +102,26 @@ s_notify (peer_dir_t *self, const peer_t *peer, size_t which)
 {
     for (size_t i = 0; i < self->nconsumers; i++) {
         const peer_dir_ops_t *ops = &self->consumers[i].ops;
-        peer_dir_fn *fn = which == 0 ? ops->added : which == 1 ? ops->updated
-                        : which == 2 ? ops->failed : ops->removed;
+        peer_dir_fn *fn = which == 0   ? ops->added
+                          : which == 1 ? ops->updated
+                          : which == 2 ? ops->failed
+                                       : ops->removed;
         if (fn)
             fn (peer, self->consumers[i].arg);
     }
 }
 
 int
-peer_dir_on_peer (peer_dir_t *self, const peer_dir_ops_t *ops, const char *zap_domain,
-                  void *arg, char *err, size_t errlen)
+peer_dir_on_peer (peer_dir_t *self, const peer_dir_ops_t *ops, const char *zap_domain, void *arg,
+                  char *err, size_t errlen)
 {
     assert (self && ops);
     if (self->nconsumers == PEER_DIR_CONSUMERS_MAX) {
-        snprintf (err, errlen, "peer directory: more than %d consumers",
-                  PEER_DIR_CONSUMERS_MAX);
+        snprintf (err, errlen, "peer directory: more than %d consumers", PEER_DIR_CONSUMERS_MAX);
         return -1;
     }
     if (zap_domain && strlen (zap_domain) > ZAP_DOMAIN_MAX) {
-        snprintf (err, errlen, "peer directory: ZAP domain longer than %d bytes",
-                  ZAP_DOMAIN_MAX);
+        snprintf (err, errlen, "peer directory: ZAP domain longer than %d bytes", ZAP_DOMAIN_MAX);
         return -1;
     }
     s_consumer_t *c = &self->consumers[self->nconsumers++];
@@ -183,7 +182,7 @@ peer_dir_member (peer_dir_t *self, const char *kind, const gossip_update_t *m)
             zhashx_insert (self->peers, m->name, e);
         }
         if (e->allowed && memcmp (e->peer.key, m->key.data, 32) != 0) {
-            s_zap (self, e->peer.key, false);   /* a new key replaces the old */
+            s_zap (self, e->peer.key, false); /* a new key replaces the old */
             e->allowed = false;
         }
         if (alive || fresh || e->peer.addr[0] == '\0')
@@ -195,8 +194,7 @@ peer_dir_member (peer_dir_t *self, const char *kind, const gossip_update_t *m)
         }
         s_notify (self, &e->peer, fresh ? 0 : 1);
     }
-    else
-    if (!strcmp (kind, "fail")) {
+    else if (!strcmp (kind, "fail")) {
         if (!e) {
             /* First seen failed (a replayed view): known, not admitted. */
             if (m->key.len != 32)
@@ -211,8 +209,7 @@ peer_dir_member (peer_dir_t *self, const char *kind, const gossip_update_t *m)
         e->peer.status = PEER_FAILED;
         s_notify (self, &e->peer, 2);
     }
-    else
-    if (!strcmp (kind, "leave") || !strcmp (kind, "reap")) {
+    else if (!strcmp (kind, "leave") || !strcmp (kind, "reap")) {
         if (!e)
             return;
         e->peer.status = PEER_LEFT;

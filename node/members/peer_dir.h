@@ -44,27 +44,27 @@
 #include <stdint.h>
 
 /* Every node-to-node port is the gossip port plus one of these. */
-#define PEER_PORT_LINKS     1       /* replicated state ROUTER */
-#define PEER_PORT_BUS       2       /* event bus tree ROUTER */
-#define PEER_PORT_RPC       3       /* node RPC ROUTER (cluster/rpc.h RPC_PORT_OFFSET) */
-#define PEER_PORT_OVERLAY   4       /* overlay UDP (encrypted mode) */
+#define PEER_PORT_LINKS   1 /* replicated state ROUTER */
+#define PEER_PORT_BUS     2 /* event bus tree ROUTER */
+#define PEER_PORT_RPC     3 /* node RPC ROUTER (cluster/rpc.h RPC_PORT_OFFSET) */
+#define PEER_PORT_OVERLAY 4 /* overlay UDP (encrypted mode) */
 
-#define PEER_ENDPOINT_MAX   128
+#define PEER_ENDPOINT_MAX      128
 #define PEER_DIR_CONSUMERS_MAX 8
 
 typedef enum { PEER_ALIVE, PEER_SUSPECT, PEER_FAILED, PEER_LEFT } peer_status_t;
 
 typedef struct {
     char name[SWIM_NAME_MAX + 1];
-    uint8_t key[32];                /* X25519: CURVE and overlay sessions */
-    uint8_t sigkey[32];             /* Ed25519 record key; all zero: none */
+    uint8_t key[32];    /* X25519: CURVE and overlay sessions */
+    uint8_t sigkey[32]; /* Ed25519 record key; all zero: none */
     bool has_sigkey;
-    char addr[SWIM_ADDR_MAX + 1];   /* gossip address */
+    char addr[SWIM_ADDR_MAX + 1]; /* gossip address */
     uint16_t gossip_port;
-    char links[PEER_ENDPOINT_MAX];  /* tcp://addr:gossip+1 */
-    char bus[PEER_ENDPOINT_MAX];    /* tcp://addr:gossip+2 */
-    char rpc[PEER_ENDPOINT_MAX];    /* tcp://addr:gossip+3 */
-    uint16_t overlay_port;          /* gossip+4 (udp) */
+    char links[PEER_ENDPOINT_MAX]; /* tcp://addr:gossip+1 */
+    char bus[PEER_ENDPOINT_MAX];   /* tcp://addr:gossip+2 */
+    char rpc[PEER_ENDPOINT_MAX];   /* tcp://addr:gossip+3 */
+    uint16_t overlay_port;         /* gossip+4 (udp) */
     peer_status_t status;
 } peer_t;
 
@@ -84,8 +84,8 @@ typedef struct _peer_dir_t peer_dir_t;
  * tests) holds the allow-lists; `members` (borrowed, may be NULL in tests:
  * feed peer_dir_member instead) is followed from now on. NULL with a
  * reason in err on failure. */
-peer_dir_t *peer_dir_new (const char *self_name, zap_t *zap, shed_members_t *members,
-                          char *err, size_t errlen);
+peer_dir_t *peer_dir_new (const char *self_name, zap_t *zap, shed_members_t *members, char *err,
+                          size_t errlen);
 void peer_dir_destroy (peer_dir_t **self_p);
 
 /* Register a consumer (at most PEER_DIR_CONSUMERS_MAX): `ops` is copied;
@@ -104,7 +104,6 @@ size_t peer_dir_size (peer_dir_t *self);
 
 /* "tcp://addr:<gossip_port + offset>" into buf.
  * Returns 0, -1 if it does not fit. Also for our own bind endpoints. */
-int peer_endpoint (char *buf, size_t size, const char *addr, unsigned gossip_port,
-                   unsigned offset);
+int peer_endpoint (char *buf, size_t size, const char *addr, unsigned gossip_port, unsigned offset);
 
 #endif

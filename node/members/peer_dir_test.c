@@ -13,13 +13,15 @@
 #include <cmocka.h>
 
 static zap_t *s_zap;
-static char s_log[2048];            /* "added:b:alive,failed:b,..." */
+static char s_log[2048]; /* "added:b:alive,failed:b,..." */
 
 static const char *
 s_status (peer_status_t s)
 {
-    return s == PEER_ALIVE ? "alive" : s == PEER_SUSPECT ? "suspect"
-         : s == PEER_FAILED ? "failed" : "left";
+    return s == PEER_ALIVE     ? "alive"
+           : s == PEER_SUSPECT ? "suspect"
+           : s == PEER_FAILED  ? "failed"
+                               : "left";
 }
 
 static void
@@ -34,10 +36,26 @@ s_rec (const char *what, const peer_t *p, void *arg)
               s_status (p->status), allowed ? "+zap" : "");
 }
 
-static void s_added (const peer_t *p, void *arg) { s_rec ("added", p, arg); }
-static void s_updated (const peer_t *p, void *arg) { s_rec ("updated", p, arg); }
-static void s_failed (const peer_t *p, void *arg) { s_rec ("failed", p, arg); }
-static void s_removed (const peer_t *p, void *arg) { s_rec ("removed", p, arg); }
+static void
+s_added (const peer_t *p, void *arg)
+{
+    s_rec ("added", p, arg);
+}
+static void
+s_updated (const peer_t *p, void *arg)
+{
+    s_rec ("updated", p, arg);
+}
+static void
+s_failed (const peer_t *p, void *arg)
+{
+    s_rec ("failed", p, arg);
+}
+static void
+s_removed (const peer_t *p, void *arg)
+{
+    s_rec ("removed", p, arg);
+}
 
 static const peer_dir_ops_t s_ops = { s_added, s_updated, s_failed, s_removed };
 
@@ -105,11 +123,11 @@ test_lifecycle_and_zap (void **unused)
     peer_dir_t *dir = peer_dir_new ("a", s_zap, NULL, NULL, 0);
     assert_int_equal (peer_dir_on_peer (dir, &s_ops, "t-links", (void *) "t-links", NULL, 0), 0);
     gossip_update_t b = s_member ("b", 1, "10.0.0.2", 7946);
-    peer_dir_member (dir, "join", &b);                 /* ALLOW, then added */
+    peer_dir_member (dir, "join", &b); /* ALLOW, then added */
     peer_dir_member (dir, "suspect", &b);
-    peer_dir_member (dir, "fail", &b);                 /* stays allowed */
-    peer_dir_member (dir, "join", &b);                 /* back */
-    peer_dir_member (dir, "leave", &b);                /* DENY, then removed */
+    peer_dir_member (dir, "fail", &b);  /* stays allowed */
+    peer_dir_member (dir, "join", &b);  /* back */
+    peer_dir_member (dir, "leave", &b); /* DENY, then removed */
     assert_string_equal (s_log, "added:b:alive+zap,updated:b:suspect+zap,failed:b:failed+zap,"
                                 "updated:b:alive+zap,removed:b:left");
     assert_false (zap_allowed (s_zap, "t-links", b.key.data));
@@ -138,7 +156,7 @@ test_replay_on_register (void **unused)
     gossip_update_t b = s_member ("b", 4, "10.0.0.2", 7946);
     gossip_update_t c = s_member ("c", 5, "10.0.0.3", 7946);
     peer_dir_member (dir, "join", &b);
-    peer_dir_member (dir, "fail", &c);                 /* first seen failed */
+    peer_dir_member (dir, "fail", &c); /* first seen failed */
     s_log[0] = '\0';
     /* A late consumer: told the view, its domain filled first; a peer
      * first seen failed is not admitted. */

@@ -15,23 +15,23 @@
 #include <unistd.h>
 
 #define S_COMP     "metrics"
-#define S_SLICE_MS 100      /* a waiting HTTP thread checks for shutdown this often */
+#define S_SLICE_MS 100 /* a waiting HTTP thread checks for shutdown this often */
 
 #if MHD_VERSION < 0x00097002
-typedef int MHD_Result_t;   /* before 0.9.71 handlers returned int */
+typedef int MHD_Result_t; /* before 0.9.71 handlers returned int */
 #else
 typedef enum MHD_Result MHD_Result_t;
 #endif
 
 struct _shed_metrics_t {
     struct MHD_Daemon *mhd;
-    zloop_t *loop;                  /* borrowed */
-    zsock_t *router;                /* inproc, on the loop: render requests */
+    zloop_t *loop;   /* borrowed */
+    zsock_t *router; /* inproc, on the loop: render requests */
     char endpoint[64];
     shed_metrics_render_fn *render;
     void *arg;
     int timeout_ms;
-    atomic_bool stopping;           /* set before MHD is stopped: waiters give up */
+    atomic_bool stopping; /* set before MHD is stopped: waiters give up */
     char address[80];
 };
 
@@ -114,8 +114,8 @@ s_fetch (shed_metrics_t *self, char **text, size_t *len)
 }
 
 static MHD_Result_t
-s_respond (struct MHD_Connection *conn, unsigned status, const char *type, char *body,
-           size_t len, const char *allow)
+s_respond (struct MHD_Connection *conn, unsigned status, const char *type, char *body, size_t len,
+           const char *allow)
 {
     /* MUST_FREE: the response takes `body` (malloc'd) and frees it. */
     struct MHD_Response *resp = MHD_create_response_from_buffer (len, body, MHD_RESPMEM_MUST_FREE);
@@ -132,8 +132,7 @@ s_respond (struct MHD_Connection *conn, unsigned status, const char *type, char 
 }
 
 static MHD_Result_t
-s_respond_text (struct MHD_Connection *conn, unsigned status, const char *text,
-                const char *allow)
+s_respond_text (struct MHD_Connection *conn, unsigned status, const char *text, const char *allow)
 {
     char *body = strdup (text);
     if (!body)
@@ -143,8 +142,7 @@ s_respond_text (struct MHD_Connection *conn, unsigned status, const char *text,
 
 static MHD_Result_t
 s_on_http (void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-           const char *version, const char *upload_data, size_t *upload_data_size,
-           void **con_cls)
+           const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
     (void) version;
     (void) upload_data;
@@ -170,8 +168,7 @@ s_on_http (void *cls, struct MHD_Connection *conn, const char *url, const char *
     if (s_fetch (self, &text, &len) != 0) {
         bool stopping = atomic_load (&self->stopping);
         if (!stopping)
-            log_warn (S_COMP, "render not answered in time: 503|timeout_ms=%d",
-                      self->timeout_ms);
+            log_warn (S_COMP, "render not answered in time: 503|timeout_ms=%d", self->timeout_ms);
         return s_respond_text (conn, MHD_HTTP_SERVICE_UNAVAILABLE,
                                stopping ? "the node is stopping\n"
                                         : "the node's main loop did not answer in time\n",
@@ -195,8 +192,7 @@ s_mhd_log (void *cls, const char *fmt, va_list ap)
 /* Bind and listen ourselves (rather than let MHD do it) so a failure says
  * why: MHD_start_daemon only returns NULL. */
 static int
-s_listen (const char *text, char *address, size_t addrlen, bool *v6, char *err,
-          size_t errlen)
+s_listen (const char *text, char *address, size_t addrlen, bool *v6, char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
     memset (&ss, 0, sizeof ss);
@@ -299,14 +295,12 @@ shed_metrics_new (const char *listen_addr, zloop_t *loop, shed_metrics_render_fn
         return NULL;
     }
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD
-                   | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+                     | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     /* The logger first: MHD complains (on stderr) about any option before it. */
-    self->mhd = MHD_start_daemon (flags, 0, NULL, NULL, s_on_http, self,
-                                  MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, self,
-                                  MHD_OPTION_LISTEN_SOCKET, (MHD_socket) fd,
+    self->mhd = MHD_start_daemon (flags, 0, NULL, NULL, s_on_http, self, MHD_OPTION_EXTERNAL_LOGGER,
+                                  s_mhd_log, self, MHD_OPTION_LISTEN_SOCKET, (MHD_socket) fd,
                                   MHD_OPTION_CONNECTION_LIMIT, (unsigned) SHED_METRICS_CONNECTIONS,
-                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 10,
-                                  MHD_OPTION_END);
+                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 10, MHD_OPTION_END);
     if (!self->mhd) {
         snprintf (err, errlen, "metrics.listen %s: libmicrohttpd did not start", listen_addr);
         close (fd);

@@ -24,8 +24,8 @@
 #include <czmq.h>
 #include <stddef.h>
 
-#define SHED_METRICS_TIMEOUT_MS   2000  /* a render not back by then: 503 */
-#define SHED_METRICS_CONNECTIONS  16    /* HTTP connections served at once */
+#define SHED_METRICS_TIMEOUT_MS  2000 /* a render not back by then: 503 */
+#define SHED_METRICS_CONNECTIONS 16   /* HTTP connections served at once */
 
 typedef struct _shed_metrics_t shed_metrics_t;
 

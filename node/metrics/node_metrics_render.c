@@ -20,15 +20,15 @@ typedef struct {
     const char *family;
     shed_prom_type_t type;
     const char *help;
-    const char *label, *value;      /* NULL: the sample has no label */
-    const char *key;                /* the counter in the STATS line */
+    const char *label, *value; /* NULL: the sample has no label */
+    const char *key;           /* the counter in the STATS line */
 } s_row_t;
 
 static void
 s_rows (shed_prom_t *prom, const s_row_t *rows, size_t n, const char *stats)
 {
     if (!stats)
-        return;                     /* the actor did not answer: leave them out */
+        return; /* the actor did not answer: leave them out */
     const char *family = NULL;
     for (size_t i = 0; i < n; i++) {
         const s_row_t *r = &rows[i];
@@ -47,6 +47,7 @@ s_rows (shed_prom_t *prom, const s_row_t *rows, size_t n, const char *stats)
 #define ROWS(prom, rows, stats) s_rows (prom, rows, sizeof rows / sizeof rows[0], stats)
 
 /* Membership: the actor's frames joined into a line (node_members.c). */
+/* clang-format off */
 static const s_row_t s_members_rows[] = {
     { "shed_members", G, "Members this node knows, by status (itself included).",
       "status", "alive", "alive" },
@@ -112,8 +113,10 @@ static const s_row_t s_members_rows[] = {
     { "shed_gossip_awareness", G, "Lifeguard health score (0 = healthy; rises when this "
       "node is slow).", NULL, NULL, "awareness" },
 };
+/* clang-format on */
 
 /* Replicated state: the links actor's STATS (cluster/links.h). */
+/* clang-format off */
 static const s_row_t s_state_rows[] = {
     { "shed_state_peers", G, "Members in the node links directory.", NULL, NULL, "peers" },
     { "shed_state_linked_peers", G, "Members this node holds a link connection to (the "
@@ -166,8 +169,10 @@ static const s_row_t s_state_rows[] = {
       "zap_admitted" },
     { "shed_state_zap_total", C, NULL, "result", "refused", "zap_refused" },
 };
+/* clang-format on */
 
 /* Event bus: the bus actor's STATS (bridges/bus.h). */
+/* clang-format off */
 static const s_row_t s_bus_rows[] = {
     { "shed_bus_peers", G, "Peers whose publishers this node follows.", NULL, NULL, "peers" },
     { "shed_bus_subscriptions", G, "Subscriptions on the bus publishers.", "side", "origin",
@@ -222,8 +227,10 @@ static const s_row_t s_bus_rows[] = {
     { "shed_bus_link_drops_total", C, "Events dropped on a full tree link queue.", NULL, NULL,
       "link_drops" },
 };
+/* clang-format on */
 
 /* Node RPC: rpc_stats (cluster/rpc.h), through the scheduler. */
+/* clang-format off */
 static const s_row_t s_rpc_rows[] = {
     { "shed_rpc_requests_total", C, "Node RPC requests.", "direction", "sent",
       "requests_sent" },
@@ -249,6 +256,7 @@ static const s_row_t s_rpc_rows[] = {
     { "shed_rpc_evictions_total", C, "Idle RPC connections closed to make room.", NULL, NULL,
       "evicted" },
 };
+/* clang-format on */
 
 /* ---- the node itself ----------------------------------------------------------- */
 
@@ -294,8 +302,7 @@ s_overlay (shed_prom_t *prom, shed_overlay_t *overlay)
     shed_prom_family (prom, "shed_overlay_dropped_total", C,
                       "Overlay packets dropped, all peers and none, by reason.");
     for (int r = 0; r < OVERLAY_DROP_COUNT; r++)
-        shed_prom_u64 (prom, st.drops[r], "reason", overlay_drop_name ((overlay_drop_t) r),
-                       NULL);
+        shed_prom_u64 (prom, st.drops[r], "reason", overlay_drop_name ((overlay_drop_t) r), NULL);
     shed_prom_family (prom, "shed_overlay_peer_packets_total", C,
                       "Overlay packets per peer: tx datagrams sent, rx frames delivered.");
     for (size_t i = 0; i < np; i++) {
@@ -405,8 +412,7 @@ s_resource (shed_prom_t *prom, const shed_sched_stats_t *st, place_res_t r, doub
     shed_prom_f64 (prom, (double) st->reserved.v[r] * scale, "kind", "reserved", NULL);
     shed_prom_f64 (prom, (double) eff * scale, "kind", "effective", NULL);
     shed_prom_f64 (prom, (double) alloc * scale, "kind", "allocated", NULL);
-    shed_prom_f64 (prom, (double) (eff > alloc ? eff - alloc : 0) * scale, "kind", "free",
-                   NULL);
+    shed_prom_f64 (prom, (double) (eff > alloc ? eff - alloc : 0) * scale, "kind", "free", NULL);
 }
 
 static void
@@ -416,25 +422,26 @@ s_sched (shed_prom_t *prom, shed_sched_t *sched)
     if (!st)
         return;
     shed_sched_stats (sched, st);
-    shed_prom_family (prom, "shed_sheds", G,
-                      "Sheds of this node (its shed records), by state.");
+    shed_prom_family (prom, "shed_sheds", G, "Sheds of this node (its shed records), by state.");
     for (size_t i = 0; i < st->nstates; i++)
         shed_prom_u64 (prom, st->states[i].count, "state", st->states[i].state, NULL);
     shed_prom_family (prom, "shed_node_cpus", G,
                       "CPUs of this node for sheds: capacity, reserved for the host, effective "
                       "((capacity - reserved) x overcommit), allocated to sheds, free.");
     s_resource (prom, st, PLACE_CPU, 1.0 / 1000.0);
-    shed_prom_family (prom, "shed_node_memory_bytes", G, "Memory of this node for sheds, "
+    shed_prom_family (prom, "shed_node_memory_bytes", G,
+                      "Memory of this node for sheds, "
                       "same kinds as shed_node_cpus.");
     s_resource (prom, st, PLACE_MEMORY, 1.0);
-    shed_prom_family (prom, "shed_node_disk_bytes", G, "Disk of this node for sheds, same "
+    shed_prom_family (prom, "shed_node_disk_bytes", G,
+                      "Disk of this node for sheds, same "
                       "kinds as shed_node_cpus.");
     s_resource (prom, st, PLACE_DISK, 1.0);
-    shed_prom_family (prom, "shed_node_gpus", G, "GPUs of this node for sheds, same kinds "
+    shed_prom_family (prom, "shed_node_gpus", G,
+                      "GPUs of this node for sheds, same kinds "
                       "as shed_node_cpus.");
     s_resource (prom, st, PLACE_GPU, 1.0);
-    shed_prom_family (prom, "shed_node_admitted_sheds", G,
-                      "Sheds holding resources on this node.");
+    shed_prom_family (prom, "shed_node_admitted_sheds", G, "Sheds holding resources on this node.");
     shed_prom_u64 (prom, (uint64_t) st->admitted, NULL);
     shed_prom_family (prom, "shed_node_draining", G, "1 while the node is drained.");
     shed_prom_u64 (prom, st->draining ? 1 : 0, NULL);
@@ -458,7 +465,7 @@ s_sched (shed_prom_t *prom, shed_sched_t *sched)
 typedef struct {
     char shed[AGENT_NAME_MAX + 1];
     agent_host_stats_t st;
-    bool have;                      /* latest METRICS below */
+    bool have; /* latest METRICS below */
     double cpu_pct, load1;
     uint64_t mem_used, mem_total, procs;
 } s_agent_t;
@@ -524,8 +531,7 @@ s_agents (shed_prom_t *prom, shed_agents_t *agents)
                       "Agent events handed to the node (published on the bus).");
     for (size_t i = 0; i < n; i++)
         shed_prom_u64 (prom, a[i].st.events, "shed", a[i].shed, NULL);
-    shed_prom_family (prom, "shed_agent_bad_frames_total", C,
-                      "Agent frames refused, by reason.");
+    shed_prom_family (prom, "shed_agent_bad_frames_total", C, "Agent frames refused, by reason.");
     for (size_t i = 0; i < n; i++)
         for (int r = 0; r < AGENT_BAD_MAX; r++)
             shed_prom_u64 (prom, a[i].st.bad[r], "shed", a[i].shed, "reason",
@@ -540,8 +546,7 @@ s_agents (shed_prom_t *prom, shed_agents_t *agents)
                       "Agent connections the node closed, by reason.");
     for (size_t i = 0; i < n; i++) {
         shed_prom_u64 (prom, a[i].st.closes_abuse, "shed", a[i].shed, "reason", "abuse", NULL);
-        shed_prom_u64 (prom, a[i].st.closes_timeout, "shed", a[i].shed, "reason", "timeout",
-                       NULL);
+        shed_prom_u64 (prom, a[i].st.closes_timeout, "shed", a[i].shed, "reason", "timeout", NULL);
     }
     /* The latest METRICS each agent reported (absent until one arrives). */
     shed_prom_family (prom, "shed_shed_cpu_percent", G,

@@ -24,9 +24,9 @@
  * started, or turned off: overlay with network.enabled false, DNS off):
  * its families are then left out. */
 typedef struct {
-    const char *node;               /* this node's name */
+    const char *node; /* this node's name */
     const char *version;
-    int64_t started_mono_ms;        /* zclock_mono at start */
+    int64_t started_mono_ms; /* zclock_mono at start */
     shed_members_t *members;
     shed_nstate_t *state;
     shed_overlay_t *overlay;

@@ -19,7 +19,7 @@
 #include <cmocka.h>
 
 typedef struct {
-    pthread_t loop_thread;          /* the thread that must do every render */
+    pthread_t loop_thread; /* the thread that must do every render */
     int renders;
 } s_render_ctx_t;
 
@@ -95,7 +95,8 @@ s_client (void *arg)
     c->nope = s_http (c->port, "GET /nope HTTP/1.0\r\n\r\n", buf, sizeof buf);
     c->post = s_http (c->port,
                       "POST /metrics HTTP/1.0\r\nContent-Length: 3\r\n"
-                      "Content-Type: text/plain\r\n\r\nabc", buf, sizeof buf);
+                      "Content-Type: text/plain\r\n\r\nabc",
+                      buf, sizeof buf);
     c->del = s_http (c->port, "DELETE /metrics HTTP/1.0\r\n\r\n", buf, sizeof buf);
     c->done = 1;
     return NULL;
@@ -116,8 +117,7 @@ test_serves_on_the_loop (void **state)
     zloop_t *loop = zloop_new ();
     s_render_ctx_t ctx = { .loop_thread = pthread_self () };
     char err[256] = "";
-    shed_metrics_t *m = shed_metrics_new ("127.0.0.1:0", loop, s_render, &ctx, 0, err,
-                                          sizeof err);
+    shed_metrics_t *m = shed_metrics_new ("127.0.0.1:0", loop, s_render, &ctx, 0, err, sizeof err);
     assert_non_null (m);
     assert_int_equal (strncmp (shed_metrics_address (m), "127.0.0.1:", 10), 0);
     assert_true (s_port (m) != 0);
@@ -137,7 +137,7 @@ test_serves_on_the_loop (void **state)
     assert_int_equal (c.nope, 404);
     assert_int_equal (c.post, 405);
     assert_int_equal (c.del, 405);
-    assert_int_equal (ctx.renders, 2);      /* GET and HEAD */
+    assert_int_equal (ctx.renders, 2); /* GET and HEAD */
 
     /* The port is taken now: a second endpoint says why. */
     char addr[64];
@@ -149,7 +149,7 @@ test_serves_on_the_loop (void **state)
 
     shed_metrics_destroy (&m);
     assert_null (m);
-    shed_metrics_destroy (&m);              /* NULL-safe */
+    shed_metrics_destroy (&m); /* NULL-safe */
     zloop_destroy (&loop);
 }
 
@@ -176,8 +176,8 @@ test_loop_not_answering (void **state)
     zloop_t *loop = zloop_new ();
     s_render_ctx_t ctx = { .loop_thread = pthread_self () };
     char err[256];
-    shed_metrics_t *m = shed_metrics_new ("127.0.0.1:0", loop, s_render, &ctx, 300, err,
-                                          sizeof err);
+    shed_metrics_t *m =
+        shed_metrics_new ("127.0.0.1:0", loop, s_render, &ctx, 300, err, sizeof err);
     assert_non_null (m);
     s_one_t o = { .port = s_port (m) };
     pthread_t t;

@@ -11,10 +11,10 @@
 struct _shed_prom_t {
     char *buf;
     size_t len, cap;
-    bool oom;                       /* an append failed: the text is incomplete */
-    char **families;                /* names started so far (a handful: linear search) */
+    bool oom;        /* an append failed: the text is incomplete */
+    char **families; /* names started so far (a handful: linear search) */
     size_t nfamilies, capfamilies;
-    const char *current;            /* points into families[], NULL: none */
+    const char *current; /* points into families[], NULL: none */
     shed_prom_type_t type;
 };
 
@@ -55,8 +55,10 @@ s_escaped (shed_prom_t *self, const char *text, bool quote)
 {
     const char *run = text;
     for (const char *p = text; *p; p++) {
-        const char *esc = *p == '\\' ? "\\\\" : *p == '\n' ? "\\n"
-                        : (*p == '"' && quote) ? "\\\"" : NULL;
+        const char *esc = *p == '\\'             ? "\\\\"
+                          : *p == '\n'           ? "\\n"
+                          : (*p == '"' && quote) ? "\\\""
+                                                 : NULL;
         if (!esc)
             continue;
         s_append (self, run, (size_t) (p - run));
@@ -75,8 +77,8 @@ shed_prom_metric_name_valid (const char *name)
         return false;
     for (const char *p = name; *p; p++) {
         char c = *p;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-              || c == '_' || c == ':'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'
+              || c == ':'))
             return false;
     }
     return true;

@@ -42,8 +42,7 @@ void shed_prom_destroy (shed_prom_t **self_p);
  * Returns 0, or -1 if the name is not a metric name or was started before.
  * After a refusal no family is current, so the samples meant for it are
  * refused too instead of landing under the previous family. */
-int shed_prom_family (shed_prom_t *self, const char *name, shed_prom_type_t type,
-                      const char *help);
+int shed_prom_family (shed_prom_t *self, const char *name, shed_prom_type_t type, const char *help);
 
 /* One sample of the current family, with labels given as name, value
  * pairs ended by NULL: shed_prom_u64 (p, 12, "peer", "node2", NULL).

@@ -17,33 +17,34 @@ test_family_and_samples (void **state)
     shed_prom_t *p = shed_prom_new ();
     assert_non_null (p);
     assert_int_equal (shed_prom_family (p, "shed_members", SHED_PROM_GAUGE,
-                                        "Members this node knows, by status."), 0);
+                                        "Members this node knows, by status."),
+                      0);
     assert_int_equal (shed_prom_u64 (p, 3, "status", "alive", NULL), 0);
     assert_int_equal (shed_prom_u64 (p, 0, "status", "failed", NULL), 0);
-    assert_int_equal (shed_prom_family (p, "shed_gossip_packets_total", SHED_PROM_COUNTER,
-                                        "Gossip datagrams."), 0);
+    assert_int_equal (
+        shed_prom_family (p, "shed_gossip_packets_total", SHED_PROM_COUNTER, "Gossip datagrams."),
+        0);
     assert_int_equal (shed_prom_u64 (p, UINT64_MAX, "direction", "tx", "peer", "n2", NULL), 0);
     assert_int_equal (shed_prom_family (p, "shed_uptime_seconds", SHED_PROM_GAUGE, "Up."), 0);
     assert_int_equal (shed_prom_f64 (p, 1.5, NULL), 0);
     size_t len = 0;
     const char *text = shed_prom_text (p, &len);
     assert_non_null (text);
-    assert_string_equal (text,
-                         "# HELP shed_members Members this node knows, by status.\n"
-                         "# TYPE shed_members gauge\n"
-                         "shed_members{status=\"alive\"} 3\n"
-                         "shed_members{status=\"failed\"} 0\n"
-                         "# HELP shed_gossip_packets_total Gossip datagrams.\n"
-                         "# TYPE shed_gossip_packets_total counter\n"
-                         "shed_gossip_packets_total{direction=\"tx\",peer=\"n2\"} "
-                         "18446744073709551615\n"
-                         "# HELP shed_uptime_seconds Up.\n"
-                         "# TYPE shed_uptime_seconds gauge\n"
-                         "shed_uptime_seconds 1.5\n");
+    assert_string_equal (text, "# HELP shed_members Members this node knows, by status.\n"
+                               "# TYPE shed_members gauge\n"
+                               "shed_members{status=\"alive\"} 3\n"
+                               "shed_members{status=\"failed\"} 0\n"
+                               "# HELP shed_gossip_packets_total Gossip datagrams.\n"
+                               "# TYPE shed_gossip_packets_total counter\n"
+                               "shed_gossip_packets_total{direction=\"tx\",peer=\"n2\"} "
+                               "18446744073709551615\n"
+                               "# HELP shed_uptime_seconds Up.\n"
+                               "# TYPE shed_uptime_seconds gauge\n"
+                               "shed_uptime_seconds 1.5\n");
     assert_int_equal (len, strlen (text));
     shed_prom_destroy (&p);
     assert_null (p);
-    shed_prom_destroy (&p);     /* NULL-safe */
+    shed_prom_destroy (&p); /* NULL-safe */
 }
 
 static void
@@ -51,14 +52,13 @@ test_escaping (void **state)
 {
     (void) state;
     shed_prom_t *p = shed_prom_new ();
-    assert_int_equal (shed_prom_family (p, "shed_x", SHED_PROM_GAUGE,
-                                        "a \\ back\nslash, \"quotes\" kept"), 0);
+    assert_int_equal (
+        shed_prom_family (p, "shed_x", SHED_PROM_GAUGE, "a \\ back\nslash, \"quotes\" kept"), 0);
     assert_int_equal (shed_prom_u64 (p, 1, "shed", "we\"ird\\na\nme", NULL), 0);
     const char *text = shed_prom_text (p, NULL);
-    assert_string_equal (text,
-                         "# HELP shed_x a \\\\ back\\nslash, \"quotes\" kept\n"
-                         "# TYPE shed_x gauge\n"
-                         "shed_x{shed=\"we\\\"ird\\\\na\\nme\"} 1\n");
+    assert_string_equal (text, "# HELP shed_x a \\\\ back\\nslash, \"quotes\" kept\n"
+                               "# TYPE shed_x gauge\n"
+                               "shed_x{shed=\"we\\\"ird\\\\na\\nme\"} 1\n");
     shed_prom_destroy (&p);
 }
 

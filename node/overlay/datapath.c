@@ -37,14 +37,14 @@
 #include "crypto/aead.h"
 
 #ifndef UDP_GRO
-#define UDP_GRO 104                 /* linux/udp.h; older libc headers lack it */
+#define UDP_GRO 104 /* linux/udp.h; older libc headers lack it */
 #endif
 
-#define OVERLAY_TICK_MS     50
-#define OVERLAY_SOCKBUF     (8 * 1024 * 1024)
-#define OVERLAY_TX_BURST    64      //  frames per read-lock hold
+#define OVERLAY_TICK_MS  50
+#define OVERLAY_SOCKBUF  (8 * 1024 * 1024)
+#define OVERLAY_TX_BURST 64 //  frames per read-lock hold
 
-static const char *s_drop_names [] = {
+static const char *s_drop_names[] = {
 #define OVERLAY_DROP_NAME_(name, text) text,
     OVERLAY_DROPS (OVERLAY_DROP_NAME_)
 #undef OVERLAY_DROP_NAME_
@@ -53,7 +53,7 @@ static const char *s_drop_names [] = {
 const char *
 overlay_drop_name (overlay_drop_t reason)
 {
-    return (unsigned) reason < OVERLAY_DROP_COUNT? s_drop_names [reason]: "?";
+    return (unsigned) reason < OVERLAY_DROP_COUNT ? s_drop_names[reason] : "?";
 }
 
 uint64_t
@@ -78,24 +78,33 @@ void
 overlay__drop (overlay_t *self, overlay_peer_t *peer, overlay_drop_t reason)
 {
     if (peer)
-        OVERLAY_COUNT (peer->drops [reason], 1);
+        OVERLAY_COUNT (peer->drops[reason], 1);
     else
-        OVERLAY_COUNT (self->drops [reason], 1);
+        OVERLAY_COUNT (self->drops[reason], 1);
 }
 
 overlay_drop_t
 overlay__session_drop (int rc)
 {
     switch (rc) {
-        case SHED_SESSION_ERR_SHORT:   return OVERLAY_DROP_SHORT;
-        case SHED_SESSION_ERR_TYPE:    return OVERLAY_DROP_TYPE;
-        case SHED_SESSION_ERR_KEYID:   return OVERLAY_DROP_KEY_ID;
-        case SHED_SESSION_ERR_EXPIRED: return OVERLAY_DROP_EXPIRED;
-        case SHED_SESSION_ERR_AUTH:    return OVERLAY_DROP_AUTH;
-        case SHED_SESSION_ERR_REPLAY:  return OVERLAY_DROP_REPLAY;
-        case SHED_SESSION_ERR_NOKEY:   return OVERLAY_DROP_NO_SESSION;
-        case SHED_SESSION_ERR_SPACE:   return OVERLAY_DROP_TOO_BIG;
-        default:                       return OVERLAY_DROP_HANDSHAKE;
+    case SHED_SESSION_ERR_SHORT:
+        return OVERLAY_DROP_SHORT;
+    case SHED_SESSION_ERR_TYPE:
+        return OVERLAY_DROP_TYPE;
+    case SHED_SESSION_ERR_KEYID:
+        return OVERLAY_DROP_KEY_ID;
+    case SHED_SESSION_ERR_EXPIRED:
+        return OVERLAY_DROP_EXPIRED;
+    case SHED_SESSION_ERR_AUTH:
+        return OVERLAY_DROP_AUTH;
+    case SHED_SESSION_ERR_REPLAY:
+        return OVERLAY_DROP_REPLAY;
+    case SHED_SESSION_ERR_NOKEY:
+        return OVERLAY_DROP_NO_SESSION;
+    case SHED_SESSION_ERR_SPACE:
+        return OVERLAY_DROP_TOO_BIG;
+    default:
+        return OVERLAY_DROP_HANDSHAKE;
     }
 }
 
@@ -105,7 +114,7 @@ overlay__session_drop (int rc)
 static int
 s_io_send (overlay_t *self, int q, struct mmsghdr *msgs, unsigned n)
 {
-    return sendmmsg (self->udp_fd [q], msgs, n, 0);
+    return sendmmsg (self->udp_fd[q], msgs, n, 0);
 }
 
 static int
@@ -113,9 +122,9 @@ s_io_tap_write (overlay_t *self, int q, const struct iovec *iov, int iovcnt)
 {
     size_t len = 0;
     for (int i = 0; i < iovcnt; i++)
-        len += iov [i].iov_len;
-    ssize_t w = writev (self->tap_fd [q], iov, iovcnt);
-    return w == (ssize_t) len? 0: -1;
+        len += iov[i].iov_len;
+    ssize_t w = writev (self->tap_fd[q], iov, iovcnt);
+    return w == (ssize_t) len ? 0 : -1;
 }
 
 //  --------------------------------------------------------------------------
@@ -154,14 +163,14 @@ s_new_common (const overlay_config_t *cfg, char *err, size_t errlen)
         shed_session_cfg_default (&self->session_cfg);
     self->vni = cfg->vni;
     self->offload = !cfg->no_offload;
-    self->queues = cfg->threads? cfg->threads: 1;
+    self->queues = cfg->threads ? cfg->threads : 1;
     for (int q = 0; q < OVERLAY_THREADS_MAX; q++)
-        self->tap_fd [q] = self->udp_fd [q] = -1;
+        self->tap_fd[q] = self->udp_fd[q] = -1;
     self->family = AF_INET;
     if (cfg->bind_addr && strchr (cfg->bind_addr, ':'))
         self->family = AF_INET6;
-    int underlay = cfg->underlay_mtu? cfg->underlay_mtu: 1500;
-    self->mtu = cfg->mtu? cfg->mtu: overlay_compute_mtu (underlay, self->family == AF_INET6);
+    int underlay = cfg->underlay_mtu ? cfg->underlay_mtu : 1500;
+    self->mtu = cfg->mtu ? cfg->mtu : overlay_compute_mtu (underlay, self->family == AF_INET6);
     //  Chunks fill a datagram up to the underlay MTU (overlay_msg.h), so
     //  every datagram fits it whatever the inner MTU.
     int chunk = overlay_chunk_bytes (underlay, self->family == AF_INET6);
@@ -174,12 +183,12 @@ s_new_common (const overlay_config_t *cfg, char *err, size_t errlen)
     self->stride = self->chunk + OVERLAY_FRAME_OVERHEAD;
     self->chunks_max = (unsigned) ((OVERLAY_FRAME_MAX + self->chunk - 1) / self->chunk);
     size_t segs = OVERLAY_DATAGRAM_MAX / self->stride;
-    self->gso_segs = segs < OVERLAY_GSO_SEGS_MAX? (unsigned) segs: OVERLAY_GSO_SEGS_MAX;
+    self->gso_segs = segs < OVERLAY_GSO_SEGS_MAX ? (unsigned) segs : OVERLAY_GSO_SEGS_MAX;
     assert (self->chunks_max <= OVERLAY_CHUNKS_MAX);
     assert ((self->chunks_max + self->gso_segs - 1) / self->gso_segs <= OVERLAY_TX_GROUPS);
-    snprintf (self->tap_name, sizeof self->tap_name, "%s", cfg->tap_name? cfg->tap_name: "");
+    snprintf (self->tap_name, sizeof self->tap_name, "%s", cfg->tap_name ? cfg->tap_name : "");
     snprintf (self->bridge_name, sizeof self->bridge_name, "%s",
-              cfg->bridge_name? cfg->bridge_name: "");
+              cfg->bridge_name ? cfg->bridge_name : "");
 
     //  Writer-preferring: datapath threads take the read lock batch after
     //  batch; a peer change must not wait behind them forever.
@@ -200,7 +209,7 @@ s_new_common (const overlay_config_t *cfg, char *err, size_t errlen)
 overlay_t *
 overlay__new_detached (const overlay_config_t *cfg, const overlay_io_t *io, void *io_arg)
 {
-    char err [128];
+    char err[128];
     overlay_t *self = s_new_common (cfg, err, sizeof err);
     if (self) {
         self->io = *io;
@@ -225,7 +234,7 @@ s_udp_open (overlay_t *self, const overlay_config_t *cfg, char *err, size_t errl
             snprintf (err, errlen, "overlay: socket: %s", strerror (errno));
             return -1;
         }
-        self->udp_fd [q] = fd;
+        self->udp_fd[q] = fd;
         int one = 1, size = OVERLAY_SOCKBUF;
         if (self->queues > 1)
             setsockopt (fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
@@ -252,8 +261,9 @@ s_udp_open (overlay_t *self, const overlay_config_t *cfg, char *err, size_t errl
         struct timeval tv = { .tv_sec = 0, .tv_usec = 100 * 1000 };
         setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
         if (bind (fd, (struct sockaddr *) &addr, addrlen) < 0) {
-            snprintf (err, errlen, "overlay: bind %s:%u: %s", cfg->bind_addr? cfg->bind_addr: "*",
-                      (unsigned) ntohs (((struct sockaddr_in *) &addr)->sin_port), strerror (errno));
+            snprintf (err, errlen, "overlay: bind %s:%u: %s", cfg->bind_addr ? cfg->bind_addr : "*",
+                      (unsigned) ntohs (((struct sockaddr_in *) &addr)->sin_port),
+                      strerror (errno));
             return -1;
         }
         if (q == 0) {
@@ -295,20 +305,20 @@ s_tx_thread (void *arg_)
         log_error ("overlay", "TX queue allocation failed|queue=%d", q);
         return NULL;
     }
-    struct pollfd pfd = { .fd = self->tap_fd [q], .events = POLLIN };
+    struct pollfd pfd = { .fd = self->tap_fd[q], .events = POLLIN };
     while (!s_stopping (self)) {
         int ready = poll (&pfd, 1, 100);
         if (ready == 0)
-            shed_aead_thread_flush ();      //  idle: no expanded keys kept
+            shed_aead_thread_flush (); //  idle: no expanded keys kept
         if (ready <= 0)
             continue;
         pthread_rwlock_rdlock (&self->lock);
         for (int burst = 0; burst < OVERLAY_TX_BURST; burst++) {
             int iovcnt;
             struct iovec *iov = overlay__txq_iov (self, txq, &iovcnt);
-            ssize_t n = readv (self->tap_fd [q], iov, iovcnt);
+            ssize_t n = readv (self->tap_fd[q], iov, iovcnt);
             if (n < 0)
-                break;                      //  EAGAIN: queue drained
+                break; //  EAGAIN: queue drained
             if (n < OVERLAY_VNET_HDR_BYTES)
                 continue;
             overlay__tx_frame (self, txq, (size_t) n - OVERLAY_VNET_HDR_BYTES);
@@ -329,7 +339,7 @@ s_gro_size (struct msghdr *mh)
         if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
             int size;
             memcpy (&size, CMSG_DATA (cm), sizeof size);
-            return size > 0? (size_t) size: 0;
+            return size > 0 ? (size_t) size : 0;
         }
     return 0;
 }
@@ -341,47 +351,47 @@ s_rx_thread (void *arg_)
     overlay_t *self = arg->self;
     int q = arg->q;
     free (arg);
-    uint8_t *buf [OVERLAY_BATCH];
-    struct sockaddr_storage addr [OVERLAY_BATCH];
-    struct iovec iov [OVERLAY_BATCH];
-    struct mmsghdr msgs [OVERLAY_BATCH];
+    uint8_t *buf[OVERLAY_BATCH];
+    struct sockaddr_storage addr[OVERLAY_BATCH];
+    struct iovec iov[OVERLAY_BATCH];
+    struct mmsghdr msgs[OVERLAY_BATCH];
     union {
-        char buf [CMSG_SPACE (sizeof (int))];
+        char buf[CMSG_SPACE (sizeof (int))];
         struct cmsghdr align;
-    } ctrl [OVERLAY_BATCH];
+    } ctrl[OVERLAY_BATCH];
     overlay_rxq_t *rxq = overlay__rxq_new (q);
     bool ok = rxq != NULL;
     for (int i = 0; i < OVERLAY_BATCH; i++)
-        ok &= (buf [i] = (uint8_t *) malloc (OVERLAY_BUF_BYTES)) != NULL;
+        ok &= (buf[i] = (uint8_t *) malloc (OVERLAY_BUF_BYTES)) != NULL;
     while (ok && !s_stopping (self)) {
         for (int i = 0; i < OVERLAY_BATCH; i++) {
-            iov [i].iov_base = buf [i];
-            iov [i].iov_len = OVERLAY_BUF_BYTES;
-            memset (&msgs [i], 0, sizeof msgs [i]);
-            msgs [i].msg_hdr.msg_name = &addr [i];
-            msgs [i].msg_hdr.msg_namelen = sizeof addr [i];
-            msgs [i].msg_hdr.msg_iov = &iov [i];
-            msgs [i].msg_hdr.msg_iovlen = 1;
-            msgs [i].msg_hdr.msg_control = ctrl [i].buf;
-            msgs [i].msg_hdr.msg_controllen = sizeof ctrl [i].buf;
+            iov[i].iov_base = buf[i];
+            iov[i].iov_len = OVERLAY_BUF_BYTES;
+            memset (&msgs[i], 0, sizeof msgs[i]);
+            msgs[i].msg_hdr.msg_name = &addr[i];
+            msgs[i].msg_hdr.msg_namelen = sizeof addr[i];
+            msgs[i].msg_hdr.msg_iov = &iov[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+            msgs[i].msg_hdr.msg_control = ctrl[i].buf;
+            msgs[i].msg_hdr.msg_controllen = sizeof ctrl[i].buf;
         }
         //  Blocks for the first datagram (up to SO_RCVTIMEO), then takes
         //  whatever else is already queued.
-        int n = recvmmsg (self->udp_fd [q], msgs, OVERLAY_BATCH, MSG_WAITFORONE, NULL);
+        int n = recvmmsg (self->udp_fd[q], msgs, OVERLAY_BATCH, MSG_WAITFORONE, NULL);
         if (n <= 0) {
-            shed_aead_thread_flush ();      //  idle: no expanded keys kept
+            shed_aead_thread_flush (); //  idle: no expanded keys kept
             continue;
         }
         pthread_rwlock_rdlock (&self->lock);
         for (int i = 0; i < n; i++) {
-            size_t len = msgs [i].msg_len, seg = s_gro_size (&msgs [i].msg_hdr);
+            size_t len = msgs[i].msg_len, seg = s_gro_size (&msgs[i].msg_hdr);
             if (seg == 0 || seg > len)
                 seg = len;
             //  A GRO train: datagrams of `seg` bytes, the last maybe shorter.
             for (size_t off = 0; off < len || len == 0; off += seg) {
-                size_t dlen = len - off < seg? len - off: seg;
-                overlay__rx_datagram (self, rxq, (struct sockaddr *) &addr [i],
-                                      msgs [i].msg_hdr.msg_namelen, buf [i] + off, dlen);
+                size_t dlen = len - off < seg ? len - off : seg;
+                overlay__rx_datagram (self, rxq, (struct sockaddr *) &addr[i],
+                                      msgs[i].msg_hdr.msg_namelen, buf[i] + off, dlen);
                 if (len == 0)
                     break;
             }
@@ -390,7 +400,7 @@ s_rx_thread (void *arg_)
         pthread_rwlock_unlock (&self->lock);
     }
     for (int i = 0; i < OVERLAY_BATCH; i++)
-        free (buf [i]);
+        free (buf[i]);
     overlay__rxq_destroy (&rxq);
     shed_aead_thread_flush ();
     return NULL;
@@ -403,10 +413,10 @@ overlay__timer_tick (overlay_t *self)
     uint64_t now = overlay__now_ms (self);
     pthread_rwlock_rdlock (&self->lock);
     for (size_t p = 0; p < self->peers.count; p++) {
-        overlay_peer_t *peer = self->peers.items [p];
+        overlay_peer_t *peer = self->peers.items[p];
         if (!shed_session_want_handshake (peer->session, now))
             continue;
-        uint8_t msg [SHED_MSG_INITIATION_SIZE];
+        uint8_t msg[SHED_MSG_INITIATION_SIZE];
         if (shed_session_initiate (peer->session, now, overlay__wall_ns (), msg) != SHED_SESSION_OK)
             continue;
         struct iovec iov = { .iov_base = msg, .iov_len = sizeof msg };
@@ -461,8 +471,8 @@ overlay_new (const overlay_config_t *cfg, char *err, size_t errlen)
         snprintf (err, errlen, "overlay: no TAP name");
         goto fail;
     }
-    if (overlay__tap_open (self->tap_name, self->queues, self->offload, self->tap_fd,
-                           err, errlen) < 0)
+    if (overlay__tap_open (self->tap_name, self->queues, self->offload, self->tap_fd, err, errlen)
+        < 0)
         goto fail;
     if (overlay_set_link_mtu (self->tap_name, self->mtu) < 0) {
         snprintf (err, errlen, "overlay: MTU %d on %s: %s", self->mtu, self->tap_name,
@@ -496,12 +506,12 @@ overlay_new (const overlay_config_t *cfg, char *err, size_t errlen)
     }
     self->timer_started = true;
     for (int q = 0; q < self->queues; q++) {
-        if (s_start_thread (&self->tx_thread [q], s_tx_thread, self, q) < 0) {
+        if (s_start_thread (&self->tx_thread[q], s_tx_thread, self, q) < 0) {
             snprintf (err, errlen, "overlay: cannot start threads");
             goto fail;
         }
-        if (s_start_thread (&self->rx_thread [q], s_rx_thread, self, q) < 0) {
-            pthread_t tx = self->tx_thread [q];
+        if (s_start_thread (&self->rx_thread[q], s_rx_thread, self, q) < 0) {
+            pthread_t tx = self->tx_thread[q];
             __atomic_store_n (&self->stop, 1, __ATOMIC_RELEASE);
             pthread_join (tx, NULL);
             snprintf (err, errlen, "overlay: cannot start threads");
@@ -510,7 +520,7 @@ overlay_new (const overlay_config_t *cfg, char *err, size_t errlen)
         self->threads_started = q + 1;
     }
     log_info ("overlay", "datapath up|tap=%s bridge=%s port=%u vni=%u mtu=%d queues=%d offload=%d",
-              self->tap_name, *self->bridge_name? self->bridge_name: "-", (unsigned) self->port,
+              self->tap_name, *self->bridge_name ? self->bridge_name : "-", (unsigned) self->port,
               self->vni, self->mtu, self->queues, self->offload);
     return self;
 fail:
@@ -527,16 +537,16 @@ overlay_destroy (overlay_t **self_p)
         return;
     __atomic_store_n (&self->stop, 1, __ATOMIC_RELEASE);
     for (int q = 0; q < self->threads_started; q++) {
-        pthread_join (self->tx_thread [q], NULL);
-        pthread_join (self->rx_thread [q], NULL);
+        pthread_join (self->tx_thread[q], NULL);
+        pthread_join (self->rx_thread[q], NULL);
     }
     if (self->timer_started)
         pthread_join (self->timer_thread, NULL);
     for (int q = 0; q < OVERLAY_THREADS_MAX; q++) {
-        if (self->tap_fd [q] >= 0)
-            close (self->tap_fd [q]);
-        if (self->udp_fd [q] >= 0)
-            close (self->udp_fd [q]);
+        if (self->tap_fd[q] >= 0)
+            close (self->tap_fd[q]);
+        if (self->udp_fd[q] >= 0)
+            close (self->udp_fd[q]);
     }
     overlay__peers_clear (&self->peers);
     overlay__fdb_destroy (&self->fdb);
@@ -565,8 +575,8 @@ overlay_mtu (overlay_t *self)
 }
 
 int
-overlay_peer_add (overlay_t *self, const char *node, const uint8_t pubkey [32],
-                  const char *addr, uint16_t port)
+overlay_peer_add (overlay_t *self, const char *node, const uint8_t pubkey[32], const char *addr,
+                  uint16_t port)
 {
     assert (self);
     struct sockaddr_storage sa;
@@ -611,7 +621,7 @@ overlay_peer_remove (overlay_t *self, const char *node)
 }
 
 int
-overlay_fdb_set (overlay_t *self, const uint8_t mac [6], const char *node)
+overlay_fdb_set (overlay_t *self, const uint8_t mac[6], const char *node)
 {
     assert (self);
     pthread_rwlock_wrlock (&self->lock);
@@ -623,7 +633,7 @@ overlay_fdb_set (overlay_t *self, const uint8_t mac [6], const char *node)
 }
 
 int
-overlay_fdb_del (overlay_t *self, const uint8_t mac [6])
+overlay_fdb_del (overlay_t *self, const uint8_t mac[6])
 {
     assert (self);
     pthread_rwlock_wrlock (&self->lock);
@@ -645,7 +655,7 @@ s_ip_parse (const char *ip, uint32_t *out)
 }
 
 int
-overlay_arp_set (overlay_t *self, const char *ip, const uint8_t mac [6])
+overlay_arp_set (overlay_t *self, const char *ip, const uint8_t mac[6])
 {
     assert (self);
     uint32_t addr;
@@ -671,8 +681,8 @@ overlay_arp_del (overlay_t *self, const char *ip)
 }
 
 void
-overlay_stats (overlay_t *self, overlay_stats_t *out, overlay_peer_stats_t *peers,
-               size_t cap, size_t *npeers)
+overlay_stats (overlay_t *self, overlay_stats_t *out, overlay_peer_stats_t *peers, size_t cap,
+               size_t *npeers)
 {
     assert (self);
     uint64_t now = overlay__now_ms (self);
@@ -684,16 +694,16 @@ overlay_stats (overlay_t *self, overlay_stats_t *out, overlay_peer_stats_t *peer
         out->peers = self->peers.count;
         out->arp_answered = OVERLAY_LOAD (self->arp_answered);
         for (int d = 0; d < OVERLAY_DROP_COUNT; d++)
-            out->drops [d] = OVERLAY_LOAD (self->drops [d]);
+            out->drops[d] = OVERLAY_LOAD (self->drops[d]);
     }
     for (size_t p = 0; p < self->peers.count; p++) {
-        overlay_peer_t *peer = self->peers.items [p];
+        overlay_peer_t *peer = self->peers.items[p];
         if (out)
             for (int d = 0; d < OVERLAY_DROP_COUNT; d++)
-                out->drops [d] += OVERLAY_LOAD (peer->drops [d]);
+                out->drops[d] += OVERLAY_LOAD (peer->drops[d]);
         if (!peers || p >= cap)
             continue;
-        overlay_peer_stats_t *ps = &peers [p];
+        overlay_peer_stats_t *ps = &peers[p];
         memset (ps, 0, sizeof *ps);
         snprintf (ps->node, sizeof ps->node, "%s", peer->node);
         shed_session_info_t info;
@@ -707,7 +717,7 @@ overlay_stats (overlay_t *self, overlay_stats_t *out, overlay_peer_stats_t *peer
         ps->rx_packets = OVERLAY_LOAD (peer->rx_packets);
         ps->rx_bytes = OVERLAY_LOAD (peer->rx_bytes);
         for (int d = 0; d < OVERLAY_DROP_COUNT; d++)
-            ps->drops [d] = OVERLAY_LOAD (peer->drops [d]);
+            ps->drops[d] = OVERLAY_LOAD (peer->drops[d]);
     }
     if (npeers)
         *npeers = self->peers.count;

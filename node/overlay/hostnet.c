@@ -39,8 +39,7 @@ int
 hostnet_link_set (const char *ifname, const char *master, int mtu, bool up, char *why,
                   size_t whylen)
 {
-    return nl_link_set (-1, ifname, master, NULL, mtu > 0 ? (uint32_t) mtu : 0, up, why,
-                        whylen);
+    return nl_link_set (-1, ifname, master, NULL, mtu > 0 ? (uint32_t) mtu : 0, up, why, whylen);
 }
 
 int
@@ -64,8 +63,7 @@ hostnet_link_del (const char *ifname, char *why, size_t whylen)
 }
 
 int
-hostnet_addr (const char *ifname, const char *ip, int prefix, bool add, char *why,
-              size_t whylen)
+hostnet_addr (const char *ifname, const char *ip, int prefix, bool add, char *why, size_t whylen)
 {
     struct in_addr addr;
     if (inet_pton (AF_INET, ip, &addr) != 1 || prefix < 0 || prefix > 32)
@@ -92,8 +90,8 @@ hostnet_addr (const char *ifname, const char *ip, int prefix, bool add, char *wh
 }
 
 int
-hostnet_vxlan_create (const char *name, uint32_t vni, uint16_t port, const char *local,
-                      char *why, size_t whylen)
+hostnet_vxlan_create (const char *name, uint32_t vni, uint16_t port, const char *local, char *why,
+                      size_t whylen)
 {
     struct in_addr laddr = { 0 };
     if (local && *local && inet_pton (AF_INET, local, &laddr) != 1)
@@ -144,8 +142,7 @@ hostnet_fdb (const char *dev, const uint8_t mac[6], const char *dst, bool add, b
     int rc = nl_talk (-1, nlh, NULL, NULL);
     if (!add && (rc == -ENOENT || rc == -ESRCH))
         rc = 0;
-    return rc ? s_fail (why, whylen, add ? "add fdb entry on" : "delete fdb entry on", dev, rc)
-              : 0;
+    return rc ? s_fail (why, whylen, add ? "add fdb entry on" : "delete fdb entry on", dev, rc) : 0;
 }
 
 int
@@ -172,6 +169,5 @@ hostnet_neigh (const char *dev, const char *ip, const uint8_t mac[6], bool add, 
     int rc = nl_talk (-1, nlh, NULL, NULL);
     if (!add && (rc == -ENOENT || rc == -ESRCH))
         rc = 0;
-    return rc ? s_fail (why, whylen, add ? "add neighbour on" : "delete neighbour on", dev, rc)
-              : 0;
+    return rc ? s_fail (why, whylen, add ? "add neighbour on" : "delete neighbour on", dev, rc) : 0;
 }

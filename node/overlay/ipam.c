@@ -22,19 +22,19 @@ typedef struct {
 } s_shed_t;
 
 struct _ipam_t {
-    uint32_t base;                  /* CIDR network address, host order */
-    int prefix;                     /* CIDR prefix */
+    uint32_t base; /* CIDR network address, host order */
+    int prefix;    /* CIDR prefix */
     int block_prefix;
     uint32_t nblocks;
-    uint32_t block_size;            /* addresses per block */
+    uint32_t block_size; /* addresses per block */
     char node[IPAM_NAME_MAX + 1];
     uint64_t settle_ms;
 
-    bool have;                      /* we hold a claim */
-    bool settled;                   /* it stood settle_ms once: stays usable */
+    bool have;    /* we hold a claim */
+    bool settled; /* it stood settle_ms once: stays usable */
     uint32_t block;
-    uint64_t claim_ms;              /* wall clock of the claim (priority) */
-    uint64_t stable_since;          /* monotonic: claimed or last conflict seen */
+    uint64_t claim_ms;     /* wall clock of the claim (priority) */
+    uint64_t stable_since; /* monotonic: claimed or last conflict seen */
 
     s_peer_t *peers;
     size_t npeers, peers_cap;
@@ -160,8 +160,7 @@ s_before (uint64_t a_ms, const char *a_node, uint64_t b_ms, const char *b_node)
 }
 
 void
-ipam_peer_claim (ipam_t *self, const char *node, uint32_t block, uint64_t claim_ms,
-                 uint64_t now_ms)
+ipam_peer_claim (ipam_t *self, const char *node, uint32_t block, uint64_t claim_ms, uint64_t now_ms)
 {
     assert (self);
     if (!node || strcmp (node, self->node) == 0 || strlen (node) > IPAM_NAME_MAX
@@ -345,7 +344,7 @@ ipam_mac_for (const char *ip, uint8_t mac[6])
         return -1;
     mac[0] = 0x02;
     mac[1] = 0x00;
-    memcpy (mac + 2, &in.s_addr, 4);  /* network order: the dotted bytes */
+    memcpy (mac + 2, &in.s_addr, 4); /* network order: the dotted bytes */
     return 0;
 }
 
@@ -507,8 +506,7 @@ ipam_load (ipam_t *self, const char *path, uint64_t now_ms, char *err, size_t er
     char net[IPAM_ADDR_MAX];
     s_addr_text (self->base, net);
     char header[64];
-    snprintf (header, sizeof header, "shed-ipam 1 %s/%d %d", net, self->prefix,
-              self->block_prefix);
+    snprintf (header, sizeof header, "shed-ipam 1 %s/%d %d", net, self->prefix, self->block_prefix);
     int rc = 0;
     int lineno = 0;
     bool same_layout = false;

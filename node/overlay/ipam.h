@@ -36,18 +36,18 @@
 #include <stdint.h>
 
 #define IPAM_SETTLE_MS_DEFAULT 2000
-#define IPAM_NAME_MAX          63       /* node and shed names */
-#define IPAM_ADDR_MAX          16       /* "255.255.255.255" + NUL */
-#define IPAM_CIDR_MAX          19       /* "255.255.255.255/32" + NUL */
+#define IPAM_NAME_MAX          63 /* node and shed names */
+#define IPAM_ADDR_MAX          16 /* "255.255.255.255" + NUL */
+#define IPAM_CIDR_MAX          19 /* "255.255.255.255/32" + NUL */
 #define IPAM_FILE              "network.ipam"
 
 typedef struct _ipam_t ipam_t;
 
 typedef struct {
-    const char *cidr;           /* cluster CIDR, "198.19.0.0/16" */
-    int block_prefix;           /* block size, cidr prefix .. 30 */
-    const char *node;           /* our node name */
-    uint64_t settle_ms;         /* 0 = IPAM_SETTLE_MS_DEFAULT */
+    const char *cidr;   /* cluster CIDR, "198.19.0.0/16" */
+    int block_prefix;   /* block size, cidr prefix .. 30 */
+    const char *node;   /* our node name */
+    uint64_t settle_ms; /* 0 = IPAM_SETTLE_MS_DEFAULT */
 } ipam_config_t;
 
 /* NULL with a one-line reason on a bad CIDR or prefix. */

@@ -17,8 +17,9 @@
 static ipam_t *
 s_new (const char *node, const char *cidr, int block_prefix)
 {
-    ipam_config_t cfg = { .cidr = cidr, .block_prefix = block_prefix, .node = node,
-                          .settle_ms = 2000 };
+    ipam_config_t cfg = {
+        .cidr = cidr, .block_prefix = block_prefix, .node = node, .settle_ms = 2000
+    };
     char err[256] = "";
     ipam_t *ipam = ipam_new (&cfg, err, sizeof err);
     if (!ipam)
@@ -113,9 +114,9 @@ test_conflict (void **state)
     ipam_peer_claim (a, "beta", bb, mb, 1000);
     ipam_peer_claim (b, "alpha", ba, ma, 1000);
     bool lost;
-    assert_false (ipam_tick (a, 1000, 1000, &lost));    /* alpha wins */
+    assert_false (ipam_tick (a, 1000, 1000, &lost)); /* alpha wins */
     assert_false (lost);
-    assert_true (ipam_tick (b, 1000, 1000, &lost));     /* beta moves */
+    assert_true (ipam_tick (b, 1000, 1000, &lost)); /* beta moves */
     assert_true (lost);
     ipam_claim (b, &bb, &mb);
     assert_int_not_equal (ba, bb);
@@ -247,7 +248,7 @@ test_restart (void **state)
     bool lost;
     assert_false (ipam_tick (b, 100, 10000, &lost));
     assert_false (lost);
-    assert_int_equal (ipam_assign (b, "two", 2099, ip, mac), -1);   /* settling again */
+    assert_int_equal (ipam_assign (b, "two", 2099, ip, mac), -1); /* settling again */
     assert_int_equal (ipam_assign (b, "two", 2200, ip, mac), 0);
     assert_string_equal (ip, ip2);
     assert_int_equal (ipam_lookup (b, "one", ip, mac), 0);
@@ -291,7 +292,7 @@ test_many_nodes_converge (void **state)
     char names[N][16];
     for (int i = 0; i < N; i++) {
         snprintf (names[i], sizeof names[i], "n%02d", i);
-        nodes[i] = s_new (names[i], "198.19.0.0/22", 26);   /* only 16 blocks of /26 */
+        nodes[i] = s_new (names[i], "198.19.0.0/22", 26); /* only 16 blocks of /26 */
     }
     /* 16 blocks for 40 nodes: at most 16 hold one, each distinct. */
     uint64_t t = 0;

@@ -130,34 +130,38 @@ shed_nft_antispoof_script (const char *table, const char *port, const char *mac,
      * exist); the one dispatch rule is flushed and put back so that it is
      * never doubled. The port's chain is flushed and refilled: re-running
      * for a rebuilt veth replaces its rules, in one transaction. */
-    bool ok = s_put (buf, len, &at, "add table bridge %s\n", t)
-           && s_put (buf, len, &at, "add map bridge %s ports { type ifname : verdict; }\n", t)
-           && s_put (buf, len, &at,
-                     "add chain bridge %s prerouting { type filter hook prerouting priority "
-                     "-200; policy accept; }\n", t)
-           && s_put (buf, len, &at, "flush chain bridge %s prerouting\n", t)
-           && s_put (buf, len, &at, "add rule bridge %s prerouting iifname vmap @ports\n", t)
-           && s_put (buf, len, &at, "add chain bridge %s %s\n", t, p)
-           && s_put (buf, len, &at, "flush chain bridge %s %s\n", t, p)
-           && s_put (buf, len, &at,
-                     "add rule bridge %s %s ether saddr != %s counter drop comment \"mac\"\n",
-                     t, p, m)
-           /* Only IPv4 and ARP: the overlay carries IPv4 (docs/overlay.md);
+    bool ok =
+        s_put (buf, len, &at, "add table bridge %s\n", t)
+        && s_put (buf, len, &at, "add map bridge %s ports { type ifname : verdict; }\n", t)
+        && s_put (buf, len, &at,
+                  "add chain bridge %s prerouting { type filter hook prerouting priority "
+                  "-200; policy accept; }\n",
+                  t)
+        && s_put (buf, len, &at, "flush chain bridge %s prerouting\n", t)
+        && s_put (buf, len, &at, "add rule bridge %s prerouting iifname vmap @ports\n", t)
+        && s_put (buf, len, &at, "add chain bridge %s %s\n", t, p)
+        && s_put (buf, len, &at, "flush chain bridge %s %s\n", t, p)
+        && s_put (buf, len, &at,
+                  "add rule bridge %s %s ether saddr != %s counter drop comment \"mac\"\n", t, p, m)
+        /* Only IPv4 and ARP: the overlay carries IPv4 (docs/overlay.md);
             * a VLAN tag or IPv6 would carry any source address past the
             * rules below. */
-           && s_put (buf, len, &at,
-                     "add rule bridge %s %s ether type != { ip, arp } counter drop "
-                     "comment \"proto\"\n", t, p)
-           && s_put (buf, len, &at,
-                     "add rule bridge %s %s arp saddr ether != %s counter drop "
-                     "comment \"arp_mac\"\n", t, p, m);
+        && s_put (buf, len, &at,
+                  "add rule bridge %s %s ether type != { ip, arp } counter drop "
+                  "comment \"proto\"\n",
+                  t, p)
+        && s_put (buf, len, &at,
+                  "add rule bridge %s %s arp saddr ether != %s counter drop "
+                  "comment \"arp_mac\"\n",
+                  t, p, m);
     if (ok && has_ip)
         ok = s_put (buf, len, &at,
                     "add rule bridge %s %s arp saddr ip != %s counter drop "
-                    "comment \"arp_ip\"\n", t, p, a)
-          && s_put (buf, len, &at,
-                    "add rule bridge %s %s ip saddr != %s counter drop comment \"ip\"\n", t, p,
-                    a);
+                    "comment \"arp_ip\"\n",
+                    t, p, a)
+             && s_put (buf, len, &at,
+                       "add rule bridge %s %s ip saddr != %s counter drop comment \"ip\"\n", t, p,
+                       a);
     ok = ok && s_put (buf, len, &at, "add element bridge %s ports { \"%s\" : jump %s }\n", t, p, p);
     return ok ? 0 : s_refuse (buf, len);
 }
@@ -172,13 +176,14 @@ shed_nft_antispoof_del_script (const char *table, const char *port, char *buf, s
     /* Declared first so the deletes succeed when the port (or the table)
      * was never there: a teardown after a failed create, or a shed made
      * before the rules existed. */
-    bool ok = s_put (buf, len, &at, "add table bridge %s\n", t)
-           && s_put (buf, len, &at, "add map bridge %s ports { type ifname : verdict; }\n", t)
-           && s_put (buf, len, &at, "add chain bridge %s %s\n", t, p)
-           && s_put (buf, len, &at, "add element bridge %s ports { \"%s\" : jump %s }\n", t, p, p)
-           && s_put (buf, len, &at, "delete element bridge %s ports { \"%s\" }\n", t, p)
-           && s_put (buf, len, &at, "flush chain bridge %s %s\n", t, p)
-           && s_put (buf, len, &at, "delete chain bridge %s %s\n", t, p);
+    bool ok =
+        s_put (buf, len, &at, "add table bridge %s\n", t)
+        && s_put (buf, len, &at, "add map bridge %s ports { type ifname : verdict; }\n", t)
+        && s_put (buf, len, &at, "add chain bridge %s %s\n", t, p)
+        && s_put (buf, len, &at, "add element bridge %s ports { \"%s\" : jump %s }\n", t, p, p)
+        && s_put (buf, len, &at, "delete element bridge %s ports { \"%s\" }\n", t, p)
+        && s_put (buf, len, &at, "flush chain bridge %s %s\n", t, p)
+        && s_put (buf, len, &at, "delete chain bridge %s %s\n", t, p);
     return ok ? 0 : s_refuse (buf, len);
 }
 
@@ -214,8 +219,8 @@ shed_nft_member_script (const char *table, const char *addr, bool add, char *buf
     if (!buf || !s_ident_ok (table, SHED_NFT_NAME_MAX) || family < 0)
         return s_refuse (buf, len);
     size_t at = 0;
-    bool ok = s_put (buf, len, &at, "%s element inet %s %s { %s }\n", add ? "add" : "delete",
-                     table, family == 4 ? "members" : "members6", a);
+    bool ok = s_put (buf, len, &at, "%s element inet %s %s { %s }\n", add ? "add" : "delete", table,
+                     family == 4 ? "members" : "members6", a);
     return ok ? 0 : s_refuse (buf, len);
 }
 

@@ -23,7 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define SHED_NFT_ADDR_MAX   46      /* INET6_ADDRSTRLEN */
+#define SHED_NFT_ADDR_MAX   46 /* INET6_ADDRSTRLEN */
 #define SHED_NFT_MAC_MAX    18
 #define SHED_NFT_NAME_MAX   80
 #define SHED_NFT_SCRIPT_MAX 2048
@@ -42,8 +42,8 @@ void shed_nft_table_name (const char *node, const char *suffix, char *out, size_
 /* Scripts (for the runner below; tests read them). A refused input leaves
  * buf empty. `ip` may carry a prefix ("198.19.5.2/16") or be NULL/"" (a
  * shed with no address: only its MAC and ethertypes are enforced). */
-int shed_nft_antispoof_script (const char *table, const char *port, const char *mac,
-                               const char *ip, char *buf, size_t len);
+int shed_nft_antispoof_script (const char *table, const char *port, const char *mac, const char *ip,
+                               char *buf, size_t len);
 int shed_nft_antispoof_del_script (const char *table, const char *port, char *buf, size_t len);
 int shed_nft_members_table_script (const char *table, unsigned port, char *buf, size_t len);
 int shed_nft_member_script (const char *table, const char *addr, bool add, char *buf, size_t len);

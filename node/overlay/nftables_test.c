@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 static int s_runs;
-static char s_last [SHED_NFT_SCRIPT_MAX];
+static char s_last[SHED_NFT_SCRIPT_MAX];
 
 static int
 s_record (const char *script, char *out, size_t outlen, char *why, size_t whylen)
@@ -26,11 +26,11 @@ s_record (const char *script, char *out, size_t outlen, char *why, size_t whylen
     s_runs++;
     snprintf (s_last, sizeof s_last, "%s", script);
     if (out && outlen)
-        out[0] = '\0';          /* "list map" shows no elements */
+        out[0] = '\0'; /* "list map" shows no elements */
     return 0;
 }
 
-static const char *const s_hostile [] = {
+static const char *const s_hostile[] = {
     "1.1.1.1 }\nflush ruleset\n#",
     "1.1.1.1 }; flush ruleset",
     "1.1.1.1\n",
@@ -89,7 +89,8 @@ test_antispoof_script (void **state)
     (void) state;
     char buf[SHED_NFT_SCRIPT_MAX];
     assert_int_equal (shed_nft_antispoof_script ("shed_n1", "sv0123456789", "02:00:C6:13:05:02",
-                                                 "198.19.5.2/16", buf, sizeof buf), 0);
+                                                 "198.19.5.2/16", buf, sizeof buf),
+                      0);
     const char *want =
         "add table bridge shed_n1\n"
         "add map bridge shed_n1 ports { type ifname : verdict; }\n"
@@ -113,30 +114,36 @@ test_antispoof_script (void **state)
     assert_string_equal (buf, want);
 
     /* No address: MAC and ethertypes only. */
-    assert_int_equal (shed_nft_antispoof_script ("shed_n1", "sv0123456789", "02:00:c6:13:05:02",
-                                                 "", buf, sizeof buf), 0);
+    assert_int_equal (shed_nft_antispoof_script ("shed_n1", "sv0123456789", "02:00:c6:13:05:02", "",
+                                                 buf, sizeof buf),
+                      0);
     assert_null (strstr (buf, "ip saddr"));
     assert_non_null (strstr (buf, "ether saddr != 02:00:c6:13:05:02"));
 
     /* Anything else is refused and leaves nothing to run. */
-    const char *bad_ip [] = { "198.19.5.2 counter accept", "::1", "198.19.5.2\n", "x" };
+    const char *bad_ip[] = { "198.19.5.2 counter accept", "::1", "198.19.5.2\n", "x" };
     for (size_t i = 0; i < sizeof bad_ip / sizeof bad_ip[0]; i++) {
-        assert_int_equal (shed_nft_antispoof_script ("shed_n1", "sv0123456789",
-                                                     "02:00:c6:13:05:02", bad_ip[i], buf,
-                                                     sizeof buf), -1);
+        assert_int_equal (shed_nft_antispoof_script ("shed_n1", "sv0123456789", "02:00:c6:13:05:02",
+                                                     bad_ip[i], buf, sizeof buf),
+                          -1);
         assert_string_equal (buf, "");
     }
     assert_int_equal (shed_nft_antispoof_script ("shed_n1", "sv01\nflush ruleset",
-                                                 "02:00:c6:13:05:02", "", buf, sizeof buf), -1);
-    assert_int_equal (shed_nft_antispoof_script ("shed_n1", "sv0123456789ab_x",
-                                                 "02:00:c6:13:05:02", "", buf, sizeof buf), -1);
-    assert_int_equal (shed_nft_antispoof_script ("shed n1", "sv0123456789", "02:00:c6:13:05:02",
-                                                 "", buf, sizeof buf), -1);
-    assert_int_equal (shed_nft_antispoof_script ("shed_n1", "sv0123456789", "02:00:c6:13:05",
-                                                 "", buf, sizeof buf), -1);
+                                                 "02:00:c6:13:05:02", "", buf, sizeof buf),
+                      -1);
+    assert_int_equal (shed_nft_antispoof_script ("shed_n1", "sv0123456789ab_x", "02:00:c6:13:05:02",
+                                                 "", buf, sizeof buf),
+                      -1);
+    assert_int_equal (shed_nft_antispoof_script ("shed n1", "sv0123456789", "02:00:c6:13:05:02", "",
+                                                 buf, sizeof buf),
+                      -1);
+    assert_int_equal (shed_nft_antispoof_script ("shed_n1", "sv0123456789", "02:00:c6:13:05", "",
+                                                 buf, sizeof buf),
+                      -1);
     /* Too small a buffer: refused, never a truncated script. */
     assert_int_equal (shed_nft_antispoof_script ("shed_n1", "sv0123456789", "02:00:c6:13:05:02",
-                                                 "198.19.5.2", buf, 200), -1);
+                                                 "198.19.5.2", buf, 200),
+                      -1);
     assert_string_equal (buf, "");
 }
 
@@ -204,11 +211,13 @@ test_antispoof_calls (void **state)
     s_runs = 0;
     char why[256];
     assert_int_equal (shed_nft_antispoof_add ("node-1", "sv0123456789", "02:00:c6:13:05:02",
-                                              "198.19.5.2/16", why, sizeof why), 0);
+                                              "198.19.5.2/16", why, sizeof why),
+                      0);
     assert_int_equal (s_runs, 1);
     assert_non_null (strstr (s_last, "bridge shed_node_1 sv0123456789 ip saddr != 198.19.5.2"));
     assert_int_equal (shed_nft_antispoof_add ("node-1", "sv0123456789", "02:00:c6:13:05:02",
-                                              "198.19.5.2 accept", why, sizeof why), -1);
+                                              "198.19.5.2 accept", why, sizeof why),
+                      -1);
     assert_int_equal (s_runs, 1);
     /* Delete: the port's script, the list, and (no elements left) the table. */
     assert_int_equal (shed_nft_antispoof_del ("node-1", "sv0123456789", why, sizeof why), 0);
@@ -220,7 +229,7 @@ test_antispoof_calls (void **state)
 int
 main (void)
 {
-    const struct CMUnitTest tests [] = {
+    const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_addr_canon),
         cmocka_unit_test (test_mac_canon),
         cmocka_unit_test (test_table_name),

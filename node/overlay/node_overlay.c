@@ -23,8 +23,8 @@ novl_mac_parse (const char *text, uint8_t mac[6])
 {
     unsigned v[6];
     char tail;
-    if (sscanf (text, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
-                &tail) != 6)
+    if (sscanf (text, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail)
+        != 6)
         return -1;
     for (int i = 0; i < 6; i++)
         mac[i] = (uint8_t) v[i];
@@ -195,7 +195,8 @@ s_start_plain (shed_overlay_t *self, char *err, size_t errlen)
                               self->local_addr[0] ? self->local_addr : NULL, why, sizeof why)
             != 0
         || hostnet_link_set (self->device, self->cfg.network.bridge, self->mtu, true, why,
-                             sizeof why) != 0) {
+                             sizeof why)
+               != 0) {
         snprintf (err, errlen, "plain mode: %s", why);
         return -1;
     }
@@ -247,9 +248,9 @@ s_list_cb (const shed_record_t *rec, void *arg)
 }
 
 shed_overlay_t *
-shed_overlay_new (const shed_config_t *cfg, const shed_identity_t *identity,
-                  peer_dir_t *peers, shed_nstate_t *state, zloop_t *loop,
-                  shed_api_server_t *api, char *err, size_t errlen)
+shed_overlay_new (const shed_config_t *cfg, const shed_identity_t *identity, peer_dir_t *peers,
+                  shed_nstate_t *state, zloop_t *loop, shed_api_server_t *api, char *err,
+                  size_t errlen)
 {
     shed_overlay_t *self = calloc (1, sizeof *self);
     if (!self) {
@@ -267,7 +268,9 @@ shed_overlay_new (const shed_config_t *cfg, const shed_identity_t *identity,
     zhashx_set_destructor (self->endpoints, (zhashx_destructor_fn *) zstr_free);
     memcpy (self->pubkey, shed_identity_x25519_public (identity), 32);
     snprintf (self->device, sizeof self->device, "%s",
-              cfg->network.device[0] ? cfg->network.device : self->plain ? "shvx0" : "shtap0");
+              cfg->network.device[0] ? cfg->network.device
+              : self->plain          ? "shvx0"
+                                     : "shtap0");
     self->port = cfg->network.port ? (uint16_t) cfg->network.port
                                    : (uint16_t) (cfg->bind_port + PEER_PORT_OVERLAY);
     const char *adv = cfg->advertise_addr[0] ? cfg->advertise_addr : cfg->bind_addr;
@@ -275,9 +278,9 @@ shed_overlay_new (const shed_config_t *cfg, const shed_identity_t *identity,
         snprintf (self->local_addr, sizeof self->local_addr, "%.45s", adv);
     int underlay = cfg->network.underlay_mtu ? (int) cfg->network.underlay_mtu : 1500;
     /* plain: outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14 = 50. */
-    self->mtu = cfg->network.mtu      ? (int) cfg->network.mtu
-                : self->plain         ? underlay - 50
-                                      : overlay_compute_mtu (underlay, false);
+    self->mtu = cfg->network.mtu ? (int) cfg->network.mtu
+                : self->plain    ? underlay - 50
+                                 : overlay_compute_mtu (underlay, false);
     if (self->mtu < 576) {
         snprintf (err, errlen, "network: shed MTU %d is below 576 (underlay_mtu %d too small)",
                   self->mtu, underlay);
@@ -297,7 +300,8 @@ shed_overlay_new (const shed_config_t *cfg, const shed_identity_t *identity,
 
     char why[256];
     if (hostnet_bridge_ensure (cfg->network.bridge, self->mtu, &self->bridge_created, why,
-                               sizeof why) != 0) {
+                               sizeof why)
+        != 0) {
         snprintf (err, errlen, "network bridge: %s", why);
         goto fail;
     }

@@ -32,8 +32,8 @@
 
 #include <czmq.h>
 
-#define SHED_OVERLAY_ADDR_MAX    16     /* dotted IPv4 + NUL */
-#define SHED_OVERLAY_MAC_MAX     18     /* "02:00:c6:13:05:02" + NUL */
+#define SHED_OVERLAY_ADDR_MAX 16 /* dotted IPv4 + NUL */
+#define SHED_OVERLAY_MAC_MAX  18 /* "02:00:c6:13:05:02" + NUL */
 
 typedef struct _shed_overlay_t shed_overlay_t;
 
@@ -55,10 +55,9 @@ void shed_overlay_destroy (shed_overlay_t **self_p);
  * REC_ENDPOINT record. Returns 0, or -1 with errno EAGAIN (block claim not
  * settled yet: retry shortly), ENOSPC (block full) or EINVAL, and a
  * one-line reason in err. */
-int shed_overlay_attach (shed_overlay_t *self, const char *shed,
-                         char ip[SHED_OVERLAY_ADDR_MAX], char mac[SHED_OVERLAY_MAC_MAX],
-                         char gw[SHED_OVERLAY_ADDR_MAX], int *prefix, unsigned *mtu, char *err,
-                         size_t errlen);
+int shed_overlay_attach (shed_overlay_t *self, const char *shed, char ip[SHED_OVERLAY_ADDR_MAX],
+                         char mac[SHED_OVERLAY_MAC_MAX], char gw[SHED_OVERLAY_ADDR_MAX],
+                         int *prefix, unsigned *mtu, char *err, size_t errlen);
 /* Withdraw the shed's endpoint record and free its address. 0, or -1
  * (errno ENOENT: not attached). */
 int shed_overlay_detach (shed_overlay_t *self, const char *shed, char *err, size_t errlen);
@@ -67,13 +66,12 @@ int shed_overlay_detach (shed_overlay_t *self, const char *shed, char *err, size
  * totals into *out and up to cap peers into the caller's peers array,
  * *npeers = the number of peers (may exceed cap). Returns 0, or -1 when
  * there is no such datapath (mode plain: the kernel counts). */
-int shed_overlay_stats (shed_overlay_t *self, overlay_stats_t *out,
-                        overlay_peer_stats_t *peers, size_t cap, size_t *npeers);
+int shed_overlay_stats (shed_overlay_t *self, overlay_stats_t *out, overlay_peer_stats_t *peers,
+                        size_t cap, size_t *npeers);
 
 /* The address shed `shed` holds on this node (what attach gave it, in the
  * current block), into ip. 0, or -1 when it has none. */
-int shed_overlay_address (shed_overlay_t *self, const char *shed,
-                          char ip[SHED_OVERLAY_ADDR_MAX]);
+int shed_overlay_address (shed_overlay_t *self, const char *shed, char ip[SHED_OVERLAY_ADDR_MAX]);
 
 /* Called with the gateway address and the bridge each time the gateway
  * has been put on the bridge (start, restart, a move to another block),

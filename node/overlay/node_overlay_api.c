@@ -102,12 +102,12 @@ novl_api_network (shed_api_call_t *call, const api_msg_t *req, void *arg)
                 snprintf (p->addr, sizeof p->addr, "%s", n->paddr);
                 p->port = n->pport;
             }
-            snprintf (p->session, sizeof p->session, "%s", s->has_key ? "established"
-                                                                       : "handshaking");
+            snprintf (p->session, sizeof p->session, "%s",
+                      s->has_key ? "established" : "handshaking");
             snprintf (p->aead, sizeof p->aead, "%s",
-                      !s->has_key                          ? ""
-                      : s->aead == SHED_AEAD_AES256GCM     ? "aes256gcm"
-                                                           : "chacha20poly1305");
+                      !s->has_key                      ? ""
+                      : s->aead == SHED_AEAD_AES256GCM ? "aes256gcm"
+                                                       : "chacha20poly1305");
             p->key_age_ms = s->key_age_ms;
             p->handshakes = s->handshakes;
             p->tx_packets = s->tx_packets;
@@ -158,8 +158,9 @@ novl_api_attach (shed_api_call_t *call, const api_msg_t *req, void *arg)
     char err[256];
     int prefix;
     unsigned mtu;
-    if (shed_overlay_attach (self, req->u.api_net_attach_req.shed, ip, mac, gw, &prefix, &mtu,
-                             err, sizeof err) != 0) {
+    if (shed_overlay_attach (self, req->u.api_net_attach_req.shed, ip, mac, gw, &prefix, &mtu, err,
+                             sizeof err)
+        != 0) {
         api_err_code_t code = errno == EAGAIN   ? API_ERR_UNAVAILABLE
                               : errno == EINVAL ? API_ERR_INVALID
                                                 : API_ERR_INTERNAL;

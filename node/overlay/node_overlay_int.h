@@ -26,9 +26,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#define NOVL_TICK_MS          500
-#define NOVL_PEER_STATS_MAX   1024
-#define NOVL_ADDR_TEXT_MAX    46
+#define NOVL_TICK_MS        500
+#define NOVL_PEER_STATS_MAX 1024
+#define NOVL_ADDR_TEXT_MAX  46
 
 /* Another node, as membership and its REC_OVERLAY record describe it, and
  * what the datapath currently holds for it. */
@@ -36,10 +36,10 @@ typedef struct {
     char name[SHED_NAME_MAX + 1];
     /* membership */
     bool member;
-    bool alive;                     /* alive or suspect; false after fail */
+    bool alive; /* alive or suspect; false after fail */
     uint8_t key[32];
     char maddr[NOVL_ADDR_TEXT_MAX];
-    uint16_t mport;                 /* overlay port from the peer directory */
+    uint16_t mport; /* overlay port from the peer directory */
     /* REC_OVERLAY */
     bool rec;
     char block[REC_ADDR_MAX + 5];
@@ -59,13 +59,13 @@ typedef struct {
     uint8_t mac[6];
     char ip[SHED_OVERLAY_ADDR_MAX];
     char node[SHED_NAME_MAX + 1];
-    char fdb_dst[NOVL_ADDR_TEXT_MAX];    /* plain mode: where its FDB entry points ("" none) */
+    char fdb_dst[NOVL_ADDR_TEXT_MAX]; /* plain mode: where its FDB entry points ("" none) */
 } novl_endpoint_t;
 
 struct _shed_overlay_t {
-    shed_config_t cfg;              /* copy; network.* is ours */
-    shed_nstate_t *state;           /* borrowed */
-    zloop_t *loop;                  /* borrowed */
+    shed_config_t cfg;    /* copy; network.* is ours */
+    shed_nstate_t *state; /* borrowed */
+    zloop_t *loop;        /* borrowed */
     int timer;
     bool plain;
     char device[16];
@@ -74,7 +74,7 @@ struct _shed_overlay_t {
     int mtu;
     uint8_t pubkey[32];
     char ipam_path[PATH_MAX + 32];
-    char nft_table[80];             /* plain mode filter; "" = none installed */
+    char nft_table[80]; /* plain mode filter; "" = none installed */
     char nat_table[80];
     bool bridge_created;
     /* Addresses from gossip or records that are no address (docs/overlay.md,
@@ -82,22 +82,22 @@ struct _shed_overlay_t {
     uint64_t bad_addr;
 
     ipam_t *ipam;
-    overlay_t *dp;                  /* encrypted mode */
+    overlay_t *dp; /* encrypted mode */
     bool was_ready;
-    char gateway[SHED_OVERLAY_ADDR_MAX];    /* set on the bridge; "" none */
-    shed_overlay_gateway_fn *on_gateway;    /* told each time the gateway is set */
+    char gateway[SHED_OVERLAY_ADDR_MAX]; /* set on the bridge; "" none */
+    shed_overlay_gateway_fn *on_gateway; /* told each time the gateway is set */
     void *on_gateway_arg;
-    char published[256];            /* last REC_OVERLAY summary we put */
+    char published[256]; /* last REC_OVERLAY summary we put */
 
-    zhashx_t *nodes;                /* name -> novl_node_t */
-    zhashx_t *endpoints;            /* "aa:bb:.." -> novl_endpoint_t (other nodes') */
+    zhashx_t *nodes;     /* name -> novl_node_t */
+    zhashx_t *endpoints; /* "aa:bb:.." -> novl_endpoint_t (other nodes') */
 };
 
 /* ---- node_overlay.c: small helpers ---- */
 void novl_mac_text (const uint8_t mac[6], char out[SHED_OVERLAY_MAC_MAX]);
 int novl_mac_parse (const char *text, uint8_t mac[6]);
-bool novl_addr_ok (shed_overlay_t *self, const char *text, int want,
-                   char out[NOVL_ADDR_TEXT_MAX], const char *what, const char *from);
+bool novl_addr_ok (shed_overlay_t *self, const char *text, int want, char out[NOVL_ADDR_TEXT_MAX],
+                   const char *what, const char *from);
 /* The entry is the overlay's (self->nodes), created on first use. */
 novl_node_t *novl_node (shed_overlay_t *self, const char *name);
 
@@ -108,8 +108,8 @@ void novl_on_peer_removed (const peer_t *p, void *arg);
 void novl_on_record (const shed_record_t *rec, void *arg);
 
 /* ---- node_overlay_records.c ---- */
-int novl_put_endpoint (shed_overlay_t *self, const char *shed, const char *ip,
-                       const uint8_t mac[6], char *err, size_t errlen);
+int novl_put_endpoint (shed_overlay_t *self, const char *shed, const char *ip, const uint8_t mac[6],
+                       char *err, size_t errlen);
 int novl_on_tick (zloop_t *loop, int timer_id, void *arg);
 
 /* ---- node_overlay_api.c ---- */

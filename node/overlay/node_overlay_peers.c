@@ -88,8 +88,8 @@ s_plain_endpoint (shed_overlay_t *self, novl_endpoint_t *e, bool add)
     char mac[SHED_OVERLAY_MAC_MAX];
     novl_mac_text (e->mac, mac);
     if (!add) {
-        if (e->fdb_dst[0] && hostnet_fdb (self->device, e->mac, e->fdb_dst, false, false, why,
-                                          sizeof why) != 0)
+        if (e->fdb_dst[0]
+            && hostnet_fdb (self->device, e->mac, e->fdb_dst, false, false, why, sizeof why) != 0)
             log_warn ("overlay", "%s|mac=%s", why, mac);
         e->fdb_dst[0] = '\0';
         if (hostnet_neigh (self->device, e->ip, e->mac, false, why, sizeof why) != 0)
@@ -162,7 +162,8 @@ s_endpoint_set (shed_overlay_t *self, const char *origin, const rec_endpoint_t *
      * records from that origin, so a member cannot claim another's MAC. */
     snprintf (e->node, sizeof e->node, "%s", origin);
     if (self->dp) {
-        if (overlay_fdb_set (self->dp, mac, origin) != 0 || overlay_arp_set (self->dp, ip, mac) != 0)
+        if (overlay_fdb_set (self->dp, mac, origin) != 0
+            || overlay_arp_set (self->dp, ip, mac) != 0)
             log_warn ("overlay", "cannot program endpoint|mac=%s ip=%s node=%s", key, ip, origin);
     }
     else
@@ -179,7 +180,7 @@ novl_on_peer_alive (const peer_t *p, void *arg)
 {
     shed_overlay_t *self = arg;
     if (p->status != PEER_ALIVE || !p->addr[0])
-        return;                     /* suspect: nothing changes */
+        return; /* suspect: nothing changes */
     char addr[NOVL_ADDR_TEXT_MAX];
     /* Validated here, where the member address enters the overlay: it
      * goes into the peer table, netlink and (plain mode) nftables. */
@@ -255,8 +256,10 @@ novl_on_record (const shed_record_t *rec, void *arg)
         else
             ipam_peer_forget (self->ipam, rec->origin);
         if (o->mode[0] && strcmp (o->mode, self->plain ? "plain" : "encrypted") != 0)
-            log_warn ("overlay", "peer runs another overlay mode: no traffic with it|peer=%s "
-                                 "mode=%s", rec->origin, o->mode);
+            log_warn ("overlay",
+                      "peer runs another overlay mode: no traffic with it|peer=%s "
+                      "mode=%s",
+                      rec->origin, o->mode);
         wire_msg_free (&rec_proto, &v);
         s_sync_peer (self, n);
     }

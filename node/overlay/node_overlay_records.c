@@ -41,7 +41,8 @@ s_publish_overlay (shed_overlay_t *self)
     if (rc != WIRE_OK)
         log_error ("overlay", "cannot encode overlay record: %s", wire_strerror (rc));
     else if (shed_nstate_put (self->state, REC_KIND_OVERLAY, self->cfg.name, buf, len, err,
-                              sizeof err) != 0)
+                              sizeof err)
+             != 0)
         log_error ("overlay", "cannot publish overlay record: %s", err);
     else {
         snprintf (self->published, sizeof self->published, "%s", summary);
@@ -76,7 +77,7 @@ novl_put_endpoint (shed_overlay_t *self, const char *shed, const char *ip, const
 
 typedef struct {
     shed_overlay_t *self;
-    zlistx_t *stale;                /* our endpoint keys no shed holds any more */
+    zlistx_t *stale; /* our endpoint keys no shed holds any more */
 } s_own_t;
 
 static void
@@ -103,7 +104,7 @@ s_collect_own (const shed_record_t *rec, void *arg)
     if (!keep) {
         char key[256];
         snprintf (key, sizeof key, "%s", rec->key);
-        zlistx_add_end (own->stale, key);     /* duplicated by the list */
+        zlistx_add_end (own->stale, key); /* duplicated by the list */
     }
 }
 
@@ -153,8 +154,8 @@ s_on_ready (shed_overlay_t *self)
     uint32_t b;
     if (ipam_claim (self->ipam, &b, NULL))
         ipam_block_text (self->ipam, b, block, sizeof block);
-    log_info ("overlay", "address block ready|block=%s gateway=%s/%d sheds=%zu", block, gw,
-              prefix, ipam_count (self->ipam));
+    log_info ("overlay", "address block ready|block=%s gateway=%s/%d sheds=%zu", block, gw, prefix,
+              ipam_count (self->ipam));
     /* Only once the address is on the bridge: a listener on it (the shed
      * DNS listener) cannot bind before. */
     if (self->on_gateway && self->gateway[0])

@@ -39,10 +39,11 @@
 #include "crypto/identity.h"
 #include "crypto/session.h"
 
-#define OVERLAY_NODE_MAX        64      /* node id, with NUL */
-#define OVERLAY_THREADS_MAX     8
+#define OVERLAY_NODE_MAX    64 /* node id, with NUL */
+#define OVERLAY_THREADS_MAX 8
 
 /* Drop reasons, as counted in overlay_stats. */
+/* clang-format off */
 #define OVERLAY_DROPS(X) \
     X (OVERLAY_DROP_SHORT,       "short")            /* wrong length for its type */        \
     X (OVERLAY_DROP_TYPE,        "unknown_type")     /* first byte is no message type */    \
@@ -61,6 +62,7 @@
     X (OVERLAY_DROP_IO,          "io")               /* send or TAP write failed */        \
     X (OVERLAY_DROP_ARP_SPOOF,   "arp_spoof")        /* ARP sender not the address' owner */ \
     X (OVERLAY_DROP_CHUNK,       "chunk")            /* chunked frame: piece lost/out of order */
+/* clang-format on */
 
 #define OVERLAY_DROP_ENUM_(name, text) name,
 typedef enum { OVERLAY_DROPS (OVERLAY_DROP_ENUM_) OVERLAY_DROP_COUNT } overlay_drop_t;
@@ -69,17 +71,17 @@ typedef enum { OVERLAY_DROPS (OVERLAY_DROP_ENUM_) OVERLAY_DROP_COUNT } overlay_d
 const char *overlay_drop_name (overlay_drop_t reason);
 
 typedef struct {
-    const char *tap_name;       /* TAP device to create, e.g. "shedtap0" */
-    const char *bridge_name;    /* attach the TAP here; NULL = leave alone */
-    const char *bind_addr;      /* underlay address ("198.18.0.1", "::"); NULL = any v4 */
-    uint16_t port;              /* overlay UDP port; 0 = pick one (see overlay_port) */
-    uint32_t vni;               /* 24-bit VXLAN network identifier */
-    int underlay_mtu;           /* 0 = 1500 */
-    int mtu;                    /* inner (shed) MTU; 0 = computed from underlay_mtu */
-    const shed_identity_t *identity;    /* our static X25519 keys (copied) */
-    int threads;                /* queue pairs, 1..OVERLAY_THREADS_MAX; 0 = 1 */
-    bool no_offload;            /* true: no vnet header offloads, frame by frame */
-    const shed_session_cfg_t *session;  /* NULL = defaults */
+    const char *tap_name;              /* TAP device to create, e.g. "shedtap0" */
+    const char *bridge_name;           /* attach the TAP here; NULL = leave alone */
+    const char *bind_addr;             /* underlay address ("198.18.0.1", "::"); NULL = any v4 */
+    uint16_t port;                     /* overlay UDP port; 0 = pick one (see overlay_port) */
+    uint32_t vni;                      /* 24-bit VXLAN network identifier */
+    int underlay_mtu;                  /* 0 = 1500 */
+    int mtu;                           /* inner (shed) MTU; 0 = computed from underlay_mtu */
+    const shed_identity_t *identity;   /* our static X25519 keys (copied) */
+    int threads;                       /* queue pairs, 1..OVERLAY_THREADS_MAX; 0 = 1 */
+    bool no_offload;                   /* true: no vnet header offloads, frame by frame */
+    const shed_session_cfg_t *session; /* NULL = defaults */
 } overlay_config_t;
 
 typedef struct _overlay_t overlay_t;
@@ -96,27 +98,27 @@ int overlay_mtu (overlay_t *self);
 
 /* Peers (members). Adding an existing node replaces its key and address
  * (and its session). addr is numeric IPv4 or IPv6. 0 or -1 (errno). */
-int overlay_peer_add (overlay_t *self, const char *node, const uint8_t pubkey [32],
-                      const char *addr, uint16_t port);
+int overlay_peer_add (overlay_t *self, const char *node, const uint8_t pubkey[32], const char *addr,
+                      uint16_t port);
 int overlay_peer_remove (overlay_t *self, const char *node);
 
 /* MAC -> owning node. The node need not be a peer yet. 0 or -1. */
-int overlay_fdb_set (overlay_t *self, const uint8_t mac [6], const char *node);
-int overlay_fdb_del (overlay_t *self, const uint8_t mac [6]);
+int overlay_fdb_set (overlay_t *self, const uint8_t mac[6], const char *node);
+int overlay_fdb_del (overlay_t *self, const uint8_t mac[6]);
 
 /* IPv4 (dotted text) -> MAC, answered locally for ARP requests. 0 or -1. */
-int overlay_arp_set (overlay_t *self, const char *ip, const uint8_t mac [6]);
+int overlay_arp_set (overlay_t *self, const char *ip, const uint8_t mac[6]);
 int overlay_arp_del (overlay_t *self, const char *ip);
 
 typedef struct {
-    char node [OVERLAY_NODE_MAX];
-    bool has_key;               /* confirmed send key */
-    uint8_t aead;               /* SHED_AEAD_* of the current key */
+    char node[OVERLAY_NODE_MAX];
+    bool has_key; /* confirmed send key */
+    uint8_t aead; /* SHED_AEAD_* of the current key */
     uint64_t key_age_ms;
     uint64_t handshakes;
-    uint64_t tx_packets, tx_bytes;      /* datagrams and sealed bytes */
-    uint64_t rx_packets, rx_bytes;      /* frames delivered and their bytes */
-    uint64_t drops [OVERLAY_DROP_COUNT];
+    uint64_t tx_packets, tx_bytes; /* datagrams and sealed bytes */
+    uint64_t rx_packets, rx_bytes; /* frames delivered and their bytes */
+    uint64_t drops[OVERLAY_DROP_COUNT];
 } overlay_peer_stats_t;
 
 typedef struct {
@@ -124,13 +126,13 @@ typedef struct {
     uint32_t vni;
     size_t peers;
     uint64_t arp_answered;
-    uint64_t drops [OVERLAY_DROP_COUNT];   /* all peers and no peer, summed */
+    uint64_t drops[OVERLAY_DROP_COUNT]; /* all peers and no peer, summed */
 } overlay_stats_t;
 
 /* Fill *out, and up to cap peers (sorted by node); *npeers = number of
  * peers (may exceed cap). Either array may be NULL. */
-void overlay_stats (overlay_t *self, overlay_stats_t *out, overlay_peer_stats_t *peers,
-                    size_t cap, size_t *npeers);
+void overlay_stats (overlay_t *self, overlay_stats_t *out, overlay_peer_stats_t *peers, size_t cap,
+                    size_t *npeers);
 
 /* ---- MTU ---- */
 

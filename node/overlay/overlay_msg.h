@@ -54,54 +54,54 @@
 
 #include "crypto/session.h"
 
-#define OVERLAY_VXLAN_FLAG_I        0x08
-#define OVERLAY_VXLAN_BYTES         8
-#define OVERLAY_OFFLOAD_BYTES       12
-#define OVERLAY_ETH_BYTES           14
-#define OVERLAY_VLAN_BYTES          4
-#define OVERLAY_VNI_MAX             0xFFFFFFu
+#define OVERLAY_VXLAN_FLAG_I  0x08
+#define OVERLAY_VXLAN_BYTES   8
+#define OVERLAY_OFFLOAD_BYTES 12
+#define OVERLAY_ETH_BYTES     14
+#define OVERLAY_VLAN_BYTES    4
+#define OVERLAY_VNI_MAX       0xFFFFFFu
 
 /* Offsets inside one datagram buffer (header included). */
-#define OVERLAY_OFF_VXLAN           SHED_SESSION_DATA_HEADER                       /* 16 */
-#define OVERLAY_OFF_OFFLOAD         (OVERLAY_OFF_VXLAN + OVERLAY_VXLAN_BYTES)      /* 24 */
-#define OVERLAY_OFF_FRAME           (OVERLAY_OFF_OFFLOAD + OVERLAY_OFFLOAD_BYTES)  /* 36 */
+#define OVERLAY_OFF_VXLAN      SHED_SESSION_DATA_HEADER                      /* 16 */
+#define OVERLAY_OFF_OFFLOAD    (OVERLAY_OFF_VXLAN + OVERLAY_VXLAN_BYTES)     /* 24 */
+#define OVERLAY_OFF_FRAME      (OVERLAY_OFF_OFFLOAD + OVERLAY_OFFLOAD_BYTES) /* 36 */
 /* The TAP reads/writes struct virtio_net_hdr (10 bytes) right before the
  * frame, so frames move between TAP and datagram without a copy. */
-#define OVERLAY_VNET_HDR_BYTES      10
-#define OVERLAY_OFF_VNET            (OVERLAY_OFF_FRAME - OVERLAY_VNET_HDR_BYTES)  /* 26 */
+#define OVERLAY_VNET_HDR_BYTES 10
+#define OVERLAY_OFF_VNET       (OVERLAY_OFF_FRAME - OVERLAY_VNET_HDR_BYTES) /* 26 */
 /* Plaintext before the frame, and everything a datagram adds to a frame. */
-#define OVERLAY_INNER_HEADER        (OVERLAY_VXLAN_BYTES + OVERLAY_OFFLOAD_BYTES)  /* 20 */
-#define OVERLAY_FRAME_OVERHEAD      (OVERLAY_OFF_FRAME + SHED_SESSION_TAG_BYTES)   /* 52 */
+#define OVERLAY_INNER_HEADER   (OVERLAY_VXLAN_BYTES + OVERLAY_OFFLOAD_BYTES) /* 20 */
+#define OVERLAY_FRAME_OVERHEAD (OVERLAY_OFF_FRAME + SHED_SESSION_TAG_BYTES)  /* 52 */
 
 /* Largest UDP payload over IPv4 (65535 - 20 - 8): bounds one receive
  * buffer (a datagram, or a GRO train of them) and one UDP GSO send. */
-#define OVERLAY_DATAGRAM_MAX        65507
+#define OVERLAY_DATAGRAM_MAX 65507
 /* Largest frame: a GSO super-frame is at most 64 KB of IP packet (the
  * kernel's legacy GSO limit) plus its Ethernet header and a VLAN tag. */
-#define OVERLAY_FRAME_MAX           (65536 + OVERLAY_ETH_BYTES + OVERLAY_VLAN_BYTES)
+#define OVERLAY_FRAME_MAX    (65536 + OVERLAY_ETH_BYTES + OVERLAY_VLAN_BYTES)
 /* Chunk limits: the count is one byte; a chunk smaller than this would
  * mean an underlay MTU no overlay should run on (overlay_new refuses). */
-#define OVERLAY_CHUNKS_MAX          255
-#define OVERLAY_CHUNK_MIN           260     /* > OVERLAY_FRAME_MAX / OVERLAY_CHUNKS_MAX */
+#define OVERLAY_CHUNKS_MAX   255
+#define OVERLAY_CHUNK_MIN    260 /* > OVERLAY_FRAME_MAX / OVERLAY_CHUNKS_MAX */
 /* The kernel's UDP_MAX_SEGMENTS: datagrams per UDP GSO send. */
-#define OVERLAY_GSO_SEGS_MAX        64
+#define OVERLAY_GSO_SEGS_MAX 64
 /* Receive buffer: a datagram or a GRO train, plus room to spare. */
-#define OVERLAY_BUF_BYTES           (64 * 1024 + 512)
+#define OVERLAY_BUF_BYTES    (64 * 1024 + 512)
 
-#define OVERLAY_IPV4_BYTES          20
-#define OVERLAY_IPV6_BYTES          40
-#define OVERLAY_UDP_BYTES           8
+#define OVERLAY_IPV4_BYTES 20
+#define OVERLAY_IPV6_BYTES 40
+#define OVERLAY_UDP_BYTES  8
 
 /* Wire layout of the offload block. */
 typedef struct {
     uint8_t flags;
     uint8_t gso_type;
-    uint8_t hdr_len [2];
-    uint8_t gso_size [2];
-    uint8_t csum_start [2];
-    uint8_t csum_offset [2];
-    uint8_t chunk;                  /* index of this piece, 0.. */
-    uint8_t chunks;                 /* pieces of the frame; 0 or 1: whole */
+    uint8_t hdr_len[2];
+    uint8_t gso_size[2];
+    uint8_t csum_start[2];
+    uint8_t csum_offset[2];
+    uint8_t chunk;  /* index of this piece, 0.. */
+    uint8_t chunks; /* pieces of the frame; 0 or 1: whole */
 } overlay_offload_t;
 
 static_assert (sizeof (overlay_offload_t) == OVERLAY_OFFLOAD_BYTES, "offload block");
@@ -123,24 +123,24 @@ static_assert (OVERLAY_FRAME_OVERHEAD == 52, "overhead used by the MTU math");
 /* ---- codec (overlay_msg.c) ---- */
 
 /* Write the 8-byte VXLAN header. */
-void overlay_vxlan_encode (uint8_t out [OVERLAY_VXLAN_BYTES], uint32_t vni);
+void overlay_vxlan_encode (uint8_t out[OVERLAY_VXLAN_BYTES], uint32_t vni);
 /* 0 and *vni if the I flag is set (reserved bits ignored, per RFC 7348);
  * -1 if too short or no I flag. */
 int overlay_vxlan_decode (const uint8_t *in, size_t len, uint32_t *vni);
 
 /* virtio_net_hdr (host byte order, as the TAP gives it) -> wire block. */
-void overlay_offload_encode (uint8_t out [OVERLAY_OFFLOAD_BYTES], const struct virtio_net_hdr *vh);
+void overlay_offload_encode (uint8_t out[OVERLAY_OFFLOAD_BYTES], const struct virtio_net_hdr *vh);
 /* Set the chunk fields of an encoded block. */
-void overlay_chunk_encode (uint8_t block [OVERLAY_OFFLOAD_BYTES], unsigned chunk, unsigned chunks);
+void overlay_chunk_encode (uint8_t block[OVERLAY_OFFLOAD_BYTES], unsigned chunk, unsigned chunks);
 /* The chunk fields: 0 and *chunk < *chunks (a whole frame gives 0 of 1),
  * or -1 (index past the count, or a nonzero index of a whole frame). */
-int overlay_chunk_decode (const uint8_t block [OVERLAY_OFFLOAD_BYTES], unsigned *chunk,
+int overlay_chunk_decode (const uint8_t block[OVERLAY_OFFLOAD_BYTES], unsigned *chunk,
                           unsigned *chunks);
 /* Wire block -> virtio_net_hdr, validated against the frame length that
  * follows (the whole frame's, once every chunk is in): known flags and GSO
  * types only, checksum and header offsets inside the frame, a GSO frame
  * has a segment size. The chunk fields are not looked at. 0 or -1. */
-int overlay_offload_decode (const uint8_t in [OVERLAY_OFFLOAD_BYTES], size_t frame_len,
+int overlay_offload_decode (const uint8_t in[OVERLAY_OFFLOAD_BYTES], size_t frame_len,
                             struct virtio_net_hdr *vh);
 /* Frame bytes one datagram carries on this underlay. */
 int overlay_chunk_bytes (int underlay_mtu, bool ipv6_underlay);

@@ -25,18 +25,18 @@
 static void
 test_vxlan_codec (void **state)
 {
-    uint8_t h [8];
+    uint8_t h[8];
     uint32_t vni;
     overlay_vxlan_encode (h, 0xABCDEF);
-    const uint8_t expect [8] = { 0x08, 0, 0, 0, 0xAB, 0xCD, 0xEF, 0 };
+    const uint8_t expect[8] = { 0x08, 0, 0, 0, 0xAB, 0xCD, 0xEF, 0 };
     assert_memory_equal (h, expect, 8);
     assert_int_equal (overlay_vxlan_decode (h, 8, &vni), 0);
     assert_int_equal (vni, 0xABCDEF);
     assert_int_equal (overlay_vxlan_decode (h, 7, &vni), -1);
-    h [0] = 0;
+    h[0] = 0;
     assert_int_equal (overlay_vxlan_decode (h, 8, &vni), -1);
-    h [0] = 0x08 | 0x80;            //  reserved bits are ignored
-    h [7] = 0xff;
+    h[0] = 0x08 | 0x80; //  reserved bits are ignored
+    h[7] = 0xff;
     assert_int_equal (overlay_vxlan_decode (h, 8, &vni), 0);
 }
 
@@ -47,28 +47,28 @@ test_offload_codec (void **state)
         .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
         .hdr_len = 66, .gso_size = 1348, .csum_start = 34, .csum_offset = 16,
     }, back;
-    uint8_t w [OVERLAY_OFFLOAD_BYTES];
+    uint8_t w[OVERLAY_OFFLOAD_BYTES];
     overlay_offload_encode (w, &vh);
-    const uint8_t expect [12] = { 1, 1, 0, 66, 0x05, 0x44, 0, 34, 0, 16, 0, 0 };
+    const uint8_t expect[12] = { 1, 1, 0, 66, 0x05, 0x44, 0, 34, 0, 16, 0, 0 };
     assert_memory_equal (w, expect, 12);
     assert_int_equal (overlay_offload_decode (w, 60000, &back), 0);
     assert_memory_equal (&back, &vh, sizeof vh);
     //  Offsets must stay inside the frame.
     assert_int_equal (overlay_offload_decode (w, 51, &back), -1);
     //  Unknown GSO type (UDP fragmentation offload) and unknown flags.
-    uint8_t bad [12];
+    uint8_t bad[12];
     memcpy (bad, w, 12);
-    bad [1] = VIRTIO_NET_HDR_GSO_UDP;
+    bad[1] = VIRTIO_NET_HDR_GSO_UDP;
     assert_int_equal (overlay_offload_decode (bad, 60000, &back), -1);
     memcpy (bad, w, 12);
-    bad [0] = 0x80;
+    bad[0] = 0x80;
     assert_int_equal (overlay_offload_decode (bad, 60000, &back), -1);
     //  GSO without a segment size or without checksum offload.
     memcpy (bad, w, 12);
-    bad [4] = bad [5] = 0;
+    bad[4] = bad[5] = 0;
     assert_int_equal (overlay_offload_decode (bad, 60000, &back), -1);
     memcpy (bad, w, 12);
-    bad [0] = 0;
+    bad[0] = 0;
     assert_int_equal (overlay_offload_decode (bad, 60000, &back), -1);
     //  The all-zero block of an ordinary frame.
     memset (bad, 0, 12);
@@ -89,21 +89,22 @@ test_mtu (void **state)
                       overlay_compute_mtu (1500, false) + OVERLAY_ETH_BYTES + OVERLAY_VLAN_BYTES);
     assert_int_equal (OVERLAY_FRAME_MAX, 65554);
     //  The largest frame fits the chunk count at the smallest chunk.
-    assert_true ((OVERLAY_FRAME_MAX + OVERLAY_CHUNK_MIN - 1) / OVERLAY_CHUNK_MIN <= OVERLAY_CHUNKS_MAX);
+    assert_true ((OVERLAY_FRAME_MAX + OVERLAY_CHUNK_MIN - 1) / OVERLAY_CHUNK_MIN
+                 <= OVERLAY_CHUNKS_MAX);
 }
 
 static void
 test_chunk_codec (void **state)
 {
-    uint8_t block [OVERLAY_OFFLOAD_BYTES] = {0};
+    uint8_t block[OVERLAY_OFFLOAD_BYTES] = { 0 };
     unsigned chunk, chunks;
     //  An ordinary frame (all zero) is chunk 0 of 1.
     assert_int_equal (overlay_chunk_decode (block, &chunk, &chunks), 0);
     assert_int_equal (chunk, 0);
     assert_int_equal (chunks, 1);
     overlay_chunk_encode (block, 45, 46);
-    assert_int_equal (block [10], 45);
-    assert_int_equal (block [11], 46);
+    assert_int_equal (block[10], 45);
+    assert_int_equal (block[11], 46);
     assert_int_equal (overlay_chunk_decode (block, &chunk, &chunks), 0);
     assert_int_equal (chunk, 45);
     assert_int_equal (chunks, 46);
@@ -126,21 +127,21 @@ static void
 test_fdb (void **state)
 {
     overlay_fdb_t *fdb = overlay__fdb_new ();
-    overlay_peers_t peers = {0};
-    uint8_t sk [32], pk [32], peer_pk [32], peer_sk [32];
+    overlay_peers_t peers = { 0 };
+    uint8_t sk[32], pk[32], peer_pk[32], peer_sk[32];
     crypto_box_keypair (pk, sk);
     crypto_box_keypair (peer_pk, peer_sk);
     struct sockaddr_storage sa;
     socklen_t salen;
     assert_int_equal (overlay__addr_parse ("198.18.0.2", 7000, &sa, &salen), 0);
-    overlay_peer_t *b = overlay__peer_new ("b", peer_pk, (struct sockaddr *) &sa, salen,
-                                           sk, pk, NULL);
+    overlay_peer_t *b =
+        overlay__peer_new ("b", peer_pk, (struct sockaddr *) &sa, salen, sk, pk, NULL);
     assert_non_null (b);
     assert_int_equal (overlay__peers_put (&peers, b), 0);
 
     assert_int_equal (overlay__fdb_set (fdb, s_mac_b, "b"), 0);
-    assert_int_equal (overlay__fdb_set (fdb, s_mac_c, "c"), 0);  //  node not a peer yet
-    const uint8_t group [6] = { 0x01, 0, 0x5e, 0, 0, 1 };
+    assert_int_equal (overlay__fdb_set (fdb, s_mac_c, "c"), 0); //  node not a peer yet
+    const uint8_t group[6] = { 0x01, 0, 0x5e, 0, 0, 1 };
     assert_int_equal (overlay__fdb_set (fdb, group, "b"), -1);
     overlay__fdb_resolve (fdb, &peers);
     assert_ptr_equal (overlay__fdb_lookup (fdb, s_mac_b), b);
@@ -156,12 +157,12 @@ test_fdb (void **state)
     assert_int_equal (overlay__fdb_count (fdb), 1);
     //  Many entries, all found.
     for (int i = 0; i < 3000; i++) {
-        uint8_t mac [6] = { 0x02, 1, 0, (uint8_t) (i >> 16), (uint8_t) (i >> 8), (uint8_t) i };
+        uint8_t mac[6] = { 0x02, 1, 0, (uint8_t) (i >> 16), (uint8_t) (i >> 8), (uint8_t) i };
         assert_int_equal (overlay__fdb_set (fdb, mac, "b"), 0);
     }
     overlay__fdb_resolve (fdb, &peers);
     for (int i = 0; i < 3000; i++) {
-        uint8_t mac [6] = { 0x02, 1, 0, (uint8_t) (i >> 16), (uint8_t) (i >> 8), (uint8_t) i };
+        uint8_t mac[6] = { 0x02, 1, 0, (uint8_t) (i >> 16), (uint8_t) (i >> 8), (uint8_t) i };
         assert_ptr_equal (overlay__fdb_lookup (fdb, mac), b);
     }
     overlay__fdb_destroy (&fdb);
@@ -171,15 +172,20 @@ test_fdb (void **state)
 
 //  An ARP request from `mac`/`ip` for `target`.
 static void
-s_arp_request (uint8_t f [OVERLAY_ARP_FRAME], const uint8_t mac [6], const char *ip,
+s_arp_request (uint8_t f[OVERLAY_ARP_FRAME], const uint8_t mac[6], const char *ip,
                const char *target)
 {
     memset (f, 0, OVERLAY_ARP_FRAME);
     memset (f, 0xff, 6);
     memcpy (f + 6, mac, 6);
-    f [12] = 0x08; f [13] = 0x06;
+    f[12] = 0x08;
+    f[13] = 0x06;
     uint8_t *a = f + 14;
-    a [1] = 1; a [2] = 0x08; a [4] = 6; a [5] = 4; a [7] = 1;
+    a[1] = 1;
+    a[2] = 0x08;
+    a[4] = 6;
+    a[5] = 4;
+    a[7] = 1;
     memcpy (a + 8, mac, 6);
     inet_pton (AF_INET, ip, a + 14);
     inet_pton (AF_INET, target, a + 24);
@@ -192,18 +198,18 @@ test_arp (void **state)
     struct in_addr ip;
     inet_pton (AF_INET, "198.19.2.1", &ip);
     assert_int_equal (overlay__arp_set (arp, ip.s_addr, s_mac_b), 0);
-    uint8_t req [OVERLAY_ARP_FRAME], reply [OVERLAY_ARP_FRAME];
+    uint8_t req[OVERLAY_ARP_FRAME], reply[OVERLAY_ARP_FRAME];
     s_arp_request (req, s_mac_a, "198.19.1.1", "198.19.2.1");
     assert_true (overlay__arp_answer (arp, req, sizeof req, reply));
-    assert_memory_equal (reply, s_mac_a, 6);            //  to the asker
-    assert_memory_equal (reply + 6, s_mac_b, 6);        //  from the owner
-    assert_int_equal (reply [14 + 7], 2);               //  op reply
-    assert_memory_equal (reply + 14 + 8, s_mac_b, 6);   //  sender hw
-    assert_memory_equal (reply + 14 + 14, &ip, 4);      //  sender ip
-    assert_memory_equal (reply + 14 + 18, s_mac_a, 6);  //  target hw
+    assert_memory_equal (reply, s_mac_a, 6);           //  to the asker
+    assert_memory_equal (reply + 6, s_mac_b, 6);       //  from the owner
+    assert_int_equal (reply[14 + 7], 2);               //  op reply
+    assert_memory_equal (reply + 14 + 8, s_mac_b, 6);  //  sender hw
+    assert_memory_equal (reply + 14 + 14, &ip, 4);     //  sender ip
+    assert_memory_equal (reply + 14 + 18, s_mac_a, 6); //  target hw
     assert_memory_equal (reply + 14 + 24, req + 14 + 14, 4);
     //  Padded to 60 bytes: still answered. Truncated: not.
-    uint8_t padded [60] = {0};
+    uint8_t padded[60] = { 0 };
     memcpy (padded, req, sizeof req);
     assert_true (overlay__arp_answer (arp, padded, sizeof padded, reply));
     assert_false (overlay__arp_answer (arp, req, sizeof req - 1, reply));
@@ -213,26 +219,26 @@ test_arp (void **state)
     s_arp_request (req, s_mac_a, "198.19.2.1", "198.19.2.1");
     assert_false (overlay__arp_answer (arp, req, sizeof req, reply));
     s_arp_request (req, s_mac_a, "198.19.1.1", "198.19.2.1");
-    req [14 + 7] = 2;
+    req[14 + 7] = 2;
     assert_false (overlay__arp_answer (arp, req, sizeof req, reply));
     s_arp_request (req, s_mac_a, "198.19.1.1", "198.19.2.1");
-    req [13] = 0x00;
+    req[13] = 0x00;
     assert_false (overlay__arp_answer (arp, req, sizeof req, reply));
     //  Spoofs: the table's address claimed for another MAC (a gratuitous
     //  ARP or a reply), or an ARP sender that is not the frame's source.
     s_arp_request (req, s_mac_b, "198.19.2.1", "198.19.2.1");
-    assert_false (overlay__arp_spoofed (arp, req, sizeof req));      //  the owner
+    assert_false (overlay__arp_spoofed (arp, req, sizeof req)); //  the owner
     s_arp_request (req, s_mac_a, "198.19.2.1", "198.19.2.1");
     assert_true (overlay__arp_spoofed (arp, req, sizeof req));
     s_arp_request (req, s_mac_a, "198.19.2.1", "198.19.1.1");
-    req [14 + 7] = 2;
+    req[14 + 7] = 2;
     assert_true (overlay__arp_spoofed (arp, req, sizeof req));
     s_arp_request (req, s_mac_a, "198.19.1.1", "198.19.2.1");
-    assert_false (overlay__arp_spoofed (arp, req, sizeof req));      //  not in the table
+    assert_false (overlay__arp_spoofed (arp, req, sizeof req)); //  not in the table
     memcpy (req + 6, s_mac_c, 6);
-    assert_true (overlay__arp_spoofed (arp, req, sizeof req));       //  sender hw != source
+    assert_true (overlay__arp_spoofed (arp, req, sizeof req)); //  sender hw != source
     s_arp_request (req, s_mac_a, "0.0.0.0", "198.19.2.1");
-    assert_false (overlay__arp_spoofed (arp, req, sizeof req));      //  a probe
+    assert_false (overlay__arp_spoofed (arp, req, sizeof req)); //  a probe
     assert_false (overlay__arp_spoofed (arp, req, sizeof req - 1));
     //  Delete.
     assert_int_equal (overlay__arp_del (arp, ip.s_addr), 0);
@@ -250,14 +256,14 @@ test_unicast_roundtrip (void **state)
     assert_int_equal (overlay__tx_frame (p->a, p->txq, len), OVERLAY_OK);
     overlay__tx_flush (p->a, p->txq);
     assert_int_equal (p->ca->sent, 1);
-    assert_int_equal (p->ca->len [0], len + OVERLAY_FRAME_OVERHEAD);
-    assert_memory_equal (&p->ca->to [0], &p->addr_b, p->addr_len);
+    assert_int_equal (p->ca->len[0], len + OVERLAY_FRAME_OVERHEAD);
+    assert_memory_equal (&p->ca->to[0], &p->addr_b, p->addr_len);
     //  No plaintext on the wire.
-    assert_null (memmem (p->ca->data [0], p->ca->len [0], "hello", 5));
+    assert_null (memmem (p->ca->data[0], p->ca->len[0], "hello", 5));
     assert_int_equal (s_deliver (p, p->a, p->b), OVERLAY_OK);
     assert_int_equal (p->cb->written, 1);
-    assert_int_equal (p->cb->tap_len [0], OVERLAY_VNET_HDR_BYTES + len);
-    assert_memory_equal (p->cb->tap [0] + OVERLAY_VNET_HDR_BYTES + 14, "hello over the overlay", 22);
+    assert_int_equal (p->cb->tap_len[0], OVERLAY_VNET_HDR_BYTES + len);
+    assert_memory_equal (p->cb->tap[0] + OVERLAY_VNET_HDR_BYTES + 14, "hello over the overlay", 22);
 
     //  And back from B (its key was confirmed by A's keepalive).
     len = s_frame (p->txq, s_mac_a, s_mac_b, "and back");
@@ -282,18 +288,23 @@ test_offload_superframe (void **state)
 {
     pair_t *p = *state;
     //  A GSO frame's vnet header crosses intact.
-    size_t len = s_frame (p->txq, s_mac_b, s_mac_a, "0123456789012345678901234567890123456789"
-                                                   "0123456789012345678901234567890123456789");
+    size_t len = s_frame (p->txq, s_mac_b, s_mac_a,
+                          "0123456789012345678901234567890123456789"
+                          "0123456789012345678901234567890123456789");
     struct virtio_net_hdr vh = {
-        .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
-        .hdr_len = 54, .gso_size = 1348, .csum_start = 34, .csum_offset = 16,
+        .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+        .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+        .hdr_len = 54,
+        .gso_size = 1348,
+        .csum_start = 34,
+        .csum_offset = 16,
     };
     memcpy (overlay__txq_slot (p->txq) + OVERLAY_OFF_VNET, &vh, sizeof vh);
     assert_int_equal (overlay__tx_frame (p->a, p->txq, len), OVERLAY_OK);
     overlay__tx_flush (p->a, p->txq);
     assert_int_equal (s_deliver (p, p->a, p->b), OVERLAY_OK);
     assert_int_equal (p->cb->written, 1);
-    assert_memory_equal (p->cb->tap [0], &vh, sizeof vh);
+    assert_memory_equal (p->cb->tap[0], &vh, sizeof vh);
 }
 
 static void
@@ -302,10 +313,10 @@ test_broadcast_and_arp (void **state)
     pair_t *p = *state;
     //  A third peer: broadcast goes to both, sealed separately.
     shed_identity_t *idc = shed_identity_new_ephemeral ();
-    assert_int_equal (overlay_peer_add (p->a, "c", shed_identity_x25519_public (idc),
-                                        "198.18.0.3", 7000), 0);
+    assert_int_equal (
+        overlay_peer_add (p->a, "c", shed_identity_x25519_public (idc), "198.18.0.3", 7000), 0);
     //  c has no session yet: its copy is dropped as no_session, b's goes.
-    const uint8_t bcast [6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+    const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
     size_t len = s_frame (p->txq, bcast, s_mac_a, "everyone");
     assert_int_equal (overlay__tx_frame (p->a, p->txq, len), OVERLAY_DROP_NO_SESSION);
     overlay__tx_flush (p->a, p->txq);
@@ -323,7 +334,7 @@ test_broadcast_and_arp (void **state)
     overlay__tx_flush (p->a, p->txq);
     assert_int_equal (p->ca->sent, 0);
     assert_int_equal (p->ca->written, 1);
-    assert_memory_equal (p->ca->tap [0] + OVERLAY_VNET_HDR_BYTES, s_mac_a, 6);
+    assert_memory_equal (p->ca->tap[0] + OVERLAY_VNET_HDR_BYTES, s_mac_a, 6);
     overlay_stats_t st;
     overlay_stats (p->a, &st, NULL, 0, NULL);
     assert_int_equal (st.arp_answered, 1);
@@ -340,7 +351,8 @@ test_broadcast_and_arp (void **state)
     assert_int_equal (overlay__tx_frame (p->a, p->txq, len), OVERLAY_DROP_NO_FDB);
     //  A runt frame.
     assert_int_equal (overlay__tx_frame (p->a, p->txq, 10), OVERLAY_DROP_INNER);
-    assert_int_equal (overlay__tx_frame (p->a, p->txq, OVERLAY_FRAME_MAX + 1), OVERLAY_DROP_TOO_BIG);
+    assert_int_equal (overlay__tx_frame (p->a, p->txq, OVERLAY_FRAME_MAX + 1),
+                      OVERLAY_DROP_TOO_BIG);
     //  Removing the peer removes its FDB resolution.
     assert_int_equal (overlay_peer_remove (p->a, "b"), 0);
     assert_int_equal (overlay_peer_remove (p->a, "b"), -1);
@@ -372,15 +384,14 @@ test_arp_spoof (void **state)
     overlay_peer_stats_t ps;
     size_t n;
     overlay_stats (p->b, NULL, &ps, 1, &n);
-    assert_int_equal (ps.drops [OVERLAY_DROP_ARP_SPOOF], 1);        //  blamed on peer a
+    assert_int_equal (ps.drops[OVERLAY_DROP_ARP_SPOOF], 1); //  blamed on peer a
 
     //  Once A knows the owner too, it never sends it.
     assert_int_equal (overlay_arp_set (p->a, "198.19.9.2", s_mac_c), 0);
     slot = overlay__txq_slot (p->txq);
     memset (slot + OVERLAY_OFF_VNET, 0, OVERLAY_VNET_HDR_BYTES);
     s_arp_request (slot + OVERLAY_OFF_FRAME, s_mac_a, "198.19.9.2", "198.19.9.2");
-    assert_int_equal (overlay__tx_frame (p->a, p->txq, OVERLAY_ARP_FRAME),
-                      OVERLAY_DROP_ARP_SPOOF);
+    assert_int_equal (overlay__tx_frame (p->a, p->txq, OVERLAY_ARP_FRAME), OVERLAY_DROP_ARP_SPOOF);
     overlay__tx_flush (p->a, p->txq);
     assert_int_equal (p->ca->sent, 0);
     assert_int_equal (s_drops (p->a, OVERLAY_DROP_ARP_SPOOF), 1);
@@ -405,17 +416,17 @@ s_one_datagram (pair_t *p, uint8_t *out)
     overlay__tx_flush (p->a, p->txq);
     assert_int_equal (p->ca->sent, 1);
     p->ca->sent = 0;
-    memcpy (out, p->ca->data [0], p->ca->len [0]);
-    return p->ca->len [0];
+    memcpy (out, p->ca->data[0], p->ca->len[0]);
+    return p->ca->len[0];
 }
 
 static int
 s_rx (pair_t *p, const struct sockaddr_storage *src, const uint8_t *dgram, size_t len)
 {
-    uint8_t copy [CAP_BYTES];
+    uint8_t copy[CAP_BYTES];
     memcpy (copy, dgram, len);
-    int rc = overlay__rx_datagram (p->b, p->rxq, (const struct sockaddr *) src, p->addr_len, copy,
-                                   len);
+    int rc =
+        overlay__rx_datagram (p->b, p->rxq, (const struct sockaddr *) src, p->addr_len, copy, len);
     overlay__rx_end (p->b, p->rxq);
     return rc;
 }
@@ -424,7 +435,7 @@ static void
 test_drops_by_reason (void **state)
 {
     pair_t *p = *state;
-    uint8_t d [CAP_BYTES], bad [CAP_BYTES];
+    uint8_t d[CAP_BYTES], bad[CAP_BYTES];
     size_t len = s_one_datagram (p, d);
     assert_int_equal (s_rx (p, &p->addr_a, d, len), OVERLAY_OK);
     //  Replay of an accepted datagram.
@@ -435,11 +446,11 @@ test_drops_by_reason (void **state)
     assert_int_equal (s_rx (p, &p->addr_a, d, len - 1), OVERLAY_DROP_AUTH);
     //  Tampered ciphertext.
     memcpy (bad, d, len);
-    bad [40] ^= 1;
+    bad[40] ^= 1;
     assert_int_equal (s_rx (p, &p->addr_a, bad, len), OVERLAY_DROP_AUTH);
     //  Wrong key id.
     memcpy (bad, d, len);
-    bad [5] ^= 0xff;
+    bad[5] ^= 0xff;
     assert_int_equal (s_rx (p, &p->addr_a, bad, len), OVERLAY_DROP_KEY_ID);
     //  The original still goes (nothing above moved the window).
     assert_int_equal (s_rx (p, &p->addr_a, d, len), OVERLAY_OK);
@@ -449,51 +460,53 @@ test_drops_by_reason (void **state)
     len = s_one_datagram (p, d);
     assert_int_equal (s_rx (p, &stranger, d, len), OVERLAY_DROP_NOT_MEMBER);
     //  Plaintext VXLAN, unknown type, empty.
-    uint8_t vx [64] = {0};
+    uint8_t vx[64] = { 0 };
     overlay_vxlan_encode (vx, 42);
     assert_int_equal (s_rx (p, &p->addr_a, vx, sizeof vx), OVERLAY_DROP_PLAINTEXT);
-    vx [0] = 0x77;
+    vx[0] = 0x77;
     assert_int_equal (s_rx (p, &p->addr_a, vx, sizeof vx), OVERLAY_DROP_TYPE);
     assert_int_equal (overlay__rx_datagram (p->b, p->rxq, NULL, 0, vx, 0), OVERLAY_DROP_SHORT);
     //  Handshake messages of the wrong length, a garbage initiation, a
     //  response nobody asked for.
-    uint8_t hs [SHED_MSG_INITIATION_SIZE] = { SHED_MSG_INITIATION };
+    uint8_t hs[SHED_MSG_INITIATION_SIZE] = { SHED_MSG_INITIATION };
     assert_int_equal (s_rx (p, &p->addr_a, hs, sizeof hs - 1), OVERLAY_DROP_SHORT);
     assert_int_equal (s_rx (p, &p->addr_a, hs, sizeof hs), OVERLAY_DROP_HANDSHAKE);
-    hs [0] = SHED_MSG_RESPONSE;
+    hs[0] = SHED_MSG_RESPONSE;
     assert_int_equal (s_rx (p, &p->addr_a, hs, SHED_MSG_RESPONSE_SIZE), OVERLAY_DROP_HANDSHAKE);
 
     //  Wrong VNI: a correctly sealed datagram whose VXLAN header says 43.
     overlay_peer_t *to_b = overlay__peers_by_node (&p->a->peers, "b");
-    uint8_t buf [256] = {0};
+    uint8_t buf[256] = { 0 };
     overlay_vxlan_encode (buf + OVERLAY_OFF_VXLAN, 43);
     memcpy (buf + OVERLAY_OFF_FRAME, s_mac_b, 6);
     size_t out;
     assert_int_equal (shed_session_seal (to_b->session, p->a->fake_now_ms, buf,
-                                         OVERLAY_INNER_HEADER + 14, sizeof buf, &out), 0);
+                                         OVERLAY_INNER_HEADER + 14, sizeof buf, &out),
+                      0);
     assert_int_equal (s_rx (p, &p->addr_a, buf, out), OVERLAY_DROP_VNI);
     //  Sealed but with a bad offload block.
     memset (buf, 0, sizeof buf);
     overlay_vxlan_encode (buf + OVERLAY_OFF_VXLAN, 42);
-    buf [OVERLAY_OFF_OFFLOAD + 1] = VIRTIO_NET_HDR_GSO_UDP;
+    buf[OVERLAY_OFF_OFFLOAD + 1] = VIRTIO_NET_HDR_GSO_UDP;
     assert_int_equal (shed_session_seal (to_b->session, p->a->fake_now_ms, buf,
-                                         OVERLAY_INNER_HEADER + 14, sizeof buf, &out), 0);
+                                         OVERLAY_INNER_HEADER + 14, sizeof buf, &out),
+                      0);
     assert_int_equal (s_rx (p, &p->addr_a, buf, out), OVERLAY_DROP_INNER);
     //  Sealed but shorter than VXLAN + Ethernet.
-    assert_int_equal (shed_session_seal (to_b->session, p->a->fake_now_ms, buf, 10, sizeof buf,
-                                         &out), 0);
+    assert_int_equal (
+        shed_session_seal (to_b->session, p->a->fake_now_ms, buf, 10, sizeof buf, &out), 0);
     assert_int_equal (s_rx (p, &p->addr_a, buf, out), OVERLAY_DROP_INNER);
 
     //  Each reason counted once (replay: 1), nothing delivered by the bad ones.
     overlay_peer_stats_t ps;
     size_t n;
     overlay_stats (p->b, NULL, &ps, 1, &n);
-    assert_int_equal (ps.drops [OVERLAY_DROP_REPLAY], 1);
-    assert_int_equal (ps.drops [OVERLAY_DROP_AUTH], 2);
-    assert_int_equal (ps.drops [OVERLAY_DROP_KEY_ID], 1);
-    assert_int_equal (ps.drops [OVERLAY_DROP_PLAINTEXT], 1);
-    assert_int_equal (ps.drops [OVERLAY_DROP_VNI], 1);
-    assert_int_equal (ps.drops [OVERLAY_DROP_INNER], 2);
+    assert_int_equal (ps.drops[OVERLAY_DROP_REPLAY], 1);
+    assert_int_equal (ps.drops[OVERLAY_DROP_AUTH], 2);
+    assert_int_equal (ps.drops[OVERLAY_DROP_KEY_ID], 1);
+    assert_int_equal (ps.drops[OVERLAY_DROP_PLAINTEXT], 1);
+    assert_int_equal (ps.drops[OVERLAY_DROP_VNI], 1);
+    assert_int_equal (ps.drops[OVERLAY_DROP_INNER], 2);
     assert_int_equal (ps.rx_packets, 2);
     assert_int_equal (s_drops (p->b, OVERLAY_DROP_NOT_MEMBER), 1);
     assert_int_equal (s_drops (p->b, OVERLAY_DROP_TYPE), 1);
@@ -507,13 +520,13 @@ test_stranger_handshake (void **state)
     pair_t *p = *state;
     //  C knows B's public key but is not in B's peer table.
     shed_identity_t *idc = shed_identity_new_ephemeral ();
-    shed_session_t *cb = shed_session_new (shed_identity_x25519_secret (idc),
-                                           shed_identity_x25519_public (idc),
-                                           shed_identity_x25519_public (p->idb), NULL);
-    uint8_t msg [SHED_MSG_INITIATION_SIZE];
+    shed_session_t *cb =
+        shed_session_new (shed_identity_x25519_secret (idc), shed_identity_x25519_public (idc),
+                          shed_identity_x25519_public (p->idb), NULL);
+    uint8_t msg[SHED_MSG_INITIATION_SIZE];
     assert_int_equal (shed_session_initiate (cb, 1, 1, msg), 0);
     assert_int_equal (s_rx (p, &p->addr_a, msg, sizeof msg), OVERLAY_DROP_NOT_MEMBER);
-    assert_int_equal (p->cb->sent, 0);                  //  no answer at all
+    assert_int_equal (p->cb->sent, 0); //  no answer at all
     shed_session_destroy (&cb);
     shed_identity_destroy (&idc);
 }
@@ -522,7 +535,7 @@ static void
 test_rekey_through_timer (void **state)
 {
     pair_t *p = *state;
-    uint8_t d [CAP_BYTES];
+    uint8_t d[CAP_BYTES];
     size_t len = s_one_datagram (p, d);
     //  Two minutes later A's timer rekeys; an old datagram still opens
     //  during the grace period.
@@ -532,7 +545,7 @@ test_rekey_through_timer (void **state)
     assert_int_equal (p->ca->sent, 1);
     assert_int_equal (s_deliver (p, p->a, p->b), OVERLAY_OK);
     assert_int_equal (s_deliver (p, p->b, p->a), OVERLAY_OK);
-    assert_int_equal (s_deliver (p, p->a, p->b), OVERLAY_OK);      //  keepalive
+    assert_int_equal (s_deliver (p, p->a, p->b), OVERLAY_OK); //  keepalive
     assert_int_equal (s_rx (p, &p->addr_a, d, len), OVERLAY_OK);
     len = s_one_datagram (p, d);
     assert_int_equal (s_rx (p, &p->addr_a, d, len), OVERLAY_OK);
@@ -548,7 +561,7 @@ main (void)
 {
     if (sodium_init () < 0)
         return 1;
-    const struct CMUnitTest tests [] = {
+    const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_vxlan_codec),
         cmocka_unit_test (test_offload_codec),
         cmocka_unit_test (test_mtu),

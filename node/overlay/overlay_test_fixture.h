@@ -20,20 +20,20 @@
 
 #define FIXTURE static __attribute__ ((unused))
 
-#define CAP_MAX     160
-#define CAP_BYTES   4096
-#define TAP_MAX     8
-#define TAP_BYTES   (OVERLAY_VNET_HDR_BYTES + OVERLAY_FRAME_MAX)
+#define CAP_MAX   160
+#define CAP_BYTES 4096
+#define TAP_MAX   8
+#define TAP_BYTES (OVERLAY_VNET_HDR_BYTES + OVERLAY_FRAME_MAX)
 
 typedef struct {
-    int sent;                               //  datagrams captured
-    int entries;                            //  sendmmsg entries (GSO sends) seen
-    uint8_t data [CAP_MAX][CAP_BYTES];
-    size_t len [CAP_MAX];
-    struct sockaddr_storage to [CAP_MAX];
-    int written;                            //  TAP writes captured
-    uint8_t tap [TAP_MAX][TAP_BYTES];
-    size_t tap_len [TAP_MAX];
+    int sent;    //  datagrams captured
+    int entries; //  sendmmsg entries (GSO sends) seen
+    uint8_t data[CAP_MAX][CAP_BYTES];
+    size_t len[CAP_MAX];
+    struct sockaddr_storage to[CAP_MAX];
+    int written; //  TAP writes captured
+    uint8_t tap[TAP_MAX][TAP_BYTES];
+    size_t tap_len[TAP_MAX];
 } capture_t;
 
 //  The segment size of a UDP GSO entry, as the kernel reads it; 0 if none.
@@ -58,24 +58,24 @@ s_fake_send (overlay_t *self, int q, struct mmsghdr *msgs, unsigned n)
     capture_t *c = (capture_t *) self->io_arg;
     for (unsigned i = 0; i < n; i++) {
         c->entries++;
-        assert_int_equal (msgs [i].msg_hdr.msg_iovlen, 1);
-        const uint8_t *base = msgs [i].msg_hdr.msg_iov [0].iov_base;
-        size_t total = msgs [i].msg_hdr.msg_iov [0].iov_len;
-        size_t seg = s_gso_size (&msgs [i].msg_hdr);
+        assert_int_equal (msgs[i].msg_hdr.msg_iovlen, 1);
+        const uint8_t *base = msgs[i].msg_hdr.msg_iov[0].iov_base;
+        size_t total = msgs[i].msg_hdr.msg_iov[0].iov_len;
+        size_t seg = s_gso_size (&msgs[i].msg_hdr);
         if (seg) {
-            assert_true (total > seg);                      //  more than one
+            assert_true (total > seg); //  more than one
             assert_true (total <= OVERLAY_DATAGRAM_MAX);
             assert_true ((total + seg - 1) / seg <= OVERLAY_GSO_SEGS_MAX);
         }
         else
             seg = total;
         for (size_t off = 0; off < total; off += seg) {
-            size_t len = total - off < seg? total - off: seg;
+            size_t len = total - off < seg ? total - off : seg;
             assert_true (c->sent < CAP_MAX);
             assert_true (len <= CAP_BYTES);
-            memcpy (c->data [c->sent], base + off, len);
-            c->len [c->sent] = len;
-            memcpy (&c->to [c->sent], msgs [i].msg_hdr.msg_name, msgs [i].msg_hdr.msg_namelen);
+            memcpy (c->data[c->sent], base + off, len);
+            c->len[c->sent] = len;
+            memcpy (&c->to[c->sent], msgs[i].msg_hdr.msg_name, msgs[i].msg_hdr.msg_namelen);
             c->sent++;
         }
     }
@@ -89,17 +89,17 @@ s_fake_tap (overlay_t *self, int q, const struct iovec *iov, int iovcnt)
     assert_true (c->written < TAP_MAX);
     size_t len = 0;
     for (int i = 0; i < iovcnt; i++) {
-        assert_true (len + iov [i].iov_len <= TAP_BYTES);
-        memcpy (c->tap [c->written] + len, iov [i].iov_base, iov [i].iov_len);
-        len += iov [i].iov_len;
+        assert_true (len + iov[i].iov_len <= TAP_BYTES);
+        memcpy (c->tap[c->written] + len, iov[i].iov_base, iov[i].iov_len);
+        len += iov[i].iov_len;
     }
-    c->tap_len [c->written++] = len;
+    c->tap_len[c->written++] = len;
     return 0;
 }
 
-static const uint8_t s_mac_a [6] __attribute__ ((unused)) = { 0x02, 0, 0, 0, 0, 0x0a };
-static const uint8_t s_mac_b [6] __attribute__ ((unused)) = { 0x02, 0, 0, 0, 0, 0x0b };
-static const uint8_t s_mac_c [6] __attribute__ ((unused)) = { 0x02, 0, 0, 0, 0, 0x0c };
+static const uint8_t s_mac_a[6] __attribute__ ((unused)) = { 0x02, 0, 0, 0, 0, 0x0a };
+static const uint8_t s_mac_b[6] __attribute__ ((unused)) = { 0x02, 0, 0, 0, 0, 0x0b };
+static const uint8_t s_mac_c[6] __attribute__ ((unused)) = { 0x02, 0, 0, 0, 0, 0x0c };
 
 //  ------------------------------------------------------------------------
 //  TX/RX paths: A and B, detached, through captures
@@ -111,8 +111,8 @@ typedef struct {
     struct sockaddr_storage addr_a, addr_b;
     socklen_t addr_len;
     overlay_txq_t *txq;
-    overlay_rxq_t *rxq;             //  B's (and A's: tests are sequential)
-    bool end_each;                  //  end the RX batch after every datagram
+    overlay_rxq_t *rxq; //  B's (and A's: tests are sequential)
+    bool end_each;      //  end the RX batch after every datagram
 } pair_t;
 
 FIXTURE overlay_t *
@@ -131,19 +131,19 @@ FIXTURE int
 s_deliver (pair_t *p, overlay_t *from, overlay_t *to)
 {
     capture_t *c = (capture_t *) from->io_arg;
-    const struct sockaddr_storage *src = from == p->a? &p->addr_a: &p->addr_b;
+    const struct sockaddr_storage *src = from == p->a ? &p->addr_a : &p->addr_b;
     int sent = c->sent, rc = OVERLAY_OK;
     c->sent = 0;
     for (int i = 0; i < sent; i++) {
         int r = overlay__rx_datagram (to, p->rxq, (const struct sockaddr *) src, p->addr_len,
-                                      c->data [i], c->len [i]);
+                                      c->data[i], c->len[i]);
         if (r != OVERLAY_OK)
             rc = r;
         if (p->end_each) {
             //  The buffer is reused after the batch: nothing may still
             //  point into it.
             overlay__rx_end (to, p->rxq);
-            memset (c->data [i], 0xee, c->len [i]);
+            memset (c->data[i], 0xee, c->len[i]);
         }
     }
     overlay__rx_end (to, p->rxq);
@@ -162,10 +162,10 @@ s_pair_setup (void **state)
     p->b = s_detached (p->idb, p->cb, 42);
     overlay__addr_parse ("198.18.0.1", 7000, &p->addr_a, &p->addr_len);
     overlay__addr_parse ("198.18.0.2", 7000, &p->addr_b, &p->addr_len);
-    assert_int_equal (overlay_peer_add (p->a, "b", shed_identity_x25519_public (p->idb),
-                                        "198.18.0.2", 7000), 0);
-    assert_int_equal (overlay_peer_add (p->b, "a", shed_identity_x25519_public (p->ida),
-                                        "198.18.0.1", 7000), 0);
+    assert_int_equal (
+        overlay_peer_add (p->a, "b", shed_identity_x25519_public (p->idb), "198.18.0.2", 7000), 0);
+    assert_int_equal (
+        overlay_peer_add (p->b, "a", shed_identity_x25519_public (p->ida), "198.18.0.1", 7000), 0);
     assert_int_equal (overlay_fdb_set (p->a, s_mac_b, "b"), 0);
     assert_int_equal (overlay_fdb_set (p->b, s_mac_a, "a"), 0);
     p->txq = overlay__txq_new (p->a, 0);
@@ -175,11 +175,11 @@ s_pair_setup (void **state)
     //  Handshake: A's timer initiates, B answers, A confirms by keepalive.
     overlay__timer_tick (p->a);
     assert_int_equal (p->ca->sent, 1);
-    assert_int_equal (p->ca->data [0][0], SHED_MSG_INITIATION);
+    assert_int_equal (p->ca->data[0][0], SHED_MSG_INITIATION);
     assert_int_equal (s_deliver (p, p->a, p->b), OVERLAY_OK);
     assert_int_equal (p->cb->sent, 1);
     assert_int_equal (s_deliver (p, p->b, p->a), OVERLAY_OK);
-    assert_int_equal (p->ca->sent, 1);                  //  the keepalive
+    assert_int_equal (p->ca->sent, 1); //  the keepalive
     assert_int_equal (s_deliver (p, p->a, p->b), OVERLAY_OK);
     //  B's timer has nothing to do now.
     overlay__timer_tick (p->b);
@@ -208,14 +208,15 @@ s_pair_teardown (void **state)
 //  Put a frame (dst, src, payload) in the TX slot as the TAP would, with a
 //  zero vnet header; returns its length.
 FIXTURE size_t
-s_frame (overlay_txq_t *txq, const uint8_t dst [6], const uint8_t src [6], const char *payload)
+s_frame (overlay_txq_t *txq, const uint8_t dst[6], const uint8_t src[6], const char *payload)
 {
     uint8_t *slot = overlay__txq_slot (txq);
     memset (slot + OVERLAY_OFF_VNET, 0, OVERLAY_VNET_HDR_BYTES);
     uint8_t *f = slot + OVERLAY_OFF_FRAME;
     memcpy (f, dst, 6);
     memcpy (f + 6, src, 6);
-    f [12] = 0x08; f [13] = 0x00;
+    f[12] = 0x08;
+    f[13] = 0x00;
     size_t n = strlen (payload);
     memcpy (f + 14, payload, n);
     return 14 + n;
@@ -226,8 +227,7 @@ s_drops (overlay_t *ov, overlay_drop_t reason)
 {
     overlay_stats_t st;
     overlay_stats (ov, &st, NULL, 0, NULL);
-    return st.drops [reason];
+    return st.drops[reason];
 }
-
 
 #endif

@@ -18,14 +18,13 @@
 #include <sodium.h>
 
 overlay_peer_t *
-overlay__peer_new (const char *node, const uint8_t pubkey [32],
-                   const struct sockaddr *addr, socklen_t addrlen,
-                   const uint8_t local_secret [32], const uint8_t local_public [32],
-                   const shed_session_cfg_t *cfg)
+overlay__peer_new (const char *node, const uint8_t pubkey[32], const struct sockaddr *addr,
+                   socklen_t addrlen, const uint8_t local_secret[32],
+                   const uint8_t local_public[32], const shed_session_cfg_t *cfg)
 {
     assert (node && pubkey && addr);
     if (strlen (node) == 0 || strlen (node) >= OVERLAY_NODE_MAX
-    ||  addrlen > sizeof (struct sockaddr_storage)) {
+        || addrlen > sizeof (struct sockaddr_storage)) {
         errno = EINVAL;
         return NULL;
     }
@@ -43,7 +42,7 @@ overlay__peer_new (const char *node, const uint8_t pubkey [32],
     self->session = shed_session_new (local_secret, local_public, pubkey, cfg);
     if (!self->session) {
         free (self);
-        errno = EINVAL;                 //  weak (small-order) public key
+        errno = EINVAL; //  weak (small-order) public key
         return NULL;
     }
     return self;
@@ -67,7 +66,7 @@ overlay__peers_put (overlay_peers_t *peers, overlay_peer_t *peer)
     overlay_peer_t *old = overlay__peers_take (peers, peer->node);
     overlay__peer_destroy (&old);
     if (peers->count == peers->cap) {
-        size_t cap = peers->cap? peers->cap * 2: 8;
+        size_t cap = peers->cap ? peers->cap * 2 : 8;
         overlay_peer_t **items = (overlay_peer_t **) realloc (peers->items, cap * sizeof *items);
         if (!items)
             return -1;
@@ -76,11 +75,11 @@ overlay__peers_put (overlay_peers_t *peers, overlay_peer_t *peer)
     }
     //  Sorted by node id, so stats come out in a stable order.
     size_t i = peers->count;
-    while (i > 0 && strcmp (peers->items [i - 1]->node, peer->node) > 0) {
-        peers->items [i] = peers->items [i - 1];
+    while (i > 0 && strcmp (peers->items[i - 1]->node, peer->node) > 0) {
+        peers->items[i] = peers->items[i - 1];
         i--;
     }
-    peers->items [i] = peer;
+    peers->items[i] = peer;
     peers->count++;
     return 0;
 }
@@ -89,8 +88,8 @@ overlay_peer_t *
 overlay__peers_take (overlay_peers_t *peers, const char *node)
 {
     for (size_t i = 0; i < peers->count; i++)
-        if (strcmp (peers->items [i]->node, node) == 0) {
-            overlay_peer_t *peer = peers->items [i];
+        if (strcmp (peers->items[i]->node, node) == 0) {
+            overlay_peer_t *peer = peers->items[i];
             memmove (peers->items + i, peers->items + i + 1,
                      (peers->count - i - 1) * sizeof *peers->items);
             peers->count--;
@@ -103,8 +102,8 @@ overlay_peer_t *
 overlay__peers_by_node (const overlay_peers_t *peers, const char *node)
 {
     for (size_t i = 0; i < peers->count; i++)
-        if (strcmp (peers->items [i]->node, node) == 0)
-            return peers->items [i];
+        if (strcmp (peers->items[i]->node, node) == 0)
+            return peers->items[i];
     return NULL;
 }
 
@@ -123,7 +122,7 @@ s_addr_equal (const struct sockaddr *a, const struct sockaddr_storage *b)
         const struct sockaddr_in6 *x = (const struct sockaddr_in6 *) a;
         const struct sockaddr_in6 *y = (const struct sockaddr_in6 *) b;
         return x->sin6_port == y->sin6_port
-            && memcmp (&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
+               && memcmp (&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
     }
     return false;
 }
@@ -135,17 +134,17 @@ overlay__peers_by_addr (const overlay_peers_t *peers, const struct sockaddr *add
     if (!addr || addrlen < sizeof (sa_family_t))
         return NULL;
     for (size_t i = 0; i < peers->count; i++)
-        if (s_addr_equal (addr, &peers->items [i]->addr))
-            return peers->items [i];
+        if (s_addr_equal (addr, &peers->items[i]->addr))
+            return peers->items[i];
     return NULL;
 }
 
 overlay_peer_t *
-overlay__peers_by_key (const overlay_peers_t *peers, const uint8_t pubkey [32])
+overlay__peers_by_key (const overlay_peers_t *peers, const uint8_t pubkey[32])
 {
     for (size_t i = 0; i < peers->count; i++)
-        if (sodium_memcmp (peers->items [i]->pubkey, pubkey, 32) == 0)
-            return peers->items [i];
+        if (sodium_memcmp (peers->items[i]->pubkey, pubkey, 32) == 0)
+            return peers->items[i];
     return NULL;
 }
 
@@ -153,7 +152,7 @@ void
 overlay__peers_clear (overlay_peers_t *peers)
 {
     for (size_t i = 0; i < peers->count; i++)
-        overlay__peer_destroy (&peers->items [i]);
+        overlay__peer_destroy (&peers->items[i]);
     free (peers->items);
     memset (peers, 0, sizeof *peers);
 }

@@ -40,7 +40,7 @@ overlay__rxq_new (int q)
     self->q = q;
     bool ok = true;
     for (int a = 0; a < OVERLAY_RX_ASSEMBLY; a++) {
-        overlay_asm_t *as = &self->asm_ [a];
+        overlay_asm_t *as = &self->asm_[a];
         ok &= (as->stage = (uint8_t *) malloc (OVERLAY_FRAME_MAX)) != NULL;
         ok &= (as->iov = (struct iovec *) calloc (1 + OVERLAY_CHUNKS_MAX, sizeof *as->iov)) != NULL;
     }
@@ -57,8 +57,8 @@ overlay__rxq_destroy (overlay_rxq_t **self_p)
     if (!self)
         return;
     for (int a = 0; a < OVERLAY_RX_ASSEMBLY; a++) {
-        free (self->asm_ [a].stage);
-        free (self->asm_ [a].iov);
+        free (self->asm_[a].stage);
+        free (self->asm_[a].iov);
     }
     free (self);
     *self_p = NULL;
@@ -100,7 +100,7 @@ s_initiation (overlay_t *self, int q, uint8_t *buf, size_t len)
         shed_session_initiation_wipe (&init);
         return s_drop (self, NULL, OVERLAY_DROP_NOT_MEMBER);
     }
-    uint8_t resp [SHED_MSG_RESPONSE_SIZE];
+    uint8_t resp[SHED_MSG_RESPONSE_SIZE];
     rc = shed_session_respond (peer->session, &init, overlay__now_ms (self), resp);
     if (rc != SHED_SESSION_OK)
         return s_drop (self, peer, OVERLAY_DROP_HANDSHAKE);
@@ -122,17 +122,16 @@ s_response (overlay_t *self, int q, overlay_peer_t *peer, uint8_t *buf, size_t l
 //  TAP, after the checks on its plaintext.
 static int
 s_deliver (overlay_t *self, int q, overlay_peer_t *peer, const uint8_t *block,
-           struct virtio_net_hdr *vh, struct iovec *iov, int niov, size_t total,
-           unsigned datagrams)
+           struct virtio_net_hdr *vh, struct iovec *iov, int niov, size_t total, unsigned datagrams)
 {
     if (overlay_offload_decode (block, total, vh) != 0)
         return s_drop (self, peer, OVERLAY_DROP_INNER);
     //  A member announcing another's address: the table (from the
     //  address owners' records) says who holds it. ARP is in piece 0.
-    if (overlay__arp_spoofed (self->arp, (const uint8_t *) iov [1].iov_base, iov [1].iov_len))
+    if (overlay__arp_spoofed (self->arp, (const uint8_t *) iov[1].iov_base, iov[1].iov_len))
         return s_drop (self, peer, OVERLAY_DROP_ARP_SPOOF);
-    iov [0].iov_base = vh;
-    iov [0].iov_len = sizeof *vh;
+    iov[0].iov_base = vh;
+    iov[0].iov_len = sizeof *vh;
     if (self->io.tap_write (self, q, iov, niov) != 0)
         return s_drop (self, peer, OVERLAY_DROP_IO);
     OVERLAY_COUNT (peer->rx_packets, datagrams);
@@ -157,7 +156,7 @@ s_chunk (overlay_t *self, overlay_rxq_t *rxq, overlay_peer_t *peer, uint32_t key
             return s_drop (self, peer, OVERLAY_DROP_INNER);
         //  A free slot, else the oldest unfinished frame makes room.
         for (int a = 0; a < OVERLAY_RX_ASSEMBLY; a++) {
-            overlay_asm_t *c = &rxq->asm_ [a];
+            overlay_asm_t *c = &rxq->asm_[a];
             if (!as || (as->active && (!c->active || c->started < as->started)))
                 as = c;
         }
@@ -174,14 +173,14 @@ s_chunk (overlay_t *self, overlay_rxq_t *rxq, overlay_peer_t *peer, uint32_t key
         memcpy (as->block, piece - OVERLAY_INNER_HEADER + OVERLAY_VXLAN_BYTES, sizeof as->block);
         as->staged = 0;
         as->niov = 2;
-        as->iov [1].iov_base = piece;
-        as->iov [1].iov_len = len;
+        as->iov[1].iov_base = piece;
+        as->iov[1].iov_len = len;
         return OVERLAY_OK;
     }
     for (int a = 0; a < OVERLAY_RX_ASSEMBLY && !as; a++) {
-        overlay_asm_t *c = &rxq->asm_ [a];
+        overlay_asm_t *c = &rxq->asm_[a];
         if (c->active && c->peer_serial == peer->serial && c->key_id == key_id
-        &&  counter - chunk == c->base)
+            && counter - chunk == c->base)
             as = c;
     }
     if (!as)
@@ -195,8 +194,8 @@ s_chunk (overlay_t *self, overlay_rxq_t *rxq, overlay_peer_t *peer, uint32_t key
         as->active = false;
         return s_drop (self, peer, OVERLAY_DROP_INNER);
     }
-    as->iov [as->niov].iov_base = piece;
-    as->iov [as->niov].iov_len = len;
+    as->iov[as->niov].iov_base = piece;
+    as->iov[as->niov].iov_len = len;
     as->niov++;
     as->total += len;
     if (++as->next < as->chunks)
@@ -212,18 +211,18 @@ overlay__rx_end (overlay_t *self, overlay_rxq_t *rxq)
     assert (self);
     assert (rxq);
     for (int a = 0; a < OVERLAY_RX_ASSEMBLY; a++) {
-        overlay_asm_t *as = &rxq->asm_ [a];
+        overlay_asm_t *as = &rxq->asm_[a];
         if (!as->active)
             continue;
         //  iov [1] may already be the stage (from an earlier batch).
         size_t pos = as->staged;
-        for (unsigned k = as->staged? 2: 1; k < as->niov; k++) {
-            memcpy (as->stage + pos, as->iov [k].iov_base, as->iov [k].iov_len);
-            pos += as->iov [k].iov_len;
+        for (unsigned k = as->staged ? 2 : 1; k < as->niov; k++) {
+            memcpy (as->stage + pos, as->iov[k].iov_base, as->iov[k].iov_len);
+            pos += as->iov[k].iov_len;
         }
         as->staged = pos;
-        as->iov [1].iov_base = as->stage;
-        as->iov [1].iov_len = pos;
+        as->iov[1].iov_base = as->stage;
+        as->iov[1].iov_len = pos;
         as->niov = 2;
     }
 }
@@ -235,13 +234,13 @@ s_data (overlay_t *self, overlay_rxq_t *rxq, overlay_peer_t *peer, uint8_t *buf,
     uint32_t key_id = shed_session_data_key_id (buf, len);
     uint64_t counter = 0;
     for (int i = 7; i >= 0; i--)
-        counter = counter << 8 | buf [offsetof (shed_msg_data_t, counter) + (size_t) i];
+        counter = counter << 8 | buf[offsetof (shed_msg_data_t, counter) + (size_t) i];
     size_t ptlen;
     int rc = shed_session_open (peer->session, overlay__now_ms (self), buf, len, &ptlen);
     if (rc != SHED_SESSION_OK)
         return s_drop (self, peer, overlay__session_drop (rc));
     if (ptlen == 0)
-        return OVERLAY_OK;                  //  keepalive: confirmed a key
+        return OVERLAY_OK; //  keepalive: confirmed a key
     if (ptlen < OVERLAY_INNER_HEADER + 1)
         return s_drop (self, peer, OVERLAY_DROP_INNER);
     uint32_t vni;
@@ -257,9 +256,9 @@ s_data (overlay_t *self, overlay_rxq_t *rxq, overlay_peer_t *peer, uint8_t *buf,
     if (frame_len < OVERLAY_ETH_BYTES)
         return s_drop (self, peer, OVERLAY_DROP_INNER);
     //  A whole frame: the vnet header goes on the stack, the frame stays.
-    struct iovec iov [2];
-    iov [1].iov_base = buf + OVERLAY_OFF_FRAME;
-    iov [1].iov_len = frame_len;
+    struct iovec iov[2];
+    iov[1].iov_base = buf + OVERLAY_OFF_FRAME;
+    iov[1].iov_len = frame_len;
     struct virtio_net_hdr vh;
     return s_deliver (self, rxq->q, peer, buf + OVERLAY_OFF_OFFLOAD, &vh, iov, 2, frame_len, 1);
 }
@@ -274,34 +273,34 @@ overlay__rx_datagram (overlay_t *self, overlay_rxq_t *rxq, const struct sockaddr
     if (!buf || len < 1)
         return s_drop (self, NULL, OVERLAY_DROP_SHORT);
     overlay_peer_t *peer;
-    switch (buf [0]) {
-        case SHED_MSG_INITIATION:
-            if (len != SHED_MSG_INITIATION_SIZE)
-                return s_drop (self, NULL, OVERLAY_DROP_SHORT);
-            return s_initiation (self, q, buf, len);
+    switch (buf[0]) {
+    case SHED_MSG_INITIATION:
+        if (len != SHED_MSG_INITIATION_SIZE)
+            return s_drop (self, NULL, OVERLAY_DROP_SHORT);
+        return s_initiation (self, q, buf, len);
 
-        case SHED_MSG_RESPONSE:
-            if (len != SHED_MSG_RESPONSE_SIZE)
-                return s_drop (self, NULL, OVERLAY_DROP_SHORT);
-            peer = overlay__peers_by_addr (&self->peers, src, srclen);
-            if (!peer)
-                return s_drop (self, NULL, OVERLAY_DROP_NOT_MEMBER);
-            return s_response (self, q, peer, buf, len);
+    case SHED_MSG_RESPONSE:
+        if (len != SHED_MSG_RESPONSE_SIZE)
+            return s_drop (self, NULL, OVERLAY_DROP_SHORT);
+        peer = overlay__peers_by_addr (&self->peers, src, srclen);
+        if (!peer)
+            return s_drop (self, NULL, OVERLAY_DROP_NOT_MEMBER);
+        return s_response (self, q, peer, buf, len);
 
-        case SHED_MSG_DATA:
-            if (len < SHED_SESSION_DATA_OVERHEAD)
-                return s_drop (self, NULL, OVERLAY_DROP_SHORT);
-            peer = overlay__peers_by_addr (&self->peers, src, srclen);
-            if (!peer)
-                return s_drop (self, NULL, OVERLAY_DROP_NOT_MEMBER);
-            return s_data (self, rxq, peer, buf, len);
+    case SHED_MSG_DATA:
+        if (len < SHED_SESSION_DATA_OVERHEAD)
+            return s_drop (self, NULL, OVERLAY_DROP_SHORT);
+        peer = overlay__peers_by_addr (&self->peers, src, srclen);
+        if (!peer)
+            return s_drop (self, NULL, OVERLAY_DROP_NOT_MEMBER);
+        return s_data (self, rxq, peer, buf, len);
 
-        case OVERLAY_VXLAN_FLAG_I:
-            //  Plaintext VXLAN (what the kernel's vxlan device sends) is
-            //  never accepted here, from anyone.
-            return s_drop (self, overlay__peers_by_addr (&self->peers, src, srclen),
-                           OVERLAY_DROP_PLAINTEXT);
-        default:
-            return s_drop (self, NULL, OVERLAY_DROP_TYPE);
+    case OVERLAY_VXLAN_FLAG_I:
+        //  Plaintext VXLAN (what the kernel's vxlan device sends) is
+        //  never accepted here, from anyone.
+        return s_drop (self, overlay__peers_by_addr (&self->peers, src, srclen),
+                       OVERLAY_DROP_PLAINTEXT);
+    default:
+        return s_drop (self, NULL, OVERLAY_DROP_TYPE);
     }
 }

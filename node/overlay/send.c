@@ -27,7 +27,7 @@
 #include <string.h>
 
 #ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103             /* linux/udp.h; older libc headers lack it */
+#define UDP_SEGMENT 103 /* linux/udp.h; older libc headers lack it */
 #endif
 
 overlay_txq_t *
@@ -41,9 +41,10 @@ overlay__txq_new (const overlay_t *ov, int q)
     self->slot_bytes = (size_t) ov->chunks_max * ov->stride;
     bool ok = true;
     for (int i = 0; i < OVERLAY_BATCH; i++)
-        ok &= (self->buf [i] = (uint8_t *) malloc (self->slot_bytes)) != NULL;
+        ok &= (self->buf[i] = (uint8_t *) malloc (self->slot_bytes)) != NULL;
     ok &= (self->scratch = (uint8_t *) malloc (self->slot_bytes)) != NULL;
-    ok &= (self->read_iov = (struct iovec *) calloc (ov->chunks_max, sizeof (struct iovec))) != NULL;
+    ok &=
+        (self->read_iov = (struct iovec *) calloc (ov->chunks_max, sizeof (struct iovec))) != NULL;
     if (!ok)
         overlay__txq_destroy (&self);
     return self;
@@ -57,7 +58,7 @@ overlay__txq_destroy (overlay_txq_t **self_p)
     if (!self)
         return;
     for (int i = 0; i < OVERLAY_BATCH; i++)
-        free (self->buf [i]);
+        free (self->buf[i]);
     free (self->scratch);
     free (self->read_iov);
     free (self);
@@ -68,7 +69,7 @@ uint8_t *
 overlay__txq_slot (overlay_txq_t *txq)
 {
     assert (txq);
-    return txq->buf [txq->count];
+    return txq->buf[txq->count];
 }
 
 struct iovec *
@@ -76,13 +77,13 @@ overlay__txq_iov (overlay_t *self, overlay_txq_t *txq, int *count)
 {
     assert (self);
     assert (txq);
-    uint8_t *slot = txq->buf [txq->count];
+    uint8_t *slot = txq->buf[txq->count];
     struct iovec *iov = txq->read_iov;
-    iov [0].iov_base = slot + OVERLAY_OFF_VNET;
-    iov [0].iov_len = OVERLAY_VNET_HDR_BYTES + self->chunk;
+    iov[0].iov_base = slot + OVERLAY_OFF_VNET;
+    iov[0].iov_len = OVERLAY_VNET_HDR_BYTES + self->chunk;
     for (unsigned k = 1; k < self->chunks_max; k++) {
-        iov [k].iov_base = slot + k * self->stride + OVERLAY_OFF_FRAME;
-        iov [k].iov_len = self->chunk;
+        iov[k].iov_base = slot + k * self->stride + OVERLAY_OFF_FRAME;
+        iov[k].iov_len = self->chunk;
     }
     *count = (int) self->chunks_max;
     return iov;
@@ -92,7 +93,7 @@ overlay__txq_iov (overlay_t *self, overlay_txq_t *txq, int *count)
 static unsigned
 s_chunks (const overlay_t *self, size_t frame_len)
 {
-    return frame_len <= self->chunk? 1: (unsigned) ((frame_len + self->chunk - 1) / self->chunk);
+    return frame_len <= self->chunk ? 1 : (unsigned) ((frame_len + self->chunk - 1) / self->chunk);
 }
 
 //  Seal the frame laid out in slot (headers of every chunk written) for
@@ -105,13 +106,13 @@ s_seal_queue (overlay_t *self, overlay_txq_t *txq, overlay_peer_t *peer, uint8_t
     unsigned chunks = s_chunks (self, frame_len);
     unsigned groups = (chunks + self->gso_segs - 1) / self->gso_segs;
     assert (txq->nmsgs + groups <= OVERLAY_TX_MSGS);
-    uint8_t *bufs [OVERLAY_CHUNKS_MAX];
-    size_t ptlens [OVERLAY_CHUNKS_MAX];
+    uint8_t *bufs[OVERLAY_CHUNKS_MAX];
+    size_t ptlens[OVERLAY_CHUNKS_MAX];
     size_t left = frame_len;
     for (unsigned k = 0; k < chunks; k++) {
-        size_t piece = left < self->chunk? left: self->chunk;
-        bufs [k] = slot + k * self->stride;
-        ptlens [k] = OVERLAY_INNER_HEADER + piece;
+        size_t piece = left < self->chunk ? left : self->chunk;
+        bufs[k] = slot + k * self->stride;
+        ptlens[k] = OVERLAY_INNER_HEADER + piece;
         left -= piece;
     }
     int rc = shed_session_seal_batch (peer->session, overlay__now_ms (self), bufs, ptlens, chunks);
@@ -122,23 +123,23 @@ s_seal_queue (overlay_t *self, overlay_txq_t *txq, overlay_peer_t *peer, uint8_t
     }
     for (unsigned g = 0; g < groups; g++) {
         unsigned first = g * self->gso_segs;
-        unsigned n = chunks - first < self->gso_segs? chunks - first: self->gso_segs;
+        unsigned n = chunks - first < self->gso_segs ? chunks - first : self->gso_segs;
         unsigned i = txq->nmsgs++;
-        size_t len = (size_t) (n - 1) * self->stride + ptlens [first + n - 1]
-                   + SHED_SESSION_DATA_OVERHEAD;
-        memcpy (&txq->addr [i], &peer->addr, peer->addrlen);
-        txq->iov [i].iov_base = bufs [first];
-        txq->iov [i].iov_len = len;
-        memset (&txq->msgs [i], 0, sizeof txq->msgs [i]);
-        struct msghdr *mh = &txq->msgs [i].msg_hdr;
-        mh->msg_name = &txq->addr [i];
+        size_t len =
+            (size_t) (n - 1) * self->stride + ptlens[first + n - 1] + SHED_SESSION_DATA_OVERHEAD;
+        memcpy (&txq->addr[i], &peer->addr, peer->addrlen);
+        txq->iov[i].iov_base = bufs[first];
+        txq->iov[i].iov_len = len;
+        memset (&txq->msgs[i], 0, sizeof txq->msgs[i]);
+        struct msghdr *mh = &txq->msgs[i].msg_hdr;
+        mh->msg_name = &txq->addr[i];
         mh->msg_namelen = peer->addrlen;
-        mh->msg_iov = &txq->iov [i];
+        mh->msg_iov = &txq->iov[i];
         mh->msg_iovlen = 1;
         if (n > 1) {
             //  Every datagram but the last is exactly one stride long.
-            mh->msg_control = txq->ctrl [i].buf;
-            mh->msg_controllen = sizeof txq->ctrl [i].buf;
+            mh->msg_control = txq->ctrl[i].buf;
+            mh->msg_controllen = sizeof txq->ctrl[i].buf;
             struct cmsghdr *cm = CMSG_FIRSTHDR (mh);
             cm->cmsg_level = SOL_UDP;
             cm->cmsg_type = UDP_SEGMENT;
@@ -146,8 +147,8 @@ s_seal_queue (overlay_t *self, overlay_txq_t *txq, overlay_peer_t *peer, uint8_t
             uint16_t seg = (uint16_t) self->stride;
             memcpy (CMSG_DATA (cm), &seg, sizeof seg);
         }
-        txq->peer [i] = peer;
-        txq->dgrams [i] = n;
+        txq->peer[i] = peer;
+        txq->dgrams[i] = n;
     }
     return OVERLAY_OK;
 }
@@ -176,7 +177,7 @@ overlay__tx_frame (overlay_t *self, overlay_txq_t *txq, size_t frame_len)
 {
     assert (self);
     assert (txq);
-    uint8_t *slot = txq->buf [txq->count];
+    uint8_t *slot = txq->buf[txq->count];
     const uint8_t *frame = slot + OVERLAY_OFF_FRAME;
     if (frame_len < OVERLAY_ETH_BYTES) {
         overlay__drop (self, NULL, OVERLAY_DROP_INNER);
@@ -188,7 +189,7 @@ overlay__tx_frame (overlay_t *self, overlay_txq_t *txq, size_t frame_len)
         return OVERLAY_DROP_TOO_BIG;
     }
     //  Piece 0 is contiguous: every header looked at here is in it.
-    size_t head_len = frame_len < self->chunk? frame_len: self->chunk;
+    size_t head_len = frame_len < self->chunk ? frame_len : self->chunk;
     //  A local shed claiming a remote shed's address (the bridge's
     //  per-port rules stop this first; this holds for anything on the
     //  bridge, docs/overlay.md "Anti-spoofing").
@@ -196,10 +197,10 @@ overlay__tx_frame (overlay_t *self, overlay_txq_t *txq, size_t frame_len)
         overlay__drop (self, NULL, OVERLAY_DROP_ARP_SPOOF);
         return OVERLAY_DROP_ARP_SPOOF;
     }
-    bool group = frame [0] & 1;
+    bool group = frame[0] & 1;
     if (group) {
         //  ARP we can answer never leaves this node.
-        uint8_t reply [OVERLAY_VNET_HDR_BYTES + OVERLAY_ARP_FRAME];
+        uint8_t reply[OVERLAY_VNET_HDR_BYTES + OVERLAY_ARP_FRAME];
         memset (reply, 0, OVERLAY_VNET_HDR_BYTES);
         if (overlay__arp_answer (self->arp, frame, head_len, reply + OVERLAY_VNET_HDR_BYTES)) {
             OVERLAY_COUNT (self->arp_answered, 1);
@@ -226,18 +227,17 @@ overlay__tx_frame (overlay_t *self, overlay_txq_t *txq, size_t frame_len)
         return OVERLAY_OK;
     unsigned chunks = s_chunks (self, frame_len);
     size_t span = (size_t) (chunks - 1) * self->stride + OVERLAY_OFF_FRAME
-                + (frame_len - (size_t) (chunks - 1) * self->chunk);
+                  + (frame_len - (size_t) (chunks - 1) * self->chunk);
     memcpy (txq->scratch, slot, span);
     int result = OVERLAY_OK;
     for (size_t p = 0; p < self->peers.count; p++) {
-        uint8_t *buf = txq->buf [txq->count];
+        uint8_t *buf = txq->buf[txq->count];
         if (p > 0)
             memcpy (buf, txq->scratch, span);
-        int rc = s_seal_queue (self, txq, self->peers.items [p], buf, frame_len);
+        int rc = s_seal_queue (self, txq, self->peers.items[p], buf, frame_len);
         if (rc != OVERLAY_OK)
             result = rc;
-        else
-        if (++txq->count == OVERLAY_BATCH)
+        else if (++txq->count == OVERLAY_BATCH)
             overlay__tx_flush (self, txq);
     }
     return result;
@@ -254,13 +254,13 @@ overlay__tx_flush (overlay_t *self, overlay_txq_t *txq)
         if (n <= 0) {
             //  Skip the entry that failed (unreachable peer, full buffer),
             //  count it, go on with the rest.
-            overlay__drop (self, txq->peer [sent], OVERLAY_DROP_IO);
+            overlay__drop (self, txq->peer[sent], OVERLAY_DROP_IO);
             sent++;
             continue;
         }
         for (unsigned i = sent; i < sent + (unsigned) n; i++) {
-            OVERLAY_COUNT (txq->peer [i]->tx_packets, txq->dgrams [i]);
-            OVERLAY_COUNT (txq->peer [i]->tx_bytes, txq->iov [i].iov_len);
+            OVERLAY_COUNT (txq->peer[i]->tx_packets, txq->dgrams[i]);
+            OVERLAY_COUNT (txq->peer[i]->tx_bytes, txq->iov[i].iov_len);
         }
         sent += (unsigned) n;
     }
@@ -271,7 +271,7 @@ overlay__tx_flush (overlay_t *self, overlay_txq_t *txq)
 void
 overlay__tx_keepalive (overlay_t *self, overlay_peer_t *peer, int q)
 {
-    uint8_t buf [SHED_SESSION_DATA_OVERHEAD];
+    uint8_t buf[SHED_SESSION_DATA_OVERHEAD];
     size_t len;
     int rc = shed_session_seal (peer->session, overlay__now_ms (self), buf, 0, sizeof buf, &len);
     if (rc != SHED_SESSION_OK) {

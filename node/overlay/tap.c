@@ -25,18 +25,17 @@
 #include <unistd.h>
 
 int
-overlay__tap_open (const char *name, int queues, bool offload, int *fds,
-                   char *err, size_t errlen)
+overlay__tap_open (const char *name, int queues, bool offload, int *fds, char *err, size_t errlen)
 {
     for (int q = 0; q < queues; q++)
-        fds [q] = -1;
+        fds[q] = -1;
     for (int q = 0; q < queues; q++) {
         int fd = open ("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
         if (fd < 0) {
             snprintf (err, errlen, "/dev/net/tun: %s", strerror (errno));
             goto fail;
         }
-        fds [q] = fd;
+        fds[q] = fd;
         struct ifreq ifr;
         memset (&ifr, 0, sizeof ifr);
         ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
@@ -52,7 +51,7 @@ overlay__tap_open (const char *name, int queues, bool offload, int *fds,
             snprintf (err, errlen, "TUNSETVNETHDRSZ: %s", strerror (errno));
             goto fail;
         }
-        unsigned flags = offload? TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN: 0;
+        unsigned flags = offload ? TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN : 0;
         if (ioctl (fd, TUNSETOFFLOAD, flags) < 0) {
             snprintf (err, errlen, "TUNSETOFFLOAD: %s", strerror (errno));
             goto fail;
@@ -61,9 +60,9 @@ overlay__tap_open (const char *name, int queues, bool offload, int *fds,
     return 0;
 fail:
     for (int q = 0; q < queues; q++)
-        if (fds [q] >= 0) {
-            close (fds [q]);
-            fds [q] = -1;
+        if (fds[q] >= 0) {
+            close (fds[q]);
+            fds[q] = -1;
         }
     return -1;
 }
@@ -122,7 +121,7 @@ overlay__bridge_add (const char *bridge, const char *ifname)
 int
 overlay_compute_mtu (int underlay_mtu, bool ipv6_underlay)
 {
-    int ip = ipv6_underlay? OVERLAY_IPV6_BYTES: OVERLAY_IPV4_BYTES;
-    return underlay_mtu - ip - OVERLAY_UDP_BYTES - OVERLAY_FRAME_OVERHEAD
-         - OVERLAY_ETH_BYTES - OVERLAY_VLAN_BYTES;
+    int ip = ipv6_underlay ? OVERLAY_IPV6_BYTES : OVERLAY_IPV4_BYTES;
+    return underlay_mtu - ip - OVERLAY_UDP_BYTES - OVERLAY_FRAME_OVERHEAD - OVERLAY_ETH_BYTES
+           - OVERLAY_VLAN_BYTES;
 }

@@ -17,15 +17,15 @@ typedef struct {
 typedef struct {
     shed_nrpc_cb *cb;
     void *arg;
-    char peer [RPC_NAME_MAX + 1];
+    char peer[RPC_NAME_MAX + 1];
 } s_call_t;
 
 struct _shed_nrpc_t {
-    char name [RPC_NAME_MAX + 1];
+    char name[RPC_NAME_MAX + 1];
     rpc_t *rpc;
-    zloop_t *loop;                  /* borrowed */
-    zhashx_t *methods;              /* method -> s_method_t */
-    zhashx_t *calls;                /* "%llu" request id -> s_call_t */
+    zloop_t *loop;     /* borrowed */
+    zhashx_t *methods; /* method -> s_method_t */
+    zhashx_t *calls;   /* "%llu" request id -> s_call_t */
 };
 
 static void
@@ -49,19 +49,19 @@ s_on_rpc (zloop_t *loop, zsock_t *sock, void *arg)
         if (m)
             m->fn (self, ev.peer, ev.id, ev.body, ev.len, m->arg);
         else {
-            char why [RPC_ERROR_MAX + 1];
+            char why[RPC_ERROR_MAX + 1];
             snprintf (why, sizeof why, "unknown method '%s' on node %s", ev.method, self->name);
             log_warn (S_COMP, "rpc for an unknown method|peer=%s method=%s", ev.peer, ev.method);
             rpc_reply (self->rpc, ev.id, SHED_NRPC_UNKNOWN, why, NULL, 0);
         }
     }
     else {
-        char key [24];
+        char key[24];
         snprintf (key, sizeof key, "%" PRIu64, ev.id);
         s_call_t *c = (s_call_t *) zhashx_lookup (self->calls, key);
         if (c) {
             /* Out of the table first: the callback may call again. */
-            zhashx_delete (self->calls, key);   /* no destructor: c is ours */
+            zhashx_delete (self->calls, key); /* no destructor: c is ours */
             if (c->cb)
                 c->cb (ev.status, ev.error, ev.body, ev.len, c->arg);
             free (c);
@@ -92,13 +92,15 @@ shed_nrpc_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_t 
         return NULL;
     }
     zhashx_set_destructor (self->methods, s_free_fn);
-    char bind [PEER_ENDPOINT_MAX], domain [ZAP_DOMAIN_MAX + 1];
+    char bind[PEER_ENDPOINT_MAX], domain[ZAP_DOMAIN_MAX + 1];
     peer_endpoint (bind, sizeof bind, cfg->bind_addr, cfg->bind_port, PEER_PORT_RPC);
     /* Cut to fit, as the actor would cut its default. */
     snprintf (domain, sizeof domain, "rpc/%.60s", cfg->name);
-    rpc_config_t rc = { .name = cfg->name, .endpoint = bind,
+    rpc_config_t rc = { .name = cfg->name,
+                        .endpoint = bind,
                         .public_key = shed_identity_x25519_public (identity),
-                        .secret_key = shed_identity_x25519_secret (identity), .zap = zap,
+                        .secret_key = shed_identity_x25519_secret (identity),
+                        .zap = zap,
                         .zap_domain = domain };
     self->rpc = rpc_new (&rc, err, errlen);
     if (!self->rpc) {
@@ -129,8 +131,7 @@ shed_nrpc_destroy (shed_nrpc_t **self_p)
          c = (s_call_t *) zhashx_next (self->calls))
         zlistx_add_end (left, c);
     zhashx_destroy (&self->calls);
-    for (s_call_t *c = (s_call_t *) zlistx_first (left); c;
-         c = (s_call_t *) zlistx_next (left)) {
+    for (s_call_t *c = (s_call_t *) zlistx_first (left); c; c = (s_call_t *) zlistx_next (left)) {
         if (c->cb)
             c->cb (RPC_ERR_NO_PEER, "node shutting down", NULL, 0, c->arg);
         free (c);
@@ -147,7 +148,7 @@ shed_nrpc_on (shed_nrpc_t *self, const char *method, shed_nrpc_fn *fn, void *arg
 {
     assert (self);
     if (!method || !*method || strlen (method) > RPC_METHOD_MAX || !fn
-    ||  zhashx_lookup (self->methods, method))
+        || zhashx_lookup (self->methods, method))
         return -1;
     s_method_t *m = (s_method_t *) calloc (1, sizeof *m);
     if (!m)
@@ -171,9 +172,8 @@ shed_nrpc_call (shed_nrpc_t *self, const char *peer, const char *method, const u
                 size_t len, int timeout_ms, shed_nrpc_cb *cb, void *arg)
 {
     assert (self);
-    if (!self->calls || !self->rpc
-    ||  !peer || !*peer || streq (peer, self->name) || !method || !*method
-    ||  strlen (method) > RPC_METHOD_MAX || len > RPC_BODY_MAX || !cb)
+    if (!self->calls || !self->rpc || !peer || !*peer || streq (peer, self->name) || !method
+        || !*method || strlen (method) > RPC_METHOD_MAX || len > RPC_BODY_MAX || !cb)
         return -1;
     s_call_t *c = (s_call_t *) calloc (1, sizeof *c);
     if (!c)
@@ -184,7 +184,7 @@ shed_nrpc_call (shed_nrpc_t *self, const char *peer, const char *method, const u
     /* rpc answers even a refused request through the socket (an event with
      * RPC_ERR_REFUSED or NO_PEER), so cb is never called from in here. */
     uint64_t id = rpc_request (self->rpc, peer, method, body, len, timeout_ms);
-    char key [24];
+    char key[24];
     snprintf (key, sizeof key, "%" PRIu64, id);
     zhashx_update (self->calls, key, c);
     return 0;
@@ -220,8 +220,8 @@ shed_nrpc_peer_failed (shed_nrpc_t *self, const char *peer)
             zlistx_add_end (due, c);
     for (s_call_t *c = (s_call_t *) zlistx_first (due); c; c = (s_call_t *) zlistx_next (due)) {
         shed_nrpc_cb *cb = c->cb;
-        c->cb = NULL;               /* its late RPC answer is dropped */
-        char why [RPC_ERROR_MAX + 1];
+        c->cb = NULL; /* its late RPC answer is dropped */
+        char why[RPC_ERROR_MAX + 1];
         snprintf (why, sizeof why, "%s failed before it answered (membership)", peer);
         cb (RPC_ERR_NO_PEER, why, NULL, 0, c->arg);
     }

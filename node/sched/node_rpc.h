@@ -25,8 +25,8 @@
 
 #include <czmq.h>
 
-#define SHED_NRPC_FAILED  1         /* the handler's own failure (error line) */
-#define SHED_NRPC_UNKNOWN 2         /* no handler for the method on that node */
+#define SHED_NRPC_FAILED  1 /* the handler's own failure (error line) */
+#define SHED_NRPC_UNKNOWN 2 /* no handler for the method on that node */
 
 typedef struct _shed_nrpc_t shed_nrpc_t;
 
@@ -45,9 +45,8 @@ typedef void (shed_nrpc_cb) (int status, const char *error, const uint8_t *body,
 
 /* Bind at <bind>:<gossip port + 3>, read requests on `loop`, follow
  * `peers` (borrowed; must outlive self). NULL with a reason on failure. */
-shed_nrpc_t *shed_nrpc_new (const shed_config_t *cfg, const shed_identity_t *identity,
-                            zap_t *zap, peer_dir_t *peers, zloop_t *loop, char *err,
-                            size_t errlen);
+shed_nrpc_t *shed_nrpc_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_t *zap,
+                            peer_dir_t *peers, zloop_t *loop, char *err, size_t errlen);
 /* Pending calls are answered RPC_ERR_NO_PEER "node shutting down" first. */
 void shed_nrpc_destroy (shed_nrpc_t **self_p);
 
@@ -58,9 +57,8 @@ void shed_nrpc_reply (shed_nrpc_t *self, uint64_t token, int status, const char 
 /* Ask `peer` (by member name; not this node) to run `method`; body at most
  * RPC_BODY_MAX bytes; timeout_ms <= 0 = RPC_TIMEOUT_DEFAULT. 0 (cb will be
  * called), or -1 (bad arguments: cb will not be called). */
-int shed_nrpc_call (shed_nrpc_t *self, const char *peer, const char *method,
-                    const uint8_t *body, size_t len, int timeout_ms, shed_nrpc_cb *cb,
-                    void *arg);
+int shed_nrpc_call (shed_nrpc_t *self, const char *peer, const char *method, const uint8_t *body,
+                    size_t len, int timeout_ms, shed_nrpc_cb *cb, void *arg);
 
 /* Answer every pending call to `peer` now (RPC_ERR_NO_PEER). */
 void shed_nrpc_peer_failed (shed_nrpc_t *self, const char *peer);

@@ -38,19 +38,17 @@ s_on_member (const char *kind, const gossip_update_t *m, const char *reason, voi
     }
     bool was_suspect = mem->suspect;
     if (!strcmp (kind, "join") || (!strcmp (kind, "update") && m->kind == SWIM_UPD_ALIVE)
-    ||  !strcmp (kind, "suspect")) {
+        || !strcmp (kind, "suspect")) {
         mem->alive = true;
         mem->failed = false;
         mem->suspect = !strcmp (kind, "suspect");
     }
-    else
-    if (!strcmp (kind, "fail")) {
-        mem->alive = false;         /* keep the peer: it may come back */
+    else if (!strcmp (kind, "fail")) {
+        mem->alive = false; /* keep the peer: it may come back */
         mem->suspect = false;
         mem->failed = true;
     }
-    else
-    if (!strcmp (kind, "leave") || !strcmp (kind, "reap")) {
+    else if (!strcmp (kind, "leave") || !strcmp (kind, "reap")) {
         mem->alive = false;
         mem->suspect = false;
     }
@@ -59,8 +57,7 @@ s_on_member (const char *kind, const gossip_update_t *m, const char *reason, voi
      * work is answered now (docs/scheduling.md, "Deadlines"). */
     if (mem->suspect && !was_suspect)
         sched__peer_trouble (self, m->name, false);
-    else
-    if (!mem->alive) {
+    else if (!mem->alive) {
         sched__peer_trouble (self, m->name, true);
         /* Other components' calls to it (log history, provisioning
          * relays) are told now too, not at their own timeout. */
@@ -74,7 +71,7 @@ static void
 s_on_shed_change (const shed_record_t *rec, void *arg)
 {
     shed_sched_t *self = arg;
-    char key [2 * REC_NAME_MAX + 2];
+    char key[2 * REC_NAME_MAX + 2];
     snprintf (key, sizeof key, "%s/%s", rec->origin, rec->key);
     if (streq (rec->event, "DELETED")) {
         zchunk_t *last = (zchunk_t *) zhashx_lookup (self->cache, key);
@@ -112,9 +109,11 @@ s_on_shed_change (const shed_record_t *rec, void *arg)
                 names_shed_t b = { r->name, rec->origin, r->request_id, r->created_ms, false };
                 if (!zhashx_lookup (self->dup_warned, key)) {
                     zhashx_insert (self->dup_warned, key, strdup ("1"));
-                    log_warn (S_COMP, "duplicate shed name|shed=%s here=%s other=%s keeps_name=%s "
-                              "action=\"rename or delete the duplicate\"", r->name, self->name,
-                              rec->origin, names_wins (&a, &b) ? self->name : rec->origin);
+                    log_warn (S_COMP,
+                              "duplicate shed name|shed=%s here=%s other=%s keeps_name=%s "
+                              "action=\"rename or delete the duplicate\"",
+                              r->name, self->name, rec->origin,
+                              names_wins (&a, &b) ? self->name : rec->origin);
                 }
                 wire_msg_free (&rec_proto, &own);
             }
@@ -136,14 +135,14 @@ s_on_origin (const shed_record_t *rec, void *arg)
     for (zchunk_t *c = (zchunk_t *) zhashx_first (self->gone); c;
          c = (zchunk_t *) zhashx_next (self->gone)) {
         const char *key = (const char *) zhashx_cursor (self->gone);
-        if (strncmp (key, rec->origin, plen) == 0 && key [plen] == '/')
+        if (strncmp (key, rec->origin, plen) == 0 && key[plen] == '/')
             zlistx_add_end (keys, strdup (key));
     }
     for (const char *key = (const char *) zlistx_first (keys); key;
          key = (const char *) zlistx_next (keys)) {
         if (removed) {
-            zhashx_update (self->lost, key, zchunk_dup ((zchunk_t *) zhashx_lookup (self->gone,
-                                                                                    key)));
+            zhashx_update (self->lost, key,
+                           zchunk_dup ((zchunk_t *) zhashx_lookup (self->gone, key)));
             log_warn (S_COMP, "shed lost with its node|shed=%s node=%s", key + plen + 1,
                       rec->origin);
         }
@@ -175,13 +174,13 @@ s_on_timer (zloop_t *loop, int timer_id, void *arg)
 
 /* ---- node RPC for other components (node_rpc.h underneath) -------------------- */
 
-static const char *s_builtin [] = { "reserve", "release", "claim", "op" };
+static const char *s_builtin[] = { "reserve", "release", "claim", "op" };
 
 static bool
 s_builtin_method (const char *method)
 {
-    for (size_t i = 0; i < sizeof s_builtin / sizeof s_builtin [0]; i++)
-        if (streq (method, s_builtin [i]))
+    for (size_t i = 0; i < sizeof s_builtin / sizeof s_builtin[0]; i++)
+        if (streq (method, s_builtin[i]))
             return true;
     return false;
 }
@@ -194,8 +193,8 @@ typedef struct {
 } s_ext_t;
 
 static void
-s_ext_request (shed_nrpc_t *rpc, const char *peer, uint64_t token, const uint8_t *body,
-               size_t len, void *arg)
+s_ext_request (shed_nrpc_t *rpc, const char *peer, uint64_t token, const uint8_t *body, size_t len,
+               void *arg)
 {
     (void) rpc;
     s_ext_t *ext = (s_ext_t *) arg;
@@ -229,9 +228,8 @@ shed_sched_rpc_reply (shed_sched_t *self, uint64_t token, int status, const char
 }
 
 int
-shed_sched_rpc_call (shed_sched_t *self, const char *peer, const char *method,
-                     const uint8_t *body, size_t len, int timeout_ms, shed_sched_rpc_cb *cb,
-                     void *arg)
+shed_sched_rpc_call (shed_sched_t *self, const char *peer, const char *method, const uint8_t *body,
+                     size_t len, int timeout_ms, shed_sched_rpc_cb *cb, void *arg)
 {
     assert (self);
     return shed_nrpc_call (self->rpc, peer, method, body, len, timeout_ms, cb, arg);
@@ -261,11 +259,12 @@ shed_sched_stats (shed_sched_t *self, shed_sched_stats_t *out)
     sched_admit_allocated (self->admit, &out->allocated);
     for (int r = 0; r < PLACE_RES_COUNT; r++) {
         /* The same arithmetic placement uses to decide what fits. */
-        uint64_t cap = c->capacity.v [r], res = c->reserved.v [r];
-        double ratio = c->overcommit [r] >= 1.0 ? c->overcommit [r] : 1.0;
+        uint64_t cap = c->capacity.v[r], res = c->reserved.v[r];
+        double ratio = c->overcommit[r] >= 1.0 ? c->overcommit[r] : 1.0;
         double eff = res >= cap ? 0 : (double) (cap - res) * ratio;
-        out->effective.v [r] = ratio == 1.0 && res < cap ? cap - res
-                             : eff >= 1.8e19 ? UINT64_MAX : (uint64_t) eff;
+        out->effective.v[r] = ratio == 1.0 && res < cap ? cap - res
+                              : eff >= 1.8e19           ? UINT64_MAX
+                                                        : (uint64_t) eff;
     }
     out->admitted = sched_admit_count (self->admit);
     out->draining = self->draining;
@@ -276,19 +275,19 @@ shed_sched_stats (shed_sched_t *self, shed_sched_stats_t *out)
     s_sheds_t v;
     sched__sheds_load (self, &v, false);
     for (size_t i = 0; i < v.n; i++) {
-        if (strcmp (v.items [i].origin, self->name))
+        if (strcmp (v.items[i].origin, self->name))
             continue;
-        const char *state = v.items [i].m.u.rec_shed.state;
+        const char *state = v.items[i].m.u.rec_shed.state;
         size_t k = 0;
-        while (k < out->nstates && strcmp (out->states [k].state, state))
+        while (k < out->nstates && strcmp (out->states[k].state, state))
             k++;
         if (k == out->nstates) {
             if (k == SHED_SCHED_STATES_MAX)
                 continue;
-            snprintf (out->states [k].state, sizeof out->states [k].state, "%s", state);
+            snprintf (out->states[k].state, sizeof out->states[k].state, "%s", state);
             out->nstates++;
         }
-        out->states [k].count++;
+        out->states[k].count++;
     }
     sched__sheds_free (&v);
     out->state_round_trips = shed_nstate_round_trips (self->state);
@@ -310,7 +309,7 @@ shed_sched_peers (shed_sched_t *self, char names[][REC_NAME_MAX + 1], size_t max
     for (s_member_t *m = (s_member_t *) zhashx_first (self->members); m && n < max;
          m = (s_member_t *) zhashx_next (self->members))
         if (m->alive)
-            snprintf (names [n++], REC_NAME_MAX + 1, "%s", m->name);
+            snprintf (names[n++], REC_NAME_MAX + 1, "%s", m->name);
     return n;
 }
 
@@ -322,37 +321,35 @@ s_capacity (shed_sched_t *self)
     memset (c, 0, sizeof *c);
     long ncpu = sysconf (_SC_NPROCESSORS_ONLN);
     long pages = sysconf (_SC_PHYS_PAGES), psize = sysconf (_SC_PAGESIZE);
-    c->capacity.v [PLACE_CPU] = (uint64_t) (ncpu > 0 ? ncpu : 1) * 1000;
-    c->capacity.v [PLACE_MEMORY] = pages > 0 && psize > 0 ? (uint64_t) pages * (uint64_t) psize
-                                                          : 0;
+    c->capacity.v[PLACE_CPU] = (uint64_t) (ncpu > 0 ? ncpu : 1) * 1000;
+    c->capacity.v[PLACE_MEMORY] = pages > 0 && psize > 0 ? (uint64_t) pages * (uint64_t) psize : 0;
     struct statvfs vfs;
     if (statvfs (cfg->data_dir, &vfs) == 0)
-        c->capacity.v [PLACE_DISK] = (uint64_t) vfs.f_blocks * vfs.f_frsize;
-    c->capacity.v [PLACE_GPU] = cfg->resources.gpus;
-    if (cfg->resources.cpus [0])
-        placement_cpus_parse (cfg->resources.cpus, &c->capacity.v [PLACE_CPU]);
-    if (cfg->resources.memory [0])
-        placement_size_parse (cfg->resources.memory, S_MIB, &c->capacity.v [PLACE_MEMORY]);
-    if (cfg->resources.disk [0])
-        placement_size_parse (cfg->resources.disk, S_MIB, &c->capacity.v [PLACE_DISK]);
-    if (cfg->resources.reserved_cpus [0])
-        placement_cpus_parse (cfg->resources.reserved_cpus, &c->reserved.v [PLACE_CPU]);
-    if (cfg->resources.reserved_memory [0])
-        placement_size_parse (cfg->resources.reserved_memory, S_MIB,
-                              &c->reserved.v [PLACE_MEMORY]);
-    if (cfg->resources.reserved_disk [0])
-        placement_size_parse (cfg->resources.reserved_disk, S_MIB, &c->reserved.v [PLACE_DISK]);
-    c->overcommit [PLACE_CPU] = cfg->scheduler.overcommit_cpu;
-    c->overcommit [PLACE_MEMORY] = cfg->scheduler.overcommit_memory;
-    c->overcommit [PLACE_DISK] = cfg->scheduler.overcommit_disk;
-    c->overcommit [PLACE_GPU] = 1.0;
+        c->capacity.v[PLACE_DISK] = (uint64_t) vfs.f_blocks * vfs.f_frsize;
+    c->capacity.v[PLACE_GPU] = cfg->resources.gpus;
+    if (cfg->resources.cpus[0])
+        placement_cpus_parse (cfg->resources.cpus, &c->capacity.v[PLACE_CPU]);
+    if (cfg->resources.memory[0])
+        placement_size_parse (cfg->resources.memory, S_MIB, &c->capacity.v[PLACE_MEMORY]);
+    if (cfg->resources.disk[0])
+        placement_size_parse (cfg->resources.disk, S_MIB, &c->capacity.v[PLACE_DISK]);
+    if (cfg->resources.reserved_cpus[0])
+        placement_cpus_parse (cfg->resources.reserved_cpus, &c->reserved.v[PLACE_CPU]);
+    if (cfg->resources.reserved_memory[0])
+        placement_size_parse (cfg->resources.reserved_memory, S_MIB, &c->reserved.v[PLACE_MEMORY]);
+    if (cfg->resources.reserved_disk[0])
+        placement_size_parse (cfg->resources.reserved_disk, S_MIB, &c->reserved.v[PLACE_DISK]);
+    c->overcommit[PLACE_CPU] = cfg->scheduler.overcommit_cpu;
+    c->overcommit[PLACE_MEMORY] = cfg->scheduler.overcommit_memory;
+    c->overcommit[PLACE_DISK] = cfg->scheduler.overcommit_disk;
+    c->overcommit[PLACE_GPU] = 1.0;
 }
 
 static void
 s_cache_one (const shed_record_t *rec, void *arg)
 {
     shed_sched_t *self = arg;
-    char key [2 * REC_NAME_MAX + 2];
+    char key[2 * REC_NAME_MAX + 2];
     snprintf (key, sizeof key, "%s/%s", rec->origin, rec->key);
     zhashx_update (self->cache, key, zchunk_new (rec->value, rec->len));
 }
@@ -365,9 +362,9 @@ s_driver_open (shed_sched_t *self)
         log_error (S_COMP, "no driver|err=\"%s\"", self->driver_error);
         return;
     }
-    char err [256];
-    self->worker = driver_worker_new (self->driver, self->loop, sched__on_driver, self, err,
-                                      sizeof err);
+    char err[256];
+    self->worker =
+        driver_worker_new (self->driver, self->loop, sched__on_driver, self, err, sizeof err);
     if (!self->worker) {
         snprintf (self->driver_error, sizeof self->driver_error, "%s", err);
         log_error (S_COMP, "no driver|err=\"%s\"", err);
@@ -380,8 +377,7 @@ s_driver_open (shed_sched_t *self)
 shed_sched_t *
 shed_sched_new (const shed_config_t *cfg, shed_nrpc_t *rpc, shed_members_t *members,
                 shed_nstate_t *state, shed_noderec_t *noderec, zloop_t *loop,
-                shed_api_server_t *api, const shed_sched_hooks_t *hooks, char *err,
-                size_t errlen)
+                shed_api_server_t *api, const shed_sched_hooks_t *hooks, char *err, size_t errlen)
 {
     assert (cfg && rpc && state && noderec && loop && api);
     shed_sched_t *self = (shed_sched_t *) zmalloc (sizeof (shed_sched_t));
@@ -404,7 +400,7 @@ shed_sched_new (const shed_config_t *cfg, shed_nrpc_t *rpc, shed_members_t *memb
     self->over = zlistx_new ();
     zlistx_set_destructor (self->over, sched__create_free_fn);
     self->pending = zlistx_new ();
-    self->busy = zhashx_new ();     /* s_work_t *: owned by their driver jobs */
+    self->busy = zhashx_new (); /* s_work_t *: owned by their driver jobs */
     self->exts = zlistx_new ();
     zlistx_set_destructor (self->exts, sched__free_fn);
     self->resv = zhashx_new ();
@@ -420,9 +416,9 @@ shed_sched_new (const shed_config_t *cfg, shed_nrpc_t *rpc, shed_members_t *memb
     self->ops = zhashx_new ();
     zhashx_set_destructor (self->ops, sched__free_fn);
     sched__jobs_init (self);
-    for (size_t i = 0; i < sizeof s_builtin / sizeof s_builtin [0]; i++)
-        if (shed_nrpc_on (rpc, s_builtin [i], sched__serve_rpc, self) != 0) {
-            snprintf (err, errlen, "node rpc: method %s is taken", s_builtin [i]);
+    for (size_t i = 0; i < sizeof s_builtin / sizeof s_builtin[0]; i++)
+        if (shed_nrpc_on (rpc, s_builtin[i], sched__serve_rpc, self) != 0) {
+            snprintf (err, errlen, "node rpc: method %s is taken", s_builtin[i]);
             shed_sched_destroy (&self);
             return NULL;
         }
@@ -455,9 +451,9 @@ shed_sched_new (const shed_config_t *cfg, shed_nrpc_t *rpc, shed_members_t *memb
     shed_nstate_on_change (state, "$origin", s_on_origin, self);
     shed_members_on_event (members, s_on_member, self);
     sched__api_register (self);
-    char cpu [32], mem [32];
-    snprintf (cpu, sizeof cpu, "%.1f", self->capacity.capacity.v [PLACE_CPU] / 1000.0);
-    placement_size_format (self->capacity.capacity.v [PLACE_MEMORY], mem, sizeof mem);
+    char cpu[32], mem[32];
+    snprintf (cpu, sizeof cpu, "%.1f", self->capacity.capacity.v[PLACE_CPU] / 1000.0);
+    placement_size_format (self->capacity.capacity.v[PLACE_MEMORY], mem, sizeof mem);
     log_info (S_COMP, "scheduler up|rpc=%s driver=%s cpus=%s memory=\"%s\" sheds=%zu",
               shed_nrpc_endpoint (rpc), self->driver ? driver_name (self->driver) : "none", cpu,
               mem, sched_admit_count (self->admit));
@@ -499,7 +495,7 @@ shed_sched_destroy (shed_sched_t **self_p)
     }
     zlistx_destroy (&self->pending);
     zhashx_destroy (&self->busy);
-    zlistx_destroy (&self->exts);   /* node_rpc outlives us: other components'
+    zlistx_destroy (&self->exts); /* node_rpc outlives us: other components'
                                        methods stay registered there, unused */
     driver_destroy (&self->driver);
     sched_admit_destroy (&self->admit);

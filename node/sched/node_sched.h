@@ -72,10 +72,10 @@ typedef struct {
  * state listeners. rpc, state and noderec are borrowed and must outlive
  * the scheduler. hooks may be NULL. NULL with a one-line reason on
  * failure. */
-shed_sched_t *shed_sched_new (const shed_config_t *cfg, shed_nrpc_t *rpc,
-                              shed_members_t *members, shed_nstate_t *state,
-                              shed_noderec_t *noderec, zloop_t *loop, shed_api_server_t *api,
-                              const shed_sched_hooks_t *hooks, char *err, size_t errlen);
+shed_sched_t *shed_sched_new (const shed_config_t *cfg, shed_nrpc_t *rpc, shed_members_t *members,
+                              shed_nstate_t *state, shed_noderec_t *noderec, zloop_t *loop,
+                              shed_api_server_t *api, const shed_sched_hooks_t *hooks, char *err,
+                              size_t errlen);
 /* The driver worker goes first (queued calls cancelled, the running one
  * waited for, every waiter answered). */
 void shed_sched_destroy (shed_sched_t **self_p);
@@ -103,13 +103,12 @@ typedef void (shed_sched_rpc_fn) (shed_sched_t *self, const char *peer, uint64_t
  * RPC_ERR_NO_PEER (also when this node shuts down first). `body` is valid
  * only during the call. Called exactly once, never from inside
  * shed_sched_rpc_call. */
-typedef void (shed_sched_rpc_cb) (int status, const char *error, const uint8_t *body,
-                                  size_t len, void *arg);
+typedef void (shed_sched_rpc_cb) (int status, const char *error, const uint8_t *body, size_t len,
+                                  void *arg);
 
 /* Serve `method` (at most RPC_METHOD_MAX bytes) with fn. 0, or -1 if the
  * method is the scheduler's own or already taken. */
-int shed_sched_rpc_on (shed_sched_t *self, const char *method, shed_sched_rpc_fn *fn,
-                       void *arg);
+int shed_sched_rpc_on (shed_sched_t *self, const char *method, shed_sched_rpc_fn *fn, void *arg);
 /* Answer a request handed to a shed_sched_rpc_fn. */
 void shed_sched_rpc_reply (shed_sched_t *self, uint64_t token, int status, const char *error,
                            const uint8_t *body, size_t len);
@@ -118,8 +117,8 @@ void shed_sched_rpc_reply (shed_sched_t *self, uint64_t token, int status, const
  * RPC_TIMEOUT_DEFAULT. Returns 0 (cb will be called), or -1 (bad
  * arguments: cb will not be called). */
 int shed_sched_rpc_call (shed_sched_t *self, const char *peer, const char *method,
-                         const uint8_t *body, size_t len, int timeout_ms,
-                         shed_sched_rpc_cb *cb, void *arg);
+                         const uint8_t *body, size_t len, int timeout_ms, shed_sched_rpc_cb *cb,
+                         void *arg);
 
 /* The node that runs shed `name`, from the replicated shed records (the
  * node that keeps the name when there are duplicates; lost sheds of
@@ -135,26 +134,26 @@ size_t shed_sched_peers (shed_sched_t *self, char names[][REC_NAME_MAX + 1], siz
 
 #define SHED_SCHED_STATES_MAX 16
 typedef struct {
-    place_resources_t capacity;     /* offered to sheds (detected or configured) */
-    place_resources_t reserved;     /* kept for the host */
-    place_resources_t effective;    /* (capacity - reserved) x overcommit, as placement */
-    place_resources_t allocated;    /* sum of the sheds admitted here */
-    size_t admitted;                /* sheds holding resources here */
+    place_resources_t capacity;  /* offered to sheds (detected or configured) */
+    place_resources_t reserved;  /* kept for the host */
+    place_resources_t effective; /* (capacity - reserved) x overcommit, as placement */
+    place_resources_t allocated; /* sum of the sheds admitted here */
+    size_t admitted;             /* sheds holding resources here */
     bool draining;
-    size_t creates_running;         /* creates this node coordinates, not answered yet */
-    uint64_t creates_ok;            /* creates this node coordinated: answered running */
-    uint64_t creates_failed;        /* ... answered with an error */
-    uint64_t claims_deferred;       /* claims that waited for our address block */
+    size_t creates_running;   /* creates this node coordinates, not answered yet */
+    uint64_t creates_ok;      /* creates this node coordinated: answered running */
+    uint64_t creates_failed;  /* ... answered with an error */
+    uint64_t claims_deferred; /* claims that waited for our address block */
     struct {
         char state[REC_SHED_STATE_MAX + 1];
         uint64_t count;
-    } states[SHED_SCHED_STATES_MAX];    /* this node's shed records by state */
+    } states[SHED_SCHED_STATES_MAX]; /* this node's shed records by state */
     size_t nstates;
-    uint64_t state_round_trips;     /* requests that waited for the state actor */
-    size_t driver_pending;          /* driver calls queued or running on the worker */
-    uint64_t driver_timeouts;       /* ... that passed their timeout */
-    uint64_t driver_late;           /* ... whose result came after it */
-    char rpc[512];                  /* node RPC counters, "name=value ..." (rpc_stats) */
+    uint64_t state_round_trips; /* requests that waited for the state actor */
+    size_t driver_pending;      /* driver calls queued or running on the worker */
+    uint64_t driver_timeouts;   /* ... that passed their timeout */
+    uint64_t driver_late;       /* ... whose result came after it */
+    char rpc[512];              /* node RPC counters, "name=value ..." (rpc_stats) */
 } shed_sched_stats_t;
 
 /* Fill *out (the caller's). Reads the replicated shed records: O(sheds). */
@@ -167,20 +166,27 @@ void shed_sched_stats (shed_sched_t *self, shed_sched_stats_t *out);
 #define NSCHED_WHY_MAX     511
 
 /* RESERVE name for request_id at the name's coordinator (method "reserve"). */
+/* clang-format off */
 #define NSCHED_RESERVE_FIELDS(F, T)                                            \
     F (T, 2, name,        WIRE_STR, REC_NAME_MAX,   WIRE_REQ, _)               \
     F (T, 3, request_id,  WIRE_STR, 64,             WIRE_REQ, _)
+/* clang-format on */
 /* verdict: a names_verdict_t; node: see names_decide. */
+/* clang-format off */
 #define NSCHED_RESERVE_REP_FIELDS(F, T)                                        \
     F (T, 2, verdict,     WIRE_U64, 3,              WIRE_REQ, _)               \
     F (T, 3, node,        WIRE_STR, REC_NAME_MAX,   WIRE_OPT, _)               \
     F (T, 4, why,         WIRE_STR, NSCHED_WHY_MAX, WIRE_OPT, _)
+/* clang-format on */
 /* RELEASE a reservation of a create that failed (method "release"). */
+/* clang-format off */
 #define NSCHED_RELEASE_FIELDS(F, T)                                            \
     F (T, 2, name,        WIRE_STR, REC_NAME_MAX,   WIRE_REQ, _)               \
     F (T, 3, request_id,  WIRE_STR, 64,             WIRE_REQ, _)
+/* clang-format on */
 /* CLAIM: admit, create and start (method "claim"). Idempotent on
  * request_id. Units: millicpus, MiB. */
+/* clang-format off */
 #define NSCHED_CLAIM_FIELDS(F, T)                                              \
     F (T, 2, name,        WIRE_STR,  REC_NAME_MAX,  WIRE_REQ, _)               \
     F (T, 3, request_id,  WIRE_STR,  64,            WIRE_REQ, _)               \
@@ -190,9 +196,11 @@ void shed_sched_stats (shed_sched_t *self, shed_sched_stats_t *out);
     F (T, 7, gpus,        WIRE_U64,  0,             WIRE_OPT, _)               \
     F (T, 8, image,       WIRE_STR,  255,           WIRE_OPT, _)               \
     F (T, 9, tags,        WIRE_TAGS, REC_TAGS_MAX,  WIRE_OPT, _)
+/* clang-format on */
 /* Answer of CLAIM and OP. ok: the shed record (a REC_SHED value) is in
  * `shed`; else `why`, and `admitted` tells a rejection (false: try the
  * next candidate) from a failure after admission. Timings in ms. */
+/* clang-format off */
 #define NSCHED_RESULT_FIELDS(F, T)                                             \
     F (T, 2, ok,          WIRE_BOOL, 0,             WIRE_OPT, _)               \
     F (T, 3, admitted,    WIRE_BOOL, 0,             WIRE_OPT, _)               \
@@ -200,14 +208,18 @@ void shed_sched_stats (shed_sched_t *self, shed_sched_stats_t *out);
     F (T, 5, shed,        WIRE_BLOB, 65536,         WIRE_OPT, _)               \
     F (T, 6, create_ms,   WIRE_U64,  0,             WIRE_OPT, _)               \
     F (T, 7, start_ms,    WIRE_U64,  0,             WIRE_OPT, _)
+/* clang-format on */
 /* OP on the owner: 0 start, 1 stop, 2 delete (method "op"); 3 drain,
  * 4 undrain (name ignored); 5 forget: to every node, drop the remembered
  * lost shed `name` of removed node `node`. */
+/* clang-format off */
 #define NSCHED_OP_FIELDS(F, T)                                                 \
     F (T, 2, op,          WIRE_U64,  5,             WIRE_REQ, _)               \
     F (T, 3, name,        WIRE_STR,  REC_NAME_MAX,  WIRE_OPT, _)               \
     F (T, 4, node,        WIRE_STR,  REC_NAME_MAX,  WIRE_OPT, _)
+/* clang-format on */
 
+/* clang-format off */
 #define NSCHED_MESSAGES(M)                                                     \
     M (NSCHED_RESERVE,     nsched_reserve,     1, NSCHED_RESERVE_FIELDS)       \
     M (NSCHED_RESERVE_REP, nsched_reserve_rep, 2, NSCHED_RESERVE_REP_FIELDS)   \
@@ -215,6 +227,7 @@ void shed_sched_stats (shed_sched_t *self, shed_sched_stats_t *out);
     M (NSCHED_CLAIM,       nsched_claim,       4, NSCHED_CLAIM_FIELDS)         \
     M (NSCHED_RESULT,      nsched_result,      5, NSCHED_RESULT_FIELDS)        \
     M (NSCHED_OP,          nsched_op,          6, NSCHED_OP_FIELDS)
+/* clang-format on */
 
 WIRE_DECLARE_PROTO (nsched, NSCHED_MESSAGES)
 

@@ -14,7 +14,7 @@ s_api_create (shed_api_call_t *call, const api_msg_t *msg, void *arg)
 {
     shed_sched_t *self = arg;
     const api_shed_create_req_t *req = &msg->u.api_shed_create_req;
-    char why [256];
+    char why[256];
     if (!names_valid (req->name, why, sizeof why)) {
         shed_api_reply_error (&call, API_ERR_INVALID, "%s", why);
         return;
@@ -35,34 +35,32 @@ s_api_create (shed_api_call_t *call, const api_msg_t *msg, void *arg)
     job->gpus = req->gpus;
     snprintf (job->pin, sizeof job->pin, "%s", req->node);
     snprintf (job->image, sizeof job->image, "%s", req->image);
-    const char *strategy = req->strategy [0] ? req->strategy : self->cfg->scheduler.strategy;
+    const char *strategy = req->strategy[0] ? req->strategy : self->cfg->scheduler.strategy;
     if (!strcmp (strategy, "spread"))
         job->strategy = PLACE_SPREAD;
-    else
-    if (!*strategy || !strcmp (strategy, "binpack"))
+    else if (!*strategy || !strcmp (strategy, "binpack"))
         job->strategy = PLACE_BINPACK;
     else {
         free (c);
-        shed_api_reply_error (&call, API_ERR_INVALID,
-                              "unknown strategy '%s' (binpack or spread)", strategy);
+        shed_api_reply_error (&call, API_ERR_INVALID, "unknown strategy '%s' (binpack or spread)",
+                              strategy);
         return;
     }
     for (size_t i = 0; i < req->constraints.n && i < PLACE_CONSTRAINTS_MAX; i++)
-        if (placement_constraint_parse (req->constraints.items [i].text,
-                                        &job->constraints [job->nconstraints++], why,
-                                        sizeof why)) {
+        if (placement_constraint_parse (req->constraints.items[i].text,
+                                        &job->constraints[job->nconstraints++], why, sizeof why)) {
             free (c);
             shed_api_reply_error (&call, API_ERR_INVALID, "constraint '%s': %s",
-                                  req->constraints.items [i].text, why);
+                                  req->constraints.items[i].text, why);
             return;
         }
     for (size_t i = 0; i < req->tags.n && i < SC_TAGS_MAX; i++)
-        job->tags [job->ntags++] = req->tags.items [i];
-    if (req->request_id [0])
+        job->tags[job->ntags++] = req->tags.items[i];
+    if (req->request_id[0])
         snprintf (job->rid, sizeof job->rid, "%s", req->request_id);
     else
         sched__fmt (job->rid, sizeof job->rid, "%s-%" PRIu64 "-%08x", self->name, ++self->counter,
-                  randombytes_random ());
+                    randombytes_random ());
     /* The same request in progress here: wait with it. */
     s_create_t *running = (s_create_t *) zhashx_lookup (self->jobs, job->rid);
     if (running) {
@@ -91,10 +89,11 @@ s_api_list (shed_api_call_t *call, const api_msg_t *msg, void *arg)
     assert (items);
     size_t n = 0;
     for (size_t i = 0; i < v.n; i++) {
-        if (*node && strcmp (node, v.items [i].origin))
+        if (*node && strcmp (node, v.items[i].origin))
             continue;
-        sched__api_shed_fill (&items [n++], &v.items [i], dup [i],
-                         dup [i] ? sched__sheds_winner (&v, v.items [i].m.u.rec_shed.name) : NULL);
+        sched__api_shed_fill (&items[n++], &v.items[i], dup[i],
+                              dup[i] ? sched__sheds_winner (&v, v.items[i].m.u.rec_shed.name)
+                                     : NULL);
     }
     api_msg_t rep = { .hdr.type = API_SHED_LIST_REP };
     rep.u.api_shed_list_rep.sheds.n = n;
@@ -110,21 +109,20 @@ s_api_list (shed_api_call_t *call, const api_msg_t *msg, void *arg)
 static int
 s_resolve (s_sheds_t *v, const char *ref, char *why, size_t size, api_err_code_t *code)
 {
-    char name [REC_NAME_MAX + 1], node [REC_NAME_MAX + 1];
+    char name[REC_NAME_MAX + 1], node[REC_NAME_MAX + 1];
     sched__split_ref (ref, name, node);
     int found = -1, count = 0;
-    char where [256] = "";
+    char where[256] = "";
     for (size_t i = 0; i < v->n; i++) {
-        if (strcmp (v->items [i].m.u.rec_shed.name, name))
+        if (strcmp (v->items[i].m.u.rec_shed.name, name))
             continue;
-        if (*node && strcmp (v->items [i].origin, node))
+        if (*node && strcmp (v->items[i].origin, node))
             continue;
-        if (found < 0 || (!v->items [i].lost && v->items [found].lost))
+        if (found < 0 || (!v->items[i].lost && v->items[found].lost))
             found = (int) i;
         count++;
         size_t used = strlen (where);
-        snprintf (where + used, sizeof where - used, "%s%s", used ? ", " : "",
-                  v->items [i].origin);
+        snprintf (where + used, sizeof where - used, "%s%s", used ? ", " : "", v->items[i].origin);
     }
     if (found < 0) {
         *code = API_ERR_NOT_FOUND;
@@ -134,7 +132,7 @@ s_resolve (s_sheds_t *v, const char *ref, char *why, size_t size, api_err_code_t
     if (count > 1) {
         *code = API_ERR_INVALID;
         snprintf (why, size, "%d sheds are named %s (on %s): say which, e.g. %s@%s", count, name,
-                  where, name, v->items [found].origin);
+                  where, name, v->items[found].origin);
         return -1;
     }
     return found;
@@ -147,9 +145,9 @@ s_api_show (shed_api_call_t *call, const api_msg_t *msg, void *arg)
     s_sheds_t v;
     sched__sheds_load (self, &v, true);
     bool *dup = sched__sheds_dups (&v);
-    char why [256];
+    char why[256];
     api_err_code_t code = API_ERR_NOT_FOUND;
-    char name [REC_NAME_MAX + 1], node [REC_NAME_MAX + 1];
+    char name[REC_NAME_MAX + 1], node[REC_NAME_MAX + 1];
     sched__split_ref (msg->u.api_shed_show_req.name, name, node);
     int i = s_resolve (&v, msg->u.api_shed_show_req.name, why, sizeof why, &code);
     if (i < 0 && code == API_ERR_INVALID && !*node) {
@@ -161,12 +159,13 @@ s_api_show (shed_api_call_t *call, const api_msg_t *msg, void *arg)
         shed_api_reply_error (&call, code, "%s", why);
     else {
         api_shed_t item;
-        sched__api_shed_fill (&item, &v.items [i], dup [i],
-                         sched__sheds_winner (&v, v.items [i].m.u.rec_shed.name));
-        if (!dup [i] && code == API_ERR_INVALID)
+        sched__api_shed_fill (&item, &v.items[i], dup[i],
+                              sched__sheds_winner (&v, v.items[i].m.u.rec_shed.name));
+        if (!dup[i] && code == API_ERR_INVALID)
             snprintf (item.note, sizeof item.note,
                       "duplicate name: other sheds named %s exist (shedctl list); this one "
-                      "keeps the name", name);
+                      "keeps the name",
+                      name);
         api_msg_t rep = { .hdr.type = API_SHED_REP };
         rep.u.api_shed_rep.shed.n = 1;
         rep.u.api_shed_rep.shed.items = &item;
@@ -181,23 +180,23 @@ s_api_op (shed_api_call_t *call, const api_msg_t *msg, void *arg)
 {
     shed_sched_t *self = arg;
     const api_shed_op_req_t *req = &msg->u.api_shed_op_req;
-    const char *opname = req->op == API_SHED_OP_START ? "start"
-                       : req->op == API_SHED_OP_STOP ? "stop" : "delete";
-    char rid [65];
-    if (req->request_id [0])
+    const char *opname = req->op == API_SHED_OP_START  ? "start"
+                         : req->op == API_SHED_OP_STOP ? "stop"
+                                                       : "delete";
+    char rid[65];
+    if (req->request_id[0])
         snprintf (rid, sizeof rid, "%s", req->request_id);
     else
         sched__fmt (rid, sizeof rid, "%s-op-%" PRIu64 "-%08x", self->name, ++self->counter,
-               randombytes_random ());
-    s_opdone_t *done = req->request_id [0] ? (s_opdone_t *) zhashx_lookup (self->ops, rid)
-                                           : NULL;
+                    randombytes_random ());
+    s_opdone_t *done = req->request_id[0] ? (s_opdone_t *) zhashx_lookup (self->ops, rid) : NULL;
     s_sheds_t v;
     sched__sheds_load (self, &v, true);
-    char why [256];
+    char why[256];
     api_err_code_t code;
     int i = s_resolve (&v, req->name, why, sizeof why, &code);
     if (i < 0 && done && done->op == req->op && req->op == API_SHED_OP_DELETE
-    &&  code == API_ERR_NOT_FOUND) {
+        && code == API_ERR_NOT_FOUND) {
         /* A retried delete whose first attempt went through (its answer
          * was lost or came after the deadline): done, not "no such shed". */
         api_msg_t ok = { .hdr.type = API_OK };
@@ -213,7 +212,7 @@ s_api_op (shed_api_call_t *call, const api_msg_t *msg, void *arg)
         sched__sheds_free (&v);
         return;
     }
-    const s_shed_t *sh = &v.items [i];
+    const s_shed_t *sh = &v.items[i];
     if (sh->lost) {
         if (req->op == API_SHED_OP_DELETE && req->force) {
             /* Every node remembers lost sheds on its own: tell them all
@@ -221,24 +220,23 @@ s_api_op (shed_api_call_t *call, const api_msg_t *msg, void *arg)
              * how many were told, not how many answered). */
             nsched_msg_t m = { .hdr.type = NSCHED_OP };
             m.u.nsched_op.op = NSCHED_OP_FORGET;
-            snprintf (m.u.nsched_op.name, sizeof m.u.nsched_op.name, "%s",
-                      sh->m.u.rec_shed.name);
+            snprintf (m.u.nsched_op.name, sizeof m.u.nsched_op.name, "%s", sh->m.u.rec_shed.name);
             snprintf (m.u.nsched_op.node, sizeof m.u.nsched_op.node, "%s", sh->origin);
-            const char *names [1024];
+            const char *names[1024];
             size_t n = sched__alive_names (self, names, 1024);
             for (size_t k = 0; k < n; k++)
-                sched__fire (self, names [k], "op", &m);
+                sched__fire (self, names[k], "op", &m);
             api_msg_t ok = { .hdr.type = API_OK };
             snprintf (ok.u.api_ok.message, sizeof ok.u.api_ok.message,
-                      "told %zu node%s to forget lost shed %s (was on %s)", n,
-                      n == 1 ? "" : "s", sh->m.u.rec_shed.name, sh->origin);
+                      "told %zu node%s to forget lost shed %s (was on %s)", n, n == 1 ? "" : "s",
+                      sh->m.u.rec_shed.name, sh->origin);
             shed_api_reply (&call, &ok);
         }
         else
             shed_api_reply_error (&call, API_ERR_INVALID,
                                   "cannot %s %s: its node %s is gone (lost); "
-                                  "'shedctl delete --force %s@%s' forgets it", opname,
-                                  sh->m.u.rec_shed.name, sh->origin, sh->m.u.rec_shed.name,
+                                  "'shedctl delete --force %s@%s' forgets it",
+                                  opname, sh->m.u.rec_shed.name, sh->origin, sh->m.u.rec_shed.name,
                                   sh->origin);
         sched__sheds_free (&v);
         return;
@@ -251,13 +249,14 @@ s_api_op (shed_api_call_t *call, const api_msg_t *msg, void *arg)
         return;
     }
     nsched_msg_t m = { .hdr.type = NSCHED_OP };
-    m.u.nsched_op.op = req->op == API_SHED_OP_START ? NSCHED_OP_START
-                     : req->op == API_SHED_OP_STOP ? NSCHED_OP_STOP : NSCHED_OP_DELETE;
+    m.u.nsched_op.op = req->op == API_SHED_OP_START  ? NSCHED_OP_START
+                       : req->op == API_SHED_OP_STOP ? NSCHED_OP_STOP
+                                                     : NSCHED_OP_DELETE;
     snprintf (m.u.nsched_op.name, sizeof m.u.nsched_op.name, "%s", sh->m.u.rec_shed.name);
-    char node [REC_NAME_MAX + 1];
+    char node[REC_NAME_MAX + 1];
     snprintf (node, sizeof node, "%s", sh->origin);
     sched__sheds_free (&v);
-    if (req->request_id [0] && !done && zhashx_size (self->ops) < S_OPS_MAX) {
+    if (req->request_id[0] && !done && zhashx_size (self->ops) < S_OPS_MAX) {
         s_opdone_t *d = (s_opdone_t *) zmalloc (sizeof (s_opdone_t));
         assert (d);
         snprintf (d->name, sizeof d->name, "%s", m.u.nsched_op.name);
@@ -274,7 +273,7 @@ s_api_drain (shed_api_call_t *call, const api_msg_t *msg, void *arg)
 {
     shed_sched_t *self = arg;
     const api_node_drain_req_t *req = &msg->u.api_node_drain_req;
-    const char *node = req->node [0] ? req->node : self->name;
+    const char *node = req->node[0] ? req->node : self->name;
     if (!streq (node, self->name)) {
         s_member_t *mem = (s_member_t *) zhashx_lookup (self->members, node);
         if (!mem) {

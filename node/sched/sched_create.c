@@ -13,7 +13,7 @@ sc_step (sc_job_t *job, const sc_env_t *env, const char *fmt, ...)
 {
     if (job->nsteps >= SC_STEPS_MAX)
         return;
-    api_step_t *st = &job->steps [job->nsteps++];
+    api_step_t *st = &job->steps[job->nsteps++];
     va_list ap;
     va_start (ap, fmt);
     vsnprintf (st->text, sizeof st->text, fmt, ap);
@@ -21,13 +21,13 @@ sc_step (sc_job_t *job, const sc_env_t *env, const char *fmt, ...)
     st->ms = (uint64_t) (env->now (env->arg) - job->t0);
 }
 
-static void s_fail (sc_job_t *job, const sc_env_t *env, api_err_code_t code, const char *fmt,
-                    ...) __attribute__ ((format (printf, 4, 5)));
+static void s_fail (sc_job_t *job, const sc_env_t *env, api_err_code_t code, const char *fmt, ...)
+    __attribute__ ((format (printf, 4, 5)));
 
 static void
 s_fail (sc_job_t *job, const sc_env_t *env, api_err_code_t code, const char *fmt, ...)
 {
-    char why [API_TEXT_MAX + 1];
+    char why[API_TEXT_MAX + 1];
     va_list ap;
     va_start (ap, fmt);
     vsnprintf (why, sizeof why, fmt, ap);
@@ -49,7 +49,7 @@ s_left (const sc_job_t *job, const sc_env_t *env, int64_t cap)
 static void
 s_release (sc_job_t *job, const sc_env_t *env)
 {
-    if (job->coordinator [0])
+    if (job->coordinator[0])
         env->send_release (env->arg, job, job->coordinator);
 }
 
@@ -57,7 +57,7 @@ static void
 s_skip (sc_job_t *job, const sc_env_t *env, const char *peer)
 {
     if (job->nskip < SC_SKIP_MAX && !env->is_self (env->arg, peer))
-        snprintf (job->skip [job->nskip++], sizeof job->skip [0], "%s", peer);
+        snprintf (job->skip[job->nskip++], sizeof job->skip[0], "%s", peer);
 }
 
 /* Reserve at the name's coordinator among the members membership does not
@@ -67,9 +67,9 @@ static void
 s_reserve (sc_job_t *job, const sc_env_t *env)
 {
     const char *c = env->coordinator (env->arg, job->name, job->skip, job->nskip);
-    if (job->coordinator [0] && strcmp (job->coordinator, c) != 0)
-        sc_step (job, env, "name coordinator %s did not answer (%s): asking %s",
-                 job->coordinator, env->peer_status (env->arg, job->coordinator), c);
+    if (job->coordinator[0] && strcmp (job->coordinator, c) != 0)
+        sc_step (job, env, "name coordinator %s did not answer (%s): asking %s", job->coordinator,
+                 env->peer_status (env->arg, job->coordinator), c);
     snprintf (job->coordinator, sizeof job->coordinator, "%s", c);
     job->phase = SC_RESERVE;
     int timeout = s_left (job, env, SC_RESERVE_TIMEOUT_MS);
@@ -85,22 +85,21 @@ sc_start (sc_job_t *job, const sc_env_t *env)
 static void
 s_place (sc_job_t *job, const sc_env_t *env)
 {
-    char explain [1024] = "";
-    size_t n = env->place (env->arg, job, job->cand, PLACE_CANDIDATES_MAX, explain,
-                           sizeof explain);
+    char explain[1024] = "";
+    size_t n = env->place (env->arg, job, job->cand, PLACE_CANDIDATES_MAX, explain, sizeof explain);
     job->ncand = n < PLACE_CANDIDATES_MAX ? n : PLACE_CANDIDATES_MAX;
     job->next = 0;
     if (job->ncand == 0) {
         s_release (job, env);
-        if (job->pin [0] && !explain [0])
+        if (job->pin[0] && !explain[0])
             s_fail (job, env, API_ERR_INVALID, "no node named %s in the cluster", job->pin);
         else
             s_fail (job, env, API_ERR_INVALID, "no node fits shed %s: %s", job->name,
-                    explain [0] ? explain : "no nodes known");
+                    explain[0] ? explain : "no nodes known");
         return;
     }
     sc_step (job, env, "placing: %zu candidate%s (%s first)", job->ncand,
-             job->ncand == 1 ? "" : "s", job->cand [0]);
+             job->ncand == 1 ? "" : "s", job->cand[0]);
     s_claim_next (job, env);
 }
 
@@ -110,16 +109,15 @@ s_claim_next (sc_job_t *job, const sc_env_t *env)
     size_t max = job->max_attempts ? job->max_attempts : 3;
     if (job->next >= job->ncand || job->next >= max) {
         s_release (job, env);
-        s_fail (job, env, API_ERR_INVALID, "no node accepted shed %s: %s", job->name,
-                job->reasons);
+        s_fail (job, env, API_ERR_INVALID, "no node accepted shed %s: %s", job->name, job->reasons);
         return;
     }
-    snprintf (job->target, sizeof job->target, "%s", job->cand [job->next++]);
+    snprintf (job->target, sizeof job->target, "%s", job->cand[job->next++]);
     job->phase = SC_CLAIM;
     /* Bounded by the API deadline too; a claim cut short is "outcome
      * unknown", never retried elsewhere. */
-    int timeout = s_left (job, env, job->claim_timeout_ms ? (int64_t) job->claim_timeout_ms
-                                                          : 30000);
+    int timeout =
+        s_left (job, env, job->claim_timeout_ms ? (int64_t) job->claim_timeout_ms : 30000);
     env->send_claim (env->arg, job, job->target, ++job->seq, timeout > 0 ? timeout : 1);
 }
 
@@ -128,7 +126,7 @@ sc_on_reserve (sc_job_t *job, const sc_env_t *env, uint32_t seq, const char *pee
                const sc_reserve_answer_t *ans)
 {
     if (sc_done (job) || seq != job->seq)
-        return;                     /* answered already, or superseded (failover) */
+        return; /* answered already, or superseded (failover) */
     if (job->phase != SC_RESERVE) {
         s_fail (job, env, API_ERR_INTERNAL, "%s answered out of protocol", peer);
         return;
@@ -144,8 +142,8 @@ sc_on_reserve (sc_job_t *job, const sc_env_t *env, uint32_t seq, const char *pee
             s_release (job, env);
             s_fail (job, env, API_ERR_UNAVAILABLE,
                     "name coordinator %s for %s did not answer: %s (membership: %s); "
-                    "nothing was created", peer, job->name,
-                    ans->error && *ans->error ? ans->error : "bad reply",
+                    "nothing was created",
+                    peer, job->name, ans->error && *ans->error ? ans->error : "bad reply",
                     env->peer_status (env->arg, peer));
         }
         return;
@@ -186,8 +184,8 @@ sc_on_claim (sc_job_t *job, const sc_env_t *env, uint32_t seq, const char *peer,
          * happened. */
         s_fail (job, env, API_ERR_UNAVAILABLE,
                 "claim on %s did not complete: %s (membership: %s): outcome unknown: "
-                "check with `shedctl show %s` or retry with --request-id %s", peer,
-                ans->error && *ans->error ? ans->error : "bad reply",
+                "check with `shedctl show %s` or retry with --request-id %s",
+                peer, ans->error && *ans->error ? ans->error : "bad reply",
                 env->peer_status (env->arg, peer), job->name, job->rid);
         return;
     }
@@ -204,7 +202,7 @@ sc_on_claim (sc_job_t *job, const sc_env_t *env, uint32_t seq, const char *peer,
     size_t used = strlen (job->reasons);
     snprintf (job->reasons + used, sizeof job->reasons - used, "%s%s: %s", used ? "; " : "",
               job->target, why);
-    if (ans->admitted)              /* admitted, the driver failed: the next may work */
+    if (ans->admitted) /* admitted, the driver failed: the next may work */
         sc_step (job, env, "%s failed: %s", job->target, why);
     else
         sc_step (job, env, "%s rejected: %s", job->target, why);
@@ -218,15 +216,19 @@ sc_on_deadline (sc_job_t *job, const sc_env_t *env)
         return;
     if (job->phase == SC_RESERVE) {
         s_release (job, env);
-        s_fail (job, env, API_ERR_UNAVAILABLE, "create %s: name coordinator %s did not answer "
-                "within %" PRIu64 " ms (membership: %s); nothing was created", job->name,
-                job->coordinator, job->timeout_ms, env->peer_status (env->arg, job->coordinator));
+        s_fail (job, env, API_ERR_UNAVAILABLE,
+                "create %s: name coordinator %s did not answer "
+                "within %" PRIu64 " ms (membership: %s); nothing was created",
+                job->name, job->coordinator, job->timeout_ms,
+                env->peer_status (env->arg, job->coordinator));
     }
     else
-        s_fail (job, env, API_ERR_UNAVAILABLE, "create %s: claim on %s did not answer within "
+        s_fail (job, env, API_ERR_UNAVAILABLE,
+                "create %s: claim on %s did not answer within "
                 "%" PRIu64 " ms (membership: %s): outcome unknown: check with `shedctl show %s` "
-                "or retry with --request-id %s", job->name, job->target, job->timeout_ms,
-                env->peer_status (env->arg, job->target), job->name, job->rid);
+                "or retry with --request-id %s",
+                job->name, job->target, job->timeout_ms, env->peer_status (env->arg, job->target),
+                job->name, job->rid);
 }
 
 void
@@ -241,10 +243,9 @@ sc_on_peer_trouble (sc_job_t *job, const sc_env_t *env, const char *peer, bool f
             s_skip (job, env, peer);
         s_reserve (job, env);
     }
-    else
-    if (failed && job->phase == SC_CLAIM && strcmp (job->target, peer) == 0)
+    else if (failed && job->phase == SC_CLAIM && strcmp (job->target, peer) == 0)
         s_fail (job, env, API_ERR_UNAVAILABLE,
                 "create %s: %s failed during the claim: outcome unknown: check with "
-                "`shedctl show %s` or retry with --request-id %s", job->name, peer, job->name,
-                job->rid);
+                "`shedctl show %s` or retry with --request-id %s",
+                job->name, peer, job->name, job->rid);
 }

@@ -34,43 +34,43 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define SC_STEPS_MAX     32
-#define SC_SKIP_MAX      8          /* coordinators one create may give up on */
-#define SC_TAGS_MAX      32
-#define SC_RESERVE_TIMEOUT_MS 3000  /* one coordinator's turn: then the next */
+#define SC_STEPS_MAX          32
+#define SC_SKIP_MAX           8 /* coordinators one create may give up on */
+#define SC_TAGS_MAX           32
+#define SC_RESERVE_TIMEOUT_MS 3000 /* one coordinator's turn: then the next */
 
 typedef enum { SC_RESERVE, SC_CLAIM, SC_DONE } sc_phase_t;
 
 typedef struct {
     /* The request (filled by the caller before sc_start). */
-    char rid [65];
-    char name [REC_NAME_MAX + 1];
+    char rid[65];
+    char name[REC_NAME_MAX + 1];
     uint64_t cpus_milli, memory_mb, disk_mb, gpus;
-    char pin [REC_NAME_MAX + 1];
-    place_constraint_t constraints [PLACE_CONSTRAINTS_MAX];
+    char pin[REC_NAME_MAX + 1];
+    place_constraint_t constraints[PLACE_CONSTRAINTS_MAX];
     size_t nconstraints;
     place_strategy_t strategy;
-    char image [256];
-    wire_tag_t tags [SC_TAGS_MAX];
+    char image[256];
+    wire_tag_t tags[SC_TAGS_MAX];
     size_t ntags;
-    int64_t t0;                     /* mono ms: the call arrived */
-    int64_t deadline;               /* mono ms: answered by then, whatever peers do */
+    int64_t t0;       /* mono ms: the call arrived */
+    int64_t deadline; /* mono ms: answered by then, whatever peers do */
     uint64_t timeout_ms;
-    uint64_t claim_timeout_ms;      /* one claim's wait (scheduler.claim_timeout_ms) */
-    size_t max_attempts;            /* candidates tried at most */
+    uint64_t claim_timeout_ms; /* one claim's wait (scheduler.claim_timeout_ms) */
+    size_t max_attempts;       /* candidates tried at most */
     /* Progress (the machine's). */
     sc_phase_t phase;
-    api_step_t steps [SC_STEPS_MAX];
+    api_step_t steps[SC_STEPS_MAX];
     size_t nsteps;
-    char coordinator [REC_NAME_MAX + 1];
-    char cand [PLACE_CANDIDATES_MAX][REC_NAME_MAX + 1];
+    char coordinator[REC_NAME_MAX + 1];
+    char cand[PLACE_CANDIDATES_MAX][REC_NAME_MAX + 1];
     size_t ncand, next;
-    char reasons [1024];
-    char target [REC_NAME_MAX + 1];
-    uint32_t seq;                   /* of the request in flight */
-    char skip [SC_SKIP_MAX][REC_NAME_MAX + 1];  /* coordinators that did not answer */
+    char reasons[1024];
+    char target[REC_NAME_MAX + 1];
+    uint32_t seq;                             /* of the request in flight */
+    char skip[SC_SKIP_MAX][REC_NAME_MAX + 1]; /* coordinators that did not answer */
     size_t nskip;
-    void *user;                     /* the caller's (its API calls) */
+    void *user; /* the caller's (its API calls) */
 } sc_job_t;
 
 /* An answer to RESERVE: answered false when it did not come (timeout, no
@@ -102,21 +102,19 @@ typedef struct {
     int64_t (*now) (void *arg);
     /* The name's coordinator among the members, leaving out the suspect
      * ones and the `nskip` in `skip` (never this node). */
-    const char *(*coordinator) (void *arg, const char *name, char skip [][REC_NAME_MAX + 1],
+    const char *(*coordinator) (void *arg, const char *name, char skip[][REC_NAME_MAX + 1],
                                 size_t nskip);
     bool (*is_self) (void *arg, const char *peer);
     /* "alive", "suspect", "failed", "this node"...: for messages. */
     const char *(*peer_status) (void *arg, const char *peer);
     /* Send RESERVE / CLAIM for the job to peer; the answer comes back
      * through sc_on_reserve / sc_on_claim with this seq (maybe at once). */
-    void (*send_reserve) (void *arg, sc_job_t *job, const char *peer, uint32_t seq,
-                          int timeout_ms);
-    void (*send_claim) (void *arg, sc_job_t *job, const char *peer, uint32_t seq,
-                        int timeout_ms);
+    void (*send_reserve) (void *arg, sc_job_t *job, const char *peer, uint32_t seq, int timeout_ms);
+    void (*send_claim) (void *arg, sc_job_t *job, const char *peer, uint32_t seq, int timeout_ms);
     /* Fire and forget. */
     void (*send_release) (void *arg, const sc_job_t *job, const char *peer);
     /* Candidates, best first (at most max); 0 with `explain` when none. */
-    size_t (*place) (void *arg, const sc_job_t *job, char cand [][REC_NAME_MAX + 1], size_t max,
+    size_t (*place) (void *arg, const sc_job_t *job, char cand[][REC_NAME_MAX + 1], size_t max,
                      char *explain, size_t explain_size);
     /* NAMES_DONE: answer from the shed this request id made, if it is
      * known here; false if not. */

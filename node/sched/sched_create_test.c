@@ -14,28 +14,27 @@
 
 typedef struct {
     int64_t now;
-    const char *members [8];        /* coordinator order (rendezvous stand-in) */
+    const char *members[8]; /* coordinator order (rendezvous stand-in) */
     size_t nmembers;
-    const char *suspect;            /* a member membership suspects */
-    const char *cands [4];
+    const char *suspect; /* a member membership suspects */
+    const char *cands[4];
     size_t ncands;
-    bool existing;                  /* succeed_existing finds the shed */
-    char log [4096];                /* "action(args) ..." */
+    bool existing;  /* succeed_existing finds the shed */
+    char log[4096]; /* "action(args) ..." */
     uint32_t last_seq;
     int last_timeout;
     api_err_code_t code;
-    char why [API_TEXT_MAX + 1];
+    char why[API_TEXT_MAX + 1];
 } s_fake_t;
 
-static void
-s_log (s_fake_t *f, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+static void s_log (s_fake_t *f, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 
 static void
 s_log (s_fake_t *f, const char *fmt, ...)
 {
     size_t used = strlen (f->log);
     if (used)
-        f->log [used++] = ' ';
+        f->log[used++] = ' ';
     va_list ap;
     va_start (ap, fmt);
     vsnprintf (f->log + used, sizeof f->log - used, fmt, ap);
@@ -49,17 +48,17 @@ s_now (void *arg)
 }
 
 static const char *
-s_coordinator (void *arg, const char *name, char skip [][REC_NAME_MAX + 1], size_t nskip)
+s_coordinator (void *arg, const char *name, char skip[][REC_NAME_MAX + 1], size_t nskip)
 {
     (void) name;
     s_fake_t *f = arg;
     for (size_t i = 0; i < f->nmembers; i++) {
-        bool skipped = f->suspect && strcmp (f->members [i], f->suspect) == 0
-                       && strcmp (f->members [i], "self") != 0;
+        bool skipped = f->suspect && strcmp (f->members[i], f->suspect) == 0
+                       && strcmp (f->members[i], "self") != 0;
         for (size_t k = 0; k < nskip; k++)
-            skipped |= strcmp (skip [k], f->members [i]) == 0;
+            skipped |= strcmp (skip[k], f->members[i]) == 0;
         if (!skipped)
-            return f->members [i];
+            return f->members[i];
     }
     return "self";
 }
@@ -75,8 +74,9 @@ static const char *
 s_peer_status (void *arg, const char *peer)
 {
     s_fake_t *f = arg;
-    return s_is_self (arg, peer) ? "this node"
-         : f->suspect && !strcmp (peer, f->suspect) ? "suspect" : "alive";
+    return s_is_self (arg, peer)                      ? "this node"
+           : f->suspect && !strcmp (peer, f->suspect) ? "suspect"
+                                                      : "alive";
 }
 
 static void
@@ -107,14 +107,14 @@ s_send_release (void *arg, const sc_job_t *job, const char *peer)
 }
 
 static size_t
-s_place (void *arg, const sc_job_t *job, char cand [][REC_NAME_MAX + 1], size_t max,
-         char *explain, size_t explain_size)
+s_place (void *arg, const sc_job_t *job, char cand[][REC_NAME_MAX + 1], size_t max, char *explain,
+         size_t explain_size)
 {
     (void) job;
     s_fake_t *f = arg;
     size_t n = 0;
     for (; n < f->ncands && n < max; n++)
-        snprintf (cand [n], REC_NAME_MAX + 1, "%s", f->cands [n]);
+        snprintf (cand[n], REC_NAME_MAX + 1, "%s", f->cands[n]);
     if (!n)
         snprintf (explain, explain_size, "n2: not enough memory");
     s_log (f, "place=%zu", n);
@@ -132,8 +132,7 @@ s_succeed_existing (void *arg, sc_job_t *job)
 }
 
 static void
-s_succeed (void *arg, sc_job_t *job, const void *record, const char *origin,
-           const char *message)
+s_succeed (void *arg, sc_job_t *job, const void *record, const char *origin, const char *message)
 {
     (void) job;
     (void) message;
@@ -153,8 +152,17 @@ s_fail (void *arg, sc_job_t *job, api_err_code_t code, const char *why)
 static sc_env_t
 s_env (s_fake_t *f)
 {
-    sc_env_t env = { f, s_now, s_coordinator, s_is_self, s_peer_status, s_send_reserve,
-                     s_send_claim, s_send_release, s_place, s_succeed_existing, s_succeed,
+    sc_env_t env = { f,
+                     s_now,
+                     s_coordinator,
+                     s_is_self,
+                     s_peer_status,
+                     s_send_reserve,
+                     s_send_claim,
+                     s_send_release,
+                     s_place,
+                     s_succeed_existing,
+                     s_succeed,
                      s_fail };
     return env;
 }
@@ -178,8 +186,11 @@ static void
 test_happy_path (void **state)
 {
     (void) state;
-    s_fake_t f = { .now = 1000, .members = { "n2", "self" }, .nmembers = 2,
-                   .cands = { "n3", "n4" }, .ncands = 2 };
+    s_fake_t f = { .now = 1000,
+                   .members = { "n2", "self" },
+                   .nmembers = 2,
+                   .cands = { "n3", "n4" },
+                   .ncands = 2 };
     sc_env_t env = s_env (&f);
     sc_job_t job;
     s_job_init (&job, &f);
@@ -190,30 +201,39 @@ test_happy_path (void **state)
     assert_int_equal (job.phase, SC_CLAIM);
     assert_int_equal (f.last_timeout, 20000);
     f.now += 40;
-    sc_claim_answer_t ok = { .answered = true, .ok = true, .admitted = true, .create_ms = 10,
-                             .start_ms = 20, .record = "rec", .state = "running" };
+    sc_claim_answer_t ok = { .answered = true,
+                             .ok = true,
+                             .admitted = true,
+                             .create_ms = 10,
+                             .start_ms = 20,
+                             .record = "rec",
+                             .state = "running" };
     sc_on_claim (&job, &env, f.last_seq, "n3", &ok);
     assert_true (sc_done (&job));
     assert_string_equal (f.log, "reserve(n2) place=2 claim(n3) succeed(n3,rec)");
     assert_int_equal (job.nsteps, 5);
-    assert_string_equal (job.steps [0].text, "name web reserved (coordinator n2)");
-    assert_int_equal (job.steps [4].ms, 45);
+    assert_string_equal (job.steps[0].text, "name web reserved (coordinator n2)");
+    assert_int_equal (job.steps[4].ms, 45);
 }
 
 static void
 test_rejected_then_next (void **state)
 {
     (void) state;
-    s_fake_t f = { .now = 0, .members = { "self" }, .nmembers = 1,
-                   .cands = { "n3", "n4", "n5", "n6" }, .ncands = 4 };
+    s_fake_t f = { .now = 0,
+                   .members = { "self" },
+                   .nmembers = 1,
+                   .cands = { "n3", "n4", "n5", "n6" },
+                   .ncands = 4 };
     sc_env_t env = s_env (&f);
     sc_job_t job;
     s_job_init (&job, &f);
     job.max_attempts = 2;
     sc_start (&job, &env);
     sc_on_reserve (&job, &env, f.last_seq, "self", &s_grant);
-    sc_claim_answer_t no = { .answered = true, .ok = false, .admitted = false,
-                             .why = "not enough cpu" };
+    sc_claim_answer_t no = {
+        .answered = true, .ok = false, .admitted = false, .why = "not enough cpu"
+    };
     sc_on_claim (&job, &env, f.last_seq, "n3", &no);
     no.admitted = true;
     no.why = "driver failed";
@@ -228,8 +248,9 @@ static void
 test_coordinator_failover_and_stale_answer (void **state)
 {
     (void) state;
-    s_fake_t f = { .now = 0, .members = { "n2", "n7", "self" }, .nmembers = 3,
-                   .cands = { "n3" }, .ncands = 1 };
+    s_fake_t f = {
+        .now = 0, .members = { "n2", "n7", "self" }, .nmembers = 3, .cands = { "n3" }, .ncands = 1
+    };
     sc_env_t env = s_env (&f);
     sc_job_t job;
     s_job_init (&job, &f);
@@ -248,7 +269,7 @@ test_coordinator_failover_and_stale_answer (void **state)
     assert_string_equal (job.coordinator, "self");
     sc_on_reserve (&job, &env, f.last_seq, "self", &s_grant);
     assert_string_equal (f.log, "reserve(n2) reserve(n7) reserve(self) place=1 claim(n3)");
-    assert_string_equal (job.steps [0].text,
+    assert_string_equal (job.steps[0].text,
                          "name coordinator n2 did not answer (alive): asking n7");
 }
 
@@ -271,8 +292,7 @@ static void
 test_claim_unknown_outcome (void **state)
 {
     (void) state;
-    s_fake_t f = { .members = { "self" }, .nmembers = 1, .cands = { "n3", "n4" },
-                   .ncands = 2 };
+    s_fake_t f = { .members = { "self" }, .nmembers = 1, .cands = { "n3", "n4" }, .ncands = 2 };
     sc_env_t env = s_env (&f);
     sc_job_t job;
     s_job_init (&job, &f);
@@ -340,7 +360,7 @@ test_retry_already_done (void **state)
 int
 main (void)
 {
-    const struct CMUnitTest tests [] = {
+    const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_happy_path),
         cmocka_unit_test (test_rejected_then_next),
         cmocka_unit_test (test_coordinator_failover_and_stale_answer),

@@ -33,7 +33,7 @@ sched__work_wait (s_work_t *w, s_answer_t *ans)
 {
     if (!ans || w->nans >= S_WAITERS_MAX)
         return false;
-    w->ans [w->nans++] = *ans;
+    w->ans[w->nans++] = *ans;
     ans->local = NULL;
     return true;
 }
@@ -42,11 +42,14 @@ const char *
 sched__work_what (const s_work_t *w)
 {
     switch (w->type) {
-        case W_CLAIM: return w->starting ? "start" : "create";
-        case W_OP: return w->op == NSCHED_OP_START ? "start"
-                        : w->op == NSCHED_OP_STOP ? "stop" : "delete";
-        case W_UNDO: return "undo of a failed create";
-        case W_READOPT: return "re-adoption";
+    case W_CLAIM:
+        return w->starting ? "start" : "create";
+    case W_OP:
+        return w->op == NSCHED_OP_START ? "start" : w->op == NSCHED_OP_STOP ? "stop" : "delete";
+    case W_UNDO:
+        return "undo of a failed create";
+    case W_READOPT:
+        return "re-adoption";
     }
     return "?";
 }
@@ -87,7 +90,7 @@ sched__agent_add (shed_sched_t *self, const char *name)
 {
     if (!self->hooks.agent_add)
         return;
-    char base [DRIVER_PATH_MAX], sock [DRIVER_PATH_MAX + 16], err [256];
+    char base[DRIVER_PATH_MAX], sock[DRIVER_PATH_MAX + 16], err[256];
     sched__agent_socket (self, name, base, sizeof base);
     /* Where the driver's shed connects to: the socket itself for netns,
      * <uds_path>_1026 for a Firecracker vsock. */
@@ -151,8 +154,8 @@ s_claim_done (shed_sched_t *self, s_work_t *w, driver_job_t *job, driver_job_eve
         }
         if (w->answered) {
             /* Created after its caller was told it failed: undo. */
-            log_warn (S_COMP, "driver create finished late: undone|shed=%s ms=%" PRIu64,
-                      w->name, job->ms);
+            log_warn (S_COMP, "driver create finished late: undone|shed=%s ms=%" PRIu64, w->name,
+                      job->ms);
             sched__claim_undo (self, w, true, "the driver's create finished after its timeout");
             return;
         }
@@ -171,10 +174,11 @@ s_claim_done (shed_sched_t *self, s_work_t *w, driver_job_t *job, driver_job_eve
     w->start_ms = job->ms;
     if (job->rc != 0 || w->answered) {
         if (late && job->rc == 0)
-            log_warn (S_COMP, "driver start finished late: undone|shed=%s ms=%" PRIu64,
-                      w->name, job->ms);
-        sched__claim_undo (self, w, true, job->rc ? job->err.message
-                           : "the driver's start finished after its timeout");
+            log_warn (S_COMP, "driver start finished late: undone|shed=%s ms=%" PRIu64, w->name,
+                      job->ms);
+        sched__claim_undo (self, w, true,
+                           job->rc ? job->err.message
+                                   : "the driver's start finished after its timeout");
         return;
     }
     rec_msg_t rec;
@@ -196,8 +200,8 @@ s_claim_done (shed_sched_t *self, s_work_t *w, driver_job_t *job, driver_job_eve
     sched__result_shed (&res, &rec, &blob);
     sched__work_answer (self, w, &res);
     free (blob);
-    log_info (S_COMP, "shed running|shed=%s request_id=%s create_ms=%" PRIu64
-              " start_ms=%" PRIu64, w->name, w->rid, w->create_ms, w->start_ms);
+    log_info (S_COMP, "shed running|shed=%s request_id=%s create_ms=%" PRIu64 " start_ms=%" PRIu64,
+              w->name, w->rid, w->create_ms, w->start_ms);
     wire_msg_free (&rec_proto, &rec);
     s_work_done (self, w);
 }
@@ -208,8 +212,10 @@ static void
 s_op_done (shed_sched_t *self, s_work_t *w, driver_job_t *job, driver_job_event_t ev)
 {
     if (ev == DRIVER_JOB_LATE)
-        log_warn (S_COMP, "driver %s finished after its timeout: record follows|shed=%s rc=%d "
-                  "ms=%" PRIu64, sched__work_what (w), w->name, job->rc, job->ms);
+        log_warn (S_COMP,
+                  "driver %s finished after its timeout: record follows|shed=%s rc=%d "
+                  "ms=%" PRIu64,
+                  sched__work_what (w), w->name, job->rc, job->ms);
     nsched_result_t res;
     memset (&res, 0, sizeof res);
     uint8_t *blob = NULL;
@@ -224,14 +230,13 @@ s_op_done (shed_sched_t *self, s_work_t *w, driver_job_t *job, driver_job_event_
     int drc = job->rc;
     if (w->op == NSCHED_OP_START)
         snprintf (r->state, sizeof r->state, "%s", drc ? "error" : "running");
-    else
-    if (w->op == NSCHED_OP_STOP) {
+    else if (w->op == NSCHED_OP_STOP) {
         sched__agent_remove (self, r->name);
         snprintf (r->state, sizeof r->state, "%s", drc ? "error" : "stopped");
     }
     else {
         if (drc == DRIVER_ERR_NOT_FOUND)
-            drc = 0;                /* nothing there: the record goes anyway */
+            drc = 0; /* nothing there: the record goes anyway */
         if (drc == 0) {
             sched__agent_remove (self, r->name);
             if (self->hooks.net_detach)
@@ -278,15 +283,13 @@ s_readopt_done (shed_sched_t *self, s_work_t *w, driver_job_t *job)
         snprintf (r->state, sizeof r->state, "%s", job->rc ? "error" : "running");
         snprintf (r->error, sizeof r->error, "%s", job->rc ? job->err.message : "");
     }
-    else
-    if (job->rc != 0 || job->status.state == DRIVER_ST_ABSENT) {
+    else if (job->rc != 0 || job->status.state == DRIVER_ST_ABSENT) {
         snprintf (r->state, sizeof r->state, "error");
         sched__fmt (r->error, sizeof r->error, "not found by the %s driver after a restart%s%s",
                     driver_name (self->driver), job->rc ? ": " : "",
                     job->rc ? job->err.message : "");
     }
-    else
-    if (want_running && job->status.state != DRIVER_ST_RUNNING) {
+    else if (want_running && job->status.state != DRIVER_ST_RUNNING) {
         /* It should run and does not (host reboot, crash mid-create). */
         w->starting = true;
         driver_job_t *start = driver_job_new (DRIVER_JOB_START, w->name);
@@ -313,7 +316,7 @@ s_readopt_done (shed_sched_t *self, s_work_t *w, driver_job_t *job)
 }
 
 typedef struct {
-    char (*names) [REC_NAME_MAX + 1];
+    char (*names)[REC_NAME_MAX + 1];
     size_t n, cap;
     const char *self;
 } s_names_t;
@@ -324,7 +327,7 @@ s_collect_own (const shed_record_t *rec, void *arg)
     s_names_t *v = arg;
     if (strcmp (rec->origin, v->self) || v->n == v->cap)
         return;
-    snprintf (v->names [v->n++], REC_NAME_MAX + 1, "%s", rec->key);
+    snprintf (v->names[v->n++], REC_NAME_MAX + 1, "%s", rec->key);
 }
 
 void
@@ -337,7 +340,7 @@ sched__readopt (shed_sched_t *self)
     shed_nstate_list (self->state, REC_KIND_SHED, s_collect_own, &v);
     for (size_t i = 0; i < v.n; i++) {
         rec_msg_t m;
-        if (!sched__own_get (self, v.names [i], &m))
+        if (!sched__own_get (self, v.names[i], &m))
             continue;
         rec_shed_t *r = &m.u.rec_shed;
         place_resources_t need = { { r->cpus_milli, r->memory_mb * S_MIB, r->disk_mb * S_MIB,
@@ -359,7 +362,7 @@ sched__readopt (shed_sched_t *self)
         free (w);
         snprintf (r->state, sizeof r->state, "error");
         sched__fmt (r->error, sizeof r->error, "not found after a restart: no driver%s%s",
-                    self->driver_error [0] ? ": " : "", self->driver_error);
+                    self->driver_error[0] ? ": " : "", self->driver_error);
         sched__own_put (self, &m);
         wire_msg_free (&rec_proto, &m);
     }
@@ -376,11 +379,12 @@ sched__on_driver (driver_job_t *job, driver_job_event_t ev, void *arg)
     if (ev == DRIVER_JOB_TIMEOUT) {
         /* Whoever waits hears now; the call goes on and is reconciled
          * when it ends (LATE). */
-        char why [NSCHED_WHY_MAX + 1];
+        char why[NSCHED_WHY_MAX + 1];
         sched__fmt (why, sizeof why, "driver %s: %s %s did not finish within %d ms (%s)",
                     driver_name (self->driver), driver_job_op_name (job->op), w->name,
-                    S_DRIVER_TIMEOUT_MS, w->type == W_CLAIM
-                    ? "it is undone when it finishes" : "the record follows when it finishes");
+                    S_DRIVER_TIMEOUT_MS,
+                    w->type == W_CLAIM ? "it is undone when it finishes"
+                                       : "the record follows when it finishes");
         log_warn (S_COMP, "%s", why);
         if (!w->answered && w->type != W_UNDO && w->type != W_READOPT)
             s_answer_fail (self, w, w->type == W_CLAIM, why);
@@ -393,10 +397,11 @@ sched__on_driver (driver_job_t *job, driver_job_event_t ev, void *arg)
         /* Shutting down: answer, write nothing (the state actor may be
          * gone); the next start reconciles the record with the driver. */
         if (!w->answered && (w->type == W_CLAIM || w->type == W_OP)) {
-            char why [NSCHED_WHY_MAX + 1];
-            sched__fmt (why, sizeof why, "node %s shutting down during the driver's %s of %s: "
-                        "reconciled when it starts again", self->name,
-                        driver_job_op_name (job->op), w->name);
+            char why[NSCHED_WHY_MAX + 1];
+            sched__fmt (why, sizeof why,
+                        "node %s shutting down during the driver's %s of %s: "
+                        "reconciled when it starts again",
+                        self->name, driver_job_op_name (job->op), w->name);
             s_answer_fail (self, w, w->type == W_CLAIM, why);
         }
         s_work_done (self, w);
@@ -411,20 +416,20 @@ sched__on_driver (driver_job_t *job, driver_job_event_t ev, void *arg)
         return;
     }
     switch (w->type) {
-        case W_CLAIM:
-            s_claim_done (self, w, job, ev);
-            break;
-        case W_OP:
-            s_op_done (self, w, job, ev);
-            break;
-        case W_UNDO:
-            if (job->rc != 0 && job->rc != DRIVER_ERR_NOT_FOUND)
-                log_warn (S_COMP, "cannot remove what a failed create left|shed=%s err=\"%s\"",
-                          w->name, job->err.message);
-            s_work_done (self, w);
-            break;
-        case W_READOPT:
-            s_readopt_done (self, w, job);
-            break;
+    case W_CLAIM:
+        s_claim_done (self, w, job, ev);
+        break;
+    case W_OP:
+        s_op_done (self, w, job, ev);
+        break;
+    case W_UNDO:
+        if (job->rc != 0 && job->rc != DRIVER_ERR_NOT_FOUND)
+            log_warn (S_COMP, "cannot remove what a failed create left|shed=%s err=\"%s\"", w->name,
+                      job->err.message);
+        s_work_done (self, w);
+        break;
+    case W_READOPT:
+        s_readopt_done (self, w, job);
+        break;
     }
 }

@@ -31,15 +31,15 @@
 #include "node/drivers/driver.h"
 #include "node/drivers/driver_worker.h"
 
-#define S_COMP        "sched"
-#define S_MIB         (1024ull * 1024ull)
+#define S_COMP               "sched"
+#define S_MIB                (1024ull * 1024ull)
 /* How long an API call may wait on peers before it is answered anyway
  * (docs/scheduling.md, "Deadlines"): the request's timeout_ms, else these. */
 #define S_DEADLINE_CREATE_MS 30000
 #define S_DEADLINE_OP_MS     10000
 #define S_DEADLINE_MAX_MS    3600000
 #define S_DEADLINE_POLL_MS   200
-#define S_OPS_MAX            4096   /* op request ids remembered (retries) */
+#define S_OPS_MAX            4096 /* op request ids remembered (retries) */
 #define S_OPS_TTL_MS         3600000
 /* A driver call that takes longer is answered as timed out (the call goes
  * on; its late result is reconciled: docs/scheduling.md). Below the claim
@@ -47,137 +47,137 @@
 #define S_DRIVER_TIMEOUT_MS  25000
 /* A claim that arrives before this node's address block has settled waits
  * on the loop, polled this often, for at most the settle time plus this. */
-#define S_DEFER_POLL_MS 100
-#define S_DEFER_MARGIN_MS 1000
+#define S_DEFER_POLL_MS      100
+#define S_DEFER_MARGIN_MS    1000
 
 /* What an outstanding request of ours is for. */
 typedef enum { P_JOB, P_CALL, P_FIRE } s_ptype_t;
 typedef struct _s_pending_t s_pending_t;
 struct _s_pending_t {
-    shed_sched_t *sched;            /* NULL: the scheduler is gone, just free */
-    void *handle;                   /* in sched->pending */
+    shed_sched_t *sched; /* NULL: the scheduler is gone, just free */
+    void *handle;        /* in sched->pending */
     s_ptype_t type;
-    char rid [65];                  /* P_JOB: the job; P_CALL: the op's request id */
-    uint32_t seq;                   /* P_JOB: the job's seq when sent */
-    bool claim;                     /* P_JOB: a CLAIM (else RESERVE) */
-    shed_api_call_t *call;          /* P_CALL: answered from the result */
+    char rid[65];          /* P_JOB: the job; P_CALL: the op's request id */
+    uint32_t seq;          /* P_JOB: the job's seq when sent */
+    bool claim;            /* P_JOB: a CLAIM (else RESERVE) */
+    shed_api_call_t *call; /* P_CALL: answered from the result */
     int64_t t0;
-    char peer [REC_NAME_MAX + 1];
-    int64_t deadline;               /* P_CALL: answered by then */
+    char peer[REC_NAME_MAX + 1];
+    int64_t deadline; /* P_CALL: answered by then */
     uint64_t timeout_ms;
-    char op [16];                   /* P_CALL: "delete", ... */
-    char name [REC_NAME_MAX + 1];   /* P_CALL: the shed */
+    char op[16];                 /* P_CALL: "delete", ... */
+    char name[REC_NAME_MAX + 1]; /* P_CALL: the shed */
 };
 
 /* Whom to answer when a request served here finishes later: a peer's RPC
  * (token) or our own pending request. */
 typedef struct {
     uint64_t token;
-    s_pending_t *local;             /* owned until answered */
+    s_pending_t *local; /* owned until answered */
 } s_answer_t;
 
 /* A request served here that waits for the driver worker (sched_driver.c):
  * the ctx of its driver jobs. */
 typedef enum {
-    W_CLAIM,                        /* create, then start */
-    W_OP,                           /* start, stop or delete */
-    W_UNDO,                         /* remove what a failed or late claim made */
-    W_READOPT,                      /* status after a restart, maybe start */
+    W_CLAIM,   /* create, then start */
+    W_OP,      /* start, stop or delete */
+    W_UNDO,    /* remove what a failed or late claim made */
+    W_READOPT, /* status after a restart, maybe start */
 } s_wtype_t;
 
 #define S_WAITERS_MAX 4
 typedef struct {
     s_wtype_t type;
-    char name [REC_NAME_MAX + 1];
-    char rid [65];
-    uint64_t op;                    /* W_OP: NSCHED_OP_* */
-    s_answer_t ans [S_WAITERS_MAX]; /* who waits (owned) */
+    char name[REC_NAME_MAX + 1];
+    char rid[65];
+    uint64_t op;                   /* W_OP: NSCHED_OP_* */
+    s_answer_t ans[S_WAITERS_MAX]; /* who waits (owned) */
     size_t nans;
-    bool answered;                  /* a timeout answered them already */
-    bool starting;                  /* W_CLAIM / W_READOPT: in the start call */
+    bool answered; /* a timeout answered them already */
+    bool starting; /* W_CLAIM / W_READOPT: in the start call */
     int64_t t0;
     uint64_t create_ms, start_ms;
-    char was [REC_SHED_STATE_MAX + 1];  /* W_READOPT: the state before the restart */
+    char was[REC_SHED_STATE_MAX + 1]; /* W_READOPT: the state before the restart */
 } s_work_t;
 
 /* A create taken here (sched_jobs.c): the machine's job and its callers. */
 typedef struct {
     sc_job_t job;
-    zlistx_t *calls;                /* shed_api_call_t *: the create and its retries */
+    zlistx_t *calls; /* shed_api_call_t *: the create and its retries */
 } s_create_t;
 
 typedef struct {
-    char name [REC_NAME_MAX + 1];
+    char name[REC_NAME_MAX + 1];
     bool alive;
-    bool suspect;                   /* alive but suspected: not a coordinator */
+    bool suspect; /* alive but suspected: not a coordinator */
     bool failed;
 } s_member_t;
 
 typedef struct {
-    char name [REC_NAME_MAX + 1];
-    char holder [REC_NAME_MAX + 1];
-    char rid [65];
+    char name[REC_NAME_MAX + 1];
+    char holder[REC_NAME_MAX + 1];
+    char rid[65];
     uint64_t expires_ms;
 } s_resv_t;
 
 /* An op request id this node routed (a retry with it is answered from it). */
 typedef struct {
-    char name [REC_NAME_MAX + 1];
-    char node [REC_NAME_MAX + 1];
+    char name[REC_NAME_MAX + 1];
+    char node[REC_NAME_MAX + 1];
     uint64_t op;
     uint64_t at_ms;
 } s_opdone_t;
 
 struct _shed_sched_t {
-    const shed_config_t *cfg;       /* the node's (outlives us) */
-    char name [REC_NAME_MAX + 1];
+    const shed_config_t *cfg; /* the node's (outlives us) */
+    char name[REC_NAME_MAX + 1];
     shed_nstate_t *state;
     shed_noderec_t *noderec;
     shed_nrpc_t *rpc;
     shed_api_server_t *api;
     zloop_t *loop;
     int timer;
-    int defer_timer;                /* -1 while nothing is deferred */
+    int defer_timer; /* -1 while nothing is deferred */
     int deadline_timer;
-    zlistx_t *deferred;             /* s_deferred_t *, oldest first (sched_serve.c) */
+    zlistx_t *deferred; /* s_deferred_t *, oldest first (sched_serve.c) */
     driver_t *driver;
-    driver_worker_t *worker;        /* runs every driver call */
-    bool closing;                   /* shutting down: no state writes, no new
+    driver_worker_t *worker; /* runs every driver call */
+    bool closing;            /* shutting down: no state writes, no new
                                        driver calls (the links actor may be
                                        gone after a signal) */
-    char driver_error [256];        /* why there is no driver */
-    zhashx_t *busy;                 /* shed name -> op in flight on the worker */
+    char driver_error[256];  /* why there is no driver */
+    zhashx_t *busy;          /* shed name -> op in flight on the worker */
     sched_admit_t *admit;
     sched_capacity_t capacity;
     bool draining;
     placement_t *placement;
     place_result_t *result;
-    sched_view_t *view;             /* node records, decoded (sched_view.h) */
+    sched_view_t *view; /* node records, decoded (sched_view.h) */
     shed_sched_hooks_t hooks;
-    zhashx_t *members;              /* name -> s_member_t */
-    zhashx_t *jobs;                 /* request id -> s_create_t (freed by hand) */
-    zlistx_t *over;                 /* s_create_t * that ended, freed on the next tick */
-    sc_env_t env;                   /* the create machine's (sched_jobs.c) */
-    zlistx_t *pending;              /* s_pending_t *: our requests in flight */
-    zhashx_t *resv;                 /* name -> s_resv_t: reservations we granted */
-    zhashx_t *cache;                /* "origin/name" -> zchunk_t: last shed record seen */
-    zhashx_t *lost;                 /* "origin/name" -> zchunk_t: sheds of removed origins */
-    zhashx_t *gone;                 /* "origin/name" -> zchunk_t: deleted while not alive */
-    zhashx_t *dup_warned;           /* names we warned about as duplicates */
-    zhashx_t *ops;                  /* op request id -> s_opdone_t */
-    zlistx_t *exts;                 /* other components' methods (node_sched.c) */
+    zhashx_t *members;    /* name -> s_member_t */
+    zhashx_t *jobs;       /* request id -> s_create_t (freed by hand) */
+    zlistx_t *over;       /* s_create_t * that ended, freed on the next tick */
+    sc_env_t env;         /* the create machine's (sched_jobs.c) */
+    zlistx_t *pending;    /* s_pending_t *: our requests in flight */
+    zhashx_t *resv;       /* name -> s_resv_t: reservations we granted */
+    zhashx_t *cache;      /* "origin/name" -> zchunk_t: last shed record seen */
+    zhashx_t *lost;       /* "origin/name" -> zchunk_t: sheds of removed origins */
+    zhashx_t *gone;       /* "origin/name" -> zchunk_t: deleted while not alive */
+    zhashx_t *dup_warned; /* names we warned about as duplicates */
+    zhashx_t *ops;        /* op request id -> s_opdone_t */
+    zlistx_t *exts;       /* other components' methods (node_sched.c) */
     uint64_t counter;
     uint64_t creates_ok, creates_failed, claims_deferred;
-    uint64_t driver_late;           /* driver results after their timeout */
+    uint64_t driver_late; /* driver results after their timeout */
 };
 
 /* ---- sched_records.c -------------------------------------------------------- */
 
 typedef struct {
-    char origin [REC_NAME_MAX + 1];
-    char status [16];
+    char origin[REC_NAME_MAX + 1];
+    char status[16];
     bool lost;
-    rec_msg_t m;                    /* REC_SHED */
+    rec_msg_t m; /* REC_SHED */
 } s_shed_t;
 
 typedef struct {
@@ -201,8 +201,7 @@ bool *sched__sheds_dups (s_sheds_t *v);
 const s_shed_t *sched__sheds_winner (s_sheds_t *v, const char *name);
 /* The index of the live shed made by request `rid`, or -1. */
 int sched__sheds_by_rid (s_sheds_t *v, const char *rid);
-void sched__api_shed_fill (api_shed_t *out, const s_shed_t *sh, bool dup,
-                           const s_shed_t *winner);
+void sched__api_shed_fill (api_shed_t *out, const s_shed_t *sh, bool dup, const s_shed_t *winner);
 int sched__own_put (shed_sched_t *self, rec_msg_t *rec);
 bool sched__own_get (shed_sched_t *self, const char *name, rec_msg_t *out);
 void sched__own_delete (shed_sched_t *self, const char *name);
@@ -223,10 +222,9 @@ void sched__resv_load (shed_sched_t *self);
  * NSCHED message); 1: answered later to `ans` (taken); -1: unsupported. */
 int sched__serve (shed_sched_t *self, const char *origin, const nsched_msg_t *req,
                   uint8_t **rep_out, size_t *rep_len, s_answer_t *ans);
-void sched__serve_rpc (shed_nrpc_t *rpc, const char *peer, uint64_t token,
-                       const uint8_t *body, size_t len, void *arg);
-void sched__answer (shed_sched_t *self, s_answer_t *ans, int rc, const uint8_t *rep,
-                    size_t len);
+void sched__serve_rpc (shed_nrpc_t *rpc, const char *peer, uint64_t token, const uint8_t *body,
+                       size_t len, void *arg);
+void sched__answer (shed_sched_t *self, s_answer_t *ans, int rc, const uint8_t *rep, size_t len);
 void sched__work_answer (shed_sched_t *self, s_work_t *w, const nsched_result_t *res);
 void sched__result_shed (nsched_result_t *res, const rec_msg_t *rec, uint8_t **blob);
 void sched__deferred_flush (shed_sched_t *self);
@@ -255,8 +253,8 @@ void sched__readopt (shed_sched_t *self);
 
 /* Send `msg` to `peer`, or serve it ourselves; the result arrives at
  * sched__on_result either way (p taken). */
-void sched__send (shed_sched_t *self, const char *peer, const char *method,
-                  const nsched_msg_t *msg, int timeout_ms, s_pending_t *p);
+void sched__send (shed_sched_t *self, const char *peer, const char *method, const nsched_msg_t *msg,
+                  int timeout_ms, s_pending_t *p);
 s_pending_t *sched__pending_new (shed_sched_t *self, s_ptype_t type);
 void sched__pending_free (s_pending_t **p_p);
 void sched__on_result (shed_sched_t *self, s_pending_t *p, int status, const char *error,
@@ -272,11 +270,10 @@ int sched__on_deadline (zloop_t *loop, int timer_id, void *arg);
 const char *sched__peer_status (shed_sched_t *self, const char *peer);
 size_t sched__alive_names (shed_sched_t *self, const char **names, size_t max);
 void sched__route_call (shed_sched_t *self, shed_api_call_t *call, const char *node,
-                        const nsched_msg_t *msg, const char *op, const char *name,
-                        const char *rid, uint64_t timeout_ms);
+                        const nsched_msg_t *msg, const char *op, const char *name, const char *rid,
+                        uint64_t timeout_ms);
 void sched__reply_shed (shed_sched_t *self, shed_api_call_t **call_p, const rec_msg_t *rec,
-                        const char *origin, api_step_t *steps, size_t nsteps,
-                        const char *message);
+                        const char *origin, api_step_t *steps, size_t nsteps, const char *message);
 
 /* ---- sched_api.c ------------------------------------------------------------ */
 

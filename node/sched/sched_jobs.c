@@ -40,7 +40,7 @@ static void
 s_on_rpc_result (int status, const char *error, const uint8_t *body, size_t len, void *arg)
 {
     s_pending_t *p = (s_pending_t *) arg;
-    if (p->sched)                   /* NULL: the scheduler went first */
+    if (p->sched) /* NULL: the scheduler went first */
         sched__on_result (p->sched, p, status, error, body, len);
     sched__pending_free (&p);
 }
@@ -56,7 +56,7 @@ sched__send (shed_sched_t *self, const char *peer, const char *method, const nsc
         size_t len = 0;
         s_answer_t ans = { 0, p };
         int rc = sched__serve (self, self->name, msg, &rep, &len, &ans);
-        if (rc != 1) {              /* else `ans` (and p) taken: answered later */
+        if (rc != 1) { /* else `ans` (and p) taken: answered later */
             sched__on_result (self, p, rc == 0 ? RPC_OK : RPC_ERR_REFUSED, "cannot serve", rep,
                               len);
             sched__pending_free (&p);
@@ -67,7 +67,7 @@ sched__send (shed_sched_t *self, const char *peer, const char *method, const nsc
     uint8_t *buf = NULL;
     size_t len = 0;
     if (sched__encode (&nsched_proto, msg, &buf, &len)
-    ||  shed_nrpc_call (self->rpc, peer, method, buf, len, timeout_ms, s_on_rpc_result, p)) {
+        || shed_nrpc_call (self->rpc, peer, method, buf, len, timeout_ms, s_on_rpc_result, p)) {
         sched__on_result (self, p, RPC_ERR_REFUSED, "cannot send", NULL, 0);
         sched__pending_free (&p);
     }
@@ -77,8 +77,7 @@ sched__send (shed_sched_t *self, const char *peer, const char *method, const nsc
 void
 sched__fire (shed_sched_t *self, const char *peer, const char *method, const nsched_msg_t *msg)
 {
-    sched__send (self, peer, method, msg, SC_RESERVE_TIMEOUT_MS,
-                 sched__pending_new (self, P_FIRE));
+    sched__send (self, peer, method, msg, SC_RESERVE_TIMEOUT_MS, sched__pending_new (self, P_FIRE));
 }
 
 /* ---- membership, for messages and coordinators ---------------------------- */
@@ -99,11 +98,11 @@ size_t
 sched__alive_names (shed_sched_t *self, const char **names, size_t max)
 {
     size_t n = 0;
-    names [n++] = self->name;
+    names[n++] = self->name;
     for (s_member_t *m = (s_member_t *) zhashx_first (self->members); m && n < max;
          m = (s_member_t *) zhashx_next (self->members))
         if (m->alive)
-            names [n++] = m->name;
+            names[n++] = m->name;
     return n;
 }
 
@@ -117,21 +116,21 @@ s_now (void *arg)
 }
 
 static const char *
-s_coordinator (void *arg, const char *name, char skip [][REC_NAME_MAX + 1], size_t nskip)
+s_coordinator (void *arg, const char *name, char skip[][REC_NAME_MAX + 1], size_t nskip)
 {
     shed_sched_t *self = (shed_sched_t *) arg;
-    const char *names [1024];
-    bool skipped [1024];
+    const char *names[1024];
+    bool skipped[1024];
     size_t n = sched__alive_names (self, names, 1024);
     for (size_t i = 0; i < n; i++) {
-        s_member_t *m = (s_member_t *) zhashx_lookup (self->members, names [i]);
+        s_member_t *m = (s_member_t *) zhashx_lookup (self->members, names[i]);
         bool gave_up = false;
         for (size_t k = 0; k < nskip; k++)
-            gave_up |= streq (skip [k], names [i]);
-        skipped [i] = !streq (names [i], self->name) && ((m && m->suspect) || gave_up);
+            gave_up |= streq (skip[k], names[i]);
+        skipped[i] = !streq (names[i], self->name) && ((m && m->suspect) || gave_up);
     }
     int c = names_coordinator_skip (name, names, skipped, n);
-    return names [c < 0 ? 0 : c];   /* ourselves: never skipped */
+    return names[c < 0 ? 0 : c]; /* ourselves: never skipped */
 }
 
 static bool
@@ -210,26 +209,26 @@ s_fill_node (const sched_view_node_t *nv, void *arg)
     s_fill_t *f = (s_fill_t *) arg;
     shed_sched_t *self = f->sched;
     const rec_node_t *r = &nv->m.u.rec_node;
-    place_node_t *pn = &f->nodes [f->n++];
+    place_node_t *pn = &f->nodes[f->n++];
     pn->name = nv->origin;
     s_member_t *mem = (s_member_t *) zhashx_lookup (self->members, nv->origin);
-    pn->alive = streq (nv->status, "alive") && (streq (nv->origin, self->name)
-                                                || (mem && mem->alive));
+    pn->alive =
+        streq (nv->status, "alive") && (streq (nv->origin, self->name) || (mem && mem->alive));
     pn->draining = r->draining;
-    pn->capacity.v [PLACE_CPU] = r->cpu_milli ? r->cpu_milli : r->cpus * 1000;
-    pn->capacity.v [PLACE_MEMORY] = r->memory_mb * S_MIB;
-    pn->capacity.v [PLACE_DISK] = r->disk_mb * S_MIB;
-    pn->capacity.v [PLACE_GPU] = r->gpus;
-    pn->reserved.v [PLACE_CPU] = r->reserved_cpu_milli;
-    pn->reserved.v [PLACE_MEMORY] = r->reserved_memory_mb * S_MIB;
-    pn->reserved.v [PLACE_DISK] = r->reserved_disk_mb * S_MIB;
-    pn->overcommit [PLACE_CPU] = r->oc_cpu;
-    pn->overcommit [PLACE_MEMORY] = r->oc_memory;
-    pn->overcommit [PLACE_DISK] = r->oc_disk;
-    pn->allocated.v [PLACE_CPU] = r->alloc_cpu_milli;
-    pn->allocated.v [PLACE_MEMORY] = r->alloc_memory_mb * S_MIB;
-    pn->allocated.v [PLACE_DISK] = r->alloc_disk_mb * S_MIB;
-    pn->allocated.v [PLACE_GPU] = r->alloc_gpus;
+    pn->capacity.v[PLACE_CPU] = r->cpu_milli ? r->cpu_milli : r->cpus * 1000;
+    pn->capacity.v[PLACE_MEMORY] = r->memory_mb * S_MIB;
+    pn->capacity.v[PLACE_DISK] = r->disk_mb * S_MIB;
+    pn->capacity.v[PLACE_GPU] = r->gpus;
+    pn->reserved.v[PLACE_CPU] = r->reserved_cpu_milli;
+    pn->reserved.v[PLACE_MEMORY] = r->reserved_memory_mb * S_MIB;
+    pn->reserved.v[PLACE_DISK] = r->reserved_disk_mb * S_MIB;
+    pn->overcommit[PLACE_CPU] = r->oc_cpu;
+    pn->overcommit[PLACE_MEMORY] = r->oc_memory;
+    pn->overcommit[PLACE_DISK] = r->oc_disk;
+    pn->allocated.v[PLACE_CPU] = r->alloc_cpu_milli;
+    pn->allocated.v[PLACE_MEMORY] = r->alloc_memory_mb * S_MIB;
+    pn->allocated.v[PLACE_DISK] = r->alloc_disk_mb * S_MIB;
+    pn->allocated.v[PLACE_GPU] = r->alloc_gpus;
     if (streq (nv->origin, self->name)) {
         sched_admit_view (self->admit, pn);
         pn->draining = self->draining;
@@ -240,8 +239,8 @@ s_fill_node (const sched_view_node_t *nv, void *arg)
 }
 
 static size_t
-s_place (void *arg, const sc_job_t *job, char cand [][REC_NAME_MAX + 1], size_t max,
-         char *explain, size_t explain_size)
+s_place (void *arg, const sc_job_t *job, char cand[][REC_NAME_MAX + 1], size_t max, char *explain,
+         size_t explain_size)
 {
     shed_sched_t *self = (shed_sched_t *) arg;
     s_fill_t f = { .sched = self };
@@ -257,19 +256,19 @@ s_place (void *arg, const sc_job_t *job, char cand [][REC_NAME_MAX + 1], size_t 
     sched_view_each (self->view, s_fill_node, &f);
     place_request_t req;
     memset (&req, 0, sizeof req);
-    req.need.v [PLACE_CPU] = job->cpus_milli;
-    req.need.v [PLACE_MEMORY] = job->memory_mb * S_MIB;
-    req.need.v [PLACE_DISK] = job->disk_mb * S_MIB;
-    req.need.v [PLACE_GPU] = job->gpus;
+    req.need.v[PLACE_CPU] = job->cpus_milli;
+    req.need.v[PLACE_MEMORY] = job->memory_mb * S_MIB;
+    req.need.v[PLACE_DISK] = job->disk_mb * S_MIB;
+    req.need.v[PLACE_GPU] = job->gpus;
     req.strategy = job->strategy;
-    req.pinned = job->pin [0] ? job->pin : NULL;
+    req.pinned = job->pin[0] ? job->pin : NULL;
     memcpy (req.constraints, job->constraints, sizeof req.constraints);
     req.nconstraints = job->nconstraints;
-    req.image = job->image [0] ? job->image : NULL;
+    req.image = job->image[0] ? job->image : NULL;
     size_t n = placement_place (self->placement, f.nodes, f.n, &req, self->result);
     size_t k = 0;
     for (; k < n && k < max; k++)
-        snprintf (cand [k], REC_NAME_MAX + 1, "%s", place_result_name (self->result, k));
+        snprintf (cand[k], REC_NAME_MAX + 1, "%s", place_result_name (self->result, k));
     if (n == 0) {
         char *why = place_result_explain (self->result);
         snprintf (explain, explain_size, "%s", why ? why : "");
@@ -285,14 +284,13 @@ s_place (void *arg, const sc_job_t *job, char cand [][REC_NAME_MAX + 1], size_t 
 static void
 s_create_over (shed_sched_t *self, s_create_t *c)
 {
-    zhashx_delete (self->jobs, c->job.rid);  /* no destructor: c lives on in `over` */
+    zhashx_delete (self->jobs, c->job.rid); /* no destructor: c lives on in `over` */
     zlistx_add_end (self->over, c);
 }
 
 void
 sched__reply_shed (shed_sched_t *self, shed_api_call_t **call_p, const rec_msg_t *rec,
-                   const char *origin, api_step_t *steps, size_t nsteps,
-                   const char *message)
+                   const char *origin, api_step_t *steps, size_t nsteps, const char *message)
 {
     (void) self;
     s_shed_t sh;
@@ -313,16 +311,15 @@ sched__reply_shed (shed_sched_t *self, shed_api_call_t **call_p, const rec_msg_t
 }
 
 static void
-s_succeed (void *arg, sc_job_t *job, const void *record, const char *origin,
-           const char *message)
+s_succeed (void *arg, sc_job_t *job, const void *record, const char *origin, const char *message)
 {
     shed_sched_t *self = (shed_sched_t *) arg;
     s_create_t *c = (s_create_t *) job->user;
     self->creates_ok++;
     shed_api_call_t *call;
     while ((call = (shed_api_call_t *) zlistx_detach (c->calls, NULL)))
-        sched__reply_shed (self, &call, (const rec_msg_t *) record, origin, job->steps,
-                           job->nsteps, message);
+        sched__reply_shed (self, &call, (const rec_msg_t *) record, origin, job->steps, job->nsteps,
+                           message);
     s_create_over (self, c);
 }
 
@@ -331,8 +328,7 @@ s_fail (void *arg, sc_job_t *job, api_err_code_t code, const char *why)
 {
     shed_sched_t *self = (shed_sched_t *) arg;
     s_create_t *c = (s_create_t *) job->user;
-    log_info (S_COMP, "create failed|shed=%s request_id=%s why=\"%s\"", job->name, job->rid,
-              why);
+    log_info (S_COMP, "create failed|shed=%s request_id=%s why=\"%s\"", job->name, job->rid, why);
     self->creates_failed++;
     shed_api_call_t *call;
     while ((call = (shed_api_call_t *) zlistx_detach (c->calls, NULL)))
@@ -351,9 +347,10 @@ s_env (shed_sched_t *self)
 void
 sched__jobs_init (shed_sched_t *self)
 {
-    self->env = (sc_env_t) { self, s_now, s_coordinator, s_is_self, s_peer_status,
-                             s_send_reserve, s_send_claim, s_send_release, s_place,
-                             s_succeed_existing, s_succeed, s_fail };
+    self->env =
+        (sc_env_t){ self,           s_now,        s_coordinator,  s_is_self, s_peer_status,
+                    s_send_reserve, s_send_claim, s_send_release, s_place,   s_succeed_existing,
+                    s_succeed,      s_fail };
 }
 
 /* NAMES_DONE, or a create whose request id made a shed already. */
@@ -366,9 +363,9 @@ s_succeed_existing (void *arg, sc_job_t *job)
     int i = sched__sheds_by_rid (&sheds, job->rid);
     if (i >= 0) {
         sc_step (job, s_env (self), "already created on %s (same request id)",
-                 sheds.items [i].origin);
+                 sheds.items[i].origin);
         job->phase = SC_DONE;
-        s_succeed (self, job, &sheds.items [i].m, sheds.items [i].origin,
+        s_succeed (self, job, &sheds.items[i].m, sheds.items[i].origin,
                    "already created (same request id): nothing done");
     }
     sched__sheds_free (&sheds);
@@ -420,21 +417,19 @@ s_on_call_result (shed_sched_t *self, s_pending_t *p, bool decoded, const nsched
                               "check with `shedctl show %s` or retry with --request-id %s",
                               p->op, p->name, p->peer, error && *error ? error : "bad reply",
                               sched__peer_status (self, p->peer), p->name, p->rid);
-    else
-    if (!rep->u.nsched_result.ok)
-        shed_api_reply_error (&call, API_ERR_INVALID, "%s: %s", p->peer,
-                              rep->u.nsched_result.why);
-    else
-    if (!rep->u.nsched_result.shed.len) {
+    else if (!rep->u.nsched_result.ok)
+        shed_api_reply_error (&call, API_ERR_INVALID, "%s: %s", p->peer, rep->u.nsched_result.why);
+    else if (!rep->u.nsched_result.shed.len) {
         api_msg_t ok = { .hdr.type = API_OK };
         snprintf (ok.u.api_ok.message, sizeof ok.u.api_ok.message, "done on %s", p->peer);
         shed_api_reply (&call, &ok);
     }
     else {
         rec_msg_t rec;
-        if (wire_decode (&rec_proto, rep->u.nsched_result.shed.data,
-                         rep->u.nsched_result.shed.len, &rec, NULL) != WIRE_OK
-        ||  rec.hdr.type != REC_SHED)
+        if (wire_decode (&rec_proto, rep->u.nsched_result.shed.data, rep->u.nsched_result.shed.len,
+                         &rec, NULL)
+                != WIRE_OK
+            || rec.hdr.type != REC_SHED)
             shed_api_reply_error (&call, API_ERR_INTERNAL, "%s: bad shed record", p->peer);
         else {
             api_step_t step = { 0 };
@@ -452,21 +447,20 @@ sched__on_result (shed_sched_t *self, s_pending_t *p, int status, const char *er
 {
     nsched_msg_t rep;
     memset (&rep, 0, sizeof rep);
-    bool decoded = status == RPC_OK && body
-                   && wire_decode (&nsched_proto, body, len, &rep, NULL) == WIRE_OK;
+    bool decoded =
+        status == RPC_OK && body && wire_decode (&nsched_proto, body, len, &rep, NULL) == WIRE_OK;
     if (p->type == P_JOB) {
         s_create_t *c = (s_create_t *) zhashx_lookup (self->jobs, p->rid);
         if (!c)
-            ;                       /* answered already */
-        else
-        if (!p->claim) {
+            ; /* answered already */
+        else if (!p->claim) {
             const nsched_reserve_rep_t *r = &rep.u.nsched_reserve_rep;
             bool ok = decoded && rep.hdr.type == NSCHED_RESERVE_REP;
             sc_reserve_answer_t ans = { ok, error, ok ? (names_verdict_t) r->verdict : 0,
                                         ok ? r->node : NULL, ok ? r->why : NULL };
             if (decoded && !ok)
                 sc_on_claim (&c->job, s_env (self), p->seq, p->peer,
-                             &(sc_claim_answer_t) { .answered = true, .why = "out of protocol" });
+                             &(sc_claim_answer_t){ .answered = true, .why = "out of protocol" });
             else
                 sc_on_reserve (&c->job, s_env (self), p->seq, p->peer, &ans);
         }
@@ -475,17 +469,23 @@ sched__on_result (shed_sched_t *self, s_pending_t *p, int status, const char *er
             bool ok = decoded && rep.hdr.type == NSCHED_RESULT;
             rec_msg_t rec;
             memset (&rec, 0, sizeof rec);
-            bool have = ok && r->ok
-                        && wire_decode (&rec_proto, r->shed.data, r->shed.len, &rec, NULL)
-                           == WIRE_OK && rec.hdr.type == REC_SHED;
+            bool have =
+                ok && r->ok
+                && wire_decode (&rec_proto, r->shed.data, r->shed.len, &rec, NULL) == WIRE_OK
+                && rec.hdr.type == REC_SHED;
             if (ok && r->ok && !have) {
                 c->job.phase = SC_DONE;
                 s_fail (self, &c->job, API_ERR_INTERNAL, "claim answered with a bad shed record");
             }
             else {
-                sc_claim_answer_t ans = { ok, error, ok && r->ok, ok && r->admitted,
-                                          ok ? r->why : NULL, ok ? r->create_ms : 0,
-                                          ok ? r->start_ms : 0, have ? &rec : NULL,
+                sc_claim_answer_t ans = { ok,
+                                          error,
+                                          ok && r->ok,
+                                          ok && r->admitted,
+                                          ok ? r->why : NULL,
+                                          ok ? r->create_ms : 0,
+                                          ok ? r->start_ms : 0,
+                                          have ? &rec : NULL,
                                           have ? rec.u.rec_shed.state : NULL };
                 sc_on_claim (&c->job, s_env (self), p->seq, p->peer, &ans);
             }
@@ -493,8 +493,7 @@ sched__on_result (shed_sched_t *self, s_pending_t *p, int status, const char *er
                 wire_msg_free (&rec_proto, &rec);
         }
     }
-    else
-    if (p->type == P_CALL && p->call)   /* NULL: answered at its deadline already */
+    else if (p->type == P_CALL && p->call) /* NULL: answered at its deadline already */
         s_on_call_result (self, p, decoded, &rep, error);
     if (decoded)
         wire_msg_free (&nsched_proto, &rep);
@@ -510,7 +509,7 @@ sched__on_deadline (zloop_t *loop, int timer_id, void *arg)
     (void) loop;
     (void) timer_id;
     shed_sched_t *self = arg;
-    zlistx_purge (self->over);      /* creates that ended: no machine is running now */
+    zlistx_purge (self->over); /* creates that ended: no machine is running now */
     int64_t now = zclock_mono ();
     zlistx_t *late = zlistx_new ();
     zlistx_set_destructor (late, sched__free_fn);
@@ -531,9 +530,10 @@ sched__on_deadline (zloop_t *loop, int timer_id, void *arg)
             shed_api_reply_error (&p->call, API_ERR_UNAVAILABLE,
                                   "%s %s: %s did not answer within %" PRIu64 " ms (membership: "
                                   "%s): outcome unknown: check with `shedctl show %s` or retry "
-                                  "with --request-id %s", p->op, p->name, p->peer, p->timeout_ms,
+                                  "with --request-id %s",
+                                  p->op, p->name, p->peer, p->timeout_ms,
                                   sched__peer_status (self, p->peer), p->name, p->rid);
-            p->call = NULL;         /* the late result is dropped */
+            p->call = NULL; /* the late result is dropped */
         }
     return 0;
 }
@@ -568,8 +568,8 @@ sched__peer_trouble (shed_sched_t *self, const char *peer, bool failed)
         if (p->type == P_CALL && p->call && streq (p->peer, peer)) {
             shed_api_reply_error (&p->call, API_ERR_UNAVAILABLE,
                                   "%s %s: %s failed before it answered: outcome unknown: check "
-                                  "with `shedctl show %s` or retry with --request-id %s", p->op,
-                                  p->name, peer, p->name, p->rid);
+                                  "with `shedctl show %s` or retry with --request-id %s",
+                                  p->op, p->name, peer, p->name, p->rid);
             p->call = NULL;
         }
 }

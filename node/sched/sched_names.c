@@ -11,7 +11,7 @@ void
 sched__resv_drop (shed_sched_t *self, const char *name)
 {
     if (zhashx_lookup (self->resv, name)) {
-        char err [256];
+        char err[256];
         shed_nstate_delete (self->state, REC_KIND_NAME, name, err, sizeof err);
         zhashx_delete (self->resv, name);
     }
@@ -35,9 +35,9 @@ s_collect_name (const shed_record_t *rec, void *arg)
         v->msgs = msgs;
         v->cap = cap;
     }
-    rec_msg_t *m = &v->msgs [v->n];
+    rec_msg_t *m = &v->msgs[v->n];
     if (wire_decode (&rec_proto, rec->value, rec->len, m, NULL) != WIRE_OK
-    ||  m->hdr.type != REC_NAME) {
+        || m->hdr.type != REC_NAME) {
         wire_msg_free (&rec_proto, m);
         return;
     }
@@ -46,16 +46,16 @@ s_collect_name (const shed_record_t *rec, void *arg)
 
 void
 sched__serve_reserve (shed_sched_t *self, const char *origin, const nsched_reserve_t *req,
-                 nsched_reserve_rep_t *rep)
+                      nsched_reserve_rep_t *rep)
 {
     s_sheds_t sheds;
     sched__sheds_load (self, &sheds, false);
     names_shed_t *ns = calloc (sheds.n + 1, sizeof *ns);
     assert (ns);
     for (size_t i = 0; i < sheds.n; i++) {
-        const rec_shed_t *r = &sheds.items [i].m.u.rec_shed;
-        ns [i] = (names_shed_t) { r->name, sheds.items [i].origin, r->request_id,
-                                  r->created_ms, false };
+        const rec_shed_t *r = &sheds.items[i].m.u.rec_shed;
+        ns[i] =
+            (names_shed_t){ r->name, sheds.items[i].origin, r->request_id, r->created_ms, false };
     }
     /* Reservations: the replicated `name` records of every origin (a
      * previous coordinator's too), ours held in memory. */
@@ -65,17 +65,17 @@ sched__serve_reserve (shed_sched_t *self, const char *origin, const nsched_reser
     assert (rs);
     size_t nr = 0;
     for (size_t i = 0; i < rv.n; i++) {
-        const rec_name_t *r = &rv.msgs [i].u.rec_name;
-        rs [nr++] = (names_resv_t) { r->name, r->holder, r->request_id, r->expires_ms };
+        const rec_name_t *r = &rv.msgs[i].u.rec_name;
+        rs[nr++] = (names_resv_t){ r->name, r->holder, r->request_id, r->expires_ms };
     }
     for (s_resv_t *r = (s_resv_t *) zhashx_first (self->resv); r;
          r = (s_resv_t *) zhashx_next (self->resv))
-        rs [nr++] = (names_resv_t) { r->name, r->holder, r->rid, r->expires_ms };
+        rs[nr++] = (names_resv_t){ r->name, r->holder, r->rid, r->expires_ms };
     const char *node = NULL;
-    char why [NSCHED_WHY_MAX + 1] = "";
+    char why[NSCHED_WHY_MAX + 1] = "";
     uint64_t now = sched__wall_ms ();
-    names_verdict_t v = names_decide (ns, sheds.n, rs, nr, req->name, req->request_id, origin,
-                                      now, &node, why, sizeof why);
+    names_verdict_t v = names_decide (ns, sheds.n, rs, nr, req->name, req->request_id, origin, now,
+                                      &node, why, sizeof why);
     rep->verdict = (uint64_t) v;
     snprintf (rep->node, sizeof rep->node, "%s", node ? node : "");
     snprintf (rep->why, sizeof rep->why, "%s", why);
@@ -97,7 +97,7 @@ sched__serve_reserve (shed_sched_t *self, const char *origin, const nsched_reser
         uint8_t *buf = NULL;
         size_t len = 0;
         if (sched__encode (&rec_proto, &rec, &buf, &len) == 0) {
-            char err [256];
+            char err[256];
             shed_nstate_put (self->state, REC_KIND_NAME, r->name, buf, len, err, sizeof err);
             free (buf);
         }
@@ -105,7 +105,7 @@ sched__serve_reserve (shed_sched_t *self, const char *origin, const nsched_reser
                    r->rid);
     }
     for (size_t i = 0; i < rv.n; i++)
-        wire_msg_free (&rec_proto, &rv.msgs [i]);
+        wire_msg_free (&rec_proto, &rv.msgs[i]);
     free (rv.msgs);
     free (rs);
     free (ns);
@@ -147,7 +147,7 @@ s_load_resv (const shed_record_t *rec, void *arg)
         return;
     rec_msg_t m;
     if (wire_decode (&rec_proto, rec->value, rec->len, &m, NULL) != WIRE_OK
-    ||  m.hdr.type != REC_NAME)
+        || m.hdr.type != REC_NAME)
         return;
     s_resv_t *r = (s_resv_t *) zmalloc (sizeof (s_resv_t));
     assert (r);

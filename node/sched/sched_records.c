@@ -57,7 +57,7 @@ sched__split_ref (const char *ref, char *name, char *node)
     }
     else {
         snprintf (name, REC_NAME_MAX + 1, "%s", ref);
-        node [0] = '\0';
+        node[0] = '\0';
     }
 }
 
@@ -74,7 +74,7 @@ sched__encode (const wire_proto_t *proto, const void *msg, uint8_t **buf, size_t
 
 void
 sched__sheds_add (s_sheds_t *v, const char *origin, const char *status, bool lost,
-             const uint8_t *value, size_t len)
+                  const uint8_t *value, size_t len)
 {
     if (v->n == v->cap) {
         size_t cap = v->cap ? v->cap * 2 : 32;
@@ -84,10 +84,10 @@ sched__sheds_add (s_sheds_t *v, const char *origin, const char *status, bool los
         v->items = items;
         v->cap = cap;
     }
-    s_shed_t *sh = &v->items [v->n];
+    s_shed_t *sh = &v->items[v->n];
     memset (sh, 0, sizeof *sh);
     if (wire_decode (&rec_proto, value, len, &sh->m, NULL) != WIRE_OK
-    ||  sh->m.hdr.type != REC_SHED) {
+        || sh->m.hdr.type != REC_SHED) {
         wire_msg_free (&rec_proto, &sh->m);
         return;
     }
@@ -107,7 +107,7 @@ void
 sched__sheds_free (s_sheds_t *v)
 {
     for (size_t i = 0; i < v->n; i++)
-        wire_msg_free (&rec_proto, &v->items [i].m);
+        wire_msg_free (&rec_proto, &v->items[i].m);
     free (v->items);
     memset (v, 0, sizeof *v);
 }
@@ -123,7 +123,7 @@ sched__sheds_load (shed_sched_t *self, s_sheds_t *v, bool with_lost)
         for (zchunk_t *c = (zchunk_t *) zhashx_first (self->lost); c;
              c = (zchunk_t *) zhashx_next (self->lost)) {
             const char *key = (const char *) zhashx_cursor (self->lost);
-            char origin [REC_NAME_MAX + 1];
+            char origin[REC_NAME_MAX + 1];
             snprintf (origin, sizeof origin, "%.*s", (int) strcspn (key, "/"), key);
             sched__sheds_add (v, origin, "removed", true, zchunk_data (c), zchunk_size (c));
         }
@@ -139,16 +139,15 @@ sched__sheds_dups (s_sheds_t *v)
     assert (dup && ns && idx);
     size_t k = 0;
     for (size_t i = 0; i < v->n; i++) {
-        if (v->items [i].lost)
+        if (v->items[i].lost)
             continue;
-        const rec_shed_t *r = &v->items [i].m.u.rec_shed;
-        ns [k] = (names_shed_t) { r->name, v->items [i].origin, r->request_id, r->created_ms,
-                                  false };
-        idx [k++] = i;
+        const rec_shed_t *r = &v->items[i].m.u.rec_shed;
+        ns[k] = (names_shed_t){ r->name, v->items[i].origin, r->request_id, r->created_ms, false };
+        idx[k++] = i;
     }
     names_resolve (ns, k);
     for (size_t j = 0; j < k; j++)
-        dup [idx [j]] = ns [j].duplicate;
+        dup[idx[j]] = ns[j].duplicate;
     free (ns);
     free (idx);
     return dup;
@@ -160,7 +159,7 @@ sched__sheds_winner (s_sheds_t *v, const char *name)
 {
     const s_shed_t *best = NULL;
     for (size_t i = 0; i < v->n; i++) {
-        const s_shed_t *sh = &v->items [i];
+        const s_shed_t *sh = &v->items[i];
         if (sh->lost || strcmp (sh->m.u.rec_shed.name, name))
             continue;
         names_shed_t a = { name, sh->origin, sh->m.u.rec_shed.request_id,
@@ -197,20 +196,19 @@ sched__api_shed_fill (api_shed_t *out, const s_shed_t *sh, bool dup, const s_she
     snprintf (out->error, sizeof out->error, "%s", r->error);
     snprintf (out->driver, sizeof out->driver, "%s", r->driver);
     out->tags.n = r->tags.n;
-    out->tags.items = r->tags.items;    /* borrowed from the record */
+    out->tags.items = r->tags.items; /* borrowed from the record */
     out->duplicate = dup;
     if (dup && winner)
         sched__fmt (out->note, sizeof out->note,
-                  "duplicate name: %s on %s was created first and keeps it; rename or delete "
-                  "this one (shedctl delete %s@%s)", r->name, winner->origin, r->name,
-                  sh->origin);
-    else
-    if (sh->lost)
+                    "duplicate name: %s on %s was created first and keeps it; rename or delete "
+                    "this one (shedctl delete %s@%s)",
+                    r->name, winner->origin, r->name, sh->origin);
+    else if (sh->lost)
         sched__fmt (out->note, sizeof out->note,
-                  "%s left the cluster or was reaped; the shed is not restarted elsewhere "
-                  "(shedctl delete --force %s@%s forgets it)", sh->origin, r->name, sh->origin);
-    else
-    if (strcmp (sh->status, "unreachable") == 0)
+                    "%s left the cluster or was reaped; the shed is not restarted elsewhere "
+                    "(shedctl delete --force %s@%s forgets it)",
+                    sh->origin, r->name, sh->origin);
+    else if (strcmp (sh->status, "unreachable") == 0)
         snprintf (out->note, sizeof out->note, "%s is not answering (failed); last state %s",
                   sh->origin, r->state);
 }
@@ -225,7 +223,7 @@ sched__own_put (shed_sched_t *self, rec_msg_t *rec)
     size_t len = 0;
     if (sched__encode (&rec_proto, rec, &buf, &len))
         return -1;
-    char err [256];
+    char err[256];
     int rc = shed_nstate_put (self->state, REC_KIND_SHED, rec->u.rec_shed.name, buf, len, err,
                               sizeof err);
     if (rc)
@@ -245,7 +243,7 @@ sched__own_get (shed_sched_t *self, const char *name, rec_msg_t *out)
     if (!shed_nstate_find (self->state, self->name, REC_KIND_SHED, name, &rec))
         return false;
     if (wire_decode (&rec_proto, rec.value, rec.len, out, NULL) == WIRE_OK
-    &&  out->hdr.type == REC_SHED)
+        && out->hdr.type == REC_SHED)
         return true;
     wire_msg_free (&rec_proto, out);
     memset (out, 0, sizeof *out);
@@ -255,7 +253,7 @@ sched__own_get (shed_sched_t *self, const char *name, rec_msg_t *out)
 void
 sched__own_delete (shed_sched_t *self, const char *name)
 {
-    char err [256];
+    char err[256];
     if (shed_nstate_delete (self->state, REC_KIND_SHED, name, err, sizeof err))
         log_error (S_COMP, "cannot delete shed record|shed=%s err=\"%s\"", name, err);
 }
@@ -264,7 +262,7 @@ int
 sched__sheds_by_rid (s_sheds_t *v, const char *rid)
 {
     for (size_t i = 0; i < v->n; i++)
-        if (!v->items [i].lost && streq (v->items [i].m.u.rec_shed.request_id, rid))
+        if (!v->items[i].lost && streq (v->items[i].m.u.rec_shed.request_id, rid))
             return (int) i;
     return -1;
 }
@@ -281,27 +279,27 @@ sched__publish_node (shed_sched_t *self)
     place_resources_t alloc;
     sched_admit_allocated (self->admit, &alloc);
     const sched_capacity_t *c = &self->capacity;
-    n.cpu_milli = c->capacity.v [PLACE_CPU];
-    n.cpus = c->capacity.v [PLACE_CPU] / 1000;
-    n.memory_mb = c->capacity.v [PLACE_MEMORY] / S_MIB;
-    n.disk_mb = c->capacity.v [PLACE_DISK] / S_MIB;
-    n.gpus = c->capacity.v [PLACE_GPU];
-    n.reserved_cpu_milli = c->reserved.v [PLACE_CPU];
-    n.reserved_memory_mb = c->reserved.v [PLACE_MEMORY] / S_MIB;
-    n.reserved_disk_mb = c->reserved.v [PLACE_DISK] / S_MIB;
-    n.oc_cpu = c->overcommit [PLACE_CPU];
-    n.oc_memory = c->overcommit [PLACE_MEMORY];
-    n.oc_disk = c->overcommit [PLACE_DISK];
-    n.alloc_cpu_milli = alloc.v [PLACE_CPU];
+    n.cpu_milli = c->capacity.v[PLACE_CPU];
+    n.cpus = c->capacity.v[PLACE_CPU] / 1000;
+    n.memory_mb = c->capacity.v[PLACE_MEMORY] / S_MIB;
+    n.disk_mb = c->capacity.v[PLACE_DISK] / S_MIB;
+    n.gpus = c->capacity.v[PLACE_GPU];
+    n.reserved_cpu_milli = c->reserved.v[PLACE_CPU];
+    n.reserved_memory_mb = c->reserved.v[PLACE_MEMORY] / S_MIB;
+    n.reserved_disk_mb = c->reserved.v[PLACE_DISK] / S_MIB;
+    n.oc_cpu = c->overcommit[PLACE_CPU];
+    n.oc_memory = c->overcommit[PLACE_MEMORY];
+    n.oc_disk = c->overcommit[PLACE_DISK];
+    n.alloc_cpu_milli = alloc.v[PLACE_CPU];
     /* Round allocations UP to whole MiB so a remote view never sees more
      * room than there is. */
-    n.alloc_memory_mb = (alloc.v [PLACE_MEMORY] + S_MIB - 1) / S_MIB;
-    n.alloc_disk_mb = (alloc.v [PLACE_DISK] + S_MIB - 1) / S_MIB;
-    n.alloc_gpus = alloc.v [PLACE_GPU];
+    n.alloc_memory_mb = (alloc.v[PLACE_MEMORY] + S_MIB - 1) / S_MIB;
+    n.alloc_disk_mb = (alloc.v[PLACE_DISK] + S_MIB - 1) / S_MIB;
+    n.alloc_gpus = alloc.v[PLACE_GPU];
     n.sheds = sched_admit_count (self->admit);
     n.draining = self->draining;
     shed_noderec_set_resources (self->noderec, &n);
-    char err [256];
+    char err[256];
     if (shed_noderec_publish (self->noderec, err, sizeof err))
         log_error (S_COMP, "cannot update node record|err=\"%s\"", err);
 }

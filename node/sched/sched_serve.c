@@ -17,11 +17,11 @@
 
 /* A claim held until our address block settles (S_DEFER_POLL_MS). */
 typedef struct {
-    uint8_t *req;                   /* the encoded NSCHED_CLAIM, owned */
+    uint8_t *req; /* the encoded NSCHED_CLAIM, owned */
     size_t len;
-    char origin [REC_NAME_MAX + 1];
-    s_answer_t ans;                 /* owned */
-    int64_t deadline;               /* mono ms: then one last try that may fail */
+    char origin[REC_NAME_MAX + 1];
+    s_answer_t ans;   /* owned */
+    int64_t deadline; /* mono ms: then one last try that may fail */
 } s_deferred_t;
 
 /* What s_serve_claim and s_serve_op did. */
@@ -35,12 +35,10 @@ sched__answer (shed_sched_t *self, s_answer_t *ans, int rc, const uint8_t *rep, 
     if (ans->local) {
         s_pending_t *p = ans->local;
         ans->local = NULL;
-        sched__on_result (self, p, rc == 0 ? RPC_OK : RPC_ERR_REFUSED, "cannot serve", rep,
-                          len);
+        sched__on_result (self, p, rc == 0 ? RPC_OK : RPC_ERR_REFUSED, "cannot serve", rep, len);
         sched__pending_free (&p);
     }
-    else
-    if (rc == 0)
+    else if (rc == 0)
         shed_nrpc_reply (self->rpc, ans->token, RPC_OK, NULL, rep, len);
     else
         shed_nrpc_reply (self->rpc, ans->token, 1, "malformed request", NULL, 0);
@@ -52,12 +50,12 @@ sched__work_answer (shed_sched_t *self, s_work_t *w, const nsched_result_t *res)
     if (w->nans == 0)
         return;
     nsched_msg_t rep = { .hdr.type = NSCHED_RESULT };
-    rep.u.nsched_result = *res;     /* blobs borrowed for the encode */
+    rep.u.nsched_result = *res; /* blobs borrowed for the encode */
     uint8_t *buf = NULL;
     size_t len = 0;
     int rc = sched__encode (&nsched_proto, &rep, &buf, &len);
     for (size_t i = 0; i < w->nans; i++)
-        sched__answer (self, &w->ans [i], rc, buf, len);
+        sched__answer (self, &w->ans[i], rc, buf, len);
     w->nans = 0;
     free (buf);
 }
@@ -84,15 +82,15 @@ s_spec_node_limits (shed_sched_t *self, driver_spec_t *spec)
     const shed_config_t *cfg = self->cfg;
     spec->pids_max = cfg->driver.pids_max;
     uint64_t v = 0;
-    if (cfg->driver.io_read_bps [0]
+    if (cfg->driver.io_read_bps[0]
         && placement_size_parse (cfg->driver.io_read_bps, S_MIB, &v) == 0)
         spec->io_read_bps = v;
     v = 0;
-    if (cfg->driver.io_write_bps [0]
+    if (cfg->driver.io_write_bps[0]
         && placement_size_parse (cfg->driver.io_write_bps, S_MIB, &v) == 0)
         spec->io_write_bps = v;
     v = 0;
-    if (cfg->driver.net_rate [0] && tc_rate_parse (cfg->driver.net_rate, &v) == 0)
+    if (cfg->driver.net_rate[0] && tc_rate_parse (cfg->driver.net_rate, &v) == 0)
         spec->net_kbit = v;
 }
 
@@ -101,8 +99,8 @@ s_spec_node_limits (shed_sched_t *self, driver_spec_t *spec)
  * (only with may_defer): the address block has not settled, nothing was
  * changed. */
 static s_served_t
-s_serve_claim (shed_sched_t *self, const nsched_claim_t *c, nsched_result_t *res,
-               uint8_t **blob, s_answer_t *ans, bool may_defer)
+s_serve_claim (shed_sched_t *self, const nsched_claim_t *c, nsched_result_t *res, uint8_t **blob,
+               s_answer_t *ans, bool may_defer)
 {
     s_work_t *busy = (s_work_t *) zhashx_lookup (self->busy, c->name);
     rec_msg_t own;
@@ -136,11 +134,11 @@ s_serve_claim (shed_sched_t *self, const nsched_claim_t *c, nsched_result_t *res
     }
     place_resources_t need = { { c->cpus_milli, c->memory_mb * S_MIB, c->disk_mb * S_MIB,
                                  c->gpus } };
-    char why [256] = "";
-    sched_admit_rc_t rc = sched_admit_claim (self->admit, c->request_id, c->name, &need, why,
-                                             sizeof why);
+    char why[256] = "";
+    sched_admit_rc_t rc =
+        sched_admit_claim (self->admit, c->request_id, c->name, &need, why, sizeof why);
     if (rc < 0) {
-        snprintf (res->why, sizeof res->why, "%s", why [0] ? why : sched_admit_strerror (rc));
+        snprintf (res->why, sizeof res->why, "%s", why[0] ? why : sched_admit_strerror (rc));
         return S_NOW;
     }
     res->admitted = true;
@@ -157,7 +155,7 @@ s_serve_claim (shed_sched_t *self, const nsched_claim_t *c, nsched_result_t *res
     snprintf (r->request_id, sizeof r->request_id, "%s", c->request_id);
     r->created_ms = sched__wall_ms ();
     r->tags.n = c->tags.n;
-    r->tags.items = c->tags.items;  /* borrowed for encoding */
+    r->tags.items = c->tags.items; /* borrowed for encoding */
     snprintf (r->driver, sizeof r->driver, "%s", driver_name (self->driver));
 
     driver_job_t *job = driver_job_new (DRIVER_JOB_CREATE, c->name);
@@ -170,7 +168,7 @@ s_serve_claim (shed_sched_t *self, const nsched_claim_t *c, nsched_result_t *res
         return S_NOW;
     }
     driver_spec_t *spec = &job->spec;
-    job->replace = true;            /* left over from a create a crash interrupted */
+    job->replace = true; /* left over from a create a crash interrupted */
     snprintf (spec->name, sizeof spec->name, "%s", c->name);
     spec->cpus_milli = (uint32_t) c->cpus_milli;
     spec->memory_mb = c->memory_mb;
@@ -178,12 +176,12 @@ s_serve_claim (shed_sched_t *self, const nsched_claim_t *c, nsched_result_t *res
     s_spec_node_limits (self, spec);
     snprintf (spec->image, sizeof spec->image, "%s", c->image);
     if (self->hooks.net_attach) {
-        char ip [46] = "", mac [18] = "", gw [46] = "", err [256] = "";
+        char ip[46] = "", mac[18] = "", gw[46] = "", err[256] = "";
         int prefix = 0;
         unsigned mtu = 0;
         errno = 0;
-        int arc = self->hooks.net_attach (self->hooks.net_arg, c->name, ip, mac, gw, &prefix,
-                                          &mtu, err, sizeof err);
+        int arc = self->hooks.net_attach (self->hooks.net_arg, c->name, ip, mac, gw, &prefix, &mtu,
+                                          err, sizeof err);
         if (arc != 0) {
             /* The overlay's block claim settles shortly after start. */
             bool wait = errno == EAGAIN && may_defer;
@@ -197,7 +195,7 @@ s_serve_claim (shed_sched_t *self, const nsched_claim_t *c, nsched_result_t *res
         snprintf (spec->ip, sizeof spec->ip, "%s/%d", ip, prefix);
         snprintf (spec->mac, sizeof spec->mac, "%s", mac);
         snprintf (spec->gateway, sizeof spec->gateway, "%s", gw);
-        spec->mtu = mtu;            /* the overlay's inner MTU, for both veth ends */
+        spec->mtu = mtu; /* the overlay's inner MTU, for both veth ends */
         snprintf (r->ip, sizeof r->ip, "%s", ip);
         snprintf (r->mac, sizeof r->mac, "%s", mac);
     }
@@ -238,7 +236,7 @@ s_drain_path (const shed_sched_t *self, char *path, size_t size)
 static int
 s_drain_save (const shed_sched_t *self, bool draining, char *why, size_t whylen)
 {
-    char path [PATH_MAX];
+    char path[PATH_MAX];
     s_drain_path (self, path, sizeof path);
     if (shed_write_file_atomic (path, draining ? "1\n" : "0\n", 2, 0600) != 0) {
         sched__fmt (why, whylen, "cannot record the drain in %s: %s", path, strerror (errno));
@@ -250,17 +248,17 @@ s_drain_save (const shed_sched_t *self, bool draining, char *why, size_t whylen)
 bool
 sched__drain_load (const shed_sched_t *self)
 {
-    char path [PATH_MAX];
+    char path[PATH_MAX];
     s_drain_path (self, path, sizeof path);
     size_t len = 0;
     char *text = shed_read_file (path, 64, &len);
     if (!text) {
         if (errno != ENOENT)
-            log_warn (S_COMP, "cannot read the drain state, not draining|path=%s err=\"%s\"",
-                      path, strerror (errno));
+            log_warn (S_COMP, "cannot read the drain state, not draining|path=%s err=\"%s\"", path,
+                      strerror (errno));
         return false;
     }
-    bool draining = text [0] == '1';
+    bool draining = text[0] == '1';
     free (text);
     return draining;
 }
@@ -287,7 +285,7 @@ s_serve_op (shed_sched_t *self, const nsched_op_t *op, nsched_result_t *res, uin
         return S_NOW;
     }
     if (op->op == NSCHED_OP_FORGET) {
-        char key [2 * REC_NAME_MAX + 2];
+        char key[2 * REC_NAME_MAX + 2];
         snprintf (key, sizeof key, "%s/%s", op->node, op->name);
         zhashx_delete (self->lost, key);
         res->ok = true;
@@ -301,16 +299,19 @@ s_serve_op (shed_sched_t *self, const nsched_op_t *op, nsched_result_t *res, uin
     s_work_t *busy = (s_work_t *) zhashx_lookup (self->busy, op->name);
     if (!self->driver || busy) {
         if (busy)
-            snprintf (res->why, sizeof res->why, "shed %s is busy (%s in progress): try again "
-                      "when it is done", op->name, sched__work_what (busy));
+            snprintf (res->why, sizeof res->why,
+                      "shed %s is busy (%s in progress): try again "
+                      "when it is done",
+                      op->name, sched__work_what (busy));
         else
             snprintf (res->why, sizeof res->why, "no driver: %s", self->driver_error);
         sched__result_shed (res, &rec, blob);
         wire_msg_free (&rec_proto, &rec);
         return S_NOW;
     }
-    driver_job_op_t jop = op->op == NSCHED_OP_START ? DRIVER_JOB_START
-                        : op->op == NSCHED_OP_STOP ? DRIVER_JOB_STOP : DRIVER_JOB_REMOVE;
+    driver_job_op_t jop = op->op == NSCHED_OP_START  ? DRIVER_JOB_START
+                          : op->op == NSCHED_OP_STOP ? DRIVER_JOB_STOP
+                                                     : DRIVER_JOB_REMOVE;
     driver_job_t *job = driver_job_new (jop, op->name);
     s_work_t *w = sched__work_new (W_OP, op->name, rec.u.rec_shed.request_id);
     wire_msg_free (&rec_proto, &rec);
@@ -323,7 +324,7 @@ s_serve_op (shed_sched_t *self, const nsched_op_t *op, nsched_result_t *res, uin
     w->op = op->op;
     w->t0 = zclock_mono ();
     if (op->op == NSCHED_OP_START)
-        sched__agent_add (self, op->name);     /* listening before the shed dials */
+        sched__agent_add (self, op->name); /* listening before the shed dials */
     job->ctx = w;
     if (driver_worker_submit (self->worker, &job, S_DRIVER_TIMEOUT_MS) != 0) {
         free (job);
@@ -353,7 +354,7 @@ s_serve_ex (shed_sched_t *self, const char *origin, const nsched_msg_t *req, uin
     s_served_t served = S_NOW;
     bool may_defer = defer_until == 0 || (defer_until > 0 && zclock_mono () < defer_until);
     if (self->closing)
-        return -1;                  /* no state writes any more: "cannot serve" */
+        return -1; /* no state writes any more: "cannot serve" */
     switch (req->hdr.type) {
     case NSCHED_RESERVE:
         rep.hdr.type = NSCHED_RESERVE_REP;
@@ -366,8 +367,8 @@ s_serve_ex (shed_sched_t *self, const char *origin, const nsched_msg_t *req, uin
         break;
     case NSCHED_CLAIM:
         rep.hdr.type = NSCHED_RESULT;
-        served = s_serve_claim (self, &req->u.nsched_claim, &rep.u.nsched_result, &blob, ans,
-                                may_defer);
+        served =
+            s_serve_claim (self, &req->u.nsched_claim, &rep.u.nsched_result, &blob, ans, may_defer);
         break;
     case NSCHED_OP:
         rep.hdr.type = NSCHED_RESULT;
@@ -391,8 +392,8 @@ s_serve_ex (shed_sched_t *self, const char *origin, const nsched_msg_t *req, uin
 }
 
 int
-sched__serve (shed_sched_t *self, const char *origin, const nsched_msg_t *req,
-              uint8_t **rep_out, size_t *rep_len, s_answer_t *ans)
+sched__serve (shed_sched_t *self, const char *origin, const nsched_msg_t *req, uint8_t **rep_out,
+              size_t *rep_len, s_answer_t *ans)
 {
     return s_serve_ex (self, origin, req, rep_out, rep_len, ans, 0);
 }
@@ -414,8 +415,7 @@ sched__serve_rpc (shed_nrpc_t *rpc, const char *peer, uint64_t token, const uint
     int rc = sched__serve (self, peer, &req, &rep, &rlen, &ans);
     if (rc == 0)
         shed_nrpc_reply (rpc, token, RPC_OK, NULL, rep, rlen);
-    else
-    if (rc < 0)
+    else if (rc < 0)
         shed_nrpc_reply (rpc, token, 1, "unsupported request", NULL, 0);
     wire_msg_free (&nsched_proto, &req);
     free (rep);
@@ -441,8 +441,8 @@ s_defer (shed_sched_t *self, const char *origin, const nsched_msg_t *req, s_answ
     d->ans = *ans;
     ans->local = NULL;
     if (!deadline) {
-        uint32_t settle = self->cfg->network.settle_ms ? self->cfg->network.settle_ms
-                                                       : IPAM_SETTLE_MS_DEFAULT;
+        uint32_t settle =
+            self->cfg->network.settle_ms ? self->cfg->network.settle_ms : IPAM_SETTLE_MS_DEFAULT;
         deadline = zclock_mono () + (int64_t) settle + S_DEFER_MARGIN_MS;
         self->claims_deferred++;
         log_debug (S_COMP, "claim waits for the address block|origin=%s", origin);

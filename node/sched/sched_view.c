@@ -9,7 +9,7 @@
 #include <string.h>
 
 struct _sched_view_t {
-    zhashx_t *nodes;                /* origin -> sched_view_node_t (owned) */
+    zhashx_t *nodes; /* origin -> sched_view_node_t (owned) */
     uint64_t decodes;
 };
 
@@ -48,7 +48,7 @@ s_put (sched_view_t *self, const shed_record_t *rec)
     const rec_node_t *r = &n->m.u.rec_node;
     n->ntags = r->tags.n < REC_TAGS_MAX ? r->tags.n : REC_TAGS_MAX;
     for (size_t t = 0; t < n->ntags; t++)
-        n->tags [t] = (place_tag_t) { r->tags.items [t].key, r->tags.items [t].value };
+        n->tags[t] = (place_tag_t){ r->tags.items[t].key, r->tags.items[t].value };
     zhashx_update (self->nodes, n->origin, n);
 }
 

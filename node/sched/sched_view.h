@@ -26,9 +26,9 @@ typedef struct _sched_view_t sched_view_t;
  * them. Valid until the next state change event. */
 typedef struct {
     rec_msg_t m;
-    char origin [REC_NAME_MAX + 1];
-    char status [16];
-    place_tag_t tags [REC_TAGS_MAX];
+    char origin[REC_NAME_MAX + 1];
+    char status[16];
+    place_tag_t tags[REC_TAGS_MAX];
     size_t ntags;
 } sched_view_node_t;
 

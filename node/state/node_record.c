@@ -4,9 +4,9 @@
 #include <string.h>
 
 struct _shed_noderec_t {
-    shed_nstate_t *state;           /* borrowed */
-    rec_node_t rec;                 /* tags.items points into `tags` */
-    wire_tag_t tags [REC_TAGS_MAX];
+    shed_nstate_t *state; /* borrowed */
+    rec_node_t rec;       /* tags.items points into `tags` */
+    wire_tag_t tags[REC_TAGS_MAX];
 };
 
 shed_noderec_t *
@@ -50,7 +50,7 @@ shed_noderec_set_tags (shed_noderec_t *self, const wire_tag_t *tags, size_t ntag
     if (ntags > REC_TAGS_MAX)
         ntags = REC_TAGS_MAX;
     for (size_t i = 0; i < ntags; i++)
-        self->tags [i] = tags [i];
+        self->tags[i] = tags[i];
     self->rec.tags.n = ntags;
     self->rec.tags.items = self->tags;
 }
@@ -86,7 +86,7 @@ shed_noderec_publish (shed_noderec_t *self, char *err, size_t errlen)
     rec_msg_t msg;
     memset (&msg, 0, sizeof msg);
     msg.hdr.type = REC_NODE;
-    msg.u.rec_node = self->rec;     /* tags borrowed from self for the encode */
+    msg.u.rec_node = self->rec; /* tags borrowed from self for the encode */
     uint8_t *buf = NULL;
     size_t len = 0;
     int rc = wire_encode (&rec_proto, &msg, &buf, &len);

@@ -11,10 +11,10 @@
 
 struct _shed_nstate_t {
     links_t *links;
-    state_mirror_t *mirror;         /* the read model (state_mirror.h) */
-    uint64_t round_trips;           /* requests that waited for the actor */
-    zsock_t *events;                /* SUB to the links actor's change PUB */
-    zloop_t *loop;                  /* borrowed */
+    state_mirror_t *mirror; /* the read model (state_mirror.h) */
+    uint64_t round_trips;   /* requests that waited for the actor */
+    zsock_t *events;        /* SUB to the links actor's change PUB */
+    zloop_t *loop;          /* borrowed */
     char name[SHED_NAME_MAX + 1];
     char endpoint[128];
     struct {
@@ -109,8 +109,14 @@ s_seed (shed_nstate_t *self)
         char *origin = zmsg_popstr (msg), *k = zmsg_popstr (msg), *key = zmsg_popstr (msg);
         char *version = zmsg_popstr (msg), *status = zmsg_popstr (msg);
         zframe_t *value = zmsg_pop (msg);
-        shed_record_t rec = { "", origin, k, key, strtoull (version, NULL, 10), status,
-                              zframe_data (value), zframe_size (value) };
+        shed_record_t rec = { "",
+                              origin,
+                              k,
+                              key,
+                              strtoull (version, NULL, 10),
+                              status,
+                              zframe_data (value),
+                              zframe_size (value) };
         state_mirror_apply (self->mirror, &rec);
         n++;
         zstr_free (&origin);
@@ -130,8 +136,7 @@ shed_nstate_on_change (shed_nstate_t *self, const char *kind, shed_record_fn *fn
 {
     assert (self);
     assert (self->nlisteners < NSTATE_LISTENERS_MAX);
-    snprintf (self->listeners[self->nlisteners].kind, sizeof self->listeners[0].kind, "%s",
-              kind);
+    snprintf (self->listeners[self->nlisteners].kind, sizeof self->listeners[0].kind, "%s", kind);
     self->listeners[self->nlisteners].fn = fn;
     self->listeners[self->nlisteners].arg = arg;
     self->nlisteners++;
@@ -172,10 +177,16 @@ s_on_change (zloop_t *loop, zsock_t *sock, void *arg)
     char *topic = zmsg_popstr (msg), *event = zmsg_popstr (msg), *origin = zmsg_popstr (msg);
     char *key = zmsg_popstr (msg), *version = zmsg_popstr (msg), *status = zmsg_popstr (msg);
     zframe_t *value = zmsg_pop (msg);
-    shed_record_t rec = { event, origin, topic, key, strtoull (version, NULL, 10), status,
-                          zframe_data (value), zframe_size (value) };
-    log_debug ("state", "record %s|origin=%s kind=%s key=%s version=%s status=%s", event,
-               origin, topic, key, version, status);
+    shed_record_t rec = { event,
+                          origin,
+                          topic,
+                          key,
+                          strtoull (version, NULL, 10),
+                          status,
+                          zframe_data (value),
+                          zframe_size (value) };
+    log_debug ("state", "record %s|origin=%s kind=%s key=%s version=%s status=%s", event, origin,
+               topic, key, version, status);
     /* The read model first: a listener that reads sees this change. */
     state_mirror_apply (self->mirror, &rec);
     for (size_t i = 0; i < self->nlisteners; i++)
@@ -201,7 +212,7 @@ s_on_peer_alive (const peer_t *p, void *arg)
 {
     shed_nstate_t *self = arg;
     if (p->status != PEER_ALIVE)
-        return;                     /* suspect: nothing changes for links */
+        return; /* suspect: nothing changes for links */
     char z85[41];
     shed_key_to_z85 (p->key, z85);
     /* The directory has ALLOWed the key in our domain already. */
@@ -291,8 +302,7 @@ s_api_state (shed_api_call_t *call, const api_msg_t *req, void *arg)
 
 shed_nstate_t *
 shed_nstate_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_t *zap,
-                 peer_dir_t *peers, zloop_t *loop, shed_api_server_t *api, char *err,
-                 size_t errlen)
+                 peer_dir_t *peers, zloop_t *loop, shed_api_server_t *api, char *err, size_t errlen)
 {
     shed_nstate_t *self = calloc (1, sizeof *self);
     if (!self) {
@@ -318,7 +328,7 @@ shed_nstate_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_
         .public_key = shed_identity_x25519_public (identity),
         .secret_key = shed_identity_x25519_secret (identity),
         .zap = zap,
-        .zap_domain = domain,       /* the peer directory keeps it in step */
+        .zap_domain = domain, /* the peer directory keeps it in step */
         /* 0 (a config not from shed_config_defaults) = the store's 1 h. */
         .tombstone_ttl_ms = (int64_t) cfg->state.tombstone_ttl_s * 1000,
         .identity = identity,
@@ -342,8 +352,7 @@ shed_nstate_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_
         return NULL;
     }
     zloop_reader (loop, self->events, s_on_change, self);
-    peer_dir_ops_t ops = { s_on_peer_alive, s_on_peer_alive, s_on_peer_failed,
-                           s_on_peer_removed };
+    peer_dir_ops_t ops = { s_on_peer_alive, s_on_peer_alive, s_on_peer_failed, s_on_peer_removed };
     if (peer_dir_on_peer (peers, &ops, domain, self, err, errlen) != 0) {
         shed_nstate_destroy (&self);
         return NULL;

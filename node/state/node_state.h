@@ -42,16 +42,16 @@ shed_nstate_t *shed_nstate_new (const shed_config_t *cfg, const shed_identity_t 
 void shed_nstate_destroy (shed_nstate_t **self_p);
 
 /* Local writes (records of this node). Return 0, or -1 with a reason. */
-int shed_nstate_put (shed_nstate_t *self, const char *kind, const char *key,
-                     const uint8_t *value, size_t len, char *err, size_t errlen);
+int shed_nstate_put (shed_nstate_t *self, const char *kind, const char *key, const uint8_t *value,
+                     size_t len, char *err, size_t errlen);
 int shed_nstate_delete (shed_nstate_t *self, const char *kind, const char *key, char *err,
                         size_t errlen);
 
 /* One of this node's own live records: 1 with a copy of its value in
  * *value (caller frees) and *len, 0 if there is none (or it is deleted).
  * A local read. */
-int shed_nstate_get_mine (shed_nstate_t *self, const char *kind, const char *key,
-                          uint8_t **value, size_t *len);
+int shed_nstate_get_mine (shed_nstate_t *self, const char *kind, const char *key, uint8_t **value,
+                          size_t *len);
 
 /* Call fn for every live record of `kind` ("" = all), ordered by origin,
  * kind, key. A local read; fn may write. Returns the count. */
@@ -59,8 +59,8 @@ int shed_nstate_list (shed_nstate_t *self, const char *kind, shed_record_fn *fn,
 
 /* One record of any origin: true with *out filled (pointers valid until the
  * next write or change event), false if there is none. A local read. */
-bool shed_nstate_find (shed_nstate_t *self, const char *origin, const char *kind,
-                       const char *key, shed_record_t *out);
+bool shed_nstate_find (shed_nstate_t *self, const char *origin, const char *kind, const char *key,
+                       shed_record_t *out);
 
 /* Requests made to the links actor that waited for its answer (writes,
  * the start-up LIST, membership commands; not STATS, so a scrape does not
@@ -68,8 +68,7 @@ bool shed_nstate_find (shed_nstate_t *self, const char *origin, const char *kind
 uint64_t shed_nstate_round_trips (shed_nstate_t *self);
 
 /* Listen to changes of one kind ("" = all, "$origin" = origin status). */
-void shed_nstate_on_change (shed_nstate_t *self, const char *kind, shed_record_fn *fn,
-                            void *arg);
+void shed_nstate_on_change (shed_nstate_t *self, const char *kind, shed_record_fn *fn, void *arg);
 
 /* The links actor's counters (STATS, cluster/links.h) as one line
  * "name=value ...", with the node's own appended: actor_round_trips

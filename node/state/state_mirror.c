@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_SEP "\x1f"                /* origin S_SEP key: neither may hold it */
+#define S_SEP "\x1f" /* origin S_SEP key: neither may hold it */
 
 /* Reference counted: a list hands entries to callbacks that may replace
  * them (a put from inside a list callback) while the walk goes on. */
@@ -21,8 +21,8 @@ typedef struct {
 
 struct _state_mirror_t {
     char *self_name;
-    zhashx_t *kinds;                /* kind -> zhashx_t (origin S_SEP key -> s_entry_t) */
-    zhashx_t *origins;              /* origin -> status text (owned) */
+    zhashx_t *kinds;   /* kind -> zhashx_t (origin S_SEP key -> s_entry_t) */
+    zhashx_t *origins; /* origin -> status text (owned) */
 };
 
 static void
@@ -133,9 +133,9 @@ s_set (state_mirror_t *self, const char *origin, const char *kind, const char *k
     if (len)
         memcpy (e->value, value, len);
     e->len = len;
-    char okey [512];
+    char okey[512];
     s_okey (okey, sizeof okey, origin, key);
-    zhashx_update (h, okey, e);     /* the old entry is unref'd */
+    zhashx_update (h, okey, e); /* the old entry is unref'd */
 }
 
 static s_entry_t *
@@ -144,7 +144,7 @@ s_get (state_mirror_t *self, const char *origin, const char *kind, const char *k
     zhashx_t *h = s_kind (self, kind, false);
     if (!h)
         return NULL;
-    char okey [512];
+    char okey[512];
     s_okey (okey, sizeof okey, origin, key);
     return (s_entry_t *) zhashx_lookup (h, okey);
 }
@@ -155,7 +155,7 @@ s_del (state_mirror_t *self, const char *origin, const char *kind, const char *k
     zhashx_t *h = s_kind (self, kind, false);
     if (!h)
         return;
-    char okey [512];
+    char okey[512];
     s_okey (okey, sizeof okey, origin, key);
     zhashx_delete (h, okey);
 }
@@ -174,7 +174,7 @@ s_drop_origin (state_mirror_t *self, const char *origin)
         zlistx_purge (keys);
         for (void *e = zhashx_first (h); e; e = zhashx_next (h)) {
             const char *okey = (const char *) zhashx_cursor (h);
-            if (strncmp (okey, origin, plen) == 0 && okey [plen] == S_SEP [0])
+            if (strncmp (okey, origin, plen) == 0 && okey[plen] == S_SEP[0])
                 zlistx_add_end (keys, strdup (okey));
         }
         for (const char *k = (const char *) zlistx_first (keys); k;
@@ -217,7 +217,7 @@ state_mirror_apply (state_mirror_t *self, const shed_record_t *rec)
     }
     if (!rec->key)
         return false;
-    bool seed = rec->event [0] == '\0';
+    bool seed = rec->event[0] == '\0';
     bool put = seed || streq (rec->event, "INSERTED") || streq (rec->event, "UPDATED");
     bool del = streq (rec->event, "DELETED");
     if (!put && !del)
@@ -227,14 +227,14 @@ state_mirror_apply (state_mirror_t *self, const shed_record_t *rec)
         /* Ours: already applied when the actor accepted it. An echo of the
          * value we hold tells its version; anything else is older. */
         if (put && e && rec->version > e->version && e->len == rec->len
-        &&  (rec->len == 0 || memcmp (e->value, rec->value, rec->len) == 0))
+            && (rec->len == 0 || memcmp (e->value, rec->value, rec->len) == 0))
             e->version = rec->version;
         return false;
     }
     if (!streq (rec->origin, self->self_name))
         s_set_status (self, rec->origin, rec->status);
     if (e && e->version > rec->version)
-        return false;               /* an older event still queued: the mirror is newer */
+        return false; /* an older event still queued: the mirror is newer */
     if (del) {
         if (!e)
             return false;
@@ -284,7 +284,7 @@ s_collect (zhashx_t *h, s_entry_t ***arr, size_t *n, size_t *cap)
             *cap = ncap;
         }
         e->refs++;
-        (*arr) [(*n)++] = e;
+        (*arr)[(*n)++] = e;
     }
 }
 
@@ -306,13 +306,14 @@ state_mirror_list (state_mirror_t *self, const char *kind, shed_record_fn *fn, v
     if (n > 1)
         qsort (arr, n, sizeof *arr, s_entry_cmp);
     for (size_t i = 0; i < n; i++) {
-        s_entry_t *e = arr [i];
-        shed_record_t rec = { "", e->origin, e->kind, e->key, e->version,
-                              s_status (self, e->origin), e->value, e->len };
+        s_entry_t *e = arr[i];
+        shed_record_t rec = { "",       e->origin,  e->kind,
+                              e->key,   e->version, s_status (self, e->origin),
+                              e->value, e->len };
         fn (&rec, arg);
     }
     for (size_t i = 0; i < n; i++)
-        s_entry_unref (&arr [i]);
+        s_entry_unref (&arr[i]);
     free (arr);
     return (int) n;
 }
@@ -325,8 +326,9 @@ state_mirror_find (state_mirror_t *self, const char *origin, const char *kind, c
     s_entry_t *e = s_get (self, origin, kind, key);
     if (!e)
         return false;
-    *out = (shed_record_t) { "", e->origin, e->kind, e->key, e->version,
-                             s_status (self, e->origin), e->value, e->len };
+    *out = (shed_record_t){ "",       e->origin,  e->kind,
+                            e->key,   e->version, s_status (self, e->origin),
+                            e->value, e->len };
     return true;
 }
 

@@ -30,11 +30,11 @@
 /* One record as LIST, a change event or the mirror gives it. Pointers valid
  * only during the callback. status: "alive" | "unreachable" | "removed". */
 typedef struct {
-    const char *event;              /* INSERTED UPDATED DELETED ORIGIN; "" for LIST */
+    const char *event; /* INSERTED UPDATED DELETED ORIGIN; "" for LIST */
     const char *origin;
     const char *kind;
     const char *key;
-    uint64_t version;               /* 0: one of our writes not yet echoed */
+    uint64_t version; /* 0: one of our writes not yet echoed */
     const char *status;
     const uint8_t *value;
     size_t len;
@@ -63,8 +63,8 @@ int state_mirror_list (state_mirror_t *self, const char *kind, shed_record_fn *f
 
 /* One record: true with *out filled (pointers valid until the next change
  * of the mirror), false if there is none. */
-bool state_mirror_find (state_mirror_t *self, const char *origin, const char *kind,
-                        const char *key, shed_record_t *out);
+bool state_mirror_find (state_mirror_t *self, const char *origin, const char *kind, const char *key,
+                        shed_record_t *out);
 
 /* Live records held, every kind. */
 size_t state_mirror_size (state_mirror_t *self);

@@ -13,10 +13,16 @@
 #include <cmocka.h>
 
 static shed_record_t
-s_rec (const char *event, const char *origin, const char *kind, const char *key,
-       uint64_t version, const char *status, const char *value)
+s_rec (const char *event, const char *origin, const char *kind, const char *key, uint64_t version,
+       const char *status, const char *value)
 {
-    shed_record_t r = { event, origin, kind, key, version, status, (const uint8_t *) value,
+    shed_record_t r = { event,
+                        origin,
+                        kind,
+                        key,
+                        version,
+                        status,
+                        (const uint8_t *) value,
                         value ? strlen (value) : 0 };
     return r;
 }
@@ -25,7 +31,7 @@ s_rec (const char *event, const char *origin, const char *kind, const char *key,
 static const char *
 s_value (state_mirror_t *m, const char *origin, const char *kind, const char *key)
 {
-    static char text [256];
+    static char text[256];
     shed_record_t r;
     if (!state_mirror_find (m, origin, kind, key, &r))
         return "";
@@ -34,7 +40,7 @@ s_value (state_mirror_t *m, const char *origin, const char *kind, const char *ke
 }
 
 typedef struct {
-    char seen [1024];
+    char seen[1024];
 } s_walk_t;
 
 static void
@@ -115,7 +121,7 @@ static void
 s_rewrite_fn (const shed_record_t *rec, void *arg)
 {
     state_mirror_t *m = arg;
-    char value [64];
+    char value[64];
     int n = snprintf (value, sizeof value, "%.*s+", (int) rec->len, (const char *) rec->value);
     state_mirror_put_local (m, rec->kind, rec->key, (const uint8_t *) value, (size_t) n);
     state_mirror_del_local (m, "shed", "other");
@@ -139,7 +145,7 @@ test_write_during_list (void **state)
 int
 main (void)
 {
-    const struct CMUnitTest tests [] = {
+    const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_seed_and_events),
         cmocka_unit_test (test_read_your_writes),
         cmocka_unit_test (test_write_during_list),
