@@ -5,7 +5,8 @@
 #   (b) kernel VXLAN, plaintext (vxlan device on the bridge, static FDB)
 #   (c) ours with offloads off (frame by frame, still batched sendmmsg)
 # Needs root, iperf3, python3, and BUILD_DIR/bench/overlay_bench_node.
-# Env: DURATION (s, default 10), RUNS (default 1; median taken), STREAMS
+# Env: THREADS (datapath queue pairs, default 1), DURATION (s, default 10),
+# RUNS (default 1; median taken), STREAMS
 # ("1 4"). Prints a table, then the final line
 #   RESULT ours_gbps=.. kernel_vxlan_gbps=.. ours_no_offload_gbps=.. fastd_ref_gbps=0.8 goal_gbps=2.4
 #          ratio_vs_kernel=.. ours_gbps_p4=.. kernel_vxlan_gbps_p4=..
@@ -80,11 +81,11 @@ set_shed_mtu() {     # MTU on bridge ports and shed interfaces
 start_ours() {       # extra args: --no-offload
     set_shed_mtu 1402
     ip netns exec "$HA" "$NODE" run --data "$TMP/a" --tap tap0 --bridge br0 --bind "$ADDR_A" \
-        --port 7000 "$@" --peer "b,$(cat "$TMP/b.pub"),$ADDR_B,7000" --fdb "$MAC_B,b" \
+        --port 7000 --threads "${THREADS:-1}" "$@" --peer "b,$(cat "$TMP/b.pub"),$ADDR_B,7000" --fdb "$MAC_B,b" \
         --arp "198.19.2.1,$MAC_B" 2>"$TMP/nodeA.log" &
     PIDS+=($!); OURS_A=$!
     ip netns exec "$HB" "$NODE" run --data "$TMP/b" --tap tap0 --bridge br0 --bind "$ADDR_B" \
-        --port 7000 "$@" --peer "a,$(cat "$TMP/a.pub"),$ADDR_A,7000" --fdb "$MAC_A,a" \
+        --port 7000 --threads "${THREADS:-1}" "$@" --peer "a,$(cat "$TMP/a.pub"),$ADDR_A,7000" --fdb "$MAC_A,a" \
         --arp "198.19.1.1,$MAC_A" 2>"$TMP/nodeB.log" &
     PIDS+=($!); OURS_B=$!
     OVERLAY_PIDS=("$OURS_A" "$OURS_B")
