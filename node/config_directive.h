@@ -24,25 +24,22 @@ typedef enum {
     D_JOIN,     /* scalar or sequence of host:port */
     D_LEVEL,    /* log level */
     D_BOOL,
-    D_KEY,      /* base64 32-byte key */
-    D_KEYFILE,  /* path of a file holding a D_KEY, 0600 or stricter, ours */
-    D_PROFILE,  /* lan | wan */
-    D_TAGS,     /* mapping of str -> str */
-    D_U32,      /* unsigned integer within [min, max] */
-    D_F64,      /* number within [min, max] */
-    D_LISTEN,   /* IPv4:PORT or [IPv6]:PORT, port 0 allowed (ephemeral) */
-    D_METRICS,  /* as D_LISTEN, or "" (no endpoint); remembers it was set */
-    D_DOMAIN,   /* DNS domain: dot-separated labels of [A-Za-z0-9-] */
-    D_NETMODE,  /* overlay mode: encrypted | plain */
-    D_CIDR,     /* IPv4 a.b.c.d/len, no host bits */
-    D_IFNAME,   /* network interface name, 1-15 bytes */
-    D_SIZE,     /* "512M", "4G", bare number = MiB (placement_size_parse) */
-    D_CPUS,     /* "4", "0.5", "1500m" (placement_cpus_parse) */
-    D_STRATEGY, /* binpack | spread */
-    D_DRIVER,   /* netns | firecracker | shed-server */
-    D_URL,      /* http://HOST[:PORT][/PATH] */
-    D_RATE,     /* "100mbit", "1gbit", "0" (tc_rate_parse) */
-    D_HOOKS,    /* sequence of mappings {event, command, timeout_ms}; a scalar
+    D_KEY,     /* base64 32-byte key */
+    D_KEYFILE, /* path of a file holding a D_KEY, 0600 or stricter, ours */
+    D_TAGS,    /* mapping of str -> str */
+    D_U32,     /* unsigned integer within [min, max] */
+    D_F64,     /* number within [min, max] */
+    D_LISTEN,  /* IPv4:PORT or [IPv6]:PORT, port 0 allowed (ephemeral) */
+    D_METRICS, /* as D_LISTEN, or "" (no endpoint); remembers it was set */
+    D_DOMAIN,  /* DNS domain: dot-separated labels of [A-Za-z0-9-] */
+    D_CIDR,    /* IPv4 a.b.c.d/len, no host bits */
+    D_IFNAME,  /* network interface name, 1-15 bytes */
+    D_SIZE,    /* "512M", "4G", bare number = MiB (placement_size_parse) */
+    D_CPUS,    /* "4", "0.5", "1500m" (placement_cpus_parse) */
+    D_WORD,    /* one of the row's `words` (gossip.profile, network.mode, ...) */
+    D_URL,     /* http://HOST[:PORT][/PATH] */
+    D_RATE,    /* "100mbit", "1gbit", "0" (tc_rate_parse) */
+    D_HOOKS,   /* sequence of mappings {event, command, timeout_ms}; a scalar
                  * (command line) is "PREFIX=COMMAND" */
 } directive_kind_t;
 
@@ -51,7 +48,8 @@ typedef struct {
     directive_kind_t kind;
     size_t offset;
     size_t size;
-    double min, max; /* D_U32 / D_F64 bounds */
+    double min, max;          /* D_U32 / D_F64 bounds */
+    const char *const *words; /* D_WORD: the values allowed, NULL-terminated */
 } directive_t;
 
 /* The row for `key` ("gossip.probe_interval_ms"), or NULL. */

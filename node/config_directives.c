@@ -8,8 +8,19 @@
 
 #include <string.h>
 
+static const char *const s_profiles[] = { "lan", "wan", NULL };
+static const char *const s_netmodes[] = { "encrypted", "plain", NULL };
+static const char *const s_strategies[] = { "binpack", "spread", NULL };
+static const char *const s_drivers[] = { "auto",        "container",   "netns",
+                                         "firecracker", "shed-server", NULL };
+
 #define SLOT(member) offsetof (shed_config_t, member), sizeof (((shed_config_t *) 0)->member)
 
+/* Only D_WORD rows name their words; the others leave `words` NULL (C
+ * zero-fills the missing trailing member), so the warning about it is off
+ * for this table alone. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 /* clang-format off */
 static const directive_t s_directives[] = {
     { "name",           D_NAME,     SLOT (name), 0, 0 },
@@ -22,7 +33,7 @@ static const directive_t s_directives[] = {
     { "encrypt_key",    D_KEY,      SLOT (encrypt_key), 0, 0 },
     { "encrypt_key_file", D_KEYFILE, SLOT (encrypt_key), 0, 0 },
     { "discover",       D_BOOL,     SLOT (discover), 0, 0 },
-    { "gossip.profile", D_PROFILE,  SLOT (profile), 0, 0 },
+    { "gossip.profile", D_WORD,     SLOT (profile), 0, 0, s_profiles },
     { "tags",           D_TAGS,     SLOT (tags), 0, 0 },
     { "leave_on_terminate", D_BOOL, SLOT (leave_on_terminate), 0, 0 },
     { "gossip.probe_interval_ms",    D_U32, SLOT (gossip.probe_interval_ms), 50, 60000 },
@@ -46,7 +57,7 @@ static const directive_t s_directives[] = {
     { "dns.shed_rate_qps",   D_U32,  SLOT (dns.shed_rate_qps), 0, 1000000 },
     { "dns.shed_rate_burst", D_U32,  SLOT (dns.shed_rate_burst), 0, 1000000 },
     { "network.enabled",      D_BOOL,    SLOT (network.enabled), 0, 0 },
-    { "network.mode",         D_NETMODE, SLOT (network.mode), 0, 0 },
+    { "network.mode",         D_WORD,    SLOT (network.mode), 0, 0, s_netmodes },
     { "network.cidr",         D_CIDR,    SLOT (network.cidr), 0, 0 },
     { "network.block_prefix", D_U32,     SLOT (network.block_prefix), 8, 30 },
     { "network.vni",          D_U32,     SLOT (network.vni), 1, 16777215 },
@@ -67,11 +78,11 @@ static const directive_t s_directives[] = {
     { "scheduler.overcommit_cpu",    D_F64,    SLOT (scheduler.overcommit_cpu), 1, 100 },
     { "scheduler.overcommit_memory", D_F64,    SLOT (scheduler.overcommit_memory), 1, 100 },
     { "scheduler.overcommit_disk",   D_F64,    SLOT (scheduler.overcommit_disk), 1, 100 },
-    { "scheduler.strategy",          D_STRATEGY, SLOT (scheduler.strategy), 0, 0 },
+    { "scheduler.strategy",          D_WORD,   SLOT (scheduler.strategy), 0, 0, s_strategies },
     { "scheduler.max_attempts",      D_U32,    SLOT (scheduler.max_attempts), 1, 16 },
     { "scheduler.name_ttl_s",        D_U32,    SLOT (scheduler.name_ttl_s), 5, 3600 },
     { "scheduler.claim_timeout_ms",  D_U32,    SLOT (scheduler.claim_timeout_ms), 500, 600000 },
-    { "driver.default",        D_DRIVER,   SLOT (driver.default_driver), 0, 0 },
+    { "driver.default",        D_WORD,     SLOT (driver.default_driver), 0, 0, s_drivers },
     { "driver.agent_path",     D_PATH,     SLOT (driver.agent_path), 0, 0 },
     { "driver.netns_dir",      D_PATH,     SLOT (driver.netns_dir), 0, 0 },
     { "driver.cgroup_parent",  D_PATH,     SLOT (driver.cgroup_parent), 0, 0 },
@@ -110,6 +121,7 @@ static const directive_t s_directives[] = {
     { "agents.accepts_per_s",       D_U32, SLOT (agents.accepts_per_s), 1, 1000 },
 };
 /* clang-format on */
+#pragma GCC diagnostic pop
 
 /* Keys that open a section of further keys. */
 static const char *s_sections[] = { "gossip", "dns",    "network", "resources", "scheduler",

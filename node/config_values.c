@@ -133,16 +133,17 @@ s_read_key_file (const char *path, char *out, size_t outlen, char *why, size_t w
     return rc;
 }
 
-/* A value that must be one of `words` (NULL-terminated): "expected a, b
- * or c, got 'x'" otherwise. */
+/* D_WORD: a value that must be one of the row's words: "expected a, b or
+ * c, got 'x'" otherwise. */
 static int
-s_one_of (const char *const words[], char *slot, size_t size, const char *value, char *why,
-          size_t whylen)
+s_word (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey, const char *value,
+        char *why, size_t whylen)
 {
+    const char *const *words = d->words;
     size_t n = 0;
     for (; words[n]; n++)
         if (strcmp (value, words[n]) == 0)
-            return s_copy (slot, size, value, why, whylen);
+            return s_copy (slot, d->size, value, why, whylen);
     int off = snprintf (why, whylen, "expected ");
     for (size_t i = 0; i < n && off >= 0 && (size_t) off < whylen; i++)
         off += snprintf (why + off, whylen - (size_t) off, "%s%s", words[i],
@@ -287,14 +288,6 @@ s_cpus (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey
 }
 
 static int
-s_strategy (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
-            const char *value, char *why, size_t whylen)
-{
-    static const char *const words[] = { "binpack", "spread", NULL };
-    return s_one_of (words, slot, d->size, value, why, whylen);
-}
-
-static int
 s_url (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey, const char *value,
        char *why, size_t whylen)
 {
@@ -318,15 +311,6 @@ s_rate (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey
         return -1;
     }
     return s_copy (slot, d->size, value, why, whylen);
-}
-
-static int
-s_driver (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
-          const char *value, char *why, size_t whylen)
-{
-    static const char *const words[] = { "auto",        "container",   "netns",
-                                         "firecracker", "shed-server", NULL };
-    return s_one_of (words, slot, d->size, value, why, whylen);
 }
 
 static int
@@ -363,14 +347,6 @@ s_keyfile (shed_config_t *cfg, const directive_t *d, char *slot, const char *sub
            const char *value, char *why, size_t whylen)
 {
     return s_read_key_file (value, slot, d->size, why, whylen);
-}
-
-static int
-s_profile (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
-           const char *value, char *why, size_t whylen)
-{
-    static const char *const words[] = { "lan", "wan", NULL };
-    return s_one_of (words, slot, d->size, value, why, whylen);
 }
 
 static int
@@ -468,14 +444,6 @@ s_domain (shed_config_t *cfg, const directive_t *d, char *slot, const char *subk
         return -1;
     }
     return s_copy (slot, d->size, value, why, whylen);
-}
-
-static int
-s_netmode (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
-           const char *value, char *why, size_t whylen)
-{
-    static const char *const words[] = { "encrypted", "plain", NULL };
-    return s_one_of (words, slot, d->size, value, why, whylen);
 }
 
 static int
@@ -598,11 +566,10 @@ static value_fn *const s_checkers[] = {
     [D_NAME] = s_name,       [D_HOSTPORT] = s_hostport, [D_ADDR] = s_addr,
     [D_PATH] = s_path,       [D_ENDPOINT] = s_endpoint, [D_JOIN] = s_join,
     [D_LEVEL] = s_level,     [D_BOOL] = s_bool,         [D_KEY] = s_key,
-    [D_KEYFILE] = s_keyfile, [D_PROFILE] = s_profile,   [D_TAGS] = s_tags,
+    [D_KEYFILE] = s_keyfile, [D_WORD] = s_word,         [D_TAGS] = s_tags,
     [D_U32] = s_number,      [D_F64] = s_number,        [D_LISTEN] = s_listen,
-    [D_METRICS] = s_metrics, [D_DOMAIN] = s_domain,     [D_NETMODE] = s_netmode,
-    [D_CIDR] = s_cidr,       [D_IFNAME] = s_ifname,     [D_SIZE] = s_size,
-    [D_CPUS] = s_cpus,       [D_STRATEGY] = s_strategy, [D_DRIVER] = s_driver,
+    [D_METRICS] = s_metrics, [D_DOMAIN] = s_domain,     [D_CIDR] = s_cidr,
+    [D_IFNAME] = s_ifname,   [D_SIZE] = s_size,         [D_CPUS] = s_cpus,
     [D_URL] = s_url,         [D_RATE] = s_rate,         [D_HOOKS] = s_hooks,
 };
 
