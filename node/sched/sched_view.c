@@ -10,7 +10,6 @@
 
 struct _sched_view_t {
     zhashx_t *nodes; /* origin -> sched_view_node_t (owned) */
-    uint64_t decodes;
 };
 
 static void
@@ -35,7 +34,6 @@ s_put (sched_view_t *self, const shed_record_t *rec)
     sched_view_node_t *n = (sched_view_node_t *) calloc (1, sizeof *n);
     if (!n)
         return;
-    self->decodes++;
     if (wire_decode (&rec_proto, rec->value, rec->len, &n->m, NULL) != WIRE_OK
         || n->m.hdr.type != REC_NODE) {
         wire_msg_free (&rec_proto, &n->m);
@@ -123,10 +121,4 @@ sched_view_each (sched_view_t *self, sched_view_fn *fn, void *arg)
     for (sched_view_node_t *n = (sched_view_node_t *) zhashx_first (self->nodes); n;
          n = (sched_view_node_t *) zhashx_next (self->nodes))
         fn (n, arg);
-}
-
-uint64_t
-sched_view_decodes (sched_view_t *self)
-{
-    return self->decodes;
 }

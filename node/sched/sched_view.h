@@ -41,7 +41,4 @@ size_t sched_view_size (sched_view_t *self);
 typedef void (sched_view_fn) (const sched_view_node_t *node, void *arg);
 void sched_view_each (sched_view_t *self, sched_view_fn *fn, void *arg);
 
-/* Records decoded since start (a measure of the cache's work). */
-uint64_t sched_view_decodes (sched_view_t *self);
-
 #endif
