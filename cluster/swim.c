@@ -840,9 +840,16 @@ swim_next_deadline (swim_t *self)
     }
     for (size_t i = 0; i < self->nrelays; i++)
         S_MIN (self->relays[i].deadline_ms);
-    for (size_t i = 1; i < self->nnodes; i++)
-        if (self->nodes[i]->suspect)
+    /* Suspicion timers: only members under suspicion have one, and the
+     * per-state count says how many there are, so the walk stops at the
+     * last of them (none at all in a healthy cluster) instead of visiting
+     * every member on every call. */
+    size_t suspects = self->nstate[SWIM_SUSPECT];
+    for (size_t i = 1; suspects > 0 && i < self->nnodes; i++)
+        if (self->nodes[i]->suspect) {
             S_MIN (swim__suspicion_deadline (&self->nodes[i]->suspicion));
+            suspects--;
+        }
     if (self->bq.n > 0)
         S_MIN (self->gossip_next_ms);
     if (self->cfg.pushpull_interval_ms && !self->leaving)

@@ -49,8 +49,6 @@ typedef struct {
     bool ae_all_peers;       /* links before the bounded subset: rounds with
                                     any alive member, PUSH to every one, no
                                     rumor re-push (default false: the subset) */
-    bool check_deadline;     /* compare sim_deadline with swim_next_deadline
-                                    on every call; abort on a difference */
 } sim_config_t;
 
 /* LAN membership defaults (swim_config_lan, as the membership actor uses

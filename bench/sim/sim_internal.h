@@ -6,7 +6,6 @@
 #define SHED_SIM_INTERNAL_H
 
 #include "bench/sim/sim_cluster.h"
-#include "bench/sim/sim_deadline.h"
 #include "bench/sim/sim_heap.h"
 #include "cluster/state.h"
 
@@ -52,12 +51,11 @@ typedef struct {
     uint64_t wake_gen;   /* older WAKE events are stale */
     uint64_t busy_until; /* slow node: its queue is worked until then */
     bool down, slow;
-    int32_t members;         /* others it holds joined (JOIN - FAIL - LEAVE) */
-    uint64_t join_done_at;   /* first time members reached n - 1 */
-    uint64_t fail_inc;       /* incarnation + 1 of its last counted false failure */
-    uint32_t st_cursor;      /* origins below it known up to date (state check) */
-    sim_suspects_t suspects; /* members it suspected (sim_deadline.h) */
-    sim_links_t *links;      /* state links (cfg.state only) */
+    int32_t members;       /* others it holds joined (JOIN - FAIL - LEAVE) */
+    uint64_t join_done_at; /* first time members reached n - 1 */
+    uint64_t fail_inc;     /* incarnation + 1 of its last counted false failure */
+    uint32_t st_cursor;    /* origins below it known up to date (state check) */
+    sim_links_t *links;    /* state links (cfg.state only) */
 } sim_node_t;
 
 struct _sim_cluster_t {

@@ -6,9 +6,7 @@
  *     killed node is declared dead by every survivor, and the survivors
  *     converge again;
  *   - the state stores converge, and converge again after a partition;
- *   - the same seed gives the same run (counters and times identical);
- *   - sim_deadline equals swim_next_deadline on every call (check mode),
- *     so the simulator's shortcut stays true to the core.
+ *   - the same seed gives the same run (counters and times identical).
  */
 #include "bench/sim/sim_cluster.h"
 #include "bench/sim/sim_heap.h"
@@ -63,7 +61,6 @@ s_membership_run (uint64_t seed, s_run_t *out)
     memset (out, 0, sizeof *out);
     sim_config_t cfg;
     sim_config_default (&cfg, S_N, seed);
-    cfg.check_deadline = true;
     cfg.net.loss = 0.05;
     sim_cluster_t *c = sim_cluster_new (&cfg);
     assert_non_null (c);
@@ -112,7 +109,6 @@ test_state_partition (void **state)
     sim_config_t cfg;
     sim_config_default (&cfg, 20, 3);
     cfg.state = true;
-    cfg.check_deadline = true;
     sim_cluster_t *c = sim_cluster_new (&cfg);
     assert_non_null (c);
     sim_join_all (c, 0, 200);
