@@ -185,7 +185,7 @@ s_stats (self_t *self)
         " cache_evicted=%" PRIu64 " snapreq_dropped=%" PRIu64
         " links=%zu children=%zu conns=%" PRId64 " conns_max=%d relayed=%" PRIu64 " dups=%" PRIu64
         " link_drops=%" PRIu64 " unknown_origin=%" PRIu64 " children_refused=%" PRIu64
-        " tree_changes=%" PRIu64 " socket_errors=%" PRIu64,
+        " hello_resent=%" PRIu64 " tree_changes=%" PRIu64 " socket_errors=%" PRIu64,
         c->published, c->invalid, c->origin_sent, c->origin_skipped, c->consumer_sent, c->peer_recv,
         c->peer_forwarded, c->forged, c->malformed, c->send_errors, zhashx_size (self->cache),
         c->cache_full, c->snapshots_served, c->peer_snaps_done, c->peer_snaps_timeout,
@@ -193,7 +193,8 @@ s_stats (self_t *self)
         adm + adm2, ref + ref2, c->peer_refused, c->peer_redials, c->batches_sent, c->batches_recv,
         c->cache_evicted, c->snapreq_dropped, bus_links_up (self), self->nkids,
         self->conns_in + (self->conn_up ? 1 : 0), 1 + BUS_CHILDREN_MAX, c->relayed, c->dups,
-        c->link_drops, c->unknown_origin, c->children_refused, c->tree_changes, c->socket_errors);
+        c->link_drops, c->unknown_origin, c->children_refused, c->hello_resent, c->tree_changes,
+        c->socket_errors);
 }
 
 /* Fast path for PUBLISH: read the frames with zmq_msg, no zmsg. */

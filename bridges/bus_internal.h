@@ -177,6 +177,7 @@ typedef struct {
     uint64_t link_drops;       /* events a full link queue dropped */
     uint64_t unknown_origin;   /* events of a non-member */
     uint64_t children_refused; /* HELLO over BUS_CHILDREN_MAX */
+    uint64_t hello_resent;     /* HELLO again after a silent parent */
     uint64_t tree_changes;     /* parent changed */
     uint64_t socket_errors;    /* sockets that could not be created */
 } bus_counters_t;
@@ -226,8 +227,9 @@ typedef struct {
     int64_t redial_at; /* parent: mono ms of the next dial, 0 = none */
     int backoff_ms;
     int64_t ping_at;
-    int64_t conns_in; /* accepted TCP connections open */
-    bool conn_up;     /* dealer connected */
+    int64_t conns_in;     /* accepted TCP connections open */
+    bool conn_up;         /* dealer connected */
+    int64_t parent_heard; /* mono ms of the parent's last message */
 
     zhashx_t *members;  /* name -> bus_member_t */
     zhashx_t *origins;  /* name -> bus_origin_t */

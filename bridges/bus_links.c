@@ -10,7 +10,10 @@
  * and both sides then re-send every subscription the link should carry
  * (bus_route_link_up). The parent PINGs its children every second: a
  * child that went away (ROUTER_MANDATORY says EHOSTUNREACH) is reaped and
- * its subscriptions taken back.
+ * its subscriptions taken back. A child whose parent stays silent for
+ * S_PARENT_SILENT_MS says HELLO again (hello_resent): while member lists
+ * grow, nodes re-parent and a parent may hold stale children when a real
+ * one says HELLO, so a refused HELLO must not be the last word.
  */
 #include "bridges/bus_internal.h"
 #include "cluster/zmq_limits.h"
@@ -19,10 +22,13 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#define S_COMP          "bus"
-#define S_REDIAL_MIN_MS 100  /* first re-dial after a refused handshake */
-#define S_REDIAL_MAX_MS 5000 /* backoff cap */
-#define S_PING_MS       1000 /* parent -> children liveness */
+#define S_COMP             "bus"
+#define S_REDIAL_MIN_MS    100  /* first re-dial after a refused handshake */
+#define S_REDIAL_MAX_MS    5000 /* backoff cap */
+#define S_PING_MS          1000 /* parent -> children liveness */
+/* A child that hears nothing from its parent for this long says HELLO
+ * again: the parent refused it (full of stale children) or forgot it. */
+#define S_PARENT_SILENT_MS (3 * S_PING_MS + 500)
 
 /* Hidden behind ZMQ_BUILD_DRAFT_API in some libzmq 4.3 headers although
  * the stable library honours it; the number is fixed in libzmq's ABI. */
@@ -314,6 +320,52 @@ bus_links_rebind (bus_actor_t *self)
     }
 }
 
+/* Free the children marked gone (a send saw EHOSTUNREACH, or a BYE). */
+static void
+s_kids_reap (bus_actor_t *self)
+{
+    self->reap_due = false;
+    size_t j = 0;
+    for (size_t i = 0; i < self->nkids; i++) {
+        if (self->kids[i]->gone) {
+            log_debug (S_COMP, "child link gone|child=%s", self->kids[i]->name);
+            s_link_free (self, &self->kids[i]);
+        }
+        else
+            self->kids[j++] = self->kids[i];
+    }
+    self->nkids = j;
+}
+
+/* Where `name` sorts among the members we know and ourselves. */
+static size_t
+s_rank (bus_actor_t *self, const char *name)
+{
+    size_t r = strcmp (self->name, name) < 0;
+    for (bus_member_t *m = (bus_member_t *) zhashx_first (self->members); m;
+         m = (bus_member_t *) zhashx_next (self->members))
+        r += strcmp (m->name, name) < 0;
+    return r;
+}
+
+/* A HELLO found every child slot taken: a PING finds the children that
+ * left (EHOSTUNREACH marks them gone), and children that our member list
+ * no longer places under us are let go (a node that re-parented keeps
+ * its old connection until libzmq notices). Those still wanted stay. */
+static void
+s_kids_make_room (bus_actor_t *self)
+{
+    uint8_t ping = EVENT_LINK_PING;
+    size_t me = s_rank (self, self->name);
+    for (size_t i = 0; i < self->nkids; i++) {
+        bus_link_t *l = self->kids[i];
+        bus_link_send (self, l, &ping, 1);
+        if (!l->gone && bus_tree_parent (s_rank (self, l->name)) != (long) me)
+            l->gone = true;
+    }
+    s_kids_reap (self);
+}
+
 /* A child's HELLO: (re)start its link. */
 static void
 s_child_hello (bus_actor_t *self, const char *id, const char *name)
@@ -328,6 +380,8 @@ s_child_hello (bus_actor_t *self, const char *id, const char *name)
         l->gone = false;
     }
     else {
+        if (self->nkids >= BUS_CHILDREN_MAX)
+            s_kids_make_room (self);
         if (self->nkids >= BUS_CHILDREN_MAX) {
             /* Bounded whatever happens: views of the member list differ
              * only briefly, so a node over the bound is misconfigured. */
@@ -472,6 +526,26 @@ s_redial_later (bus_actor_t *self)
     self->redial_at = zclock_mono () + delay;
 }
 
+/* HELLO, then every subscription again: a new session, or a parent that
+ * has not heard of us (refused, or restarted its listener). */
+static void
+s_parent_hello (bus_actor_t *self)
+{
+    bus_link_t *l = self->up;
+    if (l->up)
+        self->c.hello_resent++;
+    bus_route_link_gone (self, l);
+    l->gone = false;
+    l->up = true;
+    self->parent_heard = zclock_mono ();
+    uint8_t hello[1 + EVENT_NODE_MAX];
+    size_t nl = strlen (self->name);
+    hello[0] = EVENT_LINK_HELLO;
+    memcpy (hello + 1, self->name, nl);
+    bus_link_send (self, l, hello, nl + 1);
+    bus_route_link_up (self, l);
+}
+
 static void
 s_parent_event (bus_actor_t *self)
 {
@@ -483,16 +557,9 @@ s_parent_event (bus_actor_t *self)
         self->conn_up = true;
         self->backoff_ms = 0;
         /* A new session: whatever the parent knew of us is gone (or will
-         * be reset by HELLO); say HELLO, then everything again. */
-        bus_route_link_gone (self, l);
-        l->gone = false;
-        l->up = true;
-        uint8_t hello[1 + EVENT_NODE_MAX];
-        size_t nl = strlen (self->name);
-        hello[0] = EVENT_LINK_HELLO;
-        memcpy (hello + 1, self->name, nl);
-        bus_link_send (self, l, hello, nl + 1);
-        bus_route_link_up (self, l);
+         * be reset by HELLO). */
+        l->up = false;
+        s_parent_hello (self);
         log_debug (S_COMP, "parent link up|parent=%s", l->name);
     }
     else if (ev == ZMQ_EVENT_DISCONNECTED) {
@@ -597,6 +664,7 @@ bus_links_recv (bus_actor_t *self, void *which)
                 zmq_msg_close (&msg);
                 continue;
             }
+            self->parent_heard = zclock_mono (); /* PINGs included */
             bus_route_recv (self, self->up, &msg);
         }
     }
@@ -630,19 +698,10 @@ bus_links_tick (bus_actor_t *self)
         for (size_t i = 0; i < self->nkids; i++)
             bus_link_send (self, self->kids[i], &ping, 1);
     }
-    if (self->reap_due) {
-        self->reap_due = false;
-        size_t j = 0;
-        for (size_t i = 0; i < self->nkids; i++) {
-            if (self->kids[i]->gone) {
-                log_debug (S_COMP, "child link gone|child=%s", self->kids[i]->name);
-                s_link_free (self, &self->kids[i]);
-            }
-            else
-                self->kids[j++] = self->kids[i];
-        }
-        self->nkids = j;
-    }
+    if (self->up && self->conn_up && now - self->parent_heard >= S_PARENT_SILENT_MS)
+        s_parent_hello (self);
+    if (self->reap_due)
+        s_kids_reap (self);
 }
 
 int
@@ -652,6 +711,9 @@ bus_links_timeout (bus_actor_t *self)
     int64_t due = self->router && self->nkids ? self->ping_at : 0;
     if (self->redial_at && (!due || self->redial_at < due))
         due = self->redial_at;
+    int64_t silent = self->parent_heard + S_PARENT_SILENT_MS;
+    if (self->up && self->conn_up && (!due || silent < due))
+        due = silent;
     if (self->reap_due)
         return 0;
     if (!due)

@@ -226,6 +226,10 @@ static const s_row_t s_bus_rows[] = {
       "relayed" },
     { "shed_bus_link_drops_total", C, "Events dropped on a full tree link queue.", NULL, NULL,
       "link_drops" },
+    { "shed_bus_children_refused_total", C, "Child HELLOs refused (every slot wanted).", NULL,
+      NULL, "children_refused" },
+    { "shed_bus_hello_resent_total", C, "HELLOs repeated to a silent parent.", NULL, NULL,
+      "hello_resent" },
 };
 /* clang-format on */
 
