@@ -16,6 +16,9 @@
  *                                                        name's coordinator
  *   kind "image"    key = image name        REC_IMAGE    one per image a node holds,
  *                                                        by that node (docs/images.md)
+ *   kind "snapshot" key = snapshot name     REC_SNAPSHOT one per snapshot, by the node
+ *                                                        that holds its data
+ *                                                        (docs/snapshots.md)
  * (docs/scheduling.md). Later kinds add their messages here.
  */
 #ifndef SHED_RECORDS_H
@@ -33,6 +36,7 @@
 #define REC_KIND_OVERLAY  "overlay"
 #define REC_KIND_ENDPOINT "endpoint"
 #define REC_KIND_IMAGE    "image"
+#define REC_KIND_SNAPSHOT "snapshot"
 
 #define REC_NAME_MAX     63 /* node, shed and service names */
 #define REC_ADDR_MAX     45 /* textual IPv4/IPv6 address */
@@ -176,6 +180,31 @@
     F (T, 5,  unpacked,    WIRE_U64,  0,                WIRE_OPT, _)
 /* clang-format on */
 
+/* A snapshot (node/snapshots/): the shed it was taken of, where its data
+ * (the writable layer, `size` bytes with sha256 `digest`, hex) lives, and
+ * what a shed made from it needs: image, resources, tags, and the address
+ * it had (a move keeps ip and mac). mode: "live" (frozen while captured)
+ * or "stop". created_ms: wall clock. */
+/* clang-format off */
+#define REC_SNAPSHOT_FIELDS(F, T)                                              \
+    F (T, 2,  name,        WIRE_STR,  REC_NAME_MAX,     WIRE_REQ, _)           \
+    F (T, 3,  shed,        WIRE_STR,  REC_NAME_MAX,     WIRE_REQ, _)           \
+    F (T, 4,  node,        WIRE_STR,  REC_NAME_MAX,     WIRE_REQ, _)           \
+    F (T, 5,  digest,      WIRE_STR,  64,               WIRE_REQ, _)           \
+    F (T, 6,  size,        WIRE_U64,  0,                WIRE_OPT, _)           \
+    F (T, 7,  image,       WIRE_STR,  255,              WIRE_OPT, _)           \
+    F (T, 8,  cpus_milli,  WIRE_U64,  0,                WIRE_OPT, _)           \
+    F (T, 9,  memory_mb,   WIRE_U64,  0,                WIRE_OPT, _)           \
+    F (T, 10, disk_mb,     WIRE_U64,  0,                WIRE_OPT, _)           \
+    F (T, 11, gpus,        WIRE_U64,  0,                WIRE_OPT, _)           \
+    F (T, 12, ip,          WIRE_STR,  REC_ADDR_MAX,     WIRE_OPT, _)           \
+    F (T, 13, mac,         WIRE_STR,  17,               WIRE_OPT, _)           \
+    F (T, 14, tags,        WIRE_TAGS, REC_TAGS_MAX,     WIRE_OPT, _)           \
+    F (T, 15, driver,      WIRE_STR,  15,               WIRE_OPT, _)           \
+    F (T, 16, mode,        WIRE_STR,  7,                WIRE_OPT, _)           \
+    F (T, 17, created_ms,  WIRE_U64,  0,                WIRE_OPT, _)
+/* clang-format on */
+
 /* clang-format off */
 #define REC_MESSAGES(M)                                                        \
     M (REC_NODE,    rec_node,    1, REC_NODE_FIELDS)                           \
@@ -184,7 +213,8 @@
     M (REC_NAME,    rec_name,   21, REC_NAME_FIELDS)                        \
     M (REC_OVERLAY,  rec_overlay,  10, REC_OVERLAY_FIELDS)                     \
     M (REC_ENDPOINT, rec_endpoint, 11, REC_ENDPOINT_FIELDS)                   \
-    M (REC_IMAGE,    rec_image,    30, REC_IMAGE_FIELDS)
+    M (REC_IMAGE,    rec_image,    30, REC_IMAGE_FIELDS)                     \
+    M (REC_SNAPSHOT, rec_snapshot, 31, REC_SNAPSHOT_FIELDS)
 /* clang-format on */
 
 WIRE_DECLARE_PROTO (rec, REC_MESSAGES)

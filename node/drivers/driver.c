@@ -226,6 +226,19 @@ driver_usage (driver_t *self, const char *name, driver_usage_t *usage, driver_er
 }
 
 int
+driver_snapshot (driver_t *self, const char *name, const char *path, driver_snap_mode_t mode,
+                 uint64_t *bytes, driver_error_t *err)
+{
+    assert (path && bytes);
+    *bytes = 0;
+    S_CALL (self, name, err, snapshot);
+    pthread_mutex_lock (&self->lock);
+    int rc = self->ops->snapshot (self->impl, name, path, mode, bytes, err);
+    pthread_mutex_unlock (&self->lock);
+    return rc;
+}
+
+int
 driver_list (driver_t *self, driver_list_fn *fn, void *arg, driver_error_t *err)
 {
     assert (self);

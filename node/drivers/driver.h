@@ -20,6 +20,14 @@
  *   usage (name)   counters: cpu time, memory, io bytes, network bytes.
  *   list           names this driver holds (what it found on disk at
  *                  start-up: the node reconciles them with its records).
+ *   snapshot (name, path, mode)
+ *                  capture the shed's writable state into one file at
+ *                  `path` (docs/snapshots.md), consistently: LIVE freezes
+ *                  the shed while it is read and thaws it, STOP stops it
+ *                  and starts it again if it ran. A create whose spec names
+ *                  that file in `layer` starts from that state. NULL op:
+ *                  DRIVER_ERR_UNSUPPORTED (netns sheds share the host's
+ *                  filesystem: nothing of their own to capture).
  *
  * Every call returns 0 or a negative driver_code_t and, when `err` is not
  * NULL, fills it with the code and ONE line a user can act on, e.g.
@@ -89,7 +97,15 @@ typedef struct {
      * base for Firecracker: the agent channel is <agent_socket>_1026). */
     char agent_path[DRIVER_PATH_MAX];
     char agent_socket[DRIVER_PATH_MAX];
+    /* Create from a snapshot: the file a `snapshot` call wrote (possibly
+     * on another node, then fetched), "" = a fresh shed. */
+    char layer[DRIVER_PATH_MAX];
 } driver_spec_t;
+
+typedef enum {
+    DRIVER_SNAP_LIVE = 0, /* frozen (cgroup freezer / VM paused) while captured */
+    DRIVER_SNAP_STOP = 1, /* stopped while captured, started again if it ran */
+} driver_snap_mode_t;
 
 typedef enum {
     DRIVER_ST_ABSENT = 0,  /* nothing here */
@@ -138,6 +154,9 @@ typedef struct {
     int (*status) (void *impl, const char *name, driver_status_t *st, driver_error_t *err);
     int (*usage) (void *impl, const char *name, driver_usage_t *usage, driver_error_t *err);
     int (*list) (void *impl, driver_list_fn *fn, void *arg, driver_error_t *err);
+    /* Optional (NULL: unsupported). *bytes = size of the file written. */
+    int (*snapshot) (void *impl, const char *name, const char *path, driver_snap_mode_t mode,
+                     uint64_t *bytes, driver_error_t *err);
     void (*destroy) (void *impl);
 } driver_ops_t;
 
@@ -160,6 +179,8 @@ int driver_remove (driver_t *self, const char *name, driver_error_t *err);
 int driver_status (driver_t *self, const char *name, driver_status_t *st, driver_error_t *err);
 int driver_usage (driver_t *self, const char *name, driver_usage_t *usage, driver_error_t *err);
 int driver_list (driver_t *self, driver_list_fn *fn, void *arg, driver_error_t *err);
+int driver_snapshot (driver_t *self, const char *name, const char *path, driver_snap_mode_t mode,
+                     uint64_t *bytes, driver_error_t *err);
 
 /* Helpers for implementations and callers. */
 const char *driver_strerror (int code);

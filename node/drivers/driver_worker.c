@@ -48,6 +48,8 @@ driver_job_op_name (driver_job_op_t op)
         return "delete";
     case DRIVER_JOB_STATUS:
         return "status";
+    case DRIVER_JOB_SNAPSHOT:
+        return "snapshot";
     }
     return "?";
 }
@@ -90,6 +92,10 @@ s_run (driver_t *driver, driver_job_t *job)
         break;
     case DRIVER_JOB_STATUS:
         job->rc = driver_status (driver, job->name, &job->status, &job->err);
+        break;
+    case DRIVER_JOB_SNAPSHOT:
+        job->rc =
+            driver_snapshot (driver, job->name, job->path, job->snap_mode, &job->bytes, &job->err);
         break;
     default:
         job->rc = driver_fail (&job->err, DRIVER_ERR_INVALID, "unknown driver job");

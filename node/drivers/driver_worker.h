@@ -37,12 +37,13 @@
 #include <czmq.h>
 
 typedef enum {
-    DRIVER_JOB_CREATE, /* spec; with `replace`, a shed of that name left
+    DRIVER_JOB_CREATE,   /* spec; with `replace`, a shed of that name left
                                        over (DRIVER_ERR_EXISTS) is removed first */
-    DRIVER_JOB_START,  /* name */
-    DRIVER_JOB_STOP,   /* name */
-    DRIVER_JOB_REMOVE, /* name */
-    DRIVER_JOB_STATUS, /* name: status filled */
+    DRIVER_JOB_START,    /* name */
+    DRIVER_JOB_STOP,     /* name */
+    DRIVER_JOB_REMOVE,   /* name */
+    DRIVER_JOB_STATUS,   /* name: status filled */
+    DRIVER_JOB_SNAPSHOT, /* name, path, snap_mode: bytes filled */
 } driver_job_op_t;
 
 typedef enum {
@@ -58,11 +59,14 @@ typedef struct {
     driver_spec_t spec;             /* CREATE */
     bool replace;                   /* CREATE */
     char name[DRIVER_NAME_MAX + 1]; /* the others */
+    char path[DRIVER_PATH_MAX];     /* SNAPSHOT: the file to write */
+    driver_snap_mode_t snap_mode;   /* SNAPSHOT */
     void *ctx;                      /* the caller's */
     /* Set by the worker. */
     int rc; /* 0 or a driver_code_t */
     driver_error_t err;
     driver_status_t status; /* STATUS */
+    uint64_t bytes;         /* SNAPSHOT: size of the file written */
     uint64_t ms;            /* how long the call took */
     uint64_t id;            /* submission number, for logs */
 } driver_job_t;
