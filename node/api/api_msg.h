@@ -384,10 +384,14 @@ WIRE_DECLARE_RECORD (api_constraint, API_CONSTRAINT_FIELDS)
     F (T, 10, tags,         WIRE_TAGS, 32,        WIRE_OPT, _)                 \
     F (T, 11, image,        WIRE_STR,  255,       WIRE_OPT, _)                 \
     F (T, 12, request_id,   WIRE_STR,  64,        WIRE_OPT, _)                 \
-    F (T, 13, timeout_ms,   WIRE_U64,  0,         WIRE_OPT, _)
+    F (T, 13, timeout_ms,   WIRE_U64,  0,         WIRE_OPT, _)                 \
+    F (T, 14, snapshot,     WIRE_STR,  63,        WIRE_OPT, _)
 /* clang-format on */
 
-/* timeout_ms (create, start/stop/delete): the node answers by then, with
+/* snapshot (create): start from that snapshot (docs/snapshots.md): its
+ * image, resources and tags unless the request names its own; the data
+ * travels to whichever node placement picks.
+ * timeout_ms (create, start/stop/delete): the node answers by then, with
  * "outcome unknown" when a peer it waits on has not answered (0: the
  * node's default, docs/scheduling.md "Deadlines"). Older nodes ignore it. */
 
@@ -615,6 +619,54 @@ WIRE_DECLARE_RECORD (api_image, API_IMAGE_FIELDS)
     F (T, 2, name,          WIRE_STR,  63,        WIRE_REQ, _)
 /* clang-format on */
 
+/* ---- Snapshots (docs/snapshots.md) ------------------------------------- */
+#define API_SNAPSHOTS_MAX 4096
+
+/* Snapshot shed `shed` (any node routes it to the shed's node) as `name`
+ * (empty: "<shed>-<UTC time>"); mode 0 live (frozen while captured), 1
+ * stop. API_SNAPSHOT_LIST_REP with the one snapshot, or API_ERROR. */
+/* clang-format off */
+#define API_SNAPSHOT_CREATE_REQ_FIELDS(F, T)                                   \
+    F (T, 2, shed,          WIRE_STR,  63,        WIRE_REQ, _)                 \
+    F (T, 3, name,          WIRE_STR,  63,        WIRE_OPT, _)                 \
+    F (T, 4, mode,          WIRE_U64,  1,         WIRE_OPT, _)
+/* clang-format on */
+/* One snapshot, from its replicated record. */
+/* clang-format off */
+#define API_SNAPSHOT_FIELDS(F, T)                                              \
+    F (T, 1,  name,         WIRE_STR,  63,        WIRE_REQ, _)                 \
+    F (T, 2,  shed,         WIRE_STR,  63,        WIRE_REQ, _)                 \
+    F (T, 3,  node,         WIRE_STR,  63,        WIRE_REQ, _)                 \
+    F (T, 4,  digest,       WIRE_STR,  64,        WIRE_OPT, _)                 \
+    F (T, 5,  size,         WIRE_U64,  0,         WIRE_OPT, _)                 \
+    F (T, 6,  image,        WIRE_STR,  255,       WIRE_OPT, _)                 \
+    F (T, 7,  cpus_milli,   WIRE_U64,  0,         WIRE_OPT, _)                 \
+    F (T, 8,  memory_mb,    WIRE_U64,  0,         WIRE_OPT, _)                 \
+    F (T, 9,  disk_mb,      WIRE_U64,  0,         WIRE_OPT, _)                 \
+    F (T, 10, ip,           WIRE_STR,  45,        WIRE_OPT, _)                 \
+    F (T, 11, mac,          WIRE_STR,  17,        WIRE_OPT, _)                 \
+    F (T, 12, mode,         WIRE_STR,  7,         WIRE_OPT, _)                 \
+    F (T, 13, created_ms,   WIRE_U64,  0,         WIRE_OPT, _)                 \
+    F (T, 14, driver,       WIRE_STR,  15,        WIRE_OPT, _)                 \
+    F (T, 15, took_ms,      WIRE_U64,  0,         WIRE_OPT, _)
+/* clang-format on */
+WIRE_DECLARE_RECORD (api_snapshot, API_SNAPSHOT_FIELDS)
+/* list (name empty: all, or those of `shed`) or show (name). */
+/* clang-format off */
+#define API_SNAPSHOT_LIST_REQ_FIELDS(F, T)                                     \
+    F (T, 2, name,          WIRE_STR,  63,        WIRE_OPT, _)                 \
+    F (T, 3, shed,          WIRE_STR,  63,        WIRE_OPT, _)
+/* clang-format on */
+/* clang-format off */
+#define API_SNAPSHOT_LIST_REP_FIELDS(F, T)                                     \
+    F (T, 2, snapshots,     WIRE_LIST, API_SNAPSHOTS_MAX, WIRE_OPT, api_snapshot)
+/* clang-format on */
+/* Remove a snapshot wherever it is held. API_OK. */
+/* clang-format off */
+#define API_SNAPSHOT_RM_REQ_FIELDS(F, T)                                       \
+    F (T, 2, name,          WIRE_STR,  63,        WIRE_REQ, _)
+/* clang-format on */
+
 /* clang-format off */
 #define API_MESSAGES(M)                                                        \
     M (API_ERROR,       api_error,       1, API_ERROR_FIELDS)                  \
@@ -663,7 +715,11 @@ WIRE_DECLARE_RECORD (api_image, API_IMAGE_FIELDS)
     M (API_IMAGE_UPLOAD_REP, api_image_upload_rep, 74, API_IMAGE_UPLOAD_REP_FIELDS) \
     M (API_IMAGE_LIST_REQ,   api_image_list_req,   75, API_IMAGE_LIST_REQ_FIELDS)   \
     M (API_IMAGE_LIST_REP,   api_image_list_rep,   76, API_IMAGE_LIST_REP_FIELDS)   \
-    M (API_IMAGE_RM_REQ,     api_image_rm_req,     77, API_IMAGE_RM_REQ_FIELDS)
+    M (API_IMAGE_RM_REQ,     api_image_rm_req,     77, API_IMAGE_RM_REQ_FIELDS)     \
+    M (API_SNAPSHOT_CREATE_REQ, api_snapshot_create_req, 80, API_SNAPSHOT_CREATE_REQ_FIELDS) \
+    M (API_SNAPSHOT_LIST_REQ,   api_snapshot_list_req,   81, API_SNAPSHOT_LIST_REQ_FIELDS)   \
+    M (API_SNAPSHOT_LIST_REP,   api_snapshot_list_rep,   82, API_SNAPSHOT_LIST_REP_FIELDS)   \
+    M (API_SNAPSHOT_RM_REQ,     api_snapshot_rm_req,     83, API_SNAPSHOT_RM_REQ_FIELDS)
 /* clang-format on */
 
 WIRE_DECLARE_PROTO (api, API_MESSAGES)

@@ -50,6 +50,9 @@
 #include <czmq.h>
 
 typedef struct _shed_sched_t shed_sched_t;
+/* The end of a layer fetch: rc 0 with the local file's path, or -1 with
+ * a one-line reason. */
+typedef void (shed_layer_done_fn) (void *ctx, int rc, const char *path, const char *why);
 
 typedef struct {
     /* Address for a shed on the node bridge: ip as "a.b.c.d", its prefix,
@@ -64,6 +67,14 @@ typedef struct {
                       size_t errlen);
     void (*agent_remove) (void *arg, const char *shed);
     void *agent_arg;
+    /* Bring a snapshot's data to this node before a create from it
+     * (node/snapshots/node_snaps.h): done is called on the loop exactly
+     * once, never before layer_fetch returns. 0, or -1 with a reason
+     * (done not called). NULL: creates from snapshots are refused. */
+    int (*layer_fetch) (void *arg, const char *snapshot, const char *holder, const char *digest,
+                        uint64_t size, shed_layer_done_fn *done, void *ctx, char *err,
+                        size_t errlen);
+    void *layer_arg;
 } shed_sched_hooks_t;
 
 /* Start: the scheduler's methods on `rpc`, driver and its worker,
@@ -125,6 +136,17 @@ int shed_sched_rpc_call (shed_sched_t *self, const char *peer, const char *metho
  * removed nodes are not counted). 0 with the node's name in `node`, or -1
  * when no live record names it. */
 int shed_sched_owner (shed_sched_t *self, const char *name, char node[], size_t size);
+
+/* Snapshot our shed `name` into `path` on the driver worker (the shed is
+ * busy meanwhile: no start, stop or delete runs beside it). cb runs on the
+ * loop exactly once, never from inside this call: rc 0 or a driver_code_t,
+ * a reason, the bytes written and our shed record (decoded, valid during
+ * the call; NULL if it went). Returns 0, or -1 with a reason (cb will not
+ * be called): not ours, busy, no driver. */
+typedef void (shed_snap_done_fn) (int rc, const char *why, uint64_t bytes, uint64_t ms,
+                                  const rec_shed_t *shed, void *arg);
+int shed_sched_snapshot (shed_sched_t *self, const char *name, const char *path, int mode,
+                         shed_snap_done_fn *cb, void *arg, char *err, size_t errlen);
 
 /* The alive members other than this node (at most max names copied).
  * Returns the count. */
@@ -195,8 +217,14 @@ void shed_sched_stats (shed_sched_t *self, shed_sched_stats_t *out);
     F (T, 6, disk_mb,     WIRE_U64,  0,             WIRE_OPT, _)               \
     F (T, 7, gpus,        WIRE_U64,  0,             WIRE_OPT, _)               \
     F (T, 8, image,       WIRE_STR,  255,           WIRE_OPT, _)               \
-    F (T, 9, tags,        WIRE_TAGS, REC_TAGS_MAX,  WIRE_OPT, _)
+    F (T, 9, tags,        WIRE_TAGS, REC_TAGS_MAX,  WIRE_OPT, _)               \
+    F (T, 10, snapshot,   WIRE_STR,  REC_NAME_MAX,  WIRE_OPT, _)               \
+    F (T, 11, snapshot_node, WIRE_STR, REC_NAME_MAX, WIRE_OPT, _)              \
+    F (T, 12, snapshot_digest, WIRE_STR, 64,        WIRE_OPT, _)               \
+    F (T, 13, snapshot_size, WIRE_U64, 0,           WIRE_OPT, _)
 /* clang-format on */
+/* snapshot*: start from that snapshot, held by snapshot_node (its data is
+ * fetched first, docs/snapshots.md); older nodes ignore the fields. */
 /* Answer of CLAIM and OP. ok: the shed record (a REC_SHED value) is in
  * `shed`; else `why`, and `admitted` tells a rejection (false: try the
  * next candidate) from a failure after admission. Timings in ms. */

@@ -9,6 +9,60 @@
 #include <sodium.h>
 #include <string.h>
 
+typedef struct {
+    const char *name;
+    rec_msg_t rec;
+    bool found;
+} s_snap_find_t;
+
+static void
+s_snap_find (const shed_record_t *r, void *arg)
+{
+    s_snap_find_t *f = (s_snap_find_t *) arg;
+    if (f->found || strcmp (r->key, f->name) != 0 || strcmp (r->status, "alive") != 0)
+        return;
+    if (wire_decode (&rec_proto, r->value, r->len, &f->rec, NULL) != WIRE_OK)
+        return;
+    if (f->rec.hdr.type == REC_SNAPSHOT && streq (f->rec.u.rec_snapshot.node, r->origin))
+        f->found = true;
+    else
+        wire_msg_free (&rec_proto, &f->rec);
+}
+
+/* A create from a snapshot: what the request leaves out comes from the
+ * snapshot's record (image, resources, tags); the claim carries where its
+ * data is. false (answered) when there is no such snapshot. */
+static bool
+s_create_from_snapshot (shed_sched_t *self, shed_api_call_t **call,
+                        const api_shed_create_req_t *req, sc_job_t *job)
+{
+    s_snap_find_t f = { .name = req->snapshot };
+    shed_nstate_list (self->state, REC_KIND_SNAPSHOT, s_snap_find, &f);
+    if (!f.found) {
+        shed_api_reply_error (call, API_ERR_NOT_FOUND,
+                              "no snapshot named %s on a reachable node (shedctl snapshot list)",
+                              req->snapshot);
+        return false;
+    }
+    const rec_snapshot_t *s = &f.rec.u.rec_snapshot;
+    snprintf (job->snapshot, sizeof job->snapshot, "%s", s->name);
+    snprintf (job->snapshot_node, sizeof job->snapshot_node, "%s", s->node);
+    snprintf (job->snapshot_digest, sizeof job->snapshot_digest, "%s", s->digest);
+    job->snapshot_size = s->size;
+    if (!req->image[0])
+        snprintf (job->image, sizeof job->image, "%s", s->image);
+    if (!req->cpus_milli && s->cpus_milli)
+        job->cpus_milli = s->cpus_milli;
+    if (!req->memory_mb && s->memory_mb)
+        job->memory_mb = s->memory_mb;
+    if (!req->disk_mb)
+        job->disk_mb = s->disk_mb;
+    if (!req->gpus)
+        job->gpus = s->gpus;
+    wire_msg_free (&rec_proto, &f.rec);
+    return true;
+}
+
 static void
 s_api_create (shed_api_call_t *call, const api_msg_t *msg, void *arg)
 {
@@ -56,6 +110,10 @@ s_api_create (shed_api_call_t *call, const api_msg_t *msg, void *arg)
         }
     for (size_t i = 0; i < req->tags.n && i < SC_TAGS_MAX; i++)
         job->tags[job->ntags++] = req->tags.items[i];
+    if (req->snapshot[0] && !s_create_from_snapshot (self, &call, req, job)) {
+        free (c);
+        return;
+    }
     if (req->request_id[0])
         snprintf (job->rid, sizeof job->rid, "%s", req->request_id);
     else

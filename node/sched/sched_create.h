@@ -51,6 +51,11 @@ typedef struct {
     size_t nconstraints;
     place_strategy_t strategy;
     char image[256];
+    /* From a snapshot (docs/snapshots.md): its name, holder and data. */
+    char snapshot[REC_NAME_MAX + 1];
+    char snapshot_node[REC_NAME_MAX + 1];
+    char snapshot_digest[65];
+    uint64_t snapshot_size;
     wire_tag_t tags[SC_TAGS_MAX];
     size_t ntags;
     int64_t t0;       /* mono ms: the call arrived */

@@ -50,6 +50,8 @@ sched__work_what (const s_work_t *w)
         return "undo of a failed create";
     case W_READOPT:
         return "re-adoption";
+    case W_SNAP:
+        return "snapshot";
     }
     return "?";
 }
@@ -60,6 +62,12 @@ s_work_done (shed_sched_t *self, s_work_t *w)
     if (zhashx_lookup (self->busy, w->name) == w)
         zhashx_delete (self->busy, w->name);
     free (w);
+}
+
+void
+sched__work_done (shed_sched_t *self, s_work_t *w)
+{
+    s_work_done (self, w);
 }
 
 /* Answer the waiters with a failure (admitted: after admission). */
@@ -376,6 +384,10 @@ sched__on_driver (driver_job_t *job, driver_job_event_t ev, void *arg)
 {
     shed_sched_t *self = (shed_sched_t *) arg;
     s_work_t *w = (s_work_t *) job->ctx;
+    if (w->type == W_SNAP) {
+        sched__snap_done (self, w, job, ev); /* its own timeout and answers */
+        return;
+    }
     if (ev == DRIVER_JOB_TIMEOUT) {
         /* Whoever waits hears now; the call goes on and is reconciled
          * when it ends (LATE). */
@@ -431,5 +443,7 @@ sched__on_driver (driver_job_t *job, driver_job_event_t ev, void *arg)
     case W_READOPT:
         s_readopt_done (self, w, job);
         break;
+    case W_SNAP:
+        break; /* handled above */
     }
 }

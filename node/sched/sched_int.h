@@ -83,6 +83,7 @@ typedef enum {
     W_OP,      /* start, stop or delete */
     W_UNDO,    /* remove what a failed or late claim made */
     W_READOPT, /* status after a restart, maybe start */
+    W_SNAP,    /* a snapshot (sched_snap.c) */
 } s_wtype_t;
 
 #define S_WAITERS_MAX 4
@@ -98,6 +99,8 @@ typedef struct {
     int64_t t0;
     uint64_t create_ms, start_ms;
     char was[REC_SHED_STATE_MAX + 1]; /* W_READOPT: the state before the restart */
+    shed_snap_done_fn *snap_cb;       /* W_SNAP */
+    void *snap_arg;
 } s_work_t;
 
 /* A create taken here (sched_jobs.c): the machine's job and its callers. */
@@ -236,6 +239,8 @@ s_work_t *sched__work_new (s_wtype_t type, const char *name, const char *rid);
 /* Add `ans` to those waiting (taken: ans->local cleared). false if full. */
 bool sched__work_wait (s_work_t *w, s_answer_t *ans);
 const char *sched__work_what (const s_work_t *w);
+/* Out of busy (if it is there) and freed. */
+void sched__work_done (shed_sched_t *self, s_work_t *w);
 /* The worker's events (driver_worker.h). */
 void sched__on_driver (driver_job_t *job, driver_job_event_t ev, void *arg);
 /* A claim that will not run: address, admission and record go; with
@@ -248,6 +253,16 @@ void sched__agent_remove (shed_sched_t *self, const char *name);
 /* Our sheds after a restart: admission restored now, each reconciled with
  * the driver on the worker. */
 void sched__readopt (shed_sched_t *self);
+
+/* ---- sched_snap.c ----------------------------------------------------------- */
+
+/* A claim from a snapshot: fetch its data, then submit `job` (taken).
+ * S_LATER semantics: w is busy and answered when the create is done. 0,
+ * or -1 with why (job freed, w still the caller's). */
+int sched__claim_fetch (shed_sched_t *self, const nsched_claim_t *c, driver_job_t *job, s_work_t *w,
+                        char *why, size_t whylen);
+/* The driver worker's events for W_SNAP. */
+void sched__snap_done (shed_sched_t *self, s_work_t *w, driver_job_t *job, driver_job_event_t ev);
 
 /* ---- sched_jobs.c ----------------------------------------------------------- */
 

@@ -208,6 +208,19 @@ s_serve_claim (shed_sched_t *self, const nsched_claim_t *c, nsched_result_t *res
     sched__own_put (self, &rec);
     w->t0 = zclock_mono ();
     job->ctx = w;
+    if (c->snapshot[0]) {
+        /* Its data first (maybe from another node), then the driver. */
+        char fwhy[NSCHED_WHY_MAX + 1] = "";
+        if (sched__claim_fetch (self, c, job, w, fwhy, sizeof fwhy) != 0) {
+            sched__claim_undo (self, w, false, fwhy);
+            res->admitted = true;
+            snprintf (res->why, sizeof res->why, "%s", fwhy);
+            return S_NOW;
+        }
+        sched__work_wait (w, ans);
+        zhashx_update (self->busy, c->name, w);
+        return S_LATER;
+    }
     if (driver_worker_submit (self->worker, &job, S_DRIVER_TIMEOUT_MS) != 0) {
         free (job);
         sched__claim_undo (self, w, false, "the node is shutting down");
