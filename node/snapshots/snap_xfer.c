@@ -1,0 +1,429 @@
+/* snap_xfer.c - see snap_xfer.h and docs/snapshots.md, "Transfer protocol". */
+#include "node/snapshots/snap_xfer.h"
+#include "node/snapshots/snap_proto.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+/* The digest a partial is for, recorded on it (best effort: a file system
+ * without user xattrs resumes on size alone, and a wrong copy is still
+ * caught by the final check). */
+#define S_XATTR   "user.shed.snapshot.sha256"
+#define S_HASHBUF (1u << 20)
+
+typedef enum { S_FREE = 0, S_INFLIGHT, S_RETRY, S_DONE } s_state_t;
+
+typedef struct {
+    uint64_t offset;
+    uint32_t len;
+    s_state_t state;
+} s_slot_t;
+
+struct _snap_xfer_t {
+    char path[PATH_MAX];
+    char partial[PATH_MAX + 16];
+    char digest[65]; /* sha256 hex expected */
+    uint64_t size;
+    size_t chunk;
+    size_t window;
+    int fd;            /* the partial, -1 when done/abandoned */
+    bool done;         /* finished (or the file was already there) */
+    bool dead;         /* abandoned, or refused at finish */
+    uint64_t next;     /* first offset never asked for */
+    uint64_t hashed;   /* bytes hashed in order from 0 */
+    uint64_t received; /* resumed + accepted this time */
+    uint64_t resumed;
+    EVP_MD_CTX *md;
+    s_slot_t *slots; /* window of them */
+};
+
+static bool
+s_hex64 (const char *s)
+{
+    size_t i = 0;
+    for (; s && s[i]; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return s && i == 64;
+}
+
+static const char *
+s_errtext (int e)
+{
+    return e == ENOSPC || e == EDQUOT ? "disk full" : strerror (e);
+}
+
+static void
+s_hex (const uint8_t md[32], char out[65])
+{
+    for (unsigned i = 0; i < 32; i++)
+        snprintf (out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* Hash [from, to) of the partial into md. 0 or -1 with errno. */
+static int
+s_hash_range (snap_xfer_t *self, uint64_t from, uint64_t to)
+{
+    uint8_t *buf = malloc (S_HASHBUF);
+    if (!buf) {
+        errno = ENOMEM;
+        return -1;
+    }
+    while (from < to) {
+        size_t want = to - from > S_HASHBUF ? S_HASHBUF : (size_t) (to - from);
+        ssize_t n = pread (self->fd, buf, want, (off_t) from);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0)
+                errno = EIO; /* shorter than it was: someone else's hands */
+            free (buf);
+            return -1;
+        }
+        EVP_DigestUpdate (self->md, buf, (size_t) n);
+        from += (uint64_t) n;
+    }
+    free (buf);
+    return 0;
+}
+
+/* Does `path` hold exactly `size` bytes with sha256 `digest`? */
+static bool
+s_file_matches (const char *path, uint64_t size, const char *digest)
+{
+    int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat st;
+    if (fd < 0)
+        return false;
+    bool ok = false;
+    if (fstat (fd, &st) == 0 && S_ISREG (st.st_mode) && (uint64_t) st.st_size == size) {
+        EVP_MD_CTX *md = EVP_MD_CTX_new ();
+        uint8_t *buf = malloc (S_HASHBUF);
+        if (md && buf && EVP_DigestInit_ex (md, EVP_sha256 (), NULL) == 1) {
+            uint64_t off = 0;
+            ssize_t n = 0;
+            while (off < size && (n = pread (fd, buf, S_HASHBUF, (off_t) off)) > 0) {
+                EVP_DigestUpdate (md, buf, (size_t) n);
+                off += (uint64_t) n;
+            }
+            uint8_t out[32];
+            unsigned outlen = 0;
+            char hex[65];
+            if (off == size && EVP_DigestFinal_ex (md, out, &outlen) == 1) {
+                s_hex (out, hex);
+                ok = strcmp (hex, digest) == 0;
+            }
+        }
+        free (buf);
+        EVP_MD_CTX_free (md);
+    }
+    close (fd);
+    return ok;
+}
+
+snap_xfer_t *
+snap_xfer_new (const char *path, uint64_t size, const char *digest, size_t chunk, size_t window,
+               char *err, size_t errlen)
+{
+    if (!path || !*path || strlen (path) + 16 >= PATH_MAX) {
+        snprintf (err, errlen, "snapshot transfer: bad target path");
+        return NULL;
+    }
+    if (!s_hex64 (digest)) {
+        snprintf (err, errlen, "snapshot transfer: digest is not 64 lowercase hex digits");
+        return NULL;
+    }
+    if (chunk == 0 || chunk > SNAPX_CHUNK_MAX || window == 0 || window > 1024) {
+        snprintf (err, errlen, "snapshot transfer: chunk 1..%u bytes, window 1..1024",
+                  SNAPX_CHUNK_MAX);
+        return NULL;
+    }
+    if (size > (uint64_t) INT64_MAX) {
+        snprintf (err, errlen, "snapshot transfer: size out of range");
+        return NULL;
+    }
+    snap_xfer_t *self = calloc (1, sizeof *self);
+    if (!self || !(self->slots = calloc (window, sizeof *self->slots))
+        || !(self->md = EVP_MD_CTX_new ())
+        || EVP_DigestInit_ex (self->md, EVP_sha256 (), NULL) != 1) {
+        snprintf (err, errlen, "out of memory");
+        goto fail;
+    }
+    snprintf (self->path, sizeof self->path, "%s", path);
+    snprintf (self->partial, sizeof self->partial, "%s.partial", path);
+    memcpy (self->digest, digest, 65);
+    self->size = size;
+    self->chunk = chunk;
+    self->window = window;
+    self->fd = -1;
+
+    if (s_file_matches (path, size, digest)) {
+        /* Fetched before (an earlier attempt finished): nothing to pull. */
+        self->done = true;
+        self->next = self->hashed = self->received = self->resumed = size;
+        unlink (self->partial);
+        return self;
+    }
+    unlink (path); /* not ours, or not whole: it is rebuilt from the partial */
+
+    self->fd = open (self->partial, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    struct stat st;
+    if (self->fd < 0 || fstat (self->fd, &st) != 0 || !S_ISREG (st.st_mode)) {
+        snprintf (err, errlen, "%s: %s", self->partial, s_errtext (errno ? errno : EINVAL));
+        goto fail;
+    }
+    uint64_t have = (uint64_t) st.st_size, keep = 0;
+    char was[65] = "";
+    ssize_t xl = fgetxattr (self->fd, S_XATTR, was, 64);
+    bool other = xl == 64 && memcmp (was, digest, 64) != 0;
+    if (!other && have <= size)
+        /* whole chunks only: the last one may have been cut mid-write */
+        keep = have == size ? size : have / chunk * chunk;
+    if (ftruncate (self->fd, (off_t) keep) != 0) {
+        snprintf (err, errlen, "%s: %s", self->partial, s_errtext (errno));
+        goto fail;
+    }
+    (void) fsetxattr (self->fd, S_XATTR, digest, 64, 0);
+    if (keep && s_hash_range (self, 0, keep) != 0) {
+        snprintf (err, errlen, "%s: %s", self->partial, strerror (errno));
+        goto fail;
+    }
+    self->next = self->hashed = self->received = self->resumed = keep;
+    return self;
+fail:
+    if (self) {
+        if (self->fd >= 0)
+            close (self->fd);
+        EVP_MD_CTX_free (self->md);
+        free (self->slots);
+        free (self);
+    }
+    return NULL;
+}
+
+void
+snap_xfer_destroy (snap_xfer_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    snap_xfer_t *self = *self_p;
+    if (self->fd >= 0) {
+        fsync (self->fd); /* what arrived survives a crash, for the resume */
+        close (self->fd);
+    }
+    EVP_MD_CTX_free (self->md);
+    free (self->slots);
+    free (self);
+    *self_p = NULL;
+}
+
+bool
+snap_xfer_next (snap_xfer_t *self, uint64_t *offset, uint32_t *length)
+{
+    if (self->done || self->dead)
+        return false;
+    s_slot_t *free_slot = NULL;
+    for (size_t i = 0; i < self->window; i++) {
+        s_slot_t *s = &self->slots[i];
+        if (s->state == S_RETRY) {
+            s->state = S_INFLIGHT;
+            *offset = s->offset;
+            *length = s->len;
+            return true;
+        }
+        if (s->state == S_FREE && !free_slot)
+            free_slot = s;
+    }
+    if (!free_slot || self->next >= self->size)
+        return false;
+    uint64_t left = self->size - self->next;
+    free_slot->offset = self->next;
+    free_slot->len = (uint32_t) (left < self->chunk ? left : self->chunk);
+    free_slot->state = S_INFLIGHT;
+    self->next += free_slot->len;
+    *offset = free_slot->offset;
+    *length = free_slot->len;
+    return true;
+}
+
+static s_slot_t *
+s_find (snap_xfer_t *self, uint64_t offset)
+{
+    for (size_t i = 0; i < self->window; i++)
+        if (self->slots[i].state != S_FREE && self->slots[i].offset == offset)
+            return &self->slots[i];
+    return NULL;
+}
+
+/* Hash every received slot that now continues the hashed prefix, freeing
+ * their slots. 0 or -1 with errno. */
+static int
+s_advance (snap_xfer_t *self)
+{
+    for (;;) {
+        s_slot_t *s = s_find (self, self->hashed);
+        if (!s || s->state != S_DONE)
+            return 0;
+        if (s_hash_range (self, s->offset, s->offset + s->len) != 0)
+            return -1;
+        self->hashed += s->len;
+        s->state = S_FREE;
+    }
+}
+
+int
+snap_xfer_data (snap_xfer_t *self, uint64_t offset, const uint8_t *data, size_t len, char *err,
+                size_t errlen)
+{
+    if (self->done || self->dead) {
+        snprintf (err, errlen, "snapshot transfer: data after the end");
+        return -1;
+    }
+    s_slot_t *s = s_find (self, offset);
+    if (!s || s->state == S_DONE) {
+        snprintf (err, errlen,
+                  "snapshot transfer: an answer for offset %" PRIu64 " nobody asked for", offset);
+        return -1;
+    }
+    if (len != s->len) {
+        snprintf (err, errlen,
+                  "snapshot transfer: %zu bytes at offset %" PRIu64 ", %" PRIu32
+                  " asked (the source is %s than its record says)",
+                  len, offset, s->len, len < s->len ? "shorter" : "longer");
+        return -1;
+    }
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = pwrite (self->fd, data + done, len - done, (off_t) (offset + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int e = n == 0 ? ENOSPC : errno;
+            snprintf (err, errlen, "snapshot transfer: writing %s: %s", self->partial,
+                      s_errtext (e));
+            s->state = S_RETRY; /* asked again if the caller goes on */
+            return -1;
+        }
+        done += (size_t) n;
+    }
+    self->received += len;
+    if (offset == self->hashed) {
+        /* in order: hashed from memory, nothing read back */
+        EVP_DigestUpdate (self->md, data, len);
+        self->hashed += len;
+        s->state = S_FREE;
+    }
+    else
+        s->state = S_DONE;
+    if (s_advance (self) != 0) {
+        snprintf (err, errlen, "snapshot transfer: reading back %s: %s", self->partial,
+                  strerror (errno));
+        return -1;
+    }
+    return 0;
+}
+
+void
+snap_xfer_retry (snap_xfer_t *self, uint64_t offset)
+{
+    s_slot_t *s = s_find (self, offset);
+    if (s && s->state == S_INFLIGHT)
+        s->state = S_RETRY;
+}
+
+bool
+snap_xfer_complete (snap_xfer_t *self)
+{
+    return self->done || (!self->dead && self->hashed == self->size);
+}
+
+int
+snap_xfer_finish (snap_xfer_t *self, char *err, size_t errlen)
+{
+    if (self->done)
+        return 0;
+    if (self->dead) {
+        snprintf (err, errlen, "snapshot transfer: abandoned");
+        return -1;
+    }
+    if (self->hashed != self->size) {
+        snprintf (err, errlen, "snapshot transfer: incomplete (%" PRIu64 " of %" PRIu64 " bytes)",
+                  self->hashed, self->size);
+        return -1;
+    }
+    uint8_t md[32];
+    unsigned mdlen = 0;
+    char hex[65];
+    EVP_DigestFinal_ex (self->md, md, &mdlen);
+    s_hex (md, hex);
+    if (strcmp (hex, self->digest) != 0) {
+        snprintf (err, errlen,
+                  "snapshot transfer: checksum mismatch (sha256 %.12s..., expected %.12s...)", hex,
+                  self->digest);
+        snap_xfer_abandon (self);
+        return -1;
+    }
+    if (fsync (self->fd) != 0 || rename (self->partial, self->path) != 0) {
+        snprintf (err, errlen, "snapshot transfer: %s: %s", self->path, s_errtext (errno));
+        /* the hash is consumed: a later call cannot check it again */
+        close (self->fd);
+        self->fd = -1;
+        self->dead = true;
+        return -1;
+    }
+    (void) fremovexattr (self->fd, S_XATTR);
+    close (self->fd);
+    self->fd = -1;
+    char dir[PATH_MAX];
+    snprintf (dir, sizeof dir, "%s", self->path);
+    char *slash = strrchr (dir, '/');
+    if (slash) {
+        slash[slash == dir ? 1 : 0] = '\0';
+        int dfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            fsync (dfd);
+            close (dfd);
+        }
+    }
+    self->done = true;
+    return 0;
+}
+
+void
+snap_xfer_abandon (snap_xfer_t *self)
+{
+    if (self->done || self->dead)
+        return;
+    if (self->fd >= 0)
+        close (self->fd);
+    self->fd = -1;
+    unlink (self->partial);
+    self->dead = true;
+}
+
+uint64_t
+snap_xfer_received (snap_xfer_t *self)
+{
+    return self->received;
+}
+
+uint64_t
+snap_xfer_resumed (snap_xfer_t *self)
+{
+    return self->resumed;
+}
+
+uint64_t
+snap_xfer_size (snap_xfer_t *self)
+{
+    return self->size;
+}
