@@ -61,6 +61,7 @@ shed_config_defaults (shed_config_t *cfg)
     cfg->hooks_timeout_ms = 30000;
     cfg->agents.log_lines = 1000;
     cfg->state.tombstone_ttl_s = 3600; /* STATE_TOMBSTONE_TTL_DEFAULT */
+    cfg->snapshots.quota_mb = 20480;
     cfg->metrics.enabled = true;
     strcpy (cfg->metrics.listen, SHED_METRICS_DEFAULT_LISTEN);
 }

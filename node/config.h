@@ -167,6 +167,10 @@ typedef struct {
     struct {
         uint32_t tombstone_ttl_s; /* a delete's tombstone lives this long */
     } state;
+    /* Snapshots (node/snapshots/node_snaps.h, docs/snapshots.md). */
+    struct {
+        uint32_t quota_mb; /* bytes of snapshot data held here, MiB; 0 = no quota */
+    } snapshots;
     /* Agent channels (node/events/node_agents.h, docs/agent.md); 0 = the host's default. */
     struct {
         uint32_t metrics_interval_ms; /* told to agents in HELLO_ACK */

@@ -111,6 +111,7 @@ static const directive_t s_directives[] = {
     { "events.consumer_listen",     D_LISTEN,  SLOT (events.consumer_listen), 0, 0 },
     { "events.consumer_keys",       D_PATH,    SLOT (events.consumer_keys), 0, 0 },
     { "state.tombstone_ttl_s",      D_U32, SLOT (state.tombstone_ttl_s), 1, 31536000 },
+    { "snapshots.quota_mb",         D_U32, SLOT (snapshots.quota_mb), 0, 4194304 },
     { "agents.metrics_interval_ms", D_U32, SLOT (agents.metrics_interval_ms), 100, 3600000 },
     { "agents.heartbeat_ms",        D_U32, SLOT (agents.heartbeat_ms), 100, 600000 },
     { "agents.msgs_per_s",          D_U32, SLOT (agents.msgs_per_s), 1, 10000000 },

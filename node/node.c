@@ -12,6 +12,7 @@
 #include "node/events/node_events.h"
 #include "node/events/node_hooks.h"
 #include "node/images/node_images.h"
+#include "node/snapshots/node_snaps.h"
 #include "node/members/node_members.h"
 #include "node/members/peer_dir.h"
 #include "node/metrics/node_metrics.h"
@@ -55,6 +56,7 @@ struct _shed_node_t {
     shed_hooks_t *hooks;     /* commands run on chosen events */
     shed_sched_t *sched;     /* sheds: names, placement, claims, drivers */
     shed_images_t *images;   /* image store, uploads, REC_IMAGE records */
+    shed_snaps_t *snaps;     /* snapshot store, transfers, REC_SNAPSHOT records */
     shed_metrics_t *metrics; /* Prometheus endpoint; NULL when off or not bound */
 };
 
@@ -445,10 +447,17 @@ shed_node_new (const shed_config_t *cfg, char *err, size_t errlen)
         shed_nrpc_new (&self->cfg, self->identity, self->zap, self->peers, self->loop, err, errlen);
     if (!self->rpc)
         goto fail;
+    self->snaps =
+        shed_snaps_new (&self->cfg, self->state, self->rpc, self->loop, self->api, err, errlen);
+    if (!self->snaps)
+        goto fail;
+    hooks.layer_fetch = shed_snaps_layer_fetch;
+    hooks.layer_arg = self->snaps;
     self->sched = shed_sched_new (&self->cfg, self->rpc, self->members, self->state, self->noderec,
                                   self->loop, self->api, &hooks, err, errlen);
     if (!self->sched)
         goto fail;
+    shed_snaps_set_sched (self->snaps, self->sched);
     if (shed_agents_route (self->agents, self->sched) != 0) {
         snprintf (err, errlen, "agents: cannot register the node RPC methods");
         goto fail;
@@ -493,8 +502,12 @@ shed_node_destroy (shed_node_t **self_p)
     shed_metrics_destroy (&self->metrics);
     if (self->agents)
         shed_agents_route (self->agents, NULL);
+    /* Snapshots: fetches the scheduler waits on are answered before it
+     * goes; the store after the node RPC, whose late answers land there. */
+    shed_snaps_shutdown (self->snaps);
     shed_sched_destroy (&self->sched);
     shed_nrpc_destroy (&self->rpc);
+    shed_snaps_destroy (&self->snaps);
     shed_images_destroy (&self->images);
     shed_hooks_destroy (&self->hooks);
     shed_agents_destroy (&self->agents);

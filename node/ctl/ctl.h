@@ -108,5 +108,6 @@ int ctl_delete (ctl_t *ctl, int argc, char **argv);
 int ctl_node (ctl_t *ctl, int argc, char **argv);
 
 int ctl_image (ctl_t *ctl, int argc, char **argv);
+int ctl_snapshot (ctl_t *ctl, int argc, char **argv);
 
 #endif

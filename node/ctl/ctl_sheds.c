@@ -93,7 +93,8 @@ s_create_usage (void)
 {
     return ctl_fail ("usage: shedctl create NAME [--cpus N] [--memory SIZE] [--disk SIZE] "
                      "[--gpus N] [--node NODE] [--constraint K=V|K>=N|K!=V]... "
-                     "[--strategy binpack|spread] [--tag k=v]... [--image I] [--request-id ID]");
+                     "[--strategy binpack|spread] [--tag k=v]... [--image I] "
+                     "[--from-snapshot SNAPSHOT] [--request-id ID]");
 }
 
 /* Copy an argument into its request field, or say it does not fit: a value
@@ -123,6 +124,7 @@ ctl_create (ctl_t *ctl, int argc, char **argv)
         { "tag", required_argument, NULL, 't' },
         { "image", required_argument, NULL, 'i' },
         { "request-id", required_argument, NULL, 'r' },
+        { "from-snapshot", required_argument, NULL, 'S' },
         { NULL, 0, NULL, 0 },
     };
     api_msg_t req = { .hdr.type = API_SHED_CREATE_REQ };
@@ -207,6 +209,10 @@ ctl_create (ctl_t *ctl, int argc, char **argv)
             break;
         case 'r':
             if (s_arg (r->request_id, sizeof r->request_id, "--request-id", optarg))
+                return 1;
+            break;
+        case 'S':
+            if (s_arg (r->snapshot, sizeof r->snapshot, "--from-snapshot", optarg))
                 return 1;
             break;
         default:

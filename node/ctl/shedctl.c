@@ -57,7 +57,10 @@ static const ctl_cmd_t s_commands[] = {
     { "create", ctl_create,
       "create NAME [--cpus N] [--memory SIZE] [--disk SIZE] [--gpus N] [--node NODE]\n"
       "    [--constraint K=V|K>=N|K!=V]... [--strategy binpack|spread] [--tag k=v]...\n"
-      "    [--image I] [--request-id ID]  create a shed somewhere with room" },
+      "    [--image I] [--from-snapshot S] [--request-id ID]  create a shed somewhere with room" },
+    { "snapshot", ctl_snapshot,
+      "snapshot create SHED [--name N] [--live|--stop] | list [--shed S] | show N | rm N\n"
+      "                       snapshots of sheds, listed cluster-wide" },
     { "list", ctl_list,     "list [--node NODE]     every shed in the cluster, with node and state" },
     { "show", ctl_show,     "show NAME[@NODE]       one shed" },
     { "start", ctl_start,   "start NAME[@NODE] [--request-id ID]  start a stopped shed (on its node)" },

@@ -1,0 +1,215 @@
+/*
+ * ctl_snapshots.c - shedctl snapshot create | list | show | rm
+ * (docs/snapshots.md). Any node answers: list and show read the replicated
+ * records, create and rm are routed to the shed's or the data's node.
+ */
+#include "node/ctl/ctl.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define S_CREATE_TIMEOUT_MS (30 * 60 * 1000) /* a large layer */
+
+static void
+s_json_snapshot (json_t *j, const api_snapshot_t *s)
+{
+    json_obj_begin (j);
+    /* clang-format off */
+    json_key (j, "name");        json_str (j, s->name);
+    json_key (j, "shed");        json_str (j, s->shed);
+    json_key (j, "node");        json_str (j, s->node);
+    json_key (j, "digest");      json_str (j, s->digest);
+    json_key (j, "size");        json_u64 (j, s->size);
+    json_key (j, "image");       json_str (j, s->image);
+    json_key (j, "cpus_milli");  json_u64 (j, s->cpus_milli);
+    json_key (j, "memory_mb");   json_u64 (j, s->memory_mb);
+    json_key (j, "disk_mb");     json_u64 (j, s->disk_mb);
+    json_key (j, "ip");          json_str (j, s->ip);
+    json_key (j, "mac");         json_str (j, s->mac);
+    json_key (j, "mode");        json_str (j, s->mode);
+    json_key (j, "driver");      json_str (j, s->driver);
+    json_key (j, "created_ms");  json_u64 (j, s->created_ms);
+    if (s->took_ms) {
+        json_key (j, "took_ms"); json_u64 (j, s->took_ms);
+    }
+    /* clang-format on */
+    json_obj_end (j);
+}
+
+static void
+s_time_text (uint64_t ms, char *out, size_t size)
+{
+    time_t t = (time_t) (ms / 1000);
+    struct tm tm;
+    if (!ms || !localtime_r (&t, &tm) || !strftime (out, size, "%Y-%m-%d %H:%M:%S", &tm))
+        snprintf (out, size, "-");
+}
+
+static void
+s_print_one (const api_snapshot_t *s)
+{
+    char size[32], when[32];
+    ctl_format_size (s->size, size, sizeof size);
+    s_time_text (s->created_ms, when, sizeof when);
+    printf ("name:      %s\n", s->name);
+    printf ("shed:      %s\n", s->shed);
+    printf ("node:      %s (holds the data)\n", s->node);
+    printf ("size:      %s\n", size);
+    printf ("digest:    sha256:%s\n", s->digest);
+    printf ("image:     %s\n", s->image[0] ? s->image : "-");
+    printf ("resources: %.2f cpus, %llu MiB memory, %llu MiB disk\n",
+            (double) s->cpus_milli / 1000.0, (unsigned long long) s->memory_mb,
+            (unsigned long long) s->disk_mb);
+    printf ("address:   %s %s\n", s->ip[0] ? s->ip : "-", s->mac[0] ? s->mac : "");
+    printf ("mode:      %s (%s driver)\n", s->mode, s->driver[0] ? s->driver : "?");
+    printf ("created:   %s\n", when);
+    if (s->took_ms)
+        printf ("took:      %llu ms\n", (unsigned long long) s->took_ms);
+}
+
+static void
+s_print (ctl_t *ctl, const api_snapshot_list_rep_t *r, bool one)
+{
+    if (ctl->json) {
+        json_t j;
+        json_init (&j, stdout);
+        if (one && r->snapshots.n)
+            s_json_snapshot (&j, &r->snapshots.items[0]);
+        else {
+            json_arr_begin (&j);
+            for (size_t i = 0; i < r->snapshots.n; i++)
+                s_json_snapshot (&j, &r->snapshots.items[i]);
+            json_arr_end (&j);
+        }
+        json_end (&j);
+        return;
+    }
+    if (one) {
+        if (r->snapshots.n)
+            s_print_one (&r->snapshots.items[0]);
+        return;
+    }
+    printf ("%-32s %-20s %-12s %9s %-5s %s\n", "NAME", "SHED", "NODE", "SIZE", "MODE", "CREATED");
+    for (size_t i = 0; i < r->snapshots.n; i++) {
+        const api_snapshot_t *s = &r->snapshots.items[i];
+        char size[32], when[32];
+        ctl_format_size (s->size, size, sizeof size);
+        s_time_text (s->created_ms, when, sizeof when);
+        printf ("%-32s %-20s %-12s %9s %-5s %s\n", s->name, s->shed, s->node, size, s->mode, when);
+    }
+}
+
+static int
+s_usage (void)
+{
+    return ctl_fail ("usage: shedctl snapshot create SHED [--name N] [--live|--stop] | "
+                     "list [--shed S] | show NAME | rm NAME");
+}
+
+static int
+s_create (ctl_t *ctl, int argc, char **argv)
+{
+    static const struct option options[] = {
+        { "name", required_argument, NULL, 'n' },
+        { "live", no_argument, NULL, 'l' },
+        { "stop", no_argument, NULL, 's' },
+        { NULL, 0, NULL, 0 },
+    };
+    api_msg_t req = { .hdr.type = API_SNAPSHOT_CREATE_REQ }, rep;
+    api_snapshot_create_req_t *r = &req.u.api_snapshot_create_req;
+    const char *shed = NULL;
+    optind = 0;
+    opterr = 0;
+    int opt;
+    while (optind < argc) {
+        if ((opt = getopt_long (argc, argv, "-", options, NULL)) == -1)
+            break;
+        switch (opt) {
+        case 1:
+            if (shed)
+                return s_usage ();
+            shed = optarg;
+            break;
+        case 'n':
+            if (strlen (optarg) >= sizeof r->name)
+                return ctl_fail ("--name '%.40s...' is longer than 63 characters", optarg);
+            snprintf (r->name, sizeof r->name, "%s", optarg);
+            break;
+        case 'l':
+            r->mode = 0;
+            break;
+        case 's':
+            r->mode = 1;
+            break;
+        default:
+            return s_usage ();
+        }
+    }
+    if (!shed || strlen (shed) >= sizeof r->shed)
+        return s_usage ();
+    snprintf (r->shed, sizeof r->shed, "%s", shed);
+    if (ctl->timeout_ms < S_CREATE_TIMEOUT_MS)
+        ctl->timeout_ms = S_CREATE_TIMEOUT_MS;
+    if (ctl_call (ctl, &req, &rep, API_SNAPSHOT_LIST_REP) != 0)
+        return 1;
+    s_print (ctl, &rep.u.api_snapshot_list_rep, true);
+    wire_msg_free (&api_proto, &rep);
+    return 0;
+}
+
+static int
+s_list (ctl_t *ctl, const char *name, const char *shed)
+{
+    api_msg_t req = { .hdr.type = API_SNAPSHOT_LIST_REQ }, rep;
+    api_snapshot_list_req_t *r = &req.u.api_snapshot_list_req;
+    if ((name && strlen (name) >= sizeof r->name) || (shed && strlen (shed) >= sizeof r->shed))
+        return ctl_fail ("names are at most 63 characters");
+    if (name)
+        snprintf (r->name, sizeof r->name, "%s", name);
+    if (shed)
+        snprintf (r->shed, sizeof r->shed, "%s", shed);
+    if (ctl_call (ctl, &req, &rep, API_SNAPSHOT_LIST_REP) != 0)
+        return 1;
+    s_print (ctl, &rep.u.api_snapshot_list_rep, name != NULL);
+    wire_msg_free (&api_proto, &rep);
+    return 0;
+}
+
+static int
+s_rm (ctl_t *ctl, const char *name)
+{
+    api_msg_t req = { .hdr.type = API_SNAPSHOT_RM_REQ }, rep;
+    if (strlen (name) >= sizeof req.u.api_snapshot_rm_req.name)
+        return ctl_fail ("snapshot name '%.40s...' is longer than 63 characters", name);
+    snprintf (req.u.api_snapshot_rm_req.name, sizeof req.u.api_snapshot_rm_req.name, "%s", name);
+    if (ctl_call (ctl, &req, &rep, API_OK) != 0)
+        return 1;
+    ctl_print_ok (ctl, "name", name, rep.u.api_ok.message);
+    wire_msg_free (&api_proto, &rep);
+    return 0;
+}
+
+int
+ctl_snapshot (ctl_t *ctl, int argc, char **argv)
+{
+    if (argc < 2)
+        return s_usage ();
+    const char *sub = argv[1];
+    if (strcmp (sub, "create") == 0)
+        return s_create (ctl, argc - 1, argv + 1);
+    if (strcmp (sub, "list") == 0 || strcmp (sub, "ls") == 0) {
+        if (argc == 2)
+            return s_list (ctl, NULL, NULL);
+        if (argc == 4 && strcmp (argv[2], "--shed") == 0)
+            return s_list (ctl, NULL, argv[3]);
+        return s_usage ();
+    }
+    if (strcmp (sub, "show") == 0 && argc == 3)
+        return s_list (ctl, argv[2], NULL);
+    if (strcmp (sub, "rm") == 0 && argc == 3)
+        return s_rm (ctl, argv[2]);
+    return s_usage ();
+}
