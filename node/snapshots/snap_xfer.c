@@ -22,10 +22,13 @@
 
 typedef enum { S_FREE = 0, S_INFLIGHT, S_RETRY, S_DONE } s_state_t;
 
+/* A request: asked (INFLIGHT), to ask again (RETRY), or answered ahead of
+ * the prefix (DONE, its bytes in buf until the gap before it fills). */
 typedef struct {
     uint64_t offset;
     uint32_t len;
     s_state_t state;
+    uint8_t *buf;
 } s_slot_t;
 
 struct _snap_xfer_t {
@@ -217,9 +220,13 @@ snap_xfer_destroy (snap_xfer_t **self_p)
         return;
     snap_xfer_t *self = *self_p;
     if (self->fd >= 0) {
+        /* a write cut by an error leaves bytes past the prefix */
+        (void) ftruncate (self->fd, (off_t) self->hashed);
         fsync (self->fd); /* what arrived survives a crash, for the resume */
         close (self->fd);
     }
+    for (size_t i = 0; i < self->window; i++)
+        free (self->slots[i].buf);
     EVP_MD_CTX_free (self->md);
     free (self->slots);
     free (self);
@@ -264,20 +271,34 @@ s_find (snap_xfer_t *self, uint64_t offset)
     return NULL;
 }
 
-/* Hash every received slot that now continues the hashed prefix, freeing
- * their slots. 0 or -1 with errno. */
+/* Append [offset, offset + len) at the end of the prefix: write, then
+ * hash from memory. 0, or -1 with errno. */
 static int
-s_advance (snap_xfer_t *self)
+s_append (snap_xfer_t *self, const uint8_t *data, size_t len)
 {
-    for (;;) {
-        s_slot_t *s = s_find (self, self->hashed);
-        if (!s || s->state != S_DONE)
-            return 0;
-        if (s_hash_range (self, s->offset, s->offset + s->len) != 0)
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = pwrite (self->fd, data + done, len - done, (off_t) (self->hashed + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0)
+                errno = ENOSPC;
             return -1;
-        self->hashed += s->len;
-        s->state = S_FREE;
+        }
+        done += (size_t) n;
     }
+    EVP_DigestUpdate (self->md, data, len);
+    self->hashed += len;
+    return 0;
+}
+
+static void
+s_slot_free (s_slot_t *s, s_state_t state)
+{
+    free (s->buf);
+    s->buf = NULL;
+    s->state = state;
 }
 
 int
@@ -294,40 +315,43 @@ snap_xfer_data (snap_xfer_t *self, uint64_t offset, const uint8_t *data, size_t 
                   "snapshot transfer: an answer for offset %" PRIu64 " nobody asked for", offset);
         return -1;
     }
-    if (len != s->len) {
+    if (len != s->len || (len && !data)) {
         snprintf (err, errlen,
                   "snapshot transfer: %zu bytes at offset %" PRIu64 ", %" PRIu32
                   " asked (the source is %s than its record says)",
                   len, offset, s->len, len < s->len ? "shorter" : "longer");
         return -1;
     }
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = pwrite (self->fd, data + done, len - done, (off_t) (offset + done));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            int e = n == 0 ? ENOSPC : errno;
-            snprintf (err, errlen, "snapshot transfer: writing %s: %s", self->partial,
-                      s_errtext (e));
-            s->state = S_RETRY; /* asked again if the caller goes on */
+    if (offset != self->hashed) {
+        /* Ahead of a gap: kept in memory (window * chunk at most), so the
+         * partial on disk is always a prefix a resume can trust. */
+        if (!(s->buf = malloc (len))) {
+            snprintf (err, errlen, "snapshot transfer: out of memory");
             return -1;
         }
-        done += (size_t) n;
-    }
-    self->received += len;
-    if (offset == self->hashed) {
-        /* in order: hashed from memory, nothing read back */
-        EVP_DigestUpdate (self->md, data, len);
-        self->hashed += len;
-        s->state = S_FREE;
-    }
-    else
+        memcpy (s->buf, data, len);
         s->state = S_DONE;
-    if (s_advance (self) != 0) {
-        snprintf (err, errlen, "snapshot transfer: reading back %s: %s", self->partial,
-                  strerror (errno));
+        self->received += len;
+        return 0;
+    }
+    if (s_append (self, data, len) != 0) {
+        snprintf (err, errlen, "snapshot transfer: writing %s: %s", self->partial,
+                  s_errtext (errno));
+        s->state = S_RETRY; /* asked again if the caller goes on */
         return -1;
+    }
+    s_slot_free (s, S_FREE);
+    self->received += len;
+    /* the gap filled: the chunks held after it follow */
+    while ((s = s_find (self, self->hashed)) && s->state == S_DONE) {
+        if (s_append (self, s->buf, s->len) != 0) {
+            snprintf (err, errlen, "snapshot transfer: writing %s: %s", self->partial,
+                      s_errtext (errno));
+            self->received -= s->len;
+            s_slot_free (s, S_RETRY);
+            return -1;
+        }
+        s_slot_free (s, S_FREE);
     }
     return 0;
 }

@@ -6,11 +6,12 @@
  * (snap_xfer_data), reports failed requests (snap_xfer_retry), and ends
  * with snap_xfer_finish or snap_xfer_abandon.
  *
- * Bytes go to <path>.partial with pwrite as they come, in any order; the
- * sha256 runs over them in order (an out-of-order range is hashed back
- * from the file when the gap before it fills). Requests in flight, retried
- * or received ahead of the hashed prefix together stay within `window`, so
- * a lost answer holds the pipeline until it is asked again.
+ * Answers may come in any order. The bytes that continue the received
+ * prefix are written to <path>.partial (pwrite) and hashed (sha256, in
+ * order) at once; an answer ahead of a gap is held in memory until the gap
+ * fills, so the partial on disk is always a prefix. Requests in flight,
+ * to retry or held together stay within `window` (memory: window * chunk
+ * at most), so a lost answer holds the pipeline until it is asked again.
  *
  * Resume: a <path>.partial left by an earlier transfer (link dropped,
  * node restarted) keeps its whole chunks; only the rest is asked for. A
