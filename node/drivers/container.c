@@ -6,6 +6,7 @@
  */
 #include "node/drivers/container.h"
 #include "node/drivers/cgroup.h"
+#include "node/drivers/container_snap.h"
 #include "node/drivers/drv_state.h"
 #include "node/drivers/netlink.h"
 #include "node/drivers/oci_runtime.h"
@@ -437,6 +438,9 @@ s_create (void *impl, const driver_spec_t *spec, driver_error_t *err)
         if (rootfs_disk_create (&rs, why, sizeof why) != 0)
             rc = driver_fail (err, DRIVER_ERR_IO, "container: %s: disk: %s", spec->name, why);
     }
+    /* From a snapshot: its layer on the new disk before the first start. */
+    if (rc == 0 && spec->layer[0])
+        rc = ctr_snap_restore (&rs, spec->name, spec->layer, err);
     if (rc == 0)
         rc = shednet_ns_create (&net, st.netns, err);
     if (rc == 0)
@@ -607,6 +611,50 @@ s_usage (void *impl, const char *name, driver_usage_t *usage, driver_error_t *er
     return 0;
 }
 
+/* LIVE: frozen while the layer is written (ctr_snap_live). STOP: stopped
+ * (PID 1 told to end, as by a stop), written, started again if it ran; the
+ * recorded wish (wanted_up) is left as it was. */
+static int
+s_snapshot (void *impl, const char *name, const char *path, driver_snap_mode_t mode,
+            uint64_t *bytes, driver_error_t *err)
+{
+    s_ctr_t *self = (s_ctr_t *) impl;
+    char dir[PATH_MAX], id[160], why[DRIVER_MSG_MAX] = "";
+    drv_state_t st;
+    int rc = s_load (self, name, &st, dir, err);
+    if (rc)
+        return rc;
+    s_id (self, name, id, sizeof id);
+    int pid = 0;
+    oci_state_t os = oci_runtime_state (self->runtime, id, &pid);
+    if (os == OCI_ST_UNKNOWN)
+        return driver_fail (err, DRIVER_ERR_BACKEND, "container: snapshot %s: %s state failed",
+                            name, oci_runtime_bin (self->runtime));
+    rootfs_spec_t rs;
+    s_rootfs_spec (self, &st, dir, &rs);
+    if (rootfs_mount (&rs, why, sizeof why) != 0) /* a stopped shed after a reboot */
+        return driver_fail (err, DRIVER_ERR_IO, "container: snapshot %s: %s", name, why);
+    if (mode == DRIVER_SNAP_LIVE)
+        return ctr_snap_live (self->runtime, id, os == OCI_ST_RUNNING, name, dir,
+                              (uint32_t) st.id_base, path, bytes, err);
+    bool was_up = os == OCI_ST_RUNNING || os == OCI_ST_PAUSED;
+    if (was_up)
+        s_stop_container (self, &st);
+    rc = ctr_snap_write (name, dir, (uint32_t) st.id_base, path, bytes, err);
+    if (was_up) {
+        driver_error_t start_err = { 0 };
+        int src = s_start (impl, name, &start_err);
+        if (src != 0 && rc == 0) {
+            unlink (path); /* the call failed: it leaves no file */
+            return driver_fail (err, src,
+                                "container: snapshot %s: written, but the restart "
+                                "failed: %s",
+                                name, start_err.message);
+        }
+    }
+    return rc;
+}
+
 static int
 s_list (void *impl, driver_list_fn *fn, void *arg, driver_error_t *err)
 {
@@ -635,6 +683,7 @@ static const driver_ops_t s_ops = {
     .status = s_status,
     .usage = s_usage,
     .list = s_list,
+    .snapshot = s_snapshot,
     .destroy = s_destroy,
 };
 

@@ -7,7 +7,8 @@
  * inside (a probe script run as the shed's PID 1) what a shed can and cannot do: its processes are an
  * unprivileged uid range on the host, it sees its own hostname, processes
  * and root (not the node's data dir), writes past --disk fail with ENOSPC,
- * mount and unshare are refused, and remove leaves nothing mounted.
+ * mount and unshare are refused, and remove leaves nothing mounted; and a
+ * shed's snapshot (LIVE and STOP) restored into a second shed.
  * Runs in a private network + mount namespace; names carry the pid.
  * Without root, runc or busybox, every test is skipped with a message.
  */
@@ -27,6 +28,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -380,6 +382,227 @@ test_runtime_missing_or_failing (void **state)
     driver_destroy (&d);
 }
 
+/* Run `cmd` with /bin/sh -c inside shed NAME as its root: nsenter into
+ * the user, mount, UTS, IPC and PID namespaces of its PID 1 (runc exec
+ * cannot: it joins the node-made network namespace after the user one).
+ * Its stdout into out (may be NULL). The exit status. */
+static int
+s_exec_in (driver_t *d, const char *name, const char *cmd, char *out, size_t size)
+{
+    driver_status_t st = { 0 };
+    driver_error_t err = { 0 };
+    if (driver_status (d, name, &st, &err) != 0 || st.pid <= 0)
+        return -1;
+    char line[4096];
+    snprintf (line, sizeof line, "nsenter -t %d -U -m -u -i -p -r -w /bin/sh -c '%s' 2>&1", st.pid,
+              cmd);
+    FILE *p = popen (line, "r");
+    if (!p)
+        return -1;
+    size_t n = out ? fread (out, 1, size - 1, p) : 0;
+    if (out)
+        out[n] = '\0';
+    else
+        while (fgets (line, sizeof line, p))
+            ;
+    int rc = pclose (p);
+    return WIFEXITED (rc) ? WEXITSTATUS (rc) : -1;
+}
+
+static uint32_t
+s_pid1_uid (driver_t *d, const char *name)
+{
+    driver_status_t st = { 0 };
+    driver_error_t err = { 0 };
+    assert_int_equal (driver_status (d, name, &st, &err), 0);
+    assert_int_equal (st.state, DRIVER_ST_RUNNING);
+    char path[64];
+    snprintf (path, sizeof path, "/proc/%d/status", st.pid);
+    char *status = shed_read_file (path, 65536, NULL);
+    assert_non_null (status);
+    char *uid = strstr (status, "Uid:\t");
+    assert_non_null (uid);
+    uint32_t v = (uint32_t) strtoul (uid + 5, NULL, 10);
+    free (status);
+    return v;
+}
+
+static double
+s_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (double) ts.tv_sec * 1000 + (double) ts.tv_nsec / 1e6;
+}
+
+/* A shed's writes, snapshotted LIVE, come back in a second shed made from
+ * the file: old content, owned by the second shed's own root, a deleted
+ * image file still deleted (whiteout), a replaced image dir still hiding
+ * the image's content (opaque). The first shed runs on (thawed). STOP mode
+ * leaves a running shed running; a full disk is "disk full" with nothing
+ * left; a refused or missing layer fails the create and leaves nothing. */
+static void
+test_snapshot_and_restore (void **state)
+{
+    (void) state;
+    S_SKIP_IF_NEEDED ();
+    /* image content the shed will delete and replace */
+    assert_int_equal (s_sh ("set -e; echo doomed > %s/etc/doomed; mkdir -p %s/opt; "
+                            "echo old > %s/opt/old; for a in ln rm mkdir chown sync readlink "
+                            "true test; do ln -sf busybox %s/bin/$a; done",
+                            s_image, s_image, s_image, s_image),
+                      0);
+    driver_error_t err = { 0 };
+    driver_container_config_t cfg = s_config ();
+    driver_t *d = driver_container_new (&cfg, &err);
+    assert_non_null (d);
+    driver_spec_t a = s_spec ("snapa");
+    snprintf (a.ip, sizeof a.ip, "198.19.250.20/24");
+    assert_int_equal (driver_create (d, &a, &err), 0);
+    assert_int_equal (driver_start (d, "snapa", &err), 0);
+    free (s_results ("snapa")); /* the probe is done writing */
+    char out[4096];
+    int rc = s_exec_in (d, "snapa",
+                        "set -e; echo old-content > /keep; chown 1000:1000 /keep; "
+                        "ln /keep /keep2; ln -s /keep /keeplink; rm /etc/doomed; rm -rf /opt; "
+                        "mkdir /opt; echo new > /opt/new; mkdir -p /var/lib/x; sync",
+                        out, sizeof out);
+    if (rc)
+        fprintf (stderr, "exec: %s\n", out);
+    assert_int_equal (rc, 0);
+
+    char snap[256];
+    snprintf (snap, sizeof snap, "%s/snap-live.tar", s_tmp);
+    uint64_t bytes = 0;
+    double t0 = s_ms ();
+    rc = driver_snapshot (d, "snapa", snap, DRIVER_SNAP_LIVE, &bytes, &err);
+    if (rc)
+        fprintf (stderr, "snapshot: %s\n", err.message);
+    assert_int_equal (rc, 0);
+    fprintf (stderr, "LIVE snapshot: %llu bytes in %.0f ms\n", (unsigned long long) bytes,
+             s_ms () - t0);
+    struct stat sb;
+    assert_int_equal (stat (snap, &sb), 0);
+    assert_int_equal ((uint64_t) sb.st_size, bytes);
+    /* thawed: running, and it answers */
+    driver_status_t st = { 0 };
+    assert_int_equal (driver_status (d, "snapa", &st, &err), 0);
+    assert_int_equal (st.state, DRIVER_ST_RUNNING);
+    char cid[160];
+    driver_container_id (s_node, "snapa", cid, sizeof cid);
+    assert_int_equal (s_sh ("%s --root %s state %s | grep -q '\"running\"'", s_runc, s_rtroot, cid),
+                      0);
+    assert_int_equal (s_exec_in (d, "snapa", "echo new-content > /keep", NULL, 0), 0);
+
+    /* the second shed, from the file */
+    driver_spec_t b = s_spec ("snapb");
+    snprintf (b.ip, sizeof b.ip, "198.19.250.21/24");
+    snprintf (b.layer, sizeof b.layer, "%s", snap);
+    t0 = s_ms ();
+    rc = driver_create (d, &b, &err);
+    if (rc)
+        fprintf (stderr, "create from snapshot: %s\n", err.message);
+    assert_int_equal (rc, 0);
+    fprintf (stderr, "create from a %llu-byte snapshot: %.0f ms\n", (unsigned long long) bytes,
+             s_ms () - t0);
+    assert_int_equal (driver_start (d, "snapb", &err), 0);
+    free (s_results ("snapb"));
+    rc = s_exec_in (d, "snapb",
+                    "cat /keep; stat -c owner=%u:%g /keep; stat -c links=%h /keep; "
+                    "readlink /keeplink; ls /etc/doomed 2>/dev/null || echo doomed-gone; "
+                    "ls /opt; test -d /var/lib/x && echo dir-kept",
+                    out, sizeof out);
+    fprintf (stderr, "inside snapb:\n%s", out);
+    assert_int_equal (rc, 0);
+    assert_non_null (strstr (out, "old-content\n"));
+    assert_null (strstr (out, "new-content"));
+    assert_non_null (strstr (out, "owner=1000:1000\n"));
+    assert_non_null (strstr (out, "links=2\n"));
+    assert_non_null (strstr (out, "/keep\n"));
+    assert_non_null (strstr (out, "doomed-gone\n"));
+    assert_non_null (strstr (out, "new\n")); /* /opt holds its new file */
+    assert_null (strstr (out, "old\n"));     /* not the image's (opaque) */
+    assert_non_null (strstr (out, "dir-kept\n"));
+    /* on the host: owned by snapb's range, not snapa's */
+    uint32_t base_a = s_pid1_uid (d, "snapa"), base_b = s_pid1_uid (d, "snapb");
+    assert_int_not_equal (base_a, base_b);
+    char path[512];
+    snprintf (path, sizeof path, "%s/sheds/snapb/disk/upper/keep", s_data);
+    assert_int_equal (stat (path, &sb), 0);
+    assert_int_equal (sb.st_uid, base_b + 1000);
+    snprintf (path, sizeof path, "%s/sheds/snapb/disk/upper/opt", s_data);
+    assert_int_equal (stat (path, &sb), 0);
+    assert_int_equal (sb.st_uid, base_b);
+
+    /* STOP: a running shed is stopped, written, and running again; 20 MiB */
+    assert_int_equal (
+        s_exec_in (d, "snapa", "dd if=/dev/urandom of=/big bs=1M count=20 2>/dev/null", NULL, 0),
+        0);
+    char snap2[256];
+    snprintf (snap2, sizeof snap2, "%s/snap-stop.tar", s_tmp);
+    t0 = s_ms ();
+    rc = driver_snapshot (d, "snapa", snap2, DRIVER_SNAP_STOP, &bytes, &err);
+    if (rc)
+        fprintf (stderr, "snapshot stop: %s\n", err.message);
+    assert_int_equal (rc, 0);
+    fprintf (stderr, "STOP snapshot (stop, write, start): %llu bytes in %.0f ms\n",
+             (unsigned long long) bytes, s_ms () - t0);
+    assert_true (bytes > 20u << 20);
+    memset (&st, 0, sizeof st);
+    assert_int_equal (driver_status (d, "snapa", &st, &err), 0);
+    assert_int_equal (st.state, DRIVER_ST_RUNNING);
+    t0 = s_ms ();
+    rc = driver_snapshot (d, "snapa", snap2, DRIVER_SNAP_LIVE, &bytes, &err);
+    assert_int_equal (rc, 0);
+    fprintf (stderr, "LIVE snapshot of %llu bytes: %.0f ms\n", (unsigned long long) bytes,
+             s_ms () - t0);
+    driver_spec_t c = s_spec ("snapc");
+    snprintf (c.ip, sizeof c.ip, "198.19.250.22/24");
+    snprintf (c.layer, sizeof c.layer, "%s", snap2);
+    t0 = s_ms ();
+    assert_int_equal (driver_create (d, &c, &err), 0);
+    fprintf (stderr, "create from a %llu-byte snapshot: %.0f ms\n", (unsigned long long) bytes,
+             s_ms () - t0);
+    assert_int_equal (driver_remove (d, "snapc", &err), 0);
+
+    /* a full disk: "disk full", nothing left there, the shed thawed */
+    char small[256], snap3[300];
+    snprintf (small, sizeof small, "%s/small", s_tmp);
+    assert_int_equal (mkdir (small, 0700), 0);
+    assert_int_equal (mount ("tmpfs", small, "tmpfs", 0, "size=1m"), 0);
+    snprintf (snap3, sizeof snap3, "%s/snap.tar", small);
+    assert_int_equal (driver_snapshot (d, "snapa", snap3, DRIVER_SNAP_LIVE, &bytes, &err),
+                      DRIVER_ERR_RESOURCE);
+    fprintf (stderr, "to a full disk: %s\n", err.message);
+    assert_non_null (strstr (err.message, "disk full"));
+    assert_int_equal (s_sh ("test -z \"$(ls -A %s)\"", small), 0);
+    assert_int_equal (umount (small), 0);
+    assert_int_equal (driver_status (d, "snapa", &st, &err), 0);
+    assert_int_equal (st.state, DRIVER_ST_RUNNING);
+    assert_int_equal (s_exec_in (d, "snapa", "true", NULL, 0), 0);
+
+    /* not a layer / no such file / no such shed */
+    char junk[256];
+    snprintf (junk, sizeof junk, "%s/junk.tar", s_tmp);
+    assert_int_equal (s_sh ("head -c 3000 /dev/urandom > %s", junk), 0);
+    driver_spec_t bad = s_spec ("snapbad");
+    snprintf (bad.ip, sizeof bad.ip, "198.19.250.23/24");
+    snprintf (bad.layer, sizeof bad.layer, "%s", junk);
+    assert_int_equal (driver_create (d, &bad, &err), DRIVER_ERR_INVALID);
+    fprintf (stderr, "junk layer: %s\n", err.message);
+    snprintf (path, sizeof path, "%s/sheds/snapbad", s_data);
+    assert_int_equal (access (path, F_OK), -1);
+    snprintf (bad.layer, sizeof bad.layer, "%s/nosuch.tar", s_tmp);
+    assert_int_equal (driver_create (d, &bad, &err), DRIVER_ERR_NOT_FOUND);
+    assert_int_equal (access (path, F_OK), -1);
+    assert_int_equal (driver_snapshot (d, "nosuch", snap, DRIVER_SNAP_LIVE, &bytes, &err),
+                      DRIVER_ERR_NOT_FOUND);
+
+    assert_int_equal (driver_remove (d, "snapa", &err), 0);
+    assert_int_equal (driver_remove (d, "snapb", &err), 0);
+    driver_destroy (&d);
+}
+
 int
 main (void)
 {
@@ -387,6 +610,7 @@ main (void)
         cmocka_unit_test (test_lifecycle_and_isolation),
         cmocka_unit_test (test_second_shed_gets_its_own_range),
         cmocka_unit_test (test_runtime_missing_or_failing),
+        cmocka_unit_test (test_snapshot_and_restore),
     };
     return cmocka_run_group_tests (tests, s_group_setup, s_group_teardown);
 }

@@ -274,3 +274,34 @@ oci_runtime_delete (oci_runtime_t *self, const char *id, char *why, size_t why_s
     }
     return 0;
 }
+
+/* pause/resume: one command each, the runtime's error as the reason. */
+static int
+s_simple (oci_runtime_t *self, const char *cmd, const char *id, char *why, size_t why_size)
+{
+    char err[512] = "";
+    const char *args[] = { cmd, id, NULL };
+    int rc = s_exec (self, args, -1, NULL, 0, err, sizeof err);
+    if (rc != 0) {
+        char *nl = strchr (err, '\n');
+        if (nl)
+            *nl = '\0';
+        return drv_why (why, why_size, "%s %s %s: %s", self->bin, cmd, id,
+                        err[0]                ? err
+                        : rc < 0 || rc == 127 ? "cannot run"
+                                              : "failed");
+    }
+    return 0;
+}
+
+int
+oci_runtime_pause (oci_runtime_t *self, const char *id, char *why, size_t why_size)
+{
+    return s_simple (self, "pause", id, why, why_size);
+}
+
+int
+oci_runtime_resume (oci_runtime_t *self, const char *id, char *why, size_t why_size)
+{
+    return s_simple (self, "resume", id, why, why_size);
+}

@@ -7,6 +7,7 @@
  *   runc --root ROOT state ID          -> {"status": "running", "pid": N}
  *   runc --root ROOT kill [--all] ID SIG
  *   runc --root ROOT delete -f ID
+ *   runc --root ROOT pause ID / resume ID   (the cgroup freezer, v1 and v2)
  *
  * ROOT is the runtime's state directory (tmpfs, so a reboot empties it);
  * the node keeps its own state file beside the bundle and reconciles the
@@ -44,6 +45,11 @@ oci_state_t oci_runtime_state (oci_runtime_t *self, const char *id, int *pid);
 int oci_runtime_kill (oci_runtime_t *self, const char *id, const char *signal, bool all, char *why,
                       size_t why_size);
 int oci_runtime_delete (oci_runtime_t *self, const char *id, char *why, size_t why_size);
+/* Freeze every process of `id` (the runtime writes the freezer: v1
+ * freezer.state, v2 cgroup.freeze, and waits until the group is frozen),
+ * and thaw it. 0 or -1 with the runtime's message in why. */
+int oci_runtime_pause (oci_runtime_t *self, const char *id, char *why, size_t why_size);
+int oci_runtime_resume (oci_runtime_t *self, const char *id, char *why, size_t why_size);
 
 /* The first runc or crun found in the usual places, or NULL. crun is
  * skipped when `cgroup_v1` (crun 1.8 refuses hybrid hosts). */
