@@ -1,9 +1,8 @@
 /*
- * firecracker.c - the Firecracker driver (see firecracker.h).
+ * firecracker.c - the Firecracker driver's ops (firecracker.h; the files
+ * it shares with are listed in firecracker_int.h).
  */
-#include "node/drivers/firecracker.h"
-#include "node/drivers/drv_state.h"
-#include "node/drivers/http.h"
+#include "node/drivers/firecracker_int.h"
 #include "node/drivers/json_read.h"
 #include "node/drivers/netlink.h"
 #include "common/fileutil.h"
@@ -23,34 +22,15 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define S_COMP "firecracker"
-
-typedef struct {
-    char data_dir[DRIVER_PATH_MAX];
-    char bin[DRIVER_PATH_MAX];
-    char kernel[DRIVER_PATH_MAX];
-    char boot_args[DRIVER_PATH_MAX];
-    char bridge[DRIVER_IFNAME_MAX + 1];
-    bool create_tap;
-    int stop_timeout_ms;
-    long api_timeout_ms;
-} s_fc_t;
-
-static void
-s_dir (s_fc_t *self, const char *name, char *buf, size_t size)
-{
-    drv_fmt (buf, size, "%s/sheds/%s", self->data_dir, name);
-}
 
 void
 driver_firecracker_api_sock (const driver_firecracker_config_t *config, const char *name, char *buf,
                              size_t size)
 {
-    drv_fmt (buf, size, "%s/sheds/%s/api.sock", config->data_dir, name);
+    drv_fmt (buf, size, "%s/sheds/%s/" FC_VM_DIR "/" FC_API_SOCK, config->data_dir, name);
 }
 
 static void
@@ -89,134 +69,75 @@ s_tap_create (const char *tap, const char *bridge, uint32_t mtu, driver_error_t 
     return 0;
 }
 
-/* One API call; 2xx is success, else the fault message becomes the error. */
-static int
-s_api (s_fc_t *self, const char *sock, const char *name, const char *method, const char *path,
-       const char *body, http_reply_t *keep, driver_error_t *err)
+int
+fc_load (const fc_t *self, const char *name, drv_state_t *st, char *dir, size_t size,
+         driver_error_t *err)
 {
-    http_reply_t r;
-    if (http_request (NULL, sock, method, path, body, self->api_timeout_ms, &r) != 0) {
-        int rc = driver_fail (err, DRIVER_ERR_UNAVAILABLE, "firecracker: %s: %s %s: %s (%s)", name,
-                              method, path, r.error, sock);
-        http_reply_free (&r);
-        return rc;
-    }
-    if (r.status < 200 || r.status > 299) {
-        char fault[200] = "";
-        if (json_get_str (r.body, r.len, "fault_message", fault, sizeof fault) != 0)
-            snprintf (fault, sizeof fault, "%.120s", r.body);
-        int rc =
-            driver_fail (err, r.status == 400 ? DRIVER_ERR_INVALID : DRIVER_ERR_BACKEND,
-                         "firecracker: %s: %s %s: %ld: %s", name, method, path, r.status, fault);
-        http_reply_free (&r);
-        return rc;
-    }
-    if (keep)
-        *keep = r;
-    else
-        http_reply_free (&r);
-    return 0;
-}
-
-static int
-s_spawn (s_fc_t *self, drv_state_t *st, const char *dir, const char *sock, driver_error_t *err)
-{
-    char log_path[PATH_MAX];
-    drv_fmt (log_path, sizeof log_path, "%s/firecracker.log", dir);
-    unlink (sock);
-    char sock_arg[PATH_MAX];
-    drv_fmt (sock_arg, sizeof sock_arg, "%s", sock);
-    char *argv[] = { self->bin, (char *) "--api-sock", sock_arg, (char *) "--id", st->name, NULL };
-    int log_fd = open (log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    int report[2];
-    if (log_fd < 0 || pipe2 (report, O_CLOEXEC) != 0) {
-        if (log_fd >= 0)
-            close (log_fd);
-        return driver_fail (err, DRIVER_ERR_IO, "firecracker: %s: %s", st->name, strerror (errno));
-    }
-    /* Double fork: the VMM outlives a daemon restart and is never our
-     * zombie; the middle process reports its pid. */
-    pid_t mid = fork ();
-    if (mid == 0) {
-        setsid ();
-        pid_t vmm = fork ();
-        if (vmm == 0) {
-            dup2 (log_fd, 1);
-            dup2 (log_fd, 2);
-            syscall (SYS_close_range, 3, ~0U, 0);
-            execv (argv[0], argv);
-            _exit (127);
-        }
-        ssize_t n = write (report[1], &vmm, sizeof vmm);
-        _exit (vmm > 0 && n == (ssize_t) sizeof vmm ? 0 : 1);
-    }
-    close (report[1]);
-    close (log_fd);
-    pid_t vmm = -1;
-    ssize_t n = mid > 0 ? read (report[0], &vmm, sizeof vmm) : -1;
-    close (report[0]);
-    if (mid > 0)
-        while (waitpid (mid, NULL, 0) < 0 && errno == EINTR)
-            ;
-    if (n != (ssize_t) sizeof vmm || vmm <= 0)
-        return driver_fail (err, DRIVER_ERR_IO, "firecracker: %s: cannot spawn %s", st->name,
-                            self->bin);
-    st->pid = (uint64_t) vmm;
-    st->starttime = drv_proc_starttime (vmm);
-    /* The API socket appears once Firecracker is ready for calls. */
-    for (int i = 0; i < 300; i++) {
-        if (access (sock, F_OK) == 0)
-            return 0;
-        if (!drv_proc_alive (vmm, 0))
-            break;
-        usleep (10000);
-    }
-    kill (vmm, SIGKILL);
-    return driver_fail (err, DRIVER_ERR_UNAVAILABLE,
-                        "firecracker: %s: %s did not open %s "
-                        "(see %s)",
-                        st->name, self->bin, sock, log_path);
-}
-
-static int
-s_load (s_fc_t *self, const char *name, drv_state_t *st, char *dir, size_t size,
-        driver_error_t *err)
-{
-    s_dir (self, name, dir, size);
+    fc_shed_dir (self, name, dir, size);
     return drv_state_open ("firecracker", dir, name, st, err);
+}
+
+bool
+fc_running (const drv_state_t *st)
+{
+    if (st->pid)
+        return drv_proc_alive ((int) st->pid, st->starttime);
+    return st->wanted_up;
+}
+
+/* The vsock's uds_path as Firecracker sees it: relative when the agent
+ * socket is in vm/ (always, jailed), else the absolute path. */
+static const char *
+s_uds_path (const char *vm, const char *agent_socket)
+{
+    size_t n = strlen (vm);
+    if (strncmp (agent_socket, vm, n) == 0 && agent_socket[n] == '/' && agent_socket[n + 1])
+        return agent_socket + n + 1;
+    return agent_socket;
 }
 
 static int
 s_create (void *impl, const driver_spec_t *spec, driver_error_t *err)
 {
-    s_fc_t *self = (s_fc_t *) impl;
-    char dir[PATH_MAX], state[PATH_MAX + 8];
-    s_dir (self, spec->name, dir, sizeof dir);
+    fc_t *self = (fc_t *) impl;
+    char dir[PATH_MAX], vm[PATH_MAX], state[PATH_MAX + 8], disk[PATH_MAX + 16];
+    fc_shed_dir (self, spec->name, dir, sizeof dir);
+    fc_vm_dir (self, spec->name, vm, sizeof vm);
     drv_fmt (state, sizeof state, "%s/state", dir);
     if (access (state, F_OK) == 0)
         return driver_fail (err, DRIVER_ERR_EXISTS, "firecracker: shed %s already exists",
                             spec->name);
-    if (!spec->image[0])
+    if (!spec->image[0] && !spec->layer[0])
         return driver_fail (err, DRIVER_ERR_INVALID,
-                            "firecracker: %s: a rootfs image is "
-                            "required",
+                            "firecracker: %s: a rootfs image (or a snapshot) is required",
                             spec->name);
-    if (shed_mkdir_p (dir, 0700) != 0)
-        return driver_fail (err, DRIVER_ERR_IO, "firecracker: mkdir %s: %s", dir, strerror (errno));
     drv_state_t st;
     drv_state_from_spec (&st, "firecracker", spec);
     s_tap_name (spec->name, st.veth);
     if (!st.agent_socket[0])
-        drv_fmt (st.agent_socket, sizeof st.agent_socket, "%s/vsock.sock", dir);
+        drv_fmt (st.agent_socket, sizeof st.agent_socket, "%s/" FC_VSOCK, vm);
+    if (self->jailer[0] && s_uds_path (vm, st.agent_socket) == st.agent_socket)
+        return driver_fail (err, DRIVER_ERR_INVALID,
+                            "firecracker: %s: jailed, the agent socket must be below %s",
+                            spec->name, vm);
     if (!st.bridge[0])
         snprintf (st.bridge, sizeof st.bridge, "%s", self->bridge);
+    if (shed_mkdir_p (vm, 0700) != 0)
+        return driver_fail (err, DRIVER_ERR_IO, "firecracker: mkdir %s: %s", vm, strerror (errno));
     int rc = 0;
-    if (self->create_tap)
+    char why[DRIVER_MSG_MAX];
+    /* The shed's own disk: attaching the shared image read-write would
+     * let every VM write into the others' root file system. */
+    drv_fmt (disk, sizeof disk, "%s/" FC_ROOTFS, vm);
+    if (spec->layer[0])
+        rc = fc_bundle_extract (spec->layer, vm, spec->name, err);
+    else if (fc_copy_file (spec->image, disk, why, sizeof why) != 0)
+        rc = driver_fail (err, DRIVER_ERR_IO, "firecracker: %s: %s", spec->name, why);
+    if (rc == 0 && self->create_tap)
         rc = s_tap_create (st.veth, st.bridge, (uint32_t) st.mtu, err);
     if (rc == 0)
         rc = drv_state_save (dir, &st, err);
     if (rc != 0) {
-        char why[DRIVER_MSG_MAX];
         if (self->create_tap)
             nl_link_del (-1, st.veth, why, sizeof why);
         drv_remove_tree (dir);
@@ -246,98 +167,110 @@ s_boot_args (const char *base, const char *name, const char *ip, const char *gat
         drv_fmt (out, size, "%s", base);
 }
 
+/* A fresh boot: the VM's devices, then InstanceStart. */
 static int
-s_start (void *impl, const char *name, driver_error_t *err)
+s_boot (fc_t *self, drv_state_t *st, const char *vm, const char *sock, driver_error_t *err)
 {
-    s_fc_t *self = (s_fc_t *) impl;
-    char dir[PATH_MAX], sock[PATH_MAX];
-    drv_state_t st;
-    int rc = s_load (self, name, &st, dir, sizeof dir, err);
-    if (rc)
-        return rc;
-    if (st.pid && drv_proc_alive ((int) st.pid, st.starttime))
-        return 0;
-    drv_fmt (sock, sizeof sock, "%s/api.sock", dir);
-    if (self->bin[0] && (rc = s_spawn (self, &st, dir, sock, err)) != 0)
-        return rc;
-
-    char body[1024], q1[DRIVER_PATH_MAX * 2], q2[DRIVER_PATH_MAX * 2];
-    unsigned vcpus = (unsigned) ((st.cpus_milli + 999) / 1000);
-    drv_fmt (body, sizeof body, "{\"vcpu_count\":%u,\"mem_size_mib\":%llu,\"smt\":false}",
-             vcpus ? vcpus : 1, (unsigned long long) (st.memory_mb ? st.memory_mb : 512));
-    if ((rc = s_api (self, sock, name, "PUT", "/machine-config", body, NULL, err)))
-        goto fail;
-    json_quote (self->kernel, q1, sizeof q1);
+    const char *name = st->name;
+    char body[2048];
+    int rc;
+#define S_CALL(method, path, build)                                                                \
+    do {                                                                                           \
+        if ((build) != 0)                                                                          \
+            return driver_fail (err, DRIVER_ERR_INVALID, "firecracker: %s: %s body too long",      \
+                                name, path);                                                       \
+        if ((rc = fc_api (self, sock, name, method, path, body, NULL, err)) != 0)                  \
+            return rc;                                                                             \
+    } while (0)
+    S_CALL ("PUT", "/machine-config", fc_body_machine (st, body, sizeof body));
     /* The guest learns its overlay address from the kernel command line
      * (ip=CLIENT::GATEWAY:NETMASK:HOSTNAME:eth0:off, the kernel's own IP
      * autoconfiguration): no DHCP server on the overlay, nothing to run in
      * the image before the agent can reach the network. */
     char args[DRIVER_PATH_MAX + 128];
-    s_boot_args (self->boot_args, name, st.ip, st.gateway, args, sizeof args);
-    json_quote (args, q2, sizeof q2);
-    drv_fmt (body, sizeof body, "{\"kernel_image_path\":%s,\"boot_args\":%s}", q1, q2);
-    if ((rc = s_api (self, sock, name, "PUT", "/boot-source", body, NULL, err)))
-        goto fail;
-    json_quote (st.image, q1, sizeof q1);
-    drv_fmt (body, sizeof body,
-             "{\"drive_id\":\"rootfs\",\"path_on_host\":%s,"
-             "\"is_root_device\":true,\"is_read_only\":false}",
-             q1);
-    if ((rc = s_api (self, sock, name, "PUT", "/drives/rootfs", body, NULL, err)))
-        goto fail;
-    if (st.mac[0])
-        drv_fmt (body, sizeof body,
-                 "{\"iface_id\":\"eth0\",\"host_dev_name\":\"%s\","
-                 "\"guest_mac\":\"%s\"}",
-                 st.veth, st.mac);
+    s_boot_args (self->boot_args, name, st->ip, st->gateway, args, sizeof args);
+    S_CALL ("PUT", "/boot-source",
+            fc_body_boot (self->jailer[0] ? FC_KERNEL : self->kernel, args, body, sizeof body));
+    S_CALL ("PUT", "/drives/rootfs", fc_body_drive (st, body, sizeof body));
+    S_CALL ("PUT", "/network-interfaces/eth0", fc_body_net (st, body, sizeof body));
+    S_CALL ("PUT", "/vsock",
+            fc_body_vsock (st, s_uds_path (vm, st->agent_socket), body, sizeof body));
+    S_CALL ("PUT", "/balloon", fc_body_balloon (st, self->memory_overcommit, body, sizeof body));
+    S_CALL ("PUT", "/actions",
+            snprintf (body, sizeof body, "{\"action_type\":\"InstanceStart\"}") < 0);
+#undef S_CALL
+    return 0;
+}
+
+int
+fc_start (void *impl, const char *name, driver_error_t *err)
+{
+    fc_t *self = (fc_t *) impl;
+    char dir[PATH_MAX], vm[PATH_MAX], sock[PATH_MAX + 16], path[PATH_MAX + 32];
+    drv_state_t st;
+    int rc = fc_load (self, name, &st, dir, sizeof dir, err);
+    if (rc)
+        return rc;
+    if (fc_running (&st))
+        return 0; /* idempotent (without a process of ours: as last asked) */
+    fc_vm_dir (self, name, vm, sizeof vm);
+    drv_fmt (sock, sizeof sock, "%s/" FC_API_SOCK, vm);
+    /* Firecracker binds the vsock's uds_path itself and refuses a path
+     * that exists: a socket left by the last run must go (not the
+     * node's listener, <uds_path>_1026). */
+    if (unlink (st.agent_socket) != 0 && errno != ENOENT)
+        return driver_fail (err, DRIVER_ERR_IO, "firecracker: %s: remove %s: %s", name,
+                            st.agent_socket, strerror (errno));
+    if (self->jailer[0] && (rc = fc_jail_prepare (self, name, err)) != 0)
+        return rc;
+    if (self->bin[0] && (rc = fc_spawn (self, &st, err)) != 0)
+        return rc;
+    drv_fmt (path, sizeof path, "%s/" FC_RESTORE_STATE, vm);
+    if (access (path, F_OK) == 0)
+        rc = fc_restore (self, &st, sock, err);
     else
-        drv_fmt (body, sizeof body, "{\"iface_id\":\"eth0\",\"host_dev_name\":\"%s\"}", st.veth);
-    if ((rc = s_api (self, sock, name, "PUT", "/network-interfaces/eth0", body, NULL, err)))
-        goto fail;
-    /* Guest CIDs 0-2 are reserved. Firecracker backs each VM's vsock with
-     * its own Unix socket (uds_path), so the CID is only seen inside the
-     * guest and need not be unique across VMs; derived from the name so it
-     * is stable across restarts. */
-    uint32_t cid = 3;
-    for (const char *p = name; *p; p++)
-        cid = cid * 31 + (uint8_t) *p;
-    cid = 3 + cid % 0x7ffffff0u;
-    json_quote (st.agent_socket, q1, sizeof q1);
-    drv_fmt (body, sizeof body, "{\"guest_cid\":%u,\"uds_path\":%s}", cid, q1);
-    if ((rc = s_api (self, sock, name, "PUT", "/vsock", body, NULL, err)))
-        goto fail;
-    if ((rc = s_api (self, sock, name, "PUT", "/actions", "{\"action_type\":\"InstanceStart\"}",
-                     NULL, err)))
-        goto fail;
+        rc = s_boot (self, &st, vm, sock, err);
+    if (rc != 0) {
+        if (st.pid && drv_proc_alive ((int) st.pid, st.starttime))
+            kill ((pid_t) st.pid, SIGKILL);
+        return rc;
+    }
     st.wanted_up = true;
     log_info (S_COMP, "microVM started|shed=%s pid=%d", name, (int) st.pid);
     return drv_state_save (dir, &st, err);
-fail:
-    if (st.pid && drv_proc_alive ((int) st.pid, st.starttime))
-        kill ((pid_t) st.pid, SIGKILL);
-    return rc;
 }
 
-static int
-s_stop (void *impl, const char *name, driver_error_t *err)
+int
+fc_stop (void *impl, const char *name, driver_error_t *err)
 {
-    s_fc_t *self = (s_fc_t *) impl;
-    char dir[PATH_MAX], sock[PATH_MAX];
+    fc_t *self = (fc_t *) impl;
+    char dir[PATH_MAX], vm[PATH_MAX], sock[PATH_MAX + 16], path[PATH_MAX + 32];
     drv_state_t st;
-    int rc = s_load (self, name, &st, dir, sizeof dir, err);
+    int rc = fc_load (self, name, &st, dir, sizeof dir, err);
     if (rc)
         return rc;
-    drv_fmt (sock, sizeof sock, "%s/api.sock", dir);
+    fc_vm_dir (self, name, vm, sizeof vm);
+    drv_fmt (sock, sizeof sock, "%s/" FC_API_SOCK, vm);
     bool managed = st.pid != 0;
     bool alive = managed && drv_proc_alive ((int) st.pid, st.starttime);
     if (alive || (!managed && st.wanted_up)) {
         /* Ask the guest first; an unreachable API is no reason to keep a
          * VM we are told to stop. */
         driver_error_t ignored;
-        s_api (self, sock, name, "PUT", "/actions", "{\"action_type\":\"SendCtrlAltDel\"}", NULL,
-               &ignored);
+        fc_api (self, sock, name, "PUT", "/actions", "{\"action_type\":\"SendCtrlAltDel\"}", NULL,
+                &ignored);
         if (alive && !drv_proc_wait_gone ((int) st.pid, st.starttime, self->stop_timeout_ms, 20))
             kill ((pid_t) st.pid, SIGKILL);
+    }
+    if (self->jailer[0])
+        fc_jail_release (self, name);
+    /* A restored guest's memory file is needed while it runs; once it has
+     * stopped, the next start boots from the disk. A restore not yet
+     * loaded (restore.vmstate still there) keeps both. */
+    drv_fmt (path, sizeof path, "%s/" FC_RESTORE_STATE, vm);
+    if (access (path, F_OK) != 0) {
+        drv_fmt (path, sizeof path, "%s/" FC_RESTORE_MEM, vm);
+        unlink (path);
     }
     st.pid = 0;
     st.starttime = 0;
@@ -348,13 +281,13 @@ s_stop (void *impl, const char *name, driver_error_t *err)
 static int
 s_remove (void *impl, const char *name, driver_error_t *err)
 {
-    s_fc_t *self = (s_fc_t *) impl;
+    fc_t *self = (fc_t *) impl;
     char dir[PATH_MAX];
     drv_state_t st;
-    int rc = s_load (self, name, &st, dir, sizeof dir, err);
+    int rc = fc_load (self, name, &st, dir, sizeof dir, err);
     if (rc)
         return rc;
-    if ((rc = s_stop (impl, name, err)) != 0)
+    if ((rc = fc_stop (impl, name, err)) != 0)
         return rc;
     char why[DRIVER_MSG_MAX];
     if (self->create_tap)
@@ -368,10 +301,10 @@ s_remove (void *impl, const char *name, driver_error_t *err)
 static int
 s_status (void *impl, const char *name, driver_status_t *out, driver_error_t *err)
 {
-    s_fc_t *self = (s_fc_t *) impl;
+    fc_t *self = (fc_t *) impl;
     char dir[PATH_MAX], sock[PATH_MAX];
     drv_state_t st;
-    int rc = s_load (self, name, &st, dir, sizeof dir, err);
+    int rc = fc_load (self, name, &st, dir, sizeof dir, err);
     if (rc == DRIVER_ERR_NOT_FOUND)
         out->state = DRIVER_ST_ABSENT;
     if (rc)
@@ -389,10 +322,12 @@ s_status (void *impl, const char *name, driver_status_t *out, driver_error_t *er
         return 0;
     }
     out->pid = (int) st.pid;
-    drv_fmt (sock, sizeof sock, "%s/api.sock", dir);
+    fc_vm_dir (self, name, sock, sizeof sock);
+    size_t n = strlen (sock);
+    drv_fmt (sock + n, sizeof sock - n, "/" FC_API_SOCK);
     http_reply_t r;
     driver_error_t api_err;
-    if (s_api (self, sock, name, "GET", "/", NULL, &r, &api_err) != 0) {
+    if (fc_api (self, sock, name, "GET", "/", NULL, &r, &api_err) != 0) {
         out->state = DRIVER_ST_ERROR;
         snprintf (out->detail, sizeof out->detail, "%s", api_err.message);
         return 0;
@@ -414,10 +349,10 @@ s_status (void *impl, const char *name, driver_status_t *out, driver_error_t *er
 static int
 s_usage (void *impl, const char *name, driver_usage_t *usage, driver_error_t *err)
 {
-    s_fc_t *self = (s_fc_t *) impl;
+    fc_t *self = (fc_t *) impl;
     char dir[PATH_MAX];
     drv_state_t st;
-    int rc = s_load (self, name, &st, dir, sizeof dir, err);
+    int rc = fc_load (self, name, &st, dir, sizeof dir, err);
     if (rc)
         return rc;
     usage->memory_limit = st.memory_mb * 1024 * 1024;
@@ -456,7 +391,7 @@ s_usage (void *impl, const char *name, driver_usage_t *usage, driver_error_t *er
 static int
 s_list (void *impl, driver_list_fn *fn, void *arg, driver_error_t *err)
 {
-    s_fc_t *self = (s_fc_t *) impl;
+    fc_t *self = (fc_t *) impl;
     char path[PATH_MAX];
     drv_fmt (path, sizeof path, "%s/sheds", self->data_dir);
     DIR *d = opendir (path);
@@ -486,15 +421,24 @@ s_destroy (void *impl)
 static const driver_ops_t s_ops = {
     .name = "firecracker",
     .agent_suffix = "_1026", /* shed-agent dials vsock CID 2 port 1026 */
+    /* In vm/, the directory Firecracker (and, jailed, the jail) sees. */
+    .agent_socket_name = FC_VM_DIR "/" FC_VSOCK,
     .create = s_create,
-    .start = s_start,
-    .stop = s_stop,
+    .start = fc_start,
+    .stop = fc_stop,
     .remove = s_remove,
     .status = s_status,
     .usage = s_usage,
     .list = s_list,
+    .snapshot = fc_snapshot,
     .destroy = s_destroy,
 };
+
+static void
+s_copy (char *dst, size_t size, const char *src, const char *fallback)
+{
+    snprintf (dst, size, "%s", src && *src ? src : fallback);
+}
 
 driver_t *
 driver_firecracker_new (const driver_firecracker_config_t *config, driver_error_t *err)
@@ -502,29 +446,46 @@ driver_firecracker_new (const driver_firecracker_config_t *config, driver_error_
     assert (config);
     if (!config->data_dir || !*config->data_dir || strlen (config->data_dir) > 150) {
         driver_fail (err, DRIVER_ERR_INVALID,
-                     "firecracker: data_dir is required (at most "
-                     "150 bytes)");
+                     "firecracker: data_dir is required (at most 150 bytes)");
         return NULL;
     }
-    s_fc_t *self = (s_fc_t *) calloc (1, sizeof (s_fc_t));
+    fc_t *self = (fc_t *) calloc (1, sizeof (fc_t));
     if (!self) {
         driver_fail (err, DRIVER_ERR_IO, "firecracker: out of memory");
         return NULL;
     }
-    snprintf (self->data_dir, sizeof self->data_dir, "%s", config->data_dir);
-    snprintf (self->bin, sizeof self->bin, "%s",
-              config->firecracker_bin ? config->firecracker_bin : "");
-    snprintf (self->kernel, sizeof self->kernel, "%s",
-              config->kernel_image ? config->kernel_image : "");
-    snprintf (self->boot_args, sizeof self->boot_args, "%s",
-              config->boot_args ? config->boot_args : "console=ttyS0 reboot=k panic=1 pci=off");
-    snprintf (self->bridge, sizeof self->bridge, "%s", config->bridge ? config->bridge : "");
+    s_copy (self->data_dir, sizeof self->data_dir, config->data_dir, "");
+    s_copy (self->bin, sizeof self->bin, config->firecracker_bin, "");
+    s_copy (self->kernel, sizeof self->kernel, config->kernel_image, "");
+    s_copy (self->boot_args, sizeof self->boot_args, config->boot_args,
+            "console=ttyS0 reboot=k panic=1 pci=off");
+    s_copy (self->bridge, sizeof self->bridge, config->bridge, "");
+    s_copy (self->jailer, sizeof self->jailer, config->jailer_bin, "");
+    if (config->jailer_chroot_base && *config->jailer_chroot_base)
+        s_copy (self->chroot_base, sizeof self->chroot_base, config->jailer_chroot_base, "");
+    else
+        drv_fmt (self->chroot_base, sizeof self->chroot_base, "%s/jail", self->data_dir);
+    self->jailer_uid = config->jailer_uid;
+    self->jailer_gid = config->jailer_gid;
+    self->memory_overcommit = config->memory_overcommit;
     self->create_tap = config->create_tap;
     self->stop_timeout_ms = config->stop_timeout_ms > 0 ? config->stop_timeout_ms : 10000;
     self->api_timeout_ms = config->api_timeout_ms > 0 ? config->api_timeout_ms : 5000;
-    if (self->bin[0] && access (self->bin, X_OK) != 0) {
-        driver_fail (err, DRIVER_ERR_UNAVAILABLE, "firecracker: %s: %s", self->bin,
-                     strerror (errno));
+    const char *bad = NULL;
+    if (self->bin[0] && access (self->bin, X_OK) != 0)
+        bad = self->bin;
+    else if (self->jailer[0] && access (self->jailer, X_OK) != 0)
+        bad = self->jailer;
+    if (bad) {
+        driver_fail (err, DRIVER_ERR_UNAVAILABLE, "firecracker: %s: %s", bad, strerror (errno));
+        free (self);
+        return NULL;
+    }
+    /* The jailer execs Firecracker as an unprivileged user: uid 0 would
+     * make the jail pointless, and it needs the binary to run. */
+    if (self->jailer[0] && (!self->bin[0] || !self->jailer_uid || !self->jailer_gid)) {
+        driver_fail (err, DRIVER_ERR_INVALID,
+                     "firecracker: the jailer needs firecracker_bin and a non-root uid and gid");
         free (self);
         return NULL;
     }

@@ -1,27 +1,29 @@
 /*
  * firecracker.h - a shed is a Firecracker microVM, configured through
- * Firecracker's HTTP API on its Unix socket (--api-sock):
+ * Firecracker's HTTP API on its Unix socket (docs/drivers.md "firecracker"):
  *
- *   start:  spawn `firecracker --api-sock SOCK --id NAME` (detached), then
- *     PUT /machine-config        {"vcpu_count", "mem_size_mib", "smt": false}
- *     PUT /boot-source           {"kernel_image_path", "boot_args"}
- *     PUT /drives/rootfs         {"drive_id": "rootfs", "path_on_host": image,
- *                                 "is_root_device": true, "is_read_only": false}
- *     PUT /network-interfaces/eth0 {"iface_id": "eth0", "host_dev_name": TAP,
- *                                 "guest_mac": MAC}     (TAP on our bridge)
- *     PUT /vsock                 {"guest_cid", "uds_path"} (agent channel is
- *                                 "<uds_path>_1026" on the host)
- *     PUT /actions               {"action_type": "InstanceStart"}
+ *   create: the shed's own copy of the rootfs image (a reflink where the
+ *           filesystem has them, else a sparse copy), or the contents of a
+ *           snapshot bundle (spec.layer)
+ *   start:  spawn `firecracker --api-sock SOCK --id NAME` (or the jailer in
+ *           front of it), then
+ *     PUT /machine-config, /boot-source, /drives/rootfs (rate_limiter from
+ *     io_*_bps), /network-interfaces/eth0 (rx/tx rate limiters from
+ *     net_kbit), /vsock, /balloon (the memory overcommit), /actions
+ *     InstanceStart; or, from a snapshot, PUT /snapshot/load with resume
  *   stop:   PUT /actions {"action_type": "SendCtrlAltDel"}, SIGKILL after
  *           stop_timeout_ms
+ *   snapshot: LIVE: PATCH /vm Paused, PUT /snapshot/create (Full), the disk
+ *           copied, PATCH /vm Resumed; STOP: the disk of the stopped VM.
+ *           One tar file holds what a restore needs.
  *   status: process alive (pid + start time) and GET / ("state")
  * A 4xx/5xx answer's {"fault_message"} becomes the error text.
  *
  * Firecracker cannot run on the development machine (no KVM): the tests
- * run this driver against a libmicrohttpd server on a Unix socket that
- * checks every call. With `firecracker_bin` empty the driver spawns
- * nothing and talks to an API socket that already exists (test mode, or
- * a jailer started elsewhere).
+ * run this driver against a test double that checks every request against
+ * Firecracker's published OpenAPI document. With `firecracker_bin` empty
+ * the driver spawns nothing and talks to an API socket that already exists
+ * (test mode).
  */
 #ifndef SHED_DRV_FIRECRACKER_H
 #define SHED_DRV_FIRECRACKER_H
@@ -37,11 +39,20 @@ typedef struct {
     bool create_tap;             /* make TAP "ft<hash>" (needs root) */
     int stop_timeout_ms;         /* default 10000 */
     long api_timeout_ms;         /* per API call; default 5000 */
+    /* The node's scheduler.overcommit_memory (docs/scheduling.md): each
+     * VM's balloon starts inflated by memory * (1 - 1/ratio). <= 1: empty. */
+    double memory_overcommit;
+    /* The jailer (docs/drivers.md): "" = run firecracker directly. */
+    const char *jailer_bin;
+    uint32_t jailer_uid; /* Firecracker's uid/gid in the jail; not 0 */
+    uint32_t jailer_gid;
+    const char *jailer_chroot_base; /* "" = <data_dir>/jail */
 } driver_firecracker_config_t;
 
 driver_t *driver_firecracker_new (const driver_firecracker_config_t *config, driver_error_t *err);
 
-/* Where the API socket of shed NAME lives (tests serve it). */
+/* Where the API socket of shed NAME lives (tests serve it):
+ * <data_dir>/sheds/NAME/vm/api.sock. */
 void driver_firecracker_api_sock (const driver_firecracker_config_t *config, const char *name,
                                   char *buf, size_t size);
 
