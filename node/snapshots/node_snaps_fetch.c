@@ -37,6 +37,7 @@ typedef struct {
     int rc;
     char why[256];
     bool stopping; /* over: its answer is on its way */
+    bool cached;   /* the whole copy was here from an earlier create */
     bool ended;    /* answered: waiting only for its reads in flight */
     int64_t t0;
     unsigned last_pct;
@@ -120,6 +121,12 @@ s_finish (s_fetch_t *f)
         char why[320];
         snprintf (why, sizeof why, "data of %s from %s: %s", f->name, f->holder, err);
         s_end_later (f, -1, why);
+        return;
+    }
+    if (f->cached) {
+        log_info (S_COMP, "snapshot data already here|name=%s from=%s bytes=%" PRIu64, f->name,
+                  f->holder, f->size);
+        s_end_later (f, 0, "");
         return;
     }
     int64_t ms = zclock_mono () - f->t0;
@@ -313,17 +320,21 @@ shed_snaps_layer_fetch (void *arg, const char *snapshot, const char *holder, con
         zlistx_delete (self->fetches, f->handle);
         return -1;
     }
+    bool was_whole = access (f->path, F_OK) == 0;
     f->xfer = snap_xfer_new (f->path, size, digest, SNAPX_CHUNK_MAX, SHED_SNAP_WINDOW, err, errlen);
     if (!f->xfer) {
         zlistx_delete (self->fetches, f->handle);
         return -1;
     }
-    self->resumed_bytes += snap_xfer_resumed (f->xfer);
-    if (snap_xfer_resumed (f->xfer))
+    if (!snap_xfer_complete (f->xfer))
+        self->resumed_bytes += snap_xfer_resumed (f->xfer);
+    if (snap_xfer_resumed (f->xfer) && !snap_xfer_complete (f->xfer))
         log_info (S_COMP, "snapshot fetch resumes|name=%s from=%s kept=%" PRIu64, snapshot, holder,
                   snap_xfer_resumed (f->xfer));
-    if (snap_xfer_complete (f->xfer))
-        s_finish (f); /* a copy from an earlier create */
+    if (snap_xfer_complete (f->xfer)) {
+        f->cached = was_whole; /* not a partial that happened to be complete */
+        s_finish (f);          /* a copy from an earlier create */
+    }
     else
         s_pump (f);
     return 0;
