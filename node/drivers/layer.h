@@ -15,8 +15,10 @@
  * No other xattr: trusted.overlay.origin/impure name lower inodes of THIS
  * node's unpack (file handles, meaningless elsewhere) and only serve
  * index/NFS export, which rootfs.c leaves off; redirect and metacopy are
- * refused on write (rootfs.c mounts with both off, so only a foreign
- * upper dir has them). No ACLs, no file capabilities, no atime.
+ * refused on write, naming the file (the overlay module's defaults have
+ * both off and rootfs.c does not turn them on, so a shed's upper dir has
+ * neither unless the host changed those defaults). No ACLs, no file
+ * capabilities, no atime.
  * Owners are stored RELATIVE to the shed's id range (host id - id_base),
  * so a layer written by a shed with one range restores into another.
  *
