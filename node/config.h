@@ -130,6 +130,10 @@ typedef struct {
         char shed_server_url[256];      /* shed-server: Shed's API, "" = http://127.0.0.1:8080 */
         char firecracker_bin[PATH_MAX]; /* firecracker: the VMM binary */
         char kernel_image[PATH_MAX];    /* firecracker: vmlinux */
+        char jailer_bin[PATH_MAX];      /* firecracker: the jailer; "" = none */
+        uint32_t jailer_uid;            /* firecracker under the jailer: not root */
+        uint32_t jailer_gid;
+        char jailer_chroot_base[PATH_MAX]; /* "" = <data_dir>/jail */
         /* Limits every shed of this node gets (docs/drivers.md). */
         uint32_t pids_max;    /* pids.max; 0 = no limit */
         char io_read_bps[24]; /* a size per second ("50M"); "" or "0" = no limit */

@@ -147,6 +147,12 @@ node_driver_open (const shed_config_t *cfg, char *why, size_t why_size)
                 .data_dir = cfg->data_dir,
                 .firecracker_bin = cfg->driver.firecracker_bin,
                 .kernel_image = cfg->driver.kernel_image,
+                /* The balloon serves the node's memory overcommit. */
+                .memory_overcommit = cfg->scheduler.overcommit_memory,
+                .jailer_bin = cfg->driver.jailer_bin,
+                .jailer_uid = cfg->driver.jailer_uid,
+                .jailer_gid = cfg->driver.jailer_gid,
+                .jailer_chroot_base = cfg->driver.jailer_chroot_base,
                 .bridge = s_or_null (cfg->driver.bridge),
                 .create_tap = true,
             };
