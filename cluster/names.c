@@ -125,6 +125,8 @@ names_decide (const names_shed_t *sheds, size_t nsheds, const names_resv_t *resv
 bool
 names_wins (const names_shed_t *a, const names_shed_t *b)
 {
+    if (a->moves != b->moves)
+        return a->moves > b->moves;
     if (a->created_ms != b->created_ms)
         return a->created_ms < b->created_ms;
     int c = strcmp (a->node, b->node);

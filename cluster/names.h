@@ -73,6 +73,7 @@ typedef struct {
     const char *request_id;
     uint64_t created_ms;
     bool duplicate; /* out: names_resolve */
+    uint64_t moves; /* REC_SHED moves: a moved copy supersedes its source */
 } names_shed_t;
 
 /* A reservation (a coordinator's `name` record). */
@@ -98,8 +99,9 @@ names_verdict_t names_decide (const names_shed_t *sheds, size_t nsheds, const na
                               const char *origin, uint64_t now_ms, const char **node, char *why,
                               size_t why_size);
 
-/* Does shed a keep the name against b? (earliest created_ms, then node
- * name, then request id) */
+/* Does shed a keep the name against b? (most moves: a moved shed against
+ * the copy it left; then earliest created_ms, then node name, then request
+ * id) */
 bool names_wins (const names_shed_t *a, const names_shed_t *b);
 
 /* Flag duplicates in place: for every name held by more than one shed,

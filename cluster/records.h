@@ -125,13 +125,16 @@
 
 /* One shed interface on the overlay: key = its MAC; the owning node
  * programs nothing for it, every other node points MAC -> node (FDB) and
- * ip -> MAC (ARP / neighbour). */
+ * ip -> MAC (ARP / neighbour). epoch orders two nodes' records for one MAC
+ * (a moved shed, docs/overlay.md "Moving a shed"): the higher wins, equal
+ * ones go to the lower node name; absent (older nodes) = 0. */
 /* clang-format off */
 #define REC_ENDPOINT_FIELDS(F, T)                                              \
     F (T, 2,  ip,          WIRE_STR,  REC_ADDR_MAX,     WIRE_REQ, _)           \
     F (T, 3,  mac,         WIRE_STR,  17,               WIRE_REQ, _)           \
     F (T, 4,  node,        WIRE_STR,  REC_NAME_MAX,     WIRE_REQ, _)           \
-    F (T, 5,  shed,        WIRE_STR,  REC_NAME_MAX,     WIRE_OPT, _)
+    F (T, 5,  shed,        WIRE_STR,  REC_NAME_MAX,     WIRE_OPT, _)           \
+    F (T, 6,  epoch,       WIRE_U64,  0,                WIRE_OPT, _)
 /* clang-format on */
 
 /* A shed, written only by the node that runs it. state: starting |
@@ -156,8 +159,12 @@
     F (T, 14, error,       WIRE_STR,  REC_OUTPUT_MAX,   WIRE_OPT, _)           \
     F (T, 15, tags,        WIRE_TAGS, REC_TAGS_MAX,     WIRE_OPT, _)           \
     F (T, 16, driver,      WIRE_STR,  15,               WIRE_OPT, _)           \
-    F (T, 17, updated_ms,  WIRE_U64,  0,                WIRE_OPT, _)
+    F (T, 17, updated_ms,  WIRE_U64,  0,                WIRE_OPT, _)           \
+    F (T, 18, moves,       WIRE_U64,  0,                WIRE_OPT, _)
 /* clang-format on */
+/* moves: how often the shed moved to another node (docs/snapshots.md,
+ * "Move"); a moved shed keeps its created_ms, and of two records of one
+ * name the one with more moves keeps it (the source's stale copy goes). */
 
 /* A name reservation, written by the name's coordinator (names.h). */
 /* clang-format off */

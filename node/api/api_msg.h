@@ -667,6 +667,25 @@ WIRE_DECLARE_RECORD (api_snapshot, API_SNAPSHOT_FIELDS)
     F (T, 2, name,          WIRE_STR,  63,        WIRE_REQ, _)
 /* clang-format on */
 
+/* Move shed `name` to `node` ("" = where placement says), keeping its
+ * name, address and data (docs/snapshots.md, "Move"). API_SHED_MOVE_REP. */
+/* clang-format off */
+#define API_SHED_MOVE_REQ_FIELDS(F, T)                                         \
+    F (T, 2, name,          WIRE_STR,  63,        WIRE_REQ, _)                 \
+    F (T, 3, node,          WIRE_STR,  63,        WIRE_OPT, _)
+/* clang-format on */
+/* clang-format off */
+#define API_SHED_MOVE_REP_FIELDS(F, T)                                         \
+    F (T, 2, name,          WIRE_STR,  63,        WIRE_REQ, _)                 \
+    F (T, 3, from,          WIRE_STR,  63,        WIRE_OPT, _)                 \
+    F (T, 4, to,            WIRE_STR,  63,        WIRE_REQ, _)                 \
+    F (T, 5, ip,            WIRE_STR,  45,        WIRE_OPT, _)                 \
+    F (T, 6, bytes,         WIRE_U64,  0,         WIRE_OPT, _)                 \
+    F (T, 7, capture_ms,    WIRE_U64,  0,         WIRE_OPT, _)                 \
+    F (T, 8, claim_ms,      WIRE_U64,  0,         WIRE_OPT, _)                 \
+    F (T, 9, total_ms,      WIRE_U64,  0,         WIRE_OPT, _)
+/* clang-format on */
+
 /* clang-format off */
 #define API_MESSAGES(M)                                                        \
     M (API_ERROR,       api_error,       1, API_ERROR_FIELDS)                  \
@@ -719,7 +738,9 @@ WIRE_DECLARE_RECORD (api_snapshot, API_SNAPSHOT_FIELDS)
     M (API_SNAPSHOT_CREATE_REQ, api_snapshot_create_req, 80, API_SNAPSHOT_CREATE_REQ_FIELDS) \
     M (API_SNAPSHOT_LIST_REQ,   api_snapshot_list_req,   81, API_SNAPSHOT_LIST_REQ_FIELDS)   \
     M (API_SNAPSHOT_LIST_REP,   api_snapshot_list_rep,   82, API_SNAPSHOT_LIST_REP_FIELDS)   \
-    M (API_SNAPSHOT_RM_REQ,     api_snapshot_rm_req,     83, API_SNAPSHOT_RM_REQ_FIELDS)
+    M (API_SNAPSHOT_RM_REQ,     api_snapshot_rm_req,     83, API_SNAPSHOT_RM_REQ_FIELDS)     \
+    M (API_SHED_MOVE_REQ,       api_shed_move_req,       84, API_SHED_MOVE_REQ_FIELDS)       \
+    M (API_SHED_MOVE_REP,       api_shed_move_rep,       85, API_SHED_MOVE_REP_FIELDS)
 /* clang-format on */
 
 WIRE_DECLARE_PROTO (api, API_MESSAGES)

@@ -109,5 +109,6 @@ int ctl_node (ctl_t *ctl, int argc, char **argv);
 
 int ctl_image (ctl_t *ctl, int argc, char **argv);
 int ctl_snapshot (ctl_t *ctl, int argc, char **argv);
+int ctl_move (ctl_t *ctl, int argc, char **argv);
 
 #endif

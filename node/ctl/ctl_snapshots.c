@@ -192,6 +192,64 @@ s_rm (ctl_t *ctl, const char *name)
     return 0;
 }
 
+/* ---- move ------------------------------------------------------------------- */
+
+int
+ctl_move (ctl_t *ctl, int argc, char **argv)
+{
+    const char *name = NULL, *to = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp (argv[i], "--to") == 0 && i + 1 < argc)
+            to = argv[++i];
+        else if (argv[i][0] != '-' && !name)
+            name = argv[i];
+        else
+            return ctl_fail ("usage: shedctl move SHED [--to NODE]");
+    }
+    if (!name)
+        return ctl_fail ("usage: shedctl move SHED [--to NODE]");
+    api_msg_t req = { .hdr.type = API_SHED_MOVE_REQ }, rep;
+    api_shed_move_req_t *r = &req.u.api_shed_move_req;
+    if (strlen (name) >= sizeof r->name || (to && strlen (to) >= sizeof r->node))
+        return ctl_fail ("names are at most 63 characters");
+    snprintf (r->name, sizeof r->name, "%s", name);
+    if (to)
+        snprintf (r->node, sizeof r->node, "%s", to);
+    if (ctl->timeout_ms < S_CREATE_TIMEOUT_MS)
+        ctl->timeout_ms = S_CREATE_TIMEOUT_MS;
+    if (ctl_call (ctl, &req, &rep, API_SHED_MOVE_REP) != 0)
+        return 1;
+    const api_shed_move_rep_t *m = &rep.u.api_shed_move_rep;
+    if (ctl->json) {
+        json_t j;
+        json_init (&j, stdout);
+        json_obj_begin (&j);
+        /* clang-format off */
+        json_key (&j, "name");       json_str (&j, m->name);
+        json_key (&j, "from");       json_str (&j, m->from);
+        json_key (&j, "to");         json_str (&j, m->to);
+        json_key (&j, "ip");         json_str (&j, m->ip);
+        json_key (&j, "bytes");      json_u64 (&j, m->bytes);
+        json_key (&j, "capture_ms"); json_u64 (&j, m->capture_ms);
+        json_key (&j, "claim_ms");   json_u64 (&j, m->claim_ms);
+        json_key (&j, "total_ms");   json_u64 (&j, m->total_ms);
+        /* clang-format on */
+        json_obj_end (&j);
+        json_end (&j);
+    }
+    else {
+        char size[32];
+        ctl_format_size (m->bytes, size, sizeof size);
+        printf ("moved %s from %s to %s, address %s kept: %s of data, stopped and captured in "
+                "%llu ms, running there %llu ms later (%llu ms in all)\n",
+                m->name, m->from, m->to, m->ip[0] ? m->ip : "-", size,
+                (unsigned long long) m->capture_ms, (unsigned long long) m->claim_ms,
+                (unsigned long long) m->total_ms);
+    }
+    wire_msg_free (&api_proto, &rep);
+    return 0;
+}
+
 int
 ctl_snapshot (ctl_t *ctl, int argc, char **argv)
 {

@@ -58,6 +58,8 @@ static const ctl_cmd_t s_commands[] = {
       "create NAME [--cpus N] [--memory SIZE] [--disk SIZE] [--gpus N] [--node NODE]\n"
       "    [--constraint K=V|K>=N|K!=V]... [--strategy binpack|spread] [--tag k=v]...\n"
       "    [--image I] [--from-snapshot S] [--request-id ID]  create a shed somewhere with room" },
+    { "move", ctl_move,     "move SHED [--to NODE]  move a shed to another node (placement picks\n"
+      "                       one without --to), keeping its name, address and data" },
     { "snapshot", ctl_snapshot,
       "snapshot create SHED [--name N] [--live|--stop] | list [--shed S] | show N | rm N\n"
       "                       snapshots of sheds, listed cluster-wide" },

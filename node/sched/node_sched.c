@@ -104,10 +104,26 @@ s_on_shed_change (const shed_record_t *rec, void *arg)
         if (!streq (rec->origin, self->name)) {
             rec_msg_t own;
             if (sched__own_get (self, r->name, &own)) {
-                names_shed_t a = { r->name, self->name, own.u.rec_shed.request_id,
-                                   own.u.rec_shed.created_ms, false };
-                names_shed_t b = { r->name, rec->origin, r->request_id, r->created_ms, false };
-                if (!zhashx_lookup (self->dup_warned, key)) {
+                names_shed_t a = { r->name,
+                                   self->name,
+                                   own.u.rec_shed.request_id,
+                                   own.u.rec_shed.created_ms,
+                                   false,
+                                   own.u.rec_shed.moves };
+                names_shed_t b = { r->name,       rec->origin, r->request_id,
+                                   r->created_ms, false,       r->moves };
+                if (r->moves > own.u.rec_shed.moves && !streq (r->state, "starting")) {
+                    /* It moved there (this node was down, or the move's
+                     * end here did not run): the moved shed wins and the
+                     * copy left here goes (docs/snapshots.md, "Move"). */
+                    log_warn (
+                        S_COMP,
+                        "stale copy of a moved shed|shed=%s here=%s moved_to=%s moves=%" PRIu64
+                        " action=removed",
+                        r->name, self->name, rec->origin, r->moves);
+                    sched__moved_away (self, r->name, rec->origin);
+                }
+                else if (!zhashx_lookup (self->dup_warned, key)) {
                     zhashx_insert (self->dup_warned, key, strdup ("1"));
                     log_warn (S_COMP,
                               "duplicate shed name|shed=%s here=%s other=%s keeps_name=%s "

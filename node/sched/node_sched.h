@@ -75,6 +75,13 @@ typedef struct {
                         uint64_t size, shed_layer_done_fn *done, void *ctx, char *err,
                         size_t errlen);
     void *layer_arg;
+    /* A move (docs/snapshots.md, "Move"): attach with the address the shed
+     * had on its old node (want_ip; out as net_attach), and let a shed
+     * that left with its address go without freeing that address. NULL:
+     * a moved shed gets a new address / a plain detach. */
+    int (*net_attach_addr) (void *arg, const char *shed, const char *want_ip, char *ip, char *mac,
+                            char *gw, int *prefix, unsigned *mtu, char *err, size_t errlen);
+    void (*net_lend) (void *arg, const char *shed);
 } shed_sched_hooks_t;
 
 /* Start: the scheduler's methods on `rpc`, driver and its worker,
@@ -147,6 +154,22 @@ typedef void (shed_snap_done_fn) (int rc, const char *why, uint64_t bytes, uint6
                                   const rec_shed_t *shed, void *arg);
 int shed_sched_snapshot (shed_sched_t *self, const char *name, const char *path, int mode,
                          shed_snap_done_fn *cb, void *arg, char *err, size_t errlen);
+/* mode for a move: stop the shed first (its record says stopped), capture
+ * it stopped, leave it stopped. */
+#define SHED_SCHED_SNAP_MOVE 2
+/* Our own record of shed `name`: true with *out decoded (free with
+ * wire_msg_free (&rec_proto, out)). */
+bool shed_sched_shed (shed_sched_t *self, const char *name, rec_msg_t *out);
+/* Nodes that could take a shed of these needs, best first (placement, as
+ * a create would place it), `exclude` left out. Returns the count; none:
+ * `explain` says why. */
+size_t shed_sched_candidates (shed_sched_t *self, const rec_shed_t *need, const char *exclude,
+                              char cand[][REC_NAME_MAX + 1], size_t max, char *explain,
+                              size_t explain_size);
+/* The end of a move of our shed `name`: moved (true: it runs on `to`; the
+ * copy here goes, its address lent, its record deleted) or not (false:
+ * started again here). */
+void shed_sched_move_end (shed_sched_t *self, const char *name, bool moved, const char *to);
 
 /* The alive members other than this node (at most max names copied).
  * Returns the count. */
@@ -221,8 +244,13 @@ void shed_sched_stats (shed_sched_t *self, shed_sched_stats_t *out);
     F (T, 10, snapshot,   WIRE_STR,  REC_NAME_MAX,  WIRE_OPT, _)               \
     F (T, 11, snapshot_node, WIRE_STR, REC_NAME_MAX, WIRE_OPT, _)              \
     F (T, 12, snapshot_digest, WIRE_STR, 64,        WIRE_OPT, _)               \
-    F (T, 13, snapshot_size, WIRE_U64, 0,           WIRE_OPT, _)
+    F (T, 13, snapshot_size, WIRE_U64, 0,           WIRE_OPT, _)               \
+    F (T, 14, move_ip,    WIRE_STR,  REC_ADDR_MAX,  WIRE_OPT, _)               \
+    F (T, 15, moves,      WIRE_U64,  0,             WIRE_OPT, _)               \
+    F (T, 16, created_ms, WIRE_U64,  0,             WIRE_OPT, _)
 /* clang-format on */
+/* move_ip, moves, created_ms: a move (docs/snapshots.md, "Move"): the shed
+ * keeps its address, its age, and counts one more move. */
 /* snapshot*: start from that snapshot, held by snapshot_node (its data is
  * fetched first, docs/snapshots.md); older nodes ignore the fields. */
 /* Answer of CLAIM and OP. ok: the shed record (a REC_SHED value) is in

@@ -101,6 +101,8 @@ typedef struct {
     char was[REC_SHED_STATE_MAX + 1]; /* W_READOPT: the state before the restart */
     shed_snap_done_fn *snap_cb;       /* W_SNAP */
     void *snap_arg;
+    bool snap_stop_first;            /* W_SNAP of a move: the stop runs first */
+    char snap_path[DRIVER_PATH_MAX]; /* ... then the capture into this */
 } s_work_t;
 
 /* A create taken here (sched_jobs.c): the machine's job and its callers. */
@@ -254,6 +256,10 @@ void sched__agent_remove (shed_sched_t *self, const char *name);
  * the driver on the worker. */
 void sched__readopt (shed_sched_t *self);
 
+/* Placement candidates for `job` (sched_jobs.c). */
+size_t sched__place (shed_sched_t *self, const sc_job_t *job, char cand[][REC_NAME_MAX + 1],
+                     size_t max, char *explain, size_t explain_size);
+
 /* ---- sched_snap.c ----------------------------------------------------------- */
 
 /* A claim from a snapshot: fetch its data, then submit `job` (taken).
@@ -261,6 +267,9 @@ void sched__readopt (shed_sched_t *self);
  * or -1 with why (job freed, w still the caller's). */
 int sched__claim_fetch (shed_sched_t *self, const nsched_claim_t *c, driver_job_t *job, s_work_t *w,
                         char *why, size_t whylen);
+/* Our shed `name` runs on `to` now: the copy here goes (address lent,
+ * admission released, record deleted, the driver removes it). */
+void sched__moved_away (shed_sched_t *self, const char *name, const char *to);
 /* The driver worker's events for W_SNAP. */
 void sched__snap_done (shed_sched_t *self, s_work_t *w, driver_job_t *job, driver_job_event_t ev);
 

@@ -242,6 +242,16 @@ s_fill_node (const sched_view_node_t *nv, void *arg)
     pn->nimages = shed_image_view_node (f->images, nv->origin, &pn->images);
 }
 
+static size_t s_place (void *arg, const sc_job_t *job, char cand[][REC_NAME_MAX + 1], size_t max,
+                       char *explain, size_t explain_size);
+
+size_t
+sched__place (shed_sched_t *self, const sc_job_t *job, char cand[][REC_NAME_MAX + 1], size_t max,
+              char *explain, size_t explain_size)
+{
+    return s_place (self, job, cand, max, explain, explain_size);
+}
+
 static size_t
 s_place (void *arg, const sc_job_t *job, char cand[][REC_NAME_MAX + 1], size_t max, char *explain,
          size_t explain_size)

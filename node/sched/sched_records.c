@@ -142,7 +142,8 @@ sched__sheds_dups (s_sheds_t *v)
         if (v->items[i].lost)
             continue;
         const rec_shed_t *r = &v->items[i].m.u.rec_shed;
-        ns[k] = (names_shed_t){ r->name, v->items[i].origin, r->request_id, r->created_ms, false };
+        ns[k] = (names_shed_t){ r->name, v->items[i].origin, r->request_id, r->created_ms, false,
+                                r->moves };
         idx[k++] = i;
     }
     names_resolve (ns, k);
@@ -162,11 +163,19 @@ sched__sheds_winner (s_sheds_t *v, const char *name)
         const s_shed_t *sh = &v->items[i];
         if (sh->lost || strcmp (sh->m.u.rec_shed.name, name))
             continue;
-        names_shed_t a = { name, sh->origin, sh->m.u.rec_shed.request_id,
-                           sh->m.u.rec_shed.created_ms, false };
+        names_shed_t a = { name,
+                           sh->origin,
+                           sh->m.u.rec_shed.request_id,
+                           sh->m.u.rec_shed.created_ms,
+                           false,
+                           sh->m.u.rec_shed.moves };
         if (best) {
-            names_shed_t b = { name, best->origin, best->m.u.rec_shed.request_id,
-                               best->m.u.rec_shed.created_ms, false };
+            names_shed_t b = { name,
+                               best->origin,
+                               best->m.u.rec_shed.request_id,
+                               best->m.u.rec_shed.created_ms,
+                               false,
+                               best->m.u.rec_shed.moves };
             if (!names_wins (&a, &b))
                 continue;
         }

@@ -153,7 +153,9 @@ s_serve_claim (shed_sched_t *self, const nsched_claim_t *c, nsched_result_t *res
     r->gpus = c->gpus;
     snprintf (r->image, sizeof r->image, "%s", c->image);
     snprintf (r->request_id, sizeof r->request_id, "%s", c->request_id);
-    r->created_ms = sched__wall_ms ();
+    /* A moved shed keeps its age and counts the move (names_wins). */
+    r->created_ms = c->created_ms ? c->created_ms : sched__wall_ms ();
+    r->moves = c->moves;
     r->tags.n = c->tags.n;
     r->tags.items = c->tags.items; /* borrowed for encoding */
     snprintf (r->driver, sizeof r->driver, "%s", driver_name (self->driver));
@@ -180,8 +182,11 @@ s_serve_claim (shed_sched_t *self, const nsched_claim_t *c, nsched_result_t *res
         int prefix = 0;
         unsigned mtu = 0;
         errno = 0;
-        int arc = self->hooks.net_attach (self->hooks.net_arg, c->name, ip, mac, gw, &prefix, &mtu,
-                                          err, sizeof err);
+        int arc = c->move_ip[0] && self->hooks.net_attach_addr
+                      ? self->hooks.net_attach_addr (self->hooks.net_arg, c->name, c->move_ip, ip,
+                                                     mac, gw, &prefix, &mtu, err, sizeof err)
+                      : self->hooks.net_attach (self->hooks.net_arg, c->name, ip, mac, gw, &prefix,
+                                                &mtu, err, sizeof err);
         if (arc != 0) {
             /* The overlay's block claim settles shortly after start. */
             bool wait = errno == EAGAIN && may_defer;

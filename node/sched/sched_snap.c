@@ -49,6 +49,13 @@ shed_sched_snapshot (shed_sched_t *self, const char *name, const char *path, int
     w->snap_arg = arg;
     w->t0 = zclock_mono ();
     job->ctx = w;
+    if (mode == SHED_SCHED_SNAP_MOVE) {
+        /* Stop first; the capture follows on the same worker (sched__snap_done). */
+        snprintf (w->snap_path, sizeof w->snap_path, "%s", path);
+        w->snap_stop_first = true;
+        job->op = DRIVER_JOB_STOP;
+        sched__agent_remove (self, name);
+    }
     if (driver_worker_submit (self->worker, &job, S_SNAP_TIMEOUT_MS) != 0) {
         free (job);
         free (w);
@@ -59,9 +66,51 @@ shed_sched_snapshot (shed_sched_t *self, const char *name, const char *path, int
     return 0;
 }
 
+bool
+shed_sched_shed (shed_sched_t *self, const char *name, rec_msg_t *out)
+{
+    return sched__own_get (self, name, out);
+}
+
+/* Our record's state (the owner's one write). */
+static void
+s_set_state (shed_sched_t *self, const char *name, const char *state, const char *error)
+{
+    rec_msg_t rec;
+    if (!sched__own_get (self, name, &rec))
+        return;
+    snprintf (rec.u.rec_shed.state, sizeof rec.u.rec_shed.state, "%s", state);
+    snprintf (rec.u.rec_shed.error, sizeof rec.u.rec_shed.error, "%s", error ? error : "");
+    sched__own_put (self, &rec);
+    wire_msg_free (&rec_proto, &rec);
+}
+
 void
 sched__snap_done (shed_sched_t *self, s_work_t *w, driver_job_t *job, driver_job_event_t ev)
 {
+    if (w->snap_stop_first && job->op == DRIVER_JOB_STOP && ev != DRIVER_JOB_TIMEOUT) {
+        /* A move's stop is done: the record says so, then the capture. */
+        w->snap_stop_first = false;
+        if (job->rc == 0 && !self->closing) {
+            s_set_state (self, w->name, "stopped", NULL);
+            driver_job_t *snap = driver_job_new (DRIVER_JOB_SNAPSHOT, w->name);
+            if (snap) {
+                snprintf (snap->path, sizeof snap->path, "%s", w->snap_path);
+                snap->snap_mode = DRIVER_SNAP_STOP;
+                snap->ctx = w;
+                if (driver_worker_submit (self->worker, &snap, S_SNAP_TIMEOUT_MS) == 0)
+                    return;
+                free (snap);
+            }
+        }
+        if (!w->answered)
+            w->snap_cb (job->rc ? job->rc : DRIVER_ERR_UNAVAILABLE,
+                        job->rc ? job->err.message : "the node is shutting down", 0, job->ms, NULL,
+                        w->snap_arg);
+        w->answered = true;
+        sched__work_done (self, w);
+        return;
+    }
     if (ev == DRIVER_JOB_TIMEOUT) {
         if (!w->answered) {
             char why[NSCHED_WHY_MAX + 1];
@@ -81,6 +130,94 @@ sched__snap_done (shed_sched_t *self, s_work_t *w, driver_job_t *job, driver_job
             wire_msg_free (&rec_proto, &own);
     }
     sched__work_done (self, w);
+}
+
+/* ---- moves --------------------------------------------------------------------- */
+
+size_t
+shed_sched_candidates (shed_sched_t *self, const rec_shed_t *need, const char *exclude,
+                       char cand[][REC_NAME_MAX + 1], size_t max, char *explain,
+                       size_t explain_size)
+{
+    sc_job_t job;
+    memset (&job, 0, sizeof job);
+    job.cpus_milli = need->cpus_milli;
+    job.memory_mb = need->memory_mb;
+    job.disk_mb = need->disk_mb;
+    job.gpus = need->gpus;
+    snprintf (job.image, sizeof job.image, "%s", need->image);
+    job.strategy = PLACE_SPREAD;
+    char all[PLACE_CANDIDATES_MAX][REC_NAME_MAX + 1];
+    size_t n = sched__place (self, &job, all, PLACE_CANDIDATES_MAX, explain, explain_size);
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < max; i++)
+        if (!exclude || !streq (all[i], exclude))
+            snprintf (cand[k++], REC_NAME_MAX + 1, "%s", all[i]);
+    if (k == 0 && n > 0)
+        snprintf (explain, explain_size, "no node but %s has room for it", exclude);
+    return k;
+}
+
+void
+sched__moved_away (shed_sched_t *self, const char *name, const char *to)
+{
+    rec_msg_t own;
+    if (!sched__own_get (self, name, &own))
+        return;
+    wire_msg_free (&rec_proto, &own);
+    if (zhashx_lookup (self->busy, name))
+        return; /* a call runs on it; the next record event comes back here */
+    /* The address went with it: lent, not freed (the overlay frees it when
+     * no node holds it any more). */
+    sched__agent_remove (self, name);
+    if (self->hooks.net_lend)
+        self->hooks.net_lend (self->hooks.net_arg, name);
+    else if (self->hooks.net_detach)
+        self->hooks.net_detach (self->hooks.net_arg, name);
+    sched_admit_release (self->admit, name);
+    sched__own_delete (self, name);
+    sched__publish_node (self);
+    log_info (S_COMP, "moved away|shed=%s to=%s", name, to);
+    s_work_t *w = sched__work_new (W_UNDO, name, "");
+    driver_job_t *job = driver_job_new (DRIVER_JOB_REMOVE, name);
+    if (!w || !job) {
+        free (w);
+        free (job);
+        return;
+    }
+    job->ctx = w;
+    if (driver_worker_submit (self->worker, &job, S_DRIVER_TIMEOUT_MS) != 0) {
+        free (job);
+        free (w);
+        return;
+    }
+    zhashx_update (self->busy, name, w);
+}
+
+void
+shed_sched_move_end (shed_sched_t *self, const char *name, bool moved, const char *to)
+{
+    if (moved) {
+        sched__moved_away (self, name, to);
+        return;
+    }
+    /* Not moved: it runs here again. */
+    s_work_t *w = sched__work_new (W_OP, name, "");
+    driver_job_t *job = driver_job_new (DRIVER_JOB_START, name);
+    if (!w || !job) {
+        free (w);
+        free (job);
+        return;
+    }
+    w->op = NSCHED_OP_START;
+    job->ctx = w;
+    if (driver_worker_submit (self->worker, &job, S_DRIVER_TIMEOUT_MS) != 0) {
+        free (job);
+        free (w);
+        return;
+    }
+    zhashx_update (self->busy, name, w);
+    sched__agent_add (self, name);
 }
 
 /* ---- claims from a snapshot ------------------------------------------------------ */

@@ -339,7 +339,11 @@ s_rpc_remove (shed_nrpc_t *rpc, const char *peer, uint64_t token, const uint8_t 
         return;
     }
     char why[256] = "";
-    if (snaps__remove_local (self, m.u.snapx_remove.name, why, sizeof why) == 0)
+    /* A copy fetched here goes too (a move's target drops its copy so). */
+    snaps__fetch_forget (self, m.u.snapx_remove.name);
+    if (!snaps__held (self, m.u.snapx_remove.name))
+        shed_nrpc_reply (rpc, token, RPC_OK, NULL, NULL, 0);
+    else if (snaps__remove_local (self, m.u.snapx_remove.name, why, sizeof why) == 0)
         shed_nrpc_reply (rpc, token, RPC_OK, NULL, NULL, 0);
     else
         shed_nrpc_reply (rpc, token, SHED_NRPC_FAILED, why, NULL, 0);
@@ -438,7 +442,8 @@ shed_snaps_new (const shed_config_t *cfg, shed_nstate_t *state, shed_nrpc_t *rpc
     snaps__fetch_init (self);
     if (shed_nrpc_on (rpc, SNAPX_METHOD_CREATE, s_rpc_create, self) != 0
         || shed_nrpc_on (rpc, SNAPX_METHOD_REMOVE, s_rpc_remove, self) != 0
-        || shed_nrpc_on (rpc, SNAPX_METHOD_READ, s_rpc_read, self) != 0) {
+        || shed_nrpc_on (rpc, SNAPX_METHOD_READ, s_rpc_read, self) != 0
+        || snaps__move_register (self, api) != 0) {
         snprintf (err, errlen, "snapshot RPC methods taken");
         shed_snaps_destroy (&self);
         return NULL;
@@ -483,13 +488,14 @@ shed_snaps_destroy (shed_snaps_t **self_p)
 char *
 shed_snaps_stats (shed_snaps_t *self)
 {
-    return zsys_sprintf (
-        "held=%zu used=%" PRIu64 " quota=%" PRIu64 " captures_ok=%" PRIu64
-        " captures_failed=%" PRIu64 " fetches_ok=%" PRIu64 " fetches_failed=%" PRIu64
-        " fetched_bytes=%" PRIu64 " resumed_bytes=%" PRIu64 " served_bytes=%" PRIu64
-        " read_retries=%" PRIu64 " rpc_malformed=%" PRIu64,
-        snap_store_list (self->store, NULL, NULL), snap_store_used (self->store),
-        snap_store_quota (self->store), self->captures_ok, self->captures_failed, self->fetches_ok,
-        self->fetches_failed, self->fetched_bytes, self->resumed_bytes, self->served_bytes,
-        self->read_retries, self->rpc_malformed);
+    return zsys_sprintf ("held=%zu used=%" PRIu64 " quota=%" PRIu64 " captures_ok=%" PRIu64
+                         " captures_failed=%" PRIu64 " fetches_ok=%" PRIu64
+                         " fetches_failed=%" PRIu64 " fetched_bytes=%" PRIu64
+                         " resumed_bytes=%" PRIu64 " served_bytes=%" PRIu64 " read_retries=%" PRIu64
+                         " rpc_malformed=%" PRIu64 " moves_ok=%" PRIu64 " moves_failed=%" PRIu64,
+                         snap_store_list (self->store, NULL, NULL), snap_store_used (self->store),
+                         snap_store_quota (self->store), self->captures_ok, self->captures_failed,
+                         self->fetches_ok, self->fetches_failed, self->fetched_bytes,
+                         self->resumed_bytes, self->served_bytes, self->read_retries,
+                         self->rpc_malformed, self->moves_ok, self->moves_failed);
 }

@@ -44,6 +44,7 @@ struct _shed_snaps_t {
     zlistx_t *fetches;  /* snaps_fetch_t (node_snaps_fetch.c) */
     uint64_t captures_ok, captures_failed, fetches_ok, fetches_failed;
     uint64_t fetched_bytes, resumed_bytes, served_bytes, read_retries, rpc_malformed;
+    uint64_t moves_ok, moves_failed;
 };
 
 uint64_t snaps__wall_ms (void);
@@ -61,6 +62,13 @@ void snaps__reply_one (shed_api_call_t **call, const rec_snapshot_t *rec, int64_
 
 /* node_snaps_api.c */
 void snaps__api_register (shed_snaps_t *self, shed_api_server_t *api);
+
+/* node_snaps_move.c: move our shed `shed` to `to` ("" = placement's
+ * choice); answer *call (taken) or the RPC request `token`. */
+void snaps__move (shed_snaps_t *self, const char *shed, const char *to, shed_api_call_t **call,
+                  bool has_token, uint64_t token);
+/* The move API handler and the snap.move method. 0 or -1 (taken). */
+int snaps__move_register (shed_snaps_t *self, shed_api_server_t *api);
 
 /* node_snaps_fetch.c */
 void snaps__fetch_init (shed_snaps_t *self);

@@ -46,6 +46,14 @@ s_validate (uint16_t type, const void *body, const char **why)
         }
         return 0;
     }
+    case SNAPX_MOVE: {
+        const snapx_move_t *m = body;
+        if (!placement_name_valid (m->name, NULL, 0)) {
+            *why = "bad shed name";
+            return -1;
+        }
+        return 0;
+    }
     default:
         return 0;
     }

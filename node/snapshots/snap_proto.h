@@ -31,6 +31,7 @@
 #define SNAPX_METHOD_READ   "snap.read"
 #define SNAPX_METHOD_CREATE "snap.create"
 #define SNAPX_METHOD_REMOVE "snap.remove"
+#define SNAPX_METHOD_MOVE   "snap.move"
 
 #define SNAPX_MODE_LIVE 0 /* frozen while captured */
 #define SNAPX_MODE_STOP 1 /* stopped while captured, started again after */
@@ -69,12 +70,35 @@
     F (T, 2, name,    WIRE_STR,  REC_NAME_MAX,    WIRE_REQ, _)
 /* clang-format on */
 
+/* MOVE shed `name` (to the node that runs it) to node `to` ("" = where
+ * placement says), docs/snapshots.md "Move"; answered MOVED. */
+/* clang-format off */
+#define SNAPX_MOVE_FIELDS(F, T)                                                \
+    F (T, 2, name,    WIRE_STR,  REC_NAME_MAX,    WIRE_REQ, _)                 \
+    F (T, 3, to,      WIRE_STR,  REC_NAME_MAX,    WIRE_OPT, _)
+/* clang-format on */
+/* MOVED: where it runs now, its address, the layer's bytes and the time
+ * of each step (ms): stop + capture, claim on the target (transfer, create,
+ * start), in all. */
+/* clang-format off */
+#define SNAPX_MOVED_FIELDS(F, T)                                               \
+    F (T, 2, to,          WIRE_STR, REC_NAME_MAX, WIRE_REQ, _)                 \
+    F (T, 3, ip,          WIRE_STR, REC_ADDR_MAX, WIRE_OPT, _)                 \
+    F (T, 4, bytes,       WIRE_U64, 0,            WIRE_OPT, _)                 \
+    F (T, 5, capture_ms,  WIRE_U64, 0,            WIRE_OPT, _)                 \
+    F (T, 6, claim_ms,    WIRE_U64, 0,            WIRE_OPT, _)                 \
+    F (T, 7, total_ms,    WIRE_U64, 0,            WIRE_OPT, _)                 \
+    F (T, 8, from,        WIRE_STR, REC_NAME_MAX, WIRE_OPT, _)
+/* clang-format on */
+
 /* clang-format off */
 #define SNAPX_MESSAGES(M)                                                      \
     M (SNAPX_READ,   snapx_read,   1, SNAPX_READ_FIELDS)                       \
     M (SNAPX_CHUNK,  snapx_chunk,  2, SNAPX_CHUNK_FIELDS)                      \
     M (SNAPX_CREATE, snapx_create, 3, SNAPX_CREATE_FIELDS)                     \
-    M (SNAPX_REMOVE, snapx_remove, 4, SNAPX_REMOVE_FIELDS)
+    M (SNAPX_REMOVE, snapx_remove, 4, SNAPX_REMOVE_FIELDS)                     \
+    M (SNAPX_MOVE,   snapx_move,   5, SNAPX_MOVE_FIELDS)                       \
+    M (SNAPX_MOVED,  snapx_moved,  6, SNAPX_MOVED_FIELDS)
 /* clang-format on */
 
 WIRE_DECLARE_PROTO (snapx, SNAPX_MESSAGES)
