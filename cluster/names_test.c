@@ -72,7 +72,7 @@ test_decide (void **state)
 {
     (void) state;
     names_shed_t sheds[] = {
-        { "web", "node2", "r-web", 100, false },
+        { "web", "node2", "r-web", 100, false, 0 },
     };
     names_resv_t resv[] = {
         {
@@ -165,9 +165,9 @@ test_resolve (void **state)
     /* Created on both sides of a partition; both orders give the same
      * verdict. */
     names_shed_t a[] = {
-        { "web", "node3", "r3", 2000, false }, { "web", "node1", "r1", 2500, false },
-        { "db", "node2", "r2", 100, false },   { "api", "node2", "rb", 700, false },
-        { "api", "node1", "ra", 700, false }, /* same time: node name decides */
+        { "web", "node3", "r3", 2000, false, 0 }, { "web", "node1", "r1", 2500, false, 0 },
+        { "db", "node2", "r2", 100, false, 0 },   { "api", "node2", "rb", 700, false, 0 },
+        { "api", "node1", "ra", 700, false, 0 }, /* same time: node name decides */
     };
     assert_int_equal (names_resolve (a, 5), 2);
     assert_false (a[0].duplicate);
@@ -183,14 +183,25 @@ test_resolve (void **state)
     assert_false (b[4].duplicate);
     /* Three of a kind: one winner. */
     names_shed_t c[] = {
-        { "x", "n1", "r1", 5, false },
-        { "x", "n2", "r2", 5, false },
-        { "x", "n1", "r0", 5, false },
+        { "x", "n1", "r1", 5, false, 0 },
+        { "x", "n2", "r2", 5, false, 0 },
+        { "x", "n1", "r0", 5, false, 0 },
     };
     assert_int_equal (names_resolve (c, 3), 2);
     assert_true (c[0].duplicate);
     assert_true (c[1].duplicate);
     assert_false (c[2].duplicate);
+    /* A move: the copy on the target (one more move, same age) keeps the
+     * name against the copy its source left, whatever the node names. */
+    names_shed_t m[] = {
+        { "w", "a-source", "r1", 5, false, 0 },
+        { "w", "z-target", "r1-mv1", 5, false, 1 },
+    };
+    assert_int_equal (names_resolve (m, 2), 1);
+    assert_true (m[0].duplicate);
+    assert_false (m[1].duplicate);
+    assert_true (names_wins (&m[1], &m[0]));
+    assert_false (names_wins (&m[0], &m[1]));
 }
 
 /* Failover: skipping a suspected coordinator gives the next node in the
