@@ -16,9 +16,19 @@ typedef struct {
     uint64_t claim_ms;
 } s_peer_t;
 
+/* What an address entry is (docs/overlay.md, "Moving a shed"). */
+typedef enum {
+    S_OWN,     /* a local shed, host offset in our block */
+    S_ADOPTED, /* a local shed that moved here with an address of another block */
+    S_LENT,    /* a shed of ours that moved away with its address: reserved */
+} s_kind_t;
+
 typedef struct {
     char name[IPAM_NAME_MAX + 1];
-    uint32_t offset;
+    s_kind_t kind;
+    uint32_t offset; /* S_OWN: host offset in our block (survives a block change) */
+    uint32_t addr;   /* S_ADOPTED, S_LENT: the address itself, host order */
+    uint64_t since;  /* S_LENT: monotonic ms when lent (or loaded) */
 } s_shed_t;
 
 struct _ipam_t {
@@ -348,12 +358,52 @@ ipam_mac_for (const char *ip, uint8_t mac[6])
     return 0;
 }
 
+static bool
+s_local (const s_shed_t *s)
+{
+    return s->kind != S_LENT;
+}
+
+/* A local shed (own or adopted address) by name; lent entries are not
+ * sheds of this node. */
 static s_shed_t *
 s_shed_find (const ipam_t *self, const char *name)
 {
     for (size_t i = 0; i < self->nsheds; i++)
-        if (strcmp (self->sheds[i].name, name) == 0)
+        if (s_local (&self->sheds[i]) && strcmp (self->sheds[i].name, name) == 0)
             return &self->sheds[i];
+    return NULL;
+}
+
+static uint32_t
+s_block_base (const ipam_t *self)
+{
+    return self->base + self->block * self->block_size;
+}
+
+/* The entry's address; false for an own offset while we hold no block. */
+static bool
+s_entry_addr (const ipam_t *self, const s_shed_t *s, uint32_t *addr)
+{
+    if (s->kind != S_OWN) {
+        *addr = s->addr;
+        return true;
+    }
+    if (!self->have)
+        return false;
+    *addr = s_block_base (self) + s->offset;
+    return true;
+}
+
+/* The entry holding `addr` (own, adopted or lent), or NULL. */
+static s_shed_t *
+s_addr_holder (const ipam_t *self, uint32_t addr)
+{
+    for (size_t i = 0; i < self->nsheds; i++) {
+        uint32_t a;
+        if (s_entry_addr (self, &self->sheds[i], &a) && a == addr)
+            return &self->sheds[i];
+    }
     return NULL;
 }
 
@@ -361,36 +411,53 @@ static bool
 s_offset_used (const ipam_t *self, uint32_t offset)
 {
     for (size_t i = 0; i < self->nsheds; i++)
-        if (self->sheds[i].offset == offset)
+        if (self->sheds[i].kind == S_OWN && self->sheds[i].offset == offset)
             return true;
-    return false;
+    /* Adopted and lent addresses that fall into our block hold it too. */
+    return self->have && s_addr_holder (self, s_block_base (self) + offset);
 }
 
-static int
-s_shed_add (ipam_t *self, const char *name, uint32_t offset)
+static s_shed_t *
+s_shed_add (ipam_t *self, const char *name, s_kind_t kind, uint32_t offset, uint32_t addr)
 {
     if (self->nsheds == self->sheds_cap) {
         size_t cap = self->sheds_cap ? self->sheds_cap * 2 : 16;
         s_shed_t *sheds = realloc (self->sheds, cap * sizeof *sheds);
         if (!sheds) {
             errno = ENOMEM;
-            return -1;
+            return NULL;
         }
         self->sheds = sheds;
         self->sheds_cap = cap;
     }
     s_shed_t *s = &self->sheds[self->nsheds++];
+    memset (s, 0, sizeof *s);
     snprintf (s->name, sizeof s->name, "%s", name);
+    s->kind = kind;
     s->offset = offset;
-    return 0;
+    s->addr = addr;
+    return s;
 }
 
 static void
-s_address (const ipam_t *self, uint32_t offset, char ip[IPAM_ADDR_MAX], uint8_t mac[6])
+s_shed_remove (ipam_t *self, s_shed_t *s)
 {
-    s_addr_text (self->base + self->block * self->block_size + offset, ip);
+    *s = self->sheds[--self->nsheds];
+}
+
+static void
+s_address (uint32_t addr, char ip[IPAM_ADDR_MAX], uint8_t mac[6])
+{
+    s_addr_text (addr, ip);
     if (mac)
         ipam_mac_for (ip, mac);
+}
+
+static bool
+s_name_ok (const char *shed)
+{
+    return shed && *shed && strlen (shed) <= IPAM_NAME_MAX && !strchr (shed, ' ')
+           && !strchr (shed, '\n');
 }
 
 int
@@ -398,18 +465,24 @@ ipam_assign (ipam_t *self, const char *shed, uint64_t now_ms, char ip[IPAM_ADDR_
              uint8_t mac[6])
 {
     assert (self);
-    if (!shed || !*shed || strlen (shed) > IPAM_NAME_MAX) {
+    if (!s_name_ok (shed)) {
         errno = EINVAL;
         return -1;
+    }
+    s_shed_t *s = s_shed_find (self, shed);
+    if (s && s->kind == S_ADOPTED) {
+        /* It moved here with its address: that stays its address. */
+        s_address (s->addr, ip, mac);
+        return 0;
     }
     if (!ipam_ready (self, now_ms)) {
         errno = EAGAIN;
         return -1;
     }
-    s_shed_t *s = s_shed_find (self, shed);
     if (!s) {
         /* Offsets 2 .. size-2: .0 and the last address may be the CIDR's
-         * network/broadcast address, .1 is the gateway. */
+         * network/broadcast address, .1 is the gateway. Lent and adopted
+         * addresses are skipped (s_offset_used). */
         uint32_t offset = 2;
         while (offset <= self->block_size - 2 && s_offset_used (self, offset))
             offset++;
@@ -417,11 +490,66 @@ ipam_assign (ipam_t *self, const char *shed, uint64_t now_ms, char ip[IPAM_ADDR_
             errno = ENOSPC;
             return -1;
         }
-        if (s_shed_add (self, shed, offset) != 0)
+        s = s_shed_add (self, shed, S_OWN, offset, 0);
+        if (!s)
             return -1;
-        s = &self->sheds[self->nsheds - 1];
     }
-    s_address (self, s->offset, ip, mac);
+    s_address (s_block_base (self) + s->offset, ip, mac);
+    return 0;
+}
+
+int
+ipam_take (ipam_t *self, const char *shed, const char *want_ip, uint64_t now_ms,
+           char ip[IPAM_ADDR_MAX], uint8_t mac[6], bool *adopted)
+{
+    assert (self);
+    struct in_addr in;
+    if (!s_name_ok (shed) || !want_ip || inet_pton (AF_INET, want_ip, &in) != 1) {
+        errno = EINVAL;
+        return -1;
+    }
+    uint32_t addr = ntohl (in.s_addr);
+    uint32_t mask = ~0u << (32 - self->prefix);
+    /* In the CIDR, and a shed address of its block: never a block's
+     * network address, gateway (.1) or last address. */
+    uint32_t host = (addr - self->base) % self->block_size;
+    if ((addr & mask) != self->base || host < 2 || host > self->block_size - 2) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (!ipam_ready (self, now_ms)) {
+        errno = EAGAIN;
+        return -1;
+    }
+    s_shed_t *mine = s_shed_find (self, shed);
+    uint32_t cur;
+    if (mine && s_entry_addr (self, mine, &cur) && cur == addr) {
+        if (adopted)
+            *adopted = mine->kind == S_ADOPTED;
+        s_address (addr, ip, mac);
+        return 0; /* again: idempotent */
+    }
+    if (mine) {
+        errno = EEXIST; /* the shed holds another address here */
+        return -1;
+    }
+    s_shed_t *holder = s_addr_holder (self, addr);
+    if (holder) {
+        /* Our own lent address coming back with the shed it was lent
+         * for is the one case where a held address is given out. */
+        if (holder->kind != S_LENT || strcmp (holder->name, shed) != 0) {
+            errno = EADDRINUSE;
+            return -1;
+        }
+        s_shed_remove (self, holder);
+    }
+    bool ours = addr >= s_block_base (self) && addr - s_block_base (self) < self->block_size;
+    if (!s_shed_add (self, shed, ours ? S_OWN : S_ADOPTED, ours ? addr - s_block_base (self) : 0,
+                     ours ? 0 : addr))
+        return -1;
+    if (adopted)
+        *adopted = !ours;
+    s_address (addr, ip, mac);
     return 0;
 }
 
@@ -434,31 +562,134 @@ ipam_release (ipam_t *self, const char *shed)
         errno = ENOENT;
         return -1;
     }
-    *s = self->sheds[--self->nsheds];
+    s_shed_remove (self, s);
     return 0;
+}
+
+int
+ipam_lend (ipam_t *self, const char *shed, uint64_t now_ms)
+{
+    assert (self);
+    s_shed_t *s = s_shed_find (self, shed);
+    if (!s) {
+        errno = ENOENT;
+        return -1;
+    }
+    uint32_t addr;
+    if (s->kind == S_ADOPTED || !s_entry_addr (self, s, &addr)) {
+        /* An adopted address stays reserved by its block's node; an
+         * offset without a block names no address anyone holds. */
+        s_shed_remove (self, s);
+        return 1;
+    }
+    s->kind = S_LENT;
+    s->addr = addr;
+    s->offset = 0;
+    s->since = now_ms;
+    return 0;
+}
+
+int
+ipam_lent_free (ipam_t *self, const char *ip)
+{
+    assert (self);
+    struct in_addr in;
+    if (ip && inet_pton (AF_INET, ip, &in) == 1) {
+        for (size_t i = 0; i < self->nsheds; i++) {
+            s_shed_t *s = &self->sheds[i];
+            if (s->kind == S_LENT && s->addr == ntohl (in.s_addr)) {
+                s_shed_remove (self, s);
+                return 0;
+            }
+        }
+    }
+    errno = ENOENT;
+    return -1;
+}
+
+void
+ipam_lent_each (const ipam_t *self, ipam_lent_fn *fn, void *arg)
+{
+    /* A copy of the entries: fn may free them (ipam_lent_free). */
+    size_t n = 0;
+    for (size_t i = 0; i < self->nsheds; i++)
+        n += self->sheds[i].kind == S_LENT;
+    if (!n)
+        return;
+    s_shed_t *copy = malloc (n * sizeof *copy);
+    if (!copy)
+        return;
+    n = 0;
+    for (size_t i = 0; i < self->nsheds; i++)
+        if (self->sheds[i].kind == S_LENT)
+            copy[n++] = self->sheds[i];
+    for (size_t i = 0; i < n; i++) {
+        char ip[IPAM_ADDR_MAX];
+        s_addr_text (copy[i].addr, ip);
+        fn (copy[i].name, ip, copy[i].since, arg);
+    }
+    free (copy);
+}
+
+size_t
+ipam_lent_count (const ipam_t *self)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < self->nsheds; i++)
+        n += self->sheds[i].kind == S_LENT;
+    return n;
+}
+
+bool
+ipam_holds_mac (const ipam_t *self, const uint8_t mac[6])
+{
+    if (mac[0] != 0x02 || mac[1] != 0x00)
+        return false;
+    uint32_t net;
+    memcpy (&net, mac + 2, 4);
+    const s_shed_t *s = s_addr_holder (self, ntohl (net));
+    return s && s_local (s);
 }
 
 int
 ipam_lookup (const ipam_t *self, const char *shed, char ip[IPAM_ADDR_MAX], uint8_t mac[6])
 {
     const s_shed_t *s = s_shed_find (self, shed);
-    if (!s || !self->have)
+    uint32_t addr;
+    if (!s || !s_entry_addr (self, s, &addr))
         return -1;
-    s_address (self, s->offset, ip, mac);
+    s_address (addr, ip, mac);
     return 0;
+}
+
+bool
+ipam_adopted (const ipam_t *self, const char *shed)
+{
+    const s_shed_t *s = s_shed_find (self, shed);
+    return s && s->kind == S_ADOPTED;
 }
 
 size_t
 ipam_count (const ipam_t *self)
 {
-    return self->nsheds;
+    size_t n = 0;
+    for (size_t i = 0; i < self->nsheds; i++)
+        n += s_local (&self->sheds[i]);
+    return n;
 }
 
 void
 ipam_each (const ipam_t *self, ipam_each_fn *fn, void *arg)
 {
     for (size_t i = 0; i < self->nsheds; i++)
-        fn (self->sheds[i].name, arg);
+        if (s_local (&self->sheds[i]))
+            fn (self->sheds[i].name, arg);
+}
+
+bool
+ipam_holder_wins (uint64_t a_epoch, const char *a_node, uint64_t b_epoch, const char *b_node)
+{
+    return a_epoch != b_epoch ? a_epoch > b_epoch : strcmp (a_node, b_node) < 0;
 }
 
 /* -------------------------------------------------------------------------
@@ -466,13 +697,17 @@ ipam_each (const ipam_t *self, ipam_each_fn *fn, void *arg)
  *     shed-ipam 1 198.19.0.0/16 24
  *     claim 5 1718000000000
  *     shed web-1 2
+ *     adopt db-1 198.19.7.4      (moved here with its address)
+ *     lent api-1 198.19.5.3      (moved away with its address)
+ * Files written before moves existed have no adopt/lent lines and load
+ * unchanged.
  */
 
 int
 ipam_save (const ipam_t *self, const char *path)
 {
     assert (self);
-    size_t cap = 128 + self->nsheds * (IPAM_NAME_MAX + 24);
+    size_t cap = 128 + self->nsheds * (IPAM_NAME_MAX + 32);
     char *buf = malloc (cap);
     if (!buf)
         return -1;
@@ -483,12 +718,46 @@ ipam_save (const ipam_t *self, const char *path)
     if (self->have)
         n += (size_t) snprintf (buf + n, cap - n, "claim %u %llu\n", self->block,
                                 (unsigned long long) self->claim_ms);
-    for (size_t i = 0; i < self->nsheds; i++)
-        n += (size_t) snprintf (buf + n, cap - n, "shed %s %u\n", self->sheds[i].name,
-                                self->sheds[i].offset);
+    for (size_t i = 0; i < self->nsheds; i++) {
+        const s_shed_t *s = &self->sheds[i];
+        char ip[IPAM_ADDR_MAX];
+        s_addr_text (s->addr, ip);
+        if (s->kind == S_OWN)
+            n += (size_t) snprintf (buf + n, cap - n, "shed %s %u\n", s->name, s->offset);
+        else
+            n += (size_t) snprintf (buf + n, cap - n, "%s %s %s\n",
+                                    s->kind == S_ADOPTED ? "adopt" : "lent", s->name, ip);
+    }
     int rc = shed_write_file_atomic (path, buf, n, 0600);
     free (buf);
     return rc;
+}
+
+/* An "adopt"/"lent" line: 1 taken, 0 skipped (another CIDR), -1 bad. */
+static int
+s_load_addr_line (ipam_t *self, const char *line, uint64_t now_ms)
+{
+    char word[8], name[IPAM_NAME_MAX + 2], ip[IPAM_ADDR_MAX + 1];
+    char tail;
+    if (sscanf (line, "%7s %64s %16s %c", word, name, ip, &tail) != 3
+        || strlen (name) > IPAM_NAME_MAX)
+        return -1;
+    bool lent = strcmp (word, "lent") == 0;
+    if (!lent && strcmp (word, "adopt") != 0)
+        return -1;
+    struct in_addr in;
+    if (inet_pton (AF_INET, ip, &in) != 1)
+        return -1;
+    uint32_t addr = ntohl (in.s_addr);
+    if ((addr & (~0u << (32 - self->prefix))) != self->base)
+        return 0; /* written for another CIDR: means nothing now */
+    if ((!lent && s_shed_find (self, name)) || s_addr_holder (self, addr))
+        return -1;
+    s_shed_t *s = s_shed_add (self, name, lent ? S_LENT : S_ADOPTED, 0, addr);
+    if (!s)
+        return -1;
+    s->since = now_ms;
+    return 1;
 }
 
 int
@@ -532,11 +801,14 @@ ipam_load (ipam_t *self, const char *path, uint64_t now_ms, char *err, size_t er
         else if (sscanf (line, "shed %64s %u", name, &offset) == 2 && strlen (name) <= IPAM_NAME_MAX
                  && offset >= 2 && offset <= self->block_size - 2 && !s_shed_find (self, name)
                  && !s_offset_used (self, offset)) {
-            if (s_shed_add (self, name, offset) != 0) {
+            if (!s_shed_add (self, name, S_OWN, offset, 0)) {
                 snprintf (err, errlen, "out of memory");
                 rc = -1;
                 break;
             }
+        }
+        else if ((!strncmp (line, "adopt ", 6) || !strncmp (line, "lent ", 5))
+                 && s_load_addr_line (self, line, now_ms) >= 0) {
         }
         else {
             snprintf (err, errlen, "%s:%d: unreadable line", path, lineno);

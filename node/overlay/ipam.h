@@ -92,24 +92,74 @@ int ipam_gateway (const ipam_t *self, char out[IPAM_ADDR_MAX]);
  * full), EINVAL (bad name). */
 int ipam_assign (ipam_t *self, const char *shed, uint64_t now_ms, char ip[IPAM_ADDR_MAX],
                  uint8_t mac[6]);
-/* Forget the shed's offset. 0, or -1 (ENOENT). */
+/* Forget the shed's address (own offset or adopted). 0, or -1 (ENOENT). */
 int ipam_release (ipam_t *self, const char *shed);
-/* Address of a known shed without assigning; -1 if unknown or no block. */
+/* Address of a local shed (own or adopted) without assigning; -1 if
+ * unknown, or an own offset while we hold no block. */
 int ipam_lookup (const ipam_t *self, const char *shed, char ip[IPAM_ADDR_MAX], uint8_t mac[6]);
+/* Local sheds (own and adopted addresses; lent ones are not counted). */
 size_t ipam_count (const ipam_t *self);
-/* Call fn for every shed holding an offset. */
+/* Call fn for every local shed (own or adopted address). */
 typedef void (ipam_each_fn) (const char *shed, void *arg);
 void ipam_each (const ipam_t *self, ipam_each_fn *fn, void *arg);
+
+/* ---- moved sheds (docs/overlay.md, "Moving a shed") ----
+ *
+ * A shed that moves between nodes keeps its address. On the target it is
+ * taken with ipam_take: an address of our block becomes an ordinary
+ * offset; one of another node's block is held as ADOPTED (stored as the
+ * address itself, not an offset). On the source, ipam_lend turns the
+ * shed's own offset into a LENT reservation: no local shed, but never
+ * handed out again until the overlay sees that no node's endpoint record
+ * holds its MAC any more and calls ipam_lent_free. ipam_assign and
+ * ipam_take skip every address an adopted or lent entry holds. */
+
+/* Give `shed` exactly want_ip. In our block: that offset if free (or lent
+ * for this very shed); elsewhere in the CIDR: adopted (*adopted true).
+ * Idempotent for the address the shed already holds. -1 with errno
+ * EINVAL (not a shed address of the CIDR: outside it, or a block's .0,
+ * .1 or last address; bad name), EAGAIN (our block not ready),
+ * EADDRINUSE (another shed here holds it, or it is lent for another
+ * shed), EEXIST (the shed already holds another address here). */
+int ipam_take (ipam_t *self, const char *shed, const char *want_ip, uint64_t now_ms,
+               char ip[IPAM_ADDR_MAX], uint8_t mac[6], bool *adopted);
+/* The shed left with its address: own offset -> lent reservation (0), an
+ * adopted address is dropped (1: its block's node keeps it reserved).
+ * -1 (ENOENT) if the shed has no address here. now_ms stamps the lending. */
+int ipam_lend (ipam_t *self, const char *shed, uint64_t now_ms);
+/* Free a lent address (no endpoint record holds its MAC any more). 0, or
+ * -1 (ENOENT). */
+int ipam_lent_free (ipam_t *self, const char *ip);
+/* Every lent address: the shed it went with, the address, and the
+ * monotonic ms it was lent (or loaded at start). fn may free it. */
+typedef void (ipam_lent_fn) (const char *shed, const char *ip, uint64_t since_ms, void *arg);
+void ipam_lent_each (const ipam_t *self, ipam_lent_fn *fn, void *arg);
+size_t ipam_lent_count (const ipam_t *self);
+/* Is the shed's address adopted (from another node's block)? */
+bool ipam_adopted (const ipam_t *self, const char *shed);
+/* Does a local shed (own or adopted) hold the address this MAC is derived
+ * from? Lent addresses do not count: their shed runs elsewhere. */
+bool ipam_holds_mac (const ipam_t *self, const uint8_t mac[6]);
+
+/* Endpoint records of two nodes for one MAC (during a move, after a
+ * partition): does holder a win over holder b? The higher epoch wins (the
+ * newer attachment: a move's target stamps max(wall clock, every epoch it
+ * saw for the MAC + 1)); equal epochs: the lower node name. The same
+ * verdict on every node. */
+bool ipam_holder_wins (uint64_t a_epoch, const char *a_node, uint64_t b_epoch, const char *b_node);
 
 /* MAC for an IPv4 address: 02:00:a:b:c:d. -1 if not IPv4 text. */
 int ipam_mac_for (const char *ip, uint8_t mac[6]);
 
 /* ---- persistence ---- */
 
-/* Save our claim and the shed offsets to `path` atomically (0600). 0 or -1
- * (errno). Load them back: restores the claim (ipam_restore) and offsets;
+/* Save our claim, the shed offsets and the adopted and lent addresses to
+ * `path` atomically (0600). 0 or -1 (errno). Load them back: restores the
+ * claim (ipam_restore), offsets and adopted/lent addresses (a file from
+ * before moves, without the latter, loads unchanged);
  * a missing file is not an error (returns 0, nothing loaded). A file for
- * another CIDR/prefix keeps the offsets and drops the claim. */
+ * another CIDR/prefix keeps the offsets and drops the claim (and adopted
+ * or lent addresses outside the CIDR). */
 int ipam_save (const ipam_t *self, const char *path);
 int ipam_load (ipam_t *self, const char *path, uint64_t now_ms, char *err, size_t errlen);
 

@@ -103,11 +103,89 @@ shed_overlay_attach (shed_overlay_t *self, const char *shed, char ip[SHED_OVERLA
         errno = EIO;
         return -1;
     }
+    novl_endpoint_resync (self, hw);
     novl_mac_text (hw, mac);
     ipam_gateway (self->ipam, gw);
     *prefix = ipam_cidr_prefix (self->ipam);
     *mtu = (unsigned) self->mtu;
     log_info ("overlay", "attached|shed=%s ip=%s mac=%s", shed, ip, mac);
+    return 0;
+}
+
+int
+shed_overlay_attach_addr (shed_overlay_t *self, const char *shed, const char *want_ip,
+                          char ip[SHED_OVERLAY_ADDR_MAX], char mac[SHED_OVERLAY_MAC_MAX],
+                          char gw[SHED_OVERLAY_ADDR_MAX], int *prefix, unsigned *mtu, char *err,
+                          size_t errlen)
+{
+    assert (self);
+    uint8_t hw[6];
+    bool adopted = false;
+    bool had = shed && ipam_lookup (self->ipam, shed, ip, hw) == 0;
+    if (ipam_take (self->ipam, shed, want_ip, (uint64_t) zclock_mono (), ip, hw, &adopted) != 0) {
+        int e = errno;
+        if (e == EAGAIN)
+            snprintf (err, errlen, "address block not settled yet; retry shortly");
+        else if (e == EADDRINUSE)
+            snprintf (err, errlen, "address %s is held by another shed on this node", want_ip);
+        else if (e == EEXIST)
+            snprintf (err, errlen, "shed '%s' already holds another address here", shed);
+        else if (e == EINVAL && shed && *shed && want_ip)
+            snprintf (err, errlen, "%s is not a shed address of the cluster's CIDR %s", want_ip,
+                      self->cfg.network.cidr);
+        else
+            snprintf (err, errlen, "bad shed name or address");
+        errno = e;
+        return -1;
+    }
+    if (ipam_save (self->ipam, self->ipam_path) != 0) {
+        int e = errno;
+        snprintf (err, errlen, "cannot save %s: %s", self->ipam_path, strerror (e));
+        if (!had)
+            ipam_release (self->ipam, shed);
+        errno = e;
+        return -1;
+    }
+    /* Our record outranks the source's (its epoch is above every one seen
+     * for the MAC); the resync takes any remote entry for the MAC out of
+     * our datapath, since the shed now lives on our bridge. */
+    if (novl_put_endpoint (self, shed, ip, hw, err, errlen) != 0) {
+        errno = EIO;
+        return -1;
+    }
+    novl_endpoint_resync (self, hw);
+    novl_mac_text (hw, mac);
+    ipam_gateway (self->ipam, gw);
+    *prefix = ipam_cidr_prefix (self->ipam);
+    *mtu = (unsigned) self->mtu;
+    log_info ("overlay", "attached with its address|shed=%s ip=%s mac=%s adopted=%s", shed, ip, mac,
+              adopted ? "yes" : "no");
+    return 0;
+}
+
+int
+shed_overlay_lend (shed_overlay_t *self, const char *shed, char *err, size_t errlen)
+{
+    assert (self);
+    char ip[IPAM_ADDR_MAX], mtext[SHED_OVERLAY_MAC_MAX];
+    uint8_t mac[6];
+    if (!shed || ipam_lookup (self->ipam, shed, ip, mac) != 0) {
+        snprintf (err, errlen, "shed '%s' has no overlay address here", shed ? shed : "");
+        errno = ENOENT;
+        return -1;
+    }
+    novl_mac_text (mac, mtext);
+    if (shed_nstate_delete (self->state, REC_KIND_ENDPOINT, mtext, err, errlen) != 0) {
+        errno = EIO;
+        return -1;
+    }
+    int kept = ipam_lend (self->ipam, shed, (uint64_t) zclock_mono ());
+    if (ipam_save (self->ipam, self->ipam_path) != 0)
+        log_warn ("overlay", "cannot save %s: %s", self->ipam_path, strerror (errno));
+    /* The shed runs elsewhere now: program the MAC from the holder there. */
+    novl_endpoint_resync (self, mac);
+    log_info ("overlay", "lent|shed=%s ip=%s %s", shed, ip,
+              kept == 0 ? "reserved=yes" : "reserved=no (adopted)");
     return 0;
 }
 
@@ -130,6 +208,9 @@ shed_overlay_detach (shed_overlay_t *self, const char *shed, char *err, size_t e
     ipam_release (self->ipam, shed);
     if (ipam_save (self->ipam, self->ipam_path) != 0)
         log_warn ("overlay", "cannot save %s: %s", self->ipam_path, strerror (errno));
+    /* Another node may still hold the MAC (a move's source before it
+     * lends): its entry comes back into our datapath. */
+    novl_endpoint_resync (self, mac);
     log_info ("overlay", "detached|shed=%s ip=%s", shed, ip);
     return 0;
 }
@@ -261,6 +342,7 @@ shed_overlay_new (const shed_config_t *cfg, const shed_identity_t *identity, pee
     self->state = state;
     self->loop = loop;
     self->timer = -1;
+    self->started_ms = (uint64_t) zclock_mono ();
     self->plain = strcmp (cfg->network.mode, "plain") == 0;
     self->nodes = zhashx_new ();
     zhashx_set_destructor (self->nodes, (zhashx_destructor_fn *) zstr_free);

@@ -58,9 +58,30 @@ void shed_overlay_destroy (shed_overlay_t **self_p);
 int shed_overlay_attach (shed_overlay_t *self, const char *shed, char ip[SHED_OVERLAY_ADDR_MAX],
                          char mac[SHED_OVERLAY_MAC_MAX], char gw[SHED_OVERLAY_ADDR_MAX],
                          int *prefix, unsigned *mtu, char *err, size_t errlen);
-/* Withdraw the shed's endpoint record and free its address. 0, or -1
- * (errno ENOENT: not attached). */
+/* Withdraw the shed's endpoint record and free its address (an adopted
+ * one is dropped: its block's node sees no endpoint for the MAC any more
+ * and frees its reservation). 0, or -1 (errno ENOENT: not attached). */
 int shed_overlay_detach (shed_overlay_t *self, const char *shed, char *err, size_t errlen);
+
+/* Attach `shed` with the address it had on another node (a move,
+ * docs/overlay.md "Moving a shed"): want_ip "a.b.c.d" (its MAC follows from
+ * it, ipam_mac_for). In our block: that address if free; outside it
+ * (another node's block): held here as an adopted address, persisted with
+ * the ipam state, published as our endpoint. Fills ip/mac/gw/prefix/mtu as
+ * shed_overlay_attach does. -1 with a reason (errno EADDRINUSE: a shed here
+ * holds it; EINVAL: not in the cluster's CIDR; EAGAIN: block not settled). */
+int shed_overlay_attach_addr (shed_overlay_t *self, const char *shed, const char *want_ip,
+                              char ip[SHED_OVERLAY_ADDR_MAX], char mac[SHED_OVERLAY_MAC_MAX],
+                              char gw[SHED_OVERLAY_ADDR_MAX], int *prefix, unsigned *mtu, char *err,
+                              size_t errlen);
+/* `shed` left this node with its address (a move): our endpoint record for
+ * it goes, but the address stays reserved here (never given to another
+ * shed) while any node's endpoint record holds its MAC; once none does (the
+ * moved shed was deleted there), it is freed (checked on endpoint record
+ * changes and at start). An adopted address is simply dropped (its own
+ * block's node keeps it reserved). -1 (errno ENOENT) if the shed has no
+ * address here. */
+int shed_overlay_lend (shed_overlay_t *self, const char *shed, char *err, size_t errlen);
 
 /* The encrypted datapath's counters (overlay_stats, node/overlay/overlay.h):
  * totals into *out and up to cap peers into the caller's peers array,

@@ -75,7 +75,7 @@ novl_api_network (shed_api_call_t *call, const api_msg_t *req, void *arg)
     r->blocks.items = blocks;
 
     /* Peers with their sessions and counters. */
-    wire_tag_t gdrops[OVERLAY_DROP_COUNT + 1];
+    wire_tag_t gdrops[OVERLAY_DROP_COUNT + 2];
     overlay_peer_stats_t *ps = NULL;
     size_t np = 0;
     api_netpeer_t *peers = NULL;
@@ -133,10 +133,16 @@ novl_api_network (shed_api_call_t *call, const api_msg_t *req, void *arg)
     }
     /* Bad addresses are refused before the datapath or nftables, in both
      * modes: one more drop reason. */
-    if (self->bad_addr && r->drops.n < OVERLAY_DROP_COUNT + 1) {
+    if (self->bad_addr && r->drops.n < OVERLAY_DROP_COUNT + 2) {
         wire_tag_t *t = &gdrops[r->drops.n++];
         snprintf (t->key, sizeof t->key, "bad_addr");
         snprintf (t->value, sizeof t->value, "%llu", (unsigned long long) self->bad_addr);
+        r->drops.items = gdrops;
+    }
+    if (self->bad_endpoint && r->drops.n < OVERLAY_DROP_COUNT + 2) {
+        wire_tag_t *t = &gdrops[r->drops.n++];
+        snprintf (t->key, sizeof t->key, "bad_endpoint");
+        snprintf (t->value, sizeof t->value, "%llu", (unsigned long long) self->bad_endpoint);
         r->drops.items = gdrops;
     }
     r->peers.n = np;

@@ -54,11 +54,30 @@ typedef struct {
     uint16_t pport;
 } novl_node_t;
 
-/* A remote shed interface from a REC_ENDPOINT record. */
+/* Endpoint records of distinct nodes kept per MAC: two during a move, a
+ * few after partitions; more is hostile (dropped, counted). */
+#define NOVL_HOLDERS_MAX   4
+/* After start and after a lending, how long a lent address stays reserved
+ * even though no endpoint record for its MAC has been seen (the state may
+ * not have synced yet; docs/overlay.md "Moving a shed"). */
+#define NOVL_LENT_GRACE_MS 30000
+
+/* One node's REC_ENDPOINT record for a MAC. */
+typedef struct {
+    char node[SHED_NAME_MAX + 1];
+    char ip[SHED_OVERLAY_ADDR_MAX];
+    uint64_t epoch;
+} novl_holder_t;
+
+/* A remote shed interface: every node's record for its MAC, and what is
+ * programmed from the winner (ipam_holder_wins). */
 typedef struct {
     uint8_t mac[6];
-    char ip[SHED_OVERLAY_ADDR_MAX];
+    novl_holder_t holders[NOVL_HOLDERS_MAX];
+    size_t nholders;
+    /* programmed: node and ip ("" = nothing programmed) */
     char node[SHED_NAME_MAX + 1];
+    char ip[SHED_OVERLAY_ADDR_MAX];
     char fdb_dst[NOVL_ADDR_TEXT_MAX]; /* plain mode: where its FDB entry points ("" none) */
 } novl_endpoint_t;
 
@@ -80,6 +99,10 @@ struct _shed_overlay_t {
     /* Addresses from gossip or records that are no address (docs/overlay.md,
      * "plain mode"): refused before anything uses them, counted here. */
     uint64_t bad_addr;
+    /* Endpoint records refused (MAC not the one of its IP, key not its
+     * MAC, more than NOVL_HOLDERS_MAX holders of one MAC). */
+    uint64_t bad_endpoint;
+    uint64_t started_ms; /* monotonic: the lent-address grace counts from it */
 
     ipam_t *ipam;
     overlay_t *dp; /* encrypted mode */
@@ -102,12 +125,25 @@ bool novl_addr_ok (shed_overlay_t *self, const char *text, int want, char out[NO
 novl_node_t *novl_node (shed_overlay_t *self, const char *name);
 
 /* ---- node_overlay_peers.c ---- */
+/* Program (or remove) the MAC's entries from its holders again: after a
+ * local shed took or gave up the address the MAC belongs to. */
+void novl_endpoint_resync (shed_overlay_t *self, const uint8_t mac[6]);
+/* The highest epoch of any other node's record for the MAC (0: none). */
+uint64_t novl_endpoint_max_epoch (shed_overlay_t *self, const uint8_t mac[6]);
+/* Free lent addresses no node's endpoint record holds any more (after
+ * the grace); saves the ipam state when one went. */
+void novl_lent_check (shed_overlay_t *self);
+
 void novl_on_peer_alive (const peer_t *p, void *arg);
 void novl_on_peer_failed (const peer_t *p, void *arg);
 void novl_on_peer_removed (const peer_t *p, void *arg);
 void novl_on_record (const shed_record_t *rec, void *arg);
 
 /* ---- node_overlay_records.c ---- */
+/* Publish our endpoint record for the shed. Its epoch: our existing
+ * record's for this MAC (a republish at start must not outrank a move that
+ * happened since), else max(wall clock, highest epoch seen for the MAC + 1),
+ * so a move's target outranks the source on every node. */
 int novl_put_endpoint (shed_overlay_t *self, const char *shed, const char *ip, const uint8_t mac[6],
                        char *err, size_t errlen);
 int novl_on_tick (zloop_t *loop, int timer_id, void *arg);

@@ -79,8 +79,8 @@ s_sync_peer (shed_overlay_t *self, novl_node_t *n)
         s_sync_endpoints_of (self, n->name);
 }
 
-/* plain mode: point the endpoint's FDB entry at its owner's underlay
- * address once we know it. */
+/* plain mode: point the endpoint's FDB entry at its programmed node's
+ * underlay address once we know it (e->node, e->ip: what is programmed). */
 static void
 s_plain_endpoint (shed_overlay_t *self, novl_endpoint_t *e, bool add)
 {
@@ -92,7 +92,7 @@ s_plain_endpoint (shed_overlay_t *self, novl_endpoint_t *e, bool add)
             && hostnet_fdb (self->device, e->mac, e->fdb_dst, false, false, why, sizeof why) != 0)
             log_warn ("overlay", "%s|mac=%s", why, mac);
         e->fdb_dst[0] = '\0';
-        if (hostnet_neigh (self->device, e->ip, e->mac, false, why, sizeof why) != 0)
+        if (e->ip[0] && hostnet_neigh (self->device, e->ip, e->mac, false, why, sizeof why) != 0)
             log_warn ("overlay", "%s|ip=%s", why, e->ip);
         return;
     }
@@ -117,16 +117,25 @@ static void
 s_sync_endpoints_of (shed_overlay_t *self, const char *node)
 {
     for (novl_endpoint_t *e = zhashx_first (self->endpoints); e; e = zhashx_next (self->endpoints))
-        if (strcmp (e->node, node) == 0)
+        if (e->node[0] && strcmp (e->node, node) == 0)
             s_plain_endpoint (self, e, true);
 }
 
-static void
-s_endpoint_remove (shed_overlay_t *self, const char *mactext, const char *origin)
+/* The holder whose record wins (ipam_holder_wins), or NULL. */
+static const novl_holder_t *
+s_winner (const novl_endpoint_t *e)
 {
-    novl_endpoint_t *e = zhashx_lookup (self->endpoints, mactext);
-    /* Only the owner's delete counts: another node cannot withdraw it. */
-    if (!e || strcmp (e->node, origin) != 0)
+    const novl_holder_t *w = NULL;
+    for (size_t i = 0; i < e->nholders; i++)
+        if (!w || ipam_holder_wins (e->holders[i].epoch, e->holders[i].node, w->epoch, w->node))
+            w = &e->holders[i];
+    return w;
+}
+
+static void
+s_unprogram_endpoint (shed_overlay_t *self, novl_endpoint_t *e)
+{
+    if (!e->node[0])
         return;
     if (self->dp) {
         overlay_fdb_del (self->dp, e->mac);
@@ -134,41 +143,193 @@ s_endpoint_remove (shed_overlay_t *self, const char *mactext, const char *origin
     }
     else
         s_plain_endpoint (self, e, false);
-    log_debug ("overlay", "endpoint removed|mac=%s ip=%s node=%s", mactext, e->ip, e->node);
-    zhashx_delete (self->endpoints, mactext);
+    e->node[0] = '\0';
+    e->ip[0] = '\0';
 }
 
+/* Bring the datapath's entries for one MAC in line with its holders: the
+ * winner's node and address, or nothing when no record is left or a shed
+ * on this node holds the address (its traffic must stay on our bridge,
+ * whatever another node publishes). Frees the entry when no holder is
+ * left. The FDB entry is replaced in place when only the node changes, so
+ * a switch during a move never leaves the MAC unknown in between. */
 static void
-s_endpoint_set (shed_overlay_t *self, const char *origin, const rec_endpoint_t *v)
+s_endpoint_sync (shed_overlay_t *self, novl_endpoint_t *e)
 {
-    uint8_t mac[6];
-    char ip[NOVL_ADDR_TEXT_MAX];
-    if (novl_mac_parse (v->mac, mac) != 0 || !novl_addr_ok (self, v->ip, 4, ip, "endpoint", origin))
-        return;
+    char key[SHED_OVERLAY_MAC_MAX];
+    novl_mac_text (e->mac, key);
+    const novl_holder_t *w = ipam_holds_mac (self->ipam, e->mac) ? NULL : s_winner (e);
+    if (!w)
+        s_unprogram_endpoint (self, e);
+    else if (strcmp (w->node, e->node) != 0 || strcmp (w->ip, e->ip) != 0) {
+        if (e->ip[0] && strcmp (w->ip, e->ip) != 0) {
+            /* Another address for the MAC (only a newer record of a
+             * misbehaving node: the MAC follows from the address). */
+            if (self->dp)
+                overlay_arp_del (self->dp, e->ip);
+            else {
+                char why[256];
+                hostnet_neigh (self->device, e->ip, e->mac, false, why, sizeof why);
+            }
+        }
+        bool moved = e->node[0] != '\0';
+        snprintf (e->node, sizeof e->node, "%s", w->node);
+        snprintf (e->ip, sizeof e->ip, "%s", w->ip);
+        if (self->dp) {
+            if (overlay_fdb_set (self->dp, e->mac, e->node) != 0
+                || overlay_arp_set (self->dp, e->ip, e->mac) != 0)
+                log_warn ("overlay", "cannot program endpoint|mac=%s ip=%s node=%s", key, e->ip,
+                          e->node);
+        }
+        else
+            s_plain_endpoint (self, e, true);
+        if (moved)
+            log_info ("overlay", "endpoint moved|mac=%s ip=%s node=%s", key, e->ip, e->node);
+        else
+            log_debug ("overlay", "endpoint|mac=%s ip=%s node=%s", key, e->ip, e->node);
+    }
+    if (!e->nholders) {
+        log_debug ("overlay", "endpoint removed|mac=%s", key);
+        zhashx_delete (self->endpoints, key);
+    }
+}
+
+void
+novl_endpoint_resync (shed_overlay_t *self, const uint8_t mac[6])
+{
     char key[SHED_OVERLAY_MAC_MAX];
     novl_mac_text (mac, key);
     novl_endpoint_t *e = zhashx_lookup (self->endpoints, key);
-    if (e && (strcmp (e->node, origin) != 0 || strcmp (e->ip, ip) != 0))
-        s_endpoint_remove (self, key, e->node);
-    e = zhashx_lookup (self->endpoints, key);
+    if (e)
+        s_endpoint_sync (self, e);
+}
+
+uint64_t
+novl_endpoint_max_epoch (shed_overlay_t *self, const uint8_t mac[6])
+{
+    char key[SHED_OVERLAY_MAC_MAX];
+    novl_mac_text (mac, key);
+    novl_endpoint_t *e = zhashx_lookup (self->endpoints, key);
+    uint64_t max = 0;
+    for (size_t i = 0; e && i < e->nholders; i++)
+        if (e->holders[i].epoch > max)
+            max = e->holders[i].epoch;
+    return max;
+}
+
+/* The origin withdrew its record for the MAC: only its own record goes
+ * (the store only takes an origin's records from that origin, so no node
+ * withdraws another's); the next holder, if any, takes over. */
+static void
+s_endpoint_remove (shed_overlay_t *self, const char *keytext, const char *origin)
+{
+    uint8_t mac[6];
+    char key[SHED_OVERLAY_MAC_MAX];
+    if (novl_mac_parse (keytext, mac) != 0)
+        return;
+    novl_mac_text (mac, key);
+    novl_endpoint_t *e = zhashx_lookup (self->endpoints, key);
+    if (!e)
+        return;
+    for (size_t i = 0; i < e->nholders; i++)
+        if (strcmp (e->holders[i].node, origin) == 0) {
+            e->holders[i] = e->holders[--e->nholders];
+            s_endpoint_sync (self, e);
+            novl_lent_check (self);
+            return;
+        }
+}
+
+static void
+s_endpoint_set (shed_overlay_t *self, const char *origin, const char *keytext,
+                const rec_endpoint_t *v)
+{
+    uint8_t mac[6], want[6], keymac[6];
+    char ip[NOVL_ADDR_TEXT_MAX];
+    if (novl_mac_parse (v->mac, mac) != 0 || !novl_addr_ok (self, v->ip, 4, ip, "endpoint", origin))
+        return;
+    /* The MAC follows from the address (ipam_mac_for) and is the record's
+     * key: anything else would let one record map a victim's address to
+     * another MAC, or leave an entry its origin's delete cannot find. */
+    if (ipam_mac_for (ip, want) != 0 || memcmp (want, mac, 6) != 0
+        || novl_mac_parse (keytext, keymac) != 0 || memcmp (keymac, mac, 6) != 0) {
+        self->bad_endpoint++;
+        log_warn ("overlay",
+                  "refused an endpoint record: MAC is not its address's|origin=%s "
+                  "key=%s",
+                  origin, keytext);
+        return;
+    }
+    char key[SHED_OVERLAY_MAC_MAX];
+    novl_mac_text (mac, key);
+    novl_endpoint_t *e = zhashx_lookup (self->endpoints, key);
     if (!e) {
         e = calloc (1, sizeof *e);
         assert (e);
+        memcpy (e->mac, mac, 6);
         zhashx_insert (self->endpoints, key, e);
     }
-    memcpy (e->mac, mac, 6);
-    snprintf (e->ip, sizeof e->ip, "%.15s", ip);
-    /* The record's origin is the owner: the store only takes an origin's
-     * records from that origin, so a member cannot claim another's MAC. */
-    snprintf (e->node, sizeof e->node, "%s", origin);
-    if (self->dp) {
-        if (overlay_fdb_set (self->dp, mac, origin) != 0
-            || overlay_arp_set (self->dp, ip, mac) != 0)
-            log_warn ("overlay", "cannot program endpoint|mac=%s ip=%s node=%s", key, ip, origin);
+    novl_holder_t *h = NULL;
+    for (size_t i = 0; i < e->nholders; i++)
+        if (strcmp (e->holders[i].node, origin) == 0)
+            h = &e->holders[i];
+    if (!h) {
+        if (e->nholders == NOVL_HOLDERS_MAX) {
+            self->bad_endpoint++;
+            log_warn ("overlay",
+                      "refused an endpoint record: too many nodes hold the MAC|"
+                      "origin=%s mac=%s",
+                      origin, key);
+            return;
+        }
+        h = &e->holders[e->nholders++];
+        snprintf (h->node, sizeof h->node, "%s", origin);
     }
-    else
-        s_plain_endpoint (self, e, true);
-    log_debug ("overlay", "endpoint|mac=%s ip=%s node=%s", key, ip, origin);
+    snprintf (h->ip, sizeof h->ip, "%.15s", ip);
+    h->epoch = v->epoch;
+    s_endpoint_sync (self, e);
+}
+
+/* Lent addresses: free each once no node's endpoint record holds its MAC,
+ * but only after NOVL_LENT_GRACE_MS since start and since the lending
+ * (until then the target's record may just not have reached us). */
+typedef struct {
+    shed_overlay_t *self;
+    uint64_t now;
+    size_t freed;
+} s_lent_t;
+
+static void
+s_lent_one (const char *shed, const char *ip, uint64_t since_ms, void *arg)
+{
+    s_lent_t *l = arg;
+    shed_overlay_t *self = l->self;
+    uint8_t mac[6];
+    char key[SHED_OVERLAY_MAC_MAX];
+    if (ipam_mac_for (ip, mac) != 0)
+        return;
+    novl_mac_text (mac, key);
+    novl_endpoint_t *e = zhashx_lookup (self->endpoints, key);
+    if (e && e->nholders)
+        return;
+    if (l->now < self->started_ms + NOVL_LENT_GRACE_MS || l->now < since_ms + NOVL_LENT_GRACE_MS)
+        return;
+    if (ipam_lent_free (self->ipam, ip) == 0) {
+        l->freed++;
+        log_info ("overlay", "lent address freed: no node holds it any more|shed=%s ip=%s", shed,
+                  ip);
+    }
+}
+
+void
+novl_lent_check (shed_overlay_t *self)
+{
+    if (!ipam_lent_count (self->ipam))
+        return;
+    s_lent_t l = { self, (uint64_t) zclock_mono (), 0 };
+    ipam_lent_each (self->ipam, s_lent_one, &l);
+    if (l.freed && ipam_save (self->ipam, self->ipam_path) != 0)
+        log_warn ("overlay", "cannot save %s: %s", self->ipam_path, strerror (errno));
 }
 
 /* -------------------------------------------------------------------------
@@ -275,7 +436,7 @@ novl_on_record (const shed_record_t *rec, void *arg)
                       rec->key);
             return;
         }
-        s_endpoint_set (self, rec->origin, &v.u.rec_endpoint);
+        s_endpoint_set (self, rec->origin, rec->key, &v.u.rec_endpoint);
         wire_msg_free (&rec_proto, &v);
     }
 }

@@ -63,6 +63,22 @@ novl_put_endpoint (shed_overlay_t *self, const char *shed, const char *ip, const
     novl_mac_text (mac, e->mac);
     snprintf (e->node, sizeof e->node, "%s", self->cfg.name);
     snprintf (e->shed, sizeof e->shed, "%s", shed);
+    uint8_t *old = NULL;
+    size_t oldlen = 0;
+    if (shed_nstate_get_mine (self->state, REC_KIND_ENDPOINT, e->mac, &old, &oldlen) == 1) {
+        rec_msg_t v;
+        if (wire_decode (&rec_proto, old, oldlen, &v, NULL) == WIRE_OK) {
+            if (v.hdr.type == REC_ENDPOINT && !strcmp (v.u.rec_endpoint.ip, ip))
+                e->epoch = v.u.rec_endpoint.epoch;
+            wire_msg_free (&rec_proto, &v);
+        }
+        free (old);
+    }
+    if (!e->epoch) {
+        uint64_t wall = (uint64_t) zclock_time ();
+        uint64_t seen = novl_endpoint_max_epoch (self, mac);
+        e->epoch = seen >= wall ? seen + 1 : wall;
+    }
     uint8_t *buf = NULL;
     size_t len = 0;
     int rc = wire_encode (&rec_proto, &rec, &buf, &len);
@@ -114,9 +130,12 @@ s_put_local (const char *shed, void *arg)
     shed_overlay_t *self = arg;
     char ip[IPAM_ADDR_MAX], err[256];
     uint8_t mac[6];
-    if (ipam_lookup (self->ipam, shed, ip, mac) == 0
-        && novl_put_endpoint (self, shed, ip, mac, err, sizeof err) != 0)
+    if (ipam_lookup (self->ipam, shed, ip, mac) != 0)
+        return;
+    if (novl_put_endpoint (self, shed, ip, mac, err, sizeof err) != 0)
         log_warn ("overlay", "cannot publish endpoint|shed=%s error=\"%s\"", shed, err);
+    /* Our shed holds the MAC: no remote entry for it, whatever others say. */
+    novl_endpoint_resync (self, mac);
 }
 
 /* Our block became usable (start, restart, or after moving): put the
@@ -182,6 +201,7 @@ novl_on_tick (zloop_t *loop, int timer_id, void *arg)
             log_warn ("overlay", "cannot save %s: %s", self->ipam_path, strerror (errno));
     }
     s_publish_overlay (self);
+    novl_lent_check (self);
     bool ready = ipam_ready (self->ipam, now);
     if (ready && !self->was_ready)
         s_on_ready (self);
