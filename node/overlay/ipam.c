@@ -692,6 +692,51 @@ ipam_holder_wins (uint64_t a_epoch, const char *a_node, uint64_t b_epoch, const 
     return a_epoch != b_epoch ? a_epoch > b_epoch : strcmp (a_node, b_node) < 0;
 }
 
+int
+ipam_holders_set (ipam_holders_t *hs, const char *node, const char *ip, uint64_t epoch)
+{
+    if (!node || strlen (node) > IPAM_NAME_MAX || !ip || strlen (ip) >= IPAM_ADDR_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    ipam_holder_t *h = NULL;
+    for (size_t i = 0; i < hs->n; i++)
+        if (strcmp (hs->h[i].node, node) == 0)
+            h = &hs->h[i];
+    if (!h) {
+        if (hs->n == IPAM_HOLDERS_MAX) {
+            errno = ENOSPC;
+            return -1;
+        }
+        h = &hs->h[hs->n++];
+        snprintf (h->node, sizeof h->node, "%s", node);
+    }
+    snprintf (h->ip, sizeof h->ip, "%s", ip);
+    h->epoch = epoch;
+    return 0;
+}
+
+bool
+ipam_holders_drop (ipam_holders_t *hs, const char *node)
+{
+    for (size_t i = 0; i < hs->n; i++)
+        if (strcmp (hs->h[i].node, node) == 0) {
+            hs->h[i] = hs->h[--hs->n];
+            return true;
+        }
+    return false;
+}
+
+const ipam_holder_t *
+ipam_holders_winner (const ipam_holders_t *hs)
+{
+    const ipam_holder_t *w = NULL;
+    for (size_t i = 0; i < hs->n; i++)
+        if (!w || ipam_holder_wins (hs->h[i].epoch, hs->h[i].node, w->epoch, w->node))
+            w = &hs->h[i];
+    return w;
+}
+
 /* -------------------------------------------------------------------------
  * Persistence: a small line format, e.g.
  *     shed-ipam 1 198.19.0.0/16 24

@@ -148,6 +148,27 @@ bool ipam_holds_mac (const ipam_t *self, const uint8_t mac[6]);
  * verdict on every node. */
 bool ipam_holder_wins (uint64_t a_epoch, const char *a_node, uint64_t b_epoch, const char *b_node);
 
+/* Every node's endpoint record for one MAC, as the overlay keeps them
+ * (node_overlay_peers.c): two during a move, a few after partitions; more
+ * is refused. A value type: the caller owns it. */
+#define IPAM_HOLDERS_MAX 4
+typedef struct {
+    char node[IPAM_NAME_MAX + 1];
+    char ip[IPAM_ADDR_MAX];
+    uint64_t epoch;
+} ipam_holder_t;
+typedef struct {
+    ipam_holder_t h[IPAM_HOLDERS_MAX];
+    size_t n;
+} ipam_holders_t;
+/* Add or update node's record. 0, or -1 with errno ENOSPC (a new node
+ * while IPAM_HOLDERS_MAX are held) or EINVAL (name or address too long). */
+int ipam_holders_set (ipam_holders_t *hs, const char *node, const char *ip, uint64_t epoch);
+/* node withdrew its record: true if it held one. */
+bool ipam_holders_drop (ipam_holders_t *hs, const char *node);
+/* The record to program (ipam_holder_wins over all), NULL if none. */
+const ipam_holder_t *ipam_holders_winner (const ipam_holders_t *hs);
+
 /* MAC for an IPv4 address: 02:00:a:b:c:d. -1 if not IPv4 text. */
 int ipam_mac_for (const char *ip, uint8_t mac[6]);
 

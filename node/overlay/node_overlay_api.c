@@ -42,7 +42,11 @@ novl_api_network (shed_api_call_t *call, const api_msg_t *req, void *arg)
     r->vni = self->cfg.network.vni;
     r->port = self->port;
     r->local_endpoints = ipam_count (self->ipam);
-    r->endpoints = zhashx_size (self->endpoints) + ipam_count (self->ipam);
+    /* Remote MACs (one each, however many nodes' records name it; not
+     * those a local shed holds, during a move) and our own. */
+    r->endpoints = ipam_count (self->ipam);
+    for (novl_endpoint_t *e = zhashx_first (self->endpoints); e; e = zhashx_next (self->endpoints))
+        r->endpoints += !ipam_holds_mac (self->ipam, e->mac);
 
     /* Blocks: ours first, then every node with a record. */
     size_t nn = zhashx_size (self->nodes);

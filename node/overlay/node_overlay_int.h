@@ -54,27 +54,16 @@ typedef struct {
     uint16_t pport;
 } novl_node_t;
 
-/* Endpoint records of distinct nodes kept per MAC: two during a move, a
- * few after partitions; more is hostile (dropped, counted). */
-#define NOVL_HOLDERS_MAX   4
 /* After start and after a lending, how long a lent address stays reserved
  * even though no endpoint record for its MAC has been seen (the state may
  * not have synced yet; docs/overlay.md "Moving a shed"). */
 #define NOVL_LENT_GRACE_MS 30000
 
-/* One node's REC_ENDPOINT record for a MAC. */
-typedef struct {
-    char node[SHED_NAME_MAX + 1];
-    char ip[SHED_OVERLAY_ADDR_MAX];
-    uint64_t epoch;
-} novl_holder_t;
-
-/* A remote shed interface: every node's record for its MAC, and what is
- * programmed from the winner (ipam_holder_wins). */
+/* A remote shed interface: every node's record for its MAC (holders),
+ * and what is programmed from the winner (ipam_holders_winner). */
 typedef struct {
     uint8_t mac[6];
-    novl_holder_t holders[NOVL_HOLDERS_MAX];
-    size_t nholders;
+    ipam_holders_t holders;
     /* programmed: node and ip ("" = nothing programmed) */
     char node[SHED_NAME_MAX + 1];
     char ip[SHED_OVERLAY_ADDR_MAX];
@@ -100,7 +89,7 @@ struct _shed_overlay_t {
      * "plain mode"): refused before anything uses them, counted here. */
     uint64_t bad_addr;
     /* Endpoint records refused (MAC not the one of its IP, key not its
-     * MAC, more than NOVL_HOLDERS_MAX holders of one MAC). */
+     * MAC, more than IPAM_HOLDERS_MAX nodes holding one MAC). */
     uint64_t bad_endpoint;
     uint64_t started_ms; /* monotonic: the lent-address grace counts from it */
 

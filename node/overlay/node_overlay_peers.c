@@ -121,17 +121,6 @@ s_sync_endpoints_of (shed_overlay_t *self, const char *node)
             s_plain_endpoint (self, e, true);
 }
 
-/* The holder whose record wins (ipam_holder_wins), or NULL. */
-static const novl_holder_t *
-s_winner (const novl_endpoint_t *e)
-{
-    const novl_holder_t *w = NULL;
-    for (size_t i = 0; i < e->nholders; i++)
-        if (!w || ipam_holder_wins (e->holders[i].epoch, e->holders[i].node, w->epoch, w->node))
-            w = &e->holders[i];
-    return w;
-}
-
 static void
 s_unprogram_endpoint (shed_overlay_t *self, novl_endpoint_t *e)
 {
@@ -158,7 +147,8 @@ s_endpoint_sync (shed_overlay_t *self, novl_endpoint_t *e)
 {
     char key[SHED_OVERLAY_MAC_MAX];
     novl_mac_text (e->mac, key);
-    const novl_holder_t *w = ipam_holds_mac (self->ipam, e->mac) ? NULL : s_winner (e);
+    const ipam_holder_t *w =
+        ipam_holds_mac (self->ipam, e->mac) ? NULL : ipam_holders_winner (&e->holders);
     if (!w)
         s_unprogram_endpoint (self, e);
     else if (strcmp (w->node, e->node) != 0 || strcmp (w->ip, e->ip) != 0) {
@@ -188,7 +178,7 @@ s_endpoint_sync (shed_overlay_t *self, novl_endpoint_t *e)
         else
             log_debug ("overlay", "endpoint|mac=%s ip=%s node=%s", key, e->ip, e->node);
     }
-    if (!e->nholders) {
+    if (!e->holders.n) {
         log_debug ("overlay", "endpoint removed|mac=%s", key);
         zhashx_delete (self->endpoints, key);
     }
@@ -211,9 +201,9 @@ novl_endpoint_max_epoch (shed_overlay_t *self, const uint8_t mac[6])
     novl_mac_text (mac, key);
     novl_endpoint_t *e = zhashx_lookup (self->endpoints, key);
     uint64_t max = 0;
-    for (size_t i = 0; e && i < e->nholders; i++)
-        if (e->holders[i].epoch > max)
-            max = e->holders[i].epoch;
+    for (size_t i = 0; e && i < e->holders.n; i++)
+        if (e->holders.h[i].epoch > max)
+            max = e->holders.h[i].epoch;
     return max;
 }
 
@@ -231,13 +221,10 @@ s_endpoint_remove (shed_overlay_t *self, const char *keytext, const char *origin
     novl_endpoint_t *e = zhashx_lookup (self->endpoints, key);
     if (!e)
         return;
-    for (size_t i = 0; i < e->nholders; i++)
-        if (strcmp (e->holders[i].node, origin) == 0) {
-            e->holders[i] = e->holders[--e->nholders];
-            s_endpoint_sync (self, e);
-            novl_lent_check (self);
-            return;
-        }
+    if (ipam_holders_drop (&e->holders, origin)) {
+        s_endpoint_sync (self, e);
+        novl_lent_check (self);
+    }
 }
 
 static void
@@ -269,24 +256,16 @@ s_endpoint_set (shed_overlay_t *self, const char *origin, const char *keytext,
         memcpy (e->mac, mac, 6);
         zhashx_insert (self->endpoints, key, e);
     }
-    novl_holder_t *h = NULL;
-    for (size_t i = 0; i < e->nholders; i++)
-        if (strcmp (e->holders[i].node, origin) == 0)
-            h = &e->holders[i];
-    if (!h) {
-        if (e->nholders == NOVL_HOLDERS_MAX) {
-            self->bad_endpoint++;
-            log_warn ("overlay",
-                      "refused an endpoint record: too many nodes hold the MAC|"
-                      "origin=%s mac=%s",
-                      origin, key);
-            return;
-        }
-        h = &e->holders[e->nholders++];
-        snprintf (h->node, sizeof h->node, "%s", origin);
+    if (ipam_holders_set (&e->holders, origin, ip, v->epoch) != 0) {
+        self->bad_endpoint++;
+        log_warn ("overlay",
+                  "refused an endpoint record: too many nodes hold the MAC|"
+                  "origin=%s mac=%s",
+                  origin, key);
+        if (!e->holders.n)
+            zhashx_delete (self->endpoints, key);
+        return;
     }
-    snprintf (h->ip, sizeof h->ip, "%.15s", ip);
-    h->epoch = v->epoch;
     s_endpoint_sync (self, e);
 }
 
@@ -310,7 +289,7 @@ s_lent_one (const char *shed, const char *ip, uint64_t since_ms, void *arg)
         return;
     novl_mac_text (mac, key);
     novl_endpoint_t *e = zhashx_lookup (self->endpoints, key);
-    if (e && e->nholders)
+    if (e && e->holders.n)
         return;
     if (l->now < self->started_ms + NOVL_LENT_GRACE_MS || l->now < since_ms + NOVL_LENT_GRACE_MS)
         return;
