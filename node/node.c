@@ -227,6 +227,22 @@ s_hook_net_attach (void *arg, const char *shed, char *ip, char *mac, char *gw, i
                                 errlen);
 }
 
+static int
+s_hook_net_attach_addr (void *arg, const char *shed, const char *want_ip, char *ip, char *mac,
+                        char *gw, int *prefix, unsigned *mtu, char *err, size_t errlen)
+{
+    return shed_overlay_attach_addr ((shed_overlay_t *) arg, shed, want_ip, ip, mac, gw, prefix,
+                                     mtu, err, errlen);
+}
+
+static void
+s_hook_net_lend (void *arg, const char *shed)
+{
+    char err[256];
+    if (shed_overlay_lend ((shed_overlay_t *) arg, shed, err, sizeof err) != 0)
+        log_warn ("node", "cannot lend the address of a moved shed|shed=%s err=\"%s\"", shed, err);
+}
+
 static void
 s_hook_net_detach (void *arg, const char *shed)
 {
@@ -438,6 +454,8 @@ shed_node_new (const shed_config_t *cfg, char *err, size_t errlen)
         hooks.net_attach = s_hook_net_attach;
         hooks.net_detach = s_hook_net_detach;
         hooks.net_bridge = s_hook_net_bridge;
+        hooks.net_attach_addr = s_hook_net_attach_addr;
+        hooks.net_lend = s_hook_net_lend;
         hooks.net_arg = self->overlay;
     }
     hooks.agent_add = s_hook_agent_add;

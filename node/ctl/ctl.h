@@ -110,5 +110,8 @@ int ctl_node (ctl_t *ctl, int argc, char **argv);
 int ctl_image (ctl_t *ctl, int argc, char **argv);
 int ctl_snapshot (ctl_t *ctl, int argc, char **argv);
 int ctl_move (ctl_t *ctl, int argc, char **argv);
+/* After a drain: move every shed off `node` (NULL: the node asked), one
+ * at a time, a line per shed. 0, or 1 if one did not move. */
+int ctl_drain_move (ctl_t *ctl, const char *node);
 
 #endif

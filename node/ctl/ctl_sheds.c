@@ -469,13 +469,20 @@ ctl_delete (ctl_t *ctl, int argc, char **argv)
 int
 ctl_node (ctl_t *ctl, int argc, char **argv)
 {
-    if (argc < 2 || argc > 3 || (strcmp (argv[1], "drain") && strcmp (argv[1], "undrain")))
-        return ctl_fail ("usage: shedctl node drain|undrain [NODE]");
+    bool move = argc >= 3 && strcmp (argv[argc - 1], "--move") == 0;
+    if (move)
+        argc--;
+    if (argc < 2 || argc > 3 || (strcmp (argv[1], "drain") && strcmp (argv[1], "undrain"))
+        || (move && strcmp (argv[1], "drain")))
+        return ctl_fail ("usage: shedctl node drain [NODE] [--move] | undrain [NODE]");
     api_msg_t req = { .hdr.type = API_NODE_DRAIN_REQ };
     req.u.api_node_drain_req.drain = !strcmp (argv[1], "drain");
-    if (argc == 3)
+    if (argc == 3) {
+        if (strlen (argv[2]) >= sizeof req.u.api_node_drain_req.node)
+            return ctl_fail ("node names are at most 63 characters");
         snprintf (req.u.api_node_drain_req.node, sizeof req.u.api_node_drain_req.node, "%s",
                   argv[2]);
+    }
     api_msg_t rep;
     if (ctl_call (ctl, &req, &rep, API_OK))
         return 1;
@@ -491,5 +498,5 @@ ctl_node (ctl_t *ctl, int argc, char **argv)
     else
         printf ("%s: %s\n", argv[1], rep.u.api_ok.message);
     wire_msg_free (&api_proto, &rep);
-    return 0;
+    return move ? ctl_drain_move (ctl, argc == 3 ? argv[2] : NULL) : 0;
 }

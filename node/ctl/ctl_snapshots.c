@@ -250,6 +250,73 @@ ctl_move (ctl_t *ctl, int argc, char **argv)
     return 0;
 }
 
+/* One move; 0 with the target in `to`, or 1 (the reason printed). */
+static int
+s_move_one (ctl_t *ctl, const char *name, char *to, size_t tolen, uint64_t *ms)
+{
+    api_msg_t req = { .hdr.type = API_SHED_MOVE_REQ }, rep;
+    snprintf (req.u.api_shed_move_req.name, sizeof req.u.api_shed_move_req.name, "%s", name);
+    if (ctl_call (ctl, &req, &rep, API_SHED_MOVE_REP) != 0)
+        return 1;
+    snprintf (to, tolen, "%s", rep.u.api_shed_move_rep.to);
+    *ms = rep.u.api_shed_move_rep.total_ms;
+    wire_msg_free (&api_proto, &rep);
+    return 0;
+}
+
+int
+ctl_drain_move (ctl_t *ctl, const char *node)
+{
+    char self[64] = "";
+    if (!node) {
+        api_msg_t req = { .hdr.type = API_STATUS_REQ }, rep;
+        if (ctl_call (ctl, &req, &rep, API_STATUS_REP) != 0)
+            return 1;
+        snprintf (self, sizeof self, "%s", rep.u.api_status_rep.name);
+        wire_msg_free (&api_proto, &rep);
+        node = self;
+    }
+    api_msg_t req = { .hdr.type = API_SHED_LIST_REQ }, rep;
+    snprintf (req.u.api_shed_list_req.node, sizeof req.u.api_shed_list_req.node, "%s", node);
+    if (ctl_call (ctl, &req, &rep, API_SHED_LIST_REP) != 0)
+        return 1;
+    size_t n = rep.u.api_shed_list_rep.sheds.n, failed = 0;
+    char (*names)[64] = calloc (n ? n : 1, sizeof *names);
+    if (!names) {
+        wire_msg_free (&api_proto, &rep);
+        return ctl_fail ("out of memory");
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const api_shed_t *s = &rep.u.api_shed_list_rep.sheds.items[i];
+        if (strcmp (s->node, node) == 0)
+            snprintf (names[k++], sizeof names[0], "%s", s->name);
+    }
+    wire_msg_free (&api_proto, &rep);
+    if (ctl->timeout_ms < S_CREATE_TIMEOUT_MS)
+        ctl->timeout_ms = S_CREATE_TIMEOUT_MS;
+    printf ("moving %zu shed%s off %s\n", k, k == 1 ? "" : "s", node);
+    for (size_t i = 0; i < k; i++) {
+        char to[64] = "";
+        uint64_t ms = 0;
+        /* One at a time: each move stops its shed for its own transfer
+         * only, and a failure leaves the rest where they run. */
+        if (s_move_one (ctl, names[i], to, sizeof to, &ms) == 0)
+            printf ("[%zu/%zu] %s -> %s (%llu ms)\n", i + 1, k, names[i], to,
+                    (unsigned long long) ms);
+        else {
+            printf ("[%zu/%zu] %s: not moved (above)\n", i + 1, k, names[i]);
+            failed++;
+        }
+        fflush (stdout);
+    }
+    free (names);
+    if (failed)
+        return ctl_fail ("%zu of %zu sheds stayed on %s", failed, k, node);
+    printf ("%s holds no sheds\n", node);
+    return 0;
+}
+
 int
 ctl_snapshot (ctl_t *ctl, int argc, char **argv)
 {

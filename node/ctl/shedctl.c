@@ -69,7 +69,8 @@ static const ctl_cmd_t s_commands[] = {
     { "stop", ctl_stop,     "stop NAME[@NODE] [--request-id ID]  stop a shed, keeping it" },
     { "delete", ctl_delete, "delete NAME[@NODE] [--force] [--request-id ID]  delete a shed (--force: forget\n"
       "    a lost one; --request-id: a retry after \"outcome unknown\" is safe)" },
-    { "node", ctl_node,     "node drain|undrain [NODE]  stop/resume placing new sheds on a node" },
+    { "node", ctl_node,     "node drain [NODE] [--move] | undrain [NODE]  stop/resume placing new\n"
+      "                       sheds on a node; --move also moves its sheds away" },
     { "image", ctl_image,
       "image import NAME FILE | list | show NAME | rm NAME  root file system images on this\n"
       "    node (FILE: tar, tar.gz or tar.zst, read by shedctl and sent to the node)" },

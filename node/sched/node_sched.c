@@ -112,7 +112,7 @@ s_on_shed_change (const shed_record_t *rec, void *arg)
                                    own.u.rec_shed.moves };
                 names_shed_t b = { r->name,       rec->origin, r->request_id,
                                    r->created_ms, false,       r->moves };
-                if (r->moves > own.u.rec_shed.moves && !streq (r->state, "starting")) {
+                if (sched__shed_moves (r) > own.u.rec_shed.moves) {
                     /* It moved there (this node was down, or the move's
                      * end here did not run): the moved shed wins and the
                      * copy left here goes (docs/snapshots.md, "Move"). */

@@ -287,6 +287,22 @@ s_readopt_done (shed_sched_t *self, s_work_t *w, driver_job_t *job)
     }
     rec_shed_t *r = &m.u.rec_shed;
     bool want_running = streq (w->was, "running") || streq (w->was, "starting");
+    if (!w->starting && r->moves > 0 && streq (w->was, "starting")
+        && (job->rc != 0 || job->status.state == DRIVER_ST_ABSENT)) {
+        /* A move here that this node's crash cut short: the shed still runs
+         * where it came from (its node started it again), so nothing here
+         * is kept, not even an error record that would outrank it. */
+        log_warn (S_COMP, "re-adopted: an interrupted move is dropped|shed=%s moves=%" PRIu64,
+                  r->name, r->moves);
+        if (self->hooks.net_detach)
+            self->hooks.net_detach (self->hooks.net_arg, r->name);
+        sched_admit_release (self->admit, r->name);
+        sched__own_delete (self, r->name);
+        sched__publish_node (self);
+        wire_msg_free (&rec_proto, &m);
+        s_work_done (self, w);
+        return;
+    }
     if (w->starting) {
         snprintf (r->state, sizeof r->state, "%s", job->rc ? "error" : "running");
         snprintf (r->error, sizeof r->error, "%s", job->rc ? job->err.message : "");

@@ -31,6 +31,8 @@
 #include "node/drivers/driver.h"
 #include "node/drivers/driver_worker.h"
 
+#include <string.h>
+
 #define S_COMP               "sched"
 #define S_MIB                (1024ull * 1024ull)
 /* How long an API call may wait on peers before it is answered anyway
@@ -255,6 +257,16 @@ void sched__agent_remove (shed_sched_t *self, const char *name);
 /* Our sheds after a restart: admission restored now, each reconciled with
  * the driver on the worker. */
 void sched__readopt (shed_sched_t *self);
+
+/* The moves that count for a shed's name (names_wins): only those of a
+ * shed that runs or is stopped, so a move's target supersedes its source
+ * once it runs, and a target that died half way (starting, error) never
+ * outranks the shed it copied. */
+static inline uint64_t
+sched__shed_moves (const rec_shed_t *r)
+{
+    return strcmp (r->state, "running") == 0 || strcmp (r->state, "stopped") == 0 ? r->moves : 0;
+}
 
 /* Placement candidates for `job` (sched_jobs.c). */
 size_t sched__place (shed_sched_t *self, const sc_job_t *job, char cand[][REC_NAME_MAX + 1],

@@ -54,8 +54,8 @@ sched__serve_reserve (shed_sched_t *self, const char *origin, const nsched_reser
     assert (ns);
     for (size_t i = 0; i < sheds.n; i++) {
         const rec_shed_t *r = &sheds.items[i].m.u.rec_shed;
-        ns[i] = (names_shed_t){ r->name, sheds.items[i].origin, r->request_id, r->created_ms, false,
-                                r->moves };
+        ns[i] = (names_shed_t){ r->name, sheds.items[i].origin, r->request_id, r->created_ms,
+                                false,   sched__shed_moves (r) };
     }
     /* Reservations: the replicated `name` records of every origin (a
      * previous coordinator's too), ours held in memory. */

@@ -142,8 +142,8 @@ sched__sheds_dups (s_sheds_t *v)
         if (v->items[i].lost)
             continue;
         const rec_shed_t *r = &v->items[i].m.u.rec_shed;
-        ns[k] = (names_shed_t){ r->name, v->items[i].origin, r->request_id, r->created_ms, false,
-                                r->moves };
+        ns[k] = (names_shed_t){ r->name, v->items[i].origin,   r->request_id, r->created_ms,
+                                false,   sched__shed_moves (r) };
         idx[k++] = i;
     }
     names_resolve (ns, k);
@@ -168,14 +168,14 @@ sched__sheds_winner (s_sheds_t *v, const char *name)
                            sh->m.u.rec_shed.request_id,
                            sh->m.u.rec_shed.created_ms,
                            false,
-                           sh->m.u.rec_shed.moves };
+                           sched__shed_moves (&sh->m.u.rec_shed) };
         if (best) {
             names_shed_t b = { name,
                                best->origin,
                                best->m.u.rec_shed.request_id,
                                best->m.u.rec_shed.created_ms,
                                false,
-                               best->m.u.rec_shed.moves };
+                               sched__shed_moves (&best->m.u.rec_shed) };
             if (!names_wins (&a, &b))
                 continue;
         }

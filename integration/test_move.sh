@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# integration/test_move.sh: moving container sheds between real nodes
+# (docs/snapshots.md, "Move"), 3 nodes, real runc:
+#   1. WEB (node 1) holds a file; PEER (node 3) pings WEB's overlay address
+#      all along; `shedctl move WEB --to node2` asked on node 3: WEB runs on
+#      node 2 with the same name, address and MAC and the file; node 1 has
+#      nothing of it left; PEER's pings answer again, the gap is reported;
+#   2. the target dies during a move (WEB holds 64 MB, node 3 is killed
+#      while it fetches): the move fails with the reason, WEB runs again
+#      on its node with its data; node 3 comes back;
+#   3. refusals: a move to the node it is on, of an unknown shed;
+#   4. `node drain node2 --move`: every shed leaves node 2 (placement picks
+#      where), names and data kept.
+# Only 198.18.0.0/16 and 198.19.0.0/16 inside namespaces this run creates.
+# Needs root, runc, busybox-static, a static shed-agent; exits 77 (skip)
+# otherwise.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR
+. "$(dirname "$0")/harness.sh"
+
+ROOT_DIR=$(cd "$(dirname "$0")/.." && pwd)
+[[ -x "$H_BUILD/agent/shed-agent" ]] || h_skip "shed-agent not built"
+file -L "$H_BUILD/agent/shed-agent" | grep -q 'statically linked' \
+    || h_skip "shed-agent is not static (sanitizer build?)"
+command -v runc >/dev/null 2>&1 || h_skip "no runc (apt-get install runc)"
+[[ -x /bin/busybox ]] || h_skip "no busybox-static"
+
+N=3
+h_init "$N"
+h_sheds_init
+export H_DRIVER=container
+WEB="web$$"
+PEER="peer$$"
+
+"$ROOT_DIR/scripts/build-image.sh" busybox "$H_TMP/busybox.tar.gz" >/dev/null
+for ((i = 1; i <= N; i++)); do h_start_node "$i" --config "$(h_sheds_config "$i")"; done
+for ((i = 1; i <= N; i++)); do h_wait_ready "$i" 30; done
+h_wait_members "$N" 20 || h_fail "the $N nodes did not see each other"
+for ((i = 1; i <= N; i++)); do
+    h_ctl "$i" image import busybox "$H_TMP/busybox.tar.gz" >/dev/null \
+        || h_fail "image import on node $i"
+done
+
+create() { h_ctl "$1" create "${@:2}" >"$H_TMP/create.out" 2>&1; }
+shed_field() {
+    h_ctl "$1" show "$2" --json 2>/dev/null \
+        | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$3"
+}
+prov() {
+    SHED_CTL_TIMEOUT=30 h_ctl "$1" provision "$2" --step "$3" "${@:4}" 2>&1 \
+        | sed '/^--- step-[0-9]*: /,$d; s/^\[step-[0-9]*\] //' | grep -v '^shedctl: run ' || true
+}
+agent_up() { [[ "$(prov "$1" "$2" 'echo up')" == *up* ]]; }
+on_node() { [[ "$(shed_field 1 "$1" node)" == "$2" && "$(shed_field 1 "$1" state)" == running ]]; }
+
+h_retry 20 create 1 "$WEB" --node node1 --image busybox --disk 256M --memory 128M \
+    || h_fail "create $WEB: $(cat "$H_TMP/create.out")"
+h_retry 20 create 3 "$PEER" --node node3 --image busybox \
+    || h_fail "create $PEER: $(cat "$H_TMP/create.out")"
+h_retry 20 agent_up 1 "$WEB" || h_fail "the agent of $WEB does not answer"
+h_retry 20 agent_up 3 "$PEER" || h_fail "the agent of $PEER does not answer"
+IP=$(shed_field 1 "$WEB" ip)
+IP=${IP%%/*}
+MAC=$(shed_field 1 "$WEB" mac)
+
+h_log "--- 1. move $WEB node1 -> node2 while $PEER pings $IP"
+prov 1 "$WEB" 'echo kept-across > /data.txt; sync' --user root >/dev/null
+# The pings come from PEER's network namespace (the host's ping, entered
+# with nsenter): the same path a shed's packets take, without needing
+# CAP_NET_RAW inside the shed's user namespace.
+ppid=$(h_shed_pid "$PEER" 3)
+[[ -n "$ppid" ]] || h_fail "no PID 1 for $PEER"
+peer_ping() { nsenter -t "$ppid" -n ping -c1 -W1 "$IP" >/dev/null 2>&1; }
+h_retry 20 peer_ping || h_fail "$PEER cannot ping $WEB before the move"
+nsenter -t "$ppid" -n ping -i 0.1 -W1 "$IP" >"$H_TMP/ping.log" 2>&1 &
+pingpid=$!
+sleep 1
+h_ctl 3 move "$WEB" --to node2 --json >"$H_TMP/move.json" 2>&1 \
+    || h_fail "move: $(cat "$H_TMP/move.json")"
+h_log "move: $(cat "$H_TMP/move.json")"
+h_retry 10 on_node "$WEB" node2 || h_fail "$WEB is not running on node2: $(h_ctl 1 show "$WEB")"
+h_assert_eq "$IP" "$(shed_field 1 "$WEB" ip | cut -d/ -f1)" "$WEB's address after the move"
+h_assert_eq "$MAC" "$(shed_field 1 "$WEB" mac)" "$WEB's MAC after the move"
+h_retry 20 agent_up 2 "$WEB" || h_fail "the agent of $WEB does not answer on node 2"
+h_assert_eq kept-across "$(prov 2 "$WEB" 'cat /data.txt' | tail -1)" "/data.txt after the move"
+h_assert_eq 1 "$(h_ctl 1 list --json | /usr/bin/python3 -c "import json,sys; print(sum(1 for s in json.load(sys.stdin) if s['name']=='$WEB'))")" \
+    "sheds named $WEB in the cluster"
+[[ ! -e "$(h_datadir 1)/sheds/$WEB" ]] || h_fail "node 1 kept $WEB's directory"
+answered() { tail -3 "$H_TMP/ping.log" | grep -q "bytes from $IP"; }
+h_retry 20 answered || h_fail "$WEB's address does not answer after the move: $(tail -5 "$H_TMP/ping.log")"
+kill "$pingpid" 2>/dev/null || true
+wait "$pingpid" 2>/dev/null || true
+gap=$(/usr/bin/python3 -c '
+import re, sys
+seqs = [int(m.group(1)) for m in re.finditer(r"icmp_seq=(\d+)", open(sys.argv[1]).read())]
+gaps = [b - a for a, b in zip(seqs, seqs[1:])]
+print(int((max(gaps) if gaps else 0) * 100))' "$H_TMP/ping.log")
+h_log "$WEB on node2 at $IP ($MAC), /data.txt kept; ping gap ${gap} ms"
+
+h_log "--- 2. the target dies during a move"
+prov 2 "$WEB" 'dd if=/dev/urandom of=/big bs=1M count=64 2>/dev/null; sync' --user root >/dev/null
+h_ctl 2 move "$WEB" --to node3 >"$H_TMP/move2.out" 2>&1 &
+mpid=$!
+fetching() { grep -q "snapshot fetch.*name=mv-.*from=node2" "$(h_logfile 3)"; }
+h_retry 30 fetching || h_fail "node 3 never started fetching $WEB: $(cat "$H_TMP/move2.out")"
+h_kill 3
+rc=0
+wait "$mpid" || rc=$?
+((rc != 0)) || h_fail "a move whose target died succeeded: $(cat "$H_TMP/move2.out")"
+h_log "move refused: $(cat "$H_TMP/move2.out")"
+h_retry 20 on_node "$WEB" node2 || h_fail "$WEB is not running on node 2 again: $(h_ctl 1 show "$WEB")"
+h_retry 20 agent_up 2 "$WEB" || h_fail "the agent of $WEB did not come back"
+h_assert_eq kept-across "$(prov 2 "$WEB" 'cat /data.txt' | tail -1)" "/data.txt after a failed move"
+h_start_node 3 --config "$H_TMP/n3/config.yaml"
+h_wait_ready 3 30
+h_wait_members "$N" 30 || h_fail "node 3 did not come back"
+
+h_log "--- 3. refusals"
+out=$(h_ctl 1 move "$WEB" --to node2 2>&1) && h_fail "a move to its own node: $out"
+[[ "$out" == *"already runs on node2"* ]] || h_fail "move to its node: $out"
+out=$(h_ctl 1 move "nosuch$$" 2>&1) && h_fail "a move of an unknown shed: $out"
+[[ "$out" == *"no shed named"* ]] || h_fail "unknown shed: $out"
+
+h_log "--- 4. node drain node2 --move"
+h_ctl 1 node drain node2 --move >"$H_TMP/drain.out" 2>&1 || h_fail "drain --move: $(cat "$H_TMP/drain.out")"
+h_log "drain: $(tr '\n' ' ' <"$H_TMP/drain.out")"
+left() { [[ "$(shed_field 1 "$WEB" node)" != node2 && "$(shed_field 1 "$WEB" state)" == running ]]; }
+h_retry 20 left || h_fail "$WEB is still on node2 after drain --move"
+to=$(shed_field 1 "$WEB" node)
+h_retry 20 agent_up "${to#node}" "$WEB" || h_fail "the agent of $WEB does not answer on $to"
+h_assert_eq kept-across "$(prov "${to#node}" "$WEB" 'cat /data.txt' | tail -1)" "/data.txt after drain --move"
+h_assert_eq "$IP" "$(shed_field 1 "$WEB" ip | cut -d/ -f1)" "$WEB's address after drain --move"
+
+h_ctl 1 delete "$WEB" >/dev/null || h_fail "delete $WEB"
+h_ctl 1 delete "$PEER" >/dev/null || h_fail "delete $PEER"
+h_log "PASS"
