@@ -35,6 +35,12 @@ grep -qE '^shed_overlay_peer_packets_total\{peer="node[0-9]+",direction="tx"\} [
     || h_fail "node1's /metrics shows no overlay packets to a peer"
 grep -qE "node3 +198\.18\.0\.13:7946 +failed" "$out" || h_fail "the killed node was not reported failed"
 grep -qE " unreachable " "$out" || h_fail "the killed node's sheds were not reported unreachable"
+if grep -q "== 5b\." "$out"; then
+    # Container sheds: snapshot, create from it elsewhere, move with the address.
+    grep -qE "^moved db from node[0-9]+ to node[0-9]+, address " "$out" || h_fail "db did not move"
+    [[ $(grep -c "^written before the snapshot" "$out") -ge 2 ]] \
+        || h_fail "web-copy does not hold the snapshot's file"
+fi
 if grep -q "did not answer\|!! " "$out"; then
     h_fail "a demo step failed"
 fi
