@@ -8,8 +8,10 @@
 #   2. the target dies during a move (WEB holds 64 MB, node 3 is killed
 #      while it fetches): the move fails with the reason, WEB runs again
 #      on its node with its data; node 3 comes back;
+#   2b. the source dies right after the target started (fault injection:
+#      SHED_TEST_MOVE_CRASH): back, it removes its stale copy; one WEB runs;
 #   3. refusals: a move to the node it is on, of an unknown shed;
-#   4. `node drain node2 --move`: every shed leaves node 2 (placement picks
+#   4. `node drain node3 --move`: every shed leaves node 3 (placement picks
 #      where), names and data kept.
 # Only 198.18.0.0/16 and 198.19.0.0/16 inside namespaces this run creates.
 # Needs root, runc, busybox-static, a static shed-agent; exits 77 (skip)
@@ -115,22 +117,55 @@ h_start_node 3 --config "$H_TMP/n3/config.yaml"
 h_wait_ready 3 30
 h_wait_members "$N" 30 || h_fail "node 3 did not come back"
 
+h_log "--- 2b. the source dies after the target started; back, it drops its stale copy"
+# SHED_TEST_MOVE_CRASH: node 2 exits (as a kill -9 would) right after
+# node 3 answered that WEB runs there, before node 2 removed its copy.
+h_stop_node 2
+SHED_TEST_MOVE_CRASH=1 h_start_node 2 --config "$H_TMP/n2/config.yaml"
+h_wait_ready 2 30
+h_wait_members "$N" 30 || h_fail "node 2 did not come back"
+h_retry 20 on_node "$WEB" node2 || h_fail "$WEB not re-adopted on node 2"
+h_ctl 1 move "$WEB" --to node3 >"$H_TMP/move3.out" 2>&1 || true
+h_retry 20 eval '! h_alive 2' || h_fail "node 2 did not exit after the target started"
+h_retry 20 on_node "$WEB" node3 || h_fail "$WEB is not running on node 3: $(h_ctl 1 show "$WEB")"
+h_start_node 2 --config "$H_TMP/n2/config.yaml"
+h_wait_ready 2 30
+h_retry 30 eval "grep -q 'stale copy of a moved shed.*shed=$WEB' '$(h_logfile 2)'" \
+    || h_fail "node 2 kept its stale copy of $WEB"
+count() { h_ctl 1 list --json | /usr/bin/python3 -c "import json,sys; print(sum(1 for s in json.load(sys.stdin) if s['name']=='$WEB'))"; }
+h_retry 20 eval '[[ "$(count)" == 1 ]]' || h_fail "$WEB is listed $(count) times"
+h_retry 20 eval "[[ ! -e '$(h_datadir 2)/sheds/$WEB' ]]" || h_fail "node 2 kept $WEB's directory"
+h_retry 20 agent_up 3 "$WEB" || h_fail "the agent of $WEB does not answer on node 3"
+h_assert_eq kept-across "$(prov 3 "$WEB" 'cat /data.txt' | tail -1)" "/data.txt on node 3"
+h_log "node 2 died after node 3 started $WEB; back, it removed its stale copy"
+
 h_log "--- 3. refusals"
-out=$(h_ctl 1 move "$WEB" --to node2 2>&1) && h_fail "a move to its own node: $out"
-[[ "$out" == *"already runs on node2"* ]] || h_fail "move to its node: $out"
+out=$(h_ctl 1 move "$WEB" --to node3 2>&1) && h_fail "a move to its own node: $out"
+[[ "$out" == *"already runs on node3"* ]] || h_fail "move to its node: $out"
 out=$(h_ctl 1 move "nosuch$$" 2>&1) && h_fail "a move of an unknown shed: $out"
 [[ "$out" == *"no shed named"* ]] || h_fail "unknown shed: $out"
 
-h_log "--- 4. node drain node2 --move"
-h_ctl 1 node drain node2 --move >"$H_TMP/drain.out" 2>&1 || h_fail "drain --move: $(cat "$H_TMP/drain.out")"
+h_log "--- 4. node drain node3 --move: three sheds leave it"
+EXTRA="extra$$"
+h_retry 20 create 1 "$EXTRA" --node node3 --image busybox \
+    || h_fail "create $EXTRA: $(cat "$H_TMP/create.out")"
+h_assert_eq 3 "$(h_ctl 1 list --node node3 --json | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" \
+    "sheds on node3 before the drain"
+h_ctl 1 node drain node3 --move >"$H_TMP/drain.out" 2>&1 || h_fail "drain --move: $(cat "$H_TMP/drain.out")"
 h_log "drain: $(tr '\n' ' ' <"$H_TMP/drain.out")"
-left() { [[ "$(shed_field 1 "$WEB" node)" != node2 && "$(shed_field 1 "$WEB" state)" == running ]]; }
-h_retry 20 left || h_fail "$WEB is still on node2 after drain --move"
+left() { [[ "$(shed_field 1 "$WEB" node)" != node3 && "$(shed_field 1 "$WEB" state)" == running ]]; }
+h_retry 20 left || h_fail "$WEB is still on node3 after drain --move"
 to=$(shed_field 1 "$WEB" node)
 h_retry 20 agent_up "${to#node}" "$WEB" || h_fail "the agent of $WEB does not answer on $to"
 h_assert_eq kept-across "$(prov "${to#node}" "$WEB" 'cat /data.txt' | tail -1)" "/data.txt after drain --move"
 h_assert_eq "$IP" "$(shed_field 1 "$WEB" ip | cut -d/ -f1)" "$WEB's address after drain --move"
+for s in "$PEER" "$EXTRA"; do
+    h_retry 20 eval '[[ "$(shed_field 1 "$s" node)" != node3 && "$(shed_field 1 "$s" state)" == running ]]' \
+        || h_fail "$s did not leave node3"
+done
+grep -q "node3 holds no sheds" "$H_TMP/drain.out" || h_fail "drain output: $(cat "$H_TMP/drain.out")"
 
 h_ctl 1 delete "$WEB" >/dev/null || h_fail "delete $WEB"
 h_ctl 1 delete "$PEER" >/dev/null || h_fail "delete $PEER"
+h_ctl 1 delete "$EXTRA" >/dev/null || h_fail "delete $EXTRA"
 h_log "PASS"

@@ -99,6 +99,8 @@ s_on_shed_change (const shed_record_t *rec, void *arg)
         s_resv_t *rv = (s_resv_t *) zhashx_lookup (self->resv, r->name);
         if (rv && streq (rv->rid, r->request_id) && !streq (r->state, "starting"))
             sched__resv_drop (self, r->name);
+        if (!streq (rec->origin, self->name) && zhashx_lookup (self->orphans, r->name))
+            sched__orphan_check (self, r->name);
         /* Someone else's shed with the name of one of ours: a duplicate
          * made across a partition. Say so once, loudly; delete nothing. */
         if (!streq (rec->origin, self->name)) {
@@ -428,6 +430,7 @@ shed_sched_new (const shed_config_t *cfg, shed_nrpc_t *rpc, shed_members_t *memb
     self->gone = zhashx_new ();
     zhashx_set_destructor (self->gone, sched__chunk_free_fn);
     self->dup_warned = zhashx_new ();
+    self->orphans = zhashx_new ();
     zhashx_set_destructor (self->dup_warned, sched__free_fn);
     self->ops = zhashx_new ();
     zhashx_set_destructor (self->ops, sched__free_fn);
@@ -524,6 +527,7 @@ shed_sched_destroy (shed_sched_t **self_p)
     zhashx_destroy (&self->lost);
     zhashx_destroy (&self->gone);
     zhashx_destroy (&self->dup_warned);
+    zhashx_destroy (&self->orphans);
     zhashx_destroy (&self->ops);
     free (self);
     *self_p = NULL;

@@ -336,7 +336,11 @@ s_readopt_done (shed_sched_t *self, s_work_t *w, driver_job_t *job)
     log_info (S_COMP, "re-adopted|shed=%s was=%s now=%s", r->name, w->was, r->state);
     sched__own_put (self, &m);
     wire_msg_free (&rec_proto, &m);
+    char name[REC_NAME_MAX + 1];
+    snprintf (name, sizeof name, "%s", w->name);
     s_work_done (self, w);
+    /* Down while it moved away: the copy that runs elsewhere wins. */
+    sched__check_superseded (self, name);
 }
 
 typedef struct {
@@ -391,6 +395,7 @@ sched__readopt (shed_sched_t *self)
         wire_msg_free (&rec_proto, &m);
     }
     free (v.names);
+    sched__orphans_scan (self);
 }
 
 /* ---- the worker's events ------------------------------------------------------------- */

@@ -171,6 +171,7 @@ struct _shed_sched_t {
     zhashx_t *lost;       /* "origin/name" -> zchunk_t: sheds of removed origins */
     zhashx_t *gone;       /* "origin/name" -> zchunk_t: deleted while not alive */
     zhashx_t *dup_warned; /* names we warned about as duplicates */
+    zhashx_t *orphans;    /* sheds the driver holds with no record of ours */
     zhashx_t *ops;        /* op request id -> s_opdone_t */
     zlistx_t *exts;       /* other components' methods (node_sched.c) */
     uint64_t counter;
@@ -282,6 +283,14 @@ int sched__claim_fetch (shed_sched_t *self, const nsched_claim_t *c, driver_job_
 /* Our shed `name` runs on `to` now: the copy here goes (address lent,
  * admission released, record deleted, the driver removes it). */
 void sched__moved_away (shed_sched_t *self, const char *name, const char *to);
+/* Does a record of another node supersede ours of `name` (more moves,
+ * running or stopped there)? Then sched__moved_away. */
+void sched__check_superseded (shed_sched_t *self, const char *name);
+/* After re-adoption: what the driver holds without a record of ours. Those
+ * another node runs (a move this node did not see end) are removed, now
+ * or when that node's record arrives (sched__orphan_check). */
+void sched__orphans_scan (shed_sched_t *self);
+void sched__orphan_check (shed_sched_t *self, const char *name);
 /* The driver worker's events for W_SNAP. */
 void sched__snap_done (shed_sched_t *self, s_work_t *w, driver_job_t *job, driver_job_event_t ev);
 

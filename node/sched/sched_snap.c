@@ -194,6 +194,132 @@ sched__moved_away (shed_sched_t *self, const char *name, const char *to)
     zhashx_update (self->busy, name, w);
 }
 
+typedef struct {
+    shed_sched_t *sched;
+    const char *name;
+    uint64_t ours;
+    char by[REC_NAME_MAX + 1];
+} s_superseded_t;
+
+static void
+s_superseded_one (const shed_record_t *rec, void *arg)
+{
+    s_superseded_t *s = (s_superseded_t *) arg;
+    if (s->by[0] || !streq (rec->key, s->name) || streq (rec->origin, s->sched->name)
+        || !streq (rec->status, "alive"))
+        return;
+    rec_msg_t m;
+    if (wire_decode (&rec_proto, rec->value, rec->len, &m, NULL) != WIRE_OK)
+        return;
+    if (m.hdr.type == REC_SHED && sched__shed_moves (&m.u.rec_shed) > s->ours)
+        snprintf (s->by, sizeof s->by, "%s", rec->origin);
+    wire_msg_free (&rec_proto, &m);
+}
+
+void
+sched__check_superseded (shed_sched_t *self, const char *name)
+{
+    rec_msg_t own;
+    if (!sched__own_get (self, name, &own))
+        return;
+    s_superseded_t s = { self, name, own.u.rec_shed.moves, "" };
+    wire_msg_free (&rec_proto, &own);
+    shed_nstate_list (self->state, REC_KIND_SHED, s_superseded_one, &s);
+    if (s.by[0]) {
+        log_warn (S_COMP, "stale copy of a moved shed|shed=%s here=%s moved_to=%s action=removed",
+                  name, self->name, s.by);
+        sched__moved_away (self, name, s.by);
+    }
+}
+
+static void
+s_orphan_add (void *arg, const char *name)
+{
+    shed_sched_t *self = (shed_sched_t *) arg;
+    rec_msg_t own;
+    if (sched__own_get (self, name, &own)) {
+        wire_msg_free (&rec_proto, &own);
+        return;
+    }
+    zhashx_update (self->orphans, name, (void *) "1");
+}
+
+typedef struct {
+    shed_sched_t *sched;
+    const char *name;
+    char by[REC_NAME_MAX + 1];
+} s_runs_t;
+
+static void
+s_runs_one (const shed_record_t *rec, void *arg)
+{
+    s_runs_t *s = (s_runs_t *) arg;
+    if (s->by[0] || !streq (rec->key, s->name) || streq (rec->origin, s->sched->name)
+        || !streq (rec->status, "alive"))
+        return;
+    rec_msg_t m;
+    if (wire_decode (&rec_proto, rec->value, rec->len, &m, NULL) != WIRE_OK)
+        return;
+    if (m.hdr.type == REC_SHED
+        && (streq (m.u.rec_shed.state, "running") || streq (m.u.rec_shed.state, "stopped")))
+        snprintf (s->by, sizeof s->by, "%s", rec->origin);
+    wire_msg_free (&rec_proto, &m);
+}
+
+void
+sched__orphan_check (shed_sched_t *self, const char *name)
+{
+    rec_msg_t own;
+    if (sched__own_get (self, name, &own)) {
+        /* Ours again (a create of that name here): not an orphan. */
+        wire_msg_free (&rec_proto, &own);
+        zhashx_delete (self->orphans, name);
+        return;
+    }
+    s_runs_t s = { self, name, "" };
+    shed_nstate_list (self->state, REC_KIND_SHED, s_runs_one, &s);
+    if (!s.by[0] || zhashx_lookup (self->busy, name))
+        return;
+    char key[REC_NAME_MAX + 1];
+    snprintf (key, sizeof key, "%s", name);
+    zhashx_delete (self->orphans, key);
+    /* The name runs on another node and nothing here claims it: what the
+     * driver holds is the leftover of a move (this node died before its
+     * end) or of a claim undone while it was down. */
+    log_warn (S_COMP, "leftover of a shed that runs elsewhere|shed=%s runs_on=%s action=removed",
+              key, s.by);
+    s_work_t *w = sched__work_new (W_UNDO, key, "");
+    driver_job_t *job = driver_job_new (DRIVER_JOB_REMOVE, key);
+    if (!w || !job) {
+        free (w);
+        free (job);
+        return;
+    }
+    job->ctx = w;
+    if (driver_worker_submit (self->worker, &job, S_DRIVER_TIMEOUT_MS) != 0) {
+        free (job);
+        free (w);
+        return;
+    }
+    zhashx_update (self->busy, key, w);
+}
+
+void
+sched__orphans_scan (shed_sched_t *self)
+{
+    if (!self->driver)
+        return;
+    /* A readdir of the driver's state (driver.h list): quick, at start. */
+    driver_list (self->driver, s_orphan_add, self, NULL);
+    zlistx_t *names = zhashx_keys (self->orphans);
+    for (const char *n = (const char *) zlistx_first (names); n;
+         n = (const char *) zlistx_next (names)) {
+        log_info (S_COMP, "held by the driver without a record|shed=%s", n);
+        sched__orphan_check (self, n);
+    }
+    zlistx_destroy (&names);
+}
+
 void
 shed_sched_move_end (shed_sched_t *self, const char *name, bool moved, const char *to)
 {

@@ -26,6 +26,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
     shed_snaps_t *snaps;
@@ -145,6 +146,13 @@ s_claimed (int status, const char *error, const uint8_t *body, size_t len, void 
         if (!res.u.nsched_result.ok)
             snprintf (why, sizeof why, "node %s: %s", m->to, res.u.nsched_result.why);
         wire_msg_free (&nsched_proto, &res);
+    }
+    if (!why[0] && getenv ("SHED_TEST_MOVE_CRASH")) {
+        /* Fault injection for integration/test_move.sh: this node dies
+         * between the target's "running" and the end of the move here, as
+         * a kill -9 would; the copy left here must go when it comes back. */
+        log_warn (S_COMP, "SHED_TEST_MOVE_CRASH: exiting before the move ends|shed=%s", m->shed);
+        _exit (70);
     }
     if (!self->closing && self->sched)
         shed_sched_move_end (self->sched, m->shed, why[0] == 0, m->to);
