@@ -310,6 +310,7 @@ s_render_metrics (shed_prom_t *prom, void *arg)
         .events = self->events,
         .agents = self->agents,
         .hooks = self->hooks,
+        .snaps = self->snaps,
         .sched = self->sched,
     };
     shed_metrics_render (prom, &src);

@@ -233,6 +233,34 @@ static const s_row_t s_bus_rows[] = {
 };
 /* clang-format on */
 
+/* Snapshots: shed_snaps_stats (node/snapshots/node_snaps.h). */
+/* clang-format off */
+static const s_row_t s_snaps_rows[] = {
+    { "shed_snapshots", G, "Snapshots whose data this node holds.", NULL, NULL, "held" },
+    { "shed_snapshots_bytes", G, "Bytes of snapshot data held here, and the quota (0: none).",
+      "kind", "used", "used" },
+    { "shed_snapshots_bytes", G, NULL, "kind", "quota", "quota" },
+    { "shed_snapshot_captures_total", C, "Snapshots taken of this node's sheds, by result.",
+      "result", "ok", "captures_ok" },
+    { "shed_snapshot_captures_total", C, NULL, "result", "failed", "captures_failed" },
+    { "shed_snapshot_fetches_total", C, "Snapshot data brought here from another node, by "
+      "result.", "result", "ok", "fetches_ok" },
+    { "shed_snapshot_fetches_total", C, NULL, "result", "failed", "fetches_failed" },
+    { "shed_snapshot_transfer_bytes_total", C, "Snapshot bytes moved between nodes: fetched "
+      "here, served to peers, kept from a partial copy (resumed).", "direction", "fetched",
+      "fetched_bytes" },
+    { "shed_snapshot_transfer_bytes_total", C, NULL, "direction", "served", "served_bytes" },
+    { "shed_snapshot_transfer_bytes_total", C, NULL, "direction", "resumed", "resumed_bytes" },
+    { "shed_snapshot_read_retries_total", C, "snap.read requests asked again (timeout, link).",
+      NULL, NULL, "read_retries" },
+    { "shed_snapshot_rpc_malformed_total", C, "Snapshot RPC requests that did not decode.",
+      NULL, NULL, "rpc_malformed" },
+    { "shed_moves_total", C, "Moves of this node's sheds to another node, by result.",
+      "result", "ok", "moves_ok" },
+    { "shed_moves_total", C, NULL, "result", "failed", "moves_failed" },
+};
+/* clang-format on */
+
 /* Node RPC: rpc_stats (cluster/rpc.h), through the scheduler. */
 /* clang-format off */
 static const s_row_t s_rpc_rows[] = {
@@ -638,4 +666,9 @@ shed_metrics_render (shed_prom_t *prom, const shed_metrics_sources_t *src)
         s_agents (prom, src->agents);
     if (src->hooks)
         s_hooks (prom, src->hooks);
+    if (src->snaps) {
+        char *text = shed_snaps_stats (src->snaps);
+        ROWS (prom, s_snaps_rows, text);
+        free (text);
+    }
 }

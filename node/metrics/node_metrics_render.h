@@ -15,6 +15,7 @@
 #include "node/members/node_members.h"
 #include "node/overlay/node_overlay.h"
 #include "node/sched/node_sched.h"
+#include "node/snapshots/node_snaps.h"
 #include "node/state/node_state.h"
 #include "node/metrics/prom.h"
 
@@ -35,6 +36,7 @@ typedef struct {
     shed_agents_t *agents;
     shed_hooks_t *hooks;
     shed_sched_t *sched;
+    shed_snaps_t *snaps;
 } shed_metrics_sources_t;
 
 /* Write every family into prom (a fresh writer). */
