@@ -144,6 +144,15 @@ out=$(h_ctl 1 move "$WEB" --to node3 2>&1) && h_fail "a move to its own node: $o
 [[ "$out" == *"already runs on node3"* ]] || h_fail "move to its node: $out"
 out=$(h_ctl 1 move "nosuch$$" 2>&1) && h_fail "a move of an unknown shed: $out"
 [[ "$out" == *"no shed named"* ]] || h_fail "unknown shed: $out"
+# A target without room refuses the claim: the shed runs on where it was.
+HOG="hog$$"
+h_retry 20 create 1 "$HOG" --node node1 --image busybox --cpus 3.5 \
+    || h_fail "create $HOG: $(cat "$H_TMP/create.out")"
+out=$(h_ctl 2 move "$WEB" --to node1 2>&1) && h_fail "a move to a full node: $out"
+[[ "$out" == *"node node1: "* ]] || h_fail "move to a full node: $out"
+h_retry 20 on_node "$WEB" node3 || h_fail "$WEB does not run on node 3 after a refused move"
+h_ctl 1 delete "$HOG" >/dev/null || h_fail "delete $HOG"
+h_log "a move to a full node refused: ${out#shedctl: }"
 
 h_log "--- 4. node drain node3 --move: three sheds leave it"
 EXTRA="extra$$"
