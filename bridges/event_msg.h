@@ -153,7 +153,11 @@ WIRE_DECLARE_PROTO (event, EVENT_MESSAGES)
  *       observer publishes its own observation, under its own origin).
  *   EVPAY_RECORD (kind "record") on `service.<name>` and
  *       `shed.<node>.<shed>`: a replicated record of the origin changed;
- *       `value` is the record value as stored (cluster/records.h). */
+ *       `value` is the record value as stored (cluster/records.h).
+ *   EVPAY_PROGRESS (kind "progress") on `snapshot.<node>.<snapshot>`: a
+ *       snapshot's data moving (docs/snapshots.md): `what` fetch | move,
+ *       `done` of `total` bytes, `state` running | done | failed (`why`),
+ *       `peer` the other node (fetch: the holder; move: the target). */
 #define EVPAY_CHANGE_MAX 15
 #define EVPAY_TAGS_MAX   64
 
@@ -181,15 +185,29 @@ WIRE_DECLARE_PROTO (event, EVENT_MESSAGES)
 /* clang-format on */
 
 /* clang-format off */
+#define EVPAY_PROGRESS_FIELDS(F, T) \
+    F (T, 2,  what,     WIRE_STR,  15,                WIRE_REQ, _)  \
+    F (T, 3,  name,     WIRE_STR,  63,                WIRE_REQ, _)  \
+    F (T, 4,  shed,     WIRE_STR,  63,                WIRE_OPT, _)  \
+    F (T, 5,  peer,     WIRE_STR,  EVENT_NODE_MAX,    WIRE_OPT, _)  \
+    F (T, 6,  done,     WIRE_U64,  0,                 WIRE_OPT, _)  \
+    F (T, 7,  total,    WIRE_U64,  0,                 WIRE_OPT, _)  \
+    F (T, 8,  state,    WIRE_STR,  15,                WIRE_REQ, _)  \
+    F (T, 9,  why,      WIRE_STR,  255,               WIRE_OPT, _)
+/* clang-format on */
+
+/* clang-format off */
 #define EVPAY_MESSAGES(M) \
     M (EVPAY_MEMBER, evpay_member, 1, EVPAY_MEMBER_FIELDS) \
-    M (EVPAY_RECORD, evpay_record, 2, EVPAY_RECORD_FIELDS)
+    M (EVPAY_RECORD, evpay_record, 2, EVPAY_RECORD_FIELDS) \
+    M (EVPAY_PROGRESS, evpay_progress, 3, EVPAY_PROGRESS_FIELDS)
 /* clang-format on */
 
 WIRE_DECLARE_PROTO (evpay, EVPAY_MESSAGES)
 
-#define EVPAY_KIND_MEMBER "member"
-#define EVPAY_KIND_RECORD "record"
+#define EVPAY_KIND_MEMBER   "member"
+#define EVPAY_KIND_RECORD   "record"
+#define EVPAY_KIND_PROGRESS "progress"
 
 /* ------------------------------------------------------------------------ */
 /*  Frames and topics                                                       */

@@ -173,6 +173,10 @@ for s in "$PEER" "$EXTRA"; do
         || h_fail "$s did not leave node3"
 done
 grep -q "node3 holds no sheds" "$H_TMP/drain.out" || h_fail "drain output: $(cat "$H_TMP/drain.out")"
+# Progress on the CLI: the bus's progress events, printed while moves run.
+grep -qE "^shedctl: snapshot mv-[0-9a-f]+-$WEB from node3: .* \(100%\) done" "$H_TMP/drain.out" \
+    || h_fail "no transfer progress in the drain output: $(cat "$H_TMP/drain.out")"
+grep -q "^shedctl: move $WEB to node[12]: done" "$H_TMP/drain.out" || h_fail "no move progress"
 
 h_ctl 1 delete "$WEB" >/dev/null || h_fail "delete $WEB"
 h_ctl 1 delete "$PEER" >/dev/null || h_fail "delete $PEER"

@@ -98,6 +98,8 @@ h_assert_eq gone "$(prov 2 "$COPY" 'test -e /gone.txt && echo there || echo gone
 h_assert_eq version-two "$(prov 1 "$SRC" 'cat /data.txt' | tail -1)" "/data.txt in $SRC"
 grep -q "snapshot data fetched.*name=$SNAP from=node1" "$(h_logfile 2)" \
     || h_fail "node 2 did not fetch $SNAP from node 1"
+grep -qE "^shedctl: snapshot $SNAP from node1: .* \(100%\) done" "$H_TMP/create.out" \
+    || h_fail "create --from-snapshot showed no progress: $(cat "$H_TMP/create.out")"
 h_log "$COPY on node2 reads version-one; $SRC on node1 reads version-two"
 
 h_log "--- 3. a second create on node 2 uses the copy there"

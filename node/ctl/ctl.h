@@ -113,5 +113,11 @@ int ctl_move (ctl_t *ctl, int argc, char **argv);
 /* After a drain: move every shed off `node` (NULL: the node asked), one
  * at a time, a line per shed. 0, or 1 if one did not move. */
 int ctl_drain_move (ctl_t *ctl, const char *node);
+/* Run fn (arg) on a thread and, meanwhile, print to stderr the progress
+ * events (docs/snapshots.md) of snapshot `snapshot` or of shed `shed`
+ * (either may be NULL) from the node's event bus. Returns fn's result. */
+typedef int (ctl_work_fn) (void *arg);
+int ctl_with_progress (ctl_t *ctl, ctl_work_fn *fn, void *arg, const char *snapshot,
+                       const char *shed);
 
 #endif

@@ -93,6 +93,16 @@ s_summary (const bus_event_t *ev, char *out, size_t len)
         snprintf (out, len, "%s %s %s v%" PRIu64 " %s", x->change, x->rkind, x->key, x->version,
                   x->status);
     }
+    else if (m.hdr.type == EVPAY_PROGRESS) {
+        const evpay_progress_t *x = &m.u.evpay_progress;
+        snprintf (out, len, "%s %s %s %" PRIu64 "/%" PRIu64 " bytes %s%s%s", x->what, x->name,
+                  x->state, x->done, x->total, x->peer[0] ? "peer " : "", x->peer,
+                  x->why[0] ? " why " : "");
+        if (x->why[0]) {
+            size_t n = strlen (out);
+            snprintf (out + n, len - n, "%s", x->why);
+        }
+    }
     wire_msg_free (&evpay_proto, &m);
 }
 

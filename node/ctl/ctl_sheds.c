@@ -110,6 +110,20 @@ s_arg (char *dst, size_t cap, const char *what, const char *value)
     return 0;
 }
 
+typedef struct {
+    ctl_t *ctl;
+    api_msg_t *req, *rep;
+    const char *name;
+} s_create_call_t;
+
+static int
+s_create_call (void *arg)
+{
+    s_create_call_t *c = (s_create_call_t *) arg;
+    api_shed_create_req_t *r = &c->req->u.api_shed_create_req;
+    return ctl_mutate (c->ctl, c->req, c->rep, API_SHED_REP, r->timeout_ms, c->name, r->request_id);
+}
+
 int
 ctl_create (ctl_t *ctl, int argc, char **argv)
 {
@@ -238,7 +252,9 @@ ctl_create (ctl_t *ctl, int argc, char **argv)
         ctl_request_id (r->request_id, sizeof r->request_id);
     r->timeout_ms = (uint64_t) (ctl->timeout_set ? ctl->timeout_ms : S_CREATE_TIMEOUT_MS);
     api_msg_t rep;
-    int rc = ctl_mutate (ctl, &req, &rep, API_SHED_REP, r->timeout_ms, name, r->request_id);
+    s_create_call_t call = { ctl, &req, &rep, name };
+    int rc = r->snapshot[0] ? ctl_with_progress (ctl, s_create_call, &call, r->snapshot, NULL)
+                            : s_create_call (&call);
     if (rc)
         return rc;
     const api_shed_rep_t *sr = &rep.u.api_shed_rep;

@@ -5,7 +5,12 @@
  */
 #include "node/ctl/ctl.h"
 
+#include "bridges/bus_client.h"
+#include "bridges/event_msg.h"
+
 #include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,7 +197,91 @@ s_rm (ctl_t *ctl, const char *name)
     return 0;
 }
 
+/* ---- progress ------------------------------------------------------------------ */
+
+typedef struct {
+    ctl_work_fn *fn;
+    void *arg;
+    int rc;
+    atomic_bool done;
+} s_work_t;
+
+static void *
+s_work_thread (void *arg)
+{
+    s_work_t *w = (s_work_t *) arg;
+    w->rc = w->fn (w->arg);
+    atomic_store (&w->done, true);
+    return NULL;
+}
+
+static void
+s_progress_line (const evpay_progress_t *p)
+{
+    char done[32], total[32];
+    ctl_format_size (p->done, done, sizeof done);
+    ctl_format_size (p->total, total, sizeof total);
+    if (!strcmp (p->what, "fetch"))
+        fprintf (stderr, "shedctl: snapshot %s from %s: %s of %s (%llu%%) %s%s%s\n", p->name,
+                 p->peer, done, total,
+                 (unsigned long long) (p->total ? p->done * 100 / p->total : 100), p->state,
+                 p->why[0] ? ": " : "", p->why);
+    else
+        fprintf (stderr, "shedctl: move %s to %s: %s%s%s%s%s\n", p->shed, p->peer, p->state,
+                 p->why[0] ? ": " : "", p->why, p->total ? ", layer " : "", p->total ? total : "");
+}
+
+int
+ctl_with_progress (ctl_t *ctl, ctl_work_fn *fn, void *arg, const char *snapshot, const char *shed)
+{
+    /* No bus (or --json): just the work. Progress is a courtesy. */
+    bus_client_t *client = ctl->json ? NULL : ctl_bus_connect (ctl);
+    if (!client || bus_client_subscribe (client, "snapshot.") != 0) {
+        bus_client_destroy (&client);
+        return fn (arg);
+    }
+    /* Its answer comes after the node has our subscription: no early
+     * progress event is missed. (snapshot. has no last values to replay.) */
+    bus_client_snapshot (client, 2000);
+    s_work_t w = { .fn = fn, .arg = arg };
+    atomic_init (&w.done, false);
+    pthread_t thread;
+    if (pthread_create (&thread, NULL, s_work_thread, &w) != 0) {
+        bus_client_destroy (&client);
+        return fn (arg);
+    }
+    while (!atomic_load (&w.done)) {
+        bus_event_t ev;
+        if (bus_client_recv (client, &ev, 100) != 0 || ev.snapshot
+            || strcmp (ev.kind, EVPAY_KIND_PROGRESS) != 0)
+            continue;
+        evpay_msg_t m;
+        if (wire_decode (&evpay_proto, ev.payload, ev.size, &m, NULL) != WIRE_OK)
+            continue;
+        const evpay_progress_t *p = &m.u.evpay_progress;
+        if (m.hdr.type == EVPAY_PROGRESS
+            && ((snapshot && !strcmp (p->name, snapshot)) || (shed && !strcmp (p->shed, shed))))
+            s_progress_line (p);
+        wire_msg_free (&evpay_proto, &m);
+    }
+    pthread_join (thread, NULL);
+    bus_client_destroy (&client);
+    return w.rc;
+}
+
 /* ---- move ------------------------------------------------------------------- */
+
+typedef struct {
+    ctl_t *ctl;
+    api_msg_t *req, *rep;
+} s_move_call_t;
+
+static int
+s_move_call (void *arg)
+{
+    s_move_call_t *c = (s_move_call_t *) arg;
+    return ctl_call (c->ctl, c->req, c->rep, API_SHED_MOVE_REP);
+}
 
 int
 ctl_move (ctl_t *ctl, int argc, char **argv)
@@ -217,7 +306,8 @@ ctl_move (ctl_t *ctl, int argc, char **argv)
         snprintf (r->node, sizeof r->node, "%s", to);
     if (ctl->timeout_ms < S_CREATE_TIMEOUT_MS)
         ctl->timeout_ms = S_CREATE_TIMEOUT_MS;
-    if (ctl_call (ctl, &req, &rep, API_SHED_MOVE_REP) != 0)
+    s_move_call_t call = { ctl, &req, &rep };
+    if (ctl_with_progress (ctl, s_move_call, &call, NULL, name) != 0)
         return 1;
     const api_shed_move_rep_t *m = &rep.u.api_shed_move_rep;
     if (ctl->json) {
@@ -256,7 +346,8 @@ s_move_one (ctl_t *ctl, const char *name, char *to, size_t tolen, uint64_t *ms)
 {
     api_msg_t req = { .hdr.type = API_SHED_MOVE_REQ }, rep;
     snprintf (req.u.api_shed_move_req.name, sizeof req.u.api_shed_move_req.name, "%s", name);
-    if (ctl_call (ctl, &req, &rep, API_SHED_MOVE_REP) != 0)
+    s_move_call_t call = { ctl, &req, &rep };
+    if (ctl_with_progress (ctl, s_move_call, &call, NULL, name) != 0)
         return 1;
     snprintf (to, tolen, "%s", rep.u.api_shed_move_rep.to);
     *ms = rep.u.api_shed_move_rep.total_ms;

@@ -157,7 +157,8 @@ shed_event_json_payload (json_t *j, const char *kind, const uint8_t *payload, si
             return;
         }
     }
-    else if (!strcmp (kind, EVPAY_KIND_MEMBER) || !strcmp (kind, EVPAY_KIND_RECORD)) {
+    else if (!strcmp (kind, EVPAY_KIND_MEMBER) || !strcmp (kind, EVPAY_KIND_RECORD)
+             || !strcmp (kind, EVPAY_KIND_PROGRESS)) {
         evpay_msg_t m;
         if (wire_decode (&evpay_proto, payload, size, &m, NULL) == WIRE_OK) {
             json_obj_begin (j);
@@ -185,6 +186,19 @@ shed_event_json_payload (json_t *j, const char *kind, const uint8_t *payload, si
                 json_key (j, "version"); json_u64 (j, x->version);
                 json_key (j, "status");  json_str (j, x->status);
                 json_key (j, "size");    json_u64 (j, x->value.len);
+                /* clang-format on */
+            }
+            else if (m.hdr.type == EVPAY_PROGRESS) {
+                const evpay_progress_t *x = &m.u.evpay_progress;
+                /* clang-format off */
+                json_key (j, "what");  json_str (j, x->what);
+                json_key (j, "name");  json_str (j, x->name);
+                json_key (j, "shed");  json_str (j, x->shed);
+                json_key (j, "peer");  json_str (j, x->peer);
+                json_key (j, "done");  json_u64 (j, x->done);
+                json_key (j, "total"); json_u64 (j, x->total);
+                json_key (j, "state"); json_str (j, x->state);
+                json_key (j, "why");   json_str (j, x->why);
                 /* clang-format on */
             }
             json_obj_end (j);

@@ -71,9 +71,9 @@ typedef struct {
      * (node/snapshots/node_snaps.h): done is called on the loop exactly
      * once, never before layer_fetch returns. 0, or -1 with a reason
      * (done not called). NULL: creates from snapshots are refused. */
-    int (*layer_fetch) (void *arg, const char *snapshot, const char *holder, const char *digest,
-                        uint64_t size, shed_layer_done_fn *done, void *ctx, char *err,
-                        size_t errlen);
+    int (*layer_fetch) (void *arg, const char *shed, const char *snapshot, const char *holder,
+                        const char *digest, uint64_t size, shed_layer_done_fn *done, void *ctx,
+                        char *err, size_t errlen);
     void *layer_arg;
     /* A move (docs/snapshots.md, "Move"): attach with the address the shed
      * had on its old node (want_ip; out as net_attach), and let a shed

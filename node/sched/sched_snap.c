@@ -400,7 +400,7 @@ sched__claim_fetch (shed_sched_t *self, const nsched_claim_t *c, driver_job_t *j
     f->job = job;
     f->w = w;
     char err[256] = "";
-    if (self->hooks.layer_fetch (self->hooks.layer_arg, c->snapshot, c->snapshot_node,
+    if (self->hooks.layer_fetch (self->hooks.layer_arg, c->name, c->snapshot, c->snapshot_node,
                                  c->snapshot_digest, c->snapshot_size, s_fetched, f, err,
                                  sizeof err)
         != 0) {

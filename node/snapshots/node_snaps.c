@@ -30,6 +30,38 @@ snaps__held (shed_snaps_t *self, const char *name)
     return held;
 }
 
+void
+shed_snaps_set_events (shed_snaps_t *self, shed_events_t *events)
+{
+    self->events = events;
+}
+
+void
+snaps__progress (shed_snaps_t *self, const char *what, const char *name, const char *shed,
+                 const char *peer, uint64_t done, uint64_t total, const char *state,
+                 const char *why)
+{
+    if (!self->events)
+        return;
+    evpay_msg_t m = { .hdr.type = EVPAY_PROGRESS };
+    evpay_progress_t *p = &m.u.evpay_progress;
+    snprintf (p->what, sizeof p->what, "%s", what);
+    snprintf (p->name, sizeof p->name, "%s", name);
+    snprintf (p->shed, sizeof p->shed, "%s", shed ? shed : "");
+    snprintf (p->peer, sizeof p->peer, "%s", peer ? peer : "");
+    p->done = done;
+    p->total = total;
+    snprintf (p->state, sizeof p->state, "%s", state);
+    snprintf (p->why, sizeof p->why, "%s", why ? why : "");
+    char topic[EVENT_TOPIC_MAX + 1];
+    int n = snprintf (topic, sizeof topic, "snapshot.%s.%s", self->name, name);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (n > 0 && (size_t) n < sizeof topic && wire_encode (&evpay_proto, &m, &buf, &len) == WIRE_OK)
+        shed_events_publish (self->events, topic, EVPAY_KIND_PROGRESS, buf, len);
+    free (buf);
+}
+
 /* ---- records ------------------------------------------------------------------- */
 
 static void

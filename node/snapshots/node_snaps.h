@@ -26,6 +26,7 @@
 
 #include "node/api/api_server.h"
 #include "node/config.h"
+#include "node/events/node_events.h"
 #include "node/sched/node_rpc.h"
 #include "node/sched/node_sched.h"
 #include "node/state/node_state.h"
@@ -52,9 +53,12 @@ void shed_snaps_shutdown (shed_snaps_t *self);
 void shed_snaps_destroy (shed_snaps_t **self_p);
 
 /* The scheduler's layer_fetch hook (shed_sched_hooks_t); arg = self. */
-int shed_snaps_layer_fetch (void *arg, const char *snapshot, const char *holder, const char *digest,
-                            uint64_t size, shed_layer_done_fn *done, void *ctx, char *err,
-                            size_t errlen);
+int shed_snaps_layer_fetch (void *arg, const char *shed, const char *snapshot, const char *holder,
+                            const char *digest, uint64_t size, shed_layer_done_fn *done, void *ctx,
+                            char *err, size_t errlen);
+/* Publish progress of fetches and moves as bus events (kind "progress" on
+ * snapshot.<node>.<snapshot>, bridges/event_msg.h); borrowed; NULL: none. */
+void shed_snaps_set_events (shed_snaps_t *self, shed_events_t *events);
 
 /* Counters for /metrics, "name=value ..." (a new string). */
 char *shed_snaps_stats (shed_snaps_t *self);

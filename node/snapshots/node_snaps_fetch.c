@@ -25,6 +25,7 @@ typedef struct {
 typedef struct {
     shed_snaps_t *snaps;
     char name[REC_NAME_MAX + 1];
+    char shed[REC_NAME_MAX + 1]; /* the first create waiting: for progress events */
     char holder[REC_NAME_MAX + 1];
     char path[PATH_MAX];
     uint64_t size;
@@ -104,6 +105,9 @@ s_end_later (s_fetch_t *f, int rc, const char *why)
     f->stopping = true;
     f->rc = rc;
     snprintf (f->why, sizeof f->why, "%s", why ? why : "");
+    if (f->xfer)
+        snaps__progress (f->snaps, "fetch", f->name, f->shed, f->holder,
+                         snap_xfer_received (f->xfer), f->size, rc == 0 ? "done" : "failed", why);
     if (f->timer <= 0)
         f->timer = zloop_timer (f->snaps->loop, 1, 1, s_on_timer, f);
     if (f->timer <= 0)
@@ -206,6 +210,8 @@ s_on_chunk (int status, const char *error, const uint8_t *body, size_t len, void
         f->last_pct = pct;
         log_info (S_COMP, "snapshot fetch|name=%s from=%s progress=%u%%", f->name, f->holder,
                   pct * 10);
+        snaps__progress (self, "fetch", f->name, f->shed, f->holder, snap_xfer_received (f->xfer),
+                         f->size, "running", NULL);
     }
     if (snap_xfer_complete (f->xfer)) {
         if (f->inflight == 0)
@@ -264,9 +270,9 @@ s_find (shed_snaps_t *self, const char *name)
 }
 
 int
-shed_snaps_layer_fetch (void *arg, const char *snapshot, const char *holder, const char *digest,
-                        uint64_t size, shed_layer_done_fn *done, void *ctx, char *err,
-                        size_t errlen)
+shed_snaps_layer_fetch (void *arg, const char *shed, const char *snapshot, const char *holder,
+                        const char *digest, uint64_t size, shed_layer_done_fn *done, void *ctx,
+                        char *err, size_t errlen)
 {
     shed_snaps_t *self = (shed_snaps_t *) arg;
     if (self->closing) {
@@ -291,6 +297,7 @@ shed_snaps_layer_fetch (void *arg, const char *snapshot, const char *holder, con
     }
     f->snaps = self;
     snprintf (f->name, sizeof f->name, "%s", snapshot);
+    snprintf (f->shed, sizeof f->shed, "%s", shed ? shed : "");
     snprintf (f->holder, sizeof f->holder, "%s", holder);
     f->size = size;
     f->t0 = zclock_mono ();

@@ -11,6 +11,8 @@
 #include "node/snapshots/snap_store.h"
 #include "node/snapshots/snap_xfer.h"
 
+#include "bridges/event_msg.h"
+
 #include <limits.h>
 
 #define S_COMP "snapshots"
@@ -36,6 +38,7 @@ struct _shed_snaps_t {
     shed_nstate_t *state;
     shed_nrpc_t *rpc;
     shed_sched_t *sched;
+    shed_events_t *events; /* progress events; may be NULL */
     zloop_t *loop;
     snap_store_t *store;
     bool closing;
@@ -48,6 +51,10 @@ struct _shed_snaps_t {
 };
 
 uint64_t snaps__wall_ms (void);
+/* A progress event (what: fetch | move; state: running | done | failed). */
+void snaps__progress (shed_snaps_t *self, const char *what, const char *name, const char *shed,
+                      const char *peer, uint64_t done, uint64_t total, const char *state,
+                      const char *why);
 bool snaps__held (shed_snaps_t *self, const char *name);
 /* A live snapshot record of that name (any node): true with *out decoded
  * (free with wire_msg_free (&rec_proto, out)). */

@@ -55,6 +55,7 @@ s_answer (s_move_t *m, const char *why)
     int64_t now = zclock_mono ();
     if (why) {
         log_warn (S_COMP, "move failed|shed=%s to=%s why=\"%s\"", m->shed, m->to, why);
+        snaps__progress (self, "move", m->snap, m->shed, m->to, m->bytes, m->bytes, "failed", why);
         if (m->call)
             shed_api_reply_error (&m->call, API_ERR_INVALID, "%s", why);
         else if (m->has_token)
@@ -63,6 +64,7 @@ s_answer (s_move_t *m, const char *why)
         return;
     }
     self->moves_ok++;
+    snaps__progress (self, "move", m->snap, m->shed, m->to, m->bytes, m->bytes, "done", NULL);
     uint64_t capture = (uint64_t) (m->t_captured - m->t0);
     uint64_t claim = (uint64_t) (m->t_claimed - m->t_captured);
     uint64_t total = (uint64_t) (now - m->t0);
@@ -199,6 +201,8 @@ s_captured (int rc, const char *why, uint64_t bytes, uint64_t ms, const rec_shed
         return;
     }
     m->bytes = r.size;
+    snaps__progress (self, "move", m->snap, m->shed, m->to, 0, r.size, "running",
+                     "captured: the target fetches, creates, starts");
     log_info (S_COMP, "move: captured|shed=%s bytes=%" PRIu64 " layer=%" PRIu64 " to=%s", m->shed,
               r.size, bytes, m->to);
     /* The claim, as a create's, with the move's fields. */
@@ -291,6 +295,8 @@ snaps__move (shed_snaps_t *self, const char *shed, const char *to, shed_api_call
                                  sizeof err)
             == 0) {
             log_info (S_COMP, "move|shed=%s from=%s to=%s", shed, self->name, m->to);
+            snaps__progress (self, "move", m->snap, shed, m->to, 0, 0, "running",
+                             "stopping and capturing");
             return;
         }
         snap_store_unstage (self->store, m->snap);
