@@ -50,6 +50,8 @@ typedef struct {
     char name[STATE_ORIGIN_MAX + 1];
     state_status_t status;
     uint64_t max;
+    uint64_t top; /* highest version ever stored here: no record is above it,
+                     so a delta skips the origin without a walk */
     uint64_t floor;
     uint64_t reset_floor;
     int64_t removed_ms; /* when it was removed (entry expiry) */
@@ -78,6 +80,12 @@ struct _state_t {
     void *keys_arg;
     int64_t deferred_log_ms; /* last "key unknown" log line (rate limit) */
     state_stats_t stats;
+    /* Origins sorted by name, rebuilt only when an origin comes or goes:
+     * every DIGEST and DELTA wants that order, and a sort of every origin
+     * per anti-entropy round was most of a large cluster's AE cost. */
+    s_origin_t **sorted;
+    size_t nsorted;
+    bool sorted_valid;
 };
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -127,6 +135,11 @@ s_origin_new (const char *name)
     o->recs = zhashx_new ();
     assert (o->recs);
     zhashx_set_destructor (o->recs, s_rec_free_fn);
+    /* The key is the record's own hkey (freed with the record): no second
+     * copy per record. Records are only inserted, never updated in place
+     * through the hash, so the key always outlives its entry. */
+    zhashx_set_key_duplicator (o->recs, NULL);
+    zhashx_set_key_destructor (o->recs, NULL);
     return o;
 }
 
@@ -152,7 +165,8 @@ s_origin_require (state_t *self, const char *name)
     s_origin_t *o = (s_origin_t *) zhashx_lookup (self->origins, name);
     if (!o) {
         o = s_origin_new (name);
-        zhashx_insert (self->origins, name, o);
+        zhashx_insert (self->origins, o->name, o);
+        self->sorted_valid = false;
     }
     return o;
 }
@@ -274,6 +288,8 @@ s_store (state_t *self, s_origin_t *o, const char *kind, const char *key, uint8_
         free (value);
     rec->len = len;
     rec->version = version;
+    if (version > o->top)
+        o->top = version;
     rec->tomb = tomb;
     rec->updated_ms = s_now (self);
     o->live_bytes += len;
@@ -479,6 +495,9 @@ state_new (const char *self_name, const char *data_dir, char *err, size_t errlen
     self->origins = zhashx_new ();
     assert (self->origins);
     zhashx_set_destructor (self->origins, s_origin_free_fn);
+    /* Keys are the origins' own names (see s_origin_require). */
+    zhashx_set_key_duplicator (self->origins, NULL);
+    zhashx_set_key_destructor (self->origins, NULL);
     self->ttl_ms = STATE_TOMBSTONE_TTL_DEFAULT;
     self->clock = s_default_clock;
     self->mine = s_origin_require (self, self_name);
@@ -502,6 +521,7 @@ state_destroy (state_t **self_p)
             s_save (self, self->hwm);
         zhashx_destroy (&self->origins);
         zstr_free (&self->path);
+        free (self->sorted);
         free (self);
         *self_p = NULL;
     }
@@ -682,19 +702,30 @@ s_rec_cmp_hkey (const void *a, const void *b)
     return strcmp (ra->hkey, rb->hkey);
 }
 
-/* Origins sorted by name (a stable order for iteration and deltas). */
+/* Origins sorted by name (a stable order for iteration and deltas): a
+ * copy of the cached order (callers free it, and may call back into the
+ * store while they walk it). */
 static s_origin_t **
 s_origins_sorted (state_t *self, size_t *n_out)
 {
     size_t cap = zhashx_size (self->origins);
+    if (!self->sorted_valid || self->nsorted != cap) {
+        s_origin_t **sorted =
+            (s_origin_t **) realloc (self->sorted, (cap ? cap : 1) * sizeof (s_origin_t *));
+        assert (sorted);
+        self->sorted = sorted;
+        size_t n = 0;
+        for (s_origin_t *o = (s_origin_t *) zhashx_first (self->origins); o;
+             o = (s_origin_t *) zhashx_next (self->origins))
+            sorted[n++] = o;
+        qsort (sorted, n, sizeof sorted[0], s_origin_cmp_name);
+        self->nsorted = n;
+        self->sorted_valid = true;
+    }
     s_origin_t **arr = (s_origin_t **) malloc ((cap ? cap : 1) * sizeof (s_origin_t *));
     assert (arr);
-    size_t n = 0;
-    for (s_origin_t *o = (s_origin_t *) zhashx_first (self->origins); o;
-         o = (s_origin_t *) zhashx_next (self->origins))
-        arr[n++] = o;
-    qsort (arr, n, sizeof arr[0], s_origin_cmp_name);
-    *n_out = n;
+    memcpy (arr, self->sorted, self->nsorted * sizeof arr[0]);
+    *n_out = self->nsorted;
     return arr;
 }
 
@@ -919,6 +950,9 @@ state_delta (state_t *self, const state_digest_t *peer, size_t budget, state_msg
 
     zhashx_t *peer_max = zhashx_new ();
     assert (peer_max);
+    /* Keys point into the digest, which outlives the table. */
+    zhashx_set_key_duplicator (peer_max, NULL);
+    zhashx_set_key_destructor (peer_max, NULL);
     for (size_t i = 0; i < peer->entries.n; i++)
         zhashx_update (peer_max, peer->entries.items[i].origin,
                        (void *) &peer->entries.items[i].max);
@@ -936,6 +970,8 @@ state_delta (state_t *self, const state_digest_t *peer, size_t budget, state_msg
             continue; /* the peer owns its own records */
         const uint64_t *pm = (const uint64_t *) zhashx_lookup (peer_max, o->name);
         uint64_t base = pm ? *pm : 0;
+        if (o->top <= base && o->max <= base)
+            continue; /* nothing above base: what the walk below would find */
         size_t nr;
         s_rec_t **recs = s_recs_above (o, base, &nr);
         if (nr == 0 && o->max <= base) {
@@ -1256,6 +1292,8 @@ state_tick (state_t *self)
     }
     for (char *name = (char *) zlistx_first (gone); name; name = (char *) zlistx_next (gone))
         zhashx_delete (self->origins, name);
+    if (zlistx_size (gone) > 0)
+        self->sorted_valid = false;
     zlistx_destroy (&gone);
     return state_flush (self);
 }

@@ -100,7 +100,12 @@ swim_new (const swim_config_t *config, const swim_env_t *env)
     if (self->cfg.packet_max > SWIM_PACKET_MAX - 45 - GOSSIP_STAMP_BYTES)
         self->cfg.packet_max = SWIM_PACKET_MAX - 45 - GOSSIP_STAMP_BYTES;
     self->by_name = zhashx_new ();
+    /* Keys are the members' own name fields, which live as long as their
+     * entries: no copy per member. */
+    zhashx_set_key_duplicator (self->by_name, NULL);
+    zhashx_set_key_destructor (self->by_name, NULL);
     self->refused = zhashx_new ();
+    self->reap_due_ms = UINT64_MAX;
     swim__bqueue_init (&self->bq);
     self->awareness.max = config->awareness_max;
 
@@ -149,10 +154,13 @@ swim_destroy (swim_t **self_p)
         return;
     for (size_t i = 0; i < self->nnodes; i++) {
         swim__tags_free (&self->nodes[i]->pub.tags);
+        free (self->nodes[i]->suspicion);
         free (self->nodes[i]);
     }
     free (self->nodes);
     free (self->order);
+    free (self->suspects);
+    free (self->cands);
     zhashx_destroy (&self->by_name);
     zhashx_destroy (&self->refused);
     swim__bqueue_clear (&self->bq);
@@ -704,23 +712,23 @@ s_probe_end (swim_t *self)
 static void
 s_gossip (swim_t *self, uint64_t now)
 {
-    swim_node_t **cands = (swim_node_t **) malloc (self->nnodes * sizeof *cands);
-    if (!cands)
+    if (!swim__gossip_cands (self, now))
         return;
-    size_t n = 0;
-    for (size_t i = 1; i < self->nnodes; i++) {
-        swim_member_t *m = &self->nodes[i]->pub;
-        /* The recently dead are included: if they were wrongly declared,
-         * this is how they learn it and refute. */
-        if (m->state == SWIM_ALIVE || m->state == SWIM_SUSPECT
-            || (m->state == SWIM_DEAD && now - m->state_since_ms < self->cfg.gossip_to_dead_ms))
-            cands[n++] = self->nodes[i];
-    }
+    swim_node_t **cands = self->cands;
+    size_t n = self->ncands;
     size_t k = n < self->cfg.gossip_nodes ? n : self->cfg.gossip_nodes;
+    /* A partial Fisher-Yates over the cached list, undone afterwards so the
+     * list keeps member order (and the draws stay what they were). */
+    size_t swapped[16];
+    if (k > sizeof swapped / sizeof swapped[0])
+        k = sizeof swapped / sizeof swapped[0];
+    size_t nswapped = 0;
     for (size_t i = 0; i < k; i++) {
         size_t j = i + swim__rand (self, (uint32_t) (n - i));
         swim_node_t *to = cands[j];
         cands[j] = cands[i];
+        cands[i] = to;
+        swapped[nswapped++] = j;
         if (swim__bqueue_pending (&self->bq, swim__retransmit_limit (self)) == 0)
             break;
         gossip_msg_t msg;
@@ -733,7 +741,12 @@ s_gossip (swim_t *self, uint64_t now)
         s_send_msg (self, to->pub.addr, to->pub.port, &msg,
                     (s_updates_t *) &msg.u.gossip_gossip.updates, NULL);
     }
-    free (cands);
+    while (nswapped > 0) {
+        size_t i = --nswapped, j = swapped[i];
+        swim_node_t *t = cands[i];
+        cands[i] = cands[j];
+        cands[j] = t;
+    }
 }
 
 static uint64_t
@@ -773,9 +786,15 @@ swim_tick (swim_t *self)
             i++;
     }
 
-    for (size_t i = 1; i < self->nnodes; i++) {
+    /* Expired suspicions: found in the suspects list, declared in member
+     * order as a walk over every member would (the order of the DEAD
+     * broadcasts is what peers see). */
+    bool expired = false;
+    for (size_t i = 0; i < self->nsuspects && !expired; i++)
+        expired = now >= swim__suspicion_deadline (self->suspects[i]->suspicion);
+    for (size_t i = 1; expired && i < self->nnodes; i++) {
         swim_node_t *node = self->nodes[i];
-        if (node->suspect && now >= swim__suspicion_deadline (&node->suspicion))
+        if (node->suspicion && now >= swim__suspicion_deadline (node->suspicion))
             swim__set_dead (self, node, self->nodes[0]->pub.name);
     }
 
@@ -799,10 +818,16 @@ swim_tick (swim_t *self)
                                   + swim__rand (self, self->cfg.reconnect_interval_ms / 4 + 1);
     }
 
-    if (now >= self->reap_next_ms) {
+    if (now >= self->reap_next_ms && now >= self->reap_due_ms) {
+        /* Something is due (reap_due_ms is the earliest a dead or left
+         * member may go); recompute it over what stays. */
+        self->reap_due_ms = UINT64_MAX;
         for (size_t i = 1; i < self->nnodes;) {
             swim_node_t *node = self->nodes[i];
-            if (now >= s_reap_at (self, &node->pub)) {
+            uint64_t at = s_reap_at (self, &node->pub);
+            if (now < at && at < self->reap_due_ms)
+                self->reap_due_ms = at;
+            if (now >= at) {
                 swim_member_t copy = node->pub;
                 copy.tags.n = 0;
                 copy.tags.items = NULL;
@@ -812,8 +837,9 @@ swim_tick (swim_t *self)
             else
                 i++;
         }
-        self->reap_next_ms = now + 1000;
     }
+    if (now >= self->reap_next_ms)
+        self->reap_next_ms = now + 1000;
 }
 
 uint64_t
@@ -840,16 +866,9 @@ swim_next_deadline (swim_t *self)
     }
     for (size_t i = 0; i < self->nrelays; i++)
         S_MIN (self->relays[i].deadline_ms);
-    /* Suspicion timers: only members under suspicion have one, and the
-     * per-state count says how many there are, so the walk stops at the
-     * last of them (none at all in a healthy cluster) instead of visiting
-     * every member on every call. */
-    size_t suspects = self->nstate[SWIM_SUSPECT];
-    for (size_t i = 1; suspects > 0 && i < self->nnodes; i++)
-        if (self->nodes[i]->suspect) {
-            S_MIN (swim__suspicion_deadline (&self->nodes[i]->suspicion));
-            suspects--;
-        }
+    /* Suspicion timers: only members under suspicion have one. */
+    for (size_t i = 0; i < self->nsuspects; i++)
+        S_MIN (swim__suspicion_deadline (self->suspects[i]->suspicion));
     if (self->bq.n > 0)
         S_MIN (self->gossip_next_ms);
     if (self->cfg.pushpull_interval_ms && !self->leaving)
@@ -981,11 +1000,11 @@ size_t
 swim_count_state (swim_t *self, swim_state_t state)
 {
     assert (self);
-    size_t n = 0;
-    for (size_t i = 0; i < self->nnodes; i++)
-        if (self->nodes[i]->pub.state == state)
-            n++;
-    return n;
+    /* The per-state counts are kept at every state change (callers such as
+     * the simulator's convergence check ask for every node). */
+    if ((unsigned) state < sizeof self->nstate / sizeof self->nstate[0])
+        return self->nstate[state];
+    return 0;
 }
 
 const swim_member_t *
@@ -1049,7 +1068,7 @@ swim_suspicion_timeout (swim_t *self, const char *name)
 {
     assert (self);
     swim_node_t *node = swim__lookup (self, name);
-    return node && node->suspect ? swim__suspicion_timeout (&node->suspicion) : 0;
+    return node && node->suspicion ? swim__suspicion_timeout (node->suspicion) : 0;
 }
 
 size_t

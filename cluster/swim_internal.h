@@ -19,6 +19,7 @@
 typedef struct {
     uint64_t start_ms;
     uint64_t min_ms, max_ms;
+    uint64_t timeout_ms;                 /* cached: changes only on start/confirm */
     uint32_t k;                          /* confirmations expected */
     uint32_t n;                          /* confirmations so far */
     char accusers[8][SWIM_NAME_MAX + 1]; /* first accuser + confirmers */
@@ -44,10 +45,13 @@ void swim__awareness_apply (swim_awareness_t *a, int delta);
 uint64_t swim__awareness_scale (const swim_awareness_t *a, uint64_t base_ms);
 
 /* ---- Members ------------------------------------------------------------ */
+/* The suspicion (~550 bytes, its accusers' names) lives out of line and only
+ * while the member is suspected: a member table holds every member of the
+ * cluster, and inline it made each entry ~0.8 KiB of which almost all was
+ * an idle suspicion (a 1,000-node simulation holds 10^6 entries). */
 typedef struct {
     swim_member_t pub;
-    bool suspect; /* suspicion below is live */
-    swim_suspicion_t suspicion;
+    swim_suspicion_t *suspicion; /* non-NULL while suspected */
 } swim_node_t;
 
 /* ---- Broadcast queue (swim_broadcast.c) --------------------------------- */
@@ -114,7 +118,23 @@ struct _swim_t {
      * every member there made each node O(N) per packet (bench/sim.sh
      * found 40% of a 1,000-node run in that scan). */
     size_t nstate[SWIM_UPD_LEFT + 1];
-    zhashx_t *by_name; /* name -> swim_node_t * (not owned) */
+    zhashx_t *by_name; /* name -> swim_node_t * (not owned; keys are the
+                          members' own names, not copies) */
+    /* Members under suspicion, in no order: the suspicion timers are read
+     * on every tick and every swim_next_deadline, and a walk over every
+     * member there made each node O(N) per event. */
+    swim_node_t **suspects;
+    size_t nsuspects, capsuspects;
+    /* Gossip targets (alive, suspect, recently dead) in member order,
+     * rebuilt only after a state change or when a dead member ages out
+     * (cands_until), instead of a walk over every member per gossip tick. */
+    swim_node_t **cands;
+    size_t ncands, capcands;
+    bool cands_valid;
+    uint64_t cands_until;
+    /* Earliest time a dead or left member is due to be reaped (UINT64_MAX:
+     * none), so the once-a-second reaper only walks when one is due. */
+    uint64_t reap_due_ms;
     zhashx_t *refused; /* name -> expiry (uintptr), event rate limit */
 
     /* Probing: shuffled round-robin over the other members. */
@@ -167,6 +187,11 @@ size_t swim__live_count (swim_t *self); /* alive + suspect */
 /* Move one member from state `from` to `to` in the counts (from or to may
  * be -1: the member is new or gone). */
 void swim__count_state (swim_t *self, int from, int to);
+/* Start / end the suspicion of `node` (kept in self->suspects). */
+swim_suspicion_t *swim__suspect_on (swim_t *self, swim_node_t *node);
+void swim__suspect_off (swim_t *self, swim_node_t *node);
+/* Fill self->cands with the gossip targets (cached; false: out of memory). */
+bool swim__gossip_cands (swim_t *self, uint64_t now);
 size_t swim__alive_count (swim_t *self);
 uint32_t swim__retransmit_limit (swim_t *self);
 void swim__suspicion_bounds (swim_t *self, uint64_t *min_ms, uint64_t *max_ms);

@@ -83,11 +83,84 @@ swim__emit (swim_t *self, swim_event_kind_t kind, const swim_member_t *m, const 
 void
 swim__count_state (swim_t *self, int from, int to)
 {
+    /* Every state change, add and remove comes through here: the gossip
+     * targets depend on all three. */
+    self->cands_valid = false;
     size_t max = sizeof self->nstate / sizeof self->nstate[0];
     if (from >= 0 && (size_t) from < max && self->nstate[from] > 0)
         self->nstate[from]--;
     if (to >= 0 && (size_t) to < max)
         self->nstate[to]++;
+}
+
+swim_suspicion_t *
+swim__suspect_on (swim_t *self, swim_node_t *node)
+{
+    if (node->suspicion)
+        return node->suspicion;
+    if (self->nsuspects == self->capsuspects) {
+        size_t cap = self->capsuspects ? self->capsuspects * 2 : 16;
+        swim_node_t **list = (swim_node_t **) realloc (self->suspects, cap * sizeof *list);
+        if (!list)
+            return NULL;
+        self->suspects = list;
+        self->capsuspects = cap;
+    }
+    node->suspicion = (swim_suspicion_t *) calloc (1, sizeof *node->suspicion);
+    if (!node->suspicion)
+        return NULL;
+    self->suspects[self->nsuspects++] = node;
+    return node->suspicion;
+}
+
+void
+swim__suspect_off (swim_t *self, swim_node_t *node)
+{
+    if (!node->suspicion)
+        return;
+    for (size_t i = 0; i < self->nsuspects; i++)
+        if (self->suspects[i] == node) {
+            self->suspects[i] = self->suspects[--self->nsuspects];
+            break;
+        }
+    free (node->suspicion);
+    node->suspicion = NULL;
+}
+
+/* The gossip targets in member order: alive, suspect and the recently
+ * dead. The list changes only with a state change, add or remove (they
+ * clear cands_valid) or when a dead member ages out, so it is rebuilt then
+ * and not on every gossip tick. */
+bool
+swim__gossip_cands (swim_t *self, uint64_t now)
+{
+    if (self->cands_valid && now < self->cands_until)
+        return true;
+    if (self->capcands < self->nnodes) {
+        swim_node_t **cands = (swim_node_t **) realloc (self->cands, self->nnodes * sizeof *cands);
+        if (!cands)
+            return false;
+        self->cands = cands;
+        self->capcands = self->nnodes;
+    }
+    self->ncands = 0;
+    self->cands_until = UINT64_MAX;
+    for (size_t i = 1; i < self->nnodes; i++) {
+        swim_member_t *m = &self->nodes[i]->pub;
+        /* The recently dead are included: if they were wrongly declared,
+         * this is how they learn it and refute. */
+        bool dead_recent = false;
+        if (m->state == SWIM_DEAD && now - m->state_since_ms < self->cfg.gossip_to_dead_ms) {
+            dead_recent = true;
+            uint64_t until = m->state_since_ms + self->cfg.gossip_to_dead_ms;
+            if (until < self->cands_until)
+                self->cands_until = until;
+        }
+        if (m->state == SWIM_ALIVE || m->state == SWIM_SUSPECT || dead_recent)
+            self->cands[self->ncands++] = self->nodes[i];
+    }
+    self->cands_valid = true;
+    return true;
 }
 
 /* With assertions on (the sanitizer and fuzz builds), check the counts
@@ -104,6 +177,7 @@ s_check_counts (swim_t *self)
     }
     assert (alive == self->nstate[SWIM_ALIVE]);
     assert (suspect == self->nstate[SWIM_SUSPECT]);
+    assert (self->nsuspects <= suspect);
 #else
     (void) self;
 #endif
@@ -296,6 +370,7 @@ s_add (swim_t *self, const gossip_update_t *u)
 void
 swim__remove (swim_t *self, swim_node_t *node)
 {
+    swim__suspect_off (self, node);
     for (size_t i = 0; i < self->norder; i++)
         if (self->order[i] == node)
             self->order[i] = NULL; /* skipped by the prober */
@@ -318,7 +393,12 @@ s_set_state (swim_t *self, swim_node_t *node, swim_state_t state)
     node->pub.state = state;
     node->pub.state_since_ms = swim__now (self);
     if (state != SWIM_SUSPECT)
-        node->suspect = false;
+        swim__suspect_off (self, node);
+    uint64_t reap = state == SWIM_DEAD   ? self->cfg.reap_dead_ms
+                    : state == SWIM_LEFT ? self->cfg.reap_left_ms
+                                         : UINT64_MAX;
+    if (reap != UINT64_MAX && node->pub.state_since_ms + reap < self->reap_due_ms)
+        self->reap_due_ms = node->pub.state_since_ms + reap;
 }
 
 void
@@ -459,7 +539,7 @@ s_apply_suspect (swim_t *self, const gossip_update_t *u)
         return false;
     if (node->pub.state == SWIM_SUSPECT) {
         node->pub.incarnation = u->inc;
-        if (swim__suspicion_confirm (&node->suspicion, u->from)) {
+        if (node->suspicion && swim__suspicion_confirm (node->suspicion, u->from)) {
             /* Pass confirmations on: others shrink their timers too. */
             swim__broadcast (self, u);
             return true;
@@ -476,8 +556,9 @@ s_apply_suspect (swim_t *self, const gossip_update_t *u)
         k = 0;
     node->pub.incarnation = u->inc;
     s_set_state (self, node, SWIM_SUSPECT);
-    node->suspect = true;
-    swim__suspicion_start (&node->suspicion, swim__now (self), k, min_ms, max_ms, u->from);
+    swim_suspicion_t *susp = swim__suspect_on (self, node);
+    if (susp)
+        swim__suspicion_start (susp, swim__now (self), k, min_ms, max_ms, u->from);
     self->stats.suspicions++;
     swim__broadcast (self, u);
     swim__emit (self, SWIM_EV_SUSPECT, &node->pub, NULL);

@@ -21,6 +21,7 @@ swim__suspicion_start (swim_suspicion_t *s, uint64_t now, uint32_t k, uint64_t m
         snprintf (s->accusers[0], sizeof s->accusers[0], "%s", accuser);
         s->naccusers = 1;
     }
+    s->timeout_ms = swim__suspicion_timeout (s);
 }
 
 bool
@@ -34,6 +35,7 @@ swim__suspicion_confirm (swim_suspicion_t *s, const char *from)
     snprintf (s->accusers[s->naccusers], sizeof s->accusers[0], "%s", from);
     s->naccusers++;
     s->n++;
+    s->timeout_ms = swim__suspicion_timeout (s);
     return true;
 }
 
@@ -51,5 +53,5 @@ swim__suspicion_timeout (const swim_suspicion_t *s)
 uint64_t
 swim__suspicion_deadline (const swim_suspicion_t *s)
 {
-    return s->start_ms + swim__suspicion_timeout (s);
+    return s->start_ms + s->timeout_ms;
 }
