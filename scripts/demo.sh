@@ -44,7 +44,7 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 
 if ((BUILD_FIRST)); then
-    "$ROOT/scripts/install-deps.sh"
+    "$ROOT/scripts/install-deps.sh" --demo
     "$ROOT/scripts/build.sh" "$BUILD_DIR"
 fi
 

@@ -2,7 +2,7 @@
 # scripts/test.sh: run every test of shed-cluster (the README's test command;
 # .ci/run calls exactly this).
 #
-#   1. install dependencies (scripts/install-deps.sh; no-op when present)
+#   1. install dependencies (scripts/install-deps.sh --test; no-op when present)
 #   2. normal build in build/ (-DSHED_WERROR=ON); ctest: unit + integration
 #      (integration tests need root and network namespaces; they report
 #      "skipped" otherwise)
