@@ -212,6 +212,28 @@ s_capture_answer (shed_snaps_t *self, snaps_capture_t *c, int rc, const char *wh
 }
 
 static void
+s_committed (shed_snaps_t *self, rec_snapshot_t *r, int rc, const char *err, void *arg)
+{
+    snaps_capture_t *c = (snaps_capture_t *) arg;
+    if (rc != 0) {
+        char reason[512];
+        self->captures_failed++;
+        snprintf (reason, sizeof reason, "snapshot %s of %s: %s", c->name, c->shed, err);
+        log_warn (S_COMP, "%s", reason);
+        c->code = API_ERR_INVALID;
+        s_capture_answer (self, c, -1, reason, NULL);
+        return;
+    }
+    s_publish (self, r);
+    self->captures_ok++;
+    log_info (S_COMP,
+              "snapshot taken|name=%s shed=%s mode=%s bytes=%" PRIu64 " driver_ms=%" PRIu64
+              " digest=%.12s",
+              r->name, r->shed, r->mode, c->bytes, c->driver_ms, r->digest);
+    s_capture_answer (self, c, 0, "", r);
+}
+
+static void
 s_captured (int rc, const char *why, uint64_t bytes, uint64_t ms, const rec_shed_t *shed, void *arg)
 {
     snaps_capture_t *c = (snaps_capture_t *) arg;
@@ -246,24 +268,17 @@ s_captured (int rc, const char *why, uint64_t bytes, uint64_t ms, const rec_shed
     snprintf (r.driver, sizeof r.driver, "%s", shed->driver);
     snprintf (r.mode, sizeof r.mode, "%s", c->mode ? "stop" : "live");
     r.created_ms = snaps__wall_ms ();
-    /* Hashing reads the file once more (page cache): ~0.3 s per 100 MB
-     * on the loop; docs/snapshots.md, "Limits". */
-    char err[256] = "";
-    if (snap_store_commit (self->store, &r, err, sizeof err) != 0) {
+    c->bytes = bytes;
+    c->driver_ms = ms;
+    /* Hashed and taken in off the loop (node_snaps_commit.c). */
+    if (snaps__commit_async (self, &r, s_committed, c) != 0) {
+        snap_store_unstage (self->store, c->name);
         self->captures_failed++;
-        snprintf (reason, sizeof reason, "snapshot %s of %s: %s", c->name, c->shed, err);
-        log_warn (S_COMP, "%s", reason);
-        c->code = API_ERR_INVALID;
+        snprintf (reason, sizeof reason, "snapshot %s of %s: cannot queue its commit", c->name,
+                  c->shed);
+        c->code = API_ERR_INTERNAL;
         s_capture_answer (self, c, -1, reason, NULL);
-        return;
     }
-    s_publish (self, &r);
-    self->captures_ok++;
-    log_info (S_COMP,
-              "snapshot taken|name=%s shed=%s mode=%s bytes=%" PRIu64 " driver_ms=%" PRIu64
-              " digest=%.12s",
-              r.name, r.shed, r.mode, bytes, ms, r.digest);
-    s_capture_answer (self, c, 0, "", &r);
 }
 
 void
@@ -472,6 +487,11 @@ shed_snaps_new (const shed_config_t *cfg, shed_nstate_t *state, shed_nrpc_t *rpc
     zlistx_set_destructor (self->captures, s_capture_destructor);
     zlistx_set_comparator (self->captures, s_capture_cmp);
     snaps__fetch_init (self);
+    if (snaps__commit_start (self) != 0) {
+        snprintf (err, errlen, "cannot start the snapshot committer");
+        shed_snaps_destroy (&self);
+        return NULL;
+    }
     if (shed_nrpc_on (rpc, SNAPX_METHOD_CREATE, s_rpc_create, self) != 0
         || shed_nrpc_on (rpc, SNAPX_METHOD_REMOVE, s_rpc_remove, self) != 0
         || shed_nrpc_on (rpc, SNAPX_METHOD_READ, s_rpc_read, self) != 0
@@ -508,6 +528,7 @@ shed_snaps_destroy (shed_snaps_t **self_p)
     if (!self)
         return;
     shed_snaps_shutdown (self);
+    snaps__commit_stop (self);
     zlistx_destroy (&self->captures); /* their callers hear "shutting down" */
     snaps__fetch_destroy (self);
     zlistx_destroy (&self->fetches);

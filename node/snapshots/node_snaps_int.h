@@ -29,7 +29,8 @@ typedef struct {
     shed_api_call_t *call;
     bool has_token;
     uint64_t token;
-    void *handle; /* in captures */
+    uint64_t bytes, driver_ms; /* what the driver wrote, how long it took */
+    void *handle;              /* in captures */
 } snaps_capture_t;
 
 struct _shed_snaps_t {
@@ -42,9 +43,10 @@ struct _shed_snaps_t {
     zloop_t *loop;
     snap_store_t *store;
     bool closing;
-    uint8_t *scratch;   /* SNAPX_CHUNK_MAX: snap.read answers */
-    zlistx_t *captures; /* snaps_capture_t (owned) */
-    zlistx_t *fetches;  /* snaps_fetch_t (node_snaps_fetch.c) */
+    uint8_t *scratch;    /* SNAPX_CHUNK_MAX: snap.read answers */
+    zlistx_t *captures;  /* snaps_capture_t (owned) */
+    zlistx_t *fetches;   /* snaps_fetch_t (node_snaps_fetch.c) */
+    zactor_t *committer; /* node_snaps_commit.c */
     uint64_t captures_ok, captures_failed, fetches_ok, fetches_failed;
     uint64_t fetched_bytes, resumed_bytes, served_bytes, read_retries, rpc_malformed;
     uint64_t moves_ok, moves_failed;
@@ -76,6 +78,17 @@ void snaps__move (shed_snaps_t *self, const char *shed, const char *to, shed_api
                   bool has_token, uint64_t token);
 /* The move API handler and the snap.move method. 0 or -1 (taken). */
 int snaps__move_register (shed_snaps_t *self, shed_api_server_t *api);
+
+/* node_snaps_commit.c: snap_store_commit on an actor, the result on the
+ * loop. done gets the record (digest and size filled on success), valid
+ * during the call. 0, or -1 (done will not be called). */
+typedef struct _snaps_commit_t snaps_commit_t;
+typedef void (snaps_commit_fn) (shed_snaps_t *self, rec_snapshot_t *rec, int rc, const char *err,
+                                void *arg);
+int snaps__commit_start (shed_snaps_t *self);
+void snaps__commit_stop (shed_snaps_t *self);
+int snaps__commit_async (shed_snaps_t *self, const rec_snapshot_t *rec, snaps_commit_fn *done,
+                         void *arg);
 
 /* node_snaps_fetch.c */
 void snaps__fetch_init (shed_snaps_t *self);

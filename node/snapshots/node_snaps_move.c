@@ -163,12 +163,16 @@ s_claimed (int status, const char *error, const uint8_t *body, size_t len, void 
     s_move_free (m);
 }
 
+static void s_committed (shed_snaps_t *self, rec_snapshot_t *rec, int rc, const char *err,
+                         void *arg);
+
 static void
 s_captured (int rc, const char *why, uint64_t bytes, uint64_t ms, const rec_shed_t *shed, void *arg)
 {
     s_move_t *m = (s_move_t *) arg;
     shed_snaps_t *self = m->snaps;
     (void) ms;
+    (void) bytes;
     m->t_captured = zclock_mono ();
     char reason[600];
     if (rc != 0 || !shed || self->closing) {
@@ -192,19 +196,36 @@ s_captured (int rc, const char *why, uint64_t bytes, uint64_t ms, const rec_shed
     snprintf (r.mode, sizeof r.mode, "stop");
     snprintf (r.driver, sizeof r.driver, "%s", shed->driver);
     r.created_ms = snaps__wall_ms ();
-    char err[256] = "";
-    if (snap_store_commit (self->store, &r, err, sizeof err) != 0) {
-        snprintf (reason, sizeof reason, "capture of %s: %s", m->shed, err);
+    /* Hashed and taken in off the loop; the claim follows (s_committed). */
+    if (snaps__commit_async (self, &r, s_committed, m) != 0) {
+        snap_store_unstage (self->store, m->snap);
+        snprintf (reason, sizeof reason, "capture of %s: cannot queue its commit", m->shed);
         shed_sched_move_end (self->sched, m->shed, false, NULL);
+        s_answer (m, reason);
+        s_move_free (m);
+    }
+}
+
+static void
+s_committed (shed_snaps_t *self, rec_snapshot_t *rec, int rc, const char *err, void *arg)
+{
+    s_move_t *m = (s_move_t *) arg;
+    char reason[600];
+    m->t_captured = zclock_mono (); /* stop, capture and hash */
+    if (rc != 0 || self->closing) {
+        snprintf (reason, sizeof reason, "capture of %s: %s", m->shed,
+                  rc ? err : "node shutting down");
+        if (!self->closing)
+            shed_sched_move_end (self->sched, m->shed, false, NULL);
         s_answer (m, reason);
         s_move_free (m);
         return;
     }
+    const rec_snapshot_t r = *rec;
     m->bytes = r.size;
     snaps__progress (self, "move", m->snap, m->shed, m->to, 0, r.size, "running",
                      "captured: the target fetches, creates, starts");
-    log_info (S_COMP, "move: captured|shed=%s bytes=%" PRIu64 " layer=%" PRIu64 " to=%s", m->shed,
-              r.size, bytes, m->to);
+    log_info (S_COMP, "move: captured|shed=%s bytes=%" PRIu64 " to=%s", m->shed, r.size, m->to);
     /* The claim, as a create's, with the move's fields. */
     const rec_shed_t *o = &m->own.u.rec_shed;
     nsched_msg_t msg = { .hdr.type = NSCHED_CLAIM };
