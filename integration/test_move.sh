@@ -116,6 +116,8 @@ h_assert_eq kept-across "$(prov 2 "$WEB" 'cat /data.txt' | tail -1)" "/data.txt 
 h_start_node 3 --config "$H_TMP/n3/config.yaml"
 h_wait_ready 3 30
 h_wait_members "$N" 30 || h_fail "node 3 did not come back"
+left=$(ls "$(h_datadir 3)/snapshots/fetch/" 2>/dev/null | grep '^mv-' || true)
+[[ -z "$left" ]] || h_fail "node 3 kept the copy of an interrupted move: $left"
 
 h_log "--- 2b. the source dies after the target started; back, it drops its stale copy"
 # SHED_TEST_MOVE_CRASH: node 2 exits (as a kill -9 would) right after

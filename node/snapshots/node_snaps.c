@@ -10,7 +10,10 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <time.h>
+#include <unistd.h>
 
 uint64_t
 snaps__wall_ms (void)
@@ -442,6 +445,30 @@ s_rpc_read (shed_nrpc_t *rpc, const char *peer, uint64_t token, const uint8_t *b
 
 /* ---- life cycle --------------------------------------------------------------- */
 
+/* Copies fetched for a move ("mv-..."): a move never outlives a restart of
+ * its target (the source starts its shed again, its temporary snapshot
+ * goes), so what a crash left of them in fetch/ goes at start. */
+static void
+s_sweep_move_copies (shed_snaps_t *self)
+{
+    char dir[PATH_MAX + 16];
+    snprintf (dir, sizeof dir, "%s/snapshots/fetch", self->cfg->data_dir);
+    DIR *d = opendir (dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    size_t n = 0;
+    while ((de = readdir (d))) {
+        if (strncmp (de->d_name, "mv-", 3) != 0 || de->d_type == DT_DIR)
+            continue;
+        if (unlinkat (dirfd (d), de->d_name, 0) == 0)
+            n++;
+    }
+    closedir (d);
+    if (n)
+        log_info (S_COMP, "removed copies of interrupted moves|count=%zu", n);
+}
+
 static void
 s_capture_destructor (void **item)
 {
@@ -503,6 +530,7 @@ shed_snaps_new (const shed_config_t *cfg, shed_nstate_t *state, shed_nrpc_t *rpc
     snaps__api_register (self, api);
     shed_nstate_on_change (state, REC_KIND_SNAPSHOT, s_on_record, self);
     s_publish_all (self);
+    s_sweep_move_copies (self);
     return self;
 }
 
