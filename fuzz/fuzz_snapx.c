@@ -17,6 +17,7 @@
  * Seeds (fuzz/corpus/snapx/): one message of each type written by the live
  * encoder (wire_encode of snapx_proto), and a READ at the end of the layer.
  */
+#include "cluster/placement.h"
 #include "node/snapshots/snap_proto.h"
 #include "node/snapshots/snap_store.h"
 #include "node/snapshots/snap_xfer.h"
@@ -151,6 +152,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
             S_CHECK (strcmp (rec.name, "s") == 0);
             snap_rec_free (&rec);
         }
+        break;
+    case SNAPX_MOVE:
+        /* the validator: only a valid shed name decodes */
+        S_CHECK (placement_name_valid (m.u.snapx_move.name, NULL, 0));
+        break;
+    case SNAPX_MOVED:
+        S_CHECK (strlen (m.u.snapx_moved.to) <= REC_NAME_MAX);
         break;
     default:
         S_CHECK (0);

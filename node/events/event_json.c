@@ -119,10 +119,10 @@ s_json_agent (json_t *j, const agent_msg_t *m)
             if (!text[i])
                 text[i] = '?';
         /* clang-format off */
-            json_key (j, "run");  json_u64 (j, o->run);
-            json_key (j, "step"); json_u64 (j, o->step);
-            json_key (j, "fd");   json_u64 (j, o->fd);
-            json_key (j, "data"); json_str (j, text);
+        json_key (j, "run");  json_u64 (j, o->run);
+        json_key (j, "step"); json_u64 (j, o->step);
+        json_key (j, "fd");   json_u64 (j, o->fd);
+        json_key (j, "data"); json_str (j, text);
         /* clang-format on */
         break;
     }
