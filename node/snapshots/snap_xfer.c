@@ -220,9 +220,12 @@ snap_xfer_destroy (snap_xfer_t **self_p)
         return;
     snap_xfer_t *self = *self_p;
     if (self->fd >= 0) {
-        /* a write cut by an error leaves bytes past the prefix */
-        (void) ftruncate (self->fd, (off_t) self->hashed);
-        fsync (self->fd); /* what arrived survives a crash, for the resume */
+        /* a write cut by an error leaves bytes past the prefix; a partial
+         * that cannot be cut back to it is not kept for a resume */
+        if (ftruncate (self->fd, (off_t) self->hashed) != 0)
+            unlink (self->partial);
+        else
+            fsync (self->fd); /* what arrived survives a crash, for the resume */
         close (self->fd);
     }
     for (size_t i = 0; i < self->window; i++)
