@@ -44,6 +44,17 @@ s_env_event (void *ctx, const swim_event_t *ev)
         log_info (MB_COMP, "member %s|member=%s addr=%s:%u inc=%llu", swim_event_name (ev->kind),
                   ev->member->name, ev->member->addr, (unsigned) ev->member->port,
                   (unsigned long long) ev->member->incarnation);
+    /* A member that leaves after it was failed was forced out (a dead node
+     * sends nothing): forget it now, everywhere, not in 24 h. */
+    const char *name = ev->member->name;
+    if (ev->kind == SWIM_EV_FAIL)
+        zhashx_insert (self->failed, name, (void *) 1);
+    else if (ev->kind == SWIM_EV_LEAVE && zhashx_lookup (self->failed, name)) {
+        zhashx_delete (self->failed, name);
+        zlist_append (self->forget, strdup (name));
+    }
+    else if (ev->kind != SWIM_EV_LEAVE)
+        zhashx_delete (self->failed, name);
     if (!self->events)
         return;
     uint8_t *buf = NULL;
@@ -111,6 +122,17 @@ s_handle_pipe (mb_self_t *self)
         self->leave_pending = true;
         self->leave_reply_by = mb_now (NULL) + self->cfg.leave_timeout_ms;
     }
+    else if (streq (command, "FORCE-LEAVE")) {
+        char *name = zmsg_popstr (request);
+        char why[256] = "";
+        if (!name || swim_force_leave (self->swim, name, why, sizeof why) != 0)
+            zstr_sendf (self->pipe, "ERROR %s", name ? why : "no name");
+        else {
+            log_info (MB_COMP, "forced a failed member out|member=%s", name);
+            zstr_send (self->pipe, "OK");
+        }
+        zstr_free (&name);
+    }
     else if (streq (command, "MEMBERS")) {
         uint8_t *buf = NULL;
         size_t len = 0;
@@ -163,6 +185,8 @@ s_self_new (zsock_t *pipe, membership_config_t *cfg, shed_keyring_t *keyring, ch
     self->cfg = *cfg;
     self->keyring = keyring;
     self->udp = self->tcp = -1;
+    self->failed = zhashx_new ();
+    self->forget = zlist_new ();
     randombytes_buf (&self->boot, sizeof self->boot);
     if (!keyring || shed_keyring_count (keyring) == 0) {
         snprintf (err, errlen, "no cluster key: install one (shedctl keygen) first");
@@ -228,6 +252,11 @@ s_self_destroy (mb_self_t **self_p)
         close (self->tcp);
     shed_keyring_destroy (&self->keyring);
     free (self->senders);
+    zhashx_destroy (&self->failed);
+    char *name;
+    while ((name = (char *) zlist_pop (self->forget)))
+        free (name);
+    zlist_destroy (&self->forget);
     free (self);
     *self_p = NULL;
 }
@@ -236,6 +265,12 @@ static void
 s_timers (mb_self_t *self)
 {
     uint64_t now = mb_now (NULL);
+    char *gone;
+    while ((gone = (char *) zlist_pop (self->forget))) {
+        if (swim_forget (self->swim, gone) == 0)
+            log_info (MB_COMP, "forgot a member forced out|member=%s", gone);
+        free (gone);
+    }
     swim_tick (self->swim);
     if (self->beacon && now - self->beacon_published >= MB_BEACON_REPUBLISH)
         mb_beacon_publish (self);

@@ -43,6 +43,10 @@
  *                                      wait until it was sent (at most
  *                                      leave_timeout_ms), stop probing.
  *       reply "OK"
+ *   FORCE-LEAVE name           "ss"    gossip that failed member `name`
+ *                                      left; every node forgets it at once
+ *                                      (swim_force.c). reply "OK" or
+ *                                      "ERROR <reason>" (unknown, alive...)
  *   MEMBERS                    "s"     reply: one frame, a msgpack
  *                                      GOSSIP_MEMBERS message (gossip_msg.h;
  *                                      decode with gossip_proto): per member
@@ -147,6 +151,9 @@ size_t membership_pipe_ready (membership_t *self);
 
 /* LEAVE: 0 once "left" was sent, -1 if the actor did not answer. */
 int membership_leave (membership_t *self);
+
+/* FORCE-LEAVE: 0, or -1 with the reason in err. */
+int membership_force_leave (membership_t *self, const char *name, char *err, size_t errlen);
 
 /* MEMBERS: the msgpack GOSSIP_MEMBERS frame (caller destroys), or NULL. */
 zframe_t *membership_members (membership_t *self);

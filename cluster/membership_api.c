@@ -211,6 +211,16 @@ membership_tag_set (membership_t *self, const char *key, const char *value, char
 }
 
 int
+membership_force_leave (membership_t *self, const char *name, char *err, size_t errlen)
+{
+    assert (self);
+    zmsg_t *reply = s_ask (self, s_msg ("FORCE-LEAVE", name, NULL, NULL));
+    int rc = s_status (reply, err, errlen);
+    zmsg_destroy (&reply);
+    return rc;
+}
+
+int
 membership_tag_unset (membership_t *self, const char *key, char *err, size_t errlen)
 {
     zmsg_t *reply = s_ask (self, s_msg ("TAGS", "UNSET", key, NULL));

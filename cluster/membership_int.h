@@ -154,6 +154,11 @@ typedef struct {
     mb_join_seed_t join_seeds[MEMBERSHIP_SEEDS_MAX]; /* the pending JOIN's seeds */
     size_t njoin_seeds;
     int conn_errno; /* why the last mb_conn_open failed (0: not a socket error) */
+    /* force-leave (cluster/swim_force.c): members seen failed, and those
+     * that then left (forced out): forgotten at the next timer run, as
+     * the core must not be called back from its event callback */
+    zhashx_t *failed;
+    zlist_t *forget;
     /* leave */
     bool leave_pending;
     uint64_t leave_reply_by;

@@ -190,6 +190,14 @@ void swim_leave (swim_t *self);
  * left to tell). */
 bool swim_leave_done (swim_t *self);
 
+/* Force a failed member out (swim_force.c): gossip that it left, at its
+ * incarnation. Refuses (-1, reason in why) an unknown name, ourselves and
+ * an alive or suspect member; 0 also when it had left already. */
+int swim_force_leave (swim_t *self, const char *name, char *why, size_t whylen);
+/* Drop a left member now (REAP event), not after reap_left_ms. 0, or -1 if
+ * `name` is not a left member. */
+int swim_forget (swim_t *self, const char *name);
+
 /* Set or remove one of our tags; re-announces us with incarnation + 1.
  * Returns 0, or -1 if the key/value is too long or too many tags. */
 int swim_set_tag (swim_t *self, const char *key, const char *value);

@@ -6,11 +6,32 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 
 static _Atomic int s_level = SHED_LOG_INFO;
+static _Atomic int s_journal; /* prefix sd-daemon priorities */
+
+/* sd-daemon.h's SD_ERR, SD_WARNING, SD_INFO, SD_DEBUG by our level. */
+static const char *s_prio[] = { "<7>", "<6>", "<4>", "<3>" };
+
+int
+shed_log_detect_journal (void)
+{
+    /* The variable alone is inherited by anything started from a unit:
+     * only a stderr that is that very stream gets the prefixes. */
+    const char *js = getenv ("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    int on = js && sscanf (js, "%llu:%llu", &dev, &ino) == 2 && fstat (STDERR_FILENO, &st) == 0
+             && (unsigned long long) st.st_dev == dev && (unsigned long long) st.st_ino == ino;
+    atomic_store (&s_journal, on);
+    return on;
+}
 
 static const char *s_names[] = { "debug", "info", "warn", "error" };
 
@@ -256,7 +277,8 @@ shed_log (shed_log_level_t level, const char *comp, const char *fmt, ...)
     gmtime_r (&ts.tv_sec, &tm);
     char stamp[32];
     strftime (stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-    fprintf (stderr, "ts=%s.%03ldZ level=%s comp=%s msg=\"%s\"%s%s\n", stamp, ts.tv_nsec / 1000000L,
+    fprintf (stderr, "%sts=%s.%03ldZ level=%s comp=%s msg=\"%s\"%s%s\n",
+             atomic_load (&s_journal) ? s_prio[level & 3] : "", stamp, ts.tv_nsec / 1000000L,
              s_names[level & 3], comp ? comp : "-", text, has_fields ? " " : "",
              has_fields ? fields : "");
 }

@@ -20,6 +20,13 @@ typedef enum {
     SHED_LOG_ERROR = 3,
 } shed_log_level_t;
 
+/* When stderr is the journal (systemd sets JOURNAL_STREAM to stderr's
+ * "DEVICE:INODE"), start each line with its sd-daemon(3) priority, "<3>"
+ * error, "<4>" warn, "<6>" info, "<7>" debug, so `journalctl -p warning`
+ * finds the warnings. Checked once, at this call (the daemon's start);
+ * returns whether the prefixes are on. */
+int shed_log_detect_journal (void);
+
 /* Set the minimum level printed. */
 void shed_log_set_level (shed_log_level_t level);
 shed_log_level_t shed_log_get_level (void);

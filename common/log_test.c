@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -109,6 +110,51 @@ test_conversions (void **state)
     assert_int_equal (s_count (line, '\n'), 1);
 }
 
+/* JOURNAL_STREAM naming stderr: lines start with the sd-daemon priority;
+ * naming another stream (a child of a unit whose stderr was redirected):
+ * no prefix. */
+static void
+test_journal_priorities (void **state)
+{
+    FILE *tmp = tmpfile ();
+    assert_non_null (tmp);
+    int saved = dup (2);
+    dup2 (fileno (tmp), 2);
+    struct stat st;
+    assert_int_equal (fstat (2, &st), 0);
+    char js[64];
+    snprintf (js, sizeof js, "%llu:%llu", (unsigned long long) st.st_dev,
+              (unsigned long long) st.st_ino);
+    setenv ("JOURNAL_STREAM", js, 1);
+    int on = shed_log_detect_journal ();
+    log_warn ("test", "w");
+    log_error ("test", "e");
+    log_info ("test", "i");
+    setenv ("JOURNAL_STREAM", "1:1", 1);
+    int off = shed_log_detect_journal ();
+    log_warn ("test", "plain");
+    unsetenv ("JOURNAL_STREAM");
+    fflush (stderr);
+    dup2 (saved, 2);
+    close (saved);
+    rewind (tmp);
+    char out[2048];
+    size_t n = fread (out, 1, sizeof out - 1, tmp);
+    out[n] = '\0';
+    fclose (tmp);
+    assert_int_equal (on, 1);
+    assert_int_equal (off, 0);
+    assert_non_null (strstr (out, "<4>ts="));
+    assert_non_null (strstr (out, "<3>ts="));
+    assert_non_null (strstr (out, "<6>ts="));
+    const char *plain = strstr (out, "msg=\"plain\"");
+    assert_non_null (plain);
+    const char *line = plain;
+    while (line > out && line[-1] != '\n')
+        line--;
+    assert_memory_equal (line, "ts=", 3);
+}
+
 int
 main (void)
 {
@@ -116,6 +162,7 @@ main (void)
         cmocka_unit_test (test_forged_hello),
         cmocka_unit_test (test_bare_values_and_message),
         cmocka_unit_test (test_conversions),
+        cmocka_unit_test (test_journal_priorities),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

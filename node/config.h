@@ -198,6 +198,16 @@ int shed_config_load_file (shed_config_t *cfg, const char *path, char *err, size
 int shed_config_load_buffer (shed_config_t *cfg, const char *text, size_t len, const char *origin,
                              char *err, size_t errlen);
 
+/* --check-config: like load_file / load_buffer, but a bad value does not
+ * stop the reading: every error ("FILE:LINE: message", one line each) goes
+ * to fn, and the count is returned (0 = the file is good). A broken YAML
+ * structure still ends the walk, as its last error. */
+typedef void (shed_config_error_fn) (const char *error, void *arg);
+size_t shed_config_check_file (shed_config_t *cfg, const char *path, shed_config_error_fn *fn,
+                               void *arg);
+size_t shed_config_check_buffer (shed_config_t *cfg, const char *text, size_t len,
+                                 const char *origin, shed_config_error_fn *fn, void *arg);
+
 /* Set one key from text as the file would ("bind", "join", "tags.k", ...).
  * Used for command-line overrides. Returns 0 or -1 with a reason. */
 int shed_config_set (shed_config_t *cfg, const char *key, const char *value, char *err,

@@ -1,5 +1,7 @@
 /* config_test.c - YAML loading, overrides and one-line errors. */
 #include "node/config.h"
+#include "node/netaddr.h"
+#include "node/node_reload.h"
 
 #include <limits.h>
 #include <setjmp.h>
@@ -655,27 +657,125 @@ test_wipe_arg (void **state)
     shed_config_wipe_arg (NULL);
 }
 
+/* --check-config: every bad value is reported with its line, the walk
+ * goes on past them, and a broken structure ends it as the last error. */
+typedef struct {
+    char lines[8][300];
+    size_t n;
+} s_errors_t;
+
+static void
+s_collect (const char *error, void *arg)
+{
+    s_errors_t *e = arg;
+    if (e->n < 8)
+        snprintf (e->lines[e->n++], sizeof e->lines[0], "%s", error);
+}
+
+static void
+test_check_all_errors (void **state)
+{
+    const char *text = "name: fine\n"
+                       "bind: 0.0.0.0:99999\n"
+                       "gossip:\n"
+                       "  probe_interval_ms: abc\n"
+                       "nope: 1\n"
+                       "log_level: debug\n"
+                       "tags:\n"
+                       "  rack: r1\n";
+    shed_config_t cfg;
+    shed_config_defaults (&cfg);
+    s_errors_t e = { .n = 0 };
+    assert_int_equal (shed_config_check_buffer (&cfg, text, strlen (text), "c.yaml", s_collect, &e),
+                      3);
+    assert_int_equal (e.n, 3);
+    assert_non_null (strstr (e.lines[0], "c.yaml:2: key 'bind'"));
+    assert_non_null (strstr (e.lines[1], "c.yaml:4: key 'gossip.probe_interval_ms'"));
+    assert_non_null (strstr (e.lines[2], "c.yaml:5: unknown key 'nope'"));
+    /* The good keys after the bad ones were still read. */
+    assert_int_equal (cfg.log_level, SHED_LOG_DEBUG);
+    assert_int_equal (cfg.ntags, 1);
+
+    /* A broken structure: the errors before it, then it. */
+    const char *broken = "bind: nonsense\nlog_level: [\n";
+    shed_config_defaults (&cfg);
+    e.n = 0;
+    assert_int_equal (
+        shed_config_check_buffer (&cfg, broken, strlen (broken), "b.yaml", s_collect, &e), 2);
+    assert_non_null (strstr (e.lines[0], "b.yaml:1: key 'bind'"));
+    assert_non_null (strstr (e.lines[1], "b.yaml:"));
+
+    /* A good file: no error; a start (load_buffer) still stops at the first. */
+    const char *good = "name: n1\nbind: 127.0.0.1:7000\n";
+    shed_config_defaults (&cfg);
+    e.n = 0;
+    assert_int_equal (shed_config_check_buffer (&cfg, good, strlen (good), "g.yaml", s_collect, &e),
+                      0);
+    char err[256];
+    shed_config_defaults (&cfg);
+    assert_int_equal (
+        shed_config_load_buffer (&cfg, text, strlen (text), "c.yaml", err, sizeof err), -1);
+    assert_non_null (strstr (err, "c.yaml:2:"));
+}
+
+/* The default route's interface: the lowest metric 0.0.0.0/0 route that
+ * is up; none -> -1. */
+static void
+test_route_iface (void **state)
+{
+    const char *route = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\t"
+                        "Window\tIRTT\n"
+                        "eth1\t00000000\t010112C6\t0003\t0\t0\t200\t00000000\t0\t0\t0\n"
+                        "eth0\t000012C6\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n"
+                        "eth2\t00000000\t010212C6\t0003\t0\t0\t100\t00000000\t0\t0\t0\n";
+    char ifname[16];
+    assert_int_equal (shed_netaddr_route_iface (route, ifname), 0);
+    assert_string_equal (ifname, "eth2");
+    const char *none = "Iface\tDestination\tGateway\n"
+                       "eth0\t000012C6\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n";
+    assert_int_equal (shed_netaddr_route_iface (none, ifname), -1);
+    assert_true (shed_netaddr_is_local ("127.0.0.5"));
+    assert_false (shed_netaddr_is_local ("203.0.113.77"));
+    assert_false (shed_netaddr_is_local ("not-an-address"));
+}
+
+/* SIGHUP: which keys it applies, which need a restart. */
+static void
+test_reload_diff (void **state)
+{
+    shed_config_t *a = malloc (sizeof *a), *b = malloc (sizeof *b);
+    assert_non_null (a);
+    assert_non_null (b);
+    shed_config_defaults (a);
+    shed_config_defaults (b);
+    char live[256], fixed[256], err[256];
+    assert_false (shed_reload_diff (a, b, live, sizeof live, fixed, sizeof fixed));
+    assert_int_equal (shed_config_set (b, "log_level", "debug", err, sizeof err), 0);
+    assert_int_equal (shed_config_set (b, "tags.rack", "r2", err, sizeof err), 0);
+    assert_int_equal (shed_config_set (b, "bind", "127.0.0.1:7000", err, sizeof err), 0);
+    assert_int_equal (shed_config_set (b, "gossip.probe_interval_ms", "500", err, sizeof err), 0);
+    assert_int_equal (shed_config_set (b, "data_dir", "/tmp/elsewhere", err, sizeof err), 0);
+    assert_true (shed_reload_diff (a, b, live, sizeof live, fixed, sizeof fixed));
+    assert_string_equal (live, "log_level,tags");
+    assert_string_equal (fixed, "bind,data_dir,gossip");
+    free (a);
+    free (b);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_defaults),
-        cmocka_unit_test (test_full_file),
-        cmocka_unit_test (test_empty_file),
-        cmocka_unit_test (test_errors),
-        cmocka_unit_test (test_overrides),
-        cmocka_unit_test (test_hostport),
-        cmocka_unit_test (test_dns),
-        cmocka_unit_test (test_network),
-        cmocka_unit_test (test_metrics),
-        cmocka_unit_test (test_sched),
-        cmocka_unit_test (test_driver_limits),
-        cmocka_unit_test (test_hooks_agents),
-        cmocka_unit_test (test_api_endpoint),
-        cmocka_unit_test (test_state),
-        cmocka_unit_test (test_encrypt_key_file),
-        cmocka_unit_test (test_encrypt_key_env),
-        cmocka_unit_test (test_wipe_arg),
+        cmocka_unit_test (test_defaults),        cmocka_unit_test (test_check_all_errors),
+        cmocka_unit_test (test_route_iface),     cmocka_unit_test (test_reload_diff),
+        cmocka_unit_test (test_full_file),       cmocka_unit_test (test_empty_file),
+        cmocka_unit_test (test_errors),          cmocka_unit_test (test_overrides),
+        cmocka_unit_test (test_hostport),        cmocka_unit_test (test_dns),
+        cmocka_unit_test (test_network),         cmocka_unit_test (test_metrics),
+        cmocka_unit_test (test_sched),           cmocka_unit_test (test_driver_limits),
+        cmocka_unit_test (test_hooks_agents),    cmocka_unit_test (test_api_endpoint),
+        cmocka_unit_test (test_state),           cmocka_unit_test (test_encrypt_key_file),
+        cmocka_unit_test (test_encrypt_key_env), cmocka_unit_test (test_wipe_arg),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

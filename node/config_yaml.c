@@ -26,6 +26,11 @@ typedef struct {
     char *err;
     size_t errlen;
     shed_config_t *cfg;
+    /* --check-config: report a bad value here and read on, so one run lists
+     * every such error; NULL: stop at the first (a start). */
+    shed_config_error_fn *collect;
+    void *collect_arg;
+    size_t nerrors;
 } walk_t;
 
 static int s_fail (walk_t *w, const yaml_event_t *ev, const char *fmt, ...)
@@ -61,16 +66,34 @@ s_next (walk_t *w, yaml_event_t *ev)
     return 0;
 }
 
+/* After s_fail on a bad value (not a broken structure): when collecting,
+ * hand the error over and carry on with the next key. */
+static int
+s_soft (walk_t *w)
+{
+    if (!w->collect)
+        return -1;
+    config_one_line (w->err);
+    w->collect (w->err, w->collect_arg);
+    w->nerrors++;
+    w->err[0] = '\0';
+    return 0;
+}
+
 static int
 s_scalar (walk_t *w, const char *key, const char *subkey, const yaml_event_t *ev)
 {
     const directive_t *d = config_directive_find (key);
-    if (!d)
-        return s_fail (w, ev, "unknown key '%s'", key);
+    if (!d) {
+        s_fail (w, ev, "unknown key '%s'", key);
+        return s_soft (w);
+    }
     char why[256];
     if (config_directive_apply (w->cfg, d, subkey, (const char *) ev->data.scalar.value, why,
-                                sizeof why))
-        return s_fail (w, ev, "key '%s': %s", key, why);
+                                sizeof why)) {
+        s_fail (w, ev, "key '%s': %s", key, why);
+        return s_soft (w);
+    }
     return 0;
 }
 
@@ -157,15 +180,19 @@ s_hook_item (walk_t *w, const char *key, const yaml_event_t *start)
         return s_fail (w, start, "key '%s': a hook needs event and command", key);
     const directive_t *d = config_directive_find (key);
     char why[256];
-    if (config_directive_apply (w->cfg, d, h.event, h.command, why, sizeof why))
-        return s_fail (w, start, "key '%s': %s", key, why);
+    if (config_directive_apply (w->cfg, d, h.event, h.command, why, sizeof why)) {
+        s_fail (w, start, "key '%s': %s", key, why);
+        return s_soft (w);
+    }
     if (*h.timeout) {
         char *end;
         errno = 0;
         unsigned long t = strtoul (h.timeout, &end, 10);
-        if (errno || *end || !isdigit ((unsigned char) h.timeout[0]) || t < 100 || t > 86400000)
-            return s_fail (w, start, "key '%s.timeout_ms': expected 100..86400000, got '%s'", key,
-                           h.timeout);
+        if (errno || *end || !isdigit ((unsigned char) h.timeout[0]) || t < 100 || t > 86400000) {
+            s_fail (w, start, "key '%s.timeout_ms': expected 100..86400000, got '%s'", key,
+                    h.timeout);
+            return s_soft (w);
+        }
         w->cfg->hooks[w->cfg->nhooks - 1].timeout_ms = (uint32_t) t;
     }
     return 0;
@@ -292,11 +319,16 @@ s_mapping (walk_t *w, const char *prefix)
     }
 }
 
-int
-shed_config_load_buffer (shed_config_t *cfg, const char *text, size_t len, const char *origin,
-                         char *err, size_t errlen)
+static int
+s_load (shed_config_t *cfg, const char *text, size_t len, const char *origin, char *err,
+        size_t errlen, shed_config_error_fn *collect, void *collect_arg, size_t *nerrors)
 {
-    walk_t w = { .origin = origin, .err = err, .errlen = errlen, .cfg = cfg };
+    walk_t w = { .origin = origin,
+                 .err = err,
+                 .errlen = errlen,
+                 .cfg = cfg,
+                 .collect = collect,
+                 .collect_arg = collect_arg };
     if (!yaml_parser_initialize (&w.parser)) {
         snprintf (err, errlen, "%s: cannot initialise YAML parser", origin);
         return -1;
@@ -334,16 +366,40 @@ shed_config_load_buffer (shed_config_t *cfg, const char *text, size_t len, const
     yaml_parser_delete (&w.parser);
     if (rc != 0)
         config_one_line (err);
+    if (nerrors)
+        *nerrors = w.nerrors;
     return rc;
 }
 
 int
-shed_config_load_file (shed_config_t *cfg, const char *path, char *err, size_t errlen)
+shed_config_load_buffer (shed_config_t *cfg, const char *text, size_t len, const char *origin,
+                         char *err, size_t errlen)
+{
+    return s_load (cfg, text, len, origin, err, errlen, NULL, NULL, NULL);
+}
+
+size_t
+shed_config_check_buffer (shed_config_t *cfg, const char *text, size_t len, const char *origin,
+                          shed_config_error_fn *fn, void *arg)
+{
+    char err[512] = "";
+    size_t n = 0;
+    if (s_load (cfg, text, len, origin, err, sizeof err, fn, arg, &n) != 0) {
+        /* A broken structure ends the walk: that error is the last one. */
+        fn (err, arg);
+        n++;
+    }
+    return n;
+}
+
+/* The file's bytes (malloc'd, at most 1 MiB), or NULL with the reason. */
+static char *
+s_read_file (const char *path, size_t *lenp, char *err, size_t errlen)
 {
     FILE *f = fopen (path, "rb");
     if (!f) {
         snprintf (err, errlen, "%s: %s", path, strerror (errno));
-        return -1;
+        return NULL;
     }
     char *buf = malloc (1 << 20);
     size_t len = buf ? fread (buf, 1, (1 << 20), f) : 0;
@@ -352,9 +408,35 @@ shed_config_load_file (shed_config_t *cfg, const char *path, char *err, size_t e
     if (!buf || too_big) {
         snprintf (err, errlen, "%s: %s", path, buf ? "file larger than 1 MiB" : "out of memory");
         free (buf);
-        return -1;
+        return NULL;
     }
+    *lenp = len;
+    return buf;
+}
+
+int
+shed_config_load_file (shed_config_t *cfg, const char *path, char *err, size_t errlen)
+{
+    size_t len;
+    char *buf = s_read_file (path, &len, err, errlen);
+    if (!buf)
+        return -1;
     int rc = shed_config_load_buffer (cfg, buf, len, path, err, errlen);
     free (buf);
     return rc;
+}
+
+size_t
+shed_config_check_file (shed_config_t *cfg, const char *path, shed_config_error_fn *fn, void *arg)
+{
+    char err[512];
+    size_t len;
+    char *buf = s_read_file (path, &len, err, sizeof err);
+    if (!buf) {
+        fn (err, arg);
+        return 1;
+    }
+    size_t n = shed_config_check_buffer (cfg, buf, len, path, fn, arg);
+    free (buf);
+    return n;
 }

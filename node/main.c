@@ -5,10 +5,17 @@
  *             [--join HOST[:PORT]]... [--api ENDPOINT] [--advertise ADDR]
  *             [--encrypt-file PATH | --encrypt KEY] [--tag K=V]... [--discover]
  *             [--log-level LEVEL] [--metrics-listen ADDR:PORT]
+ *   shed-node --check-config FILE
  *   shed-node --version | --help
  *
  * Settings: defaults < --config file < SHED_ENCRYPT_KEY < flags. Exit codes:
  * 0 clean shutdown, 1 runtime failure, 2 bad configuration or usage.
+ *
+ * Signals: SIGTERM/SIGINT stop (leaving the cluster gracefully unless
+ * leave_on_terminate is false); SIGHUP reloads the file and the same flags
+ * and applies what can change at run time (node/node_reload.h).
+ * --check-config FILE reads FILE as a start would, prints "ok" (exit 0) or
+ * every error as FILE:LINE: message (exit 1).
  *
  * The cluster key is a secret and every local user can read a process's
  * command line: --encrypt-file (or SHED_ENCRYPT_KEY) is the way to pass it;
@@ -19,7 +26,9 @@
 #include "common/log.h"
 #include "common/version.h"
 #include "node/config.h"
+#include "node/netaddr.h"
 #include "node/node.h"
+#include "node/port_owner.h"
 
 #include <czmq.h>
 #include <getopt.h>
@@ -49,6 +58,7 @@ s_usage (FILE *out)
              "      --metrics-listen ADDR:PORT\n"
              "                          Prometheus endpoint (default 127.0.0.1:7951, \"\" = off)\n"
              "  -l, --log-level LEVEL   debug|info|warn|error (default info)\n"
+             "      --check-config FILE validate FILE: \"ok\", or FILE:LINE: errors (exit 1)\n"
              "  -V, --version           print the version and exit\n"
              "  -h, --help              this text\n");
 }
@@ -68,6 +78,7 @@ static const struct option s_options[] = {
     { "discover",  no_argument,       NULL, 'D' },
     { "log-level", required_argument, NULL, 'l' },
     { "metrics-listen", required_argument, NULL, 'M' },
+    { "check-config", required_argument, NULL, 'C' },
     { "version",   no_argument,       NULL, 'V' },
     { "help",      no_argument,       NULL, 'h' },
     { NULL, 0, NULL, 0 },
@@ -105,20 +116,120 @@ s_flag_key (int opt)
     }
 }
 
+/* The command line, kept for SIGHUP, which builds the configuration again
+ * from the file and the same flags. */
+static int s_argc;
+static char **s_argv;
+static const char *s_config_path;
+
+/* Defaults < file < SHED_ENCRYPT_KEY < flags, then finish. At a reload the
+ * key (wiped by then, and only read at a first start) is skipped. Returns
+ * 0, or -1 with the reason in err. */
+static int
+s_build (shed_config_t *cfg, bool reload, char *err, size_t errlen)
+{
+    shed_config_defaults (cfg);
+    if (s_config_path && shed_config_load_file (cfg, s_config_path, err, errlen) != 0)
+        return -1;
+    if (!reload && shed_config_key_from_env (cfg, err, errlen) != 0)
+        return -1;
+
+    /* Flags override the file. A repeated --join replaces the file's list
+     * rather than appending to it. */
+    bool join_reset = false;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long (s_argc, s_argv, s_shortopts, s_options, NULL)) != -1) {
+        int rc = 0;
+        if (opt == 'j' && !join_reset) {
+            cfg->njoin = 0;
+            join_reset = true;
+        }
+        if (reload && (opt == 'e' || opt == 'E'))
+            continue;
+        if (opt == 'D')
+            cfg->discover = true;
+        else if (opt == 't') {
+            char key[80];
+            const char *eq = strchr (optarg, '=');
+            if (!eq || eq == optarg || (size_t) (eq - optarg) >= 64) {
+                snprintf (err, errlen, "--tag expects KEY=VALUE, got '%s'", optarg);
+                return -1;
+            }
+            snprintf (key, sizeof key, "tags.%.*s", (int) (eq - optarg), optarg);
+            rc = shed_config_set (cfg, key, eq + 1, err, errlen);
+        }
+        else if (s_flag_key (opt))
+            rc = shed_config_set (cfg, s_flag_key (opt), optarg, err, errlen);
+        /* The key is copied (or refused): take it off /proc/PID/cmdline. */
+        if (opt == 'e')
+            shed_config_wipe_arg (optarg);
+        if (rc != 0)
+            return -1;
+    }
+    return shed_config_finish (cfg, err, errlen);
+}
+
+static int
+s_reconfig (shed_config_t *cfg, char *err, size_t errlen, void *arg)
+{
+    (void) arg;
+    return s_build (cfg, true, err, errlen);
+}
+
+static void
+s_print_error (const char *error, void *arg)
+{
+    (*(size_t *) arg)++;
+    printf ("%s\n", error);
+}
+
+/* --check-config FILE: the file as a start reads it (every bad value, not
+ * only the first), then the checks that need every key and the advertise
+ * address. Exit 0 with "ok", or 1 with one error a line. */
+static int
+s_check_config (const char *path)
+{
+    shed_config_t *cfg = malloc (sizeof *cfg);
+    if (!cfg)
+        return 1;
+    shed_config_defaults (cfg);
+    size_t nerr = 0;
+    shed_config_check_file (cfg, path, s_print_error, &nerr);
+    char err[512];
+    if (nerr == 0 && shed_config_finish (cfg, err, sizeof err) != 0) {
+        printf ("%s: %s\n", path, err);
+        nerr++;
+    }
+    if (nerr == 0 && shed_netaddr_resolve (cfg, err, sizeof err) != 0) {
+        printf ("%s: %s\n", path, err);
+        nerr++;
+    }
+    sodium_memzero (cfg, sizeof *cfg);
+    free (cfg);
+    if (nerr == 0)
+        printf ("ok\n");
+    return nerr ? 1 : 0;
+}
+
 int
 main (int argc, char **argv)
 {
     shed_config_t cfg;
-    shed_config_defaults (&cfg);
     char err[512];
+    s_argc = argc;
+    s_argv = argv;
+    /* journald reads "<N>" priorities when stderr is its stream. */
+    shed_log_detect_journal ();
 
     /* Pass 1: --config, --version, --help, so flags can override the file. */
-    const char *config_path = NULL;
     int opt;
     opterr = 0;
     while ((opt = getopt_long (argc, argv, s_shortopts, s_options, NULL)) != -1) {
         if (opt == 'c')
-            config_path = optarg;
+            s_config_path = optarg;
+        else if (opt == 'C')
+            return s_check_config (optarg);
         else if (opt == 'V') {
             printf ("shed-node %s\n", SHED_VERSION_STRING);
             return 0;
@@ -137,48 +248,14 @@ main (int argc, char **argv)
         fprintf (stderr, "shed-node: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
-    if (config_path && shed_config_load_file (&cfg, config_path, err, sizeof err) != 0) {
+    /* Pass 2: the file, the environment, the flags. */
+    if (s_build (&cfg, false, err, sizeof err) != 0) {
         fprintf (stderr, "shed-node: %s\n", err);
         return 2;
     }
-    if (shed_config_key_from_env (&cfg, err, sizeof err) != 0) {
-        fprintf (stderr, "shed-node: %s\n", err);
-        return 2;
-    }
-
-    /* Pass 2: flags override the file. A repeated --join replaces the file's
-     * list rather than appending to it. */
-    bool join_reset = false;
-    optind = 1;
-    while ((opt = getopt_long (argc, argv, s_shortopts, s_options, NULL)) != -1) {
-        int rc = 0;
-        if (opt == 'j' && !join_reset) {
-            cfg.njoin = 0;
-            join_reset = true;
-        }
-        if (opt == 'D')
-            cfg.discover = true;
-        else if (opt == 't') {
-            char key[80];
-            const char *eq = strchr (optarg, '=');
-            if (!eq || eq == optarg || (size_t) (eq - optarg) >= 64) {
-                fprintf (stderr, "shed-node: --tag expects KEY=VALUE, got '%s'\n", optarg);
-                return 2;
-            }
-            snprintf (key, sizeof key, "tags.%.*s", (int) (eq - optarg), optarg);
-            rc = shed_config_set (&cfg, key, eq + 1, err, sizeof err);
-        }
-        else if (s_flag_key (opt))
-            rc = shed_config_set (&cfg, s_flag_key (opt), optarg, err, sizeof err);
-        /* The key is copied (or refused): take it off /proc/PID/cmdline. */
-        if (opt == 'e')
-            shed_config_wipe_arg (optarg);
-        if (rc != 0) {
-            fprintf (stderr, "shed-node: %s\n", err);
-            return 2;
-        }
-    }
-    if (shed_config_finish (&cfg, err, sizeof err) != 0) {
+    /* Which address peers get: never loopback by accident, never one this
+     * host does not hold (netaddr.h). */
+    if (shed_netaddr_resolve (&cfg, err, sizeof err) != 0) {
         fprintf (stderr, "shed-node: %s\n", err);
         return 2;
     }
@@ -197,8 +274,18 @@ main (int argc, char **argv)
     sodium_memzero (cfg.encrypt_key, sizeof cfg.encrypt_key);
     if (!node) {
         fprintf (stderr, "shed-node: %s\n", err);
+        /* "Address already in use" alone sends people to netstat: name the
+         * holder of each port we need that another socket holds. */
+        if (strstr (err, "in use")) {
+            char who[1024];
+            shed_port_explain (&cfg, who, sizeof who);
+            if (who[0])
+                fprintf (stderr, "shed-node: %s\n", who);
+        }
         return 1;
     }
+    log_info ("node", "advertising|addr=%s port=%u", cfg.advertise_addr, (unsigned) cfg.bind_port);
+    shed_node_on_reconfig (node, s_reconfig, NULL);
     int rc = shed_node_run (node);
     shed_node_destroy (&node);
     return rc == 0 ? 0 : 1;

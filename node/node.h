@@ -17,8 +17,17 @@ typedef struct _shed_node_t shed_node_t;
  * copy once used). NULL with a one-line reason in err on failure. */
 shed_node_t *shed_node_new (const shed_config_t *cfg, char *err, size_t errlen);
 
+/* Where SIGHUP gets the new configuration: fn fills *cfg as the start did
+ * (defaults, file, flags; shed_config_finish done) and returns 0, or -1
+ * with a reason. Without one, SIGHUP only logs. */
+typedef int (shed_node_config_fn) (shed_config_t *cfg, char *err, size_t errlen, void *arg);
+void shed_node_on_reconfig (shed_node_t *self, shed_node_config_fn *fn, void *arg);
+
 /* Run until SIGINT/SIGTERM (czmq's interrupt flag) or a fatal error.
- * Returns 0 on clean shutdown. */
+ * SIGHUP reloads the configuration (node_reload.h). Tells systemd
+ * (sd_notify, when NOTIFY_SOCKET is set) READY=1 once serving, WATCHDOG=1
+ * at half of WATCHDOG_USEC, STOPPING=1 on the way out. Returns 0 on clean
+ * shutdown. */
 int shed_node_run (shed_node_t *self);
 
 /* Stop components, close sockets, wipe secrets. NULL-safe. */

@@ -686,6 +686,14 @@ WIRE_DECLARE_RECORD (api_snapshot, API_SNAPSHOT_FIELDS)
     F (T, 9, total_ms,      WIRE_U64,  0,         WIRE_OPT, _)
 /* clang-format on */
 
+/* `shedctl force-leave NODE`: gossip that failed member `name` left, so
+ * every node forgets it now (docs/membership.md, "Force-leave"). Only on
+ * the local API; an alive or suspect member is refused. API_OK. */
+/* clang-format off */
+#define API_FORCE_LEAVE_REQ_FIELDS(F, T)                                       \
+    F (T, 2, name,          WIRE_STR,  63,        WIRE_REQ, _)
+/* clang-format on */
+
 /* clang-format off */
 #define API_MESSAGES(M)                                                        \
     M (API_ERROR,       api_error,       1, API_ERROR_FIELDS)                  \
@@ -740,7 +748,8 @@ WIRE_DECLARE_RECORD (api_snapshot, API_SNAPSHOT_FIELDS)
     M (API_SNAPSHOT_LIST_REP,   api_snapshot_list_rep,   82, API_SNAPSHOT_LIST_REP_FIELDS)   \
     M (API_SNAPSHOT_RM_REQ,     api_snapshot_rm_req,     83, API_SNAPSHOT_RM_REQ_FIELDS)     \
     M (API_SHED_MOVE_REQ,       api_shed_move_req,       84, API_SHED_MOVE_REQ_FIELDS)       \
-    M (API_SHED_MOVE_REP,       api_shed_move_rep,       85, API_SHED_MOVE_REP_FIELDS)
+    M (API_SHED_MOVE_REP,       api_shed_move_rep,       85, API_SHED_MOVE_REP_FIELDS)       \
+    M (API_FORCE_LEAVE_REQ,     api_force_leave_req,     86, API_FORCE_LEAVE_REQ_FIELDS)
 /* clang-format on */
 
 WIRE_DECLARE_PROTO (api, API_MESSAGES)

@@ -91,6 +91,7 @@ int ctl_keygen (ctl_t *ctl, int argc, char **argv);
 int ctl_members (ctl_t *ctl, int argc, char **argv);
 int ctl_join (ctl_t *ctl, int argc, char **argv);
 int ctl_leave (ctl_t *ctl, int argc, char **argv);
+int ctl_force_leave (ctl_t *ctl, int argc, char **argv);
 int ctl_tags (ctl_t *ctl, int argc, char **argv);
 int ctl_keys (ctl_t *ctl, int argc, char **argv);
 int ctl_state (ctl_t *ctl, int argc, char **argv);

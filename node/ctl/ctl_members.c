@@ -3,6 +3,7 @@
  *   shedctl members [--status alive|suspect|failed|left] [--tag K=V]...
  *   shedctl join HOST[:PORT]...
  *   shedctl leave
+ *   shedctl force-leave NODE
  *   shedctl tags set K=V... | tags unset K...
  */
 #include "node/ctl/ctl.h"
@@ -194,6 +195,18 @@ ctl_leave (ctl_t *ctl, int argc, char **argv)
     if (argc > 1)
         return ctl_fail ("leave takes no arguments");
     api_msg_t req = { .hdr.type = API_LEAVE_REQ };
+    return s_simple (ctl, &req);
+}
+
+/* A failed member, out of every node's list now rather than after
+ * reap_dead_s; the node refuses an alive one. */
+int
+ctl_force_leave (ctl_t *ctl, int argc, char **argv)
+{
+    if (argc != 2)
+        return ctl_fail ("usage: force-leave NODE");
+    api_msg_t req = { .hdr.type = API_FORCE_LEAVE_REQ };
+    snprintf (req.u.api_force_leave_req.name, sizeof req.u.api_force_leave_req.name, "%s", argv[1]);
     return s_simple (ctl, &req);
 }
 

@@ -36,6 +36,8 @@ static const ctl_cmd_t s_commands[] = {
       "members [--status S] [--tag K=V]  cluster members (S: alive|suspect|failed|left)" },
     { "join", ctl_join,     "join HOST[:PORT]...    join a cluster through these nodes" },
     { "leave", ctl_leave,   "leave                  leave the cluster gracefully" },
+    { "force-leave", ctl_force_leave,
+                            "force-leave NODE       drop a failed node from every node now" },
     { "tags", ctl_tags,     "tags set K=V... | tags unset K...  change this node's tags" },
     { "keys", ctl_keys,
       "keys list | install KEY | use KEY | remove KEY  cluster keyring, on every node" },

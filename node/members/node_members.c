@@ -4,6 +4,7 @@
 #include "cluster/membership.h"
 #include "common/log.h"
 #include "node/members/node_tags.h"
+#include "node/netaddr.h"
 
 #include <arpa/inet.h>
 #include <sodium.h>
@@ -50,30 +51,6 @@ struct _shed_members_t {
 /* -------------------------------------------------------------------------
  * Start-up
  */
-
-/* With `bind: 0.0.0.0` and no `advertise`, peers need a concrete address:
- * take the first up, non-loopback IPv4 interface address, as Serf does. */
-static int
-s_pick_advertise (char *out, size_t len)
-{
-    struct ifaddrs *list = NULL, *ifa;
-    if (getifaddrs (&list) != 0)
-        return -1;
-    int rc = -1;
-    for (ifa = list; ifa; ifa = ifa->ifa_next) {
-        if (!ifa->ifa_addr || ifa->ifa_addr->sa_family != AF_INET)
-            continue;
-        if ((ifa->ifa_flags & IFF_LOOPBACK) || !(ifa->ifa_flags & IFF_UP))
-            continue;
-        struct sockaddr_in *sin = (struct sockaddr_in *) ifa->ifa_addr;
-        if (inet_ntop (AF_INET, &sin->sin_addr, out, (socklen_t) len)) {
-            rc = 0;
-            break;
-        }
-    }
-    freeifaddrs (list);
-    return rc;
-}
 
 /* The profile gives the defaults; explicit gossip.* keys override them. */
 static void
@@ -316,6 +293,26 @@ s_api_leave (shed_api_call_t *call, const api_msg_t *req, void *arg)
     shed_api_reply (&call, &rep);
 }
 
+/* `shedctl force-leave NODE`: the local API is the only way in (a peer's
+ * gossip cannot ask for it), and the actor refuses an alive member. */
+static void
+s_api_force_leave (shed_api_call_t *call, const api_msg_t *req, void *arg)
+{
+    shed_members_t *self = arg;
+    const char *name = req->u.api_force_leave_req.name;
+    char why[256] = "";
+    if (membership_force_leave (self->members, name, why, sizeof why) != 0) {
+        shed_api_reply_error (
+            &call, strstr (why, "no member") ? API_ERR_NOT_FOUND : API_ERR_INVALID, "%s", why);
+        return;
+    }
+    log_info ("members", "force-leave|member=%s", name);
+    api_msg_t rep = { .hdr.type = API_OK };
+    snprintf (rep.u.api_ok.message, sizeof rep.u.api_ok.message,
+              "%s forced out: every node drops it within seconds", name);
+    shed_api_reply (&call, &rep);
+}
+
 size_t
 shed_members_tags (shed_members_t *self, const shed_config_tag_t **tags)
 {
@@ -346,6 +343,54 @@ s_tag_restore (shed_members_t *self, const char *key)
             return;
         }
     membership_tag_unset (self->members, key, why, sizeof why);
+}
+
+int
+shed_members_set_base_tags (shed_members_t *self, const shed_config_tag_t *base, size_t nbase,
+                            size_t *changed, char *err, size_t errlen)
+{
+    assert (self);
+    *changed = 0;
+    nbase = nbase < SHED_CFG_TAGS_MAX ? nbase : SHED_CFG_TAGS_MAX;
+    shed_config_tag_t tags[SHED_CFG_TAGS_MAX];
+    size_t ntags;
+    if (shed_tags_merge (base, nbase, &self->changes, tags, &ntags, SHED_CFG_TAGS_MAX)) {
+        snprintf (err, errlen, "with the run-time tag changes, more than %d tags",
+                  SHED_CFG_TAGS_MAX);
+        return -1;
+    }
+    char why[256];
+    /* Gossip the difference: new or changed values, then removed keys. */
+    for (size_t i = 0; i < ntags; i++) {
+        bool same = false;
+        for (size_t j = 0; j < self->ntags && !same; j++)
+            same = !strcmp (tags[i].key, self->tags[j].key)
+                   && !strcmp (tags[i].value, self->tags[j].value);
+        if (same)
+            continue;
+        if (membership_tag_set (self->members, tags[i].key, tags[i].value, why, sizeof why)) {
+            snprintf (err, errlen, "tag %s: %s", tags[i].key, why);
+            return -1;
+        }
+        (*changed)++;
+    }
+    for (size_t j = 0; j < self->ntags; j++) {
+        bool kept = false;
+        for (size_t i = 0; i < ntags && !kept; i++)
+            kept = !strcmp (tags[i].key, self->tags[j].key);
+        if (kept)
+            continue;
+        membership_tag_unset (self->members, self->tags[j].key, why, sizeof why);
+        (*changed)++;
+    }
+    memcpy (self->base, base, nbase * sizeof base[0]);
+    self->nbase = nbase;
+    memcpy (self->tags, tags, sizeof tags);
+    self->ntags = ntags;
+    if (*changed)
+        for (size_t i = 0; i < self->ntag_listeners; i++)
+            self->tag_listeners[i].fn (self->tags, self->ntags, self->tag_listeners[i].arg);
+    return 0;
 }
 
 /* `tags set/unset`: gossip first (the actor checks sizes and counts), then
@@ -589,10 +634,9 @@ shed_members_new (const shed_config_t *cfg, const shed_identity_t *identity,
     if (cfg->advertise_addr[0])
         snprintf (mc.advertise_addr, sizeof mc.advertise_addr, "%.*s",
                   (int) sizeof mc.advertise_addr - 1, cfg->advertise_addr);
-    else if (s_pick_advertise (mc.advertise_addr, sizeof mc.advertise_addr) != 0) {
-        snprintf (err, errlen,
-                  "bind is 0.0.0.0 and no interface address was found: set "
-                  "'advertise'");
+    else if (shed_netaddr_default (mc.advertise_addr, sizeof mc.advertise_addr, err, errlen) != 0) {
+        /* main settles it first (shed_netaddr_resolve); this is for callers
+         * that did not. */
         shed_keyring_destroy (keyring_p);
         free (self);
         return NULL;
@@ -639,6 +683,7 @@ shed_members_new (const shed_config_t *cfg, const shed_identity_t *identity,
     shed_api_server_on (api, API_MEMBERS_REQ, s_api_members, self);
     shed_api_server_on (api, API_JOIN_REQ, s_api_join, self);
     shed_api_server_on (api, API_LEAVE_REQ, s_api_leave, self);
+    shed_api_server_on (api, API_FORCE_LEAVE_REQ, s_api_force_leave, self);
     shed_api_server_on (api, API_TAGS_REQ, s_api_tags, self);
     shed_api_server_on (api, API_KEYS_REQ, s_api_keys, self);
     log_info ("members", "membership started|addr=%s:%u seeds=%zu", mc.advertise_addr, mc.port,

@@ -62,4 +62,12 @@ char *shed_members_stats (shed_members_t *self);
 /* Leave the cluster gracefully (blocks up to the leave timeout). */
 void shed_members_leave (shed_members_t *self);
 
+/* SIGHUP: the configuration's tags are now `base`; the run-time changes
+ * (`shedctl tags`, DATA_DIR/tags) still apply over them. Gossips what
+ * differs and tells the tag listeners. *changed = tags set or removed.
+ * 0, or -1 with a reason (nothing changed then, unless the actor refused
+ * a tag halfway). */
+int shed_members_set_base_tags (shed_members_t *self, const shed_config_tag_t *base, size_t nbase,
+                                size_t *changed, char *err, size_t errlen);
+
 #endif
