@@ -54,7 +54,7 @@
 #define SWIM_ADDR_MAX    45   /* bytes in a textual IPv4/IPv6 address */
 #define SWIM_TAGS_MAX    32   /* tag pairs per node */
 #define SWIM_KEY_BYTES   32   /* X25519 public key (node identity) */
-#define SWIM_MAX_MEMBERS 4096 /* members we track; more is refused */
+#define SWIM_MAX_MEMBERS 8192 /* members we track; more is refused */
 #define SWIM_MAX_UPDATES 64   /* piggybacked updates per datagram */
 #define SWIM_ERROR_MAX   160  /* bytes of an error text in replies */
 #define SWIM_KEYS_MAX    16   /* key ids in a key reply */
