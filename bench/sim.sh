@@ -35,7 +35,7 @@
 # before the bounded subset; --no-partition / --partition-only: skip / run
 # only the state partition scenario.
 # Default N = 100,1000. Larger N works up to the core's SWIM_MAX_MEMBERS
-# (4096) but costs N^2 member entries of ~0.8 KiB (and, with the state
+# (8192) but costs N^2 member entries of ~0.3 KiB (and, with the state
 # scenario, N^2 * 10 records of ~0.8 KiB: 8 GB at 1,000; see
 # --partition-max, default 1000) and CPU ~ N^2 per simulated second.
 # Env: SHED_BUILD_DIR (default <repo>/build).
