@@ -168,9 +168,13 @@ rc=0
 wait "$(h_pid 3)" || rc=$?
 H_PID[3]=""
 h_assert_eq 1 "$rc" "exit status of a node whose --metrics-listen is taken"
+# The reason, then who holds the port and the one-line change
+# (node/port_owner.c): the holder here is the python3 above.
+grep -qx "shed-node: metrics.listen 127.0.0.1:7951: Address already in use" "$(h_logfile 3)" \
+    || h_fail "unexpected start error: $(tail -n 2 "$(h_logfile 3)")"
 last=$(tail -n 1 "$(h_logfile 3)")
-[[ "$last" == "shed-node: metrics.listen 127.0.0.1:7951: Address already in use" ]] \
-    || h_fail "unexpected start error: $last"
+[[ "$last" == "shed-node: port 7951/tcp (metrics) is held by pid $holder (python3); move the metrics endpoint with 'metrics: {listen: \"127.0.0.1:7952\"}'" ]] \
+    || h_fail "the node did not say who holds 7951: $last"
 # The default address taken: a warning, and the node runs.
 h_start_node 3
 h_wait_ready 3 30
