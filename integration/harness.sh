@@ -600,6 +600,9 @@ h_cleanup() {
     [[ $- == *e* ]] && had_errexit=1
     set +e
     trap - INT TERM
+    # Output may go to a pipe that is gone (`| tee` ended by Ctrl-C): a
+    # write must fail quietly, never end the cleanup by SIGPIPE.
+    trap '' PIPE
     if ((status != 0)) && [[ -n "$H_TMP" ]]; then
         h_dump_logs 50
     fi

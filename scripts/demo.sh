@@ -56,7 +56,9 @@ export SHED_LOG_LEVEL=${SHED_LOG_LEVEL:-info}
 . "$ROOT/integration/harness.sh"
 
 h_init "$NODES"
-trap 'echo; h_log "stopping the cluster"; exit 0' INT TERM
+# SIGPIPE ignored first: with `demo.sh | tee log`, Ctrl-C ends tee too, and
+# the echo below would kill this shell before its EXIT trap cleans up.
+trap 'trap "" PIPE; echo; h_log "stopping the cluster"; exit 0' INT TERM
 h_sheds_init
 # Sheds are isolated containers (runc, user namespaces, their own root from
 # an image) wherever a runtime is installed; netns (host root, trusted code
