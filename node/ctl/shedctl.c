@@ -99,6 +99,26 @@ s_usage (FILE *out)
         fprintf (out, "  %s\n", s_commands[i].usage);
 }
 
+static const ctl_cmd_t *
+s_find (const char *name)
+{
+    for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++)
+        if (strcmp (s_commands[i].name, name) == 0)
+            return &s_commands[i];
+    return NULL;
+}
+
+/* `COMMAND --help` (or -h) anywhere after the command: its usage, not a
+ * run (consul and nomad do the same). */
+static bool
+s_wants_help (int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp (argv[i], "--help") == 0 || strcmp (argv[i], "-h") == 0)
+            return true;
+    return false;
+}
+
 int
 ctl_fail (const char *fmt, ...)
 {
@@ -314,17 +334,28 @@ main (int argc, char **argv)
             cargv[cargc++] = argv[i];
     }
     int rc = 2;
-    bool found = false;
-    for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++)
-        if (strcmp (s_commands[i].name, cargv[0]) == 0) {
-            rc = s_commands[i].fn (&ctl, cargc, cargv);
-            found = true;
-            break;
+    const ctl_cmd_t *cmd = NULL;
+    if (strcmp (cargv[0], "help") == 0) {
+        /* help [COMMAND]: usage on stdout, exit 0 */
+        if (cargc == 1) {
+            s_usage (stdout);
+            rc = 0;
         }
-    if (!found) {
-        ctl_fail ("unknown command '%s' (see shedctl --help)", cargv[0]);
-        rc = 2;
+        else if ((cmd = s_find (cargv[1]))) {
+            printf ("usage: shedctl %s\n", cmd->usage);
+            rc = 0;
+        }
+        else
+            ctl_fail ("unknown command '%s' (see shedctl help)", cargv[1]);
     }
+    else if (!(cmd = s_find (cargv[0])))
+        ctl_fail ("unknown command '%s' (see shedctl help)", cargv[0]);
+    else if (s_wants_help (cargc, cargv)) {
+        printf ("usage: shedctl %s\n", cmd->usage);
+        rc = 0;
+    }
+    else
+        rc = cmd->fn (&ctl, cargc, cargv);
     free (cargv);
     zsys_shutdown ();
     return rc;
