@@ -124,11 +124,17 @@ h_ctl 2 delete "$COPY2" >/dev/null || h_fail "delete $COPY2"
 copy=$(h_datadir 2)/snapshots/fetch/$SNAP.layer
 [[ -f "$copy" ]] || h_fail "no copy of $SNAP at $copy"
 printf 'X' | dd of="$copy" bs=1 seek=100 conv=notrunc status=none
+# And what a create cut short by a crash leaves (a directory with a disk
+# image and no state file): the next create of that name clears it.
+mkdir -p "$(h_datadir 2)/sheds/$COPY2"
+: >"$(h_datadir 2)/sheds/$COPY2/disk.img"
 h_retry 20 create 2 "$COPY2" --node node2 --from-snapshot "$SNAP" \
     || h_fail "create $COPY2 after corruption: $(cat "$H_TMP/create.out")"
 h_retry 20 agent_up 2 "$COPY2" || h_fail "the agent of $COPY2 does not answer"
 h_assert_eq version-one "$(prov 2 "$COPY2" 'cat /data.txt' | tail -1)" \
     "/data.txt in $COPY2 after a corrupted copy"
+grep -q "cleared what an interrupted create left.*shed=$COPY2" "$(h_logfile 2)" \
+    || h_fail "node 2 did not clear the leftover directory of $COPY2"
 h_log "unknown shed, taken name, unknown snapshot refused; a corrupted copy was fetched again"
 
 h_log "--- 5. snapshot rm from node 2"

@@ -399,6 +399,18 @@ s_create (void *impl, const driver_spec_t *spec, driver_error_t *err)
     if (access (state_path, F_OK) == 0)
         return driver_fail (err, DRIVER_ERR_EXISTS, "container: shed %s already exists",
                             spec->name);
+    /* A directory without its state file is what a create cut short by a
+     * crash left (the state is saved last, so nothing ever ran from it):
+     * it goes before this create makes its own. */
+    if (access (dir, F_OK) == 0) {
+        rootfs_umount (dir, why, sizeof why);
+        if (drv_remove_tree (dir) != 0)
+            return driver_fail (err, DRIVER_ERR_IO,
+                                "container: %s: cannot clear what an interrupted create left: %s",
+                                spec->name, strerror (errno));
+        log_warn (S_COMP, "cleared what an interrupted create left|shed=%s", spec->name);
+        why[0] = '\0';
+    }
     drv_state_t st;
     drv_state_from_spec (&st, "container", spec);
     const char *ref = spec->image[0] ? spec->image : self->default_image;
