@@ -437,8 +437,12 @@ s_parents (s_reader_t *r, const char *path)
         if (seen == S_SEEN_FILE || seen == S_SEEN_WHITEOUT)
             return s_fail (r->why, r->why_size, LAYER_ERR_INVALID, path, "below the file '%s'",
                            prefix);
+        /* A layer lists every directory before what is in it (layer_write
+         * does): a parent made up by extraction would belong to the
+         * host's root, outside the shed's ids. */
         if (!seen)
-            zhashx_insert (r->seen, prefix, S_SEEN_IMPLICIT);
+            return s_fail (r->why, r->why_size, LAYER_ERR_INVALID, path,
+                           "its directory '%s' is not in the layer before it", prefix);
     }
     return 0;
 }
