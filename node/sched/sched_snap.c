@@ -158,6 +158,29 @@ shed_sched_candidates (shed_sched_t *self, const rec_shed_t *need, const char *e
     return k;
 }
 
+/* A driver job for our shed `name` with a work of its own (no waiter),
+ * the name busy until it ends. false when it could not be queued. */
+static bool
+s_submit (shed_sched_t *self, s_wtype_t type, uint64_t op, driver_job_op_t jop, const char *name)
+{
+    s_work_t *w = sched__work_new (type, name, "");
+    driver_job_t *job = driver_job_new (jop, name);
+    if (!w || !job) {
+        free (w);
+        free (job);
+        return false;
+    }
+    w->op = op;
+    job->ctx = w;
+    if (driver_worker_submit (self->worker, &job, S_DRIVER_TIMEOUT_MS) != 0) {
+        free (job);
+        free (w);
+        return false;
+    }
+    zhashx_update (self->busy, name, w);
+    return true;
+}
+
 void
 sched__moved_away (shed_sched_t *self, const char *name, const char *to)
 {
@@ -178,20 +201,7 @@ sched__moved_away (shed_sched_t *self, const char *name, const char *to)
     sched__own_delete (self, name);
     sched__publish_node (self);
     log_info (S_COMP, "moved away|shed=%s to=%s", name, to);
-    s_work_t *w = sched__work_new (W_UNDO, name, "");
-    driver_job_t *job = driver_job_new (DRIVER_JOB_REMOVE, name);
-    if (!w || !job) {
-        free (w);
-        free (job);
-        return;
-    }
-    job->ctx = w;
-    if (driver_worker_submit (self->worker, &job, S_DRIVER_TIMEOUT_MS) != 0) {
-        free (job);
-        free (w);
-        return;
-    }
-    zhashx_update (self->busy, name, w);
+    s_submit (self, W_UNDO, 0, DRIVER_JOB_REMOVE, name);
 }
 
 typedef struct {
@@ -288,20 +298,7 @@ sched__orphan_check (shed_sched_t *self, const char *name)
      * end) or of a claim undone while it was down. */
     log_warn (S_COMP, "leftover of a shed that runs elsewhere|shed=%s runs_on=%s action=removed",
               key, s.by);
-    s_work_t *w = sched__work_new (W_UNDO, key, "");
-    driver_job_t *job = driver_job_new (DRIVER_JOB_REMOVE, key);
-    if (!w || !job) {
-        free (w);
-        free (job);
-        return;
-    }
-    job->ctx = w;
-    if (driver_worker_submit (self->worker, &job, S_DRIVER_TIMEOUT_MS) != 0) {
-        free (job);
-        free (w);
-        return;
-    }
-    zhashx_update (self->busy, key, w);
+    s_submit (self, W_UNDO, 0, DRIVER_JOB_REMOVE, key);
 }
 
 void
@@ -328,22 +325,8 @@ shed_sched_move_end (shed_sched_t *self, const char *name, bool moved, const cha
         return;
     }
     /* Not moved: it runs here again. */
-    s_work_t *w = sched__work_new (W_OP, name, "");
-    driver_job_t *job = driver_job_new (DRIVER_JOB_START, name);
-    if (!w || !job) {
-        free (w);
-        free (job);
-        return;
-    }
-    w->op = NSCHED_OP_START;
-    job->ctx = w;
-    if (driver_worker_submit (self->worker, &job, S_DRIVER_TIMEOUT_MS) != 0) {
-        free (job);
-        free (w);
-        return;
-    }
-    zhashx_update (self->busy, name, w);
-    sched__agent_add (self, name);
+    if (s_submit (self, W_OP, NSCHED_OP_START, DRIVER_JOB_START, name))
+        sched__agent_add (self, name);
 }
 
 /* ---- claims from a snapshot ------------------------------------------------------ */
