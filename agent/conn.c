@@ -286,6 +286,26 @@ s_connect (agent_conn_t *self)
     }
 }
 
+/* A later HELLO_ACK on a ready connection: new settings, same session. */
+static void
+s_on_settings (agent_conn_t *self, const agent_hello_ack_t *ack)
+{
+    /* max_frame is fixed for the connection (frames may be queued). */
+    uint64_t max_frame = self->settings.max_frame;
+    self->settings = *ack;
+    self->settings.max_frame = max_frame;
+    int64_t now = agent_clock_mono_ms ();
+    double mr = (double) ack->max_msgs_per_s, br = (double) ack->max_bytes_per_s;
+    agent_bucket_set (&self->msgs, mr, mr / 2 > 1 ? mr / 2 : 1, now);
+    agent_bucket_set (&self->bytes, br, br / 2 > 1 ? br / 2 : 1, now);
+    log_info (S_COMP,
+              "host settings changed|max_msgs_per_s=%llu max_bytes_per_s=%llu "
+              "metrics_interval_ms=%llu heartbeat_ms=%llu",
+              (unsigned long long) ack->max_msgs_per_s, (unsigned long long) ack->max_bytes_per_s,
+              (unsigned long long) ack->metrics_interval_ms,
+              (unsigned long long) ack->heartbeat_ms);
+}
+
 static void
 s_on_ack (agent_conn_t *self, const agent_hello_ack_t *ack)
 {
@@ -328,6 +348,14 @@ s_on_message (agent_conn_t *self, agent_msg_t *m)
     if (type == AGENT_HELLO_ACK) {
         if (self->state == S_HELLO)
             s_on_ack (self, &m->u.agent_hello_ack);
+        else if (self->state == S_READY) {
+            /* The host's limits changed (its SIGHUP): pace to the new
+             * rates from now on. Not a new connection: nothing to
+             * re-register, so the owner does not see it. */
+            s_on_settings (self, &m->u.agent_hello_ack);
+            wire_msg_free (&agent_proto, m);
+            return true;
+        }
     }
     else if (type == AGENT_CLOSE) {
         log_warn (S_COMP, "host closed|code=%llu reason=\"%s\"",

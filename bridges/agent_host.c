@@ -29,6 +29,29 @@ s_or (uint32_t v, uint32_t dflt)
     return v ? v : dflt;
 }
 
+/* Fill the zeros with defaults; max_frame must be set already. */
+static void
+s_defaults (agent_host_config_t *c)
+{
+    c->metrics_interval_ms = s_or (c->metrics_interval_ms, 5000);
+    c->heartbeat_ms = s_or (c->heartbeat_ms, 5000);
+    c->hello_timeout_ms = s_or (c->hello_timeout_ms, 5000);
+    c->msgs_per_s = s_or (c->msgs_per_s, 2000);
+    c->msgs_burst = s_or (c->msgs_burst, 2 * c->msgs_per_s);
+    c->bytes_per_s = s_or (c->bytes_per_s, 4u << 20);
+    c->bytes_burst = s_or (c->bytes_burst, 2 * c->bytes_per_s);
+    c->abuse_limit = s_or (c->abuse_limit, 32);
+    c->abuse_cooldown_ms = s_or (c->abuse_cooldown_ms, 2000);
+    c->out_queue_bytes = s_or (c->out_queue_bytes, 32u << 20);
+    c->socket_mode = s_or (c->socket_mode, 0660);
+    c->accepts_per_s = s_or (c->accepts_per_s, 5);
+    c->services_max = s_or (c->services_max, 64);
+    c->streams_max = s_or (c->streams_max, 32);
+    /* Bursts must hold one full frame or a big frame could never pass. */
+    if (c->bytes_burst < c->max_frame + AGENT_FRAME_HEADER)
+        c->bytes_burst = c->max_frame + AGENT_FRAME_HEADER;
+}
+
 agent_host_t *
 agent_host_new (const agent_host_config_t *config)
 {
@@ -51,23 +74,7 @@ agent_host_new (const agent_host_config_t *config)
         c->max_frame = AGENT_FRAME_MAX_FLOOR;
     if (c->max_frame > AGENT_FRAME_MAX_CEILING)
         c->max_frame = AGENT_FRAME_MAX_CEILING;
-    c->metrics_interval_ms = s_or (c->metrics_interval_ms, 5000);
-    c->heartbeat_ms = s_or (c->heartbeat_ms, 5000);
-    c->hello_timeout_ms = s_or (c->hello_timeout_ms, 5000);
-    c->msgs_per_s = s_or (c->msgs_per_s, 2000);
-    c->msgs_burst = s_or (c->msgs_burst, 2 * c->msgs_per_s);
-    c->bytes_per_s = s_or (c->bytes_per_s, 4u << 20);
-    c->bytes_burst = s_or (c->bytes_burst, 2 * c->bytes_per_s);
-    c->abuse_limit = s_or (c->abuse_limit, 32);
-    c->abuse_cooldown_ms = s_or (c->abuse_cooldown_ms, 2000);
-    c->out_queue_bytes = s_or (c->out_queue_bytes, 32u << 20);
-    c->socket_mode = s_or (c->socket_mode, 0660);
-    c->accepts_per_s = s_or (c->accepts_per_s, 5);
-    c->services_max = s_or (c->services_max, 64);
-    c->streams_max = s_or (c->streams_max, 32);
-    /* Bursts must hold one full frame or a big frame could never pass. */
-    if (c->bytes_burst < c->max_frame + AGENT_FRAME_HEADER)
-        c->bytes_burst = c->max_frame + AGENT_FRAME_HEADER;
+    s_defaults (c);
 
     char endpoint[64];
     snprintf (endpoint, sizeof endpoint, "inproc://agent-host-%p", (void *) self);
@@ -141,6 +148,33 @@ agent_host_remove_shed (agent_host_t *self, const char *shed)
     if (!shed)
         return -1;
     zstr_sendx (self->actor, "REMOVE", shed, NULL);
+    return s_wait_int (self);
+}
+
+int
+agent_host_set_limits (agent_host_t *self, const agent_host_config_t *limits)
+{
+    assert (self);
+    assert (limits);
+    /* Only the limits move; what the actor was built with (node, frames,
+     * sockets, publishing) stays. */
+    agent_host_config_t c = self->cfg;
+    c.metrics_interval_ms = limits->metrics_interval_ms;
+    c.heartbeat_ms = limits->heartbeat_ms;
+    c.msgs_per_s = limits->msgs_per_s;
+    c.msgs_burst = limits->msgs_burst;
+    c.bytes_per_s = limits->bytes_per_s;
+    c.bytes_burst = limits->bytes_burst;
+    c.accepts_per_s = limits->accepts_per_s;
+    c.services_max = limits->services_max;
+    c.streams_max = limits->streams_max;
+    s_defaults (&c);
+    self->cfg = c;
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, "LIMITS");
+    zmsg_addstr (msg, "");
+    zmsg_addmem (msg, &c, sizeof c);
+    zmsg_send (&msg, self->actor);
     return s_wait_int (self);
 }
 

@@ -139,6 +139,16 @@ agent_host_t *agent_host_new (const agent_host_config_t *config);
  * events. NULL-safe; nulls the caller's pointer. */
 void agent_host_destroy (agent_host_t **self_p);
 
+/* Change the limits while running (SIGHUP): metrics_interval_ms,
+ * heartbeat_ms, msgs_per_s/_burst, bytes_per_s/_burst, accepts_per_s,
+ * services_max, streams_max of `limits` (0 = the default, as at start;
+ * every other field is ignored). Every shed's rate buckets take the new
+ * rates at once (tokens kept up to the new burst); a lowered name cap
+ * refuses new names only (names held stay); each connected agent gets a
+ * fresh HELLO_ACK with the new settings. Returns 0, or -1 if the actor did
+ * not answer. */
+int agent_host_set_limits (agent_host_t *self, const agent_host_config_t *limits);
+
 /* Listen for shed `shed`'s agent at `path` (a stale socket file there is
  * replaced). Returns 0, or -1 (bad name, path too long, duplicate shed,
  * bind failure, AGENT_HOST_SHEDS_MAX reached). */

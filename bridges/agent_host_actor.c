@@ -339,6 +339,42 @@ s_on_command (agent_actor_t *self)
         }
         free (why);
     }
+    else if (streq (cmd, "LIMITS")) {
+        /* The owner resolved the defaults; only the limits are taken. */
+        zframe_t *f = zmsg_first (msg);
+        int rc = -1;
+        if (f && zframe_size (f) == sizeof (agent_host_config_t)) {
+            agent_host_config_t c;
+            memcpy (&c, zframe_data (f), sizeof c);
+            agent_host_config_t *mine = &self->cfg;
+            mine->metrics_interval_ms = c.metrics_interval_ms;
+            mine->heartbeat_ms = c.heartbeat_ms;
+            mine->msgs_per_s = c.msgs_per_s;
+            mine->msgs_burst = c.msgs_burst;
+            mine->bytes_per_s = c.bytes_per_s;
+            mine->bytes_burst = c.bytes_burst;
+            mine->accepts_per_s = c.accepts_per_s;
+            mine->services_max = c.services_max;
+            mine->streams_max = c.streams_max;
+            size_t told = 0;
+            for (agent_shed_t *s = zlist_first (self->sheds); s; s = zlist_next (self->sheds)) {
+                agent_shed_set_limits (s, mine);
+                /* Connected agents pace to the rates of their HELLO_ACK:
+                 * a fresh one tells them the new ones (docs/agent.md). */
+                if (s->fd >= 0 && s->hello && agent_frames_ack (self, s) == 0)
+                    told++;
+            }
+            log_info (AGENT_HOST_COMP,
+                      "limits changed|msgs_per_s=%u bytes_per_s=%u accepts_per_s=%u "
+                      "services_max=%u streams_max=%u metrics_interval_ms=%u heartbeat_ms=%u "
+                      "sheds=%zu agents_told=%zu",
+                      mine->msgs_per_s, mine->bytes_per_s, mine->accepts_per_s, mine->services_max,
+                      mine->streams_max, mine->metrics_interval_ms, mine->heartbeat_ms,
+                      zlist_size (self->sheds), told);
+            rc = 0;
+        }
+        s_reply_int (self, rc);
+    }
     else if (streq (cmd, "STATS")) {
         if (shed)
             zsock_send (self->pipe, "ib", 0, &shed->stats, sizeof shed->stats);

@@ -27,11 +27,9 @@ agent_frames_bad (agent_actor_t *self, agent_shed_t *shed, agent_bad_t why, cons
     return true;
 }
 
-static void
-s_on_hello (agent_actor_t *self, agent_shed_t *shed, agent_msg_t *msg)
+int
+agent_frames_ack (agent_actor_t *self, agent_shed_t *shed)
 {
-    shed->hello = true;
-    shed->stats.connected = true;
     agent_msg_t ack;
     memset (&ack, 0, sizeof ack);
     ack.hdr.type = AGENT_HELLO_ACK;
@@ -44,7 +42,15 @@ s_on_hello (agent_actor_t *self, agent_shed_t *shed, agent_msg_t *msg)
     a->max_bytes_per_s = (uint64_t) self->cfg.bytes_per_s * 9 / 10;
     a->host_time_ms = (uint64_t) agent_clock_wall_ms ();
     snprintf (a->shed, sizeof a->shed, "%s", shed->name);
-    agent_actor_send (self, shed, &ack);
+    return agent_actor_send (self, shed, &ack);
+}
+
+static void
+s_on_hello (agent_actor_t *self, agent_shed_t *shed, agent_msg_t *msg)
+{
+    shed->hello = true;
+    shed->stats.connected = true;
+    agent_frames_ack (self, shed);
     if (strcmp (msg->u.agent_hello.shed, shed->name) != 0 && msg->u.agent_hello.shed[0])
         log_info (AGENT_HOST_COMP, "agent believes another name|shed=%s claimed=\"%s\"", shed->name,
                   msg->u.agent_hello.shed);

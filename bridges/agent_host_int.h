@@ -89,6 +89,12 @@ bool agent_shed_quota_ok (agent_shed_t *self, const agent_host_config_t *cfg,
 bool agent_shed_strike (agent_shed_t *self, const agent_host_config_t *cfg, agent_bad_t why,
                         const char *detail);
 
+/* New limits (agent_host_set_limits): the shed's buckets take the new
+ * rates and bursts at once, keeping the tokens they have up to the new
+ * burst; names it holds beyond a lowered cap are kept (only new names are
+ * refused). */
+void agent_shed_set_limits (agent_shed_t *self, const agent_host_config_t *cfg);
+
 /* Start the cooldown after an abuse close (reconnects refused until it
  * ends; the next connection starts a new strike window). */
 void agent_shed_cooldown (agent_shed_t *self, const agent_host_config_t *cfg, agent_bad_t why);
@@ -143,6 +149,10 @@ void agent_actor_close (agent_actor_t *self, agent_shed_t *shed, uint64_t code, 
 /* Read at most AGENT_HOST_READ_BUDGET bytes of the shed's connection and
  * handle the frames in them (the connection may be closed on return). */
 void agent_frames_on_readable (agent_actor_t *self, agent_shed_t *shed);
+
+/* Queue a HELLO_ACK with the host's current settings (after the agent's
+ * HELLO, and again on a live connection when the limits change). */
+int agent_frames_ack (agent_actor_t *self, agent_shed_t *shed);
 
 /* Count a refused frame as a strike; true if the connection was closed. */
 bool agent_frames_bad (agent_actor_t *self, agent_shed_t *shed, agent_bad_t why,

@@ -96,6 +96,15 @@ agent_shed_new (const agent_host_config_t *cfg, const char *name, const char *pa
     return shed;
 }
 void
+agent_shed_set_limits (agent_shed_t *shed, const agent_host_config_t *cfg)
+{
+    int64_t now = agent_clock_mono_ms ();
+    agent_bucket_set (&shed->msgs, cfg->msgs_per_s, cfg->msgs_burst, now);
+    agent_bucket_set (&shed->bytes, cfg->bytes_per_s, cfg->bytes_burst, now);
+    agent_bucket_set (&shed->accepts, cfg->accepts_per_s, 2.0 * cfg->accepts_per_s, now);
+}
+
+void
 agent_shed_conn_reset (agent_shed_t *shed)
 {
     if (shed->fd >= 0)

@@ -107,6 +107,45 @@ s_xpub_close (bus_xpub_t *xpub)
     bus_subs_clear (&xpub->subs);
 }
 
+/* Cut every remote consumer (after CONSUMER-DENY): an XPUB cannot drop
+ * one peer, so close it and bind again on the same resolved endpoint. The
+ * denied key then fails the ZAP handshake; allowed consumers' SUB sockets
+ * reconnect on their own (libzmq's reconnect interval, 100 ms by default)
+ * and send their subscriptions again; what was published meanwhile is a
+ * tseq gap they can see. Their subscriptions leave `wanted` now, and their
+ * pending snapshot requests are dropped (they name the closed socket). */
+static int
+s_remote_rebind (self_t *self)
+{
+    if (!self->remote.sock)
+        return 0;
+    for (size_t i = 0; i < self->remote.subs.n; i++)
+        bus_route_sub (self, NULL, 0, self->remote.subs.items[i].data,
+                       self->remote.subs.items[i].len);
+    bus_request_t *r = (bus_request_t *) zlistx_first (self->requests);
+    while (r) {
+        if (r->sock == self->remote.sock) {
+            zlistx_delete (self->requests, zlistx_cursor (self->requests));
+            r = (bus_request_t *) zlistx_first (self->requests);
+        }
+        else
+            r = (bus_request_t *) zlistx_next (self->requests);
+    }
+    char endpoint[sizeof self->remote.endpoint];
+    snprintf (endpoint, sizeof endpoint, "%s", self->remote.endpoint);
+    zpoller_remove (self->poller, self->remote.sock);
+    s_xpub_close (&self->remote);
+    if (s_xpub_open (self, &self->remote, endpoint, self->consumers_domain) != 0) {
+        log_error (S_COMP, "remote consumer listener lost|reason=\"%s\"", self->err);
+        s_xpub_close (&self->remote);
+        self->err[0] = '\0';
+        return -1;
+    }
+    zpoller_add (self->poller, self->remote.sock);
+    log_info (S_COMP, "remote consumers cut|endpoint=%s", endpoint);
+    return 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /*  Members                                                                 */
 /* ------------------------------------------------------------------------ */
@@ -289,8 +328,11 @@ s_recv_pipe_one (self_t *self)
     }
     else if (streq (cmd, "CONSUMER-ALLOW") || streq (cmd, "CONSUMER-DENY")) {
         char *key = zmsg_popstr (args);
-        zsock_send (self->pipe, "i",
-                    s_zap_set (self, self->consumers_domain, key, streq (cmd, "CONSUMER-ALLOW")));
+        bool allow = streq (cmd, "CONSUMER-ALLOW");
+        int rc = s_zap_set (self, self->consumers_domain, key, allow);
+        if (rc == 0 && !allow)
+            rc = s_remote_rebind (self);
+        zsock_send (self->pipe, "i", rc);
         zstr_free (&key);
     }
     else if (streq (cmd, "ENDPOINTS"))

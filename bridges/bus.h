@@ -64,6 +64,9 @@
  *            the DENY is cut; allowed children reconnect and say HELLO)
  *   "ss"    CONSUMER-ALLOW pubkey-z85 (remote)    -> "i" 0 | -1
  *   "ss"    CONSUMER-DENY pubkey-z85              -> "i" 0 | -1
+ *           (also re-binds the remote XPUB, so the denied key's open
+ *            sessions are cut; allowed consumers' SUB sockets reconnect
+ *            and subscribe again by themselves, seeing a tseq gap)
  *   "s"     ENDPOINTS                             -> "sss" tree local remote
  *           (bound, ports resolved; "" when not configured)
  *   "s"     STATS                                 -> "s" logfmt counters:

@@ -758,6 +758,17 @@ test_reload_diff (void **state)
     assert_true (shed_reload_diff (a, b, live, sizeof live, fixed, sizeof fixed));
     assert_string_equal (live, "log_level,tags");
     assert_string_equal (fixed, "bind,data_dir,gossip");
+    /* Consumer keys and agent limits are live; the consumer listener is not. */
+    shed_config_defaults (b);
+    assert_int_equal (shed_config_set (b, "events.consumer_keys", "/etc/shed/c", err, sizeof err),
+                      0);
+    assert_int_equal (shed_config_set (b, "agents.msgs_per_s", "50", err, sizeof err), 0);
+    assert_int_equal (shed_config_set (b, "agents.services_max", "3", err, sizeof err), 0);
+    assert_int_equal (
+        shed_config_set (b, "events.consumer_listen", "127.0.0.1:7952", err, sizeof err), 0);
+    assert_true (shed_reload_diff (a, b, live, sizeof live, fixed, sizeof fixed));
+    assert_string_equal (live, "events.consumer_keys,agents");
+    assert_string_equal (fixed, "events.consumer_listen");
     free (a);
     free (b);
 }

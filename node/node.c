@@ -553,10 +553,35 @@ s_reload (shed_node_t *self)
         return;
     }
     char live[256], fixed[512];
-    if (!shed_reload_diff (&self->cfg, cfg, live, sizeof live, fixed, sizeof fixed)) {
+    bool differs = shed_reload_diff (&self->cfg, cfg, live, sizeof live, fixed, sizeof fixed);
+    /* The consumers' key file is read again whatever the diff says: the
+     * operator edits the file, not the path to it. */
+    char summary[PATH_MAX + 96];
+    int keys = shed_events_reload_consumers (self->events, cfg, summary, sizeof summary, err,
+                                             sizeof err);
+    if (keys < 0)
+        log_error ("node",
+                   "SIGHUP: event consumer keys not reloaded, the old ones stay in force|"
+                   "err=\"%s\"",
+                   err);
+    else {
+        snprintf (self->cfg.events.consumer_keys, sizeof self->cfg.events.consumer_keys, "%s",
+                  cfg->events.consumer_keys);
+        if (keys > 0 && !strstr (live, "events.consumer_keys"))
+            snprintf (live + strlen (live), sizeof live - strlen (live), "%sevents.consumer_keys",
+                      live[0] ? "," : "");
+    }
+    if (!differs && keys <= 0) {
         log_info ("node", "SIGHUP: configuration reloaded, nothing changed");
+        sodium_memzero (cfg, sizeof *cfg);
         free (cfg);
         return;
+    }
+    if (strstr (live, "agents")) {
+        if (shed_agents_set_limits (self->agents, cfg) != 0)
+            log_error ("node", "SIGHUP: agent limits not applied (the agent host did not answer)");
+        else
+            self->cfg.agents = cfg->agents;
     }
     if (self->cfg.log_level != cfg->log_level) {
         shed_log_set_level (cfg->log_level);
@@ -592,6 +617,16 @@ s_reload (shed_node_t *self)
             self->cfg = next;
         }
     }
+    if (strstr (live, "agents"))
+        log_info ("node",
+                  "SIGHUP: agent limits applied to every shed|msgs_per_s=%u bytes_per_s=%u "
+                  "accepts_per_s=%u services_max=%u streams_max=%u log_lines=%u "
+                  "metrics_interval_ms=%u heartbeat_ms=%u (0 = default)",
+                  cfg->agents.msgs_per_s, cfg->agents.bytes_per_s, cfg->agents.accepts_per_s,
+                  cfg->agents.services_max, cfg->agents.streams_max, cfg->agents.log_lines,
+                  cfg->agents.metrics_interval_ms, cfg->agents.heartbeat_ms);
+    if (keys > 0)
+        log_info ("node", "SIGHUP: event consumer keys applied|%s", summary);
     log_info ("node", "SIGHUP: configuration reloaded|applied=%s", live[0] ? live : "-");
     if (fixed[0])
         log_warn ("node",

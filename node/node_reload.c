@@ -32,6 +32,12 @@ shed_reload_diff (const shed_config_t *old, const shed_config_t *new, char *live
     if (old->nhooks != new->nhooks || S_DIFF (hooks) || S_DIFF (hooks_concurrency)
         || S_DIFF (hooks_queue) || S_DIFF (hooks_timeout_ms))
         s_add (live, livelen, "hooks");
+    /* The consumers' key file is read again at every SIGHUP (node.c), so
+     * a changed path is just another file to read. */
+    if (strcmp (old->events.consumer_keys, new->events.consumer_keys) != 0)
+        s_add (live, livelen, "events.consumer_keys");
+    if (S_DIFF (agents))
+        s_add (live, livelen, "agents");
     static const struct {
         const char *key;
         size_t offset, size;
@@ -54,10 +60,9 @@ shed_reload_diff (const shed_config_t *old, const shed_config_t *new, char *live
         S_ROW ("scheduler", scheduler),
         S_ROW ("driver", driver),
         S_ROW ("metrics", metrics),
-        S_ROW ("events", events),
+        S_ROW ("events.consumer_listen", events.consumer_listen),
         S_ROW ("state", state),
         S_ROW ("snapshots", snapshots),
-        S_ROW ("agents", agents),
 #undef S_ROW
     };
     for (size_t i = 0; i < sizeof s_fixed / sizeof s_fixed[0]; i++) {

@@ -3,8 +3,11 @@
  *
  * SIGHUP re-reads the configuration (the file, then the same flags) and
  * applies what the components can take at run time: log_level, tags (the
- * run-time `shedctl tags` changes still apply over them) and hooks (the
- * hook runner restarts; hooks running at that moment are stopped). Every
+ * run-time `shedctl tags` changes still apply over them), hooks (the
+ * hook runner restarts; hooks running at that moment are stopped), the
+ * remote event consumers' keys (events.consumer_keys: the file is read
+ * again at every SIGHUP, node_events.h) and the agent limits (agents.*,
+ * node_agents.h: running agents included). Every
  * other key that changed needs a restart: the node says which, as a
  * warning, and keeps running with the old values (docs/operations.md,
  * "Signals").

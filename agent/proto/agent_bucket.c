@@ -23,6 +23,17 @@ s_refill (agent_bucket_t *b, int64_t now_ms)
     }
 }
 
+void
+agent_bucket_set (agent_bucket_t *b, double rate, double burst, int64_t now_ms)
+{
+    s_refill (b, now_ms); /* what accrued at the old rate is kept */
+    b->last_ms = now_ms > b->last_ms ? now_ms : b->last_ms;
+    b->rate = rate;
+    b->burst = burst > 0 ? burst : rate;
+    if (b->tokens > b->burst)
+        b->tokens = b->burst;
+}
+
 bool
 agent_bucket_take (agent_bucket_t *b, double n, int64_t now_ms)
 {

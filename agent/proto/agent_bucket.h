@@ -21,6 +21,11 @@ typedef struct {
 
 void agent_bucket_init (agent_bucket_t *b, double rate, double burst, int64_t now_ms);
 
+/* Change the rate and burst of a bucket in use: the tokens it holds stay,
+ * cut to the new burst (a lowered limit bites at once, a raised one fills
+ * at the new rate). */
+void agent_bucket_set (agent_bucket_t *b, double rate, double burst, int64_t now_ms);
+
 /* Take `n` tokens if there are enough; returns true if taken. */
 bool agent_bucket_take (agent_bucket_t *b, double n, int64_t now_ms);
 

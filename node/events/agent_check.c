@@ -15,6 +15,12 @@ agent_check_shed_init (agent_check_shed_t *s, size_t services_max)
 }
 
 void
+agent_check_shed_set_max (agent_check_shed_t *s, size_t services_max)
+{
+    s->max = services_max ? services_max : S_SERVICES_DEFAULT;
+}
+
+void
 agent_check_shed_free (agent_check_shed_t *s)
 {
     free (s->ids);

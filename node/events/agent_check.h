@@ -64,6 +64,8 @@ typedef struct {
 /* Bookkeeping for a shed allowed `services_max` services (0: 64, the agent
  * host's default, which bounds names the same way). */
 void agent_check_shed_init (agent_check_shed_t *s, size_t services_max);
+/* A new bound (SIGHUP): ids held beyond it stay; new ones are refused. */
+void agent_check_shed_set_max (agent_check_shed_t *s, size_t services_max);
 void agent_check_shed_free (agent_check_shed_t *s);
 
 /* Decide what to do with `msg` from shed `shed`. Returns 0 (accepted, see

@@ -320,6 +320,25 @@ shed_agents_new (const shed_config_t *cfg, shed_events_t *events, shed_catalog_t
     return self;
 }
 
+int
+shed_agents_set_limits (shed_agents_t *self, const shed_config_t *cfg)
+{
+    assert (self);
+    self->log_lines = cfg->agents.log_lines;
+    self->services_max = cfg->agents.services_max;
+    /* The catalog's bound follows the host's (names held stay). */
+    for (agents_shed_t *s = zhashx_first (self->sheds); s; s = zhashx_next (self->sheds))
+        agent_check_shed_set_max (&s->services, self->services_max);
+    agent_host_config_t limits = { .metrics_interval_ms = cfg->agents.metrics_interval_ms,
+                                   .heartbeat_ms = cfg->agents.heartbeat_ms,
+                                   .msgs_per_s = cfg->agents.msgs_per_s,
+                                   .bytes_per_s = cfg->agents.bytes_per_s,
+                                   .services_max = cfg->agents.services_max,
+                                   .streams_max = cfg->agents.streams_max,
+                                   .accepts_per_s = cfg->agents.accepts_per_s };
+    return agent_host_set_limits (self->host, &limits);
+}
+
 void
 shed_agents_destroy (shed_agents_t **self_p)
 {

@@ -68,6 +68,15 @@ shed_agents_t *shed_agents_new (const shed_config_t *cfg, shed_events_t *events,
 /* Close every listener (removing the socket files). NULL-safe. */
 void shed_agents_destroy (shed_agents_t **self_p);
 
+/* SIGHUP: take `cfg->agents.*` while running. The agent host's limits
+ * (rates, accepts, name caps, heartbeat, metrics interval) apply at once
+ * to every shed, connected agents get a fresh HELLO_ACK
+ * (agent_host_set_limits); services_max also bounds the catalog ids of
+ * existing sheds; log_lines sizes the history of sheds added from now on
+ * (an existing history keeps its size until its shed is added again).
+ * Returns 0, or -1 if the agent host did not answer. */
+int shed_agents_set_limits (shed_agents_t *self, const shed_config_t *cfg);
+
 /* Listen for shed `shed`'s agent on the Unix socket `socket_path` (its
  * directory is created 0700 if missing; a stale socket is replaced).
  * Returns 0, or -1 with a one-line reason. */

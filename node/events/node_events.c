@@ -43,7 +43,9 @@ struct _shed_events_t {
     char ipc_path[SHED_ENDPOINT_MAX];
     zhashx_t *peers; /* name -> s_peer_t */
     int linger_timer;
-    bool left;        /* published our leave already */
+    char consumer_listen[96]; /* "tcp://..." of remote consumers, "" = none */
+    zhashx_t *consumers;      /* Z85 keys allowed there now (value unused) */
+    bool left;                /* published our leave already */
     uint64_t dropped; /* bus pipe full */
     uint64_t published;
 };
@@ -326,20 +328,28 @@ shed_events_dropped (shed_events_t *self)
     return self->dropped;
 }
 
-/* Admit the remote consumers listed in `path`: one base64 X25519 public
- * key per line (as `shedctl keygen --identity` prints it); blank lines and
- * lines starting with '#' are skipped. 0, or -1 with "FILE:LINE: why". */
-static int
-s_allow_consumers (bus_t *bus, const char *path, char *err, size_t errlen)
+/* Read the remote consumers' keys listed in `path`: one base64 X25519
+ * public key per line (as `shedctl keygen --identity` prints it); blank
+ * lines and lines starting with '#' are skipped. A new set of Z85 keys, or
+ * NULL with "events.consumer_keys FILE:LINE: why": all or nothing, so a bad
+ * edit never half-applies. */
+static zhashx_t *
+s_read_consumers (const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen (path, "r");
     if (!f) {
         snprintf (err, errlen, "events.consumer_keys %s: %s", path, strerror (errno));
-        return -1;
+        return NULL;
+    }
+    zhashx_t *keys = zhashx_new ();
+    if (!keys) {
+        fclose (f);
+        snprintf (err, errlen, "out of memory");
+        return NULL;
     }
     char line[256];
-    int lineno = 0, rc = 0, allowed = 0;
-    while (rc == 0 && fgets (line, sizeof line, f)) {
+    int lineno = 0;
+    while (fgets (line, sizeof line, f)) {
         lineno++;
         char *p = line + strspn (line, " \t");
         p[strcspn (p, " \t\r\n")] = '\0';
@@ -350,21 +360,74 @@ s_allow_consumers (bus_t *bus, const char *path, char *err, size_t errlen)
         if (shed_key_from_text (p, key) != 0) {
             snprintf (err, errlen, "events.consumer_keys %s:%d: not a base64 32-byte public key",
                       path, lineno);
-            rc = -1;
+            zhashx_destroy (&keys);
             break;
         }
         shed_key_to_z85 (key, z85);
-        if (bus_consumer_allow (bus, z85) != 0) {
-            snprintf (err, errlen, "events.consumer_keys %s:%d: the bus refused the key", path,
-                      lineno);
-            rc = -1;
-        }
-        else
-            allowed++;
+        zhashx_insert (keys, z85, (void *) 1);
     }
     fclose (f);
-    if (rc == 0)
-        log_info (S_COMP, "remote consumers admitted|keys=%d file=%s", allowed, path);
+    return keys;
+}
+
+/* Make the bus's consumer allow-list the set in `path`: allow the new
+ * keys, deny the removed ones (which cuts their open sessions, bus.h
+ * CONSUMER-DENY). 1 if the set changed, 0 if not, -1 with a reason (the
+ * old set stays in force). */
+static int
+s_apply_consumers (shed_events_t *self, const char *path, size_t *added, size_t *removed,
+                   char *err, size_t errlen)
+{
+    *added = *removed = 0;
+    zhashx_t *next = s_read_consumers (path, err, errlen);
+    if (!next)
+        return -1;
+    for (void *v = zhashx_first (next); v; v = zhashx_next (next)) {
+        const char *z85 = zhashx_cursor (next);
+        if (self->consumers && zhashx_lookup (self->consumers, z85))
+            continue;
+        if (bus_consumer_allow (self->bus, z85) != 0) {
+            snprintf (err, errlen, "events.consumer_keys %s: the bus refused a key", path);
+            zhashx_destroy (&next);
+            return -1;
+        }
+        (*added)++;
+    }
+    /* Denials last: a key moved between lines is never refused meanwhile. */
+    for (void *v = self->consumers ? zhashx_first (self->consumers) : NULL; v;
+         v = zhashx_next (self->consumers)) {
+        const char *z85 = zhashx_cursor (self->consumers);
+        if (zhashx_lookup (next, z85))
+            continue;
+        if (bus_consumer_deny (self->bus, z85) != 0)
+            log_warn (S_COMP, "the bus did not deny a removed consumer key|file=%s", path);
+        (*removed)++;
+    }
+    zhashx_destroy (&self->consumers);
+    self->consumers = next;
+    return *added || *removed ? 1 : 0;
+}
+
+int
+shed_events_reload_consumers (shed_events_t *self, const shed_config_t *cfg, char *summary,
+                              size_t summarylen, char *err, size_t errlen)
+{
+    assert (self);
+    summary[0] = '\0';
+    if (!self->consumer_listen[0])
+        return 0; /* no remote endpoint: consumer_listen needs a restart */
+    if (!cfg->events.consumer_keys[0]) {
+        snprintf (err, errlen,
+                  "events.consumer_listen needs events.consumer_keys (a file of the "
+                  "consumers' public keys)");
+        return -1;
+    }
+    size_t added, removed;
+    int rc = s_apply_consumers (self, cfg->events.consumer_keys, &added, &removed, err, errlen);
+    if (rc < 0)
+        return -1;
+    snprintf (summary, summarylen, "keys=%zu added=%zu removed=%zu file=%s",
+              zhashx_size (self->consumers), added, removed, cfg->events.consumer_keys);
     return rc;
 }
 
@@ -433,9 +496,16 @@ shed_events_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_
         shed_events_destroy (&self);
         return NULL;
     }
-    if (consumer[0] && s_allow_consumers (self->bus, cfg->events.consumer_keys, err, errlen)) {
-        shed_events_destroy (&self);
-        return NULL;
+    if (consumer[0]) {
+        size_t added, removed;
+        snprintf (self->consumer_listen, sizeof self->consumer_listen, "%s", consumer);
+        if (s_apply_consumers (self, cfg->events.consumer_keys, &added, &removed, err, errlen)
+            < 0) {
+            shed_events_destroy (&self);
+            return NULL;
+        }
+        log_info (S_COMP, "remote consumers admitted|keys=%zu file=%s", added,
+                  cfg->events.consumer_keys);
     }
     if (chmod (self->ipc_path, 0600) != 0)
         log_warn (S_COMP, "cannot chmod the events socket|path=%s reason=\"%s\"", self->ipc_path,
@@ -468,6 +538,7 @@ shed_events_destroy (shed_events_t **self_p)
     if (self->ipc_path[0])
         unlink (self->ipc_path);
     zhashx_destroy (&self->peers);
+    zhashx_destroy (&self->consumers);
     free (self);
     *self_p = NULL;
 }

@@ -62,6 +62,18 @@ int shed_events_publish (shed_events_t *self, const char *topic, const char *kin
  * the event crosses the links before peers drop them. */
 void shed_events_leaving (shed_events_t *self);
 
+/* SIGHUP: make the remote consumers' allow-list the keys now in
+ * cfg->events.consumer_keys (the file is read again even when its path did
+ * not change). New keys can connect at once; removed keys are refused
+ * from now on and their open sessions are cut (the remote listener is
+ * re-bound: allowed consumers reconnect by themselves, docs/operations.md
+ * "Reloading"). Without a remote endpoint at start (consumer_listen "")
+ * nothing happens: that takes a restart. Returns 1 if the set changed, 0
+ * if not, -1 with a reason (a bad file: the old set stays in force).
+ * `summary` gets "keys=N added=A removed=R file=PATH" for the log. */
+int shed_events_reload_consumers (shed_events_t *self, const shed_config_t *cfg, char *summary,
+                                  size_t summarylen, char *err, size_t errlen);
+
 /* Local consumer endpoint (ipc://.../events.sock). */
 const char *shed_events_endpoint (shed_events_t *self);
 
