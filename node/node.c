@@ -556,9 +556,8 @@ s_reload (shed_node_t *self)
     bool differs = shed_reload_diff (&self->cfg, cfg, live, sizeof live, fixed, sizeof fixed);
     /* The consumers' key file is read again whatever the diff says: the
      * operator edits the file, not the path to it. */
-    char summary[PATH_MAX + 96];
-    int keys = shed_events_reload_consumers (self->events, cfg, summary, sizeof summary, err,
-                                             sizeof err);
+    shed_events_keys_t kc;
+    int keys = shed_events_reload_consumers (self->events, cfg, &kc, err, sizeof err);
     if (keys < 0)
         log_error ("node",
                    "SIGHUP: event consumer keys not reloaded, the old ones stay in force|"
@@ -626,7 +625,10 @@ s_reload (shed_node_t *self)
                   cfg->agents.services_max, cfg->agents.streams_max, cfg->agents.log_lines,
                   cfg->agents.metrics_interval_ms, cfg->agents.heartbeat_ms);
     if (keys > 0)
-        log_info ("node", "SIGHUP: event consumer keys applied|%s", summary);
+        log_info ("node",
+                  "SIGHUP: event consumer keys applied (removed keys' sessions cut)|keys=%zu "
+                  "added=%zu removed=%zu file=%s",
+                  kc.keys, kc.added, kc.removed, cfg->events.consumer_keys);
     log_info ("node", "SIGHUP: configuration reloaded|applied=%s", live[0] ? live : "-");
     if (fixed[0])
         log_warn ("node",

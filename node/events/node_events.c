@@ -46,7 +46,7 @@ struct _shed_events_t {
     char consumer_listen[96]; /* "tcp://..." of remote consumers, "" = none */
     zhashx_t *consumers;      /* Z85 keys allowed there now (value unused) */
     bool left;                /* published our leave already */
-    uint64_t dropped; /* bus pipe full */
+    uint64_t dropped;         /* bus pipe full */
     uint64_t published;
 };
 
@@ -375,8 +375,8 @@ s_read_consumers (const char *path, char *err, size_t errlen)
  * CONSUMER-DENY). 1 if the set changed, 0 if not, -1 with a reason (the
  * old set stays in force). */
 static int
-s_apply_consumers (shed_events_t *self, const char *path, size_t *added, size_t *removed,
-                   char *err, size_t errlen)
+s_apply_consumers (shed_events_t *self, const char *path, size_t *added, size_t *removed, char *err,
+                   size_t errlen)
 {
     *added = *removed = 0;
     zhashx_t *next = s_read_consumers (path, err, errlen);
@@ -409,11 +409,11 @@ s_apply_consumers (shed_events_t *self, const char *path, size_t *added, size_t 
 }
 
 int
-shed_events_reload_consumers (shed_events_t *self, const shed_config_t *cfg, char *summary,
-                              size_t summarylen, char *err, size_t errlen)
+shed_events_reload_consumers (shed_events_t *self, const shed_config_t *cfg,
+                              shed_events_keys_t *out, char *err, size_t errlen)
 {
     assert (self);
-    summary[0] = '\0';
+    memset (out, 0, sizeof *out);
     if (!self->consumer_listen[0])
         return 0; /* no remote endpoint: consumer_listen needs a restart */
     if (!cfg->events.consumer_keys[0]) {
@@ -422,12 +422,11 @@ shed_events_reload_consumers (shed_events_t *self, const shed_config_t *cfg, cha
                   "consumers' public keys)");
         return -1;
     }
-    size_t added, removed;
-    int rc = s_apply_consumers (self, cfg->events.consumer_keys, &added, &removed, err, errlen);
+    int rc = s_apply_consumers (self, cfg->events.consumer_keys, &out->added, &out->removed, err,
+                                errlen);
     if (rc < 0)
         return -1;
-    snprintf (summary, summarylen, "keys=%zu added=%zu removed=%zu file=%s",
-              zhashx_size (self->consumers), added, removed, cfg->events.consumer_keys);
+    out->keys = zhashx_size (self->consumers);
     return rc;
 }
 

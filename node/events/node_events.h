@@ -70,9 +70,14 @@ void shed_events_leaving (shed_events_t *self);
  * "Reloading"). Without a remote endpoint at start (consumer_listen "")
  * nothing happens: that takes a restart. Returns 1 if the set changed, 0
  * if not, -1 with a reason (a bad file: the old set stays in force).
- * `summary` gets "keys=N added=A removed=R file=PATH" for the log. */
-int shed_events_reload_consumers (shed_events_t *self, const shed_config_t *cfg, char *summary,
-                                  size_t summarylen, char *err, size_t errlen);
+ * *out gets the counts, for the log. */
+typedef struct {
+    size_t keys;    /* allowed now */
+    size_t added;   /* by this reload */
+    size_t removed; /* by this reload (their sessions cut) */
+} shed_events_keys_t;
+int shed_events_reload_consumers (shed_events_t *self, const shed_config_t *cfg,
+                                  shed_events_keys_t *out, char *err, size_t errlen);
 
 /* Local consumer endpoint (ipc://.../events.sock). */
 const char *shed_events_endpoint (shed_events_t *self);
