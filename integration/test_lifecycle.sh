@@ -10,7 +10,10 @@
 #   - node 4 binds 0.0.0.0 with two interfaces, the default route on the
 #     second: it advertises that one (not the first, never loopback);
 #   - force-leave refuses an alive member; after kill -9 of node 3 and its
-#     failure, force-leave from node 1 drops it from every node's list.
+#     failure, force-leave from node 1 drops it from every node's list;
+#   - node 3 started again while another process holds its gossip port
+#     (UDP), then its event bus port (TCP): the start fails naming the
+#     holder's pid and the one-line change (node/port_owner.c).
 # Needs root; exits 77 (skip) otherwise.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
@@ -89,6 +92,42 @@ for i in 1 2; do
     h_retry 8 test "$(listed "$i")" = 0 || h_fail "node $i still lists node3 after force-leave"
 done
 h_log "node3 gone from every node's list"
+
+# --- a taken port names its holder (node/port_owner.c) ---------------------------
+# Node 3 is dead: its namespace is free. A python3 holds first the gossip
+# port (UDP), then the event bus port (gossip + 2, TCP); each start of node
+# 3 must fail naming the holder's pid and the one-line change.
+held_start() { # held_start PROTO PORT EXPECTED_LINE
+    local sockty=SOCK_DGRAM listen=""
+    [[ $1 == tcp ]] && { sockty=SOCK_STREAM; listen="s.listen(1)"; }
+    h_exec 3 python3 -c "
+import socket, time
+s = socket.socket(socket.AF_INET, socket.$sockty)
+s.bind(('0.0.0.0', $2))
+$listen
+import os
+open('$H_TMP/holder.$2', 'w').write(str(os.getpid()))
+time.sleep(60)
+" &
+    local holder=$!
+    H_STARTED_PIDS+=("$holder")
+    h_retry 10 test -s "$H_TMP/holder.$2" || h_fail "could not hold port $2/$1 in node 3's namespace"
+    local pypid
+    pypid=$(cat "$H_TMP/holder.$2")
+    h_start_node 3
+    local rc=0
+    wait "$(h_pid 3)" || rc=$?
+    H_PID[3]=""
+    kill "$pypid" "$holder" 2>/dev/null || true
+    wait "$holder" 2>/dev/null || true
+    [[ $rc != 0 ]] || h_fail "node 3 started although port $2/$1 was taken"
+    local want=${3//HOLDER/$pypid}
+    grep -qxF "$want" "$(h_logfile 3)" \
+        || h_fail "port $2/$1 taken: expected '$want', got: $(tail -n 3 "$(h_logfile 3)")"
+    h_log "port $2/$1 taken: $(tail -n 1 "$(h_logfile 3)")"
+}
+held_start udp "$H_GOSSIP_PORT" "shed-node: port 7946/udp (gossip) is held by pid HOLDER (python3); Serf and Docker Swarm use 7946: move shed-node with 'bind: 0.0.0.0:7956' (it uses 7946-7950)"
+held_start tcp $((H_GOSSIP_PORT + 2)) "shed-node: port 7948/tcp (event bus) is held by pid HOLDER (python3); shed-node uses gossip port + 1..4: move it with 'bind: 0.0.0.0:7956'"
 
 # --- STOPPING at SIGTERM ------------------------------------------------------------
 h_stop_node 2 || h_fail "node 2 did not stop cleanly"
