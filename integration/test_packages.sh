@@ -72,6 +72,13 @@ has "$NODE_DEB" /etc/shed/node.yaml
 has "$NODE_DEB" /usr/share/doc/shed-node/operations.md
 has "$NODE_DEB" /usr/share/doc/shed-node/copyright
 has "$NODE_DEB" /usr/share/man/man8/shed-node.8.gz
+# The copyright file is machine-readable (DEP-5) and names the license of
+# LICENSE at the root; lintian below checks its syntax.
+cr=$(dpkg-deb --fsys-tarfile "$NODE_DEB" | tar -xO ./usr/share/doc/shed-node/copyright)
+grep -qx 'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/' <<<"$cr" ||
+    fail "shed-node: copyright is not DEP-5"
+grep -qx 'License: Apache-2.0' <<<"$cr" || fail "shed-node: copyright does not name Apache-2.0"
+grep -q 'Apache License' "$(dirname "$0")/../LICENSE" || fail "no Apache LICENSE at the repo root"
 has "$CTL_DEB" /usr/bin/shedctl
 has "$CTL_DEB" /usr/share/bash-completion/completions/shedctl
 has "$AGENT_DEB" /usr/bin/shed-agent
