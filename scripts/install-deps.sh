@@ -60,6 +60,7 @@ TEST=(
     python3-prometheus-client             # integration/test_metrics.sh parses /metrics with the real parser
     tcpdump                               # integration/test_network.sh: no plaintext on the underlay capture
     lintian                               # integration/test_packages.sh: checks the .debs
+    systemd-container                     # integration/test_systemd.sh: systemd-nspawn boots a real systemd
     bash-completion                       # test_packages.sh completes with the packaged shedctl completion
     dpkg-dev                              # dpkg-shlibdeps: the .debs' Depends (scripts/package.sh)
     systemd                               # systemd-analyze verify on the unit (test_packages.sh); no daemon started
