@@ -618,9 +618,9 @@ s_reload (shed_node_t *self)
     }
     if (strstr (live, "agents"))
         log_info ("node",
-                  "SIGHUP: agent limits applied to every shed|msgs_per_s=%u bytes_per_s=%u "
-                  "accepts_per_s=%u services_max=%u streams_max=%u log_lines=%u "
-                  "metrics_interval_ms=%u heartbeat_ms=%u (0 = default)",
+                  "SIGHUP: agent limits applied to every shed (0 = the default)|msgs_per_s=%u "
+                  "bytes_per_s=%u accepts_per_s=%u services_max=%u streams_max=%u log_lines=%u "
+                  "metrics_interval_ms=%u heartbeat_ms=%u",
                   cfg->agents.msgs_per_s, cfg->agents.bytes_per_s, cfg->agents.accepts_per_s,
                   cfg->agents.services_max, cfg->agents.streams_max, cfg->agents.log_lines,
                   cfg->agents.metrics_interval_ms, cfg->agents.heartbeat_ms);
