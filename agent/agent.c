@@ -358,8 +358,12 @@ s_timers (agent_t *self, int64_t now)
     agent_supervisor_tick (self->sup, now);
     agent_provisioner_tick (self->prov, now);
     agent_tail_tick (self->tail, now);
+    uint32_t every = s_metrics_interval (self);
+    /* A shorter interval from the host (a later HELLO_ACK) applies now,
+     * not after the old, longer period. */
+    if (every && self->next_metrics_ms > now + every)
+        self->next_metrics_ms = now + every;
     if (now >= self->next_metrics_ms) {
-        uint32_t every = s_metrics_interval (self);
         self->next_metrics_ms = now + (every ? every : 5000);
         /* Metrics are state, not history: skipped while disconnected
          * rather than crowding logs out of the buffer. */

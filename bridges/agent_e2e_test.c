@@ -288,6 +288,45 @@ test_lifecycle (void **state)
     assert_true (gone);
 }
 
+/* The host's limits change while the real agent is connected (a node's
+ * SIGHUP): the agent takes the second HELLO_ACK on the same connection
+ * and sends metrics at the new interval, without reconnecting. */
+static void
+test_settings_change (void **state)
+{
+    s_fix_t *fx = *state;
+    agent_host_config_t cfg = { .node = "node-e2e", .metrics_interval_ms = 5000,
+                                .heartbeat_ms = 1000 };
+    fx->host = agent_host_new (&cfg);
+    assert_non_null (fx->host);
+    assert_int_equal (agent_host_add_shed (fx->host, "e2e", fx->path), 0);
+    s_spawn (fx, NULL);
+    int connected = 0, metrics = 0;
+    int64_t until = agent_clock_mono_ms () + 10000, changed_at = 0;
+    while (agent_clock_mono_ms () < until && metrics < 5) {
+        agent_event_t *ev = agent_host_recv (fx->host, 100);
+        if (ev && ev->kind == AGENT_EVENT_CONNECTED)
+            connected++;
+        else if (ev && ev->msg.hdr.type == AGENT_METRICS && changed_at)
+            metrics++;
+        agent_event_destroy (&ev);
+        if (connected && !changed_at) {
+            usleep (300 * 1000); /* past the first metrics sample */
+            agent_host_config_t limits = { .metrics_interval_ms = 200, .heartbeat_ms = 1000 };
+            assert_int_equal (agent_host_set_limits (fx->host, &limits), 0);
+            changed_at = agent_clock_mono_ms ();
+        }
+    }
+    /* Five samples at 200 ms, long before the old 5 s interval's next one. */
+    assert_int_equal (metrics, 5);
+    assert_true (agent_clock_mono_ms () - changed_at < 4000);
+    assert_int_equal (connected, 1);
+    agent_host_stats_t st;
+    assert_int_equal (agent_host_stats (fx->host, "e2e", &st), 0);
+    assert_int_equal (st.connections, 1);
+    assert_int_equal (st.bad_total, 0);
+}
+
 static void
 test_buffer_and_reconnect (void **state)
 {
@@ -470,6 +509,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_lifecycle, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_buffer_and_reconnect, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_settings_change, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_abuser_beside_agent, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_init_reaps_orphans, s_setup, s_teardown),
     };

@@ -735,6 +735,60 @@ test_name_quotas (void **state)
     close (fd);
 }
 
+/* New limits while running (SIGHUP): a connected agent gets a second
+ * HELLO_ACK with the new rates on the same connection, the lowered message
+ * rate and service cap bite at once, names held stay. */
+static void
+test_set_limits (void **state)
+{
+    s_fix_t *fx = *state;
+    int fd = s_hello (fx, fx->path_a);
+    agent_msg_t m;
+    assert_int_equal (s_recv_msg (fd, &m, 2000), AGENT_HELLO_ACK);
+    assert_int_equal (m.u.agent_hello_ack.max_msgs_per_s, 180); /* 90 % of 200 */
+    wire_msg_free (&agent_proto, &m);
+    agent_msg_t reg;
+    agent_sample (AGENT_SERVICE_REGISTER, &reg);
+    for (int i = 0; i < 3; i++) {
+        snprintf (reg.u.agent_service_register.name, sizeof reg.u.agent_service_register.name,
+                  "svc-%d", i);
+        s_send_msg (fd, &reg);
+    }
+    usleep (100 * 1000);
+
+    agent_host_config_t limits = { .msgs_per_s = 10, .services_max = 4, .metrics_interval_ms = 900 };
+    assert_int_equal (agent_host_set_limits (fx->host, &limits), 0);
+    unsigned type;
+    while ((type = s_recv_msg (fd, &m, 2000)) == AGENT_HEARTBEAT)
+        wire_msg_free (&agent_proto, &m);
+    assert_int_equal (type, AGENT_HELLO_ACK);
+    assert_int_equal (m.u.agent_hello_ack.max_msgs_per_s, 9);
+    assert_int_equal (m.u.agent_hello_ack.metrics_interval_ms, 900);
+    assert_int_equal (m.u.agent_hello_ack.heartbeat_ms, 5000); /* 0: the default */
+    wire_msg_free (&agent_proto, &m);
+
+    /* Cap 4 with 3 held: one more name, then refusals; svc-0 is kept. */
+    for (int i = 3; i < 6; i++) {
+        snprintf (reg.u.agent_service_register.name, sizeof reg.u.agent_service_register.name,
+                  "svc-%d", i);
+        s_send_msg (fd, &reg);
+    }
+    usleep (100 * 1000);
+    agent_host_stats_t st;
+    assert_int_equal (agent_host_stats (fx->host, "shed-a", &st), 0);
+    assert_int_equal (st.bad[AGENT_BAD_SERVICE_CAP], 2);
+    assert_int_equal (st.bad[AGENT_BAD_RATE], 0);
+
+    /* Burst 20 at 10/s (the old bucket held up to 400): most of 40 refused. */
+    agent_msg_t log;
+    agent_sample (AGENT_LOG, &log);
+    s_send_n (fd, &log, 40);
+    usleep (200 * 1000);
+    assert_int_equal (agent_host_stats (fx->host, "shed-a", &st), 0);
+    assert_true (st.bad[AGENT_BAD_RATE] >= 15);
+    close (fd);
+}
+
 /* An agent -> host stream over AGENT_STREAM_TO_HOST_MAX is refused at its
  * first chunk (agent -> host messages all fit a frame). */
 static void
@@ -870,6 +924,7 @@ main (void)
                                          s_teardown_quota),
         cmocka_unit_test_setup_teardown (test_name_quotas, s_setup_quota, s_teardown_quota),
         cmocka_unit_test_setup_teardown (test_agent_stream_bound, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_set_limits, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_worst_frame_memory, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
