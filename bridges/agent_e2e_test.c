@@ -295,7 +295,8 @@ static void
 test_settings_change (void **state)
 {
     s_fix_t *fx = *state;
-    agent_host_config_t cfg = { .node = "node-e2e", .metrics_interval_ms = 5000,
+    agent_host_config_t cfg = { .node = "node-e2e",
+                                .metrics_interval_ms = 5000,
                                 .heartbeat_ms = 1000 };
     fx->host = agent_host_new (&cfg);
     assert_non_null (fx->host);

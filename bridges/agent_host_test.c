@@ -756,7 +756,9 @@ test_set_limits (void **state)
     }
     usleep (100 * 1000);
 
-    agent_host_config_t limits = { .msgs_per_s = 10, .services_max = 4, .metrics_interval_ms = 900 };
+    agent_host_config_t limits = { .msgs_per_s = 10,
+                                   .services_max = 4,
+                                   .metrics_interval_ms = 900 };
     assert_int_equal (agent_host_set_limits (fx->host, &limits), 0);
     unsigned type;
     while ((type = s_recv_msg (fd, &m, 2000)) == AGENT_HEARTBEAT)

@@ -113,6 +113,61 @@ test_non_curve_client (void **state)
     bt_node_stop (&a);
 }
 
+/* Receive one "metrics." event within `ms`, publishing meanwhile. */
+static bool
+s_gets_one (bt_node_t *a, bus_client_t *c, int ms)
+{
+    bus_event_t ev;
+    int64_t deadline = zclock_mono () + ms;
+    while (zclock_mono () < deadline) {
+        bt_publish (a, "metrics.a.web", "x");
+        if (bus_client_recv (c, &ev, 100) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* CONSUMER-DENY cuts the denied consumer's open session; another allowed
+ * consumer, cut with it by the re-bind, reconnects by itself and gets
+ * events again; the consumer subscriptions are counted once each. */
+static void
+test_consumer_deny_cuts (void **state)
+{
+    bt_node_t a;
+    bt_node_start (&a, "a", 0);
+    shed_identity_t *ids[2] = { shed_identity_new_ephemeral (), shed_identity_new_ephemeral () };
+    bus_client_t *c[2];
+    char z85[2][41];
+    const uint8_t *server = shed_identity_x25519_public (a.id);
+    for (int i = 0; i < 2; i++) {
+        shed_key_to_z85 (shed_identity_x25519_public (ids[i]), z85[i]);
+        assert_int_equal (bus_consumer_allow (a.bus, z85[i]), 0);
+        c[i] = bus_client_new (a.remote, server, shed_identity_x25519_public (ids[i]),
+                               shed_identity_x25519_secret (ids[i]));
+        assert_non_null (c[i]);
+        bus_client_subscribe (c[i], "metrics.");
+    }
+    assert_true (s_gets_one (&a, c[0], 10000));
+    assert_true (s_gets_one (&a, c[1], 10000));
+
+    assert_int_equal (bus_consumer_deny (a.bus, z85[0]), 0);
+    /* The cut: the re-bind dropped both sessions and their subscriptions;
+     * c[1] reconnects and subscribes again by itself. */
+    assert_int_equal (bt_stat (&a, "consumer_subs"), 0);
+    bus_event_t ev;
+    for (int i = 0; i < 2; i++)
+        while (bus_client_recv (c[i], &ev, 0) == 0)
+            ; /* what was queued before the cut */
+    assert_true (s_gets_one (&a, c[1], 10000));
+    assert_false (s_gets_one (&a, c[0], 1500));
+    assert_int_equal (bt_stat (&a, "consumer_subs"), 1);
+    for (int i = 0; i < 2; i++) {
+        bus_client_destroy (&c[i]);
+        shed_identity_destroy (&ids[i]);
+    }
+    bt_node_stop (&a);
+}
+
 /* PEER-REMOVE stops that peer's events; DENY cuts a connected peer. */
 static void
 test_peer_remove_and_deny (void **state)
@@ -277,6 +332,7 @@ main (void)
         cmocka_unit_test_setup (test_unallowed_peer, bt_setup),
         cmocka_unit_test_setup (test_non_curve_client, bt_setup),
         cmocka_unit_test_setup (test_peer_remove_and_deny, bt_setup),
+        cmocka_unit_test_setup (test_consumer_deny_cuts, bt_setup),
         cmocka_unit_test_setup (test_tree_routing, bt_setup),
         cmocka_unit_test_setup (test_link_parse, bt_setup),
     };
