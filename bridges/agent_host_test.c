@@ -735,6 +735,22 @@ test_name_quotas (void **state)
     close (fd);
 }
 
+/* Wait (up to 3 s, the machine may be loaded) until shed's counter of
+ * `why` reaches at least `least`; its value. */
+static uint64_t
+s_wait_bad (s_fix_t *fx, const char *shed, agent_bad_t why, uint64_t least)
+{
+    agent_host_stats_t st;
+    int64_t until = agent_clock_mono_ms () + 3000;
+    do {
+        assert_int_equal (agent_host_stats (fx->host, shed, &st), 0);
+        if (st.bad[why] >= least)
+            break;
+        usleep (20 * 1000);
+    } while (agent_clock_mono_ms () < until);
+    return st.bad[why];
+}
+
 /* New limits while running (SIGHUP): a connected agent gets a second
  * HELLO_ACK with the new rates on the same connection, the lowered message
  * rate and service cap bite at once, names held stay. */
@@ -775,6 +791,7 @@ test_set_limits (void **state)
                   "svc-%d", i);
         s_send_msg (fd, &reg);
     }
+    assert_int_equal (s_wait_bad (fx, "shed-a", AGENT_BAD_SERVICE_CAP, 2), 2);
     usleep (100 * 1000);
     agent_host_stats_t st;
     assert_int_equal (agent_host_stats (fx->host, "shed-a", &st), 0);
@@ -785,9 +802,7 @@ test_set_limits (void **state)
     agent_msg_t log;
     agent_sample (AGENT_LOG, &log);
     s_send_n (fd, &log, 40);
-    usleep (200 * 1000);
-    assert_int_equal (agent_host_stats (fx->host, "shed-a", &st), 0);
-    assert_true (st.bad[AGENT_BAD_RATE] >= 15);
+    assert_true (s_wait_bad (fx, "shed-a", AGENT_BAD_RATE, 15) >= 15);
     close (fd);
 }
 
