@@ -12,8 +12,9 @@
 #   - force-leave refuses an alive member; after kill -9 of node 3 and its
 #     failure, force-leave from node 1 drops it from every node's list;
 #   - node 3 started again while another process holds its gossip port
-#     (UDP), then its event bus port (TCP): the start fails naming the
-#     holder's pid and the one-line change (node/port_owner.c).
+#     (UDP), then its state links port, then its event bus port (TCP): the
+#     start fails naming the holder's pid and the one-line change
+#     (node/port_owner.c).
 # Needs root; exits 77 (skip) otherwise.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
@@ -95,14 +96,17 @@ h_log "node3 gone from every node's list"
 
 # --- a taken port names its holder (node/port_owner.c) ---------------------------
 # Node 3 is dead: its namespace is free. A python3 holds first the gossip
-# port (UDP), then the event bus port (gossip + 2, TCP); each start of node
-# 3 must fail naming the holder's pid and the one-line change.
+# port (UDP), then the state links port (gossip + 1, TCP), then the event
+# bus port (gossip + 2, TCP); each start of node 3 must fail naming the
+# holder's pid and the one-line change.
 held_start() { # held_start PROTO PORT EXPECTED_LINE
     local sockty=SOCK_DGRAM listen=""
+    # (SO_REUSEADDR: the killed node's connections may sit in TIME_WAIT.)
     [[ $1 == tcp ]] && { sockty=SOCK_STREAM; listen="s.listen(1)"; }
     h_exec 3 python3 -c "
 import socket, time
 s = socket.socket(socket.AF_INET, socket.$sockty)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(('0.0.0.0', $2))
 $listen
 import os
@@ -127,6 +131,7 @@ time.sleep(60)
     h_log "port $2/$1 taken: $(tail -n 1 "$(h_logfile 3)")"
 }
 held_start udp "$H_GOSSIP_PORT" "shed-node: port 7946/udp (gossip) is held by pid HOLDER (python3); Serf and Docker Swarm use 7946: move shed-node with 'bind: 0.0.0.0:7956' (it uses 7946-7950)"
+held_start tcp $((H_GOSSIP_PORT + 1)) "shed-node: port 7947/tcp (replicated state) is held by pid HOLDER (python3); shed-node uses gossip port + 1..4: move it with 'bind: 0.0.0.0:7956'"
 held_start tcp $((H_GOSSIP_PORT + 2)) "shed-node: port 7948/tcp (event bus) is held by pid HOLDER (python3); shed-node uses gossip port + 1..4: move it with 'bind: 0.0.0.0:7956'"
 
 # --- STOPPING at SIGTERM ------------------------------------------------------------
