@@ -7,6 +7,7 @@
 #include "node/config_directive.h"
 
 #include "cluster/placement.h"
+#include "common/duration.h"
 #include "crypto/identity.h"
 #include "node/drivers/tc.h"
 
@@ -373,6 +374,38 @@ s_number (shed_config_t *cfg, const directive_t *d, char *slot, const char *subk
     return 0;
 }
 
+/* D_MS / D_SEC: "500ms", "5s", "2m", "1h", "1m30s" (common/duration.h);
+ * a bare number keeps the unit the key's name says, so files written
+ * before units were accepted mean what they meant. A value in seconds must
+ * be whole seconds ("1500ms" for dns.ttl_s is refused, not rounded). */
+static int
+s_duration (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
+            const char *value, char *why, size_t whylen)
+{
+    uint64_t unit = d->kind == D_SEC ? 1000 : 1;
+    uint64_t ms;
+    char reason[160];
+    if (shed_duration_parse (value, unit, &ms, reason, sizeof reason) != 0) {
+        snprintf (why, whylen, "%s (a bare number is %s)", reason,
+                  unit == 1 ? "milliseconds" : "seconds");
+        return -1;
+    }
+    if (ms % unit) {
+        snprintf (why, whylen, "'%s' is not a whole number of seconds", value);
+        return -1;
+    }
+    uint64_t lo = (uint64_t) d->min * unit, hi = (uint64_t) d->max * unit;
+    if (ms < lo || ms > hi) {
+        char los[32], his[32];
+        shed_duration_format (lo, los, sizeof los);
+        shed_duration_format (hi, his, sizeof his);
+        snprintf (why, whylen, "%s is outside %s..%s", value, los, his);
+        return -1;
+    }
+    *(uint32_t *) slot = (uint32_t) (ms / unit);
+    return 0;
+}
+
 static int
 s_listen (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
           const char *value, char *why, size_t whylen)
@@ -568,6 +601,7 @@ static value_fn *const s_checkers[] = {
     [D_LEVEL] = s_level,     [D_BOOL] = s_bool,         [D_KEY] = s_key,
     [D_KEYFILE] = s_keyfile, [D_WORD] = s_word,         [D_TAGS] = s_tags,
     [D_U32] = s_number,      [D_F64] = s_number,        [D_LISTEN] = s_listen,
+    [D_MS] = s_duration,     [D_SEC] = s_duration,
     [D_METRICS] = s_metrics, [D_DOMAIN] = s_domain,     [D_CIDR] = s_cidr,
     [D_IFNAME] = s_ifname,   [D_SIZE] = s_size,         [D_CPUS] = s_cpus,
     [D_URL] = s_url,         [D_RATE] = s_rate,         [D_HOOKS] = s_hooks,

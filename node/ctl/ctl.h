@@ -13,7 +13,7 @@
 #include <stddef.h>
 
 typedef struct {
-    const char *endpoint; /* --node, $SHED_NODE, or the default */
+    const char *endpoint; /* --addr, $SHED_ADDR, or the default */
     bool json;            /* --json */
     int timeout_ms;       /* --timeout */
     bool timeout_set;     /* --timeout given: also the node's deadline */
@@ -55,6 +55,13 @@ void ctl_request_id (char *out, size_t size);
 /* Print what an API_OK reply says: its message, or with --json
  * {"<key>": "<value>", "message": ...} ({"ok": true, ...} when key is NULL). */
 void ctl_print_ok (ctl_t *ctl, const char *key, const char *value, const char *message);
+
+/* The value of a duration flag (common/duration.h): "500ms", "5s", "2m",
+ * "1h", "1m30s"; a bare number is `bare_ms` ms per unit, the flag's old
+ * unit, so scripts written for it keep working. 0 with *ms, or 1 with
+ * "shedctl: FLAG: invalid duration ..." (or its range) printed. */
+int ctl_duration_arg (const char *flag, const char *value, uint64_t bare_ms, uint64_t min_ms,
+                      uint64_t max_ms, uint64_t *ms);
 
 /* "3d 4h", "5m 2s", "800ms": short human durations. */
 void ctl_format_duration (uint64_t ms, char *out, size_t len);

@@ -167,13 +167,14 @@ ctl_events (ctl_t *ctl, int argc, char **argv)
                 return ctl_fail ("--count expects a positive number, got '%s'", argv[i]);
         }
         else if (!strcmp (argv[i], "--timeout") && i + 1 < argc) {
-            char *end;
-            timeout_s = strtod (argv[++i], &end);
-            if (*end || timeout_s <= 0)
-                return ctl_fail ("--timeout expects seconds, got '%s'", argv[i]);
+            /* "30s", "2m"; a bare number is seconds, as it always was */
+            uint64_t ms;
+            if (ctl_duration_arg ("--timeout", argv[++i], 1000, 1, 366ull * 86400000, &ms))
+                return 1;
+            timeout_s = (double) ms / 1000.0;
         }
         else if (argv[i][0] == '-')
-            return ctl_fail ("usage: events [--json] [--snapshot] [--count N] [--timeout S] "
+            return ctl_fail ("usage: events [--json] [--snapshot] [--count N] [--timeout DURATION] "
                              "[PREFIX...]");
         else if (nprefixes == EVENT_PREFIXES_MAX)
             return ctl_fail ("at most %d prefixes", EVENT_PREFIXES_MAX);

@@ -1,5 +1,5 @@
 /* ctl_provision.c - `shedctl provision NAME --step CMD... [--file F]
- * [--user U] [--keep-going] [--timeout-run S]`: run steps in a shed's agent.
+ * [--user U] [--keep-going] [--timeout-run DURATION]`: run steps in a shed's agent.
  *
  * The request (API_PROVISION_REQ) is answered when the run is over, with
  * every step's result; meanwhile the steps' output and results stream on
@@ -95,7 +95,7 @@ int
 ctl_provision (ctl_t *ctl, int argc, char **argv)
 {
     static const char *usage = "usage: provision NAME --step CMD [--step CMD]... [--file F] "
-                               "[--user U] [--keep-going] [--timeout-run S]";
+                               "[--user U] [--keep-going] [--timeout-run DURATION]";
     const char *name = NULL, *user = "";
     bool keep_going = false;
     double run_s = 600;
@@ -119,10 +119,12 @@ ctl_provision (ctl_t *ctl, int argc, char **argv)
         else if (!strcmp (argv[i], "--keep-going"))
             keep_going = true;
         else if (!strcmp (argv[i], "--timeout-run") && i + 1 < argc) {
-            char *end;
-            run_s = strtod (argv[++i], &end);
-            if (*end || run_s < 1 || run_s > 86400)
-                rc = ctl_fail ("--timeout-run expects seconds (1-86400), got '%s'", argv[i]);
+            /* "90s", "10m"; a bare number is seconds, as it always was */
+            uint64_t ms;
+            if (ctl_duration_arg ("--timeout-run", argv[++i], 1000, 1000, 86400000, &ms))
+                rc = 1;
+            else
+                run_s = (double) ms / 1000.0;
         }
         else if (argv[i][0] != '-' && !name)
             name = argv[i];

@@ -288,11 +288,9 @@ s_register (ctl_t *ctl, int argc, char **argv)
         }
         else if ((v = s_opt (argc, argv, &i, "--interval", &missing))) {
             uint64_t ms;
-            if (catalog_parse_duration (v, &ms) != 0 || ms < CATALOG_INTERVAL_MIN
-                || ms > CATALOG_INTERVAL_MAX)
-                return ctl_fail ("--interval expects a duration like 10s, 500ms, 1m "
-                                 "(%dms..24h), got '%s'",
-                                 CATALOG_INTERVAL_MIN, v);
+            if (ctl_duration_arg ("--interval", v, 1000, CATALOG_INTERVAL_MIN,
+                                  CATALOG_INTERVAL_MAX, &ms))
+                return 1;
             r->interval_ms = ms;
             have_interval = true;
         }

@@ -366,13 +366,14 @@ ctl_top (ctl_t *ctl, int argc, char **argv)
         if (!strcmp (argv[i], "--once"))
             once = true;
         else if (!strcmp (argv[i], "--interval") && i + 1 < argc) {
-            char *end;
-            interval = strtod (argv[++i], &end);
-            if (*end || interval < 0.1 || interval > 3600)
-                return ctl_fail ("--interval expects seconds (0.1-3600), got '%s'", argv[i]);
+            /* "500ms", "5s"; a bare number is seconds, as it always was */
+            uint64_t ms;
+            if (ctl_duration_arg ("--interval", argv[++i], 1000, 100, 3600000, &ms))
+                return 1;
+            interval = (double) ms / 1000.0;
         }
         else
-            return ctl_fail ("usage: top [--once] [--interval S] [--json]");
+            return ctl_fail ("usage: top [--once] [--interval DURATION] [--json]");
     }
     bus_client_t *client = ctl_bus_connect (ctl);
     if (!client)
