@@ -149,7 +149,7 @@ h_ctl() {
     local i=$1
     shift
     timeout "${SHED_CTL_TIMEOUT:-10}" \
-        ip netns exec "${H_NS[$i]}" "$H_CTL_BIN" --node "$(h_endpoint "$i")" "$@"
+        ip netns exec "${H_NS[$i]}" "$H_CTL_BIN" --addr "$(h_endpoint "$i")" "$@"
 }
 
 # h_alive i: true if node i's process is still running.

@@ -293,9 +293,9 @@ cat <<EOF
 
 The cluster is running (node$NODES was killed: restart it with the commands in
 integration/harness.sh or just watch the others). Try, in another shell:
-  ip netns exec ${H_NS[1]} $H_CTL_BIN --node $(h_endpoint 1) members
-  ip netns exec ${H_NS[2]} $H_CTL_BIN --node $(h_endpoint 2) list
-  ip netns exec ${H_NS[1]} $H_CTL_BIN --node $(h_endpoint 1) events
+  ip netns exec ${H_NS[1]} $H_CTL_BIN --addr $(h_endpoint 1) members
+  ip netns exec ${H_NS[2]} $H_CTL_BIN --addr $(h_endpoint 2) list
+  ip netns exec ${H_NS[1]} $H_CTL_BIN --addr $(h_endpoint 1) events
 Node logs: $H_TMP/n<i>/node.log
 Press Ctrl-C to stop and remove everything.
 EOF
