@@ -20,7 +20,7 @@
 
 #define SHED_DURATION_TEXT_MAX 64 /* longer input is refused */
 /* What every error says after the value: the forms that work. */
-#define SHED_DURATION_HINT "use a number with a unit: 500ms, 5s, 2m, 1h"
+#define SHED_DURATION_HINT     "use a number with a unit: 500ms, 5s, 2m, 1h"
 
 /* Parse `text` into *ms. Returns 0, or -1 with a one-line reason in `why`
  * ("invalid duration '5x': use a number with a unit: 500ms, 5s, 2m, 1h"),
@@ -32,8 +32,8 @@ int shed_duration_parse (const char *text, uint64_t bare_ms, uint64_t *ms, char 
 
 /* The same, and `ms` must fall within [min_ms, max_ms]; the reason then
  * names both bounds ("'2h' is outside 100ms..1h"). */
-int shed_duration_parse_range (const char *text, uint64_t bare_ms, uint64_t min_ms,
-                               uint64_t max_ms, uint64_t *ms, char *why, size_t whylen);
+int shed_duration_parse_range (const char *text, uint64_t bare_ms, uint64_t min_ms, uint64_t max_ms,
+                               uint64_t *ms, char *why, size_t whylen);
 
 /* Exact shortest text parse accepts back: "0s", "250ms", "1m30s",
  * "1h0m5s" becomes "1h5s", "1s500ms". */

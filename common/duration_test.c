@@ -133,8 +133,8 @@ test_format (void **state)
         uint64_t ms;
         const char *text;
     } cases[] = {
-        { 0, "0s" },         { 250, "250ms" },    { 1000, "1s" },     { 1500, "1s500ms" },
-        { 90000, "1m30s" },  { 3605000, "1h5s" }, { 86400000, "1d" }, { 31536000000ull, "365d" },
+        { 0, "0s" },        { 250, "250ms" },    { 1000, "1s" },     { 1500, "1s500ms" },
+        { 90000, "1m30s" }, { 3605000, "1h5s" }, { 86400000, "1d" }, { 31536000000ull, "365d" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char out[64];
@@ -152,9 +152,9 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_units),   cmocka_unit_test (test_sums_and_fractions),
-        cmocka_unit_test (test_bare),    cmocka_unit_test (test_refused),
-        cmocka_unit_test (test_range),   cmocka_unit_test (test_format),
+        cmocka_unit_test (test_units), cmocka_unit_test (test_sums_and_fractions),
+        cmocka_unit_test (test_bare),  cmocka_unit_test (test_refused),
+        cmocka_unit_test (test_range), cmocka_unit_test (test_format),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

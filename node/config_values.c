@@ -601,10 +601,10 @@ static value_fn *const s_checkers[] = {
     [D_LEVEL] = s_level,     [D_BOOL] = s_bool,         [D_KEY] = s_key,
     [D_KEYFILE] = s_keyfile, [D_WORD] = s_word,         [D_TAGS] = s_tags,
     [D_U32] = s_number,      [D_F64] = s_number,        [D_LISTEN] = s_listen,
-    [D_MS] = s_duration,     [D_SEC] = s_duration,
     [D_METRICS] = s_metrics, [D_DOMAIN] = s_domain,     [D_CIDR] = s_cidr,
     [D_IFNAME] = s_ifname,   [D_SIZE] = s_size,         [D_CPUS] = s_cpus,
     [D_URL] = s_url,         [D_RATE] = s_rate,         [D_HOOKS] = s_hooks,
+    [D_MS] = s_duration,     [D_SEC] = s_duration,
 };
 
 int

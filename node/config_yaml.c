@@ -189,8 +189,7 @@ s_hook_item (walk_t *w, const char *key, const yaml_event_t *start)
         /* Like hooks_timeout_ms: "30s", "2m", or a bare number of ms. */
         uint64_t t;
         if (shed_duration_parse_range (h.timeout, 1, 100, 86400000, &t, why, sizeof why) != 0) {
-            s_fail (w, start, "key '%s.timeout_ms': %s (a bare number is milliseconds)", key,
-                    why);
+            s_fail (w, start, "key '%s.timeout_ms': %s (a bare number is milliseconds)", key, why);
             return s_soft (w);
         }
         w->cfg->hooks[w->cfg->nhooks - 1].timeout_ms = (uint32_t) t;

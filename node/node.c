@@ -504,6 +504,7 @@ shed_node_new (const shed_config_t *cfg, char *err, size_t errlen)
         goto fail;
     shed_snaps_set_sched (self->snaps, self->sched);
     shed_snaps_set_events (self->snaps, self->events);
+    shed_sched_set_events (self->sched, self->events);
     if (shed_agents_route (self->agents, self->sched) != 0) {
         snprintf (err, errlen, "agents: cannot register the node RPC methods");
         goto fail;

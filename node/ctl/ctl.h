@@ -6,6 +6,7 @@
 #ifndef SHED_CTL_H
 #define SHED_CTL_H
 
+#include "bridges/event_msg.h"
 #include "node/api/api_client.h"
 #include "node/ctl/json.h"
 
@@ -127,5 +128,29 @@ int ctl_drain_move (ctl_t *ctl, const char *node);
 typedef int (ctl_work_fn) (void *arg);
 int ctl_with_progress (ctl_t *ctl, ctl_work_fn *fn, void *arg, const char *snapshot,
                        const char *shed);
+/* One snapshot progress event as a line on stderr (ctl_snapshots.c). */
+void ctl_snapshot_progress_line (const evpay_progress_t *p);
+
+/* A create's progress (ctl_create_progress.c, docs/scheduling.md "Create
+ * progress"): fn (arg) runs on a thread while the create's phases are
+ * printed on stderr; then, if the target said the shed's agent will
+ * connect, it is waited for at most wait_ms. Returns fn's result. */
+typedef struct {
+    const char *shed;
+    const char *snapshot; /* create --from-snapshot: its fetch too; or NULL */
+    uint64_t wait_ms;     /* --wait: for the agent, after the answer */
+    bool quiet;           /* --quiet: follow, print nothing */
+} ctl_create_watch_t;
+typedef struct {
+    size_t lines;         /* progress events seen */
+    bool started;         /* the target's `started` arrived */
+    bool agent_expected;  /* ... saying the agent will connect */
+    bool agent_connected; /* its hello arrived */
+    bool agent_waited;    /* waited wait_ms for it in vain */
+    char node[64];        /* the target, from its phases */
+    char agent_version[64];
+} ctl_create_seen_t;
+int ctl_create_watch (ctl_t *ctl, ctl_work_fn *fn, void *arg, const ctl_create_watch_t *opt,
+                      ctl_create_seen_t *seen);
 
 #endif

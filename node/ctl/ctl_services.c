@@ -288,8 +288,8 @@ s_register (ctl_t *ctl, int argc, char **argv)
         }
         else if ((v = s_opt (argc, argv, &i, "--interval", &missing))) {
             uint64_t ms;
-            if (ctl_duration_arg ("--interval", v, 1000, CATALOG_INTERVAL_MIN,
-                                  CATALOG_INTERVAL_MAX, &ms))
+            if (ctl_duration_arg ("--interval", v, 1000, CATALOG_INTERVAL_MIN, CATALOG_INTERVAL_MAX,
+                                  &ms))
                 return 1;
             r->interval_ms = ms;
             have_interval = true;

@@ -2,11 +2,13 @@
  * ctl_sheds.c - shedctl create | list | show | start | stop | delete | node.
  *
  * Every command works against any node: the node routes it to the shed's
- * owner (docs/scheduling.md). Create prints its progress (placing, claimed,
- * starting, running) and exits non-zero with one line on failure.
+ * owner (docs/scheduling.md). Create prints its phases on stderr as they
+ * happen (ctl_create_progress.c) and exits non-zero with one line on
+ * failure.
  */
 #include "bridges/bus_client.h"
 #include "cluster/placement.h"
+#include "common/duration.h"
 #include "node/api/api_client.h"
 #include "node/ctl/ctl.h"
 
@@ -19,6 +21,7 @@
 
 #define S_CREATE_TIMEOUT_MS 30000 /* create's default deadline (docs/scheduling.md) */
 #define S_OP_TIMEOUT_MS     10000 /* start, stop, delete: the node's default */
+#define S_AGENT_WAIT_MS     10000 /* create --wait: for the shed's agent */
 
 static void
 s_json_shed (json_t *j, const api_shed_t *s)
@@ -94,7 +97,7 @@ s_create_usage (void)
     return ctl_fail ("usage: shedctl create NAME [--cpus N] [--memory SIZE] [--disk SIZE] "
                      "[--gpus N] [--node NODE] [--constraint K=V|K>=N|K!=V]... "
                      "[--strategy binpack|spread] [--tag k=v]... [--image I] "
-                     "[--from-snapshot SNAPSHOT] [--request-id ID]");
+                     "[--from-snapshot SNAPSHOT] [--request-id ID] [--wait DURATION] [--quiet]");
 }
 
 /* Copy an argument into its request field, or say it does not fit: a value
@@ -139,8 +142,11 @@ ctl_create (ctl_t *ctl, int argc, char **argv)
         { "image", required_argument, NULL, 'i' },
         { "request-id", required_argument, NULL, 'r' },
         { "from-snapshot", required_argument, NULL, 'S' },
+        { "wait", required_argument, NULL, 'w' },
+        { "quiet", no_argument, NULL, 'q' },
         { NULL, 0, NULL, 0 },
     };
+    ctl_create_watch_t watch = { .wait_ms = S_AGENT_WAIT_MS };
     api_msg_t req = { .hdr.type = API_SHED_CREATE_REQ };
     api_shed_create_req_t *r = &req.u.api_shed_create_req;
     api_constraint_t constraints[16];
@@ -229,6 +235,14 @@ ctl_create (ctl_t *ctl, int argc, char **argv)
             if (s_arg (r->snapshot, sizeof r->snapshot, "--from-snapshot", optarg))
                 return 1;
             break;
+        case 'w':
+            /* "10s", "1m", 0: do not wait; a bare number is seconds */
+            if (ctl_duration_arg ("--wait", optarg, 1000, 0, 3600000, &watch.wait_ms))
+                return 1;
+            break;
+        case 'q':
+            watch.quiet = true;
+            break;
         default:
             return s_create_usage ();
         }
@@ -243,9 +257,6 @@ ctl_create (ctl_t *ctl, int argc, char **argv)
     snprintf (r->name, sizeof r->name, "%s", name);
     r->constraints.items = constraints;
     r->tags.items = tags;
-    bool progress = !ctl->json && isatty (STDERR_FILENO);
-    if (progress)
-        fprintf (stderr, "placing %s...\n", name);
     /* Our own request id when none is given, so a call that times out can
      * be retried safely; the node answers by the deadline (--timeout). */
     if (!r->request_id[0])
@@ -253,8 +264,12 @@ ctl_create (ctl_t *ctl, int argc, char **argv)
     r->timeout_ms = (uint64_t) (ctl->timeout_set ? ctl->timeout_ms : S_CREATE_TIMEOUT_MS);
     api_msg_t rep;
     s_create_call_t call = { ctl, &req, &rep, name };
-    int rc = r->snapshot[0] ? ctl_with_progress (ctl, s_create_call, &call, r->snapshot, NULL)
-                            : s_create_call (&call);
+    /* --json: the answer alone, as before (no progress, no agent wait). */
+    ctl_create_seen_t seen = { 0 };
+    watch.shed = name;
+    watch.snapshot = r->snapshot[0] ? r->snapshot : NULL;
+    int rc = ctl->json ? s_create_call (&call)
+                       : ctl_create_watch (ctl, s_create_call, &call, &watch, &seen);
     if (rc)
         return rc;
     const api_shed_rep_t *sr = &rep.u.api_shed_rep;
@@ -284,9 +299,24 @@ ctl_create (ctl_t *ctl, int argc, char **argv)
         json_end (&j);
     }
     else {
-        for (size_t i = 0; i < sr->steps.n; i++)
+        /* The node's steps, when its phases were not shown as they came. */
+        for (size_t i = 0; !watch.quiet && !seen.lines && i < sr->steps.n; i++)
             printf ("%6llu ms  %s\n", (unsigned long long) sr->steps.items[i].ms,
                     sr->steps.items[i].text);
+        const char *where = sr->shed.n ? sr->shed.items[0].node : seen.node;
+        if (watch.quiet)
+            ;
+        else if (seen.agent_waited) {
+            char waited[32];
+            shed_duration_format (watch.wait_ms, waited, sizeof waited);
+            fprintf (stderr,
+                     "shedctl: create %s: %s: its agent did not connect within %s "
+                     "(see shedctl agents %s)\n",
+                     name, where, waited, name);
+        }
+        else if (seen.lines)
+            fprintf (stderr, "shedctl: create %s: %s: ready%s\n", name, where,
+                     seen.agent_connected ? ", agent connected" : "");
         uint64_t total = sr->steps.n ? sr->steps.items[sr->steps.n - 1].ms : 0;
         if (sr->shed.n)
             printf ("%s %s on %s (%llu ms)%s%s\n", sr->shed.items[0].name, sr->shed.items[0].state,

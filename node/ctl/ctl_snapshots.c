@@ -215,8 +215,8 @@ s_work_thread (void *arg)
     return NULL;
 }
 
-static void
-s_progress_line (const evpay_progress_t *p)
+void
+ctl_snapshot_progress_line (const evpay_progress_t *p)
 {
     char done[32], total[32];
     ctl_format_size (p->done, done, sizeof done);
@@ -261,7 +261,7 @@ ctl_with_progress (ctl_t *ctl, ctl_work_fn *fn, void *arg, const char *snapshot,
         const evpay_progress_t *p = &m.u.evpay_progress;
         if (m.hdr.type == EVPAY_PROGRESS
             && ((snapshot && !strcmp (p->name, snapshot)) || (shed && !strcmp (p->shed, shed))))
-            s_progress_line (p);
+            ctl_snapshot_progress_line (p);
         wire_msg_free (&evpay_proto, &m);
     }
     pthread_join (thread, NULL);

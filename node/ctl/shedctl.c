@@ -64,8 +64,9 @@ static const ctl_cmd_t s_commands[] = {
     { "create", ctl_create,
       "create NAME [--cpus N] [--memory SIZE] [--disk SIZE] [--gpus N] [--node NODE]\n"
       "    [--constraint K=V|K>=N|K!=V]... [--strategy binpack|spread] [--tag k=v]...\n"
-      "    [--image I] [--from-snapshot S] [--request-id ID] [--quiet]  create a shed\n"
-      "    somewhere with room (--node: on that node), printing its steps as they happen" },
+      "    [--image I] [--from-snapshot S] [--request-id ID] [--wait DURATION] [--quiet]\n"
+      "    create a shed somewhere with room (--node: on that node), printing its phases\n"
+      "    on stderr as they happen; then wait for its agent (--wait, default 10s)" },
     { "move", ctl_move,     "move SHED [--to NODE]  move a shed to another node (placement picks\n"
       "                       one without --to), keeping its name, address and data" },
     { "snapshot", ctl_snapshot,
@@ -340,8 +341,8 @@ main (int argc, char **argv)
                              "--addr ENDPOINT (create --node NODE still places a shed)\n");
             /* fall through */
         case 'a':
-            if (!(ctl.endpoint = s_endpoint (opt == 'a' ? "--addr" : "--node", optarg,
-                                             opt_endpoint, sizeof opt_endpoint)))
+            if (!(ctl.endpoint = s_endpoint (opt == 'a' ? "--addr" : "--node", optarg, opt_endpoint,
+                                             sizeof opt_endpoint)))
                 return 1;
             break;
         case 'j':

@@ -750,7 +750,7 @@ driver_container_new (const driver_container_config_t *config, driver_error_t *e
     S_SET (node, config->node_name, "node");
     S_SET (netns_dir, config->netns_dir, "/run/netns");
     S_SET (bridge, config->bridge, "");
-    S_SET (agent_path, config->agent_path, "/usr/local/bin/shed-agent");
+    S_SET (agent_path, config->agent_path, DRIVER_AGENT_DEFAULT_PATH);
     S_SET (agent_config, config->agent_config, "");
     S_SET (mkfs_path, config->mkfs_path,
            access ("/usr/sbin/mkfs.ext4", X_OK) == 0 ? "/usr/sbin/mkfs.ext4" : "/sbin/mkfs.ext4");

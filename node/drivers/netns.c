@@ -583,7 +583,7 @@ driver_netns_new (const driver_netns_config_t *config, driver_error_t *err)
               config->netns_dir ? config->netns_dir : "/run/netns");
     snprintf (self->bridge, sizeof self->bridge, "%s", config->bridge ? config->bridge : "");
     snprintf (self->agent_path, sizeof self->agent_path, "%s",
-              config->agent_path ? config->agent_path : "/usr/local/bin/shed-agent");
+              config->agent_path ? config->agent_path : DRIVER_AGENT_DEFAULT_PATH);
     const char *tc = config->tc_path;
     if (!tc)
         tc = access ("/usr/sbin/tc", X_OK) == 0 ? "/usr/sbin/tc" : "/sbin/tc";

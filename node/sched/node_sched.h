@@ -98,6 +98,12 @@ shed_sched_t *shed_sched_new (const shed_config_t *cfg, shed_nrpc_t *rpc, shed_m
  * waited for, every waiter answered). */
 void shed_sched_destroy (shed_sched_t **self_p);
 
+/* Publish creates' progress (`create.<self>.<shed>`, kind progress:
+ * docs/scheduling.md, "Create progress") on `events` (borrowed, outlives
+ * the scheduler); NULL or never set: none is published. */
+struct _shed_events_t;
+void shed_sched_set_events (shed_sched_t *self, struct _shed_events_t *events);
+
 /* ---- node RPC for other components ----------------------------------------
  *
  * Wrappers over the node's RPC registry (node_rpc.h) for components that
