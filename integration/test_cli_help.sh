@@ -84,4 +84,6 @@ err=$(SHED_NODE=node1 SHED_ADDR="$NOSOCK" "$CTL" status 2>&1) && fail "status fo
 err=$(SHED_NODE=node1 "$CTL" --addr "$NOSOCK" create s1 --node node2 --wait 0 2>&1) &&
     fail "create found a node"
 [[ "$err" != *deprecated* && "$err" == *"not running"* ]] || fail "create --node: '$err'"
+# a create's progress follows the bus quietly: the reason comes once
+(($(grep -c "not running" <<<"$err") == 1)) || fail "create: the reason more than once: '$err'"
 echo "PASS: help, help COMMAND and COMMAND --help for $(wc -l <<<"$cmds") commands; durations; --addr"

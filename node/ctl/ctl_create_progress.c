@@ -138,12 +138,30 @@ s_recv (s_watch_t *s, bus_client_t *client, int timeout_ms)
         s_on_hello (s, &ev);
 }
 
+/* The local node's event endpoint, asked quietly: when the node does not
+ * answer, the create itself says so, once. */
+static bus_client_t *
+s_connect (ctl_t *ctl)
+{
+    if (ctl->events_endpoint)
+        return ctl_bus_connect (ctl);
+    api_msg_t req = { .hdr.type = API_EVENTS_REQ }, rep;
+    char err[256];
+    if (shed_api_call (ctl->endpoint, &req, &rep, ctl->timeout_ms, err, sizeof err) != 0)
+        return NULL;
+    bus_client_t *client = NULL;
+    if (rep.hdr.type == API_EVENTS_REP)
+        client = bus_client_new (rep.u.api_events_rep.local, NULL, NULL, NULL);
+    wire_msg_free (&api_proto, &rep);
+    return client;
+}
+
 int
 ctl_create_watch (ctl_t *ctl, ctl_work_fn *fn, void *arg, const ctl_create_watch_t *opt,
                   ctl_create_seen_t *seen)
 {
     memset (seen, 0, sizeof *seen);
-    bus_client_t *client = ctl_bus_connect (ctl);
+    bus_client_t *client = s_connect (ctl);
     if (!client || bus_client_subscribe (client, "create.") != 0
         || (opt->snapshot && bus_client_subscribe (client, "snapshot.") != 0)) {
         bus_client_destroy (&client);
