@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define S_CREATE_TIMEOUT_MS 30000 /* create's default deadline (docs/scheduling.md) */
 #define S_OP_TIMEOUT_MS     10000 /* start, stop, delete: the node's default */
