@@ -107,8 +107,12 @@ s_on_hello (s_watch_t *s, const bus_event_t *ev)
         return;
     if (m.hdr.type == AGENT_HELLO) {
         s->seen->agent_connected = true;
+        /* The shed's own words: printable only (no escapes to the terminal). */
         snprintf (s->seen->agent_version, sizeof s->seen->agent_version, "%s",
                   m.u.agent_hello.agent_version);
+        for (char *c = s->seen->agent_version; *c; c++)
+            if (*c < 0x20 || *c > 0x7e)
+                *c = '?';
         if (!s->seen->node[0])
             snprintf (s->seen->node, sizeof s->seen->node, "%s", node);
         /* In order: after "started" (the hello may overtake it). */
