@@ -82,16 +82,8 @@ s_publish (shed_images_t *self, const image_info_t *info)
     snprintf (r->digest, sizeof r->digest, "%s", info->digest);
     r->size = info->archive_size;
     r->unpacked = info->unpacked_bytes;
-    uint8_t *buf = NULL;
-    size_t len = 0;
     char err[256] = "";
-    int rc = wire_encode (&rec_proto, &rec, &buf, &len);
-    if (rc != WIRE_OK)
-        snprintf (err, sizeof err, "%s", wire_strerror (rc));
-    else
-        rc = shed_nstate_put (self->state, REC_KIND_IMAGE, info->name, buf, len, err, sizeof err);
-    free (buf);
-    if (rc != 0)
+    if (shed_nstate_put_rec (self->state, REC_KIND_IMAGE, info->name, &rec, err, sizeof err) != 0)
         log_error (S_COMP, "cannot publish the image record|name=%s err=\"%s\"", info->name, err);
 }
 
