@@ -24,8 +24,8 @@ const size_t shed_hist_nbounds_create = sizeof shed_hist_bounds_create / sizeof 
 /* Node RPC round trips: a fraction of a millisecond on a LAN, tens of
  * milliseconds across regions, and the handler's own work (a claim waits
  * for the driver's create); the default timeout is 5 s. */
-const double shed_hist_bounds_rpc[]
-    = { 0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5 };
+const double shed_hist_bounds_rpc[] = { 0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                        0.05,   0.1,    0.25,  0.5,    1,     2.5,  5 };
 const size_t shed_hist_nbounds_rpc = sizeof shed_hist_bounds_rpc / sizeof (double);
 
 /* DNS: one in-memory lookup in the zone snapshot and a send, a few

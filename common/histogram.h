@@ -35,7 +35,7 @@ typedef struct _shed_hist_t shed_hist_t;
 /* A consistent copy, for rendering (a plain value the caller owns). */
 typedef struct {
     size_t nbounds;
-    double bounds[SHED_HIST_BUCKETS_MAX];          /* seconds */
+    double bounds[SHED_HIST_BUCKETS_MAX];           /* seconds */
     uint64_t cumulative[SHED_HIST_BUCKETS_MAX + 1]; /* [nbounds] is +Inf */
     uint64_t count;                                 /* == cumulative[nbounds] */
     double sum;                                     /* seconds */

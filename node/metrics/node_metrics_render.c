@@ -329,8 +329,7 @@ s_process (shed_prom_t *prom)
         shed_prom_family (prom, "process_resident_memory_bytes", G,
                           "Resident memory size in bytes.");
         shed_prom_u64 (prom, p.resident_bytes, NULL);
-        shed_prom_family (prom, "process_virtual_memory_bytes", G,
-                          "Virtual memory size in bytes.");
+        shed_prom_family (prom, "process_virtual_memory_bytes", G, "Virtual memory size in bytes.");
         shed_prom_u64 (prom, p.virtual_bytes, NULL);
         shed_prom_family (prom, "process_start_time_seconds", G,
                           "Start time of the process since unix epoch in seconds.");
@@ -341,8 +340,7 @@ s_process (shed_prom_t *prom)
         shed_prom_u64 (prom, (uint64_t) p.open_fds, NULL);
     }
     if (p.max_fds >= 0) {
-        shed_prom_family (prom, "process_max_fds", G,
-                          "Maximum number of open file descriptors.");
+        shed_prom_family (prom, "process_max_fds", G, "Maximum number of open file descriptors.");
         shed_prom_u64 (prom, (uint64_t) p.max_fds, NULL);
     }
 }
@@ -365,8 +363,7 @@ s_overlay (shed_prom_t *prom, shed_overlay_t *overlay)
         np = S_PEERS_MAX;
     shed_prom_family (prom, "shed_overlay_peers", G, "Overlay peers (other members).");
     shed_prom_u64 (prom, (uint64_t) st.peers, NULL);
-    shed_prom_family (prom, "shed_overlay_mtu_bytes", G,
-                      "MTU of shed interfaces on the overlay.");
+    shed_prom_family (prom, "shed_overlay_mtu_bytes", G, "MTU of shed interfaces on the overlay.");
     shed_prom_u64 (prom, (uint64_t) (st.mtu > 0 ? st.mtu : 0), NULL);
     shed_prom_family (prom, "shed_overlay_arp_answered_total", C,
                       "ARP requests answered locally from the endpoint records.");

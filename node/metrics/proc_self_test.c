@@ -13,10 +13,10 @@
 #include <cmocka.h>
 
 /* A real line, with a comm made hostile: spaces and a ')' inside. */
-static const char s_stat[]
-    = "4242 (shed-node ) x) S 1 4242 4242 0 -1 4194560 1234 0 0 0 250 50 0 0 20 0 9 0 "
-      "360000 123456789 2048 18446744073709551615 1 1 0 0 0 0 0 4096 16898 0 0 0 17 1 0 0 0 "
-      "0 0 0 0 0 0 0 0 0 0\n";
+static const char s_stat[] =
+    "4242 (shed-node ) x) S 1 4242 4242 0 -1 4194560 1234 0 0 0 250 50 0 0 20 0 9 0 "
+    "360000 123456789 2048 18446744073709551615 1 1 0 0 0 0 0 4096 16898 0 0 0 17 1 0 0 0 "
+    "0 0 0 0 0 0 0 0 0 0\n";
 
 static void
 test_stat_parse (void **state)
@@ -25,7 +25,7 @@ test_stat_parse (void **state)
     shed_proc_self_t p;
     memset (&p, 0, sizeof p);
     assert_int_equal (shed_proc_stat_parse (s_stat, 100, 4096, 1700000000, &p), 0);
-    assert_true (p.cpu_seconds == 3.0);                   /* (250 + 50) / 100 */
+    assert_true (p.cpu_seconds == 3.0);                 /* (250 + 50) / 100 */
     assert_true (p.start_time_seconds == 1700003600.0); /* btime + 360000 / 100 */
     assert_int_equal (p.virtual_bytes, 123456789);
     assert_int_equal (p.resident_bytes, 2048 * 4096);

@@ -180,8 +180,7 @@ test_histogram (void **state)
     shed_hist_destroy (&h);
 
     shed_prom_t *p = shed_prom_new ();
-    assert_int_equal (
-        shed_prom_family (p, "shed_x_seconds", SHED_PROM_HISTOGRAM, "Latency."), 0);
+    assert_int_equal (shed_prom_family (p, "shed_x_seconds", SHED_PROM_HISTOGRAM, "Latency."), 0);
     assert_int_equal (shed_prom_u64 (p, 1, NULL), -1);
     assert_int_equal (shed_prom_f64 (p, 1.0, NULL), -1);
     assert_int_equal (shed_prom_histogram (p, &snap, "le", "x", NULL), -1);

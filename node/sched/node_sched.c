@@ -321,8 +321,7 @@ shed_sched_stats (shed_sched_t *self, shed_sched_stats_t *out)
         shed_hist_snapshot (self->create_latency, &out->create_latency);
         out->have_create_latency = true;
     }
-    out->have_rpc_latency
-        = self->rpc && shed_nrpc_latency (self->rpc, &out->rpc_latency) == 0;
+    out->have_rpc_latency = self->rpc && shed_nrpc_latency (self->rpc, &out->rpc_latency) == 0;
 }
 
 size_t

@@ -177,8 +177,8 @@ struct _shed_sched_t {
     zlistx_t *exts;       /* other components' methods (node_sched.c) */
     uint64_t counter;
     uint64_t creates_ok, creates_failed, claims_deferred;
-    uint64_t driver_late;         /* driver results after their timeout */
-    shed_hist_t *create_latency;  /* API request to the shed running (sched_jobs.c) */
+    uint64_t driver_late;        /* driver results after their timeout */
+    shed_hist_t *create_latency; /* API request to the shed running (sched_jobs.c) */
 };
 
 /* ---- sched_records.c -------------------------------------------------------- */
