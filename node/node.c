@@ -367,10 +367,10 @@ s_health (char *why, size_t whylen, void *arg)
     size_t total = m->members.n;
     wire_msg_free (&gossip_proto, &msg);
     if (kind != SWIM_UPD_ALIVE && kind != SWIM_UPD_SUSPECT) {
-        snprintf (why, whylen, "unhealthy: %s is %s in its own member list", self->cfg.name,
-                  kind < 0                ? "missing"
-                  : kind == SWIM_UPD_DEAD ? "failed"
-                                          : "left");
+        snprintf (why, whylen, "unhealthy: %s %s", self->cfg.name,
+                  kind < 0                ? "is missing from its own member list"
+                  : kind == SWIM_UPD_DEAD ? "was declared failed"
+                                          : "has left the cluster");
         return -1;
     }
     char *state = shed_nstate_stats (self->state);
