@@ -17,6 +17,7 @@ code=$({
 n=$(wc -l <<<"$code")
 ((n > 100)) || { echo "FAIL: only $n families read from $render: did its format change?" >&2; exit 1; }
 # The rows of section "Every family" only (other tables name families too).
+# shellcheck disable=SC2016  # the backquotes are markdown, not expansions
 docs=$(awk '/^## /{on = ($0 == "## Every family")} on' "$ref" \
     | grep -oE '^\| `(shed|process)_[a-z0-9_]*` \|' | sed -E 's/^\| `//; s/` \|$//' | sort)
 bad=0
