@@ -83,8 +83,18 @@ ctl_keygen (ctl_t *ctl, int argc, char **argv)
         char text[SHED_KEY_TEXT_MAX];
         shed_key_to_text (shed_identity_x25519_public (id), text);
         shed_identity_destroy (&id);
-        if (ctl->json)
-            printf ("{\"public_key\":\"%s\",\"identity\":\"%s\"}\n", text, argv[2]);
+        if (ctl->json) {
+            /* The directory is the user's: any bytes, quoted by jansson. */
+            jw_t j;
+            jw_init (&j, stdout);
+            jw_obj_begin (&j);
+            jw_key (&j, "public_key");
+            jw_str (&j, text);
+            jw_key (&j, "identity");
+            jw_str (&j, argv[2]);
+            jw_obj_end (&j);
+            jw_end (&j);
+        }
         else
             printf ("%s\n", text);
         return 0;
