@@ -14,7 +14,7 @@
  *   security    default capabilities, noNewPrivileges, seccomp deny list
  *               (oci_seccomp.c), masked and read-only /proc and /sys paths
  *   limits      linux.resources (the runtime owns the shed's cgroup
- *               <cgroup_parent>/NAME on v1 and v2); network rate by tc
+ *               <cgroup_parent>/NAME on v1 and v2); network rate by tbf (tc.c)
  *   machine     /etc/hosts, /etc/hostname, /etc/resolv.conf (nameserver =
  *               the gateway, where the node answers *.shed) bound from
  *               DIR/etc; the shed may edit them
