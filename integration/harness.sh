@@ -543,6 +543,37 @@ EOF
     echo "$f"
 }
 
+# h_container_require [h_skip|h_fail]: what container sheds need on this
+# machine: a static shed-agent in the build (it is bound into every shed as
+# PID 1), runc and busybox-static (the test image). Tests skip without them
+# (the default), benchmarks pass h_fail.
+h_container_require() {
+    local no=${1:-h_skip}
+    [[ -x "$H_BUILD/agent/shed-agent" ]] || "$no" "shed-agent not built in $H_BUILD"
+    file -L "$H_BUILD/agent/shed-agent" | grep -q 'statically linked' \
+        || "$no" "shed-agent is not static (sanitizer build?)"
+    command -v runc >/dev/null 2>&1 || "$no" "no runc (apt-get install runc)"
+    [[ -x /bin/busybox ]] || "$no" "no busybox-static"
+}
+
+# h_container_init: after h_init and h_sheds_init, make the run's sheds
+# container sheds (H_DRIVER=container) and build the busybox test image
+# into $H_TMP/busybox.tar.gz (scripts/build-image.sh).
+h_container_init() {
+    export H_DRIVER=container
+    "$H_REPO/scripts/build-image.sh" busybox "$H_TMP/busybox.tar.gz" >/dev/null \
+        || h_fail "scripts/build-image.sh busybox"
+}
+
+# h_import_busybox N: import the busybox image on nodes 1..N (running).
+h_import_busybox() {
+    local i
+    for ((i = 1; i <= $1; i++)); do
+        h_ctl "$i" image import busybox "$H_TMP/busybox.tar.gz" >/dev/null \
+            || h_fail "image import on node $i"
+    done
+}
+
 # h_shed_pid NAME NODE_INDEX: PID of a shed's init (from its cgroup).
 h_shed_pid() {
     local f

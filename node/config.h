@@ -153,7 +153,7 @@ typedef struct {
     uint32_t hooks_concurrency; /* hook processes running at once */
     uint32_t hooks_queue;       /* events waiting beyond those; more are dropped */
     uint32_t hooks_timeout_ms;  /* default per-hook timeout (process group killed) */
-    /* Prometheus endpoint (node/metrics/node_metrics.h, docs/operations.md "Metrics"). */
+    /* Prometheus endpoint and /health (node/metrics/node_metrics.h, docs/metrics.md). */
     struct {
         bool enabled;         /* false: no endpoint */
         char listen[64];      /* "IPv4:PORT" or "[IPv6]:PORT"; "" = no endpoint */

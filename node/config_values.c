@@ -306,7 +306,7 @@ s_rate (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey
     uint64_t kbit;
     if (tc_rate_parse (value, &kbit) != 0) {
         snprintf (why, whylen,
-                  "expected a rate like 100mbit or 1gbit (0 = no limit), "
+                  "expected a rate like 100mbit or 1gbit (0 = no limit, at most 17gbit), "
                   "got '%s'",
                   value);
         return -1;

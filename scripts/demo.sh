@@ -215,7 +215,7 @@ h_exec 2 timeout 15 "$H_CTL_BIN" --events "tcp://$(h_addr 1):7952" --server-key 
     --identity "$H_TMP/consumer" events --count 2 --timeout 10s metrics. \
     || { echo "!! the remote consumer got no events"; RC=1; }
 # The same numbers for Prometheus: every node serves /metrics on its own
-# 127.0.0.1:7951 (docs/operations.md, "Metrics").
+# 127.0.0.1:7951 (docs/metrics.md).
 re='^shed_(members\{status="alive"|sheds\{|overlay_peer_packets_total\{)'
 printf "\n[node1]\$ curl -s http://127.0.0.1:7951/metrics | grep -E '%s'\n" "$re"
 h_exec 1 curl -s --max-time 5 http://127.0.0.1:7951/metrics | grep -E "$re" \

@@ -23,30 +23,30 @@
 #define S_AGENT_WAIT_MS     10000 /* create --wait: for the shed's agent */
 
 static void
-s_json_shed (json_t *j, const api_shed_t *s)
+s_json_shed (jw_t *j, const api_shed_t *s)
 {
-    json_obj_begin (j);
+    jw_obj_begin (j);
     /* clang-format off */
-    json_key (j, "name");       json_str (j, s->name);
-    json_key (j, "node");       json_str (j, s->node);
-    json_key (j, "state");      json_str (j, s->state);
-    json_key (j, "cpus_milli"); json_u64 (j, s->cpus_milli);
-    json_key (j, "memory_mb");  json_u64 (j, s->memory_mb);
-    json_key (j, "disk_mb");    json_u64 (j, s->disk_mb);
-    json_key (j, "gpus");       json_u64 (j, s->gpus);
-    json_key (j, "image");      json_str (j, s->image);
-    json_key (j, "ip");         json_str (j, s->ip);
-    json_key (j, "mac");        json_str (j, s->mac);
-    json_key (j, "request_id"); json_str (j, s->request_id);
-    json_key (j, "created_ms"); json_u64 (j, s->created_ms);
-    json_key (j, "error");      json_str (j, s->error);
-    json_key (j, "driver");     json_str (j, s->driver);
-    json_key (j, "duplicate");  json_bool (j, s->duplicate);
-    json_key (j, "note");       json_str (j, s->note);
+    jw_key (j, "name");       jw_str (j, s->name);
+    jw_key (j, "node");       jw_str (j, s->node);
+    jw_key (j, "state");      jw_str (j, s->state);
+    jw_key (j, "cpus_milli"); jw_u64 (j, s->cpus_milli);
+    jw_key (j, "memory_mb");  jw_u64 (j, s->memory_mb);
+    jw_key (j, "disk_mb");    jw_u64 (j, s->disk_mb);
+    jw_key (j, "gpus");       jw_u64 (j, s->gpus);
+    jw_key (j, "image");      jw_str (j, s->image);
+    jw_key (j, "ip");         jw_str (j, s->ip);
+    jw_key (j, "mac");        jw_str (j, s->mac);
+    jw_key (j, "request_id"); jw_str (j, s->request_id);
+    jw_key (j, "created_ms"); jw_u64 (j, s->created_ms);
+    jw_key (j, "error");      jw_str (j, s->error);
+    jw_key (j, "driver");     jw_str (j, s->driver);
+    jw_key (j, "duplicate");  jw_bool (j, s->duplicate);
+    jw_key (j, "note");       jw_str (j, s->note);
     /* clang-format on */
-    json_key (j, "tags");
-    json_tags (j, &s->tags);
-    json_obj_end (j);
+    jw_key (j, "tags");
+    jw_tags (j, &s->tags);
+    jw_obj_end (j);
 }
 
 static void
@@ -273,29 +273,29 @@ ctl_create (ctl_t *ctl, int argc, char **argv)
         return rc;
     const api_shed_rep_t *sr = &rep.u.api_shed_rep;
     if (ctl->json) {
-        json_t j;
-        json_init (&j, stdout);
-        json_obj_begin (&j);
-        json_key (&j, "shed");
+        jw_t j;
+        jw_init (&j, stdout);
+        jw_obj_begin (&j);
+        jw_key (&j, "shed");
         if (sr->shed.n)
             s_json_shed (&j, &sr->shed.items[0]);
         else
-            json_null (&j);
-        json_key (&j, "steps");
-        json_arr_begin (&j);
+            jw_null (&j);
+        jw_key (&j, "steps");
+        jw_arr_begin (&j);
         for (size_t i = 0; i < sr->steps.n; i++) {
-            json_obj_begin (&j);
+            jw_obj_begin (&j);
             /* clang-format off */
-            json_key (&j, "text"); json_str (&j, sr->steps.items [i].text);
-            json_key (&j, "ms");   json_u64 (&j, sr->steps.items [i].ms);
+            jw_key (&j, "text"); jw_str (&j, sr->steps.items [i].text);
+            jw_key (&j, "ms");   jw_u64 (&j, sr->steps.items [i].ms);
             /* clang-format on */
-            json_obj_end (&j);
+            jw_obj_end (&j);
         }
-        json_arr_end (&j);
-        json_key (&j, "message");
-        json_str (&j, sr->message);
-        json_obj_end (&j);
-        json_end (&j);
+        jw_arr_end (&j);
+        jw_key (&j, "message");
+        jw_str (&j, sr->message);
+        jw_obj_end (&j);
+        jw_end (&j);
     }
     else {
         /* The node's steps, when its phases were not shown as they came. */
@@ -344,13 +344,13 @@ ctl_list (ctl_t *ctl, int argc, char **argv)
         return 1;
     const api_shed_list_rep_t *l = &rep.u.api_shed_list_rep;
     if (ctl->json) {
-        json_t j;
-        json_init (&j, stdout);
-        json_arr_begin (&j);
+        jw_t j;
+        jw_init (&j, stdout);
+        jw_arr_begin (&j);
         for (size_t i = 0; i < l->sheds.n; i++)
             s_json_shed (&j, &l->sheds.items[i]);
-        json_arr_end (&j);
-        json_end (&j);
+        jw_arr_end (&j);
+        jw_end (&j);
     }
     else {
         printf ("%-24s %-16s %-12s %6s %10s %-15s %s\n", "NAME", "NODE", "STATE", "CPUS", "MEMORY",
@@ -389,10 +389,10 @@ ctl_show (ctl_t *ctl, int argc, char **argv)
         return ctl_fail ("the node answered without a shed");
     }
     if (ctl->json) {
-        json_t j;
-        json_init (&j, stdout);
+        jw_t j;
+        jw_init (&j, stdout);
         s_json_shed (&j, &sr->shed.items[0]);
-        json_end (&j);
+        jw_end (&j);
     }
     else
         s_print_shed (&sr->shed.items[0]);
@@ -468,17 +468,17 @@ s_op (ctl_t *ctl, int argc, char **argv, int op)
     if (ctl_mutate (ctl, &req, &rep, 0, o->timeout_ms, name, o->request_id))
         return 1;
     if (ctl->json) {
-        json_t j;
-        json_init (&j, stdout);
+        jw_t j;
+        jw_init (&j, stdout);
         if (rep.hdr.type == API_SHED_REP && rep.u.api_shed_rep.shed.n)
             s_json_shed (&j, &rep.u.api_shed_rep.shed.items[0]);
         else {
-            json_obj_begin (&j);
-            json_key (&j, "message");
-            json_str (&j, rep.hdr.type == API_OK ? rep.u.api_ok.message : "");
-            json_obj_end (&j);
+            jw_obj_begin (&j);
+            jw_key (&j, "message");
+            jw_str (&j, rep.hdr.type == API_OK ? rep.u.api_ok.message : "");
+            jw_obj_end (&j);
         }
-        json_end (&j);
+        jw_end (&j);
     }
     else if (rep.hdr.type == API_SHED_REP && rep.u.api_shed_rep.shed.n) {
         const api_shed_t *s = &rep.u.api_shed_rep.shed.items[0];
@@ -532,13 +532,13 @@ ctl_node (ctl_t *ctl, int argc, char **argv)
     if (ctl_call (ctl, &req, &rep, API_OK))
         return 1;
     if (ctl->json) {
-        json_t j;
-        json_init (&j, stdout);
-        json_obj_begin (&j);
-        json_key (&j, "message");
-        json_str (&j, rep.u.api_ok.message);
-        json_obj_end (&j);
-        json_end (&j);
+        jw_t j;
+        jw_init (&j, stdout);
+        jw_obj_begin (&j);
+        jw_key (&j, "message");
+        jw_str (&j, rep.u.api_ok.message);
+        jw_obj_end (&j);
+        jw_end (&j);
     }
     else
         printf ("%s: %s\n", argv[1], rep.u.api_ok.message);

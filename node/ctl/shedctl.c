@@ -168,21 +168,21 @@ ctl_print_ok (ctl_t *ctl, const char *key, const char *value, const char *messag
         printf ("%s\n", message);
         return;
     }
-    json_t j;
-    json_init (&j, stdout);
-    json_obj_begin (&j);
+    jw_t j;
+    jw_init (&j, stdout);
+    jw_obj_begin (&j);
     if (key) {
-        json_key (&j, key);
-        json_str (&j, value);
+        jw_key (&j, key);
+        jw_str (&j, value);
     }
     else {
-        json_key (&j, "ok");
-        json_bool (&j, true);
+        jw_key (&j, "ok");
+        jw_bool (&j, true);
     }
-    json_key (&j, "message");
-    json_str (&j, message);
-    json_obj_end (&j);
-    json_end (&j);
+    jw_key (&j, "message");
+    jw_str (&j, message);
+    jw_obj_end (&j);
+    jw_end (&j);
 }
 
 int

@@ -38,6 +38,7 @@
 #include "cluster/placement.h"
 #include "cluster/records.h"
 #include "cluster/zap.h"
+#include "common/histogram.h"
 #include "common/wire_gen.h"
 #include "crypto/identity.h"
 #include "node/api/api_server.h"
@@ -205,6 +206,9 @@ typedef struct {
     uint64_t driver_timeouts;   /* ... that passed their timeout */
     uint64_t driver_late;       /* ... whose result came after it */
     char rpc[512];              /* node RPC counters, "name=value ..." (rpc_stats) */
+    bool have_create_latency, have_rpc_latency; /* false: the histogram is missing */
+    shed_hist_snap_t create_latency;            /* creates answered running */
+    shed_hist_snap_t rpc_latency;               /* node RPC round trips (rpc_latency) */
 } shed_sched_stats_t;
 
 /* Fill *out (the caller's). Reads the replicated shed records: O(sheds). */

@@ -112,6 +112,7 @@ typedef struct {
 typedef struct {
     sc_job_t job;
     zlistx_t *calls; /* shed_api_call_t *: the create and its retries */
+    int64_t t0_ns;   /* the request arrived (shed_hist_now_ns) */
 } s_create_t;
 
 typedef struct {
@@ -177,7 +178,8 @@ struct _shed_sched_t {
     zlistx_t *exts;       /* other components' methods (node_sched.c) */
     uint64_t counter;
     uint64_t creates_ok, creates_failed, claims_deferred;
-    uint64_t driver_late; /* driver results after their timeout */
+    uint64_t driver_late;        /* driver results after their timeout */
+    shed_hist_t *create_latency; /* API request to the shed running (sched_jobs.c) */
 
     struct _shed_events_t *events; /* creates' progress goes here; NULL: none */
 };

@@ -337,6 +337,7 @@ s_succeed (void *arg, sc_job_t *job, const void *record, const char *origin, con
     shed_sched_t *self = (shed_sched_t *) arg;
     s_create_t *c = (s_create_t *) job->user;
     self->creates_ok++;
+    shed_hist_observe_since (self->create_latency, c->t0_ns);
     shed_api_call_t *call;
     while ((call = (shed_api_call_t *) zlistx_detach (c->calls, NULL)))
         sched__reply_shed (self, &call, (const rec_msg_t *) record, origin, job->steps, job->nsteps,
