@@ -117,6 +117,8 @@ for l in open(sys.argv[1]):
     p = e.get("payload", {})
     if e["kind"] == "progress" and e["topic"].endswith(".p1") and p.get("what") == "create":
         seen.append((e["topic"].split(".")[1], p.get("state")))
+        if p.get("state") == "started":
+            assert p.get("agent") is True and p.get("peer") == "node2", p
 # the last attempt (a fresh node may refuse the first ones: no address yet)
 last = max(i for i, x in enumerate(seen) if x == ("node1", "reserved"))
 want = [("node1", "reserved"), ("node1", "placed"), ("node2", "network"),

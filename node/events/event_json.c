@@ -199,6 +199,7 @@ shed_event_json_payload (jw_t *j, const char *kind, const uint8_t *payload, size
                 jw_key (j, "total"); jw_u64 (j, x->total);
                 jw_key (j, "state"); jw_str (j, x->state);
                 jw_key (j, "why");   jw_str (j, x->why);
+                jw_key (j, "agent"); jw_bool (j, x->agent);
                 /* clang-format on */
             }
             jw_obj_end (j);
