@@ -10,9 +10,10 @@ shed_zmq_limit_network (zsock_t *sock, int64_t maxmsg)
     if (!sock)
         return -1;
     void *h = zsock_resolve (sock);
-    int handshake = SHED_ZMQ_HANDSHAKE_MS;
+    int handshake = SHED_ZMQ_HANDSHAKE_MS, one = 1;
     if (zmq_setsockopt (h, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg)
-        || zmq_setsockopt (h, ZMQ_HANDSHAKE_IVL, &handshake, sizeof handshake))
+        || zmq_setsockopt (h, ZMQ_HANDSHAKE_IVL, &handshake, sizeof handshake)
+        || zmq_setsockopt (h, ZMQ_IPV6, &one, sizeof one))
         return -1;
     return 0;
 }

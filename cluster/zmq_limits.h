@@ -22,7 +22,10 @@
 /* A CURVE handshake completes in one round trip; 5 s is generous. */
 #define SHED_ZMQ_HANDSHAKE_MS     5000
 
-/* Set ZMQ_MAXMSGSIZE (maxmsg bytes) and ZMQ_HANDSHAKE_IVL. Returns 0 or -1. */
+/* Set ZMQ_MAXMSGSIZE (maxmsg bytes) and ZMQ_HANDSHAKE_IVL, and turn on
+ * ZMQ_IPV6: without it libzmq refuses "tcp://[v6]:port" endpoints (an IPv6
+ * underlay, docs/operations.md); IPv4 endpoints work the same with it.
+ * Returns 0 or -1. */
 int shed_zmq_limit_network (zsock_t *sock, int64_t maxmsg);
 
 /* Process limits for sockets (docs/state.md, "Connections per node").
