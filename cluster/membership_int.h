@@ -129,7 +129,7 @@ typedef struct {
         uint64_t at;
     } beacon_tries[MB_BEACON_PEERS];
     int udp, tcp;
-    int family; /* of udp and tcp: AF_INET, or AF_INET6 (dual stack for ::) */
+    int family;          /* of udp and tcp: AF_INET, or AF_INET6 (dual stack for ::) */
     uint64_t boot;       /* our stamp boot id, random per start */
     uint64_t counter[2]; /* our stamp counters: datagrams, streams */
     mb_sender_t *senders;

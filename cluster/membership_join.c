@@ -19,8 +19,7 @@
  * stack) takes either, IPv6 first as getaddrinfo orders them; one bound to
  * an IPv6 address takes IPv6 only. 0 or -1. */
 static int
-s_resolve (const mb_self_t *self, const char *hostport, char *addr, size_t addrlen,
-           uint16_t *port)
+s_resolve (const mb_self_t *self, const char *hostport, char *addr, size_t addrlen, uint16_t *port)
 {
     char host[256];
     if (addrlen < SHED_IP_TEXT_MAX

@@ -39,9 +39,9 @@ typedef struct {
 } s_node_t;
 
 static char s_tmpdir[256];
-static unsigned s_seq;       /* unique events endpoints within the run */
-static uint16_t s_next_port; /* non-zero: the next s_node_start binds it */
-static uint16_t s_next_seed; /* non-zero: the next s_node_start joins it at start */
+static unsigned s_seq;          /* unique events endpoints within the run */
+static uint16_t s_next_port;    /* non-zero: the next s_node_start binds it */
+static uint16_t s_next_seed;    /* non-zero: the next s_node_start joins it at start */
 static const char *s_next_bind; /* non-NULL: the next s_node_start binds it (IPv6 tests) */
 static const char *s_next_adv;  /* and advertises this */
 
@@ -1196,7 +1196,8 @@ test_ipv6_members (void **state)
     long long before = s_stat (&nodes[0], "drop_invalid");
     int fd = socket (AF_INET6, SOCK_DGRAM, 0);
     assert_true (fd >= 0);
-    struct sockaddr_in6 to = { .sin6_family = AF_INET6, .sin6_port = htons (nodes[0].port),
+    struct sockaddr_in6 to = { .sin6_family = AF_INET6,
+                               .sin6_port = htons (nodes[0].port),
                                .sin6_addr = IN6ADDR_LOOPBACK_INIT };
     assert_true (sendto (fd, sealed, slen, 0, (struct sockaddr *) &to, sizeof to) > 0);
     int64_t until = zclock_mono () + S_WAIT_MS;

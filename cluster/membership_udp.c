@@ -189,8 +189,7 @@ mb_handle_udp (mb_self_t *self)
             self->st.drop_format++;
             continue;
         }
-        swim_receive (self->swim, addr, port, pt + GOSSIP_STAMP_BYTES,
-                      ptlen - GOSSIP_STAMP_BYTES);
+        swim_receive (self->swim, addr, port, pt + GOSSIP_STAMP_BYTES, ptlen - GOSSIP_STAMP_BYTES);
     }
 }
 

@@ -20,7 +20,7 @@
 #include <sys/socket.h>
 
 /* Text of any address, nul included (INET6_ADDRSTRLEN). */
-#define SHED_IP_TEXT_MAX 46
+#define SHED_IP_TEXT_MAX  46
 /* "[" addr "]:" port, nul included. */
 #define SHED_HOSTPORT_MAX (SHED_IP_TEXT_MAX + 8)
 
@@ -51,8 +51,7 @@ int shed_ip_sockaddr (const char *text, uint16_t port, int family, struct sockad
 
 /* The canonical text (as shed_ip_canon) and port of a sockaddr from
  * recvfrom / accept; port may be NULL. 0, or -1 for another family. */
-int shed_ip_from_sockaddr (const struct sockaddr *sa, char out[SHED_IP_TEXT_MAX],
-                           uint16_t *port);
+int shed_ip_from_sockaddr (const struct sockaddr *sa, char out[SHED_IP_TEXT_MAX], uint16_t *port);
 
 /* Split "HOST", "HOST:PORT", "[V6]", "[V6]:PORT" or a bare IPv6 literal
  * (which has no port: write "[V6]:PORT" for one) into host (brackets

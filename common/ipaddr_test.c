@@ -68,8 +68,7 @@ test_hostport (void **state)
     assert_int_not_equal (shed_hostport_split ("[fd00::1]x", host, sizeof host, &port, 9), 0);
     assert_int_not_equal (shed_hostport_split ("[fd00::1]:", host, sizeof host, &port, 9), 0);
     assert_int_not_equal (shed_hostport_split ("[fd00::1]:0", host, sizeof host, &port, 9), 0);
-    assert_int_not_equal (shed_hostport_split ("[fd00::1]:70000", host, sizeof host, &port, 9),
-                          0);
+    assert_int_not_equal (shed_hostport_split ("[fd00::1]:70000", host, sizeof host, &port, 9), 0);
     assert_int_not_equal (shed_hostport_split ("[1.2.3.4]:1", host, sizeof host, &port, 9), 0);
     assert_int_not_equal (shed_hostport_split ("[]:1", host, sizeof host, &port, 9), 0);
     assert_int_not_equal (shed_hostport_split (":1", host, sizeof host, &port, 9), 0);

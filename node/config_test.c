@@ -866,18 +866,18 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_defaults),        cmocka_unit_test (test_check_all_errors),
-        cmocka_unit_test (test_route_iface),     cmocka_unit_test (test_reload_diff),
-        cmocka_unit_test (test_full_file),       cmocka_unit_test (test_empty_file),
-        cmocka_unit_test (test_errors),          cmocka_unit_test (test_overrides),
-        cmocka_unit_test (test_hostport),        cmocka_unit_test (test_dns),
-        cmocka_unit_test (test_ipv6_forms),      cmocka_unit_test (test_route6_iface),
-        cmocka_unit_test (test_advertise_family),
-        cmocka_unit_test (test_network),         cmocka_unit_test (test_metrics),
-        cmocka_unit_test (test_sched),           cmocka_unit_test (test_driver_limits),
-        cmocka_unit_test (test_hooks_agents),    cmocka_unit_test (test_api_endpoint),
-        cmocka_unit_test (test_state),           cmocka_unit_test (test_encrypt_key_file),
-        cmocka_unit_test (test_encrypt_key_env), cmocka_unit_test (test_wipe_arg),
+        cmocka_unit_test (test_defaults),         cmocka_unit_test (test_check_all_errors),
+        cmocka_unit_test (test_route_iface),      cmocka_unit_test (test_reload_diff),
+        cmocka_unit_test (test_full_file),        cmocka_unit_test (test_empty_file),
+        cmocka_unit_test (test_errors),           cmocka_unit_test (test_overrides),
+        cmocka_unit_test (test_hostport),         cmocka_unit_test (test_dns),
+        cmocka_unit_test (test_ipv6_forms),       cmocka_unit_test (test_route6_iface),
+        cmocka_unit_test (test_advertise_family), cmocka_unit_test (test_network),
+        cmocka_unit_test (test_metrics),          cmocka_unit_test (test_sched),
+        cmocka_unit_test (test_driver_limits),    cmocka_unit_test (test_hooks_agents),
+        cmocka_unit_test (test_api_endpoint),     cmocka_unit_test (test_state),
+        cmocka_unit_test (test_encrypt_key_file), cmocka_unit_test (test_encrypt_key_env),
+        cmocka_unit_test (test_wipe_arg),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -192,7 +192,8 @@ shed_netaddr_resolve (shed_config_t *cfg, char *err, size_t errlen)
                       "address family this node does not listen on; bind %s or advertise an "
                       "IPv%d address",
                       cfg->advertise_addr, adv_family, cfg->bind_addr, bind_family,
-                      adv_family == 6 ? "'::' or an IPv6 address" : "'0.0.0.0', '::' or an IPv4 address",
+                      adv_family == 6 ? "'::' or an IPv6 address"
+                                      : "'0.0.0.0', '::' or an IPv4 address",
                       bind_family);
             return -1;
         }

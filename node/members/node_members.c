@@ -256,7 +256,8 @@ s_api_join (shed_api_call_t *call, const api_msg_t *req, void *arg)
             != 0) {
             free (addrs);
             free (argv);
-            shed_api_reply_error (&call, API_ERR_INVALID, "bad seed address '%s' (HOST[:PORT] or [IPv6]:PORT)",
+            shed_api_reply_error (&call, API_ERR_INVALID,
+                                  "bad seed address '%s' (HOST[:PORT] or [IPv6]:PORT)",
                                   j->seeds.items[i].addr);
             return;
         }

@@ -36,7 +36,7 @@ peer_endpoint (char *buf, size_t size, const char *addr, unsigned gossip_port, u
     /* "tcp://[v6]:port" for IPv6: libzmq parses the brackets (and the
      * sockets that use these set ZMQ_IPV6, cluster/zmq_limits.h). */
     int n = strchr (addr, ':') ? snprintf (buf, size, "tcp://[%s]:%u", addr, gossip_port + offset)
-                                 : snprintf (buf, size, "tcp://%s:%u", addr, gossip_port + offset);
+                               : snprintf (buf, size, "tcp://%s:%u", addr, gossip_port + offset);
     return n < 0 || (size_t) n >= size ? -1 : 0;
 }
 
