@@ -7,7 +7,8 @@
 # Q derived from this run's PID; eth0 has no IPv4 address at all, so nothing
 # below can have fallen back to IPv4). Checks:
 #   - membership (gossip over UDP/TCP on IPv6) converges to 3 alive members,
-#     each seen at its canonical IPv6 address;
+#     each seen at its canonical IPv6 address; node 2 binds :: and picks
+#     the address it advertises itself;
 #   - the encrypted overlay forms sessions with both peers over IPv6 UDP;
 #   - node RPC (a create placed on node 3 from node 3, one on node 1), the
 #     replicated state (node 1 lists node 3's shed) and the event bus (node 1
@@ -40,7 +41,15 @@ for ((i = 1; i <= N; i++)); do
   block_prefix: 24
   bridge: $BR
   device: sd$$n$i" >/dev/null
-    h_start_node "$i" --config "$H_TMP/n$i/config.yaml"
+    if ((i == 2)); then
+        # Node 2 binds :: (dual stack) with no advertise: it must pick its
+        # global IPv6 address itself (no default route here: the first
+        # usable one, never the link-local fe80::), and every plane binds
+        # the wildcard (tcp://[::]:port, UDP [::]).
+        h_start_node "$i" --config "$H_TMP/n$i/config.yaml" --bind "[::]:$H_GOSSIP_PORT"
+    else
+        h_start_node "$i" --config "$H_TMP/n$i/config.yaml"
+    fi
 done
 for ((i = 1; i <= N; i++)); do h_wait_ready "$i" 30; done
 

@@ -44,7 +44,7 @@ s_usage (FILE *out)
              "usage: shed-node [options]\n"
              "  -c, --config FILE       YAML configuration file\n"
              "  -n, --name NAME         node name (default: short hostname)\n"
-             "  -b, --bind ADDR[:PORT]  gossip address (default 0.0.0.0:7946)\n"
+             "  -b, --bind ADDR[:PORT]  gossip address (default 0.0.0.0:7946; IPv6: [ADDR]:PORT, :: = all)\n"
              "  -a, --advertise ADDR    address peers should use\n"
              "  -d, --data-dir DIR      state directory (default /var/lib/shed)\n"
              "  -j, --join HOST[:PORT]  seed node; repeatable\n"
