@@ -10,12 +10,21 @@ shed_zmq_limit_network (zsock_t *sock, int64_t maxmsg)
     if (!sock)
         return -1;
     void *h = zsock_resolve (sock);
-    int handshake = SHED_ZMQ_HANDSHAKE_MS, one = 1;
+    int handshake = SHED_ZMQ_HANDSHAKE_MS;
     if (zmq_setsockopt (h, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg)
-        || zmq_setsockopt (h, ZMQ_HANDSHAKE_IVL, &handshake, sizeof handshake)
-        || zmq_setsockopt (h, ZMQ_IPV6, &one, sizeof one))
+        || zmq_setsockopt (h, ZMQ_HANDSHAKE_IVL, &handshake, sizeof handshake))
         return -1;
     return 0;
+}
+
+int
+shed_zmq_ipv6_for (void *handle, const char *endpoint)
+{
+    /* Only a bracketed host is IPv6 in our endpoints (peer_endpoint,
+     * the D_LISTEN keys); anything else keeps libzmq's IPv4 default. */
+    const char *host = endpoint ? strstr (endpoint, "://") : NULL;
+    int on = host && host[3] == '[';
+    return zmq_setsockopt (handle, ZMQ_IPV6, &on, sizeof on);
 }
 
 size_t
