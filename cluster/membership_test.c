@@ -1206,6 +1206,14 @@ test_ipv6_members (void **state)
     assert_int_equal (s_stat (&nodes[0], "drop_invalid"), before + 1);
     assert_int_equal (s_kind_of (&nodes[0], "ghost"), -1);
     close (fd);
+
+    /* An IPv4-bound node cannot use an IPv6 seed, and JOIN says why. */
+    s_node_t four;
+    s_node_start (&four, "four", key, NULL);
+    assert_int_equal (s_join_via (&four, seed, why, sizeof why), -1);
+    if (!strstr (why, "cannot resolve seed") || !strstr (why, "no IPv4 address"))
+        fail_msg ("JOIN [::1] from an IPv4 node: '%s'", why);
+    s_node_stop (&four);
     s_cluster_stop (nodes, 2);
 }
 
