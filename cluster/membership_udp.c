@@ -110,7 +110,9 @@ mb_env_send (void *ctx, const char *addr, uint16_t port, const uint8_t *buf, siz
     size_t slen = 0;
     struct sockaddr_storage sa;
     socklen_t salen;
-    if (mb_sockaddr (self, addr, port, &sa, &salen) || len > SWIM_PACKET_MAX) {
+    if (len > SWIM_PACKET_MAX)
+        return;
+    if (mb_sockaddr (self, addr, port, &sa, &salen)) {
         self->st.send_unreachable++;
         return;
     }
