@@ -2,6 +2,8 @@
 #include "cluster/catalog.h"
 #include "common/duration.h"
 
+#include "common/ipaddr.h"
+
 #include <arpa/inet.h>
 #include <assert.h>
 #include <czmq.h>
@@ -519,7 +521,7 @@ catalog_prepare (rec_service_t *svc, const char *node, const char *default_addr,
         return -1;
     }
     if (!svc->address[0]) {
-        if (!default_addr || !*default_addr || strcmp (default_addr, "0.0.0.0") == 0) {
+        if (!default_addr || !*default_addr || shed_ip_is_any (default_addr)) {
             snprintf (err, errlen,
                       "no address given and this node has no advertise address: pass one");
             return -1;

@@ -619,7 +619,8 @@ s_init (self_t *self, const rpc_config_t *cfg)
                   zmq_strerror (zmq_errno ()));
         return -1;
     }
-    if (zsock_bind (self->router, "%s", cfg->endpoint) < 0) {
+    if (shed_zmq_ipv6_for (zsock_resolve (self->router), cfg->endpoint)
+        || zsock_bind (self->router, "%s", cfg->endpoint) < 0) {
         snprintf (self->error, sizeof self->error, "rpc: cannot bind %s: %s", cfg->endpoint,
                   zmq_strerror (zmq_errno ()));
         return -1;

@@ -168,6 +168,106 @@ test_overrides (void **state)
     assert_non_null (strstr (err, "unknown key 'nope'"));
 }
 
+/* IPv6 underlay forms (docs/configuration.md "Addresses"): bind takes
+ * [v6]:port, a bare v6 or ::; advertise a v6 address (canonical text kept:
+ * peers compare it); join [v6]:port or a bare v6 (default port). */
+static void
+test_ipv6_forms (void **state)
+{
+    shed_config_t cfg;
+    char err[256] = "";
+    assert_int_equal (s_load (&cfg,
+                              "name: six\n"
+                              "bind: \"[FD00:5ED:0::11]:7950\"\n"
+                              "advertise: \"fd00:05ed::11\"\n"
+                              "join:\n"
+                              "  - \"[fd00:5ed::12]:8000\"\n"
+                              "  - fd00:5ed::13\n"
+                              "  - 198.18.0.14\n",
+                              err, sizeof err),
+                      0);
+    assert_string_equal (cfg.bind_addr, "fd00:5ed::11");
+    assert_int_equal (cfg.bind_port, 7950);
+    assert_string_equal (cfg.advertise_addr, "fd00:5ed::11");
+    assert_int_equal (cfg.njoin, 3);
+    assert_string_equal (cfg.join[0], "[fd00:5ed::12]:8000");
+    assert_string_equal (cfg.join[1], "[fd00:5ed::13]:7946");
+    assert_string_equal (cfg.join[2], "198.18.0.14:7946");
+    /* A bare v6 bind keeps the port; :: is the dual-stack wildcard. */
+    assert_int_equal (shed_config_set (&cfg, "bind", "::", err, sizeof err), 0);
+    assert_string_equal (cfg.bind_addr, "::");
+    assert_int_equal (cfg.bind_port, 7950);
+    assert_int_equal (shed_config_set (&cfg, "bind", "[::]:7000", err, sizeof err), 0);
+    assert_int_equal (cfg.bind_port, 7000);
+    assert_int_equal (shed_config_set (&cfg, "advertise", "[fd00:5ed::2]", err, sizeof err), 0);
+    assert_string_equal (cfg.advertise_addr, "fd00:5ed::2");
+    /* Refused, each with the value quoted. */
+    const char *bad[][2] = {
+        { "bind", "[fd00::1" },     { "bind", "[198.18.0.1]:7" }, { "bind", "ff02::1" },
+        { "bind", "[fd00::1]:0" },  { "bind", "fe80::1%eth0" },   { "advertise", "::" },
+        { "advertise", "0.0.0.0" }, { "advertise", "ff02::1" },   { "advertise", "fd00::1:x" },
+        { "join", "[fd00::1]:x" },  { "join", "[fd00::1]x" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        if (shed_config_set (&cfg, bad[i][0], bad[i][1], err, sizeof err) == 0
+            || !strstr (err, bad[i][1]))
+            fail_msg ("%s '%s' accepted or unquoted: '%s'", bad[i][0], bad[i][1], err);
+    }
+}
+
+/* The IPv6 default route's interface from /proc/net/ipv6_route: up, ::/0,
+ * lowest metric; lo's unreachable default never counts. */
+static void
+test_route6_iface (void **state)
+{
+    const char *route = "00000000000000000000000000000000 00 00000000000000000000000000000000 00 "
+                        "fd0005ed000000000000000000000001 00000400 00000001 00000000 00000003 "
+                        "eth1\n"
+                        "fd0005ed000000000000000000000000 40 00000000000000000000000000000000 00 "
+                        "00000000000000000000000000000000 00000100 00000001 00000000 00000001 "
+                        "eth0\n"
+                        "00000000000000000000000000000000 00 00000000000000000000000000000000 00 "
+                        "fd0005ed000000000000000000000002 00000100 00000001 00000000 00000003 "
+                        "eth2\n"
+                        "00000000000000000000000000000000 00 00000000000000000000000000000000 00 "
+                        "00000000000000000000000000000000 00000000 00000001 00000000 00200200 "
+                        "lo\n";
+    char ifname[16];
+    assert_int_equal (shed_netaddr_route6_iface (route, ifname), 0);
+    assert_string_equal (ifname, "eth2");
+    const char *none = "fd0005ed000000000000000000000000 40 00000000000000000000000000000000 00 "
+                       "00000000000000000000000000000000 00000100 00000001 00000000 00000001 "
+                       "eth0\n"
+                       "00000000000000000000000000000000 00 00000000000000000000000000000000 00 "
+                       "00000000000000000000000000000000 00000000 00000001 00000000 00200200 "
+                       "lo\n";
+    assert_int_equal (shed_netaddr_route6_iface (none, ifname), -1);
+    assert_true (shed_netaddr_is_local ("::1"));
+    assert_false (shed_netaddr_is_local ("fd00:5ed:ffff::77"));
+}
+
+/* --check-config refuses an advertise of a family the bind cannot serve;
+ * :: serves both. */
+static void
+test_advertise_family (void **state)
+{
+    shed_config_t cfg;
+    char err[512] = "";
+    shed_config_defaults (&cfg);
+    assert_int_equal (shed_config_set (&cfg, "bind", "127.0.0.1", err, sizeof err), 0);
+    assert_int_equal (shed_config_set (&cfg, "advertise", "::1", err, sizeof err), 0);
+    assert_int_equal (shed_netaddr_resolve (&cfg, err, sizeof err), -1);
+    assert_non_null (strstr (err, "advertise address ::1 is IPv6 but bind 127.0.0.1 is IPv4"));
+    assert_int_equal (shed_config_set (&cfg, "bind", "::", err, sizeof err), 0);
+    assert_int_equal (shed_netaddr_resolve (&cfg, err, sizeof err), 0);
+    assert_int_equal (shed_config_set (&cfg, "advertise", "127.0.0.1", err, sizeof err), 0);
+    assert_int_equal (shed_netaddr_resolve (&cfg, err, sizeof err), 0);
+    assert_int_equal (shed_config_set (&cfg, "bind", "::1", err, sizeof err), 0);
+    assert_int_equal (shed_netaddr_resolve (&cfg, err, sizeof err), -1);
+    assert_non_null (strstr (err, "is IPv4 but bind ::1 is IPv6"));
+}
+
 static void
 test_dns (void **state)
 {
@@ -816,27 +916,18 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_defaults),
-        cmocka_unit_test (test_check_all_errors),
-        cmocka_unit_test (test_route_iface),
-        cmocka_unit_test (test_reload_diff),
-        cmocka_unit_test (test_full_file),
-        cmocka_unit_test (test_empty_file),
-        cmocka_unit_test (test_errors),
-        cmocka_unit_test (test_overrides),
-        cmocka_unit_test (test_hostport),
-        cmocka_unit_test (test_dns),
-        cmocka_unit_test (test_network),
-        cmocka_unit_test (test_metrics),
-        cmocka_unit_test (test_sched),
-        cmocka_unit_test (test_driver_limits),
-        cmocka_unit_test (test_hooks_agents),
-        cmocka_unit_test (test_api_endpoint),
-        cmocka_unit_test (test_state),
-        cmocka_unit_test (test_durations),
-        cmocka_unit_test (test_encrypt_key_file),
-        cmocka_unit_test (test_encrypt_key_env),
-        cmocka_unit_test (test_wipe_arg),
+        cmocka_unit_test (test_defaults),         cmocka_unit_test (test_check_all_errors),
+        cmocka_unit_test (test_route_iface),      cmocka_unit_test (test_reload_diff),
+        cmocka_unit_test (test_full_file),        cmocka_unit_test (test_empty_file),
+        cmocka_unit_test (test_errors),           cmocka_unit_test (test_overrides),
+        cmocka_unit_test (test_hostport),         cmocka_unit_test (test_dns),
+        cmocka_unit_test (test_ipv6_forms),       cmocka_unit_test (test_route6_iface),
+        cmocka_unit_test (test_advertise_family), cmocka_unit_test (test_network),
+        cmocka_unit_test (test_metrics),          cmocka_unit_test (test_sched),
+        cmocka_unit_test (test_driver_limits),    cmocka_unit_test (test_hooks_agents),
+        cmocka_unit_test (test_api_endpoint),     cmocka_unit_test (test_state),
+        cmocka_unit_test (test_durations),        cmocka_unit_test (test_encrypt_key_file),
+        cmocka_unit_test (test_encrypt_key_env),  cmocka_unit_test (test_wipe_arg),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

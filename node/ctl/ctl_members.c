@@ -7,6 +7,7 @@
  *   shedctl tags set K=V... | tags unset K...
  */
 #include "node/ctl/ctl.h"
+#include "common/ipaddr.h"
 
 #include "cluster/gossip_msg.h"
 #include "crypto/identity.h"
@@ -131,7 +132,7 @@ ctl_members (ctl_t *ctl, int argc, char **argv)
             if (!s_selected (m, status, tags, ntags))
                 continue;
             char addr[64], proto[16];
-            snprintf (addr, sizeof addr, "%s:%u", m->addr, (unsigned) m->port);
+            shed_hostport_join (addr, sizeof addr, m->addr, m->port); /* [v6]:port */
             snprintf (proto, sizeof proto, "%u-%u", (unsigned) m->vmin, (unsigned) m->vmax);
             printf ("%-20s %-21s %-8s %6llu %-6s ", m->name, addr, s_state_name (m->kind),
                     (unsigned long long) m->inc, proto);
