@@ -103,6 +103,10 @@ static const s_row_t s_members_rows[] = {
       "reason", "source", "drop_conn_source" },
     { "shed_gossip_connections_dropped_total", C, NULL, "reason", "full", "drop_conn_full" },
     { "shed_gossip_connections_dropped_total", C, NULL, "reason", "preauth", "drop_preauth" },
+    { "shed_gossip_send_unreachable_total", C,
+      "Gossip sends skipped because the member's address is of a family this node's "
+      "sockets cannot reach (an IPv6 member seen by a node bound to IPv4).", NULL, NULL,
+      "send_unreachable" },
     { "shed_gossip_keyops_stale_total", C,
       "Key operations ignored because their epoch was not newer than the last applied "
       "(replayed or delayed).", NULL, NULL, "keyop_stale" },
