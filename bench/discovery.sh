@@ -156,7 +156,7 @@ elif mode == "propagate":
         name = "%s-%d" % (tag, i)
         fqdn = name + ".service.shed"
         t0 = time.monotonic()
-        proc = subprocess.Popen(["ip", "netns", "exec", ns, ctl, "--node", ep, "services",
+        proc = subprocess.Popen(["ip", "netns", "exec", ns, ctl, "--addr", ep, "services",
                                  "register", name, "--port", str(20000 + i), "--health",
                                  "passing"], stdout=subprocess.DEVNULL)
         while True:

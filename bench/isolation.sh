@@ -132,7 +132,7 @@ bench_cleanup() {
 # shellcheck disable=SC2154  # st is set inside the trap
 trap 'st=$?; bench_cleanup; (exit $st); h__on_exit' EXIT
 
-CTL=("$H_CTL_BIN" --node "$(h_endpoint 1)")
+CTL=("$H_CTL_BIN" --addr "$(h_endpoint 1)")
 ctl() { timeout "$SHED_CTL_TIMEOUT" "${CTL[@]}" "$@"; }
 # pcts FILE P...: percentiles (nearest rank) of the numbers in FILE.
 pcts() {

@@ -80,7 +80,7 @@ probe() {
         for ((k = 0; k < n; k++)); do
             t0=$(date +%s%N)
             if [[ $kind == status ]]; then
-                "$ctl" --node "$ep" status >/dev/null 2>&1 || echo "status failed" >&2
+                "$ctl" --addr "$ep" status >/dev/null 2>&1 || echo "status failed" >&2
             else
                 curl -s -o /dev/null --max-time 20 "http://$url/metrics" || echo "metrics failed" >&2
             fi

@@ -51,34 +51,25 @@ export SHED_TEST_DEADLINE=${SHED_TEST_DEADLINE:-600}
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/../integration/harness.sh"
 
-ROOT_DIR=$(cd "$(dirname "$0")/.." && pwd)
 MB=${MB:-200}
 PING_MS=${PING_MS:-50}
 REF_PORT=${REF_PORT:-9181}
 PY=/usr/bin/python3
-[[ -x "$H_BUILD/agent/shed-agent" ]] || h_fail "shed-agent not built in $H_BUILD"
-file -L "$H_BUILD/agent/shed-agent" | grep -q 'statically linked' \
-    || h_fail "shed-agent is not static (sanitizer build?)"
-command -v runc >/dev/null 2>&1 || h_fail "no runc (apt-get install runc)"
-[[ -x /bin/busybox ]] || h_fail "no busybox-static"
+h_container_require h_fail
 [[ -x $PY ]] || h_fail "no $PY"
 
 N=3
 h_init "$N"
 h_sheds_init
-export H_DRIVER=container
+h_container_init
 SRC="src$$"
 PEER="peer$$"
 DISK_MB=$((MB * 2 + 112))   # the data, plus room: a move restores onto a fresh disk of this size
 
-"$ROOT_DIR/scripts/build-image.sh" busybox "$H_TMP/busybox.tar.gz" >/dev/null
 for ((i = 1; i <= N; i++)); do h_start_node "$i" --config "$(h_sheds_config "$i")"; done
 for ((i = 1; i <= N; i++)); do h_wait_ready "$i" 30; done
 h_wait_members "$N" 30 || h_fail "the $N nodes did not see each other"
-for ((i = 1; i <= N; i++)); do
-    h_ctl "$i" image import busybox "$H_TMP/busybox.tar.gz" >/dev/null \
-        || h_fail "image import on node $i"
-done
+h_import_busybox "$N"
 
 create() { h_ctl "$1" create "${@:2}" >"$H_TMP/create.out" 2>&1; }
 shed_field() {

@@ -85,7 +85,7 @@ s_xpub_open (self_t *self, bus_xpub_t *xpub, const char *bind, const char *domai
     /* A few tries: after a re-bind the old listener closes asynchronously. */
     int rc = -1;
     for (int i = 0; i < 50 && rc != 0; i++) {
-        rc = zmq_bind (h, bind);
+        rc = shed_zmq_ipv6_for (h, bind) ? -1 : zmq_bind (h, bind);
         if (rc != 0 && errno == EADDRINUSE)
             zclock_sleep (20);
         else

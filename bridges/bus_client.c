@@ -1,5 +1,7 @@
 /* bus_client.c - see bus_client.h. */
 #include "bridges/bus_client.h"
+
+#include "cluster/zmq_limits.h"
 #include "cluster/zap.h"
 
 #include <sodium.h>
@@ -83,6 +85,7 @@ bus_client_new_hwm (const char *endpoint, const uint8_t *server_key, const uint8
     int hwm = rcvhwm > 0 ? rcvhwm : EVENT_SNDHWM, zero = 0;
     zmq_setsockopt (h, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt (h, ZMQ_LINGER, &zero, sizeof zero);
+    shed_zmq_ipv6_for (h, endpoint); /* a node on an IPv6 underlay: tcp://[v6]:port */
     int rc = 0;
     if (server_key) {
         if (!public_key || !secret_key)

@@ -263,7 +263,7 @@ bus_links_open (bus_actor_t *self, const char *endpoint)
     /* A few tries: after a re-bind the old listener closes asynchronously. */
     int rc = -1;
     for (int i = 0; i < 50; i++) {
-        rc = zmq_bind (h, endpoint);
+        rc = shed_zmq_ipv6_for (h, endpoint) ? -1 : zmq_bind (h, endpoint);
         if (rc == 0 || errno != EADDRINUSE)
             break;
         zclock_sleep (20);
@@ -507,7 +507,8 @@ s_parent_dial (bus_actor_t *self)
                        ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
                            | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
                            | ZMQ_EVENT_DISCONNECTED);
-    if (zmq_connect (h, self->parent_endpoint) != 0) {
+    if (shed_zmq_ipv6_for (h, self->parent_endpoint)
+        || zmq_connect (h, self->parent_endpoint) != 0) {
         log_warn (S_COMP, "cannot dial parent|parent=%s endpoint=%s reason=\"%s\"",
                   self->parent_name, self->parent_endpoint, zmq_strerror (errno));
         return -1;

@@ -74,6 +74,7 @@ struct _dns_server_t {
     char device[IF_NAMESIZE];      /* "" = any interface */
     uint32_t rate_qps, rate_burst; /* 0 = no limiter */
     unsigned tcp_max_per_source;
+    shed_hist_t *latency_udp, *latency_tcp; /* borrowed; NULL: not measured */
 };
 
 /* One TCP connection: a 2-byte-length framed stream of queries. */
@@ -311,6 +312,8 @@ s_udp_batch (self_t *self)
     int n = recvmmsg (self->udp_fd, msgs, S_BATCH, MSG_DONTWAIT, NULL);
     if (n <= 0)
         return;
+    /* Each answer of the batch waits for the batch: that is its latency. */
+    int64_t t0 = self->server->latency_udp ? shed_hist_now_ns () : 0;
     s_zone_refresh (self);
 
     struct mmsghdr replies[S_BATCH];
@@ -350,6 +353,11 @@ s_udp_batch (self_t *self)
         if (rc <= 0)
             break; /* socket full: UDP may drop, the client retries */
         sent += rc;
+    }
+    if (self->server->latency_udp && sent > 0) {
+        int64_t took = shed_hist_now_ns () - t0;
+        for (int i = 0; i < sent; i++)
+            shed_hist_observe_ns (self->server->latency_udp, took);
     }
 }
 
@@ -497,6 +505,7 @@ s_conn_read (self_t *self, s_conn_t *conn)
             s_conn_close (self, conn);
             return;
         }
+        int64_t t0 = self->server->latency_tcp ? shed_hist_now_ns () : 0;
         dns_resolve_result_t res;
         size_t len =
             dns_resolve (&self->server->rcfg, self->zone, conn->in + off + 2, flen,
@@ -506,6 +515,8 @@ s_conn_read (self_t *self, s_conn_t *conn)
             s_conn_close (self, conn);
             return;
         }
+        if (len && self->server->latency_tcp)
+            shed_hist_observe_since (self->server->latency_tcp, t0);
         off += 2 + flen;
     }
     memmove (conn->in, conn->in + off, conn->in_len - off);
@@ -678,6 +689,8 @@ dns_server_config_defaults (dns_server_config_t *cfg)
     cfg->rate_qps = 0;
     cfg->rate_burst = 0;
     cfg->tcp_max_per_source = 0;
+    cfg->latency_udp = NULL;
+    cfg->latency_tcp = NULL;
 }
 
 dns_server_t *
@@ -704,6 +717,8 @@ dns_server_new (const dns_server_config_t *cfg)
     self->rate_qps = cfg->rate_qps;
     self->rate_burst = cfg->rate_burst;
     self->tcp_max_per_source = cfg->tcp_max_per_source;
+    self->latency_udp = cfg->latency_udp;
+    self->latency_tcp = cfg->latency_tcp;
     atomic_init (&self->pending, NULL);
     for (int i = 0; i < C_COUNT; i++)
         atomic_init (&self->counters[i], 0);

@@ -22,6 +22,7 @@
 #define SHED_DNS_SERVER_H
 
 #include "bridges/dns_zone.h"
+#include "common/histogram.h"
 
 #include <stdint.h>
 
@@ -41,6 +42,12 @@ typedef struct {
                                      * frames per second (0 = unlimited); over it: dropped */
     uint32_t rate_burst;         /* bucket size (0 = 2 x rate_qps) */
     unsigned tcp_max_per_source; /* open TCP connections per source address (0 = any) */
+    /* Query handling time (docs/metrics.md), observed on the server's
+     * thread: UDP from the batch read to its answers sent, TCP from the
+     * frame read to its answer queued. Borrowed: must outlive the server
+     * (a listener restarted elsewhere keeps adding to the same); NULL:
+     * not measured. */
+    shed_hist_t *latency_udp, *latency_tcp;
 } dns_server_config_t;
 
 #define DNS_SERVER_DEFAULT_ADDR      "127.0.0.1:8600"

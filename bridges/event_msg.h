@@ -157,7 +157,13 @@ WIRE_DECLARE_PROTO (event, EVENT_MESSAGES)
  *   EVPAY_PROGRESS (kind "progress") on `snapshot.<node>.<snapshot>`: a
  *       snapshot's data moving (docs/snapshots.md): `what` fetch | move,
  *       `done` of `total` bytes, `state` running | done | failed (`why`),
- *       `peer` the other node (fetch: the holder; move: the target). */
+ *       `peer` the other node (fetch: the holder; move: the target).
+ *       On `create.<node>.<shed>`: a create's phases (docs/scheduling.md,
+ *       "Create progress"): `what` create, `name` and `shed` the shed,
+ *       `state` the phase (reserved placed failed from the node that took
+ *       the create, network rootfs started from the target), `peer` the
+ *       target, `why` a line for people, `done` ms since the phase's node
+ *       saw the request, `agent` (started) the shed's agent will connect. */
 #define EVPAY_CHANGE_MAX 15
 #define EVPAY_TAGS_MAX   64
 
@@ -193,7 +199,8 @@ WIRE_DECLARE_PROTO (event, EVENT_MESSAGES)
     F (T, 6,  done,     WIRE_U64,  0,                 WIRE_OPT, _)  \
     F (T, 7,  total,    WIRE_U64,  0,                 WIRE_OPT, _)  \
     F (T, 8,  state,    WIRE_STR,  15,                WIRE_REQ, _)  \
-    F (T, 9,  why,      WIRE_STR,  255,               WIRE_OPT, _)
+    F (T, 9,  why,      WIRE_STR,  255,               WIRE_OPT, _)  \
+    F (T, 10, agent,    WIRE_BOOL, 0,                 WIRE_OPT, _)
 /* clang-format on */
 
 /* clang-format off */

@@ -1,5 +1,8 @@
 /* catalog.c - see catalog.h. */
 #include "cluster/catalog.h"
+#include "common/duration.h"
+
+#include "common/ipaddr.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -518,7 +521,7 @@ catalog_prepare (rec_service_t *svc, const char *node, const char *default_addr,
         return -1;
     }
     if (!svc->address[0]) {
-        if (!default_addr || !*default_addr || strcmp (default_addr, "0.0.0.0") == 0) {
+        if (!default_addr || !*default_addr || shed_ip_is_any (default_addr)) {
             snprintf (err, errlen,
                       "no address given and this node has no advertise address: pass one");
             return -1;
@@ -621,28 +624,8 @@ catalog_decode (const uint8_t *buf, size_t len, rec_msg_t *out, char *err, size_
 int
 catalog_parse_duration (const char *text, uint64_t *ms)
 {
-    char *end;
-    errno = 0;
-    if (!text || !*text || *text == '-' || *text == '+')
-        return -1;
-    unsigned long long v = strtoull (text, &end, 10);
-    if (errno || end == text)
-        return -1;
-    uint64_t mult;
-    if (!*end || !strcmp (end, "s"))
-        mult = 1000;
-    else if (!strcmp (end, "ms"))
-        mult = 1;
-    else if (!strcmp (end, "m"))
-        mult = 60000;
-    else if (!strcmp (end, "h"))
-        mult = 3600000;
-    else
-        return -1;
-    if (v > UINT64_MAX / mult)
-        return -1;
-    *ms = v * mult;
-    return 0;
+    char why[160];
+    return shed_duration_parse (text, 1000, ms, why, sizeof why) == 0 ? 0 : -1;
 }
 
 int

@@ -149,7 +149,8 @@ int catalog_encode (const rec_service_t *svc, uint8_t **buf, size_t *len, char *
  * out)). Returns 0 or -1 with a reason (nothing to free then). */
 int catalog_decode (const uint8_t *buf, size_t len, rec_msg_t *out, char *err, size_t errlen);
 
-/* "10s", "500ms", "2m", "1h", a bare number is seconds. 0 or -1. */
+/* "10s", "500ms", "2m", "1h", "1m30s" (common/duration.h), a bare number
+ * is seconds. 0 or -1. */
 int catalog_parse_duration (const char *text, uint64_t *ms);
 
 /* "tcp" | "cmd" | "none" -> REC_CHECK_*, or -1. */

@@ -186,7 +186,7 @@ test_helpers (void **state)
     assert_int_equal (ms, 3000);
     assert_int_equal (catalog_parse_duration ("", &ms), -1);
     assert_int_equal (catalog_parse_duration ("-1s", &ms), -1);
-    assert_int_equal (catalog_parse_duration ("5d", &ms), -1);
+    assert_int_equal (catalog_parse_duration ("5x", &ms), -1);
     assert_int_equal (catalog_parse_duration ("s", &ms), -1);
 
     char host[64];

@@ -3,7 +3,21 @@
  */
 #include "cluster/gossip_msg.h"
 
+#include "common/ipaddr.h"
+
 #include <string.h>
+
+/* An underlay address as gossip carries it (docs/membership.md section 1,
+ * "Addresses"): the canonical text of one unicast IPv4 or IPv6 literal.
+ * Members compare these strings and dial them, so anything else (a name,
+ * a scope id, a wildcard, a multicast group, a second spelling of an
+ * address we already know) is refused here, before any consumer sees it. */
+static bool
+s_addr_ok (const char *addr)
+{
+    char canon[SHED_IP_TEXT_MAX];
+    return shed_ip_canon (addr, canon) && strcmp (canon, addr) == 0 && shed_ip_is_unicast (addr);
+}
 
 /* Semantic checks the field table cannot express. Run after decode (and
  * before encode), so every consumer sees only sane records. */
@@ -16,6 +30,10 @@ s_check_update (const gossip_update_t *u, const char **why)
     }
     if (u->inc > SWIM_INC_MAX) {
         *why = "absurd incarnation";
+        return -1;
+    }
+    if (u->addr[0] != '\0' && !s_addr_ok (u->addr)) {
+        *why = "member address not a canonical unicast IPv4/IPv6 literal";
         return -1;
     }
     if (u->kind == SWIM_UPD_ALIVE) {
@@ -73,6 +91,10 @@ s_validate (uint16_t type, const void *body, const char **why)
         }
         if (m->taddr[0] == '\0' || m->tport == 0) {
             *why = "ping-req without target address";
+            return -1;
+        }
+        if (!s_addr_ok (m->taddr)) {
+            *why = "ping-req target address not a canonical unicast IPv4/IPv6 literal";
             return -1;
         }
         return s_check_list (m->updates.items, m->updates.n, why);

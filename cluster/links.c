@@ -526,7 +526,8 @@ s_init (links_self_t *self, const links_config_t *cfg)
         snprintf (self->error, sizeof self->error, "links: cannot monitor the router");
         return -1;
     }
-    if (zsock_bind (self->router, "%s", cfg->endpoint) < 0) {
+    if (shed_zmq_ipv6_for (zsock_resolve (self->router), cfg->endpoint)
+        || zsock_bind (self->router, "%s", cfg->endpoint) < 0) {
         snprintf (self->error, sizeof self->error, "links: cannot bind %s: %s", cfg->endpoint,
                   zmq_strerror (zmq_errno ()));
         return -1;

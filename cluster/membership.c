@@ -14,6 +14,8 @@
  */
 #include "cluster/membership_int.h"
 
+#include "common/ipaddr.h"
+
 #include <errno.h>
 #include <sodium.h>
 #include <sys/resource.h>
@@ -194,7 +196,9 @@ s_self_new (zsock_t *pipe, membership_config_t *cfg, shed_keyring_t *keyring, ch
     }
     if (!self->cfg.advertise_addr[0])
         snprintf (self->cfg.advertise_addr, sizeof self->cfg.advertise_addr, "%s",
-                  streq (self->cfg.bind_addr, "0.0.0.0") ? "127.0.0.1" : self->cfg.bind_addr);
+                  !shed_ip_is_any (self->cfg.bind_addr)       ? self->cfg.bind_addr
+                  : shed_ip_family (self->cfg.bind_addr) == 6 ? "::1"
+                                                              : "127.0.0.1");
     if (mb_open_sockets (self, err, errlen))
         return self;
     mb_epoch_load (self);

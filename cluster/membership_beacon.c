@@ -6,6 +6,8 @@
  */
 #include "cluster/membership_int.h"
 
+#include "common/ipaddr.h"
+
 #include <arpa/inet.h>
 #include <sodium.h>
 
@@ -94,7 +96,7 @@ mb_handle_beacon (mb_self_t *self)
     if (shed_keyring_open (self->keyring, (const uint8_t *) MB_BEACON_AD, strlen (MB_BEACON_AD),
                            zframe_data (content) + 4, zframe_size (content) - 4, pt, sizeof pt,
                            &ptlen, NULL)
-        || ptlen < GOSSIP_STAMP_BYTES + 2 + SWIM_KEY_BYTES + 7) {
+        || ptlen < GOSSIP_STAMP_BYTES + 2 + SWIM_KEY_BYTES + 2) { /* "::" at least */
         if (self->st.drop_beacon++ % 100 == 0)
             log_warn (MB_COMP, "beacon that does not open with our keyring ignored|peer=%s",
                       ipaddress);
@@ -111,16 +113,24 @@ mb_handle_beacon (mb_self_t *self)
     size_t alen = ptlen - GOSSIP_STAMP_BYTES - 2 - SWIM_KEY_BYTES;
     memcpy (addr, pt + GOSSIP_STAMP_BYTES + 2 + SWIM_KEY_BYTES, alen);
     addr[alen] = '\0';
-    struct sockaddr_in sa;
-    if (port == 0 || mb_sockaddr (addr, port, &sa)) {
+    char canon[SHED_IP_TEXT_MAX];
+    int family = shed_ip_canon (addr, canon);
+    if (port == 0 || !family) {
         self->st.drop_beacon++;
         goto done;
     }
     /* A node that advertises a loopback or wildcard address cannot be
      * reached there from another host: use where the beacon came from. */
-    uint32_t a = ntohl (sa.sin_addr.s_addr);
-    if ((a >> 24) == 127 || a == 0)
-        snprintf (addr, sizeof addr, "%s", ipaddress);
+    if (shed_ip_is_any (canon) || strcmp (canon, "::1") == 0
+        || (family == 4 && strncmp (canon, "127.", 4) == 0))
+        shed_ip_canon (ipaddress, canon);
+    struct sockaddr_storage sa;
+    socklen_t salen;
+    if (mb_sockaddr (self, canon, port, &sa, &salen) || !shed_ip_is_unicast (canon)) {
+        self->st.drop_beacon++;
+        goto done;
+    }
+    snprintf (addr, sizeof addr, "%s", canon);
     bool ours = memcmp (pt + GOSSIP_STAMP_BYTES + 2, self->cfg.identity, SWIM_KEY_BYTES) == 0;
     if (!ours && !swim_joined (self->swim))
         swim_join (self->swim, addr, port);

@@ -51,13 +51,15 @@
 #define MB_BEACON_PEERS     64    /* unknown beacon senders remembered */
 #define MB_BEACON_RETRY     30000 /* ms between joins of one unknown sender once joined */
 
-/* Actor-level counters (the core keeps its own). */
+/* Actor-level counters (the core keeps its own). send_unreachable: a
+ * member's address is of a family our sockets cannot reach (an IPv6 member
+ * seen by a node bound to an IPv4 address). */
 /* clang-format off */
 #define MB_COUNTERS(C) \
     C (udp_sent) C (udp_received) C (udp_bytes_sent) C (udp_bytes_received) C (drop_short) C (drop_format) C (drop_keyid) \
     C (drop_auth) C (drop_oversize) C (stream_served) C (stream_errors) \
     C (drop_replay) C (drop_clock) C (drop_v1) C (drop_conn_source) C (drop_conn_full) \
-    C (drop_preauth) C (keyop_stale) C (drop_beacon)
+    C (drop_preauth) C (keyop_stale) C (drop_beacon) C (send_unreachable)
 /* clang-format on */
 
 typedef enum { MB_CONN_SERVE, MB_CONN_PUSHPULL, MB_CONN_KEYOP } mb_conn_kind_t;
@@ -127,6 +129,7 @@ typedef struct {
         uint64_t at;
     } beacon_tries[MB_BEACON_PEERS];
     int udp, tcp;
+    int family;          /* of udp and tcp: AF_INET, or AF_INET6 (dual stack for ::) */
     uint64_t boot;       /* our stamp boot id, random per start */
     uint64_t counter[2]; /* our stamp counters: datagrams, streams */
     mb_sender_t *senders;
@@ -180,7 +183,11 @@ uint64_t mb_now (void *ctx); /* monotonic ms; a swim_env_t clock */
 
 /* ---- membership_udp.c ---- */
 int mb_nonblock (int fd);
-int mb_sockaddr (const char *addr, uint16_t port, struct sockaddr_in *sa);
+/* A peer's address for our sockets (family self->family: an IPv4 peer of
+ * a dual-stack socket is mapped). 0, or -1 for text that is no literal or
+ * a family our sockets cannot reach. */
+int mb_sockaddr (const mb_self_t *self, const char *addr, uint16_t port,
+                 struct sockaddr_storage *sa, socklen_t *salen);
 void mb_stamp_next (mb_self_t *self, int channel, uint8_t out[GOSSIP_STAMP_BYTES]);
 int mb_stamp_check (mb_self_t *self, const uint8_t in[GOSSIP_STAMP_BYTES], int channel);
 void mb_env_send (void *ctx, const char *addr, uint16_t port, const uint8_t *buf, size_t len);

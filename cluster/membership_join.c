@@ -6,34 +6,52 @@
  */
 #include "cluster/membership_int.h"
 
+#include "common/ipaddr.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 
-/* Resolve "host:port" (IPv4) into a numeric address. 0 or -1. */
+/* Resolve "host:port" or "[v6]:port" into the canonical text of an
+ * address our sockets can reach (docs/configuration.md "Addresses"): an
+ * IPv4 socket takes IPv4 answers only; an IPv6 one bound to :: (dual
+ * stack) takes either, in getaddrinfo's order; one bound to an IPv6
+ * address takes IPv6 only. 0, or -1 with the reason in why. */
 static int
-s_resolve (const char *hostport, char *addr, size_t addrlen, uint16_t *port)
+s_resolve (const mb_self_t *self, const char *hostport, char *addr, size_t addrlen, uint16_t *port,
+           char *why, size_t whylen)
 {
     char host[256];
-    const char *colon = strrchr (hostport, ':');
-    if (!colon || (size_t) (colon - hostport) >= sizeof host)
+    if (addrlen < SHED_IP_TEXT_MAX
+        || shed_hostport_split (hostport, host, sizeof host, port, SWIM_DEFAULT_PORT)) {
+        snprintf (why, whylen, "host:port or [IPv6]:port expected");
         return -1;
-    memcpy (host, hostport, (size_t) (colon - hostport));
-    host[colon - hostport] = '\0';
-    long p = strtol (colon + 1, NULL, 10);
-    if (p <= 0 || p > 65535)
-        return -1;
+    }
+    bool dual = self->family == AF_INET6 && shed_ip_is_any (self->cfg.bind_addr);
     struct addrinfo hints, *res = NULL;
     memset (&hints, 0, sizeof hints);
-    hints.ai_family = AF_INET;
-    if (getaddrinfo (host, NULL, &hints, &res) || !res)
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_DGRAM;
+    if (getaddrinfo (host, NULL, &hints, &res) || !res) {
+        snprintf (why, whylen, "does not resolve");
         return -1;
-    inet_ntop (AF_INET, &((struct sockaddr_in *) res->ai_addr)->sin_addr, addr,
-               (socklen_t) addrlen);
+    }
+    /* getaddrinfo's order (RFC 6724), restricted to what our sockets reach. */
+    int rc = -1;
+    for (struct addrinfo *ai = res; ai && rc; ai = ai->ai_next) {
+        struct sockaddr_storage sa;
+        socklen_t salen;
+        if ((dual || ai->ai_family == self->family)
+            && shed_ip_from_sockaddr (ai->ai_addr, addr, NULL) == 0
+            && mb_sockaddr (self, addr, *port, &sa, &salen) == 0)
+            rc = 0;
+    }
     freeaddrinfo (res);
-    *port = (uint16_t) p;
-    return 0;
+    if (rc)
+        snprintf (why, whylen, "no %s address (bind %.45s; :: takes both)",
+                  self->family == AF_INET6 ? "IPv6" : "IPv4", self->cfg.bind_addr);
+    return rc;
 }
 
 /* The MB_SEED_* outcome a socket error stands for (MB_SEED_WAITING if none). */
@@ -96,7 +114,7 @@ mb_join_fail (mb_self_t *self, bool expired)
         if (js->outcome == MB_SEED_BAD)
             snprintf (where, sizeof where, "%.100s", js->seed);
         else
-            snprintf (where, sizeof where, "%s:%u", js->addr, (unsigned) js->port);
+            shed_hostport_join (where, sizeof where, js->addr, js->port);
         const char *sep = i ? "; " : "";
         int n;
         switch (js->outcome) {
@@ -123,8 +141,8 @@ mb_join_fail (mb_self_t *self, bool expired)
             break;
         }
         case MB_SEED_BAD:
-            n = snprintf (text + used, sizeof text - used,
-                          "%sjoin %s: cannot resolve seed (host:port expected)", sep, where);
+            n = snprintf (text + used, sizeof text - used, "%sjoin %s: cannot resolve seed (%s)",
+                          sep, where, js->detail);
             break;
         default:
             if (ms % 1000 == 0)
@@ -168,8 +186,9 @@ mb_join_seeds (mb_self_t *self)
     for (size_t i = 0; i < self->cfg.nseeds; i++) {
         char addr[SWIM_ADDR_MAX + 1];
         uint16_t port;
-        if (s_resolve (self->cfg.seeds[i], addr, sizeof addr, &port) != 0)
-            log_warn (MB_COMP, "cannot resolve seed|seed=%s", self->cfg.seeds[i]);
+        char why[96];
+        if (s_resolve (self, self->cfg.seeds[i], addr, sizeof addr, &port, why, sizeof why) != 0)
+            log_warn (MB_COMP, "cannot resolve seed|seed=%s why=\"%s\"", self->cfg.seeds[i], why);
         else if (!s_join_in_flight (self, addr, port))
             swim_join (self->swim, addr, port);
     }
@@ -231,12 +250,14 @@ mb_cmd_join (mb_self_t *self, zmsg_t *request, bool tagged)
             mb_join_seed_t *js = &self->join_seeds[self->njoin_seeds++];
             memset (js, 0, sizeof *js);
             snprintf (js->seed, sizeof js->seed, "%s", seed);
-            if (s_resolve (seed, js->addr, sizeof js->addr, &js->port) == 0)
+            if (s_resolve (self, seed, js->addr, sizeof js->addr, &js->port, js->detail,
+                           sizeof js->detail)
+                == 0)
                 valid++;
             else {
                 js->outcome = MB_SEED_BAD;
                 snprintf (self->join_why, sizeof self->join_why,
-                          "cannot resolve seed '%.100s' (host:port expected)", seed);
+                          "cannot resolve seed '%.100s' (%s)", seed, js->detail);
             }
         }
         zstr_free (&seed);

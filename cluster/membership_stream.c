@@ -7,6 +7,8 @@
  */
 #include "cluster/membership_int.h"
 
+#include "common/ipaddr.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/tcp.h>
@@ -79,11 +81,15 @@ mb_conn_t *
 mb_conn_open (mb_self_t *self, const char *addr, uint16_t port, mb_conn_kind_t kind,
               const uint8_t *msg, size_t len)
 {
-    struct sockaddr_in sa;
+    struct sockaddr_storage sa;
+    socklen_t salen;
     self->conn_errno = 0;
-    if (mb_sockaddr (addr, port, &sa))
+    if (mb_sockaddr (self, addr, port, &sa, &salen)) {
+        self->conn_errno = EAFNOSUPPORT; /* reported as unreachable */
+        self->st.send_unreachable++;
         return NULL;
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    }
+    int fd = socket (self->family, SOCK_STREAM, 0);
     if (fd < 0 || mb_nonblock (fd)) {
         if (fd >= 0)
             close (fd);
@@ -92,7 +98,7 @@ mb_conn_open (mb_self_t *self, const char *addr, uint16_t port, mb_conn_kind_t k
     }
     int one = 1;
     setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect (fd, (struct sockaddr *) &sa, sizeof sa) && errno != EINPROGRESS) {
+    if (connect (fd, (struct sockaddr *) &sa, salen) && errno != EINPROGRESS) {
         /* An "unreachable" route or no route at all fails here at once:
          * kept so a JOIN can say so without waiting for its deadline. */
         self->conn_errno = errno;
@@ -327,21 +333,22 @@ void
 mb_handle_accept (mb_self_t *self)
 {
     for (int burst = 0; burst < 64; burst++) {
-        struct sockaddr_in sa;
+        struct sockaddr_storage sa;
         socklen_t salen = sizeof sa;
         int fd = accept (self->tcp, (struct sockaddr *) &sa, &salen);
         if (fd < 0)
             return;
-        char peer[INET_ADDRSTRLEN];
-        inet_ntop (AF_INET, &sa.sin_addr, peer, sizeof peer);
-        if (mb_nonblock (fd) || !s_admit (self, peer)) {
+        char peer[SHED_IP_TEXT_MAX];
+        uint16_t pport = 0;
+        if (shed_ip_from_sockaddr ((struct sockaddr *) &sa, peer, &pport) || mb_nonblock (fd)
+            || !s_admit (self, peer)) {
             close (fd);
             continue;
         }
         mb_conn_t *conn = s_conn_add (self, fd, MB_CONN_SERVE);
         if (conn) {
             snprintf (conn->peer, sizeof conn->peer, "%s", peer);
-            conn->port = ntohs (sa.sin_port);
+            conn->port = pport;
         }
     }
 }

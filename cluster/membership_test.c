@@ -39,9 +39,11 @@ typedef struct {
 } s_node_t;
 
 static char s_tmpdir[256];
-static unsigned s_seq;       /* unique events endpoints within the run */
-static uint16_t s_next_port; /* non-zero: the next s_node_start binds it */
-static uint16_t s_next_seed; /* non-zero: the next s_node_start joins it at start */
+static unsigned s_seq;          /* unique events endpoints within the run */
+static uint16_t s_next_port;    /* non-zero: the next s_node_start binds it */
+static uint16_t s_next_seed;    /* non-zero: the next s_node_start joins it at start */
+static const char *s_next_bind; /* non-NULL: the next s_node_start binds it (IPv6 tests) */
+static const char *s_next_adv;  /* and advertises this */
 
 /* ---- Nodes ------------------------------------------------------------------- */
 
@@ -80,8 +82,10 @@ s_node_start (s_node_t *node, const char *name, const uint8_t *key, const uint8_
         membership_config_defaults (&cfg);
         s_tunables (&cfg);
         snprintf (cfg.name, sizeof cfg.name, "%s", name);
-        snprintf (cfg.bind_addr, sizeof cfg.bind_addr, "127.0.0.1");
-        snprintf (cfg.advertise_addr, sizeof cfg.advertise_addr, "127.0.0.1");
+        snprintf (cfg.bind_addr, sizeof cfg.bind_addr, "%s",
+                  s_next_bind ? s_next_bind : "127.0.0.1");
+        snprintf (cfg.advertise_addr, sizeof cfg.advertise_addr, "%s",
+                  s_next_adv ? s_next_adv : "127.0.0.1");
         cfg.port = node->port;
         memcpy (cfg.identity, node->identity, SWIM_KEY_BYTES);
         snprintf (cfg.events_endpoint, sizeof cfg.events_endpoint, "inproc://mt-events-%u-%u",
@@ -1111,6 +1115,135 @@ test_join_seed_started_late (void **state)
     s_node_stop (&seed);
 }
 
+/* ---- IPv6 underlay (docs/membership.md section 1, "Addresses") ----------- */
+
+static bool
+s_have_ipv6_loopback (void)
+{
+    int fd = socket (AF_INET6, SOCK_DGRAM, 0);
+    struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+    bool ok = fd >= 0 && bind (fd, (struct sockaddr *) &sa, sizeof sa) == 0;
+    if (fd >= 0)
+        close (fd);
+    return ok;
+}
+
+/* Two members on ::1 join through "[::1]:port", converge, and each knows
+ * the other at "::1"; a sealed datagram whose member address is not the
+ * canonical text of one address is a counted drop (drop_invalid), and the
+ * member table does not change. */
+static void
+test_ipv6_members (void **state)
+{
+    if (!s_have_ipv6_loopback ())
+        skip ();
+    uint8_t key[SHED_KEY_BYTES];
+    shed_keyring_generate (key);
+    s_node_t nodes[2];
+    s_next_bind = s_next_adv = "::1";
+    s_node_start (&nodes[0], "six1", key, NULL);
+    s_node_start (&nodes[1], "six2", key, NULL);
+    s_next_bind = s_next_adv = NULL;
+    char seed[64], why[512];
+    snprintf (seed, sizeof seed, "[::1]:%u", (unsigned) nodes[0].port);
+    s_check_ok (&nodes[1], "JOIN [::1]", s_join_via (&nodes[1], seed, why, sizeof why), why);
+    assert_true (s_wait_converged (nodes, 2));
+    gossip_msg_t m;
+    s_members (&nodes[0], &m);
+    assert_int_equal (m.u.gossip_members.members.n, 2);
+    for (size_t j = 0; j < 2; j++)
+        assert_string_equal (m.u.gossip_members.members.items[j].addr, "::1");
+    wire_msg_free (&gossip_proto, &m);
+
+    /* A PING carrying an alive record for "ghost" at a non-canonical
+     * spelling: the encoder refuses it, so it is patched in afterwards. */
+    gossip_update_t u;
+    memset (&u, 0, sizeof u);
+    uint8_t ukey[SWIM_KEY_BYTES] = { 9 };
+    u.kind = SWIM_UPD_ALIVE;
+    snprintf (u.name, sizeof u.name, "ghost");
+    snprintf (u.addr, sizeof u.addr, "fd00:5ed::abcd");
+    u.port = 7946;
+    u.inc = 1;
+    u.vmin = u.vmax = 2;
+    u.key.data = ukey;
+    u.key.len = SWIM_KEY_BYTES;
+    gossip_msg_t msg;
+    memset (&msg, 0, sizeof msg);
+    msg.hdr.type = GOSSIP_GOSSIP;
+    snprintf (msg.u.gossip_gossip.from, sizeof msg.u.gossip_gossip.from, "six2");
+    msg.u.gossip_gossip.updates.n = 1;
+    msg.u.gossip_gossip.updates.items = &u;
+    uint8_t pt[1400];
+    size_t len = 0;
+    assert_int_equal (wire_encode_into (&gossip_proto, &msg, pt + GOSSIP_STAMP_BYTES,
+                                        sizeof pt - GOSSIP_STAMP_BYTES, &len),
+                      0);
+    uint8_t *at = memmem (pt + GOSSIP_STAMP_BYTES, len, "fd00:5ed::abcd", 14);
+    assert_non_null (at);
+    memcpy (at, "FD00:5ED::ABCD", 14);
+    gossip_stamp_t st = { randombytes_random (), 1, (uint64_t) zclock_time () };
+    gossip_stamp_put (pt, &st);
+    shed_keyring_t *kr = shed_keyring_new ();
+    assert_int_equal (shed_keyring_install (kr, key), 0);
+    uint8_t sealed[1500];
+    size_t slen = 0;
+    assert_int_equal (shed_keyring_seal (kr, (const uint8_t *) GOSSIP_UDP_AD,
+                                         strlen (GOSSIP_UDP_AD), pt, GOSSIP_STAMP_BYTES + len,
+                                         sealed, sizeof sealed, &slen),
+                      0);
+    shed_keyring_destroy (&kr);
+    long long before = s_stat (&nodes[0], "drop_invalid");
+    int fd = socket (AF_INET6, SOCK_DGRAM, 0);
+    assert_true (fd >= 0);
+    struct sockaddr_in6 to = { .sin6_family = AF_INET6,
+                               .sin6_port = htons (nodes[0].port),
+                               .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+    assert_true (sendto (fd, sealed, slen, 0, (struct sockaddr *) &to, sizeof to) > 0);
+    int64_t until = zclock_mono () + S_WAIT_MS;
+    while (s_stat (&nodes[0], "drop_invalid") == before && zclock_mono () < until)
+        zclock_sleep (10);
+    assert_int_equal (s_stat (&nodes[0], "drop_invalid"), before + 1);
+    assert_int_equal (s_kind_of (&nodes[0], "ghost"), -1);
+    close (fd);
+
+    /* An IPv4-bound node cannot use an IPv6 seed, and JOIN says why. */
+    s_node_t four;
+    s_node_start (&four, "four", key, NULL);
+    assert_int_equal (s_join_via (&four, seed, why, sizeof why), -1);
+    if (!strstr (why, "cannot resolve seed") || !strstr (why, "no IPv4 address"))
+        fail_msg ("JOIN [::1] from an IPv4 node: '%s'", why);
+    s_node_stop (&four);
+    s_cluster_stop (nodes, 2);
+}
+
+/* bind :: is dual stack: an IPv4-only member joins it at 127.0.0.1 and
+ * both see each other at their IPv4 text (never ::ffff:127.0.0.1). */
+static void
+test_ipv6_dual_stack (void **state)
+{
+    if (!s_have_ipv6_loopback ())
+        skip ();
+    uint8_t key[SHED_KEY_BYTES];
+    shed_keyring_generate (key);
+    s_node_t nodes[2];
+    s_next_bind = "::";
+    s_next_adv = "127.0.0.1";
+    s_node_start (&nodes[0], "dual", key, NULL);
+    s_next_bind = s_next_adv = NULL;
+    s_node_start (&nodes[1], "four", key, NULL);
+    s_join (&nodes[1], &nodes[0]);
+    assert_true (s_wait_converged (nodes, 2));
+    for (size_t i = 0; i < 2; i++) {
+        gossip_msg_t m;
+        s_members (&nodes[i], &m);
+        for (size_t j = 0; j < m.u.gossip_members.members.n; j++)
+            assert_string_equal (m.u.gossip_members.members.items[j].addr, "127.0.0.1");
+        wire_msg_free (&gossip_proto, &m);
+    }
+    s_cluster_stop (nodes, 2);
+}
+
 int
 main (void)
 {
@@ -1127,6 +1260,8 @@ main (void)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_join_members_events),
+        cmocka_unit_test (test_ipv6_members),
+        cmocka_unit_test (test_ipv6_dual_stack),
         cmocka_unit_test (test_tags),
         cmocka_unit_test (test_leave),
         cmocka_unit_test (test_crash_detected),

@@ -8,7 +8,10 @@
  */
 #include "cluster/membership_int.h"
 
+#include "common/ipaddr.h"
+
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
@@ -23,12 +26,10 @@ mb_nonblock (int fd)
 }
 
 int
-mb_sockaddr (const char *addr, uint16_t port, struct sockaddr_in *sa)
+mb_sockaddr (const mb_self_t *self, const char *addr, uint16_t port, struct sockaddr_storage *sa,
+             socklen_t *salen)
 {
-    memset (sa, 0, sizeof *sa);
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons (port);
-    return inet_pton (AF_INET, addr, &sa->sin_addr) == 1 ? 0 : -1;
+    return shed_ip_sockaddr (addr, port, self->family, sa, salen);
 }
 
 /* Our next stamp on a channel (0 datagrams, 1 streams). */
@@ -107,15 +108,20 @@ mb_env_send (void *ctx, const char *addr, uint16_t port, const uint8_t *buf, siz
     uint8_t pt[GOSSIP_STAMP_BYTES + SWIM_PACKET_MAX];
     uint8_t sealed[GOSSIP_STAMP_BYTES + SWIM_PACKET_MAX + SHED_SEAL_OVERHEAD];
     size_t slen = 0;
-    struct sockaddr_in sa;
-    if (mb_sockaddr (addr, port, &sa) || len > SWIM_PACKET_MAX)
+    struct sockaddr_storage sa;
+    socklen_t salen;
+    if (len > SWIM_PACKET_MAX)
         return;
+    if (mb_sockaddr (self, addr, port, &sa, &salen)) {
+        self->st.send_unreachable++;
+        return;
+    }
     mb_stamp_next (self, 0, pt);
     memcpy (pt + GOSSIP_STAMP_BYTES, buf, len);
     if (shed_keyring_seal (self->keyring, (const uint8_t *) GOSSIP_UDP_AD, strlen (GOSSIP_UDP_AD),
                            pt, GOSSIP_STAMP_BYTES + len, sealed, sizeof sealed, &slen))
         return;
-    if (sendto (self->udp, sealed, slen, 0, (struct sockaddr *) &sa, sizeof sa) >= 0) {
+    if (sendto (self->udp, sealed, slen, 0, (struct sockaddr *) &sa, salen) >= 0) {
         self->st.udp_sent++;
         self->st.udp_bytes_sent += slen;
     }
@@ -127,7 +133,7 @@ mb_handle_udp (mb_self_t *self)
     uint8_t buf[65536];
     uint8_t pt[65536];
     for (int burst = 0; burst < 64; burst++) {
-        struct sockaddr_in sa;
+        struct sockaddr_storage sa;
         socklen_t salen = sizeof sa;
         ssize_t n = recvfrom (self->udp, buf, sizeof buf, 0, (struct sockaddr *) &sa, &salen);
         if (n < 0)
@@ -155,8 +161,8 @@ mb_handle_udp (mb_self_t *self)
              * instead of letting it look like a wrong key. Never applied. */
             sodium_memzero (pt, ptlen);
             if (self->st.drop_v1++ % 100 == 0) {
-                char from[INET_ADDRSTRLEN];
-                inet_ntop (AF_INET, &sa.sin_addr, from, sizeof from);
+                char from[SHED_IP_TEXT_MAX];
+                shed_ip_from_sockaddr ((struct sockaddr *) &sa, from, NULL);
                 log_warn (MB_COMP, "gossip from a version 1 node ignored: upgrade it|peer=%s",
                           from);
             }
@@ -179,35 +185,48 @@ mb_handle_udp (mb_self_t *self)
         }
         if (mb_stamp_check (self, pt, 0))
             continue;
-        char addr[INET_ADDRSTRLEN];
-        inet_ntop (AF_INET, &sa.sin_addr, addr, sizeof addr);
-        swim_receive (self->swim, addr, ntohs (sa.sin_port), pt + GOSSIP_STAMP_BYTES,
-                      ptlen - GOSSIP_STAMP_BYTES);
+        char addr[SHED_IP_TEXT_MAX];
+        uint16_t port = 0;
+        if (shed_ip_from_sockaddr ((struct sockaddr *) &sa, addr, &port)) {
+            self->st.drop_format++;
+            continue;
+        }
+        swim_receive (self->swim, addr, port, pt + GOSSIP_STAMP_BYTES, ptlen - GOSSIP_STAMP_BYTES);
     }
 }
 
 int
 mb_open_sockets (mb_self_t *self, char *err, size_t errlen)
 {
-    struct sockaddr_in sa;
-    if (mb_sockaddr (self->cfg.bind_addr, self->cfg.port, &sa)) {
+    struct sockaddr_storage sa;
+    socklen_t salen;
+    self->family = shed_ip_bind_family (self->cfg.bind_addr);
+    if (mb_sockaddr (self, self->cfg.bind_addr, self->cfg.port, &sa, &salen)) {
         snprintf (err, errlen, "bad bind address %s", self->cfg.bind_addr);
         return -1;
     }
-    int one = 1;
-    self->udp = socket (AF_INET, SOCK_DGRAM, 0);
-    self->tcp = socket (AF_INET, SOCK_STREAM, 0);
+    int one = 1, zero = 0;
+    self->udp = socket (self->family, SOCK_DGRAM, 0);
+    self->tcp = socket (self->family, SOCK_STREAM, 0);
     if (self->udp < 0 || self->tcp < 0) {
         snprintf (err, errlen, "socket: %s", strerror (errno));
         return -1;
     }
     setsockopt (self->tcp, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (self->family == AF_INET6) {
+        /* Dual stack whatever net.ipv6.bindv6only says: with bind :: the
+         * IPv4 members of a mixed cluster still reach us (their addresses
+         * come back unmapped, shed_ip_from_sockaddr). */
+        setsockopt (self->udp, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+        setsockopt (self->tcp, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+    }
     int rcvbuf = 1 << 20;
     setsockopt (self->udp, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    if (bind (self->udp, (struct sockaddr *) &sa, sizeof sa)
-        || bind (self->tcp, (struct sockaddr *) &sa, sizeof sa) || listen (self->tcp, 512)) {
-        snprintf (err, errlen, "bind %s:%u: %s", self->cfg.bind_addr, (unsigned) self->cfg.port,
-                  strerror (errno));
+    if (bind (self->udp, (struct sockaddr *) &sa, salen)
+        || bind (self->tcp, (struct sockaddr *) &sa, salen) || listen (self->tcp, 512)) {
+        char where[SHED_HOSTPORT_MAX];
+        shed_hostport_join (where, sizeof where, self->cfg.bind_addr, self->cfg.port);
+        snprintf (err, errlen, "bind %s: %s", where, strerror (errno));
         return -1;
     }
     mb_nonblock (self->udp);

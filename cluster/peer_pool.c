@@ -138,7 +138,7 @@ s_entry_dial (peer_pool_t *self, s_entry_t *e)
     int handshake = SHED_ZMQ_HANDSHAKE_MS;
     if (zmq_setsockopt (h, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg)
         || zmq_setsockopt (h, ZMQ_HANDSHAKE_IVL, &handshake, sizeof handshake)
-        || zmq_setsockopt (h, ZMQ_CURVE_SERVERKEY, e->key, 32)
+        || shed_zmq_ipv6_for (h, e->endpoint) || zmq_setsockopt (h, ZMQ_CURVE_SERVERKEY, e->key, 32)
         || zmq_setsockopt (h, ZMQ_CURVE_PUBLICKEY, self->public_key, 32)
         || zmq_setsockopt (h, ZMQ_CURVE_SECRETKEY, self->secret_key, 32)) {
         log_warn (self->comp, "cannot set up CURVE|peer=%s", e->name);

@@ -33,6 +33,7 @@ typedef struct {
     uint64_t id;
     char peer[RPC_NAME_MAX + 1];
     int64_t deadline;
+    int64_t t0_ns;  /* first sent (shed_hist_now_ns): the round trip's start */
     uint8_t *frame; /* encoded, kept to resend after a re-dial */
     size_t len;
 } s_out_t;
@@ -63,6 +64,7 @@ typedef struct {
     char error[256];
     bool terminated;
     rpc_counters_t *c;
+    shed_hist_t *latency; /* the owner's (rpc_internal.h) */
 } self_t;
 
 #define S_INC(self, field) __atomic_add_fetch (&(self)->c->field, 1, __ATOMIC_RELAXED)
@@ -298,6 +300,7 @@ s_cmd_request (self_t *self, const char *peer_name, uint64_t id, const char *met
     out->id = id;
     snprintf (out->peer, sizeof out->peer, "%s", peer->name);
     out->deadline = zclock_mono () + (timeout_ms > 0 ? timeout_ms : RPC_TIMEOUT_DEFAULT);
+    out->t0_ns = shed_hist_now_ns ();
     if (wire_encode (&rpc_proto, &msg, &out->frame, &out->len) != WIRE_OK) {
         free (out);
         s_emit_response (self, id, RPC_ERR_REFUSED, "cannot encode", "", (size_t) 0);
@@ -427,10 +430,12 @@ s_recv_dealer (self_t *self, void *dealer)
     else {
         char key[17];
         s_idkey (key, rep.u.rpc_response.id);
-        if (!zhashx_lookup (self->out, key))
+        s_out_t *out = (s_out_t *) zhashx_lookup (self->out, key);
+        if (!out)
             S_INC (self, late_responses); /* timed out, or a resent duplicate */
         else {
             S_INC (self, responses_recv);
+            shed_hist_observe_since (self->latency, out->t0_ns);
             int64_t status = rep.u.rpc_response.status;
             s_emit_response (self, rep.u.rpc_response.id,
                              (int) (status < INT32_MIN   ? INT32_MIN
@@ -614,7 +619,8 @@ s_init (self_t *self, const rpc_config_t *cfg)
                   zmq_strerror (zmq_errno ()));
         return -1;
     }
-    if (zsock_bind (self->router, "%s", cfg->endpoint) < 0) {
+    if (shed_zmq_ipv6_for (zsock_resolve (self->router), cfg->endpoint)
+        || zsock_bind (self->router, "%s", cfg->endpoint) < 0) {
         snprintf (self->error, sizeof self->error, "rpc: cannot bind %s: %s", cfg->endpoint,
                   zmq_strerror (zmq_errno ()));
         return -1;
@@ -650,6 +656,7 @@ rpc_actor (zsock_t *pipe, void *args)
     memset (self, 0, sizeof *self);
     self->pipe = pipe;
     self->c = &owner->c;
+    self->latency = owner->latency;
     self->poller = zpoller_new (pipe, NULL);
     self->peers = zhashx_new ();
     zhashx_set_destructor (self->peers, s_peer_free_fn);

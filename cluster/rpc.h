@@ -52,6 +52,7 @@
 #define SHED_RPC_H
 
 #include "cluster/zap.h"
+#include "common/histogram.h"
 #include "common/wire_gen.h"
 
 #include <czmq.h>
@@ -164,5 +165,11 @@ void rpc_event_free (rpc_event_t *ev);
  * ROUTER included), sock_fail (socket creations that failed), evicted.
  * Read from atomics, so safe at any time. */
 char *rpc_stats (rpc_t *self);
+
+/* Round-trip time of our requests that got a response (any status), from
+ * the first send to the response read: the peer's handler time included,
+ * re-sends after a re-dial too; timeouts are not observed (counted in
+ * rpc_stats). 0, or -1 if the histogram could not be allocated. */
+int rpc_latency (rpc_t *self, shed_hist_snap_t *out);
 
 #endif

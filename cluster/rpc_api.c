@@ -11,10 +11,12 @@ rpc_new (const rpc_config_t *cfg, char *err, size_t errlen)
 {
     rpc_t *self = (rpc_t *) zmalloc (sizeof (rpc_t));
     assert (self);
+    self->latency = shed_hist_new (shed_hist_bounds_rpc, shed_hist_nbounds_rpc);
     void *args[2] = { self, (void *) (uintptr_t) cfg };
     self->actor = zactor_new (rpc_actor, args);
     if (!self->actor) {
         snprintf (err, errlen, "rpc: cannot start actor");
+        shed_hist_destroy (&self->latency);
         free (self);
         return NULL;
     }
@@ -41,6 +43,7 @@ rpc_destroy (rpc_t **self_p)
         return;
     rpc_t *self = *self_p;
     zactor_destroy (&self->actor);
+    shed_hist_destroy (&self->latency);
     free (self);
     *self_p = NULL;
 }
@@ -178,6 +181,16 @@ rpc_event_free (rpc_event_t *ev)
         ev->body = NULL;
         ev->len = 0;
     }
+}
+
+int
+rpc_latency (rpc_t *self, shed_hist_snap_t *out)
+{
+    assert (self);
+    if (!self->latency)
+        return -1;
+    shed_hist_snapshot (self->latency, out);
+    return 0;
 }
 
 char *

@@ -6,6 +6,7 @@
 #define SHED_RPC_INTERNAL_H
 
 #include "cluster/rpc.h"
+#include "common/histogram.h"
 
 /* Counters shared with the owner's thread (atomics). */
 typedef struct {
@@ -21,6 +22,9 @@ struct _rpc_t {
     char endpoint[256];
     uint64_t next_id;
     rpc_counters_t c;
+    /* Round trips of our requests that were answered (the actor observes;
+     * created before the actor starts, freed after it is gone). */
+    shed_hist_t *latency;
 };
 
 /* The actor (zactor_fn): args is { rpc_t *owner, const rpc_config_t *cfg }. */

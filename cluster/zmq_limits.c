@@ -17,6 +17,16 @@ shed_zmq_limit_network (zsock_t *sock, int64_t maxmsg)
     return 0;
 }
 
+int
+shed_zmq_ipv6_for (void *handle, const char *endpoint)
+{
+    /* Only a bracketed host is IPv6 in our endpoints (peer_endpoint,
+     * the D_LISTEN keys); anything else keeps libzmq's IPv4 default. */
+    const char *host = endpoint ? strstr (endpoint, "://") : NULL;
+    int on = host && host[3] == '[';
+    return zmq_setsockopt (handle, ZMQ_IPV6, &on, sizeof on);
+}
+
 size_t
 shed_zmq_raise_limits (void)
 {

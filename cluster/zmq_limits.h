@@ -25,6 +25,14 @@
 /* Set ZMQ_MAXMSGSIZE (maxmsg bytes) and ZMQ_HANDSHAKE_IVL. Returns 0 or -1. */
 int shed_zmq_limit_network (zsock_t *sock, int64_t maxmsg);
 
+/* ZMQ_IPV6 on `handle` (a libzmq socket) as `endpoint` needs it, before the
+ * bind or connect: on for "tcp://[v6]:port" (an IPv6 underlay,
+ * docs/operations.md "IPv6 underlay"; libzmq refuses such an endpoint
+ * without it), off otherwise. Not on for every socket: with it libzmq opens
+ * IPv4 endpoints as IPv4-mapped IPv6 sockets, which fail on a host with
+ * IPv6 disabled and report "tcp://[::ffff:a.b.c.d]:port" back. 0 or -1. */
+int shed_zmq_ipv6_for (void *handle, const char *endpoint);
+
 /* Process limits for sockets (docs/state.md, "Connections per node").
  * Every ZeroMQ socket holds at least one fd (its mailbox) and libzmq's
  * context allows 1,023 sockets by default; a node's sockets are bounded

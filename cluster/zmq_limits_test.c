@@ -111,12 +111,51 @@ test_null_socket (void **state)
     assert_int_equal (shed_zmq_limit_network (NULL, S_LIMIT), -1);
 }
 
+/* ZMQ_IPV6 follows the endpoint: a [v6] endpoint binds and connects (a
+ * message crosses ::1), an IPv4 one stays a plain IPv4 socket (its last
+ * endpoint is not reported as ::ffff:127.0.0.1). */
+static void
+test_ipv6_for (void **state)
+{
+    zsock_t *router = zsock_new (ZMQ_ROUTER);
+    assert_non_null (router);
+    assert_int_equal (shed_zmq_ipv6_for (zsock_resolve (router), "tcp://127.0.0.1:*"), 0);
+    assert_true (zsock_bind (router, "tcp://127.0.0.1:*") > 0);
+    char *last = zsock_last_endpoint (router);
+    assert_non_null (strstr (last, "tcp://127.0.0.1:"));
+    zstr_free (&last);
+    zsock_destroy (&router);
+
+    zsock_t *server = zsock_new (ZMQ_PULL);
+    assert_non_null (server);
+    assert_int_equal (shed_zmq_ipv6_for (zsock_resolve (server), "tcp://[::1]:*"), 0);
+    int port = zsock_bind (server, "tcp://[::1]:*");
+    if (port < 0) { /* no IPv6 on this host */
+        zsock_destroy (&server);
+        skip ();
+    }
+    zsock_t *client = zsock_new (ZMQ_PUSH);
+    char endpoint[64];
+    snprintf (endpoint, sizeof endpoint, "tcp://[::1]:%d", port);
+    assert_int_equal (shed_zmq_ipv6_for (zsock_resolve (client), endpoint), 0);
+    assert_int_equal (zsock_connect (client, "%s", endpoint), 0);
+    zsock_set_rcvtimeo (server, 5000);
+    assert_int_equal (zstr_send (client, "over ::1"), 0);
+    char *got = zstr_recv (server);
+    assert_non_null (got);
+    assert_string_equal (got, "over ::1");
+    zstr_free (&got);
+    zsock_destroy (&client);
+    zsock_destroy (&server);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_oversize_drops_connection),
         cmocka_unit_test (test_null_socket),
+        cmocka_unit_test (test_ipv6_for),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

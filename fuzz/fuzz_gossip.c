@@ -8,8 +8,12 @@
  * whatever survives decoding (nonsense names, absurd incarnations, acks for
  * nobody, claims about ourselves) is dropped or applied without crashes,
  * leaks or undefined behaviour, and that the member table stays bounded.
+ * Members and senders are IPv4 and IPv6 (input bit 1 picks the sender's
+ * family): whatever address the core sends to must be the canonical text
+ * of one unicast address, as gossip_msg.c admits them.
  */
 #include "cluster/swim.h"
+#include "common/ipaddr.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -35,8 +39,17 @@ s_random (void *ctx)
 }
 
 static void
+s_check_addr (const char *addr, uint16_t port)
+{
+    char canon[SHED_IP_TEXT_MAX];
+    if (!shed_ip_canon (addr, canon) || strcmp (canon, addr) != 0 || port == 0)
+        abort ();
+}
+
+static void
 s_send (void *ctx, const char *addr, uint16_t port, const uint8_t *buf, size_t len)
 {
+    s_check_addr (addr, port);
     /* Everything we send must decode again. */
     gossip_msg_t msg;
     if (wire_decode (&gossip_proto, buf, len, &msg, NULL) != WIRE_OK)
@@ -46,7 +59,9 @@ s_send (void *ctx, const char *addr, uint16_t port, const uint8_t *buf, size_t l
 
 static void
 s_stream (void *ctx, const char *addr, uint16_t port, const uint8_t *buf, size_t len)
-{}
+{
+    s_check_addr (addr, port);
+}
 
 static void
 s_seed_members (swim_t *swim)
@@ -57,7 +72,10 @@ s_seed_members (swim_t *swim)
     for (int i = 0; i < 3; i++) {
         items[i].kind = SWIM_UPD_ALIVE;
         snprintf (items[i].name, sizeof items[i].name, "peer-%d", i);
-        snprintf (items[i].addr, sizeof items[i].addr, "10.0.0.%d", i + 2);
+        if (i == 1)
+            snprintf (items[i].addr, sizeof items[i].addr, "fd00:5ed::%d", i + 2);
+        else
+            snprintf (items[i].addr, sizeof items[i].addr, "10.0.0.%d", i + 2);
         items[i].port = 7946;
         items[i].inc = 1;
         items[i].vmin = items[i].vmax = 1;
@@ -91,14 +109,15 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     if (!swim)
         abort ();
     s_seed_members (swim);
+    const char *from = size > 0 && (data[0] & 2) ? "fd00:5ed::9" : "10.0.0.9";
     if (size > 0 && (data[0] & 1)) {
         uint8_t *reply = NULL;
         size_t reply_len = 0;
-        swim_receive_stream (swim, "10.0.0.9", 7946, data + 1, size - 1, &reply, &reply_len);
+        swim_receive_stream (swim, from, 7946, data + 1, size - 1, &reply, &reply_len);
         free (reply);
     }
     else
-        swim_receive (swim, "10.0.0.9", 7946, data, size);
+        swim_receive (swim, from, 7946, data, size);
     for (int i = 0; i < 50; i++) {
         s_clock += 100;
         swim_tick (swim);

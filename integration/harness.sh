@@ -68,6 +68,14 @@
 #                     namespaces behind.
 #   SHED_KEEP_TMP     1 keeps the temporary directory (logs, data dirs)
 #   SHED_CTL_TIMEOUT  seconds after which one shedctl call is killed (10)
+#   H_UNDERLAY6       1: an IPv6 underlay instead (set before h_init). Each
+#                     node's eth0 gets fd00:5ed:Q::(10+i)/64 only (Q: a hex
+#                     group derived from the PID, so two runs never share a
+#                     prefix; no IPv4 address at all), nodes bind
+#                     [that]:7946 and join [node 1's]:7946. h_addr prints the
+#                     canonical IPv6 text, h_hostport the [addr]:port form;
+#                     h_partition filters with ip6 rules. The overlay inside
+#                     the sheds stays IPv4 (198.19.0.0/16).
 #
 # Exit code 77 means "skipped" (not root, or `ip netns` not usable); ctest is
 # told so with SKIP_RETURN_CODE 77.
@@ -127,7 +135,24 @@ h_retry() {
     done
 }
 
-h_addr()     { echo "198.18.0.$((10 + $1))"; }
+H_UNDERLAY6=${H_UNDERLAY6:-0}
+# The PID-derived /64 of an IPv6 run (one group, 1..ffff, canonical hex).
+h__prefix6() { printf 'fd00:5ed:%x' $(($$ % 65535 + 1)); }
+h_addr() {
+    if [[ "$H_UNDERLAY6" == 1 ]]; then
+        echo "$(h__prefix6)::$((10 + $1))"
+    else
+        echo "198.18.0.$((10 + $1))"
+    fi
+}
+# h_hostport i [PORT]: node i's underlay address with a port ("[v6]:port"
+# for an IPv6 underlay); PORT defaults to the gossip port.
+h_hostport() {
+    local a
+    a=$(h_addr "$1")
+    if [[ "$a" == *:* ]]; then echo "[$a]:${2:-$H_GOSSIP_PORT}"; else echo "$a:${2:-$H_GOSSIP_PORT}"; fi
+}
+h__ipfam() { if [[ "$H_UNDERLAY6" == 1 ]]; then echo ip6; else echo ip; fi; }
 h_ns()       { echo "${H_NS[$1]}"; }
 h_name()     { echo "node$1"; }
 h_datadir()  { echo "$H_TMP/n$1/data"; }
@@ -149,7 +174,7 @@ h_ctl() {
     local i=$1
     shift
     timeout "${SHED_CTL_TIMEOUT:-10}" \
-        ip netns exec "${H_NS[$i]}" "$H_CTL_BIN" --node "$(h_endpoint "$i")" "$@"
+        ip netns exec "${H_NS[$i]}" "$H_CTL_BIN" --addr "$(h_endpoint "$i")" "$@"
 }
 
 # h_alive i: true if node i's process is still running.
@@ -238,7 +263,13 @@ h_init() {
             || h_fail "cannot create veth pair for node $i"
         ip -n "$H_BRNS" link set "v$i" master br0
         ip -n "$H_BRNS" link set "v$i" up
-        ip -n "$ns" addr add "$(h_addr "$i")/16" dev eth0
+        if [[ "$H_UNDERLAY6" == 1 ]]; then
+            # nodad: usable at once (duplicate detection would hold it
+            # tentative, and a bind to it fail, for a second or two).
+            ip -n "$ns" -6 addr add "$(h_addr "$i")/64" dev eth0 nodad
+        else
+            ip -n "$ns" addr add "$(h_addr "$i")/16" dev eth0
+        fi
         ip -n "$ns" link set eth0 up
         mkdir -p "$H_TMP/n$i/data"
         chmod 700 "$H_TMP/n$i/data"
@@ -264,7 +295,8 @@ h_init() {
 # ------------------------------------------------------------------ nodes ----
 
 # h_start_node i [EXTRA ARGS...]: start shed-node in node i's namespace.
-# Node 1 is the seed; the others join it at 198.18.0.11:7946. Every node gets
+# Node 1 is the seed; the others join it at 198.18.0.11:7946 (h_hostport 1).
+# Every node gets
 # the run's cluster key ($H_KEY) unless the extra args pass --encrypt.
 h_start_node() {
     local i=${1:?usage: h_start_node i [args]}
@@ -273,11 +305,11 @@ h_start_node() {
         h_fail "node $i already running (pid ${H_PID[$i]})"
     fi
     local args=(--name "$(h_name "$i")"
-                --bind "$(h_addr "$i"):$H_GOSSIP_PORT"
+                --bind "$(h_hostport "$i")"
                 --data-dir "$(h_datadir "$i")"
                 --log-level "${SHED_LOG_LEVEL:-debug}")
     if ((i != 1)); then
-        args+=(--join "$(h_addr 1):$H_GOSSIP_PORT")
+        args+=(--join "$(h_hostport 1)")
     fi
     if [[ " $* " != *" --encrypt "* ]]; then
         args+=(--encrypt "$H_KEY")
@@ -402,8 +434,8 @@ h_partition() {
 add table inet $t
 add chain inet $t in  { type filter hook input priority -10; policy accept; }
 add chain inet $t out { type filter hook output priority -10; policy accept; }
-add rule inet $t in  ip saddr $(h_addr "$b") drop
-add rule inet $t out ip daddr $(h_addr "$b") drop
+add rule inet $t in  $(h__ipfam) saddr $(h_addr "$b") drop
+add rule inet $t out $(h__ipfam) daddr $(h_addr "$b") drop
 " || h_fail "nft: cannot partition $a from $b"
     done
     h_log "partitioned node $i <-> node $j"
@@ -541,6 +573,37 @@ driver:
 $extra
 EOF
     echo "$f"
+}
+
+# h_container_require [h_skip|h_fail]: what container sheds need on this
+# machine: a static shed-agent in the build (it is bound into every shed as
+# PID 1), runc and busybox-static (the test image). Tests skip without them
+# (the default), benchmarks pass h_fail.
+h_container_require() {
+    local no=${1:-h_skip}
+    [[ -x "$H_BUILD/agent/shed-agent" ]] || "$no" "shed-agent not built in $H_BUILD"
+    file -L "$H_BUILD/agent/shed-agent" | grep -q 'statically linked' \
+        || "$no" "shed-agent is not static (sanitizer build?)"
+    command -v runc >/dev/null 2>&1 || "$no" "no runc (apt-get install runc)"
+    [[ -x /bin/busybox ]] || "$no" "no busybox-static"
+}
+
+# h_container_init: after h_init and h_sheds_init, make the run's sheds
+# container sheds (H_DRIVER=container) and build the busybox test image
+# into $H_TMP/busybox.tar.gz (scripts/build-image.sh).
+h_container_init() {
+    export H_DRIVER=container
+    "$H_REPO/scripts/build-image.sh" busybox "$H_TMP/busybox.tar.gz" >/dev/null \
+        || h_fail "scripts/build-image.sh busybox"
+}
+
+# h_import_busybox N: import the busybox image on nodes 1..N (running).
+h_import_busybox() {
+    local i
+    for ((i = 1; i <= $1; i++)); do
+        h_ctl "$i" image import busybox "$H_TMP/busybox.tar.gz" >/dev/null \
+            || h_fail "image import on node $i"
+    done
 }
 
 # h_shed_pid NAME NODE_INDEX: PID of a shed's init (from its cgroup).

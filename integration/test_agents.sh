@@ -11,6 +11,8 @@
 #      live metrics; `shedctl logs web` on node 1 shows "starting", and so
 #      does `shedctl logs web` on node 3 (fetched from node 1 over the node
 #      RPC, agents.logs); an unknown shed is still "not found" on node 3;
+#      a shed printing bytes that are not UTF-8 gets valid `logs --json`
+#      (U+FFFD for each bad sequence), checked by Python's strict parser;
 #   3. `shedctl provision web` on node 1 with three steps (echo one;
 #      sh -c 'echo two; exit 4'; echo never) streams the output and reports
 #      step 2's code 4, step 3 not run, exit status 1; on node 3,
@@ -128,6 +130,30 @@ fi
 grep -q "no node has an agent for shed 'nosuchshed'" "$H_TMP/logs3x.err" \
     || h_fail "logs of an unknown shed on node 3: $(cat "$H_TMP/logs3x.err")"
 h_log "status, top and logs OK (history on node 3 came from node 1)"
+
+# A shed whose program writes bytes that are not UTF-8 (two bytes that
+# start nothing, an overlong '/', a sequence cut short): `logs --json`
+# must still be valid JSON, each bad sequence one U+FFFD as Python's
+# decode("utf-8", "replace") gives (common/json_text.h). The old
+# hand-written writer passed the raw bytes through.
+bin_path=$(h_ctl 1 agents attach bin) || h_fail "agents attach bin failed"
+ip netns exec "${H_NS[1]}" "$AGENT_BIN" --connect "unix:$bin_path" --shed bin --restart never \
+    --run 'bytes=printf "a\377\376b\300\257c\342\202\n"' >"$H_TMP/agent-bin.log" 2>&1 &
+H_STARTED_PIDS+=("$!")
+bin_ok() {
+    h_ctl 1 logs bin --json --stream bytes-out >"$H_TMP/bin.json" 2>"$H_TMP/bin.err" \
+        && [[ -s "$H_TMP/bin.json" ]]
+}
+h_retry 10 bin_ok || h_fail "logs bin --json: $(cat "$H_TMP/bin.json" "$H_TMP/bin.err")"
+/usr/bin/python3 -c '
+import json, sys
+# Strict: invalid UTF-8 in the output raises here.
+lines = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8", errors="strict")]
+want = b"a\xff\xfeb\xc0\xafc\xe2\x82".decode("utf-8", "replace")
+assert want == "a\ufffd\ufffdb\ufffd\ufffdc\ufffd", repr(want)
+assert [l["text"] for l in lines] == [want], lines
+' "$H_TMP/bin.json" || h_fail "logs --json of non-UTF-8 bytes is not valid JSON: $(od -c "$H_TMP/bin.json" | head)"
+h_log "logs --json of non-UTF-8 output is valid JSON: $(cat "$H_TMP/bin.json")"
 
 # ---- 3. provisioning --------------------------------------------------------
 rc=0

@@ -25,23 +25,17 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/harness.sh"
 
-ROOT_DIR=$(cd "$(dirname "$0")/.." && pwd)
-[[ -x "$H_BUILD/agent/shed-agent" ]] || h_skip "shed-agent not built"
-file -L "$H_BUILD/agent/shed-agent" | grep -q 'statically linked' \
-    || h_skip "shed-agent is not static (sanitizer build?)"
-command -v runc >/dev/null 2>&1 || h_skip "no runc (apt-get install runc)"
-[[ -x /bin/busybox ]] || h_skip "no busybox-static"
+h_container_require h_skip
 
 N=3
 h_init "$N"
 h_sheds_init
-export H_DRIVER=container
+h_container_init
 WEB="web$$"
 PEER="peer$$"
 OTHER="oth$$"
 
 h_log "--- images"
-"$ROOT_DIR/scripts/build-image.sh" busybox "$H_TMP/busybox.tar.gz" >/dev/null
 # "other": the same root with another /etc/os-release.
 mkdir -p "$H_TMP/other"
 tar -C "$H_TMP/other" -xzf "$H_TMP/busybox.tar.gz"
@@ -62,10 +56,7 @@ h_wait_members "$N" 20 || h_fail "the $N nodes did not see each other"
 grep -q 'shed driver ready.*driver=container' "$(h_logfile 1)" \
     || h_fail "node 1 did not pick the container driver: $(grep -m1 'driver' "$(h_logfile 1)")"
 
-for ((i = 1; i <= N; i++)); do
-    h_ctl "$i" image import busybox "$H_TMP/busybox.tar.gz" >/dev/null \
-        || h_fail "image import on node $i"
-done
+h_import_busybox "$N"
 h_ctl 2 image import other "$H_TMP/other.tar.gz" >/dev/null || h_fail "image import other"
 h_log "busybox on nodes 1-3, other on node 2"
 

@@ -20,28 +20,19 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
 . "$(dirname "$0")/harness.sh"
 
-ROOT_DIR=$(cd "$(dirname "$0")/.." && pwd)
-[[ -x "$H_BUILD/agent/shed-agent" ]] || h_skip "shed-agent not built"
-file -L "$H_BUILD/agent/shed-agent" | grep -q 'statically linked' \
-    || h_skip "shed-agent is not static (sanitizer build?)"
-command -v runc >/dev/null 2>&1 || h_skip "no runc (apt-get install runc)"
-[[ -x /bin/busybox ]] || h_skip "no busybox-static"
+h_container_require h_skip
 
 N=3
 h_init "$N"
 h_sheds_init
-export H_DRIVER=container
+h_container_init
 WEB="web$$"
 PEER="peer$$"
 
-"$ROOT_DIR/scripts/build-image.sh" busybox "$H_TMP/busybox.tar.gz" >/dev/null
 for ((i = 1; i <= N; i++)); do h_start_node "$i" --config "$(h_sheds_config "$i")"; done
 for ((i = 1; i <= N; i++)); do h_wait_ready "$i" 30; done
 h_wait_members "$N" 20 || h_fail "the $N nodes did not see each other"
-for ((i = 1; i <= N; i++)); do
-    h_ctl "$i" image import busybox "$H_TMP/busybox.tar.gz" >/dev/null \
-        || h_fail "image import on node $i"
-done
+h_import_busybox "$N"
 
 create() { h_ctl "$1" create "${@:2}" >"$H_TMP/create.out" 2>&1; }
 shed_field() {

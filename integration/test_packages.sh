@@ -225,7 +225,7 @@ YAML
     systemctl restart "$UNIT_NAME" || fail "real systemd: restart failed"
     main2=$(systemctl show -p MainPID --value "$UNIT_NAME")
     [[ $main1 != "$main2" ]] || fail "restart kept the same MainPID"
-    "$R/usr/bin/shedctl" --node "ipc://$D/api.sock" status >/dev/null || fail "shedctl status after restart"
+    "$R/usr/bin/shedctl" --addr "ipc://$D/api.sock" status >/dev/null || fail "shedctl status after restart"
     log "real systemd: started (READY), socket shed:660, restarted, shedctl answers"
 fi
 

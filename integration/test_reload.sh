@@ -50,7 +50,7 @@ server_key=$(h_ctl 1 --json status | /usr/bin/python3 -c 'import json,sys; print
 consume() {
     local id=$1 out=$2
     shift 2
-    timeout 40 ip netns exec "${H_NS[1]}" "$CTL" --node "ipc://$H_TMP/none.sock" \
+    timeout 40 ip netns exec "${H_NS[1]}" "$CTL" --addr "ipc://$H_TMP/none.sock" \
         --events tcp://198.18.0.11:7952 --server-key "$server_key" --identity "$H_TMP/id-$id" \
         --json events "$@" member.node1 >"$out" 2>"$out.err"
 }

@@ -49,7 +49,7 @@ remote() {
     local id=$1 out=$2 key=$server_key
     shift 2
     [[ "$id" == wrongkey ]] && { id=a; key=$(cat "$H_TMP/b.pub"); }
-    timeout 20 ip netns exec "${H_NS[2]}" "$CTL" --node "ipc://$H_TMP/none.sock" \
+    timeout 20 ip netns exec "${H_NS[2]}" "$CTL" --addr "ipc://$H_TMP/none.sock" \
         --events tcp://198.18.0.11:7952 --server-key "$key" --identity "$H_TMP/id-$id" \
         --json events "$@" >"$out" 2>"$out.err"
 }

@@ -83,7 +83,7 @@ ip netns exec "$(h_ns 1)" python3 -m http.server --bind "$(h_addr 1)" "$PORT" \
 LISTENER=$!
 h_retry 10 h_exec 1 python3 -c 'import socket, sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 1)' \
     "$(h_addr 1)" "$PORT" 2>/dev/null || h_fail "the listener in node 1's namespace did not come up"
-ip netns exec "$(h_ns 3)" "$H_CTL_BIN" --node "$(h_endpoint 3)" services watch web \
+ip netns exec "$(h_ns 3)" "$H_CTL_BIN" --addr "$(h_endpoint 3)" services watch web \
     >"$H_TMP/watch.out" 2>&1 &
 WATCHER=$!
 

@@ -6,6 +6,8 @@
  */
 #include "node/config_directive.h"
 
+#include "common/ipaddr.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,7 +142,7 @@ shed_config_finish (shed_config_t *cfg, char *err, size_t errlen)
             return -1;
         }
     }
-    if (cfg->advertise_addr[0] == '\0' && strcmp (cfg->bind_addr, "0.0.0.0") != 0)
+    if (cfg->advertise_addr[0] == '\0' && !shed_ip_is_any (cfg->bind_addr))
         strcpy (cfg->advertise_addr, cfg->bind_addr);
     return 0;
 }

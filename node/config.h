@@ -42,12 +42,12 @@ typedef struct {
 
 typedef struct {
     char name[SHED_NAME_MAX + 1]; /* node name, unique in the cluster */
-    char bind_addr[64];           /* gossip bind address (IPv4 literal) */
+    char bind_addr[64];           /* gossip bind address (canonical IPv4/IPv6 literal) */
     uint16_t bind_port;           /* gossip UDP (and push-pull TCP) port */
     char advertise_addr[64];      /* address peers use; "" = bind_addr */
     char data_dir[PATH_MAX];
     char api_endpoint[SHED_ENDPOINT_MAX]; /* "" = ipc://<data_dir>/api.sock */
-    char join[SHED_JOIN_MAX][128];        /* seeds, host:port */
+    char join[SHED_JOIN_MAX][128];        /* seeds, host:port or [v6]:port */
     size_t njoin;
     shed_log_level_t log_level;
     char encrypt_key[64]; /* base64 key for a first start; wiped after use */
@@ -153,7 +153,7 @@ typedef struct {
     uint32_t hooks_concurrency; /* hook processes running at once */
     uint32_t hooks_queue;       /* events waiting beyond those; more are dropped */
     uint32_t hooks_timeout_ms;  /* default per-hook timeout (process group killed) */
-    /* Prometheus endpoint (node/metrics/node_metrics.h, docs/operations.md "Metrics"). */
+    /* Prometheus endpoint and /health (node/metrics/node_metrics.h, docs/metrics.md). */
     struct {
         bool enabled;         /* false: no endpoint */
         char listen[64];      /* "IPv4:PORT" or "[IPv6]:PORT"; "" = no endpoint */

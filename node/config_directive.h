@@ -28,6 +28,10 @@ typedef enum {
     D_KEYFILE, /* path of a file holding a D_KEY, 0600 or stricter, ours */
     D_TAGS,    /* mapping of str -> str */
     D_U32,     /* unsigned integer within [min, max] */
+    D_MS,      /* duration into a uint32_t of milliseconds, [min, max] ms; a
+                 * bare number is milliseconds (the key ends in _ms) */
+    D_SEC,     /* duration into a uint32_t of seconds, [min, max] s; a bare
+                 * number is seconds (the key ends in _s) */
     D_F64,     /* number within [min, max] */
     D_LISTEN,  /* IPv4:PORT or [IPv6]:PORT, port 0 allowed (ephemeral) */
     D_METRICS, /* as D_LISTEN, or "" (no endpoint); remembers it was set */
@@ -48,7 +52,7 @@ typedef struct {
     directive_kind_t kind;
     size_t offset;
     size_t size;
-    double min, max;          /* D_U32 / D_F64 bounds */
+    double min, max;          /* D_U32 / D_F64 / D_MS / D_SEC bounds */
     const char *const *words; /* D_WORD: the values allowed, NULL-terminated */
 } directive_t;
 

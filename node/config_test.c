@@ -115,9 +115,11 @@ test_errors (void **state)
         /* found by fuzz_config: a folded scalar put a newline in the message */
         { "name: node-1,bind:0.1d:0.12\n\n  zonoin:\n ", "test.yaml:1: key 'name': 'node-1,bind" },
         { "gossip:\n  probe_interval_ms: fast\n",
-          "test.yaml:2: key 'gossip.probe_interval_ms': expected a whole number" },
-        { "gossip:\n  probe_interval_ms: 1.5\n", "expected a whole number" },
-        { "gossip:\n  probe_interval_ms: 5\n", "5 is outside 50..60000" },
+          "test.yaml:2: key 'gossip.probe_interval_ms': invalid duration 'fast': use a number "
+          "with a unit: 500ms, 5s, 2m, 1h (a bare number is milliseconds)" },
+        { "gossip:\n  probe_interval_ms: 1.5\n", "finer than a millisecond" },
+        { "gossip:\n  probe_interval_ms: 5\n", "5 is outside 50ms..1m" },
+        { "gossip:\n  probe_interval_ms: 5x\n", "invalid duration '5x'" },
         { "gossip:\n  suspicion_mult: -1\n", "outside" },
         { "dns:\n  addr: 127.0.0.1\n", "test.yaml:2: key 'dns.addr': expected IPv4:PORT" },
         { "dns:\n  addr: localhost:53\n", "key 'dns.addr'" },
@@ -126,7 +128,8 @@ test_errors (void **state)
         { "dns:\n  domain: bad_domain\n", "key 'dns.domain': 'bad_domain' is not a domain" },
         { "dns:\n  domain: a..b\n", "key 'dns.domain'" },
         { "dns:\n  domain: -a\n", "key 'dns.domain'" },
-        { "dns:\n  ttl_s: 3601\n", "key 'dns.ttl_s': 3601 is outside 0..3600" },
+        { "dns:\n  ttl_s: 3601\n", "key 'dns.ttl_s': 3601 is outside 0s..1h" },
+        { "dns:\n  ttl_s: 1500ms\n", "key 'dns.ttl_s': '1500ms' is not a whole number of seconds" },
         { "dns:\n  enabled: perhaps\n", "key 'dns.enabled': expected true or false" },
         { "dns:\n  port: 53\n", "unknown key 'dns.port'" },
         { "dns:\n  shed_port: 0\n", "key 'dns.shed_port': 0 is outside 1..65535" },
@@ -163,6 +166,106 @@ test_overrides (void **state)
     assert_string_equal (cfg.tags[0].key, "role");
     assert_int_not_equal (shed_config_set (&cfg, "nope", "1", err, sizeof err), 0);
     assert_non_null (strstr (err, "unknown key 'nope'"));
+}
+
+/* IPv6 underlay forms (docs/configuration.md "Addresses"): bind takes
+ * [v6]:port, a bare v6 or ::; advertise a v6 address (canonical text kept:
+ * peers compare it); join [v6]:port or a bare v6 (default port). */
+static void
+test_ipv6_forms (void **state)
+{
+    shed_config_t cfg;
+    char err[256] = "";
+    assert_int_equal (s_load (&cfg,
+                              "name: six\n"
+                              "bind: \"[FD00:5ED:0::11]:7950\"\n"
+                              "advertise: \"fd00:05ed::11\"\n"
+                              "join:\n"
+                              "  - \"[fd00:5ed::12]:8000\"\n"
+                              "  - fd00:5ed::13\n"
+                              "  - 198.18.0.14\n",
+                              err, sizeof err),
+                      0);
+    assert_string_equal (cfg.bind_addr, "fd00:5ed::11");
+    assert_int_equal (cfg.bind_port, 7950);
+    assert_string_equal (cfg.advertise_addr, "fd00:5ed::11");
+    assert_int_equal (cfg.njoin, 3);
+    assert_string_equal (cfg.join[0], "[fd00:5ed::12]:8000");
+    assert_string_equal (cfg.join[1], "[fd00:5ed::13]:7946");
+    assert_string_equal (cfg.join[2], "198.18.0.14:7946");
+    /* A bare v6 bind keeps the port; :: is the dual-stack wildcard. */
+    assert_int_equal (shed_config_set (&cfg, "bind", "::", err, sizeof err), 0);
+    assert_string_equal (cfg.bind_addr, "::");
+    assert_int_equal (cfg.bind_port, 7950);
+    assert_int_equal (shed_config_set (&cfg, "bind", "[::]:7000", err, sizeof err), 0);
+    assert_int_equal (cfg.bind_port, 7000);
+    assert_int_equal (shed_config_set (&cfg, "advertise", "[fd00:5ed::2]", err, sizeof err), 0);
+    assert_string_equal (cfg.advertise_addr, "fd00:5ed::2");
+    /* Refused, each with the value quoted. */
+    const char *bad[][2] = {
+        { "bind", "[fd00::1" },     { "bind", "[198.18.0.1]:7" }, { "bind", "ff02::1" },
+        { "bind", "[fd00::1]:0" },  { "bind", "fe80::1%eth0" },   { "advertise", "::" },
+        { "advertise", "0.0.0.0" }, { "advertise", "ff02::1" },   { "advertise", "fd00::1:x" },
+        { "join", "[fd00::1]:x" },  { "join", "[fd00::1]x" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        if (shed_config_set (&cfg, bad[i][0], bad[i][1], err, sizeof err) == 0
+            || !strstr (err, bad[i][1]))
+            fail_msg ("%s '%s' accepted or unquoted: '%s'", bad[i][0], bad[i][1], err);
+    }
+}
+
+/* The IPv6 default route's interface from /proc/net/ipv6_route: up, ::/0,
+ * lowest metric; lo's unreachable default never counts. */
+static void
+test_route6_iface (void **state)
+{
+    const char *route = "00000000000000000000000000000000 00 00000000000000000000000000000000 00 "
+                        "fd0005ed000000000000000000000001 00000400 00000001 00000000 00000003 "
+                        "eth1\n"
+                        "fd0005ed000000000000000000000000 40 00000000000000000000000000000000 00 "
+                        "00000000000000000000000000000000 00000100 00000001 00000000 00000001 "
+                        "eth0\n"
+                        "00000000000000000000000000000000 00 00000000000000000000000000000000 00 "
+                        "fd0005ed000000000000000000000002 00000100 00000001 00000000 00000003 "
+                        "eth2\n"
+                        "00000000000000000000000000000000 00 00000000000000000000000000000000 00 "
+                        "00000000000000000000000000000000 00000000 00000001 00000000 00200200 "
+                        "lo\n";
+    char ifname[16];
+    assert_int_equal (shed_netaddr_route6_iface (route, ifname), 0);
+    assert_string_equal (ifname, "eth2");
+    const char *none = "fd0005ed000000000000000000000000 40 00000000000000000000000000000000 00 "
+                       "00000000000000000000000000000000 00000100 00000001 00000000 00000001 "
+                       "eth0\n"
+                       "00000000000000000000000000000000 00 00000000000000000000000000000000 00 "
+                       "00000000000000000000000000000000 00000000 00000001 00000000 00200200 "
+                       "lo\n";
+    assert_int_equal (shed_netaddr_route6_iface (none, ifname), -1);
+    assert_true (shed_netaddr_is_local ("::1"));
+    assert_false (shed_netaddr_is_local ("fd00:5ed:ffff::77"));
+}
+
+/* --check-config refuses an advertise of a family the bind cannot serve;
+ * :: serves both. */
+static void
+test_advertise_family (void **state)
+{
+    shed_config_t cfg;
+    char err[512] = "";
+    shed_config_defaults (&cfg);
+    assert_int_equal (shed_config_set (&cfg, "bind", "127.0.0.1", err, sizeof err), 0);
+    assert_int_equal (shed_config_set (&cfg, "advertise", "::1", err, sizeof err), 0);
+    assert_int_equal (shed_netaddr_resolve (&cfg, err, sizeof err), -1);
+    assert_non_null (strstr (err, "advertise address ::1 is IPv6 but bind 127.0.0.1 is IPv4"));
+    assert_int_equal (shed_config_set (&cfg, "bind", "::", err, sizeof err), 0);
+    assert_int_equal (shed_netaddr_resolve (&cfg, err, sizeof err), 0);
+    assert_int_equal (shed_config_set (&cfg, "advertise", "127.0.0.1", err, sizeof err), 0);
+    assert_int_equal (shed_netaddr_resolve (&cfg, err, sizeof err), 0);
+    assert_int_equal (shed_config_set (&cfg, "bind", "::1", err, sizeof err), 0);
+    assert_int_equal (shed_netaddr_resolve (&cfg, err, sizeof err), -1);
+    assert_non_null (strstr (err, "is IPv4 but bind ::1 is IPv6"));
 }
 
 static void
@@ -464,13 +567,13 @@ test_state (void **state)
         const char *text, *expect;
     } bad[] = {
         { "state:\n  tombstone_ttl_s: 0\n",
-          "test.yaml:2: key 'state.tombstone_ttl_s': 0 is outside 1..3.1536e+07" },
+          "test.yaml:2: key 'state.tombstone_ttl_s': 0 is outside 1s..365d" },
         { "state:\n  tombstone_ttl_s: 31536001\n",
           "key 'state.tombstone_ttl_s': 31536001 is outside" },
-        { "state:\n  tombstone_ttl_s: 1h\n",
-          "key 'state.tombstone_ttl_s': expected a whole number, got '1h'" },
-        { "state:\n  tombstone_ttl_s: -5\n",
-          "key 'state.tombstone_ttl_s': expected a whole number" },
+        { "state:\n  tombstone_ttl_s: 1x\n",
+          "key 'state.tombstone_ttl_s': invalid duration '1x': use a number with a unit: 500ms, "
+          "5s, 2m, 1h (a bare number is seconds)" },
+        { "state:\n  tombstone_ttl_s: -5\n", "key 'state.tombstone_ttl_s': invalid duration" },
         { "state:\n  tombstone_ttl: 60\n", "test.yaml:2: unknown key 'state.tombstone_ttl'" },
         { "state: 60\n", "unknown key 'state'" },
     };
@@ -480,6 +583,53 @@ test_state (void **state)
         if (rc == 0 || !strstr (err, bad[i].expect))
             fail_msg ("case %zu: rc=%d err='%s' expected '%s'", i, rc, err, bad[i].expect);
     }
+}
+
+/* Duration keys take units ("1s", "1m30s", "2m"); a bare number keeps the
+ * unit the key's name says (docs/configuration.md, "Durations"). */
+static void
+test_durations (void **state)
+{
+    (void) state;
+    shed_config_t cfg;
+    char err[256] = "";
+    shed_config_defaults (&cfg);
+    assert_int_equal (s_load (&cfg,
+                              "gossip:\n"
+                              "  probe_interval_ms: 1s\n"
+                              "  pushpull_interval_ms: 1m30s\n"
+                              "  reap_dead_s: 2h\n"
+                              "dns:\n"
+                              "  ttl_s: 2m\n"
+                              "  neg_ttl_s: 30\n"
+                              "scheduler:\n"
+                              "  claim_timeout_ms: 45s\n"
+                              "hooks_timeout_ms: 1.5s\n"
+                              "hooks:\n"
+                              "  - {event: a., command: x, timeout_ms: 2m}\n"
+                              "  - {event: b., command: y, timeout_ms: 250}\n",
+                              err, sizeof err),
+                      0);
+    assert_int_equal (cfg.gossip.probe_interval_ms, 1000);
+    assert_int_equal (cfg.gossip.pushpull_interval_ms, 90000);
+    assert_int_equal (cfg.gossip.reap_dead_s, 7200);
+    assert_int_equal (cfg.dns.ttl_s, 120);
+    assert_int_equal (cfg.dns.neg_ttl_s, 30);
+    assert_int_equal (cfg.scheduler.claim_timeout_ms, 45000);
+    assert_int_equal (cfg.hooks_timeout_ms, 1500);
+    assert_int_equal (cfg.hooks[0].timeout_ms, 120000);
+    assert_int_equal (cfg.hooks[1].timeout_ms, 250);
+    /* the command line goes through the same checks */
+    assert_int_equal (shed_config_set (&cfg, "gossip.probe_interval_ms", "750ms", err, sizeof err),
+                      0);
+    assert_int_equal (cfg.gossip.probe_interval_ms, 750);
+    assert_int_equal (shed_config_set (&cfg, "agents.heartbeat_ms", "2", err, sizeof err), -1);
+    assert_non_null (strstr (err, "2 is outside 100ms..10m"));
+    assert_int_equal (shed_config_set (&cfg, "scheduler.name_ttl_s", "1m", err, sizeof err), 0);
+    assert_int_equal (cfg.scheduler.name_ttl_s, 60);
+    assert_int_equal (
+        s_load (&cfg, "hooks:\n  - {event: p, command: x, timeout_ms: 5x}\n", err, sizeof err), -1);
+    assert_non_null (strstr (err, "key 'hooks.timeout_ms': invalid duration '5x'"));
 }
 
 /* The local API has no authentication: only an ipc socket (0600, in the
@@ -777,16 +927,18 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_defaults),        cmocka_unit_test (test_check_all_errors),
-        cmocka_unit_test (test_route_iface),     cmocka_unit_test (test_reload_diff),
-        cmocka_unit_test (test_full_file),       cmocka_unit_test (test_empty_file),
-        cmocka_unit_test (test_errors),          cmocka_unit_test (test_overrides),
-        cmocka_unit_test (test_hostport),        cmocka_unit_test (test_dns),
-        cmocka_unit_test (test_network),         cmocka_unit_test (test_metrics),
-        cmocka_unit_test (test_sched),           cmocka_unit_test (test_driver_limits),
-        cmocka_unit_test (test_hooks_agents),    cmocka_unit_test (test_api_endpoint),
-        cmocka_unit_test (test_state),           cmocka_unit_test (test_encrypt_key_file),
-        cmocka_unit_test (test_encrypt_key_env), cmocka_unit_test (test_wipe_arg),
+        cmocka_unit_test (test_defaults),         cmocka_unit_test (test_check_all_errors),
+        cmocka_unit_test (test_route_iface),      cmocka_unit_test (test_reload_diff),
+        cmocka_unit_test (test_full_file),        cmocka_unit_test (test_empty_file),
+        cmocka_unit_test (test_errors),           cmocka_unit_test (test_overrides),
+        cmocka_unit_test (test_hostport),         cmocka_unit_test (test_dns),
+        cmocka_unit_test (test_ipv6_forms),       cmocka_unit_test (test_route6_iface),
+        cmocka_unit_test (test_advertise_family), cmocka_unit_test (test_network),
+        cmocka_unit_test (test_metrics),          cmocka_unit_test (test_sched),
+        cmocka_unit_test (test_driver_limits),    cmocka_unit_test (test_hooks_agents),
+        cmocka_unit_test (test_api_endpoint),     cmocka_unit_test (test_state),
+        cmocka_unit_test (test_durations),        cmocka_unit_test (test_encrypt_key_file),
+        cmocka_unit_test (test_encrypt_key_env),  cmocka_unit_test (test_wipe_arg),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -7,6 +7,8 @@
 #include "node/config_directive.h"
 
 #include "cluster/placement.h"
+#include "common/duration.h"
+#include "common/ipaddr.h"
 #include "crypto/identity.h"
 #include "node/drivers/tc.h"
 
@@ -63,22 +65,7 @@ int
 shed_parse_hostport (const char *text, char *host, size_t hostlen, uint16_t *port,
                      uint16_t default_port)
 {
-    const char *colon = strrchr (text, ':');
-    size_t hlen = colon ? (size_t) (colon - text) : strlen (text);
-    if (hlen == 0 || hlen >= hostlen)
-        return -1;
-    memcpy (host, text, hlen);
-    host[hlen] = '\0';
-    *port = default_port;
-    if (colon) {
-        char *end;
-        errno = 0;
-        unsigned long p = strtoul (colon + 1, &end, 10);
-        if (errno || *end || colon[1] == '\0' || p == 0 || p > 65535)
-            return -1;
-        *port = (uint16_t) p;
-    }
-    return 0;
+    return shed_hostport_split (text, host, hostlen, port, default_port);
 }
 
 /* Read a cluster key from `path` into `out`. The file must be a regular file
@@ -173,14 +160,21 @@ static int
 s_hostport (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
             const char *value, char *why, size_t whylen)
 {
-    char host[64];
+    char host[64], canon[SHED_IP_TEXT_MAX];
     uint16_t port;
-    if (shed_parse_hostport (value, host, sizeof host, &port, cfg->bind_port) != 0
-        || !s_ipv4_valid (host)) {
-        snprintf (why, whylen, "expected IPv4[:PORT], got '%s'", value);
+    int family = 0;
+    if (shed_parse_hostport (value, host, sizeof host, &port, cfg->bind_port) == 0)
+        family = shed_ip_canon (host, canon);
+    /* An IPv4 literal as the old checker took it (no leading zeros) */
+    if (!family || (family == 4 && !s_ipv4_valid (host) && !strchr (host, ':'))) {
+        snprintf (why, whylen, "expected IPv4[:PORT], [IPv6]:PORT or IPv6, got '%s'", value);
         return -1;
     }
-    strcpy (cfg->bind_addr, host);
+    if (!shed_ip_is_any (canon) && !shed_ip_is_unicast (canon)) {
+        snprintf (why, whylen, "'%s' is a multicast or broadcast address, not one to bind", value);
+        return -1;
+    }
+    strcpy (cfg->bind_addr, canon);
     cfg->bind_port = port;
     return 0;
 }
@@ -189,11 +183,32 @@ static int
 s_addr (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey, const char *value,
         char *why, size_t whylen)
 {
-    if (*value && !s_ipv4_valid (value)) {
-        snprintf (why, whylen, "expected an IPv4 address, got '%s'", value);
+    /* Peers compare advertised addresses as text: keep the one canonical
+     * spelling (docs/configuration.md "Addresses"). Brackets are allowed,
+     * as in bind and join. */
+    char host[SHED_IP_TEXT_MAX + 2], canon[SHED_IP_TEXT_MAX];
+    if (!*value)
+        return s_copy (slot, d->size, value, why, whylen);
+    size_t len = strlen (value);
+    if (value[0] == '[' && len > 2 && len < sizeof host + 2 && value[len - 1] == ']') {
+        memcpy (host, value + 1, len - 2);
+        host[len - 2] = '\0';
+    }
+    else
+        snprintf (host, sizeof host, "%s", value);
+    int family = shed_ip_canon (host, canon);
+    if (!family || (family == 4 && !strchr (host, ':') && !s_ipv4_valid (host))) {
+        snprintf (why, whylen, "expected an IPv4 or IPv6 address, got '%s'", value);
         return -1;
     }
-    return s_copy (slot, d->size, value, why, whylen);
+    if (!shed_ip_is_unicast (canon)) {
+        snprintf (why, whylen,
+                  "'%s' cannot be advertised: peers need a unicast address (not 0.0.0.0, ::, "
+                  "multicast or broadcast)",
+                  value);
+        return -1;
+    }
+    return s_copy (slot, d->size, canon, why, whylen);
 }
 
 static int
@@ -245,10 +260,19 @@ s_join (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey
         return -1;
     }
     if (shed_parse_hostport (value, host, sizeof host, &port, SHED_DEFAULT_PORT) != 0) {
-        snprintf (why, whylen, "expected HOST[:PORT], got '%s'", value);
+        snprintf (why, whylen, "expected HOST[:PORT], [IPv6]:PORT or IPv6, got '%s'", value);
         return -1;
     }
-    snprintf (cfg->join[cfg->njoin++], sizeof cfg->join[0], "%s:%u", host, port);
+    /* Stored as the membership actor reads seeds: "host:port" or
+     * "[v6]:port" (common/ipaddr.h). */
+    char canon[SHED_IP_TEXT_MAX];
+    if (shed_ip_canon (host, canon))
+        snprintf (host, sizeof host, "%s", canon);
+    if (shed_hostport_join (cfg->join[cfg->njoin], sizeof cfg->join[0], host, port) < 0) {
+        snprintf (why, whylen, "seed '%s' too long", value);
+        return -1;
+    }
+    cfg->njoin++;
     return 0;
 }
 
@@ -305,7 +329,7 @@ s_rate (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey
     uint64_t kbit;
     if (tc_rate_parse (value, &kbit) != 0) {
         snprintf (why, whylen,
-                  "expected a rate like 100mbit or 1gbit (0 = no limit), "
+                  "expected a rate like 100mbit or 1gbit (0 = no limit, at most 17gbit), "
                   "got '%s'",
                   value);
         return -1;
@@ -370,6 +394,38 @@ s_number (shed_config_t *cfg, const directive_t *d, char *slot, const char *subk
         *(uint32_t *) slot = (uint32_t) v;
     else
         *(double *) slot = v;
+    return 0;
+}
+
+/* D_MS / D_SEC: "500ms", "5s", "2m", "1h", "1m30s" (common/duration.h);
+ * a bare number keeps the unit the key's name says, so files written
+ * before units were accepted mean what they meant. A value in seconds must
+ * be whole seconds ("1500ms" for dns.ttl_s is refused, not rounded). */
+static int
+s_duration (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
+            const char *value, char *why, size_t whylen)
+{
+    uint64_t unit = d->kind == D_SEC ? 1000 : 1;
+    uint64_t ms;
+    char reason[160];
+    if (shed_duration_parse (value, unit, &ms, reason, sizeof reason) != 0) {
+        snprintf (why, whylen, "%s (a bare number is %s)", reason,
+                  unit == 1 ? "milliseconds" : "seconds");
+        return -1;
+    }
+    if (ms % unit) {
+        snprintf (why, whylen, "'%s' is not a whole number of seconds", value);
+        return -1;
+    }
+    uint64_t lo = (uint64_t) d->min * unit, hi = (uint64_t) d->max * unit;
+    if (ms < lo || ms > hi) {
+        char los[32], his[32];
+        shed_duration_format (lo, los, sizeof los);
+        shed_duration_format (hi, his, sizeof his);
+        snprintf (why, whylen, "%s is outside %s..%s", value, los, his);
+        return -1;
+    }
+    *(uint32_t *) slot = (uint32_t) (ms / unit);
     return 0;
 }
 
@@ -571,6 +627,7 @@ static value_fn *const s_checkers[] = {
     [D_METRICS] = s_metrics, [D_DOMAIN] = s_domain,     [D_CIDR] = s_cidr,
     [D_IFNAME] = s_ifname,   [D_SIZE] = s_size,         [D_CPUS] = s_cpus,
     [D_URL] = s_url,         [D_RATE] = s_rate,         [D_HOOKS] = s_hooks,
+    [D_MS] = s_duration,     [D_SEC] = s_duration,
 };
 
 int

@@ -8,6 +8,7 @@
  * hours.
  */
 #include "node/config_directive.h"
+#include "common/duration.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -185,12 +186,10 @@ s_hook_item (walk_t *w, const char *key, const yaml_event_t *start)
         return s_soft (w);
     }
     if (*h.timeout) {
-        char *end;
-        errno = 0;
-        unsigned long t = strtoul (h.timeout, &end, 10);
-        if (errno || *end || !isdigit ((unsigned char) h.timeout[0]) || t < 100 || t > 86400000) {
-            s_fail (w, start, "key '%s.timeout_ms': expected 100..86400000, got '%s'", key,
-                    h.timeout);
+        /* Like hooks_timeout_ms: "30s", "2m", or a bare number of ms. */
+        uint64_t t;
+        if (shed_duration_parse_range (h.timeout, 1, 100, 86400000, &t, why, sizeof why) != 0) {
+            s_fail (w, start, "key '%s.timeout_ms': %s (a bare number is milliseconds)", key, why);
             return s_soft (w);
         }
         w->cfg->hooks[w->cfg->nhooks - 1].timeout_ms = (uint32_t) t;

@@ -341,6 +341,49 @@ s_render_metrics (shed_prom_t *prom, void *arg)
     shed_metrics_render (prom, &src);
 }
 
+/* GET /health (docs/metrics.md): answering at all proves the loop (and
+ * with it the API, on the same loop) runs; on top, the membership actor
+ * must answer and list this node alive or suspect (not left, not failed:
+ * a node that left or was declared failed is no member to send work to)
+ * and the state actor must answer. Each is one round trip to an actor. */
+static int
+s_health (char *why, size_t whylen, void *arg)
+{
+    shed_node_t *self = arg;
+    gossip_msg_t msg;
+    if (shed_members_list (self->members, &msg) != 0) {
+        snprintf (why, whylen, "unhealthy: the membership actor did not answer");
+        return -1;
+    }
+    const gossip_members_t *m = &msg.u.gossip_members;
+    int kind = -1;
+    size_t alive = 0;
+    for (size_t i = 0; i < m->members.n; i++) {
+        if (m->members.items[i].kind == SWIM_UPD_ALIVE)
+            alive++;
+        if (strcmp (m->members.items[i].name, self->cfg.name) == 0)
+            kind = (int) m->members.items[i].kind;
+    }
+    size_t total = m->members.n;
+    wire_msg_free (&gossip_proto, &msg);
+    if (kind != SWIM_UPD_ALIVE && kind != SWIM_UPD_SUSPECT) {
+        snprintf (why, whylen, "unhealthy: %s %s", self->cfg.name,
+                  kind < 0                ? "is missing from its own member list"
+                  : kind == SWIM_UPD_DEAD ? "was declared failed"
+                                          : "has left the cluster");
+        return -1;
+    }
+    char *state = shed_nstate_stats (self->state);
+    if (!state) {
+        snprintf (why, whylen, "unhealthy: the state actor did not answer");
+        return -1;
+    }
+    free (state);
+    snprintf (why, whylen, "ok: %s is a member (%zu of %zu alive), state and API loop running",
+              self->cfg.name, alive, total);
+    return 0;
+}
+
 /* Started last, when every component it reads exists. The default address
  * may be taken (several nodes on one loopback, a benchmark): the node runs
  * on without the endpoint. An address the operator chose is a promise a
@@ -356,6 +399,7 @@ s_start_metrics (shed_node_t *self, char *err, size_t errlen)
     self->metrics = shed_metrics_new (self->cfg.metrics.listen, self->loop, s_render_metrics, self,
                                       0, why, sizeof why);
     if (self->metrics) {
+        shed_metrics_set_health (self->metrics, s_health, self);
         log_info ("node", "metrics listening|addr=%s", shed_metrics_address (self->metrics));
         return 0;
     }
@@ -504,6 +548,7 @@ shed_node_new (const shed_config_t *cfg, char *err, size_t errlen)
         goto fail;
     shed_snaps_set_sched (self->snaps, self->sched);
     shed_snaps_set_events (self->snaps, self->events);
+    shed_sched_set_events (self->sched, self->events);
     if (shed_agents_route (self->agents, self->sched) != 0) {
         snprintf (err, errlen, "agents: cannot register the node RPC methods");
         goto fail;

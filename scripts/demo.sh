@@ -87,7 +87,7 @@ for ((i = 1; i <= NODES; i++)); do
   consumer_keys: $H_TMP/consumers"
     h_sheds_config "$i" "$remote_yaml
 agents:
-  metrics_interval_ms: 1000
+  metrics_interval_ms: 1s
 hooks:
   - event: \"member.\"
     command: \"cat >> $H_TMP/n$i/member-hook.log; echo >> $H_TMP/n$i/member-hook.log\"" >/dev/null
@@ -203,19 +203,19 @@ if [[ "$H_DRIVER" == container ]]; then
 fi
 
 say "5. Events: agents in the sheds push metrics; any node sees the whole cluster's"
-run 3 events --count 4 --timeout 10 metrics.
+run 3 events --count 4 --timeout 10s metrics.
 run 1 top --once
 run 2 status web
 # A consumer on another host: node 2's namespace, talking only to node 1's
 # CURVE consumer endpoint, pinning node 1's key, as the identity made above.
 n1_key=$(h_ctl 1 --json status 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["public_key"])' || true)
-printf '\n[host of node2]$ shedctl --events tcp://%s:7952 --server-key %s --identity %s events --count 2 --timeout 10 metrics.\n' \
+printf '\n[host of node2]$ shedctl --events tcp://%s:7952 --server-key %s --identity %s events --count 2 --timeout 10s metrics.\n' \
     "$(h_addr 1)" "$n1_key" "$H_TMP/consumer"
 h_exec 2 timeout 15 "$H_CTL_BIN" --events "tcp://$(h_addr 1):7952" --server-key "$n1_key" \
-    --identity "$H_TMP/consumer" events --count 2 --timeout 10 metrics. \
+    --identity "$H_TMP/consumer" events --count 2 --timeout 10s metrics. \
     || { echo "!! the remote consumer got no events"; RC=1; }
 # The same numbers for Prometheus: every node serves /metrics on its own
-# 127.0.0.1:7951 (docs/operations.md, "Metrics").
+# 127.0.0.1:7951 (docs/metrics.md).
 re='^shed_(members\{status="alive"|sheds\{|overlay_peer_packets_total\{)'
 printf "\n[node1]\$ curl -s http://127.0.0.1:7951/metrics | grep -E '%s'\n" "$re"
 h_exec 1 curl -s --max-time 5 http://127.0.0.1:7951/metrics | grep -E "$re" \
@@ -293,9 +293,9 @@ cat <<EOF
 
 The cluster is running (node$NODES was killed: restart it with the commands in
 integration/harness.sh or just watch the others). Try, in another shell:
-  ip netns exec ${H_NS[1]} $H_CTL_BIN --node $(h_endpoint 1) members
-  ip netns exec ${H_NS[2]} $H_CTL_BIN --node $(h_endpoint 2) list
-  ip netns exec ${H_NS[1]} $H_CTL_BIN --node $(h_endpoint 1) events
+  ip netns exec ${H_NS[1]} $H_CTL_BIN --addr $(h_endpoint 1) members
+  ip netns exec ${H_NS[2]} $H_CTL_BIN --addr $(h_endpoint 2) list
+  ip netns exec ${H_NS[1]} $H_CTL_BIN --addr $(h_endpoint 1) events
 Node logs: $H_TMP/n<i>/node.log
 Press Ctrl-C to stop and remove everything.
 EOF

@@ -6,7 +6,7 @@
 #
 #   (no option)  what building and running need: the toolchain, the -dev
 #                packages of the libraries, and the tools shed-node runs
-#                (ip/tc, nft, runc, mkfs.ext4)
+#                (nft, runc, mkfs.ext4) or tests use (ip, tc)
 #   --demo       plus what scripts/demo.sh uses (images, dig, curl, ping)
 #   --test       plus every test, fuzz, packaging and benchmark tool
 #                (scripts/test.sh and .ci/run use this form; it implies --demo,
@@ -29,13 +29,14 @@ BASE=(
     libcmocka-dev                         # unit tests (CMake requires it to configure)
     libyaml-dev                           # config files
     libmnl-dev                            # netlink
+    libnl-3-dev libnl-route-3-dev         # tc rate limits (tbf) over rtnetlink, no exec of tc
     libnftables-dev                       # nftables through libnftables, no shell: shed anti-spoofing, plain-mode member filter
     libcurl4-openssl-dev                  # HTTP client: Firecracker and Shed server drivers
     libmicrohttpd-dev                     # shed-node's /metrics endpoint; HTTP test servers for the drivers
     libarchive-dev                        # node/images: image archives (tar, tar.gz, tar.zst)
     libjansson-dev                        # container driver: the OCI config.json, runc's state and log
     libsystemd-dev                        # sd_notify (Type=notify unit), journald priorities
-    iproute2 nftables                     # namespaces, veths, bridges, tc rate limits
+    iproute2 nftables                     # ip/tc for the tests and operators; nft
     runc                                  # container driver: the OCI runtime (docs/drivers.md)
     e2fsprogs                             # container driver: mkfs.ext4 for each shed's disk
     procps                                # ps/pgrep, sysctl

@@ -26,6 +26,9 @@ struct _shed_dns_t {
     bool shed_failed_logged;
     bool shed_ever;
     dns_server_stats_t retired; /* counters of earlier shed listeners */
+    /* Query handling time, [listener: 0 host, 1 shed][0 udp, 1 tcp]; the
+     * servers observe on their threads; ours, outliving every server. */
+    shed_hist_t *latency[2][2];
 };
 
 /* Add b's counters to a's. */
@@ -87,6 +90,8 @@ s_shed_start (shed_dns_t *self)
     dc.rate_qps = self->shed_rate_qps;
     dc.rate_burst = self->shed_rate_burst;
     dc.tcp_max_per_source = SHED_DNS_SHED_TCP_PER_SRC;
+    dc.latency_udp = self->latency[1][0];
+    dc.latency_tcp = self->latency[1][1];
     self->shed = dns_server_new (&dc);
     if (!self->shed) {
         if (!self->shed_failed_logged)
@@ -144,9 +149,15 @@ shed_dns_new (const shed_config_t *cfg, zloop_t *loop, char *err, size_t errlen)
     self->shed_rate_qps = cfg->dns.shed_rate_qps;
     self->shed_rate_burst = cfg->dns.shed_rate_burst;
 
+    for (int l = 0; l < 2; l++)
+        for (int t = 0; t < 2; t++)
+            self->latency[l][t] = shed_hist_new (shed_hist_bounds_dns, shed_hist_nbounds_dns);
+
     dns_server_config_t dc;
     dns_server_config_defaults (&dc);
     dc.addr = cfg->dns.addr;
+    dc.latency_udp = self->latency[0][0];
+    dc.latency_tcp = self->latency[0][1];
     dc.domain = cfg->dns.domain;
     dc.ttl_s = cfg->dns.ttl_s;
     dc.neg_ttl_s = cfg->dns.neg_ttl_s;
@@ -176,6 +187,9 @@ shed_dns_destroy (shed_dns_t **self_p)
     s_shed_stop (self);
     dns_server_destroy (&self->host);
     dns_zone_unref (&self->zone);
+    for (int l = 0; l < 2; l++)
+        for (int t = 0; t < 2; t++)
+            shed_hist_destroy (&self->latency[l][t]);
     free (self);
     *self_p = NULL;
 }
@@ -236,6 +250,17 @@ shed_dns_stats (shed_dns_t *self, bool shed, dns_server_stats_t *out)
         dns_server_stats (self->shed, &st);
         s_stats_add (out, &st);
     }
+    return 0;
+}
+
+int
+shed_dns_latency (shed_dns_t *self, bool shed, bool tcp, shed_hist_snap_t *out)
+{
+    assert (self);
+    shed_hist_t *h = self->latency[shed ? 1 : 0][tcp ? 1 : 0];
+    if (!h || (shed && !self->shed_ever))
+        return -1;
+    shed_hist_snapshot (h, out);
     return 0;
 }
 

@@ -59,6 +59,11 @@ void shed_dns_set_gateway (shed_dns_t *self, const char *gateway, const char *de
  * Returns 0, or -1 when that listener never ran. */
 int shed_dns_stats (shed_dns_t *self, bool shed, dns_server_stats_t *out);
 
+/* Query handling time of the host listener (shed = false) or of the shed
+ * listener (every address it listened on), over UDP or TCP. 0, or -1 when
+ * that listener never ran (or out of memory at start). */
+int shed_dns_latency (shed_dns_t *self, bool shed, bool tcp, shed_hist_snap_t *out);
+
 /* The host listener's bound port. */
 uint16_t shed_dns_port (shed_dns_t *self);
 

@@ -6,6 +6,7 @@
 #ifndef SHED_CTL_H
 #define SHED_CTL_H
 
+#include "bridges/event_msg.h"
 #include "node/api/api_client.h"
 #include "node/ctl/json.h"
 
@@ -13,7 +14,7 @@
 #include <stddef.h>
 
 typedef struct {
-    const char *endpoint; /* --node, $SHED_NODE, or the default */
+    const char *endpoint; /* --addr, $SHED_ADDR, or the default */
     bool json;            /* --json */
     int timeout_ms;       /* --timeout */
     bool timeout_set;     /* --timeout given: also the node's deadline */
@@ -55,6 +56,13 @@ void ctl_request_id (char *out, size_t size);
 /* Print what an API_OK reply says: its message, or with --json
  * {"<key>": "<value>", "message": ...} ({"ok": true, ...} when key is NULL). */
 void ctl_print_ok (ctl_t *ctl, const char *key, const char *value, const char *message);
+
+/* The value of a duration flag (common/duration.h): "500ms", "5s", "2m",
+ * "1h", "1m30s"; a bare number is `bare_ms` ms per unit, the flag's old
+ * unit, so scripts written for it keep working. 0 with *ms, or 1 with
+ * "shedctl: FLAG: invalid duration ..." (or its range) printed. */
+int ctl_duration_arg (const char *flag, const char *value, uint64_t bare_ms, uint64_t min_ms,
+                      uint64_t max_ms, uint64_t *ms);
 
 /* "3d 4h", "5m 2s", "800ms": short human durations. */
 void ctl_format_duration (uint64_t ms, char *out, size_t len);
@@ -120,5 +128,29 @@ int ctl_drain_move (ctl_t *ctl, const char *node);
 typedef int (ctl_work_fn) (void *arg);
 int ctl_with_progress (ctl_t *ctl, ctl_work_fn *fn, void *arg, const char *snapshot,
                        const char *shed);
+/* One snapshot progress event as a line on stderr (ctl_snapshots.c). */
+void ctl_snapshot_progress_line (const evpay_progress_t *p);
+
+/* A create's progress (ctl_create_progress.c, docs/scheduling.md "Create
+ * progress"): fn (arg) runs on a thread while the create's phases are
+ * printed on stderr; then, if the target said the shed's agent will
+ * connect, it is waited for at most wait_ms. Returns fn's result. */
+typedef struct {
+    const char *shed;
+    const char *snapshot; /* create --from-snapshot: its fetch too; or NULL */
+    uint64_t wait_ms;     /* --wait: for the agent, after the answer */
+    bool quiet;           /* --quiet: follow, print nothing */
+} ctl_create_watch_t;
+typedef struct {
+    size_t lines;         /* progress events seen */
+    bool started;         /* the target's `started` arrived */
+    bool agent_expected;  /* ... saying the agent will connect */
+    bool agent_connected; /* its hello arrived */
+    bool agent_waited;    /* waited wait_ms for it in vain */
+    char node[64];        /* the target, from its phases */
+    char agent_version[64];
+} ctl_create_seen_t;
+int ctl_create_watch (ctl_t *ctl, ctl_work_fn *fn, void *arg, const ctl_create_watch_t *opt,
+                      ctl_create_seen_t *seen);
 
 #endif

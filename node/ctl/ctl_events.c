@@ -110,23 +110,23 @@ static void
 s_print (ctl_t *ctl, const bus_event_t *ev)
 {
     if (ctl->json) {
-        json_t j;
-        json_init (&j, stdout);
-        json_obj_begin (&j);
+        jw_t j;
+        jw_init (&j, stdout);
+        jw_obj_begin (&j);
         /* clang-format off */
-        json_key (&j, "time_us");  json_i64 (&j, ev->time_us);
-        json_key (&j, "topic");    json_str (&j, ev->topic);
-        json_key (&j, "origin");   json_str (&j, ev->origin);
-        json_key (&j, "seq");      json_u64 (&j, ev->seq);
-        json_key (&j, "tseq");     json_u64 (&j, ev->tseq);
-        json_key (&j, "boot");     json_u64 (&j, ev->boot);
-        json_key (&j, "kind");     json_str (&j, ev->kind);
-        json_key (&j, "snapshot"); json_bool (&j, ev->snapshot);
-        json_key (&j, "gap");      json_u64 (&j, ev->gap);
-        json_key (&j, "payload");  shed_event_json_payload (&j, ev->kind, ev->payload, ev->size);
+        jw_key (&j, "time_us");  jw_i64 (&j, ev->time_us);
+        jw_key (&j, "topic");    jw_str (&j, ev->topic);
+        jw_key (&j, "origin");   jw_str (&j, ev->origin);
+        jw_key (&j, "seq");      jw_u64 (&j, ev->seq);
+        jw_key (&j, "tseq");     jw_u64 (&j, ev->tseq);
+        jw_key (&j, "boot");     jw_u64 (&j, ev->boot);
+        jw_key (&j, "kind");     jw_str (&j, ev->kind);
+        jw_key (&j, "snapshot"); jw_bool (&j, ev->snapshot);
+        jw_key (&j, "gap");      jw_u64 (&j, ev->gap);
+        jw_key (&j, "payload");  shed_event_json_payload (&j, ev->kind, ev->payload, ev->size);
         /* clang-format on */
-        json_obj_end (&j);
-        json_end (&j);
+        jw_obj_end (&j);
+        jw_end (&j);
     }
     else {
         char when[32], summary[600];
@@ -167,13 +167,14 @@ ctl_events (ctl_t *ctl, int argc, char **argv)
                 return ctl_fail ("--count expects a positive number, got '%s'", argv[i]);
         }
         else if (!strcmp (argv[i], "--timeout") && i + 1 < argc) {
-            char *end;
-            timeout_s = strtod (argv[++i], &end);
-            if (*end || timeout_s <= 0)
-                return ctl_fail ("--timeout expects seconds, got '%s'", argv[i]);
+            /* "30s", "2m"; a bare number is seconds, as it always was */
+            uint64_t ms;
+            if (ctl_duration_arg ("--timeout", argv[++i], 1000, 1, 366ull * 86400000, &ms))
+                return 1;
+            timeout_s = (double) ms / 1000.0;
         }
         else if (argv[i][0] == '-')
-            return ctl_fail ("usage: events [--json] [--snapshot] [--count N] [--timeout S] "
+            return ctl_fail ("usage: events [--json] [--snapshot] [--count N] [--timeout DURATION] "
                              "[PREFIX...]");
         else if (nprefixes == EVENT_PREFIXES_MAX)
             return ctl_fail ("at most %d prefixes", EVENT_PREFIXES_MAX);
@@ -254,13 +255,13 @@ ctl_agents (ctl_t *ctl, int argc, char **argv)
     const api_agents_rep_t *a = &rep.u.api_agents_rep;
     if (r->op != API_AGENTS_LIST) {
         if (ctl->json) {
-            json_t j;
-            json_init (&j, stdout);
-            json_obj_begin (&j);
-            json_key (&j, r->op == API_AGENTS_ATTACH ? "path" : "message");
-            json_str (&j, a->message);
-            json_obj_end (&j);
-            json_end (&j);
+            jw_t j;
+            jw_init (&j, stdout);
+            jw_obj_begin (&j);
+            jw_key (&j, r->op == API_AGENTS_ATTACH ? "path" : "message");
+            jw_str (&j, a->message);
+            jw_obj_end (&j);
+            jw_end (&j);
         }
         else
             printf ("%s\n", a->message);
@@ -268,43 +269,43 @@ ctl_agents (ctl_t *ctl, int argc, char **argv)
         return 0;
     }
     if (ctl->json) {
-        json_t j;
-        json_init (&j, stdout);
-        json_arr_begin (&j);
+        jw_t j;
+        jw_init (&j, stdout);
+        jw_arr_begin (&j);
         for (size_t i = 0; i < a->sheds.n; i++) {
             const api_agent_t *x = &a->sheds.items[i];
-            json_obj_begin (&j);
+            jw_obj_begin (&j);
             /* clang-format off */
-            json_key (&j, "shed");          json_str (&j, x->shed);
-            json_key (&j, "path");          json_str (&j, x->path);
-            json_key (&j, "connected");     json_bool (&j, x->connected);
-            json_key (&j, "connections");   json_u64 (&j, x->connections);
-            json_key (&j, "frames_in");     json_u64 (&j, x->frames_in);
-            json_key (&j, "events");        json_u64 (&j, x->events);
-            json_key (&j, "bad");           json_u64 (&j, x->bad);
-            json_key (&j, "agent_dropped"); json_u64 (&j, x->agent_dropped);
-            json_key (&j, "published");     json_u64 (&j, x->published);
-            json_key (&j, "bus_dropped");   json_u64 (&j, x->bus_dropped);
+            jw_key (&j, "shed");          jw_str (&j, x->shed);
+            jw_key (&j, "path");          jw_str (&j, x->path);
+            jw_key (&j, "connected");     jw_bool (&j, x->connected);
+            jw_key (&j, "connections");   jw_u64 (&j, x->connections);
+            jw_key (&j, "frames_in");     jw_u64 (&j, x->frames_in);
+            jw_key (&j, "events");        jw_u64 (&j, x->events);
+            jw_key (&j, "bad");           jw_u64 (&j, x->bad);
+            jw_key (&j, "agent_dropped"); jw_u64 (&j, x->agent_dropped);
+            jw_key (&j, "published");     jw_u64 (&j, x->published);
+            jw_key (&j, "bus_dropped");   jw_u64 (&j, x->bus_dropped);
             /* clang-format on */
-            json_key (&j, "metrics");
+            jw_key (&j, "metrics");
             if (x->has_metrics) {
-                json_obj_begin (&j);
+                jw_obj_begin (&j);
                 /* clang-format off */
-                json_key (&j, "age_ms");    json_u64 (&j, x->metrics_age_ms);
-                json_key (&j, "cpu_pct");   json_f64 (&j, x->cpu_pct);
-                json_key (&j, "mem_used");  json_u64 (&j, x->mem_used);
-                json_key (&j, "mem_total"); json_u64 (&j, x->mem_total);
-                json_key (&j, "load1");     json_f64 (&j, x->load1);
-                json_key (&j, "procs");     json_u64 (&j, x->procs);
+                jw_key (&j, "age_ms");    jw_u64 (&j, x->metrics_age_ms);
+                jw_key (&j, "cpu_pct");   jw_f64 (&j, x->cpu_pct);
+                jw_key (&j, "mem_used");  jw_u64 (&j, x->mem_used);
+                jw_key (&j, "mem_total"); jw_u64 (&j, x->mem_total);
+                jw_key (&j, "load1");     jw_f64 (&j, x->load1);
+                jw_key (&j, "procs");     jw_u64 (&j, x->procs);
                 /* clang-format on */
-                json_obj_end (&j);
+                jw_obj_end (&j);
             }
             else
-                json_null (&j);
-            json_obj_end (&j);
+                jw_null (&j);
+            jw_obj_end (&j);
         }
-        json_arr_end (&j);
-        json_end (&j);
+        jw_arr_end (&j);
+        jw_end (&j);
     }
     else {
         printf ("%-20s %-9s %5s %8s %5s %7s %7s %6s %-15s %6s %5s %s\n", "SHED", "AGENT", "CONNS",

@@ -20,22 +20,22 @@
 #define S_COMMIT_TIMEOUT_MS (30 * 60 * 1000) /* unpacking a large image */
 
 static void
-s_json_image (json_t *j, const api_image_t *im)
+s_json_image (jw_t *j, const api_image_t *im)
 {
-    json_obj_begin (j);
+    jw_obj_begin (j);
     /* clang-format off */
-    json_key (j, "name");           json_str (j, im->name);
-    json_key (j, "digest");         json_str (j, im->digest);
-    json_key (j, "archive_size");   json_u64 (j, im->archive_size);
-    json_key (j, "unpacked_bytes"); json_u64 (j, im->unpacked_bytes);
-    json_key (j, "files");          json_u64 (j, im->files);
-    json_key (j, "entries");        json_u64 (j, im->entries);
-    json_key (j, "imported_ms");    json_u64 (j, im->imported_ms);
-    json_key (j, "os_name");        json_str (j, im->os_name);
-    json_key (j, "rootfs");         json_str (j, im->rootfs);
-    json_key (j, "existed");        json_bool (j, im->existed);
+    jw_key (j, "name");           jw_str (j, im->name);
+    jw_key (j, "digest");         jw_str (j, im->digest);
+    jw_key (j, "archive_size");   jw_u64 (j, im->archive_size);
+    jw_key (j, "unpacked_bytes"); jw_u64 (j, im->unpacked_bytes);
+    jw_key (j, "files");          jw_u64 (j, im->files);
+    jw_key (j, "entries");        jw_u64 (j, im->entries);
+    jw_key (j, "imported_ms");    jw_u64 (j, im->imported_ms);
+    jw_key (j, "os_name");        jw_str (j, im->os_name);
+    jw_key (j, "rootfs");         jw_str (j, im->rootfs);
+    jw_key (j, "existed");        jw_bool (j, im->existed);
     /* clang-format on */
-    json_obj_end (j);
+    jw_obj_end (j);
 }
 
 static void
@@ -170,10 +170,10 @@ s_import (ctl_t *ctl, const char *name, const char *file)
     }
     const api_image_t *im = &r->images.items[0];
     if (ctl->json) {
-        json_t j;
-        json_init (&j, stdout);
+        jw_t j;
+        jw_init (&j, stdout);
         s_json_image (&j, im);
-        json_end (&j);
+        jw_end (&j);
     }
     else if (im->existed)
         printf ("image %s: sha256:%.12s... was already here (%s)\n", im->name, im->digest,
@@ -201,17 +201,17 @@ s_list (ctl_t *ctl, const char *name)
         return 1;
     const api_image_list_rep_t *r = &rep.u.api_image_list_rep;
     if (ctl->json) {
-        json_t j;
-        json_init (&j, stdout);
+        jw_t j;
+        jw_init (&j, stdout);
         if (name && r->images.n)
             s_json_image (&j, &r->images.items[0]);
         else {
-            json_arr_begin (&j);
+            jw_arr_begin (&j);
             for (size_t i = 0; i < r->images.n; i++)
                 s_json_image (&j, &r->images.items[i]);
-            json_arr_end (&j);
+            jw_arr_end (&j);
         }
-        json_end (&j);
+        jw_end (&j);
     }
     else if (name) {
         if (r->images.n)

@@ -32,33 +32,33 @@ ctl_keys (ctl_t *ctl, int argc, char **argv)
     const api_keys_rep_t *r = &rep.u.api_keys_rep;
     int rc = strcmp (r->status, "OK") == 0 ? 0 : 1;
     if (ctl->json) {
-        json_t j;
-        json_init (&j, stdout);
-        json_obj_begin (&j);
-        json_key (&j, "status");
-        json_str (&j, r->status);
-        json_key (&j, "nodes");
-        json_arr_begin (&j);
+        jw_t j;
+        jw_init (&j, stdout);
+        jw_obj_begin (&j);
+        jw_key (&j, "status");
+        jw_str (&j, r->status);
+        jw_key (&j, "nodes");
+        jw_arr_begin (&j);
         for (size_t i = 0; i < r->nodes.n; i++) {
             const api_keynode_t *n = &r->nodes.items[i];
-            json_obj_begin (&j);
+            jw_obj_begin (&j);
             /* clang-format off */
-            json_key (&j, "name"); json_str (&j, n->name);
-            json_key (&j, "ok");   json_bool (&j, n->ok);
+            jw_key (&j, "name"); jw_str (&j, n->name);
+            jw_key (&j, "ok");   jw_bool (&j, n->ok);
             /* clang-format on */
             if (n->ok) {
-                json_key (&j, "key_ids");
-                json_str (&j, n->keyids);
+                jw_key (&j, "key_ids");
+                jw_str (&j, n->keyids);
             }
             else {
-                json_key (&j, "error");
-                json_str (&j, n->error);
+                jw_key (&j, "error");
+                jw_str (&j, n->error);
             }
-            json_obj_end (&j);
+            jw_obj_end (&j);
         }
-        json_arr_end (&j);
-        json_obj_end (&j);
-        json_end (&j);
+        jw_arr_end (&j);
+        jw_obj_end (&j);
+        jw_end (&j);
     }
     else {
         printf ("%s: %s (%zu node%s answered)\n", ops[op], r->status, r->nodes.n,

@@ -30,19 +30,19 @@ s_print (ctl_t *ctl, const char *node, const char *stream, uint64_t seq, uint64_
          const char *text, bool partial)
 {
     if (ctl->json) {
-        json_t j;
-        json_init (&j, stdout);
-        json_obj_begin (&j);
+        jw_t j;
+        jw_init (&j, stdout);
+        jw_obj_begin (&j);
         /* clang-format off */
-        json_key (&j, "node");    json_str (&j, node);
-        json_key (&j, "stream");  json_str (&j, stream);
-        json_key (&j, "seq");     json_u64 (&j, seq);
-        json_key (&j, "ts_ms");   json_u64 (&j, ts_ms);
-        json_key (&j, "text");    json_str (&j, text);
-        json_key (&j, "partial"); json_bool (&j, partial);
+        jw_key (&j, "node");    jw_str (&j, node);
+        jw_key (&j, "stream");  jw_str (&j, stream);
+        jw_key (&j, "seq");     jw_u64 (&j, seq);
+        jw_key (&j, "ts_ms");   jw_u64 (&j, ts_ms);
+        jw_key (&j, "text");    jw_str (&j, text);
+        jw_key (&j, "partial"); jw_bool (&j, partial);
         /* clang-format on */
-        json_obj_end (&j);
-        json_end (&j);
+        jw_obj_end (&j);
+        jw_end (&j);
     }
     else
         printf ("[%s] %s%s", stream, text, partial ? "" : "\n");

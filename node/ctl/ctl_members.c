@@ -7,6 +7,7 @@
  *   shedctl tags set K=V... | tags unset K...
  */
 #include "node/ctl/ctl.h"
+#include "common/ipaddr.h"
 
 #include "cluster/gossip_msg.h"
 #include "crypto/identity.h"
@@ -89,9 +90,9 @@ ctl_members (ctl_t *ctl, int argc, char **argv)
     }
     const gossip_members_t *ms = &g.u.gossip_members;
     if (ctl->json) {
-        json_t j;
-        json_init (&j, stdout);
-        json_arr_begin (&j);
+        jw_t j;
+        jw_init (&j, stdout);
+        jw_arr_begin (&j);
         for (size_t i = 0; i < ms->members.n; i++) {
             const gossip_update_t *m = &ms->members.items[i];
             if (!s_selected (m, status, tags, ntags))
@@ -99,29 +100,29 @@ ctl_members (ctl_t *ctl, int argc, char **argv)
             char key[SHED_KEY_TEXT_MAX] = "";
             if (m->key.len == 32)
                 shed_key_to_text (m->key.data, key);
-            json_obj_begin (&j);
+            jw_obj_begin (&j);
             /* clang-format off */
-            json_key (&j, "name");        json_str (&j, m->name);
-            json_key (&j, "addr");        json_str (&j, m->addr);
-            json_key (&j, "port");        json_u64 (&j, m->port);
-            json_key (&j, "status");      json_str (&j, s_state_name (m->kind));
-            json_key (&j, "incarnation"); json_u64 (&j, m->inc);
+            jw_key (&j, "name");        jw_str (&j, m->name);
+            jw_key (&j, "addr");        jw_str (&j, m->addr);
+            jw_key (&j, "port");        jw_u64 (&j, m->port);
+            jw_key (&j, "status");      jw_str (&j, s_state_name (m->kind));
+            jw_key (&j, "incarnation"); jw_u64 (&j, m->inc);
             /* clang-format on */
-            json_key (&j, "tags");
-            json_tags (&j, &m->tags);
-            json_key (&j, "protocol");
-            json_obj_begin (&j);
+            jw_key (&j, "tags");
+            jw_tags (&j, &m->tags);
+            jw_key (&j, "protocol");
+            jw_obj_begin (&j);
             /* clang-format off */
-            json_key (&j, "min"); json_u64 (&j, m->vmin);
-            json_key (&j, "max"); json_u64 (&j, m->vmax);
+            jw_key (&j, "min"); jw_u64 (&j, m->vmin);
+            jw_key (&j, "max"); jw_u64 (&j, m->vmax);
             /* clang-format on */
-            json_obj_end (&j);
-            json_key (&j, "public_key");
-            json_str (&j, key);
-            json_obj_end (&j);
+            jw_obj_end (&j);
+            jw_key (&j, "public_key");
+            jw_str (&j, key);
+            jw_obj_end (&j);
         }
-        json_arr_end (&j);
-        json_end (&j);
+        jw_arr_end (&j);
+        jw_end (&j);
     }
     else {
         printf ("%-20s %-21s %-8s %6s %-6s %s\n", "NAME", "ADDRESS", "STATUS", "INC", "PROTO",
@@ -131,7 +132,7 @@ ctl_members (ctl_t *ctl, int argc, char **argv)
             if (!s_selected (m, status, tags, ntags))
                 continue;
             char addr[64], proto[16];
-            snprintf (addr, sizeof addr, "%s:%u", m->addr, (unsigned) m->port);
+            shed_hostport_join (addr, sizeof addr, m->addr, m->port); /* [v6]:port */
             snprintf (proto, sizeof proto, "%u-%u", (unsigned) m->vmin, (unsigned) m->vmax);
             printf ("%-20s %-21s %-8s %6llu %-6s ", m->name, addr, s_state_name (m->kind),
                     (unsigned long long) m->inc, proto);

@@ -9,15 +9,15 @@
 #include <string.h>
 
 static void
-s_json_tags (json_t *j, const wire_tags_t *tags)
+s_json_tags (jw_t *j, const wire_tags_t *tags)
 {
-    json_obj_begin (j);
+    jw_obj_begin (j);
     for (size_t i = 0; i < tags->n; i++) {
-        json_key (j, tags->items[i].key);
+        jw_key (j, tags->items[i].key);
         unsigned long long v = strtoull (tags->items[i].value, NULL, 10);
-        json_u64 (j, v);
+        jw_u64 (j, v);
     }
-    json_obj_end (j);
+    jw_obj_end (j);
 }
 
 static void
@@ -35,65 +35,65 @@ s_text_tags (const wire_tags_t *tags, char *out, size_t len)
 static void
 s_print_json (const api_network_rep_t *r)
 {
-    json_t j;
-    json_init (&j, stdout);
-    json_obj_begin (&j);
+    jw_t j;
+    jw_init (&j, stdout);
+    jw_obj_begin (&j);
     /* clang-format off */
-    json_key (&j, "mode");            json_str (&j, r->mode);
-    json_key (&j, "cidr");            json_str (&j, r->cidr);
-    json_key (&j, "block");           json_str (&j, r->block);
-    json_key (&j, "ready");           json_bool (&j, r->ready);
-    json_key (&j, "gateway");         json_str (&j, r->gateway);
-    json_key (&j, "bridge");          json_str (&j, r->bridge);
-    json_key (&j, "device");          json_str (&j, r->device);
-    json_key (&j, "mtu");             json_u64 (&j, r->mtu);
-    json_key (&j, "vni");             json_u64 (&j, r->vni);
-    json_key (&j, "port");            json_u64 (&j, r->port);
-    json_key (&j, "endpoints");       json_u64 (&j, r->endpoints);
-    json_key (&j, "local_endpoints"); json_u64 (&j, r->local_endpoints);
-    json_key (&j, "arp_answered");    json_u64 (&j, r->arp_answered);
-    json_key (&j, "drops");           s_json_tags (&j, &r->drops);
+    jw_key (&j, "mode");            jw_str (&j, r->mode);
+    jw_key (&j, "cidr");            jw_str (&j, r->cidr);
+    jw_key (&j, "block");           jw_str (&j, r->block);
+    jw_key (&j, "ready");           jw_bool (&j, r->ready);
+    jw_key (&j, "gateway");         jw_str (&j, r->gateway);
+    jw_key (&j, "bridge");          jw_str (&j, r->bridge);
+    jw_key (&j, "device");          jw_str (&j, r->device);
+    jw_key (&j, "mtu");             jw_u64 (&j, r->mtu);
+    jw_key (&j, "vni");             jw_u64 (&j, r->vni);
+    jw_key (&j, "port");            jw_u64 (&j, r->port);
+    jw_key (&j, "endpoints");       jw_u64 (&j, r->endpoints);
+    jw_key (&j, "local_endpoints"); jw_u64 (&j, r->local_endpoints);
+    jw_key (&j, "arp_answered");    jw_u64 (&j, r->arp_answered);
+    jw_key (&j, "drops");           s_json_tags (&j, &r->drops);
     /* clang-format on */
-    json_key (&j, "blocks");
-    json_arr_begin (&j);
+    jw_key (&j, "blocks");
+    jw_arr_begin (&j);
     for (size_t i = 0; i < r->blocks.n; i++) {
         const api_netblock_t *b = &r->blocks.items[i];
-        json_obj_begin (&j);
+        jw_obj_begin (&j);
         /* clang-format off */
-        json_key (&j, "node");   json_str (&j, b->node);
-        json_key (&j, "block");  json_str (&j, b->block);
-        json_key (&j, "addr");   json_str (&j, b->addr);
-        json_key (&j, "port");   json_u64 (&j, b->port);
-        json_key (&j, "mode");   json_str (&j, b->mode);
-        json_key (&j, "status"); json_str (&j, b->status);
+        jw_key (&j, "node");   jw_str (&j, b->node);
+        jw_key (&j, "block");  jw_str (&j, b->block);
+        jw_key (&j, "addr");   jw_str (&j, b->addr);
+        jw_key (&j, "port");   jw_u64 (&j, b->port);
+        jw_key (&j, "mode");   jw_str (&j, b->mode);
+        jw_key (&j, "status"); jw_str (&j, b->status);
         /* clang-format on */
-        json_obj_end (&j);
+        jw_obj_end (&j);
     }
-    json_arr_end (&j);
-    json_key (&j, "peers");
-    json_arr_begin (&j);
+    jw_arr_end (&j);
+    jw_key (&j, "peers");
+    jw_arr_begin (&j);
     for (size_t i = 0; i < r->peers.n; i++) {
         const api_netpeer_t *p = &r->peers.items[i];
-        json_obj_begin (&j);
+        jw_obj_begin (&j);
         /* clang-format off */
-        json_key (&j, "node");       json_str (&j, p->node);
-        json_key (&j, "addr");       json_str (&j, p->addr);
-        json_key (&j, "port");       json_u64 (&j, p->port);
-        json_key (&j, "session");    json_str (&j, p->session);
-        json_key (&j, "aead");       json_str (&j, p->aead);
-        json_key (&j, "key_age_ms"); json_u64 (&j, p->key_age_ms);
-        json_key (&j, "handshakes"); json_u64 (&j, p->handshakes);
-        json_key (&j, "tx_packets"); json_u64 (&j, p->tx_packets);
-        json_key (&j, "tx_bytes");   json_u64 (&j, p->tx_bytes);
-        json_key (&j, "rx_packets"); json_u64 (&j, p->rx_packets);
-        json_key (&j, "rx_bytes");   json_u64 (&j, p->rx_bytes);
-        json_key (&j, "drops");      s_json_tags (&j, &p->drops);
+        jw_key (&j, "node");       jw_str (&j, p->node);
+        jw_key (&j, "addr");       jw_str (&j, p->addr);
+        jw_key (&j, "port");       jw_u64 (&j, p->port);
+        jw_key (&j, "session");    jw_str (&j, p->session);
+        jw_key (&j, "aead");       jw_str (&j, p->aead);
+        jw_key (&j, "key_age_ms"); jw_u64 (&j, p->key_age_ms);
+        jw_key (&j, "handshakes"); jw_u64 (&j, p->handshakes);
+        jw_key (&j, "tx_packets"); jw_u64 (&j, p->tx_packets);
+        jw_key (&j, "tx_bytes");   jw_u64 (&j, p->tx_bytes);
+        jw_key (&j, "rx_packets"); jw_u64 (&j, p->rx_packets);
+        jw_key (&j, "rx_bytes");   jw_u64 (&j, p->rx_bytes);
+        jw_key (&j, "drops");      s_json_tags (&j, &p->drops);
         /* clang-format on */
-        json_obj_end (&j);
+        jw_obj_end (&j);
     }
-    json_arr_end (&j);
-    json_obj_end (&j);
-    json_end (&j);
+    jw_arr_end (&j);
+    jw_obj_end (&j);
+    jw_end (&j);
 }
 
 static void
@@ -145,20 +145,20 @@ s_attach (ctl_t *ctl, const char *shed)
         return 1;
     const api_net_attach_rep_t *r = &rep.u.api_net_attach_rep;
     /* JSON either way: scripts wire the interface from it. */
-    json_t j;
-    json_init (&j, stdout);
-    json_obj_begin (&j);
+    jw_t j;
+    jw_init (&j, stdout);
+    jw_obj_begin (&j);
     /* clang-format off */
-    json_key (&j, "shed");    json_str (&j, shed);
-    json_key (&j, "ip");      json_str (&j, r->ip);
-    json_key (&j, "mac");     json_str (&j, r->mac);
-    json_key (&j, "gateway"); json_str (&j, r->gateway);
-    json_key (&j, "prefix");  json_u64 (&j, r->prefix);
-    json_key (&j, "mtu");     json_u64 (&j, r->mtu);
-    json_key (&j, "bridge");  json_str (&j, r->bridge);
+    jw_key (&j, "shed");    jw_str (&j, shed);
+    jw_key (&j, "ip");      jw_str (&j, r->ip);
+    jw_key (&j, "mac");     jw_str (&j, r->mac);
+    jw_key (&j, "gateway"); jw_str (&j, r->gateway);
+    jw_key (&j, "prefix");  jw_u64 (&j, r->prefix);
+    jw_key (&j, "mtu");     jw_u64 (&j, r->mtu);
+    jw_key (&j, "bridge");  jw_str (&j, r->bridge);
     /* clang-format on */
-    json_obj_end (&j);
-    json_end (&j);
+    jw_obj_end (&j);
+    jw_end (&j);
     wire_msg_free (&api_proto, &rep);
     return 0;
 }

@@ -1,5 +1,5 @@
 /* ctl_provision.c - `shedctl provision NAME --step CMD... [--file F]
- * [--user U] [--keep-going] [--timeout-run S]`: run steps in a shed's agent.
+ * [--user U] [--keep-going] [--timeout-run DURATION]`: run steps in a shed's agent.
  *
  * The request (API_PROVISION_REQ) is answered when the run is over, with
  * every step's result; meanwhile the steps' output and results stream on
@@ -95,7 +95,7 @@ int
 ctl_provision (ctl_t *ctl, int argc, char **argv)
 {
     static const char *usage = "usage: provision NAME --step CMD [--step CMD]... [--file F] "
-                               "[--user U] [--keep-going] [--timeout-run S]";
+                               "[--user U] [--keep-going] [--timeout-run DURATION]";
     const char *name = NULL, *user = "";
     bool keep_going = false;
     double run_s = 600;
@@ -119,10 +119,12 @@ ctl_provision (ctl_t *ctl, int argc, char **argv)
         else if (!strcmp (argv[i], "--keep-going"))
             keep_going = true;
         else if (!strcmp (argv[i], "--timeout-run") && i + 1 < argc) {
-            char *end;
-            run_s = strtod (argv[++i], &end);
-            if (*end || run_s < 1 || run_s > 86400)
-                rc = ctl_fail ("--timeout-run expects seconds (1-86400), got '%s'", argv[i]);
+            /* "90s", "10m"; a bare number is seconds, as it always was */
+            uint64_t ms;
+            if (ctl_duration_arg ("--timeout-run", argv[++i], 1000, 1000, 86400000, &ms))
+                rc = 1;
+            else
+                run_s = (double) ms / 1000.0;
         }
         else if (argv[i][0] != '-' && !name)
             name = argv[i];
@@ -254,34 +256,34 @@ ctl_provision (ctl_t *ctl, int argc, char **argv)
         const api_provision_rep_t *x = &call->rep.u.api_provision_rep;
         const api_provresult_t *res = x->steps.items;
         if (ctl->json) {
-            json_t j;
-            json_init (&j, stdout);
-            json_obj_begin (&j);
+            jw_t j;
+            jw_init (&j, stdout);
+            jw_obj_begin (&j);
             /* clang-format off */
-            json_key (&j, "shed");        json_str (&j, name);
-            json_key (&j, "node");        json_str (&j, x->node);
-            json_key (&j, "run");         json_u64 (&j, x->run);
-            json_key (&j, "ok");          json_bool (&j, x->ok);
-            json_key (&j, "failed_step"); json_i64 (&j, x->failed_step);
-            json_key (&j, "error");       json_str (&j, x->error);
+            jw_key (&j, "shed");        jw_str (&j, name);
+            jw_key (&j, "node");        jw_str (&j, x->node);
+            jw_key (&j, "run");         jw_u64 (&j, x->run);
+            jw_key (&j, "ok");          jw_bool (&j, x->ok);
+            jw_key (&j, "failed_step"); jw_i64 (&j, x->failed_step);
+            jw_key (&j, "error");       jw_str (&j, x->error);
             /* clang-format on */
-            json_key (&j, "steps");
-            json_arr_begin (&j);
+            jw_key (&j, "steps");
+            jw_arr_begin (&j);
             for (size_t i = 0; i < x->steps.n; i++) {
-                json_obj_begin (&j);
+                jw_obj_begin (&j);
                 /* clang-format off */
-                json_key (&j, "name");        json_str (&j, res[i].name);
-                json_key (&j, "cmd");         json_str (&j, i < nsteps ? steps[i].cmd : "");
-                json_key (&j, "ran");         json_bool (&j, res[i].ran);
-                json_key (&j, "exit_code");   json_i64 (&j, res[i].exit_code);
-                json_key (&j, "signal");      json_u64 (&j, res[i].signal);
-                json_key (&j, "duration_ms"); json_u64 (&j, res[i].duration_ms);
+                jw_key (&j, "name");        jw_str (&j, res[i].name);
+                jw_key (&j, "cmd");         jw_str (&j, i < nsteps ? steps[i].cmd : "");
+                jw_key (&j, "ran");         jw_bool (&j, res[i].ran);
+                jw_key (&j, "exit_code");   jw_i64 (&j, res[i].exit_code);
+                jw_key (&j, "signal");      jw_u64 (&j, res[i].signal);
+                jw_key (&j, "duration_ms"); jw_u64 (&j, res[i].duration_ms);
                 /* clang-format on */
-                json_obj_end (&j);
+                jw_obj_end (&j);
             }
-            json_arr_end (&j);
-            json_obj_end (&j);
-            json_end (&j);
+            jw_arr_end (&j);
+            jw_obj_end (&j);
+            jw_end (&j);
         }
         else {
             printf ("\n%-8s %-10s %6s %10s  %s\n", "STEP", "RESULT", "EXIT", "DURATION", "COMMAND");

@@ -49,31 +49,31 @@ s_health_text (const api_svc_t *s, char *out, size_t len)
 }
 
 static void
-s_json_svc (json_t *j, const api_svc_t *s)
+s_json_svc (jw_t *j, const api_svc_t *s)
 {
-    json_obj_begin (j);
+    jw_obj_begin (j);
     /* clang-format off */
-    json_key (j, "name");     json_str (j, s->name);
-    json_key (j, "id");       json_str (j, s->id);
-    json_key (j, "node");     json_str (j, s->node);
-    json_key (j, "shed");     json_str (j, s->shed);
-    json_key (j, "address");  json_str (j, s->address);
-    json_key (j, "port");     json_u64 (j, s->port);
-    json_key (j, "protocol"); json_str (j, s->protocol);
+    jw_key (j, "name");     jw_str (j, s->name);
+    jw_key (j, "id");       jw_str (j, s->id);
+    jw_key (j, "node");     jw_str (j, s->node);
+    jw_key (j, "shed");     jw_str (j, s->shed);
+    jw_key (j, "address");  jw_str (j, s->address);
+    jw_key (j, "port");     jw_u64 (j, s->port);
+    jw_key (j, "protocol"); jw_str (j, s->protocol);
     /* clang-format on */
-    json_key (j, "tags");
-    json_tags (j, &s->tags);
+    jw_key (j, "tags");
+    jw_tags (j, &s->tags);
     /* clang-format off */
-    json_key (j, "health");   json_str (j, rec_health_name (s->health));
-    json_key (j, "check");    json_str (j, catalog_check_name (s->check));
-    json_key (j, "check_target"); json_str (j, s->check_target);
-    json_key (j, "interval_ms");  json_u64 (j, s->interval_ms);
-    json_key (j, "output");   json_str (j, s->output);
-    json_key (j, "updated_ms"); json_u64 (j, s->updated_ms);
-    json_key (j, "status");   json_str (j, s->status);
-    json_key (j, "serving");  json_bool (j, s->serving);
+    jw_key (j, "health");   jw_str (j, rec_health_name (s->health));
+    jw_key (j, "check");    jw_str (j, catalog_check_name (s->check));
+    jw_key (j, "check_target"); jw_str (j, s->check_target);
+    jw_key (j, "interval_ms");  jw_u64 (j, s->interval_ms);
+    jw_key (j, "output");   jw_str (j, s->output);
+    jw_key (j, "updated_ms"); jw_u64 (j, s->updated_ms);
+    jw_key (j, "status");   jw_str (j, s->status);
+    jw_key (j, "serving");  jw_bool (j, s->serving);
     /* clang-format on */
-    json_obj_end (j);
+    jw_obj_end (j);
 }
 
 static void
@@ -94,13 +94,13 @@ s_print_table (const api_svc_list_rep_t *r)
 static void
 s_print_json_list (const api_svc_list_rep_t *r)
 {
-    json_t j;
-    json_init (&j, stdout);
-    json_arr_begin (&j);
+    jw_t j;
+    jw_init (&j, stdout);
+    jw_arr_begin (&j);
     for (size_t i = 0; i < r->services.n; i++)
         s_json_svc (&j, &r->services.items[i]);
-    json_arr_end (&j);
-    json_end (&j);
+    jw_arr_end (&j);
+    jw_end (&j);
 }
 
 /* -------------------------------------------------------------------------
@@ -288,11 +288,9 @@ s_register (ctl_t *ctl, int argc, char **argv)
         }
         else if ((v = s_opt (argc, argv, &i, "--interval", &missing))) {
             uint64_t ms;
-            if (catalog_parse_duration (v, &ms) != 0 || ms < CATALOG_INTERVAL_MIN
-                || ms > CATALOG_INTERVAL_MAX)
-                return ctl_fail ("--interval expects a duration like 10s, 500ms, 1m "
-                                 "(%dms..24h), got '%s'",
-                                 CATALOG_INTERVAL_MIN, v);
+            if (ctl_duration_arg ("--interval", v, 1000, CATALOG_INTERVAL_MIN, CATALOG_INTERVAL_MAX,
+                                  &ms))
+                return 1;
             r->interval_ms = ms;
             have_interval = true;
         }
@@ -371,16 +369,16 @@ s_print_change (ctl_t *ctl, const char *event, uint64_t index, const api_svc_t *
                 const api_svc_t *before)
 {
     if (ctl->json) {
-        json_t j;
-        json_init (&j, stdout);
-        json_obj_begin (&j);
+        jw_t j;
+        jw_init (&j, stdout);
+        jw_obj_begin (&j);
         /* clang-format off */
-        json_key (&j, "event");   json_str (&j, event);
-        json_key (&j, "index");   json_u64 (&j, index);
-        json_key (&j, "service"); s_json_svc (&j, s);
+        jw_key (&j, "event");   jw_str (&j, event);
+        jw_key (&j, "index");   jw_u64 (&j, index);
+        jw_key (&j, "service"); s_json_svc (&j, s);
         /* clang-format on */
-        json_obj_end (&j);
-        json_end (&j);
+        jw_obj_end (&j);
+        jw_end (&j);
     }
     else {
         char tags[512], health[48], was[48] = "";

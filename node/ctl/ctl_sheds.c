@@ -2,11 +2,13 @@
  * ctl_sheds.c - shedctl create | list | show | start | stop | delete | node.
  *
  * Every command works against any node: the node routes it to the shed's
- * owner (docs/scheduling.md). Create prints its progress (placing, claimed,
- * starting, running) and exits non-zero with one line on failure.
+ * owner (docs/scheduling.md). Create prints its phases on stderr as they
+ * happen (ctl_create_progress.c) and exits non-zero with one line on
+ * failure.
  */
 #include "bridges/bus_client.h"
 #include "cluster/placement.h"
+#include "common/duration.h"
 #include "node/api/api_client.h"
 #include "node/ctl/ctl.h"
 
@@ -15,36 +17,36 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define S_CREATE_TIMEOUT_MS 30000 /* create's default deadline (docs/scheduling.md) */
 #define S_OP_TIMEOUT_MS     10000 /* start, stop, delete: the node's default */
+#define S_AGENT_WAIT_MS     10000 /* create --wait: for the shed's agent */
 
 static void
-s_json_shed (json_t *j, const api_shed_t *s)
+s_json_shed (jw_t *j, const api_shed_t *s)
 {
-    json_obj_begin (j);
+    jw_obj_begin (j);
     /* clang-format off */
-    json_key (j, "name");       json_str (j, s->name);
-    json_key (j, "node");       json_str (j, s->node);
-    json_key (j, "state");      json_str (j, s->state);
-    json_key (j, "cpus_milli"); json_u64 (j, s->cpus_milli);
-    json_key (j, "memory_mb");  json_u64 (j, s->memory_mb);
-    json_key (j, "disk_mb");    json_u64 (j, s->disk_mb);
-    json_key (j, "gpus");       json_u64 (j, s->gpus);
-    json_key (j, "image");      json_str (j, s->image);
-    json_key (j, "ip");         json_str (j, s->ip);
-    json_key (j, "mac");        json_str (j, s->mac);
-    json_key (j, "request_id"); json_str (j, s->request_id);
-    json_key (j, "created_ms"); json_u64 (j, s->created_ms);
-    json_key (j, "error");      json_str (j, s->error);
-    json_key (j, "driver");     json_str (j, s->driver);
-    json_key (j, "duplicate");  json_bool (j, s->duplicate);
-    json_key (j, "note");       json_str (j, s->note);
+    jw_key (j, "name");       jw_str (j, s->name);
+    jw_key (j, "node");       jw_str (j, s->node);
+    jw_key (j, "state");      jw_str (j, s->state);
+    jw_key (j, "cpus_milli"); jw_u64 (j, s->cpus_milli);
+    jw_key (j, "memory_mb");  jw_u64 (j, s->memory_mb);
+    jw_key (j, "disk_mb");    jw_u64 (j, s->disk_mb);
+    jw_key (j, "gpus");       jw_u64 (j, s->gpus);
+    jw_key (j, "image");      jw_str (j, s->image);
+    jw_key (j, "ip");         jw_str (j, s->ip);
+    jw_key (j, "mac");        jw_str (j, s->mac);
+    jw_key (j, "request_id"); jw_str (j, s->request_id);
+    jw_key (j, "created_ms"); jw_u64 (j, s->created_ms);
+    jw_key (j, "error");      jw_str (j, s->error);
+    jw_key (j, "driver");     jw_str (j, s->driver);
+    jw_key (j, "duplicate");  jw_bool (j, s->duplicate);
+    jw_key (j, "note");       jw_str (j, s->note);
     /* clang-format on */
-    json_key (j, "tags");
-    json_tags (j, &s->tags);
-    json_obj_end (j);
+    jw_key (j, "tags");
+    jw_tags (j, &s->tags);
+    jw_obj_end (j);
 }
 
 static void
@@ -94,7 +96,7 @@ s_create_usage (void)
     return ctl_fail ("usage: shedctl create NAME [--cpus N] [--memory SIZE] [--disk SIZE] "
                      "[--gpus N] [--node NODE] [--constraint K=V|K>=N|K!=V]... "
                      "[--strategy binpack|spread] [--tag k=v]... [--image I] "
-                     "[--from-snapshot SNAPSHOT] [--request-id ID]");
+                     "[--from-snapshot SNAPSHOT] [--request-id ID] [--wait DURATION] [--quiet]");
 }
 
 /* Copy an argument into its request field, or say it does not fit: a value
@@ -139,8 +141,11 @@ ctl_create (ctl_t *ctl, int argc, char **argv)
         { "image", required_argument, NULL, 'i' },
         { "request-id", required_argument, NULL, 'r' },
         { "from-snapshot", required_argument, NULL, 'S' },
+        { "wait", required_argument, NULL, 'w' },
+        { "quiet", no_argument, NULL, 'q' },
         { NULL, 0, NULL, 0 },
     };
+    ctl_create_watch_t watch = { .wait_ms = S_AGENT_WAIT_MS };
     api_msg_t req = { .hdr.type = API_SHED_CREATE_REQ };
     api_shed_create_req_t *r = &req.u.api_shed_create_req;
     api_constraint_t constraints[16];
@@ -229,6 +234,14 @@ ctl_create (ctl_t *ctl, int argc, char **argv)
             if (s_arg (r->snapshot, sizeof r->snapshot, "--from-snapshot", optarg))
                 return 1;
             break;
+        case 'w':
+            /* "10s", "1m", 0: do not wait; a bare number is seconds */
+            if (ctl_duration_arg ("--wait", optarg, 1000, 0, 3600000, &watch.wait_ms))
+                return 1;
+            break;
+        case 'q':
+            watch.quiet = true;
+            break;
         default:
             return s_create_usage ();
         }
@@ -243,9 +256,6 @@ ctl_create (ctl_t *ctl, int argc, char **argv)
     snprintf (r->name, sizeof r->name, "%s", name);
     r->constraints.items = constraints;
     r->tags.items = tags;
-    bool progress = !ctl->json && isatty (STDERR_FILENO);
-    if (progress)
-        fprintf (stderr, "placing %s...\n", name);
     /* Our own request id when none is given, so a call that times out can
      * be retried safely; the node answers by the deadline (--timeout). */
     if (!r->request_id[0])
@@ -253,40 +263,59 @@ ctl_create (ctl_t *ctl, int argc, char **argv)
     r->timeout_ms = (uint64_t) (ctl->timeout_set ? ctl->timeout_ms : S_CREATE_TIMEOUT_MS);
     api_msg_t rep;
     s_create_call_t call = { ctl, &req, &rep, name };
-    int rc = r->snapshot[0] ? ctl_with_progress (ctl, s_create_call, &call, r->snapshot, NULL)
-                            : s_create_call (&call);
+    /* --json: the answer alone, as before (no progress, no agent wait). */
+    ctl_create_seen_t seen = { 0 };
+    watch.shed = name;
+    watch.snapshot = r->snapshot[0] ? r->snapshot : NULL;
+    int rc = ctl->json ? s_create_call (&call)
+                       : ctl_create_watch (ctl, s_create_call, &call, &watch, &seen);
     if (rc)
         return rc;
     const api_shed_rep_t *sr = &rep.u.api_shed_rep;
     if (ctl->json) {
-        json_t j;
-        json_init (&j, stdout);
-        json_obj_begin (&j);
-        json_key (&j, "shed");
+        jw_t j;
+        jw_init (&j, stdout);
+        jw_obj_begin (&j);
+        jw_key (&j, "shed");
         if (sr->shed.n)
             s_json_shed (&j, &sr->shed.items[0]);
         else
-            json_null (&j);
-        json_key (&j, "steps");
-        json_arr_begin (&j);
+            jw_null (&j);
+        jw_key (&j, "steps");
+        jw_arr_begin (&j);
         for (size_t i = 0; i < sr->steps.n; i++) {
-            json_obj_begin (&j);
+            jw_obj_begin (&j);
             /* clang-format off */
-            json_key (&j, "text"); json_str (&j, sr->steps.items [i].text);
-            json_key (&j, "ms");   json_u64 (&j, sr->steps.items [i].ms);
+            jw_key (&j, "text"); jw_str (&j, sr->steps.items [i].text);
+            jw_key (&j, "ms");   jw_u64 (&j, sr->steps.items [i].ms);
             /* clang-format on */
-            json_obj_end (&j);
+            jw_obj_end (&j);
         }
-        json_arr_end (&j);
-        json_key (&j, "message");
-        json_str (&j, sr->message);
-        json_obj_end (&j);
-        json_end (&j);
+        jw_arr_end (&j);
+        jw_key (&j, "message");
+        jw_str (&j, sr->message);
+        jw_obj_end (&j);
+        jw_end (&j);
     }
     else {
-        for (size_t i = 0; i < sr->steps.n; i++)
+        /* The node's steps, when its phases were not shown as they came. */
+        for (size_t i = 0; !watch.quiet && !seen.lines && i < sr->steps.n; i++)
             printf ("%6llu ms  %s\n", (unsigned long long) sr->steps.items[i].ms,
                     sr->steps.items[i].text);
+        const char *where = sr->shed.n ? sr->shed.items[0].node : seen.node;
+        if (watch.quiet)
+            ;
+        else if (seen.agent_waited) {
+            char waited[32];
+            shed_duration_format (watch.wait_ms, waited, sizeof waited);
+            fprintf (stderr,
+                     "shedctl: create %s: %s: its agent did not connect within %s "
+                     "(see shedctl agents %s)\n",
+                     name, where, waited, name);
+        }
+        else if (seen.lines)
+            fprintf (stderr, "shedctl: create %s: %s: ready%s\n", name, where,
+                     seen.agent_connected ? ", agent connected" : "");
         uint64_t total = sr->steps.n ? sr->steps.items[sr->steps.n - 1].ms : 0;
         if (sr->shed.n)
             printf ("%s %s on %s (%llu ms)%s%s\n", sr->shed.items[0].name, sr->shed.items[0].state,
@@ -315,13 +344,13 @@ ctl_list (ctl_t *ctl, int argc, char **argv)
         return 1;
     const api_shed_list_rep_t *l = &rep.u.api_shed_list_rep;
     if (ctl->json) {
-        json_t j;
-        json_init (&j, stdout);
-        json_arr_begin (&j);
+        jw_t j;
+        jw_init (&j, stdout);
+        jw_arr_begin (&j);
         for (size_t i = 0; i < l->sheds.n; i++)
             s_json_shed (&j, &l->sheds.items[i]);
-        json_arr_end (&j);
-        json_end (&j);
+        jw_arr_end (&j);
+        jw_end (&j);
     }
     else {
         printf ("%-24s %-16s %-12s %6s %10s %-15s %s\n", "NAME", "NODE", "STATE", "CPUS", "MEMORY",
@@ -360,10 +389,10 @@ ctl_show (ctl_t *ctl, int argc, char **argv)
         return ctl_fail ("the node answered without a shed");
     }
     if (ctl->json) {
-        json_t j;
-        json_init (&j, stdout);
+        jw_t j;
+        jw_init (&j, stdout);
         s_json_shed (&j, &sr->shed.items[0]);
-        json_end (&j);
+        jw_end (&j);
     }
     else
         s_print_shed (&sr->shed.items[0]);
@@ -439,17 +468,17 @@ s_op (ctl_t *ctl, int argc, char **argv, int op)
     if (ctl_mutate (ctl, &req, &rep, 0, o->timeout_ms, name, o->request_id))
         return 1;
     if (ctl->json) {
-        json_t j;
-        json_init (&j, stdout);
+        jw_t j;
+        jw_init (&j, stdout);
         if (rep.hdr.type == API_SHED_REP && rep.u.api_shed_rep.shed.n)
             s_json_shed (&j, &rep.u.api_shed_rep.shed.items[0]);
         else {
-            json_obj_begin (&j);
-            json_key (&j, "message");
-            json_str (&j, rep.hdr.type == API_OK ? rep.u.api_ok.message : "");
-            json_obj_end (&j);
+            jw_obj_begin (&j);
+            jw_key (&j, "message");
+            jw_str (&j, rep.hdr.type == API_OK ? rep.u.api_ok.message : "");
+            jw_obj_end (&j);
         }
-        json_end (&j);
+        jw_end (&j);
     }
     else if (rep.hdr.type == API_SHED_REP && rep.u.api_shed_rep.shed.n) {
         const api_shed_t *s = &rep.u.api_shed_rep.shed.items[0];
@@ -503,13 +532,13 @@ ctl_node (ctl_t *ctl, int argc, char **argv)
     if (ctl_call (ctl, &req, &rep, API_OK))
         return 1;
     if (ctl->json) {
-        json_t j;
-        json_init (&j, stdout);
-        json_obj_begin (&j);
-        json_key (&j, "message");
-        json_str (&j, rep.u.api_ok.message);
-        json_obj_end (&j);
-        json_end (&j);
+        jw_t j;
+        jw_init (&j, stdout);
+        jw_obj_begin (&j);
+        jw_key (&j, "message");
+        jw_str (&j, rep.u.api_ok.message);
+        jw_obj_end (&j);
+        jw_end (&j);
     }
     else
         printf ("%s: %s\n", argv[1], rep.u.api_ok.message);

@@ -19,29 +19,29 @@
 #define S_CREATE_TIMEOUT_MS (30 * 60 * 1000) /* a large layer */
 
 static void
-s_json_snapshot (json_t *j, const api_snapshot_t *s)
+s_json_snapshot (jw_t *j, const api_snapshot_t *s)
 {
-    json_obj_begin (j);
+    jw_obj_begin (j);
     /* clang-format off */
-    json_key (j, "name");        json_str (j, s->name);
-    json_key (j, "shed");        json_str (j, s->shed);
-    json_key (j, "node");        json_str (j, s->node);
-    json_key (j, "digest");      json_str (j, s->digest);
-    json_key (j, "size");        json_u64 (j, s->size);
-    json_key (j, "image");       json_str (j, s->image);
-    json_key (j, "cpus_milli");  json_u64 (j, s->cpus_milli);
-    json_key (j, "memory_mb");   json_u64 (j, s->memory_mb);
-    json_key (j, "disk_mb");     json_u64 (j, s->disk_mb);
-    json_key (j, "ip");          json_str (j, s->ip);
-    json_key (j, "mac");         json_str (j, s->mac);
-    json_key (j, "mode");        json_str (j, s->mode);
-    json_key (j, "driver");      json_str (j, s->driver);
-    json_key (j, "created_ms");  json_u64 (j, s->created_ms);
+    jw_key (j, "name");        jw_str (j, s->name);
+    jw_key (j, "shed");        jw_str (j, s->shed);
+    jw_key (j, "node");        jw_str (j, s->node);
+    jw_key (j, "digest");      jw_str (j, s->digest);
+    jw_key (j, "size");        jw_u64 (j, s->size);
+    jw_key (j, "image");       jw_str (j, s->image);
+    jw_key (j, "cpus_milli");  jw_u64 (j, s->cpus_milli);
+    jw_key (j, "memory_mb");   jw_u64 (j, s->memory_mb);
+    jw_key (j, "disk_mb");     jw_u64 (j, s->disk_mb);
+    jw_key (j, "ip");          jw_str (j, s->ip);
+    jw_key (j, "mac");         jw_str (j, s->mac);
+    jw_key (j, "mode");        jw_str (j, s->mode);
+    jw_key (j, "driver");      jw_str (j, s->driver);
+    jw_key (j, "created_ms");  jw_u64 (j, s->created_ms);
     if (s->took_ms) {
-        json_key (j, "took_ms"); json_u64 (j, s->took_ms);
+        jw_key (j, "took_ms"); jw_u64 (j, s->took_ms);
     }
     /* clang-format on */
-    json_obj_end (j);
+    jw_obj_end (j);
 }
 
 static void
@@ -79,17 +79,17 @@ static void
 s_print (ctl_t *ctl, const api_snapshot_list_rep_t *r, bool one)
 {
     if (ctl->json) {
-        json_t j;
-        json_init (&j, stdout);
+        jw_t j;
+        jw_init (&j, stdout);
         if (one && r->snapshots.n)
             s_json_snapshot (&j, &r->snapshots.items[0]);
         else {
-            json_arr_begin (&j);
+            jw_arr_begin (&j);
             for (size_t i = 0; i < r->snapshots.n; i++)
                 s_json_snapshot (&j, &r->snapshots.items[i]);
-            json_arr_end (&j);
+            jw_arr_end (&j);
         }
-        json_end (&j);
+        jw_end (&j);
         return;
     }
     if (one) {
@@ -215,8 +215,8 @@ s_work_thread (void *arg)
     return NULL;
 }
 
-static void
-s_progress_line (const evpay_progress_t *p)
+void
+ctl_snapshot_progress_line (const evpay_progress_t *p)
 {
     char done[32], total[32];
     ctl_format_size (p->done, done, sizeof done);
@@ -261,7 +261,7 @@ ctl_with_progress (ctl_t *ctl, ctl_work_fn *fn, void *arg, const char *snapshot,
         const evpay_progress_t *p = &m.u.evpay_progress;
         if (m.hdr.type == EVPAY_PROGRESS
             && ((snapshot && !strcmp (p->name, snapshot)) || (shed && !strcmp (p->shed, shed))))
-            s_progress_line (p);
+            ctl_snapshot_progress_line (p);
         wire_msg_free (&evpay_proto, &m);
     }
     pthread_join (thread, NULL);
@@ -311,21 +311,21 @@ ctl_move (ctl_t *ctl, int argc, char **argv)
         return 1;
     const api_shed_move_rep_t *m = &rep.u.api_shed_move_rep;
     if (ctl->json) {
-        json_t j;
-        json_init (&j, stdout);
-        json_obj_begin (&j);
+        jw_t j;
+        jw_init (&j, stdout);
+        jw_obj_begin (&j);
         /* clang-format off */
-        json_key (&j, "name");       json_str (&j, m->name);
-        json_key (&j, "from");       json_str (&j, m->from);
-        json_key (&j, "to");         json_str (&j, m->to);
-        json_key (&j, "ip");         json_str (&j, m->ip);
-        json_key (&j, "bytes");      json_u64 (&j, m->bytes);
-        json_key (&j, "capture_ms"); json_u64 (&j, m->capture_ms);
-        json_key (&j, "claim_ms");   json_u64 (&j, m->claim_ms);
-        json_key (&j, "total_ms");   json_u64 (&j, m->total_ms);
+        jw_key (&j, "name");       jw_str (&j, m->name);
+        jw_key (&j, "from");       jw_str (&j, m->from);
+        jw_key (&j, "to");         jw_str (&j, m->to);
+        jw_key (&j, "ip");         jw_str (&j, m->ip);
+        jw_key (&j, "bytes");      jw_u64 (&j, m->bytes);
+        jw_key (&j, "capture_ms"); jw_u64 (&j, m->capture_ms);
+        jw_key (&j, "claim_ms");   jw_u64 (&j, m->claim_ms);
+        jw_key (&j, "total_ms");   jw_u64 (&j, m->total_ms);
         /* clang-format on */
-        json_obj_end (&j);
-        json_end (&j);
+        jw_obj_end (&j);
+        jw_end (&j);
     }
     else {
         char size[32];

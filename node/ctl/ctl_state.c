@@ -20,24 +20,24 @@ ctl_state (ctl_t *ctl, int argc, char **argv)
         return 1;
     const api_state_rep_t *r = &rep.u.api_state_rep;
     if (ctl->json) {
-        json_t j;
-        json_init (&j, stdout);
-        json_arr_begin (&j);
+        jw_t j;
+        jw_init (&j, stdout);
+        jw_arr_begin (&j);
         for (size_t i = 0; i < r->records.n; i++) {
             const api_staterec_t *x = &r->records.items[i];
-            json_obj_begin (&j);
+            jw_obj_begin (&j);
             /* clang-format off */
-            json_key (&j, "origin");  json_str (&j, x->origin);
-            json_key (&j, "kind");    json_str (&j, x->kind);
-            json_key (&j, "key");     json_str (&j, x->key);
-            json_key (&j, "version"); json_u64 (&j, x->version);
-            json_key (&j, "status");  json_str (&j, x->status);
-            json_key (&j, "size");    json_u64 (&j, x->size);
+            jw_key (&j, "origin");  jw_str (&j, x->origin);
+            jw_key (&j, "kind");    jw_str (&j, x->kind);
+            jw_key (&j, "key");     jw_str (&j, x->key);
+            jw_key (&j, "version"); jw_u64 (&j, x->version);
+            jw_key (&j, "status");  jw_str (&j, x->status);
+            jw_key (&j, "size");    jw_u64 (&j, x->size);
             /* clang-format on */
-            json_obj_end (&j);
+            jw_obj_end (&j);
         }
-        json_arr_end (&j);
-        json_end (&j);
+        jw_arr_end (&j);
+        jw_end (&j);
     }
     else {
         printf ("%-16s %-10s %-32s %8s %-12s %s\n", "ORIGIN", "KIND", "KEY", "VERSION", "STATUS",

@@ -20,31 +20,31 @@ ctl_status (ctl_t *ctl, int argc, char **argv)
         return 1;
     const api_status_rep_t *r = &rep.u.api_status_rep;
     if (ctl->json) {
-        json_t j;
-        json_init (&j, stdout);
-        json_obj_begin (&j);
+        jw_t j;
+        jw_init (&j, stdout);
+        jw_obj_begin (&j);
         /* clang-format off */
-        json_key (&j, "name");          json_str (&j, r->name);
-        json_key (&j, "public_key");    json_str (&j, r->public_key);
-        json_key (&j, "version");       json_str (&j, r->version);
-        json_key (&j, "uptime_s");      json_u64 (&j, r->uptime_ms / 1000);
-        json_key (&j, "uptime_ms");     json_u64 (&j, r->uptime_ms);
-        json_key (&j, "pid");           json_u64 (&j, r->pid);
-        json_key (&j, "data_dir");      json_str (&j, r->data_dir);
-        json_key (&j, "addr");          json_str (&j, r->gossip_addr);
-        json_key (&j, "port");          json_u64 (&j, r->gossip_port);
-        json_key (&j, "members_alive"); json_u64 (&j, r->members_alive);
-        json_key (&j, "members_total"); json_u64 (&j, r->members_total);
+        jw_key (&j, "name");          jw_str (&j, r->name);
+        jw_key (&j, "public_key");    jw_str (&j, r->public_key);
+        jw_key (&j, "version");       jw_str (&j, r->version);
+        jw_key (&j, "uptime_s");      jw_u64 (&j, r->uptime_ms / 1000);
+        jw_key (&j, "uptime_ms");     jw_u64 (&j, r->uptime_ms);
+        jw_key (&j, "pid");           jw_u64 (&j, r->pid);
+        jw_key (&j, "data_dir");      jw_str (&j, r->data_dir);
+        jw_key (&j, "addr");          jw_str (&j, r->gossip_addr);
+        jw_key (&j, "port");          jw_u64 (&j, r->gossip_port);
+        jw_key (&j, "members_alive"); jw_u64 (&j, r->members_alive);
+        jw_key (&j, "members_total"); jw_u64 (&j, r->members_total);
         /* clang-format on */
-        json_key (&j, "tags");
-        json_obj_begin (&j);
+        jw_key (&j, "tags");
+        jw_obj_begin (&j);
         for (size_t i = 0; i < r->tags.n; i++) {
-            json_key (&j, r->tags.items[i].key);
-            json_str (&j, r->tags.items[i].value);
+            jw_key (&j, r->tags.items[i].key);
+            jw_str (&j, r->tags.items[i].value);
         }
-        json_obj_end (&j);
-        json_obj_end (&j);
-        json_end (&j);
+        jw_obj_end (&j);
+        jw_obj_end (&j);
+        jw_end (&j);
     }
     else {
         char up[32];
@@ -83,8 +83,18 @@ ctl_keygen (ctl_t *ctl, int argc, char **argv)
         char text[SHED_KEY_TEXT_MAX];
         shed_key_to_text (shed_identity_x25519_public (id), text);
         shed_identity_destroy (&id);
-        if (ctl->json)
-            printf ("{\"public_key\":\"%s\",\"identity\":\"%s\"}\n", text, argv[2]);
+        if (ctl->json) {
+            /* The directory is the user's: any bytes, quoted by jansson. */
+            jw_t j;
+            jw_init (&j, stdout);
+            jw_obj_begin (&j);
+            jw_key (&j, "public_key");
+            jw_str (&j, text);
+            jw_key (&j, "identity");
+            jw_str (&j, argv[2]);
+            jw_obj_end (&j);
+            jw_end (&j);
+        }
         else
             printf ("%s\n", text);
         return 0;

@@ -207,30 +207,30 @@ s_print_one (ctl_t *ctl, const s_sample_t *s)
 {
     const agent_metrics_t *m = &s->m;
     if (ctl->json) {
-        json_t j;
-        json_init (&j, stdout);
-        json_obj_begin (&j);
+        jw_t j;
+        jw_init (&j, stdout);
+        jw_obj_begin (&j);
         /* clang-format off */
-        json_key (&j, "shed");       json_str (&j, s->shed);
-        json_key (&j, "node");       json_str (&j, s->node);
-        json_key (&j, "age_ms");     json_u64 (&j, s_age_ms (s));
-        json_key (&j, "time_us");    json_i64 (&j, s->time_us);
-        json_key (&j, "cpu_pct");    json_f64 (&j, m->cpu_pct);
-        json_key (&j, "cpu_count");  json_u64 (&j, m->cpu_count);
-        json_key (&j, "mem_used");   json_u64 (&j, m->mem_used);
-        json_key (&j, "mem_total");  json_u64 (&j, m->mem_total);
-        json_key (&j, "disk_used");  json_u64 (&j, s->disk_used);
-        json_key (&j, "disk_total"); json_u64 (&j, s->disk_total);
-        json_key (&j, "net_rx");     json_u64 (&j, m->net_rx);
-        json_key (&j, "net_tx");     json_u64 (&j, m->net_tx);
-        json_key (&j, "load1");      json_f64 (&j, m->load1);
-        json_key (&j, "load5");      json_f64 (&j, m->load5);
-        json_key (&j, "load15");     json_f64 (&j, m->load15);
-        json_key (&j, "procs");      json_u64 (&j, m->procs);
-        json_key (&j, "uptime_s");   json_u64 (&j, m->uptime_s);
+        jw_key (&j, "shed");       jw_str (&j, s->shed);
+        jw_key (&j, "node");       jw_str (&j, s->node);
+        jw_key (&j, "age_ms");     jw_u64 (&j, s_age_ms (s));
+        jw_key (&j, "time_us");    jw_i64 (&j, s->time_us);
+        jw_key (&j, "cpu_pct");    jw_f64 (&j, m->cpu_pct);
+        jw_key (&j, "cpu_count");  jw_u64 (&j, m->cpu_count);
+        jw_key (&j, "mem_used");   jw_u64 (&j, m->mem_used);
+        jw_key (&j, "mem_total");  jw_u64 (&j, m->mem_total);
+        jw_key (&j, "disk_used");  jw_u64 (&j, s->disk_used);
+        jw_key (&j, "disk_total"); jw_u64 (&j, s->disk_total);
+        jw_key (&j, "net_rx");     jw_u64 (&j, m->net_rx);
+        jw_key (&j, "net_tx");     jw_u64 (&j, m->net_tx);
+        jw_key (&j, "load1");      jw_f64 (&j, m->load1);
+        jw_key (&j, "load5");      jw_f64 (&j, m->load5);
+        jw_key (&j, "load15");     jw_f64 (&j, m->load15);
+        jw_key (&j, "procs");      jw_u64 (&j, m->procs);
+        jw_key (&j, "uptime_s");   jw_u64 (&j, m->uptime_s);
         /* clang-format on */
-        json_obj_end (&j);
-        json_end (&j);
+        jw_obj_end (&j);
+        jw_end (&j);
         return;
     }
     char a[16], b[16], age[32], up[32];
@@ -305,30 +305,30 @@ s_table (ctl_t *ctl, zhashx_t *sheds, bool clear)
         rows[i++] = s;
     qsort (rows, i, sizeof *rows, s_by_cpu);
     if (ctl->json) {
-        json_t j;
-        json_init (&j, stdout);
-        json_arr_begin (&j);
+        jw_t j;
+        jw_init (&j, stdout);
+        jw_arr_begin (&j);
         for (size_t k = 0; k < i; k++) {
             const s_sample_t *s = rows[k];
-            json_obj_begin (&j);
+            jw_obj_begin (&j);
             /* clang-format off */
-            json_key (&j, "shed");       json_str (&j, s->shed);
-            json_key (&j, "node");       json_str (&j, s->node);
-            json_key (&j, "age_ms");     json_u64 (&j, s_age_ms (s));
-            json_key (&j, "cpu_pct");    json_f64 (&j, s->m.cpu_pct);
-            json_key (&j, "mem_used");   json_u64 (&j, s->m.mem_used);
-            json_key (&j, "mem_total");  json_u64 (&j, s->m.mem_total);
-            json_key (&j, "disk_used");  json_u64 (&j, s->disk_used);
-            json_key (&j, "disk_total"); json_u64 (&j, s->disk_total);
-            json_key (&j, "net_rx");     json_u64 (&j, s->m.net_rx);
-            json_key (&j, "net_tx");     json_u64 (&j, s->m.net_tx);
-            json_key (&j, "load1");      json_f64 (&j, s->m.load1);
-            json_key (&j, "procs");      json_u64 (&j, s->m.procs);
+            jw_key (&j, "shed");       jw_str (&j, s->shed);
+            jw_key (&j, "node");       jw_str (&j, s->node);
+            jw_key (&j, "age_ms");     jw_u64 (&j, s_age_ms (s));
+            jw_key (&j, "cpu_pct");    jw_f64 (&j, s->m.cpu_pct);
+            jw_key (&j, "mem_used");   jw_u64 (&j, s->m.mem_used);
+            jw_key (&j, "mem_total");  jw_u64 (&j, s->m.mem_total);
+            jw_key (&j, "disk_used");  jw_u64 (&j, s->disk_used);
+            jw_key (&j, "disk_total"); jw_u64 (&j, s->disk_total);
+            jw_key (&j, "net_rx");     jw_u64 (&j, s->m.net_rx);
+            jw_key (&j, "net_tx");     jw_u64 (&j, s->m.net_tx);
+            jw_key (&j, "load1");      jw_f64 (&j, s->m.load1);
+            jw_key (&j, "procs");      jw_u64 (&j, s->m.procs);
             /* clang-format on */
-            json_obj_end (&j);
+            jw_obj_end (&j);
         }
-        json_arr_end (&j);
-        json_end (&j);
+        jw_arr_end (&j);
+        jw_end (&j);
         free (rows);
         return;
     }
@@ -366,13 +366,14 @@ ctl_top (ctl_t *ctl, int argc, char **argv)
         if (!strcmp (argv[i], "--once"))
             once = true;
         else if (!strcmp (argv[i], "--interval") && i + 1 < argc) {
-            char *end;
-            interval = strtod (argv[++i], &end);
-            if (*end || interval < 0.1 || interval > 3600)
-                return ctl_fail ("--interval expects seconds (0.1-3600), got '%s'", argv[i]);
+            /* "500ms", "5s"; a bare number is seconds, as it always was */
+            uint64_t ms;
+            if (ctl_duration_arg ("--interval", argv[++i], 1000, 100, 3600000, &ms))
+                return 1;
+            interval = (double) ms / 1000.0;
         }
         else
-            return ctl_fail ("usage: top [--once] [--interval S] [--json]");
+            return ctl_fail ("usage: top [--once] [--interval DURATION] [--json]");
     }
     bus_client_t *client = ctl_bus_connect (ctl);
     if (!client)

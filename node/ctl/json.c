@@ -1,10 +1,14 @@
 /* json.c - see json.h. */
 #include "node/ctl/json.h"
 
+#include "common/json_text.h"
+
+#include <jansson.h>
 #include <math.h>
+#include <string.h>
 
 void
-json_init (json_t *j, FILE *out)
+jw_init (jw_t *j, FILE *out)
 {
     j->out = out;
     j->depth = 0;
@@ -14,7 +18,7 @@ json_init (json_t *j, FILE *out)
 
 /* Emit the separator a new value needs at the current position. */
 static void
-s_value_start (json_t *j)
+s_value_start (jw_t *j)
 {
     if (j->after_key) {
         j->after_key = false;
@@ -26,17 +30,17 @@ s_value_start (json_t *j)
 }
 
 static void
-s_open (json_t *j, char c)
+s_open (jw_t *j, char c)
 {
     s_value_start (j);
     fputc (c, j->out);
-    if (j->depth < JSON_DEPTH_MAX - 1)
+    if (j->depth < JW_DEPTH_MAX - 1)
         j->depth++;
     j->need_comma[j->depth] = false;
 }
 
 static void
-s_close (json_t *j, char c)
+s_close (jw_t *j, char c)
 {
     if (j->depth > 0)
         j->depth--;
@@ -44,89 +48,75 @@ s_close (json_t *j, char c)
 }
 
 void
-json_obj_begin (json_t *j)
+jw_obj_begin (jw_t *j)
 {
     s_open (j, '{');
 }
 void
-json_obj_end (json_t *j)
+jw_obj_end (jw_t *j)
 {
     s_close (j, '}');
 }
 void
-json_arr_begin (json_t *j)
+jw_arr_begin (jw_t *j)
 {
     s_open (j, '[');
 }
 void
-json_arr_end (json_t *j)
+jw_arr_end (jw_t *j)
 {
     s_close (j, ']');
 }
 
+/* A string literal, quotes included, written by jansson. */
 static void
-s_escaped (FILE *out, const char *s)
+s_string (FILE *out, const char *s, size_t len)
 {
-    fputc ('"', out);
-    for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
-        switch (*p) {
-        case '"':
-            fputs ("\\\"", out);
-            break;
-        case '\\':
-            fputs ("\\\\", out);
-            break;
-        case '\n':
-            fputs ("\\n", out);
-            break;
-        case '\r':
-            fputs ("\\r", out);
-            break;
-        case '\t':
-            fputs ("\\t", out);
-            break;
-        default:
-            if (*p < 0x20)
-                fprintf (out, "\\u%04x", *p);
-            else
-                fputc (*p, out);
-        }
-    }
-    fputc ('"', out);
+    json_t *v = json_text_n (s, len);
+    /* Only out of memory leaves nothing to write: keep the document valid. */
+    if (!v || json_dumpf (v, out, JSON_ENCODE_ANY) != 0)
+        fputs ("\"\"", out);
+    json_decref (v);
 }
 
 void
-json_key (json_t *j, const char *key)
+jw_key (jw_t *j, const char *key)
 {
     s_value_start (j);
-    s_escaped (j->out, key);
+    s_string (j->out, key, key ? strlen (key) : 0);
     fputc (':', j->out);
     j->after_key = true;
 }
 
 void
-json_str (json_t *j, const char *value)
+jw_strn (jw_t *j, const char *value, size_t len)
 {
     s_value_start (j);
-    s_escaped (j->out, value ? value : "");
+    s_string (j->out, value, value ? len : 0);
 }
 
 void
-json_u64 (json_t *j, uint64_t value)
+jw_str (jw_t *j, const char *value)
+{
+    jw_strn (j, value, value ? strlen (value) : 0);
+}
+
+void
+jw_u64 (jw_t *j, uint64_t value)
 {
     s_value_start (j);
     fprintf (j->out, "%llu", (unsigned long long) value);
 }
 
 void
-json_i64 (json_t *j, int64_t value)
+jw_i64 (jw_t *j, int64_t value)
 {
     s_value_start (j);
     fprintf (j->out, "%lld", (long long) value);
 }
 
 void
-json_f64 (json_t *j, double value)
+jw_f64 (jw_t *j, double value)
 {
     s_value_start (j);
     if (isfinite (value))
@@ -136,33 +126,33 @@ json_f64 (json_t *j, double value)
 }
 
 void
-json_bool (json_t *j, bool value)
+jw_bool (jw_t *j, bool value)
 {
     s_value_start (j);
     fputs (value ? "true" : "false", j->out);
 }
 
 void
-json_null (json_t *j)
+jw_null (jw_t *j)
 {
     s_value_start (j);
     fputs ("null", j->out);
 }
 
 void
-json_end (json_t *j)
+jw_end (jw_t *j)
 {
     fputc ('\n', j->out);
     fflush (j->out);
 }
 
 void
-json_tags (json_t *j, const wire_tags_t *tags)
+jw_tags (jw_t *j, const wire_tags_t *tags)
 {
-    json_obj_begin (j);
+    jw_obj_begin (j);
     for (size_t i = 0; i < tags->n; i++) {
-        json_key (j, tags->items[i].key);
-        json_str (j, tags->items[i].value);
+        jw_key (j, tags->items[i].key);
+        jw_str (j, tags->items[i].value);
     }
-    json_obj_end (j);
+    jw_obj_end (j);
 }

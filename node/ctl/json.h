@@ -1,8 +1,19 @@
 /*
- * json.h - a tiny streaming JSON writer for shedctl's --json output.
+ * json.h - the JSON writer behind shedctl's --json output and the event
+ * JSON of hooks and `shedctl events --json` (node/events/event_json.h).
  *
- * Commas and nesting are tracked here so command code reads as a list of
- * fields. Strings are escaped per RFC 8259 (control bytes as \u00XX).
+ * Streaming: command code reads as a list of fields, each document goes
+ * out as it is made (events and log lines are printed one per line as they
+ * arrive). Strings go through jansson (common/json_text.h): escaping per
+ * RFC 8259 and ill-formed UTF-8 from a shed replaced by U+FFFD, so the
+ * output is always valid JSON. Only the separators are kept here.
+ *
+ * Why not a json_t tree dumped with JSON_PRESERVE_ORDER: jansson integers
+ * are signed 64-bit (json_int_t), and some of our fields are full-range
+ * uint64 (an event's `boot` is a random 64-bit id); a tree would have to
+ * bend those. Numbers print as before: integers in full, reals as %.6g
+ * (non-finite as null), so the output stays byte for byte what scripts
+ * and tests already parse.
  */
 #ifndef SHED_JSON_H
 #define SHED_JSON_H
@@ -13,30 +24,32 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define JSON_DEPTH_MAX 16
+#define JW_DEPTH_MAX 16
 
 typedef struct {
     FILE *out;
     int depth;
-    bool need_comma[JSON_DEPTH_MAX];
+    bool need_comma[JW_DEPTH_MAX];
     bool after_key;
-} json_t;
+} jw_t;
 
-void json_init (json_t *j, FILE *out);
-void json_obj_begin (json_t *j);
-void json_obj_end (json_t *j);
-void json_arr_begin (json_t *j);
-void json_arr_end (json_t *j);
-void json_key (json_t *j, const char *key);
-void json_str (json_t *j, const char *value);
-void json_u64 (json_t *j, uint64_t value);
-void json_i64 (json_t *j, int64_t value);
-void json_f64 (json_t *j, double value);
-void json_bool (json_t *j, bool value);
-void json_null (json_t *j);
+void jw_init (jw_t *j, FILE *out);
+void jw_obj_begin (jw_t *j);
+void jw_obj_end (jw_t *j);
+void jw_arr_begin (jw_t *j);
+void jw_arr_end (jw_t *j);
+void jw_key (jw_t *j, const char *key);
+/* Any bytes: NULL is "", ill-formed UTF-8 becomes U+FFFD. */
+void jw_str (jw_t *j, const char *value);
+void jw_strn (jw_t *j, const char *value, size_t len);
+void jw_u64 (jw_t *j, uint64_t value);
+void jw_i64 (jw_t *j, int64_t value);
+void jw_f64 (jw_t *j, double value);
+void jw_bool (jw_t *j, bool value);
+void jw_null (jw_t *j);
 /* A wire tag map as an object {"key": "value", ...}. */
-void json_tags (json_t *j, const wire_tags_t *tags);
+void jw_tags (jw_t *j, const wire_tags_t *tags);
 /* Finish the document with a newline. */
-void json_end (json_t *j);
+void jw_end (jw_t *j);
 
 #endif

@@ -1,12 +1,14 @@
 /*
  * shedctl.c - the command-line client of shed-node.
  *
- *   shedctl [--node ENDPOINT] [--json] [--timeout MS] COMMAND [ARGS]
+ *   shedctl [--addr ENDPOINT] [--json] [--timeout DURATION] COMMAND [ARGS]
  *
  * Talks to the local node's API (ipc://<data_dir>/api.sock by default, or
- * $SHED_NODE). Tables for people, --json for scripts; on failure a one-line
- * reason on stderr and a non-zero exit.
+ * $SHED_ADDR; like consul's and nomad's -address / CONSUL_HTTP_ADDR).
+ * Tables for people, --json for scripts; on failure a one-line reason on
+ * stderr and a non-zero exit.
  */
+#include "common/duration.h"
 #include "common/version.h"
 #include "node/config.h"
 #include "node/ctl/ctl.h"
@@ -45,13 +47,16 @@ static const ctl_cmd_t s_commands[] = {
     { "network", ctl_network,
       "network | network attach|detach SHED  overlay: blocks, peers, sessions; address a shed" },
     { "events", ctl_events,
-      "events [--snapshot] [--count N] [--timeout S] [PREFIX...]  follow the cluster's events" },
+      "events [--snapshot] [--count N] [--timeout DURATION] [PREFIX...]  follow the cluster's\n"
+      "    events" },
     { "agents", ctl_agents, "agents [SHED]          agent channels of this node's sheds" },
-    { "top", ctl_top,       "top [--once] [--interval S]  every shed in the cluster by CPU, refreshed" },
+    { "top", ctl_top,       "top [--once] [--interval DURATION]  every shed in the cluster by CPU,\n"
+      "    refreshed (default every 2s)" },
     { "logs", ctl_logs,
       "logs NAME [--follow] [--stream S] [--tail N]  a shed's recent log lines (then live)" },
     { "provision", ctl_provision,
-      "provision NAME --step CMD... [--file F] [--user U] [--keep-going] [--timeout-run S]\n"
+      "provision NAME --step CMD... [--file F] [--user U] [--keep-going]\n"
+      "    [--timeout-run DURATION]\n"
       "    run steps in the shed's agent, stream their output, print the results" },
     { "services", ctl_services,
       "services [--all] | show NAME | register NAME --port P [...] | deregister NAME|ID |\n"
@@ -59,7 +64,9 @@ static const ctl_cmd_t s_commands[] = {
     { "create", ctl_create,
       "create NAME [--cpus N] [--memory SIZE] [--disk SIZE] [--gpus N] [--node NODE]\n"
       "    [--constraint K=V|K>=N|K!=V]... [--strategy binpack|spread] [--tag k=v]...\n"
-      "    [--image I] [--from-snapshot S] [--request-id ID]  create a shed somewhere with room" },
+      "    [--image I] [--from-snapshot S] [--request-id ID] [--wait DURATION] [--quiet]\n"
+      "    create a shed somewhere with room (--node: on that node), printing its phases\n"
+      "    on stderr as they happen; then wait for its agent (--wait, default 10s)" },
     { "move", ctl_move,     "move SHED [--to NODE]  move a shed to another node (placement picks\n"
       "                       one without --to), keeping its name, address and data" },
     { "snapshot", ctl_snapshot,
@@ -83,18 +90,22 @@ static void
 s_usage (FILE *out)
 {
     fprintf (out,
-             "usage: shedctl [--node ENDPOINT] [--json] [--timeout MS] COMMAND [ARGS]\n"
-             "  --node ENDPOINT   node API (default $SHED_NODE or ipc://%s/api.sock)\n"
+             "usage: shedctl [--addr ENDPOINT] [--json] [--timeout DURATION] COMMAND [ARGS]\n"
+             "  --addr ENDPOINT   the node's API: ipc:///PATH or a socket PATH (default\n"
+             "                    $SHED_ADDR, else ipc://%s/api.sock)\n"
              "  --json            machine-readable output\n"
-             "  --timeout MS      how long to wait for the node (default %d); create, start,\n"
-             "                    stop and delete give it to the node as their deadline\n"
-             "                    (defaults 30000 for create, 10000 for the others)\n"
+             "  --timeout DURATION  how long to wait for the node (default %ds); create,\n"
+             "                    start, stop and delete give it to the node as their\n"
+             "                    deadline (defaults 30s for create, 10s for the others)\n"
+             "  DURATION          a number with a unit: 500ms, 5s, 2m, 1h, 1m30s (a bare\n"
+             "                    number keeps the flag's old unit: ms for --timeout,\n"
+             "                    seconds for the command flags)\n"
              "  --events tcp://HOST:PORT --server-key KEY --identity DIR\n"
              "                    events, top and status SHED from another host: the node's\n"
              "                    remote consumer endpoint (events.consumer_listen), its public\n"
              "                    key (shedctl status) and our identity (keygen --identity)\n"
              "commands:\n",
-             SHED_DEFAULT_DATADIR, SHED_API_DEFAULT_TIMEOUT_MS);
+             SHED_DEFAULT_DATADIR, SHED_API_DEFAULT_TIMEOUT_MS / 1000);
     for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++)
         fprintf (out, "  %s\n", s_commands[i].usage);
 }
@@ -157,21 +168,21 @@ ctl_print_ok (ctl_t *ctl, const char *key, const char *value, const char *messag
         printf ("%s\n", message);
         return;
     }
-    json_t j;
-    json_init (&j, stdout);
-    json_obj_begin (&j);
+    jw_t j;
+    jw_init (&j, stdout);
+    jw_obj_begin (&j);
     if (key) {
-        json_key (&j, key);
-        json_str (&j, value);
+        jw_key (&j, key);
+        jw_str (&j, value);
     }
     else {
-        json_key (&j, "ok");
-        json_bool (&j, true);
+        jw_key (&j, "ok");
+        jw_bool (&j, true);
     }
-    json_key (&j, "message");
-    json_str (&j, message);
-    json_obj_end (&j);
-    json_end (&j);
+    jw_key (&j, "message");
+    jw_str (&j, message);
+    jw_obj_end (&j);
+    jw_end (&j);
 }
 
 int
@@ -222,6 +233,16 @@ ctl_request_id (char *out, size_t size)
     snprintf (out, size, "req-%08x%08x", randombytes_random (), randombytes_random ());
 }
 
+int
+ctl_duration_arg (const char *flag, const char *value, uint64_t bare_ms, uint64_t min_ms,
+                  uint64_t max_ms, uint64_t *ms)
+{
+    char why[256];
+    if (shed_duration_parse_range (value, bare_ms, min_ms, max_ms, ms, why, sizeof why) != 0)
+        return ctl_fail ("%s: %s", flag, why);
+    return 0;
+}
+
 void
 ctl_format_duration (uint64_t ms, char *out, size_t len)
 {
@@ -252,18 +273,54 @@ ctl_format_size (uint64_t bytes, char *out, size_t len)
     snprintf (out, len, u ? "%.1f%c" : "%.0f%c", v, units[u]);
 }
 
+/* The API endpoint from --addr or $SHED_ADDR: an endpoint as ZeroMQ
+ * spells it, or a socket path (what an operator sees in data_dir), made
+ * ipc://PATH. NULL with the reason printed when it is neither. */
+static const char *
+s_endpoint (const char *what, const char *value, char *buf, size_t size)
+{
+    if (value[0] == '/' || (value[0] == '.' && value[1] == '/')) {
+        if ((size_t) snprintf (buf, size, "ipc://%s", value) >= size) {
+            ctl_fail ("%s: path too long: '%.60s...'", what, value);
+            return NULL;
+        }
+        return buf;
+    }
+    if (!strstr (value, "://")) {
+        ctl_fail ("%s: expected ipc:///PATH or a socket path, got '%s'", what, value);
+        return NULL;
+    }
+    return value;
+}
+
 int
 main (int argc, char **argv)
 {
-    static char default_endpoint[SHED_ENDPOINT_MAX];
+    static char default_endpoint[SHED_ENDPOINT_MAX], env_endpoint[SHED_ENDPOINT_MAX],
+        opt_endpoint[SHED_ENDPOINT_MAX];
     snprintf (default_endpoint, sizeof default_endpoint, "ipc://%s/api.sock", SHED_DEFAULT_DATADIR);
-    ctl_t ctl = { .endpoint = getenv ("SHED_NODE"),
+    ctl_t ctl = { .endpoint = default_endpoint,
                   .json = false,
                   .timeout_ms = SHED_API_DEFAULT_TIMEOUT_MS };
-    if (!ctl.endpoint || !*ctl.endpoint)
-        ctl.endpoint = default_endpoint;
+    const char *env = getenv ("SHED_ADDR");
+    if (env && *env) {
+        if (!(ctl.endpoint = s_endpoint ("SHED_ADDR", env, env_endpoint, sizeof env_endpoint)))
+            return 1;
+    }
+    else if ((env = getenv ("SHED_NODE")) && (strstr (env, "://") || env[0] == '/')) {
+        /* The old name, still honoured when it holds an endpoint. Not when
+         * it holds a node name: hooks run with SHED_NODE=<node name>
+         * (docs/events.md), and a shedctl they start must not take it for
+         * an endpoint. */
+        fprintf (stderr, "shedctl: SHED_NODE is deprecated: use SHED_ADDR\n");
+        if (!(ctl.endpoint = s_endpoint ("SHED_NODE", env, env_endpoint, sizeof env_endpoint)))
+            return 1;
+    }
 
     static const struct option options[] = {
+        { "addr", required_argument, NULL, 'a' },
+        /* The old spelling, before the command word only (where it cannot
+         * be create's --node NODE, the placement pin), with a warning. */
         { "node", required_argument, NULL, 'n' },
         { "json", no_argument, NULL, 'j' },
         { "timeout", required_argument, NULL, 't' },
@@ -277,10 +334,16 @@ main (int argc, char **argv)
     int opt;
     opterr = 0;
     /* '+' stops at the first non-option: the rest belongs to the command. */
-    while ((opt = getopt_long (argc, argv, "+n:jt:Vhe:k:i:", options, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, "+a:n:jt:Vhe:k:i:", options, NULL)) != -1) {
         switch (opt) {
         case 'n':
-            ctl.endpoint = optarg;
+            fprintf (stderr, "shedctl: --node ENDPOINT before the command is deprecated: use "
+                             "--addr ENDPOINT (create --node NODE still places a shed)\n");
+            /* fall through */
+        case 'a':
+            if (!(ctl.endpoint = s_endpoint (opt == 'a' ? "--addr" : "--node", optarg, opt_endpoint,
+                                             sizeof opt_endpoint)))
+                return 1;
             break;
         case 'j':
             ctl.json = true;
@@ -295,11 +358,11 @@ main (int argc, char **argv)
             ctl.identity_dir = optarg;
             break;
         case 't': {
-            char *end;
-            long v = strtol (optarg, &end, 10);
-            if (*end || v <= 0 || v > 3600000)
-                return ctl_fail ("--timeout expects milliseconds, got '%s'", optarg);
-            ctl.timeout_ms = (int) v;
+            /* "30s", "2m"; a bare number is milliseconds, as it always was */
+            uint64_t ms;
+            if (ctl_duration_arg ("--timeout", optarg, 1, 1, 3600000, &ms))
+                return 1;
+            ctl.timeout_ms = (int) ms;
             ctl.timeout_set = true;
             break;
         }

@@ -39,7 +39,6 @@ typedef struct {
     char agent_path[DRIVER_PATH_MAX];
     char agent_config[PATH_MAX];
     char mkfs_path[DRIVER_PATH_MAX];
-    char tc_path[DRIVER_PATH_MAX];
     char default_image[DRIVER_PATH_MAX];
     char cgroup_parent[DRIVER_NAME_MAX + 1];
     uint64_t default_disk_mb;
@@ -73,7 +72,6 @@ s_netcfg (const s_ctr_t *self, shednet_config_t *cfg)
     cfg->node = self->node;
     cfg->netns_dir = self->netns_dir;
     cfg->bridge = self->bridge;
-    cfg->tc_path = self->tc_path;
     cfg->mtu = self->mtu;
     cfg->unprivileged_ports = true;
 }
@@ -750,12 +748,10 @@ driver_container_new (const driver_container_config_t *config, driver_error_t *e
     S_SET (node, config->node_name, "node");
     S_SET (netns_dir, config->netns_dir, "/run/netns");
     S_SET (bridge, config->bridge, "");
-    S_SET (agent_path, config->agent_path, "/usr/local/bin/shed-agent");
+    S_SET (agent_path, config->agent_path, DRIVER_AGENT_DEFAULT_PATH);
     S_SET (agent_config, config->agent_config, "");
     S_SET (mkfs_path, config->mkfs_path,
            access ("/usr/sbin/mkfs.ext4", X_OK) == 0 ? "/usr/sbin/mkfs.ext4" : "/sbin/mkfs.ext4");
-    S_SET (tc_path, config->tc_path,
-           access ("/usr/sbin/tc", X_OK) == 0 ? "/usr/sbin/tc" : "/sbin/tc");
     S_SET (default_image, config->default_image, "");
     S_SET (cgroup_parent, config->cgroup_parent, "shed");
 #undef S_SET

@@ -14,7 +14,7 @@
  *   security    default capabilities, noNewPrivileges, seccomp deny list
  *               (oci_seccomp.c), masked and read-only /proc and /sys paths
  *   limits      linux.resources (the runtime owns the shed's cgroup
- *               <cgroup_parent>/NAME on v1 and v2); network rate by tc
+ *               <cgroup_parent>/NAME on v1 and v2); network rate by tbf (tc.c)
  *   machine     /etc/hosts, /etc/hostname, /etc/resolv.conf (nameserver =
  *               the gateway, where the node answers *.shed) bound from
  *               DIR/etc; the shed may edit them
@@ -51,12 +51,11 @@ typedef struct {
     const char *cgroup_root;   /* default /sys/fs/cgroup (usage, version) */
     const char *cgroup_parent; /* default "shed" */
     const char *bridge;
-    const char *agent_path;   /* static shed-agent; default /usr/local/bin/shed-agent */
-    const char *agent_config; /* agent YAML copied into each new shed */
-    const char *runtime;      /* runc/crun path; NULL = look in the usual places */
-    const char *runtime_root; /* the runtime's state dir; default /run/shed-runc */
-    const char *mkfs_path;    /* default /sbin/mkfs.ext4 */
-    const char *tc_path;
+    const char *agent_path;    /* static shed-agent; default /usr/local/bin/shed-agent */
+    const char *agent_config;  /* agent YAML copied into each new shed */
+    const char *runtime;       /* runc/crun path; NULL = look in the usual places */
+    const char *runtime_root;  /* the runtime's state dir; default /run/shed-runc */
+    const char *mkfs_path;     /* default /sbin/mkfs.ext4 */
     const char *default_image; /* when a spec names none; NULL = required */
     uint64_t default_disk_mb;  /* when a spec has none; default 10240 */
     uint32_t id_base;          /* first host id of slot 0; default 0x70000000 */

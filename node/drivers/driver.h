@@ -43,10 +43,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DRIVER_NAME_MAX   63 /* shed names (placement.h's rule) */
-#define DRIVER_PATH_MAX   256
-#define DRIVER_MSG_MAX    256
-#define DRIVER_IFNAME_MAX 15 /* Linux IFNAMSIZ - 1 */
+#define DRIVER_NAME_MAX           63 /* shed names (placement.h's rule) */
+#define DRIVER_PATH_MAX           256
+#define DRIVER_MSG_MAX            256
+#define DRIVER_IFNAME_MAX         15 /* Linux IFNAMSIZ - 1 */
+/* The agent binary the netns and container drivers run when the config
+ * names none (driver.agent_path). */
+#define DRIVER_AGENT_DEFAULT_PATH "/usr/local/bin/shed-agent"
 
 typedef enum {
     DRIVER_OK = 0,

@@ -1,5 +1,5 @@
 /*
- * drv_exec.h - run a helper program (tc, mkfs.ext4) from the threaded
+ * drv_exec.h - run a helper program (mkfs.ext4) from the threaded
  * daemon: fork + execv with an argument array (never a shell), stdin from
  * /dev/null, stdout and stderr captured. Everything the child does after
  * fork is async-signal-safe.

@@ -332,8 +332,10 @@ s_status (void *impl, const char *name, driver_status_t *out, driver_error_t *er
         snprintf (out->detail, sizeof out->detail, "%s", api_err.message);
         return 0;
     }
-    char state[32] = "";
-    json_get_str (r.body, r.len, "state", state, sizeof state);
+    char state[32] = "", why[128] = "";
+    json_t *doc = json_read (r.body, r.len, why, sizeof why);
+    json_read_str (doc, "state", state, sizeof state);
+    json_decref (doc);
     http_reply_free (&r);
     if (strcmp (state, "Running") == 0)
         out->state = DRIVER_ST_RUNNING;
@@ -341,7 +343,10 @@ s_status (void *impl, const char *name, driver_status_t *out, driver_error_t *er
         out->state = DRIVER_ST_STARTING;
     else {
         out->state = DRIVER_ST_ERROR;
-        snprintf (out->detail, sizeof out->detail, "vm: %s", state[0] ? state : "unknown");
+        snprintf (out->detail, sizeof out->detail, "vm: %s",
+                  state[0] ? state
+                  : why[0] ? why
+                           : "unknown");
     }
     return 0;
 }

@@ -39,9 +39,11 @@ fc_api (const fc_t *self, const char *sock, const char *name, const char *method
         return rc;
     }
     if (r.status < 200 || r.status > 299) {
-        char fault[200] = "";
-        if (json_get_str (r.body, r.len, "fault_message", fault, sizeof fault) != 0)
+        char fault[200] = "", why[128];
+        json_t *doc = json_read (r.body, r.len, why, sizeof why);
+        if (json_read_str (doc, "fault_message", fault, sizeof fault) != 0)
             snprintf (fault, sizeof fault, "%.120s", r.body);
+        json_decref (doc);
         int rc =
             driver_fail (err, r.status == 400 ? DRIVER_ERR_INVALID : DRIVER_ERR_BACKEND,
                          "firecracker: %s: %s %s: %ld: %s", name, method, path, r.status, fault);

@@ -204,7 +204,10 @@ fc_snapshot (void *impl, const char *name, const char *path, driver_snap_mode_t 
          * stays paused so disk and memory agree. */
         http_reply_t r;
         if (fc_api (self, sock, name, "GET", "/", NULL, &r, err) == 0) {
-            json_get_str (r.body, r.len, "vmm_version", version, sizeof version);
+            char jwhy[128];
+            json_t *doc = json_read (r.body, r.len, jwhy, sizeof jwhy);
+            json_read_str (doc, "vmm_version", version, sizeof version);
+            json_decref (doc);
             http_reply_free (&r);
         }
         if ((rc = fc_api (self, sock, name, "PATCH", "/vm", "{\"state\":\"Paused\"}", NULL, err)))

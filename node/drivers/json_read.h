@@ -1,42 +1,46 @@
 /*
- * json_read.h - just enough JSON reading for the HTTP drivers: validate a
- * document and fetch values by dotted path ("error.code",
- * "machine-config.vcpu_count"), without building a tree.
+ * json_read.h - reading the JSON answers of the HTTP backends (Firecracker,
+ * Shed servers) with jansson, bounded, and quoting strings for the bodies
+ * we send them.
  *
- * Bounded: nesting deeper than JSON_READ_DEPTH is invalid; every read
- * checks the end pointer; strings are unescaped into caller buffers
- * (\uXXXX to UTF-8, surrogate pairs joined). Backends are lenient about
+ * A backend is a separate program we do not trust to be well-behaved: an
+ * answer is parsed once (json_read) with limits of its own on top of
+ * jansson's (JSON_READ_MAX bytes, JSON_READ_DEPTH levels, no duplicate
+ * keys, strict UTF-8), then values are fetched by dotted path
+ * ("error.code", "machine-config.vcpu_count"). Backends are lenient about
  * shapes, so callers try several paths.
  */
 #ifndef SHED_DRV_JSON_READ_H
 #define SHED_DRV_JSON_READ_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
-#define JSON_READ_DEPTH 32
+#define JSON_READ_DEPTH 32        /* nesting levels; deeper is refused */
+#define JSON_READ_MAX   (1 << 20) /* bytes; as HTTP_BODY_MAX (http.h) */
 
-/* true if text[0..len) is exactly one JSON value (whitespace around ok). */
-bool json_valid (const char *text, size_t len);
+/* text[0..len) as one JSON value (any type, whitespace around it).
+ * A new reference (caller json_decref()s), or NULL with a one-line reason
+ * in why: "empty answer", "answer of N bytes is over ...", "nested deeper
+ * than 32 levels", or jansson's "line L column C: ..." . */
+json_t *json_read (const char *text, size_t len, char *why, size_t why_size);
 
-/* The raw value at `path` ("" = the document); NULL if absent. */
-const char *json_find (const char *text, size_t len, const char *path, size_t *vlen);
+/* The value at `path` ("" = doc itself), borrowed from doc; NULL when doc
+ * is NULL or a step is not an object or has no such key. */
+const json_t *json_read_at (const json_t *doc, const char *path);
 
-/* String at path, unescaped into buf. 0, or -1 (absent, not a string,
- * too long). */
-int json_get_str (const char *text, size_t len, const char *path, char *buf, size_t size);
-/* Number at path. 0 or -1. */
-int json_get_num (const char *text, size_t len, const char *path, double *out);
+/* String at path into buf. 0, or -1 (absent, not a string, holds a NUL,
+ * or too long for buf). */
+int json_read_str (const json_t *doc, const char *path, char *buf, size_t size);
+/* Number (integer or real) at path. 0 or -1. */
+int json_read_num (const json_t *doc, const char *path, double *out);
 /* true/false at path. 0 or -1. */
-int json_get_bool (const char *text, size_t len, const char *path, bool *out);
+int json_read_bool (const json_t *doc, const char *path, bool *out);
 
-/* Call fn for each element of the array at path. Returns the count, or -1
- * when path is not an array. */
-typedef void (json_each_fn) (void *arg, const char *elem, size_t elem_len);
-int json_each (const char *text, size_t len, const char *path, json_each_fn *fn, void *arg);
-
-/* Write `value` as a JSON string literal (quotes included) into buf;
- * returns the length, or -1 if it does not fit. */
+/* `value` as a JSON string literal (quotes included) into buf, written by
+ * jansson, ill-formed UTF-8 replaced (common/json_text.h). Returns the
+ * length, or -1 if it does not fit. */
 int json_quote (const char *value, char *buf, size_t size);
 
 #endif

@@ -38,7 +38,6 @@ typedef struct {
     char netns_dir[DRIVER_PATH_MAX];
     char bridge[DRIVER_IFNAME_MAX + 1];
     char agent_path[DRIVER_PATH_MAX];
-    char tc_path[DRIVER_PATH_MAX];
     /* The cgroup hierarchy root, for the agent: see s_spawn. "" when too
      * long for the agent's flag (it then reports from /proc). */
     char cgroup_root[DRIVER_PATH_MAX];
@@ -62,7 +61,6 @@ s_netcfg (const s_netns_t *self, shednet_config_t *cfg)
     cfg->node = self->node;
     cfg->netns_dir = self->netns_dir;
     cfg->bridge = self->bridge;
-    cfg->tc_path = self->tc_path;
     cfg->mtu = self->mtu;
 }
 
@@ -583,11 +581,7 @@ driver_netns_new (const driver_netns_config_t *config, driver_error_t *err)
               config->netns_dir ? config->netns_dir : "/run/netns");
     snprintf (self->bridge, sizeof self->bridge, "%s", config->bridge ? config->bridge : "");
     snprintf (self->agent_path, sizeof self->agent_path, "%s",
-              config->agent_path ? config->agent_path : "/usr/local/bin/shed-agent");
-    const char *tc = config->tc_path;
-    if (!tc)
-        tc = access ("/usr/sbin/tc", X_OK) == 0 ? "/usr/sbin/tc" : "/sbin/tc";
-    snprintf (self->tc_path, sizeof self->tc_path, "%s", tc);
+              config->agent_path ? config->agent_path : DRIVER_AGENT_DEFAULT_PATH);
     /* The agent takes at most 255 bytes (AGENT_PATH_MAX) for its root. */
     const char *cg_root = config->cgroup_root ? config->cgroup_root : "/sys/fs/cgroup";
     if (strlen (cg_root) <= 255)

@@ -9,7 +9,7 @@
  *               (interface names are at most 15 bytes), attached to the bridge;
  *               the peer is created directly inside the namespace as eth0
  *   cgroup      <cgroup_root>[/<ctrl>]/<cgroup_parent>/NAME (v1 or v2)
- *   rate limit  tc tbf both ways when net_kbit is set (tc.h)
+ *   rate limit  tbf both ways when net_kbit is set (tc.h, libnl-route-3)
  *   processes   a new PID namespace whose PID 1 is `shed-agent --init
  *               --shed NAME --connect unix:SOCK --cgroup-root ROOT
  *               [--config DIR/agent.yaml]` (ROOT:
@@ -48,7 +48,6 @@ typedef struct {
     const char *bridge;        /* used when a spec names none */
     const char *agent_path;    /* used when a spec names none; default
                                    /usr/local/bin/shed-agent */
-    const char *tc_path;       /* default: /usr/sbin/tc or /sbin/tc */
     int stop_timeout_ms;       /* default 5000 */
     uint32_t mtu;              /* veth MTU when a spec has none; 0 = kernel default */
     const char *agent_config;  /* agent YAML copied to each new shed's dir (below) */

@@ -20,13 +20,15 @@ typedef struct {
 static int
 s_error (const char *what, const char *name, const http_reply_t *r, driver_error_t *err)
 {
-    char code[64] = "", message[160] = "";
-    if (json_get_str (r->body, r->len, "error.code", code, sizeof code) != 0)
-        json_get_str (r->body, r->len, "code", code, sizeof code);
-    if (json_get_str (r->body, r->len, "error.message", message, sizeof message) != 0
-        && json_get_str (r->body, r->len, "message", message, sizeof message) != 0
-        && json_get_str (r->body, r->len, "error", message, sizeof message) != 0)
+    char code[64] = "", message[160] = "", why[128];
+    json_t *doc = json_read (r->body, r->len, why, sizeof why);
+    if (json_read_str (doc, "error.code", code, sizeof code) != 0)
+        json_read_str (doc, "code", code, sizeof code);
+    if (json_read_str (doc, "error.message", message, sizeof message) != 0
+        && json_read_str (doc, "message", message, sizeof message) != 0
+        && json_read_str (doc, "error", message, sizeof message) != 0)
         snprintf (message, sizeof message, "%.120s", r->len && r->body[0] != '{' ? r->body : "");
+    json_decref (doc);
     int rc;
     if (strcmp (code, "SHED_ALREADY_EXISTS") == 0)
         rc = DRIVER_ERR_EXISTS;
@@ -131,10 +133,11 @@ s_status (void *impl, const char *name, driver_status_t *st, driver_error_t *err
         st->state = DRIVER_ST_ABSENT;
     if (rc)
         return rc;
-    char state[32] = "";
-    if (json_get_str (r.body, r.len, "status", state, sizeof state) != 0
-        && json_get_str (r.body, r.len, "state", state, sizeof state) != 0
-        && json_get_str (r.body, r.len, "shed.status", state, sizeof state) != 0)
+    char state[32] = "", why[128];
+    json_t *doc = json_read (r.body, r.len, why, sizeof why);
+    if (json_read_str (doc, "status", state, sizeof state) != 0
+        && json_read_str (doc, "state", state, sizeof state) != 0
+        && json_read_str (doc, "shed.status", state, sizeof state) != 0)
         snprintf (state, sizeof state, "unknown");
     if (strcasecmp (state, "running") == 0)
         st->state = DRIVER_ST_RUNNING;
@@ -142,30 +145,21 @@ s_status (void *impl, const char *name, driver_status_t *st, driver_error_t *err
         st->state = DRIVER_ST_STOPPED;
     else if (strcasecmp (state, "starting") == 0 || strcasecmp (state, "creating") == 0)
         st->state = DRIVER_ST_STARTING;
+    else if (!doc) {
+        st->state = DRIVER_ST_ERROR;
+        snprintf (st->detail, sizeof st->detail, "shed-server answered %s", why);
+    }
     else {
         st->state = DRIVER_ST_ERROR;
         snprintf (st->detail, sizeof st->detail, "shed-server reports '%s'", state);
     }
-    json_get_str (r.body, r.len, "ip", st->ip, sizeof st->ip);
+    json_read_str (doc, "ip", st->ip, sizeof st->ip);
     double pid;
-    if (json_get_num (r.body, r.len, "pid", &pid) == 0)
+    if (json_read_num (doc, "pid", &pid) == 0)
         st->pid = (int) pid;
+    json_decref (doc);
     http_reply_free (&r);
     return 0;
-}
-
-typedef struct {
-    driver_list_fn *fn;
-    void *arg;
-} s_each_t;
-
-static void
-s_on_elem (void *arg, const char *elem, size_t len)
-{
-    s_each_t *each = (s_each_t *) arg;
-    char name[DRIVER_NAME_MAX + 1];
-    if (json_get_str (elem, len, "name", name, sizeof name) == 0)
-        each->fn (each->arg, name);
 }
 
 static int
@@ -175,10 +169,25 @@ s_list (void *impl, driver_list_fn *fn, void *arg, driver_error_t *err)
     int rc = s_call ((s_server_t *) impl, "GET", "/api/sheds", NULL, "list", "sheds", &r, err);
     if (rc)
         return rc;
-    s_each_t each = { fn, arg };
-    if (json_each (r.body, r.len, "", s_on_elem, &each) < 0
-        && json_each (r.body, r.len, "sheds", s_on_elem, &each) < 0)
+    /* A bare array, or {"sheds": [...]}; elements without a name skipped. */
+    char why[128];
+    json_t *doc = json_read (r.body, r.len, why, sizeof why);
+    const json_t *list = json_is_array (doc) ? doc : json_read_at (doc, "sheds");
+    if (!doc)
+        rc = driver_fail (err, DRIVER_ERR_BACKEND, "shed-server: list: %s", why);
+    else if (!json_is_array (list))
         rc = driver_fail (err, DRIVER_ERR_BACKEND, "shed-server: list: unexpected answer");
+    else {
+        size_t i;
+        const json_t *elem;
+        json_array_foreach (list, i, elem)
+        {
+            char name[DRIVER_NAME_MAX + 1];
+            if (json_read_str (elem, "name", name, sizeof name) == 0)
+                fn (arg, name);
+        }
+    }
+    json_decref (doc);
     http_reply_free (&r);
     return rc;
 }
@@ -237,8 +246,11 @@ driver_shed_server_info (const driver_shed_server_config_t *config, char *versio
     int rc = s_call (&self, "GET", "/api/info", NULL, "info", "", &r, err);
     if (rc)
         return rc;
-    if (json_get_str (r.body, r.len, "version", version, size) != 0 && size)
+    char why[128];
+    json_t *doc = json_read (r.body, r.len, why, sizeof why);
+    if (json_read_str (doc, "version", version, size) != 0 && size)
         version[0] = '\0';
+    json_decref (doc);
     http_reply_free (&r);
     return 0;
 }

@@ -48,8 +48,10 @@ s_fake (void *arg, const test_httpd_req_t *req, char *out, size_t size)
     if (strcmp (req->url, "/api/info") == 0)
         snprintf (out, size, "{\"version\":\"0.9.1\",\"backend\":\"firecracker\"}");
     else if (strcmp (req->url, "/api/sheds") == 0 && strcmp (req->method, "POST") == 0) {
-        size_t blen = strlen (req->body);
-        if (json_get_str (req->body, blen, "name", name, sizeof name) != 0) {
+        json_t *body = json_read (req->body, strlen (req->body), NULL, 0);
+        int bad = json_read_str (body, "name", name, sizeof name);
+        json_decref (body);
+        if (bad) {
             status = 400;
             snprintf (out, size,
                       "{\"error\":{\"code\":\"INVALID_REQUEST\",\"message\":\"name required\"}}");
@@ -149,18 +151,20 @@ test_shed_server (void **state)
     test_httpd_get (srv, 1, &req);
     assert_string_equal (req.method, "POST");
     assert_string_equal (req.url, "/api/sheds");
-    size_t blen = strlen (req.body);
     double num;
-    char text[128];
-    assert_true (json_valid (req.body, blen));
-    assert_int_equal (json_get_num (req.body, blen, "cpus", &num), 0);
+    char text[128], why[128];
+    json_t *body = json_read (req.body, strlen (req.body), why, sizeof why);
+    if (!body)
+        fail_msg ("create body: %s: %s", why, req.body);
+    assert_int_equal (json_read_num (body, "cpus", &num), 0);
     assert_float_equal (num, 2, 0); /* whole cpus, rounded up */
-    assert_int_equal (json_get_num (req.body, blen, "memory_mb", &num), 0);
+    assert_int_equal (json_read_num (body, "memory_mb", &num), 0);
     assert_float_equal (num, 2048, 0);
-    assert_int_equal (json_get_str (req.body, blen, "image", text, sizeof text), 0);
+    assert_int_equal (json_read_str (body, "image", text, sizeof text), 0);
     assert_string_equal (text, "ubuntu-24.04");
-    assert_int_equal (json_get_str (req.body, blen, "repo", text, sizeof text), 0);
+    assert_int_equal (json_read_str (body, "repo", text, sizeof text), 0);
     assert_string_equal (text, spec.repo); /* escaped and back */
+    json_decref (body);
 
     /* Shed's errors, mapped. */
     assert_int_equal (driver_create (d, &spec, &err), DRIVER_ERR_EXISTS);
@@ -214,42 +218,88 @@ test_shed_server (void **state)
 static void
 test_json_read (void **state)
 {
-    const char *doc = " {\"a\":{\"b\":[1,2,{\"c\":\"x\\u00e9\\ud83d\\ude00\"}],\"n\":-1.5e2},"
-                      "\"t\":true,\"s\":\"q\\\"\\n\"} ";
-    size_t len = strlen (doc);
-    assert_true (json_valid (doc, len));
+    (void) state;
+    const char *text = " {\"a\":{\"b\":[1,2,{\"c\":\"x\\u00e9\\ud83d\\ude00\"}],\"n\":-1.5e2},"
+                       "\"t\":true,\"s\":\"q\\\"\\n\",\"i\":42} ";
+    char why[128];
+    json_t *doc = json_read (text, strlen (text), why, sizeof why);
+    assert_non_null (doc);
     double n;
-    assert_int_equal (json_get_num (doc, len, "a.n", &n), 0);
+    assert_int_equal (json_read_num (doc, "a.n", &n), 0);
     assert_float_equal (n, -150, 0);
+    assert_int_equal (json_read_num (doc, "i", &n), 0);
+    assert_float_equal (n, 42, 0);
     bool b;
-    assert_int_equal (json_get_bool (doc, len, "t", &b), 0);
+    assert_int_equal (json_read_bool (doc, "t", &b), 0);
     assert_true (b);
+    assert_int_equal (json_read_bool (doc, "i", &b), -1);
     char s[32];
-    assert_int_equal (json_get_str (doc, len, "s", s, sizeof s), 0);
+    assert_int_equal (json_read_str (doc, "s", s, sizeof s), 0);
     assert_string_equal (s, "q\"\n");
-    assert_int_equal (json_get_str (doc, len, "a.n", s, sizeof s), -1);
-    assert_int_equal (json_get_str (doc, len, "missing", s, sizeof s), -1);
-    assert_int_equal (json_get_str (doc, len, "s", s, 3), -1); /* too long */
-    const char *bad[] = {
-        "",
-        "{",
-        "{\"a\":}",
-        "[1,]",
-        "\"\\x\"",
-        "01",
-        "{\"a\":1}x",
-        "\"\\ud800\"",
-        "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
-        "tru",
-        "\"a\nb\""
+    assert_int_equal (
+        json_read_str (json_array_get (json_read_at (doc, "a.b"), 2), "c", s, sizeof s), 0);
+    assert_string_equal (s, "x\xc3\xa9\xf0\x9f\x98\x80"); /* surrogate pair joined */
+    assert_int_equal (json_read_str (doc, "a.n", s, sizeof s), -1);
+    assert_int_equal (json_read_str (doc, "missing", s, sizeof s), -1);
+    assert_int_equal (json_read_str (doc, "a.b.c", s, sizeof s), -1); /* through an array */
+    assert_int_equal (json_read_str (doc, "s", s, 3), -1);            /* too long */
+    assert_ptr_equal (json_read_at (doc, ""), doc);
+    json_decref (doc);
+    assert_int_equal (json_read_str (NULL, "s", s, sizeof s), -1);
+
+    /* What is refused, each with its reason. */
+    static const struct {
+        const char *text;
+        const char *why;
+    } bad[] = {
+        { "", "empty answer" },
+        { "{", "line 1 column 1" },
+        { "{\"a\":}", "invalid JSON" },
+        { "[1,]", "invalid JSON" },
+        { "\"\\x\"", "invalid JSON" },
+        { "01", "invalid JSON" },
+        { "{\"a\":1}x", "end of file expected" },
+        { "\"\\ud800\"", "invalid JSON" },
+        { "tru", "invalid JSON" },
+        { "\"a\nb\"", "unexpected newline" },
+        { "{\"a\":1,\"a\":2}", "duplicate object key" },
+        { "\"\xff\"", "unable to decode byte" }, /* strict UTF-8 */
+        { "\"a\\u0000b\"", "is not allowed" },   /* a NUL would cut a C string */
+        { "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+          "nested deeper than 32 levels" },
     };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        if (json_valid (bad[i], strlen (bad[i])))
-            fail_msg ("'%s' should be invalid", bad[i]);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        why[0] = '\0';
+        json_t *v = json_read (bad[i].text, strlen (bad[i].text), why, sizeof why);
+        if (v)
+            fail_msg ("'%s' should be invalid", bad[i].text);
+        if (!strstr (why, bad[i].why))
+            fail_msg ("'%s': reason '%s', expected '%s'", bad[i].text, why, bad[i].why);
+    }
+    /* 32 levels are fine. */
+    const char *deep = "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]";
+    doc = json_read (deep, strlen (deep), why, sizeof why);
+    assert_non_null (doc);
+    json_decref (doc);
+    /* Over JSON_READ_MAX bytes: refused before parsing. */
+    size_t big = JSON_READ_MAX + 1;
+    char *huge = malloc (big);
+    assert_non_null (huge);
+    memset (huge, ' ', big);
+    huge[0] = '1';
+    assert_null (json_read (huge, big, why, sizeof why));
+    assert_non_null (strstr (why, "is over"));
+    free (huge);
+
     char q[64];
     assert_true (json_quote ("a\"b\\c\x01", q, sizeof q) > 0);
     assert_string_equal (q, "\"a\\\"b\\\\c\\u0001\"");
     assert_int_equal (json_quote ("long", q, 4), -1);
+    assert_int_equal (json_quote ("long", q, 6), -1); /* no room for the NUL */
+    assert_int_equal (json_quote ("long", q, 7), 6);
+    /* Bytes that are not UTF-8 go out repaired, never as they are. */
+    assert_true (json_quote ("x\xff", q, sizeof q) > 0);
+    assert_string_equal (q, "\"x\xef\xbf\xbd\"");
 }
 
 int

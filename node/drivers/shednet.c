@@ -206,8 +206,8 @@ shednet_link_setup (const shednet_config_t *cfg, const drv_state_t *st, const ch
         || (st->gateway[0] && nl_route_default (ns_fd, "eth0", st->gateway, why, sizeof why) != 0))
         rc = driver_fail (err, DRIVER_ERR_IO, "%s: %s: %s", cfg->comp, st->name, why);
     if (rc == 0 && st->net_kbit
-        && (tc_rate_limit (cfg->tc_path, -1, st->veth, st->net_kbit, why, sizeof why) != 0
-            || tc_rate_limit (cfg->tc_path, ns_fd, "eth0", st->net_kbit, why, sizeof why) != 0))
+        && (tc_rate_limit (-1, st->veth, st->net_kbit, why, sizeof why) != 0
+            || tc_rate_limit (ns_fd, "eth0", st->net_kbit, why, sizeof why) != 0))
         rc = driver_fail (err, DRIVER_ERR_IO, "%s: %s: %s", cfg->comp, st->name, why);
     if (rc == 0 && cfg->unprivileged_ports && s_sysctls (ns_fd) != 0)
         rc = driver_fail (err, DRIVER_ERR_IO, "%s: %s: cannot set the namespace's sysctls",

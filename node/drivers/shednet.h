@@ -30,7 +30,6 @@ typedef struct {
     const char *node;      /* node name: its anti-spoofing table (NULL: "node") */
     const char *netns_dir; /* where namespace files live */
     const char *bridge;    /* used when the state names none; may be "" */
-    const char *tc_path;   /* tc binary for rate limits */
     uint32_t mtu;          /* when the state has none; 0 = kernel default */
     /* Let unprivileged users in the namespace bind ports below 1024 and
      * open ICMP echo sockets (container sheds: their root is unprivileged

@@ -15,10 +15,10 @@
 
 /* The event as one JSON object: topic, origin, seq, tseq, boot, kind,
  * time_us, time, gap, payload. */
-void shed_event_json (json_t *j, const bus_event_t *ev);
+void shed_event_json (jw_t *j, const bus_event_t *ev);
 /* Only the payload, decoded by `kind` ("agent.*": agent_proto, "member" /
  * "record": evpay_proto), else {"size": N}. */
-void shed_event_json_payload (json_t *j, const char *kind, const uint8_t *payload, size_t size);
+void shed_event_json_payload (jw_t *j, const char *kind, const uint8_t *payload, size_t size);
 /* "start" "exit" "restart" "giveup" "step_done" for an agent process event. */
 const char *shed_event_proc_kind (uint64_t kind);
 

@@ -313,10 +313,10 @@ shed_hooks_dispatch (shed_hooks_t *self, const bus_event_t *ev)
             FILE *f = open_memstream (&json, &json_len);
             if (!f)
                 return queued;
-            json_t j;
-            json_init (&j, f);
+            jw_t j;
+            jw_init (&j, f);
             shed_event_json (&j, ev);
-            json_end (&j);
+            jw_end (&j);
             fclose (f);
         }
         s_job_t *job = calloc (1, sizeof *job);

@@ -3,6 +3,7 @@
 #include "node/images/image_meta.h"
 
 #include "common/fileutil.h"
+#include "crypto/digest.h"
 #include "common/log.h"
 #include "common/wire_gen.h"
 
@@ -12,7 +13,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -423,37 +423,12 @@ image_store_list (image_store_t *self, image_info_t **items, size_t *count, char
  */
 
 static int
-s_hash_fd (int fd, char hex[65], uint64_t *size, char *why, size_t why_size)
+s_hash_fd (int fd, char hex[SHED_SHA256_HEX + 1], uint64_t *size, char *why, size_t why_size)
 {
-    crypto_hash_sha256_state st;
-    crypto_hash_sha256_init (&st);
-    uint8_t *buf = malloc (1 << 20);
-    if (!buf) {
-        snprintf (why, why_size, "out of memory");
+    if (shed_sha256_fd (fd, hex, size) != 0) {
+        snprintf (why, why_size, "archive: %s", strerror (errno));
         return -1;
     }
-    uint64_t total = 0;
-    off_t off = 0;
-    for (;;) {
-        ssize_t n = pread (fd, buf, 1 << 20, off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            snprintf (why, why_size, "archive: %s", strerror (errno));
-            free (buf);
-            return -1;
-        }
-        if (n == 0)
-            break;
-        crypto_hash_sha256_update (&st, buf, (unsigned long long) n);
-        off += n;
-        total += (uint64_t) n;
-    }
-    free (buf);
-    uint8_t out[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256_final (&st, out);
-    sodium_bin2hex (hex, 65, out, sizeof out);
-    *size = total;
     return 0;
 }
 

@@ -3,6 +3,7 @@
 
 #include "cluster/records.h"
 #include "common/log.h"
+#include "crypto/digest.h"
 #include "node/images/image_store.h"
 
 #include <errno.h>
@@ -24,8 +25,8 @@ typedef struct {
     char path[PATH_MAX];
     int fd;
     uint64_t size, received;
-    crypto_hash_sha256_state hash;
-    int64_t touched_ms; /* monotonic */
+    shed_sha256_t *hash; /* of the bytes received, in order */
+    int64_t touched_ms;  /* monotonic */
 } s_upload_t;
 
 /* One import: built on the main thread, run by its worker, read back on
@@ -81,16 +82,8 @@ s_publish (shed_images_t *self, const image_info_t *info)
     snprintf (r->digest, sizeof r->digest, "%s", info->digest);
     r->size = info->archive_size;
     r->unpacked = info->unpacked_bytes;
-    uint8_t *buf = NULL;
-    size_t len = 0;
     char err[256] = "";
-    int rc = wire_encode (&rec_proto, &rec, &buf, &len);
-    if (rc != WIRE_OK)
-        snprintf (err, sizeof err, "%s", wire_strerror (rc));
-    else
-        rc = shed_nstate_put (self->state, REC_KIND_IMAGE, info->name, buf, len, err, sizeof err);
-    free (buf);
-    if (rc != 0)
+    if (shed_nstate_put_rec (self->state, REC_KIND_IMAGE, info->name, &rec, err, sizeof err) != 0)
         log_error (S_COMP, "cannot publish the image record|name=%s err=\"%s\"", info->name, err);
 }
 
@@ -159,6 +152,7 @@ s_upload_destroy (s_upload_t **self_p)
         close (u->fd);
     if (u->path[0])
         unlink (u->path);
+    shed_sha256_destroy (&u->hash);
     free (u);
     *self_p = NULL;
 }
@@ -227,6 +221,12 @@ s_on_begin (shed_api_call_t *call, const api_msg_t *req, void *arg)
     }
     s_upload_t *u = calloc (1, sizeof *u);
     assert (u);
+    u->fd = -1;
+    if (!(u->hash = shed_sha256_new ())) {
+        shed_api_reply_error (&call, API_ERR_INTERNAL, "out of memory");
+        s_upload_destroy (&u);
+        return;
+    }
     uint8_t raw[API_IMAGE_UPLOAD_MAX / 2];
     randombytes_buf (raw, sizeof raw);
     sodium_bin2hex (u->id, sizeof u->id, raw, sizeof raw);
@@ -241,7 +241,6 @@ s_on_begin (shed_api_call_t *call, const api_msg_t *req, void *arg)
     }
     u->size = r->size;
     u->touched_ms = zclock_mono ();
-    crypto_hash_sha256_init (&u->hash);
     zhashx_insert (self->uploads, u->id, u);
     log_info (S_COMP, "upload started|upload=%s name=%s size=%llu", u->id, u->name,
               (unsigned long long) u->size);
@@ -289,7 +288,7 @@ s_on_chunk (shed_api_call_t *call, const api_msg_t *req, void *arg)
         }
         done += (size_t) n;
     }
-    crypto_hash_sha256_update (&u->hash, r->data.data, r->data.len);
+    shed_sha256_update (u->hash, r->data.data, r->data.len);
     u->received += r->data.len;
     u->touched_ms = zclock_mono ();
     api_msg_t rep = { .hdr.type = API_IMAGE_UPLOAD_REP };
@@ -431,10 +430,8 @@ s_on_commit (shed_api_call_t *call, const api_msg_t *req, void *arg)
                               (unsigned long long) u->size);
         return;
     }
-    uint8_t sum[crypto_hash_sha256_BYTES];
-    char hex[IMAGE_DIGEST_HEX + 1];
-    crypto_hash_sha256_final (&u->hash, sum);
-    sodium_bin2hex (hex, sizeof hex, sum, sizeof sum);
+    char hex[SHED_SHA256_HEX + 1];
+    shed_sha256_final (u->hash, hex);
     if (strcmp (hex, r->sha256) != 0) {
         shed_api_reply_error (&call, API_ERR_INVALID,
                               "upload %s damaged: sha256 %.12s... here, %.12s... read by the "

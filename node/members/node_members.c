@@ -2,6 +2,7 @@
 #include "node/members/node_members.h"
 
 #include "cluster/membership.h"
+#include "common/ipaddr.h"
 #include "common/log.h"
 #include "node/members/node_tags.h"
 #include "node/netaddr.h"
@@ -255,15 +256,15 @@ s_api_join (shed_api_call_t *call, const api_msg_t *req, void *arg)
             != 0) {
             free (addrs);
             free (argv);
-            shed_api_reply_error (&call, API_ERR_INVALID, "bad seed address '%s' (HOST[:PORT])",
+            shed_api_reply_error (&call, API_ERR_INVALID,
+                                  "bad seed address '%s' (HOST[:PORT] or [IPv6]:PORT)",
                                   j->seeds.items[i].addr);
             return;
         }
-        snprintf (addrs[i], sizeof addrs[i], "%s:%u", host, port);
+        shed_hostport_join (addrs[i], sizeof addrs[i], host, port);
         argv[i] = addrs[i];
         if (used < sizeof seeds) {
-            int n =
-                snprintf (seeds + used, sizeof seeds - used, "%s%s:%u", i ? " " : "", host, port);
+            int n = snprintf (seeds + used, sizeof seeds - used, "%s%s", i ? " " : "", addrs[i]);
             used += n > 0 ? (size_t) n : 0;
         }
     }

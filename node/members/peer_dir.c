@@ -33,7 +33,10 @@ struct _peer_dir_t {
 int
 peer_endpoint (char *buf, size_t size, const char *addr, unsigned gossip_port, unsigned offset)
 {
-    int n = snprintf (buf, size, "tcp://%s:%u", addr, gossip_port + offset);
+    /* "tcp://[v6]:port" for IPv6: libzmq parses the brackets (and the
+     * sockets that use these set ZMQ_IPV6, cluster/zmq_limits.h). */
+    int n = strchr (addr, ':') ? snprintf (buf, size, "tcp://[%s]:%u", addr, gossip_port + offset)
+                               : snprintf (buf, size, "tcp://%s:%u", addr, gossip_port + offset);
     return n < 0 || (size_t) n >= size ? -1 : 0;
 }
 

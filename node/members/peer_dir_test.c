@@ -110,6 +110,15 @@ test_endpoints (void **unused)
     assert_int_equal (peer_endpoint (ep, sizeof ep, "0.0.0.0", 7946, PEER_PORT_BUS), 0);
     assert_string_equal (ep, "tcp://0.0.0.0:7948");
     assert_int_equal (peer_endpoint (ep, 8, "0.0.0.0", 7946, PEER_PORT_BUS), -1);
+    /* An IPv6 member: bracketed endpoints (libzmq's form), same ports. */
+    m = s_member ("b", 1, "fd00:5ed::9", 7946);
+    m.kind = SWIM_UPD_ALIVE;
+    peer_dir_member (dir, "update", &m);
+    assert_string_equal (peer_dir_lookup (dir, "b")->links, "tcp://[fd00:5ed::9]:7947");
+    assert_string_equal (peer_dir_lookup (dir, "b")->bus, "tcp://[fd00:5ed::9]:7948");
+    assert_string_equal (peer_dir_lookup (dir, "b")->rpc, "tcp://[fd00:5ed::9]:7949");
+    assert_int_equal (peer_endpoint (ep, sizeof ep, "::", 7946, PEER_PORT_LINKS), 0);
+    assert_string_equal (ep, "tcp://[::]:7947");
     peer_dir_destroy (&dir);
     assert_null (dir);
     peer_dir_destroy (&dir);

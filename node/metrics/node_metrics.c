@@ -30,12 +30,29 @@ struct _shed_metrics_t {
     char endpoint[64];
     shed_metrics_render_fn *render;
     void *arg;
+    shed_metrics_health_fn *health; /* NULL: healthy while the loop answers */
+    void *health_arg;
     int timeout_ms;
     atomic_bool stopping; /* set before MHD is stopped: waiters give up */
     char address[80];
 };
 
 /* ---- the loop's side: render on request ------------------------------------- */
+
+/* [identity][empty]["HEALTH"] -> [identity][empty]["OK" | "ERROR"][reason] */
+static void
+s_health (shed_metrics_t *self, zsock_t *sock, zframe_t **id, zframe_t **empty)
+{
+    char why[256] = "ok";
+    int rc = self->health ? self->health (why, sizeof why, self->health_arg) : 0;
+    zmsg_t *reply = zmsg_new ();
+    zmsg_append (reply, id);
+    zmsg_append (reply, empty);
+    zmsg_addstr (reply, rc == 0 ? "OK" : "ERROR");
+    zmsg_addstrf (reply, "%s\n", why);
+    zmsg_send (&reply, sock);
+    zmsg_destroy (&reply);
+}
 
 /* [identity][empty]["RENDER"] -> [identity][empty]["OK" | "ERROR"][text] */
 static int
@@ -48,10 +65,18 @@ s_on_render (zloop_t *loop, zsock_t *sock, void *arg)
         return 0;
     zframe_t *id = zmsg_pop (msg);
     zframe_t *empty = zmsg_pop (msg);
+    char *what = zmsg_popstr (msg);
     zmsg_destroy (&msg);
     if (!id || !empty) {
         zframe_destroy (&id);
         zframe_destroy (&empty);
+        zstr_free (&what);
+        return 0;
+    }
+    bool health = what && strcmp (what, "HEALTH") == 0;
+    zstr_free (&what);
+    if (health) {
+        s_health (self, sock, &id, &empty);
         return 0;
     }
     shed_prom_t *prom = shed_prom_new ();
@@ -75,10 +100,12 @@ s_on_render (zloop_t *loop, zsock_t *sock, void *arg)
 
 /* ---- the HTTP threads' side ------------------------------------------------- */
 
-/* Ask the loop for a render. 0 with a malloc'd NUL-terminated text in
- * *text (the caller frees), -1 on timeout, shutdown or failure. */
+/* Ask the loop for `what` (RENDER or HEALTH). 0 with a malloc'd
+ * NUL-terminated text in *text (the caller frees); 1 with the text when
+ * the loop answered ERROR (a health reason); -1 on timeout, shutdown or
+ * failure. */
 static int
-s_fetch (shed_metrics_t *self, char **text, size_t *len)
+s_fetch (shed_metrics_t *self, const char *what, char **text, size_t *len)
 {
     zsock_t *req = zsock_new_req (self->endpoint);
     if (!req)
@@ -87,7 +114,7 @@ s_fetch (shed_metrics_t *self, char **text, size_t *len)
     zsock_set_rcvtimeo (req, S_SLICE_MS);
     int rc = -1;
     zmsg_t *reply = NULL;
-    if (zstr_send (req, "RENDER") == 0) {
+    if (zstr_send (req, what) == 0) {
         for (int waited = 0; waited < self->timeout_ms && !atomic_load (&self->stopping);
              waited += S_SLICE_MS) {
             reply = zmsg_recv (req);
@@ -97,13 +124,18 @@ s_fetch (shed_metrics_t *self, char **text, size_t *len)
     }
     char *status = reply ? zmsg_popstr (reply) : NULL;
     zframe_t *body = reply ? zmsg_pop (reply) : NULL;
-    if (status && body && strcmp (status, "OK") == 0) {
+    if (status && body) {
         *len = zframe_size (body);
         *text = malloc (*len + 1);
         if (*text) {
             memcpy (*text, zframe_data (body), *len);
             (*text)[*len] = '\0';
-            rc = 0;
+            rc = strcmp (status, "OK") == 0 ? 0 : 1;
+            if (rc == 1 && strcmp (what, "RENDER") == 0) {
+                free (*text); /* a render that failed has no text worth sending */
+                *text = NULL;
+                rc = -1;
+            }
         }
     }
     zstr_free (&status);
@@ -158,17 +190,26 @@ s_on_http (void *cls, struct MHD_Connection *conn, const char *url, const char *
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (strcmp (url, "/metrics") != 0)
-        return s_respond_text (conn, MHD_HTTP_NOT_FOUND, "not found: try /metrics\n", NULL);
+    bool health = strcmp (url, "/health") == 0;
+    if (!health && strcmp (url, "/metrics") != 0)
+        return s_respond_text (conn, MHD_HTTP_NOT_FOUND, "not found: try /metrics or /health\n",
+                               NULL);
     if (strcmp (method, "GET") != 0 && strcmp (method, "HEAD") != 0)
         return s_respond_text (conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-                               "method not allowed: GET /metrics\n", "GET, HEAD");
+                               health ? "method not allowed: GET /health\n"
+                                      : "method not allowed: GET /metrics\n",
+                               "GET, HEAD");
     char *text = NULL;
     size_t len = 0;
-    if (s_fetch (self, &text, &len) != 0) {
+    int rc = s_fetch (self, health ? "HEALTH" : "RENDER", &text, &len);
+    if (health && rc >= 0)
+        return s_respond (conn, rc == 0 ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
+                          "text/plain; charset=utf-8", text, len, NULL);
+    if (rc != 0) {
         bool stopping = atomic_load (&self->stopping);
         if (!stopping)
-            log_warn (S_COMP, "render not answered in time: 503|timeout_ms=%d", self->timeout_ms);
+            log_warn (S_COMP, "loop did not answer in time: 503|path=%s timeout_ms=%d", url,
+                      self->timeout_ms);
         return s_respond_text (conn, MHD_HTTP_SERVICE_UNAVAILABLE,
                                stopping ? "the node is stopping\n"
                                         : "the node's main loop did not answer in time\n",
@@ -328,6 +369,14 @@ shed_metrics_destroy (shed_metrics_t **self_p)
     }
     free (self);
     *self_p = NULL;
+}
+
+void
+shed_metrics_set_health (shed_metrics_t *self, shed_metrics_health_fn *health, void *arg)
+{
+    assert (self);
+    self->health = health;
+    self->health_arg = arg;
 }
 
 const char *

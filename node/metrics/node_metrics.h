@@ -14,7 +14,11 @@
  * dropped by the ROUTER because its REQ is gone.
  *
  * Paths and methods: GET or HEAD /metrics -> 200, text/plain version
- * 0.0.4; any other path -> 404; another method on /metrics -> 405.
+ * 0.0.4; GET or HEAD /health -> 200 "ok ..." when the health function
+ * (run on the loop like a render) says the node is healthy, 503 with the
+ * reason when it says not or when the loop does not answer in time (a
+ * load balancer's check: docs/metrics.md, "/health"); any other path ->
+ * 404; another method on either -> 405.
  */
 #ifndef SHED_NODE_METRICS_H
 #define SHED_NODE_METRICS_H
@@ -33,6 +37,10 @@ typedef struct _shed_metrics_t shed_metrics_t;
  * scrape. */
 typedef void (shed_metrics_render_fn) (shed_prom_t *prom, void *arg);
 
+/* Is the node healthy? Called on the loop's thread for each GET /health.
+ * 0 healthy, -1 not; either way a one-line reason in why (the body). */
+typedef int (shed_metrics_health_fn) (char *why, size_t whylen, void *arg);
+
 /* Bind `listen_addr` ("IPv4:PORT" or "[IPv6]:PORT", port 0 = any), register the
  * render socket on `loop` and start serving. `loop` must outlive the
  * endpoint; render and arg are kept. timeout_ms <= 0 = the default. NULL
@@ -41,6 +49,10 @@ typedef void (shed_metrics_render_fn) (shed_prom_t *prom, void *arg);
 shed_metrics_t *shed_metrics_new (const char *listen_addr, zloop_t *loop,
                                   shed_metrics_render_fn *render, void *arg, int timeout_ms,
                                   char *err, size_t errlen);
+
+/* The health function (call on the loop's thread, before or while the
+ * loop runs). Without one, /health answers 200 whenever the loop does. */
+void shed_metrics_set_health (shed_metrics_t *self, shed_metrics_health_fn *health, void *arg);
 
 /* Stop serving (waits for the HTTP threads: at most ~100 ms for one that
  * waits on a render), then remove the render socket from the loop.

@@ -2,7 +2,7 @@
 #include "node/metrics/node_metrics_render.h"
 
 #include "bridges/bus.h"
-#include "cluster/zmq_limits.h"
+#include "node/metrics/proc_self.h"
 
 #include <czmq.h>
 #include <string.h>
@@ -20,8 +20,9 @@ typedef struct {
     const char *family;
     shed_prom_type_t type;
     const char *help;
-    const char *label, *value; /* NULL: the sample has no label */
-    const char *key;           /* the counter in the STATS line */
+    const char *label, *value;   /* NULL: the sample has no label */
+    const char *key;             /* the counter in the STATS line */
+    const char *label2, *value2; /* a second label (direction), or NULL */
 } s_row_t;
 
 static void
@@ -37,7 +38,9 @@ s_rows (shed_prom_t *prom, const s_row_t *rows, size_t n, const char *stats)
             shed_prom_family (prom, r->family, r->type, r->help);
         }
         uint64_t v = bus_stat (stats, r->key);
-        if (r->label)
+        if (r->label && r->label2)
+            shed_prom_u64 (prom, v, r->label, r->value, r->label2, r->value2, NULL);
+        else if (r->label)
             shed_prom_u64 (prom, v, r->label, r->value, NULL);
         else
             shed_prom_u64 (prom, v, NULL);
@@ -45,6 +48,11 @@ s_rows (shed_prom_t *prom, const s_row_t *rows, size_t n, const char *stats)
 }
 
 #define ROWS(prom, rows, stats) s_rows (prom, rows, sizeof rows / sizeof rows[0], stats)
+
+/* Most rows have one label: the second pair is left out of their
+ * initializers (it is NULL), which the tables below may do. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
 /* Membership: the actor's frames joined into a line (node_members.c). */
 /* clang-format off */
@@ -54,18 +62,21 @@ static const s_row_t s_members_rows[] = {
     { "shed_members", G, NULL, "status", "suspect", "suspect" },
     { "shed_members", G, NULL, "status", "failed", "failed" },
     { "shed_members", G, NULL, "status", "left", "left" },
-    { "shed_gossip_packets_total", C, "Sealed gossip datagrams (UDP) sent and received.",
-      "direction", "sent", "udp_sent" },
-    { "shed_gossip_packets_total", C, NULL, "direction", "received", "udp_received" },
-    { "shed_gossip_bytes_total", C, "Bytes of sealed gossip datagrams (UDP) sent and received.",
-      "direction", "sent", "udp_bytes_sent" },
-    { "shed_gossip_bytes_total", C, NULL, "direction", "received", "udp_bytes_received" },
-    { "shed_gossip_messages_sent_total", C, "SWIM messages sent, by type.",
-      "type", "ping", "pings_sent" },
-    { "shed_gossip_messages_sent_total", C, NULL, "type", "ack", "acks_sent" },
-    { "shed_gossip_messages_sent_total", C, NULL, "type", "nack", "nacks_sent" },
-    { "shed_gossip_messages_sent_total", C, NULL, "type", "ping_req", "ping_reqs_sent" },
-    { "shed_gossip_messages_sent_total", C, NULL, "type", "gossip", "gossip_sent" },
+    { "shed_gossip_packets_total", C, "Sealed gossip datagrams (UDP), tx sent and rx received.",
+      "direction", "tx", "udp_sent" },
+    { "shed_gossip_packets_total", C, NULL, "direction", "rx", "udp_received" },
+    { "shed_gossip_bytes_total", C, "Bytes of sealed gossip datagrams (UDP), tx sent and rx "
+      "received.", "direction", "tx", "udp_bytes_sent" },
+    { "shed_gossip_bytes_total", C, NULL, "direction", "rx", "udp_bytes_received" },
+    /* Only what is sent is counted by type: rx is always absent. */
+    { "shed_gossip_messages_total", C, "SWIM messages, by type (sent only: direction tx).",
+      "type", "ping", "pings_sent", "direction", "tx" },
+    { "shed_gossip_messages_total", C, NULL, "type", "ack", "acks_sent", "direction", "tx" },
+    { "shed_gossip_messages_total", C, NULL, "type", "nack", "nacks_sent", "direction", "tx" },
+    { "shed_gossip_messages_total", C, NULL, "type", "ping_req", "ping_reqs_sent", "direction",
+      "tx" },
+    { "shed_gossip_messages_total", C, NULL, "type", "gossip", "gossip_sent", "direction",
+      "tx" },
     { "shed_gossip_dropped_total", C,
       "Gossip input dropped, by reason (short, format, keyid and auth are dropped before "
       "parsing: wrong cluster key or garbage).", "reason", "short", "drop_short" },
@@ -92,6 +103,10 @@ static const s_row_t s_members_rows[] = {
       "reason", "source", "drop_conn_source" },
     { "shed_gossip_connections_dropped_total", C, NULL, "reason", "full", "drop_conn_full" },
     { "shed_gossip_connections_dropped_total", C, NULL, "reason", "preauth", "drop_preauth" },
+    { "shed_gossip_send_unreachable_total", C,
+      "Gossip sends skipped because the member's address is of a family this node's "
+      "sockets cannot reach (an IPv6 member seen by a node bound to IPv4).", NULL, NULL,
+      "send_unreachable" },
     { "shed_gossip_keyops_stale_total", C,
       "Key operations ignored because their epoch was not newer than the last applied "
       "(replayed or delayed).", NULL, NULL, "keyop_stale" },
@@ -129,12 +144,12 @@ static const s_row_t s_state_rows[] = {
       NULL, "rumors_sent" },
     { "shed_state_records", G, "Records held, every origin's.", NULL, NULL, "records" },
     { "shed_state_messages_total", C, "Anti-entropy messages, by type and direction.",
-      "type", "digest_sent", "digests_sent" },
-    { "shed_state_messages_total", C, NULL, "type", "digest_received", "digests_recv" },
-    { "shed_state_messages_total", C, NULL, "type", "delta_sent", "deltas_sent" },
-    { "shed_state_messages_total", C, NULL, "type", "delta_received", "deltas_recv" },
-    { "shed_state_messages_total", C, NULL, "type", "push_sent", "pushes_sent" },
-    { "shed_state_messages_total", C, NULL, "type", "push_received", "pushes_recv" },
+      "type", "digest", "digests_sent", "direction", "tx" },
+    { "shed_state_messages_total", C, NULL, "type", "digest", "digests_recv", "direction", "rx" },
+    { "shed_state_messages_total", C, NULL, "type", "delta", "deltas_sent", "direction", "tx" },
+    { "shed_state_messages_total", C, NULL, "type", "delta", "deltas_recv", "direction", "rx" },
+    { "shed_state_messages_total", C, NULL, "type", "push", "pushes_sent", "direction", "tx" },
+    { "shed_state_messages_total", C, NULL, "type", "push", "pushes_recv", "direction", "rx" },
     { "shed_state_applied_total", C, "Remote record versions applied.", NULL, NULL,
       "applied" },
     { "shed_state_refused_total", C, "Record versions not applied, by reason.",
@@ -180,11 +195,12 @@ static const s_row_t s_bus_rows[] = {
     { "shed_bus_subscriptions", G, NULL, "side", "consumer", "consumer_subs" },
     { "shed_bus_events_published_total", C, "Events of this node accepted for publishing.",
       NULL, NULL, "published" },
-    { "shed_bus_events_sent_total", C, "Events sent, to peers (origin) and local consumers.",
-      "to", "peers", "origin_sent" },
-    { "shed_bus_events_sent_total", C, NULL, "to", "consumers", "consumer_sent" },
-    { "shed_bus_events_received_total", C, "Events received from peers.", NULL, NULL,
-      "peer_recv" },
+    { "shed_bus_events_total", C, "Events sent (tx) to peers and to local consumers, and "
+      "received (rx) from peers; remote says which.", "direction", "tx", "origin_sent",
+      "remote", "peer" },
+    { "shed_bus_events_total", C, NULL, "direction", "tx", "consumer_sent", "remote",
+      "consumer" },
+    { "shed_bus_events_total", C, NULL, "direction", "rx", "peer_recv", "remote", "peer" },
     { "shed_bus_events_forwarded_total", C, "Peer events forwarded to local consumers.",
       NULL, NULL, "peer_forwarded" },
     { "shed_bus_events_refused_total", C, "Events refused, by reason.", "reason", "invalid",
@@ -196,8 +212,8 @@ static const s_row_t s_bus_rows[] = {
     { "shed_bus_events_skipped_total", C, "Origin events not sent (no subscriber).", NULL,
       NULL, "origin_skipped" },
     { "shed_bus_send_errors_total", C, "Sends that failed.", NULL, NULL, "send_errors" },
-    { "shed_bus_batches_total", C, "Event batches.", "direction", "sent", "batches_sent" },
-    { "shed_bus_batches_total", C, NULL, "direction", "received", "batches_recv" },
+    { "shed_bus_batches_total", C, "Event batches.", "direction", "tx", "batches_sent" },
+    { "shed_bus_batches_total", C, NULL, "direction", "rx", "batches_recv" },
     { "shed_bus_cache_events", G, "Events in the replay cache.", NULL, NULL, "cache" },
     { "shed_bus_cache_full_total", C, "Events not cached: their owner's budget or the cache "
       "was full.", NULL, NULL, "cache_full" },
@@ -246,11 +262,11 @@ static const s_row_t s_snaps_rows[] = {
     { "shed_snapshot_fetches_total", C, "Snapshot data brought here from another node, by "
       "result.", "result", "ok", "fetches_ok" },
     { "shed_snapshot_fetches_total", C, NULL, "result", "failed", "fetches_failed" },
-    { "shed_snapshot_transfer_bytes_total", C, "Snapshot bytes moved between nodes: fetched "
-      "here, served to peers, kept from a partial copy (resumed).", "direction", "fetched",
-      "fetched_bytes" },
-    { "shed_snapshot_transfer_bytes_total", C, NULL, "direction", "served", "served_bytes" },
-    { "shed_snapshot_transfer_bytes_total", C, NULL, "direction", "resumed", "resumed_bytes" },
+    { "shed_snapshot_transfer_bytes_total", C, "Snapshot bytes moved between nodes: rx "
+      "fetched here, tx served to peers.", "direction", "rx", "fetched_bytes" },
+    { "shed_snapshot_transfer_bytes_total", C, NULL, "direction", "tx", "served_bytes" },
+    { "shed_snapshot_resumed_bytes_total", C, "Snapshot bytes a fetch kept from a partial "
+      "copy instead of moving them again.", NULL, NULL, "resumed_bytes" },
     { "shed_snapshot_read_retries_total", C, "snap.read requests asked again (timeout, link).",
       NULL, NULL, "read_retries" },
     { "shed_snapshot_rpc_malformed_total", C, "Snapshot RPC requests that did not decode.",
@@ -264,12 +280,12 @@ static const s_row_t s_snaps_rows[] = {
 /* Node RPC: rpc_stats (cluster/rpc.h), through the scheduler. */
 /* clang-format off */
 static const s_row_t s_rpc_rows[] = {
-    { "shed_rpc_requests_total", C, "Node RPC requests.", "direction", "sent",
-      "requests_sent" },
-    { "shed_rpc_requests_total", C, NULL, "direction", "received", "requests_recv" },
-    { "shed_rpc_responses_total", C, "Node RPC responses.", "direction", "sent",
-      "responses_sent" },
-    { "shed_rpc_responses_total", C, NULL, "direction", "received", "responses_recv" },
+    { "shed_rpc_requests_total", C, "Node RPC requests, tx sent and rx received.", "direction",
+      "tx", "requests_sent" },
+    { "shed_rpc_requests_total", C, NULL, "direction", "rx", "requests_recv" },
+    { "shed_rpc_responses_total", C, "Node RPC responses, tx sent and rx received.",
+      "direction", "tx", "responses_sent" },
+    { "shed_rpc_responses_total", C, NULL, "direction", "rx", "responses_recv" },
     { "shed_rpc_failures_total", C, "Node RPC failures, by reason.", "reason", "timeout",
       "timeouts" },
     { "shed_rpc_failures_total", C, NULL, "reason", "no_peer", "no_peer" },
@@ -290,6 +306,8 @@ static const s_row_t s_rpc_rows[] = {
 };
 /* clang-format on */
 
+#pragma GCC diagnostic pop
+
 /* ---- the node itself ----------------------------------------------------------- */
 
 static void
@@ -300,11 +318,34 @@ s_node (shed_prom_t *prom, const shed_metrics_sources_t *src)
     shed_prom_u64 (prom, 1, "node", src->node, "version", src->version, NULL);
     shed_prom_family (prom, "shed_uptime_seconds", G, "Seconds since this shed-node started.");
     shed_prom_f64 (prom, (double) (zclock_mono () - src->started_mono_ms) / 1000.0, NULL);
-    int fds = shed_proc_fds ();
-    if (fds >= 0) {
-        shed_prom_family (prom, "shed_process_open_fds", G,
-                          "File descriptors this shed-node process has open.");
-        shed_prom_u64 (prom, (uint64_t) fds, NULL);
+}
+
+/* The standard process_* families (the names every Prometheus client
+ * library exports, so stock dashboards and alerts work): proc_self.h. */
+static void
+s_process (shed_prom_t *prom)
+{
+    shed_proc_self_t p;
+    if (shed_proc_self (&p) == 0) {
+        shed_prom_family (prom, "process_cpu_seconds_total", C,
+                          "Total user and system CPU time spent in seconds.");
+        shed_prom_f64 (prom, p.cpu_seconds, NULL);
+        shed_prom_family (prom, "process_resident_memory_bytes", G,
+                          "Resident memory size in bytes.");
+        shed_prom_u64 (prom, p.resident_bytes, NULL);
+        shed_prom_family (prom, "process_virtual_memory_bytes", G, "Virtual memory size in bytes.");
+        shed_prom_u64 (prom, p.virtual_bytes, NULL);
+        shed_prom_family (prom, "process_start_time_seconds", G,
+                          "Start time of the process since unix epoch in seconds.");
+        shed_prom_f64 (prom, p.start_time_seconds, NULL);
+    }
+    if (p.open_fds >= 0) {
+        shed_prom_family (prom, "process_open_fds", G, "Number of open file descriptors.");
+        shed_prom_u64 (prom, (uint64_t) p.open_fds, NULL);
+    }
+    if (p.max_fds >= 0) {
+        shed_prom_family (prom, "process_max_fds", G, "Maximum number of open file descriptors.");
+        shed_prom_u64 (prom, (uint64_t) p.max_fds, NULL);
     }
 }
 
@@ -326,7 +367,7 @@ s_overlay (shed_prom_t *prom, shed_overlay_t *overlay)
         np = S_PEERS_MAX;
     shed_prom_family (prom, "shed_overlay_peers", G, "Overlay peers (other members).");
     shed_prom_u64 (prom, (uint64_t) st.peers, NULL);
-    shed_prom_family (prom, "shed_overlay_mtu", G, "MTU of shed interfaces on the overlay.");
+    shed_prom_family (prom, "shed_overlay_mtu_bytes", G, "MTU of shed interfaces on the overlay.");
     shed_prom_u64 (prom, (uint64_t) (st.mtu > 0 ? st.mtu : 0), NULL);
     shed_prom_family (prom, "shed_overlay_arp_answered_total", C,
                       "ARP requests answered locally from the endpoint records.");
@@ -372,6 +413,25 @@ s_overlay (shed_prom_t *prom, shed_overlay_t *overlay)
 
 /* ---- DNS ------------------------------------------------------------------------ */
 
+/* One family for both listeners: listener = host (dns.addr) or shed (the
+ * overlay gateway, once it ever ran), transport = udp or tcp. */
+static void
+s_dns_latency (shed_prom_t *prom, shed_dns_t *dns)
+{
+    if (!dns)
+        return;
+    shed_prom_family (prom, "shed_dns_query_duration_seconds", SHED_PROM_HISTOGRAM,
+                      "Time to answer a DNS query: UDP from the read of its batch to the "
+                      "answers sent, TCP from the frame read to its answer queued.");
+    for (int l = 0; l < 2; l++)
+        for (int t = 0; t < 2; t++) {
+            shed_hist_snap_t snap;
+            if (shed_dns_latency (dns, l == 1, t == 1, &snap) == 0)
+                shed_prom_histogram (prom, &snap, "listener", l ? "shed" : "host", "transport",
+                                     t ? "tcp" : "udp", NULL);
+        }
+}
+
 static void
 s_dns (shed_prom_t *prom, shed_catalog_t *catalog)
 {
@@ -401,6 +461,7 @@ s_dns (shed_prom_t *prom, shed_catalog_t *catalog)
     shed_prom_family (prom, "shed_dns_zones_published_total", C,
                       "Zone snapshots published to the DNS server (catalog rebuilds).");
     shed_prom_u64 (prom, st.zones_published, NULL);
+    s_dns_latency (prom, shed_catalog_dns (catalog));
 
     /* The shed listener on the overlay gateway (node_dns.h): families of
      * their own, so the host listener's series keep their labels. */
@@ -488,7 +549,21 @@ s_sched (shed_prom_t *prom, shed_sched_t *sched)
                       "Claims that arrived before this node's address block settled and "
                       "waited for it on the loop.");
     shed_prom_u64 (prom, st->claims_deferred, NULL);
+    if (st->have_create_latency) {
+        shed_prom_family (prom, "shed_sched_create_duration_seconds", SHED_PROM_HISTOGRAM,
+                          "Creates this node coordinated that were answered running: time from "
+                          "the API request to the shed running (placement, claim, image, "
+                          "driver create and start).");
+        shed_prom_histogram (prom, &st->create_latency, NULL);
+    }
     ROWS (prom, s_rpc_rows, st->rpc);
+    if (st->have_rpc_latency && st->rpc[0]) {
+        shed_prom_family (prom, "shed_rpc_request_duration_seconds", SHED_PROM_HISTOGRAM,
+                          "Round trip of node RPC requests this node sent that were answered "
+                          "(the peer's handling included; timeouts are in "
+                          "shed_rpc_failures_total).");
+        shed_prom_histogram (prom, &st->rpc_latency, NULL);
+    }
     free (st);
 }
 
@@ -549,15 +624,17 @@ s_agents (shed_prom_t *prom, shed_agents_t *agents)
     shed_prom_family (prom, "shed_agent_connections_total", C, "Agent connections accepted.");
     for (size_t i = 0; i < n; i++)
         shed_prom_u64 (prom, a[i].st.connections, "shed", a[i].shed, NULL);
-    shed_prom_family (prom, "shed_agent_frames_total", C, "Agent channel frames.");
+    shed_prom_family (prom, "shed_agent_frames_total", C,
+                      "Agent channel frames: rx from the agent, tx to it.");
     for (size_t i = 0; i < n; i++) {
-        shed_prom_u64 (prom, a[i].st.frames_in, "shed", a[i].shed, "direction", "in", NULL);
-        shed_prom_u64 (prom, a[i].st.frames_out, "shed", a[i].shed, "direction", "out", NULL);
+        shed_prom_u64 (prom, a[i].st.frames_in, "shed", a[i].shed, "direction", "rx", NULL);
+        shed_prom_u64 (prom, a[i].st.frames_out, "shed", a[i].shed, "direction", "tx", NULL);
     }
-    shed_prom_family (prom, "shed_agent_bytes_total", C, "Agent channel bytes.");
+    shed_prom_family (prom, "shed_agent_bytes_total", C,
+                      "Agent channel bytes: rx from the agent, tx to it.");
     for (size_t i = 0; i < n; i++) {
-        shed_prom_u64 (prom, a[i].st.bytes_in, "shed", a[i].shed, "direction", "in", NULL);
-        shed_prom_u64 (prom, a[i].st.bytes_out, "shed", a[i].shed, "direction", "out", NULL);
+        shed_prom_u64 (prom, a[i].st.bytes_in, "shed", a[i].shed, "direction", "rx", NULL);
+        shed_prom_u64 (prom, a[i].st.bytes_out, "shed", a[i].shed, "direction", "tx", NULL);
     }
     shed_prom_family (prom, "shed_agent_events_total", C,
                       "Agent events handed to the node (published on the bus).");
@@ -581,11 +658,11 @@ s_agents (shed_prom_t *prom, shed_agents_t *agents)
         shed_prom_u64 (prom, a[i].st.closes_timeout, "shed", a[i].shed, "reason", "timeout", NULL);
     }
     /* The latest METRICS each agent reported (absent until one arrives). */
-    shed_prom_family (prom, "shed_shed_cpu_percent", G,
-                      "CPU use of the shed, percent of one CPU, as its agent last reported.");
+    shed_prom_family (prom, "shed_shed_cpu_usage_ratio", G,
+                      "CPU use of the shed, 0 to 1 of all its CPUs, as its agent last reported.");
     for (size_t i = 0; i < n; i++)
         if (a[i].have)
-            shed_prom_f64 (prom, a[i].cpu_pct, "shed", a[i].shed, NULL);
+            shed_prom_f64 (prom, a[i].cpu_pct / 100.0, "shed", a[i].shed, NULL);
     shed_prom_family (prom, "shed_shed_memory_bytes", G,
                       "Memory of the shed as its agent last reported: used and total.");
     for (size_t i = 0; i < n; i++)
@@ -638,6 +715,7 @@ void
 shed_metrics_render (shed_prom_t *prom, const shed_metrics_sources_t *src)
 {
     s_node (prom, src);
+    s_process (prom);
     if (src->members) {
         char *text = shed_members_stats (src->members);
         ROWS (prom, s_members_rows, text);

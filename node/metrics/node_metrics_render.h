@@ -1,6 +1,6 @@
 /*
  * node_metrics_render.h - what the Prometheus endpoint shows: every
- * component's counters written as `shed_` families (docs/operations.md,
+ * component's counters written as `shed_` families (docs/metrics.md,
  * "Metrics", lists them). Runs on the node's main thread only: it reads
  * component state directly and asks the actors (membership, links, bus)
  * for their STATS over their pipes, as the local API does.

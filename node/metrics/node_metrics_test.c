@@ -1,7 +1,7 @@
 /* node_metrics_test.c - the metrics endpoint (node/metrics/node_metrics.h) with a
  * fake render: status codes, the render crossing to the loop's thread, 503
  * when the loop does not answer, a taken port, shutdown with a request in
- * flight. HTTP is spoken by hand over a socket, from a client thread while
+ * flight, /health (200 / 503 with the health function's reason). HTTP is spoken by hand over a socket, from a client thread while
  * the test's main thread runs the loop (as the daemon's would). */
 #include "node/metrics/node_metrics.h"
 
@@ -199,6 +199,123 @@ test_loop_not_answering (void **state)
     zloop_destroy (&loop);
 }
 
+/* /health: 200 with the function's reason while it says healthy, 503 with
+ * its reason when it says not, 405 for other methods; run on the loop's
+ * thread like a render. Without a function, 200 while the loop answers. */
+typedef struct {
+    pthread_t loop_thread;
+    int calls;
+    bool healthy;
+} s_health_ctx_t;
+
+static int
+s_health (char *why, size_t whylen, void *arg)
+{
+    s_health_ctx_t *h = arg;
+    assert_true (pthread_equal (pthread_self (), h->loop_thread));
+    h->calls++;
+    snprintf (why, whylen, "%s: call %d", h->healthy ? "ok" : "unhealthy: test says so", h->calls);
+    return h->healthy ? 0 : -1;
+}
+
+typedef struct {
+    uint16_t port;
+    s_health_ctx_t *h;
+    int plain, ok, bad, post;
+    char ok_body[2048], bad_body[2048];
+    volatile int done;
+    shed_metrics_t *m;
+} s_hclient_t;
+
+static void *
+s_hclient (void *arg)
+{
+    s_hclient_t *c = arg;
+    char buf[2048];
+    c->plain = s_http (c->port, "GET /health HTTP/1.0\r\n\r\n", buf, sizeof buf);
+    c->done = 1; /* the loop sets the function, then lets us go on */
+    while (c->done != 2)
+        zclock_sleep (5);
+    c->ok = s_http (c->port, "GET /health HTTP/1.0\r\n\r\n", c->ok_body, sizeof c->ok_body);
+    c->h->healthy = false; /* read on the loop only while we wait for it */
+    c->bad = s_http (c->port, "GET /health HTTP/1.0\r\n\r\n", c->bad_body, sizeof c->bad_body);
+    c->post =
+        s_http (c->port, "POST /health HTTP/1.0\r\nContent-Length: 0\r\n\r\n", buf, sizeof buf);
+    c->done = 3;
+    return NULL;
+}
+
+static int
+s_hstep (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    s_hclient_t *c = arg;
+    if (c->done == 1) {
+        shed_metrics_set_health (c->m, s_health, c->h);
+        c->done = 2;
+    }
+    return c->done == 3 ? -1 : 0;
+}
+
+static void
+test_health (void **state)
+{
+    (void) state;
+    zloop_t *loop = zloop_new ();
+    s_render_ctx_t ctx = { .loop_thread = pthread_self () };
+    s_health_ctx_t h = { .loop_thread = pthread_self (), .healthy = true };
+    char err[256] = "";
+    shed_metrics_t *m = shed_metrics_new ("127.0.0.1:0", loop, s_render, &ctx, 0, err, sizeof err);
+    assert_non_null (m);
+    s_hclient_t c = { .port = s_port (m), .h = &h, .m = m };
+    pthread_t t;
+    assert_int_equal (pthread_create (&t, NULL, s_hclient, &c), 0);
+    zloop_timer (loop, 5, 0, s_hstep, &c);
+    zloop_start (loop);
+    pthread_join (t, NULL);
+    assert_int_equal (c.plain, 200);
+    assert_int_equal (c.ok, 200);
+    assert_non_null (strstr (c.ok_body, "\r\n\r\nok: call 1\n"));
+    assert_int_equal (c.bad, 503);
+    assert_non_null (strstr (c.bad_body, "\r\n\r\nunhealthy: test says so: call 2\n"));
+    assert_int_equal (c.post, 405);
+    assert_int_equal (h.calls, 2);
+    assert_int_equal (ctx.renders, 0); /* /health never renders the metrics */
+    shed_metrics_destroy (&m);
+    zloop_destroy (&loop);
+}
+
+/* A loop that does not answer: /health is 503 too (a load balancer takes
+ * the node out while its loop is stuck). */
+static void *
+s_one_health (void *arg)
+{
+    s_one_t *o = arg;
+    char buf[4096];
+    o->status = s_http (o->port, "GET /health HTTP/1.0\r\n\r\n", buf, sizeof buf);
+    return NULL;
+}
+
+static void
+test_health_loop_stuck (void **state)
+{
+    (void) state;
+    zloop_t *loop = zloop_new ();
+    s_render_ctx_t ctx = { .loop_thread = pthread_self () };
+    char err[256];
+    shed_metrics_t *m =
+        shed_metrics_new ("127.0.0.1:0", loop, s_render, &ctx, 200, err, sizeof err);
+    assert_non_null (m);
+    s_one_t o = { .port = s_port (m) };
+    pthread_t t;
+    assert_int_equal (pthread_create (&t, NULL, s_one_health, &o), 0);
+    pthread_join (t, NULL);
+    assert_int_equal (o.status, 503);
+    shed_metrics_destroy (&m);
+    zloop_destroy (&loop);
+}
+
 int
 main (void)
 {
@@ -206,6 +323,8 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_serves_on_the_loop),
         cmocka_unit_test (test_loop_not_answering),
+        cmocka_unit_test (test_health),
+        cmocka_unit_test (test_health_loop_stuck),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -142,7 +142,7 @@ shed_prom_family (shed_prom_t *self, const char *name, shed_prom_type_t type, co
 {
     self->current = NULL;
     if (!shed_prom_metric_name_valid (name)
-        || (type != SHED_PROM_COUNTER && type != SHED_PROM_GAUGE))
+        || (type != SHED_PROM_COUNTER && type != SHED_PROM_GAUGE && type != SHED_PROM_HISTOGRAM))
         return -1;
     for (size_t i = 0; i < self->nfamilies; i++)
         if (strcmp (self->families[i], name) == 0)
@@ -169,7 +169,9 @@ shed_prom_family (shed_prom_t *self, const char *name, shed_prom_type_t type, co
     s_escaped (self, help ? help : "", false);
     s_puts (self, "\n# TYPE ");
     s_puts (self, name);
-    s_puts (self, type == SHED_PROM_COUNTER ? " counter\n" : " gauge\n");
+    s_puts (self, type == SHED_PROM_COUNTER     ? " counter\n"
+                  : type == SHED_PROM_HISTOGRAM ? " histogram\n"
+                                                : " gauge\n");
     self->current = copy;
     self->type = type;
     return 0;
@@ -178,14 +180,14 @@ shed_prom_family (shed_prom_t *self, const char *name, shed_prom_type_t type, co
 /* Check a NULL-ended list of label name, value pairs before anything is
  * written: a refused sample must leave no half line behind. */
 static int
-s_labels_valid (va_list ap)
+s_labels_valid (va_list ap, bool histogram)
 {
     va_list aq;
     va_copy (aq, ap);
     int rc = 0;
     for (const char *k = va_arg (aq, const char *); k; k = va_arg (aq, const char *)) {
         const char *v = va_arg (aq, const char *);
-        if (!v || !shed_prom_label_name_valid (k)) {
+        if (!v || !shed_prom_label_name_valid (k) || (histogram && strcmp (k, "le") == 0)) {
             rc = -1;
             break;
         }
@@ -194,10 +196,13 @@ s_labels_valid (va_list ap)
     return rc;
 }
 
+/* One line: the family's name + suffix, the labels of `ap`, then `le`
+ * when given (a histogram bucket's bound), then the value. */
 static void
-s_sample (shed_prom_t *self, const char *value, va_list ap)
+s_line (shed_prom_t *self, const char *suffix, const char *le, const char *value, va_list ap)
 {
     s_puts (self, self->current);
+    s_puts (self, suffix);
     const char *sep = "{";
     for (const char *k = va_arg (ap, const char *); k; k = va_arg (ap, const char *)) {
         const char *v = va_arg (ap, const char *);
@@ -208,11 +213,24 @@ s_sample (shed_prom_t *self, const char *value, va_list ap)
         s_puts (self, "\"");
         sep = ",";
     }
+    if (le) {
+        s_puts (self, sep);
+        s_puts (self, "le=\"");
+        s_puts (self, le);
+        s_puts (self, "\"");
+        sep = ",";
+    }
     if (*sep == ',')
         s_puts (self, "}");
     s_puts (self, " ");
     s_puts (self, value);
     s_puts (self, "\n");
+}
+
+static void
+s_sample (shed_prom_t *self, const char *value, va_list ap)
+{
+    s_line (self, "", NULL, value, ap);
 }
 
 int
@@ -221,7 +239,7 @@ shed_prom_u64 (shed_prom_t *self, uint64_t value, ...)
     va_list ap;
     va_start (ap, value);
     int rc = -1;
-    if (self->current && s_labels_valid (ap) == 0) {
+    if (self->current && self->type != SHED_PROM_HISTOGRAM && s_labels_valid (ap, false) == 0) {
         char text[24];
         snprintf (text, sizeof text, "%" PRIu64, value);
         s_sample (self, text, ap);
@@ -237,10 +255,41 @@ shed_prom_f64 (shed_prom_t *self, double value, ...)
     va_list ap;
     va_start (ap, value);
     int rc = -1;
-    if (self->current && !(self->type == SHED_PROM_COUNTER && value < 0)
-        && s_labels_valid (ap) == 0) {
+    if (self->current && self->type != SHED_PROM_HISTOGRAM
+        && !(self->type == SHED_PROM_COUNTER && value < 0) && s_labels_valid (ap, false) == 0) {
         char text[32];
         s_sample (self, shed_prom_format_double (value, text, sizeof text), ap);
+        rc = self->oom ? -1 : 0;
+    }
+    va_end (ap);
+    return rc;
+}
+
+int
+shed_prom_histogram (shed_prom_t *self, const shed_hist_snap_t *snap, ...)
+{
+    va_list ap;
+    va_start (ap, snap);
+    int rc = -1;
+    if (self->current && self->type == SHED_PROM_HISTOGRAM && snap
+        && snap->nbounds <= SHED_HIST_BUCKETS_MAX && s_labels_valid (ap, true) == 0) {
+        char le[32], text[32];
+        va_list aq;
+        for (size_t i = 0; i <= snap->nbounds; i++) {
+            if (i < snap->nbounds)
+                shed_prom_format_double (snap->bounds[i], le, sizeof le);
+            else
+                snprintf (le, sizeof le, "+Inf");
+            snprintf (text, sizeof text, "%" PRIu64, snap->cumulative[i]);
+            va_copy (aq, ap);
+            s_line (self, "_bucket", le, text, aq);
+            va_end (aq);
+        }
+        va_copy (aq, ap);
+        s_line (self, "_sum", NULL, shed_prom_format_double (snap->sum, text, sizeof text), aq);
+        va_end (aq);
+        snprintf (text, sizeof text, "%" PRIu64, snap->count);
+        s_line (self, "_count", NULL, text, ap);
         rc = self->oom ? -1 : 0;
     }
     va_end (ap);

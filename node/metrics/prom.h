@@ -20,6 +20,8 @@
 #ifndef SHED_NODE_PROM_H
 #define SHED_NODE_PROM_H
 
+#include "common/histogram.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -29,6 +31,7 @@ typedef struct _shed_prom_t shed_prom_t;
 typedef enum {
     SHED_PROM_COUNTER,
     SHED_PROM_GAUGE,
+    SHED_PROM_HISTOGRAM, /* samples only through shed_prom_histogram */
 } shed_prom_type_t;
 
 /* The content type of what shed_prom_text returns. */
@@ -50,6 +53,14 @@ int shed_prom_family (shed_prom_t *self, const char *name, shed_prom_type_t type
  * counter given a negative value, out of memory). */
 int shed_prom_u64 (shed_prom_t *self, uint64_t value, ...) __attribute__ ((sentinel));
 int shed_prom_f64 (shed_prom_t *self, double value, ...) __attribute__ ((sentinel));
+
+/* One histogram of the current family (started SHED_PROM_HISTOGRAM; the
+ * plain sample calls refuse such a family): writes name_bucket{...,le="B"}
+ * for every bound and "+Inf", then name_sum and name_count, each with the
+ * labels given (NULL-ended pairs; "le" is refused, it is the writer's).
+ * Returns 0 or -1 as shed_prom_u64. */
+int shed_prom_histogram (shed_prom_t *self, const shed_hist_snap_t *snap, ...)
+    __attribute__ ((sentinel));
 
 /* The exposition so far (NUL-terminated; *len without the NUL, len may be
  * NULL). Owned by the writer, valid until its next call. NULL if an

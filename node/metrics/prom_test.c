@@ -162,6 +162,57 @@ test_growth (void **state)
     shed_prom_destroy (&p);
 }
 
+/* A histogram family: cumulative buckets in bound order, +Inf, _sum and
+ * _count, the caller's labels before le; plain samples and a label named
+ * le are refused, and a histogram sample in a gauge family too. */
+static void
+test_histogram (void **state)
+{
+    (void) state;
+    static const double b[] = { 0.001, 0.25 };
+    shed_hist_t *h = shed_hist_new (b, 2);
+    assert_non_null (h);
+    shed_hist_observe_ns (h, 500000);    /* 0.5 ms */
+    shed_hist_observe_ns (h, 100000000); /* 0.1 s */
+    shed_hist_observe_ns (h, 1000000000);
+    shed_hist_snap_t snap;
+    shed_hist_snapshot (h, &snap);
+    shed_hist_destroy (&h);
+
+    shed_prom_t *p = shed_prom_new ();
+    assert_int_equal (shed_prom_family (p, "shed_x_seconds", SHED_PROM_HISTOGRAM, "Latency."), 0);
+    assert_int_equal (shed_prom_u64 (p, 1, NULL), -1);
+    assert_int_equal (shed_prom_f64 (p, 1.0, NULL), -1);
+    assert_int_equal (shed_prom_histogram (p, &snap, "le", "x", NULL), -1);
+    assert_int_equal (shed_prom_histogram (p, &snap, "transport", "udp", NULL), 0);
+    assert_int_equal (shed_prom_family (p, "shed_g", SHED_PROM_GAUGE, "g"), 0);
+    assert_int_equal (shed_prom_histogram (p, &snap, NULL), -1);
+    const char *text = shed_prom_text (p, NULL);
+    assert_string_equal (text, "# HELP shed_x_seconds Latency.\n"
+                               "# TYPE shed_x_seconds histogram\n"
+                               "shed_x_seconds_bucket{transport=\"udp\",le=\"0.001\"} 1\n"
+                               "shed_x_seconds_bucket{transport=\"udp\",le=\"0.25\"} 2\n"
+                               "shed_x_seconds_bucket{transport=\"udp\",le=\"+Inf\"} 3\n"
+                               "shed_x_seconds_sum{transport=\"udp\"} 1.1005\n"
+                               "shed_x_seconds_count{transport=\"udp\"} 3\n"
+                               "# HELP shed_g g\n"
+                               "# TYPE shed_g gauge\n");
+    shed_prom_destroy (&p);
+
+    /* Without labels: le alone. */
+    p = shed_prom_new ();
+    shed_hist_snap_t empty = { .nbounds = 1, .bounds = { 5 } };
+    assert_int_equal (shed_prom_family (p, "shed_y_seconds", SHED_PROM_HISTOGRAM, "Y."), 0);
+    assert_int_equal (shed_prom_histogram (p, &empty, NULL), 0);
+    assert_string_equal (shed_prom_text (p, NULL), "# HELP shed_y_seconds Y.\n"
+                                                   "# TYPE shed_y_seconds histogram\n"
+                                                   "shed_y_seconds_bucket{le=\"5\"} 0\n"
+                                                   "shed_y_seconds_bucket{le=\"+Inf\"} 0\n"
+                                                   "shed_y_seconds_sum 0\n"
+                                                   "shed_y_seconds_count 0\n");
+    shed_prom_destroy (&p);
+}
+
 int
 main (void)
 {
@@ -172,6 +223,7 @@ main (void)
         cmocka_unit_test (test_odd_values),
         cmocka_unit_test (test_name_checks),
         cmocka_unit_test (test_growth),
+        cmocka_unit_test (test_histogram),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
  * Threads wake at least every 100 ms to notice `stop`.
  */
 #include "node/overlay/overlay_int.h"
+#include "common/ipaddr.h"
 #include "common/log.h"
 
 #include <arpa/inet.h>
@@ -257,6 +258,11 @@ s_udp_open (overlay_t *self, const overlay_config_t *cfg, char *err, size_t errl
         else {
             pmtu = IPV6_PMTUDISC_DONT;
             setsockopt (fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu, sizeof pmtu);
+            /* IPv4 peers (mapped) too, as membership's sockets do with :: */
+            int zero = 0;
+            setsockopt (fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+            pmtu = IP_PMTUDISC_DONT; /* for the IPv4 side of a dual-stack socket */
+            setsockopt (fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof pmtu);
         }
         struct timeval tv = { .tv_sec = 0, .tv_usec = 100 * 1000 };
         setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -581,10 +587,16 @@ overlay_peer_add (overlay_t *self, const char *node, const uint8_t pubkey[32], c
     assert (self);
     struct sockaddr_storage sa;
     socklen_t salen;
-    if (!node || !pubkey || !addr || overlay__addr_parse (addr, port, &sa, &salen) < 0) {
+    /* The peer's address as our sockets send to it: an IPv4 peer of a
+     * dual-stack (::) socket as ::ffff:a.b.c.d, which is also how its
+     * datagrams arrive (overlay__peers_by_addr compares them as they come).
+     * An IPv6 peer of an IPv4 socket cannot be reached: EAFNOSUPPORT. */
+    if (!node || !pubkey || !addr) {
         errno = EINVAL;
         return -1;
     }
+    if (shed_ip_sockaddr (addr, port, self->family, &sa, &salen) < 0)
+        return -1;
     overlay_peer_t *peer = overlay__peer_new (node, pubkey, (struct sockaddr *) &sa, salen,
                                               self->secret, self->public, &self->session_cfg);
     if (!peer)

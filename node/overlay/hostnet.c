@@ -93,8 +93,13 @@ int
 hostnet_vxlan_create (const char *name, uint32_t vni, uint16_t port, const char *local, char *why,
                       size_t whylen)
 {
+    /* An IPv6 local address makes the kernel open an IPv6 VXLAN socket
+     * (an IPv6 underlay, docs/overlay.md); FDB destinations follow it. */
     struct in_addr laddr = { 0 };
-    if (local && *local && inet_pton (AF_INET, local, &laddr) != 1)
+    struct in6_addr laddr6 = IN6ADDR_ANY_INIT;
+    bool v6 = local && strchr (local, ':');
+    if (local && *local
+        && (v6 ? inet_pton (AF_INET6, local, &laddr6) : inet_pton (AF_INET, local, &laddr)) != 1)
         return s_fail (why, whylen, "parse local address", local, -EINVAL);
     char buf[MNL_SOCKET_BUFFER_SIZE];
     struct nlmsghdr *nlh = nl_link_msg (buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, NULL);
@@ -108,7 +113,9 @@ hostnet_vxlan_create (const char *name, uint32_t vni, uint16_t port, const char 
     /* The device answers ARP from its neighbour table: what encrypted mode
      * does in userspace. */
     mnl_attr_put_u8 (nlh, IFLA_VXLAN_PROXY, 1);
-    if (laddr.s_addr)
+    if (v6)
+        mnl_attr_put (nlh, IFLA_VXLAN_LOCAL6, sizeof laddr6, &laddr6);
+    else if (laddr.s_addr)
         mnl_attr_put (nlh, IFLA_VXLAN_LOCAL, sizeof laddr, &laddr);
     mnl_attr_nest_end (nlh, data);
     mnl_attr_nest_end (nlh, linkinfo);
@@ -120,8 +127,9 @@ int
 hostnet_fdb (const char *dev, const uint8_t mac[6], const char *dst, bool add, bool append,
              char *why, size_t whylen)
 {
-    struct in_addr daddr;
-    if (inet_pton (AF_INET, dst, &daddr) != 1)
+    uint8_t daddr[16];
+    size_t dlen = strchr (dst, ':') ? 16 : 4;
+    if (inet_pton (dlen == 16 ? AF_INET6 : AF_INET, dst, daddr) != 1)
         return s_fail (why, whylen, "parse fdb destination", dst, -EINVAL);
     unsigned index = hostnet_ifindex (dev);
     if (!index)
@@ -138,7 +146,7 @@ hostnet_fdb (const char *dev, const uint8_t mac[6], const char *dst, bool add, b
     ndm->ndm_state = NUD_PERMANENT | NUD_NOARP;
     ndm->ndm_flags = NTF_SELF;
     mnl_attr_put (nlh, NDA_LLADDR, 6, mac);
-    mnl_attr_put (nlh, NDA_DST, sizeof daddr, &daddr);
+    mnl_attr_put (nlh, NDA_DST, dlen, daddr);
     int rc = nl_talk (-1, nlh, NULL, NULL);
     if (!add && (rc == -ENOENT || rc == -ESRCH))
         rc = 0;

@@ -7,6 +7,8 @@
  */
 #include "node/overlay/node_overlay_int.h"
 
+#include "common/ipaddr.h"
+
 /* -------------------------------------------------------------------------
  * Small helpers
  */
@@ -356,13 +358,17 @@ shed_overlay_new (const shed_config_t *cfg, const shed_identity_t *identity, pee
     self->port = cfg->network.port ? (uint16_t) cfg->network.port
                                    : (uint16_t) (cfg->bind_port + PEER_PORT_OVERLAY);
     const char *adv = cfg->advertise_addr[0] ? cfg->advertise_addr : cfg->bind_addr;
-    if (strcmp (adv, "0.0.0.0") != 0)
+    if (!shed_ip_is_any (adv))
         snprintf (self->local_addr, sizeof self->local_addr, "%.45s", adv);
     int underlay = cfg->network.underlay_mtu ? (int) cfg->network.underlay_mtu : 1500;
-    /* plain: outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14 = 50. */
+    /* An IPv6 underlay (either address IPv6: a :: socket may still carry
+     * IPv4 peers, the larger header is the safe one) costs 20 bytes more. */
+    bool v6 = shed_ip_family (cfg->bind_addr) == 6 || shed_ip_family (self->local_addr) == 6;
+    /* plain: outer IPv4 20 (IPv6 40) + UDP 8 + VXLAN 8 + inner Ethernet 14
+     * = 50 (70). */
     self->mtu = cfg->network.mtu ? (int) cfg->network.mtu
-                : self->plain    ? underlay - 50
-                                 : overlay_compute_mtu (underlay, false);
+                : self->plain    ? underlay - (v6 ? 70 : 50)
+                                 : overlay_compute_mtu (underlay, v6);
     if (self->mtu < 576) {
         snprintf (err, errlen, "network: shed MTU %d is below 576 (underlay_mtu %d too small)",
                   self->mtu, underlay);
@@ -395,6 +401,7 @@ shed_overlay_new (const shed_config_t *cfg, const shed_identity_t *identity, pee
         overlay_config_t oc = {
             .tap_name = self->device,
             .bridge_name = cfg->network.bridge,
+            /* NULL: 0.0.0.0; "::" opens a dual-stack IPv6 socket */
             .bind_addr = strcmp (cfg->bind_addr, "0.0.0.0") ? cfg->bind_addr : NULL,
             .port = self->port,
             .vni = cfg->network.vni,

@@ -34,15 +34,9 @@ s_publish_overlay (shed_overlay_t *self)
               o->addr, (unsigned) o->port);
     if (strcmp (summary, self->published) == 0)
         return;
-    uint8_t *buf = NULL;
-    size_t len = 0;
     char err[256];
-    int rc = wire_encode (&rec_proto, &rec, &buf, &len);
-    if (rc != WIRE_OK)
-        log_error ("overlay", "cannot encode overlay record: %s", wire_strerror (rc));
-    else if (shed_nstate_put (self->state, REC_KIND_OVERLAY, self->cfg.name, buf, len, err,
-                              sizeof err)
-             != 0)
+    if (shed_nstate_put_rec (self->state, REC_KIND_OVERLAY, self->cfg.name, &rec, err, sizeof err)
+        != 0)
         log_error ("overlay", "cannot publish overlay record: %s", err);
     else {
         snprintf (self->published, sizeof self->published, "%s", summary);
@@ -50,7 +44,6 @@ s_publish_overlay (shed_overlay_t *self)
                   o->block[0] ? o->block : "-", (unsigned long long) o->claim_ms,
                   (unsigned) o->port);
     }
-    free (buf);
 }
 
 int
@@ -79,16 +72,7 @@ novl_put_endpoint (shed_overlay_t *self, const char *shed, const char *ip, const
         uint64_t seen = novl_endpoint_max_epoch (self, mac);
         e->epoch = seen >= wall ? seen + 1 : wall;
     }
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    int rc = wire_encode (&rec_proto, &rec, &buf, &len);
-    if (rc != WIRE_OK) {
-        snprintf (err, errlen, "endpoint record: %s", wire_strerror (rc));
-        return -1;
-    }
-    rc = shed_nstate_put (self->state, REC_KIND_ENDPOINT, e->mac, buf, len, err, errlen);
-    free (buf);
-    return rc;
+    return shed_nstate_put_rec (self->state, REC_KIND_ENDPOINT, e->mac, &rec, err, errlen);
 }
 
 typedef struct {

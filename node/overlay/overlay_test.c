@@ -6,6 +6,7 @@
  */
 #include "node/overlay/overlay_int.h"
 
+#include <errno.h>
 #include <arpa/inet.h>
 #include <netinet/udp.h>
 #include <setjmp.h>
@@ -556,6 +557,53 @@ test_rekey_through_timer (void **state)
     assert_int_equal (ps.key_age_ms, 0);
 }
 
+//  An IPv6 underlay with dual-stack sockets (s_fixture_v6): the pair set up
+//  its sessions through fd00:5ed::2 and a mapped ::ffff:198.18.0.1, and
+//  frames cross both ways; an IPv4-only datapath refuses an IPv6 peer.
+static int
+s_pair_setup6 (void **state)
+{
+    s_fixture_v6 = 1;
+    int rc = s_pair_setup (state);
+    s_fixture_v6 = 0;
+    return rc;
+}
+
+static void
+test_ipv6_underlay (void **state)
+{
+    pair_t *p = *state;
+    assert_int_equal (p->addr_b.ss_family, AF_INET6);
+    size_t len = s_frame (p->txq, s_mac_b, s_mac_a, "over an IPv6 underlay");
+    assert_int_equal (overlay__tx_frame (p->a, p->txq, len), OVERLAY_OK);
+    overlay__tx_flush (p->a, p->txq);
+    assert_int_equal (p->ca->sent, 1);
+    assert_memory_equal (&p->ca->to[0], &p->addr_b, p->addr_len);
+    assert_int_equal (s_deliver (p, p->a, p->b), OVERLAY_OK);
+    assert_int_equal (p->cb->written, 1);
+    len = s_frame (p->txq, s_mac_a, s_mac_b, "and back, mapped");
+    assert_int_equal (overlay__tx_frame (p->b, p->txq, len), OVERLAY_OK);
+    overlay__tx_flush (p->b, p->txq);
+    assert_memory_equal (&p->cb->to[0], &p->addr_a, p->addr_len); //  ::ffff:198.18.0.1
+    assert_int_equal (s_deliver (p, p->b, p->a), OVERLAY_OK);
+    assert_int_equal (p->ca->written, 1);
+
+    //  An IPv4 datapath cannot reach an IPv6 peer: refused, not queued.
+    capture_t cap = { 0 };
+    shed_identity_t *id = shed_identity_new_ephemeral ();
+    overlay_t *four = s_detached (id, &cap, 42);
+    errno = 0;
+    assert_int_equal (
+        overlay_peer_add (four, "six", shed_identity_x25519_public (p->ida), "fd00:5ed::9", 7000),
+        -1);
+    assert_int_equal (errno, EAFNOSUPPORT);
+    assert_int_equal (
+        overlay_peer_add (four, "bad", shed_identity_x25519_public (p->ida), "fd00::1%eth0", 7000),
+        -1);
+    overlay_destroy (&four);
+    shed_identity_destroy (&id);
+}
+
 int
 main (void)
 {
@@ -575,6 +623,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_arp_spoof, s_pair_setup, s_pair_teardown),
         cmocka_unit_test_setup_teardown (test_stranger_handshake, s_pair_setup, s_pair_teardown),
         cmocka_unit_test_setup_teardown (test_rekey_through_timer, s_pair_setup, s_pair_teardown),
+        cmocka_unit_test_setup_teardown (test_ipv6_underlay, s_pair_setup6, s_pair_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 #define SHED_OVERLAY_TEST_FIXTURE_H
 
 #include "node/overlay/overlay_int.h"
+#include "common/ipaddr.h"
 
 #include <netinet/udp.h>
 #include <setjmp.h>
@@ -115,10 +116,15 @@ typedef struct {
     bool end_each;      //  end the RX batch after every datagram
 } pair_t;
 
+//  Non-zero: s_pair_setup builds A and B on "::" (dual-stack IPv6
+//  sockets), B at fd00:5ed::2 and A at 198.18.0.1, which B's socket sees as
+//  ::ffff:198.18.0.1 (docs/overlay.md, "IPv6 underlay").
+static int s_fixture_v6 __attribute__ ((unused));
+
 FIXTURE overlay_t *
 s_detached (shed_identity_t *id, capture_t *cap, uint32_t vni)
 {
-    overlay_config_t cfg = { .vni = vni, .identity = id };
+    overlay_config_t cfg = { .vni = vni, .identity = id, .bind_addr = s_fixture_v6 ? "::" : NULL };
     overlay_io_t io = { .send = s_fake_send, .tap_write = s_fake_tap };
     overlay_t *ov = overlay__new_detached (&cfg, &io, cap);
     assert_non_null (ov);
@@ -160,10 +166,17 @@ s_pair_setup (void **state)
     p->cb = calloc (1, sizeof *p->cb);
     p->a = s_detached (p->ida, p->ca, 42);
     p->b = s_detached (p->idb, p->cb, 42);
-    overlay__addr_parse ("198.18.0.1", 7000, &p->addr_a, &p->addr_len);
-    overlay__addr_parse ("198.18.0.2", 7000, &p->addr_b, &p->addr_len);
+    const char *b_addr = s_fixture_v6 ? "fd00:5ed::2" : "198.18.0.2";
+    if (s_fixture_v6) {
+        shed_ip_sockaddr ("198.18.0.1", 7000, AF_INET6, &p->addr_a, &p->addr_len);
+        shed_ip_sockaddr (b_addr, 7000, AF_INET6, &p->addr_b, &p->addr_len);
+    }
+    else {
+        overlay__addr_parse ("198.18.0.1", 7000, &p->addr_a, &p->addr_len);
+        overlay__addr_parse ("198.18.0.2", 7000, &p->addr_b, &p->addr_len);
+    }
     assert_int_equal (
-        overlay_peer_add (p->a, "b", shed_identity_x25519_public (p->idb), "198.18.0.2", 7000), 0);
+        overlay_peer_add (p->a, "b", shed_identity_x25519_public (p->idb), b_addr, 7000), 0);
     assert_int_equal (
         overlay_peer_add (p->b, "a", shed_identity_x25519_public (p->ida), "198.18.0.1", 7000), 0);
     assert_int_equal (overlay_fdb_set (p->a, s_mac_b, "b"), 0);

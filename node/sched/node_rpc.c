@@ -241,3 +241,10 @@ shed_nrpc_stats (shed_nrpc_t *self)
     assert (self);
     return rpc_stats (self->rpc);
 }
+
+int
+shed_nrpc_latency (shed_nrpc_t *self, shed_hist_snap_t *out)
+{
+    assert (self);
+    return self->rpc ? rpc_latency (self->rpc, out) : -1;
+}

@@ -66,5 +66,7 @@ void shed_nrpc_peer_failed (shed_nrpc_t *self, const char *peer);
 const char *shed_nrpc_endpoint (shed_nrpc_t *self);
 /* rpc_stats (cluster/rpc.h): a new string, or NULL. */
 char *shed_nrpc_stats (shed_nrpc_t *self);
+/* rpc_latency (cluster/rpc.h). */
+int shed_nrpc_latency (shed_nrpc_t *self, shed_hist_snap_t *out);
 
 #endif

@@ -317,6 +317,11 @@ shed_sched_stats (shed_sched_t *self, shed_sched_stats_t *out)
     char *rpc = self->rpc ? shed_nrpc_stats (self->rpc) : NULL;
     snprintf (out->rpc, sizeof out->rpc, "%s", rpc ? rpc : "");
     free (rpc);
+    if (self->create_latency) {
+        shed_hist_snapshot (self->create_latency, &out->create_latency);
+        out->have_create_latency = true;
+    }
+    out->have_rpc_latency = self->rpc && shed_nrpc_latency (self->rpc, &out->rpc_latency) == 0;
 }
 
 size_t
@@ -408,6 +413,7 @@ shed_sched_new (const shed_config_t *cfg, shed_nrpc_t *rpc, shed_members_t *memb
     self->loop = loop;
     self->timer = -1;
     self->defer_timer = -1;
+    self->create_latency = shed_hist_new (shed_hist_bounds_create, shed_hist_nbounds_create);
     self->deadline_timer = -1;
     self->deferred = zlistx_new ();
     if (hooks)
@@ -529,6 +535,7 @@ shed_sched_destroy (shed_sched_t **self_p)
     zhashx_destroy (&self->dup_warned);
     zhashx_destroy (&self->orphans);
     zhashx_destroy (&self->ops);
+    shed_hist_destroy (&self->create_latency);
     free (self);
     *self_p = NULL;
 }

@@ -38,6 +38,7 @@
 #include "cluster/placement.h"
 #include "cluster/records.h"
 #include "cluster/zap.h"
+#include "common/histogram.h"
 #include "common/wire_gen.h"
 #include "crypto/identity.h"
 #include "node/api/api_server.h"
@@ -97,6 +98,12 @@ shed_sched_t *shed_sched_new (const shed_config_t *cfg, shed_nrpc_t *rpc, shed_m
 /* The driver worker goes first (queued calls cancelled, the running one
  * waited for, every waiter answered). */
 void shed_sched_destroy (shed_sched_t **self_p);
+
+/* Publish creates' progress (`create.<self>.<shed>`, kind progress:
+ * docs/scheduling.md, "Create progress") on `events` (borrowed, outlives
+ * the scheduler); NULL or never set: none is published. */
+struct _shed_events_t;
+void shed_sched_set_events (shed_sched_t *self, struct _shed_events_t *events);
 
 /* ---- node RPC for other components ----------------------------------------
  *
@@ -199,6 +206,9 @@ typedef struct {
     uint64_t driver_timeouts;   /* ... that passed their timeout */
     uint64_t driver_late;       /* ... whose result came after it */
     char rpc[512];              /* node RPC counters, "name=value ..." (rpc_stats) */
+    bool have_create_latency, have_rpc_latency; /* false: the histogram is missing */
+    shed_hist_snap_t create_latency;            /* creates answered running */
+    shed_hist_snap_t rpc_latency;               /* node RPC round trips (rpc_latency) */
 } shed_sched_stats_t;
 
 /* Fill *out (the caller's). Reads the replicated shed records: O(sheds). */

@@ -74,6 +74,7 @@ s_api_create (shed_api_call_t *call, const api_msg_t *msg, void *arg)
         return;
     }
     s_create_t *c = (s_create_t *) zmalloc (sizeof (s_create_t));
+    c->t0_ns = shed_hist_now_ns ();
     sc_job_t *job = &c->job;
     job->t0 = zclock_mono ();
     job->timeout_ms = req->timeout_ms ? req->timeout_ms : S_DEADLINE_CREATE_MS;

@@ -167,6 +167,10 @@ s_claim_done (shed_sched_t *self, s_work_t *w, driver_job_t *job, driver_job_eve
             sched__claim_undo (self, w, true, "the driver's create finished after its timeout");
             return;
         }
+        sched__progress (self, w->name, self->name, SCHED_PHASE_ROOTFS,
+                         (uint64_t) (zclock_mono () - w->t0), false,
+                         "root file system and %s runtime ready (%" PRIu64 " ms)",
+                         driver_name (self->driver), job->ms);
         sched__agent_add (self, w->name);
         w->starting = true;
         driver_job_t *start = driver_job_new (DRIVER_JOB_START, w->name);
@@ -198,6 +202,10 @@ s_claim_done (shed_sched_t *self, s_work_t *w, driver_job_t *job, driver_job_eve
     snprintf (rec.u.rec_shed.state, sizeof rec.u.rec_shed.state, "running");
     sched__own_put (self, &rec);
     sched__publish_node (self);
+    bool agent = sched__agent_expected (self);
+    sched__progress (self, w->name, self->name, SCHED_PHASE_STARTED,
+                     (uint64_t) (zclock_mono () - w->t0), agent, "started (%" PRIu64 " ms)%s",
+                     w->start_ms, agent ? ", waiting for its agent" : "");
     nsched_result_t res;
     memset (&res, 0, sizeof res);
     res.ok = true;

@@ -15,6 +15,7 @@
  *                    wired to RPC, placement and the API; routed ops
  *   sched_api.c      API handlers: create, list, show, op, drain
  *   sched_view.c     the placement view, kept decoded between decisions
+ *   sched_progress.c creates' progress events on the bus
  */
 #ifndef SHED_SCHED_INT_H
 #define SHED_SCHED_INT_H
@@ -111,6 +112,7 @@ typedef struct {
 typedef struct {
     sc_job_t job;
     zlistx_t *calls; /* shed_api_call_t *: the create and its retries */
+    int64_t t0_ns;   /* the request arrived (shed_hist_now_ns) */
 } s_create_t;
 
 typedef struct {
@@ -176,7 +178,10 @@ struct _shed_sched_t {
     zlistx_t *exts;       /* other components' methods (node_sched.c) */
     uint64_t counter;
     uint64_t creates_ok, creates_failed, claims_deferred;
-    uint64_t driver_late; /* driver results after their timeout */
+    uint64_t driver_late;        /* driver results after their timeout */
+    shed_hist_t *create_latency; /* API request to the shed running (sched_jobs.c) */
+
+    struct _shed_events_t *events; /* creates' progress goes here; NULL: none */
 };
 
 /* ---- sched_records.c -------------------------------------------------------- */
@@ -319,6 +324,25 @@ void sched__route_call (shed_sched_t *self, shed_api_call_t *call, const char *n
                         uint64_t timeout_ms);
 void sched__reply_shed (shed_sched_t *self, shed_api_call_t **call_p, const rec_msg_t *rec,
                         const char *origin, api_step_t *steps, size_t nsteps, const char *message);
+
+/* ---- sched_progress.c ------------------------------------------------------- */
+
+/* Phases of a create (EVPAY_PROGRESS `state` on create.<self>.<shed>). */
+#define SCHED_PHASE_RESERVED "reserved" /* name granted by its coordinator */
+#define SCHED_PHASE_PLACED   "placed"   /* a claim sent to `peer` */
+#define SCHED_PHASE_FAILED   "failed"   /* the create failed: `why` */
+#define SCHED_PHASE_NETWORK  "network"  /* target: overlay address taken */
+#define SCHED_PHASE_ROOTFS   "rootfs"   /* target: the driver's create done */
+#define SCHED_PHASE_STARTED  "started"  /* target: the driver's start done */
+
+/* Publish one phase of shed `shed`'s create: `peer` the target (NULL:
+ * none yet), `ms` since the phase's node saw the request, `agent` for
+ * STARTED. A line for people from fmt. Nothing without events. */
+void sched__progress (shed_sched_t *self, const char *shed, const char *peer, const char *state,
+                      uint64_t ms, bool agent, const char *fmt, ...)
+    __attribute__ ((format (printf, 7, 8)));
+/* Will shed `name`'s agent connect once it runs? (sched_progress.c) */
+bool sched__agent_expected (shed_sched_t *self);
 
 /* ---- sched_api.c ------------------------------------------------------------ */
 

@@ -184,7 +184,14 @@ s_send_claim (void *arg, sc_job_t *job, const char *peer, uint32_t seq, int time
     c->snapshot_size = job->snapshot_size;
     c->tags.n = job->ntags;
     c->tags.items = job->tags;
-    s_job_send ((shed_sched_t *) arg, job, peer, "claim", &msg, seq, timeout_ms, true);
+    shed_sched_t *self = (shed_sched_t *) arg;
+    /* After a rejection, the machine's last step says why (sc_on_claim). */
+    const char *before = job->next > 1 && job->nsteps ? job->steps[job->nsteps - 1].text : "";
+    sched__progress (self, job->name, peer, SCHED_PHASE_PLACED,
+                     (uint64_t) (zclock_mono () - job->t0), false,
+                     "%s%splaced on %s (candidate %zu of %zu)", before, *before ? "; " : "", peer,
+                     job->next, job->ncand);
+    s_job_send (self, job, peer, "claim", &msg, seq, timeout_ms, true);
 }
 
 static void
@@ -330,6 +337,7 @@ s_succeed (void *arg, sc_job_t *job, const void *record, const char *origin, con
     shed_sched_t *self = (shed_sched_t *) arg;
     s_create_t *c = (s_create_t *) job->user;
     self->creates_ok++;
+    shed_hist_observe_since (self->create_latency, c->t0_ns);
     shed_api_call_t *call;
     while ((call = (shed_api_call_t *) zlistx_detach (c->calls, NULL)))
         sched__reply_shed (self, &call, (const rec_msg_t *) record, origin, job->steps, job->nsteps,
@@ -343,6 +351,8 @@ s_fail (void *arg, sc_job_t *job, api_err_code_t code, const char *why)
     shed_sched_t *self = (shed_sched_t *) arg;
     s_create_t *c = (s_create_t *) job->user;
     log_info (S_COMP, "create failed|shed=%s request_id=%s why=\"%s\"", job->name, job->rid, why);
+    sched__progress (self, job->name, job->target[0] ? job->target : NULL, SCHED_PHASE_FAILED,
+                     (uint64_t) (zclock_mono () - job->t0), false, "%s", why);
     self->creates_failed++;
     shed_api_call_t *call;
     while ((call = (shed_api_call_t *) zlistx_detach (c->calls, NULL)))
@@ -358,12 +368,24 @@ s_env (shed_sched_t *self)
     return &self->env;
 }
 
+/* The machine places right after the name was granted: that is the
+ * "reserved" phase of the create's progress. */
+static size_t
+s_env_place (void *arg, const sc_job_t *job, char cand[][REC_NAME_MAX + 1], size_t max,
+             char *explain, size_t explain_size)
+{
+    sched__progress ((shed_sched_t *) arg, job->name, NULL, SCHED_PHASE_RESERVED,
+                     (uint64_t) (zclock_mono () - job->t0), false, "name reserved (coordinator %s)",
+                     job->coordinator);
+    return s_place (arg, job, cand, max, explain, explain_size);
+}
+
 void
 sched__jobs_init (shed_sched_t *self)
 {
     self->env =
-        (sc_env_t){ self,           s_now,        s_coordinator,  s_is_self, s_peer_status,
-                    s_send_reserve, s_send_claim, s_send_release, s_place,   s_succeed_existing,
+        (sc_env_t){ self,           s_now,        s_coordinator,  s_is_self,   s_peer_status,
+                    s_send_reserve, s_send_claim, s_send_release, s_env_place, s_succeed_existing,
                     s_succeed,      s_fail };
 }
 

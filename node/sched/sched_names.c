@@ -94,13 +94,9 @@ sched__serve_reserve (shed_sched_t *self, const char *origin, const nsched_reser
         n->expires_ms = r->expires_ms;
         n->created_ms = now;
         zhashx_update (self->resv, r->name, r);
-        uint8_t *buf = NULL;
-        size_t len = 0;
-        if (sched__encode (&rec_proto, &rec, &buf, &len) == 0) {
-            char err[256];
-            shed_nstate_put (self->state, REC_KIND_NAME, r->name, buf, len, err, sizeof err);
-            free (buf);
-        }
+        char err[256];
+        if (shed_nstate_put_rec (self->state, REC_KIND_NAME, r->name, &rec, err, sizeof err) != 0)
+            log_error (S_COMP, "cannot write name record|name=%s err=\"%s\"", r->name, err);
         log_debug (S_COMP, "name reserved|name=%s holder=%s request_id=%s", r->name, r->holder,
                    r->rid);
     }

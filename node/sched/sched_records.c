@@ -228,17 +228,12 @@ int
 sched__own_put (shed_sched_t *self, rec_msg_t *rec)
 {
     rec->u.rec_shed.updated_ms = sched__wall_ms ();
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (sched__encode (&rec_proto, rec, &buf, &len))
-        return -1;
     char err[256];
-    int rc = shed_nstate_put (self->state, REC_KIND_SHED, rec->u.rec_shed.name, buf, len, err,
-                              sizeof err);
+    int rc = shed_nstate_put_rec (self->state, REC_KIND_SHED, rec->u.rec_shed.name, rec, err,
+                                  sizeof err);
     if (rc)
         log_error (S_COMP, "cannot write shed record|shed=%s err=\"%s\"", rec->u.rec_shed.name,
                    err);
-    free (buf);
     return rc;
 }
 

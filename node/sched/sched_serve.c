@@ -203,6 +203,8 @@ s_serve_claim (shed_sched_t *self, const nsched_claim_t *c, nsched_result_t *res
         spec->mtu = mtu; /* the overlay's inner MTU, for both veth ends */
         snprintf (r->ip, sizeof r->ip, "%s", ip);
         snprintf (r->mac, sizeof r->mac, "%s", mac);
+        sched__progress (self, c->name, self->name, SCHED_PHASE_NETWORK, 0, false,
+                         "address %s/%d, gateway %s, mtu %u", ip, prefix, gw, mtu);
     }
     const char *bridge = self->hooks.net_bridge ? self->hooks.net_bridge (self->hooks.net_arg)
                                                 : self->cfg->driver.bridge;

@@ -72,16 +72,8 @@ s_publish (shed_snaps_t *self, const rec_snapshot_t *r)
 {
     rec_msg_t rec = { .hdr.type = REC_SNAPSHOT };
     rec.u.rec_snapshot = *r; /* borrowed for encoding */
-    uint8_t *buf = NULL;
-    size_t len = 0;
     char err[256] = "";
-    int rc = wire_encode (&rec_proto, &rec, &buf, &len);
-    if (rc != WIRE_OK)
-        snprintf (err, sizeof err, "%s", wire_strerror (rc));
-    else
-        rc = shed_nstate_put (self->state, REC_KIND_SNAPSHOT, r->name, buf, len, err, sizeof err);
-    free (buf);
-    if (rc != 0)
+    if (shed_nstate_put_rec (self->state, REC_KIND_SNAPSHOT, r->name, &rec, err, sizeof err) != 0)
         log_error (S_COMP, "cannot publish the snapshot record|name=%s err=\"%s\"", r->name, err);
 }
 

@@ -3,6 +3,7 @@
 #include "node/snapshots/snap_proto.h"
 
 #include "common/fileutil.h"
+#include "crypto/digest.h"
 #include "common/log.h"
 
 #include <dirent.h>
@@ -11,7 +12,6 @@
 #include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +20,6 @@
 
 #define S_COMP     "snapshots"
 #define S_META_MAX (64 * 1024) /* a record with 32 tags is a few KiB */
-#define S_IO_BUF   (1u << 20)
 
 struct _snap_store_t {
     char dir[PATH_MAX];
@@ -284,36 +283,7 @@ snap_store_room (snap_store_t *self, uint64_t more, char *err, size_t errlen)
 static int
 s_hash_fd (int fd, char hex[SNAP_DIGEST_HEX + 1], uint64_t *bytes)
 {
-    uint8_t *buf = malloc (S_IO_BUF);
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new ();
-    int rc = -1;
-    if (!buf || !ctx || EVP_DigestInit_ex (ctx, EVP_sha256 (), NULL) != 1) {
-        errno = ENOMEM;
-        goto done;
-    }
-    uint64_t off = 0;
-    for (;;) {
-        ssize_t n = pread (fd, buf, S_IO_BUF, (off_t) off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            goto done;
-        if (n == 0)
-            break;
-        EVP_DigestUpdate (ctx, buf, (size_t) n);
-        off += (uint64_t) n;
-    }
-    uint8_t md[32];
-    unsigned mdlen = 0;
-    EVP_DigestFinal_ex (ctx, md, &mdlen);
-    for (unsigned i = 0; i < 32; i++)
-        snprintf (hex + 2 * i, 3, "%02x", md[i]);
-    *bytes = off;
-    rc = fsync (fd);
-done:
-    EVP_MD_CTX_free (ctx);
-    free (buf);
-    return rc;
+    return shed_sha256_fd (fd, hex, bytes) == 0 ? fsync (fd) : -1;
 }
 
 /* Write rec (as REC_SNAPSHOT) to path, fsynced. 0 or -1 with errno. */

@@ -1,12 +1,12 @@
 /* snap_xfer.c - see snap_xfer.h and docs/snapshots.md, "Transfer protocol". */
 #include "node/snapshots/snap_xfer.h"
 #include "node/snapshots/snap_proto.h"
+#include "crypto/digest.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +17,7 @@
 /* The digest a partial is for, recorded on it (best effort: a file system
  * without user xattrs resumes on size alone, and a wrong copy is still
  * caught by the final check). */
-#define S_XATTR   "user.shed.snapshot.sha256"
-#define S_HASHBUF (1u << 20)
+#define S_XATTR "user.shed.snapshot.sha256"
 
 typedef enum { S_FREE = 0, S_INFLIGHT, S_RETRY, S_DONE } s_state_t;
 
@@ -45,58 +44,14 @@ struct _snap_xfer_t {
     uint64_t hashed;   /* bytes hashed in order from 0 */
     uint64_t received; /* resumed + accepted this time */
     uint64_t resumed;
-    EVP_MD_CTX *md;
+    shed_sha256_t *md;
     s_slot_t *slots; /* window of them */
 };
-
-static bool
-s_hex64 (const char *s)
-{
-    size_t i = 0;
-    for (; s && s[i]; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return false;
-    return s && i == 64;
-}
 
 static const char *
 s_errtext (int e)
 {
     return e == ENOSPC || e == EDQUOT ? "disk full" : strerror (e);
-}
-
-static void
-s_hex (const uint8_t md[32], char out[65])
-{
-    for (unsigned i = 0; i < 32; i++)
-        snprintf (out + 2 * i, 3, "%02x", md[i]);
-}
-
-/* Hash [from, to) of the partial into md. 0 or -1 with errno. */
-static int
-s_hash_range (snap_xfer_t *self, uint64_t from, uint64_t to)
-{
-    uint8_t *buf = malloc (S_HASHBUF);
-    if (!buf) {
-        errno = ENOMEM;
-        return -1;
-    }
-    while (from < to) {
-        size_t want = to - from > S_HASHBUF ? S_HASHBUF : (size_t) (to - from);
-        ssize_t n = pread (self->fd, buf, want, (off_t) from);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            if (n == 0)
-                errno = EIO; /* shorter than it was: someone else's hands */
-            free (buf);
-            return -1;
-        }
-        EVP_DigestUpdate (self->md, buf, (size_t) n);
-        from += (uint64_t) n;
-    }
-    free (buf);
-    return 0;
 }
 
 /* Does `path` hold exactly `size` bytes with sha256 `digest`? */
@@ -109,25 +64,9 @@ s_file_matches (const char *path, uint64_t size, const char *digest)
         return false;
     bool ok = false;
     if (fstat (fd, &st) == 0 && S_ISREG (st.st_mode) && (uint64_t) st.st_size == size) {
-        EVP_MD_CTX *md = EVP_MD_CTX_new ();
-        uint8_t *buf = malloc (S_HASHBUF);
-        if (md && buf && EVP_DigestInit_ex (md, EVP_sha256 (), NULL) == 1) {
-            uint64_t off = 0;
-            ssize_t n = 0;
-            while (off < size && (n = pread (fd, buf, S_HASHBUF, (off_t) off)) > 0) {
-                EVP_DigestUpdate (md, buf, (size_t) n);
-                off += (uint64_t) n;
-            }
-            uint8_t out[32];
-            unsigned outlen = 0;
-            char hex[65];
-            if (off == size && EVP_DigestFinal_ex (md, out, &outlen) == 1) {
-                s_hex (out, hex);
-                ok = strcmp (hex, digest) == 0;
-            }
-        }
-        free (buf);
-        EVP_MD_CTX_free (md);
+        char hex[SHED_SHA256_HEX + 1];
+        uint64_t hashed = 0;
+        ok = shed_sha256_fd (fd, hex, &hashed) == 0 && hashed == size && strcmp (hex, digest) == 0;
     }
     close (fd);
     return ok;
@@ -141,7 +80,7 @@ snap_xfer_new (const char *path, uint64_t size, const char *digest, size_t chunk
         snprintf (err, errlen, "snapshot transfer: bad target path");
         return NULL;
     }
-    if (!s_hex64 (digest)) {
+    if (!shed_sha256_hex_valid (digest)) {
         snprintf (err, errlen, "snapshot transfer: digest is not 64 lowercase hex digits");
         return NULL;
     }
@@ -156,8 +95,7 @@ snap_xfer_new (const char *path, uint64_t size, const char *digest, size_t chunk
     }
     snap_xfer_t *self = calloc (1, sizeof *self);
     if (!self || !(self->slots = calloc (window, sizeof *self->slots))
-        || !(self->md = EVP_MD_CTX_new ())
-        || EVP_DigestInit_ex (self->md, EVP_sha256 (), NULL) != 1) {
+        || !(self->md = shed_sha256_new ())) {
         snprintf (err, errlen, "out of memory");
         goto fail;
     }
@@ -196,7 +134,7 @@ snap_xfer_new (const char *path, uint64_t size, const char *digest, size_t chunk
         goto fail;
     }
     (void) fsetxattr (self->fd, S_XATTR, digest, 64, 0);
-    if (keep && s_hash_range (self, 0, keep) != 0) {
+    if (keep && shed_sha256_update_fd (self->md, self->fd, 0, keep, NULL) != 0) {
         snprintf (err, errlen, "%s: %s", self->partial, strerror (errno));
         goto fail;
     }
@@ -206,7 +144,7 @@ fail:
     if (self) {
         if (self->fd >= 0)
             close (self->fd);
-        EVP_MD_CTX_free (self->md);
+        shed_sha256_destroy (&self->md);
         free (self->slots);
         free (self);
     }
@@ -230,7 +168,7 @@ snap_xfer_destroy (snap_xfer_t **self_p)
     }
     for (size_t i = 0; i < self->window; i++)
         free (self->slots[i].buf);
-    EVP_MD_CTX_free (self->md);
+    shed_sha256_destroy (&self->md);
     free (self->slots);
     free (self);
     *self_p = NULL;
@@ -291,7 +229,7 @@ s_append (snap_xfer_t *self, const uint8_t *data, size_t len)
         }
         done += (size_t) n;
     }
-    EVP_DigestUpdate (self->md, data, len);
+    shed_sha256_update (self->md, data, len);
     self->hashed += len;
     return 0;
 }
@@ -387,11 +325,8 @@ snap_xfer_finish (snap_xfer_t *self, char *err, size_t errlen)
                   self->hashed, self->size);
         return -1;
     }
-    uint8_t md[32];
-    unsigned mdlen = 0;
-    char hex[65];
-    EVP_DigestFinal_ex (self->md, md, &mdlen);
-    s_hex (md, hex);
+    char hex[SHED_SHA256_HEX + 1];
+    shed_sha256_final (self->md, hex);
     if (strcmp (hex, self->digest) != 0) {
         snprintf (err, errlen,
                   "snapshot transfer: checksum mismatch (sha256 %.12s..., expected %.12s...)", hex,

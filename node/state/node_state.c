@@ -5,6 +5,8 @@
 #include "common/log.h"
 
 #include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define NSTATE_LISTENERS_MAX 16
@@ -39,6 +41,22 @@ shed_nstate_put (shed_nstate_t *self, const char *kind, const char *key, const u
         return -1;
     state_mirror_put_local (self->mirror, kind, key, value, len);
     return 0;
+}
+
+int
+shed_nstate_put_rec (shed_nstate_t *self, const char *kind, const char *key, const rec_msg_t *rec,
+                     char *err, size_t errlen)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = wire_encode (&rec_proto, rec, &buf, &len);
+    if (rc != WIRE_OK) {
+        snprintf (err, errlen, "cannot encode the %s record: %s", kind, wire_strerror (rc));
+        return -1;
+    }
+    rc = shed_nstate_put (self, kind, key, buf, len, err, errlen);
+    free (buf);
+    return rc;
 }
 
 int

@@ -25,6 +25,7 @@
 #ifndef SHED_NODE_STATE_H
 #define SHED_NODE_STATE_H
 
+#include "cluster/records.h"
 #include "cluster/zap.h"
 #include "crypto/identity.h"
 #include "node/api/api_server.h"
@@ -44,6 +45,11 @@ void shed_nstate_destroy (shed_nstate_t **self_p);
 /* Local writes (records of this node). Return 0, or -1 with a reason. */
 int shed_nstate_put (shed_nstate_t *self, const char *kind, const char *key, const uint8_t *value,
                      size_t len, char *err, size_t errlen);
+/* Encode `rec` (a REC_* record, cluster/records.h) and put it as
+ * kind/key: what every component that owns a record kind does to publish
+ * it. 0, or -1 with a reason (an encoding error says which kind). */
+int shed_nstate_put_rec (shed_nstate_t *self, const char *kind, const char *key,
+                         const rec_msg_t *rec, char *err, size_t errlen);
 int shed_nstate_delete (shed_nstate_t *self, const char *kind, const char *key, char *err,
                         size_t errlen);
 

@@ -1,0 +1,208 @@
+/*
+ * ctl_create_progress.c - a create's phases as they happen
+ * (docs/scheduling.md, "Create progress"). While the create call runs on a
+ * thread, the node's event bus is followed for
+ *
+ *   create.<node>.<shed>   kind progress, what create: the phases the node
+ *                          that took the create (reserved, placed) and the
+ *                          target (network, rootfs, started) publish
+ *   snapshot.<node>.<snap> the data fetch of a create --from-snapshot
+ *   shed.<node>.<shed>     kind agent.hello: the shed's agent connected
+ *
+ * and each becomes one line on stderr. Once the node has answered, the
+ * agent is waited for (at most --wait) when the target said it will
+ * connect. Progress is a courtesy: no bus, or a lost event, costs lines,
+ * never the create.
+ */
+#include "node/ctl/ctl.h"
+
+#include "agent/proto/agent_proto.h"
+#include "bridges/bus_client.h"
+#include "bridges/event_msg.h"
+
+#include <czmq.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    const ctl_create_watch_t *opt;
+    ctl_create_seen_t *seen;
+    bool agent_pending; /* connected before `started` was printed */
+} s_watch_t;
+
+typedef struct {
+    ctl_work_fn *fn;
+    void *arg;
+    int rc;
+    atomic_bool done;
+} s_work_t;
+
+static void *
+s_work_thread (void *arg)
+{
+    s_work_t *w = (s_work_t *) arg;
+    w->rc = w->fn (w->arg);
+    atomic_store (&w->done, true);
+    return NULL;
+}
+
+static void
+s_line (s_watch_t *s, const char *node, const char *text)
+{
+    s->seen->lines++;
+    if (s->opt->quiet)
+        return;
+    if (node && *node)
+        fprintf (stderr, "shedctl: create %s: %s: %s\n", s->opt->shed, node, text);
+    else
+        fprintf (stderr, "shedctl: create %s: %s\n", s->opt->shed, text);
+}
+
+static void
+s_agent_line (s_watch_t *s)
+{
+    char text[128];
+    snprintf (text, sizeof text, "agent connected (shed-agent %s)",
+              s->seen->agent_version[0] ? s->seen->agent_version : "?");
+    s_line (s, s->seen->node, text);
+    s->agent_pending = false;
+}
+
+static void
+s_on_progress (s_watch_t *s, const evpay_progress_t *p)
+{
+    if (!strcmp (p->what, "create") && !strcmp (p->name, s->opt->shed)) {
+        if (!strcmp (p->state, "failed"))
+            return; /* the node's answer says why, once */
+        bool target = !strcmp (p->state, "network") || !strcmp (p->state, "rootfs")
+                      || !strcmp (p->state, "started");
+        if (target)
+            snprintf (s->seen->node, sizeof s->seen->node, "%s", p->peer);
+        s_line (s, target ? p->peer : NULL, p->why);
+        if (!strcmp (p->state, "started")) {
+            s->seen->started = true;
+            s->seen->agent_expected = p->agent;
+            if (s->agent_pending)
+                s_agent_line (s);
+        }
+    }
+    else if (s->opt->snapshot && !strcmp (p->name, s->opt->snapshot)) {
+        s->seen->lines++;
+        if (!s->opt->quiet)
+            ctl_snapshot_progress_line (p);
+    }
+}
+
+static void
+s_on_hello (s_watch_t *s, const bus_event_t *ev)
+{
+    char node[EVENT_NODE_MAX + 1], shed[64];
+    if (ctl_topic_split (ev->topic, "shed.", node, sizeof node, shed, sizeof shed) != 0
+        || strcmp (shed, s->opt->shed) != 0 || s->seen->agent_connected)
+        return;
+    agent_msg_t m;
+    if (wire_decode (&agent_proto, ev->payload, ev->size, &m, NULL) != WIRE_OK)
+        return;
+    if (m.hdr.type == AGENT_HELLO) {
+        s->seen->agent_connected = true;
+        /* The shed's own words: printable only (no escapes to the terminal). */
+        snprintf (s->seen->agent_version, sizeof s->seen->agent_version, "%s",
+                  m.u.agent_hello.agent_version);
+        for (char *c = s->seen->agent_version; *c; c++)
+            if (*c < 0x20 || *c > 0x7e)
+                *c = '?';
+        if (!s->seen->node[0])
+            snprintf (s->seen->node, sizeof s->seen->node, "%s", node);
+        /* In order: after "started" (the hello may overtake it). */
+        if (s->seen->started)
+            s_agent_line (s);
+        else
+            s->agent_pending = true;
+    }
+    wire_msg_free (&agent_proto, &m);
+}
+
+static void
+s_recv (s_watch_t *s, bus_client_t *client, int timeout_ms)
+{
+    bus_event_t ev;
+    if (bus_client_recv (client, &ev, timeout_ms) != 0 || ev.snapshot)
+        return;
+    if (!strcmp (ev.kind, EVPAY_KIND_PROGRESS)) {
+        evpay_msg_t m;
+        if (wire_decode (&evpay_proto, ev.payload, ev.size, &m, NULL) != WIRE_OK)
+            return;
+        if (m.hdr.type == EVPAY_PROGRESS)
+            s_on_progress (s, &m.u.evpay_progress);
+        wire_msg_free (&evpay_proto, &m);
+    }
+    else if (!strcmp (ev.kind, "agent.hello"))
+        s_on_hello (s, &ev);
+}
+
+/* The local node's event endpoint, asked quietly: when the node does not
+ * answer, the create itself says so, once. */
+static bus_client_t *
+s_connect (ctl_t *ctl)
+{
+    if (ctl->events_endpoint)
+        return ctl_bus_connect (ctl);
+    api_msg_t req = { .hdr.type = API_EVENTS_REQ }, rep;
+    char err[256];
+    if (shed_api_call (ctl->endpoint, &req, &rep, ctl->timeout_ms, err, sizeof err) != 0)
+        return NULL;
+    bus_client_t *client = NULL;
+    if (rep.hdr.type == API_EVENTS_REP)
+        client = bus_client_new (rep.u.api_events_rep.local, NULL, NULL, NULL);
+    wire_msg_free (&api_proto, &rep);
+    return client;
+}
+
+int
+ctl_create_watch (ctl_t *ctl, ctl_work_fn *fn, void *arg, const ctl_create_watch_t *opt,
+                  ctl_create_seen_t *seen)
+{
+    memset (seen, 0, sizeof *seen);
+    bus_client_t *client = s_connect (ctl);
+    if (!client || bus_client_subscribe (client, "create.") != 0
+        || (opt->snapshot && bus_client_subscribe (client, "snapshot.") != 0)) {
+        bus_client_destroy (&client);
+        return fn (arg);
+    }
+    /* Its answer comes after the node has our subscriptions: no early
+     * phase is missed (create. and snapshot. have no last values, so it
+     * does not wait for peers). shed. after it: that prefix is state-like
+     * and its snapshot would wait for every peer; the agent's hello comes
+     * long after the subscription has spread. */
+    bus_client_snapshot (client, 2000);
+    bus_client_subscribe (client, "shed.");
+    s_watch_t s = { .opt = opt, .seen = seen };
+    s_work_t w = { .fn = fn, .arg = arg };
+    atomic_init (&w.done, false);
+    pthread_t thread;
+    if (pthread_create (&thread, NULL, s_work_thread, &w) != 0) {
+        bus_client_destroy (&client);
+        return fn (arg);
+    }
+    while (!atomic_load (&w.done))
+        s_recv (&s, client, 100);
+    pthread_join (thread, NULL);
+    /* The target's last phases may still be on their way: its answer
+     * took the RPC's path, they take the bus's. */
+    int64_t drain = zclock_mono () + 300;
+    while (w.rc == 0 && !seen->started && zclock_mono () < drain)
+        s_recv (&s, client, 50);
+    if (w.rc == 0 && seen->agent_expected && !seen->agent_connected && opt->wait_ms > 0) {
+        int64_t deadline = zclock_mono () + (int64_t) opt->wait_ms;
+        int64_t left;
+        while (!seen->agent_connected && (left = deadline - zclock_mono ()) > 0)
+            s_recv (&s, client, left < 100 ? (int) left : 100);
+        seen->agent_waited = !seen->agent_connected;
+    }
+    if (s.agent_pending)
+        s_agent_line (&s);
+    bus_client_destroy (&client);
+    return w.rc;
+}
