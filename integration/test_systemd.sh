@@ -134,7 +134,15 @@ for _ in $(seq 100); do
     sleep 0.2
 done
 [[ -n $SPID ]] || skip "systemd-nspawn did not boot a systemd here: $(tr '\n' ' ' <"$TMP/nspawn.log")"
-state=$(timeout 60 nsenter -t "$SPID" -a systemctl is-system-running --wait 2>&1 || true)
+# Until its bus socket exists, systemctl fails at once ("Failed to connect
+# to bus"): ask again until it says running (or degraded), for up to 60 s.
+state=""
+for _ in $(seq 120); do
+    state=$(timeout 60 nsenter -t "$SPID" -a systemctl is-system-running --wait 2>&1 || true)
+    [[ $state == running || $state == degraded ]] && break
+    kill -0 "$NSPAWN_PID" 2>/dev/null || break
+    sleep 0.5
+done
 [[ $state == running || $state == degraded ]] ||
     skip "the container's systemd did not come up ($state): $(tr '\n' ' ' <"$TMP/nspawn.log")"
 log "container's systemd is $state (PID $SPID on the host)"
