@@ -136,9 +136,10 @@ done
 [[ -n $SPID ]] || skip "systemd-nspawn did not boot a systemd here: $(tr '\n' ' ' <"$TMP/nspawn.log")"
 # Until its bus socket exists, systemctl fails at once ("Failed to connect
 # to bus"): ask again until it says running (or degraded), for up to 60 s.
-state=""
-for _ in $(seq 120); do
-    state=$(timeout 60 nsenter -t "$SPID" -a systemctl is-system-running --wait 2>&1 || true)
+state="" deadline=$((SECONDS + 60))
+while ((SECONDS < deadline)); do
+    state=$(timeout $((deadline - SECONDS + 1)) nsenter -t "$SPID" -a \
+        systemctl is-system-running --wait 2>&1 || true)
     [[ $state == running || $state == degraded ]] && break
     kill -0 "$NSPAWN_PID" 2>/dev/null || break
     sleep 0.5
