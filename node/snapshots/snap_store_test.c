@@ -21,18 +21,23 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+/* The store is one level below a directory of the test's own, so "what a
+ * bad name could make outside the store" is looked for there, not in a
+ * /tmp that other programs share. */
+static char s_top[PATH_MAX - 16];
 static char s_dir[PATH_MAX];
 
 static int
 s_setup (void **state)
 {
     (void) state;
-    snprintf (s_dir, sizeof s_dir, "/tmp/snap_store_test.%d", (int) getpid ());
+    snprintf (s_top, sizeof s_top, "/tmp/snap_store_test.%d", (int) getpid ());
+    snprintf (s_dir, sizeof s_dir, "%s/store", s_top);
     char cmd[PATH_MAX + 16];
-    snprintf (cmd, sizeof cmd, "rm -rf %s", s_dir);
+    snprintf (cmd, sizeof cmd, "rm -rf %s", s_top);
     if (system (cmd) != 0)
         return -1;
-    return 0;
+    return mkdir (s_top, 0700);
 }
 
 static int
@@ -40,7 +45,7 @@ s_teardown (void **state)
 {
     (void) state;
     char cmd[PATH_MAX + 16];
-    snprintf (cmd, sizeof cmd, "rm -rf %s", s_dir);
+    snprintf (cmd, sizeof cmd, "rm -rf %s", s_top);
     return system (cmd) == 0 ? 0 : -1;
 }
 
@@ -202,7 +207,11 @@ test_names (void **state)
         snprintf (rec.name, sizeof rec.name, "%s", bad[i]);
         assert_int_equal (snap_store_commit (st, &rec, err, sizeof err), -1);
     }
-    assert_false (s_exists ("/tmp/x"));
+    char outside[PATH_MAX + 8];
+    snprintf (outside, sizeof outside, "%s/x", s_top);
+    assert_false (s_exists (outside));
+    snprintf (outside, sizeof outside, "%s/x", s_dir);
+    assert_false (s_exists (outside));
     snap_store_destroy (&st);
     assert_null (st);
 }
