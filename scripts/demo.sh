@@ -268,6 +268,33 @@ PY
     run 1 show db
 fi
 
+say "5c. Operating it: a health check for load balancers, latency histograms, a live reload"
+# /health answers 200 while the node is a member and its loops run (503
+# with the reason otherwise); the create, RPC and DNS latencies are
+# Prometheus histograms (docs/metrics.md).
+printf '\n[node1]$ curl -s http://127.0.0.1:7951/health\n'
+h_exec 1 curl -s --max-time 5 http://127.0.0.1:7951/health || { echo "!! no /health"; RC=1; }
+echo
+# Creates were asked on node2 (their RPCs too); node1 answered the DNS.
+re='^shed_(sched_create|rpc_request)_duration_seconds_(count|sum)'
+printf "\n[node2]\$ curl -s http://127.0.0.1:7951/metrics | grep -E '%s'\n" "$re"
+h_exec 2 curl -s --max-time 5 http://127.0.0.1:7951/metrics | grep -E "$re" \
+    || { echo "!! no latency histograms from node2"; RC=1; }
+re='^shed_dns_query_duration_seconds_(count|sum)\{listener="host",transport="udp"'
+printf "\n[node1]\$ curl -s http://127.0.0.1:7951/metrics | grep -E '%s'\n" "$re"
+h_exec 1 curl -s --max-time 5 http://127.0.0.1:7951/metrics | grep -E "$re" || true
+# SIGHUP (systemctl reload) applies what can change at run time: here a
+# new tag, which placement constraints see at once (docs/operations.md).
+printf 'tags:\n  team: demo\n' >>"$H_TMP/n1/config.yaml"
+printf '\n[host of node1]$ echo "tags: {team: demo}" >> node.yaml; kill -HUP %s\n' "$(h_pid 1)"
+kill -HUP "$(h_pid 1)"
+reloaded() { grep -q 'SIGHUP: configuration reloaded' "$(h_logfile 1)"; }
+h_retry 5 reloaded || echo "!! node1 did not log the reload"
+grep 'SIGHUP' "$(h_logfile 1)" | tail -2 | cut -c1-160
+tagged() { h_ctl 1 --json status 2>/dev/null | grep -q '"team":"demo"'; }
+h_retry 5 tagged || echo "!! node1 does not show the new tag"
+run 1 status
+
 say "6. Failure: node$NODES is killed (kill -9); the others notice within seconds"
 t0=$(date +%s%3N)
 h_kill "$NODES" KILL
