@@ -62,6 +62,12 @@ driver_agent_socket_name (driver_t *self)
     return self->ops->agent_socket_name ? self->ops->agent_socket_name : "agent.sock";
 }
 
+bool
+driver_clones_repo (driver_t *self)
+{
+    return self && self->ops->clones_repo;
+}
+
 const char *
 driver_agent_suffix (driver_t *self)
 {

@@ -151,6 +151,9 @@ typedef struct {
      * sheds/NAME/): NULL = "agent.sock"; the container driver binds a
      * directory holding only the socket into the shed: "chan/agent.sock". */
     const char *agent_socket_name;
+    /* The driver clones spec.repo into the shed (shed-server: Shed does);
+     * a node whose driver does not refuses a create that names a repo. */
+    bool clones_repo;
     int (*create) (void *impl, const driver_spec_t *spec, driver_error_t *err);
     /* Optional: create, saying whether the backend left the shed running
      * (Shed's create starts the shed: its API answers 201 with "status":
@@ -181,6 +184,8 @@ const char *driver_name (driver_t *self);
 const char *driver_agent_suffix (driver_t *self);
 /* ops->agent_socket_name, never NULL. */
 const char *driver_agent_socket_name (driver_t *self);
+/* ops->clones_repo. */
+bool driver_clones_repo (driver_t *self);
 
 int driver_create (driver_t *self, const driver_spec_t *spec, driver_error_t *err);
 /* The same; *running says whether the shed already runs (ops->create_running). */

@@ -309,6 +309,7 @@ s_destroy (void *impl)
 
 static const driver_ops_t s_ops = {
     .name = "shed-server",
+    .clones_repo = true,
     .create = s_create,
     .create_running = s_create_running,
     .start = s_start,
