@@ -6,8 +6,9 @@
 # with no --addr (the hook's SHED_ADDR must name node 1's API; node 1 itself
 # runs with a SHED_ADDR that points nowhere, which a hook must not inherit),
 # and a 200 ms metrics interval for agents.
-#   0. the member. hook's shedctl answered: its output is node 1's status
-#      (name node1, node 1's pid), and the hook saw SHED_NODE=node1;
+#   0. a tag update on node 2 runs node 1's member. hook, whose shedctl
+#      answered: its output is node 1's status (name node1, node 1's pid),
+#      and the hook saw SHED_NODE=node1;
 #   1. a real shed-agent for shed `web` on node 1 supervises `crasher`
 #      (prints "starting", exits 3, never restarted): the proc exit event
 #      with code 3 reaches `shedctl events proc.` on node 3 AND the hook on
@@ -60,6 +61,9 @@ for ((i = 1; i <= N; i++)); do h_wait_ready "$i" 30; done
 h_wait_members 3 20 || h_fail "the 3 nodes did not see each other"
 
 # ---- 0. a hook runs shedctl against its own node ---------------------------
+# A member. event after node 1's subscriptions settled: node 2's tag update.
+sleep 2
+h_ctl 2 tags set hooktest=1 >/dev/null || h_fail "tags set on node 2"
 ctl_hook_ok() {
     local f
     for f in "$HOOK_DIR"/ctl-*.out; do
