@@ -2,7 +2,13 @@
 # integration/test_agents.sh: agents, hooks and the agent commands end to end
 # (docs/events.md, docs/agent.md). 3 nodes in network namespaces (harness.sh);
 # node 1 runs with a YAML config: a hook on `proc.node1.` that writes its
-# stdin to a file, and a 200 ms metrics interval for agents.
+# stdin to a file, a hook on `member.` that runs `shedctl --json status`
+# with no --addr (the hook's SHED_ADDR must name node 1's API; node 1 itself
+# runs with a SHED_ADDR that points nowhere, which a hook must not inherit),
+# and a 200 ms metrics interval for agents.
+#   0. a tag update on node 2 runs node 1's member. hook, whose shedctl
+#      answered: its output is node 1's status (name node1, node 1's pid),
+#      and the hook saw SHED_NODE=node1;
 #   1. a real shed-agent for shed `web` on node 1 supervises `crasher`
 #      (prints "starting", exits 3, never restarted): the proc exit event
 #      with code 3 reaches `shedctl events proc.` on node 3 AND the hook on
@@ -41,13 +47,38 @@ hooks:
   - event: "proc.node1."
     command: "cat > $HOOK_DIR/\$SHED_EVENT_SEQ.json"
     timeout_ms: 5000
+  - event: "member."
+    command: "echo \$SHED_NODE > $HOOK_DIR/ctl-\$SHED_EVENT_SEQ.node; $H_CTL_BIN --json status > $HOOK_DIR/ctl-\$SHED_EVENT_SEQ.out 2>&1"
+    timeout_ms: 10000
 agents:
   metrics_interval_ms: 200
 EOF
-h_start_node 1 --config "$H_TMP/node1.yaml"
+# A SHED_ADDR in the node's own environment points nowhere: hooks get
+# node 1's endpoint instead.
+SHED_ADDR=ipc:///nonexistent/shed-it/api.sock h_start_node 1 --config "$H_TMP/node1.yaml"
 for ((i = 2; i <= N; i++)); do h_start_node "$i"; done
 for ((i = 1; i <= N; i++)); do h_wait_ready "$i" 30; done
 h_wait_members 3 20 || h_fail "the 3 nodes did not see each other"
+
+# ---- 0. a hook runs shedctl against its own node ---------------------------
+# A member. event after node 1's subscriptions settled: node 2's tag update.
+sleep 2
+h_ctl 2 tags set hooktest=1 >/dev/null || h_fail "tags set on node 2"
+ctl_hook_ok() {
+    local f
+    for f in "$HOOK_DIR"/ctl-*.out; do
+        [[ -s "$f" ]] || continue
+        python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["name"] == "node1" and s["pid"] == int(sys.argv[2]), s
+' "$f" "${H_PID[1]}" 2>/dev/null && return 0
+    done
+    return 1
+}
+h_retry 15 ctl_hook_ok || h_fail "shedctl in the member. hook on node 1 did not answer with node 1's status: $(cat "$HOOK_DIR"/ctl-*.out 2>/dev/null | head -5)"
+h_assert_eq node1 "$(cat "$(ls "$HOOK_DIR"/ctl-*.node | head -1)")" "SHED_NODE in the hook"
+h_log "a hook ran shedctl against its own node: $(cat "$(ls "$HOOK_DIR"/ctl-*.out | head -1)" | head -c 200)"
 
 SUB_SETTLE=2
 

@@ -18,9 +18,14 @@
 #   9. a partition: the same name created on both sides succeeds on both;
 #      after the heal every node flags the same one `duplicate` (the later
 #      one), deletes nothing; deleting it by NAME@NODE resolves it
-#  10. node 4 joins with the shed-server driver (a small mock of Shed's HTTP
-#      API in its namespace): a shed pinned to it is created, listed,
-#      stopped, started and deleted from other nodes through Shed's API
+#  10. node 4 joins with the shed-server driver (a mock of Shed's HTTP API
+#      in its namespace, behaving as Shed documents it: create starts the
+#      shed, start of a running shed is 409 SHED_ALREADY_RUNNING, a bearer
+#      token is required): a shed pinned to it with --repo is created
+#      (running, its repo passed to Shed, not deleted by a start after the
+#      create), stopped, started and deleted from other nodes through Shed's
+#      API, the token in no node's log; a --repo create on a netns node is
+#      rejected
 # Each node's sheds live in per-run places: netns files under the run's temp
 # dir, cgroups under <run>-node<i> in a bind mount of /sys/fs/cgroup (an
 # `ip netns exec` process sees an empty /sys/fs/cgroup). Cleanup deletes the
@@ -313,44 +318,67 @@ h_retry 5 is_state 1 twin running || h_fail "the kept twin is not running"
 
 h_log "--- node 4 with the shed-server driver"
 cat >"$H_TMP/mockshed.py" <<'EOF'
-# A minimal in-memory Shed server API (what the shed-server driver calls).
+# An in-memory Shed server answering as Shed's API reference documents it
+# (what the shed-server driver calls): create returns the shed RUNNING with
+# its ip_address; start of a running shed is 409 SHED_ALREADY_RUNNING, stop
+# of a stopped one 409 SHED_ALREADY_STOPPED; errors {"error":{"code",
+# "message"}}; with a token (auth.mode secure) every call but /api/info
+# needs "Authorization: Bearer <token>", else 401.
 import json, sys
 from http.server import BaseHTTPRequestHandler, HTTPServer
 sheds = {}
+TOKEN = sys.argv[2] if len(sys.argv) > 2 else ""
 class H(BaseHTTPRequestHandler):
     def log_message(self, *a): pass
-    def reply(self, code, obj):
-        b = json.dumps(obj).encode()
-        self.send_response(code); self.send_header("Content-Type", "application/json")
+    def reply(self, code, obj=None):
+        b = json.dumps(obj).encode() if obj is not None else b""
+        self.send_response(code)
+        if obj is not None: self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(b))); self.end_headers(); self.wfile.write(b)
     def err(self, code, c, m): self.reply(code, {"error": {"code": c, "message": m}})
     def parts(self): return self.path.rstrip("/").split("/")
+    def authed(self):
+        if not TOKEN or self.path == "/api/info": return True
+        if self.headers.get("Authorization") == "Bearer " + TOKEN: return True
+        self.err(401, "UNAUTHORIZED", "missing or invalid token"); return False
     def do_GET(self):
+        if not self.authed(): return
         p = self.parts()
-        if self.path == "/api/info": return self.reply(200, {"version": "mock"})
-        if self.path == "/api/sheds": return self.reply(200, list(sheds.values()))
+        if self.path == "/api/info": return self.reply(200, {"name": "mock", "version": "mock", "ssh_port": 2222, "http_port": 8080})
+        if self.path == "/api/sheds": return self.reply(200, {"sheds": list(sheds.values())})
         if len(p) == 4 and p[3] in sheds: return self.reply(200, sheds[p[3]])
-        self.err(404, "SHED_NOT_FOUND", "no such shed")
+        self.err(404, "SHED_NOT_FOUND", "shed not found")
     def do_POST(self):
+        if not self.authed(): return
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
         p = self.parts()
         if self.path == "/api/sheds":
             if body["name"] in sheds: return self.err(409, "SHED_ALREADY_EXISTS", "exists")
-            sheds[body["name"]] = {"name": body["name"], "status": "stopped",
-                                   "cpus": body.get("cpus"), "memory_mb": body.get("memory_mb")}
-            return self.reply(201, sheds[body["name"]])
+            s = {"name": body["name"], "status": "running", "created_at": "2026-01-20T10:30:00Z",
+                 "ip_address": "172.17.0.%d" % (2 + len(sheds)), "cpus": body.get("cpus"),
+                 "memory_mb": body.get("memory_mb")}
+            if body.get("repo"): s["repo"] = body["repo"]
+            sheds[body["name"]] = s
+            return self.reply(201, s)
         if len(p) == 5 and p[3] in sheds and p[4] in ("start", "stop"):
-            sheds[p[3]]["status"] = "running" if p[4] == "start" else "stopped"
-            return self.reply(200, sheds[p[3]])
-        self.err(404, "SHED_NOT_FOUND", "no such shed")
+            s = sheds[p[3]]
+            if p[4] == "start" and s["status"] == "running": return self.err(409, "SHED_ALREADY_RUNNING", "already running")
+            if p[4] == "stop" and s["status"] == "stopped": return self.err(409, "SHED_ALREADY_STOPPED", "already stopped")
+            s["status"] = "running" if p[4] == "start" else "stopped"
+            return self.reply(200, s)
+        self.err(404, "SHED_NOT_FOUND", "shed not found")
     def do_DELETE(self):
+        if not self.authed(): return
         p = self.parts()
-        if len(p) == 4 and sheds.pop(p[3], None) is not None: return self.reply(200, {})
-        self.err(404, "SHED_NOT_FOUND", "no such shed")
+        if len(p) == 4 and sheds.pop(p[3], None) is not None: return self.reply(204)
+        self.err(404, "SHED_NOT_FOUND", "shed not found")
 HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 EOF
-ip netns exec "$(h_ns 4)" python3 "$H_TMP/mockshed.py" 18080 &
+MOCK_TOKEN="shed_control_it$$"
+ip netns exec "$(h_ns 4)" python3 "$H_TMP/mockshed.py" 18080 "$MOCK_TOKEN" &
 MOCK_PID=$!
+printf '%s\n' "$MOCK_TOKEN" >"$H_TMP/n4/shed-token"
+chmod 600 "$H_TMP/n4/shed-token"
 cat >"$H_TMP/n4/config.yaml" <<EOF
 resources:
   cpus: "2"
@@ -360,21 +388,34 @@ network:
 driver:
   default: shed-server
   shed_server_url: http://127.0.0.1:18080
+  shed_server_token_file: $H_TMP/n4/shed-token
+  shed_server_timeout_ms: 2m
 EOF
 h_start_node 4 --config "$H_TMP/n4/config.yaml"
 h_wait_ready 4
 h_wait_members 4 15 || h_fail "node 4 did not join"
 h_retry 10 h_exec 4 curl -sf http://127.0.0.1:18080/api/info >/dev/null || h_fail "mock Shed API not up"
 sleep 1
-h_ctl 1 create vm1 --node node4 --cpus 1 --memory 1G || h_fail "create vm1 on node4"
-h_assert_eq shed-server "$(h_ctl 2 --json show vm1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["driver"])')" "driver of vm1"
-api() { h_exec 4 curl -sf http://127.0.0.1:18080/api/sheds/vm1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])'; }
-h_assert_eq running "$(api)" "vm1 as Shed's API sees it"
+# Shed's create starts the shed: the node must not take the 409 of a start
+# for a failure (it used to, and deleted the shed it had just made).
+h_ctl 1 create vm1 --node node4 --cpus 1 --memory 1G --repo charliek/codelens || h_fail "create vm1 on node4"
+shedfield() { h_ctl 2 --json show vm1 | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+h_assert_eq shed-server "$(shedfield driver)" "driver of vm1"
+h_assert_eq running "$(shedfield state)" "vm1's state in the cluster"
+api() { h_exec 4 curl -sf -H "Authorization: Bearer $MOCK_TOKEN" http://127.0.0.1:18080/api/sheds/vm1 | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+h_assert_eq running "$(api status)" "vm1 as Shed's API sees it"
+h_assert_eq charliek/codelens "$(api repo)" "vm1's repo, passed to Shed"
 h_ctl 1 stop vm1 || h_fail "stop vm1"
-h_assert_eq stopped "$(api)" "vm1 after stop, in Shed's API"
+h_assert_eq stopped "$(api status)" "vm1 after stop, in Shed's API"
 h_ctl 2 start vm1 || h_fail "start vm1"
+h_assert_eq running "$(api status)" "vm1 after start, in Shed's API"
 h_ctl 3 delete vm1 || h_fail "delete vm1"
-h_assert_eq "[]" "$(h_exec 4 curl -sf http://127.0.0.1:18080/api/sheds)" "Shed's sheds after delete"
+h_assert_eq '{"sheds": []}' "$(h_exec 4 curl -sf -H "Authorization: Bearer $MOCK_TOKEN" http://127.0.0.1:18080/api/sheds)" "Shed's sheds after delete"
+# The token is a secret: in no node's log.
+if grep -rqF "$MOCK_TOKEN" "$H_TMP"/n*/*.log 2>/dev/null; then h_fail "the Shed token is in a node's log"; fi
+# A repo is for drivers that clone: node 1 (netns) rejects it.
+if h_ctl 1 create vm2 --node node1 --repo charliek/codelens 2>"$H_TMP/vm2.err"; then h_fail "a --repo create on a netns node succeeded"; fi
+grep -q "does not clone repositories" "$H_TMP/vm2.err" || h_fail "--repo on netns: $(cat "$H_TMP/vm2.err")"
 
 h_log "--- clean up"
 h_ctl 1 delete twin || h_fail "delete twin"

@@ -54,6 +54,7 @@ shed_config_defaults (shed_config_t *cfg)
     cfg->scheduler.max_attempts = 3;
     cfg->scheduler.name_ttl_s = 60;
     cfg->scheduler.claim_timeout_ms = 30000;
+    cfg->driver.shed_server_timeout_ms = 600000; /* Shed's CLI waits 10 min for a create */
     strcpy (cfg->driver.default_driver, "auto");
     strcpy (cfg->driver.disk, "10G");
     cfg->driver.id_base = 0x70000000u;

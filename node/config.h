@@ -121,17 +121,19 @@ typedef struct {
         uint32_t claim_timeout_ms; /* one CLAIM RPC (create + start) */
     } scheduler;
     struct {
-        char default_driver[16];        /* auto | container | netns | firecracker | shed-server */
-        char agent_path[PATH_MAX];      /* shed-agent binary; "" = driver default */
-        char netns_dir[PATH_MAX];       /* "" = /run/netns */
-        char cgroup_parent[128];        /* "" = "shed" */
-        char cgroup_root[PATH_MAX];     /* "" = /sys/fs/cgroup */
-        char bridge[16];                /* "" = the overlay's bridge, if any */
-        char shed_server_url[256];      /* shed-server: Shed's API, "" = http://127.0.0.1:8080 */
-        char firecracker_bin[PATH_MAX]; /* firecracker: the VMM binary */
-        char kernel_image[PATH_MAX];    /* firecracker: vmlinux */
-        char jailer_bin[PATH_MAX];      /* firecracker: the jailer; "" = none */
-        uint32_t jailer_uid;            /* firecracker under the jailer: not root */
+        char default_driver[16];    /* auto | container | netns | firecracker | shed-server */
+        char agent_path[PATH_MAX];  /* shed-agent binary; "" = driver default */
+        char netns_dir[PATH_MAX];   /* "" = /run/netns */
+        char cgroup_parent[128];    /* "" = "shed" */
+        char cgroup_root[PATH_MAX]; /* "" = /sys/fs/cgroup */
+        char bridge[16];            /* "" = the overlay's bridge, if any */
+        char shed_server_url[256];  /* shed-server: Shed's API, "" = http://127.0.0.1:8080 */
+        char shed_server_token_file[PATH_MAX]; /* shed-server: bearer token file, "" = none */
+        uint32_t shed_server_timeout_ms;       /* shed-server: create/start wait (10 min) */
+        char firecracker_bin[PATH_MAX];        /* firecracker: the VMM binary */
+        char kernel_image[PATH_MAX];           /* firecracker: vmlinux */
+        char jailer_bin[PATH_MAX];             /* firecracker: the jailer; "" = none */
+        uint32_t jailer_uid;                   /* firecracker under the jailer: not root */
         uint32_t jailer_gid;
         char jailer_chroot_base[PATH_MAX]; /* "" = <data_dir>/jail */
         /* Limits every shed of this node gets (docs/drivers.md). */

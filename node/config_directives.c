@@ -89,6 +89,8 @@ static const directive_t s_directives[] = {
     { "driver.cgroup_root",    D_PATH,     SLOT (driver.cgroup_root), 0, 0 },
     { "driver.bridge",         D_IFNAME,   SLOT (driver.bridge), 0, 0 },
     { "driver.shed_server_url", D_URL,     SLOT (driver.shed_server_url), 0, 0 },
+    { "driver.shed_server_token_file", D_PATH, SLOT (driver.shed_server_token_file), 0, 0 },
+    { "driver.shed_server_timeout_ms", D_MS, SLOT (driver.shed_server_timeout_ms), 1000, 3600000 },
     { "driver.firecracker_bin", D_PATH,    SLOT (driver.firecracker_bin), 0, 0 },
     { "driver.kernel_image",   D_PATH,     SLOT (driver.kernel_image), 0, 0 },
     { "driver.jailer_bin",     D_PATH,     SLOT (driver.jailer_bin), 0, 0 },

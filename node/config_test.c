@@ -450,6 +450,19 @@ test_sched (void **state)
     assert_int_equal (
         shed_config_set (&cfg, "driver.shed_server_url", "http://127.0.0.1:8080", err, sizeof err),
         0);
+    /* Shed's create may take minutes: 10 min unless set, 1 s to 1 h. */
+    assert_int_equal (cfg.driver.shed_server_timeout_ms, 600000);
+    assert_int_equal (s_load (&cfg,
+                              "driver:\n  shed_server_timeout_ms: 15m\n"
+                              "  shed_server_token_file: /etc/shed/shed-token\n",
+                              err, sizeof err),
+                      0);
+    assert_int_equal (cfg.driver.shed_server_timeout_ms, 900000);
+    assert_string_equal (cfg.driver.shed_server_token_file, "/etc/shed/shed-token");
+    assert_int_equal (
+        shed_config_set (&cfg, "driver.shed_server_timeout_ms", "500ms", err, sizeof err), -1);
+    assert_int_equal (
+        shed_config_set (&cfg, "driver.shed_server_timeout_ms", "2h", err, sizeof err), -1);
     assert_int_equal (shed_config_set (&cfg, "resources.cpus", "8", err, sizeof err), 0);
     assert_string_equal (cfg.resources.cpus, "8");
 }

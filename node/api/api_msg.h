@@ -385,10 +385,15 @@ WIRE_DECLARE_RECORD (api_constraint, API_CONSTRAINT_FIELDS)
     F (T, 11, image,        WIRE_STR,  255,       WIRE_OPT, _)                 \
     F (T, 12, request_id,   WIRE_STR,  64,        WIRE_OPT, _)                 \
     F (T, 13, timeout_ms,   WIRE_U64,  0,         WIRE_OPT, _)                 \
-    F (T, 14, snapshot,     WIRE_STR,  63,        WIRE_OPT, _)
+    F (T, 14, snapshot,     WIRE_STR,  63,        WIRE_OPT, _)                 \
+    F (T, 15, repo,         WIRE_STR,  255,       WIRE_OPT, _)
 /* clang-format on */
 
-/* snapshot (create): start from that snapshot (docs/snapshots.md): its
+/* repo (create): a repository the shed starts with, cloned by the driver
+ * (shed-server: Shed's "repo", owner/repo or a URL); printable ASCII
+ * without spaces. Only nodes whose driver clones repositories take such a
+ * create (docs/drivers.md "shed-server"); older nodes ignore the field.
+ * snapshot (create): start from that snapshot (docs/snapshots.md): its
  * image, resources and tags unless the request names its own; the data
  * travels to whichever node placement picks.
  * timeout_ms (create, start/stop/delete): the node answers by then, with

@@ -95,7 +95,7 @@ s_create_usage (void)
 {
     return ctl_fail ("usage: shedctl create NAME [--cpus N] [--memory SIZE] [--disk SIZE] "
                      "[--gpus N] [--node NODE] [--constraint K=V|K>=N|K!=V]... "
-                     "[--strategy binpack|spread] [--tag k=v]... [--image I] "
+                     "[--strategy binpack|spread] [--tag k=v]... [--image I] [--repo URL] "
                      "[--from-snapshot SNAPSHOT] [--request-id ID] [--wait DURATION] [--quiet]");
 }
 
@@ -110,6 +110,17 @@ s_arg (char *dst, size_t cap, const char *what, const char *value)
         return ctl_fail ("%s '%.40s...' is longer than %zu characters", what, value, cap - 1);
     memcpy (dst, value, len + 1);
     return 0;
+}
+
+/* One non-empty word of printable ASCII (a repository: owner/repo or a
+ * URL, as Shed takes it). */
+static bool
+s_word (const char *text)
+{
+    for (const char *p = text; *p; p++)
+        if ((unsigned char) *p < 0x21 || (unsigned char) *p > 0x7e)
+            return false;
+    return *text != '\0';
 }
 
 typedef struct {
@@ -139,6 +150,7 @@ ctl_create (ctl_t *ctl, int argc, char **argv)
         { "strategy", required_argument, NULL, 's' },
         { "tag", required_argument, NULL, 't' },
         { "image", required_argument, NULL, 'i' },
+        { "repo", required_argument, NULL, 'R' },
         { "request-id", required_argument, NULL, 'r' },
         { "from-snapshot", required_argument, NULL, 'S' },
         { "wait", required_argument, NULL, 'w' },
@@ -225,6 +237,13 @@ ctl_create (ctl_t *ctl, int argc, char **argv)
         case 'i':
             if (s_arg (r->image, sizeof r->image, "--image", optarg))
                 return 1;
+            break;
+        case 'R':
+            if (s_arg (r->repo, sizeof r->repo, "--repo", optarg))
+                return 1;
+            if (!s_word (optarg))
+                return ctl_fail ("--repo: expected owner/repo or a URL (printable ASCII, no "
+                                 "spaces)");
             break;
         case 'r':
             if (s_arg (r->request_id, sizeof r->request_id, "--request-id", optarg))

@@ -16,6 +16,7 @@ struct _driver_t {
     const driver_ops_t *ops;
     void *impl;
     pthread_mutex_t lock;
+    int slow_timeout_ms; /* create/start; 0 = the node's default */
 };
 
 driver_t *
@@ -59,6 +60,12 @@ const char *
 driver_agent_socket_name (driver_t *self)
 {
     return self->ops->agent_socket_name ? self->ops->agent_socket_name : "agent.sock";
+}
+
+bool
+driver_clones_repo (driver_t *self)
+{
+    return self && self->ops->clones_repo;
 }
 
 const char *
@@ -149,17 +156,43 @@ driver_spec_check (const driver_spec_t *spec, driver_error_t *err)
 }
 
 int
-driver_create (driver_t *self, const driver_spec_t *spec, driver_error_t *err)
+driver_create_running (driver_t *self, const driver_spec_t *spec, bool *running,
+                       driver_error_t *err)
 {
     assert (self);
     assert (spec);
+    bool ran = false;
     int rc = driver_spec_check (spec, err);
-    if (rc)
-        return rc;
-    pthread_mutex_lock (&self->lock);
-    rc = self->ops->create (self->impl, spec, err);
-    pthread_mutex_unlock (&self->lock);
+    if (rc == 0) {
+        pthread_mutex_lock (&self->lock);
+        if (self->ops->create_running)
+            rc = self->ops->create_running (self->impl, spec, &ran, err);
+        else
+            rc = self->ops->create (self->impl, spec, err);
+        pthread_mutex_unlock (&self->lock);
+    }
+    if (running)
+        *running = rc == 0 && ran;
     return rc;
+}
+
+int
+driver_create (driver_t *self, const driver_spec_t *spec, driver_error_t *err)
+{
+    return driver_create_running (self, spec, NULL, err);
+}
+
+void
+driver_set_slow_timeout (driver_t *self, int timeout_ms)
+{
+    assert (self);
+    self->slow_timeout_ms = timeout_ms > 0 ? timeout_ms : 0;
+}
+
+int
+driver_slow_timeout (driver_t *self)
+{
+    return self ? self->slow_timeout_ms : 0;
 }
 
 #define S_CALL(self, name, err, call)                                                              \

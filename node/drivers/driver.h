@@ -9,7 +9,8 @@
  * under the data dir, processes, sockets). Calls are by shed name:
  *
  *   create (spec)  make everything the shed needs, persist the spec; not
- *                  started. DRIVER_ERR_EXISTS if the name is taken here.
+ *                  started (unless the driver says so: create_running).
+ *                  DRIVER_ERR_EXISTS if the name is taken here.
  *   start (name)   run it (idempotent: starting a running shed is OK).
  *   stop (name)    stop it, keep its disk and config (idempotent).
  *   remove (name)  stop if needed and delete everything ("delete"; the C
@@ -150,7 +151,16 @@ typedef struct {
      * sheds/NAME/): NULL = "agent.sock"; the container driver binds a
      * directory holding only the socket into the shed: "chan/agent.sock". */
     const char *agent_socket_name;
+    /* The driver clones spec.repo into the shed (shed-server: Shed does);
+     * a node whose driver does not refuses a create that names a repo. */
+    bool clones_repo;
     int (*create) (void *impl, const driver_spec_t *spec, driver_error_t *err);
+    /* Optional: create, saying whether the backend left the shed running
+     * (Shed's create starts the shed: its API answers 201 with "status":
+     * "running"). The node then sends no start after it. NULL: `create`
+     * is used and the shed is taken as not started. */
+    int (*create_running) (void *impl, const driver_spec_t *spec, bool *running,
+                           driver_error_t *err);
     int (*start) (void *impl, const char *name, driver_error_t *err);
     int (*stop) (void *impl, const char *name, driver_error_t *err);
     int (*remove) (void *impl, const char *name, driver_error_t *err);
@@ -174,8 +184,18 @@ const char *driver_name (driver_t *self);
 const char *driver_agent_suffix (driver_t *self);
 /* ops->agent_socket_name, never NULL. */
 const char *driver_agent_socket_name (driver_t *self);
+/* ops->clones_repo. */
+bool driver_clones_repo (driver_t *self);
 
 int driver_create (driver_t *self, const driver_spec_t *spec, driver_error_t *err);
+/* The same; *running says whether the shed already runs (ops->create_running). */
+int driver_create_running (driver_t *self, const driver_spec_t *spec, bool *running,
+                           driver_error_t *err);
+/* How long a create or start of this driver may take (ms), for the node's
+ * driver worker; 0 = the node's default. A backend that clones repositories
+ * and provisions (Shed: its CLI waits 10 minutes) sets a long one. */
+void driver_set_slow_timeout (driver_t *self, int timeout_ms);
+int driver_slow_timeout (driver_t *self);
 int driver_start (driver_t *self, const char *name, driver_error_t *err);
 int driver_stop (driver_t *self, const char *name, driver_error_t *err);
 int driver_remove (driver_t *self, const char *name, driver_error_t *err);

@@ -73,12 +73,12 @@ s_run (driver_t *driver, driver_job_t *job)
     int64_t t0 = zclock_mono ();
     switch (job->op) {
     case DRIVER_JOB_CREATE:
-        job->rc = driver_create (driver, &job->spec, &job->err);
+        job->rc = driver_create_running (driver, &job->spec, &job->running, &job->err);
         if (job->rc == DRIVER_ERR_EXISTS && job->replace) {
             /* Left over from a create interrupted by a crash: afresh. */
             driver_remove (driver, job->spec.name, NULL);
             memset (&job->err, 0, sizeof job->err);
-            job->rc = driver_create (driver, &job->spec, &job->err);
+            job->rc = driver_create_running (driver, &job->spec, &job->running, &job->err);
         }
         break;
     case DRIVER_JOB_START:

@@ -67,6 +67,7 @@ typedef struct {
     driver_error_t err;
     driver_status_t status; /* STATUS */
     uint64_t bytes;         /* SNAPSHOT: size of the file written */
+    bool running;           /* CREATE: the backend left it running (no start needed) */
     uint64_t ms;            /* how long the call took */
     uint64_t id;            /* submission number, for logs */
 } driver_job_t;

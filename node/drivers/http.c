@@ -40,9 +40,9 @@ s_write (char *data, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
-int
-http_request (const char *base, const char *unix_path, const char *method, const char *path,
-              const char *json_body, long timeout_ms, http_reply_t *reply)
+static int
+s_request (const char *base, const char *unix_path, const char *method, const char *path,
+           const char *json_body, const char *bearer, long timeout_ms, http_reply_t *reply)
 {
     http_global_init ();
     memset (reply, 0, sizeof *reply);
@@ -59,6 +59,19 @@ http_request (const char *base, const char *unix_path, const char *method, const
         headers = curl_slist_append (headers, "Content-Type: application/json");
     /* No "Expect: 100-continue" round trip for small bodies. */
     headers = curl_slist_append (headers, "Expect:");
+    char *auth = NULL;
+    if (bearer && *bearer) {
+        size_t n = strlen (bearer) + sizeof "Authorization: Bearer ";
+        auth = (char *) malloc (n);
+        if (!auth) {
+            curl_slist_free_all (headers);
+            curl_easy_cleanup (curl);
+            snprintf (reply->error, sizeof reply->error, "out of memory");
+            return -1;
+        }
+        snprintf (auth, n, "Authorization: Bearer %s", bearer);
+        headers = curl_slist_append (headers, auth);
+    }
     curl_easy_setopt (curl, CURLOPT_URL, url);
     if (unix_path)
         curl_easy_setopt (curl, CURLOPT_UNIX_SOCKET_PATH, unix_path);
@@ -87,7 +100,26 @@ http_request (const char *base, const char *unix_path, const char *method, const
     }
     curl_slist_free_all (headers);
     curl_easy_cleanup (curl);
+    if (auth) {
+        /* The token does not linger in freed heap memory. */
+        explicit_bzero (auth, strlen (auth));
+        free (auth);
+    }
     return result;
+}
+
+int
+http_request (const char *base, const char *unix_path, const char *method, const char *path,
+              const char *json_body, long timeout_ms, http_reply_t *reply)
+{
+    return s_request (base, unix_path, method, path, json_body, NULL, timeout_ms, reply);
+}
+
+int
+http_request_bearer (const char *base, const char *method, const char *path, const char *json_body,
+                     const char *bearer, long timeout_ms, http_reply_t *reply)
+{
+    return s_request (base, NULL, method, path, json_body, bearer, timeout_ms, reply);
 }
 
 void

@@ -22,6 +22,13 @@ typedef struct {
  * response arrived (any status), -1 on transport failure (reply->error). */
 int http_request (const char *base, const char *unix_path, const char *method, const char *path,
                   const char *json_body, long timeout_ms, http_reply_t *reply);
+
+/* The same with a bearer token: "Authorization: Bearer <bearer>" when
+ * bearer is not NULL or "". The token is a secret: it goes into the
+ * request header only, never into reply->error or any log. */
+int http_request_bearer (const char *base, const char *method, const char *path,
+                         const char *json_body, const char *bearer, long timeout_ms,
+                         http_reply_t *reply);
 void http_reply_free (http_reply_t *reply);
 
 /* curl_global_init once per process (thread-safe, idempotent). */

@@ -139,6 +139,8 @@ node_driver_open (const shed_config_t *cfg, char *why, size_t why_size)
         if (!strcmp (which, "shed-server")) {
             driver_shed_server_config_t sc = {
                 .base_url = s_or_null (cfg->driver.shed_server_url),
+                .timeout_ms = cfg->driver.shed_server_timeout_ms,
+                .token_file = s_or_null (cfg->driver.shed_server_token_file),
             };
             driver = driver_shed_server_new (&sc, &err);
         }

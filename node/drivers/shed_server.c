@@ -6,36 +6,41 @@
 #include "node/drivers/json_read.h"
 
 #include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
+
+#define S_CODE_MAX 64 /* Shed's error codes: SHED_NOT_FOUND, ... */
 
 typedef struct {
     char base[DRIVER_PATH_MAX];
-    long timeout_ms;
+    long slow_ms; /* create, start */
+    char token_file[DRIVER_PATH_MAX];
 } s_server_t;
 
-/* Map an answer that is not 2xx to a driver error. */
+/* Map an answer that is not 2xx to a driver error. Shed's shape is
+ * {"error":{"code","message"}}; a body that is not JSON (a proxy's page)
+ * is quoted as it is, cut short. */
 static int
-s_error (const char *what, const char *name, const http_reply_t *r, driver_error_t *err)
+s_error (const char *what, const char *name, const http_reply_t *r, char code[S_CODE_MAX],
+         driver_error_t *err)
 {
-    char code[64] = "", message[160] = "", why[128];
+    char message[160] = "", why[128];
+    code[0] = '\0';
     json_t *doc = json_read (r->body, r->len, why, sizeof why);
-    if (json_read_str (doc, "error.code", code, sizeof code) != 0)
-        json_read_str (doc, "code", code, sizeof code);
-    if (json_read_str (doc, "error.message", message, sizeof message) != 0
-        && json_read_str (doc, "message", message, sizeof message) != 0
-        && json_read_str (doc, "error", message, sizeof message) != 0)
-        snprintf (message, sizeof message, "%.120s", r->len && r->body[0] != '{' ? r->body : "");
+    json_read_str (doc, "error.code", code, S_CODE_MAX);
+    if (json_read_str (doc, "error.message", message, sizeof message) != 0 && !doc)
+        snprintf (message, sizeof message, "%.120s", r->body);
     json_decref (doc);
     int rc;
     if (strcmp (code, "SHED_ALREADY_EXISTS") == 0)
         rc = DRIVER_ERR_EXISTS;
     else if (strcmp (code, "SHED_NOT_FOUND") == 0)
         rc = DRIVER_ERR_NOT_FOUND;
-    else if (strcmp (code, "BACKEND_ERROR") == 0)
-        rc = DRIVER_ERR_BACKEND;
     else if (strncmp (code, "INVALID", 7) == 0 || r->status == 400 || r->status == 422)
         rc = DRIVER_ERR_INVALID;
     else if (r->status == 404)
@@ -52,21 +57,83 @@ s_error (const char *what, const char *name, const http_reply_t *r, driver_error
                         code[0] ? code : "error", message[0] ? ": " : "", message);
 }
 
-/* One call; 0 on 2xx (reply kept for the caller when `keep`). */
+/* The bearer token from the token file into buf (size > 1): 0, "" when no
+ * file is configured, or a driver error that names the file, never its
+ * content. One line; surrounding white space is dropped; anything but
+ * printable ASCII is refused (it would go into a header). */
+static int
+s_token (const s_server_t *self, char *buf, size_t size, driver_error_t *err)
+{
+    buf[0] = '\0';
+    if (!self->token_file[0])
+        return 0;
+    int fd = open (self->token_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return driver_fail (err, errno == EACCES ? DRIVER_ERR_PERMISSION : DRIVER_ERR_IO,
+                            "shed-server: token file %s: %s", self->token_file, strerror (errno));
+    size_t len = 0;
+    ssize_t n;
+    while (len < size - 1 && (n = read (fd, buf + len, size - 1 - len)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+            close (fd);
+            explicit_bzero (buf, size);
+            return driver_fail (err, DRIVER_ERR_IO, "shed-server: token file %s: %s",
+                                self->token_file, strerror (e));
+        }
+        len += (size_t) n;
+    }
+    char extra;
+    bool longer = len == size - 1 && read (fd, &extra, 1) == 1;
+    close (fd);
+    buf[len] = '\0';
+    while (len
+           && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '
+               || buf[len - 1] == '\t'))
+        buf[--len] = '\0';
+    size_t lead = strspn (buf, " \t");
+    memmove (buf, buf + lead, len - lead + 1);
+    len -= lead;
+    const char *bad = NULL;
+    if (longer)
+        bad = "too long for a token";
+    else if (len == 0)
+        bad = "empty";
+    for (size_t i = 0; !bad && i < len; i++)
+        if ((unsigned char) buf[i] < 0x21 || (unsigned char) buf[i] > 0x7e)
+            bad = "not one token (white space or bytes outside printable ASCII)";
+    if (bad) {
+        explicit_bzero (buf, size);
+        return driver_fail (err, DRIVER_ERR_INVALID, "shed-server: token file %s: %s",
+                            self->token_file, bad);
+    }
+    return 0;
+}
+
+/* One call; 0 on 2xx (reply kept for the caller when `keep`). Shed's
+ * error code, if any, into `code` when not NULL. */
 static int
 s_call (s_server_t *self, const char *method, const char *path, const char *body, const char *what,
-        const char *name, http_reply_t *keep, driver_error_t *err)
+        const char *name, long timeout_ms, http_reply_t *keep, char *code, driver_error_t *err)
 {
+    char token[SHED_SERVER_TOKEN_MAX + 1] = "", scratch[S_CODE_MAX];
+    /* GET /api/info is Shed's bootstrap call: never authenticated. */
+    int rc = strcmp (path, "/api/info") ? s_token (self, token, sizeof token, err) : 0;
+    if (rc)
+        return rc;
     http_reply_t r;
-    if (http_request (self->base, NULL, method, path, body, self->timeout_ms, &r) != 0) {
-        int rc = driver_fail (err, DRIVER_ERR_UNAVAILABLE, "shed-server: %s %s: %s (%s)", what,
-                              name, r.error, self->base);
+    int sent = http_request_bearer (self->base, method, path, body, token, timeout_ms, &r);
+    explicit_bzero (token, sizeof token);
+    if (sent != 0) {
+        rc = driver_fail (err, DRIVER_ERR_UNAVAILABLE, "shed-server: %s %s: %s (%s)", what, name,
+                          r.error, self->base);
         http_reply_free (&r);
         return rc;
     }
-    int rc = 0;
     if (r.status < 200 || r.status > 299)
-        rc = s_error (what, name, &r, err);
+        rc = s_error (what, name, &r, code ? code : scratch, err);
     if (keep && rc == 0)
         *keep = r;
     else
@@ -74,8 +141,21 @@ s_call (s_server_t *self, const char *method, const char *path, const char *body
     return rc;
 }
 
+/* The shed's "status" in Shed's words, mapped. */
+static driver_state_t
+s_state (const char *status)
+{
+    if (strcasecmp (status, "running") == 0)
+        return DRIVER_ST_RUNNING;
+    if (strcasecmp (status, "stopped") == 0)
+        return DRIVER_ST_STOPPED;
+    if (strcasecmp (status, "starting") == 0)
+        return DRIVER_ST_STARTING;
+    return DRIVER_ST_ERROR; /* "error", or a word Shed does not document */
+}
+
 static int
-s_create (void *impl, const driver_spec_t *spec, driver_error_t *err)
+s_create_running (void *impl, const driver_spec_t *spec, bool *running, driver_error_t *err)
 {
     s_server_t *self = (s_server_t *) impl;
     char name[80], image[DRIVER_PATH_MAX * 2], repo[DRIVER_PATH_MAX * 2];
@@ -91,27 +171,60 @@ s_create (void *impl, const driver_spec_t *spec, driver_error_t *err)
     if (spec->repo[0])
         n += snprintf (body + n, sizeof body - (size_t) n, ",\"repo\":%s", repo);
     snprintf (body + n, sizeof body - (size_t) n, "}");
-    return s_call (self, "POST", "/api/sheds", body, "create", spec->name, NULL, err);
+    http_reply_t r;
+    int rc = s_call (self, "POST", "/api/sheds", body, "create", spec->name, self->slow_ms, &r,
+                     NULL, err);
+    if (rc)
+        return rc;
+    /* 201 with the shed: Shed has started it (and cloned its repo). An
+     * answer without a status is taken as not running: a start follows,
+     * harmless if it runs (409 SHED_ALREADY_RUNNING is success). */
+    char status[32] = "";
+    json_t *doc = json_read (r.body, r.len, NULL, 0);
+    if (json_read_str (doc, "status", status, sizeof status) == 0)
+        *running = s_state (status) == DRIVER_ST_RUNNING;
+    json_decref (doc);
+    http_reply_free (&r);
+    return 0;
 }
 
 static int
-s_action (void *impl, const char *name, const char *action, driver_error_t *err)
+s_create (void *impl, const driver_spec_t *spec, driver_error_t *err)
+{
+    bool running;
+    return s_create_running (impl, spec, &running, err);
+}
+
+/* start / stop: `already` is Shed's code for "it is so already", which
+ * driver.h's idempotent start and stop count as success. */
+static int
+s_action (void *impl, const char *name, const char *action, const char *already, long timeout_ms,
+          driver_error_t *err)
 {
     char path[128];
     snprintf (path, sizeof path, "/api/sheds/%s/%s", name, action);
-    return s_call ((s_server_t *) impl, "POST", path, NULL, action, name, NULL, err);
+    driver_error_t mine = { 0, "" };
+    char code[S_CODE_MAX] = "";
+    int rc = s_call ((s_server_t *) impl, "POST", path, NULL, action, name, timeout_ms, NULL, code,
+                     &mine);
+    if (rc != 0 && strcmp (code, already) == 0)
+        return 0;
+    if (rc && err)
+        *err = mine;
+    return rc;
 }
 
 static int
 s_start (void *impl, const char *name, driver_error_t *err)
 {
-    return s_action (impl, name, "start", err);
+    return s_action (impl, name, "start", "SHED_ALREADY_RUNNING", ((s_server_t *) impl)->slow_ms,
+                     err);
 }
 
 static int
 s_stop (void *impl, const char *name, driver_error_t *err)
 {
-    return s_action (impl, name, "stop", err);
+    return s_action (impl, name, "stop", "SHED_ALREADY_STOPPED", SHED_SERVER_CALL_TIMEOUT_MS, err);
 }
 
 static int
@@ -119,7 +232,8 @@ s_remove (void *impl, const char *name, driver_error_t *err)
 {
     char path[128];
     snprintf (path, sizeof path, "/api/sheds/%s", name);
-    return s_call ((s_server_t *) impl, "DELETE", path, NULL, "delete", name, NULL, err);
+    return s_call ((s_server_t *) impl, "DELETE", path, NULL, "delete", name,
+                   SHED_SERVER_CALL_TIMEOUT_MS, NULL, NULL, err);
 }
 
 static int
@@ -128,34 +242,28 @@ s_status (void *impl, const char *name, driver_status_t *st, driver_error_t *err
     char path[128];
     snprintf (path, sizeof path, "/api/sheds/%s", name);
     http_reply_t r;
-    int rc = s_call ((s_server_t *) impl, "GET", path, NULL, "status", name, &r, err);
+    int rc = s_call ((s_server_t *) impl, "GET", path, NULL, "status", name,
+                     SHED_SERVER_CALL_TIMEOUT_MS, &r, NULL, err);
     if (rc == DRIVER_ERR_NOT_FOUND)
         st->state = DRIVER_ST_ABSENT;
     if (rc)
         return rc;
     char state[32] = "", why[128];
     json_t *doc = json_read (r.body, r.len, why, sizeof why);
-    if (json_read_str (doc, "status", state, sizeof state) != 0
-        && json_read_str (doc, "state", state, sizeof state) != 0
-        && json_read_str (doc, "shed.status", state, sizeof state) != 0)
-        snprintf (state, sizeof state, "unknown");
-    if (strcasecmp (state, "running") == 0)
-        st->state = DRIVER_ST_RUNNING;
-    else if (strcasecmp (state, "stopped") == 0 || strcasecmp (state, "created") == 0)
-        st->state = DRIVER_ST_STOPPED;
-    else if (strcasecmp (state, "starting") == 0 || strcasecmp (state, "creating") == 0)
-        st->state = DRIVER_ST_STARTING;
-    else if (!doc) {
+    if (!doc) {
         st->state = DRIVER_ST_ERROR;
         snprintf (st->detail, sizeof st->detail, "shed-server answered %s", why);
     }
-    else {
+    else if (json_read_str (doc, "status", state, sizeof state) != 0) {
         st->state = DRIVER_ST_ERROR;
-        snprintf (st->detail, sizeof st->detail, "shed-server reports '%s'", state);
+        snprintf (st->detail, sizeof st->detail, "shed-server gives no status");
     }
-    json_read_str (doc, "ip", st->ip, sizeof st->ip);
+    else if ((st->state = s_state (state)) == DRIVER_ST_ERROR)
+        snprintf (st->detail, sizeof st->detail, "shed-server reports '%s'", state);
+    /* Omitted by Shed when empty; a value that does not fit is left out. */
+    json_read_str (doc, "ip_address", st->ip, sizeof st->ip);
     double pid;
-    if (json_read_num (doc, "pid", &pid) == 0)
+    if (json_read_num (doc, "pid", &pid) == 0 && pid > 0 && pid < 4194305)
         st->pid = (int) pid;
     json_decref (doc);
     http_reply_free (&r);
@@ -166,17 +274,18 @@ static int
 s_list (void *impl, driver_list_fn *fn, void *arg, driver_error_t *err)
 {
     http_reply_t r;
-    int rc = s_call ((s_server_t *) impl, "GET", "/api/sheds", NULL, "list", "sheds", &r, err);
+    int rc = s_call ((s_server_t *) impl, "GET", "/api/sheds", NULL, "list", "sheds",
+                     SHED_SERVER_CALL_TIMEOUT_MS, &r, NULL, err);
     if (rc)
         return rc;
-    /* A bare array, or {"sheds": [...]}; elements without a name skipped. */
+    /* {"sheds": [...]}; elements without a name skipped. */
     char why[128];
     json_t *doc = json_read (r.body, r.len, why, sizeof why);
-    const json_t *list = json_is_array (doc) ? doc : json_read_at (doc, "sheds");
+    const json_t *list = json_read_at (doc, "sheds");
     if (!doc)
         rc = driver_fail (err, DRIVER_ERR_BACKEND, "shed-server: list: %s", why);
     else if (!json_is_array (list))
-        rc = driver_fail (err, DRIVER_ERR_BACKEND, "shed-server: list: unexpected answer");
+        rc = driver_fail (err, DRIVER_ERR_BACKEND, "shed-server: list: no \"sheds\" array");
     else {
         size_t i;
         const json_t *elem;
@@ -200,7 +309,9 @@ s_destroy (void *impl)
 
 static const driver_ops_t s_ops = {
     .name = "shed-server",
+    .clones_repo = true,
     .create = s_create,
+    .create_running = s_create_running,
     .start = s_start,
     .stop = s_stop,
     .remove = s_remove,
@@ -219,7 +330,9 @@ s_configure (s_server_t *self, const driver_shed_server_config_t *config)
     size_t len = strlen (self->base);
     if (len && self->base[len - 1] == '/')
         self->base[len - 1] = '\0';
-    self->timeout_ms = config->timeout_ms > 0 ? config->timeout_ms : 30000;
+    self->slow_ms = config->timeout_ms > 0 ? config->timeout_ms : SHED_SERVER_CREATE_TIMEOUT_MS;
+    snprintf (self->token_file, sizeof self->token_file, "%s",
+              config->token_file ? config->token_file : "");
 }
 
 driver_t *
@@ -232,8 +345,20 @@ driver_shed_server_new (const driver_shed_server_config_t *config, driver_error_
         return NULL;
     }
     s_configure (self, config);
+    /* A token file that cannot be read is said now, not at the first create. */
+    char token[SHED_SERVER_TOKEN_MAX + 1];
+    int rc = s_token (self, token, sizeof token, err);
+    explicit_bzero (token, sizeof token);
+    if (rc) {
+        free (self);
+        return NULL;
+    }
     http_global_init ();
-    return driver_new (&s_ops, self);
+    long slow = self->slow_ms;
+    driver_t *driver = driver_new (&s_ops, self);
+    if (driver)
+        driver_set_slow_timeout (driver, slow > 0x7fffffffL ? 0x7fffffff : (int) slow);
+    return driver;
 }
 
 int
@@ -243,7 +368,8 @@ driver_shed_server_info (const driver_shed_server_config_t *config, char *versio
     s_server_t self;
     s_configure (&self, config);
     http_reply_t r;
-    int rc = s_call (&self, "GET", "/api/info", NULL, "info", "", &r, err);
+    int rc = s_call (&self, "GET", "/api/info", NULL, "info", "", SHED_SERVER_CALL_TIMEOUT_MS, &r,
+                     NULL, err);
     if (rc)
         return rc;
     char why[128];

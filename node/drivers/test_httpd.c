@@ -41,6 +41,9 @@ s_handler (void *cls, struct MHD_Connection *conn, const char *url, const char *
         c = (s_conn_t *) calloc (1, sizeof (s_conn_t));
         snprintf (c->req.method, sizeof c->req.method, "%s", method);
         snprintf (c->req.url, sizeof c->req.url, "%s", url);
+        const char *auth =
+            MHD_lookup_connection_value (conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+        snprintf (c->req.auth, sizeof c->req.auth, "%s", auth ? auth : "");
         *con_cls = c;
         return MHD_YES;
     }

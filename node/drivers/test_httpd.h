@@ -2,19 +2,21 @@
  * test_httpd.h - a libmicrohttpd server for the HTTP drivers' tests, on
  * 127.0.0.1 (ephemeral port) or a Unix socket. Each complete request
  * (method, url, body) goes to the test's handler, which returns a status
- * and a JSON body; requests are also recorded for later checks.
+ * and a JSON body; requests are also recorded for later checks (with the
+ * Authorization header, so a test can check what credentials were sent).
  */
 #ifndef SHED_TEST_HTTPD_H
 #define SHED_TEST_HTTPD_H
 
 #include <stddef.h>
 
-#define TEST_HTTPD_LOG 32
+#define TEST_HTTPD_LOG 128
 
 typedef struct {
     char method[8];
     char url[256];
     char body[2048];
+    char auth[256]; /* the Authorization header, "" when none */
 } test_httpd_req_t;
 
 /* Return the status; write the response body into `out` (cap `size`). */

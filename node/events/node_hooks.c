@@ -58,6 +58,9 @@ struct _shed_hooks_t {
     zloop_t *loop;        /* borrowed */
     bus_client_t *client; /* NULL: dispatch only */
     char node[SHED_NAME_MAX + 1];
+    /* This node's local API (the config's `api`): a hook's SHED_ADDR, so
+     * `shedctl` in a hook talks to the node that ran it. */
+    char api[sizeof ((shed_config_t *) 0)->api_endpoint];
     shed_config_hook_t *hooks; /* copy of the config's */
     size_t nhooks;
     uint32_t concurrency, queue_max, timeout_ms;
@@ -134,9 +137,11 @@ s_spawn (shed_hooks_t *self, s_job_t *job)
     size_t nenv = 0;
     while (environ && environ[nenv])
         nenv++;
-    char **envp = calloc (nenv + 8, sizeof *envp);
+    char **envp = calloc (nenv + 9, sizeof *envp);
     char e_node[96], e_hook[300], e_topic[300], e_origin[96], e_kind[64], e_seq[48], e_time[48];
+    char e_addr[sizeof self->api + 16];
     snprintf (e_node, sizeof e_node, "SHED_NODE=%s", self->node);
+    snprintf (e_addr, sizeof e_addr, "SHED_ADDR=%s", self->api);
     snprintf (e_hook, sizeof e_hook, "SHED_HOOK_EVENT=%s", h->event);
     snprintf (e_topic, sizeof e_topic, "SHED_EVENT_TOPIC=%s", job->topic);
     snprintf (e_origin, sizeof e_origin, "SHED_EVENT_ORIGIN=%s", job->origin);
@@ -146,10 +151,11 @@ s_spawn (shed_hooks_t *self, s_job_t *job)
     size_t k = 0;
     for (size_t i = 0; envp && i < nenv; i++)
         if (strncmp (environ[i], "SHED_EVENT_", 11) && strncmp (environ[i], "SHED_HOOK_", 10)
-            && strncmp (environ[i], "SHED_NODE=", 10))
+            && strncmp (environ[i], "SHED_NODE=", 10) && strncmp (environ[i], "SHED_ADDR=", 10))
             envp[k++] = environ[i];
     if (envp) {
         envp[k++] = e_node;
+        envp[k++] = e_addr;
         envp[k++] = e_hook;
         envp[k++] = e_topic;
         envp[k++] = e_origin;
@@ -380,6 +386,7 @@ shed_hooks_new (const shed_config_t *cfg, const char *endpoint, zloop_t *loop, c
     self->loop = loop;
     self->tick_id = -1;
     snprintf (self->node, sizeof self->node, "%s", cfg->name);
+    snprintf (self->api, sizeof self->api, "%s", cfg->api_endpoint);
     self->concurrency = cfg->hooks_concurrency ? cfg->hooks_concurrency : 4;
     self->queue_max = cfg->hooks_queue;
     self->timeout_ms = cfg->hooks_timeout_ms ? cfg->hooks_timeout_ms : 30000;

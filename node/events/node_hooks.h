@@ -17,9 +17,12 @@
  *   stdin   the event as one JSON object (shed_event_json): topic, origin,
  *           seq, tseq, boot, kind, time_us, time, gap, payload (decoded
  *           where the schema is known, else {"size": N})
- *   env     the node's environment plus SHED_NODE, SHED_HOOK_EVENT (the
- *           hook's prefix), SHED_EVENT_TOPIC, SHED_EVENT_ORIGIN,
- *           SHED_EVENT_KIND, SHED_EVENT_SEQ, SHED_EVENT_TIME_US
+ *   env     the node's environment plus SHED_NODE (this node's name),
+ *           SHED_ADDR (this node's local API endpoint, the config's `api`:
+ *           what `shedctl` reads, so a hook's `shedctl list` asks this
+ *           node), SHED_HOOK_EVENT (the hook's prefix), SHED_EVENT_TOPIC,
+ *           SHED_EVENT_ORIGIN, SHED_EVENT_KIND, SHED_EVENT_SEQ,
+ *           SHED_EVENT_TIME_US
  *   output  stdout and stderr go to a scratch file; the first line is
  *           logged with the exit status
  * At most `hooks_concurrency` run at once; up to `hooks_queue` more wait

@@ -104,10 +104,13 @@ test_event_on_stdin (void **state)
     shed_config_t cfg;
     shed_config_defaults (&cfg);
     strcpy (cfg.name, "node1");
-    char cmd[256];
+    strcpy (cfg.api_endpoint, "ipc:///run/shed-test/api.sock");
+    /* The node's own SHED_ADDR (another node's) is not what a hook gets. */
+    setenv ("SHED_ADDR", "ipc:///elsewhere/api.sock", 1);
+    char cmd[320];
     snprintf (cmd, sizeof cmd,
               "cat > %s/stdin.json; echo \"$SHED_EVENT_TOPIC $SHED_EVENT_ORIGIN "
-              "$SHED_EVENT_SEQ $SHED_NODE $SHED_HOOK_EVENT\" > %s/env",
+              "$SHED_EVENT_SEQ $SHED_NODE $SHED_HOOK_EVENT $SHED_ADDR\" > %s/env",
               s_dir, s_dir);
     char err[256];
     assert_int_equal (shed_config_set (&cfg, "hooks", "proc.=placeholder", err, sizeof err), 0);
@@ -147,7 +150,9 @@ test_event_on_stdin (void **state)
     snprintf (path, sizeof path, "%s/env", s_dir);
     char *env = s_slurp (path);
     assert_non_null (env);
-    assert_string_equal (env, "proc.node1.web node1 17 node1 proc.\n");
+    assert_string_equal (env,
+                         "proc.node1.web node1 17 node1 proc. ipc:///run/shed-test/api.sock\n");
+    unsetenv ("SHED_ADDR");
     free (env);
 
     /* A failing hook is counted as failed. */

@@ -257,8 +257,12 @@ void shed_sched_stats (shed_sched_t *self, shed_sched_stats_t *out);
     F (T, 13, snapshot_size, WIRE_U64, 0,           WIRE_OPT, _)               \
     F (T, 14, move_ip,    WIRE_STR,  REC_ADDR_MAX,  WIRE_OPT, _)               \
     F (T, 15, moves,      WIRE_U64,  0,             WIRE_OPT, _)               \
-    F (T, 16, created_ms, WIRE_U64,  0,             WIRE_OPT, _)
+    F (T, 16, created_ms, WIRE_U64,  0,             WIRE_OPT, _)               \
+    F (T, 17, repo,       WIRE_STR,  255,           WIRE_OPT, _)
 /* clang-format on */
+/* repo: the repository the driver clones (shed-server); a node whose
+ * driver does not clone repositories rejects the claim (not admitted), so
+ * placement tries the next candidate. */
 /* move_ip, moves, created_ms: a move (docs/snapshots.md, "Move"): the shed
  * keeps its address, its age, and counts one more move. */
 /* snapshot*: start from that snapshot, held by snapshot_node (its data is

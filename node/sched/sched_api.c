@@ -73,6 +73,15 @@ s_api_create (shed_api_call_t *call, const api_msg_t *msg, void *arg)
         shed_api_reply_error (&call, API_ERR_INVALID, "%s", why);
         return;
     }
+    for (const char *p = req->repo; *p; p++)
+        if ((unsigned char) *p < 0x21 || (unsigned char) *p > 0x7e) {
+            /* It goes into a backend's request: one printable word. */
+            shed_api_reply_error (&call, API_ERR_INVALID,
+                                  "repo: white space or a byte outside printable ASCII "
+                                  "at offset %zu",
+                                  (size_t) (p - req->repo));
+            return;
+        }
     s_create_t *c = (s_create_t *) zmalloc (sizeof (s_create_t));
     c->t0_ns = shed_hist_now_ns ();
     sc_job_t *job = &c->job;
@@ -90,6 +99,7 @@ s_api_create (shed_api_call_t *call, const api_msg_t *msg, void *arg)
     job->gpus = req->gpus;
     snprintf (job->pin, sizeof job->pin, "%s", req->node);
     snprintf (job->image, sizeof job->image, "%s", req->image);
+    snprintf (job->repo, sizeof job->repo, "%s", req->repo);
     const char *strategy = req->strategy[0] ? req->strategy : self->cfg->scheduler.strategy;
     if (!strcmp (strategy, "spread"))
         job->strategy = PLACE_SPREAD;

@@ -51,6 +51,7 @@ typedef struct {
     size_t nconstraints;
     place_strategy_t strategy;
     char image[256];
+    char repo[256]; /* cloned by the driver (shed-server), "" = none */
     /* From a snapshot (docs/snapshots.md): its name, holder and data. */
     char snapshot[REC_NAME_MAX + 1];
     char snapshot_node[REC_NAME_MAX + 1];

@@ -115,6 +115,15 @@ sched__agent_remove (shed_sched_t *self, const char *name)
         self->hooks.agent_remove (self->hooks.agent_arg, name);
 }
 
+int
+sched__driver_timeout (shed_sched_t *self, driver_job_op_t op)
+{
+    int slow = driver_slow_timeout (self->driver);
+    if ((op == DRIVER_JOB_CREATE || op == DRIVER_JOB_START) && slow > S_DRIVER_TIMEOUT_MS)
+        return slow;
+    return S_DRIVER_TIMEOUT_MS;
+}
+
 /* ---- claims -------------------------------------------------------------------- */
 
 void
@@ -141,7 +150,7 @@ sched__claim_undo (shed_sched_t *self, s_work_t *w, bool remove, const char *why
     driver_job_t *job = driver_job_new (DRIVER_JOB_REMOVE, w->name);
     if (job) {
         job->ctx = w;
-        if (driver_worker_submit (self->worker, &job, S_DRIVER_TIMEOUT_MS) == 0) {
+        if (driver_worker_submit (self->worker, &job, sched__driver_timeout (self, job->op)) == 0) {
             zhashx_update (self->busy, w->name, w);
             return;
         }
@@ -173,17 +182,24 @@ s_claim_done (shed_sched_t *self, s_work_t *w, driver_job_t *job, driver_job_eve
                          driver_name (self->driver), job->ms);
         sched__agent_add (self, w->name);
         w->starting = true;
+        if (job->running) {
+            /* The backend's create started it (Shed): a start would only
+             * hear "already running". */
+            s_claim_done (self, w, job, ev);
+            return;
+        }
         driver_job_t *start = driver_job_new (DRIVER_JOB_START, w->name);
         if (start) {
             start->ctx = w;
-            if (driver_worker_submit (self->worker, &start, S_DRIVER_TIMEOUT_MS) == 0)
+            if (driver_worker_submit (self->worker, &start, sched__driver_timeout (self, start->op))
+                == 0)
                 return;
             free (start);
         }
         sched__claim_undo (self, w, true, "cannot start: the node is shutting down");
         return;
     }
-    w->start_ms = job->ms;
+    w->start_ms = job->op == DRIVER_JOB_START ? job->ms : 0; /* 0: the create started it */
     if (job->rc != 0 || w->answered) {
         if (late && job->rc == 0)
             log_warn (S_COMP, "driver start finished late: undone|shed=%s ms=%" PRIu64, w->name,
@@ -327,7 +343,8 @@ s_readopt_done (shed_sched_t *self, s_work_t *w, driver_job_t *job)
         driver_job_t *start = driver_job_new (DRIVER_JOB_START, w->name);
         if (start) {
             start->ctx = w;
-            if (driver_worker_submit (self->worker, &start, S_DRIVER_TIMEOUT_MS) == 0) {
+            if (driver_worker_submit (self->worker, &start, sched__driver_timeout (self, start->op))
+                == 0) {
                 wire_msg_free (&rec_proto, &m);
                 return;
             }
@@ -388,7 +405,8 @@ sched__readopt (shed_sched_t *self)
         if (w && job) {
             snprintf (w->was, sizeof w->was, "%s", r->state);
             job->ctx = w;
-            if (driver_worker_submit (self->worker, &job, S_DRIVER_TIMEOUT_MS) == 0) {
+            if (driver_worker_submit (self->worker, &job, sched__driver_timeout (self, job->op))
+                == 0) {
                 zhashx_update (self->busy, r->name, w);
                 wire_msg_free (&rec_proto, &m);
                 continue;
@@ -423,7 +441,7 @@ sched__on_driver (driver_job_t *job, driver_job_event_t ev, void *arg)
         char why[NSCHED_WHY_MAX + 1];
         sched__fmt (why, sizeof why, "driver %s: %s %s did not finish within %d ms (%s)",
                     driver_name (self->driver), driver_job_op_name (job->op), w->name,
-                    S_DRIVER_TIMEOUT_MS,
+                    sched__driver_timeout (self, job->op),
                     w->type == W_CLAIM ? "it is undone when it finishes"
                                        : "the record follows when it finishes");
         log_warn (S_COMP, "%s", why);

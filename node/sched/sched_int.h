@@ -259,6 +259,10 @@ void sched__on_driver (driver_job_t *job, driver_job_event_t ev, void *arg);
 void sched__claim_undo (shed_sched_t *self, s_work_t *w, bool remove, const char *why);
 void sched__agent_socket (shed_sched_t *self, const char *name, char *out, size_t size);
 void sched__agent_add (shed_sched_t *self, const char *name);
+/* The timeout of a driver job: S_DRIVER_TIMEOUT_MS, or the driver's own
+ * longer one for a create or start (driver_slow_timeout: Shed clones a
+ * repository and provisions in its create). */
+int sched__driver_timeout (shed_sched_t *self, driver_job_op_t op);
 void sched__agent_remove (shed_sched_t *self, const char *name);
 /* Our sheds after a restart: admission restored now, each reconciled with
  * the driver on the worker. */

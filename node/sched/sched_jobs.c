@@ -178,6 +178,7 @@ s_send_claim (void *arg, sc_job_t *job, const char *peer, uint32_t seq, int time
     c->disk_mb = job->disk_mb;
     c->gpus = job->gpus;
     snprintf (c->image, sizeof c->image, "%s", job->image);
+    snprintf (c->repo, sizeof c->repo, "%s", job->repo);
     snprintf (c->snapshot, sizeof c->snapshot, "%s", job->snapshot);
     snprintf (c->snapshot_node, sizeof c->snapshot_node, "%s", job->snapshot_node);
     snprintf (c->snapshot_digest, sizeof c->snapshot_digest, "%s", job->snapshot_digest);

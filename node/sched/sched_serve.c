@@ -132,6 +132,13 @@ s_serve_claim (shed_sched_t *self, const nsched_claim_t *c, nsched_result_t *res
         snprintf (res->why, sizeof res->why, "no driver: %s", self->driver_error);
         return S_NOW;
     }
+    if (c->repo[0] && !driver_clones_repo (self->driver)) {
+        /* Not admitted: the next candidate may have a driver that does. */
+        snprintf (res->why, sizeof res->why,
+                  "the %s driver does not clone repositories (--repo needs shed-server)",
+                  driver_name (self->driver));
+        return S_NOW;
+    }
     place_resources_t need = { { c->cpus_milli, c->memory_mb * S_MIB, c->disk_mb * S_MIB,
                                  c->gpus } };
     char why[256] = "";
@@ -177,6 +184,7 @@ s_serve_claim (shed_sched_t *self, const nsched_claim_t *c, nsched_result_t *res
     spec->disk_mb = c->disk_mb;
     s_spec_node_limits (self, spec);
     snprintf (spec->image, sizeof spec->image, "%s", c->image);
+    snprintf (spec->repo, sizeof spec->repo, "%s", c->repo);
     if (self->hooks.net_attach) {
         char ip[46] = "", mac[18] = "", gw[46] = "", err[256] = "";
         int prefix = 0;
@@ -228,7 +236,7 @@ s_serve_claim (shed_sched_t *self, const nsched_claim_t *c, nsched_result_t *res
         zhashx_update (self->busy, c->name, w);
         return S_LATER;
     }
-    if (driver_worker_submit (self->worker, &job, S_DRIVER_TIMEOUT_MS) != 0) {
+    if (driver_worker_submit (self->worker, &job, sched__driver_timeout (self, job->op)) != 0) {
         free (job);
         sched__claim_undo (self, w, false, "the node is shutting down");
         res->admitted = true;
@@ -346,7 +354,7 @@ s_serve_op (shed_sched_t *self, const nsched_op_t *op, nsched_result_t *res, uin
     if (op->op == NSCHED_OP_START)
         sched__agent_add (self, op->name); /* listening before the shed dials */
     job->ctx = w;
-    if (driver_worker_submit (self->worker, &job, S_DRIVER_TIMEOUT_MS) != 0) {
+    if (driver_worker_submit (self->worker, &job, sched__driver_timeout (self, job->op)) != 0) {
         free (job);
         free (w);
         snprintf (res->why, sizeof res->why, "the node is shutting down");

@@ -172,7 +172,7 @@ s_submit (shed_sched_t *self, s_wtype_t type, uint64_t op, driver_job_op_t jop, 
     }
     w->op = op;
     job->ctx = w;
-    if (driver_worker_submit (self->worker, &job, S_DRIVER_TIMEOUT_MS) != 0) {
+    if (driver_worker_submit (self->worker, &job, sched__driver_timeout (self, job->op)) != 0) {
         free (job);
         free (w);
         return false;
@@ -349,7 +349,7 @@ s_fetched (void *ctx, int rc, const char *path, const char *why)
     if (rc == 0 && !self->closing) {
         snprintf (job->spec.layer, sizeof job->spec.layer, "%s", path);
         log_info (S_COMP, "snapshot data ready|shed=%s layer=%s", w->name, path);
-        if (driver_worker_submit (self->worker, &job, S_DRIVER_TIMEOUT_MS) == 0)
+        if (driver_worker_submit (self->worker, &job, sched__driver_timeout (self, job->op)) == 0)
             return; /* the create goes on as any other */
         sched__fmt (reason, sizeof reason, "the node is shutting down");
     }
