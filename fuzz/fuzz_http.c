@@ -46,7 +46,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
             char *eq = strchr (kv, '=');
             if (eq)
                 *eq++ = '\0';
-            args[nargs++] = (http_arg_t) { kv, eq };
+            args[nargs++] = (http_arg_t){ kv, eq };
         }
     }
     http_match_t m;

@@ -113,7 +113,7 @@ static const directive_t s_directives[] = {
     { "metrics.enabled",            D_BOOL,    SLOT (metrics.enabled), 0, 0 },
     { "metrics.listen",             D_METRICS, SLOT (metrics.listen), 0, 0 },
     /* Remote HTTP/JSON API (docs/api.md). */
-    { "http.listen",                 D_LISTEN_OFF, SLOT (http.listen), 0, 0 },
+    { "http.listen",                 D_APIADDR, SLOT (http.listen), 0, 0 },
     { "http.tls_cert",               D_PATH, SLOT (http.tls_cert), 0, 0 },
     { "http.tls_key",                D_PATH, SLOT (http.tls_key), 0, 0 },
     { "http.max_body_bytes",         D_U32,  SLOT (http.max_body_bytes), 1024, 16777216 },
@@ -137,9 +137,9 @@ static const directive_t s_directives[] = {
 #pragma GCC diagnostic pop
 
 /* Keys that open a section of further keys. */
-static const char *s_sections[] = { "gossip", "dns",    "network", "resources", "scheduler",
-                                    "driver", "agents", "metrics", "state",     "events",
-                                    "http" };
+static const char *s_sections[] = { "gossip",    "dns",    "network", "resources",
+                                    "scheduler", "driver", "agents",  "metrics",
+                                    "state",     "events", "http" };
 
 const directive_t *
 config_directive_find (const char *key)

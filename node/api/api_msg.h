@@ -698,8 +698,8 @@ WIRE_DECLARE_RECORD (api_snapshot, API_SNAPSHOT_FIELDS)
 /* ---- Remote API tokens (docs/security.md), type ids 87-90 -------------------
  * Managed only over this local API (never over HTTP): the socket's mode is
  * what lets an operator mint a token. role: "read" | "operator". */
-#define API_TOKENS_MAX    1024
-#define API_TOKEN_ID_MAX  8   /* hex id, the token's public part */
+#define API_TOKENS_MAX     1024
+#define API_TOKEN_ID_MAX   8  /* hex id, the token's public part */
 #define API_TOKEN_TEXT_MAX 80 /* "sht_" id "_" 64 hex digits */
 /* clang-format off */
 #define API_TOKEN_CREATE_REQ_FIELDS(F, T)                                      \

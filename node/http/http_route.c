@@ -120,9 +120,12 @@ http_error_from_api (uint64_t api_code, const char *message, http_error_t *err)
         unsigned status;
         const char *code;
     } map[] = {
-        [API_ERR_BAD_REQUEST] = { 400, "bad_request" }, [API_ERR_UNSUPPORTED] = { 501, "not_implemented" },
-        [API_ERR_INTERNAL] = { 500, "internal" },       [API_ERR_UNAVAILABLE] = { 503, "unavailable" },
-        [API_ERR_INVALID] = { 400, "invalid" },         [API_ERR_NOT_FOUND] = { 404, "not_found" },
+        [API_ERR_BAD_REQUEST] = { 400, "bad_request" },
+        [API_ERR_UNSUPPORTED] = { 501, "not_implemented" },
+        [API_ERR_INTERNAL] = { 500, "internal" },
+        [API_ERR_UNAVAILABLE] = { 503, "unavailable" },
+        [API_ERR_INVALID] = { 400, "invalid" },
+        [API_ERR_NOT_FOUND] = { 404, "not_found" },
         [API_ERR_CONFLICT] = { 409, "conflict" },
     };
     if (api_code < sizeof map / sizeof map[0] && map[api_code].code)
@@ -214,16 +217,14 @@ http_route_match (const char *method, const char *path, http_match_t *m, http_er
             return 0;
         }
         size_t used = strlen (err->allow);
-        snprintf (err->allow + used, sizeof err->allow - used, "%s%s", used ? ", " : "",
-                  r->method);
+        snprintf (err->allow + used, sizeof err->allow - used, "%s%s", used ? ", " : "", r->method);
     }
     if (err->allow[0]) {
         http_error_set (err, 405, "method_not_allowed", "%s %s: allowed: %s", method, path,
                         err->allow);
         return -1;
     }
-    http_error_set (err, 404, "not_found", "no route %s %s (docs/api.md lists them)", method,
-                    path);
+    http_error_set (err, 404, "not_found", "no route %s %s (docs/api.md lists them)", method, path);
     return -1;
 }
 
@@ -419,7 +420,8 @@ s_convert (const s_key_t *k, const wire_field_t *f, void *body, json_t *v, http_
     }
     else {
         uint64_t bytes = 0;
-        ok = json_is_string (v) && placement_size_parse (json_string_value (v), 1024 * 1024, &bytes) == 0;
+        ok = json_is_string (v)
+             && placement_size_parse (json_string_value (v), 1024 * 1024, &bytes) == 0;
         mb = (bytes + 1024 * 1024 - 1) / (1024 * 1024);
     }
     if (!ok) {
@@ -458,7 +460,8 @@ s_apply (const http_route_t *r, const wire_desc_t *d, void *body, const char *na
     if (k->conv == C_CONSTRAINTS) {
         const wire_list_t *list = (const wire_list_t *) ((uint8_t *) body + f->offset);
         for (size_t i = 0; i < list->n; i++) {
-            const char *text = (const char *) list->items + i * f->sub->size + f->sub->fields[0].offset;
+            const char *text =
+                (const char *) list->items + i * f->sub->size + f->sub->fields[0].offset;
             place_constraint_t pc;
             char why[200];
             if (placement_constraint_parse (text, &pc, why, sizeof why) != 0) {
@@ -492,8 +495,8 @@ s_arg_json (const wire_field_t *f, const char *value)
 }
 
 int
-http_request_decode (const http_match_t *m, const http_arg_t *args, size_t nargs,
-                     const char *body, size_t len, api_msg_t *req, http_error_t *err)
+http_request_decode (const http_match_t *m, const http_arg_t *args, size_t nargs, const char *body,
+                     size_t len, api_msg_t *req, http_error_t *err)
 {
     memset (req, 0, sizeof *req);
     memset (err, 0, sizeof *err);
@@ -532,8 +535,7 @@ http_request_decode (const http_match_t *m, const http_arg_t *args, size_t nargs
         const s_key_t *k = r->body ? NULL : s_key (r, args[i].key);
         const wire_field_t *f = k ? s_field (d, k->field) : NULL;
         if (!f) {
-            http_error_set (err, 400, "bad_request", "unknown query argument '%.64s'",
-                            args[i].key);
+            http_error_set (err, 400, "bad_request", "unknown query argument '%.64s'", args[i].key);
             goto fail;
         }
         json_t *v = s_arg_json (f, args[i].value ? args[i].value : "");

@@ -23,8 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HTTP_ARGS_MAX      16  /* query arguments in one request */
-#define HTTP_PATH_MAX      512 /* longer paths are 404 */
+#define HTTP_ARGS_MAX        16  /* query arguments in one request */
+#define HTTP_PATH_MAX        512 /* longer paths are 404 */
 #define HTTP_READ_TIMEOUT_MS 5000
 
 typedef struct http_route http_route_t;
@@ -76,8 +76,7 @@ const char *http_request_id (const api_msg_t *req);
 /* Reply -> JSON (malloc'd, NUL-terminated, *len set). An API_ERROR or a
  * reply of another type than the route expects gives NULL with err set
  * (the status the error code maps to, or 502 for an unexpected type). */
-char *http_reply_json (const http_match_t *m, const api_msg_t *rep, size_t *len,
-                       http_error_t *err);
+char *http_reply_json (const http_match_t *m, const api_msg_t *rep, size_t *len, http_error_t *err);
 
 /* Fill err (status, code, message) from the fields given. */
 void http_error_set (http_error_t *err, unsigned status, const char *code, const char *fmt, ...)

@@ -177,8 +177,9 @@ test_create_refused (void **state)
                   "field 'constraints'");
     s_bad_create ("{\"name\": \"a\", \"constraints\": [\"===\"]}", "bad_request", "constraint");
     s_bad_create ("{\"name\": \"a\\u0000b\"}", "malformed_json", "\\u0000");
-    s_bad_create ("{\"name\": \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
-                  "bad_request", "longer than 63 bytes");
+    s_bad_create (
+        "{\"name\": \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
+        "bad_request", "longer than 63 bytes");
 }
 
 static void
@@ -339,7 +340,7 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_routes),        cmocka_unit_test (test_create),
+        cmocka_unit_test (test_routes),         cmocka_unit_test (test_create),
         cmocka_unit_test (test_create_refused), cmocka_unit_test (test_query),
         cmocka_unit_test (test_replies),
     };

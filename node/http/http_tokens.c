@@ -146,7 +146,8 @@ s_load (http_tokens_t *self, char *err, size_t errlen)
         return -1;
     }
     if (st.st_mode & 077) {
-        snprintf (err, errlen, "API tokens %s: readable or writable by others (mode %03o): chmod 600",
+        snprintf (err, errlen,
+                  "API tokens %s: readable or writable by others (mode %03o): chmod 600",
                   self->path, (unsigned) (st.st_mode & 0777));
         return -1;
     }
@@ -187,8 +188,9 @@ s_save (http_tokens_t *self)
     char *buf = malloc (cap);
     if (!buf)
         return -1;
-    len += (size_t) snprintf (buf, cap, "# shed-node API tokens (docs/security.md): id role "
-                                        "blake2b-256(secret) created_ms name\n");
+    len += (size_t) snprintf (buf, cap,
+                              "# shed-node API tokens (docs/security.md): id role "
+                              "blake2b-256(secret) created_ms name\n");
     for (size_t i = 0; i < self->n; i++) {
         const s_token_t *t = &self->items[i];
         char hex[2 * S_HASH_BYTES + 1];

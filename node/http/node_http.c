@@ -50,9 +50,9 @@ typedef enum {
 } s_stat_t;
 
 static const char *s_stat_names[ST_COUNT] = {
-    "requests_2xx",   "requests_4xx",      "requests_5xx", "auth_missing", "auth_malformed",
-    "auth_unknown",   "auth_forbidden",    "body_too_large", "bad_request", "no_reply",
-    "conn_refused",   "conn_timeout",      "connections",
+    "requests_2xx", "requests_4xx",   "requests_5xx",   "auth_missing", "auth_malformed",
+    "auth_unknown", "auth_forbidden", "body_too_large", "bad_request",  "no_reply",
+    "conn_refused", "conn_timeout",   "connections",
 };
 
 struct _shed_http_t {
@@ -164,8 +164,8 @@ s_api_token_revoke (shed_api_call_t *call, const api_msg_t *msg, void *arg)
 /* ---- HTTP threads ------------------------------------------------------------- */
 
 static MHD_Result_t
-s_respond (shed_http_t *self, struct MHD_Connection *conn, unsigned status, char *body,
-           size_t len, const char *allow)
+s_respond (shed_http_t *self, struct MHD_Connection *conn, unsigned status, char *body, size_t len,
+           const char *allow)
 {
     s_count (self, status < 300 ? ST_REQ_2XX : status < 500 ? ST_REQ_4XX : ST_REQ_5XX);
     if (!body)
@@ -226,7 +226,7 @@ s_collect_arg (void *cls, enum MHD_ValueKind kind, const char *key, const char *
     (void) kind;
     s_args_t *a = cls;
     if (a->n <= HTTP_ARGS_MAX) /* one over: the decoder says "too many" */
-        a->args[a->n++] = (http_arg_t) { key, value };
+        a->args[a->n++] = (http_arg_t){ key, value };
     return MHD_YES;
 }
 
@@ -271,8 +271,7 @@ s_first (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r, const char 
         MHD_lookup_connection_value (conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && strtoull (cl, NULL, 10) > self->max_body) {
         s_count (self, ST_TOO_LARGE);
-        http_error_set (&err, 413, "body_too_large", "request body over %zu bytes",
-                        self->max_body);
+        http_error_set (&err, 413, "body_too_large", "request body over %zu bytes", self->max_body);
         return s_fail (self, conn, &err, NULL);
     }
     return MHD_YES;
@@ -367,8 +366,7 @@ s_on_http (void *cls, struct MHD_Connection *conn, const char *url, const char *
     }
     if (r->too_big) {
         http_error_t err;
-        http_error_set (&err, 413, "body_too_large", "request body over %zu bytes",
-                        self->max_body);
+        http_error_set (&err, 413, "body_too_large", "request body over %zu bytes", self->max_body);
         return s_fail (self, conn, &err, NULL);
     }
     return s_serve (self, conn, r);
@@ -514,11 +512,12 @@ s_start (shed_http_t *self, const shed_config_t *cfg, char *err, size_t errlen)
     }
     size_t cert_len = 0;
     if (tls) {
-        self->cert = s_read_pem ("http.tls_cert", cfg->http.tls_cert, false, &cert_len, err, errlen);
+        self->cert =
+            s_read_pem ("http.tls_cert", cfg->http.tls_cert, false, &cert_len, err, errlen);
         if (!self->cert)
             return -1;
-        self->key = s_read_pem ("http.tls_key", cfg->http.tls_key, true, &self->key_len, err,
-                                errlen);
+        self->key =
+            s_read_pem ("http.tls_key", cfg->http.tls_key, true, &self->key_len, err, errlen);
         if (!self->key)
             return -1;
     }
