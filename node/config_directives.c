@@ -119,7 +119,7 @@ static const directive_t s_directives[] = {
     { "http.max_body_bytes",         D_U32,  SLOT (http.max_body_bytes), 1024, 16777216 },
     { "http.max_connections",        D_U32,  SLOT (http.max_connections), 1, 4096 },
     { "http.per_client_connections", D_U32,  SLOT (http.per_client_connections), 1, 4096 },
-    { "http.timeout_s",              D_U32,  SLOT (http.timeout_s), 1, 3600 },
+    { "http.timeout_s",              D_SEC,  SLOT (http.timeout_s), 1, 3600 },
     { "events.consumer_listen",     D_LISTEN,  SLOT (events.consumer_listen), 0, 0 },
     { "events.consumer_keys",       D_PATH,    SLOT (events.consumer_keys), 0, 0 },
     { "state.tombstone_ttl_s",      D_SEC, SLOT (state.tombstone_ttl_s), 1, 31536000 },

@@ -476,7 +476,7 @@ s_metrics (shed_config_t *cfg, const directive_t *d, char *slot, const char *sub
 
 static int
 s_apiaddr (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
-              const char *value, char *why, size_t whylen)
+           const char *value, char *why, size_t whylen)
 {
     if (*value == '\0') {
         *slot = '\0';
