@@ -17,7 +17,8 @@
 #   - failures are counted in /metrics and logged without the token;
 #   - hostile clients: a TCP connection that never starts its TLS handshake
 #     is closed after http.timeout_s; with node 2's address holding all its
-#     per-client connections, node 2 is refused and node 1 is still served.
+#     per-client connections, node 2 is refused and node 1 is still served;
+#     a token over http.rate_per_token gets 429 while another is served.
 # Needs root; exits 77 (skip) otherwise.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
@@ -54,7 +55,9 @@ HTTP_YAML="http:
   tls_key: $KEYF
   max_body_bytes: 4096
   per_client_connections: 4
-  timeout_s: 3"
+  timeout_s: 3
+  rate_per_token: 20
+  rate_burst: 30"
 h_sheds_config 1 "$HTTP_YAML" >/dev/null
 h_sheds_config 2 >/dev/null
 
@@ -174,6 +177,21 @@ for t in "$OP" "$RD"; do
     fi
 done
 
+# ---- a token over its rate (20/s, burst 30): 429, others unaffected ---------
+RL=$(h_ctl 1 token create --role read --name burst 2>/dev/null)
+urls=()
+for _ in $(seq 100); do urls+=("$BASE/v1/status"); done
+codes=$(h_exec 2 curl -sS --max-time 30 --cacert "$CERT" -H "Authorization: Bearer $RL" \
+    -o /dev/null -w '%{http_code}\n' "${urls[@]}")
+n200=$(grep -c '^200$' <<<"$codes" || true)
+n429=$(grep -c '^429$' <<<"$codes" || true)
+((n200 >= 30 && n429 >= 1 && n200 + n429 == 100)) \
+    || h_fail "100 quick requests with one token: $n200 x 200, $n429 x 429 (want >= 30 and >= 1)"
+expect 200 "$(api 2 "$OP" GET /v1/status)" "another token while one is limited"
+sleep 1.5
+expect 200 "$(api 2 "$RL" GET /v1/status)" "the limited token after a pause"
+h_log "rate limit: $n200 x 200, $n429 x 429 of 100 requests on one connection"
+
 # ---- hostile clients -------------------------------------------------------------
 # A TCP connection that never starts TLS: closed after timeout_s (3 s).
 t0=$SECONDS
@@ -196,6 +214,9 @@ for p in "${holders[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/nul
 v=$(h_exec 1 curl -sS --max-time 10 http://127.0.0.1:7951/metrics \
     | grep -E '^shed_http_rejected_total\{reason="connection_limit"\} ' | awk '{print $2}')
 ((${v:-0} >= 1)) || h_fail "refused connection not counted ('${v:-}')"
+v=$(h_exec 1 curl -sS --max-time 10 http://127.0.0.1:7951/metrics \
+    | grep -E '^shed_http_rejected_total\{reason="rate_limited"\} ' | awk '{print $2}')
+((${v:-0} == n429)) || h_fail "rate_limited counted '${v:-}', not $n429"
 h_retry 10 api 2 "$OP" GET /v1/status >/dev/null 2>&1 || h_fail "node 2 not served again after its connections closed"
 
 h_log "PASS: remote API over HTTPS: create/list/show/stop/start/delete, 401/403/400/413/405/409, limits"

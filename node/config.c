@@ -70,6 +70,8 @@ shed_config_defaults (shed_config_t *cfg)
     cfg->http.max_connections = 64;
     cfg->http.per_client_connections = 8;
     cfg->http.timeout_s = 10;
+    cfg->http.rate_per_token = 50;
+    cfg->http.rate_burst = 100;
 }
 
 /* The remote API: TLS needs both files; without TLS (tokens in clear text)

@@ -170,6 +170,8 @@ typedef struct {
         uint32_t max_connections;        /* connections served at once */
         uint32_t per_client_connections; /* from one client address */
         uint32_t timeout_s;              /* idle / slow connections closed */
+        uint32_t rate_per_token;         /* requests/s per token; 0 = no limit */
+        uint32_t rate_burst;             /* requests a token may make at once */
     } http;
     /* Remote event consumers (node/events/node_events.h, docs/events.md): an XPUB
      * on TCP with CURVE for consumers on other hosts, admitting only the

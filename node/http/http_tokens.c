@@ -25,6 +25,8 @@ typedef struct {
     uint64_t created_ms;
     uint8_t hash[S_HASH_BYTES];
     uint64_t last_used_ms, uses; /* since this start */
+    double bucket;               /* requests it may make now (rate limit) */
+    int64_t refilled_ms;         /* monotonic; 0 = bucket not started */
 } s_token_t;
 
 struct _http_tokens_t {
@@ -32,6 +34,7 @@ struct _http_tokens_t {
     char *path;
     s_token_t *items;
     size_t n, cap;
+    uint32_t rate, burst; /* per token; rate 0 = no limit */
 };
 
 static uint64_t
@@ -40,6 +43,34 @@ s_now_ms (void)
     struct timespec ts;
     clock_gettime (CLOCK_REALTIME, &ts);
     return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+static int64_t
+s_mono_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One request from t's bucket: refill by the time passed, then take. */
+static bool
+s_take (http_tokens_t *self, s_token_t *t)
+{
+    if (!self->rate)
+        return true;
+    int64_t now = s_mono_ms ();
+    if (!t->refilled_ms)
+        t->bucket = self->burst;
+    else
+        t->bucket += (double) (now - t->refilled_ms) * self->rate / 1000.0;
+    if (t->bucket > self->burst)
+        t->bucket = self->burst;
+    t->refilled_ms = now;
+    if (t->bucket < 1.0)
+        return false;
+    t->bucket -= 1.0;
+    return true;
 }
 
 http_role_t
@@ -351,6 +382,15 @@ http_tokens_list (http_tokens_t *self, size_t *n)
     return out;
 }
 
+void
+http_tokens_set_rate (http_tokens_t *self, uint32_t per_s, uint32_t burst)
+{
+    pthread_mutex_lock (&self->lock);
+    self->rate = per_s;
+    self->burst = burst > 0 ? burst : (per_s > 0 ? per_s : 1);
+    pthread_mutex_unlock (&self->lock);
+}
+
 size_t
 http_tokens_count (http_tokens_t *self)
 {
@@ -400,7 +440,7 @@ http_tokens_check (http_tokens_t *self, const char *header, http_role_t *role, c
             *role = t->role;
             t->uses++;
             t->last_used_ms = s_now_ms ();
-            rc = HTTP_AUTH_OK;
+            rc = s_take (self, t) ? HTTP_AUTH_OK : HTTP_AUTH_LIMITED;
         }
         break;
     }

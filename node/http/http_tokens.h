@@ -35,6 +35,7 @@ typedef enum {
     HTTP_AUTH_MISSING,   /* no Authorization header */
     HTTP_AUTH_MALFORMED, /* not "Bearer sht_<id>_<secret>" */
     HTTP_AUTH_UNKNOWN,   /* no such id (never made, or revoked) or a wrong secret */
+    HTTP_AUTH_LIMITED,   /* a good token over its request rate (429); role is set */
 } http_auth_t;
 
 #define HTTP_TOKEN_PREFIX     "sht_"
@@ -47,6 +48,11 @@ typedef struct _http_tokens_t http_tokens_t;
  * does not parse or that others may read. */
 http_tokens_t *http_tokens_open (const char *path, char *err, size_t errlen);
 void http_tokens_destroy (http_tokens_t **self_p);
+
+/* Requests per second each token may make, with a burst (token bucket,
+ * kept per token in memory): a client with a good token still cannot make
+ * the node's main loop serve it alone. rate 0 = no limit (the default). */
+void http_tokens_set_rate (http_tokens_t *self, uint32_t per_s, uint32_t burst);
 
 /* "read" / "operator" <-> role; HTTP_ROLE_NONE for anything else. */
 http_role_t http_role_parse (const char *text);
@@ -66,9 +72,10 @@ int http_tokens_revoke (http_tokens_t *self, const char *id, char *err, size_t e
 api_token_t *http_tokens_list (http_tokens_t *self, size_t *n);
 size_t http_tokens_count (http_tokens_t *self);
 
-/* Check an Authorization header value (NULL: absent). On HTTP_AUTH_OK sets
- * *role and copies the id into id[API_TOKEN_ID_MAX + 1]; on failure id
- * holds the id the header claimed when one parsed (for logs), else "". */
+/* Check an Authorization header value (NULL: absent). On HTTP_AUTH_OK (and
+ * HTTP_AUTH_LIMITED) sets *role and copies the id into
+ * id[API_TOKEN_ID_MAX + 1]; on failure id holds the id the header claimed
+ * when one parsed (for logs), else "". */
 http_auth_t http_tokens_check (http_tokens_t *self, const char *header, http_role_t *role,
                                char *id);
 

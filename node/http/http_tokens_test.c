@@ -180,12 +180,40 @@ test_bad_file (void **state)
     http_tokens_destroy (&t);
 }
 
+/* A good token over its rate gets LIMITED (its role still known), other
+ * tokens keep theirs; the bucket refills with time. */
+static void
+test_rate (void **state)
+{
+    s_ctx_t *c = *state;
+    char err[256], a[API_TOKEN_TEXT_MAX + 1], b[API_TOKEN_TEXT_MAX + 1];
+    char id[API_TOKEN_ID_MAX + 1];
+    http_tokens_t *t = http_tokens_open (c->path, err, sizeof err);
+    assert_non_null (t);
+    assert_int_equal (http_tokens_create (t, HTTP_ROLE_READ, "a", a, id, err, sizeof err), 0);
+    assert_int_equal (http_tokens_create (t, HTTP_ROLE_READ, "b", b, id, err, sizeof err), 0);
+    http_tokens_set_rate (t, 2, 3);
+    http_role_t role;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal (s_check (t, a, &role, id), HTTP_AUTH_OK);
+    assert_int_equal (s_check (t, a, &role, id), HTTP_AUTH_LIMITED);
+    assert_int_equal (role, HTTP_ROLE_READ);
+    assert_int_equal (s_check (t, b, &role, id), HTTP_AUTH_OK);
+    usleep (600 * 1000); /* 2/s: one request's worth */
+    assert_int_equal (s_check (t, a, &role, id), HTTP_AUTH_OK);
+    http_tokens_set_rate (t, 0, 0); /* off */
+    for (int i = 0; i < 50; i++)
+        assert_int_equal (s_check (t, a, &role, id), HTTP_AUTH_OK);
+    http_tokens_destroy (&t);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_create_check_revoke, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_bad_file, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_rate, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -42,6 +42,7 @@ typedef enum {
     ST_AUTH_FORBIDDEN,
     ST_TOO_LARGE,
     ST_BAD_REQUEST,
+    ST_RATE_LIMITED,
     ST_NO_REPLY,
     ST_CONN_REFUSED,
     ST_CONN_TIMEOUT,
@@ -49,10 +50,22 @@ typedef enum {
     ST_COUNT
 } s_stat_t;
 
+/* Designated, so a counter added to the enum cannot shift the names. */
 static const char *s_stat_names[ST_COUNT] = {
-    "requests_2xx", "requests_4xx",   "requests_5xx",   "auth_missing", "auth_malformed",
-    "auth_unknown", "auth_forbidden", "body_too_large", "bad_request",  "no_reply",
-    "conn_refused", "conn_timeout",   "connections",
+    [ST_REQ_2XX] = "requests_2xx",
+    [ST_REQ_4XX] = "requests_4xx",
+    [ST_REQ_5XX] = "requests_5xx",
+    [ST_AUTH_MISSING] = "auth_missing",
+    [ST_AUTH_MALFORMED] = "auth_malformed",
+    [ST_AUTH_UNKNOWN] = "auth_unknown",
+    [ST_AUTH_FORBIDDEN] = "auth_forbidden",
+    [ST_TOO_LARGE] = "body_too_large",
+    [ST_BAD_REQUEST] = "bad_request",
+    [ST_RATE_LIMITED] = "rate_limited",
+    [ST_NO_REPLY] = "no_reply",
+    [ST_CONN_REFUSED] = "conn_refused",
+    [ST_CONN_TIMEOUT] = "conn_timeout",
+    [ST_CONNS] = "connections",
 };
 
 struct _shed_http_t {
@@ -182,7 +195,7 @@ s_respond (shed_http_t *self, struct MHD_Connection *conn, unsigned status, char
     if (status == 401)
         MHD_add_response_header (resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                  "Bearer realm=\"shed-node\"");
-    if (status == 503)
+    if (status == 503 || status == 429)
         MHD_add_response_header (resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     MHD_Result_t rc = MHD_queue_response (conn, status, resp);
     MHD_destroy_response (resp);
@@ -241,6 +254,15 @@ s_first (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r, const char 
         MHD_lookup_connection_value (conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     http_role_t role = HTTP_ROLE_NONE;
     http_auth_t a = http_tokens_check (self->tokens, auth, &role, r->token_id);
+    if (a == HTTP_AUTH_LIMITED) {
+        s_count (self, ST_RATE_LIMITED);
+        if (s_log_ok (self, ST_RATE_LIMITED))
+            log_warn (S_COMP, "request refused: rate|remote=%s id=%s", r->remote, r->token_id);
+        http_error_set (&err, 429, "rate_limited",
+                        "token %s is over its request rate (http.rate_per_token); retry later",
+                        r->token_id);
+        return s_fail (self, conn, &err, NULL);
+    }
     if (a != HTTP_AUTH_OK) {
         s_stat_t s = a == HTTP_AUTH_MISSING     ? ST_AUTH_MISSING
                      : a == HTTP_AUTH_MALFORMED ? ST_AUTH_MALFORMED
@@ -574,6 +596,7 @@ shed_http_new (const shed_config_t *cfg, shed_api_server_t *api, char *err, size
         free (self);
         return NULL;
     }
+    http_tokens_set_rate (self->tokens, cfg->http.rate_per_token, cfg->http.rate_burst);
     shed_api_server_on (api, API_TOKEN_CREATE_REQ, s_api_token_create, self);
     shed_api_server_on (api, API_TOKEN_LIST_REQ, s_api_token_list, self);
     shed_api_server_on (api, API_TOKEN_REVOKE_REQ, s_api_token_revoke, self);

@@ -321,6 +321,7 @@ static const s_row_t s_http_rows[] = {
     { "shed_http_rejected_total", C, "Remote API requests or connections refused before the "
       "node was asked, by reason.", "reason", "body_too_large", "body_too_large" },
     { "shed_http_rejected_total", C, NULL, "reason", "bad_request", "bad_request" },
+    { "shed_http_rejected_total", C, NULL, "reason", "rate_limited", "rate_limited" },
     { "shed_http_rejected_total", C, NULL, "reason", "connection_limit", "conn_refused" },
     { "shed_http_rejected_total", C, NULL, "reason", "timeout", "conn_timeout" },
     { "shed_http_no_reply_total", C, "Remote API calls the node's local API did not answer in "
