@@ -16,7 +16,8 @@
 #     chunked); a wrong method 405;
 #   - failures are counted in /metrics and logged without the token;
 #   - hostile clients: a TCP connection that never starts its TLS handshake
-#     is closed after http.timeout_s; with node 2's address holding all its
+#     is closed after http.timeout_s, a body dripped in byte by byte after
+#     3 x http.timeout_s; with node 2's address holding all its
 #     per-client connections, node 2 is refused and node 1 is still served;
 #     a token over http.rate_per_token gets 429 while another is served.
 # Needs root; exits 77 (skip) otherwise.
@@ -193,6 +194,16 @@ expect 200 "$(api 2 "$RL" GET /v1/status)" "the limited token after a pause"
 h_log "rate limit: $n200 x 200, $n429 x 429 of 100 requests on one connection"
 
 # ---- hostile clients -------------------------------------------------------------
+# A body dripped in a byte every 2 s (never idle for timeout_s): closed once
+# the request is 3 x timeout_s old, not held for the 20 s it would take.
+# From node 1's own address, in the background, while the rest goes on.
+drip() {
+    local t0=$SECONDS
+    h_exec 1 bash -c "(printf 'POST /v1/sheds HTTP/1.1\r\nHost: n\r\nAuthorization: Bearer %s\r\nContent-Length: 100\r\n\r\n' '$OP'; for i in \$(seq 10); do sleep 2; printf a; done) | timeout 40 openssl s_client -quiet -connect $ADDR:8443 -CAfile $CERT >/dev/null 2>&1" || true
+    echo $((SECONDS - t0)) >"$H_TMP/drip.s"
+}
+drip &
+DRIP=$!
 # A TCP connection that never starts TLS: closed after timeout_s (3 s).
 t0=$SECONDS
 h_exec 2 timeout 15 bash -c "exec 3<>/dev/tcp/$ADDR/8443; cat <&3 >/dev/null" || true
@@ -218,5 +229,12 @@ v=$(h_exec 1 curl -sS --max-time 10 http://127.0.0.1:7951/metrics \
     | grep -E '^shed_http_rejected_total\{reason="rate_limited"\} ' | awk '{print $2}')
 ((${v:-0} == n429)) || h_fail "rate_limited counted '${v:-}', not $n429"
 h_retry 10 api 2 "$OP" GET /v1/status >/dev/null 2>&1 || h_fail "node 2 not served again after its connections closed"
+wait "$DRIP" || true
+drip_s=$(cat "$H_TMP/drip.s")
+((drip_s <= 15)) || h_fail "a dripped body held its connection ${drip_s} s (deadline 9 s)"
+v=$(h_exec 1 curl -sS --max-time 10 http://127.0.0.1:7951/metrics \
+    | grep -E '^shed_http_rejected_total\{reason="timeout"\} ' | awk '{print $2}')
+((${v:-0} >= 1)) || h_fail "the dripped body's close not counted ('${v:-}')"
+h_log "a dripped body was cut after ${drip_s} s"
 
 h_log "PASS: remote API over HTTPS: create/list/show/stop/start/delete, 401/403/400/413/405/409, limits"

@@ -75,7 +75,8 @@ struct _shed_http_t {
     char endpoint[SHED_ENDPOINT_MAX]; /* the local API the threads call */
     char address[80];
     size_t max_body;
-    char *cert, *key; /* PEM, kept while MHD runs (it does not copy) */
+    uint64_t body_deadline_ms; /* a request's body must be in by then */
+    char *cert, *key;          /* PEM, kept while MHD runs (it does not copy) */
     size_t key_len;
     volatile int stopping; /* read by waiting threads (api_client) */
     atomic_uint_fast64_t stats[ST_COUNT];
@@ -88,6 +89,8 @@ typedef struct {
     char *body;
     size_t len;
     bool too_big;
+    size_t dropped;     /* body bytes thrown away after too_big */
+    int64_t started_ms; /* first call (headers in) */
     char remote[64];
     char token_id[API_TOKEN_ID_MAX + 1];
 } s_req_t;
@@ -317,10 +320,12 @@ s_serve (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r)
                 : req.hdr.type == API_SHED_OP_REQ   ? req.u.api_shed_op_req.request_id
                                                     : NULL;
     if (rid && !*rid) {
+        /* Both request_id fields are char[65] (api_msg.h). */
         uint8_t b[8];
         randombytes_buf (b, sizeof b);
-        snprintf (rid, API_TOKEN_TEXT_MAX, "http-%02x%02x%02x%02x%02x%02x%02x%02x", b[0], b[1],
-                  b[2], b[3], b[4], b[5], b[6], b[7]);
+        snprintf (rid, sizeof req.u.api_shed_op_req.request_id,
+                  "http-%02x%02x%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5], b[6],
+                  b[7]);
     }
     char request_id[80];
     snprintf (request_id, sizeof request_id, "%s", http_request_id (&req));
@@ -361,21 +366,32 @@ s_on_http (void *cls, struct MHD_Connection *conn, const char *url, const char *
         if (!r)
             return MHD_NO;
         *con_cls = r;
+        r->started_ms = zclock_mono ();
         s_remote (conn, r->remote, sizeof r->remote);
         return s_first (self, conn, r, url, method);
     }
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
+        /* A body dripped in to hold a thread: http.timeout_s closes a
+         * silent connection, this one that sends a byte now and then. */
+        if (zclock_mono () - r->started_ms > (int64_t) self->body_deadline_ms) {
+            s_count (self, ST_CONN_TIMEOUT);
+            if (s_log_ok (self, ST_CONN_TIMEOUT))
+                log_warn (S_COMP, "request body too slow: connection closed|remote=%s", r->remote);
+            return MHD_NO;
+        }
         if (r->too_big || r->len + n > self->max_body) {
-            /* Chunked or lying about its length: stop keeping it. */
+            /* Chunked or lying about its length: stop keeping it, answer
+             * 413 at its end, and close at once if it goes on and on. */
             if (!r->too_big)
                 s_count (self, ST_TOO_LARGE);
             r->too_big = true;
             free (r->body);
             r->body = NULL;
             r->len = 0;
-            return MHD_YES;
+            r->dropped += n;
+            return r->dropped > 4 * self->max_body ? MHD_NO : MHD_YES;
         }
         char *grown = realloc (r->body, r->len + n + 1);
         if (!grown)
@@ -588,6 +604,7 @@ shed_http_new (const shed_config_t *cfg, shed_api_server_t *api, char *err, size
     }
     self->api = api;
     self->max_body = cfg->http.max_body_bytes;
+    self->body_deadline_ms = (uint64_t) cfg->http.timeout_s * 3000;
     snprintf (self->endpoint, sizeof self->endpoint, "%s", cfg->api_endpoint);
     char path[PATH_MAX + 16];
     snprintf (path, sizeof path, "%s/api_tokens", cfg->data_dir);
