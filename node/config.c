@@ -67,6 +67,36 @@ shed_config_defaults (shed_config_t *cfg)
     cfg->snapshots.quota_mb = 20480;
     cfg->metrics.enabled = true;
     strcpy (cfg->metrics.listen, SHED_METRICS_DEFAULT_LISTEN);
+    cfg->http.max_body_bytes = 1u << 20;
+    cfg->http.max_connections = 64;
+    cfg->http.per_client_connections = 8;
+    cfg->http.timeout_s = 10;
+    cfg->http.rate_per_token = 50;
+    cfg->http.rate_burst = 100;
+}
+
+/* The remote API: TLS needs both files; without TLS (tokens in clear text)
+ * only a loopback address, where nothing but this host can listen in. */
+static int
+s_http_check (const shed_config_t *cfg, char *err, size_t errlen)
+{
+    const char *l = cfg->http.listen;
+    if (!l[0])
+        return 0;
+    bool cert = cfg->http.tls_cert[0], key = cfg->http.tls_key[0];
+    if (cert != key) {
+        snprintf (err, errlen, "http.tls_cert and http.tls_key go together: set both or neither");
+        return -1;
+    }
+    bool loopback = strncmp (l, "127.", 4) == 0 || strncmp (l, "[::1]:", 6) == 0;
+    if (!cert && !loopback) {
+        snprintf (err, errlen,
+                  "http.listen %s: plain HTTP is only allowed on a loopback address; set "
+                  "http.tls_cert and http.tls_key",
+                  l);
+        return -1;
+    }
+    return 0;
 }
 
 /* Errors quote the offending value, which may hold newlines or other
@@ -143,6 +173,8 @@ shed_config_finish (shed_config_t *cfg, char *err, size_t errlen)
             return -1;
         }
     }
+    if (s_http_check (cfg, err, errlen) != 0)
+        return -1;
     if (cfg->advertise_addr[0] == '\0' && !shed_ip_is_any (cfg->bind_addr))
         strcpy (cfg->advertise_addr, cfg->bind_addr);
     return 0;

@@ -162,6 +162,19 @@ typedef struct {
         bool explicit_listen; /* set by the file or a flag, not the default:
                                            then a failed bind stops the start */
     } metrics;
+    /* Remote HTTP/JSON API (node/http/node_http.h, docs/api.md). Off while
+     * listen is ""; plain HTTP only on a loopback address. */
+    struct {
+        char listen[64];                 /* "IPv4:PORT" or "[IPv6]:PORT" */
+        char tls_cert[PATH_MAX];         /* PEM certificate (chain) */
+        char tls_key[PATH_MAX];          /* PEM private key, mode 0600 */
+        uint32_t max_body_bytes;         /* larger request bodies: 413 */
+        uint32_t max_connections;        /* connections served at once */
+        uint32_t per_client_connections; /* from one client address */
+        uint32_t timeout_s;              /* idle / slow connections closed */
+        uint32_t rate_per_token;         /* requests/s per token; 0 = no limit */
+        uint32_t rate_burst;             /* requests a token may make at once */
+    } http;
     /* Remote event consumers (node/events/node_events.h, docs/events.md): an XPUB
      * on TCP with CURVE for consumers on other hosts, admitting only the
      * public keys listed in a file. Off while consumer_listen is "". */

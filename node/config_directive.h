@@ -45,6 +45,7 @@ typedef enum {
     D_RATE,    /* "100mbit", "1gbit", "0" (tc_rate_parse) */
     D_HOOKS,   /* sequence of mappings {event, command, timeout_ms}; a scalar
                  * (command line) is "PREFIX=COMMAND" */
+    D_APIADDR, /* remote API address: as D_LISTEN, or "" (off) */
 } directive_kind_t;
 
 typedef struct {

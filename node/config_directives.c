@@ -114,6 +114,16 @@ static const directive_t s_directives[] = {
     { "hooks_timeout_ms",      D_MS,       SLOT (hooks_timeout_ms), 100, 86400000 },
     { "metrics.enabled",            D_BOOL,    SLOT (metrics.enabled), 0, 0 },
     { "metrics.listen",             D_METRICS, SLOT (metrics.listen), 0, 0 },
+    /* Remote HTTP/JSON API (docs/api.md). */
+    { "http.listen",                 D_APIADDR, SLOT (http.listen), 0, 0 },
+    { "http.tls_cert",               D_PATH, SLOT (http.tls_cert), 0, 0 },
+    { "http.tls_key",                D_PATH, SLOT (http.tls_key), 0, 0 },
+    { "http.max_body_bytes",         D_U32,  SLOT (http.max_body_bytes), 1024, 16777216 },
+    { "http.max_connections",        D_U32,  SLOT (http.max_connections), 1, 4096 },
+    { "http.per_client_connections", D_U32,  SLOT (http.per_client_connections), 1, 4096 },
+    { "http.timeout_s",              D_SEC,  SLOT (http.timeout_s), 1, 3600 },
+    { "http.rate_per_token",         D_U32,  SLOT (http.rate_per_token), 0, 1000000 },
+    { "http.rate_burst",             D_U32,  SLOT (http.rate_burst), 1, 1000000 },
     { "events.consumer_listen",     D_LISTEN,  SLOT (events.consumer_listen), 0, 0 },
     { "events.consumer_keys",       D_PATH,    SLOT (events.consumer_keys), 0, 0 },
     { "state.tombstone_ttl_s",      D_SEC, SLOT (state.tombstone_ttl_s), 1, 31536000 },
@@ -131,8 +141,9 @@ static const directive_t s_directives[] = {
 #pragma GCC diagnostic pop
 
 /* Keys that open a section of further keys. */
-static const char *s_sections[] = { "gossip", "dns",    "network", "resources", "scheduler",
-                                    "driver", "agents", "metrics", "state",     "events" };
+static const char *s_sections[] = { "gossip",    "dns",    "network", "resources",
+                                    "scheduler", "driver", "agents",  "metrics",
+                                    "state",     "events", "http" };
 
 const directive_t *
 config_directive_find (const char *key)

@@ -339,6 +339,50 @@ test_metrics (void **state)
     assert_string_equal (cfg.metrics.listen, "[::1]:0");
 }
 
+/* The remote API (docs/api.md): off by default; "" is off; plain HTTP only
+ * on loopback; TLS needs both files; the timeout is a duration. */
+static void
+test_http (void **state)
+{
+    (void) state;
+    shed_config_t cfg;
+    char err[256] = "";
+    shed_config_defaults (&cfg);
+    assert_string_equal (cfg.http.listen, "");
+    assert_int_equal (cfg.http.max_body_bytes, 1u << 20);
+    assert_int_equal (shed_config_finish (&cfg, err, sizeof err), 0);
+    const char *ok[] = {
+        "http:\n  listen: 127.0.0.1:8080\n",
+        "http:\n  listen: \"[::1]:8080\"\n",
+        "http:\n  listen: \"\"\n",
+        "http:\n  listen: 198.18.0.11:8443\n  tls_cert: /c.pem\n  tls_key: /k.pem\n",
+        "http:\n  listen: \"[fd00:5ed::1]:8443\"\n  tls_cert: /c.pem\n  tls_key: /k.pem\n",
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        shed_config_defaults (&cfg);
+        if (s_load (&cfg, ok[i], err, sizeof err) != 0
+            || shed_config_finish (&cfg, err, sizeof err))
+            fail_msg ("refused: %s: %s", ok[i], err);
+    }
+    shed_config_defaults (&cfg);
+    assert_int_equal (s_load (&cfg, "http:\n  listen: 198.18.0.11:8080\n", err, sizeof err), 0);
+    assert_int_not_equal (shed_config_finish (&cfg, err, sizeof err), 0);
+    assert_non_null (strstr (err, "only allowed on a loopback address"));
+    shed_config_defaults (&cfg);
+    assert_int_equal (s_load (&cfg, "http:\n  listen: \"[::]:8080\"\n", err, sizeof err), 0);
+    assert_int_not_equal (shed_config_finish (&cfg, err, sizeof err), 0);
+    shed_config_defaults (&cfg);
+    assert_int_equal (
+        s_load (&cfg, "http:\n  listen: 0.0.0.0:8443\n  tls_cert: /c.pem\n", err, sizeof err), 0);
+    assert_int_not_equal (shed_config_finish (&cfg, err, sizeof err), 0);
+    assert_non_null (strstr (err, "go together"));
+    shed_config_defaults (&cfg);
+    assert_int_not_equal (s_load (&cfg, "http:\n  listen: 8443\n", err, sizeof err), 0);
+    assert_int_not_equal (s_load (&cfg, "http:\n  max_body_bytes: 10\n", err, sizeof err), 0);
+    assert_int_equal (s_load (&cfg, "http:\n  timeout_s: 2m\n", err, sizeof err), 0);
+    assert_int_equal (cfg.http.timeout_s, 120);
+}
+
 static void
 test_hostport (void **state)
 {
@@ -940,18 +984,31 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_defaults),         cmocka_unit_test (test_check_all_errors),
-        cmocka_unit_test (test_route_iface),      cmocka_unit_test (test_reload_diff),
-        cmocka_unit_test (test_full_file),        cmocka_unit_test (test_empty_file),
-        cmocka_unit_test (test_errors),           cmocka_unit_test (test_overrides),
-        cmocka_unit_test (test_hostport),         cmocka_unit_test (test_dns),
-        cmocka_unit_test (test_ipv6_forms),       cmocka_unit_test (test_route6_iface),
-        cmocka_unit_test (test_advertise_family), cmocka_unit_test (test_network),
-        cmocka_unit_test (test_metrics),          cmocka_unit_test (test_sched),
-        cmocka_unit_test (test_driver_limits),    cmocka_unit_test (test_hooks_agents),
-        cmocka_unit_test (test_api_endpoint),     cmocka_unit_test (test_state),
-        cmocka_unit_test (test_durations),        cmocka_unit_test (test_encrypt_key_file),
-        cmocka_unit_test (test_encrypt_key_env),  cmocka_unit_test (test_wipe_arg),
+        cmocka_unit_test (test_defaults),
+        cmocka_unit_test (test_check_all_errors),
+        cmocka_unit_test (test_route_iface),
+        cmocka_unit_test (test_reload_diff),
+        cmocka_unit_test (test_full_file),
+        cmocka_unit_test (test_empty_file),
+        cmocka_unit_test (test_errors),
+        cmocka_unit_test (test_overrides),
+        cmocka_unit_test (test_hostport),
+        cmocka_unit_test (test_dns),
+        cmocka_unit_test (test_ipv6_forms),
+        cmocka_unit_test (test_route6_iface),
+        cmocka_unit_test (test_advertise_family),
+        cmocka_unit_test (test_network),
+        cmocka_unit_test (test_metrics),
+        cmocka_unit_test (test_http),
+        cmocka_unit_test (test_sched),
+        cmocka_unit_test (test_driver_limits),
+        cmocka_unit_test (test_hooks_agents),
+        cmocka_unit_test (test_api_endpoint),
+        cmocka_unit_test (test_state),
+        cmocka_unit_test (test_durations),
+        cmocka_unit_test (test_encrypt_key_file),
+        cmocka_unit_test (test_encrypt_key_env),
+        cmocka_unit_test (test_wipe_arg),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -475,6 +475,17 @@ s_metrics (shed_config_t *cfg, const directive_t *d, char *slot, const char *sub
 }
 
 static int
+s_apiaddr (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
+           const char *value, char *why, size_t whylen)
+{
+    if (*value == '\0') {
+        *slot = '\0';
+        return 0;
+    }
+    return s_listen (cfg, d, slot, subkey, value, why, whylen);
+}
+
+static int
 s_domain (shed_config_t *cfg, const directive_t *d, char *slot, const char *subkey,
           const char *value, char *why, size_t whylen)
 {
@@ -627,7 +638,7 @@ static value_fn *const s_checkers[] = {
     [D_METRICS] = s_metrics, [D_DOMAIN] = s_domain,     [D_CIDR] = s_cidr,
     [D_IFNAME] = s_ifname,   [D_SIZE] = s_size,         [D_CPUS] = s_cpus,
     [D_URL] = s_url,         [D_RATE] = s_rate,         [D_HOOKS] = s_hooks,
-    [D_MS] = s_duration,     [D_SEC] = s_duration,
+    [D_MS] = s_duration,     [D_SEC] = s_duration,      [D_APIADDR] = s_apiaddr,
 };
 
 int

@@ -15,6 +15,7 @@
 #include "node/snapshots/node_snaps.h"
 #include "node/members/node_members.h"
 #include "node/members/peer_dir.h"
+#include "node/http/node_http.h"
 #include "node/metrics/node_metrics.h"
 #include "node/metrics/node_metrics_render.h"
 #include "node/state/node_record.h"
@@ -62,6 +63,7 @@ struct _shed_node_t {
     shed_images_t *images;         /* image store, uploads, REC_IMAGE records */
     shed_snaps_t *snaps;           /* snapshot store, transfers, REC_SNAPSHOT records */
     shed_metrics_t *metrics;       /* Prometheus endpoint; NULL when off or not bound */
+    shed_http_t *http;             /* remote API and its tokens (docs/api.md) */
     shed_node_config_fn *reconfig; /* SIGHUP: builds the new configuration */
     void *reconfig_arg;
     int hup_pipe[2]; /* the SIGHUP handler's byte wakes the loop */
@@ -337,6 +339,7 @@ s_render_metrics (shed_prom_t *prom, void *arg)
         .hooks = self->hooks,
         .snaps = self->snaps,
         .sched = self->sched,
+        .http = self->http,
     };
     shed_metrics_render (prom, &src);
 }
@@ -553,6 +556,14 @@ shed_node_new (const shed_config_t *cfg, char *err, size_t errlen)
         snprintf (err, errlen, "agents: cannot register the node RPC methods");
         goto fail;
     }
+    /* The remote API calls the local API like shedctl: every handler is
+     * registered by now. */
+    self->http = shed_http_new (&self->cfg, self->api, err, errlen);
+    if (!self->http)
+        goto fail;
+    if (self->cfg.http.listen[0])
+        log_info ("node", "http api listening|addr=%s tls=%s", shed_http_address (self->http),
+                  self->cfg.http.tls_cert[0] ? "yes" : "no");
     if (s_start_metrics (self, err, errlen) != 0)
         goto fail;
 
@@ -761,6 +772,7 @@ shed_node_destroy (shed_node_t **self_p)
     /* First: its HTTP threads wait on the loop's render socket, and a
      * render reads every component below. */
     shed_metrics_destroy (&self->metrics);
+    shed_http_destroy (&self->http);
     if (self->agents)
         shed_agents_route (self->agents, NULL);
     /* Snapshots: fetches the scheduler waits on are answered before it

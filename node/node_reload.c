@@ -61,6 +61,7 @@ shed_reload_diff (const shed_config_t *old, const shed_config_t *new, char *live
         S_ROW ("driver", driver),
         S_ROW ("metrics", metrics),
         S_ROW ("events.consumer_listen", events.consumer_listen),
+        S_ROW ("http", http),
         S_ROW ("state", state),
         S_ROW ("snapshots", snapshots),
 #undef S_ROW

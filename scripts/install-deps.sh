@@ -59,6 +59,7 @@ TEST=(
     clang clang-14 libclang-rt-14-dev     # libFuzzer, ASan/UBSan runtimes for clang
     clang-format                          # the tree's style (.clang-format, scripts/check-format.sh)
     python3-prometheus-client             # integration/test_metrics.sh parses /metrics with the real parser
+    openssl                               # integration/test_http_api.sh: a self-signed certificate for the API
     tcpdump                               # integration/test_network.sh: no plaintext on the underlay capture
     lintian                               # integration/test_packages.sh: checks the .debs
     systemd-container                     # integration/test_systemd.sh: systemd-nspawn boots a real systemd

@@ -9,9 +9,18 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#define S_SLICE_MS 100 /* a stoppable call checks its flag this often */
+
 int
 shed_api_call (const char *endpoint, const api_msg_t *req, api_msg_t *rep, int timeout_ms,
                char *err, size_t errlen)
+{
+    return shed_api_call_stop (endpoint, req, rep, timeout_ms, NULL, err, errlen);
+}
+
+int
+shed_api_call_stop (const char *endpoint, const api_msg_t *req, api_msg_t *rep, int timeout_ms,
+                    const volatile int *stop, char *err, size_t errlen)
 {
     memset (rep, 0, sizeof *rep);
     /* ZeroMQ connects lazily and would just time out; for ipc we can say
@@ -57,7 +66,7 @@ shed_api_call (const char *endpoint, const api_msg_t *req, api_msg_t *rep, int t
         return -1;
     }
     zsock_set_linger (sock, 0);
-    zsock_set_rcvtimeo (sock, timeout_ms);
+    zsock_set_rcvtimeo (sock, stop && timeout_ms > S_SLICE_MS ? S_SLICE_MS : timeout_ms);
     zsock_set_sndtimeo (sock, timeout_ms);
     if (zsock_connect (sock, "%s", endpoint) != 0) {
         snprintf (err, errlen, "cannot connect to %s: %s", endpoint, zmq_strerror (zmq_errno ()));
@@ -74,6 +83,9 @@ shed_api_call (const char *endpoint, const api_msg_t *req, api_msg_t *rep, int t
         return -1;
     }
     frame = zframe_recv (sock);
+    for (int waited = S_SLICE_MS; !frame && stop && !*stop && waited < timeout_ms;
+         waited += S_SLICE_MS)
+        frame = zframe_recv (sock);
     zsock_destroy (&sock);
     if (!frame) {
         snprintf (err, errlen, "no reply from shed-node at %s within %d ms (is it running?)",

@@ -30,6 +30,12 @@
 int shed_api_call (const char *endpoint, const api_msg_t *req, api_msg_t *rep, int timeout_ms,
                    char *err, size_t errlen);
 
+/* The same, giving up early (SHED_API_NO_REPLY) once *stop becomes true:
+ * a caller on another thread (the HTTP API's connection threads) must not
+ * hold a stopping node for a create's whole deadline. stop may be NULL. */
+int shed_api_call_stop (const char *endpoint, const api_msg_t *req, api_msg_t *rep, int timeout_ms,
+                        const volatile int *stop, char *err, size_t errlen);
+
 /* Does the node answer a status request within timeout_ms? (Its loop runs.) */
 bool shed_api_alive (const char *endpoint, int timeout_ms);
 

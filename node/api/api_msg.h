@@ -24,6 +24,7 @@ typedef enum {
     API_ERR_UNAVAILABLE = 4, /* a component is not running */
     API_ERR_INVALID = 5,     /* well-formed but refused (bad name, ...) */
     API_ERR_NOT_FOUND = 6,
+    API_ERR_CONFLICT = 7, /* the name is taken (another shed, another request) */
 } api_err_code_t;
 
 /* clang-format off */
@@ -699,6 +700,41 @@ WIRE_DECLARE_RECORD (api_snapshot, API_SNAPSHOT_FIELDS)
     F (T, 2, name,          WIRE_STR,  63,        WIRE_REQ, _)
 /* clang-format on */
 
+/* ---- Remote API tokens (docs/security.md), type ids 87-90 -------------------
+ * Managed only over this local API (never over HTTP): the socket's mode is
+ * what lets an operator mint a token. role: "read" | "operator". */
+#define API_TOKENS_MAX     1024
+#define API_TOKEN_ID_MAX   8  /* hex id, the token's public part */
+#define API_TOKEN_TEXT_MAX 80 /* "sht_" id "_" 64 hex digits */
+/* clang-format off */
+#define API_TOKEN_CREATE_REQ_FIELDS(F, T)                                      \
+    F (T, 2, role,          WIRE_STR,  15,        WIRE_REQ, _)                 \
+    F (T, 3, name,          WIRE_STR,  63,        WIRE_OPT, _)
+/* clang-format on */
+#define API_TOKEN_LIST_REQ_FIELDS(F, T)
+/* clang-format off */
+#define API_TOKEN_REVOKE_REQ_FIELDS(F, T)                                      \
+    F (T, 2, id,            WIRE_STR,  API_TOKEN_ID_MAX, WIRE_REQ, _)
+/* clang-format on */
+/* One token as the store keeps it (never its secret or hash). last_used_ms
+ * and uses count since this node started (not persisted). */
+/* clang-format off */
+#define API_TOKEN_FIELDS(F, T)                                                 \
+    F (T, 1, id,            WIRE_STR,  API_TOKEN_ID_MAX, WIRE_REQ, _)          \
+    F (T, 2, role,          WIRE_STR,  15,        WIRE_REQ, _)                 \
+    F (T, 3, name,          WIRE_STR,  63,        WIRE_OPT, _)                 \
+    F (T, 4, created_ms,    WIRE_U64,  0,         WIRE_OPT, _)                 \
+    F (T, 5, last_used_ms,  WIRE_U64,  0,         WIRE_OPT, _)                 \
+    F (T, 6, uses,          WIRE_U64,  0,         WIRE_OPT, _)
+/* clang-format on */
+WIRE_DECLARE_RECORD (api_token, API_TOKEN_FIELDS)
+/* create: `token` is the bearer secret, shown once; list: tokens. */
+/* clang-format off */
+#define API_TOKEN_REP_FIELDS(F, T)                                             \
+    F (T, 2, token,         WIRE_STR,  API_TOKEN_TEXT_MAX, WIRE_OPT, _)        \
+    F (T, 3, tokens,        WIRE_LIST, API_TOKENS_MAX, WIRE_OPT, api_token)
+/* clang-format on */
+
 /* clang-format off */
 #define API_MESSAGES(M)                                                        \
     M (API_ERROR,       api_error,       1, API_ERROR_FIELDS)                  \
@@ -754,7 +790,11 @@ WIRE_DECLARE_RECORD (api_snapshot, API_SNAPSHOT_FIELDS)
     M (API_SNAPSHOT_RM_REQ,     api_snapshot_rm_req,     83, API_SNAPSHOT_RM_REQ_FIELDS)     \
     M (API_SHED_MOVE_REQ,       api_shed_move_req,       84, API_SHED_MOVE_REQ_FIELDS)       \
     M (API_SHED_MOVE_REP,       api_shed_move_rep,       85, API_SHED_MOVE_REP_FIELDS)       \
-    M (API_FORCE_LEAVE_REQ,     api_force_leave_req,     86, API_FORCE_LEAVE_REQ_FIELDS)
+    M (API_FORCE_LEAVE_REQ,     api_force_leave_req,     86, API_FORCE_LEAVE_REQ_FIELDS) \
+    M (API_TOKEN_CREATE_REQ,    api_token_create_req,    87, API_TOKEN_CREATE_REQ_FIELDS)    \
+    M (API_TOKEN_REP,           api_token_rep,           88, API_TOKEN_REP_FIELDS)           \
+    M (API_TOKEN_LIST_REQ,      api_token_list_req,      89, API_TOKEN_LIST_REQ_FIELDS)      \
+    M (API_TOKEN_REVOKE_REQ,    api_token_revoke_req,    90, API_TOKEN_REVOKE_REQ_FIELDS)
 /* clang-format on */
 
 WIRE_DECLARE_PROTO (api, API_MESSAGES)

@@ -117,6 +117,7 @@ int ctl_delete (ctl_t *ctl, int argc, char **argv);
 int ctl_node (ctl_t *ctl, int argc, char **argv);
 
 int ctl_image (ctl_t *ctl, int argc, char **argv);
+int ctl_token (ctl_t *ctl, int argc, char **argv); /* ctl_tokens.c */
 int ctl_snapshot (ctl_t *ctl, int argc, char **argv);
 int ctl_move (ctl_t *ctl, int argc, char **argv);
 /* After a drain: move every shed off `node` (NULL: the node asked), one

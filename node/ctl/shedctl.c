@@ -80,6 +80,9 @@ static const ctl_cmd_t s_commands[] = {
       "    a lost one; --request-id: a retry after \"outcome unknown\" is safe)" },
     { "node", ctl_node,     "node drain [NODE] [--move] | undrain [NODE]  stop/resume placing new\n"
       "                       sheds on a node; --move also moves its sheds away" },
+    { "token", ctl_token,
+      "token create --role read|operator [--name N] | list | revoke ID  bearer tokens of the\n"
+      "    remote HTTP API (docs/api.md); create prints the token once" },
     { "image", ctl_image,
       "image import NAME FILE | list | show NAME | rm NAME  root file system images on this\n"
       "    node (FILE: tar, tar.gz or tar.zst, read by shedctl and sent to the node)" },

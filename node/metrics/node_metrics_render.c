@@ -306,6 +306,32 @@ static const s_row_t s_rpc_rows[] = {
 };
 /* clang-format on */
 
+/* Remote HTTP API: shed_http_stats (node/http/node_http.h, docs/api.md). */
+/* clang-format off */
+static const s_row_t s_http_rows[] = {
+    { "shed_http_requests_total", C, "Remote API requests answered, by status class.", "code",
+      "2xx", "requests_2xx" },
+    { "shed_http_requests_total", C, NULL, "code", "4xx", "requests_4xx" },
+    { "shed_http_requests_total", C, NULL, "code", "5xx", "requests_5xx" },
+    { "shed_http_auth_failures_total", C, "Remote API requests refused by authentication (401) "
+      "or role (403), by reason.", "reason", "missing", "auth_missing" },
+    { "shed_http_auth_failures_total", C, NULL, "reason", "malformed", "auth_malformed" },
+    { "shed_http_auth_failures_total", C, NULL, "reason", "unknown", "auth_unknown" },
+    { "shed_http_auth_failures_total", C, NULL, "reason", "forbidden", "auth_forbidden" },
+    { "shed_http_rejected_total", C, "Remote API requests or connections refused before the "
+      "node was asked, by reason.", "reason", "body_too_large", "body_too_large" },
+    { "shed_http_rejected_total", C, NULL, "reason", "bad_request", "bad_request" },
+    { "shed_http_rejected_total", C, NULL, "reason", "rate_limited", "rate_limited" },
+    { "shed_http_rejected_total", C, NULL, "reason", "connection_limit", "conn_refused" },
+    { "shed_http_rejected_total", C, NULL, "reason", "timeout", "conn_timeout" },
+    { "shed_http_no_reply_total", C, "Remote API calls the node's local API did not answer in "
+      "time (503/504).", NULL, NULL, "no_reply" },
+    { "shed_http_connections", G, "Remote API connections open now.", NULL, NULL,
+      "connections" },
+    { "shed_api_tokens", G, "Remote API tokens in the store.", NULL, NULL, "tokens" },
+};
+/* clang-format on */
+
 #pragma GCC diagnostic pop
 
 /* ---- the node itself ----------------------------------------------------------- */
@@ -747,6 +773,11 @@ shed_metrics_render (shed_prom_t *prom, const shed_metrics_sources_t *src)
     if (src->snaps) {
         char *text = shed_snaps_stats (src->snaps);
         ROWS (prom, s_snaps_rows, text);
+        free (text);
+    }
+    if (src->http) {
+        char *text = shed_http_stats (src->http);
+        ROWS (prom, s_http_rows, text);
         free (text);
     }
 }

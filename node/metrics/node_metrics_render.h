@@ -12,6 +12,7 @@
 #include "node/catalog/node_catalog.h"
 #include "node/events/node_events.h"
 #include "node/events/node_hooks.h"
+#include "node/http/node_http.h"
 #include "node/members/node_members.h"
 #include "node/overlay/node_overlay.h"
 #include "node/sched/node_sched.h"
@@ -37,6 +38,7 @@ typedef struct {
     shed_hooks_t *hooks;
     shed_sched_t *sched;
     shed_snaps_t *snaps;
+    shed_http_t *http;
 } shed_metrics_sources_t;
 
 /* Write every family into prom (a fresh writer). */

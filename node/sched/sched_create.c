@@ -163,7 +163,9 @@ sc_on_reserve (sc_job_t *job, const sc_env_t *env, uint32_t seq, const char *pee
                 job->name, ans->node ? ans->node : "");
         return;
     default:
-        s_fail (job, env, API_ERR_INVALID, "%s", ans->why ? ans->why : "name refused");
+        /* BUSY or TAKEN: the name belongs to another shed or request
+         * (API_ERR_CONFLICT: HTTP 409 on the remote API). */
+        s_fail (job, env, API_ERR_CONFLICT, "%s", ans->why ? ans->why : "name refused");
         return;
     }
 }

@@ -1,0 +1,774 @@
+/* http_route.c - see http_route.h. */
+#include "node/http/http_route.h"
+
+#include "cluster/gossip_msg.h"
+#include "cluster/placement.h"
+#include "common/json_text.h"
+#include "crypto/identity.h"
+#include "node/api/api_client.h"
+#include "node/ctl/json.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_CREATE_DEADLINE_MS 30000 /* the node's defaults (docs/scheduling.md, "Deadlines") */
+#define S_OP_DEADLINE_MS     10000
+
+/* How a JSON member or query argument becomes a request field. */
+typedef enum {
+    C_PLAIN,       /* by the field's kind (common/wire.h) */
+    C_CPUS,        /* 2, 0.5, "1500m" -> millicpus */
+    C_SIZE_MB,     /* 512 (MiB), "512M", "4G" -> MiB, rounded up */
+    C_CONSTRAINTS, /* ["arch=x86_64", "gpu>=1"], each checked */
+} s_conv_t;
+
+typedef struct {
+    const char *json;  /* the member / argument name */
+    const char *field; /* the request field (api_msg.h) */
+    s_conv_t conv;
+} s_key_t;
+
+struct http_route {
+    const char *name;
+    const char *method;
+    const char *path; /* "{}" is one segment: the shed reference */
+    http_role_t role;
+    uint16_t req_type;
+    uint16_t rep_type; /* 0: any reply but API_ERROR */
+    uint64_t op;       /* API_SHED_OP_REQ: start / stop / delete */
+    bool body;         /* keys come from a JSON body, else from the query */
+    const s_key_t *keys;
+    unsigned ok_status;
+};
+
+/* The options of `shedctl create` (node/ctl/ctl_sheds.c), same names. */
+static const s_key_t s_create_keys[] = {
+    { "name", "name", C_PLAIN },
+    { "cpus", "cpus_milli", C_CPUS },
+    { "memory", "memory_mb", C_SIZE_MB },
+    { "disk", "disk_mb", C_SIZE_MB },
+    { "gpus", "gpus", C_PLAIN },
+    { "node", "node", C_PLAIN },
+    { "constraints", "constraints", C_CONSTRAINTS },
+    { "strategy", "strategy", C_PLAIN },
+    { "tags", "tags", C_PLAIN },
+    { "image", "image", C_PLAIN },
+    { "from_snapshot", "snapshot", C_PLAIN },
+    { "request_id", "request_id", C_PLAIN },
+    { "timeout_ms", "timeout_ms", C_PLAIN },
+    { NULL, NULL, C_PLAIN },
+};
+static const s_key_t s_none_keys[] = { { NULL, NULL, C_PLAIN } };
+static const s_key_t s_list_keys[] = { { "node", "node", C_PLAIN }, { NULL, NULL, C_PLAIN } };
+static const s_key_t s_op_keys[] = {
+    { "request_id", "request_id", C_PLAIN },
+    { "timeout_ms", "timeout_ms", C_PLAIN },
+    { NULL, NULL, C_PLAIN },
+};
+static const s_key_t s_delete_keys[] = {
+    { "force", "force", C_PLAIN },
+    { "request_id", "request_id", C_PLAIN },
+    { "timeout_ms", "timeout_ms", C_PLAIN },
+    { NULL, NULL, C_PLAIN },
+};
+static const s_key_t s_services_keys[] = {
+    { "name", "name", C_PLAIN },
+    { "all", "all", C_PLAIN },
+    { NULL, NULL, C_PLAIN },
+};
+
+#define R  HTTP_ROLE_READ
+#define OP HTTP_ROLE_OPERATOR
+/* clang-format off */
+static const http_route_t s_routes[] = {
+    { "status",       "GET",    "/v1/status",          R,  API_STATUS_REQ,     API_STATUS_REP,     0, false, s_none_keys,     200 },
+    { "members",      "GET",    "/v1/members",         R,  API_MEMBERS_REQ,    API_MEMBERS_REP,    0, false, s_none_keys,     200 },
+    { "sheds.list",   "GET",    "/v1/sheds",           R,  API_SHED_LIST_REQ,  API_SHED_LIST_REP,  0, false, s_list_keys,     200 },
+    { "sheds.create", "POST",   "/v1/sheds",           OP, API_SHED_CREATE_REQ, API_SHED_REP,      0, true,  s_create_keys,   201 },
+    { "sheds.show",   "GET",    "/v1/sheds/{}",        R,  API_SHED_SHOW_REQ,  API_SHED_REP,       0, false, s_none_keys,     200 },
+    { "sheds.delete", "DELETE", "/v1/sheds/{}",        OP, API_SHED_OP_REQ,    0, API_SHED_OP_DELETE, false, s_delete_keys, 200 },
+    { "sheds.start",  "POST",   "/v1/sheds/{}/start",  OP, API_SHED_OP_REQ,    0, API_SHED_OP_START, false, s_op_keys,      200 },
+    { "sheds.stop",   "POST",   "/v1/sheds/{}/stop",   OP, API_SHED_OP_REQ,    0, API_SHED_OP_STOP,  false, s_op_keys,      200 },
+    { "services",     "GET",    "/v1/services",        R,  API_SVC_LIST_REQ,   API_SVC_LIST_REP,   0, false, s_services_keys, 200 },
+};
+/* clang-format on */
+#undef R
+#undef OP
+#define S_NROUTES (sizeof s_routes / sizeof s_routes[0])
+
+/* ---- errors --------------------------------------------------------------------- */
+
+void
+http_error_set (http_error_t *err, unsigned status, const char *code, const char *fmt, ...)
+{
+    err->status = status;
+    snprintf (err->code, sizeof err->code, "%s", code);
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (err->message, sizeof err->message, fmt, ap);
+    va_end (ap);
+}
+
+void
+http_error_from_api (uint64_t api_code, const char *message, http_error_t *err)
+{
+    static const struct {
+        unsigned status;
+        const char *code;
+    } map[] = {
+        [API_ERR_BAD_REQUEST] = { 400, "bad_request" },
+        [API_ERR_UNSUPPORTED] = { 501, "not_implemented" },
+        [API_ERR_INTERNAL] = { 500, "internal" },
+        [API_ERR_UNAVAILABLE] = { 503, "unavailable" },
+        [API_ERR_INVALID] = { 400, "invalid" },
+        [API_ERR_NOT_FOUND] = { 404, "not_found" },
+        [API_ERR_CONFLICT] = { 409, "conflict" },
+    };
+    if (api_code < sizeof map / sizeof map[0] && map[api_code].code)
+        http_error_set (err, map[api_code].status, map[api_code].code, "%s", message);
+    else
+        http_error_set (err, 500, "internal", "%s", message);
+}
+
+char *
+http_error_json (const http_error_t *err, size_t *len, ...)
+{
+    json_t *e = json_object (), *root = json_object ();
+    if (!e || !root) {
+        json_decref (e);
+        json_decref (root);
+        return NULL;
+    }
+    json_object_set_new (e, "code", json_text (err->code));
+    json_object_set_new (e, "message", json_text (err->message));
+    json_object_set_new (root, "error", e);
+    va_list ap;
+    va_start (ap, len);
+    for (const char *k = va_arg (ap, const char *); k; k = va_arg (ap, const char *)) {
+        const char *v = va_arg (ap, const char *);
+        if (v && *v)
+            json_object_set_new (root, k, json_text (v));
+    }
+    va_end (ap);
+    char *text = json_dumps (root, JSON_COMPACT);
+    json_decref (root);
+    if (!text)
+        return NULL;
+    size_t n = strlen (text);
+    char *out = realloc (text, n + 2);
+    if (!out) {
+        free (text);
+        return NULL;
+    }
+    out[n] = '\n';
+    out[n + 1] = '\0';
+    *len = n + 1;
+    return out;
+}
+
+/* ---- routing -------------------------------------------------------------------- */
+
+/* Does `path` fit `pattern`? "{}" takes one non-empty segment into name. */
+static bool
+s_path_match (const char *pattern, const char *path, char *name, size_t namecap)
+{
+    name[0] = '\0';
+    while (*pattern) {
+        if (pattern[0] == '{' && pattern[1] == '}') {
+            size_t n = strcspn (path, "/");
+            if (n == 0 || n >= namecap)
+                return false;
+            for (size_t i = 0; i < n; i++)
+                if ((unsigned char) path[i] < 0x20 || path[i] == 0x7f)
+                    return false;
+            memcpy (name, path, n);
+            name[n] = '\0';
+            path += n;
+            pattern += 2;
+            continue;
+        }
+        if (*pattern++ != *path++)
+            return false;
+    }
+    return *path == '\0';
+}
+
+int
+http_route_match (const char *method, const char *path, http_match_t *m, http_error_t *err)
+{
+    memset (m, 0, sizeof *m);
+    memset (err, 0, sizeof *err);
+    if (!path || strlen (path) > HTTP_PATH_MAX) {
+        http_error_set (err, 404, "not_found", "no such route");
+        return -1;
+    }
+    char name[sizeof m->name];
+    for (size_t i = 0; i < S_NROUTES; i++) {
+        const http_route_t *r = &s_routes[i];
+        if (!s_path_match (r->path, path, name, sizeof name))
+            continue;
+        if (strcmp (r->method, method) == 0) {
+            m->route = r;
+            memcpy (m->name, name, sizeof name);
+            return 0;
+        }
+        size_t used = strlen (err->allow);
+        snprintf (err->allow + used, sizeof err->allow - used, "%s%s", used ? ", " : "", r->method);
+    }
+    if (err->allow[0]) {
+        http_error_set (err, 405, "method_not_allowed", "%s %s: allowed: %s", method, path,
+                        err->allow);
+        return -1;
+    }
+    http_error_set (err, 404, "not_found", "no route %s %s (docs/api.md lists them)", method, path);
+    return -1;
+}
+
+http_role_t
+http_route_role (const http_route_t *route)
+{
+    return route->role;
+}
+
+const char *
+http_route_name (const http_route_t *route)
+{
+    return route->name;
+}
+
+bool
+http_route_has_body (const http_route_t *route)
+{
+    return route->body;
+}
+
+unsigned
+http_route_ok_status (const http_route_t *route)
+{
+    return route->ok_status;
+}
+
+/* ---- request decoding ---------------------------------------------------------------- */
+
+static void *
+s_body (api_msg_t *msg)
+{
+    return (uint8_t *) msg + api_proto.body_offset;
+}
+
+static const wire_field_t *
+s_field (const wire_desc_t *d, const char *name)
+{
+    for (size_t i = 0; i < d->nfields; i++)
+        if (strcmp (d->fields[i].name, name) == 0)
+            return &d->fields[i];
+    return NULL;
+}
+
+/* A JSON string into a char[max + 1] field. */
+static int
+s_set_str (char *dst, uint64_t max, const char *key, json_t *v, http_error_t *err)
+{
+    if (!json_is_string (v)) {
+        http_error_set (err, 400, "bad_request", "field '%s': expected a string", key);
+        return -1;
+    }
+    size_t len = json_string_length (v);
+    const char *s = json_string_value (v);
+    if (len > max) {
+        http_error_set (err, 400, "bad_request", "field '%s': longer than %llu bytes", key,
+                        (unsigned long long) max);
+        return -1;
+    }
+    if (memchr (s, '\0', len)) {
+        http_error_set (err, 400, "bad_request", "field '%s': contains a NUL character", key);
+        return -1;
+    }
+    memcpy (dst, s, len);
+    dst[len] = '\0';
+    return 0;
+}
+
+static int
+s_set (const wire_field_t *f, void *body, const char *key, json_t *v, http_error_t *err)
+{
+    void *slot = (uint8_t *) body + f->offset;
+    switch (f->kind) {
+    case WIRE_STR:
+        return s_set_str ((char *) slot, f->max, key, v, err);
+    case WIRE_U64: {
+        json_int_t n = json_is_integer (v) ? json_integer_value (v) : -1;
+        if (n < 0) {
+            http_error_set (err, 400, "bad_request", "field '%s': expected a non-negative integer",
+                            key);
+            return -1;
+        }
+        if (f->max && (uint64_t) n > f->max) {
+            http_error_set (err, 400, "bad_request", "field '%s': at most %llu", key,
+                            (unsigned long long) f->max);
+            return -1;
+        }
+        *(uint64_t *) slot = (uint64_t) n;
+        return 0;
+    }
+    case WIRE_BOOL:
+        if (!json_is_boolean (v)) {
+            http_error_set (err, 400, "bad_request", "field '%s': expected true or false", key);
+            return -1;
+        }
+        *(bool *) slot = json_is_true (v);
+        return 0;
+    case WIRE_TAGS: {
+        wire_tags_t *tags = slot;
+        if (!json_is_object (v) || json_object_size (v) > f->max) {
+            http_error_set (err, 400, "bad_request",
+                            "field '%s': expected an object of at most %llu string values", key,
+                            (unsigned long long) f->max);
+            return -1;
+        }
+        tags->items = calloc (json_object_size (v) + 1, sizeof *tags->items);
+        if (!tags->items) {
+            http_error_set (err, 500, "internal", "out of memory");
+            return -1;
+        }
+        const char *k;
+        json_t *tv;
+        json_object_foreach (v, k, tv)
+        {
+            wire_tag_t *t = &tags->items[tags->n];
+            if (!*k || strlen (k) > WIRE_TAG_KEY_MAX) {
+                http_error_set (err, 400, "bad_request", "field '%s': keys are 1-%d bytes", key,
+                                WIRE_TAG_KEY_MAX);
+                return -1;
+            }
+            strcpy (t->key, k);
+            if (s_set_str (t->value, WIRE_TAG_VALUE_MAX, key, tv, err) != 0)
+                return -1;
+            tags->n++;
+        }
+        return 0;
+    }
+    case WIRE_LIST: {
+        /* Lists of one-string records (constraints) are arrays of strings. */
+        wire_list_t *list = slot;
+        const wire_desc_t *sub = f->sub;
+        if (!sub || sub->nfields != 1 || sub->fields[0].kind != WIRE_STR) {
+            http_error_set (err, 400, "bad_request", "field '%s' cannot be set", key);
+            return -1;
+        }
+        if (!json_is_array (v) || json_array_size (v) > f->max) {
+            http_error_set (err, 400, "bad_request",
+                            "field '%s': expected an array of at most %llu strings", key,
+                            (unsigned long long) f->max);
+            return -1;
+        }
+        list->items = calloc (json_array_size (v) + 1, sub->size);
+        if (!list->items) {
+            http_error_set (err, 500, "internal", "out of memory");
+            return -1;
+        }
+        size_t i;
+        json_t *item;
+        json_array_foreach (v, i, item)
+        {
+            char *dst = (char *) list->items + i * sub->size + sub->fields[0].offset;
+            if (s_set_str (dst, sub->fields[0].max, key, item, err) != 0)
+                return -1;
+            list->n++;
+        }
+        return 0;
+    }
+    default:
+        http_error_set (err, 400, "bad_request", "field '%s' cannot be set", key);
+        return -1;
+    }
+}
+
+/* Numbers people write: 2, 0.5, "1500m" cpus; 512 (MiB), "4G" sizes. */
+static int
+s_convert (const s_key_t *k, const wire_field_t *f, void *body, json_t *v, http_error_t *err)
+{
+    uint64_t *slot = (uint64_t *) ((uint8_t *) body + f->offset);
+    if (k->conv == C_CPUS) {
+        uint64_t milli = 0;
+        bool ok;
+        if (json_is_number (v)) {
+            double d = json_number_value (v);
+            ok = isfinite (d) && d > 0 && d <= 1e6;
+            milli = ok ? (uint64_t) llround (d * 1000) : 0;
+        }
+        else
+            ok = json_is_string (v) && placement_cpus_parse (json_string_value (v), &milli) == 0;
+        if (!ok || milli == 0) {
+            http_error_set (err, 400, "bad_request",
+                            "field 'cpus': expected a count like 2, 0.5 or \"1500m\"");
+            return -1;
+        }
+        *slot = milli;
+        return 0;
+    }
+    /* C_SIZE_MB */
+    uint64_t mb = 0;
+    bool ok;
+    if (json_is_integer (v)) {
+        ok = json_integer_value (v) >= 0;
+        mb = ok ? (uint64_t) json_integer_value (v) : 0;
+    }
+    else {
+        uint64_t bytes = 0;
+        ok = json_is_string (v)
+             && placement_size_parse (json_string_value (v), 1024 * 1024, &bytes) == 0;
+        mb = (bytes + 1024 * 1024 - 1) / (1024 * 1024);
+    }
+    if (!ok) {
+        http_error_set (err, 400, "bad_request",
+                        "field '%s': expected a size like \"512M\" or \"4G\", or MiB as an integer",
+                        k->json);
+        return -1;
+    }
+    *slot = mb;
+    return 0;
+}
+
+static const s_key_t *
+s_key (const http_route_t *r, const char *name)
+{
+    for (const s_key_t *k = r->keys; k->json; k++)
+        if (strcmp (k->json, name) == 0)
+            return k;
+    return NULL;
+}
+
+static int
+s_apply (const http_route_t *r, const wire_desc_t *d, void *body, const char *name, json_t *v,
+         http_error_t *err)
+{
+    const s_key_t *k = s_key (r, name);
+    const wire_field_t *f = k ? s_field (d, k->field) : NULL;
+    if (!f) {
+        http_error_set (err, 400, "bad_request", "unknown field '%.64s'", name);
+        return -1;
+    }
+    if (k->conv == C_CPUS || k->conv == C_SIZE_MB)
+        return s_convert (k, f, body, v, err);
+    if (s_set (f, body, name, v, err) != 0)
+        return -1;
+    if (k->conv == C_CONSTRAINTS) {
+        const wire_list_t *list = (const wire_list_t *) ((uint8_t *) body + f->offset);
+        for (size_t i = 0; i < list->n; i++) {
+            const char *text =
+                (const char *) list->items + i * f->sub->size + f->sub->fields[0].offset;
+            place_constraint_t pc;
+            char why[200];
+            if (placement_constraint_parse (text, &pc, why, sizeof why) != 0) {
+                http_error_set (err, 400, "bad_request", "constraint '%.64s': %s", text, why);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* A query argument as the JSON value its field's kind wants. */
+static json_t *
+s_arg_json (const wire_field_t *f, const char *value)
+{
+    if (f->kind == WIRE_BOOL) {
+        if (!*value || strcmp (value, "true") == 0 || strcmp (value, "1") == 0)
+            return json_true ();
+        if (strcmp (value, "false") == 0 || strcmp (value, "0") == 0)
+            return json_false ();
+        return json_string ("not a boolean");
+    }
+    if (f->kind == WIRE_U64) {
+        char *end = NULL;
+        if (*value < '0' || *value > '9' || strlen (value) > 18)
+            return json_string ("not a number");
+        unsigned long long n = strtoull (value, &end, 10);
+        return *end ? json_string ("not a number") : json_integer ((json_int_t) n);
+    }
+    return json_string (value); /* NULL for ill-formed UTF-8 */
+}
+
+int
+http_request_decode (const http_match_t *m, const http_arg_t *args, size_t nargs, const char *body,
+                     size_t len, api_msg_t *req, http_error_t *err)
+{
+    memset (req, 0, sizeof *req);
+    memset (err, 0, sizeof *err);
+    const http_route_t *r = m->route;
+    const wire_desc_t *d = wire_proto_find (&api_proto, r->req_type);
+    if (!d) {
+        http_error_set (err, 500, "internal", "route %s has no request type", r->name);
+        return -1;
+    }
+    req->hdr.type = r->req_type;
+    void *b = s_body (req);
+    if (r->req_type == API_SHED_OP_REQ)
+        req->u.api_shed_op_req.op = r->op;
+    if (m->name[0]) {
+        const wire_field_t *f = s_field (d, "name");
+        json_t *v = json_string (m->name);
+        int rc = f && v ? s_set (f, b, "name", v, err) : -1;
+        json_decref (v);
+        if (rc != 0) {
+            if (!err->status)
+                http_error_set (err, 400, "bad_request", "the name in the path is not UTF-8");
+            goto fail;
+        }
+    }
+    if (nargs > HTTP_ARGS_MAX) {
+        http_error_set (err, 400, "bad_request", "more than %d query arguments", HTTP_ARGS_MAX);
+        goto fail;
+    }
+    for (size_t i = 0; i < nargs; i++) {
+        for (size_t j = 0; j < i; j++)
+            if (strcmp (args[i].key, args[j].key) == 0) {
+                http_error_set (err, 400, "bad_request", "query argument '%.64s' given twice",
+                                args[i].key);
+                goto fail;
+            }
+        const s_key_t *k = r->body ? NULL : s_key (r, args[i].key);
+        const wire_field_t *f = k ? s_field (d, k->field) : NULL;
+        if (!f) {
+            http_error_set (err, 400, "bad_request", "unknown query argument '%.64s'", args[i].key);
+            goto fail;
+        }
+        json_t *v = s_arg_json (f, args[i].value ? args[i].value : "");
+        int rc = v ? s_apply (r, d, b, args[i].key, v, err) : -1;
+        json_decref (v);
+        if (rc != 0) {
+            if (!err->status)
+                http_error_set (err, 400, "bad_request", "query argument '%.64s' is not UTF-8",
+                                args[i].key);
+            goto fail;
+        }
+    }
+    if (!r->body && len > 0) {
+        http_error_set (err, 400, "bad_request", "%s %s takes no body", r->method, r->path);
+        goto fail;
+    }
+    if (r->body) {
+        json_error_t jerr;
+        json_t *root = json_loadb (body ? body : "", len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!root) {
+            http_error_set (err, 400, "malformed_json", "malformed JSON at line %d column %d: %s",
+                            jerr.line, jerr.column, jerr.text);
+            goto fail;
+        }
+        if (!json_is_object (root)) {
+            json_decref (root);
+            http_error_set (err, 400, "bad_request", "expected a JSON object");
+            goto fail;
+        }
+        const char *key;
+        json_t *v;
+        int rc = 0;
+        json_object_foreach (root, key, v)
+        {
+            if ((rc = s_apply (r, d, b, key, v, err)) != 0)
+                break;
+        }
+        json_decref (root);
+        if (rc != 0)
+            goto fail;
+    }
+    /* Required strings must be there (the path gives a name; a create's
+     * body must). */
+    for (size_t i = 0; i < d->nfields; i++) {
+        const wire_field_t *f = &d->fields[i];
+        if (f->kind == WIRE_STR && (f->flags & WIRE_REQ) && !*((char *) b + f->offset)) {
+            http_error_set (err, 400, "bad_request", "missing field '%s'", f->name);
+            goto fail;
+        }
+    }
+    return 0;
+fail:
+    wire_msg_free (&api_proto, req);
+    return -1;
+}
+
+int
+http_request_timeout_ms (const api_msg_t *req)
+{
+    uint64_t t = 0;
+    if (req->hdr.type == API_SHED_CREATE_REQ)
+        t = req->u.api_shed_create_req.timeout_ms ? req->u.api_shed_create_req.timeout_ms
+                                                  : S_CREATE_DEADLINE_MS;
+    else if (req->hdr.type == API_SHED_OP_REQ)
+        t = req->u.api_shed_op_req.timeout_ms ? req->u.api_shed_op_req.timeout_ms
+                                              : S_OP_DEADLINE_MS;
+    else
+        return HTTP_READ_TIMEOUT_MS;
+    if (t > 3600000)
+        t = 3600000;
+    return (int) t + SHED_API_REPLY_MARGIN_MS;
+}
+
+const char *
+http_request_id (const api_msg_t *req)
+{
+    if (req->hdr.type == API_SHED_CREATE_REQ)
+        return req->u.api_shed_create_req.request_id;
+    if (req->hdr.type == API_SHED_OP_REQ)
+        return req->u.api_shed_op_req.request_id;
+    return "";
+}
+
+/* ---- reply encoding ------------------------------------------------------------------ */
+
+static void s_record (jw_t *j, const wire_desc_t *d, const void *rec);
+
+static void
+s_value (jw_t *j, const wire_field_t *f, const void *rec)
+{
+    const void *slot = (const uint8_t *) rec + f->offset;
+    switch (f->kind) {
+    case WIRE_U64:
+        jw_u64 (j, *(const uint64_t *) slot);
+        break;
+    case WIRE_I64:
+        jw_i64 (j, *(const int64_t *) slot);
+        break;
+    case WIRE_F64:
+        jw_f64 (j, *(const double *) slot);
+        break;
+    case WIRE_BOOL:
+        jw_bool (j, *(const bool *) slot);
+        break;
+    case WIRE_STR:
+        jw_str (j, (const char *) slot);
+        break;
+    case WIRE_BIN: {
+        char hex[2 * 64 + 1] = "";
+        size_t n = f->max < 64 ? f->max : 64;
+        for (size_t i = 0; i < n; i++)
+            snprintf (hex + 2 * i, 3, "%02x", ((const uint8_t *) slot)[i]);
+        jw_str (j, hex);
+        break;
+    }
+    case WIRE_TAGS:
+        jw_tags (j, (const wire_tags_t *) slot);
+        break;
+    case WIRE_LIST: {
+        const wire_list_t *list = slot;
+        if (f->max == 1) { /* one optional record: an object or null */
+            if (list->n)
+                s_record (j, f->sub, list->items);
+            else
+                jw_null (j);
+            break;
+        }
+        jw_arr_begin (j);
+        for (size_t i = 0; i < list->n; i++)
+            s_record (j, f->sub, (const uint8_t *) list->items + i * f->sub->size);
+        jw_arr_end (j);
+        break;
+    }
+    default: /* blobs carry other protocols: routes decode them */
+        jw_null (j);
+        break;
+    }
+}
+
+static void
+s_record (jw_t *j, const wire_desc_t *d, const void *rec)
+{
+    jw_obj_begin (j);
+    for (size_t i = 0; i < d->nfields; i++) {
+        if (d->fields[i].kind == WIRE_BLOB)
+            continue;
+        jw_key (j, d->fields[i].name);
+        s_value (j, &d->fields[i], rec);
+    }
+    jw_obj_end (j);
+}
+
+static const char *s_member_states[] = { "alive", "suspect", "failed", "left" };
+
+/* The member list travels as a GOSSIP_MEMBERS message (api_msg.h); the
+ * same shape as `shedctl members --json`. */
+static int
+s_members (jw_t *j, const api_members_rep_t *r, http_error_t *err)
+{
+    gossip_msg_t g;
+    if (wire_decode (&gossip_proto, r->members.data, r->members.len, &g, NULL) != WIRE_OK)
+        goto bad;
+    if (g.hdr.type != GOSSIP_MEMBERS) {
+        wire_msg_free (&gossip_proto, &g);
+        goto bad;
+    }
+    const gossip_members_t *ms = &g.u.gossip_members;
+    jw_obj_begin (j);
+    jw_key (j, "members");
+    jw_arr_begin (j);
+    for (size_t i = 0; i < ms->members.n; i++) {
+        const gossip_update_t *m = &ms->members.items[i];
+        char key[SHED_KEY_TEXT_MAX] = "";
+        if (m->key.len == 32)
+            shed_key_to_text (m->key.data, key);
+        jw_obj_begin (j);
+        /* clang-format off */
+        jw_key (j, "name");        jw_str (j, m->name);
+        jw_key (j, "addr");        jw_str (j, m->addr);
+        jw_key (j, "port");        jw_u64 (j, m->port);
+        jw_key (j, "status");      jw_str (j, m->kind < 4 ? s_member_states[m->kind] : "unknown");
+        jw_key (j, "incarnation"); jw_u64 (j, m->inc);
+        jw_key (j, "tags");        jw_tags (j, &m->tags);
+        jw_key (j, "public_key");  jw_str (j, key);
+        /* clang-format on */
+        jw_obj_end (j);
+    }
+    jw_arr_end (j);
+    jw_obj_end (j);
+    wire_msg_free (&gossip_proto, &g);
+    return 0;
+bad:
+    http_error_set (err, 502, "bad_gateway", "the node's member list did not decode");
+    return -1;
+}
+
+char *
+http_reply_json (const http_match_t *m, const api_msg_t *rep, size_t *len, http_error_t *err)
+{
+    memset (err, 0, sizeof *err);
+    if (rep->hdr.type == API_ERROR) {
+        http_error_from_api (rep->u.api_error.code, rep->u.api_error.message, err);
+        return NULL;
+    }
+    const http_route_t *r = m->route;
+    const wire_desc_t *d = wire_proto_find (&api_proto, rep->hdr.type);
+    if (!d || (r->rep_type && rep->hdr.type != r->rep_type)) {
+        http_error_set (err, 502, "bad_gateway", "the node answered %s with type %u", r->name,
+                        rep->hdr.type);
+        return NULL;
+    }
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&buf, &size);
+    if (!out) {
+        http_error_set (err, 500, "internal", "out of memory");
+        return NULL;
+    }
+    jw_t j;
+    jw_init (&j, out);
+    int rc = 0;
+    if (rep->hdr.type == API_MEMBERS_REP)
+        rc = s_members (&j, &rep->u.api_members_rep, err);
+    else
+        s_record (&j, d, (const uint8_t *) rep + api_proto.body_offset);
+    if (rc == 0)
+        jw_end (&j);
+    if (fclose (out) != 0 || rc != 0) {
+        free (buf);
+        if (!err->status)
+            http_error_set (err, 500, "internal", "out of memory");
+        return NULL;
+    }
+    *len = size;
+    return buf;
+}
