@@ -58,6 +58,7 @@ static const s_key_t s_create_keys[] = {
     { "tags", "tags", C_PLAIN },
     { "image", "image", C_PLAIN },
     { "from_snapshot", "snapshot", C_PLAIN },
+    { "repo", "repo", C_PLAIN },
     { "request_id", "request_id", C_PLAIN },
     { "timeout_ms", "timeout_ms", C_PLAIN },
     { NULL, NULL, C_PLAIN },

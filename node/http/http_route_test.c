@@ -134,6 +134,11 @@ test_create (void **state)
     assert_string_equal (req.u.api_shed_create_req.snapshot, "s1");
     assert_int_equal (http_request_timeout_ms (&req), 30000 + SHED_API_REPLY_MARGIN_MS);
     wire_msg_free (&api_proto, &req);
+
+    /* create --repo (a driver that clones repositories: shed-server). */
+    assert_int_equal (s_create ("{\"name\":\"a\",\"repo\":\"charliek/shed\"}", &req, &err), 0);
+    assert_string_equal (req.u.api_shed_create_req.repo, "charliek/shed");
+    wire_msg_free (&api_proto, &req);
 }
 
 static void
