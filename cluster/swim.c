@@ -127,7 +127,7 @@ swim_new (const swim_config_t *config, const swim_env_t *env)
     memcpy (me->pub.key, config->key, SWIM_KEY_BYTES);
     memcpy (me->pub.sigkey, config->sigkey, SWIM_KEY_BYTES);
     me->pub.state = SWIM_ALIVE;
-    swim__count_state (self, -1, SWIM_ALIVE);
+    swim__count_state (self, -1, SWIM_ALIVE, &me->pub);
     uint64_t now = swim__now (self);
     me->pub.state_since_ms = now;
     zhashx_insert (self->by_name, me->pub.name, me);
@@ -211,6 +211,7 @@ s_send_ack (swim_t *self, const char *addr, uint16_t port, uint64_t seq, bool na
     gossip_ack_t *ack = nack ? (gossip_ack_t *) &msg.u.gossip_nack : &msg.u.gossip_ack;
     ack->seq = seq;
     ack->known = swim__alive_count (self);
+    ack->digest = swim__digest (self);
     memcpy (ack->from, self->nodes[0]->pub.name, sizeof ack->from);
     if (nack)
         self->stats.nacks_sent++;
@@ -227,6 +228,7 @@ s_send_ping (swim_t *self, const swim_member_t *target, uint64_t seq, const char
     msg.hdr.type = GOSSIP_PING;
     msg.u.gossip_ping.seq = seq;
     msg.u.gossip_ping.known = swim__alive_count (self);
+    msg.u.gossip_ping.digest = swim__digest (self);
     memcpy (msg.u.gossip_ping.from, self->nodes[0]->pub.name, sizeof msg.u.gossip_ping.from);
     memcpy (msg.u.gossip_ping.target, target->name, sizeof msg.u.gossip_ping.target);
     self->stats.pings_sent++;
@@ -245,13 +247,19 @@ s_apply_all (swim_t *self, const gossip_update_t *items, size_t n)
 
 static void s_pushpull_send (swim_t *self, const char *addr, uint16_t port, bool join);
 
-/* The sender sees more members alive than we do: we missed a broadcast
- * (a join, or the refutation of a suspicion we still hold).
- * Repair with a push-pull to the sender, at most once per sync gap. */
+/* The sender holds a member or an incarnation we do not (its digest is
+ * ahead of ours, swim__behind): we missed a broadcast, a join or the
+ * refutation of a suspicion we still hold. Repair with a push-pull to the
+ * sender, at most once per sync gap. A suspicion in progress or a death
+ * does not count: with the alive count alone (`known`, what senders
+ * without a digest still get judged by), every suspicion made its holder
+ * behind everyone else for seconds, and under loss nearly every node did a
+ * full-list exchange every second (docs/membership.md, "The repair
+ * digest"). */
 static void
-s_check_known (swim_t *self, const char *addr, uint16_t port, uint64_t known)
+s_check_known (swim_t *self, const char *addr, uint16_t port, uint64_t known, uint64_t digest)
 {
-    if (known <= swim__alive_count (self) || self->leaving)
+    if (self->leaving || !swim__behind (self, known, digest))
         return;
     uint64_t now = swim__now (self);
     if (now < self->sync_next_ms)
@@ -358,7 +366,7 @@ swim_receive (swim_t *self, const char *addr, uint16_t port, const uint8_t *buf,
         }
         s_apply_all (self, m->updates.items, m->updates.n);
         s_send_ack (self, addr, port, m->seq, false);
-        s_check_known (self, addr, port, m->known);
+        s_check_known (self, addr, port, m->known, m->digest);
         break;
     }
     case GOSSIP_ACK:
@@ -367,7 +375,7 @@ swim_receive (swim_t *self, const char *addr, uint16_t port, const uint8_t *buf,
             msg.hdr.type == GOSSIP_ACK ? &msg.u.gossip_ack : (gossip_ack_t *) &msg.u.gossip_nack;
         s_apply_all (self, m->updates.items, m->updates.n);
         s_handle_ack (self, m, msg.hdr.type == GOSSIP_NACK);
-        s_check_known (self, addr, port, m->known);
+        s_check_known (self, addr, port, m->known, m->digest);
         break;
     }
     case GOSSIP_PING_REQ: {
@@ -389,7 +397,7 @@ swim_receive (swim_t *self, const char *addr, uint16_t port, const uint8_t *buf,
             break;
         }
         s_apply_all (self, m->updates.items, m->updates.n);
-        s_check_known (self, addr, port, m->known);
+        s_check_known (self, addr, port, m->known, m->digest);
         break;
     }
     default:
@@ -735,6 +743,7 @@ s_gossip (swim_t *self, uint64_t now)
         memset (&msg, 0, sizeof msg);
         msg.hdr.type = GOSSIP_GOSSIP;
         msg.u.gossip_gossip.known = swim__alive_count (self);
+        msg.u.gossip_gossip.digest = swim__digest (self);
         memcpy (msg.u.gossip_gossip.from, self->nodes[0]->pub.name,
                 sizeof msg.u.gossip_gossip.from);
         self->stats.gossip_sent++;
@@ -889,7 +898,7 @@ swim_leave (swim_t *self)
         return;
     self->leaving = true;
     swim_node_t *me = self->nodes[0];
-    swim__count_state (self, (int) me->pub.state, SWIM_LEFT);
+    swim__count_state (self, (int) me->pub.state, SWIM_LEFT, &me->pub);
     me->pub.state = SWIM_LEFT;
     me->pub.state_since_ms = swim__now (self);
     gossip_update_t u;
@@ -924,7 +933,7 @@ static int
 s_tags_changed (swim_t *self)
 {
     swim_member_t *me = &self->nodes[0]->pub;
-    me->incarnation++;
+    swim__set_inc (self, me, me->incarnation + 1);
     swim__broadcast_self (self);
     swim__emit (self, SWIM_EV_UPDATE, me, "tags");
     return 0;

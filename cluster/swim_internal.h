@@ -118,6 +118,16 @@ struct _swim_t {
      * every member there made each node O(N) per packet (bench/sim.sh
      * found 40% of a 1,000-node run in that scan). */
     size_t nstate[SWIM_UPD_LEFT + 1];
+    /* The repair digest (docs/membership.md, "The repair digest"): sums of
+     * weight(name) * (incarnation + 1), mod 2^32, over every member held,
+     * us included (dig_all), and over the alive and suspect ones
+     * (dig_live), kept with the per-state counts and at every incarnation
+     * change. Learning a member or a higher incarnation raises both; a
+     * suspicion moves neither; a death or a leave lowers dig_live only, a
+     * reap dig_all only. The weight (1..256, from a hash of the name)
+     * makes two different pieces of news unlikely to weigh the same, so
+     * that two nodes each missing one still differ. */
+    uint32_t dig_all, dig_live;
     zhashx_t *by_name; /* name -> swim_node_t * (not owned; keys are the
                           members' own names, not copies) */
     /* Members under suspicion, in no order: the suspicion timers are read
@@ -184,9 +194,21 @@ void swim__set_dead (swim_t *self, swim_node_t *node, const char *accuser);
 void swim__remove (swim_t *self, swim_node_t *node);
 void swim__emit (swim_t *self, swim_event_kind_t kind, const swim_member_t *m, const char *reason);
 size_t swim__live_count (swim_t *self); /* alive + suspect */
-/* Move one member from state `from` to `to` in the counts (from or to may
- * be -1: the member is new or gone). */
-void swim__count_state (swim_t *self, int from, int to);
+/* Move member `m` (at its current incarnation) from state `from` to `to`
+ * in the counts and the digest sums (from or to may be -1: the member is
+ * new or gone). */
+void swim__count_state (swim_t *self, int from, int to, const swim_member_t *m);
+/* A member's digest weight (1..256): FNV-1a of its name, low 8 bits, + 1. */
+uint32_t swim__digest_weight (const char *name);
+/* Set a member's incarnation, keeping the digest sums. */
+void swim__set_inc (swim_t *self, swim_member_t *m, uint64_t inc);
+/* The digest as sent in PING, ACK, NACK and GOSSIP: dig_all in the low 32
+ * bits, dig_all - dig_live in the high 32 (0 while nothing is dead or
+ * left, so the field stays a few bytes). */
+uint64_t swim__digest (swim_t *self);
+/* True if a sender advertising `digest` (or, from a sender without one,
+ * `known` alive members) holds a member or an incarnation we do not. */
+bool swim__behind (swim_t *self, uint64_t known, uint64_t digest);
 /* Start / end the suspicion of `node` (kept in self->suspects). */
 swim_suspicion_t *swim__suspect_on (swim_t *self, swim_node_t *node);
 void swim__suspect_off (swim_t *self, swim_node_t *node);

@@ -560,4 +560,10 @@ void
 sim_counters (sim_cluster_t *self, sim_counters_t *out)
 {
     *out = self->cnt;
+    for (uint32_t i = 0; i < self->cfg.n; i++) {
+        swim_stats_t st;
+        swim_stats (self->nodes[i].swim, &st);
+        out->repair_syncs += st.repair_syncs;
+        out->pushpulls += st.pushpulls;
+    }
 }

@@ -120,7 +120,9 @@ typedef struct {
     uint64_t false_failed_members;         /* (member, incarnation) declared dead while up */
     uint64_t false_failed_healthy_members; /* ... of those, members not slow */
     uint64_t suspect_events;
-    uint64_t events; /* simulator events processed */
+    uint64_t events;       /* simulator events processed */
+    uint64_t repair_syncs; /* the cores' repair push-pulls (swim_stats), summed */
+    uint64_t pushpulls;    /* every push-pull the cores started, summed */
 } sim_counters_t;
 
 void sim_counters (sim_cluster_t *self, sim_counters_t *out);

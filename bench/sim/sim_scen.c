@@ -205,6 +205,9 @@ s_false_failures (const sim_plan_t *plan, sim_cluster_t *c, sim_report_t *out)
     }
     sim_counters (c, &b);
     out->false_events = (double) (b.false_fail_events - a.false_fail_events);
+    double node_s = (double) n * (SIM_LOSS_LEVELS * plan->loss_s + SIM_SLOW_LEVELS * plan->slow_s);
+    out->repairs_per_node_s = (double) (b.repair_syncs - a.repair_syncs) / node_s;
+    s_log (plan, c, "repair_syncs", (double) (b.repair_syncs - a.repair_syncs));
 }
 
 static void

@@ -49,6 +49,7 @@ typedef struct {
     double ff_slow[SIM_SLOW_LEVELS];     /* ... of healthy members, slow ones present */
     double ff_slow_all[SIM_SLOW_LEVELS]; /* ... of any member (slow ones included) */
     double false_events;                 /* FAIL declarations about live members, all windows */
+    double repairs_per_node_s;           /* repair push-pulls in the loss and slow windows */
     double state_converge_ms;            /* first full replication of the records */
     double partition_converge_ms;        /* after the heal: every node holds everything */
     double partition_members_ms;         /* after the heal: membership converged */
