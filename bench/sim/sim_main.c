@@ -109,20 +109,21 @@ main (int argc, char **argv)
             fprintf (stderr, "sim: nodes=%u: cluster did not build or converge\n", ns[k]);
             return 1;
         }
-        printf ("nodes=%u join_ms=%.0f detect_p50_ms=%.0f detect_p99_ms=%.0f detect_max_ms=%.0f "
-                "detect_trials=%u detect_missed=%u dissem_ms=%.0f rounds=%.1f ln_n=%.2f "
-                "pkts_per_node_s=%.2f bytes_per_node_s=%.0f pushpull_bytes_per_node_s=%.0f "
-                "ff_loss1=%.2f ff_loss5=%.2f ff_loss10=%.2f ff_slow1=%.2f ff_slow5=%.2f "
-                "ff_slow1_all=%.2f ff_slow5_all=%.2f repairs_per_node_s=%.3f state_converge_ms=%.0f "
-                "partition_converge_ms=%.0f partition_members_ms=%.0f ae_bytes_per_node_s=%.0f "
-                "sim_s=%.0f events=%llu sim_cpu_s=%.2f maxrss_mb=%ld\n",
-                r->n, r->join_ms, r->detect_p50_ms, r->detect_p99_ms, r->detect_max_ms,
-                r->detect_trials, r->detect_missed, r->dissem_ms, r->rounds, r->log_n,
-                r->pkts_per_node_s, r->bytes_per_node_s, r->stream_bytes_per_node_s, r->ff_loss[0],
-                r->ff_loss[1], r->ff_loss[2], r->ff_slow[0], r->ff_slow[1], r->ff_slow_all[0],
-                r->ff_slow_all[1], r->repairs_per_node_s, r->state_converge_ms, r->partition_converge_ms,
-                r->partition_members_ms, r->ae_bytes_per_node_s, r->sim_s,
-                (unsigned long long) r->events, r->cpu_s, r->maxrss_mb);
+        printf (
+            "nodes=%u join_ms=%.0f detect_p50_ms=%.0f detect_p99_ms=%.0f detect_max_ms=%.0f "
+            "detect_trials=%u detect_missed=%u dissem_ms=%.0f rounds=%.1f ln_n=%.2f "
+            "pkts_per_node_s=%.2f bytes_per_node_s=%.0f pushpull_bytes_per_node_s=%.0f "
+            "ff_loss1=%.2f ff_loss5=%.2f ff_loss10=%.2f ff_slow1=%.2f ff_slow5=%.2f "
+            "ff_slow1_all=%.2f ff_slow5_all=%.2f repairs_per_node_s=%.3f state_converge_ms=%.0f "
+            "partition_converge_ms=%.0f partition_members_ms=%.0f ae_bytes_per_node_s=%.0f "
+            "sim_s=%.0f events=%llu sim_cpu_s=%.2f maxrss_mb=%ld\n",
+            r->n, r->join_ms, r->detect_p50_ms, r->detect_p99_ms, r->detect_max_ms,
+            r->detect_trials, r->detect_missed, r->dissem_ms, r->rounds, r->log_n,
+            r->pkts_per_node_s, r->bytes_per_node_s, r->stream_bytes_per_node_s, r->ff_loss[0],
+            r->ff_loss[1], r->ff_loss[2], r->ff_slow[0], r->ff_slow[1], r->ff_slow_all[0],
+            r->ff_slow_all[1], r->repairs_per_node_s, r->state_converge_ms,
+            r->partition_converge_ms, r->partition_members_ms, r->ae_bytes_per_node_s, r->sim_s,
+            (unsigned long long) r->events, r->cpu_s, r->maxrss_mb);
     }
 
     double place_per_s = NAN;
