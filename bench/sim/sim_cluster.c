@@ -11,18 +11,24 @@
 #define S_T0 1000000ull /* simulated clock start: far from 0 edge cases */
 
 static uint64_t
+s_xorshift (uint64_t *state)
+{
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    return *state * 2685821657736338717ull;
+}
+
+static uint64_t
 s_rng (sim_cluster_t *self)
 {
-    self->rng ^= self->rng >> 12;
-    self->rng ^= self->rng << 25;
-    self->rng ^= self->rng >> 27;
-    return self->rng * 2685821657736338717ull;
+    return s_xorshift (&self->rng);
 }
 
 uint64_t
 sim_random (sim_cluster_t *self)
 {
-    return s_rng (self);
+    return s_xorshift (&self->scen_rng);
 }
 
 void
@@ -183,6 +189,7 @@ sim_cluster_new (const sim_config_t *cfg)
     self->cfg = *cfg;
     self->now = S_T0;
     self->rng = (cfg->seed * 0x9E3779B97F4A7C15ull) | 1;
+    self->scen_rng = ((cfg->seed ^ 0x7363656eull) * 0xBF58476D1CE4E5B9ull) | 1;
     self->heap = sim_heap_new ();
     self->net = sim_net_new (cfg->n, &cfg->net, cfg->seed);
     self->nodes = (sim_node_t *) calloc (cfg->n, sizeof *self->nodes);
@@ -405,7 +412,7 @@ sim_join_all (sim_cluster_t *self, uint32_t seed, uint32_t spread_ms)
         self->nodes[i].join_done_at = UINT64_MAX;
         if (i == seed)
             continue;
-        uint64_t at = self->now + 1 + (spread_ms ? s_rng (self) % spread_ms : 0);
+        uint64_t at = self->now + 1 + (spread_ms ? sim_random (self) % spread_ms : 0);
         sim__push (self, at, SIM_EV_JOIN, i, seed, NULL);
     }
 }
@@ -433,8 +440,8 @@ void
 sim_state_write_all (sim_cluster_t *self, uint32_t count, uint32_t spread_ms)
 {
     for (uint32_t i = 0; i < self->cfg.n; i++)
-        sim__push (self, self->now + 1 + (spread_ms ? s_rng (self) % spread_ms : 0), SIM_EV_WRITE,
-                   i, count, NULL);
+        sim__push (self, self->now + 1 + (spread_ms ? sim_random (self) % spread_ms : 0),
+                   SIM_EV_WRITE, i, count, NULL);
 }
 
 void

@@ -70,8 +70,8 @@ static void
 s_log (const sim_plan_t *plan, sim_cluster_t *c, const char *what, double value)
 {
     if (plan->log)
-        fprintf (plan->log, "# n=%u t=%.1fs %s=%.1f\n", plan->n,
-                 (double) (sim_now (c) - 1000000) / 1000.0, what, value);
+        fprintf (plan->log, "# n=%u t=%.1fs %s=%.1f cpu_s=%.1f\n", plan->n,
+                 (double) (sim_now (c) - 1000000) / 1000.0, what, value, sim_cpu_seconds ());
 }
 
 /* A live node other than node 0 (the seed stays up), uniformly. */
