@@ -21,6 +21,7 @@
  */
 #include "cluster/swim_internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -758,6 +759,23 @@ s_gossip (swim_t *self, uint64_t now)
     }
 }
 
+/* The periodic full sync's interval, scaled with the cluster as
+ * memberlist's pushPullScale does: x(ceil(log2 N - log2 32) + 1) above 32
+ * members (x2 from the 33rd, x3 from the 65th, x6 at 1,000). Each sync
+ * ships the whole member list both ways, so at a fixed interval a node's
+ * share grew linearly with N (4.5 KB/s per node at 1,000); the digest
+ * repair does the urgent work, this is the backstop. */
+static uint64_t
+s_pushpull_interval (swim_t *self)
+{
+    uint64_t iv = self->cfg.pushpull_interval_ms;
+    size_t n = swim__live_count (self);
+    if (n <= 32)
+        return iv;
+    double mult = ceil (log2 ((double) n) - log2 (32.0)) + 1.0;
+    return (uint64_t) mult * iv;
+}
+
 static uint64_t
 s_reap_at (swim_t *self, const swim_member_t *m)
 {
@@ -816,7 +834,7 @@ swim_tick (swim_t *self)
 
     if (self->cfg.pushpull_interval_ms && now >= self->pushpull_next_ms && !self->leaving) {
         swim_pushpull_random (self);
-        self->pushpull_next_ms = now + self->cfg.pushpull_interval_ms;
+        self->pushpull_next_ms = now + s_pushpull_interval (self);
     }
 
     if (self->cfg.reconnect_interval_ms && now >= self->reconnect_next_ms && !self->leaving) {

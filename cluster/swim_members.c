@@ -349,6 +349,16 @@ s_update_size (const gossip_update_t *u)
 void
 swim__broadcast (swim_t *self, const gossip_update_t *u)
 {
+    /* What the answer to our join tells us is no news to the cluster: the
+     * seed holds it and queued each record when it learnt it. Re-gossiping
+     * it made every joiner queue the whole member list (N records, each
+     * sent 4 * log10 N times): a third of a cold start's traffic, and the
+     * joiner's queue held N entries. A peer that missed one of them still
+     * gets it through the digest repair. News about ourselves (a
+     * refutation) still goes out; our own alive record is queued after the
+     * merge (swim_receive_stream). */
+    if (self->joining_reply && strcmp (u->name, self->nodes[0]->pub.name) != 0)
+        return;
     swim__bqueue_put (&self->bq, u, s_update_size (u));
 }
 

@@ -6,8 +6,8 @@
  *                [--no-lifeguard] [--slow-lag MS] [--ae-all-peers]
  *
  * One line per N (every field deterministic for a seed but the CPU ones),
- * then, with --place, placement decisions/s against N node records, and a
- * final `RESULT nodes=...` line for the N closest to 1000. --compare N runs
+ * then, with --place, placement decisions/s against N node records, and
+ * one `RESULT nodes=...` line per N (placement fields on the last). --compare N runs
  * bench/membership.sh's measurements on N simulated nodes instead.
  * --no-lifeguard: the SWIM baseline (sim_plan_t.no_lifeguard) for the
  * false-failure comparison. --ae-all-peers: the state links before the
@@ -26,10 +26,11 @@
 static void
 s_usage (void)
 {
-    fprintf (stderr, "usage: shed_sim_run [--nodes N,N,...] [--seed S] [--quick]\n"
-                     "                    [--no-partition | --partition-only]\n"
-                     "                    [--partition-max N] [--place N] [--compare N] [--log]\n"
-                     "                    [--no-lifeguard] [--slow-lag MS] [--ae-all-peers]\n");
+    fprintf (stderr,
+             "usage: shed_sim_run [--nodes N,N,...] [--seed S] [--quick]\n"
+             "                    [--no-partition | --partition-only]\n"
+             "                    [--partition-max N] [--place N] [--compare N] [--log]\n"
+             "                    [--no-lifeguard] [--slow-lag MS] [--ae-all-peers] [--kills K]\n");
 }
 
 int
@@ -40,7 +41,7 @@ main (int argc, char **argv)
     uint64_t seed = 1;
     bool quick = false, partition = true, membership = true, all_peers = false, log = false,
          no_lifeguard = false;
-    uint32_t partition_max = 1000, place = 0, compare = 0, slow_lag = 0;
+    uint32_t partition_max = 1000, place = 0, compare = 0, slow_lag = 0, kills = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -62,6 +63,8 @@ main (int argc, char **argv)
             partition_max = (uint32_t) strtoul (argv[++i], NULL, 10);
         else if (v && !strcmp (a, "--slow-lag"))
             slow_lag = (uint32_t) strtoul (argv[++i], NULL, 10);
+        else if (v && !strcmp (a, "--kills"))
+            kills = (uint32_t) strtoul (argv[++i], NULL, 10);
         else if (v && !strcmp (a, "--place"))
             place = (uint32_t) strtoul (argv[++i], NULL, 10);
         else if (v && !strcmp (a, "--compare"))
@@ -104,6 +107,8 @@ main (int argc, char **argv)
         plan.membership = membership;
         plan.ae_all_peers = all_peers;
         plan.slow_lag_ms = slow_lag;
+        if (kills)
+            plan.kills = kills;
         sim_report_t *r = &reps[k];
         if (sim_scen_run (&plan, r) != 0) {
             fprintf (stderr, "sim: nodes=%u: cluster did not build or converge\n", ns[k]);
@@ -138,19 +143,17 @@ main (int argc, char **argv)
                 pr.nodes, pr.place_per_s, pr.view_place_per_s, pr.build_s);
     }
 
-    /* The RESULT line reports the N closest to 1000. */
-    size_t best = 0;
-    for (size_t k = 1; k < nns; k++)
-        if (fabs ((double) ns[k] - 1000) < fabs ((double) ns[best] - 1000))
-            best = k;
-    sim_report_t *r = &reps[best];
-    printf ("RESULT nodes=%u detect_p50_ms=%.0f detect_p99_ms=%.0f rounds=%.1f "
-            "bytes_per_node_s=%.0f false_failures_per_node_h=%.2f partition_converge_ms=%.0f "
-            "sim_cpu_s=%.2f",
-            r->n, r->detect_p50_ms, r->detect_p99_ms, r->rounds, r->bytes_per_node_s,
-            r->ff_loss[SIM_LOSS_LEVELS - 1], r->partition_converge_ms, r->cpu_s);
-    if (place)
-        printf (" placement_nodes=%u placement_per_s=%.0f", place, place_per_s);
-    printf ("\n");
+    /* One RESULT line per N; the placement numbers ride on the last. */
+    for (size_t k = 0; k < nns; k++) {
+        sim_report_t *r = &reps[k];
+        printf ("RESULT nodes=%u detect_p50_ms=%.0f detect_p99_ms=%.0f rounds=%.1f "
+                "bytes_per_node_s=%.0f false_failures_per_node_h=%.2f partition_converge_ms=%.0f "
+                "sim_cpu_s=%.2f",
+                r->n, r->detect_p50_ms, r->detect_p99_ms, r->rounds, r->bytes_per_node_s,
+                r->ff_loss[SIM_LOSS_LEVELS - 1], r->partition_converge_ms, r->cpu_s);
+        if (place && k == nns - 1)
+            printf (" placement_nodes=%u placement_per_s=%.0f", place, place_per_s);
+        printf ("\n");
+    }
     return 0;
 }

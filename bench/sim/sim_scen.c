@@ -39,7 +39,11 @@ sim_plan_default (sim_plan_t *plan, uint32_t n, uint64_t seed, bool quick)
     plan->seed = seed;
     plan->kills = quick ? 3 : 8;
     plan->updates = quick ? 3 : 5;
-    plan->load_s = 30; /* one push-pull period: its bytes count */
+    /* one push-pull period, so its bytes count: the core scales it as
+     * memberlist does (x(ceil(log2 N - 5) + 1) above 32 members) */
+    plan->load_s = 30;
+    if (n > 32)
+        plan->load_s = 30 * (uint32_t) (ceil (log2 ((double) n) - 5.0) + 1.0);
     plan->loss_s = quick ? 20 : 60;
     plan->slow_s = quick ? 20 : 60;
     plan->membership = true;
