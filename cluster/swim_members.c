@@ -108,8 +108,11 @@ void
 swim__count_state (swim_t *self, int from, int to, const swim_member_t *m)
 {
     /* Every state change, add and remove comes through here: the gossip
-     * targets depend on all three. */
-    self->cands_valid = false;
+     * targets depend on all three, but not on alive <-> suspect (both are
+     * targets, in member order either way), the change that loss and slow
+     * members make all the time. */
+    if (!(s_live (from) && s_live (to)))
+        self->cands_valid = false;
     size_t max = sizeof self->nstate / sizeof self->nstate[0];
     uint32_t w = s_share (m, m->incarnation);
     if (from >= 0 && (size_t) from < max && self->nstate[from] > 0) {
