@@ -30,7 +30,8 @@ s_usage (void)
              "usage: shed_sim_run [--nodes N,N,...] [--seed S] [--quick]\n"
              "                    [--no-partition | --partition-only]\n"
              "                    [--partition-max N] [--place N] [--compare N] [--log]\n"
-             "                    [--no-lifeguard] [--slow-lag MS] [--ae-all-peers] [--kills K]\n");
+             "                    [--no-lifeguard] [--slow-lag MS] [--ae-all-peers] [--kills K]\n"
+             "                    [--warm] [--loss-s S] [--slow-s S]\n");
 }
 
 int
@@ -40,8 +41,9 @@ main (int argc, char **argv)
     size_t nns = 2;
     uint64_t seed = 1;
     bool quick = false, partition = true, membership = true, all_peers = false, log = false,
-         no_lifeguard = false;
+         no_lifeguard = false, warm = false;
     uint32_t partition_max = 1000, place = 0, compare = 0, slow_lag = 0, kills = 0;
+    int32_t loss_s = -1, slow_s = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -55,6 +57,8 @@ main (int argc, char **argv)
             log = true;
         else if (!strcmp (a, "--no-lifeguard"))
             no_lifeguard = true;
+        else if (!strcmp (a, "--warm"))
+            warm = true;
         else if (!strcmp (a, "--ae-all-peers"))
             all_peers = true;
         else if (v && !strcmp (a, "--seed"))
@@ -63,6 +67,10 @@ main (int argc, char **argv)
             partition_max = (uint32_t) strtoul (argv[++i], NULL, 10);
         else if (v && !strcmp (a, "--slow-lag"))
             slow_lag = (uint32_t) strtoul (argv[++i], NULL, 10);
+        else if (v && !strcmp (a, "--loss-s"))
+            loss_s = (int32_t) strtol (argv[++i], NULL, 10);
+        else if (v && !strcmp (a, "--slow-s"))
+            slow_s = (int32_t) strtol (argv[++i], NULL, 10);
         else if (v && !strcmp (a, "--kills"))
             kills = (uint32_t) strtoul (argv[++i], NULL, 10);
         else if (v && !strcmp (a, "--place"))
@@ -107,6 +115,11 @@ main (int argc, char **argv)
         plan.membership = membership;
         plan.ae_all_peers = all_peers;
         plan.slow_lag_ms = slow_lag;
+        plan.warm = warm;
+        if (loss_s >= 0)
+            plan.loss_s = (uint32_t) loss_s;
+        if (slow_s >= 0)
+            plan.slow_s = (uint32_t) slow_s;
         if (kills)
             plan.kills = kills;
         sim_report_t *r = &reps[k];

@@ -26,6 +26,7 @@ typedef struct {
                                 buddy system stays (the core has no switch) */
     uint32_t slow_lag_ms; /* a slow member's input delay, at most (0: default) */
     bool ae_all_peers;    /* state links as before the bounded subset */
+    bool warm;            /* boot by sim_join_warm (no join storm, no join_ms) */
     FILE *log;            /* '#' detail lines; NULL: none */
 } sim_plan_t;
 
