@@ -892,6 +892,20 @@ test_joiner_announces_itself (void **state)
 }
 
 static void
+test_join_answer_not_regossiped (void **state)
+{
+    /* The answer to a join is no news to the cluster: the joiner queues
+     * its own alive record only, not the 15 members it just learnt (each
+     * would be sent retransmit_mult * log10 N times). */
+    uint64_t before;
+    sim_t *sim = s_late_join (16, 7, 0, &before);
+    swim_t *late = sim->nodes[15].swim;
+    assert_int_equal (swim_size (late), 16);
+    assert_int_equal (swim_broadcasts_pending (late), 1);
+    s_sim_destroy (&sim);
+}
+
+static void
 test_seed_gossips_join (void **state)
 {
     /* The joiner is muted: the seed alone spreads it, to gossip_nodes
@@ -1232,6 +1246,7 @@ main (void)
         cmocka_unit_test (test_rejoin_after_restart),
         cmocka_unit_test (test_joiner_announces_itself),
         cmocka_unit_test (test_seed_gossips_join),
+        cmocka_unit_test (test_join_answer_not_regossiped),
         cmocka_unit_test (test_digest_rule),
         cmocka_unit_test (test_suspicion_is_no_repair),
         cmocka_unit_test (test_missed_refutation_repaired),
