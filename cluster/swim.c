@@ -137,8 +137,10 @@ swim_new (const swim_config_t *config, const swim_env_t *env)
      * not probe in lockstep. */
     self->probe_next_ms = now + swim__rand (self, config->probe_interval_ms);
     self->gossip_next_ms = now;
-    self->pushpull_next_ms = now + config->pushpull_interval_ms
-                             + swim__rand (self, config->pushpull_interval_ms / 2 + 1);
+    /* As if the last sync had been at a random moment of the next half
+     * interval: the first comes one (scaled) interval after it. */
+    self->pushpull_last_ms = now + swim__rand (self, config->pushpull_interval_ms / 2 + 1);
+    self->pushpull_next_ms = self->pushpull_last_ms + config->pushpull_interval_ms;
     self->reconnect_next_ms = now + config->reconnect_interval_ms
                               + swim__rand (self, config->reconnect_interval_ms / 2 + 1);
     self->reap_next_ms = now + 1000;
@@ -833,8 +835,18 @@ swim_tick (swim_t *self)
     }
 
     if (self->cfg.pushpull_interval_ms && now >= self->pushpull_next_ms && !self->leaving) {
-        swim_pushpull_random (self);
-        self->pushpull_next_ms = now + s_pushpull_interval (self);
+        /* The interval is scaled with the members we hold now (memberlist
+         * also computes it at each tick): a node that joined a big cluster
+         * since the timer was set waits for the scaled interval, instead
+         * of every member of a cold start syncing its full list within the
+         * first 1.5 intervals. */
+        uint64_t due = self->pushpull_last_ms + s_pushpull_interval (self);
+        if (now >= due) {
+            swim_pushpull_random (self);
+            self->pushpull_last_ms = now;
+            due = now + s_pushpull_interval (self);
+        }
+        self->pushpull_next_ms = due;
     }
 
     if (self->cfg.reconnect_interval_ms && now >= self->reconnect_next_ms && !self->leaving) {

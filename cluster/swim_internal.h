@@ -180,6 +180,7 @@ struct _swim_t {
     swim_awareness_t awareness;
     uint64_t gossip_next_ms;
     uint64_t pushpull_next_ms;
+    uint64_t pushpull_last_ms; /* the last periodic sync (at start: a jittered now) */
     uint64_t reconnect_next_ms;
     uint64_t reap_next_ms;
     uint64_t sync_next_ms;
