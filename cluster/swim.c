@@ -100,11 +100,6 @@ swim_new (const swim_config_t *config, const swim_env_t *env)
      * fit SWIM_PACKET_MAX (and the receiver's oversize check). */
     if (self->cfg.packet_max > SWIM_PACKET_MAX - 45 - GOSSIP_STAMP_BYTES)
         self->cfg.packet_max = SWIM_PACKET_MAX - 45 - GOSSIP_STAMP_BYTES;
-    self->by_name = zhashx_new ();
-    /* Keys are the members' own name fields, which live as long as their
-     * entries: no copy per member. */
-    zhashx_set_key_duplicator (self->by_name, NULL);
-    zhashx_set_key_destructor (self->by_name, NULL);
     self->refused = zhashx_new ();
     self->reap_due_ms = UINT64_MAX;
     swim__bqueue_init (&self->bq);
@@ -131,7 +126,11 @@ swim_new (const swim_config_t *config, const swim_env_t *env)
     swim__count_state (self, -1, SWIM_ALIVE, &me->pub);
     uint64_t now = swim__now (self);
     me->pub.state_since_ms = now;
-    zhashx_insert (self->by_name, me->pub.name, me);
+    if (swim__index_reserve (self, 1) != 0) {
+        swim_destroy (&self);
+        return NULL;
+    }
+    swim__index_put (self, me);
 
     /* Spread first probes over one interval so nodes started together do
      * not probe in lockstep. */
@@ -164,7 +163,7 @@ swim_destroy (swim_t **self_p)
     free (self->order);
     free (self->suspects);
     free (self->cands);
-    zhashx_destroy (&self->by_name);
+    free (self->index);
     zhashx_destroy (&self->refused);
     swim__bqueue_clear (&self->bq);
     free (self);

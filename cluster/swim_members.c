@@ -65,10 +65,99 @@ swim__tags_equal (const wire_tags_t *a, const wire_tags_t *b)
 
 /* ---- Helpers --------------------------------------------------------------- */
 
+static uint32_t
+s_name_hash (const char *name)
+{
+    /* FNV-1a, 32 bits */
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *) name; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return h;
+}
+
+/* Home slot of a hash (FNV's low bits mixed with its high ones). */
+static size_t
+s_home (const swim_t *self, uint32_t h)
+{
+    return (size_t) (h ^ (h >> 16)) & (self->index_cap - 1);
+}
+
 swim_node_t *
 swim__lookup (swim_t *self, const char *name)
 {
-    return (swim_node_t *) zhashx_lookup (self->by_name, name);
+    if (self->index_cap == 0)
+        return NULL;
+    uint32_t h = s_name_hash (name);
+    size_t mask = self->index_cap - 1;
+    for (size_t i = s_home (self, h);; i = (i + 1) & mask) {
+        swim_node_t *node = self->index[i];
+        if (!node)
+            return NULL;
+        if (node->hash == h && strcmp (node->pub.name, name) == 0)
+            return node;
+    }
+}
+
+int
+swim__index_reserve (swim_t *self, size_t n)
+{
+    size_t cap = self->index_cap ? self->index_cap : 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    if (cap == self->index_cap)
+        return 0;
+    swim_node_t **old = self->index;
+    size_t old_cap = self->index_cap;
+    self->index = (swim_node_t **) calloc (cap, sizeof *self->index);
+    if (!self->index) {
+        self->index = old;
+        return -1;
+    }
+    self->index_cap = cap;
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i]) {
+            size_t j = s_home (self, old[i]->hash);
+            while (self->index[j])
+                j = (j + 1) & (cap - 1);
+            self->index[j] = old[i];
+        }
+    free (old);
+    return 0;
+}
+
+void
+swim__index_put (swim_t *self, swim_node_t *node)
+{
+    node->hash = s_name_hash (node->pub.name);
+    size_t mask = self->index_cap - 1;
+    size_t i = s_home (self, node->hash);
+    while (self->index[i])
+        i = (i + 1) & mask;
+    self->index[i] = node;
+}
+
+/* Take `node` out of the index; the entries after it in its run move back
+ * (backward-shift deletion: no tombstones). */
+static void
+s_index_del (swim_t *self, swim_node_t *node)
+{
+    size_t mask = self->index_cap - 1;
+    size_t hole = s_home (self, node->hash);
+    while (self->index[hole] != node) {
+        if (!self->index[hole])
+            return; /* not indexed */
+        hole = (hole + 1) & mask;
+    }
+    self->index[hole] = NULL;
+    for (size_t k = (hole + 1) & mask; self->index[k]; k = (k + 1) & mask) {
+        size_t home = s_home (self, self->index[k]->hash);
+        /* it may fill the hole if the hole lies between its home and k */
+        if (((hole - home) & mask) < ((k - home) & mask)) {
+            self->index[hole] = self->index[k];
+            self->index[k] = NULL;
+            hole = k;
+        }
+    }
 }
 
 void
@@ -91,10 +180,7 @@ swim__digest_weight (const char *name)
 {
     /* FNV-1a (32 bits) of the name, low 8 bits, plus 1: part of the wire
      * format (every node must weigh a member alike). */
-    uint32_t h = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *) name; *p; p++)
-        h = (h ^ *p) * 16777619u;
-    return (h & 0xff) + 1;
+    return (s_name_hash (name) & 0xff) + 1;
 }
 
 /* A member's share of the digest sums. */
@@ -251,6 +337,8 @@ s_check_counts (swim_t *self)
     assert (suspect == self->nstate[SWIM_SUSPECT]);
     assert (all == self->dig_all);
     assert (live == self->dig_live);
+    for (size_t i = 0; i < self->nnodes; i++)
+        assert (swim__lookup (self, self->nodes[i]->pub.name) == self->nodes[i]);
     assert (self->nsuspects <= suspect);
 #else
     (void) self;
@@ -421,13 +509,15 @@ s_add (swim_t *self, const gossip_update_t *u)
         self->nodes = nodes;
         self->capnodes = cap;
     }
+    if (swim__index_reserve (self, self->nnodes + 1) != 0)
+        return NULL;
     swim_node_t *node = (swim_node_t *) calloc (1, sizeof *node);
     if (!node)
         return NULL;
     snprintf (node->pub.name, sizeof node->pub.name, "%s", u->name);
     self->nodes[self->nnodes++] = node;
     swim__count_state (self, -1, (int) node->pub.state, &node->pub);
-    zhashx_insert (self->by_name, node->pub.name, node);
+    swim__index_put (self, node);
 
     /* Insert at a random place in the rest of this probe round, as
      * memberlist does, so new members are probed this round and a burst of
@@ -465,7 +555,7 @@ swim__remove (swim_t *self, swim_node_t *node)
             swim__count_state (self, (int) node->pub.state, -1, &node->pub);
             break;
         }
-    zhashx_delete (self->by_name, node->pub.name);
+    s_index_del (self, node);
     swim__tags_free (&node->pub.tags);
     free (node);
 }

@@ -479,6 +479,56 @@ test_leave_is_not_failure (void **state)
     s_sim_destroy (&sim);
 }
 
+static void
+test_reap_and_rejoin (void **state)
+{
+    /* Members come and go through the name index (open addressing with
+     * backward-shift deletion): ten leave and are reaped everywhere, five
+     * of them come back; every lookup stays right (the assert builds also
+     * check every member against the index on each count). */
+    swim_config_t cfg;
+    swim_config_lan (&cfg);
+    cfg.reap_left_ms = 2000;
+    sim_t *sim = s_sim_new (40, 23, &cfg);
+    assert_true (s_join_all (sim, 5, 5000) != UINT64_MAX);
+    s_run (sim, 1000);
+    for (int i = 30; i < 40; i++) {
+        swim_leave (sim->nodes[i].swim);
+        sim->nodes[i].deadline = 0;
+    }
+    s_run (sim, 1000);
+    for (int i = 30; i < 40; i++) {
+        assert_true (swim_leave_done (sim->nodes[i].swim));
+        sim->nodes[i].down = true;
+    }
+    s_run (sim, 5000);
+    for (int i = 0; i < 30; i++) {
+        swim_t *w = sim->nodes[i].swim;
+        assert_int_equal (swim_size (w), 30);
+        for (int j = 0; j < 40; j++) {
+            const swim_member_t *m = swim_lookup (w, sim->nodes[j].cfg.name);
+            if (j < 30)
+                assert_true (m && strcmp (m->name, sim->nodes[j].cfg.name) == 0);
+            else
+                assert_null (m);
+        }
+    }
+    for (int i = 30; i < 35; i++) {
+        swim_destroy (&sim->nodes[i].swim);
+        s_node_start (sim, i, &cfg);
+        swim_join (sim->nodes[i].swim, "127.0.0.1", SIM_PORT0);
+    }
+    s_run (sim, 3000);
+    for (int i = 0; i < 35; i++) {
+        swim_t *w = sim->nodes[i].swim;
+        assert_int_equal (swim_count_state (w, SWIM_ALIVE), 35);
+        for (int j = 0; j < 35; j++)
+            assert_non_null (swim_lookup (w, sim->nodes[j].cfg.name));
+    }
+    assert_int_equal (sim->fails, 0);
+    s_sim_destroy (&sim);
+}
+
 /* A partition splits the view (each side declares the other dead); once it
  * heals, the reconnect loop (push-pull with a failed member) makes each side
  * hear it was declared dead, refute, and merge back: nobody stays dead. */
@@ -1241,6 +1291,7 @@ main (void)
         cmocka_unit_test (test_garbage_is_counted),
         cmocka_unit_test (test_tags_propagate),
         cmocka_unit_test (test_leave_is_not_failure),
+        cmocka_unit_test (test_reap_and_rejoin),
         cmocka_unit_test (test_partition_heals),
         cmocka_unit_test (test_suspect_refutes),
         cmocka_unit_test (test_rejoin_after_restart),
