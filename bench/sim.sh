@@ -2,7 +2,7 @@
 # bench/sim.sh [--quick] [--nodes N,N,...] [--seed S] [--place N] [--log]
 #              [--no-lifeguard] [--slow-lag MS] [--ae-all-peers]
 #              [--no-partition | --partition-only] [--warm]
-#              [--kills K] [--loss-s S] [--slow-s S]
+#              [--kills K] [--loss-s S] [--slow-s S] [--large N]
 # bench/sim.sh --compare N [--quick]
 #
 # The deterministic cluster simulator (bench/sim/, docs/membership.md
@@ -37,14 +37,17 @@
 # before the bounded subset; --no-partition / --partition-only: skip / run
 # only the state partition scenario.
 # --warm: boot without the join storm (every node joins node 0 at once and
-# gets its full list as the join answer; join_ms is nan). --kills K:
+# gets its full list as the join answer; join_ms is nan). N >= --large N
+# (default 2000) runs the large plan: --warm and no loss or slow windows
+# (their fields print nan; --loss-s / --slow-s override). --kills K:
 # detection trials (max 64); --loss-s / --slow-s S: seconds per loss level
 # / slow share (0 skips them; their fields print nan).
 # Default N = 100,1000. Larger N works up to the core's SWIM_MAX_MEMBERS
 # (8192) but costs N^2 member entries of ~0.3 KiB (and, with the state
 # scenario, N^2 * 10 records of ~0.8 KiB: 8 GB at 1,000; see
-# --partition-max, default 1000); 5,000 nodes: --warm --loss-s 0
-# --slow-s 0 (docs/membership.md, "Scaling to 1,000 and 5,000 nodes").
+# --partition-max, default 1000); `bench/sim.sh --quick --nodes
+# 100,1000,5000` prints the three RESULT lines (docs/membership.md,
+# "Scaling to 1,000 and 5,000 nodes").
 # Env: SHED_BUILD_DIR (default <repo>/build).
 set -euo pipefail
 
@@ -57,7 +60,7 @@ while (($#)); do
     case "$1" in
         --quick) QUICK=1; ARGS+=(--quick); shift ;;
         --nodes) NODES=${2:?--nodes needs a list}; shift 2 ;;
-        --seed|--place|--compare|--partition-max|--kills|--loss-s|--slow-s) ARGS+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
+        --seed|--place|--compare|--partition-max|--kills|--loss-s|--slow-s|--large) ARGS+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
         --log|--no-lifeguard|--ae-all-peers|--no-partition|--partition-only|--warm) ARGS+=("$1"); shift ;;
         --slow-lag) ARGS+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;

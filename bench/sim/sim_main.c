@@ -9,6 +9,8 @@
  * then, with --place, placement decisions/s against N node records, and
  * one `RESULT nodes=...` line per N (placement fields on the last). --compare N runs
  * bench/membership.sh's measurements on N simulated nodes instead.
+ * N >= --large (default 2000) runs the large plan: --warm, no loss or slow
+ * windows (--loss-s / --slow-s still override).
  * --no-lifeguard: the SWIM baseline (sim_plan_t.no_lifeguard) for the
  * false-failure comparison. --ae-all-peers: the state links before the
  * bounded subset (sim_ae.c).
@@ -31,7 +33,7 @@ s_usage (void)
              "                    [--no-partition | --partition-only]\n"
              "                    [--partition-max N] [--place N] [--compare N] [--log]\n"
              "                    [--no-lifeguard] [--slow-lag MS] [--ae-all-peers] [--kills K]\n"
-             "                    [--warm] [--loss-s S] [--slow-s S]\n");
+             "                    [--warm] [--loss-s S] [--slow-s S] [--large N]\n");
 }
 
 int
@@ -44,6 +46,7 @@ main (int argc, char **argv)
          no_lifeguard = false, warm = false;
     uint32_t partition_max = 1000, place = 0, compare = 0, slow_lag = 0, kills = 0;
     int32_t loss_s = -1, slow_s = -1;
+    uint32_t large = 2000;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -71,6 +74,8 @@ main (int argc, char **argv)
             loss_s = (int32_t) strtol (argv[++i], NULL, 10);
         else if (v && !strcmp (a, "--slow-s"))
             slow_s = (int32_t) strtol (argv[++i], NULL, 10);
+        else if (v && !strcmp (a, "--large"))
+            large = (uint32_t) strtoul (argv[++i], NULL, 10);
         else if (v && !strcmp (a, "--kills"))
             kills = (uint32_t) strtoul (argv[++i], NULL, 10);
         else if (v && !strcmp (a, "--place"))
@@ -116,6 +121,13 @@ main (int argc, char **argv)
         plan.ae_all_peers = all_peers;
         plan.slow_lag_ms = slow_lag;
         plan.warm = warm;
+        if (ns[k] >= large) {
+            /* The large plan: no join storm, no loss or slow windows
+             * (each ~N^2 log N work per simulated second; 20 s of 10%
+             * loss at 5,000 would be ~9 CPU minutes). */
+            plan.warm = true;
+            plan.loss_s = plan.slow_s = 0;
+        }
         if (loss_s >= 0)
             plan.loss_s = (uint32_t) loss_s;
         if (slow_s >= 0)
