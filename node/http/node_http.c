@@ -3,6 +3,7 @@
 
 #include "common/fileutil.h"
 #include "common/log.h"
+#include "common/tcp_listen.h"
 #include "node/api/api_client.h"
 #include "node/http/http_route.h"
 #include "node/http/http_tokens.h"
@@ -455,71 +456,6 @@ s_mhd_log (void *cls, const char *fmt, va_list ap)
         log_warn (S_COMP, "libmicrohttpd: %s", text);
 }
 
-/* ---- the listening socket --------------------------------------------------- */
-
-/* "IPv4:PORT" or "[IPv6]:PORT" (config.c checked the shape). */
-static int
-s_listen (const char *text, char *address, size_t addrlen, bool *v6, char *err, size_t errlen)
-{
-    struct sockaddr_storage ss;
-    memset (&ss, 0, sizeof ss);
-    socklen_t sslen = 0;
-    const char *colon = strrchr (text, ':');
-    char host[64];
-    size_t hlen = colon ? (size_t) (colon - text) : 0;
-    const char *h = text;
-    *v6 = hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']';
-    if (*v6) {
-        h++;
-        hlen -= 2;
-    }
-    unsigned long port = colon ? strtoul (colon + 1, NULL, 10) : 0;
-    if (!colon || hlen == 0 || hlen >= sizeof host || port > 65535) {
-        snprintf (err, errlen, "http.listen '%s': expected IPv4:PORT or [IPv6]:PORT", text);
-        return -1;
-    }
-    memcpy (host, h, hlen);
-    host[hlen] = '\0';
-    if (*v6) {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &ss;
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons ((uint16_t) port);
-        sslen = inet_pton (AF_INET6, host, &sin6->sin6_addr) == 1 ? sizeof *sin6 : 0;
-    }
-    else {
-        struct sockaddr_in *sin = (struct sockaddr_in *) &ss;
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons ((uint16_t) port);
-        sslen = inet_pton (AF_INET, host, &sin->sin_addr) == 1 ? sizeof *sin : 0;
-    }
-    if (!sslen) {
-        snprintf (err, errlen, "http.listen '%s': not an IP address", text);
-        return -1;
-    }
-    int fd = socket (ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf (err, errlen, "http.listen %s: %s", text, strerror (errno));
-        return -1;
-    }
-    int one = 1;
-    setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (*v6)
-        setsockopt (fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-    if (bind (fd, (struct sockaddr *) &ss, sslen) != 0 || listen (fd, 64) != 0) {
-        snprintf (err, errlen, "http.listen %s: %s", text, strerror (errno));
-        close (fd);
-        return -1;
-    }
-    sslen = sizeof ss;
-    uint16_t bound = (uint16_t) port;
-    if (getsockname (fd, (struct sockaddr *) &ss, &sslen) == 0)
-        bound = ntohs (*v6 ? ((struct sockaddr_in6 *) &ss)->sin6_port
-                           : ((struct sockaddr_in *) &ss)->sin_port);
-    snprintf (address, addrlen, "%s%s%s:%u", *v6 ? "[" : "", host, *v6 ? "]" : "",
-              (unsigned) bound);
-    return fd;
-}
-
 /* A PEM file; the key must not be readable by others. */
 static char *
 s_read_pem (const char *key, const char *path, bool secret, size_t *len, char *err, size_t errlen)
@@ -560,7 +496,8 @@ s_start (shed_http_t *self, const shed_config_t *cfg, char *err, size_t errlen)
             return -1;
     }
     bool v6 = false;
-    int fd = s_listen (cfg->http.listen, self->address, sizeof self->address, &v6, err, errlen);
+    int fd = shed_tcp_listen ("http.listen", cfg->http.listen, 64, self->address,
+                              sizeof self->address, &v6, err, errlen);
     if (fd < 0)
         return -1;
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD
