@@ -41,8 +41,9 @@ static const s_route_t s_routes[] = {
 bool
 http_compat_path (const char *path)
 {
-    return path && (strncmp (path, HTTP_COMPAT_PREFIX, strlen (HTTP_COMPAT_PREFIX)) == 0
-                    || strcmp (path, "/api") == 0);
+    return path
+           && (strncmp (path, HTTP_COMPAT_PREFIX, strlen (HTTP_COMPAT_PREFIX)) == 0
+               || strcmp (path, "/api") == 0);
 }
 
 /* ---- routing -------------------------------------------------------------------- */
@@ -72,8 +73,7 @@ s_path_match (const char *pattern, const char *path, char *name, size_t cap)
 }
 
 int
-http_compat_match (const char *method, const char *path, http_compat_match_t *m,
-                   http_error_t *err)
+http_compat_match (const char *method, const char *path, http_compat_match_t *m, http_error_t *err)
 {
     memset (m, 0, sizeof *m);
     memset (err, 0, sizeof *err);
@@ -263,8 +263,8 @@ s_call (s_env_t *env, s_kind_t kind, api_msg_t *req, api_msg_t *rep, uint16_t wa
 {
     char why[384] = "";
     bool unknown = false;
-    int rc = env->call (env->arg, req, rep, http_request_timeout_ms (req), &unknown, why,
-                        sizeof why);
+    int rc =
+        env->call (env->arg, req, rep, http_request_timeout_ms (req), &unknown, why, sizeof why);
     if (rc != 0) {
         if (unknown)
             http_error_set (&env->err, 504, "OUTCOME_UNKNOWN",
@@ -375,8 +375,8 @@ s_create_decode (const char *body, size_t len, api_msg_t *req, http_error_t *err
     v = json_object_get (root, "name");
     if (!json_is_string (v) || !s_name_ok (json_string_value (v))
         || strlen (json_string_value (v)) != json_string_length (v)) {
-        http_error_set (err, 400, "INVALID_SHED_NAME",
-                        "name: 1-%d letters, digits and hyphens", S_NAME_MAX);
+        http_error_set (err, 400, "INVALID_SHED_NAME", "name: 1-%d letters, digits and hyphens",
+                        S_NAME_MAX);
         goto out;
     }
     snprintf (c->name, sizeof c->name, "%s", json_string_value (v));
@@ -393,8 +393,9 @@ s_create_decode (const char *body, size_t len, api_msg_t *req, http_error_t *err
             continue;
         const char *s = json_string_value (v);
         if (!s || json_string_length (v) >= strs[i].cap || strlen (s) != json_string_length (v)) {
-            http_error_set (err, 400, "INVALID_REQUEST", "%s: expected a string of at most %zu bytes",
-                            strs[i].key, strs[i].cap - 1);
+            http_error_set (err, 400, "INVALID_REQUEST",
+                            "%s: expected a string of at most %zu bytes", strs[i].key,
+                            strs[i].cap - 1);
             goto out;
         }
         memcpy ((char *) c + strs[i].off, s, json_string_length (v) + 1);
@@ -467,7 +468,7 @@ s_op (s_env_t *env, s_kind_t kind, const char *name, bool *no_content)
     }
     api_msg_t req = { .hdr.type = API_SHED_OP_REQ }, rep;
     api_shed_op_req_t *op = &req.u.api_shed_op_req;
-    op->op = kind == R_START ? API_SHED_OP_START
+    op->op = kind == R_START  ? API_SHED_OP_START
              : kind == R_STOP ? API_SHED_OP_STOP
                               : API_SHED_OP_DELETE;
     snprintf (op->name, sizeof op->name, "%s", name);
@@ -475,8 +476,8 @@ s_op (s_env_t *env, s_kind_t kind, const char *name, bool *no_content)
               env->ctx->request_id ? env->ctx->request_id : "");
     char why[384] = "";
     bool unknown = false;
-    int rc = env->call (env->arg, &req, &rep, http_request_timeout_ms (&req), &unknown, why,
-                        sizeof why);
+    int rc =
+        env->call (env->arg, &req, &rep, http_request_timeout_ms (&req), &unknown, why, sizeof why);
     if (rc != 0) {
         http_error_set (&env->err, unknown ? 504 : 503, unknown ? "OUTCOME_UNKNOWN" : "UNAVAILABLE",
                         "%s", why);

@@ -57,8 +57,9 @@ typedef struct {
  * *len 0 for 204). Errors come back as Shed's {"error": {"code",
  * "message"}} with its codes. Returns the status; *body NULL and status
  * 0 only when out of memory (the caller drops the connection). */
-unsigned http_compat_serve (const http_compat_match_t *m, const char *body, size_t len, const http_compat_ctx_t *ctx,
-                            http_compat_call_fn call, void *arg, char **out, size_t *outlen);
+unsigned http_compat_serve (const http_compat_match_t *m, const char *body, size_t len,
+                            const http_compat_ctx_t *ctx, http_compat_call_fn call, void *arg,
+                            char **out, size_t *outlen);
 
 /* The error as Shed shapes it (code in Shed's upper-case style). */
 char *http_compat_error_json (const http_error_t *err, size_t *len);
