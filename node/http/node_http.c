@@ -576,7 +576,12 @@ s_start (shed_http_t *self, const shed_config_t *cfg, char *err, size_t errlen)
                               sizeof self->address, &v6, err, errlen);
     if (fd < 0)
         return -1;
+    /* poll(), not select(): a node with many sheds holds over 1,024
+     * descriptors (agent sockets and more), and MHD's select() refuses
+     * every connection whose descriptor is past FD_SETSIZE (bench/api.sh
+     * with 1,000 sheds found it). */
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD
+                     | (MHD_is_feature_supported (MHD_FEATURE_POLL) ? MHD_USE_POLL : 0)
                      | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0) | (tls ? MHD_USE_TLS : 0);
     struct MHD_OptionItem tls_opts[] = {
         { MHD_OPTION_HTTPS_MEM_CERT, 0, self->cert },
