@@ -266,7 +266,10 @@ shed_metrics_new (const char *listen_addr, zloop_t *loop, shed_metrics_render_fn
         free (self);
         return NULL;
     }
+    /* poll(), not select(): past FD_SETSIZE descriptors (a node with
+     * many sheds) select() refuses every scrape (as node_http.c). */
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD
+                     | (MHD_is_feature_supported (MHD_FEATURE_POLL) ? MHD_USE_POLL : 0)
                      | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     /* The logger first: MHD complains (on stderr) about any option before it. */
     self->mhd = MHD_start_daemon (flags, 0, NULL, NULL, s_on_http, self, MHD_OPTION_EXTERNAL_LOGGER,
