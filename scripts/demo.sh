@@ -72,6 +72,11 @@ else
     h_log "no runc or no static shed-agent: sheds use the netns driver (host root)"
 fi
 
+# Node 1 also serves the remote HTTP API over TLS (docs/api.md): a
+# self-signed certificate for its underlay address.
+h_http_cert "$(h_addr 1)"
+H_API_BASE="https://$(h_addr 1):8443"
+
 # A remote event consumer's identity (its public key goes into node 1's
 # events.consumer_keys): section 5 reads the cluster's events with it from
 # another host, over CURVE.
@@ -84,7 +89,11 @@ for ((i = 1; i <= NODES; i++)); do
     remote_yaml=""
     ((i == 1)) && remote_yaml="events:
   consumer_listen: \"$(h_addr 1):7952\"
-  consumer_keys: $H_TMP/consumers"
+  consumer_keys: $H_TMP/consumers
+http:
+  listen: $(h_addr 1):8443
+  tls_cert: $H_HTTP_CERT
+  tls_key: $H_HTTP_KEY"
     h_sheds_config "$i" "$remote_yaml
 agents:
   metrics_interval_ms: 1s
@@ -294,6 +303,30 @@ grep 'SIGHUP' "$(h_logfile 1)" | tail -2 | cut -c1-160
 tagged() { h_ctl 1 --json status 2>/dev/null | grep -q '"team":"demo"'; }
 h_retry 5 tagged || echo "!! node1 does not show the new tag"
 run 1 status
+
+say "5d. Remote API: HTTPS + tokens on node1, used from node2's host with curl; Shed's own API too"
+printf '\n[node1]$ shedctl token create --role operator --name demo\n'
+tok_out=$(h_ctl 1 token create --role operator --name demo 2>&1) || { echo "!! token create failed"; RC=1; }
+printf '%s\n' "$tok_out"
+TOKEN=$(grep -o 'sht_[A-Za-z0-9_-]*' <<<"$tok_out" | head -1)
+# api NODE TOKEN METHOD PATH [BODY]: show a curl from NODE's host, run it.
+# shellcheck disable=SC2016 # the single quotes are printed, $5 expands
+api() {
+    printf "\n[host of node%s]\$ curl --cacert api-cert.pem%s -X %s %s%s%s\n" "$1" \
+        "${2:+ -H 'Authorization: Bearer sht_...'}" "$3" "$H_API_BASE" "$4" "${5:+ -d '$5'}"
+    local out
+    out=$(h_api "$@") || { echo "!! curl failed"; RC=1; return 0; }
+    head -n -1 <<<"$out" | sed "/^$/d" | cut -c1-300
+    echo "HTTP $(tail -n1 <<<"$out")"
+}
+api 2 "$TOKEN" GET "/v1/members"
+api 2 "" GET "/v1/sheds"
+body='{"name": "api-made", "cpus": 1, "memory": "256M"}'
+[[ "$H_DRIVER" == container ]] && body='{"name": "api-made", "cpus": 1, "memory": "256M", "image": "busybox", "disk": "1G"}'
+api 2 "$TOKEN" POST "/v1/sheds" "$body"
+# Shed's CLI can add this node as a server: its API, Shed's JSON (docs/api.md).
+api 2 "$TOKEN" GET "/api/sheds"
+api 2 "$TOKEN" DELETE "/v1/sheds/api-made"
 
 say "6. Failure: node$NODES is killed (kill -9); the others notice within seconds"
 t0=$(date +%s%3N)

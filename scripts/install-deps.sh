@@ -48,6 +48,7 @@ DEMO=(
     bind9-dnsutils                        # dig: the demo and integration tests query the catalog's DNS
     curl                                  # scripts/demo.sh and integration tests scrape /metrics
     python3                               # JSON checks in the demo and integration tests
+    openssl                               # a self-signed certificate for the remote API (demo, test_http_api.sh)
     file                                  # the demo and tests check that shed-agent is static
     zstd                                  # scripts/build-image.sh: .tar.zst images
     busybox-static                        # scripts/build-image.sh busybox: the tests' tiny image
@@ -59,7 +60,6 @@ TEST=(
     clang clang-14 libclang-rt-14-dev     # libFuzzer, ASan/UBSan runtimes for clang
     clang-format                          # the tree's style (.clang-format, scripts/check-format.sh)
     python3-prometheus-client             # integration/test_metrics.sh parses /metrics with the real parser
-    openssl                               # integration/test_http_api.sh: a self-signed certificate for the API
     tcpdump                               # integration/test_network.sh: no plaintext on the underlay capture
     lintian                               # integration/test_packages.sh: checks the .debs
     systemd-container                     # integration/test_systemd.sh: systemd-nspawn boots a real systemd
