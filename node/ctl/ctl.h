@@ -8,6 +8,7 @@
 
 #include "bridges/event_msg.h"
 #include "node/api/api_client.h"
+#include "node/api/api_client_http.h"
 #include "node/ctl/json.h"
 
 #include <stdbool.h>

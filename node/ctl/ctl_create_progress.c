@@ -149,6 +149,10 @@ s_connect (ctl_t *ctl)
 {
     if (ctl->events_endpoint)
         return ctl_bus_connect (ctl);
+    /* A remote node's events socket is local to it (docs/cli.md, "Remote
+     * mode"): the create runs without printing its phases. */
+    if (shed_api_is_http (ctl->endpoint))
+        return NULL;
     api_msg_t req = { .hdr.type = API_EVENTS_REQ }, rep;
     char err[256];
     if (shed_api_call (ctl->endpoint, &req, &rep, ctl->timeout_ms, err, sizeof err) != 0)
