@@ -128,9 +128,9 @@ s_setup (CURL *curl, const char *url, int timeout_ms, struct curl_slist *headers
         curl_easy_setopt (curl, CURLOPT_CAINFO, s_ca_file);
     if (timeout_ms > 0)
         curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, (long) timeout_ms);
-    curl_easy_setopt (curl, CURLOPT_CONNECTTIMEOUT_MS,
-                      (long) (timeout_ms > 0 && timeout_ms < S_CONNECT_MAX_MS ? timeout_ms
-                                                                               : S_CONNECT_MAX_MS));
+    curl_easy_setopt (
+        curl, CURLOPT_CONNECTTIMEOUT_MS,
+        (long) (timeout_ms > 0 && timeout_ms < S_CONNECT_MAX_MS ? timeout_ms : S_CONNECT_MAX_MS));
     if (s_token[0]) {
         char auth[SHED_API_TOKEN_MAX + 32];
         snprintf (auth, sizeof auth, "Authorization: Bearer %s", s_token);
@@ -357,8 +357,8 @@ shed_api_http_events (const char *endpoint, const char *const *prefixes, size_t 
     char sep = '?';
     for (size_t i = 0; i < n; i++) {
         char *esc = curl_easy_escape (curl, prefixes[i], 0);
-        used += (size_t) snprintf (url + used, sizeof url - used, "%cprefix=%s", sep,
-                                   esc ? esc : "");
+        used +=
+            (size_t) snprintf (url + used, sizeof url - used, "%cprefix=%s", sep, esc ? esc : "");
         curl_free (esc);
         sep = '&';
     }

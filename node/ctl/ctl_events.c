@@ -186,8 +186,8 @@ s_events_remote (ctl_t *ctl, const char *const *prefixes, size_t n, bool snapsho
     s_remote_t r = { .ctl = ctl, .count = count };
     char err[512];
     double ms = timeout_s * 1000;
-    if (shed_api_http_events (ctl->endpoint, prefixes, n, snapshot, ms > 2e9 ? 2000000000 : (int) ms,
-                              s_remote_event, &r, err, sizeof err)
+    if (shed_api_http_events (ctl->endpoint, prefixes, n, snapshot,
+                              ms > 2e9 ? 2000000000 : (int) ms, s_remote_event, &r, err, sizeof err)
         != 0)
         return ctl_fail ("%s", err);
     fprintf (stderr, "shedctl: %ld events\n", r.got);

@@ -34,8 +34,8 @@ typedef struct {
     http_events_t *owner;
     char token_id[API_TOKEN_ID_MAX + 1];
     bus_client_t *bus;
-    int fd;              /* the client's socket, polled for a hang-up */
-    char *pending;       /* text not yet handed to MHD */
+    int fd;        /* the client's socket, polled for a hang-up */
+    char *pending; /* text not yet handed to MHD */
     size_t len, off;
     int64_t last_out_ms; /* last bytes handed out: the heartbeat clock */
 } s_stream_t;
@@ -66,8 +66,9 @@ http_events_destroy (http_events_t **self_p)
 void
 http_events_stats (http_events_t *self, char *out, size_t size)
 {
-    snprintf (out, size, "events_streams=%llu events_streams_total=%llu events_sent=%llu "
-                         "events_refused=%llu",
+    snprintf (out, size,
+              "events_streams=%llu events_streams_total=%llu events_sent=%llu "
+              "events_refused=%llu",
               (unsigned long long) atomic_load (&self->open),
               (unsigned long long) atomic_load (&self->total),
               (unsigned long long) atomic_load (&self->sent),
@@ -276,8 +277,8 @@ http_events_open (http_events_t *self, struct MHD_Connection *conn, const http_a
         prefixes[n++] = "";
     if (!s_slot_take (self, token_id)) {
         atomic_fetch_add (&self->refused, 1);
-        http_error_set (err, 429, "too_many_streams",
-                        "token %s already has %u event streams open", token_id, self->per_token);
+        http_error_set (err, 429, "too_many_streams", "token %s already has %u event streams open",
+                        token_id, self->per_token);
         return NULL;
     }
     s_stream_t *s = calloc (1, sizeof *s);

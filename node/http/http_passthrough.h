@@ -23,11 +23,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HTTP_MSGPACK_TYPE "application/x-msgpack"
+#define HTTP_MSGPACK_TYPE               "application/x-msgpack"
 /* The client's own wait for the answer, in ms (it knows the command's
  * deadline); bounded by HTTP_PASSTHROUGH_TIMEOUT_MAX_MS. */
-#define HTTP_TIMEOUT_HEADER              "X-Shed-Timeout-Ms"
-#define HTTP_PASSTHROUGH_TIMEOUT_MAX_MS  (3600000 + 5000)
+#define HTTP_TIMEOUT_HEADER             "X-Shed-Timeout-Ms"
+#define HTTP_PASSTHROUGH_TIMEOUT_MAX_MS (3600000 + 5000)
 
 /* Who may send a request of this type remotely. */
 typedef enum {

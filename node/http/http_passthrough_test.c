@@ -43,8 +43,7 @@ test_every_request_classified (void **state)
                           d->type);
         }
         else if (c != HTTP_PT_UNKNOWN)
-            fail_msg ("%s is not a request but is classified %s", d->name,
-                      http_pt_class_name (c));
+            fail_msg ("%s is not a request but is classified %s", d->name, http_pt_class_name (c));
     }
     assert_true (requests > 30);
 }
@@ -123,9 +122,8 @@ test_roles (void **state)
     assert_int_equal (s_try (&ok, HTTP_ROLE_OPERATOR, &err), -1);
     assert_int_equal (err.status, 400);
     api_msg_t got;
-    assert_int_equal (http_pt_decode ((const uint8_t *) "{\"a\":1}", 7, HTTP_ROLE_OPERATOR, &got,
-                                      &err),
-                      -1);
+    assert_int_equal (
+        http_pt_decode ((const uint8_t *) "{\"a\":1}", 7, HTTP_ROLE_OPERATOR, &got, &err), -1);
     assert_int_equal (err.status, 400);
     assert_int_equal (http_pt_decode (NULL, 0, HTTP_ROLE_OPERATOR, &got, &err), -1);
     assert_int_equal (err.status, 400);

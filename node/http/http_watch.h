@@ -24,10 +24,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HTTP_WATCH_HEADER        "X-Shed-Index"
-#define HTTP_WATCH_WAIT_DEFAULT  300000
-#define HTTP_WATCH_WAIT_MAX_MS   600000
-#define HTTP_WATCH_RECHECK_MS    2000
+#define HTTP_WATCH_HEADER       "X-Shed-Index"
+#define HTTP_WATCH_WAIT_DEFAULT 300000
+#define HTTP_WATCH_WAIT_MAX_MS  600000
+#define HTTP_WATCH_RECHECK_MS   2000
 
 typedef struct _http_watch_t http_watch_t;
 

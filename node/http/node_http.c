@@ -24,10 +24,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define S_COMP         "http"
-#define S_PEM_MAX      (64u << 10) /* a certificate chain or key file */
-#define S_LOG_EVERY_MS 1000        /* at most one line per reason this often */
-#define S_STREAMS_PER_TOKEN 4      /* GET /v1/events streams one token may hold */
+#define S_COMP              "http"
+#define S_PEM_MAX           (64u << 10) /* a certificate chain or key file */
+#define S_LOG_EVERY_MS      1000        /* at most one line per reason this often */
+#define S_STREAMS_PER_TOKEN 4           /* GET /v1/events streams one token may hold */
 
 #if MHD_VERSION < 0x00097002
 typedef int MHD_Result_t; /* before 0.9.71 handlers returned int */
@@ -358,8 +358,7 @@ s_serve_msgpack (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r)
                       r->token_id, http_role_name (r->role), err.message);
         return s_fail (self, conn, &err, NULL);
     }
-    const char *t =
-        MHD_lookup_connection_value (conn, MHD_HEADER_KIND, HTTP_TIMEOUT_HEADER);
+    const char *t = MHD_lookup_connection_value (conn, MHD_HEADER_KIND, HTTP_TIMEOUT_HEADER);
     uint64_t client_ms = t ? strtoull (t, NULL, 10) : 0;
     char why[512];
     int rc = shed_api_call_stop (self->endpoint, &req, &rep, http_pt_timeout_ms (&req, client_ms),
@@ -372,9 +371,11 @@ s_serve_msgpack (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r)
     if (rc != 0) {
         s_count (self, ST_NO_REPLY);
         if (rc == SHED_API_NO_REPLY)
-            http_error_set (&err, 504, "outcome_unknown",
-                            "no answer from the node in time%s%s", request_id[0] ? ": retry with "
-                            "the same request id " : "", request_id);
+            http_error_set (&err, 504, "outcome_unknown", "no answer from the node in time%s%s",
+                            request_id[0] ? ": retry with "
+                                            "the same request id "
+                                          : "",
+                            request_id);
         else
             http_error_set (&err, 503, "unavailable", "%s", why);
         return s_fail (self, conn, &err, request_id);
@@ -404,11 +405,8 @@ s_serve_events (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r)
     }
     struct MHD_Response *resp =
         http_events_open (self->events, conn, args.args, args.n, r->token_id, &err);
-    if (!resp) {
-        if (err.status == 429)
-            s_count (self, ST_RATE_LIMITED);
-        return s_fail (self, conn, &err, NULL);
-    }
+    if (!resp)
+        return s_fail (self, conn, &err, NULL); /* a 429 is counted as too_many_streams */
     s_count (self, ST_REQ_2XX);
     MHD_Result_t rc = MHD_queue_response (conn, 200, resp);
     MHD_destroy_response (resp);
@@ -428,8 +426,7 @@ s_serve (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r)
     MHD_get_connection_values (conn, MHD_GET_ARGUMENT_KIND, s_collect_arg, &args);
     bool watch = http_route_watchable (r->match.route), index_set = false;
     uint64_t index = 0, wait_ms = 0;
-    if (watch
-        && http_watch_args (args.args, &args.n, &index_set, &index, &wait_ms, &err) != 0) {
+    if (watch && http_watch_args (args.args, &args.n, &index_set, &index, &wait_ms, &err) != 0) {
         s_count (self, ST_BAD_REQUEST);
         return s_fail (self, conn, &err, NULL);
     }
@@ -839,8 +836,8 @@ shed_http_stats (shed_http_t *self)
     for (int i = 0; i < ST_COUNT; i++)
         len += (size_t) snprintf (out + len, 2048 - len, "%s=%llu ", s_stat_names[i],
                                   (unsigned long long) atomic_load (&self->stats[i]));
-    len += (size_t) snprintf (out + len, 2048 - len, "tokens=%zu ",
-                              http_tokens_count (self->tokens));
+    len +=
+        (size_t) snprintf (out + len, 2048 - len, "tokens=%zu ", http_tokens_count (self->tokens));
     if (len < 2048)
         http_events_stats (self->events, out + len, 2048 - len);
     len += strlen (out + len);
