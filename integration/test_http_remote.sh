@@ -85,8 +85,9 @@ rctl "$OPF" show rweb | grep -q 'stopped' || h_fail "rweb not stopped: $(rctl "$
 rctl "$OPF" start rweb >/dev/null || h_fail "remote start"
 rctl "$OPF" show rweb | grep -q 'running' || h_fail "rweb not running again"
 rctl "$OPF" services --all >/dev/null || h_fail "remote services"
-out=$(rctl "$OPF" events --count 1 --timeout 20s --snapshot member. 2>/dev/null) \
+out=$(rctl "$OPF" events --count 1 --timeout 20s --snapshot member. 2>&1) \
     || h_fail "remote events --count 1"
+grep -q "did not parse" <<<"$out" && h_fail "remote events: $out"
 grep -q 'member\.node' <<<"$out" || h_fail "remote events: $out"
 out=$(rctl "$OPF" events --json --count 1 --timeout 20s --snapshot member. 2>/dev/null)
 /usr/bin/python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); assert d["topic"].startswith("member."), d' <<<"$out" \
@@ -157,8 +158,10 @@ idx3=$(cat "$H_TMP/watch.idx")
 h_log "blocking query: quiet wait 3 s held, woke $ms ms after a create (index $idx -> $idx3)"
 
 # ---- server-sent events ----------------------------------------------------------
-h_exec 2 curl -sS -N --max-time 30 --cacert "$CERT" -H "Authorization: Bearer $OP" \
-    "$BASE/v1/events?prefix=shed." >"$H_TMP/sse.out" 2>&1 &
+# curl's own pid (not the backgrounded shell's), so it can be made to go away.
+h_exec 2 bash -c 'echo $$ >"$1"; exec curl -sS -N --max-time 60 --cacert "$2" \
+    -H "Authorization: Bearer $3" "$4/v1/events?prefix=shed."' _ "$H_TMP/sse.pid" "$CERT" "$OP" \
+    "$BASE" >"$H_TMP/sse.out" 2>&1 &
 SSE=$!
 h_retry 10 grep -q '^: subscribed' "$H_TMP/sse.out" || h_fail "no SSE stream: $(cat "$H_TMP/sse.out")"
 metrics() { h_exec 1 curl -sS --max-time 10 http://127.0.0.1:7951/metrics; }
@@ -170,7 +173,7 @@ h_retry 15 grep -q '^data: {.*"topic":"shed\.node1\.rwatch"' "$H_TMP/sse.out" \
 line=$(grep -m1 '^data: {.*"topic":"shed\.node1\.rwatch"' "$H_TMP/sse.out")
 /usr/bin/python3 -c 'import json,sys; d=json.loads(sys.stdin.read()[6:]); assert d["kind"] and "payload" in d and "seq" in d, d' <<<"$line" \
     || h_fail "an SSE event is not the event's JSON: $line"
-kill "$SSE" 2>/dev/null || true
+kill "$(cat "$H_TMP/sse.pid")" 2>/dev/null || true
 wait "$SSE" 2>/dev/null || true
 t0=$(date +%s%N)
 ok=0

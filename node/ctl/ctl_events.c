@@ -154,8 +154,19 @@ s_remote_event (const char *text, size_t len, void *arg)
         printf ("%.*s\n", (int) len, text);
     else {
         /* The table's columns, the payload as its JSON. */
-        json_t *ev = json_loadb (text, len, 0, NULL);
-        json_int_t us = json_integer_value (json_object_get (ev, "time_us"));
+        json_error_t jerr;
+        /* boot ids use all 64 bits, past jansson's integers: read numbers
+         * as doubles (time_us and seq stay exact below 2^53) */
+        json_t *ev = json_loadb (text, len, JSON_DECODE_INT_AS_REAL, &jerr);
+        if (!ev) {
+            /* not ours to judge: show it as it came */
+            printf ("%.*s\n", (int) len, text);
+            fprintf (stderr, "shedctl: an event did not parse: %s\n", jerr.text);
+            fflush (stdout);
+            r->got++;
+            return zsys_interrupted || (r->count && r->got >= r->count);
+        }
+        int64_t us = (int64_t) json_number_value (json_object_get (ev, "time_us"));
         time_t t = (time_t) (us / 1000000);
         struct tm tm;
         char when[32];
@@ -166,9 +177,9 @@ s_remote_event (const char *text, size_t len, void *arg)
         const char *topic = json_string_value (json_object_get (ev, "topic"));
         const char *origin = json_string_value (json_object_get (ev, "origin"));
         const char *kind = json_string_value (json_object_get (ev, "kind"));
-        printf ("%s %-28s %-12s seq=%-6" JSON_INTEGER_FORMAT " %-14s %s%s\n", when,
+        printf ("%s %-28s %-12s seq=%-6" PRIu64 " %-14s %s%s\n", when,
                 topic ? topic : "?", origin ? origin : "?",
-                json_integer_value (json_object_get (ev, "seq")), kind ? kind : "?",
+                (uint64_t) json_number_value (json_object_get (ev, "seq")), kind ? kind : "?",
                 json_is_true (json_object_get (ev, "snapshot")) ? "(last value) " : "",
                 payload ? payload : "");
         free (payload);
