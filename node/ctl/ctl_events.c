@@ -177,9 +177,9 @@ s_remote_event (const char *text, size_t len, void *arg)
         const char *topic = json_string_value (json_object_get (ev, "topic"));
         const char *origin = json_string_value (json_object_get (ev, "origin"));
         const char *kind = json_string_value (json_object_get (ev, "kind"));
-        printf ("%s %-28s %-12s seq=%-6" PRIu64 " %-14s %s%s\n", when,
-                topic ? topic : "?", origin ? origin : "?",
-                (uint64_t) json_number_value (json_object_get (ev, "seq")), kind ? kind : "?",
+        printf ("%s %-28s %-12s seq=%-6" PRIu64 " %-14s %s%s\n", when, topic ? topic : "?",
+                origin ? origin : "?", (uint64_t) json_number_value (json_object_get (ev, "seq")),
+                kind ? kind : "?",
                 json_is_true (json_object_get (ev, "snapshot")) ? "(last value) " : "",
                 payload ? payload : "");
         free (payload);

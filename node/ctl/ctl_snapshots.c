@@ -235,7 +235,8 @@ int
 ctl_with_progress (ctl_t *ctl, ctl_work_fn *fn, void *arg, const char *snapshot, const char *shed)
 {
     /* No bus (or --json): just the work. Progress is a courtesy. */
-    bus_client_t *client = ctl->json ? NULL : ctl_bus_connect (ctl);
+    bool remote = shed_api_is_http (ctl->endpoint) && !ctl->events_endpoint;
+    bus_client_t *client = ctl->json || remote ? NULL : ctl_bus_connect (ctl);
     if (!client || bus_client_subscribe (client, "snapshot.") != 0) {
         bus_client_destroy (&client);
         return fn (arg);

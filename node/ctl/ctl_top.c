@@ -60,6 +60,14 @@ ctl_bus_connect (ctl_t *ctl)
 {
     if (ctl->events_endpoint)
         return s_bus_connect_remote (ctl);
+    if (shed_api_is_http (ctl->endpoint)) {
+        /* GET /v1/events carries events as JSON, not the agent payloads
+         * top, status NAME, logs --follow and provision decode. */
+        ctl_fail ("this command reads the node's event bus, which %s does not serve: run it on a "
+                  "node, or add --events tcp://HOST:PORT (docs/cli.md, \"Remote mode\")",
+                  ctl->endpoint);
+        return NULL;
+    }
     api_msg_t req = { .hdr.type = API_EVENTS_REQ }, rep;
     if (ctl_call (ctl, &req, &rep, API_EVENTS_REP) != 0)
         return NULL;
