@@ -44,7 +44,8 @@ h_sheds_config 1 "http:
   listen: $ADDR:8443
   tls_cert: $CERT
   tls_key: $KEYF
-  timeout_s: 5" >/dev/null
+  timeout_s: 5
+  max_streams_per_token: 1" >/dev/null
 h_sheds_config 2 >/dev/null
 h_start_node 1 --config "$H_TMP/n1/config.yaml"
 h_start_node 2 --config "$H_TMP/n2/config.yaml"
@@ -167,6 +168,11 @@ h_retry 10 grep -q '^: subscribed' "$H_TMP/sse.out" || h_fail "no SSE stream: $(
 metrics() { h_exec 1 curl -sS --max-time 10 http://127.0.0.1:7951/metrics; }
 v=$(metrics | awk '/^shed_http_event_streams /{print $2}')
 h_assert_eq 1 "${v:-}" "shed_http_event_streams while one is open"
+# http.max_streams_per_token 1: a second stream of the same token is refused
+out=$(h_exec 2 curl -sS --max-time 10 --cacert "$CERT" -H "Authorization: Bearer $OP" \
+    -w '\n%{http_code}' "$BASE/v1/events?prefix=x.")
+[[ "$(tail -n1 <<<"$out")" == 429 && "$out" == *too_many_streams* ]] \
+    || h_fail "a second stream over http.max_streams_per_token: $out"
 h_ctl 1 stop rwatch >/dev/null 2>&1 || h_fail "local stop for the stream"
 h_retry 15 grep -q '^data: {.*"topic":"shed\.node1\.rwatch"' "$H_TMP/sse.out" \
     || h_fail "the stream did not carry rwatch's event: $(head -c 2000 "$H_TMP/sse.out")"

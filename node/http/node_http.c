@@ -24,10 +24,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define S_COMP              "http"
-#define S_PEM_MAX           (64u << 10) /* a certificate chain or key file */
-#define S_LOG_EVERY_MS      1000        /* at most one line per reason this often */
-#define S_STREAMS_PER_TOKEN 4           /* GET /v1/events streams one token may hold */
+#define S_COMP         "http"
+#define S_PEM_MAX      (64u << 10) /* a certificate chain or key file */
+#define S_LOG_EVERY_MS 1000        /* at most one line per reason this often */
 
 #if MHD_VERSION < 0x00097002
 typedef int MHD_Result_t; /* before 0.9.71 handlers returned int */
@@ -763,7 +762,8 @@ shed_http_new (const shed_config_t *cfg, shed_api_server_t *api, char *err, size
         return NULL;
     }
     self->api = api;
-    self->events = http_events_new (cfg->api_endpoint, S_STREAMS_PER_TOKEN, &self->stopping);
+    self->events =
+        http_events_new (cfg->api_endpoint, cfg->http.max_streams_per_token, &self->stopping);
     self->watch = http_watch_new ();
     if (!self->events || !self->watch) {
         snprintf (err, errlen, "out of memory");
