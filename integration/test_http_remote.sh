@@ -10,7 +10,7 @@
 #     token commands are local-only, a missing CA file, a wrong CA, an
 #     unreachable node and a token file others can read each give one line
 #     and a non-zero exit;
-#   - GET /v1/sheds carries X-Shed-Index; ?index=N&wait=3s times out when
+#   - GET /v1/sheds carries X-Shed-Index; ?index=N&wait=7s (longer than http.timeout_s) times out when
 #     nothing changes, and returns soon after a shed is created from
 #     another client (node 1's ipc API) with a higher index;
 #   - GET /v1/events?prefix=shed. (server-sent events) receives the shed's
@@ -145,9 +145,9 @@ for p in /v1/members '/v1/services?all=true'; do
     [[ "$(hdr "$p")" =~ ^[0-9]+$ ]] || h_fail "no X-Shed-Index on $p"
 done
 t0=$(date +%s%N)
-idx2=$(hdr "/v1/sheds?index=$idx&wait=3s")
+idx2=$(hdr "/v1/sheds?index=$idx&wait=7s")
 ms=$((($(date +%s%N) - t0) / 1000000))
-((ms >= 2800 && ms < 8000)) || h_fail "a blocking query with nothing changing took $ms ms (wait 3s)"
+((ms >= 6800 && ms < 12000)) || h_fail "a blocking query with nothing changing took $ms ms (wait 7s, longer than http.timeout_s 5)"
 h_assert_eq "$idx" "$idx2" "index after a quiet wait"
 # A waiting query answers soon after another client creates a shed.
 hdr "/v1/sheds?index=$idx&wait=30s" >"$H_TMP/watch.idx" &
@@ -161,7 +161,7 @@ ms=$((($(date +%s%N) - t0) / 1000000))
 idx3=$(cat "$H_TMP/watch.idx")
 ((idx3 > idx)) || h_fail "blocking query answered index $idx3, not > $idx"
 ((ms < 10000)) || h_fail "blocking query answered $ms ms after the create"
-h_log "blocking query: quiet wait 3 s held, woke $ms ms after a create (index $idx -> $idx3)"
+h_log "blocking query: quiet wait 7 s held, woke $ms ms after a create (index $idx -> $idx3)"
 
 # ---- server-sent events ----------------------------------------------------------
 # curl's own pid (not the backgrounded shell's), so it can be made to go away.

@@ -130,6 +130,34 @@ test_roles (void **state)
 }
 
 static void
+test_routes (void **state)
+{
+    (void) state;
+    http_match_t m;
+    http_error_t err;
+    assert_int_equal (http_route_match ("POST", "/v1/api", &m, &err), 0);
+    assert_int_equal (http_route_kind (m.route), HTTP_ROUTE_MSGPACK);
+    assert_int_equal (http_route_role (m.route), HTTP_ROLE_READ); /* then per type */
+    assert_false (http_route_watchable (m.route));
+    /* not a JSON route: the JSON decoder refuses it rather than guess */
+    api_msg_t req;
+    assert_int_equal (http_request_decode (&m, NULL, 0, "", 0, &req, &err), -1);
+    assert_int_equal (http_route_match ("GET", "/v1/api", &m, &err), -1);
+    assert_int_equal (err.status, 405);
+    assert_int_equal (http_route_match ("GET", "/v1/events", &m, &err), 0);
+    assert_int_equal (http_route_kind (m.route), HTTP_ROUTE_EVENTS);
+    const char *lists[] = { "/v1/sheds", "/v1/members", "/v1/services" };
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal (http_route_match ("GET", lists[i], &m, &err), 0);
+        assert_true (http_route_watchable (m.route));
+    }
+    assert_int_equal (http_route_match ("GET", "/v1/status", &m, &err), 0);
+    assert_false (http_route_watchable (m.route));
+    assert_int_equal (http_route_match ("GET", "/v1/members", &m, &err), 0);
+    assert_string_equal (http_watch_topic (m.route), "member.");
+}
+
+static void
 test_timeouts (void **state)
 {
     (void) state;
@@ -193,6 +221,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_every_request_classified),
         cmocka_unit_test (test_roles),
+        cmocka_unit_test (test_routes),
         cmocka_unit_test (test_timeouts),
         cmocka_unit_test (test_watch_args),
     };
