@@ -26,7 +26,7 @@ static const struct {
     { API_IMAGE_LIST_REQ,      HTTP_PT_READ },
     { API_SNAPSHOT_LIST_REQ,   HTTP_PT_READ },
     { API_LOGS_REQ,            HTTP_PT_READ },
-    { API_KEYS_REQ,            HTTP_PT_READ },     /* list; other ops: operator */
+    { API_KEYS_REQ,            HTTP_PT_READ },     /* list (key ids); other ops: local */
     { API_AGENTS_REQ,          HTTP_PT_READ },     /* list; attach/detach: local */
     /* what changes the cluster */
     { API_SHED_CREATE_REQ,     HTTP_PT_OPERATOR },
@@ -72,8 +72,11 @@ http_pt_class_t
 http_pt_class (const api_msg_t *req)
 {
     http_pt_class_t c = http_pt_type_class (req->hdr.type);
+    /* A token that could install a key it knows (or remove the one in use)
+     * could let a node of its own into the cluster, or cut every node off:
+     * the keyring stays with root on the nodes (docs/security.md). */
     if (req->hdr.type == API_KEYS_REQ && req->u.api_keys_req.op != API_KEY_LIST)
-        return HTTP_PT_OPERATOR;
+        return HTTP_PT_LOCAL;
     if (req->hdr.type == API_AGENTS_REQ && req->u.api_agents_req.op != API_AGENTS_LIST)
         return HTTP_PT_LOCAL; /* attach hands out a local socket path */
     return c;

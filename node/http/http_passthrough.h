@@ -40,8 +40,8 @@ typedef enum {
 /* The class of `type`, for the whole type (ops not considered). */
 http_pt_class_t http_pt_type_class (uint16_t type);
 /* The class of a decoded request: its type's, or by op for the types that
- * carry one (keys list is a read, keys install an operation; agents list is
- * a read, agents attach/detach local-only). */
+ * carry one (keys list is a read, keys install/use/remove local-only;
+ * agents list is a read, agents attach/detach local-only). */
 http_pt_class_t http_pt_class (const api_msg_t *req);
 const char *http_pt_class_name (http_pt_class_t c);
 

@@ -90,14 +90,15 @@ test_roles (void **state)
     assert_int_equal (s_try (&op, HTTP_ROLE_READ, &err), -1);
     assert_int_equal (err.status, 403);
 
-    /* keys: list is a read, install is not */
+    /* keys: list is a read, install is local-only */
     api_msg_t keys = { .hdr.type = API_KEYS_REQ };
     keys.u.api_keys_req.op = API_KEY_LIST;
     assert_int_equal (s_try (&keys, HTTP_ROLE_READ, &err), 0);
     keys.u.api_keys_req.op = API_KEY_LIST + 1;
     strcpy (keys.u.api_keys_req.key, "x");
-    assert_int_equal (s_try (&keys, HTTP_ROLE_READ, &err), -1);
+    assert_int_equal (s_try (&keys, HTTP_ROLE_OPERATOR, &err), -1);
     assert_int_equal (err.status, 403);
+    assert_string_equal (err.code, "local_only");
 
     /* local-only whatever the role */
     uint16_t local[] = { API_TOKEN_CREATE_REQ, API_TOKEN_LIST_REQ, API_EVENTS_REQ };
