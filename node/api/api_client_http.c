@@ -299,6 +299,8 @@ s_sse_line (s_sse_t *s)
         s->data.len = 0;
         return stop;
     }
+    if (strcmp (l, ": subscribed") == 0)
+        return s->fn (NULL, 0, s->arg);
     if (l[0] == ':' || strncmp (l, "data:", 5) != 0)
         return 0; /* a heartbeat comment, or event:/id: we do not use */
     const char *v = l + 5 + (l[5] == ' ');
@@ -339,9 +341,11 @@ s_sse_write (char *data, size_t size, size_t nmemb, void *arg)
 }
 
 int
-shed_api_http_events (const char *endpoint, const char *const *prefixes, size_t n, bool snapshot,
-                      int timeout_ms, shed_api_event_fn *fn, void *arg, char *err, size_t errlen)
+shed_api_http_events (const char *endpoint, const char *const *prefixes, size_t n,
+                      const shed_api_events_opt_t *opt, shed_api_event_fn *fn, void *arg, char *err,
+                      size_t errlen)
 {
+    int timeout_ms = opt->timeout_ms;
     pthread_once (&s_once, s_init);
     CURL *curl = curl_easy_init ();
     if (!curl) {
@@ -362,8 +366,12 @@ shed_api_http_events (const char *endpoint, const char *const *prefixes, size_t 
         curl_free (esc);
         sep = '&';
     }
-    if (snapshot)
+    if (opt->snapshot) {
         used += (size_t) snprintf (url + used, sizeof url - used, "%csnapshot=true", sep);
+        sep = '&';
+    }
+    if (opt->raw)
+        used += (size_t) snprintf (url + used, sizeof url - used, "%craw=true", sep);
     if (used >= sizeof url) {
         curl_easy_cleanup (curl);
         snprintf (err, errlen, "too many prefixes for one URL");
@@ -381,13 +389,19 @@ shed_api_http_events (const char *endpoint, const char *const *prefixes, size_t 
     curl_easy_setopt (curl, CURLOPT_ERRORBUFFER, cerr);
     curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_sse_write);
     curl_easy_setopt (curl, CURLOPT_WRITEDATA, &s);
+    s_stop_t box = { .stop = opt->stop };
+    if (opt->stop) {
+        curl_easy_setopt (curl, CURLOPT_XFERINFOFUNCTION, s_progress);
+        curl_easy_setopt (curl, CURLOPT_XFERINFODATA, &box);
+        curl_easy_setopt (curl, CURLOPT_NOPROGRESS, 0L);
+    }
     CURLcode cc = curl_easy_perform (curl);
     if (!s.status)
         curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &s.status);
     curl_easy_cleanup (curl);
     curl_slist_free_all (headers);
     int rc = 0;
-    if (s.stopped)
+    if (s.stopped || cc == CURLE_ABORTED_BY_CALLBACK)
         rc = 0;
     else if (s.status && s.status != 200) {
         s_http_error (s.status, &s.error_body, endpoint, err, errlen);

@@ -34,15 +34,23 @@ void shed_api_http_configure (const char *token, const char *ca_file);
 int shed_api_http_call (const char *endpoint, const api_msg_t *req, api_msg_t *rep, int timeout_ms,
                         const volatile int *stop, char *err, size_t errlen);
 
-/* One event of the stream (its JSON, NUL-terminated). Return non-zero to
- * stop following. */
+/* One event of the stream (its JSON, NUL-terminated), or json NULL once
+ * the node says the stream is subscribed (after the snapshot's last values
+ * when one was asked for). Return non-zero to stop following. */
 typedef int (shed_api_event_fn) (const char *json, size_t len, void *arg);
 
-/* Follow the node's events under `prefixes` (n of them; "" is all) for up
- * to timeout_ms (0: until fn stops it or the stream ends). 0 when fn
- * stopped it or the time ran out, or -1 with a reason (as a call's). */
+typedef struct {
+    bool snapshot;            /* last values first (GET /v1/events?snapshot=true) */
+    bool raw;                 /* each event's payload bytes too, base64 in "raw" */
+    int timeout_ms;           /* 0: until fn stops it or the stream ends */
+    const volatile int *stop; /* may be NULL: stop following when it turns true */
+} shed_api_events_opt_t;
+
+/* Follow the node's events under `prefixes` (n of them; "" is all). 0 when
+ * fn or *stop ended it or the time ran out, or -1 with a reason (as a
+ * call's). */
 int shed_api_http_events (const char *endpoint, const char *const *prefixes, size_t n,
-                          bool snapshot, int timeout_ms, shed_api_event_fn *fn, void *arg,
+                          const shed_api_events_opt_t *opt, shed_api_event_fn *fn, void *arg,
                           char *err, size_t errlen);
 
 #endif

@@ -150,6 +150,8 @@ static int
 s_remote_event (const char *text, size_t len, void *arg)
 {
     s_remote_t *r = arg;
+    if (!text)
+        return 0; /* subscribed */
     if (r->ctl->json)
         printf ("%.*s\n", (int) len, text);
     else {
@@ -197,8 +199,9 @@ s_events_remote (ctl_t *ctl, const char *const *prefixes, size_t n, bool snapsho
     s_remote_t r = { .ctl = ctl, .count = count };
     char err[512];
     double ms = timeout_s * 1000;
-    if (shed_api_http_events (ctl->endpoint, prefixes, n, snapshot,
-                              ms > 2e9 ? 2000000000 : (int) ms, s_remote_event, &r, err, sizeof err)
+    shed_api_events_opt_t opt = { .snapshot = snapshot,
+                                  .timeout_ms = ms > 2e9 ? 2000000000 : (int) ms };
+    if (shed_api_http_events (ctl->endpoint, prefixes, n, &opt, s_remote_event, &r, err, sizeof err)
         != 0)
         return ctl_fail ("%s", err);
     fprintf (stderr, "shedctl: %ld events\n", r.got);
@@ -247,7 +250,8 @@ ctl_events (ctl_t *ctl, int argc, char **argv)
         return s_events_remote (ctl, prefixes, nprefixes, snapshot, count, timeout_s);
 
     /* The local node's ipc endpoint, or a remote node's CURVE one (--events). */
-    bus_client_t *client = ctl_bus_connect (ctl);
+    ctl_feed_t *feed = ctl_bus_connect (ctl);
+    bus_client_t *client = ctl_feed_unwrap (&feed); /* local: its counters are shown */
     if (!client)
         return 1;
     for (size_t i = 0; i < nprefixes; i++)

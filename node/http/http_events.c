@@ -7,6 +7,7 @@
 
 #include <czmq.h>
 #include <poll.h>
+#include <sodium.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -38,7 +39,11 @@ typedef struct {
     char *pending; /* text not yet handed to MHD */
     size_t len, off;
     int64_t last_out_ms; /* last bytes handed out: the heartbeat clock */
+    bool raw;            /* ?raw=true: each event's payload bytes too */
+    bool snap_open;      /* snapshot events may still come: ": subscribed" after them */
 } s_stream_t;
+
+#define S_SUBSCRIBED ": subscribed\n\n"
 
 http_events_t *
 http_events_new (const char *api_endpoint, unsigned per_token, const volatile int *stopping)
@@ -75,8 +80,8 @@ http_events_stats (http_events_t *self, char *out, size_t size)
               (unsigned long long) atomic_load (&self->refused));
 }
 
-void
-http_event_json (jw_t *j, const bus_event_t *ev)
+static void
+s_event_json (jw_t *j, const bus_event_t *ev, bool raw)
 {
     jw_obj_begin (j);
     /* clang-format off */
@@ -91,7 +96,27 @@ http_event_json (jw_t *j, const bus_event_t *ev)
     jw_key (j, "gap");      jw_u64 (j, ev->gap);
     jw_key (j, "payload");  shed_event_json_payload (j, ev->kind, ev->payload, ev->size);
     /* clang-format on */
+    if (raw) {
+        /* The payload's bytes, for shedctl's commands that decode agent
+         * messages themselves (top, logs --follow, provision). */
+        size_t n = sodium_base64_encoded_len (ev->size, sodium_base64_VARIANT_ORIGINAL);
+        char *b64 = malloc (n);
+        jw_key (j, "raw");
+        if (b64) {
+            sodium_bin2base64 (b64, n, ev->payload, ev->size, sodium_base64_VARIANT_ORIGINAL);
+            jw_str (j, b64);
+            free (b64);
+        }
+        else
+            jw_null (j);
+    }
     jw_obj_end (j);
+}
+
+void
+http_event_json (jw_t *j, const bus_event_t *ev)
+{
+    s_event_json (j, ev, false);
 }
 
 /* Take a stream slot for the token: false when it holds per_token. */
@@ -148,17 +173,18 @@ s_gone (int fd)
 
 /* The next event as an SSE record into s->pending. */
 static int
-s_format (s_stream_t *s, const bus_event_t *ev)
+s_format (s_stream_t *s, const bus_event_t *ev, const char *before)
 {
     char *buf = NULL;
     size_t size = 0;
     FILE *out = open_memstream (&buf, &size);
     if (!out)
         return -1;
+    fputs (before, out);
     fputs ("data: ", out);
     jw_t j;
     jw_init (&j, out);
-    http_event_json (&j, ev);
+    s_event_json (&j, ev, s->raw);
     fputs ("\n\n", out);
     if (fclose (out) != 0) {
         free (buf);
@@ -193,11 +219,31 @@ s_reader (void *cls, uint64_t pos, char *buf, size_t max)
             break;
         }
         int wait = (int) (HTTP_EVENTS_HEARTBEAT_MS - idle);
+        if (s->snap_open)
+            wait = 0; /* the snapshot's values are queued here already */
         bus_event_t ev;
         if (bus_client_recv (s->bus, &ev, wait < HTTP_EVENTS_POLL_MS ? wait : HTTP_EVENTS_POLL_MS)
-            != 0)
+            != 0) {
+            if (s->snap_open) {
+                /* After the snapshot's last value: the client has them all
+                 * (shedctl waits for this line, as for the bus's answer). */
+                s->snap_open = false;
+                free (s->pending);
+                s->pending = strdup (S_SUBSCRIBED);
+                if (!s->pending)
+                    return MHD_CONTENT_READER_END_WITH_ERROR;
+                s->len = strlen (s->pending);
+                s->off = 0;
+                break;
+            }
             continue;
-        if (s_format (s, &ev) != 0)
+        }
+        const char *before = "";
+        if (s->snap_open && !ev.snapshot) {
+            s->snap_open = false;
+            before = S_SUBSCRIBED;
+        }
+        if (s_format (s, &ev, before) != 0)
             return MHD_CONTENT_READER_END_WITH_ERROR;
         atomic_fetch_add (&self->sent, 1);
     }
@@ -248,7 +294,7 @@ http_events_open (http_events_t *self, struct MHD_Connection *conn, const http_a
     memset (err, 0, sizeof *err);
     const char *prefixes[HTTP_EVENTS_PREFIXES_MAX];
     size_t n = 0;
-    bool snapshot = false;
+    bool snapshot = false, raw = false;
     for (size_t i = 0; i < nargs; i++) {
         const char *k = args[i].key, *v = args[i].value ? args[i].value : "";
         if (strcmp (k, "prefix") == 0) {
@@ -267,9 +313,13 @@ http_events_open (http_events_t *self, struct MHD_Connection *conn, const http_a
             snapshot = true;
         else if (strcmp (k, "snapshot") == 0 && (!strcmp (v, "false") || !strcmp (v, "0")))
             snapshot = false;
+        else if (strcmp (k, "raw") == 0 && (!*v || !strcmp (v, "true") || !strcmp (v, "1")))
+            raw = true;
+        else if (strcmp (k, "raw") == 0 && (!strcmp (v, "false") || !strcmp (v, "0")))
+            raw = false;
         else {
             http_error_set (err, 400, "bad_request",
-                            "unknown query argument '%.64s' (prefix, snapshot)", k);
+                            "unknown query argument '%.64s' (prefix, snapshot, raw)", k);
             return NULL;
         }
     }
@@ -297,13 +347,20 @@ http_events_open (http_events_t *self, struct MHD_Connection *conn, const http_a
     }
     for (size_t i = 0; i < n; i++)
         bus_client_subscribe (s->bus, prefixes[i]);
-    if (snapshot)
-        bus_client_snapshot (s->bus, 3000);
+    /* -1 (no answer in time) still sends what arrived, as shedctl does */
+    int snapped = snapshot ? bus_client_snapshot (s->bus, 3000) : 0;
+    s->raw = raw;
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info (conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     s->fd = ci ? (int) ci->connect_fd : -1;
-    /* The first bytes at once: the client knows it is subscribed. */
-    s->pending = strdup (": subscribed\n\n");
+    /* The first bytes at once: the client knows it is subscribed; with a
+     * snapshot, once its last values are sent. */
+    if (snapped != 0) {
+        s->snap_open = true;
+        s->pending = strdup (": snapshot\n\n");
+    }
+    else
+        s->pending = strdup (S_SUBSCRIBED);
     s->len = s->pending ? strlen (s->pending) : 0;
     s->last_out_ms = zclock_mono ();
     atomic_fetch_add (&self->open, 1);
