@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#define S_PREFIXES_MAX 8   /* what GET /v1/events takes */
+#define S_PREFIXES_MAX 8     /* what GET /v1/events takes */
 #define S_QUEUE_MAX    10000 /* events not yet read: older ones are dropped */
 
 typedef struct s_item {
@@ -205,7 +205,9 @@ s_thread (void *arg)
     const char *prefixes[S_PREFIXES_MAX];
     for (size_t i = 0; i < self->n; i++)
         prefixes[i] = self->prefixes[i];
-    shed_api_events_opt_t opt = { .snapshot = self->want_snapshot, .raw = true, .stop = &self->stop };
+    shed_api_events_opt_t opt = { .snapshot = self->want_snapshot,
+                                  .raw = true,
+                                  .stop = &self->stop };
     char err[512] = "";
     int rc = shed_api_http_events (self->endpoint, prefixes, self->n, &opt, s_on_event, self, err,
                                    sizeof err);
