@@ -13,11 +13,16 @@
  * Each datagram piggybacks `updates`: alive / suspect / dead / left records,
  * chosen from the transmit-limited broadcast queue. PING, ACK, NACK and
  * GOSSIP also carry `known`, how many members the sender sees alive, itself
- * included: a receiver that sees fewer has missed a broadcast (a join, or a
- * refutation) and repairs it at once with a push-pull to the sender instead
- * of waiting for the periodic full sync. This is what keeps join
+ * included (kept for nodes before the digest), and `digest`, two 32-bit sums
+ * over the sender's member table that grow only when it learns a member or
+ * a higher incarnation (a join, a refutation). A receiver behind on both
+ * sums has missed such a broadcast and repairs it with a push-pull to the
+ * sender instead of waiting for the periodic full sync; a suspicion in
+ * progress, a death or a reap moves neither in the repairing direction
+ * (docs/membership.md, "The repair digest"). This is what keeps join
  * convergence bounded and false failures at zero when a retransmit-limited
- * update is lost.
+ * update is lost. A sender without `digest` (0: an older node) is judged by
+ * `known`, the earlier rule.
  *
  * Stream frames (TCP, length-prefixed and sealed, see membership.c):
  *     PUSH_PULL full state exchange: on join with the seeds, periodically
@@ -153,7 +158,8 @@ WIRE_DECLARE_RECORD (gossip_keyinfo, GOSSIP_KEYINFO_FIELDS)
     F (T, 3, from,    WIRE_STR,  SWIM_NAME_MAX,    WIRE_REQ, _) \
     F (T, 4, target,  WIRE_STR,  SWIM_NAME_MAX,    WIRE_OPT, _) \
     F (T, 5, updates, WIRE_LIST, SWIM_MAX_UPDATES, WIRE_OPT, gossip_update) \
-    F (T, 9, known,   WIRE_U64,  0,                WIRE_OPT, _)
+    F (T, 9, known,   WIRE_U64,  0,                WIRE_OPT, _) \
+    F (T, 10, digest, WIRE_U64,  0,                WIRE_OPT, _)
 /* clang-format on */
 
 /* clang-format off */
@@ -161,7 +167,8 @@ WIRE_DECLARE_RECORD (gossip_keyinfo, GOSSIP_KEYINFO_FIELDS)
     F (T, 2, seq,     WIRE_U64,  0,                WIRE_REQ, _) \
     F (T, 3, from,    WIRE_STR,  SWIM_NAME_MAX,    WIRE_REQ, _) \
     F (T, 5, updates, WIRE_LIST, SWIM_MAX_UPDATES, WIRE_OPT, gossip_update) \
-    F (T, 9, known,   WIRE_U64,  0,                WIRE_OPT, _)
+    F (T, 9, known,   WIRE_U64,  0,                WIRE_OPT, _) \
+    F (T, 10, digest, WIRE_U64,  0,                WIRE_OPT, _)
 /* clang-format on */
 
 /* clang-format off */
@@ -178,7 +185,8 @@ WIRE_DECLARE_RECORD (gossip_keyinfo, GOSSIP_KEYINFO_FIELDS)
 #define GOSSIP_GOSSIP_FIELDS(F, T) \
     F (T, 3, from,    WIRE_STR,  SWIM_NAME_MAX,    WIRE_REQ, _) \
     F (T, 5, updates, WIRE_LIST, SWIM_MAX_UPDATES, WIRE_OPT, gossip_update) \
-    F (T, 9, known,   WIRE_U64,  0,                WIRE_OPT, _)
+    F (T, 9, known,   WIRE_U64,  0,                WIRE_OPT, _) \
+    F (T, 10, digest, WIRE_U64,  0,                WIRE_OPT, _)
 /* clang-format on */
 
 /* clang-format off */

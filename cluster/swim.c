@@ -21,6 +21,7 @@
  */
 #include "cluster/swim_internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,11 +100,6 @@ swim_new (const swim_config_t *config, const swim_env_t *env)
      * fit SWIM_PACKET_MAX (and the receiver's oversize check). */
     if (self->cfg.packet_max > SWIM_PACKET_MAX - 45 - GOSSIP_STAMP_BYTES)
         self->cfg.packet_max = SWIM_PACKET_MAX - 45 - GOSSIP_STAMP_BYTES;
-    self->by_name = zhashx_new ();
-    /* Keys are the members' own name fields, which live as long as their
-     * entries: no copy per member. */
-    zhashx_set_key_duplicator (self->by_name, NULL);
-    zhashx_set_key_destructor (self->by_name, NULL);
     self->refused = zhashx_new ();
     self->reap_due_ms = UINT64_MAX;
     swim__bqueue_init (&self->bq);
@@ -127,17 +123,23 @@ swim_new (const swim_config_t *config, const swim_env_t *env)
     memcpy (me->pub.key, config->key, SWIM_KEY_BYTES);
     memcpy (me->pub.sigkey, config->sigkey, SWIM_KEY_BYTES);
     me->pub.state = SWIM_ALIVE;
-    swim__count_state (self, -1, SWIM_ALIVE);
+    swim__count_state (self, -1, SWIM_ALIVE, &me->pub);
     uint64_t now = swim__now (self);
     me->pub.state_since_ms = now;
-    zhashx_insert (self->by_name, me->pub.name, me);
+    if (swim__index_reserve (self, 1) != 0) {
+        swim_destroy (&self);
+        return NULL;
+    }
+    swim__index_put (self, me);
 
     /* Spread first probes over one interval so nodes started together do
      * not probe in lockstep. */
     self->probe_next_ms = now + swim__rand (self, config->probe_interval_ms);
     self->gossip_next_ms = now;
-    self->pushpull_next_ms = now + config->pushpull_interval_ms
-                             + swim__rand (self, config->pushpull_interval_ms / 2 + 1);
+    /* As if the last sync had been at a random moment of the next half
+     * interval: the first comes one (scaled) interval after it. */
+    self->pushpull_last_ms = now + swim__rand (self, config->pushpull_interval_ms / 2 + 1);
+    self->pushpull_next_ms = self->pushpull_last_ms + config->pushpull_interval_ms;
     self->reconnect_next_ms = now + config->reconnect_interval_ms
                               + swim__rand (self, config->reconnect_interval_ms / 2 + 1);
     self->reap_next_ms = now + 1000;
@@ -161,7 +163,7 @@ swim_destroy (swim_t **self_p)
     free (self->order);
     free (self->suspects);
     free (self->cands);
-    zhashx_destroy (&self->by_name);
+    free (self->index);
     zhashx_destroy (&self->refused);
     swim__bqueue_clear (&self->bq);
     free (self);
@@ -211,6 +213,7 @@ s_send_ack (swim_t *self, const char *addr, uint16_t port, uint64_t seq, bool na
     gossip_ack_t *ack = nack ? (gossip_ack_t *) &msg.u.gossip_nack : &msg.u.gossip_ack;
     ack->seq = seq;
     ack->known = swim__alive_count (self);
+    ack->digest = swim__digest (self);
     memcpy (ack->from, self->nodes[0]->pub.name, sizeof ack->from);
     if (nack)
         self->stats.nacks_sent++;
@@ -227,6 +230,7 @@ s_send_ping (swim_t *self, const swim_member_t *target, uint64_t seq, const char
     msg.hdr.type = GOSSIP_PING;
     msg.u.gossip_ping.seq = seq;
     msg.u.gossip_ping.known = swim__alive_count (self);
+    msg.u.gossip_ping.digest = swim__digest (self);
     memcpy (msg.u.gossip_ping.from, self->nodes[0]->pub.name, sizeof msg.u.gossip_ping.from);
     memcpy (msg.u.gossip_ping.target, target->name, sizeof msg.u.gossip_ping.target);
     self->stats.pings_sent++;
@@ -245,13 +249,19 @@ s_apply_all (swim_t *self, const gossip_update_t *items, size_t n)
 
 static void s_pushpull_send (swim_t *self, const char *addr, uint16_t port, bool join);
 
-/* The sender sees more members alive than we do: we missed a broadcast
- * (a join, or the refutation of a suspicion we still hold).
- * Repair with a push-pull to the sender, at most once per sync gap. */
+/* The sender holds a member or an incarnation we do not (its digest is
+ * ahead of ours, swim__behind): we missed a broadcast, a join or the
+ * refutation of a suspicion we still hold. Repair with a push-pull to the
+ * sender, at most once per sync gap. A suspicion in progress or a death
+ * does not count: with the alive count alone (`known`, what senders
+ * without a digest still get judged by), every suspicion made its holder
+ * behind everyone else for seconds, and under loss nearly every node did a
+ * full-list exchange every second (docs/membership.md, "The repair
+ * digest"). */
 static void
-s_check_known (swim_t *self, const char *addr, uint16_t port, uint64_t known)
+s_check_known (swim_t *self, const char *addr, uint16_t port, uint64_t known, uint64_t digest)
 {
-    if (known <= swim__alive_count (self) || self->leaving)
+    if (self->leaving || !swim__behind (self, known, digest))
         return;
     uint64_t now = swim__now (self);
     if (now < self->sync_next_ms)
@@ -358,7 +368,7 @@ swim_receive (swim_t *self, const char *addr, uint16_t port, const uint8_t *buf,
         }
         s_apply_all (self, m->updates.items, m->updates.n);
         s_send_ack (self, addr, port, m->seq, false);
-        s_check_known (self, addr, port, m->known);
+        s_check_known (self, addr, port, m->known, m->digest);
         break;
     }
     case GOSSIP_ACK:
@@ -367,7 +377,7 @@ swim_receive (swim_t *self, const char *addr, uint16_t port, const uint8_t *buf,
             msg.hdr.type == GOSSIP_ACK ? &msg.u.gossip_ack : (gossip_ack_t *) &msg.u.gossip_nack;
         s_apply_all (self, m->updates.items, m->updates.n);
         s_handle_ack (self, m, msg.hdr.type == GOSSIP_NACK);
-        s_check_known (self, addr, port, m->known);
+        s_check_known (self, addr, port, m->known, m->digest);
         break;
     }
     case GOSSIP_PING_REQ: {
@@ -389,7 +399,7 @@ swim_receive (swim_t *self, const char *addr, uint16_t port, const uint8_t *buf,
             break;
         }
         s_apply_all (self, m->updates.items, m->updates.n);
-        s_check_known (self, addr, port, m->known);
+        s_check_known (self, addr, port, m->known, m->digest);
         break;
     }
     default:
@@ -735,6 +745,7 @@ s_gossip (swim_t *self, uint64_t now)
         memset (&msg, 0, sizeof msg);
         msg.hdr.type = GOSSIP_GOSSIP;
         msg.u.gossip_gossip.known = swim__alive_count (self);
+        msg.u.gossip_gossip.digest = swim__digest (self);
         memcpy (msg.u.gossip_gossip.from, self->nodes[0]->pub.name,
                 sizeof msg.u.gossip_gossip.from);
         self->stats.gossip_sent++;
@@ -747,6 +758,23 @@ s_gossip (swim_t *self, uint64_t now)
         cands[i] = cands[j];
         cands[j] = t;
     }
+}
+
+/* The periodic full sync's interval, scaled with the cluster as
+ * memberlist's pushPullScale does: x(ceil(log2 N - log2 32) + 1) above 32
+ * members (x2 from the 33rd, x3 from the 65th, x6 at 1,000). Each sync
+ * ships the whole member list both ways, so at a fixed interval a node's
+ * share grew linearly with N (4.5 KB/s per node at 1,000); the digest
+ * repair does the urgent work, this is the backstop. */
+static uint64_t
+s_pushpull_interval (swim_t *self)
+{
+    uint64_t iv = self->cfg.pushpull_interval_ms;
+    size_t n = swim__live_count (self);
+    if (n <= 32)
+        return iv;
+    double mult = ceil (log2 ((double) n) - log2 (32.0)) + 1.0;
+    return (uint64_t) mult * iv;
 }
 
 static uint64_t
@@ -806,8 +834,18 @@ swim_tick (swim_t *self)
     }
 
     if (self->cfg.pushpull_interval_ms && now >= self->pushpull_next_ms && !self->leaving) {
-        swim_pushpull_random (self);
-        self->pushpull_next_ms = now + self->cfg.pushpull_interval_ms;
+        /* The interval is scaled with the members we hold now (memberlist
+         * also computes it at each tick): a node that joined a big cluster
+         * since the timer was set waits for the scaled interval, instead
+         * of every member of a cold start syncing its full list within the
+         * first 1.5 intervals. */
+        uint64_t due = self->pushpull_last_ms + s_pushpull_interval (self);
+        if (now >= due) {
+            swim_pushpull_random (self);
+            self->pushpull_last_ms = now;
+            due = now + s_pushpull_interval (self);
+        }
+        self->pushpull_next_ms = due;
     }
 
     if (self->cfg.reconnect_interval_ms && now >= self->reconnect_next_ms && !self->leaving) {
@@ -889,7 +927,7 @@ swim_leave (swim_t *self)
         return;
     self->leaving = true;
     swim_node_t *me = self->nodes[0];
-    swim__count_state (self, (int) me->pub.state, SWIM_LEFT);
+    swim__count_state (self, (int) me->pub.state, SWIM_LEFT, &me->pub);
     me->pub.state = SWIM_LEFT;
     me->pub.state_since_ms = swim__now (self);
     gossip_update_t u;
@@ -924,7 +962,7 @@ static int
 s_tags_changed (swim_t *self)
 {
     swim_member_t *me = &self->nodes[0]->pub;
-    me->incarnation++;
+    swim__set_inc (self, me, me->incarnation + 1);
     swim__broadcast_self (self);
     swim__emit (self, SWIM_EV_UPDATE, me, "tags");
     return 0;

@@ -65,10 +65,99 @@ swim__tags_equal (const wire_tags_t *a, const wire_tags_t *b)
 
 /* ---- Helpers --------------------------------------------------------------- */
 
+static uint32_t
+s_name_hash (const char *name)
+{
+    /* FNV-1a, 32 bits */
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *) name; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return h;
+}
+
+/* Home slot of a hash (FNV's low bits mixed with its high ones). */
+static size_t
+s_home (const swim_t *self, uint32_t h)
+{
+    return (size_t) (h ^ (h >> 16)) & (self->index_cap - 1);
+}
+
 swim_node_t *
 swim__lookup (swim_t *self, const char *name)
 {
-    return (swim_node_t *) zhashx_lookup (self->by_name, name);
+    if (self->index_cap == 0)
+        return NULL;
+    uint32_t h = s_name_hash (name);
+    size_t mask = self->index_cap - 1;
+    for (size_t i = s_home (self, h);; i = (i + 1) & mask) {
+        swim_node_t *node = self->index[i];
+        if (!node)
+            return NULL;
+        if (node->hash == h && strcmp (node->pub.name, name) == 0)
+            return node;
+    }
+}
+
+int
+swim__index_reserve (swim_t *self, size_t n)
+{
+    size_t cap = self->index_cap ? self->index_cap : 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    if (cap == self->index_cap)
+        return 0;
+    swim_node_t **old = self->index;
+    size_t old_cap = self->index_cap;
+    self->index = (swim_node_t **) calloc (cap, sizeof *self->index);
+    if (!self->index) {
+        self->index = old;
+        return -1;
+    }
+    self->index_cap = cap;
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i]) {
+            size_t j = s_home (self, old[i]->hash);
+            while (self->index[j])
+                j = (j + 1) & (cap - 1);
+            self->index[j] = old[i];
+        }
+    free (old);
+    return 0;
+}
+
+void
+swim__index_put (swim_t *self, swim_node_t *node)
+{
+    node->hash = s_name_hash (node->pub.name);
+    size_t mask = self->index_cap - 1;
+    size_t i = s_home (self, node->hash);
+    while (self->index[i])
+        i = (i + 1) & mask;
+    self->index[i] = node;
+}
+
+/* Take `node` out of the index; the entries after it in its run move back
+ * (backward-shift deletion: no tombstones). */
+static void
+s_index_del (swim_t *self, swim_node_t *node)
+{
+    size_t mask = self->index_cap - 1;
+    size_t hole = s_home (self, node->hash);
+    while (self->index[hole] != node) {
+        if (!self->index[hole])
+            return; /* not indexed */
+        hole = (hole + 1) & mask;
+    }
+    self->index[hole] = NULL;
+    for (size_t k = (hole + 1) & mask; self->index[k]; k = (k + 1) & mask) {
+        size_t home = s_home (self, self->index[k]->hash);
+        /* it may fill the hole if the hole lies between its home and k */
+        if (((hole - home) & mask) < ((k - home) & mask)) {
+            self->index[hole] = self->index[k];
+            self->index[k] = NULL;
+            hole = k;
+        }
+    }
 }
 
 void
@@ -80,17 +169,81 @@ swim__emit (swim_t *self, swim_event_kind_t kind, const swim_member_t *m, const 
     }
 }
 
+static bool
+s_live (int state)
+{
+    return state == SWIM_ALIVE || state == SWIM_SUSPECT;
+}
+
+uint32_t
+swim__digest_weight (const char *name)
+{
+    /* FNV-1a (32 bits) of the name, low 8 bits, plus 1: part of the wire
+     * format (every node must weigh a member alike). */
+    return (s_name_hash (name) & 0xff) + 1;
+}
+
+/* A member's share of the digest sums. */
+static uint32_t
+s_share (const swim_member_t *m, uint64_t inc)
+{
+    return swim__digest_weight (m->name) * (uint32_t) (inc + 1);
+}
+
 void
-swim__count_state (swim_t *self, int from, int to)
+swim__count_state (swim_t *self, int from, int to, const swim_member_t *m)
 {
     /* Every state change, add and remove comes through here: the gossip
-     * targets depend on all three. */
-    self->cands_valid = false;
+     * targets depend on all three, but not on alive <-> suspect (both are
+     * targets, in member order either way), the change that loss and slow
+     * members make all the time. */
+    if (!(s_live (from) && s_live (to)))
+        self->cands_valid = false;
     size_t max = sizeof self->nstate / sizeof self->nstate[0];
-    if (from >= 0 && (size_t) from < max && self->nstate[from] > 0)
+    uint32_t w = s_share (m, m->incarnation);
+    if (from >= 0 && (size_t) from < max && self->nstate[from] > 0) {
         self->nstate[from]--;
-    if (to >= 0 && (size_t) to < max)
+        self->dig_all -= w;
+        if (s_live (from))
+            self->dig_live -= w;
+    }
+    if (to >= 0 && (size_t) to < max) {
         self->nstate[to]++;
+        self->dig_all += w;
+        if (s_live (to))
+            self->dig_live += w;
+    }
+}
+
+void
+swim__set_inc (swim_t *self, swim_member_t *m, uint64_t inc)
+{
+    uint32_t d = s_share (m, inc) - s_share (m, m->incarnation);
+    self->dig_all += d;
+    if (s_live ((int) m->state))
+        self->dig_live += d;
+    m->incarnation = inc;
+}
+
+uint64_t
+swim__digest (swim_t *self)
+{
+    return (uint64_t) (uint32_t) (self->dig_all - self->dig_live) << 32 | self->dig_all;
+}
+
+bool
+swim__behind (swim_t *self, uint64_t known, uint64_t digest)
+{
+    if (digest == 0) /* a sender without the field: the alive-count rule */
+        return known > swim__alive_count (self);
+    /* Serial-number comparison (RFC 1982) of both sums: the sender is
+     * ahead on dig_all (it holds a member or an incarnation we lack, or we
+     * reaped first) and on dig_live (the same, or we heard of a death or a
+     * leave first). Only a join or a refutation we missed puts it ahead on
+     * both; a suspicion moves neither sum. */
+    uint32_t all = (uint32_t) digest;
+    uint32_t live = all - (uint32_t) (digest >> 32);
+    return (int32_t) (all - self->dig_all) > 0 && (int32_t) (live - self->dig_live) > 0;
 }
 
 swim_suspicion_t *
@@ -171,12 +324,21 @@ s_check_counts (swim_t *self)
 {
 #ifndef NDEBUG
     size_t alive = 0, suspect = 0;
+    uint32_t all = 0, live = 0;
     for (size_t i = 0; i < self->nnodes; i++) {
-        alive += self->nodes[i]->pub.state == SWIM_ALIVE;
-        suspect += self->nodes[i]->pub.state == SWIM_SUSPECT;
+        const swim_member_t *m = &self->nodes[i]->pub;
+        alive += m->state == SWIM_ALIVE;
+        suspect += m->state == SWIM_SUSPECT;
+        all += s_share (m, m->incarnation);
+        if (s_live ((int) m->state))
+            live += s_share (m, m->incarnation);
     }
     assert (alive == self->nstate[SWIM_ALIVE]);
     assert (suspect == self->nstate[SWIM_SUSPECT]);
+    assert (all == self->dig_all);
+    assert (live == self->dig_live);
+    for (size_t i = 0; i < self->nnodes; i++)
+        assert (swim__lookup (self, self->nodes[i]->pub.name) == self->nodes[i]);
     assert (self->nsuspects <= suspect);
 #else
     (void) self;
@@ -278,6 +440,16 @@ s_update_size (const gossip_update_t *u)
 void
 swim__broadcast (swim_t *self, const gossip_update_t *u)
 {
+    /* What the answer to our join tells us is no news to the cluster: the
+     * seed holds it and queued each record when it learnt it. Re-gossiping
+     * it made every joiner queue the whole member list (N records, each
+     * sent 4 * log10 N times): a third of a cold start's traffic, and the
+     * joiner's queue held N entries. A peer that missed one of them still
+     * gets it through the digest repair. News about ourselves (a
+     * refutation) still goes out; our own alive record is queued after the
+     * merge (swim_receive_stream). */
+    if (self->joining_reply && strcmp (u->name, self->nodes[0]->pub.name) != 0)
+        return;
     swim__bqueue_put (&self->bq, u, s_update_size (u));
 }
 
@@ -300,7 +472,7 @@ s_refute (swim_t *self, uint64_t accused_inc)
             swim__broadcast_self (self);
         return;
     }
-    me->incarnation = accused_inc + 1;
+    swim__set_inc (self, me, accused_inc + 1);
     self->stats.refutations++;
     swim__awareness_apply (&self->awareness, 1);
     swim__broadcast_self (self);
@@ -337,13 +509,15 @@ s_add (swim_t *self, const gossip_update_t *u)
         self->nodes = nodes;
         self->capnodes = cap;
     }
+    if (swim__index_reserve (self, self->nnodes + 1) != 0)
+        return NULL;
     swim_node_t *node = (swim_node_t *) calloc (1, sizeof *node);
     if (!node)
         return NULL;
     snprintf (node->pub.name, sizeof node->pub.name, "%s", u->name);
     self->nodes[self->nnodes++] = node;
-    swim__count_state (self, -1, (int) node->pub.state);
-    zhashx_insert (self->by_name, node->pub.name, node);
+    swim__count_state (self, -1, (int) node->pub.state, &node->pub);
+    swim__index_put (self, node);
 
     /* Insert at a random place in the rest of this probe round, as
      * memberlist does, so new members are probed this round and a burst of
@@ -378,10 +552,10 @@ swim__remove (swim_t *self, swim_node_t *node)
         if (self->nodes[i] == node) {
             self->nodes[i] = self->nodes[self->nnodes - 1];
             self->nnodes--;
-            swim__count_state (self, (int) node->pub.state, -1);
+            swim__count_state (self, (int) node->pub.state, -1, &node->pub);
             break;
         }
-    zhashx_delete (self->by_name, node->pub.name);
+    s_index_del (self, node);
     swim__tags_free (&node->pub.tags);
     free (node);
 }
@@ -389,7 +563,7 @@ swim__remove (swim_t *self, swim_node_t *node)
 static void
 s_set_state (swim_t *self, swim_node_t *node, swim_state_t state)
 {
-    swim__count_state (self, (int) node->pub.state, (int) state);
+    swim__count_state (self, (int) node->pub.state, (int) state, &node->pub);
     node->pub.state = state;
     node->pub.state_since_ms = swim__now (self);
     if (state != SWIM_SUSPECT)
@@ -460,7 +634,7 @@ s_apply_alive (swim_t *self, const gossip_update_t *u)
         node = s_add (self, u);
         if (!node)
             return false;
-        node->pub.incarnation = u->inc;
+        swim__set_inc (self, &node->pub, u->inc);
         snprintf (node->pub.addr, sizeof node->pub.addr, "%s", u->addr);
         node->pub.port = (uint16_t) u->port;
         node->pub.vmin = (uint16_t) u->vmin;
@@ -496,7 +670,7 @@ s_apply_alive (swim_t *self, const gossip_update_t *u)
                  || sigkey_learnt;
     bool retagged = !swim__tags_equal (&node->pub.tags, &u->tags);
     bool changed = moved || retagged;
-    node->pub.incarnation = u->inc;
+    swim__set_inc (self, &node->pub, u->inc);
     snprintf (node->pub.addr, sizeof node->pub.addr, "%s", u->addr);
     node->pub.port = (uint16_t) u->port;
     node->pub.vmin = (uint16_t) u->vmin;
@@ -538,7 +712,7 @@ s_apply_suspect (swim_t *self, const gossip_update_t *u)
     if (node->pub.state == SWIM_DEAD || node->pub.state == SWIM_LEFT)
         return false;
     if (node->pub.state == SWIM_SUSPECT) {
-        node->pub.incarnation = u->inc;
+        swim__set_inc (self, &node->pub, u->inc);
         if (node->suspicion && swim__suspicion_confirm (node->suspicion, u->from)) {
             /* Pass confirmations on: others shrink their timers too. */
             swim__broadcast (self, u);
@@ -554,7 +728,7 @@ s_apply_suspect (swim_t *self, const gossip_update_t *u)
     size_t live = swim__live_count (self);
     if (live < 2 || live - 2 < k)
         k = 0;
-    node->pub.incarnation = u->inc;
+    swim__set_inc (self, &node->pub, u->inc);
     s_set_state (self, node, SWIM_SUSPECT);
     swim_suspicion_t *susp = swim__suspect_on (self, node);
     if (susp)
@@ -584,7 +758,7 @@ s_apply_dead_or_left (swim_t *self, const gossip_update_t *u)
         return false; /* final until a newer alive */
     if (u->kind == SWIM_UPD_DEAD && node->pub.state == SWIM_DEAD)
         return false;
-    node->pub.incarnation = u->inc;
+    swim__set_inc (self, &node->pub, u->inc);
     if (u->kind == SWIM_UPD_LEFT) {
         s_set_state (self, node, SWIM_LEFT);
         swim__broadcast (self, u);

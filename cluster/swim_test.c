@@ -479,6 +479,56 @@ test_leave_is_not_failure (void **state)
     s_sim_destroy (&sim);
 }
 
+static void
+test_reap_and_rejoin (void **state)
+{
+    /* Members come and go through the name index (open addressing with
+     * backward-shift deletion): ten leave and are reaped everywhere, five
+     * of them come back; every lookup stays right (the assert builds also
+     * check every member against the index on each count). */
+    swim_config_t cfg;
+    swim_config_lan (&cfg);
+    cfg.reap_left_ms = 2000;
+    sim_t *sim = s_sim_new (40, 23, &cfg);
+    assert_true (s_join_all (sim, 5, 5000) != UINT64_MAX);
+    s_run (sim, 1000);
+    for (int i = 30; i < 40; i++) {
+        swim_leave (sim->nodes[i].swim);
+        sim->nodes[i].deadline = 0;
+    }
+    s_run (sim, 1000);
+    for (int i = 30; i < 40; i++) {
+        assert_true (swim_leave_done (sim->nodes[i].swim));
+        sim->nodes[i].down = true;
+    }
+    s_run (sim, 5000);
+    for (int i = 0; i < 30; i++) {
+        swim_t *w = sim->nodes[i].swim;
+        assert_int_equal (swim_size (w), 30);
+        for (int j = 0; j < 40; j++) {
+            const swim_member_t *m = swim_lookup (w, sim->nodes[j].cfg.name);
+            if (j < 30)
+                assert_true (m && strcmp (m->name, sim->nodes[j].cfg.name) == 0);
+            else
+                assert_null (m);
+        }
+    }
+    for (int i = 30; i < 35; i++) {
+        swim_destroy (&sim->nodes[i].swim);
+        s_node_start (sim, i, &cfg);
+        swim_join (sim->nodes[i].swim, "127.0.0.1", SIM_PORT0);
+    }
+    s_run (sim, 3000);
+    for (int i = 0; i < 35; i++) {
+        swim_t *w = sim->nodes[i].swim;
+        assert_int_equal (swim_count_state (w, SWIM_ALIVE), 35);
+        for (int j = 0; j < 35; j++)
+            assert_non_null (swim_lookup (w, sim->nodes[j].cfg.name));
+    }
+    assert_int_equal (sim->fails, 0);
+    s_sim_destroy (&sim);
+}
+
 /* A partition splits the view (each side declares the other dead); once it
  * heals, the reconnect loop (push-pull with a failed member) makes each side
  * hear it was declared dead, refute, and merge back: nobody stays dead. */
@@ -892,6 +942,20 @@ test_joiner_announces_itself (void **state)
 }
 
 static void
+test_join_answer_not_regossiped (void **state)
+{
+    /* The answer to a join is no news to the cluster: the joiner queues
+     * its own alive record only, not the 15 members it just learnt (each
+     * would be sent retransmit_mult * log10 N times). */
+    uint64_t before;
+    sim_t *sim = s_late_join (16, 7, 0, &before);
+    swim_t *late = sim->nodes[15].swim;
+    assert_int_equal (swim_size (late), 16);
+    assert_int_equal (swim_broadcasts_pending (late), 1);
+    s_sim_destroy (&sim);
+}
+
+static void
 test_seed_gossips_join (void **state)
 {
     /* The joiner is muted: the seed alone spreads it, to gossip_nodes
@@ -904,6 +968,213 @@ test_seed_gossips_join (void **state)
         s_run (sim, lan.gossip_interval_ms + sim->lat_max);
         int told = s_seen_as (sim, "node-015", SWIM_ALIVE) - 1;
         assert_true (told >= (int) lan.gossip_nodes);
+        s_sim_destroy (&sim);
+    }
+}
+
+/* ---- The repair digest ----------------------------------------------------------- */
+
+static uint64_t
+s_repairs (sim_t *sim, int i)
+{
+    swim_stats_t st;
+    swim_stats (sim->nodes[i].swim, &st);
+    return st.repair_syncs;
+}
+
+static uint64_t
+s_repairs_all (sim_t *sim)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < sim->n; i++)
+        if (!sim->nodes[i].down)
+            n += s_repairs (sim, i);
+    return n;
+}
+
+/* The digest as docs/membership.md defines it, from the public view: low
+ * 32 bits sum(w * (inc + 1)) over every member, w = 1 + the low 8 bits of
+ * the FNV-1a hash of its name; high 32 bits the same sum over the dead and
+ * left ones. */
+static uint64_t
+s_digest_of (swim_t *swim)
+{
+    uint32_t all = 0, gone = 0;
+    for (size_t i = 0; i < swim_size (swim); i++) {
+        const swim_member_t *m = swim_member_at (swim, i);
+        uint32_t h = 2166136261u;
+        for (const unsigned char *p = (const unsigned char *) m->name; *p; p++)
+            h = (h ^ *p) * 16777619u;
+        uint32_t share = ((h & 0xff) + 1) * (uint32_t) (m->incarnation + 1);
+        all += share;
+        if (m->state == SWIM_DEAD || m->state == SWIM_LEFT)
+            gone += share;
+    }
+    return (uint64_t) gone << 32 | all;
+}
+
+/* A GOSSIP from member `from` (no updates) with the given known/digest. */
+static void
+s_inject_counts (sim_t *sim, int to, int from, uint64_t known, uint64_t digest)
+{
+    gossip_msg_t msg;
+    memset (&msg, 0, sizeof msg);
+    msg.hdr.type = GOSSIP_GOSSIP;
+    snprintf (msg.u.gossip_gossip.from, sizeof msg.u.gossip_gossip.from, "%s",
+              sim->nodes[from].cfg.name);
+    msg.u.gossip_gossip.known = known;
+    msg.u.gossip_gossip.digest = digest;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal (wire_encode (&gossip_proto, &msg, &buf, &len), 0);
+    swim_receive (sim->nodes[to].swim, "127.0.0.1", (uint16_t) (SIM_PORT0 + from), buf, len);
+    free (buf);
+}
+
+static void
+test_digest_rule (void **state)
+{
+    sim_t *sim = s_sim_new (6, 21, NULL);
+    assert_true (s_join_all (sim, 5, 5000) != UINT64_MAX);
+    s_run (sim, 3000);
+    swim_t *a = sim->nodes[0].swim;
+    /* What a node sends is what the public view gives (the core keeps its
+     * sums incrementally). */
+    uint64_t d = s_digest_of (a);
+    assert_int_equal (d >> 32, 0);
+    uint64_t r0 = s_repairs (sim, 0);
+    /* Equal: nothing to repair. */
+    s_inject_counts (sim, 0, 1, 6, d);
+    assert_int_equal (s_repairs (sim, 0), r0);
+    /* Ahead on both sums (a member or an incarnation we lack): repair. */
+    s_inject_counts (sim, 0, 1, 6, d + 1);
+    assert_int_equal (s_repairs (sim, 0), r0 + 1);
+    s_run (sim, 250); /* the sync gap */
+    r0 = s_repairs (sim, 0);
+    /* Ahead on all only (it still holds a member we reaped): no repair. */
+    s_inject_counts (sim, 0, 1, 6, d + 1 + ((uint64_t) 1 << 32));
+    /* Ahead on live only (it has not heard of a death we know): none. */
+    s_inject_counts (sim, 0, 1, 6, (d - 1) | ((uint64_t) 0xffffffffu << 32));
+    /* Behind: none, whatever `known` says (the digest decides). */
+    s_inject_counts (sim, 0, 1, 1000, d - 1);
+    assert_int_equal (s_repairs (sim, 0), r0);
+    /* A sender without the digest (an older node): `known`, the alive
+     * count, decides as before. */
+    s_inject_counts (sim, 0, 1, 6, 0);
+    assert_int_equal (s_repairs (sim, 0), r0);
+    s_inject_counts (sim, 0, 1, 7, 0);
+    assert_int_equal (s_repairs (sim, 0), r0 + 1);
+    /* Every node agrees once settled. */
+    for (int i = 1; i < sim->n; i++)
+        assert_int_equal (s_digest_of (sim->nodes[i].swim), d);
+    s_sim_destroy (&sim);
+}
+
+static void
+test_suspicion_is_no_repair (void **state)
+{
+    /* A suspicion in progress lowers the holder's alive count; with the
+     * alive count as the repair rule every holder then pulled a full member
+     * list from the first member that had not heard yet. The digest does
+     * not move with a suspicion: no repair at all while it spreads. */
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        sim_t *sim = s_sim_new (16, 40 + seed, NULL);
+        assert_true (s_join_all (sim, 5, 5000) != UINT64_MAX);
+        s_run (sim, 3000);
+        uint64_t before = s_repairs_all (sim);
+        sim->nodes[5].mute = true; /* cannot refute, acks lost */
+        const swim_member_t *m = swim_lookup (sim->nodes[0].swim, "node-005");
+        gossip_update_t u = s_upd (SWIM_UPD_SUSPECT, "node-005", m->incarnation, "node-000");
+        s_inject (sim, 0, &u);
+        s_run (sim, 1000);
+        assert_true (s_seen_as (sim, "node-005", SWIM_SUSPECT) >= 8);
+        assert_int_equal (s_repairs_all (sim), before);
+        s_sim_destroy (&sim);
+    }
+}
+
+static void
+test_missed_refutation_repaired (void **state)
+{
+    /* Node 0 holds node 7 suspected and misses its refutation (isolated
+     * while it spreads). Back in touch, the first packet it gets shows a
+     * digest ahead of its own: it pulls the member list and learns the
+     * refutation long before its suspicion timer (max: nobody confirms)
+     * or the periodic push-pull. */
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        sim_t *sim = s_sim_new (16, 50 + seed, NULL);
+        assert_true (s_join_all (sim, 5, 5000) != UINT64_MAX);
+        s_run (sim, 3000);
+        uint64_t inc = swim_self (sim->nodes[7].swim)->incarnation;
+        sim->nodes[0].isolated = true;
+        gossip_update_t u = s_upd (SWIM_UPD_SUSPECT, "node-007", inc, "node-000");
+        s_inject (sim, 0, &u);
+        u = s_upd (SWIM_UPD_SUSPECT, "node-007", inc, "node-001");
+        s_inject (sim, 7, &u); /* node 7 refutes: inc + 1 to all but node 0 */
+        s_run (sim, 600);
+        assert_int_equal (swim_lookup (sim->nodes[0].swim, "node-007")->state, SWIM_SUSPECT);
+        assert_true (s_seen_as (sim, "node-007", SWIM_ALIVE) >= 14);
+        uint64_t r0 = s_repairs (sim, 0);
+        sim->nodes[0].isolated = false;
+        uint64_t t0 = sim->now;
+        const swim_member_t *m = NULL;
+        while (sim->now - t0 < 1500) {
+            s_run (sim, 1);
+            m = swim_lookup (sim->nodes[0].swim, "node-007");
+            if (m->state == SWIM_ALIVE && m->incarnation > inc)
+                break;
+        }
+        printf ("# seed %llu: refutation learnt %llu ms after the isolation ended, %llu "
+                "repair(s)\n",
+                (unsigned long long) seed, (unsigned long long) (sim->now - t0),
+                (unsigned long long) (s_repairs (sim, 0) - r0));
+        assert_int_equal (m->state, SWIM_ALIVE);
+        assert_true (m->incarnation > inc);
+        assert_true (s_repairs (sim, 0) > r0);
+        assert_int_equal (sim->nodes[0].events[SWIM_EV_FAIL], 0);
+        s_sim_destroy (&sim);
+    }
+}
+
+static void
+test_missed_join_repaired (void **state)
+{
+    /* Node 0 misses a join (isolated while it spreads and until every
+     * rumour is spent); it learns the member from the digest of the next
+     * packet, not from the periodic push-pull (30 s). */
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        sim_t *sim = s_sim_new (16, 60 + seed, NULL);
+        simnode_t *late = &sim->nodes[15];
+        late->down = true;
+        for (int i = 1; i < 15; i++)
+            swim_join (sim->nodes[i].swim, "127.0.0.1", SIM_PORT0);
+        s_run (sim, 3000);
+        assert_true (s_converged (sim));
+        sim->nodes[0].isolated = true;
+        late->down = false;
+        late->deadline = swim_next_deadline (late->swim);
+        swim_join (late->swim, "127.0.0.1", SIM_PORT0 + 1);
+        /* until the join's rumours are spent (short: an isolated node 0
+         * soon gets suspected, and that is news of its own) */
+        bool quiet = false;
+        for (int t = 0; t < 2000 && !quiet; t++) {
+            s_run (sim, 1);
+            quiet = t > 20;
+            for (int i = 1; i < 16 && quiet; i++)
+                quiet = swim_broadcasts_pending (sim->nodes[i].swim) == 0;
+        }
+        assert_true (quiet);
+        assert_int_equal (s_seen_as (sim, "node-015", SWIM_ALIVE), 14);
+        assert_null (swim_lookup (sim->nodes[0].swim, "node-015"));
+        uint64_t r0 = s_repairs (sim, 0);
+        sim->nodes[0].isolated = false;
+        uint64_t t0 = sim->now;
+        while (sim->now - t0 < 2000 && !swim_lookup (sim->nodes[0].swim, "node-015"))
+            s_run (sim, 1);
+        printf ("# seed %llu: missed join learnt %llu ms after the isolation ended\n",
+                (unsigned long long) seed, (unsigned long long) (sim->now - t0));
+        assert_non_null (swim_lookup (sim->nodes[0].swim, "node-015"));
+        assert_true (s_repairs (sim, 0) > r0);
         s_sim_destroy (&sim);
     }
 }
@@ -1020,11 +1291,17 @@ main (void)
         cmocka_unit_test (test_garbage_is_counted),
         cmocka_unit_test (test_tags_propagate),
         cmocka_unit_test (test_leave_is_not_failure),
+        cmocka_unit_test (test_reap_and_rejoin),
         cmocka_unit_test (test_partition_heals),
         cmocka_unit_test (test_suspect_refutes),
         cmocka_unit_test (test_rejoin_after_restart),
         cmocka_unit_test (test_joiner_announces_itself),
         cmocka_unit_test (test_seed_gossips_join),
+        cmocka_unit_test (test_join_answer_not_regossiped),
+        cmocka_unit_test (test_digest_rule),
+        cmocka_unit_test (test_suspicion_is_no_repair),
+        cmocka_unit_test (test_missed_refutation_repaired),
+        cmocka_unit_test (test_missed_join_repaired),
         cmocka_unit_test (test_awareness_stretches_interval),
         cmocka_unit_test (test_converge_128),
         cmocka_unit_test (test_converge_32_64_fast),

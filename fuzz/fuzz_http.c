@@ -6,6 +6,10 @@
  * refuses with a status or names a route; the decoder either refuses with
  * a 4xx or builds a request the local API's codec encodes and decodes
  * back; the same bytes read as a local API reply give JSON or an error.
+ * Paths under /api/ go to Shed's compat layer (http_shed_compat.h), whose
+ * calls to the node are answered from the input: the body's bytes as a
+ * local API reply when they decode, else a reply of the kind asked for,
+ * an API_ERROR or no answer, chosen by the input's length.
  * POST /v1/api: the body as one msgpack request (http_passthrough.h), for
  * every role: refused with 400 or 403, or a request that encodes again; a
  * list route's ?index=&wait= (http_watch.h) first.
@@ -13,13 +17,112 @@
 #include "node/http/http_passthrough.h"
 #include "node/http/http_route.h"
 #include "node/http/http_watch.h"
+#include "node/http/http_shed_compat.h"
 
 #include <assert.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+
+typedef struct {
+    const uint8_t *data;
+    size_t size;
+    unsigned calls;
+} s_fake_t;
+
+static const char *s_states[] = { "running", "stopped", "starting", "error", "lost", "" };
+
+/* The node, as the input has it answer. */
+static int
+s_fake_call (void *arg, api_msg_t *req, api_msg_t *rep, int timeout_ms, bool *unknown, char *why,
+             size_t whylen)
+{
+    s_fake_t *f = arg;
+    assert (timeout_ms > 0);
+    uint8_t pick = f->size ? f->data[(f->calls * 7) % f->size] : 0;
+    f->calls++;
+    uint8_t *buf = NULL;
+    size_t blen = 0;
+    /* What the compat layer asks, the local API's codec carries. */
+    assert (wire_encode (&api_proto, req, &buf, &blen) == WIRE_OK);
+    free (buf);
+    memset (rep, 0, sizeof *rep);
+    if (pick % 8 == 0) {
+        *unknown = pick & 0x10;
+        snprintf (why, whylen, "no answer");
+        return -1;
+    }
+    if (pick % 8 == 1 && wire_decode (&api_proto, f->data, f->size, rep, NULL) == WIRE_OK)
+        return 0;
+    if (pick % 8 == 2) {
+        rep->hdr.type = API_ERROR;
+        rep->u.api_error.code = pick >> 4;
+        snprintf (rep->u.api_error.message, sizeof rep->u.api_error.message, "refused");
+        return 0;
+    }
+    static api_shed_t shed;
+    memset (&shed, 0, sizeof shed);
+    snprintf (shed.name, sizeof shed.name, "s%u", pick);
+    snprintf (shed.node, sizeof shed.node, "node1");
+    snprintf (shed.state, sizeof shed.state, "%s", s_states[(pick >> 3) % 6]);
+    shed.created_ms = (uint64_t) pick << 40;
+    shed.cpus_milli = pick * 100u;
+    switch (req->hdr.type) {
+    case API_SHED_SHOW_REQ:
+    case API_SHED_CREATE_REQ:
+        rep->hdr.type = API_SHED_REP;
+        rep->u.api_shed_rep.shed.n = pick & 0x20 ? 0 : 1;
+        rep->u.api_shed_rep.shed.items = calloc (1, sizeof shed);
+        assert (rep->u.api_shed_rep.shed.items);
+        *rep->u.api_shed_rep.shed.items = shed;
+        break;
+    case API_SHED_LIST_REQ:
+        rep->hdr.type = API_SHED_LIST_REP;
+        rep->u.api_shed_list_rep.sheds.n = 1;
+        rep->u.api_shed_list_rep.sheds.items = calloc (1, sizeof shed);
+        assert (rep->u.api_shed_list_rep.sheds.items);
+        *rep->u.api_shed_list_rep.sheds.items = shed;
+        break;
+    case API_STATUS_REQ:
+        rep->hdr.type = API_STATUS_REP;
+        snprintf (rep->u.api_status_rep.name, sizeof rep->u.api_status_rep.name, "node1");
+        break;
+    default:
+        rep->hdr.type = pick & 0x40 ? API_OK : API_STATUS_REP;
+        break;
+    }
+    return 0;
+}
+
+/* Shed's routes: a status and JSON (or 204 and none) for any input. */
+static void
+s_compat (const char *method, const char *path, const char *body, size_t len, const uint8_t *data,
+          size_t size)
+{
+    http_compat_match_t m;
+    http_error_t err;
+    if (http_compat_match (method, path, &m, &err) != 0) {
+        assert (err.status == 404 || err.status == 405);
+        size_t elen = 0;
+        char *e = http_compat_error_json (&err, &elen);
+        assert (e && elen > 0);
+        free (e);
+        return;
+    }
+    http_role_t role = http_compat_role (&m);
+    assert (role == HTTP_ROLE_NONE || role == HTTP_ROLE_READ || role == HTTP_ROLE_OPERATOR);
+    s_fake_t f = { data, size, 0 };
+    http_compat_ctx_t ctx = { .http_port = 8443, .request_id = "fuzz" };
+    char *out = NULL;
+    size_t olen = 0;
+    unsigned status = http_compat_serve (&m, body, len, &ctx, s_fake_call, &f, &out, &olen);
+    assert (status >= 200 && status < 600);
+    assert (status == 204 ? !out : out && olen > 0 && out[olen - 1] == '\n');
+    free (out);
+}
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
@@ -53,6 +156,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                 *eq++ = '\0';
             args[nargs++] = (http_arg_t){ kv, eq };
         }
+    }
+    if (http_compat_path (path)) {
+        s_compat (line, path, body, len, data, size);
+        return 0;
     }
     http_match_t m;
     http_error_t err;

@@ -575,6 +575,42 @@ EOF
     echo "$f"
 }
 
+# ---- the remote HTTP API (docs/api.md) -----------------------------------------
+# h_http_cert ADDR: a self-signed certificate for https://ADDR (SAN IP ADDR)
+# in H_HTTP_CERT, its key in H_HTTP_KEY (mode 600). Needs openssl.
+H_HTTP_CERT=""
+H_HTTP_KEY=""
+h_http_cert() {
+    local addr=${1:?usage: h_http_cert ADDR}
+    command -v openssl >/dev/null 2>&1 || h_skip "openssl not installed (scripts/install-deps.sh)"
+    H_HTTP_CERT="$H_TMP/api-cert.pem"
+    H_HTTP_KEY="$H_TMP/api-key.pem"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+        -subj "/CN=shed-node" -addext "subjectAltName=IP:$addr" \
+        -keyout "$H_HTTP_KEY" -out "$H_HTTP_CERT" 2>/dev/null \
+        || h_fail "openssl could not make a certificate"
+    chmod 600 "$H_HTTP_KEY"
+}
+
+# h_api NODE TOKEN METHOD PATH [BODY]: curl from NODE's namespace against
+# $H_API_BASE (https, H_HTTP_CERT trusted); prints the body, then the status
+# code on its own line. TOKEN "" sends none.
+H_API_BASE=""
+h_api() {
+    local i=$1 tok=$2 method=$3 path=$4 body=${5:-}
+    local args=(-sS --max-time 40 --cacert "$H_HTTP_CERT" -X "$method" -w '\n%{http_code}')
+    [[ -n "$tok" ]] && args+=(-H "Authorization: Bearer $tok")
+    [[ -n "$body" ]] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
+    h_exec "$i" curl "${args[@]}" "$H_API_BASE$path"
+}
+# h_expect STATUS OUTPUT [WHAT]: the last line of h_api's OUTPUT is STATUS.
+h_expect() {
+    local want=$1 out=$2 what=${3:-request}
+    [[ "$(tail -n1 <<<"$out")" == "$want" ]] || h_fail "$what: expected $want, got: $out"
+}
+# h_jget OUTPUT EXPR: a Python expression over the JSON body d of OUTPUT.
+h_jget() { head -n -1 <<<"$1" | /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print($2)"; }
+
 # h_container_require [h_skip|h_fail]: what container sheds need on this
 # machine: a static shed-agent in the build (it is bound into every shed as
 # PID 1), runc and busybox-static (the test image). Tests skip without them

@@ -33,12 +33,10 @@ h_sheds_init
 
 ADDR=$(h_addr 1)
 BASE="https://$ADDR:8443"
-CERT="$H_TMP/api-cert.pem"
-KEYF="$H_TMP/api-key.pem"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
-    -subj "/CN=node1" -addext "subjectAltName=IP:$ADDR" \
-    -keyout "$KEYF" -out "$CERT" 2>/dev/null || h_fail "openssl could not make a certificate"
-chmod 600 "$KEYF"
+h_http_cert "$ADDR"
+CERT=$H_HTTP_CERT
+KEYF=$H_HTTP_KEY
+H_API_BASE=$BASE
 
 # ---- configuration checks ----------------------------------------------------
 printf 'http:\n  listen: %s:8080\n' "$ADDR" >"$H_TMP/plain.yaml"
@@ -87,21 +85,10 @@ RD=$(h_ctl 1 token create --role read 2>/dev/null)
 RD_ID=${RD:4:8}
 h_ctl 1 token list | grep -q "^$RD_ID  read" || h_fail "token list does not show $RD_ID"
 
-# api NODE TOKEN METHOD PATH [BODY]: curl from NODE's namespace; prints the
-# body, then the status code on its own line.
-api() {
-    local i=$1 tok=$2 method=$3 path=$4 body=${5:-}
-    local args=(-sS --max-time 40 --cacert "$CERT" -X "$method" -w '\n%{http_code}')
-    [[ -n "$tok" ]] && args+=(-H "Authorization: Bearer $tok")
-    [[ -n "$body" ]] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
-    h_exec "$i" curl "${args[@]}" "$BASE$path"
-}
-# expect STATUS OUTPUT [WHAT]: the last line of OUTPUT is STATUS.
-expect() {
-    local want=$1 out=$2 what=${3:-request}
-    [[ "$(tail -n1 <<<"$out")" == "$want" ]] || h_fail "$what: expected $want, got: $out"
-}
-jget() { head -n -1 <<<"$1" | /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print($2)"; }
+# The harness's HTTP helpers (harness.sh, "the remote HTTP API").
+api() { h_api "$@"; }
+expect() { h_expect "$@"; }
+jget() { h_jget "$@"; }
 
 # ---- an operator manages a shed from another node's namespace ---------------
 out=$(api 2 "$OP" POST /v1/sheds '{"name": "web1", "cpus": "1", "memory": "256M", "node": "node2", "tags": {"team": "a"}}')

@@ -6,6 +6,7 @@
  *             [--encrypt-file PATH | --encrypt KEY] [--tag K=V]... [--discover]
  *             [--log-level LEVEL] [--metrics-listen ADDR:PORT]
  *   shed-node --check-config FILE
+ *   shed-node --print-routes
  *   shed-node --version | --help
  *
  * Settings: defaults < --config file < SHED_ENCRYPT_KEY < flags. Exit codes:
@@ -26,6 +27,8 @@
 #include "common/log.h"
 #include "common/version.h"
 #include "node/config.h"
+#include "node/http/http_route.h"
+#include "node/http/http_shed_compat.h"
 #include "node/netaddr.h"
 #include "node/node.h"
 #include "node/port_owner.h"
@@ -60,6 +63,7 @@ s_usage (FILE *out)
              "                          Prometheus endpoint (default 127.0.0.1:7951, \"\" = off)\n"
              "  -l, --log-level LEVEL   debug|info|warn|error (default info)\n"
              "      --check-config FILE validate FILE: \"ok\", or FILE:LINE: errors (exit 1)\n"
+             "      --print-routes      the HTTP API's routes, \"METHOD PATH NAME\" a line\n"
              "  -V, --version           print the version and exit\n"
              "  -h, --help              this text\n");
 }
@@ -80,6 +84,7 @@ static const struct option s_options[] = {
     { "log-level", required_argument, NULL, 'l' },
     { "metrics-listen", required_argument, NULL, 'M' },
     { "check-config", required_argument, NULL, 'C' },
+    { "print-routes", no_argument,    NULL, 'R' },
     { "version",   no_argument,       NULL, 'V' },
     { "help",      no_argument,       NULL, 'h' },
     { NULL, 0, NULL, 0 },
@@ -213,6 +218,22 @@ s_check_config (const char *path)
     return nerr ? 1 : 0;
 }
 
+static void
+s_print_route (void *arg, const char *method, const char *path, const char *name)
+{
+    (void) arg;
+    printf ("%s %s %s\n", method, path, name);
+}
+
+/* --print-routes: what the HTTP server routes, from its tables, so the
+ * OpenAPI document's test compares against the code (docs/openapi.json). */
+static void
+s_print_routes (void)
+{
+    http_routes (s_print_route, NULL);
+    http_compat_routes (s_print_route, NULL);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -231,6 +252,10 @@ main (int argc, char **argv)
             s_config_path = optarg;
         else if (opt == 'C')
             return s_check_config (optarg);
+        else if (opt == 'R') {
+            s_print_routes ();
+            return 0;
+        }
         else if (opt == 'V') {
             printf ("shed-node %s\n", SHED_VERSION_STRING);
             return 0;

@@ -11,18 +11,24 @@
 #define S_T0 1000000ull /* simulated clock start: far from 0 edge cases */
 
 static uint64_t
+s_xorshift (uint64_t *state)
+{
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    return *state * 2685821657736338717ull;
+}
+
+static uint64_t
 s_rng (sim_cluster_t *self)
 {
-    self->rng ^= self->rng >> 12;
-    self->rng ^= self->rng << 25;
-    self->rng ^= self->rng >> 27;
-    return self->rng * 2685821657736338717ull;
+    return s_xorshift (&self->rng);
 }
 
 uint64_t
 sim_random (sim_cluster_t *self)
 {
-    return s_rng (self);
+    return s_xorshift (&self->scen_rng);
 }
 
 void
@@ -183,6 +189,7 @@ sim_cluster_new (const sim_config_t *cfg)
     self->cfg = *cfg;
     self->now = S_T0;
     self->rng = (cfg->seed * 0x9E3779B97F4A7C15ull) | 1;
+    self->scen_rng = ((cfg->seed ^ 0x7363656eull) * 0xBF58476D1CE4E5B9ull) | 1;
     self->heap = sim_heap_new ();
     self->net = sim_net_new (cfg->n, &cfg->net, cfg->seed);
     self->nodes = (sim_node_t *) calloc (cfg->n, sizeof *self->nodes);
@@ -405,9 +412,55 @@ sim_join_all (sim_cluster_t *self, uint32_t seed, uint32_t spread_ms)
         self->nodes[i].join_done_at = UINT64_MAX;
         if (i == seed)
             continue;
-        uint64_t at = self->now + 1 + (spread_ms ? s_rng (self) % spread_ms : 0);
+        uint64_t at = self->now + 1 + (spread_ms ? sim_random (self) % spread_ms : 0);
         sim__push (self, at, SIM_EV_JOIN, i, seed, NULL);
     }
+}
+
+int
+sim_join_warm (sim_cluster_t *self, uint32_t seed)
+{
+    /* Every join request reaches the seed through the real swim_join and
+     * stream, all at once; the seed's answers are partial (it is still
+     * learning), so then the seed's full list goes to every node as the
+     * answer to its join: through swim_receive_stream, a PUSH_PULL with
+     * join and reply set, whose records a node does not re-gossip. */
+    sim_join_all (self, seed, 0);
+    sim_run_for (self, 20);
+    uint8_t *buf = NULL, *out = NULL;
+    size_t len = 0, out_len = 0;
+    if (swim_members_encode (self->nodes[seed].swim, &buf, &len) != 0)
+        return -1;
+    gossip_msg_t list;
+    int rc = wire_decode (&gossip_proto, buf, len, &list, NULL);
+    free (buf);
+    if (rc != WIRE_OK)
+        return -1;
+    gossip_msg_t msg;
+    memset (&msg, 0, sizeof msg);
+    msg.hdr.type = GOSSIP_PUSH_PULL;
+    gossip_push_pull_t *pp = &msg.u.gossip_push_pull;
+    pp->join = true;
+    pp->reply = true;
+    snprintf (pp->from, sizeof pp->from, "%s", swim_self (self->nodes[seed].swim)->name);
+    pp->members.n = list.u.gossip_members.members.n;
+    pp->members.items = list.u.gossip_members.members.items;
+    rc = wire_encode (&gossip_proto, &msg, &out, &out_len);
+    wire_msg_free (&gossip_proto, &list);
+    if (rc != WIRE_OK)
+        return -1;
+    char addr[] = "198.18.0.1";
+    for (uint32_t i = 0; i < self->cfg.n; i++) {
+        sim_node_t *node = &self->nodes[i];
+        if (i == seed || node->down)
+            continue;
+        swim_receive_stream (node->swim, addr, (uint16_t) (SIM_PORT0 + seed), out, out_len, NULL,
+                             NULL);
+        swim_tick (node->swim);
+        s_rearm (self, node);
+    }
+    free (out);
+    return 0;
 }
 
 uint32_t
@@ -433,8 +486,8 @@ void
 sim_state_write_all (sim_cluster_t *self, uint32_t count, uint32_t spread_ms)
 {
     for (uint32_t i = 0; i < self->cfg.n; i++)
-        sim__push (self, self->now + 1 + (spread_ms ? s_rng (self) % spread_ms : 0), SIM_EV_WRITE,
-                   i, count, NULL);
+        sim__push (self, self->now + 1 + (spread_ms ? sim_random (self) % spread_ms : 0),
+                   SIM_EV_WRITE, i, count, NULL);
 }
 
 void
@@ -560,4 +613,10 @@ void
 sim_counters (sim_cluster_t *self, sim_counters_t *out)
 {
     *out = self->cnt;
+    for (uint32_t i = 0; i < self->cfg.n; i++) {
+        swim_stats_t st;
+        swim_stats (self->nodes[i].swim, &st);
+        out->repair_syncs += st.repair_syncs;
+        out->pushpulls += st.pushpulls;
+    }
 }

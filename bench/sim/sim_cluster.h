@@ -72,6 +72,10 @@ void sim_run_for (sim_cluster_t *self, uint64_t ms);
 /* Every node but `seed` calls swim_join(seed) at a uniform random moment in
  * the next `spread_ms` (0: all at once, as membership.sh releases them). */
 void sim_join_all (sim_cluster_t *self, uint32_t seed, uint32_t spread_ms);
+/* A warm start for large N: every node joins `seed` at once, then gets the
+ * seed's full member list as the answer to its join (so the N^2 log N
+ * gossip of N joins to N members, the join storm, is skipped). 0 or -1. */
+int sim_join_warm (sim_cluster_t *self, uint32_t seed);
 /* True when every live node holds every other live node as alive and no
  * one else as alive or suspect. */
 bool sim_converged (sim_cluster_t *self);
@@ -120,7 +124,9 @@ typedef struct {
     uint64_t false_failed_members;         /* (member, incarnation) declared dead while up */
     uint64_t false_failed_healthy_members; /* ... of those, members not slow */
     uint64_t suspect_events;
-    uint64_t events; /* simulator events processed */
+    uint64_t events;       /* simulator events processed */
+    uint64_t repair_syncs; /* the cores' repair push-pulls (swim_stats), summed */
+    uint64_t pushpulls;    /* every push-pull the cores started, summed */
 } sim_counters_t;
 
 void sim_counters (sim_cluster_t *self, sim_counters_t *out);

@@ -61,7 +61,12 @@ typedef struct {
 struct _sim_cluster_t {
     sim_config_t cfg;
     uint64_t now;
-    uint64_t rng;
+    uint64_t rng;      /* the cores' draws (env.random), slow members' lag */
+    uint64_t scen_rng; /* the scenarios' draws (victims, slow members, join
+                              and write times), apart from the cores' so a
+                              protocol change that draws more or less does
+                              not change who gets killed or slowed: before and
+                              after runs of one seed compare like with like */
     sim_heap_t *heap;
     sim_net_t *net;
     sim_node_t *nodes;

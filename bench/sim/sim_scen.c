@@ -39,7 +39,11 @@ sim_plan_default (sim_plan_t *plan, uint32_t n, uint64_t seed, bool quick)
     plan->seed = seed;
     plan->kills = quick ? 3 : 8;
     plan->updates = quick ? 3 : 5;
-    plan->load_s = 30; /* one push-pull period: its bytes count */
+    /* one push-pull period, so its bytes count: the core scales it as
+     * memberlist does (x(ceil(log2 N - 5) + 1) above 32 members) */
+    plan->load_s = 30;
+    if (n > 32)
+        plan->load_s = 30 * (uint32_t) (ceil (log2 ((double) n) - 5.0) + 1.0);
     plan->loss_s = quick ? 20 : 60;
     plan->slow_s = quick ? 20 : 60;
     plan->membership = true;
@@ -70,8 +74,8 @@ static void
 s_log (const sim_plan_t *plan, sim_cluster_t *c, const char *what, double value)
 {
     if (plan->log)
-        fprintf (plan->log, "# n=%u t=%.1fs %s=%.1f\n", plan->n,
-                 (double) (sim_now (c) - 1000000) / 1000.0, what, value);
+        fprintf (plan->log, "# n=%u t=%.1fs %s=%.1f cpu_s=%.1f\n", plan->n,
+                 (double) (sim_now (c) - 1000000) / 1000.0, what, value, sim_cpu_seconds ());
 }
 
 /* A live node other than node 0 (the seed stays up), uniformly. */
@@ -106,13 +110,20 @@ s_boot (const sim_plan_t *plan, sim_cluster_t *c, double *join_ms)
     /* Joins spread over a few seconds, as nodes of a real fleet start; the
      * seed answers each with its full member list. */
     uint32_t spread = plan->n * 5 < 5000 ? plan->n * 5 : 5000;
-    sim_join_all (c, 0, spread);
+    if (plan->warm) {
+        if (sim_join_warm (c, 0) != 0)
+            return -1;
+        *join_ms = NAN;
+    }
+    else
+        sim_join_all (c, 0, spread);
     uint64_t conv = sim_run_until_converged (c, 300000, 100);
     if (conv == UINT64_MAX)
         return -1;
     uint64_t worst;
     sim_join_times (c, &worst);
-    *join_ms = worst == UINT64_MAX ? NAN : (double) worst;
+    if (!plan->warm)
+        *join_ms = worst == UINT64_MAX ? NAN : (double) worst;
     s_log (plan, c, "join_ms", *join_ms);
     return 0;
 }
@@ -182,7 +193,11 @@ s_false_failures (const sim_plan_t *plan, sim_cluster_t *c, sim_report_t *out)
 {
     sim_counters_t a, b;
     sim_counters (c, &a);
-    for (int l = 0; l < SIM_LOSS_LEVELS; l++) {
+    for (int l = 0; l < SIM_LOSS_LEVELS; l++)
+        out->ff_loss[l] = NAN; /* not run (--loss-s 0) */
+    for (int l = 0; l < SIM_SLOW_LEVELS; l++)
+        out->ff_slow[l] = out->ff_slow_all[l] = NAN;
+    for (int l = 0; l < SIM_LOSS_LEVELS && plan->loss_s; l++) {
         sim_net_set_loss (sim_cluster_net (c), sim_loss_levels[l]);
         out->ff_loss[l] = s_false_window (plan, c, plan->loss_s, false, NULL);
         s_log (plan, c, "false_per_node_h_loss", out->ff_loss[l]);
@@ -190,7 +205,7 @@ s_false_failures (const sim_plan_t *plan, sim_cluster_t *c, sim_report_t *out)
         sim_run_until_converged (c, 60000, 100);
     }
     uint32_t n = sim_size (c);
-    for (int l = 0; l < SIM_SLOW_LEVELS; l++) {
+    for (int l = 0; l < SIM_SLOW_LEVELS && plan->slow_s; l++) {
         uint32_t want = (uint32_t) ceil (sim_slow_levels[l] * n), got = 0;
         while (got < want) {
             uint32_t v = s_pick_live (c);
@@ -205,6 +220,10 @@ s_false_failures (const sim_plan_t *plan, sim_cluster_t *c, sim_report_t *out)
     }
     sim_counters (c, &b);
     out->false_events = (double) (b.false_fail_events - a.false_fail_events);
+    double node_s = (double) n * (SIM_LOSS_LEVELS * plan->loss_s + SIM_SLOW_LEVELS * plan->slow_s);
+    out->repairs_per_node_s =
+        node_s > 0 ? (double) (b.repair_syncs - a.repair_syncs) / node_s : (double) NAN;
+    s_log (plan, c, "repair_syncs", (double) (b.repair_syncs - a.repair_syncs));
 }
 
 static void

@@ -26,6 +26,7 @@ typedef struct {
                                 buddy system stays (the core has no switch) */
     uint32_t slow_lag_ms; /* a slow member's input delay, at most (0: default) */
     bool ae_all_peers;    /* state links as before the bounded subset */
+    bool warm;            /* boot by sim_join_warm (no join storm, no join_ms) */
     FILE *log;            /* '#' detail lines; NULL: none */
 } sim_plan_t;
 
@@ -49,6 +50,7 @@ typedef struct {
     double ff_slow[SIM_SLOW_LEVELS];     /* ... of healthy members, slow ones present */
     double ff_slow_all[SIM_SLOW_LEVELS]; /* ... of any member (slow ones included) */
     double false_events;                 /* FAIL declarations about live members, all windows */
+    double repairs_per_node_s;           /* repair push-pulls in the loss and slow windows */
     double state_converge_ms;            /* first full replication of the records */
     double partition_converge_ms;        /* after the heal: every node holds everything */
     double partition_members_ms;         /* after the heal: membership converged */

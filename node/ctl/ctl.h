@@ -12,6 +12,8 @@
 #include "node/ctl/ctl_feed.h"
 #include "node/ctl/json.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -130,6 +132,19 @@ int ctl_drain_move (ctl_t *ctl, const char *node);
  * events (docs/snapshots.md) of snapshot `snapshot` or of shed `shed`
  * (either may be NULL) from the node's event bus. Returns fn's result. */
 typedef int (ctl_work_fn) (void *arg);
+/* fn (arg) on a thread of its own while the caller follows the node's
+ * event bus (ctl_work.c): start, poll done, join for fn's result. A start
+ * that fails (-1) leaves the caller to run fn itself. */
+typedef struct {
+    ctl_work_fn *fn;
+    void *arg;
+    int rc;
+    atomic_bool done;
+    pthread_t thread;
+} ctl_work_t;
+int ctl_work_start (ctl_work_t *w, ctl_work_fn *fn, void *arg);
+bool ctl_work_done (ctl_work_t *w);
+int ctl_work_join (ctl_work_t *w);
 int ctl_with_progress (ctl_t *ctl, ctl_work_fn *fn, void *arg, const char *snapshot,
                        const char *shed);
 /* One snapshot progress event as a line on stderr (ctl_snapshots.c). */

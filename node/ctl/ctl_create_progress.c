@@ -21,8 +21,6 @@
 #include "bridges/event_msg.h"
 
 #include <czmq.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -31,22 +29,6 @@ typedef struct {
     ctl_create_seen_t *seen;
     bool agent_pending; /* connected before `started` was printed */
 } s_watch_t;
-
-typedef struct {
-    ctl_work_fn *fn;
-    void *arg;
-    int rc;
-    atomic_bool done;
-} s_work_t;
-
-static void *
-s_work_thread (void *arg)
-{
-    s_work_t *w = (s_work_t *) arg;
-    w->rc = w->fn (w->arg);
-    atomic_store (&w->done, true);
-    return NULL;
-}
 
 static void
 s_line (s_watch_t *s, const char *node, const char *text)
@@ -185,16 +167,14 @@ ctl_create_watch (ctl_t *ctl, ctl_work_fn *fn, void *arg, const ctl_create_watch
     bus_client_snapshot (client, 2000);
     bus_client_subscribe (client, "shed.");
     s_watch_t s = { .opt = opt, .seen = seen };
-    s_work_t w = { .fn = fn, .arg = arg };
-    atomic_init (&w.done, false);
-    pthread_t thread;
-    if (pthread_create (&thread, NULL, s_work_thread, &w) != 0) {
+    ctl_work_t w;
+    if (ctl_work_start (&w, fn, arg) != 0) {
         bus_client_destroy (&client);
         return fn (arg);
     }
-    while (!atomic_load (&w.done))
+    while (!ctl_work_done (&w))
         s_recv (&s, client, 100);
-    pthread_join (thread, NULL);
+    ctl_work_join (&w);
     /* The target's last phases may still be on their way: its answer
      * took the RPC's path, they take the bus's. */
     int64_t drain = zclock_mono () + 300;

@@ -9,8 +9,6 @@
 #include "bridges/event_msg.h"
 
 #include <getopt.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,22 +197,6 @@ s_rm (ctl_t *ctl, const char *name)
 
 /* ---- progress ------------------------------------------------------------------ */
 
-typedef struct {
-    ctl_work_fn *fn;
-    void *arg;
-    int rc;
-    atomic_bool done;
-} s_work_t;
-
-static void *
-s_work_thread (void *arg)
-{
-    s_work_t *w = (s_work_t *) arg;
-    w->rc = w->fn (w->arg);
-    atomic_store (&w->done, true);
-    return NULL;
-}
-
 void
 ctl_snapshot_progress_line (const evpay_progress_t *p)
 {
@@ -243,14 +225,12 @@ ctl_with_progress (ctl_t *ctl, ctl_work_fn *fn, void *arg, const char *snapshot,
     /* Its answer comes after the node has our subscription: no early
      * progress event is missed. (snapshot. has no last values to replay.) */
     ctl_feed_snapshot (client, 2000);
-    s_work_t w = { .fn = fn, .arg = arg };
-    atomic_init (&w.done, false);
-    pthread_t thread;
-    if (pthread_create (&thread, NULL, s_work_thread, &w) != 0) {
+    ctl_work_t w;
+    if (ctl_work_start (&w, fn, arg) != 0) {
         ctl_feed_destroy (&client);
         return fn (arg);
     }
-    while (!atomic_load (&w.done)) {
+    while (!ctl_work_done (&w)) {
         bus_event_t ev;
         if (ctl_feed_recv (client, &ev, 100) != 0 || ev.snapshot
             || strcmp (ev.kind, EVPAY_KIND_PROGRESS) != 0)
@@ -264,9 +244,9 @@ ctl_with_progress (ctl_t *ctl, ctl_work_fn *fn, void *arg, const char *snapshot,
             ctl_snapshot_progress_line (p);
         wire_msg_free (&evpay_proto, &m);
     }
-    pthread_join (thread, NULL);
+    int rc = ctl_work_join (&w);
     ctl_feed_destroy (&client);
-    return w.rc;
+    return rc;
 }
 
 /* ---- move ------------------------------------------------------------------- */

@@ -61,7 +61,9 @@ test_shed_server (void **state)
     (void) state;
     shed_double_t *dbl = shed_double_new (NULL);
     assert_non_null (dbl);
-    const char *base = shed_double_url (dbl);
+    /* A copy: the URL is asked for again after the double is gone. */
+    char base[128];
+    snprintf (base, sizeof base, "%s", shed_double_url (dbl));
     driver_shed_server_config_t cfg = { .base_url = base };
     driver_error_t err = { 0, "" };
     char version[32];

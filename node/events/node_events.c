@@ -82,6 +82,29 @@ shed_events_publish (shed_events_t *self, const char *topic, const char *kind, c
     return 0;
 }
 
+int
+shed_events_publish_progress (shed_events_t *self, const char *family, const char *name,
+                              const evpay_progress_t *progress)
+{
+    char topic[EVENT_TOPIC_MAX + 1];
+    int n = snprintf (topic, sizeof topic, "%s.%s.%s", family, self->name, name);
+    if (n <= 0 || (size_t) n >= sizeof topic) {
+        self->dropped++;
+        return -1;
+    }
+    evpay_msg_t m = { .hdr.type = EVPAY_PROGRESS };
+    m.u.evpay_progress = *progress;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (wire_encode (&evpay_proto, &m, &buf, &len) != WIRE_OK) {
+        self->dropped++;
+        return -1;
+    }
+    int rc = shed_events_publish (self, topic, EVPAY_KIND_PROGRESS, buf, len);
+    free (buf);
+    return rc;
+}
+
 static void
 s_publish_member (shed_events_t *self, const char *change, const gossip_update_t *m,
                   const char *reason)

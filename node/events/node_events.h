@@ -28,6 +28,7 @@
 #ifndef SHED_NODE_EVENTS_H
 #define SHED_NODE_EVENTS_H
 
+#include "bridges/event_msg.h"
 #include "cluster/zap.h"
 #include "crypto/identity.h"
 #include "node/api/api_server.h"
@@ -57,6 +58,13 @@ void shed_events_destroy (shed_events_t **self_p);
  * and counts it). Returns 0, or -1 when dropped or invalid. */
 int shed_events_publish (shed_events_t *self, const char *topic, const char *kind,
                          const void *payload, size_t size);
+
+/* Publish a progress event (kind "progress", bridges/event_msg.h) of
+ * this node on `<family>.<this node>.<name>`: what long operations
+ * (create, snapshot, fetch, move) tell the client that waits for them.
+ * Returns 0, or -1 when dropped, invalid or not encodable. */
+int shed_events_publish_progress (shed_events_t *self, const char *family, const char *name,
+                                  const evpay_progress_t *progress);
 
 /* Publish member.<self> "leave" now: call before leaving the cluster, so
  * the event crosses the links before peers drop them. */

@@ -235,6 +235,21 @@ http_route_match (const char *method, const char *path, http_match_t *m, http_er
     return -1;
 }
 
+void
+http_routes (http_route_visit_fn fn, void *arg)
+{
+    for (size_t i = 0; i < S_NROUTES; i++) {
+        char path[HTTP_PATH_MAX + 8];
+        const char *brace = strstr (s_routes[i].path, "{}");
+        if (brace)
+            snprintf (path, sizeof path, "%.*s{name}%s", (int) (brace - s_routes[i].path),
+                      s_routes[i].path, brace + 2);
+        else
+            snprintf (path, sizeof path, "%s", s_routes[i].path);
+        fn (arg, s_routes[i].method, path, s_routes[i].name);
+    }
+}
+
 http_role_t
 http_route_role (const http_route_t *route)
 {

@@ -90,6 +90,13 @@ const char *http_request_id (const api_msg_t *req);
  * (the status the error code maps to, or 502 for an unexpected type). */
 char *http_reply_json (const http_match_t *m, const api_msg_t *rep, size_t *len, http_error_t *err);
 
+/* Each route's method, path ("{name}" for the path's shed reference) and
+ * name, in table order: `shed-node --print-routes` lists them so the
+ * OpenAPI document is checked against the code (docs/openapi.json). */
+typedef void (*http_route_visit_fn) (void *arg, const char *method, const char *path,
+                                     const char *name);
+void http_routes (http_route_visit_fn fn, void *arg);
+
 /* Fill err (status, code, message) from the fields given. */
 void http_error_set (http_error_t *err, unsigned status, const char *code, const char *fmt, ...)
     __attribute__ ((format (printf, 4, 5)));

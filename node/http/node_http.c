@@ -3,10 +3,12 @@
 
 #include "common/fileutil.h"
 #include "common/log.h"
+#include "common/tcp_listen.h"
 #include "node/api/api_client.h"
 #include "node/http/http_events.h"
 #include "node/http/http_passthrough.h"
 #include "node/http/http_route.h"
+#include "node/http/http_shed_compat.h"
 #include "node/http/http_tokens.h"
 #include "node/http/http_watch.h"
 
@@ -91,6 +93,8 @@ struct _shed_http_t {
 /* One request's state, from its first call to MHD's completion notice. */
 typedef struct {
     http_match_t match;
+    bool compat; /* one of Shed's /api/ routes (http_shed_compat.h) */
+    http_compat_match_t cmatch;
     char *body;
     size_t len;
     bool too_big;
@@ -232,6 +236,15 @@ s_fail (shed_http_t *self, struct MHD_Connection *conn, const http_error_t *err,
     return s_respond (self, conn, err->status, body, len, err->allow);
 }
 
+/* The same failure in Shed's shape, for its /api/ routes. */
+static MHD_Result_t
+s_fail_compat (shed_http_t *self, struct MHD_Connection *conn, const http_error_t *err)
+{
+    size_t len = 0;
+    char *body = http_compat_error_json (err, &len);
+    return s_respond (self, conn, err->status, body, len, err->allow);
+}
+
 static void
 s_remote (struct MHD_Connection *conn, char *out, size_t size)
 {
@@ -264,6 +277,12 @@ s_collect_arg (void *cls, enum MHD_ValueKind kind, const char *key, const char *
     return MHD_YES;
 }
 
+static MHD_Result_t
+s_fail_r (shed_http_t *self, struct MHD_Connection *conn, const s_req_t *r, const http_error_t *err)
+{
+    return r->compat ? s_fail_compat (self, conn, err) : s_fail (self, conn, err, NULL);
+}
+
 /* Headers are in, the body not yet: authenticate, route, authorise, and
  * refuse a declared body over the limit before reading a byte of it. */
 static MHD_Result_t
@@ -271,6 +290,13 @@ s_first (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r, const char 
          const char *method)
 {
     http_error_t err;
+    /* Shed's routes: matched first (their table is public, and GET
+     * /api/info needs no token, as on Shed), errors in Shed's shape. */
+    r->compat = http_compat_path (url);
+    if (r->compat && http_compat_match (method, url, &r->cmatch, &err) != 0)
+        return s_fail_compat (self, conn, &err);
+    if (r->compat && http_compat_role (&r->cmatch) == HTTP_ROLE_NONE)
+        return MHD_YES;
     const char *auth =
         MHD_lookup_connection_value (conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     http_role_t role = HTTP_ROLE_NONE;
@@ -283,7 +309,7 @@ s_first (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r, const char 
         http_error_set (&err, 429, "rate_limited",
                         "token %s is over its request rate (http.rate_per_token); retry later",
                         r->token_id);
-        return s_fail (self, conn, &err, NULL);
+        return s_fail_r (self, conn, r, &err);
     }
     if (a != HTTP_AUTH_OK) {
         s_stat_t s = a == HTTP_AUTH_MISSING     ? ST_AUTH_MISSING
@@ -297,26 +323,28 @@ s_first (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r, const char 
                         a == HTTP_AUTH_MISSING ? "missing bearer token (Authorization: Bearer ...)"
                         : a == HTTP_AUTH_MALFORMED ? "malformed bearer token"
                                                    : "unknown or revoked token");
-        return s_fail (self, conn, &err, NULL);
+        return s_fail_r (self, conn, r, &err);
     }
-    if (http_route_match (method, url, &r->match, &err) != 0)
-        return s_fail (self, conn, &err, NULL);
-    if (role < http_route_role (r->match.route)) {
+    if (!r->compat && http_route_match (method, url, &r->match, &err) != 0)
+        return s_fail_r (self, conn, r, &err);
+    http_role_t need = r->compat ? http_compat_role (&r->cmatch) : http_route_role (r->match.route);
+    const char *rname =
+        r->compat ? http_compat_name (&r->cmatch) : http_route_name (r->match.route);
+    if (role < need) {
         s_count (self, ST_AUTH_FORBIDDEN);
         if (s_log_ok (self, ST_AUTH_FORBIDDEN))
             log_warn (S_COMP, "request refused: role|remote=%s id=%s role=%s route=%s", r->remote,
-                      r->token_id, http_role_name (role), http_route_name (r->match.route));
+                      r->token_id, http_role_name (role), rname);
         http_error_set (&err, 403, "forbidden", "token %s has role %s; %s needs %s", r->token_id,
-                        http_role_name (role), http_route_name (r->match.route),
-                        http_role_name (http_route_role (r->match.route)));
-        return s_fail (self, conn, &err, NULL);
+                        http_role_name (role), rname, http_role_name (need));
+        return s_fail_r (self, conn, r, &err);
     }
     const char *cl =
         MHD_lookup_connection_value (conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && strtoull (cl, NULL, 10) > self->max_body) {
         s_count (self, ST_TOO_LARGE);
         http_error_set (&err, 413, "body_too_large", "request body over %zu bytes", self->max_body);
-        return s_fail (self, conn, &err, NULL);
+        return s_fail_r (self, conn, r, &err);
     }
     return MHD_YES;
 }
@@ -513,6 +541,55 @@ s_serve (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r)
     return s_respond (self, conn, http_route_ok_status (r->match.route), body, len, NULL);
 }
 
+/* One local API request for the compat layer (a thread of MHD's). */
+static int
+s_compat_call (void *arg, api_msg_t *req, api_msg_t *rep, int timeout_ms, bool *outcome_unknown,
+               char *why, size_t whylen)
+{
+    shed_http_t *self = arg;
+    int rc =
+        shed_api_call_stop (self->endpoint, req, rep, timeout_ms, &self->stopping, why, whylen);
+    *outcome_unknown = rc == SHED_API_NO_REPLY;
+    if (rc != 0)
+        s_count (self, ST_NO_REPLY);
+    return rc == 0 ? 0 : -1;
+}
+
+/* Shed's routes (http_shed_compat.h): the same calls, Shed's JSON. */
+static MHD_Result_t
+s_serve_compat (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r)
+{
+    uint8_t b[8];
+    randombytes_buf (b, sizeof b);
+    char rid[40];
+    snprintf (rid, sizeof rid, "http-%02x%02x%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3],
+              b[4], b[5], b[6], b[7]);
+    const char *colon = strrchr (self->address, ':');
+    http_compat_ctx_t ctx = { .http_port = colon ? (unsigned) strtoul (colon + 1, NULL, 10) : 0,
+                              .request_id = rid };
+    char *body = NULL;
+    size_t len = 0;
+    unsigned status =
+        http_compat_serve (&r->cmatch, r->body, r->len, &ctx, s_compat_call, self, &body, &len);
+    log_debug (S_COMP, "request|remote=%s id=%s route=%s status=%u", r->remote,
+               r->token_id[0] ? r->token_id : "-", http_compat_name (&r->cmatch), status);
+    if (status == 0)
+        return MHD_NO;
+    if (status == 400)
+        s_count (self, ST_BAD_REQUEST);
+    if (!body) { /* 204 */
+        s_count (self, ST_REQ_2XX);
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer (0, NULL, MHD_RESPMEM_PERSISTENT);
+        if (!resp)
+            return MHD_NO;
+        MHD_Result_t rc = MHD_queue_response (conn, status, resp);
+        MHD_destroy_response (resp);
+        return rc;
+    }
+    return s_respond (self, conn, status, body, len, NULL);
+}
+
 static MHD_Result_t
 s_on_http (void *cls, struct MHD_Connection *conn, const char *url, const char *method,
            const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
@@ -564,9 +641,9 @@ s_on_http (void *cls, struct MHD_Connection *conn, const char *url, const char *
     if (r->too_big) {
         http_error_t err;
         http_error_set (&err, 413, "body_too_large", "request body over %zu bytes", self->max_body);
-        return s_fail (self, conn, &err, NULL);
+        return s_fail_r (self, conn, r, &err);
     }
-    return s_serve (self, conn, r);
+    return r->compat ? s_serve_compat (self, conn, r) : s_serve (self, conn, r);
 }
 
 static void
@@ -614,71 +691,6 @@ s_mhd_log (void *cls, const char *fmt, va_list ap)
         log_warn (S_COMP, "libmicrohttpd: %s", text);
 }
 
-/* ---- the listening socket --------------------------------------------------- */
-
-/* "IPv4:PORT" or "[IPv6]:PORT" (config.c checked the shape). */
-static int
-s_listen (const char *text, char *address, size_t addrlen, bool *v6, char *err, size_t errlen)
-{
-    struct sockaddr_storage ss;
-    memset (&ss, 0, sizeof ss);
-    socklen_t sslen = 0;
-    const char *colon = strrchr (text, ':');
-    char host[64];
-    size_t hlen = colon ? (size_t) (colon - text) : 0;
-    const char *h = text;
-    *v6 = hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']';
-    if (*v6) {
-        h++;
-        hlen -= 2;
-    }
-    unsigned long port = colon ? strtoul (colon + 1, NULL, 10) : 0;
-    if (!colon || hlen == 0 || hlen >= sizeof host || port > 65535) {
-        snprintf (err, errlen, "http.listen '%s': expected IPv4:PORT or [IPv6]:PORT", text);
-        return -1;
-    }
-    memcpy (host, h, hlen);
-    host[hlen] = '\0';
-    if (*v6) {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &ss;
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons ((uint16_t) port);
-        sslen = inet_pton (AF_INET6, host, &sin6->sin6_addr) == 1 ? sizeof *sin6 : 0;
-    }
-    else {
-        struct sockaddr_in *sin = (struct sockaddr_in *) &ss;
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons ((uint16_t) port);
-        sslen = inet_pton (AF_INET, host, &sin->sin_addr) == 1 ? sizeof *sin : 0;
-    }
-    if (!sslen) {
-        snprintf (err, errlen, "http.listen '%s': not an IP address", text);
-        return -1;
-    }
-    int fd = socket (ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf (err, errlen, "http.listen %s: %s", text, strerror (errno));
-        return -1;
-    }
-    int one = 1;
-    setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (*v6)
-        setsockopt (fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-    if (bind (fd, (struct sockaddr *) &ss, sslen) != 0 || listen (fd, 64) != 0) {
-        snprintf (err, errlen, "http.listen %s: %s", text, strerror (errno));
-        close (fd);
-        return -1;
-    }
-    sslen = sizeof ss;
-    uint16_t bound = (uint16_t) port;
-    if (getsockname (fd, (struct sockaddr *) &ss, &sslen) == 0)
-        bound = ntohs (*v6 ? ((struct sockaddr_in6 *) &ss)->sin6_port
-                           : ((struct sockaddr_in *) &ss)->sin_port);
-    snprintf (address, addrlen, "%s%s%s:%u", *v6 ? "[" : "", host, *v6 ? "]" : "",
-              (unsigned) bound);
-    return fd;
-}
-
 /* A PEM file; the key must not be readable by others. */
 static char *
 s_read_pem (const char *key, const char *path, bool secret, size_t *len, char *err, size_t errlen)
@@ -719,10 +731,16 @@ s_start (shed_http_t *self, const shed_config_t *cfg, char *err, size_t errlen)
             return -1;
     }
     bool v6 = false;
-    int fd = s_listen (cfg->http.listen, self->address, sizeof self->address, &v6, err, errlen);
+    int fd = shed_tcp_listen ("http.listen", cfg->http.listen, 64, self->address,
+                              sizeof self->address, &v6, err, errlen);
     if (fd < 0)
         return -1;
+    /* poll(), not select(): a node with many sheds holds over 1,024
+     * descriptors (agent sockets and more), and MHD's select() refuses
+     * every connection whose descriptor is past FD_SETSIZE (bench/api.sh
+     * with 1,000 sheds found it). */
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD
+                     | (MHD_is_feature_supported (MHD_FEATURE_POLL) ? MHD_USE_POLL : 0)
                      | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0) | (tls ? MHD_USE_TLS : 0);
     struct MHD_OptionItem tls_opts[] = {
         { MHD_OPTION_HTTPS_MEM_CERT, 0, self->cert },

@@ -2,6 +2,7 @@
 #include "node/metrics/node_metrics.h"
 
 #include "common/log.h"
+#include "common/tcp_listen.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -230,77 +231,6 @@ s_mhd_log (void *cls, const char *fmt, va_list ap)
 
 /* ---- the listening socket --------------------------------------------------- */
 
-/* Bind and listen ourselves (rather than let MHD do it) so a failure says
- * why: MHD_start_daemon only returns NULL. */
-static int
-s_listen (const char *text, char *address, size_t addrlen, bool *v6, char *err, size_t errlen)
-{
-    struct sockaddr_storage ss;
-    memset (&ss, 0, sizeof ss);
-    socklen_t sslen = 0;
-    const char *colon = strrchr (text, ':');
-    char host[64];
-    size_t hlen = colon ? (size_t) (colon - text) : 0;
-    const char *h = text;
-    *v6 = hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']';
-    if (*v6) {
-        h++;
-        hlen -= 2;
-    }
-    char *end = NULL;
-    unsigned long port = colon ? strtoul (colon + 1, &end, 10) : 0;
-    if (!colon || hlen == 0 || hlen >= sizeof host || !colon[1] || *end || port > 65535) {
-        snprintf (err, errlen, "metrics.listen '%s': expected IPv4:PORT or [IPv6]:PORT", text);
-        return -1;
-    }
-    memcpy (host, h, hlen);
-    host[hlen] = '\0';
-    if (*v6) {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &ss;
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons ((uint16_t) port);
-        if (inet_pton (AF_INET6, host, &sin6->sin6_addr) != 1)
-            sslen = 0;
-        else
-            sslen = sizeof *sin6;
-    }
-    else {
-        struct sockaddr_in *sin = (struct sockaddr_in *) &ss;
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons ((uint16_t) port);
-        if (inet_pton (AF_INET, host, &sin->sin_addr) == 1)
-            sslen = sizeof *sin;
-    }
-    if (!sslen) {
-        snprintf (err, errlen, "metrics.listen '%s': not an IP address", text);
-        return -1;
-    }
-    int fd = socket (ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf (err, errlen, "metrics.listen %s: %s", text, strerror (errno));
-        return -1;
-    }
-    int one = 1;
-    /* A restarted node must get its port back while old connections sit in
-     * TIME_WAIT; SO_REUSEADDR does not let two listeners share it. */
-    setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (*v6)
-        setsockopt (fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-    if (bind (fd, (struct sockaddr *) &ss, sslen) != 0 || listen (fd, 16) != 0) {
-        snprintf (err, errlen, "metrics.listen %s: %s", text, strerror (errno));
-        close (fd);
-        return -1;
-    }
-    sslen = sizeof ss;
-    uint16_t bound = (uint16_t) port;
-    if (getsockname (fd, (struct sockaddr *) &ss, &sslen) == 0)
-        bound = ntohs (*v6 ? ((struct sockaddr_in6 *) &ss)->sin6_port
-                           : ((struct sockaddr_in *) &ss)->sin_port);
-    snprintf (address, addrlen, "%s%s%s:%u", *v6 ? "[" : "", host, *v6 ? "]" : "",
-              (unsigned) bound);
-    return fd;
-}
-
 /* ---- lifecycle ----------------------------------------------------------------- */
 
 shed_metrics_t *
@@ -320,7 +250,8 @@ shed_metrics_new (const char *listen_addr, zloop_t *loop, shed_metrics_render_fn
     atomic_init (&self->stopping, false);
 
     bool v6 = false;
-    int fd = s_listen (listen_addr, self->address, sizeof self->address, &v6, err, errlen);
+    int fd = shed_tcp_listen ("metrics.listen", listen_addr, 16, self->address,
+                              sizeof self->address, &v6, err, errlen);
     if (fd < 0) {
         free (self);
         return NULL;
@@ -335,7 +266,10 @@ shed_metrics_new (const char *listen_addr, zloop_t *loop, shed_metrics_render_fn
         free (self);
         return NULL;
     }
+    /* poll(), not select(): past FD_SETSIZE descriptors (a node with
+     * many sheds) select() refuses every scrape (as node_http.c). */
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD
+                     | (MHD_is_feature_supported (MHD_FEATURE_POLL) ? MHD_USE_POLL : 0)
                      | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     /* The logger first: MHD complains (on stderr) about any option before it. */
     self->mhd = MHD_start_daemon (flags, 0, NULL, NULL, s_on_http, self, MHD_OPTION_EXTERNAL_LOGGER,

@@ -28,8 +28,7 @@ sched__progress (shed_sched_t *self, const char *shed, const char *peer, const c
 {
     if (!self->events)
         return;
-    evpay_msg_t m = { .hdr.type = EVPAY_PROGRESS };
-    evpay_progress_t *p = &m.u.evpay_progress;
+    evpay_progress_t progress = { 0 }, *p = &progress;
     snprintf (p->what, sizeof p->what, "create");
     snprintf (p->name, sizeof p->name, "%s", shed);
     snprintf (p->shed, sizeof p->shed, "%s", shed);
@@ -41,13 +40,7 @@ sched__progress (shed_sched_t *self, const char *shed, const char *peer, const c
     va_start (ap, fmt);
     vsnprintf (p->why, sizeof p->why, fmt, ap);
     va_end (ap);
-    char topic[EVENT_TOPIC_MAX + 1];
-    int n = snprintf (topic, sizeof topic, "create.%s.%s", self->name, shed);
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (n > 0 && (size_t) n < sizeof topic && wire_encode (&evpay_proto, &m, &buf, &len) == WIRE_OK)
-        shed_events_publish (self->events, topic, EVPAY_KIND_PROGRESS, buf, len);
-    free (buf);
+    shed_events_publish_progress (self->events, "create", shed, p);
 }
 
 bool

@@ -46,8 +46,7 @@ snaps__progress (shed_snaps_t *self, const char *what, const char *name, const c
 {
     if (!self->events)
         return;
-    evpay_msg_t m = { .hdr.type = EVPAY_PROGRESS };
-    evpay_progress_t *p = &m.u.evpay_progress;
+    evpay_progress_t progress = { 0 }, *p = &progress;
     snprintf (p->what, sizeof p->what, "%s", what);
     snprintf (p->name, sizeof p->name, "%s", name);
     snprintf (p->shed, sizeof p->shed, "%s", shed ? shed : "");
@@ -56,13 +55,7 @@ snaps__progress (shed_snaps_t *self, const char *what, const char *name, const c
     p->total = total;
     snprintf (p->state, sizeof p->state, "%s", state);
     snprintf (p->why, sizeof p->why, "%s", why ? why : "");
-    char topic[EVENT_TOPIC_MAX + 1];
-    int n = snprintf (topic, sizeof topic, "snapshot.%s.%s", self->name, name);
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (n > 0 && (size_t) n < sizeof topic && wire_encode (&evpay_proto, &m, &buf, &len) == WIRE_OK)
-        shed_events_publish (self->events, topic, EVPAY_KIND_PROGRESS, buf, len);
-    free (buf);
+    shed_events_publish_progress (self->events, "snapshot", name, p);
 }
 
 /* ---- records ------------------------------------------------------------------- */
