@@ -16,8 +16,8 @@
  */
 #include "node/http/http_passthrough.h"
 #include "node/http/http_route.h"
-#include "node/http/http_watch.h"
 #include "node/http/http_shed_compat.h"
+#include "node/http/http_watch.h"
 
 #include <assert.h>
 #include <stdint.h>
