@@ -11,11 +11,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define S_REPLY_MAX      (64u << 20) /* an encoded reply; the biggest are lists */
 #define S_CONNECT_MAX_MS 10000
 #define S_HTTP_MARGIN_MS 2000 /* past the node's own wait: its 504 arrives first */
 #define S_EVENT_MAX      (1u << 20)
+#define S_STOP_POLL_MS   50 /* an event stream checks its stop flag this often */
+#define S_BUSY_TRIES     30 /* 429 too_many_streams: tries, this far apart */
+#define S_BUSY_WAIT_MS   100
 
 static pthread_once_t s_once = PTHREAD_ONCE_INIT;
 static char s_token[SHED_API_TOKEN_MAX + 1];
@@ -340,10 +344,11 @@ s_sse_write (char *data, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
-int
-shed_api_http_events (const char *endpoint, const char *const *prefixes, size_t n,
-                      const shed_api_events_opt_t *opt, shed_api_event_fn *fn, void *arg, char *err,
-                      size_t errlen)
+/* One stream; *busy set when the node answered 429 too_many_streams. */
+static int
+s_events_once (const char *endpoint, const char *const *prefixes, size_t n,
+               const shed_api_events_opt_t *opt, shed_api_event_fn *fn, void *arg, bool *busy,
+               char *err, size_t errlen)
 {
     int timeout_ms = opt->timeout_ms;
     pthread_once (&s_once, s_init);
@@ -389,13 +394,30 @@ shed_api_http_events (const char *endpoint, const char *const *prefixes, size_t 
     curl_easy_setopt (curl, CURLOPT_ERRORBUFFER, cerr);
     curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_sse_write);
     curl_easy_setopt (curl, CURLOPT_WRITEDATA, &s);
-    s_stop_t box = { .stop = opt->stop };
-    if (opt->stop) {
-        curl_easy_setopt (curl, CURLOPT_XFERINFOFUNCTION, s_progress);
-        curl_easy_setopt (curl, CURLOPT_XFERINFODATA, &box);
-        curl_easy_setopt (curl, CURLOPT_NOPROGRESS, 0L);
+    /* The multi interface, polled in short slices, so a stop is seen at
+     * once: the node then frees the stream's slot (a token holds few). */
+    CURLcode cc = CURLE_OK;
+    CURLM *multi = curl_multi_init ();
+    if (!multi || curl_multi_add_handle (multi, curl) != CURLM_OK)
+        cc = curl_easy_perform (curl);
+    else {
+        int running = 1;
+        while (running && !(opt->stop && *opt->stop)) {
+            if (curl_multi_perform (multi, &running) != CURLM_OK)
+                break;
+            if (running)
+                curl_multi_poll (multi, NULL, 0, S_STOP_POLL_MS, NULL);
+        }
+        CURLMsg *msg;
+        int left;
+        while ((msg = curl_multi_info_read (multi, &left)))
+            if (msg->msg == CURLMSG_DONE)
+                cc = msg->data.result;
+        if (running) /* stopped */
+            cc = CURLE_ABORTED_BY_CALLBACK;
+        curl_multi_remove_handle (multi, curl);
     }
-    CURLcode cc = curl_easy_perform (curl);
+    curl_multi_cleanup (multi);
     if (!s.status)
         curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &s.status);
     curl_easy_cleanup (curl);
@@ -405,6 +427,7 @@ shed_api_http_events (const char *endpoint, const char *const *prefixes, size_t 
         rc = 0;
     else if (s.status && s.status != 200) {
         s_http_error (s.status, &s.error_body, endpoint, err, errlen);
+        *busy = s.status == 429 && strstr (err, "too_many_streams");
         rc = -1;
     }
     else if (s.too_long) {
@@ -425,4 +448,23 @@ shed_api_http_events (const char *endpoint, const char *const *prefixes, size_t 
     free (s.data.data);
     free (s.error_body.data);
     return rc;
+}
+
+int
+shed_api_http_events (const char *endpoint, const char *const *prefixes, size_t n,
+                      const shed_api_events_opt_t *opt, shed_api_event_fn *fn, void *arg, char *err,
+                      size_t errlen)
+{
+    /* The node frees a stream's slot shortly after its client leaves: a
+     * command run right after another (or a shell loop of them) may find
+     * the token's slots taken for a moment, so a 429 too_many_streams is
+     * tried again for a while before it is the answer. */
+    for (int tries = 0;; tries++) {
+        bool busy = false;
+        int rc = s_events_once (endpoint, prefixes, n, opt, fn, arg, &busy, err, errlen);
+        if (rc == 0 || !busy || tries == S_BUSY_TRIES || (opt->stop && *opt->stop))
+            return rc;
+        struct timespec ts = { 0, S_BUSY_WAIT_MS * 1000000L };
+        nanosleep (&ts, NULL);
+    }
 }

@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 #define HTTP_EVENTS_HEARTBEAT_MS 15000
-#define HTTP_EVENTS_POLL_MS      250
+#define HTTP_EVENTS_POLL_MS      100
 #define HTTP_EVENTS_PREFIXES_MAX 8
 
 typedef struct _http_events_t http_events_t;
