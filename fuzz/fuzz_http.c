@@ -10,9 +10,14 @@
  * calls to the node are answered from the input: the body's bytes as a
  * local API reply when they decode, else a reply of the kind asked for,
  * an API_ERROR or no answer, chosen by the input's length.
+ * POST /v1/api: the body as one msgpack request (http_passthrough.h), for
+ * every role: refused with 400 or 403, or a request that encodes again; a
+ * list route's ?index=&wait= (http_watch.h) first.
  */
+#include "node/http/http_passthrough.h"
 #include "node/http/http_route.h"
 #include "node/http/http_shed_compat.h"
+#include "node/http/http_watch.h"
 
 #include <assert.h>
 #include <stdint.h>
@@ -164,6 +169,36 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     }
     assert (http_route_role (m.route) == HTTP_ROLE_READ
             || http_route_role (m.route) == HTTP_ROLE_OPERATOR);
+    if (http_route_kind (m.route) == HTTP_ROUTE_MSGPACK) {
+        for (http_role_t role = HTTP_ROLE_NONE; role <= HTTP_ROLE_OPERATOR; role++) {
+            api_msg_t pt;
+            if (http_pt_decode ((const uint8_t *) body, len, role, &pt, &err) != 0) {
+                assert ((err.status == 400 || err.status == 403) && err.message[0]);
+                continue;
+            }
+            assert (role != HTTP_ROLE_NONE);
+            assert (http_pt_class (&pt) == HTTP_PT_READ || role == HTTP_ROLE_OPERATOR);
+            assert (http_pt_timeout_ms (&pt, len) >= HTTP_READ_TIMEOUT_MS);
+            uint8_t *buf = NULL;
+            size_t blen = 0;
+            assert (wire_encode (&api_proto, &pt, &buf, &blen) == WIRE_OK);
+            free (buf);
+            wire_msg_free (&api_proto, &pt);
+        }
+        return 0;
+    }
+    if (http_route_kind (m.route) != HTTP_ROUTE_JSON)
+        return 0; /* the event stream: nothing to decode but its prefixes */
+    if (http_route_watchable (m.route)) {
+        bool set;
+        uint64_t index, wait;
+        size_t before = nargs;
+        if (http_watch_args (args, &nargs, &set, &index, &wait, &err) != 0) {
+            assert (err.status == 400);
+            return 0;
+        }
+        assert (nargs <= before && wait <= HTTP_WATCH_WAIT_MAX_MS);
+    }
     api_msg_t req;
     if (http_request_decode (&m, args, nargs, body, len, &req, &err) != 0)
         assert (err.status == 400 && err.code[0] && err.message[0]);

@@ -73,7 +73,18 @@ err=$("$CTL" --addr "${NOSOCK#ipc://}" status 2>&1) && fail "status found a node
 err=$(SHED_ADDR="$NOSOCK" "$CTL" status 2>&1) && fail "status found a node"
 [[ "$err" == *"no API socket at ${NOSOCK#ipc://}"* ]] || fail "SHED_ADDR: '$err'"
 err=$("$CTL" --addr node1 status 2>&1) && fail "--addr node1 accepted"
-[[ "$err" == *"--addr: expected ipc:///PATH or a socket path"* ]] || fail "--addr node1: '$err'"
+[[ "$err" == *"--addr: expected ipc:///PATH, a socket path or https://HOST:PORT"* ]] ||
+    fail "--addr node1: '$err'"
+# remote mode (docs/cli.md): a token is required, plain http only to loopback,
+# an unreachable node is one line
+err=$(env -u SHED_TOKEN -u SHED_TOKEN_FILE "$CTL" --addr https://127.0.0.1:9 status 2>&1) &&
+    fail "no token accepted"
+[[ "$err" == *"needs a token"* ]] || fail "https without a token: '$err'"
+err=$("$CTL" --addr http://198.18.200.1:9 --token sht_x status 2>&1) && fail "plain http accepted"
+[[ "$err" == *"plain http:// only to a loopback address"* ]] || fail "plain http: '$err'"
+err=$("$CTL" --addr http://127.0.0.1:9 --token sht_x status 2>&1) && fail "nothing listens on :9"
+[[ "$err" == *"cannot connect to http://127.0.0.1:9"* && $(wc -l <<<"$err") == 1 ]] ||
+    fail "unreachable: '$err'"
 err=$("$CTL" --node "$NOSOCK" status 2>&1) && fail "status found a node"
 [[ "$err" == *"--node ENDPOINT before the command is deprecated: use --addr"* ]] ||
     fail "--node before the command: no deprecation warning: '$err'"

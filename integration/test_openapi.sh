@@ -51,7 +51,10 @@ for k in sorted(set(code) & set(docs)):
         if c == "204":
             continue
         try:
-            resolve(resp[c]["content"]["application/json"]["schema"])
+            content = resp[c]["content"]
+            # JSON, or a route's own media type (msgpack, event stream)
+            mt = "application/json" if "application/json" in content else next(iter(content))
+            resolve(content[mt]["schema"])
         except KeyError as e:
             print("FAIL: %s %s: no JSON schema (%s)" % (where, c, e), file=sys.stderr); bad += 1
     if "{name}" in k[1] and not any(p.get("in") == "path" and p.get("name") == "name" for p in op.get("parameters", [])):

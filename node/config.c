@@ -73,6 +73,7 @@ shed_config_defaults (shed_config_t *cfg)
     cfg->http.timeout_s = 10;
     cfg->http.rate_per_token = 50;
     cfg->http.rate_burst = 100;
+    cfg->http.max_streams_per_token = 4;
 }
 
 /* The remote API: TLS needs both files; without TLS (tokens in clear text)

@@ -174,6 +174,7 @@ typedef struct {
         uint32_t timeout_s;              /* idle / slow connections closed */
         uint32_t rate_per_token;         /* requests/s per token; 0 = no limit */
         uint32_t rate_burst;             /* requests a token may make at once */
+        uint32_t max_streams_per_token;  /* GET /v1/events streams one token holds */
     } http;
     /* Remote event consumers (node/events/node_events.h, docs/events.md): an XPUB
      * on TCP with CURVE for consumers on other hosts, admitting only the

@@ -124,6 +124,7 @@ static const directive_t s_directives[] = {
     { "http.timeout_s",              D_SEC,  SLOT (http.timeout_s), 1, 3600 },
     { "http.rate_per_token",         D_U32,  SLOT (http.rate_per_token), 0, 1000000 },
     { "http.rate_burst",             D_U32,  SLOT (http.rate_burst), 1, 1000000 },
+    { "http.max_streams_per_token",  D_U32,  SLOT (http.max_streams_per_token), 1, 4096 },
     { "events.consumer_listen",     D_LISTEN,  SLOT (events.consumer_listen), 0, 0 },
     { "events.consumer_keys",       D_PATH,    SLOT (events.consumer_keys), 0, 0 },
     { "state.tombstone_ttl_s",      D_SEC, SLOT (state.tombstone_ttl_s), 1, 31536000 },

@@ -1,6 +1,8 @@
 /* api_client.c - see api_client.h. */
 #include "node/api/api_client.h"
 
+#include "node/api/api_client_http.h"
+
 #include <czmq.h>
 #include <errno.h>
 #include <string.h>
@@ -23,6 +25,8 @@ shed_api_call_stop (const char *endpoint, const api_msg_t *req, api_msg_t *rep, 
                     const volatile int *stop, char *err, size_t errlen)
 {
     memset (rep, 0, sizeof *rep);
+    if (shed_api_is_http (endpoint))
+        return shed_api_http_call (endpoint, req, rep, timeout_ms, stop, err, errlen);
     /* ZeroMQ connects lazily and would just time out; for ipc we can say
      * precisely that nothing is listening. */
     if (strncmp (endpoint, "ipc://", 6) == 0) {

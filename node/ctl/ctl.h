@@ -8,6 +8,8 @@
 
 #include "bridges/event_msg.h"
 #include "node/api/api_client.h"
+#include "node/api/api_client_http.h"
+#include "node/ctl/ctl_feed.h"
 #include "node/ctl/json.h"
 
 #include <pthread.h>
@@ -78,9 +80,10 @@ int ctl_top (ctl_t *ctl, int argc, char **argv);
 int ctl_logs (ctl_t *ctl, int argc, char **argv);
 int ctl_provision (ctl_t *ctl, int argc, char **argv);
 
-/* Helpers of the agent commands (ctl_top.c). A consumer of the local
- * node's event endpoint (NULL with the reason printed). */
-struct _bus_client_t *ctl_bus_connect (ctl_t *ctl);
+/* Helpers of the agent commands (ctl_top.c). A consumer of the node's
+ * events: its local endpoint, its CURVE one (--events), or its GET
+ * /v1/events in remote mode (ctl_feed.h). NULL with the reason printed. */
+ctl_feed_t *ctl_bus_connect (ctl_t *ctl);
 /* Split "<prefix><node>.<shed>" (shed names have no dots; node names may).
  * 0 or -1. */
 int ctl_topic_split (const char *topic, const char *prefix, char *node, size_t nodecap, char *shed,
@@ -95,8 +98,8 @@ int ctl_shed_node (ctl_t *ctl, const char *shed, char *node, size_t nodecap);
  * node when it is known, else to all of HEAD: events of other sheds never
  * cross the network for a command that follows one shed. The caller still
  * filters (a prefix of "web" also matches "web2"). */
-void ctl_subscribe_shed (ctl_t *ctl, struct _bus_client_t *client, const char *head,
-                         const char *node, const char *shed);
+void ctl_subscribe_shed (ctl_t *ctl, ctl_feed_t *client, const char *head, const char *node,
+                         const char *shed);
 int ctl_keygen (ctl_t *ctl, int argc, char **argv);
 int ctl_members (ctl_t *ctl, int argc, char **argv);
 int ctl_join (ctl_t *ctl, int argc, char **argv);

@@ -129,8 +129,14 @@ s_recv (s_watch_t *s, bus_client_t *client, int timeout_ms)
 static bus_client_t *
 s_connect (ctl_t *ctl)
 {
-    if (ctl->events_endpoint)
-        return ctl_bus_connect (ctl);
+    if (ctl->events_endpoint) {
+        ctl_feed_t *feed = ctl_bus_connect (ctl);
+        return ctl_feed_unwrap (&feed);
+    }
+    /* A remote node's events socket is local to it (docs/cli.md, "Remote
+     * mode"): the create runs without printing its phases. */
+    if (shed_api_is_http (ctl->endpoint))
+        return NULL;
     api_msg_t req = { .hdr.type = API_EVENTS_REQ }, rep;
     char err[256];
     if (shed_api_call (ctl->endpoint, &req, &rep, ctl->timeout_ms, err, sizeof err) != 0)

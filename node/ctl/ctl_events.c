@@ -6,6 +6,9 @@
 #include "bridges/event_msg.h"
 #include "node/ctl/ctl.h"
 #include "node/events/event_json.h"
+#include "node/http/http_events.h"
+
+#include <jansson.h>
 
 #include <czmq.h>
 #include <inttypes.h>
@@ -110,22 +113,10 @@ static void
 s_print (ctl_t *ctl, const bus_event_t *ev)
 {
     if (ctl->json) {
+        /* The one rendering GET /v1/events sends too (http_events.h). */
         jw_t j;
         jw_init (&j, stdout);
-        jw_obj_begin (&j);
-        /* clang-format off */
-        jw_key (&j, "time_us");  jw_i64 (&j, ev->time_us);
-        jw_key (&j, "topic");    jw_str (&j, ev->topic);
-        jw_key (&j, "origin");   jw_str (&j, ev->origin);
-        jw_key (&j, "seq");      jw_u64 (&j, ev->seq);
-        jw_key (&j, "tseq");     jw_u64 (&j, ev->tseq);
-        jw_key (&j, "boot");     jw_u64 (&j, ev->boot);
-        jw_key (&j, "kind");     jw_str (&j, ev->kind);
-        jw_key (&j, "snapshot"); jw_bool (&j, ev->snapshot);
-        jw_key (&j, "gap");      jw_u64 (&j, ev->gap);
-        jw_key (&j, "payload");  shed_event_json_payload (&j, ev->kind, ev->payload, ev->size);
-        /* clang-format on */
-        jw_obj_end (&j);
+        http_event_json (&j, ev);
         jw_end (&j);
     }
     else {
@@ -148,6 +139,76 @@ s_print (ctl_t *ctl, const bus_event_t *ev)
 /* -------------------------------------------------------------------------
  * shedctl events
  */
+
+/* Remote mode: the node's GET /v1/events stream (docs/api.md, "Events"). */
+typedef struct {
+    ctl_t *ctl;
+    long count, got;
+} s_remote_t;
+
+static int
+s_remote_event (const char *text, size_t len, void *arg)
+{
+    s_remote_t *r = arg;
+    if (!text)
+        return 0; /* subscribed */
+    if (r->ctl->json)
+        printf ("%.*s\n", (int) len, text);
+    else {
+        /* The table's columns, the payload as its JSON. */
+        json_error_t jerr;
+        /* boot ids use all 64 bits, past jansson's integers: read numbers
+         * as doubles (time_us and seq stay exact below 2^53) */
+        json_t *ev = json_loadb (text, len, JSON_DECODE_INT_AS_REAL, &jerr);
+        if (!ev) {
+            /* not ours to judge: show it as it came */
+            printf ("%.*s\n", (int) len, text);
+            fprintf (stderr, "shedctl: an event did not parse: %s\n", jerr.text);
+            fflush (stdout);
+            r->got++;
+            return zsys_interrupted || (r->count && r->got >= r->count);
+        }
+        int64_t us = (int64_t) json_number_value (json_object_get (ev, "time_us"));
+        time_t t = (time_t) (us / 1000000);
+        struct tm tm;
+        char when[32];
+        localtime_r (&t, &tm);
+        size_t n = strftime (when, sizeof when, "%H:%M:%S", &tm);
+        snprintf (when + n, sizeof when - n, ".%03d", (int) (us / 1000 % 1000));
+        char *payload = json_dumps (json_object_get (ev, "payload"), JSON_COMPACT);
+        const char *topic = json_string_value (json_object_get (ev, "topic"));
+        const char *origin = json_string_value (json_object_get (ev, "origin"));
+        const char *kind = json_string_value (json_object_get (ev, "kind"));
+        printf ("%s %-28s %-12s seq=%-6" PRIu64 " %-14s %s%s\n", when, topic ? topic : "?",
+                origin ? origin : "?", (uint64_t) json_number_value (json_object_get (ev, "seq")),
+                kind ? kind : "?",
+                json_is_true (json_object_get (ev, "snapshot")) ? "(last value) " : "",
+                payload ? payload : "");
+        free (payload);
+        json_decref (ev);
+    }
+    fflush (stdout);
+    r->got++;
+    return zsys_interrupted || (r->count && r->got >= r->count);
+}
+
+static int
+s_events_remote (ctl_t *ctl, const char *const *prefixes, size_t n, bool snapshot, long count,
+                 double timeout_s)
+{
+    s_remote_t r = { .ctl = ctl, .count = count };
+    char err[512];
+    double ms = timeout_s * 1000;
+    shed_api_events_opt_t opt = { .snapshot = snapshot,
+                                  .timeout_ms = ms > 2e9 ? 2000000000 : (int) ms };
+    if (shed_api_http_events (ctl->endpoint, prefixes, n, &opt, s_remote_event, &r, err, sizeof err)
+        != 0)
+        return ctl_fail ("%s", err);
+    fprintf (stderr, "shedctl: %ld events\n", r.got);
+    if (count && r.got < count && !zsys_interrupted)
+        return ctl_fail ("timed out after %ld of %ld events", r.got, count);
+    return 0;
+}
 
 int
 ctl_events (ctl_t *ctl, int argc, char **argv)
@@ -185,9 +246,12 @@ ctl_events (ctl_t *ctl, int argc, char **argv)
     }
     if (nprefixes == 0)
         prefixes[nprefixes++] = "";
+    if (shed_api_is_http (ctl->endpoint) && !ctl->events_endpoint)
+        return s_events_remote (ctl, prefixes, nprefixes, snapshot, count, timeout_s);
 
     /* The local node's ipc endpoint, or a remote node's CURVE one (--events). */
-    bus_client_t *client = ctl_bus_connect (ctl);
+    ctl_feed_t *feed = ctl_bus_connect (ctl);
+    bus_client_t *client = ctl_feed_unwrap (&feed); /* local: its counters are shown */
     if (!client)
         return 1;
     for (size_t i = 0; i < nprefixes; i++)

@@ -99,7 +99,7 @@ ctl_logs (ctl_t *ctl, int argc, char **argv)
     /* Follow first, then read the history: nothing falls between the two;
      * what both give is shown once. The snapshot round trip makes sure the
      * node has our subscription before we ask. */
-    bus_client_t *client = NULL;
+    ctl_feed_t *client = NULL;
     if (follow) {
         client = ctl_bus_connect (ctl);
         if (!client)
@@ -107,7 +107,7 @@ ctl_logs (ctl_t *ctl, int argc, char **argv)
         char node[64] = "";
         ctl_shed_node (ctl, name, node, sizeof node);
         ctl_subscribe_shed (ctl, client, "log.", node, name);
-        bus_client_snapshot (client, ctl->timeout_ms);
+        ctl_feed_snapshot (client, ctl->timeout_ms);
     }
     api_msg_t req = { .hdr.type = API_LOGS_REQ }, rep;
     api_logs_req_t *r = &req.u.api_logs_req;
@@ -116,7 +116,7 @@ ctl_logs (ctl_t *ctl, int argc, char **argv)
     r->tail = (uint64_t) tail;
     char err[512];
     if (shed_api_call (ctl->endpoint, &req, &rep, ctl->timeout_ms, err, sizeof err) != 0) {
-        bus_client_destroy (&client);
+        ctl_feed_destroy (&client);
         return ctl_fail ("%s", err);
     }
     s_seen_t seen[S_SEEN_MAX];
@@ -152,12 +152,12 @@ ctl_logs (ctl_t *ctl, int argc, char **argv)
         int rc = ctl_fail ("%s", rep.hdr.type == API_ERROR ? rep.u.api_error.message
                                                            : "unexpected reply from the node");
         wire_msg_free (&api_proto, &rep);
-        bus_client_destroy (&client);
+        ctl_feed_destroy (&client);
         return rc;
     }
     while (follow && !zsys_interrupted) {
         bus_event_t ev;
-        if (bus_client_recv (client, &ev, 500) != 0)
+        if (ctl_feed_recv (client, &ev, 500) != 0)
             continue;
         char node[64], shed[AGENT_NAME_MAX + 1], st[AGENT_STREAM_NAME_MAX + 1];
         if (s_log_topic (ev.topic, node, sizeof node, shed, sizeof shed, st, sizeof st) != 0
@@ -181,6 +181,6 @@ ctl_logs (ctl_t *ctl, int argc, char **argv)
         }
         wire_msg_free (&agent_proto, &m);
     }
-    bus_client_destroy (&client);
+    ctl_feed_destroy (&client);
     return 0;
 }

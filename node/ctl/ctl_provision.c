@@ -144,7 +144,7 @@ ctl_provision (ctl_t *ctl, int argc, char **argv)
 
     /* Follow the run's events before it starts: the snapshot round trip
      * makes sure the node has our subscriptions. */
-    bus_client_t *client = ctl_bus_connect (ctl);
+    ctl_feed_t *client = ctl_bus_connect (ctl);
     if (!client) {
         free (steps);
         return 1;
@@ -153,7 +153,7 @@ ctl_provision (ctl_t *ctl, int argc, char **argv)
     ctl_shed_node (ctl, name, owner, sizeof owner);
     ctl_subscribe_shed (ctl, client, "provision.", owner, name);
     ctl_subscribe_shed (ctl, client, "proc.", owner, name);
-    bus_client_snapshot (client, ctl->timeout_ms);
+    ctl_feed_snapshot (client, ctl->timeout_ms);
 
     s_call_t *call = calloc (1, sizeof *call);
     call->endpoint = ctl->endpoint;
@@ -176,7 +176,7 @@ ctl_provision (ctl_t *ctl, int argc, char **argv)
     atomic_init (&call->done, false);
     pthread_t thread;
     if (pthread_create (&thread, NULL, s_call_thread, call) != 0) {
-        bus_client_destroy (&client);
+        ctl_feed_destroy (&client);
         free (call);
         free (steps);
         return ctl_fail ("cannot start a thread");
@@ -197,7 +197,7 @@ ctl_provision (ctl_t *ctl, int argc, char **argv)
                 break;
         }
         bus_event_t ev;
-        if (bus_client_recv (client, &ev, 100) != 0)
+        if (ctl_feed_recv (client, &ev, 100) != 0)
             continue;
         char node[64], shed[AGENT_NAME_MAX + 1];
         const char *prefix = !strncmp (ev.topic, "proc.", 5) ? "proc." : "provision.";
@@ -237,12 +237,12 @@ ctl_provision (ctl_t *ctl, int argc, char **argv)
     if (zsys_interrupted) {
         /* The run goes on in the shed; we only stop watching. */
         pthread_detach (thread);
-        bus_client_destroy (&client);
+        ctl_feed_destroy (&client);
         fprintf (stderr, "shedctl: interrupted; run %" PRIu64 " continues in the shed\n", run);
         return 130;
     }
     pthread_join (thread, NULL);
-    bus_client_destroy (&client);
+    ctl_feed_destroy (&client);
     if (!bol)
         putchar ('\n');
 

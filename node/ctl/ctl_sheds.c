@@ -438,7 +438,7 @@ ctl_shed_node (ctl_t *ctl, const char *shed, char *node, size_t nodecap)
 }
 
 void
-ctl_subscribe_shed (ctl_t *ctl, bus_client_t *client, const char *head, const char *node,
+ctl_subscribe_shed (ctl_t *ctl, ctl_feed_t *client, const char *head, const char *node,
                     const char *shed)
 {
     (void) ctl;
@@ -447,7 +447,7 @@ ctl_subscribe_shed (ctl_t *ctl, bus_client_t *client, const char *head, const ch
         snprintf (prefix, sizeof prefix, "%s%s.%s", head, node, shed);
     else
         snprintf (prefix, sizeof prefix, "%s", head);
-    bus_client_subscribe (client, prefix);
+    ctl_feed_subscribe (client, prefix);
 }
 
 /* ---- start / stop / delete ----------------------------------------------------- */

@@ -217,22 +217,22 @@ int
 ctl_with_progress (ctl_t *ctl, ctl_work_fn *fn, void *arg, const char *snapshot, const char *shed)
 {
     /* No bus (or --json): just the work. Progress is a courtesy. */
-    bus_client_t *client = ctl->json ? NULL : ctl_bus_connect (ctl);
-    if (!client || bus_client_subscribe (client, "snapshot.") != 0) {
-        bus_client_destroy (&client);
+    ctl_feed_t *client = ctl->json ? NULL : ctl_bus_connect (ctl);
+    if (!client || ctl_feed_subscribe (client, "snapshot.") != 0) {
+        ctl_feed_destroy (&client);
         return fn (arg);
     }
     /* Its answer comes after the node has our subscription: no early
      * progress event is missed. (snapshot. has no last values to replay.) */
-    bus_client_snapshot (client, 2000);
+    ctl_feed_snapshot (client, 2000);
     ctl_work_t w;
     if (ctl_work_start (&w, fn, arg) != 0) {
-        bus_client_destroy (&client);
+        ctl_feed_destroy (&client);
         return fn (arg);
     }
     while (!ctl_work_done (&w)) {
         bus_event_t ev;
-        if (bus_client_recv (client, &ev, 100) != 0 || ev.snapshot
+        if (ctl_feed_recv (client, &ev, 100) != 0 || ev.snapshot
             || strcmp (ev.kind, EVPAY_KIND_PROGRESS) != 0)
             continue;
         evpay_msg_t m;
@@ -245,7 +245,7 @@ ctl_with_progress (ctl_t *ctl, ctl_work_fn *fn, void *arg, const char *snapshot,
         wire_msg_free (&evpay_proto, &m);
     }
     int rc = ctl_work_join (&w);
-    bus_client_destroy (&client);
+    ctl_feed_destroy (&client);
     return rc;
 }
 

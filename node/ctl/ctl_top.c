@@ -55,11 +55,18 @@ s_bus_connect_remote (ctl_t *ctl)
     return client;
 }
 
-bus_client_t *
+ctl_feed_t *
 ctl_bus_connect (ctl_t *ctl)
 {
     if (ctl->events_endpoint)
-        return s_bus_connect_remote (ctl);
+        return ctl_feed_wrap (s_bus_connect_remote (ctl));
+    /* the node's GET /v1/events, with the payloads' bytes (ctl_feed.h) */
+    if (shed_api_is_http (ctl->endpoint)) {
+        ctl_feed_t *feed = ctl_feed_remote (ctl->endpoint);
+        if (!feed)
+            ctl_fail ("out of memory");
+        return feed;
+    }
     api_msg_t req = { .hdr.type = API_EVENTS_REQ }, rep;
     if (ctl_call (ctl, &req, &rep, API_EVENTS_REP) != 0)
         return NULL;
@@ -69,7 +76,7 @@ ctl_bus_connect (ctl_t *ctl)
     bus_client_t *client = bus_client_new (endpoint, NULL, NULL, NULL);
     if (!client)
         ctl_fail ("cannot connect to the event endpoint %s", endpoint);
-    return client;
+    return ctl_feed_wrap (client);
 }
 
 int
@@ -158,16 +165,16 @@ s_age_ms (const s_sample_t *s)
 /* Subscribe to metrics. and take the snapshot into a hash shed@node ->
  * s_sample_t. NULL on failure (reason printed). */
 static zhashx_t *
-s_snapshot (ctl_t *ctl, bus_client_t *client)
+s_snapshot (ctl_t *ctl, ctl_feed_t *client)
 {
-    bus_client_subscribe (client, "metrics.");
-    if (bus_client_snapshot (client, ctl->timeout_ms) < 0)
+    ctl_feed_subscribe (client, "metrics.");
+    if (ctl_feed_snapshot (client, ctl->timeout_ms) < 0)
         fprintf (stderr, "shedctl: the node did not answer the snapshot in time; "
                          "showing what arrived\n");
     zhashx_t *sheds = zhashx_new ();
     zhashx_set_destructor (sheds, s_free);
     bus_event_t ev;
-    while (bus_client_recv (client, &ev, 0) == 0) {
+    while (ctl_feed_recv (client, &ev, 0) == 0) {
         s_sample_t s;
         if (s_sample (&ev, &s) != 0)
             continue;
@@ -183,7 +190,7 @@ s_snapshot (ctl_t *ctl, bus_client_t *client)
 int
 ctl_shed_owner (ctl_t *ctl, const char *shed, char *node, size_t nodecap)
 {
-    bus_client_t *client = ctl_bus_connect (ctl);
+    ctl_feed_t *client = ctl_bus_connect (ctl);
     if (!client)
         return -1;
     zhashx_t *sheds = s_snapshot (ctl, client);
@@ -194,7 +201,7 @@ ctl_shed_owner (ctl_t *ctl, const char *shed, char *node, size_t nodecap)
             rc = 0;
         }
     zhashx_destroy (&sheds);
-    bus_client_destroy (&client);
+    ctl_feed_destroy (&client);
     return rc;
 }
 
@@ -262,7 +269,7 @@ ctl_status_any (ctl_t *ctl, int argc, char **argv)
     if (argc > 2)
         return ctl_fail ("usage: status [NAME] [--json]");
     const char *name = argv[1];
-    bus_client_t *client = ctl_bus_connect (ctl);
+    ctl_feed_t *client = ctl_bus_connect (ctl);
     if (!client)
         return 1;
     zhashx_t *sheds = s_snapshot (ctl, client);
@@ -278,7 +285,7 @@ ctl_status_any (ctl_t *ctl, int argc, char **argv)
                        "or no such shed)",
                        name);
     zhashx_destroy (&sheds);
-    bus_client_destroy (&client);
+    ctl_feed_destroy (&client);
     return rc;
 }
 
@@ -375,7 +382,7 @@ ctl_top (ctl_t *ctl, int argc, char **argv)
         else
             return ctl_fail ("usage: top [--once] [--interval DURATION] [--json]");
     }
-    bus_client_t *client = ctl_bus_connect (ctl);
+    ctl_feed_t *client = ctl_bus_connect (ctl);
     if (!client)
         return 1;
     zhashx_t *sheds = s_snapshot (ctl, client);
@@ -384,7 +391,7 @@ ctl_top (ctl_t *ctl, int argc, char **argv)
     while (!once && !zsys_interrupted) {
         int64_t wait = next - zclock_mono ();
         bus_event_t ev;
-        if (wait > 0 && bus_client_recv (client, &ev, (int) wait) == 0) {
+        if (wait > 0 && ctl_feed_recv (client, &ev, (int) wait) == 0) {
             s_sample_t s;
             if (s_sample (&ev, &s) == 0) {
                 char key[160];
@@ -401,6 +408,6 @@ ctl_top (ctl_t *ctl, int argc, char **argv)
         }
     }
     zhashx_destroy (&sheds);
-    bus_client_destroy (&client);
+    ctl_feed_destroy (&client);
     return 0;
 }

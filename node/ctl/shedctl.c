@@ -4,7 +4,9 @@
  *   shedctl [--addr ENDPOINT] [--json] [--timeout DURATION] COMMAND [ARGS]
  *
  * Talks to the local node's API (ipc://<data_dir>/api.sock by default, or
- * $SHED_ADDR; like consul's and nomad's -address / CONSUL_HTTP_ADDR).
+ * $SHED_ADDR; like consul's and nomad's -address / CONSUL_HTTP_ADDR), or
+ * to a remote node's over HTTPS (--addr https://node:PORT with a token:
+ * the same requests, node/api/api_client_http.h, docs/cli.md).
  * Tables for people, --json for scripts; on failure a one-line reason on
  * stderr and a non-zero exit.
  */
@@ -13,13 +15,17 @@
 #include "node/config.h"
 #include "node/ctl/ctl.h"
 
+#include "common/fileutil.h"
+
 #include <czmq.h>
+#include <errno.h>
 #include <getopt.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 typedef struct {
     const char *name;
@@ -95,7 +101,13 @@ s_usage (FILE *out)
     fprintf (out,
              "usage: shedctl [--addr ENDPOINT] [--json] [--timeout DURATION] COMMAND [ARGS]\n"
              "  --addr ENDPOINT   the node's API: ipc:///PATH or a socket PATH (default\n"
-             "                    $SHED_ADDR, else ipc://%s/api.sock)\n"
+             "                    $SHED_ADDR, else ipc://%s/api.sock), or a remote node's\n"
+             "                    https://HOST:PORT (http://127.0.0.1:PORT on the node)\n"
+             "  --token-file FILE the remote API's bearer token, read from FILE (default\n"
+             "                    $SHED_TOKEN_FILE); --token TOKEN or $SHED_TOKEN also work\n"
+             "                    but show the secret to other users (ps, /proc)\n"
+             "  --ca-cert FILE    trust the CA (or self-signed node certificate) in FILE\n"
+             "                    instead of the system's (default $SHED_CA_CERT)\n"
              "  --json            machine-readable output\n"
              "  --timeout DURATION  how long to wait for the node (default %ds); create,\n"
              "                    start, stop and delete give it to the node as their\n"
@@ -290,10 +302,41 @@ s_endpoint (const char *what, const char *value, char *buf, size_t size)
         return buf;
     }
     if (!strstr (value, "://")) {
-        ctl_fail ("%s: expected ipc:///PATH or a socket path, got '%s'", what, value);
+        ctl_fail ("%s: expected ipc:///PATH, a socket path or https://HOST:PORT, got '%s'", what,
+                  value);
         return NULL;
     }
     return value;
+}
+
+/* The token: the file's first word, white space around it dropped. The
+ * file holds a secret: refuse one others can read, as ssh does a key. */
+static int
+s_token_file (const char *path, char *token, size_t size)
+{
+    struct stat st;
+    if (stat (path, &st) != 0)
+        return ctl_fail ("--token-file %s: %s", path, strerror (errno));
+    if (st.st_mode & 077)
+        return ctl_fail ("--token-file %s: readable by others (mode %03o): chmod 600 it", path,
+                         (unsigned) (st.st_mode & 0777));
+    size_t len = 0;
+    char *text = shed_read_file (path, 4096, &len);
+    if (!text)
+        return ctl_fail ("--token-file %s: %s", path, strerror (errno));
+    char *b = text + strspn (text, " \t\r\n");
+    size_t n = strcspn (b, " \t\r\n");
+    int rc = 0;
+    if (n == 0 || n >= size)
+        rc = ctl_fail ("--token-file %s: expected one token (sht_...), got %s", path,
+                       n ? "a line too long" : "nothing");
+    else {
+        memcpy (token, b, n);
+        token[n] = '\0';
+    }
+    sodium_memzero (text, len);
+    free (text);
+    return rc;
 }
 
 int
@@ -330,14 +373,19 @@ main (int argc, char **argv)
         { "events", required_argument, NULL, 'e' },
         { "server-key", required_argument, NULL, 'k' },
         { "identity", required_argument, NULL, 'i' },
+        { "token", required_argument, NULL, 'T' },
+        { "token-file", required_argument, NULL, 'F' },
+        { "ca-cert", required_argument, NULL, 'C' },
         { "version", no_argument, NULL, 'V' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
+    const char *token = getenv ("SHED_TOKEN"), *token_file = getenv ("SHED_TOKEN_FILE"),
+               *ca_cert = getenv ("SHED_CA_CERT");
     int opt;
     opterr = 0;
     /* '+' stops at the first non-option: the rest belongs to the command. */
-    while ((opt = getopt_long (argc, argv, "+a:n:jt:Vhe:k:i:", options, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, "+a:n:jt:Vhe:k:i:T:F:C:", options, NULL)) != -1) {
         switch (opt) {
         case 'n':
             fprintf (stderr, "shedctl: --node ENDPOINT before the command is deprecated: use "
@@ -359,6 +407,17 @@ main (int argc, char **argv)
             break;
         case 'i':
             ctl.identity_dir = optarg;
+            break;
+        case 'T':
+            token = optarg;
+            token_file = NULL;
+            break;
+        case 'F':
+            token_file = optarg;
+            token = NULL;
+            break;
+        case 'C':
+            ca_cert = optarg;
             break;
         case 't': {
             /* "30s", "2m"; a bare number is milliseconds, as it always was */
@@ -387,6 +446,22 @@ main (int argc, char **argv)
     }
     if (sodium_init () < 0)
         return ctl_fail ("libsodium failed to initialise");
+    if (shed_api_is_http (ctl.endpoint)) {
+        static char file_token[SHED_API_TOKEN_MAX + 1];
+        if (token_file && *token_file) {
+            if (s_token_file (token_file, file_token, sizeof file_token) != 0)
+                return 1;
+            token = file_token;
+        }
+        if (!token || !*token)
+            return ctl_fail ("%s needs a token: --token-file FILE (or $SHED_TOKEN_FILE, "
+                             "$SHED_TOKEN); make one on the node with shedctl token create",
+                             ctl.endpoint);
+        if (strlen (token) > SHED_API_TOKEN_MAX)
+            return ctl_fail ("the token is longer than %d bytes", SHED_API_TOKEN_MAX);
+        shed_api_http_configure (token, ca_cert && *ca_cert ? ca_cert : NULL);
+        sodium_memzero (file_token, sizeof file_token);
+    }
     zsys_init ();
     zsys_set_logstream (NULL);
 

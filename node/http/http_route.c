@@ -43,6 +43,7 @@ struct http_route {
     bool body;         /* keys come from a JSON body, else from the query */
     const s_key_t *keys;
     unsigned ok_status;
+    http_route_kind_t kind; /* not JSON <-> one request: served elsewhere */
 };
 
 /* The options of `shedctl create` (node/ctl/ctl_sheds.c), same names. */
@@ -86,15 +87,20 @@ static const s_key_t s_services_keys[] = {
 #define OP HTTP_ROLE_OPERATOR
 /* clang-format off */
 static const http_route_t s_routes[] = {
-    { "status",       "GET",    "/v1/status",          R,  API_STATUS_REQ,     API_STATUS_REP,     0, false, s_none_keys,     200 },
-    { "members",      "GET",    "/v1/members",         R,  API_MEMBERS_REQ,    API_MEMBERS_REP,    0, false, s_none_keys,     200 },
-    { "sheds.list",   "GET",    "/v1/sheds",           R,  API_SHED_LIST_REQ,  API_SHED_LIST_REP,  0, false, s_list_keys,     200 },
-    { "sheds.create", "POST",   "/v1/sheds",           OP, API_SHED_CREATE_REQ, API_SHED_REP,      0, true,  s_create_keys,   201 },
-    { "sheds.show",   "GET",    "/v1/sheds/{}",        R,  API_SHED_SHOW_REQ,  API_SHED_REP,       0, false, s_none_keys,     200 },
-    { "sheds.delete", "DELETE", "/v1/sheds/{}",        OP, API_SHED_OP_REQ,    0, API_SHED_OP_DELETE, false, s_delete_keys, 200 },
-    { "sheds.start",  "POST",   "/v1/sheds/{}/start",  OP, API_SHED_OP_REQ,    0, API_SHED_OP_START, false, s_op_keys,      200 },
-    { "sheds.stop",   "POST",   "/v1/sheds/{}/stop",   OP, API_SHED_OP_REQ,    0, API_SHED_OP_STOP,  false, s_op_keys,      200 },
-    { "services",     "GET",    "/v1/services",        R,  API_SVC_LIST_REQ,   API_SVC_LIST_REP,   0, false, s_services_keys, 200 },
+    { "status",       "GET",    "/v1/status",          R,  API_STATUS_REQ,     API_STATUS_REP,     0, false, s_none_keys,     200, HTTP_ROUTE_JSON },
+    { "members",      "GET",    "/v1/members",         R,  API_MEMBERS_REQ,    API_MEMBERS_REP,    0, false, s_none_keys,     200, HTTP_ROUTE_JSON },
+    { "sheds.list",   "GET",    "/v1/sheds",           R,  API_SHED_LIST_REQ,  API_SHED_LIST_REP,  0, false, s_list_keys,     200, HTTP_ROUTE_JSON },
+    { "sheds.create", "POST",   "/v1/sheds",           OP, API_SHED_CREATE_REQ, API_SHED_REP,      0, true,  s_create_keys,   201, HTTP_ROUTE_JSON },
+    { "sheds.show",   "GET",    "/v1/sheds/{}",        R,  API_SHED_SHOW_REQ,  API_SHED_REP,       0, false, s_none_keys,     200, HTTP_ROUTE_JSON },
+    { "sheds.delete", "DELETE", "/v1/sheds/{}",        OP, API_SHED_OP_REQ,    0, API_SHED_OP_DELETE, false, s_delete_keys, 200, HTTP_ROUTE_JSON },
+    { "sheds.start",  "POST",   "/v1/sheds/{}/start",  OP, API_SHED_OP_REQ,    0, API_SHED_OP_START, false, s_op_keys,      200, HTTP_ROUTE_JSON },
+    { "sheds.stop",   "POST",   "/v1/sheds/{}/stop",   OP, API_SHED_OP_REQ,    0, API_SHED_OP_STOP,  false, s_op_keys,      200, HTTP_ROUTE_JSON },
+    { "services",     "GET",    "/v1/services",        R,  API_SVC_LIST_REQ,   API_SVC_LIST_REP,   0, false, s_services_keys, 200, HTTP_ROUTE_JSON },
+    /* shedctl remote: any local API request as msgpack, the role checked
+     * per request type (http_passthrough.h) */
+    { "api",          "POST",   "/v1/api",             R,  0,                  0,                  0, true,  s_none_keys,     200, HTTP_ROUTE_MSGPACK },
+    /* server-sent events (http_events.h) */
+    { "events",       "GET",    "/v1/events",          R,  0,                  0,                  0, false, s_none_keys,     200, HTTP_ROUTE_EVENTS },
 };
 /* clang-format on */
 #undef R
@@ -266,6 +272,20 @@ unsigned
 http_route_ok_status (const http_route_t *route)
 {
     return route->ok_status;
+}
+
+http_route_kind_t
+http_route_kind (const http_route_t *route)
+{
+    return route->kind;
+}
+
+bool
+http_route_watchable (const http_route_t *route)
+{
+    return route->kind == HTTP_ROUTE_JSON
+           && (route->req_type == API_SHED_LIST_REQ || route->req_type == API_MEMBERS_REQ
+               || route->req_type == API_SVC_LIST_REQ);
 }
 
 /* ---- request decoding ---------------------------------------------------------------- */
@@ -520,6 +540,10 @@ http_request_decode (const http_match_t *m, const http_arg_t *args, size_t nargs
     const wire_desc_t *d = wire_proto_find (&api_proto, r->req_type);
     if (!d) {
         http_error_set (err, 500, "internal", "route %s has no request type", r->name);
+        return -1;
+    }
+    if (r->kind != HTTP_ROUTE_JSON) {
+        http_error_set (err, 500, "internal", "route %s is not a JSON route", r->name);
         return -1;
     }
     req->hdr.type = r->req_type;

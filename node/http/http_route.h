@@ -29,6 +29,14 @@
 
 typedef struct http_route http_route_t;
 
+/* How a route is served: most turn JSON into one local API request
+ * (below); two are served by their own modules. */
+typedef enum {
+    HTTP_ROUTE_JSON = 0,
+    HTTP_ROUTE_MSGPACK, /* POST /v1/api: http_passthrough.h */
+    HTTP_ROUTE_EVENTS,  /* GET /v1/events: http_events.h */
+} http_route_kind_t;
+
 /* An HTTP error as the API answers it: status, a stable code for programs
  * and a message for people: {"error": {"code": ..., "message": ...}}. */
 typedef struct {
@@ -61,7 +69,11 @@ bool http_route_has_body (const http_route_t *route);
 /* HTTP status of success (200, or 201 for a create). */
 unsigned http_route_ok_status (const http_route_t *route);
 
-/* Build the local API request. 0, or -1 with a 400 in err. On success
+http_route_kind_t http_route_kind (const http_route_t *route);
+/* A list route that takes ?index=N&wait=D (http_watch.h). */
+bool http_route_watchable (const http_route_t *route);
+
+/* Build the local API request (HTTP_ROUTE_JSON routes only). 0, or -1 with a 400 in err. On success
  * *req owns what it allocated: free with wire_msg_free (&api_proto, req). */
 int http_request_decode (const http_match_t *m, const http_arg_t *args, size_t nargs,
                          const char *body, size_t len, api_msg_t *req, http_error_t *err);

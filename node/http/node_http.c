@@ -5,9 +5,12 @@
 #include "common/log.h"
 #include "common/tcp_listen.h"
 #include "node/api/api_client.h"
+#include "node/http/http_events.h"
+#include "node/http/http_passthrough.h"
 #include "node/http/http_route.h"
 #include "node/http/http_shed_compat.h"
 #include "node/http/http_tokens.h"
+#include "node/http/http_watch.h"
 
 #include <arpa/inet.h>
 #include <czmq.h>
@@ -81,6 +84,8 @@ struct _shed_http_t {
     char *cert, *key;          /* PEM, kept while MHD runs (it does not copy) */
     size_t key_len;
     volatile int stopping; /* read by waiting threads (api_client) */
+    http_events_t *events; /* GET /v1/events */
+    http_watch_t *watch;   /* ?index= on list routes */
     atomic_uint_fast64_t stats[ST_COUNT];
     atomic_int_fast64_t last_log_ms[ST_COUNT];
 };
@@ -97,6 +102,7 @@ typedef struct {
     int64_t started_ms; /* first call (headers in) */
     char remote[64];
     char token_id[API_TOKEN_ID_MAX + 1];
+    http_role_t role;
 } s_req_t;
 
 static void
@@ -184,8 +190,8 @@ s_api_token_revoke (shed_api_call_t *call, const api_msg_t *msg, void *arg)
 /* ---- HTTP threads ------------------------------------------------------------- */
 
 static MHD_Result_t
-s_respond (shed_http_t *self, struct MHD_Connection *conn, unsigned status, char *body, size_t len,
-           const char *allow)
+s_respond_as (shed_http_t *self, struct MHD_Connection *conn, unsigned status, char *body,
+              size_t len, const char *allow, const char *ctype, uint64_t index)
 {
     s_count (self, status < 300 ? ST_REQ_2XX : status < 500 ? ST_REQ_4XX : ST_REQ_5XX);
     if (!body)
@@ -195,8 +201,13 @@ s_respond (shed_http_t *self, struct MHD_Connection *conn, unsigned status, char
         free (body);
         return MHD_NO;
     }
-    MHD_add_response_header (resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header (resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     MHD_add_response_header (resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (index) {
+        char text[24];
+        snprintf (text, sizeof text, "%llu", (unsigned long long) index);
+        MHD_add_response_header (resp, HTTP_WATCH_HEADER, text);
+    }
     if (allow && *allow)
         MHD_add_response_header (resp, MHD_HTTP_HEADER_ALLOW, allow);
     if (status == 401)
@@ -207,6 +218,13 @@ s_respond (shed_http_t *self, struct MHD_Connection *conn, unsigned status, char
     MHD_Result_t rc = MHD_queue_response (conn, status, resp);
     MHD_destroy_response (resp);
     return rc;
+}
+
+static MHD_Result_t
+s_respond (shed_http_t *self, struct MHD_Connection *conn, unsigned status, char *body, size_t len,
+           const char *allow)
+{
+    return s_respond_as (self, conn, status, body, len, allow, "application/json", 0);
 }
 
 static MHD_Result_t
@@ -283,6 +301,7 @@ s_first (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r, const char 
         MHD_lookup_connection_value (conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     http_role_t role = HTTP_ROLE_NONE;
     http_auth_t a = http_tokens_check (self->tokens, auth, &role, r->token_id);
+    r->role = role;
     if (a == HTTP_AUTH_LIMITED) {
         s_count (self, ST_RATE_LIMITED);
         if (s_log_ok (self, ST_RATE_LIMITED))
@@ -330,13 +349,114 @@ s_first (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r, const char 
     return MHD_YES;
 }
 
+/* A consumer of the local event bus under the route's records' topic, so a
+ * blocking query wakes when its list may have changed; NULL (then it asks
+ * again every HTTP_WATCH_RECHECK_MS only) when the bus is not there. */
+static bus_client_t *
+s_watch_bus (shed_http_t *self, const http_route_t *route)
+{
+    api_msg_t req = { .hdr.type = API_EVENTS_REQ }, rep;
+    char why[256];
+    if (shed_api_call_stop (self->endpoint, &req, &rep, HTTP_READ_TIMEOUT_MS, &self->stopping, why,
+                            sizeof why)
+        != 0)
+        return NULL;
+    bus_client_t *bus = NULL;
+    if (rep.hdr.type == API_EVENTS_REP && rep.u.api_events_rep.local[0])
+        bus = bus_client_new (rep.u.api_events_rep.local, NULL, NULL, NULL);
+    wire_msg_free (&api_proto, &rep);
+    if (bus)
+        bus_client_subscribe (bus, http_watch_topic (route));
+    return bus;
+}
+
+/* POST /v1/api: one encoded local API request, its role checked by type
+ * (http_passthrough.h), the node's encoded reply as the answer, whatever
+ * it is (an API_ERROR too: shedctl prints it as it does locally). */
+static MHD_Result_t
+s_serve_msgpack (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r)
+{
+    http_error_t err;
+    api_msg_t req, rep;
+    if (http_pt_decode ((const uint8_t *) r->body, r->len, r->role, &req, &err) != 0) {
+        s_count (self, err.status == 403 ? ST_AUTH_FORBIDDEN : ST_BAD_REQUEST);
+        if (err.status == 403 && s_log_ok (self, ST_AUTH_FORBIDDEN))
+            log_warn (S_COMP, "request refused: role|remote=%s id=%s role=%s why=%s", r->remote,
+                      r->token_id, http_role_name (r->role), err.message);
+        return s_fail (self, conn, &err, NULL);
+    }
+    const char *t = MHD_lookup_connection_value (conn, MHD_HEADER_KIND, HTTP_TIMEOUT_HEADER);
+    uint64_t client_ms = t ? strtoull (t, NULL, 10) : 0;
+    char why[512];
+    int rc = shed_api_call_stop (self->endpoint, &req, &rep, http_pt_timeout_ms (&req, client_ms),
+                                 &self->stopping, why, sizeof why);
+    log_debug (S_COMP, "request|remote=%s id=%s route=api type=%u rc=%d", r->remote, r->token_id,
+               req.hdr.type, rc);
+    char request_id[80];
+    snprintf (request_id, sizeof request_id, "%s", http_request_id (&req));
+    wire_msg_free (&api_proto, &req);
+    if (rc != 0) {
+        s_count (self, ST_NO_REPLY);
+        if (rc == SHED_API_NO_REPLY)
+            http_error_set (&err, 504, "outcome_unknown", "no answer from the node in time%s%s",
+                            request_id[0] ? ": retry with "
+                                            "the same request id "
+                                          : "",
+                            request_id);
+        else
+            http_error_set (&err, 503, "unavailable", "%s", why);
+        return s_fail (self, conn, &err, request_id);
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    rc = wire_encode (&api_proto, &rep, &buf, &len);
+    wire_msg_free (&api_proto, &rep);
+    if (rc != WIRE_OK) {
+        http_error_set (&err, 502, "bad_gateway", "the node's reply did not encode: %s",
+                        wire_strerror (rc));
+        return s_fail (self, conn, &err, NULL);
+    }
+    return s_respond_as (self, conn, 200, (char *) buf, len, NULL, HTTP_MSGPACK_TYPE, 0);
+}
+
+/* GET /v1/events: a server-sent event stream (http_events.h). */
+static MHD_Result_t
+s_serve_events (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r)
+{
+    http_error_t err;
+    s_args_t args = { .n = 0 };
+    MHD_get_connection_values (conn, MHD_GET_ARGUMENT_KIND, s_collect_arg, &args);
+    if (args.n > HTTP_ARGS_MAX) {
+        http_error_set (&err, 400, "bad_request", "more than %d query arguments", HTTP_ARGS_MAX);
+        return s_fail (self, conn, &err, NULL);
+    }
+    struct MHD_Response *resp =
+        http_events_open (self->events, conn, args.args, args.n, r->token_id, &err);
+    if (!resp)
+        return s_fail (self, conn, &err, NULL); /* a 429 is counted as too_many_streams */
+    s_count (self, ST_REQ_2XX);
+    MHD_Result_t rc = MHD_queue_response (conn, 200, resp);
+    MHD_destroy_response (resp);
+    return rc;
+}
+
 /* The body is in: decode, call the node's local API, answer. */
 static MHD_Result_t
 s_serve (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r)
 {
     http_error_t err;
+    if (http_route_kind (r->match.route) == HTTP_ROUTE_MSGPACK)
+        return s_serve_msgpack (self, conn, r);
+    if (http_route_kind (r->match.route) == HTTP_ROUTE_EVENTS)
+        return s_serve_events (self, conn, r);
     s_args_t args = { .n = 0 };
     MHD_get_connection_values (conn, MHD_GET_ARGUMENT_KIND, s_collect_arg, &args);
+    bool watch = http_route_watchable (r->match.route), index_set = false;
+    uint64_t index = 0, wait_ms = 0;
+    if (watch && http_watch_args (args.args, &args.n, &index_set, &index, &wait_ms, &err) != 0) {
+        s_count (self, ST_BAD_REQUEST);
+        return s_fail (self, conn, &err, NULL);
+    }
     api_msg_t req, rep;
     if (http_request_decode (&r->match, args.args, args.n, r->body, r->len, &req, &err) != 0) {
         s_count (self, ST_BAD_REQUEST);
@@ -358,11 +478,51 @@ s_serve (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r)
     char request_id[80];
     snprintf (request_id, sizeof request_id, "%s", http_request_id (&req));
     char why[512];
-    int rc = shed_api_call_stop (self->endpoint, &req, &rep, http_request_timeout_ms (&req),
+    /* A blocking query asks again after each change it hears of (or every
+     * HTTP_WATCH_RECHECK_MS) until the list's index moves off the one the
+     * client has, or its wait is over. */
+    int64_t until = zclock_mono () + (int64_t) wait_ms;
+    bus_client_t *bus = NULL;
+    bool waited = false;
+    char *body = NULL;
+    size_t len = 0;
+    uint64_t at = 0;
+    int rc;
+    for (;;) {
+        rc = shed_api_call_stop (self->endpoint, &req, &rep, http_request_timeout_ms (&req),
                                  &self->stopping, why, sizeof why);
+        if (rc != 0 || !watch)
+            break;
+        body = http_reply_json (&r->match, &rep, &len, &err);
+        if (!body)
+            break;
+        at = http_watch_index (self->watch, r->match.route, body, len);
+        int64_t left = until - zclock_mono ();
+        if (!index_set || at != index || left <= 0 || self->stopping)
+            break;
+        if (!waited) {
+            waited = true;
+            http_watch_count (self->watch, 1, false);
+            bus = s_watch_bus (self, r->match.route);
+        }
+        free (body);
+        body = NULL;
+        wire_msg_free (&api_proto, &rep);
+        http_watch_wait (bus, left < HTTP_WATCH_RECHECK_MS ? (int) left : HTTP_WATCH_RECHECK_MS,
+                         &self->stopping);
+    }
+    if (waited)
+        http_watch_count (self->watch, -1, true);
+    bus_client_destroy (&bus);
     log_debug (S_COMP, "request|remote=%s id=%s route=%s rc=%d", r->remote, r->token_id,
                http_route_name (r->match.route), rc);
     wire_msg_free (&api_proto, &req);
+    if (watch && rc == 0) {
+        wire_msg_free (&api_proto, &rep);
+        if (!body)
+            return s_fail (self, conn, &err, NULL);
+        return s_respond_as (self, conn, 200, body, len, NULL, "application/json", at);
+    }
     if (rc != 0) {
         s_count (self, ST_NO_REPLY);
         if (rc == SHED_API_NO_REPLY && request_id[0])
@@ -374,8 +534,7 @@ s_serve (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r)
             http_error_set (&err, 503, "unavailable", "%s", why);
         return s_fail (self, conn, &err, request_id);
     }
-    size_t len = 0;
-    char *body = http_reply_json (&r->match, &rep, &len, &err);
+    body = http_reply_json (&r->match, &rep, &len, &err);
     wire_msg_free (&api_proto, &rep);
     if (!body)
         return s_fail (self, conn, &err, request_id);
@@ -621,6 +780,16 @@ shed_http_new (const shed_config_t *cfg, shed_api_server_t *api, char *err, size
         return NULL;
     }
     self->api = api;
+    self->events =
+        http_events_new (cfg->api_endpoint, cfg->http.max_streams_per_token, &self->stopping);
+    self->watch = http_watch_new ();
+    if (!self->events || !self->watch) {
+        snprintf (err, errlen, "out of memory");
+        http_events_destroy (&self->events);
+        http_watch_destroy (&self->watch);
+        free (self);
+        return NULL;
+    }
     self->max_body = cfg->http.max_body_bytes;
     self->body_deadline_ms = (uint64_t) cfg->http.timeout_s * 3000;
     snprintf (self->endpoint, sizeof self->endpoint, "%s", cfg->api_endpoint);
@@ -628,6 +797,8 @@ shed_http_new (const shed_config_t *cfg, shed_api_server_t *api, char *err, size
     snprintf (path, sizeof path, "%s/api_tokens", cfg->data_dir);
     self->tokens = http_tokens_open (path, err, errlen);
     if (!self->tokens) {
+        http_events_destroy (&self->events);
+        http_watch_destroy (&self->watch);
         free (self);
         return NULL;
     }
@@ -657,6 +828,8 @@ shed_http_destroy (shed_http_t **self_p)
         shed_api_server_on (self->api, API_TOKEN_REVOKE_REQ, NULL, NULL);
     }
     http_tokens_destroy (&self->tokens);
+    http_events_destroy (&self->events);
+    http_watch_destroy (&self->watch);
     free (self->cert);
     if (self->key)
         sodium_memzero (self->key, self->key_len);
@@ -674,13 +847,21 @@ shed_http_address (shed_http_t *self)
 char *
 shed_http_stats (shed_http_t *self)
 {
-    char *out = malloc (1024);
+    char *out = malloc (2048);
     if (!out)
         return NULL;
     size_t len = 0;
     for (int i = 0; i < ST_COUNT; i++)
-        len += (size_t) snprintf (out + len, 1024 - len, "%s=%llu ", s_stat_names[i],
+        len += (size_t) snprintf (out + len, 2048 - len, "%s=%llu ", s_stat_names[i],
                                   (unsigned long long) atomic_load (&self->stats[i]));
-    snprintf (out + len, 1024 - len, "tokens=%zu", http_tokens_count (self->tokens));
+    len +=
+        (size_t) snprintf (out + len, 2048 - len, "tokens=%zu ", http_tokens_count (self->tokens));
+    if (len < 2048)
+        http_events_stats (self->events, out + len, 2048 - len);
+    len += strlen (out + len);
+    if (len + 1 < 2048) {
+        out[len++] = ' ';
+        http_watch_stats (self->watch, out + len, 2048 - len);
+    }
     return out;
 }

@@ -324,11 +324,22 @@ static const s_row_t s_http_rows[] = {
     { "shed_http_rejected_total", C, NULL, "reason", "rate_limited", "rate_limited" },
     { "shed_http_rejected_total", C, NULL, "reason", "connection_limit", "conn_refused" },
     { "shed_http_rejected_total", C, NULL, "reason", "timeout", "conn_timeout" },
+    { "shed_http_rejected_total", C, NULL, "reason", "too_many_streams", "events_refused" },
     { "shed_http_no_reply_total", C, "Remote API calls the node's local API did not answer in "
       "time (503/504).", NULL, NULL, "no_reply" },
     { "shed_http_connections", G, "Remote API connections open now.", NULL, NULL,
       "connections" },
     { "shed_api_tokens", G, "Remote API tokens in the store.", NULL, NULL, "tokens" },
+    { "shed_http_event_streams", G, "GET /v1/events streams open now.", NULL, NULL,
+      "events_streams" },
+    { "shed_http_event_streams_total", C, "GET /v1/events streams opened.", NULL, NULL,
+      "events_streams_total" },
+    { "shed_http_events_sent_total", C, "Events sent on GET /v1/events streams.", NULL, NULL,
+      "events_sent" },
+    { "shed_http_blocking_queries", G, "Blocking queries (?index=) waiting now.", NULL, NULL,
+      "watch_waiting" },
+    { "shed_http_blocking_answered_total", C, "Blocking queries answered after waiting (a "
+      "change, or their wait over).", NULL, NULL, "watch_answered" },
 };
 /* clang-format on */
 

@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# integration/test_http_remote.sh: shedctl in remote mode (docs/cli.md,
+# "Remote mode") and the remote API's streams (docs/api.md): node 1 serves
+# https://198.18.0.11:8443 with a self-signed certificate; from node 2's
+# namespace:
+#   - `shedctl --addr https://... --token-file F --ca-cert C` runs status,
+#     members, list, create, show, stop, start, services, events --count 1
+#     and delete, through POST /v1/api (the same requests as over ipc);
+#   - a read token is refused a create with one clear line and exit 1, the
+#     token commands are local-only, a missing CA file, a wrong CA, an
+#     unreachable node and a token file others can read each give one line
+#     and a non-zero exit;
+#   - GET /v1/sheds carries X-Shed-Index; ?index=N&wait=7s (longer than http.timeout_s) times out when
+#     nothing changes, and returns soon after a shed is created from
+#     another client (node 1's ipc API) with a higher index;
+#   - GET /v1/events?prefix=shed. (server-sent events) receives the shed's
+#     record event, /metrics counts the stream, and a client that goes
+#     away is noticed within a second or two.
+# Needs root; exits 77 (skip) otherwise.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR
+. "$(dirname "$0")/harness.sh"
+
+command -v curl >/dev/null 2>&1 || h_skip "curl not installed (scripts/install-deps.sh)"
+command -v openssl >/dev/null 2>&1 || h_skip "openssl not installed (scripts/install-deps.sh)"
+
+h_init 2
+h_sheds_init
+
+ADDR=$(h_addr 1)
+BASE="https://$ADDR:8443"
+CERT="$H_TMP/api-cert.pem"
+KEYF="$H_TMP/api-key.pem"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+    -subj "/CN=node1" -addext "subjectAltName=IP:$ADDR" \
+    -keyout "$KEYF" -out "$CERT" 2>/dev/null || h_fail "openssl could not make a certificate"
+chmod 600 "$KEYF"
+OTHER="$H_TMP/other-cert.pem"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+    -subj "/CN=other" -keyout "$H_TMP/other-key.pem" -out "$OTHER" 2>/dev/null \
+    || h_fail "openssl could not make a second certificate"
+
+h_sheds_config 1 "http:
+  listen: $ADDR:8443
+  tls_cert: $CERT
+  tls_key: $KEYF
+  timeout_s: 5
+  max_streams_per_token: 2" >/dev/null
+h_sheds_config 2 >/dev/null
+h_start_node 1 --config "$H_TMP/n1/config.yaml"
+h_start_node 2 --config "$H_TMP/n2/config.yaml"
+for i in 1 2; do h_wait_ready "$i" 30; done
+h_wait_members 2 20 || h_fail "the 2 nodes did not converge"
+
+OPF="$H_TMP/op.token"
+RDF="$H_TMP/rd.token"
+(umask 077 && h_ctl 1 token create --role operator --name remote >"$OPF" 2>/dev/null) \
+    || h_fail "token create"
+(umask 077 && h_ctl 1 token create --role read --name remote-read >"$RDF" 2>/dev/null) \
+    || h_fail "token create (read)"
+OP=$(cat "$OPF")
+
+# rctl TOKENFILE ARGS...: shedctl from node 2's namespace against node 1's
+# HTTPS API (no ipc socket of node 1 is reachable from there).
+rctl() {
+    local f=$1
+    shift
+    h_exec 2 env -u SHED_ADDR -u SHED_TOKEN "$H_CTL_BIN" --addr "$BASE" --token-file "$f" \
+        --ca-cert "$CERT" "$@"
+}
+
+# ---- every command of the brief, remotely ------------------------------------
+out=$(rctl "$OPF" status --json) || h_fail "remote status: $out"
+h_assert_eq node1 "$(/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["name"])' <<<"$out")" "remote status name"
+out=$(rctl "$OPF" members) || h_fail "remote members: $out"
+[[ $(grep -c 'alive' <<<"$out") -ge 2 ]] || h_fail "remote members: $out"
+out=$(rctl "$OPF" create rweb --node node2 --cpus 1 --memory 128M --wait 0 2>&1) \
+    || h_fail "remote create: $out"
+out=$(rctl "$OPF" list) || h_fail "remote list: $out"
+grep -q '^rweb .*node2.*running' <<<"$out" || h_fail "remote list does not show rweb running: $out"
+h_ctl 2 list | grep -q '^rweb .*running' || h_fail "the local API does not see rweb"
+out=$(rctl "$OPF" show rweb --json) || h_fail "remote show: $out"
+grep -q '"node": *"node2"' <<<"$out" || h_fail "remote show: $out"
+rctl "$OPF" stop rweb >/dev/null || h_fail "remote stop"
+rctl "$OPF" show rweb | grep -q 'stopped' || h_fail "rweb not stopped: $(rctl "$OPF" show rweb)"
+rctl "$OPF" start rweb >/dev/null || h_fail "remote start"
+rctl "$OPF" show rweb | grep -q 'running' || h_fail "rweb not running again"
+rctl "$OPF" services --all >/dev/null || h_fail "remote services"
+# The commands that follow the bus read GET /v1/events?raw=true (the
+# agents' payloads as bytes): provision, top, status NAME, logs --follow.
+out=$(rctl "$OPF" provision rweb --step 'echo remote-hello' 2>&1) || h_fail "remote provision: $out"
+grep -q 'remote-hello' <<<"$out" || h_fail "remote provision output: $out"
+h_retry 20 bash -c "ip netns exec $(h_ns 2) env -u SHED_ADDR $H_CTL_BIN --addr $BASE --token-file $OPF --ca-cert $CERT top --once 2>&1 | grep -q rweb" \
+    || h_fail "remote top --once does not show rweb: $(rctl "$OPF" top --once 2>&1)"
+out=$(rctl "$OPF" status rweb 2>&1) || h_fail "remote status rweb: $out"
+grep -qi 'cpu' <<<"$out" || h_fail "remote status rweb: $out"
+out=$(rctl "$OPF" events --count 1 --timeout 20s --snapshot member. 2>&1) \
+    || h_fail "remote events --count 1"
+grep -q "did not parse" <<<"$out" && h_fail "remote events: $out"
+grep -q 'member\.node' <<<"$out" || h_fail "remote events: $out"
+rctl "$OPF" events --json --count 1 --timeout 20s --snapshot member. >"$H_TMP/ev.json" \
+    2>"$H_TMP/ev.err" || h_fail "remote events --json: $(cat "$H_TMP/ev.err")"
+out=$(cat "$H_TMP/ev.json")
+/usr/bin/python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); assert d["topic"].startswith("member."), d' <<<"$out" \
+    || h_fail "remote events --json is not the event's JSON: $out"
+
+# ---- refusals: one clear line, non-zero exit -----------------------------------
+if out=$(rctl "$RDF" create nope --node node2 2>&1); then
+    h_fail "a read token created a shed: $out"
+fi
+grep -q 'forbidden.*needs operator' <<<"$out" || h_fail "unclear refusal of a read token: $out"
+[[ $(wc -l <<<"$out") == 1 ]] || h_fail "more than one line for a refusal: $out"
+rctl "$RDF" list >/dev/null || h_fail "a read token cannot list"
+if out=$(rctl "$OPF" token list 2>&1); then h_fail "token list worked remotely: $out"; fi
+grep -q 'local-only' <<<"$out" || h_fail "token list refusal unclear: $out"
+if out=$(h_exec 2 "$H_CTL_BIN" --addr "$BASE" --token-file "$OPF" status 2>&1); then
+    h_fail "a self-signed node was trusted without --ca-cert: $out"
+fi
+grep -q 'TLS.*--ca-cert' <<<"$out" || h_fail "TLS failure unclear: $out"
+if out=$(h_exec 2 "$H_CTL_BIN" --addr "$BASE" --token-file "$OPF" --ca-cert "$OTHER" status 2>&1); then
+    h_fail "a wrong CA was accepted: $out"
+fi
+grep -q 'TLS' <<<"$out" || h_fail "wrong-CA failure unclear: $out"
+if out=$(h_exec 2 "$H_CTL_BIN" --addr "https://$ADDR:9" --token-file "$OPF" --ca-cert "$CERT" status 2>&1); then
+    h_fail "an unreachable node answered: $out"
+fi
+grep -q 'cannot connect' <<<"$out" || h_fail "unreachable node unclear: $out"
+bad="$H_TMP/bad.token"
+printf 'sht_0000000a_%s\n' "$(printf '0%.0s' {1..64})" >"$bad"
+chmod 600 "$bad"
+if out=$(rctl "$bad" status 2>&1); then h_fail "an unknown token was served: $out"; fi
+grep -q '401 unauthorized' <<<"$out" || h_fail "401 unclear: $out"
+chmod 644 "$bad"
+if out=$(rctl "$bad" status 2>&1); then h_fail "a readable token file was used"; fi
+grep -q 'readable by others' <<<"$out" || h_fail "readable token file unclear: $out"
+if out=$(h_exec 2 env -u SHED_TOKEN "$H_CTL_BIN" --addr "$BASE" --ca-cert "$CERT" status 2>&1); then
+    h_fail "no token: $out"
+fi
+grep -q 'needs a token' <<<"$out" || h_fail "missing token unclear: $out"
+
+# ---- blocking queries ------------------------------------------------------------
+# hdr PATH: the X-Shed-Index of GET PATH from node 2's namespace
+hdr() {
+    h_exec 2 curl -sS --max-time 40 --cacert "$CERT" -H "Authorization: Bearer $OP" -D - \
+        -o /dev/null "$BASE$1" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-shed-index"{print $2}'
+}
+idx=$(hdr /v1/sheds)
+[[ "$idx" =~ ^[0-9]+$ ]] || h_fail "no X-Shed-Index on /v1/sheds: '$idx'"
+for p in /v1/members '/v1/services?all=true'; do
+    [[ "$(hdr "$p")" =~ ^[0-9]+$ ]] || h_fail "no X-Shed-Index on $p"
+done
+t0=$(date +%s%N)
+idx2=$(hdr "/v1/sheds?index=$idx&wait=7s")
+ms=$((($(date +%s%N) - t0) / 1000000))
+((ms >= 6800 && ms < 12000)) || h_fail "a blocking query with nothing changing took $ms ms (wait 7s, longer than http.timeout_s 5)"
+h_assert_eq "$idx" "$idx2" "index after a quiet wait"
+# A waiting query answers soon after another client creates a shed.
+hdr "/v1/sheds?index=$idx&wait=30s" >"$H_TMP/watch.idx" &
+WATCH=$!
+sleep 1
+t0=$(date +%s%N)
+h_ctl 1 create rwatch --node node1 --cpus 1 --memory 64M --wait 0 >/dev/null 2>&1 \
+    || h_fail "local create for the blocking query"
+wait "$WATCH" || h_fail "the blocking query failed"
+ms=$((($(date +%s%N) - t0) / 1000000))
+idx3=$(cat "$H_TMP/watch.idx")
+((idx3 > idx)) || h_fail "blocking query answered index $idx3, not > $idx"
+((ms < 10000)) || h_fail "blocking query answered $ms ms after the create"
+h_log "blocking query: quiet wait 7 s held, woke $ms ms after a create (index $idx -> $idx3)"
+
+# ---- server-sent events ----------------------------------------------------------
+# curl's own pid (not the backgrounded shell's), so it can be made to go away.
+h_exec 2 bash -c 'echo $$ >"$1"; exec curl -sS -N --max-time 60 --cacert "$2" \
+    -H "Authorization: Bearer $3" "$4/v1/events?prefix=shed."' _ "$H_TMP/sse.pid" "$CERT" "$OP" \
+    "$BASE" >"$H_TMP/sse.out" 2>&1 &
+SSE=$!
+h_retry 10 grep -q '^: subscribed' "$H_TMP/sse.out" || h_fail "no SSE stream: $(cat "$H_TMP/sse.out")"
+metrics() { h_exec 1 curl -sS --max-time 10 http://127.0.0.1:7951/metrics; }
+v=$(metrics | awk '/^shed_http_event_streams /{print $2}')
+h_assert_eq 1 "${v:-}" "shed_http_event_streams while one is open"
+# http.max_streams_per_token 2: a third stream of the same token is refused
+h_exec 2 bash -c 'echo $$ >"$1"; exec curl -sS -N --max-time 60 --cacert "$2" \
+    -H "Authorization: Bearer $3" "$4/v1/events?prefix=y."' _ "$H_TMP/sse2.pid" "$CERT" "$OP" \
+    "$BASE" >/dev/null 2>&1 &
+SSE2=$!
+for _ in $(seq 50); do
+    [[ "$(metrics | awk '/^shed_http_event_streams /{print $2}')" == 2 ]] && break
+    sleep 0.1
+done
+out=$(h_exec 2 curl -sS --max-time 10 --cacert "$CERT" -H "Authorization: Bearer $OP" \
+    -w '\n%{http_code}' "$BASE/v1/events?prefix=x.")
+[[ "$(tail -n1 <<<"$out")" == 429 && "$out" == *too_many_streams* ]] \
+    || h_fail "a third stream over http.max_streams_per_token: $out"
+kill "$(cat "$H_TMP/sse2.pid")" 2>/dev/null || true
+wait "$SSE2" 2>/dev/null || true
+h_ctl 1 stop rwatch >/dev/null 2>&1 || h_fail "local stop for the stream"
+h_retry 15 grep -q '^data: {.*"topic":"shed\.node1\.rwatch"' "$H_TMP/sse.out" \
+    || h_fail "the stream did not carry rwatch's event: $(head -c 2000 "$H_TMP/sse.out")"
+line=$(grep -m1 '^data: {.*"topic":"shed\.node1\.rwatch"' "$H_TMP/sse.out")
+/usr/bin/python3 -c 'import json,sys; d=json.loads(sys.stdin.read()[6:]); assert d["kind"] and "payload" in d and "seq" in d, d' <<<"$line" \
+    || h_fail "an SSE event is not the event's JSON: $line"
+kill "$(cat "$H_TMP/sse.pid")" 2>/dev/null || true
+wait "$SSE" 2>/dev/null || true
+t0=$(date +%s%N)
+ok=0
+for _ in $(seq 30); do
+    v=$(metrics | awk '/^shed_http_event_streams /{print $2}')
+    [[ "$v" == 0 ]] && { ok=1; break; }
+    sleep 0.1
+done
+ms=$((($(date +%s%N) - t0) / 1000000))
+((ok)) || h_fail "a closed stream still counted after $ms ms"
+v=$(metrics | awk '/^shed_http_events_sent_total /{print $2}')
+((${v:-0} >= 1)) || h_fail "shed_http_events_sent_total is '${v:-}'"
+h_log "SSE: the stream carried the shed's event; its end noticed within $ms ms"
+
+# ---- delete, remotely --------------------------------------------------------------
+rctl "$OPF" delete rweb >/dev/null || h_fail "remote delete"
+if rctl "$OPF" show rweb >/dev/null 2>&1; then h_fail "rweb still there after delete"; fi
+h_ctl 1 delete rwatch >/dev/null 2>&1 || true
+
+h_log "PASS: shedctl remote over HTTPS, refusals, blocking queries, SSE"

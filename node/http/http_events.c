@@ -1,0 +1,381 @@
+/* http_events.c - see http_events.h. */
+#include "node/http/http_events.h"
+
+#include "node/api/api_client.h"
+#include "node/config.h"
+#include "node/events/event_json.h"
+
+#include <czmq.h>
+#include <poll.h>
+#include <sodium.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_TOKENS_MAX 256 /* tokens with streams open at once */
+
+typedef struct {
+    char id[API_TOKEN_ID_MAX + 1];
+    unsigned streams;
+} s_slot_t;
+
+struct _http_events_t {
+    char api_endpoint[SHED_ENDPOINT_MAX];
+    unsigned per_token;
+    const volatile int *stopping;
+    pthread_mutex_t lock;
+    s_slot_t slots[S_TOKENS_MAX];
+    atomic_uint_fast64_t open, total, sent, refused;
+};
+
+/* One stream. */
+typedef struct {
+    http_events_t *owner;
+    char token_id[API_TOKEN_ID_MAX + 1];
+    bus_client_t *bus;
+    int fd;        /* the client's socket, polled for a hang-up */
+    char *pending; /* text not yet handed to MHD */
+    size_t len, off;
+    int64_t last_out_ms; /* last bytes handed out: the heartbeat clock */
+    bool raw;            /* ?raw=true: each event's payload bytes too */
+    bool snap_open;      /* snapshot events may still come: ": subscribed" after them */
+} s_stream_t;
+
+#define S_SUBSCRIBED ": subscribed\n\n"
+
+http_events_t *
+http_events_new (const char *api_endpoint, unsigned per_token, const volatile int *stopping)
+{
+    http_events_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    snprintf (self->api_endpoint, sizeof self->api_endpoint, "%s", api_endpoint);
+    self->per_token = per_token ? per_token : 1;
+    self->stopping = stopping;
+    pthread_mutex_init (&self->lock, NULL);
+    return self;
+}
+
+void
+http_events_destroy (http_events_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    pthread_mutex_destroy (&(*self_p)->lock);
+    free (*self_p);
+    *self_p = NULL;
+}
+
+void
+http_events_stats (http_events_t *self, char *out, size_t size)
+{
+    snprintf (out, size,
+              "events_streams=%llu events_streams_total=%llu events_sent=%llu "
+              "events_refused=%llu",
+              (unsigned long long) atomic_load (&self->open),
+              (unsigned long long) atomic_load (&self->total),
+              (unsigned long long) atomic_load (&self->sent),
+              (unsigned long long) atomic_load (&self->refused));
+}
+
+static void
+s_event_json (jw_t *j, const bus_event_t *ev, bool raw)
+{
+    jw_obj_begin (j);
+    /* clang-format off */
+    jw_key (j, "time_us");  jw_i64 (j, ev->time_us);
+    jw_key (j, "topic");    jw_str (j, ev->topic);
+    jw_key (j, "origin");   jw_str (j, ev->origin);
+    jw_key (j, "seq");      jw_u64 (j, ev->seq);
+    jw_key (j, "tseq");     jw_u64 (j, ev->tseq);
+    jw_key (j, "boot");     jw_u64 (j, ev->boot);
+    jw_key (j, "kind");     jw_str (j, ev->kind);
+    jw_key (j, "snapshot"); jw_bool (j, ev->snapshot);
+    jw_key (j, "gap");      jw_u64 (j, ev->gap);
+    jw_key (j, "payload");  shed_event_json_payload (j, ev->kind, ev->payload, ev->size);
+    /* clang-format on */
+    if (raw) {
+        /* The payload's bytes, for shedctl's commands that decode agent
+         * messages themselves (top, logs --follow, provision). */
+        size_t n = sodium_base64_encoded_len (ev->size, sodium_base64_VARIANT_ORIGINAL);
+        char *b64 = malloc (n);
+        jw_key (j, "raw");
+        if (b64) {
+            sodium_bin2base64 (b64, n, ev->payload, ev->size, sodium_base64_VARIANT_ORIGINAL);
+            jw_str (j, b64);
+            free (b64);
+        }
+        else
+            jw_null (j);
+    }
+    jw_obj_end (j);
+}
+
+void
+http_event_json (jw_t *j, const bus_event_t *ev)
+{
+    s_event_json (j, ev, false);
+}
+
+/* Take a stream slot for the token: false when it holds per_token. */
+static bool
+s_slot_take (http_events_t *self, const char *id)
+{
+    bool ok = false;
+    pthread_mutex_lock (&self->lock);
+    s_slot_t *free_slot = NULL;
+    for (size_t i = 0; i < S_TOKENS_MAX; i++) {
+        s_slot_t *s = &self->slots[i];
+        if (s->streams && strcmp (s->id, id) == 0) {
+            if (s->streams < self->per_token) {
+                s->streams++;
+                ok = true;
+            }
+            goto done;
+        }
+        if (!s->streams && !free_slot)
+            free_slot = s;
+    }
+    if (free_slot) {
+        snprintf (free_slot->id, sizeof free_slot->id, "%s", id);
+        free_slot->streams = 1;
+        ok = true;
+    }
+done:
+    pthread_mutex_unlock (&self->lock);
+    return ok;
+}
+
+static void
+s_slot_give (http_events_t *self, const char *id)
+{
+    pthread_mutex_lock (&self->lock);
+    for (size_t i = 0; i < S_TOKENS_MAX; i++)
+        if (self->slots[i].streams && strcmp (self->slots[i].id, id) == 0) {
+            self->slots[i].streams--;
+            break;
+        }
+    pthread_mutex_unlock (&self->lock);
+}
+
+/* Has the client hung up? (A stream client sends nothing after its
+ * request, so a readable hang-up is the only news from it.) */
+static bool
+s_gone (int fd)
+{
+    if (fd < 0)
+        return false;
+    struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+    return poll (&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+}
+
+/* The next event as an SSE record into s->pending. */
+static int
+s_format (s_stream_t *s, const bus_event_t *ev, const char *before)
+{
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&buf, &size);
+    if (!out)
+        return -1;
+    fputs (before, out);
+    fputs ("data: ", out);
+    jw_t j;
+    jw_init (&j, out);
+    s_event_json (&j, ev, s->raw);
+    fputs ("\n\n", out);
+    if (fclose (out) != 0) {
+        free (buf);
+        return -1;
+    }
+    free (s->pending);
+    s->pending = buf;
+    s->len = size;
+    s->off = 0;
+    return 0;
+}
+
+static ssize_t
+s_reader (void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void) pos;
+    s_stream_t *s = cls;
+    http_events_t *self = s->owner;
+    while (s->off >= s->len) {
+        if (*self->stopping)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        if (s_gone (s->fd))
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        int64_t idle = zclock_mono () - s->last_out_ms;
+        if (idle >= HTTP_EVENTS_HEARTBEAT_MS) {
+            free (s->pending);
+            s->pending = strdup (": heartbeat\n\n");
+            if (!s->pending)
+                return MHD_CONTENT_READER_END_WITH_ERROR;
+            s->len = strlen (s->pending);
+            s->off = 0;
+            break;
+        }
+        int wait = (int) (HTTP_EVENTS_HEARTBEAT_MS - idle);
+        if (s->snap_open)
+            wait = 0; /* the snapshot's values are queued here already */
+        bus_event_t ev;
+        if (bus_client_recv (s->bus, &ev, wait < HTTP_EVENTS_POLL_MS ? wait : HTTP_EVENTS_POLL_MS)
+            != 0) {
+            if (s->snap_open) {
+                /* After the snapshot's last value: the client has them all
+                 * (shedctl waits for this line, as for the bus's answer). */
+                s->snap_open = false;
+                free (s->pending);
+                s->pending = strdup (S_SUBSCRIBED);
+                if (!s->pending)
+                    return MHD_CONTENT_READER_END_WITH_ERROR;
+                s->len = strlen (s->pending);
+                s->off = 0;
+                break;
+            }
+            continue;
+        }
+        const char *before = "";
+        if (s->snap_open && !ev.snapshot) {
+            s->snap_open = false;
+            before = S_SUBSCRIBED;
+        }
+        if (s_format (s, &ev, before) != 0)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        atomic_fetch_add (&self->sent, 1);
+    }
+    size_t n = s->len - s->off < max ? s->len - s->off : max;
+    memcpy (buf, s->pending + s->off, n);
+    s->off += n;
+    s->last_out_ms = zclock_mono ();
+    return (ssize_t) n;
+}
+
+static void
+s_free (void *cls)
+{
+    s_stream_t *s = cls;
+    http_events_t *self = s->owner;
+    bus_client_destroy (&s->bus);
+    s_slot_give (self, s->token_id);
+    atomic_fetch_sub (&self->open, 1);
+    free (s->pending);
+    free (s);
+}
+
+/* The node's local events socket (the API's events request). */
+static bus_client_t *
+s_connect (http_events_t *self, http_error_t *err)
+{
+    api_msg_t req = { .hdr.type = API_EVENTS_REQ }, rep;
+    char why[256];
+    if (shed_api_call_stop (self->api_endpoint, &req, &rep, HTTP_READ_TIMEOUT_MS, self->stopping,
+                            why, sizeof why)
+        != 0) {
+        http_error_set (err, 503, "unavailable", "%s", why);
+        return NULL;
+    }
+    bus_client_t *bus = NULL;
+    if (rep.hdr.type == API_EVENTS_REP && rep.u.api_events_rep.local[0])
+        bus = bus_client_new (rep.u.api_events_rep.local, NULL, NULL, NULL);
+    wire_msg_free (&api_proto, &rep);
+    if (!bus)
+        http_error_set (err, 503, "unavailable", "the node's event bus is not available");
+    return bus;
+}
+
+struct MHD_Response *
+http_events_open (http_events_t *self, struct MHD_Connection *conn, const http_arg_t *args,
+                  size_t nargs, const char *token_id, http_error_t *err)
+{
+    memset (err, 0, sizeof *err);
+    const char *prefixes[HTTP_EVENTS_PREFIXES_MAX];
+    size_t n = 0;
+    bool snapshot = false, raw = false;
+    for (size_t i = 0; i < nargs; i++) {
+        const char *k = args[i].key, *v = args[i].value ? args[i].value : "";
+        if (strcmp (k, "prefix") == 0) {
+            if (n == HTTP_EVENTS_PREFIXES_MAX) {
+                http_error_set (err, 400, "bad_request", "at most %d prefixes",
+                                HTTP_EVENTS_PREFIXES_MAX);
+                return NULL;
+            }
+            if (strlen (v) > EVENT_TOPIC_MAX || v[0] == EVENT_CTL_CHAR) {
+                http_error_set (err, 400, "bad_request", "not a topic prefix: '%.64s'", v);
+                return NULL;
+            }
+            prefixes[n++] = v;
+        }
+        else if (strcmp (k, "snapshot") == 0 && (!*v || !strcmp (v, "true") || !strcmp (v, "1")))
+            snapshot = true;
+        else if (strcmp (k, "snapshot") == 0 && (!strcmp (v, "false") || !strcmp (v, "0")))
+            snapshot = false;
+        else if (strcmp (k, "raw") == 0 && (!*v || !strcmp (v, "true") || !strcmp (v, "1")))
+            raw = true;
+        else if (strcmp (k, "raw") == 0 && (!strcmp (v, "false") || !strcmp (v, "0")))
+            raw = false;
+        else {
+            http_error_set (err, 400, "bad_request",
+                            "unknown query argument '%.64s' (prefix, snapshot, raw)", k);
+            return NULL;
+        }
+    }
+    if (n == 0)
+        prefixes[n++] = "";
+    if (!s_slot_take (self, token_id)) {
+        atomic_fetch_add (&self->refused, 1);
+        http_error_set (err, 429, "too_many_streams", "token %s already has %u event streams open",
+                        token_id, self->per_token);
+        return NULL;
+    }
+    s_stream_t *s = calloc (1, sizeof *s);
+    if (!s) {
+        s_slot_give (self, token_id);
+        http_error_set (err, 500, "internal", "out of memory");
+        return NULL;
+    }
+    s->owner = self;
+    snprintf (s->token_id, sizeof s->token_id, "%s", token_id);
+    s->bus = s_connect (self, err);
+    if (!s->bus) {
+        s_slot_give (self, token_id);
+        free (s);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        bus_client_subscribe (s->bus, prefixes[i]);
+    /* -1 (no answer in time) still sends what arrived, as shedctl does */
+    int snapped = snapshot ? bus_client_snapshot (s->bus, 3000) : 0;
+    s->raw = raw;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info (conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    s->fd = ci ? (int) ci->connect_fd : -1;
+    /* The first bytes at once: the client knows it is subscribed; with a
+     * snapshot, once its last values are sent. */
+    if (snapped != 0) {
+        s->snap_open = true;
+        s->pending = strdup (": snapshot\n\n");
+    }
+    else
+        s->pending = strdup (S_SUBSCRIBED);
+    s->len = s->pending ? strlen (s->pending) : 0;
+    s->last_out_ms = zclock_mono ();
+    atomic_fetch_add (&self->open, 1);
+    atomic_fetch_add (&self->total, 1);
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback (MHD_SIZE_UNKNOWN, 4096, s_reader, s, s_free);
+    if (!resp) {
+        s_free (s);
+        http_error_set (err, 500, "internal", "out of memory");
+        return NULL;
+    }
+    /* A stream is quiet between heartbeats: http.timeout_s must not close
+     * it; a dead client is found by the hang-up poll or a failed write. */
+    MHD_set_connection_option (conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned int) 0);
+    MHD_add_response_header (resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+    MHD_add_response_header (resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    return resp;
+}

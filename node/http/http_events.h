@@ -1,0 +1,52 @@
+/*
+ * http_events.h - GET /v1/events: the node's event bus as server-sent
+ * events (docs/api.md, "Events"). One stream is one bus consumer of the
+ * node's local events socket, subscribed to the request's topic prefixes
+ * (?prefix=metrics.&prefix=shed.; none: everything), as `shedctl events`
+ * is; each event one `data:` line holding the JSON `shedctl events --json`
+ * prints (http_event_json), a `: heartbeat` comment every
+ * HTTP_EVENTS_HEARTBEAT_MS when nothing else was sent (so proxies and
+ * clients see a live connection), and a client that went away noticed
+ * within HTTP_EVENTS_POLL_MS (its socket is polled for a hang-up between
+ * waits), not at the next write.
+ *
+ * Streams are long: each holds a connection thread, so a token may hold at
+ * most `per_token` of them at once (more get 429); http.per_client_connections
+ * bounds them per client address as for any request.
+ */
+#ifndef SHED_HTTP_EVENTS_H
+#define SHED_HTTP_EVENTS_H
+
+#include "bridges/bus_client.h"
+#include "node/ctl/json.h"
+#include "node/http/http_route.h"
+
+#include <microhttpd.h>
+#include <stdint.h>
+
+#define HTTP_EVENTS_HEARTBEAT_MS 15000
+#define HTTP_EVENTS_POLL_MS      100
+#define HTTP_EVENTS_PREFIXES_MAX 8
+
+typedef struct _http_events_t http_events_t;
+
+/* api_endpoint: the node's local API (asked once for the events socket). */
+http_events_t *http_events_new (const char *api_endpoint, unsigned per_token,
+                                const volatile int *stopping);
+void http_events_destroy (http_events_t **self_p);
+
+/* Open a stream for GET /v1/events: the response to queue (200,
+ * text/event-stream), or NULL with err (400 bad arguments, 429 over the
+ * per-token bound, 503 no events socket). conn: the request's connection
+ * (its socket is watched; its idle timeout is lifted for the stream). */
+struct MHD_Response *http_events_open (http_events_t *self, struct MHD_Connection *conn,
+                                       const http_arg_t *args, size_t nargs, const char *token_id,
+                                       http_error_t *err);
+
+/* "events_streams=N events_streams_total=N events_sent=N events_refused=N" */
+void http_events_stats (http_events_t *self, char *out, size_t size);
+
+/* One event as `shedctl events --json` prints it (one line, no newline). */
+void http_event_json (jw_t *j, const bus_event_t *ev);
+
+#endif
