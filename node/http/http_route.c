@@ -179,9 +179,8 @@ http_error_json (const http_error_t *err, size_t *len, ...)
 
 /* ---- routing -------------------------------------------------------------------- */
 
-/* Does `path` fit `pattern`? "{}" takes one non-empty segment into name. */
-static bool
-s_path_match (const char *pattern, const char *path, char *name, size_t namecap)
+bool
+http_path_match (const char *pattern, const char *path, char *name, size_t namecap)
 {
     name[0] = '\0';
     while (*pattern) {
@@ -216,7 +215,7 @@ http_route_match (const char *method, const char *path, http_match_t *m, http_er
     char name[sizeof m->name];
     for (size_t i = 0; i < S_NROUTES; i++) {
         const http_route_t *r = &s_routes[i];
-        if (!s_path_match (r->path, path, name, sizeof name))
+        if (!http_path_match (r->path, path, name, sizeof name))
             continue;
         if (strcmp (r->method, method) == 0) {
             m->route = r;

@@ -56,6 +56,12 @@ typedef struct {
     char name[API_SHED_REF_MAX + 1];
 } http_match_t;
 
+/* Does `path` fit `pattern`? "{}" in a pattern takes one non-empty
+ * segment without control bytes into name (at most namecap - 1 bytes);
+ * everything else must be equal. The /v1 table and Shed's /api table
+ * (http_shed_compat.c) both route with it. */
+bool http_path_match (const char *pattern, const char *path, char *name, size_t namecap);
+
 /* Route method + path (already percent-decoded). 0, or -1 with a 404 or
  * 405 (allow filled) in err. */
 int http_route_match (const char *method, const char *path, http_match_t *m, http_error_t *err);

@@ -48,30 +48,6 @@ http_compat_path (const char *path)
 
 /* ---- routing -------------------------------------------------------------------- */
 
-static bool
-s_path_match (const char *pattern, const char *path, char *name, size_t cap)
-{
-    name[0] = '\0';
-    while (*pattern) {
-        if (pattern[0] == '{' && pattern[1] == '}') {
-            size_t n = strcspn (path, "/");
-            if (n == 0 || n >= cap)
-                return false;
-            for (size_t i = 0; i < n; i++)
-                if ((unsigned char) path[i] < 0x20 || path[i] == 0x7f)
-                    return false;
-            memcpy (name, path, n);
-            name[n] = '\0';
-            path += n;
-            pattern += 2;
-            continue;
-        }
-        if (*pattern++ != *path++)
-            return false;
-    }
-    return *path == '\0';
-}
-
 int
 http_compat_match (const char *method, const char *path, http_compat_match_t *m, http_error_t *err)
 {
@@ -84,7 +60,7 @@ http_compat_match (const char *method, const char *path, http_compat_match_t *m,
     }
     char name[sizeof m->name];
     for (size_t i = 0; i < S_NROUTES; i++) {
-        if (!s_path_match (s_routes[i].path, path, name, sizeof name))
+        if (!http_path_match (s_routes[i].path, path, name, sizeof name))
             continue;
         if (strcmp (s_routes[i].method, method) == 0) {
             m->route = (int) i;
