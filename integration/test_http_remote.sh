@@ -210,8 +210,8 @@ for _ in $(seq 30); do
 done
 ms=$((($(date +%s%N) - t0) / 1000000))
 ((ok)) || h_fail "a closed stream still counted after $ms ms"
-v=$(metrics | awk '/^shed_http_events_sent_total /{print $2}')
-((${v:-0} >= 1)) || h_fail "shed_http_events_sent_total is '${v:-}'"
+v=$(metrics | awk '/^shed_http_stream_events_total /{print $2}')
+((${v:-0} >= 1)) || h_fail "shed_http_stream_events_total is '${v:-}'"
 h_log "SSE: the stream carried the shed's event; its end noticed within $ms ms"
 
 # ---- delete, remotely --------------------------------------------------------------

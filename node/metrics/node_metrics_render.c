@@ -334,7 +334,7 @@ static const s_row_t s_http_rows[] = {
       "events_streams" },
     { "shed_http_event_streams_total", C, "GET /v1/events streams opened.", NULL, NULL,
       "events_streams_total" },
-    { "shed_http_events_sent_total", C, "Events sent on GET /v1/events streams.", NULL, NULL,
+    { "shed_http_stream_events_total", C, "Events written to GET /v1/events streams.", NULL, NULL,
       "events_sent" },
     { "shed_http_blocking_queries", G, "Blocking queries (?index=) waiting now.", NULL, NULL,
       "watch_waiting" },
