@@ -161,8 +161,14 @@ http_error_json (const http_error_t *err, size_t *len, ...)
             json_object_set_new (root, k, json_text (v));
     }
     va_end (ap);
-    char *text = json_dumps (root, JSON_COMPACT);
-    json_decref (root);
+    return http_json_body (root, len);
+}
+
+char *
+http_json_body (json_t *doc, size_t *len)
+{
+    char *text = doc ? json_dumps (doc, JSON_COMPACT) : NULL;
+    json_decref (doc);
     if (!text)
         return NULL;
     size_t n = strlen (text);
@@ -235,16 +241,21 @@ http_route_match (const char *method, const char *path, http_match_t *m, http_er
 }
 
 void
+http_route_doc_path (const char *pattern, char *out, size_t cap)
+{
+    const char *brace = strstr (pattern, "{}");
+    if (brace)
+        snprintf (out, cap, "%.*s{name}%s", (int) (brace - pattern), pattern, brace + 2);
+    else
+        snprintf (out, cap, "%s", pattern);
+}
+
+void
 http_routes (http_route_visit_fn fn, void *arg)
 {
     for (size_t i = 0; i < S_NROUTES; i++) {
         char path[HTTP_PATH_MAX + 8];
-        const char *brace = strstr (s_routes[i].path, "{}");
-        if (brace)
-            snprintf (path, sizeof path, "%.*s{name}%s", (int) (brace - s_routes[i].path),
-                      s_routes[i].path, brace + 2);
-        else
-            snprintf (path, sizeof path, "%s", s_routes[i].path);
+        http_route_doc_path (s_routes[i].path, path, sizeof path);
         fn (arg, s_routes[i].method, path, s_routes[i].name);
     }
 }

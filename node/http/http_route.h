@@ -19,6 +19,7 @@
 #include "node/api/api_msg.h"
 #include "node/http/http_tokens.h"
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -102,6 +103,12 @@ char *http_reply_json (const http_match_t *m, const api_msg_t *rep, size_t *len,
 typedef void (*http_route_visit_fn) (void *arg, const char *method, const char *path,
                                      const char *name);
 void http_routes (http_route_visit_fn fn, void *arg);
+/* A route pattern as documented: its "{}" written "{name}". */
+void http_route_doc_path (const char *pattern, char *out, size_t cap);
+
+/* An answer body: `doc` as compact JSON and a newline, malloc'd, with its
+ * length in *len. Takes doc (NULL-safe). NULL when out of memory. */
+char *http_json_body (json_t *doc, size_t *len);
 
 /* Fill err (status, code, message) from the fields given. */
 void http_error_set (http_error_t *err, unsigned status, const char *code, const char *fmt, ...)

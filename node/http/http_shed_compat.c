@@ -98,36 +98,12 @@ http_compat_routes (http_route_visit_fn fn, void *arg)
 {
     for (size_t i = 0; i < S_NROUTES; i++) {
         char path[HTTP_PATH_MAX + 8];
-        const char *brace = strstr (s_routes[i].path, "{}");
-        if (brace)
-            snprintf (path, sizeof path, "%.*s{name}%s", (int) (brace - s_routes[i].path),
-                      s_routes[i].path, brace + 2);
-        else
-            snprintf (path, sizeof path, "%s", s_routes[i].path);
+        http_route_doc_path (s_routes[i].path, path, sizeof path);
         fn (arg, s_routes[i].method, path, s_routes[i].name);
     }
 }
 
 /* ---- JSON out ------------------------------------------------------------------- */
-
-static char *
-s_dump (json_t *doc, size_t *len)
-{
-    char *text = doc ? json_dumps (doc, JSON_COMPACT) : NULL;
-    json_decref (doc);
-    if (!text)
-        return NULL;
-    size_t n = strlen (text);
-    char *out = realloc (text, n + 2);
-    if (!out) {
-        free (text);
-        return NULL;
-    }
-    out[n] = '\n';
-    out[n + 1] = '\0';
-    *len = n + 1;
-    return out;
-}
 
 char *
 http_compat_error_json (const http_error_t *err, size_t *len)
@@ -149,7 +125,7 @@ http_compat_error_json (const http_error_t *err, size_t *len)
     json_object_set_new (e, "code", json_text (code));
     json_object_set_new (e, "message", json_text (err->message));
     json_object_set_new (doc, "error", e);
-    return s_dump (doc, len);
+    return http_json_body (doc, len);
 }
 
 /* Our states -> Shed's four (running, stopped, starting, error): a shed
@@ -513,7 +489,7 @@ http_compat_serve (const http_compat_match_t *m, const char *body, size_t len,
     if (no_content)
         return 204;
     if (doc) {
-        *out = s_dump (doc, outlen);
+        *out = http_json_body (doc, outlen);
         return *out ? ok : 0;
     }
     if (!env.err.status)
