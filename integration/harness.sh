@@ -575,6 +575,10 @@ EOF
     echo "$f"
 }
 
+# h_metrics i: node i's Prometheus exposition (the default metrics.listen,
+# 127.0.0.1:7951 in its namespace); non-zero when it does not answer.
+h_metrics() { h_exec "$1" curl -sS --max-time 10 http://127.0.0.1:7951/metrics; }
+
 # ---- the remote HTTP API (docs/api.md) -----------------------------------------
 # h_http_cert ADDR: a self-signed certificate for https://ADDR (SAN IP ADDR)
 # in H_HTTP_CERT, its key in H_HTTP_KEY (mode 600). Needs openssl.

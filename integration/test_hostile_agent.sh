@@ -34,10 +34,7 @@ wait "$hostile_pid" || h_fail "the hostile agent failed: $(cat "$H_TMP/hostile.l
 h_alive 1 || h_fail "the node died under the hostile agent"
 
 # ---- counters -----------------------------------------------------------
-h_exec 1 python3 -c '
-import urllib.request
-print(urllib.request.urlopen("http://127.0.0.1:7951/metrics", timeout=5).read().decode())
-' >"$H_TMP/metrics.txt" || h_fail "no /metrics"
+h_metrics 1 >"$H_TMP/metrics.txt" || h_fail "no /metrics"
 python3 - "$H_TMP/metrics.txt" <<'EOP' || h_fail "counters: $(grep 'shed="evil"' "$H_TMP/metrics.txt")"
 import re, sys
 text = open(sys.argv[1]).read()

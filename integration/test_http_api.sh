@@ -151,7 +151,7 @@ expect 200 "$(api 2 "$OP" DELETE /v1/sheds/web1)" "delete"
 expect 404 "$(api 2 "$OP" GET /v1/sheds/web1)" "show after delete"
 
 # ---- metrics and logs ------------------------------------------------------------
-metrics=$(h_exec 1 curl -sS --max-time 10 http://127.0.0.1:7951/metrics)
+metrics=$(h_metrics 1)
 for reason in missing malformed unknown forbidden; do
     v=$(grep -E "^shed_http_auth_failures_total\{reason=\"$reason\"\} " <<<"$metrics" | awk '{print $2}')
     ((${v:-0} >= 1)) || h_fail "shed_http_auth_failures_total{reason=\"$reason\"} is '${v:-}'"
@@ -209,17 +209,17 @@ if h_exec 2 curl -sS --max-time 3 --cacert "$CERT" -H "Authorization: Bearer $OP
 fi
 expect 200 "$(api 1 "$OP" GET /v1/status)" "status from node 1 while node 2 is at its limit"
 for p in "${holders[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-v=$(h_exec 1 curl -sS --max-time 10 http://127.0.0.1:7951/metrics \
+v=$(h_metrics 1 \
     | grep -E '^shed_http_rejected_total\{reason="connection_limit"\} ' | awk '{print $2}')
 ((${v:-0} >= 1)) || h_fail "refused connection not counted ('${v:-}')"
-v=$(h_exec 1 curl -sS --max-time 10 http://127.0.0.1:7951/metrics \
+v=$(h_metrics 1 \
     | grep -E '^shed_http_rejected_total\{reason="rate_limited"\} ' | awk '{print $2}')
 ((${v:-0} == n429)) || h_fail "rate_limited counted '${v:-}', not $n429"
 h_retry 10 api 2 "$OP" GET /v1/status >/dev/null 2>&1 || h_fail "node 2 not served again after its connections closed"
 wait "$DRIP" || true
 drip_s=$(cat "$H_TMP/drip.s")
 ((drip_s <= 15)) || h_fail "a dripped body held its connection ${drip_s} s (deadline 9 s)"
-v=$(h_exec 1 curl -sS --max-time 10 http://127.0.0.1:7951/metrics \
+v=$(h_metrics 1 \
     | grep -E '^shed_http_rejected_total\{reason="timeout"\} ' | awk '{print $2}')
 ((${v:-0} >= 1)) || h_fail "the dripped body's close not counted ('${v:-}')"
 h_log "a dripped body was cut after ${drip_s} s"

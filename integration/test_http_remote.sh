@@ -175,8 +175,7 @@ h_exec 2 bash -c 'echo $$ >"$1"; exec curl -sS -N --max-time 60 --cacert "$2" \
     "$BASE" >"$H_TMP/sse.out" 2>&1 &
 SSE=$!
 h_retry 10 grep -q '^: subscribed' "$H_TMP/sse.out" || h_fail "no SSE stream: $(cat "$H_TMP/sse.out")"
-metrics() { h_exec 1 curl -sS --max-time 10 http://127.0.0.1:7951/metrics; }
-v=$(metrics | awk '/^shed_http_event_streams /{print $2}')
+v=$(h_metrics 1 | awk '/^shed_http_event_streams /{print $2}')
 h_assert_eq 1 "${v:-}" "shed_http_event_streams while one is open"
 # http.max_streams_per_token 2: a third stream of the same token is refused
 h_exec 2 bash -c 'echo $$ >"$1"; exec curl -sS -N --max-time 60 --cacert "$2" \
@@ -184,7 +183,7 @@ h_exec 2 bash -c 'echo $$ >"$1"; exec curl -sS -N --max-time 60 --cacert "$2" \
     "$BASE" >/dev/null 2>&1 &
 SSE2=$!
 for _ in $(seq 50); do
-    [[ "$(metrics | awk '/^shed_http_event_streams /{print $2}')" == 2 ]] && break
+    [[ "$(h_metrics 1 | awk '/^shed_http_event_streams /{print $2}')" == 2 ]] && break
     sleep 0.1
 done
 out=$(h_exec 2 curl -sS --max-time 10 --cacert "$CERT" -H "Authorization: Bearer $OP" \
@@ -204,13 +203,13 @@ wait "$SSE" 2>/dev/null || true
 t0=$(date +%s%N)
 ok=0
 for _ in $(seq 30); do
-    v=$(metrics | awk '/^shed_http_event_streams /{print $2}')
+    v=$(h_metrics 1 | awk '/^shed_http_event_streams /{print $2}')
     [[ "$v" == 0 ]] && { ok=1; break; }
     sleep 0.1
 done
 ms=$((($(date +%s%N) - t0) / 1000000))
 ((ok)) || h_fail "a closed stream still counted after $ms ms"
-v=$(metrics | awk '/^shed_http_stream_events_total /{print $2}')
+v=$(h_metrics 1 | awk '/^shed_http_stream_events_total /{print $2}')
 ((${v:-0} >= 1)) || h_fail "shed_http_stream_events_total is '${v:-}'"
 h_log "SSE: the stream carried the shed's event; its end noticed within $ms ms"
 

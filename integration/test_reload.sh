@@ -133,10 +133,7 @@ h_log "agent: $(tr '\n' '|' <"$H_TMP/agent.out")"
 grep -q "ack2 msgs=4 " "$H_TMP/agent.out" || h_fail "no HELLO_ACK with the lowered rate: $(cat "$H_TMP/agent.out")"
 h_alive 1 || h_fail "the node died"
 
-h_exec 1 python3 -c '
-import urllib.request
-print(urllib.request.urlopen("http://127.0.0.1:7951/metrics", timeout=5).read().decode())
-' >"$H_TMP/metrics.txt" || h_fail "no /metrics"
+h_metrics 1 >"$H_TMP/metrics.txt" || h_fail "no /metrics"
 python3 - "$H_TMP/metrics.txt" <<'EOP' || h_fail "counters: $(grep 'shed="calm"' "$H_TMP/metrics.txt")"
 import re, sys
 text = open(sys.argv[1]).read()
