@@ -2,7 +2,7 @@
 # run-fuzzers.sh [SECONDS] [BUILD_DIR] - run every built libFuzzer target.
 #
 # For each executable BUILD_DIR/fuzz/fuzz_<name>, run it for SECONDS
-# (default 30) on a scratch copy of fuzz/corpus/<name>/ (a missing corpus
+# (default 30), FUZZ_JOBS at a time (default: nproc), on a scratch copy of fuzz/corpus/<name>/ (a missing corpus
 # starts empty), so new inputs never pollute the committed seed corpus.
 # Crash, leak, timeout and OOM reproducers land in the scratch dir and are
 # reported and kept. Exits non-zero if any fuzzer failed, naming each one;
@@ -27,19 +27,24 @@ if [ ! -d "$build_dir/fuzz" ]; then
 fi
 
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/shed-fuzz.XXXXXX")
+# FUZZ_JOBS fuzzers run at once (default: one per core): libFuzzer is
+# single-threaded, so on CI's two cores this halves the step's wall time
+# without giving any target fewer executions per second.
+jobs=${FUZZ_JOBS:-$(nproc)}
 failed=()
 ran=0
-for bin in "$build_dir"/fuzz/fuzz_*; do
-    [ -f "$bin" ] && [ -x "$bin" ] || continue
-    target=$(basename "$bin")
-    name=${target#fuzz_}
-    work=$scratch/$name
+
+# run_one NAME BIN: one fuzzer on a scratch copy of its corpus; prints its
+# report (in one piece, so parallel runs do not interleave) and leaves
+# "ok" or "failed" in $scratch/NAME/result.
+run_one() {
+    local name=$1 bin=$2 work=$scratch/$1 rc
     mkdir -p "$work/corpus" "$work/artifacts"
     if [ -d "$repo/fuzz/corpus/$name" ]; then
         cp -R "$repo/fuzz/corpus/$name/." "$work/corpus/"
     fi
-    echo "== $target: ${seconds}s, corpus $(ls "$work/corpus" | wc -l) files"
-    ran=$((ran + 1))
+    local files
+    files=$(ls "$work/corpus" | wc -l)
     # libFuzzer exits non-zero on any finding (crash, leak, OOM, timeout)
     # and writes the input to artifacts/; the final stats give the execs.
     # -malloc_limit_mb: one allocation over 512 MiB is a finding (a decoder
@@ -48,12 +53,35 @@ for bin in "$build_dir"/fuzz/fuzz_*; do
            -print_final_stats=1 -artifact_prefix="$work/artifacts/" \
            "$work/corpus" >"$work/log" 2>&1
     rc=$?
-    grep -E '^stat::number_of_executed_units|^Done [0-9]+ runs' "$work/log" | tail -1
-    if [ $rc -ne 0 ] || [ -n "$(ls -A "$work/artifacts")" ]; then
-        echo "!! $target FAILED (exit $rc); artifacts in $work/artifacts, log $work/log"
-        grep -E 'ERROR|SUMMARY|check failed' "$work/log" | head -5
-        failed+=("$target")
-    fi
+    {
+        echo "== fuzz_$name: ${seconds}s, corpus $files files"
+        grep -E '^stat::number_of_executed_units|^Done [0-9]+ runs' "$work/log" | tail -1
+        if [ $rc -ne 0 ] || [ -n "$(ls -A "$work/artifacts")" ]; then
+            echo "!! fuzz_$name FAILED (exit $rc); artifacts in $work/artifacts, log $work/log"
+            grep -E 'ERROR|SUMMARY|check failed' "$work/log" | head -5
+            echo failed >"$work/result"
+        else
+            echo ok >"$work/result"
+        fi
+    } >"$work/report"
+    cat "$work/report"
+}
+
+names=()
+for bin in "$build_dir"/fuzz/fuzz_*; do
+    [ -f "$bin" ] && [ -x "$bin" ] || continue
+    name=$(basename "$bin")
+    name=${name#fuzz_}
+    names+=("$name")
+    ran=$((ran + 1))
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
+        wait -n
+    done
+    run_one "$name" "$bin" &
+done
+wait
+for name in "${names[@]}"; do
+    [ "$(cat "$scratch/$name/result" 2>/dev/null)" = ok ] || failed+=("fuzz_$name")
 done
 
 if [ $ran -eq 0 ]; then
