@@ -1,12 +1,11 @@
 /* api_client_http.c - see api_client_http.h. */
 #include "node/api/api_client_http.h"
 
+#include "common/curl_dl.h"
 #include "node/api/api_client.h"
 #include "node/http/http_passthrough.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
-#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,15 +20,8 @@
 #define S_BUSY_TRIES     30 /* 429 too_many_streams: tries, this far apart */
 #define S_BUSY_WAIT_MS   100
 
-static pthread_once_t s_once = PTHREAD_ONCE_INIT;
 static char s_token[SHED_API_TOKEN_MAX + 1];
 static char s_ca_file[4096];
-
-static void
-s_init (void)
-{
-    curl_global_init (CURL_GLOBAL_DEFAULT);
-}
 
 bool
 shed_api_is_http (const char *endpoint)
@@ -124,25 +116,25 @@ s_progress (void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
 static struct curl_slist *
 s_setup (CURL *curl, const char *url, int timeout_ms, struct curl_slist *headers)
 {
-    curl_easy_setopt (curl, CURLOPT_URL, url);
-    curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt (curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt (curl, CURLOPT_FOLLOWLOCATION, 0L);
+    sym_curl_easy_setopt (curl, CURLOPT_URL, url);
+    sym_curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
+    sym_curl_easy_setopt (curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    sym_curl_easy_setopt (curl, CURLOPT_FOLLOWLOCATION, 0L);
     if (s_ca_file[0])
-        curl_easy_setopt (curl, CURLOPT_CAINFO, s_ca_file);
+        sym_curl_easy_setopt (curl, CURLOPT_CAINFO, s_ca_file);
     if (timeout_ms > 0)
-        curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, (long) timeout_ms);
-    curl_easy_setopt (
+        sym_curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, (long) timeout_ms);
+    sym_curl_easy_setopt (
         curl, CURLOPT_CONNECTTIMEOUT_MS,
         (long) (timeout_ms > 0 && timeout_ms < S_CONNECT_MAX_MS ? timeout_ms : S_CONNECT_MAX_MS));
     if (s_token[0]) {
         char auth[SHED_API_TOKEN_MAX + 32];
         snprintf (auth, sizeof auth, "Authorization: Bearer %s", s_token);
-        headers = curl_slist_append (headers, auth);
+        headers = sym_curl_slist_append (headers, auth);
         sodium_memzero (auth, sizeof auth);
     }
-    headers = curl_slist_append (headers, "Expect:");
-    curl_easy_setopt (curl, CURLOPT_HTTPHEADER, headers);
+    headers = sym_curl_slist_append (headers, "Expect:");
+    sym_curl_easy_setopt (curl, CURLOPT_HTTPHEADER, headers);
     return headers;
 }
 
@@ -150,7 +142,7 @@ s_setup (CURL *curl, const char *url, int timeout_ms, struct curl_slist *headers
 static void
 s_curl_error (CURLcode cc, const char *cerr, const char *endpoint, char *err, size_t errlen)
 {
-    const char *why = cerr && *cerr ? cerr : curl_easy_strerror (cc);
+    const char *why = cerr && *cerr ? cerr : sym_curl_easy_strerror (cc);
     switch (cc) {
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CONNECT_ERROR:
@@ -198,7 +190,8 @@ shed_api_http_call (const char *endpoint, const api_msg_t *req, api_msg_t *rep, 
                     const volatile int *stop, char *err, size_t errlen)
 {
     memset (rep, 0, sizeof *rep);
-    pthread_once (&s_once, s_init);
+    if (!curl_dl_open (err, errlen))
+        return -1;
     char url[1024];
     if (s_url (endpoint, "/v1/api", url, sizeof url, err, errlen) != 0)
         return -1;
@@ -209,7 +202,7 @@ shed_api_http_call (const char *endpoint, const api_msg_t *req, api_msg_t *rep, 
         snprintf (err, errlen, "cannot encode request: %s", wire_strerror (rc));
         return -1;
     }
-    CURL *curl = curl_easy_init ();
+    CURL *curl = sym_curl_easy_init ();
     if (!curl) {
         free (body);
         snprintf (err, errlen, "cannot start libcurl");
@@ -217,33 +210,33 @@ shed_api_http_call (const char *endpoint, const api_msg_t *req, api_msg_t *rep, 
     }
     char thdr[64];
     snprintf (thdr, sizeof thdr, "%s: %d", HTTP_TIMEOUT_HEADER, timeout_ms);
-    struct curl_slist *headers = curl_slist_append (NULL, "Content-Type: " HTTP_MSGPACK_TYPE);
-    headers = curl_slist_append (headers, "Accept: " HTTP_MSGPACK_TYPE);
-    headers = curl_slist_append (headers, thdr);
+    struct curl_slist *headers = sym_curl_slist_append (NULL, "Content-Type: " HTTP_MSGPACK_TYPE);
+    headers = sym_curl_slist_append (headers, "Accept: " HTTP_MSGPACK_TYPE);
+    headers = sym_curl_slist_append (headers, thdr);
     headers = s_setup (curl, url, timeout_ms + S_HTTP_MARGIN_MS, headers);
     char cerr[CURL_ERROR_SIZE] = "";
     s_buf_t out = { .cap_max = S_REPLY_MAX };
-    curl_easy_setopt (curl, CURLOPT_ERRORBUFFER, cerr);
-    curl_easy_setopt (curl, CURLOPT_POST, 1L);
-    curl_easy_setopt (curl, CURLOPT_POSTFIELDS, (const char *) body);
-    curl_easy_setopt (curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) blen);
-    curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_write);
-    curl_easy_setopt (curl, CURLOPT_WRITEDATA, &out);
+    sym_curl_easy_setopt (curl, CURLOPT_ERRORBUFFER, cerr);
+    sym_curl_easy_setopt (curl, CURLOPT_POST, 1L);
+    sym_curl_easy_setopt (curl, CURLOPT_POSTFIELDS, (const char *) body);
+    sym_curl_easy_setopt (curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) blen);
+    sym_curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_write);
+    sym_curl_easy_setopt (curl, CURLOPT_WRITEDATA, &out);
     s_stop_t box = { .stop = stop };
     if (stop) {
-        curl_easy_setopt (curl, CURLOPT_XFERINFOFUNCTION, s_progress);
-        curl_easy_setopt (curl, CURLOPT_XFERINFODATA, &box);
-        curl_easy_setopt (curl, CURLOPT_NOPROGRESS, 0L);
+        sym_curl_easy_setopt (curl, CURLOPT_XFERINFOFUNCTION, s_progress);
+        sym_curl_easy_setopt (curl, CURLOPT_XFERINFODATA, &box);
+        sym_curl_easy_setopt (curl, CURLOPT_NOPROGRESS, 0L);
     }
-    CURLcode cc = curl_easy_perform (curl);
+    CURLcode cc = sym_curl_easy_perform (curl);
     long status = 0, sent = 0;
-    curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_getinfo (curl, CURLINFO_REQUEST_SIZE, &sent);
+    sym_curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &status);
+    sym_curl_easy_getinfo (curl, CURLINFO_REQUEST_SIZE, &sent);
     char *ctype = NULL;
-    curl_easy_getinfo (curl, CURLINFO_CONTENT_TYPE, &ctype);
+    sym_curl_easy_getinfo (curl, CURLINFO_CONTENT_TYPE, &ctype);
     bool msgpack = ctype && strncmp (ctype, HTTP_MSGPACK_TYPE, strlen (HTTP_MSGPACK_TYPE)) == 0;
-    curl_easy_cleanup (curl);
-    curl_slist_free_all (headers);
+    sym_curl_easy_cleanup (curl);
+    sym_curl_slist_free_all (headers);
     free (body);
     rc = -1;
     if (cc == CURLE_OPERATION_TIMEDOUT && sent > 0) {
@@ -319,7 +312,7 @@ s_sse_write (char *data, size_t size, size_t nmemb, void *arg)
     s_sse_t *s = arg;
     size_t n = size * nmemb;
     if (!s->status)
-        curl_easy_getinfo (s->curl, CURLINFO_RESPONSE_CODE, &s->status);
+        sym_curl_easy_getinfo (s->curl, CURLINFO_RESPONSE_CODE, &s->status);
     if (s->status != 200)
         return s_write (data, size, nmemb, &s->error_body);
     for (size_t i = 0; i < n; i++) {
@@ -351,24 +344,25 @@ s_events_once (const char *endpoint, const char *const *prefixes, size_t n,
                char *err, size_t errlen)
 {
     int timeout_ms = opt->timeout_ms;
-    pthread_once (&s_once, s_init);
-    CURL *curl = curl_easy_init ();
+    if (!curl_dl_open (err, errlen))
+        return -1;
+    CURL *curl = sym_curl_easy_init ();
     if (!curl) {
         snprintf (err, errlen, "cannot start libcurl");
         return -1;
     }
     char url[4096];
     if (s_url (endpoint, "/v1/events", url, sizeof url, err, errlen) != 0) {
-        curl_easy_cleanup (curl);
+        sym_curl_easy_cleanup (curl);
         return -1;
     }
     size_t used = strlen (url);
     char sep = '?';
     for (size_t i = 0; i < n; i++) {
-        char *esc = curl_easy_escape (curl, prefixes[i], 0);
+        char *esc = sym_curl_easy_escape (curl, prefixes[i], 0);
         used +=
             (size_t) snprintf (url + used, sizeof url - used, "%cprefix=%s", sep, esc ? esc : "");
-        curl_free (esc);
+        sym_curl_free (esc);
         sep = '&';
     }
     if (opt->snapshot) {
@@ -378,11 +372,11 @@ s_events_once (const char *endpoint, const char *const *prefixes, size_t n,
     if (opt->raw)
         used += (size_t) snprintf (url + used, sizeof url - used, "%craw=true", sep);
     if (used >= sizeof url) {
-        curl_easy_cleanup (curl);
+        sym_curl_easy_cleanup (curl);
         snprintf (err, errlen, "too many prefixes for one URL");
         return -1;
     }
-    struct curl_slist *headers = curl_slist_append (NULL, "Accept: text/event-stream");
+    struct curl_slist *headers = sym_curl_slist_append (NULL, "Accept: text/event-stream");
     headers = s_setup (curl, url, timeout_ms, headers);
     char cerr[CURL_ERROR_SIZE] = "";
     s_sse_t s = { .fn = fn,
@@ -391,37 +385,37 @@ s_events_once (const char *endpoint, const char *const *prefixes, size_t n,
                   .data = { .cap_max = S_EVENT_MAX },
                   .error_body = { .cap_max = 1u << 16 },
                   .curl = curl };
-    curl_easy_setopt (curl, CURLOPT_ERRORBUFFER, cerr);
-    curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_sse_write);
-    curl_easy_setopt (curl, CURLOPT_WRITEDATA, &s);
+    sym_curl_easy_setopt (curl, CURLOPT_ERRORBUFFER, cerr);
+    sym_curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_sse_write);
+    sym_curl_easy_setopt (curl, CURLOPT_WRITEDATA, &s);
     /* The multi interface, polled in short slices, so a stop is seen at
      * once: the node then frees the stream's slot (a token holds few). */
     CURLcode cc = CURLE_OK;
-    CURLM *multi = curl_multi_init ();
-    if (!multi || curl_multi_add_handle (multi, curl) != CURLM_OK)
-        cc = curl_easy_perform (curl);
+    CURLM *multi = sym_curl_multi_init ();
+    if (!multi || sym_curl_multi_add_handle (multi, curl) != CURLM_OK)
+        cc = sym_curl_easy_perform (curl);
     else {
         int running = 1;
         while (running && !(opt->stop && *opt->stop)) {
-            if (curl_multi_perform (multi, &running) != CURLM_OK)
+            if (sym_curl_multi_perform (multi, &running) != CURLM_OK)
                 break;
             if (running)
-                curl_multi_poll (multi, NULL, 0, S_STOP_POLL_MS, NULL);
+                sym_curl_multi_poll (multi, NULL, 0, S_STOP_POLL_MS, NULL);
         }
         CURLMsg *msg;
         int left;
-        while ((msg = curl_multi_info_read (multi, &left)))
+        while ((msg = sym_curl_multi_info_read (multi, &left)))
             if (msg->msg == CURLMSG_DONE)
                 cc = msg->data.result;
         if (running) /* stopped */
             cc = CURLE_ABORTED_BY_CALLBACK;
-        curl_multi_remove_handle (multi, curl);
+        sym_curl_multi_remove_handle (multi, curl);
     }
-    curl_multi_cleanup (multi);
+    sym_curl_multi_cleanup (multi);
     if (!s.status)
-        curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &s.status);
-    curl_easy_cleanup (curl);
-    curl_slist_free_all (headers);
+        sym_curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &s.status);
+    sym_curl_easy_cleanup (curl);
+    sym_curl_slist_free_all (headers);
     int rc = 0;
     if (s.stopped || cc == CURLE_ABORTED_BY_CALLBACK)
         rc = 0;

@@ -494,6 +494,11 @@ driver_firecracker_new (const driver_firecracker_config_t *config, driver_error_
         free (self);
         return NULL;
     }
-    http_global_init ();
+    char why[200];
+    if (!http_global_init (why, sizeof why)) {
+        free (self);
+        driver_fail (err, DRIVER_ERR_UNAVAILABLE, "firecracker: %s", why);
+        return NULL;
+    }
     return driver_new (&s_ops, self);
 }

@@ -1,26 +1,19 @@
 /*
- * http.c - blocking requests with libcurl (see http.h).
+ * http.c - blocking requests with libcurl (see http.h), loaded on first
+ * use (common/curl_dl.h).
  */
 #include "node/drivers/http.h"
 
-#include <curl/curl.h>
-#include <pthread.h>
+#include "common/curl_dl.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static pthread_once_t s_once = PTHREAD_ONCE_INIT;
-
-static void
-s_init (void)
+bool
+http_global_init (char *err, size_t errlen)
 {
-    curl_global_init (CURL_GLOBAL_DEFAULT);
-}
-
-void
-http_global_init (void)
-{
-    pthread_once (&s_once, s_init);
+    return curl_dl_open (err, errlen);
 }
 
 static size_t
@@ -44,9 +37,10 @@ static int
 s_request (const char *base, const char *unix_path, const char *method, const char *path,
            const char *json_body, const char *bearer, long timeout_ms, http_reply_t *reply)
 {
-    http_global_init ();
     memset (reply, 0, sizeof *reply);
-    CURL *curl = curl_easy_init ();
+    if (!http_global_init (reply->error, sizeof reply->error))
+        return -1;
+    CURL *curl = sym_curl_easy_init ();
     if (!curl) {
         snprintf (reply->error, sizeof reply->error, "curl init failed");
         return -1;
@@ -54,52 +48,52 @@ s_request (const char *base, const char *unix_path, const char *method, const ch
     char url[1024];
     snprintf (url, sizeof url, "%s%s", base ? base : "http://localhost", path);
     struct curl_slist *headers = NULL;
-    headers = curl_slist_append (headers, "Accept: application/json");
+    headers = sym_curl_slist_append (headers, "Accept: application/json");
     if (json_body)
-        headers = curl_slist_append (headers, "Content-Type: application/json");
+        headers = sym_curl_slist_append (headers, "Content-Type: application/json");
     /* No "Expect: 100-continue" round trip for small bodies. */
-    headers = curl_slist_append (headers, "Expect:");
+    headers = sym_curl_slist_append (headers, "Expect:");
     char *auth = NULL;
     if (bearer && *bearer) {
         size_t n = strlen (bearer) + sizeof "Authorization: Bearer ";
         auth = (char *) malloc (n);
         if (!auth) {
-            curl_slist_free_all (headers);
-            curl_easy_cleanup (curl);
+            sym_curl_slist_free_all (headers);
+            sym_curl_easy_cleanup (curl);
             snprintf (reply->error, sizeof reply->error, "out of memory");
             return -1;
         }
         snprintf (auth, n, "Authorization: Bearer %s", bearer);
-        headers = curl_slist_append (headers, auth);
+        headers = sym_curl_slist_append (headers, auth);
     }
-    curl_easy_setopt (curl, CURLOPT_URL, url);
+    sym_curl_easy_setopt (curl, CURLOPT_URL, url);
     if (unix_path)
-        curl_easy_setopt (curl, CURLOPT_UNIX_SOCKET_PATH, unix_path);
-    curl_easy_setopt (curl, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt (curl, CURLOPT_HTTPHEADER, headers);
+        sym_curl_easy_setopt (curl, CURLOPT_UNIX_SOCKET_PATH, unix_path);
+    sym_curl_easy_setopt (curl, CURLOPT_CUSTOMREQUEST, method);
+    sym_curl_easy_setopt (curl, CURLOPT_HTTPHEADER, headers);
     if (json_body) {
-        curl_easy_setopt (curl, CURLOPT_POSTFIELDS, json_body);
-        curl_easy_setopt (curl, CURLOPT_POSTFIELDSIZE, (long) strlen (json_body));
+        sym_curl_easy_setopt (curl, CURLOPT_POSTFIELDS, json_body);
+        sym_curl_easy_setopt (curl, CURLOPT_POSTFIELDSIZE, (long) strlen (json_body));
     }
-    curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 10000L);
-    curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L); /* threaded daemon */
-    curl_easy_setopt (curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_write);
-    curl_easy_setopt (curl, CURLOPT_WRITEDATA, reply);
-    CURLcode rc = curl_easy_perform (curl);
+    sym_curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 10000L);
+    sym_curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L); /* threaded daemon */
+    sym_curl_easy_setopt (curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    sym_curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_write);
+    sym_curl_easy_setopt (curl, CURLOPT_WRITEDATA, reply);
+    CURLcode rc = sym_curl_easy_perform (curl);
     int result = 0;
     if (rc != CURLE_OK) {
-        snprintf (reply->error, sizeof reply->error, "%s", curl_easy_strerror (rc));
+        snprintf (reply->error, sizeof reply->error, "%s", sym_curl_easy_strerror (rc));
         result = -1;
     }
     else
-        curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &reply->status);
+        sym_curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &reply->status);
     if (!reply->body) {
         reply->body = (char *) calloc (1, 1);
         reply->len = 0;
     }
-    curl_slist_free_all (headers);
-    curl_easy_cleanup (curl);
+    sym_curl_slist_free_all (headers);
+    sym_curl_easy_cleanup (curl);
     if (auth) {
         /* The token does not linger in freed heap memory. */
         explicit_bzero (auth, strlen (auth));

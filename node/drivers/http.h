@@ -7,6 +7,7 @@
 #ifndef SHED_DRV_HTTP_H
 #define SHED_DRV_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define HTTP_BODY_MAX (1 << 20)
@@ -31,7 +32,9 @@ int http_request_bearer (const char *base, const char *method, const char *path,
                          http_reply_t *reply);
 void http_reply_free (http_reply_t *reply);
 
-/* curl_global_init once per process (thread-safe, idempotent). */
-void http_global_init (void);
+/* Loads libcurl and runs curl_global_init once per process (thread-safe,
+ * idempotent; common/curl_dl.h). false, with the reason in err, when
+ * libcurl cannot be loaded: every request then fails with that reason. */
+bool http_global_init (char *err, size_t errlen);
 
 #endif

@@ -353,7 +353,12 @@ driver_shed_server_new (const driver_shed_server_config_t *config, driver_error_
         free (self);
         return NULL;
     }
-    http_global_init ();
+    char why[200];
+    if (!http_global_init (why, sizeof why)) {
+        free (self);
+        driver_fail (err, DRIVER_ERR_UNAVAILABLE, "shed-server: %s", why);
+        return NULL;
+    }
     long slow = self->slow_ms;
     driver_t *driver = driver_new (&s_ops, self);
     if (driver)
