@@ -14,8 +14,10 @@
 
 #define S_CREATE_DEADLINE_MS 30000 /* the node's defaults (docs/scheduling.md, "Deadlines") */
 #define S_OP_DEADLINE_MS     10000
-/* A move or a snapshot's capture has no deadline of its own: wait as long
- * as shedctl does (node/ctl/ctl_snapshots.c), on this connection's thread. */
+/* A move or a snapshot's capture has no deadline of its own: the node
+ * gives a peer that does it SHED_SNAP_CREATE_MS (node/snapshots/node_snaps.h),
+ * shedctl waits as long (node/ctl/ctl_snapshots.c), and so does this
+ * connection's thread, plus the margin for the node's own answer. */
 #define S_SNAPSHOT_WAIT_MS   (30 * 60 * 1000)
 
 /* The options of `shedctl create` (node/ctl/ctl_sheds.c), same names. */
@@ -687,7 +689,7 @@ http_request_timeout_ms (const api_msg_t *req)
         t = req->u.api_shed_op_req.timeout_ms ? req->u.api_shed_op_req.timeout_ms
                                               : S_OP_DEADLINE_MS;
     else if (req->hdr.type == API_SHED_MOVE_REQ || req->hdr.type == API_SNAPSHOT_CREATE_REQ)
-        return S_SNAPSHOT_WAIT_MS;
+        return S_SNAPSHOT_WAIT_MS + SHED_API_REPLY_MARGIN_MS;
     else
         return HTTP_READ_TIMEOUT_MS;
     if (t > 3600000)

@@ -213,7 +213,7 @@ test_move_snapshots (void **state)
     assert_string_equal (req.u.api_shed_move_req.name, "web");
     assert_string_equal (req.u.api_shed_move_req.node, "node2");
     /* As long as shedctl waits: the move runs on the node, not here. */
-    assert_int_equal (http_request_timeout_ms (&req), 30 * 60 * 1000);
+    assert_int_equal (http_request_timeout_ms (&req), 30 * 60 * 1000 + SHED_API_REPLY_MARGIN_MS);
     s_ok ("POST", "/v1/sheds/web/move", NULL, &req, API_SHED_MOVE_REQ); /* placement picks */
     assert_string_equal (req.u.api_shed_move_req.node, "");
     s_bad ("POST", "/v1/sheds/web/move", "{\"node\": \"node2\"}", "unknown field 'node'");
@@ -243,7 +243,7 @@ test_move_snapshots (void **state)
     assert_string_equal (req.u.api_snapshot_create_req.shed, "web");
     assert_string_equal (req.u.api_snapshot_create_req.name, "s1");
     assert_int_equal (req.u.api_snapshot_create_req.mode, 1);
-    assert_int_equal (http_request_timeout_ms (&req), 30 * 60 * 1000);
+    assert_int_equal (http_request_timeout_ms (&req), 30 * 60 * 1000 + SHED_API_REPLY_MARGIN_MS);
     s_ok ("POST", "/v1/snapshots", "{\"shed\": \"web\", \"mode\": \"live\"}", &req,
           API_SNAPSHOT_CREATE_REQ);
     assert_int_equal (req.u.api_snapshot_create_req.mode, 0);
