@@ -14,16 +14,18 @@
 
 #include <stddef.h>
 
-#define END { NULL, NULL, C_PLAIN, NULL }
+/* clang-format off */
+#define END { NULL, NULL, C_PLAIN, NULL } /* a key list's end */
+/* clang-format on */
 
 static const char *const s_modes[] = { "live", "stop", NULL }; /* API_SNAPSHOT_CREATE_REQ */
 static const char *const s_health[] = { "passing", "warning", "critical", NULL }; /* REC_HEALTH_ */
-static const char *const s_checks[] = { "none", "tcp", "cmd", NULL }; /* REC_CHECK_ */
+static const char *const s_checks[] = { "none", "tcp", "cmd", NULL };             /* REC_CHECK_ */
 
-_Static_assert (REC_HEALTH_PASSING == 0 && REC_HEALTH_WARNING == 1 && REC_HEALTH_CRITICAL == 2,
-                "s_health is indexed by REC_HEALTH_");
-_Static_assert (REC_CHECK_NONE == 0 && REC_CHECK_TCP == 1 && REC_CHECK_CMD == 2,
-                "s_checks is indexed by REC_CHECK_");
+_Static_assert(REC_HEALTH_PASSING == 0 && REC_HEALTH_WARNING == 1 && REC_HEALTH_CRITICAL == 2,
+               "s_health is indexed by REC_HEALTH_");
+_Static_assert(REC_CHECK_NONE == 0 && REC_CHECK_TCP == 1 && REC_CHECK_CMD == 2,
+               "s_checks is indexed by REC_CHECK_");
 
 static const http_key_t s_none[] = { END };
 /* `shedctl tags set K=V`: the key is the path's. */

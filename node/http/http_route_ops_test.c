@@ -196,9 +196,8 @@ test_tags_drain_network (void **state)
     http_arg_t q[] = { { "shed", "web" } };
     api_msg_t r2;
     http_error_t err;
-    assert_int_equal (s_decode ("POST", "/v1/network/attach", q, 1, "{\"shed\": \"web\"}", &r2,
-                                &err),
-                      -1);
+    assert_int_equal (
+        s_decode ("POST", "/v1/network/attach", q, 1, "{\"shed\": \"web\"}", &r2, &err), -1);
     assert_non_null (strstr (err.message, "unknown query argument 'shed'"));
     assert_int_equal (s_decode ("GET", "/v1/network", NULL, 0, "{}", &r2, &err), -1);
     assert_non_null (strstr (err.message, "takes no body"));
@@ -238,8 +237,8 @@ test_move_snapshots (void **state)
     assert_string_equal (req.u.api_snapshot_rm_req.name, "s1");
     assert_int_equal (http_request_timeout_ms (&req), HTTP_READ_TIMEOUT_MS);
 
-    s_ok ("POST", "/v1/snapshots", "{\"shed\": \"web\", \"name\": \"s1\", \"mode\": \"stop\"}", &req,
-          API_SNAPSHOT_CREATE_REQ);
+    s_ok ("POST", "/v1/snapshots", "{\"shed\": \"web\", \"name\": \"s1\", \"mode\": \"stop\"}",
+          &req, API_SNAPSHOT_CREATE_REQ);
     assert_string_equal (req.u.api_snapshot_create_req.shed, "web");
     assert_string_equal (req.u.api_snapshot_create_req.name, "s1");
     assert_int_equal (req.u.api_snapshot_create_req.mode, 1);
