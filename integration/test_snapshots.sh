@@ -13,7 +13,12 @@
 #   4. refusals: a snapshot of an unknown shed, a name taken, a create
 #      from an unknown snapshot; a corrupted copy on node 2 is refused by
 #      checksum and fetched again;
-#   5. snapshot rm from node 2 removes node 1's data and the record.
+#   5. snapshot rm from node 2 removes node 1's data and the record;
+#   6. the same over the remote JSON API (docs/api.md), node 1 serving
+#      HTTPS, curl in node 2's namespace: POST /v1/snapshots, list, show
+#      and DELETE; POST /v1/sheds/COPY/move to node 1 (a read token is
+#      refused it with 403 first); PUT/DELETE /v1/node/tags/K seen in
+#      /v1/members; /v1/network and /v1/images answer.
 # Only 198.18.0.0/16 and 198.19.0.0/16 inside namespaces this run creates.
 # Needs root, runc, busybox-static, a static shed-agent; exits 77 (skip)
 # otherwise.
@@ -31,8 +36,16 @@ SRC="src$$"
 COPY="copy$$"
 COPY2="copyb$$"
 SNAP="snap$$"
+SNAP2="snapb$$"
+h_http_cert "$(h_addr 1)"
+H_API_BASE="https://$(h_addr 1):8443"
+h_sheds_config 1 "http:
+  listen: $(h_addr 1):8443
+  tls_cert: $H_HTTP_CERT
+  tls_key: $H_HTTP_KEY" >/dev/null
+h_sheds_config 2 >/dev/null
 
-for ((i = 1; i <= N; i++)); do h_start_node "$i" --config "$(h_sheds_config "$i")"; done
+for ((i = 1; i <= N; i++)); do h_start_node "$i" --config "$H_TMP/n$i/config.yaml"; done
 for ((i = 1; i <= N; i++)); do h_wait_ready "$i" 30; done
 h_wait_members "$N" 20 || h_fail "the $N nodes did not see each other"
 h_import_busybox "$N"
@@ -134,7 +147,41 @@ h_retry 10 eval "! h_ctl 1 snapshot list | grep -q '^$SNAP '" || h_fail "$SNAP s
 [[ ! -e "$(h_datadir 1)/snapshots/$SNAP" ]] || h_fail "node 1 kept the data of $SNAP"
 h_retry 10 eval "[[ ! -e '$copy' ]]" || h_fail "node 2 kept its copy of $SNAP"
 
-for s in "$SRC:1" "$COPY:2" "$COPY2:2"; do
+h_log "--- 6. snapshots, move, tags over the JSON API (curl from node 2)"
+OP=$(h_ctl 1 token create --role operator --name it 2>/dev/null)
+RD=$(h_ctl 1 token create --role read --name it-read 2>/dev/null)
+out=$(h_api 2 "$OP" POST /v1/snapshots "{\"shed\": \"$SRC\", \"name\": \"$SNAP2\", \"mode\": \"live\"}")
+h_expect 201 "$out" "POST /v1/snapshots"
+h_assert_eq "$SNAP2 node1" "$(h_jget "$out" 'd["snapshots"][0]["name"] + " " + d["snapshots"][0]["node"]')" "created snapshot"
+out=$(h_api 2 "$RD" GET "/v1/snapshots?shed=$SRC")
+h_expect 200 "$out" "GET /v1/snapshots?shed="
+h_assert_eq "$SNAP2" "$(h_jget "$out" '" ".join(s["name"] for s in d["snapshots"])')" "$SRC's snapshots"
+h_expect 200 "$(h_api 2 "$RD" GET "/v1/snapshots/$SNAP2")" "GET /v1/snapshots/NAME"
+out=$(h_api 2 "$RD" POST "/v1/sheds/$COPY/move" '{"to": "node1"}')
+h_expect 403 "$out" "move with a read token"
+h_assert_eq forbidden "$(h_jget "$out" 'd["error"]["code"]')" "403 code"
+h_expect 400 "$(h_api 2 "$OP" POST "/v1/sheds/$COPY/move" '{"node": "node1"}')" "move with an unknown member"
+out=$(h_api 2 "$OP" POST "/v1/sheds/$COPY/move" '{"to": "node1"}')
+h_expect 200 "$out" "POST /v1/sheds/$COPY/move"
+h_assert_eq "node2 node1" "$(h_jget "$out" 'd["from"] + " " + d["to"]')" "move reply"
+h_assert_eq node1 "$(shed_field 2 "$COPY" node)" "$COPY's node after the HTTP move"
+h_expect 200 "$(h_api 2 "$OP" DELETE "/v1/snapshots/$SNAP2")" "DELETE /v1/snapshots/NAME"
+h_retry 10 eval "h_api 2 '$RD' GET '/v1/snapshots/$SNAP2' | tail -n1 | grep -qx 404" \
+    || h_fail "$SNAP2 still shown after DELETE"
+members_zone() { h_jget "$(h_api 2 "$RD" GET /v1/members)" '[m["tags"].get("zone", "-") for m in d["members"] if m["name"] == "node1"][0]'; }
+h_expect 200 "$(h_api 2 "$OP" PUT /v1/node/tags/zone '{"value": "eu-1"}')" "PUT /v1/node/tags/zone"
+h_assert_eq eu-1 "$(members_zone)" "node1's zone tag in /v1/members"
+h_assert_eq eu-1 "$(h_jget "$(h_api 2 "$RD" GET /v1/node/tags)" 'd["tags"]["zone"]')" "GET /v1/node/tags"
+h_expect 403 "$(h_api 2 "$RD" DELETE /v1/node/tags/zone)" "tag change with a read token"
+h_expect 200 "$(h_api 2 "$OP" DELETE /v1/node/tags/zone)" "DELETE /v1/node/tags/zone"
+h_assert_eq - "$(members_zone)" "node1's zone tag after DELETE"
+h_expect 200 "$(h_api 2 "$RD" GET /v1/network)" "GET /v1/network"
+out=$(h_api 2 "$RD" GET /v1/images)
+h_expect 200 "$out" "GET /v1/images"
+h_assert_eq busybox "$(h_jget "$out" '" ".join(i["name"] for i in d["images"])')" "node 1's images"
+h_log "over HTTP: snapshot create/list/show/delete, $COPY moved node2 -> node1, tags set and unset"
+
+for s in "$SRC:1" "$COPY:1" "$COPY2:2"; do
     h_ctl "${s#*:}" delete "${s%%:*}" >/dev/null || h_fail "delete ${s%%:*}"
 done
 h_log "PASS"

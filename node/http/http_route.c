@@ -1,12 +1,9 @@
 /* http_route.c - see http_route.h. */
-#include "node/http/http_route.h"
+#include "node/http/http_route_int.h"
 
-#include "cluster/gossip_msg.h"
 #include "cluster/placement.h"
 #include "common/json_text.h"
-#include "crypto/identity.h"
 #include "node/api/api_client.h"
-#include "node/ctl/json.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -17,95 +14,85 @@
 
 #define S_CREATE_DEADLINE_MS 30000 /* the node's defaults (docs/scheduling.md, "Deadlines") */
 #define S_OP_DEADLINE_MS     10000
-
-/* How a JSON member or query argument becomes a request field. */
-typedef enum {
-    C_PLAIN,       /* by the field's kind (common/wire.h) */
-    C_CPUS,        /* 2, 0.5, "1500m" -> millicpus */
-    C_SIZE_MB,     /* 512 (MiB), "512M", "4G" -> MiB, rounded up */
-    C_CONSTRAINTS, /* ["arch=x86_64", "gpu>=1"], each checked */
-} s_conv_t;
-
-typedef struct {
-    const char *json;  /* the member / argument name */
-    const char *field; /* the request field (api_msg.h) */
-    s_conv_t conv;
-} s_key_t;
-
-struct http_route {
-    const char *name;
-    const char *method;
-    const char *path; /* "{}" is one segment: the shed reference */
-    http_role_t role;
-    uint16_t req_type;
-    uint16_t rep_type; /* 0: any reply but API_ERROR */
-    uint64_t op;       /* API_SHED_OP_REQ: start / stop / delete */
-    bool body;         /* keys come from a JSON body, else from the query */
-    const s_key_t *keys;
-    unsigned ok_status;
-    http_route_kind_t kind; /* not JSON <-> one request: served elsewhere */
-};
+/* A move or a snapshot's capture has no deadline of its own: the node
+ * gives a peer that does it SHED_SNAP_CREATE_MS (node/snapshots/node_snaps.h),
+ * shedctl waits as long (node/ctl/ctl_snapshots.c), and so does this
+ * connection's thread, plus the margin for the node's own answer. */
+#define S_SNAPSHOT_WAIT_MS   (30 * 60 * 1000)
 
 /* The options of `shedctl create` (node/ctl/ctl_sheds.c), same names. */
-static const s_key_t s_create_keys[] = {
-    { "name", "name", C_PLAIN },
-    { "cpus", "cpus_milli", C_CPUS },
-    { "memory", "memory_mb", C_SIZE_MB },
-    { "disk", "disk_mb", C_SIZE_MB },
-    { "gpus", "gpus", C_PLAIN },
-    { "node", "node", C_PLAIN },
-    { "constraints", "constraints", C_CONSTRAINTS },
-    { "strategy", "strategy", C_PLAIN },
-    { "tags", "tags", C_PLAIN },
-    { "image", "image", C_PLAIN },
-    { "from_snapshot", "snapshot", C_PLAIN },
-    { "repo", "repo", C_PLAIN },
-    { "request_id", "request_id", C_PLAIN },
-    { "timeout_ms", "timeout_ms", C_PLAIN },
-    { NULL, NULL, C_PLAIN },
+static const http_key_t s_create_keys[] = {
+    { "name", "name", C_PLAIN, NULL },
+    { "cpus", "cpus_milli", C_CPUS, NULL },
+    { "memory", "memory_mb", C_SIZE_MB, NULL },
+    { "disk", "disk_mb", C_SIZE_MB, NULL },
+    { "gpus", "gpus", C_PLAIN, NULL },
+    { "node", "node", C_PLAIN, NULL },
+    { "constraints", "constraints", C_CONSTRAINTS, NULL },
+    { "strategy", "strategy", C_PLAIN, NULL },
+    { "tags", "tags", C_PLAIN, NULL },
+    { "image", "image", C_PLAIN, NULL },
+    { "from_snapshot", "snapshot", C_PLAIN, NULL },
+    { "repo", "repo", C_PLAIN, NULL },
+    { "request_id", "request_id", C_PLAIN, NULL },
+    { "timeout_ms", "timeout_ms", C_PLAIN, NULL },
+    { NULL, NULL, C_PLAIN, NULL },
 };
-static const s_key_t s_none_keys[] = { { NULL, NULL, C_PLAIN } };
-static const s_key_t s_list_keys[] = { { "node", "node", C_PLAIN }, { NULL, NULL, C_PLAIN } };
-static const s_key_t s_op_keys[] = {
-    { "request_id", "request_id", C_PLAIN },
-    { "timeout_ms", "timeout_ms", C_PLAIN },
-    { NULL, NULL, C_PLAIN },
+static const http_key_t s_none_keys[] = { { NULL, NULL, C_PLAIN, NULL } };
+static const http_key_t s_list_keys[] = { { "node", "node", C_PLAIN, NULL },
+                                          { NULL, NULL, C_PLAIN, NULL } };
+static const http_key_t s_op_keys[] = {
+    { "request_id", "request_id", C_PLAIN, NULL },
+    { "timeout_ms", "timeout_ms", C_PLAIN, NULL },
+    { NULL, NULL, C_PLAIN, NULL },
 };
-static const s_key_t s_delete_keys[] = {
-    { "force", "force", C_PLAIN },
-    { "request_id", "request_id", C_PLAIN },
-    { "timeout_ms", "timeout_ms", C_PLAIN },
-    { NULL, NULL, C_PLAIN },
+static const http_key_t s_delete_keys[] = {
+    { "force", "force", C_PLAIN, NULL },
+    { "request_id", "request_id", C_PLAIN, NULL },
+    { "timeout_ms", "timeout_ms", C_PLAIN, NULL },
+    { NULL, NULL, C_PLAIN, NULL },
 };
-static const s_key_t s_services_keys[] = {
-    { "name", "name", C_PLAIN },
-    { "all", "all", C_PLAIN },
-    { NULL, NULL, C_PLAIN },
+static const http_key_t s_services_keys[] = {
+    { "name", "name", C_PLAIN, NULL },
+    { "all", "all", C_PLAIN, NULL },
+    { NULL, NULL, C_PLAIN, NULL },
 };
 
 #define R  HTTP_ROLE_READ
 #define OP HTTP_ROLE_OPERATOR
 /* clang-format off */
 static const http_route_t s_routes[] = {
-    { "status",       "GET",    "/v1/status",          R,  API_STATUS_REQ,     API_STATUS_REP,     0, false, s_none_keys,     200, HTTP_ROUTE_JSON },
-    { "members",      "GET",    "/v1/members",         R,  API_MEMBERS_REQ,    API_MEMBERS_REP,    0, false, s_none_keys,     200, HTTP_ROUTE_JSON },
-    { "sheds.list",   "GET",    "/v1/sheds",           R,  API_SHED_LIST_REQ,  API_SHED_LIST_REP,  0, false, s_list_keys,     200, HTTP_ROUTE_JSON },
-    { "sheds.create", "POST",   "/v1/sheds",           OP, API_SHED_CREATE_REQ, API_SHED_REP,      0, true,  s_create_keys,   201, HTTP_ROUTE_JSON },
-    { "sheds.show",   "GET",    "/v1/sheds/{}",        R,  API_SHED_SHOW_REQ,  API_SHED_REP,       0, false, s_none_keys,     200, HTTP_ROUTE_JSON },
-    { "sheds.delete", "DELETE", "/v1/sheds/{}",        OP, API_SHED_OP_REQ,    0, API_SHED_OP_DELETE, false, s_delete_keys, 200, HTTP_ROUTE_JSON },
-    { "sheds.start",  "POST",   "/v1/sheds/{}/start",  OP, API_SHED_OP_REQ,    0, API_SHED_OP_START, false, s_op_keys,      200, HTTP_ROUTE_JSON },
-    { "sheds.stop",   "POST",   "/v1/sheds/{}/stop",   OP, API_SHED_OP_REQ,    0, API_SHED_OP_STOP,  false, s_op_keys,      200, HTTP_ROUTE_JSON },
-    { "services",     "GET",    "/v1/services",        R,  API_SVC_LIST_REQ,   API_SVC_LIST_REP,   0, false, s_services_keys, 200, HTTP_ROUTE_JSON },
+    { "status",       "GET",    "/v1/status",          R,  API_STATUS_REQ,     API_STATUS_REP,     0, false, s_none_keys,     200, HTTP_ROUTE_JSON, NULL, NULL, false, NULL },
+    { "members",      "GET",    "/v1/members",         R,  API_MEMBERS_REQ,    API_MEMBERS_REP,    0, false, s_none_keys,     200, HTTP_ROUTE_JSON, NULL, NULL, false, NULL },
+    { "sheds.list",   "GET",    "/v1/sheds",           R,  API_SHED_LIST_REQ,  API_SHED_LIST_REP,  0, false, s_list_keys,     200, HTTP_ROUTE_JSON, NULL, NULL, false, NULL },
+    { "sheds.create", "POST",   "/v1/sheds",           OP, API_SHED_CREATE_REQ, API_SHED_REP,      0, true,  s_create_keys,   201, HTTP_ROUTE_JSON, NULL, NULL, false, NULL },
+    { "sheds.show",   "GET",    "/v1/sheds/{}",        R,  API_SHED_SHOW_REQ,  API_SHED_REP,       0, false, s_none_keys,     200, HTTP_ROUTE_JSON, NULL, NULL, false, NULL },
+    { "sheds.delete", "DELETE", "/v1/sheds/{}",        OP, API_SHED_OP_REQ,    0, API_SHED_OP_DELETE, false, s_delete_keys, 200, HTTP_ROUTE_JSON, NULL, NULL, false, NULL },
+    { "sheds.start",  "POST",   "/v1/sheds/{}/start",  OP, API_SHED_OP_REQ,    0, API_SHED_OP_START, false, s_op_keys,      200, HTTP_ROUTE_JSON, NULL, NULL, false, NULL },
+    { "sheds.stop",   "POST",   "/v1/sheds/{}/stop",   OP, API_SHED_OP_REQ,    0, API_SHED_OP_STOP,  false, s_op_keys,      200, HTTP_ROUTE_JSON, NULL, NULL, false, NULL },
+    { "services",     "GET",    "/v1/services",        R,  API_SVC_LIST_REQ,   API_SVC_LIST_REP,   0, false, s_services_keys, 200, HTTP_ROUTE_JSON, NULL, NULL, false, NULL },
     /* shedctl remote: any local API request as msgpack, the role checked
      * per request type (http_passthrough.h) */
-    { "api",          "POST",   "/v1/api",             R,  0,                  0,                  0, true,  s_none_keys,     200, HTTP_ROUTE_MSGPACK },
+    { "api",          "POST",   "/v1/api",             R,  0,                  0,                  0, true,  s_none_keys,     200, HTTP_ROUTE_MSGPACK, NULL, NULL, false, NULL },
     /* server-sent events (http_events.h) */
-    { "events",       "GET",    "/v1/events",          R,  0,                  0,                  0, false, s_none_keys,     200, HTTP_ROUTE_EVENTS },
+    { "events",       "GET",    "/v1/events",          R,  0,                  0,                  0, false, s_none_keys,     200, HTTP_ROUTE_EVENTS, NULL, NULL, false, NULL },
 };
 /* clang-format on */
 #undef R
 #undef OP
 #define S_NROUTES (sizeof s_routes / sizeof s_routes[0])
+
+size_t
+http_route_count (void)
+{
+    return S_NROUTES + http_ops_nroutes;
+}
+
+const http_route_t *
+http_route_at (size_t i)
+{
+    return i < S_NROUTES ? &s_routes[i] : &http_ops_routes[i - S_NROUTES];
+}
 
 /* ---- errors --------------------------------------------------------------------- */
 
@@ -219,8 +206,8 @@ http_route_match (const char *method, const char *path, http_match_t *m, http_er
         return -1;
     }
     char name[sizeof m->name];
-    for (size_t i = 0; i < S_NROUTES; i++) {
-        const http_route_t *r = &s_routes[i];
+    for (size_t i = 0; i < http_route_count (); i++) {
+        const http_route_t *r = http_route_at (i);
         if (!http_path_match (r->path, path, name, sizeof name))
             continue;
         if (strcmp (r->method, method) == 0) {
@@ -253,10 +240,11 @@ http_route_doc_path (const char *pattern, char *out, size_t cap)
 void
 http_routes (http_route_visit_fn fn, void *arg)
 {
-    for (size_t i = 0; i < S_NROUTES; i++) {
+    for (size_t i = 0; i < http_route_count (); i++) {
+        const http_route_t *r = http_route_at (i);
         char path[HTTP_PATH_MAX + 8];
-        http_route_doc_path (s_routes[i].path, path, sizeof path);
-        fn (arg, s_routes[i].method, path, s_routes[i].name);
+        http_route_doc_path (r->path, path, sizeof path);
+        fn (arg, r->method, path, r->name);
     }
 }
 
@@ -436,7 +424,7 @@ s_set (const wire_field_t *f, void *body, const char *key, json_t *v, http_error
 
 /* Numbers people write: 2, 0.5, "1500m" cpus; 512 (MiB), "4G" sizes. */
 static int
-s_convert (const s_key_t *k, const wire_field_t *f, void *body, json_t *v, http_error_t *err)
+s_convert (const http_key_t *k, const wire_field_t *f, void *body, json_t *v, http_error_t *err)
 {
     uint64_t *slot = (uint64_t *) ((uint8_t *) body + f->offset);
     if (k->conv == C_CPUS) {
@@ -480,10 +468,42 @@ s_convert (const s_key_t *k, const wire_field_t *f, void *body, json_t *v, http_
     return 0;
 }
 
-static const s_key_t *
+/* A word for a number field ("live" -> 0), as shedctl's options take it. */
+static int
+s_enum (const http_key_t *k, const wire_field_t *f, void *body, json_t *v, http_error_t *err)
+{
+    const char *text = json_is_string (v) ? json_string_value (v) : NULL;
+    for (uint64_t i = 0; text && k->names[i]; i++)
+        if (strcmp (text, k->names[i]) == 0) {
+            *(uint64_t *) ((uint8_t *) body + f->offset) = i;
+            return 0;
+        }
+    char names[160] = "";
+    for (size_t i = 0, used = 0; k->names[i] && used < sizeof names; i++)
+        used += (size_t) snprintf (names + used, sizeof names - used, "%s%s", i ? ", " : "",
+                                   k->names[i]);
+    http_error_set (err, 400, "bad_request", "field '%s': expected one of %s", k->json, names);
+    return -1;
+}
+
+/* A field the route fixes (the op of a tags change, drain or undrain). */
+static int
+s_set_fixed (const wire_desc_t *d, void *body, const char *name, uint64_t value)
+{
+    const wire_field_t *f = s_field (d, name);
+    if (f && f->kind == WIRE_U64)
+        *(uint64_t *) ((uint8_t *) body + f->offset) = value;
+    else if (f && f->kind == WIRE_BOOL)
+        *(bool *) ((uint8_t *) body + f->offset) = value != 0;
+    else
+        return -1;
+    return 0;
+}
+
+static const http_key_t *
 s_key (const http_route_t *r, const char *name)
 {
-    for (const s_key_t *k = r->keys; k->json; k++)
+    for (const http_key_t *k = r->keys; k->json; k++)
         if (strcmp (k->json, name) == 0)
             return k;
     return NULL;
@@ -493,7 +513,7 @@ static int
 s_apply (const http_route_t *r, const wire_desc_t *d, void *body, const char *name, json_t *v,
          http_error_t *err)
 {
-    const s_key_t *k = s_key (r, name);
+    const http_key_t *k = s_key (r, name);
     const wire_field_t *f = k ? s_field (d, k->field) : NULL;
     if (!f) {
         http_error_set (err, 400, "bad_request", "unknown field '%.64s'", name);
@@ -501,6 +521,8 @@ s_apply (const http_route_t *r, const wire_desc_t *d, void *body, const char *na
     }
     if (k->conv == C_CPUS || k->conv == C_SIZE_MB)
         return s_convert (k, f, body, v, err);
+    if (k->conv == C_ENUM)
+        return s_enum (k, f, body, v, err);
     if (s_set (f, body, name, v, err) != 0)
         return -1;
     if (k->conv == C_CONSTRAINTS) {
@@ -560,10 +582,15 @@ http_request_decode (const http_match_t *m, const http_arg_t *args, size_t nargs
     void *b = s_body (req);
     if (r->req_type == API_SHED_OP_REQ)
         req->u.api_shed_op_req.op = r->op;
+    if (r->op_field && s_set_fixed (d, b, r->op_field, r->op) != 0) {
+        http_error_set (err, 500, "internal", "route %s: no field %s", r->name, r->op_field);
+        goto fail;
+    }
     if (m->name[0]) {
-        const wire_field_t *f = s_field (d, "name");
+        const char *pf = r->path_field ? r->path_field : "name";
+        const wire_field_t *f = s_field (d, pf);
         json_t *v = json_string (m->name);
-        int rc = f && v ? s_set (f, b, "name", v, err) : -1;
+        int rc = f && v ? s_set (f, b, pf, v, err) : -1;
         json_decref (v);
         if (rc != 0) {
             if (!err->status)
@@ -582,13 +609,14 @@ http_request_decode (const http_match_t *m, const http_arg_t *args, size_t nargs
                                 args[i].key);
                 goto fail;
             }
-        const s_key_t *k = r->body ? NULL : s_key (r, args[i].key);
+        const http_key_t *k = r->body ? NULL : s_key (r, args[i].key);
         const wire_field_t *f = k ? s_field (d, k->field) : NULL;
         if (!f) {
             http_error_set (err, 400, "bad_request", "unknown query argument '%.64s'", args[i].key);
             goto fail;
         }
-        json_t *v = s_arg_json (f, args[i].value ? args[i].value : "");
+        const char *value = args[i].value ? args[i].value : "";
+        json_t *v = k->conv == C_ENUM ? json_string (value) : s_arg_json (f, value);
         int rc = v ? s_apply (r, d, b, args[i].key, v, err) : -1;
         json_decref (v);
         if (rc != 0) {
@@ -601,6 +629,10 @@ http_request_decode (const http_match_t *m, const http_arg_t *args, size_t nargs
     if (!r->body && len > 0) {
         http_error_set (err, 400, "bad_request", "%s %s takes no body", r->method, r->path);
         goto fail;
+    }
+    if (r->body && len == 0 && r->body_optional) {
+        body = "{}"; /* POST .../move, .../drain: every member optional */
+        len = 2;
     }
     if (r->body) {
         json_error_t jerr;
@@ -632,7 +664,11 @@ http_request_decode (const http_match_t *m, const http_arg_t *args, size_t nargs
     for (size_t i = 0; i < d->nfields; i++) {
         const wire_field_t *f = &d->fields[i];
         if (f->kind == WIRE_STR && (f->flags & WIRE_REQ) && !*((char *) b + f->offset)) {
-            http_error_set (err, 400, "bad_request", "missing field '%s'", f->name);
+            const char *json = f->name; /* named as the client writes it */
+            for (const http_key_t *k = r->keys; k->json; k++)
+                if (strcmp (k->field, f->name) == 0)
+                    json = k->json;
+            http_error_set (err, 400, "bad_request", "missing field '%s'", json);
             goto fail;
         }
     }
@@ -652,6 +688,8 @@ http_request_timeout_ms (const api_msg_t *req)
     else if (req->hdr.type == API_SHED_OP_REQ)
         t = req->u.api_shed_op_req.timeout_ms ? req->u.api_shed_op_req.timeout_ms
                                               : S_OP_DEADLINE_MS;
+    else if (req->hdr.type == API_SHED_MOVE_REQ || req->hdr.type == API_SNAPSHOT_CREATE_REQ)
+        return S_SNAPSHOT_WAIT_MS + SHED_API_REPLY_MARGIN_MS;
     else
         return HTTP_READ_TIMEOUT_MS;
     if (t > 3600000)
@@ -667,158 +705,4 @@ http_request_id (const api_msg_t *req)
     if (req->hdr.type == API_SHED_OP_REQ)
         return req->u.api_shed_op_req.request_id;
     return "";
-}
-
-/* ---- reply encoding ------------------------------------------------------------------ */
-
-static void s_record (jw_t *j, const wire_desc_t *d, const void *rec);
-
-static void
-s_value (jw_t *j, const wire_field_t *f, const void *rec)
-{
-    const void *slot = (const uint8_t *) rec + f->offset;
-    switch (f->kind) {
-    case WIRE_U64:
-        jw_u64 (j, *(const uint64_t *) slot);
-        break;
-    case WIRE_I64:
-        jw_i64 (j, *(const int64_t *) slot);
-        break;
-    case WIRE_F64:
-        jw_f64 (j, *(const double *) slot);
-        break;
-    case WIRE_BOOL:
-        jw_bool (j, *(const bool *) slot);
-        break;
-    case WIRE_STR:
-        jw_str (j, (const char *) slot);
-        break;
-    case WIRE_BIN: {
-        char hex[2 * 64 + 1] = "";
-        size_t n = f->max < 64 ? f->max : 64;
-        for (size_t i = 0; i < n; i++)
-            snprintf (hex + 2 * i, 3, "%02x", ((const uint8_t *) slot)[i]);
-        jw_str (j, hex);
-        break;
-    }
-    case WIRE_TAGS:
-        jw_tags (j, (const wire_tags_t *) slot);
-        break;
-    case WIRE_LIST: {
-        const wire_list_t *list = slot;
-        if (f->max == 1) { /* one optional record: an object or null */
-            if (list->n)
-                s_record (j, f->sub, list->items);
-            else
-                jw_null (j);
-            break;
-        }
-        jw_arr_begin (j);
-        for (size_t i = 0; i < list->n; i++)
-            s_record (j, f->sub, (const uint8_t *) list->items + i * f->sub->size);
-        jw_arr_end (j);
-        break;
-    }
-    default: /* blobs carry other protocols: routes decode them */
-        jw_null (j);
-        break;
-    }
-}
-
-static void
-s_record (jw_t *j, const wire_desc_t *d, const void *rec)
-{
-    jw_obj_begin (j);
-    for (size_t i = 0; i < d->nfields; i++) {
-        if (d->fields[i].kind == WIRE_BLOB)
-            continue;
-        jw_key (j, d->fields[i].name);
-        s_value (j, &d->fields[i], rec);
-    }
-    jw_obj_end (j);
-}
-
-static const char *s_member_states[] = { "alive", "suspect", "failed", "left" };
-
-/* The member list travels as a GOSSIP_MEMBERS message (api_msg.h); the
- * same shape as `shedctl members --json`. */
-static int
-s_members (jw_t *j, const api_members_rep_t *r, http_error_t *err)
-{
-    gossip_msg_t g;
-    if (wire_decode (&gossip_proto, r->members.data, r->members.len, &g, NULL) != WIRE_OK)
-        goto bad;
-    if (g.hdr.type != GOSSIP_MEMBERS) {
-        wire_msg_free (&gossip_proto, &g);
-        goto bad;
-    }
-    const gossip_members_t *ms = &g.u.gossip_members;
-    jw_obj_begin (j);
-    jw_key (j, "members");
-    jw_arr_begin (j);
-    for (size_t i = 0; i < ms->members.n; i++) {
-        const gossip_update_t *m = &ms->members.items[i];
-        char key[SHED_KEY_TEXT_MAX] = "";
-        if (m->key.len == 32)
-            shed_key_to_text (m->key.data, key);
-        jw_obj_begin (j);
-        /* clang-format off */
-        jw_key (j, "name");        jw_str (j, m->name);
-        jw_key (j, "addr");        jw_str (j, m->addr);
-        jw_key (j, "port");        jw_u64 (j, m->port);
-        jw_key (j, "status");      jw_str (j, m->kind < 4 ? s_member_states[m->kind] : "unknown");
-        jw_key (j, "incarnation"); jw_u64 (j, m->inc);
-        jw_key (j, "tags");        jw_tags (j, &m->tags);
-        jw_key (j, "public_key");  jw_str (j, key);
-        /* clang-format on */
-        jw_obj_end (j);
-    }
-    jw_arr_end (j);
-    jw_obj_end (j);
-    wire_msg_free (&gossip_proto, &g);
-    return 0;
-bad:
-    http_error_set (err, 502, "bad_gateway", "the node's member list did not decode");
-    return -1;
-}
-
-char *
-http_reply_json (const http_match_t *m, const api_msg_t *rep, size_t *len, http_error_t *err)
-{
-    memset (err, 0, sizeof *err);
-    if (rep->hdr.type == API_ERROR) {
-        http_error_from_api (rep->u.api_error.code, rep->u.api_error.message, err);
-        return NULL;
-    }
-    const http_route_t *r = m->route;
-    const wire_desc_t *d = wire_proto_find (&api_proto, rep->hdr.type);
-    if (!d || (r->rep_type && rep->hdr.type != r->rep_type)) {
-        http_error_set (err, 502, "bad_gateway", "the node answered %s with type %u", r->name,
-                        rep->hdr.type);
-        return NULL;
-    }
-    char *buf = NULL;
-    size_t size = 0;
-    FILE *out = open_memstream (&buf, &size);
-    if (!out) {
-        http_error_set (err, 500, "internal", "out of memory");
-        return NULL;
-    }
-    jw_t j;
-    jw_init (&j, out);
-    int rc = 0;
-    if (rep->hdr.type == API_MEMBERS_REP)
-        rc = s_members (&j, &rep->u.api_members_rep, err);
-    else
-        s_record (&j, d, (const uint8_t *) rep + api_proto.body_offset);
-    if (rc == 0)
-        jw_end (&j);
-    if (fclose (out) != 0 || rc != 0) {
-        free (buf);
-        if (!err->status)
-            http_error_set (err, 500, "internal", "out of memory");
-        return NULL;
-    }
-    *len = size;
-    return buf;
 }

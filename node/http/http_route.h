@@ -4,7 +4,8 @@
  * HTTP server (node_http.c) and the fuzzer (fuzz/fuzz_http.c) drive it.
  *
  * The remote API has no operations of its own: each route names one local
- * API request (node/api/api_msg.h) and the reply it expects, and the node's
+ * API request (node/api/api_msg.h) and the reply it expects (the tables:
+ * http_route.c for sheds, http_route_ops.c for the rest), and the node's
  * local API handlers do the work, as for shedctl. This file only turns a
  * method, a path, query arguments and a JSON body into that request, and
  * the reply into JSON. Requests are decoded strictly: an unknown field, a
@@ -86,7 +87,8 @@ int http_request_decode (const http_match_t *m, const http_arg_t *args, size_t n
                          const char *body, size_t len, api_msg_t *req, http_error_t *err);
 
 /* How long to wait for the node's answer to `req` (its own deadline plus
- * the margin shedctl gives, or HTTP_READ_TIMEOUT_MS for reads). */
+ * the margin shedctl gives; 30 min and the margin for a move or a snapshot
+ * create, as shedctl waits; HTTP_READ_TIMEOUT_MS for the others). */
 int http_request_timeout_ms (const api_msg_t *req);
 
 /* The mutation's request id, if it has one ("" otherwise). */

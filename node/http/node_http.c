@@ -525,11 +525,11 @@ s_serve (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r)
     }
     if (rc != 0) {
         s_count (self, ST_NO_REPLY);
-        if (rc == SHED_API_NO_REPLY && request_id[0])
+        if (rc == SHED_API_NO_REPLY
+            && (request_id[0] || http_route_role (r->match.route) == HTTP_ROLE_OPERATOR))
             http_error_set (&err, 504, "outcome_unknown",
-                            "no answer from the node in time: the outcome is unknown; retry "
-                            "with the same request_id %s",
-                            request_id);
+                            "no answer from the node in time: the outcome is unknown%s%s",
+                            request_id[0] ? "; retry with the same request_id " : "", request_id);
         else
             http_error_set (&err, 503, "unavailable", "%s", why);
         return s_fail (self, conn, &err, request_id);
