@@ -31,17 +31,20 @@ CURLMcode (*sym_curl_multi_cleanup) (CURLM *multi);
 /* One row per symbol: where its pointer lives and its name in libcurl.
  * A void ** to a function pointer is how dlsym() results are stored
  * (POSIX requires object and function pointers to convert). */
-#define S_SYM(name) {(void **) &sym_##name, #name}
+#define S_SYM(name)                                                                                \
+    {                                                                                              \
+        (void **) &sym_##name, #name                                                               \
+    }
 static const struct {
     void **slot;
     const char *name;
 } s_syms[] = {
-    S_SYM (curl_global_init),      S_SYM (curl_easy_init),         S_SYM (curl_easy_setopt),
-    S_SYM (curl_easy_perform),     S_SYM (curl_easy_getinfo),      S_SYM (curl_easy_cleanup),
-    S_SYM (curl_easy_strerror),    S_SYM (curl_easy_escape),       S_SYM (curl_free),
-    S_SYM (curl_slist_append),     S_SYM (curl_slist_free_all),    S_SYM (curl_multi_init),
+    S_SYM (curl_global_init),      S_SYM (curl_easy_init),           S_SYM (curl_easy_setopt),
+    S_SYM (curl_easy_perform),     S_SYM (curl_easy_getinfo),        S_SYM (curl_easy_cleanup),
+    S_SYM (curl_easy_strerror),    S_SYM (curl_easy_escape),         S_SYM (curl_free),
+    S_SYM (curl_slist_append),     S_SYM (curl_slist_free_all),      S_SYM (curl_multi_init),
     S_SYM (curl_multi_add_handle), S_SYM (curl_multi_remove_handle), S_SYM (curl_multi_perform),
-    S_SYM (curl_multi_poll),       S_SYM (curl_multi_info_read),   S_SYM (curl_multi_cleanup),
+    S_SYM (curl_multi_poll),       S_SYM (curl_multi_info_read),     S_SYM (curl_multi_cleanup),
 };
 
 static pthread_once_t s_once = PTHREAD_ONCE_INIT;
