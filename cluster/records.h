@@ -43,7 +43,7 @@
 #define REC_KIND_IMAGE    "image"
 #define REC_KIND_SNAPSHOT "snapshot"
 #define REC_KIND_TOKEN    "token"
-#define REC_KIND_TOKEN_REVOKE "token-revoke"
+#define REC_KIND_REVOKE   "token-revoke"
 
 #define REC_NAME_MAX     63 /* node, shed and service names */
 #define REC_ADDR_MAX     45 /* textual IPv4/IPv6 address */

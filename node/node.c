@@ -511,8 +511,8 @@ shed_node_new (const shed_config_t *cfg, char *err, size_t errlen)
     self->http = shed_http_new (&self->cfg, self->api, err, errlen);
     if (!self->http)
         goto fail;
-    self->tsync = shed_tsync_new (self->cfg.name, self->state, self->loop,
-                                  shed_http_tokens (self->http));
+    self->tsync =
+        shed_tsync_new (self->cfg.name, self->state, self->loop, shed_http_tokens (self->http));
     if (!self->tsync) {
         snprintf (err, errlen, "out of memory");
         goto fail;

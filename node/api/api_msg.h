@@ -703,8 +703,10 @@ WIRE_DECLARE_RECORD (api_snapshot, API_SNAPSHOT_FIELDS)
 /* ---- Remote API tokens (docs/security.md), type ids 87-90 -------------------
  * Managed only over this local API (never over HTTP): the socket's mode is
  * what lets an operator mint a token. role: "read" | "operator". */
-#define API_TOKENS_MAX     1024 /* minted by one node */
-#define API_TOKENS_ALL_MAX 8192 /* held by one node, every origin (cluster-wide) */
+/* At most API_TOKENS_MAX minted by one node; API_TOKENS_ALL_MAX held by
+ * one node, every origin (tokens are cluster-wide). */
+#define API_TOKENS_MAX     1024
+#define API_TOKENS_ALL_MAX 8192
 #define API_TOKEN_ID_MAX   8  /* hex id, the token's public part */
 #define API_TOKEN_TEXT_MAX 80 /* "sht_" id "_" 64 hex digits */
 /* clang-format off */

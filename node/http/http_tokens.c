@@ -45,10 +45,10 @@ struct _http_tokens_t {
     size_t nrevoked, caprevoked;
     s_used_t *pending;
     size_t npending, cappending;
-    uint32_t rate, burst;     /* per token; rate 0 = no limit */
-    bool usage_dirty;         /* use counts changed since the last write */
-    int64_t saved_mono_ms;    /* last write */
-    int64_t started_mono_ms;  /* pending use counts are dropped 10 min after */
+    uint32_t rate, burst;    /* per token; rate 0 = no limit */
+    bool usage_dirty;        /* use counts changed since the last write */
+    int64_t saved_mono_ms;   /* last write */
+    int64_t started_mono_ms; /* pending use counts are dropped 10 min after */
     http_tokens_fn *on_change;
     void *on_change_arg;
 };
@@ -364,27 +364,24 @@ s_save (http_tokens_t *self)
         const s_token_t *t = &self->items[i];
         if (t->origin[0]) {
             if (t->uses)
-                len += (size_t) snprintf (buf + len, cap - len, "used %s %s %llu %llu\n",
-                                          t->origin, t->pub.id,
-                                          (unsigned long long) t->last_used_ms,
+                len += (size_t) snprintf (buf + len, cap - len, "used %s %s %llu %llu\n", t->origin,
+                                          t->pub.id, (unsigned long long) t->last_used_ms,
                                           (unsigned long long) t->uses);
             continue;
         }
         char hex[2 * S_HASH_BYTES + 1];
         sodium_bin2hex (hex, sizeof hex, t->pub.hash, sizeof t->pub.hash);
-        len += (size_t) snprintf (buf + len, cap - len, "token %s %s %s %llu %llu %llu %llu%s%s\n",
-                                  t->pub.id, http_role_name (t->pub.role), hex,
-                                  (unsigned long long) t->pub.created_ms,
-                                  (unsigned long long) t->pub.expires_ms,
-                                  (unsigned long long) t->last_used_ms,
-                                  (unsigned long long) t->uses, t->pub.name[0] ? " " : "",
-                                  t->pub.name);
+        len += (size_t) snprintf (
+            buf + len, cap - len, "token %s %s %s %llu %llu %llu %llu%s%s\n", t->pub.id,
+            http_role_name (t->pub.role), hex, (unsigned long long) t->pub.created_ms,
+            (unsigned long long) t->pub.expires_ms, (unsigned long long) t->last_used_ms,
+            (unsigned long long) t->uses, t->pub.name[0] ? " " : "", t->pub.name);
     }
     for (size_t i = 0; i < self->nrevoked; i++)
-        len += (size_t) snprintf (buf + len, cap - len, "revoked %s %llu %llu\n",
-                                  self->revoked[i].id,
-                                  (unsigned long long) self->revoked[i].revoked_ms,
-                                  (unsigned long long) self->revoked[i].expires_ms);
+        len +=
+            (size_t) snprintf (buf + len, cap - len, "revoked %s %llu %llu\n", self->revoked[i].id,
+                               (unsigned long long) self->revoked[i].revoked_ms,
+                               (unsigned long long) self->revoked[i].expires_ms);
     for (size_t i = 0; i < self->npending; i++)
         len += (size_t) snprintf (buf + len, cap - len, "used %s %s %llu %llu\n",
                                   self->pending[i].origin, self->pending[i].id,
@@ -496,7 +493,9 @@ http_tokens_create (http_tokens_t *self, http_role_t role, const char *name, uin
         snprintf (err, errlen, "token ttl too long");
         return -1;
     }
-    s_token_t t = { .pub = { .role = role, .created_ms = now, .expires_ms = ttl_ms ? now + ttl_ms : 0 } };
+    s_token_t t = {
+        .pub = { .role = role, .created_ms = now, .expires_ms = ttl_ms ? now + ttl_ms : 0 }
+    };
     snprintf (t.pub.name, sizeof t.pub.name, "%s", name);
     uint8_t secret[S_SECRET_BYTES];
     randombytes_buf (secret, sizeof secret);
@@ -768,7 +767,8 @@ http_tokens_put_remote (http_tokens_t *self, const char *origin, const http_toke
     s_token_t nt = { .pub = *t };
     snprintf (nt.origin, sizeof nt.origin, "%s", origin);
     for (size_t i = 0; i < self->npending; i++)
-        if (strcmp (self->pending[i].origin, origin) == 0 && strcmp (self->pending[i].id, t->id) == 0) {
+        if (strcmp (self->pending[i].origin, origin) == 0
+            && strcmp (self->pending[i].id, t->id) == 0) {
             nt.last_used_ms = self->pending[i].last_used_ms;
             nt.uses = self->pending[i].uses;
             self->pending[i] = self->pending[--self->npending];

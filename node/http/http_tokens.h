@@ -61,7 +61,7 @@ typedef enum {
 #define HTTP_TOKEN_NAME_MAX   63
 
 /* Use counts reach the disk at most this often (and at a clean stop). */
-#define HTTP_TOKENS_USAGE_FLUSH_MS (10 * 60 * 1000)
+#define HTTP_TOKENS_USAGE_FLUSH_MS  (10 * 60 * 1000)
 /* Own tokens stay listed (as expired) this long after their expiry, then
  * go; a revocation is kept this long after its token's expiry (a margin
  * for clocks that disagree), then forgotten: an expired token is refused
@@ -69,7 +69,7 @@ typedef enum {
 #define HTTP_TOKENS_EXPIRED_KEEP_MS (7ull * 24 * 3600 * 1000)
 #define HTTP_TOKENS_REVOKED_KEEP_MS (24ull * 3600 * 1000)
 /* Revocations one node holds (every origin). */
-#define HTTP_TOKENS_REVOKED_MAX 8192
+#define HTTP_TOKENS_REVOKED_MAX     8192
 
 typedef struct _http_tokens_t http_tokens_t;
 

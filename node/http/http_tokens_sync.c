@@ -139,7 +139,7 @@ s_publish (void *arg)
         snprintf (r->id, sizeof r->id, "%s", rev[i].id);
         r->revoked_ms = rev[i].revoked_ms;
         r->expires_ms = rev[i].expires_ms;
-        s_put (self, REC_KIND_TOKEN_REVOKE, rev[i].id, &m);
+        s_put (self, REC_KIND_REVOKE, rev[i].id, &m);
     }
     for (size_t i = 0; i < n; i++) {
         rec_msg_t m = { .hdr.type = REC_TOKEN };
@@ -153,7 +153,7 @@ s_publish (void *arg)
         s_put (self, REC_KIND_TOKEN, own[i].id, &m);
     }
     s_sweep (self, REC_KIND_TOKEN, own, n);
-    s_sweep (self, REC_KIND_TOKEN_REVOKE, rev, nr);
+    s_sweep (self, REC_KIND_REVOKE, rev, nr);
     free (own);
     free (rev);
 }
@@ -177,17 +177,18 @@ s_on_record (const shed_record_t *rec, void *arg)
         if (strcmp (rec->event, "DELETED") == 0)
             http_tokens_drop_remote (self->tokens, rec->origin, rec->key);
         else if (put && !shed_tsync_decode_token (rec->key, rec->value, rec->len, &t))
-            log_warn (S_COMP, "token record does not decode: ignored|origin=%s key=%s",
-                      rec->origin, rec->key);
+            log_warn (S_COMP, "token record does not decode: ignored|origin=%s key=%s", rec->origin,
+                      rec->key);
         else if (put && http_tokens_put_remote (self->tokens, rec->origin, &t) < 0
                  && !self->full_logged) {
             self->full_logged = true;
-            log_error (S_COMP, "token store full: a token of another node is not accepted "
-                               "here|origin=%s id=%s max=%d",
+            log_error (S_COMP,
+                       "token store full: a token of another node is not accepted "
+                       "here|origin=%s id=%s max=%d",
                        rec->origin, t.id, API_TOKENS_ALL_MAX);
         }
     }
-    else if (strcmp (rec->kind, REC_KIND_TOKEN_REVOKE) == 0 && put) {
+    else if (strcmp (rec->kind, REC_KIND_REVOKE) == 0 && put) {
         http_token_revoked_t r;
         if (!s_decode_revoke (rec->key, rec->value, rec->len, &r)) {
             log_warn (S_COMP, "token revocation does not decode: ignored|origin=%s key=%s",
@@ -198,8 +199,9 @@ s_on_record (const shed_record_t *rec, void *arg)
         if (rc == 1)
             log_info (S_COMP, "token revoked elsewhere|id=%s by=%s", r.id, rec->origin);
         else if (rc < 0)
-            log_error (S_COMP, "token revocation not kept (set full or file not written)|id=%s "
-                               "by=%s",
+            log_error (S_COMP,
+                       "token revocation not kept (set full or file not written)|id=%s "
+                       "by=%s",
                        r.id, rec->origin);
     }
     /* DELETED revocations are not undone: ours stays until the token's
@@ -231,7 +233,7 @@ shed_tsync_new (const char *name, shed_nstate_t *state, zloop_t *loop, http_toke
     http_tokens_set_origin (tokens, name);
     /* Revocations first, so a revoked token already in the state is never
      * accepted, not even for the moment between two seeds. */
-    shed_nstate_list (state, REC_KIND_TOKEN_REVOKE, s_on_record, self);
+    shed_nstate_list (state, REC_KIND_REVOKE, s_on_record, self);
     shed_nstate_list (state, REC_KIND_TOKEN, s_on_record, self);
     /* One listener for both kinds and origin changes (the state has few
      * listener slots). */

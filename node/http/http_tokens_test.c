@@ -67,8 +67,8 @@ test_create_check_revoke (void **state)
     char op_id[API_TOKEN_ID_MAX + 1], rd_id[API_TOKEN_ID_MAX + 1], id[API_TOKEN_ID_MAX + 1];
     http_tokens_t *t = http_tokens_open (c->path, err, sizeof err);
     assert_non_null (t);
-    assert_int_equal (http_tokens_create (t, HTTP_ROLE_OPERATOR, "ci", 0, op, op_id, err, sizeof err),
-                      0);
+    assert_int_equal (
+        http_tokens_create (t, HTTP_ROLE_OPERATOR, "ci", 0, op, op_id, err, sizeof err), 0);
     assert_int_equal (http_tokens_create (t, HTTP_ROLE_READ, "", 0, rd, rd_id, err, sizeof err), 0);
     assert_int_equal (strlen (op), 4 + 8 + 1 + 64);
     assert_int_equal (strncmp (op, "sht_", 4), 0);
@@ -123,7 +123,8 @@ test_create_check_revoke (void **state)
     assert_int_equal (http_tokens_revoke (t, op_id, err, sizeof err), -1);
     assert_int_equal (http_tokens_count (t), 1);
 
-    assert_int_equal (http_tokens_create (t, HTTP_ROLE_NONE, "", 0, op, op_id, err, sizeof err), -1);
+    assert_int_equal (http_tokens_create (t, HTTP_ROLE_NONE, "", 0, op, op_id, err, sizeof err),
+                      -1);
     assert_int_equal (http_tokens_create (t, HTTP_ROLE_READ, "a b", 0, op, op_id, err, sizeof err),
                       -1);
     http_tokens_destroy (&t);
@@ -241,8 +242,8 @@ test_expiry (void **state)
     char tid[API_TOKEN_ID_MAX + 1], id[API_TOKEN_ID_MAX + 1];
     http_tokens_t *t = http_tokens_open (c->path, err, sizeof err);
     assert_non_null (t);
-    assert_int_equal (http_tokens_create (t, HTTP_ROLE_READ, "short", 300, tok, tid, err, sizeof err),
-                      0);
+    assert_int_equal (
+        http_tokens_create (t, HTTP_ROLE_READ, "short", 300, tok, tid, err, sizeof err), 0);
     assert_int_equal (http_tokens_create (t, HTTP_ROLE_READ, "keep", 0, keep, id, err, sizeof err),
                       0);
     http_role_t role;
@@ -294,8 +295,9 @@ test_legacy_file (void **state)
     sodium_bin2hex (hhex, sizeof hhex, hash, sizeof hash);
     sodium_bin2hex (shex, sizeof shex, secret, sizeof secret);
     FILE *f = fopen (c->path, "w");
-    fprintf (f, "# shed-node API tokens (docs/security.md): id role blake2b-256(secret) "
-                "created_ms name\n0badc0de operator %s 1700000000000 old-ci\n",
+    fprintf (f,
+             "# shed-node API tokens (docs/security.md): id role blake2b-256(secret) "
+             "created_ms name\n0badc0de operator %s 1700000000000 old-ci\n",
              hhex);
     fclose (f);
     chmod (c->path, 0600);
