@@ -12,7 +12,11 @@
 #     shed_http_auth_failures_total{reason="expired"}; `token list` shows
 #     its expiry;
 #   - the node that minted nothing but revoked (node 2) restarts: the
-#     revoked token stays refused everywhere.
+#     revoked token stays refused everywhere;
+#   - node 1 dies (SIGKILL): its second token still works on node 3; revoked
+#     on node 2 while node 1 is dead, node 3 refuses it within seconds; node
+#     1, restarted, learns the revocation, refuses the token and drops it
+#     from its own list.
 # Needs root; exits 77 (skip) otherwise.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
@@ -59,6 +63,8 @@ wait_status() {
 # ---- minted on node 1, used on node 3 --------------------------------------------
 TOK=$(h_ctl 1 token create --role read --name ci 2>/dev/null) || h_fail "token create"
 ID=${TOK:4:8}
+TOK2=$(h_ctl 1 token create --role operator --name ci2 2>/dev/null) || h_fail "token create"
+ID2=${TOK2:4:8}
 start=$SECONDS
 wait_status 3 "$TOK" 200 10
 h_log "node 1's token accepted by node 3 after $((SECONDS - start)) s"
@@ -104,5 +110,20 @@ h_wait_ready 2 30
 h_wait_members 3 20 || h_fail "node 2 did not rejoin"
 h_expect 401 "$(get 2 "$TOK")" "revoked token on node 2 after its restart"
 h_expect 401 "$(get 3 "$TOK")" "revoked token on node 3 after node 2's restart"
+
+
+# ---- a revoke while the minting node is dead ------------------------------------------
+wait_status 3 "$TOK2" 200 5
+h_kill 1
+h_expect 200 "$(get 3 "$TOK2")" "node 1's token on node 3 with node 1 dead"
+out=$(h_ctl 2 token revoke "$ID2" 2>&1) || h_fail "revoke on node 2 with node 1 dead: $out"
+start=$SECONDS
+wait_status 3 "$TOK2" 401 5
+h_log "revoke with the minter dead reached node 3 after $((SECONDS - start)) s"
+h_start_node 1 --config "$H_TMP/n1/config.yaml" --join "$(h_hostport 2)"
+h_wait_ready 1 30
+wait_status 1 "$TOK2" 401 10
+out=$(h_ctl 1 token list) || h_fail "token list on node 1"
+if grep -q "^$ID2 " <<<"$out"; then h_fail "node 1 still lists its revoked token: $out"; fi
 
 h_log "PASS"

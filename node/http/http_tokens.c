@@ -280,7 +280,7 @@ s_parse_line (http_tokens_t *self, char *line)
         return 0;
     }
     if (n >= 1 && strcmp (f[0], "token") == 0) {
-        if (n < 8)
+        if (n < 8 || n > 9)
             return -1;
         id = f[1], role = f[2], hash = f[3], created = f[4];
         if (!s_u64 (f[5], &t.pub.expires_ms) || !s_u64 (f[6], &t.last_used_ms)
@@ -351,7 +351,7 @@ s_load (http_tokens_t *self, char *err, size_t errlen)
 static int
 s_save (http_tokens_t *self)
 {
-    size_t cap = 256 + self->n * 240 + self->nrevoked * 64 + self->npending * 120, len = 0;
+    size_t cap = 256 + self->n * 256 + self->nrevoked * 64 + self->npending * 128, len = 0;
     char *buf = malloc (cap);
     if (!buf)
         return -1;
