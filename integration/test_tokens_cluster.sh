@@ -2,6 +2,9 @@
 # integration/test_tokens_cluster.sh: remote API tokens are cluster-wide and
 # may expire (docs/security.md, "Remote API tokens"). Three nodes, each
 # serving https://<its address>:8443 with one certificate for all three:
+#   - a token file in the form from before cluster-wide tokens, put in node
+#     1's data dir before its start, is loaded and published: node 3
+#     accepts its token;
 #   - a token minted on node 1 (`shedctl token create`) is accepted by
 #     node 3 over HTTPS (200), curl run from node 2's namespace; node 3's
 #     `token list` names it, with node1 as its origin;
@@ -36,6 +39,14 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
     -keyout "$KEYF" -out "$CERT" 2>/dev/null || h_fail "openssl could not make a certificate"
 chmod 600 "$KEYF"
 H_HTTP_CERT=$CERT
+# Node 1's token file as an earlier version wrote it: "id role hash
+# created_ms name", the hash BLAKE2b-256 of the secret.
+LEGACY_SECRET=$(printf '5a%.0s' {1..32})
+LEGACY_HASH=$(/usr/bin/python3 -c "import hashlib; print(hashlib.blake2b(bytes.fromhex('$LEGACY_SECRET'), digest_size=32).hexdigest())")
+mkdir -p "$(h_datadir 1)"
+(umask 077 && printf '# old\n01d70cea read %s 1700000000000 legacy\n' "$LEGACY_HASH" \
+    >"$(h_datadir 1)/api_tokens")
+LEGACY="sht_01d70cea_$LEGACY_SECRET"
 for i in 1 2 3; do
     printf 'http:\n  listen: %s:8443\n  tls_cert: %s\n  tls_key: %s\n' \
         "$(h_addr "$i")" "$CERT" "$KEYF" >"$H_TMP/n$i/config.yaml"
@@ -60,14 +71,17 @@ wait_status() {
     done
 }
 
+# ---- a token file from before: published ---------------------------------------------
+wait_status 3 "$LEGACY" 200 10
+
 # ---- minted on node 1, used on node 3 --------------------------------------------
 TOK=$(h_ctl 1 token create --role read --name ci 2>/dev/null) || h_fail "token create"
 ID=${TOK:4:8}
 TOK2=$(h_ctl 1 token create --role operator --name ci2 2>/dev/null) || h_fail "token create"
 ID2=${TOK2:4:8}
-start=$SECONDS
+start=$(date +%s%3N)
 wait_status 3 "$TOK" 200 10
-h_log "node 1's token accepted by node 3 after $((SECONDS - start)) s"
+h_log "node 1's token accepted by node 3 after $(($(date +%s%3N) - start)) ms"
 out=$(h_ctl 3 token list --json) || h_fail "token list on node 3"
 origin=$(/usr/bin/python3 -c "import json,sys; print([t['origin'] for t in json.load(sys.stdin) if t['id']=='$ID'][0])" <<<"$out") \
     || h_fail "node 3 does not list token $ID: $out"
@@ -77,9 +91,9 @@ h_expect 401 "$(get 3 "sht_00000000_$(printf '0%.0s' {1..64})")" "made-up token 
 
 # ---- revoked on node 2, refused by node 3 and node 1 --------------------------------
 out=$(h_ctl 2 token revoke "$ID" 2>&1) || h_fail "revoke on node 2: $out"
-start=$SECONDS
+start=$(date +%s%3N)
 wait_status 3 "$TOK" 401 5
-h_log "revoke on node 2 reached node 3 after $((SECONDS - start)) s"
+h_log "revoke on node 2 reached node 3 after $(($(date +%s%3N) - start)) ms"
 wait_status 1 "$TOK" 401 5
 h_expect 401 "$(get 2 "$TOK")" "revoked token on node 2"
 
@@ -117,9 +131,9 @@ wait_status 3 "$TOK2" 200 5
 h_kill 1
 h_expect 200 "$(get 3 "$TOK2")" "node 1's token on node 3 with node 1 dead"
 out=$(h_ctl 2 token revoke "$ID2" 2>&1) || h_fail "revoke on node 2 with node 1 dead: $out"
-start=$SECONDS
+start=$(date +%s%3N)
 wait_status 3 "$TOK2" 401 5
-h_log "revoke with the minter dead reached node 3 after $((SECONDS - start)) s"
+h_log "revoke with the minter dead reached node 3 after $(($(date +%s%3N) - start)) ms"
 h_start_node 1 --config "$H_TMP/n1/config.yaml" --join "$(h_hostport 2)"
 h_wait_ready 1 30
 wait_status 1 "$TOK2" 401 10
