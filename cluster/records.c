@@ -23,9 +23,35 @@ s_label_ok (const char *s, bool dots)
     return true;
 }
 
+/* A token id: exactly 8 lowercase hex digits (node/http/http_tokens.h). */
+static bool
+s_token_id_ok (const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+            return false;
+    return n == 8;
+}
+
 static int
 s_validate (uint16_t type, const void *body, const char **why)
 {
+    if (type == REC_TOKEN) {
+        const rec_token_t *t = body;
+        if (!s_token_id_ok (t->id)) {
+            *why = "token id must be 8 lowercase hex digits";
+            return -1;
+        }
+        if (strcmp (t->role, "read") && strcmp (t->role, "operator")) {
+            *why = "token role must be read or operator";
+            return -1;
+        }
+    }
+    if (type == REC_TOKEN_REVOKE && !s_token_id_ok (((const rec_token_revoke_t *) body)->id)) {
+        *why = "token id must be 8 lowercase hex digits";
+        return -1;
+    }
     if (type == REC_SERVICE) {
         const rec_service_t *s = body;
         if (!s_label_ok (s->name, false)) {

@@ -19,6 +19,11 @@
  *   kind "snapshot" key = snapshot name     REC_SNAPSHOT one per snapshot, by the node
  *                                                        that holds its data
  *                                                        (docs/snapshots.md)
+ *   kind "token"    key = token id          REC_TOKEN    a remote API token, by the node
+ *                                                        that minted it (hash, never the
+ *                                                        secret; docs/security.md)
+ *   kind "token-revoke" key = token id      REC_TOKEN_REVOKE a revocation, republished by
+ *                                                        every node that learns it
  * (docs/scheduling.md). Later kinds add their messages here.
  */
 #ifndef SHED_RECORDS_H
@@ -37,6 +42,8 @@
 #define REC_KIND_ENDPOINT "endpoint"
 #define REC_KIND_IMAGE    "image"
 #define REC_KIND_SNAPSHOT "snapshot"
+#define REC_KIND_TOKEN    "token"
+#define REC_KIND_REVOKE   "token-revoke"
 
 #define REC_NAME_MAX     63 /* node, shed and service names */
 #define REC_ADDR_MAX     45 /* textual IPv4/IPv6 address */
@@ -212,6 +219,30 @@
     F (T, 17, created_ms,  WIRE_U64,  0,                WIRE_OPT, _)
 /* clang-format on */
 
+/* A remote API token (node/http/http_tokens.h, docs/security.md "Remote
+ * API tokens"): id (8 hex digits), role "read" | "operator", the
+ * BLAKE2b-256 hash of its secret (the secret never leaves the minting
+ * node), name, wall-clock creation and expiry (0: never). */
+/* clang-format off */
+#define REC_TOKEN_FIELDS(F, T)                                                 \
+    F (T, 2,  id,          WIRE_STR,  8,                WIRE_REQ, _)           \
+    F (T, 3,  role,        WIRE_STR,  15,               WIRE_REQ, _)           \
+    F (T, 4,  hash,        WIRE_BIN,  32,               WIRE_REQ, _)           \
+    F (T, 5,  name,        WIRE_STR,  63,               WIRE_OPT, _)           \
+    F (T, 6,  created_ms,  WIRE_U64,  0,                WIRE_OPT, _)           \
+    F (T, 7,  expires_ms,  WIRE_U64,  0,                WIRE_OPT, _)
+/* clang-format on */
+
+/* A token revocation: every node that learns one publishes its own copy,
+ * so it outlives the node that made it. expires_ms: the revoked token's
+ * expiry (0: never), after which the revocation may be forgotten. */
+/* clang-format off */
+#define REC_TOKEN_REVOKE_FIELDS(F, T)                                          \
+    F (T, 2,  id,          WIRE_STR,  8,                WIRE_REQ, _)           \
+    F (T, 3,  revoked_ms,  WIRE_U64,  0,                WIRE_OPT, _)           \
+    F (T, 4,  expires_ms,  WIRE_U64,  0,                WIRE_OPT, _)
+/* clang-format on */
+
 /* clang-format off */
 #define REC_MESSAGES(M)                                                        \
     M (REC_NODE,    rec_node,    1, REC_NODE_FIELDS)                           \
@@ -221,7 +252,9 @@
     M (REC_OVERLAY,  rec_overlay,  10, REC_OVERLAY_FIELDS)                     \
     M (REC_ENDPOINT, rec_endpoint, 11, REC_ENDPOINT_FIELDS)                   \
     M (REC_IMAGE,    rec_image,    30, REC_IMAGE_FIELDS)                     \
-    M (REC_SNAPSHOT, rec_snapshot, 31, REC_SNAPSHOT_FIELDS)
+    M (REC_SNAPSHOT, rec_snapshot, 31, REC_SNAPSHOT_FIELDS)                   \
+    M (REC_TOKEN,    rec_token,    40, REC_TOKEN_FIELDS)                      \
+    M (REC_TOKEN_REVOKE, rec_token_revoke, 41, REC_TOKEN_REVOKE_FIELDS)
 /* clang-format on */
 
 WIRE_DECLARE_PROTO (rec, REC_MESSAGES)

@@ -511,6 +511,12 @@ shed_node_new (const shed_config_t *cfg, char *err, size_t errlen)
     self->http = shed_http_new (&self->cfg, self->api, err, errlen);
     if (!self->http)
         goto fail;
+    self->tsync =
+        shed_tsync_new (self->cfg.name, self->state, self->loop, shed_http_tokens (self->http));
+    if (!self->tsync) {
+        snprintf (err, errlen, "out of memory");
+        goto fail;
+    }
     if (self->cfg.http.listen[0])
         log_info ("node", "http api listening|addr=%s tls=%s", shed_http_address (self->http),
                   self->cfg.http.tls_cert[0] ? "yes" : "no");
@@ -537,6 +543,7 @@ shed_node_destroy (shed_node_t **self_p)
     /* First: its HTTP threads wait on the loop's render socket, and a
      * render reads every component below. */
     shed_metrics_destroy (&self->metrics);
+    shed_tsync_destroy (&self->tsync);
     shed_http_destroy (&self->http);
     if (self->agents)
         shed_agents_route (self->agents, NULL);

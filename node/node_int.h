@@ -16,6 +16,7 @@
 #include "node/events/node_agents.h"
 #include "node/events/node_events.h"
 #include "node/events/node_hooks.h"
+#include "node/http/http_tokens_sync.h"
 #include "node/http/node_http.h"
 #include "node/images/node_images.h"
 #include "node/members/node_members.h"
@@ -56,6 +57,7 @@ struct _shed_node_t {
     shed_snaps_t *snaps;           /* snapshot store, transfers, REC_SNAPSHOT records */
     shed_metrics_t *metrics;       /* Prometheus endpoint; NULL when off or not bound */
     shed_http_t *http;             /* remote API and its tokens (docs/api.md) */
+    shed_tsync_t *tsync;           /* the tokens, cluster-wide (http_tokens_sync.h) */
     shed_node_config_fn *reconfig; /* SIGHUP: builds the new configuration */
     void *reconfig_arg;
     int hup_pipe[2]; /* the SIGHUP handler's byte wakes the loop */

@@ -703,13 +703,17 @@ WIRE_DECLARE_RECORD (api_snapshot, API_SNAPSHOT_FIELDS)
 /* ---- Remote API tokens (docs/security.md), type ids 87-90 -------------------
  * Managed only over this local API (never over HTTP): the socket's mode is
  * what lets an operator mint a token. role: "read" | "operator". */
+/* At most API_TOKENS_MAX minted by one node; API_TOKENS_ALL_MAX held by
+ * one node, every origin (tokens are cluster-wide). */
 #define API_TOKENS_MAX     1024
+#define API_TOKENS_ALL_MAX 8192
 #define API_TOKEN_ID_MAX   8  /* hex id, the token's public part */
 #define API_TOKEN_TEXT_MAX 80 /* "sht_" id "_" 64 hex digits */
 /* clang-format off */
 #define API_TOKEN_CREATE_REQ_FIELDS(F, T)                                      \
     F (T, 2, role,          WIRE_STR,  15,        WIRE_REQ, _)                 \
-    F (T, 3, name,          WIRE_STR,  63,        WIRE_OPT, _)
+    F (T, 3, name,          WIRE_STR,  63,        WIRE_OPT, _)                 \
+    F (T, 4, ttl_ms,        WIRE_U64,  0,         WIRE_OPT, _)
 /* clang-format on */
 #define API_TOKEN_LIST_REQ_FIELDS(F, T)
 /* clang-format off */
@@ -717,7 +721,8 @@ WIRE_DECLARE_RECORD (api_snapshot, API_SNAPSHOT_FIELDS)
     F (T, 2, id,            WIRE_STR,  API_TOKEN_ID_MAX, WIRE_REQ, _)
 /* clang-format on */
 /* One token as the store keeps it (never its secret or hash). last_used_ms
- * and uses count since this node started (not persisted). */
+ * and uses: requests this node served with it (kept on disk at most every
+ * 10 minutes). origin: the node that minted it; expires_ms 0: never. */
 /* clang-format off */
 #define API_TOKEN_FIELDS(F, T)                                                 \
     F (T, 1, id,            WIRE_STR,  API_TOKEN_ID_MAX, WIRE_REQ, _)          \
@@ -725,14 +730,16 @@ WIRE_DECLARE_RECORD (api_snapshot, API_SNAPSHOT_FIELDS)
     F (T, 3, name,          WIRE_STR,  63,        WIRE_OPT, _)                 \
     F (T, 4, created_ms,    WIRE_U64,  0,         WIRE_OPT, _)                 \
     F (T, 5, last_used_ms,  WIRE_U64,  0,         WIRE_OPT, _)                 \
-    F (T, 6, uses,          WIRE_U64,  0,         WIRE_OPT, _)
+    F (T, 6, uses,          WIRE_U64,  0,         WIRE_OPT, _)                 \
+    F (T, 7, expires_ms,    WIRE_U64,  0,         WIRE_OPT, _)                 \
+    F (T, 8, origin,        WIRE_STR,  63,        WIRE_OPT, _)
 /* clang-format on */
 WIRE_DECLARE_RECORD (api_token, API_TOKEN_FIELDS)
 /* create: `token` is the bearer secret, shown once; list: tokens. */
 /* clang-format off */
 #define API_TOKEN_REP_FIELDS(F, T)                                             \
     F (T, 2, token,         WIRE_STR,  API_TOKEN_TEXT_MAX, WIRE_OPT, _)        \
-    F (T, 3, tokens,        WIRE_LIST, API_TOKENS_MAX, WIRE_OPT, api_token)
+    F (T, 3, tokens,        WIRE_LIST, API_TOKENS_ALL_MAX, WIRE_OPT, api_token)
 /* clang-format on */
 
 /* clang-format off */

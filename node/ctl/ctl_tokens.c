@@ -1,13 +1,17 @@
 /*
  * ctl_tokens.c - bearer tokens of the remote HTTP API (docs/api.md):
- *   shedctl token create --role read|operator [--name N]
+ *   shedctl token create --role read|operator [--name N] [--ttl DURATION]
  *   shedctl token list
  *   shedctl token revoke ID
  * Only over the local API: whoever may use the node's socket may mint
  * tokens; a token never manages tokens. The node prints a token once, at
- * create; it keeps only its hash.
+ * create; it keeps only its hash. Tokens are cluster-wide: one minted here
+ * works on every node, a revoke here refuses it everywhere
+ * (docs/security.md, "Remote API tokens").
  */
 #include "node/ctl/ctl.h"
+
+#include "common/duration.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -16,8 +20,8 @@
 static int
 s_usage (void)
 {
-    return ctl_fail ("usage: token create --role read|operator [--name N] | token list | "
-                     "token revoke ID");
+    return ctl_fail ("usage: token create --role read|operator [--name N] [--ttl DURATION] | "
+                     "token list | token revoke ID");
 }
 
 static void
@@ -40,6 +44,15 @@ s_create (ctl_t *ctl, int argc, char **argv)
     api_token_create_req_t *r = &req.u.api_token_create_req;
     for (int i = 2; i < argc; i++) {
         bool role = strcmp (argv[i], "--role") == 0, name = strcmp (argv[i], "--name") == 0;
+        if (strcmp (argv[i], "--ttl") == 0 && i + 1 < argc) {
+            /* At least a second; "30d", "12h", "90m" (common/duration.h). */
+            char why[160];
+            if (shed_duration_parse_range (argv[++i], 0, 1000, UINT64_MAX / 2, &r->ttl_ms, why,
+                                           sizeof why)
+                != 0)
+                return ctl_fail ("--ttl: %s", why);
+            continue;
+        }
         if ((!role && !name) || i + 1 >= argc)
             return s_usage ();
         char *dst = role ? r->role : r->name;
@@ -55,6 +68,9 @@ s_create (ctl_t *ctl, int argc, char **argv)
         return 1;
     const api_token_rep_t *t = &rep.u.api_token_rep;
     const char *id = t->tokens.n ? t->tokens.items[0].id : "";
+    uint64_t expires = t->tokens.n ? t->tokens.items[0].expires_ms : 0;
+    char until[32];
+    s_time (expires, until, sizeof until);
     if (ctl->json) {
         jw_t j;
         jw_init (&j, stdout);
@@ -64,6 +80,7 @@ s_create (ctl_t *ctl, int argc, char **argv)
         jw_key (&j, "role");  jw_str (&j, r->role);
         jw_key (&j, "name");  jw_str (&j, r->name);
         jw_key (&j, "token"); jw_str (&j, t->token);
+        jw_key (&j, "expires_ms"); jw_u64 (&j, expires);
         /* clang-format on */
         jw_obj_end (&j);
         jw_end (&j);
@@ -73,9 +90,10 @@ s_create (ctl_t *ctl, int argc, char **argv)
          * works; the rest for the person on stderr. */
         printf ("%s\n", t->token);
         fprintf (stderr,
-                 "token %s (role %s) created; it is shown only now: keep it secret, revoke "
-                 "it with 'shedctl token revoke %s'\n",
-                 id, r->role, id);
+                 "token %s (role %s, expires %s) created; valid on every node of the cluster; "
+                 "it is shown only now: keep it secret, revoke it with 'shedctl token revoke "
+                 "%s'\n",
+                 id, r->role, expires ? until : "never", id);
     }
     wire_msg_free (&api_proto, &rep);
     return 0;
@@ -102,6 +120,8 @@ s_list (ctl_t *ctl)
             jw_key (&j, "created_ms");   jw_u64 (&j, k->created_ms);
             jw_key (&j, "last_used_ms"); jw_u64 (&j, k->last_used_ms);
             jw_key (&j, "uses");         jw_u64 (&j, k->uses);
+            jw_key (&j, "expires_ms");   jw_u64 (&j, k->expires_ms);
+            jw_key (&j, "origin");       jw_str (&j, k->origin);
             /* clang-format on */
             jw_obj_end (&j);
         }
@@ -109,15 +129,25 @@ s_list (ctl_t *ctl)
         jw_end (&j);
     }
     else {
-        printf ("%-8s  %-8s  %-20s  %-20s  %-20s  %s\n", "ID", "ROLE", "NAME", "CREATED",
-                "LAST USED", "USES");
+        /* LAST USED and USES: requests this node served with the token. */
+        printf ("%-8s  %-8s  %-20s  %-16s  %-20s  %-30s  %-20s  %s\n", "ID", "ROLE", "NAME",
+                "ORIGIN", "CREATED", "EXPIRES", "LAST USED", "USES");
+        uint64_t now = (uint64_t) time (NULL) * 1000;
         for (size_t i = 0; i < t->tokens.n; i++) {
             const api_token_t *k = &t->tokens.items[i];
-            char created[32], used[32];
+            char created[32], used[32], expires[40];
             s_time (k->created_ms, created, sizeof created);
             s_time (k->last_used_ms, used, sizeof used);
-            printf ("%-8s  %-8s  %-20s  %-20s  %-20s  %llu\n", k->id, k->role,
-                    k->name[0] ? k->name : "-", created, used, (unsigned long long) k->uses);
+            if (!k->expires_ms)
+                snprintf (expires, sizeof expires, "never");
+            else {
+                s_time (k->expires_ms, expires, sizeof expires);
+                if (k->expires_ms <= now)
+                    strcat (expires, " (expired)"); /* refused: 401 */
+            }
+            printf ("%-8s  %-8s  %-20s  %-16s  %-20s  %-30s  %-20s  %llu\n", k->id, k->role,
+                    k->name[0] ? k->name : "-", k->origin[0] ? k->origin : "-", created, expires,
+                    used, (unsigned long long) k->uses);
         }
     }
     wire_msg_free (&api_proto, &rep);

@@ -87,8 +87,9 @@ static const ctl_cmd_t s_commands[] = {
     { "node", ctl_node,     "node drain [NODE] [--move] | undrain [NODE]  stop/resume placing new\n"
       "                       sheds on a node; --move also moves its sheds away" },
     { "token", ctl_token,
-      "token create --role read|operator [--name N] | list | revoke ID  bearer tokens of the\n"
-      "    remote HTTP API (docs/api.md); create prints the token once" },
+      "token create --role read|operator [--name N] [--ttl 30d] | list | revoke ID  bearer\n"
+      "    tokens of the remote HTTP API (docs/api.md), valid on every node; create prints\n"
+      "    the token once; --ttl: it expires after that long (default: never)" },
     { "image", ctl_image,
       "image import NAME FILE | list | show NAME | rm NAME  root file system images on this\n"
       "    node (FILE: tar, tar.gz or tar.zst, read by shedctl and sent to the node)" },

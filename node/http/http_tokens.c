@@ -14,27 +14,43 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define S_HASH_BYTES   32
-#define S_FILE_MAX     (1u << 20)
+#define S_HASH_BYTES   HTTP_TOKEN_HASH_BYTES
+#define S_FILE_MAX     (4u << 20)
 #define S_SECRET_BYTES (HTTP_TOKEN_SECRET_HEX / 2)
+#define S_ORIGIN_MAX   63
 
 typedef struct {
-    char id[API_TOKEN_ID_MAX + 1];
-    http_role_t role;
-    char name[64];
-    uint64_t created_ms;
-    uint8_t hash[S_HASH_BYTES];
-    uint64_t last_used_ms, uses; /* since this start */
-    double bucket;               /* requests it may make now (rate limit) */
-    int64_t refilled_ms;         /* monotonic; 0 = bucket not started */
+    http_token_pub_t pub;
+    char origin[S_ORIGIN_MAX + 1]; /* "": ours */
+    uint64_t last_used_ms, uses;   /* requests this node served with it */
+    double bucket;                 /* requests it may make now (rate limit) */
+    int64_t refilled_ms;           /* monotonic; 0 = bucket not started */
 } s_token_t;
+
+/* Use counts read from the file for another node's token that has not
+ * arrived from the state yet (applied when it does). */
+typedef struct {
+    char origin[S_ORIGIN_MAX + 1];
+    char id[API_TOKEN_ID_MAX + 1];
+    uint64_t last_used_ms, uses;
+} s_used_t;
 
 struct _http_tokens_t {
     pthread_mutex_t lock;
     char *path;
+    char origin[S_ORIGIN_MAX + 1]; /* our name, for the list */
     s_token_t *items;
     size_t n, cap;
-    uint32_t rate, burst; /* per token; rate 0 = no limit */
+    http_token_revoked_t *revoked;
+    size_t nrevoked, caprevoked;
+    s_used_t *pending;
+    size_t npending, cappending;
+    uint32_t rate, burst;    /* per token; rate 0 = no limit */
+    bool usage_dirty;        /* use counts changed since the last write */
+    int64_t saved_mono_ms;   /* last write */
+    int64_t started_mono_ms; /* pending use counts are dropped 10 min after */
+    http_tokens_fn *on_change;
+    void *on_change_arg;
 };
 
 static uint64_t
@@ -116,53 +132,177 @@ s_hash (const uint8_t *secret, uint8_t hash[S_HASH_BYTES])
     crypto_generichash (hash, S_HASH_BYTES, secret, S_SECRET_BYTES, NULL, 0);
 }
 
-/* ---- the file ------------------------------------------------------------- */
+static bool
+s_id_ok (const char *id)
+{
+    return strlen (id) == HTTP_TOKEN_ID_HEX && s_hex (id, HTTP_TOKEN_ID_HEX);
+}
+
+static s_token_t *
+s_find (http_tokens_t *self, const char *origin, const char *id)
+{
+    for (size_t i = 0; i < self->n; i++)
+        if (strcmp (self->items[i].pub.id, id) == 0 && strcmp (self->items[i].origin, origin) == 0)
+            return &self->items[i];
+    return NULL;
+}
+
+static http_token_revoked_t *
+s_find_revoked (http_tokens_t *self, const char *id)
+{
+    for (size_t i = 0; i < self->nrevoked; i++)
+        if (strcmp (self->revoked[i].id, id) == 0)
+            return &self->revoked[i];
+    return NULL;
+}
+
+static size_t
+s_own_count (http_tokens_t *self)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < self->n; i++)
+        n += self->items[i].origin[0] == '\0';
+    return n;
+}
+
+static void
+s_remove_at (http_tokens_t *self, size_t i)
+{
+    memmove (&self->items[i], &self->items[i + 1], (self->n - i - 1) * sizeof *self->items);
+    self->n--;
+    sodium_memzero (&self->items[self->n], sizeof *self->items);
+}
+
+static int
+s_grow (void **items, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return 0;
+    size_t ncap = *cap ? *cap * 2 : 16;
+    void *p = realloc (*items, ncap * size);
+    if (!p)
+        return -1;
+    *items = p;
+    *cap = ncap;
+    return 0;
+}
 
 static int
 s_push (http_tokens_t *self, const s_token_t *t)
 {
-    if (self->n == self->cap) {
-        size_t cap = self->cap ? self->cap * 2 : 16;
-        s_token_t *items = realloc (self->items, cap * sizeof *items);
-        if (!items)
-            return -1;
-        self->items = items;
-        self->cap = cap;
-    }
+    if (s_grow ((void **) &self->items, &self->cap, self->n, sizeof *self->items) != 0)
+        return -1;
     self->items[self->n++] = *t;
     return 0;
 }
 
-/* "id role hash created_ms [name]" */
 static int
-s_parse_line (char *line, s_token_t *t)
+s_push_revoked (http_tokens_t *self, const http_token_revoked_t *r)
 {
-    memset (t, 0, sizeof *t);
-    char *save = NULL;
-    char *id = strtok_r (line, " ", &save);
-    char *role = strtok_r (NULL, " ", &save);
-    char *hash = strtok_r (NULL, " ", &save);
-    char *created = strtok_r (NULL, " ", &save);
-    char *name = strtok_r (NULL, " ", &save);
-    if (!id || !role || !hash || !created || strtok_r (NULL, " ", &save))
+    if (self->nrevoked >= HTTP_TOKENS_REVOKED_MAX
+        || s_grow ((void **) &self->revoked, &self->caprevoked, self->nrevoked,
+                   sizeof *self->revoked)
+               != 0)
         return -1;
-    if (strlen (id) != HTTP_TOKEN_ID_HEX || !s_hex (id, HTTP_TOKEN_ID_HEX))
-        return -1;
-    t->role = http_role_parse (role);
-    size_t bin = 0;
-    if (t->role == HTTP_ROLE_NONE || strlen (hash) != 2 * S_HASH_BYTES
-        || sodium_hex2bin (t->hash, sizeof t->hash, hash, strlen (hash), NULL, &bin, NULL) != 0
-        || bin != S_HASH_BYTES)
-        return -1;
+    self->revoked[self->nrevoked++] = *r;
+    return 0;
+}
+
+/* ---- the file ------------------------------------------------------------- */
+
+static bool
+s_u64 (const char *text, uint64_t *out)
+{
+    if (!text || !isdigit ((unsigned char) *text))
+        return false;
     char *end = NULL;
     errno = 0;
-    t->created_ms = strtoull (created, &end, 10);
-    if (errno || *end || !isdigit ((unsigned char) *created))
+    *out = strtoull (text, &end, 10);
+    return errno == 0 && *end == '\0';
+}
+
+static bool
+s_hash_parse (const char *hex, uint8_t hash[S_HASH_BYTES])
+{
+    size_t bin = 0;
+    return hex && strlen (hex) == 2 * S_HASH_BYTES
+           && sodium_hex2bin (hash, S_HASH_BYTES, hex, strlen (hex), NULL, &bin, NULL) == 0
+           && bin == S_HASH_BYTES;
+}
+
+/* Split `line` at spaces into at most `max` fields; returns the count, or
+ * max + 1 when there are more. */
+static size_t
+s_split (char *line, char **f, size_t max)
+{
+    size_t n = 0;
+    char *save = NULL;
+    for (char *w = strtok_r (line, " ", &save); w; w = strtok_r (NULL, " ", &save)) {
+        if (n == max)
+            return max + 1;
+        f[n++] = w;
+    }
+    return n;
+}
+
+/* One line into the store (load, under no lock: nobody else holds it yet).
+ * 0, or -1 when it does not parse. */
+static int
+s_parse_line (http_tokens_t *self, char *line)
+{
+    char *f[10];
+    size_t n = s_split (line, f, 9);
+    s_token_t t;
+    memset (&t, 0, sizeof t);
+    char *id, *role, *hash, *created, *name = NULL;
+    if (n >= 1 && strcmp (f[0], "revoked") == 0) {
+        http_token_revoked_t r = { 0 };
+        if (n != 4 || !s_id_ok (f[1]) || !s_u64 (f[2], &r.revoked_ms)
+            || !s_u64 (f[3], &r.expires_ms))
+            return -1;
+        strcpy (r.id, f[1]);
+        return s_find_revoked (self, r.id) || s_push_revoked (self, &r) == 0 ? 0 : -1;
+    }
+    if (n >= 1 && strcmp (f[0], "used") == 0) {
+        s_used_t u = { 0 };
+        if (n != 5 || strlen (f[1]) > S_ORIGIN_MAX || !s_id_ok (f[2])
+            || !s_u64 (f[3], &u.last_used_ms) || !s_u64 (f[4], &u.uses))
+            return -1;
+        strcpy (u.origin, f[1]);
+        strcpy (u.id, f[2]);
+        if (self->npending >= API_TOKENS_ALL_MAX)
+            return 0; /* more than can ever be used: the rest are dropped */
+        if (s_grow ((void **) &self->pending, &self->cappending, self->npending,
+                    sizeof *self->pending)
+            != 0)
+            return -1;
+        self->pending[self->npending++] = u;
+        return 0;
+    }
+    if (n >= 1 && strcmp (f[0], "token") == 0) {
+        if (n < 8 || n > 9)
+            return -1;
+        id = f[1], role = f[2], hash = f[3], created = f[4];
+        if (!s_u64 (f[5], &t.pub.expires_ms) || !s_u64 (f[6], &t.last_used_ms)
+            || !s_u64 (f[7], &t.uses))
+            return -1;
+        name = n == 9 ? f[8] : NULL;
+    }
+    else {
+        /* Before expiry: "id role hash created_ms [name]". */
+        if (n < 4 || n > 5)
+            return -1;
+        id = f[0], role = f[1], hash = f[2], created = f[3];
+        name = n == 5 ? f[4] : NULL;
+    }
+    t.pub.role = http_role_parse (role);
+    if (!s_id_ok (id) || t.pub.role == HTTP_ROLE_NONE || !s_hash_parse (hash, t.pub.hash)
+        || !s_u64 (created, &t.pub.created_ms) || (name && !s_name_ok (name)))
         return -1;
-    if (name && !s_name_ok (name))
+    strcpy (t.pub.id, id);
+    snprintf (t.pub.name, sizeof t.pub.name, "%s", name ? name : "");
+    if (s_own_count (self) >= API_TOKENS_MAX || s_push (self, &t) != 0)
         return -1;
-    strcpy (t->id, id);
-    snprintf (t->name, sizeof t->name, "%s", name ? name : "");
     return 0;
 }
 
@@ -194,15 +334,11 @@ s_load (http_tokens_t *self, char *err, size_t errlen)
         lineno++;
         if (line[0] == '#' || line[0] == '\0')
             continue;
-        s_token_t t;
-        if (s_parse_line (line, &t) != 0) {
-            snprintf (err, errlen, "API tokens %s:%d: not a token line", self->path, lineno);
-            rc = -1;
-            break;
-        }
-        if (self->n >= API_TOKENS_MAX || s_push (self, &t) != 0) {
-            snprintf (err, errlen, "API tokens %s: more than %d tokens", self->path,
-                      API_TOKENS_MAX);
+        if (s_parse_line (self, line) != 0) {
+            snprintf (err, errlen,
+                      "API tokens %s:%d: not a token line (or more than %d tokens, %d "
+                      "revocations)",
+                      self->path, lineno, API_TOKENS_MAX, HTTP_TOKENS_REVOKED_MAX);
             rc = -1;
             break;
         }
@@ -215,24 +351,56 @@ s_load (http_tokens_t *self, char *err, size_t errlen)
 static int
 s_save (http_tokens_t *self)
 {
-    size_t cap = 128 + self->n * 160, len = 0;
+    size_t cap = 256 + self->n * 256 + self->nrevoked * 64 + self->npending * 128, len = 0;
     char *buf = malloc (cap);
     if (!buf)
         return -1;
     len += (size_t) snprintf (buf, cap,
-                              "# shed-node API tokens (docs/security.md): id role "
-                              "blake2b-256(secret) created_ms name\n");
+                              "# shed-node API tokens (docs/security.md): token id role "
+                              "blake2b-256(secret) created_ms expires_ms last_used_ms uses "
+                              "name | revoked id revoked_ms expires_ms | used origin id "
+                              "last_used_ms uses\n");
     for (size_t i = 0; i < self->n; i++) {
         const s_token_t *t = &self->items[i];
+        if (t->origin[0]) {
+            if (t->uses)
+                len += (size_t) snprintf (buf + len, cap - len, "used %s %s %llu %llu\n", t->origin,
+                                          t->pub.id, (unsigned long long) t->last_used_ms,
+                                          (unsigned long long) t->uses);
+            continue;
+        }
         char hex[2 * S_HASH_BYTES + 1];
-        sodium_bin2hex (hex, sizeof hex, t->hash, sizeof t->hash);
-        len += (size_t) snprintf (buf + len, cap - len, "%s %s %s %llu%s%s\n", t->id,
-                                  http_role_name (t->role), hex, (unsigned long long) t->created_ms,
-                                  t->name[0] ? " " : "", t->name);
+        sodium_bin2hex (hex, sizeof hex, t->pub.hash, sizeof t->pub.hash);
+        len += (size_t) snprintf (
+            buf + len, cap - len, "token %s %s %s %llu %llu %llu %llu%s%s\n", t->pub.id,
+            http_role_name (t->pub.role), hex, (unsigned long long) t->pub.created_ms,
+            (unsigned long long) t->pub.expires_ms, (unsigned long long) t->last_used_ms,
+            (unsigned long long) t->uses, t->pub.name[0] ? " " : "", t->pub.name);
     }
+    for (size_t i = 0; i < self->nrevoked; i++)
+        len +=
+            (size_t) snprintf (buf + len, cap - len, "revoked %s %llu %llu\n", self->revoked[i].id,
+                               (unsigned long long) self->revoked[i].revoked_ms,
+                               (unsigned long long) self->revoked[i].expires_ms);
+    for (size_t i = 0; i < self->npending; i++)
+        len += (size_t) snprintf (buf + len, cap - len, "used %s %s %llu %llu\n",
+                                  self->pending[i].origin, self->pending[i].id,
+                                  (unsigned long long) self->pending[i].last_used_ms,
+                                  (unsigned long long) self->pending[i].uses);
     int rc = shed_write_file_atomic (self->path, buf, len, 0600);
     free (buf);
+    if (rc == 0) {
+        self->usage_dirty = false;
+        self->saved_mono_ms = s_mono_ms ();
+    }
     return rc;
+}
+
+static void
+s_changed (http_tokens_t *self)
+{
+    if (self->on_change)
+        self->on_change (self->on_change_arg);
 }
 
 /* ---- lifecycle ------------------------------------------------------------ */
@@ -251,6 +419,7 @@ http_tokens_open (const char *path, char *err, size_t errlen)
         return NULL;
     }
     pthread_mutex_init (&self->lock, NULL);
+    self->started_mono_ms = self->saved_mono_ms = s_mono_ms ();
     if (s_load (self, err, errlen) != 0) {
         http_tokens_destroy (&self);
         return NULL;
@@ -264,20 +433,50 @@ http_tokens_destroy (http_tokens_t **self_p)
     if (!self_p || !*self_p)
         return;
     http_tokens_t *self = *self_p;
+    if (self->usage_dirty)
+        s_save (self); /* a clean stop keeps the use counts */
     pthread_mutex_destroy (&self->lock);
     if (self->items)
         sodium_memzero (self->items, self->cap * sizeof *self->items);
     free (self->items);
+    free (self->revoked);
+    free (self->pending);
     free (self->path);
     free (self);
     *self_p = NULL;
 }
 
+void
+http_tokens_set_origin (http_tokens_t *self, const char *name)
+{
+    pthread_mutex_lock (&self->lock);
+    snprintf (self->origin, sizeof self->origin, "%s", name ? name : "");
+    pthread_mutex_unlock (&self->lock);
+}
+
+void
+http_tokens_on_change (http_tokens_t *self, http_tokens_fn *fn, void *arg)
+{
+    pthread_mutex_lock (&self->lock);
+    self->on_change = fn;
+    self->on_change_arg = arg;
+    pthread_mutex_unlock (&self->lock);
+}
+
 /* ---- operations ------------------------------------------------------------- */
 
+static bool
+s_id_taken (http_tokens_t *self, const char *id)
+{
+    for (size_t i = 0; i < self->n; i++)
+        if (strcmp (self->items[i].pub.id, id) == 0)
+            return true;
+    return s_find_revoked (self, id) != NULL;
+}
+
 int
-http_tokens_create (http_tokens_t *self, http_role_t role, const char *name, char *token, char *id,
-                    char *err, size_t errlen)
+http_tokens_create (http_tokens_t *self, http_role_t role, const char *name, uint64_t ttl_ms,
+                    char *token, char *id, char *err, size_t errlen)
 {
     if (role == HTTP_ROLE_NONE) {
         snprintf (err, errlen, "role must be read or operator");
@@ -289,26 +488,30 @@ http_tokens_create (http_tokens_t *self, http_role_t role, const char *name, cha
         snprintf (err, errlen, "token name '%.63s': 0-63 of A-Z a-z 0-9 . _ -", name);
         return -1;
     }
-    s_token_t t = { .role = role, .created_ms = s_now_ms () };
-    snprintf (t.name, sizeof t.name, "%s", name);
+    uint64_t now = s_now_ms ();
+    if (ttl_ms > UINT64_MAX - now) {
+        snprintf (err, errlen, "token ttl too long");
+        return -1;
+    }
+    s_token_t t = {
+        .pub = { .role = role, .created_ms = now, .expires_ms = ttl_ms ? now + ttl_ms : 0 }
+    };
+    snprintf (t.pub.name, sizeof t.pub.name, "%s", name);
     uint8_t secret[S_SECRET_BYTES];
     randombytes_buf (secret, sizeof secret);
-    s_hash (secret, t.hash);
+    s_hash (secret, t.pub.hash);
     pthread_mutex_lock (&self->lock);
     int rc = -1;
-    if (self->n >= API_TOKENS_MAX) {
-        snprintf (err, errlen, "at most %d tokens: revoke some first", API_TOKENS_MAX);
+    if (s_own_count (self) >= API_TOKENS_MAX || self->n >= API_TOKENS_ALL_MAX) {
+        snprintf (err, errlen, "at most %d tokens per node (%d in the cluster): revoke some first",
+                  API_TOKENS_MAX, API_TOKENS_ALL_MAX);
         goto done;
     }
-    /* A fresh id; 2^32 ids and at most 1024 tokens: a clash is rare, and
-     * simply drawn again. */
-    for (bool clash = true; clash;) {
-        uint32_t r = randombytes_random ();
-        snprintf (t.id, sizeof t.id, "%08x", r);
-        clash = false;
-        for (size_t i = 0; i < self->n; i++)
-            clash |= strcmp (self->items[i].id, t.id) == 0;
-    }
+    /* A fresh id, unused by any node this one knows of and never revoked;
+     * 2^32 ids: a clash is rare, and simply drawn again. */
+    do
+        snprintf (t.pub.id, sizeof t.pub.id, "%08x", randombytes_random ());
+    while (s_id_taken (self, t.pub.id));
     if (s_push (self, &t) != 0) {
         snprintf (err, errlen, "out of memory");
         goto done;
@@ -320,14 +523,59 @@ http_tokens_create (http_tokens_t *self, http_role_t role, const char *name, cha
     }
     char hex[HTTP_TOKEN_SECRET_HEX + 1];
     sodium_bin2hex (hex, sizeof hex, secret, sizeof secret);
-    snprintf (token, API_TOKEN_TEXT_MAX + 1, HTTP_TOKEN_PREFIX "%s_%s", t.id, hex);
-    snprintf (id, API_TOKEN_ID_MAX + 1, "%s", t.id);
+    snprintf (token, API_TOKEN_TEXT_MAX + 1, HTTP_TOKEN_PREFIX "%s_%s", t.pub.id, hex);
+    snprintf (id, API_TOKEN_ID_MAX + 1, "%s", t.pub.id);
     sodium_memzero (hex, sizeof hex);
     rc = 0;
 done:
     pthread_mutex_unlock (&self->lock);
     sodium_memzero (secret, sizeof secret);
+    if (rc == 0)
+        s_changed (self);
     return rc;
+}
+
+/* Add `r` to the revoked set and drop every token with its id; writes the
+ * file. Under the lock. 0, or -1 (full, or not written: nothing changed). */
+static int
+s_revoke_locked (http_tokens_t *self, const http_token_revoked_t *r)
+{
+    if (s_push_revoked (self, r) != 0) {
+        errno = ENOSPC;
+        return -1;
+    }
+    s_token_t *keep = malloc ((self->n ? self->n : 1) * sizeof *keep);
+    if (!keep) {
+        self->nrevoked--;
+        return -1;
+    }
+    size_t nkeep = 0;
+    for (size_t i = 0; i < self->n; i++)
+        if (strcmp (self->items[i].pub.id, r->id) != 0)
+            keep[nkeep++] = self->items[i];
+    /* Write with the tokens gone; on failure nothing changed: a revoke that
+     * did not reach the disk would come back to life at the next start. */
+    s_token_t *old = self->items;
+    size_t oldn = self->n;
+    self->items = keep;
+    self->n = nkeep;
+    if (s_save (self) != 0) {
+        int e = errno;
+        self->items = old;
+        self->n = oldn;
+        self->nrevoked--;
+        free (keep);
+        errno = e;
+        return -1;
+    }
+    self->items = old;
+    memcpy (self->items, keep, nkeep * sizeof *keep);
+    if (oldn > nkeep)
+        sodium_memzero (&self->items[nkeep], (oldn - nkeep) * sizeof *self->items);
+    self->n = nkeep;
+    sodium_memzero (keep, nkeep * sizeof *keep);
+    free (keep);
+    return 0;
 }
 
 int
@@ -335,29 +583,36 @@ http_tokens_revoke (http_tokens_t *self, const char *id, char *err, size_t errle
 {
     pthread_mutex_lock (&self->lock);
     int rc = -1;
-    size_t i;
-    for (i = 0; i < self->n; i++)
-        if (strcmp (self->items[i].id, id) == 0)
-            break;
-    if (i == self->n) {
-        snprintf (err, errlen, "no token with id '%.16s' (shedctl token list)", id);
+    http_token_revoked_t r = { .revoked_ms = s_now_ms () };
+    bool found = false, forever = false;
+    for (size_t i = 0; i < self->n; i++) {
+        const s_token_t *t = &self->items[i];
+        if (strcmp (t->pub.id, id) != 0)
+            continue;
+        found = true;
+        forever |= t->pub.expires_ms == 0;
+        if (t->pub.expires_ms > r.expires_ms)
+            r.expires_ms = t->pub.expires_ms;
+    }
+    if (forever)
+        r.expires_ms = 0;
+    if (!found) {
+        if (s_find_revoked (self, id))
+            snprintf (err, errlen, "token %.16s is already revoked", id);
+        else
+            snprintf (err, errlen, "no token with id '%.16s' (shedctl token list)", id);
         goto done;
     }
-    s_token_t gone = self->items[i];
-    memmove (&self->items[i], &self->items[i + 1], (self->n - i - 1) * sizeof gone);
-    self->n--;
-    if (s_save (self) != 0) {
-        /* Put it back: a revoke that did not reach the disk would come
-         * back to life at the next start. */
+    snprintf (r.id, sizeof r.id, "%s", id);
+    if (s_revoke_locked (self, &r) != 0) {
         snprintf (err, errlen, "cannot write %s: %s", self->path, strerror (errno));
-        memmove (&self->items[i + 1], &self->items[i], (self->n - i) * sizeof gone);
-        self->items[i] = gone;
-        self->n++;
         goto done;
     }
     rc = 0;
 done:
     pthread_mutex_unlock (&self->lock);
+    if (rc == 0)
+        s_changed (self);
     return rc;
 }
 
@@ -367,17 +622,22 @@ http_tokens_list (http_tokens_t *self, size_t *n)
     pthread_mutex_lock (&self->lock);
     api_token_t *out = calloc (self->n ? self->n : 1, sizeof *out);
     *n = 0;
-    for (size_t i = 0; out && i < self->n; i++) {
-        const s_token_t *t = &self->items[i];
-        api_token_t *o = &out[i];
-        snprintf (o->id, sizeof o->id, "%s", t->id);
-        snprintf (o->role, sizeof o->role, "%s", http_role_name (t->role));
-        snprintf (o->name, sizeof o->name, "%s", t->name);
-        o->created_ms = t->created_ms;
-        o->last_used_ms = t->last_used_ms;
-        o->uses = t->uses;
-        *n = i + 1;
-    }
+    /* Ours first, then the others' in the order they arrived. */
+    for (int pass = 0; out && pass < 2; pass++)
+        for (size_t i = 0; i < self->n; i++) {
+            const s_token_t *t = &self->items[i];
+            if ((pass == 0) != (t->origin[0] == '\0'))
+                continue;
+            api_token_t *o = &out[(*n)++];
+            snprintf (o->id, sizeof o->id, "%s", t->pub.id);
+            snprintf (o->role, sizeof o->role, "%s", http_role_name (t->pub.role));
+            snprintf (o->name, sizeof o->name, "%s", t->pub.name);
+            snprintf (o->origin, sizeof o->origin, "%s", t->origin[0] ? t->origin : self->origin);
+            o->created_ms = t->pub.created_ms;
+            o->expires_ms = t->pub.expires_ms;
+            o->last_used_ms = t->last_used_ms;
+            o->uses = t->uses;
+        }
     pthread_mutex_unlock (&self->lock);
     return out;
 }
@@ -431,19 +691,170 @@ http_tokens_check (http_tokens_t *self, const char *header, http_role_t *role, c
     s_hash (secret, hash);
     sodium_memzero (secret, sizeof secret);
     http_auth_t rc = HTTP_AUTH_UNKNOWN;
+    uint64_t now = s_now_ms ();
     pthread_mutex_lock (&self->lock);
+    /* Ids are unique per node but two nodes may, rarely, draw the same one:
+     * every token with this id is tried, and the secret decides. */
     for (size_t i = 0; i < self->n; i++) {
         s_token_t *t = &self->items[i];
-        if (strcmp (t->id, id) != 0)
+        if (strcmp (t->pub.id, id) != 0 || sodium_memcmp (t->pub.hash, hash, sizeof hash) != 0)
             continue;
-        if (sodium_memcmp (t->hash, hash, sizeof hash) == 0) {
-            *role = t->role;
-            t->uses++;
-            t->last_used_ms = s_now_ms ();
-            rc = s_take (self, t) ? HTTP_AUTH_OK : HTTP_AUTH_LIMITED;
+        /* Expiry is told only to a caller that holds the secret. */
+        if (t->pub.expires_ms && now >= t->pub.expires_ms) {
+            rc = HTTP_AUTH_EXPIRED;
+            break;
         }
+        *role = t->pub.role;
+        t->uses++;
+        t->last_used_ms = now;
+        self->usage_dirty = true;
+        rc = s_take (self, t) ? HTTP_AUTH_OK : HTTP_AUTH_LIMITED;
         break;
     }
     pthread_mutex_unlock (&self->lock);
     return rc;
+}
+
+/* ---- replication -------------------------------------------------------------- */
+
+http_token_pub_t *
+http_tokens_own (http_tokens_t *self, size_t *n)
+{
+    pthread_mutex_lock (&self->lock);
+    http_token_pub_t *out = calloc (self->n ? self->n : 1, sizeof *out);
+    *n = 0;
+    for (size_t i = 0; out && i < self->n; i++)
+        if (!self->items[i].origin[0])
+            out[(*n)++] = self->items[i].pub;
+    pthread_mutex_unlock (&self->lock);
+    return out;
+}
+
+http_token_revoked_t *
+http_tokens_revoked (http_tokens_t *self, size_t *n)
+{
+    pthread_mutex_lock (&self->lock);
+    http_token_revoked_t *out = calloc (self->nrevoked ? self->nrevoked : 1, sizeof *out);
+    *n = 0;
+    if (out) {
+        memcpy (out, self->revoked, self->nrevoked * sizeof *out);
+        *n = self->nrevoked;
+    }
+    pthread_mutex_unlock (&self->lock);
+    return out;
+}
+
+int
+http_tokens_put_remote (http_tokens_t *self, const char *origin, const http_token_pub_t *t)
+{
+    if (!origin || !origin[0] || strlen (origin) > S_ORIGIN_MAX || !s_id_ok (t->id)
+        || t->role == HTTP_ROLE_NONE || !s_name_ok (t->name))
+        return 0;
+    pthread_mutex_lock (&self->lock);
+    int rc = 0;
+    if (strcmp (origin, self->origin) == 0 || s_find_revoked (self, t->id))
+        goto done;
+    s_token_t *have = s_find (self, origin, t->id);
+    if (have) {
+        have->pub = *t;
+        rc = 1;
+        goto done;
+    }
+    if (self->n >= API_TOKENS_ALL_MAX) {
+        rc = -1;
+        goto done;
+    }
+    s_token_t nt = { .pub = *t };
+    snprintf (nt.origin, sizeof nt.origin, "%s", origin);
+    for (size_t i = 0; i < self->npending; i++)
+        if (strcmp (self->pending[i].origin, origin) == 0
+            && strcmp (self->pending[i].id, t->id) == 0) {
+            nt.last_used_ms = self->pending[i].last_used_ms;
+            nt.uses = self->pending[i].uses;
+            self->pending[i] = self->pending[--self->npending];
+            break;
+        }
+    rc = s_push (self, &nt) == 0 ? 1 : -1;
+done:
+    pthread_mutex_unlock (&self->lock);
+    return rc;
+}
+
+void
+http_tokens_drop_remote (http_tokens_t *self, const char *origin, const char *id)
+{
+    pthread_mutex_lock (&self->lock);
+    if (origin && origin[0])
+        for (size_t i = 0; i < self->n; i++)
+            if (strcmp (self->items[i].origin, origin) == 0
+                && strcmp (self->items[i].pub.id, id) == 0) {
+                s_remove_at (self, i);
+                break;
+            }
+    pthread_mutex_unlock (&self->lock);
+}
+
+void
+http_tokens_drop_origin (http_tokens_t *self, const char *origin)
+{
+    pthread_mutex_lock (&self->lock);
+    if (origin && origin[0])
+        for (size_t i = self->n; i-- > 0;)
+            if (strcmp (self->items[i].origin, origin) == 0)
+                s_remove_at (self, i);
+    pthread_mutex_unlock (&self->lock);
+}
+
+int
+http_tokens_learn_revoked (http_tokens_t *self, const http_token_revoked_t *r)
+{
+    if (!s_id_ok (r->id))
+        return 0;
+    uint64_t now = s_now_ms ();
+    if (r->expires_ms && r->expires_ms + HTTP_TOKENS_REVOKED_KEEP_MS < now)
+        return 0; /* forgotten already; the token is refused as expired */
+    pthread_mutex_lock (&self->lock);
+    int rc = 0;
+    if (!s_find_revoked (self, r->id))
+        rc = s_revoke_locked (self, r) == 0 ? 1 : -1;
+    pthread_mutex_unlock (&self->lock);
+    if (rc == 1)
+        s_changed (self);
+    return rc;
+}
+
+void
+http_tokens_tick (http_tokens_t *self, uint64_t usage_every_ms)
+{
+    uint64_t now = s_now_ms ();
+    int64_t mono = s_mono_ms ();
+    bool changed = false;
+    pthread_mutex_lock (&self->lock);
+    for (size_t i = self->n; i-- > 0;) {
+        const s_token_t *t = &self->items[i];
+        if (!t->origin[0] && t->pub.expires_ms
+            && t->pub.expires_ms + HTTP_TOKENS_EXPIRED_KEEP_MS < now) {
+            s_remove_at (self, i);
+            changed = true;
+        }
+    }
+    for (size_t i = self->nrevoked; i-- > 0;) {
+        const http_token_revoked_t *r = &self->revoked[i];
+        if (r->expires_ms && r->expires_ms + HTTP_TOKENS_REVOKED_KEEP_MS < now) {
+            self->revoked[i] = self->revoked[--self->nrevoked];
+            changed = true;
+        }
+    }
+    /* Use counts of tokens that never came back (their node left while we
+     * were down) are not kept forever. */
+    bool write = changed;
+    if (self->npending && mono - self->started_mono_ms >= (int64_t) HTTP_TOKENS_USAGE_FLUSH_MS) {
+        self->npending = 0;
+        write = true;
+    }
+    if (write || (self->usage_dirty && mono - self->saved_mono_ms >= (int64_t) usage_every_ms))
+        s_save (self); /* a failure is retried at the next tick (dirty stays set) */
+    pthread_mutex_unlock (&self->lock);
+    if (changed)
+        s_changed (self);
 }

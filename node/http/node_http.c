@@ -44,6 +44,7 @@ typedef enum {
     ST_AUTH_MISSING,
     ST_AUTH_MALFORMED,
     ST_AUTH_UNKNOWN,
+    ST_AUTH_EXPIRED,
     ST_AUTH_FORBIDDEN,
     ST_TOO_LARGE,
     ST_BAD_REQUEST,
@@ -63,6 +64,7 @@ static const char *s_stat_names[ST_COUNT] = {
     [ST_AUTH_MISSING] = "auth_missing",
     [ST_AUTH_MALFORMED] = "auth_malformed",
     [ST_AUTH_UNKNOWN] = "auth_unknown",
+    [ST_AUTH_EXPIRED] = "auth_expired",
     [ST_AUTH_FORBIDDEN] = "auth_forbidden",
     [ST_TOO_LARGE] = "body_too_large",
     [ST_BAD_REQUEST] = "bad_request",
@@ -138,17 +140,20 @@ s_api_token_create (shed_api_call_t *call, const api_msg_t *msg, void *arg)
                               r->role);
         return;
     }
-    if (http_tokens_create (self->tokens, role, r->name, rep.u.api_token_rep.token, item.id, why,
-                            sizeof why)
+    if (http_tokens_create (self->tokens, role, r->name, r->ttl_ms, rep.u.api_token_rep.token,
+                            item.id, why, sizeof why)
         != 0) {
         shed_api_reply_error (&call, API_ERR_INVALID, "%s", why);
         return;
     }
     snprintf (item.role, sizeof item.role, "%s", http_role_name (role));
     snprintf (item.name, sizeof item.name, "%s", r->name);
+    if (r->ttl_ms)
+        item.expires_ms = (uint64_t) zclock_time () + r->ttl_ms; /* as the store set it, +-1 ms */
     rep.u.api_token_rep.tokens.n = 1;
     rep.u.api_token_rep.tokens.items = &item;
-    log_info (S_COMP, "token created|id=%s role=%s name=%s", item.id, item.role, item.name);
+    log_info (S_COMP, "token created|id=%s role=%s name=%s ttl_ms=%llu", item.id, item.role,
+              item.name, (unsigned long long) r->ttl_ms);
     shed_api_reply (&call, &rep);
     sodium_memzero (&rep, sizeof rep);
 }
@@ -314,6 +319,7 @@ s_first (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r, const char 
     if (a != HTTP_AUTH_OK) {
         s_stat_t s = a == HTTP_AUTH_MISSING     ? ST_AUTH_MISSING
                      : a == HTTP_AUTH_MALFORMED ? ST_AUTH_MALFORMED
+                     : a == HTTP_AUTH_EXPIRED   ? ST_AUTH_EXPIRED
                                                 : ST_AUTH_UNKNOWN;
         s_count (self, s);
         if (s_log_ok (self, s))
@@ -322,6 +328,7 @@ s_first (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r, const char 
         http_error_set (&err, 401, "unauthorized",
                         a == HTTP_AUTH_MISSING ? "missing bearer token (Authorization: Bearer ...)"
                         : a == HTTP_AUTH_MALFORMED ? "malformed bearer token"
+                        : a == HTTP_AUTH_EXPIRED   ? "expired token"
                                                    : "unknown or revoked token");
         return s_fail_r (self, conn, r, &err);
     }
@@ -836,6 +843,12 @@ shed_http_destroy (shed_http_t **self_p)
     free (self->key);
     free (self);
     *self_p = NULL;
+}
+
+http_tokens_t *
+shed_http_tokens (shed_http_t *self)
+{
+    return self->tokens;
 }
 
 const char *

@@ -15,6 +15,7 @@
 
 #include "node/api/api_server.h"
 #include "node/config.h"
+#include "node/http/http_tokens.h"
 
 typedef struct _shed_http_t shed_http_t;
 
@@ -26,6 +27,9 @@ shed_http_t *shed_http_new (const shed_config_t *cfg, shed_api_server_t *api, ch
 /* Stops the listener and waits for its threads (each gives up a pending
  * call within 100 ms). NULL-safe. */
 void shed_http_destroy (shed_http_t **self_p);
+
+/* The token store (borrowed; http_tokens_sync.h replicates it). */
+http_tokens_t *shed_http_tokens (shed_http_t *self);
 
 /* "IP:PORT" it serves on, or "" when off. */
 const char *shed_http_address (shed_http_t *self);

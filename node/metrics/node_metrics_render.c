@@ -317,6 +317,7 @@ static const s_row_t s_http_rows[] = {
       "or role (403), by reason.", "reason", "missing", "auth_missing" },
     { "shed_http_auth_failures_total", C, NULL, "reason", "malformed", "auth_malformed" },
     { "shed_http_auth_failures_total", C, NULL, "reason", "unknown", "auth_unknown" },
+    { "shed_http_auth_failures_total", C, NULL, "reason", "expired", "auth_expired" },
     { "shed_http_auth_failures_total", C, NULL, "reason", "forbidden", "auth_forbidden" },
     { "shed_http_rejected_total", C, "Remote API requests or connections refused before the "
       "node was asked, by reason.", "reason", "body_too_large", "body_too_large" },
