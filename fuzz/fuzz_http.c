@@ -10,6 +10,8 @@
  * calls to the node are answered from the input: the body's bytes as a
  * local API reply when they decode, else a reply of the kind asked for,
  * an API_ERROR or no answer, chosen by the input's length.
+ * A create there is also checked as its progress stream would send it
+ * (the final record; the input's bytes as a progress event).
  * POST /v1/api: the body as one msgpack request (http_passthrough.h), for
  * every role: refused with 400 or 403, or a request that encodes again; a
  * list route's ?index=&wait= (http_watch.h) first.
@@ -97,6 +99,51 @@ s_fake_call (void *arg, api_msg_t *req, api_msg_t *rep, int timeout_ms, bool *un
     return 0;
 }
 
+/* One SSE record: "event: NAME\ndata: ...\n\n" with no other line break. */
+static void
+s_one_record (const char *text, size_t len, const char *event)
+{
+    char head[32];
+    int n = snprintf (head, sizeof head, "event: %s\ndata: ", event);
+    assert (text && len > (size_t) n + 2 && memcmp (text, head, (size_t) n) == 0);
+    assert (text[len - 1] == '\n' && text[len - 2] == '\n');
+    assert (!memchr (text + n, '\n', len - 2 - (size_t) n));
+    assert (strlen (text) == len);
+}
+
+/* Shed's create stream: its 400s are the synchronous create's, its last
+ * record the create's answer, and a progress event (the input's bytes as
+ * one) one record. */
+static void
+s_compat_stream (const char *body, size_t len, unsigned status, const char *out, size_t olen,
+                 const uint8_t *data, size_t size)
+{
+    char name[64];
+    http_error_t err;
+    int rc = http_compat_create_check (body, len, name, sizeof name, &err);
+    if (rc != 0)
+        assert (status == 400 && err.status == 400);
+    size_t flen = 0;
+    char *final = http_compat_sse_final (status, out, olen, &flen);
+    s_one_record (final, flen, status == 201 ? "complete" : "error");
+    free (final);
+    evpay_msg_t msg;
+    if (rc == 0 && wire_decode (&evpay_proto, data, size, &msg, NULL) == WIRE_OK) {
+        if (msg.hdr.type == EVPAY_PROGRESS) {
+            size_t plen = 0;
+            /* ours (the create's name), and as if it were (its own) */
+            const char *names[] = { name, msg.u.evpay_progress.name };
+            for (size_t i = 0; i < 2; i++) {
+                char *rec = http_compat_sse_progress (&msg.u.evpay_progress, names[i], &plen);
+                if (rec)
+                    s_one_record (rec, plen, "progress");
+                free (rec);
+            }
+        }
+        wire_msg_free (&evpay_proto, &msg);
+    }
+}
+
 /* Shed's routes: a status and JSON (or 204 and none) for any input. */
 static void
 s_compat (const char *method, const char *path, const char *body, size_t len, const uint8_t *data,
@@ -121,6 +168,8 @@ s_compat (const char *method, const char *path, const char *body, size_t len, co
     unsigned status = http_compat_serve (&m, body, len, &ctx, s_fake_call, &f, &out, &olen);
     assert (status >= 200 && status < 600);
     assert (status == 204 ? !out : out && olen > 0 && out[olen - 1] == '\n');
+    if (http_compat_wants_stream (&m, "text/event-stream"))
+        s_compat_stream (body, len, status, out, olen, data, size);
     free (out);
 }
 

@@ -12,6 +12,9 @@
 #   3. --quiet prints no phase (the result line only), --json prints the
 #      JSON answer alone (no phase on stderr);
 #   4. `events create.` shows the phases as progress events (what create).
+#   5. remotely (`shedctl --addr https://node1:8443 --token-file ...` from
+#      node 2's namespace, where no ipc socket of node 1 is): the same
+#      phases live, followed on GET /v1/events; --quiet prints none.
 # Needs root; exits 77 (skip) otherwise.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
@@ -29,7 +32,15 @@ state:
   tombstone_ttl_s: 1h
 agents:
   heartbeat_ms: 2s"
-for i in 1 2; do h_start_node "$i" --config "$(h_sheds_config "$i" "$DUR")"; done
+ADDR=$(h_addr 1)
+h_http_cert "$ADDR"
+HTTP="http:
+  listen: $ADDR:8443
+  tls_cert: $H_HTTP_CERT
+  tls_key: $H_HTTP_KEY"
+h_start_node 1 --config "$(h_sheds_config 1 "$DUR
+$HTTP")"
+h_start_node 2 --config "$(h_sheds_config 2 "$DUR")"
 for i in 1 2; do h_wait_ready "$i" 30; done
 h_wait_members 2 20 || h_fail "the 2 nodes did not see each other"
 
@@ -127,6 +138,26 @@ assert seen[last:] == want, seen
 print("create. events of p1:", seen)
 PY
 
+h_log "--- 5. remotely, over HTTPS: the same phases, live"
+TOKF="$H_TMP/op.token"
+(umask 077 && h_ctl 1 token create --role operator --name progress >"$TOKF" 2>/dev/null) ||
+    h_fail "token create"
+# rcreate OUT ARGS...: create from node 2's namespace through node 1's API.
+rcreate() {
+    local out=$1
+    shift
+    h_exec 2 env -u SHED_ADDR -u SHED_TOKEN "$H_CTL_BIN" --addr "https://$ADDR:8443" \
+        --token-file "$TOKF" --ca-cert "$H_HTTP_CERT" --timeout 45s create "$@" >"$out" 2>"$out.err"
+}
+rcreate "$H_TMP/p5" p5 --node node2 --cpus 0.5 --memory 128M ||
+    h_fail "remote create p5: $(cat "$H_TMP/p5" "$H_TMP/p5.err")"
+cat "$H_TMP/p5.err" >&2
+check_phases "$H_TMP/p5.err" p5 node2
+grep -qE "^p5 running on node2 \([0-9]+ ms\)" "$H_TMP/p5" || h_fail "p5: result line: $(cat "$H_TMP/p5")"
+rcreate "$H_TMP/p6" p6 --cpus 0.5 --memory 128M --quiet || h_fail "remote create p6: $(cat "$H_TMP/p6.err")"
+[[ ! -s "$H_TMP/p6.err" ]] || h_fail "remote create --quiet printed: $(cat "$H_TMP/p6.err")"
+grep -qE "^p6 running on node[12] " "$H_TMP/p6" || h_fail "p6: result line: $(cat "$H_TMP/p6")"
+
 h_log "--- clean up"
-for s in p1 p2 p3 p4; do h_ctl 1 delete "$s" >/dev/null || h_fail "delete $s"; done
+for s in p1 p2 p3 p4 p5 p6; do h_ctl 1 delete "$s" >/dev/null || h_fail "delete $s"; done
 h_log "PASS"

@@ -18,6 +18,16 @@
 #     INVALID_SHED_NAME; DELETE -> 204, then 404 SHED_NOT_FOUND;
 #   - no token 401, a read token refused a create (403), in Shed's error
 #     shape {"error": {"code", "message"}}.
+#   - Shed's CLI itself, played by integration/shed_cli_play.py (written
+#     from Shed's documents and its CLI's Go code, not from our types: the
+#     requests `shed` sends, in its order, with its headers): today's
+#     SSH-first `shed server add` falling back to HTTP over a pinned TLS
+#     certificate (no SSH server here), the first CLI's HTTP-first add with
+#     GET /api/ssh-host-key and its known_hosts line, `shed create` with
+#     the progress stream (Accept: text/event-stream: progress events as
+#     the phases come, then complete; a taken name's error event), list,
+#     stop, start, and delete with Accept: text/event-stream (204); a
+#     stream client that hangs up mid-create: the shed is still made.
 # Needs root; exits 77 (skip) otherwise.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
@@ -129,10 +139,37 @@ h_assert_eq FORBIDDEN "$(code "$out")" "code"
 h_expect 403 "$(h_api 2 "$RD" DELETE /api/sheds/codelens)" "delete with a read token"
 
 # ---- routes Shed has and the cluster does not serve; wrong methods ------------------
-h_expect 404 "$(h_api 2 "$OP" GET /api/ssh-host-key)" "ssh-host-key (no SSH here)"
+h_expect 404 "$(h_api 2 "$OP" GET /api/sessions)" "sessions (no SSH here)"
 out=$(h_api 2 "$OP" PUT /api/sheds)
 h_expect 405 "$out" "PUT /api/sheds"
 shape "$out"
+
+# ---- Shed's CLI, step by step (shed_cli_play.py) ---------------------------------------
+play=$(h_exec 2 /usr/bin/python3 "$(dirname "$0")/shed_cli_play.py" "$ADDR" 8443 "$OP" played 2>&1) \
+    || h_fail "Shed's CLI flows: $play"
+h_log "Shed's CLI, played: $(tr '\n' '|' <<<"$play")"
+grep -qx "add-ssh-first node1 sha256:.* ssh_port=0" <<<"$play" || h_fail "server add (SSH-first): $play"
+grep -qx "add-http-first node1 ssh-ed25519" <<<"$play" || h_fail "server add (HTTP-first): $play"
+# the phases, in order, as shedctl prints them, then the shed
+phases=$(sed -n 's/^progress //p' <<<"$play" | sed -E 's/^(name reserved|placed on node[12]|node[12]: address|node[12]: root file system|node[12]: started).*/\1/; s/node[12]/N/g' | tr '\n' '|')
+h_assert_eq "name reserved|placed on N|N: address|N: root file system|N: started|" "$phases" "progress events"
+grep -qx "complete played running progress=5" <<<"$play" || h_fail "create stream: $play"
+grep -qx "create-taken SHED_ALREADY_EXISTS: .*" <<<"$play" || h_fail "taken name's error event: $play"
+grep -qx "list codelens:running played:running viactl:running" <<<"$play" || h_fail "list: $play"
+grep -qx "stop stopped" <<<"$play" && grep -qx "start running" <<<"$play" || h_fail "stop/start: $play"
+grep -qx "delete 204" <<<"$play" || h_fail "delete: $play"
+h_ctl 1 list | grep -q '^played ' && h_fail "played still listed after its delete"
+# a stream client that leaves mid-create: the create goes on without it
+h_exec 2 curl -sS --max-time 0.2 --cacert "$H_HTTP_CERT" -H "Authorization: Bearer $OP" \
+    -H 'Accept: text/event-stream' -H 'Content-Type: application/json' \
+    --data-binary '{"name": "leaver"}' "$H_API_BASE/api/sheds" >/dev/null 2>&1 || true
+for _ in $(seq 50); do
+    out=$(h_api 2 "$OP" GET /api/sheds/leaver)
+    [[ "$(tail -n1 <<<"$out")" == 200 && "$(h_jget "$out" 'd["status"]')" == running ]] && break
+    sleep 0.2
+done
+h_assert_eq running "$(h_jget "$out" 'd["status"]')" "the left stream's shed"
+h_expect 204 "$(h_api 2 "$OP" DELETE /api/sheds/leaver)" "delete leaver"
 
 # ---- delete -------------------------------------------------------------------------
 out=$(h_api 2 "$OP" DELETE /api/sheds/codelens)

@@ -176,6 +176,9 @@ s_api_status (shed_api_call_t *call, const api_msg_t *req, void *arg)
     api_status_rep_t *r = &rep.u.api_status_rep;
     snprintf (r->name, sizeof r->name, "%s", self->cfg.name);
     shed_key_to_text (shed_identity_x25519_public (self->identity), r->public_key);
+    /* The Ed25519 identity key: Shed's GET /api/ssh-host-key shows it
+     * (docs/api.md, "Shed compatibility"). */
+    shed_key_to_text (shed_identity_ed25519_public (self->identity), r->sign_key);
     snprintf (r->version, sizeof r->version, "%s", SHED_VERSION_STRING);
     r->uptime_ms = (uint64_t) (zclock_mono () - self->started_ms);
     r->pid = (uint64_t) getpid ();

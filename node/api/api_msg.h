@@ -47,7 +47,8 @@ typedef enum {
     F (T, 9, gossip_port, WIRE_U64, 65535,        WIRE_OPT, _)                 \
     F (T, 10, members_alive, WIRE_U64, 0,         WIRE_OPT, _)                 \
     F (T, 11, members_total, WIRE_U64, 0,         WIRE_OPT, _)                 \
-    F (T, 12, tags,       WIRE_TAGS, 64,          WIRE_OPT, _)
+    F (T, 12, tags,       WIRE_TAGS, 64,          WIRE_OPT, _)                 \
+    F (T, 13, sign_key,   WIRE_STR, 64,           WIRE_OPT, _)
 /* clang-format on */
 
 /* A plain success with an optional message for people. */

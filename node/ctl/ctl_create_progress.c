@@ -13,12 +13,17 @@
  * agent is waited for (at most --wait) when the target said it will
  * connect. Progress is a courtesy: no bus, or a lost event, costs lines,
  * never the create.
+ *
+ * Remotely (--addr https://...) the same events come from the node's
+ * GET /v1/events stream (ctl_feed.h), opened and subscribed before the
+ * create is sent, so the lines are the same in both modes.
  */
 #include "node/ctl/ctl.h"
 
 #include "agent/proto/agent_proto.h"
 #include "bridges/bus_client.h"
 #include "bridges/event_msg.h"
+#include "node/ctl/ctl_feed.h"
 
 #include <czmq.h>
 #include <stdio.h>
@@ -107,10 +112,10 @@ s_on_hello (s_watch_t *s, const bus_event_t *ev)
 }
 
 static void
-s_recv (s_watch_t *s, bus_client_t *client, int timeout_ms)
+s_recv (s_watch_t *s, ctl_feed_t *feed, int timeout_ms)
 {
     bus_event_t ev;
-    if (bus_client_recv (client, &ev, timeout_ms) != 0 || ev.snapshot)
+    if (ctl_feed_recv (feed, &ev, timeout_ms) != 0 || ev.snapshot)
         return;
     if (!strcmp (ev.kind, EVPAY_KIND_PROGRESS)) {
         evpay_msg_t m;
@@ -124,19 +129,19 @@ s_recv (s_watch_t *s, bus_client_t *client, int timeout_ms)
         s_on_hello (s, &ev);
 }
 
-/* The local node's event endpoint, asked quietly: when the node does not
- * answer, the create itself says so, once. */
-static bus_client_t *
+/* The node's events, asked quietly: when the node does not answer, the
+ * create itself says so, once. */
+static ctl_feed_t *
 s_connect (ctl_t *ctl)
 {
-    if (ctl->events_endpoint) {
-        ctl_feed_t *feed = ctl_bus_connect (ctl);
-        return ctl_feed_unwrap (&feed);
+    if (ctl->events_endpoint)
+        return ctl_bus_connect (ctl);
+    if (shed_api_is_http (ctl->endpoint)) {
+        ctl_feed_t *feed = ctl_feed_remote (ctl->endpoint);
+        if (feed)
+            ctl_feed_set_quiet (feed);
+        return feed;
     }
-    /* A remote node's events socket is local to it (docs/cli.md, "Remote
-     * mode"): the create runs without printing its phases. */
-    if (shed_api_is_http (ctl->endpoint))
-        return NULL;
     api_msg_t req = { .hdr.type = API_EVENTS_REQ }, rep;
     char err[256];
     if (shed_api_call (ctl->endpoint, &req, &rep, ctl->timeout_ms, err, sizeof err) != 0)
@@ -145,7 +150,32 @@ s_connect (ctl_t *ctl)
     if (rep.hdr.type == API_EVENTS_REP)
         client = bus_client_new (rep.u.api_events_rep.local, NULL, NULL, NULL);
     wire_msg_free (&api_proto, &rep);
-    return client;
+    return ctl_feed_wrap (client);
+}
+
+/* Subscribed before the create goes out: no early phase is missed. */
+static int
+s_subscribe (ctl_feed_t *feed, const ctl_create_watch_t *opt)
+{
+    if (ctl_feed_subscribe (feed, "create.") != 0
+        || (opt->snapshot && ctl_feed_subscribe (feed, "snapshot.") != 0))
+        return -1;
+    if (ctl_feed_is_remote (feed)) {
+        /* A remote stream takes its prefixes when it opens: shed. now, and
+         * no snapshot (shed. is state-like: its last values would wait
+         * for every peer); its ": subscribed" line is the node's word that
+         * it follows them. */
+        if (ctl_feed_subscribe (feed, "shed.") != 0)
+            return -1;
+        return ctl_feed_ready (feed, 2000);
+    }
+    /* Locally the bus's snapshot answer comes after the node has our
+     * subscriptions (create. and snapshot. have no last values, so it
+     * does not wait for peers). shed. after it: that prefix is
+     * state-like and its snapshot would wait for every peer; the agent's
+     * hello comes long after the subscription has spread. */
+    ctl_feed_snapshot (feed, 2000);
+    return ctl_feed_subscribe (feed, "shed.");
 }
 
 int
@@ -153,23 +183,15 @@ ctl_create_watch (ctl_t *ctl, ctl_work_fn *fn, void *arg, const ctl_create_watch
                   ctl_create_seen_t *seen)
 {
     memset (seen, 0, sizeof *seen);
-    bus_client_t *client = s_connect (ctl);
-    if (!client || bus_client_subscribe (client, "create.") != 0
-        || (opt->snapshot && bus_client_subscribe (client, "snapshot.") != 0)) {
-        bus_client_destroy (&client);
+    ctl_feed_t *client = s_connect (ctl);
+    if (!client || s_subscribe (client, opt) != 0) {
+        ctl_feed_destroy (&client);
         return fn (arg);
     }
-    /* Its answer comes after the node has our subscriptions: no early
-     * phase is missed (create. and snapshot. have no last values, so it
-     * does not wait for peers). shed. after it: that prefix is state-like
-     * and its snapshot would wait for every peer; the agent's hello comes
-     * long after the subscription has spread. */
-    bus_client_snapshot (client, 2000);
-    bus_client_subscribe (client, "shed.");
     s_watch_t s = { .opt = opt, .seen = seen };
     ctl_work_t w;
     if (ctl_work_start (&w, fn, arg) != 0) {
-        bus_client_destroy (&client);
+        ctl_feed_destroy (&client);
         return fn (arg);
     }
     while (!ctl_work_done (&w))
@@ -189,6 +211,6 @@ ctl_create_watch (ctl_t *ctl, ctl_work_fn *fn, void *arg, const ctl_create_watch
     }
     if (s.agent_pending)
         s_agent_line (&s);
-    bus_client_destroy (&client);
+    ctl_feed_destroy (&client);
     return w.rc;
 }

@@ -264,6 +264,34 @@ ctl_feed_snapshot (ctl_feed_t *self, int timeout_ms)
 }
 
 int
+ctl_feed_ready (ctl_feed_t *self, int timeout_ms)
+{
+    if (self->bus)
+        return 0;
+    s_start (self);
+    int64_t deadline = zclock_time () + timeout_ms;
+    pthread_mutex_lock (&self->lock);
+    while (!self->subscribed && !self->ended && zclock_time () < deadline)
+        s_wait (self, deadline);
+    int rc = self->subscribed ? 0 : -1;
+    pthread_mutex_unlock (&self->lock);
+    return rc;
+}
+
+bool
+ctl_feed_is_remote (const ctl_feed_t *self)
+{
+    return !self->bus;
+}
+
+void
+ctl_feed_set_quiet (ctl_feed_t *self)
+{
+    if (!self->bus)
+        self->told = true;
+}
+
+int
 ctl_feed_recv (ctl_feed_t *self, bus_event_t *ev, int timeout_ms)
 {
     if (self->bus)

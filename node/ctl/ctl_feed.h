@@ -35,5 +35,14 @@ int ctl_feed_snapshot (ctl_feed_t *self, int timeout_ms);
 /* As bus_client_recv: 0 with *ev (its payload valid until the next call),
  * or -1 after timeout_ms. A stream that failed prints its reason once. */
 int ctl_feed_recv (ctl_feed_t *self, bus_event_t *ev, int timeout_ms);
+/* Remote: open the stream without a snapshot and wait (at most
+ * timeout_ms) until the node says it follows the subscriptions, so that
+ * nothing published after this returns is missed; 0, or -1 on timeout or
+ * failure. Local: 0 at once (a bus client's subscriptions hold when the
+ * call returns once the caller has asked for a snapshot or waited). */
+int ctl_feed_ready (ctl_feed_t *self, int timeout_ms);
+bool ctl_feed_is_remote (const ctl_feed_t *self);
+/* A stream that fails says nothing (progress lines are a courtesy). */
+void ctl_feed_set_quiet (ctl_feed_t *self);
 
 #endif

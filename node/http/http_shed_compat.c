@@ -3,11 +3,14 @@
  * parts and what differs). */
 #include "node/http/http_shed_compat.h"
 
+#include "bridges/event_msg.h"
 #include "common/json_text.h"
+#include "crypto/identity.h"
 
 #include <ctype.h>
 #include <stddef.h>
 #include <jansson.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +18,7 @@
 
 #define S_NAME_MAX 63 /* a shed name on the local API (api_msg.h) */
 
-typedef enum { R_INFO, R_LIST, R_CREATE, R_GET, R_DELETE, R_START, R_STOP } s_kind_t;
+typedef enum { R_INFO, R_HOSTKEY, R_LIST, R_CREATE, R_GET, R_DELETE, R_START, R_STOP } s_kind_t;
 
 typedef struct {
     const char *name;
@@ -28,6 +31,7 @@ typedef struct {
 /* clang-format off */
 static const s_route_t s_routes[] = {
     { "shed.info",   "GET",    "/api/info",             HTTP_ROLE_NONE,     R_INFO },
+    { "shed.hostkey","GET",    "/api/ssh-host-key",     HTTP_ROLE_NONE,     R_HOSTKEY },
     { "shed.list",   "GET",    "/api/sheds",            HTTP_ROLE_READ,     R_LIST },
     { "shed.create", "POST",   "/api/sheds",            HTTP_ROLE_OPERATOR, R_CREATE },
     { "shed.get",    "GET",    "/api/sheds/{}",         HTTP_ROLE_READ,     R_GET },
@@ -269,12 +273,60 @@ s_info (s_env_t *env)
     if (s_call (env, R_INFO, &req, &rep, API_STATUS_REP) != 0)
         return NULL;
     /* ssh_port 0: the cluster serves no SSH (docs/api.md says what a Shed
-     * client can and cannot do here). */
-    json_t *o = json_pack ("{s:o,s:o,s:i,s:i}", "name", json_text (rep.u.api_status_rep.name),
+     * client can and cannot do here). backend: Shed's CLI refuses to
+     * create on a server that names none and sends it back in the create,
+     * which the scheduler ignores: "cluster", the sheds go where it
+     * places them (each shed's own "backend" is its node's driver). */
+    json_t *o = json_pack ("{s:o,s:o,s:i,s:i,s:s}", "name", json_text (rep.u.api_status_rep.name),
                            "version", json_text (rep.u.api_status_rep.version), "ssh_port", 0,
-                           "http_port", (int) env->ctx->http_port);
+                           "http_port", (int) env->ctx->http_port, "backend", HTTP_COMPAT_BACKEND);
     wire_msg_free (&api_proto, &rep);
     return o;
+}
+
+int
+http_compat_host_key (const char *sign_key, char *out, size_t cap)
+{
+    /* OpenSSH's public key blob (RFC 8709): string "ssh-ed25519", string
+     * the 32 key bytes; each string a 4-byte big-endian length first. */
+    uint8_t key[32], blob[4 + 11 + 4 + 32];
+    if (!sign_key || shed_key_from_text (sign_key, key) != 0)
+        return -1;
+    static const char type[] = "ssh-ed25519";
+    size_t n = 0;
+    blob[n++] = 0, blob[n++] = 0, blob[n++] = 0, blob[n++] = 11;
+    memcpy (blob + n, type, 11);
+    n += 11;
+    blob[n++] = 0, blob[n++] = 0, blob[n++] = 0, blob[n++] = 32;
+    memcpy (blob + n, key, 32);
+    n += 32;
+    char b64[sizeof blob * 2];
+    sodium_bin2base64 (b64, sizeof b64, blob, n, sodium_base64_VARIANT_ORIGINAL);
+    int w = snprintf (out, cap, "%s %s", type, b64);
+    return w > 0 && (size_t) w < cap ? 0 : -1;
+}
+
+/* GET /api/ssh-host-key. The cluster runs no SSH server, but Shed's CLI
+ * (its first, HTTP-first `shed server add`) fails the add without an
+ * answer here, and writes what it gets into ~/.shed/known_hosts for
+ * [host]:<ssh_port>. So: the node's Ed25519 identity key in OpenSSH form,
+ * a well-formed line (an empty key would make a line that breaks the
+ * parse of the whole file for Shed's newer CLI), pinned for port 0, where
+ * no SSH client connects (docs/api.md, "Shed compatibility"). */
+static json_t *
+s_host_key (s_env_t *env)
+{
+    api_msg_t req = { .hdr.type = API_STATUS_REQ }, rep;
+    if (s_call (env, R_HOSTKEY, &req, &rep, API_STATUS_REP) != 0)
+        return NULL;
+    char text[128];
+    int rc = http_compat_host_key (rep.u.api_status_rep.sign_key, text, sizeof text);
+    wire_msg_free (&api_proto, &rep);
+    if (rc != 0) {
+        http_error_set (&env->err, 503, "UNAVAILABLE", "the node did not give its identity key");
+        return NULL;
+    }
+    return json_pack ("{s:s}", "host_key", text);
 }
 
 static json_t *
@@ -470,6 +522,9 @@ http_compat_serve (const http_compat_match_t *m, const char *body, size_t len,
     case R_INFO:
         doc = s_info (&env);
         break;
+    case R_HOSTKEY:
+        doc = s_host_key (&env);
+        break;
     case R_LIST:
         doc = s_list (&env);
         break;
@@ -496,4 +551,88 @@ http_compat_serve (const http_compat_match_t *m, const char *body, size_t len,
         http_error_set (&env.err, 500, "INTERNAL_ERROR", "out of memory");
     *out = http_compat_error_json (&env.err, outlen);
     return *out ? env.err.status : 0;
+}
+
+/* ---- create progress stream (Accept: text/event-stream) ------------------------ */
+
+bool
+http_compat_wants_stream (const http_compat_match_t *m, const char *accept)
+{
+    return m->route >= 0 && s_routes[m->route].kind == R_CREATE && accept
+           && strstr (accept, "text/event-stream") != NULL;
+}
+
+int
+http_compat_create_check (const char *body, size_t len, char *name, size_t namecap,
+                          http_error_t *err)
+{
+    api_msg_t req = { .hdr.type = API_SHED_CREATE_REQ };
+    memset (err, 0, sizeof *err);
+    if (s_create_decode (body, len, &req, err) != 0)
+        return -1;
+    snprintf (name, namecap, "%s", req.u.api_shed_create_req.name);
+    return 0;
+}
+
+/* One SSE record: "event: <name>", one data line (compact JSON has no
+ * newline), a blank line. */
+static char *
+s_sse (const char *event, json_t *doc, size_t *len)
+{
+    *len = 0;
+    if (!doc)
+        return NULL;
+    char *data = json_dumps (doc, JSON_COMPACT);
+    json_decref (doc);
+    if (!data)
+        return NULL;
+    char *out = NULL;
+    int n = asprintf (&out, "event: %s\ndata: %s\n\n", event, data);
+    free (data);
+    if (n < 0)
+        return NULL;
+    *len = (size_t) n;
+    return out;
+}
+
+char *
+http_compat_sse_progress (const evpay_progress_t *p, const char *shed, size_t *len)
+{
+    *len = 0;
+    if (strcmp (p->what, "create") != 0 || strcmp (p->name, shed) != 0
+        || strcmp (p->state, "failed") == 0) /* the final error event says why, once */
+        return NULL;
+    /* The lines shedctl prints (ctl_create_progress.c): the target's
+     * phases (network, rootfs, started) name the node they happened on. */
+    bool target = !strcmp (p->state, "network") || !strcmp (p->state, "rootfs")
+                  || !strcmp (p->state, "started");
+    char message[EVENT_NODE_MAX + 300];
+    if (target && p->peer[0])
+        snprintf (message, sizeof message, "%s: %s", p->peer, p->why);
+    else
+        snprintf (message, sizeof message, "%s", p->why[0] ? p->why : p->state);
+    return s_sse (
+        "progress",
+        json_pack ("{s:o,s:o}", "message", json_text (message), "phase", json_text (p->state)),
+        len);
+}
+
+char *
+http_compat_sse_final (unsigned status, const char *body, size_t bodylen, size_t *len)
+{
+    /* http_compat_serve's answer to the same create: 201 and the shed
+     * (Shed's "complete": the synchronous answer's object), or Shed's
+     * error document {"error": {"code", "message"}}, which is what Shed's
+     * CLI reads from an "error" event. */
+    json_t *doc = body ? json_loadb (body, bodylen, 0, NULL) : NULL;
+    if (!doc) {
+        http_error_t err;
+        http_error_set (&err, 500, "INTERNAL_ERROR", "out of memory");
+        size_t n;
+        char *e = http_compat_error_json (&err, &n);
+        doc = e ? json_loadb (e, n, 0, NULL) : NULL;
+        free (e);
+        status = 500;
+    }
+    return s_sse (status == 201 ? "complete" : "error", doc, len);
 }

@@ -3,11 +3,16 @@
  * (node/http/http_shed_compat.h) against a fake node: routes and roles,
  * what each route asks the node, Shed's fields and codes in the answers
  * (409 SHED_ALREADY_RUNNING without a start sent, SHED_ALREADY_EXISTS for
- * a taken name, 204 for a delete), and a create body read as Shed's.
+ * a taken name, 204 for a delete), a create body read as Shed's, the
+ * host key line Shed's CLI pins, and the create progress stream's
+ * records (event names and data as Shed's API reference and CLI read them).
  */
 #include "node/http/http_shed_compat.h"
 
+#include "crypto/identity.h"
+
 #include <jansson.h>
+#include <sodium.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +26,7 @@
 typedef struct {
     char state[16];
     bool exists;
+    bool no_sign_key;      /* an older node: its status has none */
     uint64_t create_error; /* API_ERROR code a create gets (0: none) */
     uint16_t asked[8];     /* request types, in order */
     size_t nasked;
@@ -56,6 +62,12 @@ s_call (void *arg, api_msg_t *req, api_msg_t *rep, int timeout_ms, bool *unknown
         rep->hdr.type = API_STATUS_REP;
         snprintf (rep->u.api_status_rep.name, sizeof rep->u.api_status_rep.name, "node1");
         snprintf (rep->u.api_status_rep.version, sizeof rep->u.api_status_rep.version, "0.1.0");
+        if (!n->no_sign_key) {
+            uint8_t key[32];
+            for (int i = 0; i < 32; i++)
+                key[i] = (uint8_t) i;
+            shed_key_to_text (key, rep->u.api_status_rep.sign_key);
+        }
         return 0;
     case API_SHED_LIST_REQ:
         rep->hdr.type = API_SHED_LIST_REP;
@@ -148,7 +160,10 @@ test_routes (void **state)
     assert_int_equal (err.status, 405);
     assert_string_equal (err.code, "METHOD_NOT_ALLOWED");
     assert_string_equal (err.allow, "GET, POST");
-    assert_int_equal (http_compat_match ("GET", "/api/ssh-host-key", &m, &err), -1);
+    /* Shed's bootstrap endpoints need no token. */
+    assert_int_equal (http_compat_match ("GET", "/api/ssh-host-key", &m, &err), 0);
+    assert_int_equal (http_compat_role (&m), HTTP_ROLE_NONE);
+    assert_int_equal (http_compat_match ("GET", "/api/sessions", &m, &err), -1);
     assert_int_equal (err.status, 404);
     assert_int_equal (http_compat_match ("GET", "/api/sheds//start", &m, &err), -1);
     assert_int_equal (err.status, 404);
@@ -164,6 +179,8 @@ test_info_list_get (void **state)
     assert_string_equal (json_string_value (json_object_get (doc, "name")), "node1");
     assert_int_equal (json_integer_value (json_object_get (doc, "http_port")), 8443);
     assert_int_equal (json_integer_value (json_object_get (doc, "ssh_port")), 0);
+    /* Shed's CLI refuses to create on a server that names no backend. */
+    assert_string_equal (json_string_value (json_object_get (doc, "backend")), "cluster");
     json_decref (doc);
 
     assert_int_equal (s_serve (&n, "GET", "/api/sheds", NULL, &doc), 200);
@@ -297,6 +314,152 @@ test_error_shape (void **state)
     free (text);
 }
 
+/* GET /api/ssh-host-key: an OpenSSH ed25519 public key line of the
+ * node's identity key (RFC 8709's blob: string "ssh-ed25519", string the
+ * 32 key bytes). */
+static void
+test_host_key (void **state)
+{
+    (void) state;
+    s_node_t n = { .state = "running", .exists = true };
+    json_t *doc;
+    assert_int_equal (s_serve (&n, "GET", "/api/ssh-host-key", NULL, &doc), 200);
+    const char *line = json_string_value (json_object_get (doc, "host_key"));
+    assert_non_null (line);
+    assert_int_equal (strncmp (line, "ssh-ed25519 ", 12), 0);
+    uint8_t blob[128];
+    size_t len = 0;
+    assert_int_equal (sodium_base642bin (blob, sizeof blob, line + 12, strlen (line + 12), NULL,
+                                         &len, NULL, sodium_base64_VARIANT_ORIGINAL),
+                      0);
+    assert_int_equal (len, 4 + 11 + 4 + 32);
+    static const uint8_t head[] = { 0,   0,   0,   11,  's', 's', 'h', '-', 'e', 'd',
+                                    '2', '5', '5', '1', '9', 0,   0,   0,   32 };
+    assert_memory_equal (blob, head, sizeof head);
+    for (int i = 0; i < 32; i++)
+        assert_int_equal (blob[sizeof head + (size_t) i], i);
+    json_decref (doc);
+    /* OpenSSH's own form of the same key (ssh-keygen's, by hand). */
+    char text[128];
+    uint8_t key[32] = { 0 };
+    char b64[SHED_KEY_TEXT_MAX];
+    shed_key_to_text (key, b64);
+    assert_int_equal (http_compat_host_key (b64, text, sizeof text), 0);
+    assert_string_equal (text,
+                         "ssh-ed25519 "
+                         "AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    assert_int_equal (http_compat_host_key ("not base64!", text, sizeof text), -1);
+    assert_int_equal (http_compat_host_key (b64, text, 20), -1);
+    /* A node that does not give its key: an error, never an empty key. */
+    n.no_sign_key = true;
+    assert_int_equal (s_serve (&n, "GET", "/api/ssh-host-key", NULL, &doc), 503);
+    assert_string_equal (s_code (doc), "UNAVAILABLE");
+    json_decref (doc);
+}
+
+/* One SSE record: its event name, and its one data line parsed. */
+static json_t *
+s_record (char *text, const size_t *lenp, const char *event)
+{
+    /* (a pointer: the length is set by the call in the same argument list) */
+    size_t len = *lenp;
+    assert_non_null (text);
+    assert_int_equal (strlen (text), len);
+    char want[64];
+    snprintf (want, sizeof want, "event: %s\ndata: ", event);
+    assert_int_equal (strncmp (text, want, strlen (want)), 0);
+    assert_true (len >= 2 && text[len - 1] == '\n' && text[len - 2] == '\n');
+    const char *data = text + strlen (want);
+    assert_null (memchr (data, '\n', (size_t) (text + len - 2 - data))); /* one data line */
+    json_error_t jerr;
+    json_t *doc = json_loadb (data, (size_t) (text + len - 2 - data), 0, &jerr);
+    assert_non_null (doc);
+    free (text);
+    return doc;
+}
+
+static void
+test_create_stream (void **state)
+{
+    (void) state;
+    http_compat_match_t m;
+    http_error_t err;
+    assert_int_equal (http_compat_match ("POST", "/api/sheds", &m, &err), 0);
+    assert_true (http_compat_wants_stream (&m, "text/event-stream"));
+    assert_true (http_compat_wants_stream (&m, "application/json, text/event-stream;q=0.9"));
+    assert_false (http_compat_wants_stream (&m, "application/json"));
+    assert_false (http_compat_wants_stream (&m, NULL));
+    http_compat_match_t get;
+    assert_int_equal (http_compat_match ("GET", "/api/sheds", &get, &err), 0);
+    assert_false (http_compat_wants_stream (&get, "text/event-stream"));
+    /* Shed's 400s come before any stream. */
+    char name[64];
+    const char *body = "{\"name\": \"web\", \"backend\": \"cluster\"}";
+    assert_int_equal (http_compat_create_check (body, strlen (body), name, sizeof name, &err), 0);
+    assert_string_equal (name, "web");
+    assert_int_equal (http_compat_create_check ("{\"name\": \"a_b\"}", 15, name, sizeof name, &err),
+                      -1);
+    assert_int_equal (err.status, 400);
+    assert_string_equal (err.code, "INVALID_SHED_NAME");
+
+    /* progress: the phases of this create, the target's with its node */
+    evpay_progress_t p = { .what = "create",
+                           .name = "web",
+                           .state = "placed",
+                           .why = "placed on node2 (score 0.91)",
+                           .peer = "node2" };
+    size_t len;
+    json_t *doc = s_record (http_compat_sse_progress (&p, "web", &len), &len, "progress");
+    assert_string_equal (json_string_value (json_object_get (doc, "message")),
+                         "placed on node2 (score 0.91)");
+    assert_string_equal (json_string_value (json_object_get (doc, "phase")), "placed");
+    json_decref (doc);
+    snprintf (p.state, sizeof p.state, "rootfs");
+    snprintf (p.why, sizeof p.why, "rootfs ready in 12 ms");
+    doc = s_record (http_compat_sse_progress (&p, "web", &len), &len, "progress");
+    assert_string_equal (json_string_value (json_object_get (doc, "message")),
+                         "node2: rootfs ready in 12 ms");
+    json_decref (doc);
+    /* another shed's, a snapshot's, a failure (the error event says why) */
+    assert_null (http_compat_sse_progress (&p, "other", &len));
+    evpay_progress_t snap = p;
+    snprintf (snap.what, sizeof snap.what, "fetch");
+    assert_null (http_compat_sse_progress (&snap, "web", &len));
+    snprintf (p.state, sizeof p.state, "failed");
+    assert_null (http_compat_sse_progress (&p, "web", &len));
+    /* a line break in a node's words stays inside the one data line */
+    snprintf (p.state, sizeof p.state, "network");
+    snprintf (p.why, sizeof p.why, "two\nlines");
+    json_decref (s_record (http_compat_sse_progress (&p, "web", &len), &len, "progress"));
+
+    /* the last event: the create's own answer */
+    s_node_t n = { .state = "running", .exists = true };
+    char *out = NULL;
+    size_t outlen = 0;
+    http_compat_ctx_t ctx = { .http_port = 8443, .request_id = "rid1" };
+    unsigned status =
+        http_compat_serve (&m, "{\"name\": \"web\"}", 15, &ctx, s_call, &n, &out, &outlen);
+    assert_int_equal (status, 201);
+    doc = s_record (http_compat_sse_final (status, out, outlen, &len), &len, "complete");
+    assert_string_equal (json_string_value (json_object_get (doc, "name")), "web");
+    assert_string_equal (json_string_value (json_object_get (doc, "status")), "running");
+    json_decref (doc);
+    free (out);
+    n.create_error = API_ERR_CONFLICT;
+    status = http_compat_serve (&m, "{\"name\": \"web\"}", 15, &ctx, s_call, &n, &out, &outlen);
+    assert_int_equal (status, 409);
+    doc = s_record (http_compat_sse_final (status, out, outlen, &len), &len, "error");
+    /* Shed's CLI reads an error event as its API error document */
+    assert_string_equal (s_code (doc), "SHED_ALREADY_EXISTS");
+    assert_string_equal (
+        json_string_value (json_object_get (json_object_get (doc, "error"), "message")), "taken");
+    json_decref (doc);
+    free (out);
+    doc = s_record (http_compat_sse_final (0, NULL, 0, &len), &len, "error");
+    assert_string_equal (s_code (doc), "INTERNAL_ERROR");
+    json_decref (doc);
+}
+
 int
 main (void)
 {
@@ -306,6 +469,8 @@ main (void)
         cmocka_unit_test (test_start_stop_delete),
         cmocka_unit_test (test_create),
         cmocka_unit_test (test_error_shape),
+        cmocka_unit_test (test_host_key),
+        cmocka_unit_test (test_create_stream),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

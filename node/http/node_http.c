@@ -9,6 +9,7 @@
 #include "node/http/http_passthrough.h"
 #include "node/http/http_route.h"
 #include "node/http/http_shed_compat.h"
+#include "node/http/http_shed_stream.h"
 #include "node/http/http_tokens.h"
 #include "node/http/http_watch.h"
 
@@ -562,6 +563,22 @@ s_compat_call (void *arg, api_msg_t *req, api_msg_t *rep, int timeout_ms, bool *
     return rc == 0 ? 0 : -1;
 }
 
+static MHD_Result_t
+s_serve_compat_stream (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r,
+                       const http_compat_ctx_t *ctx)
+{
+    http_error_t err;
+    struct MHD_Response *resp =
+        http_shed_stream_open (self->endpoint, &self->stopping, conn, &r->cmatch, r->body, r->len,
+                               ctx, s_compat_call, self, &err);
+    if (!resp)
+        return s_fail_compat (self, conn, &err);
+    s_count (self, ST_REQ_2XX);
+    MHD_Result_t rc = MHD_queue_response (conn, 200, resp);
+    MHD_destroy_response (resp);
+    return rc;
+}
+
 /* Shed's routes (http_shed_compat.h): the same calls, Shed's JSON. */
 static MHD_Result_t
 s_serve_compat (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r)
@@ -574,6 +591,10 @@ s_serve_compat (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r)
     const char *colon = strrchr (self->address, ':');
     http_compat_ctx_t ctx = { .http_port = colon ? (unsigned) strtoul (colon + 1, NULL, 10) : 0,
                               .request_id = rid };
+    /* Shed's create progress stream (http_shed_stream.h) */
+    if (http_compat_wants_stream (&r->cmatch, MHD_lookup_connection_value (conn, MHD_HEADER_KIND,
+                                                                           MHD_HTTP_HEADER_ACCEPT)))
+        return s_serve_compat_stream (self, conn, r, &ctx);
     char *body = NULL;
     size_t len = 0;
     unsigned status =
