@@ -321,12 +321,30 @@ api() {
 }
 api 2 "$TOKEN" GET "/v1/members"
 api 2 "" GET "/v1/sheds"
+# Tokens are cluster-wide (docs/security.md): a read-only one minted on
+# node 3 is known on node 1 at once, and a change is beyond it.
+printf '\n[node3]$ shedctl token create --role read --name viewer --ttl 1h\n'
+RTOKEN=$(h_ctl 3 token create --role read --name viewer --ttl 1h 2>&1 | grep -o 'sht_[A-Za-z0-9_-]*' | head -1)
+echo "sht_... (printed once)"
 body='{"name": "api-made", "cpus": 1, "memory": "256M"}'
 [[ "$H_DRIVER" == container ]] && body='{"name": "api-made", "cpus": 1, "memory": "256M", "image": "busybox", "disk": "1G"}'
+api 2 "$RTOKEN" POST "/v1/sheds" "$body"
 api 2 "$TOKEN" POST "/v1/sheds" "$body"
+api 2 "$TOKEN" GET "/v1/node/tags"
+# shedctl itself works remotely: the same commands, the same live phases.
+remote=(--addr "$H_API_BASE" --ca-cert "$H_HTTP_CERT")
+rbody=(create remote-made --cpus 1 --memory 256M)
+[[ "$H_DRIVER" == container ]] && rbody+=(--image busybox --disk 1G)
+printf '\n[host of node2]$ SHED_TOKEN=sht_... shedctl --addr %s --ca-cert api-cert.pem %s\n' \
+    "$H_API_BASE" "${rbody[*]}"
+SHED_TOKEN=$TOKEN h_exec 2 "$H_CTL_BIN" "${remote[@]}" "${rbody[@]}" || { echo "!! remote create failed"; RC=1; }
+printf '\n[host of node2]$ shedctl --addr %s ... list\n' "$H_API_BASE"
+SHED_TOKEN=$TOKEN h_exec 2 "$H_CTL_BIN" "${remote[@]}" list || { echo "!! remote list failed"; RC=1; }
 # Shed's CLI can add this node as a server: its API, Shed's JSON (docs/api.md).
+api 2 "" GET "/api/info"
 api 2 "$TOKEN" GET "/api/sheds"
 api 2 "$TOKEN" DELETE "/v1/sheds/api-made"
+api 2 "$TOKEN" DELETE "/api/sheds/remote-made"
 
 say "6. Failure: node$NODES is killed (kill -9); the others notice within seconds"
 t0=$(date +%s%3N)
