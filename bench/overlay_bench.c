@@ -57,7 +57,7 @@ s_parse_mac (const char *text, uint8_t mac[6])
 }
 
 //  Seal+open rate of one AEAD on `size`-byte messages, in Gbit/s of
-//  plaintext: the datapath's (crypto/aead.c, OpenSSL) or, with `sodium`,
+//  plaintext: the datapath's (crypto/aead.c, libgcrypt) or, with `sodium`,
 //  libsodium's (what the datapath used before; docs/overlay.md).
 static double
 s_aead_rate (uint8_t aead, size_t size, bool sodium)
