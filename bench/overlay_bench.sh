@@ -5,9 +5,13 @@
 #   (b) kernel VXLAN, plaintext (vxlan device on the bridge, static FDB)
 #   (c) ours with offloads off (frame by frame, still batched sendmmsg)
 # Needs root, iperf3, python3, and BUILD_DIR/bench/overlay_bench_node.
-# Env: THREADS (datapath queue pairs, default 1), DURATION (s, default 10),
+# Env: THREADS (datapath queue pairs, default 1), NODE_CPUS ("A/B": CPU
+# lists for taskset of datapath A and B, e.g. "0/1"; default unpinned),
+# DURATION (s, default 10),
 # RUNS (default 1; median taken), STREAMS
-# ("1 4"). Prints a table, then the final line
+# ("1 4"), MODES (default "ours kernel_vxlan ours_no_offload"; a subset
+# for profiling, e.g. MODES=ours with `perf record -a` alongside; modes not
+# run print 0 in RESULT). Prints a table, then the final line
 #   RESULT ours_gbps=.. kernel_vxlan_gbps=.. ours_no_offload_gbps=.. fastd_ref_gbps=0.8 goal_gbps=2.4
 #          ratio_vs_kernel=.. ours_gbps_p4=.. kernel_vxlan_gbps_p4=..
 #          cpu_s_per_gb=.. kernel_cpu_s_per_gb=.. cycles_per_byte=.. kernel_cycles_per_byte=..
@@ -80,11 +84,15 @@ set_shed_mtu() {     # MTU on bridge ports and shed interfaces
 
 start_ours() {       # extra args: --no-offload
     set_shed_mtu 1402
-    ip netns exec "$HA" "$NODE" run --data "$TMP/a" --tap tap0 --bridge br0 --bind "$ADDR_A" \
+    local pin_a=() pin_b=()
+    if [[ -n ${NODE_CPUS:-} ]]; then
+        pin_a=(taskset -c "${NODE_CPUS%%/*}"); pin_b=(taskset -c "${NODE_CPUS##*/}")
+    fi
+    ip netns exec "$HA" "${pin_a[@]}" "$NODE" run --data "$TMP/a" --tap tap0 --bridge br0 --bind "$ADDR_A" \
         --port 7000 --threads "${THREADS:-1}" "$@" --peer "b,$(cat "$TMP/b.pub"),$ADDR_B,7000" --fdb "$MAC_B,b" \
         --arp "198.19.2.1,$MAC_B" 2>"$TMP/nodeA.log" &
     PIDS+=($!); OURS_A=$!
-    ip netns exec "$HB" "$NODE" run --data "$TMP/b" --tap tap0 --bridge br0 --bind "$ADDR_B" \
+    ip netns exec "$HB" "${pin_b[@]}" "$NODE" run --data "$TMP/b" --tap tap0 --bridge br0 --bind "$ADDR_B" \
         --port 7000 --threads "${THREADS:-1}" "$@" --peer "a,$(cat "$TMP/a.pub"),$ADDR_A,7000" --fdb "$MAC_A,a" \
         --arp "198.19.1.1,$MAC_A" 2>"$TMP/nodeB.log" &
     PIDS+=($!); OURS_B=$!
@@ -178,11 +186,17 @@ run_mode() {        # name
     done
 }
 
+MODES=${MODES:-"ours kernel_vxlan ours_no_offload"}
+want() { [[ " $MODES " == *" $1 "* ]]; }
+for m in ours kernel_vxlan ours_no_offload; do
+    for s in $STREAMS; do R[$m,$s]=0; C[$m,$s]=0; done
+done
+
 "$NODE" aead
 echo "overlay_bench: iperf3 TCP ${DURATION}s, runs=$RUNS, underlay MTU 1500, $(nproc) cores"
-start_ours;              run_mode ours;            stop_ours
-start_vxlan;             run_mode kernel_vxlan;    stop_vxlan
-start_ours --no-offload; run_mode ours_no_offload; stop_ours
+if want ours; then start_ours; run_mode ours; stop_ours; fi
+if want kernel_vxlan; then start_vxlan; run_mode kernel_vxlan; stop_vxlan; fi
+if want ours_no_offload; then start_ours --no-offload; run_mode ours_no_offload; stop_ours; fi
 
 first=${STREAMS%% *}
 last=${STREAMS##* }

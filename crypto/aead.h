@@ -5,14 +5,14 @@
  *
  * Why not libsodium here: libsodium 1.0.18 (Debian 12) runs AES-256-GCM
  * with 128-bit AES-NI/PCLMUL code and expands the key and the GHASH powers
- * on every call; OpenSSL's libcrypto uses the CPU's wide (VAES/AVX-512)
- * code and keeps the expanded key in a context. On the development machine
- * that is ~4x the throughput at 1.4 KB (bench/overlay_bench.sh, `aead`
- * lines; docs/overlay.md "What bounded throughput"). The bytes on the wire
- * are the same standard constructions, so a peer sealing with libsodium
- * interoperates (aead_test checks both directions).
+ * on every call. aead.c uses libgcrypt (why not OpenSSL's EVP: aead.c),
+ * which keeps the expanded key in a handle and has the CPU's wide
+ * (VAES/AVX2) AES code (bench/overlay_bench.sh, `aead` lines;
+ * docs/overlay.md). The bytes on the wire are the same standard
+ * constructions, so a peer sealing with libsodium interoperates (aead_test
+ * checks both directions).
  *
- * Contexts: each thread keeps a few expanded-key contexts, found by the
+ * Handles: each thread keeps a few expanded-key handles, found by the
  * key bytes themselves (constant-time compare), so a session never has to
  * hold a lock across an AEAD call and a rekey needs no notification. An
  * entry unused for SHED_AEAD_IDLE_CALLS of the thread's calls is wiped, and

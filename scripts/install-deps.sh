@@ -24,7 +24,8 @@ BASE=(
     build-essential cmake pkg-config      # toolchain
     libczmq-dev libzmq3-dev               # ZeroMQ + czmq
     libsodium-dev                         # crypto
-    libssl-dev                            # libcrypto: the overlay's data AEADs (crypto/aead.c)
+    libssl-dev                            # libcrypto: digests (crypto/digest.c)
+    libgcrypt20-dev                       # the overlay's data AEADs (crypto/aead.c)
     libmsgpack-dev                        # msgpack-c (pkg-config: msgpack)
     libcmocka-dev                         # unit tests (CMake requires it to configure)
     libyaml-dev                           # config files
