@@ -69,15 +69,16 @@ http_logs_args (http_arg_t *args, size_t *nargs, bool *follow, http_error_t *err
     size_t size = 0;                                                                               \
     FILE *out = open_memstream (&buf, &size)
 
+/* buf and size are the memstream's: set by fclose, so passed by address. */
 static char *
-s_close (FILE *out, char *buf, size_t size, size_t *len)
+s_close (FILE *out, char **buf, size_t *size, size_t *len)
 {
     if (fclose (out) != 0) {
-        free (buf);
+        free (*buf);
         return NULL;
     }
-    *len = size;
-    return buf;
+    *len = *size;
+    return *buf;
 }
 
 char *
@@ -101,7 +102,7 @@ http_logs_record (const char *node, const char *stream, uint64_t seq, uint64_t t
     /* clang-format on */
     jw_obj_end (&j);
     fputs ("\n\n", out);
-    return s_close (out, buf, size, len);
+    return s_close (out, &buf, &size, len);
 }
 
 /* "event: history" after the history lines: live ones from here on. */
@@ -127,7 +128,7 @@ s_history (const api_logs_rep_t *x, const char *note, size_t *len)
     }
     jw_obj_end (&j);
     fputs ("\n\n", out);
-    return s_close (out, buf, size, len);
+    return s_close (out, &buf, &size, len);
 }
 
 static char *
@@ -146,7 +147,7 @@ s_lost (const char *stream, uint64_t lost, size_t *len)
     jw_u64 (&j, lost);
     jw_obj_end (&j);
     fputs ("\n\n", out);
-    return s_close (out, buf, size, len);
+    return s_close (out, &buf, &size, len);
 }
 
 static bool
