@@ -55,7 +55,8 @@ http_logs_args (http_arg_t *args, size_t *nargs, bool *follow, http_error_t *err
         if (!*v || !strcmp (v, "true") || !strcmp (v, "1"))
             *follow = true;
         else if (strcmp (v, "false") && strcmp (v, "0")) {
-            http_error_set (err, 400, "bad_request", "query argument 'follow': expected true or false");
+            http_error_set (err, 400, "bad_request",
+                            "query argument 'follow': expected true or false");
             return -1;
         }
     }
@@ -64,7 +65,7 @@ http_logs_args (http_arg_t *args, size_t *nargs, bool *follow, http_error_t *err
 }
 
 /* Text into a malloc'd buffer through a jw_t writer. */
-#define S_MEMSTREAM(buf, size, out)                                                               \
+#define S_MEMSTREAM(buf, size, out)                                                                \
     char *buf = NULL;                                                                              \
     size_t size = 0;                                                                               \
     FILE *out = open_memstream (&buf, &size)
@@ -340,8 +341,7 @@ s_load_history (s_follow_t *s, const char *api_endpoint, api_msg_t *req, http_er
             for (k = 0; k < s->nseen && strcmp (s->seen[k].stream, l[i].stream); k++)
                 ;
             if (k == s->nseen && s->nseen < S_SEEN_MAX)
-                snprintf (s->seen[s->nseen++].stream, sizeof s->seen[0].stream, "%s",
-                          l[i].stream);
+                snprintf (s->seen[s->nseen++].stream, sizeof s->seen[0].stream, "%s", l[i].stream);
             if (k < s->nseen) {
                 s->seen[k].seq = l[i].seq;
                 s->seen[k].ts_ms = l[i].ts_ms;
@@ -382,7 +382,8 @@ http_logs_open (http_events_t *events, const char *api_endpoint, const volatile 
         return NULL;
     if (req.hdr.type != API_LOGS_REQ) {
         wire_msg_free (&api_proto, &req);
-        http_error_set (err, 500, "internal", "route %s does not follow", http_route_name (m->route));
+        http_error_set (err, 500, "internal", "route %s does not follow",
+                        http_route_name (m->route));
         return NULL;
     }
     s_follow_t *s = calloc (1, sizeof *s);

@@ -40,8 +40,8 @@ s_decode (const char *method, const char *path, const http_arg_t *args, size_t n
 }
 
 static void
-s_ok (const char *method, const char *path, const http_arg_t *args, size_t nargs,
-      const char *body, api_msg_t *req, uint16_t type)
+s_ok (const char *method, const char *path, const http_arg_t *args, size_t nargs, const char *body,
+      api_msg_t *req, uint16_t type)
 {
     http_error_t err;
     if (s_decode (method, path, args, nargs, body, req, &err) != 0)
@@ -50,8 +50,8 @@ s_ok (const char *method, const char *path, const http_arg_t *args, size_t nargs
 }
 
 static void
-s_bad (const char *method, const char *path, const http_arg_t *args, size_t nargs,
-       const char *body, const char *words)
+s_bad (const char *method, const char *path, const http_arg_t *args, size_t nargs, const char *body,
+       const char *words)
 {
     api_msg_t req;
     http_error_t err;
@@ -382,9 +382,9 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_routes),     cmocka_unit_test (test_logs_request),
+        cmocka_unit_test (test_routes),      cmocka_unit_test (test_logs_request),
         cmocka_unit_test (test_follow_args), cmocka_unit_test (test_record),
-        cmocka_unit_test (test_logs_reply), cmocka_unit_test (test_provision),
+        cmocka_unit_test (test_logs_reply),  cmocka_unit_test (test_provision),
         cmocka_unit_test (test_membership),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -12,13 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_CREATE_DEADLINE_MS 30000 /* the node's defaults (docs/scheduling.md, "Deadlines") */
-#define S_OP_DEADLINE_MS     10000
+#define S_CREATE_DEADLINE_MS   30000 /* the node's defaults (docs/scheduling.md, "Deadlines") */
+#define S_OP_DEADLINE_MS       10000
 /* A move or a snapshot's capture has no deadline of its own: the node
  * gives a peer that does it SHED_SNAP_CREATE_MS (node/snapshots/node_snaps.h),
  * shedctl waits as long (node/ctl/ctl_snapshots.c), and so does this
  * connection's thread, plus the margin for the node's own answer. */
-#define S_SNAPSHOT_WAIT_MS   (30 * 60 * 1000)
+#define S_SNAPSHOT_WAIT_MS     (30 * 60 * 1000)
 /* A provision run: 10 min unless the request says (node/ctl/ctl_provision.c
  * takes 1 s to 24 h). A join is answered by the node's join_timeout_ms
  * (5 s by default): wait longer so its reason is not lost to ours. */
@@ -74,6 +74,7 @@ static const http_key_t s_logs_keys[] = {
 /* `shedctl provision NAME --step CMD... [--user U] [--keep-going]
  * [--timeout-run D]`: steps are strings (commands, named step-N as shedctl
  * names them) or {"cmd", "name", "timeout_ms"} objects. */
+/* clang-format off */
 static const http_key_t s_provision_keys[] = {
     { "steps", "steps", C_STEPS, NULL },
     { "user", "user", C_PLAIN, NULL },
@@ -82,6 +83,7 @@ static const http_key_t s_provision_keys[] = {
     { "timeout_ms", "timeout_ms", C_PLAIN, NULL },
     { NULL, NULL, C_PLAIN, NULL },
 };
+/* clang-format on */
 
 #define R  HTTP_ROLE_READ
 #define OP HTTP_ROLE_OPERATOR
