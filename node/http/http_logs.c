@@ -347,15 +347,18 @@ s_load_history (s_follow_t *s, const char *api_endpoint, api_msg_t *req, http_er
                 s->seen[k].ts_ms = l[i].ts_ms;
             }
         }
-        if (rc == 0)
-            rc = s_append (s, s_history (x, NULL, &len), len);
+        if (rc == 0) {
+            char *h = s_history (x, NULL, &len); /* sets len: not in the same call */
+            rc = s_append (s, h, len);
+        }
         if (rc != 0)
             http_error_set (err, 500, "internal", "out of memory");
     }
     else if (rep.hdr.type == API_ERROR && rep.u.api_error.code == API_ERR_NOT_FOUND) {
         /* No node has it (yet): its lines may still come, as shedctl
          * logs --follow waits for them. */
-        rc = s_append (s, s_history (NULL, rep.u.api_error.message, &len), len);
+        char *h = s_history (NULL, rep.u.api_error.message, &len);
+        rc = s_append (s, h, len);
         if (rc != 0)
             http_error_set (err, 500, "internal", "out of memory");
     }
