@@ -16,12 +16,14 @@
  * every role: refused with 400 or 403, or a request that encodes again; a
  * list route's ?index=&wait= (http_watch.h) first.
  */
+#include "node/http/http_logs.h"
 #include "node/http/http_passthrough.h"
 #include "node/http/http_route.h"
 #include "node/http/http_shed_compat.h"
 #include "node/http/http_watch.h"
 
 #include <assert.h>
+#include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,6 +249,30 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
             return 0;
         }
         assert (nargs <= before && wait <= HTTP_WATCH_WAIT_MAX_MS);
+    }
+    if (http_route_followable (m.route)) {
+        bool follow;
+        size_t before = nargs;
+        if (http_logs_args (args, &nargs, &follow, &err) != 0) {
+            assert (err.status == 400);
+            return 0;
+        }
+        assert (nargs <= before);
+        /* The body as a hostile shed's log line: one SSE record of valid
+         * JSON, whatever the bytes. */
+        char *text = strndup (body, len);
+        size_t rlen = 0;
+        char *rec = text ? http_logs_record ("node", "stdout", 1, 2, text, false, &rlen) : NULL;
+        if (rec) {
+            assert (rlen > 8 && memcmp (rec, "data: ", 6) == 0);
+            assert (!memchr (rec, '\n', rlen - 2) && strcmp (rec + rlen - 2, "\n\n") == 0);
+            json_error_t jerr;
+            json_t *doc = json_loadb (rec + 6, rlen - 8, 0, &jerr);
+            assert (doc && json_is_string (json_object_get (doc, "text")));
+            json_decref (doc);
+        }
+        free (rec);
+        free (text);
     }
     api_msg_t req;
     if (http_request_decode (&m, args, nargs, body, len, &req, &err) != 0)

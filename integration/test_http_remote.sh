@@ -15,7 +15,14 @@
 #     another client (node 1's ipc API) with a higher index;
 #   - GET /v1/events?prefix=shed. (server-sent events) receives the shed's
 #     record event, /metrics counts the stream, and a client that goes
-#     away is noticed within a second or two.
+#     away is noticed within a second or two;
+#   - the JSON routes of logs, leave and force-leave: a read token gets a
+#     shed's log lines (a line of bytes that are not UTF-8 as U+FFFD in
+#     valid JSON), follows them (GET .../logs?follow=true: the history
+#     record, then a new line; counted as a stream, its end noticed), and
+#     is refused POST /v1/cluster/leave (403); after kill -9 of node 2
+#     POST /v1/members/node2/force-leave (refused while node 2 was alive)
+#     drops it from node 1's member list.
 # Needs root; exits 77 (skip) otherwise.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
@@ -46,7 +53,16 @@ h_sheds_config 1 "http:
   tls_key: $KEYF
   timeout_s: 5
   max_streams_per_token: 2" >/dev/null
-h_sheds_config 2 >/dev/null
+# Node 2's sheds run a process that writes a line of bytes that are not
+# UTF-8, then a line a second (the logs routes read them).
+cat >"$H_TMP/talker.sh" <<'EOF'
+printf 'bad \377\376 end\n'
+i=0
+while :; do i=$((i + 1)); echo "tick-$i"; sleep 1; done
+EOF
+printf 'processes:\n  - {name: talker, cmd: "sh %s", restart: never}\n' "$H_TMP/talker.sh" \
+    >"$H_TMP/agent.yaml"
+h_sheds_config 2 "  agent_config: $H_TMP/agent.yaml" >/dev/null
 h_start_node 1 --config "$H_TMP/n1/config.yaml"
 h_start_node 2 --config "$H_TMP/n2/config.yaml"
 for i in 1 2; do h_wait_ready "$i" 30; done
@@ -213,9 +229,69 @@ v=$(h_metrics 1 | awk '/^shed_http_stream_events_total /{print $2}')
 ((${v:-0} >= 1)) || h_fail "shed_http_stream_events_total is '${v:-}'"
 h_log "SSE: the stream carried the shed's event; its end noticed within $ms ms"
 
+# ---- logs, leave and force-leave as JSON routes -------------------------------------
+H_API_BASE=$BASE
+H_HTTP_CERT=$CERT
+RD=$(cat "$RDF")
+talker_lines() {
+    out=$(h_api 2 "$RD" GET '/v1/sheds/rweb/logs?stream=talker-out&tail=50')
+    [[ "$(tail -n1 <<<"$out")" == 200 && "$out" == *tick-* ]]
+}
+h_retry 10 talker_lines || h_fail "GET /v1/sheds/rweb/logs (read token): $out"
+/usr/bin/python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read().rsplit("\n", 2)[0])
+texts = [l["text"] for l in d["lines"]]
+assert d["node"] == "node2" and all(l["stream"] == "talker-out" for l in d["lines"]), d
+assert "bad \ufffd\ufffd end" in texts, texts
+' <<<"$out" || h_fail "logs JSON: not the talker's lines with U+FFFD: $out"
+# A follow: the history record, then a line that came after it.
+h_exec 2 bash -c 'echo $$ >"$1"; exec curl -sS -N --max-time 60 --cacert "$2" \
+    -H "Authorization: Bearer $3" "$4/v1/sheds/rweb/logs?follow=true&tail=1&stream=talker-out"' \
+    _ "$H_TMP/logs.pid" "$CERT" "$RD" "$BASE" >"$H_TMP/logs.out" 2>&1 &
+LOGS=$!
+h_retry 10 grep -q '^event: history' "$H_TMP/logs.out" \
+    || h_fail "no logs stream: $(cat "$H_TMP/logs.out")"
+new_line() { sed '1,/^event: history/d' "$H_TMP/logs.out" | grep -q '^data: {.*"text":"tick-'; }
+h_retry 10 new_line || h_fail "the logs follow saw no new line: $(cat "$H_TMP/logs.out")"
+/usr/bin/python3 -c '
+import json, sys
+lines = sys.stdin.read().splitlines()
+# each line record (not the data of an "event:" record), every record JSON
+recs = [json.loads(l[6:]) for i, l in enumerate(lines)
+        if l.startswith("data: ") and not (i and lines[i - 1].startswith("event: "))]
+hist = [json.loads(l[6:]) for i, l in enumerate(lines) if i and lines[i - 1] == "event: history"]
+assert len(hist) == 1 and hist[0]["lines"] == 1 and hist[0]["node"] == "node2", hist
+assert all(l.startswith(("data: ", "event: ", ": ")) or not l for l in lines), lines
+assert recs[0]["node"] == "node2" and recs[0]["text"].startswith("tick-"), recs
+assert len(recs) >= 2 and all(r["stream"] == "talker-out" for r in recs), recs
+' <"$H_TMP/logs.out" || h_fail "logs follow records: $(cat "$H_TMP/logs.out")"
+v=$(h_metrics 1 | awk '/^shed_http_event_streams /{print $2}')
+h_assert_eq 1 "${v:-}" "shed_http_event_streams while a logs follow is open"
+kill "$(cat "$H_TMP/logs.pid")" 2>/dev/null || true
+wait "$LOGS" 2>/dev/null || true
+no_stream() { [[ "$(h_metrics 1 | awk '/^shed_http_event_streams /{print $2}')" == 0 ]]; }
+h_retry 5 no_stream || h_fail "a closed logs follow is still counted"
+out=$(h_api 2 "$RD" POST /v1/cluster/leave)
+h_expect 403 "$out" "a read token's leave"
+[[ "$out" == *forbidden* ]] || h_fail "leave refusal: $out"
+h_log "logs over HTTPS: lines, U+FFFD, a follow saw a new line; a read token refused a leave"
+
 # ---- delete, remotely --------------------------------------------------------------
 rctl "$OPF" delete rweb >/dev/null || h_fail "remote delete"
 if rctl "$OPF" show rweb >/dev/null 2>&1; then h_fail "rweb still there after delete"; fi
 h_ctl 1 delete rwatch >/dev/null 2>&1 || true
 
-h_log "PASS: shedctl remote over HTTPS, refusals, blocking queries, SSE"
+# ---- force-leave of a killed node, over HTTPS --------------------------------------
+out=$(h_api 2 "$OP" POST /v1/members/node2/force-leave)
+h_expect 400 "$out" "force-leave of an alive member"
+h_kill 2 KILL
+failed() { h_ctl 1 members --status failed | grep -q node2; }
+h_retry 20 failed || h_fail "node 1 never saw node2 fail"
+out=$(h_api 2 "$OP" POST /v1/members/node2/force-leave)
+h_expect 200 "$out" "force-leave of node2"
+gone() { ! h_ctl 1 members | grep -q node2; }
+h_retry 8 gone || h_fail "node 1 still lists node2 after force-leave: $(h_ctl 1 members)"
+h_log "force-leave over HTTPS: node2 gone from node 1's list"
+
+h_log "PASS: shedctl remote over HTTPS, refusals, blocking queries, SSE, logs, force-leave"

@@ -287,6 +287,33 @@ s_connect (http_events_t *self, http_error_t *err)
     return bus;
 }
 
+bus_client_t *
+http_events_attach (http_events_t *self, const char *token_id, http_error_t *err)
+{
+    memset (err, 0, sizeof *err);
+    if (!s_slot_take (self, token_id)) {
+        atomic_fetch_add (&self->refused, 1);
+        http_error_set (err, 429, "too_many_streams", "token %s already has %u event streams open",
+                        token_id, self->per_token);
+        return NULL;
+    }
+    bus_client_t *bus = s_connect (self, err);
+    if (!bus) {
+        s_slot_give (self, token_id);
+        return NULL;
+    }
+    atomic_fetch_add (&self->open, 1);
+    atomic_fetch_add (&self->total, 1);
+    return bus;
+}
+
+void
+http_events_release (http_events_t *self, const char *token_id)
+{
+    s_slot_give (self, token_id);
+    atomic_fetch_sub (&self->open, 1);
+}
+
 struct MHD_Response *
 http_events_open (http_events_t *self, struct MHD_Connection *conn, const http_arg_t *args,
                   size_t nargs, const char *token_id, http_error_t *err)

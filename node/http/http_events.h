@@ -43,6 +43,14 @@ struct MHD_Response *http_events_open (http_events_t *self, struct MHD_Connectio
                                        const http_arg_t *args, size_t nargs, const char *token_id,
                                        http_error_t *err);
 
+/* For the other streams (a logs follow, http_logs.h), counted as event
+ * streams: takes one of the token's per_token slots and connects to the
+ * node's events socket. The bus (the caller owns it), or NULL with err
+ * (429 over the bound, 503 no bus). Give the slot back with
+ * http_events_release once the stream is over. */
+bus_client_t *http_events_attach (http_events_t *self, const char *token_id, http_error_t *err);
+void http_events_release (http_events_t *self, const char *token_id);
+
 /* "events_streams=N events_streams_total=N events_sent=N events_refused=N" */
 void http_events_stats (http_events_t *self, char *out, size_t size);
 

@@ -12,13 +12,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_CREATE_DEADLINE_MS 30000 /* the node's defaults (docs/scheduling.md, "Deadlines") */
-#define S_OP_DEADLINE_MS     10000
+#define S_CREATE_DEADLINE_MS   30000 /* the node's defaults (docs/scheduling.md, "Deadlines") */
+#define S_OP_DEADLINE_MS       10000
 /* A move or a snapshot's capture has no deadline of its own: the node
  * gives a peer that does it SHED_SNAP_CREATE_MS (node/snapshots/node_snaps.h),
  * shedctl waits as long (node/ctl/ctl_snapshots.c), and so does this
  * connection's thread, plus the margin for the node's own answer. */
-#define S_SNAPSHOT_WAIT_MS   (30 * 60 * 1000)
+#define S_SNAPSHOT_WAIT_MS     (30 * 60 * 1000)
+/* A provision run: 10 min unless the request says (node/ctl/ctl_provision.c
+ * takes 1 s to 24 h). A join is answered by the node's join_timeout_ms
+ * (5 s by default): wait longer so its reason is not lost to ours. */
+#define S_PROVISION_RUN_MS     (10 * 60 * 1000)
+#define S_PROVISION_RUN_MAX_MS (24 * 3600 * 1000)
+#define S_JOIN_WAIT_MS         30000
 
 /* The options of `shedctl create` (node/ctl/ctl_sheds.c), same names. */
 static const http_key_t s_create_keys[] = {
@@ -58,6 +64,27 @@ static const http_key_t s_services_keys[] = {
     { NULL, NULL, C_PLAIN, NULL },
 };
 
+/* `shedctl logs NAME [--stream S] [--tail N]`; ?follow=true is taken out
+ * before the decoder (http_logs.h). */
+static const http_key_t s_logs_keys[] = {
+    { "stream", "stream", C_PLAIN, NULL },
+    { "tail", "tail", C_PLAIN, NULL },
+    { NULL, NULL, C_PLAIN, NULL },
+};
+/* `shedctl provision NAME --step CMD... [--user U] [--keep-going]
+ * [--timeout-run D]`: steps are strings (commands, named step-N as shedctl
+ * names them) or {"cmd", "name", "timeout_ms"} objects. */
+/* clang-format off */
+static const http_key_t s_provision_keys[] = {
+    { "steps", "steps", C_STEPS, NULL },
+    { "user", "user", C_PLAIN, NULL },
+    { "keep_going", "keep_going", C_PLAIN, NULL },
+    { "run", "run", C_PLAIN, NULL },
+    { "timeout_ms", "timeout_ms", C_PLAIN, NULL },
+    { NULL, NULL, C_PLAIN, NULL },
+};
+/* clang-format on */
+
 #define R  HTTP_ROLE_READ
 #define OP HTTP_ROLE_OPERATOR
 /* clang-format off */
@@ -71,6 +98,8 @@ static const http_route_t s_routes[] = {
     { "sheds.start",  "POST",   "/v1/sheds/{}/start",  OP, API_SHED_OP_REQ,    0, API_SHED_OP_START, false, s_op_keys,      200, HTTP_ROUTE_JSON, NULL, NULL, false, NULL },
     { "sheds.stop",   "POST",   "/v1/sheds/{}/stop",   OP, API_SHED_OP_REQ,    0, API_SHED_OP_STOP,  false, s_op_keys,      200, HTTP_ROUTE_JSON, NULL, NULL, false, NULL },
     { "services",     "GET",    "/v1/services",        R,  API_SVC_LIST_REQ,   API_SVC_LIST_REP,   0, false, s_services_keys, 200, HTTP_ROUTE_JSON, NULL, NULL, false, NULL },
+    { "sheds.logs",   "GET",    "/v1/sheds/{}/logs",   R,  API_LOGS_REQ,       API_LOGS_REP,       0, false, s_logs_keys,     200, HTTP_ROUTE_JSON, "shed", NULL, false, NULL },
+    { "sheds.provision", "POST", "/v1/sheds/{}/provision", OP, API_PROVISION_REQ, API_PROVISION_REP, 0, true, s_provision_keys, 200, HTTP_ROUTE_JSON, "shed", NULL, false, NULL },
     /* shedctl remote: any local API request as msgpack, the role checked
      * per request type (http_passthrough.h) */
     { "api",          "POST",   "/v1/api",             R,  0,                  0,                  0, true,  s_none_keys,     200, HTTP_ROUTE_MSGPACK, NULL, NULL, false, NULL },
@@ -284,6 +313,12 @@ http_route_watchable (const http_route_t *route)
     return route->kind == HTTP_ROUTE_JSON
            && (route->req_type == API_SHED_LIST_REQ || route->req_type == API_MEMBERS_REQ
                || route->req_type == API_SVC_LIST_REQ);
+}
+
+bool
+http_route_followable (const http_route_t *route)
+{
+    return route->kind == HTTP_ROUTE_JSON && route->req_type == API_LOGS_REQ;
 }
 
 /* ---- request decoding ---------------------------------------------------------------- */
@@ -500,6 +535,79 @@ s_set_fixed (const wire_desc_t *d, void *body, const char *name, uint64_t value)
     return 0;
 }
 
+/* Provision steps: a command ("step-N" as shedctl names it) or an object
+ * {"cmd", "name", "timeout_ms"}; the list's fields are api_provstep_t's. */
+static int
+s_steps (const wire_field_t *f, void *body, json_t *v, http_error_t *err)
+{
+    wire_list_t *list = (wire_list_t *) ((uint8_t *) body + f->offset);
+    if (!json_is_array (v) || json_array_size (v) == 0 || json_array_size (v) > f->max) {
+        http_error_set (err, 400, "bad_request",
+                        "field 'steps': expected an array of 1 to %llu steps (strings or "
+                        "objects)",
+                        (unsigned long long) f->max);
+        return -1;
+    }
+    api_provstep_t *steps = calloc (json_array_size (v), sizeof *steps);
+    if (!steps) {
+        http_error_set (err, 500, "internal", "out of memory");
+        return -1;
+    }
+    list->items = steps;
+    size_t i;
+    json_t *item;
+    json_array_foreach (v, i, item)
+    {
+        api_provstep_t *st = &steps[i];
+        list->n++;
+        char key[32];
+        snprintf (key, sizeof key, "steps[%zu]", i);
+        if (json_is_string (item)) {
+            if (s_set_str (st->cmd, sizeof st->cmd - 1, key, item, err) != 0)
+                return -1;
+        }
+        else if (json_is_object (item)) {
+            const char *k;
+            json_t *x;
+            json_object_foreach (item, k, x)
+            {
+                int rc = 0;
+                if (strcmp (k, "cmd") == 0)
+                    rc = s_set_str (st->cmd, sizeof st->cmd - 1, key, x, err);
+                else if (strcmp (k, "name") == 0)
+                    rc = s_set_str (st->name, sizeof st->name - 1, key, x, err);
+                else if (strcmp (k, "timeout_ms") == 0 && json_is_integer (x)
+                         && json_integer_value (x) >= 0)
+                    st->timeout_ms = (uint64_t) json_integer_value (x);
+                else if (strcmp (k, "timeout_ms") == 0) {
+                    http_error_set (err, 400, "bad_request",
+                                    "field '%s.timeout_ms': expected a non-negative integer", key);
+                    rc = -1;
+                }
+                else {
+                    http_error_set (err, 400, "bad_request",
+                                    "unknown field '%s.%.32s' (cmd, name, timeout_ms)", key, k);
+                    rc = -1;
+                }
+                if (rc != 0)
+                    return -1;
+            }
+        }
+        else {
+            http_error_set (err, 400, "bad_request",
+                            "field '%s': expected a command or an object {\"cmd\": ...}", key);
+            return -1;
+        }
+        if (!st->cmd[0]) {
+            http_error_set (err, 400, "bad_request", "field '%s': no command", key);
+            return -1;
+        }
+        if (!st->name[0])
+            snprintf (st->name, sizeof st->name, "step-%zu", i + 1);
+    }
+    return 0;
+}
+
 static const http_key_t *
 s_key (const http_route_t *r, const char *name)
 {
@@ -523,6 +631,8 @@ s_apply (const http_route_t *r, const wire_desc_t *d, void *body, const char *na
         return s_convert (k, f, body, v, err);
     if (k->conv == C_ENUM)
         return s_enum (k, f, body, v, err);
+    if (k->conv == C_STEPS)
+        return s_steps (f, body, v, err);
     if (s_set (f, body, name, v, err) != 0)
         return -1;
     if (k->conv == C_CONSTRAINTS) {
@@ -659,11 +769,13 @@ http_request_decode (const http_match_t *m, const http_arg_t *args, size_t nargs
         if (rc != 0)
             goto fail;
     }
-    /* Required strings must be there (the path gives a name; a create's
-     * body must). */
+    /* Required strings and lists must be there (the path gives a name; a
+     * create's body must; a join needs seeds). */
     for (size_t i = 0; i < d->nfields; i++) {
         const wire_field_t *f = &d->fields[i];
-        if (f->kind == WIRE_STR && (f->flags & WIRE_REQ) && !*((char *) b + f->offset)) {
+        bool empty = (f->kind == WIRE_STR && !*((char *) b + f->offset))
+                     || (f->kind == WIRE_LIST && !((wire_list_t *) ((char *) b + f->offset))->n);
+        if ((f->flags & WIRE_REQ) && empty) {
             const char *json = f->name; /* named as the client writes it */
             for (const http_key_t *k = r->keys; k->json; k++)
                 if (strcmp (k->field, f->name) == 0)
@@ -690,6 +802,15 @@ http_request_timeout_ms (const api_msg_t *req)
                                               : S_OP_DEADLINE_MS;
     else if (req->hdr.type == API_SHED_MOVE_REQ || req->hdr.type == API_SNAPSHOT_CREATE_REQ)
         return S_SNAPSHOT_WAIT_MS + SHED_API_REPLY_MARGIN_MS;
+    else if (req->hdr.type == API_PROVISION_REQ) {
+        /* the run's own timeout (shedctl's --timeout-run, its bounds) */
+        t = req->u.api_provision_req.timeout_ms ? req->u.api_provision_req.timeout_ms
+                                                : S_PROVISION_RUN_MS;
+        return (int) (t < S_PROVISION_RUN_MAX_MS ? t : S_PROVISION_RUN_MAX_MS)
+               + SHED_API_REPLY_MARGIN_MS;
+    }
+    else if (req->hdr.type == API_JOIN_REQ)
+        return S_JOIN_WAIT_MS + SHED_API_REPLY_MARGIN_MS;
     else
         return HTTP_READ_TIMEOUT_MS;
     if (t > 3600000)

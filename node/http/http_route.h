@@ -81,6 +81,10 @@ http_route_kind_t http_route_kind (const http_route_t *route);
 /* A list route that takes ?index=N&wait=D (http_watch.h). */
 bool http_route_watchable (const http_route_t *route);
 
+/* A route that takes ?follow=true as a stream (GET /v1/sheds/{name}/logs:
+ * http_logs.h); without it, a JSON route as the others. */
+bool http_route_followable (const http_route_t *route);
+
 /* Build the local API request (HTTP_ROUTE_JSON routes only). 0, or -1 with a 400 in err. On success
  * *req owns what it allocated: free with wire_msg_free (&api_proto, req). */
 int http_request_decode (const http_match_t *m, const http_arg_t *args, size_t nargs,

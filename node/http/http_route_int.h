@@ -18,6 +18,7 @@ typedef enum {
     C_SIZE_MB,     /* 512 (MiB), "512M", "4G" -> MiB, rounded up */
     C_CONSTRAINTS, /* ["arch=x86_64", "gpu>=1"], each checked */
     C_ENUM,        /* one of the key's names -> its index (a U64 field) */
+    C_STEPS,       /* provision steps: "cmd" or {"cmd", "name", "timeout_ms"} */
 } http_conv_t;
 
 typedef struct {

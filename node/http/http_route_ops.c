@@ -1,9 +1,9 @@
 /*
  * http_route_ops.c - the /v1 routes of shedctl's other commands (docs/api.md,
- * "Routes"): node tags, drain, network, move, snapshots, services and
- * images. Like the sheds' routes (http_route.c) each is one local API
- * request, decoded and answered by the same code; members are named as
- * shedctl's options are. A route's role is its request type's class in
+ * "Routes"): node tags, drain, network, move, snapshots, services,
+ * images and membership (join, leave, force-leave). Like the sheds'
+ * routes (http_route.c) each is one local API request, decoded and
+ * answered by the same code; members are named as shedctl's options are. A route's role is its request type's class in
  * the passthrough table (http_passthrough.c), and the local-only requests
  * (tokens, keyring changes, local sockets) have no route:
  * http_route_ops_test checks both.
@@ -62,6 +62,9 @@ static const http_key_t s_register_keys[] = {
     END,
 };
 
+/* `shedctl join HOST[:PORT]...` */
+static const http_key_t s_join_keys[] = { { "seeds", "seeds", C_PLAIN, NULL }, END };
+
 static const char *const s_tags_reply[] = { "name", "tags", NULL };
 
 #define R    HTTP_ROLE_READ
@@ -88,6 +91,9 @@ const http_route_t http_ops_routes[] = {
     { "services.deregister",  "DELETE", "/v1/services/{}",       OP, API_SVC_DEREGISTER_REQ,  API_OK,                0,             false, s_none,             200, JSON, "service", NULL,    false, NULL },
     { "images.list",          "GET",    "/v1/images",            R,  API_IMAGE_LIST_REQ,      API_IMAGE_LIST_REP,    0,             false, s_none,             200, JSON, NULL,      NULL,    false, NULL },
     { "images.show",          "GET",    "/v1/images/{}",         R,  API_IMAGE_LIST_REQ,      API_IMAGE_LIST_REP,    0,             false, s_none,             200, JSON, NULL,      NULL,    false, NULL },
+    { "cluster.join",         "POST",   "/v1/cluster/join",      OP, API_JOIN_REQ,            API_OK,                0,             true,  s_join_keys,        200, JSON, NULL,      NULL,    false, NULL },
+    { "cluster.leave",        "POST",   "/v1/cluster/leave",     OP, API_LEAVE_REQ,           API_OK,                0,             true,  s_none,             200, JSON, NULL,      NULL,    true,  NULL },
+    { "members.force_leave",  "POST",   "/v1/members/{}/force-leave", OP, API_FORCE_LEAVE_REQ, API_OK,              0,             true,  s_none,             200, JSON, NULL,      NULL,    true,  NULL },
 };
 /* clang-format on */
 #undef R

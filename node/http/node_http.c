@@ -6,6 +6,7 @@
 #include "common/tcp_listen.h"
 #include "node/api/api_client.h"
 #include "node/http/http_events.h"
+#include "node/http/http_logs.h"
 #include "node/http/http_passthrough.h"
 #include "node/http/http_route.h"
 #include "node/http/http_shed_compat.h"
@@ -448,6 +449,21 @@ s_serve_events (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r)
     return rc;
 }
 
+/* GET /v1/sheds/{name}/logs?follow=true: a log stream (http_logs.h). */
+static MHD_Result_t
+s_serve_logs (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r, const s_args_t *a)
+{
+    http_error_t err;
+    struct MHD_Response *resp = http_logs_open (self->events, self->endpoint, &self->stopping, conn,
+                                                &r->match, a->args, a->n, r->token_id, &err);
+    if (!resp)
+        return s_fail (self, conn, &err, NULL);
+    s_count (self, ST_REQ_2XX);
+    MHD_Result_t rc = MHD_queue_response (conn, 200, resp);
+    MHD_destroy_response (resp);
+    return rc;
+}
+
 /* The body is in: decode, call the node's local API, answer. */
 static MHD_Result_t
 s_serve (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r)
@@ -459,6 +475,14 @@ s_serve (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r)
         return s_serve_events (self, conn, r);
     s_args_t args = { .n = 0 };
     MHD_get_connection_values (conn, MHD_GET_ARGUMENT_KIND, s_collect_arg, &args);
+    bool follow = false;
+    if (http_route_followable (r->match.route)
+        && http_logs_args (args.args, &args.n, &follow, &err) != 0) {
+        s_count (self, ST_BAD_REQUEST);
+        return s_fail (self, conn, &err, NULL);
+    }
+    if (follow)
+        return s_serve_logs (self, conn, r, &args);
     bool watch = http_route_watchable (r->match.route), index_set = false;
     uint64_t index = 0, wait_ms = 0;
     if (watch && http_watch_args (args.args, &args.n, &index_set, &index, &wait_ms, &err) != 0) {
