@@ -56,6 +56,27 @@ shed_api_call_stop (const char *endpoint, const api_msg_t *req, api_msg_t *rep, 
             }
         }
     }
+    zsock_t *sock = zsock_new (ZMQ_REQ);
+    if (!sock) {
+        snprintf (err, errlen, "cannot create ZeroMQ socket");
+        return -1;
+    }
+    zsock_set_linger (sock, 0);
+    if (zsock_connect (sock, "%s", endpoint) != 0) {
+        snprintf (err, errlen, "cannot connect to %s: %s", endpoint, zmq_strerror (zmq_errno ()));
+        zsock_destroy (&sock);
+        return -1;
+    }
+    int rc = shed_api_exchange (sock, endpoint, req, rep, timeout_ms, stop, err, errlen);
+    zsock_destroy (&sock);
+    return rc;
+}
+
+int
+shed_api_exchange (zsock_t *sock, const char *endpoint, const api_msg_t *req, api_msg_t *rep,
+                   int timeout_ms, const volatile int *stop, char *err, size_t errlen)
+{
+    memset (rep, 0, sizeof *rep);
     uint8_t *buf = NULL;
     size_t len = 0;
     int rc = wire_encode (&api_proto, req, &buf, &len);
@@ -63,34 +84,19 @@ shed_api_call_stop (const char *endpoint, const api_msg_t *req, api_msg_t *rep, 
         snprintf (err, errlen, "cannot encode request: %s", wire_strerror (rc));
         return -1;
     }
-    zsock_t *sock = zsock_new (ZMQ_REQ);
-    if (!sock) {
-        free (buf);
-        snprintf (err, errlen, "cannot create ZeroMQ socket");
-        return -1;
-    }
-    zsock_set_linger (sock, 0);
     zsock_set_rcvtimeo (sock, stop && timeout_ms > S_SLICE_MS ? S_SLICE_MS : timeout_ms);
     zsock_set_sndtimeo (sock, timeout_ms);
-    if (zsock_connect (sock, "%s", endpoint) != 0) {
-        snprintf (err, errlen, "cannot connect to %s: %s", endpoint, zmq_strerror (zmq_errno ()));
-        free (buf);
-        zsock_destroy (&sock);
-        return -1;
-    }
     zframe_t *frame = zframe_new (buf, len);
     free (buf);
     if (zframe_send (&frame, sock, 0) != 0) {
         zframe_destroy (&frame);
         snprintf (err, errlen, "cannot send to %s (is shed-node running?)", endpoint);
-        zsock_destroy (&sock);
         return -1;
     }
     frame = zframe_recv (sock);
     for (int waited = S_SLICE_MS; !frame && stop && !*stop && waited < timeout_ms;
          waited += S_SLICE_MS)
         frame = zframe_recv (sock);
-    zsock_destroy (&sock);
     if (!frame) {
         snprintf (err, errlen, "no reply from shed-node at %s within %d ms (is it running?)",
                   endpoint, timeout_ms);

@@ -36,6 +36,15 @@ int shed_api_call (const char *endpoint, const api_msg_t *req, api_msg_t *rep, i
 int shed_api_call_stop (const char *endpoint, const api_msg_t *req, api_msg_t *rep, int timeout_ms,
                         const volatile int *stop, char *err, size_t errlen);
 
+/* One request and its reply on a connected ZeroMQ REQ socket: the
+ * transport under shed_api_call_stop, shared with the HTTP API's pool
+ * (api_pool.h). Same results; endpoint only names the node in err. The
+ * socket can carry another request only after a 0 (a REQ socket that sent
+ * and got nothing back would take the late reply for the next request). */
+typedef struct _zsock_t zsock_t;
+int shed_api_exchange (zsock_t *sock, const char *endpoint, const api_msg_t *req, api_msg_t *rep,
+                       int timeout_ms, const volatile int *stop, char *err, size_t errlen);
+
 /* Does the node answer a status request within timeout_ms? (Its loop runs.) */
 bool shed_api_alive (const char *endpoint, int timeout_ms);
 

@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "common/tcp_listen.h"
 #include "node/api/api_client.h"
+#include "node/api/api_pool.h"
 #include "node/http/http_events.h"
 #include "node/http/http_logs.h"
 #include "node/http/http_passthrough.h"
@@ -31,6 +32,7 @@
 #define S_COMP         "http"
 #define S_PEM_MAX      (64u << 10) /* a certificate chain or key file */
 #define S_LOG_EVERY_MS 1000        /* at most one line per reason this often */
+#define S_POOL_IDLE    16          /* local API sockets kept between requests */
 
 #if MHD_VERSION < 0x00097002
 typedef int MHD_Result_t; /* before 0.9.71 handlers returned int */
@@ -81,7 +83,7 @@ struct _shed_http_t {
     shed_api_server_t *api; /* borrowed, for the token commands */
     http_tokens_t *tokens;
     struct MHD_Daemon *mhd;
-    char endpoint[SHED_ENDPOINT_MAX]; /* the local API the threads call */
+    shed_api_pool_t *pool; /* the local API the threads call (api_pool.h) */
     char address[80];
     size_t max_body;
     uint64_t body_deadline_ms; /* a request's body must be in by then */
@@ -366,7 +368,7 @@ s_watch_bus (shed_http_t *self, const http_route_t *route)
 {
     api_msg_t req = { .hdr.type = API_EVENTS_REQ }, rep;
     char why[256];
-    if (shed_api_call_stop (self->endpoint, &req, &rep, HTTP_READ_TIMEOUT_MS, &self->stopping, why,
+    if (shed_api_pool_call (self->pool, &req, &rep, HTTP_READ_TIMEOUT_MS, &self->stopping, why,
                             sizeof why)
         != 0)
         return NULL;
@@ -397,7 +399,7 @@ s_serve_msgpack (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r)
     const char *t = MHD_lookup_connection_value (conn, MHD_HEADER_KIND, HTTP_TIMEOUT_HEADER);
     uint64_t client_ms = t ? strtoull (t, NULL, 10) : 0;
     char why[512];
-    int rc = shed_api_call_stop (self->endpoint, &req, &rep, http_pt_timeout_ms (&req, client_ms),
+    int rc = shed_api_pool_call (self->pool, &req, &rep, http_pt_timeout_ms (&req, client_ms),
                                  &self->stopping, why, sizeof why);
     log_debug (S_COMP, "request|remote=%s id=%s route=api type=%u rc=%d", r->remote, r->token_id,
                req.hdr.type, rc);
@@ -521,7 +523,7 @@ s_serve (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r)
     uint64_t at = 0;
     int rc;
     for (;;) {
-        rc = shed_api_call_stop (self->endpoint, &req, &rep, http_request_timeout_ms (&req),
+        rc = shed_api_pool_call (self->pool, &req, &rep, http_request_timeout_ms (&req),
                                  &self->stopping, why, sizeof why);
         if (rc != 0 || !watch)
             break;
@@ -580,7 +582,7 @@ s_compat_call (void *arg, api_msg_t *req, api_msg_t *rep, int timeout_ms, bool *
 {
     shed_http_t *self = arg;
     int rc =
-        shed_api_call_stop (self->endpoint, req, rep, timeout_ms, &self->stopping, why, whylen);
+        shed_api_pool_call (self->pool, req, rep, timeout_ms, &self->stopping, why, whylen);
     *outcome_unknown = rc == SHED_API_NO_REPLY;
     if (rc != 0)
         s_count (self, ST_NO_REPLY);
@@ -832,25 +834,27 @@ shed_http_new (const shed_config_t *cfg, shed_api_server_t *api, char *err, size
         return NULL;
     }
     self->api = api;
+    self->pool = shed_api_pool_new (cfg->api_endpoint, S_POOL_IDLE);
     self->events =
-        http_events_new (cfg->api_endpoint, cfg->http.max_streams_per_token, &self->stopping);
+        http_events_new (self->pool, cfg->http.max_streams_per_token, &self->stopping);
     self->watch = http_watch_new ();
-    if (!self->events || !self->watch) {
+    if (!self->pool || !self->events || !self->watch) {
         snprintf (err, errlen, "out of memory");
         http_events_destroy (&self->events);
         http_watch_destroy (&self->watch);
+        shed_api_pool_destroy (&self->pool);
         free (self);
         return NULL;
     }
     self->max_body = cfg->http.max_body_bytes;
     self->body_deadline_ms = (uint64_t) cfg->http.timeout_s * 3000;
-    snprintf (self->endpoint, sizeof self->endpoint, "%s", cfg->api_endpoint);
     char path[PATH_MAX + 16];
     snprintf (path, sizeof path, "%s/api_tokens", cfg->data_dir);
     self->tokens = http_tokens_open (path, err, errlen);
     if (!self->tokens) {
         http_events_destroy (&self->events);
         http_watch_destroy (&self->watch);
+        shed_api_pool_destroy (&self->pool);
         free (self);
         return NULL;
     }
@@ -882,6 +886,7 @@ shed_http_destroy (shed_http_t **self_p)
     http_tokens_destroy (&self->tokens);
     http_events_destroy (&self->events);
     http_watch_destroy (&self->watch);
+    shed_api_pool_destroy (&self->pool); /* after MHD: no thread uses it now */
     free (self->cert);
     if (self->key)
         sodium_memzero (self->key, self->key_len);

@@ -5,7 +5,8 @@
  * Threads: libmicrohttpd's listener and one thread per connection (at most
  * http.max_connections, http.per_client_connections from one address).
  * A connection thread authenticates, decodes, then calls the node's local
- * API over its ipc:// socket exactly as shedctl does (api_client.h), and
+ * API over its ipc:// socket with the requests shedctl sends, on a socket
+ * checked out of a small pool shared by the threads (api_pool.h), and
  * waits for the answer there: a slow client or a long create holds only
  * its own thread, never the main loop. The main loop only answers the
  * local API (the token commands are local API requests too, served here).
