@@ -17,8 +17,6 @@
 #define S_HTTP_MARGIN_MS 2000 /* past the node's own wait: its 504 arrives first */
 #define S_EVENT_MAX      (1u << 20)
 #define S_STOP_POLL_MS   50 /* an event stream checks its stop flag this often */
-#define S_BUSY_TRIES     30 /* 429 too_many_streams: tries, this far apart */
-#define S_BUSY_WAIT_MS   100
 
 static char s_token[SHED_API_TOKEN_MAX + 1];
 static char s_ca_file[4096];
@@ -337,11 +335,13 @@ s_sse_write (char *data, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
-/* One stream; *busy set when the node answered 429 too_many_streams. */
-static int
-s_events_once (const char *endpoint, const char *const *prefixes, size_t n,
-               const shed_api_events_opt_t *opt, shed_api_event_fn *fn, void *arg, bool *busy,
-               char *err, size_t errlen)
+/* One stream. The node frees a stream's slot as soon as its connection is
+ * gone, so a command run right after another is not refused for the one
+ * before it: a 429 too_many_streams is the answer, not a moment to wait. */
+int
+shed_api_http_events (const char *endpoint, const char *const *prefixes, size_t n,
+                      const shed_api_events_opt_t *opt, shed_api_event_fn *fn, void *arg, char *err,
+                      size_t errlen)
 {
     int timeout_ms = opt->timeout_ms;
     if (!curl_dl_open (err, errlen))
@@ -421,7 +421,6 @@ s_events_once (const char *endpoint, const char *const *prefixes, size_t n,
         rc = 0;
     else if (s.status && s.status != 200) {
         s_http_error (s.status, &s.error_body, endpoint, err, errlen);
-        *busy = s.status == 429 && strstr (err, "too_many_streams");
         rc = -1;
     }
     else if (s.too_long) {
@@ -442,23 +441,4 @@ s_events_once (const char *endpoint, const char *const *prefixes, size_t n,
     free (s.data.data);
     free (s.error_body.data);
     return rc;
-}
-
-int
-shed_api_http_events (const char *endpoint, const char *const *prefixes, size_t n,
-                      const shed_api_events_opt_t *opt, shed_api_event_fn *fn, void *arg, char *err,
-                      size_t errlen)
-{
-    /* The node frees a stream's slot shortly after its client leaves: a
-     * command run right after another (or a shell loop of them) may find
-     * the token's slots taken for a moment, so a 429 too_many_streams is
-     * tried again for a while before it is the answer. */
-    for (int tries = 0;; tries++) {
-        bool busy = false;
-        int rc = s_events_once (endpoint, prefixes, n, opt, fn, arg, &busy, err, errlen);
-        if (rc == 0 || !busy || tries == S_BUSY_TRIES || (opt->stop && *opt->stop))
-            return rc;
-        struct timespec ts = { 0, S_BUSY_WAIT_MS * 1000000L };
-        nanosleep (&ts, NULL);
-    }
 }

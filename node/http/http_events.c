@@ -2,6 +2,7 @@
 #include "node/http/http_events.h"
 
 #include "node/api/api_client.h"
+#include "node/api/api_pool.h"
 #include "node/config.h"
 #include "node/events/event_json.h"
 
@@ -21,37 +22,45 @@ typedef struct {
     unsigned streams;
 } s_slot_t;
 
+typedef struct _s_stream_t s_stream_t;
+
 struct _http_events_t {
-    char api_endpoint[SHED_ENDPOINT_MAX];
+    shed_api_pool_t *api; /* borrowed: the node's local API */
     unsigned per_token;
     const volatile int *stopping;
-    pthread_mutex_t lock;
+    pthread_mutex_t lock; /* slots, streams and each stream's `released` */
     s_slot_t slots[S_TOKENS_MAX];
+    s_stream_t *streams; /* open streams (a list through next/prev) */
     atomic_uint_fast64_t open, total, sent, refused;
 };
 
 /* One stream. */
-typedef struct {
+struct _s_stream_t {
     http_events_t *owner;
+    s_stream_t *next, *prev;
+    bool listed;   /* in owner->streams */
+    bool released; /* its slot given back already (its client hung up) */
     char token_id[API_TOKEN_ID_MAX + 1];
     bus_client_t *bus;
-    int fd;        /* the client's socket, polled for a hang-up */
-    char *pending; /* text not yet handed to MHD */
+    int fd;         /* the client's socket, polled for a hang-up */
+    bool fd_chatty; /* the client sent bytes after its request: no longer
+                       waited on (it would wake every wait), only checked */
+    char *pending;  /* text not yet handed to MHD */
     size_t len, off;
     int64_t last_out_ms; /* last bytes handed out: the heartbeat clock */
     bool raw;            /* ?raw=true: each event's payload bytes too */
     bool snap_open;      /* snapshot events may still come: ": subscribed" after them */
-} s_stream_t;
+};
 
 #define S_SUBSCRIBED ": subscribed\n\n"
 
 http_events_t *
-http_events_new (const char *api_endpoint, unsigned per_token, const volatile int *stopping)
+http_events_new (shed_api_pool_t *api, unsigned per_token, const volatile int *stopping)
 {
     http_events_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    snprintf (self->api_endpoint, sizeof self->api_endpoint, "%s", api_endpoint);
+    self->api = api;
     self->per_token = per_token ? per_token : 1;
     self->stopping = stopping;
     pthread_mutex_init (&self->lock, NULL);
@@ -119,6 +128,35 @@ http_event_json (jw_t *j, const bus_event_t *ev)
     s_event_json (j, ev, false);
 }
 
+static bool s_gone (int fd);
+
+static void
+s_slot_give_locked (http_events_t *self, const char *id)
+{
+    for (size_t i = 0; i < S_TOKENS_MAX; i++)
+        if (self->slots[i].streams && strcmp (self->slots[i].id, id) == 0) {
+            self->slots[i].streams--;
+            break;
+        }
+}
+
+/* The token's streams whose clients have hung up but whose threads have not
+ * yet let go of them give their slots back now. A stream's slot is
+ * otherwise given back when MHD frees its response, which happens only
+ * after its reader callback returns: a client that closes a stream and at
+ * once opens the next could get there first and be refused (docs/api.md,
+ * "Events"). A listed stream's descriptor is still open: MHD closes it
+ * only after freeing the response, and s_free unlists first. */
+static void
+s_reclaim_locked (http_events_t *self, s_slot_t *slot)
+{
+    for (s_stream_t *s = self->streams; s && slot->streams; s = s->next)
+        if (!s->released && strcmp (s->token_id, slot->id) == 0 && s_gone (s->fd)) {
+            s->released = true;
+            slot->streams--;
+        }
+}
+
 /* Take a stream slot for the token: false when it holds per_token. */
 static bool
 s_slot_take (http_events_t *self, const char *id)
@@ -129,6 +167,8 @@ s_slot_take (http_events_t *self, const char *id)
     for (size_t i = 0; i < S_TOKENS_MAX; i++) {
         s_slot_t *s = &self->slots[i];
         if (s->streams && strcmp (s->id, id) == 0) {
+            if (s->streams >= self->per_token)
+                s_reclaim_locked (self, s);
             if (s->streams < self->per_token) {
                 s->streams++;
                 ok = true;
@@ -152,11 +192,7 @@ static void
 s_slot_give (http_events_t *self, const char *id)
 {
     pthread_mutex_lock (&self->lock);
-    for (size_t i = 0; i < S_TOKENS_MAX; i++)
-        if (self->slots[i].streams && strcmp (self->slots[i].id, id) == 0) {
-            self->slots[i].streams--;
-            break;
-        }
+    s_slot_give_locked (self, id);
     pthread_mutex_unlock (&self->lock);
 }
 
@@ -197,6 +233,23 @@ s_format (s_stream_t *s, const bus_event_t *ev, const char *before)
     return 0;
 }
 
+/* Wait up to wait_ms for an event on the bus or for the client's hang-up,
+ * whichever comes first: a client that leaves is seen at once, so its
+ * stream ends and its slot is free when it reconnects (a wait on the bus
+ * alone saw it only at the end of the wait). */
+static void
+s_wait (s_stream_t *s, int wait_ms)
+{
+    zmq_pollitem_t items[2] = {
+        { zsock_resolve (bus_client_sock (s->bus)), 0, ZMQ_POLLIN, 0 },
+        { NULL, s->fd, ZMQ_POLLIN, 0 },
+    };
+    int n = s->fd >= 0 && !s->fd_chatty ? 2 : 1;
+    if (zmq_poll (items, n, wait_ms) > 0 && n == 2 && (items[1].revents & ZMQ_POLLIN)
+        && !s_gone (s->fd))
+        s->fd_chatty = true; /* bytes, not a hang-up: MHD reads them later */
+}
+
 static ssize_t
 s_reader (void *cls, uint64_t pos, char *buf, size_t max)
 {
@@ -219,11 +272,8 @@ s_reader (void *cls, uint64_t pos, char *buf, size_t max)
             break;
         }
         int wait = (int) (HTTP_EVENTS_HEARTBEAT_MS - idle);
-        if (s->snap_open)
-            wait = 0; /* the snapshot's values are queued here already */
         bus_event_t ev;
-        if (bus_client_recv (s->bus, &ev, wait < HTTP_EVENTS_POLL_MS ? wait : HTTP_EVENTS_POLL_MS)
-            != 0) {
+        if (bus_client_recv (s->bus, &ev, 0) != 0) {
             if (s->snap_open) {
                 /* After the snapshot's last value: the client has them all
                  * (shedctl waits for this line, as for the bus's answer). */
@@ -236,6 +286,8 @@ s_reader (void *cls, uint64_t pos, char *buf, size_t max)
                 s->off = 0;
                 break;
             }
+            /* In slices, so a stopping node is seen too. */
+            s_wait (s, wait < HTTP_EVENTS_POLL_MS ? wait : HTTP_EVENTS_POLL_MS);
             continue;
         }
         const char *before = "";
@@ -259,8 +311,19 @@ s_free (void *cls)
 {
     s_stream_t *s = cls;
     http_events_t *self = s->owner;
+    pthread_mutex_lock (&self->lock);
+    if (s->listed) {
+        if (s->prev)
+            s->prev->next = s->next;
+        else
+            self->streams = s->next;
+        if (s->next)
+            s->next->prev = s->prev;
+    }
+    if (!s->released)
+        s_slot_give_locked (self, s->token_id);
+    pthread_mutex_unlock (&self->lock);
     bus_client_destroy (&s->bus);
-    s_slot_give (self, s->token_id);
     atomic_fetch_sub (&self->open, 1);
     free (s->pending);
     free (s);
@@ -272,8 +335,8 @@ s_connect (http_events_t *self, http_error_t *err)
 {
     api_msg_t req = { .hdr.type = API_EVENTS_REQ }, rep;
     char why[256];
-    if (shed_api_call_stop (self->api_endpoint, &req, &rep, HTTP_READ_TIMEOUT_MS, self->stopping,
-                            why, sizeof why)
+    if (shed_api_pool_call (self->api, &req, &rep, HTTP_READ_TIMEOUT_MS, self->stopping, why,
+                            sizeof why)
         != 0) {
         http_error_set (err, 503, "unavailable", "%s", why);
         return NULL;
@@ -390,6 +453,13 @@ http_events_open (http_events_t *self, struct MHD_Connection *conn, const http_a
         s->pending = strdup (S_SUBSCRIBED);
     s->len = s->pending ? strlen (s->pending) : 0;
     s->last_out_ms = zclock_mono ();
+    pthread_mutex_lock (&self->lock);
+    s->next = self->streams;
+    if (s->next)
+        s->next->prev = s;
+    self->streams = s;
+    s->listed = true;
+    pthread_mutex_unlock (&self->lock);
     atomic_fetch_add (&self->open, 1);
     atomic_fetch_add (&self->total, 1);
     struct MHD_Response *resp =

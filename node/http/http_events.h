@@ -6,18 +6,21 @@
  * is; each event one `data:` line holding the JSON `shedctl events --json`
  * prints (http_event_json), a `: heartbeat` comment every
  * HTTP_EVENTS_HEARTBEAT_MS when nothing else was sent (so proxies and
- * clients see a live connection), and a client that went away noticed
- * within HTTP_EVENTS_POLL_MS (its socket is polled for a hang-up between
- * waits), not at the next write.
+ * clients see a live connection), and a client that went away noticed at
+ * once (its socket is waited on beside the bus), not at the next write;
+ * HTTP_EVENTS_POLL_MS is how often a stream looks at the stopping flag.
  *
  * Streams are long: each holds a connection thread, so a token may hold at
  * most `per_token` of them at once (more get 429); http.per_client_connections
- * bounds them per client address as for any request.
+ * bounds them per client address as for any request. A stream whose client
+ * has hung up no longer counts, even before its thread has ended: a client
+ * that closes a stream and opens the next at once is not refused.
  */
 #ifndef SHED_HTTP_EVENTS_H
 #define SHED_HTTP_EVENTS_H
 
 #include "bridges/bus_client.h"
+#include "node/api/api_pool.h"
 #include "node/ctl/json.h"
 #include "node/http/http_route.h"
 
@@ -30,8 +33,9 @@
 
 typedef struct _http_events_t http_events_t;
 
-/* api_endpoint: the node's local API (asked once for the events socket). */
-http_events_t *http_events_new (const char *api_endpoint, unsigned per_token,
+/* api: the node's local API, borrowed (asked once per stream for the
+ * events socket). */
+http_events_t *http_events_new (shed_api_pool_t *api, unsigned per_token,
                                 const volatile int *stopping);
 void http_events_destroy (http_events_t **self_p);
 
