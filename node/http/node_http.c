@@ -6,6 +6,7 @@
 #include "common/tcp_listen.h"
 #include "node/api/api_client.h"
 #include "node/api/api_pool.h"
+#include "node/http/http_conns.h"
 #include "node/http/http_events.h"
 #include "node/http/http_logs.h"
 #include "node/http/http_passthrough.h"
@@ -29,10 +30,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define S_COMP         "http"
-#define S_PEM_MAX      (64u << 10) /* a certificate chain or key file */
-#define S_LOG_EVERY_MS 1000        /* at most one line per reason this often */
-#define S_POOL_IDLE    16          /* local API sockets kept between requests */
+#define S_COMP           "http"
+#define S_PEM_MAX        (64u << 10) /* a certificate chain or key file */
+#define S_LOG_EVERY_MS   1000        /* at most one line per reason this often */
+#define S_POOL_IDLE      16          /* local API sockets kept between requests */
+#define S_LISTEN_BACKLOG 1024        /* connections the kernel queues for accept */
 
 #if MHD_VERSION < 0x00097002
 typedef int MHD_Result_t; /* before 0.9.71 handlers returned int */
@@ -56,6 +58,7 @@ typedef enum {
     ST_NO_REPLY,
     ST_CONN_REFUSED,
     ST_CONN_TIMEOUT,
+    ST_CONN_EVICTED,
     ST_CONNS,
     ST_COUNT
 } s_stat_t;
@@ -76,6 +79,7 @@ static const char *s_stat_names[ST_COUNT] = {
     [ST_NO_REPLY] = "no_reply",
     [ST_CONN_REFUSED] = "conn_refused",
     [ST_CONN_TIMEOUT] = "conn_timeout",
+    [ST_CONN_EVICTED] = "conn_evicted",
     [ST_CONNS] = "connections",
 };
 
@@ -92,6 +96,7 @@ struct _shed_http_t {
     volatile int stopping; /* read by waiting threads (api_client) */
     http_events_t *events; /* GET /v1/events */
     http_watch_t *watch;   /* ?index= on list routes */
+    http_conns_t *conns;   /* open connections: an idle one cut for a new one */
     atomic_uint_fast64_t stats[ST_COUNT];
     atomic_int_fast64_t last_log_ms[ST_COUNT];
 };
@@ -109,6 +114,7 @@ typedef struct {
     char remote[64];
     char token_id[API_TOKEN_ID_MAX + 1];
     http_role_t role;
+    http_conn_t *conn; /* its connection's record (busy until completed) */
 } s_req_t;
 
 static void
@@ -581,8 +587,7 @@ s_compat_call (void *arg, api_msg_t *req, api_msg_t *rep, int timeout_ms, bool *
                char *why, size_t whylen)
 {
     shed_http_t *self = arg;
-    int rc =
-        shed_api_pool_call (self->pool, req, rep, timeout_ms, &self->stopping, why, whylen);
+    int rc = shed_api_pool_call (self->pool, req, rep, timeout_ms, &self->stopping, why, whylen);
     *outcome_unknown = rc == SHED_API_NO_REPLY;
     if (rc != 0)
         s_count (self, ST_NO_REPLY);
@@ -658,6 +663,10 @@ s_on_http (void *cls, struct MHD_Connection *conn, const char *url, const char *
         *con_cls = r;
         r->started_ms = zclock_mono ();
         s_remote (conn, r->remote, sizeof r->remote);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info (conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        r->conn = ci ? ci->socket_context : NULL;
+        http_conns_busy (self->conns, r->conn, true);
         return s_first (self, conn, r, url, method);
     }
     if (*upload_data_size) {
@@ -710,6 +719,7 @@ s_on_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
         s_count (self, ST_CONN_TIMEOUT);
     s_req_t *r = *con_cls;
     if (r) {
+        http_conns_busy (self->conns, r->conn, false);
         free (r->body);
         free (r);
         *con_cls = NULL;
@@ -720,13 +730,23 @@ static void
 s_on_connection (void *cls, struct MHD_Connection *conn, void **socket_context,
                  enum MHD_ConnectionNotificationCode toe)
 {
-    (void) conn;
-    (void) socket_context;
     shed_http_t *self = cls;
-    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
-        atomic_fetch_add (&self->stats[ST_CONNS], 1);
-    else
+    if (toe != MHD_CONNECTION_NOTIFY_STARTED) {
+        http_conns_close (self->conns, *socket_context);
+        *socket_context = NULL;
         atomic_fetch_sub (&self->stats[ST_CONNS], 1);
+        return;
+    }
+    atomic_fetch_add (&self->stats[ST_CONNS], 1);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info (conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    bool evicted = false;
+    *socket_context = ci ? http_conns_open (self->conns, (int) ci->connect_fd, &evicted) : NULL;
+    if (evicted) {
+        s_count (self, ST_CONN_EVICTED);
+        if (s_log_ok (self, ST_CONN_EVICTED))
+            log_warn (S_COMP, "http.max_connections reached: the longest idle connection closed");
+    }
 }
 
 static void
@@ -785,7 +805,12 @@ s_start (shed_http_t *self, const shed_config_t *cfg, char *err, size_t errlen)
             return -1;
     }
     bool v6 = false;
-    int fd = shed_tcp_listen ("http.listen", cfg->http.listen, 64, self->address,
+    /* A deep accept queue: a burst of connections (a crowd over its
+     * limits) is drained by the listener, which closes the excess at once;
+     * a short queue would drop the SYNs of everyone, well-behaved clients
+     * included, who would then wait a second for their retransmission
+     * (integration/test_http_limits.sh found it). */
+    int fd = shed_tcp_listen ("http.listen", cfg->http.listen, S_LISTEN_BACKLOG, self->address,
                               sizeof self->address, &v6, err, errlen);
     if (fd < 0)
         return -1;
@@ -835,13 +860,14 @@ shed_http_new (const shed_config_t *cfg, shed_api_server_t *api, char *err, size
     }
     self->api = api;
     self->pool = shed_api_pool_new (cfg->api_endpoint, S_POOL_IDLE);
-    self->events =
-        http_events_new (self->pool, cfg->http.max_streams_per_token, &self->stopping);
+    self->events = http_events_new (self->pool, cfg->http.max_streams_per_token, &self->stopping);
     self->watch = http_watch_new ();
-    if (!self->pool || !self->events || !self->watch) {
+    self->conns = http_conns_new ((unsigned) cfg->http.max_connections);
+    if (!self->pool || !self->events || !self->watch || !self->conns) {
         snprintf (err, errlen, "out of memory");
         http_events_destroy (&self->events);
         http_watch_destroy (&self->watch);
+        http_conns_destroy (&self->conns);
         shed_api_pool_destroy (&self->pool);
         free (self);
         return NULL;
@@ -854,6 +880,7 @@ shed_http_new (const shed_config_t *cfg, shed_api_server_t *api, char *err, size
     if (!self->tokens) {
         http_events_destroy (&self->events);
         http_watch_destroy (&self->watch);
+        http_conns_destroy (&self->conns);
         shed_api_pool_destroy (&self->pool);
         free (self);
         return NULL;
@@ -887,6 +914,7 @@ shed_http_destroy (shed_http_t **self_p)
     http_events_destroy (&self->events);
     http_watch_destroy (&self->watch);
     shed_api_pool_destroy (&self->pool); /* after MHD: no thread uses it now */
+    http_conns_destroy (&self->conns);
     free (self->cert);
     if (self->key)
         sodium_memzero (self->key, self->key_len);

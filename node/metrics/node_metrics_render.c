@@ -325,6 +325,7 @@ static const s_row_t s_http_rows[] = {
     { "shed_http_rejected_total", C, NULL, "reason", "rate_limited", "rate_limited" },
     { "shed_http_rejected_total", C, NULL, "reason", "connection_limit", "conn_refused" },
     { "shed_http_rejected_total", C, NULL, "reason", "timeout", "conn_timeout" },
+    { "shed_http_rejected_total", C, NULL, "reason", "evicted", "conn_evicted" },
     { "shed_http_rejected_total", C, NULL, "reason", "too_many_streams", "events_refused" },
     { "shed_http_no_reply_total", C, "Remote API calls the node's local API did not answer in "
       "time (503/504).", NULL, NULL, "no_reply" },
