@@ -9,6 +9,8 @@
  *   api_probe ipc ENDPOINT create PREFIX N      sheds PREFIX-0 .. PREFIX-(N-1)
  *   api_probe http BASE_URL TOKEN list N        GET BASE_URL/v1/sheds
  *   api_probe http BASE_URL TOKEN create PREFIX N   POST BASE_URL/v1/sheds
+ *   api_probe ipc ENDPOINT status N / api_probe http BASE_URL TOKEN status N
+ *       the node's status (a small answer: the per-request cost)
  *
  * Creates ask for 10 millicpus and 16 MiB so 1,000 sheds fit a small node.
  * Prints one line per call, its time in microseconds, and on stderr the
@@ -31,10 +33,14 @@ s_usec (void)
     return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+static bool s_status; /* the verb is status */
+
 static int
 s_ipc (const char *endpoint, const char *prefix, int i, size_t *items)
 {
-    api_msg_t req = { .hdr.type = prefix ? API_SHED_CREATE_REQ : API_SHED_LIST_REQ };
+    api_msg_t req = { .hdr.type = prefix     ? API_SHED_CREATE_REQ
+                                  : s_status ? API_STATUS_REQ
+                                             : API_SHED_LIST_REQ };
     if (prefix) {
         api_shed_create_req_t *c = &req.u.api_shed_create_req;
         snprintf (c->name, sizeof c->name, "%s-%d", prefix, i);
@@ -70,7 +76,7 @@ static int
 s_http (CURL *h, const char *base, const char *prefix, int i, size_t *bytes)
 {
     char url[512], body[256];
-    snprintf (url, sizeof url, "%s/v1/sheds", base);
+    snprintf (url, sizeof url, "%s/v1/%s", base, s_status ? "status" : "sheds");
     curl_easy_setopt (h, CURLOPT_URL, url);
     if (prefix) {
         snprintf (body, sizeof body, "{\"name\": \"%s-%d\", \"cpus\": \"10m\", \"memory\": 16}",
@@ -96,12 +102,14 @@ main (int argc, char **argv)
     bool http = argc >= 5 && strcmp (argv[1], "http") == 0;
     int a = http ? 4 : 3; /* the verb */
     if (argc < a + 2 || (strcmp (argv[1], "ipc") != 0 && !http)
-        || (strcmp (argv[a], "list") != 0 && strcmp (argv[a], "create") != 0)) {
-        fprintf (stderr, "usage: api_probe ipc ENDPOINT list|create [PREFIX] N\n"
-                         "       api_probe http BASE_URL TOKEN list|create [PREFIX] N\n");
+        || (strcmp (argv[a], "list") != 0 && strcmp (argv[a], "create") != 0
+            && strcmp (argv[a], "status") != 0)) {
+        fprintf (stderr, "usage: api_probe ipc ENDPOINT list|status|create [PREFIX] N\n"
+                         "       api_probe http BASE_URL TOKEN list|status|create [PREFIX] N\n");
         return 2;
     }
     const char *prefix = strcmp (argv[a], "create") == 0 ? argv[a + 1] : NULL;
+    s_status = strcmp (argv[a], "status") == 0;
     if (prefix && argc < a + 3) {
         fprintf (stderr, "api_probe: create needs PREFIX N\n");
         return 2;

@@ -30,8 +30,8 @@ void shed_api_pool_destroy (shed_api_pool_t **self_p);
 
 /* shed_api_call_stop (api_client.h) on a pooled socket: same arguments
  * (the endpoint is the pool's), same results. Thread-safe. */
-int shed_api_pool_call (shed_api_pool_t *self, const api_msg_t *req, api_msg_t *rep,
-                        int timeout_ms, const volatile int *stop, char *err, size_t errlen);
+int shed_api_pool_call (shed_api_pool_t *self, const api_msg_t *req, api_msg_t *rep, int timeout_ms,
+                        const volatile int *stop, char *err, size_t errlen);
 
 /* Counters: sockets opened, calls served from an idle socket, sockets
  * discarded after a failed call, idle now. */

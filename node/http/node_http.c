@@ -761,6 +761,12 @@ s_mhd_log (void *cls, const char *fmt, va_list ap)
     s_stat_t s = strstr (text, "limit") ? ST_CONN_REFUSED : ST_COUNT;
     if (s == ST_CONN_REFUSED)
         s_count (self, s);
+    /* An event stream whose client left ends this way (http_events.c):
+     * routine, not worth a warning per stream. */
+    if (strstr (text, "application error generating response")) {
+        log_debug (S_COMP, "libmicrohttpd: %s", text);
+        return;
+    }
     if (s == ST_COUNT || s_log_ok (self, s))
         log_warn (S_COMP, "libmicrohttpd: %s", text);
 }
