@@ -11,7 +11,7 @@
 #     http.per_client_connections (8) are closed at once and counted in
 #     shed_http_rejected_total{reason="connection_limit"}; a client from
 #     another address is served promptly meanwhile; the 48 held ones are cut
-#     at http.timeout_s (3 s);
+#     at http.timeout_s (3 s) and counted (reason="timeout");
 #   - crowd: 10 more addresses each holding its 8 connections (80, over
 #     http.max_connections 64): the longest idle ones are closed as others
 #     come (shed_http_rejected_total{reason="evicted"}), so the client from
@@ -68,11 +68,13 @@ h_assert_eq "200 200 200 200 200 200 200 200 200 200" "$codes" \
 
 # ---- thousands of idle connections -----------------------------------------------
 ref0=$(metric 'shed_http_rejected_total{reason="connection_limit"}')
+to0=$(metric 'shed_http_rejected_total{reason="timeout"}')
 t0=$SECONDS
 out=$(h_exec 1 "$PY" "$FLOOD" flood "$ADDR" 8443 "$H_HTTP_CERT" "$TOKEN" "$PER_ADDR" 1 "$GOOD" \
     "${ATTACKERS[@]}") || h_fail "flood: $out"
 h_log "flood ($((SECONDS - t0)) s): $out"
 ref1=$(metric 'shed_http_rejected_total{reason="connection_limit"}')
+to1=$(metric 'shed_http_rejected_total{reason="timeout"}')
 check() { "$PY" -c "import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if ($2) else 1)" "$out" \
     || h_fail "flood: $1: $out"; }
 check "every connection reached the node" "d['connects'] == $PER_ADDR * ${#ATTACKERS[@]} and d['refused_at_connect'] == 0"
@@ -84,6 +86,7 @@ check "the held connections cut at timeout_s" \
     "d['still_open'] == 0 and d['held_cut'] == $PER_CLIENT * ${#ATTACKERS[@]} and d['held_for_min'] >= $TIMEOUT_S - 0.2 and d['held_for_max'] <= $TIMEOUT_S + 2"
 refused=$(( (PER_ADDR - PER_CLIENT) * ${#ATTACKERS[@]} ))
 h_assert_eq "$refused" "$((ref1 - ref0))" "connections counted as refused (connection_limit)"
+h_assert_eq "$((PER_CLIENT * ${#ATTACKERS[@]}))" "$((to1 - to0))" "held connections counted as cut (timeout)"
 
 # ---- more addresses than http.max_connections has room for ----------------------
 ev0=$(metric 'shed_http_rejected_total{reason="evicted"}')

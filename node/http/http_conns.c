@@ -81,12 +81,13 @@ http_conns_open (http_conns_t *self, int fd, bool *evicted)
     return c;
 }
 
-void
-http_conns_close (http_conns_t *self, http_conn_t *c)
+bool
+http_conns_close (http_conns_t *self, http_conn_t *c, int64_t idle_ms)
 {
     if (!c)
-        return;
+        return false;
     pthread_mutex_lock (&self->lock);
+    bool timed_out = !c->busy && !c->cut && zclock_mono () - c->idle_since >= idle_ms;
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -96,6 +97,7 @@ http_conns_close (http_conns_t *self, http_conn_t *c)
     self->n--;
     pthread_mutex_unlock (&self->lock);
     free (c);
+    return timed_out;
 }
 
 void

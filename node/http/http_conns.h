@@ -19,6 +19,7 @@
 #define SHED_HTTP_CONNS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef struct _http_conns_t http_conns_t;
 typedef struct _http_conn_t http_conn_t;
@@ -32,8 +33,11 @@ void http_conns_destroy (http_conns_t **self_p);
  * then it is not tracked). *evicted is set when it took the last slot and
  * an idle one was shut down for it. */
 http_conn_t *http_conns_open (http_conns_t *self, int fd, bool *evicted);
-/* Its close notice: the record is freed (its fd is still open then). */
-void http_conns_close (http_conns_t *self, http_conn_t *c);
+/* Its close notice: the record is freed (its fd is still open then).
+ * True when it was closed idle for at least idle_ms, not by us: cut by
+ * libmicrohttpd's idle timeout (a connection that never sent a whole
+ * request gets no completion notice to say so). */
+bool http_conns_close (http_conns_t *self, http_conn_t *c, int64_t idle_ms);
 /* A request began (true) or ended (false) on it. c may be NULL. */
 void http_conns_busy (http_conns_t *self, http_conn_t *c, bool busy);
 

@@ -91,6 +91,7 @@ struct _shed_http_t {
     char address[80];
     size_t max_body;
     uint64_t body_deadline_ms; /* a request's body must be in by then */
+    int64_t idle_ms;           /* http.timeout_s */
     char *cert, *key;          /* PEM, kept while MHD runs (it does not copy) */
     size_t key_len;
     volatile int stopping; /* read by waiting threads (api_client) */
@@ -732,7 +733,10 @@ s_on_connection (void *cls, struct MHD_Connection *conn, void **socket_context,
 {
     shed_http_t *self = cls;
     if (toe != MHD_CONNECTION_NOTIFY_STARTED) {
-        http_conns_close (self->conns, *socket_context);
+        /* libmicrohttpd's timeout counts from the last bytes received;
+         * ours from the accept or the last request's end: a little less. */
+        if (http_conns_close (self->conns, *socket_context, self->idle_ms - 100))
+            s_count (self, ST_CONN_TIMEOUT);
         *socket_context = NULL;
         atomic_fetch_sub (&self->stats[ST_CONNS], 1);
         return;
@@ -880,6 +884,7 @@ shed_http_new (const shed_config_t *cfg, shed_api_server_t *api, char *err, size
     }
     self->max_body = cfg->http.max_body_bytes;
     self->body_deadline_ms = (uint64_t) cfg->http.timeout_s * 3000;
+    self->idle_ms = (int64_t) cfg->http.timeout_s * 1000;
     char path[PATH_MAX + 16];
     snprintf (path, sizeof path, "%s/api_tokens", cfg->data_dir);
     self->tokens = http_tokens_open (path, err, errlen);
