@@ -65,29 +65,22 @@ typedef enum {
 
 /* Designated, so a counter added to the enum cannot shift the names. */
 static const char *s_stat_names[ST_COUNT] = {
-    [ST_REQ_2XX] = "requests_2xx",
-    [ST_REQ_4XX] = "requests_4xx",
-    [ST_REQ_5XX] = "requests_5xx",
-    [ST_AUTH_MISSING] = "auth_missing",
-    [ST_AUTH_MALFORMED] = "auth_malformed",
-    [ST_AUTH_UNKNOWN] = "auth_unknown",
-    [ST_AUTH_EXPIRED] = "auth_expired",
-    [ST_AUTH_FORBIDDEN] = "auth_forbidden",
-    [ST_TOO_LARGE] = "body_too_large",
-    [ST_BAD_REQUEST] = "bad_request",
-    [ST_RATE_LIMITED] = "rate_limited",
-    [ST_NO_REPLY] = "no_reply",
-    [ST_CONN_REFUSED] = "conn_refused",
-    [ST_CONN_TIMEOUT] = "conn_timeout",
-    [ST_CONN_EVICTED] = "conn_evicted",
-    [ST_CONNS] = "connections",
+    [ST_REQ_2XX] = "requests_2xx",          [ST_REQ_4XX] = "requests_4xx",
+    [ST_REQ_5XX] = "requests_5xx",          [ST_AUTH_MISSING] = "auth_missing",
+    [ST_AUTH_MALFORMED] = "auth_malformed", [ST_AUTH_UNKNOWN] = "auth_unknown",
+    [ST_AUTH_EXPIRED] = "auth_expired",     [ST_AUTH_FORBIDDEN] = "auth_forbidden",
+    [ST_TOO_LARGE] = "body_too_large",      [ST_BAD_REQUEST] = "bad_request",
+    [ST_RATE_LIMITED] = "rate_limited",     [ST_NO_REPLY] = "no_reply",
+    [ST_CONN_REFUSED] = "conn_refused",     [ST_CONN_TIMEOUT] = "conn_timeout",
+    [ST_CONN_EVICTED] = "conn_evicted",     [ST_CONNS] = "connections",
 };
 
 struct _shed_http_t {
     shed_api_server_t *api; /* borrowed, for the token commands */
     http_tokens_t *tokens;
     struct MHD_Daemon *mhd;
-    shed_api_pool_t *pool; /* the local API the threads call (api_pool.h) */
+    shed_api_pool_t *pool;            /* the local API the threads call (api_pool.h) */
+    char endpoint[SHED_ENDPOINT_MAX]; /* ... its address (http_shed_stream.h) */
     char address[80];
     size_t max_body;
     uint64_t body_deadline_ms; /* a request's body must be in by then */
@@ -885,6 +878,7 @@ shed_http_new (const shed_config_t *cfg, shed_api_server_t *api, char *err, size
     self->max_body = cfg->http.max_body_bytes;
     self->body_deadline_ms = (uint64_t) cfg->http.timeout_s * 3000;
     self->idle_ms = (int64_t) cfg->http.timeout_s * 1000;
+    snprintf (self->endpoint, sizeof self->endpoint, "%s", cfg->api_endpoint);
     char path[PATH_MAX + 16];
     snprintf (path, sizeof path, "%s/api_tokens", cfg->data_dir);
     self->tokens = http_tokens_open (path, err, errlen);
