@@ -497,7 +497,21 @@ s_op (s_env_t *env, s_kind_t kind, const char *name, bool *no_content)
         *no_content = true;
         return NULL;
     }
-    return s_show (env, kind, name, NULL, 0);
+    /* The op ran on the shed's own node, which answered once it was done;
+     * this node's copy of the record follows a moment later (the change is
+     * pushed at once, docs/state.md). A show at once can still see the
+     * state before: give the copy a little time to catch up. */
+    const char *want = kind == R_START ? "running" : "stopped";
+    json_t *after = NULL;
+    for (int i = 0; i < 40; i++) {
+        json_decref (after);
+        after = s_show (env, kind, name, state, sizeof state);
+        if (!after || strcmp (state, want) == 0)
+            break;
+        struct timespec ts = { 0, 50 * 1000000L };
+        nanosleep (&ts, NULL);
+    }
+    return after;
 }
 
 unsigned
