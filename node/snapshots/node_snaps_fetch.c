@@ -204,8 +204,7 @@ s_finished (s_fetch_t *f, snap_xfer_job_t *job)
     s_end_later (f, 0, "", false);
 }
 
-static void s_on_chunk (int status, const char *error, const uint8_t *body, size_t len,
-                        void *arg);
+static void s_on_chunk (int status, const char *error, const uint8_t *body, size_t len, void *arg);
 
 /* Send the reads the worker handed out with its answer. */
 static void

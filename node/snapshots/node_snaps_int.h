@@ -44,11 +44,11 @@ struct _shed_snaps_t {
     zloop_t *loop;
     snap_store_t *store;
     bool closing;
-    uint8_t *scratch;    /* SNAPX_CHUNK_MAX: snap.read answers */
-    zlistx_t *captures;  /* snaps_capture_t (owned) */
-    zlistx_t *fetches;   /* snaps_fetch_t (node_snaps_fetch.c) */
+    uint8_t *scratch;          /* SNAPX_CHUNK_MAX: snap.read answers */
+    zlistx_t *captures;        /* snaps_capture_t (owned) */
+    zlistx_t *fetches;         /* snaps_fetch_t (node_snaps_fetch.c) */
     snap_xfer_worker_t *xfers; /* the fetches' file work, off the loop */
-    zactor_t *committer; /* node_snaps_commit.c */
+    zactor_t *committer;       /* node_snaps_commit.c */
     uint64_t captures_ok, captures_failed, fetches_ok, fetches_failed;
     uint64_t fetched_bytes, resumed_bytes, served_bytes, read_retries, rpc_malformed;
     uint64_t moves_ok, moves_failed;

@@ -53,8 +53,7 @@ s_run (snap_xfer_job_t *job)
         job->rc = job->xfer ? 0 : -1;
         break;
     case SNAP_XFER_DATA:
-        if (snap_xfer_data (job->xfer, job->offset, job->data, job->len, job->err,
-                            sizeof job->err)
+        if (snap_xfer_data (job->xfer, job->offset, job->data, job->len, job->err, sizeof job->err)
             != 0) {
             /* Wrong data, or a write that failed: the transfer ends here
              * (the caller is told), and what it wrote goes. */

@@ -350,10 +350,8 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_whole_out_of_order),
-        cmocka_unit_test (test_close_then_resume),
-        cmocka_unit_test (test_checksum_mismatch),
-        cmocka_unit_test (test_unasked_abandons),
+        cmocka_unit_test (test_whole_out_of_order), cmocka_unit_test (test_close_then_resume),
+        cmocka_unit_test (test_checksum_mismatch),  cmocka_unit_test (test_unasked_abandons),
         cmocka_unit_test (test_destroy_drains),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
