@@ -48,7 +48,8 @@
 #          idle_api_p99_ms=.. idle_metrics_p99_ms=.. round_trips_per_create=..
 #          round_trips_per_create_before=.. sleep_ms=..
 #          fetch_api_p99_ms=.. fetch_metrics_p99_ms=.. fetch_api_max_ms=..
-#          fetch_metrics_max_ms=.. fetch_idle_api_p99_ms=..
+#          fetch_metrics_max_ms=.. fetch_api_mean_ms=.. fetch_idle_api_mean_ms=..
+#          fetch_idle_api_p99_ms=..
 #          fetch_idle_metrics_p99_ms=.. fetch_mb=.. fetch_ms=.. fetch_calls=.. load=..
 # (FETCH_MB=0 skips step 4; its fields are then "-".)
 # Needs root (namespaces). Build first (SHED_BUILD_DIR).
@@ -117,6 +118,15 @@ if not v:
     print("nan"); sys.exit()
 k = min(len(v) - 1, int(round(0.99 * (len(v) - 1))))
 print("%.1f" % (v[k] / 1000.0))
+EOF
+}
+
+# pmean FILE: the mean call, in ms (2 decimals).
+pmean() {
+    $PY - "$1" <<'EOF'
+import sys
+v = [int(x) for x in open(sys.argv[1]) if x.strip()]
+print("%.2f" % (sum(v) / len(v) / 1000.0) if v else "nan")
 EOF
 }
 
@@ -189,6 +199,7 @@ h_log "during the slow driver (create still in flight at the end: $inflight): st
 
 # 4. the loop of node 2 while it fetches a snapshot
 f_api=- f_metrics=- f_api_max=- f_metrics_max=- f_idle_api=- f_idle_metrics=- fetch_ms=- f_calls=-
+f_api_mean=- f_idle_api_mean=-
 if ((FETCH_MB > 0)); then
     [[ -x "$PROBE_BIN" ]] || h_fail "step 4 needs $PROBE_BIN"
     SHED_TEST_DRIVER="sleepy:0" h_start_node 2 --config "$H_TMP/n2/config.yaml"
@@ -208,6 +219,7 @@ if ((FETCH_MB > 0)); then
     wait "$p1" "$p2"
     f_idle_api=$(p99 "$H_TMP/f_idle_status")
     f_idle_metrics=$(p99 "$H_TMP/f_idle_metrics")
+    f_idle_api_mean=$(pmean "$H_TMP/f_idle_status")
     # Both probes run back to back until the create returns (killed then,
     # by PID: `ip netns exec` execs into the probe).
     ip netns exec "$(h_ns 2)" "$PROBE_BIN" status "$(h_endpoint 2)" 100000000 \
@@ -230,10 +242,11 @@ if ((FETCH_MB > 0)); then
     f_api=$(p99 "$H_TMP/f_status")
     f_metrics=$(p99 "$H_TMP/f_metrics")
     f_api_max=$(pmax "$H_TMP/f_status")
+    f_api_mean=$(pmean "$H_TMP/f_status")
     f_metrics_max=$(pmax "$H_TMP/f_metrics")
     f_calls="$(wc -l <"$H_TMP/f_status")+$(wc -l <"$H_TMP/f_metrics")"
-    h_log "fetch of ${FETCH_MB} MiB on node 2: ${fetch_ms} ms (create $(( (t1 - t0) / 1000000 )) ms); status p99 ${f_api} ms (max ${f_api_max}), /metrics p99 ${f_metrics} ms (max ${f_metrics_max}); idle ${f_idle_api} / ${f_idle_metrics} ms; ${f_calls} calls"
+    h_log "fetch of ${FETCH_MB} MiB on node 2: ${fetch_ms} ms (create $(( (t1 - t0) / 1000000 )) ms); status p99 ${f_api} ms (max ${f_api_max}, mean ${f_api_mean}, idle mean ${f_idle_api_mean}), /metrics p99 ${f_metrics} ms (max ${f_metrics_max}); idle ${f_idle_api} / ${f_idle_metrics} ms; ${f_calls} calls"
 fi
 
 load=$(cut -d' ' -f1 /proc/loadavg)
-echo "RESULT api_p99_ms_during_slow_driver=$busy_api metrics_p99_ms_during_slow_driver=$busy_metrics idle_api_p99_ms=$idle_api idle_metrics_p99_ms=$idle_metrics round_trips_per_create=$rt_create round_trips_per_create_before=$RT_BEFORE sleep_ms=$SLEEP_MS fetch_api_p99_ms=$f_api fetch_metrics_p99_ms=$f_metrics fetch_api_max_ms=$f_api_max fetch_metrics_max_ms=$f_metrics_max fetch_idle_api_p99_ms=$f_idle_api fetch_idle_metrics_p99_ms=$f_idle_metrics fetch_mb=$FETCH_MB fetch_ms=$fetch_ms fetch_calls=$f_calls load=$load"
+echo "RESULT api_p99_ms_during_slow_driver=$busy_api metrics_p99_ms_during_slow_driver=$busy_metrics idle_api_p99_ms=$idle_api idle_metrics_p99_ms=$idle_metrics round_trips_per_create=$rt_create round_trips_per_create_before=$RT_BEFORE sleep_ms=$SLEEP_MS fetch_api_p99_ms=$f_api fetch_metrics_p99_ms=$f_metrics fetch_api_max_ms=$f_api_max fetch_metrics_max_ms=$f_metrics_max fetch_api_mean_ms=$f_api_mean fetch_idle_api_mean_ms=$f_idle_api_mean fetch_idle_api_p99_ms=$f_idle_api fetch_idle_metrics_p99_ms=$f_idle_metrics fetch_mb=$FETCH_MB fetch_ms=$fetch_ms fetch_calls=$f_calls load=$load"
