@@ -381,12 +381,7 @@ snaps__fetch_job_done (snap_xfer_job_t *job, void *arg)
         self->fetched_bytes += job->len;
         f->failures = 0;
         s_progress (f);
-        if (f->complete) {
-            if (f->inflight == 0 && f->jobs == 0)
-                s_finish (f);
-            break;
-        }
-        s_send_reads (f, job);
+        s_send_reads (f, job); /* none once complete */
         break;
     case SNAP_XFER_RETRY:
         s_send_reads (f, job);
@@ -397,6 +392,10 @@ snaps__fetch_job_done (snap_xfer_job_t *job, void *arg)
     case SNAP_XFER_CLOSE:
         break;
     }
+    /* Every byte in: checked once nothing of the fetch is out any more. */
+    if ((job->op == SNAP_XFER_DATA || job->op == SNAP_XFER_RETRY) && f->complete && !f->stopping
+        && f->inflight == 0 && f->jobs == 0)
+        s_finish (f);
     snap_xfer_job_destroy (&job);
 }
 
