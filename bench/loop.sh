@@ -16,9 +16,20 @@
 #   3. the same calls as in 1 while a create (create + start: 2 x SLEEP_MS)
 #      and a stop (SLEEP_MS) are in flight on the node's driver.
 #
+#   4. snapshot fetch (docs/snapshots.md, "Where the I/O runs"): node 2
+#      (sleepy:0) joins; node 1 captures `victim` as a FETCH_MB (512) MiB
+#      layer (sleepy:<SLEEP_MS>:<FETCH_MB> writes pseudo-random bytes);
+#      node 2's status and /metrics are timed idle (the reference), then
+#      again, back to back, all along `create --from-snapshot --node
+#      node2` (the fetch: snap.read, pwrite, sha256, fsync, rename; then a
+#      create and start that sleep 0 ms). Node 2's data dir is on the run's
+#      temp dir, i.e. the machine's disk.
+#
 # Goal (docs/scheduling.md, "Driver calls off the loop"): both p99 in 3
 # under 50 ms. Before the driver worker, every call in 3 waited for the
-# driver (p99 ~ SLEEP_MS).
+# driver (p99 ~ SLEEP_MS). Step 4 (docs/snapshots.md): the p99 during the
+# fetch close to the idle one; before the transfer worker, each chunk's
+# write and hash and the final fsync ran on the loop.
 #
 # round_trips_per_create_before: the same step 2 measured on the code
 # before the read model and the driver worker (commit 694e5b5, where every
@@ -35,7 +46,12 @@
 # Final line:
 #   RESULT api_p99_ms_during_slow_driver=.. metrics_p99_ms_during_slow_driver=..
 #          idle_api_p99_ms=.. idle_metrics_p99_ms=.. round_trips_per_create=..
-#          round_trips_per_create_before=.. sleep_ms=.. load=..
+#          round_trips_per_create_before=.. sleep_ms=..
+#          fetch_api_p99_ms=.. fetch_metrics_p99_ms=.. fetch_api_max_ms=..
+#          fetch_metrics_max_ms=.. fetch_api_mean_ms=.. fetch_idle_api_mean_ms=..
+#          fetch_idle_api_p99_ms=..
+#          fetch_idle_metrics_p99_ms=.. fetch_mb=.. fetch_ms=.. fetch_calls=.. load=..
+# (FETCH_MB=0 skips step 4; its fields are then "-".)
 # Needs root (namespaces). Build first (SHED_BUILD_DIR).
 set -euo pipefail
 export SHED_TEST_DEADLINE=${SHED_TEST_DEADLINE:-300}
@@ -44,12 +60,14 @@ export SHED_LOG_LEVEL=${SHED_LOG_LEVEL:-info}
 
 SLEEP_MS=${SLEEP_MS:-5000}
 N=${N:-100}
+FETCH_MB=${FETCH_MB:-512}
 RT_BEFORE=${ROUND_TRIPS_BEFORE:-16}
 METRICS=127.0.0.1:9464
 PY=/usr/bin/python3
 
-h_init 1
-cat >"$H_TMP/n1/config.yaml" <<EOF
+h_init 2
+for i in 1 2; do
+    cat >"$H_TMP/n$i/config.yaml" <<EOF
 resources:
   cpus: "8"
   memory: 16G
@@ -58,21 +76,23 @@ network:
 metrics:
   listen: $METRICS
 EOF
-SHED_TEST_DRIVER="sleepy:$SLEEP_MS" h_start_node 1 --config "$H_TMP/n1/config.yaml"
+done
+SHED_TEST_DRIVER="sleepy:$SLEEP_MS:$FETCH_MB" h_start_node 1 --config "$H_TMP/n1/config.yaml"
 h_wait_ready 1
 sleep 1
 
-# probe KIND N OUT: N calls of KIND (status | metrics) inside the node's
-# namespace, one line of elapsed microseconds per call into OUT. With
-# bench/loop_probe (built with the tree) the calls come from one process;
-# without it (an older build), one shedctl / curl process per call.
+# probe KIND N OUT [NODE]: N calls of KIND (status | metrics) inside the
+# node's namespace (node 1 by default), one line of elapsed microseconds per
+# call into OUT. With bench/loop_probe (built with the tree) the calls come
+# from one process; without it (an older build), one shedctl / curl
+# process per call (node 1 only).
 PROBE_BIN="$H_BUILD/bench/loop_probe"
 probe() {
-    local kind=$1 n=$2 out=$3
+    local kind=$1 n=$2 out=$3 node=${4:-1}
     if [[ -x "$PROBE_BIN" ]]; then
         local target
-        target=$([[ $kind == status ]] && h_endpoint 1 || echo "$METRICS")
-        h_exec 1 "$PROBE_BIN" "$kind" "$target" "$n" >"$out" || echo "$kind probe: failures" >&2
+        target=$([[ $kind == status ]] && h_endpoint "$node" || echo "$METRICS")
+        h_exec "$node" "$PROBE_BIN" "$kind" "$target" "$n" >"$out" || echo "$kind probe: failures" >&2
         return 0
     fi
     h_exec 1 bash -c '
@@ -98,6 +118,24 @@ if not v:
     print("nan"); sys.exit()
 k = min(len(v) - 1, int(round(0.99 * (len(v) - 1))))
 print("%.1f" % (v[k] / 1000.0))
+EOF
+}
+
+# pmean FILE: the mean call, in ms (2 decimals).
+pmean() {
+    $PY - "$1" <<'EOF'
+import sys
+v = [int(x) for x in open(sys.argv[1]) if x.strip()]
+print("%.2f" % (sum(v) / len(v) / 1000.0) if v else "nan")
+EOF
+}
+
+# pmax FILE: the slowest call, in ms.
+pmax() {
+    $PY - "$1" <<'EOF'
+import sys
+v = [int(x) for x in open(sys.argv[1]) if x.strip()]
+print("%.1f" % (max(v) / 1000.0) if v else "nan")
 EOF
 }
 
@@ -159,5 +197,56 @@ busy_api=$(p99 "$H_TMP/busy_status")
 busy_metrics=$(p99 "$H_TMP/busy_metrics")
 h_log "during the slow driver (create still in flight at the end: $inflight): status p99 ${busy_api} ms, /metrics p99 ${busy_metrics} ms"
 
+# 4. the loop of node 2 while it fetches a snapshot
+f_api=- f_metrics=- f_api_max=- f_metrics_max=- f_idle_api=- f_idle_metrics=- fetch_ms=- f_calls=-
+f_api_mean=- f_idle_api_mean=-
+if ((FETCH_MB > 0)); then
+    [[ -x "$PROBE_BIN" ]] || h_fail "step 4 needs $PROBE_BIN"
+    SHED_TEST_DRIVER="sleepy:0" h_start_node 2 --config "$H_TMP/n2/config.yaml"
+    h_wait_ready 2
+    h_wait_members 2 30 || h_fail "the 2 nodes did not see each other"
+    SNAP="big$$"
+    SHED_CTL_TIMEOUT=300 h_ctl 1 snapshot create victim --name "$SNAP" --stop >"$H_TMP/snap.out" 2>&1 \
+        || h_fail "snapshot create: $(cat "$H_TMP/snap.out")"
+    seen() { h_ctl 2 snapshot show "$SNAP" >/dev/null 2>&1; }
+    h_retry 30 seen || h_fail "node 2 does not see snapshot $SNAP"
+    sync # the layer's pages written back: they are not the fetch's to flush
+    h_log "snapshot $SNAP: ${FETCH_MB} MiB held by node 1; node 2 idle reference"
+    probe status "$N" "$H_TMP/f_idle_status" 2 &
+    p1=$!
+    probe metrics "$N" "$H_TMP/f_idle_metrics" 2 &
+    p2=$!
+    wait "$p1" "$p2"
+    f_idle_api=$(p99 "$H_TMP/f_idle_status")
+    f_idle_metrics=$(p99 "$H_TMP/f_idle_metrics")
+    f_idle_api_mean=$(pmean "$H_TMP/f_idle_status")
+    # Both probes run back to back until the create returns (killed then,
+    # by PID: `ip netns exec` execs into the probe).
+    ip netns exec "$(h_ns 2)" "$PROBE_BIN" status "$(h_endpoint 2)" 100000000 \
+        >"$H_TMP/f_status" 2>/dev/null &
+    p1=$!
+    H_STARTED_PIDS+=("$p1")
+    ip netns exec "$(h_ns 2)" "$PROBE_BIN" metrics "$METRICS" 100000000 \
+        >"$H_TMP/f_metrics" 2>/dev/null &
+    p2=$!
+    H_STARTED_PIDS+=("$p2")
+    t0=$(date +%s%N)
+    SHED_CTL_TIMEOUT=600 h_ctl 2 create "copy$$" --from-snapshot "$SNAP" --node node2 \
+        >"$H_TMP/fcreate.out" 2>&1 || h_fail "create --from-snapshot: $(cat "$H_TMP/fcreate.out")"
+    t1=$(date +%s%N)
+    kill "$p1" "$p2" 2>/dev/null || true
+    wait "$p1" "$p2" 2>/dev/null || true
+    line=$(grep 'msg="snapshot data fetched"' "$(h_logfile 2)" | tail -1)
+    [[ -n "$line" ]] || h_fail "node 2 logged no 'snapshot data fetched'"
+    fetch_ms=$(sed -n 's/.* ms=\([0-9]*\).*/\1/p' <<<"$line")
+    f_api=$(p99 "$H_TMP/f_status")
+    f_metrics=$(p99 "$H_TMP/f_metrics")
+    f_api_max=$(pmax "$H_TMP/f_status")
+    f_api_mean=$(pmean "$H_TMP/f_status")
+    f_metrics_max=$(pmax "$H_TMP/f_metrics")
+    f_calls="$(wc -l <"$H_TMP/f_status")+$(wc -l <"$H_TMP/f_metrics")"
+    h_log "fetch of ${FETCH_MB} MiB on node 2: ${fetch_ms} ms (create $(( (t1 - t0) / 1000000 )) ms); status p99 ${f_api} ms (max ${f_api_max}, mean ${f_api_mean}, idle mean ${f_idle_api_mean}), /metrics p99 ${f_metrics} ms (max ${f_metrics_max}); idle ${f_idle_api} / ${f_idle_metrics} ms; ${f_calls} calls"
+fi
+
 load=$(cut -d' ' -f1 /proc/loadavg)
-echo "RESULT api_p99_ms_during_slow_driver=$busy_api metrics_p99_ms_during_slow_driver=$busy_metrics idle_api_p99_ms=$idle_api idle_metrics_p99_ms=$idle_metrics round_trips_per_create=$rt_create round_trips_per_create_before=$RT_BEFORE sleep_ms=$SLEEP_MS load=$load"
+echo "RESULT api_p99_ms_during_slow_driver=$busy_api metrics_p99_ms_during_slow_driver=$busy_metrics idle_api_p99_ms=$idle_api idle_metrics_p99_ms=$idle_metrics round_trips_per_create=$rt_create round_trips_per_create_before=$RT_BEFORE sleep_ms=$SLEEP_MS fetch_api_p99_ms=$f_api fetch_metrics_p99_ms=$f_metrics fetch_api_max_ms=$f_api_max fetch_metrics_max_ms=$f_metrics_max fetch_api_mean_ms=$f_api_mean fetch_idle_api_mean_ms=$f_idle_api_mean fetch_idle_api_p99_ms=$f_idle_api fetch_idle_metrics_p99_ms=$f_idle_metrics fetch_mb=$FETCH_MB fetch_ms=$fetch_ms fetch_calls=$f_calls load=$load"

@@ -10,7 +10,8 @@
  *                                    each (as a scraper does)
  *
  * Prints one line per call: its time in microseconds. Exits 1 if a call
- * failed (the failure on stderr).
+ * failed (the failure on stderr). SIGTERM stops it after the call in
+ * progress (N may be large: run until told).
  */
 #include "node/api/api_client.h"
 
@@ -102,7 +103,9 @@ main (int argc, char **argv)
     }
     zsys_init ();
     int failed = 0;
-    for (int i = 0; i < n; i++) {
+    /* SIGTERM (czmq's handler) ends the run after the call in progress:
+     * bench/loop.sh stops an open-ended run that way. */
+    for (int i = 0; i < n && !zsys_interrupted; i++) {
         int64_t t0 = s_usec ();
         int rc = status ? s_status (argv[2]) : s_metrics (&addr);
         printf ("%lld\n", (long long) (s_usec () - t0));

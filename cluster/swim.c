@@ -114,7 +114,7 @@ swim_new (const swim_config_t *config, const swim_env_t *env)
     swim_node_t *me = (swim_node_t *) zmalloc (sizeof (swim_node_t));
     self->nodes[0] = me;
     self->nnodes = 1;
-    snprintf (me->pub.name, sizeof me->pub.name, "%s", config->name);
+    swim__node_name (me, config->name);
     snprintf (me->pub.addr, sizeof me->pub.addr, "%s", config->addr);
     me->pub.port = config->port;
     me->pub.incarnation = config->incarnation;
@@ -123,7 +123,7 @@ swim_new (const swim_config_t *config, const swim_env_t *env)
     memcpy (me->pub.key, config->key, SWIM_KEY_BYTES);
     memcpy (me->pub.sigkey, config->sigkey, SWIM_KEY_BYTES);
     me->pub.state = SWIM_ALIVE;
-    swim__count_state (self, -1, SWIM_ALIVE, &me->pub);
+    swim__count_state (self, -1, SWIM_ALIVE, me);
     uint64_t now = swim__now (self);
     me->pub.state_since_ms = now;
     if (swim__index_reserve (self, 1) != 0) {
@@ -927,7 +927,7 @@ swim_leave (swim_t *self)
         return;
     self->leaving = true;
     swim_node_t *me = self->nodes[0];
-    swim__count_state (self, (int) me->pub.state, SWIM_LEFT, &me->pub);
+    swim__count_state (self, (int) me->pub.state, SWIM_LEFT, me);
     me->pub.state = SWIM_LEFT;
     me->pub.state_since_ms = swim__now (self);
     gossip_update_t u;
@@ -962,7 +962,7 @@ static int
 s_tags_changed (swim_t *self)
 {
     swim_member_t *me = &self->nodes[0]->pub;
-    swim__set_inc (self, me, me->incarnation + 1);
+    swim__set_inc (self, self->nodes[0], me->incarnation + 1);
     swim__broadcast_self (self);
     swim__emit (self, SWIM_EV_UPDATE, me, "tags");
     return 0;

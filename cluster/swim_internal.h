@@ -52,7 +52,7 @@ uint64_t swim__awareness_scale (const swim_awareness_t *a, uint64_t base_ms);
 typedef struct {
     swim_member_t pub;
     swim_suspicion_t *suspicion; /* non-NULL while suspected */
-    uint32_t hash;               /* of the name (the name index) */
+    uint32_t hash;               /* of the name: the name index, the digest weight */
 } swim_node_t;
 
 /* ---- Broadcast queue (swim_broadcast.c) --------------------------------- */
@@ -216,14 +216,20 @@ void swim__set_dead (swim_t *self, swim_node_t *node, const char *accuser);
 void swim__remove (swim_t *self, swim_node_t *node);
 void swim__emit (swim_t *self, swim_event_kind_t kind, const swim_member_t *m, const char *reason);
 size_t swim__live_count (swim_t *self); /* alive + suspect */
-/* Move member `m` (at its current incarnation) from state `from` to `to`
- * in the counts and the digest sums (from or to may be -1: the member is
- * new or gone). */
-void swim__count_state (swim_t *self, int from, int to, const swim_member_t *m);
+/* Move member `node` (at its current incarnation) from state `from` to
+ * `to` in the counts and the digest sums (from or to may be -1: the
+ * member is new or gone). Its weight comes from node->hash (set with the
+ * name, swim__node_name), not from hashing the name again. */
+void swim__count_state (swim_t *self, int from, int to, const swim_node_t *node);
 /* A member's digest weight (1..256): FNV-1a of its name, low 8 bits, + 1. */
 uint32_t swim__digest_weight (const char *name);
+/* Name a new member entry: its name and the name's hash together. */
+void swim__node_name (swim_node_t *node, const char *name);
 /* Set a member's incarnation, keeping the digest sums. */
-void swim__set_inc (swim_t *self, swim_member_t *m, uint64_t inc);
+void swim__set_inc (swim_t *self, swim_node_t *node, uint64_t inc);
+/* The digest sums recomputed from every member's name, incarnation and
+ * state (what swim__count_state keeps incrementally), for checks. */
+void swim__digest_scan (swim_t *self, uint32_t *all, uint32_t *live);
 /* The digest as sent in PING, ACK, NACK and GOSSIP: dig_all in the low 32
  * bits, dig_all - dig_live in the high 32 (0 while nothing is dead or
  * left, so the field stays a few bytes). */

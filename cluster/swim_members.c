@@ -126,9 +126,15 @@ swim__index_reserve (swim_t *self, size_t n)
 }
 
 void
+swim__node_name (swim_node_t *node, const char *name)
+{
+    snprintf (node->pub.name, sizeof node->pub.name, "%s", name);
+    node->hash = s_name_hash (node->pub.name);
+}
+
+void
 swim__index_put (swim_t *self, swim_node_t *node)
 {
-    node->hash = s_name_hash (node->pub.name);
     size_t mask = self->index_cap - 1;
     size_t i = s_home (self, node->hash);
     while (self->index[i])
@@ -183,15 +189,17 @@ swim__digest_weight (const char *name)
     return (s_name_hash (name) & 0xff) + 1;
 }
 
-/* A member's share of the digest sums. */
+/* A member's share of the digest sums: the weight from the hash its
+ * entry keeps (swim__digest_weight of its name, without hashing the name
+ * at every state change). */
 static uint32_t
-s_share (const swim_member_t *m, uint64_t inc)
+s_share (const swim_node_t *node, uint64_t inc)
 {
-    return swim__digest_weight (m->name) * (uint32_t) (inc + 1);
+    return ((node->hash & 0xff) + 1) * (uint32_t) (inc + 1);
 }
 
 void
-swim__count_state (swim_t *self, int from, int to, const swim_member_t *m)
+swim__count_state (swim_t *self, int from, int to, const swim_node_t *node)
 {
     /* Every state change, add and remove comes through here: the gossip
      * targets depend on all three, but not on alive <-> suspect (both are
@@ -200,7 +208,7 @@ swim__count_state (swim_t *self, int from, int to, const swim_member_t *m)
     if (!(s_live (from) && s_live (to)))
         self->cands_valid = false;
     size_t max = sizeof self->nstate / sizeof self->nstate[0];
-    uint32_t w = s_share (m, m->incarnation);
+    uint32_t w = s_share (node, node->pub.incarnation);
     if (from >= 0 && (size_t) from < max && self->nstate[from] > 0) {
         self->nstate[from]--;
         self->dig_all -= w;
@@ -216,13 +224,26 @@ swim__count_state (swim_t *self, int from, int to, const swim_member_t *m)
 }
 
 void
-swim__set_inc (swim_t *self, swim_member_t *m, uint64_t inc)
+swim__set_inc (swim_t *self, swim_node_t *node, uint64_t inc)
 {
-    uint32_t d = s_share (m, inc) - s_share (m, m->incarnation);
+    uint32_t d = s_share (node, inc) - s_share (node, node->pub.incarnation);
     self->dig_all += d;
-    if (s_live ((int) m->state))
+    if (s_live ((int) node->pub.state))
         self->dig_live += d;
-    m->incarnation = inc;
+    node->pub.incarnation = inc;
+}
+
+void
+swim__digest_scan (swim_t *self, uint32_t *all, uint32_t *live)
+{
+    *all = *live = 0;
+    for (size_t i = 0; i < self->nnodes; i++) {
+        const swim_member_t *m = &self->nodes[i]->pub;
+        uint32_t share = swim__digest_weight (m->name) * (uint32_t) (m->incarnation + 1);
+        *all += share;
+        if (s_live ((int) m->state))
+            *live += share;
+    }
 }
 
 uint64_t
@@ -329,10 +350,8 @@ s_check_counts (swim_t *self)
         const swim_member_t *m = &self->nodes[i]->pub;
         alive += m->state == SWIM_ALIVE;
         suspect += m->state == SWIM_SUSPECT;
-        all += s_share (m, m->incarnation);
-        if (s_live ((int) m->state))
-            live += s_share (m, m->incarnation);
     }
+    swim__digest_scan (self, &all, &live); /* from the names, not the stored hashes */
     assert (alive == self->nstate[SWIM_ALIVE]);
     assert (suspect == self->nstate[SWIM_SUSPECT]);
     assert (all == self->dig_all);
@@ -472,7 +491,7 @@ s_refute (swim_t *self, uint64_t accused_inc)
             swim__broadcast_self (self);
         return;
     }
-    swim__set_inc (self, me, accused_inc + 1);
+    swim__set_inc (self, self->nodes[0], accused_inc + 1);
     self->stats.refutations++;
     swim__awareness_apply (&self->awareness, 1);
     swim__broadcast_self (self);
@@ -514,9 +533,9 @@ s_add (swim_t *self, const gossip_update_t *u)
     swim_node_t *node = (swim_node_t *) calloc (1, sizeof *node);
     if (!node)
         return NULL;
-    snprintf (node->pub.name, sizeof node->pub.name, "%s", u->name);
+    swim__node_name (node, u->name);
     self->nodes[self->nnodes++] = node;
-    swim__count_state (self, -1, (int) node->pub.state, &node->pub);
+    swim__count_state (self, -1, (int) node->pub.state, node);
     swim__index_put (self, node);
 
     /* Insert at a random place in the rest of this probe round, as
@@ -552,7 +571,7 @@ swim__remove (swim_t *self, swim_node_t *node)
         if (self->nodes[i] == node) {
             self->nodes[i] = self->nodes[self->nnodes - 1];
             self->nnodes--;
-            swim__count_state (self, (int) node->pub.state, -1, &node->pub);
+            swim__count_state (self, (int) node->pub.state, -1, node);
             break;
         }
     s_index_del (self, node);
@@ -563,7 +582,7 @@ swim__remove (swim_t *self, swim_node_t *node)
 static void
 s_set_state (swim_t *self, swim_node_t *node, swim_state_t state)
 {
-    swim__count_state (self, (int) node->pub.state, (int) state, &node->pub);
+    swim__count_state (self, (int) node->pub.state, (int) state, node);
     node->pub.state = state;
     node->pub.state_since_ms = swim__now (self);
     if (state != SWIM_SUSPECT)
@@ -634,7 +653,7 @@ s_apply_alive (swim_t *self, const gossip_update_t *u)
         node = s_add (self, u);
         if (!node)
             return false;
-        swim__set_inc (self, &node->pub, u->inc);
+        swim__set_inc (self, node, u->inc);
         snprintf (node->pub.addr, sizeof node->pub.addr, "%s", u->addr);
         node->pub.port = (uint16_t) u->port;
         node->pub.vmin = (uint16_t) u->vmin;
@@ -670,7 +689,7 @@ s_apply_alive (swim_t *self, const gossip_update_t *u)
                  || sigkey_learnt;
     bool retagged = !swim__tags_equal (&node->pub.tags, &u->tags);
     bool changed = moved || retagged;
-    swim__set_inc (self, &node->pub, u->inc);
+    swim__set_inc (self, node, u->inc);
     snprintf (node->pub.addr, sizeof node->pub.addr, "%s", u->addr);
     node->pub.port = (uint16_t) u->port;
     node->pub.vmin = (uint16_t) u->vmin;
@@ -712,7 +731,7 @@ s_apply_suspect (swim_t *self, const gossip_update_t *u)
     if (node->pub.state == SWIM_DEAD || node->pub.state == SWIM_LEFT)
         return false;
     if (node->pub.state == SWIM_SUSPECT) {
-        swim__set_inc (self, &node->pub, u->inc);
+        swim__set_inc (self, node, u->inc);
         if (node->suspicion && swim__suspicion_confirm (node->suspicion, u->from)) {
             /* Pass confirmations on: others shrink their timers too. */
             swim__broadcast (self, u);
@@ -728,7 +747,7 @@ s_apply_suspect (swim_t *self, const gossip_update_t *u)
     size_t live = swim__live_count (self);
     if (live < 2 || live - 2 < k)
         k = 0;
-    swim__set_inc (self, &node->pub, u->inc);
+    swim__set_inc (self, node, u->inc);
     s_set_state (self, node, SWIM_SUSPECT);
     swim_suspicion_t *susp = swim__suspect_on (self, node);
     if (susp)
@@ -758,7 +777,7 @@ s_apply_dead_or_left (swim_t *self, const gossip_update_t *u)
         return false; /* final until a newer alive */
     if (u->kind == SWIM_UPD_DEAD && node->pub.state == SWIM_DEAD)
         return false;
-    swim__set_inc (self, &node->pub, u->inc);
+    swim__set_inc (self, node, u->inc);
     if (u->kind == SWIM_UPD_LEFT) {
         s_set_state (self, node, SWIM_LEFT);
         swim__broadcast (self, u);

@@ -13,6 +13,7 @@
  */
 #include "cluster/swim.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -66,7 +67,12 @@ struct sim_s {
     uint64_t suspects;
     char watch[SWIM_NAME_MAX + 1]; /* count FAIL events about this name only */
     uint64_t watch_fails;
+    bool check_digest;        /* compare every sent digest with s_digest_of */
+    uint64_t digests_checked; /* packets whose digest matched */
+    uint64_t digests_wrong;
 };
+
+static uint64_t s_digest_of (swim_t *swim);
 
 static uint64_t
 s_rng (sim_t *sim)
@@ -122,6 +128,36 @@ s_send (void *ctx, const char *addr, uint16_t port, const uint8_t *buf, size_t l
     simnode_t *node = (simnode_t *) ctx;
     sim_t *sim = node->sim;
     node->sent++;
+    if (sim->check_digest) {
+        /* The digest the sender keeps incrementally (swim__count_state,
+         * swim__set_inc) against the sum over its members from scratch. */
+        gossip_msg_t m;
+        if (wire_decode (&gossip_proto, buf, len, &m, NULL) == WIRE_OK) {
+            uint64_t d = 0;
+            bool has = true;
+            switch (m.hdr.type) {
+            case GOSSIP_PING:
+                d = m.u.gossip_ping.digest;
+                break;
+            case GOSSIP_ACK:
+                d = m.u.gossip_ack.digest;
+                break;
+            case GOSSIP_NACK:
+                d = m.u.gossip_nack.digest;
+                break;
+            case GOSSIP_GOSSIP:
+                d = m.u.gossip_gossip.digest;
+                break;
+            default:
+                has = false;
+            }
+            wire_msg_free (&gossip_proto, &m);
+            if (has && d == s_digest_of (node->swim))
+                sim->digests_checked++;
+            else if (has)
+                sim->digests_wrong++;
+        }
+    }
     int to = s_node_of (sim, port);
     if (to < 0 || node->down || node->isolated || node->mute || sim->nodes[to].isolated)
         return;
@@ -1136,6 +1172,65 @@ test_missed_refutation_repaired (void **state)
     }
 }
 
+/* Many random changes (joins, deaths, restarts with higher incarnations,
+ * leaves, tag changes, loss and isolation that bring suspicions,
+ * refutations and reaps): every digest a node sends equals the sums over
+ * its members recomputed from their names. */
+static void
+test_digest_incremental (void **state)
+{
+    (void) state;
+    swim_config_t base;
+    swim_config_lan (&base);
+    base.reap_dead_ms = 3000; /* dead and left members go within the run */
+    base.reap_left_ms = 3000;
+    sim_t *sim = s_sim_new (12, 77, &base);
+    sim->check_digest = true;
+    assert_true (s_join_all (sim, 50, 10000) != UINT64_MAX);
+    const char *vals[] = { "a", "b", "c" };
+    for (int step = 0; step < 150; step++) {
+        int i = 1 + (int) (s_rng (sim) % (uint64_t) (sim->n - 1));
+        simnode_t *x = &sim->nodes[i];
+        switch (s_rng (sim) % 7) {
+        case 0: /* dies */
+            x->down = true;
+            break;
+        case 1: /* restarts (a rejoin: a higher incarnation) */
+            if (x->down) {
+                swim_destroy (&x->swim);
+                s_node_start (sim, i, &base);
+                swim_join (x->swim, "127.0.0.1", SIM_PORT0);
+            }
+            break;
+        case 2:
+            if (!x->down)
+                swim_set_tag (x->swim, "v", vals[s_rng (sim) % 3]);
+            break;
+        case 3: /* leaves, comes back later as case 1 */
+            if (!x->down) {
+                swim_leave (x->swim);
+                s_run (sim, 200);
+                x->down = true;
+            }
+            break;
+        case 4:
+            x->isolated = !x->isolated;
+            break;
+        case 5:
+            sim->loss = sim->loss > 0 ? 0 : 0.2;
+            break;
+        default:
+            break;
+        }
+        s_run (sim, 50 + s_rng (sim) % 700);
+    }
+    uint64_t checked = sim->digests_checked;
+    assert_int_equal (sim->digests_wrong, 0);
+    printf ("# %" PRIu64 " digests checked against a recomputation\n", checked);
+    assert_true (checked > 1000);
+    s_sim_destroy (&sim);
+}
+
 static void
 test_missed_join_repaired (void **state)
 {
@@ -1299,6 +1394,7 @@ main (void)
         cmocka_unit_test (test_seed_gossips_join),
         cmocka_unit_test (test_join_answer_not_regossiped),
         cmocka_unit_test (test_digest_rule),
+        cmocka_unit_test (test_digest_incremental),
         cmocka_unit_test (test_suspicion_is_no_repair),
         cmocka_unit_test (test_missed_refutation_repaired),
         cmocka_unit_test (test_missed_join_repaired),

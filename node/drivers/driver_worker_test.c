@@ -60,7 +60,7 @@ test_async_and_timeout (void **state)
 {
     (void) state;
     driver_error_t derr = { 0 };
-    driver_t *driver = driver_sleepy_new (200, NULL, &derr);
+    driver_t *driver = driver_sleepy_new (200, 0, NULL, &derr);
     assert_non_null (driver);
     zloop_t *loop = zloop_new ();
     s_seen_t seen = { .want = 3 };
@@ -101,7 +101,7 @@ test_cancel_at_shutdown (void **state)
 {
     (void) state;
     driver_error_t derr = { 0 };
-    driver_t *driver = driver_sleepy_new (100, NULL, &derr);
+    driver_t *driver = driver_sleepy_new (100, 0, NULL, &derr);
     zloop_t *loop = zloop_new ();
     s_seen_t seen = { .want = 100 };
     char err[256];

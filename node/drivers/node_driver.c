@@ -85,26 +85,32 @@ s_netns (const shed_config_t *cfg, driver_error_t *err)
     return driver_netns_new (&nc, err);
 }
 
-/* SHED_TEST_DRIVER=sleepy:<ms>: the slow test driver (sleepy.h), for tests
- * and benchmarks only; the config cannot choose it. NULL when unset. */
+/* SHED_TEST_DRIVER=sleepy:<ms>[:<snapshot_mb>]: the slow test driver
+ * (sleepy.h), for tests and benchmarks only; the config cannot choose it.
+ * NULL when unset. */
 static driver_t *
 s_test_driver (const shed_config_t *cfg, const char *text, char *why, size_t why_size)
 {
-    unsigned ms = 0;
-    char tail = 0;
-    if (sscanf (text, "sleepy:%u%c", &ms, &tail) != 1 || ms > 600000) {
-        snprintf (why, why_size, "SHED_TEST_DRIVER=%s: expected sleepy:<ms> (0-600000)", text);
+    unsigned ms = 0, mb = 0;
+    int end = 0, end2 = 0;
+    bool ok = sscanf (text, "sleepy:%u%n", &ms, &end) == 1 && end > 0;
+    if (ok && text[end] == ':')
+        ok = sscanf (text + end, ":%u%n", &mb, &end2) == 1 && end2 > 0;
+    if (!ok || text[end + end2] != '\0' || ms > 600000 || mb > 65536) {
+        snprintf (why, why_size,
+                  "SHED_TEST_DRIVER=%s: expected sleepy:<ms>[:<snapshot_mb>] (0-600000, 0-65536)",
+                  text);
         return NULL;
     }
     driver_error_t err = { 0 };
-    driver_t *driver = driver_sleepy_new (ms, cfg->data_dir, &err);
+    driver_t *driver = driver_sleepy_new (ms, mb, cfg->data_dir, &err);
     if (!driver)
         snprintf (why, why_size, "%s", err.message);
     else
         log_warn (S_COMP,
                   "TEST driver in use: sheds are records only, every call sleeps|"
-                  "driver=sleepy sleep_ms=%u",
-                  ms);
+                  "driver=sleepy sleep_ms=%u snapshot_mb=%u",
+                  ms, mb);
     return driver;
 }
 

@@ -3,6 +3,7 @@
 
 #include <czmq.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 typedef struct {
     unsigned sleep_ms;
+    unsigned snapshot_mb; /* 0: no snapshot op */
     char data_dir[DRIVER_PATH_MAX];
     zhashx_t *sheds; /* name -> "running" | "stopped" (static strings) */
 } s_sleepy_t;
@@ -130,6 +132,44 @@ s_list (void *impl, driver_list_fn *fn, void *arg, driver_error_t *err)
     return 0;
 }
 
+/* A layer of snapshot_mb MiB of xorshift bytes (incompressible, cheap to
+ * make), written in 1 MiB pieces as a driver writes a layer. */
+static int
+s_snapshot (void *impl, const char *name, const char *path, driver_snap_mode_t mode,
+            uint64_t *bytes, driver_error_t *err)
+{
+    (void) mode;
+    s_sleepy_t *self = impl;
+    s_nap (self);
+    if (!zhashx_lookup (self->sheds, name))
+        return driver_fail (err, DRIVER_ERR_NOT_FOUND, "sleepy: snapshot %s: no such shed", name);
+    int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return driver_fail (err, DRIVER_ERR_IO, "sleepy: snapshot %s: %s: %s", name, path,
+                            strerror (errno));
+    enum { S_PIECE = 1 << 20 };
+    uint64_t *buf = (uint64_t *) malloc (S_PIECE);
+    uint64_t x = 0x9e3779b97f4a7c15ull ^ (uint64_t) zclock_time ();
+    int rc = buf ? 0 : driver_fail (err, DRIVER_ERR_RESOURCE, "sleepy: out of memory");
+    for (unsigned mb = 0; rc == 0 && mb < self->snapshot_mb; mb++) {
+        for (size_t i = 0; i < S_PIECE / sizeof *buf; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            buf[i] = x;
+        }
+        if (write (fd, buf, S_PIECE) != S_PIECE)
+            rc = driver_fail (err, DRIVER_ERR_IO, "sleepy: snapshot %s: %s", name,
+                              strerror (errno ? errno : ENOSPC));
+    }
+    free (buf);
+    if (close (fd) != 0 && rc == 0)
+        rc = driver_fail (err, DRIVER_ERR_IO, "sleepy: snapshot %s: %s", name, strerror (errno));
+    if (rc == 0)
+        *bytes = (uint64_t) self->snapshot_mb << 20;
+    return rc;
+}
+
 static void
 s_destroy (void *impl)
 {
@@ -137,6 +177,19 @@ s_destroy (void *impl)
     zhashx_destroy (&self->sheds);
     free (self);
 }
+
+static const driver_ops_t s_ops_snap = {
+    .name = "sleepy",
+    .create = s_create,
+    .start = s_start,
+    .stop = s_stop,
+    .remove = s_remove,
+    .status = s_status,
+    .usage = s_usage,
+    .list = s_list,
+    .snapshot = s_snapshot,
+    .destroy = s_destroy,
+};
 
 static const driver_ops_t s_ops = {
     .name = "sleepy",
@@ -151,7 +204,8 @@ static const driver_ops_t s_ops = {
 };
 
 driver_t *
-driver_sleepy_new (unsigned sleep_ms, const char *data_dir, driver_error_t *err)
+driver_sleepy_new (unsigned sleep_ms, unsigned snapshot_mb, const char *data_dir,
+                   driver_error_t *err)
 {
     s_sleepy_t *self = (s_sleepy_t *) calloc (1, sizeof *self);
     if (!self || !(self->sheds = zhashx_new ())) {
@@ -160,6 +214,7 @@ driver_sleepy_new (unsigned sleep_ms, const char *data_dir, driver_error_t *err)
         return NULL;
     }
     self->sleep_ms = sleep_ms;
+    self->snapshot_mb = snapshot_mb;
     snprintf (self->data_dir, sizeof self->data_dir, "%s", data_dir ? data_dir : "");
-    return driver_new (&s_ops, self);
+    return driver_new (snapshot_mb ? &s_ops_snap : &s_ops, self);
 }

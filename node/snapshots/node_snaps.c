@@ -499,6 +499,11 @@ shed_snaps_new (const shed_config_t *cfg, shed_nstate_t *state, shed_nrpc_t *rpc
     zlistx_set_destructor (self->captures, s_capture_destructor);
     zlistx_set_comparator (self->captures, s_capture_cmp);
     snaps__fetch_init (self);
+    if (!(self->xfers = snap_xfer_worker_new (loop, snaps__fetch_job_done, self))) {
+        snprintf (err, errlen, "cannot start the snapshot transfer worker");
+        shed_snaps_destroy (&self);
+        return NULL;
+    }
     if (snaps__commit_start (self) != 0) {
         snprintf (err, errlen, "cannot start the snapshot committer");
         shed_snaps_destroy (&self);

@@ -1,7 +1,7 @@
 /*
  * node_snaps_int.h - what the files of the snapshot component share
  * (node_snaps.c: records, captures, RPC methods; node_snaps_api.c: the
- * API; node_snaps_fetch.c: fetches). Not for other components.
+ * API; node_snaps_fetch.c: fetches, their file work on snap_xfer_worker). Not for other components.
  */
 #ifndef SHED_NODE_SNAPS_INT_H
 #define SHED_NODE_SNAPS_INT_H
@@ -10,6 +10,7 @@
 #include "node/snapshots/snap_proto.h"
 #include "node/snapshots/snap_store.h"
 #include "node/snapshots/snap_xfer.h"
+#include "node/snapshots/snap_xfer_worker.h"
 
 #include "bridges/event_msg.h"
 
@@ -43,10 +44,11 @@ struct _shed_snaps_t {
     zloop_t *loop;
     snap_store_t *store;
     bool closing;
-    uint8_t *scratch;    /* SNAPX_CHUNK_MAX: snap.read answers */
-    zlistx_t *captures;  /* snaps_capture_t (owned) */
-    zlistx_t *fetches;   /* snaps_fetch_t (node_snaps_fetch.c) */
-    zactor_t *committer; /* node_snaps_commit.c */
+    uint8_t *scratch;          /* SNAPX_CHUNK_MAX: snap.read answers */
+    zlistx_t *captures;        /* snaps_capture_t (owned) */
+    zlistx_t *fetches;         /* snaps_fetch_t (node_snaps_fetch.c) */
+    snap_xfer_worker_t *xfers; /* the fetches' file work, off the loop */
+    zactor_t *committer;       /* node_snaps_commit.c */
     uint64_t captures_ok, captures_failed, fetches_ok, fetches_failed;
     uint64_t fetched_bytes, resumed_bytes, served_bytes, read_retries, rpc_malformed;
     uint64_t moves_ok, moves_failed;
@@ -92,6 +94,8 @@ int snaps__commit_async (shed_snaps_t *self, const rec_snapshot_t *rec, snaps_co
 
 /* node_snaps_fetch.c */
 void snaps__fetch_init (shed_snaps_t *self);
+/* The transfer worker's answers (snap_xfer_done_fn; arg = self). */
+void snaps__fetch_job_done (snap_xfer_job_t *job, void *arg);
 /* Answer every waiting fetch with `why` (shutdown). */
 void snaps__fetch_fail_all (shed_snaps_t *self, const char *why);
 /* The snapshot went: its fetched copy here goes too (unless in use). */
