@@ -21,6 +21,8 @@ struct _agent_host_t {
     char node[AGENT_NAME_MAX + 1];
     char publish[256];
     uint64_t next_stream;
+    agent_event_t *rx[AGENT_HOST_OUT_BATCH]; /* the last batch received */
+    size_t rx_n, rx_i;                       /* held, next to hand out */
 };
 
 static uint32_t
@@ -86,10 +88,11 @@ agent_host_new (const agent_host_config_t *config)
         free (self);
         return NULL;
     }
-    /* The pipe holds pointers: a few thousand is plenty, and the actor
-     * keeps its own bounded backlog behind it. */
-    zsock_set_sndhwm (self->outbox, 1000);
-    zsock_set_rcvhwm (self->events, 1000);
+    /* The pipe holds batches of pointers (AGENT_HOST_OUT_BATCH each):
+     * 8 + 8 messages are up to 4096 events of 4+ KiB in flight, and the
+     * actor keeps its own bounded backlog behind them. */
+    zsock_set_sndhwm (self->outbox, 8);
+    zsock_set_rcvhwm (self->events, 8);
     zsock_bind (self->outbox, "%s", endpoint);
     zsock_connect (self->events, "%s", endpoint);
     void *args[2] = { &self->cfg, self->outbox };
@@ -113,8 +116,7 @@ agent_host_destroy (agent_host_t **self_p)
     zactor_destroy (&self->actor);
     /* Events the owner never took are pointers in the pipe: free them. */
     agent_event_t *ev;
-    void *handle = zsock_resolve (self->events);
-    while (zmq_recv (handle, &ev, sizeof ev, ZMQ_DONTWAIT) == sizeof ev)
+    while ((ev = agent_host_recv (self, 0)))
         agent_event_destroy (&ev);
     zsock_destroy (&self->events);
     zsock_destroy (&self->outbox);
@@ -294,14 +296,26 @@ agent_event_t *
 agent_host_recv (agent_host_t *self, int timeout_ms)
 {
     assert (self);
+    if (self->rx_i < self->rx_n)
+        return self->rx[self->rx_i++];
     void *handle = zsock_resolve (self->events);
     if (timeout_ms != 0) {
         zmq_pollitem_t item = { handle, 0, ZMQ_POLLIN, 0 };
         if (zmq_poll (&item, 1, timeout_ms) <= 0)
             return NULL;
     }
-    agent_event_t *ev = NULL;
-    if (zmq_recv (handle, &ev, sizeof ev, ZMQ_DONTWAIT) != sizeof ev)
+    int n = zmq_recv (handle, self->rx, sizeof self->rx, ZMQ_DONTWAIT);
+    /* Only the actor writes here, whole pointers, at most a buffer full. */
+    if (n <= 0 || (size_t) n > sizeof self->rx || n % (int) sizeof self->rx[0])
         return NULL;
-    return ev;
+    self->rx_n = (size_t) n / sizeof self->rx[0];
+    self->rx_i = 1;
+    return self->rx[0];
+}
+
+size_t
+agent_host_buffered (const agent_host_t *self)
+{
+    assert (self);
+    return self->rx_n - self->rx_i;
 }

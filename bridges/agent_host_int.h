@@ -114,6 +114,9 @@ typedef struct {
     zlist_t *sheds;          /* agent_shed_t, owned */
     agent_event_t **pending; /* ring of events not yet in the outbox */
     size_t pend_head, pend_n, pend_cap;
+    int64_t pend_since_ms; /* when the oldest pending event came */
+    bool pend_urgent;      /* one that must not wait is pending */
+    bool out_full;         /* the outbox refused a batch: wait for POLLOUT */
     bool terminated;
     int64_t next_tick_ms;
     uint8_t *rbuf; /* AGENT_HOST_READ_BUDGET bytes */

@@ -170,7 +170,9 @@ static int
 s_on_agent (zloop_t *loop, zsock_t *sock, void *arg)
 {
     shed_agents_t *self = arg;
-    for (int i = 0; i < S_BATCH; i++) {
+    /* At least S_BATCH, and never leave part of a received batch behind:
+     * nothing would wake the loop for it (agent_host_events). */
+    for (int i = 0; i < S_BATCH || agent_host_buffered (self->host); i++) {
         agent_event_t *ev = agent_host_recv (self->host, 0);
         if (!ev)
             break;
