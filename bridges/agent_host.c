@@ -89,10 +89,11 @@ agent_host_new (const agent_host_config_t *config)
         return NULL;
     }
     /* The pipe holds batches of pointers (AGENT_HOST_OUT_BATCH each):
-     * 8 + 8 messages are up to 4096 events of 4+ KiB in flight, and the
-     * actor keeps its own bounded backlog behind them. */
-    zsock_set_sndhwm (self->outbox, 8);
-    zsock_set_rcvhwm (self->events, 8);
+     * 2 + 2 messages are up to 1024 events of 4+ KiB in flight, and the
+     * actor keeps its own bounded backlog behind them (the event pool,
+     * agent_event.c, is sized for both). */
+    zsock_set_sndhwm (self->outbox, 2);
+    zsock_set_rcvhwm (self->events, 2);
     zsock_bind (self->outbox, "%s", endpoint);
     zsock_connect (self->events, "%s", endpoint);
     void *args[2] = { &self->cfg, self->outbox };

@@ -29,8 +29,12 @@ void
 agent_actor_stamp (agent_actor_t *self, agent_shed_t *shed, agent_event_t *ev,
                    agent_event_kind_t kind)
 {
-    memset (ev, 0, offsetof (agent_event_t, msg));
+    /* Field by field, not a memset of the header: the event comes from
+     * the pool, last written on the owner's core, and every line written
+     * is one fetched; `reason` (256 bytes) is only read for DISCONNECTED,
+     * which sets it. */
     ev->kind = kind;
+    ev->reason[0] = 0;
     memcpy (ev->node, self->node, sizeof ev->node);
     memcpy (ev->shed, shed->name, sizeof ev->shed);
     ev->seq = ++shed->stats.seq;

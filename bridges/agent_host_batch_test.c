@@ -4,12 +4,15 @@
  * arrives several events per message, in order, every one of them (none
  * lost while the host pauses its reads for a slow owner); a lone LOG waits
  * for company at most AGENT_HOST_OUT_DEFER_MS, and an event that must not
- * wait takes the LOGs before it along, in order.
+ * wait takes the LOGs before it along, in order; and what the host
+ * publishes to the bus carries each LOG's own topic.
  */
 #include "bridges/agent_host.h"
 
 #include "agent/proto/agent_sample.h"
 #include "agent/proto/agent_proto.h"
+
+#include <czmq.h>
 
 #include <errno.h>
 #include <stdbool.h>
@@ -224,12 +227,122 @@ test_defer_and_urgent (void **state)
     free (buf);
 }
 
+/* Read the PULL end until `want` records came: their topics, in order. */
+static size_t
+s_pull_topics (zsock_t *pull, char topics[][128], size_t want)
+{
+    size_t got = 0;
+    zsock_set_rcvtimeo (pull, 2000);
+    while (got < want) {
+        zframe_t *f = zframe_recv (pull);
+        if (!f)
+            break;
+        const uint8_t *p = zframe_data (f), *end = p + zframe_size (f);
+        while (p < end && got < want) {
+            const char *topic = (const char *) p;
+            const uint8_t *kind = memchr (p, 0, (size_t) (end - p));
+            assert_non_null (kind);
+            kind++;
+            const uint8_t *l = memchr (kind, 0, (size_t) (end - kind));
+            assert_non_null (l);
+            l++;
+            size_t len = (size_t) l[0] << 24 | (size_t) l[1] << 16 | (size_t) l[2] << 8 | l[3];
+            snprintf (topics[got++], 128, "%s", topic);
+            p = l + 4 + len;
+        }
+        zframe_destroy (&f);
+    }
+    return got;
+}
+
+/* Topics on the bus's publish socket: LOGs of two streams interleaved in
+ * one read, then another shed's, each under its own name (the host keeps
+ * the last LOG topic within a read: it must never leak to another stream
+ * or shed). */
+static void
+test_published_topics (void **state)
+{
+    (void) state;
+    char dir[64], path_a[100], path_b[100], ep[128];
+    snprintf (dir, sizeof dir, "/tmp/agent-batch-test-XXXXXX");
+    assert_non_null (mkdtemp (dir));
+    snprintf (path_a, sizeof path_a, "%s/a.sock", dir);
+    snprintf (path_b, sizeof path_b, "%s/b.sock", dir);
+    snprintf (ep, sizeof ep, "inproc://agent-batch-pub-%d", (int) getpid ());
+    zsock_t *pull = zsock_new (ZMQ_PULL);
+    assert_int_equal (zsock_bind (pull, "%s", ep), 0);
+    agent_host_config_t cfg = {
+        .node = "node-1", .msgs_per_s = 1000000, .bytes_per_s = 1u << 30, .publish_endpoint = ep
+    };
+    agent_host_t *host = agent_host_new (&cfg);
+    assert_non_null (host);
+    assert_int_equal (agent_host_add_shed (host, "shed-a", path_a), 0);
+    assert_int_equal (agent_host_add_shed (host, "shed-b", path_b), 0);
+    int fds[2];
+    const char *paths[2] = { path_a, path_b };
+    for (int i = 0; i < 2; i++) {
+        fds[i] = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_un sa;
+        memset (&sa, 0, sizeof sa);
+        sa.sun_family = AF_UNIX;
+        snprintf (sa.sun_path, sizeof sa.sun_path, "%s", paths[i]);
+        assert_int_equal (connect (fds[i], (struct sockaddr *) &sa, sizeof sa), 0);
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        agent_msg_t hello;
+        agent_sample (AGENT_HELLO, &hello);
+        s_append (&buf, &len, &hello);
+        s_send_all (fds[i], buf, len);
+        free (buf);
+        char topics[1][128];
+        assert_int_equal (s_pull_topics (pull, topics, 1), 1);
+        assert_string_equal (topics[0], i ? "shed.node-1.shed-b" : "shed.node-1.shed-a");
+    }
+    const char *streams[] = { "one", "one", "two", "one", "two", "two" };
+    uint8_t *buf_a = NULL, *buf_b = NULL;
+    size_t len_a = 0, len_b = 0;
+    for (size_t i = 0; i < 6; i++) {
+        agent_msg_t m;
+        agent_sample (AGENT_LOG, &m);
+        snprintf (m.u.agent_log.stream, sizeof m.u.agent_log.stream, "%s", streams[i]);
+        s_append (&buf_a, &len_a, &m);
+        s_append (&buf_b, &len_b, &m);
+    }
+    s_send_all (fds[0], buf_a, len_a);
+    s_send_all (fds[1], buf_b, len_b);
+    char topics[12][128];
+    assert_int_equal (s_pull_topics (pull, topics, 12), 12);
+    /* Each shed's six in order; the two sheds' may interleave by read. */
+    size_t ia = 0, ib = 0;
+    for (size_t i = 0; i < 12; i++) {
+        char want[128];
+        bool a = !strncmp (topics[i], "log.node-1.shed-a.", 18);
+        size_t k = a ? ia++ : ib++;
+        assert_true (k < 6);
+        snprintf (want, sizeof want, "log.node-1.%s.%s", a ? "shed-a" : "shed-b", streams[k]);
+        assert_string_equal (topics[i], want);
+    }
+    assert_int_equal (ia, 6);
+    assert_int_equal (ib, 6);
+    free (buf_a);
+    free (buf_b);
+    agent_event_t *ev;
+    while ((ev = agent_host_recv (host, 100)))
+        agent_event_destroy (&ev);
+    close (fds[0]);
+    close (fds[1]);
+    agent_host_destroy (&host);
+    zsock_destroy (&pull);
+    rmdir (dir);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_flood_batched_in_order, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_defer_and_urgent, s_setup, s_teardown),
+        cmocka_unit_test (test_published_topics),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
