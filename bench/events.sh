@@ -80,6 +80,41 @@ node_ticks() {
     done
     echo "$t"
 }
+# thread_ticks: "node:tid:name ticks" per thread of node 1 and node 3
+# (names: shed-node is the main thread, shed-agents the agent host,
+# shed-bus the bus, ZMQbg/IO/0 ZeroMQ's I/O thread).
+thread_ticks() {
+    local i f
+    for i in 1 3; do
+        for f in /proc/"$(h_pid "$i")"/task/*/stat; do
+            # comm may hold spaces: the fields after its ')' are fixed
+            awk -v n="$i" '{ s = $0; c = substr(s, index(s, "(") + 1); c = substr(c, 1, index(c, ")") - 1);
+                r = substr(s, index(s, ")") + 2); split(r, a, " ");
+                gsub(" ", "_", c); split(FILENAME, p, "/");
+                print "node" n ":" p[5] ":" c, a[12] + a[13] }' "$f" 2>/dev/null || true
+        done
+    done
+}
+# thread_report BEFORE AFTER EVENTS: µs of CPU per event of each thread
+# that ran (the pipeline's busiest thread bounds the rate once every
+# thread gets the same share of a saturated machine).
+thread_report() {
+    local hz
+    hz=$(getconf CLK_TCK)
+    /usr/bin/python3 - "$1" "$2" "$3" "$hz" <<'PY'
+import sys
+def load(path):
+    d = {}
+    for line in open(path):
+        k, _, v = line.rpartition(" ")
+        if k:
+            d[k] = int(v)
+    return d
+a, b, n, hz = load(sys.argv[1]), load(sys.argv[2]), float(sys.argv[3] or 0), float(sys.argv[4])
+rows = sorted(((b[k] - a.get(k, 0), k) for k in b), reverse=True)
+print(" ".join("%s=%.2f" % (k.split(":")[0] + ":" + k.split(":")[2], t * 1e6 / hz / n) for t, k in rows if t > 0 and n))
+PY
+}
 # us_per_event EVENTS MS...: the sum of the MS, in µs per event.
 us_per_event() { /usr/bin/python3 -c "import sys; n = float(sys.argv[1] or 0); print('%.2f' % (sum(float(x or 0) for x in sys.argv[2:]) * 1e3 / n if n else 0))" "$@"; }
 
@@ -90,10 +125,12 @@ b_phase() {
     # ---- 1. sustained rate ----
     b_consume "$N_FLAT" 90 "$H_TMP/$label.flat.out"
     local t0 t1
+    thread_ticks >"$H_TMP/$label.threads0"
     t0=$(node_ticks)
     h_exec 1 "$TOOL" gen "$path" "$N_FLAT" 0 >"$H_TMP/$label.gen.out" || h_fail "generator failed"
     wait "$C_PID" || true
     t1=$(node_ticks)
+    thread_ticks >"$H_TMP/$label.threads1"
     h_log "$label flat out: $(tail -1 "$H_TMP/$label.flat.out")"
     P_RATE=$(field per_s "$H_TMP/$label.flat.out")
     local hz nodes_ms
@@ -102,6 +139,7 @@ b_phase() {
     P_CPU=$(us_per_event "$(field events "$H_TMP/$label.flat.out")" "$nodes_ms" \
         "$(field cpu_ms "$H_TMP/$label.gen.out")" "$(field cpu_ms "$H_TMP/$label.flat.out")")
     h_log "$label CPU per event: $P_CPU µs (nodes 1 and 3: $nodes_ms ms, generator $(field cpu_ms "$H_TMP/$label.gen.out") ms, consumer $(field cpu_ms "$H_TMP/$label.flat.out") ms)"
+    h_log "$label µs per event by thread: $(thread_report "$H_TMP/$label.threads0" "$H_TMP/$label.threads1" "$(field events "$H_TMP/$label.flat.out")")"
     P_FLAT_LOST=$(field lost "$H_TMP/$label.flat.out")
     # ---- 2. raw libzmq PUB/SUB between the same namespaces, right after ----
     h_exec 3 "$TOOL" rawsub "tcp://$(h_addr 1):$RAW_PORT" "$N_FLAT" 60 >"$H_TMP/$label.raw.out" 2>&1 &
