@@ -5,7 +5,9 @@
 # build's for both (the path measured is the daemons'). Prints each run's
 # RESULT line prefixed with A or B, then the median of each key per side:
 #   AB side=A key=median ...   AB side=B key=median ...
-# Needs root (events.sh does); extra environment goes to events.sh.
+# Needs root (events.sh does); extra environment goes to events.sh. Each
+# run's full log (per-thread CPU, latencies) stays in the directory named
+# on stderr at the end.
 set -euo pipefail
 old=$(realpath "$1") new=$(realpath "$2") runs=${3:-3}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -37,4 +39,4 @@ for line in open(sys.argv[1]):
 for side in sorted(sides):
     print("AB side=%s " % side + " ".join("%s=%g" % (k, statistics.median(v)) for k, v in sides[side].items()))
 PY
-rm -rf "$out"
+echo "logs: $out" >&2

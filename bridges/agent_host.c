@@ -9,6 +9,8 @@
 #include "bridges/agent_host_int.h"
 
 #include <assert.h>
+#include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,8 +80,15 @@ agent_host_new (const agent_host_config_t *config)
         c->max_frame = AGENT_FRAME_MAX_CEILING;
     s_defaults (c);
 
+    /* Unique per host object for the life of the process: a name made
+     * from the address alone was reused by the next host allocated at
+     * that address while libzmq's reaper still held the old bind, so the
+     * new bind failed and its pipe had no peer (agent_host_test caught a
+     * host whose first event never arrived). */
+    static atomic_uint_fast64_t s_hosts;
     char endpoint[64];
-    snprintf (endpoint, sizeof endpoint, "inproc://agent-host-%p", (void *) self);
+    snprintf (endpoint, sizeof endpoint, "inproc://agent-host-%" PRIu64 "-%p",
+              (uint64_t) atomic_fetch_add (&s_hosts, 1), (void *) self);
     self->outbox = zsock_new (ZMQ_PAIR);
     self->events = zsock_new (ZMQ_PAIR);
     if (!self->outbox || !self->events) {
@@ -94,8 +103,13 @@ agent_host_new (const agent_host_config_t *config)
      * agent_event.c, is sized for both). */
     zsock_set_sndhwm (self->outbox, 2);
     zsock_set_rcvhwm (self->events, 2);
-    zsock_bind (self->outbox, "%s", endpoint);
-    zsock_connect (self->events, "%s", endpoint);
+    if (zsock_bind (self->outbox, "%s", endpoint) != 0
+        || zsock_connect (self->events, "%s", endpoint) != 0) {
+        zsock_destroy (&self->outbox);
+        zsock_destroy (&self->events);
+        free (self);
+        return NULL;
+    }
     void *args[2] = { &self->cfg, self->outbox };
     self->actor = zactor_new (agent_actor_run, args);
     if (!self->actor) {
@@ -138,9 +152,21 @@ int
 agent_host_add_shed (agent_host_t *self, const char *shed, const char *path)
 {
     assert (self);
+    return agent_host_add_shed_sink (self, shed, path, NULL);
+}
+
+int
+agent_host_add_shed_sink (agent_host_t *self, const char *shed, const char *path, void *sink_arg)
+{
+    assert (self);
     if (!shed || !path)
         return -1;
-    zstr_sendx (self->actor, "ADD", shed, path, NULL);
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, "ADD");
+    zmsg_addstr (msg, shed);
+    zmsg_addstr (msg, path);
+    zmsg_addmem (msg, &sink_arg, sizeof sink_arg);
+    zmsg_send (&msg, self->actor);
     return s_wait_int (self);
 }
 

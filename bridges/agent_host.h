@@ -98,6 +98,13 @@ typedef struct {
                                          encoding, validated, not re-encoded); the
                                          owner still receives every event. NULL: the
                                          owner publishes (or not) itself. */
+    /* optional: where LOG lines go, on the host's own thread, for the sheds
+     * added with agent_host_add_shed_sink: `arg` is that shed's, the event is
+     * lent for the call. Such LOGs are not delivered to the owner (they are
+     * the one high-rate message, and keeping a history is all an owner does
+     * with them); every other event still is. The sink must be quick and
+     * thread-safe against the owner's own use of `arg`. */
+    void (*log_sink) (void *arg, const agent_event_t *ev);
 } agent_host_config_t;
 
 /* Why frames were refused; indexes agent_host_stats_t.bad. */
@@ -163,6 +170,12 @@ int agent_host_set_limits (agent_host_t *self, const agent_host_config_t *limits
  * replaced). Returns 0, or -1 (bad name, path too long, duplicate shed,
  * bind failure, AGENT_HOST_SHEDS_MAX reached). */
 int agent_host_add_shed (agent_host_t *self, const char *shed, const char *path);
+
+/* The same, and the shed's LOGs go to config.log_sink with `sink_arg` (not
+ * NULL) instead of to the owner. `sink_arg` must stay valid until
+ * agent_host_remove_shed or agent_host_destroy returns. */
+int agent_host_add_shed_sink (agent_host_t *self, const char *shed, const char *path,
+                              void *sink_arg);
 
 /* Close shed's listener and connection (a DISCONNECTED event follows if an
  * agent was connected) and remove its socket file. Returns 0 or -1. */

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -63,6 +64,14 @@ agent_actor_deliver (agent_actor_t *self, agent_shed_t *shed, agent_event_t *ev,
                    || type == AGENT_SERVICE_HEALTH;
     if (self->pub && !(service && self->cfg.owner_publishes_services))
         agent_pub_add (self->pub, &shed->stats, ev, payload, len);
+    if (type == AGENT_LOG && shed->sink_arg && self->cfg.log_sink) {
+        /* Kept by the sink on this thread: the event goes back to this
+         * thread's pool, still in this core's cache, and the owner's
+         * thread never wakes for it. */
+        self->cfg.log_sink (shed->sink_arg, ev);
+        agent_event_destroy (&ev);
+        return;
+    }
     /* The owner keeps LOG and METRICS for history only: they may wait a
      * little to share a batch (one wake-up of the owner's thread, not one
      * per event). Anything else goes at once. */
@@ -277,13 +286,14 @@ s_shed_find (agent_actor_t *self, const char *name)
 
 /* ADD: a new shed's listener. */
 static int
-s_shed_add (agent_actor_t *self, const char *name, const char *path)
+s_shed_add (agent_actor_t *self, const char *name, const char *path, void *sink_arg)
 {
     if (s_shed_find (self, name) || zlist_size (self->sheds) >= AGENT_HOST_SHEDS_MAX)
         return -1;
     agent_shed_t *shed = agent_shed_new (&self->cfg, name, path);
     if (!shed)
         return -1;
+    shed->sink_arg = sink_arg;
     zlist_append (self->sheds, shed);
     return 0;
 }
@@ -311,7 +321,11 @@ s_on_command (agent_actor_t *self)
         self->terminated = true;
     else if (streq (cmd, "ADD")) {
         char *path = zmsg_popstr (msg);
-        s_reply_int (self, name && path ? s_shed_add (self, name, path) : -1);
+        void *sink_arg = NULL;
+        zframe_t *f = zmsg_first (msg);
+        if (f && zframe_size (f) == sizeof sink_arg)
+            memcpy (&sink_arg, zframe_data (f), sizeof sink_arg);
+        s_reply_int (self, name && path ? s_shed_add (self, name, path, sink_arg) : -1);
         free (path);
     }
     else if (streq (cmd, "REMOVE")) {
@@ -428,6 +442,8 @@ typedef struct {
 void
 agent_actor_run (zsock_t *pipe, void *args)
 {
+    /* Named for `top -H` and per-thread CPU (bench/events.sh). */
+    prctl (PR_SET_NAME, "shed-agents", 0, 0, 0);
     agent_actor_t self;
     memset (&self, 0, sizeof self);
     self.pipe = pipe;

@@ -5,7 +5,8 @@
  * lost while the host pauses its reads for a slow owner); a lone LOG waits
  * for company at most AGENT_HOST_OUT_DEFER_MS, and an event that must not
  * wait takes the LOGs before it along, in order; and what the host
- * publishes to the bus carries each LOG's own topic.
+ * publishes to the bus carries each LOG's own topic; with a log sink,
+ * LOGs stay on the host's thread.
  */
 #include "bridges/agent_host.h"
 
@@ -336,6 +337,76 @@ test_published_topics (void **state)
     rmdir (dir);
 }
 
+/* The log sink: LOGs of a shed added with a sink argument go to it, on the
+ * host's thread, and not to the owner; other events still do, in order. */
+typedef struct {
+    uint64_t seqs[16];
+    size_t n;
+    void *arg;
+} s_sink_t;
+
+static void
+s_sink (void *arg, const agent_event_t *ev)
+{
+    s_sink_t *k = arg;
+    assert_int_equal (ev->msg.hdr.type, AGENT_LOG);
+    assert_string_equal (ev->shed, "shed-a");
+    if (k->n < 16)
+        k->seqs[k->n++] = ev->msg.u.agent_log.seq;
+}
+
+static void
+test_log_sink (void **state)
+{
+    (void) state;
+    static s_sink_t sink; /* written on the host's thread, read after a PROC event */
+    memset (&sink, 0, sizeof sink);
+    char dir[64], path[100];
+    snprintf (dir, sizeof dir, "/tmp/agent-batch-test-XXXXXX");
+    assert_non_null (mkdtemp (dir));
+    snprintf (path, sizeof path, "%s/a.sock", dir);
+    agent_host_config_t cfg = { .node = "node-1", .log_sink = s_sink };
+    agent_host_t *host = agent_host_new (&cfg);
+    assert_non_null (host);
+    assert_int_equal (agent_host_add_shed_sink (host, "shed-a", path, &sink), 0);
+    int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa;
+    memset (&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    snprintf (sa.sun_path, sizeof sa.sun_path, "%s", path);
+    assert_int_equal (connect (fd, (struct sockaddr *) &sa, sizeof sa), 0);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    agent_msg_t m;
+    agent_sample (AGENT_HELLO, &m);
+    s_append (&buf, &len, &m);
+    for (uint64_t i = 1; i <= 3; i++)
+        s_append_log (&buf, &len, i);
+    agent_sample (AGENT_PROC_EVENT, &m);
+    s_append (&buf, &len, &m);
+    s_send_all (fd, buf, len);
+    free (buf);
+    agent_event_t *ev = agent_host_recv (host, 2000);
+    assert_non_null (ev);
+    assert_int_equal (ev->kind, AGENT_EVENT_CONNECTED);
+    agent_event_destroy (&ev);
+    /* The PROC event comes next: the LOGs before it went to the sink. */
+    ev = agent_host_recv (host, 2000);
+    assert_non_null (ev);
+    assert_int_equal (ev->msg.hdr.type, AGENT_PROC_EVENT);
+    assert_int_equal (ev->seq, 5); /* stamped in order: the LOGs had 2-4 */
+    agent_event_destroy (&ev);
+    assert_int_equal (sink.n, 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal (sink.seqs[i], i + 1);
+    agent_host_stats_t st;
+    assert_int_equal (agent_host_stats (host, "shed-a", &st), 0);
+    assert_int_equal (st.events, 5);
+    close (fd);
+    agent_host_destroy (&host);
+    rmdir (dir);
+}
+
 int
 main (void)
 {
@@ -343,6 +414,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_flood_batched_in_order, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_defer_and_urgent, s_setup, s_teardown),
         cmocka_unit_test (test_published_topics),
+        cmocka_unit_test (test_log_sink),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

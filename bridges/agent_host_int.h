@@ -62,6 +62,7 @@ typedef struct {
     uint8_t *metrics; /* payload of the latest METRICS */
     size_t metrics_len;
     int64_t metrics_ts_ms;
+    void *sink_arg; /* the owner's, for cfg.log_sink (agent_host_add_shed_sink) */
 } agent_shed_t;
 
 /* A shed listening at `path` (a stale socket file there is replaced), with
