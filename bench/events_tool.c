@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -54,6 +55,17 @@ s_mono_ns (void)
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
     return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* CPU time of this process so far (every thread: ZeroMQ's I/O thread
+ * too), in ms: events.sh adds the processes' CPU per event up. */
+static double
+s_cpu_ms (void)
+{
+    struct rusage ru;
+    getrusage (RUSAGE_SELF, &ru);
+    return (double) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3
+           + (double) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 }
 
 static void
@@ -166,6 +178,7 @@ s_gen (const char *path, long n, long rate)
      * not lose data, but the DISCONNECTED would land mid-measurement. */
     sleep (2);
     close (fd);
+    printf ("cpu_ms=%.1f\n", s_cpu_ms ());
     return 0;
 }
 
@@ -287,9 +300,9 @@ s_consume (const char *endpoint, const char *prefix, long n, int seconds)
     double p99 = got ? (double) lat[(size_t) ((double) got * 0.99)] / 1000.0 : 0;
     long lost = (long) n - got;
     printf ("events=%ld secs=%.3f per_s=%.0f p50_ms=%.3f p99_ms=%.3f lost=%ld bus_gaps=%" PRIu64
-            "\n",
+            " cpu_ms=%.1f\n",
             got, secs, secs > 0 ? (double) (got - 1) / secs : 0, p50, p99, lost > 0 ? lost : 0,
-            bus_client_gaps (c));
+            bus_client_gaps (c), s_cpu_ms ());
     free (lat);
     bus_client_destroy (&c);
     return got == n ? 0 : 1;
@@ -321,6 +334,7 @@ s_rawpub (const char *endpoint, long n, long rate)
     }
     sleep (2);
     zsock_destroy (&pub);
+    printf ("cpu_ms=%.1f\n", s_cpu_ms ());
     return 0;
 }
 
@@ -353,8 +367,8 @@ s_rawsub (const char *endpoint, long n, int seconds)
     qsort (lat, (size_t) got, sizeof *lat, s_cmp);
     double p50 = got ? (double) lat[got / 2] / 1000.0 : 0;
     double p99 = got ? (double) lat[(size_t) ((double) got * 0.99)] / 1000.0 : 0;
-    printf ("events=%ld secs=%.3f per_s=%.0f p50_ms=%.3f p99_ms=%.3f\n", got, secs,
-            secs > 0 ? (double) (got - 1) / secs : 0, p50, p99);
+    printf ("events=%ld secs=%.3f per_s=%.0f p50_ms=%.3f p99_ms=%.3f cpu_ms=%.1f\n", got, secs,
+            secs > 0 ? (double) (got - 1) / secs : 0, p50, p99, s_cpu_ms ());
     free (lat);
     zsock_destroy (&sub);
     return 0;

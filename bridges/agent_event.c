@@ -11,8 +11,14 @@
 /* Events are 4+ KiB (the message union) and cross threads: made on the
  * host's, freed on the owner's. glibc serves neither size nor pattern from
  * its per-thread caches, so freed events wait here to be made again (a
- * small process-wide stack; beyond it they are freed). */
-#define S_POOL_MAX  1024 /* process-wide */
+ * process-wide stack; beyond it they are freed). It holds as many as a
+ * flood keeps in flight (AGENT_HOST_EVENT_QUEUE waiting in the host, 1024
+ * in the pipe, a batch at the owner): with 1024, every flood freed and
+ * malloc'd thousands of 4.6 KiB blocks per second, and glibc trimmed and
+ * faulted the heap's top in again (perf: sysmalloc and page faults were
+ * 8 % of node 1 in bench/events.sh). The cost: up to ~24 MiB kept after
+ * the largest flood, memory that flood needed anyway. */
+#define S_POOL_MAX  5120 /* process-wide */
 #define S_CACHE_MAX 64   /* per thread, moved to/from the pool in halves */
 static pthread_mutex_t s_pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static agent_event_t *s_pool[S_POOL_MAX];

@@ -9,6 +9,8 @@
 #include "bridges/agent_host_int.h"
 
 #include <assert.h>
+#include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,8 @@ struct _agent_host_t {
     char node[AGENT_NAME_MAX + 1];
     char publish[256];
     uint64_t next_stream;
+    agent_event_t *rx[AGENT_HOST_OUT_BATCH]; /* the last batch received */
+    size_t rx_n, rx_i;                       /* held, next to hand out */
 };
 
 static uint32_t
@@ -76,8 +80,15 @@ agent_host_new (const agent_host_config_t *config)
         c->max_frame = AGENT_FRAME_MAX_CEILING;
     s_defaults (c);
 
+    /* Unique per host object for the life of the process: a name made
+     * from the address alone was reused by the next host allocated at
+     * that address while libzmq's reaper still held the old bind, so the
+     * new bind failed and its pipe had no peer (agent_host_test caught a
+     * host whose first event never arrived). */
+    static atomic_uint_fast64_t s_hosts;
     char endpoint[64];
-    snprintf (endpoint, sizeof endpoint, "inproc://agent-host-%p", (void *) self);
+    snprintf (endpoint, sizeof endpoint, "inproc://agent-host-%" PRIu64 "-%p",
+              (uint64_t) atomic_fetch_add (&s_hosts, 1), (void *) self);
     self->outbox = zsock_new (ZMQ_PAIR);
     self->events = zsock_new (ZMQ_PAIR);
     if (!self->outbox || !self->events) {
@@ -86,12 +97,19 @@ agent_host_new (const agent_host_config_t *config)
         free (self);
         return NULL;
     }
-    /* The pipe holds pointers: a few thousand is plenty, and the actor
-     * keeps its own bounded backlog behind it. */
-    zsock_set_sndhwm (self->outbox, 1000);
-    zsock_set_rcvhwm (self->events, 1000);
-    zsock_bind (self->outbox, "%s", endpoint);
-    zsock_connect (self->events, "%s", endpoint);
+    /* The pipe holds batches of pointers (AGENT_HOST_OUT_BATCH each):
+     * 2 + 2 messages are up to 1024 events of 4+ KiB in flight, and the
+     * actor keeps its own bounded backlog behind them (the event pool,
+     * agent_event.c, is sized for both). */
+    zsock_set_sndhwm (self->outbox, 2);
+    zsock_set_rcvhwm (self->events, 2);
+    if (zsock_bind (self->outbox, "%s", endpoint) != 0
+        || zsock_connect (self->events, "%s", endpoint) != 0) {
+        zsock_destroy (&self->outbox);
+        zsock_destroy (&self->events);
+        free (self);
+        return NULL;
+    }
     void *args[2] = { &self->cfg, self->outbox };
     self->actor = zactor_new (agent_actor_run, args);
     if (!self->actor) {
@@ -113,8 +131,7 @@ agent_host_destroy (agent_host_t **self_p)
     zactor_destroy (&self->actor);
     /* Events the owner never took are pointers in the pipe: free them. */
     agent_event_t *ev;
-    void *handle = zsock_resolve (self->events);
-    while (zmq_recv (handle, &ev, sizeof ev, ZMQ_DONTWAIT) == sizeof ev)
+    while ((ev = agent_host_recv (self, 0)))
         agent_event_destroy (&ev);
     zsock_destroy (&self->events);
     zsock_destroy (&self->outbox);
@@ -135,9 +152,21 @@ int
 agent_host_add_shed (agent_host_t *self, const char *shed, const char *path)
 {
     assert (self);
+    return agent_host_add_shed_sink (self, shed, path, NULL);
+}
+
+int
+agent_host_add_shed_sink (agent_host_t *self, const char *shed, const char *path, void *sink_arg)
+{
+    assert (self);
     if (!shed || !path)
         return -1;
-    zstr_sendx (self->actor, "ADD", shed, path, NULL);
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, "ADD");
+    zmsg_addstr (msg, shed);
+    zmsg_addstr (msg, path);
+    zmsg_addmem (msg, &sink_arg, sizeof sink_arg);
+    zmsg_send (&msg, self->actor);
     return s_wait_int (self);
 }
 
@@ -294,14 +323,26 @@ agent_event_t *
 agent_host_recv (agent_host_t *self, int timeout_ms)
 {
     assert (self);
+    if (self->rx_i < self->rx_n)
+        return self->rx[self->rx_i++];
     void *handle = zsock_resolve (self->events);
     if (timeout_ms != 0) {
         zmq_pollitem_t item = { handle, 0, ZMQ_POLLIN, 0 };
         if (zmq_poll (&item, 1, timeout_ms) <= 0)
             return NULL;
     }
-    agent_event_t *ev = NULL;
-    if (zmq_recv (handle, &ev, sizeof ev, ZMQ_DONTWAIT) != sizeof ev)
+    int n = zmq_recv (handle, self->rx, sizeof self->rx, ZMQ_DONTWAIT);
+    /* Only the actor writes here, whole pointers, at most a buffer full. */
+    if (n <= 0 || (size_t) n > sizeof self->rx || n % (int) sizeof self->rx[0])
         return NULL;
-    return ev;
+    self->rx_n = (size_t) n / sizeof self->rx[0];
+    self->rx_i = 1;
+    return self->rx[0];
+}
+
+size_t
+agent_host_buffered (const agent_host_t *self)
+{
+    assert (self);
+    return self->rx_n - self->rx_i;
 }

@@ -25,7 +25,9 @@
  * and outbound queues are bounded (a full queue refuses the send).
  *
  * Events come out of a separate PAIR socket (agent_host_events) as owned
- * agent_event_t pointers; commands and their replies use the actor pipe, so
+ * agent_event_t pointers, batched (AGENT_HOST_OUT_BATCH per message,
+ * LOG and METRICS held up to AGENT_HOST_OUT_DEFER_MS); commands and their
+ * replies use the actor pipe, so
  * replies never mix with events (the zyre pattern). When the owner reads
  * events slower than agents produce them, the host stops reading agent
  * sockets (up to AGENT_HOST_EVENT_QUEUE events wait inside): agents then
@@ -51,9 +53,17 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define AGENT_HOST_SHEDS_MAX   1024        /* listeners per host object */
-#define AGENT_HOST_EVENT_QUEUE 4096        /* events held before reads pause */
-#define AGENT_HOST_READ_BUDGET (64u << 10) /* bytes read per connection per turn */
+#define AGENT_HOST_SHEDS_MAX    1024        /* listeners per host object */
+#define AGENT_HOST_EVENT_QUEUE  4096        /* events held before reads pause */
+#define AGENT_HOST_READ_BUDGET  (64u << 10) /* bytes read per connection per turn */
+/* Events cross to the owner as arrays of pointers, up to this many per
+ * message: one wake-up of the owner per batch, not per event. */
+#define AGENT_HOST_OUT_BATCH    256
+/* LOG and METRICS events (the high-rate ones, which the owner only keeps
+ * for history) may wait this long for more to join their batch; every
+ * other event (hello, services, runs, disconnects) goes at once, and
+ * takes whatever waits before it along, in order. */
+#define AGENT_HOST_OUT_DEFER_MS 10
 
 typedef struct _agent_host_t agent_host_t;
 
@@ -88,6 +98,13 @@ typedef struct {
                                          encoding, validated, not re-encoded); the
                                          owner still receives every event. NULL: the
                                          owner publishes (or not) itself. */
+    /* optional: where LOG lines go, on the host's own thread, for the sheds
+     * added with agent_host_add_shed_sink: `arg` is that shed's, the event is
+     * lent for the call. Such LOGs are not delivered to the owner (they are
+     * the one high-rate message, and keeping a history is all an owner does
+     * with them); every other event still is. The sink must be quick and
+     * thread-safe against the owner's own use of `arg`. */
+    void (*log_sink) (void *arg, const agent_event_t *ev);
 } agent_host_config_t;
 
 /* Why frames were refused; indexes agent_host_stats_t.bad. */
@@ -154,6 +171,12 @@ int agent_host_set_limits (agent_host_t *self, const agent_host_config_t *limits
  * bind failure, AGENT_HOST_SHEDS_MAX reached). */
 int agent_host_add_shed (agent_host_t *self, const char *shed, const char *path);
 
+/* The same, and the shed's LOGs go to config.log_sink with `sink_arg` (not
+ * NULL) instead of to the owner. `sink_arg` must stay valid until
+ * agent_host_remove_shed or agent_host_destroy returns. */
+int agent_host_add_shed_sink (agent_host_t *self, const char *shed, const char *path,
+                              void *sink_arg);
+
 /* Close shed's listener and connection (a DISCONNECTED event follows if an
  * agent was connected) and remove its socket file. Returns 0 or -1. */
 int agent_host_remove_shed (agent_host_t *self, const char *shed);
@@ -179,11 +202,18 @@ void agent_host_count (agent_host_t *self, const char *shed, agent_bad_t why);
 /* Counters of a shed. Returns 0 or -1 if unknown. */
 int agent_host_stats (agent_host_t *self, const char *shed, agent_host_stats_t *out);
 
-/* Socket that is readable when events wait (for zloop / zpoller). */
+/* Socket that is readable when events wait (for zloop / zpoller). A
+ * message holds several events: when it is readable, call agent_host_recv
+ * (self, 0) until agent_host_buffered is 0, or events stay in the buffer
+ * with nothing to wake the poller. */
 zsock_t *agent_host_events (agent_host_t *self);
 
 /* Next event: timeout_ms -1 waits, 0 does not. NULL on timeout or
  * interrupt. The caller owns the event. */
 agent_event_t *agent_host_recv (agent_host_t *self, int timeout_ms);
+
+/* Events already received from the socket and not yet returned by
+ * agent_host_recv. */
+size_t agent_host_buffered (const agent_host_t *self);
 
 #endif

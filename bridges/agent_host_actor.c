@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,8 +30,12 @@ void
 agent_actor_stamp (agent_actor_t *self, agent_shed_t *shed, agent_event_t *ev,
                    agent_event_kind_t kind)
 {
-    memset (ev, 0, offsetof (agent_event_t, msg));
+    /* Field by field, not a memset of the header: the event comes from
+     * the pool, last written on the owner's core, and every line written
+     * is one fetched; `reason` (256 bytes) is only read for DISCONNECTED,
+     * which sets it. */
     ev->kind = kind;
+    ev->reason[0] = 0;
     memcpy (ev->node, self->node, sizeof ev->node);
     memcpy (ev->shed, shed->name, sizeof ev->shed);
     ev->seq = ++shed->stats.seq;
@@ -59,6 +64,21 @@ agent_actor_deliver (agent_actor_t *self, agent_shed_t *shed, agent_event_t *ev,
                    || type == AGENT_SERVICE_HEALTH;
     if (self->pub && !(service && self->cfg.owner_publishes_services))
         agent_pub_add (self->pub, &shed->stats, ev, payload, len);
+    if (type == AGENT_LOG && shed->sink_arg && self->cfg.log_sink) {
+        /* Kept by the sink on this thread: the event goes back to this
+         * thread's pool, still in this core's cache, and the owner's
+         * thread never wakes for it. */
+        self->cfg.log_sink (shed->sink_arg, ev);
+        agent_event_destroy (&ev);
+        return;
+    }
+    /* The owner keeps LOG and METRICS for history only: they may wait a
+     * little to share a batch (one wake-up of the owner's thread, not one
+     * per event). Anything else goes at once. */
+    if (type != AGENT_LOG && type != AGENT_METRICS)
+        self->pend_urgent = true;
+    if (self->pend_n == 0)
+        self->pend_since_ms = agent_clock_mono_ms ();
     if (self->pend_n == self->pend_cap) {
         /* Grow, keeping order (one read can add a few thousand). */
         size_t cap = self->pend_cap * 2;
@@ -77,19 +97,39 @@ agent_actor_deliver (agent_actor_t *self, agent_shed_t *shed, agent_event_t *ev,
     self->pending[(self->pend_head + self->pend_n++) % self->pend_cap] = ev;
 }
 
-/* Move pending events into the outbox until it is full. */
+/* Whether pending events should go to the owner now: a full batch, an
+ * event that must not wait, or the oldest has waited long enough. */
+static bool
+s_events_due (const agent_actor_t *self, int64_t now)
+{
+    return self->pend_n
+           && (self->pend_urgent || self->pend_n >= AGENT_HOST_OUT_BATCH
+               || now - self->pend_since_ms >= AGENT_HOST_OUT_DEFER_MS);
+}
+
+/* Move pending events into the outbox, AGENT_HOST_OUT_BATCH pointers per
+ * message, until it is full (then out_full: the loop polls for room). */
 static void
 s_flush_events (agent_actor_t *self)
 {
+    self->out_full = false;
+    if (!s_events_due (self, agent_clock_mono_ms ()))
+        return;
     void *handle = zsock_resolve (self->outbox);
-    agent_event_t *ev;
+    agent_event_t *batch[AGENT_HOST_OUT_BATCH];
     while (self->pend_n) {
-        ev = self->pending[self->pend_head];
-        if (zmq_send (handle, &ev, sizeof ev, ZMQ_DONTWAIT) != sizeof ev)
-            return; /* full (or terminating): keep it for later */
-        self->pend_head = (self->pend_head + 1) % self->pend_cap;
-        self->pend_n--;
+        size_t k = self->pend_n < AGENT_HOST_OUT_BATCH ? self->pend_n : AGENT_HOST_OUT_BATCH;
+        for (size_t i = 0; i < k; i++)
+            batch[i] = self->pending[(self->pend_head + i) % self->pend_cap];
+        if (zmq_send (handle, batch, k * sizeof batch[0], ZMQ_DONTWAIT)
+            != (int) (k * sizeof batch[0])) {
+            self->out_full = true; /* full (or terminating): keep them for later */
+            return;
+        }
+        self->pend_head = (self->pend_head + k) % self->pend_cap;
+        self->pend_n -= k;
     }
+    self->pend_urgent = false;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -246,13 +286,14 @@ s_shed_find (agent_actor_t *self, const char *name)
 
 /* ADD: a new shed's listener. */
 static int
-s_shed_add (agent_actor_t *self, const char *name, const char *path)
+s_shed_add (agent_actor_t *self, const char *name, const char *path, void *sink_arg)
 {
     if (s_shed_find (self, name) || zlist_size (self->sheds) >= AGENT_HOST_SHEDS_MAX)
         return -1;
     agent_shed_t *shed = agent_shed_new (&self->cfg, name, path);
     if (!shed)
         return -1;
+    shed->sink_arg = sink_arg;
     zlist_append (self->sheds, shed);
     return 0;
 }
@@ -280,7 +321,11 @@ s_on_command (agent_actor_t *self)
         self->terminated = true;
     else if (streq (cmd, "ADD")) {
         char *path = zmsg_popstr (msg);
-        s_reply_int (self, name && path ? s_shed_add (self, name, path) : -1);
+        void *sink_arg = NULL;
+        zframe_t *f = zmsg_first (msg);
+        if (f && zframe_size (f) == sizeof sink_arg)
+            memcpy (&sink_arg, zframe_data (f), sizeof sink_arg);
+        s_reply_int (self, name && path ? s_shed_add (self, name, path, sink_arg) : -1);
         free (path);
     }
     else if (streq (cmd, "REMOVE")) {
@@ -397,6 +442,8 @@ typedef struct {
 void
 agent_actor_run (zsock_t *pipe, void *args)
 {
+    /* Named for `top -H` and per-thread CPU (bench/events.sh). */
+    prctl (PR_SET_NAME, "shed-agents", 0, 0, 0);
     agent_actor_t self;
     memset (&self, 0, sizeof self);
     self.pipe = pipe;
@@ -429,9 +476,8 @@ agent_actor_run (zsock_t *pipe, void *args)
         }
         size_t n = 0;
         items[n++] = (zmq_pollitem_t){ zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 };
-        bool backlog = self.pend_n > 0;
         items[n++] =
-            (zmq_pollitem_t){ zsock_resolve (self.outbox), 0, backlog ? ZMQ_POLLOUT : 0, 0 };
+            (zmq_pollitem_t){ zsock_resolve (self.outbox), 0, self.out_full ? ZMQ_POLLOUT : 0, 0 };
         /* When the owner is behind, stop reading agents: backpressure
          * reaches them through their socket buffers. */
         bool paused = self.pend_n >= AGENT_HOST_EVENT_QUEUE;
@@ -446,7 +492,11 @@ agent_actor_run (zsock_t *pipe, void *args)
                 items[n++] = (zmq_pollitem_t){ NULL, s->fd, ev, 0 };
             }
         }
-        int64_t wait = self.next_tick_ms - agent_clock_mono_ms ();
+        int64_t now = agent_clock_mono_ms (), wait = self.next_tick_ms - now;
+        /* Deferred events are due by their deadline, not the next tick. */
+        if (self.pend_n && !self.out_full
+            && self.pend_since_ms + AGENT_HOST_OUT_DEFER_MS - now < wait)
+            wait = self.pend_since_ms + AGENT_HOST_OUT_DEFER_MS - now;
         if (wait < 0)
             wait = 0;
         int rc = zmq_poll (items, (int) n, (long) wait);

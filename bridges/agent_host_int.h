@@ -62,6 +62,7 @@ typedef struct {
     uint8_t *metrics; /* payload of the latest METRICS */
     size_t metrics_len;
     int64_t metrics_ts_ms;
+    void *sink_arg; /* the owner's, for cfg.log_sink (agent_host_add_shed_sink) */
 } agent_shed_t;
 
 /* A shed listening at `path` (a stale socket file there is replaced), with
@@ -114,6 +115,9 @@ typedef struct {
     zlist_t *sheds;          /* agent_shed_t, owned */
     agent_event_t **pending; /* ring of events not yet in the outbox */
     size_t pend_head, pend_n, pend_cap;
+    int64_t pend_since_ms; /* when the oldest pending event came */
+    bool pend_urgent;      /* one that must not wait is pending */
+    bool out_full;         /* the outbox refused a batch: wait for POLLOUT */
     bool terminated;
     int64_t next_tick_ms;
     uint8_t *rbuf; /* AGENT_HOST_READ_BUDGET bytes */

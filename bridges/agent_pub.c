@@ -31,6 +31,14 @@ struct _agent_pub_t {
     size_t used;
     agent_host_stats_t *stats[S_PUB_MAX]; /* whose, to count (borrowed until the flush) */
     size_t n;
+    /* The last LOG's topic, kept until the flush (a read holds hundreds
+     * of LOGs of one stream: the topic is built once, not per event).
+     * Keyed by the shed's stats, which outlive the flush (REMOVE flushes
+     * first), and the stream name. */
+    const agent_host_stats_t *memo_stats;
+    char memo_stream[AGENT_STREAM_NAME_MAX + 1];
+    char memo_topic[256];
+    int memo_len;
 };
 
 agent_pub_t *
@@ -157,6 +165,7 @@ agent_pub_flush (agent_pub_t *self)
     self->n = 0;
     self->buf = NULL;
     self->used = 0;
+    self->memo_stats = NULL;
 }
 
 void
@@ -164,8 +173,24 @@ agent_pub_add (agent_pub_t *self, agent_host_stats_t *stats, const agent_event_t
                const uint8_t *payload, size_t len)
 {
     assert (self);
-    char topic[256];
-    int tl = agent_event_topic (ev, topic, sizeof topic);
+    char built[256];
+    const char *topic = built;
+    int tl;
+    bool log = ev->kind == AGENT_EVENT_MESSAGE && ev->msg.hdr.type == AGENT_LOG;
+    if (log && self->memo_stats == stats
+        && !strcmp (self->memo_stream, ev->msg.u.agent_log.stream)) {
+        topic = self->memo_topic;
+        tl = self->memo_len;
+    }
+    else {
+        tl = agent_event_topic (ev, built, sizeof built);
+        if (log && tl >= 0 && strlen (ev->msg.u.agent_log.stream) < sizeof self->memo_stream) {
+            self->memo_stats = stats;
+            strcpy (self->memo_stream, ev->msg.u.agent_log.stream);
+            memcpy (self->memo_topic, built, (size_t) tl + 1);
+            self->memo_len = tl;
+        }
+    }
     uint8_t *owned = NULL;
     if (tl >= 0 && !payload) {
         agent_msg_t close_msg;

@@ -2,6 +2,7 @@
 #include "node/events/agent_logs.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +17,10 @@ typedef struct {
 } s_line_t;
 
 struct _agent_logs_t {
-    s_line_t *ring;      /* cap entries */
-    size_t cap, head, n; /* next slot to write, lines held */
-    uint64_t evicted;    /* lines pushed out of the ring */
+    pthread_mutex_t lock; /* add (agent host's thread) against fill (node's) */
+    s_line_t *ring;       /* cap entries */
+    size_t cap, head, n;  /* next slot to write, lines held */
+    uint64_t evicted;     /* lines pushed out of the ring */
 };
 
 /* Copy a string into a fixed field, cutting it if it must (names are
@@ -38,6 +40,7 @@ agent_logs_new (size_t cap)
     agent_logs_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
+    pthread_mutex_init (&self->lock, NULL);
     self->cap = cap;
     self->ring = cap ? calloc (cap, sizeof *self->ring) : NULL;
     if (cap && !self->ring) {
@@ -56,6 +59,7 @@ agent_logs_destroy (agent_logs_t **self_p)
         for (size_t i = 0; self->ring && i < self->cap; i++)
             free (self->ring[i].text);
         free (self->ring);
+        pthread_mutex_destroy (&self->lock);
         free (self);
         *self_p = NULL;
     }
@@ -67,10 +71,14 @@ agent_logs_add (agent_logs_t *self, const agent_log_t *log)
     assert (self);
     if (!self->cap)
         return;
+    /* The copy is made outside the lock: fill never waits on malloc. */
+    char *text = strdup (log->text);
+    char *old = NULL;
+    pthread_mutex_lock (&self->lock);
     s_line_t *l = &self->ring[self->head];
     if (self->n == self->cap) {
         self->evicted++;
-        free (l->text);
+        old = l->text;
     }
     else
         self->n++;
@@ -78,8 +86,10 @@ agent_logs_add (agent_logs_t *self, const agent_log_t *log)
     l->seq = log->seq;
     l->ts_ms = log->ts_ms;
     l->partial = log->partial;
-    l->text = strdup (log->text);
+    l->text = text;
     self->head = (self->head + 1) % self->cap;
+    pthread_mutex_unlock (&self->lock);
+    free (old);
 }
 
 void
@@ -90,6 +100,7 @@ agent_logs_fill (agent_logs_t *self, const char *node, const api_logs_req_t *r, 
     /* Walk newest to oldest to honour tail and the size bound, then
      * reverse into oldest-first order. A line whose copy failed (NULL
      * text) is left out. */
+    pthread_mutex_lock (&self->lock);
     size_t want = r->tail ? r->tail : self->n, take = 0, bytes = 0;
     size_t *idx = self->n ? calloc (self->n, sizeof *idx) : NULL;
     bool truncated = false;
@@ -115,13 +126,15 @@ agent_logs_fill (agent_logs_t *self, const char *node, const api_logs_req_t *r, 
         x->partial = l->partial;
         s_copy (x->text, sizeof x->text, l->text);
     }
+    uint64_t evicted = self->evicted;
+    pthread_mutex_unlock (&self->lock);
     memset (rep, 0, sizeof *rep);
     rep->hdr.type = API_LOGS_REP;
     api_logs_rep_t *out = &rep->u.api_logs_rep;
     s_copy (out->node, sizeof out->node, node);
     out->lines.n = lines ? take : 0;
     out->lines.items = lines;
-    out->evicted = self->evicted;
+    out->evicted = evicted;
     out->truncated = truncated;
     *lines_out = lines;
     free (idx);

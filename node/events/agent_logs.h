@@ -2,7 +2,9 @@
  * agent_logs.h - the log history of one shed's agent: its last `cap` LOG
  * lines in a ring, for API_LOGS_REQ (`shedctl logs`, here or from another
  * node over agents.logs). Older lines are counted as evicted. Owned by
- * node_agents (one per shed listener); no I/O.
+ * node_agents (one per shed listener); no I/O. Lines are added on the
+ * agent host's thread (its log_sink) and read on the node's: add and fill
+ * take the ring's lock.
  */
 #ifndef SHED_AGENT_LOGS_H
 #define SHED_AGENT_LOGS_H

@@ -166,11 +166,22 @@ s_forward (shed_agents_t *self, agent_event_t *ev)
         log_info (AGENTS_COMP, "agent disconnected|shed=%s reason=\"%s\"", ev->shed, ev->reason);
 }
 
+/* The host's log_sink, on the host's thread: a LOG line into its shed's
+ * history (what s_forward does with a LOG event when there is no sink). */
+static void
+s_log_sink (void *arg, const agent_event_t *ev)
+{
+    if (agent_msg_stream_name_ok (ev->msg.u.agent_log.stream))
+        agent_logs_add ((agent_logs_t *) arg, &ev->msg.u.agent_log);
+}
+
 static int
 s_on_agent (zloop_t *loop, zsock_t *sock, void *arg)
 {
     shed_agents_t *self = arg;
-    for (int i = 0; i < S_BATCH; i++) {
+    /* At least S_BATCH, and never leave part of a received batch behind:
+     * nothing would wake the loop for it (agent_host_events). */
+    for (int i = 0; i < S_BATCH || agent_host_buffered (self->host); i++) {
         agent_event_t *ev = agent_host_recv (self->host, 0);
         if (!ev)
             break;
@@ -207,21 +218,24 @@ shed_agents_add (shed_agents_t *self, const char *shed, const char *socket_path,
         snprintf (err, errlen, "%s: %s", socket_path, strerror (errno));
         return -1;
     }
-    if (agent_host_add_shed (self->host, shed, socket_path) != 0) {
-        snprintf (err, errlen,
-                  "cannot listen for shed '%s' on %s (path over 107 bytes, "
-                  "or too many sheds)",
-                  shed, socket_path);
-        return -1;
-    }
     agents_shed_t *s = zmalloc (sizeof *s);
     s->logs = agent_logs_new (self->log_lines);
     if (!s->logs)
         s->logs = agent_logs_new (0); /* out of memory: keeps no history */
     if (!s->logs) {
         free (s);
-        agent_host_remove_shed (self->host, shed);
         snprintf (err, errlen, "out of memory");
+        return -1;
+    }
+    /* The history is written from the host's thread (s_log_sink): the
+     * node's loop never wakes for a LOG. */
+    if (agent_host_add_shed_sink (self->host, shed, socket_path, s->logs) != 0) {
+        agent_logs_destroy (&s->logs);
+        free (s);
+        snprintf (err, errlen,
+                  "cannot listen for shed '%s' on %s (path over 107 bytes, "
+                  "or too many sheds)",
+                  shed, socket_path);
         return -1;
     }
     snprintf (s->shed, sizeof s->shed, "%s", shed);
@@ -303,7 +317,8 @@ shed_agents_new (const shed_config_t *cfg, shed_events_t *events, shed_catalog_t
                                .services_max = cfg->agents.services_max,
                                .streams_max = cfg->agents.streams_max,
                                .accepts_per_s = cfg->agents.accepts_per_s,
-                               .owner_publishes_services = true };
+                               .owner_publishes_services = true,
+                               .log_sink = s_log_sink };
     self->host = agent_host_new (&hc);
     if (!self->host) {
         snprintf (err, errlen, "cannot start the agent host");
