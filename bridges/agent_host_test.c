@@ -252,12 +252,17 @@ test_hello_and_origin (void **state)
     agent_sample (AGENT_METRICS, &m);
     assert_int_equal (agent_host_send (fx->host, "shed-a", &m), -3);
 
-    /* Orderly close from the agent. */
+    /* Orderly close from the agent. The host may still be writing the
+     * 2 MiB provision stream above (the test read one chunk of it): then
+     * its next write fails before it reads the end of the stream, and
+     * "write error" is as right as "eof". Reading the rest first is no
+     * cure: byte by byte, on a loaded machine, it outlasts the host's
+     * agent timeout. */
     close (fd);
     ev = s_next (fx, 2000);
     assert_non_null (ev);
     assert_int_equal (ev->kind, AGENT_EVENT_DISCONNECTED);
-    assert_string_equal (ev->reason, "eof");
+    assert_true (strcmp (ev->reason, "eof") == 0 || strcmp (ev->reason, "write error") == 0);
     assert_int_equal (ev->seq, 4);
     agent_event_destroy (&ev);
 }
