@@ -5,6 +5,7 @@
  * it and the package to install, every time it is asked for.
  */
 #include "common/archive_dl.h"
+#include "common/crypto_dl.h"
 #include "common/lib_dl.h"
 #include "common/mhd_dl.h"
 #include "common/nft_dl.h"
@@ -38,9 +39,11 @@ test_not_mapped_until_used (void **state)
     assert_false (s_mapped (ARCHIVE_DL_SONAME));
     assert_false (s_mapped (MHD_DL_SONAME));
     assert_false (s_mapped (NFT_DL_SONAME));
+    assert_false (s_mapped (CRYPTO_DL_SONAME));
     assert_null (sym_archive_read_new);
     assert_null (sym_MHD_start_daemon);
     assert_null (sym_nft_ctx_new);
+    assert_null (sym_EVP_sha256);
 }
 
 static void
@@ -55,6 +58,8 @@ test_loads_every_symbol (void **state)
     MHD_DL_SYMS (S_CHECK_SET)
     assert_true (nft_dl_open (err, sizeof err));
     NFT_DL_SYMS (S_CHECK_SET)
+    assert_true (crypto_dl_open (err, sizeof err));
+    CRYPTO_DL_SYMS (S_CHECK_SET)
     /* A second call is the same answer. */
     assert_true (nft_dl_open (NULL, 0));
     /* They work: a real call through each table. */
@@ -65,6 +70,7 @@ test_loads_every_symbol (void **state)
     struct nft_ctx *ctx = sym_nft_ctx_new (NFT_CTX_DEFAULT);
     assert_non_null (ctx);
     sym_nft_ctx_free (ctx);
+    assert_non_null (sym_EVP_sha256 ());
 }
 
 static void *sym_missing_fn;

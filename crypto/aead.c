@@ -2,6 +2,9 @@
  * aead.c - see aead.h. OpenSSL EVP, one small context cache per thread.
  */
 #include "crypto/aead.h"
+
+#include "common/crypto_dl.h"
+#include "common/log.h"
 #include "crypto/session.h"
 
 #include <pthread.h>
@@ -9,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
 #include <sodium.h>
 
 #define CACHE_SLOTS 8
@@ -36,7 +38,7 @@ static void
 s_slot_wipe (cache_slot_t *slot)
 {
     if (slot->ctx)
-        EVP_CIPHER_CTX_free (slot->ctx); //  cleanses the key schedule
+        sym_EVP_CIPHER_CTX_free (slot->ctx); //  cleanses the key schedule
     sodium_memzero (slot, sizeof *slot);
 }
 
@@ -53,10 +55,17 @@ static void
 s_cache_init (void)
 {
     pthread_key_create (&s_cache_key, s_cache_free);
+    //  libcrypto is loaded here, on first use (common/crypto_dl.h). Without
+    //  it the ciphers stay NULL and every seal and open fails.
+    char err[256];
+    if (!crypto_dl_open (err, sizeof err)) {
+        log_error ("aead", "cannot load OpenSSL: the overlay cannot seal or open|err=\"%s\"", err);
+        return;
+    }
     //  Fetched once: an implicit fetch per key setup would take OpenSSL's
     //  global locks on the datapath.
-    s_cipher_gcm = EVP_CIPHER_fetch (NULL, "AES-256-GCM", NULL);
-    s_cipher_chacha = EVP_CIPHER_fetch (NULL, "ChaCha20-Poly1305", NULL);
+    s_cipher_gcm = sym_EVP_CIPHER_fetch (NULL, "AES-256-GCM", NULL);
+    s_cipher_chacha = sym_EVP_CIPHER_fetch (NULL, "ChaCha20-Poly1305", NULL);
 }
 
 void
@@ -118,8 +127,8 @@ s_context (uint8_t aead, const uint8_t *key, int enc)
     if (!hit) {
         hit = victim;
         s_slot_wipe (hit);
-        hit->ctx = EVP_CIPHER_CTX_new ();
-        if (!hit->ctx || EVP_CipherInit_ex (hit->ctx, cipher, NULL, key, NULL, enc) != 1) {
+        hit->ctx = sym_EVP_CIPHER_CTX_new ();
+        if (!hit->ctx || sym_EVP_CipherInit_ex (hit->ctx, cipher, NULL, key, NULL, enc) != 1) {
             s_slot_wipe (hit);
             return NULL;
         }
@@ -139,11 +148,12 @@ shed_aead_seal (uint8_t aead, const uint8_t key[SHED_AEAD_KEY_BYTES],
     EVP_CIPHER_CTX *ctx = s_context (aead, key, 1);
     int out;
     if (!ctx || len > INT32_MAX || adlen > INT32_MAX
-        || EVP_CipherInit_ex (ctx, NULL, NULL, NULL, nonce, 1) != 1
-        || (adlen && EVP_CipherUpdate (ctx, NULL, &out, ad, (int) adlen) != 1)
-        || (len && EVP_CipherUpdate (ctx, buf, &out, buf, (int) len) != 1)
-        || EVP_CipherFinal_ex (ctx, buf + len, &out) != 1
-        || EVP_CIPHER_CTX_ctrl (ctx, EVP_CTRL_AEAD_GET_TAG, SHED_AEAD_TAG_BYTES, buf + len) != 1)
+        || sym_EVP_CipherInit_ex (ctx, NULL, NULL, NULL, nonce, 1) != 1
+        || (adlen && sym_EVP_CipherUpdate (ctx, NULL, &out, ad, (int) adlen) != 1)
+        || (len && sym_EVP_CipherUpdate (ctx, buf, &out, buf, (int) len) != 1)
+        || sym_EVP_CipherFinal_ex (ctx, buf + len, &out) != 1
+        || sym_EVP_CIPHER_CTX_ctrl (ctx, EVP_CTRL_AEAD_GET_TAG, SHED_AEAD_TAG_BYTES, buf + len)
+               != 1)
         return -1;
     return 0;
 }
@@ -157,11 +167,11 @@ shed_aead_open (uint8_t aead, const uint8_t key[SHED_AEAD_KEY_BYTES],
     int out;
     if (!ctx || len > INT32_MAX || adlen > INT32_MAX)
         return -1;
-    if (EVP_CipherInit_ex (ctx, NULL, NULL, NULL, nonce, 0) == 1
-        && EVP_CIPHER_CTX_ctrl (ctx, EVP_CTRL_AEAD_SET_TAG, SHED_AEAD_TAG_BYTES, buf + len) == 1
-        && (!adlen || EVP_CipherUpdate (ctx, NULL, &out, ad, (int) adlen) == 1)
-        && (!len || EVP_CipherUpdate (ctx, buf, &out, buf, (int) len) == 1)
-        && EVP_CipherFinal_ex (ctx, buf + len, &out) == 1)
+    if (sym_EVP_CipherInit_ex (ctx, NULL, NULL, NULL, nonce, 0) == 1
+        && sym_EVP_CIPHER_CTX_ctrl (ctx, EVP_CTRL_AEAD_SET_TAG, SHED_AEAD_TAG_BYTES, buf + len) == 1
+        && (!adlen || sym_EVP_CipherUpdate (ctx, NULL, &out, ad, (int) adlen) == 1)
+        && (!len || sym_EVP_CipherUpdate (ctx, buf, &out, buf, (int) len) == 1)
+        && sym_EVP_CipherFinal_ex (ctx, buf + len, &out) == 1)
         return 0;
     sodium_memzero (buf, len);
     return -1;
