@@ -3,8 +3,9 @@
  */
 #include "crypto/digest.h"
 
+#include "common/crypto_dl.h"
+
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,8 +26,14 @@ shed_sha256_new (void)
     shed_sha256_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    self->ctx = EVP_MD_CTX_new ();
-    if (!self->ctx || EVP_DigestInit_ex (self->ctx, EVP_sha256 (), NULL) != 1) {
+    /* libcrypto is loaded on first use (common/crypto_dl.h). */
+    if (!crypto_dl_open (NULL, 0)) {
+        free (self);
+        errno = ELIBACC;
+        return NULL;
+    }
+    self->ctx = sym_EVP_MD_CTX_new ();
+    if (!self->ctx || sym_EVP_DigestInit_ex (self->ctx, sym_EVP_sha256 (), NULL) != 1) {
         shed_sha256_destroy (&self);
         errno = ENOMEM;
         return NULL;
@@ -39,7 +46,7 @@ shed_sha256_destroy (shed_sha256_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    EVP_MD_CTX_free ((*self_p)->ctx);
+    sym_EVP_MD_CTX_free ((*self_p)->ctx);
     free (*self_p);
     *self_p = NULL;
 }
@@ -48,7 +55,7 @@ void
 shed_sha256_update (shed_sha256_t *self, const void *data, size_t len)
 {
     if (!self->final && len > 0)
-        EVP_DigestUpdate (self->ctx, data, len);
+        sym_EVP_DigestUpdate (self->ctx, data, len);
 }
 
 int
@@ -97,7 +104,8 @@ shed_sha256_final (shed_sha256_t *self, char hex[SHED_SHA256_HEX + 1])
     uint8_t md[EVP_MAX_MD_SIZE];
     unsigned len = 0;
     hex[0] = '\0';
-    if (self->final || EVP_DigestFinal_ex (self->ctx, md, &len) != 1 || len != SHED_SHA256_BYTES)
+    if (self->final || sym_EVP_DigestFinal_ex (self->ctx, md, &len) != 1
+        || len != SHED_SHA256_BYTES)
         return;
     self->final = true;
     for (unsigned i = 0; i < SHED_SHA256_BYTES; i++)

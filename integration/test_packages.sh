@@ -89,7 +89,10 @@ dpkg-deb --ctrl-tarfile "$NODE_DEB" | tar -xO ./postinst | grep -q 'addgroup --s
 
 NODE_DEPS=$(dpkg-deb -f "$NODE_DEB" Depends)
 log "shed-node Depends: $NODE_DEPS"
-for lib in libc6 libczmq4 libsodium23 libyaml-0-2 adduser; do
+# The last five are loaded with dlopen on first use (common/lib_dl.h,
+# common/curl_dl.h): dpkg-shlibdeps cannot see them, packaging/ names them.
+for lib in libc6 libczmq4 libsodium23 libyaml-0-2 adduser \
+    libcurl4 libarchive13 libmicrohttpd12 libnftables1 libssl3; do
     grep -q "\b$lib\b" <<<"$NODE_DEPS" || fail "shed-node does not depend on $lib"
 done
 grep -q -- '-dev\b' <<<"$NODE_DEPS" && fail "shed-node depends on a -dev package: $NODE_DEPS"

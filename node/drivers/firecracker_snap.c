@@ -16,10 +16,9 @@
  */
 #include "node/drivers/firecracker_int.h"
 #include "node/drivers/json_read.h"
+#include "common/archive_dl.h"
 #include "common/log.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -49,11 +48,11 @@ s_add_file (struct archive *a, const char *entry_name, const char *path, char *w
             close (fd);
         return drv_why (why, size, "open %s: %s", path, strerror (errno));
     }
-    struct archive_entry *e = archive_entry_new ();
-    archive_entry_set_pathname (e, entry_name);
-    archive_entry_set_filetype (e, AE_IFREG);
-    archive_entry_set_perm (e, 0600);
-    archive_entry_set_size (e, s.st_size);
+    struct archive_entry *e = sym_archive_entry_new ();
+    sym_archive_entry_set_pathname (e, entry_name);
+    sym_archive_entry_set_filetype (e, AE_IFREG);
+    sym_archive_entry_set_perm (e, 0600);
+    sym_archive_entry_set_size (e, s.st_size);
     /* The data regions, walked once: the entry's sparse map, then the
      * bytes written in the same order. */
     size_t n = 0, cap = 16;
@@ -86,8 +85,8 @@ s_add_file (struct archive *a, const char *entry_name, const char *path, char *w
         regions[n++][1] = 1;
     }
     for (size_t i = 0; regions && i < n; i++)
-        archive_entry_sparse_add_entry (e, regions[i][0], regions[i][1]);
-    int rc = regions && archive_write_header (a, e) == ARCHIVE_OK ? 0 : -1;
+        sym_archive_entry_sparse_add_entry (e, regions[i][0], regions[i][1]);
+    int rc = regions && sym_archive_write_header (a, e) == ARCHIVE_OK ? 0 : -1;
     /* libarchive's pax writer takes the whole file, holes as zeros, and
      * skips the holes itself: a hole costs calls, not I/O. */
     char *buf = (char *) malloc (1 << 20);
@@ -97,14 +96,14 @@ s_add_file (struct archive *a, const char *entry_name, const char *path, char *w
         off_t data = i < n ? regions[i][0] : s.st_size, len = i < n ? regions[i][1] : 0;
         while (rc == 0 && at < data) {
             size_t want = data - at < (off_t) sizeof zeros ? (size_t) (data - at) : sizeof zeros;
-            if (archive_write_data (a, zeros, want) != (la_ssize_t) want)
+            if (sym_archive_write_data (a, zeros, want) != (la_ssize_t) want)
                 rc = -1;
             at += (off_t) want;
         }
         while (rc == 0 && len > 0) {
             size_t want = len < (1 << 20) ? (size_t) len : (1 << 20);
             ssize_t got = pread (fd, buf, want, at);
-            if (got <= 0 || archive_write_data (a, buf, (size_t) got) != got)
+            if (got <= 0 || sym_archive_write_data (a, buf, (size_t) got) != got)
                 rc = -1;
             at += got;
             len -= got;
@@ -114,9 +113,9 @@ s_add_file (struct archive *a, const char *entry_name, const char *path, char *w
     if (!buf)
         rc = -1;
     if (rc != 0)
-        drv_why (why, size, "archive %s: %s", path, archive_error_string (a));
+        drv_why (why, size, "archive %s: %s", path, sym_archive_error_string (a));
     free (buf);
-    archive_entry_free (e);
+    sym_archive_entry_free (e);
     close (fd);
     return rc;
 }
@@ -127,30 +126,34 @@ s_bundle_write (const char *path, const char *vm, bool with_vm, const char *vmm_
 {
     char tmp[DRIVER_PATH_MAX + 8], meta[256], disk[PATH_MAX + 16], state[PATH_MAX + 16],
         mem[PATH_MAX + 16];
+    /* libarchive is loaded on first use (common/archive_dl.h). */
+    char dlerr[200];
+    if (!archive_dl_open (dlerr, sizeof dlerr))
+        return drv_why (why, size, "libarchive: %s", dlerr);
     drv_fmt (tmp, sizeof tmp, "%s.part", path);
     drv_fmt (disk, sizeof disk, "%s/" FC_SNAP_DISK, vm);
     drv_fmt (state, sizeof state, "%s/" FC_SNAP_STATE, vm);
     drv_fmt (mem, sizeof mem, "%s/" FC_SNAP_MEM, vm);
     drv_fmt (meta, sizeof meta, FC_BUNDLE_MAGIC "kind %s\nvmm_version %s\n",
              with_vm ? "vm" : "disk", vmm_version[0] ? vmm_version : "-");
-    struct archive *a = archive_write_new ();
+    struct archive *a = sym_archive_write_new ();
     if (!a)
         return drv_why (why, size, "out of memory");
     int rc = 0;
     unlink (tmp);
-    if (archive_write_set_format_pax_restricted (a) != ARCHIVE_OK
-        || archive_write_open_filename (a, tmp) != ARCHIVE_OK)
-        rc = drv_why (why, size, "%s: %s", tmp, archive_error_string (a));
+    if (sym_archive_write_set_format_pax_restricted (a) != ARCHIVE_OK
+        || sym_archive_write_open_filename (a, tmp) != ARCHIVE_OK)
+        rc = drv_why (why, size, "%s: %s", tmp, sym_archive_error_string (a));
     if (rc == 0) {
-        struct archive_entry *e = archive_entry_new ();
-        archive_entry_set_pathname (e, FC_BUNDLE_META);
-        archive_entry_set_filetype (e, AE_IFREG);
-        archive_entry_set_perm (e, 0600);
-        archive_entry_set_size (e, (la_int64_t) strlen (meta));
-        if (archive_write_header (a, e) != ARCHIVE_OK
-            || archive_write_data (a, meta, strlen (meta)) != (la_ssize_t) strlen (meta))
-            rc = drv_why (why, size, "%s: %s", tmp, archive_error_string (a));
-        archive_entry_free (e);
+        struct archive_entry *e = sym_archive_entry_new ();
+        sym_archive_entry_set_pathname (e, FC_BUNDLE_META);
+        sym_archive_entry_set_filetype (e, AE_IFREG);
+        sym_archive_entry_set_perm (e, 0600);
+        sym_archive_entry_set_size (e, (la_int64_t) strlen (meta));
+        if (sym_archive_write_header (a, e) != ARCHIVE_OK
+            || sym_archive_write_data (a, meta, strlen (meta)) != (la_ssize_t) strlen (meta))
+            rc = drv_why (why, size, "%s: %s", tmp, sym_archive_error_string (a));
+        sym_archive_entry_free (e);
     }
     if (rc == 0)
         rc = s_add_file (a, FC_ROOTFS, disk, why, size);
@@ -158,9 +161,9 @@ s_bundle_write (const char *path, const char *vm, bool with_vm, const char *vmm_
         rc = s_add_file (a, FC_BUNDLE_STATE, state, why, size);
     if (rc == 0 && with_vm)
         rc = s_add_file (a, FC_BUNDLE_MEM, mem, why, size);
-    if (archive_write_close (a) != ARCHIVE_OK && rc == 0)
-        rc = drv_why (why, size, "%s: %s", tmp, archive_error_string (a));
-    archive_write_free (a);
+    if (sym_archive_write_close (a) != ARCHIVE_OK && rc == 0)
+        rc = drv_why (why, size, "%s: %s", tmp, sym_archive_error_string (a));
+    sym_archive_write_free (a);
     if (rc == 0 && rename (tmp, path) != 0)
         rc = drv_why (why, size, "rename %s: %s", tmp, strerror (errno));
     if (rc != 0)
@@ -269,18 +272,18 @@ static int
 s_extract_entry (struct archive *a, struct archive_entry *e, int fd, char *meta, size_t meta_size,
                  char *why, size_t size)
 {
-    la_int64_t total = archive_entry_size (e);
+    la_int64_t total = sym_archive_entry_size (e);
     if (fd >= 0 && ftruncate (fd, (off_t) total) != 0)
         return drv_why (why, size, "%s", strerror (errno));
     for (;;) {
         const void *buf;
         size_t len;
         la_int64_t off;
-        int r = archive_read_data_block (a, &buf, &len, &off);
+        int r = sym_archive_read_data_block (a, &buf, &len, &off);
         if (r == ARCHIVE_EOF)
             return 0;
         if (r != ARCHIVE_OK)
-            return drv_why (why, size, "%s", archive_error_string (a));
+            return drv_why (why, size, "%s", sym_archive_error_string (a));
         if (off < 0 || (uint64_t) off + len > (uint64_t) total)
             return drv_why (why, size, "data past the entry's size");
         if (fd < 0) {
@@ -301,28 +304,31 @@ s_extract_entry (struct archive *a, struct archive_entry *e, int fd, char *meta,
 int
 fc_bundle_extract (const char *path, const char *vm_dir, const char *name, driver_error_t *err)
 {
-    struct archive *a = archive_read_new ();
+    char dlerr[200];
+    if (!archive_dl_open (dlerr, sizeof dlerr))
+        return driver_fail (err, DRIVER_ERR_IO, "firecracker: %s: libarchive: %s", name, dlerr);
+    struct archive *a = sym_archive_read_new ();
     if (!a)
         return driver_fail (err, DRIVER_ERR_IO, "firecracker: %s: out of memory", name);
     /* Plain tar only: no filters, no other formats to parse. */
-    archive_read_support_format_tar (a);
+    sym_archive_read_support_format_tar (a);
     char why[DRIVER_MSG_MAX] = "", meta[FC_BUNDLE_META_MAX] = "";
     int code = DRIVER_ERR_INVALID;
     bool seen[4] = { false, false, false, false };
-    if (archive_read_open_filename (a, path, 1 << 16) != ARCHIVE_OK) {
+    if (sym_archive_read_open_filename (a, path, 1 << 16) != ARCHIVE_OK) {
         code = DRIVER_ERR_IO;
-        drv_why (why, sizeof why, "%s", archive_error_string (a));
+        drv_why (why, sizeof why, "%s", sym_archive_error_string (a));
         goto done;
     }
     struct archive_entry *e;
     int r;
-    while ((r = archive_read_next_header (a, &e)) == ARCHIVE_OK) {
-        const char *entry = archive_entry_pathname (e);
+    while ((r = sym_archive_read_next_header (a, &e)) == ARCHIVE_OK) {
+        const char *entry = sym_archive_entry_pathname (e);
         int slot = -1;
         const char *target = entry ? s_entry_target (entry, &slot) : NULL;
-        if (!target || seen[slot] || archive_entry_filetype (e) != AE_IFREG
-            || archive_entry_size (e) < 0
-            || (uint64_t) archive_entry_size (e) > FC_BUNDLE_FILE_MAX) {
+        if (!target || seen[slot] || sym_archive_entry_filetype (e) != AE_IFREG
+            || sym_archive_entry_size (e) < 0
+            || (uint64_t) sym_archive_entry_size (e) > FC_BUNDLE_FILE_MAX) {
             drv_why (why, sizeof why, "unexpected entry '%.64s'", entry ? entry : "");
             goto done;
         }
@@ -345,7 +351,7 @@ fc_bundle_extract (const char *path, const char *vm_dir, const char *name, drive
             goto done;
     }
     if (r != ARCHIVE_EOF) {
-        drv_why (why, sizeof why, "%s", archive_error_string (a));
+        drv_why (why, sizeof why, "%s", sym_archive_error_string (a));
         goto done;
     }
     bool kind_vm = strstr (meta, "\nkind vm\n") != NULL;
@@ -356,7 +362,7 @@ fc_bundle_extract (const char *path, const char *vm_dir, const char *name, drive
     else
         code = 0;
 done:
-    archive_read_free (a);
+    sym_archive_read_free (a);
     if (code == 0)
         return 0;
     return driver_fail (err, code, "firecracker: %s: snapshot %s: %s", name, path, why);

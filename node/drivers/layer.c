@@ -1,10 +1,9 @@
 /* layer.c - a shed's writable layer as one pax tar (see layer.h). */
 #include "node/drivers/layer.h"
 #include "node/images/image_unpack.h"
+#include "common/archive_dl.h"
 #include "common/log.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <czmq.h>
 #include <dirent.h>
 #include <errno.h>
@@ -83,12 +82,12 @@ typedef struct {
 static int
 s_write_fail (s_writer_t *w, const char *what)
 {
-    int e = archive_errno (w->ar);
+    int e = sym_archive_errno (w->ar);
     int rc = e == ENOSPC || e == EDQUOT ? LAYER_ERR_SPACE : LAYER_ERR_IO;
     return s_fail (w->why, w->why_size, rc, w->path, "%s: %s", what,
-                   e == ENOSPC || e == EDQUOT     ? "disk full"
-                   : archive_error_string (w->ar) ? archive_error_string (w->ar)
-                                                  : strerror (e));
+                   e == ENOSPC || e == EDQUOT         ? "disk full"
+                   : sym_archive_error_string (w->ar) ? sym_archive_error_string (w->ar)
+                                                      : strerror (e));
 }
 
 static int
@@ -100,8 +99,8 @@ s_ids (s_writer_t *w, const struct stat *st, struct archive_entry *e)
         return s_fail (w->why, w->why_size, LAYER_ERR_INVALID, w->path,
                        "owner %llu:%llu is outside the shed's ids %u..%u", (unsigned long long) uid,
                        (unsigned long long) gid, w->id_base, w->id_base + w->id_count - 1);
-    archive_entry_set_uid (e, (la_int64_t) (uid - w->id_base));
-    archive_entry_set_gid (e, (la_int64_t) (gid - w->id_base));
+    sym_archive_entry_set_uid (e, (la_int64_t) (uid - w->id_base));
+    sym_archive_entry_set_gid (e, (la_int64_t) (gid - w->id_base));
     return 0;
 }
 
@@ -122,13 +121,13 @@ s_sparse_map (int fd, const struct stat *st, struct archive_entry *e)
         off_t hole = lseek (fd, data, SEEK_HOLE);
         if (hole < 0)
             hole = st->st_size;
-        archive_entry_sparse_add_entry (e, data, hole - data);
+        sym_archive_entry_sparse_add_entry (e, data, hole - data);
         n++;
         off = hole;
     }
     if (n == 0)
         /* All hole: libarchive needs one (empty) region at the end. */
-        archive_entry_sparse_add_entry (e, st->st_size, 0);
+        sym_archive_entry_sparse_add_entry (e, st->st_size, 0);
 }
 
 /* The file's bytes. With a sparse map the pax writer drops the bytes that
@@ -145,7 +144,7 @@ s_file_data (s_writer_t *w, int fd, const struct stat *st)
         memset (w->buf, 0, S_BUF);
         while (off < data) {
             size_t n = (size_t) (data - off < S_BUF ? data - off : S_BUF);
-            if (archive_write_data (w->ar, w->buf, n) < 0)
+            if (sym_archive_write_data (w->ar, w->buf, n) < 0)
                 return s_write_fail (w, "write");
             off += (off_t) n;
         }
@@ -160,7 +159,7 @@ s_file_data (s_writer_t *w, int fd, const struct stat *st)
             if (r <= 0)
                 return s_fail (w->why, w->why_size, LAYER_ERR_IO, w->path, "read: %s",
                                r < 0 ? strerror (errno) : "the file shrank while it was read");
-            if (archive_write_data (w->ar, w->buf, (size_t) r) < 0)
+            if (sym_archive_write_data (w->ar, w->buf, (size_t) r) < 0)
                 return s_write_fail (w, "write");
             off += r;
         }
@@ -186,23 +185,23 @@ s_write_one (s_writer_t *w, int dfd, const char *name, size_t plen, int depth)
         return s_fail (w->why, w->why_size, LAYER_ERR_INVALID, w->path, "device node %u:%u",
                        major (st.st_rdev), minor (st.st_rdev));
 
-    struct archive_entry *e = archive_entry_new ();
+    struct archive_entry *e = sym_archive_entry_new ();
     if (!e)
         return s_fail (w->why, w->why_size, LAYER_ERR_IO, NULL, "out of memory");
-    archive_entry_set_pathname (e, w->path);
-    archive_entry_set_mtime (e, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+    sym_archive_entry_set_pathname (e, w->path);
+    sym_archive_entry_set_mtime (e, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
     int rc = 0, fd = -1;
     if (whiteout) {
         /* overlayfs makes whiteouts as the mounter (host root): owner 0 */
-        archive_entry_set_filetype (e, AE_IFCHR);
-        archive_entry_set_perm (e, 0);
-        archive_entry_set_rdev (e, 0);
-        archive_entry_set_uid (e, 0);
-        archive_entry_set_gid (e, 0);
+        sym_archive_entry_set_filetype (e, AE_IFCHR);
+        sym_archive_entry_set_perm (e, 0);
+        sym_archive_entry_set_rdev (e, 0);
+        sym_archive_entry_set_uid (e, 0);
+        sym_archive_entry_set_gid (e, 0);
     }
     else {
         rc = s_ids (w, &st, e);
-        archive_entry_set_perm (e, st.st_mode & 07777);
+        sym_archive_entry_set_perm (e, st.st_mode & 07777);
     }
     char key[64];
     snprintf (key, sizeof key, "%llx:%llx", (unsigned long long) st.st_dev,
@@ -217,16 +216,16 @@ s_write_one (s_writer_t *w, int dfd, const char *name, size_t plen, int depth)
                          n > S_LINK_MAX ? "target too long" : strerror (errno));
         else {
             target[n] = '\0';
-            archive_entry_set_filetype (e, AE_IFLNK);
-            archive_entry_set_symlink (e, target);
+            sym_archive_entry_set_filetype (e, AE_IFLNK);
+            sym_archive_entry_set_symlink (e, target);
         }
     }
     else if (rc == 0 && S_ISREG (st.st_mode)) {
         first = st.st_nlink > 1 ? zhashx_lookup (w->links, key) : NULL;
         if (first) {
-            archive_entry_set_filetype (e, AE_IFREG);
-            archive_entry_set_hardlink (e, first);
-            archive_entry_set_size (e, 0);
+            sym_archive_entry_set_filetype (e, AE_IFREG);
+            sym_archive_entry_set_hardlink (e, first);
+            sym_archive_entry_set_size (e, 0);
         }
         else {
             fd = openat (dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
@@ -240,8 +239,8 @@ s_write_one (s_writer_t *w, int dfd, const char *name, size_t plen, int depth)
                              "metacopy file (overlayfs metacopy=on): its data is in the lower "
                              "layer");
             else {
-                archive_entry_set_filetype (e, AE_IFREG);
-                archive_entry_set_size (e, st.st_size);
+                sym_archive_entry_set_filetype (e, AE_IFREG);
+                sym_archive_entry_set_size (e, st.st_size);
                 s_sparse_map (fd, &st, e);
                 if (st.st_nlink > 1)
                     zhashx_insert (w->links, key, w->path);
@@ -256,16 +255,16 @@ s_write_one (s_writer_t *w, int dfd, const char *name, size_t plen, int depth)
             rc = s_fail (w->why, w->why_size, LAYER_ERR_IO, w->path, "open: %s", strerror (errno));
         else {
             char val[8];
-            archive_entry_set_filetype (e, AE_IFDIR);
+            sym_archive_entry_set_filetype (e, AE_IFDIR);
             if (fgetxattr (fd, S_REDIRECT, NULL, 0) >= 0)
                 rc = s_fail (w->why, w->why_size, LAYER_ERR_INVALID, w->path,
                              "redirected directory (overlayfs redirect_dir=on): its content "
                              "is in the lower layer");
             else if (fgetxattr (fd, S_OPAQUE, val, sizeof val) == 1 && val[0] == 'y')
-                archive_entry_xattr_add_entry (e, S_OPAQUE, "y", 1);
+                sym_archive_entry_xattr_add_entry (e, S_OPAQUE, "y", 1);
         }
     }
-    if (rc == 0 && archive_write_header (w->ar, e) < ARCHIVE_WARN)
+    if (rc == 0 && sym_archive_write_header (w->ar, e) < ARCHIVE_WARN)
         rc = s_write_fail (w, "write");
     if (rc == 0 && S_ISREG (st.st_mode) && !first)
         rc = s_file_data (w, fd, &st);
@@ -273,7 +272,7 @@ s_write_one (s_writer_t *w, int dfd, const char *name, size_t plen, int depth)
         rc = s_walk (w, fd, plen, depth + 1);
     if (fd >= 0)
         close (fd);
-    archive_entry_free (e);
+    sym_archive_entry_free (e);
     return rc;
 }
 
@@ -319,6 +318,9 @@ int
 layer_write (const char *upper_dir, uint32_t id_base, uint32_t id_count, const char *out_path,
              uint64_t *bytes, char *why, size_t why_size)
 {
+    char dlerr[200];
+    if (!archive_dl_open (dlerr, sizeof dlerr))
+        return s_fail (why, why_size, LAYER_ERR_IO, NULL, "libarchive: %s", dlerr);
     char tmp[PATH_MAX];
     if (snprintf (tmp, sizeof tmp, "%s.tmp-XXXXXX", out_path) >= (int) sizeof tmp)
         return s_fail (why, why_size, LAYER_ERR_INVALID, NULL, "%s: name too long", out_path);
@@ -333,7 +335,7 @@ layer_write (const char *upper_dir, uint32_t id_base, uint32_t id_count, const c
                        NULL, "%s: %s", tmp, strerror (e));
     }
     fchmod (out, 0600);
-    s_writer_t w = { .ar = archive_write_new (),
+    s_writer_t w = { .ar = sym_archive_write_new (),
                      .links = zhashx_new (),
                      .id_base = id_base,
                      .id_count = id_count,
@@ -350,16 +352,16 @@ layer_write (const char *upper_dir, uint32_t id_base, uint32_t id_count, const c
         /* pax: nanosecond mtimes, xattrs, long names, sparse maps; no
          * compression (a layer streams at disk speed; the transfer may
          * compress), big blocks, no padding of the last one. */
-        archive_write_set_format_pax (w.ar);
-        archive_write_add_filter_none (w.ar);
-        archive_write_set_bytes_per_block (w.ar, S_TAR_BLOCK);
-        archive_write_set_bytes_in_last_block (w.ar, 1);
-        if (archive_write_open_fd (w.ar, out) != ARCHIVE_OK)
+        sym_archive_write_set_format_pax (w.ar);
+        sym_archive_write_add_filter_none (w.ar);
+        sym_archive_write_set_bytes_per_block (w.ar, S_TAR_BLOCK);
+        sym_archive_write_set_bytes_in_last_block (w.ar, 1);
+        if (sym_archive_write_open_fd (w.ar, out) != ARCHIVE_OK)
             rc = s_write_fail (&w, "open");
     }
     if (rc == 0)
         rc = s_walk (&w, top, 0, 0);
-    if (rc == 0 && archive_write_close (w.ar) != ARCHIVE_OK)
+    if (rc == 0 && sym_archive_write_close (w.ar) != ARCHIVE_OK)
         rc = s_write_fail (&w, "finish");
     if (rc == 0 && fsync (out) != 0)
         rc = s_fail (why, why_size,
@@ -387,7 +389,7 @@ layer_write (const char *upper_dir, uint32_t id_base, uint32_t id_count, const c
     else
         unlink (tmp);
     if (w.ar)
-        archive_write_free (w.ar);
+        sym_archive_write_free (w.ar);
     zhashx_destroy (&w.links);
     free (w.buf);
     close (out);
@@ -451,16 +453,16 @@ s_parents (s_reader_t *r, const char *path)
 static int
 s_check (s_reader_t *r, struct archive_entry *e, s_kind_t *kind_out)
 {
-    const char *path = archive_entry_pathname (e);
+    const char *path = sym_archive_entry_pathname (e);
     if (!path)
         return s_fail (r->why, r->why_size, LAYER_ERR_INVALID, NULL,
                        "entry %llu: empty or unreadable name", (unsigned long long) r->entries + 1);
     if (++r->entries > r->max_entries)
         return s_fail (r->why, r->why_size, LAYER_ERR_INVALID, path,
                        "more than %llu entries in the layer", (unsigned long long) r->max_entries);
-    const char *hardlink = archive_entry_hardlink (e);
-    const char *symlink = archive_entry_symlink (e);
-    mode_t type = archive_entry_filetype (e);
+    const char *hardlink = sym_archive_entry_hardlink (e);
+    const char *symlink = sym_archive_entry_symlink (e);
+    mode_t type = sym_archive_entry_filetype (e);
     s_kind_t kind;
     if (hardlink)
         kind = S_K_HARDLINK;
@@ -470,12 +472,12 @@ s_check (s_reader_t *r, struct archive_entry *e, s_kind_t *kind_out)
         kind = S_K_DIR;
     else if (type == AE_IFLNK)
         kind = S_K_SYMLINK;
-    else if (type == AE_IFCHR && archive_entry_rdev (e) == 0)
+    else if (type == AE_IFCHR && sym_archive_entry_rdev (e) == 0)
         kind = S_K_WHITEOUT;
     else if (type == AE_IFCHR || type == AE_IFBLK)
         return s_fail (
             r->why, r->why_size, LAYER_ERR_INVALID, path, "device node %u:%u (only 0:0 whiteouts)",
-            (unsigned) archive_entry_rdevmajor (e), (unsigned) archive_entry_rdevminor (e));
+            (unsigned) sym_archive_entry_rdevmajor (e), (unsigned) sym_archive_entry_rdevminor (e));
     else
         return s_fail (r->why, r->why_size, LAYER_ERR_INVALID, path, "unsupported entry type 0%o",
                        (unsigned) type);
@@ -484,7 +486,7 @@ s_check (s_reader_t *r, struct archive_entry *e, s_kind_t *kind_out)
      * is a uid the shed already holds, inside its user namespace; and the
      * shed's root and its disk are mounted nosuid (rootfs.c), so the kernel
      * ignores the bits for anyone exec'ing the file, host included. */
-    la_int64_t uid = archive_entry_uid (e), gid = archive_entry_gid (e);
+    la_int64_t uid = sym_archive_entry_uid (e), gid = sym_archive_entry_gid (e);
     if (uid < 0 || (uint64_t) uid >= r->id_count || gid < 0 || (uint64_t) gid >= r->id_count)
         return s_fail (r->why, r->why_size, LAYER_ERR_INVALID, path,
                        "owner %lld:%lld outside the shed's 0..%u", (long long) uid, (long long) gid,
@@ -506,11 +508,11 @@ s_check (s_reader_t *r, struct archive_entry *e, s_kind_t *kind_out)
         return s_fail (r->why, r->why_size, LAYER_ERR_INVALID, path,
                        "symlink target empty or over %d bytes", S_LINK_MAX);
     /* The only xattr: the opaque marker, on a directory. */
-    archive_entry_xattr_reset (e);
+    sym_archive_entry_xattr_reset (e);
     const char *xname;
     const void *xval;
     size_t xlen;
-    while (archive_entry_xattr_next (e, &xname, &xval, &xlen) == ARCHIVE_OK) {
+    while (sym_archive_entry_xattr_next (e, &xname, &xval, &xlen) == ARCHIVE_OK) {
         if (kind != S_K_DIR || strcmp (xname, S_OPAQUE) != 0 || xlen != 1
             || *(const char *) xval != 'y') {
             char n[80];
@@ -545,15 +547,15 @@ s_check (s_reader_t *r, struct archive_entry *e, s_kind_t *kind_out)
                    : kind == S_K_HARDLINK ? S_SEEN_LINK /* nothing goes below it */
                                           : S_SEEN_FILE);
     if (kind == S_K_FILE) {
-        la_int64_t size = archive_entry_size (e);
+        la_int64_t size = sym_archive_entry_size (e);
         if (size < 0)
             return s_fail (r->why, r->why_size, LAYER_ERR_INVALID, path, "negative size");
         /* Space: a sparse file takes its data regions only. */
         uint64_t data = (uint64_t) size;
-        if (archive_entry_sparse_reset (e) > 0) {
+        if (sym_archive_entry_sparse_reset (e) > 0) {
             la_int64_t off, len;
             data = 0;
-            while (archive_entry_sparse_next (e, &off, &len) == ARCHIVE_OK)
+            while (sym_archive_entry_sparse_next (e, &off, &len) == ARCHIVE_OK)
                 data += len > 0 ? (uint64_t) len : 0;
             if (data > (uint64_t) size)
                 data = (uint64_t) size;
@@ -578,12 +580,12 @@ s_check (s_reader_t *r, struct archive_entry *e, s_kind_t *kind_out)
 static int
 s_disk_fail (s_reader_t *r, const char *what)
 {
-    int e = archive_errno (r->disk);
+    int e = sym_archive_errno (r->disk);
     int rc = e == ENOSPC || e == EDQUOT ? LAYER_ERR_SPACE : LAYER_ERR_IO;
     return s_fail (r->why, r->why_size, rc, r->norm, "%s: %s", what,
-                   rc == LAYER_ERR_SPACE            ? "the shed's disk is full"
-                   : archive_error_string (r->disk) ? archive_error_string (r->disk)
-                                                    : strerror (e));
+                   rc == LAYER_ERR_SPACE                ? "the shed's disk is full"
+                   : sym_archive_error_string (r->disk) ? sym_archive_error_string (r->disk)
+                                                        : strerror (e));
 }
 
 /* Write one checked entry below r->root, ids shifted. */
@@ -594,38 +596,38 @@ s_extract (s_reader_t *r, struct archive_entry *e, s_kind_t kind)
     if (!*r->norm)
         return 0;
     snprintf (full, sizeof full, "%s/%s", r->root, r->norm);
-    archive_entry_set_pathname (e, full);
+    sym_archive_entry_set_pathname (e, full);
     if (kind == S_K_HARDLINK) {
         snprintf (target, sizeof target, "%s/%s", r->root, r->norm_target);
-        archive_entry_set_hardlink (e, target);
+        sym_archive_entry_set_hardlink (e, target);
     }
-    archive_entry_set_uid (e, r->id_base + archive_entry_uid (e));
-    archive_entry_set_gid (e, r->id_base + archive_entry_gid (e));
-    archive_entry_set_uname (e, NULL); /* owners by number, never the host's names */
-    archive_entry_set_gname (e, NULL);
-    if (archive_write_header (r->disk, e) < ARCHIVE_WARN)
+    sym_archive_entry_set_uid (e, r->id_base + sym_archive_entry_uid (e));
+    sym_archive_entry_set_gid (e, r->id_base + sym_archive_entry_gid (e));
+    sym_archive_entry_set_uname (e, NULL); /* owners by number, never the host's names */
+    sym_archive_entry_set_gname (e, NULL);
+    if (sym_archive_write_header (r->disk, e) < ARCHIVE_WARN)
         return s_disk_fail (r, "cannot extract");
-    if (kind == S_K_FILE && archive_entry_size (e) > 0) {
+    if (kind == S_K_FILE && sym_archive_entry_size (e) > 0) {
         const void *buf;
         size_t len;
         la_int64_t off;
         for (;;) {
-            int rc = archive_read_data_block (r->in, &buf, &len, &off);
+            int rc = sym_archive_read_data_block (r->in, &buf, &len, &off);
             if (rc == ARCHIVE_EOF)
                 break;
             if (rc < ARCHIVE_WARN)
                 return s_fail (r->why, r->why_size, LAYER_ERR_INVALID, r->norm,
-                               "layer unreadable: %s", archive_error_string (r->in));
-            if (off < 0 || (uint64_t) off + len > (uint64_t) archive_entry_size (e))
+                               "layer unreadable: %s", sym_archive_error_string (r->in));
+            if (off < 0 || (uint64_t) off + len > (uint64_t) sym_archive_entry_size (e))
                 return s_fail (r->why, r->why_size, LAYER_ERR_INVALID, r->norm,
                                "more data than its declared size");
-            if (archive_write_data_block (r->disk, buf, len, off) < ARCHIVE_WARN)
+            if (sym_archive_write_data_block (r->disk, buf, len, off) < ARCHIVE_WARN)
                 return s_disk_fail (r, "cannot write");
         }
     }
-    if (archive_write_finish_entry (r->disk) < ARCHIVE_WARN)
+    if (sym_archive_write_finish_entry (r->disk) < ARCHIVE_WARN)
         return s_disk_fail (r, "cannot finish");
-    if (kind == S_K_DIR && archive_entry_xattr_count (e) > 0) {
+    if (kind == S_K_DIR && sym_archive_entry_xattr_count (e) > 0) {
         /* checked: the opaque marker. Set by us (no XATTR flag to
          * libarchive, which would take any xattr of the file). */
         int fd = open (full, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -677,6 +679,10 @@ int
 layer_read (const char *in_path, const char *upper_dir, uint32_t id_base, uint32_t id_count,
             const layer_limits_t *limits, char *why, size_t why_size)
 {
+    /* libarchive is loaded on first use (common/archive_dl.h). */
+    char dlerr[200];
+    if (!archive_dl_open (dlerr, sizeof dlerr))
+        return s_fail (why, why_size, LAYER_ERR_IO, NULL, "libarchive: %s", dlerr);
     /* Resolved: libarchive's symlink guard checks every component of the
      * paths it is given, ours included. */
     char root[PATH_MAX];
@@ -691,8 +697,8 @@ layer_read (const char *in_path, const char *upper_dir, uint32_t id_base, uint32
     int fd = open (in_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return s_fail (why, why_size, LAYER_ERR_IO, NULL, "%s: %s", in_path, strerror (errno));
-    s_reader_t r = { .in = archive_read_new (),
-                     .disk = archive_write_disk_new (),
+    s_reader_t r = { .in = sym_archive_read_new (),
+                     .disk = sym_archive_write_disk_new (),
                      .seen = zhashx_new (),
                      .root = root,
                      .id_base = id_base,
@@ -708,25 +714,26 @@ layer_read (const char *in_path, const char *upper_dir, uint32_t id_base, uint32
         rc = s_fail (why, why_size, LAYER_ERR_IO, NULL, "out of memory");
     if (rc == 0) {
         /* A layer is a plain tar (layer_write): no decompressor to attack. */
-        archive_read_support_format_tar (r.in);
+        sym_archive_read_support_format_tar (r.in);
         int flags = ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_SECURE_SYMLINKS
                     | ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_NO_OVERWRITE;
         if (geteuid () == 0)
             flags |= ARCHIVE_EXTRACT_OWNER;
-        archive_write_disk_set_options (r.disk, flags);
-        if (archive_read_open_fd (r.in, fd, S_TAR_BLOCK) != ARCHIVE_OK)
+        sym_archive_write_disk_set_options (r.disk, flags);
+        if (sym_archive_read_open_fd (r.in, fd, S_TAR_BLOCK) != ARCHIVE_OK)
             rc = s_fail (why, why_size, LAYER_ERR_INVALID, NULL, "%s: not a layer (%s)", in_path,
-                         archive_error_string (r.in) ? archive_error_string (r.in) : "unreadable");
+                         sym_archive_error_string (r.in) ? sym_archive_error_string (r.in)
+                                                         : "unreadable");
     }
     while (rc == 0) {
         struct archive_entry *e;
-        int ar = archive_read_next_header (r.in, &e);
+        int ar = sym_archive_read_next_header (r.in, &e);
         if (ar == ARCHIVE_EOF)
             break;
         if (ar < ARCHIVE_WARN) {
             rc = s_fail (why, why_size, LAYER_ERR_INVALID, NULL,
                          "layer unreadable after %llu entries: %s", (unsigned long long) r.entries,
-                         archive_error_string (r.in) ? archive_error_string (r.in) : "?");
+                         sym_archive_error_string (r.in) ? sym_archive_error_string (r.in) : "?");
             break;
         }
         s_kind_t kind = S_K_FILE;
@@ -737,12 +744,12 @@ layer_read (const char *in_path, const char *upper_dir, uint32_t id_base, uint32
     }
     /* Directory modes and times are set at close (libarchive defers them
      * until their content is written). */
-    if (rc == 0 && archive_write_close (r.disk) != ARCHIVE_OK)
+    if (rc == 0 && sym_archive_write_close (r.disk) != ARCHIVE_OK)
         rc = s_disk_fail (&r, "cannot finish the tree");
     if (r.in)
-        archive_read_free (r.in);
+        sym_archive_read_free (r.in);
     if (r.disk)
-        archive_write_free (r.disk);
+        sym_archive_write_free (r.disk);
     zhashx_destroy (&r.seen);
     close (fd);
     if (rc == 0) {

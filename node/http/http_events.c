@@ -1,6 +1,8 @@
 /* http_events.c - see http_events.h. */
 #include "node/http/http_events.h"
 
+#include "common/mhd_dl.h"
+
 #include "node/api/api_client.h"
 #include "node/api/api_pool.h"
 #include "node/config.h"
@@ -441,7 +443,7 @@ http_events_open (http_events_t *self, struct MHD_Connection *conn, const http_a
     int snapped = snapshot ? bus_client_snapshot (s->bus, 3000) : 0;
     s->raw = raw;
     const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info (conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        sym_MHD_get_connection_info (conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     s->fd = ci ? (int) ci->connect_fd : -1;
     /* The first bytes at once: the client knows it is subscribed; with a
      * snapshot, once its last values are sent. */
@@ -463,7 +465,7 @@ http_events_open (http_events_t *self, struct MHD_Connection *conn, const http_a
     atomic_fetch_add (&self->open, 1);
     atomic_fetch_add (&self->total, 1);
     struct MHD_Response *resp =
-        MHD_create_response_from_callback (MHD_SIZE_UNKNOWN, 4096, s_reader, s, s_free);
+        sym_MHD_create_response_from_callback (MHD_SIZE_UNKNOWN, 4096, s_reader, s, s_free);
     if (!resp) {
         s_free (s);
         http_error_set (err, 500, "internal", "out of memory");
@@ -471,8 +473,8 @@ http_events_open (http_events_t *self, struct MHD_Connection *conn, const http_a
     }
     /* A stream is quiet between heartbeats: http.timeout_s must not close
      * it; a dead client is found by the hang-up poll or a failed write. */
-    MHD_set_connection_option (conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned int) 0);
-    MHD_add_response_header (resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
-    MHD_add_response_header (resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    sym_MHD_set_connection_option (conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned int) 0);
+    sym_MHD_add_response_header (resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+    sym_MHD_add_response_header (resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     return resp;
 }

@@ -2,6 +2,7 @@
 #include "node/http/http_logs.h"
 
 #include "agent/proto/agent_proto.h"
+#include "common/mhd_dl.h"
 #include "node/api/api_client.h"
 #include "node/ctl/json.h"
 
@@ -418,11 +419,11 @@ http_logs_open (http_events_t *events, const char *api_endpoint, const volatile 
         goto fail;
     wire_msg_free (&api_proto, &req);
     const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info (conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        sym_MHD_get_connection_info (conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     s->fd = ci ? (int) ci->connect_fd : -1;
     s->last_out_ms = zclock_mono ();
     struct MHD_Response *resp =
-        MHD_create_response_from_callback (MHD_SIZE_UNKNOWN, 4096, s_reader, s, s_free);
+        sym_MHD_create_response_from_callback (MHD_SIZE_UNKNOWN, 4096, s_reader, s, s_free);
     if (!resp) {
         s_free (s);
         http_error_set (err, 500, "internal", "out of memory");
@@ -430,9 +431,9 @@ http_logs_open (http_events_t *events, const char *api_endpoint, const volatile 
     }
     /* Quiet between lines: http.timeout_s must not close it (as for
      * GET /v1/events); a dead client is found by the hang-up poll. */
-    MHD_set_connection_option (conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned int) 0);
-    MHD_add_response_header (resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
-    MHD_add_response_header (resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    sym_MHD_set_connection_option (conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned int) 0);
+    sym_MHD_add_response_header (resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+    sym_MHD_add_response_header (resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     return resp;
 fail:
     wire_msg_free (&api_proto, &req);

@@ -1,6 +1,8 @@
 /* http_shed_stream.c - see http_shed_stream.h. */
 #include "node/http/http_shed_stream.h"
 
+#include "common/mhd_dl.h"
+
 #include "bridges/bus_client.h"
 #include "node/api/api_client.h"
 #include "node/config.h"
@@ -207,27 +209,27 @@ http_shed_stream_open (const char *api_endpoint, const volatile int *stopping,
     snprintf (s->shed, sizeof s->shed, "%s", shed);
     atomic_init (&s->done, false);
     const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info (conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        sym_MHD_get_connection_info (conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     s->fd = ci ? (int) ci->connect_fd : -1;
     s->bus = s_bus (api_endpoint, stopping);
     s->last_out_ms = zclock_mono ();
     struct MHD_Response *resp =
-        MHD_create_response_from_callback (MHD_SIZE_UNKNOWN, 4096, s_reader, s, s_free);
+        sym_MHD_create_response_from_callback (MHD_SIZE_UNKNOWN, 4096, s_reader, s, s_free);
     if (!resp) {
         s_free (s);
         http_error_set (err, 500, "INTERNAL_ERROR", "out of memory");
         return NULL;
     }
     if (pthread_create (&s->thread, NULL, s_create, s) != 0) {
-        MHD_destroy_response (resp); /* frees s */
+        sym_MHD_destroy_response (resp); /* frees s */
         http_error_set (err, 503, "UNAVAILABLE", "cannot start the create's thread");
         return NULL;
     }
     s->thread_started = true;
     /* Quiet between phases (an image fetch may take minutes): the idle
      * timeout must not cut it; the heartbeat and the hang-up poll do. */
-    MHD_set_connection_option (conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned int) 0);
-    MHD_add_response_header (resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
-    MHD_add_response_header (resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    sym_MHD_set_connection_option (conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned int) 0);
+    sym_MHD_add_response_header (resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+    sym_MHD_add_response_header (resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     return resp;
 }

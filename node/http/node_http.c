@@ -3,6 +3,7 @@
 
 #include "common/fileutil.h"
 #include "common/log.h"
+#include "common/mhd_dl.h"
 #include "common/tcp_listen.h"
 #include "node/api/api_client.h"
 #include "node/api/api_pool.h"
@@ -19,7 +20,6 @@
 #include <arpa/inet.h>
 #include <czmq.h>
 #include <errno.h>
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <sodium.h>
 #include <stdatomic.h>
@@ -205,27 +205,28 @@ s_respond_as (shed_http_t *self, struct MHD_Connection *conn, unsigned status, c
     s_count (self, status < 300 ? ST_REQ_2XX : status < 500 ? ST_REQ_4XX : ST_REQ_5XX);
     if (!body)
         return MHD_NO; /* out of memory: drop the connection */
-    struct MHD_Response *resp = MHD_create_response_from_buffer (len, body, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *resp =
+        sym_MHD_create_response_from_buffer (len, body, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free (body);
         return MHD_NO;
     }
-    MHD_add_response_header (resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-    MHD_add_response_header (resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    sym_MHD_add_response_header (resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    sym_MHD_add_response_header (resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (index) {
         char text[24];
         snprintf (text, sizeof text, "%llu", (unsigned long long) index);
-        MHD_add_response_header (resp, HTTP_WATCH_HEADER, text);
+        sym_MHD_add_response_header (resp, HTTP_WATCH_HEADER, text);
     }
     if (allow && *allow)
-        MHD_add_response_header (resp, MHD_HTTP_HEADER_ALLOW, allow);
+        sym_MHD_add_response_header (resp, MHD_HTTP_HEADER_ALLOW, allow);
     if (status == 401)
-        MHD_add_response_header (resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-                                 "Bearer realm=\"shed-node\"");
+        sym_MHD_add_response_header (resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                     "Bearer realm=\"shed-node\"");
     if (status == 503 || status == 429)
-        MHD_add_response_header (resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-    MHD_Result_t rc = MHD_queue_response (conn, status, resp);
-    MHD_destroy_response (resp);
+        sym_MHD_add_response_header (resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    MHD_Result_t rc = sym_MHD_queue_response (conn, status, resp);
+    sym_MHD_destroy_response (resp);
     return rc;
 }
 
@@ -259,7 +260,7 @@ s_remote (struct MHD_Connection *conn, char *out, size_t size)
 {
     snprintf (out, size, "?");
     const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info (conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        sym_MHD_get_connection_info (conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (!ci || !ci->client_addr)
         return;
     const struct sockaddr *sa = ci->client_addr;
@@ -307,7 +308,7 @@ s_first (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r, const char 
     if (r->compat && http_compat_role (&r->cmatch) == HTTP_ROLE_NONE)
         return MHD_YES;
     const char *auth =
-        MHD_lookup_connection_value (conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+        sym_MHD_lookup_connection_value (conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     http_role_t role = HTTP_ROLE_NONE;
     http_auth_t a = http_tokens_check (self->tokens, auth, &role, r->token_id);
     r->role = role;
@@ -351,7 +352,7 @@ s_first (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r, const char 
         return s_fail_r (self, conn, r, &err);
     }
     const char *cl =
-        MHD_lookup_connection_value (conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        sym_MHD_lookup_connection_value (conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && strtoull (cl, NULL, 10) > self->max_body) {
         s_count (self, ST_TOO_LARGE);
         http_error_set (&err, 413, "body_too_large", "request body over %zu bytes", self->max_body);
@@ -396,7 +397,7 @@ s_serve_msgpack (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r)
                       r->token_id, http_role_name (r->role), err.message);
         return s_fail (self, conn, &err, NULL);
     }
-    const char *t = MHD_lookup_connection_value (conn, MHD_HEADER_KIND, HTTP_TIMEOUT_HEADER);
+    const char *t = sym_MHD_lookup_connection_value (conn, MHD_HEADER_KIND, HTTP_TIMEOUT_HEADER);
     uint64_t client_ms = t ? strtoull (t, NULL, 10) : 0;
     char why[512];
     int rc = shed_api_pool_call (self->pool, &req, &rep, http_pt_timeout_ms (&req, client_ms),
@@ -436,7 +437,7 @@ s_serve_events (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r)
 {
     http_error_t err;
     s_args_t args = { .n = 0 };
-    MHD_get_connection_values (conn, MHD_GET_ARGUMENT_KIND, s_collect_arg, &args);
+    sym_MHD_get_connection_values (conn, MHD_GET_ARGUMENT_KIND, s_collect_arg, &args);
     if (args.n > HTTP_ARGS_MAX) {
         http_error_set (&err, 400, "bad_request", "more than %d query arguments", HTTP_ARGS_MAX);
         return s_fail (self, conn, &err, NULL);
@@ -446,8 +447,8 @@ s_serve_events (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r)
     if (!resp)
         return s_fail (self, conn, &err, NULL); /* a 429 is counted as too_many_streams */
     s_count (self, ST_REQ_2XX);
-    MHD_Result_t rc = MHD_queue_response (conn, 200, resp);
-    MHD_destroy_response (resp);
+    MHD_Result_t rc = sym_MHD_queue_response (conn, 200, resp);
+    sym_MHD_destroy_response (resp);
     return rc;
 }
 
@@ -461,8 +462,8 @@ s_serve_logs (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r, const 
     if (!resp)
         return s_fail (self, conn, &err, NULL);
     s_count (self, ST_REQ_2XX);
-    MHD_Result_t rc = MHD_queue_response (conn, 200, resp);
-    MHD_destroy_response (resp);
+    MHD_Result_t rc = sym_MHD_queue_response (conn, 200, resp);
+    sym_MHD_destroy_response (resp);
     return rc;
 }
 
@@ -476,7 +477,7 @@ s_serve (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r)
     if (http_route_kind (r->match.route) == HTTP_ROUTE_EVENTS)
         return s_serve_events (self, conn, r);
     s_args_t args = { .n = 0 };
-    MHD_get_connection_values (conn, MHD_GET_ARGUMENT_KIND, s_collect_arg, &args);
+    sym_MHD_get_connection_values (conn, MHD_GET_ARGUMENT_KIND, s_collect_arg, &args);
     bool follow = false;
     if (http_route_followable (r->match.route)
         && http_logs_args (args.args, &args.n, &follow, &err) != 0) {
@@ -599,8 +600,8 @@ s_serve_compat_stream (shed_http_t *self, struct MHD_Connection *conn, s_req_t *
     if (!resp)
         return s_fail_compat (self, conn, &err);
     s_count (self, ST_REQ_2XX);
-    MHD_Result_t rc = MHD_queue_response (conn, 200, resp);
-    MHD_destroy_response (resp);
+    MHD_Result_t rc = sym_MHD_queue_response (conn, 200, resp);
+    sym_MHD_destroy_response (resp);
     return rc;
 }
 
@@ -617,8 +618,8 @@ s_serve_compat (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r)
     http_compat_ctx_t ctx = { .http_port = colon ? (unsigned) strtoul (colon + 1, NULL, 10) : 0,
                               .request_id = rid };
     /* Shed's create progress stream (http_shed_stream.h) */
-    if (http_compat_wants_stream (&r->cmatch, MHD_lookup_connection_value (conn, MHD_HEADER_KIND,
-                                                                           MHD_HTTP_HEADER_ACCEPT)))
+    if (http_compat_wants_stream (&r->cmatch, sym_MHD_lookup_connection_value (
+                                                  conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT)))
         return s_serve_compat_stream (self, conn, r, &ctx);
     char *body = NULL;
     size_t len = 0;
@@ -633,11 +634,11 @@ s_serve_compat (shed_http_t *self, struct MHD_Connection *conn, s_req_t *r)
     if (!body) { /* 204 */
         s_count (self, ST_REQ_2XX);
         struct MHD_Response *resp =
-            MHD_create_response_from_buffer (0, NULL, MHD_RESPMEM_PERSISTENT);
+            sym_MHD_create_response_from_buffer (0, NULL, MHD_RESPMEM_PERSISTENT);
         if (!resp)
             return MHD_NO;
-        MHD_Result_t rc = MHD_queue_response (conn, status, resp);
-        MHD_destroy_response (resp);
+        MHD_Result_t rc = sym_MHD_queue_response (conn, status, resp);
+        sym_MHD_destroy_response (resp);
         return rc;
     }
     return s_respond (self, conn, status, body, len, NULL);
@@ -658,7 +659,7 @@ s_on_http (void *cls, struct MHD_Connection *conn, const char *url, const char *
         r->started_ms = zclock_mono ();
         s_remote (conn, r->remote, sizeof r->remote);
         const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info (conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+            sym_MHD_get_connection_info (conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
         r->conn = ci ? ci->socket_context : NULL;
         http_conns_busy (self->conns, r->conn, true);
         return s_first (self, conn, r, url, method);
@@ -736,7 +737,7 @@ s_on_connection (void *cls, struct MHD_Connection *conn, void **socket_context,
     }
     atomic_fetch_add (&self->stats[ST_CONNS], 1);
     const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info (conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        sym_MHD_get_connection_info (conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     bool evicted = false;
     *socket_context = ci ? http_conns_open (self->conns, (int) ci->connect_fd, &evicted) : NULL;
     if (evicted) {
@@ -791,8 +792,14 @@ s_read_pem (const char *key, const char *path, bool secret, size_t *len, char *e
 static int
 s_start (shed_http_t *self, const shed_config_t *cfg, char *err, size_t errlen)
 {
+    /* libmicrohttpd is loaded on first use (common/mhd_dl.h). */
+    char dlerr[200];
+    if (!mhd_dl_open (dlerr, sizeof dlerr)) {
+        snprintf (err, errlen, "http: %s", dlerr);
+        return -1;
+    }
     bool tls = cfg->http.tls_cert[0] != '\0';
-    if (tls && !MHD_is_feature_supported (MHD_FEATURE_TLS)) {
+    if (tls && !sym_MHD_is_feature_supported (MHD_FEATURE_TLS)) {
         snprintf (err, errlen, "http.tls_cert: this libmicrohttpd was built without TLS");
         return -1;
     }
@@ -822,7 +829,7 @@ s_start (shed_http_t *self, const shed_config_t *cfg, char *err, size_t errlen)
      * every connection whose descriptor is past FD_SETSIZE (bench/api.sh
      * with 1,000 sheds found it). */
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD
-                     | (MHD_is_feature_supported (MHD_FEATURE_POLL) ? MHD_USE_POLL : 0)
+                     | (sym_MHD_is_feature_supported (MHD_FEATURE_POLL) ? MHD_USE_POLL : 0)
                      | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0) | (tls ? MHD_USE_TLS : 0);
     struct MHD_OptionItem tls_opts[] = {
         { MHD_OPTION_HTTPS_MEM_CERT, 0, self->cert },
@@ -834,7 +841,7 @@ s_start (shed_http_t *self, const shed_config_t *cfg, char *err, size_t errlen)
      * CONNECTION_TIMEOUT closes idle and slow connections, TLS handshakes
      * that never finish included; the limits bound the threads a crowd of
      * clients can hold. */
-    self->mhd = MHD_start_daemon (
+    self->mhd = sym_MHD_start_daemon (
         flags, 0, NULL, NULL, s_on_http, self, MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, self,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket) fd, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned) cfg->http.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
@@ -909,7 +916,7 @@ shed_http_destroy (shed_http_t **self_p)
     shed_http_t *self = *self_p;
     self->stopping = 1;
     if (self->mhd)
-        MHD_stop_daemon (self->mhd);
+        sym_MHD_stop_daemon (self->mhd);
     if (self->api) {
         shed_api_server_on (self->api, API_TOKEN_CREATE_REQ, NULL, NULL);
         shed_api_server_on (self->api, API_TOKEN_LIST_REQ, NULL, NULL);

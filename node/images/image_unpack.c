@@ -1,10 +1,9 @@
 /* image_unpack.c - see image_unpack.h and docs/images.md. */
 #include "node/images/image_unpack.h"
 
+#include "common/archive_dl.h"
 #include "common/log.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <czmq.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -215,9 +214,9 @@ static int
 s_check_entry (s_pass_t *pass, struct archive_entry *entry, char *norm, char *norm_target,
                image_entry_kind_t *kind_out, char *why, size_t why_size)
 {
-    const char *path = archive_entry_pathname (entry);
+    const char *path = sym_archive_entry_pathname (entry);
     if (!path)
-        path = archive_entry_pathname_utf8 (entry);
+        path = sym_archive_entry_pathname_utf8 (entry);
     if (!path) {
         snprintf (why, why_size, "entry %llu: empty or unreadable name",
                   (unsigned long long) pass->stats.entries + 1);
@@ -227,9 +226,9 @@ s_check_entry (s_pass_t *pass, struct archive_entry *entry, char *norm, char *no
         return s_refuse (why, why_size, path, "more than %llu entries in the archive",
                          (unsigned long long) pass->opts->max_entries);
 
-    const char *hardlink = archive_entry_hardlink (entry);
-    const char *symlink = archive_entry_symlink (entry);
-    mode_t type = archive_entry_filetype (entry);
+    const char *hardlink = sym_archive_entry_hardlink (entry);
+    const char *symlink = sym_archive_entry_symlink (entry);
+    mode_t type = sym_archive_entry_filetype (entry);
     image_entry_kind_t kind;
     if (hardlink)
         kind = IMAGE_ENTRY_HARDLINK;
@@ -248,12 +247,12 @@ s_check_entry (s_pass_t *pass, struct archive_entry *entry, char *norm, char *no
     else
         return s_refuse (why, why_size, path, "unsupported entry type 0%o", (unsigned) type);
 
-    mode_t mode = archive_entry_perm (entry);
+    mode_t mode = sym_archive_entry_perm (entry);
     if (kind != IMAGE_ENTRY_SYMLINK && (mode & S_ISUID))
         return s_refuse (why, why_size, path, "setuid bit (mode %04o)", (unsigned) mode);
     if (kind != IMAGE_ENTRY_SYMLINK && kind != IMAGE_ENTRY_DIR && (mode & S_ISGID))
         return s_refuse (why, why_size, path, "setgid bit (mode %04o)", (unsigned) mode);
-    int64_t uid = archive_entry_uid (entry), gid = archive_entry_gid (entry);
+    int64_t uid = sym_archive_entry_uid (entry), gid = sym_archive_entry_gid (entry);
     if (uid < 0 || uid > IMAGE_ID_MAX || gid < 0 || gid > IMAGE_ID_MAX)
         return s_refuse (why, why_size, path,
                          "owner %lld:%lld outside 0..65535 (a shed maps 65536 ids)",
@@ -279,7 +278,7 @@ s_check_entry (s_pass_t *pass, struct archive_entry *entry, char *norm, char *no
                        : kind == IMAGE_ENTRY_SYMLINK ? S_KIND_LINK
                                                      : S_KIND_FILE);
     if (kind == IMAGE_ENTRY_FILE) {
-        int64_t size = archive_entry_size (entry);
+        int64_t size = sym_archive_entry_size (entry);
         if (size < 0)
             return s_refuse (why, why_size, path, "negative size");
         pass->stats.files++;
@@ -307,38 +306,38 @@ s_extract_entry (s_pass_t *pass, struct archive *in, struct archive_entry *entry
     if (!*norm)
         return 0; /* the root: ours, made 0755 */
     snprintf (full, sizeof full, "%s/%s", pass->root, norm);
-    archive_entry_set_pathname (entry, full);
+    sym_archive_entry_set_pathname (entry, full);
     if (kind == IMAGE_ENTRY_HARDLINK) {
         snprintf (full_target, sizeof full_target, "%s/%s", pass->root, norm_target);
-        archive_entry_set_hardlink (entry, full_target);
+        sym_archive_entry_set_hardlink (entry, full_target);
     }
-    int r = archive_write_header (pass->disk, entry);
+    int r = sym_archive_write_header (pass->disk, entry);
     if (r < ARCHIVE_WARN)
         return s_refuse (why, why_size, norm, "cannot extract: %s",
-                         archive_error_string (pass->disk));
-    if (kind == IMAGE_ENTRY_FILE && archive_entry_size (entry) > 0) {
+                         sym_archive_error_string (pass->disk));
+    if (kind == IMAGE_ENTRY_FILE && sym_archive_entry_size (entry) > 0) {
         const void *buf;
         size_t len;
         la_int64_t off;
         uint64_t written = 0;
         for (;;) {
-            r = archive_read_data_block (in, &buf, &len, &off);
+            r = sym_archive_read_data_block (in, &buf, &len, &off);
             if (r == ARCHIVE_EOF)
                 break;
             if (r < ARCHIVE_WARN)
                 return s_refuse (why, why_size, norm, "archive unreadable: %s",
-                                 archive_error_string (in));
+                                 sym_archive_error_string (in));
             written += len;
-            if (written > (uint64_t) archive_entry_size (entry))
+            if (written > (uint64_t) sym_archive_entry_size (entry))
                 return s_refuse (why, why_size, norm, "more data than its declared size");
-            if (archive_write_data_block (pass->disk, buf, len, off) < ARCHIVE_WARN)
+            if (sym_archive_write_data_block (pass->disk, buf, len, off) < ARCHIVE_WARN)
                 return s_refuse (why, why_size, norm, "cannot write: %s",
-                                 archive_error_string (pass->disk));
+                                 sym_archive_error_string (pass->disk));
         }
     }
-    if (archive_write_finish_entry (pass->disk) < ARCHIVE_WARN)
+    if (sym_archive_write_finish_entry (pass->disk) < ARCHIVE_WARN)
         return s_refuse (why, why_size, norm, "cannot finish: %s",
-                         archive_error_string (pass->disk));
+                         sym_archive_error_string (pass->disk));
     return 0;
 }
 
@@ -349,19 +348,19 @@ s_pass (int fd, s_pass_t *pass, char *why, size_t why_size)
         snprintf (why, why_size, "archive: cannot seek: %s", strerror (errno));
         return -1;
     }
-    struct archive *in = archive_read_new ();
+    struct archive *in = sym_archive_read_new ();
     if (!in) {
         snprintf (why, why_size, "out of memory");
         return -1;
     }
     /* Only what images come as: tar (ustar, pax, GNU), plain, gzip or zstd. */
-    archive_read_support_format_tar (in);
-    archive_read_support_filter_gzip (in);
-    archive_read_support_filter_zstd (in);
+    sym_archive_read_support_format_tar (in);
+    sym_archive_read_support_filter_gzip (in);
+    sym_archive_read_support_filter_zstd (in);
     int rc = 0;
-    if (archive_read_open_fd (in, fd, S_READ_BLOCK) != ARCHIVE_OK) {
+    if (sym_archive_read_open_fd (in, fd, S_READ_BLOCK) != ARCHIVE_OK) {
         snprintf (why, why_size, "not a tar, tar.gz or tar.zst archive (%s)",
-                  archive_error_string (in) ? archive_error_string (in) : "unreadable");
+                  sym_archive_error_string (in) ? sym_archive_error_string (in) : "unreadable");
         rc = -1;
     }
     char *norm = malloc (IMAGE_PATH_MAX), *norm_target = malloc (IMAGE_PATH_MAX);
@@ -371,13 +370,13 @@ s_pass (int fd, s_pass_t *pass, char *why, size_t why_size)
     }
     while (rc == 0) {
         struct archive_entry *entry;
-        int r = archive_read_next_header (in, &entry);
+        int r = sym_archive_read_next_header (in, &entry);
         if (r == ARCHIVE_EOF)
             break;
         if (r < ARCHIVE_WARN) {
             snprintf (why, why_size, "archive unreadable after %llu entries: %s",
                       (unsigned long long) pass->stats.entries,
-                      archive_error_string (in) ? archive_error_string (in) : "?");
+                      sym_archive_error_string (in) ? sym_archive_error_string (in) : "?");
             rc = -1;
             break;
         }
@@ -393,7 +392,7 @@ s_pass (int fd, s_pass_t *pass, char *why, size_t why_size)
     }
     free (norm);
     free (norm_target);
-    archive_read_free (in);
+    sym_archive_read_free (in);
     return rc;
 }
 
@@ -470,6 +469,12 @@ int
 image_unpack_fd (int fd, const char *dest, const image_unpack_opts_t *opts,
                  image_unpack_stats_t *stats, char *why, size_t why_size)
 {
+    /* libarchive is loaded on first use (common/archive_dl.h). */
+    char dlerr[200];
+    if (!archive_dl_open (dlerr, sizeof dlerr)) {
+        snprintf (why, why_size, "libarchive: %s", dlerr);
+        return -1;
+    }
     int rc = s_unpack_fd (fd, dest, opts, stats, why, why_size);
     if (rc != 0 && why_size)
         for (char *p = why; *p; p++)
@@ -549,7 +554,7 @@ s_unpack_fd (int fd, const char *dest, const image_unpack_opts_t *opts_in,
     }
     chmod (tmp, 0755);
     s_pass_t out = {
-        .opts = &opts, .seen = zhashx_new (), .root = tmp, .disk = archive_write_disk_new ()
+        .opts = &opts, .seen = zhashx_new (), .root = tmp, .disk = sym_archive_write_disk_new ()
     };
     int flags = ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_SECURE_SYMLINKS
                 | ARCHIVE_EXTRACT_SECURE_NODOTDOT;
@@ -557,10 +562,10 @@ s_unpack_fd (int fd, const char *dest, const image_unpack_opts_t *opts_in,
         flags |= ARCHIVE_EXTRACT_OWNER;
     /* No XATTR/ACL/FFLAGS: file capabilities are extended attributes. No
      * user/group lookup: owners stay numbers, never the host's names. */
-    archive_write_disk_set_options (out.disk, flags);
+    sym_archive_write_disk_set_options (out.disk, flags);
     rc = s_pass (fd, &out, why, why_size);
-    if (rc == 0 && archive_write_close (out.disk) != ARCHIVE_OK) {
-        snprintf (why, why_size, "cannot finish the tree: %s", archive_error_string (out.disk));
+    if (rc == 0 && sym_archive_write_close (out.disk) != ARCHIVE_OK) {
+        snprintf (why, why_size, "cannot finish the tree: %s", sym_archive_error_string (out.disk));
         rc = -1;
     }
     if (rc == 0
@@ -568,7 +573,7 @@ s_unpack_fd (int fd, const char *dest, const image_unpack_opts_t *opts_in,
         snprintf (why, why_size, "the archive changed while it was unpacked");
         rc = -1;
     }
-    archive_write_free (out.disk);
+    sym_archive_write_free (out.disk);
     zhashx_destroy (&out.seen);
     if (rc == 0) {
         /* Durable before it is named: a crash must not leave a tree with

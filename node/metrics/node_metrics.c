@@ -2,11 +2,11 @@
 #include "node/metrics/node_metrics.h"
 
 #include "common/log.h"
+#include "common/mhd_dl.h"
 #include "common/tcp_listen.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -151,16 +151,17 @@ s_respond (struct MHD_Connection *conn, unsigned status, const char *type, char 
            const char *allow)
 {
     /* MUST_FREE: the response takes `body` (malloc'd) and frees it. */
-    struct MHD_Response *resp = MHD_create_response_from_buffer (len, body, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *resp =
+        sym_MHD_create_response_from_buffer (len, body, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free (body);
         return MHD_NO;
     }
-    MHD_add_response_header (resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    sym_MHD_add_response_header (resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     if (allow)
-        MHD_add_response_header (resp, MHD_HTTP_HEADER_ALLOW, allow);
-    MHD_Result_t rc = MHD_queue_response (conn, status, resp);
-    MHD_destroy_response (resp);
+        sym_MHD_add_response_header (resp, MHD_HTTP_HEADER_ALLOW, allow);
+    MHD_Result_t rc = sym_MHD_queue_response (conn, status, resp);
+    sym_MHD_destroy_response (resp);
     return rc;
 }
 
@@ -238,6 +239,13 @@ shed_metrics_new (const char *listen_addr, zloop_t *loop, shed_metrics_render_fn
                   int timeout_ms, char *err, size_t errlen)
 {
     assert (loop && render);
+    /* libmicrohttpd is loaded on first use (common/mhd_dl.h): the endpoint
+     * starts after membership (node/node.c). */
+    char dlerr[200];
+    if (!mhd_dl_open (dlerr, sizeof dlerr)) {
+        snprintf (err, errlen, "metrics: %s", dlerr);
+        return NULL;
+    }
     shed_metrics_t *self = calloc (1, sizeof *self);
     if (!self) {
         snprintf (err, errlen, "out of memory");
@@ -269,13 +277,14 @@ shed_metrics_new (const char *listen_addr, zloop_t *loop, shed_metrics_render_fn
     /* poll(), not select(): past FD_SETSIZE descriptors (a node with
      * many sheds) select() refuses every scrape (as node_http.c). */
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD
-                     | (MHD_is_feature_supported (MHD_FEATURE_POLL) ? MHD_USE_POLL : 0)
+                     | (sym_MHD_is_feature_supported (MHD_FEATURE_POLL) ? MHD_USE_POLL : 0)
                      | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     /* The logger first: MHD complains (on stderr) about any option before it. */
-    self->mhd = MHD_start_daemon (flags, 0, NULL, NULL, s_on_http, self, MHD_OPTION_EXTERNAL_LOGGER,
-                                  s_mhd_log, self, MHD_OPTION_LISTEN_SOCKET, (MHD_socket) fd,
-                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned) SHED_METRICS_CONNECTIONS,
-                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 10, MHD_OPTION_END);
+    self->mhd =
+        sym_MHD_start_daemon (flags, 0, NULL, NULL, s_on_http, self, MHD_OPTION_EXTERNAL_LOGGER,
+                              s_mhd_log, self, MHD_OPTION_LISTEN_SOCKET, (MHD_socket) fd,
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned) SHED_METRICS_CONNECTIONS,
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 10, MHD_OPTION_END);
     if (!self->mhd) {
         snprintf (err, errlen, "metrics.listen %s: libmicrohttpd did not start", listen_addr);
         close (fd);
@@ -296,7 +305,7 @@ shed_metrics_destroy (shed_metrics_t **self_p)
      * MHD closes the listening socket it was given. */
     atomic_store (&self->stopping, true);
     if (self->mhd)
-        MHD_stop_daemon (self->mhd);
+        sym_MHD_stop_daemon (self->mhd);
     if (self->router) {
         zloop_reader_end (self->loop, self->router);
         zsock_destroy (&self->router);

@@ -7,10 +7,11 @@
  */
 #include "node/overlay/nftables.h"
 
+#include "common/nft_dl.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <nftables/libnftables.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -240,27 +241,35 @@ s_first_line (const char *text, char *why, size_t whylen)
 static int
 s_libnftables (const char *script, char *out, size_t outlen, char *why, size_t whylen)
 {
-    struct nft_ctx *ctx = nft_ctx_new (NFT_CTX_DEFAULT);
+    /* Loaded on first use (common/nft_dl.h): most starts run no script
+     * before membership is up. */
+    char dlerr[200];
+    if (!nft_dl_open (dlerr, sizeof dlerr)) {
+        snprintf (why, whylen, "libnftables: %s", dlerr);
+        errno = ENOSYS;
+        return -1;
+    }
+    struct nft_ctx *ctx = sym_nft_ctx_new (NFT_CTX_DEFAULT);
     if (!ctx) {
         snprintf (why, whylen, "libnftables: cannot make a context");
         errno = ENOMEM;
         return -1;
     }
-    nft_ctx_buffer_output (ctx);
-    nft_ctx_buffer_error (ctx);
-    int rc = nft_run_cmd_from_buffer (ctx, script);
+    sym_nft_ctx_buffer_output (ctx);
+    sym_nft_ctx_buffer_error (ctx);
+    int rc = sym_nft_run_cmd_from_buffer (ctx, script);
     if (rc != 0) {
-        const char *e = nft_ctx_get_error_buffer (ctx);
+        const char *e = sym_nft_ctx_get_error_buffer (ctx);
         char line[200];
         s_first_line (e && *e ? e : "nftables refused the rules", line, sizeof line);
         snprintf (why, whylen, "nftables: %s", line);
         errno = EPERM;
     }
     else if (out && outlen) {
-        const char *o = nft_ctx_get_output_buffer (ctx);
+        const char *o = sym_nft_ctx_get_output_buffer (ctx);
         snprintf (out, outlen, "%s", o ? o : "");
     }
-    nft_ctx_free (ctx);
+    sym_nft_ctx_free (ctx);
     return rc == 0 ? 0 : -1;
 }
 
