@@ -569,7 +569,8 @@ s_revoke_locked (http_tokens_t *self, const http_token_revoked_t *r)
         return -1;
     }
     self->items = old;
-    memcpy (self->items, keep, nkeep * sizeof *keep);
+    if (nkeep) /* items is NULL while no token is held */
+        memcpy (self->items, keep, nkeep * sizeof *keep);
     if (oldn > nkeep)
         sodium_memzero (&self->items[nkeep], (oldn - nkeep) * sizeof *self->items);
     self->n = nkeep;
@@ -736,7 +737,7 @@ http_tokens_revoked (http_tokens_t *self, size_t *n)
     pthread_mutex_lock (&self->lock);
     http_token_revoked_t *out = calloc (self->nrevoked ? self->nrevoked : 1, sizeof *out);
     *n = 0;
-    if (out) {
+    if (out && self->nrevoked) { /* revoked is NULL while none is kept */
         memcpy (out, self->revoked, self->nrevoked * sizeof *out);
         *n = self->nrevoked;
     }
