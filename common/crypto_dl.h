@@ -1,7 +1,7 @@
 /*
- * crypto_dl.h - OpenSSL's libcrypto, loaded on first use: only the
- * overlay's data plane (crypto/aead.c) and content digests
- * (crypto/digest.c) call it, both after membership is up, and linking it
+ * crypto_dl.h - OpenSSL's libcrypto, loaded on first use: only content
+ * digests (crypto/digest.c) call it, after membership is up (the
+ * overlay's AEADs are libgcrypt's, crypto/aead.c), and linking it
  * made every start map and relocate its 4.5 MB before membership could
  * start (1.1 of the 5 ms a start then spent in the dynamic loader;
  * lib_dl.h).
@@ -17,13 +17,6 @@
 
 /* Every function of the library the daemon calls, once (lib_dl.h). */
 #define CRYPTO_DL_SYMS(X)                                                                          \
-    X (EVP_CIPHER_CTX_ctrl)                                                                        \
-    X (EVP_CIPHER_CTX_free)                                                                        \
-    X (EVP_CIPHER_CTX_new)                                                                         \
-    X (EVP_CIPHER_fetch)                                                                           \
-    X (EVP_CipherFinal_ex)                                                                         \
-    X (EVP_CipherInit_ex)                                                                          \
-    X (EVP_CipherUpdate)                                                                           \
     X (EVP_DigestFinal_ex)                                                                         \
     X (EVP_DigestInit_ex)                                                                          \
     X (EVP_DigestUpdate)                                                                           \
