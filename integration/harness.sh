@@ -135,6 +135,20 @@ h_retry() {
     done
 }
 
+# h_retry_eq SECONDS WANT CMD...: h_retry until CMD prints WANT. CMD runs
+# again on every try; `h_retry N test "$(cmd)" = x` would run cmd once and
+# retry a comparison of its first answer.
+h_retry_eq() {
+    local timeout=$1 want=$2
+    shift 2
+    h_retry "$timeout" h__prints "$want" "$@"
+}
+h__prints() {
+    local want=$1
+    shift
+    [[ "$("$@")" == "$want" ]]
+}
+
 H_UNDERLAY6=${H_UNDERLAY6:-0}
 # The PID-derived /64 of an IPv6 run (one group, 1..ffff, canonical hex).
 h__prefix6() { printf 'fd00:5ed:%x' $(($$ % 65535 + 1)); }

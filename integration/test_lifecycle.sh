@@ -68,10 +68,10 @@ for m in json.load(sys.stdin):
         print((m.get("tags") or {}).get(sys.argv[2], ""))
 ' "$2" "$3"
 }
-h_retry 10 test "$(tag_of 1 node2 role)" = a || h_fail "node 1 does not see role=a on node2"
+h_retry_eq 10 a tag_of 1 node2 role || h_fail "node 1 does not see role=a on node2"
 printf 'log_level: debug\ngossip:\n  probe_interval_ms: 700\ntags:\n  role: b\n' >"$cfg2"
 kill -HUP "$(h_pid 2)"
-h_retry 10 test "$(tag_of 1 node2 role)" = b || h_fail "SIGHUP: node 1 does not see role=b"
+h_retry_eq 10 b tag_of 1 node2 role || h_fail "SIGHUP: node 1 does not see role=b"
 h_alive 2 || h_fail "node 2 died on SIGHUP"
 log2=$(h_logfile 2)
 # (The harness's --bind flag wins over the file: the gossip key is the
@@ -90,7 +90,7 @@ h_retry 30 failed_on 1 || h_fail "node 1 never saw node3 fail"
 h_ctl 1 force-leave node3 || h_fail "force-leave node3 refused"
 listed() { h_ctl "$1" members | grep -c node3 || true; }
 for i in 1 2; do
-    h_retry 8 test "$(listed "$i")" = 0 || h_fail "node $i still lists node3 after force-leave"
+    h_retry_eq 8 0 listed "$i" || h_fail "node $i still lists node3 after force-leave"
 done
 h_log "node3 gone from every node's list"
 

@@ -92,8 +92,8 @@ consume b "$H_TMP/b1.jsonl" --count 2 --timeout 25 & pid_b=$!
 H_STARTED_PIDS+=("$pid_a" "$pid_b")
 sleep 1.5
 h_ctl 1 tags set step=1 >/dev/null
-h_retry 10 test "$(n_events "$H_TMP/b1.jsonl")" = 1 || h_fail "B (added by SIGHUP) got no event: $(cat "$H_TMP/b1.jsonl.err")"
-h_retry 5 test "$(n_events "$H_TMP/a1.jsonl")" = 1 || h_fail "A got no event"
+h_retry_eq 10 1 n_events "$H_TMP/b1.jsonl" || h_fail "B (added by SIGHUP) got no event: $(cat "$H_TMP/b1.jsonl.err")"
+h_retry_eq 5 1 n_events "$H_TMP/a1.jsonl" || h_fail "A got no event"
 h_log "B admitted by SIGHUP: got the event"
 
 # ---- consumer keys: A removed ---------------------------------------------
