@@ -7,9 +7,9 @@
 #include "node/api/api_pool.h"
 #include "node/config.h"
 #include "node/events/event_json.h"
+#include "node/http/http_sse.h"
 
 #include <czmq.h>
-#include <poll.h>
 #include <sodium.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -130,8 +130,6 @@ http_event_json (jw_t *j, const bus_event_t *ev)
     s_event_json (j, ev, false);
 }
 
-static bool s_gone (int fd);
-
 static void
 s_slot_give_locked (http_events_t *self, const char *id)
 {
@@ -153,7 +151,7 @@ static void
 s_reclaim_locked (http_events_t *self, s_slot_t *slot)
 {
     for (s_stream_t *s = self->streams; s && slot->streams; s = s->next)
-        if (!s->released && strcmp (s->token_id, slot->id) == 0 && s_gone (s->fd)) {
+        if (!s->released && strcmp (s->token_id, slot->id) == 0 && http_sse_client_gone (s->fd)) {
             s->released = true;
             slot->streams--;
         }
@@ -198,17 +196,6 @@ s_slot_give (http_events_t *self, const char *id)
     pthread_mutex_unlock (&self->lock);
 }
 
-/* Has the client hung up? (A stream client sends nothing after its
- * request, so a readable hang-up is the only news from it.) */
-static bool
-s_gone (int fd)
-{
-    if (fd < 0)
-        return false;
-    struct pollfd p = { .fd = fd, .events = POLLRDHUP };
-    return poll (&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
-}
-
 /* The next event as an SSE record into s->pending. */
 static int
 s_format (s_stream_t *s, const bus_event_t *ev, const char *before)
@@ -248,7 +235,7 @@ s_wait (s_stream_t *s, int wait_ms)
     };
     int n = s->fd >= 0 && !s->fd_chatty ? 2 : 1;
     if (zmq_poll (items, n, wait_ms) > 0 && n == 2 && (items[1].revents & ZMQ_POLLIN)
-        && !s_gone (s->fd))
+        && !http_sse_client_gone (s->fd))
         s->fd_chatty = true; /* bytes, not a hang-up: MHD reads them later */
 }
 
@@ -261,7 +248,7 @@ s_reader (void *cls, uint64_t pos, char *buf, size_t max)
     while (s->off >= s->len) {
         if (*self->stopping)
             return MHD_CONTENT_READER_END_OF_STREAM;
-        if (s_gone (s->fd))
+        if (http_sse_client_gone (s->fd))
             return MHD_CONTENT_READER_END_WITH_ERROR;
         int64_t idle = zclock_mono () - s->last_out_ms;
         if (idle >= HTTP_EVENTS_HEARTBEAT_MS) {
@@ -442,9 +429,7 @@ http_events_open (http_events_t *self, struct MHD_Connection *conn, const http_a
     /* -1 (no answer in time) still sends what arrived, as shedctl does */
     int snapped = snapshot ? bus_client_snapshot (s->bus, 3000) : 0;
     s->raw = raw;
-    const union MHD_ConnectionInfo *ci =
-        sym_MHD_get_connection_info (conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    s->fd = ci ? (int) ci->connect_fd : -1;
+    s->fd = http_sse_fd (conn);
     /* The first bytes at once: the client knows it is subscribed; with a
      * snapshot, once its last values are sent. */
     if (snapped != 0) {
@@ -473,8 +458,6 @@ http_events_open (http_events_t *self, struct MHD_Connection *conn, const http_a
     }
     /* A stream is quiet between heartbeats: http.timeout_s must not close
      * it; a dead client is found by the hang-up poll or a failed write. */
-    sym_MHD_set_connection_option (conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned int) 0);
-    sym_MHD_add_response_header (resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
-    sym_MHD_add_response_header (resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    http_sse_prepare (conn, resp);
     return resp;
 }

@@ -5,9 +5,9 @@
 #include "common/mhd_dl.h"
 #include "node/api/api_client.h"
 #include "node/ctl/json.h"
+#include "node/http/http_sse.h"
 
 #include <czmq.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,15 +152,6 @@ s_lost (const char *stream, uint64_t lost, size_t *len)
     return s_close (out, &buf, &size, len);
 }
 
-static bool
-s_gone (int fd)
-{
-    if (fd < 0)
-        return false;
-    struct pollfd p = { .fd = fd, .events = POLLRDHUP };
-    return poll (&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
-}
-
 static void
 s_set (s_follow_t *s, char *text, size_t len)
 {
@@ -264,7 +255,7 @@ s_reader (void *cls, uint64_t pos, char *buf, size_t max)
     while (s->off >= s->len) {
         if (*s->stopping)
             return MHD_CONTENT_READER_END_OF_STREAM;
-        if (s_gone (s->fd))
+        if (http_sse_client_gone (s->fd))
             return MHD_CONTENT_READER_END_WITH_ERROR;
         int64_t idle = zclock_mono () - s->last_out_ms;
         if (idle >= HTTP_EVENTS_HEARTBEAT_MS) {
@@ -418,9 +409,7 @@ http_logs_open (http_events_t *events, const char *api_endpoint, const volatile 
     if (s_load_history (s, api_endpoint, &req, err) != 0)
         goto fail;
     wire_msg_free (&api_proto, &req);
-    const union MHD_ConnectionInfo *ci =
-        sym_MHD_get_connection_info (conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    s->fd = ci ? (int) ci->connect_fd : -1;
+    s->fd = http_sse_fd (conn);
     s->last_out_ms = zclock_mono ();
     struct MHD_Response *resp =
         sym_MHD_create_response_from_callback (MHD_SIZE_UNKNOWN, 4096, s_reader, s, s_free);
@@ -431,9 +420,7 @@ http_logs_open (http_events_t *events, const char *api_endpoint, const volatile 
     }
     /* Quiet between lines: http.timeout_s must not close it (as for
      * GET /v1/events); a dead client is found by the hang-up poll. */
-    sym_MHD_set_connection_option (conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned int) 0);
-    sym_MHD_add_response_header (resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
-    sym_MHD_add_response_header (resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    http_sse_prepare (conn, resp);
     return resp;
 fail:
     wire_msg_free (&api_proto, &req);

@@ -7,9 +7,9 @@
 #include "node/api/api_client.h"
 #include "node/config.h"
 #include "node/http/http_events.h"
+#include "node/http/http_sse.h"
 
 #include <czmq.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -57,15 +57,6 @@ s_create (void *arg)
     return NULL;
 }
 
-static bool
-s_gone (int fd)
-{
-    if (fd < 0)
-        return false;
-    struct pollfd p = { .fd = fd, .events = POLLRDHUP };
-    return poll (&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
-}
-
 static void
 s_set (s_stream_t *s, char *text, size_t len)
 {
@@ -106,7 +97,7 @@ s_reader (void *cls, uint64_t pos, char *buf, size_t max)
     while (s->poff >= s->plen) {
         if (s->final_sent)
             return MHD_CONTENT_READER_END_OF_STREAM;
-        if (*s->stopping || s_gone (s->fd))
+        if (*s->stopping || http_sse_client_gone (s->fd))
             return MHD_CONTENT_READER_END_WITH_ERROR;
         bool done = atomic_load (&s->done);
         if (done && !s->drain_until)
@@ -208,9 +199,7 @@ http_shed_stream_open (const char *api_endpoint, const volatile int *stopping,
     s->stopping = stopping;
     snprintf (s->shed, sizeof s->shed, "%s", shed);
     atomic_init (&s->done, false);
-    const union MHD_ConnectionInfo *ci =
-        sym_MHD_get_connection_info (conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    s->fd = ci ? (int) ci->connect_fd : -1;
+    s->fd = http_sse_fd (conn);
     s->bus = s_bus (api_endpoint, stopping);
     s->last_out_ms = zclock_mono ();
     struct MHD_Response *resp =
@@ -228,8 +217,6 @@ http_shed_stream_open (const char *api_endpoint, const volatile int *stopping,
     s->thread_started = true;
     /* Quiet between phases (an image fetch may take minutes): the idle
      * timeout must not cut it; the heartbeat and the hang-up poll do. */
-    sym_MHD_set_connection_option (conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned int) 0);
-    sym_MHD_add_response_header (resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
-    sym_MHD_add_response_header (resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    http_sse_prepare (conn, resp);
     return resp;
 }
