@@ -8,15 +8,14 @@
  * shed-node start spends in the dynamic loader, paid 32-64 times over when
  * a cluster starts at once (docs/membership.md, "Join convergence").
  * So the callers call libcurl through the pointers below, which
- * curl_dl_open() fills from libcurl.so.4 the first time HTTP is needed.
- * The types are curl.h's own: a call that would not compile against
- * libcurl does not compile here either.
- *
- * Names follow systemd's dlopen convention (sym_<function>), so a reader
- * sees at each call that it goes through a loaded pointer.
+ * curl_dl_open() fills from libcurl.so.4 the first time HTTP is needed,
+ * through the loader every such library shares (common/lib_dl.h: types
+ * from curl.h's own declarations, systemd's sym_<function> names).
  */
 #ifndef SHED_CURL_DL_H
 #define SHED_CURL_DL_H
+
+#include "common/lib_dl.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -33,30 +32,33 @@
  * the OpenSSL build we compile against). */
 #define CURL_DL_SONAME "libcurl.so.4"
 
+/* Every function of the library we call, once (lib_dl.h). */
+#define CURL_DL_SYMS(X)                                                                            \
+    X (curl_global_init)                                                                           \
+    X (curl_easy_init)                                                                             \
+    X (curl_easy_setopt)                                                                           \
+    X (curl_easy_perform)                                                                          \
+    X (curl_easy_getinfo)                                                                          \
+    X (curl_easy_cleanup)                                                                          \
+    X (curl_easy_strerror)                                                                         \
+    X (curl_easy_escape)                                                                           \
+    X (curl_free)                                                                                  \
+    X (curl_slist_append)                                                                          \
+    X (curl_slist_free_all)                                                                        \
+    X (curl_multi_init)                                                                            \
+    X (curl_multi_add_handle)                                                                      \
+    X (curl_multi_remove_handle)                                                                   \
+    X (curl_multi_perform)                                                                         \
+    X (curl_multi_poll)                                                                            \
+    X (curl_multi_info_read)                                                                       \
+    X (curl_multi_cleanup)
+
+CURL_DL_SYMS (SHED_DL_DECLARE)
+
 /* Loads libcurl and calls curl_global_init once per process (thread-safe).
- * Returns true when every pointer below is set; false with a message in
+ * Returns true when every pointer above is set; false with a message in
  * err ("libcurl.so.4: cannot open shared object file ... (install
  * libcurl4)") otherwise, and again on every later call. */
 bool curl_dl_open (char *err, size_t errlen);
-
-extern CURLcode (*sym_curl_global_init) (long flags);
-extern CURL *(*sym_curl_easy_init) (void);
-extern CURLcode (*sym_curl_easy_setopt) (CURL *curl, CURLoption option, ...);
-extern CURLcode (*sym_curl_easy_perform) (CURL *curl);
-extern CURLcode (*sym_curl_easy_getinfo) (CURL *curl, CURLINFO info, ...);
-extern void (*sym_curl_easy_cleanup) (CURL *curl);
-extern const char *(*sym_curl_easy_strerror) (CURLcode code);
-extern char *(*sym_curl_easy_escape) (CURL *curl, const char *string, int length);
-extern void (*sym_curl_free) (void *p);
-extern struct curl_slist *(*sym_curl_slist_append) (struct curl_slist *list, const char *data);
-extern void (*sym_curl_slist_free_all) (struct curl_slist *list);
-extern CURLM *(*sym_curl_multi_init) (void);
-extern CURLMcode (*sym_curl_multi_add_handle) (CURLM *multi, CURL *curl);
-extern CURLMcode (*sym_curl_multi_remove_handle) (CURLM *multi, CURL *curl);
-extern CURLMcode (*sym_curl_multi_perform) (CURLM *multi, int *running);
-extern CURLMcode (*sym_curl_multi_poll) (CURLM *multi, struct curl_waitfd extra_fds[],
-                                         unsigned int extra_nfds, int timeout_ms, int *numfds);
-extern CURLMsg *(*sym_curl_multi_info_read) (CURLM *multi, int *msgs_in_queue);
-extern CURLMcode (*sym_curl_multi_cleanup) (CURLM *multi);
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * lib_dl.h - shared libraries loaded on first use: the loader behind
- * mhd_dl.h, archive_dl.h and nft_dl.h.
+ * curl_dl.h, mhd_dl.h, archive_dl.h, nft_dl.h and crypto_dl.h.
  *
  * Every library a binary links is mapped and has its symbols resolved at
  * every start, used or not. For shed-node that was most of its start-up
