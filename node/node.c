@@ -424,6 +424,9 @@ shed_node_new (const shed_config_t *cfg, char *err, size_t errlen)
                                       self->keyring_path, self->loop, self->api, err, errlen);
     if (!self->members)
         goto fail;
+    /* Membership is up: the rest of start-up yields to other daemons'
+     * membership (common/prio.h; docs/membership.md "Start-up priority"). */
+    shed_prio_startup_begin (&self->prio, SHED_NODE_STARTUP_NICE);
 
     self->zap = zap_new ();
     if (!self->zap) {
@@ -526,6 +529,9 @@ shed_node_new (const shed_config_t *cfg, char *err, size_t errlen)
     if (s_start_metrics (self, err, errlen) != 0)
         goto fail;
 
+    int lifted = shed_prio_startup_end (&self->prio);
+    if (lifted > 0)
+        log_debug ("node", "start-up priority lifted|threads=%d", lifted);
     char pub[SHED_KEY_TEXT_MAX];
     shed_key_to_text (shed_identity_x25519_public (self->identity), pub);
     log_info ("node", "started|name=%s version=%s api=%s public_key=%s", self->cfg.name,
@@ -533,6 +539,7 @@ shed_node_new (const shed_config_t *cfg, char *err, size_t errlen)
     return self;
 
 fail:
+    shed_prio_startup_end (&self->prio);
     shed_node_destroy (&self);
     return NULL;
 }

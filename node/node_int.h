@@ -9,6 +9,7 @@
 #include "node/node.h"
 
 #include "cluster/zap.h"
+#include "common/prio.h"
 #include "crypto/identity.h"
 #include "crypto/keyring.h"
 #include "node/api/api_server.h"
@@ -28,6 +29,11 @@
 #include "node/snapshots/node_snaps.h"
 #include "node/state/node_record.h"
 #include "node/state/node_state.h"
+
+/* How much lower (nice) the node's start-up after membership runs until it
+ * has started: weight 110 against 1,024, so another daemon's start-up up
+ * to its membership runs first (common/prio.h). */
+#define SHED_NODE_STARTUP_NICE 10
 
 #include <czmq.h>
 #include <limits.h>
@@ -60,7 +66,8 @@ struct _shed_node_t {
     shed_tsync_t *tsync;           /* the tokens, cluster-wide (http_tokens_sync.h) */
     shed_node_config_fn *reconfig; /* SIGHUP: builds the new configuration */
     void *reconfig_arg;
-    int hup_pipe[2]; /* the SIGHUP handler's byte wakes the loop */
+    int hup_pipe[2];          /* the SIGHUP handler's byte wakes the loop */
+    shed_prio_startup_t prio; /* start-up after membership runs lowered */
 };
 
 /* node_signals.c: SIGHUP's handler and pipe (shed_node_run starts them),
