@@ -272,6 +272,16 @@ kill "$(cat "$H_TMP/logs.pid")" 2>/dev/null || true
 wait "$LOGS" 2>/dev/null || true
 no_stream() { [[ "$(h_metrics 1 | awk '/^shed_http_event_streams /{print $2}')" == 0 ]]; }
 h_retry 5 no_stream || h_fail "a closed logs follow is still counted"
+# Follows closed and at once reopened, ten times (http.max_streams_per_token
+# 2): a hung-up follow's slot is taken back like an events stream's, so none
+# is refused while its thread has not let go yet (it was: 429s).
+out=$(h_exec 2 /usr/bin/python3 "$H_REPO/integration/tools/http_flood.py" streams \
+    "$ADDR" 8443 "$CERT" "$RD" 10 \
+    "/v1/sheds/rweb/logs?follow=true&tail=1&stream=talker-out" "event: history") \
+    || h_fail "logs follows reopened: $out"
+codes=$(/usr/bin/python3 -c 'import json,sys; print(" ".join(map(str, json.loads(sys.argv[1])["codes"])))' "$out")
+h_assert_eq "200 200 200 200 200 200 200 200 200 200" "$codes" \
+    "logs follows reopened at once (max_streams_per_token 2)"
 out=$(h_api 2 "$RD" POST /v1/cluster/leave)
 h_expect 403 "$out" "a read token's leave"
 [[ "$out" == *forbidden* ]] || h_fail "leave refusal: $out"

@@ -3,9 +3,10 @@
 (docs/api.md, "Limits") for integration/test_http_limits.sh. Only the
 standard library. Subcommands, each printing one JSON object:
 
-  streams HOST PORT CA TOKEN N
-      N times: open GET /v1/events, read its head and first bytes, close
-      the connection and at once open the next one. The token may hold one
+  streams HOST PORT CA TOKEN N [PATH MARKER]
+      N times: open GET /v1/events (or PATH, e.g. a logs follow), read its
+      head and first bytes (up to MARKER, default "subscribed"), close the
+      connection and at once open the next one. The token may hold one
       stream (http.max_streams_per_token 1): every one must get 200.
 
   flood HOST PORT CA TOKEN PER_ADDR EARLY_S GOOD_ADDR ATTACK_ADDR...
@@ -37,13 +38,13 @@ def tls_context(ca):
     return ctx
 
 
-def sse_once(host, port, ctx, token):
+def sse_once(host, port, ctx, token, path, marker):
     """One stream: its status, then the connection closed at once."""
     raw = socket.create_connection((host, port), timeout=5)
     s = ctx.wrap_socket(raw, server_hostname=host)
-    s.sendall(("GET /v1/events?prefix=test.none. HTTP/1.1\r\nHost: %s\r\n"
+    s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\n"
                "Authorization: Bearer %s\r\nAccept: text/event-stream\r\n\r\n"
-               % (host, token)).encode())
+               % (path, host, token)).encode())
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = s.recv(4096)
@@ -53,7 +54,7 @@ def sse_once(host, port, ctx, token):
     status = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/") else 0
     if status == 200:
         # the stream's first record (": subscribed"): it is open for sure
-        while b"subscribed" not in data:
+        while marker.encode() not in data:
             chunk = s.recv(4096)
             if not chunk:
                 break
@@ -62,12 +63,13 @@ def sse_once(host, port, ctx, token):
     return status
 
 
-def cmd_streams(host, port, ca, token, n):
+def cmd_streams(host, port, ca, token, n, path="/v1/events?prefix=test.none.",
+                marker="subscribed"):
     ctx = tls_context(ca)
     codes = []
     t0 = time.monotonic()
     for _ in range(n):
-        codes.append(sse_once(host, port, ctx, token))
+        codes.append(sse_once(host, port, ctx, token, path, marker))
     print(json.dumps({"codes": codes, "ms": int((time.monotonic() - t0) * 1000)}))
 
 
@@ -202,7 +204,7 @@ def main():
         sys.exit(__doc__)
     cmd, a = sys.argv[1], sys.argv[2:]
     if cmd == "streams":
-        cmd_streams(a[0], int(a[1]), a[2], a[3], int(a[4]))
+        cmd_streams(a[0], int(a[1]), a[2], a[3], int(a[4]), *a[5:7])
     elif cmd == "flood":
         cmd_flood(a[0], int(a[1]), a[2], a[3], int(a[4]), float(a[5]), a[6], a[7:])
     else:

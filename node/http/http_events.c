@@ -295,11 +295,24 @@ s_reader (void *cls, uint64_t pos, char *buf, size_t max)
     return (ssize_t) n;
 }
 
+/* Open streams and logs-follow holds are listed, so that a token at its
+ * cap can take back the slots of those whose clients hung up. */
 static void
-s_free (void *cls)
+s_list_add (http_events_t *self, s_stream_t *s)
 {
-    s_stream_t *s = cls;
-    http_events_t *self = s->owner;
+    pthread_mutex_lock (&self->lock);
+    s->next = self->streams;
+    if (s->next)
+        s->next->prev = s;
+    self->streams = s;
+    s->listed = true;
+    pthread_mutex_unlock (&self->lock);
+}
+
+/* Unlist the stream and give its slot back unless taken back already. */
+static void
+s_list_remove (http_events_t *self, s_stream_t *s)
+{
     pthread_mutex_lock (&self->lock);
     if (s->listed) {
         if (s->prev)
@@ -308,10 +321,20 @@ s_free (void *cls)
             self->streams = s->next;
         if (s->next)
             s->next->prev = s->prev;
+        s->listed = false;
     }
     if (!s->released)
         s_slot_give_locked (self, s->token_id);
+    s->released = true;
     pthread_mutex_unlock (&self->lock);
+}
+
+static void
+s_free (void *cls)
+{
+    s_stream_t *s = cls;
+    http_events_t *self = s->owner;
+    s_list_remove (self, s);
     bus_client_destroy (&s->bus);
     atomic_fetch_sub (&self->open, 1);
     free (s->pending);
@@ -339,31 +362,53 @@ s_connect (http_events_t *self, http_error_t *err)
     return bus;
 }
 
+/* A logs follow's slot: listed like an events stream (its client's socket
+ * and token), so that it can be taken back the same way. */
+struct _http_events_hold_t {
+    s_stream_t stream;
+};
+
 bus_client_t *
-http_events_attach (http_events_t *self, const char *token_id, http_error_t *err)
+http_events_attach (http_events_t *self, const char *token_id, int client_fd,
+                    http_events_hold_t **hold_p, http_error_t *err)
 {
     memset (err, 0, sizeof *err);
+    *hold_p = NULL;
     if (!s_slot_take (self, token_id)) {
         atomic_fetch_add (&self->refused, 1);
         http_error_set (err, 429, "too_many_streams", "token %s already has %u event streams open",
                         token_id, self->per_token);
         return NULL;
     }
-    bus_client_t *bus = s_connect (self, err);
+    http_events_hold_t *hold = calloc (1, sizeof *hold);
+    bus_client_t *bus = hold ? s_connect (self, err) : NULL;
     if (!bus) {
+        if (!hold)
+            http_error_set (err, 500, "internal", "out of memory");
+        free (hold);
         s_slot_give (self, token_id);
         return NULL;
     }
+    hold->stream.owner = self;
+    hold->stream.fd = client_fd;
+    snprintf (hold->stream.token_id, sizeof hold->stream.token_id, "%s", token_id);
+    s_list_add (self, &hold->stream);
     atomic_fetch_add (&self->open, 1);
     atomic_fetch_add (&self->total, 1);
+    *hold_p = hold;
     return bus;
 }
 
 void
-http_events_release (http_events_t *self, const char *token_id)
+http_events_release (http_events_t *self, http_events_hold_t **hold_p)
 {
-    s_slot_give (self, token_id);
+    http_events_hold_t *hold = *hold_p;
+    if (!hold)
+        return;
+    *hold_p = NULL;
+    s_list_remove (self, &hold->stream);
     atomic_fetch_sub (&self->open, 1);
+    free (hold);
 }
 
 struct MHD_Response *
@@ -440,13 +485,7 @@ http_events_open (http_events_t *self, struct MHD_Connection *conn, const http_a
         s->pending = strdup (S_SUBSCRIBED);
     s->len = s->pending ? strlen (s->pending) : 0;
     s->last_out_ms = zclock_mono ();
-    pthread_mutex_lock (&self->lock);
-    s->next = self->streams;
-    if (s->next)
-        s->next->prev = s;
-    self->streams = s;
-    s->listed = true;
-    pthread_mutex_unlock (&self->lock);
+    s_list_add (self, s);
     atomic_fetch_add (&self->open, 1);
     atomic_fetch_add (&self->total, 1);
     struct MHD_Response *resp =

@@ -50,10 +50,16 @@ struct MHD_Response *http_events_open (http_events_t *self, struct MHD_Connectio
 /* For the other streams (a logs follow, http_logs.h), counted as event
  * streams: takes one of the token's per_token slots and connects to the
  * node's events socket. The bus (the caller owns it), or NULL with err
- * (429 over the bound, 503 no bus). Give the slot back with
- * http_events_release once the stream is over. */
-bus_client_t *http_events_attach (http_events_t *self, const char *token_id, http_error_t *err);
-void http_events_release (http_events_t *self, const char *token_id);
+ * (429 over the bound, 503 no bus). `client_fd` is the client's socket:
+ * like an events stream's, the slot is taken back for the token's next
+ * stream once that client has hung up, before the stream's thread lets go.
+ * *hold (owned by the caller) is the slot: give it back with
+ * http_events_release once the stream is over, before the connection's
+ * socket is closed (the response's free callback). */
+typedef struct _http_events_hold_t http_events_hold_t;
+bus_client_t *http_events_attach (http_events_t *self, const char *token_id, int client_fd,
+                                  http_events_hold_t **hold, http_error_t *err);
+void http_events_release (http_events_t *self, http_events_hold_t **hold);
 
 /* "events_streams=N events_streams_total=N events_sent=N events_refused=N" */
 void http_events_stats (http_events_t *self, char *out, size_t size);

@@ -27,6 +27,7 @@ typedef struct {
     char token_id[API_TOKEN_ID_MAX + 1];
     bus_client_t *bus;
     int fd; /* the client's socket, polled for a hang-up */
+    http_events_hold_t *hold; /* its slot among the token's streams */
     char shed[API_SHED_REF_MAX + 1];
     char stream[AGENT_STREAM_NAME_MAX + 1]; /* "" = every stream */
     s_seen_t seen[S_SEEN_MAX];
@@ -282,7 +283,7 @@ s_free (void *cls)
     s_follow_t *s = cls;
     if (s->bus) {
         bus_client_destroy (&s->bus);
-        http_events_release (s->events, s->token_id);
+        http_events_release (s->events, &s->hold);
     }
     free (s->pending);
     free (s);
@@ -392,7 +393,8 @@ http_logs_open (http_events_t *events, const char *api_endpoint, const volatile 
     snprintf (s->token_id, sizeof s->token_id, "%s", token_id);
     snprintf (s->shed, sizeof s->shed, "%s", req.u.api_logs_req.shed);
     snprintf (s->stream, sizeof s->stream, "%s", req.u.api_logs_req.stream);
-    s->bus = http_events_attach (events, token_id, err);
+    s->fd = http_sse_fd (conn);
+    s->bus = http_events_attach (events, token_id, s->fd, &s->hold, err);
     if (!s->bus)
         goto fail;
     /* Follow first, then read the history: nothing falls between the two.
@@ -409,7 +411,6 @@ http_logs_open (http_events_t *events, const char *api_endpoint, const volatile 
     if (s_load_history (s, api_endpoint, &req, err) != 0)
         goto fail;
     wire_msg_free (&api_proto, &req);
-    s->fd = http_sse_fd (conn);
     s->last_out_ms = zclock_mono ();
     struct MHD_Response *resp =
         sym_MHD_create_response_from_callback (MHD_SIZE_UNKNOWN, 4096, s_reader, s, s_free);
