@@ -26,7 +26,7 @@ typedef struct {
     const volatile int *stopping;
     char token_id[API_TOKEN_ID_MAX + 1];
     bus_client_t *bus;
-    int fd; /* the client's socket, polled for a hang-up */
+    int fd;                   /* the client's socket, polled for a hang-up */
     http_events_hold_t *hold; /* its slot among the token's streams */
     char shed[API_SHED_REF_MAX + 1];
     char stream[AGENT_STREAM_NAME_MAX + 1]; /* "" = every stream */
