@@ -511,3 +511,130 @@ event_frame_peek (const uint8_t *frame, size_t len, event_peek_t *out)
         return -1;
     return 0;
 }
+
+/* ------------------------------------------------------------------------ */
+/*  EVENT_BATCH, encoded directly                                           */
+/* ------------------------------------------------------------------------ */
+
+/* msgpack's smallest forms, as msgpack-c writes them (the generic encoder's
+ * output byte for byte: event_msg_test compares the two). The caller
+ * reserved room: each writes at most 9 bytes. */
+static uint8_t *
+s_put_be (uint8_t *w, uint8_t tag, uint64_t v, size_t n)
+{
+    *w++ = tag;
+    for (size_t i = n; i-- > 0;)
+        *w++ = (uint8_t) (v >> (i * 8));
+    return w;
+}
+
+static uint8_t *
+s_put_uint (uint8_t *w, uint64_t v)
+{
+    if (v < 128) {
+        *w = (uint8_t) v;
+        return w + 1;
+    }
+    if (v < 256)
+        return s_put_be (w, 0xcc, v, 1);
+    if (v < 65536)
+        return s_put_be (w, 0xcd, v, 2);
+    if (v <= UINT32_MAX)
+        return s_put_be (w, 0xce, v, 4);
+    return s_put_be (w, 0xcf, v, 8);
+}
+
+static uint8_t *
+s_put_int (uint8_t *w, int64_t v)
+{
+    if (v >= -32)
+        return v < 128 ? (*w = (uint8_t) v, w + 1) : s_put_uint (w, (uint64_t) v);
+    if (v >= -128)
+        return s_put_be (w, 0xd0, (uint64_t) v, 1);
+    if (v >= -32768)
+        return s_put_be (w, 0xd1, (uint64_t) v, 2);
+    if (v >= INT32_MIN)
+        return s_put_be (w, 0xd2, (uint64_t) v, 4);
+    return s_put_be (w, 0xd3, (uint64_t) v, 8);
+}
+
+/* A str or bin header and its bytes (strings here are < 256 bytes). */
+static uint8_t *
+s_put_bytes (uint8_t *w, bool bin, const void *data, size_t n)
+{
+    if (!bin && n < 32)
+        *w++ = (uint8_t) (0xa0 | n);
+    else if (n < 256)
+        w = s_put_be (w, bin ? 0xc4 : 0xd9, n, 1);
+    else if (n < 65536)
+        w = s_put_be (w, bin ? 0xc5 : 0xda, n, 2);
+    else
+        w = s_put_be (w, bin ? 0xc6 : 0xdb, n, 4);
+    if (n)
+        memcpy (w, data, n);
+    return w + n;
+}
+
+long
+event_batch_encode (const char *route, const event_batch_t *b, uint8_t *buf, size_t cap)
+{
+    size_t rlen = route ? strnlen (route, EVENT_TOPIC_MAX + 1) : 0;
+    if (rlen == 0 || rlen > EVENT_TOPIC_MAX)
+        return WIRE_ERR_INVALID;
+    /* What the generic encoder's checks and s_validate refuse. */
+    size_t ol = strnlen (b->origin, sizeof b->origin);
+    size_t kl = strnlen (b->kind, sizeof b->kind);
+    if (!event_node_valid (b->origin) || kl > EVENT_KIND_MAX
+        || (kl && !s_printable (b->kind, EVENT_KIND_MAX)) || b->items.n == 0
+        || b->items.n > EVENT_BATCH_MAX)
+        return WIRE_ERR_INVALID;
+    const event_item_t *items = b->items.items;
+    /* Bound the size first: route, envelope (< 128 bytes with origin and
+     * kind), then per item 4 keys, 3 integers and a bin header (< 48). */
+    size_t need = rlen + 1 + 128 + ol + kl;
+    for (size_t i = 0; i < b->items.n; i++) {
+        if (items[i].seq == 0 || items[i].payload.len > EVENT_BATCH_ITEM_MAX)
+            return WIRE_ERR_INVALID;
+        need += 48 + items[i].payload.len;
+    }
+    if (need > cap)
+        return WIRE_ERR_TOO_BIG;
+    uint8_t *w = buf;
+    memcpy (w, route, rlen);
+    w += rlen;
+    *w++ = 0;
+    *w++ = (uint8_t) (0x80 | (kl ? 6 : 5)); /* version, type, origin, boot, [kind], items */
+    *w++ = WIRE_KEY_VERSION;
+    w = s_put_uint (w, EVENT_VERSION);
+    *w++ = WIRE_KEY_TYPE;
+    w = s_put_uint (w, EVENT_BATCH);
+    *w++ = 2;
+    w = s_put_bytes (w, false, b->origin, ol);
+    *w++ = 3;
+    w = s_put_uint (w, b->boot);
+    if (kl) {
+        *w++ = 7;
+        w = s_put_bytes (w, false, b->kind, kl);
+    }
+    *w++ = 10;
+    w = b->items.n < 16 ? (*w = (uint8_t) (0x90 | b->items.n), w + 1)
+                        : s_put_be (w, 0xdc, b->items.n, 2);
+    for (size_t i = 0; i < b->items.n; i++) {
+        const event_item_t *it = &items[i];
+        bool tseq = it->tseq != 0, payload = it->payload.len != 0;
+        *w++ = (uint8_t) (0x80 | (2 + tseq + payload));
+        *w++ = 0;
+        w = s_put_uint (w, it->seq);
+        if (tseq) {
+            *w++ = 1;
+            w = s_put_uint (w, it->tseq);
+        }
+        *w++ = 2;
+        w = s_put_int (w, it->time_us);
+        if (payload) {
+            *w++ = 3;
+            w = s_put_bytes (w, true, it->payload.data, it->payload.len);
+        }
+    }
+    return (long) (w - buf);
+}
