@@ -100,11 +100,12 @@ static void
 test_batch_encode (void **state)
 {
     (void) state;
-    static const uint64_t u[] = { 1,     31,         127,        128,        255,       256,
-                                  65535, 65536,      UINT32_MAX, 1ull << 32, UINT64_MAX };
-    static const int64_t t[] = { 0,      -1,     -32,        -33,      -128,      -129,
-                                 -32768, -32769, INT32_MIN,  INT64_MIN, 127,      128,
-                                 65535,  65536,  1ll << 40,  INT64_MAX, 1733600000000000 };
+    static const uint64_t u[] = { 1,     31,    127,        128,        255,       256,
+                                  65535, 65536, UINT32_MAX, 1ull << 32, UINT64_MAX };
+    static const int64_t t[] = {
+        0,         -1,  -32, -33,   -128,  -129,      -32768,    -32769,          INT32_MIN,
+        INT64_MIN, 127, 128, 65535, 65536, 1ll << 40, INT64_MAX, 1733600000000000
+    };
     static event_item_t items[EVENT_BATCH_MAX];
     static uint8_t pay[EVENT_BATCH_MAX][300];
     static uint8_t a[EVENT_BATCH_MAX * 400 + 1024], b[sizeof a];
@@ -114,7 +115,8 @@ test_batch_encode (void **state)
         memset (&m, 0, sizeof m);
         m.hdr.type = EVENT_BATCH;
         event_batch_t *eb = &m.u.event_batch;
-        snprintf (eb->origin, sizeof eb->origin, "%s", round % 2 ? "n1" : "node-with-a-long-name_01");
+        snprintf (eb->origin, sizeof eb->origin, "%s",
+                  round % 2 ? "n1" : "node-with-a-long-name_01");
         eb->boot = u[round % 11] ^ (uint64_t) round;
         if (round % 3 == 0)
             snprintf (eb->kind, sizeof eb->kind, "%s",

@@ -471,7 +471,8 @@ shed_events_reload_consumers (shed_events_t *self, const shed_config_t *cfg,
 static void
 s_malloc_tune (void)
 {
-    if (!mallopt (M_MMAP_THRESHOLD, S_MMAP_THRESHOLD) || !mallopt (M_TRIM_THRESHOLD, S_TRIM_THRESHOLD))
+    if (!mallopt (M_MMAP_THRESHOLD, S_MMAP_THRESHOLD)
+        || !mallopt (M_TRIM_THRESHOLD, S_TRIM_THRESHOLD))
         log_warn (S_COMP, "cannot tune malloc: the event path may re-fault its heap");
 }
 
