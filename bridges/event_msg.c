@@ -301,10 +301,95 @@ body:
     return 0;
 }
 
+/* An unsigned integer in one of msgpack's unsigned forms at *p (< end);
+ * advances *p. Returns false (nothing consumed) for anything else. */
+static inline bool
+s_fast_u (const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    const uint8_t *q = *p;
+    uint8_t c = *q++;
+    size_t n;
+    if (c <= 0x7f) {
+        *v = c;
+        *p = q;
+        return true;
+    }
+    if (c < 0xcc || c > 0xcf)
+        return false;
+    n = (size_t) 1 << (c - 0xcc);
+    if ((size_t) (end - q) < n)
+        return false;
+    uint64_t x = 0;
+    for (size_t i = 0; i < n; i++)
+        x = x << 8 | q[i];
+    *v = x;
+    *p = q + n;
+    return true;
+}
+
+/* The form event_batch_encode writes (keys 0, [1], 2, [3] in order as
+ * fixints, unsigned integers, a bin8/bin16 payload), read without the
+ * generic scanner: every relay and consumer walks each item once or twice,
+ * so this is per event on every hop. Returns 0, or -1 (nothing consumed)
+ * when the item has another shape: the generic reader then decides. */
+static int
+s_peek_item_fast (s_rd_t *r, event_item_view_t *out)
+{
+    const uint8_t *p = r->p, *end = r->end;
+    /* The map header and the first key, at least. */
+    if (end - p < 3 || (p[0] != 0x82 && p[0] != 0x83 && p[0] != 0x84) || p[1] != 0)
+        return -1;
+    size_t entries = p[0] & 0x0f;
+    p += 2;
+    uint64_t seq, tseq = 0, t;
+    if (!s_fast_u (&p, end, &seq) || seq == 0 || p >= end)
+        return -1;
+    size_t seen = 2; /* seq, time_us */
+    if (*p == 1) {
+        p++;
+        if (p >= end || !s_fast_u (&p, end, &tseq) || p >= end)
+            return -1;
+        seen++;
+    }
+    if (*p++ != 2 || p >= end || !s_fast_u (&p, end, &t))
+        return -1; /* negative times too: the generic reader takes them */
+    const uint8_t *payload = (const uint8_t *) "";
+    size_t plen = 0;
+    if (entries == seen + 1) {
+        if (end - p < 3 || p[0] != 3 || (p[1] != 0xc4 && p[1] != 0xc5))
+            return -1;
+        if (p[1] == 0xc4) {
+            plen = p[2];
+            p += 3;
+        }
+        else {
+            if (end - p < 4)
+                return -1;
+            plen = (size_t) p[2] << 8 | p[3];
+            p += 4;
+        }
+        if (plen > EVENT_BATCH_ITEM_MAX || (size_t) (end - p) < plen)
+            return -1;
+        payload = p;
+        p += plen;
+    }
+    else if (entries != seen)
+        return -1;
+    out->seq = seq;
+    out->tseq = tseq;
+    out->time_us = (int64_t) t;
+    out->payload = payload;
+    out->payload_len = plen;
+    r->p = p;
+    return 0;
+}
+
 /* One batch item: a map of scalars with seq >= 1 and a bounded payload. */
 static int
 s_peek_item (s_rd_t *r, event_item_view_t *out)
 {
+    if (s_peek_item_fast (r, out) == 0)
+        return 0;
     uint64_t entries;
     if (r->p >= r->end)
         return -1;
