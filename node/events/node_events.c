@@ -462,7 +462,7 @@ shed_events_reload_consumers (shed_events_t *self, const shed_config_t *cfg,
  * I/O threads and of the bus grow and drain by megabytes many times a
  * second: perf showed node 3's I/O thread spending 57 % of its time in
  * clear_page and mprotect (0.39 -> 0.25 µs of CPU per event without it,
- * docs/events.md "Trimmed heaps"). Keeping up to 64 MiB free per arena
+ * docs/events.md "CPU round"). Keeping up to 64 MiB free per arena
  * costs memory only after a flood used it; blocks of 4 MiB and more are
  * still mmap'd and given back at once. Process-wide, set once. */
 #define S_TRIM_THRESHOLD (64 << 20)
