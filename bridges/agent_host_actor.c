@@ -213,9 +213,10 @@ s_on_accept (agent_actor_t *self, agent_shed_t *shed)
      * message needs more, and decoding costs ~25x a frame's size in
      * msgpack objects (docs/agent.md, "Memory of one frame"). max_frame
      * still bounds what the host sends. */
-    shed->reader = agent_reader_new (self->cfg.max_frame < AGENT_STREAM_TO_HOST_MAX
-                                         ? self->cfg.max_frame
-                                         : AGENT_STREAM_TO_HOST_MAX);
+    shed->read_max = self->cfg.max_frame < AGENT_STREAM_TO_HOST_MAX ? self->cfg.max_frame
+                                                                    : AGENT_STREAM_TO_HOST_MAX;
+    shed->reader = agent_reader_new (shed->read_max);
+    shed->reader_mid = false;
     if (!shed->reader) {
         close (fd);
         return;

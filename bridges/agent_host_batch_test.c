@@ -407,12 +407,91 @@ test_log_sink (void **state)
     rmdir (dir);
 }
 
+/* Frames cut anywhere by the reads: whole frames are read in place, a cut
+ * one through the reader, and the two alternate (agent_host_frames.c).
+ * Pieces of 1..700 bytes, each sent alone with a pause so the host reads
+ * it alone: every LOG arrives once, in order, nothing refused. */
+static void
+test_frames_cut_anywhere (void **state)
+{
+    s_fix_t *fx = *state;
+    enum { N = 400 };
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    for (uint64_t i = 1; i <= N; i++)
+        s_append_log (&buf, &len, i);
+    static const size_t cuts[] = { 1, 4, 5, 6, 97, 211, 700, 2, 333, 64, 3, 512 };
+    size_t sent = 0, k = 0;
+    uint64_t got = 0;
+    while (sent < len) {
+        size_t piece = cuts[k++ % (sizeof cuts / sizeof cuts[0])];
+        if (piece > len - sent)
+            piece = len - sent;
+        s_send_all (fx->fd, buf + sent, piece);
+        sent += piece;
+        struct timespec ts = { 0, 300 * 1000 };
+        nanosleep (&ts, NULL);
+        agent_event_t *ev;
+        while ((ev = agent_host_recv (fx->host, 0))) {
+            assert_int_equal (ev->msg.hdr.type, AGENT_LOG);
+            assert_int_equal (ev->msg.u.agent_log.seq, got + 1);
+            got++;
+            agent_event_destroy (&ev);
+        }
+    }
+    int64_t until = s_mono_ms () + 5000;
+    while (got < N && s_mono_ms () < until) {
+        agent_event_t *ev = agent_host_recv (fx->host, 50);
+        if (!ev)
+            continue;
+        assert_int_equal (ev->msg.hdr.type, AGENT_LOG);
+        assert_int_equal (ev->msg.u.agent_log.seq, got + 1);
+        got++;
+        agent_event_destroy (&ev);
+    }
+    assert_int_equal (got, N);
+    /* A cut right before bytes that look like a frame header: the seq
+     * 0x0600000010 is msgpack cf 00 00 00 06 00 00 00 10, and the read
+     * after the cut starts with 06 (LOG) and the length 16. Only the
+     * reader, holding the first part, knows it is the middle of a frame. */
+    free (buf);
+    buf = NULL;
+    len = 0;
+    const uint64_t odd = 0x0600000010ull;
+    s_append_log (&buf, &len, odd);
+    for (uint64_t i = 1; i <= 4; i++)
+        s_append_log (&buf, &len, N + i);
+    static const uint8_t look[] = { 0x06, 0x00, 0x00, 0x00, 0x10 };
+    size_t at = 0;
+    while (at + sizeof look <= len && memcmp (buf + at, look, sizeof look))
+        at++;
+    assert_true (at > AGENT_FRAME_HEADER && at + sizeof look < len);
+    s_send_all (fx->fd, buf, at);
+    struct timespec pause = { 0, 20 * 1000 * 1000 };
+    nanosleep (&pause, NULL);
+    s_send_all (fx->fd, buf + at, len - at);
+    uint64_t want[] = { odd, N + 1, N + 2, N + 3, N + 4 };
+    for (size_t i = 0; i < 5; i++) {
+        agent_event_t *ev = agent_host_recv (fx->host, 2000);
+        assert_non_null (ev);
+        assert_int_equal (ev->msg.hdr.type, AGENT_LOG);
+        assert_int_equal (ev->msg.u.agent_log.seq, want[i]);
+        agent_event_destroy (&ev);
+    }
+    agent_host_stats_t st;
+    assert_int_equal (agent_host_stats (fx->host, "shed-a", &st), 0);
+    assert_int_equal (st.frames_in, N + 1 + 5);
+    assert_int_equal (st.bad_total, 0);
+    free (buf);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_flood_batched_in_order, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_defer_and_urgent, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_frames_cut_anywhere, s_setup, s_teardown),
         cmocka_unit_test (test_published_topics),
         cmocka_unit_test (test_log_sink),
     };

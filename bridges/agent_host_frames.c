@@ -210,9 +210,31 @@ agent_frames_on_readable (agent_actor_t *self, agent_shed_t *shed)
     self->now_wall_ms = agent_clock_wall_ms ();
     size_t pos = 0;
     while (pos < (size_t) n) {
+        /* A whole frame in the read buffer, with the reader between
+         * frames: handled in place, not copied into the reader first (a
+         * flood is hundreds of ~100-byte frames per read). Anything else
+         * (a frame cut by the read, a bad type, an oversize length) goes
+         * through the reader, which keeps the partial frame or names the
+         * error exactly as before. */
+        size_t left = (size_t) n - pos;
+        const uint8_t *h = self->rbuf + pos;
+        if (!shed->reader_mid && left >= AGENT_FRAME_HEADER && agent_msg_direction (h[0]) != 0) {
+            uint32_t want =
+                (uint32_t) h[1] << 24 | (uint32_t) h[2] << 16 | (uint32_t) h[3] << 8 | h[4];
+            if (want <= shed->read_max && left - AGENT_FRAME_HEADER >= want) {
+                pos += AGENT_FRAME_HEADER + want;
+                if (s_on_frame (self, shed, h[0], h + AGENT_FRAME_HEADER, want, now)) {
+                    self->now_wall_ms = 0;
+                    return;
+                }
+                continue;
+            }
+        }
         size_t used = 0;
-        int rc = agent_reader_feed (shed->reader, self->rbuf + pos, (size_t) n - pos, &used);
+        int rc = agent_reader_feed (shed->reader, h, left, &used);
         pos += used;
+        /* MORE takes every byte it is given: part of a frame is held. */
+        shed->reader_mid = rc == AGENT_READ_MORE && used > 0;
         if (rc == AGENT_READ_FRAME) {
             size_t len = 0;
             const uint8_t *payload = agent_reader_payload (shed->reader, &len);

@@ -55,6 +55,8 @@ typedef struct {
     zhashx_t *services;       /* service names registered (value unused) */
     zhashx_t *streams_seen;   /* log stream names used (value unused) */
     agent_reader_t *reader;   /* per connection */
+    uint32_t read_max;        /* the reader's frame bound (agent_frames_on_readable) */
+    bool reader_mid;          /* the reader holds part of a frame */
     agent_streams_t *streams; /* per connection, made at the first CHUNK */
     agent_outq_t *outq;       /* host -> agent frames */
     uint64_t next_stream;     /* host -> agent chunk stream ids */

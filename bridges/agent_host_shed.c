@@ -112,6 +112,7 @@ agent_shed_conn_reset (agent_shed_t *shed)
     shed->fd = -1;
     shed->hello = false;
     agent_reader_destroy (&shed->reader);
+    shed->reader_mid = false;
     agent_streams_destroy (&shed->streams);
     if (shed->outq)
         agent_outq_clear (shed->outq);

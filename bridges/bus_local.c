@@ -98,7 +98,7 @@ s_batch_flush (bus_actor_t *self, size_t idx)
         memcpy (eb->kind, b->kind, sizeof eb->kind);
         eb->items.n = b->n;
         eb->items.items = b->items;
-        long len = event_frame_encode (b->topic, &msg, self->buf, EVENT_FRAME_MAX);
+        long len = event_batch_encode (b->topic, eb, self->buf, EVENT_FRAME_MAX);
         if (len < 0)
             self->c.invalid += b->n;
         else {
@@ -141,23 +141,30 @@ bus_publish_one (bus_actor_t *self, const char *topic, const char *kind, const u
 {
     if (!kind)
         kind = "";
-    if (!event_topic_valid (topic) || strlen (kind) > EVENT_KIND_MAX || size > EVENT_PAYLOAD_MAX) {
+    /* The batch of this topic, if one is being gathered: its topic was
+     * checked when it opened, so a topic equal to it needs no new scan
+     * (a flood is hundreds of events of one topic per turn). */
+    size_t at = self->nopen;
+    for (size_t i = 0; i < self->nopen; i++)
+        if (streq (self->open[i]->topic, topic)) {
+            at = i;
+            break;
+        }
+    if ((at == self->nopen && !event_topic_valid (topic)) || strlen (kind) > EVENT_KIND_MAX
+        || size > EVENT_PAYLOAD_MAX) {
         self->c.invalid++;
         return;
     }
     self->c.published++;
-    /* The batch of this topic, if one is being gathered. A batch of the
-     * same topic under another kind goes first: per-topic order (tseq) is
-     * what consumers check. */
+    /* A batch of the same topic under another kind goes first: per-topic
+     * order (tseq) is what consumers check. */
     bus_batch_t *b = NULL;
-    for (size_t i = 0; i < self->nopen; i++)
-        if (streq (self->open[i]->topic, topic)) {
-            if (streq (self->open[i]->kind, kind) && size <= EVENT_BATCH_ITEM_MAX)
-                b = self->open[i];
-            else
-                s_batch_flush (self, i); /* also writes its tseq counter back */
-            break;
-        }
+    if (at < self->nopen) {
+        if (streq (self->open[at]->kind, kind) && size <= EVENT_BATCH_ITEM_MAX)
+            b = self->open[at];
+        else
+            s_batch_flush (self, at); /* also writes its tseq counter back */
+    }
     event_item_t item;
     memset (&item, 0, sizeof item);
     item.seq = ++self->seq;

@@ -301,10 +301,95 @@ body:
     return 0;
 }
 
+/* An unsigned integer in one of msgpack's unsigned forms at *p (< end);
+ * advances *p. Returns false (nothing consumed) for anything else. */
+static inline bool
+s_fast_u (const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    const uint8_t *q = *p;
+    uint8_t c = *q++;
+    size_t n;
+    if (c <= 0x7f) {
+        *v = c;
+        *p = q;
+        return true;
+    }
+    if (c < 0xcc || c > 0xcf)
+        return false;
+    n = (size_t) 1 << (c - 0xcc);
+    if ((size_t) (end - q) < n)
+        return false;
+    uint64_t x = 0;
+    for (size_t i = 0; i < n; i++)
+        x = x << 8 | q[i];
+    *v = x;
+    *p = q + n;
+    return true;
+}
+
+/* The form event_batch_encode writes (keys 0, [1], 2, [3] in order as
+ * fixints, unsigned integers, a bin8/bin16 payload), read without the
+ * generic scanner: every relay and consumer walks each item once or twice,
+ * so this is per event on every hop. Returns 0, or -1 (nothing consumed)
+ * when the item has another shape: the generic reader then decides. */
+static int
+s_peek_item_fast (s_rd_t *r, event_item_view_t *out)
+{
+    const uint8_t *p = r->p, *end = r->end;
+    /* The map header and the first key, at least. */
+    if (end - p < 3 || (p[0] != 0x82 && p[0] != 0x83 && p[0] != 0x84) || p[1] != 0)
+        return -1;
+    size_t entries = p[0] & 0x0f;
+    p += 2;
+    uint64_t seq, tseq = 0, t;
+    if (!s_fast_u (&p, end, &seq) || seq == 0 || p >= end)
+        return -1;
+    size_t seen = 2; /* seq, time_us */
+    if (*p == 1) {
+        p++;
+        if (p >= end || !s_fast_u (&p, end, &tseq) || p >= end)
+            return -1;
+        seen++;
+    }
+    if (*p++ != 2 || p >= end || !s_fast_u (&p, end, &t))
+        return -1; /* negative times too: the generic reader takes them */
+    const uint8_t *payload = (const uint8_t *) "";
+    size_t plen = 0;
+    if (entries == seen + 1) {
+        if (end - p < 3 || p[0] != 3 || (p[1] != 0xc4 && p[1] != 0xc5))
+            return -1;
+        if (p[1] == 0xc4) {
+            plen = p[2];
+            p += 3;
+        }
+        else {
+            if (end - p < 4)
+                return -1;
+            plen = (size_t) p[2] << 8 | p[3];
+            p += 4;
+        }
+        if (plen > EVENT_BATCH_ITEM_MAX || (size_t) (end - p) < plen)
+            return -1;
+        payload = p;
+        p += plen;
+    }
+    else if (entries != seen)
+        return -1;
+    out->seq = seq;
+    out->tseq = tseq;
+    out->time_us = (int64_t) t;
+    out->payload = payload;
+    out->payload_len = plen;
+    r->p = p;
+    return 0;
+}
+
 /* One batch item: a map of scalars with seq >= 1 and a bounded payload. */
 static int
 s_peek_item (s_rd_t *r, event_item_view_t *out)
 {
+    if (s_peek_item_fast (r, out) == 0)
+        return 0;
     uint64_t entries;
     if (r->p >= r->end)
         return -1;
@@ -510,4 +595,131 @@ event_frame_peek (const uint8_t *frame, size_t len, event_peek_t *out)
     if (out->type != EVENT_BATCH && out->items)
         return -1;
     return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/*  EVENT_BATCH, encoded directly                                           */
+/* ------------------------------------------------------------------------ */
+
+/* msgpack's smallest forms, as msgpack-c writes them (the generic encoder's
+ * output byte for byte: event_msg_test compares the two). The caller
+ * reserved room: each writes at most 9 bytes. */
+static uint8_t *
+s_put_be (uint8_t *w, uint8_t tag, uint64_t v, size_t n)
+{
+    *w++ = tag;
+    for (size_t i = n; i-- > 0;)
+        *w++ = (uint8_t) (v >> (i * 8));
+    return w;
+}
+
+static uint8_t *
+s_put_uint (uint8_t *w, uint64_t v)
+{
+    if (v < 128) {
+        *w = (uint8_t) v;
+        return w + 1;
+    }
+    if (v < 256)
+        return s_put_be (w, 0xcc, v, 1);
+    if (v < 65536)
+        return s_put_be (w, 0xcd, v, 2);
+    if (v <= UINT32_MAX)
+        return s_put_be (w, 0xce, v, 4);
+    return s_put_be (w, 0xcf, v, 8);
+}
+
+static uint8_t *
+s_put_int (uint8_t *w, int64_t v)
+{
+    if (v >= -32)
+        return v < 128 ? (*w = (uint8_t) v, w + 1) : s_put_uint (w, (uint64_t) v);
+    if (v >= -128)
+        return s_put_be (w, 0xd0, (uint64_t) v, 1);
+    if (v >= -32768)
+        return s_put_be (w, 0xd1, (uint64_t) v, 2);
+    if (v >= INT32_MIN)
+        return s_put_be (w, 0xd2, (uint64_t) v, 4);
+    return s_put_be (w, 0xd3, (uint64_t) v, 8);
+}
+
+/* A str or bin header and its bytes (strings here are < 256 bytes). */
+static uint8_t *
+s_put_bytes (uint8_t *w, bool bin, const void *data, size_t n)
+{
+    if (!bin && n < 32)
+        *w++ = (uint8_t) (0xa0 | n);
+    else if (n < 256)
+        w = s_put_be (w, bin ? 0xc4 : 0xd9, n, 1);
+    else if (n < 65536)
+        w = s_put_be (w, bin ? 0xc5 : 0xda, n, 2);
+    else
+        w = s_put_be (w, bin ? 0xc6 : 0xdb, n, 4);
+    if (n)
+        memcpy (w, data, n);
+    return w + n;
+}
+
+long
+event_batch_encode (const char *route, const event_batch_t *b, uint8_t *buf, size_t cap)
+{
+    size_t rlen = route ? strnlen (route, EVENT_TOPIC_MAX + 1) : 0;
+    if (rlen == 0 || rlen > EVENT_TOPIC_MAX)
+        return WIRE_ERR_INVALID;
+    /* What the generic encoder's checks and s_validate refuse. */
+    size_t ol = strnlen (b->origin, sizeof b->origin);
+    size_t kl = strnlen (b->kind, sizeof b->kind);
+    if (!event_node_valid (b->origin) || kl > EVENT_KIND_MAX
+        || (kl && !s_printable (b->kind, EVENT_KIND_MAX)) || b->items.n == 0
+        || b->items.n > EVENT_BATCH_MAX)
+        return WIRE_ERR_INVALID;
+    const event_item_t *items = b->items.items;
+    /* Bound the size first: route, envelope (< 128 bytes with origin and
+     * kind), then per item 4 keys, 3 integers and a bin header (< 48). */
+    size_t need = rlen + 1 + 128 + ol + kl;
+    for (size_t i = 0; i < b->items.n; i++) {
+        if (items[i].seq == 0 || items[i].payload.len > EVENT_BATCH_ITEM_MAX)
+            return WIRE_ERR_INVALID;
+        need += 48 + items[i].payload.len;
+    }
+    if (need > cap)
+        return WIRE_ERR_TOO_BIG;
+    uint8_t *w = buf;
+    memcpy (w, route, rlen);
+    w += rlen;
+    *w++ = 0;
+    *w++ = (uint8_t) (0x80 | (kl ? 6 : 5)); /* version, type, origin, boot, [kind], items */
+    *w++ = WIRE_KEY_VERSION;
+    w = s_put_uint (w, EVENT_VERSION);
+    *w++ = WIRE_KEY_TYPE;
+    w = s_put_uint (w, EVENT_BATCH);
+    *w++ = 2;
+    w = s_put_bytes (w, false, b->origin, ol);
+    *w++ = 3;
+    w = s_put_uint (w, b->boot);
+    if (kl) {
+        *w++ = 7;
+        w = s_put_bytes (w, false, b->kind, kl);
+    }
+    *w++ = 10;
+    w = b->items.n < 16 ? (*w = (uint8_t) (0x90 | b->items.n), w + 1)
+                        : s_put_be (w, 0xdc, b->items.n, 2);
+    for (size_t i = 0; i < b->items.n; i++) {
+        const event_item_t *it = &items[i];
+        bool tseq = it->tseq != 0, payload = it->payload.len != 0;
+        *w++ = (uint8_t) (0x80 | (2 + tseq + payload));
+        *w++ = 0;
+        w = s_put_uint (w, it->seq);
+        if (tseq) {
+            *w++ = 1;
+            w = s_put_uint (w, it->tseq);
+        }
+        *w++ = 2;
+        w = s_put_int (w, it->time_us);
+        if (payload) {
+            *w++ = 3;
+            w = s_put_bytes (w, true, it->payload.data, it->payload.len);
+        }
+    }
+    return (long) (w - buf);
 }

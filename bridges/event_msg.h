@@ -225,6 +225,16 @@ WIRE_DECLARE_PROTO (evpay, EVPAY_MESSAGES)
  * fit, WIRE_ERR_INVALID for a bad route). */
 long event_frame_encode (const char *route, const event_msg_t *msg, uint8_t *buf, size_t cap);
 
+/* The same frame as event_frame_encode gives for an EVENT_BATCH at the
+ * current version (byte for byte), written directly: the bus's origin
+ * path encodes one per (topic, kind) and loop turn, and the generic
+ * encoder's per-field table walk cost as much as the rest of the bus
+ * thread's work per event. Same checks (origin, kind, 1..EVENT_BATCH_MAX
+ * items, seq >= 1, payloads <= EVENT_BATCH_ITEM_MAX). Returns the frame
+ * length or a negative wire_err_t; needs a little more room than the
+ * frame takes (48 bytes per item, 128 for the envelope). */
+long event_batch_encode (const char *route, const event_batch_t *b, uint8_t *buf, size_t cap);
+
 /* Split a frame into its route (NUL-terminated inside the frame) and body.
  * Returns 0, or -1 if there is no NUL or the route is empty or too long. */
 int event_frame_split (const uint8_t *frame, size_t len, const char **route, const uint8_t **body,

@@ -11,6 +11,9 @@
  * batch it accepts must walk exactly `nitems` valid items, and where both
  * readers accept a frame they must agree field by field.
  *
+ * A batch that decodes is encoded again by event_batch_encode (the bus's
+ * direct encoder): the same bytes as the generic encoder's.
+ *
  * And the agent host's fast LOG decoder (agent_log_decode_fast, the hot
  * path of every agent event): the same bytes read as an agent LOG payload;
  * whatever it accepts, the full decoder (wire_decode + validator) must
@@ -158,6 +161,15 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     S_CHECK (strcmp (route2, r) == 0);
     long l2 = event_frame_encode (r, &again, two, cap);
     S_CHECK (l2 == l1 && memcmp (one, two, (size_t) l1) == 0);
+    if (m.hdr.type == EVENT_BATCH && m.hdr.version == EVENT_VERSION) {
+        /* The bus's direct batch encoder: the generic encoder's bytes. */
+        size_t cap3 = (size_t) l1 + EVENT_BATCH_MAX * 48 + 512;
+        uint8_t *three = malloc (cap3);
+        S_CHECK (three);
+        S_CHECK (event_batch_encode (r, &m.u.event_batch, three, cap3) == l1);
+        S_CHECK (memcmp (one, three, (size_t) l1) == 0);
+        free (three);
+    }
     wire_msg_free (&event_proto, &again);
     wire_msg_free (&event_proto, &m);
     free (one);
