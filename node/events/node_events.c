@@ -6,8 +6,6 @@
 #include "crypto/identity.h"
 
 #include <errno.h>
-#include <malloc.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -455,27 +453,6 @@ shed_events_reload_consumers (shed_events_t *self, const shed_config_t *cfg,
     return rc;
 }
 
-/* glibc's heap trimming, off for the event path. Each thread's arena gives
- * its top back to the kernel once more than M_TRIM_THRESHOLD (128 KiB, or
- * twice the largest mmap'd block freed) is free there, and faults it in
- * again, zeroed, on the next burst. Under a flood the queues of ZeroMQ's
- * I/O threads and of the bus grow and drain by megabytes many times a
- * second: perf showed node 3's I/O thread spending 57 % of its time in
- * clear_page and mprotect (0.39 -> 0.25 µs of CPU per event without it,
- * docs/events.md "CPU round"). Keeping up to 64 MiB free per arena
- * costs memory only after a flood used it; blocks of 4 MiB and more are
- * still mmap'd and given back at once. Process-wide, set once. */
-#define S_TRIM_THRESHOLD (64 << 20)
-#define S_MMAP_THRESHOLD (4 << 20)
-
-static void
-s_malloc_tune (void)
-{
-    if (!mallopt (M_MMAP_THRESHOLD, S_MMAP_THRESHOLD)
-        || !mallopt (M_TRIM_THRESHOLD, S_TRIM_THRESHOLD))
-        log_warn (S_COMP, "cannot tune malloc: the event path may re-fault its heap");
-}
-
 shed_events_t *
 shed_events_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_t *zap,
                  shed_members_t *members, peer_dir_t *peers, shed_nstate_t *state, zloop_t *loop,
@@ -488,8 +465,6 @@ shed_events_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_
                   cfg->name);
         return NULL;
     }
-    static pthread_once_t tuned = PTHREAD_ONCE_INIT;
-    pthread_once (&tuned, s_malloc_tune);
     shed_events_t *self = calloc (1, sizeof *self);
     if (!self) {
         snprintf (err, errlen, "out of memory");
