@@ -20,7 +20,7 @@
  *
  * Local only (never on the network):
  *     SNAPSHOT  the persisted file of this node's own records and its
- *               reserved version high-water mark (state.c).
+ *               reserved version high-water mark (state_file.c).
  *
  * Versioning: the codec puts the wire version in every message (map key 0);
  * unknown fields are skipped, so later versions may add optional fields.

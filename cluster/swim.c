@@ -258,6 +258,8 @@ static void s_pushpull_send (swim_t *self, const char *addr, uint16_t port, bool
  * behind everyone else for seconds, and under loss nearly every node did a
  * full-list exchange every second (docs/membership.md, "The repair
  * digest"). */
+static uint64_t s_sync_scale (swim_t *self);
+
 static void
 s_check_known (swim_t *self, const char *addr, uint16_t port, uint64_t known, uint64_t digest)
 {
@@ -266,7 +268,7 @@ s_check_known (swim_t *self, const char *addr, uint16_t port, uint64_t known, ui
     uint64_t now = swim__now (self);
     if (now < self->sync_next_ms)
         return;
-    self->sync_next_ms = now + SWIM_SYNC_GAP_MS;
+    self->sync_next_ms = now + SWIM_SYNC_GAP_MS * s_sync_scale (self);
     self->stats.repair_syncs++;
     s_pushpull_send (self, addr, port, false);
 }
@@ -719,8 +721,11 @@ s_probe_end (swim_t *self)
 
 /* ---- Timers ---------------------------------------------------------------- */
 
+/* One gossip round: GOSSIP to `gossip_nodes` random members with what the
+ * queue holds; `closing`: the round after the queue ran dry, sent with no
+ * updates at all (see swim_tick). */
 static void
-s_gossip (swim_t *self, uint64_t now)
+s_gossip (swim_t *self, uint64_t now, bool closing)
 {
     if (!swim__gossip_cands (self, now))
         return;
@@ -739,7 +744,7 @@ s_gossip (swim_t *self, uint64_t now)
         cands[j] = cands[i];
         cands[i] = to;
         swapped[nswapped++] = j;
-        if (swim__bqueue_pending (&self->bq, swim__retransmit_limit (self)) == 0)
+        if (!closing && swim__bqueue_pending (&self->bq, swim__retransmit_limit (self)) == 0)
             break;
         gossip_msg_t msg;
         memset (&msg, 0, sizeof msg);
@@ -760,21 +765,27 @@ s_gossip (swim_t *self, uint64_t now)
     }
 }
 
-/* The periodic full sync's interval, scaled with the cluster as
- * memberlist's pushPullScale does: x(ceil(log2 N - log2 32) + 1) above 32
- * members (x2 from the 33rd, x3 from the 65th, x6 at 1,000). Each sync
- * ships the whole member list both ways, so at a fixed interval a node's
- * share grew linearly with N (4.5 KB/s per node at 1,000); the digest
- * repair does the urgent work, this is the backstop. */
+/* How much the full syncs thin out with the cluster, as memberlist's
+ * pushPullScale: x(ceil(log2 N - log2 32) + 1) above 32 live members (x2
+ * from the 33rd, x3 from the 65th, x6 at 1,000, x9 at 5,000). Each sync
+ * ships the whole member list both ways, so at a fixed rate a node's share
+ * grows linearly with N (4.5 KB/s per node at 1,000 with the periodic sync
+ * unscaled). */
+static uint64_t
+s_sync_scale (swim_t *self)
+{
+    size_t n = swim__live_count (self);
+    if (n <= 32)
+        return 1;
+    return (uint64_t) (ceil (log2 ((double) n) - log2 (32.0)) + 1.0);
+}
+
+/* The periodic full sync's interval: the digest repair does the urgent
+ * work, this is the backstop. */
 static uint64_t
 s_pushpull_interval (swim_t *self)
 {
-    uint64_t iv = self->cfg.pushpull_interval_ms;
-    size_t n = swim__live_count (self);
-    if (n <= 32)
-        return iv;
-    double mult = ceil (log2 ((double) n) - log2 (32.0)) + 1.0;
-    return (uint64_t) mult * iv;
+    return s_sync_scale (self) * self->cfg.pushpull_interval_ms;
 }
 
 static uint64_t
@@ -827,10 +838,31 @@ swim_tick (swim_t *self)
     }
 
     if (now >= self->gossip_next_ms) {
-        if (swim__bqueue_pending (&self->bq, swim__retransmit_limit (self)) > 0) {
-            s_gossip (self, now);
+        uint32_t limit = swim__retransmit_limit (self);
+        if (swim__bqueue_pending (&self->bq, limit) > 0) {
+            s_gossip (self, now, false);
+            self->gossip_last_ms = now;
             self->gossip_next_ms = now + self->cfg.gossip_interval_ms;
+            /* The queue ran dry: one more round, an interval later, with
+             * no updates, only `known` and `digest`. Each update went out
+             * a limited number of times to random members (SWIM's
+             * lambda log N); now and then a member is missed by all of
+             * them (at 64 members, about one miss per cold start). Gossip
+             * is what tells it so through the digest (it then repairs with
+             * a push-pull); without this round the cluster falls silent
+             * right after the last transmission and the member waits for
+             * a probe to carry a digest, up to a probe interval or more.
+             * Costs gossip_nodes small datagrams per burst, none when
+             * idle. */
+            if (swim__bqueue_pending (&self->bq, limit) == 0)
+                self->gossip_close_ms = now + self->cfg.gossip_interval_ms;
+            else
+                self->gossip_close_ms = 0;
         }
+    }
+    if (self->gossip_close_ms && now >= self->gossip_close_ms) {
+        self->gossip_close_ms = 0;
+        s_gossip (self, now, true);
     }
 
     if (self->cfg.pushpull_interval_ms && now >= self->pushpull_next_ms && !self->leaving) {
@@ -909,6 +941,8 @@ swim_next_deadline (swim_t *self)
         S_MIN (swim__suspicion_deadline (self->suspects[i]->suspicion));
     if (self->bq.n > 0)
         S_MIN (self->gossip_next_ms);
+    if (self->gossip_close_ms)
+        S_MIN (self->gossip_close_ms);
     if (self->cfg.pushpull_interval_ms && !self->leaving)
         S_MIN (self->pushpull_next_ms);
     if (self->cfg.reconnect_interval_ms && !self->leaving)

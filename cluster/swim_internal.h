@@ -115,8 +115,18 @@ typedef struct {
 } swim_relay_t;
 
 #define SWIM_RELAYS_MAX  64
-/* Least time between two repair push-pulls triggered by `known`. */
-#define SWIM_SYNC_GAP_MS 200
+/* Least time between two repair push-pulls triggered by the digest, times
+ * the full sync's scale (x1 up to 32 members, x2 to 64, x3 to 128, x6 at
+ * 1,000, x9 at 5,000: each repair ships the whole member list both ways).
+ * In a cold start a joiner's first repair comes while others are still
+ * joining, so most joiners need a second one: at 200 ms flat, that
+ * second repair was most of a 64-node start's convergence time
+ * (docs/membership.md "Join convergence"). */
+#define SWIM_SYNC_GAP_MS 50
+/* News is sent on within gossip_interval / SWIM_FRESH_DIV of the last
+ * gossip round, not a whole interval later (docs/membership.md
+ * "Dissemination"): 10 ms on LAN, 100 ms on WAN. */
+#define SWIM_FRESH_DIV   5
 
 struct _swim_t {
     swim_config_t cfg;
@@ -184,6 +194,8 @@ struct _swim_t {
     swim_bqueue_t bq;
     swim_awareness_t awareness;
     uint64_t gossip_next_ms;
+    uint64_t gossip_last_ms;  /* the last gossip round (0: none yet) */
+    uint64_t gossip_close_ms; /* the closing digest round (0: none due) */
     uint64_t pushpull_next_ms;
     uint64_t pushpull_last_ms; /* the last periodic sync (at start: a jittered now) */
     uint64_t reconnect_next_ms;

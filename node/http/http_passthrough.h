@@ -11,7 +11,7 @@
  * vs mutating vs local-only. Token management and anything that hands out
  * a local path (the events socket, an agent's socket) is local-only and
  * refused remotely whatever the role. Pure: no sockets, no threads; the
- * server (node_http.c) and the fuzzer (fuzz/fuzz_http.c) drive it.
+ * server (node_http_serve.c) and the fuzzer (fuzz/fuzz_http.c) drive it.
  */
 #ifndef SHED_HTTP_PASSTHROUGH_H
 #define SHED_HTTP_PASSTHROUGH_H

@@ -8,7 +8,7 @@
  *
  * Like http_route.c this is pure: it turns a request into local API calls
  * (node/api/api_msg.h) made through a function the caller gives, and the
- * replies into Shed's JSON. node_http.c gives the real call; the fuzzer a
+ * replies into Shed's JSON. node_http_serve.c gives the real call; the fuzzer a
  * fake one. Shed's answers sometimes need two calls (a start answers 409
  * SHED_ALREADY_RUNNING when the shed runs, then shows the shed it
  * started), so a route here is a small sequence, not one request.

@@ -1,5 +1,12 @@
-/* ipam.c - see ipam.h. */
-#include "node/overlay/ipam.h"
+/*
+ * ipam.c - see ipam.h: the CIDR and its blocks (parsing, a node's claim of
+ * one block, the conflicts between claims, settling) and the address file.
+ * The addresses of the sheds inside the block (own, adopted, lent) are
+ * apart, in ipam_sheds.c (ipam_int.h): blocks are agreed among nodes,
+ * while shed addresses are this node's own bookkeeping in its block. The
+ * file stays here: it holds both.
+ */
+#include "node/overlay/ipam_int.h"
 
 #include "common/fileutil.h"
 
@@ -9,48 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct {
-    char node[IPAM_NAME_MAX + 1];
-    uint32_t block;
-    uint64_t claim_ms;
-} s_peer_t;
-
-/* What an address entry is (docs/overlay.md, "Moving a shed"). */
-typedef enum {
-    S_OWN,     /* a local shed, host offset in our block */
-    S_ADOPTED, /* a local shed that moved here with an address of another block */
-    S_LENT,    /* a shed of ours that moved away with its address: reserved */
-} s_kind_t;
-
-typedef struct {
-    char name[IPAM_NAME_MAX + 1];
-    s_kind_t kind;
-    uint32_t offset; /* S_OWN: host offset in our block (survives a block change) */
-    uint32_t addr;   /* S_ADOPTED, S_LENT: the address itself, host order */
-    uint64_t since;  /* S_LENT: monotonic ms when lent (or loaded) */
-} s_shed_t;
-
-struct _ipam_t {
-    uint32_t base; /* CIDR network address, host order */
-    int prefix;    /* CIDR prefix */
-    int block_prefix;
-    uint32_t nblocks;
-    uint32_t block_size; /* addresses per block */
-    char node[IPAM_NAME_MAX + 1];
-    uint64_t settle_ms;
-
-    bool have;    /* we hold a claim */
-    bool settled; /* it stood settle_ms once: stays usable */
-    uint32_t block;
-    uint64_t claim_ms;     /* wall clock of the claim (priority) */
-    uint64_t stable_since; /* monotonic: claimed or last conflict seen */
-
-    s_peer_t *peers;
-    size_t npeers, peers_cap;
-    s_shed_t *sheds;
-    size_t nsheds, sheds_cap;
-};
 
 /* FNV-1a: stable across versions and platforms (a node's first choice must
  * not change when it is rebuilt). */
@@ -86,8 +51,8 @@ s_parse_cidr (const char *text, uint32_t *addr, int *prefix)
     return 0;
 }
 
-static void
-s_addr_text (uint32_t addr, char out[IPAM_ADDR_MAX])
+void
+ipam__addr_text (uint32_t addr, char out[IPAM_ADDR_MAX])
 {
     struct in_addr in = { .s_addr = htonl (addr) };
     inet_ntop (AF_INET, &in, out, IPAM_ADDR_MAX);
@@ -152,7 +117,7 @@ ipam_destroy (ipam_t **self_p)
  * Blocks
  */
 
-static s_peer_t *
+static ipam_peer_t *
 s_peer_find (const ipam_t *self, const char *node)
 {
     for (size_t i = 0; i < self->npeers; i++)
@@ -176,11 +141,11 @@ ipam_peer_claim (ipam_t *self, const char *node, uint32_t block, uint64_t claim_
     if (!node || strcmp (node, self->node) == 0 || strlen (node) > IPAM_NAME_MAX
         || block >= self->nblocks)
         return;
-    s_peer_t *p = s_peer_find (self, node);
+    ipam_peer_t *p = s_peer_find (self, node);
     if (!p) {
         if (self->npeers == self->peers_cap) {
             size_t cap = self->peers_cap ? self->peers_cap * 2 : 16;
-            s_peer_t *peers = realloc (self->peers, cap * sizeof *peers);
+            ipam_peer_t *peers = realloc (self->peers, cap * sizeof *peers);
             if (!peers)
                 return;
             self->peers = peers;
@@ -206,7 +171,7 @@ void
 ipam_peer_forget (ipam_t *self, const char *node)
 {
     assert (self);
-    s_peer_t *p = s_peer_find (self, node);
+    ipam_peer_t *p = s_peer_find (self, node);
     if (p)
         *p = self->peers[--self->npeers];
 }
@@ -228,7 +193,7 @@ ipam_tick (ipam_t *self, uint64_t now_ms, uint64_t wall_ms, bool *lost)
         *lost = false;
     if (self->have) {
         for (size_t i = 0; i < self->npeers; i++) {
-            const s_peer_t *p = &self->peers[i];
+            const ipam_peer_t *p = &self->peers[i];
             if (p->block == self->block
                 && s_before (p->claim_ms, p->node, self->claim_ms, self->node)) {
                 self->have = false;
@@ -314,7 +279,7 @@ ipam_block_text (const ipam_t *self, uint32_t block, char *out, size_t len)
     if (block >= self->nblocks)
         return -1;
     char ip[IPAM_ADDR_MAX];
-    s_addr_text (self->base + block * self->block_size, ip);
+    ipam__addr_text (self->base + block * self->block_size, ip);
     snprintf (out, len, "%s/%d", ip, self->block_prefix);
     return 0;
 }
@@ -338,403 +303,8 @@ ipam_gateway (const ipam_t *self, char out[IPAM_ADDR_MAX])
 {
     if (!self->have)
         return -1;
-    s_addr_text (self->base + self->block * self->block_size + 1, out);
+    ipam__addr_text (self->base + self->block * self->block_size + 1, out);
     return 0;
-}
-
-/* -------------------------------------------------------------------------
- * Shed addresses
- */
-
-int
-ipam_mac_for (const char *ip, uint8_t mac[6])
-{
-    struct in_addr in;
-    if (!ip || inet_pton (AF_INET, ip, &in) != 1)
-        return -1;
-    mac[0] = 0x02;
-    mac[1] = 0x00;
-    memcpy (mac + 2, &in.s_addr, 4); /* network order: the dotted bytes */
-    return 0;
-}
-
-static bool
-s_local (const s_shed_t *s)
-{
-    return s->kind != S_LENT;
-}
-
-/* A local shed (own or adopted address) by name; lent entries are not
- * sheds of this node. */
-static s_shed_t *
-s_shed_find (const ipam_t *self, const char *name)
-{
-    for (size_t i = 0; i < self->nsheds; i++)
-        if (s_local (&self->sheds[i]) && strcmp (self->sheds[i].name, name) == 0)
-            return &self->sheds[i];
-    return NULL;
-}
-
-static uint32_t
-s_block_base (const ipam_t *self)
-{
-    return self->base + self->block * self->block_size;
-}
-
-/* The entry's address; false for an own offset while we hold no block. */
-static bool
-s_entry_addr (const ipam_t *self, const s_shed_t *s, uint32_t *addr)
-{
-    if (s->kind != S_OWN) {
-        *addr = s->addr;
-        return true;
-    }
-    if (!self->have)
-        return false;
-    *addr = s_block_base (self) + s->offset;
-    return true;
-}
-
-/* The entry holding `addr` (own, adopted or lent), or NULL. */
-static s_shed_t *
-s_addr_holder (const ipam_t *self, uint32_t addr)
-{
-    for (size_t i = 0; i < self->nsheds; i++) {
-        uint32_t a;
-        if (s_entry_addr (self, &self->sheds[i], &a) && a == addr)
-            return &self->sheds[i];
-    }
-    return NULL;
-}
-
-static bool
-s_offset_used (const ipam_t *self, uint32_t offset)
-{
-    for (size_t i = 0; i < self->nsheds; i++)
-        if (self->sheds[i].kind == S_OWN && self->sheds[i].offset == offset)
-            return true;
-    /* Adopted and lent addresses that fall into our block hold it too. */
-    return self->have && s_addr_holder (self, s_block_base (self) + offset);
-}
-
-static s_shed_t *
-s_shed_add (ipam_t *self, const char *name, s_kind_t kind, uint32_t offset, uint32_t addr)
-{
-    if (self->nsheds == self->sheds_cap) {
-        size_t cap = self->sheds_cap ? self->sheds_cap * 2 : 16;
-        s_shed_t *sheds = realloc (self->sheds, cap * sizeof *sheds);
-        if (!sheds) {
-            errno = ENOMEM;
-            return NULL;
-        }
-        self->sheds = sheds;
-        self->sheds_cap = cap;
-    }
-    s_shed_t *s = &self->sheds[self->nsheds++];
-    memset (s, 0, sizeof *s);
-    snprintf (s->name, sizeof s->name, "%s", name);
-    s->kind = kind;
-    s->offset = offset;
-    s->addr = addr;
-    return s;
-}
-
-static void
-s_shed_remove (ipam_t *self, s_shed_t *s)
-{
-    *s = self->sheds[--self->nsheds];
-}
-
-static void
-s_address (uint32_t addr, char ip[IPAM_ADDR_MAX], uint8_t mac[6])
-{
-    s_addr_text (addr, ip);
-    if (mac)
-        ipam_mac_for (ip, mac);
-}
-
-static bool
-s_name_ok (const char *shed)
-{
-    return shed && *shed && strlen (shed) <= IPAM_NAME_MAX && !strchr (shed, ' ')
-           && !strchr (shed, '\n');
-}
-
-int
-ipam_assign (ipam_t *self, const char *shed, uint64_t now_ms, char ip[IPAM_ADDR_MAX],
-             uint8_t mac[6])
-{
-    assert (self);
-    if (!s_name_ok (shed)) {
-        errno = EINVAL;
-        return -1;
-    }
-    s_shed_t *s = s_shed_find (self, shed);
-    if (s && s->kind == S_ADOPTED) {
-        /* It moved here with its address: that stays its address. */
-        s_address (s->addr, ip, mac);
-        return 0;
-    }
-    if (!ipam_ready (self, now_ms)) {
-        errno = EAGAIN;
-        return -1;
-    }
-    if (!s) {
-        /* Offsets 2 .. size-2: .0 and the last address may be the CIDR's
-         * network/broadcast address, .1 is the gateway. Lent and adopted
-         * addresses are skipped (s_offset_used). */
-        uint32_t offset = 2;
-        while (offset <= self->block_size - 2 && s_offset_used (self, offset))
-            offset++;
-        if (offset > self->block_size - 2) {
-            errno = ENOSPC;
-            return -1;
-        }
-        s = s_shed_add (self, shed, S_OWN, offset, 0);
-        if (!s)
-            return -1;
-    }
-    s_address (s_block_base (self) + s->offset, ip, mac);
-    return 0;
-}
-
-int
-ipam_take (ipam_t *self, const char *shed, const char *want_ip, uint64_t now_ms,
-           char ip[IPAM_ADDR_MAX], uint8_t mac[6], bool *adopted)
-{
-    assert (self);
-    struct in_addr in;
-    if (!s_name_ok (shed) || !want_ip || inet_pton (AF_INET, want_ip, &in) != 1) {
-        errno = EINVAL;
-        return -1;
-    }
-    uint32_t addr = ntohl (in.s_addr);
-    uint32_t mask = ~0u << (32 - self->prefix);
-    /* In the CIDR, and a shed address of its block: never a block's
-     * network address, gateway (.1) or last address. */
-    uint32_t host = (addr - self->base) % self->block_size;
-    if ((addr & mask) != self->base || host < 2 || host > self->block_size - 2) {
-        errno = EINVAL;
-        return -1;
-    }
-    if (!ipam_ready (self, now_ms)) {
-        errno = EAGAIN;
-        return -1;
-    }
-    s_shed_t *mine = s_shed_find (self, shed);
-    uint32_t cur;
-    if (mine && s_entry_addr (self, mine, &cur) && cur == addr) {
-        if (adopted)
-            *adopted = mine->kind == S_ADOPTED;
-        s_address (addr, ip, mac);
-        return 0; /* again: idempotent */
-    }
-    if (mine) {
-        errno = EEXIST; /* the shed holds another address here */
-        return -1;
-    }
-    s_shed_t *holder = s_addr_holder (self, addr);
-    if (holder) {
-        /* Our own lent address coming back with the shed it was lent
-         * for is the one case where a held address is given out. */
-        if (holder->kind != S_LENT || strcmp (holder->name, shed) != 0) {
-            errno = EADDRINUSE;
-            return -1;
-        }
-        s_shed_remove (self, holder);
-    }
-    bool ours = addr >= s_block_base (self) && addr - s_block_base (self) < self->block_size;
-    if (!s_shed_add (self, shed, ours ? S_OWN : S_ADOPTED, ours ? addr - s_block_base (self) : 0,
-                     ours ? 0 : addr))
-        return -1;
-    if (adopted)
-        *adopted = !ours;
-    s_address (addr, ip, mac);
-    return 0;
-}
-
-int
-ipam_release (ipam_t *self, const char *shed)
-{
-    assert (self);
-    s_shed_t *s = s_shed_find (self, shed);
-    if (!s) {
-        errno = ENOENT;
-        return -1;
-    }
-    s_shed_remove (self, s);
-    return 0;
-}
-
-int
-ipam_lend (ipam_t *self, const char *shed, uint64_t now_ms)
-{
-    assert (self);
-    s_shed_t *s = s_shed_find (self, shed);
-    if (!s) {
-        errno = ENOENT;
-        return -1;
-    }
-    uint32_t addr;
-    if (s->kind == S_ADOPTED || !s_entry_addr (self, s, &addr)) {
-        /* An adopted address stays reserved by its block's node; an
-         * offset without a block names no address anyone holds. */
-        s_shed_remove (self, s);
-        return 1;
-    }
-    s->kind = S_LENT;
-    s->addr = addr;
-    s->offset = 0;
-    s->since = now_ms;
-    return 0;
-}
-
-int
-ipam_lent_free (ipam_t *self, const char *ip)
-{
-    assert (self);
-    struct in_addr in;
-    if (ip && inet_pton (AF_INET, ip, &in) == 1) {
-        for (size_t i = 0; i < self->nsheds; i++) {
-            s_shed_t *s = &self->sheds[i];
-            if (s->kind == S_LENT && s->addr == ntohl (in.s_addr)) {
-                s_shed_remove (self, s);
-                return 0;
-            }
-        }
-    }
-    errno = ENOENT;
-    return -1;
-}
-
-void
-ipam_lent_each (const ipam_t *self, ipam_lent_fn *fn, void *arg)
-{
-    /* A copy of the entries: fn may free them (ipam_lent_free). */
-    size_t n = 0;
-    for (size_t i = 0; i < self->nsheds; i++)
-        n += self->sheds[i].kind == S_LENT;
-    if (!n)
-        return;
-    s_shed_t *copy = malloc (n * sizeof *copy);
-    if (!copy)
-        return;
-    n = 0;
-    for (size_t i = 0; i < self->nsheds; i++)
-        if (self->sheds[i].kind == S_LENT)
-            copy[n++] = self->sheds[i];
-    for (size_t i = 0; i < n; i++) {
-        char ip[IPAM_ADDR_MAX];
-        s_addr_text (copy[i].addr, ip);
-        fn (copy[i].name, ip, copy[i].since, arg);
-    }
-    free (copy);
-}
-
-size_t
-ipam_lent_count (const ipam_t *self)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < self->nsheds; i++)
-        n += self->sheds[i].kind == S_LENT;
-    return n;
-}
-
-bool
-ipam_holds_mac (const ipam_t *self, const uint8_t mac[6])
-{
-    if (mac[0] != 0x02 || mac[1] != 0x00)
-        return false;
-    uint32_t net;
-    memcpy (&net, mac + 2, 4);
-    const s_shed_t *s = s_addr_holder (self, ntohl (net));
-    return s && s_local (s);
-}
-
-int
-ipam_lookup (const ipam_t *self, const char *shed, char ip[IPAM_ADDR_MAX], uint8_t mac[6])
-{
-    const s_shed_t *s = s_shed_find (self, shed);
-    uint32_t addr;
-    if (!s || !s_entry_addr (self, s, &addr))
-        return -1;
-    s_address (addr, ip, mac);
-    return 0;
-}
-
-bool
-ipam_adopted (const ipam_t *self, const char *shed)
-{
-    const s_shed_t *s = s_shed_find (self, shed);
-    return s && s->kind == S_ADOPTED;
-}
-
-size_t
-ipam_count (const ipam_t *self)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < self->nsheds; i++)
-        n += s_local (&self->sheds[i]);
-    return n;
-}
-
-void
-ipam_each (const ipam_t *self, ipam_each_fn *fn, void *arg)
-{
-    for (size_t i = 0; i < self->nsheds; i++)
-        if (s_local (&self->sheds[i]))
-            fn (self->sheds[i].name, arg);
-}
-
-bool
-ipam_holder_wins (uint64_t a_epoch, const char *a_node, uint64_t b_epoch, const char *b_node)
-{
-    return a_epoch != b_epoch ? a_epoch > b_epoch : strcmp (a_node, b_node) < 0;
-}
-
-int
-ipam_holders_set (ipam_holders_t *hs, const char *node, const char *ip, uint64_t epoch)
-{
-    if (!node || strlen (node) > IPAM_NAME_MAX || !ip || strlen (ip) >= IPAM_ADDR_MAX) {
-        errno = EINVAL;
-        return -1;
-    }
-    ipam_holder_t *h = NULL;
-    for (size_t i = 0; i < hs->n; i++)
-        if (strcmp (hs->h[i].node, node) == 0)
-            h = &hs->h[i];
-    if (!h) {
-        if (hs->n == IPAM_HOLDERS_MAX) {
-            errno = ENOSPC;
-            return -1;
-        }
-        h = &hs->h[hs->n++];
-        snprintf (h->node, sizeof h->node, "%s", node);
-    }
-    snprintf (h->ip, sizeof h->ip, "%s", ip);
-    h->epoch = epoch;
-    return 0;
-}
-
-bool
-ipam_holders_drop (ipam_holders_t *hs, const char *node)
-{
-    for (size_t i = 0; i < hs->n; i++)
-        if (strcmp (hs->h[i].node, node) == 0) {
-            hs->h[i] = hs->h[--hs->n];
-            return true;
-        }
-    return false;
-}
-
-const ipam_holder_t *
-ipam_holders_winner (const ipam_holders_t *hs)
-{
-    const ipam_holder_t *w = NULL;
-    for (size_t i = 0; i < hs->n; i++)
-        if (!w || ipam_holder_wins (hs->h[i].epoch, hs->h[i].node, w->epoch, w->node))
-            w = &hs->h[i];
-    return w;
 }
 
 /* -------------------------------------------------------------------------
@@ -757,21 +327,21 @@ ipam_save (const ipam_t *self, const char *path)
     if (!buf)
         return -1;
     char net[IPAM_ADDR_MAX];
-    s_addr_text (self->base, net);
+    ipam__addr_text (self->base, net);
     size_t n = (size_t) snprintf (buf, cap, "shed-ipam 1 %s/%d %d\n", net, self->prefix,
                                   self->block_prefix);
     if (self->have)
         n += (size_t) snprintf (buf + n, cap - n, "claim %u %llu\n", self->block,
                                 (unsigned long long) self->claim_ms);
     for (size_t i = 0; i < self->nsheds; i++) {
-        const s_shed_t *s = &self->sheds[i];
+        const ipam_shed_t *s = &self->sheds[i];
         char ip[IPAM_ADDR_MAX];
-        s_addr_text (s->addr, ip);
-        if (s->kind == S_OWN)
+        ipam__addr_text (s->addr, ip);
+        if (s->kind == IPAM_SHED_OWN)
             n += (size_t) snprintf (buf + n, cap - n, "shed %s %u\n", s->name, s->offset);
         else
             n += (size_t) snprintf (buf + n, cap - n, "%s %s %s\n",
-                                    s->kind == S_ADOPTED ? "adopt" : "lent", s->name, ip);
+                                    s->kind == IPAM_SHED_ADOPTED ? "adopt" : "lent", s->name, ip);
     }
     int rc = shed_write_file_atomic (path, buf, n, 0600);
     free (buf);
@@ -796,9 +366,10 @@ s_load_addr_line (ipam_t *self, const char *line, uint64_t now_ms)
     uint32_t addr = ntohl (in.s_addr);
     if ((addr & (~0u << (32 - self->prefix))) != self->base)
         return 0; /* written for another CIDR: means nothing now */
-    if ((!lent && s_shed_find (self, name)) || s_addr_holder (self, addr))
+    if ((!lent && ipam__shed_find (self, name)) || ipam__addr_holder (self, addr))
         return -1;
-    s_shed_t *s = s_shed_add (self, name, lent ? S_LENT : S_ADOPTED, 0, addr);
+    ipam_shed_t *s =
+        ipam__shed_add (self, name, lent ? IPAM_SHED_LENT : IPAM_SHED_ADOPTED, 0, addr);
     if (!s)
         return -1;
     s->since = now_ms;
@@ -818,7 +389,7 @@ ipam_load (ipam_t *self, const char *path, uint64_t now_ms, char *err, size_t er
         return -1;
     }
     char net[IPAM_ADDR_MAX];
-    s_addr_text (self->base, net);
+    ipam__addr_text (self->base, net);
     char header[64];
     snprintf (header, sizeof header, "shed-ipam 1 %s/%d %d", net, self->prefix, self->block_prefix);
     int rc = 0;
@@ -844,9 +415,9 @@ ipam_load (ipam_t *self, const char *path, uint64_t now_ms, char *err, size_t er
                 ipam_restore (self, block, (uint64_t) ms, now_ms);
         }
         else if (sscanf (line, "shed %64s %u", name, &offset) == 2 && strlen (name) <= IPAM_NAME_MAX
-                 && offset >= 2 && offset <= self->block_size - 2 && !s_shed_find (self, name)
-                 && !s_offset_used (self, offset)) {
-            if (!s_shed_add (self, name, S_OWN, offset, 0)) {
+                 && offset >= 2 && offset <= self->block_size - 2 && !ipam__shed_find (self, name)
+                 && !ipam__offset_used (self, offset)) {
+            if (!ipam__shed_add (self, name, IPAM_SHED_OWN, offset, 0)) {
                 snprintf (err, errlen, "out of memory");
                 rc = -1;
                 break;
