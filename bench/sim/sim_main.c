@@ -136,8 +136,9 @@ main (int argc, char **argv)
         plan.warm = warm;
         if (ns[k] >= large) {
             /* The large plan: no join storm, no loss or slow windows
-             * (each ~N^2 log N work per simulated second; 20 s of 10%
-             * loss at 5,000 would be ~9 CPU minutes). */
+             * (each ~N^2 log N work per simulated second; 5 s of 10%
+             * loss at 5,000 took 92 CPU s, 5 s of 1% slow members 112:
+             * docs/membership.md, "Scaling to 1,000 and 5,000 nodes"). */
             plan.warm = true;
             plan.loss_s = plan.slow_s = 0;
         }
