@@ -2,7 +2,7 @@
 # bench/sim.sh [--quick] [--nodes N,N,...] [--seed S] [--place N] [--log]
 #              [--no-lifeguard] [--slow-lag MS] [--ae-all-peers]
 #              [--no-partition | --partition-only] [--warm]
-#              [--kills K] [--loss-s S] [--slow-s S] [--large N]
+#              [--kills K] [--loss-s S] [--slow-s S] [--idle-s S] [--large N]
 # bench/sim.sh --compare N [--quick]
 #
 # The deterministic cluster simulator (bench/sim/, docs/membership.md
@@ -41,7 +41,9 @@
 # (default 2000) runs the large plan: --warm and no loss or slow windows
 # (their fields print nan; --loss-s / --slow-s override). --kills K:
 # detection trials (max 64); --loss-s / --slow-s S: seconds per loss level
-# / slow share (0 skips them; their fields print nan).
+# / slow share (0 skips them; their fields print nan); --idle-s S: the idle
+# window for the traffic fields (default one push-pull period, 270 s at
+# 5,000; 0 skips it and they print nan).
 # Default N = 100,1000. Larger N works up to the core's SWIM_MAX_MEMBERS
 # (8192) but costs N^2 member entries of ~0.3 KiB (and, with the state
 # scenario, N^2 * 10 records of ~0.8 KiB: 8 GB at 1,000; see
@@ -60,7 +62,7 @@ while (($#)); do
     case "$1" in
         --quick) QUICK=1; ARGS+=(--quick); shift ;;
         --nodes) NODES=${2:?--nodes needs a list}; shift 2 ;;
-        --seed|--place|--compare|--partition-max|--kills|--loss-s|--slow-s|--large) ARGS+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
+        --seed|--place|--compare|--partition-max|--kills|--loss-s|--slow-s|--idle-s|--large) ARGS+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
         --log|--no-lifeguard|--ae-all-peers|--no-partition|--partition-only|--warm) ARGS+=("$1"); shift ;;
         --slow-lag) ARGS+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;

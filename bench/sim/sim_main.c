@@ -10,7 +10,8 @@
  * one `RESULT nodes=...` line per N (placement fields on the last). --compare N runs
  * bench/membership.sh's measurements on N simulated nodes instead.
  * N >= --large (default 2000) runs the large plan: --warm, no loss or slow
- * windows (--loss-s / --slow-s still override).
+ * windows (--loss-s / --slow-s still override). --idle-s S: the idle
+ * window (default one push-pull period; 0 skips it, its fields print nan).
  * --no-lifeguard: the SWIM baseline (sim_plan_t.no_lifeguard) for the
  * false-failure comparison. --ae-all-peers: the state links before the
  * bounded subset (sim_ae.c).
@@ -18,6 +19,7 @@
 #include "bench/sim/sim_place.h"
 #include "bench/sim/sim_scen.h"
 
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +35,7 @@ s_usage (void)
              "                    [--no-partition | --partition-only]\n"
              "                    [--partition-max N] [--place N] [--compare N] [--log]\n"
              "                    [--no-lifeguard] [--slow-lag MS] [--ae-all-peers] [--kills K]\n"
-             "                    [--warm] [--loss-s S] [--slow-s S] [--large N]\n");
+             "                    [--warm] [--loss-s S] [--slow-s S] [--idle-s S] [--large N]\n");
 }
 
 int
@@ -45,7 +47,7 @@ main (int argc, char **argv)
     bool quick = false, partition = true, membership = true, all_peers = false, log = false,
          no_lifeguard = false, warm = false;
     uint32_t partition_max = 1000, place = 0, compare = 0, slow_lag = 0, kills = 0;
-    int32_t loss_s = -1, slow_s = -1;
+    int32_t loss_s = -1, slow_s = -1, idle_s = -1;
     uint32_t large = 2000;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -74,6 +76,8 @@ main (int argc, char **argv)
             loss_s = (int32_t) strtol (argv[++i], NULL, 10);
         else if (v && !strcmp (a, "--slow-s"))
             slow_s = (int32_t) strtol (argv[++i], NULL, 10);
+        else if (v && !strcmp (a, "--idle-s"))
+            idle_s = (int32_t) strtol (argv[++i], NULL, 10);
         else if (v && !strcmp (a, "--large"))
             large = (uint32_t) strtoul (argv[++i], NULL, 10);
         else if (v && !strcmp (a, "--kills"))
@@ -95,6 +99,15 @@ main (int argc, char **argv)
         }
     }
     setvbuf (stdout, NULL, _IOLBF, 0);
+    /* The cores decode and drop full member lists all the time (a push-pull
+     * at 5,000 members is ~1.7 MB of records): with glibc's defaults each
+     * such block is trimmed back to the kernel or mmapped afresh, and
+     * malloc was a quarter of the CPU at 5,000 nodes. Keep freed memory in
+     * the heap instead (placement of blocks never changes what is
+     * simulated: the output is the same, byte for byte). */
+    mallopt (M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+    mallopt (M_TRIM_THRESHOLD, 1024 * 1024 * 1024);
+    mallopt (M_TOP_PAD, 64 * 1024 * 1024);
 
     if (compare) {
         sim_compare_t cmp;
@@ -123,8 +136,9 @@ main (int argc, char **argv)
         plan.warm = warm;
         if (ns[k] >= large) {
             /* The large plan: no join storm, no loss or slow windows
-             * (each ~N^2 log N work per simulated second; 20 s of 10%
-             * loss at 5,000 would be ~9 CPU minutes). */
+             * (each ~N^2 log N work per simulated second; 5 s of 10%
+             * loss at 5,000 took 92 CPU s, 5 s of 1% slow members 112:
+             * docs/membership.md, "Scaling to 1,000 and 5,000 nodes"). */
             plan.warm = true;
             plan.loss_s = plan.slow_s = 0;
         }
@@ -132,6 +146,8 @@ main (int argc, char **argv)
             plan.loss_s = (uint32_t) loss_s;
         if (slow_s >= 0)
             plan.slow_s = (uint32_t) slow_s;
+        if (idle_s >= 0)
+            plan.load_s = (uint32_t) idle_s;
         if (kills)
             plan.kills = kills;
         sim_report_t *r = &reps[k];
