@@ -242,14 +242,20 @@ s_on_writable (agent_actor_t *self, agent_shed_t *shed)
     shed->last_tx_ms = agent_clock_mono_ms ();
 }
 
-/* Timeouts and heartbeats, every S_TICK_MS. */
+/* Timeouts and heartbeats, every S_TICK_MS. `paused`: the host is not
+ * reading agents (its owner is behind), so an agent's silence is ours,
+ * not its own: its receive clock restarts instead of running out (a
+ * flood that backed up for 15 s used to close a live agent for
+ * "timeout"). */
 static void
-s_tick (agent_actor_t *self)
+s_tick (agent_actor_t *self, bool paused)
 {
     int64_t now = agent_clock_mono_ms ();
     for (agent_shed_t *shed = zlist_first (self->sheds); shed; shed = zlist_next (self->sheds)) {
         if (shed->fd < 0)
             continue;
+        if (paused)
+            shed->last_rx_ms = now;
         if (!shed->hello && now - shed->connected_ms > self->cfg.hello_timeout_ms) {
             shed->stats.closes_timeout++;
             agent_actor_close (self, shed, AGENT_CLOSE_TIMEOUT, "no hello");
@@ -530,7 +536,7 @@ agent_actor_run (zsock_t *pipe, void *args)
             if (s->fd >= 0 && agent_outq_frames (s->outq))
                 s_on_writable (&self, s);
         if (agent_clock_mono_ms () >= self.next_tick_ms) {
-            s_tick (&self);
+            s_tick (&self, self.pend_n >= AGENT_HOST_EVENT_QUEUE);
             self.next_tick_ms = agent_clock_mono_ms () + S_TICK_MS;
         }
         agent_pub_flush (self.pub);

@@ -83,7 +83,7 @@ s_send_all (int fd, const uint8_t *p, size_t n)
 }
 
 static int
-s_setup (void **state)
+s_setup_hb (void **state, uint32_t heartbeat_ms)
 {
     s_fix_t *fx = calloc (1, sizeof *fx);
     snprintf (fx->dir, sizeof fx->dir, "/tmp/agent-batch-test-XXXXXX");
@@ -94,6 +94,7 @@ s_setup (void **state)
         .node = "node-1",
         .msgs_per_s = 10000000,
         .bytes_per_s = 1u << 30,
+        .heartbeat_ms = heartbeat_ms,
     };
     fx->host = agent_host_new (&cfg);
     assert_non_null (fx->host);
@@ -118,6 +119,19 @@ s_setup (void **state)
     agent_event_destroy (&ev);
     *state = fx;
     return 0;
+}
+
+static int
+s_setup (void **state)
+{
+    return s_setup_hb (state, 0);
+}
+
+/* Heartbeats every 100 ms: an agent silent for 300 ms is closed. */
+static int
+s_setup_fast_hb (void **state)
+{
+    return s_setup_hb (state, 100);
 }
 
 static int
@@ -183,6 +197,62 @@ test_flood_batched_in_order (void **state)
     assert_int_equal (agent_host_stats (fx->host, "shed-a", &st), 0);
     assert_int_equal (st.events, N + 1);
     assert_int_equal (st.bad_total, 0);
+    free (buf);
+}
+
+/* The owner stops reading for longer than the agent timeout (3
+ * heartbeats) while a flood backs up: the host pauses its reads, and the
+ * agent's silence is the host's own, not a reason to close it. Before,
+ * the agent was closed for "timeout" with its data still in the socket. */
+static void
+test_paused_host_keeps_agent (void **state)
+{
+    s_fix_t *fx = *state;
+    enum { N = 20000 };
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    for (uint64_t i = 1; i <= N; i++)
+        s_append_log (&buf, &len, i);
+    size_t sent = 0;
+    /* Fill the host's queues and the socket: the host pauses. */
+    for (int idle = 0; sent < len && idle < 20;) {
+        ssize_t w = send (fx->fd, buf + sent, len - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w > 0) {
+            sent += (size_t) w;
+            idle = 0;
+        }
+        else {
+            assert_true (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
+            struct timespec ms10 = { 0, 10 * 1000 * 1000 };
+            nanosleep (&ms10, NULL);
+            idle++;
+        }
+    }
+    assert_true (sent < len);         /* the socket filled up: the host paused */
+    struct timespec stall = { 1, 0 }; /* > 3 x 100 ms */
+    nanosleep (&stall, NULL);
+    uint64_t got = 0;
+    int64_t until = s_mono_ms () + 20000;
+    while (got < N && s_mono_ms () < until) {
+        if (sent < len) {
+            ssize_t w = send (fx->fd, buf + sent, len - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (w > 0)
+                sent += (size_t) w;
+            else
+                assert_true (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
+        }
+        agent_event_t *ev = agent_host_recv (fx->host, 50);
+        if (!ev)
+            continue;
+        assert_int_equal (ev->kind, AGENT_EVENT_MESSAGE);
+        assert_int_equal (ev->msg.u.agent_log.seq, got + 1);
+        got++;
+        agent_event_destroy (&ev);
+    }
+    assert_int_equal (got, N);
+    agent_host_stats_t st;
+    assert_int_equal (agent_host_stats (fx->host, "shed-a", &st), 0);
+    assert_int_equal (st.closes_timeout, 0);
     free (buf);
 }
 
@@ -490,6 +560,7 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_flood_batched_in_order, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_paused_host_keeps_agent, s_setup_fast_hb, s_teardown),
         cmocka_unit_test_setup_teardown (test_defer_and_urgent, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_frames_cut_anywhere, s_setup, s_teardown),
         cmocka_unit_test (test_published_topics),
