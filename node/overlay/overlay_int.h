@@ -182,7 +182,7 @@ typedef struct {
     unsigned count; //  slots in use
     unsigned nmsgs; //  sendmmsg entries queued
     size_t slot_bytes;
-    uint8_t *bufs;          //  OVERLAY_BATCH slots, then scratch (overlay__bufs_alloc)
+    uint8_t *bufs; //  OVERLAY_BATCH slots, then scratch (overlay__bufs_alloc)
     uint8_t *buf[OVERLAY_BATCH];
     uint8_t *scratch;       //  broadcast plaintext
     struct iovec *read_iov; //  chunks_max entries: the current slot

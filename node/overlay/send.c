@@ -47,8 +47,9 @@ overlay__txq_new (const overlay_t *ov, int q)
         self->buf[i] = self->bufs + (size_t) i * self->slot_bytes;
     if (ok)
         self->scratch = self->bufs + (size_t) OVERLAY_BATCH * self->slot_bytes;
-    ok = ok &&
-        (self->read_iov = (struct iovec *) calloc (ov->chunks_max, sizeof (struct iovec))) != NULL;
+    ok = ok
+         && (self->read_iov = (struct iovec *) calloc (ov->chunks_max, sizeof (struct iovec)))
+                != NULL;
     if (!ok)
         overlay__txq_destroy (&self);
     return self;
