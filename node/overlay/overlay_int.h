@@ -116,6 +116,11 @@ overlay_t *overlay__new_detached (const overlay_config_t *cfg, const overlay_io_
                                   void *io_arg);
 //  Run one timer pass (handshakes to start or retry).
 void overlay__timer_tick (overlay_t *self);
+//  Datagram buffers (TX slots, RX buffers): `bytes` in transparent huge
+//  pages where the kernel allows (see datapath.c); NULL on failure. Free
+//  with the same size.
+void *overlay__bufs_alloc (size_t bytes);
+void overlay__bufs_free (void *bufs, size_t bytes);
 
 //  tap.c
 int overlay__tap_open (const char *name, int queues, bool offload, int *fds, char *err,
@@ -177,6 +182,7 @@ typedef struct {
     unsigned count; //  slots in use
     unsigned nmsgs; //  sendmmsg entries queued
     size_t slot_bytes;
+    uint8_t *bufs; //  OVERLAY_BATCH slots, then scratch (overlay__bufs_alloc)
     uint8_t *buf[OVERLAY_BATCH];
     uint8_t *scratch;       //  broadcast plaintext
     struct iovec *read_iov; //  chunks_max entries: the current slot

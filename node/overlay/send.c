@@ -38,13 +38,18 @@ overlay__txq_new (const overlay_t *ov, int q)
     if (!self)
         return NULL;
     self->q = q;
-    self->slot_bytes = (size_t) ov->chunks_max * ov->stride;
-    bool ok = true;
-    for (int i = 0; i < OVERLAY_BATCH; i++)
-        ok &= (self->buf[i] = (uint8_t *) malloc (self->slot_bytes)) != NULL;
-    ok &= (self->scratch = (uint8_t *) malloc (self->slot_bytes)) != NULL;
-    ok &=
-        (self->read_iov = (struct iovec *) calloc (ov->chunks_max, sizeof (struct iovec))) != NULL;
+    //  Slots at 64-byte multiples: the AEAD's and the kernel's copies run
+    //  on whole cache lines.
+    self->slot_bytes = ((size_t) ov->chunks_max * ov->stride + 63) & ~(size_t) 63;
+    self->bufs = (uint8_t *) overlay__bufs_alloc ((OVERLAY_BATCH + 1) * self->slot_bytes);
+    bool ok = self->bufs != NULL;
+    for (int i = 0; ok && i < OVERLAY_BATCH; i++)
+        self->buf[i] = self->bufs + (size_t) i * self->slot_bytes;
+    if (ok)
+        self->scratch = self->bufs + (size_t) OVERLAY_BATCH * self->slot_bytes;
+    ok = ok
+         && (self->read_iov = (struct iovec *) calloc (ov->chunks_max, sizeof (struct iovec)))
+                != NULL;
     if (!ok)
         overlay__txq_destroy (&self);
     return self;
@@ -57,9 +62,8 @@ overlay__txq_destroy (overlay_txq_t **self_p)
     overlay_txq_t *self = *self_p;
     if (!self)
         return;
-    for (int i = 0; i < OVERLAY_BATCH; i++)
-        free (self->buf[i]);
-    free (self->scratch);
+    if (self->bufs)
+        overlay__bufs_free (self->bufs, (OVERLAY_BATCH + 1) * self->slot_bytes);
     free (self->read_iov);
     free (self);
     *self_p = NULL;
