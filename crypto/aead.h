@@ -19,7 +19,7 @@
  * shed_aead_thread_flush() wipes them all (datapath threads call it when
  * idle), so retired keys do not linger in expanded form.
  *
- * The handshake's single-use keys stay on libsodium (crypto/session.c).
+ * The handshake's single-use keys stay on libsodium (crypto/session_handshake.c).
  */
 #ifndef SHED_AEAD_H
 #define SHED_AEAD_H
