@@ -242,6 +242,14 @@ s_on_writable (agent_actor_t *self, agent_shed_t *shed)
     shed->last_tx_ms = agent_clock_mono_ms ();
 }
 
+/* When the owner is behind, the host stops reading agents: backpressure
+ * reaches them through their socket buffers. */
+static bool
+s_paused (const agent_actor_t *self)
+{
+    return self->pend_n >= AGENT_HOST_EVENT_QUEUE;
+}
+
 /* Timeouts and heartbeats, every S_TICK_MS. `paused`: the host is not
  * reading agents (its owner is behind), so an agent's silence is ours,
  * not its own: its receive clock restarts instead of running out (a
@@ -485,9 +493,7 @@ agent_actor_run (zsock_t *pipe, void *args)
         items[n++] = (zmq_pollitem_t){ zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 };
         items[n++] =
             (zmq_pollitem_t){ zsock_resolve (self.outbox), 0, self.out_full ? ZMQ_POLLOUT : 0, 0 };
-        /* When the owner is behind, stop reading agents: backpressure
-         * reaches them through their socket buffers. */
-        bool paused = self.pend_n >= AGENT_HOST_EVENT_QUEUE;
+        bool paused = s_paused (&self);
         for (agent_shed_t *s = zlist_first (self.sheds); s; s = zlist_next (self.sheds)) {
             slots[n] = (s_slot_t){ s, true };
             items[n++] = (zmq_pollitem_t){ NULL, s->listen_fd, paused ? 0 : ZMQ_POLLIN, 0 };
@@ -536,7 +542,7 @@ agent_actor_run (zsock_t *pipe, void *args)
             if (s->fd >= 0 && agent_outq_frames (s->outq))
                 s_on_writable (&self, s);
         if (agent_clock_mono_ms () >= self.next_tick_ms) {
-            s_tick (&self, self.pend_n >= AGENT_HOST_EVENT_QUEUE);
+            s_tick (&self, s_paused (&self));
             self.next_tick_ms = agent_clock_mono_ms () + S_TICK_MS;
         }
         agent_pub_flush (self.pub);

@@ -249,6 +249,8 @@ s_apply_all (swim_t *self, const gossip_update_t *items, size_t n)
 
 static void s_pushpull_send (swim_t *self, const char *addr, uint16_t port, bool join);
 
+static uint64_t s_sync_scale (swim_t *self);
+
 /* The sender holds a member or an incarnation we do not (its digest is
  * ahead of ours, swim__behind): we missed a broadcast, a join or the
  * refutation of a suspicion we still hold. Repair with a push-pull to the
@@ -258,8 +260,6 @@ static void s_pushpull_send (swim_t *self, const char *addr, uint16_t port, bool
  * behind everyone else for seconds, and under loss nearly every node did a
  * full-list exchange every second (docs/membership.md, "The repair
  * digest"). */
-static uint64_t s_sync_scale (swim_t *self);
-
 static void
 s_check_known (swim_t *self, const char *addr, uint16_t port, uint64_t known, uint64_t digest)
 {
