@@ -341,14 +341,13 @@ s_free (void *cls)
     free (s);
 }
 
-/* The node's local events socket (the API's events request). */
-static bus_client_t *
-s_connect (http_events_t *self, http_error_t *err)
+bus_client_t *
+http_events_bus_new (shed_api_pool_t *api, const volatile int *stopping,
+                     const char *const *prefixes, size_t nprefixes, http_error_t *err)
 {
     api_msg_t req = { .hdr.type = API_EVENTS_REQ }, rep;
     char why[256];
-    if (shed_api_pool_call (self->api, &req, &rep, HTTP_READ_TIMEOUT_MS, self->stopping, why,
-                            sizeof why)
+    if (shed_api_pool_call (api, &req, &rep, HTTP_READ_TIMEOUT_MS, stopping, why, sizeof why)
         != 0) {
         http_error_set (err, 503, "unavailable", "%s", why);
         return NULL;
@@ -357,8 +356,19 @@ s_connect (http_events_t *self, http_error_t *err)
     if (rep.hdr.type == API_EVENTS_REP && rep.u.api_events_rep.local[0])
         bus = bus_client_new (rep.u.api_events_rep.local, NULL, NULL, NULL);
     wire_msg_free (&api_proto, &rep);
-    if (!bus)
+    if (!bus) {
         http_error_set (err, 503, "unavailable", "the node's event bus is not available");
+        return NULL;
+    }
+    for (size_t i = 0; i < nprefixes; i++)
+        if (bus_client_subscribe (bus, prefixes[i]) != 0) {
+            /* A stream that silently follows less than it was asked for
+             * would look like a quiet one: none at all. */
+            http_error_set (err, 503, "unavailable", "cannot follow '%.64s' on the event bus",
+                            prefixes[i]);
+            bus_client_destroy (&bus);
+            return NULL;
+        }
     return bus;
 }
 
@@ -381,7 +391,7 @@ http_events_attach (http_events_t *self, const char *token_id, int client_fd,
         return NULL;
     }
     http_events_hold_t *hold = calloc (1, sizeof *hold);
-    bus_client_t *bus = hold ? s_connect (self, err) : NULL;
+    bus_client_t *bus = hold ? http_events_bus_new (self->api, self->stopping, NULL, 0, err) : NULL;
     if (!bus) {
         if (!hold)
             http_error_set (err, 500, "internal", "out of memory");
@@ -463,14 +473,12 @@ http_events_open (http_events_t *self, struct MHD_Connection *conn, const http_a
     }
     s->owner = self;
     snprintf (s->token_id, sizeof s->token_id, "%s", token_id);
-    s->bus = s_connect (self, err);
+    s->bus = http_events_bus_new (self->api, self->stopping, prefixes, n, err);
     if (!s->bus) {
         s_slot_give (self, token_id);
         free (s);
         return NULL;
     }
-    for (size_t i = 0; i < n; i++)
-        bus_client_subscribe (s->bus, prefixes[i]);
     /* -1 (no answer in time) still sends what arrived, as shedctl does */
     int snapped = snapshot ? bus_client_snapshot (s->bus, 3000) : 0;
     s->raw = raw;

@@ -39,6 +39,19 @@ http_events_t *http_events_new (shed_api_pool_t *api, unsigned per_token,
                                 const volatile int *stopping);
 void http_events_destroy (http_events_t **self_p);
 
+/* A new consumer of the node's local events socket, owned by the caller
+ * (bus_client_destroy): the socket's address is asked of the node's local
+ * API (`api`, borrowed: its events request, given up when *stopping turns
+ * true), then the `nprefixes` topic prefixes are followed (none: the
+ * caller subscribes later). NULL with err, a 503, when the node does not
+ * answer, has no event bus, or a prefix is refused. What every stream and
+ * wait of the HTTP API on the bus starts with: GET /v1/events, a logs
+ * follow (http_events_attach), a blocking query's wake-up (http_watch.h)
+ * and Shed's create stream (http_shed_stream.h). */
+bus_client_t *http_events_bus_new (shed_api_pool_t *api, const volatile int *stopping,
+                                   const char *const *prefixes, size_t nprefixes,
+                                   http_error_t *err);
+
 /* Open a stream for GET /v1/events: the response to queue (200,
  * text/event-stream), or NULL with err (400 bad arguments, 429 over the
  * per-token bound, 503 no events socket). conn: the request's connection

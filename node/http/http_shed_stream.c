@@ -4,7 +4,6 @@
 #include "common/mhd_dl.h"
 
 #include "bridges/bus_client.h"
-#include "node/api/api_client.h"
 #include "node/config.h"
 #include "node/http/http_events.h"
 #include "node/http/http_sse.h"
@@ -150,20 +149,11 @@ s_free (void *cls)
 /* The node's local events socket, subscribed to create progress; NULL
  * (progress skipped) when the node has no bus. */
 static bus_client_t *
-s_bus (const char *api_endpoint, const volatile int *stopping)
+s_bus (shed_api_pool_t *api, const volatile int *stopping)
 {
-    api_msg_t req = { .hdr.type = API_EVENTS_REQ }, rep;
-    char why[256];
-    if (shed_api_call_stop (api_endpoint, &req, &rep, HTTP_READ_TIMEOUT_MS, stopping, why,
-                            sizeof why)
-        != 0)
-        return NULL;
-    bus_client_t *bus = NULL;
-    if (rep.hdr.type == API_EVENTS_REP && rep.u.api_events_rep.local[0])
-        bus = bus_client_new (rep.u.api_events_rep.local, NULL, NULL, NULL);
-    wire_msg_free (&api_proto, &rep);
-    if (bus && bus_client_subscribe (bus, "create.") != 0)
-        bus_client_destroy (&bus);
+    const char *prefix = "create.";
+    http_error_t err; /* progress is a courtesy: the create goes on without */
+    bus_client_t *bus = http_events_bus_new (api, stopping, &prefix, 1, &err);
     /* Its answer comes once the node has the subscription (create. has no
      * last values, so it does not wait for peers): the create goes out
      * after it, and no phase is missed. */
@@ -173,7 +163,7 @@ s_bus (const char *api_endpoint, const volatile int *stopping)
 }
 
 struct MHD_Response *
-http_shed_stream_open (const char *api_endpoint, const volatile int *stopping,
+http_shed_stream_open (shed_api_pool_t *api, const volatile int *stopping,
                        struct MHD_Connection *conn, const http_compat_match_t *m, const char *body,
                        size_t len, const http_compat_ctx_t *ctx, http_compat_call_fn call,
                        void *arg, http_error_t *err)
@@ -200,7 +190,7 @@ http_shed_stream_open (const char *api_endpoint, const volatile int *stopping,
     snprintf (s->shed, sizeof s->shed, "%s", shed);
     atomic_init (&s->done, false);
     s->fd = http_sse_fd (conn);
-    s->bus = s_bus (api_endpoint, stopping);
+    s->bus = s_bus (api, stopping);
     s->last_out_ms = zclock_mono ();
     struct MHD_Response *resp =
         sym_MHD_create_response_from_callback (MHD_SIZE_UNKNOWN, 4096, s_reader, s, s_free);

@@ -16,15 +16,16 @@
 #ifndef SHED_HTTP_SHED_STREAM_H
 #define SHED_HTTP_SHED_STREAM_H
 
+#include "node/api/api_pool.h"
 #include "node/http/http_shed_compat.h"
 
 #include <microhttpd.h>
 
 /* The response to queue with status 200, or NULL with err: Shed's 400 for
  * a body the create refuses (before any stream), 500 out of memory.
- * api_endpoint: the node's local API (its events socket is asked there);
+ * api: the node's local API, borrowed (its events socket is asked there);
  * call/arg: as for http_compat_serve, called on the create's thread. */
-struct MHD_Response *http_shed_stream_open (const char *api_endpoint, const volatile int *stopping,
+struct MHD_Response *http_shed_stream_open (shed_api_pool_t *api, const volatile int *stopping,
                                             struct MHD_Connection *conn,
                                             const http_compat_match_t *m, const char *body,
                                             size_t len, const http_compat_ctx_t *ctx,

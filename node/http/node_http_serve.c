@@ -100,19 +100,9 @@ s_collect_arg (void *cls, enum MHD_ValueKind kind, const char *key, const char *
 static bus_client_t *
 s_watch_bus (shed_http_t *self, const http_route_t *route)
 {
-    api_msg_t req = { .hdr.type = API_EVENTS_REQ }, rep;
-    char why[256];
-    if (shed_api_pool_call (self->pool, &req, &rep, HTTP_READ_TIMEOUT_MS, &self->stopping, why,
-                            sizeof why)
-        != 0)
-        return NULL;
-    bus_client_t *bus = NULL;
-    if (rep.hdr.type == API_EVENTS_REP && rep.u.api_events_rep.local[0])
-        bus = bus_client_new (rep.u.api_events_rep.local, NULL, NULL, NULL);
-    wire_msg_free (&api_proto, &rep);
-    if (bus)
-        bus_client_subscribe (bus, http_watch_topic (route));
-    return bus;
+    const char *topic = http_watch_topic (route);
+    http_error_t err; /* not the client's business: the wait just polls */
+    return http_events_bus_new (self->pool, &self->stopping, &topic, 1, &err);
 }
 
 /* POST /v1/api: one encoded local API request, its role checked by type
@@ -328,8 +318,8 @@ s_serve_compat_stream (shed_http_t *self, struct MHD_Connection *conn, shed_http
 {
     http_error_t err;
     struct MHD_Response *resp =
-        http_shed_stream_open (self->endpoint, &self->stopping, conn, &r->cmatch, r->body, r->len,
-                               ctx, s_compat_call, self, &err);
+        http_shed_stream_open (self->pool, &self->stopping, conn, &r->cmatch, r->body, r->len, ctx,
+                               s_compat_call, self, &err);
     if (!resp)
         return shed_http__fail_compat (self, conn, &err);
     shed_http__count (self, ST_REQ_2XX);
