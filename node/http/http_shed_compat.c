@@ -492,25 +492,26 @@ s_op (s_env_t *env, s_kind_t kind, const char *name, bool *no_content)
         wire_msg_free (&api_proto, &rep);
         return NULL;
     }
-    wire_msg_free (&api_proto, &rep);
     if (kind == R_DELETE) {
+        wire_msg_free (&api_proto, &rep);
         *no_content = true;
         return NULL;
     }
-    /* The op ran on the shed's own node, which answered once it was done;
-     * this node's copy of the record follows a moment later (the change is
-     * pushed at once, docs/state.md). A show at once can still see the
-     * state before: give the copy a little time to catch up. */
-    const char *want = kind == R_START ? "running" : "stopped";
+    /* The op ran on the shed's own node, which answers with the record as
+     * the op left it: that is the shed to show. This node's copy of the
+     * record follows a moment later (docs/state.md), so a show here could
+     * still see the state from before the op. */
     json_t *after = NULL;
-    for (int i = 0; i < 40; i++) {
-        json_decref (after);
-        after = s_show (env, kind, name, state, sizeof state);
-        if (!after || strcmp (state, want) == 0)
-            break;
-        struct timespec ts = { 0, 50 * 1000000L };
-        nanosleep (&ts, NULL);
+    if (rep.hdr.type == API_SHED_REP && rep.u.api_shed_rep.shed.n == 1) {
+        after = s_shed (rep.u.api_shed_rep.shed.items);
+        if (!after)
+            http_error_set (&env->err, 500, "INTERNAL_ERROR", "out of memory");
     }
+    else
+        http_error_set (&env->err, 502, "INTERNAL_ERROR",
+                        "the node answered the %s with type %u, not the shed",
+                        kind == R_START ? "start" : "stop", rep.hdr.type);
+    wire_msg_free (&api_proto, &rep);
     return after;
 }
 

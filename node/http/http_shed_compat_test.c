@@ -2,8 +2,9 @@
  * http_shed_compat_test.c - Shed's API on the cluster
  * (node/http/http_shed_compat.h) against a fake node: routes and roles,
  * what each route asks the node, Shed's fields and codes in the answers
- * (409 SHED_ALREADY_RUNNING without a start sent, SHED_ALREADY_EXISTS for
- * a taken name, 204 for a delete), a create body read as Shed's, the
+ * (409 SHED_ALREADY_RUNNING without a start sent, a start's or stop's
+ * shed taken from its own answer, SHED_ALREADY_EXISTS for a taken name,
+ * 204 for a delete), a create body read as Shed's, the
  * host key line Shed's CLI pins, and the create progress stream's
  * records (event names and data as Shed's API reference and CLI read them).
  */
@@ -32,6 +33,9 @@ typedef struct {
     size_t nasked;
     api_shed_create_req_t create;
     uint64_t op;
+    bool stale_copy; /* a show still sees the state before an op (this
+                        node's copy of the record has not caught up) */
+    bool op_no_shed; /* an op answered API_OK, without the shed */
 } s_node_t;
 
 static int
@@ -98,12 +102,23 @@ s_call (void *arg, api_msg_t *req, api_msg_t *rep, int timeout_ms, bool *unknown
         rep->u.api_shed_rep.shed.items = s;
         return 0;
     case API_SHED_OP_REQ:
-        free (s);
+        /* As the shed's node answers: the record as the op left it. */
         n->op = req->u.api_shed_op_req.op;
         assert_string_equal (req->u.api_shed_op_req.request_id, "rid1");
-        snprintf (n->state, sizeof n->state, "%s",
-                  n->op == API_SHED_OP_START ? "running" : "stopped");
-        rep->hdr.type = API_OK;
+        snprintf (s->state, sizeof s->state, "%s",
+                  n->op == API_SHED_OP_START  ? "running"
+                  : n->op == API_SHED_OP_STOP ? "stopped"
+                                              : "deleted");
+        if (!n->stale_copy)
+            snprintf (n->state, sizeof n->state, "%s", s->state);
+        if (n->op_no_shed) {
+            free (s);
+            rep->hdr.type = API_OK;
+            return 0;
+        }
+        rep->hdr.type = API_SHED_REP;
+        rep->u.api_shed_rep.shed.n = 1;
+        rep->u.api_shed_rep.shed.items = s;
         return 0;
     default:
         fail ();
@@ -226,7 +241,8 @@ test_start_stop_delete (void **state)
     assert_int_equal (s_serve (&n, "POST", "/api/sheds/web/stop", NULL, &doc), 200);
     assert_int_equal (n.op, API_SHED_OP_STOP);
     assert_string_equal (json_string_value (json_object_get (doc, "status")), "stopped");
-    assert_int_equal (n.nasked, 3); /* show, stop, show */
+    assert_int_equal (n.nasked, 2); /* show, stop: the stop's answer is the shed */
+    assert_int_equal (n.asked[1], API_SHED_OP_REQ);
     json_decref (doc);
     assert_int_equal (s_serve (&n, "POST", "/api/sheds/web/stop", NULL, &doc), 409);
     assert_string_equal (s_code (doc), "SHED_ALREADY_STOPPED");
@@ -241,6 +257,44 @@ test_start_stop_delete (void **state)
     assert_int_equal (s_serve (&n, "DELETE", "/api/sheds/web", NULL, &doc), 404);
     assert_string_equal (s_code (doc), "SHED_NOT_FOUND");
     json_decref (doc);
+}
+
+/* This node's copy of the record lags behind the op's node: the answer
+ * is the shed the op's own answer carries, at once, not a second look
+ * (which would show the state before). */
+static void
+test_start_stop_stale_copy (void **state)
+{
+    (void) state;
+    s_node_t n = { .state = "running", .exists = true, .stale_copy = true };
+    json_t *doc;
+    assert_int_equal (s_serve (&n, "POST", "/api/sheds/web/stop", NULL, &doc), 200);
+    assert_string_equal (json_string_value (json_object_get (doc, "status")), "stopped");
+    assert_string_equal (json_string_value (json_object_get (doc, "name")), "web");
+    assert_string_equal (json_string_value (json_object_get (doc, "node")), "node2");
+    assert_string_equal (json_string_value (json_object_get (doc, "ip_address")), "198.19.45.2");
+    assert_int_equal (n.nasked, 2);
+    assert_string_equal (n.state, "running"); /* a show would still say so */
+    json_decref (doc);
+    n.nasked = 0;
+    snprintf (n.state, sizeof n.state, "stopped");
+    assert_int_equal (s_serve (&n, "POST", "/api/sheds/web/start", NULL, &doc), 200);
+    assert_string_equal (json_string_value (json_object_get (doc, "status")), "running");
+    assert_int_equal (n.nasked, 2);
+    json_decref (doc);
+    /* An answer without the shed: said, not guessed from a look. */
+    n.op_no_shed = true;
+    n.nasked = 0;
+    assert_int_equal (s_serve (&n, "POST", "/api/sheds/web/start", NULL, &doc), 502);
+    assert_string_equal (s_code (doc), "INTERNAL_ERROR");
+    assert_int_equal (n.nasked, 2);
+    json_decref (doc);
+    /* A delete's answer is 204 whatever it carries. */
+    assert_int_equal (s_serve (&n, "DELETE", "/api/sheds/web", NULL, &doc), 204);
+    assert_null (doc);
+    n.op_no_shed = false;
+    assert_int_equal (s_serve (&n, "DELETE", "/api/sheds/web", NULL, &doc), 204);
+    assert_null (doc);
 }
 
 static void
@@ -467,6 +521,7 @@ main (void)
         cmocka_unit_test (test_routes),
         cmocka_unit_test (test_info_list_get),
         cmocka_unit_test (test_start_stop_delete),
+        cmocka_unit_test (test_start_stop_stale_copy),
         cmocka_unit_test (test_create),
         cmocka_unit_test (test_error_shape),
         cmocka_unit_test (test_host_key),
