@@ -6,13 +6,14 @@
  * The remote API has no operations of its own: each route names one local
  * API request (node/api/api_msg.h) and the reply it expects (the tables:
  * http_route.c for sheds, http_route_ops.c for the rest), and the node's
- * local API handlers do the work, as for shedctl. This file only turns a
- * method, a path, query arguments and a JSON body into that request, and
- * the reply into JSON. Requests are decoded strictly: an unknown field, a
- * wrong JSON type, a string over its bound or a number out of range is a
- * 400 that names the field. Replies are written from the message
- * descriptors (common/wire.h), so a field added to a reply appears in the
- * JSON without code here.
+ * local API handlers do the work, as for shedctl. This module only turns a
+ * method, a path, query arguments and a JSON body into that request
+ * (http_route_decode.c), and the reply into JSON (http_route_reply.c).
+ * Requests are decoded strictly: an unknown field, a wrong JSON type, a
+ * string over its bound or a number out of range is a 400 that names the
+ * field. Replies are written from the message descriptors
+ * (common/wire.h), so a field added to a reply appears in the JSON
+ * without code here.
  */
 #ifndef SHED_HTTP_ROUTE_H
 #define SHED_HTTP_ROUTE_H

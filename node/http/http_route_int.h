@@ -3,8 +3,8 @@
  * inside node/http (not for other modules: they use http_route.h). The
  * sheds' routes are in http_route.c, those of the other shedctl commands
  * (tags, network, move, snapshots, drain, services, images) in
- * http_route_ops.c; one decoder (http_route.c) and one reply writer
- * (http_route_reply.c) serve both tables.
+ * http_route_ops.c; one decoder (http_route_decode.c) and one reply
+ * writer (http_route_reply.c) serve both tables.
  */
 #ifndef SHED_HTTP_ROUTE_INT_H
 #define SHED_HTTP_ROUTE_INT_H
