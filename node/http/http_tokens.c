@@ -1,5 +1,8 @@
-/* http_tokens.c - see http_tokens.h. */
-#include "node/http/http_tokens.h"
+/* http_tokens.c - see http_tokens.h: the store (its tables, its file,
+ * its lifecycle) and what the replication feeds it (http_tokens_sync.h)
+ * and housekeeping. A request's check and the token commands are
+ * http_tokens_auth.c (http_tokens_int.h lists both). */
+#include "node/http/http_tokens_int.h"
 
 #include "common/fileutil.h"
 
@@ -10,103 +13,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 
-#define S_HASH_BYTES   HTTP_TOKEN_HASH_BYTES
-#define S_FILE_MAX     (4u << 20)
-#define S_SECRET_BYTES (HTTP_TOKEN_SECRET_HEX / 2)
-#define S_ORIGIN_MAX   63
+#define S_FILE_MAX (4u << 20)
 
-typedef struct {
-    http_token_pub_t pub;
-    char origin[S_ORIGIN_MAX + 1]; /* "": ours */
-    uint64_t last_used_ms, uses;   /* requests this node served with it */
-    double bucket;                 /* requests it may make now (rate limit) */
-    int64_t refilled_ms;           /* monotonic; 0 = bucket not started */
-} s_token_t;
-
-/* Use counts read from the file for another node's token that has not
- * arrived from the state yet (applied when it does). */
-typedef struct {
-    char origin[S_ORIGIN_MAX + 1];
-    char id[API_TOKEN_ID_MAX + 1];
-    uint64_t last_used_ms, uses;
-} s_used_t;
-
-struct _http_tokens_t {
-    pthread_mutex_t lock;
-    char *path;
-    char origin[S_ORIGIN_MAX + 1]; /* our name, for the list */
-    s_token_t *items;
-    size_t n, cap;
-    http_token_revoked_t *revoked;
-    size_t nrevoked, caprevoked;
-    s_used_t *pending;
-    size_t npending, cappending;
-    uint32_t rate, burst;    /* per token; rate 0 = no limit */
-    bool usage_dirty;        /* use counts changed since the last write */
-    int64_t saved_mono_ms;   /* last write */
-    int64_t started_mono_ms; /* pending use counts are dropped 10 min after */
-    http_tokens_fn *on_change;
-    void *on_change_arg;
-};
-
-static uint64_t
-s_now_ms (void)
+uint64_t
+http_tokens__now_ms (void)
 {
     struct timespec ts;
     clock_gettime (CLOCK_REALTIME, &ts);
     return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }
 
-static int64_t
-s_mono_ms (void)
+int64_t
+http_tokens__mono_ms (void)
 {
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* One request from t's bucket: refill by the time passed, then take. */
-static bool
-s_take (http_tokens_t *self, s_token_t *t)
-{
-    if (!self->rate)
-        return true;
-    int64_t now = s_mono_ms ();
-    if (!t->refilled_ms)
-        t->bucket = self->burst;
-    else
-        t->bucket += (double) (now - t->refilled_ms) * self->rate / 1000.0;
-    if (t->bucket > self->burst)
-        t->bucket = self->burst;
-    t->refilled_ms = now;
-    if (t->bucket < 1.0)
-        return false;
-    t->bucket -= 1.0;
-    return true;
-}
-
-http_role_t
-http_role_parse (const char *text)
-{
-    if (text && strcmp (text, "read") == 0)
-        return HTTP_ROLE_READ;
-    if (text && strcmp (text, "operator") == 0)
-        return HTTP_ROLE_OPERATOR;
-    return HTTP_ROLE_NONE;
-}
-
-const char *
-http_role_name (http_role_t role)
-{
-    return role == HTTP_ROLE_OPERATOR ? "operator" : role == HTTP_ROLE_READ ? "read" : "none";
-}
-
-static bool
-s_hex (const char *s, size_t n)
+bool
+http_tokens__hex (const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (!isxdigit ((unsigned char) s[i]) || isupper ((unsigned char) s[i]))
@@ -114,8 +43,8 @@ s_hex (const char *s, size_t n)
     return s[n] == '\0' || s[n] == '_' || s[n] == ' ';
 }
 
-static bool
-s_name_ok (const char *name)
+bool
+http_tokens__name_ok (const char *name)
 {
     size_t len = strlen (name);
     if (len > 63)
@@ -126,16 +55,10 @@ s_name_ok (const char *name)
     return true;
 }
 
-static void
-s_hash (const uint8_t *secret, uint8_t hash[S_HASH_BYTES])
-{
-    crypto_generichash (hash, S_HASH_BYTES, secret, S_SECRET_BYTES, NULL, 0);
-}
-
 static bool
 s_id_ok (const char *id)
 {
-    return strlen (id) == HTTP_TOKEN_ID_HEX && s_hex (id, HTTP_TOKEN_ID_HEX);
+    return strlen (id) == HTTP_TOKEN_ID_HEX && http_tokens__hex (id, HTTP_TOKEN_ID_HEX);
 }
 
 static s_token_t *
@@ -147,8 +70,8 @@ s_find (http_tokens_t *self, const char *origin, const char *id)
     return NULL;
 }
 
-static http_token_revoked_t *
-s_find_revoked (http_tokens_t *self, const char *id)
+http_token_revoked_t *
+http_tokens__find_revoked (http_tokens_t *self, const char *id)
 {
     for (size_t i = 0; i < self->nrevoked; i++)
         if (strcmp (self->revoked[i].id, id) == 0)
@@ -156,8 +79,8 @@ s_find_revoked (http_tokens_t *self, const char *id)
     return NULL;
 }
 
-static size_t
-s_own_count (http_tokens_t *self)
+size_t
+http_tokens__own_count (http_tokens_t *self)
 {
     size_t n = 0;
     for (size_t i = 0; i < self->n; i++)
@@ -187,8 +110,8 @@ s_grow (void **items, size_t *cap, size_t n, size_t size)
     return 0;
 }
 
-static int
-s_push (http_tokens_t *self, const s_token_t *t)
+int
+http_tokens__push (http_tokens_t *self, const s_token_t *t)
 {
     if (s_grow ((void **) &self->items, &self->cap, self->n, sizeof *self->items) != 0)
         return -1;
@@ -261,7 +184,7 @@ s_parse_line (http_tokens_t *self, char *line)
             || !s_u64 (f[3], &r.expires_ms))
             return -1;
         strcpy (r.id, f[1]);
-        return s_find_revoked (self, r.id) || s_push_revoked (self, &r) == 0 ? 0 : -1;
+        return http_tokens__find_revoked (self, r.id) || s_push_revoked (self, &r) == 0 ? 0 : -1;
     }
     if (n >= 1 && strcmp (f[0], "used") == 0) {
         s_used_t u = { 0 };
@@ -297,11 +220,11 @@ s_parse_line (http_tokens_t *self, char *line)
     }
     t.pub.role = http_role_parse (role);
     if (!s_id_ok (id) || t.pub.role == HTTP_ROLE_NONE || !s_hash_parse (hash, t.pub.hash)
-        || !s_u64 (created, &t.pub.created_ms) || (name && !s_name_ok (name)))
+        || !s_u64 (created, &t.pub.created_ms) || (name && !http_tokens__name_ok (name)))
         return -1;
     strcpy (t.pub.id, id);
     snprintf (t.pub.name, sizeof t.pub.name, "%s", name ? name : "");
-    if (s_own_count (self) >= API_TOKENS_MAX || s_push (self, &t) != 0)
+    if (http_tokens__own_count (self) >= API_TOKENS_MAX || http_tokens__push (self, &t) != 0)
         return -1;
     return 0;
 }
@@ -348,8 +271,8 @@ s_load (http_tokens_t *self, char *err, size_t errlen)
     return rc;
 }
 
-static int
-s_save (http_tokens_t *self)
+int
+http_tokens__save (http_tokens_t *self)
 {
     size_t cap = 256 + self->n * 256 + self->nrevoked * 64 + self->npending * 128, len = 0;
     char *buf = malloc (cap);
@@ -391,13 +314,13 @@ s_save (http_tokens_t *self)
     free (buf);
     if (rc == 0) {
         self->usage_dirty = false;
-        self->saved_mono_ms = s_mono_ms ();
+        self->saved_mono_ms = http_tokens__mono_ms ();
     }
     return rc;
 }
 
-static void
-s_changed (http_tokens_t *self)
+void
+http_tokens__changed (http_tokens_t *self)
 {
     if (self->on_change)
         self->on_change (self->on_change_arg);
@@ -419,7 +342,7 @@ http_tokens_open (const char *path, char *err, size_t errlen)
         return NULL;
     }
     pthread_mutex_init (&self->lock, NULL);
-    self->started_mono_ms = self->saved_mono_ms = s_mono_ms ();
+    self->started_mono_ms = self->saved_mono_ms = http_tokens__mono_ms ();
     if (s_load (self, err, errlen) != 0) {
         http_tokens_destroy (&self);
         return NULL;
@@ -434,7 +357,7 @@ http_tokens_destroy (http_tokens_t **self_p)
         return;
     http_tokens_t *self = *self_p;
     if (self->usage_dirty)
-        s_save (self); /* a clean stop keeps the use counts */
+        http_tokens__save (self); /* a clean stop keeps the use counts */
     pthread_mutex_destroy (&self->lock);
     if (self->items)
         sodium_memzero (self->items, self->cap * sizeof *self->items);
@@ -463,82 +386,12 @@ http_tokens_on_change (http_tokens_t *self, http_tokens_fn *fn, void *arg)
     pthread_mutex_unlock (&self->lock);
 }
 
-/* ---- operations ------------------------------------------------------------- */
-
-static bool
-s_id_taken (http_tokens_t *self, const char *id)
-{
-    for (size_t i = 0; i < self->n; i++)
-        if (strcmp (self->items[i].pub.id, id) == 0)
-            return true;
-    return s_find_revoked (self, id) != NULL;
-}
-
-int
-http_tokens_create (http_tokens_t *self, http_role_t role, const char *name, uint64_t ttl_ms,
-                    char *token, char *id, char *err, size_t errlen)
-{
-    if (role == HTTP_ROLE_NONE) {
-        snprintf (err, errlen, "role must be read or operator");
-        return -1;
-    }
-    if (!name)
-        name = "";
-    if (!s_name_ok (name)) {
-        snprintf (err, errlen, "token name '%.63s': 0-63 of A-Z a-z 0-9 . _ -", name);
-        return -1;
-    }
-    uint64_t now = s_now_ms ();
-    if (ttl_ms > UINT64_MAX - now) {
-        snprintf (err, errlen, "token ttl too long");
-        return -1;
-    }
-    s_token_t t = {
-        .pub = { .role = role, .created_ms = now, .expires_ms = ttl_ms ? now + ttl_ms : 0 }
-    };
-    snprintf (t.pub.name, sizeof t.pub.name, "%s", name);
-    uint8_t secret[S_SECRET_BYTES];
-    randombytes_buf (secret, sizeof secret);
-    s_hash (secret, t.pub.hash);
-    pthread_mutex_lock (&self->lock);
-    int rc = -1;
-    if (s_own_count (self) >= API_TOKENS_MAX || self->n >= API_TOKENS_ALL_MAX) {
-        snprintf (err, errlen, "at most %d tokens per node (%d in the cluster): revoke some first",
-                  API_TOKENS_MAX, API_TOKENS_ALL_MAX);
-        goto done;
-    }
-    /* A fresh id, unused by any node this one knows of and never revoked;
-     * 2^32 ids: a clash is rare, and simply drawn again. */
-    do
-        snprintf (t.pub.id, sizeof t.pub.id, "%08x", randombytes_random ());
-    while (s_id_taken (self, t.pub.id));
-    if (s_push (self, &t) != 0) {
-        snprintf (err, errlen, "out of memory");
-        goto done;
-    }
-    if (s_save (self) != 0) {
-        snprintf (err, errlen, "cannot write %s: %s", self->path, strerror (errno));
-        self->n--;
-        goto done;
-    }
-    char hex[HTTP_TOKEN_SECRET_HEX + 1];
-    sodium_bin2hex (hex, sizeof hex, secret, sizeof secret);
-    snprintf (token, API_TOKEN_TEXT_MAX + 1, HTTP_TOKEN_PREFIX "%s_%s", t.pub.id, hex);
-    snprintf (id, API_TOKEN_ID_MAX + 1, "%s", t.pub.id);
-    sodium_memzero (hex, sizeof hex);
-    rc = 0;
-done:
-    pthread_mutex_unlock (&self->lock);
-    sodium_memzero (secret, sizeof secret);
-    if (rc == 0)
-        s_changed (self);
-    return rc;
-}
+/* ---- revoking (a revoke command, a learnt revocation) ---------------------- */
 
 /* Add `r` to the revoked set and drop every token with its id; writes the
  * file. Under the lock. 0, or -1 (full, or not written: nothing changed). */
-static int
-s_revoke_locked (http_tokens_t *self, const http_token_revoked_t *r)
+int
+http_tokens__revoke_locked (http_tokens_t *self, const http_token_revoked_t *r)
 {
     if (s_push_revoked (self, r) != 0) {
         errno = ENOSPC;
@@ -559,7 +412,7 @@ s_revoke_locked (http_tokens_t *self, const http_token_revoked_t *r)
     size_t oldn = self->n;
     self->items = keep;
     self->n = nkeep;
-    if (s_save (self) != 0) {
+    if (http_tokens__save (self) != 0) {
         int e = errno;
         self->items = old;
         self->n = oldn;
@@ -577,143 +430,6 @@ s_revoke_locked (http_tokens_t *self, const http_token_revoked_t *r)
     sodium_memzero (keep, nkeep * sizeof *keep);
     free (keep);
     return 0;
-}
-
-int
-http_tokens_revoke (http_tokens_t *self, const char *id, char *err, size_t errlen)
-{
-    pthread_mutex_lock (&self->lock);
-    int rc = -1;
-    http_token_revoked_t r = { .revoked_ms = s_now_ms () };
-    bool found = false, forever = false;
-    for (size_t i = 0; i < self->n; i++) {
-        const s_token_t *t = &self->items[i];
-        if (strcmp (t->pub.id, id) != 0)
-            continue;
-        found = true;
-        forever |= t->pub.expires_ms == 0;
-        if (t->pub.expires_ms > r.expires_ms)
-            r.expires_ms = t->pub.expires_ms;
-    }
-    if (forever)
-        r.expires_ms = 0;
-    if (!found) {
-        if (s_find_revoked (self, id))
-            snprintf (err, errlen, "token %.16s is already revoked", id);
-        else
-            snprintf (err, errlen, "no token with id '%.16s' (shedctl token list)", id);
-        goto done;
-    }
-    snprintf (r.id, sizeof r.id, "%s", id);
-    if (s_revoke_locked (self, &r) != 0) {
-        snprintf (err, errlen, "cannot write %s: %s", self->path, strerror (errno));
-        goto done;
-    }
-    rc = 0;
-done:
-    pthread_mutex_unlock (&self->lock);
-    if (rc == 0)
-        s_changed (self);
-    return rc;
-}
-
-api_token_t *
-http_tokens_list (http_tokens_t *self, size_t *n)
-{
-    pthread_mutex_lock (&self->lock);
-    api_token_t *out = calloc (self->n ? self->n : 1, sizeof *out);
-    *n = 0;
-    /* Ours first, then the others' in the order they arrived. */
-    for (int pass = 0; out && pass < 2; pass++)
-        for (size_t i = 0; i < self->n; i++) {
-            const s_token_t *t = &self->items[i];
-            if ((pass == 0) != (t->origin[0] == '\0'))
-                continue;
-            api_token_t *o = &out[(*n)++];
-            snprintf (o->id, sizeof o->id, "%s", t->pub.id);
-            snprintf (o->role, sizeof o->role, "%s", http_role_name (t->pub.role));
-            snprintf (o->name, sizeof o->name, "%s", t->pub.name);
-            snprintf (o->origin, sizeof o->origin, "%s", t->origin[0] ? t->origin : self->origin);
-            o->created_ms = t->pub.created_ms;
-            o->expires_ms = t->pub.expires_ms;
-            o->last_used_ms = t->last_used_ms;
-            o->uses = t->uses;
-        }
-    pthread_mutex_unlock (&self->lock);
-    return out;
-}
-
-void
-http_tokens_set_rate (http_tokens_t *self, uint32_t per_s, uint32_t burst)
-{
-    pthread_mutex_lock (&self->lock);
-    self->rate = per_s;
-    self->burst = burst > 0 ? burst : (per_s > 0 ? per_s : 1);
-    pthread_mutex_unlock (&self->lock);
-}
-
-size_t
-http_tokens_count (http_tokens_t *self)
-{
-    pthread_mutex_lock (&self->lock);
-    size_t n = self->n;
-    pthread_mutex_unlock (&self->lock);
-    return n;
-}
-
-http_auth_t
-http_tokens_check (http_tokens_t *self, const char *header, http_role_t *role, char *id)
-{
-    id[0] = '\0';
-    *role = HTTP_ROLE_NONE;
-    if (!header)
-        return HTTP_AUTH_MISSING;
-    /* "Bearer" is case-insensitive (RFC 6750 via RFC 7235); the token is not. */
-    if (strncasecmp (header, "Bearer ", 7) != 0)
-        return HTTP_AUTH_MALFORMED;
-    const char *tok = header + 7;
-    while (*tok == ' ')
-        tok++;
-    size_t plen = strlen (HTTP_TOKEN_PREFIX);
-    if (strncmp (tok, HTTP_TOKEN_PREFIX, plen) != 0
-        || strlen (tok) != plen + HTTP_TOKEN_ID_HEX + 1 + HTTP_TOKEN_SECRET_HEX)
-        return HTTP_AUTH_MALFORMED;
-    const char *tid = tok + plen, *sec = tid + HTTP_TOKEN_ID_HEX + 1;
-    if (tid[HTTP_TOKEN_ID_HEX] != '_' || !s_hex (tid, HTTP_TOKEN_ID_HEX)
-        || !s_hex (sec, HTTP_TOKEN_SECRET_HEX))
-        return HTTP_AUTH_MALFORMED;
-    memcpy (id, tid, HTTP_TOKEN_ID_HEX);
-    id[HTTP_TOKEN_ID_HEX] = '\0';
-    uint8_t secret[S_SECRET_BYTES], hash[S_HASH_BYTES];
-    size_t bin = 0;
-    if (sodium_hex2bin (secret, sizeof secret, sec, HTTP_TOKEN_SECRET_HEX, NULL, &bin, NULL) != 0
-        || bin != sizeof secret)
-        return HTTP_AUTH_MALFORMED;
-    s_hash (secret, hash);
-    sodium_memzero (secret, sizeof secret);
-    http_auth_t rc = HTTP_AUTH_UNKNOWN;
-    uint64_t now = s_now_ms ();
-    pthread_mutex_lock (&self->lock);
-    /* Ids are unique per node but two nodes may, rarely, draw the same one:
-     * every token with this id is tried, and the secret decides. */
-    for (size_t i = 0; i < self->n; i++) {
-        s_token_t *t = &self->items[i];
-        if (strcmp (t->pub.id, id) != 0 || sodium_memcmp (t->pub.hash, hash, sizeof hash) != 0)
-            continue;
-        /* Expiry is told only to a caller that holds the secret. */
-        if (t->pub.expires_ms && now >= t->pub.expires_ms) {
-            rc = HTTP_AUTH_EXPIRED;
-            break;
-        }
-        *role = t->pub.role;
-        t->uses++;
-        t->last_used_ms = now;
-        self->usage_dirty = true;
-        rc = s_take (self, t) ? HTTP_AUTH_OK : HTTP_AUTH_LIMITED;
-        break;
-    }
-    pthread_mutex_unlock (&self->lock);
-    return rc;
 }
 
 /* ---- replication -------------------------------------------------------------- */
@@ -749,11 +465,11 @@ int
 http_tokens_put_remote (http_tokens_t *self, const char *origin, const http_token_pub_t *t)
 {
     if (!origin || !origin[0] || strlen (origin) > S_ORIGIN_MAX || !s_id_ok (t->id)
-        || t->role == HTTP_ROLE_NONE || !s_name_ok (t->name))
+        || t->role == HTTP_ROLE_NONE || !http_tokens__name_ok (t->name))
         return 0;
     pthread_mutex_lock (&self->lock);
     int rc = 0;
-    if (strcmp (origin, self->origin) == 0 || s_find_revoked (self, t->id))
+    if (strcmp (origin, self->origin) == 0 || http_tokens__find_revoked (self, t->id))
         goto done;
     s_token_t *have = s_find (self, origin, t->id);
     if (have) {
@@ -775,7 +491,7 @@ http_tokens_put_remote (http_tokens_t *self, const char *origin, const http_toke
             self->pending[i] = self->pending[--self->npending];
             break;
         }
-    rc = s_push (self, &nt) == 0 ? 1 : -1;
+    rc = http_tokens__push (self, &nt) == 0 ? 1 : -1;
 done:
     pthread_mutex_unlock (&self->lock);
     return rc;
@@ -811,24 +527,24 @@ http_tokens_learn_revoked (http_tokens_t *self, const http_token_revoked_t *r)
 {
     if (!s_id_ok (r->id))
         return 0;
-    uint64_t now = s_now_ms ();
+    uint64_t now = http_tokens__now_ms ();
     if (r->expires_ms && r->expires_ms + HTTP_TOKENS_REVOKED_KEEP_MS < now)
         return 0; /* forgotten already; the token is refused as expired */
     pthread_mutex_lock (&self->lock);
     int rc = 0;
-    if (!s_find_revoked (self, r->id))
-        rc = s_revoke_locked (self, r) == 0 ? 1 : -1;
+    if (!http_tokens__find_revoked (self, r->id))
+        rc = http_tokens__revoke_locked (self, r) == 0 ? 1 : -1;
     pthread_mutex_unlock (&self->lock);
     if (rc == 1)
-        s_changed (self);
+        http_tokens__changed (self);
     return rc;
 }
 
 void
 http_tokens_tick (http_tokens_t *self, uint64_t usage_every_ms)
 {
-    uint64_t now = s_now_ms ();
-    int64_t mono = s_mono_ms ();
+    uint64_t now = http_tokens__now_ms ();
+    int64_t mono = http_tokens__mono_ms ();
     bool changed = false;
     pthread_mutex_lock (&self->lock);
     for (size_t i = self->n; i-- > 0;) {
@@ -854,8 +570,8 @@ http_tokens_tick (http_tokens_t *self, uint64_t usage_every_ms)
         write = true;
     }
     if (write || (self->usage_dirty && mono - self->saved_mono_ms >= (int64_t) usage_every_ms))
-        s_save (self); /* a failure is retried at the next tick (dirty stays set) */
+        http_tokens__save (self); /* a failure is retried at the next tick (dirty stays set) */
     pthread_mutex_unlock (&self->lock);
     if (changed)
-        s_changed (self);
+        http_tokens__changed (self);
 }
