@@ -3,7 +3,7 @@
 
 #include "agent/proto/agent_proto.h"
 #include "common/mhd_dl.h"
-#include "node/api/api_client.h"
+#include "node/api/api_pool.h"
 #include "node/ctl/json.h"
 #include "node/http/http_sse.h"
 
@@ -292,16 +292,14 @@ s_free (void *cls)
 /* The node that has the shed (its log topics carry that node's name), or
  * "" when no node says (then every node's lines are watched). */
 static void
-s_owner (const char *api_endpoint, const volatile int *stopping, const char *shed, char *node,
+s_owner (shed_api_pool_t *api, const volatile int *stopping, const char *shed, char *node,
          size_t cap)
 {
     api_msg_t req = { .hdr.type = API_SHED_SHOW_REQ }, rep;
     snprintf (req.u.api_shed_show_req.name, sizeof req.u.api_shed_show_req.name, "%s", shed);
     char why[256];
     node[0] = '\0';
-    if (shed_api_call_stop (api_endpoint, &req, &rep, HTTP_READ_TIMEOUT_MS, stopping, why,
-                            sizeof why)
-        != 0)
+    if (shed_api_pool_call (api, &req, &rep, HTTP_READ_TIMEOUT_MS, stopping, why, sizeof why) != 0)
         return;
     if (rep.hdr.type == API_SHED_REP && rep.u.api_shed_rep.shed.n > 0)
         snprintf (node, cap, "%s", rep.u.api_shed_rep.shed.items[0].node);
@@ -311,12 +309,12 @@ s_owner (const char *api_endpoint, const volatile int *stopping, const char *she
 /* The history into s->pending (each line remembered for the dedup), then
  * the history record. 0, or -1 with err (nothing to stream). */
 static int
-s_load_history (s_follow_t *s, const char *api_endpoint, api_msg_t *req, http_error_t *err)
+s_load_history (s_follow_t *s, shed_api_pool_t *api, api_msg_t *req, http_error_t *err)
 {
     api_msg_t rep;
     char why[512];
-    if (shed_api_call_stop (api_endpoint, req, &rep, http_request_timeout_ms (req), s->stopping,
-                            why, sizeof why)
+    if (shed_api_pool_call (api, req, &rep, http_request_timeout_ms (req), s->stopping, why,
+                            sizeof why)
         != 0) {
         http_error_set (err, 503, "unavailable", "%s", why);
         return -1;
@@ -369,7 +367,7 @@ s_load_history (s_follow_t *s, const char *api_endpoint, api_msg_t *req, http_er
 }
 
 struct MHD_Response *
-http_logs_open (http_events_t *events, const char *api_endpoint, const volatile int *stopping,
+http_logs_open (http_events_t *events, shed_api_pool_t *api, const volatile int *stopping,
                 struct MHD_Connection *conn, const http_match_t *m, const http_arg_t *args,
                 size_t nargs, const char *token_id, http_error_t *err)
 {
@@ -401,14 +399,14 @@ http_logs_open (http_events_t *events, const char *api_endpoint, const volatile 
      * The snapshot round trip makes sure the node has the subscription
      * before the history is asked for. */
     char node[EVENT_NODE_MAX + 1], prefix[EVENT_TOPIC_MAX + 1];
-    s_owner (api_endpoint, stopping, s->shed, node, sizeof node);
+    s_owner (api, stopping, s->shed, node, sizeof node);
     if (node[0])
         snprintf (prefix, sizeof prefix, "log.%s.%s.", node, s->shed);
     else
         snprintf (prefix, sizeof prefix, "log.");
     bus_client_subscribe (s->bus, prefix);
     bus_client_snapshot (s->bus, 3000);
-    if (s_load_history (s, api_endpoint, &req, err) != 0)
+    if (s_load_history (s, api, &req, err) != 0)
         goto fail;
     wire_msg_free (&api_proto, &req);
     s->last_out_ms = zclock_mono ();

@@ -44,9 +44,9 @@ char *http_logs_record (const char *node, const char *stream, uint64_t seq, uint
 /* Open a follow for the logs route m (the request decoded from args as
  * the JSON route does): the response to queue (200, text/event-stream),
  * or NULL with err (400 bad arguments, 404 and others as the node answers
- * the history, 429 over the per-token bound, 503 no bus). api_endpoint,
+ * the history, 429 over the per-token bound, 503 no bus). api (borrowed),
  * stopping: the node's local API, as the other HTTP threads use it. */
-struct MHD_Response *http_logs_open (http_events_t *events, const char *api_endpoint,
+struct MHD_Response *http_logs_open (http_events_t *events, shed_api_pool_t *api,
                                      const volatile int *stopping, struct MHD_Connection *conn,
                                      const http_match_t *m, const http_arg_t *args, size_t nargs,
                                      const char *token_id, http_error_t *err);

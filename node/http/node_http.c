@@ -462,7 +462,6 @@ shed_http_new (const shed_config_t *cfg, shed_api_server_t *api, char *err, size
     self->max_body = cfg->http.max_body_bytes;
     self->body_deadline_ms = (uint64_t) cfg->http.timeout_s * 3000;
     self->idle_ms = (int64_t) cfg->http.timeout_s * 1000;
-    snprintf (self->endpoint, sizeof self->endpoint, "%s", cfg->api_endpoint);
     char path[PATH_MAX + 16];
     snprintf (path, sizeof path, "%s/api_tokens", cfg->data_dir);
     self->tokens = http_tokens_open (path, err, errlen);

@@ -58,8 +58,7 @@ struct _shed_http_t {
     shed_api_server_t *api; /* borrowed, for the token commands */
     http_tokens_t *tokens;
     struct MHD_Daemon *mhd;
-    shed_api_pool_t *pool;            /* the local API the threads call (api_pool.h) */
-    char endpoint[SHED_ENDPOINT_MAX]; /* ... its address (http_shed_stream.h) */
+    shed_api_pool_t *pool; /* the local API the threads call (api_pool.h) */
     char address[80];
     size_t max_body;
     uint64_t body_deadline_ms; /* a request's body must be in by then */

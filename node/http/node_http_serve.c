@@ -180,7 +180,7 @@ static MHD_Result_t
 s_serve_logs (shed_http_t *self, struct MHD_Connection *conn, shed_http_req_t *r, const s_args_t *a)
 {
     http_error_t err;
-    struct MHD_Response *resp = http_logs_open (self->events, self->endpoint, &self->stopping, conn,
+    struct MHD_Response *resp = http_logs_open (self->events, self->pool, &self->stopping, conn,
                                                 &r->match, a->args, a->n, r->token_id, &err);
     if (!resp)
         return shed_http__fail (self, conn, &err, NULL);
