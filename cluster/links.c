@@ -362,7 +362,8 @@ s_recv_pipe (links_self_t *self)
     char *a = zmsg_popstr (req);
     char *b = zmsg_popstr (req);
     /* PUT's third argument is a value that may hold NULs: keep it a frame. */
-    zframe_t *value = cmd && streq (cmd, "PUT") ? zmsg_pop (req) : NULL;
+    bool put = cmd && (streq (cmd, "PUT") || streq (cmd, "PUT-DEFERRED"));
+    zframe_t *value = put ? zmsg_pop (req) : NULL;
     char *c = value ? NULL : zmsg_popstr (req);
     if (!cmd) {
         log_warn (S_COMP, "empty command");
@@ -385,11 +386,14 @@ s_recv_pipe (links_self_t *self)
     }
     else if (streq (cmd, "ALLOW") || streq (cmd, "DENY"))
         zsock_send (self->pipe, "i", s_key_cmd (self, a, streq (cmd, "ALLOW")));
-    else if (streq (cmd, "PUT")) {
+    else if (put) {
         int rc = a && b ? state_put (self->store, a, b, value ? zframe_data (value) : NULL,
                                      value ? zframe_size (value) : 0)
                         : -STATE_ERR_ARG;
-        s_flush_local (self, rc);
+        /* PUT-DEFERRED: the next state_tick (or write, or stop) flushes it
+         * (links_put_deferred says for which records that is enough). */
+        if (streq (cmd, "PUT"))
+            s_flush_local (self, rc);
         /* Push before answering: the caller may act on the change at once
          * (delete a shed, then create one of the same name through another
          * node), so the change should be on its way to the peers first. */

@@ -155,6 +155,17 @@ int links_sync (links_t *self);
 /* PUT / DELETE one of our records: 0, or -1 with the store's reason. */
 int links_put (links_t *self, const char *kind, const char *key, const void *value, size_t len,
                char *err, size_t errlen);
+/* PUT whose record need not be on disk when the call returns: it reaches
+ * state.bin at the next anti-entropy round (state_tick, one interval at
+ * most), with the next PUT or DELETE (each writes the whole file), or when
+ * the actor stops; several such puts cost one write. For records the
+ * daemon puts again at every start from its own durable sources (its node
+ * record, its overlay claim), which a crash therefore cannot lose for
+ * good. Versions stay safe across a crash either way: a put that needs a
+ * new reservation writes it before the version is used (docs/state.md,
+ * "Versioning and persistence"). */
+int links_put_deferred (links_t *self, const char *kind, const char *key, const void *value,
+                        size_t len, char *err, size_t errlen);
 int links_delete (links_t *self, const char *kind, const char *key, char *err, size_t errlen);
 
 /* GET a live record: 1 with *status and *value (both the caller's to

@@ -148,6 +148,14 @@ links_put (links_t *self, const char *kind, const char *key, const void *value, 
 }
 
 int
+links_put_deferred (links_t *self, const char *kind, const char *key, const void *value, size_t len,
+                    char *err, size_t errlen)
+{
+    return s_reply_is (
+        self, zsock_send (self->actor, "sssb", "PUT-DEFERRED", kind, key, value, len), err, errlen);
+}
+
+int
 links_delete (links_t *self, const char *kind, const char *key, char *err, size_t errlen)
 {
     return s_reply_is (self, zsock_send (self->actor, "sss", "DELETE", kind, key), err, errlen);

@@ -7,6 +7,7 @@
  * ephemeral; waits are polls with generous deadlines (no timing asserts).
  */
 #include "cluster/links.h"
+#include "cluster/state.h"
 #include "cluster/state_msg.h"
 #include "crypto/identity.h"
 
@@ -574,6 +575,86 @@ test_inbound_push_and_deny (void **unused)
     s_node_stop (&b);
 }
 
+/* ---- persistence: PUT on disk at once, PUT-DEFERRED at the next round --- */
+
+/* 1 if state.bin in `dir` holds n1's `kind/key` (read as a restart would:
+ * a second store over the same file, the actor's left untouched). */
+static int
+s_on_disk (const char *dir, const char *kind, const char *key)
+{
+    char err[256] = "";
+    state_t *st = state_new ("n1", dir, err, sizeof err);
+    if (!st)
+        fail_msg ("state_new: %s", err);
+    state_record_t rec;
+    int found = state_get (st, "n1", kind, key, &rec) == 0 && !rec.tombstone;
+    state_destroy (&st);
+    return found;
+}
+
+static void
+test_put_deferred_flushed_by_round_and_stop (void **unused)
+{
+    char dir[] = "/tmp/links_test.XXXXXX";
+    assert_non_null (mkdtemp (dir));
+    shed_identity_t *id = shed_identity_new_ephemeral ();
+    assert_non_null (id);
+    /* A long round: the first comes 1.5-2.5 s after the start, so the
+     * checks right after the puts below see the file as the puts left it. */
+    links_config_t cfg = {
+        .name = "n1",
+        .endpoint = "tcp://127.0.0.1:*",
+        .data_dir = dir,
+        .public_key = shed_identity_x25519_public (id),
+        .secret_key = shed_identity_x25519_secret (id),
+        .zap = s_zap,
+        .interval_ms = 2000,
+    };
+    char err[256] = "";
+    links_t *actor = links_new (&cfg, err, sizeof err);
+    if (!actor)
+        fail_msg ("links_new: %s", err);
+
+    /* Deferred: answered before the record is written. */
+    assert_int_equal (links_put_deferred (actor, "node", "n1", "a", 1, err, sizeof err), 0);
+    assert_int_equal (links_put_deferred (actor, "overlay", "n1", "b", 1, err, sizeof err), 0);
+    assert_true (s_has (actor, "n1", "node", "n1", "a"));
+    assert_false (s_on_disk (dir, "node", "n1"));
+    assert_false (s_on_disk (dir, "overlay", "n1"));
+    /* A plain PUT is on disk when it returns, with every deferred one. */
+    assert_int_equal (s_put (actor, "shed", "web", "c"), 0);
+    assert_true (s_on_disk (dir, "shed", "web"));
+    assert_true (s_on_disk (dir, "node", "n1"));
+    assert_true (s_on_disk (dir, "overlay", "n1"));
+
+    /* A deferred put alone reaches the disk at the next round... */
+    assert_int_equal (links_put_deferred (actor, "node", "n1", "d", 1, err, sizeof err), 0);
+    int64_t deadline = zclock_mono () + 15000;
+    while (zclock_mono () < deadline) {
+        char e2[256] = "";
+        state_t *st = state_new ("n1", dir, e2, sizeof e2);
+        assert_non_null (st);
+        state_record_t rec;
+        int done = state_get (st, "n1", "node", "n1", &rec) == 0 && rec.value_len == 1
+                   && ((const char *) rec.value)[0] == 'd';
+        state_destroy (&st);
+        if (done)
+            break;
+        zclock_sleep (50);
+    }
+    assert_true (zclock_mono () < deadline);
+
+    /* ...and when the actor stops, without waiting for a round. */
+    assert_int_equal (links_put_deferred (actor, "service", "db", "e", 1, err, sizeof err), 0);
+    links_destroy (&actor);
+    assert_true (s_on_disk (dir, "service", "db"));
+
+    shed_identity_destroy (&id);
+    char *cmd = zsys_sprintf ("rm -rf '%s'", dir);
+    assert_int_equal (system (cmd), 0);
+    zstr_free (&cmd);
+}
+
 int
 main (void)
 {
@@ -587,6 +668,7 @@ main (void)
         cmocka_unit_test (test_subset_bounded),
         cmocka_unit_test (test_subset_rumor_reaches_all),
         cmocka_unit_test (test_inbound_push_and_deny),
+        cmocka_unit_test (test_put_deferred_flushed_by_round_and_stop),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

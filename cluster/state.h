@@ -36,8 +36,9 @@
  * before any version in it is used; a restarted store continues above the
  * reservation. Record changes are written by state_flush (called from
  * state_tick and state_destroy; the links actor also calls it after every
- * local write, before answering), so a crash never makes a version repeat
- * and loses no local write that was acknowledged.
+ * local write, before answering, except for links_put_deferred), so a
+ * crash never makes a version repeat and loses no local write that was
+ * acknowledged as durable.
  *
  * Signatures (docs/state.md, "Trust"): with a signer (state_set_signer)
  * every record we write carries our Ed25519 signature over its canonical

@@ -4,8 +4,10 @@
  * The atomic write is the classic sequence: mkstemp() a sibling temp file
  * (same directory, hence same filesystem, so rename() is atomic), write all
  * of it, fchmod() to the final mode, fsync() the data, rename() over the
- * target, then fsync() the directory so the rename itself is durable. Any
- * failure unlinks the temp file and leaves the old target untouched.
+ * target, then fsync() the directory so the rename itself is durable
+ * (left to the caller with SHED_WRITE_NO_DIR_SYNC, who syncs the directory
+ * once after several files). Any failure unlinks the temp file and leaves
+ * the old target untouched.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* mkostemp */
@@ -41,6 +43,23 @@ s_write_all (int fd, const void *buf, size_t len)
     return 0;
 }
 
+int
+shed_fsync_dir (const char *dir)
+{
+    int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync (fd);
+    //  Some filesystems refuse fsync on a directory (EINVAL); the rename is
+    //  still as durable as that filesystem can make it.
+    if (rc < 0 && errno == EINVAL)
+        rc = 0;
+    int saved = errno;
+    close (fd);
+    errno = saved;
+    return rc;
+}
+
 /* fsync the directory holding `path`, so a rename into it survives a crash. */
 static int
 s_fsync_parent (const char *path)
@@ -60,22 +79,18 @@ s_fsync_parent (const char *path)
         memcpy (dir, path, n);
         dir[n] = '\0';
     }
-    int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync (fd);
-    //  Some filesystems refuse fsync on a directory (EINVAL); the rename is
-    //  still as durable as that filesystem can make it.
-    if (rc < 0 && errno == EINVAL)
-        rc = 0;
-    int saved = errno;
-    close (fd);
-    errno = saved;
-    return rc;
+    return shed_fsync_dir (dir);
 }
 
 int
 shed_write_file_atomic (const char *path, const void *data, size_t len, mode_t mode)
+{
+    return shed_write_file_atomic_flags (path, data, len, mode, 0);
+}
+
+int
+shed_write_file_atomic_flags (const char *path, const void *data, size_t len, mode_t mode,
+                              unsigned flags)
 {
     if (!path || (!data && len > 0)) {
         errno = EINVAL;
@@ -104,7 +119,7 @@ shed_write_file_atomic (const char *path, const void *data, size_t len, mode_t m
         goto fail;
     //  The new content is in place; a failing directory fsync is reported
     //  but there is no temp file left to clean.
-    return s_fsync_parent (path);
+    return (flags & SHED_WRITE_NO_DIR_SYNC) ? 0 : s_fsync_parent (path);
 
 fail:;
     int saved = errno;

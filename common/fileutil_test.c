@@ -56,6 +56,41 @@ s_entries (const char *dir)
     return n;
 }
 
+/* Without the directory fsync the file is complete and in place (only the
+ * rename's durability is left to shed_fsync_dir), and that call works on a
+ * directory and fails on anything else. */
+static void
+test_no_dir_sync_and_fsync_dir (void **state)
+{
+    char a[PATH_MAX], b[PATH_MAX];
+    s_path (a, sizeof a, state, "identity");
+    s_path (b, sizeof b, state, "keyring");
+    assert_int_equal (shed_write_file_atomic_flags (a, "one\n", 4, 0600, SHED_WRITE_NO_DIR_SYNC),
+                      0);
+    assert_int_equal (shed_write_file_atomic_flags (b, "two\n", 4, 0640, SHED_WRITE_NO_DIR_SYNC),
+                      0);
+    assert_int_equal (shed_fsync_dir ((const char *) *state), 0);
+    size_t len = 0;
+    char *text = shed_read_file (a, 64, &len);
+    assert_non_null (text);
+    assert_int_equal (len, 4);
+    assert_string_equal (text, "one\n");
+    free (text);
+    struct stat st;
+    assert_int_equal (stat (b, &st), 0);
+    assert_int_equal (st.st_mode & 07777, 0640);
+    assert_int_equal (s_entries ((const char *) *state), 2); /* no temp left */
+
+    errno = 0;
+    assert_int_equal (shed_fsync_dir (a), -1); /* a file, not a directory */
+    assert_int_equal (errno, ENOTDIR);
+    char missing[PATH_MAX];
+    s_path (missing, sizeof missing, state, "missing");
+    errno = 0;
+    assert_int_equal (shed_fsync_dir (missing), -1);
+    assert_int_equal (errno, ENOENT);
+}
+
 static void
 test_write_read_content (void **state)
 {
@@ -226,6 +261,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_max_size, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_missing_file, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_mkdir_p, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_no_dir_sync_and_fsync_dir, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

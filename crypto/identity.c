@@ -251,7 +251,7 @@ s_format (const shed_identity_t *self, char *out, size_t cap)
 
 /* Create a new identity and write it to path. */
 static shed_identity_t *
-s_create (const char *path, char *err, size_t errlen)
+s_create (const char *path, unsigned flags, char *err, size_t errlen)
 {
     shed_identity_t *self = s_alloc ();
     if (!self) {
@@ -261,7 +261,7 @@ s_create (const char *path, char *err, size_t errlen)
     s_generate (self);
     char text[512];
     size_t len = s_format (self, text, sizeof text);
-    int rc = shed_write_file_atomic (path, text, len, 0600);
+    int rc = shed_write_file_atomic_flags (path, text, len, 0600, flags);
     int saved = errno;
     sodium_memzero (text, sizeof text);
     if (rc != 0) {
@@ -275,6 +275,12 @@ s_create (const char *path, char *err, size_t errlen)
 
 shed_identity_t *
 shed_identity_load_or_create (const char *data_dir, char *err, size_t errlen)
+{
+    return shed_identity_load_or_create_flags (data_dir, 0, err, errlen);
+}
+
+shed_identity_t *
+shed_identity_load_or_create_flags (const char *data_dir, unsigned flags, char *err, size_t errlen)
 {
     assert (data_dir);
     char path[4096];
@@ -299,7 +305,7 @@ shed_identity_load_or_create (const char *data_dir, char *err, size_t errlen)
             errno = saved;
             return NULL;
         }
-        return s_create (path, err, errlen);
+        return s_create (path, flags, err, errlen);
     }
     if (!S_ISREG (st.st_mode)) {
         s_set_err (err, errlen, "%s: not a regular file", path);

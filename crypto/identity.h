@@ -29,6 +29,12 @@ typedef struct _shed_identity_t shed_identity_t;
  * NULL and writes a one-line reason into err (e.g. "identity.key: mode 0644,
  * expected 0600" or "identity.key line 3: bad base64"). */
 shed_identity_t *shed_identity_load_or_create (const char *data_dir, char *err, size_t errlen);
+/* The same with shed_write_file_atomic_flags' `flags` for a created file:
+ * SHED_WRITE_NO_DIR_SYNC leaves the data dir's fsync to the caller (the
+ * daemon syncs it once after the keyring too, before membership announces
+ * the new identity). */
+shed_identity_t *shed_identity_load_or_create_flags (const char *data_dir, unsigned flags,
+                                                     char *err, size_t errlen);
 
 /* A fresh identity held only in memory (tests, benchmarks). */
 shed_identity_t *shed_identity_new_ephemeral (void);

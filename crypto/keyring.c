@@ -506,6 +506,12 @@ shed_keyring_load (const char *path, char *err, size_t errlen)
 int
 shed_keyring_save (const shed_keyring_t *self, const char *path)
 {
+    return shed_keyring_save_flags (self, path, 0);
+}
+
+int
+shed_keyring_save_flags (const shed_keyring_t *self, const char *path, unsigned flags)
+{
     assert (self);
     assert (path);
     //  "primary " + 44 base64 + "\n" per key.
@@ -519,7 +525,7 @@ shed_keyring_save (const shed_keyring_t *self, const char *path)
         assert (n > 0 && (size_t) n < sizeof text - len);
         len += (size_t) n;
     }
-    int rc = shed_write_file_atomic (path, text, len, 0600);
+    int rc = shed_write_file_atomic_flags (path, text, len, 0600, flags);
     int saved = errno;
     sodium_memzero (text, sizeof text);
     sodium_memzero (b64, sizeof b64);

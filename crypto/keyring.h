@@ -78,6 +78,9 @@ shed_keyring_t *shed_keyring_load (const char *path, char *err, size_t errlen);
 shed_keyring_t *shed_keyring_parse (const char *text, size_t len, char *err, size_t errlen);
 /* Save atomically with mode 0600. Returns 0 or -1/errno. */
 int shed_keyring_save (const shed_keyring_t *self, const char *path);
+/* The same with shed_write_file_atomic_flags' `flags` (SHED_WRITE_NO_DIR_SYNC:
+ * the caller fsyncs the directory). */
+int shed_keyring_save_flags (const shed_keyring_t *self, const char *path, unsigned flags);
 
 /* Installing an already-installed key is OK (idempotent). The first key
  * installed becomes primary. */

@@ -45,7 +45,7 @@
  * keyring, rotation happens through `shedctl keys`, and a stale flag in a
  * unit file must not undo it. */
 static shed_keyring_t *
-s_keyring_open (shed_node_t *self, char *err, size_t errlen)
+s_keyring_open (shed_node_t *self, bool *created, char *err, size_t errlen)
 {
     snprintf (self->keyring_path, sizeof self->keyring_path, "%s/%s", self->cfg.data_dir,
               SHED_KEYRING_FILE);
@@ -81,12 +81,44 @@ s_keyring_open (shed_node_t *self, char *err, size_t errlen)
     }
     shed_keyring_install (kr, key);
     sodium_memzero (key, sizeof key);
-    if (shed_keyring_save (kr, self->keyring_path) != 0) {
+    /* The directory fsync that makes the rename durable is the caller's
+     * (s_open_keys: one for the identity and the keyring). */
+    if (shed_keyring_save_flags (kr, self->keyring_path, SHED_WRITE_NO_DIR_SYNC) != 0) {
         snprintf (err, errlen, "%s: %s", self->keyring_path, strerror (errno));
         shed_keyring_destroy (&kr);
         return NULL;
     }
+    *created = true;
     return kr;
+}
+
+/* The identity and the keyring, created on a first start. Each file is
+ * written to a temporary file, fsynced and renamed; the two renames are
+ * made durable by one fsync of the data dir here, before membership starts:
+ * a new identity must be on disk before it is announced (a node that came
+ * back with another key under the same name would be refused as a
+ * conflict), and a generated cluster key before anyone can join with it.
+ * One directory fsync instead of one per file (docs/membership.md,
+ * "Start-up before membership"). */
+static int
+s_open_keys (shed_node_t *self, char *err, size_t errlen)
+{
+    char path[PATH_MAX + 32];
+    snprintf (path, sizeof path, "%s/%s", self->cfg.data_dir, SHED_IDENTITY_FILE);
+    bool created = access (path, F_OK) != 0 && errno == ENOENT;
+    self->identity = shed_identity_load_or_create_flags (self->cfg.data_dir, SHED_WRITE_NO_DIR_SYNC,
+                                                         err, errlen);
+    if (!self->identity)
+        return -1;
+    self->keyring = s_keyring_open (self, &created, err, errlen);
+    sodium_memzero (self->cfg.encrypt_key, sizeof self->cfg.encrypt_key);
+    if (!self->keyring)
+        return -1;
+    if (created && shed_fsync_dir (self->cfg.data_dir) != 0) {
+        snprintf (err, errlen, "data_dir %s: fsync: %s", self->cfg.data_dir, strerror (errno));
+        return -1;
+    }
+    return 0;
 }
 
 /* One node per data dir: two daemons sharing identity and records would
@@ -402,12 +434,7 @@ shed_node_new (const shed_config_t *cfg, char *err, size_t errlen)
     }
     if (s_lock_data_dir (self, err, errlen) != 0)
         goto fail;
-    self->identity = shed_identity_load_or_create (self->cfg.data_dir, err, errlen);
-    if (!self->identity)
-        goto fail;
-    self->keyring = s_keyring_open (self, err, errlen);
-    sodium_memzero (self->cfg.encrypt_key, sizeof self->cfg.encrypt_key);
-    if (!self->keyring)
+    if (s_open_keys (self, err, errlen) != 0)
         goto fail;
 
     self->api = shed_api_server_new (self->cfg.api_endpoint, err, errlen);

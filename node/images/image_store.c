@@ -34,6 +34,7 @@ struct _image_store_t {
     char names[PATH_MAX + 8];
     char tmp[PATH_MAX + 8];
     char lock[PATH_MAX + 8];
+    bool made; /* the directories exist (s_make_dirs) */
 };
 
 /* -------------------------------------------------------------------------
@@ -111,14 +112,29 @@ image_store_new (const char *data_dir, char *why, size_t why_size)
     snprintf (self->names, sizeof self->names, "%s/names", self->dir);
     snprintf (self->tmp, sizeof self->tmp, "%s/tmp", self->dir);
     snprintf (self->lock, sizeof self->lock, "%s/lock", self->dir);
+    /* The directories come with the first write (s_make_dirs): a node that
+     * never imports an image creates none, and a first start is four
+     * inodes lighter (docs/membership.md, "Start-up before membership"). */
+    return self;
+}
+
+/* images/ and its blobs/, names/, tmp/, made 0700 before the first write
+ * (every writer takes the lock first, and uploads ask for tmp/). Readers
+ * need none of them: a missing names/ is an empty store, a missing blob
+ * an unknown digest. 0, or -1 with why. */
+static int
+s_make_dirs (image_store_t *self, char *why, size_t why_size)
+{
+    if (self->made)
+        return 0;
     const char *dirs[] = { self->blobs, self->names, self->tmp };
     for (size_t i = 0; i < 3; i++)
         if (shed_mkdir_p (dirs[i], 0700) != 0) {
             snprintf (why, why_size, "%s: %s", dirs[i], strerror (errno));
-            free (self);
-            return NULL;
+            return -1;
         }
-    return self;
+    self->made = true;
+    return 0;
 }
 
 void
@@ -131,9 +147,9 @@ image_store_destroy (image_store_t **self_p)
 }
 
 const char *
-image_store_tmp_dir (const image_store_t *self)
+image_store_tmp_dir (image_store_t *self, char *why, size_t why_size)
 {
-    return self->tmp;
+    return s_make_dirs (self, why, why_size) == 0 ? self->tmp : NULL;
 }
 
 void
@@ -161,6 +177,8 @@ image_store_clean_tmp (image_store_t *self)
 static int
 s_lock (image_store_t *self, char *why, size_t why_size)
 {
+    if (s_make_dirs (self, why, why_size) != 0)
+        return -1;
     int fd = open (self->lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0 || flock (fd, LOCK_EX) != 0) {
         snprintf (why, why_size, "%s: %s", self->lock, strerror (errno));
@@ -377,6 +395,8 @@ image_store_list (image_store_t *self, image_info_t **items, size_t *count, char
     *items = NULL;
     *count = 0;
     DIR *d = opendir (self->names);
+    if (!d && errno == ENOENT)
+        return 0; /* nothing imported yet: no directories either */
     if (!d) {
         snprintf (why, why_size, "%s: %s", self->names, strerror (errno));
         return -1;

@@ -47,8 +47,9 @@ typedef struct {
     char rootfs[4096];                   /* absolute path of the unpacked tree */
 } image_info_t;
 
-/* Open the store of `data_dir` (directories made 0700 if missing). Cheap:
- * paths only. NULL with why on failure. */
+/* Open the store of `data_dir`. Cheap: paths only; the directories are
+ * made (0700) by the first write, so a store nothing was imported into
+ * has none. NULL with why on failure. */
 image_store_t *image_store_new (const char *data_dir, char *why, size_t why_size);
 void image_store_destroy (image_store_t **self_p);
 
@@ -65,8 +66,9 @@ bool image_name_valid (const char *name, char *why, size_t why_size);
 /* "sha256:<64 hex>" or "<64 hex>" (lower case) -> hex. true if it is one. */
 bool image_digest_parse (const char *ref, char digest[65]);
 
-/* The directory where callers stage archives they will import (tmp/). */
-const char *image_store_tmp_dir (const image_store_t *self);
+/* The directory where callers stage archives they will import (tmp/),
+ * made if missing; NULL with why if it cannot be. */
+const char *image_store_tmp_dir (image_store_t *self, char *why, size_t why_size);
 
 /* Remove what a crashed node left in tmp/ (call once at start, before any
  * upload). */

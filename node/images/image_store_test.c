@@ -193,6 +193,22 @@ test_store (void **state)
     assert_int_equal (mkdir (data, 0700), 0);
     image_store_t *store = image_store_new (data, why, sizeof why);
     assert_non_null (store);
+    /* No directory before the first write; an empty store lists nothing. */
+    char images[PATH_MAX + 32];
+    snprintf (images, sizeof images, "%s/images", data);
+    struct stat st;
+    assert_int_equal (lstat (images, &st), -1);
+    assert_int_equal (errno, ENOENT);
+    image_info_t *none = NULL;
+    size_t nnone = 99;
+    assert_int_equal (image_store_list (store, &none, &nnone, why, sizeof why), 0);
+    assert_int_equal (nnone, 0);
+    free (none);
+    char no_digest[65], no_rootfs[PATH_MAX];
+    assert_int_equal (image_store_resolve (store, "alpha", no_digest, no_rootfs, sizeof no_rootfs,
+                                           why, sizeof why),
+                      -1);
+    assert_int_equal (lstat (images, &st), -1);
     s_archive (s_file_a, s_image_a, 4);
     s_archive (s_file_b, s_image_b, 2);
     s_archive (s_file_bad, s_image_bad, 2);
@@ -210,7 +226,6 @@ test_store (void **state)
     assert_string_equal (info.os_name, "Test OS 1 (store)"); /* inside the tree */
     assert_int_equal (info.files, 2);
     assert_int_equal (info.entries, 4);
-    struct stat st;
     assert_int_equal (stat (s_file_a, &st), 0);
     assert_int_equal (info.archive_size, (uint64_t) st.st_size);
     assert_true (info.imported_ms > 1600000000000ull);
@@ -337,7 +352,7 @@ test_store (void **state)
 
     /* leftovers of a crash in tmp/ go at start */
     char left[PATH_MAX + 64];
-    snprintf (left, sizeof left, "%s/upload-1", image_store_tmp_dir (store));
+    snprintf (left, sizeof left, "%s/upload-1", image_store_tmp_dir (store, why, sizeof why));
     assert_int_equal (mkdir (left, 0700), 0);
     assert_int_equal (s_count ("tmp"), 1);
     image_store_clean_tmp (store);

@@ -210,7 +210,11 @@ s_on_begin (shed_api_call_t *call, const api_msg_t *req, void *arg)
                               SHED_IMAGE_UPLOADS_MAX);
         return;
     }
-    const char *tmp = image_store_tmp_dir (self->store);
+    const char *tmp = image_store_tmp_dir (self->store, why, sizeof why);
+    if (!tmp) {
+        shed_api_reply_error (&call, API_ERR_INTERNAL, "%s", why);
+        return;
+    }
     struct statvfs vfs;
     if (statvfs (tmp, &vfs) == 0 && (uint64_t) vfs.f_bavail * vfs.f_frsize < r->size) {
         shed_api_reply_error (&call, API_ERR_INVALID,

@@ -35,7 +35,10 @@ s_publish_overlay (shed_overlay_t *self)
     if (strcmp (summary, self->published) == 0)
         return;
     char err[256];
-    if (shed_nstate_put_rec (self->state, REC_KIND_OVERLAY, self->cfg.name, &rec, err, sizeof err)
+    /* Deferred to the next state.bin write: the claim's durable copy is
+     * network.ipam, and every start publishes it again. */
+    if (shed_nstate_put_rec_deferred (self->state, REC_KIND_OVERLAY, self->cfg.name, &rec, err,
+                                      sizeof err)
         != 0)
         log_error ("overlay", "cannot publish overlay record: %s", err);
     else {

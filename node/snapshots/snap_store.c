@@ -26,6 +26,7 @@ struct _snap_store_t {
     char tmp[PATH_MAX + 8];
     char fetch[PATH_MAX + 8];
     uint64_t quota;
+    bool made; /* the directories exist (s_make_dirs) */
 };
 
 /* -------------------------------------------------------------------------
@@ -151,15 +152,33 @@ snap_store_open (const char *dir, uint64_t quota_bytes, char *err, size_t errlen
     snprintf (self->tmp, sizeof self->tmp, "%s/tmp", dir);
     snprintf (self->fetch, sizeof self->fetch, "%s/fetch", dir);
     self->quota = quota_bytes;
+    /* The directories come with the first capture or fetch (s_make_dirs):
+     * a node that never snapshots creates none, and a first start is three
+     * inodes lighter (docs/membership.md, "Start-up before membership"). A
+     * missing tmp/ has nothing to clean. */
+    s_clean_tmp (self);
+    return self;
+}
+
+/* <dir>, tmp/ and fetch/, made 0700 before anything is written there
+ * (every writer gets its path from a function below that calls this).
+ * Readers need none: a missing <dir> holds no snapshot. 0, or -1/errno. */
+static int
+s_make_dirs (snap_store_t *self)
+{
+    if (self->made)
+        return 0;
     const char *dirs[] = { self->dir, self->tmp, self->fetch };
     for (size_t i = 0; i < 3; i++)
         if (shed_mkdir_p (dirs[i], 0700) != 0) {
-            snprintf (err, errlen, "%s: %s", dirs[i], strerror (errno));
-            free (self);
-            return NULL;
+            int e = errno;
+            log_warn (S_COMP, "cannot make a snapshot directory|dir=%s err=\"%s\"", dirs[i],
+                      strerror (e));
+            errno = e;
+            return -1;
         }
-    s_clean_tmp (self);
-    return self;
+    self->made = true;
+    return 0;
 }
 
 void
@@ -179,7 +198,7 @@ int
 snap_store_stage_path (snap_store_t *self, const char *name, char *path, size_t size)
 {
     if (snap_name_check (name, NULL, 0) != 0
-        || s_path (path, size, "%s/%s.layer", self->tmp, name) != 0)
+        || s_path (path, size, "%s/%s.layer", self->tmp, name) != 0 || s_make_dirs (self) != 0)
         return -1;
     if (unlink (path) != 0 && errno != ENOENT)
         return -1;
@@ -198,7 +217,7 @@ snap_store_unstage (snap_store_t *self, const char *name)
 int
 snap_store_fetch_path (snap_store_t *self, const char *name, char *path, size_t size)
 {
-    if (snap_name_check (name, NULL, 0) != 0)
+    if (snap_name_check (name, NULL, 0) != 0 || s_make_dirs (self) != 0)
         return -1;
     return s_path (path, size, "%s/%s.layer", self->fetch, name);
 }
@@ -336,6 +355,10 @@ snap_store_commit (snap_store_t *self, rec_snapshot_t *rec, char *err, size_t er
         || s_path (build, sizeof build, "%s/%s.commit", self->tmp, name)
         || s_path (final, sizeof final, "%s/%s", self->dir, name)) {
         snprintf (err, errlen, "snapshot '%s': path too long", name);
+        return -1;
+    }
+    if (s_make_dirs (self) != 0) {
+        snprintf (err, errlen, "snapshot '%s': %s: %s", name, self->dir, s_errtext (errno));
         return -1;
     }
     int fd = -1;
@@ -508,7 +531,9 @@ snap_store_list (snap_store_t *self, snap_store_fn *fn, void *arg)
 {
     DIR *d = opendir (self->dir);
     if (!d) {
-        log_warn (S_COMP, "cannot list snapshots|dir=%s err=\"%s\"", self->dir, strerror (errno));
+        if (errno != ENOENT) /* ENOENT: no snapshot yet, no directory either */
+            log_warn (S_COMP, "cannot list snapshots|dir=%s err=\"%s\"", self->dir,
+                      strerror (errno));
         return 0;
     }
     char **names = NULL;

@@ -35,9 +35,11 @@
 
 typedef struct _snap_store_t snap_store_t;
 
-/* Open (mkdir -p) <dir>, remove staging files an interrupted capture left
- * (tmp/), keep partial fetches (fetch/ *.partial: a retry resumes them).
- * quota_bytes 0 = no quota. NULL with err. */
+/* Open <dir>, remove staging files an interrupted capture left (tmp/),
+ * keep partial fetches (fetch/ *.partial: a retry resumes them). The
+ * directories (<dir>, tmp/, fetch/; 0700) are made by the first
+ * stage_path, fetch_path or commit, not here. quota_bytes 0 = no quota.
+ * NULL with err. */
 snap_store_t *snap_store_open (const char *dir, uint64_t quota_bytes, char *err, size_t errlen);
 void snap_store_destroy (snap_store_t **self_p);
 

@@ -414,8 +414,15 @@ test_reopen (void **state)
     char err[256];
     snap_store_t *st = snap_store_open (s_dir, 0, err, sizeof err);
     assert_non_null (st);
+    /* Nothing is made before the first write; an empty store lists none. */
+    assert_false (s_exists ("%s", s_dir));
+    assert_int_equal (snap_store_list (st, NULL, NULL), 0);
+    assert_int_equal (snap_store_used (st), 0);
+    assert_false (s_exists ("%s", s_dir));
     uint8_t *a = s_bytes (64, 6);
     assert_int_equal (s_capture (st, "kept", a, 64, err, sizeof err), 0);
+    assert_true (s_exists ("%s/tmp", s_dir));
+    assert_true (s_exists ("%s/fetch", s_dir));
     char path[PATH_MAX], more[PATH_MAX + 32];
     /* an interrupted capture, an interrupted commit, a partial fetch */
     assert_int_equal (snap_store_stage_path (st, "half", path, sizeof path), 0);
@@ -438,9 +445,18 @@ test_reopen (void **state)
     free (a);
     snap_store_destroy (&st);
 
-    /* a directory that cannot be made */
-    assert_null (snap_store_open ("/proc/nope/snapshots", 0, err, sizeof err));
-    assert_true (strlen (err) > 0);
+    /* a directory that cannot be made: the first write says so */
+    st = snap_store_open ("/proc/nope/snapshots", 0, err, sizeof err);
+    assert_non_null (st);
+    assert_int_equal (snap_store_stage_path (st, "x", path, sizeof path), -1);
+    assert_int_equal (snap_store_fetch_path (st, "x", path, sizeof path), -1);
+    rec_snapshot_t rec;
+    memset (&rec, 0, sizeof rec);
+    snprintf (rec.name, sizeof rec.name, "x");
+    err[0] = '\0';
+    assert_int_equal (snap_store_commit (st, &rec, err, sizeof err), -1);
+    assert_non_null (strstr (err, "/proc/nope/snapshots"));
+    snap_store_destroy (&st);
 }
 
 int

@@ -94,7 +94,12 @@ shed_noderec_publish (shed_noderec_t *self, char *err, size_t errlen)
         snprintf (err, errlen, "node record: %s", wire_strerror (rc));
         return -1;
     }
-    rc = shed_nstate_put (self->state, REC_KIND_NODE, self->rec.name, buf, len, err, errlen);
+    /* Deferred: every part of the record is put again at every start from
+     * its own durable source (node_record.h), so it need not be on disk
+     * before this returns; at start-up three puts (node, scheduler,
+     * tags) cost one state.bin write instead of three. */
+    rc = shed_nstate_put_deferred (self->state, REC_KIND_NODE, self->rec.name, buf, len, err,
+                                   errlen);
     free (buf);
     return rc;
 }

@@ -31,21 +31,37 @@ struct _shed_nstate_t {
  * Local API over the actor
  */
 
-int
-shed_nstate_put (shed_nstate_t *self, const char *kind, const char *key, const uint8_t *value,
-                 size_t len, char *err, size_t errlen)
+static int
+s_put (shed_nstate_t *self, const char *kind, const char *key, const uint8_t *value, size_t len,
+       bool deferred, char *err, size_t errlen)
 {
     assert (self);
     self->round_trips++;
-    if (links_put (self->links, kind, key, value, len, err, errlen) != 0)
+    int rc = deferred ? links_put_deferred (self->links, kind, key, value, len, err, errlen)
+                      : links_put (self->links, kind, key, value, len, err, errlen);
+    if (rc != 0)
         return -1;
     state_mirror_put_local (self->mirror, kind, key, value, len);
     return 0;
 }
 
 int
-shed_nstate_put_rec (shed_nstate_t *self, const char *kind, const char *key, const rec_msg_t *rec,
-                     char *err, size_t errlen)
+shed_nstate_put (shed_nstate_t *self, const char *kind, const char *key, const uint8_t *value,
+                 size_t len, char *err, size_t errlen)
+{
+    return s_put (self, kind, key, value, len, false, err, errlen);
+}
+
+int
+shed_nstate_put_deferred (shed_nstate_t *self, const char *kind, const char *key,
+                          const uint8_t *value, size_t len, char *err, size_t errlen)
+{
+    return s_put (self, kind, key, value, len, true, err, errlen);
+}
+
+static int
+s_put_rec (shed_nstate_t *self, const char *kind, const char *key, const rec_msg_t *rec,
+           bool deferred, char *err, size_t errlen)
 {
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -54,9 +70,23 @@ shed_nstate_put_rec (shed_nstate_t *self, const char *kind, const char *key, con
         snprintf (err, errlen, "cannot encode the %s record: %s", kind, wire_strerror (rc));
         return -1;
     }
-    rc = shed_nstate_put (self, kind, key, buf, len, err, errlen);
+    rc = s_put (self, kind, key, buf, len, deferred, err, errlen);
     free (buf);
     return rc;
+}
+
+int
+shed_nstate_put_rec (shed_nstate_t *self, const char *kind, const char *key, const rec_msg_t *rec,
+                     char *err, size_t errlen)
+{
+    return s_put_rec (self, kind, key, rec, false, err, errlen);
+}
+
+int
+shed_nstate_put_rec_deferred (shed_nstate_t *self, const char *kind, const char *key,
+                              const rec_msg_t *rec, char *err, size_t errlen)
+{
+    return s_put_rec (self, kind, key, rec, true, err, errlen);
 }
 
 int

@@ -52,6 +52,17 @@ int shed_nstate_put_rec (shed_nstate_t *self, const char *kind, const char *key,
                          const rec_msg_t *rec, char *err, size_t errlen);
 int shed_nstate_delete (shed_nstate_t *self, const char *kind, const char *key, char *err,
                         size_t errlen);
+/* The same puts for a record this node puts again at every start from its
+ * own durable sources (the node record: config, tags file, drain file,
+ * scheduler; the overlay claim: network.ipam). It may reach state.bin up to
+ * one anti-entropy interval after the call returns, several such puts in
+ * one write (links_put_deferred); a crash in between loses nothing the
+ * next start does not put again. Every other record is on disk before
+ * shed_nstate_put returns. */
+int shed_nstate_put_deferred (shed_nstate_t *self, const char *kind, const char *key,
+                              const uint8_t *value, size_t len, char *err, size_t errlen);
+int shed_nstate_put_rec_deferred (shed_nstate_t *self, const char *kind, const char *key,
+                                  const rec_msg_t *rec, char *err, size_t errlen);
 
 /* One of this node's own live records: 1 with a copy of its value in
  * *value (caller frees) and *len, 0 if there is none (or it is deleted).
