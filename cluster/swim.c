@@ -102,6 +102,7 @@ swim_new (const swim_config_t *config, const swim_env_t *env)
         self->cfg.packet_max = SWIM_PACKET_MAX - 45 - GOSSIP_STAMP_BYTES;
     self->refused = zhashx_new ();
     self->reap_due_ms = UINT64_MAX;
+    self->susp_due_ms = UINT64_MAX;
     swim__bqueue_init (&self->bq);
     self->awareness.max = config->awareness_max;
 
@@ -240,6 +241,44 @@ s_send_ping (swim_t *self, const swim_member_t *target, uint64_t seq, const char
 
 /* ---- Receiving ------------------------------------------------------------ */
 
+/* Does `type` arrive this way: a datagram, or a stream's PUSH_PULL? */
+static bool
+s_type_fits (uint16_t type, bool stream)
+{
+    return stream ? type == GOSSIP_PUSH_PULL : GOSSIP_IS_DATAGRAM (type);
+}
+
+/* Decode one datagram or stream message into *msg (freed by the caller on
+ * WIRE_OK), counting a drop otherwise. Decoded once: wire_decode checks
+ * the envelope itself, and a wire_peek before it scanned every input
+ * twice. A message of the wrong type is misdirected whether or not its
+ * body decodes (the peek, run only when the decode failed, tells), as
+ * when the peek came first. */
+static int
+s_decode (swim_t *self, const uint8_t *buf, size_t len, gossip_msg_t *msg, bool stream)
+{
+    int rc = wire_decode (&gossip_proto, buf, len, msg, NULL);
+    if (rc == WIRE_OK && !s_type_fits (msg->hdr.type, stream)) {
+        wire_msg_free (&gossip_proto, msg);
+        self->stats.drop_misdirected++;
+        return WIRE_ERR_TYPE;
+    }
+    if (rc == WIRE_OK)
+        return WIRE_OK;
+    wire_hdr_t hdr;
+    if (wire_peek (&gossip_proto, buf, len, &hdr) == WIRE_OK && !s_type_fits (hdr.type, stream)) {
+        self->stats.drop_misdirected++;
+        return WIRE_ERR_TYPE;
+    }
+    if (rc == WIRE_ERR_VERSION)
+        self->stats.drop_version++;
+    else if (rc == WIRE_ERR_INVALID)
+        self->stats.drop_invalid++;
+    else
+        self->stats.drop_decode++;
+    return rc;
+}
+
 static void
 s_apply_all (swim_t *self, const gossip_update_t *items, size_t n)
 {
@@ -334,24 +373,10 @@ swim_receive (swim_t *self, const char *addr, uint16_t port, const uint8_t *buf,
     self->stats.packets_received++;
     if (self->is_refused)
         return 0;
-    wire_hdr_t hdr;
-    int rc = wire_peek (&gossip_proto, buf, len, &hdr);
-    if (rc == WIRE_OK && !GOSSIP_IS_DATAGRAM (hdr.type)) {
-        self->stats.drop_misdirected++;
-        return WIRE_ERR_TYPE;
-    }
     gossip_msg_t msg;
-    if (rc == WIRE_OK)
-        rc = wire_decode (&gossip_proto, buf, len, &msg, NULL);
-    if (rc != WIRE_OK) {
-        if (rc == WIRE_ERR_VERSION)
-            self->stats.drop_version++;
-        else if (rc == WIRE_ERR_INVALID)
-            self->stats.drop_invalid++;
-        else
-            self->stats.drop_decode++;
+    int rc = s_decode (self, buf, len, &msg, false);
+    if (rc != WIRE_OK)
         return rc;
-    }
     const char *me = self->nodes[0]->pub.name;
     rc = 0;
     switch (msg.hdr.type) {
@@ -464,9 +489,11 @@ s_merge (swim_t *self, const gossip_push_pull_t *pp)
 {
     for (size_t i = 0; i < pp->members.n; i++) {
         gossip_update_t u = pp->members.items[i];
-        bool known =
-            swim__lookup (self, u.name) != NULL || strcmp (u.name, self->nodes[0]->pub.name) == 0;
         if (u.kind == SWIM_UPD_SUSPECT || u.kind == SWIM_UPD_DEAD) {
+            /* Looked up only here: most records are alive, and swim__apply
+             * looks the name up again. */
+            bool known = swim__lookup (self, u.name) != NULL
+                         || strcmp (u.name, self->nodes[0]->pub.name) == 0;
             if (!known && u.kind == SWIM_UPD_SUSPECT && u.key.len == SWIM_KEY_BYTES && u.addr[0]
                 && u.port) {
                 gossip_update_t alive = u;
@@ -496,23 +523,9 @@ swim_receive_stream (swim_t *self, const char *addr, uint16_t port, const uint8_
     if (self->is_refused)
         return 0;
     gossip_msg_t msg;
-    wire_hdr_t hdr;
-    int rc = wire_peek (&gossip_proto, buf, len, &hdr);
-    if (rc == WIRE_OK && hdr.type != GOSSIP_PUSH_PULL) {
-        self->stats.drop_misdirected++;
-        return WIRE_ERR_TYPE;
-    }
-    if (rc == WIRE_OK)
-        rc = wire_decode (&gossip_proto, buf, len, &msg, NULL);
-    if (rc != WIRE_OK) {
-        if (rc == WIRE_ERR_VERSION)
-            self->stats.drop_version++;
-        else if (rc == WIRE_ERR_INVALID)
-            self->stats.drop_invalid++;
-        else
-            self->stats.drop_decode++;
+    int rc = s_decode (self, buf, len, &msg, true);
+    if (rc != WIRE_OK)
         return rc;
-    }
     gossip_push_pull_t *pp = &msg.u.gossip_push_pull;
     if (strcmp (pp->from, self->nodes[0]->pub.name) == 0 && !pp->reply) {
         /* Someone pushed a state claiming our name: its records still tell
@@ -825,12 +838,10 @@ swim_tick (swim_t *self)
             i++;
     }
 
-    /* Expired suspicions: found in the suspects list, declared in member
-     * order as a walk over every member would (the order of the DEAD
-     * broadcasts is what peers see). */
-    bool expired = false;
-    for (size_t i = 0; i < self->nsuspects && !expired; i++)
-        expired = now >= swim__suspicion_deadline (self->suspects[i]->suspicion);
+    /* Expired suspicions: known from the earliest deadline, declared in
+     * member order as a walk over every member would (the order of the
+     * DEAD broadcasts is what peers see). */
+    bool expired = now >= swim__suspect_due (self);
     for (size_t i = 1; expired && i < self->nnodes; i++) {
         swim_node_t *node = self->nodes[i];
         if (node->suspicion && now >= swim__suspicion_deadline (node->suspicion))
@@ -936,9 +947,8 @@ swim_next_deadline (swim_t *self)
     }
     for (size_t i = 0; i < self->nrelays; i++)
         S_MIN (self->relays[i].deadline_ms);
-    /* Suspicion timers: only members under suspicion have one. */
-    for (size_t i = 0; i < self->nsuspects; i++)
-        S_MIN (swim__suspicion_deadline (self->suspects[i]->suspicion));
+    /* Suspicion timers: the earliest is kept, not walked for. */
+    S_MIN (swim__suspect_due (self));
     if (self->bq.n > 0)
         S_MIN (self->gossip_next_ms);
     if (self->gossip_close_ms)

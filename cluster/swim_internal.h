@@ -50,9 +50,13 @@ uint64_t swim__awareness_scale (const swim_awareness_t *a, uint64_t base_ms);
  * cluster, and inline it made each entry ~0.8 KiB of which almost all was
  * an idle suspicion (a 1,000-node simulation holds 10^6 entries). */
 typedef struct {
+    /* Of the name: the name index, the digest weight. First, so that a
+     * name lookup finds the hash and the name it compares in one cache
+     * line (at the end, a found entry cost two misses: a 5,000-member
+     * table does not stay in any cache). */
+    uint32_t hash;
     swim_member_t pub;
     swim_suspicion_t *suspicion; /* non-NULL while suspected */
-    uint32_t hash;               /* of the name: the name index, the digest weight */
 } swim_node_t;
 
 /* ---- Broadcast queue (swim_broadcast.c) --------------------------------- */
@@ -64,9 +68,19 @@ typedef struct {
     uint64_t order; /* enqueue order: newer first on ties */
 } swim_bcast_t;
 
+/* An entry's place in a bucket, with the two fields the queue's scans
+ * read: a packet's take skips entries by size and a move finds its place
+ * by order, and through the entry pointer each of those reads was a cache
+ * miss (the take's scan was half of swim__bqueue_take). */
+typedef struct {
+    swim_bcast_t *b;
+    uint64_t order; /* b->order */
+    size_t size;    /* b->size */
+} swim_bref_t;
+
 /* Entries sent the same number of times, oldest first (by order). */
 typedef struct {
-    swim_bcast_t **items;
+    swim_bref_t *items;
     size_t n, cap;
     size_t min_size; /* no entry is smaller (a bound: SIZE_MAX when empty) */
 } swim_bucket_t;
@@ -162,9 +176,22 @@ struct _swim_t {
      * member there made each node O(N) per event. */
     swim_node_t **suspects;
     size_t nsuspects, capsuspects;
+    /* The earliest suspicion deadline (UINT64_MAX: no suspect), so the
+     * tick and swim_next_deadline do not walk every suspect per input (a
+     * node holds up to ~N/20 suspects with 5% slow members: that walk was
+     * 14-19% of a 5,000-node simulation). A start or a confirmation can
+     * only bring it forward; when the suspicion holding it ends,
+     * susp_due_stale is set and the value is then a lower bound,
+     * recomputed by the next swim__suspect_due (once per ended earliest
+     * suspicion, not per input). */
+    uint64_t susp_due_ms;
+    bool susp_due_stale;
     /* Gossip targets (alive, suspect, recently dead) in member order,
-     * rebuilt only after a state change or when a dead member ages out
-     * (cands_until), instead of a walk over every member per gossip tick. */
+     * instead of a walk over every member per gossip tick: kept through
+     * the changes that leave them in order (alive <-> suspect, a death, a
+     * return from a recent death, a new member at the end), rebuilt after
+     * the others (a remove, a leave) or when a dead member ages out
+     * (cands_until). */
     swim_node_t **cands;
     size_t ncands, capcands;
     bool cands_valid;
@@ -232,7 +259,7 @@ size_t swim__live_count (swim_t *self); /* alive + suspect */
  * `to` in the counts and the digest sums (from or to may be -1: the
  * member is new or gone). Its weight comes from node->hash (set with the
  * name, swim__node_name), not from hashing the name again. */
-void swim__count_state (swim_t *self, int from, int to, const swim_node_t *node);
+void swim__count_state (swim_t *self, int from, int to, swim_node_t *node);
 /* A member's digest weight (1..256): FNV-1a of its name, low 8 bits, + 1. */
 uint32_t swim__digest_weight (const char *name);
 /* Name a new member entry: its name and the name's hash together. */
@@ -252,6 +279,11 @@ bool swim__behind (swim_t *self, uint64_t known, uint64_t digest);
 /* Start / end the suspicion of `node` (kept in self->suspects). */
 swim_suspicion_t *swim__suspect_on (swim_t *self, swim_node_t *node);
 void swim__suspect_off (swim_t *self, swim_node_t *node);
+/* The suspicion of `node` was started or confirmed: its deadline (only
+ * ever earlier after a confirmation) may now be the earliest. */
+void swim__suspect_armed (swim_t *self, swim_node_t *node);
+/* The earliest suspicion deadline (UINT64_MAX: no suspect). */
+uint64_t swim__suspect_due (swim_t *self);
 /* Fill self->cands with the gossip targets (cached; false: out of memory). */
 bool swim__gossip_cands (swim_t *self, uint64_t now);
 size_t swim__alive_count (swim_t *self);

@@ -198,14 +198,52 @@ s_share (const swim_node_t *node, uint64_t inc)
     return ((node->hash & 0xff) + 1) * (uint32_t) (inc + 1);
 }
 
-void
-swim__count_state (swim_t *self, int from, int to, const swim_node_t *node)
+/* Whether the cached gossip targets (swim__gossip_cands) stay what a
+ * rebuild would give when `node` moves from state `from` to `to` (-1: new
+ * or gone), its state_since_ms not yet updated; a new member is added to
+ * them here. Every state change, add and remove comes through here. The
+ * targets are the alive, the suspect and the recently dead, in member
+ * order. A rebuild walks every member, and each death or return of a
+ * member made every node rebuild (N^2 per death: with slow members, and
+ * in a cold start with every join, 3% of a 300-node simulation). */
+static bool
+s_cands_keep (swim_t *self, int from, int to, swim_node_t *node)
 {
-    /* Every state change, add and remove comes through here: the gossip
-     * targets depend on all three, but not on alive <-> suspect (both are
-     * targets, in member order either way), the change that loss and slow
-     * members make all the time. */
-    if (!(s_live (from) && s_live (to)))
+    if (!self->cands_valid || (s_live (from) && s_live (to)))
+        return true; /* alive <-> suspect: targets either way */
+    uint64_t to_dead = self->cfg.gossip_to_dead_ms;
+    if (from == -1 && s_live (to) && node != self->nodes[0]
+        && self->nodes[self->nnodes - 1] == node) {
+        /* A new member is the last in member order. */
+        if (self->ncands == self->capcands) {
+            size_t cap = self->capcands ? self->capcands * 2 : 32;
+            swim_node_t **cands = (swim_node_t **) realloc (self->cands, cap * sizeof *cands);
+            if (!cands)
+                return false;
+            self->cands = cands;
+            self->capcands = cap;
+        }
+        self->cands[self->ncands++] = node;
+        return true;
+    }
+    if (s_live (from) && to == SWIM_DEAD && to_dead > 0) {
+        /* Still a target, as recently dead, until to_dead from now (or a
+         * little later: its state_since_ms is taken after this). */
+        uint64_t until = swim__now (self) + to_dead;
+        if (until < self->cands_until)
+            self->cands_until = until;
+        return true;
+    }
+    if (from == SWIM_DEAD && s_live (to))
+        /* Back from a recent death: it was a target and stays one. */
+        return swim__now (self) - node->pub.state_since_ms < to_dead;
+    return false;
+}
+
+void
+swim__count_state (swim_t *self, int from, int to, swim_node_t *node)
+{
+    if (!s_cands_keep (self, from, to, node))
         self->cands_valid = false;
     size_t max = sizeof self->nstate / sizeof self->nstate[0];
     uint32_t w = s_share (node, node->pub.incarnation);
@@ -270,8 +308,11 @@ swim__behind (swim_t *self, uint64_t known, uint64_t digest)
 swim_suspicion_t *
 swim__suspect_on (swim_t *self, swim_node_t *node)
 {
-    if (node->suspicion)
+    if (node->suspicion) {
+        /* The caller restarts it: its deadline may move later. */
+        self->susp_due_stale = true;
         return node->suspicion;
+    }
     if (self->nsuspects == self->capsuspects) {
         size_t cap = self->capsuspects ? self->capsuspects * 2 : 16;
         swim_node_t **list = (swim_node_t **) realloc (self->suspects, cap * sizeof *list);
@@ -297,19 +338,68 @@ swim__suspect_off (swim_t *self, swim_node_t *node)
             self->suspects[i] = self->suspects[--self->nsuspects];
             break;
         }
+    /* Ending the earliest suspicion leaves a lower bound behind. */
+    if (self->nsuspects == 0) {
+        self->susp_due_ms = UINT64_MAX;
+        self->susp_due_stale = false;
+    }
+    else if (swim__suspicion_deadline (node->suspicion) <= self->susp_due_ms)
+        self->susp_due_stale = true;
     free (node->suspicion);
     node->suspicion = NULL;
+}
+
+void
+swim__suspect_armed (swim_t *self, swim_node_t *node)
+{
+    /* Below the cached value, exact or a lower bound, it is the earliest
+     * of all: the cache is exact again. */
+    uint64_t d = swim__suspicion_deadline (node->suspicion);
+    if (d < self->susp_due_ms) {
+        self->susp_due_ms = d;
+        self->susp_due_stale = false;
+    }
+}
+
+uint64_t
+swim__suspect_due (swim_t *self)
+{
+    if (self->susp_due_stale) {
+        uint64_t due = UINT64_MAX;
+        for (size_t i = 0; i < self->nsuspects; i++) {
+            uint64_t d = swim__suspicion_deadline (self->suspects[i]->suspicion);
+            if (d < due)
+                due = d;
+        }
+        self->susp_due_ms = due;
+        self->susp_due_stale = false;
+    }
+#ifndef NDEBUG
+    /* The sanitizer and fuzz builds check the cache against a walk. */
+    uint64_t min = UINT64_MAX;
+    for (size_t i = 0; i < self->nsuspects; i++) {
+        uint64_t d = swim__suspicion_deadline (self->suspects[i]->suspicion);
+        if (d < min)
+            min = d;
+    }
+    assert (min == self->susp_due_ms);
+#endif
+    return self->susp_due_ms;
 }
 
 /* The gossip targets in member order: alive, suspect and the recently
  * dead. The list changes only with a state change, add or remove (they
  * clear cands_valid) or when a dead member ages out, so it is rebuilt then
  * and not on every gossip tick. */
+static void s_check_cands (swim_t *self, uint64_t now);
+
 bool
 swim__gossip_cands (swim_t *self, uint64_t now)
 {
-    if (self->cands_valid && now < self->cands_until)
+    if (self->cands_valid && now < self->cands_until) {
+        s_check_cands (self, now);
         return true;
+    }
     if (self->capcands < self->nnodes) {
         swim_node_t **cands = (swim_node_t **) realloc (self->cands, self->nnodes * sizeof *cands);
         if (!cands)
@@ -335,6 +425,28 @@ swim__gossip_cands (swim_t *self, uint64_t now)
     }
     self->cands_valid = true;
     return true;
+}
+
+/* With assertions on (the sanitizer and fuzz builds), check the cached
+ * gossip targets against what a rebuild would give. */
+static void
+s_check_cands (swim_t *self, uint64_t now)
+{
+#ifndef NDEBUG
+    size_t n = 0;
+    for (size_t i = 1; i < self->nnodes; i++) {
+        const swim_member_t *m = &self->nodes[i]->pub;
+        if (m->state == SWIM_ALIVE || m->state == SWIM_SUSPECT
+            || (m->state == SWIM_DEAD && now - m->state_since_ms < self->cfg.gossip_to_dead_ms)) {
+            assert (n < self->ncands && self->cands[n] == self->nodes[i]);
+            n++;
+        }
+    }
+    assert (n == self->ncands);
+#else
+    (void) self;
+    (void) now;
+#endif
 }
 
 /* With assertions on (the sanitizer and fuzz builds), check the counts
@@ -748,6 +860,7 @@ s_apply_suspect (swim_t *self, const gossip_update_t *u)
     if (node->pub.state == SWIM_SUSPECT) {
         swim__set_inc (self, node, u->inc);
         if (node->suspicion && swim__suspicion_confirm (node->suspicion, u->from)) {
+            swim__suspect_armed (self, node); /* its timer shrank */
             /* Pass confirmations on: others shrink their timers too. */
             swim__broadcast (self, u);
             return true;
@@ -765,8 +878,10 @@ s_apply_suspect (swim_t *self, const gossip_update_t *u)
     swim__set_inc (self, node, u->inc);
     s_set_state (self, node, SWIM_SUSPECT);
     swim_suspicion_t *susp = swim__suspect_on (self, node);
-    if (susp)
+    if (susp) {
         swim__suspicion_start (susp, swim__now (self), k, min_ms, max_ms, u->from);
+        swim__suspect_armed (self, node);
+    }
     self->stats.suspicions++;
     swim__broadcast (self, u);
     swim__emit (self, SWIM_EV_SUSPECT, &node->pub, NULL);
