@@ -290,6 +290,41 @@ size_t swim__alive_count (swim_t *self);
 uint32_t swim__retransmit_limit (swim_t *self);
 void swim__suspicion_bounds (swim_t *self, uint64_t *min_ms, uint64_t *max_ms);
 
+/* Every datagram's `updates` member has this layout. */
+typedef struct {
+    size_t n;
+    gossip_update_t *items;
+} swim_updates_t;
+
+/* swim_datagram.c */
+/* Encode and send `msg`; with `updates` (the message's own list), fill it
+ * from the broadcast queue first (`buddy`'s update first), as much as fits
+ * the packet. */
+void swim__send_msg (swim_t *self, const char *addr, uint16_t port, gossip_msg_t *msg,
+                     swim_updates_t *updates, const char *buddy);
+void swim__send_ack (swim_t *self, const char *addr, uint16_t port, uint64_t seq, bool nack);
+void swim__send_ping (swim_t *self, const swim_member_t *target, uint64_t seq, const char *buddy);
+/* One gossip round (`closing`: the round after the queue ran dry). */
+void swim__gossip (swim_t *self, uint64_t now, bool closing);
+/* Decode a datagram (stream false) or a stream message into *msg (the
+ * caller frees it on WIRE_OK); a drop is counted. */
+int swim__decode (swim_t *self, const uint8_t *buf, size_t len, gossip_msg_t *msg, bool stream);
+
+/* swim_probe.c: the three steps of a probe, run by swim_tick. */
+void swim__probe_start (swim_t *self, uint64_t now);
+void swim__probe_indirect (swim_t *self);
+void swim__probe_end (swim_t *self);
+
+/* swim_sync.c */
+/* Fill *u (shallow) with the member's record in its current state. */
+void swim__record (const swim_member_t *m, gossip_update_t *u);
+void swim__pushpull_send (swim_t *self, const char *addr, uint16_t port, bool join);
+/* Push-pull with a random member in `state`, other than us, if any. */
+void swim__pushpull_random_in (swim_t *self, swim_state_t state);
+/* The full sync's scale with the cluster, and its interval. */
+uint64_t swim__sync_scale (swim_t *self);
+uint64_t swim__pushpull_interval (swim_t *self);
+
 static inline uint64_t
 swim__now (swim_t *self)
 {
