@@ -236,24 +236,14 @@ struct _swim_t {
     bool is_refused;
 };
 
-/* swim_members.c */
+/* swim_index.c (name index, counts, digest, suspects, gossip targets) */
 swim_node_t *swim__lookup (swim_t *self, const char *name);
 /* Room in the name index for `n` members (0, or -1: out of memory). */
 int swim__index_reserve (swim_t *self, size_t n);
 /* Index `node` under its name (room reserved first). */
 void swim__index_put (swim_t *self, swim_node_t *node);
-/* Apply one update from the network; true if it changed our view. */
-bool swim__apply (swim_t *self, const gossip_update_t *u);
-/* Fill *u (shallow: points into the member) with the member's alive record. */
-void swim__alive_record (const swim_member_t *m, gossip_update_t *u);
-/* Queue a broadcast of `u`. */
-void swim__broadcast (swim_t *self, const gossip_update_t *u);
-/* Queue our own alive record. */
-void swim__broadcast_self (swim_t *self);
-/* Mark `node` dead/suspect/... and run the side effects. */
-void swim__set_dead (swim_t *self, swim_node_t *node, const char *accuser);
-void swim__remove (swim_t *self, swim_node_t *node);
-void swim__emit (swim_t *self, swim_event_kind_t kind, const swim_member_t *m, const char *reason);
+/* Take `node` out of the name index. */
+void swim__index_del (swim_t *self, swim_node_t *node);
 size_t swim__live_count (swim_t *self); /* alive + suspect */
 /* Move member `node` (at its current incarnation) from state `from` to
  * `to` in the counts and the digest sums (from or to may be -1: the
@@ -289,6 +279,20 @@ bool swim__gossip_cands (swim_t *self, uint64_t now);
 size_t swim__alive_count (swim_t *self);
 uint32_t swim__retransmit_limit (swim_t *self);
 void swim__suspicion_bounds (swim_t *self, uint64_t *min_ms, uint64_t *max_ms);
+
+/* swim_members.c (the member table, precedence rules, broadcasts) */
+/* Apply one update from the network; true if it changed our view. */
+bool swim__apply (swim_t *self, const gossip_update_t *u);
+/* Fill *u (shallow: points into the member) with the member's alive record. */
+void swim__alive_record (const swim_member_t *m, gossip_update_t *u);
+/* Queue a broadcast of `u`. */
+void swim__broadcast (swim_t *self, const gossip_update_t *u);
+/* Queue our own alive record. */
+void swim__broadcast_self (swim_t *self);
+/* Mark `node` dead/suspect/... and run the side effects. */
+void swim__set_dead (swim_t *self, swim_node_t *node, const char *accuser);
+void swim__remove (swim_t *self, swim_node_t *node);
+void swim__emit (swim_t *self, swim_event_kind_t kind, const swim_member_t *m, const char *reason);
 
 /* Every datagram's `updates` member has this layout. */
 typedef struct {
