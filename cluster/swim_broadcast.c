@@ -46,7 +46,7 @@ swim__bqueue_clear (swim_bqueue_t *q)
 {
     for (size_t t = 0; t < q->nbuckets; t++) {
         for (size_t i = 0; i < q->buckets[t].n; i++)
-            s_bcast_free (q->buckets[t].items[i]);
+            s_bcast_free (q->buckets[t].items[i].b);
         free (q->buckets[t].items);
     }
     free (q->buckets);
@@ -80,7 +80,7 @@ s_lower (const swim_bucket_t *bk, uint64_t order)
     size_t lo = 0, hi = bk->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (bk->items[mid]->order < order)
+        if (bk->items[mid].order < order)
             lo = mid + 1;
         else
             hi = mid;
@@ -97,16 +97,15 @@ s_insert (swim_bqueue_t *q, swim_bcast_t *b)
         return -1;
     if (bk->n == bk->cap) {
         size_t cap = bk->cap ? bk->cap * 2 : 8;
-        swim_bcast_t **items = (swim_bcast_t **) realloc (bk->items, cap * sizeof *items);
+        swim_bref_t *items = (swim_bref_t *) realloc (bk->items, cap * sizeof *items);
         if (!items)
             return -1;
         bk->items = items;
         bk->cap = cap;
     }
-    size_t at =
-        bk->n > 0 && bk->items[bk->n - 1]->order < b->order ? bk->n : s_lower (bk, b->order);
+    size_t at = bk->n > 0 && bk->items[bk->n - 1].order < b->order ? bk->n : s_lower (bk, b->order);
     memmove (&bk->items[at + 1], &bk->items[at], (bk->n - at) * sizeof bk->items[0]);
-    bk->items[at] = b;
+    bk->items[at] = (swim_bref_t){ b, b->order, b->size };
     bk->n++;
     if (b->size < bk->min_size)
         bk->min_size = b->size;
@@ -119,7 +118,7 @@ s_unlink (swim_bqueue_t *q, swim_bcast_t *b)
 {
     swim_bucket_t *bk = &q->buckets[b->transmits];
     size_t at = s_lower (bk, b->order);
-    assert (at < bk->n && bk->items[at] == b);
+    assert (at < bk->n && bk->items[at].b == b);
     memmove (&bk->items[at], &bk->items[at + 1], (bk->n - at - 1) * sizeof bk->items[0]);
     bk->n--;
     if (bk->n == 0)
@@ -177,8 +176,8 @@ s_sweep (swim_bqueue_t *q, uint32_t limit, uint64_t *retired)
     for (size_t t = limit; t < q->nbuckets; t++) {
         swim_bucket_t *bk = &q->buckets[t];
         for (size_t i = 0; i < bk->n; i++) {
-            zhashx_delete (q->by_name, bk->items[i]->update.name);
-            s_bcast_free (bk->items[i]);
+            zhashx_delete (q->by_name, bk->items[i].b->update.name);
+            s_bcast_free (bk->items[i].b);
             q->n--;
             if (retired)
                 (*retired)++;
@@ -210,14 +209,14 @@ swim__bqueue_take (swim_bqueue_t *q, const char *first, size_t budget, uint32_t 
      * what is left is skipped, as a smaller one further down may fit. */
     for (size_t t = 0; t < q->nbuckets && count < max; t++) {
         swim_bucket_t *bk = &q->buckets[t];
-        if (bk->min_size > budget - used)
-            continue;
-        for (size_t i = bk->n; i-- > 0 && count < max;) {
-            swim_bcast_t *b = bk->items[i];
-            if (b == buddy || used + b->size > budget)
+        /* Nothing in this bucket fits once what is left is below its
+         * smallest entry: stop there rather than scan the rest. */
+        for (size_t i = bk->n; i-- > 0 && count < max && bk->min_size <= budget - used;) {
+            const swim_bref_t *r = &bk->items[i];
+            if (r->b == buddy || used + r->size > budget)
                 continue;
-            used += b->size;
-            taken[count++] = b;
+            used += r->size;
+            taken[count++] = r->b;
         }
     }
     for (size_t i = 0; i < count; i++) {

@@ -50,9 +50,13 @@ uint64_t swim__awareness_scale (const swim_awareness_t *a, uint64_t base_ms);
  * cluster, and inline it made each entry ~0.8 KiB of which almost all was
  * an idle suspicion (a 1,000-node simulation holds 10^6 entries). */
 typedef struct {
+    /* Of the name: the name index, the digest weight. First, so that a
+     * name lookup finds the hash and the name it compares in one cache
+     * line (at the end, a found entry cost two misses: a 5,000-member
+     * table does not stay in any cache). */
+    uint32_t hash;
     swim_member_t pub;
     swim_suspicion_t *suspicion; /* non-NULL while suspected */
-    uint32_t hash;               /* of the name: the name index, the digest weight */
 } swim_node_t;
 
 /* ---- Broadcast queue (swim_broadcast.c) --------------------------------- */
@@ -64,9 +68,19 @@ typedef struct {
     uint64_t order; /* enqueue order: newer first on ties */
 } swim_bcast_t;
 
+/* An entry's place in a bucket, with the two fields the queue's scans
+ * read: a packet's take skips entries by size and a move finds its place
+ * by order, and through the entry pointer each of those reads was a cache
+ * miss (the take's scan was half of swim__bqueue_take). */
+typedef struct {
+    swim_bcast_t *b;
+    uint64_t order; /* b->order */
+    size_t size;    /* b->size */
+} swim_bref_t;
+
 /* Entries sent the same number of times, oldest first (by order). */
 typedef struct {
-    swim_bcast_t **items;
+    swim_bref_t *items;
     size_t n, cap;
     size_t min_size; /* no entry is smaller (a bound: SIZE_MAX when empty) */
 } swim_bucket_t;
@@ -162,9 +176,22 @@ struct _swim_t {
      * member there made each node O(N) per event. */
     swim_node_t **suspects;
     size_t nsuspects, capsuspects;
+    /* The earliest suspicion deadline (UINT64_MAX: no suspect), so the
+     * tick and swim_next_deadline do not walk every suspect per input (a
+     * node holds up to ~N/20 suspects with 5% slow members: that walk was
+     * 14-19% of a 5,000-node simulation). A start or a confirmation can
+     * only bring it forward; when the suspicion holding it ends,
+     * susp_due_stale is set and the value is then a lower bound,
+     * recomputed by the next swim__suspect_due (once per ended earliest
+     * suspicion, not per input). */
+    uint64_t susp_due_ms;
+    bool susp_due_stale;
     /* Gossip targets (alive, suspect, recently dead) in member order,
-     * rebuilt only after a state change or when a dead member ages out
-     * (cands_until), instead of a walk over every member per gossip tick. */
+     * instead of a walk over every member per gossip tick: kept through
+     * the changes that leave them in order (alive <-> suspect, a death, a
+     * return from a recent death, a new member at the end), rebuilt after
+     * the others (a remove, a leave) or when a dead member ages out
+     * (cands_until). */
     swim_node_t **cands;
     size_t ncands, capcands;
     bool cands_valid;
@@ -209,30 +236,20 @@ struct _swim_t {
     bool is_refused;
 };
 
-/* swim_members.c */
+/* swim_index.c (name index, counts, digest, suspects, gossip targets) */
 swim_node_t *swim__lookup (swim_t *self, const char *name);
 /* Room in the name index for `n` members (0, or -1: out of memory). */
 int swim__index_reserve (swim_t *self, size_t n);
 /* Index `node` under its name (room reserved first). */
 void swim__index_put (swim_t *self, swim_node_t *node);
-/* Apply one update from the network; true if it changed our view. */
-bool swim__apply (swim_t *self, const gossip_update_t *u);
-/* Fill *u (shallow: points into the member) with the member's alive record. */
-void swim__alive_record (const swim_member_t *m, gossip_update_t *u);
-/* Queue a broadcast of `u`. */
-void swim__broadcast (swim_t *self, const gossip_update_t *u);
-/* Queue our own alive record. */
-void swim__broadcast_self (swim_t *self);
-/* Mark `node` dead/suspect/... and run the side effects. */
-void swim__set_dead (swim_t *self, swim_node_t *node, const char *accuser);
-void swim__remove (swim_t *self, swim_node_t *node);
-void swim__emit (swim_t *self, swim_event_kind_t kind, const swim_member_t *m, const char *reason);
+/* Take `node` out of the name index. */
+void swim__index_del (swim_t *self, swim_node_t *node);
 size_t swim__live_count (swim_t *self); /* alive + suspect */
 /* Move member `node` (at its current incarnation) from state `from` to
  * `to` in the counts and the digest sums (from or to may be -1: the
  * member is new or gone). Its weight comes from node->hash (set with the
  * name, swim__node_name), not from hashing the name again. */
-void swim__count_state (swim_t *self, int from, int to, const swim_node_t *node);
+void swim__count_state (swim_t *self, int from, int to, swim_node_t *node);
 /* A member's digest weight (1..256): FNV-1a of its name, low 8 bits, + 1. */
 uint32_t swim__digest_weight (const char *name);
 /* Name a new member entry: its name and the name's hash together. */
@@ -252,11 +269,65 @@ bool swim__behind (swim_t *self, uint64_t known, uint64_t digest);
 /* Start / end the suspicion of `node` (kept in self->suspects). */
 swim_suspicion_t *swim__suspect_on (swim_t *self, swim_node_t *node);
 void swim__suspect_off (swim_t *self, swim_node_t *node);
+/* The suspicion of `node` was started or confirmed: its deadline (only
+ * ever earlier after a confirmation) may now be the earliest. */
+void swim__suspect_armed (swim_t *self, swim_node_t *node);
+/* The earliest suspicion deadline (UINT64_MAX: no suspect). */
+uint64_t swim__suspect_due (swim_t *self);
 /* Fill self->cands with the gossip targets (cached; false: out of memory). */
 bool swim__gossip_cands (swim_t *self, uint64_t now);
 size_t swim__alive_count (swim_t *self);
 uint32_t swim__retransmit_limit (swim_t *self);
 void swim__suspicion_bounds (swim_t *self, uint64_t *min_ms, uint64_t *max_ms);
+
+/* swim_members.c (the member table, precedence rules, broadcasts) */
+/* Apply one update from the network; true if it changed our view. */
+bool swim__apply (swim_t *self, const gossip_update_t *u);
+/* Fill *u (shallow: points into the member) with the member's alive record. */
+void swim__alive_record (const swim_member_t *m, gossip_update_t *u);
+/* Queue a broadcast of `u`. */
+void swim__broadcast (swim_t *self, const gossip_update_t *u);
+/* Queue our own alive record. */
+void swim__broadcast_self (swim_t *self);
+/* Mark `node` dead/suspect/... and run the side effects. */
+void swim__set_dead (swim_t *self, swim_node_t *node, const char *accuser);
+void swim__remove (swim_t *self, swim_node_t *node);
+void swim__emit (swim_t *self, swim_event_kind_t kind, const swim_member_t *m, const char *reason);
+
+/* Every datagram's `updates` member has this layout. */
+typedef struct {
+    size_t n;
+    gossip_update_t *items;
+} swim_updates_t;
+
+/* swim_datagram.c */
+/* Encode and send `msg`; with `updates` (the message's own list), fill it
+ * from the broadcast queue first (`buddy`'s update first), as much as fits
+ * the packet. */
+void swim__send_msg (swim_t *self, const char *addr, uint16_t port, gossip_msg_t *msg,
+                     swim_updates_t *updates, const char *buddy);
+void swim__send_ack (swim_t *self, const char *addr, uint16_t port, uint64_t seq, bool nack);
+void swim__send_ping (swim_t *self, const swim_member_t *target, uint64_t seq, const char *buddy);
+/* One gossip round (`closing`: the round after the queue ran dry). */
+void swim__gossip (swim_t *self, uint64_t now, bool closing);
+/* Decode a datagram (stream false) or a stream message into *msg (the
+ * caller frees it on WIRE_OK); a drop is counted. */
+int swim__decode (swim_t *self, const uint8_t *buf, size_t len, gossip_msg_t *msg, bool stream);
+
+/* swim_probe.c: the three steps of a probe, run by swim_tick. */
+void swim__probe_start (swim_t *self, uint64_t now);
+void swim__probe_indirect (swim_t *self);
+void swim__probe_end (swim_t *self);
+
+/* swim_sync.c */
+/* Fill *u (shallow) with the member's record in its current state. */
+void swim__record (const swim_member_t *m, gossip_update_t *u);
+void swim__pushpull_send (swim_t *self, const char *addr, uint16_t port, bool join);
+/* Push-pull with a random member in `state`, other than us, if any. */
+void swim__pushpull_random_in (swim_t *self, swim_state_t state);
+/* The full sync's scale with the cluster, and its interval. */
+uint64_t swim__sync_scale (swim_t *self);
+uint64_t swim__pushpull_interval (swim_t *self);
 
 static inline uint64_t
 swim__now (swim_t *self)

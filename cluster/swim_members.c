@@ -18,7 +18,6 @@
  */
 #include "cluster/swim_internal.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,107 +64,6 @@ swim__tags_equal (const wire_tags_t *a, const wire_tags_t *b)
 
 /* ---- Helpers --------------------------------------------------------------- */
 
-static uint32_t
-s_name_hash (const char *name)
-{
-    /* FNV-1a, 32 bits */
-    uint32_t h = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *) name; *p; p++)
-        h = (h ^ *p) * 16777619u;
-    return h;
-}
-
-/* Home slot of a hash (FNV's low bits mixed with its high ones). */
-static size_t
-s_home (const swim_t *self, uint32_t h)
-{
-    return (size_t) (h ^ (h >> 16)) & (self->index_cap - 1);
-}
-
-swim_node_t *
-swim__lookup (swim_t *self, const char *name)
-{
-    if (self->index_cap == 0)
-        return NULL;
-    uint32_t h = s_name_hash (name);
-    size_t mask = self->index_cap - 1;
-    for (size_t i = s_home (self, h);; i = (i + 1) & mask) {
-        swim_node_t *node = self->index[i];
-        if (!node)
-            return NULL;
-        if (node->hash == h && strcmp (node->pub.name, name) == 0)
-            return node;
-    }
-}
-
-int
-swim__index_reserve (swim_t *self, size_t n)
-{
-    size_t cap = self->index_cap ? self->index_cap : 16;
-    while (cap < 2 * n)
-        cap *= 2;
-    if (cap == self->index_cap)
-        return 0;
-    swim_node_t **old = self->index;
-    size_t old_cap = self->index_cap;
-    self->index = (swim_node_t **) calloc (cap, sizeof *self->index);
-    if (!self->index) {
-        self->index = old;
-        return -1;
-    }
-    self->index_cap = cap;
-    for (size_t i = 0; i < old_cap; i++)
-        if (old[i]) {
-            size_t j = s_home (self, old[i]->hash);
-            while (self->index[j])
-                j = (j + 1) & (cap - 1);
-            self->index[j] = old[i];
-        }
-    free (old);
-    return 0;
-}
-
-void
-swim__node_name (swim_node_t *node, const char *name)
-{
-    snprintf (node->pub.name, sizeof node->pub.name, "%s", name);
-    node->hash = s_name_hash (node->pub.name);
-}
-
-void
-swim__index_put (swim_t *self, swim_node_t *node)
-{
-    size_t mask = self->index_cap - 1;
-    size_t i = s_home (self, node->hash);
-    while (self->index[i])
-        i = (i + 1) & mask;
-    self->index[i] = node;
-}
-
-/* Take `node` out of the index; the entries after it in its run move back
- * (backward-shift deletion: no tombstones). */
-static void
-s_index_del (swim_t *self, swim_node_t *node)
-{
-    size_t mask = self->index_cap - 1;
-    size_t hole = s_home (self, node->hash);
-    while (self->index[hole] != node) {
-        if (!self->index[hole])
-            return; /* not indexed */
-        hole = (hole + 1) & mask;
-    }
-    self->index[hole] = NULL;
-    for (size_t k = (hole + 1) & mask; self->index[k]; k = (k + 1) & mask) {
-        size_t home = s_home (self, self->index[k]->hash);
-        /* it may fill the hole if the hole lies between its home and k */
-        if (((hole - home) & mask) < ((k - home) & mask)) {
-            self->index[hole] = self->index[k];
-            self->index[k] = NULL;
-            hole = k;
-        }
-    }
-}
-
 void
 swim__emit (swim_t *self, swim_event_kind_t kind, const swim_member_t *m, const char *reason)
 {
@@ -173,229 +71,6 @@ swim__emit (swim_t *self, swim_event_kind_t kind, const swim_member_t *m, const 
         swim_event_t ev = { kind, m, reason };
         self->env.event (self->env.ctx, &ev);
     }
-}
-
-static bool
-s_live (int state)
-{
-    return state == SWIM_ALIVE || state == SWIM_SUSPECT;
-}
-
-uint32_t
-swim__digest_weight (const char *name)
-{
-    /* FNV-1a (32 bits) of the name, low 8 bits, plus 1: part of the wire
-     * format (every node must weigh a member alike). */
-    return (s_name_hash (name) & 0xff) + 1;
-}
-
-/* A member's share of the digest sums: the weight from the hash its
- * entry keeps (swim__digest_weight of its name, without hashing the name
- * at every state change). */
-static uint32_t
-s_share (const swim_node_t *node, uint64_t inc)
-{
-    return ((node->hash & 0xff) + 1) * (uint32_t) (inc + 1);
-}
-
-void
-swim__count_state (swim_t *self, int from, int to, const swim_node_t *node)
-{
-    /* Every state change, add and remove comes through here: the gossip
-     * targets depend on all three, but not on alive <-> suspect (both are
-     * targets, in member order either way), the change that loss and slow
-     * members make all the time. */
-    if (!(s_live (from) && s_live (to)))
-        self->cands_valid = false;
-    size_t max = sizeof self->nstate / sizeof self->nstate[0];
-    uint32_t w = s_share (node, node->pub.incarnation);
-    if (from >= 0 && (size_t) from < max && self->nstate[from] > 0) {
-        self->nstate[from]--;
-        self->dig_all -= w;
-        if (s_live (from))
-            self->dig_live -= w;
-    }
-    if (to >= 0 && (size_t) to < max) {
-        self->nstate[to]++;
-        self->dig_all += w;
-        if (s_live (to))
-            self->dig_live += w;
-    }
-}
-
-void
-swim__set_inc (swim_t *self, swim_node_t *node, uint64_t inc)
-{
-    uint32_t d = s_share (node, inc) - s_share (node, node->pub.incarnation);
-    self->dig_all += d;
-    if (s_live ((int) node->pub.state))
-        self->dig_live += d;
-    node->pub.incarnation = inc;
-}
-
-void
-swim__digest_scan (swim_t *self, uint32_t *all, uint32_t *live)
-{
-    *all = *live = 0;
-    for (size_t i = 0; i < self->nnodes; i++) {
-        const swim_member_t *m = &self->nodes[i]->pub;
-        uint32_t share = swim__digest_weight (m->name) * (uint32_t) (m->incarnation + 1);
-        *all += share;
-        if (s_live ((int) m->state))
-            *live += share;
-    }
-}
-
-uint64_t
-swim__digest (swim_t *self)
-{
-    return (uint64_t) (uint32_t) (self->dig_all - self->dig_live) << 32 | self->dig_all;
-}
-
-bool
-swim__behind (swim_t *self, uint64_t known, uint64_t digest)
-{
-    if (digest == 0) /* a sender without the field: the alive-count rule */
-        return known > swim__alive_count (self);
-    /* Serial-number comparison (RFC 1982) of both sums: the sender is
-     * ahead on dig_all (it holds a member or an incarnation we lack, or we
-     * reaped first) and on dig_live (the same, or we heard of a death or a
-     * leave first). Only a join or a refutation we missed puts it ahead on
-     * both; a suspicion moves neither sum. */
-    uint32_t all = (uint32_t) digest;
-    uint32_t live = all - (uint32_t) (digest >> 32);
-    return (int32_t) (all - self->dig_all) > 0 && (int32_t) (live - self->dig_live) > 0;
-}
-
-swim_suspicion_t *
-swim__suspect_on (swim_t *self, swim_node_t *node)
-{
-    if (node->suspicion)
-        return node->suspicion;
-    if (self->nsuspects == self->capsuspects) {
-        size_t cap = self->capsuspects ? self->capsuspects * 2 : 16;
-        swim_node_t **list = (swim_node_t **) realloc (self->suspects, cap * sizeof *list);
-        if (!list)
-            return NULL;
-        self->suspects = list;
-        self->capsuspects = cap;
-    }
-    node->suspicion = (swim_suspicion_t *) calloc (1, sizeof *node->suspicion);
-    if (!node->suspicion)
-        return NULL;
-    self->suspects[self->nsuspects++] = node;
-    return node->suspicion;
-}
-
-void
-swim__suspect_off (swim_t *self, swim_node_t *node)
-{
-    if (!node->suspicion)
-        return;
-    for (size_t i = 0; i < self->nsuspects; i++)
-        if (self->suspects[i] == node) {
-            self->suspects[i] = self->suspects[--self->nsuspects];
-            break;
-        }
-    free (node->suspicion);
-    node->suspicion = NULL;
-}
-
-/* The gossip targets in member order: alive, suspect and the recently
- * dead. The list changes only with a state change, add or remove (they
- * clear cands_valid) or when a dead member ages out, so it is rebuilt then
- * and not on every gossip tick. */
-bool
-swim__gossip_cands (swim_t *self, uint64_t now)
-{
-    if (self->cands_valid && now < self->cands_until)
-        return true;
-    if (self->capcands < self->nnodes) {
-        swim_node_t **cands = (swim_node_t **) realloc (self->cands, self->nnodes * sizeof *cands);
-        if (!cands)
-            return false;
-        self->cands = cands;
-        self->capcands = self->nnodes;
-    }
-    self->ncands = 0;
-    self->cands_until = UINT64_MAX;
-    for (size_t i = 1; i < self->nnodes; i++) {
-        swim_member_t *m = &self->nodes[i]->pub;
-        /* The recently dead are included: if they were wrongly declared,
-         * this is how they learn it and refute. */
-        bool dead_recent = false;
-        if (m->state == SWIM_DEAD && now - m->state_since_ms < self->cfg.gossip_to_dead_ms) {
-            dead_recent = true;
-            uint64_t until = m->state_since_ms + self->cfg.gossip_to_dead_ms;
-            if (until < self->cands_until)
-                self->cands_until = until;
-        }
-        if (m->state == SWIM_ALIVE || m->state == SWIM_SUSPECT || dead_recent)
-            self->cands[self->ncands++] = self->nodes[i];
-    }
-    self->cands_valid = true;
-    return true;
-}
-
-/* With assertions on (the sanitizer and fuzz builds), check the counts
- * against a scan, so a state write that bypasses swim__count_state shows
- * up in the tests rather than as a slowly wrong retransmit limit. */
-static void
-s_check_counts (swim_t *self)
-{
-#ifndef NDEBUG
-    size_t alive = 0, suspect = 0;
-    uint32_t all = 0, live = 0;
-    for (size_t i = 0; i < self->nnodes; i++) {
-        const swim_member_t *m = &self->nodes[i]->pub;
-        alive += m->state == SWIM_ALIVE;
-        suspect += m->state == SWIM_SUSPECT;
-    }
-    swim__digest_scan (self, &all, &live); /* from the names, not the stored hashes */
-    assert (alive == self->nstate[SWIM_ALIVE]);
-    assert (suspect == self->nstate[SWIM_SUSPECT]);
-    assert (all == self->dig_all);
-    assert (live == self->dig_live);
-    for (size_t i = 0; i < self->nnodes; i++)
-        assert (swim__lookup (self, self->nodes[i]->pub.name) == self->nodes[i]);
-    assert (self->nsuspects <= suspect);
-#else
-    (void) self;
-#endif
-}
-
-size_t
-swim__live_count (swim_t *self)
-{
-    s_check_counts (self);
-    return self->nstate[SWIM_ALIVE] + self->nstate[SWIM_SUSPECT];
-}
-
-size_t
-swim__alive_count (swim_t *self)
-{
-    s_check_counts (self);
-    return self->nstate[SWIM_ALIVE];
-}
-
-uint32_t
-swim__retransmit_limit (swim_t *self)
-{
-    double n = (double) swim__live_count (self);
-    uint32_t scale = (uint32_t) ceil (log10 (n + 1.0));
-    if (scale < 1)
-        scale = 1;
-    return self->cfg.retransmit_mult * scale;
-}
-
-void
-swim__suspicion_bounds (swim_t *self, uint64_t *min_ms, uint64_t *max_ms)
-{
-    double n = (double) swim__live_count (self);
-    double scale = n > 10.0 ? log10 (n) : 1.0;
-    double min = self->cfg.suspicion_mult * scale * (double) self->cfg.probe_interval_ms;
-    *min_ms = (uint64_t) min;
-    *max_ms = (uint64_t) (self->cfg.suspicion_max_mult * min);
 }
 
 void
@@ -589,7 +264,7 @@ swim__remove (swim_t *self, swim_node_t *node)
             swim__count_state (self, (int) node->pub.state, -1, node);
             break;
         }
-    s_index_del (self, node);
+    swim__index_del (self, node);
     swim__tags_free (&node->pub.tags);
     free (node);
 }
@@ -748,6 +423,7 @@ s_apply_suspect (swim_t *self, const gossip_update_t *u)
     if (node->pub.state == SWIM_SUSPECT) {
         swim__set_inc (self, node, u->inc);
         if (node->suspicion && swim__suspicion_confirm (node->suspicion, u->from)) {
+            swim__suspect_armed (self, node); /* its timer shrank */
             /* Pass confirmations on: others shrink their timers too. */
             swim__broadcast (self, u);
             return true;
@@ -765,8 +441,10 @@ s_apply_suspect (swim_t *self, const gossip_update_t *u)
     swim__set_inc (self, node, u->inc);
     s_set_state (self, node, SWIM_SUSPECT);
     swim_suspicion_t *susp = swim__suspect_on (self, node);
-    if (susp)
+    if (susp) {
         swim__suspicion_start (susp, swim__now (self), k, min_ms, max_ms, u->from);
+        swim__suspect_armed (self, node);
+    }
     self->stats.suspicions++;
     swim__broadcast (self, u);
     swim__emit (self, SWIM_EV_SUSPECT, &node->pub, NULL);

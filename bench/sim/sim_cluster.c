@@ -282,9 +282,9 @@ sim_swim (sim_cluster_t *self, uint32_t node)
 
 /* ---- The event loop -------------------------------------------------------- */
 
-/* The core's next deadline. swim_next_deadline walks only as far as the
- * last suspect (the core counts members per state), so asking it on every
- * event is cheap. */
+/* The core's next deadline. swim_next_deadline keeps its earliest
+ * suspicion deadline rather than walking the suspects, so asking it on
+ * every event is cheap. */
 static uint64_t
 s_deadline (sim_cluster_t *self, sim_node_t *node)
 {
@@ -384,8 +384,9 @@ s_dispatch (sim_cluster_t *self, sim_event_t *ev)
      * After an input, a tick with nothing due does nothing but walk the
      * members, so it is skipped unless the deadline has come; then the
      * deadline just asked is still the core's (nothing ran since), so it
-     * is not asked twice (swim_next_deadline walks the suspects: with
-     * hundreds of them at 5,000 nodes, that walk per event showed). */
+     * is not asked twice (when swim_next_deadline still walked the
+     * suspects, hundreds of them at 5,000 nodes, that walk per event
+     * showed). */
     if (kind == SIM_EV_WAKE) {
         swim_tick (node->swim);
         s_rearm (self, node);
