@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -465,19 +466,19 @@ test_zone_swap_visible (void **state)
 
 typedef struct {
     dns_server_t *server;
-    volatile bool stop;
-    int published;
+    atomic_bool stop;
+    atomic_int published;
 } s_publisher_t;
 
 static void *
 s_publisher (void *arg)
 {
     s_publisher_t *p = arg;
-    while (!p->stop) {
-        dns_zone_t *zone = s_zone (p->published % 2 ? "127.0.8.1" : NULL);
+    while (!atomic_load (&p->stop)) {
+        dns_zone_t *zone = s_zone (atomic_load (&p->published) % 2 ? "127.0.8.1" : NULL);
         dns_server_set_zone (p->server, zone);
         dns_zone_unref (&zone);
-        p->published++;
+        atomic_fetch_add (&p->published, 1);
     }
     return NULL;
 }
@@ -489,16 +490,25 @@ test_zone_swap_concurrent (void **state)
      * from one whole snapshot (3 or 4 web records), and nothing leaks or
      * crashes (run under ASan in CI). */
     s_fixture_t *f = *state;
-    s_publisher_t p = { f->server, false, 0 };
+    s_publisher_t p = { .server = f->server };
+    atomic_init (&p.stop, false);
+    atomic_init (&p.published, 0);
     pthread_t t;
     assert_int_equal (pthread_create (&t, NULL, s_publisher, &p), 0);
+    /* The queries must overlap the swaps: on a loaded machine the publisher
+     * may not run before 300 queries are done, so wait for its first swap
+     * (up to 10 s) and check below that swaps went on while queries ran. */
+    for (int i = 0; i < 10000 && atomic_load (&p.published) == 0; i++)
+        usleep (1000);
+    int before = atomic_load (&p.published);
+    assert_true (before > 0);
     for (int i = 0; i < 300; i++) {
         s_udp_ask (f->port, "web.service.shed", DNS_TYPE_A);
         assert_true (s_resp.r.ancount == 3 || s_resp.r.ancount == 4);
     }
-    p.stop = true;
+    atomic_store (&p.stop, true);
     pthread_join (t, NULL);
-    assert_true (p.published > 0);
+    assert_true (atomic_load (&p.published) > before);
     dns_zone_t *zone = s_zone (NULL);
     dns_server_set_zone (f->server, zone);
     dns_zone_unref (&zone);
