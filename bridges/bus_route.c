@@ -377,7 +377,8 @@ s_cache_live (bus_actor_t *self, bus_link_t *link, const event_peek_t *pk, zmq_m
     }
     event_item_view_t it, last;
     memset (&last, 0, sizeof last);
-    const uint8_t *pos = pk->items;
+    event_batch_pos_t pos;
+    event_batch_start (pk, &pos);
     while (event_batch_next (pk, &pos, &it) == 0)
         last = it;
     event_msg_t m;
@@ -427,7 +428,8 @@ s_recv_live (bus_actor_t *self, bus_link_t *link, zmq_msg_t *msg)
     uint64_t first = pk.seq;
     if (pk.type == EVENT_BATCH) {
         event_item_view_t it;
-        const uint8_t *pos = pk.items;
+        event_batch_pos_t pos;
+        event_batch_start (&pk, &pos);
         first = event_batch_next (&pk, &pos, &it) == 0 ? it.seq : 0;
     }
     if (s_duplicate (self, pk.origin, pk.boot, first)) {

@@ -142,7 +142,8 @@ test_batches (void **state)
     assert_int_equal (pk.nitems, 3);
     assert_string_equal (pk.origin, "a");
     assert_int_equal (pk.boot, 7);
-    const uint8_t *pos = pk.items;
+    event_batch_pos_t pos;
+    event_batch_start (&pk, &pos);
     event_item_view_t it;
     for (int i = 0; i < 3; i++) {
         assert_int_equal (event_batch_next (&pk, &pos, &it), 0);
