@@ -402,6 +402,41 @@ s_cache_live (bus_actor_t *self, bus_link_t *link, const event_peek_t *pk, zmq_m
                        (size_t) flen);
 }
 
+/* A peeked batch encoded again at self->batch_version, into a new
+ * message (*out, the caller closes it). 0, or -1 (out untouched). */
+static int
+s_recode (bus_actor_t *self, const event_peek_t *pk, zmq_msg_t *out)
+{
+    event_item_t items[EVENT_BATCH_MAX];
+    size_t n = 0;
+    event_item_view_t it;
+    event_batch_pos_t pos;
+    event_batch_start (pk, &pos);
+    while (n < EVENT_BATCH_MAX && event_batch_next (pk, &pos, &it) == 0) {
+        memset (&items[n], 0, sizeof items[n]);
+        items[n].seq = it.seq;
+        items[n].tseq = it.tseq;
+        items[n].time_us = it.time_us;
+        items[n].payload.data = (uint8_t *) (uintptr_t) it.payload; /* read only */
+        items[n].payload.len = it.payload_len;
+        n++;
+    }
+    event_batch_t b;
+    memset (&b, 0, sizeof b);
+    memcpy (b.origin, pk->origin, sizeof b.origin);
+    b.boot = pk->boot;
+    size_t kl = pk->kind_len < EVENT_KIND_MAX ? pk->kind_len : EVENT_KIND_MAX;
+    memcpy (b.kind, pk->kind, kl);
+    b.kind[kl] = 0;
+    b.items.n = n;
+    b.items.items = items;
+    long flen = event_batch_encode (pk->route, &b, self->batch_version, self->buf, EVENT_FRAME_MAX);
+    if (flen <= 0 || zmq_msg_init_size (out, (size_t) flen) != 0)
+        return -1;
+    memcpy (zmq_msg_data (out), self->buf, (size_t) flen);
+    return 0;
+}
+
 /* A live event or batch from a link: checked by a field-level peek (no
  * decode, no allocation), cached by reference if state-like, and the very
  * same message sent on. */
@@ -442,6 +477,19 @@ s_recv_live (bus_actor_t *self, bus_link_t *link, zmq_msg_t *msg)
         self->c.batches_recv++;
     if (event_topic_is_state (pk.route))
         s_cache_live (self, link, &pk, msg);
+    if (pk.type == EVENT_BATCH && pk.version > self->batch_version) {
+        /* The origin had not yet heard of a member we know that reads
+         * only older batches (or no longer has it): sent on as is, the
+         * batch would be lost there (docs/events.md, "Mixed versions"). */
+        zmq_msg_t older;
+        if (s_recode (self, &pk, &older) == 0) {
+            self->c.batches_recoded++;
+            bus_route_fanout (self, link, &older, nevents);
+            zmq_msg_close (&older);
+            return;
+        }
+        self->c.invalid += nevents; /* cannot happen: the peek checked every item */
+    }
     bus_route_fanout (self, link, msg, nevents);
 }
 

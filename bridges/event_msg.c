@@ -785,12 +785,41 @@ s_put_bytes (uint8_t *w, bool bin, const void *data, size_t n)
     return w + n;
 }
 
+/* Version-2 items, the values themselves (what version-2 buses wrote):
+ * 0 seq, [1 tseq], 2 time_us (always: a version-2 reader's table requires
+ * it), [3 payload]. */
+static uint8_t *
+s_put_items_v2 (uint8_t *w, const event_item_t *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const event_item_t *it = &items[i];
+        bool tseq = it->tseq != 0, payload = it->payload.len != 0;
+        *w++ = (uint8_t) (0x80 | (2 + tseq + payload));
+        *w++ = 0;
+        w = s_put_uint (w, it->seq);
+        if (tseq) {
+            *w++ = 1;
+            w = s_put_uint (w, it->tseq);
+        }
+        *w++ = 2;
+        w = s_put_int (w, it->time_us);
+        if (payload) {
+            *w++ = 3;
+            w = s_put_bytes (w, true, it->payload.data, it->payload.len);
+        }
+    }
+    return w;
+}
+
 long
-event_batch_encode (const char *route, const event_batch_t *b, uint8_t *buf, size_t cap)
+event_batch_encode (const char *route, const event_batch_t *b, uint16_t version, uint8_t *buf,
+                    size_t cap)
 {
     size_t rlen = route ? strnlen (route, EVENT_TOPIC_MAX + 1) : 0;
-    if (rlen == 0 || rlen > EVENT_TOPIC_MAX)
+    if (rlen == 0 || rlen > EVENT_TOPIC_MAX || version < EVENT_VERSION_BATCH
+        || version > EVENT_VERSION)
         return WIRE_ERR_INVALID;
+    bool delta = version >= EVENT_VERSION_BATCH_DELTA;
     /* What the generic encoder's checks and s_validate refuse. */
     size_t ol = strnlen (b->origin, sizeof b->origin);
     size_t kl = strnlen (b->kind, sizeof b->kind);
@@ -804,7 +833,7 @@ event_batch_encode (const char *route, const event_batch_t *b, uint8_t *buf, siz
     size_t need = rlen + 1 + 128 + ol + kl;
     for (size_t i = 0; i < b->items.n; i++) {
         /* Deltas carry strictly increasing seqs (>= 1) only. */
-        if (items[i].seq <= (i ? items[i - 1].seq : 0)
+        if (items[i].seq <= (delta && i ? items[i - 1].seq : 0)
             || items[i].payload.len > EVENT_BATCH_ITEM_MAX)
             return WIRE_ERR_INVALID;
         need += 48 + items[i].payload.len;
@@ -817,7 +846,7 @@ event_batch_encode (const char *route, const event_batch_t *b, uint8_t *buf, siz
     *w++ = 0;
     *w++ = (uint8_t) (0x80 | (kl ? 6 : 5)); /* version, type, origin, boot, [kind], items */
     *w++ = WIRE_KEY_VERSION;
-    w = s_put_uint (w, EVENT_VERSION);
+    w = s_put_uint (w, version);
     *w++ = WIRE_KEY_TYPE;
     w = s_put_uint (w, EVENT_BATCH);
     *w++ = 2;
@@ -831,6 +860,8 @@ event_batch_encode (const char *route, const event_batch_t *b, uint8_t *buf, siz
     *w++ = 10;
     w = b->items.n < 16 ? (*w = (uint8_t) (0x90 | b->items.n), w + 1)
                         : s_put_be (w, 0xdc, b->items.n, 2);
+    if (!delta)
+        return (long) (s_put_items_v2 (w, items, b->items.n) - buf);
     /* Items as deltas from the one before (s_items_to_wire's), keys in
      * table order: [3 payload], 4 dseq, [5 dtseq], [6 dtime]. */
     uint64_t pseq = 0, ptseq = 0, ptime = 0;

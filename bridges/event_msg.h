@@ -45,6 +45,7 @@
 /* 2 added EVENT_BATCH; 3 delta-codes its items (seq, tseq, time_us: each
  * item's difference from the one before), read alongside version 2. */
 #define EVENT_VERSION             3
+#define EVENT_VERSION_BATCH       2 /* first version with EVENT_BATCH (items as values) */
 #define EVENT_VERSION_BATCH_DELTA 3 /* first version whose batch items are deltas */
 #define EVPAY_VERSION             2 /* node payloads (evpay): unchanged since 2 */
 #define EVENT_VERSION_SINGLE                                                                       \
@@ -250,15 +251,22 @@ WIRE_DECLARE_PROTO (evpay, EVPAY_MESSAGES)
  * fit, WIRE_ERR_INVALID for a bad route). */
 long event_frame_encode (const char *route, const event_msg_t *msg, uint8_t *buf, size_t cap);
 
-/* The same frame as event_frame_encode gives for an EVENT_BATCH at the
- * current version (byte for byte, items delta-coded), written directly: the bus's origin
- * path encodes one per (topic, kind) and loop turn, and the generic
- * encoder's per-field table walk cost as much as the rest of the bus
- * thread's work per event. Same checks (origin, kind, 1..EVENT_BATCH_MAX
- * items, seq >= 1, payloads <= EVENT_BATCH_ITEM_MAX). Returns the frame
- * length or a negative wire_err_t; needs a little more room than the
+/* The same frame as event_frame_encode gives for an EVENT_BATCH stamped
+ * `version` (byte for byte), written directly: the bus's origin path
+ * encodes one per (topic, kind) and loop turn, and the generic encoder's
+ * per-field table walk cost as much as the rest of the bus thread's work
+ * per event. `version` is EVENT_VERSION_BATCH_DELTA or later (items
+ * delta-coded; seqs must rise) or EVENT_VERSION_BATCH (items as values,
+ * what version-2 readers take: the bus sends it while some member does
+ * not read version 3, docs/events.md "Mixed versions"; time_us is
+ * written even when 0, as version-2 readers require it). Same checks
+ * (origin, kind, 1..EVENT_BATCH_MAX items, seq >= 1, payloads <=
+ * EVENT_BATCH_ITEM_MAX). Returns the frame length or a negative
+ * wire_err_t (WIRE_ERR_INVALID for a version outside
+ * EVENT_VERSION_BATCH..EVENT_VERSION); needs a little more room than the
  * frame takes (48 bytes per item, 128 for the envelope). */
-long event_batch_encode (const char *route, const event_batch_t *b, uint8_t *buf, size_t cap);
+long event_batch_encode (const char *route, const event_batch_t *b, uint16_t version, uint8_t *buf,
+                         size_t cap);
 
 /* Split a frame into its route (NUL-terminated inside the frame) and body.
  * Returns 0, or -1 if there is no NUL or the route is empty or too long. */
