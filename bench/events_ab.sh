@@ -33,9 +33,10 @@ for line in open(sys.argv[1]):
     for kv in parts[4:]:
         k, _, v = kv.partition("=")
         try:
-            d.setdefault(k, []).append(float(v))
+            x = float(v)
         except ValueError:
-            pass
+            continue  # empty: a phase that did not run (BUSY=0)
+        d.setdefault(k, []).append(x)
 for side in sorted(sides):
     print("AB side=%s " % side + " ".join("%s=%g" % (k, statistics.median(v)) for k, v in sides[side].items()))
 PY

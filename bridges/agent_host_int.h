@@ -51,9 +51,12 @@ typedef struct {
     int64_t strike_window_ms;  /* start of the current strike window */
     uint32_t strikes;
     agent_bucket_t msgs, bytes;
-    agent_bucket_t accepts;   /* connections per second */
-    zhashx_t *services;       /* service names registered (value unused) */
-    zhashx_t *streams_seen;   /* log stream names used (value unused) */
+    agent_bucket_t accepts; /* connections per second */
+    zhashx_t *services;     /* service names registered (value unused) */
+    zhashx_t *streams_seen; /* log stream names used (value unused) */
+    /* The last stream name found in streams_seen: a flood is one stream,
+     * so the quota check is one compare, not a hash lookup, per LOG. */
+    char last_stream[AGENT_STREAM_NAME_MAX + 1];
     agent_reader_t *reader;   /* per connection */
     uint32_t read_max;        /* the reader's frame bound (agent_frames_on_readable) */
     bool reader_mid;          /* the reader holds part of a frame */

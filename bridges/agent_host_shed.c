@@ -160,13 +160,18 @@ agent_shed_quota_ok (agent_shed_t *shed, const agent_host_config_t *cfg, const a
     switch (msg->hdr.type) {
     case AGENT_LOG:
         name = msg->u.agent_log.stream;
-        if (zhashx_lookup (shed->streams_seen, name))
+        if (shed->last_stream[0] && strcmp (shed->last_stream, name) == 0)
             return true;
-        if (zhashx_size (shed->streams_seen) >= cfg->streams_max) {
-            agent_shed_refuse (shed, AGENT_BAD_STREAM_CAP, name);
-            return false;
+        if (!zhashx_lookup (shed->streams_seen, name)) {
+            if (zhashx_size (shed->streams_seen) >= cfg->streams_max) {
+                agent_shed_refuse (shed, AGENT_BAD_STREAM_CAP, name);
+                return false;
+            }
+            zhashx_insert (shed->streams_seen, name, shed);
         }
-        zhashx_insert (shed->streams_seen, name, shed);
+        /* Names are validated, at most AGENT_STREAM_NAME_MAX bytes. */
+        if (strlen (name) < sizeof shed->last_stream)
+            strcpy (shed->last_stream, name);
         return true;
     case AGENT_SERVICE_REGISTER:
         name = msg->u.agent_service_register.name;

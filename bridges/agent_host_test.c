@@ -696,6 +696,12 @@ test_name_quotas (void **state)
         snprintf (log.u.agent_log.stream, sizeof log.u.agent_log.stream, "s%d", i);
         s_send_msg (fd, &log);
     }
+    /* The host remembers the last stream it let through (one compare per
+     * LOG of a flood): a refused name must not become it, and the name it
+     * holds passes. */
+    s_send_msg (fd, &log); /* s5 again: refused again */
+    snprintf (log.u.agent_log.stream, sizeof log.u.agent_log.stream, "s2");
+    s_send_msg (fd, &log); /* held: accepted */
     usleep (200 * 1000);
     close (fd);
     s_tally (fx, &t, AGENT_EVENT_DISCONNECTED);
@@ -716,13 +722,13 @@ test_name_quotas (void **state)
     s_tally (fx, &t, 0);
     assert_int_equal (t.regs, 4 + 1 + 1); /* svc-0..3, svc-0 again, new-1 */
     assert_int_equal (t.deregs, 1);
-    assert_int_equal (t.logs, 3 + 1); /* s0..s2, then s0 */
+    assert_int_equal (t.logs, 3 + 1 + 1); /* s0..s2, s2 again, then s0 */
     assert_false (t.saw_new2);
     assert_false (t.saw_s9);
     agent_host_stats_t st;
     assert_int_equal (agent_host_stats (fx->host, "shed-b", &st), 0);
     assert_int_equal (st.bad[AGENT_BAD_SERVICE_CAP], 6 + 1 + 1 + 1);
-    assert_int_equal (st.bad[AGENT_BAD_STREAM_CAP], 3 + 1);
+    assert_int_equal (st.bad[AGENT_BAD_STREAM_CAP], 3 + 1 + 1);
     assert_int_equal (st.closes_abuse, 0); /* quotas are not strikes */
 
     /* On the bus: logs, no service event (the owner publishes those). */

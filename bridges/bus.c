@@ -151,8 +151,45 @@ s_remote_rebind (self_t *self)
 /*  Members                                                                 */
 /* ------------------------------------------------------------------------ */
 
+/* The batch version every member reads (docs/events.md, "Mixed
+ * versions"): the lowest any member advertises, at most ours. Batches
+ * gathered under the old value were flushed before the command that
+ * changes it (s_recv_pipe_one), so none leaves at a version a member
+ * cannot read once its PEER-ADD is handled. */
+static void
+s_batch_version_update (self_t *self)
+{
+    uint16_t v = EVENT_VERSION;
+    for (bus_member_t *m = (bus_member_t *) zhashx_first (self->members); m;
+         m = (bus_member_t *) zhashx_next (self->members))
+        if (m->event_version < v)
+            v = m->event_version;
+    if (v != self->batch_version)
+        log_info (S_COMP, "event batches now at version %u|members=%zu", (unsigned) v,
+                  zhashx_size (self->members));
+    self->batch_version = v;
+}
+
+/* PEER-VERSION: the highest EVENT_BATCH version `name` reads (its node
+ * record's event_version; below EVENT_VERSION_BATCH is taken as that). */
+static int
+s_peer_version (self_t *self, const char *name, const char *version)
+{
+    bus_member_t *m = name ? (bus_member_t *) zhashx_lookup (self->members, name) : NULL;
+    char *end = NULL;
+    unsigned long v = version ? strtoul (version, &end, 10) : 0;
+    if (!m || !version || !*version || *end)
+        return -1;
+    m->event_version = v < EVENT_VERSION_BATCH ? EVENT_VERSION_BATCH
+                       : v > 0xffff            ? 0xffff
+                                               : (uint16_t) v;
+    s_batch_version_update (self);
+    return 0;
+}
+
 /* A member: its events are accepted, and it has a place in the tree. Only
- * our parent among them gets a connection (bus_tree_update). */
+ * our parent among them gets a connection (bus_tree_update). A new member
+ * reads version-2 batches only until PEER-VERSION says otherwise. */
 static int
 s_peer_add (self_t *self, const char *name, const char *endpoint, const char *z85)
 {
@@ -166,7 +203,9 @@ s_peer_add (self_t *self, const char *name, const char *endpoint, const char *z8
         if (!m)
             return -1;
         snprintf (m->name, sizeof m->name, "%s", name);
+        m->event_version = EVENT_VERSION_BATCH;
         zhashx_insert (self->members, name, m);
+        s_batch_version_update (self);
     }
     snprintf (m->endpoint, sizeof m->endpoint, "%s", endpoint);
     memcpy (m->key, key, 32);
@@ -181,6 +220,7 @@ s_peer_remove (self_t *self, const char *name)
     if (!name || !zhashx_lookup (self->members, name))
         return -1;
     zhashx_delete (self->members, name);
+    s_batch_version_update (self);
     zhashx_delete (self->origins, name);
     /* Its last values would no longer be kept fresh: forget them. */
     bus_cache_purge (self, name, 0, NULL, 0);
@@ -225,7 +265,8 @@ s_stats (self_t *self)
         " cache_evicted=%" PRIu64 " snapreq_dropped=%" PRIu64
         " links=%zu children=%zu conns=%" PRId64 " conns_max=%d relayed=%" PRIu64 " dups=%" PRIu64
         " link_drops=%" PRIu64 " unknown_origin=%" PRIu64 " children_refused=%" PRIu64
-        " hello_resent=%" PRIu64 " tree_changes=%" PRIu64 " socket_errors=%" PRIu64,
+        " hello_resent=%" PRIu64 " tree_changes=%" PRIu64 " socket_errors=%" PRIu64
+        " batch_version=%u batches_recoded=%" PRIu64,
         c->published, c->invalid, c->origin_sent, c->origin_skipped, c->consumer_sent, c->peer_recv,
         c->peer_forwarded, c->forged, c->malformed, c->send_errors, zhashx_size (self->cache),
         c->cache_full, c->snapshots_served, c->peer_snaps_done, c->peer_snaps_timeout,
@@ -234,7 +275,7 @@ s_stats (self_t *self)
         c->cache_evicted, c->snapreq_dropped, bus_links_up (self), self->nkids,
         self->conns_in + (self->conn_up ? 1 : 0), 1 + BUS_CHILDREN_MAX, c->relayed, c->dups,
         c->link_drops, c->unknown_origin, c->children_refused, c->hello_resent, c->tree_changes,
-        c->socket_errors);
+        c->socket_errors, (unsigned) self->batch_version, c->batches_recoded);
 }
 
 /* Fast path for PUBLISH: read the frames with zmq_msg, no zmsg. */
@@ -312,6 +353,12 @@ s_recv_pipe_one (self_t *self)
         zstr_free (&name);
         zstr_free (&ep);
         zstr_free (&key);
+    }
+    else if (streq (cmd, "PEER-VERSION")) {
+        char *name = zmsg_popstr (args), *version = zmsg_popstr (args);
+        zsock_send (self->pipe, "i", s_peer_version (self, name, version));
+        zstr_free (&name);
+        zstr_free (&version);
     }
     else if (streq (cmd, "PEER-REMOVE")) {
         char *name = zmsg_popstr (args);
@@ -554,6 +601,7 @@ s_self_new (zsock_t *pipe, const bus_config_t *cfg)
     self->pipe = pipe;
     self->poller = zpoller_new (pipe, NULL);
     self->members = zhashx_new ();
+    self->batch_version = EVENT_VERSION; /* no member yet */
     self->origins = zhashx_new ();
     self->cache = zhashx_new ();
     self->owners = zhashx_new ();

@@ -57,6 +57,11 @@
  *   "ssss"  PEER-ADD name endpoint pubkey-z85     -> "i" 0 | -1
  *           (a member: its events are accepted and it has a place in the
  *            tree; re-adding a name replaces its endpoint and key)
+ *   "sss"   PEER-VERSION name version             -> "i" 0 | -1 (unknown)
+ *           (the highest EVENT_BATCH version the member reads, from its
+ *            node record; a member reads EVENT_VERSION_BATCH until told.
+ *            Batches, ours and relayed, leave at the lowest version any
+ *            member reads: docs/events.md, "Mixed versions")
  *   "ss"    PEER-REMOVE name                      -> "i" 0 | -1 (unknown)
  *   "ss"    ALLOW pubkey-z85   (tree listener)    -> "i" 0 | -1
  *   "ss"    DENY pubkey-z85                       -> "i" 0 | -1
@@ -78,6 +83,7 @@
  *           batches_sent batches_recv cache_evicted snapreq_dropped
  *           links children conns conns_max relayed dups link_drops
  *           unknown_origin children_refused tree_changes socket_errors
+ *           batch_version batches_recoded
  *   "s"     $TERM                                 (no reply; actor exits)
  */
 #ifndef SHED_BUS_H
@@ -132,6 +138,8 @@ int bus_publish (bus_t *self, const char *topic, const char *kind, const void *p
  * unknown peer, no answer). */
 int bus_peer_add (bus_t *self, const char *name, const char *endpoint, const char *key_z85);
 int bus_peer_remove (bus_t *self, const char *name);
+/* PEER-VERSION: 0, or -1 (not a member, no answer). */
+int bus_peer_version (bus_t *self, const char *name, unsigned version);
 int bus_allow (bus_t *self, const char *key_z85);
 int bus_deny (bus_t *self, const char *key_z85);
 int bus_consumer_allow (bus_t *self, const char *key_z85);

@@ -76,6 +76,14 @@ bus_peer_add (bus_t *self, const char *name, const char *endpoint, const char *k
 }
 
 int
+bus_peer_version (bus_t *self, const char *name, unsigned version)
+{
+    char v[16];
+    snprintf (v, sizeof v, "%u", version);
+    return s_reply (self, zsock_send (self->actor, "sss", "PEER-VERSION", name, v));
+}
+
+int
 bus_peer_remove (bus_t *self, const char *name)
 {
     return s_reply (self, zsock_send (self->actor, "ss", "PEER-REMOVE", name));

@@ -32,11 +32,11 @@ struct _bus_client_t {
     event_msg_t current;   /* the event recv last returned (owns payload) */
     zmq_msg_t current_msg; /* or the frame it points into (fast path) */
     bool has_msg;
-    bool in_batch;       /* current_msg is an EVENT_BATCH being walked */
-    event_peek_t bpk;    /* its peek (pointers into current_msg) */
-    const uint8_t *bpos; /* next item */
-    size_t broute_len;   /* strlen of its route (the topic) */
-    s_track_t *btrack;   /* its (origin, topic) track, once looked up */
+    bool in_batch;          /* current_msg is an EVENT_BATCH being walked */
+    event_peek_t bpk;       /* its peek (pointers into current_msg) */
+    event_batch_pos_t bpos; /* next item */
+    size_t broute_len;      /* strlen of its route (the topic) */
+    s_track_t *btrack;      /* its (origin, topic) track, once looked up */
     uint64_t received, gaps, duplicates, malformed;
 };
 
@@ -530,7 +530,7 @@ s_read_fast (bus_client_t *self, bus_event_t *ev)
             }
             self->bpk = pk;
             self->broute_len = strnlen (pk.route, EVENT_TOPIC_MAX);
-            self->bpos = pk.items;
+            event_batch_start (&self->bpk, &self->bpos);
             self->btrack = NULL;
             self->in_batch = true;
             continue;

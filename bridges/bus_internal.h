@@ -99,11 +99,14 @@ void bus_subs_clear (bus_subs_t *subs);
 #define BUS_OWNER_KEY_MAX    (EVENT_NODE_MAX + EVENT_TOPIC_MAX + 3)
 
 /* A member: PEER-ADD gives its endpoint and key; only members' events are
- * accepted, and the sorted member names are the routing tree. */
+ * accepted, and the sorted member names are the routing tree. PEER-VERSION
+ * gives the highest EVENT_BATCH version it reads (EVENT_VERSION_BATCH
+ * until told). */
 typedef struct {
     char name[EVENT_NODE_MAX + 1];
     char endpoint[256];
     uint8_t key[32];
+    uint16_t event_version;
 } bus_member_t;
 
 /* A peer snapshot request we sent on a link, waiting for SNAP_END. */
@@ -180,6 +183,7 @@ typedef struct {
     uint64_t hello_resent;     /* HELLO again after a silent parent */
     uint64_t tree_changes;     /* parent changed */
     uint64_t socket_errors;    /* sockets that could not be created */
+    uint64_t batches_recoded;  /* peers' batches re-encoded at batch_version */
 } bus_counters_t;
 
 typedef struct {
@@ -231,7 +235,11 @@ typedef struct {
     bool conn_up;         /* dealer connected */
     int64_t parent_heard; /* mono ms of the parent's last message */
 
-    zhashx_t *members;  /* name -> bus_member_t */
+    zhashx_t *members; /* name -> bus_member_t */
+    /* The EVENT_BATCH version every member reads (the lowest of theirs,
+     * at most EVENT_VERSION): what batches leave this bus at, ours and
+     * relayed ones (docs/events.md, "Mixed versions"). */
+    uint16_t batch_version;
     zhashx_t *origins;  /* name -> bus_origin_t */
     zhashx_t *cache;    /* "origin\x1ftopic" -> bus_entry_t */
     zhashx_t *owners;   /* owner -> entries (uintptr_t) */

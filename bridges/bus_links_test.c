@@ -16,6 +16,97 @@
 
 #include "bridges/bus_internal.h"
 #include "bridges/bus_test_util.h"
+#include "bridges/event_v2_check.h"
+
+/* b's events reach c through a (the root). Flood b, read c's consumer
+ * socket raw (the frames c received from a and sends on unchanged) until
+ * `n` events of log.b.x came: every batch is at `version`. Returns how
+ * many batches came. */
+static int
+s_relay_flood (bt_node_t *b, void *sub, int n, unsigned version)
+{
+    for (int i = 0; i < n; i++)
+        bt_publish (b, "log.b.x", "0123456789");
+    int got = 0, batches = 0;
+    zmq_msg_t f;
+    zmq_msg_init (&f);
+    while (got < n && zmq_msg_recv (&f, sub, 0) > 0) {
+        const uint8_t *frame = (const uint8_t *) zmq_msg_data (&f);
+        size_t len = zmq_msg_size (&f);
+        event_peek_t pk;
+        assert_int_equal (event_frame_peek (frame, len, &pk), 0);
+        if (!streq (pk.route, "log.b.x"))
+            continue; /* a late probe */
+        if (pk.type == EVENT_BATCH) {
+            assert_int_equal (pk.version, version);
+            assert_int_equal (event_v2_batch_ok (frame, len), version == EVENT_VERSION_BATCH);
+            batches++;
+            got += (int) pk.nitems;
+        }
+        else
+            got++;
+    }
+    zmq_msg_close (&f);
+    assert_int_equal (got, n);
+    return batches;
+}
+
+/* A relay that knows a member reading only version-2 batches sends a
+ * version-3 origin's batches on at version 2 (the origin may not know
+ * that member yet), and as they came once every member reads 3. */
+static void
+test_relay_batch_version (void **state)
+{
+    bt_node_t nodes[3];
+    bt_node_start (&nodes[0], "a", 0);
+    bt_node_start (&nodes[1], "b", 0);
+    bt_node_start (&nodes[2], "c", 0);
+    bt_mesh (nodes, 3);
+    /* b and c believe everyone reads 3 (c sends on what it gets as it
+     * is); a knows c does not. */
+    for (int i = 1; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+            if (j != i)
+                assert_int_equal (bus_peer_version (nodes[i].bus, nodes[j].name, 3), 0);
+    assert_int_equal (bus_peer_version (nodes[0].bus, "b", 3), 0);
+    assert_int_equal (bt_stat (&nodes[1], "batch_version"), EVENT_VERSION);
+    assert_int_equal (bt_stat (&nodes[0], "batch_version"), EVENT_VERSION_BATCH);
+    void *sub = zmq_socket (zsys_init (), ZMQ_SUB);
+    assert_non_null (sub);
+    int hwm = EVENT_RCVHWM;
+    assert_int_equal (zmq_setsockopt (sub, ZMQ_RCVHWM, &hwm, sizeof hwm), 0);
+    assert_int_equal (zmq_connect (sub, nodes[2].ipc), 0);
+    assert_int_equal (zmq_setsockopt (sub, ZMQ_SUBSCRIBE, "log.b.", 6), 0);
+    int wait = 100;
+    assert_int_equal (zmq_setsockopt (sub, ZMQ_RCVTIMEO, &wait, sizeof wait), 0);
+    char drain[256];
+    bool ready = false;
+    for (int i = 0; i < 200 && !ready; i++) {
+        bt_publish (&nodes[1], "log.b.p", "probe");
+        ready = zmq_recv (sub, drain, sizeof drain, 0) > 0;
+    }
+    assert_true (ready);
+    while (zmq_recv (sub, drain, sizeof drain, 0) > 0)
+        ;
+    wait = 3000;
+    assert_int_equal (zmq_setsockopt (sub, ZMQ_RCVTIMEO, &wait, sizeof wait), 0);
+
+    assert_true (s_relay_flood (&nodes[1], sub, 3000, EVENT_VERSION_BATCH) > 0);
+    uint64_t recoded = bt_stat (&nodes[0], "batches_recoded");
+    assert_true (recoded > 0);
+    assert_true (recoded <= bt_stat (&nodes[1], "batches_sent"));
+    assert_int_equal (bt_stat (&nodes[2], "malformed"), 0);
+    assert_int_equal (bt_stat (&nodes[2], "batches_recoded"), 0);
+
+    /* c says it reads 3: a sends b's batches on as they are. */
+    assert_int_equal (bus_peer_version (nodes[0].bus, "c", 3), 0);
+    assert_int_equal (bt_stat (&nodes[0], "batch_version"), EVENT_VERSION);
+    assert_true (s_relay_flood (&nodes[1], sub, 3000, EVENT_VERSION) > 0);
+    assert_int_equal (bt_stat (&nodes[0], "batches_recoded"), recoded);
+    zmq_close (sub);
+    for (int i = 0; i < 3; i++)
+        bt_node_stop (&nodes[i]);
+}
 
 /* A peer whose key is not on the allow-list gets nothing; B, allowed,
  * does. */
@@ -338,6 +429,7 @@ main (void)
         cmocka_unit_test_setup (test_peer_remove_and_deny, bt_setup),
         cmocka_unit_test_setup (test_consumer_deny_cuts, bt_setup),
         cmocka_unit_test_setup (test_tree_routing, bt_setup),
+        cmocka_unit_test_setup (test_relay_batch_version, bt_setup),
         cmocka_unit_test_setup (test_link_parse, bt_setup),
     };
     return bt_main (tests, sizeof tests / sizeof tests[0]);

@@ -98,7 +98,8 @@ s_batch_flush (bus_actor_t *self, size_t idx)
         memcpy (eb->kind, b->kind, sizeof eb->kind);
         eb->items.n = b->n;
         eb->items.items = b->items;
-        long len = event_batch_encode (b->topic, eb, self->buf, EVENT_FRAME_MAX);
+        long len =
+            event_batch_encode (b->topic, eb, self->batch_version, self->buf, EVENT_FRAME_MAX);
         if (len < 0)
             self->c.invalid += b->n;
         else {

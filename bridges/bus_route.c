@@ -377,7 +377,8 @@ s_cache_live (bus_actor_t *self, bus_link_t *link, const event_peek_t *pk, zmq_m
     }
     event_item_view_t it, last;
     memset (&last, 0, sizeof last);
-    const uint8_t *pos = pk->items;
+    event_batch_pos_t pos;
+    event_batch_start (pk, &pos);
     while (event_batch_next (pk, &pos, &it) == 0)
         last = it;
     event_msg_t m;
@@ -401,9 +402,45 @@ s_cache_live (bus_actor_t *self, bus_link_t *link, const event_peek_t *pk, zmq_m
                        (size_t) flen);
 }
 
+/* A peeked batch encoded again at self->batch_version, into a new
+ * message (*out, the caller closes it). 0, or -1 (out untouched). */
+static int
+s_recode (bus_actor_t *self, const event_peek_t *pk, zmq_msg_t *out)
+{
+    event_item_t items[EVENT_BATCH_MAX];
+    size_t n = 0;
+    event_item_view_t it;
+    event_batch_pos_t pos;
+    event_batch_start (pk, &pos);
+    while (n < EVENT_BATCH_MAX && event_batch_next (pk, &pos, &it) == 0) {
+        memset (&items[n], 0, sizeof items[n]);
+        items[n].seq = it.seq;
+        items[n].tseq = it.tseq;
+        items[n].time_us = it.time_us;
+        items[n].payload.data = (uint8_t *) (uintptr_t) it.payload; /* read only */
+        items[n].payload.len = it.payload_len;
+        n++;
+    }
+    event_batch_t b;
+    memset (&b, 0, sizeof b);
+    memcpy (b.origin, pk->origin, sizeof b.origin);
+    b.boot = pk->boot;
+    size_t kl = pk->kind_len < EVENT_KIND_MAX ? pk->kind_len : EVENT_KIND_MAX;
+    memcpy (b.kind, pk->kind, kl);
+    b.kind[kl] = 0;
+    b.items.n = n;
+    b.items.items = items;
+    long flen = event_batch_encode (pk->route, &b, self->batch_version, self->buf, EVENT_FRAME_MAX);
+    if (flen <= 0 || zmq_msg_init_size (out, (size_t) flen) != 0)
+        return -1;
+    memcpy (zmq_msg_data (out), self->buf, (size_t) flen);
+    return 0;
+}
+
 /* A live event or batch from a link: checked by a field-level peek (no
  * decode, no allocation), cached by reference if state-like, and the very
- * same message sent on. */
+ * same message sent on (a batch above our batch_version: re-encoded at it
+ * first). */
 static void
 s_recv_live (bus_actor_t *self, bus_link_t *link, zmq_msg_t *msg)
 {
@@ -427,7 +464,8 @@ s_recv_live (bus_actor_t *self, bus_link_t *link, zmq_msg_t *msg)
     uint64_t first = pk.seq;
     if (pk.type == EVENT_BATCH) {
         event_item_view_t it;
-        const uint8_t *pos = pk.items;
+        event_batch_pos_t pos;
+        event_batch_start (&pk, &pos);
         first = event_batch_next (&pk, &pos, &it) == 0 ? it.seq : 0;
     }
     if (s_duplicate (self, pk.origin, pk.boot, first)) {
@@ -440,6 +478,22 @@ s_recv_live (bus_actor_t *self, bus_link_t *link, zmq_msg_t *msg)
         self->c.batches_recv++;
     if (event_topic_is_state (pk.route))
         s_cache_live (self, link, &pk, msg);
+    if (pk.type == EVENT_BATCH && pk.version > self->batch_version) {
+        /* The origin had not yet heard of a member we know that reads
+         * only older batches (or no longer has it): sent on as is, the
+         * batch would be lost there (docs/events.md, "Mixed versions"). */
+        zmq_msg_t older;
+        if (s_recode (self, &pk, &older) == 0) {
+            self->c.batches_recoded++;
+            bus_route_fanout (self, link, &older, nevents);
+            zmq_msg_close (&older);
+            return;
+        }
+        /* Only a batch close to EVENT_FRAME_MAX (no bus gathers one that
+         * large: EVENT_BATCH_BYTES) outgrows it at version 2: counted,
+         * and sent on as it came, so version-3 readers still get it. */
+        self->c.invalid += nevents;
+    }
     bus_route_fanout (self, link, msg, nevents);
 }
 

@@ -16,6 +16,7 @@
 
 #include "bridges/bus_internal.h"
 #include "bridges/bus_test_util.h"
+#include "bridges/event_v2_check.h"
 #include "common/log.h"
 
 /* C's consumer on metrics. gets A's and B's metrics but no log events. */
@@ -142,7 +143,8 @@ test_batches (void **state)
     assert_int_equal (pk.nitems, 3);
     assert_string_equal (pk.origin, "a");
     assert_int_equal (pk.boot, 7);
-    const uint8_t *pos = pk.items;
+    event_batch_pos_t pos;
+    event_batch_start (&pk, &pos);
     event_item_view_t it;
     for (int i = 0; i < 3; i++) {
         assert_int_equal (event_batch_next (&pk, &pos, &it), 0);
@@ -305,6 +307,155 @@ test_publish_socket (void **state)
     zmq_close (push);
     bus_client_destroy (&c);
     bus_destroy (&bus);
+    shed_identity_destroy (&id);
+}
+
+/* One message of `n` records of `topic` on a publish socket: one turn
+ * of the bus, so one batch (n > 1). Payloads "e0", "e1", ... */
+static void
+s_push_records (void *push, const char *topic, int n)
+{
+    uint8_t msg[1024];
+    size_t len = 0, tl = strlen (topic);
+    for (int i = 0; i < n; i++) {
+        char payload[8];
+        int pl = snprintf (payload, sizeof payload, "e%d", i);
+        memcpy (msg + len, topic, tl + 1);
+        len += tl + 1;
+        memcpy (msg + len, "k", 2);
+        len += 2;
+        msg[len++] = 0;
+        msg[len++] = 0;
+        msg[len++] = 0;
+        msg[len++] = (uint8_t) pl;
+        memcpy (msg + len, payload, (size_t) pl);
+        len += (size_t) pl;
+    }
+    assert_int_equal (zmq_send (push, msg, len, 0), (int) len);
+}
+
+/* Five events in one turn leave as one batch at `version`, which a
+ * version-2 reader takes exactly when it is 2; every version-3 reader
+ * reads back all five. `sub` sees the very frame the bus sends on. */
+static void
+s_gate_round (void *push, void *sub, unsigned version)
+{
+    s_push_records (push, "log.a.x", 5);
+    zmq_msg_t f;
+    zmq_msg_init (&f);
+    assert_true (zmq_msg_recv (&f, sub, 0) > 0);
+    const uint8_t *frame = (const uint8_t *) zmq_msg_data (&f);
+    size_t len = zmq_msg_size (&f);
+    event_peek_t pk;
+    assert_int_equal (event_frame_peek (frame, len, &pk), 0);
+    assert_int_equal (pk.type, EVENT_BATCH);
+    assert_int_equal (pk.nitems, 5);
+    assert_int_equal (pk.version, version);
+    assert_int_equal (event_v2_batch_ok (frame, len), version == EVENT_VERSION_BATCH);
+    event_batch_pos_t pos;
+    event_batch_start (&pk, &pos);
+    event_item_view_t it;
+    uint64_t prev = 0;
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal (event_batch_next (&pk, &pos, &it), 0);
+        assert_true (it.seq > prev);
+        prev = it.seq;
+        char want[8];
+        snprintf (want, sizeof want, "e%d", i);
+        assert_int_equal (it.payload_len, strlen (want));
+        assert_memory_equal (it.payload, want, it.payload_len);
+    }
+    zmq_msg_close (&f);
+}
+
+/* The batch version follows the members (docs/events.md, "Mixed
+ * versions"): 3 with none, 2 as soon as one is added (until PEER-VERSION
+ * says it reads 3), 3 once every member does, 2 again for a new member,
+ * 3 when it leaves. */
+static void
+test_batch_version_gate (void **state)
+{
+    char ipc[256], pub_ep[128];
+    snprintf (ipc, sizeof ipc, "ipc://%s/gate-%d.sock", bt_dir, ++bt_run);
+    snprintf (pub_ep, sizeof pub_ep, "inproc://bus-test-gate-%d", bt_run);
+    shed_identity_t *id = shed_identity_new_ephemeral ();
+    shed_identity_t *pb = shed_identity_new_ephemeral ();
+    char zb[41];
+    shed_key_to_z85 (shed_identity_x25519_public (pb), zb);
+    bus_config_t cfg = { .name = "a",
+                         .public_key = shed_identity_x25519_public (id),
+                         .secret_key = shed_identity_x25519_secret (id),
+                         .zap = bt_zap,
+                         .ipc_endpoint = ipc,
+                         .publish_endpoint = pub_ep };
+    char err[256];
+    bus_t *bus = bus_new (&cfg, err, sizeof err);
+    assert_non_null (bus);
+    void *sub = zmq_socket (zsys_init (), ZMQ_SUB);
+    void *push = zmq_socket (zsys_init (), ZMQ_PUSH);
+    assert_non_null (sub);
+    assert_non_null (push);
+    int hwm = EVENT_RCVHWM;
+    assert_int_equal (zmq_setsockopt (sub, ZMQ_RCVHWM, &hwm, sizeof hwm), 0);
+    assert_int_equal (zmq_connect (sub, ipc), 0);
+    assert_int_equal (zmq_setsockopt (sub, ZMQ_SUBSCRIBE, "log.a.x", 7), 0);
+    assert_int_equal (zmq_connect (push, pub_ep), 0);
+    /* Ready when a single event gets through; then nothing else waits. */
+    int wait = 100;
+    assert_int_equal (zmq_setsockopt (sub, ZMQ_RCVTIMEO, &wait, sizeof wait), 0);
+    char drain[256];
+    bool ready = false;
+    for (int i = 0; i < 100 && !ready; i++) {
+        s_push_records (push, "log.a.x", 1);
+        ready = zmq_recv (sub, drain, sizeof drain, 0) > 0;
+    }
+    assert_true (ready);
+    while (zmq_recv (sub, drain, sizeof drain, 0) > 0)
+        ;
+    wait = 3000;
+    assert_int_equal (zmq_setsockopt (sub, ZMQ_RCVTIMEO, &wait, sizeof wait), 0);
+
+    char *line = bus_stats (bus);
+    assert_int_equal (bus_stat (line, "batch_version"), EVENT_VERSION);
+    zstr_free (&line);
+    s_gate_round (push, sub, EVENT_VERSION); /* no member */
+
+    /* b, not yet known to read version 3 (its record lacks the field). */
+    assert_int_equal (bus_peer_add (bus, "b", "tcp://127.0.0.1:9", zb), 0);
+    s_gate_round (push, sub, EVENT_VERSION_BATCH);
+    assert_int_equal (bus_peer_version (bus, "b", 2), 0);
+    s_gate_round (push, sub, EVENT_VERSION_BATCH);
+    assert_int_equal (bus_peer_version (bus, "b", 3), 0);
+    s_gate_round (push, sub, EVENT_VERSION);
+    /* Re-adding b (a new endpoint) keeps what it reads. */
+    assert_int_equal (bus_peer_add (bus, "b", "tcp://127.0.0.1:10", zb), 0);
+    s_gate_round (push, sub, EVENT_VERSION);
+    /* c joins: back to 2 until it says 3; below 2 counts as 2. */
+    assert_int_equal (bus_peer_add (bus, "c", "tcp://127.0.0.1:11", zb), 0);
+    s_gate_round (push, sub, EVENT_VERSION_BATCH);
+    assert_int_equal (bus_peer_version (bus, "c", 1), 0);
+    s_gate_round (push, sub, EVENT_VERSION_BATCH);
+    assert_int_equal (bus_peer_version (bus, "c", 3), 0);
+    s_gate_round (push, sub, EVENT_VERSION);
+    /* A later release reads more: still our version. */
+    assert_int_equal (bus_peer_version (bus, "c", EVENT_VERSION + 5), 0);
+    s_gate_round (push, sub, EVENT_VERSION);
+    /* c back on an older release, then gone. */
+    assert_int_equal (bus_peer_version (bus, "c", 2), 0);
+    s_gate_round (push, sub, EVENT_VERSION_BATCH);
+    assert_int_equal (bus_peer_remove (bus, "c"), 0);
+    s_gate_round (push, sub, EVENT_VERSION);
+    /* Only members have a version. */
+    assert_int_equal (bus_peer_version (bus, "c", 3), -1);
+    line = bus_stats (bus);
+    assert_int_equal (bus_stat (line, "batch_version"), EVENT_VERSION);
+    assert_int_equal (bus_stat (line, "invalid"), 0);
+    zstr_free (&line);
+
+    zmq_close (push);
+    zmq_close (sub);
+    bus_destroy (&bus);
+    shed_identity_destroy (&pb);
     shed_identity_destroy (&id);
 }
 
@@ -666,6 +817,7 @@ main (void)
         cmocka_unit_test_setup (test_exactly_once, bt_setup),
         cmocka_unit_test_setup (test_batches, bt_setup),
         cmocka_unit_test_setup (test_publish_socket, bt_setup),
+        cmocka_unit_test_setup (test_batch_version_gate, bt_setup),
         cmocka_unit_test_setup (test_no_subscriber_no_traffic, bt_setup),
         cmocka_unit_test_setup (test_late_joiner, bt_setup),
         cmocka_unit_test_setup (test_slow_consumer, bt_setup),

@@ -41,8 +41,13 @@
 /*  Constants and limits                                                    */
 /* ------------------------------------------------------------------------ */
 
-#define EVENT_VERSION_MIN 1
-#define EVENT_VERSION     2 /* 2 added EVENT_BATCH */
+#define EVENT_VERSION_MIN         1
+/* 2 added EVENT_BATCH; 3 delta-codes its items (seq, tseq, time_us: each
+ * item's difference from the one before), read alongside version 2. */
+#define EVENT_VERSION             3
+#define EVENT_VERSION_BATCH       2 /* first version with EVENT_BATCH (items as values) */
+#define EVENT_VERSION_BATCH_DELTA 3 /* first version whose batch items are deltas */
+#define EVPAY_VERSION             2 /* node payloads (evpay): unchanged since 2 */
 #define EVENT_VERSION_SINGLE                                                                       \
     1 /* EVENT and SNAP_END are still stamped 1,
                                                so version-1 readers keep reading them */
@@ -108,20 +113,41 @@
     F (T, 3, partial, WIRE_BOOL, 0,                 WIRE_OPT, _)
 /* clang-format on */
 
-/* One event inside a batch: the envelope fields that differ per event. */
+/* One event inside a batch: the envelope fields that differ per event.
+ * Version 2 items carry seq (>= 1), tseq and time_us as values (keys 0-2);
+ * version 3 items carry them as deltas under their own keys (4-6), so a
+ * version-2 reader, which needs key 0, refuses a version-3 batch instead
+ * of reading deltas as values. Each version ignores the other's keys.
+ * event_frame_encode / event_frame_decode convert: callers only ever see
+ * the values in seq, tseq and time_us (the d* fields are 0). */
 /* clang-format off */
 #define EVENT_ITEM_FIELDS(F, T) \
-    F (T, 0, seq,     WIRE_U64,  0,                    WIRE_REQ, _)  \
+    F (T, 0, seq,     WIRE_U64,  0,                    WIRE_OPT, _)  \
     F (T, 1, tseq,    WIRE_U64,  0,                    WIRE_OPT, _)  \
-    F (T, 2, time_us, WIRE_I64,  0,                    WIRE_REQ, _)  \
-    F (T, 3, payload, WIRE_BLOB, EVENT_BATCH_ITEM_MAX, WIRE_OPT, _)
+    F (T, 2, time_us, WIRE_I64,  0,                    WIRE_OPT, _)  \
+    F (T, 3, payload, WIRE_BLOB, EVENT_BATCH_ITEM_MAX, WIRE_OPT, _)  \
+    F (T, 4, dseq,    WIRE_U64,  0,                    WIRE_OPT, _)  \
+    F (T, 5, dtseq,   WIRE_U64,  0,                    WIRE_OPT, _)  \
+    F (T, 6, dtime,   WIRE_I64,  0,                    WIRE_OPT, _)
 /* clang-format on */
 
 WIRE_DECLARE_RECORD (event_item, EVENT_ITEM_FIELDS)
 
 /* EVENT_BATCH (protocol version 2): 1..EVENT_BATCH_MAX live events of the
  * same origin, boot, topic (the route: batches are never snapshot items)
- * and kind, in order. Each item is exactly the EVENT it stands for. */
+ * and kind, in order. Each item is exactly the EVENT it stands for.
+ *
+ * From version 3 (EVENT_VERSION_BATCH_DELTA) an item's seq, tseq and
+ * time_us on the wire are its difference from the item before (the first
+ * item's from 0, so it holds its own values): a batch is one topic of one
+ * origin within one turn of the bus, so the three cost ~3 bytes instead of
+ * ~19 per event (CURVE and every copy are per byte). seq: the increase,
+ * >= 1 (a batch's seqs strictly increase, without wrapping past 2^64);
+ * tseq and time_us: added modulo 2^64 (an absent tseq adds 0, so a batch
+ * of untracked events, tseq 0, carries none; a negative time delta is a
+ * clock step back). event_item_t always holds the values
+ * themselves: event_frame_encode / event_frame_decode / event_batch_encode
+ * convert, event_batch_next returns values. */
 /* clang-format off */
 #define EVENT_BATCH_FIELDS(F, T) \
     F (T, 2,  origin, WIRE_STR,  EVENT_NODE_MAX,    WIRE_REQ, _)  \
@@ -225,15 +251,22 @@ WIRE_DECLARE_PROTO (evpay, EVPAY_MESSAGES)
  * fit, WIRE_ERR_INVALID for a bad route). */
 long event_frame_encode (const char *route, const event_msg_t *msg, uint8_t *buf, size_t cap);
 
-/* The same frame as event_frame_encode gives for an EVENT_BATCH at the
- * current version (byte for byte), written directly: the bus's origin
- * path encodes one per (topic, kind) and loop turn, and the generic
- * encoder's per-field table walk cost as much as the rest of the bus
- * thread's work per event. Same checks (origin, kind, 1..EVENT_BATCH_MAX
- * items, seq >= 1, payloads <= EVENT_BATCH_ITEM_MAX). Returns the frame
- * length or a negative wire_err_t; needs a little more room than the
+/* The same frame as event_frame_encode gives for an EVENT_BATCH stamped
+ * `version` (byte for byte), written directly: the bus's origin path
+ * encodes one per (topic, kind) and loop turn, and the generic encoder's
+ * per-field table walk cost as much as the rest of the bus thread's work
+ * per event. `version` is EVENT_VERSION_BATCH_DELTA or later (items
+ * delta-coded; seqs must rise) or EVENT_VERSION_BATCH (items as values,
+ * what version-2 readers take: the bus sends it while some member does
+ * not read version 3, docs/events.md "Mixed versions"; time_us is
+ * written even when 0, as version-2 readers require it). Same checks
+ * (origin, kind, 1..EVENT_BATCH_MAX items, seq >= 1, payloads <=
+ * EVENT_BATCH_ITEM_MAX). Returns the frame length or a negative
+ * wire_err_t (WIRE_ERR_INVALID for a version outside
+ * EVENT_VERSION_BATCH..EVENT_VERSION); needs a little more room than the
  * frame takes (48 bytes per item, 128 for the envelope). */
-long event_batch_encode (const char *route, const event_batch_t *b, uint8_t *buf, size_t cap);
+long event_batch_encode (const char *route, const event_batch_t *b, uint16_t version, uint8_t *buf,
+                         size_t cap);
 
 /* Split a frame into its route (NUL-terminated inside the frame) and body.
  * Returns 0, or -1 if there is no NUL or the route is empty or too long. */
@@ -262,6 +295,7 @@ typedef struct {
     size_t payload_len;
     bool has_topic; /* a `topic` field (snapshot items) is present */
     /* EVENT_BATCH only (seq, tseq, time_us, payload above stay 0): */
+    uint16_t version;     /* the body's: items are deltas from EVENT_VERSION_BATCH_DELTA */
     uint32_t nitems;      /* 1..EVENT_BATCH_MAX, each already checked */
     const uint8_t *items; /* the first item's map, into the frame */
     const uint8_t *items_end;
@@ -286,9 +320,19 @@ typedef struct {
     size_t payload_len;
 } event_item_view_t;
 
-/* Walk a peeked batch: start with *pos = pk->items; each call fills *out,
- * advances *pos and returns 0, or -1 at pk->items_end. */
-int event_batch_next (const event_peek_t *pk, const uint8_t **pos, event_item_view_t *out);
+/* Where a walk of a peeked batch is: the next item, and the previous
+ * item's values (version 3 items are deltas from them). */
+typedef struct {
+    const uint8_t *p;
+    uint64_t seq, tseq;
+    int64_t time_us;
+} event_batch_pos_t;
+
+/* Walk a peeked batch: event_batch_start, then each event_batch_next fills
+ * *out with the item's values (deltas applied), advances *pos and returns
+ * 0, or -1 at pk->items_end. */
+void event_batch_start (const event_peek_t *pk, event_batch_pos_t *pos);
+int event_batch_next (const event_peek_t *pk, event_batch_pos_t *pos, event_item_view_t *out);
 
 /* A valid topic: 1..EVENT_TOPIC_MAX printable ASCII bytes (0x21..0x7e),
  * not starting with '$'. */

@@ -91,7 +91,12 @@
     F (T, 23, oc_cpu,             WIRE_F64, 0,          WIRE_OPT, _)           \
     F (T, 24, oc_memory,          WIRE_F64, 0,          WIRE_OPT, _)           \
     F (T, 25, oc_disk,            WIRE_F64, 0,          WIRE_OPT, _)           \
-    F (T, 26, sheds,              WIRE_U64, 0,          WIRE_OPT, _)
+    F (T, 26, sheds,              WIRE_U64, 0,          WIRE_OPT, _)           \
+    /* The highest EVENT_BATCH version the node's bus reads (bridges/       \
+     * event_msg.h EVENT_VERSION); absent (0) in records of releases before  \
+     * version 3, which read 2. Buses batch at the lowest of their members' \
+     * (docs/events.md, "Mixed versions"). */                               \
+    F (T, 27, event_version,      WIRE_U64, 0,          WIRE_OPT, _)
 /* clang-format on */
 
 /* clang-format off */

@@ -11,8 +11,14 @@
  * batch it accepts must walk exactly `nitems` valid items, and where both
  * readers accept a frame they must agree field by field.
  *
- * A batch that decodes is encoded again by event_batch_encode (the bus's
- * direct encoder): the same bytes as the generic encoder's.
+ * A batch that decodes (version 2: values, or 3: deltas) and whose seqs
+ * strictly increase is encoded again at the current version by
+ * event_batch_encode (the bus's direct encoder) and by the generic
+ * encoder: the same bytes, which decode to the same values. Any batch
+ * that decodes is also encoded by event_batch_encode at version 2 (what
+ * the bus sends while a member reads no later): the generic encoder's
+ * bytes when no time_us is 0 (the direct one writes a 0 too), and the
+ * same values read back.
  *
  * And the agent host's fast LOG decoder (agent_log_decode_fast, the hot
  * path of every agent event): the same bytes read as an agent LOG payload;
@@ -61,17 +67,23 @@ s_peek (const uint8_t *data, size_t size, event_peek_t *pk)
     S_CHECK (event_node_valid (pk->origin) && !pk->has_topic);
     S_CHECK (pk->nitems >= 1 && pk->nitems <= EVENT_BATCH_MAX);
     S_CHECK (pk->items >= data && pk->items_end <= end && pk->items < pk->items_end);
-    const uint8_t *pos = pk->items;
+    event_batch_pos_t pos;
+    event_batch_start (pk, &pos);
     event_item_view_t it;
     uint32_t n = 0;
+    uint64_t prev = 0;
     while (event_batch_next (pk, &pos, &it) == 0) {
         S_CHECK (it.seq > 0);
+        /* Delta-coded seqs (version 3) strictly increase. */
+        if (pk->version >= EVENT_VERSION_BATCH_DELTA)
+            S_CHECK (it.seq > prev);
+        prev = it.seq;
         S_CHECK (it.payload_len <= EVENT_BATCH_ITEM_MAX);
         if (it.payload_len)
             S_CHECK (it.payload >= data && it.payload + it.payload_len <= end);
         n++;
     }
-    S_CHECK (n == pk->nitems && pos == pk->items_end);
+    S_CHECK (n == pk->nitems && pos.p == pk->items_end);
     return 0;
 }
 
@@ -93,12 +105,14 @@ s_agree (const event_peek_t *pk, const event_msg_t *m)
         const event_batch_t *b = &m->u.event_batch;
         S_CHECK (strcmp (b->origin, pk->origin) == 0 && b->boot == pk->boot);
         S_CHECK (b->items.n == pk->nitems);
-        const uint8_t *pos = pk->items;
+        event_batch_pos_t pos;
+        event_batch_start (pk, &pos);
         event_item_view_t it;
         for (size_t i = 0; i < b->items.n; i++) {
             S_CHECK (event_batch_next (pk, &pos, &it) == 0);
             const event_item_t *x = &b->items.items[i];
             S_CHECK (x->seq == it.seq && x->tseq == it.tseq && x->time_us == it.time_us);
+            S_CHECK (x->dseq == 0 && x->dtseq == 0 && x->dtime == 0); /* values only */
             S_CHECK (x->payload.len == it.payload_len);
             if (it.payload_len)
                 S_CHECK (memcmp (x->payload.data, it.payload, it.payload_len) == 0);
@@ -161,14 +175,65 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     S_CHECK (strcmp (route2, r) == 0);
     long l2 = event_frame_encode (r, &again, two, cap);
     S_CHECK (l2 == l1 && memcmp (one, two, (size_t) l1) == 0);
-    if (m.hdr.type == EVENT_BATCH && m.hdr.version == EVENT_VERSION) {
-        /* The bus's direct batch encoder: the generic encoder's bytes. */
-        size_t cap3 = (size_t) l1 + EVENT_BATCH_MAX * 48 + 512;
-        uint8_t *three = malloc (cap3);
-        S_CHECK (three);
-        S_CHECK (event_batch_encode (r, &m.u.event_batch, three, cap3) == l1);
-        S_CHECK (memcmp (one, three, (size_t) l1) == 0);
-        free (three);
+    if (m.hdr.type == EVENT_BATCH) {
+        const event_batch_t *b = &m.u.event_batch;
+        bool rising = true;
+        for (size_t i = 1; i < b->items.n; i++)
+            rising = rising && b->items.items[i].seq > b->items.items[i - 1].seq;
+        /* Version 3 holds rising seqs only; a version-2 batch may not. */
+        S_CHECK (rising || m.hdr.version < EVENT_VERSION_BATCH_DELTA);
+        if (rising) {
+            /* The bus's direct batch encoder: the generic encoder's bytes
+             * at the current version, whatever version came in. */
+            size_t cap3 = (size_t) l1 + EVENT_BATCH_MAX * 48 + 512;
+            uint8_t *three = malloc (cap3), *four = malloc (cap3);
+            S_CHECK (three && four);
+            event_msg_t cur = m;
+            cur.hdr.version = EVENT_VERSION;
+            long l3 = event_batch_encode (r, b, EVENT_VERSION, three, cap3);
+            S_CHECK (l3 > 0 && event_frame_encode (r, &cur, four, cap3) == l3);
+            S_CHECK (memcmp (three, four, (size_t) l3) == 0);
+            if (m.hdr.version == EVENT_VERSION)
+                S_CHECK (l3 == l1 && memcmp (one, three, (size_t) l1) == 0);
+            event_msg_t back;
+            const char *route3;
+            S_CHECK (event_frame_decode (three, (size_t) l3, &route3, &back) == 0);
+            S_CHECK (back.hdr.version == EVENT_VERSION && back.u.event_batch.items.n == b->items.n);
+            for (size_t i = 0; i < b->items.n; i++) {
+                const event_item_t *x = &b->items.items[i], *y = &back.u.event_batch.items.items[i];
+                S_CHECK (x->seq == y->seq && x->tseq == y->tseq && x->time_us == y->time_us);
+                S_CHECK (x->payload.len == y->payload.len);
+            }
+            wire_msg_free (&event_proto, &back);
+            free (three);
+            free (four);
+        }
+        /* Version 2, rising or not. */
+        size_t cap2 = (size_t) l1 + EVENT_BATCH_MAX * 48 + 512;
+        uint8_t *five = malloc (cap2), *six = malloc (cap2);
+        S_CHECK (five && six);
+        event_msg_t old = m;
+        old.hdr.version = EVENT_VERSION_BATCH;
+        long l5 = event_batch_encode (r, b, EVENT_VERSION_BATCH, five, cap2);
+        long l6 = event_frame_encode (r, &old, six, cap2);
+        S_CHECK (l5 > 0 && l6 > 0 && l5 >= l6);
+        bool zero_time = false;
+        for (size_t i = 0; i < b->items.n; i++)
+            zero_time = zero_time || b->items.items[i].time_us == 0;
+        S_CHECK (zero_time || (l5 == l6 && memcmp (five, six, (size_t) l5) == 0));
+        event_msg_t back2;
+        const char *route5;
+        S_CHECK (event_frame_decode (five, (size_t) l5, &route5, &back2) == 0);
+        S_CHECK (back2.hdr.version == EVENT_VERSION_BATCH
+                 && back2.u.event_batch.items.n == b->items.n);
+        for (size_t i = 0; i < b->items.n; i++) {
+            const event_item_t *x = &b->items.items[i], *y = &back2.u.event_batch.items.items[i];
+            S_CHECK (x->seq == y->seq && x->tseq == y->tseq && x->time_us == y->time_us);
+            S_CHECK (x->payload.len == y->payload.len);
+        }
+        wire_msg_free (&event_proto, &back2);
+        free (five);
+        free (six);
     }
     wire_msg_free (&event_proto, &again);
     wire_msg_free (&event_proto, &m);

@@ -12,7 +12,9 @@
 #   - a consumer on node 3 subscribed only to `metrics.` receives metrics
 #     and no `log.` event (subscriptions filter upstream);
 #   - `shedctl logs web1 --follow` on node 3 shows the live line `hi`, from
-#     node1.
+#     node1;
+#   - every node's bus batches at EVENT_BATCH version 3 once the node
+#     records (each saying it reads 3) have replicated.
 # Needs root; exits 77 (skip) otherwise.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
@@ -26,6 +28,21 @@ h_init "$N"
 for ((i = 1; i <= N; i++)); do h_start_node "$i"; done
 for ((i = 1; i <= N; i++)); do h_wait_ready "$i" 30; done
 h_wait_members 3 20 || h_fail "the 3 nodes did not see each other"
+
+# ---- batch version gate (docs/events.md, "Mixed versions") -------------
+# Every node's record says it reads EVENT_BATCH version 3, so once the
+# records have replicated each bus batches at 3 (at 2 before: a member
+# whose record has not arrived counts as an older release).
+for ((i = 1; i <= N; i++)); do
+    v=""
+    for ((t = 0; t < 40; t++)); do
+        v=$(h_metrics "$i" | awk '$1 == "shed_bus_batch_version" { print $2 }')
+        [[ "$v" == 3 ]] && break
+        sleep 0.5
+    done
+    [[ "$v" == 3 ]] || h_fail "node $i batches at version '${v}', not 3, with every member on version 3"
+done
+h_log "every bus batches at version 3"
 
 # Subscriptions need a moment to travel from node 3 to the other nodes'
 # publishers; events before that are (correctly) not sent.

@@ -153,9 +153,11 @@ s_fast_uint (const uint8_t **pp, const uint8_t *end, uint64_t *v)
     return true;
 }
 
-/* A msgpack str (fixstr, str8, str16) at p: its bytes and length. */
+/* A msgpack str (fixstr, str8, str16) at p: its bytes and length. With
+ * check_nul, one holding a NUL is refused here; without, the caller's own
+ * character check must refuse it (the stream name's does). */
 static bool
-s_fast_str (const uint8_t **pp, const uint8_t *end, const uint8_t **str, size_t *n)
+s_fast_str (const uint8_t **pp, const uint8_t *end, const uint8_t **str, size_t *n, bool check_nul)
 {
     const uint8_t *p = *pp;
     if (p >= end)
@@ -171,7 +173,7 @@ s_fast_str (const uint8_t **pp, const uint8_t *end, const uint8_t **str, size_t 
     }
     else
         return false;
-    if ((size_t) (end - p) < *n || (*n && memchr (p, 0, *n)))
+    if ((size_t) (end - p) < *n || (check_nul && *n && memchr (p, 0, *n)))
         return false;
     *str = p;
     *pp = p + *n;
@@ -208,7 +210,8 @@ agent_log_decode_fast (const uint8_t *payload, size_t len, agent_msg_t *msg)
             ok = s_fast_uint (&p, end, &type);
             break;
         case 2:
-            ok = s_fast_str (&p, end, &stream, &stream_len);
+            /* The stream's character check below refuses a NUL. */
+            ok = s_fast_str (&p, end, &stream, &stream_len, false);
             break;
         case 3:
             ok = s_fast_uint (&p, end, &seq);
@@ -217,7 +220,7 @@ agent_log_decode_fast (const uint8_t *payload, size_t len, agent_msg_t *msg)
             ok = s_fast_uint (&p, end, &ts);
             break;
         case 5:
-            ok = s_fast_str (&p, end, &text, &text_len);
+            ok = s_fast_str (&p, end, &text, &text_len, true);
             break;
         default:
             ok = p < end && (*p == 0xc2 || *p == 0xc3);

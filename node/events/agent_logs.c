@@ -13,8 +13,31 @@ typedef struct {
     uint64_t seq;
     uint64_t ts_ms;
     bool partial;
-    char *text; /* owned */
+    char *text;  /* owned, tcap bytes; NULL if its copy failed */
+    size_t tlen; /* strlen (text) */
+    size_t tcap;
 } s_line_t;
+
+/* Text buffers are kept in their slot and reused by the next line that
+ * fits (a flood adds a line per event on the host's thread: a strdup and
+ * a free per line were a tenth of its work). Sizes are rounded up so
+ * lines of similar length reuse the same buffer; one much smaller than a
+ * slot's buffer gets a new one, so a few long lines do not pin
+ * AGENT_LOG_TEXT_MAX in every slot. */
+#define S_TEXT_STEP 128
+#define S_TEXT_KEEP 512 /* keep a buffer up to this size for any line */
+
+static size_t
+s_text_cap (size_t len)
+{
+    return (len + 1 + S_TEXT_STEP - 1) / S_TEXT_STEP * S_TEXT_STEP;
+}
+
+static bool
+s_text_fits (const s_line_t *l, size_t len)
+{
+    return l->text && len < l->tcap && (l->tcap <= S_TEXT_KEEP || l->tcap <= 4 * s_text_cap (len));
+}
 
 struct _agent_logs_t {
     pthread_mutex_t lock; /* add (agent host's thread) against fill (node's) */
@@ -65,29 +88,65 @@ agent_logs_destroy (agent_logs_t **self_p)
     }
 }
 
+/* Fill the slot at head with `log` and advance. fresh: the slot takes
+ * `text` (tcap bytes; NULL if its copy failed) in place of its buffer;
+ * else the text is copied into the slot's buffer, which must fit.
+ * Returns the buffer the slot let go of, for the caller to free outside
+ * the lock. Called with the lock held. */
+static char *
+s_put (agent_logs_t *self, const agent_log_t *log, size_t len, bool fresh, char *text, size_t tcap)
+{
+    s_line_t *l = &self->ring[self->head];
+    char *old = NULL;
+    if (self->n == self->cap)
+        self->evicted++;
+    else
+        self->n++;
+    if (fresh) {
+        old = l->text;
+        l->text = text;
+        l->tcap = text ? tcap : 0;
+    }
+    else {
+        memcpy (l->text, log->text, len);
+        l->text[len] = '\0';
+    }
+    l->tlen = l->text ? len : 0;
+    s_copy (l->stream, sizeof l->stream, log->stream);
+    l->seq = log->seq;
+    l->ts_ms = log->ts_ms;
+    l->partial = log->partial;
+    self->head = (self->head + 1) % self->cap;
+    return old;
+}
+
 void
 agent_logs_add (agent_logs_t *self, const agent_log_t *log)
 {
     assert (self);
     if (!self->cap)
         return;
-    /* The copy is made outside the lock: fill never waits on malloc. */
-    char *text = strdup (log->text);
-    char *old = NULL;
+    size_t len = strnlen (log->text, sizeof log->text - 1);
     pthread_mutex_lock (&self->lock);
-    s_line_t *l = &self->ring[self->head];
-    if (self->n == self->cap) {
-        self->evicted++;
-        old = l->text;
+    if (s_text_fits (&self->ring[self->head], len)) {
+        /* The common case: a ~100-byte copy under the lock, no malloc. */
+        s_put (self, log, len, false, NULL, 0);
+        pthread_mutex_unlock (&self->lock);
+        return;
     }
-    else
-        self->n++;
-    s_copy (l->stream, sizeof l->stream, log->stream);
-    l->seq = log->seq;
-    l->ts_ms = log->ts_ms;
-    l->partial = log->partial;
-    l->text = text;
-    self->head = (self->head + 1) % self->cap;
+    pthread_mutex_unlock (&self->lock);
+    /* A new buffer is made outside the lock: fill never waits on malloc.
+     * The slot at head is looked up again under the lock (it is the same
+     * one unless another thread added meanwhile: the new buffer fits
+     * whichever slot it lands in). */
+    size_t tcap = s_text_cap (len);
+    char *text = malloc (tcap);
+    if (text) {
+        memcpy (text, log->text, len);
+        text[len] = '\0';
+    }
+    pthread_mutex_lock (&self->lock);
+    char *old = s_put (self, log, len, true, text, tcap);
     pthread_mutex_unlock (&self->lock);
     free (old);
 }
@@ -108,7 +167,7 @@ agent_logs_fill (agent_logs_t *self, const char *node, const api_logs_req_t *r, 
         size_t i = (self->head + self->cap - 1 - k) % self->cap;
         if (!self->ring[i].text || (r->stream[0] && strcmp (self->ring[i].stream, r->stream)))
             continue;
-        size_t len = strlen (self->ring[i].text) + 96;
+        size_t len = self->ring[i].tlen + 96;
         if (bytes + len > max) {
             truncated = true;
             break;

@@ -227,6 +227,70 @@ test_agent_logs (void **state)
     agent_logs_destroy (&logs);
 }
 
+/* agent_logs keeps each slot's text buffer for the next line: lines of
+ * every length (short after long, long after short, empty, the maximum)
+ * come back exactly as added, the size bound counts each line's own
+ * length, not a reused buffer's. */
+static void
+test_agent_logs_reuse (void **state)
+{
+    (void) state;
+    agent_logs_t *logs = agent_logs_new (3);
+    assert_non_null (logs);
+    static const size_t lens[] = {
+        10, AGENT_LOG_TEXT_MAX, 3, 0, 200, 127, 128, 129, 600, 1, 5, 4000
+    };
+    size_t nl = sizeof lens / sizeof lens[0];
+    agent_log_t l;
+    api_logs_req_t r;
+    memset (&r, 0, sizeof r);
+    api_msg_t rep;
+    api_logline_t *lines = NULL;
+    for (size_t i = 0; i < nl; i++) {
+        memset (&l, 0, sizeof l);
+        snprintf (l.stream, sizeof l.stream, "out");
+        l.seq = i + 1;
+        memset (l.text, 'a' + (int) (i % 26), lens[i]);
+        l.text[lens[i]] = '\0';
+        agent_logs_add (logs, &l);
+        /* Every line still held reads back as it was added. */
+        agent_logs_fill (logs, "node-1", &r, 1u << 20, &rep, &lines);
+        size_t held = i + 1 < 3 ? i + 1 : 3;
+        assert_int_equal (rep.u.api_logs_rep.lines.n, held);
+        for (size_t k = 0; k < held; k++) {
+            size_t j = i + 1 - held + k;
+            assert_int_equal (lines[k].seq, j + 1);
+            assert_int_equal (strlen (lines[k].text), lens[j]);
+            for (size_t b = 0; b < lens[j]; b++)
+                assert_int_equal (lines[k].text[b], 'a' + (int) (j % 26));
+        }
+        free (lines);
+    }
+    /* The newest three are 1, 5 and 4000 bytes: the size bound counts
+     * each line's own length (the newest is over 1000 alone). */
+    agent_logs_fill (logs, "node-1", &r, 1000, &rep, &lines);
+    assert_int_equal (rep.u.api_logs_rep.lines.n, 0);
+    assert_true (rep.u.api_logs_rep.truncated);
+    free (lines);
+    /* Two short lines into slots that held longer ones: both fit a bound
+     * of two short lines' worth, the 4000-byte line before them does not. */
+    for (uint64_t seq = 99; seq <= 100; seq++) {
+        memset (&l, 0, sizeof l);
+        snprintf (l.stream, sizeof l.stream, "out");
+        l.seq = seq;
+        snprintf (l.text, sizeof l.text, "%s", seq == 99 ? "x" : "yy");
+        agent_logs_add (logs, &l);
+    }
+    agent_logs_fill (logs, "node-1", &r, 2 * 96 + 8, &rep, &lines);
+    assert_int_equal (rep.u.api_logs_rep.lines.n, 2);
+    assert_int_equal (lines[0].seq, 99);
+    assert_string_equal (lines[0].text, "x");
+    assert_string_equal (lines[1].text, "yy");
+    assert_true (rep.u.api_logs_rep.truncated);
+    free (lines);
+    agent_logs_destroy (&logs);
+}
+
 int
 main (void)
 {
@@ -234,6 +298,7 @@ main (void)
         cmocka_unit_test (test_service_ids),
         cmocka_unit_test (test_agent_check_services),
         cmocka_unit_test (test_agent_logs),
+        cmocka_unit_test (test_agent_logs_reuse),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -4,6 +4,7 @@
 #include "bridges/bus.h"
 #include "common/log.h"
 #include "crypto/identity.h"
+#include "node/state/node_record.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -31,13 +32,15 @@ typedef struct {
     char name[SHED_NAME_MAX + 1];
     char endpoint[128];
     char z85[41];
-    int64_t remove_at; /* mono ms; 0 = not leaving */
+    int64_t remove_at;      /* mono ms; 0 = not leaving */
+    unsigned event_version; /* as the bus has it (PEER-VERSION) */
 } s_peer_t;
 
 struct _shed_events_t {
     bus_t *bus;
     zloop_t *loop;           /* borrowed */
     shed_members_t *members; /* borrowed */
+    shed_nstate_t *state;    /* borrowed: peers' node records */
     char name[SHED_NAME_MAX + 1];
     char local[SHED_ENDPOINT_MAX + 8];
     char ipc_path[SHED_ENDPOINT_MAX];
@@ -204,6 +207,20 @@ s_on_member (const char *kind, const gossip_update_t *m, const char *reason, voi
     }
 }
 
+/* Tell the bus which batches `peer` reads (it batches at the lowest
+ * version of its members, docs/events.md "Mixed versions"). Node records
+ * change on every admission, so only a different version is sent. */
+static void
+s_peer_version (shed_events_t *self, s_peer_t *peer, unsigned version)
+{
+    if (peer->event_version == version)
+        return;
+    if (bus_peer_version (self->bus, peer->name, version) == 0) {
+        log_debug (S_COMP, "peer event version|peer=%s version=%u", peer->name, version);
+        peer->event_version = version;
+    }
+}
+
 /* Peer directory -> bus. The bus keeps its own allow-list (registered
  * without a ZAP domain): a leaving peer stays admitted for a linger. */
 static void
@@ -222,6 +239,7 @@ s_on_peer_alive (const peer_t *p, void *arg)
     if (!peer) {
         peer = zmalloc (sizeof *peer);
         s_copy (peer->name, sizeof peer->name, p->name);
+        peer->event_version = EVENT_VERSION_BATCH; /* what the bus assumes of a new member */
         zhashx_insert (self->peers, p->name, peer);
     }
     else if (strcmp (peer->z85, z85) != 0)
@@ -233,10 +251,32 @@ s_on_peer_alive (const peer_t *p, void *arg)
      * hears of us, and a refused handshake is re-dialled by the bus only
      * after a backoff. */
     bus_allow (self->bus, z85);
-    if (bus_peer_add (self->bus, p->name, p->bus, z85) != 0)
+    if (bus_peer_add (self->bus, p->name, p->bus, z85) != 0) {
         log_warn (S_COMP, "bus refused peer|peer=%s endpoint=%s", p->name, p->bus);
-    else
-        log_debug (S_COMP, "peer added|peer=%s endpoint=%s", p->name, p->bus);
+        return;
+    }
+    log_debug (S_COMP, "peer added|peer=%s endpoint=%s", p->name, p->bus);
+    /* Its node record may have arrived before it became a peer. Until it
+     * does, the bus batches at version 2 (any member reads it). */
+    shed_record_t rec;
+    if (self->state && shed_nstate_find (self->state, p->name, REC_KIND_NODE, p->name, &rec))
+        s_peer_version (self, peer, shed_noderec_event_version (rec.value, rec.len));
+}
+
+/* A peer's node record changed: the batches it reads may have. */
+static void
+s_on_node_record (const shed_record_t *rec, void *arg)
+{
+    shed_events_t *self = arg;
+    if (!rec->origin || !rec->key || strcmp (rec->origin, rec->key) != 0
+        || !strcmp (rec->origin, self->name) || !strcmp (rec->event, "ORIGIN"))
+        return;
+    s_peer_t *peer = zhashx_lookup (self->peers, rec->origin);
+    if (!peer)
+        return;
+    bool gone = !strcmp (rec->event, "DELETED");
+    s_peer_version (self, peer,
+                    gone ? EVENT_VERSION_BATCH : shed_noderec_event_version (rec->value, rec->len));
 }
 
 static void
@@ -472,6 +512,7 @@ shed_events_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_
     }
     self->loop = loop;
     self->members = members;
+    self->state = state;
     snprintf (self->name, sizeof self->name, "%s", cfg->name);
     self->peers = zhashx_new ();
     zhashx_set_destructor (self->peers, s_peer_free);
@@ -539,6 +580,7 @@ shed_events_new (const shed_config_t *cfg, const shed_identity_t *identity, zap_
         shed_events_destroy (&self);
         return NULL;
     }
+    shed_nstate_on_change (state, REC_KIND_NODE, s_on_node_record, self);
     shed_nstate_on_change (state, "service", s_on_record, self);
     shed_nstate_on_change (state, "shed", s_on_record, self);
     shed_api_server_on (api, API_EVENTS_REQ, s_api_events, self);

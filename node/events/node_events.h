@@ -15,6 +15,10 @@
  *   removed              PEER-REMOVE + DENY after a short linger
  *                        (SHED_EVENTS_LINGER_MS) so the member's own last
  *                        events (its leave) still arrive
+ * Node records (state) -> bus:
+ *   a peer's `event_version` PEER-VERSION (at PEER-ADD and when it
+ *                        changes; no field: 2), so batches leave at version
+ *                        3 only while every member reads it
  *
  * What this node publishes (each change is published once in the cluster,
  * by the node that owns it, never by every observer):

@@ -214,6 +214,10 @@ static const s_row_t s_bus_rows[] = {
     { "shed_bus_send_errors_total", C, "Sends that failed.", NULL, NULL, "send_errors" },
     { "shed_bus_batches_total", C, "Event batches.", "direction", "tx", "batches_sent" },
     { "shed_bus_batches_total", C, NULL, "direction", "rx", "batches_recv" },
+    { "shed_bus_batch_version", G, "EVENT_BATCH version batches leave at: the lowest every "
+      "member reads.", NULL, NULL, "batch_version" },
+    { "shed_bus_batches_recoded_total", C, "Peers' batches sent on at an older version for "
+      "members that read no later.", NULL, NULL, "batches_recoded" },
     { "shed_bus_cache_events", G, "Events in the replay cache.", NULL, NULL, "cache" },
     { "shed_bus_cache_full_total", C, "Events not cached: their owner's budget or the cache "
       "was full.", NULL, NULL, "cache_full" },

@@ -1,6 +1,8 @@
 /* node_record.c - see node_record.h. */
 #include "node/state/node_record.h"
 
+#include "bridges/event_msg.h"
+
 #include <string.h>
 
 struct _shed_noderec_t {
@@ -18,6 +20,9 @@ shed_noderec_new (shed_nstate_t *state, const char *name)
     self->state = state;
     snprintf (self->rec.name, sizeof self->rec.name, "%s", name);
     self->rec.tags.items = self->tags;
+    /* A property of this build, not of the configuration: the batches our
+     * bus reads; peers batch at version 3 only once every member says 3. */
+    self->rec.event_version = EVENT_VERSION;
     return self;
 }
 
@@ -79,6 +84,13 @@ shed_noderec_set_resources (shed_noderec_t *self, const rec_node_t *r)
     n->sheds = r->sheds;
 }
 
+const rec_node_t *
+shed_noderec_get (const shed_noderec_t *self)
+{
+    assert (self);
+    return &self->rec;
+}
+
 int
 shed_noderec_publish (shed_noderec_t *self, char *err, size_t errlen)
 {
@@ -102,4 +114,15 @@ shed_noderec_publish (shed_noderec_t *self, char *err, size_t errlen)
                                    errlen);
     free (buf);
     return rc;
+}
+
+unsigned
+shed_noderec_event_version (const uint8_t *value, size_t len)
+{
+    rec_msg_t msg;
+    if (!value || wire_decode (&rec_proto, value, len, &msg, NULL) != WIRE_OK)
+        return EVENT_VERSION_BATCH;
+    uint64_t v = msg.hdr.type == REC_NODE ? msg.u.rec_node.event_version : 0;
+    wire_msg_free (&rec_proto, &msg);
+    return v < EVENT_VERSION_BATCH ? EVENT_VERSION_BATCH : v > 0xffff ? 0xffff : (unsigned) v;
 }
