@@ -476,4 +476,3 @@ event_frame_peek (const uint8_t *frame, size_t len, event_peek_t *out)
         return -1;
     return 0;
 }
-
