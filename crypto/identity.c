@@ -276,13 +276,16 @@ s_create (const char *path, unsigned flags, char *err, size_t errlen)
 shed_identity_t *
 shed_identity_load_or_create (const char *data_dir, char *err, size_t errlen)
 {
-    return shed_identity_load_or_create_flags (data_dir, 0, err, errlen);
+    return shed_identity_load_or_create_flags (data_dir, 0, NULL, err, errlen);
 }
 
 shed_identity_t *
-shed_identity_load_or_create_flags (const char *data_dir, unsigned flags, char *err, size_t errlen)
+shed_identity_load_or_create_flags (const char *data_dir, unsigned flags, bool *created, char *err,
+                                    size_t errlen)
 {
     assert (data_dir);
+    if (created)
+        *created = false;
     char path[4096];
     int n = snprintf (path, sizeof path, "%s/%s", data_dir, SHED_IDENTITY_FILE);
     if (n < 0 || (size_t) n >= sizeof path) {
@@ -305,7 +308,10 @@ shed_identity_load_or_create_flags (const char *data_dir, unsigned flags, char *
             errno = saved;
             return NULL;
         }
-        return s_create (path, flags, err, errlen);
+        shed_identity_t *self = s_create (path, flags, err, errlen);
+        if (self && created)
+            *created = true;
+        return self;
     }
     if (!S_ISREG (st.st_mode)) {
         s_set_err (err, errlen, "%s: not a regular file", path);

@@ -13,6 +13,7 @@
 #ifndef SHED_IDENTITY_H
 #define SHED_IDENTITY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,9 +33,9 @@ shed_identity_t *shed_identity_load_or_create (const char *data_dir, char *err, 
 /* The same with shed_write_file_atomic_flags' `flags` for a created file:
  * SHED_WRITE_NO_DIR_SYNC leaves the data dir's fsync to the caller (the
  * daemon syncs it once after the keyring too, before membership announces
- * the new identity). */
+ * the new identity). *created (may be NULL): whether this call made it. */
 shed_identity_t *shed_identity_load_or_create_flags (const char *data_dir, unsigned flags,
-                                                     char *err, size_t errlen);
+                                                     bool *created, char *err, size_t errlen);
 
 /* A fresh identity held only in memory (tests, benchmarks). */
 shed_identity_t *shed_identity_new_ephemeral (void);

@@ -103,11 +103,9 @@ s_keyring_open (shed_node_t *self, bool *created, char *err, size_t errlen)
 static int
 s_open_keys (shed_node_t *self, char *err, size_t errlen)
 {
-    char path[PATH_MAX + 32];
-    snprintf (path, sizeof path, "%s/%s", self->cfg.data_dir, SHED_IDENTITY_FILE);
-    bool created = access (path, F_OK) != 0 && errno == ENOENT;
+    bool created = false;
     self->identity = shed_identity_load_or_create_flags (self->cfg.data_dir, SHED_WRITE_NO_DIR_SYNC,
-                                                         err, errlen);
+                                                         &created, err, errlen);
     if (!self->identity)
         return -1;
     self->keyring = s_keyring_open (self, &created, err, errlen);
