@@ -180,9 +180,7 @@ s_peer_version (self_t *self, const char *name, const char *version)
     unsigned long v = version ? strtoul (version, &end, 10) : 0;
     if (!m || !version || !*version || *end)
         return -1;
-    m->event_version = v < EVENT_VERSION_BATCH ? EVENT_VERSION_BATCH
-                       : v > 0xffff            ? 0xffff
-                                               : (uint16_t) v;
+    m->event_version = event_batch_version_read (v);
     s_batch_version_update (self);
     return 0;
 }

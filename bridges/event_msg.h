@@ -52,6 +52,16 @@
     1 /* EVENT and SNAP_END are still stamped 1,
                                                so version-1 readers keep reading them */
 
+/* The EVENT_BATCH version a member that says it reads `v` is sent at most
+ * (its node record's event_version, a bus's PEER-VERSION): below
+ * EVENT_VERSION_BATCH (absent, or from before batches) counts as that,
+ * and the value is kept to 16 bits (docs/events.md, "Mixed versions"). */
+static inline uint16_t
+event_batch_version_read (uint64_t v)
+{
+    return v < EVENT_VERSION_BATCH ? EVENT_VERSION_BATCH : v > 0xffff ? 0xffff : (uint16_t) v;
+}
+
 #define EVENT_NODE_MAX     63         /* node name bytes (DNS label) */
 #define EVENT_TOPIC_MAX    255        /* topic bytes */
 #define EVENT_KIND_MAX     32         /* kind bytes, e.g. "agent.metrics" */

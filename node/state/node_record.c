@@ -124,5 +124,5 @@ shed_noderec_event_version (const uint8_t *value, size_t len)
         return EVENT_VERSION_BATCH;
     uint64_t v = msg.hdr.type == REC_NODE ? msg.u.rec_node.event_version : 0;
     wire_msg_free (&rec_proto, &msg);
-    return v < EVENT_VERSION_BATCH ? EVENT_VERSION_BATCH : v > 0xffff ? 0xffff : (unsigned) v;
+    return event_batch_version_read (v);
 }
