@@ -366,6 +366,16 @@ s_duplicate (bus_actor_t *self, const char *origin, uint64_t boot, uint64_t seq)
     return false;
 }
 
+/* A peeked frame's kind (not NUL-terminated in the frame) as a string, into
+ * kind[EVENT_KIND_MAX + 1]. */
+static void
+s_peek_kind (const event_peek_t *pk, char *kind)
+{
+    size_t kl = pk->kind_len < EVENT_KIND_MAX ? pk->kind_len : EVENT_KIND_MAX;
+    memcpy (kind, pk->kind, kl);
+    kind[kl] = 0;
+}
+
 /* Cache the last value a live frame carries (a batch: its last event, kept
  * as the single EVENT it stands for). */
 static void
@@ -390,9 +400,7 @@ s_cache_live (bus_actor_t *self, bus_link_t *link, const event_peek_t *pk, zmq_m
     ev->seq = last.seq;
     ev->tseq = last.tseq;
     ev->time_us = last.time_us;
-    size_t kl = pk->kind_len < EVENT_KIND_MAX ? pk->kind_len : EVENT_KIND_MAX;
-    memcpy (ev->kind, pk->kind, kl);
-    ev->kind[kl] = 0;
+    s_peek_kind (pk, ev->kind);
     ev->payload.data = (uint8_t *) (uintptr_t) last.payload;
     ev->payload.len = last.payload_len;
     ev->topic[0] = 0;
@@ -425,9 +433,7 @@ s_recode (bus_actor_t *self, const event_peek_t *pk, zmq_msg_t *out)
     memset (&b, 0, sizeof b);
     memcpy (b.origin, pk->origin, sizeof b.origin);
     b.boot = pk->boot;
-    size_t kl = pk->kind_len < EVENT_KIND_MAX ? pk->kind_len : EVENT_KIND_MAX;
-    memcpy (b.kind, pk->kind, kl);
-    b.kind[kl] = 0;
+    s_peek_kind (pk, b.kind);
     b.items.n = n;
     b.items.items = items;
     long flen = event_batch_encode (pk->route, &b, self->batch_version, self->buf, EVENT_FRAME_MAX);
