@@ -40,21 +40,9 @@ NEW_BIN=$BUILD/node/shed-node
 ((EUID == 0)) || { echo "firststart.sh: needs root (network namespace)" >&2; exit 1; }
 command -v strace >/dev/null || { echo "firststart.sh: needs strace (apt-get install strace)" >&2; exit 1; }
 
-NS=shfs$$
-VETH=shfs$$h
-TMP=$(mktemp -d "/tmp/shed-firststart.$$.XXXXXX")
-cleanup() {
-    ip netns del "$NS" 2>/dev/null || true
-    ip link del "$VETH" 2>/dev/null || true
-    rm -rf -- "$TMP"
-}
-trap cleanup EXIT INT TERM
-ip netns add "$NS"
-ip -n "$NS" link set lo up
-ip link add "$VETH" type veth peer name eth0 netns "$NS"
-ip link set "$VETH" up
-ip -n "$NS" addr add 198.18.249.1/24 dev eth0
-ip -n "$NS" link set eth0 up
+# shellcheck source=one_ns.sh
+. "$ROOT/bench/one_ns.sh"
+one_ns_up shfs 198.18.249.1 firststart
 KEY=$(head -c 32 /dev/urandom | base64)
 
 # one_start BIN LOG [strace args...]: a first start kept AFTER s past

@@ -35,21 +35,9 @@ PROBE=$BUILD/bench/startup_probe.so
 [[ -z ${BASE_BIN:-} || -x $BASE_BIN ]] || { echo "startup.sh: $BASE_BIN is not executable" >&2; exit 1; }
 ((EUID == 0)) || { echo "startup.sh: needs root (network namespace)" >&2; exit 1; }
 
-NS=shst$$
-VETH=shst$$h
-TMP=$(mktemp -d "/tmp/shed-startup.$$.XXXXXX")
-cleanup() {
-    ip netns del "$NS" 2>/dev/null || true
-    ip link del "$VETH" 2>/dev/null || true
-    rm -rf -- "$TMP"
-}
-trap cleanup EXIT INT TERM
-ip netns add "$NS"
-ip -n "$NS" link set lo up
-ip link add "$VETH" type veth peer name eth0 netns "$NS"
-ip link set "$VETH" up
-ip -n "$NS" addr add 198.18.250.1/24 dev eth0
-ip -n "$NS" link set eth0 up
+# shellcheck source=one_ns.sh
+. "$ROOT/bench/one_ns.sh"
+one_ns_up shst 198.18.250.1 startup
 KEY=$(head -c 32 /dev/urandom | base64)
 PORT=7946
 
